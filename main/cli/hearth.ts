@@ -1,0 +1,174 @@
+/**
+ * The hearth command line. Every command that touches a model goes through the engine host process
+ * (EngineClient), never the addon in this process. Exit codes: 0 ok, 1 error (one line on stderr).
+ */
+import fs from 'fs';
+import path from 'path';
+import { EngineClient, Logger } from '../engine/client';
+import { EngineError, FILE_TYPE_NAMES, LoadParamsInput } from '../engine/protocol';
+import { ensureDataDir, projectRoot, resolveDataDir } from '../paths';
+import { intFlag, numFlag, parseArgs, UsageError } from './args';
+import { BrowserServer } from '../browser/server';
+import { Services } from '../services';
+
+const USAGE = `usage: hearth <command> [options]
+
+commands:
+  info MODEL.gguf [--json]                      model metadata
+  run MODEL.gguf -p TEXT [-n N] [--seed S] [--temp T] [--ctx N] [--threads N] [--gpu-layers N|max|auto]
+                                                stream a completion
+  devices [--json]                              backends and devices with memory
+  serve [--port 1420] [--host 127.0.0.1]        browser mode: the UI on a local URL
+
+global options: --data-dir DIR (or HEARTH_DATA_DIR), --verbose`;
+
+const BOOLEANS = new Set(['json', 'verbose', 'help']);
+const ALIASES: Record<string, string> = { p: 'prompt', n: 'n-predict', h: 'help', t: 'threads', c: 'ctx' };
+
+function makeLogger(verbose: boolean): Logger {
+  const out = (level: string) => (msg: string) => process.stderr.write(`[${level}] ${msg}\n`);
+  return {
+    debug: verbose ? out('debug') : () => {},
+    info: verbose ? out('info') : () => {},
+    warn: verbose ? out('warn') : () => {},
+    error: verbose ? out('error') : () => {},
+  };
+}
+
+function formatInt(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+function gpuLayersFlag(v: string | boolean | undefined): LoadParamsInput['gpuLayers'] {
+  if (v === undefined) return undefined;
+  if (v === 'max' || v === 'auto') return v;
+  const n = Number(v);
+  if (typeof v !== 'string' || !Number.isInteger(n) || n < 0) throw new UsageError('--gpu-layers must be an integer >= 0, max or auto');
+  return n;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const { positional, flags } = parseArgs(argv, BOOLEANS, ALIASES);
+  const [command, ...rest] = positional;
+  if (!command || flags.help) {
+    process.stdout.write(USAGE + '\n');
+    return command || flags.help ? 0 : 1;
+  }
+  const dataDir = resolveDataDir(typeof flags['data-dir'] === 'string' ? flags['data-dir'] : undefined);
+  const logger = makeLogger(flags.verbose === true);
+  const engine = new EngineClient({ logger });
+  try {
+    switch (command) {
+      case 'info': {
+        const file = rest[0];
+        if (!file) throw new UsageError('usage: hearth info MODEL.gguf [--json]');
+        const m = await engine.info(file);
+        const out = {
+          path: path.resolve(file),
+          name: m.name,
+          architecture: m.architecture,
+          parameters: m.parameters,
+          fileType: m.fileType === null ? null : FILE_TYPE_NAMES[m.fileType] ?? String(m.fileType),
+          fileSize: m.fileSize,
+          layers: m.layers,
+          embeddingSize: m.embeddingSize,
+          heads: m.heads,
+          trainedContext: m.trainedContext,
+          vocabSize: m.vocabSize,
+          tokenizer: m.tokenizer,
+          hasChatTemplate: m.chatTemplate !== null,
+          isEmbedding: m.isEmbedding,
+        };
+        if (flags.json) process.stdout.write(JSON.stringify(out, null, 2) + '\n');
+        else {
+          process.stdout.write(
+            [
+              `${out.name || path.basename(file)}  (${out.architecture}, ${out.fileType ?? '?'})`,
+              `  parameters      ${formatInt(out.parameters)}`,
+              `  file size       ${formatInt(out.fileSize)} bytes`,
+              `  layers          ${out.layers}`,
+              `  embedding size  ${out.embeddingSize}`,
+              `  trained context ${formatInt(out.trainedContext)}`,
+              `  vocabulary      ${formatInt(out.vocabSize)} (${out.tokenizer})`,
+              `  chat template   ${out.hasChatTemplate ? 'yes' : 'no'}`,
+            ].join('\n') + '\n',
+          );
+        }
+        return 0;
+      }
+      case 'run': {
+        const file = rest[0];
+        const prompt = flags.prompt;
+        if (!file || typeof prompt !== 'string') throw new UsageError('usage: hearth run MODEL.gguf -p TEXT [-n N] [--seed S] [--temp T]');
+        const params: LoadParamsInput = {
+          contextSize: intFlag(flags, 'ctx'),
+          threads: intFlag(flags, 'threads'),
+          gpuLayers: gpuLayersFlag(flags['gpu-layers']),
+        };
+        await engine.load('cli', file, params);
+        const ac = new AbortController();
+        process.once('SIGINT', () => ac.abort());
+        const r = await engine.complete(
+          'cli',
+          {
+            prompt,
+            maxTokens: intFlag(flags, 'n-predict', 32),
+            sampling: { seed: intFlag(flags, 'seed'), temperature: numFlag(flags, 'temp') },
+          },
+          { onPiece: (t) => process.stdout.write(t), signal: ac.signal },
+        );
+        process.stdout.write('\n');
+        const t = r.timings;
+        process.stderr.write(
+          `[${t.promptTokens} prompt tokens, ${t.generatedTokens} generated; prompt ${t.promptTps.toFixed(1)} tok/s, generation ${t.genTps.toFixed(1)} tok/s; stop: ${r.stopReason}]\n`,
+        );
+        return 0;
+      }
+      case 'devices': {
+        const [v, devices] = await Promise.all([engine.version(), engine.devices()]);
+        if (flags.json) process.stdout.write(JSON.stringify({ llamaCommit: v.llamaCommit, backends: v.backends, devices }, null, 2) + '\n');
+        else {
+          process.stdout.write(`llama.cpp ${v.llamaCommit}; backends: ${v.backends.join(', ')}\n`);
+          for (const d of devices) {
+            process.stdout.write(`  ${d.backend}/${d.name}  ${d.type}  ${d.description}  ${(d.memoryFree / 2 ** 30).toFixed(1)} / ${(d.memoryTotal / 2 ** 30).toFixed(1)} GiB free\n`);
+          }
+        }
+        return 0;
+      }
+      case 'serve': {
+        const port = intFlag(flags, 'port', 1420)!;
+        const host = typeof flags.host === 'string' ? flags.host : '127.0.0.1';
+        const paths = ensureDataDir(dataDir);
+        const pkg = JSON.parse(fs.readFileSync(path.join(projectRoot(), 'package.json'), 'utf8')) as { version: string };
+        const services = new Services({ engine, paths, appVersion: pkg.version, logger });
+        const server = new BrowserServer({ services, host, port, rendererDir: path.join(projectRoot(), 'dist', 'renderer'), logger });
+        await server.listen();
+        engine.start().catch((e: Error) => process.stderr.write(`engine: ${e.message}\n`));
+        process.stdout.write(`Hearth UI: ${server.url}\n`);
+        process.stdout.write(`data folder: ${paths.root}\n`);
+        await new Promise<void>((resolve) => {
+          process.once('SIGINT', resolve);
+          process.once('SIGTERM', resolve);
+        });
+        await server.close();
+        return 0;
+      }
+      default:
+        throw new UsageError(`unknown command ${command}\n${USAGE}`);
+    }
+  } finally {
+    await engine.close();
+  }
+}
+
+export function runCli(): void {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      const msg = e instanceof EngineError ? `${e.message} [${e.code}]` : (e as Error).message ?? String(e);
+      process.stderr.write(`hearth: ${msg.split('\n')[0]}\n`);
+      if (e instanceof UsageError && msg.includes('\n')) process.stderr.write(msg.split('\n').slice(1).join('\n') + '\n');
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,358 @@
+/**
+ * EngineClient: main's side of the engine. It starts the host process, sends typed requests, streams
+ * events back, and survives the host dying: every pending request rejects with `engine_crashed`,
+ * a new host is started, and the next request that needs a model loads it again.
+ */
+import { fork } from 'child_process';
+import fs from 'fs';
+import path from 'path';
+import { projectRoot } from '../paths';
+import {
+  ChatRequest,
+  CompletionRequest,
+  Device,
+  EngineError,
+  GenerateResult,
+  HostMessage,
+  LoadParamsInput,
+  Method,
+  ModelMetadata,
+  StreamEvent,
+} from './protocol';
+
+/** What the client needs of a host process; child_process (Node) and utilityProcess (Electron) both fit. */
+export interface HostProcess {
+  readonly pid: number | undefined;
+  send(msg: unknown): void;
+  onMessage(fn: (msg: unknown) => void): void;
+  onExit(fn: (code: number | null, signal: string | null) => void): void;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+export type HostSpawner = (script: string, env: NodeJS.ProcessEnv) => HostProcess;
+
+export const nodeSpawner: HostSpawner = (script, env) => {
+  const child = fork(script, [], { env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
+  return {
+    get pid() {
+      return child.pid;
+    },
+    send: (m) => {
+      if (child.connected) child.send(m as object);
+    },
+    onMessage: (fn) => child.on('message', fn),
+    onExit: (fn) => child.on('exit', (code, signal) => fn(code, signal)),
+    kill: (sig) => child.kill(sig),
+  };
+};
+
+export function defaultHostScript(): string {
+  return process.env.HEARTH_HOST_SCRIPT || path.join(projectRoot(), 'dist', 'engine-host.js');
+}
+
+export interface Logger {
+  debug(msg: string): void;
+  info(msg: string): void;
+  warn(msg: string): void;
+  error(msg: string): void;
+}
+
+export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+interface Pending {
+  resolve(v: unknown): void;
+  reject(e: unknown): void;
+  onEvent?: (ev: StreamEvent) => void;
+}
+
+interface ModelSpec {
+  path: string;
+  params: LoadParamsInput;
+}
+
+export interface RequestOptions {
+  onEvent?: (ev: StreamEvent) => void;
+  signal?: AbortSignal;
+}
+
+export interface LoadedModel {
+  modelId: string;
+  metadata: ModelMetadata;
+  context: Record<string, unknown>;
+}
+
+export interface EngineClientOptions {
+  hostScript?: string;
+  spawner?: HostSpawner;
+  env?: NodeJS.ProcessEnv;
+  logger?: Logger;
+  /** restarts allowed within a minute before the client gives up (a crash loop) */
+  maxRestartsPerMinute?: number;
+}
+
+export class EngineClient {
+  private proc: HostProcess | undefined;
+  private ready: Promise<void> | undefined;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private readonly specs = new Map<string, ModelSpec>();
+  /** models loaded in the current host process */
+  private readonly live = new Set<string>();
+  private readonly restarts: number[] = [];
+  private closed = false;
+  private llamaLog = '';
+  readonly hostScript: string;
+  private readonly spawner: HostSpawner;
+  private readonly logger: Logger;
+  /** fires after the host died; the argument describes how */
+  onCrash?: (reason: string) => void;
+
+  constructor(private readonly opts: EngineClientOptions = {}) {
+    this.hostScript = opts.hostScript ?? defaultHostScript();
+    this.spawner = opts.spawner ?? nodeSpawner;
+    this.logger = opts.logger ?? silentLogger;
+  }
+
+  get pid(): number | undefined {
+    return this.proc?.pid;
+  }
+
+  /** Starts the host if it is not running; resolves once it said it is ready. */
+  start(): Promise<void> {
+    if (this.closed) return Promise.reject(new EngineError('engine_closed', 'the engine was shut down'));
+    if (this.ready) return this.ready;
+    if (!fs.existsSync(this.hostScript)) {
+      return Promise.reject(new EngineError('engine_unavailable', `engine host script missing: ${this.hostScript} (run npm run build:ts)`));
+    }
+    const now = Date.now();
+    while (this.restarts.length && now - this.restarts[0] > 60_000) this.restarts.shift();
+    if (this.restarts.length >= (this.opts.maxRestartsPerMinute ?? 5)) {
+      return Promise.reject(new EngineError('engine_unavailable', 'the engine host keeps crashing; see the log'));
+    }
+    this.restarts.push(now);
+    const proc = this.spawner(this.hostScript, { ...process.env, ...this.opts.env });
+    this.proc = proc;
+    this.live.clear();
+    this.ready = new Promise<void>((resolve, reject) => {
+      let isReady = false;
+      proc.onMessage((raw) => {
+        const parsed = HostMessage.safeParse(raw);
+        if (!parsed.success) {
+          this.logger.warn(`engine host sent an invalid message: ${parsed.error.message}`);
+          return;
+        }
+        const msg = parsed.data;
+        if (msg.type === 'ready') {
+          isReady = true;
+          this.logger.info(`engine host ${msg.pid} ready (llama.cpp ${msg.llamaCommit}; backends ${msg.backends.join(', ')})`);
+          resolve();
+        } else this.onHostMessage(msg);
+      });
+      proc.onExit((code, signal) => {
+        const how = signal ? `signal ${signal}` : `exit code ${code}`;
+        if (this.proc === proc) {
+          this.proc = undefined;
+          this.ready = undefined;
+          this.live.clear();
+        }
+        const err = new EngineError('engine_crashed', `the engine host stopped (${how})`);
+        for (const [id, p] of this.pending) {
+          this.pending.delete(id);
+          p.reject(err);
+        }
+        if (!isReady) reject(err);
+        if (!this.closed) {
+          this.logger.error(`engine host stopped (${how})`);
+          this.onCrash?.(how);
+          // start a fresh host now so the next request finds it warm; models load again on demand
+          this.start().catch((e: Error) => this.logger.error(`engine restart failed: ${e.message}`));
+        }
+      });
+    });
+    return this.ready;
+  }
+
+  private onHostMessage(msg: HostMessage): void {
+    if (msg.type === 'log') {
+      // llama.cpp logs in fragments; join them into lines
+      this.llamaLog += msg.text;
+      let nl: number;
+      while ((nl = this.llamaLog.indexOf('\n')) >= 0) {
+        const line = this.llamaLog.slice(0, nl);
+        this.llamaLog = this.llamaLog.slice(nl + 1);
+        const level = msg.level === 'error' ? 'error' : msg.level === 'warn' ? 'warn' : msg.level === 'debug' ? 'debug' : 'info';
+        if (line.trim()) this.logger[level](`llama: ${line}`);
+      }
+      return;
+    }
+    if (msg.type === 'ready') return;
+    const p = this.pending.get(msg.id);
+    if (!p) return;
+    if (msg.type === 'event') {
+      const ev = StreamEvent.safeParse(msg.event);
+      if (ev.success) p.onEvent?.(ev.data);
+      return;
+    }
+    this.pending.delete(msg.id);
+    if (msg.ok) p.resolve(msg.result);
+    else p.reject(new EngineError(msg.error.code, msg.error.message));
+  }
+
+  /** Sends one request to the host. */
+  async request<T = unknown>(method: Method, params: Record<string, unknown>, opts: RequestOptions = {}): Promise<T> {
+    if (opts.signal?.aborted) throw new EngineError('aborted', 'the request was aborted');
+    await this.start();
+    const proc = this.proc;
+    if (!proc) throw new EngineError('engine_crashed', 'the engine host stopped');
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = () => proc.send({ type: 'cancel', id });
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
+      const done = () => opts.signal?.removeEventListener('abort', onAbort);
+      this.pending.set(id, {
+        resolve: (v) => {
+          done();
+          resolve(v as T);
+        },
+        reject: (e) => {
+          done();
+          reject(e);
+        },
+        onEvent: opts.onEvent,
+      });
+      proc.send({ type: 'request', id, method, params });
+    });
+  }
+
+  // ---- typed helpers -----------------------------------------------------------------------------
+
+  version(): Promise<{ llamaCommit: string; backends: string[]; systemInfo: string; pid: number }> {
+    return this.request('version', {});
+  }
+
+  devices(): Promise<Device[]> {
+    return this.request('devices', {});
+  }
+
+  info(file: string): Promise<ModelMetadata> {
+    return this.request('info', { path: file });
+  }
+
+  /** Loads a model (or reloads it with new parameters) under an id the caller chooses. */
+  async load(modelId: string, file: string, params: LoadParamsInput = {}, onProgress?: (p: number) => void, signal?: AbortSignal): Promise<LoadedModel> {
+    this.specs.set(modelId, { path: file, params });
+    try {
+      const r = await this.request<LoadedModel>('load', { modelId, path: file, params }, {
+        signal,
+        onEvent: (ev) => {
+          if (ev.kind === 'progress') onProgress?.(ev.progress);
+        },
+      });
+      this.live.add(modelId);
+      return r;
+    } catch (e) {
+      this.specs.delete(modelId);
+      throw e;
+    }
+  }
+
+  async unload(modelId: string): Promise<void> {
+    this.specs.delete(modelId);
+    if (this.live.delete(modelId) && this.proc) await this.request('unload', { modelId });
+  }
+
+  isLoaded(modelId: string): boolean {
+    return this.specs.has(modelId);
+  }
+
+  /** Makes sure the host has the model, loading it again after a host restart. */
+  private async ensure(modelId: string): Promise<void> {
+    await this.start();
+    if (this.live.has(modelId)) return;
+    const spec = this.specs.get(modelId);
+    if (!spec) throw new EngineError('not_loaded', `model ${modelId} is not loaded`);
+    this.logger.info(`reloading ${modelId} after an engine restart`);
+    await this.request('load', { modelId, path: spec.path, params: spec.params });
+    this.live.add(modelId);
+  }
+
+  async chat(modelId: string, request: ChatRequest, opts: { onPiece?: (content: string, reasoning: string) => void; signal?: AbortSignal } = {}): Promise<GenerateResult> {
+    await this.ensure(modelId);
+    return this.request<GenerateResult>('chat', { modelId, request }, {
+      signal: opts.signal,
+      onEvent: (ev) => {
+        if (ev.kind === 'piece') opts.onPiece?.(ev.content, ev.reasoning);
+      },
+    });
+  }
+
+  async complete(modelId: string, request: CompletionRequest, opts: { onPiece?: (text: string) => void; signal?: AbortSignal } = {}): Promise<GenerateResult> {
+    await this.ensure(modelId);
+    return this.request<GenerateResult>('complete', { modelId, request }, {
+      signal: opts.signal,
+      onEvent: (ev) => {
+        if (ev.kind === 'piece') opts.onPiece?.(ev.content);
+      },
+    });
+  }
+
+  async embed(modelId: string, texts: string[]): Promise<number[][]> {
+    await this.ensure(modelId);
+    return this.request('embed', { modelId, texts });
+  }
+
+  async tokenize(modelId: string, text: string, opts: { addSpecial?: boolean; parseSpecial?: boolean } = {}): Promise<number[]> {
+    await this.ensure(modelId);
+    return this.request('tokenize', { modelId, text, ...opts });
+  }
+
+  async detokenize(modelId: string, tokens: number[]): Promise<string> {
+    await this.ensure(modelId);
+    return this.request('detokenize', { modelId, tokens });
+  }
+
+  async applyTemplate(modelId: string, request: ChatRequest): Promise<{ prompt: string; tokens: number; format: string; supportsThinking: boolean }> {
+    await this.ensure(modelId);
+    return this.request('applyTemplate', { modelId, request });
+  }
+
+  async saveSession(modelId: string, file: string, seq = 0): Promise<{ tokens: number }> {
+    await this.ensure(modelId);
+    return this.request('saveSession', { modelId, path: file, seq });
+  }
+
+  async restoreSession(modelId: string, file: string, seq = 0): Promise<{ tokens: number }> {
+    await this.ensure(modelId);
+    return this.request('restoreSession', { modelId, path: file, seq });
+  }
+
+  async clearSequence(modelId: string, seq = 0): Promise<void> {
+    await this.ensure(modelId);
+    await this.request('clearSequence', { modelId, seq });
+  }
+
+  async contextInfo(modelId: string): Promise<Record<string, unknown>> {
+    await this.ensure(modelId);
+    return this.request('contextInfo', { modelId });
+  }
+
+  /** Stops the host for good. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const proc = this.proc;
+    this.proc = undefined;
+    this.ready = undefined;
+    if (!proc) return;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => {
+        proc.kill('SIGKILL');
+        resolve();
+      }, 3000);
+      proc.onExit(() => {
+        clearTimeout(t);
+        resolve();
+      });
+      proc.kill('SIGTERM');
+    });
+  }
+}

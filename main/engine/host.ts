@@ -1,0 +1,286 @@
+/**
+ * The engine host: the only process that loads the native addon. Started by EngineClient with
+ * child_process.fork (Node) or utilityProcess.fork (Electron); both give it a message port.
+ *
+ * One loaded model = a llama_model + its context (which owns a worker thread and a task queue:
+ * the per-model scheduler). Several models may be loaded at once.
+ */
+import path from 'path';
+import { loadAddon, NativeAddon, NativeContext, NativeModel } from './addon';
+import {
+  ChatRequest,
+  ClientMessage,
+  CompletionRequest,
+  EngineError,
+  FILE_TYPE_NAMES,
+  HostMessage,
+  LoadParams,
+  Method,
+  Methods,
+} from './protocol';
+import { readGgufHeader, GgufError } from '../models/gguf';
+
+/** The transport the host talks over: process IPC under Node, parentPort under Electron. */
+export interface HostPort {
+  send(msg: HostMessage): void;
+  onMessage(fn: (msg: unknown) => void): void;
+}
+
+interface Loaded {
+  modelId: string;
+  path: string;
+  params: LoadParams;
+  model: NativeModel;
+  ctx: NativeContext;
+}
+
+/** Pieces are coalesced and sent at most once per FLUSH_MS per request, so IPC cost does not grow with tok/s. */
+const FLUSH_MS = 8;
+
+export class EngineHost {
+  private readonly loaded = new Map<string, Loaded>();
+  private readonly loading = new Map<string, Promise<Loaded>>();
+  private readonly running = new Map<number, { modelId: string; cancel: () => void }>();
+  private nextTaskId = 1;
+
+  constructor(
+    private readonly addon: NativeAddon,
+    private readonly port: HostPort,
+  ) {}
+
+  start(): void {
+    this.addon.setLogger((level, text) => this.port.send({ type: 'log', level, text }));
+    this.port.onMessage((raw) => this.onMessage(raw));
+    this.port.send({ type: 'ready', pid: process.pid, llamaCommit: this.addon.llamaCommit, backends: this.addon.backends() });
+  }
+
+  private onMessage(raw: unknown): void {
+    const parsed = ClientMessage.safeParse(raw);
+    if (!parsed.success) return; // nothing to answer: the message has no usable id
+    const msg = parsed.data;
+    if (msg.type === 'cancel') {
+      this.running.get(msg.id)?.cancel();
+      return;
+    }
+    this.handle(msg.id, msg.method, msg.params).then(
+      (result) => this.port.send({ type: 'response', id: msg.id, ok: true, result }),
+      (err: unknown) => {
+        const e = err as { code?: unknown; message?: unknown };
+        const code = typeof e?.code === 'string' ? e.code : 'internal';
+        const message = typeof e?.message === 'string' ? e.message : String(err);
+        this.port.send({ type: 'response', id: msg.id, ok: false, error: { code, message } });
+      },
+    );
+  }
+
+  private async handle(id: number, method: string, rawParams: unknown): Promise<unknown> {
+    if (!(method in Methods)) throw new EngineError('invalid_argument', `unknown method ${method}`);
+    const schema = Methods[method as Method];
+    const p = schema.safeParse(rawParams ?? {});
+    if (!p.success) throw new EngineError('invalid_argument', `${method}: ${p.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`);
+    const params = p.data as Record<string, unknown>;
+    switch (method as Method) {
+      case 'version':
+        return { llamaCommit: this.addon.llamaCommit, backends: this.addon.backends(), systemInfo: this.addon.systemInfo(), pid: process.pid };
+      case 'devices':
+        return this.addon.devices();
+      case 'info':
+        return this.info(params.path as string);
+      case 'load': {
+        const l = await this.load(id, params.modelId as string, params.path as string, params.params);
+        return { modelId: l.modelId, metadata: this.metadata(l.model), context: l.ctx.info() };
+      }
+      case 'unload':
+        return this.unload(params.modelId as string);
+      case 'loaded':
+        return [...this.loaded.values()].map((l) => ({ modelId: l.modelId, path: l.path, params: l.params, context: l.ctx.info() }));
+      case 'chat': {
+        const req = ChatRequest.safeParse(params.request);
+        if (!req.success) throw new EngineError('invalid_argument', `chat: ${req.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`);
+        return this.generate(id, params.modelId as string, req.data);
+      }
+      case 'complete': {
+        const req = CompletionRequest.safeParse(params.request);
+        if (!req.success) throw new EngineError('invalid_argument', `complete: ${req.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`);
+        return this.generate(id, params.modelId as string, req.data);
+      }
+      case 'embed': {
+        const l = this.get(params.modelId as string);
+        const vectors = await l.ctx.embed(params.texts as string[]);
+        return vectors.map((v) => Array.from(v));
+      }
+      case 'tokenize': {
+        const l = this.get(params.modelId as string);
+        return Array.from(l.model.tokenize(params.text as string, { addSpecial: params.addSpecial as boolean | undefined, parseSpecial: params.parseSpecial as boolean | undefined }));
+      }
+      case 'detokenize':
+        return this.get(params.modelId as string).model.detokenize(params.tokens as number[]);
+      case 'applyTemplate': {
+        const req = ChatRequest.safeParse(params.request);
+        if (!req.success) throw new EngineError('invalid_argument', `applyTemplate: ${req.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`);
+        return this.get(params.modelId as string).model.applyChatTemplate(JSON.stringify(req.data));
+      }
+      case 'saveSession':
+        return this.get(params.modelId as string).ctx.saveSession(params.path as string, { seq: params.seq as number });
+      case 'restoreSession':
+        return this.get(params.modelId as string).ctx.restoreSession(params.path as string, { seq: params.seq as number });
+      case 'clearSequence':
+        await this.get(params.modelId as string).ctx.clearSequence({ seq: params.seq as number });
+        return null;
+      case 'contextInfo':
+        return this.get(params.modelId as string).ctx.info();
+      case 'crash':
+        if (process.env.HEARTH_TEST_HOOKS !== '1') throw new EngineError('invalid_argument', 'crash is a test hook');
+        if (params.how === 'abort') process.abort();
+        process.exit(70);
+    }
+    throw new EngineError('invalid_argument', `unknown method ${method}`);
+  }
+
+  private metadata(model: NativeModel): Record<string, unknown> {
+    const m = model.metadata();
+    const ft = m.fileType as number | null;
+    return { ...m, fileTypeName: ft === null ? undefined : FILE_TYPE_NAMES[ft] ?? `type ${ft}` };
+  }
+
+  /** Checks the GGUF header in TypeScript first, so a malformed file gets a precise error and never reaches llama.cpp. */
+  private async validateFile(file: string): Promise<void> {
+    try {
+      await readGgufHeader(file);
+    } catch (e) {
+      if (e instanceof GgufError) throw new EngineError('invalid_model', e.message);
+      const err = e as NodeJS.ErrnoException;
+      if (err.code === 'ENOENT') throw new EngineError('not_found', `model file not found: ${file}`);
+      throw new EngineError('invalid_model', `${file}: ${err.message}`);
+    }
+  }
+
+  private async info(file: string): Promise<unknown> {
+    await this.validateFile(file);
+    // metadata and parameter count without allocating the weights
+    const handle = this.addon.loadModel(path.resolve(file), { gpuLayers: 0, noAlloc: true, useMmap: true });
+    const model = await handle.promise;
+    try {
+      return this.metadata(model);
+    } finally {
+      model.dispose();
+    }
+  }
+
+  private get(modelId: string): Loaded {
+    const l = this.loaded.get(modelId);
+    if (!l) throw new EngineError('not_loaded', `model ${modelId} is not loaded`);
+    return l;
+  }
+
+  private async load(requestId: number, modelId: string, file: string, rawParams: unknown): Promise<Loaded> {
+    const parsed = LoadParams.safeParse(rawParams ?? {});
+    if (!parsed.success) {
+      throw new EngineError('invalid_argument', `load parameters: ${parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`);
+    }
+    const params = parsed.data;
+    if (this.loaded.has(modelId)) await this.unload(modelId);
+    const pending = this.loading.get(modelId);
+    if (pending) await pending.catch(() => undefined);
+    await this.validateFile(file);
+    const job = (async (): Promise<Loaded> => {
+      const handle = this.addon.loadModel(path.resolve(file), params, (progress) =>
+        this.port.send({ type: 'event', id: requestId, event: { kind: 'progress', progress } }),
+      );
+      this.running.set(requestId, { modelId, cancel: () => handle.cancel() });
+      let model: NativeModel;
+      try {
+        model = await handle.promise;
+      } finally {
+        this.running.delete(requestId);
+      }
+      try {
+        const ctx = await this.addon.createContext(model, params);
+        return { modelId, path: file, params, model, ctx };
+      } catch (e) {
+        model.dispose();
+        throw e;
+      }
+    })();
+    this.loading.set(modelId, job);
+    try {
+      const l = await job;
+      this.loaded.set(modelId, l);
+      return l;
+    } finally {
+      this.loading.delete(modelId);
+    }
+  }
+
+  private async unload(modelId: string): Promise<boolean> {
+    const l = this.loaded.get(modelId);
+    if (!l) return false;
+    this.loaded.delete(modelId);
+    l.ctx.dispose();
+    l.model.dispose();
+    return true;
+  }
+
+  private async generate(requestId: number, modelId: string, request: object): Promise<unknown> {
+    const l = this.get(modelId);
+    const taskId = this.nextTaskId++;
+    let content = '';
+    let reasoning = '';
+    let timer: NodeJS.Timeout | undefined;
+    const flush = () => {
+      timer = undefined;
+      if (!content && !reasoning) return;
+      this.port.send({ type: 'event', id: requestId, event: { kind: 'piece', content, reasoning } });
+      content = '';
+      reasoning = '';
+    };
+    this.running.set(requestId, { modelId, cancel: () => l.ctx.abort(taskId) });
+    try {
+      const result = await l.ctx.generate(JSON.stringify({ ...request, id: taskId }), (ev) => {
+        if (ev.content) content += ev.content;
+        if (ev.reasoning) reasoning += ev.reasoning;
+        if (!timer) timer = setTimeout(flush, FLUSH_MS);
+      });
+      return result;
+    } finally {
+      if (timer) clearTimeout(timer);
+      flush();
+      this.running.delete(requestId);
+    }
+  }
+}
+
+/** Entry point when this file runs as the host process. */
+export function runHost(): void {
+  let port: HostPort;
+  const parentPort = (process as unknown as { parentPort?: { postMessage(m: unknown): void; on(ev: 'message', fn: (e: { data: unknown }) => void): void } }).parentPort;
+  if (parentPort) {
+    port = { send: (m) => parentPort.postMessage(m), onMessage: (fn) => parentPort.on('message', (e) => fn(e.data)) };
+  } else if (process.send) {
+    port = {
+      send: (m) => {
+        if (process.connected) process.send!(m);
+      },
+      onMessage: (fn) => process.on('message', fn),
+    };
+    process.on('disconnect', () => process.exit(0)); // the client went away: nothing left to serve
+  } else {
+    console.error('the engine host must be started by EngineClient (no IPC channel)');
+    process.exit(1);
+  }
+  let addon: NativeAddon;
+  try {
+    addon = loadAddon();
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    port.send({ type: 'log', level: 'error', text: err.message });
+    // answer every request with the reason rather than dying in a restart loop
+    port.onMessage((raw) => {
+      const m = ClientMessage.safeParse(raw);
+      if (m.success && m.data.type === 'request') port.send({ type: 'response', id: m.data.id, ok: false, error: { code: err.code ?? 'addon_missing', message: err.message } });
+    });
+    port.send({ type: 'ready', pid: process.pid, llamaCommit: 'unavailable', backends: [] });
+    return;
+  }
+  new EngineHost(addon, port).start();
+}

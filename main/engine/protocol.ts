@@ -1,0 +1,232 @@
+/**
+ * The typed protocol between EngineClient (main process) and the engine host process.
+ * Every message crossing the process boundary is validated with these zod schemas on arrival.
+ */
+import { z } from 'zod';
+
+export const CacheType = z.enum(['f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_1', 'iq4_nl', 'q5_0', 'q5_1']);
+
+/** Load parameters a power user tunes; invalid values are rejected before anything is loaded. */
+export const LoadParams = z
+  .object({
+    gpuLayers: z.union([z.number().int().min(0).max(100000), z.literal('max'), z.literal('auto')]).default('auto'),
+    contextSize: z.number().int().min(0).max(1 << 24).optional(),
+    threads: z.number().int().min(1).max(1024).optional(),
+    threadsBatch: z.number().int().min(1).max(1024).optional(),
+    batchSize: z.number().int().min(1).max(1 << 20).default(2048),
+    ubatchSize: z.number().int().min(1).max(1 << 20).default(512),
+    flashAttention: z.enum(['auto', 'on', 'off']).default('auto'),
+    cacheTypeK: CacheType.default('f16'),
+    cacheTypeV: CacheType.default('f16'),
+    useMmap: z.boolean().default(true),
+    useMlock: z.boolean().default(false),
+    splitMode: z.enum(['none', 'layer', 'row']).default('layer'),
+    mainGpu: z.number().int().min(0).default(0),
+    tensorSplit: z.array(z.number().min(0)).max(64).optional(),
+    parallel: z.number().int().min(1).max(64).default(1),
+    embeddings: z.boolean().default(false),
+  })
+  .strict()
+  .refine((p) => p.ubatchSize <= p.batchSize, { message: 'ubatchSize must not exceed batchSize', path: ['ubatchSize'] })
+  .refine((p) => !['q8_0', 'q4_0', 'q4_1', 'iq4_nl', 'q5_0', 'q5_1'].includes(p.cacheTypeV) || p.flashAttention !== 'off', {
+    message: 'a quantized V cache needs flash attention (auto or on)',
+    path: ['cacheTypeV'],
+  });
+export type LoadParams = z.infer<typeof LoadParams>;
+export type LoadParamsInput = z.input<typeof LoadParams>;
+
+export const Sampling = z
+  .object({
+    temperature: z.number().min(0).max(5).optional(),
+    topK: z.number().int().min(0).optional(),
+    topP: z.number().min(0).max(1).optional(),
+    minP: z.number().min(0).max(1).optional(),
+    typicalP: z.number().min(0).max(1).optional(),
+    repeatPenalty: z.number().min(0).max(10).optional(),
+    repeatLastN: z.number().int().min(-1).optional(),
+    presencePenalty: z.number().min(-10).max(10).optional(),
+    frequencyPenalty: z.number().min(-10).max(10).optional(),
+    seed: z.number().int().min(0).max(0xffffffff).optional(),
+    logitBias: z.array(z.object({ token: z.number().int().min(0), bias: z.number() })).optional(),
+  })
+  .strict();
+export type Sampling = z.infer<typeof Sampling>;
+
+const JsonValue: z.ZodType<unknown> = z.lazy(() =>
+  z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(JsonValue), z.record(JsonValue)]),
+);
+
+export const ChatMessage = z.object({
+  role: z.enum(['system', 'user', 'assistant', 'tool']),
+  content: z.string().nullable().default(''),
+  reasoning_content: z.string().optional(),
+  tool_calls: z
+    .array(z.object({ id: z.string().optional(), type: z.literal('function').default('function'), function: z.object({ name: z.string(), arguments: z.string() }) }))
+    .optional(),
+  tool_call_id: z.string().optional(),
+  name: z.string().optional(),
+});
+export type ChatMessage = z.input<typeof ChatMessage>;
+
+export const Tool = z.object({
+  type: z.literal('function'),
+  function: z.object({ name: z.string().min(1), description: z.string().optional(), parameters: JsonValue.optional() }),
+});
+
+export const OverflowPolicy = z.enum(['error', 'truncateMiddle', 'shift']);
+
+const GenerateCommon = {
+  sampling: Sampling.default({}),
+  maxTokens: z.number().int().min(-1).max(1 << 20).default(-1),
+  stop: z.array(z.string().min(1)).max(16).default([]),
+  overflow: OverflowPolicy.default('error'),
+  jsonSchema: JsonValue.optional(),
+  grammar: z.string().optional(),
+  ignoreEos: z.boolean().optional(),
+  seq: z.number().int().min(0).default(0),
+};
+
+export const ChatRequest = z
+  .object({
+    messages: z.array(ChatMessage).min(1),
+    tools: z.array(Tool).optional(),
+    toolChoice: z.enum(['auto', 'none', 'required']).optional(),
+    enableThinking: z.boolean().optional(),
+    reasoning: z.boolean().optional(),
+    continueFinal: z.boolean().optional(),
+    ...GenerateCommon,
+  })
+  .strict();
+export type ChatRequest = z.input<typeof ChatRequest>;
+
+export const CompletionRequest = z.object({ prompt: z.string().min(1), addSpecial: z.boolean().optional(), ...GenerateCommon }).strict();
+export type CompletionRequest = z.input<typeof CompletionRequest>;
+
+export const StopReason = z.enum(['eos', 'stop', 'length', 'aborted']);
+
+export const Timings = z.object({
+  promptTokens: z.number(),
+  cachedTokens: z.number(),
+  generatedTokens: z.number(),
+  ttftMs: z.number(),
+  promptMs: z.number(),
+  genMs: z.number(),
+  promptTps: z.number(),
+  genTps: z.number(),
+});
+export type Timings = z.infer<typeof Timings>;
+
+export const GenerateResult = z.object({
+  text: z.string(),
+  content: z.string(),
+  reasoning: z.string(),
+  toolCalls: z.array(z.object({ id: z.string(), name: z.string(), arguments: z.string() })),
+  stopReason: StopReason,
+  droppedMessages: z.number(),
+  shifted: z.boolean(),
+  contextFull: z.boolean(),
+  timings: Timings,
+});
+export type GenerateResult = z.infer<typeof GenerateResult>;
+
+export const ModelMetadata = z.object({
+  path: z.string(),
+  architecture: z.string(),
+  name: z.string(),
+  description: z.string(),
+  fileSize: z.number(),
+  size: z.number(),
+  parameters: z.number(),
+  fileType: z.number().nullable(),
+  fileTypeName: z.string().optional(),
+  layers: z.number(),
+  embeddingSize: z.number(),
+  heads: z.number(),
+  trainedContext: z.number(),
+  vocabSize: z.number(),
+  chatTemplate: z.string().nullable(),
+  pooling: z.string(),
+  isEmbedding: z.boolean(),
+  specialTokens: z.record(z.object({ id: z.number(), text: z.string() })),
+  addBos: z.boolean(),
+  tokenizer: z.string(),
+  fingerprint: z.string(),
+});
+export type ModelMetadata = z.infer<typeof ModelMetadata>;
+
+export const Device = z.object({
+  backend: z.string(),
+  name: z.string(),
+  description: z.string(),
+  type: z.string(),
+  memoryTotal: z.number(),
+  memoryFree: z.number(),
+});
+export type Device = z.infer<typeof Device>;
+
+/** Methods and their parameter schemas. */
+export const Methods = {
+  version: z.object({}).strict(),
+  devices: z.object({}).strict(),
+  info: z.object({ path: z.string().min(1) }).strict(),
+  load: z.object({ modelId: z.string().min(1), path: z.string().min(1), params: z.unknown() }).strict(),
+  unload: z.object({ modelId: z.string().min(1) }).strict(),
+  loaded: z.object({}).strict(),
+  chat: z.object({ modelId: z.string().min(1), request: z.unknown() }).strict(),
+  complete: z.object({ modelId: z.string().min(1), request: z.unknown() }).strict(),
+  embed: z.object({ modelId: z.string().min(1), texts: z.array(z.string()).min(1).max(4096) }).strict(),
+  tokenize: z.object({ modelId: z.string().min(1), text: z.string(), addSpecial: z.boolean().optional(), parseSpecial: z.boolean().optional() }).strict(),
+  detokenize: z.object({ modelId: z.string().min(1), tokens: z.array(z.number().int()) }).strict(),
+  applyTemplate: z.object({ modelId: z.string().min(1), request: z.unknown() }).strict(),
+  saveSession: z.object({ modelId: z.string().min(1), path: z.string().min(1), seq: z.number().int().min(0).default(0) }).strict(),
+  restoreSession: z.object({ modelId: z.string().min(1), path: z.string().min(1), seq: z.number().int().min(0).default(0) }).strict(),
+  clearSequence: z.object({ modelId: z.string().min(1), seq: z.number().int().min(0).default(0) }).strict(),
+  contextInfo: z.object({ modelId: z.string().min(1) }).strict(),
+  /** test hook, honoured only when the host runs with HEARTH_TEST_HOOKS=1: abort() like a failed assert */
+  crash: z.object({ how: z.enum(['abort', 'exit']) }).strict(),
+} as const;
+export type Method = keyof typeof Methods;
+
+export const ClientMessage = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('request'), id: z.number().int(), method: z.string(), params: z.unknown() }),
+  z.object({ type: z.literal('cancel'), id: z.number().int() }),
+]);
+export type ClientMessage = z.infer<typeof ClientMessage>;
+
+export const ErrorPayload = z.object({ code: z.string(), message: z.string() });
+export type ErrorPayload = z.infer<typeof ErrorPayload>;
+
+export const HostMessage = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('ready'), pid: z.number(), llamaCommit: z.string(), backends: z.array(z.string()) }),
+  z.object({ type: z.literal('response'), id: z.number().int(), ok: z.literal(true), result: z.unknown() }),
+  z.object({ type: z.literal('response'), id: z.number().int(), ok: z.literal(false), error: ErrorPayload }),
+  z.object({ type: z.literal('event'), id: z.number().int(), event: z.unknown() }),
+  z.object({ type: z.literal('log'), level: z.string(), text: z.string() }),
+]);
+export type HostMessage = z.infer<typeof HostMessage>;
+
+/** A streamed piece of a reply: several tokens' text, batched by the host. */
+export const StreamEvent = z.union([
+  z.object({ kind: z.literal('piece'), content: z.string(), reasoning: z.string() }),
+  z.object({ kind: z.literal('progress'), progress: z.number() }),
+]);
+export type StreamEvent = z.infer<typeof StreamEvent>;
+
+/** An error with a stable code, as thrown by EngineClient. */
+export class EngineError extends Error {
+  constructor(
+    public readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'EngineError';
+  }
+}
+
+/** GGUF general.file_type numbers and their names (llama_ftype). */
+export const FILE_TYPE_NAMES: Record<number, string> = {
+  0: 'F32', 1: 'F16', 2: 'Q4_0', 3: 'Q4_1', 7: 'Q8_0', 8: 'Q5_0', 9: 'Q5_1', 10: 'Q2_K', 11: 'Q3_K_S', 12: 'Q3_K_M',
+  13: 'Q3_K_L', 14: 'Q4_K_S', 15: 'Q4_K_M', 16: 'Q5_K_S', 17: 'Q5_K_M', 18: 'Q6_K', 19: 'IQ2_XXS', 20: 'IQ2_XS',
+  21: 'Q2_K_S', 22: 'IQ3_XS', 23: 'IQ3_XXS', 24: 'IQ1_S', 25: 'IQ4_NL', 26: 'IQ3_S', 27: 'IQ3_M', 28: 'IQ2_S',
+  29: 'IQ2_M', 30: 'IQ4_XS', 31: 'IQ1_M', 32: 'BF16', 36: 'TQ1_0', 37: 'TQ2_0', 38: 'MXFP4',
+};

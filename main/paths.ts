@@ -1,0 +1,55 @@
+/** Where Hearth keeps its files: one data folder for the app, browser mode and every CLI command. */
+import os from 'os';
+import path from 'path';
+import fs from 'fs';
+
+/** The platform's user-data folder for an app named Hearth (what Electron's app.getPath('userData') gives). */
+export function defaultDataDir(platform: NodeJS.Platform = process.platform, env: NodeJS.ProcessEnv = process.env): string {
+  const home = os.homedir();
+  if (platform === 'darwin') return path.join(home, 'Library', 'Application Support', 'Hearth');
+  if (platform === 'win32') return path.join(env.APPDATA || path.join(home, 'AppData', 'Roaming'), 'Hearth');
+  return path.join(env.XDG_CONFIG_HOME || path.join(home, '.config'), 'Hearth');
+}
+
+/** --data-dir wins over HEARTH_DATA_DIR, which wins over the platform default. */
+export function resolveDataDir(flag?: string, env: NodeJS.ProcessEnv = process.env): string {
+  const dir = flag || env.HEARTH_DATA_DIR || defaultDataDir(process.platform, env);
+  return path.resolve(dir);
+}
+
+export interface DataPaths {
+  root: string;
+  models: string;
+  database: string;
+  settings: string;
+  logs: string;
+  sessions: string;
+}
+
+export function dataPaths(root: string): DataPaths {
+  return {
+    root,
+    models: path.join(root, 'models'),
+    database: path.join(root, 'hearth.db'),
+    settings: path.join(root, 'settings.json'),
+    logs: path.join(root, 'logs'),
+    sessions: path.join(root, 'sessions'),
+  };
+}
+
+/** Creates the data folder and its subfolders if missing. */
+export function ensureDataDir(root: string): DataPaths {
+  const p = dataPaths(root);
+  for (const d of [p.root, p.models, p.logs, p.sessions]) fs.mkdirSync(d, { recursive: true });
+  return p;
+}
+
+/** The project root (holds package.json); dist/ and build/ hang off it. */
+export function projectRoot(): string {
+  let dir = __dirname;
+  for (let i = 0; i < 6; i++) {
+    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
+    dir = path.dirname(dir);
+  }
+  return process.cwd();
+}

@@ -1,0 +1,152 @@
+// Module entry: backends, devices, logging, and the Model / Context classes.
+#include <napi.h>
+
+#include <cstdio>
+#include <mutex>
+#include <string>
+
+#include "context.h"
+#include "ggml-backend.h"
+#include "llama.h"
+#include "log.h"
+#include "model.h"
+#include "util.h"
+
+using namespace hearth;
+
+namespace {
+
+std::mutex g_log_mu;
+Napi::ThreadSafeFunction g_log;
+bool g_log_set = false;
+int g_stderr_level = GGML_LOG_LEVEL_ERROR; // before setLogger: only errors, and to stderr (never stdout)
+bool g_initialized = false;
+
+const char * levelName(ggml_log_level level) {
+    switch (level) {
+        case GGML_LOG_LEVEL_DEBUG: return "debug";
+        case GGML_LOG_LEVEL_INFO: return "info";
+        case GGML_LOG_LEVEL_WARN: return "warn";
+        case GGML_LOG_LEVEL_ERROR: return "error";
+        case GGML_LOG_LEVEL_CONT: return "cont";
+        default: return "info";
+    }
+}
+
+void logCallback(ggml_log_level level, const char * text, void *) {
+    std::lock_guard<std::mutex> lock(g_log_mu);
+    if (g_log_set) {
+        auto * payload = new std::pair<std::string, std::string>(levelName(level), text ? text : "");
+        g_log.NonBlockingCall(payload, [](Napi::Env env, Napi::Function fn, std::pair<std::string, std::string> * p) {
+            std::string lvl = std::move(p->first), msg = std::move(p->second);
+            delete p;
+            if (fn) fn.Call({Napi::String::New(env, lvl), Napi::String::New(env, msg)});
+        });
+        return;
+    }
+    if (level >= g_stderr_level && level != GGML_LOG_LEVEL_CONT && text) fputs(text, stderr);
+}
+
+// init({ backendDir }) loads the ggml backend modules found in backendDir (GGML_BACKEND_DL).
+Napi::Value Init(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    Napi::Object o = info.Length() > 0 && info[0].IsObject() ? info[0].As<Napi::Object>() : Napi::Object::New(env);
+    if (!g_initialized) {
+        std::string dir = optString(o, "backendDir", "");
+        Napi::Value only = o.Get("backends");
+        if (only.IsArray()) {
+            // load exactly these backend modules (file paths), e.g. to pin a backend
+            Napi::Array arr = only.As<Napi::Array>();
+            for (uint32_t i = 0; i < arr.Length(); i++) {
+                std::string p = arr.Get(i).ToString().Utf8Value();
+                if (!ggml_backend_load(p.c_str())) throw makeError(env, "backend_failed", "could not load backend " + p);
+            }
+        } else if (!dir.empty()) {
+            ggml_backend_load_all_from_path(dir.c_str());
+        } else {
+            ggml_backend_load_all();
+        }
+        llama_backend_init();
+        g_initialized = true;
+    }
+    return env.Undefined();
+}
+
+// setLogger(fn(level, text)) forwards llama.cpp and ggml logs; setLogger(null) stops forwarding.
+Napi::Value SetLogger(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    std::lock_guard<std::mutex> lock(g_log_mu);
+    if (g_log_set) {
+        g_log.Release();
+        g_log_set = false;
+    }
+    if (info.Length() > 0 && info[0].IsFunction()) {
+        g_log = Napi::ThreadSafeFunction::New(env, info[0].As<Napi::Function>(), "hearth.log", 0, 1);
+        g_log.Unref(env); // logging alone must not keep the process alive
+        g_log_set = true;
+    }
+    return env.Undefined();
+}
+
+const char * devType(enum ggml_backend_dev_type t) {
+    switch (t) {
+        case GGML_BACKEND_DEVICE_TYPE_CPU: return "cpu";
+        case GGML_BACKEND_DEVICE_TYPE_GPU: return "gpu";
+        case GGML_BACKEND_DEVICE_TYPE_IGPU: return "igpu";
+        case GGML_BACKEND_DEVICE_TYPE_ACCEL: return "accel";
+        default: return "other";
+    }
+}
+
+// devices() -> [{ backend, name, description, type, memoryTotal, memoryFree }]
+Napi::Value Devices(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    size_t n = ggml_backend_dev_count();
+    Napi::Array arr = Napi::Array::New(env, n);
+    for (size_t i = 0; i < n; i++) {
+        ggml_backend_dev_t d = ggml_backend_dev_get(i);
+        size_t free = 0, total = 0;
+        ggml_backend_dev_memory(d, &free, &total);
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("backend", ggml_backend_reg_name(ggml_backend_dev_backend_reg(d)));
+        o.Set("name", ggml_backend_dev_name(d));
+        o.Set("description", ggml_backend_dev_description(d));
+        o.Set("type", devType(ggml_backend_dev_type(d)));
+        o.Set("memoryTotal", (double) total);
+        o.Set("memoryFree", (double) free);
+        arr.Set((uint32_t) i, o);
+    }
+    return arr;
+}
+
+Napi::Value Backends(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    size_t n = ggml_backend_reg_count();
+    Napi::Array arr = Napi::Array::New(env, n);
+    for (size_t i = 0; i < n; i++) arr.Set((uint32_t) i, ggml_backend_reg_name(ggml_backend_reg_get(i)));
+    return arr;
+}
+
+Napi::Value SystemInfo(const Napi::CallbackInfo & info) {
+    return Napi::String::New(info.Env(), llama_print_system_info());
+}
+
+Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
+    llama_log_set(logCallback, nullptr);
+    common_log_pause(common_log_main()); // common's own log is for CLI tools; llama's log is forwarded
+    exports.Set("llamaCommit", Napi::String::New(env, HEARTH_LLAMA_COMMIT));
+    exports.Set("init", Napi::Function::New(env, Init));
+    exports.Set("setLogger", Napi::Function::New(env, SetLogger));
+    exports.Set("devices", Napi::Function::New(env, Devices));
+    exports.Set("backends", Napi::Function::New(env, Backends));
+    exports.Set("systemInfo", Napi::Function::New(env, SystemInfo));
+    exports.Set("loadModel", Napi::Function::New(env, Model::Load));
+    exports.Set("createContext", Napi::Function::New(env, Context::Create));
+    exports.Set("Model", Model::Init(env));
+    exports.Set("Context", Context::Init(env));
+    return exports;
+}
+
+} // namespace
+
+NODE_API_MODULE(hearth, InitModule)

@@ -1,0 +1,43 @@
+#include "chat_render.h"
+
+#include "util.h"
+
+namespace hearth {
+
+RenderedChat renderChat(const ModelHandle & h, const common_json & req, const common_json * messagesOverride) {
+    if (!h.templates) throw HearthError("not_supported", "the model has no usable chat template; use a raw prompt");
+    RenderedChat out;
+    common_chat_templates_inputs & in = out.inputs;
+    const common_json & msgs = messagesOverride ? *messagesOverride : req.at("messages");
+    if (!msgs.is_array() || msgs.size() == 0) throw HearthError("invalid_argument", "messages must be a non-empty array");
+    try {
+        in.messages = common_chat_msgs_parse_oaicompat(msgs);
+        if (req.contains("tools") && req.at("tools").is_array() && req.at("tools").size() > 0) {
+            in.tools = common_chat_tools_parse_oaicompat(req.at("tools"));
+            in.tool_choice = common_chat_tool_choice_parse_oaicompat(req.value("toolChoice", std::string("auto")));
+            in.parallel_tool_calls = req.value("parallelToolCalls", false);
+        }
+    } catch (const std::exception & e) {
+        throw HearthError("invalid_argument", std::string("messages: ") + e.what());
+    }
+    if (req.contains("jsonSchema") && !req.at("jsonSchema").is_null()) in.json_schema = req.at("jsonSchema").dump();
+    if (req.contains("grammar") && req.at("grammar").is_string()) in.grammar = req.at("grammar").get<std::string>();
+    in.enable_thinking = req.value("enableThinking", true);
+    in.reasoning_format = req.value("reasoning", true) ? COMMON_REASONING_FORMAT_DEEPSEEK : COMMON_REASONING_FORMAT_NONE;
+    if (req.value("continueFinal", false)) {
+        in.continue_final_message = COMMON_CHAT_CONTINUATION_AUTO;
+        in.add_generation_prompt = false;
+    } else {
+        in.add_generation_prompt = req.value("addGenerationPrompt", true);
+    }
+    in.use_jinja = true;
+    try {
+        out.params = common_chat_templates_apply(h.templates.get(), in);
+    } catch (const std::exception & e) {
+        throw HearthError("invalid_argument", std::string("chat template failed: ") + e.what());
+    }
+    out.tokens = common_tokenize(llama_model_get_vocab(h.model), out.params.prompt, true, true);
+    return out;
+}
+
+} // namespace hearth

@@ -1,0 +1,25 @@
+// Renders a chat request (OpenAI-style messages, tools, schema) with the model's own template through
+// llama.cpp's common chat library, and tokenizes the result.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "chat.h"
+#include "common.h"
+#include "model.h"
+
+namespace hearth {
+
+struct RenderedChat {
+    common_chat_params params;
+    std::vector<llama_token> tokens;
+    common_chat_templates_inputs inputs;
+};
+
+// req: { messages, tools?, toolChoice?, jsonSchema?, grammar?, enableThinking?, reasoning?,
+//        addGenerationPrompt?, continueFinal? }
+// messagesOverride, when given, replaces req.messages (used to drop old turns on overflow).
+RenderedChat renderChat(const ModelHandle & h, const common_json & req, const common_json * messagesOverride = nullptr);
+
+} // namespace hearth

@@ -1,0 +1,300 @@
+#include "model.h"
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <sys/stat.h>
+
+#include "chat_render.h"
+#include "common.h"
+#include "util.h"
+
+namespace hearth {
+
+Napi::FunctionReference Model::constructor;
+
+ModelHandle::~ModelHandle() {
+    templates.reset();
+    if (model) llama_model_free(model);
+}
+
+static std::string metaString(const llama_model * model, const std::string & key) {
+    char buf[512];
+    int32_t n = llama_model_meta_val_str(model, key.c_str(), buf, sizeof(buf));
+    if (n < 0) return "";
+    if ((size_t) n < sizeof(buf)) return std::string(buf, n);
+    std::string big(n + 1, '\0');
+    llama_model_meta_val_str(model, key.c_str(), big.data(), big.size());
+    big.resize(n);
+    return big;
+}
+
+static std::string describe(const llama_model * model) {
+    char buf[256];
+    int32_t n = llama_model_desc(model, buf, sizeof(buf));
+    return n > 0 ? std::string(buf, std::min<int32_t>(n, sizeof(buf) - 1)) : "";
+}
+
+llama_model_params parseModelParams(const Napi::Object & o) {
+    llama_model_params p = llama_model_default_params();
+    if (o.Has("gpuLayers")) {
+        Napi::Value v = o.Get("gpuLayers");
+        if (v.IsNumber()) {
+            double n = v.As<Napi::Number>().DoubleValue();
+            if (n < 0 || std::floor(n) != n || n > 100000) throw HearthError("invalid_argument", "gpuLayers must be an integer >= 0, \"max\" or \"auto\"");
+            p.n_gpu_layers = (int32_t) n;
+        } else if (v.IsString()) {
+            std::string s = v.As<Napi::String>().Utf8Value();
+            // "auto": the fit to device memory is decided by the caller (engine host); here it means all
+            if (s == "max" || s == "auto") p.n_gpu_layers = -1;
+            else throw HearthError("invalid_argument", "gpuLayers must be an integer >= 0, \"max\" or \"auto\"");
+        } else if (!v.IsUndefined()) {
+            throw HearthError("invalid_argument", "gpuLayers must be an integer >= 0, \"max\" or \"auto\"");
+        }
+    }
+    bool mmap = optBool(o, "useMmap", true);
+    bool mlock = optBool(o, "useMlock", false);
+    p.load_mode = mmap ? (mlock ? LLAMA_LOAD_MODE_MMAP_MLOCK : LLAMA_LOAD_MODE_MMAP) : (mlock ? LLAMA_LOAD_MODE_MLOCK : LLAMA_LOAD_MODE_NONE);
+    std::string split = optString(o, "splitMode", "layer");
+    if (split == "none") p.split_mode = LLAMA_SPLIT_MODE_NONE;
+    else if (split == "layer") p.split_mode = LLAMA_SPLIT_MODE_LAYER;
+    else if (split == "row") p.split_mode = LLAMA_SPLIT_MODE_ROW;
+    else throw HearthError("invalid_argument", "splitMode must be none, layer or row");
+    double mainGpu = optNumber(o, "mainGpu", 0);
+    if (mainGpu < 0 || std::floor(mainGpu) != mainGpu) throw HearthError("invalid_argument", "mainGpu must be an integer >= 0");
+    p.main_gpu = (int32_t) mainGpu;
+    p.vocab_only = optBool(o, "vocabOnly", false);
+    p.no_alloc = optBool(o, "noAlloc", false);
+    return p;
+}
+
+Napi::Function Model::Init(Napi::Env env) {
+    Napi::Function fn = DefineClass(env, "Model", {
+        InstanceMethod("metadata", &Model::Metadata),
+        InstanceMethod("tokenize", &Model::Tokenize),
+        InstanceMethod("detokenize", &Model::Detokenize),
+        InstanceMethod("applyChatTemplate", &Model::ApplyChatTemplate),
+        InstanceMethod("dispose", &Model::Dispose),
+    });
+    constructor = Napi::Persistent(fn);
+    constructor.SuppressDestruct();
+    return fn;
+}
+
+Model::Model(const Napi::CallbackInfo & info) : Napi::ObjectWrap<Model>(info) {
+    if (info.Length() < 1 || !info[0].IsExternal()) {
+        throw Napi::TypeError::New(info.Env(), "Model cannot be constructed directly: use loadModel()");
+    }
+    auto * h = info[0].As<Napi::External<std::shared_ptr<ModelHandle>>>().Data();
+    handle_ = *h;
+}
+
+std::shared_ptr<ModelHandle> Model::requireHandle() const {
+    if (!handle_) throw HearthError("disposed", "the model was disposed");
+    return handle_;
+}
+
+// A load in flight: progress goes to JS through a thread-safe function; cancel() sets the flag that
+// the progress callback returns to llama.cpp.
+struct LoadState {
+    std::atomic<bool> cancelled{false};
+    Napi::ThreadSafeFunction progress;
+    bool has_progress = false;
+    float last = -1.0f;
+};
+
+static bool onLoadProgress(float p, void * user) {
+    auto * st = static_cast<LoadState *>(user);
+    if (st->has_progress && (p - st->last >= 0.01f || p >= 1.0f)) {
+        st->last = p;
+        st->progress.NonBlockingCall([p](Napi::Env env, Napi::Function fn) { fn.Call({Napi::Number::New(env, p)}); });
+    }
+    return !st->cancelled.load();
+}
+
+Napi::Value Model::Load(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsString()) throw makeError(env, "invalid_argument", "loadModel(path, params?, onProgress?): path must be a string");
+    std::string path = info[0].As<Napi::String>().Utf8Value();
+    Napi::Object params = info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
+    llama_model_params mparams;
+    try {
+        mparams = parseModelParams(params);
+    } catch (const HearthError & e) {
+        throw makeError(env, e.code(), e.what());
+    }
+    struct stat st {};
+    if (stat(path.c_str(), &st) != 0) throw makeError(env, "load_failed", "model file not found: " + path);
+    if (!S_ISREG(st.st_mode)) throw makeError(env, "load_failed", "not a file: " + path);
+
+    auto state = std::make_shared<LoadState>();
+    if (info.Length() > 2 && info[2].IsFunction()) {
+        state->progress = Napi::ThreadSafeFunction::New(env, info[2].As<Napi::Function>(), "hearth.loadProgress", 0, 1);
+        state->has_progress = true;
+    }
+    mparams.progress_callback = onLoadProgress;
+    mparams.progress_callback_user_data = state.get();
+
+    auto result = std::make_shared<std::shared_ptr<ModelHandle>>();
+    uint64_t file_size = (uint64_t) st.st_size;
+    Napi::Promise promise = AsyncTask::run(env,
+        [path, mparams, state, result, file_size]() {
+            llama_model * m = llama_model_load_from_file(path.c_str(), mparams);
+            if (state->has_progress) state->progress.Release();
+            if (state->cancelled.load()) {
+                if (m) llama_model_free(m);
+                throw HearthError("aborted", "model load cancelled");
+            }
+            if (!m) throw HearthError("load_failed", "llama.cpp could not load " + path + " (not a valid GGUF model, unsupported architecture, or out of memory; see the engine log)");
+            auto h = std::make_shared<ModelHandle>();
+            h->model = m;
+            h->path = path;
+            h->file_size = file_size;
+            if (!mparams.vocab_only) {
+                try {
+                    h->templates = common_chat_templates_init(m, "");
+                } catch (const std::exception & e) {
+                    // a broken template must not make the model unusable for raw completion
+                    h->templates.reset();
+                }
+            }
+            h->fingerprint = describe(m) + "|" + std::to_string(llama_model_n_params(m)) + "|" +
+                             std::to_string(llama_model_n_embd(m)) + "|" + std::to_string(llama_model_n_layer(m)) + "|" +
+                             std::to_string(llama_vocab_n_tokens(llama_model_get_vocab(m))) + "|" +
+                             metaString(m, "general.name") + "|" + std::to_string(file_size);
+            *result = h;
+        },
+        [result](Napi::Env env) -> Napi::Value {
+            auto * ext = new std::shared_ptr<ModelHandle>(*result);
+            auto external = Napi::External<std::shared_ptr<ModelHandle>>::New(env, ext,
+                [](Napi::Env, std::shared_ptr<ModelHandle> * p) { delete p; });
+            return constructor.New({external});
+        });
+    Napi::Object handle = Napi::Object::New(env);
+    handle.Set("promise", promise);
+    handle.Set("cancel", Napi::Function::New(env, [state](const Napi::CallbackInfo &) { state->cancelled = true; }));
+    return handle;
+}
+
+static const char * poolingName(int v) {
+    switch (v) {
+        case 0: return "none";
+        case 1: return "mean";
+        case 2: return "cls";
+        case 3: return "last";
+        case 4: return "rank";
+        default: return "unspecified";
+    }
+}
+
+Napi::Value Model::Metadata(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    std::shared_ptr<ModelHandle> h;
+    try { h = requireHandle(); } catch (const HearthError & e) { throw makeError(env, e.code(), e.what()); }
+    const llama_model * m = h->model;
+    const llama_vocab * vocab = llama_model_get_vocab(m);
+    Napi::Object o = Napi::Object::New(env);
+    std::string arch = metaString(m, "general.architecture");
+    o.Set("path", h->path);
+    o.Set("architecture", arch);
+    o.Set("name", metaString(m, "general.name"));
+    o.Set("description", describe(m));
+    o.Set("fileSize", Napi::Number::New(env, (double) h->file_size));
+    o.Set("size", Napi::Number::New(env, (double) llama_model_size(m)));
+    o.Set("parameters", Napi::Number::New(env, (double) llama_model_n_params(m)));
+    std::string ft = metaString(m, "general.file_type");
+    o.Set("fileType", ft.empty() ? env.Null() : Napi::Number::New(env, std::atoi(ft.c_str())));
+    o.Set("layers", llama_model_n_layer(m));
+    o.Set("embeddingSize", llama_model_n_embd(m));
+    o.Set("heads", llama_model_n_head(m));
+    o.Set("trainedContext", llama_model_n_ctx_train(m));
+    o.Set("vocabSize", llama_vocab_n_tokens(vocab));
+    const char * tmpl = llama_model_chat_template(m, nullptr);
+    o.Set("chatTemplate", tmpl ? Napi::Value(Napi::String::New(env, tmpl)) : env.Null());
+    std::string pooling = metaString(m, arch + ".pooling_type");
+    bool is_embedding = !pooling.empty() && std::atoi(pooling.c_str()) != 0;
+    o.Set("pooling", pooling.empty() ? "unspecified" : poolingName(std::atoi(pooling.c_str())));
+    o.Set("isEmbedding", is_embedding || llama_model_has_encoder(m) && !llama_model_has_decoder(m));
+    Napi::Object special = Napi::Object::New(env);
+    auto tok = [&](const char * name, llama_token t) {
+        if (t == LLAMA_TOKEN_NULL) return;
+        Napi::Object s = Napi::Object::New(env);
+        s.Set("id", t);
+        s.Set("text", llama_vocab_get_text(vocab, t));
+        special.Set(name, s);
+    };
+    tok("bos", llama_vocab_bos(vocab));
+    tok("eos", llama_vocab_eos(vocab));
+    tok("eot", llama_vocab_eot(vocab));
+    tok("sep", llama_vocab_sep(vocab));
+    tok("nl", llama_vocab_nl(vocab));
+    tok("pad", llama_vocab_pad(vocab));
+    o.Set("specialTokens", special);
+    o.Set("addBos", llama_vocab_get_add_bos(vocab));
+    o.Set("tokenizer", metaString(m, "tokenizer.ggml.model"));
+    o.Set("fingerprint", h->fingerprint);
+    return o;
+}
+
+Napi::Value Model::Tokenize(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    std::shared_ptr<ModelHandle> h;
+    try { h = requireHandle(); } catch (const HearthError & e) { throw makeError(env, e.code(), e.what()); }
+    if (info.Length() < 1 || !info[0].IsString()) throw makeError(env, "invalid_argument", "tokenize(text, opts?): text must be a string");
+    std::string text = info[0].As<Napi::String>().Utf8Value();
+    Napi::Object opts = info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
+    bool addSpecial = opts.Has("addSpecial") ? opts.Get("addSpecial").ToBoolean().Value() : true;
+    bool parseSpecial = opts.Has("parseSpecial") ? opts.Get("parseSpecial").ToBoolean().Value() : false;
+    std::vector<llama_token> toks = common_tokenize(llama_model_get_vocab(h->model), text, addSpecial, parseSpecial);
+    Napi::Int32Array arr = Napi::Int32Array::New(env, toks.size());
+    for (size_t i = 0; i < toks.size(); i++) arr[i] = toks[i];
+    return arr;
+}
+
+Napi::Value Model::Detokenize(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    std::shared_ptr<ModelHandle> h;
+    try { h = requireHandle(); } catch (const HearthError & e) { throw makeError(env, e.code(), e.what()); }
+    if (info.Length() < 1 || !(info[0].IsTypedArray() || info[0].IsArray())) throw makeError(env, "invalid_argument", "detokenize(tokens): tokens must be an array");
+    std::vector<llama_token> toks;
+    const llama_vocab * vocab = llama_model_get_vocab(h->model);
+    int32_t n_vocab = llama_vocab_n_tokens(vocab);
+    Napi::Object arr = info[0].As<Napi::Object>();
+    uint32_t n = arr.Get("length").As<Napi::Number>().Uint32Value();
+    for (uint32_t i = 0; i < n; i++) {
+        int32_t t = arr.Get(i).As<Napi::Number>().Int32Value();
+        if (t < 0 || t >= n_vocab) throw makeError(env, "invalid_argument", "token id " + std::to_string(t) + " is outside the vocabulary");
+        toks.push_back(t);
+    }
+    bool special = info.Length() > 1 && info[1].ToBoolean().Value();
+    return Napi::String::New(env, common_detokenize(vocab, toks, special));
+}
+
+// applyChatTemplate(requestJson) -> { prompt, tokens, format, supportsThinking }
+Napi::Value Model::ApplyChatTemplate(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    try {
+        auto h = requireHandle();
+        if (info.Length() < 1 || !info[0].IsString()) throw HearthError("invalid_argument", "applyChatTemplate(requestJson): a JSON string is required");
+        common_json req = common_json::parse_no_throw(info[0].As<Napi::String>().Utf8Value());
+        if (req.is_discarded() || !req.is_object()) throw HearthError("invalid_argument", "applyChatTemplate: the request is not a JSON object");
+        RenderedChat r = renderChat(*h, req);
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("prompt", r.params.prompt);
+        o.Set("tokens", (double) r.tokens.size());
+        o.Set("format", common_chat_format_name(r.params.format));
+        o.Set("supportsThinking", r.params.supports_thinking);
+        return o;
+    } catch (const HearthError & e) {
+        throw makeError(env, e.code(), e.what());
+    } catch (const std::exception & e) {
+        throw makeError(env, "invalid_argument", std::string("chat template: ") + e.what());
+    }
+}
+
+Napi::Value Model::Dispose(const Napi::CallbackInfo & info) {
+    handle_.reset();
+    return info.Env().Undefined();
+}
+
+} // namespace hearth

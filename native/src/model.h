@@ -1,0 +1,51 @@
+// JS class Model: a loaded llama_model (weights + vocab + chat templates).
+#pragma once
+
+#include <napi.h>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "chat.h"
+#include "llama.h"
+
+namespace hearth {
+
+// Owned by Model and by every Context made from it, so a context keeps its weights alive.
+struct ModelHandle {
+    llama_model * model = nullptr;
+    common_chat_templates_ptr templates;
+    std::string path;
+    uint64_t file_size = 0;
+    std::string fingerprint; // identifies the weights for session files
+    ~ModelHandle();
+};
+
+class Model : public Napi::ObjectWrap<Model> {
+public:
+    static Napi::Function Init(Napi::Env env);
+    static Napi::FunctionReference constructor;
+    explicit Model(const Napi::CallbackInfo & info);
+
+    std::shared_ptr<ModelHandle> handle() const { return handle_; }
+    std::shared_ptr<ModelHandle> requireHandle() const;
+
+    // addon.loadModel(path, params, onProgress) -> { promise: Promise<Model>, cancel(): void }
+    static Napi::Value Load(const Napi::CallbackInfo & info);
+
+private:
+    Napi::Value Metadata(const Napi::CallbackInfo & info);
+    Napi::Value Tokenize(const Napi::CallbackInfo & info);
+    Napi::Value Detokenize(const Napi::CallbackInfo & info);
+    Napi::Value ApplyChatTemplate(const Napi::CallbackInfo & info);
+    Napi::Value Dispose(const Napi::CallbackInfo & info);
+
+    std::shared_ptr<ModelHandle> handle_;
+};
+
+// Reads the load parameters (already validated in TypeScript; checked again here).
+llama_model_params parseModelParams(const Napi::Object & o);
+
+} // namespace hearth

@@ -1,0 +1,81 @@
+#include "util.h"
+
+namespace hearth {
+
+Napi::Error makeError(Napi::Env env, const std::string & code, const std::string & message) {
+    Napi::Error err = Napi::Error::New(env, message);
+    err.Value().Set("code", Napi::String::New(env, code));
+    return err;
+}
+
+Napi::Promise AsyncTask::run(Napi::Env env, Work work, Done done) {
+    auto * task = new AsyncTask(env, std::move(work), std::move(done));
+    Napi::Promise promise = task->deferred_.Promise();
+    task->Queue();
+    return promise;
+}
+
+AsyncTask::AsyncTask(Napi::Env env, Work work, Done done)
+    : Napi::AsyncWorker(env, "hearth.task"), deferred_(Napi::Promise::Deferred::New(env)),
+      work_(std::move(work)), done_(std::move(done)) {}
+
+void AsyncTask::Execute() {
+    try {
+        work_();
+    } catch (const HearthError & e) {
+        failed_ = true;
+        code_ = e.code();
+        message_ = e.what();
+    } catch (const std::exception & e) {
+        failed_ = true;
+        code_ = "internal";
+        message_ = e.what();
+    }
+}
+
+void AsyncTask::OnOK() {
+    Napi::Env env = Env();
+    if (failed_) {
+        deferred_.Reject(makeError(env, code_, message_).Value());
+        return;
+    }
+    try {
+        deferred_.Resolve(done_(env));
+    } catch (const Napi::Error & e) {
+        deferred_.Reject(e.Value());
+    } catch (const HearthError & e) {
+        deferred_.Reject(makeError(env, e.code(), e.what()).Value());
+    } catch (const std::exception & e) {
+        deferred_.Reject(makeError(env, "internal", e.what()).Value());
+    }
+}
+
+void AsyncTask::OnError(const Napi::Error & e) {
+    deferred_.Reject(e.Value());
+}
+
+double optNumber(const Napi::Object & o, const char * key, double def) {
+    if (!o.Has(key)) return def;
+    Napi::Value v = o.Get(key);
+    if (v.IsUndefined() || v.IsNull()) return def;
+    if (!v.IsNumber()) throw HearthError("invalid_argument", std::string(key) + " must be a number");
+    return v.As<Napi::Number>().DoubleValue();
+}
+
+bool optBool(const Napi::Object & o, const char * key, bool def) {
+    if (!o.Has(key)) return def;
+    Napi::Value v = o.Get(key);
+    if (v.IsUndefined() || v.IsNull()) return def;
+    if (!v.IsBoolean()) throw HearthError("invalid_argument", std::string(key) + " must be a boolean");
+    return v.As<Napi::Boolean>().Value();
+}
+
+std::string optString(const Napi::Object & o, const char * key, const std::string & def) {
+    if (!o.Has(key)) return def;
+    Napi::Value v = o.Get(key);
+    if (v.IsUndefined() || v.IsNull()) return def;
+    if (!v.IsString()) throw HearthError("invalid_argument", std::string(key) + " must be a string");
+    return v.As<Napi::String>().Utf8Value();
+}
+
+} // namespace hearth

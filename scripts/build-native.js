@@ -1,0 +1,39 @@
+#!/usr/bin/env node
+// Builds the native addon (build/bin/hearth.node) and the ggml backend modules next to it with
+// cmake-js from the root CMakeLists.txt. Options come from the environment:
+//   HEARTH_VULKAN=AUTO|ON|OFF  HEARTH_CUDA=AUTO|ON|OFF  HEARTH_CPU_ALL_VARIANTS=ON  LLAMA_CPP_DIR=/path
+//   HEARTH_BUILD_JOBS=N (default: all cores)   extra targets: node scripts/build-native.js --target llama-bench
+'use strict';
+const { spawnSync } = require('child_process');
+const os = require('os');
+const path = require('path');
+
+const root = path.resolve(__dirname, '..');
+
+function cmakeJs(args) {
+  const bin = require.resolve('cmake-js/bin/cmake-js');
+  const r = spawnSync(process.execPath, [bin, ...args], { cwd: root, stdio: 'inherit' });
+  return r.status ?? 1;
+}
+
+function build(extraArgs = []) {
+  const defs = [];
+  for (const k of ['HEARTH_VULKAN', 'HEARTH_CUDA', 'HEARTH_CPU_ALL_VARIANTS', 'LLAMA_CPP_DIR', 'CMAKE_CUDA_ARCHITECTURES']) {
+    if (process.env[k]) defs.push(`--CD${k}=${process.env[k]}`);
+  }
+  const jobs = process.env.HEARTH_BUILD_JOBS || String(os.cpus().length);
+  const t0 = Date.now();
+  const status = cmakeJs(['build', '--out', 'build', '--parallel', jobs, ...defs, ...extraArgs]);
+  if (status === 0) console.log(`native build finished in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  return status;
+}
+
+module.exports = { build };
+if (require.main === module) {
+  const extra = [];
+  const argv = process.argv.slice(2);
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--target') extra.push('--target', argv[++i]);
+  }
+  process.exit(build(extra));
+}

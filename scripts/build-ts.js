@@ -1,0 +1,33 @@
+#!/usr/bin/env node
+// Bundles the TypeScript with esbuild: the CLI and browser mode (dist/cli.js), the engine host
+// (dist/engine-host.js), the Electron main and preload (dist/app/), and the renderer (dist/renderer/).
+'use strict';
+const fs = require('fs');
+const path = require('path');
+
+const root = path.resolve(__dirname, '..');
+
+function build() {
+  const esbuild = require('esbuild');
+  const node = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', packages: 'external', sourcemap: true, logLevel: 'error' };
+  esbuild.buildSync({ ...node, entryPoints: [path.join(root, 'main/cli/entry.ts')], outfile: path.join(root, 'dist/cli.js') });
+  esbuild.buildSync({ ...node, entryPoints: [path.join(root, 'main/engine/host-entry.ts')], outfile: path.join(root, 'dist/engine-host.js') });
+  esbuild.buildSync({ ...node, entryPoints: [path.join(root, 'main/app/main.ts')], outfile: path.join(root, 'dist/app/main.js'), external: ['electron'] });
+  esbuild.buildSync({ ...node, entryPoints: [path.join(root, 'main/app/preload.ts')], outfile: path.join(root, 'dist/app/preload.js'), external: ['electron'], packages: undefined });
+  const out = path.join(root, 'dist/renderer');
+  fs.mkdirSync(out, { recursive: true });
+  esbuild.buildSync({
+    entryPoints: [path.join(root, 'renderer/src/main.tsx')],
+    outfile: path.join(out, 'app.js'),
+    bundle: true, platform: 'browser', target: 'es2022', format: 'iife', minify: true, sourcemap: true,
+    jsx: 'automatic', define: { 'process.env.NODE_ENV': '"production"' }, logLevel: 'error',
+  });
+  fs.copyFileSync(path.join(root, 'renderer/index.html'), path.join(out, 'index.html'));
+}
+
+module.exports = { build };
+if (require.main === module) {
+  const t0 = Date.now();
+  build();
+  console.log(`built dist/ in ${Date.now() - t0} ms`);
+}

@@ -1,0 +1,14 @@
+#!/usr/bin/env node
+// Runs a TypeScript entry (bench, scripts) by bundling it with esbuild into .cache/run/ first.
+// Usage: node scripts/run-ts.js FILE.ts [args...]
+'use strict';
+const path = require('path');
+const esbuild = require('esbuild');
+const root = path.resolve(__dirname, '..');
+const entry = path.resolve(process.argv[2] || '');
+if (!process.argv[2]) { console.error('usage: run-ts FILE.ts [args...]'); process.exit(1); }
+const out = path.join(root, '.cache', 'run', path.relative(root, entry).replace(/[\\/]/g, '_').replace(/\.tsx?$/, '.js'));
+esbuild.buildSync({ entryPoints: [entry], outfile: out, bundle: true, platform: 'node', target: 'node20',
+  format: 'cjs', packages: 'external', sourcemap: 'inline', logLevel: 'error' });
+process.argv.splice(1, 2, out);
+require(out);
