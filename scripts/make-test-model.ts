@@ -1,0 +1,402 @@
+/**
+ * Deterministic test-model generator: writes a llama-architecture GGUF with seeded random weights
+ * and a real tokenizer copied from one of llama.cpp's vocab-only GGUF files
+ * (`build/llama.cpp/models/ggml-vocab-<name>.gguf`).
+ *
+ * The weights are noise, so the model's output is gibberish, but llama.cpp loads it, tokenizes,
+ * evaluates, samples and embeds with it exactly as with a real model. Same options ⇒ byte-identical
+ * file: every tensor has its own PRNG stream seeded from (seed, tensor name), and the values are
+ * produced with integer and exactly-rounded float arithmetic only.
+ *
+ * CLI (see `scripts/make-test-model --help`):
+ *   scripts/make-test-model --size tiny|bench [--vocab llama-spm] [--seed N] [--pooling mean] --out FILE
+ */
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { parseArgs } from 'util';
+import { z } from 'zod';
+import { GgufWriter, gguf, readGgufHeader, type GgufValue } from '../main/models/gguf';
+
+// ---------------------------------------------------------------------------------------------
+// Options
+// ---------------------------------------------------------------------------------------------
+
+/** llama.cpp vocab files whose tokenizers work with the llama architecture (checked by loading them). */
+export const TEST_MODEL_VOCABS = ['llama-spm', 'llama-bpe', 'qwen2', 'phi-3', 'deepseek-llm', 'gpt-2'] as const;
+export type TestModelVocab = (typeof TEST_MODEL_VOCABS)[number];
+
+export const TEST_MODEL_SIZES = ['tiny', 'bench'] as const;
+export type TestModelSize = (typeof TEST_MODEL_SIZES)[number];
+
+/** llama.cpp `enum llama_pooling_type` values written as `llama.pooling_type`. */
+const POOLING_TYPE = { mean: 1, cls: 2, last: 3 } as const;
+export type TestModelPooling = 'none' | keyof typeof POOLING_TYPE;
+
+export const testModelOptionsSchema = z.object({
+  /** Output file. */
+  out: z.string().min(1),
+  size: z.enum(TEST_MODEL_SIZES),
+  vocab: z.enum(TEST_MODEL_VOCABS).default('llama-spm'),
+  /** PRNG seed (uint32). */
+  seed: z.number().int().min(0).max(0xffffffff).default(1),
+  /** Pooling for an embedding-model variant; 'none' writes no `llama.pooling_type`. */
+  pooling: z.enum(['none', 'mean', 'cls', 'last']).default('none'),
+  /** Jinja chat template; defaults to {@link DEFAULT_CHAT_TEMPLATE}. */
+  chatTemplate: z.string().min(1).optional(),
+  /** `general.name`; defaults to a name derived from the options. */
+  name: z.string().min(1).optional(),
+  /** Write a separate `output.weight` even where the size ties it to the embeddings (tied tiny models
+   *  decode greedily into a repetition of the last prompt token; untied ones give varied text). */
+  untied: z.boolean().default(false),
+  /** Folder holding `ggml-vocab-<vocab>.gguf`; defaults to the llama.cpp checkout (see {@link resolveVocabFile}). */
+  vocabDir: z.string().min(1).optional(),
+}).strict();
+
+export type TestModelOptions = z.input<typeof testModelOptionsSchema>;
+
+/** Model shape of each size. */
+export interface TestModelHparams {
+  contextLength: number;
+  embeddingLength: number;
+  blockCount: number;
+  feedForwardLength: number;
+  headCount: number;
+  headCountKv: number;
+  rmsEps: number;
+  ropeFreqBase: number;
+  /** No `output.weight`: llama.cpp then reuses `token_embd.weight` as the output projection. */
+  tieEmbeddings: boolean;
+  /** Standard deviation of the random matrix weights (norm weights are 1.0). */
+  weightStd: number;
+}
+
+export const TEST_MODEL_HPARAMS: Readonly<Record<TestModelSize, Readonly<TestModelHparams>>> = {
+  // ~2M parameters + the embedding table; a few MB, generated in well under a second.
+  tiny: {
+    contextLength: 2048, embeddingLength: 64, blockCount: 2, feedForwardLength: 128,
+    headCount: 4, headCountKv: 2, rmsEps: 1e-5, ropeFreqBase: 10000, tieEmbeddings: true, weightStd: 0.02,
+  },
+  // ~134M parameters with the 32k llama-spm vocab (~270 MB in F16): a realistic load for benchmarks.
+  bench: {
+    contextLength: 4096, embeddingLength: 768, blockCount: 12, feedForwardLength: 2048,
+    headCount: 12, headCountKv: 12, rmsEps: 1e-5, ropeFreqBase: 10000, tieEmbeddings: false, weightStd: 0.02,
+  },
+};
+
+/** ChatML: renders system/user/assistant turns, then an open assistant turn when asked. */
+export const DEFAULT_CHAT_TEMPLATE =
+  "{%- for message in messages -%}" +
+  "{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' -}}" +
+  "{%- endfor -%}" +
+  "{%- if add_generation_prompt -%}" +
+  "{{- '<|im_start|>assistant\\n' -}}" +
+  "{%- endif -%}";
+
+export interface TestModelResult {
+  path: string;
+  /** File size in bytes. */
+  bytes: number;
+  parameters: number;
+  tensors: number;
+  size: TestModelSize;
+  vocab: TestModelVocab;
+  nVocab: number;
+  seed: number;
+  pooling: TestModelPooling;
+  /** Wall time of the generation, in milliseconds. */
+  ms: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Vocab files
+// ---------------------------------------------------------------------------------------------
+
+/** The repository root: the nearest folder above `start` with package.json and scripts/run-ts.js. */
+export function findRepoRoot(start: string = __dirname): string {
+  let dir = path.resolve(start);
+  for (;;) {
+    if (fs.existsSync(path.join(dir, 'package.json')) && fs.existsSync(path.join(dir, 'scripts', 'run-ts.js'))) return dir;
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error(`cannot find the repository root above ${start}`);
+    dir = parent;
+  }
+}
+
+/**
+ * Path of `ggml-vocab-<vocab>.gguf`. Looks in `vocabDir` when given; otherwise in the llama.cpp
+ * checkout `build/llama.cpp/models/`, then in `.cache/llama-vocab/`, and as a last resort extracts
+ * the file from node-llama-cpp's git bundle of llama.cpp into `.cache/llama-vocab/` (needs `git`).
+ * `root` is the repository root those paths are relative to.
+ */
+export function resolveVocabFile(vocab: TestModelVocab, vocabDir?: string, root: string = findRepoRoot()): string {
+  const file = `ggml-vocab-${vocab}.gguf`;
+  if (vocabDir !== undefined) {
+    const p = path.resolve(vocabDir, file);
+    if (!fs.existsSync(p)) throw new Error(`vocab file ${p} not found`);
+    return p;
+  }
+  const checkout = path.join(root, 'build', 'llama.cpp', 'models', file);
+  if (fs.existsSync(checkout)) return checkout;
+  const cacheDir = path.join(root, '.cache', 'llama-vocab');
+  const cached = path.join(cacheDir, file);
+  if (fs.existsSync(cached)) return cached;
+
+  const bundle = path.join(root, 'node_modules', 'node-llama-cpp', 'llama', 'gitRelease.bundle');
+  if (!fs.existsSync(bundle)) throw new Error(`vocab file ${file} not found: neither ${checkout} nor ${bundle} exists`);
+  const gitDir = path.join(cacheDir, 'llama.cpp.git');
+  if (!fs.existsSync(gitDir)) {
+    fs.mkdirSync(cacheDir, { recursive: true });
+    execFileSync('git', ['clone', '--bare', '--quiet', bundle, gitDir], { stdio: ['ignore', 'ignore', 'inherit'] });
+  }
+  const data = execFileSync('git', ['--git-dir', gitDir, 'show', `HEAD:models/${file}`], { maxBuffer: 1 << 30 });
+  const tmp = `${cached}.tmp-${process.pid}`;
+  fs.writeFileSync(tmp, data);
+  fs.renameSync(tmp, cached);
+  return cached;
+}
+
+const stringValue = z.object({ type: z.literal('string'), value: z.string().min(1) });
+const stringArrayValue = z.object({
+  type: z.literal('array'),
+  itemType: z.literal('string'),
+  value: z.custom<string[]>((v) => Array.isArray(v) && v.length > 0, 'a non-empty array'),
+});
+const tokenIdValue = z.object({ type: z.literal('uint32'), value: z.number() });
+/** The tokenizer metadata a vocab file must have for the model to be usable. */
+const vocabMetadataSchema = z.object({
+  'tokenizer.ggml.model': stringValue,
+  'tokenizer.ggml.tokens': stringArrayValue,
+  'tokenizer.ggml.bos_token_id': tokenIdValue.optional(),
+  'tokenizer.ggml.eos_token_id': tokenIdValue.optional(),
+});
+
+/** Reads every `tokenizer.*` entry of a vocab file (in file order) and validates the essentials. */
+export async function readTokenizerMetadata(vocabFile: string): Promise<{ entries: [string, GgufValue][]; nVocab: number }> {
+  const header = await readGgufHeader(vocabFile);
+  const entries = [...header.metadata].filter(([key]) => key.startsWith('tokenizer.'));
+  const parsed = vocabMetadataSchema.safeParse(Object.fromEntries(entries));
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new Error(`${vocabFile}: unusable tokenizer metadata (${issue?.path.join('.')}: ${issue?.message})`);
+  }
+  const nVocab = parsed.data['tokenizer.ggml.tokens'].value.length;
+  for (const key of ['tokenizer.ggml.bos_token_id', 'tokenizer.ggml.eos_token_id'] as const) {
+    const id = parsed.data[key]?.value;
+    if (id !== undefined && id >= nVocab) throw new Error(`${vocabFile}: ${key} ${id} is out of range (${nVocab} tokens)`);
+  }
+  return { entries, nVocab };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Deterministic random weights
+// ---------------------------------------------------------------------------------------------
+
+/** 32-bit FNV-1a of a string's UTF-16 code units, mixed with `seed`. */
+function hash32(s: string, seed: number): number {
+  let h = (0x811c9dc5 ^ seed) >>> 0;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+/** splitmix32: expands a 32-bit seed into the PRNG state. */
+function splitmix32(seed: number): () => number {
+  let x = seed >>> 0;
+  return () => {
+    x = (x + 0x9e3779b9) | 0;
+    let z = x;
+    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
+    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
+    return (z ^ (z >>> 16)) >>> 0;
+  };
+}
+
+const CHUNK = 1 << 18;
+
+/**
+ * `n` approximately normal values with standard deviation `std`, in reused chunks: each value is
+ * a centred sum of four 16-bit uniforms (Irwin–Hall) from a xoshiro128** stream, scaled — integer
+ * maths plus one exactly rounded multiply, so identical on every platform.
+ */
+function* normalValues(n: number, std: number, seed: number): Generator<Float32Array> {
+  const init = splitmix32(seed);
+  // xoshiro128** state, kept in locals: this loop produces every weight of the model.
+  let s0 = init(), s1 = init(), s2 = init(), s3 = init();
+  // Each 16-bit uniform has variance ≈ 65536²/12, so the sum of four has std 65536/√3.
+  const scale = (std * Math.sqrt(3)) / 65536;
+  const buf = new Float32Array(Math.min(n, CHUNK));
+  for (let done = 0; done < n;) {
+    const len = Math.min(buf.length, n - done);
+    for (let i = 0; i < len; i++) {
+      let sum = 0;
+      for (let k = 0; k < 2; k++) {
+        // (a * small) | 0 is exactly Math.imul(a, small) for int32 a, and much faster under Jest,
+        // whose sandbox makes each Math.imul call cost hundreds of nanoseconds.
+        const x = (s1 * 5) | 0;
+        const r = (((x << 7) | (x >>> 25)) * 9) >>> 0;
+        const t = s1 << 9;
+        s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3; s2 ^= t;
+        s3 = (s3 << 11) | (s3 >>> 21);
+        sum += (r & 0xffff) + (r >>> 16);
+      }
+      buf[i] = (sum - 131070) * scale;
+    }
+    done += len;
+    yield len === buf.length ? buf : buf.subarray(0, len);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Model
+// ---------------------------------------------------------------------------------------------
+
+/** Writes a test model and returns what was written. Options are validated (zod). */
+export async function writeTestModel(options: TestModelOptions): Promise<TestModelResult> {
+  const started = performance.now();
+  const opts = testModelOptionsSchema.parse(options);
+  const hp = { ...TEST_MODEL_HPARAMS[opts.size], ...(opts.untied ? { tieEmbeddings: false } : {}) };
+  const { entries: tokenizer, nVocab } = await readTokenizerMetadata(resolveVocabFile(opts.vocab, opts.vocabDir));
+
+  const nEmbd = hp.embeddingLength;
+  const headDim = nEmbd / hp.headCount;
+  const nEmbdKv = headDim * hp.headCountKv;
+  const nFf = hp.feedForwardLength;
+
+  const w = new GgufWriter();
+  w.setString('general.architecture', 'llama');
+  w.setString('general.name', opts.name ?? `hearth-test-${opts.size}-${opts.vocab}${opts.pooling === 'none' ? '' : `-${opts.pooling}`}`);
+  w.setUint32('general.file_type', 1); // LLAMA_FTYPE_MOSTLY_F16
+  w.setUint32('llama.context_length', hp.contextLength);
+  w.setUint32('llama.embedding_length', nEmbd);
+  w.setUint32('llama.block_count', hp.blockCount);
+  w.setUint32('llama.feed_forward_length', nFf);
+  w.setUint32('llama.attention.head_count', hp.headCount);
+  w.setUint32('llama.attention.head_count_kv', hp.headCountKv);
+  w.setUint32('llama.rope.dimension_count', headDim);
+  w.setFloat32('llama.rope.freq_base', hp.ropeFreqBase);
+  w.setFloat32('llama.attention.layer_norm_rms_epsilon', hp.rmsEps);
+  w.setUint32('llama.vocab_size', nVocab);
+  if (opts.pooling !== 'none') w.setUint32('llama.pooling_type', POOLING_TYPE[opts.pooling]);
+  for (const [key, value] of tokenizer) w.set(key, value);
+  w.setString('tokenizer.chat_template', opts.chatTemplate ?? DEFAULT_CHAT_TEMPLATE);
+
+  const matrix = (name: string, ne0: number, ne1: number): void => {
+    const seed = hash32(name, opts.seed);
+    w.addTensor({ name, shape: [ne0, ne1], type: 'F16', data: () => normalValues(ne0 * ne1, hp.weightStd, seed) });
+  };
+  const norm = (name: string): void => {
+    w.addTensor({ name, shape: [nEmbd], type: 'F32', data: new Float32Array(nEmbd).fill(1) });
+  };
+
+  // ggml order: [ne0 = row length (input features), ne1 = rows (output features / tokens)].
+  matrix('token_embd.weight', nEmbd, nVocab);
+  for (let i = 0; i < hp.blockCount; i++) {
+    norm(`blk.${i}.attn_norm.weight`);
+    matrix(`blk.${i}.attn_q.weight`, nEmbd, nEmbd);
+    matrix(`blk.${i}.attn_k.weight`, nEmbd, nEmbdKv);
+    matrix(`blk.${i}.attn_v.weight`, nEmbd, nEmbdKv);
+    matrix(`blk.${i}.attn_output.weight`, nEmbd, nEmbd);
+    norm(`blk.${i}.ffn_norm.weight`);
+    matrix(`blk.${i}.ffn_gate.weight`, nEmbd, nFf);
+    matrix(`blk.${i}.ffn_up.weight`, nEmbd, nFf);
+    matrix(`blk.${i}.ffn_down.weight`, nFf, nEmbd);
+  }
+  norm('output_norm.weight');
+  if (!hp.tieEmbeddings) matrix('output.weight', nEmbd, nVocab);
+
+  await fs.promises.mkdir(path.dirname(path.resolve(opts.out)), { recursive: true });
+  const written = await w.write(opts.out);
+  return {
+    path: path.resolve(opts.out),
+    bytes: written.bytes,
+    parameters: written.parameterCount,
+    tensors: written.tensorCount,
+    size: opts.size,
+    vocab: opts.vocab,
+    nVocab,
+    seed: opts.seed,
+    pooling: opts.pooling,
+    ms: Math.round(performance.now() - started),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// CLI
+// ---------------------------------------------------------------------------------------------
+
+const USAGE = `usage: scripts/make-test-model --size tiny|bench --out FILE [options]
+
+Writes a llama-architecture GGUF with seeded random F16 weights and a real llama.cpp tokenizer.
+Prints one JSON line: {"path", "parameters", "bytes", ...}.
+
+options:
+  --size tiny|bench       tiny: 64-dim, 2 layers (a few MB); bench: 768-dim, 12 layers (~270 MB)
+  --out FILE              output path
+  --vocab NAME            tokenizer: ${TEST_MODEL_VOCABS.join(', ')} (default llama-spm)
+  --seed N                PRNG seed, 0..4294967295 (default 1)
+  --pooling MODE          none|mean|cls|last: embedding-model variant (default none)
+  --chat-template TEXT    Jinja chat template (default: ChatML)
+  --name NAME             general.name
+  --vocab-dir DIR         folder with ggml-vocab-*.gguf (default build/llama.cpp/models)
+  -h, --help              this help`;
+
+/** Runs the CLI with `argv` (without node and script). Returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        size: { type: 'string' }, out: { type: 'string' }, vocab: { type: 'string' }, seed: { type: 'string' },
+        pooling: { type: 'string' }, 'chat-template': { type: 'string' }, name: { type: 'string' },
+        'vocab-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (err) {
+    process.stderr.write(`make-test-model: ${(err as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const seed = values.seed === undefined ? undefined : /^\d+$/.test(values.seed) ? Number(values.seed) : NaN;
+  const parsed = testModelOptionsSchema.safeParse({
+    out: values.out, size: values.size, vocab: values.vocab, seed, pooling: values.pooling,
+    chatTemplate: values['chat-template'], name: values.name, vocabDir: values['vocab-dir'],
+  });
+  if (!parsed.success) {
+    const flag = (key: string): string => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+    const problems = parsed.error.issues.map((i) => `${flag(i.path.join('.'))}: ${i.message}`).join('; ');
+    process.stderr.write(`make-test-model: ${problems}\n${USAGE}\n`);
+    return 2;
+  }
+  try {
+    const result = await writeTestModel(parsed.data);
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+    return 0;
+  } catch (err) {
+    process.stderr.write(`make-test-model: ${(err as Error).message}\n`);
+    return 1;
+  }
+}
+
+/**
+ * True when this module is the program: run directly, or bundled on its own by scripts/run-ts.js
+ * (the bundle is then argv[1] and named after this file). False when imported, including when
+ * bundled into another entry point.
+ */
+function isCliEntry(): boolean {
+  if (require.main === module) return true;
+  const entry = process.argv[1];
+  return entry !== undefined && path.resolve(entry) === __filename && /make-test-model\.[cm]?js$/.test(entry);
+}
+
+if (isCliEntry()) {
+  main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (err: unknown) => {
+    process.stderr.write(`make-test-model: ${String(err)}\n`);
+    process.exitCode = 1;
+  });
+}

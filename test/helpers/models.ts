@@ -1,0 +1,30 @@
+/**
+ * Test models written by test/global-setup.ts before any suite runs (tiny llama-architecture GGUFs
+ * with random weights and real llama.cpp tokenizers; see scripts/make-test-model.ts).
+ *
+ * The weights are noise: output is gibberish, and with the tiny models' tied embeddings greedy
+ * decoding repeats the last prompt token. Use them to exercise loading, tokenizing, evaluating,
+ * sampling and embedding, not output quality.
+ */
+import * as path from 'path';
+import type { TestModelOptions } from '../../scripts/make-test-model';
+
+export const REPO_ROOT = path.resolve(__dirname, '..', '..');
+export const TEST_MODELS_DIR = path.join(REPO_ROOT, 'test-output', 'models');
+
+/** Seed of every test model. */
+export const TEST_MODEL_SEED = 1;
+
+/** Tiny chat model with the Llama 2 SentencePiece vocab (32000 tokens) and its own output matrix, ~9 MB. */
+export const TINY_SPM = path.join(TEST_MODELS_DIR, 'tiny-spm.gguf');
+/** Tiny chat model with the Llama 3 BPE vocab (128256 tokens), ~24 MB. */
+export const TINY_BPE = path.join(TEST_MODELS_DIR, 'tiny-bpe.gguf');
+/** Tiny embedding model (llama-spm vocab, `llama.pooling_type` = mean), ~5 MB. */
+export const TINY_EMBED = path.join(TEST_MODELS_DIR, 'tiny-embed.gguf');
+
+/** How each test model is generated (used by the global setup and by tests that check metadata). */
+export const TEST_MODELS: readonly (TestModelOptions & { out: string })[] = [
+  { out: TINY_SPM, size: 'tiny', vocab: 'llama-spm', seed: TEST_MODEL_SEED, untied: true },
+  { out: TINY_BPE, size: 'tiny', vocab: 'llama-bpe', seed: TEST_MODEL_SEED },
+  { out: TINY_EMBED, size: 'tiny', vocab: 'llama-spm', seed: TEST_MODEL_SEED, pooling: 'mean' },
+];
