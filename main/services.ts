@@ -1,9 +1,10 @@
 /**
- * The services main owns, built from their dependencies, shared by the Electron face and browser mode.
- * handle() is the one entry for the IPC contract: it validates the request and the response.
+ * The services main owns, built from their dependencies, shared by the Electron face and browser
+ * mode. handle() is the one entry for the IPC contract: it validates the request, dispatches to the
+ * channel's handler, and validates the response. Events go to every subscriber (windows, sockets).
  */
 import { EngineClient, Logger } from './engine/client';
-import { AppInfo, Channel, contract, IpcError, isChannel } from './ipc/contract';
+import { AppInfo, Channel, contract, EventName, EventOf, events, IpcError, isChannel, RequestOf, ResponseOf } from './ipc/contract';
 import { DataPaths } from './paths';
 
 export interface ServicesDeps {
@@ -13,11 +14,52 @@ export interface ServicesDeps {
   logger: Logger;
 }
 
+type Handler<C extends Channel> = (req: z_infer_request<C>) => Promise<ResponseOf<C>> | ResponseOf<C>;
+// the parsed (defaults applied) request type of a channel
+type z_infer_request<C extends Channel> = import('zod').infer<(typeof contract)[C]['request']>;
+export type Handlers = { [C in Channel]?: Handler<C> };
+
+export type EventListener = <E extends EventName>(event: E, payload: EventOf<E>) => void;
+
 export class Services {
-  constructor(private readonly deps: ServicesDeps) {}
+  private readonly handlers: Handlers = {};
+  private readonly listeners = new Set<EventListener>();
+
+  constructor(private readonly deps: ServicesDeps) {
+    this.register({ 'app.info': () => this.appInfo() });
+  }
 
   get engine(): EngineClient {
     return this.deps.engine;
+  }
+
+  get paths(): DataPaths {
+    return this.deps.paths;
+  }
+
+  get logger(): Logger {
+    return this.deps.logger;
+  }
+
+  /** Adds channel handlers (each feature service registers its own). */
+  register(h: Handlers): void {
+    Object.assign(this.handlers, h);
+  }
+
+  subscribe(fn: EventListener): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  emit<E extends EventName>(event: E, payload: EventOf<E>): void {
+    const checked = events[event].parse(payload) as EventOf<E>;
+    for (const l of this.listeners) {
+      try {
+        l(event, checked);
+      } catch (e) {
+        this.deps.logger.warn(`event listener failed: ${(e as Error).message}`);
+      }
+    }
   }
 
   async appInfo(): Promise<AppInfo> {
@@ -33,15 +75,14 @@ export class Services {
   /** Validates and dispatches one IPC call. Throws IpcError with a code for bad input. */
   async handle(channel: string, payload: unknown): Promise<unknown> {
     if (!isChannel(channel)) throw new IpcError('unknown_channel', `unknown channel ${channel}`);
-    const spec = contract[channel as Channel];
+    const spec = contract[channel];
     const req = spec.request.safeParse(payload ?? {});
-    if (!req.success) throw new IpcError('invalid_input', `${channel}: ${req.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`);
-    let result: unknown;
-    switch (channel as Channel) {
-      case 'app.info':
-        result = await this.appInfo();
-        break;
-    }
+    if (!req.success) throw new IpcError('invalid_input', `${channel}: ${req.error.issues.map((i) => `${i.path.join('.') || 'payload'} ${i.message}`).join('; ')}`);
+    const handler = this.handlers[channel] as Handler<typeof channel> | undefined;
+    if (!handler) throw new IpcError('unknown_channel', `${channel} is not available`);
+    const result = await handler(req.data as never);
     return spec.response.parse(result);
   }
 }
+
+export type { RequestOf };

@@ -83,6 +83,9 @@ if (!app.requestSingleInstanceLock()) {
       if (typeof channel !== 'string') throw new IpcError('invalid_input', 'channel must be a string');
       return services.handle(channel, payload);
     });
+    services.subscribe((event, payload) => {
+      for (const w of BrowserWindow.getAllWindows()) w.webContents.send('hearth:event', event, payload);
+    });
     void engine.start();
     createWindow();
   });

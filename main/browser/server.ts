@@ -148,6 +148,11 @@ export class BrowserServer {
   }
 
   private onSocket(ws: WebSocket): void {
+    // every event main emits reaches every open page
+    const unsubscribe = this.opts.services.subscribe((event, payload) => {
+      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ event, payload }));
+    });
+    ws.on('close', unsubscribe);
     ws.on('message', (data) => {
       let frame: unknown;
       try {

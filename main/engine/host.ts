@@ -158,7 +158,7 @@ export class EngineHost {
   private async info(file: string): Promise<unknown> {
     await this.validateFile(file);
     // metadata and parameter count without allocating the weights
-    const handle = this.addon.loadModel(path.resolve(file), { gpuLayers: 0, noAlloc: true, useMmap: true });
+    const handle = this.addon.loadModel(path.resolve(file), { gpuLayers: 0, noAlloc: true, useMmap: false });
     const model = await handle.promise;
     try {
       return this.metadata(model);

@@ -99,7 +99,7 @@ export const ChatRequest = z
   .strict();
 export type ChatRequest = z.input<typeof ChatRequest>;
 
-export const CompletionRequest = z.object({ prompt: z.string().min(1), addSpecial: z.boolean().optional(), ...GenerateCommon }).strict();
+export const CompletionRequest = z.object({ prompt: z.union([z.string().min(1), z.array(z.number().int().min(0)).min(1)]), addSpecial: z.boolean().optional(), ...GenerateCommon }).strict();
 export type CompletionRequest = z.input<typeof CompletionRequest>;
 
 export const StopReason = z.enum(['eos', 'stop', 'length', 'aborted']);
@@ -121,6 +121,10 @@ export const GenerateResult = z.object({
   content: z.string(),
   reasoning: z.string(),
   toolCalls: z.array(z.object({ id: z.string(), name: z.string(), arguments: z.string() })),
+  /** generated token ids */
+  tokens: z.array(z.number()),
+  /** tokens generated after an abort reached the running request (-1 when it was not aborted while running) */
+  tokensAfterAbort: z.number(),
   stopReason: StopReason,
   droppedMessages: z.number(),
   shifted: z.boolean(),
@@ -196,7 +200,7 @@ export type ClientMessage = z.infer<typeof ClientMessage>;
 export const ErrorPayload = z.object({ code: z.string(), message: z.string() });
 export type ErrorPayload = z.infer<typeof ErrorPayload>;
 
-export const HostMessage = z.discriminatedUnion('type', [
+export const HostMessage = z.union([
   z.object({ type: z.literal('ready'), pid: z.number(), llamaCommit: z.string(), backends: z.array(z.string()) }),
   z.object({ type: z.literal('response'), id: z.number().int(), ok: z.literal(true), result: z.unknown() }),
   z.object({ type: z.literal('response'), id: z.number().int(), ok: z.literal(false), error: ErrorPayload }),

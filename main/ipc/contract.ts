@@ -1,8 +1,11 @@
 /**
- * The one IPC contract: channel names with zod schemas for request and response. Imported by main,
- * the Electron preload, the browser-mode WebSocket bridge and the renderer.
+ * The one IPC contract: channel names with zod schemas for request and response, and the events
+ * main pushes. Imported by main, the Electron preload, the browser-mode WebSocket bridge and the
+ * renderer. Main validates every incoming payload against these schemas.
  */
 import { z } from 'zod';
+
+// ---- shared shapes -------------------------------------------------------------------------------
 
 export const DeviceInfo = z.object({
   backend: z.string(),
@@ -23,22 +26,209 @@ export const AppInfo = z.object({
 });
 export type AppInfo = z.infer<typeof AppInfo>;
 
+export const SamplingDTO = z
+  .object({
+    temperature: z.number().min(0).max(5).optional(),
+    topK: z.number().int().min(0).max(1000).optional(),
+    topP: z.number().min(0).max(1).optional(),
+    minP: z.number().min(0).max(1).optional(),
+    repeatPenalty: z.number().min(0).max(10).optional(),
+    maxTokens: z.number().int().min(-1).max(1 << 20).optional(),
+    seed: z.number().int().min(0).max(0xffffffff).optional(),
+  })
+  .strict();
+export type SamplingDTO = z.infer<typeof SamplingDTO>;
+
+export const Id = z.string().min(1).max(64);
+
+export const ThreadDTO = z.object({
+  id: Id,
+  title: z.string(),
+  assistantId: z.string().nullable(),
+  modelPath: z.string().nullable(),
+  pinned: z.boolean(),
+  archived: z.boolean(),
+  temporary: z.boolean(),
+  createdAt: z.number(),
+  updatedAt: z.number(),
+});
+export type ThreadDTO = z.infer<typeof ThreadDTO>;
+
+export const MetricsDTO = z.object({
+  promptTokens: z.number(),
+  cachedTokens: z.number(),
+  generatedTokens: z.number(),
+  ttftMs: z.number(),
+  promptTps: z.number(),
+  genTps: z.number(),
+});
+export type MetricsDTO = z.infer<typeof MetricsDTO>;
+
+export const MessageStatus = z.enum(['streaming', 'done', 'error', 'interrupted', 'aborted']);
+
+export const MessageDTO = z.object({
+  id: Id,
+  threadId: Id,
+  role: z.enum(['system', 'user', 'assistant', 'tool']),
+  content: z.string(),
+  reasoning: z.string(),
+  status: MessageStatus,
+  error: z.string().nullable(),
+  model: z.string().nullable(),
+  metrics: MetricsDTO.nullable(),
+  createdAt: z.number(),
+  parentId: z.string().nullable(),
+  /** position among the alternatives that share this message's parent (edits, regenerations) */
+  alternative: z.object({ index: z.number().int(), count: z.number().int() }),
+});
+export type MessageDTO = z.infer<typeof MessageDTO>;
+
+export const AssistantDTO = z.object({
+  id: Id,
+  name: z.string(),
+  emoji: z.string(),
+  instructions: z.string(),
+  sampling: SamplingDTO,
+  modelPath: z.string().nullable(),
+  isDefault: z.boolean(),
+});
+export type AssistantDTO = z.infer<typeof AssistantDTO>;
+
+export const AssistantInput = z
+  .object({
+    name: z.string().trim().min(1).max(100),
+    emoji: z.string().max(16).default('🙂'),
+    instructions: z.string().max(20000).default(''),
+    sampling: SamplingDTO.default({}),
+    modelPath: z.string().nullable().default(null),
+  })
+  .strict();
+
+export const SettingsDTO = z.object({
+  theme: z.enum(['light', 'dark', 'system']),
+  chatDefaults: SamplingDTO,
+  dataDir: z.string(),
+});
+export type SettingsDTO = z.infer<typeof SettingsDTO>;
+
+export const ModelDTO = z.object({
+  path: z.string(),
+  name: z.string(),
+  fileSize: z.number(),
+});
+export type ModelDTO = z.infer<typeof ModelDTO>;
+
+export const ModelState = z.object({
+  loaded: z.object({ path: z.string(), contextSize: z.number(), tokensUsed: z.number() }).nullable(),
+  loading: z.object({ path: z.string(), progress: z.number() }).nullable(),
+  error: z.string().nullable(),
+});
+export type ModelState = z.infer<typeof ModelState>;
+
+export const SearchHit = z.object({
+  threadId: Id,
+  threadTitle: z.string(),
+  messageId: z.string().nullable(),
+  /** text with the matched words between \u0001 and \u0002 (the renderer highlights them) */
+  snippet: z.string(),
+});
+export type SearchHit = z.infer<typeof SearchHit>;
+
+const Empty = z.object({}).strict();
+const Ok = z.object({ ok: z.literal(true) });
+const ThreadView = z.object({ thread: ThreadDTO, messages: z.array(MessageDTO) });
+
+// ---- channels ------------------------------------------------------------------------------------
+
 export const contract = {
-  'app.info': { request: z.object({}).strict(), response: AppInfo },
+  'app.info': { request: Empty, response: AppInfo },
+
+  'threads.list': {
+    request: z.object({ cursor: z.string().optional(), limit: z.number().int().min(1).max(200).default(50), archived: z.boolean().default(false) }).strict(),
+    response: z.object({ threads: z.array(ThreadDTO), nextCursor: z.string().nullable() }),
+  },
+  'threads.create': {
+    request: z.object({ assistantId: Id.optional(), modelPath: z.string().optional(), temporary: z.boolean().default(false) }).strict(),
+    response: ThreadDTO,
+  },
+  'threads.get': { request: z.object({ id: Id }).strict(), response: ThreadView },
+  'threads.rename': { request: z.object({ id: Id, title: z.string().trim().min(1).max(500) }).strict(), response: ThreadDTO },
+  'threads.pin': { request: z.object({ id: Id, pinned: z.boolean() }).strict(), response: ThreadDTO },
+  'threads.archive': { request: z.object({ id: Id, archived: z.boolean() }).strict(), response: ThreadDTO },
+  'threads.delete': { request: z.object({ id: Id }).strict(), response: Ok },
+
+  'messages.switchAlternative': {
+    request: z.object({ messageId: Id, direction: z.enum(['prev', 'next']) }).strict(),
+    response: ThreadView,
+  },
+
+  'chat.send': {
+    request: z.object({ threadId: Id, content: z.string().min(1).max(1_000_000) }).strict(),
+    response: z.object({ userMessage: MessageDTO, reply: MessageDTO }),
+  },
+  'chat.stop': { request: z.object({ threadId: Id }).strict(), response: Ok },
+  'chat.regenerate': { request: z.object({ threadId: Id, messageId: Id }).strict(), response: z.object({ reply: MessageDTO }) },
+  'chat.edit': {
+    request: z.object({ threadId: Id, messageId: Id, content: z.string().min(1).max(1_000_000) }).strict(),
+    response: z.object({ userMessage: MessageDTO, reply: MessageDTO }),
+  },
+  'chat.continue': { request: z.object({ threadId: Id, messageId: Id }).strict(), response: z.object({ reply: MessageDTO }) },
+  'chat.countTokens': { request: z.object({ threadId: Id.optional(), text: z.string().max(1_000_000) }).strict(), response: z.object({ tokens: z.number().int() }) },
+
+  'models.list': { request: Empty, response: z.array(ModelDTO) },
+  'models.state': { request: Empty, response: ModelState },
+  'models.load': { request: z.object({ path: z.string().min(1) }).strict(), response: ModelState },
+  'models.unload': { request: Empty, response: ModelState },
+
+  'assistants.list': { request: Empty, response: z.array(AssistantDTO) },
+  'assistants.create': { request: AssistantInput, response: AssistantDTO },
+  'assistants.update': { request: z.object({ id: Id, patch: AssistantInput.partial() }).strict(), response: AssistantDTO },
+  'assistants.delete': { request: z.object({ id: Id }).strict(), response: Ok },
+
+  'settings.get': { request: Empty, response: SettingsDTO },
+  'settings.update': {
+    request: z.object({ theme: z.enum(['light', 'dark', 'system']).optional(), chatDefaults: SamplingDTO.optional() }).strict(),
+    response: SettingsDTO,
+  },
+
+  'search.query': {
+    request: z.object({ q: z.string().trim().min(1).max(500), threadId: Id.optional(), limit: z.number().int().min(1).max(100).default(20), offset: z.number().int().min(0).default(0) }).strict(),
+    response: z.object({ hits: z.array(SearchHit) }),
+  },
 } as const;
 
 export type Channel = keyof typeof contract;
 export type RequestOf<C extends Channel> = z.input<(typeof contract)[C]['request']>;
 export type ResponseOf<C extends Channel> = z.infer<(typeof contract)[C]['response']>;
 
-/** Frames on the browser-mode WebSocket. */
+// ---- events main pushes to every window ------------------------------------------------------------
+
+export const events = {
+  /** text appended to a streaming reply (several tokens, batched) */
+  'chat.piece': z.object({ threadId: Id, messageId: Id, content: z.string(), reasoning: z.string() }),
+  /** a reply finished (done, aborted, error): the final message */
+  'chat.done': z.object({ threadId: Id, message: MessageDTO }),
+  /** a thread's metadata changed (title, pin, updatedAt…) or it was created */
+  'threads.changed': z.object({ thread: ThreadDTO }),
+  'threads.deleted': z.object({ id: Id }),
+  'models.state': ModelState,
+};
+
+export type EventName = keyof typeof events;
+export type EventOf<E extends EventName> = z.infer<(typeof events)[E]>;
+
+// ---- browser-mode WebSocket frames ----------------------------------------------------------------
+
 export const WsRequest = z.object({ id: z.number().int(), channel: z.string(), payload: z.unknown() });
 export const WsResponse = z.union([
   z.object({ id: z.number().int(), ok: z.literal(true), result: z.unknown() }),
   z.object({ id: z.number().int(), ok: z.literal(false), error: z.object({ code: z.string(), message: z.string() }) }),
 ]);
 export type WsResponse = z.infer<typeof WsResponse>;
+export const WsEvent = z.object({ event: z.string(), payload: z.unknown() });
 
+/** Typed errors crossing IPC: code is one of invalid_input, not_found, unknown_channel, forbidden,
+ *  engine_crashed, engine_unavailable, out_of_memory, context_overflow, no_model, busy, internal. */
 export class IpcError extends Error {
   constructor(
     public readonly code: string,

@@ -26,7 +26,9 @@ Napi::FunctionReference Context::constructor;
 struct GenResult {
     std::string text, content, reasoning, stopReason;
     std::vector<common_chat_tool_call> toolCalls;
+    std::vector<llama_token> tokens; // generated token ids
     int promptTokens = 0, cachedTokens = 0, generatedTokens = 0, droppedMessages = 0;
+    int tokensAfterAbort = -1; // tokens generated after abort() was called (-1: not aborted while running)
     bool shifted = false, contextFull = false;
     double ttftMs = 0, promptMs = 0, genMs = 0;
 };
@@ -39,6 +41,8 @@ struct Task {
     std::vector<std::string> texts;
     std::string path;
     std::atomic<bool> aborted{false};
+    std::atomic<int> generated{0};      // tokens generated so far, read by abort()
+    std::atomic<int> abortedAt{-1};     // `generated` when abort() was called on the running task
     Napi::ThreadSafeFunction tsfn;
     std::shared_ptr<Napi::Promise::Deferred> deferred;
     // set by the worker
@@ -195,8 +199,16 @@ static void runGenerate(Context::State & st, Task & t) {
             }
         }
         prompt = rc.tokens;
+    } else if (req.contains("prompt") && req.at("prompt").is_array()) {
+        const common_json & arr = req.at("prompt");
+        const int n_vocab = llama_vocab_n_tokens(vocab);
+        for (size_t i = 0; i < arr.size(); i++) {
+            int tok = arr[i].get<int>();
+            if (tok < 0 || tok >= n_vocab) throw HearthError("invalid_argument", "prompt token " + std::to_string(tok) + " is outside the vocabulary");
+            prompt.push_back(tok);
+        }
     } else {
-        if (!req.contains("prompt") || !req.at("prompt").is_string()) throw HearthError("invalid_argument", "a request needs messages or a prompt string");
+        if (!req.contains("prompt") || !req.at("prompt").is_string()) throw HearthError("invalid_argument", "a request needs messages, a prompt string or prompt tokens");
         prompt = common_tokenize(vocab, req.at("prompt").get<std::string>(), req.value("addSpecial", true), true);
     }
     if (prompt.empty()) throw HearthError("invalid_argument", "the prompt is empty");
@@ -265,7 +277,13 @@ static void runGenerate(Context::State & st, Task & t) {
     } else if (req.contains("grammar") && req.at("grammar").is_string()) {
         sp.grammar = {COMMON_GRAMMAR_TYPE_USER, req.at("grammar").get<std::string>()};
     }
-    common_sampler_ptr smpl(common_sampler_init(model, sp));
+    common_sampler_ptr smpl;
+    try {
+        smpl.reset(common_sampler_init(model, sp));
+    } catch (const std::exception & e) {
+        throw HearthError("invalid_argument", std::string("llama.cpp could not set up sampling for this request (") + e.what() +
+                                                  "); with a grammar or schema, the template's generation prompt must tokenize the way the grammar expects");
+    }
     if (!smpl) throw HearthError("invalid_argument", "the grammar or sampling parameters were rejected by llama.cpp");
     size_t max_stop = 0;
     for (auto & s : stops) max_stop = std::max(max_stop, s.size());
@@ -334,6 +352,8 @@ static void runGenerate(Context::State & st, Task & t) {
         }
         if (!ignore_eos && llama_vocab_is_eog(vocab, tok)) { r.stopReason = "eos"; break; }
         r.generatedTokens++;
+        r.tokens.push_back(tok);
+        t.generated.store(r.generatedTokens);
         std::string piece = common_token_to_piece(ctx, tok, preserved.count(tok) > 0);
         size_t search_from = text.size() > max_stop ? text.size() - max_stop : 0;
         text += piece;
@@ -397,6 +417,7 @@ static void runGenerate(Context::State & st, Task & t) {
         cached.push_back(tok);
     }
     const auto tg1 = Clock::now();
+    if (t.abortedAt.load() >= 0) r.tokensAfterAbort = r.generatedTokens - t.abortedAt.load();
     r.genMs = first ? 0 : msSince(tg0, tg1);
     if (first) r.ttftMs = msSince(t0, tg1);
 
@@ -566,6 +587,10 @@ static Napi::Value genResultToJs(Napi::Env env, const GenResult & r) {
         calls.Set((uint32_t) i, c);
     }
     o.Set("toolCalls", calls);
+    Napi::Array toks = Napi::Array::New(env, r.tokens.size());
+    for (size_t i = 0; i < r.tokens.size(); i++) toks.Set((uint32_t) i, r.tokens[i]);
+    o.Set("tokens", toks);
+    o.Set("tokensAfterAbort", r.tokensAfterAbort);
     o.Set("stopReason", r.stopReason);
     o.Set("droppedMessages", r.droppedMessages);
     o.Set("shifted", r.shifted);
@@ -579,7 +604,8 @@ static Napi::Value genResultToJs(Napi::Env env, const GenResult & r) {
     tm.Set("genMs", r.genMs);
     int evaluated = r.promptTokens - r.cachedTokens;
     tm.Set("promptTps", r.promptMs > 0 ? evaluated * 1000.0 / r.promptMs : 0.0);
-    tm.Set("genTps", r.genMs > 0 ? r.generatedTokens * 1000.0 / r.genMs : 0.0);
+    // tokens decoded after the first one was sampled, over the time since (llama-bench's tg measure)
+    tm.Set("genTps", r.genMs > 0 && r.generatedTokens > 1 ? (r.generatedTokens - 1) * 1000.0 / r.genMs : 0.0);
     o.Set("timings", tm);
     return o;
 }
@@ -818,6 +844,7 @@ Napi::Value Context::Abort(const Napi::CallbackInfo & info) {
             if ((*it)->id == id) { dropped = *it; state_->queue.erase(it); where = "queued"; break; }
         }
         if (!dropped && state_->current && state_->current->id == id) {
+            state_->current->abortedAt = state_->current->generated.load();
             state_->current->aborted = true;
             where = "running";
         }

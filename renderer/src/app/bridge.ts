@@ -1,11 +1,13 @@
 /**
  * The renderer's one way to main: window.hearth (Electron preload) or, in browser mode, a WebSocket
- * carrying the same contract. Responses are validated with the contract's zod schemas.
+ * carrying the same contract. Responses and events are validated with the contract's zod schemas.
  */
-import { Channel, contract, RequestOf, ResponseOf, WsResponse } from '../../../main/ipc/contract';
+import { Channel, contract, EventName, EventOf, events, RequestOf, ResponseOf, WsEvent, WsResponse } from '../../../main/ipc/contract';
 
 export interface HearthBridge {
   invoke(channel: string, payload: unknown): Promise<unknown>;
+  /** subscribes to every event main pushes; returns the unsubscribe function */
+  on(fn: (event: string, payload: unknown) => void): () => void;
 }
 
 declare global {
@@ -14,11 +16,21 @@ declare global {
   }
 }
 
-class SocketBridge implements HearthBridge {
-  private ws: WebSocket | undefined;
+/** An error from main, with its code (invalid_input, not_found, engine_crashed, …). */
+export class BridgeError extends Error {
+  constructor(
+    public readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export class SocketBridge implements HearthBridge {
   private open: Promise<WebSocket> | undefined;
   private nextId = 1;
   private readonly pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
+  private readonly listeners = new Set<(event: string, payload: unknown) => void>();
 
   constructor(private readonly url: string) {}
 
@@ -27,23 +39,35 @@ class SocketBridge implements HearthBridge {
     this.open = new Promise((resolve, reject) => {
       const ws = new WebSocket(this.url);
       ws.onopen = () => resolve(ws);
-      ws.onerror = () => reject(new Error('cannot reach Hearth (is it still running?)'));
+      ws.onerror = () => reject(new BridgeError('disconnected', 'cannot reach Hearth (is it still running?)'));
       ws.onclose = () => {
         this.open = undefined;
-        for (const p of this.pending.values()) p.reject(new Error('connection to Hearth closed'));
+        for (const p of this.pending.values()) p.reject(new BridgeError('disconnected', 'connection to Hearth closed'));
         this.pending.clear();
+        // reconnect so events keep flowing after a restart of main
+        if (this.listeners.size) setTimeout(() => void this.connect().catch(() => undefined), 1000);
       };
       ws.onmessage = (e) => {
-        const parsed = WsResponse.safeParse(JSON.parse(String(e.data)));
+        let frame: unknown;
+        try {
+          frame = JSON.parse(String(e.data));
+        } catch {
+          return;
+        }
+        const ev = WsEvent.safeParse(frame);
+        if (ev.success && typeof (frame as { event?: unknown }).event === 'string') {
+          for (const l of this.listeners) l(ev.data.event, ev.data.payload);
+          return;
+        }
+        const parsed = WsResponse.safeParse(frame);
         if (!parsed.success) return;
         const msg = parsed.data;
         const p = this.pending.get(msg.id);
         if (!p) return;
         this.pending.delete(msg.id);
         if (msg.ok) p.resolve(msg.result);
-        else p.reject(Object.assign(new Error(msg.error.message), { code: msg.error.code }));
+        else p.reject(new BridgeError(msg.error.code, msg.error.message));
       };
-      this.ws = ws;
     });
     return this.open;
   }
@@ -56,6 +80,12 @@ class SocketBridge implements HearthBridge {
       ws.send(JSON.stringify({ id, channel, payload }));
     });
   }
+
+  on(fn: (event: string, payload: unknown) => void): () => void {
+    this.listeners.add(fn);
+    void this.connect().catch(() => undefined);
+    return () => this.listeners.delete(fn);
+  }
 }
 
 function makeBridge(): HearthBridge {
@@ -67,8 +97,29 @@ function makeBridge(): HearthBridge {
 
 let bridge: HearthBridge | undefined;
 
+/** For tests: use another bridge (e.g. one talking to a real main in the same process). */
+export function setBridge(b: HearthBridge): void {
+  bridge = b;
+}
+
 export async function call<C extends Channel>(channel: C, payload: RequestOf<C>): Promise<ResponseOf<C>> {
   bridge ??= makeBridge();
-  const result = await bridge.invoke(channel, payload);
-  return contract[channel].response.parse(result) as ResponseOf<C>;
+  try {
+    const result = await bridge.invoke(channel, payload);
+    return contract[channel].response.parse(result) as ResponseOf<C>;
+  } catch (e) {
+    if (e instanceof BridgeError) throw e;
+    const err = e as { code?: string; message?: string };
+    throw new BridgeError(err.code ?? 'internal', err.message ?? String(e));
+  }
+}
+
+/** Subscribes to one event; invalid payloads are dropped. */
+export function onEvent<E extends EventName>(name: E, fn: (payload: EventOf<E>) => void): () => void {
+  bridge ??= makeBridge();
+  return bridge.on((event, payload) => {
+    if (event !== name) return;
+    const p = events[name].safeParse(payload);
+    if (p.success) fn(p.data as EventOf<E>);
+  });
 }

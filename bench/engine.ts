@@ -1,0 +1,176 @@
+/**
+ * npm run bench:engine -- [--model PATH] [--threads N] [--reps 3] [--json]
+ *
+ * Measures the engine through the path the app uses (EngineClient → host process → addon) and, in
+ * the same run, llama.cpp's own llama-bench built from the same source with the same model and
+ * threads: prompt processing of 512 tokens and generation of 128 tokens. Then the follow-up turn
+ * (TTFT after a ~2,000-token conversation gains one short message, against evaluating that message
+ * alone) and reopening from a saved session (against evaluating the whole conversation again).
+ * Prints one JSON object.
+ */
+import { spawnSync } from 'child_process';
+import fs from 'fs';
+import os from 'os';
+import path from 'path';
+import { EngineClient } from '../main/engine/client';
+import { ChatMessage } from '../main/engine/protocol';
+import { projectRoot } from '../main/paths';
+import { writeTestModel } from '../scripts/make-test-model';
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+const root = projectRoot();
+const json = process.argv.includes('--json');
+const threads = Number(arg('threads') ?? Math.max(1, Math.min(os.cpus().length, 4)));
+const reps = Number(arg('reps') ?? 3);
+const log = (s: string) => process.stderr.write(s + '\n');
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+async function ensureModel(): Promise<string> {
+  const given = arg('model');
+  if (given) return path.resolve(given);
+  const file = path.join(root, 'test-output', 'models', 'bench.gguf');
+  if (!fs.existsSync(file)) {
+    log(`writing the bench model to ${file}`);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    await writeTestModel({ out: file, size: 'bench', vocab: 'llama-spm', seed: 1 });
+  }
+  return file;
+}
+
+function llamaBench(model: string): { pp_tps: number; tg_tps: number; version: string } {
+  const bin = path.join(root, 'build', 'bin', 'llama-bench');
+  if (!fs.existsSync(bin)) {
+    log('building llama-bench from the same llama.cpp tree');
+    const r = spawnSync(process.execPath, [path.join(root, 'scripts', 'build-native.js'), '--target', 'llama-bench'], { stdio: ['ignore', 2, 2] });
+    if (r.status !== 0) throw new Error('building llama-bench failed');
+  }
+  const r = spawnSync(bin, ['-m', model, '-t', String(threads), '-p', '512', '-n', '128', '-r', String(reps), '-b', '2048', '-ub', '512', '-fa', '1', '-o', 'json'], {
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  });
+  if (r.status !== 0) throw new Error(`llama-bench failed: ${r.stderr}`);
+  const rows = JSON.parse(r.stdout) as { n_prompt: number; n_gen: number; avg_ts: number; build_commit: string }[];
+  const pp = rows.find((x) => x.n_prompt === 512 && x.n_gen === 0)!;
+  const tg = rows.find((x) => x.n_gen === 128 && x.n_prompt === 0)!;
+  return { pp_tps: pp.avg_ts, tg_tps: tg.avg_ts, version: pp.build_commit };
+}
+
+async function main(): Promise<void> {
+  const model = await ensureModel();
+  const engine = new EngineClient();
+  const M = 'bench';
+  try {
+    await engine.load(M, model, { threads, threadsBatch: threads, contextSize: 4096, batchSize: 2048, ubatchSize: 512, flashAttention: 'on', gpuLayers: 0 });
+    const vocab = (await engine.info(model)).vocabSize;
+
+    // pp512: 512 token ids (what llama-bench evaluates), cache cleared before each repetition
+    const ppPrompt = Array.from({ length: 512 }, (_, i) => 100 + ((i * 7919) % (vocab - 200)));
+    const pp: number[] = [];
+    const tg: number[] = [];
+    await engine.complete(M, { prompt: ppPrompt.slice(0, 16), maxTokens: 2, ignoreEos: true }); // warm-up
+    for (let i = 0; i < reps; i++) {
+      await engine.clearSequence(M);
+      const r = await engine.complete(M, { prompt: ppPrompt, maxTokens: 1, ignoreEos: true, sampling: { temperature: 0 } });
+      pp.push(r.timings.promptTps);
+    }
+    // tg128: 128 tokens generated one by one with the app's sampler (greedy), after a one-token prompt
+    for (let i = 0; i < reps; i++) {
+      await engine.clearSequence(M);
+      const r = await engine.complete(M, { prompt: [1], maxTokens: 129, ignoreEos: true, sampling: { temperature: 0 } });
+      tg.push(r.timings.genTps);
+    }
+    log(`hearth: pp ${pp.map((x) => x.toFixed(1)).join(', ')} tok/s; tg ${tg.map((x) => x.toFixed(2)).join(', ')} tok/s`);
+    const lb = llamaBench(model);
+    log(`llama-bench: pp ${lb.pp_tps.toFixed(1)} tok/s; tg ${lb.tg_tps.toFixed(2)} tok/s`);
+
+    // follow-up turn: a ~2,000-token conversation gains one short user message
+    const para = 'The river ran past the old mill, where the miller kept his books of accounts and his letters. ';
+    const history: ChatMessage[] = [{ role: 'system', content: 'You are a helpful assistant.' }];
+    for (let i = 0; history.length < 200; i++) {
+      history.push({ role: 'user', content: `Question ${i}: ${para.repeat(3)}` });
+      history.push({ role: 'assistant', content: `Answer ${i}: ${para.repeat(3)}` });
+      const t = await engine.applyTemplate(M, { messages: history });
+      if (t.tokens >= 2000) break;
+    }
+    const convTokens = (await engine.applyTemplate(M, { messages: history })).tokens;
+    const short: ChatMessage = { role: 'user', content: 'And then?' };
+    const gen = { maxTokens: 1, ignoreEos: true, sampling: { temperature: 0 } };
+    await engine.clearSequence(M);
+    await engine.chat(M, { messages: [...history.slice(0, -1)], ...gen }); // the conversation so far is in the cache
+    await engine.chat(M, { messages: history, ...gen });
+    const followTtft: number[] = [];
+    const aloneTtft: number[] = [];
+    const sessionFile = path.join(os.tmpdir(), `hearth-bench-${process.pid}.session`);
+    const follow = await engine.chat(M, { messages: [...history, short], ...gen });
+    followTtft.push(follow.timings.ttftMs);
+    await engine.saveSession(M, sessionFile);
+    for (let i = 0; i < reps; i++) {
+      await engine.clearSequence(M);
+      const alone = await engine.chat(M, { messages: [short], ...gen });
+      aloneTtft.push(alone.timings.ttftMs);
+    }
+    // re-grow: the cache holds the conversation again, then measure the follow-up once more per rep
+    for (let i = 1; i < reps; i++) {
+      await engine.clearSequence(M);
+      await engine.chat(M, { messages: history, ...gen });
+      const f = await engine.chat(M, { messages: [...history, short], ...gen });
+      followTtft.push(f.timings.ttftMs);
+    }
+
+    // reopening a thread: restore the saved session vs evaluate the whole conversation again
+    const restoreMs: number[] = [];
+    const fullMs: number[] = [];
+    for (let i = 0; i < reps; i++) {
+      await engine.clearSequence(M);
+      const t0 = performance.now();
+      await engine.restoreSession(M, sessionFile);
+      const r = await engine.chat(M, { messages: [...history, short], ...gen });
+      restoreMs.push(performance.now() - t0);
+      if (r.timings.cachedTokens < convTokens - 1) throw new Error(`restored session reused only ${r.timings.cachedTokens} tokens`);
+      await engine.clearSequence(M);
+      const t1 = performance.now();
+      await engine.chat(M, { messages: [...history, short], ...gen });
+      fullMs.push(performance.now() - t1);
+    }
+    fs.rmSync(sessionFile, { force: true });
+
+    const result = {
+      model: path.basename(model),
+      threads,
+      reps,
+      pp_tps: mean(pp),
+      tg_tps: mean(tg),
+      llama_bench: { pp_tps: lb.pp_tps, tg_tps: lb.tg_tps, commit: lb.version },
+      pp_ratio: mean(pp) / lb.pp_tps,
+      tg_ratio: mean(tg) / lb.tg_tps,
+      followup: {
+        conversation_tokens: convTokens,
+        ttft_followup_ms: median(followTtft),
+        ttft_message_alone_ms: median(aloneTtft),
+        ratio: median(followTtft) / median(aloneTtft),
+        target: 1.2,
+      },
+      session_reopen: {
+        restore_and_first_token_ms: median(restoreMs),
+        full_reevaluation_ms: median(fullMs),
+        ratio: median(restoreMs) / median(fullMs),
+        target: 0.2,
+      },
+      targets: { pp_ratio: 0.98, tg_ratio: 0.98 },
+    };
+    if (json) process.stdout.write(JSON.stringify(result) + '\n');
+    else process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+  } finally {
+    await engine.close();
+  }
+}
+
+main().catch((e: Error) => {
+  process.stderr.write(`bench:engine: ${e.message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,237 @@
+/**
+ * The engine end to end: EngineClient → host process → native addon → llama.cpp, on generated GGUF
+ * models. Nothing is mocked.
+ */
+import fs from 'fs';
+import path from 'path';
+import { z } from 'zod';
+import { EngineClient } from '../../main/engine/client';
+import { errorOf, makeEngine, tempDir } from '../helpers/engine';
+import { TINY_BPE, TINY_EMBED, TINY_SPM } from '../helpers/models';
+
+let engine: EngineClient;
+const M = 'spm';
+
+beforeAll(async () => {
+  engine = makeEngine();
+  await engine.load(M, TINY_SPM, { contextSize: 512, threads: 2 });
+});
+
+afterAll(async () => {
+  await engine.close();
+});
+
+const sampled = { temperature: 0.9, topK: 0, topP: 1, minP: 0, seed: 1234 };
+
+describe('generation', () => {
+  test('the host reports llama.cpp and the CPU backend', async () => {
+    const v = await engine.version();
+    expect(v.llamaCommit).toMatch(/^[0-9a-f]{12}$/);
+    expect(v.backends).toContain('CPU');
+    expect(v.pid).toBe(engine.pid);
+    expect(v.pid).not.toBe(process.pid);
+  });
+
+  test('a seed makes sampling deterministic; another seed changes it', async () => {
+    const a = await engine.complete(M, { prompt: 'Once upon a time', maxTokens: 24, ignoreEos: true, sampling: sampled });
+    const b = await engine.complete(M, { prompt: 'Once upon a time', maxTokens: 24, ignoreEos: true, sampling: sampled });
+    const c = await engine.complete(M, { prompt: 'Once upon a time', maxTokens: 24, ignoreEos: true, sampling: { ...sampled, seed: 99 } });
+    expect(a.tokens).toHaveLength(24);
+    expect(b.tokens).toEqual(a.tokens);
+    expect(b.text).toBe(a.text);
+    expect(c.tokens).not.toEqual(a.tokens);
+  });
+
+  test('greedy (top-k 1) equals temperature 0', async () => {
+    const greedy = await engine.complete(M, { prompt: 'The weather today', maxTokens: 16, ignoreEos: true, sampling: { topK: 1, seed: 5 } });
+    const temp0 = await engine.complete(M, { prompt: 'The weather today', maxTokens: 16, ignoreEos: true, sampling: { temperature: 0, seed: 77 } });
+    expect(temp0.tokens).toEqual(greedy.tokens);
+  });
+
+  test('max tokens is respected', async () => {
+    const r = await engine.complete(M, { prompt: 'Count:', maxTokens: 7, ignoreEos: true, sampling: sampled });
+    expect(r.timings.generatedTokens).toBe(7);
+    expect(r.tokens).toHaveLength(7);
+    expect(r.stopReason).toBe('length');
+  });
+
+  test('stop strings cut the output exactly, streamed and final alike', async () => {
+    const full = await engine.complete(M, { prompt: 'Hello there', maxTokens: 48, ignoreEos: true, sampling: sampled });
+    // a stop string taken from the middle of the full output, at its first occurrence
+    let stop = '';
+    for (let i = Math.floor(full.text.length / 2); i < full.text.length - 3 && !stop; i++) {
+      const s = full.text.slice(i, i + 3);
+      if (s.trim().length === 3 && full.text.indexOf(s) === i) stop = s;
+    }
+    expect(stop).not.toBe('');
+    let streamed = '';
+    const cut = await engine.complete(
+      M,
+      { prompt: 'Hello there', maxTokens: 48, ignoreEos: true, sampling: sampled, stop: [stop] },
+      { onPiece: (t) => (streamed += t) },
+    );
+    expect(cut.stopReason).toBe('stop');
+    expect(cut.text).toBe(full.text.slice(0, full.text.indexOf(stop)));
+    expect(streamed).toBe(cut.text);
+  });
+
+  test('abort stops a running generation within one token', async () => {
+    const ac = new AbortController();
+    let pieces = 0;
+    const r = await engine.complete(
+      M,
+      { prompt: 'A long story:', maxTokens: 100000, ignoreEos: true, sampling: sampled },
+      {
+        signal: ac.signal,
+        onPiece: () => {
+          if (++pieces === 2) ac.abort();
+        },
+      },
+    );
+    expect(r.stopReason).toBe('aborted');
+    expect(r.tokensAfterAbort).toBeGreaterThanOrEqual(0);
+    expect(r.tokensAfterAbort).toBeLessThanOrEqual(1);
+    expect(r.timings.generatedTokens).toBeLessThan(100000);
+  });
+
+  test('a queued request aborted before it runs never runs', async () => {
+    const first = engine.complete(M, { prompt: 'First', maxTokens: 64, ignoreEos: true, sampling: sampled });
+    const ac = new AbortController();
+    const second = engine.complete(M, { prompt: 'Second', maxTokens: 64, ignoreEos: true, sampling: sampled }, { signal: ac.signal });
+    ac.abort();
+    const err = await errorOf(second);
+    expect(err.code).toBe('aborted');
+    const r = await first;
+    expect(r.timings.generatedTokens).toBe(64);
+  });
+
+  test('a JSON schema yields JSON that validates', async () => {
+    const schema = {
+      type: 'object',
+      properties: {
+        name: { type: 'string', maxLength: 12 },
+        age: { type: 'integer', minimum: 0, maximum: 120 },
+        tags: { type: 'array', items: { enum: ['red', 'green', 'blue'] }, maxItems: 3 },
+      },
+      required: ['name', 'age', 'tags'],
+      additionalProperties: false,
+    };
+    // the BPE model: its tokenizer splits the template's generation prompt the way the schema's grammar expects
+    await engine.load('bpe', TINY_BPE, { contextSize: 512, threads: 2 });
+    const r = await engine.chat('bpe', { messages: [{ role: 'user', content: 'Describe a person as JSON.' }], jsonSchema: schema, maxTokens: 300, sampling: sampled });
+    await engine.unload('bpe');
+    expect(r.stopReason).toBe('eos');
+    const value = JSON.parse(r.content);
+    const Person = z.object({ name: z.string().max(12), age: z.number().int().min(0).max(120), tags: z.array(z.enum(['red', 'green', 'blue'])).max(3) }).strict();
+    expect(Person.safeParse(value).success).toBe(true);
+  });
+
+  test('a grown conversation reuses the cached prefix and gives the same text as a cold run', async () => {
+    const history = [
+      { role: 'system' as const, content: 'You are a helpful assistant.' },
+      { role: 'user' as const, content: 'Tell me about the sea and the ships that sail on it.' },
+    ];
+    const turn1 = await engine.chat(M, { messages: history, maxTokens: 20, ignoreEos: true, sampling: sampled });
+    const grown = [...history, { role: 'assistant' as const, content: turn1.content }, { role: 'user' as const, content: 'And the rivers?' }];
+    const warm = await engine.chat(M, { messages: grown, maxTokens: 20, ignoreEos: true, sampling: sampled });
+    const t1 = await engine.applyTemplate(M, { messages: history });
+    expect(warm.timings.cachedTokens).toBeGreaterThanOrEqual(t1.tokens - 1);
+    expect(warm.timings.promptTokens).toBeGreaterThan(warm.timings.cachedTokens);
+    await engine.clearSequence(M);
+    const cold = await engine.chat(M, { messages: grown, maxTokens: 20, ignoreEos: true, sampling: sampled });
+    expect(cold.timings.cachedTokens).toBe(0);
+    expect(cold.tokens).toEqual(warm.tokens);
+  });
+
+  test('save → restore → continue equals an uninterrupted run, and a foreign session is refused', async () => {
+    const dir = tempDir();
+    const prompt = await engine.tokenize(M, 'In a village by the mountains there lived');
+    const greedy = { temperature: 0, seed: 1 };
+    const whole = await engine.complete(M, { prompt, maxTokens: 24, ignoreEos: true, sampling: greedy });
+    const part1 = await engine.complete(M, { prompt, maxTokens: 12, ignoreEos: true, sampling: greedy });
+    expect(part1.tokens).toEqual(whole.tokens.slice(0, 12));
+    const file = path.join(dir, 'seq.session');
+    const saved = await engine.saveSession(M, file);
+    expect(saved.tokens).toBe(prompt.length + 11);
+    await engine.clearSequence(M);
+    const restored = await engine.restoreSession(M, file);
+    expect(restored.tokens).toBe(saved.tokens);
+    const part2 = await engine.complete(M, { prompt: [...prompt, ...part1.tokens], maxTokens: 12, ignoreEos: true, sampling: greedy });
+    expect(part2.timings.cachedTokens).toBe(prompt.length + 11);
+    expect([...part1.tokens, ...part2.tokens]).toEqual(whole.tokens);
+
+    // the same session file offered to another model is rejected, not used
+    await engine.load('bpe', TINY_BPE, { contextSize: 512, threads: 2 });
+    const err = await errorOf(engine.restoreSession('bpe', file));
+    expect(err.code).toBe('session_mismatch');
+    await engine.unload('bpe');
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('context overflow is an error naming the sizes unless a policy is chosen', async () => {
+    const long = Array.from({ length: 300 }, (_, i) => `word${i}`).join(' ');
+    const err = await errorOf(engine.complete(M, { prompt: long, maxTokens: 4 }));
+    expect(err.code).toBe('context_overflow');
+    expect(err.message).toMatch(/\d+ tokens but the context holds 512/);
+
+    const shifted = await engine.complete(M, { prompt: long, maxTokens: 4, ignoreEos: true, overflow: 'shift', sampling: sampled });
+    expect(shifted.shifted).toBe(true);
+    expect(shifted.timings.generatedTokens).toBe(4);
+
+    const messages = [
+      { role: 'system' as const, content: 'Be brief.' },
+      ...Array.from({ length: 12 }, (_, i) => ({ role: (i % 2 ? 'assistant' : 'user') as 'user' | 'assistant', content: `turn ${i} ${long.slice(0, 300)}` })),
+      { role: 'user' as const, content: 'last question' },
+    ];
+    const chatErr = await errorOf(engine.chat(M, { messages, maxTokens: 4 }));
+    expect(chatErr.code).toBe('context_overflow');
+    const truncated = await engine.chat(M, { messages, maxTokens: 4, overflow: 'truncateMiddle', sampling: sampled });
+    expect(truncated.droppedMessages).toBeGreaterThan(0);
+    expect(truncated.timings.promptTokens).toBeLessThan(512);
+  });
+
+  test('invalid load parameters are rejected before anything loads', async () => {
+    const bad = await errorOf(engine.load('bad', TINY_SPM, { cacheTypeK: 'q3_x' as never }));
+    expect(bad.code).toBe('invalid_argument');
+    const badV = await errorOf(engine.load('bad', TINY_SPM, { cacheTypeV: 'q8_0', flashAttention: 'off' }));
+    expect(badV.code).toBe('invalid_argument');
+    expect(badV.message).toMatch(/flash attention/);
+    const badBatch = await errorOf(engine.load('bad', TINY_SPM, { batchSize: 64, ubatchSize: 128 }));
+    expect(badBatch.message).toMatch(/ubatchSize/);
+  });
+
+  test('tokenize and detokenize round trip; the chat template renders', async () => {
+    const toks = await engine.tokenize(M, 'Hello world', { addSpecial: false });
+    expect(toks.length).toBeGreaterThan(0);
+    expect(await engine.detokenize(M, toks)).toBe('Hello world');
+    const t = await engine.applyTemplate(M, { messages: [{ role: 'user', content: 'Hi' }] });
+    expect(t.prompt).toContain('Hi');
+    expect(t.tokens).toBeGreaterThan(2);
+  });
+});
+
+describe('embeddings', () => {
+  test('deterministic, normalized, and batched', async () => {
+    await engine.load('embed', TINY_EMBED, { embeddings: true, contextSize: 512, parallel: 4, threads: 2 });
+    const texts = ['the cat sat on the mat', 'a completely different sentence', 'the cat sat on the mat'];
+    const a = await engine.embed('embed', texts);
+    const b = await engine.embed('embed', texts);
+    expect(a).toHaveLength(3);
+    for (const v of a) {
+      const norm = Math.sqrt(v.reduce((s, x) => s + x * x, 0));
+      expect(norm).toBeCloseTo(1, 4);
+    }
+    const cos = (x: number[], y: number[]) => x.reduce((s, v, i) => s + v * y[i], 0);
+    // the same text in two slots of one batch: the same vector up to float rounding
+    expect(cos(a[0], a[2])).toBeCloseTo(1, 5);
+    expect(cos(a[0], a[1])).toBeLessThan(0.99);
+    // the same batch again: bit-identical
+    expect(b).toEqual(a);
+    // one text alone gives the vector it had inside the batch
+    const [alone] = await engine.embed('embed', [texts[1]]);
+    expect(cos(alone, a[1])).toBeCloseTo(1, 5);
+    const notEmbed = await errorOf(engine.embed(M, ['x']));
+    expect(notEmbed.code).toBe('not_supported');
+    await engine.unload('embed');
+  });
+});
