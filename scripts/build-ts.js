@@ -15,12 +15,21 @@ function build() {
   esbuild.buildSync({ ...node, entryPoints: [path.join(root, 'main/app/main.ts')], outfile: path.join(root, 'dist/app/main.js'), external: ['electron'] });
   esbuild.buildSync({ ...node, entryPoints: [path.join(root, 'main/app/preload.ts')], outfile: path.join(root, 'dist/app/preload.js'), external: ['electron'], packages: undefined });
   const out = path.join(root, 'dist/renderer');
+  fs.rmSync(out, { recursive: true, force: true });
   fs.mkdirSync(out, { recursive: true });
   esbuild.buildSync({
     entryPoints: [path.join(root, 'renderer/src/main.tsx')],
     outfile: path.join(out, 'app.js'),
     bundle: true, platform: 'browser', target: 'es2022', format: 'iife', minify: true, sourcemap: true,
     jsx: 'automatic', define: { 'process.env.NODE_ENV': '"production"' }, logLevel: 'error',
+  });
+  // styles (with KaTeX's CSS); its fonts are copied to dist/renderer/fonts/. Only the woff2 files:
+  // every browser Hearth runs in reads woff2, which KaTeX lists first.
+  esbuild.buildSync({
+    entryPoints: [path.join(root, 'renderer/src/styles.css')],
+    outfile: path.join(out, 'app.css'),
+    bundle: true, minify: true, logLevel: 'error',
+    loader: { '.woff2': 'file' }, external: ['*.woff', '*.ttf'], assetNames: 'fonts/[name]',
   });
   fs.copyFileSync(path.join(root, 'renderer/index.html'), path.join(out, 'index.html'));
 }

@@ -1,0 +1,92 @@
+/** The layout: sidebar, header with the model picker, the chat, dialogs and toasts. */
+import { useEffect, useLayoutEffect } from 'react';
+import { fetchAssistants } from '../features/assistants/assistantsSlice';
+import { AssistantsDialog } from '../features/assistants/AssistantsDialog';
+import { ChatView } from '../features/chat/ChatView';
+import { fetchModels, fetchModelState } from '../features/models/modelsSlice';
+import { ModelPicker } from '../features/models/ModelPicker';
+import { SettingsDialog } from '../features/settings/SettingsDialog';
+import { fetchAppInfo, fetchSettings, selectTheme, THEME_KEY } from '../features/settings/settingsSlice';
+import { titleOf } from '../features/threads/ThreadList';
+import { Sidebar } from '../features/threads/Sidebar';
+import { fetchThreads, selectSelectedThread } from '../features/threads/threadsSlice';
+import { Icon } from '../components/Icon';
+import { HelpDialog } from './HelpDialog';
+import { useAppDispatch, useAppSelector } from './hooks';
+import { shortcutLabel, useShortcuts } from './shortcuts';
+import { Toasts } from './Toasts';
+import { openDialog, toggleSidebar } from './uiSlice';
+
+/** Applies the theme as <html data-theme> (CSS variables; 'system' follows prefers-color-scheme in CSS). */
+function useTheme(): void {
+  const theme = useAppSelector(selectTheme);
+  useLayoutEffect(() => {
+    document.documentElement.dataset.theme = theme;
+    try {
+      localStorage.setItem(THEME_KEY, theme);
+    } catch {
+      // storage may be unavailable
+    }
+  }, [theme]);
+}
+
+function useStartup(): void {
+  const dispatch = useAppDispatch();
+  useEffect(() => {
+    void dispatch(fetchSettings());
+    void dispatch(fetchAppInfo());
+    void dispatch(fetchThreads());
+    void dispatch(fetchModels());
+    void dispatch(fetchModelState());
+    void dispatch(fetchAssistants());
+    if (window.location.hash === '#settings' || window.location.hash === '#about') {
+      dispatch(openDialog(window.location.hash === '#about' ? { name: 'settings', section: 'about' } : 'settings'));
+    }
+  }, [dispatch]);
+}
+
+function Header() {
+  const dispatch = useAppDispatch();
+  const open = useAppSelector((s) => s.ui.sidebarOpen);
+  const thread = useAppSelector(selectSelectedThread);
+  return (
+    <header className="topbar">
+      <button type="button" className="icon-button" aria-label={open ? 'Hide sidebar' : 'Show sidebar'} aria-expanded={open} aria-controls="sidebar" title={`Sidebar (${shortcutLabel('toggleSidebar')})`} onClick={() => dispatch(toggleSidebar())}>
+        <Icon name="menu" />
+      </button>
+      <span className="topbar-title" title={thread ? titleOf(thread) : 'New chat'}>
+        {thread ? titleOf(thread) : 'New chat'}
+      </span>
+      <ModelPicker />
+      <div className="topbar-actions">
+        <button type="button" className="icon-button" aria-label="Keyboard shortcuts" title={`Keyboard shortcuts (${shortcutLabel('help')})`} onClick={() => dispatch(openDialog('help'))}>
+          <Icon name="help" />
+        </button>
+        <button type="button" className="icon-button" aria-label="Settings" title={`Settings (${shortcutLabel('settings')})`} onClick={() => dispatch(openDialog('settings'))}>
+          <Icon name="settings" />
+        </button>
+      </div>
+    </header>
+  );
+}
+
+export function App() {
+  useStartup();
+  useTheme();
+  useShortcuts();
+  const sidebarOpen = useAppSelector((s) => s.ui.sidebarOpen);
+  const dialog = useAppSelector((s) => s.ui.dialog);
+  return (
+    <div className={`app${sidebarOpen ? '' : ' sidebar-closed'}`}>
+      {sidebarOpen && <Sidebar />}
+      <div className="main-col">
+        <Header />
+        <ChatView />
+      </div>
+      {dialog === 'settings' && <SettingsDialog />}
+      {dialog === 'help' && <HelpDialog />}
+      {dialog === 'assistants' && <AssistantsDialog />}
+      <Toasts />
+    </div>
+  );
+}

@@ -1,0 +1,45 @@
+/** Errors from main (BridgeError codes) turned into words with a next step, for inline display. */
+import { BridgeError } from './bridge';
+
+/** The serializable form of an error kept in the store. */
+export interface ErrorInfo {
+  code: string;
+  message: string;
+}
+
+export function toErrorInfo(e: unknown): ErrorInfo {
+  if (e instanceof BridgeError) return { code: e.code, message: e.message };
+  if (e && typeof e === 'object') {
+    const o = e as { code?: unknown; message?: unknown };
+    return { code: typeof o.code === 'string' ? o.code : 'internal', message: typeof o.message === 'string' ? o.message : String(e) };
+  }
+  return { code: 'internal', message: String(e) };
+}
+
+const HINTS: Record<string, string> = {
+  no_model: 'The model is not loaded — pick one in the header.',
+  no_models: 'There are no models yet — put a .gguf file in the models folder (Settings → Data shows where), then pick it in the header.',
+  engine_crashed: 'The engine stopped and restarted — try again.',
+  engine_unavailable: 'The engine keeps stopping, so Hearth stopped restarting it — restart Hearth or pick a smaller model.',
+  out_of_memory: 'There is not enough memory for this — close other programs, or pick a smaller model or a shorter chat.',
+  context_overflow: "The chat no longer fits in the model's context — start a new chat, or edit an earlier message to shorten it.",
+  busy: 'The engine is busy with another reply — wait for it to finish or press Stop.',
+  invalid_model: 'This model file cannot be read — it may be incomplete or not a GGUF model. Pick another one.',
+  not_found: 'That chat or message no longer exists — it may have been deleted in another window.',
+  disconnected: 'Lost the connection to Hearth — check that it is still running, then try again.',
+  forbidden: 'Hearth refused this request — reload the page.',
+};
+
+/** One sentence saying what happened and what to do next. */
+export function describeError(err: ErrorInfo): string {
+  const hint = HINTS[err.code];
+  if (hint) return hint;
+  if (err.code === 'invalid_input') return `That was not accepted: ${err.message}`;
+  return `Something went wrong: ${err.message || err.code}`;
+}
+
+/** MessageDTO.error is free text from main; it may start with or contain a known code. */
+export function describeMessageError(error: string): string {
+  const code = Object.keys(HINTS).find((c) => error === c || error.startsWith(`${c}:`) || error.includes(c));
+  return code ? HINTS[code] : `The reply failed: ${error}`;
+}

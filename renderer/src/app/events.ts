@@ -1,0 +1,74 @@
+/**
+ * Events from main → store. chat.piece events are buffered per message and flushed into the store
+ * once per animation frame: however many pieces arrive within a frame, the store sees one
+ * piecesApplied action, so React renders the streaming message at most once per frame.
+ */
+import type { EventOf } from '../../../main/ipc/contract';
+import { onEvent } from './bridge';
+import { messageDone, piecesApplied, Piece } from '../features/chat/chatSlice';
+import { modelStateReceived } from '../features/models/modelsSlice';
+import { threadRemoved, threadUpserted } from '../features/threads/threadsSlice';
+import type { AppDispatch } from './store';
+
+export type FrameScheduler = (cb: () => void) => unknown;
+
+const defaultScheduler: FrameScheduler = (cb) =>
+  typeof requestAnimationFrame === 'function' ? requestAnimationFrame(() => cb()) : setTimeout(cb, 16);
+
+/** Collects pieces and hands them to `flush` at most once per frame, merged per message. */
+export class PieceBatcher {
+  private pending = new Map<string, Piece>();
+  private scheduled = false;
+
+  constructor(
+    private readonly flushFn: (pieces: Piece[]) => void,
+    private readonly schedule: FrameScheduler = defaultScheduler,
+  ) {}
+
+  push(p: EventOf<'chat.piece'>): void {
+    const cur = this.pending.get(p.messageId);
+    if (cur) {
+      cur.content += p.content;
+      cur.reasoning += p.reasoning;
+    } else this.pending.set(p.messageId, { threadId: p.threadId, messageId: p.messageId, content: p.content, reasoning: p.reasoning });
+    if (!this.scheduled) {
+      this.scheduled = true;
+      this.schedule(() => this.flush());
+    }
+  }
+
+  /** Applies what is buffered now (called by the frame callback). */
+  flush(): void {
+    this.scheduled = false;
+    if (this.pending.size === 0) return;
+    const batch = [...this.pending.values()];
+    this.pending.clear();
+    this.flushFn(batch);
+  }
+
+  /** Forgets buffered pieces of a message whose final copy arrived. */
+  drop(messageId: string): void {
+    this.pending.delete(messageId);
+  }
+
+  get size(): number {
+    return this.pending.size;
+  }
+}
+
+/** Subscribes to every event main pushes; returns the unsubscribe function. Call once at startup. */
+export function startEvents(dispatch: AppDispatch, schedule?: FrameScheduler): () => void {
+  const batcher = new PieceBatcher((pieces) => dispatch(piecesApplied(pieces)), schedule);
+  const offs = [
+    onEvent('chat.piece', (p) => batcher.push(p)),
+    onEvent('chat.done', (p) => {
+      // the final message replaces everything streamed; pieces still buffered are part of it
+      batcher.drop(p.message.id);
+      dispatch(messageDone(p));
+    }),
+    onEvent('threads.changed', (p) => dispatch(threadUpserted(p.thread))),
+    onEvent('threads.deleted', (p) => dispatch(threadRemoved(p.id))),
+    onEvent('models.state', (p) => dispatch(modelStateReceived(p))),
+  ];
+  return () => offs.forEach((off) => off());
+}

@@ -1,0 +1,25 @@
+/** The Redux store: one slice per feature plus the layout (ui) slice. */
+import { combineReducers, configureStore } from '@reduxjs/toolkit';
+import assistants from '../features/assistants/assistantsSlice';
+import chat from '../features/chat/chatSlice';
+import models from '../features/models/modelsSlice';
+import search from '../features/search/searchSlice';
+import settings from '../features/settings/settingsSlice';
+import threads from '../features/threads/threadsSlice';
+import ui from './uiSlice';
+
+export const rootReducer = combineReducers({ threads, chat, models, assistants, settings, search, ui });
+
+export type RootState = ReturnType<typeof rootReducer>;
+
+export function makeStore(preloadedState?: Partial<RootState>) {
+  return configureStore({
+    reducer: rootReducer,
+    preloadedState,
+    // development-only checks (off in the production bundle); long threads are large states
+    middleware: (getDefault) => getDefault({ serializableCheck: { warnAfter: 250 }, immutableCheck: { warnAfter: 250 } }),
+  });
+}
+
+export type AppStore = ReturnType<typeof makeStore>;
+export type AppDispatch = AppStore['dispatch'];

@@ -1,0 +1,153 @@
+/** Assistants: the list, and a form to create or edit one (instructions, model, sampling defaults). */
+import { FormEvent, useEffect, useState } from 'react';
+import type { AssistantDTO } from '../../../../main/ipc/contract';
+import { describeError } from '../../app/errors';
+import { formatBytes, modelLabel } from '../../app/format';
+import { useAppDispatch, useAppSelector } from '../../app/hooks';
+import { closeDialog } from '../../app/uiSlice';
+import { Dialog } from '../../components/Dialog';
+import { Icon } from '../../components/Icon';
+import { openThread } from '../chat/chatSlice';
+import { parseSampling, SamplingFields, samplingToStrings } from '../settings/SamplingFields';
+import { assistantPicked, createAssistant, deleteAssistant, selectAssistants, updateAssistant } from './assistantsSlice';
+
+interface Draft {
+  name: string;
+  emoji: string;
+  instructions: string;
+  modelPath: string;
+  sampling: ReturnType<typeof samplingToStrings>;
+}
+
+const toDraft = (a: AssistantDTO | null): Draft => ({
+  name: a?.name ?? '',
+  emoji: a?.emoji ?? '🙂',
+  instructions: a?.instructions ?? '',
+  modelPath: a?.modelPath ?? '',
+  sampling: samplingToStrings(a?.sampling),
+});
+
+function AssistantForm({ assistant, onSaved }: { assistant: AssistantDTO | null; onSaved: (a: AssistantDTO) => void }) {
+  const dispatch = useAppDispatch();
+  const models = useAppSelector((s) => s.models.list);
+  const [d, setD] = useState(() => toDraft(assistant));
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  useEffect(() => {
+    setD(toDraft(assistant));
+    setError(null);
+  }, [assistant]);
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    if (!d.name.trim()) return setError('Give the assistant a name.');
+    const sampling = parseSampling(d.sampling);
+    if ('error' in sampling) return setError(sampling.error);
+    const input = { name: d.name.trim(), emoji: d.emoji.trim() || '🙂', instructions: d.instructions, modelPath: d.modelPath || null, sampling: sampling.value };
+    setBusy(true);
+    const r = assistant ? await dispatch(updateAssistant({ id: assistant.id, patch: input })) : await dispatch(createAssistant(input));
+    setBusy(false);
+    if (createAssistant.fulfilled.match(r) || updateAssistant.fulfilled.match(r)) {
+      setError(null);
+      onSaved(r.payload);
+    } else setError(r.payload ? describeError(r.payload) : 'Could not save the assistant.');
+  };
+
+  const remove = async () => {
+    if (!assistant) return;
+    const r = await dispatch(deleteAssistant(assistant.id));
+    if (deleteAssistant.rejected.match(r)) setError(r.payload ? describeError(r.payload) : 'Could not delete the assistant.');
+  };
+
+  const useForNewChat = () => {
+    if (!assistant) return;
+    dispatch(assistantPicked(assistant.id));
+    dispatch(openThread(null));
+    dispatch(closeDialog());
+  };
+
+  const knownModel = !d.modelPath || models.some((m) => m.path === d.modelPath);
+  return (
+    <form className="assistant-form" aria-label={assistant ? `Edit ${assistant.name}` : 'New assistant'} onSubmit={submit}>
+      <div className="row">
+        <div className="field emoji-field">
+          <label htmlFor="assistant-emoji">Emoji</label>
+          <input id="assistant-emoji" value={d.emoji} maxLength={16} onChange={(e) => setD({ ...d, emoji: e.target.value })} />
+        </div>
+        <div className="field grow">
+          <label htmlFor="assistant-name">Name</label>
+          <input id="assistant-name" value={d.name} required maxLength={100} onChange={(e) => setD({ ...d, name: e.target.value })} />
+        </div>
+      </div>
+      <div className="field">
+        <label htmlFor="assistant-instructions">Instructions</label>
+        <textarea id="assistant-instructions" rows={6} value={d.instructions} placeholder="You are a helpful assistant…" onChange={(e) => setD({ ...d, instructions: e.target.value })} />
+      </div>
+      <div className="field">
+        <label htmlFor="assistant-model">Model</label>
+        <select id="assistant-model" value={d.modelPath} onChange={(e) => setD({ ...d, modelPath: e.target.value })}>
+          <option value="">The model picked in the header</option>
+          {!knownModel && <option value={d.modelPath}>{modelLabel(d.modelPath)}</option>}
+          {models.map((m) => (
+            <option key={m.path} value={m.path}>
+              {modelLabel(m.name)} · {formatBytes(m.fileSize)}
+            </option>
+          ))}
+        </select>
+      </div>
+      <fieldset>
+        <legend>Sampling defaults</legend>
+        <SamplingFields values={d.sampling} onChange={(sampling) => setD({ ...d, sampling })} />
+      </fieldset>
+      {error && (
+        <p role="alert" className="inline-error">
+          {error}
+        </p>
+      )}
+      <div className="form-actions">
+        {assistant && !assistant.isDefault && (
+          <button type="button" className="button danger" onClick={() => void remove()}>
+            Delete
+          </button>
+        )}
+        {assistant && (
+          <button type="button" className="button" onClick={useForNewChat}>
+            Start a chat with it
+          </button>
+        )}
+        <button type="submit" className="button primary" disabled={busy}>
+          {assistant ? 'Save' : 'Create assistant'}
+        </button>
+      </div>
+    </form>
+  );
+}
+
+export function AssistantsDialog() {
+  const dispatch = useAppDispatch();
+  const assistants = useAppSelector(selectAssistants);
+  const [selectedId, setSelectedId] = useState<string | null>(() => assistants[0]?.id ?? null);
+  const selected = assistants.find((a) => a.id === selectedId) ?? null;
+  return (
+    <Dialog title="Assistants" onClose={() => dispatch(closeDialog())} wide>
+      <div className="assistants">
+        <div className="assistant-list">
+          <ul aria-label="Assistant list">
+            {assistants.map((a) => (
+              <li key={a.id}>
+                <button type="button" className={`list-button${a.id === selectedId ? ' selected' : ''}`} aria-current={a.id === selectedId ? 'true' : undefined} onClick={() => setSelectedId(a.id)}>
+                  <span aria-hidden="true">{a.emoji}</span> {a.name}
+                  {a.isDefault && <span className="badge">default</span>}
+                </button>
+              </li>
+            ))}
+          </ul>
+          <button type="button" className="button full" onClick={() => setSelectedId(null)}>
+            <Icon name="plus" size={15} /> New assistant
+          </button>
+        </div>
+        <AssistantForm assistant={selected} onSaved={(a) => setSelectedId(a.id)} />
+      </div>
+    </Dialog>
+  );
+}

@@ -1,0 +1,114 @@
+/** The main area: the opened thread's messages (or the new-chat screen), inline errors and the composer. */
+import { describeError } from '../../app/errors';
+import { modelLabel } from '../../app/format';
+import { useAppDispatch, useAppSelector } from '../../app/hooks';
+import { assistantPicked, selectAssistantForNew, selectAssistants } from '../assistants/assistantsSlice';
+import { selectDefaultModelPath } from '../models/modelsSlice';
+import { selectDataDir } from '../settings/settingsSlice';
+import { selectSelectedThreadId } from '../threads/threadsSlice';
+import { errorCleared, loadThread, NEW_CHAT, selectChatError, selectIsSending, selectThreadMessages } from './chatSlice';
+import { Composer } from './Composer';
+import { MessageList } from './MessageList';
+
+export function ChatError({ errorKey }: { errorKey: string }) {
+  const err = useAppSelector((s) => selectChatError(s, errorKey));
+  const dispatch = useAppDispatch();
+  if (!err) return null;
+  return (
+    <div className="chat-error" role="alert">
+      <span>{describeError(err)}</span>
+      <button type="button" className="button small" onClick={() => dispatch(errorCleared(errorKey))}>
+        Dismiss
+      </button>
+    </div>
+  );
+}
+
+function NewChat() {
+  const dispatch = useAppDispatch();
+  const assistants = useAppSelector(selectAssistants);
+  const chosen = useAppSelector(selectAssistantForNew);
+  const models = useAppSelector((s) => s.models.list);
+  const listStatus = useAppSelector((s) => s.models.listStatus);
+  const modelPath = useAppSelector(selectDefaultModelPath);
+  const loadedPath = useAppSelector((s) => s.models.state.loaded?.path ?? null);
+  const dataDir = useAppSelector(selectDataDir);
+  const sep = dataDir?.includes('\\') ? '\\' : '/';
+
+  let modelNote: string | null = null;
+  if (listStatus === 'ready' && models.length === 0) modelNote = `No models yet. Put a .gguf file in ${dataDir ? `${dataDir}${sep}models` : 'the models folder'} and it shows up in the header.`;
+  else if (chosen?.modelPath) modelNote = `${chosen.name} uses ${modelLabel(chosen.modelPath)}.`;
+  else if (modelPath && !loadedPath) modelNote = `${modelLabel(modelPath)} is loaded when you send.`;
+  else if (!modelPath && models.length > 1) modelNote = 'Pick a model in the header to start.';
+
+  return (
+    <section className="new-chat" aria-labelledby="new-chat-title">
+      <h2 id="new-chat-title">New chat</h2>
+      <p className="muted">Everything stays on this computer.</p>
+      {assistants.length > 0 && (
+        <fieldset className="assistant-pick">
+          <legend>Assistant</legend>
+          {assistants.map((a) => (
+            <label key={a.id} className={`assistant-card${chosen?.id === a.id ? ' checked' : ''}`}>
+              <input type="radio" name="assistant-for-new" checked={chosen?.id === a.id} onChange={() => dispatch(assistantPicked(a.id))} />
+              <span className="emoji" aria-hidden="true">
+                {a.emoji}
+              </span>
+              <span className="assistant-text">
+                <span className="name">{a.name}</span>
+                <span className="desc">{a.instructions.split('\n')[0] || 'No instructions'}</span>
+              </span>
+            </label>
+          ))}
+        </fieldset>
+      )}
+      {modelNote && <p className="model-note">{modelNote}</p>}
+    </section>
+  );
+}
+
+function ThreadBody({ threadId }: { threadId: string }) {
+  const t = useAppSelector((s) => selectThreadMessages(s, threadId));
+  // a new chat's thread exists a moment before its first message: show nothing rather than "No messages"
+  const sending = useAppSelector((s) => selectIsSending(s, threadId) || selectIsSending(s, NEW_CHAT));
+  const dispatch = useAppDispatch();
+  if (!t || (t.status === 'loading' && t.ids.length === 0)) {
+    return (
+      <p className="center muted" role="status">
+        Loading the chat…
+      </p>
+    );
+  }
+  if (t.status === 'error' && t.ids.length === 0) {
+    return (
+      <div className="center" role="alert">
+        <p>Could not open this chat: {t.error}</p>
+        <button type="button" className="button" onClick={() => void dispatch(loadThread(threadId))}>
+          Try again
+        </button>
+      </div>
+    );
+  }
+  if (t.ids.length === 0) {
+    if (sending) return null;
+    return (
+      <p className="center muted" role="status">
+        No messages yet.
+      </p>
+    );
+  }
+  return <MessageList threadId={threadId} />;
+}
+
+export function ChatView() {
+  const threadId = useAppSelector(selectSelectedThreadId);
+  return (
+    <main className="chat" aria-label="Chat">
+      <div className="chat-body">{threadId ? <ThreadBody threadId={threadId} /> : <NewChat />}</div>
+      <div className="chat-bottom">
+        <ChatError errorKey={threadId ?? NEW_CHAT} />
+        <Composer threadId={threadId} />
+      </div>
+    </main>
+  );
+}

@@ -1,0 +1,121 @@
+/** The message box: Enter sends, Shift+Enter adds a line, Stop while a reply streams, the draft's token count. */
+import { FormEvent, KeyboardEvent, useEffect, useRef, useState } from 'react';
+import { call } from '../../app/bridge';
+import { formatInt } from '../../app/format';
+import { useAppDispatch, useAppSelector } from '../../app/hooks';
+import { Icon } from '../../components/Icon';
+import { NEW_CHAT, selectIsSending, selectIsStreaming, sendMessage, stopGeneration } from './chatSlice';
+
+/** Drafts per thread (NEW_CHAT for the new-chat screen), kept while the app runs. */
+const drafts = new Map<string, string>();
+
+/** The draft's token count from the loaded model's tokenizer (debounced); estimated when that fails. */
+export function useTokenCount(text: string, threadId: string | null, delayMs = 250): { tokens: number; estimated: boolean } {
+  const [state, setState] = useState({ tokens: 0, estimated: false });
+  useEffect(() => {
+    if (!text.trim()) {
+      setState({ tokens: 0, estimated: false });
+      return;
+    }
+    let alive = true;
+    const timer = setTimeout(() => {
+      call('chat.countTokens', { ...(threadId ? { threadId } : {}), text }).then(
+        (r) => alive && setState({ tokens: r.tokens, estimated: false }),
+        () => alive && setState({ tokens: Math.ceil(text.length / 4), estimated: true }),
+      );
+    }, delayMs);
+    return () => {
+      alive = false;
+      clearTimeout(timer);
+    };
+  }, [text, threadId, delayMs]);
+  return state;
+}
+
+export function Composer({ threadId }: { threadId: string | null }) {
+  const key = threadId ?? NEW_CHAT;
+  const dispatch = useAppDispatch();
+  const [text, setText] = useState(() => drafts.get(key) ?? '');
+  const keyRef = useRef(key);
+  const streaming = useAppSelector((s) => selectIsStreaming(s, threadId));
+  const sending = useAppSelector((s) => selectIsSending(s, key));
+  const focus = useAppSelector((s) => s.ui.focus);
+  const ref = useRef<HTMLTextAreaElement>(null);
+  const count = useTokenCount(text, threadId);
+
+  useEffect(() => {
+    if (keyRef.current === key) return;
+    keyRef.current = key;
+    setText(drafts.get(key) ?? '');
+  }, [key]);
+
+  useEffect(() => {
+    if (focus?.target === 'composer') ref.current?.focus();
+  }, [focus]);
+
+  const update = (v: string) => {
+    setText(v);
+    if (v) drafts.set(key, v);
+    else drafts.delete(key);
+  };
+
+  const send = async () => {
+    const content = text.trim();
+    if (!content || streaming || sending) return;
+    update('');
+    const r = await dispatch(sendMessage({ threadId, content }));
+    if (sendMessage.rejected.match(r)) {
+      // give the text back, to the thread that was created for it if there is one
+      const target = (r.payload as { threadId?: string | null } | undefined)?.threadId ?? key;
+      drafts.set(target, text);
+      if (keyRef.current === target) setText(text);
+    }
+    ref.current?.focus();
+  };
+
+  const onKeyDown = (e: KeyboardEvent<HTMLTextAreaElement>) => {
+    if (e.key === 'Enter' && !e.shiftKey && !e.altKey && !e.nativeEvent.isComposing) {
+      e.preventDefault();
+      void send();
+    }
+  };
+
+  const onSubmit = (e: FormEvent) => {
+    e.preventDefault();
+    void send();
+  };
+
+  const hintId = `composer-hint-${key}`;
+  return (
+    <form className="composer" aria-label="Message composer" onSubmit={onSubmit}>
+      <div className="composer-box">
+        <textarea
+          ref={ref}
+          aria-label="Message"
+          aria-describedby={hintId}
+          placeholder="Message Hearth…"
+          rows={1}
+          value={text}
+          onChange={(e) => update(e.target.value)}
+          onKeyDown={onKeyDown}
+        />
+        {streaming ? (
+          <button type="button" className="send-button stop" aria-label="Stop generating" title="Stop" onClick={() => threadId && void dispatch(stopGeneration(threadId))}>
+            <Icon name="stop" />
+          </button>
+        ) : (
+          <button type="submit" className="send-button" aria-label="Send message" title="Send (Enter)" disabled={!text.trim() || sending}>
+            <Icon name="send" />
+          </button>
+        )}
+      </div>
+      <div className="composer-hint" id={hintId}>
+        <span aria-label="Draft token count">
+          {count.estimated ? '≈ ' : ''}
+          {formatInt(count.tokens)} {count.tokens === 1 ? 'token' : 'tokens'}
+        </span>
+        <span className="muted">Enter to send · Shift+Enter for a new line</span>
+      </div>
+    </form>
+  );
+}

@@ -1,0 +1,179 @@
+/**
+ * One message. Memoized and selecting its own message by id, so while a reply streams only that
+ * reply's component re-renders (the list and the other messages keep their props and state).
+ */
+import { KeyboardEvent, memo, useId, useState } from 'react';
+import type { MessageDTO, MetricsDTO } from '../../../../main/ipc/contract';
+import { describeMessageError } from '../../app/errors';
+import { formatInt, modelLabel } from '../../app/format';
+import { useAppDispatch, useAppSelector } from '../../app/hooks';
+import { useCopied } from '../../components/CodeBlock';
+import { Icon } from '../../components/Icon';
+import { Markdown } from '../../components/Markdown';
+import { continueReply, editMessage, regenerate, selectIsStreaming, switchAlternative } from './chatSlice';
+
+export function metricsText(m: MetricsDTO): string {
+  const parts = [`${formatInt(m.generatedTokens)} tokens`, `${m.genTps.toFixed(1)} tok/s`, `TTFT ${formatInt(m.ttftMs)} ms`];
+  return parts.join(' · ');
+}
+
+function metricsTitle(m: MetricsDTO): string {
+  return `Prompt: ${formatInt(m.promptTokens)} tokens (${formatInt(m.cachedTokens)} from cache) at ${m.promptTps.toFixed(1)} tok/s`;
+}
+
+export function Reasoning({ text, thinking }: { text: string; thinking: boolean }) {
+  const [open, setOpen] = useState(false);
+  const id = useId();
+  return (
+    <div className="reasoning">
+      <button type="button" className="reasoning-toggle" aria-expanded={open} aria-controls={id} onClick={() => setOpen(!open)}>
+        <span className={thinking ? 'thinking' : undefined}>{thinking ? 'Thinking…' : 'Reasoning'}</span>
+        <span className={`chevron${open ? ' open' : ''}`}>
+          <Icon name="chevron" size={14} />
+        </span>
+      </button>
+      <div id={id} className="reasoning-body" hidden={!open}>
+        {open && <Markdown text={text} />}
+      </div>
+    </div>
+  );
+}
+
+export function AlternativesPager({ message, disabled }: { message: MessageDTO; disabled: boolean }) {
+  const dispatch = useAppDispatch();
+  const { index, count } = message.alternative;
+  const go = (direction: 'prev' | 'next') =>
+    void dispatch(switchAlternative({ threadId: message.threadId, messageId: message.id, direction }));
+  return (
+    <div role="group" aria-label="Alternatives" className="pager">
+      <button type="button" className="icon-button small" aria-label="Previous alternative" disabled={disabled || index <= 0} onClick={() => go('prev')}>
+        <Icon name="left" size={14} />
+      </button>
+      <span className="pager-pos" aria-label={`Alternative ${index + 1} of ${count}`}>
+        {index + 1} / {count}
+      </span>
+      <button type="button" className="icon-button small" aria-label="Next alternative" disabled={disabled || index >= count - 1} onClick={() => go('next')}>
+        <Icon name="right" size={14} />
+      </button>
+    </div>
+  );
+}
+
+function EditBox({ message, onDone }: { message: MessageDTO; onDone: () => void }) {
+  const dispatch = useAppDispatch();
+  const [text, setText] = useState(message.content);
+  const save = () => {
+    const content = text.trim();
+    if (!content) return;
+    onDone();
+    if (content !== message.content) void dispatch(editMessage({ threadId: message.threadId, messageId: message.id, content }));
+  };
+  const onKeyDown = (e: KeyboardEvent<HTMLTextAreaElement>) => {
+    if (e.key === 'Enter' && !e.shiftKey && !e.nativeEvent.isComposing) {
+      e.preventDefault();
+      save();
+    } else if (e.key === 'Escape') {
+      e.stopPropagation();
+      onDone();
+    }
+  };
+  return (
+    <div className="edit-box">
+      <textarea aria-label="Edit message" value={text} onChange={(e) => setText(e.target.value)} onKeyDown={onKeyDown} autoFocus />
+      <div className="edit-actions">
+        <button type="button" className="button" onClick={onDone}>
+          Cancel
+        </button>
+        <button type="button" className="button primary" onClick={save} disabled={!text.trim()}>
+          Save and send
+        </button>
+      </div>
+    </div>
+  );
+}
+
+function StatusNote({ m }: { m: MessageDTO }) {
+  if (m.status === 'error') {
+    return (
+      <p role="alert" className="inline-error">
+        {describeMessageError(m.error ?? 'internal')}
+      </p>
+    );
+  }
+  if (m.status === 'interrupted') {
+    return <p className="notice">The engine stopped while writing this reply — Continue or Regenerate it.</p>;
+  }
+  if (m.status === 'aborted') return <p className="notice">Stopped.</p>;
+  return null;
+}
+
+export const MessageItem = memo(function MessageItem({ id }: { id: string }) {
+  const m = useAppSelector((s) => s.chat.messages[id]);
+  const flash = useAppSelector((s) => s.chat.jumpTo?.messageId === id);
+  const busy = useAppSelector((s) => selectIsStreaming(s, m?.threadId ?? null));
+  const assistantName = useAppSelector((s) => {
+    const t = m ? s.threads.entities[m.threadId] : undefined;
+    const a = t?.assistantId ? s.assistants.entities[t.assistantId] : undefined;
+    return a ? `${a.emoji} ${a.name}`.trim() : 'Assistant';
+  });
+  const dispatch = useAppDispatch();
+  const [editing, setEditing] = useState(false);
+  const [copied, copy] = useCopied();
+  if (!m) return null;
+
+  const isUser = m.role === 'user';
+  const streaming = m.status === 'streaming';
+  const who = isUser ? 'You' : m.role === 'assistant' ? assistantName : m.role;
+  return (
+    <article className={`message ${m.role}${flash ? ' flash' : ''}${streaming ? ' streaming' : ''}`} aria-label={isUser ? 'Your message' : `Reply from ${who}`} aria-busy={streaming || undefined} data-message-id={m.id}>
+      <div className="message-meta">
+        <span className="who">{who}</span>
+        {!isUser && m.model && <span className="model">{modelLabel(m.model)}</span>}
+      </div>
+      {m.reasoning && <Reasoning text={m.reasoning} thinking={streaming && !m.content} />}
+      {editing ? (
+        <EditBox message={m} onDone={() => setEditing(false)} />
+      ) : isUser ? (
+        <div className="bubble user-text">{m.content}</div>
+      ) : (
+        <Markdown text={m.content} className={streaming ? 'with-caret' : undefined} />
+      )}
+      {streaming && !m.content && !m.reasoning && (
+        <p className="waiting" role="status">
+          <span className="dots" aria-hidden="true" /> Waiting for the first token…
+        </p>
+      )}
+      <StatusNote m={m} />
+      {!editing && !streaming && (
+        <div className="message-foot">
+          {m.alternative.count > 1 && <AlternativesPager message={m} disabled={busy} />}
+          <div role="group" aria-label="Message actions" className="actions">
+            <button type="button" className="icon-button small" aria-label={copied ? 'Copied' : 'Copy message'} title="Copy" onClick={() => copy(m.content)}>
+              <Icon name="copy" size={15} />
+            </button>
+            {isUser && (
+              <button type="button" className="icon-button small" aria-label="Edit message" title="Edit" disabled={busy} onClick={() => setEditing(true)}>
+                <Icon name="edit" size={15} />
+              </button>
+            )}
+            {m.role === 'assistant' && (
+              <button type="button" className="icon-button small" aria-label="Regenerate reply" title="Regenerate" disabled={busy} onClick={() => void dispatch(regenerate({ threadId: m.threadId, messageId: m.id }))}>
+                <Icon name="refresh" size={15} />
+              </button>
+            )}
+            {m.role === 'assistant' && (m.status === 'aborted' || m.status === 'interrupted') && (
+              <button type="button" className="icon-button small" aria-label="Continue reply" title="Continue" disabled={busy} onClick={() => void dispatch(continueReply({ threadId: m.threadId, messageId: m.id }))}>
+                <Icon name="play" size={15} />
+              </button>
+            )}
+          </div>
+          {m.metrics && (
+            <footer className="metrics" aria-label="Reply metrics" title={metricsTitle(m.metrics)}>
+              {metricsText(m.metrics)}
+            </footer>
+          )}
+        </div>
+      )}
+    </article>
+  );
+});

@@ -1,0 +1,326 @@
+/**
+ * Messages of the opened threads. Streaming text arrives as batches of pieces (one batch per
+ * animation frame, see app/events.ts); chat.done replaces the message with main's final copy.
+ */
+import { createSlice, PayloadAction } from '@reduxjs/toolkit';
+import type { MessageDTO, ThreadDTO } from '../../../../main/ipc/contract';
+import { call } from '../../app/bridge';
+import { ErrorInfo, toErrorInfo } from '../../app/errors';
+import type { AppDispatch, RootState } from '../../app/store';
+import { createAppAsyncThunk } from '../../app/thunk';
+import { selectAssistantForNew } from '../assistants/assistantsSlice';
+import { selectDefaultModelPath } from '../models/modelsSlice';
+import { createThread, threadRemoved, threadSelected, threadUpserted } from '../threads/threadsSlice';
+
+/** The errors key of the new-chat screen (no thread yet). */
+export const NEW_CHAT = 'new';
+
+export interface Piece {
+  threadId: string;
+  messageId: string;
+  content: string;
+  reasoning: string;
+}
+
+export interface ThreadMessages {
+  /** the current path through the thread, oldest first */
+  ids: string[];
+  status: 'loading' | 'ready' | 'error';
+  error: string | null;
+}
+
+export interface ChatState {
+  messages: Record<string, MessageDTO>;
+  byThread: Record<string, ThreadMessages>;
+  /** pieces for a message we do not have yet (the event beat chat.send's answer) */
+  orphans: Record<string, Piece>;
+  /** the last failed action per thread (or NEW_CHAT), shown inline above the composer */
+  errors: Record<string, ErrorInfo>;
+  /** a send in flight, per thread (or NEW_CHAT) */
+  sending: Record<string, boolean>;
+  /** a search hit asked to show this message */
+  jumpTo: { threadId: string; messageId: string; seq: number } | null;
+}
+
+const initialState: ChatState = { messages: {}, byThread: {}, orphans: {}, errors: {}, sending: {}, jumpTo: null };
+
+type ThreadView = { thread: ThreadDTO; messages: MessageDTO[] };
+
+// ---- thunks --------------------------------------------------------------------------------------
+
+export const loadThread = createAppAsyncThunk('chat/load', async (threadId: string, { dispatch, rejectWithValue }) => {
+  try {
+    const view = await call('threads.get', { id: threadId });
+    dispatch(threadUpserted(view.thread));
+    return view;
+  } catch (e) {
+    return rejectWithValue(toErrorInfo(e));
+  }
+});
+
+/** Opens a thread (null = the new-chat screen), loading its messages the first time. */
+export function openThread(threadId: string | null, messageId?: string) {
+  return (dispatch: AppDispatch, getState: () => RootState) => {
+    dispatch(threadSelected(threadId));
+    if (!threadId) return;
+    const loaded = getState().chat.byThread[threadId];
+    if (!loaded || loaded.status === 'error') dispatch(loadThread(threadId));
+    if (messageId) dispatch(chatSlice.actions.jumpRequested({ threadId, messageId }));
+  };
+}
+
+export const sendMessage = createAppAsyncThunk(
+  'chat/send',
+  async (arg: { threadId: string | null; content: string }, { dispatch, getState, rejectWithValue }) => {
+    let threadId = arg.threadId;
+    try {
+      if (!threadId) {
+        const st = getState();
+        const assistant = selectAssistantForNew(st);
+        const modelPath = assistant?.modelPath ?? selectDefaultModelPath(st);
+        if (!modelPath && st.models.listStatus === 'ready') {
+          return rejectWithValue(
+            st.models.list.length === 0
+              ? { code: 'no_models', message: 'no models in the models folder' }
+              : { code: 'no_model', message: 'pick a model first' },
+          );
+        }
+        const thread = await dispatch(
+          createThread({ ...(assistant ? { assistantId: assistant.id } : {}), ...(modelPath ? { modelPath } : {}) }),
+        ).unwrap();
+        threadId = thread.id;
+      }
+      const r = await call('chat.send', { threadId, content: arg.content });
+      return { threadId, ...r };
+    } catch (e) {
+      return rejectWithValue({ ...toErrorInfo(e), threadId } as ErrorInfo);
+    }
+  },
+);
+
+export const stopGeneration = createAppAsyncThunk('chat/stop', async (threadId: string, { rejectWithValue }) => {
+  try {
+    return await call('chat.stop', { threadId });
+  } catch (e) {
+    return rejectWithValue(toErrorInfo(e));
+  }
+});
+
+export const regenerate = createAppAsyncThunk(
+  'chat/regenerate',
+  async (arg: { threadId: string; messageId: string }, { rejectWithValue }) => {
+    try {
+      return (await call('chat.regenerate', arg)).reply;
+    } catch (e) {
+      return rejectWithValue(toErrorInfo(e));
+    }
+  },
+);
+
+export const editMessage = createAppAsyncThunk(
+  'chat/edit',
+  async (arg: { threadId: string; messageId: string; content: string }, { rejectWithValue }) => {
+    try {
+      return await call('chat.edit', arg);
+    } catch (e) {
+      return rejectWithValue(toErrorInfo(e));
+    }
+  },
+);
+
+export const continueReply = createAppAsyncThunk(
+  'chat/continue',
+  async (arg: { threadId: string; messageId: string }, { rejectWithValue }) => {
+    try {
+      return (await call('chat.continue', arg)).reply;
+    } catch (e) {
+      return rejectWithValue(toErrorInfo(e));
+    }
+  },
+);
+
+export const switchAlternative = createAppAsyncThunk(
+  'chat/switchAlternative',
+  async (arg: { threadId: string; messageId: string; direction: 'prev' | 'next' }, { rejectWithValue }) => {
+    try {
+      return await call('messages.switchAlternative', { messageId: arg.messageId, direction: arg.direction });
+    } catch (e) {
+      return rejectWithValue(toErrorInfo(e));
+    }
+  },
+);
+
+// ---- reducers ------------------------------------------------------------------------------------
+
+/** Puts main's copy of a message into the store without losing text that streamed in meanwhile. */
+function putMessage(state: ChatState, incoming: MessageDTO): void {
+  const cur = state.messages[incoming.id];
+  if (cur && incoming.status === 'streaming') {
+    // a stale snapshot (the reply is already final) or an older copy of a reply we are streaming
+    if (cur.status !== 'streaming' || cur.content.length + cur.reasoning.length >= incoming.content.length + incoming.reasoning.length) {
+      if (cur.status === 'streaming') cur.alternative = incoming.alternative;
+      return;
+    }
+  }
+  let m = incoming;
+  const orphan = state.orphans[m.id];
+  if (orphan) {
+    if (m.status === 'streaming') m = { ...m, content: m.content + orphan.content, reasoning: m.reasoning + orphan.reasoning };
+    delete state.orphans[m.id];
+  }
+  state.messages[m.id] = m;
+}
+
+function setPath(state: ChatState, threadId: string, messages: MessageDTO[]): void {
+  for (const m of messages) putMessage(state, m);
+  state.byThread[threadId] = { ids: messages.map((m) => m.id), status: 'ready', error: null };
+}
+
+/** Replaces the path from `fromId` on (or appends when it is not on the path) with `ids`. */
+function replaceFrom(state: ChatState, threadId: string, fromId: string, ids: string[]): void {
+  const t = (state.byThread[threadId] ??= { ids: [], status: 'ready', error: null });
+  const at = t.ids.indexOf(fromId);
+  t.ids = at >= 0 ? [...t.ids.slice(0, at), ...ids] : [...t.ids.filter((id) => !ids.includes(id)), ...ids];
+}
+
+const chatSlice = createSlice({
+  name: 'chat',
+  initialState,
+  reducers: {
+    /** one animation frame's worth of chat.piece events, merged per message */
+    piecesApplied(state, a: PayloadAction<Piece[]>) {
+      for (const p of a.payload) {
+        const m = state.messages[p.messageId];
+        if (m) {
+          if (m.status !== 'streaming') continue; // chat.done already gave the final text
+          if (p.content) m.content += p.content;
+          if (p.reasoning) m.reasoning += p.reasoning;
+        } else {
+          const o = state.orphans[p.messageId];
+          if (o) {
+            o.content += p.content;
+            o.reasoning += p.reasoning;
+          } else state.orphans[p.messageId] = { ...p };
+        }
+      }
+    },
+    /** chat.done: main's final copy of a reply replaces ours */
+    messageDone(state, a: PayloadAction<{ threadId: string; message: MessageDTO }>) {
+      const { threadId, message } = a.payload;
+      delete state.orphans[message.id];
+      state.messages[message.id] = message;
+      const t = state.byThread[threadId];
+      if (t && !t.ids.includes(message.id)) {
+        const last = t.ids[t.ids.length - 1] ?? null;
+        if (message.parentId === last) t.ids.push(message.id);
+      }
+    },
+    errorCleared(state, a: PayloadAction<string>) {
+      delete state.errors[a.payload];
+    },
+    jumpRequested(state, a: PayloadAction<{ threadId: string; messageId: string }>) {
+      state.jumpTo = { ...a.payload, seq: (state.jumpTo?.seq ?? 0) + 1 };
+    },
+    jumpDone(state) {
+      state.jumpTo = null;
+    },
+  },
+  extraReducers: (b) => {
+    b.addCase(loadThread.pending, (s, a) => {
+      const t = s.byThread[a.meta.arg];
+      if (t) t.status = t.ids.length ? t.status : 'loading';
+      else s.byThread[a.meta.arg] = { ids: [], status: 'loading', error: null };
+    })
+      .addCase(loadThread.fulfilled, (s, a) => {
+        setPath(s, a.meta.arg, a.payload.messages);
+      })
+      .addCase(loadThread.rejected, (s, a) => {
+        s.byThread[a.meta.arg] = { ids: s.byThread[a.meta.arg]?.ids ?? [], status: 'error', error: a.payload?.message ?? 'failed' };
+      })
+      .addCase(createThread.fulfilled, (s, a) => {
+        s.byThread[a.payload.id] ??= { ids: [], status: 'ready', error: null };
+      })
+      .addCase(sendMessage.pending, (s, a) => {
+        const key = a.meta.arg.threadId ?? NEW_CHAT;
+        delete s.errors[key];
+        s.sending[key] = true;
+      })
+      .addCase(sendMessage.fulfilled, (s, a) => {
+        const { threadId, userMessage, reply } = a.payload;
+        delete s.sending[a.meta.arg.threadId ?? NEW_CHAT];
+        delete s.errors[NEW_CHAT];
+        putMessage(s, userMessage);
+        putMessage(s, reply);
+        const t = (s.byThread[threadId] ??= { ids: [], status: 'ready', error: null });
+        for (const id of [userMessage.id, reply.id]) if (!t.ids.includes(id)) t.ids.push(id);
+      })
+      .addCase(sendMessage.rejected, (s, a) => {
+        const key = a.meta.arg.threadId ?? NEW_CHAT;
+        delete s.sending[key];
+        const err = a.payload ?? { code: 'internal', message: a.error.message ?? 'failed' };
+        const threadId = (err as ErrorInfo & { threadId?: string | null }).threadId;
+        // a new chat whose thread was created but whose send failed shows the error in that thread
+        s.errors[threadId ?? key] = { code: err.code, message: err.message };
+      })
+      .addCase(regenerate.pending, (s, a) => {
+        delete s.errors[a.meta.arg.threadId];
+      })
+      .addCase(regenerate.fulfilled, (s, a) => {
+        putMessage(s, a.payload);
+        replaceFrom(s, a.meta.arg.threadId, a.meta.arg.messageId, [a.payload.id]);
+      })
+      .addCase(editMessage.pending, (s, a) => {
+        delete s.errors[a.meta.arg.threadId];
+      })
+      .addCase(editMessage.fulfilled, (s, a) => {
+        putMessage(s, a.payload.userMessage);
+        putMessage(s, a.payload.reply);
+        replaceFrom(s, a.meta.arg.threadId, a.meta.arg.messageId, [a.payload.userMessage.id, a.payload.reply.id]);
+      })
+      .addCase(continueReply.pending, (s, a) => {
+        delete s.errors[a.meta.arg.threadId];
+      })
+      .addCase(continueReply.fulfilled, (s, a) => {
+        putMessage(s, a.payload);
+        const t = s.byThread[a.meta.arg.threadId];
+        if (t && !t.ids.includes(a.payload.id)) replaceFrom(s, a.meta.arg.threadId, a.meta.arg.messageId, [a.meta.arg.messageId, a.payload.id]);
+      })
+      .addCase(switchAlternative.fulfilled, (s, a) => {
+        setPath(s, a.meta.arg.threadId, a.payload.messages);
+      })
+      .addCase(threadRemoved, (s, a) => {
+        const t = s.byThread[a.payload];
+        if (t) for (const id of t.ids) delete s.messages[id];
+        delete s.byThread[a.payload];
+        delete s.errors[a.payload];
+      });
+    for (const thunk of [regenerate, editMessage, continueReply, switchAlternative, stopGeneration]) {
+      b.addCase(thunk.rejected, (s, a) => {
+        const arg = a.meta.arg as string | { threadId: string };
+        const threadId = typeof arg === 'string' ? arg : arg.threadId;
+        s.errors[threadId] = a.payload ?? { code: 'internal', message: a.error.message ?? 'failed' };
+      });
+    }
+  },
+});
+
+export const { piecesApplied, messageDone, errorCleared, jumpRequested, jumpDone } = chatSlice.actions;
+export default chatSlice.reducer;
+
+// ---- selectors -----------------------------------------------------------------------------------
+
+const NO_IDS: string[] = [];
+
+export const selectMessage = (s: RootState, id: string): MessageDTO | undefined => s.chat.messages[id];
+export const selectThreadMessages = (s: RootState, threadId: string | null): ThreadMessages | undefined =>
+  threadId ? s.chat.byThread[threadId] : undefined;
+export const selectMessageIds = (s: RootState, threadId: string | null): string[] =>
+  (threadId && s.chat.byThread[threadId]?.ids) || NO_IDS;
+/** A reply is streaming in this thread (it is always the last message of the path). */
+export function selectIsStreaming(s: RootState, threadId: string | null): boolean {
+  const ids = selectMessageIds(s, threadId);
+  const last = ids.length ? s.chat.messages[ids[ids.length - 1]] : undefined;
+  return last?.status === 'streaming';
+}
+export const selectChatError = (s: RootState, key: string): ErrorInfo | undefined => s.chat.errors[key];
+export const selectIsSending = (s: RootState, key: string): boolean => !!s.chat.sending[key];

@@ -1,0 +1,76 @@
+/** Header: pick a model from <data>/models/, its load progress, and the loaded model's context use. */
+import { formatBytes, formatInt, modelLabel } from '../../app/format';
+import { useAppDispatch, useAppSelector } from '../../app/hooks';
+import { Icon } from '../../components/Icon';
+import { loadModel, selectModels, selectModelState, unloadModel } from './modelsSlice';
+
+export function ContextMeter({ used, size }: { used: number; size: number }) {
+  const pct = size > 0 ? Math.min(100, (used / size) * 100) : 0;
+  return (
+    <div
+      className={`context-meter${pct > 90 ? ' full' : pct > 75 ? ' high' : ''}`}
+      role="meter"
+      aria-label="Context used"
+      aria-valuemin={0}
+      aria-valuemax={size}
+      aria-valuenow={used}
+      aria-valuetext={`${formatInt(used)} of ${formatInt(size)} tokens`}
+      title={`Context: ${formatInt(used)} of ${formatInt(size)} tokens used`}
+    >
+      <div className="meter-bar" aria-hidden="true">
+        <div className="meter-fill" style={{ width: `${pct}%` }} />
+      </div>
+      <span className="meter-text">
+        {formatInt(used)} / {formatInt(size)}
+      </span>
+    </div>
+  );
+}
+
+export function ModelPicker() {
+  const dispatch = useAppDispatch();
+  const models = useAppSelector(selectModels);
+  const listStatus = useAppSelector((s) => s.models.listStatus);
+  const st = useAppSelector(selectModelState);
+  const error = useAppSelector((s) => s.models.error);
+  const value = st.loading?.path ?? st.loaded?.path ?? '';
+  const known = models.some((m) => m.path === value);
+
+  return (
+    <div className="model-picker">
+      <select
+        aria-label="Model"
+        value={value}
+        disabled={models.length === 0 && !value}
+        onChange={(e) => e.target.value && void dispatch(loadModel(e.target.value))}
+      >
+        <option value="" disabled>
+          {listStatus === 'ready' && models.length === 0 ? 'No models found' : 'Choose a model…'}
+        </option>
+        {value && !known && <option value={value}>{modelLabel(value)}</option>}
+        {models.map((m) => (
+          <option key={m.path} value={m.path}>
+            {modelLabel(m.name)} · {formatBytes(m.fileSize)}
+          </option>
+        ))}
+      </select>
+      {st.loading && (
+        <div className="load-progress">
+          <progress aria-label={`Loading ${modelLabel(st.loading.path)}`} max={1} value={st.loading.progress} />
+          <span className="muted">{Math.round(st.loading.progress * 100)}%</span>
+        </div>
+      )}
+      {st.loaded && !st.loading && <ContextMeter used={st.loaded.tokensUsed} size={st.loaded.contextSize} />}
+      {st.loaded && !st.loading && (
+        <button type="button" className="icon-button small" aria-label="Unload model" title="Unload model" onClick={() => void dispatch(unloadModel())}>
+          <Icon name="eject" size={15} />
+        </button>
+      )}
+      {(error || st.error) && (
+        <span className="model-error" role="alert" title={error ?? st.error ?? ''}>
+          {error ?? st.error}
+        </span>
+      )}
+    </div>
+  );
+}

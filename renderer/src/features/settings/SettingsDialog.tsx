@@ -1,0 +1,149 @@
+/** Settings: appearance, chat defaults (sampling), data folder, about. */
+import { KeyboardEvent, useEffect, useState } from 'react';
+import { useAppDispatch, useAppSelector } from '../../app/hooks';
+import { closeDialog, setSettingsSection, SettingsSection } from '../../app/uiSlice';
+import { Dialog } from '../../components/Dialog';
+import { About } from './About';
+import { parseSampling, SamplingFields, samplingToStrings } from './SamplingFields';
+import { selectDataDir, selectSettings, Theme, updateSettings } from './settingsSlice';
+
+const SECTIONS: { id: SettingsSection; label: string }[] = [
+  { id: 'appearance', label: 'Appearance' },
+  { id: 'chat', label: 'Chat defaults' },
+  { id: 'data', label: 'Data' },
+  { id: 'about', label: 'About' },
+];
+
+function Appearance() {
+  const dispatch = useAppDispatch();
+  const theme = useAppSelector((s) => s.settings.theme);
+  const options: { value: Theme; label: string }[] = [
+    { value: 'light', label: 'Light' },
+    { value: 'dark', label: 'Dark' },
+    { value: 'system', label: 'System (follow the OS)' },
+  ];
+  return (
+    <fieldset className="radio-row">
+      <legend>Theme</legend>
+      {options.map((o) => (
+        <label key={o.value} className={`radio-card${theme === o.value ? ' checked' : ''}`}>
+          <input type="radio" name="theme" value={o.value} checked={theme === o.value} onChange={() => void dispatch(updateSettings({ theme: o.value }))} />
+          <span className={`swatch swatch-${o.value}`} aria-hidden="true" />
+          {o.label}
+        </label>
+      ))}
+    </fieldset>
+  );
+}
+
+function ChatDefaults() {
+  const dispatch = useAppDispatch();
+  const settings = useAppSelector(selectSettings);
+  const saveError = useAppSelector((s) => s.settings.saveError);
+  const [values, setValues] = useState(() => samplingToStrings(settings?.chatDefaults));
+  const [note, setNote] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => setValues(samplingToStrings(settings?.chatDefaults)), [settings?.chatDefaults]);
+
+  const save = async () => {
+    const parsed = parseSampling(values);
+    if ('error' in parsed) {
+      setError(parsed.error);
+      return;
+    }
+    setError(null);
+    const r = await dispatch(updateSettings({ chatDefaults: parsed.value }));
+    setNote(updateSettings.fulfilled.match(r) ? 'Saved.' : null);
+  };
+  return (
+    <form
+      aria-label="Chat defaults"
+      onSubmit={(e) => {
+        e.preventDefault();
+        void save();
+      }}
+    >
+      <p className="muted">Used by new replies unless the assistant sets its own. Leave a field blank for the model's default.</p>
+      <SamplingFields values={values} onChange={(v) => (setValues(v), setNote(null))} />
+      {(error || saveError) && (
+        <p role="alert" className="inline-error">
+          {error ?? saveError}
+        </p>
+      )}
+      <div className="form-actions">
+        <span role="status" className="muted">
+          {note}
+        </span>
+        <button type="submit" className="button primary">
+          Save defaults
+        </button>
+      </div>
+    </form>
+  );
+}
+
+function DataFolder() {
+  const dataDir = useAppSelector(selectDataDir) ?? '';
+  const sep = dataDir.includes('\\') ? '\\' : '/';
+  return (
+    <div className="stack">
+      <div className="field">
+        <label htmlFor="data-dir">Data folder</label>
+        <input id="data-dir" readOnly value={dataDir} />
+        <span className="hint">Chats, settings and models live here. Start Hearth with --data-dir to use another folder.</span>
+      </div>
+      <div className="field">
+        <label htmlFor="models-dir">Models folder</label>
+        <input id="models-dir" readOnly value={dataDir ? `${dataDir}${sep}models` : ''} />
+        <span className="hint">Put .gguf files here; they appear in the model picker.</span>
+      </div>
+    </div>
+  );
+}
+
+export function SettingsDialog() {
+  const dispatch = useAppDispatch();
+  const section = useAppSelector((s) => s.ui.settingsSection);
+  const onTabKey = (e: KeyboardEvent<HTMLDivElement>) => {
+    const i = SECTIONS.findIndex((s) => s.id === section);
+    let next = -1;
+    if (e.key === 'ArrowDown' || e.key === 'ArrowRight') next = (i + 1) % SECTIONS.length;
+    else if (e.key === 'ArrowUp' || e.key === 'ArrowLeft') next = (i - 1 + SECTIONS.length) % SECTIONS.length;
+    else if (e.key === 'Home') next = 0;
+    else if (e.key === 'End') next = SECTIONS.length - 1;
+    if (next < 0) return;
+    e.preventDefault();
+    dispatch(setSettingsSection(SECTIONS[next].id));
+    document.getElementById(`settings-tab-${SECTIONS[next].id}`)?.focus();
+  };
+  return (
+    <Dialog title="Settings" onClose={() => dispatch(closeDialog())} wide>
+      <div className="settings">
+        <div role="tablist" aria-label="Settings sections" aria-orientation="vertical" className="tabs" onKeyDown={onTabKey}>
+          {SECTIONS.map((s) => (
+            <button
+              key={s.id}
+              type="button"
+              role="tab"
+              id={`settings-tab-${s.id}`}
+              aria-selected={section === s.id}
+              aria-controls={`settings-panel-${s.id}`}
+              tabIndex={section === s.id ? 0 : -1}
+              data-autofocus={section === s.id ? true : undefined}
+              onClick={() => dispatch(setSettingsSection(s.id))}
+            >
+              {s.label}
+            </button>
+          ))}
+        </div>
+        <div role="tabpanel" id={`settings-panel-${section}`} aria-labelledby={`settings-tab-${section}`} className="tabpanel">
+          <h3>{SECTIONS.find((s) => s.id === section)?.label}</h3>
+          {section === 'appearance' && <Appearance />}
+          {section === 'chat' && <ChatDefaults />}
+          {section === 'data' && <DataFolder />}
+          {section === 'about' && <About />}
+        </div>
+      </div>
+    </Dialog>
+  );
+}

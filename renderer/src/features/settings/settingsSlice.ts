@@ -1,0 +1,97 @@
+/** Settings from main (theme, chat defaults, data folder) and app.info for the About section. */
+import { createSlice } from '@reduxjs/toolkit';
+import type { AppInfo, SamplingDTO, SettingsDTO } from '../../../../main/ipc/contract';
+import { call } from '../../app/bridge';
+import { describeError, toErrorInfo } from '../../app/errors';
+import type { RootState } from '../../app/store';
+import { createAppAsyncThunk } from '../../app/thunk';
+
+export type Theme = SettingsDTO['theme'];
+
+export interface SettingsState {
+  settings: SettingsDTO | null;
+  info: AppInfo | null;
+  infoError: string | null;
+  saveError: string | null;
+  /** the theme to show before settings.get answers (remembered in localStorage) */
+  theme: Theme;
+}
+
+export const THEME_KEY = 'hearth.theme';
+
+function initialTheme(): Theme {
+  try {
+    const t = typeof localStorage !== 'undefined' ? localStorage.getItem(THEME_KEY) : null;
+    if (t === 'light' || t === 'dark' || t === 'system') return t;
+  } catch {
+    // storage may be unavailable
+  }
+  return 'system';
+}
+
+const initialState = (): SettingsState => ({ settings: null, info: null, infoError: null, saveError: null, theme: initialTheme() });
+
+export const fetchSettings = createAppAsyncThunk('settings/get', async (_: void, { rejectWithValue }) => {
+  try {
+    return await call('settings.get', {});
+  } catch (e) {
+    return rejectWithValue(toErrorInfo(e));
+  }
+});
+
+export const updateSettings = createAppAsyncThunk(
+  'settings/update',
+  async (patch: { theme?: Theme; chatDefaults?: SamplingDTO }, { rejectWithValue }) => {
+    try {
+      return await call('settings.update', patch);
+    } catch (e) {
+      return rejectWithValue(toErrorInfo(e));
+    }
+  },
+);
+
+export const fetchAppInfo = createAppAsyncThunk('settings/appInfo', async (_: void, { rejectWithValue }) => {
+  try {
+    return await call('app.info', {});
+  } catch (e) {
+    return rejectWithValue(toErrorInfo(e));
+  }
+});
+
+const settingsSlice = createSlice({
+  name: 'settings',
+  initialState,
+  reducers: {},
+  extraReducers: (b) => {
+    b.addCase(fetchSettings.fulfilled, (s, a) => {
+      s.settings = a.payload;
+      s.theme = a.payload.theme;
+    })
+      .addCase(updateSettings.pending, (s, a) => {
+        s.saveError = null;
+        if (a.meta.arg.theme) s.theme = a.meta.arg.theme; // apply at once
+      })
+      .addCase(updateSettings.fulfilled, (s, a) => {
+        s.settings = a.payload;
+        s.theme = a.payload.theme;
+      })
+      .addCase(updateSettings.rejected, (s, a) => {
+        s.saveError = a.payload ? describeError(a.payload) : 'Could not save the settings.';
+        if (s.settings) s.theme = s.settings.theme;
+      })
+      .addCase(fetchAppInfo.fulfilled, (s, a) => {
+        s.info = a.payload;
+        s.infoError = null;
+      })
+      .addCase(fetchAppInfo.rejected, (s, a) => {
+        s.infoError = a.payload?.message ?? a.error.message ?? 'failed';
+      });
+  },
+});
+
+export default settingsSlice.reducer;
+
+export const selectTheme = (s: RootState) => s.settings.theme;
+export const selectSettings = (s: RootState) => s.settings.settings;
+export const selectAppInfo = (s: RootState) => s.settings.info;
+export const selectDataDir = (s: RootState) => s.settings.settings?.dataDir ?? s.settings.info?.dataDir ?? null;

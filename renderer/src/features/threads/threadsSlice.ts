@@ -1,0 +1,203 @@
+/**
+ * The thread list: entities from threads.list and the threads.changed / threads.deleted events,
+ * the selected thread (null = the new-chat screen), and deletes waiting out their undo window.
+ */
+import { createEntityAdapter, createSelector, createSlice, EntityState, PayloadAction } from '@reduxjs/toolkit';
+import type { ThreadDTO } from '../../../../main/ipc/contract';
+import { call } from '../../app/bridge';
+import { toErrorInfo } from '../../app/errors';
+import type { AppDispatch, RootState } from '../../app/store';
+import { createAppAsyncThunk } from '../../app/thunk';
+import { toastAdded, toastRemoved } from '../../app/uiSlice';
+
+export const threadsAdapter = createEntityAdapter<ThreadDTO>();
+
+export interface ThreadsState extends EntityState<ThreadDTO, string> {
+  selectedId: string | null;
+  /** deleted in the UI, waiting for the undo toast to expire before threads.delete is called */
+  pendingDelete: string[];
+  nextCursor: string | null;
+  status: 'idle' | 'loading' | 'ready' | 'error';
+  error: string | null;
+}
+
+const initialState: ThreadsState = threadsAdapter.getInitialState({
+  selectedId: null,
+  pendingDelete: [],
+  nextCursor: null,
+  status: 'idle',
+  error: null,
+});
+
+export const fetchThreads = createAppAsyncThunk('threads/fetch', async (arg: { more?: boolean } | undefined, { getState, rejectWithValue }) => {
+  try {
+    const cursor = arg?.more ? getState().threads.nextCursor ?? undefined : undefined;
+    return await call('threads.list', { limit: 100, ...(cursor ? { cursor } : {}) });
+  } catch (e) {
+    return rejectWithValue(toErrorInfo(e));
+  }
+});
+
+export const createThread = createAppAsyncThunk('threads/create', async (arg: { assistantId?: string; modelPath?: string }, { rejectWithValue }) => {
+  try {
+    return await call('threads.create', arg);
+  } catch (e) {
+    return rejectWithValue(toErrorInfo(e));
+  }
+});
+
+export const renameThread = createAppAsyncThunk('threads/rename', async (arg: { id: string; title: string }, { rejectWithValue, dispatch }) => {
+  try {
+    return await call('threads.rename', arg);
+  } catch (e) {
+    const err = toErrorInfo(e);
+    dispatch(toastAdded({ kind: 'error', text: `Could not rename the chat: ${err.message}` }));
+    return rejectWithValue(err);
+  }
+});
+
+export const pinThread = createAppAsyncThunk('threads/pin', async (arg: { id: string; pinned: boolean }, { rejectWithValue, dispatch }) => {
+  try {
+    return await call('threads.pin', arg);
+  } catch (e) {
+    const err = toErrorInfo(e);
+    dispatch(toastAdded({ kind: 'error', text: `Could not ${arg.pinned ? 'pin' : 'unpin'} the chat: ${err.message}` }));
+    return rejectWithValue(err);
+  }
+});
+
+/** How long the "Chat deleted — Undo" toast stays before the delete is sent to main. */
+export const UNDO_MS = 5000;
+const deleteTimers = new Map<string, ReturnType<typeof setTimeout>>();
+const toastIdFor = (id: string) => `delete-${id}`;
+
+/** Calls threads.delete now (the undo window is over). */
+export const commitDelete = createAppAsyncThunk('threads/commitDelete', async (id: string, { dispatch, rejectWithValue }) => {
+  const timer = deleteTimers.get(id);
+  if (timer) clearTimeout(timer);
+  deleteTimers.delete(id);
+  dispatch(toastRemoved(toastIdFor(id)));
+  try {
+    await call('threads.delete', { id });
+    return id;
+  } catch (e) {
+    const err = toErrorInfo(e);
+    if (err.code === 'not_found') return id; // already gone
+    dispatch(toastAdded({ kind: 'error', text: `Could not delete the chat: ${err.message}` }));
+    return rejectWithValue(err);
+  }
+});
+
+/** Removes the thread from the list at once and shows an undo toast; main is told when it expires. */
+export function deleteWithUndo(id: string) {
+  return (dispatch: AppDispatch, getState: () => RootState) => {
+    const thread = getState().threads.entities[id];
+    if (!thread || deleteTimers.has(id)) return;
+    dispatch(threadsSlice.actions.hidden(id));
+    dispatch(toastAdded({ id: toastIdFor(id), kind: 'info', text: 'Chat deleted', action: { type: 'undoDelete', threadId: id, label: 'Undo' } }));
+    deleteTimers.set(id, setTimeout(() => void dispatch(commitDelete(id)), UNDO_MS));
+  };
+}
+
+export function undoDelete(id: string) {
+  return (dispatch: AppDispatch) => {
+    const timer = deleteTimers.get(id);
+    if (timer) clearTimeout(timer);
+    deleteTimers.delete(id);
+    dispatch(toastRemoved(toastIdFor(id)));
+    dispatch(threadsSlice.actions.unhidden(id));
+  };
+}
+
+/** Sends every delete still waiting (the page is going away). */
+export function flushPendingDeletes() {
+  return (dispatch: AppDispatch) => {
+    for (const id of [...deleteTimers.keys()]) void dispatch(commitDelete(id));
+  };
+}
+
+const threadsSlice = createSlice({
+  name: 'threads',
+  initialState,
+  reducers: {
+    threadSelected(state, a: PayloadAction<string | null>) {
+      state.selectedId = a.payload;
+    },
+    threadUpserted(state, a: PayloadAction<ThreadDTO>) {
+      threadsAdapter.upsertOne(state, a.payload);
+    },
+    threadRemoved(state, a: PayloadAction<string>) {
+      threadsAdapter.removeOne(state, a.payload);
+      state.pendingDelete = state.pendingDelete.filter((id) => id !== a.payload);
+      if (state.selectedId === a.payload) state.selectedId = null;
+    },
+    hidden(state, a: PayloadAction<string>) {
+      if (!state.pendingDelete.includes(a.payload)) state.pendingDelete.push(a.payload);
+      if (state.selectedId === a.payload) state.selectedId = null;
+    },
+    unhidden(state, a: PayloadAction<string>) {
+      state.pendingDelete = state.pendingDelete.filter((id) => id !== a.payload);
+    },
+  },
+  extraReducers: (b) => {
+    b.addCase(fetchThreads.pending, (state) => {
+      state.status = 'loading';
+    })
+      .addCase(fetchThreads.fulfilled, (state, a) => {
+        if (a.meta.arg?.more) threadsAdapter.upsertMany(state, a.payload.threads);
+        else threadsAdapter.setAll(state, a.payload.threads);
+        state.nextCursor = a.payload.nextCursor;
+        state.status = 'ready';
+        state.error = null;
+      })
+      .addCase(fetchThreads.rejected, (state, a) => {
+        state.status = 'error';
+        state.error = a.payload?.message ?? a.error.message ?? 'failed';
+      })
+      .addCase(createThread.fulfilled, (state, a) => {
+        threadsAdapter.upsertOne(state, a.payload);
+        state.selectedId = a.payload.id;
+      })
+      .addCase(renameThread.fulfilled, (state, a) => {
+        threadsAdapter.upsertOne(state, a.payload);
+      })
+      .addCase(pinThread.pending, (state, a) => {
+        // optimistic: the list reorders at once
+        const t = state.entities[a.meta.arg.id];
+        if (t) t.pinned = a.meta.arg.pinned;
+      })
+      .addCase(pinThread.fulfilled, (state, a) => {
+        threadsAdapter.upsertOne(state, a.payload);
+      })
+      .addCase(pinThread.rejected, (state, a) => {
+        const t = state.entities[a.meta.arg.id];
+        if (t) t.pinned = !a.meta.arg.pinned;
+      })
+      .addCase(commitDelete.fulfilled, (state, a) => {
+        threadsAdapter.removeOne(state, a.payload);
+        state.pendingDelete = state.pendingDelete.filter((id) => id !== a.payload);
+      })
+      .addCase(commitDelete.rejected, (state, a) => {
+        state.pendingDelete = state.pendingDelete.filter((id) => id !== a.meta.arg);
+      });
+  },
+});
+
+export const { threadSelected, threadUpserted, threadRemoved } = threadsSlice.actions;
+export default threadsSlice.reducer;
+
+// ---- selectors ---------------------------------------------------------------------------------
+
+const adapterSelectors = threadsAdapter.getSelectors((s: RootState) => s.threads);
+export const selectThreadById = adapterSelectors.selectById;
+export const selectSelectedThreadId = (s: RootState) => s.threads.selectedId;
+export const selectSelectedThread = (s: RootState) => (s.threads.selectedId ? s.threads.entities[s.threads.selectedId] ?? null : null);
+
+/** Pinned first, then most recently updated; archived, temporary and pending-delete threads left out. */
+export function sortThreads(threads: readonly ThreadDTO[]): ThreadDTO[] {
+  return [...threads].sort((a, b) => Number(b.pinned) - Number(a.pinned) || b.updatedAt - a.updatedAt || a.id.localeCompare(b.id));
+}
+
+export const selectVisibleThreads = createSelector([adapterSelectors.selectAll, (s: RootState) => s.threads.pendingDelete], (all, pending) =>
+  sortThreads(all.filter((t) => !t.archived && !t.temporary && !pending.includes(t.id))),
+);

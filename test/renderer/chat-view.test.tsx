@@ -1,0 +1,245 @@
+/** @jest-environment jsdom */
+/**
+ * Chat components in jsdom: messages with Markdown (table, code with a copy button, KaTeX math,
+ * reasoning), per-message re-rendering while streaming, the composer's keys and Stop, the
+ * alternatives pager, and inline errors. Main is replaced by the in-memory FakeBridge from
+ * ./fake-bridge (the one allowed test double; main itself is covered by its own suites).
+ */
+import { act, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
+import { Profiler } from 'react';
+import { Provider } from 'react-redux';
+import type { MessageDTO } from '../../main/ipc/contract';
+import { setBridge } from '../../renderer/src/app/bridge';
+import { makeStore } from '../../renderer/src/app/store';
+import { loadThread, piecesApplied } from '../../renderer/src/features/chat/chatSlice';
+import { ChatView } from '../../renderer/src/features/chat/ChatView';
+import { MessageItem } from '../../renderer/src/features/chat/MessageItem';
+import { UNMEASURED_COUNT } from '../../renderer/src/components/VirtualList';
+import { threadSelected } from '../../renderer/src/features/threads/threadsSlice';
+import { FakeBridge, ipcError, message, thread } from './fake-bridge';
+
+const writeText = jest.fn<Promise<void>, [string]>();
+beforeAll(() => {
+  Object.defineProperty(navigator, 'clipboard', { value: { writeText }, configurable: true });
+});
+beforeEach(() => writeText.mockReset().mockResolvedValue(undefined));
+
+function setup(messages: MessageDTO[], handlers: ConstructorParameters<typeof FakeBridge>[0] = {}) {
+  const bridge = new FakeBridge(handlers);
+  setBridge(bridge);
+  const store = makeStore();
+  store.dispatch(loadThread.fulfilled({ thread: thread({ id: 't1', title: 'Test' }), messages }, 'q', 't1'));
+  store.dispatch(threadSelected('t1'));
+  const ui = render(
+    <Provider store={store}>
+      <ChatView />
+    </Provider>,
+  );
+  return { bridge, store, ...ui };
+}
+
+const REPLY = [
+  'Here is a table:',
+  '',
+  '| Name | Value |',
+  '|------|-------|',
+  '| pi   | 3.14  |',
+  '',
+  '```python',
+  'print("hello")',
+  '```',
+  '',
+  'And math: $E = mc^2$',
+].join('\n');
+
+describe('messages', () => {
+  test('Markdown: table, highlighted code with a working copy button, math; reasoning folds; metrics shown', async () => {
+    const user = message({ id: 'u', role: 'user', content: 'Show me *everything*' });
+    const reply = message({
+      id: 'r',
+      parentId: 'u',
+      content: REPLY,
+      reasoning: 'The user wants a demo.',
+      model: '/data/models/tiny.Q4_K_M.gguf',
+      metrics: { promptTokens: 40, cachedTokens: 8, generatedTokens: 12, ttftMs: 120, promptTps: 300, genTps: 30 },
+    });
+    const { container } = setup([user, reply]);
+    const log = screen.getByRole('log', { name: 'Messages' });
+    const articles = within(log).getAllByRole('article');
+    expect(articles).toHaveLength(2);
+    // user text is shown as typed, not as Markdown
+    expect(within(articles[0]).getByText('Show me *everything*')).toBeTruthy();
+
+    const answer = within(log).getByRole('article', { name: 'Reply from Assistant' });
+    const table = within(answer).getByRole('table');
+    expect(within(table).getByRole('columnheader', { name: 'Name' })).toBeTruthy();
+    expect(within(table).getByRole('cell', { name: '3.14' })).toBeTruthy();
+    expect(answer.querySelector('code.language-python .hljs-built_in')?.textContent).toBe('print');
+    expect(answer.querySelector('.katex')).not.toBeNull();
+    expect(within(answer).getByText('tiny.Q4_K_M')).toBeTruthy();
+
+    fireEvent.click(within(answer).getByRole('button', { name: 'Copy code' }));
+    expect(writeText).toHaveBeenCalledWith('print("hello")\n');
+    expect(await within(answer).findByText('Copied')).toBeTruthy();
+
+    const toggle = within(answer).getByRole('button', { name: 'Reasoning' });
+    expect(toggle.getAttribute('aria-expanded')).toBe('false');
+    expect(within(answer).queryByText('The user wants a demo.')).toBeNull();
+    fireEvent.click(toggle);
+    expect(toggle.getAttribute('aria-expanded')).toBe('true');
+    expect(within(answer).getByText('The user wants a demo.')).toBeTruthy();
+
+    expect(within(answer).getByLabelText('Reply metrics').textContent).toBe('12 tokens · 30.0 tok/s · TTFT 120 ms');
+    fireEvent.click(within(answer).getByRole('button', { name: 'Copy message' }));
+    expect(writeText).toHaveBeenLastCalledWith(REPLY);
+    expect(await within(answer).findByRole('button', { name: 'Copied' })).toBeTruthy();
+    expect(container.querySelector('script')).toBeNull();
+  });
+
+  test('while a reply streams only that message re-renders', () => {
+    const store = makeStore();
+    setBridge(new FakeBridge());
+    const msgs = [
+      message({ id: 'u', role: 'user', content: 'hi', threadId: 't1' }),
+      message({ id: 'a', parentId: 'u', content: 'older *reply*', threadId: 't1' }),
+      message({ id: 'r', parentId: 'a', status: 'streaming', threadId: 't1' }),
+    ];
+    store.dispatch(loadThread.fulfilled({ thread: thread({ id: 't1' }), messages: msgs }, 'q', 't1'));
+    const renders: Record<string, number> = {};
+    const onRender = (id: string) => (renders[id] = (renders[id] ?? 0) + 1);
+    render(
+      <Provider store={store}>
+        {msgs.map((m) => (
+          <Profiler key={m.id} id={m.id} onRender={onRender}>
+            <MessageItem id={m.id} />
+          </Profiler>
+        ))}
+      </Provider>,
+    );
+    for (const k of Object.keys(renders)) delete renders[k];
+    act(() => {
+      store.dispatch(piecesApplied([{ threadId: 't1', messageId: 'r', content: 'Hello', reasoning: '' }]));
+    });
+    act(() => {
+      store.dispatch(piecesApplied([{ threadId: 't1', messageId: 'r', content: ' world', reasoning: '' }]));
+    });
+    expect(renders).toEqual({ r: 2 });
+    expect(screen.getByRole('article', { name: 'Reply from Assistant', busy: true }).textContent).toContain('Hello world');
+  });
+
+  test('the message list is virtualized: a long thread mounts only a window of messages', () => {
+    const many = Array.from({ length: 300 }, (_, i) =>
+      message({ id: `x${i}`, role: i % 2 ? 'assistant' : 'user', content: `message ${i}`, parentId: i ? `x${i - 1}` : null }),
+    );
+    setup(many);
+    const log = screen.getByRole('log', { name: 'Messages' });
+    const mounted = within(log).getAllByRole('article');
+    // jsdom has no layout, so the list mounts its last window (the bottom of the chat)
+    expect(mounted.length).toBe(UNMEASURED_COUNT);
+    expect(mounted[mounted.length - 1].textContent).toContain('message 299');
+    expect(within(log).queryByText('message 0')).toBeNull();
+  });
+
+  test('an errored reply explains itself in words with a next step', () => {
+    setup([message({ id: 'u', role: 'user', content: 'q' }), message({ id: 'r', parentId: 'u', status: 'error', error: 'engine_crashed' })]);
+    expect(screen.getByRole('alert').textContent).toBe('The engine stopped and restarted — try again.');
+    expect(screen.getByRole('button', { name: 'Regenerate reply' })).toBeTruthy();
+  });
+});
+
+describe('composer', () => {
+  test('Enter sends, Shift+Enter is left to the textarea (new line); Stop while generating', async () => {
+    const user = message({ id: 'u1', role: 'user', content: 'Hello there', threadId: 't1' });
+    const reply = message({ id: 'r1', parentId: 'u1', status: 'streaming', threadId: 't1' });
+    const { bridge, store } = setup([], {
+      'chat.send': () => ({ userMessage: user, reply }),
+      'chat.stop': () => ({ ok: true }),
+    });
+    const box = screen.getByRole('textbox', { name: 'Message' }) as HTMLTextAreaElement;
+    fireEvent.change(box, { target: { value: 'Hello there' } });
+    expect(await screen.findByText('2 tokens')).toBeTruthy();
+
+    // Shift+Enter: not prevented, so the browser inserts the newline; nothing is sent
+    expect(fireEvent.keyDown(box, { key: 'Enter', shiftKey: true })).toBe(true);
+    expect(bridge.callsTo('chat.send')).toHaveLength(0);
+
+    // Enter: prevented, and the message is sent
+    expect(fireEvent.keyDown(box, { key: 'Enter' })).toBe(false);
+    await waitFor(() => expect(bridge.callsTo('chat.send')).toEqual([{ threadId: 't1', content: 'Hello there' }]));
+    expect(box.value).toBe('');
+    await screen.findByRole('article', { name: 'Your message' });
+
+    const stop = await screen.findByRole('button', { name: 'Stop generating' });
+    expect(screen.queryByRole('button', { name: 'Send message' })).toBeNull();
+    fireEvent.click(stop);
+    await waitFor(() => expect(bridge.callsTo('chat.stop')).toEqual([{ threadId: 't1' }]));
+    // Enter does not send a second message while the reply streams
+    fireEvent.change(box, { target: { value: 'again' } });
+    fireEvent.keyDown(box, { key: 'Enter' });
+    expect(bridge.callsTo('chat.send')).toHaveLength(1);
+    expect(store.getState().chat.byThread.t1.ids).toEqual(['u1', 'r1']);
+  });
+
+  test('a failed send shows the reason inline and gives the text back', async () => {
+    setup([], { 'chat.send': () => Promise.reject(ipcError('no_model', 'no model loaded')) });
+    const box = screen.getByRole('textbox', { name: 'Message' }) as HTMLTextAreaElement;
+    fireEvent.change(box, { target: { value: 'Will this work?' } });
+    fireEvent.keyDown(box, { key: 'Enter' });
+    const alert = await screen.findByRole('alert');
+    expect(alert.textContent).toContain('The model is not loaded — pick one in the header.');
+    expect(box.value).toBe('Will this work?');
+    fireEvent.click(within(alert).getByRole('button', { name: 'Dismiss' }));
+    expect(screen.queryByRole('alert')).toBeNull();
+  });
+});
+
+describe('alternatives pager', () => {
+  test('< and > call messages.switchAlternative and show the returned path', async () => {
+    const u = message({ id: 'u', role: 'user', content: 'Tell a joke', threadId: 't1' });
+    const first = message({ id: 'r1', parentId: 'u', content: 'First joke', threadId: 't1', alternative: { index: 0, count: 2 } });
+    const second = message({ id: 'r2', parentId: 'u', content: 'Second joke', threadId: 't1', alternative: { index: 1, count: 2 } });
+    const { bridge } = setup([u, first], {
+      'messages.switchAlternative': (p: { messageId: string; direction: string }) => ({
+        thread: thread({ id: 't1' }),
+        messages: [u, p.direction === 'next' ? second : first],
+      }),
+    });
+    const pager = screen.getByRole('group', { name: 'Alternatives' });
+    expect(within(pager).getByText('1 / 2')).toBeTruthy();
+    expect((within(pager).getByRole('button', { name: 'Previous alternative' }) as HTMLButtonElement).disabled).toBe(true);
+    fireEvent.click(within(pager).getByRole('button', { name: 'Next alternative' }));
+    expect(await screen.findByText('Second joke')).toBeTruthy();
+    expect(bridge.callsTo('messages.switchAlternative')).toEqual([{ messageId: 'r1', direction: 'next' }]);
+    expect(screen.queryByText('First joke')).toBeNull();
+    const pager2 = screen.getByRole('group', { name: 'Alternatives' });
+    expect(within(pager2).getByText('2 / 2')).toBeTruthy();
+    expect((within(pager2).getByRole('button', { name: 'Next alternative' }) as HTMLButtonElement).disabled).toBe(true);
+    fireEvent.click(within(pager2).getByRole('button', { name: 'Previous alternative' }));
+    expect(await screen.findByText('First joke')).toBeTruthy();
+    expect(bridge.callsTo('messages.switchAlternative')[1]).toEqual({ messageId: 'r2', direction: 'prev' });
+  });
+
+  test('regenerate and edit call main and show the new reply', async () => {
+    const u = message({ id: 'u', role: 'user', content: 'Question', threadId: 't1' });
+    const r = message({ id: 'r', parentId: 'u', content: 'Answer', threadId: 't1' });
+    const regen = message({ id: 'r2', parentId: 'u', content: 'Better answer', threadId: 't1', alternative: { index: 1, count: 2 } });
+    const u2 = message({ id: 'u2', role: 'user', content: 'Edited question', threadId: 't1', alternative: { index: 1, count: 2 } });
+    const r3 = message({ id: 'r3', parentId: 'u2', content: 'Edited answer', threadId: 't1' });
+    const { bridge } = setup([u, r], {
+      'chat.regenerate': () => ({ reply: regen }),
+      'chat.edit': () => ({ userMessage: u2, reply: r3 }),
+    });
+    fireEvent.click(screen.getByRole('button', { name: 'Regenerate reply' }));
+    expect(await screen.findByText('Better answer')).toBeTruthy();
+    expect(bridge.callsTo('chat.regenerate')).toEqual([{ threadId: 't1', messageId: 'r' }]);
+
+    fireEvent.click(screen.getByRole('button', { name: 'Edit message' }));
+    const edit = screen.getByRole('textbox', { name: 'Edit message' });
+    fireEvent.change(edit, { target: { value: 'Edited question' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Save and send' }));
+    expect(await screen.findByText('Edited answer')).toBeTruthy();
+    expect(bridge.callsTo('chat.edit')).toEqual([{ threadId: 't1', messageId: 'u', content: 'Edited question' }]);
+    expect(screen.queryByText('Question')).toBeNull();
+  });
+});
+
