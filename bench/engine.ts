@@ -49,7 +49,7 @@ function llamaBench(model: string): { pp_tps: number; tg_tps: number; version: s
     const r = spawnSync(process.execPath, [path.join(root, 'scripts', 'build-native.js'), '--target', 'llama-bench'], { stdio: ['ignore', 2, 2] });
     if (r.status !== 0) throw new Error('building llama-bench failed');
   }
-  const r = spawnSync(bin, ['-m', model, '-t', String(threads), '-p', '512', '-n', '128', '-r', String(reps), '-b', '2048', '-ub', '512', '-fa', '1', '-o', 'json'], {
+  const r = spawnSync(bin, ['-m', model, '-t', String(threads), '-p', '512', '-n', '128', '-r', String(reps), '-b', '2048', '-ub', '512', '-fa', 'on', '-o', 'json'], {
     encoding: 'utf8',
     maxBuffer: 64 << 20,
   });

@@ -28,12 +28,21 @@ function build(extraArgs = []) {
   return status;
 }
 
-module.exports = { build };
-if (require.main === module) {
-  const extra = [];
-  const argv = process.argv.slice(2);
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--target') extra.push('--target', argv[++i]);
+/** Builds one more target of the configured build folder (e.g. llama-bench for bench/), configuring first if needed. */
+function buildTarget(target) {
+  const fs = require('fs');
+  if (!fs.existsSync(path.join(root, 'build', 'CMakeCache.txt'))) {
+    const status = build();
+    if (status !== 0) return status;
   }
-  process.exit(build(extra));
+  const jobs = process.env.HEARTH_BUILD_JOBS || String(os.cpus().length);
+  const r = spawnSync('cmake', ['--build', 'build', '--target', target, '--parallel', jobs], { cwd: root, stdio: 'inherit' });
+  return r.status ?? 1;
+}
+
+module.exports = { build, buildTarget };
+if (require.main === module) {
+  const argv = process.argv.slice(2);
+  const t = argv.indexOf('--target');
+  process.exit(t >= 0 ? buildTarget(argv[t + 1]) : build());
 }
