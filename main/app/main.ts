@@ -8,7 +8,7 @@ import path from 'path';
 import { EngineClient, HostProcess, silentLogger } from '../engine/client';
 import { IpcError } from '../ipc/contract';
 import { ensureDataDir, resolveDataDir } from '../paths';
-import { Services } from '../services';
+import { composeApp } from '../compose';
 import { CONTENT_SECURITY_POLICY, isAppUrl, isExternalLink, menuTemplate, MenuItem, WindowBounds, windowOptions } from './security';
 
 const root = path.join(__dirname, '..', '..');
@@ -45,7 +45,8 @@ if (!app.requestSingleInstanceLock()) {
   const paths = ensureDataDir(resolveDataDir(process.env.HEARTH_DATA_DIR));
   app.setPath('userData', paths.root);
   const engine = new EngineClient({ spawner: utilitySpawner, hostScript: path.join(root, 'dist', 'engine-host.js'), logger: silentLogger });
-  const services = new Services({ engine, paths, appVersion: app.getVersion(), logger: silentLogger });
+  const hearth = composeApp({ paths, engine, appVersion: app.getVersion(), logger: silentLogger });
+  const services = hearth.services;
   let win: BrowserWindow | undefined;
   const boundsFile = path.join(paths.root, 'window.json');
 
@@ -91,6 +92,6 @@ if (!app.requestSingleInstanceLock()) {
   });
 
   app.on('window-all-closed', () => {
-    void engine.close().then(() => app.quit());
+    void hearth.close().then(() => engine.close()).then(() => app.quit());
   });
 }

@@ -5,11 +5,12 @@
 import fs from 'fs';
 import path from 'path';
 import { EngineClient, Logger } from '../engine/client';
-import { EngineError, FILE_TYPE_NAMES, LoadParamsInput } from '../engine/protocol';
+import { EngineError, FILE_TYPE_NAMES, FitResult, LoadParamsInput } from '../engine/protocol';
+import { checkEstimate, describeFit } from '../models/fit';
 import { ensureDataDir, projectRoot, resolveDataDir } from '../paths';
 import { intFlag, numFlag, parseArgs, UsageError } from './args';
 import { BrowserServer } from '../browser/server';
-import { Services } from '../services';
+import { composeApp } from '../compose';
 
 const USAGE = `usage: hearth <command> [options]
 
@@ -17,6 +18,8 @@ commands:
   info MODEL.gguf [--json]                      model metadata
   run MODEL.gguf -p TEXT [-n N] [--seed S] [--temp T] [--ctx N] [--threads N] [--gpu-layers N|max|auto]
                                                 stream a completion
+  fit MODEL.gguf [--gpu-layers N|max|auto] [--ctx N] [--cache-type q8_0] [--margin MiB] [--json]
+                                                memory per device before loading (llama.cpp's estimate)
   devices [--json]                              backends and devices with memory
   serve [--port 1420] [--host 127.0.0.1]        browser mode: the UI on a local URL
 
@@ -124,6 +127,44 @@ export async function main(argv: string[]): Promise<number> {
         );
         return 0;
       }
+      case 'fit': {
+        const file = rest[0];
+        if (!file) throw new UsageError('usage: hearth fit MODEL.gguf [--gpu-layers N|auto|max] [--ctx N] [--cache-type T] [--margin MiB] [--json]');
+        const gpuLayers = gpuLayersFlag(flags['gpu-layers']) ?? 'auto';
+        const cacheType = typeof flags['cache-type'] === 'string' ? flags['cache-type'] : undefined;
+        const marginMiB = numFlag(flags, 'margin', 1024)!;
+        const params: LoadParamsInput = {
+          contextSize: intFlag(flags, 'ctx'),
+          cacheTypeK: cacheType as LoadParamsInput['cacheTypeK'],
+          cacheTypeV: cacheType as LoadParamsInput['cacheTypeV'],
+          gpuLayers,
+          fitMarginMiB: marginMiB,
+        };
+        let fit: FitResult | null = null;
+        let chosen = params;
+        if (gpuLayers === 'auto') {
+          fit = await engine.fit(file, params, { marginMiB });
+          chosen = { ...params, gpuLayers: fit.gpuLayers < 0 ? 'max' : fit.gpuLayers, contextSize: fit.contextSize };
+        }
+        const est = await engine.estimate(file, chosen);
+        const reason = fit ? describeFit(fit, est, marginMiB) : null;
+        const check = checkEstimate(est, marginMiB * 1024 * 1024);
+        const rows = [
+          ...est.devices.map((d) => ({ device: d.name, backend: d.backend, description: d.description, weights: d.model, kvCache: d.context, compute: d.compute, total: d.model + d.context + d.compute, free: d.free, memoryTotal: d.total })),
+          { device: 'host', backend: 'CPU', description: 'system RAM', weights: est.host.model, kvCache: est.host.context, compute: est.host.compute, total: est.host.model + est.host.context + est.host.compute, free: est.host.free, memoryTotal: est.host.total },
+        ];
+        const out = { model: path.resolve(file), gpuLayers: chosen.gpuLayers, contextSize: est.contextSize, layers: est.layers, trainedContext: est.trainedContext, fit, reason, fits: check.fits, problems: check.problems, devices: rows };
+        if (flags.json) process.stdout.write(JSON.stringify(out, null, 2) + '\n');
+        else {
+          const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`.padStart(12);
+          process.stdout.write(`${path.basename(file)}: ${est.layers} layers, context ${est.contextSize}, GPU layers ${String(chosen.gpuLayers)}\n`);
+          if (reason) process.stdout.write(`${reason}\n`);
+          process.stdout.write(`${'device'.padEnd(10)}${'weights'.padStart(12)}${'KV cache'.padStart(12)}${'compute'.padStart(12)}${'total'.padStart(12)}${'free'.padStart(14)}\n`);
+          for (const r of rows) process.stdout.write(`${r.device.padEnd(10)}${mib(r.weights)}${mib(r.kvCache)}${mib(r.compute)}${mib(r.total)}${mib(r.free).padStart(14)}\n`);
+          for (const p of check.problems) process.stdout.write(`does not fit: ${p}\n`);
+        }
+        return 0;
+      }
       case 'devices': {
         const [v, devices] = await Promise.all([engine.version(), engine.devices()]);
         if (flags.json) process.stdout.write(JSON.stringify({ llamaCommit: v.llamaCommit, backends: v.backends, devices }, null, 2) + '\n');
@@ -140,8 +181,8 @@ export async function main(argv: string[]): Promise<number> {
         const host = typeof flags.host === 'string' ? flags.host : '127.0.0.1';
         const paths = ensureDataDir(dataDir);
         const pkg = JSON.parse(fs.readFileSync(path.join(projectRoot(), 'package.json'), 'utf8')) as { version: string };
-        const services = new Services({ engine, paths, appVersion: pkg.version, logger });
-        const server = new BrowserServer({ services, host, port, rendererDir: path.join(projectRoot(), 'dist', 'renderer'), logger });
+        const app = composeApp({ paths, engine, appVersion: pkg.version, logger });
+        const server = new BrowserServer({ services: app.services, host, port, rendererDir: path.join(projectRoot(), 'dist', 'renderer'), logger });
         await server.listen();
         engine.start().catch((e: Error) => process.stderr.write(`engine: ${e.message}\n`));
         process.stdout.write(`Hearth UI: ${server.url}\n`);
@@ -151,6 +192,7 @@ export async function main(argv: string[]): Promise<number> {
           process.once('SIGTERM', resolve);
         });
         await server.close();
+        await app.close();
         return 0;
       }
       default:

@@ -1,0 +1,460 @@
+/**
+ * Chat: turns a user message into a reply. Thread history + instructions → engine chat request with
+ * the thread's effective parameters (app defaults < assistant < thread overrides) → pieces streamed
+ * to the renderer and written to the store in batches → final status and metrics saved.
+ * Also the thread, message, assistant, settings and search channels of the IPC contract.
+ */
+import { EngineClient, Logger } from '../engine/client';
+import { ChatMessage, EngineError, GenerateResult } from '../engine/protocol';
+import {
+  AssistantDTO,
+  IpcError,
+  MessageDTO,
+  RequestOf,
+  SamplingDTO,
+  SettingsDTO,
+  ThreadDTO,
+} from '../ipc/contract';
+import { CHAT_MODEL_ID, ModelLibrary } from '../models/library';
+import { Services } from '../services';
+import {
+  Assistant,
+  isStoreError,
+  MessagesApi,
+  MessageView,
+  ReplyWriter,
+  Store,
+  Thread,
+  ThreadsApi,
+} from '../store';
+import { DEFAULT_THREAD_TITLE } from '../store/threads';
+
+/** The KV sequence used for titles, so naming a thread does not evict the conversation's cached prefix. */
+const TITLE_SEQ = 1;
+
+export interface ChatDeps {
+  store: Store;
+  engine: EngineClient;
+  library: ModelLibrary;
+  services: Services;
+  logger: Logger;
+}
+
+interface Running {
+  abort: AbortController;
+  done: Promise<void>;
+}
+
+function toThreadDTO(t: Thread): ThreadDTO {
+  return {
+    id: t.id,
+    title: t.title,
+    assistantId: t.assistantId,
+    modelPath: t.model,
+    pinned: t.pinned,
+    archived: t.archived,
+    temporary: t.temporary,
+    createdAt: t.createdAt,
+    updatedAt: t.updatedAt,
+  };
+}
+
+function toMessageDTO(m: MessageView | (Omit<MessageView, 'alternatives'> & { alternatives?: MessageView['alternatives'] })): MessageDTO {
+  const mm = m.metrics;
+  return {
+    id: m.id,
+    threadId: m.threadId,
+    role: m.role,
+    content: m.content,
+    reasoning: m.reasoning,
+    status: m.status,
+    error: m.error,
+    model: m.model,
+    metrics: mm
+      ? {
+          promptTokens: mm.promptTokens ?? 0,
+          cachedTokens: mm.cachedTokens ?? 0,
+          generatedTokens: mm.generatedTokens ?? 0,
+          ttftMs: mm.ttftMs ?? 0,
+          promptTps: mm.promptTps ?? 0,
+          genTps: mm.genTps ?? 0,
+        }
+      : null,
+    createdAt: m.createdAt,
+    parentId: m.parentId,
+    alternative: m.alternatives ? { index: m.alternatives.index, count: m.alternatives.count } : { index: 0, count: 1 },
+  };
+}
+
+function toAssistantDTO(a: Assistant, defaultId: string): AssistantDTO {
+  const s = a.sampling ?? {};
+  return {
+    id: a.id,
+    name: a.name,
+    emoji: a.avatar ?? '🙂',
+    instructions: a.instructions,
+    sampling: pickSampling(s),
+    modelPath: a.model,
+    isDefault: a.id === defaultId,
+  };
+}
+
+function pickSampling(s: Partial<Record<keyof SamplingDTO, unknown>>): SamplingDTO {
+  const out: SamplingDTO = {};
+  for (const k of ['temperature', 'topK', 'topP', 'minP', 'repeatPenalty', 'maxTokens', 'seed'] as const) {
+    if (typeof s[k] === 'number') out[k] = s[k] as number;
+  }
+  return out;
+}
+
+/** A short title from the model's answer, or the message's first words. */
+export function cleanTitle(raw: string, fallbackFrom: string): string {
+  let t = raw.replace(/<think>[\s\S]*?<\/think>/g, '').split('\n').map((l) => l.trim()).find((l) => l.length > 0) ?? '';
+  t = t.replace(/^(title|titre|título)\s*:\s*/i, '').replace(/^["'“”‘’*#\s]+|["'“”‘’*.\s]+$/g, '').trim();
+  const printable = /[\p{L}\p{N}]/u.test(t);
+  if (!printable || t.length < 2) {
+    t = fallbackFrom.replace(/\s+/g, ' ').trim().split(' ').slice(0, 6).join(' ');
+  }
+  if (t.length > 60) t = t.slice(0, 57).trimEnd() + '…';
+  return t || DEFAULT_THREAD_TITLE;
+}
+
+export class ChatService {
+  private readonly running = new Map<string, Running>();
+
+  constructor(private readonly deps: ChatDeps) {}
+
+  private get store(): Store {
+    return this.deps.store;
+  }
+
+  private api(threadId: string): { threads: ThreadsApi; messages: MessagesApi } {
+    return this.store.temporary.has(threadId) ? this.store.temporary : { threads: this.store.threads, messages: this.store.messages };
+  }
+
+  private defaultAssistantId(): string {
+    return this.store.settings.get('defaultAssistantId');
+  }
+
+  private view(threadId: string): { thread: ThreadDTO; messages: MessageDTO[] } {
+    const { threads, messages } = this.api(threadId);
+    return { thread: toThreadDTO(threads.get(threadId)), messages: messages.list(threadId).map(toMessageDTO) };
+  }
+
+  private messageDTO(threadId: string, id: string): MessageDTO {
+    const { messages } = this.api(threadId);
+    const onPath = messages.list(threadId).find((m) => m.id === id);
+    return toMessageDTO(onPath ?? { ...messages.get(id), alternatives: { index: 0, count: 1, ids: [id] } });
+  }
+
+  private emitThread(threadId: string): void {
+    const { threads } = this.api(threadId);
+    this.deps.services.emit('threads.changed', { thread: toThreadDTO(threads.get(threadId)) });
+  }
+
+  /** Registers every channel this service answers. */
+  register(): void {
+    const s = this.deps.services;
+    s.register({
+      'threads.list': (r) => {
+        const page = this.store.threads.list({ limit: r.limit, cursor: r.cursor, archived: r.archived });
+        return { threads: page.items.map(toThreadDTO), nextCursor: page.nextCursor };
+      },
+      'threads.create': (r) => {
+        const input = { assistantId: r.assistantId ?? this.defaultAssistantId(), model: r.modelPath ?? null };
+        const t = r.temporary ? this.store.temporary.threads.create(input) : this.store.threads.create(input);
+        const dto = toThreadDTO(t);
+        s.emit('threads.changed', { thread: dto });
+        return dto;
+      },
+      'threads.get': (r) => this.view(r.id),
+      'threads.rename': (r) => {
+        const t = toThreadDTO(this.api(r.id).threads.rename(r.id, r.title));
+        s.emit('threads.changed', { thread: t });
+        return t;
+      },
+      'threads.pin': (r) => {
+        const t = toThreadDTO(this.api(r.id).threads.setPinned(r.id, r.pinned));
+        s.emit('threads.changed', { thread: t });
+        return t;
+      },
+      'threads.archive': (r) => {
+        const t = toThreadDTO(this.api(r.id).threads.setArchived(r.id, r.archived));
+        s.emit('threads.changed', { thread: t });
+        return t;
+      },
+      'threads.delete': async (r) => {
+        await this.stop(r.id);
+        this.api(r.id).threads.delete(r.id);
+        s.emit('threads.deleted', { id: r.id });
+        return { ok: true as const };
+      },
+      'messages.switchAlternative': (r) => {
+        const threadId = this.findThreadOfMessage(r.messageId);
+        this.api(threadId).messages.switchAlternative(r.messageId, r.direction);
+        return this.view(threadId);
+      },
+      'chat.send': (r) => this.send(r),
+      'chat.stop': async (r) => {
+        await this.stop(r.threadId);
+        return { ok: true as const };
+      },
+      'chat.regenerate': (r) => this.regenerate(r.threadId, r.messageId),
+      'chat.edit': (r) => this.edit(r),
+      'chat.continue': (r) => this.continue(r.threadId, r.messageId),
+      'chat.countTokens': async (r) => {
+        if (!this.deps.library.loadedPath) return { tokens: Math.ceil(r.text.length / 4) };
+        const toks = await this.deps.engine.tokenize(CHAT_MODEL_ID, r.text, { addSpecial: false });
+        return { tokens: toks.length };
+      },
+      'models.list': () => this.deps.library.list(),
+      'models.state': () => this.deps.library.current(),
+      'models.load': (r) => this.deps.library.load(r.path),
+      'models.unload': () => this.deps.library.unload(),
+      'assistants.list': () => this.store.assistants.list().map((a) => toAssistantDTO(a, this.defaultAssistantId())),
+      'assistants.create': (r) =>
+        toAssistantDTO(
+          this.store.assistants.create({ name: r.name, avatar: r.emoji, instructions: r.instructions, sampling: r.sampling, model: r.modelPath }),
+          this.defaultAssistantId(),
+        ),
+      'assistants.update': (r) => {
+        const p = r.patch;
+        const patch = {
+          ...(p.name !== undefined ? { name: p.name } : {}),
+          ...(p.emoji !== undefined ? { avatar: p.emoji } : {}),
+          ...(p.instructions !== undefined ? { instructions: p.instructions } : {}),
+          ...(p.sampling !== undefined ? { sampling: p.sampling } : {}),
+          ...(p.modelPath !== undefined ? { model: p.modelPath } : {}),
+        };
+        return toAssistantDTO(this.store.assistants.update(r.id, patch), this.defaultAssistantId());
+      },
+      'assistants.delete': (r) => {
+        if (r.id === this.defaultAssistantId()) throw new IpcError('invalid_input', 'the default assistant cannot be deleted');
+        this.store.assistants.delete(r.id);
+        return { ok: true as const };
+      },
+      'settings.get': () => this.settings(),
+      'settings.update': (r) => {
+        const patch: Record<string, unknown> = {};
+        if (r.theme) patch.theme = r.theme;
+        if (r.chatDefaults) patch.chatDefaults = { ...this.store.settings.get('chatDefaults'), ...stripSeed(r.chatDefaults) };
+        this.store.settings.update(patch);
+        return this.settings();
+      },
+      'search.query': (r) => {
+        const res = this.store.search({ query: r.q, threadId: r.threadId, limit: r.limit, offset: r.offset });
+        return { hits: res.hits.map((h) => ({ threadId: h.threadId, threadTitle: h.threadTitle, messageId: h.messageId, snippet: h.snippet })) };
+      },
+    });
+  }
+
+  private settings(): SettingsDTO {
+    const all = this.store.settings.getAll();
+    return { theme: all.theme, chatDefaults: pickSampling(all.chatDefaults), dataDir: this.deps.services.paths.root };
+  }
+
+  private findThreadOfMessage(messageId: string): string {
+    try {
+      return this.store.messages.get(messageId).threadId;
+    } catch (e) {
+      if (!isStoreError(e, 'not_found')) throw e;
+      return this.store.temporary.messages.get(messageId).threadId;
+    }
+  }
+
+  // ---- turns -------------------------------------------------------------------------------------
+
+  private busy(threadId: string): void {
+    if (this.running.has(threadId)) throw new IpcError('busy', 'a reply is still being written in this chat: stop it first');
+  }
+
+  /** The model for a thread: the loaded one (waiting for a load in progress), else the thread's own, loaded now. */
+  private async modelFor(thread: Thread): Promise<string> {
+    const loaded = await this.deps.library.ready();
+    if (loaded) return loaded;
+    if (thread.model) {
+      await this.deps.library.load(thread.model);
+      return thread.model;
+    }
+    throw new IpcError('no_model', 'no model is loaded: pick one in the header');
+  }
+
+  async send(r: { threadId: string; content: string }): Promise<{ userMessage: MessageDTO; reply: MessageDTO }> {
+    const { threads, messages } = this.api(r.threadId);
+    const thread = threads.get(r.threadId);
+    this.busy(r.threadId);
+    const model = await this.modelFor(thread);
+    const isFirst = messages.list(r.threadId).length === 0;
+    const user = messages.add({ threadId: r.threadId, role: 'user', content: r.content });
+    const writer = messages.beginReply({ threadId: r.threadId, model: modelName(model) });
+    this.start(thread, writer, {}, isFirst ? r.content : undefined);
+    return { userMessage: this.messageDTO(r.threadId, user.id), reply: this.messageDTO(r.threadId, writer.messageId) };
+  }
+
+  async regenerate(threadId: string, replyId: string): Promise<{ reply: MessageDTO }> {
+    const { threads, messages } = this.api(threadId);
+    const thread = threads.get(threadId);
+    this.busy(threadId);
+    const model = await this.modelFor(thread);
+    const writer = messages.regenerate(replyId, { model: modelName(model) });
+    this.start(thread, writer, {});
+    return { reply: this.messageDTO(threadId, writer.messageId) };
+  }
+
+  async edit(r: { threadId: string; messageId: string; content: string }): Promise<{ userMessage: MessageDTO; reply: MessageDTO }> {
+    const { threads, messages } = this.api(r.threadId);
+    const thread = threads.get(r.threadId);
+    this.busy(r.threadId);
+    const original = messages.get(r.messageId);
+    if (original.role !== 'user') throw new IpcError('invalid_input', 'only your own messages can be edited');
+    const model = await this.modelFor(thread);
+    const edited = messages.edit(r.messageId, r.content);
+    const writer = messages.beginReply({ threadId: r.threadId, parentId: edited.id, model: modelName(model) });
+    this.start(thread, writer, {});
+    return { userMessage: this.messageDTO(r.threadId, edited.id), reply: this.messageDTO(r.threadId, writer.messageId) };
+  }
+
+  async continue(threadId: string, replyId: string): Promise<{ reply: MessageDTO }> {
+    const { threads, messages } = this.api(threadId);
+    const thread = threads.get(threadId);
+    this.busy(threadId);
+    await this.modelFor(thread);
+    const writer = messages.continueReply(replyId);
+    this.start(thread, writer, { continueFinal: true });
+    return { reply: this.messageDTO(threadId, replyId) };
+  }
+
+  async stop(threadId: string): Promise<void> {
+    const r = this.running.get(threadId);
+    if (!r) return;
+    r.abort.abort();
+    await r.done;
+  }
+
+  /** Stops every running reply (shutdown). */
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.running.keys()].map((id) => this.stop(id)));
+  }
+
+  /** Waits for every running reply (tests, shutdown). */
+  async idle(): Promise<void> {
+    await Promise.all([...this.running.values()].map((r) => r.done));
+  }
+
+  /** The effective sampling: app defaults < assistant < thread overrides. */
+  private sampling(thread: Thread): { sampling: Record<string, number>; maxTokens: number; instructions: string } {
+    const app = this.store.settings.get('chatDefaults') as Record<string, number>;
+    let assistant: Assistant | null = null;
+    if (thread.assistantId && this.store.assistants.exists(thread.assistantId)) assistant = this.store.assistants.get(thread.assistantId);
+    const merged: Record<string, number> = { ...app, ...(assistant?.sampling as Record<string, number> | undefined), ...(thread.overrides.sampling as Record<string, number> | undefined) };
+    const { maxTokens = -1, ...rest } = merged;
+    const sampling: Record<string, number> = {};
+    for (const k of ['temperature', 'topK', 'topP', 'minP', 'repeatPenalty', 'seed'] as const) if (typeof rest[k] === 'number') sampling[k] = rest[k];
+    const instructions = thread.overrides.instructions ?? assistant?.instructions ?? '';
+    return { sampling, maxTokens, instructions };
+  }
+
+  private start(thread: Thread, writer: ReplyWriter, opts: { continueFinal?: boolean }, firstMessage?: string): void {
+    const abort = new AbortController();
+    const threadId = thread.id;
+    const done = this.generate(thread, writer, abort.signal, opts)
+      .catch((e: Error) => this.deps.logger.error(`chat: ${e.message}`))
+      .finally(() => this.running.delete(threadId))
+      .then(() => {
+        if (firstMessage !== undefined) return this.title(threadId, firstMessage);
+      });
+    this.running.set(threadId, { abort, done });
+  }
+
+  private async generate(thread: Thread, writer: ReplyWriter, signal: AbortSignal, opts: { continueFinal?: boolean }): Promise<void> {
+    const { messages } = this.api(thread.id);
+    const { sampling, maxTokens, instructions } = this.sampling(thread);
+    const path = messages.list(thread.id);
+    const upTo = path.findIndex((m) => m.id === writer.messageId);
+    const history = (upTo >= 0 ? path.slice(0, opts.continueFinal ? upTo + 1 : upTo) : path).filter((m) => m.status !== 'error' || m.role !== 'assistant');
+    const chat: ChatMessage[] = [];
+    if (instructions.trim()) chat.push({ role: 'system', content: instructions });
+    for (const m of history) {
+      if (m.role === 'system' || m.role === 'user' || m.role === 'assistant') chat.push({ role: m.role, content: m.content });
+    }
+    let result: GenerateResult | undefined;
+    try {
+      result = await this.deps.engine.chat(
+        CHAT_MODEL_ID,
+        { messages: chat, sampling, maxTokens, continueFinal: opts.continueFinal, overflow: 'error' },
+        {
+          signal,
+          onPiece: (content, reasoning) => {
+            if (content) writer.append(content);
+            if (reasoning) writer.appendReasoning(reasoning);
+            this.deps.services.emit('chat.piece', { threadId: thread.id, messageId: writer.messageId, content, reasoning });
+          },
+        },
+      );
+      const t = result.timings;
+      writer.finish({
+        status: result.stopReason === 'aborted' ? 'aborted' : 'done',
+        metrics: {
+          promptTokens: t.promptTokens,
+          cachedTokens: t.cachedTokens,
+          generatedTokens: t.generatedTokens,
+          ttftMs: t.ttftMs,
+          promptTps: t.promptTps,
+          genTps: t.genTps,
+          durationMs: t.promptMs + t.genMs,
+        },
+      });
+    } catch (e) {
+      const err = e as EngineError;
+      const aborted = err.code === 'aborted';
+      writer.finish({ status: aborted ? 'aborted' : 'error', error: aborted ? null : `${err.code ?? 'internal'}: ${err.message}` });
+    }
+    this.deps.services.emit('chat.done', { threadId: thread.id, message: this.messageDTO(thread.id, writer.messageId) });
+    this.emitThread(thread.id);
+  }
+
+  /** Names a new thread: asks the model with a tiny budget on its own sequence, first words as fallback. */
+  private async title(threadId: string, firstMessage: string): Promise<void> {
+    const { threads } = this.api(threadId);
+    try {
+      if (threads.get(threadId).title !== DEFAULT_THREAD_TITLE) return;
+    } catch {
+      return; // deleted meanwhile
+    }
+    let raw = '';
+    try {
+      const r = await this.deps.engine.chat(CHAT_MODEL_ID, {
+        messages: [
+          { role: 'system', content: 'You write titles. Reply with a title of at most six words for the user message, nothing else.' },
+          { role: 'user', content: firstMessage.slice(0, 2000) },
+        ],
+        maxTokens: 16,
+        enableThinking: false,
+        sampling: { temperature: 0.2, seed: 1 },
+        seq: TITLE_SEQ,
+        overflow: 'truncateMiddle',
+      });
+      raw = r.content;
+    } catch (e) {
+      this.deps.logger.warn(`chat: title generation failed: ${(e as Error).message}`);
+    }
+    try {
+      if (threads.get(threadId).title !== DEFAULT_THREAD_TITLE) return;
+      threads.rename(threadId, cleanTitle(raw, firstMessage));
+      this.emitThread(threadId);
+    } catch (e) {
+      if (!isStoreError(e, 'not_found')) throw e;
+    }
+  }
+}
+
+function stripSeed(s: SamplingDTO): Omit<SamplingDTO, 'seed'> {
+  const { seed: _seed, ...rest } = s;
+  return rest;
+}
+
+function modelName(p: string): string {
+  return p.split(/[\\/]/).pop()!.replace(/\.gguf$/i, '');
+}
+
+export type { RequestOf };

@@ -1,0 +1,54 @@
+/**
+ * Builds main's services from their dependencies: the store in the data folder, the model library,
+ * the chat service, and the IPC handlers over them. Used by Electron, browser mode and tests alike.
+ */
+import { ChatService } from './chat/service';
+import { EngineClient, Logger } from './engine/client';
+import { LoadParamsInput } from './engine/protocol';
+import { ModelLibrary } from './models/library';
+import { DataPaths } from './paths';
+import { Services } from './services';
+import { Store } from './store';
+
+export interface App {
+  services: Services;
+  store: Store;
+  library: ModelLibrary;
+  chat: ChatService;
+  close(): Promise<void>;
+}
+
+export function composeApp(opts: { paths: DataPaths; engine: EngineClient; appVersion: string; logger: Logger }): App {
+  const { paths, engine, logger } = opts;
+  const store = Store.open(paths.database, { logger });
+  const services = new Services({ engine, paths, appVersion: opts.appVersion, logger });
+  const library = new ModelLibrary({
+    engine,
+    modelsDir: paths.models,
+    logger,
+    loadSettings: (modelPath) => {
+      const s = store.modelSettings.get(modelPath);
+      const p: LoadParamsInput = {};
+      if (s.contextSize !== undefined) p.contextSize = s.contextSize;
+      if (s.gpuLayers !== undefined) p.gpuLayers = s.gpuLayers;
+      if (s.threads !== undefined) p.threads = s.threads;
+      if (s.batchSize !== undefined) p.batchSize = s.batchSize;
+      if (s.flashAttention !== undefined) p.flashAttention = s.flashAttention ? 'on' : 'off';
+      if (s.useMmap !== undefined) p.useMmap = s.useMmap;
+      return p;
+    },
+    onState: (s) => services.emit('models.state', s),
+  });
+  const chat = new ChatService({ store, engine, library, services, logger });
+  chat.register();
+  return {
+    services,
+    store,
+    library,
+    chat,
+    async close() {
+      await chat.stopAll();
+      store.close();
+    },
+  };
+}

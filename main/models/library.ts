@@ -1,0 +1,126 @@
+/**
+ * The models in <data>/models (any depth) and the one chat model loaded in the engine: load with
+ * progress, unload, switch. Per-model load settings come from the store.
+ */
+import fs from 'fs';
+import path from 'path';
+import { EngineClient, Logger } from '../engine/client';
+import { EngineError, LoadParamsInput } from '../engine/protocol';
+import { IpcError, ModelDTO, ModelState } from '../ipc/contract';
+
+export const CHAT_MODEL_ID = 'chat';
+
+export interface LibraryDeps {
+  engine: EngineClient;
+  modelsDir: string;
+  logger: Logger;
+  /** the saved load settings of a model (by path) */
+  loadSettings: (modelPath: string) => LoadParamsInput;
+  onState: (s: ModelState) => void;
+}
+
+/** Walks a folder for .gguf files, skipping hidden folders; bounded so a huge tree cannot stall main. */
+export function findModels(dir: string, limit = 2000): ModelDTO[] {
+  const out: ModelDTO[] = [];
+  const walk = (d: string, depth: number) => {
+    if (depth > 6 || out.length >= limit) return;
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      if (e.name.startsWith('.')) continue;
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p, depth + 1);
+      else if (e.isFile() && e.name.toLowerCase().endsWith('.gguf')) {
+        try {
+          out.push({ path: p, name: e.name.replace(/\.gguf$/i, ''), fileSize: fs.statSync(p).size });
+        } catch {
+          /* vanished while listing */
+        }
+      }
+    }
+  };
+  walk(dir, 0);
+  return out.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+export class ModelLibrary {
+  private state: ModelState = { loaded: null, loading: null, error: null };
+  private loadJob: Promise<void> | undefined;
+  private contextSize = 0;
+
+  constructor(private readonly deps: LibraryDeps) {}
+
+  list(): ModelDTO[] {
+    return findModels(this.deps.modelsDir);
+  }
+
+  /** The current state, with the context use read from the engine when a model is loaded. */
+  async current(): Promise<ModelState> {
+    if (this.state.loaded) {
+      try {
+        const info = await this.deps.engine.contextInfo(CHAT_MODEL_ID);
+        const used = (info.sequenceTokens as number[] | undefined)?.[0] ?? 0;
+        this.state = { ...this.state, loaded: { ...this.state.loaded, tokensUsed: used } };
+      } catch {
+        /* engine restarting: report what we know */
+      }
+    }
+    return this.state;
+  }
+
+  get loadedPath(): string | null {
+    return this.state.loaded?.path ?? null;
+  }
+
+  private set(s: Partial<ModelState>): void {
+    this.state = { ...this.state, ...s };
+    this.deps.onState(this.state);
+  }
+
+  /** Loads a model as the chat model (replacing the one loaded). Resolves when it is ready. */
+  async load(modelPath: string): Promise<ModelState> {
+    const file = path.resolve(modelPath);
+    if (!fs.existsSync(file)) throw new IpcError('not_found', `model file not found: ${file}`);
+    if (this.state.loaded?.path === file) return this.current();
+    if (this.loadJob && this.state.loading?.path === file) {
+      await this.loadJob;
+      return this.current();
+    }
+    const params: LoadParamsInput = { parallel: 2, ...this.deps.loadSettings(file) };
+    this.set({ loading: { path: file, progress: 0 }, error: null });
+    const job = (async () => {
+      try {
+        const r = await this.deps.engine.load(CHAT_MODEL_ID, file, params, (p) => this.set({ loading: { path: file, progress: p } }));
+        this.contextSize = Number(r.context.contextSize ?? 0);
+        this.set({ loaded: { path: file, contextSize: this.contextSize, tokensUsed: 0 }, loading: null, error: null });
+      } catch (e) {
+        const err = e as EngineError;
+        this.set({ loading: null, loaded: null, error: `${err.code ?? 'load_failed'}: ${err.message}` });
+        throw new IpcError(err.code === 'invalid_model' || err.code === 'not_found' ? err.code : 'load_failed', err.message);
+      }
+    })();
+    this.loadJob = job;
+    try {
+      await job;
+    } finally {
+      if (this.loadJob === job) this.loadJob = undefined;
+    }
+    return this.current();
+  }
+
+  async unload(): Promise<ModelState> {
+    if (this.state.loaded) await this.deps.engine.unload(CHAT_MODEL_ID);
+    this.set({ loaded: null, loading: null, error: null });
+    return this.state;
+  }
+
+  /** Waits for a load in progress; returns the loaded model's path or null. */
+  async ready(): Promise<string | null> {
+    if (this.loadJob) await this.loadJob.catch(() => undefined);
+    return this.loadedPath;
+  }
+}

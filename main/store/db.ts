@@ -1,0 +1,123 @@
+/** Opens the store's SQLite database: checks the version, sets pragmas, backs up and migrates. */
+import fs from 'fs';
+import path from 'path';
+import Database from 'better-sqlite3';
+import { StoreError } from './errors';
+import { applyMigrations, LATEST_VERSION, MIGRATIONS, readSchemaVersion } from './migrations';
+import type { Clock, Logger } from './types';
+
+export interface OpenDatabaseOptions {
+  logger: Logger;
+  clock: Clock;
+  /** Busy timeout in ms (default 5000). */
+  busyTimeoutMs?: number;
+  /** Migrate no further than this version (fixture generation and tests only). */
+  targetVersion?: number;
+}
+
+export interface OpenedDatabase {
+  db: Database.Database;
+  /** Schema version found in the file before migrating (0: new or empty file). */
+  fromVersion: number;
+  version: number;
+  /** Path of the backup made before a data-rewriting migration, if one was made. */
+  backupPath: string | null;
+}
+
+const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
+
+function checkHeader(dbPath: string): void {
+  let fd: number;
+  try {
+    fd = fs.openSync(dbPath, 'r');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw new StoreError('invalid_database', `cannot read database ${dbPath}: ${(e as Error).message}`, undefined, { cause: e });
+  }
+  try {
+    const buf = Buffer.alloc(16);
+    const n = fs.readSync(fd, buf, 0, 16, 0);
+    if (n === 0) return; // empty file: a new database
+    if (n < 16 || !buf.equals(SQLITE_MAGIC)) {
+      throw new StoreError('invalid_database', `${dbPath} is not a SQLite database; Hearth will not open or change it`);
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function stamp(ms: number): string {
+  return new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
+}
+
+/** Copies the database to a consistent backup file next to it (VACUUM INTO: a complete, compact copy). */
+export function backupDatabase(db: Database.Database, dbPath: string, label: string, now: number): string {
+  let target = `${dbPath}.backup-${label}-${stamp(now)}`;
+  for (let i = 2; fs.existsSync(target); i++) target = `${dbPath}.backup-${label}-${stamp(now)}-${i}`;
+  db.prepare('VACUUM INTO ?').run(target);
+  return target;
+}
+
+export function openDatabase(dbPath: string, opts: OpenDatabaseOptions): OpenedDatabase {
+  const { logger, clock } = opts;
+  const target = opts.targetVersion ?? LATEST_VERSION;
+  fs.mkdirSync(path.dirname(path.resolve(dbPath)), { recursive: true });
+  checkHeader(dbPath);
+
+  let db: Database.Database;
+  try {
+    db = new Database(dbPath, { timeout: opts.busyTimeoutMs ?? 5000 });
+  } catch (e) {
+    throw new StoreError('invalid_database', `cannot open database ${dbPath}: ${(e as Error).message}`, undefined, { cause: e });
+  }
+
+  try {
+    // Read the version before anything that writes (journal_mode=WAL changes the file header).
+    let from: number | null;
+    try {
+      from = readSchemaVersion(db);
+    } catch (e) {
+      throw new StoreError('invalid_database', `cannot read database ${dbPath}: ${(e as Error).message}`, undefined, { cause: e });
+    }
+    if (from === null) {
+      throw new StoreError('invalid_database', `${dbPath} is a SQLite database but not a Hearth store; it was not changed`);
+    }
+    if (from > LATEST_VERSION) {
+      throw new StoreError('newer_schema',
+        `This data file was written by a newer version of Hearth (schema ${from}; this version understands up to ${LATEST_VERSION}). ` +
+        'Update Hearth to open it. The file was not changed.', { found: from, supported: LATEST_VERSION });
+    }
+
+    const mode = db.pragma('journal_mode = WAL', { simple: true });
+    if (String(mode).toLowerCase() !== 'wal') logger.warn('store: WAL mode unavailable', { mode });
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 5000}`);
+    db.pragma('journal_size_limit = 67108864');
+    db.pragma('temp_store = MEMORY');
+
+    let backupPath: string | null = null;
+    const pending = MIGRATIONS.filter((m) => m.version > from! && m.version <= target);
+    if (pending.length > 0) {
+      if (from > 0 && pending.some((m) => m.rewritesData)) {
+        backupPath = backupDatabase(db, dbPath, `v${from}`, clock());
+        logger.info('store: backed up database before migration', { backupPath, from, to: target });
+      }
+      const t0 = Date.now();
+      db.transaction(() => {
+        applyMigrations(db, from!, clock(), target);
+        const violations = from! > 0 ? db.pragma('foreign_key_check') as unknown[] : [];
+        if (violations.length > 0) {
+          throw new StoreError('invalid_database', `migration left ${violations.length} foreign key violations; rolled back`);
+        }
+      })();
+      db.pragma(`user_version = ${target}`);
+      logger.info('store: migrated database', { from, to: target, ms: Date.now() - t0 });
+    }
+    return { db, fromVersion: from, version: pending.length > 0 ? target : from, backupPath };
+  } catch (e) {
+    db.close();
+    if (e instanceof StoreError) throw e;
+    throw new StoreError('invalid_database', `cannot open database ${dbPath}: ${(e as Error).message}`, undefined, { cause: e });
+  }
+}

@@ -1,0 +1,152 @@
+/** Export a thread to Markdown (readable) and to JSON (lossless; re-importable with importJson). */
+import { z } from 'zod';
+import type { Assistant } from './assistants';
+import { activePath } from './tree';
+import type { Message, MessagesApi, Thread, ThreadsApi } from './types';
+import {
+  attachmentSchema, idSchema, LIMITS, loadSchema, metricsSchema, modelRefSchema, roleSchema, samplingSchema, statusSchema,
+  toolCallSchema,
+} from './validation';
+
+export const EXPORT_FORMAT = 'hearth.thread';
+export const EXPORT_BUNDLE_FORMAT = 'hearth.threads';
+export const EXPORT_VERSION = 1;
+
+const ts = z.number().int().min(0);
+
+export const exportedThreadSchema = z.object({
+  id: idSchema,
+  title: z.string(),
+  assistantId: idSchema.nullable(),
+  model: modelRefSchema.nullable(),
+  createdAt: ts,
+  updatedAt: ts,
+  pinned: z.boolean(),
+  archived: z.boolean(),
+  overrides: z.object({
+    instructions: z.string().max(LIMITS.instructionsChars).nullable().optional(),
+    sampling: samplingSchema.optional(),
+    load: loadSchema.optional(),
+  }).strict(),
+}).strict();
+
+export const exportedMessageSchema = z.object({
+  id: idSchema,
+  parentId: idSchema.nullable(),
+  active: z.boolean(),
+  role: roleSchema,
+  content: z.string(),
+  reasoning: z.string(),
+  toolCalls: z.array(toolCallSchema).nullable(),
+  toolCallId: z.string().min(1).max(256).nullable(),
+  attachments: z.array(attachmentSchema),
+  status: statusSchema,
+  error: z.string().max(LIMITS.errorChars).nullable(),
+  model: modelRefSchema.nullable(),
+  metrics: metricsSchema.nullable(),
+  createdAt: ts,
+  updatedAt: ts,
+}).strict();
+
+export const exportedAssistantSchema = z.object({
+  id: idSchema,
+  name: z.string().min(1).max(200),
+  avatar: z.string().max(LIMITS.modelRefChars).nullable(),
+  description: z.string().max(10_000),
+  instructions: z.string().max(LIMITS.instructionsChars),
+  sampling: samplingSchema,
+  model: modelRefSchema.nullable(),
+  createdAt: ts,
+  updatedAt: ts,
+}).strict();
+
+export const threadExportSchema = z.object({
+  format: z.literal(EXPORT_FORMAT),
+  version: z.number().int().min(1).max(EXPORT_VERSION),
+  exportedAt: ts,
+  thread: exportedThreadSchema,
+  assistant: exportedAssistantSchema.nullable(),
+  messages: z.array(exportedMessageSchema),
+}).strict();
+
+export const bundleExportSchema = z.object({
+  format: z.literal(EXPORT_BUNDLE_FORMAT),
+  version: z.number().int().min(1).max(EXPORT_VERSION),
+  exportedAt: ts,
+  threads: z.array(threadExportSchema),
+}).strict();
+
+export type ThreadExport = z.output<typeof threadExportSchema>;
+export type BundleExport = z.output<typeof bundleExportSchema>;
+export type ExportedMessage = z.output<typeof exportedMessageSchema>;
+
+export interface ExportSource {
+  threads: ThreadsApi;
+  messages: MessagesApi;
+  /** Looks up the thread's assistant, to carry it along; null when unknown. */
+  assistant?: (id: string) => Assistant | null;
+}
+
+function exportMessage(m: Message): ExportedMessage {
+  return {
+    id: m.id, parentId: m.parentId, active: m.active, role: m.role, content: m.content, reasoning: m.reasoning,
+    toolCalls: m.toolCalls, toolCallId: m.toolCallId, attachments: m.attachments, status: m.status, error: m.error,
+    model: m.model, metrics: m.metrics, createdAt: m.createdAt, updatedAt: m.updatedAt,
+  };
+}
+
+export function exportThreadJson(src: ExportSource, threadId: string, now: number): ThreadExport {
+  const t: Thread = src.threads.get(threadId);
+  const messages = src.messages.listAll(threadId);
+  const assistant = t.assistantId && src.assistant ? src.assistant(t.assistantId) : null;
+  return {
+    format: EXPORT_FORMAT, version: EXPORT_VERSION, exportedAt: now,
+    thread: {
+      id: t.id, title: t.title, assistantId: t.assistantId, model: t.model, createdAt: t.createdAt, updatedAt: t.updatedAt,
+      pinned: t.pinned, archived: t.archived, overrides: t.overrides,
+    },
+    assistant: assistant ? { ...assistant } : null,
+    messages: messages.map(exportMessage),
+  };
+}
+
+const ROLE_TITLE: Record<string, string> = { system: 'System', user: 'User', assistant: 'Assistant', tool: 'Tool' };
+
+/** Fences text with enough backticks that the text cannot close the fence. */
+function fence(text: string, lang = ''): string {
+  const longest = Math.max(2, ...(text.match(/`+/g) ?? []).map((s) => s.length));
+  const f = '`'.repeat(longest + 1);
+  return `${f}${lang}\n${text}\n${f}`;
+}
+
+/** The thread's current path as Markdown; alternatives are noted, not repeated. */
+export function exportThreadMarkdown(src: ExportSource, threadId: string, now: number): string {
+  const t = src.threads.get(threadId);
+  const path = activePath(src.messages.listAll(threadId));
+  const lines: string[] = [`# ${t.title.replace(/\n/g, ' ')}`, ''];
+  const meta = [`Exported from Hearth on ${new Date(now).toISOString()}`];
+  if (t.model) meta.push(`model: ${t.model}`);
+  meta.push(`${path.length} messages`);
+  lines.push(`_${meta.join(' · ')}_`, '');
+  if (t.overrides.instructions) lines.push('> **Instructions:** ' + t.overrides.instructions.replace(/\n/g, '\n> '), '');
+  for (const m of path) {
+    const head = [ROLE_TITLE[m.role] ?? m.role];
+    if (m.role === 'assistant' && m.model) head.push(m.model);
+    if (m.alternatives.count > 1) head.push(`alternative ${m.alternatives.index + 1} of ${m.alternatives.count}`);
+    if (m.status !== 'done') head.push(m.status);
+    lines.push(`## ${head.join(' · ')}`, '');
+    if (m.reasoning) lines.push('<details><summary>Reasoning</summary>', '', m.reasoning, '', '</details>', '');
+    if (m.role === 'tool') lines.push(fence(m.content), '');
+    else if (m.content) lines.push(m.content, '');
+    if (m.toolCalls?.length) {
+      for (const c of m.toolCalls) {
+        lines.push(`**Tool call:** \`${c.name}\``, '', fence(JSON.stringify(c.arguments ?? {}, null, 2), 'json'), '');
+        if (c.result !== undefined) lines.push('**Result:**', '', fence(typeof c.result === 'string' ? c.result : JSON.stringify(c.result, null, 2)), '');
+      }
+    }
+    for (const a of m.attachments) lines.push(`- Attachment (${a.type}): ${a.name ?? a.ref}`);
+    if (m.attachments.length) lines.push('');
+    if (m.error) lines.push(`> **Error:** ${m.error.replace(/\n/g, '\n> ')}`, '');
+  }
+  return lines.join('\n').replace(/\n+$/, '\n');
+}

@@ -1,0 +1,462 @@
+/**
+ * Imports: Hearth's own JSON export (lossless) and Jan's thread folders (thread.json + messages.jsonl).
+ * Everything is read and checked first, then written in one transaction: a bad file imports nothing.
+ */
+import { randomUUID } from 'crypto';
+import fs from 'fs';
+import path from 'path';
+import type Database from 'better-sqlite3';
+import { z } from 'zod';
+import type { Assistant, Assistants } from './assistants';
+import { StoreError } from './errors';
+import { bundleExportSchema, threadExportSchema, type ThreadExport } from './export';
+import type { SqliteMessages } from './messages';
+import type { SqliteThreads } from './threads';
+import type { Attachment, Clock, Message, MessageMetrics, MessageStatus, Role, SamplingParams, Thread, ToolCall } from './types';
+import { idSchema, LIMITS, samplingSchema, toolCallSchema, utf8Bytes } from './validation';
+
+export interface ImportContext {
+  db: Database.Database;
+  threads: SqliteThreads;
+  messages: SqliteMessages;
+  assistants: Assistants;
+  clock: Clock;
+}
+
+export interface ImportResult {
+  /** Ids of the imported threads, in the store. */
+  threadIds: string[];
+  messages: number;
+  assistants: number;
+  /** Threads not imported because they were imported before (same id, Jan import only). */
+  skipped: number;
+  /** True when ids collided with existing data and new ids were given. */
+  remapped: boolean;
+}
+
+function fail(message: string, details?: Record<string, unknown>, cause?: unknown): never {
+  throw new StoreError('import_failed', message, details, cause === undefined ? undefined : { cause });
+}
+
+function describeZod(e: z.ZodError, where: string): string {
+  const i = e.issues[0];
+  return `${where}: ${i.path.length ? i.path.join('.') + ': ' : ''}${i.message}`;
+}
+
+function readFileChecked(file: string): string {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(file);
+  } catch (e) {
+    fail(`cannot read ${file}: ${(e as Error).message}`, { file }, e);
+  }
+  if (!st.isFile()) fail(`${file} is not a file`, { file });
+  if (st.size > LIMITS.importFileBytes) fail(`${file} is too large to import (${st.size} bytes)`, { file });
+  return fs.readFileSync(file, 'utf8');
+}
+
+function parseJson(text: string, where: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    fail(`${where} is not valid JSON: ${(e as Error).message}`, { where }, e);
+  }
+}
+
+/** Orders messages so that every parent comes before its replies; rejects unknown parents and cycles. */
+function parentsFirst<M extends { id: string; parentId: string | null }>(messages: M[], where: string): M[] {
+  const byId = new Map<string, M>();
+  for (const m of messages) {
+    if (byId.has(m.id)) fail(`${where}: message id ${m.id} appears twice`);
+    byId.set(m.id, m);
+  }
+  const out: M[] = [];
+  const state = new Map<string, 1 | 2>();
+  const visit = (m: M) => {
+    const chain: M[] = [];
+    let cur: M | undefined = m;
+    while (cur && state.get(cur.id) !== 2) {
+      if (state.get(cur.id) === 1) fail(`${where}: message ${cur.id} is its own ancestor`);
+      state.set(cur.id, 1);
+      chain.push(cur);
+      if (cur.parentId === null) break;
+      const p = byId.get(cur.parentId);
+      if (!p) fail(`${where}: message ${cur.id} replies to ${cur.parentId}, which is not in the file`);
+      cur = p;
+    }
+    for (let i = chain.length - 1; i >= 0; i--) { state.set(chain[i].id, 2); out.push(chain[i]); }
+  };
+  for (const m of messages) visit(m);
+  return out;
+}
+
+/** Exactly one selected message among each set of siblings (the last selected, else the newest). */
+function normalizeActive(messages: Message[]): void {
+  const groups = new Map<string, Message[]>();
+  for (const m of messages) {
+    const k = m.parentId ?? '';
+    const g = groups.get(k);
+    if (g) g.push(m); else groups.set(k, [m]);
+  }
+  for (const g of groups.values()) {
+    let pick = -1;
+    for (let i = 0; i < g.length; i++) if (g[i].active) pick = i;
+    if (pick < 0) pick = g.length - 1;
+    g.forEach((m, i) => { m.active = i === pick; });
+  }
+}
+
+function checkSizes(m: { content: string; reasoning: string }, where: string): void {
+  if (utf8Bytes(m.content) > LIMITS.contentBytes || utf8Bytes(m.reasoning) > LIMITS.contentBytes) {
+    fail(`${where}: message over ${LIMITS.contentBytes} bytes`);
+  }
+}
+
+/* ------------------------------------------------------------------ Hearth JSON */
+
+interface PreparedThread {
+  thread: Thread;
+  messages: Message[];
+  assistant: Assistant | null;
+}
+
+function prepareHearth(doc: ThreadExport, where: string): PreparedThread {
+  if (doc.thread.title.length > LIMITS.titleChars) fail(`${where}: title over ${LIMITS.titleChars} characters`);
+  const messages: Message[] = doc.messages.map((m) => {
+    checkSizes(m, `${where} message ${m.id}`);
+    return {
+      ...m, threadId: doc.thread.id,
+      status: (m.status === 'streaming' ? 'interrupted' : m.status) as MessageStatus,
+    };
+  });
+  const ordered = parentsFirst(messages, where);
+  normalizeActive(ordered);
+  return {
+    thread: { ...doc.thread, overrides: { ...doc.thread.overrides }, temporary: false },
+    messages: ordered,
+    assistant: doc.assistant,
+  };
+}
+
+/** Gives the thread and all its messages new ids (used when any id is already taken). */
+function remapIds(p: PreparedThread): PreparedThread {
+  const ids = new Map<string, string>(p.messages.map((m) => [m.id, randomUUID()]));
+  const threadId = randomUUID();
+  return {
+    thread: { ...p.thread, id: threadId },
+    messages: p.messages.map((m) => ({ ...m, id: ids.get(m.id)!, threadId, parentId: m.parentId ? ids.get(m.parentId)! : null })),
+    assistant: p.assistant,
+  };
+}
+
+function idsTaken(ctx: ImportContext, p: PreparedThread): boolean {
+  if (ctx.threads.exists(p.thread.id)) return true;
+  const q = ctx.db.prepare('SELECT 1 FROM messages WHERE id = ?');
+  return p.messages.some((m) => q.get(m.id) !== undefined);
+}
+
+/** 'remap': any taken id gives the thread new ids. 'skip': a thread whose id exists is skipped (already imported). */
+function write(ctx: ImportContext, items: PreparedThread[], onConflict: 'remap' | 'skip'): ImportResult {
+  const result: ImportResult = { threadIds: [], messages: 0, assistants: 0, skipped: 0, remapped: false };
+  ctx.db.transaction(() => {
+    for (let p of items) {
+      if (onConflict === 'skip' && ctx.threads.exists(p.thread.id)) { result.skipped++; continue; }
+      if (idsTaken(ctx, p)) {
+        p = remapIds(p);
+        result.remapped = true;
+      }
+      let assistantId = p.thread.assistantId;
+      if (assistantId && !ctx.assistants.exists(assistantId)) {
+        if (p.assistant && p.assistant.id === assistantId) {
+          ctx.assistants.insertRecord(p.assistant);
+          result.assistants++;
+        } else {
+          assistantId = null;
+        }
+      }
+      try {
+        ctx.threads.insertRecord({ ...p.thread, assistantId });
+        for (const m of p.messages) ctx.messages.insertRecord(m);
+      } catch (e) {
+        fail(`import of thread "${p.thread.title}" failed: ${(e as Error).message}`, { threadId: p.thread.id }, e);
+      }
+      result.threadIds.push(p.thread.id);
+      result.messages += p.messages.length;
+    }
+  })();
+  return result;
+}
+
+/** Imports JSON exported by Hearth (one thread, or a bundle of threads): a string, parsed value, or file path. */
+export function importHearthJson(ctx: ImportContext, input: string | unknown, opts: { fromFile?: boolean } = {}): ImportResult {
+  let value: unknown = input;
+  let where = 'import';
+  if (typeof input === 'string') {
+    where = opts.fromFile ? input : 'import';
+    const text = opts.fromFile ? readFileChecked(input) : input;
+    if (!opts.fromFile && utf8Bytes(text) > LIMITS.importFileBytes) fail('import is too large');
+    value = parseJson(text, where);
+  }
+  const format = (value as { format?: unknown } | null)?.format;
+  let docs: ThreadExport[];
+  if (format === 'hearth.threads') {
+    const r = bundleExportSchema.safeParse(value);
+    if (!r.success) fail(`not a valid Hearth export (${describeZod(r.error, where)})`);
+    docs = r.data.threads;
+  } else if (format === 'hearth.thread') {
+    const r = threadExportSchema.safeParse(value);
+    if (!r.success) fail(`not a valid Hearth export (${describeZod(r.error, where)})`);
+    docs = [r.data];
+  } else {
+    fail(`${where} is not a Hearth export (no "format": "hearth.thread")`);
+  }
+  const prepared = docs.map((d, i) => prepareHearth(d, docs.length > 1 ? `${where} thread ${i + 1}` : where));
+  return write(ctx, prepared, 'remap');
+}
+
+/* ------------------------------------------------------------------ Jan */
+
+const num = z.number().finite();
+const janModelRef = z.union([z.string(), z.object({ id: z.string().optional() }).passthrough()]).optional().nullable();
+
+const janThreadSchema = z.object({
+  id: z.string().min(1),
+  title: z.string().optional().nullable(),
+  assistants: z.array(z.object({
+    id: z.string().optional(), name: z.string().optional(), model: janModelRef,
+    instructions: z.string().optional().nullable(),
+  }).passthrough()).optional().nullable(),
+  created: num.optional().nullable(),
+  updated: num.optional().nullable(),
+  metadata: z.record(z.unknown()).optional().nullable(),
+  isFavorite: z.boolean().optional(),
+  model: janModelRef,
+}).passthrough();
+
+const janContentPart = z.object({ type: z.string() }).passthrough();
+const janMessageSchema = z.object({
+  id: z.string().min(1),
+  thread_id: z.string().optional(),
+  role: z.enum(['user', 'assistant', 'system', 'tool']),
+  content: z.union([z.string(), z.array(janContentPart)]).optional().nullable(),
+  status: z.string().optional().nullable(),
+  created_at: num.optional().nullable(),
+  created: num.optional().nullable(),
+  completed_at: num.optional().nullable(),
+  updated: num.optional().nullable(),
+  metadata: z.record(z.unknown()).optional().nullable(),
+  error_code: z.union([z.string(), z.number()]).optional().nullable(),
+  tool_call_id: z.string().optional().nullable(),
+  attachments: z.array(z.unknown()).optional().nullable(),
+}).passthrough();
+
+const janAssistantSchema = z.object({
+  id: z.string().min(1),
+  name: z.string().optional().nullable(),
+  avatar: z.string().optional().nullable(),
+  description: z.string().optional().nullable(),
+  model: janModelRef,
+  instructions: z.string().optional().nullable(),
+  created_at: num.optional().nullable(),
+  parameters: z.record(z.unknown()).optional().nullable(),
+}).passthrough();
+
+/** Jan timestamps are seconds or milliseconds since the epoch. */
+export function toMillis(t: number | null | undefined, fallback: number): number {
+  if (typeof t !== 'number' || !Number.isFinite(t) || t <= 0) return fallback;
+  return Math.round(t < 1e11 ? t * 1000 : t);
+}
+
+const JAN_STATUS: Record<string, MessageStatus> = { ready: 'done', pending: 'interrupted', error: 'error', stopped: 'aborted' };
+
+function modelId(ref: z.infer<typeof janModelRef>): string | null {
+  if (!ref) return null;
+  const id = typeof ref === 'string' ? ref : ref.id;
+  return id && id.length <= LIMITS.modelRefChars ? id : null;
+}
+
+function validId(id: string): string {
+  return idSchema.safeParse(id).success ? id : randomUUID();
+}
+
+function janSampling(params: Record<string, unknown> | null | undefined): SamplingParams {
+  if (!params) return {};
+  const map: Record<string, keyof SamplingParams> = {
+    temperature: 'temperature', top_p: 'topP', top_k: 'topK', min_p: 'minP', max_tokens: 'maxTokens',
+    repeat_penalty: 'repeatPenalty', repetition_penalty: 'repeatPenalty', seed: 'seed', stop: 'stop',
+  };
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(params)) {
+    const key = map[k];
+    if (!key || v === null || v === undefined) continue;
+    const r = samplingSchema.safeParse({ [key]: v });
+    if (r.success) Object.assign(out, r.data);
+  }
+  return out as SamplingParams;
+}
+
+function janContent(content: z.infer<typeof janMessageSchema>['content']): { text: string; attachments: Attachment[] } {
+  if (typeof content === 'string') return { text: content, attachments: [] };
+  const texts: string[] = [];
+  const attachments: Attachment[] = [];
+  for (const part of content ?? []) {
+    const p = part as Record<string, unknown>;
+    if (p.type === 'text') {
+      const t = p.text as unknown;
+      if (typeof t === 'string') texts.push(t);
+      else if (t && typeof (t as { value?: unknown }).value === 'string') texts.push((t as { value: string }).value);
+    } else if (p.type === 'image_url') {
+      const img = p.image_url as { url?: unknown; detail?: unknown } | undefined;
+      const url = typeof img?.url === 'string' ? img.url : null;
+      if (url) {
+        attachments.push(url.startsWith('data:')
+          ? { type: 'image', ref: url.slice(0, LIMITS.modelRefChars), mimeType: url.slice(5, url.indexOf(';')) || undefined }
+          : { type: 'image', ref: url.slice(0, LIMITS.modelRefChars) });
+      }
+    }
+  }
+  return { text: texts.join('\n\n'), attachments };
+}
+
+/** Splits a leading <think>…</think> block (how Jan keeps reasoning) from the answer. */
+function splitThink(text: string): { content: string; reasoning: string } {
+  const m = /^\s*<think>([\s\S]*?)<\/think>\s*/.exec(text);
+  return m ? { content: text.slice(m[0].length), reasoning: m[1].trim() } : { content: text, reasoning: '' };
+}
+
+function janToolCalls(meta: Record<string, unknown> | null | undefined): ToolCall[] | null {
+  const raw = meta?.tool_calls;
+  if (!Array.isArray(raw)) return null;
+  const out: ToolCall[] = [];
+  for (const c of raw) {
+    const tool = (c as { tool?: { id?: unknown; function?: { name?: unknown; arguments?: unknown } } })?.tool;
+    const name = tool?.function?.name;
+    if (typeof name !== 'string') continue;
+    let args: unknown = tool?.function?.arguments;
+    if (typeof args === 'string') { try { args = JSON.parse(args); } catch { /* keep the string */ } }
+    const call = { id: typeof tool?.id === 'string' ? tool.id : randomUUID(), name, arguments: args, result: (c as { response?: unknown }).response };
+    if (toolCallSchema.safeParse(call).success) out.push(call);
+  }
+  return out.length ? out : null;
+}
+
+function janMetrics(meta: Record<string, unknown> | null | undefined): MessageMetrics | null {
+  const ts = meta?.tokenSpeed as { tokenSpeed?: unknown; tokenCount?: unknown } | undefined;
+  const m: MessageMetrics = {};
+  if (typeof ts?.tokenSpeed === 'number' && ts.tokenSpeed >= 0) m.genTps = ts.tokenSpeed;
+  if (typeof ts?.tokenCount === 'number' && Number.isInteger(ts.tokenCount) && ts.tokenCount >= 0) m.generatedTokens = ts.tokenCount;
+  return Object.keys(m).length ? m : null;
+}
+
+interface JanThreadDir { dir: string; threadFile: string; messagesFile: string }
+
+function findJanThreads(folder: string): { threads: JanThreadDir[]; assistantFiles: string[] } {
+  if (!fs.existsSync(folder) || !fs.statSync(folder).isDirectory()) fail(`${folder} is not a folder`);
+  const asThread = (dir: string): JanThreadDir => ({ dir, threadFile: path.join(dir, 'thread.json'), messagesFile: path.join(dir, 'messages.jsonl') });
+  const subThreads = (dir: string) => fs.readdirSync(dir, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && fs.existsSync(path.join(dir, d.name, 'thread.json')))
+    .map((d) => asThread(path.join(dir, d.name))).sort((a, b) => a.dir.localeCompare(b.dir));
+  const assistantsDir = path.join(folder, 'assistants');
+  const assistantFiles = fs.existsSync(assistantsDir)
+    ? fs.readdirSync(assistantsDir, { withFileTypes: true }).filter((d) => d.isDirectory())
+      .map((d) => path.join(assistantsDir, d.name, 'assistant.json')).filter((f) => fs.existsSync(f)).sort()
+    : [];
+  let threads: JanThreadDir[];
+  if (fs.existsSync(path.join(folder, 'thread.json'))) threads = [asThread(folder)];
+  else if (fs.existsSync(path.join(folder, 'threads'))) threads = subThreads(path.join(folder, 'threads'));
+  else threads = subThreads(folder);
+  if (threads.length === 0) fail(`no Jan threads found in ${folder} (expected thread.json, threads/<id>/thread.json or <id>/thread.json)`);
+  return { threads, assistantFiles };
+}
+
+function prepareJanThread(t: JanThreadDir, now: number, assistantIds: Map<string, string>): PreparedThread {
+  const raw = parseJson(readFileChecked(t.threadFile), t.threadFile);
+  const tr = janThreadSchema.safeParse(raw);
+  if (!tr.success) fail(`${t.threadFile} is not a Jan thread (${describeZod(tr.error, 'thread.json')})`);
+  const jt = tr.data;
+  const createdAt = toMillis(jt.created, now);
+  const first = jt.assistants?.[0];
+  const model = modelId(jt.model) ?? modelId(first?.model);
+
+  const lines = fs.existsSync(t.messagesFile) ? readFileChecked(t.messagesFile).split(/\r?\n/) : [];
+  const parsed: { m: z.infer<typeof janMessageSchema>; line: number }[] = [];
+  lines.forEach((line, i) => {
+    if (!line.trim()) return;
+    const where = `${t.messagesFile}:${i + 1}`;
+    const r = janMessageSchema.safeParse(parseJson(line, where));
+    if (!r.success) fail(`${where} is not a Jan message (${describeZod(r.error, 'message')})`);
+    parsed.push({ m: r.data, line: i });
+  });
+  const withTime = parsed.map(({ m, line }) => ({ m, line, at: toMillis(m.created_at ?? m.created, createdAt) }));
+  withTime.sort((a, b) => a.at - b.at || a.line - b.line);
+
+  const threadId = validId(jt.id);
+  const seen = new Set<string>();
+  let parentId: string | null = null;
+  const messages: Message[] = [];
+  for (const { m, at } of withTime) {
+    const { text, attachments } = janContent(m.content);
+    const { content, reasoning } = m.role === 'assistant' ? splitThink(text) : { content: text, reasoning: '' };
+    let id = validId(m.id);
+    if (seen.has(id)) id = randomUUID();
+    seen.add(id);
+    const status = JAN_STATUS[m.status ?? 'ready'] ?? 'done';
+    const msg: Message = {
+      id, threadId, parentId, active: true, role: m.role as Role, content, reasoning,
+      toolCalls: janToolCalls(m.metadata), toolCallId: m.tool_call_id ?? null, attachments,
+      status, error: status === 'error' ? String(m.error_code ?? 'error') : null,
+      model: m.role === 'assistant' ? model : null, metrics: janMetrics(m.metadata),
+      createdAt: at, updatedAt: Math.max(at, toMillis(m.completed_at ?? m.updated, at)),
+    };
+    checkSizes(msg, `${t.messagesFile} message ${m.id}`);
+    messages.push(msg);
+    parentId = id;
+  }
+  const lastAt = messages.length ? messages[messages.length - 1].updatedAt : createdAt;
+  const janAssistant = first?.id ? assistantIds.get(first.id) : undefined;
+  const pinned = jt.isFavorite === true || jt.metadata?.isFavorite === true;
+  const instructions = first?.instructions?.trim() ? first.instructions.slice(0, LIMITS.instructionsChars) : null;
+  return {
+    thread: {
+      id: threadId, title: (jt.title?.trim() || 'Imported chat').slice(0, LIMITS.titleChars),
+      assistantId: janAssistant ?? null, model, createdAt, updatedAt: Math.max(toMillis(jt.updated, createdAt), lastAt),
+      pinned, archived: false, overrides: { instructions, sampling: {}, load: {} }, temporary: false,
+    },
+    messages,
+    assistant: null,
+  };
+}
+
+function prepareJanAssistant(file: string, now: number): Assistant {
+  const r = janAssistantSchema.safeParse(parseJson(readFileChecked(file), file));
+  if (!r.success) fail(`${file} is not a Jan assistant (${describeZod(r.error, 'assistant.json')})`);
+  const a = r.data;
+  const at = toMillis(a.created_at, now);
+  return {
+    id: validId(a.id), name: (a.name?.trim() || a.id).slice(0, LIMITS.nameChars), avatar: a.avatar?.slice(0, 1000) || null,
+    description: (a.description ?? '').slice(0, 10_000), instructions: (a.instructions ?? '').slice(0, LIMITS.instructionsChars),
+    sampling: janSampling(a.parameters), model: modelId(a.model), createdAt: at, updatedAt: at,
+  };
+}
+
+/**
+ * Imports Jan's history: a Jan data folder (with threads/ and assistants/), a threads folder, or one thread folder.
+ * Threads already imported (same id) are skipped, so importing twice does not duplicate anything.
+ */
+export function importJanFolder(ctx: ImportContext, folder: string, defaultAssistantId: string | null): ImportResult {
+  const now = ctx.clock();
+  const { threads, assistantFiles } = findJanThreads(folder);
+  const assistants = assistantFiles.map((f) => prepareJanAssistant(f, now));
+  const assistantIds = new Map<string, string>();
+  for (const a of assistants) assistantIds.set(a.id, a.id);
+  const prepared = threads.map((t) => prepareJanThread(t, now, assistantIds));
+  let newAssistants = 0;
+  const result = ctx.db.transaction(() => {
+    for (const a of assistants) {
+      if (!ctx.assistants.exists(a.id)) { ctx.assistants.insertRecord(a); newAssistants++; }
+    }
+    for (const p of prepared) if (!p.thread.assistantId) p.thread.assistantId = defaultAssistantId;
+    return write(ctx, prepared, 'skip');
+  })();
+  return { ...result, assistants: result.assistants + newAssistants };
+}

@@ -1,0 +1,24 @@
+/** Lenient JSON column decoding: a corrupt stored value is logged and replaced, never thrown at the UI. */
+import type { z } from 'zod';
+import type { Logger } from './types';
+
+export function decodeJson<S extends z.ZodTypeAny>(
+  raw: string | null, schema: S, fallback: z.output<S>, logger: Logger, where: string,
+): z.output<S> {
+  if (raw === null || raw === '') return fallback;
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    logger.warn('store: corrupt JSON value replaced by its default', { where });
+    return fallback;
+  }
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  logger.warn('store: invalid stored value replaced by its default', { where, issue: r.error.issues[0]?.message });
+  return fallback;
+}
+
+export function encodeJson(value: unknown): string | null {
+  return value === null || value === undefined ? null : JSON.stringify(value);
+}

@@ -1,0 +1,175 @@
+/**
+ * Versioned schema migrations. Append-only: never edit a migration that has shipped; add a new one.
+ * The applied versions are recorded in the `schema_version` table (and mirrored in PRAGMA user_version).
+ */
+import type Database from 'better-sqlite3';
+
+export interface Migration {
+  version: number;
+  name: string;
+  /** True when the migration rewrites existing rows; the database file is backed up before it runs. */
+  rewritesData: boolean;
+  up(db: Database.Database): void;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'initial schema: assistants, threads, messages, settings',
+    rewritesData: false,
+    up(db) {
+      db.exec(`
+        CREATE TABLE schema_version (
+          version    INTEGER PRIMARY KEY,
+          name       TEXT NOT NULL,
+          applied_at INTEGER NOT NULL
+        );
+        CREATE TABLE assistants (
+          seq          INTEGER PRIMARY KEY,
+          id           TEXT NOT NULL UNIQUE,
+          name         TEXT NOT NULL,
+          avatar       TEXT,
+          description  TEXT NOT NULL DEFAULT '',
+          instructions TEXT NOT NULL DEFAULT '',
+          sampling     TEXT NOT NULL DEFAULT '{}',
+          model        TEXT,
+          created_at   INTEGER NOT NULL,
+          updated_at   INTEGER NOT NULL
+        );
+        CREATE TABLE threads (
+          seq          INTEGER PRIMARY KEY,
+          id           TEXT NOT NULL UNIQUE,
+          title        TEXT NOT NULL DEFAULT '',
+          assistant_id TEXT REFERENCES assistants(id) ON DELETE SET NULL,
+          model        TEXT,
+          pinned       INTEGER NOT NULL DEFAULT 0,
+          archived     INTEGER NOT NULL DEFAULT 0,
+          instructions TEXT,
+          sampling     TEXT NOT NULL DEFAULT '{}',
+          load         TEXT NOT NULL DEFAULT '{}',
+          created_at   INTEGER NOT NULL,
+          updated_at   INTEGER NOT NULL
+        );
+        CREATE INDEX threads_list ON threads(archived, pinned, updated_at);
+        CREATE INDEX threads_assistant ON threads(assistant_id);
+        CREATE TABLE messages (
+          seq          INTEGER PRIMARY KEY,
+          id           TEXT NOT NULL UNIQUE,
+          thread_id    TEXT NOT NULL REFERENCES threads(id) ON DELETE CASCADE,
+          role         TEXT NOT NULL CHECK (role IN ('system', 'user', 'assistant', 'tool')),
+          content      TEXT NOT NULL DEFAULT '',
+          reasoning    TEXT NOT NULL DEFAULT '',
+          tool_calls   TEXT,
+          tool_call_id TEXT,
+          attachments  TEXT,
+          status       TEXT NOT NULL CHECK (status IN ('streaming', 'done', 'error', 'interrupted', 'aborted')),
+          error        TEXT,
+          model        TEXT,
+          metrics      TEXT,
+          created_at   INTEGER NOT NULL,
+          updated_at   INTEGER NOT NULL
+        );
+        CREATE INDEX messages_thread ON messages(thread_id, created_at);
+        CREATE INDEX messages_streaming ON messages(status) WHERE status = 'streaming';
+        CREATE TABLE settings (
+          key        TEXT PRIMARY KEY,
+          value      TEXT NOT NULL,
+          updated_at INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        CREATE TABLE model_settings (
+          model      TEXT PRIMARY KEY,
+          value      TEXT NOT NULL,
+          updated_at INTEGER NOT NULL
+        ) WITHOUT ROWID;
+      `);
+    },
+  },
+  {
+    version: 2,
+    name: 'alternatives: parent link and selected flag on messages',
+    rewritesData: true,
+    up(db) {
+      db.exec(`
+        ALTER TABLE messages ADD COLUMN parent_id TEXT REFERENCES messages(id) ON DELETE CASCADE;
+        ALTER TABLE messages ADD COLUMN active INTEGER NOT NULL DEFAULT 1;
+        WITH ordered AS (
+          SELECT seq, LAG(id) OVER (PARTITION BY thread_id ORDER BY created_at, seq) AS prev FROM messages
+        )
+        UPDATE messages SET parent_id = ordered.prev
+          FROM ordered WHERE ordered.seq = messages.seq AND ordered.prev IS NOT NULL;
+        CREATE INDEX messages_parent ON messages(parent_id, thread_id);
+      `);
+    },
+  },
+  {
+    version: 3,
+    name: 'full-text search over message content and thread titles',
+    rewritesData: false,
+    up(db) {
+      // External-content FTS5 tables kept in sync by triggers. Replies are indexed once they stop streaming,
+      // so a streaming flush is one small UPDATE that touches no index. `thread_key` (hex of the thread id, one token)
+      // lets a thread-filtered search intersect inside the index instead of scanning every match.
+      db.exec(`
+        ALTER TABLE messages ADD COLUMN thread_key TEXT GENERATED ALWAYS AS (hex(thread_id)) VIRTUAL;
+        CREATE VIRTUAL TABLE messages_fts USING fts5(
+          content, thread_key, content = 'messages', content_rowid = 'seq', tokenize = 'unicode61 remove_diacritics 2');
+        CREATE VIRTUAL TABLE threads_fts USING fts5(
+          title, content = 'threads', content_rowid = 'seq', tokenize = 'unicode61 remove_diacritics 2');
+
+        CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages WHEN new.status <> 'streaming' BEGIN
+          INSERT INTO messages_fts(rowid, content, thread_key) VALUES (new.seq, new.content, hex(new.thread_id));
+        END;
+        CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages WHEN old.status <> 'streaming' BEGIN
+          INSERT INTO messages_fts(messages_fts, rowid, content, thread_key)
+            VALUES ('delete', old.seq, old.content, hex(old.thread_id));
+        END;
+        CREATE TRIGGER messages_fts_update AFTER UPDATE OF content, status ON messages
+          WHEN old.status <> 'streaming' OR new.status <> 'streaming' BEGIN
+          INSERT INTO messages_fts(messages_fts, rowid, content, thread_key)
+            SELECT 'delete', old.seq, old.content, hex(old.thread_id) WHERE old.status <> 'streaming';
+          INSERT INTO messages_fts(rowid, content, thread_key)
+            SELECT new.seq, new.content, hex(new.thread_id) WHERE new.status <> 'streaming';
+        END;
+
+        CREATE TRIGGER threads_fts_insert AFTER INSERT ON threads BEGIN
+          INSERT INTO threads_fts(rowid, title) VALUES (new.seq, new.title);
+        END;
+        CREATE TRIGGER threads_fts_delete AFTER DELETE ON threads BEGIN
+          INSERT INTO threads_fts(threads_fts, rowid, title) VALUES ('delete', old.seq, old.title);
+        END;
+        CREATE TRIGGER threads_fts_update AFTER UPDATE OF title ON threads BEGIN
+          INSERT INTO threads_fts(threads_fts, rowid, title) VALUES ('delete', old.seq, old.title);
+          INSERT INTO threads_fts(rowid, title) VALUES (new.seq, new.title);
+        END;
+
+        INSERT INTO messages_fts(rowid, content, thread_key)
+          SELECT seq, content, hex(thread_id) FROM messages WHERE status <> 'streaming';
+        INSERT INTO threads_fts(threads_fts) VALUES ('rebuild');
+      `);
+    },
+  },
+];
+
+export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
+
+/** The version recorded in the database: 0 for an empty database, null when it is not a Hearth database. */
+export function readSchemaVersion(db: Database.Database): number | null {
+  const hasTable = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'`).get();
+  if (!hasTable) {
+    const other = db.prepare(`SELECT count(*) AS n FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'`).get() as { n: number };
+    return other.n === 0 ? 0 : null;
+  }
+  const row = db.prepare('SELECT max(version) AS v FROM schema_version').get() as { v: number | null };
+  return row.v ?? 0;
+}
+
+/** Applies migrations after `from` up to `target` (default: latest). The caller wraps this in a transaction. */
+export function applyMigrations(db: Database.Database, from: number, now: number, target = LATEST_VERSION): Migration[] {
+  const pending = MIGRATIONS.filter((m) => m.version > from && m.version <= target);
+  const record = () => db.prepare('INSERT INTO schema_version(version, name, applied_at) VALUES (?, ?, ?)');
+  for (const m of pending) {
+    m.up(db);
+    record().run(m.version, m.name, now);
+  }
+  return pending;
+}

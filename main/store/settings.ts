@@ -1,0 +1,157 @@
+/**
+ * Typed app settings and per-model load settings. Every value is validated with zod on write (bad input throws
+ * 'invalid_input') and on read (a corrupt stored value falls back to its default with a logged warning).
+ */
+import type Database from 'better-sqlite3';
+import { z } from 'zod';
+import { StoreError } from './errors';
+import type { Clock, LoadParams, Logger } from './types';
+import { check, idSchema, loadSchema, modelRefSchema } from './validation';
+
+export const chatDefaultsSchema = z.object({
+  temperature: z.number().min(0).max(5).default(0.7),
+  topK: z.number().int().min(0).max(100_000).default(40),
+  topP: z.number().min(0).max(1).default(0.95),
+  minP: z.number().min(0).max(1).default(0.05),
+  repeatPenalty: z.number().min(0).max(5).default(1.1),
+  maxTokens: z.number().int().min(1).max(10_000_000).default(4096),
+}).strict();
+
+export const appSettingsSchema = z.object({
+  theme: z.enum(['light', 'dark', 'system']).default('system'),
+  chatDefaults: chatDefaultsSchema.default({}),
+  /** Folder for models and data; null: the platform default. */
+  dataDir: z.string().min(1).max(4096).nullable().default(null),
+  guardrail: z.enum(['off', 'warn', 'strict']).default('warn'),
+  defaultModel: modelRefSchema.nullable().default(null),
+  defaultAssistantId: idSchema.default('default'),
+  sendOnEnter: z.boolean().default(true),
+  showReasoning: z.boolean().default(true),
+  fontSize: z.number().int().min(8).max(40).default(14),
+  /** Milliseconds between writes of a streaming reply. */
+  streamFlushMs: z.number().int().min(0).max(5000).default(250),
+}).strict();
+
+export type AppSettings = z.output<typeof appSettingsSchema>;
+export type SettingKey = keyof AppSettings;
+export const SETTING_KEYS = Object.keys(appSettingsSchema.shape) as SettingKey[];
+
+type Shape = typeof appSettingsSchema.shape;
+
+export const DEFAULT_SETTINGS: AppSettings = appSettingsSchema.parse({});
+
+export class Settings {
+  private readonly stmts;
+
+  constructor(private readonly db: Database.Database, private readonly clock: Clock, private readonly logger: Logger) {
+    this.stmts = {
+      get: db.prepare('SELECT value FROM settings WHERE key = ?').pluck(),
+      all: db.prepare('SELECT key, value FROM settings'),
+      put: db.prepare(`INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?)
+        ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`),
+      delete: db.prepare('DELETE FROM settings WHERE key = ?'),
+    };
+  }
+
+  private schemaFor<K extends SettingKey>(key: K): Shape[K] {
+    if (!Object.prototype.hasOwnProperty.call(appSettingsSchema.shape, key)) {
+      throw new StoreError('invalid_input', `unknown setting ${String(key)}`);
+    }
+    return appSettingsSchema.shape[key];
+  }
+
+  private decode<K extends SettingKey>(key: K, raw: string | undefined): AppSettings[K] {
+    const schema = this.schemaFor(key);
+    if (raw === undefined) return DEFAULT_SETTINGS[key];
+    let value: unknown;
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      this.logger.warn('settings: corrupt value replaced by its default', { key });
+      return DEFAULT_SETTINGS[key];
+    }
+    const r = schema.safeParse(value);
+    if (r.success) return r.data as AppSettings[K];
+    this.logger.warn('settings: invalid value replaced by its default', { key, issue: r.error.issues[0]?.message });
+    return DEFAULT_SETTINGS[key];
+  }
+
+  get<K extends SettingKey>(key: K): AppSettings[K] {
+    this.schemaFor(key);
+    return this.decode(key, this.stmts.get.get(key) as string | undefined);
+  }
+
+  getAll(): AppSettings {
+    const stored = new Map((this.stmts.all.all() as { key: string; value: string }[]).map((r) => [r.key, r.value]));
+    const out = { ...DEFAULT_SETTINGS } as Record<SettingKey, unknown>;
+    for (const key of SETTING_KEYS) out[key] = this.decode(key, stored.get(key));
+    return out as AppSettings;
+  }
+
+  set<K extends SettingKey>(key: K, value: AppSettings[K]): AppSettings[K] {
+    const v = check(this.schemaFor(key), value, `setting ${key}`) as AppSettings[K];
+    this.stmts.put.run(key, JSON.stringify(v), this.clock());
+    return v;
+  }
+
+  /** Validates every given value first; writes all or nothing. */
+  update(patch: Partial<AppSettings>): AppSettings {
+    const v = check(appSettingsSchema.partial(), patch, 'settings');
+    const now = this.clock();
+    this.db.transaction(() => {
+      for (const [key, value] of Object.entries(v)) if (value !== undefined) this.stmts.put.run(key, JSON.stringify(value), now);
+    })();
+    return this.getAll();
+  }
+
+  reset(key: SettingKey): AppSettings[SettingKey] {
+    this.schemaFor(key);
+    this.stmts.delete.run(key);
+    return DEFAULT_SETTINGS[key];
+  }
+}
+
+/** Per-model load settings (context size, GPU layers, ...) keyed by model path or id. */
+export class ModelSettings {
+  private readonly stmts;
+
+  constructor(db: Database.Database, private readonly clock: Clock, private readonly logger: Logger) {
+    this.stmts = {
+      get: db.prepare('SELECT value FROM model_settings WHERE model = ?').pluck(),
+      all: db.prepare('SELECT model, value FROM model_settings ORDER BY model'),
+      put: db.prepare(`INSERT INTO model_settings (model, value, updated_at) VALUES (?, ?, ?)
+        ON CONFLICT(model) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`),
+      delete: db.prepare('DELETE FROM model_settings WHERE model = ?'),
+    };
+  }
+
+  private decode(model: string, raw: string | undefined): LoadParams {
+    if (raw === undefined) return {};
+    try {
+      const r = loadSchema.safeParse(JSON.parse(raw));
+      if (r.success) return r.data;
+    } catch { /* fall through */ }
+    this.logger.warn('settings: corrupt model load settings replaced by defaults', { model });
+    return {};
+  }
+
+  get(model: string): LoadParams {
+    const m = check(modelRefSchema, model, 'model');
+    return this.decode(m, this.stmts.get.get(m) as string | undefined);
+  }
+
+  set(model: string, settings: LoadParams): LoadParams {
+    const m = check(modelRefSchema, model, 'model');
+    const v = check(loadSchema, settings, `load settings for ${m}`);
+    this.stmts.put.run(m, JSON.stringify(v), this.clock());
+    return v;
+  }
+
+  delete(model: string): void {
+    this.stmts.delete.run(check(modelRefSchema, model, 'model'));
+  }
+
+  list(): { model: string; settings: LoadParams }[] {
+    return (this.stmts.all.all() as { model: string; value: string }[]).map((r) => ({ model: r.model, settings: this.decode(r.model, r.value) }));
+  }
+}

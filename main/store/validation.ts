@@ -1,0 +1,193 @@
+/** Input validation: zod schemas for ids, texts and parameter objects, mapped to typed StoreErrors. */
+import { z } from 'zod';
+import { StoreError } from './errors';
+import { MESSAGE_STATUSES, ROLES } from './types';
+
+export const LIMITS = {
+  idChars: 64,
+  titleChars: 500,
+  contentBytes: 4 * 1024 * 1024,
+  instructionsChars: 100_000,
+  nameChars: 200,
+  modelRefChars: 4096,
+  errorChars: 64 * 1024,
+  jsonFieldBytes: 4 * 1024 * 1024,
+  attachments: 100,
+  toolCalls: 256,
+  pageMax: 500,
+  searchQueryChars: 1000,
+  importFileBytes: 512 * 1024 * 1024,
+} as const;
+
+const utf8Bytes = (s: string) => Buffer.byteLength(s, 'utf8');
+
+/** Marks a refinement failure as "too large" so that it maps to StoreError('too_large'). */
+const TOO_LARGE = { tooLarge: true };
+
+// Length is part of the pattern so that an overlong id is reported as malformed ('invalid_input'), not 'too_large'.
+export const idSchema = z.string().regex(new RegExp(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,${LIMITS.idChars - 1}}$`), 'malformed id');
+
+export const titleSchema = z.string().max(LIMITS.titleChars);
+export const contentSchema = z.string().refine((s) => s.length <= LIMITS.contentBytes / 4 || utf8Bytes(s) <= LIMITS.contentBytes,
+  { message: `over ${LIMITS.contentBytes} bytes`, params: TOO_LARGE });
+export const modelRefSchema = z.string().min(1).max(LIMITS.modelRefChars);
+export const instructionsSchema = z.string().max(LIMITS.instructionsChars);
+
+export const samplingSchema = z.object({
+  temperature: z.number().min(0).max(5),
+  topK: z.number().int().min(0).max(100_000),
+  topP: z.number().min(0).max(1),
+  minP: z.number().min(0).max(1),
+  repeatPenalty: z.number().min(0).max(5),
+  maxTokens: z.number().int().min(1).max(10_000_000),
+  seed: z.number().int(),
+  stop: z.array(z.string().max(1000)).max(64),
+}).partial().strict();
+
+export const loadSchema = z.object({
+  contextSize: z.number().int().min(0).max(10_000_000),
+  gpuLayers: z.number().int().min(-1).max(100_000),
+  threads: z.number().int().min(0).max(1024),
+  batchSize: z.number().int().min(1).max(1_000_000),
+  flashAttention: z.boolean(),
+  useMmap: z.boolean(),
+  kvCacheType: z.string().max(32),
+}).partial().strict();
+
+export const overridesSchema = z.object({
+  instructions: instructionsSchema.nullable(),
+  sampling: samplingSchema,
+  load: loadSchema,
+}).partial().strict();
+
+const jsonValueSize = z.unknown().refine((v) => v === undefined || utf8Bytes(JSON.stringify(v) ?? '') <= LIMITS.jsonFieldBytes,
+  { message: 'value too large', params: TOO_LARGE });
+
+export const toolCallSchema = z.object({
+  id: z.string().min(1).max(256),
+  name: z.string().min(1).max(256),
+  arguments: jsonValueSize.optional(),
+  result: jsonValueSize.optional(),
+  error: z.string().max(LIMITS.errorChars).optional(),
+}).strict();
+
+export const attachmentSchema = z.object({
+  type: z.string().min(1).max(64),
+  ref: z.string().min(1).max(LIMITS.modelRefChars),
+  name: z.string().max(1000).optional(),
+  mimeType: z.string().max(255).optional(),
+  size: z.number().int().min(0).optional(),
+}).strict();
+
+export const metricsSchema = z.object({
+  promptTokens: z.number().int().min(0),
+  cachedTokens: z.number().int().min(0),
+  generatedTokens: z.number().int().min(0),
+  ttftMs: z.number().min(0),
+  promptTps: z.number().min(0),
+  genTps: z.number().min(0),
+  durationMs: z.number().min(0),
+}).partial().strict();
+
+export const roleSchema = z.enum(ROLES);
+export const statusSchema = z.enum(MESSAGE_STATUSES);
+export const finalStatusSchema = z.enum(['done', 'error', 'interrupted', 'aborted']);
+
+export const newThreadSchema = z.object({
+  title: titleSchema.optional(),
+  assistantId: idSchema.nullable().optional(),
+  model: modelRefSchema.nullable().optional(),
+  pinned: z.boolean().optional(),
+  overrides: overridesSchema.optional(),
+}).strict();
+
+export const threadPatchSchema = z.object({
+  title: titleSchema.optional(),
+  assistantId: idSchema.nullable().optional(),
+  model: modelRefSchema.nullable().optional(),
+  overrides: overridesSchema.optional(),
+}).strict();
+
+export const pageSchema = z.object({
+  limit: z.number().int().min(1).max(LIMITS.pageMax).optional(),
+  offset: z.number().int().min(0).optional(),
+  archived: z.boolean().optional(),
+  cursor: z.string().regex(/^[01]\.\d{1,16}\.\d{1,16}$/, 'malformed cursor').optional(),
+}).strict();
+
+/** Thread list cursor: the sort key (pinned, updatedAt, tiebreak) of the last thread of a page. */
+export function encodeCursor(pinned: boolean, updatedAt: number, tiebreak: number): string {
+  return `${pinned ? 1 : 0}.${updatedAt}.${tiebreak}`;
+}
+export function decodeCursor(cursor: string): { pinned: number; updatedAt: number; tiebreak: number } {
+  const [p, u, t] = cursor.split('.').map(Number);
+  return { pinned: p, updatedAt: u, tiebreak: t };
+}
+
+export const newMessageSchema = z.object({
+  threadId: idSchema,
+  role: roleSchema,
+  content: contentSchema.optional(),
+  reasoning: contentSchema.optional(),
+  parentId: idSchema.nullable().optional(),
+  toolCalls: z.array(toolCallSchema).max(LIMITS.toolCalls).nullable().optional(),
+  toolCallId: z.string().min(1).max(256).nullable().optional(),
+  attachments: z.array(attachmentSchema).max(LIMITS.attachments).optional(),
+  status: finalStatusSchema.optional(),
+  error: z.string().max(LIMITS.errorChars).nullable().optional(),
+  model: modelRefSchema.nullable().optional(),
+  metrics: metricsSchema.nullable().optional(),
+}).strict();
+
+export const messagePatchSchema = z.object({
+  content: contentSchema.optional(),
+  reasoning: contentSchema.optional(),
+  toolCalls: z.array(toolCallSchema).max(LIMITS.toolCalls).nullable().optional(),
+  attachments: z.array(attachmentSchema).max(LIMITS.attachments).optional(),
+  status: finalStatusSchema.optional(),
+  error: z.string().max(LIMITS.errorChars).nullable().optional(),
+  metrics: metricsSchema.nullable().optional(),
+}).strict();
+
+export const beginReplySchema = z.object({
+  threadId: idSchema,
+  parentId: idSchema.nullable().optional(),
+  model: modelRefSchema.nullable().optional(),
+  role: z.enum(['assistant', 'tool']).optional(),
+}).strict();
+
+export const finishReplySchema = z.object({
+  status: finalStatusSchema,
+  error: z.string().max(LIMITS.errorChars).nullable().optional(),
+  metrics: metricsSchema.nullable().optional(),
+  toolCalls: z.array(toolCallSchema).max(LIMITS.toolCalls).nullable().optional(),
+  model: modelRefSchema.nullable().optional(),
+}).strict();
+
+function describe(issues: z.ZodIssue[]): string {
+  return issues.slice(0, 3).map((i) => `${i.path.length ? i.path.join('.') : 'value'}: ${i.message}`).join('; ');
+}
+
+/** Parses `value` with `schema`; a failure throws StoreError 'too_large' (size limits) or 'invalid_input'. */
+export function check<S extends z.ZodTypeAny>(schema: S, value: unknown, what: string): z.output<S> {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  const tooLarge = r.error.issues.some((i) =>
+    (i.code === 'too_big' && (i.type === 'string' || i.type === 'array')) ||
+    (i.code === 'custom' && (i.params as { tooLarge?: boolean } | undefined)?.tooLarge));
+  throw new StoreError(tooLarge ? 'too_large' : 'invalid_input', `${what}: ${describe(r.error.issues)}`,
+    { issues: r.error.issues.slice(0, 10) });
+}
+
+export function checkId(id: unknown, what = 'id'): string {
+  return check(idSchema, id, what);
+}
+
+/** Throws 'too_large' if appending `extra` characters to text of `current` bytes passes the content limit. */
+export function checkAppend(currentBytes: number, extra: string): number {
+  const next = currentBytes + utf8Bytes(extra);
+  if (next > LIMITS.contentBytes) throw new StoreError('too_large', `message content over ${LIMITS.contentBytes} bytes`);
+  return next;
+}
+
+export { utf8Bytes };

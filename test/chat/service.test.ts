@@ -1,0 +1,206 @@
+/**
+ * Main's services end to end, through the IPC entry point (Services.handle) with the real store,
+ * the real engine host and a generated model: the same path the renderer's calls take.
+ */
+import fs from 'fs';
+import path from 'path';
+import { composeApp, App } from '../../main/compose';
+import { EngineClient } from '../../main/engine/client';
+import { EventName, EventOf, MessageDTO } from '../../main/ipc/contract';
+import { ensureDataDir } from '../../main/paths';
+import { errorOf, makeEngine, tempDir } from '../helpers/engine';
+import { TINY_SPM } from '../helpers/models';
+
+let dir: string;
+let engine: EngineClient;
+let app: App;
+let modelPath: string;
+const events: { event: EventName; payload: unknown }[] = [];
+
+const call = <T = any>(channel: string, payload: unknown = {}) => app.services.handle(channel, payload) as Promise<T>;
+
+function nextDone(threadId: string): Promise<MessageDTO> {
+  return new Promise((resolve) => {
+    const off = app.services.subscribe((event, payload) => {
+      if (event === 'chat.done' && (payload as EventOf<'chat.done'>).threadId === threadId) {
+        off();
+        resolve((payload as EventOf<'chat.done'>).message);
+      }
+    });
+  });
+}
+
+beforeAll(async () => {
+  dir = tempDir();
+  const paths = ensureDataDir(dir);
+  modelPath = path.join(paths.models, 'tiny.gguf');
+  fs.copyFileSync(TINY_SPM, modelPath);
+  engine = makeEngine();
+  app = composeApp({ paths, engine, appVersion: '0.0.0-test', logger: { debug() {}, info() {}, warn() {}, error() {} } });
+  app.services.subscribe((event, payload) => events.push({ event, payload }));
+  app.store.settings.update({ chatDefaults: { ...app.store.settings.get('chatDefaults'), maxTokens: 24 } });
+});
+
+afterAll(async () => {
+  await app.close();
+  await engine.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('bad input gets typed errors', async () => {
+  expect((await errorOf(call('threads.rename', { id: 'x', title: '' }))).code).toBe('invalid_input');
+  expect((await errorOf(call('no.such.channel'))).code).toBe('unknown_channel');
+  expect((await errorOf(call('threads.get', { id: 'missing' }))).code).toBe('not_found');
+  const t = await call('threads.create', {});
+  expect((await errorOf(call('chat.send', { threadId: t.id, content: 'hi' }))).code).toBe('no_model');
+});
+
+test('models: list, load with progress events, state', async () => {
+  const list = await call('models.list');
+  expect(list).toEqual([{ path: modelPath, name: 'tiny', fileSize: fs.statSync(modelPath).size }]);
+  events.length = 0;
+  const state = await call('models.load', { path: modelPath });
+  expect(state.loaded.path).toBe(modelPath);
+  expect(state.loaded.contextSize).toBe(2048);
+  const progress = events.filter((e) => e.event === 'models.state' && (e.payload as any).loading).map((e) => (e.payload as any).loading.progress);
+  expect(progress.length).toBeGreaterThan(1);
+  expect(progress[progress.length - 1]).toBe(1);
+});
+
+test('send: the reply streams, is stored with metrics, and the thread gets a title', async () => {
+  const t = await call('threads.create', {});
+  events.length = 0;
+  const done = nextDone(t.id);
+  const r = await call('chat.send', { threadId: t.id, content: 'Tell me about the northern lights' });
+  expect(r.userMessage.content).toBe('Tell me about the northern lights');
+  expect(r.reply.status).toBe('streaming');
+  const final = await done;
+  expect(final.status).toBe('done');
+  expect(final.metrics!.generatedTokens).toBeGreaterThan(0);
+  expect(final.metrics!.ttftMs).toBeGreaterThan(0);
+  const streamed = events.filter((e) => e.event === 'chat.piece').map((e) => (e.payload as any).content).join('');
+  expect(streamed).toBe(final.content);
+  await app.chat.idle();
+  const view = await call('threads.get', { id: t.id });
+  expect(view.messages.map((m: MessageDTO) => m.role)).toEqual(['user', 'assistant']);
+  expect(view.messages[1].content).toBe(final.content);
+  expect(view.thread.title).not.toBe('New chat');
+  expect(view.thread.title.length).toBeLessThanOrEqual(60);
+  // the next turn reuses the cached conversation
+  const done2 = nextDone(t.id);
+  await call('chat.send', { threadId: t.id, content: 'And why are they green?' });
+  const second = await done2;
+  expect(second.metrics!.cachedTokens).toBeGreaterThan(10);
+});
+
+test('regenerate keeps the old reply as an alternative; edit branches; stop keeps the text', async () => {
+  const t = await call('threads.create', {});
+  let done = nextDone(t.id);
+  await call('chat.send', { threadId: t.id, content: 'Write a poem' });
+  const first = await done;
+  await app.chat.idle();
+  done = nextDone(t.id);
+  const regen = await call('chat.regenerate', { threadId: t.id, messageId: first.id });
+  const second = await done;
+  expect(regen.reply.id).toBe(second.id);
+  let view = await call('threads.get', { id: t.id });
+  expect(view.messages[1].id).toBe(second.id);
+  expect(view.messages[1].alternative).toEqual({ index: 1, count: 2 });
+  view = await call('messages.switchAlternative', { messageId: second.id, direction: 'prev' });
+  expect(view.messages[1].id).toBe(first.id);
+  expect(view.messages[1].content).toBe(first.content);
+
+  done = nextDone(t.id);
+  const edited = await call('chat.edit', { threadId: t.id, messageId: view.messages[0].id, content: 'Write a haiku' });
+  await done;
+  view = await call('threads.get', { id: t.id });
+  expect(view.messages[0].content).toBe('Write a haiku');
+  expect(view.messages[0].alternative).toEqual({ index: 1, count: 2 });
+  expect(view.messages[1].parentId).toBe(edited.userMessage.id);
+
+  // stop: a long reply stopped midway keeps what was written
+  app.store.settings.update({ chatDefaults: { ...app.store.settings.get('chatDefaults'), maxTokens: 100000 } });
+  done = nextDone(t.id);
+  let pieces = 0;
+  const off = app.services.subscribe((event) => {
+    if (event === 'chat.piece' && ++pieces === 3) void call('chat.stop', { threadId: t.id });
+  });
+  await call('chat.send', { threadId: t.id, content: 'Go on forever' });
+  const stopped = await done;
+  off();
+  app.store.settings.update({ chatDefaults: { ...app.store.settings.get('chatDefaults'), maxTokens: 24 } });
+  expect(stopped.status).toBe('aborted');
+  expect(stopped.content.length).toBeGreaterThan(0);
+  expect(stopped.metrics!.generatedTokens).toBeLessThan(2000);
+});
+
+test('search finds a message of another thread; pin, rename, delete', async () => {
+  const a = await call('threads.create', {});
+  let done = nextDone(a.id);
+  await call('chat.send', { threadId: a.id, content: 'The quokka is a small marsupial' });
+  await done;
+  const b = await call('threads.create', {});
+  done = nextDone(b.id);
+  await call('chat.send', { threadId: b.id, content: 'Something else entirely' });
+  await done;
+  await app.chat.idle();
+  const res = await call('search.query', { q: 'quokka' });
+  expect(res.hits[0].threadId).toBe(a.id);
+  expect(res.hits[0].snippet).toContain('\u0001quokka\u0002');
+  await call('threads.pin', { id: a.id, pinned: true });
+  await call('threads.rename', { id: b.id, title: 'Renamed' });
+  const list = await call('threads.list', {});
+  expect(list.threads[0].id).toBe(a.id);
+  expect(list.threads.find((t: any) => t.id === b.id).title).toBe('Renamed');
+  await call('threads.delete', { id: b.id });
+  expect((await errorOf(call('threads.get', { id: b.id }))).code).toBe('not_found');
+});
+
+test('the engine dying mid-reply: the reply shows the error, the next message works', async () => {
+  const t = await call('threads.create', {});
+  app.store.settings.update({ chatDefaults: { ...app.store.settings.get('chatDefaults'), maxTokens: 100000 } });
+  let done = nextDone(t.id);
+  let killed = false;
+  const off = app.services.subscribe((event) => {
+    if (event === 'chat.piece' && !killed) {
+      killed = true;
+      process.kill(engine.pid!, 'SIGKILL');
+    }
+  });
+  await call('chat.send', { threadId: t.id, content: 'Tell me a long story' });
+  const failed = await done;
+  off();
+  app.store.settings.update({ chatDefaults: { ...app.store.settings.get('chatDefaults'), maxTokens: 24 } });
+  expect(failed.status).toBe('error');
+  expect(failed.error).toMatch(/^engine_crashed/);
+  await app.chat.idle();
+  done = nextDone(t.id);
+  await call('chat.send', { threadId: t.id, content: 'Are you back?' });
+  const ok = await done;
+  expect(ok.status).toBe('done');
+});
+
+test('temporary chats work like others and leave nothing on disk', async () => {
+  const t = await call('threads.create', { temporary: true });
+  expect(t.temporary).toBe(true);
+  const done = nextDone(t.id);
+  await call('chat.send', { threadId: t.id, content: 'A secret zebra message' });
+  await done;
+  await app.chat.idle();
+  expect((await call('threads.get', { id: t.id })).messages).toHaveLength(2);
+  expect((await call('search.query', { q: 'zebra' })).hits).toHaveLength(0);
+  const row = app.store.db.prepare("SELECT count(*) AS n FROM messages WHERE content LIKE '%zebra%'").get() as { n: number };
+  expect(row.n).toBe(0);
+});
+
+test('assistants and settings round trip through the contract', async () => {
+  const a = await call('assistants.create', { name: 'Pirate', emoji: '🏴‍☠️', instructions: 'Talk like a pirate.', sampling: { temperature: 0.3 } });
+  expect(a).toMatchObject({ name: 'Pirate', emoji: '🏴‍☠️', isDefault: false, sampling: { temperature: 0.3 } });
+  const u = await call('assistants.update', { id: a.id, patch: { name: 'Captain' } });
+  expect(u.name).toBe('Captain');
+  expect((await call('assistants.list')).some((x: any) => x.isDefault)).toBe(true);
+  const s = await call('settings.update', { theme: 'dark' });
+  expect(s.theme).toBe('dark');
+  expect(s.dataDir).toBe(dir);
+  expect((await errorOf(call('settings.update', { theme: 'neon' }))).code).toBe('invalid_input');
+});

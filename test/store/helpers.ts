@@ -1,0 +1,73 @@
+/** Helpers for the store tests: temp folders, a controllable clock, a logger that records warnings. */
+import fs from 'fs';
+import os from 'os';
+import path from 'path';
+import { Store, type StoreOptions } from '../../main/store';
+import type { Logger } from '../../main/store/types';
+
+const dirs: string[] = [];
+
+export function tmpDir(): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-store-test-'));
+  dirs.push(d);
+  return d;
+}
+
+export function cleanupDirs(): void {
+  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+}
+
+/** A clock that moves forward 1 ms at every read, so every write has a distinct time. */
+export function fakeClock(start = Date.UTC(2025, 0, 1)) {
+  let t = start;
+  const clock = () => ++t;
+  clock.advance = (ms: number) => { t += ms; };
+  clock.peek = () => t;
+  return clock;
+}
+
+export interface RecordingLogger extends Logger {
+  warnings: { msg: string; meta?: Record<string, unknown> }[];
+  infos: string[];
+}
+
+export function recordingLogger(): RecordingLogger {
+  const warnings: RecordingLogger['warnings'] = [];
+  const infos: string[] = [];
+  return {
+    warnings,
+    infos,
+    info: (msg) => { infos.push(msg); },
+    warn: (msg, meta) => { warnings.push({ msg, meta }); },
+    error: (msg, meta) => { warnings.push({ msg, meta }); },
+  };
+}
+
+const open: Store[] = [];
+
+/** Opens a store in a fresh temp folder (or at `file`); closed by closeStores(). */
+export function openStore(opts: StoreOptions & { file?: string } = {}): Store {
+  const file = opts.file ?? path.join(tmpDir(), 'hearth.db');
+  const s = Store.open(file, { clock: fakeClock(), ...opts });
+  open.push(s);
+  return s;
+}
+
+export function closeStores(): void {
+  for (const s of open.splice(0)) s.close();
+}
+
+/** Expects `fn` to throw a StoreError with `code`. */
+export function expectCode(fn: () => unknown, code: string): void {
+  let err: unknown;
+  try {
+    fn();
+  } catch (e) {
+    err = e;
+  }
+  expect(err).toBeDefined();
+  expect((err as { name?: string }).name).toBe('StoreError');
+  expect((err as { code?: string }).code).toBe(code);
+}
+
+export const FIXTURES = path.resolve(__dirname, '../fixtures/store');

@@ -1,0 +1,96 @@
+import { DEFAULT_SETTINGS } from '../../main/store';
+import { cleanupDirs, closeStores, expectCode, openStore, recordingLogger } from './helpers';
+
+afterEach(() => { closeStores(); cleanupDirs(); });
+
+describe('settings', () => {
+  test('typed defaults', () => {
+    const s = openStore();
+    expect(s.settings.getAll()).toEqual(DEFAULT_SETTINGS);
+    expect(s.settings.get('theme')).toBe('system');
+    expect(s.settings.get('guardrail')).toBe('warn');
+    expect(s.settings.get('chatDefaults')).toEqual({ temperature: 0.7, topK: 40, topP: 0.95, minP: 0.05, repeatPenalty: 1.1, maxTokens: 4096 });
+    expect(s.settings.get('dataDir')).toBeNull();
+  });
+
+  test('set, update and reset are validated and persist', () => {
+    const s = openStore();
+    s.settings.set('theme', 'dark');
+    s.settings.set('chatDefaults', { ...DEFAULT_SETTINGS.chatDefaults, temperature: 1.3 });
+    expect(s.settings.update({ guardrail: 'strict', fontSize: 16 })).toMatchObject({ theme: 'dark', guardrail: 'strict', fontSize: 16 });
+    const again = openStore({ file: s.path });
+    expect(again.settings.get('chatDefaults').temperature).toBe(1.3);
+    expect(again.settings.get('guardrail')).toBe('strict');
+    expect(again.settings.reset('theme')).toBe('system');
+    expect(again.settings.get('theme')).toBe('system');
+
+    expectCode(() => s.settings.set('theme', 'neon' as never), 'invalid_input');
+    expectCode(() => s.settings.set('fontSize', 2.5 as never), 'invalid_input');
+    expectCode(() => s.settings.set('chatDefaults', { temperature: 9 } as never), 'invalid_input');
+    expectCode(() => s.settings.set('nope' as never, 1 as never), 'invalid_input');
+    // all or nothing
+    s.settings.set('theme', 'dark');
+    expectCode(() => s.settings.update({ theme: 'light', guardrail: 'maybe' as never }), 'invalid_input');
+    expect(s.settings.get('theme')).toBe('dark');
+  });
+
+  test('a corrupt stored value falls back to its default with a logged warning, never throws', () => {
+    const logger = recordingLogger();
+    const s = openStore({ logger });
+    const put = s.db.prepare('INSERT OR REPLACE INTO settings (key, value, updated_at) VALUES (?, ?, 0)');
+    put.run('theme', '"ultraviolet"');
+    put.run('chatDefaults', '{broken');
+    put.run('fontSize', '99999');
+    put.run('unknownKey', '"ignored"');
+    const all = s.settings.getAll();
+    expect(all.theme).toBe('system');
+    expect(all.chatDefaults).toEqual(DEFAULT_SETTINGS.chatDefaults);
+    expect(all.fontSize).toBe(14);
+    expect(logger.warnings.map((w) => w.meta?.key).sort()).toEqual(['chatDefaults', 'fontSize', 'theme']);
+    // a partially stored object gets the defaults of its missing fields
+    put.run('chatDefaults', '{"temperature": 0.2}');
+    expect(s.settings.get('chatDefaults')).toEqual({ ...DEFAULT_SETTINGS.chatDefaults, temperature: 0.2 });
+  });
+
+  test('per-model load settings keyed by model', () => {
+    const logger = recordingLogger();
+    const s = openStore({ logger });
+    expect(s.modelSettings.get('/models/qwen.gguf')).toEqual({});
+    s.modelSettings.set('/models/qwen.gguf', { contextSize: 32768, gpuLayers: 99, flashAttention: true });
+    s.modelSettings.set('/models/phi.gguf', { threads: 4 });
+    expect(s.modelSettings.get('/models/qwen.gguf')).toEqual({ contextSize: 32768, gpuLayers: 99, flashAttention: true });
+    expect(s.modelSettings.list().map((m) => m.model)).toEqual(['/models/phi.gguf', '/models/qwen.gguf']);
+    expectCode(() => s.modelSettings.set('/models/qwen.gguf', { contextSize: -5 }), 'invalid_input');
+    expectCode(() => s.modelSettings.set('/models/qwen.gguf', { ctx: 5 } as never), 'invalid_input');
+    s.db.prepare(`UPDATE model_settings SET value = 'nonsense' WHERE model = ?`).run('/models/phi.gguf');
+    expect(s.modelSettings.get('/models/phi.gguf')).toEqual({});
+    expect(logger.warnings).toHaveLength(1);
+    s.modelSettings.delete('/models/qwen.gguf');
+    expect(s.modelSettings.get('/models/qwen.gguf')).toEqual({});
+  });
+});
+
+describe('assistants', () => {
+  test('the default assistant exists from the first run; CRUD; threads use the configured default', () => {
+    const s = openStore();
+    const [def] = s.assistants.list();
+    expect(def).toMatchObject({ id: 'default', name: 'Hearth', avatar: '🔥' });
+    const a = s.assistants.create({ name: 'Translator', avatar: '🌍', instructions: 'Translate to French.', sampling: { temperature: 0.2 }, model: 'aya-8b' });
+    expect(s.assistants.get(a.id)).toMatchObject({ name: 'Translator', sampling: { temperature: 0.2 }, model: 'aya-8b' });
+    expect(s.assistants.update(a.id, { name: 'Traducteur', sampling: { temperature: 0.1, topP: 0.9 } })).toMatchObject({ name: 'Traducteur', avatar: '🌍', sampling: { temperature: 0.1, topP: 0.9 } });
+    expect(s.assistants.list().map((x) => x.id)).toEqual(['default', a.id]);
+
+    expect(s.threads.create().assistantId).toBe('default');
+    s.settings.set('defaultAssistantId', a.id);
+    expect(s.threads.create().assistantId).toBe(a.id);
+    expect(s.temporary.threads.create().assistantId).toBe(a.id);
+    s.assistants.delete(a.id);
+    expect(s.threads.create().assistantId).toBe('default'); // the setting points nowhere: fall back
+    expect(s.threads.create({ assistantId: null }).assistantId).toBeNull();
+
+    expectCode(() => s.assistants.create({ name: '' }), 'invalid_input');
+    expectCode(() => s.assistants.create({ name: 'x'.repeat(201) }), 'too_large');
+    expectCode(() => s.assistants.update('default', { sampling: { topP: 2 } }), 'invalid_input');
+    expectCode(() => s.assistants.get('missing'), 'not_found');
+  });
+});
