@@ -75,7 +75,8 @@ export const TEST_MODEL_HPARAMS: Readonly<Record<TestModelSize, Readonly<TestMod
   // ~2M parameters + the embedding table; a few MB, generated in well under a second.
   tiny: {
     contextLength: 2048, embeddingLength: 64, blockCount: 2, feedForwardLength: 128,
-    headCount: 4, headCountKv: 2, rmsEps: 1e-5, ropeFreqBase: 10000, tieEmbeddings: true, weightStd: 0.02,
+    // head size 32: quantized KV caches (q8_0, q4_0: blocks of 32) need it
+    headCount: 2, headCountKv: 1, rmsEps: 1e-5, ropeFreqBase: 10000, tieEmbeddings: true, weightStd: 0.02,
   },
   // ~134M parameters with the 32k llama-spm vocab (~270 MB in F16): a realistic load for benchmarks.
   bench: {
@@ -335,6 +336,7 @@ options:
   --vocab NAME            tokenizer: ${TEST_MODEL_VOCABS.join(', ')} (default llama-spm)
   --seed N                PRNG seed, 0..4294967295 (default 1)
   --pooling MODE          none|mean|cls|last: embedding-model variant (default none)
+  --untied                write output.weight even for sizes that tie it to the embeddings
   --chat-template TEXT    Jinja chat template (default: ChatML)
   --name NAME             general.name
   --vocab-dir DIR         folder with ggml-vocab-*.gguf (default build/llama.cpp/models)
@@ -350,7 +352,7 @@ export async function main(argv: string[]): Promise<number> {
       allowPositionals: false,
       options: {
         size: { type: 'string' }, out: { type: 'string' }, vocab: { type: 'string' }, seed: { type: 'string' },
-        pooling: { type: 'string' }, 'chat-template': { type: 'string' }, name: { type: 'string' },
+        pooling: { type: 'string' }, untied: { type: 'boolean' }, 'chat-template': { type: 'string' }, name: { type: 'string' },
         'vocab-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -364,7 +366,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const seed = values.seed === undefined ? undefined : /^\d+$/.test(values.seed) ? Number(values.seed) : NaN;
   const parsed = testModelOptionsSchema.safeParse({
-    out: values.out, size: values.size, vocab: values.vocab, seed, pooling: values.pooling,
+    out: values.out, size: values.size, vocab: values.vocab, seed, pooling: values.pooling, untied: values.untied,
     chatTemplate: values['chat-template'], name: values.name, vocabDir: values['vocab-dir'],
   });
   if (!parsed.success) {

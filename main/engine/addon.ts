@@ -8,6 +8,7 @@ export interface NativeModel {
   tokenize(text: string, opts?: { addSpecial?: boolean; parseSpecial?: boolean }): Int32Array;
   detokenize(tokens: ArrayLike<number>, special?: boolean): string;
   applyChatTemplate(requestJson: string): { prompt: string; tokens: number; format: string; supportsThinking: boolean };
+  fitResult(): { fits: boolean; gpuLayers: number; contextSize: number } | null;
   dispose(): void;
 }
 
@@ -19,6 +20,7 @@ export interface NativeContext {
   restoreSession(path: string, opts?: { seq?: number }): Promise<{ tokens: number }>;
   clearSequence(opts?: { seq?: number }): Promise<void>;
   info(): Record<string, unknown>;
+  memoryBreakdown(): unknown;
   dispose(): void;
 }
 
@@ -31,6 +33,8 @@ export interface NativeAddon {
   systemInfo(): string;
   loadModel(path: string, params: Record<string, unknown>, onProgress?: (p: number) => void): { promise: Promise<NativeModel>; cancel(): void };
   createContext(model: NativeModel, params: Record<string, unknown>): Promise<NativeContext>;
+  estimateMemory(path: string, params: Record<string, unknown>): Promise<unknown>;
+  fitParams(path: string, params: Record<string, unknown>, opts: { marginMiB?: number; minContext?: number }): Promise<unknown>;
 }
 
 /** HEARTH_ADDON overrides the location (a packaged app sets it to its resources folder). */

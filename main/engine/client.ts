@@ -18,6 +18,9 @@ import {
   Method,
   ModelMetadata,
   StreamEvent,
+  Estimate,
+  FitResult,
+  MemoryBreakdown,
 } from './protocol';
 
 /** What the client needs of a host process; child_process (Node) and utilityProcess (Electron) both fit. */
@@ -79,6 +82,8 @@ export interface LoadedModel {
   modelId: string;
   metadata: ModelMetadata;
   context: Record<string, unknown>;
+  /** what llama.cpp's fitting chose when gpuLayers was "auto" and a GPU was present */
+  fit: FitResult | null;
 }
 
 export interface EngineClientOptions {
@@ -334,6 +339,22 @@ export class EngineClient {
   async contextInfo(modelId: string): Promise<Record<string, unknown>> {
     await this.ensure(modelId);
     return this.request('contextInfo', { modelId });
+  }
+
+  /** llama.cpp's memory estimate for a model and load parameters, without loading the weights. */
+  estimate(file: string, params: LoadParamsInput = {}, signal?: AbortSignal): Promise<Estimate> {
+    return this.request('estimate', { path: file, params }, { signal });
+  }
+
+  /** llama.cpp's parameter fitting: the offload (and, with autoContext, the context) that fits. */
+  fit(file: string, params: LoadParamsInput = {}, opts: { marginMiB?: number; autoContext?: boolean } = {}): Promise<FitResult> {
+    return this.request('fit', { path: file, params, ...opts });
+  }
+
+  /** llama.cpp's breakdown of what a loaded model and its context allocated. */
+  async memory(modelId: string): Promise<MemoryBreakdown> {
+    await this.ensure(modelId);
+    return this.request('memory', { modelId });
   }
 
   /** Stops the host for good. */

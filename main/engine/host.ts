@@ -88,7 +88,7 @@ export class EngineHost {
         return this.info(params.path as string);
       case 'load': {
         const l = await this.load(id, params.modelId as string, params.path as string, params.params);
-        return { modelId: l.modelId, metadata: this.metadata(l.model), context: l.ctx.info() };
+        return { modelId: l.modelId, metadata: this.metadata(l.model), context: l.ctx.info(), fit: l.fit ?? null };
       }
       case 'unload':
         return this.unload(params.modelId as string);
@@ -129,6 +129,20 @@ export class EngineHost {
         return null;
       case 'contextInfo':
         return this.get(params.modelId as string).ctx.info();
+      case 'estimate': {
+        const lp = this.loadParams(params.params);
+        await this.validateFile(params.path as string);
+        return this.addon.estimateMemory(path.resolve(params.path as string), this.nativeParams(lp));
+      }
+      case 'fit': {
+        const lp = this.loadParams(params.params);
+        await this.validateFile(params.path as string);
+        return this.addon.fitParams(path.resolve(params.path as string), { ...this.nativeParams(lp), gpuLayers: 'auto', contextMode: params.autoContext ? 'auto' : 'fixed' }, {
+          marginMiB: params.marginMiB as number,
+        });
+      }
+      case 'memory':
+        return this.get(params.modelId as string).ctx.memoryBreakdown();
       case 'crash':
         if (process.env.HEARTH_TEST_HOOKS !== '1') throw new EngineError('invalid_argument', 'crash is a test hook');
         if (params.how === 'abort') process.abort();
@@ -173,18 +187,33 @@ export class EngineHost {
     return l;
   }
 
-  private async load(requestId: number, modelId: string, file: string, rawParams: unknown): Promise<Loaded> {
-    const parsed = LoadParams.safeParse(rawParams ?? {});
+  private loadParams(raw: unknown): LoadParams {
+    const parsed = LoadParams.safeParse(raw ?? {});
     if (!parsed.success) {
       throw new EngineError('invalid_argument', `load parameters: ${parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`);
     }
-    const params = parsed.data;
+    return parsed.data;
+  }
+
+  /** What the addon takes: the load parameters without the host-only ones. */
+  private nativeParams(p: LoadParams): Record<string, unknown> {
+    const { fitMarginMiB: _margin, ...rest } = p;
+    return rest;
+  }
+
+  private async load(requestId: number, modelId: string, file: string, rawParams: unknown): Promise<Loaded & { fit?: unknown }> {
+    const params = this.loadParams(rawParams);
     if (this.loaded.has(modelId)) await this.unload(modelId);
     const pending = this.loading.get(modelId);
     if (pending) await pending.catch(() => undefined);
     await this.validateFile(file);
-    const job = (async (): Promise<Loaded> => {
-      const handle = this.addon.loadModel(path.resolve(file), params, (progress) =>
+    const job = (async (): Promise<Loaded & { fit?: unknown }> => {
+      const native = this.nativeParams(params);
+      const gpu = this.addon.devices().some((d) => d.type === 'gpu' || d.type === 'igpu');
+      // gpuLayers "auto" with a GPU: the addon runs llama.cpp's own fitting (--fit) right before the load,
+      // the largest offload that leaves the margin free on every device
+      const modelParams = params.gpuLayers === 'auto' && gpu ? { ...native, fitMarginMiB: params.fitMarginMiB } : native;
+      const handle = this.addon.loadModel(path.resolve(file), modelParams, (progress) =>
         this.port.send({ type: 'event', id: requestId, event: { kind: 'progress', progress } }),
       );
       this.running.set(requestId, { modelId, cancel: () => handle.cancel() });
@@ -194,9 +223,10 @@ export class EngineHost {
       } finally {
         this.running.delete(requestId);
       }
+      const fit = model.fitResult();
       try {
-        const ctx = await this.addon.createContext(model, params);
-        return { modelId, path: file, params, model, ctx };
+        const ctx = await this.addon.createContext(model, native);
+        return { modelId, path: file, params, model, ctx, fit: fit ?? undefined };
       } catch (e) {
         model.dispose();
         throw e;

@@ -25,6 +25,8 @@ export const LoadParams = z
     tensorSplit: z.array(z.number().min(0)).max(64).optional(),
     parallel: z.number().int().min(1).max(64).default(1),
     embeddings: z.boolean().default(false),
+    /** memory to leave free on every device when gpuLayers is "auto" */
+    fitMarginMiB: z.number().min(0).max(1 << 20).default(1024),
   })
   .strict()
   .refine((p) => p.ubatchSize <= p.batchSize, { message: 'ubatchSize must not exceed batchSize', path: ['ubatchSize'] })
@@ -158,6 +160,16 @@ export const ModelMetadata = z.object({
 });
 export type ModelMetadata = z.infer<typeof ModelMetadata>;
 
+export const MemoryUse = z.object({ total: z.number(), free: z.number(), model: z.number(), context: z.number(), compute: z.number() });
+export const DeviceMemory = MemoryUse.extend({ name: z.string(), backend: z.string(), description: z.string(), type: z.string() });
+/** Per device and host: bytes for weights (model), KV cache (context) and compute buffers. */
+export const MemoryBreakdown = z.object({ devices: z.array(DeviceMemory), host: MemoryUse });
+export type MemoryBreakdown = z.infer<typeof MemoryBreakdown>;
+export const Estimate = MemoryBreakdown.extend({ layers: z.number(), trainedContext: z.number(), contextSize: z.number() });
+export type Estimate = z.infer<typeof Estimate>;
+export const FitResult = z.object({ fits: z.boolean(), gpuLayers: z.number(), contextSize: z.number(), tensorSplit: z.array(z.number()) });
+export type FitResult = z.infer<typeof FitResult>;
+
 export const Device = z.object({
   backend: z.string(),
   name: z.string(),
@@ -186,6 +198,9 @@ export const Methods = {
   restoreSession: z.object({ modelId: z.string().min(1), path: z.string().min(1), seq: z.number().int().min(0).default(0) }).strict(),
   clearSequence: z.object({ modelId: z.string().min(1), seq: z.number().int().min(0).default(0) }).strict(),
   contextInfo: z.object({ modelId: z.string().min(1) }).strict(),
+  estimate: z.object({ path: z.string().min(1), params: z.unknown() }).strict(),
+  fit: z.object({ path: z.string().min(1), params: z.unknown(), marginMiB: z.number().min(0).max(1 << 20).default(1024), autoContext: z.boolean().default(false) }).strict(),
+  memory: z.object({ modelId: z.string().min(1) }).strict(),
   /** test hook, honoured only when the host runs with HEARTH_TEST_HOOKS=1: abort() like a failed assert */
   crash: z.object({ how: z.enum(['abort', 'exit']) }).strict(),
 } as const;

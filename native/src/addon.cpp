@@ -9,6 +9,7 @@
 #include "ggml-backend.h"
 #include "llama.h"
 #include "log.h"
+#include "memory.h"
 #include "model.h"
 #include "util.h"
 
@@ -142,6 +143,8 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
     exports.Set("systemInfo", Napi::Function::New(env, SystemInfo));
     exports.Set("loadModel", Napi::Function::New(env, Model::Load));
     exports.Set("createContext", Napi::Function::New(env, Context::Create));
+    exports.Set("estimateMemory", Napi::Function::New(env, EstimateMemory));
+    exports.Set("fitParams", Napi::Function::New(env, FitParams));
     exports.Set("Model", Model::Init(env));
     exports.Set("Context", Context::Init(env));
     return exports;

@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "chat_render.h"
+#include "memory.h"
 #include "json-schema-to-grammar.h"
 #include "sampling.h"
 #include "util.h"
@@ -694,6 +695,7 @@ Napi::Function Context::Init(Napi::Env env) {
         InstanceMethod("restoreSession", &Context::RestoreSession),
         InstanceMethod("clearSequence", &Context::ClearSequence),
         InstanceMethod("info", &Context::Info),
+        InstanceMethod("memoryBreakdown", &Context::MemoryBreakdown),
         InstanceMethod("dispose", &Context::Dispose),
     });
     constructor = Napi::Persistent(fn);
@@ -730,6 +732,33 @@ void Context::shutdown() {
     state_.reset();
 }
 
+llama_context_params parseContextParams(const Napi::Object & o, const llama_model * model) {
+    llama_context_params cp = llama_context_default_params();
+    uint32_t n_ctx_train = model ? (uint32_t) std::max(0, llama_model_n_ctx_train(model)) : 0;
+    cp.n_ctx = optUint(o, "contextSize", std::min<uint32_t>(4096, n_ctx_train ? n_ctx_train : 4096), 0, 1u << 24);
+    cp.n_batch = optUint(o, "batchSize", 2048, 1, 1u << 20);
+    cp.n_ubatch = optUint(o, "ubatchSize", 512, 1, 1u << 20);
+    if (cp.n_ubatch > cp.n_batch) throw HearthError("invalid_argument", "ubatchSize must not exceed batchSize");
+    int def_threads = common_cpu_get_num_math();
+    cp.n_threads = (int32_t) optUint(o, "threads", def_threads, 1, 1024);
+    cp.n_threads_batch = (int32_t) optUint(o, "threadsBatch", cp.n_threads, 1, 1024);
+    cp.n_seq_max = optUint(o, "parallel", 1, 1, 256);
+    std::string fa = optString(o, "flashAttention", "auto");
+    if (fa == "auto") cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_AUTO;
+    else if (fa == "on") cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_ENABLED;
+    else if (fa == "off") cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
+    else throw HearthError("invalid_argument", "flashAttention must be auto, on or off");
+    cp.type_k = parseCacheType(optString(o, "cacheTypeK", "f16"), "cacheTypeK");
+    cp.type_v = parseCacheType(optString(o, "cacheTypeV", "f16"), "cacheTypeV");
+    if (cp.type_v != GGML_TYPE_F16 && cp.type_v != GGML_TYPE_F32 && cp.type_v != GGML_TYPE_BF16 && fa == "off") {
+        throw HearthError("invalid_argument", "a quantized V cache (cacheTypeV) needs flash attention (auto or on)");
+    }
+    cp.embeddings = optBool(o, "embeddings", false);
+    cp.kv_unified = true;
+    cp.no_perf = false;
+    return cp;
+}
+
 Napi::Value Context::Create(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
     if (info.Length() < 1 || !info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(Model::constructor.Value())) {
@@ -738,31 +767,10 @@ Napi::Value Context::Create(const Napi::CallbackInfo & info) {
     Model * m = Model::Unwrap(info[0].As<Napi::Object>());
     Napi::Object o = info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
     auto st = std::make_shared<State>();
-    llama_context_params cp = llama_context_default_params();
+    llama_context_params cp;
     try {
         st->model = m->requireHandle();
-        uint32_t n_ctx_train = (uint32_t) std::max(0, llama_model_n_ctx_train(st->model->model));
-        cp.n_ctx = optUint(o, "contextSize", std::min<uint32_t>(4096, n_ctx_train ? n_ctx_train : 4096), 0, 1u << 24);
-        cp.n_batch = optUint(o, "batchSize", 2048, 1, 1u << 20);
-        cp.n_ubatch = optUint(o, "ubatchSize", 512, 1, 1u << 20);
-        if (cp.n_ubatch > cp.n_batch) throw HearthError("invalid_argument", "ubatchSize must not exceed batchSize");
-        int def_threads = common_cpu_get_num_math();
-        cp.n_threads = (int32_t) optUint(o, "threads", def_threads, 1, 1024);
-        cp.n_threads_batch = (int32_t) optUint(o, "threadsBatch", cp.n_threads, 1, 1024);
-        cp.n_seq_max = optUint(o, "parallel", 1, 1, 256);
-        std::string fa = optString(o, "flashAttention", "auto");
-        if (fa == "auto") cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_AUTO;
-        else if (fa == "on") cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_ENABLED;
-        else if (fa == "off") cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
-        else throw HearthError("invalid_argument", "flashAttention must be auto, on or off");
-        cp.type_k = parseCacheType(optString(o, "cacheTypeK", "f16"), "cacheTypeK");
-        cp.type_v = parseCacheType(optString(o, "cacheTypeV", "f16"), "cacheTypeV");
-        if (cp.type_v != GGML_TYPE_F16 && cp.type_v != GGML_TYPE_F32 && cp.type_v != GGML_TYPE_BF16 && fa == "off") {
-            throw HearthError("invalid_argument", "a quantized V cache (cacheTypeV) needs flash attention (auto or on)");
-        }
-        cp.embeddings = optBool(o, "embeddings", false);
-        cp.kv_unified = true;
-        cp.no_perf = false;
+        cp = parseContextParams(o, st->model->model);
     } catch (const HearthError & e) {
         throw makeError(env, e.code(), e.what());
     }
@@ -925,6 +933,13 @@ Napi::Value Context::Info(const Napi::CallbackInfo & info) {
     }
     o.Set("sequenceTokens", seqs);
     return o;
+}
+
+// memoryBreakdown() -> llama.cpp's own accounting of what this model + context allocated, per device
+Napi::Value Context::MemoryBreakdown(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    if (!state_) throw makeError(env, "disposed", "the context was disposed");
+    return memoryBreakdownToJs(env, state_->model->model, state_->ctx);
 }
 
 Napi::Value Context::Dispose(const Napi::CallbackInfo & info) {

@@ -22,6 +22,9 @@ namespace hearth {
 
 struct Task;
 
+// Reads the context parameters (already validated in TypeScript; checked again here).
+llama_context_params parseContextParams(const Napi::Object & o, const llama_model * model);
+
 class Context : public Napi::ObjectWrap<Context> {
 public:
     static Napi::Function Init(Napi::Env env);
@@ -43,6 +46,7 @@ private:
     Napi::Value RestoreSession(const Napi::CallbackInfo & info);
     Napi::Value ClearSequence(const Napi::CallbackInfo & info);
     Napi::Value Info(const Napi::CallbackInfo & info);
+    Napi::Value MemoryBreakdown(const Napi::CallbackInfo & info);
     Napi::Value Dispose(const Napi::CallbackInfo & info);
 
     Napi::Promise enqueue(Napi::Env env, std::shared_ptr<Task> task, Napi::Value onEvent);

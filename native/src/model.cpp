@@ -6,6 +6,9 @@
 #include <sys/stat.h>
 
 #include "chat_render.h"
+#include "context.h"
+#include "fit.h"
+#include "memory.h"
 #include "common.h"
 #include "util.h"
 
@@ -75,6 +78,7 @@ Napi::Function Model::Init(Napi::Env env) {
         InstanceMethod("detokenize", &Model::Detokenize),
         InstanceMethod("applyChatTemplate", &Model::ApplyChatTemplate),
         InstanceMethod("dispose", &Model::Dispose),
+        InstanceMethod("fitResult", &Model::FitResult),
     });
     constructor = Napi::Persistent(fn);
     constructor.SuppressDestruct();
@@ -118,8 +122,17 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
     std::string path = info[0].As<Napi::String>().Utf8Value();
     Napi::Object params = info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
     llama_model_params mparams;
+    llama_context_params fit_cparams{};
+    double fit_margin_mib = -1;
     try {
         mparams = parseModelParams(params);
+        // gpuLayers "auto" with a margin: llama.cpp's own fitting picks the offload before the load
+        if (params.Has("gpuLayers") && params.Get("gpuLayers").IsString() &&
+            params.Get("gpuLayers").As<Napi::String>().Utf8Value() == "auto" && params.Has("fitMarginMiB")) {
+            fit_margin_mib = optNumber(params, "fitMarginMiB", 1024);
+            if (fit_margin_mib < 0) throw HearthError("invalid_argument", "fitMarginMiB must be >= 0");
+            fit_cparams = parseContextParams(params, nullptr);
+        }
     } catch (const HearthError & e) {
         throw makeError(env, e.code(), e.what());
     }
@@ -138,7 +151,23 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
     auto result = std::make_shared<std::shared_ptr<ModelHandle>>();
     uint64_t file_size = (uint64_t) st.st_size;
     Napi::Promise promise = AsyncTask::run(env,
-        [path, mparams, state, result, file_size]() {
+        [path, mparams, state, result, file_size, fit_cparams, fit_margin_mib]() mutable {
+            // the fit writes tensor split and buffer overrides that must live through the load
+            std::vector<float> split(llama_max_devices(), 0.0f);
+            std::vector<llama_model_tensor_buft_override> overrides(llama_max_tensor_buft_overrides(), {nullptr, nullptr});
+            bool fitted = false, fits = false;
+            mparams.progress_callback = nullptr; // the fit's trial loads are not the load the user waits for
+            if (fit_margin_mib >= 0) {
+                std::lock_guard<std::mutex> lock(g_fit_mu);
+                std::vector<size_t> margins(llama_max_devices(), (size_t) (fit_margin_mib * 1024 * 1024));
+                auto st = common_fit_params(path.c_str(), &mparams, &fit_cparams, split.data(), overrides.data(), margins.data(),
+                                            std::min<uint32_t>(fit_cparams.n_ctx, 4096), nullptr, GGML_LOG_LEVEL_ERROR);
+                if (st == COMMON_PARAMS_FIT_STATUS_ERROR) throw HearthError("load_failed", "llama.cpp could not fit " + path + " (see the engine log)");
+                fitted = true;
+                fits = st == COMMON_PARAMS_FIT_STATUS_SUCCESS;
+            }
+            mparams.progress_callback = onLoadProgress;
+            mparams.progress_callback_user_data = state.get();
             llama_model * m = llama_model_load_from_file(path.c_str(), mparams);
             if (state->has_progress) state->progress.Release();
             if (state->cancelled.load()) {
@@ -158,6 +187,10 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
                     h->templates.reset();
                 }
             }
+            h->fitted = fitted;
+            h->fits = fits;
+            h->fitGpuLayers = mparams.n_gpu_layers;
+            h->fitContext = fit_cparams.n_ctx;
             h->fingerprint = describe(m) + "|" + std::to_string(llama_model_n_params(m)) + "|" +
                              std::to_string(llama_model_n_embd(m)) + "|" + std::to_string(llama_model_n_layer(m)) + "|" +
                              std::to_string(llama_vocab_n_tokens(llama_model_get_vocab(m))) + "|" +
@@ -290,6 +323,17 @@ Napi::Value Model::ApplyChatTemplate(const Napi::CallbackInfo & info) {
     } catch (const std::exception & e) {
         throw makeError(env, "invalid_argument", std::string("chat template: ") + e.what());
     }
+}
+
+// fitResult() -> { fits, gpuLayers, contextSize } when the load ran llama.cpp's fitting, else null
+Napi::Value Model::FitResult(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    if (!handle_ || !handle_->fitted) return env.Null();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("fits", handle_->fits);
+    o.Set("gpuLayers", handle_->fitGpuLayers);
+    o.Set("contextSize", handle_->fitContext);
+    return o;
 }
 
 Napi::Value Model::Dispose(const Napi::CallbackInfo & info) {

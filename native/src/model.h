@@ -20,6 +20,10 @@ struct ModelHandle {
     std::string path;
     uint64_t file_size = 0;
     std::string fingerprint; // identifies the weights for session files
+    // what llama.cpp's fitting chose when the load asked for it (gpuLayers "auto" with fitMarginMiB)
+    bool fitted = false, fits = false;
+    int32_t fitGpuLayers = 0;
+    uint32_t fitContext = 0;
     ~ModelHandle();
 };
 
@@ -41,6 +45,7 @@ private:
     Napi::Value Detokenize(const Napi::CallbackInfo & info);
     Napi::Value ApplyChatTemplate(const Napi::CallbackInfo & info);
     Napi::Value Dispose(const Napi::CallbackInfo & info);
+    Napi::Value FitResult(const Napi::CallbackInfo & info);
 
     std::shared_ptr<ModelHandle> handle_;
 };

@@ -335,9 +335,9 @@ describe('test models', () => {
     expect(num('llama.embedding_length')).toBe(64);
     expect(num('llama.block_count')).toBe(2);
     expect(num('llama.feed_forward_length')).toBe(128);
-    expect(num('llama.attention.head_count')).toBe(4);
-    expect(num('llama.attention.head_count_kv')).toBe(2);
-    expect(num('llama.rope.dimension_count')).toBe(16);
+    expect(num('llama.attention.head_count')).toBe(2);
+    expect(num('llama.attention.head_count_kv')).toBe(1);
+    expect(num('llama.rope.dimension_count')).toBe(32);
     expect(num('llama.attention.layer_norm_rms_epsilon')).toBeCloseTo(1e-5, 10);
     expect(num('llama.vocab_size')).toBe(32000);
     expect(h.metadata.has('llama.pooling_type')).toBe(false);
@@ -352,7 +352,7 @@ describe('test models', () => {
     const shapes = Object.fromEntries(h.tensors.map((t) => [t.name, [t.dims, t.typeName]]));
     expect(shapes['token_embd.weight']).toEqual([[64, 32000], 'F16']);
     expect(shapes['output_norm.weight']).toEqual([[64], 'F32']);
-    expect(shapes['output.weight']).toBeUndefined(); // tied to token_embd
+    expect(shapes['output.weight']).toEqual([[64, 32000], 'F16']); // TINY_SPM is untied (varied greedy output)
     expect(shapes['blk.1.attn_q.weight']).toEqual([[64, 64], 'F16']);
     expect(shapes['blk.1.attn_k.weight']).toEqual([[64, 32], 'F16']);
     expect(shapes['blk.1.attn_v.weight']).toEqual([[64, 32], 'F16']);
@@ -362,7 +362,7 @@ describe('test models', () => {
     expect(shapes['blk.1.ffn_down.weight']).toEqual([[128, 64], 'F16']);
     expect(shapes['blk.0.attn_norm.weight']).toEqual([[64], 'F32']);
     expect(shapes['blk.0.ffn_norm.weight']).toEqual([[64], 'F32']);
-    expect(h.tensors).toHaveLength(2 + 2 * 9);
+    expect(h.tensors).toHaveLength(3 + 2 * 9); // token_embd, output_norm, output + 9 per layer
 
     // Norms are 1.0; matrices are small, zero-centred noise.
     const norm = await readGgufTensorBytes(h, 'blk.0.attn_norm.weight');
@@ -399,13 +399,13 @@ describe('test models', () => {
     const a = path.join(tmp, 'det-a.gguf');
     const b = path.join(tmp, 'det-b.gguf');
     const c = path.join(tmp, 'det-c.gguf');
-    const ra = await writeTestModel({ out: a, size: 'tiny', vocab: 'llama-spm', seed: TEST_MODEL_SEED });
-    await writeTestModel({ out: b, size: 'tiny', vocab: 'llama-spm', seed: TEST_MODEL_SEED });
-    await writeTestModel({ out: c, size: 'tiny', vocab: 'llama-spm', seed: TEST_MODEL_SEED + 1 });
+    const ra = await writeTestModel({ out: a, size: 'tiny', vocab: 'llama-spm', seed: TEST_MODEL_SEED, untied: true });
+    await writeTestModel({ out: b, size: 'tiny', vocab: 'llama-spm', seed: TEST_MODEL_SEED, untied: true });
+    await writeTestModel({ out: c, size: 'tiny', vocab: 'llama-spm', seed: TEST_MODEL_SEED + 1, untied: true });
     expect(await sha256(a)).toBe(await sha256(b));
     expect(await sha256(a)).toBe(await sha256(TINY_SPM));
     expect(await sha256(c)).not.toBe(await sha256(a));
-    expect(ra.parameters).toBe(2_122_048);
+    expect(ra.parameters).toBe(2_122_048 + 64 * 32000);
     expect(ra.bytes).toBe((await fsp.stat(a)).size);
   });
 
@@ -418,13 +418,13 @@ describe('test models', () => {
     const out = path.join(tmp, 'cli.gguf');
     const { stdout } = await promisify(execFile)(
       path.join(REPO_ROOT, 'scripts', 'make-test-model'),
-      ['--size', 'tiny', '--vocab', 'llama-spm', '--seed', String(TEST_MODEL_SEED), '--out', out],
+      ['--size', 'tiny', '--vocab', 'llama-spm', '--seed', String(TEST_MODEL_SEED), '--untied', '--out', out],
       { cwd: REPO_ROOT },
     );
     const lines = stdout.trim().split('\n');
     expect(lines).toHaveLength(1);
     const result = JSON.parse(lines[0]!) as { path: string; parameters: number; bytes: number };
-    expect(result).toMatchObject({ path: out, parameters: 2_122_048, bytes: (await fsp.stat(out)).size });
+    expect(result).toMatchObject({ path: out, parameters: 2_122_048 + 64 * 32000, bytes: (await fsp.stat(out)).size });
     expect(await sha256(out)).toBe(await sha256(TINY_SPM));
   });
 });

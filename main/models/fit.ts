@@ -1,0 +1,38 @@
+/** Reading llama.cpp's memory estimates: totals, whether they fit, and the words shown to the user. */
+import { Estimate, FitResult, MemoryBreakdown } from '../engine/protocol';
+
+const GiB = 1024 ** 3;
+
+export function gib(n: number): string {
+  return `${(n / GiB).toFixed(2)} GiB`;
+}
+
+export interface FitCheck {
+  fits: boolean;
+  /** one line per device (or the host) that would not keep its margin free */
+  problems: string[];
+}
+
+/** Compares an estimate with the free memory of each device, keeping `marginBytes` free on GPUs. */
+export function checkEstimate(est: MemoryBreakdown, marginBytes: number): FitCheck {
+  const problems: string[] = [];
+  for (const d of est.devices) {
+    const need = d.model + d.context + d.compute;
+    if (need + marginBytes > d.free) problems.push(`${d.name} (${d.description}): needs ${gib(need)} + ${gib(marginBytes)} margin, ${gib(d.free)} free`);
+  }
+  const hostNeed = est.host.model + est.host.context + est.host.compute;
+  if (hostNeed > est.host.free) problems.push(`system RAM: needs ${gib(hostNeed)}, ${gib(est.host.free)} free`);
+  return { fits: problems.length === 0, problems };
+}
+
+/** Why the fit chose what it chose, in one sentence. */
+export function describeFit(fit: FitResult, est: Estimate, marginMiB: number): string {
+  const gpus = est.devices.filter((d) => d.type === 'gpu' || d.type === 'igpu');
+  if (gpus.length === 0) return 'CPU only: no GPU device is available, every layer runs on the CPU.';
+  const layers = fit.gpuLayers < 0 ? est.layers : Math.min(fit.gpuLayers, est.layers);
+  const names = gpus.map((d) => d.name).join(', ');
+  const ctx = `a context of ${fit.contextSize.toLocaleString('en-US')} tokens`;
+  if (!fit.fits) return `Does not fit: even with the fewest layers on ${names} and ${ctx}, less than ${marginMiB} MiB would stay free.`;
+  if (layers >= est.layers) return `All ${est.layers} layers on ${names} with ${ctx}, leaving at least ${marginMiB} MiB free.`;
+  return `${layers} of ${est.layers} layers on ${names} with ${ctx}: more would leave less than ${marginMiB} MiB free; the rest runs on the CPU.`;
+}

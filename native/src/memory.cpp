@@ -1,0 +1,202 @@
+#include "memory.h"
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "context.h"
+#include "fit.h"
+#include "ggml-backend.h"
+#include "model.h"
+#include "util.h"
+#include "../src/llama-ext.h"
+
+namespace hearth {
+
+std::mutex g_fit_mu;
+
+struct DeviceMem {
+    std::string name, backend, description, type;
+    int64_t total = 0, free = 0;
+    size_t model = 0, context = 0, compute = 0;
+};
+
+static const char * typeName(enum ggml_backend_dev_type t) {
+    switch (t) {
+        case GGML_BACKEND_DEVICE_TYPE_CPU: return "cpu";
+        case GGML_BACKEND_DEVICE_TYPE_GPU: return "gpu";
+        case GGML_BACKEND_DEVICE_TYPE_IGPU: return "igpu";
+        case GGML_BACKEND_DEVICE_TYPE_ACCEL: return "accel";
+        default: return "other";
+    }
+}
+
+static void describeDevice(DeviceMem & d, ggml_backend_dev_t dev) {
+    d.name = ggml_backend_dev_name(dev);
+    d.description = ggml_backend_dev_description(dev);
+    d.backend = ggml_backend_reg_name(ggml_backend_dev_backend_reg(dev));
+    d.type = typeName(ggml_backend_dev_type(dev));
+}
+
+static Napi::Object memToJs(Napi::Env env, const DeviceMem & d, bool device) {
+    Napi::Object o = Napi::Object::New(env);
+    if (device) {
+        o.Set("name", d.name);
+        o.Set("backend", d.backend);
+        o.Set("description", d.description);
+        o.Set("type", d.type);
+    }
+    o.Set("total", (double) d.total);
+    o.Set("free", (double) d.free);
+    o.Set("model", (double) d.model);
+    o.Set("context", (double) d.context);
+    o.Set("compute", (double) d.compute);
+    return o;
+}
+
+static Napi::Object resultToJs(Napi::Env env, const std::vector<DeviceMem> & devs, const DeviceMem & host) {
+    Napi::Object o = Napi::Object::New(env);
+    Napi::Array arr = Napi::Array::New(env, devs.size());
+    for (size_t i = 0; i < devs.size(); i++) arr.Set((uint32_t) i, memToJs(env, devs[i], true));
+    o.Set("devices", arr);
+    o.Set("host", memToJs(env, host, false));
+    return o;
+}
+
+static void parseParams(const Napi::Object & o, llama_model_params & mp, llama_context_params & cp) {
+    mp = parseModelParams(o);
+    cp = parseContextParams(o, nullptr);
+}
+
+Napi::Value EstimateMemory(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsString()) throw makeError(env, "invalid_argument", "estimateMemory(path, params)");
+    std::string path = info[0].As<Napi::String>().Utf8Value();
+    Napi::Object o = info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
+    llama_model_params mp;
+    llama_context_params cp;
+    try { parseParams(o, mp, cp); } catch (const HearthError & e) { throw makeError(env, e.code(), e.what()); }
+    auto devs = std::make_shared<std::vector<DeviceMem>>();
+    auto host = std::make_shared<DeviceMem>();
+    auto hp = std::make_shared<std::vector<uint32_t>>(3, 0);
+    return AsyncTask::run(env,
+        [path, mp, cp, devs, host, hp]() {
+            std::lock_guard<std::mutex> lock(g_fit_mu);
+            std::vector<ggml_backend_dev_t> dev_list;
+            uint32_t ngl = 0, n_ctx_train = 0, n_expert = 0;
+            common_device_memory_data_vec mem;
+            try {
+                mem = common_get_device_memory_data(path.c_str(), &mp, &cp, dev_list, ngl, n_ctx_train, n_expert, GGML_LOG_LEVEL_ERROR);
+            } catch (const std::exception & e) {
+                throw HearthError("load_failed", std::string("could not estimate memory for ") + path + ": " + e.what());
+            }
+            for (size_t i = 0; i + 1 < mem.size() && i < dev_list.size(); i++) {
+                DeviceMem d;
+                describeDevice(d, dev_list[i]);
+                d.total = mem[i].total; d.free = mem[i].free;
+                d.model = mem[i].model; d.context = mem[i].context; d.compute = mem[i].compute;
+                devs->push_back(d);
+            }
+            const auto & h = mem.back();
+            host->total = h.total; host->free = h.free; host->model = h.model; host->context = h.context; host->compute = h.compute;
+            (*hp)[0] = ngl; (*hp)[1] = n_ctx_train; (*hp)[2] = cp.n_ctx;
+        },
+        [devs, host, hp](Napi::Env env) -> Napi::Value {
+            Napi::Object o = resultToJs(env, *devs, *host);
+            o.Set("layers", (*hp)[0]);
+            o.Set("trainedContext", (*hp)[1]);
+            o.Set("contextSize", (*hp)[2]);
+            return o;
+        });
+}
+
+Napi::Value FitParams(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsString()) throw makeError(env, "invalid_argument", "fitParams(path, params, opts)");
+    std::string path = info[0].As<Napi::String>().Utf8Value();
+    Napi::Object o = info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
+    Napi::Object opts = info.Length() > 2 && info[2].IsObject() ? info[2].As<Napi::Object>() : Napi::Object::New(env);
+    llama_model_params mp;
+    llama_context_params cp;
+    double margin_mib, min_ctx;
+    try {
+        parseParams(o, mp, cp);
+        // "auto" context: 0 lets the fit choose (down to minContext); a number is kept as given
+        if (optString(o, "contextMode", "fixed") == "auto") cp.n_ctx = 0;
+        margin_mib = optNumber(opts, "marginMiB", 1024);
+        min_ctx = optNumber(opts, "minContext", 4096);
+        if (margin_mib < 0 || min_ctx < 0) throw HearthError("invalid_argument", "marginMiB and minContext must be >= 0");
+    } catch (const HearthError & e) {
+        throw makeError(env, e.code(), e.what());
+    }
+    struct Out {
+        int status = 0;
+        int32_t ngl = 0;
+        uint32_t n_ctx = 0;
+        std::vector<float> split;
+    };
+    auto out = std::make_shared<Out>();
+    return AsyncTask::run(env,
+        [path, mp, cp, margin_mib, min_ctx, out]() mutable {
+            std::lock_guard<std::mutex> lock(g_fit_mu);
+            const size_t nd = llama_max_devices();
+            std::vector<float> split(nd, 0.0f);
+            std::vector<llama_model_tensor_buft_override> overrides(llama_max_tensor_buft_overrides(), {nullptr, nullptr});
+            std::vector<size_t> margins(nd, (size_t) (margin_mib * 1024 * 1024));
+            common_params_fit_status st = common_fit_params(path.c_str(), &mp, &cp, split.data(), overrides.data(), margins.data(),
+                                                            (uint32_t) min_ctx, nullptr, GGML_LOG_LEVEL_ERROR);
+            if (st == COMMON_PARAMS_FIT_STATUS_ERROR) throw HearthError("load_failed", "llama.cpp could not fit " + path + " (see the engine log)");
+            out->status = st;
+            out->ngl = mp.n_gpu_layers;
+            out->n_ctx = cp.n_ctx;
+            out->split = split;
+        },
+        [out](Napi::Env env) -> Napi::Value {
+            Napi::Object o = Napi::Object::New(env);
+            o.Set("fits", out->status == COMMON_PARAMS_FIT_STATUS_SUCCESS);
+            o.Set("gpuLayers", out->ngl);
+            o.Set("contextSize", out->n_ctx);
+            Napi::Array split = Napi::Array::New(env);
+            for (size_t i = 0; i < out->split.size(); i++) if (out->split[i] > 0) split.Set((uint32_t) split.Length(), out->split[i]);
+            o.Set("tensorSplit", split);
+            return o;
+        });
+}
+
+Napi::Value memoryBreakdownToJs(Napi::Env env, const llama_model * model, const llama_context * ctx) {
+    const int nd = llama_model_n_devices(model);
+    std::vector<DeviceMem> devs(nd);
+    for (int i = 0; i < nd; i++) {
+        ggml_backend_dev_t dev = llama_model_get_device(model, i);
+        describeDevice(devs[i], dev);
+        size_t free = 0, total = 0;
+        ggml_backend_dev_memory(dev, &free, &total);
+        devs[i].free = (int64_t) free;
+        devs[i].total = (int64_t) total;
+    }
+    DeviceMem host;
+    ggml_backend_dev_t cpu = ggml_backend_dev_by_type(GGML_BACKEND_DEVICE_TYPE_CPU);
+    if (cpu) {
+        size_t free = 0, total = 0;
+        ggml_backend_dev_memory(cpu, &free, &total);
+        host.free = (int64_t) free;
+        host.total = (int64_t) total;
+    }
+    for (const auto & [buft, mb] : llama_get_memory_breakdown(ctx)) {
+        DeviceMem * target = nullptr;
+        if (ggml_backend_buft_is_host(buft)) target = &host;
+        else {
+            ggml_backend_dev_t dev = ggml_backend_buft_get_device(buft);
+            for (int i = 0; i < nd && dev; i++) if (dev == llama_model_get_device(model, i)) target = &devs[i];
+        }
+        if (!target) continue;
+        target->model += mb.model;
+        target->context += mb.context;
+        target->compute += mb.compute;
+    }
+    return resultToJs(env, devs, host);
+}
+
+} // namespace hearth
