@@ -4,7 +4,6 @@
  */
 import { ChatService } from './chat/service';
 import { EngineClient, Logger } from './engine/client';
-import { LoadParamsInput } from './engine/protocol';
 import { ModelLibrary } from './models/library';
 import { DataPaths } from './paths';
 import { Services } from './services';
@@ -26,17 +25,7 @@ export function composeApp(opts: { paths: DataPaths; engine: EngineClient; appVe
     engine,
     modelsDir: paths.models,
     logger,
-    loadSettings: (modelPath) => {
-      const s = store.modelSettings.get(modelPath);
-      const p: LoadParamsInput = {};
-      if (s.contextSize !== undefined) p.contextSize = s.contextSize;
-      if (s.gpuLayers !== undefined) p.gpuLayers = s.gpuLayers;
-      if (s.threads !== undefined) p.threads = s.threads;
-      if (s.batchSize !== undefined) p.batchSize = s.batchSize;
-      if (s.flashAttention !== undefined) p.flashAttention = s.flashAttention ? 'on' : 'off';
-      if (s.useMmap !== undefined) p.useMmap = s.useMmap;
-      return p;
-    },
+    loadSettings: (modelPath) => store.modelSettings.get(modelPath),
     onState: (s) => services.emit('models.state', s),
   });
   const chat = new ChatService({ store, engine, library, services, logger });

@@ -237,7 +237,7 @@ export class ChatService {
       'settings.update': (r) => {
         const patch: Record<string, unknown> = {};
         if (r.theme) patch.theme = r.theme;
-        if (r.chatDefaults) patch.chatDefaults = { ...this.store.settings.get('chatDefaults'), ...stripSeed(r.chatDefaults) };
+        if (r.chatDefaults) patch.chatDefaults = { ...this.store.settings.get('chatDefaults'), ...r.chatDefaults };
         this.store.settings.update(patch);
         return this.settings();
       },
@@ -446,11 +446,6 @@ export class ChatService {
       if (!isStoreError(e, 'not_found')) throw e;
     }
   }
-}
-
-function stripSeed(s: SamplingDTO): Omit<SamplingDTO, 'seed'> {
-  const { seed: _seed, ...rest } = s;
-  return rest;
 }
 
 function modelName(p: string): string {

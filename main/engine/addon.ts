@@ -42,8 +42,31 @@ export function addonPath(): string {
   return process.env.HEARTH_ADDON || path.join(projectRoot(), 'build', 'bin', 'hearth.node');
 }
 
+/** The backend modules (libggml-<name>.so and its CPU variants) next to the addon, by backend name. */
+export function backendModules(dir: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  let files: string[] = [];
+  try {
+    files = fs.readdirSync(dir);
+  } catch {
+    return out;
+  }
+  for (const f of files) {
+    const m = /^(?:lib)?ggml-([a-z0-9]+)(?:-[a-z0-9_.]+)?\.(?:so|dll|dylib)$/.exec(f);
+    if (!m || m[1] === 'base') continue;
+    const list = out.get(m[1]) ?? [];
+    list.push(path.join(dir, f));
+    out.set(m[1], list);
+  }
+  return out;
+}
+
 let loaded: NativeAddon | undefined;
 
+/**
+ * Loads the addon and its ggml backends. HEARTH_BACKENDS (e.g. "vulkan,cpu") loads only those backend
+ * modules: how the client pins a backend, or leaves out one whose driver crashed a probe.
+ */
 export function loadAddon(): NativeAddon {
   if (loaded) return loaded;
   const file = addonPath();
@@ -52,7 +75,15 @@ export function loadAddon(): NativeAddon {
   }
   // eslint-disable-next-line @typescript-eslint/no-var-requires
   const addon = require(file) as NativeAddon;
-  addon.init({ backendDir: path.dirname(file) });
+  const dir = path.dirname(file);
+  const only = (process.env.HEARTH_BACKENDS ?? '').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  if (only.length) {
+    const mods = backendModules(dir);
+    const files = only.flatMap((name) => mods.get(name) ?? []);
+    addon.init({ backendDir: dir, backends: files });
+  } else {
+    addon.init({ backendDir: dir });
+  }
   loaded = addon;
   return addon;
 }

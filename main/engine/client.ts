@@ -7,6 +7,8 @@ import { fork } from 'child_process';
 import fs from 'fs';
 import path from 'path';
 import { projectRoot } from '../paths';
+import { addonPath, backendModules } from './addon';
+import { BackendChoice, BackendPin, chooseBackend } from './backends';
 import {
   ChatRequest,
   CompletionRequest,
@@ -93,6 +95,10 @@ export interface EngineClientOptions {
   logger?: Logger;
   /** restarts allowed within a minute before the client gives up (a crash loop) */
   maxRestartsPerMinute?: number;
+  /** which backend the host loads: probed in throwaway processes first ('auto': CUDA → Metal → Vulkan → CPU) */
+  backend?: BackendPin;
+  /** folder of the backend modules (default: next to the addon) */
+  backendDir?: string;
 }
 
 export class EngineClient {
@@ -122,10 +128,61 @@ export class EngineClient {
     return this.proc?.pid;
   }
 
+  private choice: BackendChoice | undefined;
+  private choosing: Promise<BackendChoice> | undefined;
+
+  /** The backend the host runs with and why (after start). */
+  get backendChoice(): BackendChoice | undefined {
+    return this.choice;
+  }
+
+  /** Pins another backend (or 'auto'): the host restarts with it; loaded models load again on demand. */
+  async setBackend(pin: BackendPin): Promise<BackendChoice> {
+    (this.opts as { backend?: BackendPin }).backend = pin;
+    this.choice = undefined;
+    this.choosing = undefined;
+    const proc = this.proc;
+    if (proc) {
+      await new Promise<void>((resolve) => {
+        proc.onExit(() => resolve());
+        proc.kill('SIGTERM');
+      });
+      while (this.proc === proc) await new Promise((r) => setTimeout(r, 10));
+    }
+    await this.start();
+    return this.choice!;
+  }
+
+  private choose(): Promise<BackendChoice> {
+    if (this.choice) return Promise.resolve(this.choice);
+    this.choosing ??= (async () => {
+      const dir = this.opts.backendDir ?? path.dirname(addonPath());
+      const available = [...backendModules(dir).keys()];
+      const env = { ...process.env, ...this.opts.env };
+      const c = await chooseBackend(this.hostScript, env, available, this.opts.backend ?? 'auto');
+      this.logger.info(`engine backend: ${c.reason}`);
+      this.choice = c;
+      return c;
+    })();
+    return this.choosing;
+  }
+
   /** Starts the host if it is not running; resolves once it said it is ready. */
   start(): Promise<void> {
     if (this.closed) return Promise.reject(new EngineError('engine_closed', 'the engine was shut down'));
     if (this.ready) return this.ready;
+    if (!this.choice && fs.existsSync(this.hostScript)) {
+      const p = this.choose().then(() => {
+        if (this.ready === p) this.ready = undefined;
+        return this.start();
+      });
+      this.ready = p;
+      return p;
+    }
+    return this.spawnHost();
+  }
+
+  private spawnHost(): Promise<void> {
     if (!fs.existsSync(this.hostScript)) {
       return Promise.reject(new EngineError('engine_unavailable', `engine host script missing: ${this.hostScript} (run npm run build:ts)`));
     }
@@ -135,7 +192,8 @@ export class EngineClient {
       return Promise.reject(new EngineError('engine_unavailable', 'the engine host keeps crashing; see the log'));
     }
     this.restarts.push(now);
-    const proc = this.spawner(this.hostScript, { ...process.env, ...this.opts.env });
+    const backends = this.choice ? { HEARTH_BACKENDS: this.choice.backends.join(',') } : {};
+    const proc = this.spawner(this.hostScript, { ...process.env, ...this.opts.env, ...backends });
     this.proc = proc;
     this.live.clear();
     this.ready = new Promise<void>((resolve, reject) => {

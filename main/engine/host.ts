@@ -280,8 +280,23 @@ export class EngineHost {
   }
 }
 
+/**
+ * Probe mode (`engine-host.js --probe`): load the addon with the backends HEARTH_BACKENDS names, print
+ * the devices as one JSON line and exit. Run in a throwaway process, so a driver that crashes takes
+ * only the probe down. HEARTH_TEST_CRASH_BACKEND (with HEARTH_TEST_HOOKS=1) aborts like a broken driver.
+ */
+export function runProbe(): void {
+  const crash = process.env.HEARTH_TEST_HOOKS === '1' ? process.env.HEARTH_TEST_CRASH_BACKEND : undefined;
+  const wanted = (process.env.HEARTH_BACKENDS ?? '').toLowerCase();
+  if (crash && (wanted === '' || wanted.split(',').includes(crash))) process.abort();
+  const addon = loadAddon();
+  process.stdout.write(JSON.stringify({ backends: addon.backends(), devices: addon.devices(), systemInfo: addon.systemInfo() }) + '\n');
+  process.exit(0);
+}
+
 /** Entry point when this file runs as the host process. */
 export function runHost(): void {
+  if (process.argv.includes('--probe')) return runProbe();
   let port: HostPort;
   const parentPort = (process as unknown as { parentPort?: { postMessage(m: unknown): void; on(ev: 'message', fn: (e: { data: unknown }) => void): void } }).parentPort;
   if (parentPort) {

@@ -29,14 +29,23 @@ export interface SamplingParams {
   stop?: string[];
 }
 
+export type CacheType = 'f32' | 'f16' | 'bf16' | 'q8_0' | 'q4_0' | 'q4_1' | 'iq4_nl' | 'q5_0' | 'q5_1';
+
+/** Load settings kept per model (and per thread): the engine's load parameters, every one optional. */
 export interface LoadParams {
+  gpuLayers?: number | 'max' | 'auto';
   contextSize?: number;
-  gpuLayers?: number;
   threads?: number;
   batchSize?: number;
-  flashAttention?: boolean;
+  ubatchSize?: number;
+  flashAttention?: 'auto' | 'on' | 'off';
+  cacheTypeK?: CacheType;
+  cacheTypeV?: CacheType;
   useMmap?: boolean;
-  kvCacheType?: string;
+  useMlock?: boolean;
+  splitMode?: 'none' | 'layer' | 'row';
+  mainGpu?: number;
+  tensorSplit?: number[];
 }
 
 /** Per-thread overrides on top of the assistant's and the app's defaults. */

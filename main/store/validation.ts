@@ -44,14 +44,22 @@ export const samplingSchema = z.object({
   stop: z.array(z.string().max(1000)).max(64),
 }).partial().strict();
 
+/** Per-model (and per-thread) load settings: the engine's load parameters, every one optional. */
+const cacheType = z.enum(['f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_1', 'iq4_nl', 'q5_0', 'q5_1']);
 export const loadSchema = z.object({
+  gpuLayers: z.union([z.number().int().min(0).max(100_000), z.literal('max'), z.literal('auto')]),
   contextSize: z.number().int().min(0).max(10_000_000),
-  gpuLayers: z.number().int().min(-1).max(100_000),
-  threads: z.number().int().min(0).max(1024),
+  threads: z.number().int().min(1).max(1024),
   batchSize: z.number().int().min(1).max(1_000_000),
-  flashAttention: z.boolean(),
+  ubatchSize: z.number().int().min(1).max(1_000_000),
+  flashAttention: z.enum(['auto', 'on', 'off']),
+  cacheTypeK: cacheType,
+  cacheTypeV: cacheType,
   useMmap: z.boolean(),
-  kvCacheType: z.string().max(32),
+  useMlock: z.boolean(),
+  splitMode: z.enum(['none', 'layer', 'row']),
+  mainGpu: z.number().int().min(0).max(64),
+  tensorSplit: z.array(z.number().min(0)).max(64),
 }).partial().strict();
 
 export const overridesSchema = z.object({

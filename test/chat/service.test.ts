@@ -199,6 +199,10 @@ test('assistants and settings round trip through the contract', async () => {
   const u = await call('assistants.update', { id: a.id, patch: { name: 'Captain' } });
   expect(u.name).toBe('Captain');
   expect((await call('assistants.list')).some((x: any) => x.isDefault)).toBe(true);
+  const until = await call('settings.update', { chatDefaults: { maxTokens: -1, seed: 42 } });
+  expect(until.chatDefaults).toMatchObject({ maxTokens: -1, seed: 42 });
+  expect((await call('settings.get')).chatDefaults).toMatchObject({ maxTokens: -1, seed: 42 });
+  await call('settings.update', { chatDefaults: { maxTokens: 24 } });
   const s = await call('settings.update', { theme: 'dark' });
   expect(s.theme).toBe('dark');
   expect(s.dataDir).toBe(dir);

@@ -1,6 +1,7 @@
 /**
  * npm start without an Electron binary: browser mode prints its URL, and Debian's Chromium opens it
- * and shows the engine's version and devices. Real processes, real HTTP and WebSocket, real browser.
+ * and shows the engine's version and devices (Settings → About, opened by the URL's #about).
+ * Real processes, real HTTP and WebSocket, real browser.
  */
 import { spawn, ChildProcess } from 'child_process';
 import fs from 'fs';
@@ -49,7 +50,8 @@ afterAll(async () => {
 test('npm start falls back to browser mode and the page shows the engine', async () => {
   expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/\?token=/);
   const page = await browser.newPage();
-  await page.goto(url);
+  await page.goto(`${url}#about`);
+  await expect(page.getByRole('tab', { name: 'About' }).getAttribute('aria-selected')).resolves.toBe('true');
   const devices = page.getByRole('table', { name: 'Devices' });
   await devices.waitFor({ timeout: 60000 });
   const firstPaintMs = Date.now() - startedAt;

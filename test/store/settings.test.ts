@@ -56,9 +56,9 @@ describe('settings', () => {
     const logger = recordingLogger();
     const s = openStore({ logger });
     expect(s.modelSettings.get('/models/qwen.gguf')).toEqual({});
-    s.modelSettings.set('/models/qwen.gguf', { contextSize: 32768, gpuLayers: 99, flashAttention: true });
+    s.modelSettings.set('/models/qwen.gguf', { contextSize: 32768, gpuLayers: 99, flashAttention: 'on' });
     s.modelSettings.set('/models/phi.gguf', { threads: 4 });
-    expect(s.modelSettings.get('/models/qwen.gguf')).toEqual({ contextSize: 32768, gpuLayers: 99, flashAttention: true });
+    expect(s.modelSettings.get('/models/qwen.gguf')).toEqual({ contextSize: 32768, gpuLayers: 99, flashAttention: 'on' });
     expect(s.modelSettings.list().map((m) => m.model)).toEqual(['/models/phi.gguf', '/models/qwen.gguf']);
     expectCode(() => s.modelSettings.set('/models/qwen.gguf', { contextSize: -5 }), 'invalid_input');
     expectCode(() => s.modelSettings.set('/models/qwen.gguf', { ctx: 5 } as never), 'invalid_input');

@@ -19,13 +19,13 @@ describe('threads', () => {
 
     const u = s.threads.update(t.id, {
       model: 'llama-3.2-3b.gguf',
-      overrides: { instructions: 'Talk like a pirate.', sampling: { temperature: 1.2, topK: 20 }, load: { contextSize: 4096, gpuLayers: -1 } },
+      overrides: { instructions: 'Talk like a pirate.', sampling: { temperature: 1.2, topK: 20 }, load: { contextSize: 4096, gpuLayers: 'max' } },
     });
     expect(u.model).toBe('llama-3.2-3b.gguf');
-    expect(u.overrides).toEqual({ instructions: 'Talk like a pirate.', sampling: { temperature: 1.2, topK: 20 }, load: { contextSize: 4096, gpuLayers: -1 } });
+    expect(u.overrides).toEqual({ instructions: 'Talk like a pirate.', sampling: { temperature: 1.2, topK: 20 }, load: { contextSize: 4096, gpuLayers: 'max' } });
     // a partial override update leaves the rest
     expect(s.threads.update(t.id, { overrides: { sampling: { topP: 0.5 } } }).overrides)
-      .toEqual({ instructions: 'Talk like a pirate.', sampling: { topP: 0.5 }, load: { contextSize: 4096, gpuLayers: -1 } });
+      .toEqual({ instructions: 'Talk like a pirate.', sampling: { topP: 0.5 }, load: { contextSize: 4096, gpuLayers: 'max' } });
     expect(s.threads.update(t.id, { overrides: { instructions: null } }).overrides.instructions).toBeNull();
   });
 

@@ -6,7 +6,7 @@
 import type { EventOf } from '../../../main/ipc/contract';
 import { onEvent } from './bridge';
 import { messageDone, piecesApplied, Piece } from '../features/chat/chatSlice';
-import { modelStateReceived } from '../features/models/modelsSlice';
+import { fetchModelState, modelStateReceived } from '../features/models/modelsSlice';
 import { threadRemoved, threadUpserted } from '../features/threads/threadsSlice';
 import type { AppDispatch } from './store';
 
@@ -65,6 +65,8 @@ export function startEvents(dispatch: AppDispatch, schedule?: FrameScheduler): (
       // the final message replaces everything streamed; pieces still buffered are part of it
       batcher.drop(p.message.id);
       dispatch(messageDone(p));
+      // the reply filled the context: refresh the header's context meter (main only pushes load/unload)
+      void dispatch(fetchModelState());
     }),
     onEvent('threads.changed', (p) => dispatch(threadUpserted(p.thread))),
     onEvent('threads.deleted', (p) => dispatch(threadRemoved(p.id))),

@@ -168,9 +168,9 @@ export const MessageItem = memo(function MessageItem({ id }: { id: string }) {
             )}
           </div>
           {m.metrics && (
-            <footer className="metrics" aria-label="Reply metrics" title={metricsTitle(m.metrics)}>
+            <div className="metrics" role="note" aria-label="Reply metrics" title={metricsTitle(m.metrics)}>
               {metricsText(m.metrics)}
-            </footer>
+            </div>
           )}
         </div>
       )}

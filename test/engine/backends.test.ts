@@ -1,0 +1,61 @@
+/**
+ * Backend choice: each GPU backend is probed in a throwaway process first (CUDA → Metal → Vulkan →
+ * CPU). A backend whose driver crashes while loading is skipped and the engine host never sees it.
+ * Vulkan here is Mesa's lavapipe (visible only with GGML_VK_VISIBLE_DEVICES=0).
+ */
+import fs from 'fs';
+import path from 'path';
+import { EngineClient } from '../../main/engine/client';
+import { makeEngine } from '../helpers/engine';
+import { REPO_ROOT, TINY_SPM } from '../helpers/models';
+
+const vulkanBuilt = fs.existsSync(path.join(REPO_ROOT, 'build', 'bin', 'libggml-vulkan.so'));
+const engines: EngineClient[] = [];
+const engine = (env: NodeJS.ProcessEnv) => {
+  const e = makeEngine(env);
+  engines.push(e);
+  return e;
+};
+
+afterAll(async () => {
+  await Promise.all(engines.map((e) => e.close()));
+});
+
+test('without a GPU device the CPU is chosen, saying why', async () => {
+  const e = engine({ GGML_VK_VISIBLE_DEVICES: '' });
+  await e.start();
+  expect(e.backendChoice!.backend).toBe('cpu');
+  if (vulkanBuilt) expect(e.backendChoice!.reason).toMatch(/Vulkan found no GPU/);
+  expect((await e.version()).backends).toEqual(['CPU']);
+});
+
+(vulkanBuilt ? describe : describe.skip)('with a Vulkan device', () => {
+  test('Vulkan is chosen and the host loads Vulkan + CPU', async () => {
+    const e = engine({ GGML_VK_VISIBLE_DEVICES: '0' });
+    await e.start();
+    expect(e.backendChoice!.backend).toBe('vulkan');
+    expect(e.backendChoice!.reason).toMatch(/llvmpipe/);
+    expect((await e.devices()).map((d) => d.backend).sort()).toEqual(['CPU', 'Vulkan']);
+  });
+
+  test('a driver that crashes in the probe is skipped; the engine runs on the CPU', async () => {
+    const e = engine({ GGML_VK_VISIBLE_DEVICES: '0', HEARTH_TEST_CRASH_BACKEND: 'vulkan' });
+    await e.start();
+    expect(e.backendChoice!.backend).toBe('cpu');
+    expect(e.backendChoice!.reason).toMatch(/Vulkan crashed with SIGABRT/);
+    expect(e.backendChoice!.probes[0]).toMatchObject({ backends: 'vulkan,cpu', ok: false });
+    await e.load('m', TINY_SPM, { contextSize: 256, threads: 2 });
+    const r = await e.complete('m', { prompt: 'still works', maxTokens: 3, ignoreEos: true });
+    expect(r.timings.generatedTokens).toBe(3);
+  });
+
+  test('the user can pin a backend', async () => {
+    const e = engine({ GGML_VK_VISIBLE_DEVICES: '0' });
+    await e.setBackend('cpu');
+    expect(e.backendChoice!.reason).toMatch(/^CPU \(pinned\)/);
+    expect((await e.devices()).map((d) => d.backend)).toEqual(['CPU']);
+    await e.setBackend('vulkan');
+    expect(e.backendChoice!.reason).toMatch(/^Vulkan \(pinned\)/);
+    expect((await e.devices()).some((d) => d.backend === 'Vulkan')).toBe(true);
+  });
+});
