@@ -5,6 +5,8 @@
 import { ChatService } from './chat/service';
 import { EngineClient, Logger } from './engine/client';
 import { ModelLibrary } from './models/library';
+import { ModelService } from './models/service';
+import { HardwareMonitor } from './hardware';
 import { DataPaths } from './paths';
 import { Services } from './services';
 import { Store } from './store';
@@ -20,16 +22,22 @@ export interface App {
 export function composeApp(opts: { paths: DataPaths; engine: EngineClient; appVersion: string; logger: Logger }): App {
   const { paths, engine, logger } = opts;
   const store = Store.open(paths.database, { logger });
+  // the backend pin from settings applies before the engine first starts
+  const pin = store.settings.get('backend');
+  if (pin !== 'auto') void engine.setBackend(pin).catch((e: Error) => logger.error(`engine: ${e.message}`));
   const services = new Services({ engine, paths, appVersion: opts.appVersion, logger });
   const library = new ModelLibrary({
     engine,
     modelsDir: paths.models,
     logger,
     loadSettings: (modelPath) => store.modelSettings.get(modelPath),
+    guardrail: () => ({ mode: store.settings.get('guardrail'), marginMiB: store.settings.get('fitMarginMiB') }),
     onState: (s) => services.emit('models.state', s),
   });
   const chat = new ChatService({ store, engine, library, services, logger });
   chat.register();
+  const hardware = new HardwareMonitor(engine);
+  new ModelService({ store, engine, library, services, hardware, logger }).register();
   return {
     services,
     store,

@@ -22,6 +22,8 @@ function build(extraArgs = []) {
     if (process.env[k]) defs.push(`--CD${k}=${process.env[k]}`);
   }
   const jobs = process.env.HEARTH_BUILD_JOBS || String(os.cpus().length);
+  // ccache keys on relative paths, so every clone of the repository shares one cache
+  if (!process.env.CCACHE_BASEDIR) process.env.CCACHE_BASEDIR = root;
   const t0 = Date.now();
   const status = cmakeJs(['build', '--out', 'build', '--parallel', jobs, ...defs, ...extraArgs]);
   if (status === 0) console.log(`native build finished in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
@@ -36,7 +38,7 @@ function buildTarget(target) {
     if (status !== 0) return status;
   }
   const jobs = process.env.HEARTH_BUILD_JOBS || String(os.cpus().length);
-  const r = spawnSync('cmake', ['--build', 'build', '--target', target, '--parallel', jobs], { cwd: root, stdio: 'inherit' });
+  const r = spawnSync('cmake', ['--build', 'build', '--target', target, '--parallel', jobs], { cwd: root, stdio: 'inherit', env: { CCACHE_BASEDIR: root, ...process.env } });
   return r.status ?? 1;
 }
 

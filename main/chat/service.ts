@@ -209,7 +209,7 @@ export class ChatService {
       },
       'models.list': () => this.deps.library.list(),
       'models.state': () => this.deps.library.current(),
-      'models.load': (r) => this.deps.library.load(r.path),
+      'models.load': (r) => this.deps.library.load(r.path, r.force),
       'models.unload': () => this.deps.library.unload(),
       'assistants.list': () => this.store.assistants.list().map((a) => toAssistantDTO(a, this.defaultAssistantId())),
       'assistants.create': (r) =>
@@ -234,11 +234,16 @@ export class ChatService {
         return { ok: true as const };
       },
       'settings.get': () => this.settings(),
-      'settings.update': (r) => {
+      'settings.update': async (r) => {
         const patch: Record<string, unknown> = {};
         if (r.theme) patch.theme = r.theme;
         if (r.chatDefaults) patch.chatDefaults = { ...this.store.settings.get('chatDefaults'), ...r.chatDefaults };
+        if (r.guardrail) patch.guardrail = r.guardrail;
+        if (r.fitMarginMiB !== undefined) patch.fitMarginMiB = r.fitMarginMiB;
+        const backendChanged = r.backend !== undefined && r.backend !== this.store.settings.get('backend');
+        if (r.backend) patch.backend = r.backend;
         this.store.settings.update(patch);
+        if (backendChanged) await this.deps.engine.setBackend(r.backend!);
         return this.settings();
       },
       'search.query': (r) => {
@@ -250,7 +255,14 @@ export class ChatService {
 
   private settings(): SettingsDTO {
     const all = this.store.settings.getAll();
-    return { theme: all.theme, chatDefaults: pickSampling(all.chatDefaults), dataDir: this.deps.services.paths.root };
+    return {
+      theme: all.theme,
+      chatDefaults: pickSampling(all.chatDefaults),
+      dataDir: this.deps.services.paths.root,
+      guardrail: all.guardrail,
+      fitMarginMiB: all.fitMarginMiB,
+      backend: all.backend,
+    };
   }
 
   private findThreadOfMessage(messageId: string): string {

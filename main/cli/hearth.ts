@@ -5,8 +5,8 @@
 import fs from 'fs';
 import path from 'path';
 import { EngineClient, Logger } from '../engine/client';
-import { EngineError, FILE_TYPE_NAMES, FitResult, LoadParamsInput } from '../engine/protocol';
-import { checkEstimate, describeFit } from '../models/fit';
+import { EngineError, FILE_TYPE_NAMES, LoadParamsInput } from '../engine/protocol';
+import { planLoad } from '../models/fit';
 import { ensureDataDir, projectRoot, resolveDataDir } from '../paths';
 import { intFlag, numFlag, parseArgs, UsageError } from './args';
 import { BrowserServer } from '../browser/server';
@@ -140,15 +140,9 @@ export async function main(argv: string[]): Promise<number> {
           gpuLayers,
           fitMarginMiB: marginMiB,
         };
-        let fit: FitResult | null = null;
-        let chosen = params;
-        if (gpuLayers === 'auto') {
-          fit = await engine.fit(file, params, { marginMiB });
-          chosen = { ...params, gpuLayers: fit.gpuLayers < 0 ? 'max' : fit.gpuLayers, contextSize: fit.contextSize };
-        }
-        const est = await engine.estimate(file, chosen);
-        const reason = fit ? describeFit(fit, est, marginMiB) : null;
-        const check = checkEstimate(est, marginMiB * 1024 * 1024);
+        const plan = await planLoad(engine, file, params, marginMiB);
+        const { estimate: est, fit, reason, check } = plan;
+        const chosen = { gpuLayers: plan.gpuLayers };
         const rows = [
           ...est.devices.map((d) => ({ device: d.name, backend: d.backend, description: d.description, weights: d.model, kvCache: d.context, compute: d.compute, total: d.model + d.context + d.compute, free: d.free, memoryTotal: d.total })),
           { device: 'host', backend: 'CPU', description: 'system RAM', weights: est.host.model, kvCache: est.host.context, compute: est.host.compute, total: est.host.model + est.host.context + est.host.compute, free: est.host.free, memoryTotal: est.host.total },

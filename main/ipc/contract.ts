@@ -108,6 +108,12 @@ export const SettingsDTO = z.object({
   theme: z.enum(['light', 'dark', 'system']),
   chatDefaults: SamplingDTO,
   dataDir: z.string(),
+  /** what happens when a load may not fit: off (load anyway), warn (ask once), strict (refuse) */
+  guardrail: z.enum(['off', 'warn', 'strict']),
+  /** memory kept free on every GPU when GPU layers are "auto" */
+  fitMarginMiB: z.number(),
+  /** backend pin: auto (CUDA → Metal → Vulkan → CPU) or one of them */
+  backend: z.enum(['auto', 'cuda', 'metal', 'vulkan', 'cpu']),
 });
 export type SettingsDTO = z.infer<typeof SettingsDTO>;
 
@@ -133,6 +139,86 @@ export const SearchHit = z.object({
   snippet: z.string(),
 });
 export type SearchHit = z.infer<typeof SearchHit>;
+
+export const CacheTypeDTO = z.enum(['f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_1', 'iq4_nl', 'q5_0', 'q5_1']);
+
+/** A model's load settings (what the user tunes); every field optional: absent = Hearth's default. */
+export const LoadSettingsDTO = z
+  .object({
+    gpuLayers: z.union([z.number().int().min(0).max(100_000), z.literal('max'), z.literal('auto')]),
+    contextSize: z.number().int().min(256).max(10_000_000),
+    cacheTypeK: CacheTypeDTO,
+    cacheTypeV: CacheTypeDTO,
+    flashAttention: z.enum(['auto', 'on', 'off']),
+    threads: z.number().int().min(1).max(1024),
+    batchSize: z.number().int().min(1).max(1_000_000),
+    ubatchSize: z.number().int().min(1).max(1_000_000),
+    useMmap: z.boolean(),
+    useMlock: z.boolean(),
+    mainGpu: z.number().int().min(0).max(64),
+    splitMode: z.enum(['none', 'layer', 'row']),
+    tensorSplit: z.array(z.number().min(0)).max(64),
+  })
+  .partial()
+  .strict();
+export type LoadSettingsDTO = z.infer<typeof LoadSettingsDTO>;
+
+export const ModelSettingsView = z.object({
+  path: z.string(),
+  /** the saved settings (only what the user changed) */
+  settings: LoadSettingsDTO,
+  /** what each setting is when not saved */
+  defaults: z.object({
+    gpuLayers: z.literal('auto'),
+    contextSize: z.number(),
+    cacheTypeK: CacheTypeDTO,
+    cacheTypeV: CacheTypeDTO,
+    flashAttention: z.enum(['auto', 'on', 'off']),
+    threads: z.number(),
+    batchSize: z.number(),
+    ubatchSize: z.number(),
+    useMmap: z.boolean(),
+    useMlock: z.boolean(),
+    mainGpu: z.number(),
+    splitMode: z.enum(['none', 'layer', 'row']),
+  }),
+  layers: z.number(),
+  trainedContext: z.number(),
+  /** the settings the loaded model runs with when this model is loaded (to mark "reload required") */
+  loadedWith: LoadSettingsDTO.nullable(),
+});
+export type ModelSettingsView = z.infer<typeof ModelSettingsView>;
+
+export const MemoryPart = z.object({ model: z.number(), context: z.number(), compute: z.number(), total: z.number(), free: z.number() });
+export const MemoryEstimateDTO = z.object({
+  devices: z.array(MemoryPart.extend({ name: z.string(), backend: z.string(), description: z.string(), type: z.string() })),
+  host: MemoryPart,
+  gpuLayers: z.union([z.number(), z.literal('max')]),
+  contextSize: z.number(),
+  layers: z.number(),
+  /** llama.cpp's fitting decision when gpuLayers is auto (in words), else null */
+  fitReason: z.string().nullable(),
+  fits: z.boolean(),
+  problems: z.array(z.string()),
+});
+export type MemoryEstimateDTO = z.infer<typeof MemoryEstimateDTO>;
+
+export const HardwareInfo = z.object({
+  cpu: z.object({ model: z.string(), cores: z.number(), threads: z.number(), instructionSets: z.array(z.string()) }),
+  ram: z.object({ total: z.number(), free: z.number() }),
+  backends: z.array(z.string()),
+  devices: z.array(DeviceInfo),
+  backendChoice: z.object({ backend: z.string(), reason: z.string() }).nullable(),
+});
+export type HardwareInfo = z.infer<typeof HardwareInfo>;
+
+export const HardwareUsage = z.object({
+  at: z.number(),
+  cpuPercent: z.number(),
+  ram: z.object({ used: z.number(), total: z.number() }),
+  devices: z.array(z.object({ name: z.string(), backend: z.string(), used: z.number(), total: z.number() })),
+});
+export type HardwareUsage = z.infer<typeof HardwareUsage>;
 
 const Empty = z.object({}).strict();
 const Ok = z.object({ ok: z.literal(true) });
@@ -177,7 +263,17 @@ export const contract = {
 
   'models.list': { request: Empty, response: z.array(ModelDTO) },
   'models.state': { request: Empty, response: ModelState },
-  'models.load': { request: z.object({ path: z.string().min(1) }).strict(), response: ModelState },
+  /** with the guardrail on "warn", a load that may not fit fails with code needs_confirmation unless force is set */
+  'models.load': { request: z.object({ path: z.string().min(1), force: z.boolean().default(false) }).strict(), response: ModelState },
+  'models.settings.get': { request: z.object({ path: z.string().min(1) }).strict(), response: ModelSettingsView },
+  'models.settings.update': { request: z.object({ path: z.string().min(1), settings: LoadSettingsDTO }).strict(), response: ModelSettingsView },
+  'models.settings.reset': { request: z.object({ path: z.string().min(1) }).strict(), response: ModelSettingsView },
+  /** memory per device for a model and settings, without loading it; cancellable (newer calls win) */
+  'models.estimate': { request: z.object({ path: z.string().min(1), settings: LoadSettingsDTO }).strict(), response: MemoryEstimateDTO },
+
+  'hardware.info': { request: Empty, response: HardwareInfo },
+  /** one sample of live usage (CPU since the previous sample, RAM, device memory) */
+  'hardware.usage': { request: Empty, response: HardwareUsage },
   'models.unload': { request: Empty, response: ModelState },
 
   'assistants.list': { request: Empty, response: z.array(AssistantDTO) },
@@ -187,7 +283,15 @@ export const contract = {
 
   'settings.get': { request: Empty, response: SettingsDTO },
   'settings.update': {
-    request: z.object({ theme: z.enum(['light', 'dark', 'system']).optional(), chatDefaults: SamplingDTO.optional() }).strict(),
+    request: z
+      .object({
+        theme: z.enum(['light', 'dark', 'system']).optional(),
+        chatDefaults: SamplingDTO.optional(),
+        guardrail: z.enum(['off', 'warn', 'strict']).optional(),
+        fitMarginMiB: z.number().int().min(0).max(65536).optional(),
+        backend: z.enum(['auto', 'cuda', 'metal', 'vulkan', 'cpu']).optional(),
+      })
+      .strict(),
     response: SettingsDTO,
   },
 

@@ -1,5 +1,5 @@
 /** Reading llama.cpp's memory estimates: totals, whether they fit, and the words shown to the user. */
-import { Estimate, FitResult, MemoryBreakdown } from '../engine/protocol';
+import { Estimate, FitResult, LoadParamsInput, MemoryBreakdown } from '../engine/protocol';
 
 const GiB = 1024 ** 3;
 
@@ -35,4 +35,44 @@ export function describeFit(fit: FitResult, est: Estimate, marginMiB: number): s
   if (!fit.fits) return `Does not fit: even with the fewest layers on ${names} and ${ctx}, less than ${marginMiB} MiB would stay free.`;
   if (layers >= est.layers) return `All ${est.layers} layers on ${names} with ${ctx}, leaving at least ${marginMiB} MiB free.`;
   return `${layers} of ${est.layers} layers on ${names} with ${ctx}: more would leave less than ${marginMiB} MiB free; the rest runs on the CPU.`;
+}
+
+export interface PlannedLoad {
+  /** what the load will use: the fit's choice when gpuLayers is auto */
+  gpuLayers: number | 'max';
+  contextSize: number;
+  estimate: Estimate;
+  fit: FitResult | null;
+  reason: string | null;
+  check: FitCheck;
+}
+
+/** What a load with these parameters would use: llama.cpp's fit (gpuLayers auto) then its estimate. */
+export async function planLoad(
+  engine: { fit: EngineLike['fit']; estimate: EngineLike['estimate'] },
+  file: string,
+  params: LoadParamsInput,
+  marginMiB: number,
+): Promise<PlannedLoad> {
+  const auto = params.gpuLayers === undefined || params.gpuLayers === 'auto';
+  let fit: FitResult | null = null;
+  let chosen: LoadParamsInput = { ...params };
+  if (auto) {
+    fit = await engine.fit(file, params, { marginMiB });
+    chosen = { ...params, gpuLayers: fit.gpuLayers < 0 ? 'max' : fit.gpuLayers, contextSize: fit.contextSize };
+  }
+  const estimate = await engine.estimate(file, chosen);
+  return {
+    gpuLayers: chosen.gpuLayers === 'max' || chosen.gpuLayers === 'auto' || chosen.gpuLayers === undefined ? 'max' : chosen.gpuLayers,
+    contextSize: estimate.contextSize,
+    estimate,
+    fit,
+    reason: fit ? describeFit(fit, estimate, marginMiB) : null,
+    check: checkEstimate(estimate, marginMiB * 1024 * 1024),
+  };
+}
+
+interface EngineLike {
+  fit(file: string, params: LoadParamsInput, opts: { marginMiB?: number }): Promise<FitResult>;
+  estimate(file: string, params: LoadParamsInput): Promise<Estimate>;
 }

@@ -7,6 +7,7 @@ import path from 'path';
 import { EngineClient, Logger } from '../engine/client';
 import { EngineError, LoadParamsInput } from '../engine/protocol';
 import { IpcError, ModelDTO, ModelState } from '../ipc/contract';
+import { planLoad } from './fit';
 
 export const CHAT_MODEL_ID = 'chat';
 
@@ -16,6 +17,8 @@ export interface LibraryDeps {
   logger: Logger;
   /** the saved load settings of a model (by path) */
   loadSettings: (modelPath: string) => LoadParamsInput;
+  /** the guardrail setting and the margin kept free on GPUs */
+  guardrail: () => { mode: 'off' | 'warn' | 'strict'; marginMiB: number };
   onState: (s: ModelState) => void;
 }
 
@@ -49,6 +52,7 @@ export function findModels(dir: string, limit = 2000): ModelDTO[] {
 
 export class ModelLibrary {
   private state: ModelState = { loaded: null, loading: null, error: null };
+  private loadedSettings: { path: string; settings: LoadParamsInput } | null = null;
   private loadJob: Promise<void> | undefined;
   private contextSize = 0;
 
@@ -81,21 +85,43 @@ export class ModelLibrary {
     this.deps.onState(this.state);
   }
 
-  /** Loads a model as the chat model (replacing the one loaded). Resolves when it is ready. */
-  async load(modelPath: string): Promise<ModelState> {
+  /** The settings the loaded model runs with, when `modelPath` is the loaded one. */
+  loadedWith(modelPath: string): LoadParamsInput | null {
+    return this.loadedSettings && this.loadedSettings.path === path.resolve(modelPath) ? this.loadedSettings.settings : null;
+  }
+
+  /**
+   * Loads a model as the chat model (replacing the one loaded). Resolves when it is ready. Loading
+   * again with changed settings reloads. The guardrail checks llama.cpp's estimate first: strict
+   * refuses a load that would not fit, warn asks once (needs_confirmation unless `force`).
+   */
+  async load(modelPath: string, force = false): Promise<ModelState> {
     const file = path.resolve(modelPath);
     if (!fs.existsSync(file)) throw new IpcError('not_found', `model file not found: ${file}`);
-    if (this.state.loaded?.path === file) return this.current();
+    const settings = this.deps.loadSettings(file);
+    const same = JSON.stringify(this.loadedWith(file)) === JSON.stringify(settings);
+    if (this.state.loaded?.path === file && same) return this.current();
     if (this.loadJob && this.state.loading?.path === file) {
       await this.loadJob;
       return this.current();
     }
-    const params: LoadParamsInput = { parallel: 2, ...this.deps.loadSettings(file) };
+    const guard = this.deps.guardrail();
+    const params: LoadParamsInput = { parallel: 2, fitMarginMiB: guard.marginMiB, ...settings };
+    if (guard.mode !== 'off') {
+      const plan = await planLoad(this.deps.engine, file, params, guard.marginMiB);
+      if (!plan.check.fits && (guard.mode === 'strict' || !force)) {
+        const what = plan.check.problems.join('; ');
+        throw guard.mode === 'strict'
+          ? new IpcError('insufficient_memory', `this model and these settings do not fit: ${what}`)
+          : new IpcError('needs_confirmation', `this model may not fit: ${what}. Load anyway?`);
+      }
+    }
     this.set({ loading: { path: file, progress: 0 }, error: null });
     const job = (async () => {
       try {
         const r = await this.deps.engine.load(CHAT_MODEL_ID, file, params, (p) => this.set({ loading: { path: file, progress: p } }));
         this.contextSize = Number(r.context.contextSize ?? 0);
+        this.loadedSettings = { path: file, settings };
         this.set({ loaded: { path: file, contextSize: this.contextSize, tokensUsed: 0 }, loading: null, error: null });
       } catch (e) {
         const err = e as EngineError;
@@ -114,6 +140,7 @@ export class ModelLibrary {
 
   async unload(): Promise<ModelState> {
     if (this.state.loaded) await this.deps.engine.unload(CHAT_MODEL_ID);
+    this.loadedSettings = null;
     this.set({ loaded: null, loading: null, error: null });
     return this.state;
   }

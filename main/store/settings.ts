@@ -26,6 +26,10 @@ export const appSettingsSchema = z.object({
   /** Folder for models and data; null: the platform default. */
   dataDir: z.string().min(1).max(4096).nullable().default(null),
   guardrail: z.enum(['off', 'warn', 'strict']).default('warn'),
+  /** memory kept free on every GPU when GPU layers are "auto" */
+  fitMarginMiB: z.number().int().min(0).max(65536).default(1024),
+  /** backend pin: auto (CUDA → Metal → Vulkan → CPU) or one of them */
+  backend: z.enum(['auto', 'cuda', 'metal', 'vulkan', 'cpu']).default('auto'),
   defaultModel: modelRefSchema.nullable().default(null),
   defaultAssistantId: idSchema.default('default'),
   sendOnEnter: z.boolean().default(true),

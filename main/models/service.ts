@@ -1,0 +1,87 @@
+/**
+ * Per-model load settings, memory estimates as the user moves sliders, and the hardware page's
+ * channels. Estimates run llama.cpp's own fit and estimate: nothing is loaded.
+ */
+import { EngineClient, Logger } from '../engine/client';
+import { LoadParamsInput } from '../engine/protocol';
+import { HardwareMonitor } from '../hardware';
+import { IpcError, LoadSettingsDTO, MemoryEstimateDTO, ModelSettingsView } from '../ipc/contract';
+import { Services } from '../services';
+import { Store } from '../store';
+import { planLoad } from './fit';
+import { ModelLibrary } from './library';
+
+export class ModelService {
+  private estimateSeq = 0;
+
+  constructor(
+    private readonly deps: { store: Store; engine: EngineClient; library: ModelLibrary; services: Services; hardware: HardwareMonitor; logger: Logger },
+  ) {}
+
+  private async view(path: string): Promise<ModelSettingsView> {
+    const info = await this.deps.engine.info(path);
+    const settings = this.deps.store.modelSettings.get(path) as LoadSettingsDTO;
+    const loaded = this.deps.library.loadedWith(path);
+    return {
+      path,
+      settings,
+      defaults: {
+        gpuLayers: 'auto',
+        contextSize: Math.min(4096, info.trainedContext || 4096),
+        cacheTypeK: 'f16',
+        cacheTypeV: 'f16',
+        flashAttention: 'auto',
+        threads: (await this.deps.hardware.info()).cpu.cores,
+        batchSize: 2048,
+        ubatchSize: 512,
+        useMmap: true,
+        useMlock: false,
+        mainGpu: 0,
+        splitMode: 'layer',
+      },
+      layers: info.layers,
+      trainedContext: info.trainedContext,
+      loadedWith: loaded,
+    };
+  }
+
+  register(): void {
+    const { store, services } = this.deps;
+    services.register({
+      'models.settings.get': (r) => this.view(r.path),
+      'models.settings.update': async (r) => {
+        const merged = { ...store.modelSettings.get(r.path), ...r.settings };
+        if ((merged.ubatchSize ?? 512) > (merged.batchSize ?? 2048)) throw new IpcError('invalid_input', 'the micro-batch cannot be larger than the batch');
+        store.modelSettings.set(r.path, merged);
+        return this.view(r.path);
+      },
+      'models.settings.reset': async (r) => {
+        store.modelSettings.delete(r.path);
+        return this.view(r.path);
+      },
+      'models.estimate': async (r) => {
+        const seq = ++this.estimateSeq;
+        const params = { ...store.modelSettings.get(r.path), ...r.settings } as LoadParamsInput;
+        const margin = store.settings.get('fitMarginMiB');
+        const plan = await planLoad(this.deps.engine, r.path, params, margin);
+        // a newer estimate (the slider moved again) makes this one stale: the renderer drops it
+        if (seq !== this.estimateSeq) throw new IpcError('superseded', 'a newer estimate was asked for');
+        const e = plan.estimate;
+        const part = (m: { model: number; context: number; compute: number; free: number }) => ({ ...m, total: m.model + m.context + m.compute });
+        const dto: MemoryEstimateDTO = {
+          devices: e.devices.map((d) => ({ ...part(d), name: d.name, backend: d.backend, description: d.description, type: d.type })),
+          host: part(e.host),
+          gpuLayers: plan.gpuLayers,
+          contextSize: plan.contextSize,
+          layers: e.layers,
+          fitReason: plan.reason,
+          fits: plan.check.fits,
+          problems: plan.check.problems,
+        };
+        return dto;
+      },
+      'hardware.info': () => this.deps.hardware.info(),
+      'hardware.usage': () => this.deps.hardware.usage(),
+    });
+  }
+}
