@@ -7,7 +7,8 @@ import path from 'path';
 import { spawnSync } from 'child_process';
 import { EngineClient } from '../../main/engine/client';
 import { ADDON, errorOf, makeEngine, tempDir } from '../helpers/engine';
-import { TINY_SPM } from '../helpers/models';
+import { TEST_MODELS_DIR, TINY_SPM } from '../helpers/models';
+import { writeTestModel } from '../../scripts/make-test-model';
 
 let engine: EngineClient;
 let dir: string;
@@ -62,6 +63,29 @@ test('abort() inside the host (as a failed assert in llama.cpp does) costs one e
   expect(err.message).toMatch(/SIGABRT/);
   const r = await engine.complete('m', { prompt: 'Still here', maxTokens: 3, ignoreEos: true, sampling: { seed: 1 } });
   expect(r.timings.generatedTokens).toBe(3);
+});
+
+test('a model load reports progress and can be cancelled midway', async () => {
+  // the bench-size model (~270 MB): big enough that a load takes a while without mmap
+  const file = path.join(TEST_MODELS_DIR, 'bench.gguf');
+  if (!fs.existsSync(file)) await writeTestModel({ out: file, size: 'bench', vocab: 'llama-spm', seed: 1 });
+  const ac = new AbortController();
+  const progress: number[] = [];
+  const err = await errorOf(
+    engine.load('big', file, { useMmap: false, contextSize: 512 }, (p) => {
+      progress.push(p);
+      if (p > 0.05) ac.abort();
+    }, ac.signal),
+  );
+  expect(err.code).toBe('aborted');
+  expect(progress.length).toBeGreaterThan(1);
+  expect(Math.max(...progress)).toBeLessThan(1);
+  expect(await engine.request('loaded', {})).toEqual(expect.not.arrayContaining([expect.objectContaining({ modelId: 'big' })]));
+  // and a load that is not cancelled reaches 1
+  const done: number[] = [];
+  await engine.load('big', file, { contextSize: 512 }, (p) => done.push(p));
+  expect(done[done.length - 1]).toBe(1);
+  await engine.unload('big');
 });
 
 describe('malformed GGUF files give clear errors', () => {
