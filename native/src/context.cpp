@@ -67,7 +67,7 @@ struct Context::State {
     std::mutex mu;
     std::condition_variable cv;
     std::deque<std::shared_ptr<Task>> queue;
-    std::shared_ptr<Task> current;
+    std::vector<std::shared_ptr<Task>> active; // running now (several generations, or one other task)
     std::atomic<std::atomic<bool> *> abort_flag{nullptr};
     bool stopping = false;
     std::thread worker;
@@ -165,8 +165,39 @@ static void fillSampling(common_params_sampling & sp, const common_json & s, int
     }
 }
 
-static void runGenerate(Context::State & st, Task & t) {
-    const auto t0 = Clock::now();
+// A generation in progress. Several can run at once on different sequences (parallel slots): each
+// step decodes one batch holding the next prompt chunk or the last sampled token of every run.
+struct GenRun {
+    std::shared_ptr<Task> task;
+    Clock::time_point t0, tp0, tg0;
+    bool chat = false;
+    RenderedChat rc;
+    std::vector<llama_token> prompt;
+    size_t next_prompt = 0;        // next prompt token to decode
+    common_sampler_ptr smpl;
+    std::vector<std::string> stops;
+    size_t max_stop = 0;
+    std::set<llama_token> preserved;
+    common_chat_parser_params pp;
+    bool parse_stream = false;
+    int max_tokens = -1;
+    bool ignore_eos = false;
+    std::string policy;
+    size_t emitted = 0;
+    std::string sent_content, sent_reasoning;
+    bool first = true;
+    bool prompt_done = false;
+    llama_token pending = LLAMA_TOKEN_NULL; // sampled, to be decoded in the next batch
+    int logits_idx = -1;                    // where this run's logits are in the batch just decoded
+    bool finished = false;
+};
+
+// Steps 1-2 and the start of 3: prompt, sampler, prefix reuse. Nothing is decoded here.
+static void prepareRun(Context::State & st, GenRun & run) {
+    Task & t = *run.task;
+    run.t0 = Clock::now();
+    const auto t0 = run.t0;
+    (void) t0;
     const common_json & req = t.req;
     llama_context * ctx = st.ctx;
     const llama_model * model = st.model->model;
@@ -175,12 +206,13 @@ static void runGenerate(Context::State & st, Task & t) {
     const int seq = t.seq;
     const int n_ctx = (int) llama_n_ctx(ctx);
     const std::string policy = req.value("overflow", std::string("error"));
+    run.policy = policy;
     GenResult & r = t.gen;
-
     // 1. prompt
     const bool chat = req.contains("messages");
-    RenderedChat rc;
-    std::vector<llama_token> prompt;
+    run.chat = chat;
+    RenderedChat & rc = run.rc;
+    std::vector<llama_token> & prompt = run.prompt;
     if (chat) {
         rc = renderChat(*st.model, req);
         if ((int) rc.tokens.size() >= n_ctx && policy == "truncateMiddle") {
@@ -233,14 +265,14 @@ static void runGenerate(Context::State & st, Task & t) {
     common_params_sampling sp;
     sp.seed = LLAMA_DEFAULT_SEED;
     fillSampling(sp, req.value("sampling", common_json::object()), llama_vocab_n_tokens(vocab));
-    std::vector<std::string> stops;
+    std::vector<std::string> & stops = run.stops;
     if (req.contains("stop") && req.at("stop").is_array()) {
         for (size_t i = 0; i < req.at("stop").size(); i++) {
             std::string s = req.at("stop")[i].get<std::string>();
             if (!s.empty()) stops.push_back(s);
         }
     }
-    std::set<llama_token> preserved;
+    std::set<llama_token> & preserved = run.preserved;
     if (chat) {
         if (!rc.params.grammar.empty()) {
             common_grammar_type gt = rc.inputs.tools.empty() ? (rc.inputs.json_schema.empty() ? COMMON_GRAMMAR_TYPE_USER : COMMON_GRAMMAR_TYPE_OUTPUT_FORMAT)
@@ -278,7 +310,7 @@ static void runGenerate(Context::State & st, Task & t) {
     } else if (req.contains("grammar") && req.at("grammar").is_string()) {
         sp.grammar = {COMMON_GRAMMAR_TYPE_USER, req.at("grammar").get<std::string>()};
     }
-    common_sampler_ptr smpl;
+    common_sampler_ptr & smpl = run.smpl;
     try {
         smpl.reset(common_sampler_init(model, sp));
     } catch (const std::exception & e) {
@@ -286,10 +318,9 @@ static void runGenerate(Context::State & st, Task & t) {
                                                   "); with a grammar or schema, the template's generation prompt must tokenize the way the grammar expects");
     }
     if (!smpl) throw HearthError("invalid_argument", "the grammar or sampling parameters were rejected by llama.cpp");
-    size_t max_stop = 0;
-    for (auto & s : stops) max_stop = std::max(max_stop, s.size());
+    for (auto & s : stops) run.max_stop = std::max(run.max_stop, s.size());
 
-    // 3. prompt evaluation, reusing the longest common prefix with what this sequence holds
+    // 3. reuse the longest common prefix with what this sequence holds
     std::vector<llama_token> & cached = st.seq_tokens[seq];
     size_t n_past = 0;
     while (n_past < cached.size() && n_past < prompt.size() && cached[n_past] == prompt[n_past]) n_past++;
@@ -300,134 +331,111 @@ static void runGenerate(Context::State & st, Task & t) {
     }
     cached.resize(n_past);
     r.cachedTokens = (int) n_past;
+    run.next_prompt = n_past;
 
-    const auto tp0 = Clock::now();
-    for (size_t i = n_past; i < prompt.size(); i += st.n_batch) {
-        if (t.aborted) break;
-        common_batch_clear(st.batch);
-        size_t end = std::min(prompt.size(), i + (size_t) st.n_batch);
-        for (size_t j = i; j < end; j++) common_batch_add(st.batch, prompt[j], (llama_pos) j, {seq}, j + 1 == prompt.size());
-        int rc_dec = llama_decode(ctx, st.batch);
-        if (rc_dec != 0) {
-            llama_memory_seq_rm(mem, seq, (llama_pos) cached.size(), -1);
-            if (t.aborted) break;
-            throw HearthError("decode_failed", "llama_decode failed on the prompt (code " + std::to_string(rc_dec) + ")");
-        }
-        cached.insert(cached.end(), prompt.begin() + i, prompt.begin() + end);
-    }
-    const auto tp1 = Clock::now();
-    r.promptMs = msSince(tp0, tp1);
-    if (t.aborted) {
-        r.stopReason = "aborted";
-        r.ttftMs = msSince(t0, Clock::now());
-        return;
-    }
-
-    // 4. generation
-    const int max_tokens = req.value("maxTokens", -1);
-    const bool ignore_eos = req.value("ignoreEos", false);
-    const bool can_shift = llama_memory_can_shift(mem);
-    common_chat_parser_params pp;
-    bool parse_stream = false;
+    run.max_tokens = req.value("maxTokens", -1);
+    run.ignore_eos = req.value("ignoreEos", false);
     if (chat) {
-        pp = common_chat_parser_params(rc.params);
-        pp.reasoning_format = rc.inputs.reasoning_format;
-        pp.parse_tool_calls = !rc.inputs.tools.empty();
-        if (!rc.params.parser.empty()) pp.parser.load(rc.params.parser);
-        parse_stream = rc.params.format != COMMON_CHAT_FORMAT_CONTENT_ONLY || rc.params.supports_thinking ||
-                       !rc.params.thinking_start_tag.empty();
+        run.pp = common_chat_parser_params(rc.params);
+        run.pp.reasoning_format = rc.inputs.reasoning_format;
+        run.pp.parse_tool_calls = !rc.inputs.tools.empty();
+        if (!rc.params.parser.empty()) run.pp.parser.load(rc.params.parser);
+        run.parse_stream = rc.params.format != COMMON_CHAT_FORMAT_CONTENT_ONLY || rc.params.supports_thinking ||
+                           !rc.params.thinking_start_tag.empty();
     }
+    run.tp0 = Clock::now();
+}
+
+// The token just sampled: stop strings, streaming, limits, context full. Sets run.pending to decode it
+// next, or run.finished.
+static void onToken(Context::State & st, GenRun & run, llama_token tok) {
+    Task & t = *run.task;
+    GenResult & r = t.gen;
+    const llama_vocab * vocab = llama_model_get_vocab(st.model->model);
+    llama_memory_t mem = llama_get_memory(st.ctx);
+    std::vector<llama_token> & cached = st.seq_tokens[t.seq];
+    const int n_ctx = (int) llama_n_ctx(st.ctx);
+    if (run.first) {
+        run.first = false;
+        run.tg0 = Clock::now();
+        r.ttftMs = msSince(run.t0, run.tg0);
+    }
+    if (!run.ignore_eos && llama_vocab_is_eog(vocab, tok)) { r.stopReason = "eos"; run.finished = true; return; }
+    r.generatedTokens++;
+    r.tokens.push_back(tok);
+    t.generated.store(r.generatedTokens);
     std::string & text = r.text;
-    size_t emitted = 0;
-    std::string sent_content, sent_reasoning;
-    bool first = true;
-    Clock::time_point tg0 = Clock::now();
-    while (true) {
-        if (t.aborted) { r.stopReason = "aborted"; break; }
-        llama_token tok = common_sampler_sample(smpl.get(), ctx, -1);
-        common_sampler_accept(smpl.get(), tok, true);
-        if (first) {
-            first = false;
-            tg0 = Clock::now();
-            r.ttftMs = msSince(t0, tg0);
+    std::string piece = common_token_to_piece(st.ctx, tok, run.preserved.count(tok) > 0);
+    size_t search_from = text.size() > run.max_stop ? text.size() - run.max_stop : 0;
+    text += piece;
+    bool hit = false;
+    if (!run.stops.empty()) {
+        size_t best = std::string::npos;
+        for (auto & s : run.stops) {
+            size_t p = text.find(s, search_from);
+            if (p != std::string::npos && p < best) best = p;
         }
-        if (!ignore_eos && llama_vocab_is_eog(vocab, tok)) { r.stopReason = "eos"; break; }
-        r.generatedTokens++;
-        r.tokens.push_back(tok);
-        t.generated.store(r.generatedTokens);
-        std::string piece = common_token_to_piece(ctx, tok, preserved.count(tok) > 0);
-        size_t search_from = text.size() > max_stop ? text.size() - max_stop : 0;
-        text += piece;
-        bool hit = false;
-        if (!stops.empty()) {
-            size_t best = std::string::npos;
-            for (auto & s : stops) {
-                size_t p = text.find(s, search_from);
-                if (p != std::string::npos && p < best) best = p;
-            }
-            if (best != std::string::npos) { text.resize(best); hit = true; }
-        }
-        if (!hit) {
-            size_t safe = text.size() - std::max(partialStopLen(text, stops), incompleteUtf8(text));
-            if (safe > emitted) {
-                if (parse_stream) {
-                    try {
-                        common_chat_msg m = common_chat_parse(text.substr(0, safe), true, pp);
-                        if (m.content.size() > sent_content.size() && m.content.compare(0, sent_content.size(), sent_content) == 0 &&
-                            m.reasoning_content.size() >= sent_reasoning.size()) {
-                            emit(t, m.content.substr(sent_content.size()), m.reasoning_content.substr(sent_reasoning.size()));
-                            sent_content = m.content;
-                            sent_reasoning = m.reasoning_content;
-                        } else if (m.reasoning_content.size() > sent_reasoning.size() &&
-                                   m.reasoning_content.compare(0, sent_reasoning.size(), sent_reasoning) == 0) {
-                            emit(t, "", m.reasoning_content.substr(sent_reasoning.size()));
-                            sent_reasoning = m.reasoning_content;
-                        }
-                    } catch (const std::exception &) {
-                        // a partial parse can fail mid-token; the next token retries
-                    }
-                } else {
-                    emit(t, text.substr(emitted, safe - emitted), "");
-                }
-                emitted = safe;
-            }
-        }
-        if (hit) { r.stopReason = "stop"; break; }
-        if (max_tokens >= 0 && r.generatedTokens >= max_tokens) { r.stopReason = "length"; break; }
-        if ((int) cached.size() + 1 > n_ctx) {
-            if (policy == "shift" && can_shift) {
-                int n_keep = llama_vocab_get_add_bos(vocab) ? 1 : 0;
-                int n_discard = ((int) cached.size() - n_keep) / 2;
-                llama_memory_seq_rm(mem, seq, n_keep, n_keep + n_discard);
-                llama_memory_seq_add(mem, seq, n_keep + n_discard, (llama_pos) cached.size(), -n_discard);
-                cached.erase(cached.begin() + n_keep, cached.begin() + n_keep + n_discard);
-                r.shifted = true;
-            } else {
-                r.stopReason = "length";
-                r.contextFull = true;
-                break;
-            }
-        }
-        common_batch_clear(st.batch);
-        common_batch_add(st.batch, tok, (llama_pos) cached.size(), {seq}, true);
-        int rc_dec = llama_decode(ctx, st.batch);
-        if (rc_dec != 0) {
-            if (t.aborted) { r.stopReason = "aborted"; break; }
-            throw HearthError("decode_failed", "llama_decode failed during generation (code " + std::to_string(rc_dec) + ")");
-        }
-        cached.push_back(tok);
+        if (best != std::string::npos) { text.resize(best); hit = true; }
     }
+    if (!hit) {
+        size_t safe = text.size() - std::max(partialStopLen(text, run.stops), incompleteUtf8(text));
+        if (safe > run.emitted) {
+            if (run.parse_stream) {
+                try {
+                    common_chat_msg m = common_chat_parse(text.substr(0, safe), true, run.pp);
+                    if (m.content.size() > run.sent_content.size() && m.content.compare(0, run.sent_content.size(), run.sent_content) == 0 &&
+                        m.reasoning_content.size() >= run.sent_reasoning.size()) {
+                        emit(t, m.content.substr(run.sent_content.size()), m.reasoning_content.substr(run.sent_reasoning.size()));
+                        run.sent_content = m.content;
+                        run.sent_reasoning = m.reasoning_content;
+                    } else if (m.reasoning_content.size() > run.sent_reasoning.size() &&
+                               m.reasoning_content.compare(0, run.sent_reasoning.size(), run.sent_reasoning) == 0) {
+                        emit(t, "", m.reasoning_content.substr(run.sent_reasoning.size()));
+                        run.sent_reasoning = m.reasoning_content;
+                    }
+                } catch (const std::exception &) {
+                    // a partial parse can fail mid-token; the next token retries
+                }
+            } else {
+                emit(t, text.substr(run.emitted, safe - run.emitted), "");
+            }
+            run.emitted = safe;
+        }
+    }
+    if (hit) { r.stopReason = "stop"; run.finished = true; return; }
+    if (run.max_tokens >= 0 && r.generatedTokens >= run.max_tokens) { r.stopReason = "length"; run.finished = true; return; }
+    if ((int) cached.size() + 1 > n_ctx) {
+        if (run.policy == "shift" && llama_memory_can_shift(mem)) {
+            int n_keep = llama_vocab_get_add_bos(vocab) ? 1 : 0;
+            int n_discard = ((int) cached.size() - n_keep) / 2;
+            llama_memory_seq_rm(mem, t.seq, n_keep, n_keep + n_discard);
+            llama_memory_seq_add(mem, t.seq, n_keep + n_discard, (llama_pos) cached.size(), -n_discard);
+            cached.erase(cached.begin() + n_keep, cached.begin() + n_keep + n_discard);
+            r.shifted = true;
+        } else {
+            r.stopReason = "length";
+            r.contextFull = true;
+            run.finished = true;
+            return;
+        }
+    }
+    run.pending = tok;
+}
+
+// Step 5: timings, final parse (content, reasoning, tool calls) and the last held-back text.
+static void finishRun(GenRun & run) {
+    Task & t = *run.task;
+    GenResult & r = t.gen;
     const auto tg1 = Clock::now();
     if (t.abortedAt.load() >= 0) r.tokensAfterAbort = r.generatedTokens - t.abortedAt.load();
-    r.genMs = first ? 0 : msSince(tg0, tg1);
-    if (first) r.ttftMs = msSince(t0, tg1);
-
-    // 5. final parse: content, reasoning and tool calls
-    if (chat) {
+    r.genMs = run.first ? 0 : msSince(run.tg0, tg1);
+    if (run.first) r.ttftMs = msSince(run.t0, tg1);
+    const std::string & text = r.text;
+    if (run.chat) {
         common_chat_msg m;
         bool ok = true;
         try {
-            m = common_chat_parse(text, r.stopReason != "eos" && r.stopReason != "stop", pp);
+            m = common_chat_parse(text, r.stopReason != "eos" && r.stopReason != "stop", run.pp);
         } catch (const std::exception &) {
             ok = false;
         }
@@ -438,19 +446,93 @@ static void runGenerate(Context::State & st, Task & t) {
         } else {
             r.content = text;
         }
-        if (parse_stream) {
-            // flush what the partial parses held back
-            std::string dc = r.content.size() > sent_content.size() && r.content.compare(0, sent_content.size(), sent_content) == 0
-                                 ? r.content.substr(sent_content.size()) : "";
-            std::string dr = r.reasoning.size() > sent_reasoning.size() && r.reasoning.compare(0, sent_reasoning.size(), sent_reasoning) == 0
-                                 ? r.reasoning.substr(sent_reasoning.size()) : "";
+        if (run.parse_stream) {
+            std::string dc = r.content.size() > run.sent_content.size() && r.content.compare(0, run.sent_content.size(), run.sent_content) == 0
+                                 ? r.content.substr(run.sent_content.size()) : "";
+            std::string dr = r.reasoning.size() > run.sent_reasoning.size() && r.reasoning.compare(0, run.sent_reasoning.size(), run.sent_reasoning) == 0
+                                 ? r.reasoning.substr(run.sent_reasoning.size()) : "";
             emit(t, dc, dr);
-        } else if (text.size() > emitted) {
-            emit(t, text.substr(emitted), "");
+        } else if (text.size() > run.emitted) {
+            emit(t, text.substr(run.emitted), "");
         }
     } else {
         r.content = text;
-        if (text.size() > emitted) emit(t, text.substr(emitted), "");
+        if (text.size() > run.emitted) emit(t, text.substr(run.emitted), "");
+    }
+}
+
+// One decode for every active run: the next prompt chunk of runs still reading their prompt (within
+// the batch size), the pending token of runs generating. Then sampling for each run whose logits came.
+static void stepRuns(Context::State & st, std::vector<std::unique_ptr<GenRun>> & runs) {
+    llama_memory_t mem = llama_get_memory(st.ctx);
+    common_batch_clear(st.batch);
+    int budget = st.n_batch;
+    struct Added { GenRun * run; size_t from, to; bool gen; };
+    std::vector<Added> added;
+    for (auto & up : runs) {
+        GenRun & run = *up;
+        run.logits_idx = -1;
+        if (run.finished) continue;
+        if (run.task->aborted) {
+            run.task->gen.stopReason = "aborted";
+            run.finished = true;
+            continue;
+        }
+        const int seq = run.task->seq;
+        std::vector<llama_token> & cached = st.seq_tokens[seq];
+        if (run.next_prompt < run.prompt.size()) {
+            if (budget <= 0) continue;
+            size_t end = std::min(run.prompt.size(), run.next_prompt + (size_t) budget);
+            for (size_t j = run.next_prompt; j < end; j++) {
+                common_batch_add(st.batch, run.prompt[j], (llama_pos) j, {seq}, j + 1 == run.prompt.size());
+            }
+            if (end == run.prompt.size()) run.logits_idx = st.batch.n_tokens - 1;
+            added.push_back({&run, run.next_prompt, end, false});
+            budget -= (int) (end - run.next_prompt);
+        } else if (run.pending != LLAMA_TOKEN_NULL) {
+            common_batch_add(st.batch, run.pending, (llama_pos) cached.size(), {seq}, true);
+            run.logits_idx = st.batch.n_tokens - 1;
+            added.push_back({&run, 0, 0, true});
+            budget -= 1;
+        }
+    }
+    if (st.batch.n_tokens == 0) return;
+    // llama.cpp's abort callback stops a long prompt midway when its only run is aborted
+    st.abort_flag = added.size() == 1 ? &added[0].run->task->aborted : nullptr;
+    int rc_dec = llama_decode(st.ctx, st.batch);
+    st.abort_flag = nullptr;
+    if (rc_dec != 0) {
+        for (auto & a : added) {
+            GenRun & run = *a.run;
+            std::vector<llama_token> & cached = st.seq_tokens[run.task->seq];
+            llama_memory_seq_rm(mem, run.task->seq, (llama_pos) cached.size(), -1);
+            run.finished = true;
+            if (run.task->aborted) { run.task->gen.stopReason = "aborted"; continue; }
+            run.task->errCode = "decode_failed";
+            run.task->errMsg = "llama_decode failed (code " + std::to_string(rc_dec) + ")";
+        }
+        return;
+    }
+    for (auto & a : added) {
+        GenRun & run = *a.run;
+        std::vector<llama_token> & cached = st.seq_tokens[run.task->seq];
+        if (a.gen) {
+            cached.push_back(run.pending);
+            run.pending = LLAMA_TOKEN_NULL;
+        } else {
+            cached.insert(cached.end(), run.prompt.begin() + a.from, run.prompt.begin() + a.to);
+            run.next_prompt = a.to;
+            if (run.next_prompt == run.prompt.size()) run.task->gen.promptMs = msSince(run.tp0, Clock::now());
+        }
+        if (run.logits_idx < 0) continue;
+        if (run.task->aborted) {
+            run.task->gen.stopReason = "aborted";
+            run.finished = true;
+            continue;
+        }
+        llama_token tok = common_sampler_sample(run.smpl.get(), st.ctx, run.logits_idx);
+        common_sampler_accept(run.smpl.get(), tok, true);
+        onToken(st, run, tok);
     }
 }
 
@@ -644,43 +726,117 @@ static void settle(const std::shared_ptr<Task> & task) {
     task->tsfn.Release();
 }
 
+// The worker: generation tasks on free sequences run together (up to `parallel` of them), each step
+// one decode for all; any other task (embeddings, sessions, clearing) runs alone, in queue order.
 static void workerLoop(std::shared_ptr<Context::State> st) {
+    std::vector<std::unique_ptr<GenRun>> runs;
     while (true) {
-        std::shared_ptr<Task> task;
+        std::vector<std::shared_ptr<Task>> admitted;
+        std::shared_ptr<Task> solo;
         {
             std::unique_lock<std::mutex> lock(st->mu);
-            st->cv.wait(lock, [&] { return st->stopping || !st->queue.empty(); });
-            if (st->queue.empty()) return; // stopping, nothing left
-            task = st->queue.front();
-            st->queue.pop_front();
-            st->current = task;
-            st->abort_flag = &task->aborted;
-        }
-        try {
-            if (task->aborted) throw HearthError("aborted", "the request was aborted before it ran");
-            switch (task->kind) {
-                case Task::GENERATE: runGenerate(*st, *task); break;
-                case Task::EMBED: runEmbed(*st, *task); break;
-                case Task::SAVE: runSave(*st, *task); break;
-                case Task::RESTORE: runRestore(*st, *task); break;
-                case Task::CLEAR:
-                    llama_memory_seq_rm(llama_get_memory(st->ctx), task->seq, -1, -1);
-                    st->seq_tokens[task->seq].clear();
+            st->cv.wait(lock, [&] { return st->stopping || !st->queue.empty() || !runs.empty(); });
+            if (st->stopping && runs.empty() && st->queue.empty()) return;
+            // admit from the front of the queue only: order is kept
+            while (!st->queue.empty() && !st->stopping) {
+                auto & front = st->queue.front();
+                if (front->kind == Task::GENERATE) {
+                    if ((int) runs.size() + (int) admitted.size() >= st->n_seq) break;
+                    bool busy = false;
+                    for (auto & r : runs) busy = busy || r->task->seq == front->seq;
+                    for (auto & a : admitted) busy = busy || a->seq == front->seq;
+                    if (busy) break;
+                    admitted.push_back(front);
+                    st->active.push_back(front);
+                    st->queue.pop_front();
+                } else {
+                    if (runs.empty() && admitted.empty()) {
+                        solo = front;
+                        st->active.push_back(front);
+                        st->queue.pop_front();
+                    }
                     break;
+                }
             }
-        } catch (const HearthError & e) {
-            task->errCode = e.code();
-            task->errMsg = e.what();
-        } catch (const std::exception & e) {
-            task->errCode = "internal";
-            task->errMsg = e.what();
+            if (st->stopping) {
+                for (auto & r : runs) r->task->aborted = true;
+            }
         }
-        {
-            std::lock_guard<std::mutex> lock(st->mu);
-            st->current.reset();
+        for (auto & task : admitted) {
+            auto run = std::make_unique<GenRun>();
+            run->task = task;
+            try {
+                if (task->aborted) throw HearthError("aborted", "the request was aborted before it ran");
+                prepareRun(*st, *run);
+                runs.push_back(std::move(run));
+            } catch (const HearthError & e) {
+                task->errCode = e.code();
+                task->errMsg = e.what();
+            } catch (const std::exception & e) {
+                task->errCode = "internal";
+                task->errMsg = e.what();
+            }
+            if (!task->errCode.empty()) {
+                {
+                    std::lock_guard<std::mutex> lock(st->mu);
+                    st->active.erase(std::remove(st->active.begin(), st->active.end(), task), st->active.end());
+                }
+                settle(task);
+            }
+        }
+        if (solo) {
+            auto task = solo;
+            st->abort_flag = &task->aborted;
+            try {
+                if (task->aborted) throw HearthError("aborted", "the request was aborted before it ran");
+                switch (task->kind) {
+                    case Task::EMBED: runEmbed(*st, *task); break;
+                    case Task::SAVE: runSave(*st, *task); break;
+                    case Task::RESTORE: runRestore(*st, *task); break;
+                    case Task::CLEAR:
+                        llama_memory_seq_rm(llama_get_memory(st->ctx), task->seq, -1, -1);
+                        st->seq_tokens[task->seq].clear();
+                        break;
+                    case Task::GENERATE: break;
+                }
+            } catch (const HearthError & e) {
+                task->errCode = e.code();
+                task->errMsg = e.what();
+            } catch (const std::exception & e) {
+                task->errCode = "internal";
+                task->errMsg = e.what();
+            }
             st->abort_flag = nullptr;
+            {
+                std::lock_guard<std::mutex> lock(st->mu);
+                st->active.erase(std::remove(st->active.begin(), st->active.end(), task), st->active.end());
+            }
+            settle(task);
+            continue;
         }
-        settle(task);
+        if (runs.empty()) continue;
+        try {
+            stepRuns(*st, runs);
+        } catch (const std::exception & e) {
+            for (auto & r : runs) {
+                if (r->finished) continue;
+                r->finished = true;
+                r->task->errCode = "internal";
+                r->task->errMsg = e.what();
+            }
+        }
+        for (auto it = runs.begin(); it != runs.end();) {
+            GenRun & run = **it;
+            if (!run.finished) { ++it; continue; }
+            if (run.task->errCode.empty()) finishRun(run);
+            auto task = run.task;
+            {
+                std::lock_guard<std::mutex> lock(st->mu);
+                st->active.erase(std::remove(st->active.begin(), st->active.end(), task), st->active.end());
+            }
+            settle(task);
+            it = runs.erase(it);
+        }
     }
 }
 
@@ -720,7 +876,7 @@ void Context::shutdown() {
         std::lock_guard<std::mutex> lock(state_->mu);
         state_->stopping = true;
         dropped.swap(state_->queue);
-        if (state_->current) state_->current->aborted = true;
+        for (auto & t : state_->active) t->aborted = true;
     }
     state_->cv.notify_all();
     for (auto & t : dropped) {
@@ -851,10 +1007,13 @@ Napi::Value Context::Abort(const Napi::CallbackInfo & info) {
         for (auto it = state_->queue.begin(); it != state_->queue.end(); ++it) {
             if ((*it)->id == id) { dropped = *it; state_->queue.erase(it); where = "queued"; break; }
         }
-        if (!dropped && state_->current && state_->current->id == id) {
-            state_->current->abortedAt = state_->current->generated.load();
-            state_->current->aborted = true;
-            where = "running";
+        if (!dropped) {
+            for (auto & t : state_->active) {
+                if (t->id != id) continue;
+                t->abortedAt = t->generated.load();
+                t->aborted = true;
+                where = "running";
+            }
         }
     }
     if (dropped) {

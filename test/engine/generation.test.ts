@@ -238,3 +238,32 @@ describe('embeddings', () => {
     await engine.unload('embed');
   });
 });
+
+describe('parallel slots', () => {
+  async function overlap(parallel: number): Promise<{ aEnd: number; bFirst: number; a: number[]; b: number[] }> {
+    await engine.load('par', TINY_SPM, { contextSize: 1024, threads: 2, parallel });
+    const t: { aEnd: number; bFirst: number } = { aEnd: 0, bFirst: 0 };
+    const greedy = { temperature: 0 };
+    const a = engine.complete('par', { prompt: 'First story:', maxTokens: 160, ignoreEos: true, sampling: greedy, seq: 0 });
+    const b = engine.complete('par', { prompt: 'Second story:', maxTokens: 160, ignoreEos: true, sampling: greedy, seq: parallel > 1 ? 1 : 0 }, {
+      onPiece: () => (t.bFirst ||= performance.now()),
+    });
+    const ra = await a;
+    t.aEnd = performance.now();
+    const rb = await b;
+    await engine.unload('par');
+    return { ...t, a: ra.tokens, b: rb.tokens };
+  }
+
+  test('with parallel > 1 two requests run together on their own sequences; with 1 they queue', async () => {
+    const together = await overlap(2);
+    expect(together.a).toHaveLength(160);
+    expect(together.b).toHaveLength(160);
+    expect(together.bFirst).toBeLessThan(together.aEnd);
+    const queued = await overlap(1);
+    expect(queued.bFirst).toBeGreaterThan(queued.aEnd - 50);
+    // the same requests give the same text whether they shared the batch or not
+    expect(together.a.slice(0, 20)).toEqual(queued.a.slice(0, 20));
+    expect(together.b.slice(0, 20)).toEqual(queued.b.slice(0, 20));
+  });
+});
