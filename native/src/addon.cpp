@@ -89,15 +89,6 @@ Napi::Value SetLogger(const Napi::CallbackInfo & info) {
     return env.Undefined();
 }
 
-const char * devType(enum ggml_backend_dev_type t) {
-    switch (t) {
-        case GGML_BACKEND_DEVICE_TYPE_CPU: return "cpu";
-        case GGML_BACKEND_DEVICE_TYPE_GPU: return "gpu";
-        case GGML_BACKEND_DEVICE_TYPE_IGPU: return "igpu";
-        case GGML_BACKEND_DEVICE_TYPE_ACCEL: return "accel";
-        default: return "other";
-    }
-}
 
 // devices() -> [{ backend, name, description, type, memoryTotal, memoryFree }]
 Napi::Value Devices(const Napi::CallbackInfo & info) {
@@ -112,7 +103,7 @@ Napi::Value Devices(const Napi::CallbackInfo & info) {
         o.Set("backend", ggml_backend_reg_name(ggml_backend_dev_backend_reg(d)));
         o.Set("name", ggml_backend_dev_name(d));
         o.Set("description", ggml_backend_dev_description(d));
-        o.Set("type", devType(ggml_backend_dev_type(d)));
+        o.Set("type", deviceTypeName(ggml_backend_dev_type(d)));
         o.Set("memoryTotal", (double) total);
         o.Set("memoryFree", (double) free);
         arr.Set((uint32_t) i, o);

@@ -1037,28 +1037,25 @@ Napi::Value Context::Embed(const Napi::CallbackInfo & info) {
     return enqueue(env, task, env.Undefined());
 }
 
-Napi::Value Context::SaveSession(const Napi::CallbackInfo & info) {
+// saveSession(path, {seq}?) and restoreSession(path, {seq}?): a task on the sequence's file
+Napi::Value Context::sessionTask(const Napi::CallbackInfo & info, int kind, const char * name) {
     Napi::Env env = info.Env();
     if (!state_) throw makeError(env, "disposed", "the context was disposed");
-    if (info.Length() < 1 || !info[0].IsString()) throw makeError(env, "invalid_argument", "saveSession(path, {seq}?)");
+    if (info.Length() < 1 || !info[0].IsString()) throw makeError(env, "invalid_argument", std::string(name) + "(path, {seq}?)");
     auto task = std::make_shared<Task>();
-    task->kind = Task::SAVE;
+    task->kind = (Task::Kind) kind;
     task->path = info[0].As<Napi::String>().Utf8Value();
     try { task->seq = seqArg(info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env), state_->n_seq); }
     catch (const HearthError & e) { throw makeError(env, e.code(), e.what()); }
     return enqueue(env, task, env.Undefined());
 }
 
+Napi::Value Context::SaveSession(const Napi::CallbackInfo & info) {
+    return sessionTask(info, Task::SAVE, "saveSession");
+}
+
 Napi::Value Context::RestoreSession(const Napi::CallbackInfo & info) {
-    Napi::Env env = info.Env();
-    if (!state_) throw makeError(env, "disposed", "the context was disposed");
-    if (info.Length() < 1 || !info[0].IsString()) throw makeError(env, "invalid_argument", "restoreSession(path, {seq}?)");
-    auto task = std::make_shared<Task>();
-    task->kind = Task::RESTORE;
-    task->path = info[0].As<Napi::String>().Utf8Value();
-    try { task->seq = seqArg(info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env), state_->n_seq); }
-    catch (const HearthError & e) { throw makeError(env, e.code(), e.what()); }
-    return enqueue(env, task, env.Undefined());
+    return sessionTask(info, Task::RESTORE, "restoreSession");
 }
 
 Napi::Value Context::ClearSequence(const Napi::CallbackInfo & info) {

@@ -50,6 +50,7 @@ private:
     Napi::Value Dispose(const Napi::CallbackInfo & info);
 
     Napi::Promise enqueue(Napi::Env env, std::shared_ptr<Task> task, Napi::Value onEvent);
+    Napi::Value sessionTask(const Napi::CallbackInfo & info, int kind, const char * name);
     void shutdown();
 
     std::shared_ptr<State> state_;

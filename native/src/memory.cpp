@@ -23,21 +23,12 @@ struct DeviceMem {
     size_t model = 0, context = 0, compute = 0;
 };
 
-static const char * typeName(enum ggml_backend_dev_type t) {
-    switch (t) {
-        case GGML_BACKEND_DEVICE_TYPE_CPU: return "cpu";
-        case GGML_BACKEND_DEVICE_TYPE_GPU: return "gpu";
-        case GGML_BACKEND_DEVICE_TYPE_IGPU: return "igpu";
-        case GGML_BACKEND_DEVICE_TYPE_ACCEL: return "accel";
-        default: return "other";
-    }
-}
 
 static void describeDevice(DeviceMem & d, ggml_backend_dev_t dev) {
     d.name = ggml_backend_dev_name(dev);
     d.description = ggml_backend_dev_description(dev);
     d.backend = ggml_backend_reg_name(ggml_backend_dev_backend_reg(dev));
-    d.type = typeName(ggml_backend_dev_type(dev));
+    d.type = deviceTypeName(ggml_backend_dev_type(dev));
 }
 
 static Napi::Object memToJs(Napi::Env env, const DeviceMem & d, bool device) {

@@ -54,6 +54,16 @@ void AsyncTask::OnError(const Napi::Error & e) {
     deferred_.Reject(e.Value());
 }
 
+const char * deviceTypeName(enum ggml_backend_dev_type t) {
+    switch (t) {
+        case GGML_BACKEND_DEVICE_TYPE_CPU: return "cpu";
+        case GGML_BACKEND_DEVICE_TYPE_GPU: return "gpu";
+        case GGML_BACKEND_DEVICE_TYPE_IGPU: return "igpu";
+        case GGML_BACKEND_DEVICE_TYPE_ACCEL: return "accel";
+        default: return "other";
+    }
+}
+
 double optNumber(const Napi::Object & o, const char * key, double def) {
     if (!o.Has(key)) return def;
     Napi::Value v = o.Get(key);

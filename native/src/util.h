@@ -4,6 +4,8 @@
 
 #include <napi.h>
 
+#include "ggml-backend.h"
+
 #include <functional>
 #include <memory>
 #include <stdexcept>
@@ -56,6 +58,9 @@ private:
     std::string message_;
     bool failed_ = false;
 };
+
+// "cpu", "gpu", "igpu", "accel" or "other"
+const char * deviceTypeName(enum ggml_backend_dev_type t);
 
 // helpers for reading options objects
 double      optNumber(const Napi::Object & o, const char * key, double def);
