@@ -25,10 +25,9 @@ function arg(name: string): string | undefined {
 const root = projectRoot();
 const json = process.argv.includes('--json');
 const threads = Number(arg('threads') ?? Math.max(1, Math.min(os.cpus().length, 4)));
-const reps = Number(arg('reps') ?? 3);
+const reps = Number(arg('reps') ?? 5);
 const log = (s: string) => process.stderr.write(s + '\n');
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 async function ensureModel(): Promise<string> {
   const given = arg('model');
@@ -42,22 +41,27 @@ async function ensureModel(): Promise<string> {
   return file;
 }
 
-function llamaBench(model: string): { pp_tps: number; tg_tps: number; version: string } {
+function ensureLlamaBench(): string {
   const bin = path.join(root, 'build', 'bin', 'llama-bench');
   if (!fs.existsSync(bin)) {
     log('building llama-bench from the same llama.cpp tree');
     const r = spawnSync(process.execPath, [path.join(root, 'scripts', 'build-native.js'), '--target', 'llama-bench'], { stdio: ['ignore', 2, 2] });
     if (r.status !== 0) throw new Error('building llama-bench failed');
   }
-  const r = spawnSync(bin, ['-m', model, '-t', String(threads), '-p', '512', '-n', '128', '-r', String(reps), '-b', '2048', '-ub', '512', '-fa', 'on', '-o', 'json'], {
+  return bin;
+}
+
+/** One llama-bench run of one test (pp512 or tg128), same threads, batch sizes and flash attention. */
+function llamaBench(bin: string, model: string, test: 'pp' | 'tg'): { tps: number; commit: string } {
+  const args = test === 'pp' ? ['-p', '512', '-n', '0'] : ['-p', '0', '-n', '128'];
+  const r = spawnSync(bin, ['-m', model, '-t', String(threads), ...args, '-r', '1', '-b', '2048', '-ub', '512', '-fa', 'on', '-o', 'json'], {
     encoding: 'utf8',
     maxBuffer: 64 << 20,
+    env: { ...process.env, GGML_VK_VISIBLE_DEVICES: '' },
   });
   if (r.status !== 0) throw new Error(`llama-bench failed: ${r.stderr}`);
-  const rows = JSON.parse(r.stdout) as { n_prompt: number; n_gen: number; avg_ts: number; build_commit: string }[];
-  const pp = rows.find((x) => x.n_prompt === 512 && x.n_gen === 0)!;
-  const tg = rows.find((x) => x.n_gen === 128 && x.n_prompt === 0)!;
-  return { pp_tps: pp.avg_ts, tg_tps: tg.avg_ts, version: pp.build_commit };
+  const rows = JSON.parse(r.stdout) as { avg_ts: number; build_commit: string }[];
+  return { tps: rows[0].avg_ts, commit: rows[0].build_commit };
 }
 
 async function main(): Promise<void> {
@@ -68,25 +72,36 @@ async function main(): Promise<void> {
     await engine.load(M, model, { threads, threadsBatch: threads, contextSize: 4096, batchSize: 2048, ubatchSize: 512, flashAttention: 'on', gpuLayers: 0 });
     const vocab = (await engine.info(model)).vocabSize;
 
-    // pp512: 512 token ids (what llama-bench evaluates), cache cleared before each repetition
+    // pp512 and tg128, each repetition paired with a llama-bench run of the same test right after it,
+    // so the ratio is taken pair by pair and holds when the machine's speed drifts
+    const bin = ensureLlamaBench();
     const ppPrompt = Array.from({ length: 512 }, (_, i) => 100 + ((i * 7919) % (vocab - 200)));
     const pp: number[] = [];
     const tg: number[] = [];
+    const lbPp: number[] = [];
+    const lbTg: number[] = [];
+    let commit = '';
     await engine.complete(M, { prompt: ppPrompt.slice(0, 16), maxTokens: 2, ignoreEos: true }); // warm-up
+    llamaBench(bin, model, 'tg'); // warm-up (page cache)
     for (let i = 0; i < reps; i++) {
       await engine.clearSequence(M);
       const r = await engine.complete(M, { prompt: ppPrompt, maxTokens: 1, ignoreEos: true, sampling: { temperature: 0 } });
       pp.push(r.timings.promptTps);
+      const b = llamaBench(bin, model, 'pp');
+      lbPp.push(b.tps);
+      commit = b.commit;
     }
     // tg128: 128 tokens generated one by one with the app's sampler (greedy), after a one-token prompt
     for (let i = 0; i < reps; i++) {
       await engine.clearSequence(M);
       const r = await engine.complete(M, { prompt: [1], maxTokens: 129, ignoreEos: true, sampling: { temperature: 0 } });
       tg.push(r.timings.genTps);
+      lbTg.push(llamaBench(bin, model, 'tg').tps);
     }
+    const ppRatios = pp.map((x, i) => x / lbPp[i]);
+    const tgRatios = tg.map((x, i) => x / lbTg[i]);
     log(`hearth: pp ${pp.map((x) => x.toFixed(1)).join(', ')} tok/s; tg ${tg.map((x) => x.toFixed(2)).join(', ')} tok/s`);
-    const lb = llamaBench(model);
-    log(`llama-bench: pp ${lb.pp_tps.toFixed(1)} tok/s; tg ${lb.tg_tps.toFixed(2)} tok/s`);
+    log(`llama-bench: pp ${lbPp.map((x) => x.toFixed(1)).join(', ')} tok/s; tg ${lbTg.map((x) => x.toFixed(2)).join(', ')} tok/s`);
 
     // follow-up turn: a ~2,000-token conversation gains one short user message
     const para = 'The river ran past the old mill, where the miller kept his books of accounts and his letters. ';
@@ -143,11 +158,12 @@ async function main(): Promise<void> {
       model: path.basename(model),
       threads,
       reps,
-      pp_tps: mean(pp),
-      tg_tps: mean(tg),
-      llama_bench: { pp_tps: lb.pp_tps, tg_tps: lb.tg_tps, commit: lb.version },
-      pp_ratio: mean(pp) / lb.pp_tps,
-      tg_ratio: mean(tg) / lb.tg_tps,
+      pp_tps: median(pp),
+      tg_tps: median(tg),
+      llama_bench: { pp_tps: median(lbPp), tg_tps: median(lbTg), commit },
+      pp_ratio: median(ppRatios),
+      tg_ratio: median(tgRatios),
+      pair_ratios: { pp: ppRatios, tg: tgRatios },
       followup: {
         conversation_tokens: convTokens,
         ttft_followup_ms: median(followTtft),
