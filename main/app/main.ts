@@ -39,6 +39,9 @@ function loadBounds(file: string): WindowBounds {
   return { width: 1200, height: 800 };
 }
 
+// packaged: the addon and the backend modules are in resources/native (see electron-builder.yml)
+if (app.isPackaged && !process.env.HEARTH_ADDON) process.env.HEARTH_ADDON = path.join(process.resourcesPath, 'native', 'hearth.node');
+
 if (!app.requestSingleInstanceLock()) {
   app.quit();
 } else {
