@@ -285,7 +285,14 @@ export class ChatService {
     const loaded = await this.deps.library.ready();
     if (loaded) return loaded;
     if (thread.model) {
-      await this.deps.library.load(thread.model);
+      try {
+        await this.deps.library.load(thread.model);
+      } catch (e) {
+        if (e instanceof IpcError && e.code === 'needs_confirmation') {
+          throw new IpcError('needs_confirmation', `${e.message} Load it from the model picker in the header to confirm.`);
+        }
+        throw e;
+      }
       return thread.model;
     }
     throw new IpcError('no_model', 'no model is loaded: pick one in the header');

@@ -18,7 +18,7 @@ import {
   Method,
   Methods,
 } from './protocol';
-import { readGgufHeader, GgufError } from '../models/gguf';
+import { readGgufHeader, GgufError, ggufNumber, ggufString } from '../models/gguf';
 
 /** The transport the host talks over: process IPC under Node, parentPort under Electron. */
 export interface HostPort {
@@ -130,13 +130,11 @@ export class EngineHost {
       case 'contextInfo':
         return this.get(params.modelId as string).ctx.info();
       case 'estimate': {
-        const lp = this.loadParams(params.params);
-        await this.validateFile(params.path as string);
+        const lp = await this.withDefaultContext(params.path as string, this.loadParams(params.params));
         return this.addon.estimateMemory(path.resolve(params.path as string), this.nativeParams(lp));
       }
       case 'fit': {
-        const lp = this.loadParams(params.params);
-        await this.validateFile(params.path as string);
+        const lp = await this.withDefaultContext(params.path as string, this.loadParams(params.params));
         return this.addon.fitParams(path.resolve(params.path as string), { ...this.nativeParams(lp), gpuLayers: 'auto', contextMode: params.autoContext ? 'auto' : 'fixed' }, {
           marginMiB: params.marginMiB as number,
         });
@@ -155,6 +153,16 @@ export class EngineHost {
     const m = model.metadata();
     const ft = m.fileType as number | null;
     return { ...m, fileTypeName: ft === null ? undefined : FILE_TYPE_NAMES[ft] ?? `type ${ft}` };
+  }
+
+  /** Validates the file, and gives the parameters the context a load would get: min(4096, trained). */
+  private async withDefaultContext(file: string, p: LoadParams): Promise<LoadParams> {
+    await this.validateFile(file);
+    if (p.contextSize !== undefined) return p;
+    const h = await readGgufHeader(file);
+    const arch = ggufString(h, 'general.architecture') ?? '';
+    const trained = ggufNumber(h, `${arch}.context_length`) ?? 4096;
+    return { ...p, contextSize: Math.min(4096, trained || 4096) };
   }
 
   /** Checks the GGUF header in TypeScript first, so a malformed file gets a precise error and never reaches llama.cpp. */

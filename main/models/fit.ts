@@ -29,12 +29,14 @@ export function checkEstimate(est: MemoryBreakdown, marginBytes: number): FitChe
 export function describeFit(fit: FitResult, est: Estimate, marginMiB: number): string {
   const gpus = est.devices.filter((d) => d.type === 'gpu' || d.type === 'igpu');
   if (gpus.length === 0) return 'CPU only: no GPU device is available, every layer runs on the CPU.';
-  const layers = fit.gpuLayers < 0 ? est.layers : Math.min(fit.gpuLayers, est.layers);
+  // llama.cpp counts the output layer as one more offloadable layer: all = layers + 1
+  const total = est.layers + 1;
+  const layers = fit.gpuLayers < 0 ? total : Math.min(fit.gpuLayers, total);
   const names = gpus.map((d) => d.name).join(', ');
   const ctx = `a context of ${fit.contextSize.toLocaleString('en-US')} tokens`;
   if (!fit.fits) return `Does not fit: even with the fewest layers on ${names} and ${ctx}, less than ${marginMiB} MiB would stay free.`;
-  if (layers >= est.layers) return `All ${est.layers} layers on ${names} with ${ctx}, leaving at least ${marginMiB} MiB free.`;
-  return `${layers} of ${est.layers} layers on ${names} with ${ctx}: more would leave less than ${marginMiB} MiB free; the rest runs on the CPU.`;
+  if (layers >= total) return `All ${est.layers} layers and the output layer on ${names} with ${ctx}, leaving at least ${marginMiB} MiB free.`;
+  return `${layers} of ${total} layers (the output layer counts as one) on ${names} with ${ctx}: more would leave less than ${marginMiB} MiB free; the rest runs on the CPU.`;
 }
 
 export interface PlannedLoad {

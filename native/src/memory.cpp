@@ -11,6 +11,7 @@
 #include "ggml-backend.h"
 #include "model.h"
 #include "util.h"
+#include <vector>
 #include "../src/llama-ext.h"
 
 namespace hearth {
@@ -56,9 +57,11 @@ static Napi::Object resultToJs(Napi::Env env, const std::vector<DeviceMem> & dev
     return o;
 }
 
-static void parseParams(const Napi::Object & o, llama_model_params & mp, llama_context_params & cp) {
+// the model parameters point into `split` (tensorSplit), which the caller keeps alive
+static void parseParams(const Napi::Object & o, llama_model_params & mp, llama_context_params & cp, std::vector<float> & split) {
     mp = parseModelParams(o);
     cp = parseContextParams(o, nullptr);
+    split = parseTensorSplit(o);
 }
 
 Napi::Value EstimateMemory(const Napi::CallbackInfo & info) {
@@ -68,12 +71,14 @@ Napi::Value EstimateMemory(const Napi::CallbackInfo & info) {
     Napi::Object o = info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
     llama_model_params mp;
     llama_context_params cp;
-    try { parseParams(o, mp, cp); } catch (const HearthError & e) { throw makeError(env, e.code(), e.what()); }
+    auto split = std::make_shared<std::vector<float>>();
+    try { parseParams(o, mp, cp, *split); } catch (const HearthError & e) { throw makeError(env, e.code(), e.what()); }
+    if (!split->empty()) mp.tensor_split = split->data();
     auto devs = std::make_shared<std::vector<DeviceMem>>();
     auto host = std::make_shared<DeviceMem>();
     auto hp = std::make_shared<std::vector<uint32_t>>(3, 0);
     return AsyncTask::run(env,
-        [path, mp, cp, devs, host, hp]() {
+        [path, mp, cp, devs, host, hp, split]() {
             std::lock_guard<std::mutex> lock(g_fit_mu);
             std::vector<ggml_backend_dev_t> dev_list;
             uint32_t ngl = 0, n_ctx_train = 0, n_expert = 0;
@@ -112,8 +117,9 @@ Napi::Value FitParams(const Napi::CallbackInfo & info) {
     llama_model_params mp;
     llama_context_params cp;
     double margin_mib, min_ctx;
+    auto user_split = std::make_shared<std::vector<float>>();
     try {
-        parseParams(o, mp, cp);
+        parseParams(o, mp, cp, *user_split);
         // "auto" context: 0 lets the fit choose (down to minContext); a number is kept as given
         if (optString(o, "contextMode", "fixed") == "auto") cp.n_ctx = 0;
         margin_mib = optNumber(opts, "marginMiB", 1024);
@@ -130,10 +136,11 @@ Napi::Value FitParams(const Napi::CallbackInfo & info) {
     };
     auto out = std::make_shared<Out>();
     return AsyncTask::run(env,
-        [path, mp, cp, margin_mib, min_ctx, out]() mutable {
+        [path, mp, cp, margin_mib, min_ctx, out, user_split]() mutable {
             std::lock_guard<std::mutex> lock(g_fit_mu);
             const size_t nd = llama_max_devices();
-            std::vector<float> split(nd, 0.0f);
+            std::vector<float> split = user_split->empty() ? std::vector<float>(nd, 0.0f) : *user_split;
+            if (!user_split->empty()) mp.tensor_split = user_split->data();
             std::vector<llama_model_tensor_buft_override> overrides(llama_max_tensor_buft_overrides(), {nullptr, nullptr});
             std::vector<size_t> margins(nd, (size_t) (margin_mib * 1024 * 1024));
             common_params_fit_status st = common_fit_params(path.c_str(), &mp, &cp, split.data(), overrides.data(), margins.data(),

@@ -71,6 +71,22 @@ llama_model_params parseModelParams(const Napi::Object & o) {
     return p;
 }
 
+std::vector<float> parseTensorSplit(const Napi::Object & o) {
+    std::vector<float> out;
+    if (!o.Has("tensorSplit") || o.Get("tensorSplit").IsUndefined() || o.Get("tensorSplit").IsNull()) return out;
+    if (!o.Get("tensorSplit").IsArray()) throw HearthError("invalid_argument", "tensorSplit must be an array of numbers");
+    Napi::Array arr = o.Get("tensorSplit").As<Napi::Array>();
+    if (arr.Length() == 0) return out;
+    if (arr.Length() > llama_max_devices()) throw HearthError("invalid_argument", "tensorSplit has more entries than devices llama.cpp supports");
+    out.assign(llama_max_devices(), 0.0f);
+    for (uint32_t i = 0; i < arr.Length(); i++) {
+        Napi::Value v = arr.Get(i);
+        if (!v.IsNumber() || v.As<Napi::Number>().DoubleValue() < 0) throw HearthError("invalid_argument", "tensorSplit entries must be numbers >= 0");
+        out[i] = v.As<Napi::Number>().FloatValue();
+    }
+    return out;
+}
+
 Napi::Function Model::Init(Napi::Env env) {
     Napi::Function fn = DefineClass(env, "Model", {
         InstanceMethod("metadata", &Model::Metadata),
@@ -124,8 +140,10 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
     llama_model_params mparams;
     llama_context_params fit_cparams{};
     double fit_margin_mib = -1;
+    auto user_split = std::make_shared<std::vector<float>>();
     try {
         mparams = parseModelParams(params);
+        *user_split = parseTensorSplit(params);
         // gpuLayers "auto" with a margin: llama.cpp's own fitting picks the offload before the load
         if (params.Has("gpuLayers") && params.Get("gpuLayers").IsString() &&
             params.Get("gpuLayers").As<Napi::String>().Utf8Value() == "auto" && params.Has("fitMarginMiB")) {
@@ -151,7 +169,8 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
     auto result = std::make_shared<std::shared_ptr<ModelHandle>>();
     uint64_t file_size = (uint64_t) st.st_size;
     Napi::Promise promise = AsyncTask::run(env,
-        [path, mparams, state, result, file_size, fit_cparams, fit_margin_mib]() mutable {
+        [path, mparams, state, result, file_size, fit_cparams, fit_margin_mib, user_split]() mutable {
+            if (!user_split->empty()) mparams.tensor_split = user_split->data();
             // the fit writes tensor split and buffer overrides that must live through the load
             std::vector<float> split(llama_max_devices(), 0.0f);
             std::vector<llama_model_tensor_buft_override> overrides(llama_max_tensor_buft_overrides(), {nullptr, nullptr});

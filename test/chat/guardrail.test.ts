@@ -42,7 +42,7 @@ const vulkanBuilt = fs.existsSync(path.join(REPO_ROOT, 'build', 'bin', 'libggml-
     expect(all.devices[0].model).toBeGreaterThan(none.devices[0].model);
     expect(none.host.model).toBeGreaterThan(all.host.model);
     const auto = await call('models.estimate', { path: model, settings: { contextSize: 1024 } });
-    expect(auto.fitReason).toMatch(/layers on Vulkan0/);
+    expect(auto.fitReason).toMatch(/All 2 layers and the output layer on Vulkan0/);
   });
 
   test('strict refuses with the numbers; warn asks once; off loads', async () => {

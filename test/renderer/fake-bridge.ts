@@ -3,7 +3,17 @@
  * (window.hearth / the WebSocket). It answers the channels a test gives it, records every call and
  * lets the test push events. Main itself is exercised by the store, engine and e2e suites.
  */
-import type { AssistantDTO, MessageDTO, ModelState, ThreadDTO } from '../../main/ipc/contract';
+import type {
+  AssistantDTO,
+  HardwareInfo,
+  HardwareUsage,
+  MemoryEstimateDTO,
+  MessageDTO,
+  ModelSettingsView,
+  ModelState,
+  SettingsDTO,
+  ThreadDTO,
+} from '../../main/ipc/contract';
 import type { HearthBridge } from '../../renderer/src/app/bridge';
 
 type Handler = (payload: any) => unknown;
@@ -74,9 +84,83 @@ export function assistant(over: Partial<AssistantDTO> = {}): AssistantDTO {
 
 export const NO_MODEL: ModelState = { loaded: null, loading: null, error: null };
 
+export function settingsDTO(over: Partial<SettingsDTO> = {}): SettingsDTO {
+  return { theme: 'system', chatDefaults: {}, dataDir: '/data', guardrail: 'warn', fitMarginMiB: 1024, backend: 'auto', ...over };
+}
+
+const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
+
+/** models.settings.get's answer for a 32-layer model trained on 8192 tokens. */
+export function modelSettingsView(over: Partial<ModelSettingsView> = {}): ModelSettingsView {
+  return {
+    path: '/m/a.gguf',
+    settings: {},
+    defaults: {
+      gpuLayers: 'auto',
+      contextSize: 4096,
+      cacheTypeK: 'f16',
+      cacheTypeV: 'f16',
+      flashAttention: 'auto',
+      threads: 8,
+      batchSize: 2048,
+      ubatchSize: 512,
+      useMmap: true,
+      useMlock: false,
+      mainGpu: 0,
+      splitMode: 'layer',
+    },
+    layers: 32,
+    trainedContext: 8192,
+    loadedWith: null,
+    ...over,
+  };
+}
+
+/** models.estimate's answer: one 8 GiB GPU, weights split by GPU layers, KV cache by context. */
+export function memoryEstimate(settings: { gpuLayers?: number | 'max' | 'auto'; contextSize?: number } = {}, over: Partial<MemoryEstimateDTO> = {}): MemoryEstimateDTO {
+  const layers = 32;
+  const ngl = settings.gpuLayers === undefined || settings.gpuLayers === 'auto' || settings.gpuLayers === 'max' ? layers + 1 : settings.gpuLayers;
+  const ctx = settings.contextSize ?? 4096;
+  const onGpu = Math.min(ngl, layers) / layers;
+  const weights = 4000 * MiB;
+  const kv = ctx * 128 * 1024;
+  const dev = { model: weights * onGpu, context: kv * onGpu, compute: 300 * MiB, free: 8 * GiB };
+  const host = { model: weights * (1 - onGpu) + 250 * MiB, context: kv * (1 - onGpu), compute: 20 * MiB, free: 32 * GiB };
+  return {
+    devices: [{ ...dev, total: dev.model + dev.context + dev.compute, name: 'Vulkan0', backend: 'Vulkan', description: 'Test GPU', type: 'gpu' }],
+    host: { ...host, total: host.model + host.context + host.compute },
+    gpuLayers: settings.gpuLayers === undefined || settings.gpuLayers === 'auto' ? 'max' : settings.gpuLayers,
+    contextSize: ctx,
+    layers,
+    fitReason: settings.gpuLayers === 'auto' ? 'All 32 layers on Vulkan0 with a context of 4,096 tokens, leaving at least 1024 MiB free.' : null,
+    fits: true,
+    problems: [],
+    ...over,
+  };
+}
+
+export function hardwareInfo(over: Partial<HardwareInfo> = {}): HardwareInfo {
+  return {
+    cpu: { model: 'Test CPU', cores: 8, threads: 16, instructionSets: ['AVX', 'AVX2', 'FMA'] },
+    ram: { total: 32 * GiB, free: 20 * GiB },
+    backends: ['Vulkan', 'CPU'],
+    devices: [
+      { backend: 'Vulkan', name: 'Vulkan0', description: 'Test GPU', type: 'gpu', memoryTotal: 8 * GiB, memoryFree: 7 * GiB },
+      { backend: 'CPU', name: 'CPU', description: 'Test CPU', type: 'cpu', memoryTotal: 32 * GiB, memoryFree: 20 * GiB },
+    ],
+    backendChoice: { backend: 'vulkan', reason: 'Vulkan: Test GPU' },
+    ...over,
+  };
+}
+
+export function hardwareUsage(i: number): HardwareUsage {
+  return { at: T0 + i * 1000, cpuPercent: (i * 17) % 100, ram: { used: (10 + i) * GiB / 4, total: 32 * GiB }, devices: [{ name: 'Vulkan0', backend: 'Vulkan', used: i * 100 * MiB, total: 8 * GiB }] };
+}
+
 const DEFAULTS: Record<string, Handler> = {
   'app.info': () => ({ appVersion: '0.1.0', llamaCommit: 'b1234', backends: ['CPU'], devices: [{ backend: 'CPU', name: 'CPU', description: 'Test CPU', type: 'cpu', memoryTotal: 2 ** 34, memoryFree: 2 ** 33 }], dataDir: '/data' }),
-  'settings.get': () => ({ theme: 'system', chatDefaults: {}, dataDir: '/data' }),
+  'settings.get': () => settingsDTO(),
   'threads.list': () => ({ threads: [], nextCursor: null }),
   'models.list': () => [],
   'models.state': () => NO_MODEL,

@@ -4,6 +4,7 @@ import { fetchAssistants } from '../features/assistants/assistantsSlice';
 import { AssistantsDialog } from '../features/assistants/AssistantsDialog';
 import { ChatView } from '../features/chat/ChatView';
 import { fetchModels, fetchModelState } from '../features/models/modelsSlice';
+import { LoadConfirmDialog } from '../features/models/LoadConfirmDialog';
 import { ModelPicker } from '../features/models/ModelPicker';
 import { SettingsDialog } from '../features/settings/SettingsDialog';
 import { fetchAppInfo, fetchSettings, selectTheme, THEME_KEY } from '../features/settings/settingsSlice';
@@ -86,6 +87,7 @@ export function App() {
       {dialog === 'settings' && <SettingsDialog />}
       {dialog === 'help' && <HelpDialog />}
       {dialog === 'assistants' && <AssistantsDialog />}
+      <LoadConfirmDialog />
       <Toasts />
     </div>
   );

@@ -34,8 +34,21 @@ const HINTS: Record<string, string> = {
 export function describeError(err: ErrorInfo): string {
   const hint = HINTS[err.code];
   if (hint) return hint;
+  // the guardrail's answers carry the numbers (needs, margin, free per device): keep them
+  if (err.code === 'insufficient_memory') {
+    return `Not loaded: ${sentence(err.message)} Lower the GPU layers or the context length, or change the guardrail in Settings → Models.`;
+  }
+  if (err.code === 'needs_confirmation') return sentence(err.message);
   if (err.code === 'invalid_input') return `That was not accepted: ${err.message}`;
   return `Something went wrong: ${err.message || err.code}`;
+}
+
+/** "this model … free" → "This model … free." */
+function sentence(text: string): string {
+  const t = text.trim();
+  if (!t) return t;
+  const s = t[0].toUpperCase() + t.slice(1);
+  return /[.?!]$/.test(s) ? s : `${s}.`;
 }
 
 /** MessageDTO.error is free text from main; it may start with or contain a known code. */

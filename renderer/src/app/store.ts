@@ -2,13 +2,15 @@
 import { combineReducers, configureStore } from '@reduxjs/toolkit';
 import assistants from '../features/assistants/assistantsSlice';
 import chat from '../features/chat/chatSlice';
+import hardware from '../features/hardware/hardwareSlice';
+import modelSettings from '../features/modelSettings/modelSettingsSlice';
 import models from '../features/models/modelsSlice';
 import search from '../features/search/searchSlice';
 import settings from '../features/settings/settingsSlice';
 import threads from '../features/threads/threadsSlice';
 import ui from './uiSlice';
 
-export const rootReducer = combineReducers({ threads, chat, models, assistants, settings, search, ui });
+export const rootReducer = combineReducers({ threads, chat, models, modelSettings, hardware, assistants, settings, search, ui });
 
 export type RootState = ReturnType<typeof rootReducer>;
 

@@ -2,7 +2,7 @@
 import { createSlice, PayloadAction } from '@reduxjs/toolkit';
 
 export type DialogName = 'settings' | 'help' | 'assistants';
-export type SettingsSection = 'appearance' | 'chat' | 'data' | 'about';
+export type SettingsSection = 'appearance' | 'chat' | 'models' | 'hardware' | 'data' | 'about';
 export type FocusTarget = 'composer' | 'search';
 
 export interface Toast {

@@ -1,7 +1,9 @@
-/** Header: pick a model from <data>/models/, its load progress, and the loaded model's context use. */
+/** Header: pick a model from <data>/models/, its load progress, the loaded model's context use, and its settings. */
 import { formatBytes, formatInt, modelLabel } from '../../app/format';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
+import { openDialog } from '../../app/uiSlice';
 import { Icon } from '../../components/Icon';
+import { modelSettingsPathChosen } from '../modelSettings/modelSettingsSlice';
 import { loadModel, selectModels, selectModelState, unloadModel } from './modelsSlice';
 
 export function ContextMeter({ used, size }: { used: number; size: number }) {
@@ -54,6 +56,20 @@ export function ModelPicker() {
           </option>
         ))}
       </select>
+      <button
+        type="button"
+        className="icon-button small"
+        aria-label="Model settings"
+        title="Model settings: GPU layers, context, memory"
+        disabled={!value && models.length === 0}
+        onClick={() => {
+          const target = value || models[0]?.path;
+          if (target) dispatch(modelSettingsPathChosen(target));
+          dispatch(openDialog({ name: 'settings', section: 'models' }));
+        }}
+      >
+        <Icon name="sliders" size={16} />
+      </button>
       {st.loading && (
         <div className="load-progress">
           <progress aria-label={`Loading ${modelLabel(st.loading.path)}`} max={1} value={st.loading.progress} />

@@ -12,6 +12,8 @@ export interface ModelsState {
   state: ModelState;
   /** an error from models.load / models.unload, in words */
   error: string | null;
+  /** the guardrail ("warn") asks before a load that may not fit: which model, and main's words */
+  confirm: { path: string; message: string } | null;
 }
 
 const initialState: ModelsState = {
@@ -19,7 +21,12 @@ const initialState: ModelsState = {
   listStatus: 'idle',
   state: { loaded: null, loading: null, error: null },
   error: null,
+  confirm: null,
 };
+
+/** A load: the path, or the path with force (the user said "Load anyway" to the guardrail). */
+export type LoadArg = string | { path: string; force?: boolean };
+const pathOf = (a: LoadArg) => (typeof a === 'string' ? a : a.path);
 
 export const fetchModels = createAppAsyncThunk('models/list', async (_: void, { rejectWithValue }) => {
   try {
@@ -37,9 +44,11 @@ export const fetchModelState = createAppAsyncThunk('models/state', async (_: voi
   }
 });
 
-export const loadModel = createAppAsyncThunk('models/load', async (path: string, { rejectWithValue }) => {
+export const loadModel = createAppAsyncThunk('models/load', async (arg: LoadArg, { rejectWithValue }) => {
+  const path = pathOf(arg);
+  const force = typeof arg !== 'string' && arg.force === true;
   try {
-    return await call('models.load', { path });
+    return await call('models.load', force ? { path, force } : { path });
   } catch (e) {
     return rejectWithValue(toErrorInfo(e));
   }
@@ -60,6 +69,10 @@ const modelsSlice = createSlice({
     modelStateReceived(state, a: PayloadAction<ModelState>) {
       state.state = a.payload;
     },
+    /** "Cancel" in the guardrail's dialog */
+    loadConfirmDismissed(state) {
+      state.confirm = null;
+    },
   },
   extraReducers: (b) => {
     b.addCase(fetchModels.pending, (s) => {
@@ -77,14 +90,22 @@ const modelsSlice = createSlice({
       })
       .addCase(loadModel.pending, (s, a) => {
         s.error = null;
-        // show progress at once; models.state events take over from here
-        if (s.state.loaded?.path !== a.meta.arg) s.state.loading = { path: a.meta.arg, progress: 0 };
+        s.confirm = null;
+        // show progress at once; models.state events take over from here (main may still refuse:
+        // the guardrail answers before anything loads, and then the progress goes away again)
+        const path = pathOf(a.meta.arg);
+        if (s.state.loaded?.path !== path) s.state.loading = { path, progress: 0 };
       })
       .addCase(loadModel.fulfilled, (s, a) => {
         s.state = a.payload;
       })
       .addCase(loadModel.rejected, (s, a) => {
-        if (s.state.loading?.path === a.meta.arg) s.state.loading = null;
+        const path = pathOf(a.meta.arg);
+        if (s.state.loading?.path === path) s.state.loading = null;
+        if (a.payload?.code === 'needs_confirmation') {
+          s.confirm = { path, message: a.payload.message };
+          return;
+        }
         s.error = a.payload ? describeError(a.payload) : a.error.message ?? 'Could not load the model.';
       })
       .addCase(unloadModel.pending, (s) => {
@@ -99,7 +120,7 @@ const modelsSlice = createSlice({
   },
 });
 
-export const { modelStateReceived } = modelsSlice.actions;
+export const { modelStateReceived, loadConfirmDismissed } = modelsSlice.actions;
 export default modelsSlice.reducer;
 
 export const selectModels = (s: RootState) => s.models.list;

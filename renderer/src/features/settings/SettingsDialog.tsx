@@ -1,8 +1,10 @@
-/** Settings: appearance, chat defaults (sampling), data folder, about. */
+/** Settings: appearance, chat defaults (sampling), models (load settings, guardrail), hardware, data folder, about. */
 import { KeyboardEvent, useEffect, useState } from 'react';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { closeDialog, setSettingsSection, SettingsSection } from '../../app/uiSlice';
 import { Dialog } from '../../components/Dialog';
+import { HardwarePanel } from '../hardware/HardwarePanel';
+import { ModelSettingsPanel } from '../modelSettings/ModelSettingsPanel';
 import { About } from './About';
 import { parseSampling, SamplingFields, samplingToStrings } from './SamplingFields';
 import { selectDataDir, selectSettings, Theme, updateSettings } from './settingsSlice';
@@ -10,6 +12,8 @@ import { selectDataDir, selectSettings, Theme, updateSettings } from './settings
 const SECTIONS: { id: SettingsSection; label: string }[] = [
   { id: 'appearance', label: 'Appearance' },
   { id: 'chat', label: 'Chat defaults' },
+  { id: 'models', label: 'Models' },
+  { id: 'hardware', label: 'Hardware' },
   { id: 'data', label: 'Data' },
   { id: 'about', label: 'About' },
 ];
@@ -117,7 +121,7 @@ export function SettingsDialog() {
     document.getElementById(`settings-tab-${SECTIONS[next].id}`)?.focus();
   };
   return (
-    <Dialog title="Settings" onClose={() => dispatch(closeDialog())} wide>
+    <Dialog title="Settings" onClose={() => dispatch(closeDialog())} wide className={section === 'models' || section === 'hardware' ? 'dialog-xwide' : undefined}>
       <div className="settings">
         <div role="tablist" aria-label="Settings sections" aria-orientation="vertical" className="tabs" onKeyDown={onTabKey}>
           {SECTIONS.map((s) => (
@@ -140,6 +144,8 @@ export function SettingsDialog() {
           <h3>{SECTIONS.find((s) => s.id === section)?.label}</h3>
           {section === 'appearance' && <Appearance />}
           {section === 'chat' && <ChatDefaults />}
+          {section === 'models' && <ModelSettingsPanel />}
+          {section === 'hardware' && <HardwarePanel />}
           {section === 'data' && <DataFolder />}
           {section === 'about' && <About />}
         </div>

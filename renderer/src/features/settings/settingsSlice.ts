@@ -1,5 +1,5 @@
-/** Settings from main (theme, chat defaults, data folder) and app.info for the About section. */
-import { createSlice } from '@reduxjs/toolkit';
+/** Settings from main (theme, chat defaults, data folder, guardrail, fit margin, backend pin) and app.info for the About section. */
+import { createSlice, current } from '@reduxjs/toolkit';
 import type { AppInfo, SamplingDTO, SettingsDTO } from '../../../../main/ipc/contract';
 import { call } from '../../app/bridge';
 import { describeError, toErrorInfo } from '../../app/errors';
@@ -7,6 +7,17 @@ import type { RootState } from '../../app/store';
 import { createAppAsyncThunk } from '../../app/thunk';
 
 export type Theme = SettingsDTO['theme'];
+export type Guardrail = SettingsDTO['guardrail'];
+export type BackendPin = SettingsDTO['backend'];
+
+/** What settings.update takes: any of these, the rest unchanged. */
+export interface SettingsPatch {
+  theme?: Theme;
+  chatDefaults?: SamplingDTO;
+  guardrail?: Guardrail;
+  fitMarginMiB?: number;
+  backend?: BackendPin;
+}
 
 export interface SettingsState {
   settings: SettingsDTO | null;
@@ -15,6 +26,8 @@ export interface SettingsState {
   saveError: string | null;
   /** the theme to show before settings.get answers (remembered in localStorage) */
   theme: Theme;
+  /** main's settings while an update applied at once is on its way (put back if it fails) */
+  confirmed: SettingsDTO | null;
 }
 
 export const THEME_KEY = 'hearth.theme';
@@ -29,7 +42,7 @@ function initialTheme(): Theme {
   return 'system';
 }
 
-const initialState = (): SettingsState => ({ settings: null, info: null, infoError: null, saveError: null, theme: initialTheme() });
+const initialState = (): SettingsState => ({ settings: null, info: null, infoError: null, saveError: null, theme: initialTheme(), confirmed: null });
 
 export const fetchSettings = createAppAsyncThunk('settings/get', async (_: void, { rejectWithValue }) => {
   try {
@@ -41,7 +54,7 @@ export const fetchSettings = createAppAsyncThunk('settings/get', async (_: void,
 
 export const updateSettings = createAppAsyncThunk(
   'settings/update',
-  async (patch: { theme?: Theme; chatDefaults?: SamplingDTO }, { rejectWithValue }) => {
+  async (patch: SettingsPatch, { rejectWithValue }) => {
     try {
       return await call('settings.update', patch);
     } catch (e) {
@@ -69,14 +82,23 @@ const settingsSlice = createSlice({
     })
       .addCase(updateSettings.pending, (s, a) => {
         s.saveError = null;
-        if (a.meta.arg.theme) s.theme = a.meta.arg.theme; // apply at once
+        // apply at once (radios and selects answer the click); a failed save puts the old values back
+        const { theme, guardrail, fitMarginMiB, backend } = a.meta.arg;
+        if (theme) s.theme = theme;
+        if (s.settings && (guardrail || fitMarginMiB !== undefined || backend)) {
+          s.confirmed ??= current(s.settings);
+          s.settings = { ...s.settings, ...(guardrail ? { guardrail } : {}), ...(fitMarginMiB !== undefined ? { fitMarginMiB } : {}), ...(backend ? { backend } : {}) };
+        }
       })
       .addCase(updateSettings.fulfilled, (s, a) => {
         s.settings = a.payload;
+        s.confirmed = null;
         s.theme = a.payload.theme;
       })
       .addCase(updateSettings.rejected, (s, a) => {
         s.saveError = a.payload ? describeError(a.payload) : 'Could not save the settings.';
+        if (s.confirmed) s.settings = s.confirmed;
+        s.confirmed = null;
         if (s.settings) s.theme = s.settings.theme;
       })
       .addCase(fetchAppInfo.fulfilled, (s, a) => {

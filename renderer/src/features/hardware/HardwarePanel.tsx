@@ -1,0 +1,210 @@
+/**
+ * Settings → Hardware: the backend pin and the backend in use (with why), the CPU, RAM, backends
+ * and devices, and live usage charts. Usage is polled once a second only while this page is shown.
+ */
+import { useEffect } from 'react';
+import { useAppDispatch, useAppSelector } from '../../app/hooks';
+import { formatMem } from '../modelSettings/loadForm';
+import { BackendPin, fetchAppInfo, selectSettings, updateSettings } from '../settings/settingsSlice';
+import { fetchHardwareInfo, fetchUsage, POLL_MS, selectHardware, usageCleared } from './hardwareSlice';
+import { Sparkline } from './Sparkline';
+
+const PINS: { value: BackendPin; label: string }[] = [
+  { value: 'auto', label: 'Auto (CUDA → Metal → Vulkan → CPU)' },
+  { value: 'cuda', label: 'CUDA' },
+  { value: 'metal', label: 'Metal' },
+  { value: 'vulkan', label: 'Vulkan' },
+  { value: 'cpu', label: 'CPU only' },
+];
+
+/** Asks main for a usage sample now and then every `intervalMs` after each answer, until unmounted. */
+export function useUsagePolling(intervalMs = POLL_MS): void {
+  const dispatch = useAppDispatch();
+  useEffect(() => {
+    let stopped = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    dispatch(usageCleared());
+    const tick = async () => {
+      await dispatch(fetchUsage());
+      if (!stopped) timer = setTimeout(() => void tick(), intervalMs);
+    };
+    void tick();
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+    };
+  }, [dispatch, intervalMs]);
+}
+
+function pct(used: number, total: number): string {
+  return total > 0 ? `${Math.round((used / total) * 100)}%` : '–';
+}
+
+function LiveUsage() {
+  useUsagePolling();
+  const { samples, usageError } = useAppSelector(selectHardware);
+  const last = samples[samples.length - 1];
+  const deviceNames = last?.devices.map((d) => d.name) ?? [];
+  return (
+    <section aria-label="Live usage" className="live">
+      <h4>Live usage</h4>
+      {usageError && (
+        <p role="alert" className="inline-error">
+          {usageError}
+        </p>
+      )}
+      {!last && !usageError && <p className="muted">Sampling…</p>}
+      {last && (
+        <div className="charts">
+          <figure className="chart">
+            <figcaption>
+              <span>CPU</span>
+              <b>{Math.round(last.cpuPercent)}%</b>
+            </figcaption>
+            <Sparkline values={samples.map((s) => s.cpuPercent)} max={100} label={`CPU use over the last ${samples.length} s: now ${Math.round(last.cpuPercent)}%`} />
+          </figure>
+          <figure className="chart">
+            <figcaption>
+              <span>RAM</span>
+              <b>
+                {formatMem(last.ram.used)} / {formatMem(last.ram.total)}
+              </b>
+            </figcaption>
+            <Sparkline
+              values={samples.map((s) => s.ram.used)}
+              max={last.ram.total}
+              label={`RAM use over the last ${samples.length} s: now ${formatMem(last.ram.used)} of ${formatMem(last.ram.total)} (${pct(last.ram.used, last.ram.total)})`}
+            />
+          </figure>
+          {deviceNames.map((name) => {
+            const d = last.devices.find((x) => x.name === name)!;
+            return (
+              <figure className="chart" key={name}>
+                <figcaption>
+                  <span>
+                    {name} <span className="muted">{d.backend}</span>
+                  </span>
+                  <b>
+                    {formatMem(d.used)} / {formatMem(d.total)}
+                  </b>
+                </figcaption>
+                <Sparkline
+                  values={samples.map((s) => s.devices.find((x) => x.name === name)?.used ?? 0)}
+                  max={d.total}
+                  label={`${name} memory use over the last ${samples.length} s: now ${formatMem(d.used)} of ${formatMem(d.total)} (${pct(d.used, d.total)})`}
+                />
+              </figure>
+            );
+          })}
+        </div>
+      )}
+    </section>
+  );
+}
+
+export function HardwarePanel() {
+  const dispatch = useAppDispatch();
+  const { info, infoStatus, infoError } = useAppSelector(selectHardware);
+  const settings = useAppSelector(selectSettings);
+  const saveError = useAppSelector((s) => s.settings.saveError);
+  useEffect(() => {
+    void dispatch(fetchHardwareInfo());
+  }, [dispatch]);
+
+  const pin = async (backend: BackendPin) => {
+    const r = await dispatch(updateSettings({ backend }));
+    if (updateSettings.fulfilled.match(r)) {
+      void dispatch(fetchHardwareInfo());
+      void dispatch(fetchAppInfo());
+    }
+  };
+
+  return (
+    <div className="hardware">
+      <div className="field backend-field">
+        <label htmlFor="backend-pin">Backend</label>
+        <select id="backend-pin" value={settings?.backend ?? 'auto'} disabled={!settings} aria-describedby="backend-pin-hint" onChange={(e) => void pin(e.target.value as BackendPin)}>
+          {PINS.map((p) => (
+            <option key={p.value} value={p.value}>
+              {p.label}
+            </option>
+          ))}
+        </select>
+        <span className="hint" id="backend-pin-hint">
+          Changing it restarts the engine; a loaded model loads again on the new backend.
+        </span>
+      </div>
+      {saveError && (
+        <p role="alert" className="inline-error">
+          {saveError}
+        </p>
+      )}
+      {infoError && (
+        <p role="alert" className="inline-error">
+          {infoError}
+        </p>
+      )}
+      {infoStatus === 'loading' && !info && <p role="status">Asking the engine…</p>}
+      {info && (
+        <>
+          <dl className="facts">
+            <dt>In use</dt>
+            <dd>{info.backendChoice ? <>{info.backendChoice.reason}</> : 'unknown'}</dd>
+            <dt>Backends</dt>
+            <dd>
+              <ul aria-label="Available backends" className="chips">
+                {info.backends.map((b) => (
+                  <li key={b}>{b}</li>
+                ))}
+              </ul>
+            </dd>
+            <dt>CPU</dt>
+            <dd>
+              {info.cpu.model} · {info.cpu.cores} {info.cpu.cores === 1 ? 'core' : 'cores'}, {info.cpu.threads} threads
+            </dd>
+            <dt>Instruction sets</dt>
+            <dd>
+              <ul aria-label="Instruction sets" className="chips small">
+                {info.cpu.instructionSets.map((s) => (
+                  <li key={s}>{s}</li>
+                ))}
+              </ul>
+            </dd>
+            <dt>RAM</dt>
+            <dd>
+              {formatMem(info.ram.total)} · {formatMem(info.ram.free)} available
+            </dd>
+          </dl>
+          <h4>Devices</h4>
+          <table aria-label="Hardware devices" className="table devices-table">
+            <thead>
+              <tr>
+                <th scope="col">Device</th>
+                <th scope="col">Backend</th>
+                <th scope="col">Type</th>
+                <th scope="col">Memory free / total</th>
+              </tr>
+            </thead>
+            <tbody>
+              {info.devices.map((d) => (
+                <tr key={`${d.backend}/${d.name}`}>
+                  <td>
+                    <b>{d.name}</b> <span className="muted">{d.description}</span>
+                  </td>
+                  <td>{d.backend}</td>
+                  <td>{d.type}</td>
+                  <td>
+                    {formatMem(d.memoryFree)} / {formatMem(d.memoryTotal)}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          {info.devices.length === 0 && <p className="muted">No devices: the engine is not running.</p>}
+        </>
+      )}
+      <LiveUsage />
+      <p className="muted small-note">One sample a second while this page is open; the charts show the last minute.</p>
+    </div>
+  );
+}
