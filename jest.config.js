@@ -11,6 +11,8 @@ module.exports = {
   },
   testEnvironment: 'node',
   testTimeout: 120000,
-  maxWorkers: 2,
+  // one suite at a time: the engine's threads, Chromium and the server share 2 cores, and oversubscribed
+  // spin-waiting threads stall token generation for seconds
+  maxWorkers: 1,
   globalSetup: '<rootDir>/test/global-setup.ts',
 };

@@ -340,8 +340,9 @@ static void prepareRun(Context::State & st, GenRun & run) {
         run.pp.reasoning_format = rc.inputs.reasoning_format;
         run.pp.parse_tool_calls = !rc.inputs.tools.empty();
         if (!rc.params.parser.empty()) run.pp.parser.load(rc.params.parser);
-        run.parse_stream = rc.params.format != COMMON_CHAT_FORMAT_CONTENT_ONLY || rc.params.supports_thinking ||
-                           !rc.params.thinking_start_tag.empty();
+        // parse only what needs parsing: reasoning (a thinking template) or tool calls; otherwise the
+        // reply is the text as generated (a generic parser must never drop text it does not understand)
+        run.parse_stream = !rc.inputs.tools.empty() || rc.params.supports_thinking || !rc.params.thinking_start_tag.empty();
     }
     run.tp0 = Clock::now();
 }
@@ -431,7 +432,7 @@ static void finishRun(GenRun & run) {
     r.genMs = run.first ? 0 : msSince(run.tg0, tg1);
     if (run.first) r.ttftMs = msSince(run.t0, tg1);
     const std::string & text = r.text;
-    if (run.chat) {
+    if (run.chat && run.parse_stream) {
         common_chat_msg m;
         bool ok = true;
         try {
@@ -439,6 +440,8 @@ static void finishRun(GenRun & run) {
         } catch (const std::exception &) {
             ok = false;
         }
+        // a parse that explains none of a non-empty reply is no parse: keep the text
+        if (ok && m.content.empty() && m.reasoning_content.empty() && m.tool_calls.empty() && !text.empty()) ok = false;
         if (ok) {
             r.content = m.content;
             r.reasoning = m.reasoning_content;
@@ -500,8 +503,24 @@ static void stepRuns(Context::State & st, std::vector<std::unique_ptr<GenRun>> &
     // llama.cpp's abort callback stops a long prompt midway when its only run is aborted
     st.abort_flag = added.size() == 1 ? &added[0].run->task->aborted : nullptr;
     int rc_dec = llama_decode(st.ctx, st.batch);
+    if (rc_dec == 1) {
+        // no room in the KV cache for this batch: sequences with nothing running only hold cached
+        // prefixes, so drop those and try once more
+        bool freed = false;
+        for (int s = 0; s < st.n_seq; s++) {
+            bool running = false;
+            for (auto & a : added) running = running || a.run->task->seq == s;
+            if (running || st.seq_tokens[s].empty()) continue;
+            llama_memory_seq_rm(mem, s, -1, -1);
+            st.seq_tokens[s].clear();
+            freed = true;
+        }
+        if (freed) rc_dec = llama_decode(st.ctx, st.batch);
+    }
     st.abort_flag = nullptr;
     if (rc_dec != 0) {
+        std::string used;
+        for (int s = 0; s < st.n_seq; s++) used += (s ? "," : "") + std::to_string(st.seq_tokens[s].size());
         for (auto & a : added) {
             GenRun & run = *a.run;
             std::vector<llama_token> & cached = st.seq_tokens[run.task->seq];
@@ -509,7 +528,8 @@ static void stepRuns(Context::State & st, std::vector<std::unique_ptr<GenRun>> &
             run.finished = true;
             if (run.task->aborted) { run.task->gen.stopReason = "aborted"; continue; }
             run.task->errCode = "decode_failed";
-            run.task->errMsg = "llama_decode failed (code " + std::to_string(rc_dec) + ")";
+            run.task->errMsg = "llama_decode failed (code " + std::to_string(rc_dec) + "; batch of " + std::to_string(st.batch.n_tokens) +
+                               " tokens; sequences hold " + used + " of " + std::to_string(llama_n_ctx(st.ctx)) + ")";
         }
         return;
     }
