@@ -45,6 +45,9 @@ struct Task {
     std::atomic<int> generated{0};      // tokens generated so far, read by abort()
     std::atomic<int> abortedAt{-1};     // `generated` when abort() was called on the running task
     Napi::ThreadSafeFunction tsfn;
+    std::mutex out_mu;                  // streamed text not yet handed to JS
+    std::string out_content, out_reasoning;
+    bool out_scheduled = false;
     std::shared_ptr<Napi::Promise::Deferred> deferred;
     // set by the worker
     std::string errCode, errMsg;
@@ -128,14 +131,29 @@ static size_t incompleteUtf8(const std::string & s) {
     return 0;
 }
 
+// Streamed text is coalesced: a piece is appended to the task's buffer, and a call to JS is queued only
+// when none is pending; that call takes everything buffered. JS wakes at most once per turn of its
+// event loop, however fast tokens come.
 static void emit(Task & t, std::string content, std::string reasoning) {
     if (content.empty() && reasoning.empty()) return;
-    auto * ev = new std::pair<std::string, std::string>(std::move(content), std::move(reasoning));
-    t.tsfn.NonBlockingCall(ev, [](Napi::Env env, Napi::Function fn, std::pair<std::string, std::string> * e) {
+    std::lock_guard<std::mutex> lock(t.out_mu);
+    t.out_content += content;
+    t.out_reasoning += reasoning;
+    if (t.out_scheduled) return;
+    t.out_scheduled = true;
+    Task * task = &t; // alive until settle(), whose call is queued after this one
+    t.tsfn.NonBlockingCall([task](Napi::Env env, Napi::Function fn) {
+        std::string c, r;
+        {
+            std::lock_guard<std::mutex> lock(task->out_mu);
+            c.swap(task->out_content);
+            r.swap(task->out_reasoning);
+            task->out_scheduled = false;
+        }
+        if (c.empty() && r.empty()) return;
         Napi::Object o = Napi::Object::New(env);
-        if (!e->first.empty()) o.Set("content", e->first);
-        if (!e->second.empty()) o.Set("reasoning", e->second);
-        delete e;
+        if (!c.empty()) o.Set("content", c);
+        if (!r.empty()) o.Set("reasoning", r);
         if (fn) fn.Call({o});
     });
 }
@@ -154,6 +172,11 @@ static void fillSampling(common_params_sampling & sp, const common_json & s, int
     sp.penalty_present = s.value("presencePenalty", sp.penalty_present);
     sp.penalty_freq = s.value("frequencyPenalty", sp.penalty_freq);
     if (s.contains("seed") && s.at("seed").is_number()) sp.seed = (uint32_t) s.at("seed").get<int64_t>();
+    if (sp.temp <= 0.0f) {
+        // greedy: the most likely token (after penalties and biases); top-k 1 finds it without sorting
+        sp.samplers = {COMMON_SAMPLER_TYPE_PENALTIES, COMMON_SAMPLER_TYPE_TOP_K};
+        sp.top_k = 1;
+    }
     if (s.contains("logitBias") && s.at("logitBias").is_array()) {
         const common_json & lb = s.at("logitBias");
         for (size_t i = 0; i < lb.size(); i++) {
