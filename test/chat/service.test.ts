@@ -134,6 +134,26 @@ test('regenerate keeps the old reply as an alternative; edit branches; stop keep
   expect(stopped.metrics!.generatedTokens).toBeLessThan(2000);
 });
 
+test('continue appends to a cut-off reply in place', async () => {
+  const t = await call('threads.create', {});
+  let done = nextDone(t.id);
+  await call('chat.send', { threadId: t.id, content: 'Write something long' });
+  const cut = await done;
+  expect(cut.status).toBe('done');
+  expect(cut.metrics!.generatedTokens).toBe(24); // cut off by the max tokens
+  await app.chat.idle();
+  done = nextDone(t.id);
+  const r = await call('chat.continue', { threadId: t.id, messageId: cut.id });
+  expect(r.reply.id).toBe(cut.id);
+  const more = await done;
+  expect(more.id).toBe(cut.id);
+  expect(more.content.startsWith(cut.content)).toBe(true);
+  expect(more.content.length).toBeGreaterThan(cut.content.length);
+  const view = await call('threads.get', { id: t.id });
+  expect(view.messages).toHaveLength(2);
+  expect(view.messages[1].content).toBe(more.content);
+});
+
 test('search finds a message of another thread; pin, rename, delete', async () => {
   const a = await call('threads.create', {});
   let done = nextDone(a.id);
