@@ -8,6 +8,7 @@ import { formatMem } from '../modelSettings/loadForm';
 import { BackendPin, fetchAppInfo, selectSettings, updateSettings } from '../settings/settingsSlice';
 import { fetchHardwareInfo, fetchUsage, POLL_MS, selectHardware, usageCleared } from './hardwareSlice';
 import { Sparkline } from './Sparkline';
+import { DevicesTable } from '../../components/DevicesTable';
 
 const PINS: { value: BackendPin; label: string }[] = [
   { value: 'auto', label: 'Auto (CUDA → Metal → Vulkan → CPU)' },
@@ -176,30 +177,7 @@ export function HardwarePanel() {
             </dd>
           </dl>
           <h4>Devices</h4>
-          <table aria-label="Hardware devices" className="table devices-table">
-            <thead>
-              <tr>
-                <th scope="col">Device</th>
-                <th scope="col">Backend</th>
-                <th scope="col">Type</th>
-                <th scope="col">Memory free / total</th>
-              </tr>
-            </thead>
-            <tbody>
-              {info.devices.map((d) => (
-                <tr key={`${d.backend}/${d.name}`}>
-                  <td>
-                    <b>{d.name}</b> <span className="muted">{d.description}</span>
-                  </td>
-                  <td>{d.backend}</td>
-                  <td>{d.type}</td>
-                  <td>
-                    {formatMem(d.memoryFree)} / {formatMem(d.memoryTotal)}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <DevicesTable devices={info.devices} label="Hardware devices" />
           {info.devices.length === 0 && <p className="muted">No devices: the engine is not running.</p>}
         </>
       )}

@@ -1,6 +1,6 @@
 /** Settings → About: app version, llama.cpp commit, backends and devices (from app.info). */
-import { formatBytes } from '../../app/format';
 import { useAppSelector } from '../../app/hooks';
+import { DevicesTable } from '../../components/DevicesTable';
 
 export function About() {
   const info = useAppSelector((s) => s.settings.info);
@@ -31,28 +31,7 @@ export function About() {
             ))}
           </ul>
           <h3>Devices</h3>
-          <table aria-label="Devices" className="table">
-            <thead>
-              <tr>
-                <th scope="col">Backend</th>
-                <th scope="col">Device</th>
-                <th scope="col">Type</th>
-                <th scope="col">Memory free / total</th>
-              </tr>
-            </thead>
-            <tbody>
-              {info.devices.map((d) => (
-                <tr key={`${d.backend}/${d.name}`}>
-                  <td>{d.backend}</td>
-                  <td>{d.description || d.name}</td>
-                  <td>{d.type}</td>
-                  <td>
-                    {formatBytes(d.memoryFree)} / {formatBytes(d.memoryTotal)}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <DevicesTable devices={info.devices} label="Devices" />
         </section>
       )}
     </div>
