@@ -769,6 +769,28 @@ static void settle(const std::shared_ptr<Task> & task) {
     task->tsfn.Release();
 }
 
+// Runs `fn`, recording any failure on the task as its error code and message.
+template <typename F> static void recordErrors(Task & task, F && fn) {
+    try {
+        fn();
+    } catch (const HearthError & e) {
+        task.errCode = e.code();
+        task.errMsg = e.what();
+    } catch (const std::exception & e) {
+        task.errCode = "internal";
+        task.errMsg = e.what();
+    }
+}
+
+// The task leaves the running set and its promise settles.
+static void finishTask(Context::State & st, const std::shared_ptr<Task> & task) {
+    {
+        std::lock_guard<std::mutex> lock(st.mu);
+        st.active.erase(std::remove(st.active.begin(), st.active.end(), task), st.active.end());
+    }
+    settle(task);
+}
+
 // The worker: generation tasks on free sequences run together (up to `parallel` of them), each step
 // one decode for all; any other task (embeddings, sessions, clearing) runs alone, in queue order.
 static void workerLoop(std::shared_ptr<Context::State> st) {
@@ -808,29 +830,17 @@ static void workerLoop(std::shared_ptr<Context::State> st) {
         for (auto & task : admitted) {
             auto run = std::make_unique<GenRun>();
             run->task = task;
-            try {
+            recordErrors(*task, [&] {
                 if (task->aborted) throw HearthError("aborted", "the request was aborted before it ran");
                 prepareRun(*st, *run);
                 runs.push_back(std::move(run));
-            } catch (const HearthError & e) {
-                task->errCode = e.code();
-                task->errMsg = e.what();
-            } catch (const std::exception & e) {
-                task->errCode = "internal";
-                task->errMsg = e.what();
-            }
-            if (!task->errCode.empty()) {
-                {
-                    std::lock_guard<std::mutex> lock(st->mu);
-                    st->active.erase(std::remove(st->active.begin(), st->active.end(), task), st->active.end());
-                }
-                settle(task);
-            }
+            });
+            if (!task->errCode.empty()) finishTask(*st, task);
         }
         if (solo) {
             auto task = solo;
             st->abort_flag = &task->aborted;
-            try {
+            recordErrors(*task, [&] {
                 if (task->aborted) throw HearthError("aborted", "the request was aborted before it ran");
                 switch (task->kind) {
                     case Task::EMBED: runEmbed(*st, *task); break;
@@ -842,19 +852,9 @@ static void workerLoop(std::shared_ptr<Context::State> st) {
                         break;
                     case Task::GENERATE: break;
                 }
-            } catch (const HearthError & e) {
-                task->errCode = e.code();
-                task->errMsg = e.what();
-            } catch (const std::exception & e) {
-                task->errCode = "internal";
-                task->errMsg = e.what();
-            }
+            });
             st->abort_flag = nullptr;
-            {
-                std::lock_guard<std::mutex> lock(st->mu);
-                st->active.erase(std::remove(st->active.begin(), st->active.end(), task), st->active.end());
-            }
-            settle(task);
+            finishTask(*st, task);
             continue;
         }
         if (runs.empty()) continue;
@@ -872,12 +872,7 @@ static void workerLoop(std::shared_ptr<Context::State> st) {
             GenRun & run = **it;
             if (!run.finished) { ++it; continue; }
             if (run.task->errCode.empty()) finishRun(run);
-            auto task = run.task;
-            {
-                std::lock_guard<std::mutex> lock(st->mu);
-                st->active.erase(std::remove(st->active.begin(), st->active.end(), task), st->active.end());
-            }
-            settle(task);
+            finishTask(*st, run.task);
             it = runs.erase(it);
         }
     }
