@@ -1,12 +1,14 @@
 /**
- * npm run bench:engine -- [--model PATH] [--threads N] [--reps 3] [--json]
+ * npm run bench:engine -- [--model PATH] [--threads N] [--reps 7] [--fa auto|on|off] [--json]
  *
  * Measures the engine through the path the app uses (EngineClient → host process → addon) and, in
  * the same run, llama.cpp's own llama-bench built from the same source with the same model and
  * threads: prompt processing of 512 tokens and generation of 128 tokens. Then the follow-up turn
  * (TTFT after a ~2,000-token conversation gains one short message, against evaluating that message
- * alone) and reopening from a saved session (against evaluating the whole conversation again).
- * Prints one JSON object.
+ * alone, and against llama-bench evaluating the same new tokens at the same depth) and reopening from
+ * a saved session (against evaluating the whole conversation again). Flash attention is the app's
+ * choice (--fa, default auto, as resolved by the engine host) and llama-bench gets the same. Prints
+ * one JSON object.
  */
 import { spawnSync } from 'child_process';
 import fs from 'fs';
@@ -25,7 +27,9 @@ function arg(name: string): string | undefined {
 const root = projectRoot();
 const json = process.argv.includes('--json');
 const threads = Number(arg('threads') ?? Math.max(1, Math.min(os.cpus().length, 4)));
-const reps = Number(arg('reps') ?? 5);
+const reps = Number(arg('reps') ?? 7);
+const faArg = arg('fa') ?? 'auto';
+if (!['auto', 'on', 'off'].includes(faArg)) throw new Error('--fa must be auto, on or off');
 const log = (s: string) => process.stderr.write(s + '\n');
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
@@ -51,10 +55,10 @@ function ensureLlamaBench(): string {
   return bin;
 }
 
-/** One llama-bench run of one test (pp512 or tg128), same threads, batch sizes and flash attention. */
-function llamaBench(bin: string, model: string, test: 'pp' | 'tg'): { tps: number; commit: string } {
-  const args = test === 'pp' ? ['-p', '512', '-n', '0'] : ['-p', '0', '-n', '128'];
-  const r = spawnSync(bin, ['-m', model, '-t', String(threads), ...args, '-r', '1', '-b', '2048', '-ub', '512', '-fa', 'on', '-o', 'json'], {
+/** One llama-bench run: `-p`/`-n`/`-d` as given, same threads, batch sizes and flash attention as the engine. */
+function llamaBench(bin: string, model: string, fa: string, test: { p: number; n: number; d?: number; r?: number; context?: number }): { tps: number; commit: string } {
+  const args = ['-p', String(test.p), '-n', String(test.n), '-d', String(test.d ?? 0), '-r', String(test.r ?? 1)];
+  const r = spawnSync(bin, ['-m', model, '-t', String(threads), ...args, '-b', '2048', '-ub', '512', '-fa', fa, '-o', 'json'], {
     encoding: 'utf8',
     maxBuffer: 64 << 20,
     env: { ...process.env, GGML_VK_VISIBLE_DEVICES: '' },
@@ -64,44 +68,76 @@ function llamaBench(bin: string, model: string, test: 'pp' | 'tg'): { tps: numbe
   return { tps: rows[0].avg_ts, commit: rows[0].build_commit };
 }
 
+/** llama-bench's tests, and the context each runs in here: llama-bench's own (p + n padded to 256; ours needs one more slot for pp's sampled token). */
+const PP_TG = { pp: { p: 512, n: 0, context: 768 }, tg: { p: 0, n: 128, context: 256 } };
+const CHAT_CONTEXT = 4096;
+
 async function main(): Promise<void> {
   const model = await ensureModel();
   const engine = new EngineClient();
   const M = 'bench';
   try {
-    await engine.load(M, model, { threads, threadsBatch: threads, contextSize: 4096, batchSize: 2048, ubatchSize: 512, flashAttention: 'on', gpuLayers: 0 });
+    const load = (contextSize: number) =>
+      engine.load(M, model, { threads, threadsBatch: threads, contextSize, batchSize: 2048, ubatchSize: 512, flashAttention: faArg as 'auto', gpuLayers: 0 });
+    // pp512 and tg128 each run in a context sized the way llama-bench sizes its own (its prompt plus
+    // generated tokens, which llama.cpp pads to 256): with flash attention off, llama.cpp itself runs
+    // slower in a larger context (its V cache is stored transposed, one row per context slot, and is read
+    // with that stride), and that is not the engine's cost
+    await load(PP_TG.pp.context);
+    const fa = String((await engine.contextInfo(M)).flashAttention);
     const vocab = (await engine.info(model)).vocabSize;
 
-    // pp512 and tg128, each repetition paired with a llama-bench run of the same test right after it,
-    // so the ratio is taken pair by pair and holds when the machine's speed drifts
+    // pp512 and tg128, each repetition paired with a llama-bench run of the same test, the two in turn
+    // (ours first in even pairs, llama-bench first in odd ones), so the ratio is taken pair by pair and
+    // holds when the machine's speed drifts
     const bin = ensureLlamaBench();
     const ppPrompt = Array.from({ length: 512 }, (_, i) => 100 + ((i * 7919) % (vocab - 200)));
-    const pp: number[] = [];
-    const tg: number[] = [];
-    const lbPp: number[] = [];
-    const lbTg: number[] = [];
     let commit = '';
-    await engine.complete(M, { prompt: ppPrompt.slice(0, 16), maxTokens: 2, ignoreEos: true }); // warm-up
-    llamaBench(bin, model, 'tg'); // warm-up (page cache)
-    for (let i = 0; i < reps; i++) {
-      await engine.clearSequence(M);
-      const r = await engine.complete(M, { prompt: ppPrompt, maxTokens: 1, ignoreEos: true, sampling: { temperature: 0 } });
-      pp.push(r.timings.promptTps);
-      const b = llamaBench(bin, model, 'pp');
-      lbPp.push(b.tps);
+    const ours = {
+      pp: async () => {
+        await engine.clearSequence(M);
+        const r = await engine.complete(M, { prompt: ppPrompt, maxTokens: 1, ignoreEos: true, sampling: { temperature: 0 } });
+        return r.timings.promptTps;
+      },
+      // 128 tokens generated one by one with the app's sampler (greedy), after a one-token prompt
+      tg: async () => {
+        await engine.clearSequence(M);
+        const r = await engine.complete(M, { prompt: [1], maxTokens: 129, ignoreEos: true, sampling: { temperature: 0 } });
+        return r.timings.genTps;
+      },
+    };
+    const theirs = (test: 'pp' | 'tg') => {
+      const b = llamaBench(bin, model, fa, PP_TG[test]);
       commit = b.commit;
-    }
-    // tg128: 128 tokens generated one by one with the app's sampler (greedy), after a one-token prompt
-    for (let i = 0; i < reps; i++) {
-      await engine.clearSequence(M);
-      const r = await engine.complete(M, { prompt: [1], maxTokens: 129, ignoreEos: true, sampling: { temperature: 0 } });
-      tg.push(r.timings.genTps);
-      lbTg.push(llamaBench(bin, model, 'tg').tps);
-    }
+      return b.tps;
+    };
+    const pairs = async (test: 'pp' | 'tg') => {
+      const a: number[] = [];
+      const b: number[] = [];
+      for (let i = 0; i < reps; i++) {
+        if (i % 2 === 0) {
+          a.push(await ours[test]());
+          b.push(theirs(test));
+        } else {
+          b.push(theirs(test));
+          a.push(await ours[test]());
+        }
+      }
+      return [a, b];
+    };
+    await engine.complete(M, { prompt: ppPrompt.slice(0, 16), maxTokens: 2, ignoreEos: true }); // warm-up
+    theirs('tg'); // warm-up (page cache)
+    const [pp, lbPp] = await pairs('pp');
+    await load(PP_TG.tg.context);
+    await ours.tg(); // warm-up
+    const [tg, lbTg] = await pairs('tg');
     const ppRatios = pp.map((x, i) => x / lbPp[i]);
     const tgRatios = tg.map((x, i) => x / lbTg[i]);
     log(`hearth: pp ${pp.map((x) => x.toFixed(1)).join(', ')} tok/s; tg ${tg.map((x) => x.toFixed(2)).join(', ')} tok/s`);
     log(`llama-bench: pp ${lbPp.map((x) => x.toFixed(1)).join(', ')} tok/s; tg ${lbTg.map((x) => x.toFixed(2)).join(', ')} tok/s`);
+
+    // the conversation measures run in the app's default chat context
+    await load(CHAT_CONTEXT);
 
     // follow-up turn: a ~2,000-token conversation gains one short user message
     const para = 'The river ran past the old mill, where the miller kept his books of accounts and his letters. ';
@@ -124,11 +160,18 @@ async function main(): Promise<void> {
     const follow = await engine.chat(M, { messages: [...history, short], ...gen });
     followTtft.push(follow.timings.ttftMs);
     await engine.saveSession(M, sessionFile);
+    let aloneTokens = 0;
     for (let i = 0; i < reps; i++) {
       await engine.clearSequence(M);
       const alone = await engine.chat(M, { messages: [short], ...gen });
       aloneTtft.push(alone.timings.ttftMs);
+      aloneTokens = alone.timings.promptTokens;
     }
+    // llama.cpp's own cost of the same work: the follow-up's new tokens at the conversation's depth, and
+    // the message alone in an empty context (prompt time only: no template, tokenizer or sampling)
+    const newTokens = follow.timings.promptTokens - follow.timings.cachedTokens;
+    const lbDepthMs = (newTokens / llamaBench(bin, model, fa, { p: newTokens, n: 0, d: follow.timings.cachedTokens, r: reps }).tps) * 1000;
+    const lbAloneMs = (aloneTokens / llamaBench(bin, model, fa, { p: aloneTokens, n: 0, r: reps }).tps) * 1000;
     // re-grow: the cache holds the conversation again, then measure the follow-up once more per rep
     for (let i = 1; i < reps; i++) {
       await engine.clearSequence(M);
@@ -158,6 +201,8 @@ async function main(): Promise<void> {
       model: path.basename(model),
       threads,
       reps,
+      flash_attention: fa,
+      context_size: { pp: PP_TG.pp.context, tg: PP_TG.tg.context, conversation: CHAT_CONTEXT },
       pp_tps: median(pp),
       tg_tps: median(tg),
       llama_bench: { pp_tps: median(lbPp), tg_tps: median(lbTg), commit },
@@ -170,6 +215,15 @@ async function main(): Promise<void> {
         ttft_message_alone_ms: median(aloneTtft),
         ratio: median(followTtft) / median(aloneTtft),
         target: 1.2,
+        cached_tokens: follow.timings.cachedTokens,
+        new_tokens: newTokens,
+        message_alone_tokens: aloneTokens,
+        llama_bench: {
+          new_tokens_at_depth_ms: lbDepthMs,
+          message_alone_ms: lbAloneMs,
+          ratio: lbDepthMs / lbAloneMs,
+        },
+        ratio_vs_llama_bench_at_depth: median(followTtft) / lbDepthMs,
       },
       session_reopen: {
         restore_and_first_token_ms: median(restoreMs),

@@ -17,6 +17,7 @@ import {
   LoadParams,
   Method,
   Methods,
+  QUANTIZED_CACHE_TYPES,
 } from './protocol';
 import { readGgufHeader, GgufError, ggufNumber, ggufString } from '../models/gguf';
 
@@ -33,9 +34,6 @@ interface Loaded {
   model: NativeModel;
   ctx: NativeContext;
 }
-
-/** Pieces are coalesced and sent at most once per FLUSH_MS per request, so IPC cost does not grow with tok/s. */
-const FLUSH_MS = 8;
 
 export class EngineHost {
   private readonly loaded = new Map<string, Loaded>();
@@ -135,7 +133,7 @@ export class EngineHost {
       }
       case 'fit': {
         const lp = await this.withDefaultContext(params.path as string, this.loadParams(params.params));
-        return this.addon.fitParams(path.resolve(params.path as string), { ...this.nativeParams(lp), gpuLayers: 'auto', contextMode: params.autoContext ? 'auto' : 'fixed' }, {
+        return this.addon.fitParams(path.resolve(params.path as string), { ...this.nativeParams(lp, { gpuLayers: 'auto' }), contextMode: params.autoContext ? 'auto' : 'fixed' }, {
           marginMiB: params.marginMiB as number,
         });
       }
@@ -203,9 +201,21 @@ export class EngineHost {
     return parsed.data;
   }
 
-  /** What the addon takes: the load parameters without the host-only ones. */
-  private nativeParams(p: LoadParams): Record<string, unknown> {
-    const { fitMarginMiB: _margin, ...rest } = p;
+  private hasGpu(): boolean {
+    return this.addon.devices().some((d) => d.type === 'gpu' || d.type === 'igpu');
+  }
+
+  /**
+   * What the addon takes: the load parameters without the host-only ones, and flash attention "auto"
+   * made concrete for a load that runs only on the CPU: off there (llama.cpp's CPU flash-attention
+   * kernels generate much slower once the conversation is long: tg128 at a depth of 2,048 tokens 20
+   * against 33 tok/s with it off, llama-bench, docs/architecture.md), unless a quantized V cache needs it.
+   * Estimates, fitting and loads all pass through here, so they agree.
+   */
+  private nativeParams(p: LoadParams, override: Partial<LoadParams> = {}): Record<string, unknown> {
+    const { fitMarginMiB: _margin, ...rest } = { ...p, ...override };
+    const cpuOnly = rest.gpuLayers === 0 || !this.hasGpu();
+    if (rest.flashAttention === 'auto' && cpuOnly && !QUANTIZED_CACHE_TYPES.has(rest.cacheTypeV)) rest.flashAttention = 'off';
     return rest;
   }
 
@@ -217,7 +227,7 @@ export class EngineHost {
     await this.validateFile(file);
     const job = (async (): Promise<Loaded & { fit?: unknown }> => {
       const native = this.nativeParams(params);
-      const gpu = this.addon.devices().some((d) => d.type === 'gpu' || d.type === 'igpu');
+      const gpu = this.hasGpu();
       // gpuLayers "auto" with a GPU: the addon runs llama.cpp's own fitting (--fit) right before the load,
       // the largest offload that leaves the margin free on every device
       const modelParams = params.gpuLayers === 'auto' && gpu ? { ...native, fitMarginMiB: params.fitMarginMiB } : native;
@@ -262,27 +272,13 @@ export class EngineHost {
   private async generate(requestId: number, modelId: string, request: object): Promise<unknown> {
     const l = this.get(modelId);
     const taskId = this.nextTaskId++;
-    let content = '';
-    let reasoning = '';
-    let timer: NodeJS.Timeout | undefined;
-    const flush = () => {
-      timer = undefined;
-      if (!content && !reasoning) return;
-      this.port.send({ type: 'event', id: requestId, event: { kind: 'piece', content, reasoning } });
-      content = '';
-      reasoning = '';
-    };
     this.running.set(requestId, { modelId, cancel: () => l.ctx.abort(taskId) });
     try {
-      const result = await l.ctx.generate(JSON.stringify({ ...request, id: taskId }), (ev) => {
-        if (ev.content) content += ev.content;
-        if (ev.reasoning) reasoning += ev.reasoning;
-        if (!timer) timer = setTimeout(flush, FLUSH_MS);
+      // the addon already coalesces streamed text (at most one call per ~50 ms), so each call is one message
+      return await l.ctx.generate(JSON.stringify({ ...request, id: taskId }), (ev) => {
+        this.port.send({ type: 'event', id: requestId, event: { kind: 'piece', content: ev.content ?? '', reasoning: ev.reasoning ?? '' } });
       });
-      return result;
     } finally {
-      if (timer) clearTimeout(timer);
-      flush();
       this.running.delete(requestId);
     }
   }

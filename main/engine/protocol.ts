@@ -5,6 +5,8 @@
 import { z } from 'zod';
 
 export const CacheType = z.enum(['f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_1', 'iq4_nl', 'q5_0', 'q5_1']);
+/** Cache types that are quantized: a V cache of one of these needs flash attention. */
+export const QUANTIZED_CACHE_TYPES: ReadonlySet<string> = new Set(['q8_0', 'q4_0', 'q4_1', 'iq4_nl', 'q5_0', 'q5_1']);
 
 /** Load parameters a power user tunes; invalid values are rejected before anything is loaded. */
 export const LoadParams = z
@@ -30,7 +32,7 @@ export const LoadParams = z
   })
   .strict()
   .refine((p) => p.ubatchSize <= p.batchSize, { message: 'ubatchSize must not exceed batchSize', path: ['ubatchSize'] })
-  .refine((p) => !['q8_0', 'q4_0', 'q4_1', 'iq4_nl', 'q5_0', 'q5_1'].includes(p.cacheTypeV) || p.flashAttention !== 'off', {
+  .refine((p) => !QUANTIZED_CACHE_TYPES.has(p.cacheTypeV) || p.flashAttention !== 'off', {
     message: 'a quantized V cache needs flash attention (auto or on)',
     path: ['cacheTypeV'],
   });

@@ -41,7 +41,11 @@ void logCallback(ggml_log_level level, const char * text, void *) {
         g_log.NonBlockingCall(payload, [](Napi::Env env, Napi::Function fn, std::pair<std::string, std::string> * p) {
             std::string lvl = std::move(p->first), msg = std::move(p->second);
             delete p;
-            if (fn) fn.Call({Napi::String::New(env, lvl), Napi::String::New(env, msg)});
+            // a line queued while the process exits arrives when JS can no longer run: drop it
+            try {
+                if (fn) fn.Call({Napi::String::New(env, lvl), Napi::String::New(env, msg)});
+            } catch (const Napi::Error &) {
+            }
         });
         return;
     }

@@ -48,6 +48,7 @@ struct Task {
     std::mutex out_mu;                  // streamed text not yet handed to JS
     std::string out_content, out_reasoning;
     bool out_scheduled = false;
+    std::chrono::steady_clock::time_point last_emit{}; // when a call to JS was last queued
     std::shared_ptr<Napi::Promise::Deferred> deferred;
     // set by the worker
     std::string errCode, errMsg;
@@ -64,6 +65,7 @@ struct Context::State {
     int n_seq = 1;
     bool embeddings = false;
     ggml_type type_k = GGML_TYPE_F16, type_v = GGML_TYPE_F16;
+    std::string flash_attn = "auto"; // as asked: auto, on or off
     int threads = 0, threads_batch = 0;
     std::vector<std::vector<llama_token>> seq_tokens;
 
@@ -132,14 +134,20 @@ static size_t incompleteUtf8(const std::string & s) {
 }
 
 // Streamed text is coalesced: a piece is appended to the task's buffer, and a call to JS is queued only
-// when none is pending; that call takes everything buffered. JS wakes at most once per turn of its
-// event loop, however fast tokens come.
-static void emit(Task & t, std::string content, std::string reasoning) {
-    if (content.empty() && reasoning.empty()) return;
+// when none is pending and the last one was at least kEmitInterval ago (the first piece goes at once);
+// that call takes everything buffered. So JS, the host's IPC and the app wake at most ~20 times a
+// second however fast tokens come, and those wake-ups do not take turns from the decoding threads.
+// finishTask() flushes what is left (`now`) before the result settles.
+static constexpr auto kEmitInterval = std::chrono::milliseconds(50);
+static void emit(Task & t, const std::string & content, const std::string & reasoning, bool now = false) {
     std::lock_guard<std::mutex> lock(t.out_mu);
     t.out_content += content;
     t.out_reasoning += reasoning;
+    if (t.out_content.empty() && t.out_reasoning.empty()) return;
     if (t.out_scheduled) return;
+    const auto tnow = Clock::now();
+    if (!now && tnow - t.last_emit < kEmitInterval) return;
+    t.last_emit = tnow;
     t.out_scheduled = true;
     Task * task = &t; // alive until settle(), whose call is queued after this one
     t.tsfn.NonBlockingCall([task](Napi::Env env, Napi::Function fn) {
@@ -198,6 +206,7 @@ struct GenRun {
     std::vector<llama_token> prompt;
     size_t next_prompt = 0;        // next prompt token to decode
     common_sampler_ptr smpl;
+    bool argmax = false;           // plain greedy: no penalties, biases or grammar, so the largest logit is the token
     std::vector<std::string> stops;
     size_t max_stop = 0;
     std::set<llama_token> preserved;
@@ -341,6 +350,8 @@ static void prepareRun(Context::State & st, GenRun & run) {
                                                   "); with a grammar or schema, the template's generation prompt must tokenize the way the grammar expects");
     }
     if (!smpl) throw HearthError("invalid_argument", "the grammar or sampling parameters were rejected by llama.cpp");
+    run.argmax = sp.temp <= 0.0f && sp.grammar.grammar.empty() && sp.logit_bias.empty() &&
+                 (sp.penalty_last_n == 0 || (sp.penalty_repeat == 1.0f && sp.penalty_freq == 0.0f && sp.penalty_present == 0.0f));
     for (auto & s : stops) run.max_stop = std::max(run.max_stop, s.size());
 
     // 3. reuse the longest common prefix with what this sequence holds
@@ -487,6 +498,18 @@ static void finishRun(GenRun & run) {
     }
 }
 
+// The token with the largest logit (the first of equals): what the greedy chain (top-k 1) picks, without
+// filling and scanning a candidate array of the whole vocabulary for every token.
+static llama_token argmaxToken(Context::State & st, int idx) {
+    const float * logits = llama_get_logits_ith(st.ctx, idx);
+    const int n = llama_vocab_n_tokens(llama_model_get_vocab(st.model->model));
+    int best = 0;
+    for (int i = 1; i < n; i++) {
+        if (logits[i] > logits[best]) best = i;
+    }
+    return best;
+}
+
 // One decode for every active run: the next prompt chunk of runs still reading their prompt (within
 // the batch size), the pending token of runs generating. Then sampling for each run whose logits came.
 static void stepRuns(Context::State & st, std::vector<std::unique_ptr<GenRun>> & runs) {
@@ -573,7 +596,7 @@ static void stepRuns(Context::State & st, std::vector<std::unique_ptr<GenRun>> &
             run.finished = true;
             continue;
         }
-        llama_token tok = common_sampler_sample(run.smpl.get(), st.ctx, run.logits_idx);
+        llama_token tok = run.argmax ? argmaxToken(st, run.logits_idx) : common_sampler_sample(run.smpl.get(), st.ctx, run.logits_idx);
         common_sampler_accept(run.smpl.get(), tok, true);
         onToken(st, run, tok);
     }
@@ -788,6 +811,7 @@ static void finishTask(Context::State & st, const std::shared_ptr<Task> & task) 
         std::lock_guard<std::mutex> lock(st.mu);
         st.active.erase(std::remove(st.active.begin(), st.active.end(), task), st.active.end());
     }
+    if (task->kind == Task::GENERATE) emit(*task, "", "", true); // what the interval held back
     settle(task);
 }
 
@@ -948,7 +972,10 @@ llama_context_params parseContextParams(const Napi::Object & o, const llama_mode
         throw HearthError("invalid_argument", "a quantized V cache (cacheTypeV) needs flash attention (auto or on)");
     }
     cp.embeddings = optBool(o, "embeddings", false);
-    cp.kv_unified = true;
+    // parallel slots share one KV buffer, so one long conversation can use the whole context; a single
+    // sequence needs no sharing, and a unified cache makes llama.cpp check every batch against all 256
+    // possible sequences (a 256 x 256 loop per decode, ~0.5% of generation time)
+    cp.kv_unified = cp.n_seq_max > 1;
     cp.no_perf = false;
     return cp;
 }
@@ -975,6 +1002,7 @@ Napi::Value Context::Create(const Napi::CallbackInfo & info) {
     st->embeddings = cp.embeddings;
     st->type_k = cp.type_k;
     st->type_v = cp.type_v;
+    st->flash_attn = cp.flash_attn_type == LLAMA_FLASH_ATTN_TYPE_ENABLED ? "on" : cp.flash_attn_type == LLAMA_FLASH_ATTN_TYPE_DISABLED ? "off" : "auto";
     st->threads = cp.n_threads;
     st->threads_batch = cp.n_threads_batch;
     return AsyncTask::run(env,
@@ -1118,6 +1146,7 @@ Napi::Value Context::Info(const Napi::CallbackInfo & info) {
     o.Set("threadsBatch", state_->threads_batch);
     o.Set("cacheTypeK", ggml_type_name(state_->type_k));
     o.Set("cacheTypeV", ggml_type_name(state_->type_v));
+    o.Set("flashAttention", state_->flash_attn);
     o.Set("embeddings", state_->embeddings);
     Napi::Array seqs = Napi::Array::New(env, state_->n_seq);
     {

@@ -123,7 +123,7 @@ test('regenerate keeps the old reply as an alternative; edit branches; stop keep
   done = nextDone(t.id);
   let pieces = 0;
   const off = app.services.subscribe((event) => {
-    if (event === 'chat.piece' && ++pieces === 3) void call('chat.stop', { threadId: t.id });
+    if (event === 'chat.piece' && ++pieces === 1) void call('chat.stop', { threadId: t.id });
   });
   await call('chat.send', { threadId: t.id, content: 'Go on forever' });
   const stopped = await done;

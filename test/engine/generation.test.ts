@@ -48,6 +48,30 @@ describe('generation', () => {
     expect(temp0.tokens).toEqual(greedy.tokens);
   });
 
+  test('streamed text is coalesced (at most one piece per 50 ms) and none of it is lost', async () => {
+    const pieces: string[] = [];
+    const t0 = performance.now();
+    const r = await engine.complete(M, { prompt: 'Tell me everything:', maxTokens: 300, ignoreEos: true, sampling: sampled }, { onPiece: (t) => pieces.push(t) });
+    const wallMs = performance.now() - t0;
+    expect(r.timings.generatedTokens).toBe(300);
+    expect(pieces.join('')).toBe(r.text);
+    // one piece per 50 ms at most, plus the last flush: far fewer messages than tokens at this speed
+    expect(pieces.length).toBeLessThanOrEqual(Math.floor(wallMs / 50) + 2);
+    expect(pieces.length).toBeLessThan(r.timings.generatedTokens / 2);
+  });
+
+  test('flash attention "auto" is off on a CPU-only load, unless a quantized V cache needs it', async () => {
+    const faOf = async (params: Parameters<EngineClient['load']>[2]) => {
+      await engine.load('fa', TINY_SPM, { contextSize: 256, gpuLayers: 0, ...params });
+      const fa = (await engine.contextInfo('fa')).flashAttention;
+      await engine.unload('fa');
+      return fa;
+    };
+    expect(await faOf({})).toBe('off');
+    expect(await faOf({ flashAttention: 'on' })).toBe('on');
+    expect(await faOf({ cacheTypeV: 'q8_0' })).toBe('auto');
+  });
+
   test('max tokens is respected', async () => {
     const r = await engine.complete(M, { prompt: 'Count:', maxTokens: 7, ignoreEos: true, sampling: sampled });
     expect(r.timings.generatedTokens).toBe(7);
