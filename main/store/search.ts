@@ -7,9 +7,9 @@ import { z } from 'zod';
 import type { Role } from './types';
 import { check, idSchema, LIMITS } from './validation';
 
-/** Snippet highlight markers (control characters that never occur in chat text; the UI splits on them). */
-export const HIGHLIGHT_OPEN = '\u0001';
-export const HIGHLIGHT_CLOSE = '\u0002';
+import { HIGHLIGHT_CLOSE, HIGHLIGHT_OPEN } from '../ipc/snippet';
+
+export { HIGHLIGHT_CLOSE, HIGHLIGHT_OPEN, splitHighlights } from '../ipc/snippet';
 
 export interface SearchRequest {
   query: string;
@@ -93,21 +93,6 @@ function matchExpr(phrases: Phrase[], threadKey: string | null): string {
 
 /** The single token the index holds for a thread id (see migration 3). */
 export const threadKey = (threadId: string) => Buffer.from(threadId, 'utf8').toString('hex').toUpperCase();
-
-/** Splits a snippet into plain and highlighted parts. */
-export function splitHighlights(snippet: string): { text: string; match: boolean }[] {
-  const out: { text: string; match: boolean }[] = [];
-  const re = new RegExp(`${HIGHLIGHT_OPEN}([\\s\\S]*?)${HIGHLIGHT_CLOSE}`, 'g');
-  let last = 0;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(snippet)) !== null) {
-    if (m.index > last) out.push({ text: snippet.slice(last, m.index), match: false });
-    out.push({ text: m[1], match: true });
-    last = m.index + m[0].length;
-  }
-  if (last < snippet.length) out.push({ text: snippet.slice(last), match: false });
-  return out;
-}
 
 export interface SearchOptions {
   /**

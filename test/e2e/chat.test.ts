@@ -11,11 +11,12 @@
  * Writes test-output/e2e-metrics.json (npm start → first contentful paint, frame times while a reply
  * streams) and screenshots of the main views to test-output/screenshots/e2e-*.png.
  */
-import { ChildProcess, spawn } from 'child_process';
+import { ChildProcess } from 'child_process';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
-import { Browser, chromium, Locator, Page } from 'playwright-core';
+import { Browser, Locator, Page } from 'playwright-core';
+import { launchChromium, startBrowserMode, stopProcessGroup } from '../helpers/browser-mode';
 import { tempDir } from '../helpers/engine';
 import { REPO_ROOT, TINY_BPE } from '../helpers/models';
 
@@ -32,7 +33,6 @@ const FRAME_P95_BOUND_MS = 50;
 jest.setTimeout(90_000);
 
 let server: ChildProcess | undefined;
-let serverLog = '';
 let browser: Browser | undefined;
 let page: Page;
 let url: string;
@@ -144,53 +144,22 @@ beforeAll(async () => {
   // on an idle machine still streams long enough to be stopped midway (the context holds 2,048 tokens)
   fs.copyFileSync(TINY_BPE, path.join(dataDir, 'models', path.basename(TINY_BPE)));
   // the browser is up first: the first-paint measure is npm start → the app on screen
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'],
-  });
+  browser = await launchChromium();
   spawnedAt = Date.now();
-  server = spawn('npm', ['start', '--silent', '--', '--port', '0', '--data-dir', dataDir], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, DISPLAY: '', WAYLAND_DISPLAY: '' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true, // its own process group: npm, the server and the engine host are stopped together
-  });
-  const keep = (d: Buffer) => (serverLog = (serverLog + d.toString()).slice(-8000));
-  server.stderr!.on('data', keep);
-  url = await new Promise<string>((resolve, reject) => {
-    server!.stdout!.on('data', (d: Buffer) => {
-      keep(d);
-      const m = /^Hearth UI: (\S+)$/m.exec(serverLog);
-      if (m) resolve(m[1]);
-    });
-    server!.on('exit', (code) => reject(new Error(`npm start exited ${code}: ${serverLog}`)));
-  });
+  const started = startBrowserMode(dataDir);
+  server = started.process;
+  url = await started.url;
   urlAt = Date.now();
   page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
 });
 
-function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 afterAll(async () => {
   fs.writeFileSync(METRICS_FILE, JSON.stringify({ ...metrics, cpus: os.cpus().length, chromium: browser?.version() ?? null }, null, 2) + '\n');
   await browser?.close();
-  const pgid = server?.pid;
-  if (pgid && groupAlive(pgid)) {
-    process.kill(-pgid, 'SIGTERM');
-    const end = Date.now() + 10_000;
-    while (groupAlive(pgid) && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
-    if (groupAlive(pgid)) process.kill(-pgid, 'SIGKILL');
-  }
+  const stopped = await stopProcessGroup(server?.pid);
   if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
   // nothing of ours is left running
-  if (pgid) expect(groupAlive(pgid)).toBe(false);
+  expect(stopped).toBe(true);
 });
 
 // ---- tests ---------------------------------------------------------------------------------------

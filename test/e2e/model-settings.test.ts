@@ -16,10 +16,11 @@
  * live charts (polled only while the page is open). Screenshots go to
  * test-output/screenshots/e2e-model-settings*.png and e2e-hardware.png.
  */
-import { ChildProcess, spawn } from 'child_process';
+import { ChildProcess } from 'child_process';
 import fs from 'fs';
 import path from 'path';
-import { Browser, chromium, Locator, Page } from 'playwright-core';
+import { Browser, Locator, Page } from 'playwright-core';
+import { launchChromium, startBrowserMode, stopProcessGroup } from '../helpers/browser-mode';
 import { tempDir } from '../helpers/engine';
 import { REPO_ROOT, TINY_SPM } from '../helpers/models';
 
@@ -31,7 +32,6 @@ const withVulkan = VULKAN ? test : test.skip;
 jest.setTimeout(120_000);
 
 let server: ChildProcess | undefined;
-let serverLog = '';
 let browser: Browser | undefined;
 let page: Page;
 let url: string;
@@ -133,27 +133,11 @@ beforeAll(async () => {
   dataDir = tempDir('hearth-e2e-ms-');
   fs.mkdirSync(path.join(dataDir, 'models'));
   fs.copyFileSync(TINY_SPM, path.join(dataDir, 'models', path.basename(TINY_SPM)));
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'],
-  });
-  server = spawn('npm', ['start', '--silent', '--', '--port', '0', '--data-dir', dataDir], {
-    cwd: REPO_ROOT,
-    // lavapipe is only used when GGML_VK_VISIBLE_DEVICES names it
-    env: { ...process.env, DISPLAY: '', WAYLAND_DISPLAY: '', ...(VULKAN ? { GGML_VK_VISIBLE_DEVICES: '0' } : {}) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true, // its own process group: npm, the server and the engine host are stopped together
-  });
-  const keep = (d: Buffer) => (serverLog = (serverLog + d.toString()).slice(-8000));
-  server.stderr!.on('data', keep);
-  url = await new Promise<string>((resolve, reject) => {
-    server!.stdout!.on('data', (d: Buffer) => {
-      keep(d);
-      const m = /^Hearth UI: (\S+)$/m.exec(serverLog);
-      if (m) resolve(m[1]);
-    });
-    server!.on('exit', (code) => reject(new Error(`npm start exited ${code}: ${serverLog}`)));
-  });
+  browser = await launchChromium();
+  // lavapipe is only used when GGML_VK_VISIBLE_DEVICES names it
+  const started = startBrowserMode(dataDir, VULKAN ? { GGML_VK_VISIBLE_DEVICES: '0' } : {});
+  server = started.process;
+  url = await started.url;
   page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   page.on('websocket', (ws) =>
     ws.on('framesent', (f) => {
@@ -162,26 +146,11 @@ beforeAll(async () => {
   );
 });
 
-function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 afterAll(async () => {
   await browser?.close();
-  const pgid = server?.pid;
-  if (pgid && groupAlive(pgid)) {
-    process.kill(-pgid, 'SIGTERM');
-    const end = Date.now() + 10_000;
-    while (groupAlive(pgid) && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
-    if (groupAlive(pgid)) process.kill(-pgid, 'SIGKILL');
-  }
+  const stopped = await stopProcessGroup(server?.pid);
   if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
-  if (pgid) expect(groupAlive(pgid)).toBe(false);
+  expect(stopped).toBe(true);
 });
 
 // ---- tests ---------------------------------------------------------------------------------------

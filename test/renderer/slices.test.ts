@@ -178,6 +178,8 @@ describe('search', () => {
       { text: 'match', match: true },
       { text: ' b', match: false },
     ]);
+    // a marker without its pair (a snippet cut mid-match) is dropped, not shown
+    expect(splitSnippet('cut \u0001mat')).toEqual([{ text: 'cut mat', match: false }]);
   });
 });
 

@@ -17,19 +17,7 @@ export function modelLabel(pathOrName: string): string {
   return base.replace(/\.gguf$/i, '');
 }
 
-/** Splits a search snippet into plain and highlighted parts (matches are between \u0001 and \u0002). */
-export function splitSnippet(snippet: string): { text: string; match: boolean }[] {
-  const out: { text: string; match: boolean }[] = [];
-  const re = /\u0001([^\u0002]*)\u0002/g;
-  let last = 0;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(snippet)) !== null) {
-    if (m.index > last) out.push({ text: snippet.slice(last, m.index), match: false });
-    out.push({ text: m[1], match: true });
-    last = m.index + m[0].length;
-  }
-  if (last < snippet.length) out.push({ text: snippet.slice(last).replace(/[\u0001\u0002]/g, ''), match: false });
-  return out;
-}
+/** Splits a search snippet into plain and highlighted parts (the store's markers). */
+export { splitHighlights as splitSnippet } from '../../../main/ipc/snippet';
 
 export const isMac = typeof navigator !== 'undefined' && /Mac|iPhone|iPad/.test(navigator.platform || navigator.userAgent);
