@@ -1,5 +1,5 @@
 /**
- * npm run bench:engine -- [--model PATH] [--threads N] [--reps 7] [--fa auto|on|off] [--json]
+ * npm run bench:engine -- [--model PATH] [--threads N] [--reps 15] [--conversation-reps 5] [--fa auto|on|off] [--json]
  *
  * Measures the engine through the path the app uses (EngineClient → host process → addon) and, in
  * the same run, llama.cpp's own llama-bench built from the same source with the same model and
@@ -27,7 +27,10 @@ function arg(name: string): string | undefined {
 const root = projectRoot();
 const json = process.argv.includes('--json');
 const threads = Number(arg('threads') ?? Math.max(1, Math.min(os.cpus().length, 4)));
-const reps = Number(arg('reps') ?? 7);
+// pairs of pp512 and of tg128 (a pair's ratio varies by several percent on a shared machine, so many
+// short pairs), and repetitions of the slower conversation measures
+const reps = Number(arg('reps') ?? 15);
+const convReps = Number(arg('conversation-reps') ?? 5);
 const faArg = arg('fa') ?? 'auto';
 if (!['auto', 'on', 'off'].includes(faArg)) throw new Error('--fa must be auto, on or off');
 const log = (s: string) => process.stderr.write(s + '\n');
@@ -161,7 +164,7 @@ async function main(): Promise<void> {
     followTtft.push(follow.timings.ttftMs);
     await engine.saveSession(M, sessionFile);
     let aloneTokens = 0;
-    for (let i = 0; i < reps; i++) {
+    for (let i = 0; i < convReps; i++) {
       await engine.clearSequence(M);
       const alone = await engine.chat(M, { messages: [short], ...gen });
       aloneTtft.push(alone.timings.ttftMs);
@@ -170,10 +173,10 @@ async function main(): Promise<void> {
     // llama.cpp's own cost of the same work: the follow-up's new tokens at the conversation's depth, and
     // the message alone in an empty context (prompt time only: no template, tokenizer or sampling)
     const newTokens = follow.timings.promptTokens - follow.timings.cachedTokens;
-    const lbDepthMs = (newTokens / llamaBench(bin, model, fa, { p: newTokens, n: 0, d: follow.timings.cachedTokens, r: reps }).tps) * 1000;
-    const lbAloneMs = (aloneTokens / llamaBench(bin, model, fa, { p: aloneTokens, n: 0, r: reps }).tps) * 1000;
+    const lbDepthMs = (newTokens / llamaBench(bin, model, fa, { p: newTokens, n: 0, d: follow.timings.cachedTokens, r: convReps }).tps) * 1000;
+    const lbAloneMs = (aloneTokens / llamaBench(bin, model, fa, { p: aloneTokens, n: 0, r: convReps }).tps) * 1000;
     // re-grow: the cache holds the conversation again, then measure the follow-up once more per rep
-    for (let i = 1; i < reps; i++) {
+    for (let i = 1; i < convReps; i++) {
       await engine.clearSequence(M);
       await engine.chat(M, { messages: history, ...gen });
       const f = await engine.chat(M, { messages: [...history, short], ...gen });
@@ -183,7 +186,7 @@ async function main(): Promise<void> {
     // reopening a thread: restore the saved session vs evaluate the whole conversation again
     const restoreMs: number[] = [];
     const fullMs: number[] = [];
-    for (let i = 0; i < reps; i++) {
+    for (let i = 0; i < convReps; i++) {
       await engine.clearSequence(M);
       const t0 = performance.now();
       await engine.restoreSession(M, sessionFile);
@@ -201,6 +204,7 @@ async function main(): Promise<void> {
       model: path.basename(model),
       threads,
       reps,
+      conversation_reps: convReps,
       flash_attention: fa,
       context_size: { pp: PP_TG.pp.context, tg: PP_TG.tg.context, conversation: CHAT_CONTEXT },
       pp_tps: median(pp),
