@@ -214,8 +214,9 @@ export class EngineHost {
    */
   private nativeParams(p: LoadParams, override: Partial<LoadParams> = {}): Record<string, unknown> {
     const { fitMarginMiB: _margin, ...rest } = { ...p, ...override };
-    const cpuOnly = rest.gpuLayers === 0 || !this.hasGpu();
-    if (rest.flashAttention === 'auto' && cpuOnly && !QUANTIZED_CACHE_TYPES.has(rest.cacheTypeV)) rest.flashAttention = 'off';
+    if (rest.flashAttention === 'auto' && !QUANTIZED_CACHE_TYPES.has(rest.cacheTypeV) && (rest.gpuLayers === 0 || !this.hasGpu())) {
+      rest.flashAttention = 'off';
+    }
     return rest;
   }
 

@@ -16,12 +16,11 @@ import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import { Browser, Locator, Page } from 'playwright-core';
-import { launchChromium, startBrowserMode, stopProcessGroup } from '../helpers/browser-mode';
+import { launchChromium, shot, SHOTS, startBrowserMode, stopProcessGroup, until } from '../helpers/browser-mode';
 import { tempDir } from '../helpers/engine';
 import { REPO_ROOT, TINY_BPE } from '../helpers/models';
 
 const OUT = path.join(REPO_ROOT, 'test-output');
-const SHOTS = path.join(OUT, 'screenshots');
 const METRICS_FILE = path.join(OUT, 'e2e-metrics.json');
 /** the engine is real: loading, prompt processing and generation take real time on a shared machine */
 const WAIT = 60_000;
@@ -42,19 +41,6 @@ let urlAt: number;
 const metrics: Record<string, unknown> = {};
 
 // ---- helpers -------------------------------------------------------------------------------------
-
-async function until(what: string, predicate: () => Promise<boolean>, timeoutMs = WAIT): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    if (await predicate()) return;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-async function shot(name: string): Promise<void> {
-  await page.screenshot({ path: path.join(SHOTS, `e2e-${name}.png`) });
-}
 
 function stats(deltas: number[]): { frames: number; meanMs: number; p50Ms: number; p95Ms: number; p99Ms: number; maxMs: number } {
   const s = [...deltas].sort((a, b) => a - b);
@@ -183,7 +169,8 @@ test('npm start → first contentful paint of the app in Chromium', async () => 
   metrics.firstPaint = firstPaint;
   expect(firstPaint.startToFirstContentfulPaintMs).toBeGreaterThan(firstPaint.startToUrlMs);
   await expect(page.getByRole('heading', { name: 'New chat' }).isVisible()).resolves.toBe(true);
-  await expect(page.getByRole('combobox', { name: 'Model' }).isEnabled()).resolves.toBe(true);
+  // the model list arrives after the first paint
+  await until('the model picker to be enabled', () => page.getByRole('combobox', { name: 'Model' }).isEnabled());
 });
 
 test('create a chat: the reply streams (frame times measured), Stop keeps the text and marks it stopped', async () => {
@@ -209,7 +196,7 @@ test('create a chat: the reply streams (frame times measured), Stop keeps the te
       if (await busy(reply)) {
         metrics.streamingFrames = { windowMs: FRAME_WINDOW_MS, charsStreamedInWindow: endLen - startLen, ...stats(deltas) };
         expect(endLen).toBeGreaterThan(startLen); // it really was streaming meanwhile
-        await shot('streaming');
+        await shot(page, 'streaming');
         before = await textOf(reply);
         let clicked = true;
         await stopButton().click({ timeout: 5000 }).catch(() => (clicked = false));
@@ -245,7 +232,7 @@ test('settings: chat defaults are saved through the form (short replies from now
   await maxTokens.fill('24');
   await dialog.getByRole('button', { name: 'Save defaults' }).click();
   await dialog.getByRole('status').filter({ hasText: 'Saved.' }).waitFor();
-  await shot('settings');
+  await shot(page, 'settings');
   await dialog.getByRole('button', { name: 'Close' }).click();
   await dialog.waitFor({ state: 'detached' });
 });
@@ -262,7 +249,7 @@ test('send a message: the reply finishes with metrics (tokens, tok/s, TTFT)', as
   const meter = page.getByRole('meter', { name: 'Context used' });
   await until('the context meter to count the chat', async () => Number(await meter.getAttribute('aria-valuenow')) > 0);
   expect(Number(await meter.getAttribute('aria-valuemax'))).toBeGreaterThan(Number(await meter.getAttribute('aria-valuenow')));
-  await shot('chat');
+  await shot(page, 'chat');
 });
 
 test('regenerate, then page through the alternatives', async () => {
@@ -274,7 +261,7 @@ test('regenerate, then page through the alternatives', async () => {
   const secondText = ((await bodyOf(reply).textContent()) ?? '').trim();
   const pager = pagerOf(reply);
   await expect(pager.getByRole('button', { name: 'Next alternative' }).isDisabled()).resolves.toBe(true);
-  await shot('alternatives');
+  await shot(page, 'alternatives');
 
   await pager.getByRole('button', { name: 'Previous alternative' }).click();
   await until('alternative 1 of 2', async () => (await pagerOf(lastArticle()).textContent())?.replace(/\s/g, '') === '1/2');
@@ -345,7 +332,7 @@ test('search finds a message from another chat and opens it there', async () => 
   await hit.waitFor({ timeout: WAIT });
   await expect(page.getByRole('navigation', { name: 'Chats' }).getByRole('status').first().textContent()).resolves.toMatch(/^\d+ match(es)?$/);
   await expect(hit.locator('mark').first().textContent()).resolves.toMatch(/pineapple/i);
-  await shot('search');
+  await shot(page, 'search');
 
   await hit.click();
   await page.getByRole('banner').getByText(chatTitle, { exact: true }).waitFor();
@@ -434,7 +421,7 @@ test('switch theme to dark (kept after a reload)', async () => {
   // dark means a dark background
   const [r, g, b] = (darkBg.match(/\d+/g) ?? []).map(Number);
   expect((r + g + b) / 3).toBeLessThan(80);
-  await shot('dark');
+  await shot(page, 'dark');
 
   await page.reload();
   await chatList().waitFor({ timeout: WAIT });

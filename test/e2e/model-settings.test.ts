@@ -20,11 +20,10 @@ import { ChildProcess } from 'child_process';
 import fs from 'fs';
 import path from 'path';
 import { Browser, Locator, Page } from 'playwright-core';
-import { launchChromium, startBrowserMode, stopProcessGroup } from '../helpers/browser-mode';
+import { launchChromium, shot, SHOTS, startBrowserMode, stopProcessGroup, until } from '../helpers/browser-mode';
 import { tempDir } from '../helpers/engine';
 import { REPO_ROOT, TINY_SPM } from '../helpers/models';
 
-const SHOTS = path.join(REPO_ROOT, 'test-output', 'screenshots');
 const WAIT = 60_000;
 const VULKAN = fs.existsSync(path.join(REPO_ROOT, 'build', 'bin', 'libggml-vulkan.so'));
 const withVulkan = VULKAN ? test : test.skip;
@@ -40,19 +39,6 @@ let dataDir: string;
 const usageFrames: number[] = [];
 
 // ---- helpers -------------------------------------------------------------------------------------
-
-async function until(what: string, predicate: () => Promise<boolean>, timeoutMs = WAIT): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    if (await predicate()) return;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-async function shot(name: string): Promise<void> {
-  await page.screenshot({ path: path.join(SHOTS, `e2e-${name}.png`) });
-}
 
 /** The bundles in dist/ are what `npm start` serves: build them when a source is newer. */
 function ensureBuilt(): void {
@@ -212,7 +198,7 @@ test('moving the GPU-layers slider and the context length changes the estimate',
   movedTo = { gpuLayers: VULKAN ? 2 : 3, contextSize: 1024 };
   if (!VULKAN) await slideTo(gpuSlider(d), 3);
   await d.getByText(/^\d unsaved changes?$/).waitFor();
-  await shot('model-settings');
+  await shot(page, 'model-settings');
 });
 
 test('save: the values are there again after a page reload', async () => {
@@ -247,7 +233,7 @@ test('load with the saved values: the loaded model runs with them', async () => 
   await expect(contextInput(d).getAttribute('aria-describedby')).resolves.toContain('ms-context-reload');
   await d.getByRole('button', { name: 'Undo changes' }).click();
   await until('no reload marks', async () => (await d.getByText('Reload required', { exact: true }).count()) === 0);
-  await shot('model-settings-loaded');
+  await shot(page, 'model-settings-loaded');
 });
 
 withVulkan('guardrail strict: a load that would not fit is refused, with the numbers', async () => {
@@ -269,7 +255,7 @@ withVulkan('guardrail strict: a load that would not fit is refused, with the num
   await expect(contextMeter().getAttribute('aria-valuemax')).resolves.toBe(String(movedTo.contextSize));
   await d.getByText('Reload required', { exact: true }).waitFor();
   await d.getByRole('group', { name: 'Context', exact: true }).evaluate((el) => el.scrollIntoView({ block: 'start' }));
-  await shot('model-settings-strict');
+  await shot(page, 'model-settings-strict');
 });
 
 withVulkan('guardrail warn: the load asks once; Load anyway loads it', async () => {
@@ -280,7 +266,7 @@ withVulkan('guardrail warn: the load asks once; Load anyway loads it', async () 
   const confirm = page.getByRole('dialog', { name: 'This model may not fit' });
   await confirm.waitFor({ timeout: WAIT });
   await expect(confirm.textContent()).resolves.toMatch(/This model may not fit: Vulkan0 \(llvmpipe[^)]*\)\): needs [\d.]+ GiB \+ 58\.59 GiB margin, 2\.00 GiB free\. Load anyway\?/);
-  await shot('model-settings-confirm');
+  await shot(page, 'model-settings-confirm');
   await confirm.getByRole('button', { name: 'Load anyway' }).click();
   await confirm.waitFor({ state: 'detached' });
   await until('the reloaded model', async () => (await contextMeter().getAttribute('aria-valuemax').catch(() => null)) === '768');
@@ -309,7 +295,7 @@ test('the hardware page: backends, devices, and a live CPU chart while it is ope
   await d.getByRole('img', { name: /^RAM use over the last \d+ s: now [\d.]+ \w+ of [\d.]+ GiB/ }).waitFor();
   if (VULKAN) await d.getByRole('img', { name: /^Vulkan0 memory use over the last \d+ s: now .* of 2\.00 GiB/ }).waitFor();
   await d.getByText(/^One sample a second while this page is open/).scrollIntoViewIfNeeded();
-  await shot('hardware');
+  await shot(page, 'hardware');
 
   // closed: the polling stops
   await closeSettings();

@@ -4,7 +4,8 @@
  * stop together.
  */
 import { ChildProcess, spawn } from 'child_process';
-import { Browser, chromium } from 'playwright-core';
+import path from 'path';
+import { Browser, chromium, Page } from 'playwright-core';
 import { REPO_ROOT } from './models';
 
 export function launchChromium(): Promise<Browser> {
@@ -55,4 +56,20 @@ export async function stopProcessGroup(pgid: number | undefined): Promise<boolea
     if (groupAlive(pgid)) process.kill(-pgid, 'SIGKILL');
   }
   return !groupAlive(pgid);
+}
+
+/** Polls `predicate` every 100 ms until it holds; throws naming `what` after `timeoutMs`. */
+export async function until(what: string, predicate: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    if (await predicate()) return;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** A screenshot of the page as test-output/screenshots/e2e-NAME.png. */
+export const SHOTS = path.join(REPO_ROOT, 'test-output', 'screenshots');
+export async function shot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: path.join(SHOTS, `e2e-${name}.png`) });
 }

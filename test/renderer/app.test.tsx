@@ -9,14 +9,13 @@
 import { act, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
 import { Provider } from 'react-redux';
 import type { ThreadDTO } from '../../main/ipc/contract';
-import { App } from '../../renderer/src/app/App';
 import { setBridge } from '../../renderer/src/app/bridge';
-import { startEvents } from '../../renderer/src/app/events';
 import { Toasts } from '../../renderer/src/app/Toasts';
 import { makeStore } from '../../renderer/src/app/store';
 import { Sidebar } from '../../renderer/src/features/threads/Sidebar';
 import { threadSelected, threadUpserted, UNDO_MS } from '../../renderer/src/features/threads/threadsSlice';
 import { assistant, FakeBridge, message, thread } from './fake-bridge';
+import { renderApp } from './render-app';
 
 function renderSidebar(threads: ThreadDTO[], handlers: ConstructorParameters<typeof FakeBridge>[0] = {}) {
   const bridge = new FakeBridge(handlers);
@@ -30,19 +29,6 @@ function renderSidebar(threads: ThreadDTO[], handlers: ConstructorParameters<typ
     </Provider>,
   );
   return { bridge, store };
-}
-
-function renderApp(handlers: ConstructorParameters<typeof FakeBridge>[0] = {}) {
-  const bridge = new FakeBridge(handlers);
-  setBridge(bridge);
-  const store = makeStore();
-  const stop = startEvents(store.dispatch);
-  const ui = render(
-    <Provider store={store}>
-      <App />
-    </Provider>,
-  );
-  return { bridge, store, stop, ...ui };
 }
 
 const titles = () =>

@@ -12,7 +12,6 @@ import { Provider } from 'react-redux';
 import type { LoadSettingsDTO, ModelSettingsView } from '../../main/ipc/contract';
 import { App } from '../../renderer/src/app/App';
 import { setBridge } from '../../renderer/src/app/bridge';
-import { startEvents } from '../../renderer/src/app/events';
 import { makeStore } from '../../renderer/src/app/store';
 import { openDialog } from '../../renderer/src/app/uiSlice';
 import { MAX_SAMPLES, fetchUsage } from '../../renderer/src/features/hardware/hardwareSlice';
@@ -35,6 +34,7 @@ import {
   modelSettingsView,
   settingsDTO,
 } from './fake-bridge';
+import { renderApp } from './render-app';
 
 const MODEL = '/m/a.gguf';
 const models = () => [{ path: MODEL, name: 'a', fileSize: 4e9 }];
@@ -46,19 +46,6 @@ function settingsHandlers(view: () => ModelSettingsView, extra: Record<string, (
     'models.estimate': (p: { settings: LoadSettingsDTO }) => memoryEstimate(p.settings as never),
     ...extra,
   };
-}
-
-function renderApp(handlers: ConstructorParameters<typeof FakeBridge>[0] = {}) {
-  const bridge = new FakeBridge(handlers);
-  setBridge(bridge);
-  const store = makeStore();
-  const stop = startEvents(store.dispatch);
-  const ui = render(
-    <Provider store={store}>
-      <App />
-    </Provider>,
-  );
-  return { bridge, store, stop, ...ui };
 }
 
 /** Opens Settings → Models for MODEL and waits for the form. */

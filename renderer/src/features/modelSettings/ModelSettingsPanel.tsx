@@ -36,6 +36,13 @@ import {
   selectModelSettings,
 } from './modelSettingsSlice';
 
+/** the choices of both KV cache type selects */
+const CACHE_TYPE_OPTIONS = CACHE_TYPES.map((t) => (
+  <option key={t} value={t}>
+    {t}
+  </option>
+));
+
 /** how long the form must stay still before an estimate is asked for */
 export const ESTIMATE_DEBOUNCE_MS = 250;
 
@@ -322,11 +329,7 @@ export function ModelSettingsPanel() {
             <div className="ms-grid">
               <Field id="ms-cache-k" label={FIELD_LABELS.cacheTypeK} reload={marks.has('cacheTypeK')} hint={`Default: ${defaultText(view, 'cacheTypeK')}.`}>
                 <select id="ms-cache-k" value={draft.cacheTypeK} aria-describedby={describedBy('ms-cache-k', marks.has('cacheTypeK'))} onChange={(e) => set({ cacheTypeK: e.target.value as LoadForm['cacheTypeK'] })}>
-                  {CACHE_TYPES.map((t) => (
-                    <option key={t} value={t}>
-                      {t}
-                    </option>
-                  ))}
+                  {CACHE_TYPE_OPTIONS}
                 </select>
               </Field>
               <Field id="ms-cache-v" label={FIELD_LABELS.cacheTypeV} reload={marks.has('cacheTypeV')} error={bad('cacheTypeV')} hint={`Quantized types need flash attention. Default: ${defaultText(view, 'cacheTypeV')}.`}>
@@ -337,11 +340,7 @@ export function ModelSettingsPanel() {
                   aria-describedby={describedBy('ms-cache-v', marks.has('cacheTypeV'))}
                   onChange={(e) => set({ cacheTypeV: e.target.value as LoadForm['cacheTypeV'] })}
                 >
-                  {CACHE_TYPES.map((t) => (
-                    <option key={t} value={t}>
-                      {t}
-                    </option>
-                  ))}
+                  {CACHE_TYPE_OPTIONS}
                 </select>
               </Field>
               <Field id="ms-flash" label={FIELD_LABELS.flashAttention} reload={marks.has('flashAttention')} hint={`Default: ${defaultText(view, 'flashAttention')}.`}>
