@@ -1,5 +1,6 @@
 /**
- * npm run bench:engine -- [--model PATH] [--threads N] [--reps 15] [--conversation-reps 5] [--fa auto|on|off] [--json]
+ * npm run bench:engine -- [--model PATH | --size bench|1b [--type f16|q8_0|q4_0|q4_k_m|…]] [--threads N] [--reps 15]
+ *                         [--conversation-reps 5] [--fa auto|on|off] [--json]
  *
  * Measures the engine through the path the app uses (EngineClient → host process → addon) and, in
  * the same run, llama.cpp's own llama-bench built from the same source with the same model and
@@ -9,6 +10,10 @@
  * a saved session (against evaluating the whole conversation again). Flash attention is the app's
  * choice (--fa, default auto, as resolved by the engine host) and llama-bench gets the same. Prints
  * one JSON object.
+ *
+ * Without --model the bench writes its own model (scripts/make-test-model): `--size bench` (default,
+ * 134M parameters, 768 wide) or `--size 1b` (Llama 3.2 1B's layers), in F16 or quantized to `--type`
+ * with llama.cpp's llama-quantize built from the same source.
  */
 import { spawnSync } from 'child_process';
 import fs from 'fs';
@@ -17,7 +22,7 @@ import path from 'path';
 import { EngineClient } from '../main/engine/client';
 import { ChatMessage } from '../main/engine/protocol';
 import { projectRoot } from '../main/paths';
-import { writeTestModel } from '../scripts/make-test-model';
+import { TEST_MODEL_SIZES, writeTestModel, type TestModelSize } from '../scripts/make-test-model';
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -36,26 +41,50 @@ if (!['auto', 'on', 'off'].includes(faArg)) throw new Error('--fa must be auto, 
 const log = (s: string) => process.stderr.write(s + '\n');
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-async function ensureModel(): Promise<string> {
-  const given = arg('model');
-  if (given) return path.resolve(given);
-  const file = path.join(root, 'test-output', 'models', 'bench.gguf');
-  if (!fs.existsSync(file)) {
-    log(`writing the bench model to ${file}`);
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    await writeTestModel({ out: file, size: 'bench', vocab: 'llama-spm', seed: 1 });
-  }
-  return file;
-}
-
-function ensureLlamaBench(): string {
-  const bin = path.join(root, 'build', 'bin', 'llama-bench');
+/** A llama.cpp tool of the same build (llama-bench, llama-quantize), built on first use. */
+function ensureTool(name: string): string {
+  const bin = path.join(root, 'build', 'bin', name);
   if (!fs.existsSync(bin)) {
-    log('building llama-bench from the same llama.cpp tree');
-    const r = spawnSync(process.execPath, [path.join(root, 'scripts', 'build-native.js'), '--target', 'llama-bench'], { stdio: ['ignore', 2, 2] });
-    if (r.status !== 0) throw new Error('building llama-bench failed');
+    log(`building ${name} from the same llama.cpp tree`);
+    const r = spawnSync(process.execPath, [path.join(root, 'scripts', 'build-native.js'), '--target', name], { stdio: ['ignore', 2, 2] });
+    if (r.status !== 0) throw new Error(`building ${name} failed`);
   }
   return bin;
+}
+
+/** The model to measure: --model, or a generated one of --size, quantized to --type (written once, then reused). */
+async function ensureModel(): Promise<string> {
+  const given = arg('model');
+  const size = arg('size') ?? 'bench';
+  const type = (arg('type') ?? 'f16').toLowerCase();
+  if (given) {
+    if (arg('size') || arg('type')) throw new Error('--model and --size/--type exclude each other');
+    return path.resolve(given);
+  }
+  if (!(TEST_MODEL_SIZES as readonly string[]).includes(size)) throw new Error(`--size must be one of ${TEST_MODEL_SIZES.join(', ')}`);
+  if (!/^[a-z0-9_]+$/.test(type)) throw new Error(`--type ${type}: a llama-quantize type such as q8_0, q4_0 or q4_k_m`);
+  const dir = path.join(root, 'test-output', 'models');
+  const f16 = path.join(dir, size === 'bench' ? 'bench.gguf' : `bench-${size}.gguf`);
+  if (!fs.existsSync(f16)) {
+    log(`writing the ${size} model to ${f16}`);
+    fs.mkdirSync(dir, { recursive: true });
+    const tmp = `${f16}.tmp-${process.pid}`;
+    await writeTestModel({ out: tmp, size: size as TestModelSize, vocab: 'llama-spm', seed: 1 });
+    fs.renameSync(tmp, f16);
+  }
+  if (type === 'f16') return f16;
+  const out = f16.replace(/\.gguf$/, `-${type}.gguf`);
+  if (!fs.existsSync(out)) {
+    log(`quantizing it to ${type.toUpperCase()}: ${out}`);
+    const tmp = `${out}.tmp-${process.pid}`;
+    const r = spawnSync(ensureTool('llama-quantize'), [f16, tmp, type.toUpperCase(), String(threads)], { encoding: 'utf8', maxBuffer: 64 << 20 });
+    if (r.status !== 0) {
+      fs.rmSync(tmp, { force: true });
+      throw new Error(`llama-quantize ${type.toUpperCase()} failed: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' ')}`);
+    }
+    fs.renameSync(tmp, out);
+  }
+  return out;
 }
 
 /** One llama-bench run: `-p`/`-n`/`-d` as given, same threads, batch sizes and flash attention as the engine. */
@@ -88,12 +117,13 @@ async function main(): Promise<void> {
     // with that stride), and that is not the engine's cost
     await load(PP_TG.pp.context);
     const fa = String((await engine.contextInfo(M)).flashAttention);
-    const vocab = (await engine.info(model)).vocabSize;
+    const meta = await engine.info(model);
+    const vocab = meta.vocabSize;
 
     // pp512 and tg128, each repetition paired with a llama-bench run of the same test, the two in turn
     // (ours first in even pairs, llama-bench first in odd ones), so the ratio is taken pair by pair and
     // holds when the machine's speed drifts
-    const bin = ensureLlamaBench();
+    const bin = ensureTool('llama-bench');
     const ppPrompt = Array.from({ length: 512 }, (_, i) => 100 + ((i * 7919) % (vocab - 200)));
     let commit = '';
     const ours = {
@@ -202,6 +232,8 @@ async function main(): Promise<void> {
 
     const result = {
       model: path.basename(model),
+      model_parameters: meta.parameters,
+      model_type: meta.fileTypeName ?? meta.fileType,
       threads,
       reps,
       conversation_reps: convReps,

@@ -9,7 +9,7 @@
  * produced with integer and exactly-rounded float arithmetic only.
  *
  * CLI (see `scripts/make-test-model --help`):
- *   scripts/make-test-model --size tiny|bench [--vocab llama-spm] [--seed N] [--pooling mean] --out FILE
+ *   scripts/make-test-model --size tiny|bench|1b [--vocab llama-spm] [--seed N] [--pooling mean] --out FILE
  */
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
@@ -26,7 +26,7 @@ import { GgufWriter, gguf, readGgufHeader, type GgufValue } from '../main/models
 export const TEST_MODEL_VOCABS = ['llama-spm', 'llama-bpe', 'qwen2', 'phi-3', 'deepseek-llm', 'gpt-2'] as const;
 export type TestModelVocab = (typeof TEST_MODEL_VOCABS)[number];
 
-export const TEST_MODEL_SIZES = ['tiny', 'bench'] as const;
+export const TEST_MODEL_SIZES = ['tiny', 'bench', '1b'] as const;
 export type TestModelSize = (typeof TEST_MODEL_SIZES)[number];
 
 /** llama.cpp `enum llama_pooling_type` values written as `llama.pooling_type`. */
@@ -82,6 +82,14 @@ export const TEST_MODEL_HPARAMS: Readonly<Record<TestModelSize, Readonly<TestMod
   bench: {
     contextLength: 4096, embeddingLength: 768, blockCount: 12, feedForwardLength: 2048,
     headCount: 12, headCountKv: 12, rmsEps: 1e-5, ropeFreqBase: 10000, tieEmbeddings: false, weightStd: 0.02,
+  },
+  // Llama 3.2 1B's layers (2048 wide, 16 blocks, 32 heads sharing 8 KV heads, FFN 8192, tied output)
+  // with the 32k vocab: ~1.04B parameters (~2.1 GB in F16). The bench model above spends an unusually
+  // large share of each token's work on attention (it is narrow for its FFN and context); this one
+  // has the proportions of the small chat models people run, for the conversation measures.
+  '1b': {
+    contextLength: 8192, embeddingLength: 2048, blockCount: 16, feedForwardLength: 8192,
+    headCount: 32, headCountKv: 8, rmsEps: 1e-5, ropeFreqBase: 500000, tieEmbeddings: true, weightStd: 0.02,
   },
 };
 
@@ -251,6 +259,40 @@ function* normalValues(n: number, std: number, seed: number): Generator<Float32A
 // Model
 // ---------------------------------------------------------------------------------------------
 
+/** A tensor of a test model: a matrix of random F16 weights, or a norm vector of F32 ones. */
+export interface TestModelTensor {
+  name: string;
+  /** ggml order: [ne0 = row length (input features), ne1 = rows (output features / tokens)]. */
+  shape: [number] | [number, number];
+  type: 'F16' | 'F32';
+}
+
+/** The tensors of a llama-architecture model of shape `hp` with `nVocab` tokens, in file order. */
+export function testModelTensors(hp: TestModelHparams, nVocab: number): TestModelTensor[] {
+  const nEmbd = hp.embeddingLength;
+  const nEmbdKv = (nEmbd / hp.headCount) * hp.headCountKv;
+  const nFf = hp.feedForwardLength;
+  const matrix = (name: string, ne0: number, ne1: number): TestModelTensor => ({ name, shape: [ne0, ne1], type: 'F16' });
+  const norm = (name: string): TestModelTensor => ({ name, shape: [nEmbd], type: 'F32' });
+  const tensors = [matrix('token_embd.weight', nEmbd, nVocab)];
+  for (let i = 0; i < hp.blockCount; i++) {
+    tensors.push(
+      norm(`blk.${i}.attn_norm.weight`),
+      matrix(`blk.${i}.attn_q.weight`, nEmbd, nEmbd),
+      matrix(`blk.${i}.attn_k.weight`, nEmbd, nEmbdKv),
+      matrix(`blk.${i}.attn_v.weight`, nEmbd, nEmbdKv),
+      matrix(`blk.${i}.attn_output.weight`, nEmbd, nEmbd),
+      norm(`blk.${i}.ffn_norm.weight`),
+      matrix(`blk.${i}.ffn_gate.weight`, nEmbd, nFf),
+      matrix(`blk.${i}.ffn_up.weight`, nEmbd, nFf),
+      matrix(`blk.${i}.ffn_down.weight`, nFf, nEmbd),
+    );
+  }
+  tensors.push(norm('output_norm.weight'));
+  if (!hp.tieEmbeddings) tensors.push(matrix('output.weight', nEmbd, nVocab));
+  return tensors;
+}
+
 /** Writes a test model and returns what was written. Options are validated (zod). */
 export async function writeTestModel(options: TestModelOptions): Promise<TestModelResult> {
   const started = performance.now();
@@ -260,7 +302,6 @@ export async function writeTestModel(options: TestModelOptions): Promise<TestMod
 
   const nEmbd = hp.embeddingLength;
   const headDim = nEmbd / hp.headCount;
-  const nEmbdKv = headDim * hp.headCountKv;
   const nFf = hp.feedForwardLength;
 
   const w = new GgufWriter();
@@ -281,29 +322,15 @@ export async function writeTestModel(options: TestModelOptions): Promise<TestMod
   for (const [key, value] of tokenizer) w.set(key, value);
   w.setString('tokenizer.chat_template', opts.chatTemplate ?? DEFAULT_CHAT_TEMPLATE);
 
-  const matrix = (name: string, ne0: number, ne1: number): void => {
-    const seed = hash32(name, opts.seed);
-    w.addTensor({ name, shape: [ne0, ne1], type: 'F16', data: () => normalValues(ne0 * ne1, hp.weightStd, seed) });
-  };
-  const norm = (name: string): void => {
-    w.addTensor({ name, shape: [nEmbd], type: 'F32', data: new Float32Array(nEmbd).fill(1) });
-  };
-
-  // ggml order: [ne0 = row length (input features), ne1 = rows (output features / tokens)].
-  matrix('token_embd.weight', nEmbd, nVocab);
-  for (let i = 0; i < hp.blockCount; i++) {
-    norm(`blk.${i}.attn_norm.weight`);
-    matrix(`blk.${i}.attn_q.weight`, nEmbd, nEmbd);
-    matrix(`blk.${i}.attn_k.weight`, nEmbd, nEmbdKv);
-    matrix(`blk.${i}.attn_v.weight`, nEmbd, nEmbdKv);
-    matrix(`blk.${i}.attn_output.weight`, nEmbd, nEmbd);
-    norm(`blk.${i}.ffn_norm.weight`);
-    matrix(`blk.${i}.ffn_gate.weight`, nEmbd, nFf);
-    matrix(`blk.${i}.ffn_up.weight`, nEmbd, nFf);
-    matrix(`blk.${i}.ffn_down.weight`, nFf, nEmbd);
+  for (const t of testModelTensors(hp, nVocab)) {
+    if (t.type === 'F16') {
+      const seed = hash32(t.name, opts.seed);
+      const n = t.shape[0] * (t.shape[1] ?? 1);
+      w.addTensor({ name: t.name, shape: t.shape, type: 'F16', data: () => normalValues(n, hp.weightStd, seed) });
+    } else {
+      w.addTensor({ name: t.name, shape: t.shape, type: 'F32', data: new Float32Array(t.shape[0]).fill(1) });
+    }
   }
-  norm('output_norm.weight');
-  if (!hp.tieEmbeddings) matrix('output.weight', nEmbd, nVocab);
 
   await fs.promises.mkdir(path.dirname(path.resolve(opts.out)), { recursive: true });
   const written = await w.write(opts.out);
@@ -325,13 +352,14 @@ export async function writeTestModel(options: TestModelOptions): Promise<TestMod
 // CLI
 // ---------------------------------------------------------------------------------------------
 
-const USAGE = `usage: scripts/make-test-model --size tiny|bench --out FILE [options]
+const USAGE = `usage: scripts/make-test-model --size tiny|bench|1b --out FILE [options]
 
 Writes a llama-architecture GGUF with seeded random F16 weights and a real llama.cpp tokenizer.
 Prints one JSON line: {"path", "parameters", "bytes", ...}.
 
 options:
-  --size tiny|bench       tiny: 64-dim, 2 layers (a few MB); bench: 768-dim, 12 layers (~270 MB)
+  --size tiny|bench|1b    tiny: 64-dim, 2 layers (a few MB); bench: 768-dim, 12 layers (~270 MB);
+                          1b: Llama 3.2 1B's layers, 2048-dim, 16 layers (~2.1 GB)
   --out FILE              output path
   --vocab NAME            tokenizer: ${TEST_MODEL_VOCABS.join(', ')} (default llama-spm)
   --seed N                PRNG seed, 0..4294967295 (default 1)
