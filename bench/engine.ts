@@ -41,6 +41,24 @@ if (!['auto', 'on', 'off'].includes(faArg)) throw new Error('--fa must be auto, 
 const log = (s: string) => process.stderr.write(s + '\n');
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
+/**
+ * A 95% interval for the median of `xs` by bootstrap (2,000 resamples, a fixed-seed PRNG so the same
+ * pairs give the same interval): how far the median ratio could move on this machine's noise.
+ */
+function medianInterval(xs: number[], resamples = 2000): [number, number] {
+  let state = 0x9e3779b9;
+  const rand = () => {
+    state ^= state << 13; state >>>= 0;
+    state ^= state >>> 17;
+    state ^= state << 5; state >>>= 0;
+    return state / 0x100000000;
+  };
+  const medians: number[] = [];
+  for (let r = 0; r < resamples; r++) medians.push(median(xs.map(() => xs[Math.floor(rand() * xs.length)])));
+  medians.sort((a, b) => a - b);
+  return [medians[Math.floor(resamples * 0.025)], medians[Math.floor(resamples * 0.975)]];
+}
+
 /** A llama.cpp tool of the same build (llama-bench, llama-quantize), built on first use. */
 function ensureTool(name: string): string {
   const bin = path.join(root, 'build', 'bin', name);
@@ -244,6 +262,9 @@ async function main(): Promise<void> {
       llama_bench: { pp_tps: median(lbPp), tg_tps: median(lbTg), commit },
       pp_ratio: median(ppRatios),
       tg_ratio: median(tgRatios),
+      // 95% bootstrap intervals of the two medians
+      pp_ratio_interval: medianInterval(ppRatios),
+      tg_ratio_interval: medianInterval(tgRatios),
       pair_ratios: { pp: ppRatios, tg: tgRatios },
       followup: {
         conversation_tokens: convTokens,
