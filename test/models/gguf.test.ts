@@ -9,7 +9,7 @@ import {
   readGgufHeader, readGgufTensorBytes, type GgufHeader, type GgufValue,
 } from '../../main/models/gguf';
 import {
-  DEFAULT_CHAT_TEMPLATE, TEST_MODEL_HPARAMS, resolveVocabFile, testModelTensors, writeTestModel,
+  DEFAULT_CHAT_TEMPLATE, TEST_MODEL_HPARAMS, resolveVocabFile, testModelTensors, writeTestModel, type TestModelHparams,
 } from '../../scripts/make-test-model';
 import { REPO_ROOT, TEST_MODEL_SEED, TINY_BPE, TINY_EMBED, TINY_SPM } from '../helpers/models';
 
@@ -411,17 +411,15 @@ describe('test models', () => {
 
   it('the 1b size has Llama 3.2 1B\'s layers: its parameter count less the embeddings, and its tensor shapes', () => {
     // meta-llama/Llama-3.2-1B: 1,235,814,400 parameters with a 128,256-token vocab and tied embeddings
-    const count = (vocab: number) => testModelTensors(TEST_MODEL_HPARAMS['1b'], vocab)
-      .reduce((n, t) => n + t.shape[0] * (t.shape[1] ?? 1), 0);
-    expect(count(128_256)).toBe(1_235_814_400);
-    expect(count(32_000)).toBe(1_235_814_400 - (128_256 - 32_000) * 2048);
+    const count = (hp: TestModelHparams, vocab: number) => testModelTensors(hp, vocab).reduce((n, t) => n + t.shape[0] * (t.shape[1] ?? 1), 0);
+    expect(count(TEST_MODEL_HPARAMS['1b'], 128_256)).toBe(1_235_814_400);
+    expect(count(TEST_MODEL_HPARAMS['1b'], 32_000)).toBe(1_235_814_400 - (128_256 - 32_000) * 2048);
     const shapes = Object.fromEntries(testModelTensors(TEST_MODEL_HPARAMS['1b'], 32_000).map((t) => [t.name, t.shape]));
     expect(shapes['blk.15.attn_k.weight']).toEqual([2048, 512]); // 8 KV heads of 64
     expect(shapes['blk.15.ffn_down.weight']).toEqual([8192, 2048]);
     expect(shapes['output.weight']).toBeUndefined(); // tied
     // the tiny size's list counts what writing it reports (see the determinism test)
-    expect(testModelTensors({ ...TEST_MODEL_HPARAMS.tiny, tieEmbeddings: false }, 32_000).reduce((n, t) => n + t.shape[0] * (t.shape[1] ?? 1), 0))
-      .toBe(2_122_048 + 64 * 32000);
+    expect(count({ ...TEST_MODEL_HPARAMS.tiny, tieEmbeddings: false }, 32_000)).toBe(2_122_048 + 64 * 32000);
   });
 
   it('rejects invalid options', async () => {
