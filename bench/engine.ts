@@ -22,7 +22,7 @@ import path from 'path';
 import { EngineClient } from '../main/engine/client';
 import { ChatMessage } from '../main/engine/protocol';
 import { projectRoot } from '../main/paths';
-import { TEST_MODEL_SIZES, writeTestModel, type TestModelSize } from '../scripts/make-test-model';
+import { splitmix32, TEST_MODEL_SIZES, writeTestModel, type TestModelSize } from '../scripts/make-test-model';
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -46,15 +46,9 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
  * pairs give the same interval): how far the median ratio could move on this machine's noise.
  */
 function medianInterval(xs: number[], resamples = 2000): [number, number] {
-  let state = 0x9e3779b9;
-  const rand = () => {
-    state ^= state << 13; state >>>= 0;
-    state ^= state >>> 17;
-    state ^= state << 5; state >>>= 0;
-    return state / 0x100000000;
-  };
+  const next = splitmix32(1);
   const medians: number[] = [];
-  for (let r = 0; r < resamples; r++) medians.push(median(xs.map(() => xs[Math.floor(rand() * xs.length)])));
+  for (let r = 0; r < resamples; r++) medians.push(median(xs.map(() => xs[Math.floor((next() / 0x100000000) * xs.length)])));
   medians.sort((a, b) => a - b);
   return [medians[Math.floor(resamples * 0.025)], medians[Math.floor(resamples * 0.975)]];
 }

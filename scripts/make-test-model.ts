@@ -208,8 +208,8 @@ function hash32(s: string, seed: number): number {
   return h >>> 0;
 }
 
-/** splitmix32: expands a 32-bit seed into the PRNG state. */
-function splitmix32(seed: number): () => number {
+/** splitmix32: expands a 32-bit seed into the PRNG state (and a small seeded uint32 generator). */
+export function splitmix32(seed: number): () => number {
   let x = seed >>> 0;
   return () => {
     x = (x + 0x9e3779b9) | 0;
