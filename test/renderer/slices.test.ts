@@ -5,7 +5,7 @@
  * answer), regenerate/edit/alternatives paths, the default model rule, search ordering, errors.
  */
 import { describeError, describeMessageError } from '../../renderer/src/app/errors';
-import { splitSnippet } from '../../renderer/src/app/format';
+import { splitHighlights } from '../../main/ipc/snippet';
 import { comboKeys, matches, SHORTCUTS } from '../../renderer/src/app/shortcuts';
 import { makeStore, RootState } from '../../renderer/src/app/store';
 import { openDialog, requestFocus, toastAdded, toggleSidebar } from '../../renderer/src/app/uiSlice';
@@ -173,13 +173,13 @@ describe('search', () => {
   });
 
   test('snippets split into plain and highlighted parts', () => {
-    expect(splitSnippet('a \u0001match\u0002 b')).toEqual([
+    expect(splitHighlights('a \u0001match\u0002 b')).toEqual([
       { text: 'a ', match: false },
       { text: 'match', match: true },
       { text: ' b', match: false },
     ]);
     // a marker without its pair (a snippet cut mid-match) is dropped, not shown
-    expect(splitSnippet('cut \u0001mat')).toEqual([{ text: 'cut mat', match: false }]);
+    expect(splitHighlights('cut \u0001mat')).toEqual([{ text: 'cut mat', match: false }]);
   });
 });
 

@@ -17,7 +17,4 @@ export function modelLabel(pathOrName: string): string {
   return base.replace(/\.gguf$/i, '');
 }
 
-/** Splits a search snippet into plain and highlighted parts (the store's markers). */
-export { splitHighlights as splitSnippet } from '../../../main/ipc/snippet';
-
 export const isMac = typeof navigator !== 'undefined' && /Mac|iPhone|iPad/.test(navigator.platform || navigator.userAgent);

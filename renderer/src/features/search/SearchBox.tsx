@@ -1,6 +1,6 @@
 /** Sidebar search: full-text results with highlighted snippets; a hit opens its chat at the message. */
 import { KeyboardEvent, useEffect, useRef } from 'react';
-import { splitSnippet } from '../../app/format';
+import { splitHighlights } from '../../../../main/ipc/snippet';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { Icon } from '../../components/Icon';
 import { openThread } from '../chat/chatSlice';
@@ -9,7 +9,7 @@ import { queryChanged, runSearch, searchCleared, selectSearch } from './searchSl
 export function Snippet({ text }: { text: string }) {
   return (
     <>
-      {splitSnippet(text).map((p, i) => (p.match ? <mark key={i}>{p.text}</mark> : <span key={i}>{p.text}</span>))}
+      {splitHighlights(text).map((p, i) => (p.match ? <mark key={i}>{p.text}</mark> : <span key={i}>{p.text}</span>))}
     </>
   );
 }
