@@ -3,7 +3,8 @@
  * the chat service, and the IPC handlers over them. Used by Electron, browser mode and tests alike.
  */
 import { ChatService } from './chat/service';
-import { EngineClient, Logger } from './engine/client';
+import { EngineClient } from './engine/client';
+import type { Logger } from './logging';
 import { ModelLibrary } from './models/library';
 import { ModelService } from './models/service';
 import { HardwareMonitor } from './hardware';

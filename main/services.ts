@@ -3,8 +3,10 @@
  * mode. handle() is the one entry for the IPC contract: it validates the request, dispatches to the
  * channel's handler, and validates the response. Events go to every subscriber (windows, sockets).
  */
-import { EngineClient, Logger } from './engine/client';
-import { AppInfo, Channel, contract, EventName, EventOf, events, IpcError, isChannel, RequestOf, ResponseOf } from './ipc/contract';
+import { EngineClient } from './engine/client';
+import type { Logger } from './logging';
+import { AppInfo, Channel, Diagnostics, contract, EventName, EventOf, events, IpcError, isChannel, RequestOf, ResponseOf } from './ipc/contract';
+import { collectDiagnostics } from './diagnostics';
 import { DataPaths } from './paths';
 
 export interface ServicesDeps {
@@ -26,7 +28,7 @@ export class Services {
   private readonly listeners = new Set<EventListener>();
 
   constructor(private readonly deps: ServicesDeps) {
-    this.register({ 'app.info': () => this.appInfo() });
+    this.register({ 'app.info': () => this.appInfo(), 'app.diagnostics': () => this.diagnostics() });
   }
 
   get engine(): EngineClient {
@@ -63,13 +65,22 @@ export class Services {
   }
 
   async appInfo(): Promise<AppInfo> {
-    const base = { appVersion: this.deps.appVersion, dataDir: this.deps.paths.root };
+    const base = {
+      appVersion: this.deps.appVersion,
+      dataDir: this.deps.paths.root,
+      logsDir: this.deps.paths.logs,
+      canOpenLogsFolder: this.handlers['app.openLogsFolder'] !== undefined,
+    };
     try {
       const [v, devices] = await Promise.all([this.deps.engine.version(), this.deps.engine.devices()]);
       return { ...base, llamaCommit: v.llamaCommit, backends: v.backends, devices };
     } catch (e) {
       return { ...base, llamaCommit: 'unavailable', backends: [], devices: [], engineError: (e as Error).message };
     }
+  }
+
+  async diagnostics(): Promise<Diagnostics> {
+    return collectDiagnostics(await this.appInfo(), this.deps.engine);
   }
 
   /** Validates and dispatches one IPC call. Throws IpcError with a code for bad input. */
@@ -80,7 +91,17 @@ export class Services {
     if (!req.success) throw new IpcError('invalid_input', `${channel}: ${req.error.issues.map((i) => `${i.path.join('.') || 'payload'} ${i.message}`).join('; ')}`);
     const handler = this.handlers[channel] as Handler<typeof channel> | undefined;
     if (!handler) throw new IpcError('unknown_channel', `${channel} is not available`);
-    const result = await handler(req.data as never);
+    const t0 = Date.now();
+    let result: unknown;
+    try {
+      result = await handler(req.data as never);
+    } catch (e) {
+      // the code and timing only: a message may quote what the user typed
+      this.deps.logger.warn(`ipc ${channel} failed`, { code: (e as { code?: unknown }).code ?? 'internal', ms: Date.now() - t0 });
+      this.deps.logger.debug(`ipc ${channel} failed: ${(e as Error).message}`);
+      throw e;
+    }
+    this.deps.logger.debug(`ipc ${channel}`, { ms: Date.now() - t0 });
     return spec.response.parse(result);
   }
 }

@@ -5,7 +5,8 @@
 import { app, BrowserWindow, ipcMain, Menu, session, shell, utilityProcess } from 'electron';
 import fs from 'fs';
 import path from 'path';
-import { EngineClient, HostProcess, silentLogger } from '../engine/client';
+import { EngineClient, HostProcess } from '../engine/client';
+import { logLevelFrom, logUncaught, openFileLogger } from '../logging';
 import { IpcError } from '../ipc/contract';
 import { ensureDataDir, resolveDataDir } from '../paths';
 import { composeApp } from '../compose';
@@ -15,7 +16,8 @@ const root = path.join(__dirname, '..', '..');
 const rendererIndex = path.join(root, 'dist', 'renderer', 'index.html');
 
 function utilitySpawner(script: string, env: NodeJS.ProcessEnv): HostProcess {
-  const child = utilityProcess.fork(script, [], { env, serviceName: 'Hearth Engine', stdio: 'inherit' });
+  // stderr piped: the client keeps its tail (a native abort's reason) for the crash log
+  const child = utilityProcess.fork(script, [], { env, serviceName: 'Hearth Engine', stdio: ['ignore', 'inherit', 'pipe'] });
   return {
     get pid() {
       return child.pid;
@@ -26,6 +28,7 @@ function utilitySpawner(script: string, env: NodeJS.ProcessEnv): HostProcess {
     kill: () => {
       child.kill();
     },
+    onStderr: (fn) => child.stderr?.on('data', (b: Buffer) => fn(b.toString('utf8'))),
   };
 }
 
@@ -47,9 +50,20 @@ if (!app.requestSingleInstanceLock()) {
 } else {
   const paths = ensureDataDir(resolveDataDir(process.env.HEARTH_DATA_DIR));
   app.setPath('userData', paths.root);
-  const engine = new EngineClient({ spawner: utilitySpawner, hostScript: path.join(root, 'dist', 'engine-host.js'), logger: silentLogger });
-  const hearth = composeApp({ paths, engine, appVersion: app.getVersion(), logger: silentLogger });
+  const logger = openFileLogger(paths.logs, 'main', { level: logLevelFrom() });
+  logUncaught(logger);
+  logger.info('Hearth started', { version: app.getVersion(), platform: process.platform, arch: process.arch, electron: process.versions.electron });
+  const engine = new EngineClient({ spawner: utilitySpawner, hostScript: path.join(root, 'dist', 'engine-host.js'), logger, logDir: paths.logs });
+  const hearth = composeApp({ paths, engine, appVersion: app.getVersion(), logger });
   const services = hearth.services;
+  // Help → "Open logs folder" (About); only the app has a file manager to open it in
+  services.register({
+    'app.openLogsFolder': async () => {
+      const failed = await shell.openPath(paths.logs);
+      if (failed) throw new IpcError('internal', `could not open the logs folder: ${failed}`);
+      return { ok: true as const };
+    },
+  });
   let win: BrowserWindow | undefined;
   const boundsFile = path.join(paths.root, 'window.json');
 

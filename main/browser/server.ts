@@ -10,7 +10,7 @@ import path from 'path';
 import { WebSocketServer, WebSocket } from 'ws';
 import { IpcError, WsRequest, WsResponse } from '../ipc/contract';
 import { Services } from '../services';
-import { Logger } from '../engine/client';
+import type { Logger } from '../logging';
 
 export interface BrowserServerOptions {
   services: Services;

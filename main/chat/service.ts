@@ -4,7 +4,8 @@
  * to the renderer and written to the store in batches → final status and metrics saved.
  * Also the thread, message, assistant, settings and search channels of the IPC contract.
  */
-import { EngineClient, Logger } from '../engine/client';
+import { EngineClient } from '../engine/client';
+import type { Logger } from '../logging';
 import { ChatMessage, EngineError, GenerateResult } from '../engine/protocol';
 import {
   AssistantDTO,
@@ -423,9 +424,12 @@ export class ChatService {
           durationMs: t.promptMs + t.genMs,
         },
       });
+      // ids, counts and times only: never the text
+      this.deps.logger.info('chat reply', { threadId: thread.id, messageId: writer.messageId, stopReason: result.stopReason, promptTokens: t.promptTokens, generatedTokens: t.generatedTokens, ms: Math.round(t.promptMs + t.genMs) });
     } catch (e) {
       const err = e as EngineError;
       const aborted = err.code === 'aborted';
+      this.deps.logger[aborted ? 'info' : 'warn']('chat reply failed', { threadId: thread.id, messageId: writer.messageId, code: err.code ?? 'internal' });
       writer.finish({ status: aborted ? 'aborted' : 'error', error: aborted ? null : `${err.code ?? 'internal'}: ${err.message}` });
     }
     this.deps.services.emit('chat.done', { threadId: thread.id, message: this.messageDTO(thread.id, writer.messageId) });

@@ -4,7 +4,8 @@
  */
 import fs from 'fs';
 import path from 'path';
-import { EngineClient, Logger } from '../engine/client';
+import { EngineClient } from '../engine/client';
+import { Logger, logLevelFrom, logUncaught, openFileLogger, silentLogger, stderrLogger, teeLogger } from '../logging';
 import { EngineError, FILE_TYPE_NAMES, LoadParamsInput } from '../engine/protocol';
 import { planLoad } from '../models/fit';
 import { ensureDataDir, projectRoot, resolveDataDir } from '../paths';
@@ -28,16 +29,6 @@ global options: --data-dir DIR (or HEARTH_DATA_DIR), --verbose`;
 const BOOLEANS = new Set(['json', 'verbose', 'help']);
 const ALIASES: Record<string, string> = { p: 'prompt', n: 'n-predict', h: 'help', t: 'threads', c: 'ctx' };
 
-function makeLogger(verbose: boolean): Logger {
-  const out = (level: string) => (msg: string) => process.stderr.write(`[${level}] ${msg}\n`);
-  return {
-    debug: verbose ? out('debug') : () => {},
-    info: verbose ? out('info') : () => {},
-    warn: verbose ? out('warn') : () => {},
-    error: verbose ? out('error') : () => {},
-  };
-}
-
 function formatInt(n: number): string {
   return n.toLocaleString('en-US');
 }
@@ -58,8 +49,13 @@ export async function main(argv: string[]): Promise<number> {
     return command || flags.help ? 0 : 1;
   }
   const dataDir = resolveDataDir(typeof flags['data-dir'] === 'string' ? flags['data-dir'] : undefined);
-  const logger = makeLogger(flags.verbose === true);
-  const engine = new EngineClient({ logger });
+  // serve keeps main.log and engine.log in <data>/logs (like the app); --verbose also prints to stderr
+  const logDir = command === 'serve' ? ensureDataDir(dataDir).logs : undefined;
+  const file = logDir ? openFileLogger(logDir, 'main', { level: logLevelFrom() }) : undefined;
+  const sinks = [...(file ? [file] : []), ...(flags.verbose === true ? [stderrLogger()] : [])];
+  const logger: Logger = sinks.length ? teeLogger(...sinks) : silentLogger;
+  if (file) logUncaught(file);
+  const engine = new EngineClient({ logger, logDir });
   try {
     switch (command) {
       case 'info': {
@@ -178,6 +174,8 @@ export async function main(argv: string[]): Promise<number> {
         const app = composeApp({ paths, engine, appVersion: pkg.version, logger });
         const server = new BrowserServer({ services: app.services, host, port, rendererDir: path.join(projectRoot(), 'dist', 'renderer'), logger });
         await server.listen();
+        // the address without its token: the token never goes to a log
+        logger.info('browser mode started', { version: pkg.version, platform: process.platform, arch: process.arch, host, port: server.port });
         engine.start().catch((e: Error) => process.stderr.write(`engine: ${e.message}\n`));
         process.stdout.write(`Hearth UI: ${server.url}\n`);
         process.stdout.write(`data folder: ${paths.root}\n`);
@@ -194,6 +192,7 @@ export async function main(argv: string[]): Promise<number> {
     }
   } finally {
     await engine.close();
+    file?.close();
   }
 }
 

@@ -6,6 +6,7 @@
 import { fork } from 'child_process';
 import fs from 'fs';
 import path from 'path';
+import { ENGINE_LOG_DIR_ENV, llamaLineJoiner, Logger, silentLogger } from '../logging';
 import { projectRoot } from '../paths';
 import { addonPath, backendModules } from './addon';
 import { BackendChoice, BackendPin, chooseBackend } from './backends';
@@ -32,12 +33,19 @@ export interface HostProcess {
   onMessage(fn: (msg: unknown) => void): void;
   onExit(fn: (code: number | null, signal: string | null) => void): void;
   kill(signal?: NodeJS.Signals): void;
+  /** the host's stderr, where a native abort (a ggml assert) writes its reason; optional */
+  onStderr?(fn: (chunk: string) => void): void;
 }
+
+/** How much of the host's stderr the client keeps, for the crash reason in the log. */
+export const STDERR_TAIL_CHARS = 4096;
 
 export type HostSpawner = (script: string, env: NodeJS.ProcessEnv) => HostProcess;
 
 export const nodeSpawner: HostSpawner = (script, env) => {
-  const child = fork(script, [], { env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
+  const child = fork(script, [], { env, stdio: ['ignore', 'inherit', 'pipe', 'ipc'], serialization: 'advanced' });
+  // stderr still reaches ours (as with 'inherit'), and the client keeps its tail for the crash log
+  child.stderr?.on('data', (b: Buffer) => process.stderr.write(b));
   return {
     get pid() {
       return child.pid;
@@ -46,23 +54,16 @@ export const nodeSpawner: HostSpawner = (script, env) => {
       if (child.connected) child.send(m as object);
     },
     onMessage: (fn) => child.on('message', fn),
-    onExit: (fn) => child.on('exit', (code, signal) => fn(code, signal)),
+    // 'close' (not 'exit'): after stderr has been read to its end, so the crash log has all of it
+    onExit: (fn) => child.on('close', (code, signal) => fn(code, signal)),
     kill: (sig) => child.kill(sig),
+    onStderr: (fn) => child.stderr?.on('data', (b: Buffer) => fn(b.toString('utf8'))),
   };
 };
 
 export function defaultHostScript(): string {
   return process.env.HEARTH_HOST_SCRIPT || path.join(projectRoot(), 'dist', 'engine-host.js');
 }
-
-export interface Logger {
-  debug(msg: string): void;
-  info(msg: string): void;
-  warn(msg: string): void;
-  error(msg: string): void;
-}
-
-export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
 interface Pending {
   resolve(v: unknown): void;
@@ -93,6 +94,8 @@ export interface EngineClientOptions {
   spawner?: HostSpawner;
   env?: NodeJS.ProcessEnv;
   logger?: Logger;
+  /** folder for the host's engine.log (llama.cpp's log included); without it llama.cpp's lines come to `logger` */
+  logDir?: string;
   /** restarts allowed within a minute before the client gives up (a crash loop) */
   maxRestartsPerMinute?: number;
   /** which backend the host loads: probed in throwaway processes first ('auto': CUDA → Metal → Vulkan → CPU) */
@@ -111,7 +114,9 @@ export class EngineClient {
   private readonly live = new Set<string>();
   private readonly restarts: number[] = [];
   private closed = false;
-  private llamaLog = '';
+  private readonly llamaLog = llamaLineJoiner((level, line) => this.logger[level](`llama: ${line}`));
+  /** the last request sent to the host, named in the log when the host dies */
+  private lastRequest: { id: number; method: Method } | undefined;
   readonly hostScript: string;
   private readonly spawner: HostSpawner;
   private readonly logger: Logger;
@@ -193,8 +198,13 @@ export class EngineClient {
     }
     this.restarts.push(now);
     const backends = this.choice ? { HEARTH_BACKENDS: this.choice.backends.join(',') } : {};
-    const proc = this.spawner(this.hostScript, { ...process.env, ...this.opts.env, ...backends });
+    const logDir = this.opts.logDir ? { [ENGINE_LOG_DIR_ENV]: this.opts.logDir } : {};
+    const proc = this.spawner(this.hostScript, { ...process.env, ...this.opts.env, ...backends, ...logDir });
     this.proc = proc;
+    let stderrTail = '';
+    proc.onStderr?.((chunk) => {
+      stderrTail = (stderrTail + chunk).slice(-STDERR_TAIL_CHARS);
+    });
     this.live.clear();
     this.ready = new Promise<void>((resolve, reject) => {
       let isReady = false;
@@ -219,13 +229,22 @@ export class EngineClient {
           this.live.clear();
         }
         const err = new EngineError('engine_crashed', `the engine host stopped (${how})`);
+        let failed = 0;
         for (const [id, p] of this.pending) {
           this.pending.delete(id);
           p.reject(err);
+          failed++;
         }
         if (!isReady) reject(err);
         if (!this.closed) {
-          this.logger.error(`engine host stopped (${how})`);
+          this.logger.error(`engine host stopped (${how})`, {
+            pid: proc.pid,
+            exitCode: code,
+            signal,
+            lastRequest: this.lastRequest ?? null,
+            failedRequests: failed,
+            stderrTail: stderrTail.trim() || undefined,
+          });
           this.onCrash?.(how);
           // start a fresh host now so the next request finds it warm; models load again on demand
           this.start().catch((e: Error) => this.logger.error(`engine restart failed: ${e.message}`));
@@ -237,15 +256,7 @@ export class EngineClient {
 
   private onHostMessage(msg: HostMessage): void {
     if (msg.type === 'log') {
-      // llama.cpp logs in fragments; join them into lines
-      this.llamaLog += msg.text;
-      let nl: number;
-      while ((nl = this.llamaLog.indexOf('\n')) >= 0) {
-        const line = this.llamaLog.slice(0, nl);
-        this.llamaLog = this.llamaLog.slice(nl + 1);
-        const level = msg.level === 'error' ? 'error' : msg.level === 'warn' ? 'warn' : msg.level === 'debug' ? 'debug' : 'info';
-        if (line.trim()) this.logger[level](`llama: ${line}`);
-      }
+      this.llamaLog(msg.level, msg.text);
       return;
     }
     if (msg.type === 'ready') return;
@@ -268,17 +279,22 @@ export class EngineClient {
     const proc = this.proc;
     if (!proc) throw new EngineError('engine_crashed', 'the engine host stopped');
     const id = this.nextId++;
+    this.lastRequest = { id, method };
     return new Promise<T>((resolve, reject) => {
       const onAbort = () => proc.send({ type: 'cancel', id });
       opts.signal?.addEventListener('abort', onAbort, { once: true });
+      const t0 = Date.now();
       const done = () => opts.signal?.removeEventListener('abort', onAbort);
       this.pending.set(id, {
         resolve: (v) => {
           done();
+          this.logger.debug(`engine ${method} #${id} done`, { ms: Date.now() - t0 });
           resolve(v as T);
         },
         reject: (e) => {
           done();
+          const code = (e as EngineError).code;
+          this.logger[code === 'aborted' ? 'debug' : 'warn'](`engine ${method} #${id} failed: ${code}`, { ms: Date.now() - t0 });
           reject(e);
         },
         onEvent: opts.onEvent,

@@ -20,6 +20,7 @@ import {
   QUANTIZED_CACHE_TYPES,
 } from './protocol';
 import { readGgufHeader, GgufError, ggufNumber, ggufString } from '../models/gguf';
+import { ENGINE_LOG_DIR_ENV, llamaLineJoiner, logLevelFrom, logUncaught, Logger, openFileLogger } from '../logging';
 
 /** The transport the host talks over: process IPC under Node, parentPort under Electron. */
 export interface HostPort {
@@ -44,10 +45,16 @@ export class EngineHost {
   constructor(
     private readonly addon: NativeAddon,
     private readonly port: HostPort,
+    /** engine.log; without it llama.cpp's log goes to the client as 'log' messages */
+    private readonly logger?: Logger,
   ) {}
 
   start(): void {
-    this.addon.setLogger((level, text) => this.port.send({ type: 'log', level, text }));
+    const log = this.logger;
+    if (log) {
+      this.addon.setLogger(llamaLineJoiner((level, line) => log[level](`llama: ${line}`)));
+      log.info('engine host started', { llamaCommit: this.addon.llamaCommit, backends: this.addon.backends() });
+    } else this.addon.setLogger((level, text) => this.port.send({ type: 'log', level, text }));
     this.port.onMessage((raw) => this.onMessage(raw));
     this.port.send({ type: 'ready', pid: process.pid, llamaCommit: this.addon.llamaCommit, backends: this.addon.backends() });
   }
@@ -60,12 +67,18 @@ export class EngineHost {
       this.running.get(msg.id)?.cancel();
       return;
     }
+    const t0 = Date.now();
+    this.logger?.debug(`${msg.method} #${msg.id}`);
     this.handle(msg.id, msg.method, msg.params).then(
-      (result) => this.port.send({ type: 'response', id: msg.id, ok: true, result }),
+      (result) => {
+        this.logger?.debug(`${msg.method} #${msg.id} done`, { ms: Date.now() - t0 });
+        this.port.send({ type: 'response', id: msg.id, ok: true, result });
+      },
       (err: unknown) => {
         const e = err as { code?: unknown; message?: unknown };
         const code = typeof e?.code === 'string' ? e.code : 'internal';
         const message = typeof e?.message === 'string' ? e.message : String(err);
+        this.logger?.[code === 'aborted' ? 'debug' : 'warn'](`${msg.method} #${msg.id} failed: ${code}`, { ms: Date.now() - t0 });
         this.port.send({ type: 'response', id: msg.id, ok: false, error: { code, message } });
       },
     );
@@ -141,6 +154,9 @@ export class EngineHost {
         return this.get(params.modelId as string).ctx.memoryBreakdown();
       case 'crash':
         if (process.env.HEARTH_TEST_HOOKS !== '1') throw new EngineError('invalid_argument', 'crash is a test hook');
+        // what a native abort leaves: a reason on stderr, which the client keeps for its crash log
+        process.stderr.write(`hearth test hook: crash (${String(params.how)})\n`);
+        this.logger?.error(`test hook: crashing (${String(params.how)})`);
         if (params.how === 'abort') process.abort();
         process.exit(70);
     }
@@ -318,12 +334,23 @@ export function runHost(): void {
     console.error('the engine host must be started by EngineClient (no IPC channel)');
     process.exit(1);
   }
+  const logDir = process.env[ENGINE_LOG_DIR_ENV];
+  let logger: Logger | undefined;
+  if (logDir) {
+    try {
+      logger = openFileLogger(logDir, 'engine', { level: logLevelFrom() });
+      logUncaught(logger);
+    } catch (e) {
+      port.send({ type: 'log', level: 'error', text: `engine.log: ${(e as Error).message}\n` });
+    }
+  }
   let addon: NativeAddon;
   try {
     addon = loadAddon();
   } catch (e) {
     const err = e as Error & { code?: string };
-    port.send({ type: 'log', level: 'error', text: err.message });
+    logger?.error(`the addon did not load: ${err.message}`);
+    port.send({ type: 'log', level: 'error', text: err.message + '\n' });
     // answer every request with the reason rather than dying in a restart loop
     port.onMessage((raw) => {
       const m = ClientMessage.safeParse(raw);
@@ -332,5 +359,5 @@ export function runHost(): void {
     port.send({ type: 'ready', pid: process.pid, llamaCommit: 'unavailable', backends: [] });
     return;
   }
-  new EngineHost(addon, port).start();
+  new EngineHost(addon, port, logger).start();
 }

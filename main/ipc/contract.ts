@@ -22,9 +22,39 @@ export const AppInfo = z.object({
   backends: z.array(z.string()),
   devices: z.array(DeviceInfo),
   dataDir: z.string(),
+  /** <data>/logs: main.log and engine.log */
+  logsDir: z.string(),
+  /** whether app.openLogsFolder is available (the desktop app; not browser mode) */
+  canOpenLogsFolder: z.boolean(),
   engineError: z.string().optional(),
 });
 export type AppInfo = z.infer<typeof AppInfo>;
+
+/** The backend the engine runs with and why (after the engine started), or null before. */
+export const BackendChoiceDTO = z.object({ backend: z.string(), reason: z.string() }).nullable();
+
+/** What "Copy diagnostics" copies: versions, platform, backends and devices, the recent log (info and above, no prompt text). */
+export const Diagnostics = z.object({
+  appVersion: z.string(),
+  /** "Electron 41.7.1, Node 22.x" or "Node 20.x" (browser mode, CLI) */
+  runtime: z.string(),
+  platform: z.string(),
+  arch: z.string(),
+  osRelease: z.string(),
+  cpu: z.string(),
+  ramTotal: z.number(),
+  llamaCommit: z.string(),
+  backends: z.array(z.string()),
+  devices: z.array(DeviceInfo),
+  backendChoice: BackendChoiceDTO,
+  engineError: z.string().optional(),
+  logsDir: z.string(),
+  /** the last lines of main.log and engine.log at info and above */
+  logTail: z.array(z.string()),
+  /** all of the above as plain text, what the clipboard gets */
+  text: z.string(),
+});
+export type Diagnostics = z.infer<typeof Diagnostics>;
 
 export const SamplingDTO = z
   .object({
@@ -208,7 +238,7 @@ export const HardwareInfo = z.object({
   ram: z.object({ total: z.number(), free: z.number() }),
   backends: z.array(z.string()),
   devices: z.array(DeviceInfo),
-  backendChoice: z.object({ backend: z.string(), reason: z.string() }).nullable(),
+  backendChoice: BackendChoiceDTO,
 });
 export type HardwareInfo = z.infer<typeof HardwareInfo>;
 
@@ -228,6 +258,9 @@ const ThreadView = z.object({ thread: ThreadDTO, messages: z.array(MessageDTO) }
 
 export const contract = {
   'app.info': { request: Empty, response: AppInfo },
+  'app.diagnostics': { request: Empty, response: Diagnostics },
+  /** opens <data>/logs in the file manager; registered by the desktop app only (AppInfo.canOpenLogsFolder) */
+  'app.openLogsFolder': { request: Empty, response: Ok },
 
   'threads.list': {
     request: z.object({ cursor: z.string().optional(), limit: z.number().int().min(1).max(200).default(50), archived: z.boolean().default(false) }).strict(),

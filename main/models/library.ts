@@ -4,7 +4,8 @@
  */
 import fs from 'fs';
 import path from 'path';
-import { EngineClient, Logger } from '../engine/client';
+import { EngineClient } from '../engine/client';
+import type { Logger } from '../logging';
 import { EngineError, LoadParamsInput } from '../engine/protocol';
 import { IpcError, ModelDTO, ModelState } from '../ipc/contract';
 import { planLoad } from './fit';

@@ -2,7 +2,8 @@
  * Per-model load settings, memory estimates as the user moves sliders, and the hardware page's
  * channels. Estimates run llama.cpp's own fit and estimate: nothing is loaded.
  */
-import { EngineClient, Logger } from '../engine/client';
+import { EngineClient } from '../engine/client';
+import type { Logger } from '../logging';
 import { LoadParamsInput } from '../engine/protocol';
 import { HardwareMonitor } from '../hardware';
 import { IpcError, LoadSettingsDTO, MemoryEstimateDTO, ModelSettingsView } from '../ipc/contract';

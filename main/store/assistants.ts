@@ -4,7 +4,8 @@ import type Database from 'better-sqlite3';
 import { z } from 'zod';
 import { StoreError } from './errors';
 import { decodeJson } from './json';
-import type { Clock, Logger, SamplingParams } from './types';
+import type { Logger } from '../logging';
+import type { Clock, SamplingParams } from './types';
 import { check, checkId, instructionsSchema, LIMITS, modelRefSchema, samplingSchema } from './validation';
 
 export const DEFAULT_ASSISTANT_ID = 'default';

@@ -4,7 +4,8 @@ import path from 'path';
 import Database from 'better-sqlite3';
 import { StoreError } from './errors';
 import { applyMigrations, LATEST_VERSION, MIGRATIONS, readSchemaVersion } from './migrations';
-import type { Clock, Logger } from './types';
+import type { Logger } from '../logging';
+import type { Clock } from './types';
 
 export interface OpenDatabaseOptions {
   logger: Logger;

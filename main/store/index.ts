@@ -23,7 +23,8 @@ import { ModelSettings, Settings } from './settings';
 import type { WriterOptions } from './stream-writer';
 import { TemporaryChats } from './temporary';
 import { SqliteThreads } from './threads';
-import { silentLogger, type Clock, type Logger, type Thread } from './types';
+import { silentLogger, type Logger } from '../logging';
+import type { Clock, Thread } from './types';
 
 export interface StoreOptions {
   logger?: Logger;

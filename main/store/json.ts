@@ -1,6 +1,6 @@
 /** Lenient JSON column decoding: a corrupt stored value is logged and replaced, never thrown at the UI. */
 import type { z } from 'zod';
-import type { Logger } from './types';
+import type { Logger } from '../logging';
 
 export function decodeJson<S extends z.ZodTypeAny>(
   raw: string | null, schema: S, fallback: z.output<S>, logger: Logger, where: string,

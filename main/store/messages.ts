@@ -1,4 +1,5 @@
 /** Messages repository (SQLite): the conversation tree, edits as alternatives, and streamed replies. */
+import type { Logger } from '../logging';
 import { randomUUID } from 'crypto';
 import type Database from 'better-sqlite3';
 import { z } from 'zod';
@@ -8,7 +9,7 @@ import { BufferedReplyWriter, DEFAULT_WRITER_OPTIONS, type ReplySink, type Write
 import type { SqliteThreads } from './threads';
 import { activePath } from './tree';
 import type {
-  Attachment, BeginReply, Clock, FinishReply, Logger, Message, MessagePatch, MessagesApi, MessageView, MessageMetrics,
+  Attachment, BeginReply, Clock, FinishReply, Message, MessagePatch, MessagesApi, MessageView, MessageMetrics,
   MessageStatus, NewMessage, ReplyHooks, ReplyWriter, Role, ToolCall,
 } from './types';
 import {

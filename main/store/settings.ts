@@ -5,7 +5,8 @@
 import type Database from 'better-sqlite3';
 import { z } from 'zod';
 import { StoreError } from './errors';
-import type { Clock, LoadParams, Logger } from './types';
+import type { Logger } from '../logging';
+import type { Clock, LoadParams } from './types';
 import { check, idSchema, loadSchema, modelRefSchema } from './validation';
 
 export const chatDefaultsSchema = z.object({

@@ -4,7 +4,8 @@
  * unflushed piece, whichever comes first. The final write sets status and metrics.
  */
 import { StoreError } from './errors';
-import type { Clock, FinishReply, Logger, Message, ReplyHooks, ReplyWriter } from './types';
+import type { Logger } from '../logging';
+import type { Clock, FinishReply, Message, ReplyHooks, ReplyWriter } from './types';
 import { check, finishReplySchema, LIMITS, utf8Bytes } from './validation';
 
 export interface ReplySink {

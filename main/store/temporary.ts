@@ -2,13 +2,14 @@
  * Temporary chats: the same thread and message operations as the store, kept in memory only. Nothing of a
  * temporary chat is ever written to disk; it is gone when the app quits or the chat is deleted.
  */
+import type { Logger } from '../logging';
 import { randomUUID } from 'crypto';
 import { StoreError } from './errors';
 import { BufferedReplyWriter, type ReplySink } from './stream-writer';
 import { DEFAULT_THREAD_TITLE, DEFAULT_PAGE_SIZE } from './threads';
 import { activePath } from './tree';
 import type {
-  BeginReply, Clock, ListThreadsRequest, Logger, Message, MessagePatch, MessagesApi, MessageView, NewMessage, NewThread,
+  BeginReply, Clock, ListThreadsRequest, Message, MessagePatch, MessagesApi, MessageView, NewMessage, NewThread,
   Page, ReplyHooks, ReplyWriter, Thread, ThreadPatch, ThreadsApi,
 } from './types';
 import {

@@ -3,7 +3,8 @@ import { randomUUID } from 'crypto';
 import type Database from 'better-sqlite3';
 import { StoreError } from './errors';
 import { decodeJson } from './json';
-import type { Clock, ListThreadsRequest, Logger, NewThread, Page, Thread, ThreadPatch, ThreadsApi, ThreadOverrides } from './types';
+import type { Logger } from '../logging';
+import type { Clock, ListThreadsRequest, NewThread, Page, Thread, ThreadPatch, ThreadsApi, ThreadOverrides } from './types';
 import {
   check, checkId, decodeCursor, encodeCursor, loadSchema, newThreadSchema, pageSchema, samplingSchema, threadPatchSchema, titleSchema,
 } from './validation';

@@ -2,7 +2,8 @@
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
-import { EngineClient, Logger } from '../../main/engine/client';
+import { EngineClient } from '../../main/engine/client';
+import type { Logger } from '../../main/logging';
 import { REPO_ROOT } from './models';
 
 export const HOST_SCRIPT = path.join(REPO_ROOT, 'dist', 'engine-host.js');

@@ -159,7 +159,7 @@ export function hardwareUsage(i: number): HardwareUsage {
 }
 
 const DEFAULTS: Record<string, Handler> = {
-  'app.info': () => ({ appVersion: '0.1.0', llamaCommit: 'b1234', backends: ['CPU'], devices: [{ backend: 'CPU', name: 'CPU', description: 'Test CPU', type: 'cpu', memoryTotal: 2 ** 34, memoryFree: 2 ** 33 }], dataDir: '/data' }),
+  'app.info': () => ({ appVersion: '0.1.0', llamaCommit: 'b1234', backends: ['CPU'], devices: [{ backend: 'CPU', name: 'CPU', description: 'Test CPU', type: 'cpu', memoryTotal: 2 ** 34, memoryFree: 2 ** 33 }], dataDir: '/data', logsDir: '/data/logs', canOpenLogsFolder: false }),
   'settings.get': () => settingsDTO(),
   'threads.list': () => ({ threads: [], nextCursor: null }),
   'models.list': () => [],

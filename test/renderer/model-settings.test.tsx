@@ -341,6 +341,8 @@ describe('model settings view', () => {
       llamaCommit: 'b1',
       backends: ['CUDA', 'CPU'],
       dataDir: '/data',
+      logsDir: '/data/logs',
+      canOpenLogsFolder: false,
       devices: [
         { backend: 'CUDA', name: 'CUDA0', description: 'GPU A', type: 'gpu', memoryTotal: 2 ** 34, memoryFree: 2 ** 33 },
         { backend: 'CUDA', name: 'CUDA1', description: 'GPU B', type: 'gpu', memoryTotal: 2 ** 34, memoryFree: 2 ** 33 },

@@ -3,7 +3,7 @@ import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import { Store, type StoreOptions } from '../../main/store';
-import type { Logger } from '../../main/store/types';
+import type { Logger } from '../../main/logging';
 
 const dirs: string[] = [];
 
@@ -37,6 +37,7 @@ export function recordingLogger(): RecordingLogger {
   return {
     warnings,
     infos,
+    debug: () => {},
     info: (msg) => { infos.push(msg); },
     warn: (msg, meta) => { warnings.push({ msg, meta }); },
     error: (msg, meta) => { warnings.push({ msg, meta }); },

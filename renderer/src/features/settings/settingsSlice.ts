@@ -1,4 +1,7 @@
-/** Settings from main (theme, chat defaults, data folder, guardrail, fit margin, backend pin) and app.info for the About section. */
+/**
+ * Settings from main (theme, chat defaults, data folder, guardrail, fit margin, backend pin), and app.info
+ * with the About section's two actions: open the logs folder (desktop app), copy diagnostics.
+ */
 import { createSlice, current } from '@reduxjs/toolkit';
 import type { AppInfo, SamplingDTO, SettingsDTO } from '../../../../main/ipc/contract';
 import { call } from '../../app/bridge';
@@ -28,6 +31,8 @@ export interface SettingsState {
   theme: Theme;
   /** main's settings while an update applied at once is on its way (put back if it fails) */
   confirmed: SettingsDTO | null;
+  /** About's actions: what the last one did (shown in a status line), or its error */
+  aboutAction: { state: 'busy' | 'done' | 'failed'; message: string } | null;
 }
 
 export const THEME_KEY = 'hearth.theme';
@@ -42,7 +47,7 @@ function initialTheme(): Theme {
   return 'system';
 }
 
-const initialState = (): SettingsState => ({ settings: null, info: null, infoError: null, saveError: null, theme: initialTheme(), confirmed: null });
+const initialState = (): SettingsState => ({ settings: null, info: null, infoError: null, saveError: null, theme: initialTheme(), confirmed: null, aboutAction: null });
 
 export const fetchSettings = createAppAsyncThunk('settings/get', async (_: void, { rejectWithValue }) => {
   try {
@@ -66,6 +71,26 @@ export const updateSettings = createAppAsyncThunk(
 export const fetchAppInfo = createAppAsyncThunk('settings/appInfo', async (_: void, { rejectWithValue }) => {
   try {
     return await call('app.info', {});
+  } catch (e) {
+    return rejectWithValue(toErrorInfo(e));
+  }
+});
+
+/** About → Copy diagnostics: main gathers them (versions, devices, the recent log without prompt text), the clipboard gets the text. */
+export const copyDiagnostics = createAppAsyncThunk('settings/copyDiagnostics', async (_: void, { rejectWithValue }) => {
+  try {
+    const d = await call('app.diagnostics', {});
+    await navigator.clipboard.writeText(d.text);
+    return d.logTail.length;
+  } catch (e) {
+    return rejectWithValue(toErrorInfo(e));
+  }
+});
+
+/** About → Open logs folder (the desktop app only: AppInfo.canOpenLogsFolder). */
+export const openLogsFolder = createAppAsyncThunk('settings/openLogsFolder', async (_: void, { rejectWithValue }) => {
+  try {
+    await call('app.openLogsFolder', {});
   } catch (e) {
     return rejectWithValue(toErrorInfo(e));
   }
@@ -107,6 +132,21 @@ const settingsSlice = createSlice({
       })
       .addCase(fetchAppInfo.rejected, (s, a) => {
         s.infoError = a.payload?.message ?? a.error.message ?? 'failed';
+      })
+      .addCase(copyDiagnostics.pending, (s) => {
+        s.aboutAction = { state: 'busy', message: 'Collecting diagnostics…' };
+      })
+      .addCase(copyDiagnostics.fulfilled, (s, a) => {
+        s.aboutAction = { state: 'done', message: `Diagnostics copied (with the last ${a.payload} log lines).` };
+      })
+      .addCase(copyDiagnostics.rejected, (s, a) => {
+        s.aboutAction = { state: 'failed', message: `Could not copy diagnostics: ${a.payload ? describeError(a.payload) : a.error.message ?? 'failed'}` };
+      })
+      .addCase(openLogsFolder.pending, (s) => {
+        s.aboutAction = null;
+      })
+      .addCase(openLogsFolder.rejected, (s, a) => {
+        s.aboutAction = { state: 'failed', message: `Could not open the logs folder: ${a.payload ? describeError(a.payload) : a.error.message ?? 'failed'}` };
       });
   },
 });

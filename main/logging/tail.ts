@@ -1,0 +1,58 @@
+/**
+ * The recent end of the log files, for "Copy diagnostics": only lines at info or above (debug may
+ * hold what a user typed), as readable text, oldest first.
+ */
+import fs from 'fs';
+import path from 'path';
+import { LOG_FILES, LogName } from './logger';
+
+const LEVEL_NAMES: Record<number, string> = { 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
+const INFO = 30;
+
+export const TAIL_LIMITS = { lines: 100, bytes: 64 * 1024 } as const;
+
+/** The last `bytes` of a file (without a partial first line), or '' if it is missing. */
+function readEnd(file: string, bytes: number): string {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(file, 'r');
+    const size = fs.fstatSync(fd).size;
+    const start = Math.max(0, size - bytes);
+    const buf = Buffer.alloc(size - start);
+    fs.readSync(fd, buf, 0, buf.length, start);
+    const text = buf.toString('utf8');
+    return start > 0 ? text.slice(text.indexOf('\n') + 1) : text;
+  } catch {
+    return '';
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
+/** One JSON log line as "time LEVEL [file] message {fields}", or null below info or unreadable. */
+function formatLine(line: string, name: LogName): { time: string; text: string } | null {
+  let o: Record<string, unknown>;
+  try {
+    o = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return null;
+  }
+  if (typeof o !== 'object' || o === null || typeof o.level !== 'number' || o.level < INFO) return null;
+  const { level, time, msg, pid: _pid, hostname: _host, ...fields } = o;
+  const t = typeof time === 'string' ? time : '';
+  const extra = Object.keys(fields).length ? ` ${JSON.stringify(fields)}` : '';
+  return { time: t, text: `${t} ${LEVEL_NAMES[level as number] ?? level} [${name}] ${String(msg ?? '')}${extra}` };
+}
+
+/** The last lines (info and above) of main.log and engine.log merged by time. */
+export function readLogTail(dir: string, limits: { lines: number; bytes: number } = TAIL_LIMITS): string[] {
+  const all: { time: string; text: string }[] = [];
+  for (const name of Object.keys(LOG_FILES) as LogName[]) {
+    for (const line of readEnd(path.join(dir, LOG_FILES[name]), limits.bytes).split('\n')) {
+      const f = line.trim() ? formatLine(line, name) : null;
+      if (f) all.push(f);
+    }
+  }
+  all.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
+  return all.slice(-limits.lines).map((l) => l.text);
+}
