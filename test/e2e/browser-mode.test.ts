@@ -68,3 +68,19 @@ test('the page without its token is refused', async () => {
   const res = await page.goto(url.replace(/\?token=.*/, ''));
   expect(res?.status()).toBe(401);
 });
+
+test('browser mode keeps main.log and engine.log in <data>/logs; About offers Copy diagnostics, not Open logs folder', async () => {
+  const page = await browser.newPage();
+  await page.goto(`${url}#about`);
+  const logs = page.getByRole('region', { name: 'Logs' });
+  await logs.waitFor({ timeout: 60000 });
+  await expect(logs.getByRole('button', { name: 'Copy diagnostics' }).isVisible()).resolves.toBe(true);
+  await expect(logs.getByRole('button', { name: 'Open logs folder' }).count()).resolves.toBe(0);
+  await expect(logs.textContent()).resolves.toContain(path.join(dataDir, 'logs'));
+  const read = (name: string) => fs.readFileSync(path.join(dataDir, 'logs', name), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { msg: string });
+  expect(read('main.log').some((l) => l.msg === 'browser mode started')).toBe(true);
+  expect(read('engine.log').some((l) => l.msg === 'engine host started')).toBe(true);
+  // the token is a secret: it never goes to a log
+  const token = new URL(url).searchParams.get('token')!;
+  expect(fs.readFileSync(path.join(dataDir, 'logs', 'main.log'), 'utf8')).not.toContain(token);
+});
