@@ -61,9 +61,13 @@ export class RotatingFile {
         if (fs.existsSync(from)) fs.renameSync(from, rotatedName(this.file, n + 1));
       }
       fs.renameSync(this.file, rotatedName(this.file, 1));
-      this.dest.reopen();
     } catch {
-      // keep appending to the current file
+      // the file is held or gone (its folder deleted): reopen the name all the same
+    }
+    try {
+      this.dest.reopen(); // creates the folder again if it was deleted (mkdir: true)
+    } catch {
+      // keep appending to the open file
     }
   }
 

@@ -20,7 +20,7 @@ export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() 
 export const LOG_FILES = { main: 'main.log', engine: 'engine.log' } as const;
 export type LogName = keyof typeof LOG_FILES;
 
-/** Each file is rotated past maxBytes; keep rotated copies remain (main.1.log is the newest). */
+/** A file past maxBytes becomes <name>.1.log (the newest copy); `keep` copies are kept, older ones deleted. */
 export const LOG_LIMITS = { maxBytes: 5 * 1024 * 1024, keep: 3 } as const;
 
 /** info unless HEARTH_LOG_LEVEL says otherwise (debug may contain what a user typed). */

@@ -124,3 +124,15 @@ test("llama.cpp's fragments are joined into lines at the level of the fragment t
 function silent() {
   return { debug() {}, info(_m: string) {}, warn() {}, error() {} };
 }
+
+test('the logs folder deleted while Hearth runs: logging goes on, and the next rotation brings the folder back', () => {
+  const logs = path.join(dir, 'logs');
+  const log = openFileLogger(logs, 'main', { maxBytes: 2048, keep: 1 });
+  log.info('before');
+  fs.rmSync(logs, { recursive: true, force: true });
+  for (let i = 0; i < 100; i++) log.info(`after ${i}`);
+  log.close();
+  const msgs = readJson(path.join(logs, 'main.log')).map((l) => l.msg);
+  expect(msgs[msgs.length - 1]).toBe('after 99');
+  expect(fs.statSync(path.join(logs, 'main.log')).size).toBeLessThanOrEqual(2048);
+});
