@@ -194,7 +194,7 @@ export class EngineClient {
     const now = Date.now();
     while (this.restarts.length && now - this.restarts[0] > 60_000) this.restarts.shift();
     if (this.restarts.length >= (this.opts.maxRestartsPerMinute ?? 5)) {
-      return Promise.reject(new EngineError('engine_unavailable', 'the engine host keeps crashing; see the log'));
+      return Promise.reject(new EngineError('engine_unavailable', 'the engine host keeps crashing; why is in main.log and engine.log (Settings → About → Logs)'));
     }
     this.restarts.push(now);
     const backends = this.choice ? { HEARTH_BACKENDS: this.choice.backends.join(',') } : {};
