@@ -8,7 +8,7 @@ import fs from 'fs';
 import path from 'path';
 import { projectRoot } from '../paths';
 import { addonPath, backendModules } from './addon';
-import { BackendChoice, BackendPin, chooseBackend } from './backends';
+import { BackendChoice, BackendPin, chooseBackend, nodeProbeSpawner, ProbeSpawner } from './backends';
 import {
   ChatRequest,
   CompletionRequest,
@@ -91,6 +91,8 @@ export interface LoadedModel {
 export interface EngineClientOptions {
   hostScript?: string;
   spawner?: HostSpawner;
+  /** starts the backend probes (default: child processes of this Node; Electron passes utilityProcess) */
+  probeSpawner?: ProbeSpawner;
   env?: NodeJS.ProcessEnv;
   logger?: Logger;
   /** restarts allowed within a minute before the client gives up (a crash loop) */
@@ -159,7 +161,7 @@ export class EngineClient {
       const dir = this.opts.backendDir ?? path.dirname(addonPath());
       const available = [...backendModules(dir).keys()];
       const env = { ...process.env, ...this.opts.env };
-      const c = await chooseBackend(this.hostScript, env, available, this.opts.backend ?? 'auto');
+      const c = await chooseBackend(this.opts.probeSpawner ?? nodeProbeSpawner, this.hostScript, env, available, this.opts.backend ?? 'auto');
       this.logger.info(`engine backend: ${c.reason}`);
       this.choice = c;
       return c;
