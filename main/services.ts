@@ -4,7 +4,8 @@
  * channel's handler, and validates the response. Events go to every subscriber (windows, sockets).
  */
 import { EngineClient, Logger } from './engine/client';
-import { AppInfo, Channel, contract, EventName, EventOf, events, IpcError, isChannel, RequestOf, ResponseOf } from './ipc/contract';
+import { AppInfo, Channel, contract, EventName, EventOf, events, IpcError, IpcReply, isChannel, RequestOf, ResponseOf } from './ipc/contract';
+import { toReply } from './ipc/reply';
 import { DataPaths } from './paths';
 
 export interface ServicesDeps {
@@ -82,6 +83,11 @@ export class Services {
     if (!handler) throw new IpcError('unknown_channel', `${channel} is not available`);
     const result = await handler(req.data as never);
     return spec.response.parse(result);
+  }
+
+  /** handle() settled into the reply every face sends (Electron's IPC, the WebSocket); never rejects. */
+  call(channel: string, payload: unknown): Promise<IpcReply> {
+    return toReply(() => this.handle(channel, payload));
   }
 }
 
