@@ -11,7 +11,7 @@ import { EVENT_CHANNEL, INVOKE_CHANNEL } from './preload-api';
 import { isAppUrl } from './scheme';
 
 /** A page events go to (a BrowserWindow's webContents). */
-export interface EventTarget {
+export interface EventPage {
   getURL(): string;
   send(channel: string, ...args: unknown[]): void;
 }
@@ -40,7 +40,7 @@ export function invokeFromPage(services: Pick<Services, 'call'>, event: SenderEv
 }
 
 /** Registers the invoke handler and forwards events; returns the function that stops forwarding. */
-export function registerIpc(ipcMain: InvokeRegistry, services: Pick<Services, 'call' | 'subscribe'>, pages: () => EventTarget[]): () => void {
+export function registerIpc(ipcMain: InvokeRegistry, services: Pick<Services, 'call' | 'subscribe'>, pages: () => EventPage[]): () => void {
   ipcMain.handle(INVOKE_CHANNEL, (event, channel: unknown, payload: unknown) => invokeFromPage(services, event, channel, payload));
   return services.subscribe((event, payload) => {
     for (const page of pages()) {

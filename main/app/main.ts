@@ -102,7 +102,6 @@ if (!app.requestSingleInstanceLock()) {
       spawner: utilityHostSpawner(utilityProcess.fork),
       probeSpawner: utilityProbeSpawner(utilityProcess.fork),
       hostScript: layout.hostScript,
-      backendDir: path.dirname(layout.addon),
       logger: silentLogger,
     });
     hearth = composeApp({ paths, engine, appVersion: app.getVersion(), logger: silentLogger });

@@ -63,26 +63,26 @@ export function permissionAllowed(permission: string, requestingUrl: unknown): b
 export const DEV_ONLY_ENV = ['HEARTH_ADDON', 'HEARTH_HOST_SCRIPT', 'HEARTH_BACKENDS', 'HEARTH_TEST_HOOKS', 'HEARTH_TEST_CRASH_BACKEND'] as const;
 
 export interface ShellLayout {
-  /** the environment main and every process it starts run with */
+  /** the environment main and every process it starts run with (main/engine reads HEARTH_ADDON from it) */
   env: NodeJS.ProcessEnv;
-  /** the native addon; its folder holds the ggml backend modules */
-  addon: string;
   hostScript: string;
   rendererDir: string;
   preload: string;
 }
 
 /**
- * Where the shell's files are. `appRoot` holds dist/ (the repository, or app.asar when packaged);
- * a packaged app's addon is in resources/native (electron-builder.yml) whatever the environment says.
+ * Where the shell's files are. `appRoot` holds dist/ (the repository, or app.asar when packaged).
+ * A packaged app's addon is resources/native/hearth.node (electron-builder.yml) whatever the
+ * environment says; a development run keeps main/engine's default (build/bin) or HEARTH_ADDON.
  */
 export function shellLayout(o: { packaged: boolean; env: NodeJS.ProcessEnv; appRoot: string; resourcesPath: string }, p: path.PlatformPath = path): ShellLayout {
   const env = { ...o.env };
-  if (o.packaged) for (const k of DEV_ONLY_ENV) delete env[k];
-  const addon = o.packaged ? p.join(o.resourcesPath, 'native', 'hearth.node') : o.env.HEARTH_ADDON || p.join(o.appRoot, 'build', 'bin', 'hearth.node');
-  env.HEARTH_ADDON = addon;
+  if (o.packaged) {
+    for (const k of DEV_ONLY_ENV) delete env[k];
+    env.HEARTH_ADDON = p.join(o.resourcesPath, 'native', 'hearth.node');
+  }
   const dist = p.join(o.appRoot, 'dist');
-  return { env, addon, hostScript: p.join(dist, 'engine-host.js'), rendererDir: p.join(dist, 'renderer'), preload: p.join(dist, 'app', 'preload.js') };
+  return { env, hostScript: p.join(dist, 'engine-host.js'), rendererDir: p.join(dist, 'renderer'), preload: p.join(dist, 'app', 'preload.js') };
 }
 
 /** Makes `target` (process.env) exactly `next`. */

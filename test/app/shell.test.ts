@@ -5,6 +5,7 @@
 import fs from 'fs';
 import path from 'path';
 import { ALLOWED_PERMISSIONS, DEV_ONLY_ENV, linkAction, menuTemplate, permissionAllowed, replaceEnv, shellLayout, spellcheckEnabled, windowOptions } from '../../main/app/security';
+import { addonPath } from '../../main/engine/addon';
 import { defaultDataDir, resolveDataDir } from '../../main/paths';
 import { parseArgs, UsageError } from '../../main/cli/args';
 import { REPO_ROOT } from '../helpers/models';
@@ -48,20 +49,25 @@ test('permissions: everything denied but clipboard writes from the app page', ()
 test('a packaged app takes its addon from resources/native and drops the development overrides (Windows and macOS paths)', () => {
   const env = { PATH: '/usr/bin', APPDATA: 'C:\\Users\\a\\AppData\\Roaming', HEARTH_DATA_DIR: 'D:\\data', HEARTH_ADDON: 'C:\\evil\\hearth.node', HEARTH_HOST_SCRIPT: 'C:\\evil\\host.js', HEARTH_BACKENDS: 'vulkan', HEARTH_TEST_HOOKS: '1', HEARTH_TEST_CRASH_BACKEND: 'cpu' };
   const win = shellLayout({ packaged: true, env, appRoot: 'C:\\Program Files\\Hearth\\resources\\app.asar', resourcesPath: 'C:\\Program Files\\Hearth\\resources' }, path.win32);
-  expect(win.addon).toBe('C:\\Program Files\\Hearth\\resources\\native\\hearth.node');
-  expect(win.env).toEqual({ PATH: '/usr/bin', APPDATA: env.APPDATA, HEARTH_DATA_DIR: 'D:\\data', HEARTH_ADDON: win.addon });
+  expect(win.env).toEqual({ PATH: '/usr/bin', APPDATA: env.APPDATA, HEARTH_DATA_DIR: 'D:\\data', HEARTH_ADDON: 'C:\\Program Files\\Hearth\\resources\\native\\hearth.node' });
   expect(win.hostScript).toBe('C:\\Program Files\\Hearth\\resources\\app.asar\\dist\\engine-host.js');
   expect(win.rendererDir).toBe('C:\\Program Files\\Hearth\\resources\\app.asar\\dist\\renderer');
   expect(win.preload).toBe('C:\\Program Files\\Hearth\\resources\\app.asar\\dist\\app\\preload.js');
   const mac = shellLayout({ packaged: true, env: { HEARTH_ADDON: '/tmp/evil.node' }, appRoot: '/Applications/Hearth.app/Contents/Resources/app.asar', resourcesPath: '/Applications/Hearth.app/Contents/Resources' }, path.posix);
-  expect(mac.addon).toBe('/Applications/Hearth.app/Contents/Resources/native/hearth.node');
-  expect(mac.env).toEqual({ HEARTH_ADDON: mac.addon });
+  expect(mac.env).toEqual({ HEARTH_ADDON: '/Applications/Hearth.app/Contents/Resources/native/hearth.node' });
   expect(env.HEARTH_ADDON).toBe('C:\\evil\\hearth.node'); // the input is not modified
-  // a development run honours them
-  const dev = shellLayout({ packaged: false, env: { HEARTH_ADDON: '/x/hearth.node', HEARTH_TEST_HOOKS: '1' }, appRoot: '/src/hearth', resourcesPath: '/unused' }, path.posix);
-  expect(dev.addon).toBe('/x/hearth.node');
-  expect(dev.env).toEqual({ HEARTH_ADDON: '/x/hearth.node', HEARTH_TEST_HOOKS: '1' });
-  expect(shellLayout({ packaged: false, env: {}, appRoot: '/src/hearth', resourcesPath: '/unused' }, path.posix).addon).toBe('/src/hearth/build/bin/hearth.node');
+  // main/engine's addonPath() then finds the packaged addon through HEARTH_ADDON
+  const saved = process.env.HEARTH_ADDON;
+  try {
+    process.env.HEARTH_ADDON = mac.env.HEARTH_ADDON;
+    expect(addonPath()).toBe('/Applications/Hearth.app/Contents/Resources/native/hearth.node');
+  } finally {
+    if (saved === undefined) delete process.env.HEARTH_ADDON;
+    else process.env.HEARTH_ADDON = saved;
+  }
+  // a development run honours the overrides
+  const devEnv = { HEARTH_ADDON: '/x/hearth.node', HEARTH_TEST_HOOKS: '1' };
+  expect(shellLayout({ packaged: false, env: devEnv, appRoot: '/src/hearth', resourcesPath: '/unused' }, path.posix).env).toEqual(devEnv);
 });
 
 test('every HEARTH_* variable the code reads is a development override or the data folder', () => {
