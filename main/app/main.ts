@@ -11,7 +11,7 @@ import { EngineClient, silentLogger } from '../engine/client';
 import { ensureDataDir, resolveDataDir } from '../paths';
 import { registerIpc } from './ipc';
 import { APP_INDEX_URL, APP_SCHEME, APP_SCHEME_PRIVILEGES, isAppUrl, refuseFileRequest, serveAppRequest } from './scheme';
-import { linkAction, menuTemplate, MenuItem, permissionAllowed, replaceEnv, shellLayout, spellcheckEnabled, WindowBounds, windowOptions } from './security';
+import { linkAction, menuTemplate, MenuItem, parseBounds, permissionAllowed, replaceEnv, shellLayout, spellcheckEnabled, WindowBounds, windowOptions } from './security';
 import { utilityHostSpawner, utilityProbeSpawner } from './spawners';
 
 // a packaged app ignores HEARTH_ADDON and the other development overrides; every process main
@@ -24,12 +24,10 @@ protocol.registerSchemesAsPrivileged([APP_SCHEME_PRIVILEGES]);
 
 function loadBounds(file: string): WindowBounds {
   try {
-    const b = JSON.parse(fs.readFileSync(file, 'utf8')) as WindowBounds;
-    if (b.width >= 400 && b.height >= 300) return b;
+    return parseBounds(fs.readFileSync(file, 'utf8'));
   } catch {
-    /* first run */
+    return parseBounds(undefined); // first run
   }
-  return { width: 1200, height: 800 };
 }
 
 function toResponse(r: { status: number; headers: Record<string, string>; body: Uint8Array | null }): Response {
@@ -69,7 +67,11 @@ if (!app.requestSingleInstanceLock()) {
     win = new BrowserWindow(windowOptions(layout.preload, loadBounds(boundsFile)));
     win.once('ready-to-show', () => win?.show());
     win.on('close', () => {
-      if (win) fs.writeFileSync(boundsFile, JSON.stringify(win.getBounds()));
+      try {
+        if (win) fs.writeFileSync(boundsFile, JSON.stringify(win.getBounds()));
+      } catch {
+        /* a full or read-only disk: the next start uses the default size */
+      }
     });
     win.webContents.on('will-navigate', (e, url) => {
       if (!isAppUrl(url)) e.preventDefault();

@@ -3,13 +3,25 @@
  * permission rules, what a packaged app takes from the environment, the menu template.
  */
 import path from 'path';
+import { z } from 'zod';
 import { isAppUrl } from './scheme';
 
-export interface WindowBounds {
-  x?: number;
-  y?: number;
-  width: number;
-  height: number;
+const Coordinate = z.number().int().min(-100_000).max(100_000);
+const WindowBoundsFile = z.object({ x: Coordinate.optional(), y: Coordinate.optional(), width: z.number().int().min(400).max(100_000), height: z.number().int().min(300).max(100_000) });
+export type WindowBounds = z.infer<typeof WindowBoundsFile>;
+export const DEFAULT_BOUNDS: WindowBounds = { width: 1200, height: 800 };
+
+/** The saved window bounds (window.json), or the default for a missing, corrupt or odd file. */
+export function parseBounds(text: string | undefined): WindowBounds {
+  try {
+    const b = WindowBoundsFile.safeParse(JSON.parse(text ?? ''));
+    if (!b.success) return DEFAULT_BOUNDS;
+    const { x, y, width, height } = b.data;
+    // a position only as a pair, and no undefined keys in BrowserWindow's options
+    return x !== undefined && y !== undefined ? { x, y, width, height } : { width, height };
+  } catch {
+    return DEFAULT_BOUNDS;
+  }
 }
 
 /**

@@ -4,7 +4,7 @@
  */
 import fs from 'fs';
 import path from 'path';
-import { ALLOWED_PERMISSIONS, DEV_ONLY_ENV, linkAction, menuTemplate, permissionAllowed, replaceEnv, shellLayout, spellcheckEnabled, windowOptions } from '../../main/app/security';
+import { ALLOWED_PERMISSIONS, DEFAULT_BOUNDS, DEV_ONLY_ENV, linkAction, menuTemplate, parseBounds, permissionAllowed, replaceEnv, shellLayout, spellcheckEnabled, windowOptions } from '../../main/app/security';
 import { addonPath } from '../../main/engine/addon';
 import { defaultDataDir, resolveDataDir } from '../../main/paths';
 import { parseArgs, UsageError } from '../../main/cli/args';
@@ -14,6 +14,14 @@ test('windows are sandboxed, context-isolated and without Node', () => {
   const o = windowOptions('/app/preload.js', { width: 1000, height: 700 });
   expect(o.webPreferences).toMatchObject({ contextIsolation: true, sandbox: true, nodeIntegration: false, webviewTag: false, preload: '/app/preload.js' });
   expect(o.width).toBe(1000);
+});
+
+test('saved window bounds are validated; a corrupt or odd window.json gives the default size', () => {
+  expect(parseBounds('{"x":10,"y":-20,"width":1000,"height":700}')).toEqual({ x: 10, y: -20, width: 1000, height: 700 });
+  expect(parseBounds('{"width":1000,"height":700,"x":5}')).toStrictEqual({ width: 1000, height: 700 });
+  for (const text of [undefined, '', 'not json', 'null', '[]', '{"width":100,"height":700}', '{"x":"evil","width":1000,"height":700}', '{"width":1e300,"height":700}', '{"width":1000.5,"height":700}']) {
+    expect([text, parseBounds(text)]).toEqual([text, DEFAULT_BOUNDS]);
+  }
 });
 
 test('spellcheck only where it downloads nothing: macOS yes, Windows and Linux no', () => {
