@@ -37,7 +37,7 @@ function toResponse(r: { status: number; headers: Record<string, string>; body: 
 /** https links open in the system browser; any other link is shown (and can be copied), never opened. */
 function openLink(url: string, parent: BrowserWindow | undefined): void {
   if (linkAction(url) === 'open') {
-    void shell.openExternal(url);
+    shell.openExternal(url).catch(() => undefined); // no browser to open it with
     return;
   }
   const options = {
@@ -48,9 +48,11 @@ function openLink(url: string, parent: BrowserWindow | undefined): void {
     defaultId: 1,
     cancelId: 1,
   };
-  void (parent ? dialog.showMessageBox(parent, options) : dialog.showMessageBox(options)).then((r) => {
-    if (r.response === 0) clipboard.writeText(url);
-  });
+  (parent ? dialog.showMessageBox(parent, options) : dialog.showMessageBox(options))
+    .then((r) => {
+      if (r.response === 0) clipboard.writeText(url);
+    })
+    .catch(() => undefined);
 }
 
 if (!app.requestSingleInstanceLock()) {
@@ -90,7 +92,7 @@ if (!app.requestSingleInstanceLock()) {
     }
   });
 
-  app.whenReady().then(() => {
+  const onReady = () => {
     protocol.handle(APP_SCHEME, async (req) => toResponse(await serveAppRequest(req, layout.rendererDir, (f) => fs.promises.readFile(f))));
     protocol.handle('file', () => toResponse({ ...refuseFileRequest(), body: null }));
     const ses = session.defaultSession;
@@ -108,9 +110,19 @@ if (!app.requestSingleInstanceLock()) {
     });
     hearth = composeApp({ paths, engine, appVersion: app.getVersion(), logger: silentLogger });
     registerIpc(ipcMain, hearth.services, () => BrowserWindow.getAllWindows().flatMap((w) => (w.isDestroyed() ? [] : [w.webContents])));
-    void engine.start();
+    // a failed start is reported by the first request that needs the engine (About shows it)
+    engine.start().catch(() => undefined);
     createWindow();
-  });
+  };
+
+  app
+    .whenReady()
+    .then(onReady)
+    .catch((e: Error) => {
+      // e.g. the data folder's database cannot be opened: say so rather than run without a window
+      dialog.showErrorBox('Hearth could not start', e.message);
+      app.quit();
+    });
 
   app.on('window-all-closed', () => {
     void Promise.resolve(hearth?.close())
