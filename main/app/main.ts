@@ -125,8 +125,11 @@ if (!app.requestSingleInstanceLock()) {
     });
 
   app.on('window-all-closed', () => {
-    void Promise.resolve(hearth?.close())
+    // quit even if closing fails (utilityProcesses end with main)
+    void Promise.resolve()
+      .then(() => hearth?.close())
       .then(() => engine?.close())
-      .then(() => app.quit());
+      .catch(() => undefined)
+      .finally(() => app.quit());
   });
 }
