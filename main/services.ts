@@ -5,7 +5,8 @@
  */
 import { EngineClient } from './engine/client';
 import type { Logger } from './logging';
-import { AppInfo, Channel, Diagnostics, contract, EventName, EventOf, events, IpcError, isChannel, RequestOf, ResponseOf } from './ipc/contract';
+import { AppInfo, Channel, Diagnostics, contract, EventName, EventOf, events, IpcError, IpcReply, isChannel, RequestOf, ResponseOf } from './ipc/contract';
+import { toReply } from './ipc/reply';
 import { collectDiagnostics } from './diagnostics';
 import { DataPaths } from './paths';
 
@@ -103,6 +104,11 @@ export class Services {
     }
     this.deps.logger.debug(`ipc ${channel}`, { ms: Date.now() - t0 });
     return spec.response.parse(result);
+  }
+
+  /** handle() settled into the reply every face sends (Electron's IPC, the WebSocket); never rejects. */
+  call(channel: string, payload: unknown): Promise<IpcReply> {
+    return toReply(() => this.handle(channel, payload));
   }
 }
 

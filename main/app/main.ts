@@ -1,49 +1,61 @@
 /**
- * Electron main: lifecycle, the window, menus, IPC registration, and the engine host as a
- * utilityProcess. Only this folder imports electron.
+ * Electron main: lifecycle, the window served from app://hearth, permissions, menus, IPC
+ * registration, and the engine host and backend probes as utilityProcesses. Only this folder
+ * imports electron; the decisions are plain functions in scheme.ts, security.ts, ipc.ts, spawners.ts.
  */
-import { app, BrowserWindow, ipcMain, Menu, session, shell, utilityProcess } from 'electron';
+import { app, BrowserWindow, clipboard, dialog, ipcMain, Menu, protocol, session, shell, utilityProcess } from 'electron';
 import fs from 'fs';
 import path from 'path';
-import { EngineClient, HostProcess } from '../engine/client';
-import { logLevelFrom, logUncaught, openFileLogger } from '../logging';
+import { App, composeApp } from '../compose';
+import { EngineClient } from '../engine/client';
 import { IpcError } from '../ipc/contract';
+import { logLevelFrom, logUncaught, openFileLogger } from '../logging';
 import { ensureDataDir, resolveDataDir } from '../paths';
-import { composeApp } from '../compose';
-import { CONTENT_SECURITY_POLICY, isAppUrl, isExternalLink, menuTemplate, MenuItem, WindowBounds, windowOptions } from './security';
+import { registerIpc } from './ipc';
+import { APP_INDEX_URL, APP_SCHEME, APP_SCHEME_PRIVILEGES, isAppUrl, refuseFileRequest, serveAppRequest } from './scheme';
+import { linkAction, menuTemplate, MenuItem, parseBounds, permissionAllowed, replaceEnv, shellLayout, spellcheckEnabled, WindowBounds, windowOptions } from './security';
+import { utilityHostSpawner, utilityProbeSpawner } from './spawners';
 
-const root = path.join(__dirname, '..', '..');
-const rendererIndex = path.join(root, 'dist', 'renderer', 'index.html');
+// a packaged app ignores HEARTH_ADDON and the other development overrides; every process main
+// starts (the probes, the engine host) inherits this environment
+const layout = shellLayout({ packaged: app.isPackaged, env: process.env, appRoot: path.join(__dirname, '..', '..'), resourcesPath: process.resourcesPath });
+replaceEnv(process.env, layout.env);
 
-function utilitySpawner(script: string, env: NodeJS.ProcessEnv): HostProcess {
-  // stderr piped: the client keeps its tail (a native abort's reason) for the crash log
-  const child = utilityProcess.fork(script, [], { env, serviceName: 'Hearth Engine', stdio: ['ignore', 'inherit', 'pipe'] });
-  return {
-    get pid() {
-      return child.pid;
-    },
-    send: (m) => child.postMessage(m),
-    onMessage: (fn) => child.on('message', fn),
-    onExit: (fn) => child.on('exit', (code) => fn(code, null)),
-    kill: () => {
-      child.kill();
-    },
-    onStderr: (fn) => child.stderr?.on('data', (b: Buffer) => fn(b.toString('utf8'))),
-  };
-}
+// before ready: app://hearth is a standard, secure origin the page and its CSP live in
+protocol.registerSchemesAsPrivileged([APP_SCHEME_PRIVILEGES]);
 
 function loadBounds(file: string): WindowBounds {
   try {
-    const b = JSON.parse(fs.readFileSync(file, 'utf8')) as WindowBounds;
-    if (b.width >= 400 && b.height >= 300) return b;
+    return parseBounds(fs.readFileSync(file, 'utf8'));
   } catch {
-    /* first run */
+    return parseBounds(undefined); // first run
   }
-  return { width: 1200, height: 800 };
 }
 
-// packaged: the addon and the backend modules are in resources/native (see electron-builder.yml)
-if (app.isPackaged && !process.env.HEARTH_ADDON) process.env.HEARTH_ADDON = path.join(process.resourcesPath, 'native', 'hearth.node');
+function toResponse(r: { status: number; headers: Record<string, string>; body: Uint8Array | null }): Response {
+  return new Response(r.body as BodyInit | null, { status: r.status, headers: r.headers });
+}
+
+/** https links open in the system browser; any other link is shown (and can be copied), never opened. */
+function openLink(url: string, parent: BrowserWindow | undefined): void {
+  if (linkAction(url) === 'open') {
+    shell.openExternal(url).catch(() => undefined); // no browser to open it with
+    return;
+  }
+  const options = {
+    type: 'info' as const,
+    message: 'Hearth opens only https:// links in your browser.',
+    detail: `This link was not opened:\n${url.slice(0, 2000)}`,
+    buttons: ['Copy link', 'Close'],
+    defaultId: 1,
+    cancelId: 1,
+  };
+  (parent ? dialog.showMessageBox(parent, options) : dialog.showMessageBox(options))
+    .then((r) => {
+      if (r.response === 0) clipboard.writeText(url);
+    })
+    .catch(() => undefined);
+}
 
 if (!app.requestSingleInstanceLock()) {
   app.quit();
@@ -53,34 +65,29 @@ if (!app.requestSingleInstanceLock()) {
   const logger = openFileLogger(paths.logs, 'main', { level: logLevelFrom() });
   logUncaught(logger);
   logger.info('Hearth started', { version: app.getVersion(), platform: process.platform, arch: process.arch, electron: process.versions.electron });
-  const engine = new EngineClient({ spawner: utilitySpawner, hostScript: path.join(root, 'dist', 'engine-host.js'), logger, logDir: paths.logs });
-  const hearth = composeApp({ paths, engine, appVersion: app.getVersion(), logger });
-  const services = hearth.services;
-  // Help → "Open logs folder" (About); only the app has a file manager to open it in
-  services.register({
-    'app.openLogsFolder': async () => {
-      const failed = await shell.openPath(paths.logs);
-      if (failed) throw new IpcError('internal', `could not open the logs folder: ${failed}`);
-      return { ok: true as const };
-    },
-  });
   let win: BrowserWindow | undefined;
+  let engine: EngineClient | undefined;
+  let hearth: App | undefined;
   const boundsFile = path.join(paths.root, 'window.json');
 
   const createWindow = () => {
-    win = new BrowserWindow(windowOptions(path.join(__dirname, 'preload.js'), loadBounds(boundsFile)));
+    win = new BrowserWindow(windowOptions(layout.preload, loadBounds(boundsFile)));
     win.once('ready-to-show', () => win?.show());
     win.on('close', () => {
-      if (win) fs.writeFileSync(boundsFile, JSON.stringify(win.getBounds()));
+      try {
+        if (win) fs.writeFileSync(boundsFile, JSON.stringify(win.getBounds()));
+      } catch {
+        /* a full or read-only disk: the next start uses the default size */
+      }
     });
     win.webContents.on('will-navigate', (e, url) => {
-      if (!isAppUrl(url, rendererIndex)) e.preventDefault();
+      if (!isAppUrl(url)) e.preventDefault();
     });
     win.webContents.setWindowOpenHandler(({ url }) => {
-      if (isExternalLink(url)) void shell.openExternal(url);
+      openLink(url, win);
       return { action: 'deny' };
     });
-    void win.loadFile(rendererIndex);
+    void win.loadURL(APP_INDEX_URL);
   };
 
   app.on('second-instance', () => {
@@ -90,25 +97,53 @@ if (!app.requestSingleInstanceLock()) {
     }
   });
 
-  app.whenReady().then(() => {
-    session.defaultSession.webRequest.onHeadersReceived((details, cb) => {
-      cb({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CONTENT_SECURITY_POLICY] } });
-    });
+  const onReady = () => {
+    protocol.handle(APP_SCHEME, async (req) => toResponse(await serveAppRequest(req, layout.rendererDir, (f) => fs.promises.readFile(f))));
+    protocol.handle('file', () => toResponse({ ...refuseFileRequest(), body: null }));
+    const ses = session.defaultSession;
+    ses.setPermissionRequestHandler((_wc, permission, callback, details) => callback(permissionAllowed(permission, details.requestingUrl)));
+    ses.setPermissionCheckHandler((_wc, permission, requestingOrigin) => permissionAllowed(permission, requestingOrigin));
+    ses.setDevicePermissionHandler(() => false);
+    ses.setSpellCheckerEnabled(spellcheckEnabled(process.platform));
     Menu.setApplicationMenu(Menu.buildFromTemplate(menuTemplate(process.platform) as Electron.MenuItemConstructorOptions[] & MenuItem[]));
-    ipcMain.handle('hearth:invoke', async (event, channel: unknown, payload: unknown) => {
-      const frame = event.senderFrame;
-      if (!frame || !isAppUrl(frame.url, rendererIndex)) throw new IpcError('forbidden', 'IPC from a foreign frame');
-      if (typeof channel !== 'string') throw new IpcError('invalid_input', 'channel must be a string');
-      return services.handle(channel, payload);
+    // utilityProcess.fork works only once the app is ready, so the engine (whose first start probes) is built here
+    engine = new EngineClient({
+      spawner: utilityHostSpawner(utilityProcess.fork),
+      probeSpawner: utilityProbeSpawner(utilityProcess.fork),
+      hostScript: layout.hostScript,
+      logger,
+      logDir: paths.logs,
     });
-    services.subscribe((event, payload) => {
-      for (const w of BrowserWindow.getAllWindows()) w.webContents.send('hearth:event', event, payload);
+    hearth = composeApp({ paths, engine, appVersion: app.getVersion(), logger });
+    // Help → "Open logs folder" (About); only the app has a file manager to open it in
+    hearth.services.register({
+      'app.openLogsFolder': async () => {
+        const failed = await shell.openPath(paths.logs);
+        if (failed) throw new IpcError('internal', `could not open the logs folder: ${failed}`);
+        return { ok: true as const };
+      },
     });
-    void engine.start();
+    registerIpc(ipcMain, hearth.services, () => BrowserWindow.getAllWindows().flatMap((w) => (w.isDestroyed() ? [] : [w.webContents])));
+    // a failed start is reported by the first request that needs the engine (About shows it)
+    engine.start().catch(() => undefined);
     createWindow();
-  });
+  };
+
+  app
+    .whenReady()
+    .then(onReady)
+    .catch((e: Error) => {
+      // e.g. the data folder's database cannot be opened: say so rather than run without a window
+      dialog.showErrorBox('Hearth could not start', e.message);
+      app.quit();
+    });
 
   app.on('window-all-closed', () => {
-    void hearth.close().then(() => engine.close()).then(() => app.quit());
+    // quit even if closing fails (utilityProcesses end with main)
+    void Promise.resolve()
+      .then(() => hearth?.close())
+      .then(() => engine?.close())
+      .catch(() => undefined)
+      .finally(() => app.quit());
   });
 }

@@ -1,17 +1,38 @@
-/** Plain pieces of the Electron shell, unit-tested without Electron: window options, CSP, URL rules, menu template. */
+/**
+ * Plain pieces of the Electron shell, unit-tested without Electron: window options, link and
+ * permission rules, what a packaged app takes from the environment, the menu template.
+ */
 import path from 'path';
+import { z } from 'zod';
+import { isAppUrl } from './scheme';
 
-export const CONTENT_SECURITY_POLICY =
-  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'";
+const Coordinate = z.number().int().min(-100_000).max(100_000);
+const WindowBoundsFile = z.object({ x: Coordinate.optional(), y: Coordinate.optional(), width: z.number().int().min(400).max(100_000), height: z.number().int().min(300).max(100_000) });
+export type WindowBounds = z.infer<typeof WindowBoundsFile>;
+export const DEFAULT_BOUNDS: WindowBounds = { width: 1200, height: 800 };
 
-export interface WindowBounds {
-  x?: number;
-  y?: number;
-  width: number;
-  height: number;
+/** The saved window bounds (window.json), or the default for a missing, corrupt or odd file. */
+export function parseBounds(text: string | undefined): WindowBounds {
+  try {
+    const b = WindowBoundsFile.safeParse(JSON.parse(text ?? ''));
+    if (!b.success) return DEFAULT_BOUNDS;
+    const { x, y, width, height } = b.data;
+    // a position only as a pair, and no undefined keys in BrowserWindow's options
+    return x !== undefined && y !== undefined ? { x, y, width, height } : { width, height };
+  } catch {
+    return DEFAULT_BOUNDS;
+  }
 }
 
-export function windowOptions(preload: string, bounds: WindowBounds) {
+/**
+ * Spellcheck only where it needs no download: macOS checks with the system's dictionaries; on
+ * Windows and Linux Chromium fetches Hunspell dictionaries from Google's CDN, so it stays off there.
+ */
+export function spellcheckEnabled(platform: NodeJS.Platform): boolean {
+  return platform === 'darwin';
+}
+
+export function windowOptions(preload: string, bounds: WindowBounds, platform: NodeJS.Platform = process.platform) {
   return {
     ...bounds,
     minWidth: 720,
@@ -25,29 +46,61 @@ export function windowOptions(preload: string, bounds: WindowBounds) {
       nodeIntegration: false,
       nodeIntegrationInWorker: false,
       webviewTag: false,
-      spellcheck: true,
+      spellcheck: spellcheckEnabled(platform),
     },
   };
 }
 
-/** The renderer is loaded from this file URL; anything else is navigation away from the app. */
-export function isAppUrl(url: string, rendererIndex: string): boolean {
+/** A link the user clicked: https opens in the system browser, anything else is only shown. */
+export function linkAction(url: string): 'open' | 'show' {
   try {
-    const u = new URL(url);
-    return u.protocol === 'file:' && path.normalize(decodeURIComponent(u.pathname)) === path.normalize(rendererIndex);
+    return new URL(url).protocol === 'https:' ? 'open' : 'show';
   } catch {
-    return false;
+    return 'show';
   }
 }
 
-/** Links the user clicks open in the system browser, but only web links. */
-export function isExternalLink(url: string): boolean {
-  try {
-    const u = new URL(url);
-    return u.protocol === 'https:' || u.protocol === 'http:' || u.protocol === 'mailto:';
-  } catch {
-    return false;
+/** Permissions the page may use: writing text to the clipboard (the Copy buttons use navigator.clipboard.writeText). */
+export const ALLOWED_PERMISSIONS: ReadonlySet<string> = new Set(['clipboard-sanitized-write']);
+
+/** The permission request and check handlers: everything denied but ALLOWED_PERMISSIONS for the app's own page. */
+export function permissionAllowed(permission: string, requestingUrl: unknown): boolean {
+  return ALLOWED_PERMISSIONS.has(permission) && isAppUrl(requestingUrl);
+}
+
+/**
+ * Variables that point Hearth at other code or turn test hooks on. A development run honours
+ * them; a packaged app drops them, so nothing outside the installed files decides what it loads.
+ */
+export const DEV_ONLY_ENV = ['HEARTH_ADDON', 'HEARTH_HOST_SCRIPT', 'HEARTH_BACKENDS', 'HEARTH_TEST_HOOKS', 'HEARTH_TEST_CRASH_BACKEND', 'HEARTH_ENGINE_LOG_DIR'] as const;
+
+export interface ShellLayout {
+  /** the environment main and every process it starts run with (main/engine reads HEARTH_ADDON from it) */
+  env: NodeJS.ProcessEnv;
+  hostScript: string;
+  rendererDir: string;
+  preload: string;
+}
+
+/**
+ * Where the shell's files are. `appRoot` holds dist/ (the repository, or app.asar when packaged).
+ * A packaged app's addon is resources/native/hearth.node (electron-builder.yml) whatever the
+ * environment says; a development run keeps main/engine's default (build/bin) or HEARTH_ADDON.
+ */
+export function shellLayout(o: { packaged: boolean; env: NodeJS.ProcessEnv; appRoot: string; resourcesPath: string }, p: path.PlatformPath = path): ShellLayout {
+  const env = { ...o.env };
+  if (o.packaged) {
+    for (const k of DEV_ONLY_ENV) delete env[k];
+    env.HEARTH_ADDON = p.join(o.resourcesPath, 'native', 'hearth.node');
   }
+  const dist = p.join(o.appRoot, 'dist');
+  return { env, hostScript: p.join(dist, 'engine-host.js'), rendererDir: p.join(dist, 'renderer'), preload: p.join(dist, 'app', 'preload.js') };
+}
+
+/** Makes `target` (process.env) exactly `next`. */
+export function replaceEnv(target: NodeJS.ProcessEnv, next: NodeJS.ProcessEnv): void {
+  for (const k of Object.keys(target)) if (!(k in next)) delete target[k];
+  Object.assign(target, next);
 }
 
 export type MenuItem = { role?: string; label?: string; submenu?: MenuItem[]; type?: 'separator'; accelerator?: string; id?: string };

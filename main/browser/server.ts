@@ -8,7 +8,7 @@ import fs from 'fs';
 import http from 'http';
 import path from 'path';
 import { WebSocketServer, WebSocket } from 'ws';
-import { IpcError, WsRequest, WsResponse } from '../ipc/contract';
+import { WsRequest, WsResponse } from '../ipc/contract';
 import { Services } from '../services';
 import type { Logger } from '../logging';
 
@@ -166,13 +166,7 @@ export class BrowserServer {
       const reply = (r: WsResponse) => {
         if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(r));
       };
-      this.opts.services.handle(channel, payload).then(
-        (result) => reply({ id, ok: true, result }),
-        (e: unknown) => {
-          const code = e instanceof IpcError ? e.code : ((e as { code?: string }).code ?? 'internal');
-          reply({ id, ok: false, error: { code, message: (e as Error).message } });
-        },
-      );
+      void this.opts.services.call(channel, payload).then((r) => reply({ id, ...r }));
     });
   }
 

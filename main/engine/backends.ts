@@ -28,21 +28,58 @@ export interface BackendChoice {
   probes: { backends: string; ok: boolean; gpus: number; error?: string }[];
 }
 
+/** A probe process: its standard output, how it ended, and a way to stop it. */
+export interface ProbeProcess {
+  onStdout(fn: (text: string) => void): void;
+  /** once: an exit code and/or signal (utilityProcess reports only a code), or why it could not start */
+  onExit(fn: (code: number | null, signal: string | null, error?: string) => void): void;
+  kill(): void;
+}
+
+/**
+ * Starts `engine-host.js --probe`. Under Node, a child process of this Node (nodeProbeSpawner);
+ * under Electron a utilityProcess (main/app/spawners.ts), so nothing needs ELECTRON_RUN_AS_NODE.
+ */
+export type ProbeSpawner = (script: string, args: string[], env: NodeJS.ProcessEnv) => ProbeProcess;
+
+export const nodeProbeSpawner: ProbeSpawner = (script, args, env) => {
+  const child = spawn(process.execPath, [script, ...args], { env, stdio: ['ignore', 'pipe', 'ignore'] });
+  return {
+    onStdout: (fn) => child.stdout.on('data', (d: Buffer) => fn(d.toString())),
+    onExit: (fn) => {
+      let done = false;
+      const once = (code: number | null, signal: string | null, error?: string) => {
+        if (!done) fn(code, signal, error);
+        done = true;
+      };
+      child.on('error', (e) => once(null, null, e.message));
+      child.on('exit', (code, signal) => once(code, signal));
+    },
+    kill: () => {
+      child.kill('SIGKILL');
+    },
+  };
+};
+
 /** Runs the host in probe mode with the given backends; never throws. */
-export function probe(hostScript: string, env: NodeJS.ProcessEnv, backends: string[], timeoutMs = 60000): Promise<ProbeResult> {
+export function probe(spawner: ProbeSpawner, hostScript: string, env: NodeJS.ProcessEnv, backends: string[], timeoutMs = 60000): Promise<ProbeResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [hostScript, '--probe'], {
-      env: { ...env, HEARTH_BACKENDS: backends.join(','), ELECTRON_RUN_AS_NODE: '1' },
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
+    const failed = (error: string) => resolve({ ok: false, backends: [], devices: [], systemInfo: '', error });
+    let child: ProbeProcess;
+    try {
+      child = spawner(hostScript, ['--probe'], { ...env, HEARTH_BACKENDS: backends.join(',') });
+    } catch (e) {
+      failed(`could not start (${(e as Error).message})`);
+      return;
+    }
     let out = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      resolve({ ok: false, backends: [], devices: [], systemInfo: '', error: e.message });
-    });
-    child.on('exit', (code, signal) => {
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill();
+    }, timeoutMs);
+    child.onStdout((text) => (out += text));
+    child.onExit((code, signal, error) => {
       clearTimeout(timer);
       const line = out.split('\n').find((l) => l.startsWith('{'));
       if (code === 0 && line) {
@@ -54,7 +91,7 @@ export function probe(hostScript: string, env: NodeJS.ProcessEnv, backends: stri
           /* fall through */
         }
       }
-      resolve({ ok: false, backends: [], devices: [], systemInfo: '', error: signal ? `crashed with ${signal}` : `exit code ${code}` });
+      failed(error ?? (timedOut ? `timed out after ${timeoutMs} ms` : signal ? `crashed with ${signal}` : `exit code ${code}`));
     });
   });
 }
@@ -62,10 +99,16 @@ export function probe(hostScript: string, env: NodeJS.ProcessEnv, backends: stri
 const NAMES: Record<string, string> = { cuda: 'CUDA', metal: 'Metal', vulkan: 'Vulkan', cpu: 'CPU' };
 
 /**
- * Picks the backends the host will load. `available` are the backend modules next to the addon
- * (e.g. ['cpu', 'vulkan']); `pin` is the user's setting.
+ * Picks the backends the host will load, probing with `spawner`. `available` are the backend modules
+ * next to the addon (e.g. ['cpu', 'vulkan']); `pin` is the user's setting.
  */
-export async function chooseBackend(hostScript: string, env: NodeJS.ProcessEnv, available: string[], pin: BackendPin = 'auto'): Promise<BackendChoice> {
+export async function chooseBackend(
+  spawner: ProbeSpawner,
+  hostScript: string,
+  env: NodeJS.ProcessEnv,
+  available: string[],
+  pin: BackendPin = 'auto',
+): Promise<BackendChoice> {
   const probes: BackendChoice['probes'] = [];
   const candidates = pin === 'auto' ? GPU_ORDER.filter((b) => available.includes(b)) : pin === 'cpu' ? [] : [pin];
   const skipped: string[] = [];
@@ -75,7 +118,7 @@ export async function chooseBackend(hostScript: string, env: NodeJS.ProcessEnv, 
       continue;
     }
     const set = [b, 'cpu'];
-    const r = await probe(hostScript, env, set);
+    const r = await probe(spawner, hostScript, env, set);
     const gpus = r.devices.filter((d) => d.backend.toLowerCase() === b && (d.type === 'gpu' || d.type === 'igpu'));
     probes.push({ backends: set.join(','), ok: r.ok, gpus: gpus.length, error: r.error });
     if (r.ok && gpus.length > 0) {
@@ -84,7 +127,7 @@ export async function chooseBackend(hostScript: string, env: NodeJS.ProcessEnv, 
     }
     skipped.push(r.ok ? `${NAMES[b]} found no GPU` : `${NAMES[b]} ${r.error} while loading (a broken driver?)`);
   }
-  const cpu = await probe(hostScript, env, ['cpu']);
+  const cpu = await probe(spawner, hostScript, env, ['cpu']);
   probes.push({ backends: 'cpu', ok: cpu.ok, gpus: 0, error: cpu.error });
   const why = skipped.length ? skipped.join('; ') : pin === 'cpu' ? 'pinned' : 'no GPU backend is built';
   return { backends: ['cpu'], backend: 'cpu', reason: `CPU (${why})`, probes };

@@ -9,7 +9,7 @@ import path from 'path';
 import { ENGINE_LOG_DIR_ENV, llamaLineJoiner, Logger, silentLogger } from '../logging';
 import { projectRoot } from '../paths';
 import { addonPath, backendModules } from './addon';
-import { BackendChoice, BackendPin, chooseBackend } from './backends';
+import { BackendChoice, BackendPin, chooseBackend, nodeProbeSpawner, ProbeSpawner } from './backends';
 import {
   ChatRequest,
   CompletionRequest,
@@ -92,6 +92,8 @@ export interface LoadedModel {
 export interface EngineClientOptions {
   hostScript?: string;
   spawner?: HostSpawner;
+  /** starts the backend probes (default: child processes of this Node; Electron passes utilityProcess) */
+  probeSpawner?: ProbeSpawner;
   env?: NodeJS.ProcessEnv;
   logger?: Logger;
   /** folder for the host's engine.log (llama.cpp's log included); without it llama.cpp's lines come to `logger` */
@@ -164,7 +166,7 @@ export class EngineClient {
       const dir = this.opts.backendDir ?? path.dirname(addonPath());
       const available = [...backendModules(dir).keys()];
       const env = { ...process.env, ...this.opts.env };
-      const c = await chooseBackend(this.hostScript, env, available, this.opts.backend ?? 'auto');
+      const c = await chooseBackend(this.opts.probeSpawner ?? nodeProbeSpawner, this.hostScript, env, available, this.opts.backend ?? 'auto');
       this.logger.info(`engine backend: ${c.reason}`);
       this.choice = c;
       return c;

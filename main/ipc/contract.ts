@@ -354,13 +354,18 @@ export const events = {
 export type EventName = keyof typeof events;
 export type EventOf<E extends EventName> = z.infer<(typeof events)[E]>;
 
+// ---- the reply to one call: what Electron's IPC returns, and (with its id) a WebSocket frame --------
+
+const ReplyOk = z.object({ ok: z.literal(true), result: z.unknown() });
+const ReplyError = z.object({ ok: z.literal(false), error: z.object({ code: z.string(), message: z.string() }) });
+/** Every face answers a call with this envelope; main/ipc/reply.ts builds it from a result or an error. */
+export const IpcReply = z.union([ReplyOk, ReplyError]);
+export type IpcReply = z.infer<typeof IpcReply>;
+
 // ---- browser-mode WebSocket frames ----------------------------------------------------------------
 
 export const WsRequest = z.object({ id: z.number().int(), channel: z.string(), payload: z.unknown() });
-export const WsResponse = z.union([
-  z.object({ id: z.number().int(), ok: z.literal(true), result: z.unknown() }),
-  z.object({ id: z.number().int(), ok: z.literal(false), error: z.object({ code: z.string(), message: z.string() }) }),
-]);
+export const WsResponse = z.union([ReplyOk.extend({ id: z.number().int() }), ReplyError.extend({ id: z.number().int() })]);
 export type WsResponse = z.infer<typeof WsResponse>;
 export const WsEvent = z.object({ event: z.string(), payload: z.unknown() });
 

@@ -2,10 +2,13 @@
  * The Electron shell's plain parts. Electron itself cannot run here (its binary cannot be
  * downloaded), so main/app/main.ts is only typechecked; these functions are what it is built from.
  */
+import fs from 'fs';
 import path from 'path';
-import { CONTENT_SECURITY_POLICY, isAppUrl, isExternalLink, menuTemplate, windowOptions } from '../../main/app/security';
+import { ALLOWED_PERMISSIONS, DEFAULT_BOUNDS, DEV_ONLY_ENV, linkAction, menuTemplate, parseBounds, permissionAllowed, replaceEnv, shellLayout, spellcheckEnabled, windowOptions } from '../../main/app/security';
+import { addonPath } from '../../main/engine/addon';
 import { defaultDataDir, resolveDataDir } from '../../main/paths';
 import { parseArgs, UsageError } from '../../main/cli/args';
+import { REPO_ROOT } from '../helpers/models';
 
 test('windows are sandboxed, context-isolated and without Node', () => {
   const o = windowOptions('/app/preload.js', { width: 1000, height: 700 });
@@ -13,22 +16,90 @@ test('windows are sandboxed, context-isolated and without Node', () => {
   expect(o.width).toBe(1000);
 });
 
-test('the CSP allows only the app itself', () => {
-  expect(CONTENT_SECURITY_POLICY).toContain("default-src 'self'");
-  expect(CONTENT_SECURITY_POLICY).toContain("script-src 'self'");
-  expect(CONTENT_SECURITY_POLICY).not.toMatch(/unsafe-eval|\*/);
-  expect(CONTENT_SECURITY_POLICY).toContain("object-src 'none'");
+test('saved window bounds are validated; a corrupt or odd window.json gives the default size', () => {
+  expect(parseBounds('{"x":10,"y":-20,"width":1000,"height":700}')).toEqual({ x: 10, y: -20, width: 1000, height: 700 });
+  expect(parseBounds('{"width":1000,"height":700,"x":5}')).toStrictEqual({ width: 1000, height: 700 });
+  for (const text of [undefined, '', 'not json', 'null', '[]', '{"width":100,"height":700}', '{"x":"evil","width":1000,"height":700}', '{"width":1e300,"height":700}', '{"width":1000.5,"height":700}']) {
+    expect([text, parseBounds(text)]).toEqual([text, DEFAULT_BOUNDS]);
+  }
 });
 
-test('navigation stays on the app page; only web links open outside', () => {
-  const index = path.resolve('/opt/hearth/dist/renderer/index.html');
-  expect(isAppUrl(`file://${index}`, index)).toBe(true);
-  expect(isAppUrl(`file://${index}?x=1#y`, index)).toBe(true);
-  expect(isAppUrl('file:///etc/passwd', index)).toBe(false);
-  expect(isAppUrl('https://example.com/', index)).toBe(false);
-  expect(isExternalLink('https://example.com/a')).toBe(true);
-  expect(isExternalLink('file:///etc/passwd')).toBe(false);
-  expect(isExternalLink('javascript:alert(1)')).toBe(false);
+test('spellcheck only where it downloads nothing: macOS yes, Windows and Linux no', () => {
+  expect(spellcheckEnabled('darwin')).toBe(true);
+  expect(spellcheckEnabled('win32')).toBe(false);
+  expect(spellcheckEnabled('linux')).toBe(false);
+  expect(windowOptions('/p.js', { width: 800, height: 600 }, 'win32').webPreferences.spellcheck).toBe(false);
+  expect(windowOptions('/p.js', { width: 800, height: 600 }, 'darwin').webPreferences.spellcheck).toBe(true);
+});
+
+test('only https links open in the system browser; every other link is only shown', () => {
+  expect(linkAction('https://example.com/a?b#c')).toBe('open');
+  expect(linkAction('HTTPS://EXAMPLE.COM/')).toBe('open');
+  for (const url of ['http://example.com/', 'mailto:a@b.c', 'file:///etc/passwd', 'file://C:/Windows/System32/calc.exe', 'javascript:alert(1)',
+    'smb://host/share', 'ms-msdt:/id', 'vscode://x', 'data:text/html,hi', 'app://hearth/index.html', 'https//no-colon', '', 'not a url']) {
+    expect([url, linkAction(url)]).toEqual([url, 'show']);
+  }
+});
+
+test('permissions: everything denied but clipboard writes from the app page', () => {
+  expect([...ALLOWED_PERMISSIONS]).toEqual(['clipboard-sanitized-write']);
+  // the check handler gets an origin, the request handler a URL
+  expect(permissionAllowed('clipboard-sanitized-write', 'app://hearth')).toBe(true);
+  expect(permissionAllowed('clipboard-sanitized-write', 'app://hearth/index.html')).toBe(true);
+  for (const p of ['media', 'geolocation', 'notifications', 'clipboard-read', 'openExternal', 'fullscreen', 'midi', 'hid', 'serial', 'usb', 'fileSystem', 'pointerLock', 'unknown']) {
+    expect([p, permissionAllowed(p, 'app://hearth/index.html')]).toEqual([p, false]);
+  }
+  for (const origin of ['https://example.com', 'file:///', 'app://evil', 'app://hearth.evil.com', 'http://127.0.0.1:1420', 'null', '', undefined]) {
+    expect([origin, permissionAllowed('clipboard-sanitized-write', origin)]).toEqual([origin, false]);
+  }
+});
+
+test('a packaged app takes its addon from resources/native and drops the development overrides (Windows and macOS paths)', () => {
+  const env = { PATH: '/usr/bin', APPDATA: 'C:\\Users\\a\\AppData\\Roaming', HEARTH_DATA_DIR: 'D:\\data', HEARTH_ADDON: 'C:\\evil\\hearth.node', HEARTH_HOST_SCRIPT: 'C:\\evil\\host.js', HEARTH_BACKENDS: 'vulkan', HEARTH_TEST_HOOKS: '1', HEARTH_TEST_CRASH_BACKEND: 'cpu' };
+  const win = shellLayout({ packaged: true, env, appRoot: 'C:\\Program Files\\Hearth\\resources\\app.asar', resourcesPath: 'C:\\Program Files\\Hearth\\resources' }, path.win32);
+  expect(win.env).toEqual({ PATH: '/usr/bin', APPDATA: env.APPDATA, HEARTH_DATA_DIR: 'D:\\data', HEARTH_ADDON: 'C:\\Program Files\\Hearth\\resources\\native\\hearth.node' });
+  expect(win.hostScript).toBe('C:\\Program Files\\Hearth\\resources\\app.asar\\dist\\engine-host.js');
+  expect(win.rendererDir).toBe('C:\\Program Files\\Hearth\\resources\\app.asar\\dist\\renderer');
+  expect(win.preload).toBe('C:\\Program Files\\Hearth\\resources\\app.asar\\dist\\app\\preload.js');
+  const mac = shellLayout({ packaged: true, env: { HEARTH_ADDON: '/tmp/evil.node' }, appRoot: '/Applications/Hearth.app/Contents/Resources/app.asar', resourcesPath: '/Applications/Hearth.app/Contents/Resources' }, path.posix);
+  expect(mac.env).toEqual({ HEARTH_ADDON: '/Applications/Hearth.app/Contents/Resources/native/hearth.node' });
+  expect(env.HEARTH_ADDON).toBe('C:\\evil\\hearth.node'); // the input is not modified
+  // main/engine's addonPath() then finds the packaged addon through HEARTH_ADDON
+  const saved = process.env.HEARTH_ADDON;
+  try {
+    process.env.HEARTH_ADDON = mac.env.HEARTH_ADDON;
+    expect(addonPath()).toBe('/Applications/Hearth.app/Contents/Resources/native/hearth.node');
+  } finally {
+    if (saved === undefined) delete process.env.HEARTH_ADDON;
+    else process.env.HEARTH_ADDON = saved;
+  }
+  // a development run honours the overrides
+  const devEnv = { HEARTH_ADDON: '/x/hearth.node', HEARTH_TEST_HOOKS: '1' };
+  expect(shellLayout({ packaged: false, env: devEnv, appRoot: '/src/hearth', resourcesPath: '/unused' }, path.posix).env).toEqual(devEnv);
+});
+
+test('every HEARTH_* variable the code reads is a development override or the data folder', () => {
+  // a new override added anywhere in main/ fails here until it is classified
+  const read = new Set<string>();
+  const walk = (dir: string) => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const f = path.join(dir, e.name);
+      if (e.isDirectory()) walk(f);
+      else if (f.endsWith('.ts')) for (const m of fs.readFileSync(f, 'utf8').matchAll(/\b(HEARTH_[A-Z_]+)\b/g)) read.add(m[1]);
+    }
+  };
+  walk(path.join(REPO_ROOT, 'main'));
+  // data, not code: the documented override of the data folder, and how much the logs say
+  const honoured = new Set(['HEARTH_DATA_DIR', 'HEARTH_LOG_LEVEL']);
+  const unclassified = [...read].filter((v) => !honoured.has(v) && !(DEV_ONLY_ENV as readonly string[]).includes(v));
+  expect(unclassified).toEqual([]);
+  expect(read.has('HEARTH_ADDON')).toBe(true);
+});
+
+test('replaceEnv makes process.env exactly the layout environment', () => {
+  const target: NodeJS.ProcessEnv = { A: '1', HEARTH_ADDON: '/evil', B: '2' };
+  replaceEnv(target, { A: '1', HEARTH_ADDON: '/good' });
+  expect(target).toEqual({ A: '1', HEARTH_ADDON: '/good' });
 });
 
 test('the menu uses the standard roles, with an app menu only on macOS', () => {

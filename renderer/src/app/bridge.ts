@@ -2,7 +2,8 @@
  * The renderer's one way to main: window.hearth (Electron preload) or, in browser mode, a WebSocket
  * carrying the same contract. Responses and events are validated with the contract's zod schemas.
  */
-import { Channel, contract, EventName, EventOf, events, RequestOf, ResponseOf, WsEvent, WsResponse } from '../../../main/ipc/contract';
+import { Channel, contract, EventName, EventOf, events, IpcReply, RequestOf, ResponseOf, WsEvent, WsResponse } from '../../../main/ipc/contract';
+import type { PreloadApi } from '../../../main/ipc/reply';
 
 export interface HearthBridge {
   invoke(channel: string, payload: unknown): Promise<unknown>;
@@ -12,7 +13,8 @@ export interface HearthBridge {
 
 declare global {
   interface Window {
-    hearth?: HearthBridge;
+    /** the Electron preload's API (main/app/preload-api.ts) */
+    hearth?: PreloadApi;
   }
 }
 
@@ -23,6 +25,22 @@ export class BridgeError extends Error {
     message: string,
   ) {
     super(message);
+  }
+}
+
+/** Electron: window.hearth answers every call with a reply envelope, unwrapped here into the result or a BridgeError with its code. */
+export class PreloadBridge implements HearthBridge {
+  constructor(private readonly api: PreloadApi) {}
+
+  async invoke(channel: string, payload: unknown): Promise<unknown> {
+    const reply = IpcReply.safeParse(await this.api.invoke(channel, payload));
+    if (!reply.success) throw new BridgeError('internal', `main sent a malformed reply to ${channel}`);
+    if (reply.data.ok) return reply.data.result;
+    throw new BridgeError(reply.data.error.code, reply.data.error.message);
+  }
+
+  on(fn: (event: string, payload: unknown) => void): () => void {
+    return this.api.on(fn);
   }
 }
 
@@ -89,7 +107,7 @@ export class SocketBridge implements HearthBridge {
 }
 
 function makeBridge(): HearthBridge {
-  if (typeof window !== 'undefined' && window.hearth) return window.hearth;
+  if (typeof window !== 'undefined' && window.hearth) return new PreloadBridge(window.hearth);
   const token = new URLSearchParams(window.location.search).get('token') ?? '';
   const proto = window.location.protocol === 'https:' ? 'wss:' : 'ws:';
   return new SocketBridge(`${proto}//${window.location.host}/ws?token=${encodeURIComponent(token)}`);

@@ -1,0 +1,41 @@
+/**
+ * Packaging config, checked with electron-builder's own schema validation (no Electron binary can be
+ * downloaded here, so nothing is packaged): the fuses main/app/ relies on being off really are off.
+ */
+import fs from 'fs';
+import path from 'path';
+import { REPO_ROOT } from '../helpers/models';
+
+// electron-builder's own modules: its YAML reader and its configuration validator
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const yaml = require('js-yaml') as { load(text: string): unknown };
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const { validateConfiguration } = require('app-builder-lib/out/util/config/config') as {
+  validateConfiguration(config: unknown, debug: { isEnabled: boolean; add(): void }): Promise<void>;
+};
+const noDebug = { isEnabled: false, add() {} };
+const readConfig = () => yaml.load(fs.readFileSync(path.join(REPO_ROOT, 'electron-builder.yml'), 'utf8')) as Record<string, any>;
+
+test('electron-builder.yml is valid for electron-builder 26 and turns RunAsNode and the other risky fuses off', async () => {
+  const config = readConfig();
+  await expect(validateConfiguration(config, noDebug)).resolves.toBeUndefined();
+  expect(config.asar).toBe(true);
+  expect(config.electronFuses).toEqual({
+    runAsNode: false,
+    enableCookieEncryption: true,
+    enableNodeOptionsEnvironmentVariable: false,
+    enableNodeCliInspectArguments: false,
+    onlyLoadAppFromAsar: true,
+    grantFileProtocolExtraPrivileges: false,
+  });
+  // the validation is real: a misspelt fuse is refused
+  const typo = readConfig();
+  typo.electronFuses.runAsnode = false;
+  await expect(validateConfiguration(typo, noDebug)).rejects.toThrow(/electronFuses/);
+});
+
+test("package.json's main is the bundle build-ts writes (what a packaged app starts)", () => {
+  const pkg = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { main: string };
+  expect(pkg.main).toBe('dist/app/main.js');
+  expect(fs.readFileSync(path.join(REPO_ROOT, 'scripts', 'build-ts.js'), 'utf8')).toContain("'dist/app/main.js'");
+});
