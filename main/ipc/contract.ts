@@ -323,10 +323,11 @@ export type EventOf<E extends EventName> = z.infer<(typeof events)[E]>;
 
 // ---- browser-mode WebSocket frames ----------------------------------------------------------------
 
-export const WsRequest = z.object({ id: z.number().int(), channel: z.string(), payload: z.unknown() });
+export const WsRequest = z.object({ id: z.number().int(), channel: z.string().max(100), payload: z.unknown() });
+/** Every request gets one response; id is null only for a frame that had no usable id (not JSON, no integer id). */
 export const WsResponse = z.union([
   z.object({ id: z.number().int(), ok: z.literal(true), result: z.unknown() }),
-  z.object({ id: z.number().int(), ok: z.literal(false), error: z.object({ code: z.string(), message: z.string() }) }),
+  z.object({ id: z.number().int().nullable(), ok: z.literal(false), error: z.object({ code: z.string(), message: z.string() }) }),
 ]);
 export type WsResponse = z.infer<typeof WsResponse>;
 export const WsEvent = z.object({ event: z.string(), payload: z.unknown() });
