@@ -96,11 +96,18 @@ export class BrowserServer {
       this.guarded('connect', () => refuse(socket, 405), () => socket.destroy()),
     );
     // malformed HTTP (bad request line, headers too large, timeouts): answered like Node's default
-    server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
-      if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
-      const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-      refuse(socket, status);
-    });
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) =>
+      this.guarded(
+        'client error',
+        () => {
+          // as Node does: no status line into the middle of a response already under way
+          const inFlight = (socket as Duplex & { _httpMessage?: http.ServerResponse | null })._httpMessage;
+          if (err.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent) return void socket.destroy();
+          refuse(socket, err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400);
+        },
+        () => socket.destroy(),
+      ),
+    );
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(this.opts.port, this.opts.host, () => {
