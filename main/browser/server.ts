@@ -150,7 +150,7 @@ export class BrowserServer {
       this.opts.services.handle('app.info', {}).then(
         (info) => this.sendJson(res, 200, info),
         (e: unknown) => this.sendJson(res, 500, { error: (e as Error | null)?.message ?? String(e) }),
-      );
+      ).catch(() => res.destroy());
       return;
     }
     if (api) return sendText(res, target.path === '/ws' ? 426 : 404, target.path === '/ws' ? 'upgrade required' : 'not found');

@@ -72,7 +72,7 @@ export function attachSocket(ws: WebSocket, services: Services, logger: Logger, 
       services.handle(channel, payload).then(
         (result) => reply({ id, ok: true, result }),
         (e: unknown) => reply({ id, ok: false, error: { code: errorCode(e), message: (e as Error | null)?.message ?? String(e) } }),
-      );
+      ).catch((e: unknown) => logger.error(`browser socket reply: ${(e as Error | null)?.message ?? String(e)}`)); // never an unhandled rejection
     } catch (e) {
       logger.error(`browser socket message: ${(e as Error).message}`);
       reply({ id: null, ok: false, error: { code: 'internal', message: 'the request could not be handled' } });
