@@ -1,16 +1,36 @@
 /**
- * Browser mode: an HTTP server on loopback serving the renderer build, and a WebSocket carrying the
- * IPC contract. A random token in the printed URL is required for every request and the socket;
- * requests with a foreign Host or Origin header are refused (DNS rebinding, cross-site pages).
+ * Browser mode: an HTTP server serving the renderer build (no secret in it, so no token), `/api/*`
+ * and a WebSocket at `/ws` carrying the IPC contract, both requiring the random token of the printed
+ * URL. Requests with a foreign Host or Origin header are refused (DNS rebinding, cross-site pages).
+ * It binds loopback unless told `allowRemote`. No input ends the process: every listener catches its
+ * own errors, every socket has an error handler, and a malformed request gets an error answer.
  */
 import crypto from 'crypto';
-import fs from 'fs';
 import http from 'http';
-import path from 'path';
-import { WebSocketServer, WebSocket } from 'ws';
-import { WsRequest, WsResponse } from '../ipc/contract';
+import { Duplex } from 'stream';
+import { WebSocketServer } from 'ws';
 import { Services } from '../services';
 import type { Logger } from '../logging';
+import { Guard, hostHeaderOf, isLoopbackHost, isWildcardHost, parseTarget } from './guard';
+import { BASE_HEADERS, sendText, serveStatic } from './static';
+import { attachSocket } from './ws-bridge';
+
+/** Bounds of what one client can make the server hold. */
+export const LIMITS = {
+  /** largest WebSocket message accepted (a chat message is at most 1,000,000 characters) */
+  maxPayloadBytes: 16 * 1024 * 1024,
+  /** unsent output a WebSocket may hold before it is dropped */
+  maxBufferedBytes: 32 * 1024 * 1024,
+  /** time to receive a request's headers, and the whole request */
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+} as const;
+
+/** Answers a connection outside the request/response cycle (upgrade, CONNECT, parse errors) and closes it. */
+function refuse(socket: Duplex, status: number): void {
+  socket.on('error', () => socket.destroy());
+  socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}
 
 export interface BrowserServerOptions {
   services: Services;
@@ -20,159 +40,147 @@ export interface BrowserServerOptions {
   rendererDir: string;
   token?: string;
   logger: Logger;
+  /** bind a non-loopback address; without it listen() refuses one */
+  allowRemote?: boolean;
+  /** overrides of LIMITS (tests use small ones) */
+  limits?: Partial<typeof LIMITS>;
 }
-
-const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.map': 'application/json',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.woff2': 'font/woff2',
-  '.ttf': 'font/ttf',
-};
-
-const CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
 
 export class BrowserServer {
   readonly token: string;
+  /** true when bound beyond loopback */
+  readonly remote: boolean;
+  private readonly guard: Guard;
+  private readonly limits: typeof LIMITS;
   private server: http.Server | undefined;
   private wss: WebSocketServer | undefined;
   private boundPort = 0;
 
   constructor(private readonly opts: BrowserServerOptions) {
     this.token = opts.token ?? crypto.randomBytes(24).toString('base64url');
+    this.remote = !isLoopbackHost(opts.host);
+    this.guard = new Guard({ host: opts.host, token: this.token, remote: this.remote });
+    this.limits = { ...LIMITS, ...opts.limits };
   }
 
   get port(): number {
     return this.boundPort;
   }
 
+  /** The URL to open on this machine (a wildcard bind is reached through loopback). */
   get url(): string {
-    const host = this.opts.host.includes(':') ? `[${this.opts.host}]` : this.opts.host;
-    return `http://${host}:${this.boundPort}/?token=${this.token}`;
-  }
-
-  private allowedHosts(): Set<string> {
-    const p = this.boundPort;
-    const names = new Set([`127.0.0.1:${p}`, `localhost:${p}`, `[::1]:${p}`]);
     const h = this.opts.host;
-    if (h !== '0.0.0.0' && h !== '::') names.add(`${h.includes(':') ? `[${h}]` : h}:${p}`);
-    return names;
+    const local = h === '0.0.0.0' ? '127.0.0.1' : isWildcardHost(h) ? '::1' : h;
+    return this.urlFor(local);
   }
 
-  /** Host must be ours; Origin, when sent, must be ours too. Binding to all interfaces also accepts any Host. */
-  private headersOk(req: http.IncomingMessage): boolean {
-    const wildcard = this.opts.host === '0.0.0.0' || this.opts.host === '::';
-    const host = req.headers.host ?? '';
-    if (!wildcard && !this.allowedHosts().has(host)) return false;
-    const origin = req.headers.origin;
-    if (origin !== undefined) {
-      try {
-        const o = new URL(origin);
-        if (o.host !== host) return false;
-      } catch {
-        return false;
-      }
-    }
-    return true;
-  }
-
-  private tokenOk(req: http.IncomingMessage): boolean {
-    const url = new URL(req.url ?? '/', 'http://x');
-    const given = url.searchParams.get('token') ?? (req.headers.authorization ?? '').replace(/^Bearer /, '') ?? '';
-    const cookie = /(?:^|;\s*)hearth_token=([^;]+)/.exec(req.headers.cookie ?? '')?.[1];
-    const candidate = given || cookie || '';
-    const a = Buffer.from(candidate);
-    const b = Buffer.from(this.token);
-    return a.length === b.length && crypto.timingSafeEqual(a, b);
+  /** The URL through one of this machine's addresses or names. */
+  urlFor(host: string): string {
+    return `http://${hostHeaderOf(host, this.boundPort)}/?token=${this.token}`;
   }
 
   async listen(): Promise<void> {
-    const server = http.createServer((req, res) => this.onRequest(req, res));
-    const wss = new WebSocketServer({ noServer: true, maxPayload: 16 * 1024 * 1024 });
-    server.on('upgrade', (req, socket, head) => {
-      if (!this.headersOk(req) || !this.tokenOk(req) || new URL(req.url ?? '/', 'http://x').pathname !== '/ws') {
-        socket.write('HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n');
-        socket.destroy();
-        return;
-      }
-      wss.handleUpgrade(req, socket, head, (ws) => this.onSocket(ws));
-    });
+    if (this.remote && !this.opts.allowRemote) {
+      throw new Error(`${this.opts.host} is not a loopback address: serving beyond this machine must be allowed explicitly`);
+    }
+    const server = http.createServer({ headersTimeout: this.limits.headersTimeoutMs, requestTimeout: this.limits.requestTimeoutMs }, (req, res) =>
+      this.guarded('request', () => this.onRequest(req, res), () => sendText(res, 500, 'internal error')),
+    );
+    const wss = new WebSocketServer({ noServer: true, maxPayload: this.limits.maxPayloadBytes, perMessageDeflate: false });
+    wss.on('error', (e) => this.opts.logger.warn(`browser websocket server: ${e.message}`));
+    server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) =>
+      this.guarded('upgrade', () => this.onUpgrade(wss, req, socket, head), () => socket.destroy()),
+    );
+    // CONNECT (a proxy request): Node would drop the connection without a word
+    server.on('connect', (_req: http.IncomingMessage, socket: Duplex) =>
+      this.guarded('connect', () => refuse(socket, 405), () => socket.destroy()),
+    );
+    // malformed HTTP (bad request line, headers too large, timeouts): answered like Node's default
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) =>
+      this.guarded(
+        'client error',
+        () => {
+          // as Node does: no status line into the middle of a response already under way
+          const inFlight = (socket as Duplex & { _httpMessage?: http.ServerResponse | null })._httpMessage;
+          if (err.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent) return void socket.destroy();
+          refuse(socket, err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400);
+        },
+        () => socket.destroy(),
+      ),
+    );
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(this.opts.port, this.opts.host, () => resolve());
+      server.listen(this.opts.port, this.opts.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
+    server.on('error', (e) => this.opts.logger.error(`browser server: ${e.message}`));
     const addr = server.address();
     this.boundPort = typeof addr === 'object' && addr ? addr.port : this.opts.port;
+    this.guard.setPort(this.boundPort);
     this.server = server;
     this.wss = wss;
   }
 
-  private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const send = (status: number, body: string, type = 'text/plain; charset=utf-8') => {
-      res.writeHead(status, { 'content-type': type, 'x-content-type-options': 'nosniff', 'cache-control': 'no-store' });
-      res.end(body);
-    };
-    if (!this.headersOk(req)) return send(403, 'forbidden: foreign Host or Origin');
-    if (!this.tokenOk(req)) return send(401, 'unauthorized: open the URL Hearth printed (it carries the token)');
-    if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'method not allowed');
-    const url = new URL(req.url ?? '/', 'http://x');
-    if (url.pathname === '/api/info') {
-      this.opts.services.handle('app.info', {}).then(
-        (info) => send(200, JSON.stringify(info), 'application/json'),
-        (e: Error) => send(500, JSON.stringify({ error: e.message }), 'application/json'),
-      );
-      return;
-    }
-    const rel = url.pathname === '/' ? 'index.html' : decodeURIComponent(url.pathname).replace(/^\/+/, '');
-    const root = path.resolve(this.opts.rendererDir);
-    const file = path.resolve(root, rel);
-    if (!file.startsWith(root + path.sep)) return send(404, 'not found');
-    fs.readFile(file, (err, data) => {
-      if (err) return send(404, 'not found');
-      const headers: http.OutgoingHttpHeaders = {
-        'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream',
-        'x-content-type-options': 'nosniff',
-        'cache-control': 'no-store',
-      };
-      if (rel === 'index.html') {
-        headers['content-security-policy'] = CSP;
-        // the page's own requests (bundle, styles) carry the token as a same-site cookie
-        headers['set-cookie'] = `hearth_token=${this.token}; Path=/; HttpOnly; SameSite=Strict`;
+  /** Runs one listener's work; an exception is logged and answered by `fail`, never thrown. */
+  private guarded(what: string, work: () => void, fail: () => void): void {
+    try {
+      work();
+    } catch (e) {
+      this.opts.logger.error(`browser server ${what}: ${(e as Error).stack ?? String(e)}`);
+      try {
+        fail();
+      } catch {
+        // the connection is beyond answering
       }
-      res.writeHead(200, headers);
-      res.end(req.method === 'HEAD' ? undefined : data);
-    });
+    }
   }
 
-  private onSocket(ws: WebSocket): void {
-    // every event main emits reaches every open page
-    const unsubscribe = this.opts.services.subscribe((event, payload) => {
-      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ event, payload }));
-    });
-    ws.on('close', unsubscribe);
-    ws.on('message', (data) => {
-      let frame: unknown;
-      try {
-        frame = JSON.parse(data.toString());
-      } catch {
-        return;
-      }
-      const req = WsRequest.safeParse(frame);
-      if (!req.success) return;
-      const { id, channel, payload } = req.data;
-      const reply = (r: WsResponse) => {
-        if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(r));
-      };
-      void this.opts.services.call(channel, payload).then((r) => reply({ id, ...r }));
-    });
+  private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
+    req.on('error', () => undefined);
+    res.on('error', () => undefined);
+    if (!this.guard.headersOk(req)) return sendText(res, 403, 'forbidden: foreign Host or Origin');
+    const target = parseTarget(req.url);
+    if (!target) return sendText(res, 400, 'bad request target');
+    const api = target.path === '/ws' || target.path.startsWith('/api/');
+    if (api && !this.guard.tokenOk(req, target)) return sendText(res, 401, 'unauthorized: open the URL Hearth printed (it carries the token)');
+    if (req.method !== 'GET' && req.method !== 'HEAD') return sendText(res, 405, 'method not allowed', { allow: 'GET, HEAD' });
+    if (target.path === '/api/info') {
+      this.opts.services.handle('app.info', {}).then(
+        (info) => this.sendJson(res, 200, info),
+        (e: unknown) => this.sendJson(res, 500, { error: (e as Error | null)?.message ?? String(e) }),
+      ).catch(() => res.destroy());
+      return;
+    }
+    if (api) return sendText(res, target.path === '/ws' ? 426 : 404, target.path === '/ws' ? 'upgrade required' : 'not found');
+    serveStatic(req, res, this.opts.rendererDir, target.path);
+  }
+
+  private sendJson(res: http.ServerResponse, status: number, body: unknown): void {
+    if (res.headersSent || res.destroyed) return;
+    const text = JSON.stringify(body);
+    res.writeHead(status, { ...BASE_HEADERS, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+  }
+
+  private onUpgrade(wss: WebSocketServer, req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    // Node removes its own error handler from an upgraded socket: without this a reset would throw
+    socket.on('error', () => socket.destroy());
+    if (!this.guard.headersOk(req)) return refuse(socket, 403);
+    const target = parseTarget(req.url);
+    if (!target) return refuse(socket, 400);
+    if (target.path !== '/ws') return refuse(socket, 404);
+    if (!this.guard.tokenOk(req, target)) return refuse(socket, 401);
+    wss.handleUpgrade(req, socket, head, (ws) =>
+      this.guarded('socket', () => attachSocket(ws, this.opts.services, this.opts.logger, this.limits), () => ws.terminate()),
+    );
   }
 
   async close(): Promise<void> {
     for (const c of this.wss?.clients ?? []) c.terminate();
     this.wss?.close();
+    this.server?.closeAllConnections();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
 }

@@ -11,6 +11,7 @@ import { planLoad } from '../models/fit';
 import { ensureDataDir, projectRoot, resolveDataDir } from '../paths';
 import { intFlag, numFlag, parseArgs, UsageError } from './args';
 import { BrowserServer } from '../browser/server';
+import { isLoopbackHost, isWildcardHost, machineNames } from '../browser/guard';
 import { composeApp } from '../compose';
 
 const USAGE = `usage: hearth <command> [options]
@@ -22,11 +23,13 @@ commands:
   fit MODEL.gguf [--gpu-layers N|max|auto] [--ctx N] [--cache-type q8_0] [--margin MiB] [--json]
                                                 memory per device before loading (llama.cpp's estimate)
   devices [--json]                              backends and devices with memory
-  serve [--port 1420] [--host 127.0.0.1]        browser mode: the UI on a local URL
+  serve [--port 1420] [--host 127.0.0.1] [--allow-remote]
+                                                browser mode: the UI on a local URL; a --host
+                                                beyond loopback needs --allow-remote
 
 global options: --data-dir DIR (or HEARTH_DATA_DIR), --verbose`;
 
-const BOOLEANS = new Set(['json', 'verbose', 'help']);
+const BOOLEANS = new Set(['json', 'verbose', 'help', 'allow-remote']);
 const ALIASES: Record<string, string> = { p: 'prompt', n: 'n-predict', h: 'help', t: 'threads', c: 'ctx' };
 
 function formatInt(n: number): string {
@@ -169,15 +172,26 @@ export async function main(argv: string[]): Promise<number> {
       case 'serve': {
         const port = intFlag(flags, 'port', 1420)!;
         const host = typeof flags.host === 'string' ? flags.host : '127.0.0.1';
+        const allowRemote = flags['allow-remote'] === true;
+        if (!isLoopbackHost(host) && !allowRemote) {
+          throw new UsageError(`--host ${host} is not a loopback address: add --allow-remote to serve Hearth to other machines (its token and your chats then travel unencrypted)`);
+        }
         const paths = ensureDataDir(dataDir);
         const pkg = JSON.parse(fs.readFileSync(path.join(projectRoot(), 'package.json'), 'utf8')) as { version: string };
         const app = composeApp({ paths, engine, appVersion: pkg.version, logger });
-        const server = new BrowserServer({ services: app.services, host, port, rendererDir: path.join(projectRoot(), 'dist', 'renderer'), logger });
+        const server = new BrowserServer({ services: app.services, host, port, rendererDir: path.join(projectRoot(), 'dist', 'renderer'), logger, allowRemote });
         await server.listen();
         // the address without its token: the token never goes to a log
         logger.info('browser mode started', { version: pkg.version, platform: process.platform, arch: process.arch, host, port: server.port });
         engine.start().catch((e: Error) => process.stderr.write(`engine: ${e.message}\n`));
         process.stdout.write(`Hearth UI: ${server.url}\n`);
+        if (server.remote) {
+          const others = isWildcardHost(host) ? machineNames().filter((n) => !isLoopbackHost(n) && !n.startsWith('fe80:')) : [];
+          for (const n of others) process.stdout.write(`  on the network: ${server.urlFor(n)}\n`);
+          process.stderr.write(
+            `warning: Hearth listens on ${host}, beyond this machine. The connection is plain HTTP: the token in the URL and every chat travel unencrypted, and anyone on the network who sees the URL can use Hearth.\n`,
+          );
+        }
         process.stdout.write(`data folder: ${paths.root}\n`);
         await new Promise<void>((resolve) => {
           process.once('SIGINT', resolve);

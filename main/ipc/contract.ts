@@ -364,8 +364,9 @@ export type IpcReply = z.infer<typeof IpcReply>;
 
 // ---- browser-mode WebSocket frames ----------------------------------------------------------------
 
-export const WsRequest = z.object({ id: z.number().int(), channel: z.string(), payload: z.unknown() });
-export const WsResponse = z.union([ReplyOk.extend({ id: z.number().int() }), ReplyError.extend({ id: z.number().int() })]);
+export const WsRequest = z.object({ id: z.number().int(), channel: z.string().max(100), payload: z.unknown() });
+/** Every request gets one response; id is null only for a frame that had no usable id (not JSON, no integer id). */
+export const WsResponse = z.union([ReplyOk.extend({ id: z.number().int() }), ReplyError.extend({ id: z.number().int().nullable() })]);
 export type WsResponse = z.infer<typeof WsResponse>;
 export const WsEvent = z.object({ event: z.string(), payload: z.unknown() });
 

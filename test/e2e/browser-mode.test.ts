@@ -50,6 +50,8 @@ afterAll(async () => {
 test('npm start falls back to browser mode and the page shows the engine', async () => {
   expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/\?token=/);
   const page = await browser.newPage();
+  const cspViolations: string[] = [];
+  page.on('console', (m) => /Content Security Policy/i.test(m.text()) && cspViolations.push(m.text()));
   await page.goto(`${url}#about`);
   await expect(page.getByRole('tab', { name: 'About' }).getAttribute('aria-selected')).resolves.toBe('true');
   const devices = page.getByRole('table', { name: 'Devices' });
@@ -61,12 +63,37 @@ test('npm start falls back to browser mode and the page shows the engine', async
   fs.mkdirSync(SHOTS, { recursive: true });
   await page.screenshot({ path: path.join(SHOTS, 'browser-mode-about.png'), fullPage: true });
   fs.writeFileSync(path.join(REPO_ROOT, 'test-output', 'start-to-devices-ms.txt'), `${firstPaintMs}\n`);
+  // the token left the address bar (the hash stays) and lives in this tab's sessionStorage, without a cookie
+  const token = new URL(url).searchParams.get('token')!;
+  expect(page.url()).toBe(`${new URL(url).origin}/#about`);
+  await expect(page.evaluate(() => sessionStorage.getItem('hearth.token'))).resolves.toBe(token);
+  await expect(page.context().cookies()).resolves.toEqual([]);
+  // a reload still reaches main
+  await page.reload();
+  await page.getByRole('table', { name: 'Devices' }).waitFor({ timeout: 60000 });
+  expect(page.url()).not.toContain('token');
+  // the page's CSP (connect-src limited to this origin) let everything it needs through
+  expect(cspViolations).toEqual([]);
 });
 
-test('the page without its token is refused', async () => {
+test('the page without its token loads, but its WebSocket is refused and it says how to get in', async () => {
   const page = await browser.newPage();
-  const res = await page.goto(url.replace(/\?token=.*/, ''));
-  expect(res?.status()).toBe(401);
+  const res = await page.goto(`${url.replace(/\?token=.*/, '')}#about`);
+  expect(res?.status()).toBe(200);
+  await page.getByRole('alert').filter({ hasText: /no Hearth token: open the URL Hearth printed/ }).first().waitFor({ timeout: 30000 });
+  // the socket itself refuses a missing or wrong token
+  const opened = (token: string) =>
+    page.evaluate(
+      (t) => new Promise<string>((resolve) => {
+        const ws = new WebSocket(`ws://${location.host}/ws${t}`);
+        ws.onopen = () => resolve('open');
+        ws.onerror = () => resolve('refused');
+      }),
+      token,
+    );
+  await expect(opened('')).resolves.toBe('refused');
+  await expect(opened('?token=wrong')).resolves.toBe('refused');
+  await expect(opened(`?token=${new URL(url).searchParams.get('token')}`)).resolves.toBe('open');
 });
 
 test('browser mode keeps main.log and engine.log in <data>/logs; About offers Copy diagnostics, not Open logs folder', async () => {

@@ -50,14 +50,18 @@ export class SocketBridge implements HearthBridge {
   private readonly pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
   private readonly listeners = new Set<(event: string, payload: unknown) => void>();
 
-  constructor(private readonly url: string) {}
+  /** `refused`: the error when the socket cannot open (the server also refuses a missing or wrong token) */
+  constructor(
+    private readonly url: string,
+    private readonly refused = new BridgeError('disconnected', 'cannot reach Hearth (is it still running?)'),
+  ) {}
 
   private connect(): Promise<WebSocket> {
     if (this.open) return this.open;
     this.open = new Promise((resolve, reject) => {
       const ws = new WebSocket(this.url);
       ws.onopen = () => resolve(ws);
-      ws.onerror = () => reject(new BridgeError('disconnected', 'cannot reach Hearth (is it still running?)'));
+      ws.onerror = () => reject(this.refused);
       ws.onclose = () => {
         this.open = undefined;
         for (const p of this.pending.values()) p.reject(new BridgeError('disconnected', 'connection to Hearth closed'));
@@ -80,6 +84,11 @@ export class SocketBridge implements HearthBridge {
         const parsed = WsResponse.safeParse(frame);
         if (!parsed.success) return;
         const msg = parsed.data;
+        if (msg.id === null) {
+          // main could not read a request of ours (a bug here): say so, the caller's request stays pending until close
+          console.error(`Hearth refused a request: ${msg.ok ? '' : msg.error.message}`);
+          return;
+        }
         const p = this.pending.get(msg.id);
         if (!p) return;
         this.pending.delete(msg.id);
@@ -106,11 +115,47 @@ export class SocketBridge implements HearthBridge {
   }
 }
 
+const TOKEN_KEY = 'hearth.token';
+
+/**
+ * Browser mode's token: read once from the address bar (`?token=`), then removed from it with
+ * history.replaceState and kept in sessionStorage, so it is not bookmarked, shared or shown, and a
+ * reload of this tab still has it. Empty when the page was opened without one.
+ */
+export function takeToken(win: Pick<Window, 'location' | 'history' | 'sessionStorage'> = window): string {
+  const url = new URL(win.location.href);
+  const fromUrl = url.searchParams.get('token');
+  let storage: Storage | undefined;
+  try {
+    storage = win.sessionStorage;
+  } catch {
+    storage = undefined; // storage disabled: the token lives as long as the page
+  }
+  if (fromUrl !== null) {
+    url.searchParams.delete('token');
+    win.history.replaceState(win.history.state, '', `${url.pathname}${url.search}${url.hash}`);
+    try {
+      storage?.setItem(TOKEN_KEY, fromUrl);
+    } catch {
+      // quota or privacy mode: a reload will need the printed URL again
+    }
+    return fromUrl;
+  }
+  try {
+    return storage?.getItem(TOKEN_KEY) ?? '';
+  } catch {
+    return '';
+  }
+}
+
 function makeBridge(): HearthBridge {
   if (typeof window !== 'undefined' && window.hearth) return new PreloadBridge(window.hearth);
-  const token = new URLSearchParams(window.location.search).get('token') ?? '';
+  const token = takeToken();
   const proto = window.location.protocol === 'https:' ? 'wss:' : 'ws:';
-  return new SocketBridge(`${proto}//${window.location.host}/ws?token=${encodeURIComponent(token)}`);
+  const refused = token
+    ? undefined
+    : new BridgeError('unauthorized', 'this page has no Hearth token: open the URL Hearth printed when it started (it carries the token)');
+  return new SocketBridge(`${proto}//${window.location.host}/ws?token=${encodeURIComponent(token)}`, refused);
 }
 
 let bridge: HearthBridge | undefined;

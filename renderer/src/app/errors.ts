@@ -28,6 +28,7 @@ const HINTS: Record<string, string> = {
   not_found: 'That chat or message no longer exists — it may have been deleted in another window.',
   disconnected: 'Lost the connection to Hearth — check that it is still running, then try again.',
   forbidden: 'Hearth refused this request — reload the page.',
+  unauthorized: 'This page has no Hearth token — open the URL Hearth printed when it started (it carries the token).',
 };
 
 /** One sentence saying what happened and what to do next. */
