@@ -30,7 +30,7 @@ export const TEST_MODEL_SIZES = ['tiny', 'bench', '1b'] as const;
 export type TestModelSize = (typeof TEST_MODEL_SIZES)[number];
 
 /** llama.cpp `enum llama_pooling_type` values written as `llama.pooling_type`. */
-const POOLING_TYPE = { mean: 1, cls: 2, last: 3 } as const;
+const POOLING_TYPE = { mean: 1, cls: 2, last: 3, rank: 4 } as const;
 export type TestModelPooling = 'none' | keyof typeof POOLING_TYPE;
 
 export const testModelOptionsSchema = z.object({
@@ -40,8 +40,11 @@ export const testModelOptionsSchema = z.object({
   vocab: z.enum(TEST_MODEL_VOCABS).default('llama-spm'),
   /** PRNG seed (uint32). */
   seed: z.number().int().min(0).max(0xffffffff).default(1),
-  /** Pooling for an embedding-model variant; 'none' writes no `llama.pooling_type`. */
-  pooling: z.enum(['none', 'mean', 'cls', 'last']).default('none'),
+  /** Pooling for an embedding-model variant; 'none' writes no `llama.pooling_type`. 'rank' is a
+   *  reranker's pooling (a score per sequence, not a vector). */
+  pooling: z.enum(['none', 'mean', 'cls', 'last', 'rank']).default('none'),
+  /** Write `llama.attention.causal = false`: bidirectional attention, as BERT-style embedders have. */
+  nonCausal: z.boolean().default(false),
   /** Jinja chat template; defaults to {@link DEFAULT_CHAT_TEMPLATE}. */
   chatTemplate: z.string().min(1).optional(),
   /** `general.name`; defaults to a name derived from the options. */
@@ -306,7 +309,7 @@ export async function writeTestModel(options: TestModelOptions): Promise<TestMod
 
   const w = new GgufWriter();
   w.setString('general.architecture', 'llama');
-  w.setString('general.name', opts.name ?? `hearth-test-${opts.size}-${opts.vocab}${opts.pooling === 'none' ? '' : `-${opts.pooling}`}`);
+  w.setString('general.name', opts.name ?? `hearth-test-${opts.size}-${opts.vocab}${opts.pooling === 'none' ? '' : `-${opts.pooling}`}${opts.nonCausal ? '-noncausal' : ''}`);
   w.setUint32('general.file_type', 1); // LLAMA_FTYPE_MOSTLY_F16
   w.setUint32('llama.context_length', hp.contextLength);
   w.setUint32('llama.embedding_length', nEmbd);
@@ -319,6 +322,7 @@ export async function writeTestModel(options: TestModelOptions): Promise<TestMod
   w.setFloat32('llama.attention.layer_norm_rms_epsilon', hp.rmsEps);
   w.setUint32('llama.vocab_size', nVocab);
   if (opts.pooling !== 'none') w.setUint32('llama.pooling_type', POOLING_TYPE[opts.pooling]);
+  if (opts.nonCausal) w.setBool('llama.attention.causal', false);
   for (const [key, value] of tokenizer) w.set(key, value);
   w.setString('tokenizer.chat_template', opts.chatTemplate ?? DEFAULT_CHAT_TEMPLATE);
 
@@ -363,7 +367,8 @@ options:
   --out FILE              output path
   --vocab NAME            tokenizer: ${TEST_MODEL_VOCABS.join(', ')} (default llama-spm)
   --seed N                PRNG seed, 0..4294967295 (default 1)
-  --pooling MODE          none|mean|cls|last: embedding-model variant (default none)
+  --pooling MODE          none|mean|cls|last|rank: embedding-model variant (default none)
+  --non-causal            bidirectional attention (llama.attention.causal = false), as in BERT-style embedders
   --untied                write output.weight even for sizes that tie it to the embeddings
   --chat-template TEXT    Jinja chat template (default: ChatML)
   --name NAME             general.name
@@ -380,7 +385,7 @@ export async function main(argv: string[]): Promise<number> {
       allowPositionals: false,
       options: {
         size: { type: 'string' }, out: { type: 'string' }, vocab: { type: 'string' }, seed: { type: 'string' },
-        pooling: { type: 'string' }, untied: { type: 'boolean' }, 'chat-template': { type: 'string' }, name: { type: 'string' },
+        pooling: { type: 'string' }, 'non-causal': { type: 'boolean' }, untied: { type: 'boolean' }, 'chat-template': { type: 'string' }, name: { type: 'string' },
         'vocab-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -394,7 +399,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const seed = values.seed === undefined ? undefined : /^\d+$/.test(values.seed) ? Number(values.seed) : NaN;
   const parsed = testModelOptionsSchema.safeParse({
-    out: values.out, size: values.size, vocab: values.vocab, seed, pooling: values.pooling, untied: values.untied,
+    out: values.out, size: values.size, vocab: values.vocab, seed, pooling: values.pooling, nonCausal: values['non-causal'], untied: values.untied,
     chatTemplate: values['chat-template'], name: values.name, vocabDir: values['vocab-dir'],
   });
   if (!parsed.success) {

@@ -22,9 +22,16 @@ export const TINY_BPE = path.join(TEST_MODELS_DIR, 'tiny-bpe.gguf');
 /** Tiny embedding model (llama-spm vocab, `llama.pooling_type` = mean), ~5 MB. */
 export const TINY_EMBED = path.join(TEST_MODELS_DIR, 'tiny-embed.gguf');
 
+/** Tiny BERT-style embedder: bidirectional attention (`llama.attention.causal` = false), mean pooling, ~5 MB. */
+export const TINY_BERT = path.join(TEST_MODELS_DIR, 'tiny-embed-noncausal.gguf');
+/** Tiny reranker-shaped model (`llama.pooling_type` = rank: a score per sequence, not a vector), ~5 MB. */
+export const TINY_RERANK = path.join(TEST_MODELS_DIR, 'tiny-rerank.gguf');
+
 /** How each test model is generated (used by the global setup and by tests that check metadata). */
 export const TEST_MODELS: readonly (TestModelOptions & { out: string })[] = [
   { out: TINY_SPM, size: 'tiny', vocab: 'llama-spm', seed: TEST_MODEL_SEED, untied: true },
   { out: TINY_BPE, size: 'tiny', vocab: 'llama-bpe', seed: TEST_MODEL_SEED },
   { out: TINY_EMBED, size: 'tiny', vocab: 'llama-spm', seed: TEST_MODEL_SEED, pooling: 'mean' },
+  { out: TINY_BERT, size: 'tiny', vocab: 'llama-spm', seed: TEST_MODEL_SEED, pooling: 'mean', nonCausal: true },
+  { out: TINY_RERANK, size: 'tiny', vocab: 'llama-spm', seed: TEST_MODEL_SEED, pooling: 'rank' },
 ];
