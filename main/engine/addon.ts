@@ -15,13 +15,15 @@ export interface NativeModel {
 export interface NativeContext {
   generate(requestJson: string, onEvent?: (ev: { content?: string; reasoning?: string }) => void): Promise<Record<string, unknown>>;
   abort(id: number): 'queued' | 'running' | 'unknown';
-  embed(texts: string[]): Promise<Float32Array[]>;
+  /** `id` names the task for abort(id) */
+  embed(texts: string[], opts?: { id?: number }): Promise<Float32Array[]>;
   saveSession(path: string, opts?: { seq?: number }): Promise<{ tokens: number }>;
   restoreSession(path: string, opts?: { seq?: number }): Promise<{ tokens: number }>;
   clearSequence(opts?: { seq?: number }): Promise<void>;
   info(): Record<string, unknown>;
   memoryBreakdown(): unknown;
-  dispose(): void;
+  /** Aborts what runs, fails what is queued; settles once the worker has stopped and the memory is freed (off the JS thread). */
+  dispose(): Promise<void>;
 }
 
 export interface NativeAddon {

@@ -377,9 +377,9 @@ export class EngineClient {
     });
   }
 
-  async embed(modelId: string, texts: string[]): Promise<number[][]> {
+  async embed(modelId: string, texts: string[], opts: { signal?: AbortSignal } = {}): Promise<number[][]> {
     await this.ensure(modelId);
-    return this.request('embed', { modelId, texts });
+    return this.request('embed', { modelId, texts }, { signal: opts.signal });
   }
 
   async tokenize(modelId: string, text: string, opts: { addSpecial?: boolean; parseSpecial?: boolean } = {}): Promise<number[]> {

@@ -117,8 +117,14 @@ export class EngineHost {
       }
       case 'embed': {
         const l = this.get(params.modelId as string);
-        const vectors = await l.ctx.embed(params.texts as string[]);
-        return vectors.map((v) => Array.from(v));
+        const taskId = this.nextTaskId++;
+        this.running.set(id, { modelId: params.modelId as string, cancel: () => l.ctx.abort(taskId) });
+        try {
+          const vectors = await l.ctx.embed(params.texts as string[], { id: taskId });
+          return vectors.map((v) => Array.from(v));
+        } finally {
+          this.running.delete(id);
+        }
       }
       case 'tokenize': {
         const l = this.get(params.modelId as string);
@@ -281,8 +287,8 @@ export class EngineHost {
     const l = this.loaded.get(modelId);
     if (!l) return false;
     this.loaded.delete(modelId);
-    l.ctx.dispose();
     l.model.dispose();
+    await l.ctx.dispose(); // aborts what runs; the join and the free happen off this thread
     return true;
   }
 

@@ -32,6 +32,12 @@ export const LoadParams = z
   })
   .strict()
   .refine((p) => p.ubatchSize <= p.batchSize, { message: 'ubatchSize must not exceed batchSize', path: ['ubatchSize'] })
+  // every sequence may need a place in one batch, and llama.cpp caps the batch at the context
+  // (the addon checks again against the model's trained context when contextSize is 0 or left out)
+  .refine((p) => p.parallel <= Math.min(p.batchSize, p.contextSize || Infinity), {
+    message: 'parallel must not exceed batchSize or contextSize (every sequence may need a place in one batch)',
+    path: ['parallel'],
+  })
   .refine((p) => !QUANTIZED_CACHE_TYPES.has(p.cacheTypeV) || p.flashAttention !== 'off', {
     message: 'a quantized V cache needs flash attention (auto or on)',
     path: ['cacheTypeV'],

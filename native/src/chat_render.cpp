@@ -1,5 +1,7 @@
 #include "chat_render.h"
 
+#include <algorithm>
+
 #include "util.h"
 
 namespace hearth {
@@ -38,6 +40,29 @@ RenderedChat renderChat(const ModelHandle & h, const common_json & req, const co
     }
     out.tokens = common_tokenize(llama_model_get_vocab(h.model), out.params.prompt, true, true);
     return out;
+}
+
+int systemPromptTokens(const ModelHandle & h, const common_json & req, const RenderedChat & rendered, const common_json * messagesOverride) {
+    const int bos = llama_vocab_get_add_bos(llama_model_get_vocab(h.model)) ? 1 : 0;
+    const common_json & msgs = messagesOverride ? *messagesOverride : req.at("messages");
+    common_json system = common_json::array();
+    for (const auto & m : msgs) {
+        if (!m.is_object() || m.value("role", std::string()) != "system") break;
+        system.push_back(m);
+    }
+    if (system.empty()) return std::min<int>(bos, (int) rendered.tokens.size());
+    common_json alone = req;
+    alone["addGenerationPrompt"] = false;
+    alone.erase("continueFinal");
+    RenderedChat sys;
+    try {
+        sys = renderChat(h, alone, &system);
+    } catch (const std::exception &) {
+        return std::min<int>(bos, (int) rendered.tokens.size());
+    }
+    size_t n = 0;
+    while (n < sys.tokens.size() && n < rendered.tokens.size() && sys.tokens[n] == rendered.tokens[n]) n++;
+    return std::max<int>((int) n, std::min<int>(bos, (int) rendered.tokens.size()));
 }
 
 } // namespace hearth

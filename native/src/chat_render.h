@@ -22,4 +22,10 @@ struct RenderedChat {
 // messagesOverride, when given, replaces req.messages (used to drop old turns on overflow).
 RenderedChat renderChat(const ModelHandle & h, const common_json & req, const common_json * messagesOverride = nullptr);
 
+// How many of rendered.tokens belong to the leading system messages (the system prompt): the leading
+// tokens a context shift keeps. Renders those messages alone and takes the common token prefix;
+// at least BOS when the vocab adds one, 0 when nothing can be said (no system message, or a template
+// that refuses to render system messages alone).
+int systemPromptTokens(const ModelHandle & h, const common_json & req, const RenderedChat & rendered, const common_json * messagesOverride = nullptr);
+
 } // namespace hearth

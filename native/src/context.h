@@ -51,7 +51,8 @@ private:
 
     Napi::Promise enqueue(Napi::Env env, std::shared_ptr<Task> task, Napi::Value onEvent);
     Napi::Value sessionTask(const Napi::CallbackInfo & info, int kind, const char * name);
-    void shutdown();
+    // stops the worker (queued tasks fail, running ones abort) and hands over the state, to be joined
+    std::shared_ptr<State> stop();
 
     std::shared_ptr<State> state_;
 };

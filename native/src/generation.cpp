@@ -1,0 +1,543 @@
+#include "generation.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+
+#include "json-schema-to-grammar.h"
+#include "kv_space.h"
+#include "util.h"
+
+namespace hearth {
+
+// length of the longest suffix of `text` that is a proper prefix of one of the stop strings
+static size_t partialStopLen(const std::string & text, const std::vector<std::string> & stops) {
+    size_t best = 0;
+    for (const auto & s : stops) {
+        size_t max = std::min(text.size(), s.size() - 1);
+        for (size_t k = max; k > best; k--) {
+            if (text.compare(text.size() - k, k, s, 0, k) == 0) { best = k; break; }
+        }
+    }
+    return best;
+}
+
+// number of trailing bytes that form an incomplete UTF-8 sequence
+static size_t incompleteUtf8(const std::string & s) {
+    size_t n = s.size();
+    for (size_t i = 1; i <= 4 && i <= n; i++) {
+        unsigned char c = (unsigned char) s[n - i];
+        if ((c & 0xC0) == 0x80) continue; // continuation byte
+        size_t need = (c & 0x80) == 0 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 1;
+        return need > i ? i : 0;
+    }
+    return 0;
+}
+
+// Streamed text is coalesced: a piece is appended to the task's buffer, and a call to JS is queued only
+// when none is pending and the last one was at least kEmitInterval ago (the first piece goes at once);
+// that call takes everything buffered. So JS, the host's IPC and the app wake at most ~20 times a
+// second however fast tokens come, and those wake-ups do not take turns from the decoding threads.
+// finishTask() flushes what is left (`now`) before the result settles.
+static constexpr auto kEmitInterval = std::chrono::milliseconds(50);
+void emit(Task & t, const std::string & content, const std::string & reasoning, bool now) {
+    std::lock_guard<std::mutex> lock(t.out_mu);
+    t.out_content += content;
+    t.out_reasoning += reasoning;
+    if (t.out_content.empty() && t.out_reasoning.empty()) return;
+    if (t.out_scheduled) return;
+    const auto tnow = Clock::now();
+    if (!now && tnow - t.last_emit < kEmitInterval) return;
+    t.last_emit = tnow;
+    t.out_scheduled = true;
+    Task * task = &t; // alive until settle(), whose call is queued after this one
+    t.tsfn.NonBlockingCall([task](Napi::Env env, Napi::Function fn) {
+        std::string c, r;
+        {
+            std::lock_guard<std::mutex> lock(task->out_mu);
+            c.swap(task->out_content);
+            r.swap(task->out_reasoning);
+            task->out_scheduled = false;
+        }
+        if (c.empty() && r.empty()) return;
+        Napi::Object o = Napi::Object::New(env);
+        if (!c.empty()) o.Set("content", c);
+        if (!r.empty()) o.Set("reasoning", r);
+        if (fn) fn.Call({o});
+    });
+}
+
+// ---- generation (worker thread) -------------------------------------------------------------------
+
+static void fillSampling(common_params_sampling & sp, const common_json & s, int n_vocab, int n_ctx) {
+    if (!s.is_object()) return;
+    sp.temp = s.value("temperature", sp.temp);
+    sp.top_k = s.value("topK", sp.top_k);
+    sp.top_p = s.value("topP", sp.top_p);
+    sp.min_p = s.value("minP", sp.min_p);
+    sp.typ_p = s.value("typicalP", sp.typ_p);
+    sp.penalty_repeat = s.value("repeatPenalty", sp.penalty_repeat);
+    sp.penalty_last_n = s.value("repeatLastN", sp.penalty_last_n);
+    // -1: the whole context, as llama-server; a window beyond the context is the whole context too
+    if (sp.penalty_last_n < 0 || sp.penalty_last_n > n_ctx) sp.penalty_last_n = n_ctx;
+    sp.penalty_present = s.value("presencePenalty", sp.penalty_present);
+    sp.penalty_freq = s.value("frequencyPenalty", sp.penalty_freq);
+    if (s.contains("seed") && s.at("seed").is_number()) sp.seed = (uint32_t) s.at("seed").get<int64_t>();
+    if (sp.temp <= 0.0f) {
+        // greedy: the most likely token (after penalties and biases); top-k 1 finds it without sorting
+        sp.samplers = {COMMON_SAMPLER_TYPE_PENALTIES, COMMON_SAMPLER_TYPE_TOP_K};
+        sp.top_k = 1;
+    }
+    if (s.contains("logitBias") && s.at("logitBias").is_array()) {
+        const common_json & lb = s.at("logitBias");
+        for (size_t i = 0; i < lb.size(); i++) {
+            int tok = lb[i].value("token", -1);
+            float bias = lb[i].value("bias", 0.0f);
+            if (tok < 0 || tok >= n_vocab) throw HearthError("invalid_argument", "logitBias token " + std::to_string(tok) + " is outside the vocabulary");
+            sp.logit_bias.push_back({tok, bias});
+        }
+    }
+}
+
+void prepareRun(Context::State & st, GenRun & run) {
+    Task & t = *run.task;
+    run.t0 = Clock::now();
+    const common_json & req = t.req;
+    llama_context * ctx = st.ctx;
+    const llama_model * model = st.model->model;
+    const llama_vocab * vocab = llama_model_get_vocab(model);
+    llama_memory_t mem = llama_get_memory(ctx);
+    const int seq = t.seq;
+    const int n_ctx = (int) llama_n_ctx(ctx);
+    const std::string policy = req.value("overflow", std::string("error"));
+    run.policy = policy;
+    GenResult & r = t.gen;
+    // 1. prompt
+    const bool chat = req.contains("messages");
+    run.chat = chat;
+    RenderedChat & rc = run.rc;
+    std::vector<llama_token> & prompt = run.prompt;
+    if (chat) {
+        rc = renderChat(*st.model, req);
+        if ((int) rc.tokens.size() >= n_ctx && policy == "truncateMiddle") {
+            // drop the oldest turns after the system messages until the prompt fits
+            common_json msgs = req.at("messages");
+            while ((int) rc.tokens.size() >= n_ctx) {
+                common_json kept = common_json::array();
+                bool dropped = false;
+                for (size_t i = 0; i < msgs.size(); i++) {
+                    bool system = msgs[i].value("role", std::string()) == "system";
+                    if (!dropped && !system && i + 1 < msgs.size()) { dropped = true; r.droppedMessages++; continue; }
+                    kept.push_back(msgs[i]);
+                }
+                if (!dropped) break;
+                msgs = kept;
+                rc = renderChat(*st.model, req, &msgs);
+            }
+        }
+        prompt = rc.tokens;
+    } else if (req.contains("prompt") && req.at("prompt").is_array()) {
+        const common_json & arr = req.at("prompt");
+        const int n_vocab = llama_vocab_n_tokens(vocab);
+        for (size_t i = 0; i < arr.size(); i++) {
+            int tok = arr[i].get<int>();
+            if (tok < 0 || tok >= n_vocab) throw HearthError("invalid_argument", "prompt token " + std::to_string(tok) + " is outside the vocabulary");
+            prompt.push_back(tok);
+        }
+    } else {
+        if (!req.contains("prompt") || !req.at("prompt").is_string()) throw HearthError("invalid_argument", "a request needs messages, a prompt string or prompt tokens");
+        prompt = common_tokenize(vocab, req.at("prompt").get<std::string>(), req.value("addSpecial", true), true);
+    }
+    if (prompt.empty()) throw HearthError("invalid_argument", "the prompt is empty");
+    // what a context shift keeps: the system prompt of a chat, else BOS
+    if (policy == "shift") run.n_keep = chat ? systemPromptTokens(*st.model, req, rc) : std::min<int>(llama_vocab_get_add_bos(vocab) ? 1 : 0, (int) prompt.size());
+    if ((int) prompt.size() >= n_ctx) {
+        if (policy == "shift" || (policy == "truncateMiddle" && !chat)) {
+            // keep the start (a chat's system prompt if it takes at most half the context, else a quarter of
+            // the context) and the most recent tokens, leave a quarter of the context free
+            int n_keep = chat && run.n_keep <= n_ctx / 2 ? run.n_keep : n_ctx / 4;
+            n_keep = std::min<int>(n_keep, (int) prompt.size());
+            int n_tail = n_ctx * 3 / 4 - n_keep;
+            std::vector<llama_token> cut(prompt.begin(), prompt.begin() + n_keep);
+            cut.insert(cut.end(), prompt.end() - n_tail, prompt.end());
+            prompt.swap(cut);
+            r.shifted = true;
+        } else {
+            throw HearthError("context_overflow", "the prompt is " + std::to_string(prompt.size()) + " tokens but the context holds " +
+                                                      std::to_string(n_ctx) + " (raise the context size, or choose an overflow policy)");
+        }
+    }
+    r.promptTokens = (int) prompt.size();
+    run.max_tokens = req.value("maxTokens", -1);
+    if (run.max_tokens == 0) {
+        // nothing to generate: the request ends here, the sequence's cache untouched
+        r.stopReason = "length";
+        run.finished = true;
+        return;
+    }
+
+    // 2. sampler (common sampling chain, grammar from the template, the schema or the caller)
+    common_params_sampling sp;
+    sp.seed = LLAMA_DEFAULT_SEED;
+    fillSampling(sp, req.value("sampling", common_json::object()), llama_vocab_n_tokens(vocab), n_ctx);
+    std::vector<std::string> & stops = run.stops;
+    if (req.contains("stop") && req.at("stop").is_array()) {
+        for (size_t i = 0; i < req.at("stop").size(); i++) {
+            std::string s = req.at("stop")[i].get<std::string>();
+            if (!s.empty()) stops.push_back(s);
+        }
+    }
+    std::set<llama_token> & preserved = run.preserved;
+    if (chat) {
+        if (!rc.params.grammar.empty()) {
+            common_grammar_type gt = rc.inputs.tools.empty() ? (rc.inputs.json_schema.empty() ? COMMON_GRAMMAR_TYPE_USER : COMMON_GRAMMAR_TYPE_OUTPUT_FORMAT)
+                                                             : COMMON_GRAMMAR_TYPE_TOOL_CALLS;
+            sp.grammar = {gt, rc.params.grammar};
+            sp.grammar_lazy = rc.params.grammar_lazy;
+        }
+        sp.generation_prompt = rc.params.generation_prompt;
+        for (const auto & p : rc.params.preserved_tokens) {
+            auto ids = common_tokenize(vocab, p, false, true);
+            if (ids.size() == 1) preserved.insert(ids[0]);
+        }
+        sp.preserved_tokens = preserved;
+        for (const auto & trig : rc.params.grammar_triggers) {
+            if (trig.type == COMMON_GRAMMAR_TRIGGER_TYPE_WORD) {
+                auto ids = common_tokenize(vocab, trig.value, false, true);
+                if (ids.size() == 1 && preserved.count(ids[0])) {
+                    common_grammar_trigger tt;
+                    tt.type = COMMON_GRAMMAR_TRIGGER_TYPE_TOKEN;
+                    tt.value = trig.value;
+                    tt.token = ids[0];
+                    sp.grammar_triggers.push_back(tt);
+                    continue;
+                }
+            }
+            sp.grammar_triggers.push_back(trig);
+        }
+        for (const auto & s : rc.params.additional_stops) stops.push_back(s);
+    } else if (req.contains("jsonSchema") && !req.at("jsonSchema").is_null()) {
+        try {
+            sp.grammar = {COMMON_GRAMMAR_TYPE_OUTPUT_FORMAT, json_schema_to_grammar(req.at("jsonSchema"))};
+        } catch (const std::exception & e) {
+            throw HearthError("invalid_argument", std::string("jsonSchema: ") + e.what());
+        }
+    } else if (req.contains("grammar") && req.at("grammar").is_string()) {
+        sp.grammar = {COMMON_GRAMMAR_TYPE_USER, req.at("grammar").get<std::string>()};
+    }
+    common_sampler_ptr & smpl = run.smpl;
+    try {
+        smpl.reset(common_sampler_init(model, sp));
+    } catch (const std::exception & e) {
+        throw HearthError("invalid_argument", std::string("llama.cpp could not set up sampling for this request (") + e.what() +
+                                                  "); with a grammar or schema, the template's generation prompt must tokenize the way the grammar expects");
+    }
+    if (!smpl) throw HearthError("invalid_argument", "the grammar or sampling parameters were rejected by llama.cpp");
+    run.argmax = sp.temp <= 0.0f && sp.grammar.grammar.empty() && sp.logit_bias.empty() &&
+                 (sp.penalty_last_n == 0 || (sp.penalty_repeat == 1.0f && sp.penalty_freq == 0.0f && sp.penalty_present == 0.0f));
+    for (auto & s : stops) run.max_stop = std::max(run.max_stop, s.size());
+
+    // 3. reuse the longest common prefix with what this sequence holds
+    std::vector<llama_token> & cached = st.seq_tokens[seq];
+    size_t n_past = 0;
+    while (n_past < cached.size() && n_past < prompt.size() && cached[n_past] == prompt[n_past]) n_past++;
+    if (n_past == prompt.size()) n_past--; // the last prompt token is evaluated again for its logits
+    if (!llama_memory_seq_rm(mem, seq, (llama_pos) n_past, -1)) {
+        llama_memory_seq_rm(mem, seq, -1, -1);
+        n_past = 0;
+    }
+    cached.resize(n_past);
+    r.cachedTokens = (int) n_past;
+    run.next_prompt = n_past;
+
+    run.ignore_eos = req.value("ignoreEos", false);
+    if (chat) {
+        run.pp = common_chat_parser_params(rc.params);
+        run.pp.reasoning_format = rc.inputs.reasoning_format;
+        run.pp.parse_tool_calls = !rc.inputs.tools.empty();
+        if (!rc.params.parser.empty()) run.pp.parser.load(rc.params.parser);
+        // parse only what needs parsing: reasoning (a thinking template) or tool calls; otherwise the
+        // reply is the text as generated (a generic parser must never drop text it does not understand)
+        run.parse_stream = !rc.inputs.tools.empty() || rc.params.supports_thinking || !rc.params.thinking_start_tag.empty();
+    }
+    run.tp0 = Clock::now();
+}
+
+// The token just sampled: stop strings, streaming, limits. Sets run.pending to decode it next (room in
+// the KV cache is made when the next batch is planned), or run.finished.
+static void onToken(Context::State & st, GenRun & run, llama_token tok) {
+    Task & t = *run.task;
+    GenResult & r = t.gen;
+    const llama_vocab * vocab = llama_model_get_vocab(st.model->model);
+    if (run.first) {
+        run.first = false;
+        run.tg0 = Clock::now();
+        r.ttftMs = msSince(run.t0, run.tg0);
+    }
+    if (!run.ignore_eos && llama_vocab_is_eog(vocab, tok)) { r.stopReason = "eos"; run.finished = true; return; }
+    r.generatedTokens++;
+    r.tokens.push_back(tok);
+    t.generated.store(r.generatedTokens);
+    std::string & text = r.text;
+    std::string piece = common_token_to_piece(st.ctx, tok, run.preserved.count(tok) > 0);
+    size_t search_from = text.size() > run.max_stop ? text.size() - run.max_stop : 0;
+    text += piece;
+    bool hit = false;
+    if (!run.stops.empty()) {
+        size_t best = std::string::npos;
+        for (auto & s : run.stops) {
+            size_t p = text.find(s, search_from);
+            if (p != std::string::npos && p < best) best = p;
+        }
+        if (best != std::string::npos) { text.resize(best); hit = true; }
+    }
+    if (!hit) {
+        size_t safe = text.size() - std::max(partialStopLen(text, run.stops), incompleteUtf8(text));
+        if (safe > run.emitted) {
+            if (run.parse_stream) {
+                try {
+                    common_chat_msg m = common_chat_parse(text.substr(0, safe), true, run.pp);
+                    if (m.content.size() > run.sent_content.size() && m.content.compare(0, run.sent_content.size(), run.sent_content) == 0 &&
+                        m.reasoning_content.size() >= run.sent_reasoning.size()) {
+                        emit(t, m.content.substr(run.sent_content.size()), m.reasoning_content.substr(run.sent_reasoning.size()));
+                        run.sent_content = m.content;
+                        run.sent_reasoning = m.reasoning_content;
+                    } else if (m.reasoning_content.size() > run.sent_reasoning.size() &&
+                               m.reasoning_content.compare(0, run.sent_reasoning.size(), run.sent_reasoning) == 0) {
+                        emit(t, "", m.reasoning_content.substr(run.sent_reasoning.size()));
+                        run.sent_reasoning = m.reasoning_content;
+                    }
+                } catch (const std::exception &) {
+                    // a partial parse can fail mid-token; the next token retries
+                }
+            } else {
+                emit(t, text.substr(run.emitted, safe - run.emitted), "");
+            }
+            run.emitted = safe;
+        }
+    }
+    if (hit) { r.stopReason = "stop"; run.finished = true; return; }
+    if (run.max_tokens >= 0 && r.generatedTokens >= run.max_tokens) { r.stopReason = "length"; run.finished = true; return; }
+    run.pending = tok;
+}
+
+// Step 5: timings, final parse (content, reasoning, tool calls) and the last held-back text.
+void finishRun(GenRun & run) {
+    Task & t = *run.task;
+    GenResult & r = t.gen;
+    const auto tg1 = Clock::now();
+    if (t.abortedAt.load() >= 0) r.tokensAfterAbort = r.generatedTokens - t.abortedAt.load();
+    r.genMs = run.first ? 0 : msSince(run.tg0, tg1);
+    if (run.first) r.ttftMs = msSince(run.t0, tg1);
+    const std::string & text = r.text;
+    if (run.chat && run.parse_stream) {
+        common_chat_msg m;
+        bool ok = true;
+        try {
+            m = common_chat_parse(text, r.stopReason != "eos" && r.stopReason != "stop", run.pp);
+        } catch (const std::exception &) {
+            ok = false;
+        }
+        // a parse that explains none of a non-empty reply is no parse: keep the text
+        if (ok && m.content.empty() && m.reasoning_content.empty() && m.tool_calls.empty() && !text.empty()) ok = false;
+        if (ok) {
+            r.content = m.content;
+            r.reasoning = m.reasoning_content;
+            r.toolCalls = m.tool_calls;
+        } else {
+            r.content = text;
+        }
+        if (run.parse_stream) {
+            std::string dc = r.content.size() > run.sent_content.size() && r.content.compare(0, run.sent_content.size(), run.sent_content) == 0
+                                 ? r.content.substr(run.sent_content.size()) : "";
+            std::string dr = r.reasoning.size() > run.sent_reasoning.size() && r.reasoning.compare(0, run.sent_reasoning.size(), run.sent_reasoning) == 0
+                                 ? r.reasoning.substr(run.sent_reasoning.size()) : "";
+            emit(t, dc, dr);
+        } else if (text.size() > run.emitted) {
+            emit(t, text.substr(run.emitted), "");
+        }
+    } else {
+        r.content = text;
+        if (text.size() > run.emitted) emit(t, text.substr(run.emitted), "");
+    }
+}
+
+// The token with the largest logit (the first of equals): what the greedy chain (top-k 1) picks, without
+// filling and scanning a candidate array of the whole vocabulary for every token.
+static llama_token argmaxToken(Context::State & st, int idx) {
+    const float * logits = llama_get_logits_ith(st.ctx, idx);
+    if (!logits) throw HearthError("internal", "llama.cpp returned no logits");
+    const int n = llama_vocab_n_tokens(llama_model_get_vocab(st.model->model));
+    int best = 0;
+    for (int i = 1; i < n; i++) {
+        if (logits[i] > logits[best]) best = i;
+    }
+    return best;
+}
+
+// What one run puts in a batch: prompt tokens [from, to), or its pending token (gen).
+struct Part {
+    GenRun * run;
+    size_t from, to;
+    bool gen;
+};
+
+static void failRun(GenRun & run, const std::string & code, const std::string & msg) {
+    run.finished = true;
+    if (run.task->aborted) { run.task->gen.stopReason = "aborted"; return; }
+    run.task->errCode = code;
+    run.task->errMsg = msg;
+}
+
+// Test hooks (HEARTH_TEST_HOOKS=1 only): HEARTH_TEST_FAIL="sample:<seq>" makes sampling on that sequence
+// throw, "decode:<seq>" makes every decode holding that sequence fail, as llama.cpp's own failures would.
+static int testFailSeq(const char * kind) {
+    static const std::string hook = [] {
+        const char * on = std::getenv("HEARTH_TEST_HOOKS");
+        const char * v = std::getenv("HEARTH_TEST_FAIL");
+        return on && std::string(on) == "1" && v ? std::string(v) : std::string();
+    }();
+    const std::string prefix = std::string(kind) + ":";
+    return hook.compare(0, prefix.size(), prefix) == 0 ? std::atoi(hook.c_str() + prefix.size()) : -1;
+}
+
+// Decodes the parts as one batch, then samples for each run whose logits came. A failed batch of several
+// runs is retried one run at a time, so only a run that fails on its own fails (its request gets
+// decode_failed; the others go on). A sampling failure (a grammar that cannot go on, ...) fails only its run.
+static void decodeParts(Context::State & st, const std::vector<Part> & parts) {
+    llama_memory_t mem = llama_get_memory(st.ctx);
+    common_batch_clear(st.batch);
+    std::vector<int> logits_idx(parts.size(), -1);
+    bool hooked = false;
+    for (size_t i = 0; i < parts.size(); i++) {
+        const Part & p = parts[i];
+        GenRun & run = *p.run;
+        const int seq = run.task->seq;
+        hooked = hooked || seq == testFailSeq("decode");
+        if (p.gen) {
+            common_batch_add(st.batch, run.pending, (llama_pos) st.seq_tokens[seq].size(), {seq}, true);
+            logits_idx[i] = st.batch.n_tokens - 1;
+        } else {
+            for (size_t j = p.from; j < p.to; j++) common_batch_add(st.batch, run.prompt[j], (llama_pos) j, {seq}, j + 1 == run.prompt.size());
+            if (p.to == run.prompt.size()) logits_idx[i] = st.batch.n_tokens - 1;
+        }
+    }
+    // llama.cpp's abort callback stops a long prompt midway when its only run is aborted
+    st.abort_flag = parts.size() == 1 ? &parts[0].run->task->aborted : nullptr;
+    const int rc = hooked ? -3 : llama_decode(st.ctx, st.batch);
+    st.abort_flag = nullptr;
+    if (rc != 0) {
+        const int n_tokens = st.batch.n_tokens;
+        for (const Part & p : parts) {
+            // what a failed decode left of this batch in the cache goes
+            const int seq = p.run->task->seq;
+            llama_memory_seq_rm(mem, seq, (llama_pos) st.seq_tokens[seq].size(), -1);
+        }
+        if (parts.size() > 1 && !st.closing) {
+            for (const Part & p : parts) {
+                if (!p.run->finished) decodeParts(st, {p});
+            }
+            return;
+        }
+        std::string used;
+        for (int s = 0; s < st.n_seq; s++) used += (s ? "," : "") + std::to_string(st.seq_tokens[s].size());
+        failRun(*parts[0].run, "decode_failed", "llama_decode failed (code " + std::to_string(rc) + "; batch of " + std::to_string(n_tokens) +
+                                                    " tokens; sequences hold " + used + " of " + std::to_string(llama_n_ctx(st.ctx)) + ")");
+        if (st.closing) for (const Part & p : parts) failRun(*p.run, "aborted", "the context was disposed");
+        return;
+    }
+    for (size_t i = 0; i < parts.size(); i++) {
+        const Part & p = parts[i];
+        GenRun & run = *p.run;
+        std::vector<llama_token> & cached = st.seq_tokens[run.task->seq];
+        if (p.gen) {
+            cached.push_back(run.pending);
+            run.pending = LLAMA_TOKEN_NULL;
+        } else {
+            cached.insert(cached.end(), run.prompt.begin() + p.from, run.prompt.begin() + p.to);
+            run.next_prompt = p.to;
+            if (run.next_prompt == run.prompt.size()) run.task->gen.promptMs = msSince(run.tp0, Clock::now());
+        }
+        if (logits_idx[i] < 0) continue;
+        if (run.task->aborted) {
+            run.task->gen.stopReason = "aborted";
+            run.finished = true;
+            continue;
+        }
+        try {
+            if (run.task->seq == testFailSeq("sample")) throw std::runtime_error("test hook: sampling failed");
+            llama_token tok = run.argmax ? argmaxToken(st, logits_idx[i]) : common_sampler_sample(run.smpl.get(), st.ctx, logits_idx[i]);
+            common_sampler_accept(run.smpl.get(), tok, true);
+            onToken(st, run, tok);
+        } catch (const HearthError & e) {
+            failRun(run, e.code(), e.what());
+        } catch (const std::exception & e) {
+            failRun(run, "sampling_failed", std::string("sampling failed: ") + e.what());
+        }
+    }
+}
+
+// One step of every running generation: the pending token of each run generating (first) and the next
+// prompt chunk of runs still reading their prompt, within the batch llama.cpp will take
+// (llama_n_batch) and the free cells of the KV cache, which the sequences share. When the cache is
+// full: idle sequences' cached prefixes go first; then a run with the shift policy shifts its own
+// sequence (keeping its system prompt), a generating run without it ends (length, contextFull), and a
+// prompt waits for room (or, when no run could move at all, the newest prompt fails: context_overflow).
+void stepRuns(Context::State & st, std::vector<std::unique_ptr<GenRun>> & runs) {
+    std::vector<bool> busy(st.n_seq, false);
+    for (auto & up : runs) {
+        GenRun & run = *up;
+        if (!run.finished && run.task->aborted) {
+            run.task->gen.stopReason = "aborted";
+            run.finished = true;
+        }
+        if (!run.finished) busy[run.task->seq] = true;
+    }
+    int budget = st.n_batch;
+    int planned = 0; // cells the parts below will take
+    int free = kvCellsFree(st);
+    std::vector<Part> parts;
+    for (auto & up : runs) {
+        GenRun & run = *up;
+        if (run.finished || run.pending == LLAMA_TOKEN_NULL || budget < 1) continue;
+        if (free < 1) free = kvMakeRoom(st, busy, planned + 1) - planned;
+        if (free < 1 && run.policy == "shift" && kvShift(st, run.task->seq, run.n_keep)) {
+            run.task->gen.shifted = true;
+            free = kvCellsFree(st) - planned;
+        }
+        if (free < 1) {
+            run.task->gen.stopReason = "length";
+            run.task->gen.contextFull = true;
+            run.finished = true;
+            busy[run.task->seq] = false; // what it held can go to the others
+            continue;
+        }
+        parts.push_back({&run, 0, 0, true});
+        budget--;
+        free--;
+        planned++;
+    }
+    GenRun * newest_waiting = nullptr;
+    for (auto & up : runs) {
+        GenRun & run = *up;
+        if (run.finished || run.next_prompt >= run.prompt.size() || budget < 1) continue;
+        const int want = (int) std::min<size_t>(run.prompt.size() - run.next_prompt, (size_t) budget);
+        if (free < want) free = kvMakeRoom(st, busy, planned + want) - planned;
+        const int n = std::min(want, free);
+        if (n < 1) { newest_waiting = &run; continue; }
+        parts.push_back({&run, run.next_prompt, run.next_prompt + (size_t) n, false});
+        budget -= n;
+        free -= n;
+        planned += n;
+    }
+    if (parts.empty()) {
+        if (newest_waiting) {
+            failRun(*newest_waiting, "context_overflow", "the context is full: its " + std::to_string(llama_n_ctx(st.ctx)) + " cells are shared by " +
+                                                             std::to_string(st.n_seq) + " parallel sequences (raise the context size or lower parallel)");
+        }
+        return;
+    }
+    decodeParts(st, parts);
+}
+
+} // namespace hearth

@@ -1,0 +1,88 @@
+// What a Context's worker works on: the tasks in its queue, and the state it shares with the JS
+// thread. Shared by the files that run those tasks (context.cpp, embed.cpp, kv_space.cpp).
+#pragma once
+
+#include <napi.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "chat.h"
+#include "common.h"
+#include "context.h"
+#include "llama.h"
+#include "model.h"
+
+namespace hearth {
+
+struct GenResult {
+    std::string text, content, reasoning, stopReason;
+    std::vector<common_chat_tool_call> toolCalls;
+    std::vector<llama_token> tokens; // generated token ids
+    int promptTokens = 0, cachedTokens = 0, generatedTokens = 0, droppedMessages = 0;
+    int tokensAfterAbort = -1; // tokens generated after abort() was called (-1: not aborted while running)
+    bool shifted = false, contextFull = false;
+    double ttftMs = 0, promptMs = 0, genMs = 0;
+};
+
+struct Task {
+    enum Kind { GENERATE, EMBED, SAVE, RESTORE, CLEAR } kind = GENERATE;
+    uint64_t id = 0;
+    int seq = 0;
+    common_json req;
+    std::vector<std::string> texts;
+    std::string path;
+    std::atomic<bool> aborted{false};
+    std::atomic<int> generated{0};      // tokens generated so far, read by abort()
+    std::atomic<int> abortedAt{-1};     // `generated` when abort() was called on the running task
+    Napi::ThreadSafeFunction tsfn;
+    std::mutex out_mu;                  // streamed text not yet handed to JS
+    std::string out_content, out_reasoning;
+    bool out_scheduled = false;
+    std::chrono::steady_clock::time_point last_emit{}; // when a call to JS was last queued
+    std::shared_ptr<Napi::Promise::Deferred> deferred;
+    // set by the worker
+    std::string errCode, errMsg;
+    GenResult gen;
+    std::vector<std::vector<float>> embeddings;
+    int sessionTokens = 0;
+};
+
+struct Context::State {
+    std::shared_ptr<ModelHandle> model;
+    llama_context * ctx = nullptr;
+    llama_batch batch{};
+    // what llama.cpp made of the requested sizes (llama_n_batch/llama_n_ubatch: the batch is capped at
+    // the context for causal models): every decode holds at most n_batch tokens
+    int n_batch = 0, n_ubatch = 0;
+    int n_seq = 1;
+    bool embeddings = false;
+    ggml_type type_k = GGML_TYPE_F16, type_v = GGML_TYPE_F16;
+    std::string flash_attn = "auto"; // as asked: auto, on or off
+    int threads = 0, threads_batch = 0;
+    // the tokens each sequence holds in the KV cache (one cell each; the sequences share the cache)
+    std::vector<std::vector<llama_token>> seq_tokens;
+
+    std::mutex mu;
+    std::condition_variable cv;
+    std::deque<std::shared_ptr<Task>> queue;
+    std::vector<std::shared_ptr<Task>> active; // running now (several generations, or one other task)
+    std::atomic<std::atomic<bool> *> abort_flag{nullptr};
+    std::atomic<bool> closing{false}; // dispose(): llama.cpp's abort callback stops any decode
+    bool stopping = false;
+    std::thread worker;
+
+    ~State() {
+        if (ctx) llama_free(ctx);
+        if (batch.token) llama_batch_free(batch);
+    }
+};
+
+} // namespace hearth
