@@ -7,13 +7,10 @@
 #include <cstring>
 #include <fstream>
 
-#include "chat_render.h"
 #include "embed.h"
 #include "generation.h"
 #include "limits.h"
 #include "memory.h"
-#include "json-schema-to-grammar.h"
-#include "sampling.h"
 #include "task.h"
 #include "util.h"
 

@@ -103,7 +103,7 @@ describe('context shift', () => {
 
 describe('dispose while a batch decodes', () => {
   test('unload returns without waiting for the decode, and the host answers meanwhile', async () => {
-    // the bench-size model (~270 MB): two 900-token prompts are one decode of seconds on a CPU
+    // the bench-size model (~270 MB): a 900-token prompt is a decode of seconds on a CPU
     const file = path.join(TEST_MODELS_DIR, 'bench.gguf');
     if (!fs.existsSync(file)) await writeTestModel({ out: file, size: 'bench', vocab: 'llama-spm', seed: 1 });
     const engine = engineWith();
@@ -112,15 +112,20 @@ describe('dispose while a batch decodes', () => {
     const text = Array.from({ length: 400 }, (_, i) => `item${i}`).join(' ');
     const prompt = (await engine.tokenize('big', text)).slice(0, 900);
     const outcome = (p: Promise<{ stopReason: string }>) => p.then((r) => r.stopReason, (e: { code?: string }) => e.code ?? 'error');
-    const gens = [0, 1].map((seq) => outcome(engine.complete('big', { prompt, maxTokens: 50, ignoreEos: true, sampling: greedy, seq })));
-    await new Promise((r) => setTimeout(r, 500)); // the prompts are decoding
+    // one generation runs; the other's long prompt then decodes in the same batch as its next token
+    let started!: () => void;
+    const generating = new Promise<void>((r) => (started = r));
+    const first = outcome(engine.complete('big', { prompt: 'Once', maxTokens: 100000, ignoreEos: true, sampling: greedy, seq: 0 }, { onPiece: () => started() }));
+    await generating;
+    const second = outcome(engine.complete('big', { prompt, maxTokens: 50, ignoreEos: true, sampling: greedy, seq: 1 }));
+    await new Promise((r) => setTimeout(r, 500)); // the batch with the 900-token prompt is decoding
     const order: string[] = [];
     const unloaded = engine.unload('big').then(() => order.push('unload'));
     const version = engine.version().then(() => order.push('version'));
     await Promise.all([unloaded, version]);
     // the host's JS thread was free while the worker stopped: the later request was answered first
     expect(order).toEqual(['version', 'unload']);
-    for (const how of await Promise.all(gens)) expect(['aborted', 'disposed']).toContain(how);
+    for (const how of await Promise.all([first, second])) expect(['aborted', 'disposed']).toContain(how);
     expect(engine.pid).toBe(pid);
     // and a model loads and generates afterwards
     await engine.load('m', TINY_SPM, { contextSize: 256, threads: 2 });
