@@ -16,11 +16,9 @@
 
 namespace hearth {
 
-
 Napi::FunctionReference Context::constructor;
 
-// ---- tasks ---------------------------------------------------------------------------------------
-
+// llama.cpp's abort callback: the running task's flag (set for a decode of one run), or dispose()
 static bool abortCallback(void * data) {
     auto * st = static_cast<Context::State *>(data);
     if (st->closing.load()) return true;

@@ -44,7 +44,6 @@ struct GenRun {
     bool first = true;
     bool prompt_done = false;
     llama_token pending = LLAMA_TOKEN_NULL; // sampled, to be decoded in the next batch
-    int logits_idx = -1;                    // where this run's logits are in the batch just decoded
     bool finished = false;
 };
 

@@ -19,7 +19,8 @@ namespace hearth {
 //   context_failed    llama.cpp could not create a context (e.g. out of memory)
 //   context_overflow  the prompt does not fit in the context
 //   aborted           the caller cancelled the operation
-//   decode_failed     llama_decode failed
+//   decode_failed     llama_decode failed (for a generation: on its own, after a failed shared batch was retried run by run)
+//   sampling_failed   the sampler or grammar failed for one generation (the others in the batch go on)
 //   session_mismatch  a saved session belongs to another model or context
 //   session_failed    a session file could not be read or written
 //   disposed          the object was already disposed
