@@ -78,7 +78,7 @@ test('a packaged app takes its addon from resources/native and drops the develop
   expect(shellLayout({ packaged: false, env: devEnv, appRoot: '/src/hearth', resourcesPath: '/unused' }, path.posix).env).toEqual(devEnv);
 });
 
-test('every HEARTH_* variable the code reads is a development override or the data folder', () => {
+test('every HEARTH_* variable the code reads (TypeScript and the addon) is a development override or the data folder', () => {
   // a new override added anywhere in main/ fails here until it is classified
   const read = new Set<string>();
   const walk = (dir: string) => {
@@ -86,9 +86,12 @@ test('every HEARTH_* variable the code reads is a development override or the da
       const f = path.join(dir, e.name);
       if (e.isDirectory()) walk(f);
       else if (f.endsWith('.ts')) for (const m of fs.readFileSync(f, 'utf8').matchAll(/\b(HEARTH_[A-Z_]+)\b/g)) read.add(m[1]);
+      // the addon's own environment reads (its HEARTH_* macros are compile-time, not variables)
+      else if (/\.(cpp|h)$/.test(f)) for (const m of fs.readFileSync(f, 'utf8').matchAll(/getenv\("(HEARTH_[A-Z_]+)"\)/g)) read.add(m[1]);
     }
   };
   walk(path.join(REPO_ROOT, 'main'));
+  walk(path.join(REPO_ROOT, 'native', 'src'));
   // data, not code: the documented override of the data folder, and how much the logs say
   const honoured = new Set(['HEARTH_DATA_DIR', 'HEARTH_LOG_LEVEL']);
   const unclassified = [...read].filter((v) => !honoured.has(v) && !(DEV_ONLY_ENV as readonly string[]).includes(v));
