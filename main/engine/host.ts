@@ -19,7 +19,9 @@ import {
   Methods,
   QUANTIZED_CACHE_TYPES,
 } from './protocol';
-import { readGgufHeader, GgufError, ggufNumber, ggufString } from '../models/gguf';
+import { GgufHeaderCache } from '../models/gguf/cache';
+import { GgufHeader, ggufNumber, ggufString } from '../models/gguf/read';
+import { GgufError } from '../models/gguf/types';
 import { ENGINE_LOG_DIR_ENV, llamaLineJoiner, logLevelFrom, logUncaught, Logger, openFileLogger } from '../logging';
 
 /** The transport the host talks over: process IPC under Node, parentPort under Electron. */
@@ -41,6 +43,7 @@ export class EngineHost {
   private readonly loading = new Map<string, Promise<Loaded>>();
   private readonly running = new Map<number, { modelId: string; cancel: () => void }>();
   private nextTaskId = 1;
+  private readonly headers = new GgufHeaderCache();
 
   constructor(
     private readonly addon: NativeAddon,
@@ -177,20 +180,23 @@ export class EngineHost {
 
   /** Validates the file, and gives the parameters the context a load would get: min(4096, trained). */
   private async withDefaultContext(file: string, p: LoadParams): Promise<LoadParams> {
-    await this.validateFile(file);
+    const h = await this.validateFile(file);
     if (p.contextSize !== undefined) return p;
-    const h = await readGgufHeader(file);
     const arch = ggufString(h, 'general.architecture') ?? '';
     const trained = ggufNumber(h, `${arch}.context_length`) ?? 4096;
     return { ...p, contextSize: Math.min(4096, trained || 4096) };
   }
 
-  /** Checks the GGUF header in TypeScript first, so a malformed file gets a precise error and never reaches llama.cpp. */
-  private async validateFile(file: string): Promise<void> {
+  /**
+   * Checks the GGUF header in TypeScript first, so a malformed file gets a precise error and never
+   * reaches llama.cpp. Parsed once per unchanged file (the cache), not on every estimate.
+   */
+  private async validateFile(file: string, signal?: AbortSignal): Promise<GgufHeader> {
     try {
-      await readGgufHeader(file);
+      return await this.headers.read(file, { signal });
     } catch (e) {
       if (e instanceof GgufError) throw new EngineError('invalid_model', e.message);
+      if (signal?.aborted) throw new EngineError('aborted', 'the load was cancelled');
       const err = e as NodeJS.ErrnoException;
       if (err.code === 'ENOENT') throw new EngineError('not_found', `model file not found: ${file}`);
       throw new EngineError('invalid_model', `${file}: ${err.message}`);
@@ -247,7 +253,14 @@ export class EngineHost {
     if (this.loaded.has(modelId)) await this.unload(modelId);
     const pending = this.loading.get(modelId);
     if (pending) await pending.catch(() => undefined);
-    await this.validateFile(file);
+    // a cancel during the header check stops the parse between chunks
+    const check = new AbortController();
+    this.running.set(requestId, { modelId, cancel: () => check.abort() });
+    try {
+      await this.validateFile(file, check.signal);
+    } finally {
+      this.running.delete(requestId);
+    }
     const job = (async (): Promise<Loaded & { fit?: unknown }> => {
       const native = this.nativeParams(params);
       const gpu = this.hasGpu();

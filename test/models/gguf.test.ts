@@ -4,10 +4,9 @@ import { promises as fsp } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { promisify } from 'util';
-import {
-  GGUF_DEFAULT_ALIGNMENT, GgufError, GgufWriter, f16ToF32, f32ArrayToF16, f32ToF16, gguf, ggufNumber, ggufString,
-  readGgufHeader, readGgufTensorBytes, type GgufHeader, type GgufValue,
-} from '../../main/models/gguf';
+import { ggufNumber, ggufString, readGgufHeader, readGgufTensorBytes, type GgufHeader } from '../../main/models/gguf/read';
+import { GGUF_DEFAULT_ALIGNMENT, GgufError, gguf, type GgufValue } from '../../main/models/gguf/types';
+import { GgufWriter, f16ToF32, f32ArrayToF16, f32ToF16 } from '../../main/models/gguf/write';
 import {
   DEFAULT_CHAT_TEMPLATE, TEST_MODEL_HPARAMS, resolveVocabFile, testModelTensors, writeTestModel, type TestModelHparams,
 } from '../../scripts/make-test-model';
@@ -68,6 +67,13 @@ const ALL_TYPES: [string, GgufValue][] = [
   ['a.empty', gguf.arr('int32', [])],
   ['a.nested', gguf.arr('array', [gguf.arr('string', ['x', 'y']), gguf.arr('int32', [1, 2, 3]), gguf.arr('array', [gguf.arr('bool', [true])])])],
 ];
+
+/** A read value with its typed arrays as plain arrays, to compare with what was written. */
+function plain(v: GgufValue): GgufValue {
+  if (v.type !== 'array') return v;
+  const value = v.itemType === 'array' ? (v.value as GgufValue[]).map(plain) : Array.from(v.value as ArrayLike<unknown>);
+  return { ...v, value } as GgufValue;
+}
 
 function writerWithAllTypes(alignment?: number): GgufWriter {
   const w = new GgufWriter(alignment === undefined ? {} : { alignment });
@@ -134,7 +140,11 @@ describe('GgufWriter → readGgufHeader round trip', () => {
     expect(result.parameterCount).toBe(7 + 15 + 48 + 4);
     expect(h.version).toBe(3);
     expect(h.alignment).toBe(GGUF_DEFAULT_ALIGNMENT);
-    expect([...h.metadata]).toEqual(ALL_TYPES);
+    expect([...h.metadata].map(([k, v]) => [k, plain(v)])).toEqual(ALL_TYPES);
+    // numeric arrays come back as typed arrays of their item type (1 to 8 bytes per item)
+    expect(h.metadata.get('a.uint8')!.value).toBeInstanceOf(Uint8Array);
+    expect(h.metadata.get('a.float32')!.value).toBeInstanceOf(Float32Array);
+    expect(h.metadata.get('a.int64')!.value).toBeInstanceOf(BigInt64Array);
     expect(h.dataOffset).toBe(result.dataOffset);
     expect(h.dataOffset % 32).toBe(0);
 

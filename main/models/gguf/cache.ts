@@ -1,0 +1,86 @@
+/**
+ * Parsed GGUF headers kept by (path, size, mtime, inode), so a file is parsed once while it is
+ * unchanged, not on every request that needs it (every memory estimate as a slider moves). A
+ * malformed file's GgufError is kept the same way. Small LRU, bounded in entries and in the
+ * metadata memory it holds.
+ */
+import { promises as fsp } from 'fs';
+import { fileSource, GgufHeader, parseGgufHeader, ReadOptions } from './read';
+import { GgufError } from './types';
+
+export interface HeaderCacheOptions {
+  /** most files kept */
+  maxEntries: number;
+  /** most decoded metadata kept, summed over entries (GgufHeader.metadataBytes) */
+  maxBytes: number;
+}
+
+export const DEFAULT_HEADER_CACHE: HeaderCacheOptions = { maxEntries: 16, maxBytes: 128 * 1024 * 1024 };
+
+type Entry = { header: GgufHeader; bytes: number } | { error: GgufError; bytes: number };
+
+export class GgufHeaderCache {
+  private readonly entries = new Map<string, Entry>();
+  private bytes = 0;
+  /** Parses done (misses), for tests and diagnostics. */
+  parses = 0;
+
+  constructor(private readonly opts: HeaderCacheOptions = DEFAULT_HEADER_CACHE) {}
+
+  /**
+   * The header of `filePath`, parsed now or kept from an earlier parse of the same unchanged file.
+   * Throws like readGgufHeader (a kept GgufError is thrown again).
+   */
+  async read(filePath: string, opts: ReadOptions = {}): Promise<GgufHeader> {
+    const fh = await fsp.open(filePath, 'r');
+    try {
+      const st = await fh.stat();
+      const key = `${filePath}\0${st.size}\0${st.mtimeMs}\0${st.ino}`;
+      const hit = this.entries.get(key);
+      if (hit) {
+        this.entries.delete(key);
+        this.entries.set(key, hit); // most recently used last
+        if ('error' in hit) throw hit.error;
+        return hit.header;
+      }
+      this.parses++;
+      try {
+        const header = await parseGgufHeader(fileSource(fh, st.size), filePath, opts);
+        this.put(key, { header, bytes: header.metadataBytes });
+        return header;
+      } catch (e) {
+        if (e instanceof GgufError) this.put(key, { error: e, bytes: 0 });
+        throw e;
+      }
+    } finally {
+      await fh.close();
+    }
+  }
+
+  private put(key: string, entry: Entry): void {
+    if (entry.bytes > this.opts.maxBytes) return;
+    // entries of an older version of the same file go at once
+    const prefix = key.slice(0, key.indexOf('\0') + 1);
+    for (const [k, e] of this.entries) if (k.startsWith(prefix)) this.drop(k, e);
+    this.entries.set(key, entry);
+    this.bytes += entry.bytes;
+    for (const [k, e] of this.entries) {
+      if (this.entries.size <= this.opts.maxEntries && this.bytes <= this.opts.maxBytes) break;
+      this.drop(k, e);
+    }
+  }
+
+  private drop(key: string, e: Entry): void {
+    this.entries.delete(key);
+    this.bytes -= e.bytes;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  clear(): void {
+    this.entries.clear();
+    this.bytes = 0;
+  }
+}
