@@ -20,6 +20,7 @@ import { CHAT_MODEL_ID, ModelLibrary } from '../models/library';
 import { Services } from '../services';
 import {
   Assistant,
+  FinishReply,
   isStoreError,
   MessagesApi,
   MessageView,
@@ -377,7 +378,7 @@ export class ChatService {
   private start(thread: Thread, writer: ReplyWriter, opts: { continueFinal?: boolean }, firstMessage?: string): void {
     const abort = new AbortController();
     const threadId = thread.id;
-    const done = this.generate(thread, writer, abort.signal, opts)
+    const done = this.generate(thread, writer, abort, opts)
       .catch((e: Error) => this.deps.logger.error(`chat: ${e.message}`))
       .finally(() => this.running.delete(threadId))
       .then(() => {
@@ -386,7 +387,14 @@ export class ChatService {
     this.running.set(threadId, { abort, done });
   }
 
-  private async generate(thread: Thread, writer: ReplyWriter, signal: AbortSignal, opts: { continueFinal?: boolean }): Promise<void> {
+  /**
+   * Runs one reply. Pieces go to the renderer and to the store writer; the writer never throws into
+   * the engine's stream callback. When the store can no longer take the text (disk full, reply too
+   * large, database locked past the retries) the generation is stopped and the reply ends as an
+   * error naming the store failure.
+   */
+  private async generate(thread: Thread, writer: ReplyWriter, abort: AbortController, opts: { continueFinal?: boolean }): Promise<void> {
+    const signal = abort.signal;
     const { messages } = this.api(thread.id);
     const { sampling, maxTokens, instructions } = this.sampling(thread);
     const path = messages.list(thread.id);
@@ -398,6 +406,8 @@ export class ChatService {
       if (m.role === 'system' || m.role === 'user' || m.role === 'assistant') chat.push({ role: m.role, content: m.content });
     }
     let result: GenerateResult | undefined;
+    let engineError: string | null = null;
+    let engineCode = 'aborted';
     try {
       result = await this.deps.engine.chat(
         CHAT_MODEL_ID,
@@ -405,16 +415,26 @@ export class ChatService {
         {
           signal,
           onPiece: (content, reasoning) => {
-            if (content) writer.append(content);
-            if (reasoning) writer.appendReasoning(reasoning);
-            this.deps.services.emit('chat.piece', { threadId: thread.id, messageId: writer.messageId, content, reasoning });
+            // this runs inside the engine client's message listener: nothing may escape from it
+            try {
+              if (content) writer.append(content);
+              if (reasoning) writer.appendReasoning(reasoning);
+              if (writer.failure && !signal.aborted) abort.abort();
+              this.deps.services.emit('chat.piece', { threadId: thread.id, messageId: writer.messageId, content, reasoning });
+            } catch (e) {
+              this.deps.logger.error(`chat: a streamed piece could not be handled: ${(e as Error).message}`);
+            }
           },
         },
       );
-      const t = result.timings;
-      writer.finish({
-        status: result.stopReason === 'aborted' ? 'aborted' : 'done',
-        metrics: {
+    } catch (e) {
+      const err = e as EngineError;
+      engineCode = err.code ?? 'internal';
+      if (engineCode !== 'aborted') engineError = `${engineCode}: ${err.message}`;
+    }
+    const t = result?.timings;
+    const metrics = t
+      ? {
           promptTokens: t.promptTokens,
           cachedTokens: t.cachedTokens,
           generatedTokens: t.generatedTokens,
@@ -422,18 +442,40 @@ export class ChatService {
           promptTps: t.promptTps,
           genTps: t.genTps,
           durationMs: t.promptMs + t.genMs,
-        },
-      });
-      // ids, counts and times only: never the text
-      this.deps.logger.info('chat reply', { threadId: thread.id, messageId: writer.messageId, stopReason: result.stopReason, promptTokens: t.promptTokens, generatedTokens: t.generatedTokens, ms: Math.round(t.promptMs + t.genMs) });
-    } catch (e) {
-      const err = e as EngineError;
-      const aborted = err.code === 'aborted';
-      this.deps.logger[aborted ? 'info' : 'warn']('chat reply failed', { threadId: thread.id, messageId: writer.messageId, code: err.code ?? 'internal' });
-      writer.finish({ status: aborted ? 'aborted' : 'error', error: aborted ? null : `${err.code ?? 'internal'}: ${err.message}` });
+        }
+      : null;
+    const failure = writer.failure;
+    const final: FinishReply = failure
+      ? { status: 'error', error: `store_${failure.code}: the reply could not be saved (${failure.message}); generation was stopped`, metrics }
+      : engineError
+        ? { status: 'error', error: engineError }
+        : { status: !result || result.stopReason === 'aborted' ? 'aborted' : 'done', metrics };
+    // ids, counts and times only: never the text
+    if (failure) this.deps.logger.warn('chat reply stopped: the store failed', { threadId: thread.id, messageId: writer.messageId, code: failure.code });
+    else if (engineError) this.deps.logger.warn('chat reply failed', { threadId: thread.id, messageId: writer.messageId, code: engineCode });
+    else if (result && t) this.deps.logger.info('chat reply', { threadId: thread.id, messageId: writer.messageId, stopReason: result.stopReason, promptTokens: t.promptTokens, generatedTokens: t.generatedTokens, ms: Math.round(t.promptMs + t.genMs) });
+    else this.deps.logger.info('chat reply failed', { threadId: thread.id, messageId: writer.messageId, code: engineCode });
+    let message: MessageDTO | null = null;
+    if (!writer.closed) {
+      try {
+        await writer.end(final);
+      } catch (e) {
+        this.deps.logger.error(`chat: the reply could not be ended in the store: ${(e as Error).message}`);
+      }
     }
-    this.deps.services.emit('chat.done', { threadId: thread.id, message: this.messageDTO(thread.id, writer.messageId) });
-    this.emitThread(thread.id);
+    try {
+      message = this.messageDTO(thread.id, writer.messageId);
+    } catch (e) {
+      this.deps.logger.error(`chat: the finished reply could not be read back: ${(e as Error).message}`);
+    }
+    // what the UI shows even when the store could not record the end
+    if (message && message.status === 'streaming') message = { ...message, status: final.status, error: final.error ?? null };
+    if (message) this.deps.services.emit('chat.done', { threadId: thread.id, message });
+    try {
+      this.emitThread(thread.id);
+    } catch {
+      /* thread deleted meanwhile */
+    }
   }
 
   /** Names a new thread: asks the model with a tiny budget on its own sequence, first words as fallback. */

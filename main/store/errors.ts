@@ -7,7 +7,9 @@ export type StoreErrorCode =
   | 'newer_schema'     // database written by a newer Hearth; refused, left untouched
   | 'invalid_database' // not a SQLite file, or not a Hearth database
   | 'import_failed'    // import file unreadable or malformed; nothing was imported
-  | 'closed';          // the store was closed
+  | 'closed'           // the store was closed (or a streamed reply already finished)
+  | 'busy'             // the database stayed locked by another connection through every retry
+  | 'write_failed';    // a write failed for good (SQLITE_FULL, an I/O error…)
 
 export class StoreError extends Error {
   readonly code: StoreErrorCode;

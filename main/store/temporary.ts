@@ -5,7 +5,7 @@
 import type { Logger } from '../logging';
 import { randomUUID } from 'crypto';
 import { StoreError } from './errors';
-import { BufferedReplyWriter, type ReplySink } from './stream-writer';
+import { BufferedReplyWriter, DEFAULT_WRITER_OPTIONS, type ReplySink } from './stream-writer';
 import { DEFAULT_THREAD_TITLE, DEFAULT_PAGE_SIZE } from './threads';
 import { activePath } from './tree';
 import type {
@@ -283,7 +283,7 @@ class MemoryMessages implements MessagesApi {
         return clone(m);
       },
     };
-    const w = new BufferedReplyWriter({ messageId: m.id, threadId: m.threadId }, sink, { flushIntervalMs: 0, flushChars: 0 },
+    const w = new BufferedReplyWriter({ messageId: m.id, threadId: m.threadId }, sink, { ...DEFAULT_WRITER_OPTIONS, flushIntervalMs: 0, flushChars: 0 },
       this.clock, this.logger, hooks, (x) => this.writers.delete(x));
     this.writers.add(w);
     return w;

@@ -1,4 +1,5 @@
 /** Domain types shared by the SQLite store and the in-memory temporary chats. */
+import type { StoreErrorCode } from './errors';
 
 /** Milliseconds since the epoch. Injected so tests control time. */
 export type Clock = () => number;
@@ -200,6 +201,14 @@ export interface FinishReply {
 export interface ReplyHooks {
   /** Called after each write of buffered text reaches storage. */
   onFlush?(e: { chars: number; flushedChars: number; flushCount: number }): void;
+  /** Called once when text can no longer be stored (see ReplyWriter.failure): stop generating. */
+  onFailure?(f: ReplyFailure): void;
+}
+
+/** Why a streamed reply can no longer be written: over its size limit, finished, the database busy past the retries, or a write error (SQLITE_FULL…). */
+export interface ReplyFailure {
+  code: Extract<StoreErrorCode, 'too_large' | 'closed' | 'busy' | 'write_failed'>;
+  message: string;
 }
 
 /** Writes a reply while it is generated. Text is buffered and flushed in small batches. */
@@ -210,12 +219,19 @@ export interface ReplyWriter {
   readonly flushedChars: number;
   readonly flushCount: number;
   readonly closed: boolean;
+  /** Characters buffered and not yet stored. */
+  readonly pendingChars: number;
+  /** Set once text can no longer be stored; appends are then dropped. */
+  readonly failure: ReplyFailure | null;
+  /** Buffers text. Never throws: a failure is reported through `failure` and `onFailure`. */
   append(text: string): void;
   appendReasoning(text: string): void;
-  /** Writes buffered text now; returns the number of characters written. */
+  /** Writes buffered text now; returns the number of characters written (0 when it could not: the text stays buffered). Never throws. */
   flush(): number;
-  /** Writes what is left and the final status and metrics; the writer is then closed. */
+  /** Writes what is left and the final status and metrics; the writer is then closed. Throws if the write fails (the buffer is kept). */
   finish(result: FinishReply): Message;
+  /** finish() retrying a busy database; a failed final write ends the reply as an error without the unstored text. */
+  end(result: FinishReply): Promise<Message>;
 }
 
 /** Thread operations, implemented by the SQLite store and by the in-memory temporary chats. */

@@ -210,7 +210,8 @@ describe('streaming replies', () => {
     expect(done.model).toBe('qwen');
     expect(w.closed).toBe(true);
     expect(s.search({ query: 'zyzzyva' }).hits.map((h) => h.messageId)).toEqual([w.messageId]);
-    expectCode(() => w.append('more'), 'invalid_input');
+    expect(() => w.append('more')).not.toThrow(); // dropped: an append after close never throws into the stream callback
+    expect(s.messages.get(w.messageId).content.endsWith(' zyzzyva')).toBe(true);
     expectCode(() => w.finish({ status: 'done' }), 'invalid_input');
     expect(s.messages.openReplies).toBe(0);
   });
@@ -287,17 +288,20 @@ describe('streaming replies', () => {
     w.append('abc');
     s.messages.delete(w.messageId);
     expect(w.closed).toBe(true);
-    expectCode(() => w.append('more'), 'invalid_input');
+    expect(() => w.append('more')).not.toThrow(); // dropped: an append after close never throws into the stream callback
     expect(s.messages.listAll(t.id)).toHaveLength(0);
   });
 
-  test('an oversized reply is refused with too_large', () => {
+  test('an oversized reply fails with too_large (not thrown), keeping the text up to the limit', async () => {
     const s = openStore({ writer: { flushIntervalMs: 60_000, flushChars: 1 << 30 } });
     const t = s.threads.create();
     const w = s.messages.beginReply({ threadId: t.id });
     w.append('x'.repeat(LIMITS.contentBytes - 1));
-    expectCode(() => w.append('yy'), 'too_large');
-    w.append('z');
-    expect(w.finish({ status: 'done' }).content).toHaveLength(LIMITS.contentBytes);
+    expect(() => w.append('yy')).not.toThrow();
+    expect(w.failure?.code).toBe('too_large');
+    w.append('z'); // dropped
+    const m = await w.end({ status: 'done' });
+    expect(m.content).toHaveLength(LIMITS.contentBytes - 1);
+    expect(m.status).toBe('error');
   });
 });
