@@ -12,6 +12,14 @@ import { planLoad } from './fit';
 
 export const CHAT_MODEL_ID = 'chat';
 
+/**
+ * The one answer to a model path the library does not know: the same code and words whether the
+ * path exists, is not a model, or names any other file, so the renderer learns nothing about the disk.
+ */
+export function modelUnknown(): IpcError {
+  return new IpcError('model_unknown', 'this model is not in the library: put it in the models folder, or open it with the file picker');
+}
+
 export interface LibraryDeps {
   engine: EngineClient;
   modelsDir: string;
@@ -56,11 +64,29 @@ export class ModelLibrary {
   private loadedSettings: { path: string; settings: LoadParamsInput } | null = null;
   private loadJob: Promise<void> | undefined;
   private contextSize = 0;
+  /** Files the user picked in a file dialog this session (main/app adds them). */
+  private readonly picked = new Set<string>();
 
   constructor(private readonly deps: LibraryDeps) {}
 
   list(): ModelDTO[] {
     return findModels(this.deps.modelsDir);
+  }
+
+  /** Accepts `file` for this session as if it were in the library: only for a file the user picked in a dialog. */
+  addPicked(file: string): void {
+    this.picked.add(path.resolve(file));
+  }
+
+  /**
+   * The model a request names, as an absolute path: one in the library's listing (<data>/models) or
+   * a file picked this session. Anything else is refused with model_unknown before any file is
+   * opened, so no IPC request can make native code parse an arbitrary file.
+   */
+  known(modelPath: string): string {
+    const file = path.resolve(modelPath);
+    if (this.picked.has(file) || this.list().some((m) => m.path === file)) return file;
+    throw modelUnknown();
   }
 
   /** The current state, with the context use read from the engine when a model is loaded. */
@@ -97,8 +123,7 @@ export class ModelLibrary {
    * refuses a load that would not fit, warn asks once (needs_confirmation unless `force`).
    */
   async load(modelPath: string, force = false): Promise<ModelState> {
-    const file = path.resolve(modelPath);
-    if (!fs.existsSync(file)) throw new IpcError('not_found', `model file not found: ${file}`);
+    const file = this.known(modelPath);
     const settings = this.deps.loadSettings(file);
     const same = JSON.stringify(this.loadedWith(file)) === JSON.stringify(settings);
     if (this.state.loaded?.path === file && same) return this.current();

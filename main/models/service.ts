@@ -20,6 +20,7 @@ export class ModelService {
   ) {}
 
   private async view(path: string): Promise<ModelSettingsView> {
+    path = this.deps.library.known(path);
     const info = await this.deps.engine.info(path);
     const settings = this.deps.store.modelSettings.get(path) as LoadSettingsDTO;
     const loaded = this.deps.library.loadedWith(path);
@@ -49,22 +50,26 @@ export class ModelService {
   register(): void {
     const { store, services } = this.deps;
     services.register({
+      // every channel naming a model accepts only the library's models and files picked this session
       'models.settings.get': (r) => this.view(r.path),
       'models.settings.update': async (r) => {
-        const merged = { ...store.modelSettings.get(r.path), ...r.settings };
+        const file = this.deps.library.known(r.path);
+        const merged = { ...store.modelSettings.get(file), ...r.settings };
         if ((merged.ubatchSize ?? 512) > (merged.batchSize ?? 2048)) throw new IpcError('invalid_input', 'the micro-batch cannot be larger than the batch');
-        store.modelSettings.set(r.path, merged);
-        return this.view(r.path);
+        store.modelSettings.set(file, merged);
+        return this.view(file);
       },
       'models.settings.reset': async (r) => {
-        store.modelSettings.delete(r.path);
-        return this.view(r.path);
+        const file = this.deps.library.known(r.path);
+        store.modelSettings.delete(file);
+        return this.view(file);
       },
       'models.estimate': async (r) => {
+        const file = this.deps.library.known(r.path);
         const seq = ++this.estimateSeq;
-        const params = { ...store.modelSettings.get(r.path), ...r.settings } as LoadParamsInput;
+        const params = { ...store.modelSettings.get(file), ...r.settings } as LoadParamsInput;
         const margin = store.settings.get('fitMarginMiB');
-        const plan = await planLoad(this.deps.engine, r.path, params, margin);
+        const plan = await planLoad(this.deps.engine, file, params, margin);
         // a newer estimate (the slider moved again) makes this one stale: the renderer drops it
         if (seq !== this.estimateSeq) throw new IpcError('superseded', 'a newer estimate was asked for');
         const e = plan.estimate;

@@ -26,6 +26,7 @@ const HINTS: Record<string, string> = {
   busy: 'The engine is busy with another reply — wait for it to finish or press Stop.',
   invalid_model: 'This model file cannot be read — it may be incomplete or not a GGUF model. Pick another one.',
   not_found: 'That chat or message no longer exists — it may have been deleted in another window.',
+  model_unknown: 'That model is not in the library — put the .gguf file in the models folder (Settings → Data shows where), then pick it in the header.',
   disconnected: 'Lost the connection to Hearth — check that it is still running, then try again.',
   forbidden: 'Hearth refused this request — reload the page.',
   unauthorized: 'This page has no Hearth token — open the URL Hearth printed when it started (it carries the token).',

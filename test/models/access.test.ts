@@ -1,0 +1,95 @@
+/**
+ * Which files the renderer can make native code read (issue 12, item 18), through the IPC entry
+ * point with a real library folder and the real engine host: a model in <data>/models works, a
+ * file picked this session works, and everything else (a system file, a missing path, a real GGUF
+ * outside the folder, a symlink in the folder pointing out, the folder itself) gets the identical
+ * model_unknown error on every channel that names a model, saying nothing about whether it exists.
+ */
+import fs from 'fs';
+import path from 'path';
+import { composeApp, App } from '../../main/compose';
+import { EngineClient } from '../../main/engine/client';
+import { ensureDataDir } from '../../main/paths';
+import { errorOf, makeEngine, tempDir } from '../helpers/engine';
+import { TINY_EMBED, TINY_SPM } from '../helpers/models';
+
+let dir: string;
+let engine: EngineClient;
+let app: App;
+let inside: string;
+let modelsDir: string;
+const call = <T = any>(channel: string, payload: unknown = {}) => app.services.handle(channel, payload) as Promise<T>;
+
+beforeAll(() => {
+  dir = tempDir();
+  const paths = ensureDataDir(dir);
+  modelsDir = paths.models;
+  fs.mkdirSync(path.join(modelsDir, 'family'));
+  inside = path.join(modelsDir, 'family', 'tiny.gguf');
+  fs.copyFileSync(TINY_SPM, inside);
+  fs.symlinkSync('/etc/passwd', path.join(modelsDir, 'evil.gguf'));
+  engine = makeEngine();
+  app = composeApp({ paths, engine, appVersion: '0.0.0-test', logger: { debug() {}, info() {}, warn() {}, error() {} } });
+});
+
+afterAll(async () => {
+  await app.close();
+  await engine.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** Every channel that takes a model path, with a valid rest of the request. */
+const requests = (p: string): [string, unknown][] => [
+  ['models.load', { path: p }],
+  ['models.settings.get', { path: p }],
+  ['models.settings.update', { path: p, settings: { contextSize: 1024 } }],
+  ['models.settings.reset', { path: p }],
+  ['models.estimate', { path: p, settings: { contextSize: 1024, gpuLayers: 0 } }],
+];
+
+test('paths outside the library get one identical error on every channel', async () => {
+  expect(fs.existsSync('/etc/passwd')).toBe(true);
+  const outside = [
+    '/etc/passwd',
+    path.join(dir, 'no-such-model.gguf'),
+    TINY_SPM, // a real GGUF, outside the folder
+    path.join(modelsDir, 'evil.gguf'), // in the folder, a symlink to a system file: not listed
+    path.join(modelsDir, 'family', '..', '..', '..', '..', '..', '..', 'etc', 'passwd'),
+    modelsDir,
+  ];
+  const answers = new Set<string>();
+  let n = 0;
+  for (const p of outside) {
+    for (const [channel, payload] of requests(p)) {
+      const e = await errorOf(call(channel, payload));
+      answers.add(JSON.stringify(e));
+      n++;
+    }
+  }
+  expect(n).toBe(30);
+  expect([...answers]).toEqual([JSON.stringify({ code: 'model_unknown', message: 'this model is not in the library: put it in the models folder, or open it with the file picker' })]);
+  expect(app.store.modelSettings.list()).toEqual([]); // nothing was written for them
+});
+
+test('a model in the library works on every channel', async () => {
+  expect(app.library.list().map((m) => m.path)).toEqual([inside]);
+  const view = await call('models.settings.get', { path: inside });
+  expect(view.layers).toBeGreaterThan(0);
+  expect((await call('models.settings.update', { path: inside, settings: { contextSize: 1024 } })).settings).toEqual({ contextSize: 1024 });
+  const est = await call('models.estimate', { path: inside, settings: { contextSize: 1024, gpuLayers: 0 } });
+  expect(est.host.model).toBeGreaterThan(0);
+  expect((await call('models.settings.reset', { path: inside })).settings).toEqual({});
+  // the same file named another way resolves to the library's entry
+  const state = await call('models.load', { path: path.join(modelsDir, 'family', '.', 'tiny.gguf') });
+  expect(state.loaded.path).toBe(inside);
+  await call('models.unload');
+});
+
+test('a file picked this session is accepted; only that one', async () => {
+  const before = await errorOf(call('models.settings.get', { path: TINY_EMBED }));
+  expect(before.code).toBe('model_unknown');
+  app.library.addPicked(TINY_EMBED);
+  const view = await call('models.settings.get', { path: TINY_EMBED });
+  expect(view.path).toBe(TINY_EMBED);
+  expect((await errorOf(call('models.settings.get', { path: TINY_SPM }))).code).toBe('model_unknown');
+});
