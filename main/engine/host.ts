@@ -22,6 +22,7 @@ import {
 import { GgufHeaderCache } from '../models/gguf/cache';
 import { GgufHeader, ggufNumber, ggufString } from '../models/gguf/read';
 import { GgufError } from '../models/gguf/types';
+import { hparamProblem } from '../models/hparams';
 import { ENGINE_LOG_DIR_ENV, llamaLineJoiner, logLevelFrom, logUncaught, Logger, openFileLogger } from '../logging';
 
 /** The transport the host talks over: process IPC under Node, parentPort under Electron. */
@@ -189,11 +190,13 @@ export class EngineHost {
 
   /**
    * Checks the GGUF header in TypeScript first, so a malformed file gets a precise error and never
-   * reaches llama.cpp. Parsed once per unchanged file (the cache), not on every estimate.
+   * reaches llama.cpp, nor do hyperparameters llama.cpp asserts on. Parsed once per unchanged file
+   * (the cache), not on every estimate.
    */
   private async validateFile(file: string, signal?: AbortSignal): Promise<GgufHeader> {
+    let header: GgufHeader;
     try {
-      return await this.headers.read(file, { signal });
+      header = await this.headers.read(file, { signal });
     } catch (e) {
       if (e instanceof GgufError) throw new EngineError('invalid_model', e.message);
       if (signal?.aborted) throw new EngineError('aborted', 'the load was cancelled');
@@ -201,6 +204,10 @@ export class EngineHost {
       if (err.code === 'ENOENT') throw new EngineError('not_found', `model file not found: ${file}`);
       throw new EngineError('invalid_model', `${file}: ${err.message}`);
     }
+    // values llama.cpp asserts on (an abort of the whole host) are refused here
+    const problem = hparamProblem(header);
+    if (problem) throw new EngineError('invalid_model', `${file}: ${problem}`);
+    return header;
   }
 
   private async info(file: string): Promise<unknown> {
