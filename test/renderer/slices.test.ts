@@ -207,6 +207,9 @@ describe('errors, shortcuts, sampling', () => {
     expect(describeError({ code: 'weird', message: 'boom' })).toBe('Something went wrong: boom');
     expect(describeMessageError('engine_crashed: host died')).toBe('The engine stopped and restarted — try again.');
     expect(describeMessageError('tokenizer exploded')).toBe('The reply failed: tokenizer exploded');
+    // a store failure is not the engine being busy, even when its code contains "busy"
+    expect(describeMessageError('store_busy: the reply could not be saved (SQLITE_BUSY: database is locked); generation was stopped')).toMatch(/could not save this reply \(its database stayed locked\)/);
+    expect(describeMessageError('store_write_failed: the reply could not be saved (SQLITE_FULL: database or disk is full); generation was stopped')).toMatch(/disk may be full/);
   });
 
   test('shortcuts match Ctrl on Linux/Windows and ⌘ on macOS', () => {

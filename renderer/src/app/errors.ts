@@ -53,8 +53,18 @@ function sentence(text: string): string {
   return /[.?!]$/.test(s) ? s : `${s}.`;
 }
 
+/** A reply the store could not save (main/chat/service.ts: `store_<code>: …`): generation was stopped. */
+const STORE_HINTS: Record<string, string> = {
+  store_too_large: 'This reply reached the size limit for one message, so it was stopped — continue in a new message.',
+  store_write_failed: 'Hearth could not save this reply (the disk may be full), so it was stopped — free some space, then regenerate.',
+  store_busy: 'Hearth could not save this reply (its database stayed locked), so it was stopped — regenerate it.',
+  store_closed: 'This reply was already finished; later text was not saved.',
+};
+
 /** MessageDTO.error is free text from main; it may start with or contain a known code. */
 export function describeMessageError(error: string): string {
+  const store = Object.keys(STORE_HINTS).find((c) => error.startsWith(`${c}:`));
+  if (store) return STORE_HINTS[store];
   const code = Object.keys(HINTS).find((c) => error === c || error.startsWith(`${c}:`) || error.includes(c));
   return code ? HINTS[code] : `The reply failed: ${error}`;
 }
