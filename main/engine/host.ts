@@ -14,6 +14,7 @@ import {
   EngineError,
   FILE_TYPE_NAMES,
   HostMessage,
+  HostStats,
   LoadParams,
   Method,
   Methods,
@@ -36,11 +37,25 @@ interface Loaded {
   ctx: NativeContext;
 }
 
+/** A load in flight, shared by every request for the same model with the same file and parameters. */
+interface Loading {
+  key: string;
+  promise: Promise<Loaded & { fit?: unknown }>;
+  /** the requests waiting for it (progress goes to each) */
+  requesters: Set<number>;
+  cancelled: boolean;
+  cancel(): void;
+}
+
+const aborted = () => new EngineError('aborted', 'the request was aborted');
+
 export class EngineHost {
   private readonly loaded = new Map<string, Loaded>();
-  private readonly loading = new Map<string, Promise<Loaded>>();
-  private readonly running = new Map<number, { modelId: string; cancel: () => void }>();
+  private readonly loading = new Map<string, Loading>();
+  /** every request in progress, by id: a `cancel` message aborts its signal */
+  private readonly requests = new Map<number, AbortController>();
   private nextTaskId = 1;
+  private readonly counts = { loadsStarted: 0, models: 0, contexts: 0, generationsStarted: 0 };
 
   constructor(
     private readonly addon: NativeAddon,
@@ -55,7 +70,15 @@ export class EngineHost {
       this.addon.setLogger(llamaLineJoiner((level, line) => log[level](`llama: ${line}`)));
       log.info('engine host started', { llamaCommit: this.addon.llamaCommit, backends: this.addon.backends() });
     } else this.addon.setLogger((level, text) => this.port.send({ type: 'log', level, text }));
-    this.port.onMessage((raw) => this.onMessage(raw));
+    this.port.onMessage((raw) => {
+      try {
+        this.onMessage(raw);
+      } catch (e) {
+        const text = `engine host: ${(e as Error).message}`;
+        if (log) log.error(text);
+        else this.port.send({ type: 'log', level: 'error', text: `${text}\n` });
+      }
+    });
     this.port.send({ type: 'ready', pid: process.pid, llamaCommit: this.addon.llamaCommit, backends: this.addon.backends() });
   }
 
@@ -63,28 +86,36 @@ export class EngineHost {
     const parsed = ClientMessage.safeParse(raw);
     if (!parsed.success) return; // nothing to answer: the message has no usable id
     const msg = parsed.data;
+    if (msg.type === 'ping') {
+      this.port.send({ type: 'pong' });
+      return;
+    }
     if (msg.type === 'cancel') {
-      this.running.get(msg.id)?.cancel();
+      this.requests.get(msg.id)?.abort();
       return;
     }
     const t0 = Date.now();
     this.logger?.debug(`${msg.method} #${msg.id}`);
-    this.handle(msg.id, msg.method, msg.params).then(
-      (result) => {
-        this.logger?.debug(`${msg.method} #${msg.id} done`, { ms: Date.now() - t0 });
-        this.port.send({ type: 'response', id: msg.id, ok: true, result });
-      },
-      (err: unknown) => {
-        const e = err as { code?: unknown; message?: unknown };
-        const code = typeof e?.code === 'string' ? e.code : 'internal';
-        const message = typeof e?.message === 'string' ? e.message : String(err);
-        this.logger?.[code === 'aborted' ? 'debug' : 'warn'](`${msg.method} #${msg.id} failed: ${code}`, { ms: Date.now() - t0 });
-        this.port.send({ type: 'response', id: msg.id, ok: false, error: { code, message } });
-      },
-    );
+    const ac = new AbortController();
+    this.requests.set(msg.id, ac);
+    this.handle(msg.id, msg.method, msg.params, ac.signal)
+      .then(
+        (result) => {
+          this.logger?.debug(`${msg.method} #${msg.id} done`, { ms: Date.now() - t0 });
+          this.port.send({ type: 'response', id: msg.id, ok: true, result });
+        },
+        (err: unknown) => {
+          const e = err as { code?: unknown; message?: unknown };
+          const code = typeof e?.code === 'string' ? e.code : 'internal';
+          const message = typeof e?.message === 'string' ? e.message : String(err);
+          this.logger?.[code === 'aborted' ? 'debug' : 'warn'](`${msg.method} #${msg.id} failed: ${code}`, { ms: Date.now() - t0 });
+          this.port.send({ type: 'response', id: msg.id, ok: false, error: { code, message } });
+        },
+      )
+      .finally(() => this.requests.delete(msg.id));
   }
 
-  private async handle(id: number, method: string, rawParams: unknown): Promise<unknown> {
+  private async handle(id: number, method: string, rawParams: unknown, signal: AbortSignal): Promise<unknown> {
     if (!(method in Methods)) throw new EngineError('invalid_argument', `unknown method ${method}`);
     const schema = Methods[method as Method];
     const p = schema.safeParse(rawParams ?? {});
@@ -98,7 +129,7 @@ export class EngineHost {
       case 'info':
         return this.info(params.path as string);
       case 'load': {
-        const l = await this.load(id, params.modelId as string, params.path as string, params.params);
+        const l = await this.load(id, params.modelId as string, params.path as string, params.params, signal);
         return { modelId: l.modelId, metadata: this.metadata(l.model), context: l.ctx.info(), fit: l.fit ?? null };
       }
       case 'unload':
@@ -108,12 +139,12 @@ export class EngineHost {
       case 'chat': {
         const req = ChatRequest.safeParse(params.request);
         if (!req.success) throw new EngineError('invalid_argument', `chat: ${req.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`);
-        return this.generate(id, params.modelId as string, req.data);
+        return this.generate(id, params.modelId as string, req.data, signal);
       }
       case 'complete': {
         const req = CompletionRequest.safeParse(params.request);
         if (!req.success) throw new EngineError('invalid_argument', `complete: ${req.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`);
-        return this.generate(id, params.modelId as string, req.data);
+        return this.generate(id, params.modelId as string, req.data, signal);
       }
       case 'embed': {
         const l = this.get(params.modelId as string);
@@ -152,6 +183,13 @@ export class EngineHost {
       }
       case 'memory':
         return this.get(params.modelId as string).ctx.memoryBreakdown();
+      case 'stats':
+        return {
+          ...this.counts,
+          loaded: [...this.loaded.keys()],
+          loading: [...this.loading.keys()],
+          rssBytes: process.memoryUsage.rss(),
+        } satisfies HostStats;
       case 'crash':
         if (process.env.HEARTH_TEST_HOOKS !== '1') throw new EngineError('invalid_argument', 'crash is a test hook');
         // what a native abort leaves: a reason on stderr, which the client keeps for its crash log
@@ -159,6 +197,15 @@ export class EngineHost {
         this.logger?.error(`test hook: crashing (${String(params.how)})`);
         if (params.how === 'abort') process.abort();
         process.exit(70);
+      // eslint-disable-next-line no-fallthrough
+      case 'block': {
+        if (process.env.HEARTH_TEST_HOOKS !== '1') throw new EngineError('invalid_argument', 'block is a test hook');
+        const end = Date.now() + (params.ms as number);
+        while (Date.now() < end) {
+          /* a hung JS thread */
+        }
+        return null;
+      }
     }
     throw new EngineError('invalid_argument', `unknown method ${method}`);
   }
@@ -236,67 +283,148 @@ export class EngineHost {
     return rest;
   }
 
-  private async load(requestId: number, modelId: string, file: string, rawParams: unknown): Promise<Loaded & { fit?: unknown }> {
+  /**
+   * Loads a model under an id. A load of the same id with the same file and parameters joins the one in
+   * flight; one with others cancels it and waits for it to end. Whatever was loaded under the id before
+   * is disposed first. `signal` withdraws this request; the load is cancelled when no request waits.
+   */
+  private async load(requestId: number, modelId: string, file: string, rawParams: unknown, signal: AbortSignal): Promise<Loaded & { fit?: unknown }> {
     const params = this.loadParams(rawParams);
-    if (this.loaded.has(modelId)) await this.unload(modelId);
-    const pending = this.loading.get(modelId);
-    if (pending) await pending.catch(() => undefined);
-    await this.validateFile(file);
-    const job = (async (): Promise<Loaded & { fit?: unknown }> => {
+    const key = JSON.stringify([path.resolve(file), params]);
+    let job = this.loading.get(modelId);
+    if (!job || job.key !== key || job.cancelled) job = this.startLoad(modelId, file, params, key, job);
+    const j = job;
+    j.requesters.add(requestId);
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        j.requesters.delete(requestId);
+        if (j.requesters.size === 0) j.cancel();
+        reject(aborted());
+      };
+      if (signal.aborted) return onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      j.promise.then(
+        (l) => {
+          signal.removeEventListener('abort', onAbort);
+          j.requesters.delete(requestId);
+          resolve(l);
+        },
+        (e: unknown) => {
+          signal.removeEventListener('abort', onAbort);
+          j.requesters.delete(requestId);
+          reject(e);
+        },
+      );
+    });
+  }
+
+  private startLoad(modelId: string, file: string, params: LoadParams, key: string, previous: Loading | undefined): Loading {
+    previous?.cancel();
+    let handle: { promise: Promise<NativeModel>; cancel(): void } | undefined;
+    const job: Loading = {
+      key,
+      requesters: new Set(),
+      cancelled: false,
+      cancel: () => {
+        job.cancelled = true;
+        handle?.cancel();
+      },
+      promise: undefined as never,
+    };
+    const check = () => {
+      if (job.cancelled) throw aborted();
+    };
+    job.promise = (async (): Promise<Loaded & { fit?: unknown }> => {
+      // one load per id at a time: wait for the one this replaces to end
+      if (previous) await previous.promise.catch(() => undefined);
+      this.disposeLoaded(modelId);
+      check();
+      await this.validateFile(file);
+      check();
       const native = this.nativeParams(params);
       const gpu = this.hasGpu();
       // gpuLayers "auto" with a GPU: the addon runs llama.cpp's own fitting (--fit) right before the load,
       // the largest offload that leaves the margin free on every device
       const modelParams = params.gpuLayers === 'auto' && gpu ? { ...native, fitMarginMiB: params.fitMarginMiB } : native;
-      const handle = this.addon.loadModel(path.resolve(file), modelParams, (progress) =>
-        this.port.send({ type: 'event', id: requestId, event: { kind: 'progress', progress } }),
-      );
-      this.running.set(requestId, { modelId, cancel: () => handle.cancel() });
-      let model: NativeModel;
+      this.counts.loadsStarted++;
+      handle = this.addon.loadModel(path.resolve(file), modelParams, (progress) => {
+        for (const id of job.requesters) this.port.send({ type: 'event', id, event: { kind: 'progress', progress } });
+      });
+      const model = await handle.promise;
+      this.counts.models++;
+      let ctx: NativeContext | undefined;
       try {
-        model = await handle.promise;
-      } finally {
-        this.running.delete(requestId);
-      }
-      const fit = model.fitResult();
-      try {
-        const ctx = await this.addon.createContext(model, native);
-        return { modelId, path: file, params, model, ctx, fit: fit ?? undefined };
+        check();
+        const fit = model.fitResult();
+        ctx = await this.addon.createContext(model, native);
+        this.counts.contexts++;
+        check();
+        const l = { modelId, path: file, params, model, ctx, fit: fit ?? undefined };
+        this.disposeLoaded(modelId);
+        this.loaded.set(modelId, l);
+        return l;
       } catch (e) {
-        model.dispose();
+        if (ctx) this.disposeContext(ctx);
+        this.disposeModel(model);
         throw e;
       }
     })();
+    job.promise
+      .catch(() => undefined)
+      .finally(() => {
+        if (this.loading.get(modelId) === job) this.loading.delete(modelId);
+      });
     this.loading.set(modelId, job);
-    try {
-      const l = await job;
-      this.loaded.set(modelId, l);
-      return l;
-    } finally {
-      this.loading.delete(modelId);
-    }
+    return job;
   }
 
-  private async unload(modelId: string): Promise<boolean> {
+  private disposeContext(ctx: NativeContext): void {
+    ctx.dispose();
+    this.counts.contexts--;
+  }
+
+  private disposeModel(model: NativeModel): void {
+    model.dispose();
+    this.counts.models--;
+  }
+
+  private disposeLoaded(modelId: string): boolean {
     const l = this.loaded.get(modelId);
     if (!l) return false;
     this.loaded.delete(modelId);
-    l.ctx.dispose();
-    l.model.dispose();
+    this.disposeContext(l.ctx);
+    this.disposeModel(l.model);
     return true;
   }
 
-  private async generate(requestId: number, modelId: string, request: object): Promise<unknown> {
+  /** Unloads a model; a load of it in flight is cancelled first (or, if it got through, undone). */
+  private async unload(modelId: string): Promise<boolean> {
+    const job = this.loading.get(modelId);
+    let had = false;
+    if (job) {
+      job.cancel();
+      had = await job.promise.then(
+        () => true,
+        () => false,
+      );
+    }
+    return this.disposeLoaded(modelId) || had;
+  }
+
+  private async generate(requestId: number, modelId: string, request: object, signal: AbortSignal): Promise<unknown> {
     const l = this.get(modelId);
+    if (signal.aborted) throw aborted();
     const taskId = this.nextTaskId++;
-    this.running.set(requestId, { modelId, cancel: () => l.ctx.abort(taskId) });
+    const onAbort = () => l.ctx.abort(taskId);
+    signal.addEventListener('abort', onAbort, { once: true });
+    this.counts.generationsStarted++;
     try {
       // the addon already coalesces streamed text (at most one call per ~50 ms), so each call is one message
       return await l.ctx.generate(JSON.stringify({ ...request, id: taskId }), (ev) => {
         this.port.send({ type: 'event', id: requestId, event: { kind: 'piece', content: ev.content ?? '', reasoning: ev.reasoning ?? '' } });
       });
     } finally {
-      this.running.delete(requestId);
+      signal.removeEventListener('abort', onAbort);
     }
   }
 }
@@ -354,6 +482,7 @@ export function runHost(): void {
     // answer every request with the reason rather than dying in a restart loop
     port.onMessage((raw) => {
       const m = ClientMessage.safeParse(raw);
+      if (m.success && m.data.type === 'ping') port.send({ type: 'pong' });
       if (m.success && m.data.type === 'request') port.send({ type: 'response', id: m.data.id, ok: false, error: { code: err.code ?? 'addon_missing', message: err.message } });
     });
     port.send({ type: 'ready', pid: process.pid, llamaCommit: 'unavailable', backends: [] });
