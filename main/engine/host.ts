@@ -6,6 +6,8 @@
  * the per-model scheduler). Several models may be loaded at once.
  */
 import path from 'path';
+import v8 from 'v8';
+import vm from 'vm';
 import { loadAddon, NativeAddon, NativeContext, NativeModel } from './addon';
 import {
   ChatRequest,
@@ -48,6 +50,12 @@ interface Loading {
 }
 
 const aborted = () => new EngineError('aborted', 'the request was aborted');
+
+/** V8's full collection (the host runs with it exposed, see collectSoon). */
+const gc: () => void = (() => {
+  v8.setFlagsFromString('--expose-gc');
+  return vm.runInNewContext('gc') as () => void;
+})();
 
 export class EngineHost {
   private readonly loaded = new Map<string, Loaded>();
@@ -386,6 +394,21 @@ export class EngineHost {
   private disposeModel(model: NativeModel): void {
     model.dispose();
     this.counts.models--;
+    this.collectSoon();
+  }
+
+  private collecting: NodeJS.Immediate | undefined;
+
+  /**
+   * A disposed model's memory comes back only once V8 collected the JS wrappers of its native handles
+   * (each still holds a reference to the weights until finalized), and an idle host's small heap may
+   * not be collected for a long time: collect right after a dispose.
+   */
+  private collectSoon(): void {
+    this.collecting ??= setImmediate(() => {
+      this.collecting = undefined;
+      gc();
+    });
   }
 
   private disposeLoaded(modelId: string): boolean {
