@@ -59,12 +59,12 @@ test('a stop while the model reloads after a restart: the reload is cancelled, t
   const ac = new AbortController();
   let pieces = 0;
   let reloading = false;
-  // abort once llama.cpp, in the new host, is loading the model again for this request
+  // abort once llama.cpp's model loader, in the new host, is loading the model again for this request
   onLog = (line) => {
     if (/^reloading big /.test(line)) {
       reloading = true;
-      setTimeout(() => ac.abort(), 200); // in case llama.cpp's log is quiet
-    } else if (reloading && line.startsWith('llama: ')) ac.abort();
+      setTimeout(() => ac.abort(), 1000); // in case llama.cpp's log is quiet
+    } else if (reloading && /^llama: (llama_model_loader|print_info|load_tensors|load):/.test(line)) ac.abort();
   };
   const p = engine.complete('big', LONG, { signal: ac.signal, onPiece: () => pieces++ });
   const err = await errorOf(p);
