@@ -51,11 +51,15 @@ interface Loading {
 
 const aborted = () => new EngineError('aborted', 'the request was aborted');
 
-/** V8's full collection (the host runs with it exposed, see collectSoon). */
-const gc: () => void = (() => {
-  v8.setFlagsFromString('--expose-gc');
-  return vm.runInNewContext('gc') as () => void;
-})();
+/** V8's full collection, exposed on first use (see EngineHost.collectSoon). */
+let exposedGc: (() => void) | undefined;
+function gc(): void {
+  if (!exposedGc) {
+    v8.setFlagsFromString('--expose-gc');
+    exposedGc = vm.runInNewContext('gc') as () => void;
+  }
+  exposedGc();
+}
 
 export class EngineHost {
   private readonly loaded = new Map<string, Loaded>();
