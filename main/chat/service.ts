@@ -5,6 +5,7 @@
  * Also the thread, message, assistant, settings and search channels of the IPC contract.
  */
 import { EngineClient } from '../engine/client';
+import { untilAborted } from '../engine/channel';
 import type { Logger } from '../logging';
 import { ChatMessage, EngineError, GenerateResult } from '../engine/protocol';
 import {
@@ -45,6 +46,13 @@ export interface ChatDeps {
 interface Running {
   abort: AbortController;
   done: Promise<void>;
+}
+
+/** A turn claimed before it starts (see ChatService.reserve). */
+interface Turn {
+  abort: AbortController;
+  running: Running;
+  release: () => void;
 }
 
 function toThreadDTO(t: Thread): ThreadDTO {
@@ -282,8 +290,41 @@ export class ChatService {
     if (this.running.has(threadId)) throw new IpcError('busy', 'a reply is still being written in this chat: stop it first');
   }
 
-  /** The model for a thread: the loaded one (waiting for a load in progress), else the thread's own, loaded now. */
-  private async modelFor(thread: Thread): Promise<string> {
+  /**
+   * Claims the thread for a turn before anything is awaited, so a stop pressed while the model loads
+   * reaches the turn: `signal` is the turn's, `release` ends a turn that never started.
+   */
+  private reserve(threadId: string): Turn {
+    this.busy(threadId);
+    const abort = new AbortController();
+    let release!: () => void;
+    const done = new Promise<void>((r) => (release = r));
+    const running: Running = { abort, done };
+    this.running.set(threadId, running);
+    return {
+      abort,
+      running,
+      release: () => {
+        if (this.running.get(threadId) === running) this.running.delete(threadId);
+        release();
+      },
+    };
+  }
+
+  /**
+   * The model for a thread: the loaded one (waiting for a load in progress), else the thread's own,
+   * loaded now. A stop while waiting gives null: the turn then ends at once as stopped.
+   */
+  private async modelFor(thread: Thread, signal: AbortSignal): Promise<string | null> {
+    try {
+      return await untilAborted(this.loadedModelFor(thread), signal);
+    } catch (e) {
+      if (signal.aborted) return null;
+      throw e;
+    }
+  }
+
+  private async loadedModelFor(thread: Thread): Promise<string> {
     const loaded = await this.deps.library.ready();
     if (loaded) return loaded;
     if (thread.model) {
@@ -303,22 +344,22 @@ export class ChatService {
   async send(r: { threadId: string; content: string }): Promise<{ userMessage: MessageDTO; reply: MessageDTO }> {
     const { threads, messages } = this.api(r.threadId);
     const thread = threads.get(r.threadId);
-    this.busy(r.threadId);
-    const model = await this.modelFor(thread);
+    const turn = this.reserve(r.threadId);
+    const model = await this.guard(turn, () => this.modelFor(thread, turn.abort.signal));
     const isFirst = messages.list(r.threadId).length === 0;
-    const user = messages.add({ threadId: r.threadId, role: 'user', content: r.content });
-    const writer = messages.beginReply({ threadId: r.threadId, model: modelName(model) });
-    this.start(thread, writer, {}, isFirst ? r.content : undefined);
+    const user = this.guard(turn, () => messages.add({ threadId: r.threadId, role: 'user', content: r.content }));
+    const writer = this.guard(turn, () => messages.beginReply({ threadId: r.threadId, model: modelName(model) }));
+    this.start(thread, writer, {}, turn, isFirst ? r.content : undefined);
     return { userMessage: this.messageDTO(r.threadId, user.id), reply: this.messageDTO(r.threadId, writer.messageId) };
   }
 
   async regenerate(threadId: string, replyId: string): Promise<{ reply: MessageDTO }> {
     const { threads, messages } = this.api(threadId);
     const thread = threads.get(threadId);
-    this.busy(threadId);
-    const model = await this.modelFor(thread);
-    const writer = messages.regenerate(replyId, { model: modelName(model) });
-    this.start(thread, writer, {});
+    const turn = this.reserve(threadId);
+    const model = await this.guard(turn, () => this.modelFor(thread, turn.abort.signal));
+    const writer = this.guard(turn, () => messages.regenerate(replyId, { model: modelName(model) }));
+    this.start(thread, writer, {}, turn);
     return { reply: this.messageDTO(threadId, writer.messageId) };
   }
 
@@ -328,20 +369,21 @@ export class ChatService {
     this.busy(r.threadId);
     const original = messages.get(r.messageId);
     if (original.role !== 'user') throw new IpcError('invalid_input', 'only your own messages can be edited');
-    const model = await this.modelFor(thread);
-    const edited = messages.edit(r.messageId, r.content);
-    const writer = messages.beginReply({ threadId: r.threadId, parentId: edited.id, model: modelName(model) });
-    this.start(thread, writer, {});
+    const turn = this.reserve(r.threadId);
+    const model = await this.guard(turn, () => this.modelFor(thread, turn.abort.signal));
+    const edited = this.guard(turn, () => messages.edit(r.messageId, r.content));
+    const writer = this.guard(turn, () => messages.beginReply({ threadId: r.threadId, parentId: edited.id, model: modelName(model) }));
+    this.start(thread, writer, {}, turn);
     return { userMessage: this.messageDTO(r.threadId, edited.id), reply: this.messageDTO(r.threadId, writer.messageId) };
   }
 
   async continue(threadId: string, replyId: string): Promise<{ reply: MessageDTO }> {
     const { threads, messages } = this.api(threadId);
     const thread = threads.get(threadId);
-    this.busy(threadId);
-    await this.modelFor(thread);
-    const writer = messages.continueReply(replyId);
-    this.start(thread, writer, { continueFinal: true });
+    const turn = this.reserve(threadId);
+    await this.guard(turn, () => this.modelFor(thread, turn.abort.signal));
+    const writer = this.guard(turn, () => messages.continueReply(replyId));
+    this.start(thread, writer, { continueFinal: true }, turn);
     return { reply: this.messageDTO(threadId, replyId) };
   }
 
@@ -375,16 +417,28 @@ export class ChatService {
     return { sampling, maxTokens, instructions };
   }
 
-  private start(thread: Thread, writer: ReplyWriter, opts: { continueFinal?: boolean }, firstMessage?: string): void {
-    const abort = new AbortController();
+  /** Runs a step of a turn that has not started yet; if it throws, the turn is released. */
+  private guard<T>(turn: Turn, step: () => T): T {
+    let r: T;
+    try {
+      r = step();
+    } catch (e) {
+      turn.release();
+      throw e;
+    }
+    if (r instanceof Promise) r.catch(() => turn.release());
+    return r;
+  }
+
+  private start(thread: Thread, writer: ReplyWriter, opts: { continueFinal?: boolean }, turn: Turn, firstMessage?: string): void {
     const threadId = thread.id;
-    const done = this.generate(thread, writer, abort, opts)
+    const done = this.generate(thread, writer, turn.abort, opts)
       .catch((e: Error) => this.deps.logger.error(`chat: ${e.message}`))
-      .finally(() => this.running.delete(threadId))
+      .finally(() => turn.release())
       .then(() => {
         if (firstMessage !== undefined) return this.title(threadId, firstMessage);
       });
-    this.running.set(threadId, { abort, done });
+    turn.running.done = done;
   }
 
   /**
@@ -513,7 +567,8 @@ export class ChatService {
   }
 }
 
-function modelName(p: string): string {
+function modelName(p: string | null): string | undefined {
+  if (p === null) return undefined;
   return p.split(/[\\/]/).pop()!.replace(/\.gguf$/i, '');
 }
 

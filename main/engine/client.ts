@@ -1,85 +1,34 @@
 /**
- * EngineClient: main's side of the engine. It starts the host process, sends typed requests, streams
- * events back, and survives the host dying: every pending request rejects with `engine_crashed`,
- * a new host is started, and the next request that needs a model loads it again.
+ * EngineClient: main's typed side of the engine. Requests go to the host process that
+ * HostSupervisor (supervisor.ts) keeps running, over a HostChannel (channel.ts). It remembers which
+ * models the caller loaded and with what parameters, so after the host died or hung (every pending
+ * request rejects with `engine_crashed` or `engine_hung`) the next request that names a model loads
+ * it again. Loads of one model are de-duplicated: concurrent loads with the same parameters share one
+ * load, an unload cancels or follows a load in progress. Every request takes an AbortSignal that
+ * counts from the call on: while the host starts, while the model reloads, while queued and while
+ * generating.
  */
-import { fork } from 'child_process';
-import fs from 'fs';
-import path from 'path';
-import { ENGINE_LOG_DIR_ENV, llamaLineJoiner, Logger, silentLogger } from '../logging';
-import { projectRoot } from '../paths';
-import { addonPath, backendModules } from './addon';
-import { BackendChoice, BackendPin, chooseBackend, nodeProbeSpawner, ProbeSpawner } from './backends';
+import { BackendChoice, BackendPin } from './backends';
+import { Logger, silentLogger } from '../logging';
+import { HostChannel, RequestOptions, abortedError } from './channel';
 import {
   ChatRequest,
   CompletionRequest,
   Device,
   EngineError,
-  GenerateResult,
-  HostMessage,
-  LoadParamsInput,
-  Method,
-  ModelMetadata,
-  StreamEvent,
   Estimate,
   FitResult,
+  GenerateResult,
+  LoadParamsInput,
   MemoryBreakdown,
+  Method,
+  ModelMetadata,
 } from './protocol';
+import { HostSupervisor, SupervisorOptions } from './supervisor';
 
-/** What the client needs of a host process; child_process (Node) and utilityProcess (Electron) both fit. */
-export interface HostProcess {
-  readonly pid: number | undefined;
-  send(msg: unknown): void;
-  onMessage(fn: (msg: unknown) => void): void;
-  onExit(fn: (code: number | null, signal: string | null) => void): void;
-  kill(signal?: NodeJS.Signals): void;
-  /** the host's stderr, where a native abort (a ggml assert) writes its reason; optional */
-  onStderr?(fn: (chunk: string) => void): void;
-}
-
-/** How much of the host's stderr the client keeps, for the crash reason in the log. */
-export const STDERR_TAIL_CHARS = 4096;
-
-export type HostSpawner = (script: string, env: NodeJS.ProcessEnv) => HostProcess;
-
-export const nodeSpawner: HostSpawner = (script, env) => {
-  const child = fork(script, [], { env, stdio: ['ignore', 'inherit', 'pipe', 'ipc'], serialization: 'advanced' });
-  // stderr still reaches ours (as with 'inherit'), and the client keeps its tail for the crash log
-  child.stderr?.on('data', (b: Buffer) => process.stderr.write(b));
-  return {
-    get pid() {
-      return child.pid;
-    },
-    send: (m) => {
-      if (child.connected) child.send(m as object);
-    },
-    onMessage: (fn) => child.on('message', fn),
-    // 'close' (not 'exit'): after stderr has been read to its end, so the crash log has all of it
-    onExit: (fn) => child.on('close', (code, signal) => fn(code, signal)),
-    kill: (sig) => child.kill(sig),
-    onStderr: (fn) => child.stderr?.on('data', (b: Buffer) => fn(b.toString('utf8'))),
-  };
-};
-
-export function defaultHostScript(): string {
-  return process.env.HEARTH_HOST_SCRIPT || path.join(projectRoot(), 'dist', 'engine-host.js');
-}
-
-interface Pending {
-  resolve(v: unknown): void;
-  reject(e: unknown): void;
-  onEvent?: (ev: StreamEvent) => void;
-}
-
-interface ModelSpec {
-  path: string;
-  params: LoadParamsInput;
-}
-
-export interface RequestOptions {
-  onEvent?: (ev: StreamEvent) => void;
-  signal?: AbortSignal;
-}
+export { defaultHostScript, nodeSpawner, STDERR_TAIL_CHARS } from './channel';
+export type { HostProcess, HostSpawner, RequestOptions } from './channel';
+export { SUPERVISOR_DEFAULTS } from './supervisor';
 
 export interface LoadedModel {
   modelId: string;
@@ -89,220 +38,197 @@ export interface LoadedModel {
   fit: FitResult | null;
 }
 
-export interface EngineClientOptions {
-  hostScript?: string;
-  spawner?: HostSpawner;
-  /** starts the backend probes (default: child processes of this Node; Electron passes utilityProcess) */
-  probeSpawner?: ProbeSpawner;
-  env?: NodeJS.ProcessEnv;
-  logger?: Logger;
-  /** folder for the host's engine.log (llama.cpp's log included); without it llama.cpp's lines come to `logger` */
-  logDir?: string;
-  /** restarts allowed within a minute before the client gives up (a crash loop) */
-  maxRestartsPerMinute?: number;
-  /** which backend the host loads: probed in throwaway processes first ('auto': CUDA → Metal → Vulkan → CPU) */
-  backend?: BackendPin;
-  /** folder of the backend modules (default: next to the addon) */
-  backendDir?: string;
+export type EngineClientOptions = SupervisorOptions;
+
+interface ModelSpec {
+  path: string;
+  params: LoadParamsInput;
+}
+
+const specKey = (s: ModelSpec | undefined): string => JSON.stringify(s ?? null);
+
+/** A load in flight in one host, shared by everyone who asked for that model with those parameters. */
+interface LoadJob {
+  key: string;
+  channel: HostChannel;
+  promise: Promise<LoadedModel>;
+  waiters: number;
+  progress: Set<(p: number) => void>;
+  /** cancels the load in the host: when every waiter gave up, or on unload */
+  cancel: AbortController;
 }
 
 export class EngineClient {
-  private proc: HostProcess | undefined;
-  private ready: Promise<void> | undefined;
-  private readonly pending = new Map<number, Pending>();
-  private nextId = 1;
+  private readonly sup: HostSupervisor;
+  /** what each model was loaded from, as the caller asked */
   private readonly specs = new Map<string, ModelSpec>();
-  /** models loaded in the current host process */
-  private readonly live = new Set<string>();
-  private readonly restarts: number[] = [];
-  private closed = false;
-  private readonly llamaLog = llamaLineJoiner((level, line) => this.logger[level](`llama: ${line}`));
-  /** the last request sent to the host, named in the log when the host dies */
-  private lastRequest: { id: number; method: Method } | undefined;
-  readonly hostScript: string;
-  private readonly spawner: HostSpawner;
+  /** the host each model is loaded in (a model is live while that host is the current one) */
+  private readonly liveIn = new Map<string, HostChannel>();
+  private readonly loads = new Map<string, LoadJob>();
   private readonly logger: Logger;
-  /** fires after the host died; the argument describes how */
-  onCrash?: (reason: string) => void;
 
-  constructor(private readonly opts: EngineClientOptions = {}) {
-    this.hostScript = opts.hostScript ?? defaultHostScript();
-    this.spawner = opts.spawner ?? nodeSpawner;
+  constructor(opts: EngineClientOptions = {}) {
+    this.sup = new HostSupervisor(opts);
     this.logger = opts.logger ?? silentLogger;
   }
 
-  get pid(): number | undefined {
-    return this.proc?.pid;
+  get hostScript(): string {
+    return this.sup.hostScript;
   }
 
-  private choice: BackendChoice | undefined;
-  private choosing: Promise<BackendChoice> | undefined;
+  get pid(): number | undefined {
+    return this.sup.pid;
+  }
+
+  /** fires after the host died or was killed as hung; the argument describes how */
+  set onCrash(fn: ((reason: string) => void) | undefined) {
+    this.sup.onCrash = fn;
+  }
+
+  get onCrash(): ((reason: string) => void) | undefined {
+    return this.sup.onCrash;
+  }
 
   /** The backend the host runs with and why (after start). */
   get backendChoice(): BackendChoice | undefined {
-    return this.choice;
+    return this.sup.backendChoice;
   }
 
   /** Pins another backend (or 'auto'): the host restarts with it; loaded models load again on demand. */
-  async setBackend(pin: BackendPin): Promise<BackendChoice> {
-    (this.opts as { backend?: BackendPin }).backend = pin;
-    this.choice = undefined;
-    this.choosing = undefined;
-    const proc = this.proc;
-    if (proc) {
-      await new Promise<void>((resolve) => {
-        proc.onExit(() => resolve());
-        proc.kill('SIGTERM');
-      });
-      while (this.proc === proc) await new Promise((r) => setTimeout(r, 10));
-    }
-    await this.start();
-    return this.choice!;
-  }
-
-  private choose(): Promise<BackendChoice> {
-    if (this.choice) return Promise.resolve(this.choice);
-    this.choosing ??= (async () => {
-      const dir = this.opts.backendDir ?? path.dirname(addonPath());
-      const available = [...backendModules(dir).keys()];
-      const env = { ...process.env, ...this.opts.env };
-      const c = await chooseBackend(this.opts.probeSpawner ?? nodeProbeSpawner, this.hostScript, env, available, this.opts.backend ?? 'auto');
-      this.logger.info(`engine backend: ${c.reason}`);
-      this.choice = c;
-      return c;
-    })();
-    return this.choosing;
+  setBackend(pin: BackendPin): Promise<BackendChoice> {
+    return this.sup.setBackend(pin);
   }
 
   /** Starts the host if it is not running; resolves once it said it is ready. */
-  start(): Promise<void> {
-    if (this.closed) return Promise.reject(new EngineError('engine_closed', 'the engine was shut down'));
-    if (this.ready) return this.ready;
-    if (!this.choice && fs.existsSync(this.hostScript)) {
-      const p = this.choose().then(() => {
-        if (this.ready === p) this.ready = undefined;
-        return this.start();
-      });
-      this.ready = p;
-      return p;
-    }
-    return this.spawnHost();
+  async start(signal?: AbortSignal): Promise<void> {
+    await this.sup.start(signal);
   }
 
-  private spawnHost(): Promise<void> {
-    if (!fs.existsSync(this.hostScript)) {
-      return Promise.reject(new EngineError('engine_unavailable', `engine host script missing: ${this.hostScript} (run npm run build:ts)`));
-    }
-    const now = Date.now();
-    while (this.restarts.length && now - this.restarts[0] > 60_000) this.restarts.shift();
-    if (this.restarts.length >= (this.opts.maxRestartsPerMinute ?? 5)) {
-      return Promise.reject(new EngineError('engine_unavailable', 'the engine host keeps crashing; why is in main.log and engine.log (Settings → About → Logs)'));
-    }
-    this.restarts.push(now);
-    const backends = this.choice ? { HEARTH_BACKENDS: this.choice.backends.join(',') } : {};
-    const logDir = this.opts.logDir ? { [ENGINE_LOG_DIR_ENV]: this.opts.logDir } : {};
-    const proc = this.spawner(this.hostScript, { ...process.env, ...this.opts.env, ...backends, ...logDir });
-    this.proc = proc;
-    let stderrTail = '';
-    proc.onStderr?.((chunk) => {
-      stderrTail = (stderrTail + chunk).slice(-STDERR_TAIL_CHARS);
-    });
-    this.live.clear();
-    this.ready = new Promise<void>((resolve, reject) => {
-      let isReady = false;
-      proc.onMessage((raw) => {
-        const parsed = HostMessage.safeParse(raw);
-        if (!parsed.success) {
-          this.logger.warn(`engine host sent an invalid message: ${parsed.error.message}`);
-          return;
-        }
-        const msg = parsed.data;
-        if (msg.type === 'ready') {
-          isReady = true;
-          this.logger.info(`engine host ${msg.pid} ready (llama.cpp ${msg.llamaCommit}; backends ${msg.backends.join(', ')})`);
-          resolve();
-        } else this.onHostMessage(msg);
-      });
-      proc.onExit((code, signal) => {
-        const how = signal ? `signal ${signal}` : `exit code ${code}`;
-        if (this.proc === proc) {
-          this.proc = undefined;
-          this.ready = undefined;
-          this.live.clear();
-        }
-        const err = new EngineError('engine_crashed', `the engine host stopped (${how})`);
-        let failed = 0;
-        for (const [id, p] of this.pending) {
-          this.pending.delete(id);
-          p.reject(err);
-          failed++;
-        }
-        if (!isReady) reject(err);
-        if (!this.closed) {
-          this.logger.error(`engine host stopped (${how})`, {
-            pid: proc.pid,
-            exitCode: code,
-            signal,
-            lastRequest: this.lastRequest ?? null,
-            failedRequests: failed,
-            stderrTail: stderrTail.trim() || undefined,
-          });
-          this.onCrash?.(how);
-          // start a fresh host now so the next request finds it warm; models load again on demand
-          this.start().catch((e: Error) => this.logger.error(`engine restart failed: ${e.message}`));
-        }
-      });
-    });
-    return this.ready;
-  }
-
-  private onHostMessage(msg: HostMessage): void {
-    if (msg.type === 'log') {
-      this.llamaLog(msg.level, msg.text);
-      return;
-    }
-    if (msg.type === 'ready') return;
-    const p = this.pending.get(msg.id);
-    if (!p) return;
-    if (msg.type === 'event') {
-      const ev = StreamEvent.safeParse(msg.event);
-      if (ev.success) p.onEvent?.(ev.data);
-      return;
-    }
-    this.pending.delete(msg.id);
-    if (msg.ok) p.resolve(msg.result);
-    else p.reject(new EngineError(msg.error.code, msg.error.message));
-  }
-
-  /** Sends one request to the host. */
+  /** Sends one request to the host (starting it if needed). */
   async request<T = unknown>(method: Method, params: Record<string, unknown>, opts: RequestOptions = {}): Promise<T> {
-    if (opts.signal?.aborted) throw new EngineError('aborted', 'the request was aborted');
-    await this.start();
-    const proc = this.proc;
-    if (!proc) throw new EngineError('engine_crashed', 'the engine host stopped');
-    const id = this.nextId++;
-    this.lastRequest = { id, method };
-    return new Promise<T>((resolve, reject) => {
-      const onAbort = () => proc.send({ type: 'cancel', id });
-      opts.signal?.addEventListener('abort', onAbort, { once: true });
-      const t0 = Date.now();
-      const done = () => opts.signal?.removeEventListener('abort', onAbort);
-      this.pending.set(id, {
-        resolve: (v) => {
-          done();
-          this.logger.debug(`engine ${method} #${id} done`, { ms: Date.now() - t0 });
-          resolve(v as T);
+    const ch = await this.sup.start(opts.signal);
+    return ch.request<T>(method, params, opts);
+  }
+
+  // ---- models ------------------------------------------------------------------------------------
+
+  /**
+   * Loads a model (or reloads it with new parameters) under an id the caller chooses. A load of the
+   * same model with the same parameters while one is in flight joins it; `signal` withdraws this
+   * caller (the load is cancelled in the host when nobody waits for it any more).
+   */
+  async load(modelId: string, file: string, params: LoadParamsInput = {}, onProgress?: (p: number) => void, signal?: AbortSignal): Promise<LoadedModel> {
+    const spec: ModelSpec = { path: file, params };
+    const key = specKey(spec);
+    if (specKey(this.specs.get(modelId)) !== key) this.liveIn.delete(modelId);
+    this.specs.set(modelId, spec);
+    try {
+      const ch = await this.sup.start(signal);
+      const r = await this.loadShared(ch, modelId, spec, onProgress, signal);
+      // unloaded (or loaded with other parameters) while this load ran
+      if (specKey(this.specs.get(modelId)) !== key) throw abortedError();
+      return r;
+    } catch (e) {
+      if (specKey(this.specs.get(modelId)) === key && !this.loads.has(modelId) && this.liveIn.get(modelId) !== this.sup.current) {
+        this.specs.delete(modelId);
+      }
+      throw e;
+    }
+  }
+
+  private loadShared(ch: HostChannel, modelId: string, spec: ModelSpec, onProgress: ((p: number) => void) | undefined, signal: AbortSignal | undefined): Promise<LoadedModel> {
+    if (signal?.aborted) return Promise.reject(abortedError());
+    const key = specKey(spec);
+    let job = this.loads.get(modelId);
+    if (!job || job.key !== key || job.channel !== ch || job.cancel.signal.aborted) {
+      const cancel = new AbortController();
+      const progress = new Set<(p: number) => void>();
+      const promise = ch
+        .request<LoadedModel>('load', { modelId, path: spec.path, params: spec.params }, {
+          signal: cancel.signal,
+          onEvent: (ev) => {
+            if (ev.kind === 'progress') for (const fn of progress) fn(ev.progress);
+          },
+        })
+        .then((r) => {
+          if (specKey(this.specs.get(modelId)) === key) this.liveIn.set(modelId, ch);
+          // finished before the cancel reached the host, and nobody wants it any more: undo it
+          else if (!this.specs.has(modelId) && !this.loads.has(modelId)) ch.request('unload', { modelId }).catch(() => undefined);
+          return r;
+        })
+        .finally(() => {
+          if (this.loads.get(modelId) === created) this.loads.delete(modelId);
+        });
+      promise.catch(() => undefined);
+      const created: LoadJob = { key, channel: ch, promise, waiters: 0, progress, cancel };
+      // a load with other parameters replaces the one in flight (the host cancels it too)
+      if (job) this.loads.delete(modelId);
+      this.loads.set(modelId, created);
+      job = created;
+    }
+    const j = job;
+    j.waiters++;
+    if (onProgress) j.progress.add(onProgress);
+    const leave = () => {
+      if (onProgress) j.progress.delete(onProgress);
+      if (--j.waiters > 0) return;
+      j.cancel.abort();
+      if (this.loads.get(modelId) === j) this.loads.delete(modelId);
+    };
+    return new Promise<LoadedModel>((resolve, reject) => {
+      const onAbort = () => {
+        leave();
+        reject(abortedError());
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      j.promise.then(
+        (v) => {
+          signal?.removeEventListener('abort', onAbort);
+          if (onProgress) j.progress.delete(onProgress);
+          resolve(v);
         },
-        reject: (e) => {
-          done();
-          const code = (e as EngineError).code;
-          this.logger[code === 'aborted' ? 'debug' : 'warn'](`engine ${method} #${id} failed: ${code}`, { ms: Date.now() - t0 });
+        (e: unknown) => {
+          signal?.removeEventListener('abort', onAbort);
+          if (onProgress) j.progress.delete(onProgress);
           reject(e);
         },
-        onEvent: opts.onEvent,
-      });
-      proc.send({ type: 'request', id, method, params });
+      );
     });
+  }
+
+  /** Unloads a model; a load of it in progress is cancelled (or, if it finished meanwhile, undone). */
+  async unload(modelId: string): Promise<void> {
+    this.specs.delete(modelId);
+    const job = this.loads.get(modelId);
+    if (job) {
+      this.loads.delete(modelId);
+      job.cancel.abort();
+    }
+    const was = this.liveIn.get(modelId);
+    this.liveIn.delete(modelId);
+    const ch = this.sup.current;
+    if (ch && !ch.failed && (was === ch || job?.channel === ch)) await ch.request('unload', { modelId });
+  }
+
+  isLoaded(modelId: string): boolean {
+    return this.specs.has(modelId);
+  }
+
+  /** Makes sure the host has the model, loading it again after a host restart; resolves with that host. */
+  private async ensure(modelId: string, signal?: AbortSignal): Promise<HostChannel> {
+    const ch = await this.sup.start(signal);
+    if (this.liveIn.get(modelId) === ch) return ch;
+    const spec = this.specs.get(modelId);
+    if (!spec) throw new EngineError('not_loaded', `model ${modelId} is not loaded`);
+    if (!this.loads.has(modelId)) this.logger.info(`reloading ${modelId} after an engine restart`);
+    await this.loadShared(ch, modelId, spec, undefined, signal);
+    return ch;
+  }
+
+  /** Sends a request that names a loaded model, reloading the model first if the host restarted. */
+  private async onModel<T>(method: Method, modelId: string, params: Record<string, unknown>, opts: RequestOptions = {}): Promise<T> {
+    const ch = await this.ensure(modelId, opts.signal);
+    return ch.request<T>(method, { modelId, ...params }, opts);
   }
 
   // ---- typed helpers -----------------------------------------------------------------------------
@@ -319,47 +245,8 @@ export class EngineClient {
     return this.request('info', { path: file });
   }
 
-  /** Loads a model (or reloads it with new parameters) under an id the caller chooses. */
-  async load(modelId: string, file: string, params: LoadParamsInput = {}, onProgress?: (p: number) => void, signal?: AbortSignal): Promise<LoadedModel> {
-    this.specs.set(modelId, { path: file, params });
-    try {
-      const r = await this.request<LoadedModel>('load', { modelId, path: file, params }, {
-        signal,
-        onEvent: (ev) => {
-          if (ev.kind === 'progress') onProgress?.(ev.progress);
-        },
-      });
-      this.live.add(modelId);
-      return r;
-    } catch (e) {
-      this.specs.delete(modelId);
-      throw e;
-    }
-  }
-
-  async unload(modelId: string): Promise<void> {
-    this.specs.delete(modelId);
-    if (this.live.delete(modelId) && this.proc) await this.request('unload', { modelId });
-  }
-
-  isLoaded(modelId: string): boolean {
-    return this.specs.has(modelId);
-  }
-
-  /** Makes sure the host has the model, loading it again after a host restart. */
-  private async ensure(modelId: string): Promise<void> {
-    await this.start();
-    if (this.live.has(modelId)) return;
-    const spec = this.specs.get(modelId);
-    if (!spec) throw new EngineError('not_loaded', `model ${modelId} is not loaded`);
-    this.logger.info(`reloading ${modelId} after an engine restart`);
-    await this.request('load', { modelId, path: spec.path, params: spec.params });
-    this.live.add(modelId);
-  }
-
-  async chat(modelId: string, request: ChatRequest, opts: { onPiece?: (content: string, reasoning: string) => void; signal?: AbortSignal } = {}): Promise<GenerateResult> {
-    await this.ensure(modelId);
-    return this.request<GenerateResult>('chat', { modelId, request }, {
+  chat(modelId: string, request: ChatRequest, opts: { onPiece?: (content: string, reasoning: string) => void; signal?: AbortSignal } = {}): Promise<GenerateResult> {
+    return this.onModel('chat', modelId, { request }, {
       signal: opts.signal,
       onEvent: (ev) => {
         if (ev.kind === 'piece') opts.onPiece?.(ev.content, ev.reasoning);
@@ -367,9 +254,8 @@ export class EngineClient {
     });
   }
 
-  async complete(modelId: string, request: CompletionRequest, opts: { onPiece?: (text: string) => void; signal?: AbortSignal } = {}): Promise<GenerateResult> {
-    await this.ensure(modelId);
-    return this.request<GenerateResult>('complete', { modelId, request }, {
+  complete(modelId: string, request: CompletionRequest, opts: { onPiece?: (text: string) => void; signal?: AbortSignal } = {}): Promise<GenerateResult> {
+    return this.onModel('complete', modelId, { request }, {
       signal: opts.signal,
       onEvent: (ev) => {
         if (ev.kind === 'piece') opts.onPiece?.(ev.content);
@@ -377,44 +263,36 @@ export class EngineClient {
     });
   }
 
-  async embed(modelId: string, texts: string[], opts: { signal?: AbortSignal } = {}): Promise<number[][]> {
-    await this.ensure(modelId);
-    return this.request('embed', { modelId, texts }, { signal: opts.signal });
+  embed(modelId: string, texts: string[], opts: { signal?: AbortSignal } = {}): Promise<number[][]> {
+    return this.onModel('embed', modelId, { texts }, { signal: opts.signal });
   }
 
-  async tokenize(modelId: string, text: string, opts: { addSpecial?: boolean; parseSpecial?: boolean } = {}): Promise<number[]> {
-    await this.ensure(modelId);
-    return this.request('tokenize', { modelId, text, ...opts });
+  tokenize(modelId: string, text: string, opts: { addSpecial?: boolean; parseSpecial?: boolean } = {}): Promise<number[]> {
+    return this.onModel('tokenize', modelId, { text, ...opts });
   }
 
-  async detokenize(modelId: string, tokens: number[]): Promise<string> {
-    await this.ensure(modelId);
-    return this.request('detokenize', { modelId, tokens });
+  detokenize(modelId: string, tokens: number[]): Promise<string> {
+    return this.onModel('detokenize', modelId, { tokens });
   }
 
-  async applyTemplate(modelId: string, request: ChatRequest): Promise<{ prompt: string; tokens: number; format: string; supportsThinking: boolean }> {
-    await this.ensure(modelId);
-    return this.request('applyTemplate', { modelId, request });
+  applyTemplate(modelId: string, request: ChatRequest): Promise<{ prompt: string; tokens: number; format: string; supportsThinking: boolean }> {
+    return this.onModel('applyTemplate', modelId, { request });
   }
 
-  async saveSession(modelId: string, file: string, seq = 0): Promise<{ tokens: number }> {
-    await this.ensure(modelId);
-    return this.request('saveSession', { modelId, path: file, seq });
+  saveSession(modelId: string, file: string, seq = 0): Promise<{ tokens: number }> {
+    return this.onModel('saveSession', modelId, { path: file, seq });
   }
 
-  async restoreSession(modelId: string, file: string, seq = 0): Promise<{ tokens: number }> {
-    await this.ensure(modelId);
-    return this.request('restoreSession', { modelId, path: file, seq });
+  restoreSession(modelId: string, file: string, seq = 0): Promise<{ tokens: number }> {
+    return this.onModel('restoreSession', modelId, { path: file, seq });
   }
 
   async clearSequence(modelId: string, seq = 0): Promise<void> {
-    await this.ensure(modelId);
-    await this.request('clearSequence', { modelId, seq });
+    await this.onModel('clearSequence', modelId, { seq });
   }
 
-  async contextInfo(modelId: string): Promise<Record<string, unknown>> {
-    await this.ensure(modelId);
-    return this.request('contextInfo', { modelId });
+  contextInfo(modelId: string): Promise<Record<string, unknown>> {
+    return this.onModel('contextInfo', modelId, {});
   }
 
   /** llama.cpp's memory estimate for a model and load parameters, without loading the weights. */
@@ -428,28 +306,12 @@ export class EngineClient {
   }
 
   /** llama.cpp's breakdown of what a loaded model and its context allocated. */
-  async memory(modelId: string): Promise<MemoryBreakdown> {
-    await this.ensure(modelId);
-    return this.request('memory', { modelId });
+  memory(modelId: string): Promise<MemoryBreakdown> {
+    return this.onModel('memory', modelId, {});
   }
 
   /** Stops the host for good. */
-  async close(): Promise<void> {
-    this.closed = true;
-    const proc = this.proc;
-    this.proc = undefined;
-    this.ready = undefined;
-    if (!proc) return;
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(() => {
-        proc.kill('SIGKILL');
-        resolve();
-      }, 3000);
-      proc.onExit(() => {
-        clearTimeout(t);
-        resolve();
-      });
-      proc.kill('SIGTERM');
-    });
+  close(): Promise<void> {
+    return this.sup.close();
   }
 }

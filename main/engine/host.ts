@@ -1,12 +1,16 @@
 /**
  * The engine host: the only process that loads the native addon. Started by EngineClient with
- * child_process.fork (Node) or utilityProcess.fork (Electron); both give it a message port.
+ * child_process.fork (Node) or utilityProcess.fork (Electron); both give it a message port (the
+ * process entry, probe mode and the port are in host-entry.ts). It answers requests, de-duplicates
+ * loads, cancels what the client cancels, and answers the client's heartbeat.
  *
  * One loaded model = a llama_model + its context (which owns a worker thread and a task queue:
  * the per-model scheduler). Several models may be loaded at once.
  */
 import path from 'path';
-import { loadAddon, NativeAddon, NativeContext, NativeModel } from './addon';
+import v8 from 'v8';
+import vm from 'vm';
+import { NativeAddon, NativeContext, NativeModel } from './addon';
 import {
   ChatRequest,
   ClientMessage,
@@ -14,6 +18,7 @@ import {
   EngineError,
   FILE_TYPE_NAMES,
   HostMessage,
+  HostStats,
   LoadParams,
   Method,
   Methods,
@@ -23,7 +28,7 @@ import { GgufHeaderCache } from '../models/gguf/cache';
 import { GgufHeader, ggufNumber, ggufString } from '../models/gguf/read';
 import { GgufError } from '../models/gguf/types';
 import { hparamProblem } from '../models/hparams';
-import { ENGINE_LOG_DIR_ENV, llamaLineJoiner, logLevelFrom, logUncaught, Logger, openFileLogger } from '../logging';
+import { llamaLineJoiner, Logger } from '../logging';
 
 /** The transport the host talks over: process IPC under Node, parentPort under Electron. */
 export interface HostPort {
@@ -39,12 +44,36 @@ interface Loaded {
   ctx: NativeContext;
 }
 
+/** A load in flight, shared by every request for the same model with the same file and parameters. */
+interface Loading {
+  key: string;
+  promise: Promise<Loaded & { fit?: unknown }>;
+  /** the requests waiting for it (progress goes to each) */
+  requesters: Set<number>;
+  cancelled: boolean;
+  cancel(): void;
+}
+
+const aborted = () => new EngineError('aborted', 'the request was aborted');
+
+/** V8's full collection, exposed on first use (see EngineHost.collectSoon). */
+let exposedGc: (() => void) | undefined;
+function gc(): void {
+  if (!exposedGc) {
+    v8.setFlagsFromString('--expose-gc');
+    exposedGc = vm.runInNewContext('gc') as () => void;
+  }
+  exposedGc();
+}
+
 export class EngineHost {
   private readonly loaded = new Map<string, Loaded>();
-  private readonly loading = new Map<string, Promise<Loaded>>();
-  private readonly running = new Map<number, { modelId: string; cancel: () => void }>();
+  private readonly loading = new Map<string, Loading>();
+  /** every request in progress, by id: a `cancel` message aborts its signal */
+  private readonly requests = new Map<number, AbortController>();
   private nextTaskId = 1;
   private readonly headers = new GgufHeaderCache();
+  private readonly counts = { loadsStarted: 0, models: 0, contexts: 0, generationsStarted: 0 };
 
   constructor(
     private readonly addon: NativeAddon,
@@ -59,7 +88,15 @@ export class EngineHost {
       this.addon.setLogger(llamaLineJoiner((level, line) => log[level](`llama: ${line}`)));
       log.info('engine host started', { llamaCommit: this.addon.llamaCommit, backends: this.addon.backends() });
     } else this.addon.setLogger((level, text) => this.port.send({ type: 'log', level, text }));
-    this.port.onMessage((raw) => this.onMessage(raw));
+    this.port.onMessage((raw) => {
+      try {
+        this.onMessage(raw);
+      } catch (e) {
+        const text = `engine host: ${(e as Error).message}`;
+        if (log) log.error(text);
+        else this.port.send({ type: 'log', level: 'error', text: `${text}\n` });
+      }
+    });
     this.port.send({ type: 'ready', pid: process.pid, llamaCommit: this.addon.llamaCommit, backends: this.addon.backends() });
   }
 
@@ -67,28 +104,36 @@ export class EngineHost {
     const parsed = ClientMessage.safeParse(raw);
     if (!parsed.success) return; // nothing to answer: the message has no usable id
     const msg = parsed.data;
+    if (msg.type === 'ping') {
+      this.port.send({ type: 'pong' });
+      return;
+    }
     if (msg.type === 'cancel') {
-      this.running.get(msg.id)?.cancel();
+      this.requests.get(msg.id)?.abort();
       return;
     }
     const t0 = Date.now();
     this.logger?.debug(`${msg.method} #${msg.id}`);
-    this.handle(msg.id, msg.method, msg.params).then(
-      (result) => {
-        this.logger?.debug(`${msg.method} #${msg.id} done`, { ms: Date.now() - t0 });
-        this.port.send({ type: 'response', id: msg.id, ok: true, result });
-      },
-      (err: unknown) => {
-        const e = err as { code?: unknown; message?: unknown };
-        const code = typeof e?.code === 'string' ? e.code : 'internal';
-        const message = typeof e?.message === 'string' ? e.message : String(err);
-        this.logger?.[code === 'aborted' ? 'debug' : 'warn'](`${msg.method} #${msg.id} failed: ${code}`, { ms: Date.now() - t0 });
-        this.port.send({ type: 'response', id: msg.id, ok: false, error: { code, message } });
-      },
-    );
+    const ac = new AbortController();
+    this.requests.set(msg.id, ac);
+    this.handle(msg.id, msg.method, msg.params, ac.signal)
+      .then(
+        (result) => {
+          this.logger?.debug(`${msg.method} #${msg.id} done`, { ms: Date.now() - t0 });
+          this.port.send({ type: 'response', id: msg.id, ok: true, result });
+        },
+        (err: unknown) => {
+          const e = err as { code?: unknown; message?: unknown };
+          const code = typeof e?.code === 'string' ? e.code : 'internal';
+          const message = typeof e?.message === 'string' ? e.message : String(err);
+          this.logger?.[code === 'aborted' ? 'debug' : 'warn'](`${msg.method} #${msg.id} failed: ${code}`, { ms: Date.now() - t0 });
+          this.port.send({ type: 'response', id: msg.id, ok: false, error: { code, message } });
+        },
+      )
+      .finally(() => this.requests.delete(msg.id));
   }
 
-  private async handle(id: number, method: string, rawParams: unknown): Promise<unknown> {
+  private async handle(id: number, method: string, rawParams: unknown, signal: AbortSignal): Promise<unknown> {
     if (!(method in Methods)) throw new EngineError('invalid_argument', `unknown method ${method}`);
     const schema = Methods[method as Method];
     const p = schema.safeParse(rawParams ?? {});
@@ -102,7 +147,7 @@ export class EngineHost {
       case 'info':
         return this.info(params.path as string);
       case 'load': {
-        const l = await this.load(id, params.modelId as string, params.path as string, params.params);
+        const l = await this.load(id, params.modelId as string, params.path as string, params.params, signal);
         return { modelId: l.modelId, metadata: this.metadata(l.model), context: l.ctx.info(), fit: l.fit ?? null };
       }
       case 'unload':
@@ -112,22 +157,24 @@ export class EngineHost {
       case 'chat': {
         const req = ChatRequest.safeParse(params.request);
         if (!req.success) throw new EngineError('invalid_argument', `chat: ${req.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`);
-        return this.generate(id, params.modelId as string, req.data);
+        return this.generate(id, params.modelId as string, req.data, signal);
       }
       case 'complete': {
         const req = CompletionRequest.safeParse(params.request);
         if (!req.success) throw new EngineError('invalid_argument', `complete: ${req.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`);
-        return this.generate(id, params.modelId as string, req.data);
+        return this.generate(id, params.modelId as string, req.data, signal);
       }
       case 'embed': {
         const l = this.get(params.modelId as string);
+        if (signal.aborted) throw aborted();
         const taskId = this.nextTaskId++;
-        this.running.set(id, { modelId: params.modelId as string, cancel: () => l.ctx.abort(taskId) });
+        const onAbort = () => l.ctx.abort(taskId);
+        signal.addEventListener('abort', onAbort, { once: true });
         try {
           const vectors = await l.ctx.embed(params.texts as string[], { id: taskId });
           return vectors.map((v) => Array.from(v));
         } finally {
-          this.running.delete(id);
+          signal.removeEventListener('abort', onAbort);
         }
       }
       case 'tokenize': {
@@ -162,6 +209,13 @@ export class EngineHost {
       }
       case 'memory':
         return this.get(params.modelId as string).ctx.memoryBreakdown();
+      case 'stats':
+        return {
+          ...this.counts,
+          loaded: [...this.loaded.keys()],
+          loading: [...this.loading.keys()],
+          rssBytes: process.memoryUsage.rss(),
+        } satisfies HostStats;
       case 'crash':
         if (process.env.HEARTH_TEST_HOOKS !== '1') throw new EngineError('invalid_argument', 'crash is a test hook');
         // what a native abort leaves: a reason on stderr, which the client keeps for its crash log
@@ -169,6 +223,15 @@ export class EngineHost {
         this.logger?.error(`test hook: crashing (${String(params.how)})`);
         if (params.how === 'abort') process.abort();
         process.exit(70);
+      // eslint-disable-next-line no-fallthrough
+      case 'block': {
+        if (process.env.HEARTH_TEST_HOOKS !== '1') throw new EngineError('invalid_argument', 'block is a test hook');
+        const end = Date.now() + (params.ms as number);
+        while (Date.now() < end) {
+          /* a hung JS thread */
+        }
+        return null;
+      }
     }
     throw new EngineError('invalid_argument', `unknown method ${method}`);
   }
@@ -255,135 +318,167 @@ export class EngineHost {
     return rest;
   }
 
-  private async load(requestId: number, modelId: string, file: string, rawParams: unknown): Promise<Loaded & { fit?: unknown }> {
+  /**
+   * Loads a model under an id. A load of the same id with the same file and parameters joins the one in
+   * flight; one with others cancels it and waits for it to end. Whatever was loaded under the id before
+   * is disposed first. `signal` withdraws this request; the load is cancelled when no request waits.
+   */
+  private async load(requestId: number, modelId: string, file: string, rawParams: unknown, signal: AbortSignal): Promise<Loaded & { fit?: unknown }> {
     const params = this.loadParams(rawParams);
-    if (this.loaded.has(modelId)) await this.unload(modelId);
-    const pending = this.loading.get(modelId);
-    if (pending) await pending.catch(() => undefined);
+    const key = JSON.stringify([path.resolve(file), params]);
+    let job = this.loading.get(modelId);
+    if (!job || job.key !== key || job.cancelled) job = this.startLoad(modelId, file, params, key, job);
+    const j = job;
+    j.requesters.add(requestId);
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        j.requesters.delete(requestId);
+        if (j.requesters.size === 0) j.cancel();
+        reject(aborted());
+      };
+      if (signal.aborted) return onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      j.promise.then(
+        (l) => {
+          signal.removeEventListener('abort', onAbort);
+          j.requesters.delete(requestId);
+          resolve(l);
+        },
+        (e: unknown) => {
+          signal.removeEventListener('abort', onAbort);
+          j.requesters.delete(requestId);
+          reject(e);
+        },
+      );
+    });
+  }
+
+  private startLoad(modelId: string, file: string, params: LoadParams, key: string, previous: Loading | undefined): Loading {
+    previous?.cancel();
+    let handle: { promise: Promise<NativeModel>; cancel(): void } | undefined;
     // a cancel during the header check stops the parse between chunks
-    const check = new AbortController();
-    this.running.set(requestId, { modelId, cancel: () => check.abort() });
-    try {
-      await this.validateFile(file, check.signal);
-    } finally {
-      this.running.delete(requestId);
-    }
-    const job = (async (): Promise<Loaded & { fit?: unknown }> => {
+    const parse = new AbortController();
+    const job: Loading = {
+      key,
+      requesters: new Set(),
+      cancelled: false,
+      cancel: () => {
+        job.cancelled = true;
+        parse.abort();
+        handle?.cancel();
+      },
+      promise: undefined as never,
+    };
+    const check = () => {
+      if (job.cancelled) throw aborted();
+    };
+    job.promise = (async (): Promise<Loaded & { fit?: unknown }> => {
+      // one load per id at a time: wait for the one this replaces to end
+      if (previous) await previous.promise.catch(() => undefined);
+      await this.disposeLoaded(modelId);
+      check();
+      await this.validateFile(file, parse.signal);
+      check();
       const native = this.nativeParams(params);
       const gpu = this.hasGpu();
       // gpuLayers "auto" with a GPU: the addon runs llama.cpp's own fitting (--fit) right before the load,
       // the largest offload that leaves the margin free on every device
       const modelParams = params.gpuLayers === 'auto' && gpu ? { ...native, fitMarginMiB: params.fitMarginMiB } : native;
-      const handle = this.addon.loadModel(path.resolve(file), modelParams, (progress) =>
-        this.port.send({ type: 'event', id: requestId, event: { kind: 'progress', progress } }),
-      );
-      this.running.set(requestId, { modelId, cancel: () => handle.cancel() });
-      let model: NativeModel;
+      this.counts.loadsStarted++;
+      handle = this.addon.loadModel(path.resolve(file), modelParams, (progress) => {
+        for (const id of job.requesters) this.port.send({ type: 'event', id, event: { kind: 'progress', progress } });
+      });
+      const model = await handle.promise;
+      this.counts.models++;
+      let ctx: NativeContext | undefined;
       try {
-        model = await handle.promise;
-      } finally {
-        this.running.delete(requestId);
-      }
-      const fit = model.fitResult();
-      try {
-        const ctx = await this.addon.createContext(model, native);
-        return { modelId, path: file, params, model, ctx, fit: fit ?? undefined };
+        check();
+        const fit = model.fitResult();
+        ctx = await this.addon.createContext(model, native);
+        this.counts.contexts++;
+        check();
+        const l = { modelId, path: file, params, model, ctx, fit: fit ?? undefined };
+        await this.disposeLoaded(modelId);
+        this.loaded.set(modelId, l);
+        return l;
       } catch (e) {
-        model.dispose();
+        if (ctx) await this.disposeContext(ctx);
+        this.disposeModel(model);
         throw e;
       }
     })();
+    job.promise
+      .catch(() => undefined)
+      .finally(() => {
+        if (this.loading.get(modelId) === job) this.loading.delete(modelId);
+      });
     this.loading.set(modelId, job);
-    try {
-      const l = await job;
-      this.loaded.set(modelId, l);
-      return l;
-    } finally {
-      this.loading.delete(modelId);
-    }
+    return job;
   }
 
-  private async unload(modelId: string): Promise<boolean> {
+  /** Settles once the context's worker has stopped and its memory is freed (off the JS thread). */
+  private async disposeContext(ctx: NativeContext): Promise<void> {
+    this.counts.contexts--;
+    await ctx.dispose().catch(() => undefined);
+  }
+
+  private disposeModel(model: NativeModel): void {
+    model.dispose();
+    this.counts.models--;
+    this.collectSoon();
+  }
+
+  private collecting: NodeJS.Immediate | undefined;
+
+  /**
+   * A disposed model's memory comes back only once V8 collected the JS wrappers of its native handles
+   * (each still holds a reference to the weights until finalized), and an idle host's small heap may
+   * not be collected for a long time: collect right after a dispose.
+   */
+  private collectSoon(): void {
+    this.collecting ??= setImmediate(() => {
+      this.collecting = undefined;
+      gc();
+    });
+  }
+
+  private async disposeLoaded(modelId: string): Promise<boolean> {
     const l = this.loaded.get(modelId);
     if (!l) return false;
     this.loaded.delete(modelId);
-    l.model.dispose();
-    await l.ctx.dispose(); // aborts what runs; the join and the free happen off this thread
+    await this.disposeContext(l.ctx); // aborts what runs; the join and the free happen off this thread
+    this.disposeModel(l.model);
     return true;
   }
 
-  private async generate(requestId: number, modelId: string, request: object): Promise<unknown> {
+  /** Unloads a model; a load of it in flight is cancelled first (or, if it got through, undone). */
+  private async unload(modelId: string): Promise<boolean> {
+    const job = this.loading.get(modelId);
+    let had = false;
+    if (job) {
+      job.cancel();
+      had = await job.promise.then(
+        () => true,
+        () => false,
+      );
+    }
+    return (await this.disposeLoaded(modelId)) || had;
+  }
+
+  private async generate(requestId: number, modelId: string, request: object, signal: AbortSignal): Promise<unknown> {
     const l = this.get(modelId);
+    if (signal.aborted) throw aborted();
     const taskId = this.nextTaskId++;
-    this.running.set(requestId, { modelId, cancel: () => l.ctx.abort(taskId) });
+    const onAbort = () => l.ctx.abort(taskId);
+    signal.addEventListener('abort', onAbort, { once: true });
+    this.counts.generationsStarted++;
     try {
       // the addon already coalesces streamed text (at most one call per ~50 ms), so each call is one message
       return await l.ctx.generate(JSON.stringify({ ...request, id: taskId }), (ev) => {
         this.port.send({ type: 'event', id: requestId, event: { kind: 'piece', content: ev.content ?? '', reasoning: ev.reasoning ?? '' } });
       });
     } finally {
-      this.running.delete(requestId);
+      signal.removeEventListener('abort', onAbort);
     }
   }
-}
-
-/**
- * Probe mode (`engine-host.js --probe`): load the addon with the backends HEARTH_BACKENDS names, print
- * the devices as one JSON line and exit. Run in a throwaway process, so a driver that crashes takes
- * only the probe down. HEARTH_TEST_CRASH_BACKEND (with HEARTH_TEST_HOOKS=1) aborts like a broken driver.
- */
-export function runProbe(): void {
-  const crash = process.env.HEARTH_TEST_HOOKS === '1' ? process.env.HEARTH_TEST_CRASH_BACKEND : undefined;
-  const wanted = (process.env.HEARTH_BACKENDS ?? '').toLowerCase();
-  if (crash && (wanted === '' || wanted.split(',').includes(crash))) process.abort();
-  const addon = loadAddon();
-  process.stdout.write(JSON.stringify({ backends: addon.backends(), devices: addon.devices(), systemInfo: addon.systemInfo() }) + '\n');
-  process.exit(0);
-}
-
-/** Entry point when this file runs as the host process. */
-export function runHost(): void {
-  if (process.argv.includes('--probe')) return runProbe();
-  let port: HostPort;
-  const parentPort = (process as unknown as { parentPort?: { postMessage(m: unknown): void; on(ev: 'message', fn: (e: { data: unknown }) => void): void } }).parentPort;
-  if (parentPort) {
-    port = { send: (m) => parentPort.postMessage(m), onMessage: (fn) => parentPort.on('message', (e) => fn(e.data)) };
-  } else if (process.send) {
-    port = {
-      send: (m) => {
-        if (process.connected) process.send!(m);
-      },
-      onMessage: (fn) => process.on('message', fn),
-    };
-    process.on('disconnect', () => process.exit(0)); // the client went away: nothing left to serve
-  } else {
-    console.error('the engine host must be started by EngineClient (no IPC channel)');
-    process.exit(1);
-  }
-  const logDir = process.env[ENGINE_LOG_DIR_ENV];
-  let logger: Logger | undefined;
-  if (logDir) {
-    try {
-      logger = openFileLogger(logDir, 'engine', { level: logLevelFrom() });
-      logUncaught(logger);
-    } catch (e) {
-      port.send({ type: 'log', level: 'error', text: `engine.log: ${(e as Error).message}\n` });
-    }
-  }
-  let addon: NativeAddon;
-  try {
-    addon = loadAddon();
-  } catch (e) {
-    const err = e as Error & { code?: string };
-    logger?.error(`the addon did not load: ${err.message}`);
-    port.send({ type: 'log', level: 'error', text: err.message + '\n' });
-    // answer every request with the reason rather than dying in a restart loop
-    port.onMessage((raw) => {
-      const m = ClientMessage.safeParse(raw);
-      if (m.success && m.data.type === 'request') port.send({ type: 'response', id: m.data.id, ok: false, error: { code: err.code ?? 'addon_missing', message: err.message } });
-    });
-    port.send({ type: 'ready', pid: process.pid, llamaCommit: 'unavailable', backends: [] });
-    return;
-  }
-  new EngineHost(addon, port, logger).start();
 }

@@ -209,14 +209,20 @@ export const Methods = {
   estimate: z.object({ path: z.string().min(1), params: z.unknown() }).strict(),
   fit: z.object({ path: z.string().min(1), params: z.unknown(), marginMiB: z.number().min(0).max(1 << 20).default(1024), autoContext: z.boolean().default(false) }).strict(),
   memory: z.object({ modelId: z.string().min(1) }).strict(),
+  /** what the host holds and has done: native models and contexts alive, loads and generations started, its RSS */
+  stats: z.object({}).strict(),
   /** test hook, honoured only when the host runs with HEARTH_TEST_HOOKS=1: abort() like a failed assert */
   crash: z.object({ how: z.enum(['abort', 'exit']) }).strict(),
+  /** test hook (HEARTH_TEST_HOOKS=1): busy-waits on the host's JS thread, as a hung native call would */
+  block: z.object({ ms: z.number().int().min(0).max(600_000) }).strict(),
 } as const;
 export type Method = keyof typeof Methods;
 
 export const ClientMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('request'), id: z.number().int(), method: z.string(), params: z.unknown() }),
   z.object({ type: z.literal('cancel'), id: z.number().int() }),
+  /** the watchdog's heartbeat: the host answers `pong` from its JS thread */
+  z.object({ type: z.literal('ping') }),
 ]);
 export type ClientMessage = z.infer<typeof ClientMessage>;
 
@@ -229,7 +235,22 @@ export const HostMessage = z.union([
   z.object({ type: z.literal('response'), id: z.number().int(), ok: z.literal(false), error: ErrorPayload }),
   z.object({ type: z.literal('event'), id: z.number().int(), event: z.unknown() }),
   z.object({ type: z.literal('log'), level: z.string(), text: z.string() }),
+  z.object({ type: z.literal('pong') }),
 ]);
+
+/** What the `stats` method answers. */
+export const HostStats = z.object({
+  /** native model loads started (not counting metadata reads) */
+  loadsStarted: z.number(),
+  /** native models and contexts alive */
+  models: z.number(),
+  contexts: z.number(),
+  generationsStarted: z.number(),
+  loaded: z.array(z.string()),
+  loading: z.array(z.string()),
+  rssBytes: z.number(),
+});
+export type HostStats = z.infer<typeof HostStats>;
 export type HostMessage = z.infer<typeof HostMessage>;
 
 /** A streamed piece of a reply: several tokens' text, batched by the host. */

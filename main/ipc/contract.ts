@@ -371,7 +371,7 @@ export type WsResponse = z.infer<typeof WsResponse>;
 export const WsEvent = z.object({ event: z.string(), payload: z.unknown() });
 
 /** Typed errors crossing IPC: code is one of invalid_input, not_found, unknown_channel, forbidden,
- *  engine_crashed, engine_unavailable, out_of_memory, context_overflow, no_model, busy, internal,
+ *  engine_crashed, engine_hung, engine_unavailable, out_of_memory, context_overflow, no_model, busy, internal,
  *  model_unknown (a model path outside the library and not picked this session). */
 export class IpcError extends Error {
   constructor(

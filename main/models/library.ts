@@ -63,6 +63,8 @@ export class ModelLibrary {
   private state: ModelState = { loaded: null, loading: null, error: null };
   private loadedSettings: { path: string; settings: LoadParamsInput } | null = null;
   private loadJob: Promise<void> | undefined;
+  /** the load whose progress and outcome the state shows */
+  private loadToken: object | undefined;
   private contextSize = 0;
   /** Files the user picked in a file dialog this session (main/app adds them). */
   private readonly picked = new Set<string>();
@@ -143,14 +145,20 @@ export class ModelLibrary {
       }
     }
     this.set({ loading: { path: file, progress: 0 }, error: null });
+    const token = {};
+    this.loadToken = token;
     const job = (async () => {
       try {
-        const r = await this.deps.engine.load(CHAT_MODEL_ID, file, params, (p) => this.set({ loading: { path: file, progress: p } }));
+        const r = await this.deps.engine.load(CHAT_MODEL_ID, file, params, (p) => {
+          if (this.loadToken === token) this.set({ loading: { path: file, progress: p } });
+        });
         this.contextSize = Number(r.context.contextSize ?? 0);
         this.loadedSettings = { path: file, settings };
         this.set({ loaded: { path: file, contextSize: this.contextSize, tokensUsed: 0 }, loading: null, error: null });
       } catch (e) {
         const err = e as EngineError;
+        // cancelled by an unload, or replaced by a load of another model: that one says what happens
+        if (err.code === 'aborted' && this.loadToken !== token) return;
         this.set({ loading: null, loaded: null, error: `${err.code ?? 'load_failed'}: ${err.message}` });
         throw new IpcError(err.code === 'invalid_model' || err.code === 'not_found' ? err.code : 'load_failed', err.message);
       }
@@ -164,10 +172,14 @@ export class ModelLibrary {
     return this.current();
   }
 
+  /** Unloads the chat model; a load in progress is cancelled. */
   async unload(): Promise<ModelState> {
-    if (this.state.loaded) await this.deps.engine.unload(CHAT_MODEL_ID);
+    const loading = this.loadJob;
+    this.loadToken = undefined;
     this.loadedSettings = null;
     this.set({ loaded: null, loading: null, error: null });
+    await this.deps.engine.unload(CHAT_MODEL_ID);
+    if (loading) await loading.catch(() => undefined);
     return this.state;
   }
 

@@ -2,15 +2,44 @@
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
-import { EngineClient } from '../../main/engine/client';
+import { EngineClient, EngineClientOptions } from '../../main/engine/client';
+import { HostStats } from '../../main/engine/protocol';
 import type { Logger } from '../../main/logging';
 import { REPO_ROOT } from './models';
 
 export const HOST_SCRIPT = path.join(REPO_ROOT, 'dist', 'engine-host.js');
 export const ADDON = path.join(REPO_ROOT, 'build', 'bin', 'hearth.node');
 
-export function makeEngine(env: NodeJS.ProcessEnv = {}, logger?: Logger): EngineClient {
-  return new EngineClient({ hostScript: HOST_SCRIPT, env: { HEARTH_TEST_HOOKS: '1', ...env }, logger });
+export function makeEngine(env: NodeJS.ProcessEnv = {}, logger?: Logger, opts: EngineClientOptions = {}): EngineClient {
+  return new EngineClient({ hostScript: HOST_SCRIPT, env: { HEARTH_TEST_HOOKS: '1', ...env }, logger, ...opts });
+}
+
+/** What the host holds and has done (native models and contexts alive, loads and generations started, RSS). */
+export async function hostStats(engine: EngineClient): Promise<HostStats> {
+  return HostStats.parse(await engine.request('stats', {}));
+}
+
+/** Kills the engine host with `signal` and resolves once the client noticed (a new host is then starting). */
+export function killHost(engine: EngineClient, signal: NodeJS.Signals = 'SIGKILL'): Promise<string> {
+  const noticed = new Promise<string>((resolve) => {
+    const prev = engine.onCrash;
+    engine.onCrash = (how) => {
+      engine.onCrash = prev;
+      resolve(how);
+    };
+  });
+  process.kill(engine.pid!, signal);
+  return noticed;
+}
+
+/** Whether a process with this pid is still running. */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** A logger that keeps every line (llama.cpp's log arrives through it as "llama: ..."). */

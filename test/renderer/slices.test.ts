@@ -206,6 +206,7 @@ describe('errors, shortcuts, sampling', () => {
     expect(describeError({ code: 'out_of_memory', message: '' })).toMatch(/smaller model/);
     expect(describeError({ code: 'weird', message: 'boom' })).toBe('Something went wrong: boom');
     expect(describeMessageError('engine_crashed: host died')).toBe('The engine stopped and restarted — try again.');
+    expect(describeMessageError('engine_hung: the engine host stopped answering for 31 s')).toMatch(/stopped responding, so Hearth restarted it/);
     expect(describeMessageError('tokenizer exploded')).toBe('The reply failed: tokenizer exploded');
     // a store failure is not the engine being busy, even when its code contains "busy"
     expect(describeMessageError('store_busy: the reply could not be saved (SQLITE_BUSY: database is locked); generation was stopped')).toMatch(/could not save this reply \(its database stayed locked\)/);

@@ -20,6 +20,7 @@ const HINTS: Record<string, string> = {
   no_model: 'The model is not loaded — pick one in the header.',
   no_models: 'There are no models yet — put a .gguf file in the models folder (Settings → Data shows where), then pick it in the header.',
   engine_crashed: 'The engine stopped and restarted — try again.',
+  engine_hung: 'The engine stopped responding, so Hearth restarted it — try again.',
   engine_unavailable: 'The engine keeps stopping, so Hearth stopped restarting it — restart Hearth or pick a smaller model.',
   out_of_memory: 'There is not enough memory for this — close other programs, or pick a smaller model or a shorter chat.',
   context_overflow: "The chat no longer fits in the model's context — start a new chat, or edit an earlier message to shorten it.",

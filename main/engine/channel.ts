@@ -1,0 +1,212 @@
+/**
+ * One engine host process and the request channel over it: request ids, pending requests, streamed
+ * events, cancellation and heartbeats. A channel lives as long as its process; when the process dies
+ * or hangs, `fail` rejects everything pending and every later request with the same error.
+ */
+import { fork } from 'child_process';
+import path from 'path';
+import { llamaLineJoiner, Logger } from '../logging';
+import { projectRoot } from '../paths';
+import { EngineError, HostMessage, Method, StreamEvent } from './protocol';
+
+/** What the client needs of a host process; child_process (Node) and utilityProcess (Electron) both fit. */
+export interface HostProcess {
+  readonly pid: number | undefined;
+  send(msg: unknown): void;
+  onMessage(fn: (msg: unknown) => void): void;
+  onExit(fn: (code: number | null, signal: string | null) => void): void;
+  kill(signal?: NodeJS.Signals): void;
+  /** the host's stderr, where a native abort (a ggml assert) writes its reason; optional */
+  onStderr?(fn: (chunk: string) => void): void;
+}
+
+/** How much of the host's stderr the client keeps, for the crash reason in the log. */
+export const STDERR_TAIL_CHARS = 4096;
+
+export type HostSpawner = (script: string, env: NodeJS.ProcessEnv) => HostProcess;
+
+export const nodeSpawner: HostSpawner = (script, env) => {
+  const child = fork(script, [], { env, stdio: ['ignore', 'inherit', 'pipe', 'ipc'], serialization: 'advanced' });
+  // stderr still reaches ours (as with 'inherit'), and the client keeps its tail for the crash log
+  child.stderr?.on('data', (b: Buffer) => process.stderr.write(b));
+  // a send racing the child's death reports EPIPE here; the exit handler reports the death itself
+  child.on('error', () => undefined);
+  return {
+    get pid() {
+      return child.pid;
+    },
+    send: (m) => {
+      if (child.connected) child.send(m as object);
+    },
+    onMessage: (fn) => child.on('message', fn),
+    // 'close' (not 'exit'): after stderr has been read to its end, so the crash log has all of it
+    onExit: (fn) => child.on('close', (code, signal) => fn(code, signal)),
+    kill: (sig) => child.kill(sig),
+    onStderr: (fn) => child.stderr?.on('data', (b: Buffer) => fn(b.toString('utf8'))),
+  };
+};
+
+export function defaultHostScript(): string {
+  return process.env.HEARTH_HOST_SCRIPT || path.join(projectRoot(), 'dist', 'engine-host.js');
+}
+
+export function abortedError(): EngineError {
+  return new EngineError('aborted', 'the request was aborted');
+}
+
+/**
+ * `p`, or a rejection with `aborted` as soon as `signal` aborts (the listener is attached before this
+ * returns, so an abort at any later moment counts). `p` itself goes on: others may be waiting for it.
+ */
+export function untilAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return p;
+  return new Promise<T>((resolve, reject) => {
+    if (signal.aborted) {
+      p.catch(() => undefined);
+      reject(abortedError());
+      return;
+    }
+    const onAbort = () => reject(abortedError());
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+export interface RequestOptions {
+  onEvent?: (ev: StreamEvent) => void;
+  signal?: AbortSignal;
+}
+
+interface Pending {
+  resolve(v: unknown): void;
+  reject(e: unknown): void;
+  onEvent?: (ev: StreamEvent) => void;
+}
+
+let nextRequestId = 1;
+
+export class HostChannel {
+  private readonly pending = new Map<number, Pending>();
+  private failure: EngineError | undefined;
+  private readonly llamaLog = llamaLineJoiner((level, line) => this.logger[level](`llama: ${line}`));
+  /** requests failed because the host died or hung */
+  failedRequests = 0;
+  /** the last request sent to the host, named in the log when the host dies */
+  lastRequest: { id: number; method: Method } | undefined;
+  /** when the host last proved its JS thread alive (any message it sent) */
+  lastHeard = Date.now();
+
+  constructor(
+    readonly proc: HostProcess,
+    private readonly logger: Logger,
+    private readonly onReady: (msg: Extract<HostMessage, { type: 'ready' }>) => void,
+  ) {
+    proc.onMessage((raw) => {
+      try {
+        this.onMessage(raw);
+      } catch (e) {
+        this.logger.error(`engine channel: ${(e as Error).message}`);
+      }
+    });
+  }
+
+  get pid(): number | undefined {
+    return this.proc.pid;
+  }
+
+  /** Why the channel stopped (the host died or hung), or undefined while it works. */
+  get failed(): EngineError | undefined {
+    return this.failure;
+  }
+
+  private onMessage(raw: unknown): void {
+    this.lastHeard = Date.now();
+    const parsed = HostMessage.safeParse(raw);
+    if (!parsed.success) {
+      this.logger.warn(`engine host sent an invalid message: ${parsed.error.message}`);
+      return;
+    }
+    const msg = parsed.data;
+    if (msg.type === 'ready') return this.onReady(msg);
+    if (msg.type === 'pong') return;
+    if (msg.type === 'log') return this.llamaLog(msg.level, msg.text);
+    const p = this.pending.get(msg.id);
+    if (!p) return;
+    if (msg.type === 'event') {
+      const ev = StreamEvent.safeParse(msg.event);
+      if (ev.success) p.onEvent?.(ev.data);
+      return;
+    }
+    this.pending.delete(msg.id);
+    if (msg.ok) p.resolve(msg.result);
+    else p.reject(new EngineError(msg.error.code, msg.error.message));
+  }
+
+  /**
+   * Sends one request. An abort before it is sent rejects with `aborted` and sends nothing; after,
+   * it asks the host to cancel (a generation then resolves with what it wrote, stopReason `aborted`).
+   */
+  request<T = unknown>(method: Method, params: Record<string, unknown>, opts: RequestOptions = {}): Promise<T> {
+    if (this.failure) return Promise.reject(this.failure);
+    const { signal } = opts;
+    if (signal?.aborted) return Promise.reject(abortedError());
+    const id = nextRequestId++;
+    this.lastRequest = { id, method };
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = () => this.proc.send({ type: 'cancel', id });
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const t0 = Date.now();
+      const done = () => signal?.removeEventListener('abort', onAbort);
+      this.pending.set(id, {
+        resolve: (v) => {
+          done();
+          this.logger.debug(`engine ${method} #${id} done`, { ms: Date.now() - t0 });
+          resolve(v as T);
+        },
+        reject: (e) => {
+          done();
+          const code = (e as EngineError).code;
+          this.logger[code === 'aborted' ? 'debug' : 'warn'](`engine ${method} #${id} failed: ${code}`, { ms: Date.now() - t0 });
+          reject(e);
+        },
+        onEvent: opts.onEvent
+          ? (ev) => {
+              try {
+                opts.onEvent!(ev);
+              } catch (e) {
+                this.logger.error(`engine event listener (${method}): ${(e as Error).message}`);
+              }
+            }
+          : undefined,
+      });
+      this.proc.send({ type: 'request', id, method, params });
+    });
+  }
+
+  /** Asks the host to answer from its JS thread (the watchdog's heartbeat). */
+  ping(): void {
+    this.proc.send({ type: 'ping' });
+  }
+
+  /** Rejects every pending request, and every later one, with `err` (the first failure wins); returns how many were pending. */
+  fail(err: EngineError): number {
+    this.failure ??= err;
+    let failed = 0;
+    for (const [id, p] of this.pending) {
+      this.pending.delete(id);
+      p.reject(this.failure);
+      failed++;
+    }
+    this.failedRequests += failed;
+    return failed;
+  }
+}

@@ -1,0 +1,265 @@
+/**
+ * Supervision of the engine host process: picks the backend, starts the host and waits for `ready`
+ * (bounded), watches it with a heartbeat the host answers from its JS thread, kills a host that stops
+ * answering (`engine_hung`), notices one that died (`engine_crashed`), and starts a fresh one, unless
+ * it keeps dying (more than `maxRestartsPerMinute` starts a minute: `engine_unavailable`).
+ */
+import fs from 'fs';
+import path from 'path';
+import { addonPath, backendModules } from './addon';
+import { BackendChoice, BackendPin, chooseBackend, nodeProbeSpawner, ProbeSpawner } from './backends';
+import { ENGINE_LOG_DIR_ENV, Logger, silentLogger } from '../logging';
+import { HostChannel, HostSpawner, STDERR_TAIL_CHARS, defaultHostScript, nodeSpawner, untilAborted } from './channel';
+import { EngineError } from './protocol';
+
+export interface SupervisorOptions {
+  hostScript?: string;
+  spawner?: HostSpawner;
+  /** starts the backend probes (default: child processes of this Node; Electron passes utilityProcess) */
+  probeSpawner?: ProbeSpawner;
+  env?: NodeJS.ProcessEnv;
+  logger?: Logger;
+  /** folder for the host's engine.log (llama.cpp's log included); without it llama.cpp's lines come to `logger` */
+  logDir?: string;
+  /** host starts allowed within a minute before the client gives up (a crash loop) */
+  maxRestartsPerMinute?: number;
+  /** how long a starting host may take to say `ready` */
+  readyTimeoutMs?: number;
+  /** how often the host is asked to answer from its JS thread */
+  heartbeatIntervalMs?: number;
+  /** how long the host may stay silent before it is deemed hung, killed and restarted */
+  heartbeatTimeoutMs?: number;
+  /** which backend the host loads: probed in throwaway processes first ('auto': CUDA → Metal → Vulkan → CPU) */
+  backend?: BackendPin;
+  /** folder of the backend modules (default: next to the addon) */
+  backendDir?: string;
+}
+
+/** The production bounds; tests pass shorter ones. */
+export const SUPERVISOR_DEFAULTS = {
+  maxRestartsPerMinute: 5,
+  readyTimeoutMs: 60_000,
+  heartbeatIntervalMs: 5_000,
+  heartbeatTimeoutMs: 30_000,
+} as const;
+
+export class HostSupervisor {
+  /** the current host (starting or ready) */
+  private channel: HostChannel | undefined;
+  private ready: Promise<HostChannel> | undefined;
+  private readonly restarts: number[] = [];
+  private closed = false;
+  private choice: BackendChoice | undefined;
+  private choosing: Promise<BackendChoice> | undefined;
+  readonly hostScript: string;
+  private readonly spawner: HostSpawner;
+  private readonly logger: Logger;
+  private readonly bounds: typeof SUPERVISOR_DEFAULTS;
+  /** fires after the host died or was killed as hung; the argument describes how */
+  onCrash?: (reason: string) => void;
+
+  constructor(private readonly opts: SupervisorOptions = {}) {
+    this.hostScript = opts.hostScript ?? defaultHostScript();
+    this.spawner = opts.spawner ?? nodeSpawner;
+    this.logger = opts.logger ?? silentLogger;
+    const pick = <K extends keyof typeof SUPERVISOR_DEFAULTS>(k: K) => opts[k] ?? SUPERVISOR_DEFAULTS[k];
+    this.bounds = {
+      maxRestartsPerMinute: pick('maxRestartsPerMinute'),
+      readyTimeoutMs: pick('readyTimeoutMs'),
+      heartbeatIntervalMs: pick('heartbeatIntervalMs'),
+      heartbeatTimeoutMs: pick('heartbeatTimeoutMs'),
+    } as typeof SUPERVISOR_DEFAULTS;
+  }
+
+  get pid(): number | undefined {
+    return this.channel?.pid;
+  }
+
+  /** The host's channel when one is running (ready or starting); starts nothing. */
+  get current(): HostChannel | undefined {
+    return this.channel;
+  }
+
+  get backendChoice(): BackendChoice | undefined {
+    return this.choice;
+  }
+
+  /** Pins another backend (or 'auto'): the host restarts with it. */
+  async setBackend(pin: BackendPin): Promise<BackendChoice> {
+    (this.opts as { backend?: BackendPin }).backend = pin;
+    this.choice = undefined;
+    this.choosing = undefined;
+    const ch = this.channel;
+    if (ch) await this.stop(ch, 'SIGTERM');
+    await this.start();
+    return this.choice!;
+  }
+
+  private choose(): Promise<BackendChoice> {
+    if (this.choice) return Promise.resolve(this.choice);
+    this.choosing ??= (async () => {
+      const dir = this.opts.backendDir ?? path.dirname(addonPath());
+      const available = [...backendModules(dir).keys()];
+      const env = { ...process.env, ...this.opts.env };
+      const c = await chooseBackend(this.opts.probeSpawner ?? nodeProbeSpawner, this.hostScript, env, available, this.opts.backend ?? 'auto');
+      this.logger.info(`engine backend: ${c.reason}`);
+      this.choice = c;
+      return c;
+    })();
+    return this.choosing;
+  }
+
+  /**
+   * Starts the host if none is running; resolves with its channel once it said it is ready. An abort
+   * of `signal` ends this caller's wait at once (rejecting with `aborted`); the start goes on.
+   */
+  start(signal?: AbortSignal): Promise<HostChannel> {
+    return untilAborted(this.startShared(), signal);
+  }
+
+  private startShared(): Promise<HostChannel> {
+    if (this.closed) return Promise.reject(new EngineError('engine_closed', 'the engine was shut down'));
+    if (this.ready) return this.ready;
+    if (!this.choice && fs.existsSync(this.hostScript)) {
+      const p: Promise<HostChannel> = this.choose().then(() => {
+        if (this.ready === p) this.ready = undefined;
+        return this.startShared();
+      });
+      this.ready = p;
+      p.catch(() => {
+        if (this.ready === p) this.ready = undefined;
+      });
+      return p;
+    }
+    return this.spawnHost();
+  }
+
+  private spawnHost(): Promise<HostChannel> {
+    if (!fs.existsSync(this.hostScript)) {
+      return Promise.reject(new EngineError('engine_unavailable', `engine host script missing: ${this.hostScript} (run npm run build:ts)`));
+    }
+    const now = Date.now();
+    while (this.restarts.length && now - this.restarts[0] > 60_000) this.restarts.shift();
+    if (this.restarts.length >= this.bounds.maxRestartsPerMinute) {
+      return Promise.reject(new EngineError('engine_unavailable', 'the engine host keeps crashing; why is in main.log and engine.log (Settings → About → Logs)'));
+    }
+    this.restarts.push(now);
+    const backends = this.choice ? { HEARTH_BACKENDS: this.choice.backends.join(',') } : {};
+    const logDir = this.opts.logDir ? { [ENGINE_LOG_DIR_ENV]: this.opts.logDir } : {};
+    const proc = this.spawner(this.hostScript, { ...process.env, ...this.opts.env, ...backends, ...logDir });
+    let stderrTail = '';
+    proc.onStderr?.((chunk) => {
+      stderrTail = (stderrTail + chunk).slice(-STDERR_TAIL_CHARS);
+    });
+    let isReady = false;
+    let watchdog: NodeJS.Timeout | undefined;
+    let readyTimer: NodeJS.Timeout | undefined;
+    let settle!: { resolve: (ch: HostChannel) => void; reject: (e: EngineError) => void };
+    const ready = new Promise<HostChannel>((resolve, reject) => (settle = { resolve, reject }));
+    const ch = new HostChannel(proc, this.logger, (msg) => {
+      if (isReady) return;
+      isReady = true;
+      clearTimeout(readyTimer);
+      this.logger.info(`engine host ${msg.pid} ready (llama.cpp ${msg.llamaCommit}; backends ${msg.backends.join(', ')})`);
+      watchdog = this.watch(ch);
+      settle.resolve(ch);
+    });
+    this.channel = ch;
+    this.ready = ready;
+    ready.catch(() => undefined);
+    readyTimer = setTimeout(() => {
+      const err = new EngineError('engine_hung', `the engine host did not start within ${this.bounds.readyTimeoutMs / 1000} s`);
+      this.logger.error(err.message);
+      this.detach(ch, err);
+      settle.reject(err);
+      proc.kill('SIGKILL');
+    }, this.bounds.readyTimeoutMs);
+    proc.onExit((code, signal) => {
+      clearTimeout(readyTimer);
+      clearInterval(watchdog);
+      const how = signal ? `signal ${signal}` : `exit code ${code}`;
+      const wasCurrent = this.channel === ch;
+      this.detach(ch, new EngineError('engine_crashed', `the engine host stopped (${how})`));
+      settle.reject(ch.failed!);
+      if (this.closed || stopping.has(ch)) return;
+      this.logger.error(`engine host stopped (${how})`, {
+        pid: proc.pid,
+        exitCode: code,
+        signal,
+        lastRequest: ch.lastRequest ?? null,
+        failedRequests: ch.failedRequests,
+        stderrTail: stderrTail.trim() || undefined,
+      });
+      this.onCrash?.(how);
+      // start a fresh host now so the next request finds it warm; models load again on demand. A host
+      // that never became ready is not restarted here: the next request tries again (and is throttled).
+      if (isReady && (wasCurrent || hung.has(ch)) && !this.channel) {
+        this.startShared().catch((e: Error) => this.logger.error(`engine restart failed: ${e.message}`));
+      }
+    });
+    return ready;
+  }
+
+  /** Forgets `ch` as the current host and fails what is pending on it. */
+  private detach(ch: HostChannel, err: EngineError): void {
+    if (this.channel === ch) {
+      this.channel = undefined;
+      this.ready = undefined;
+    }
+    ch.fail(err);
+  }
+
+  /**
+   * The heartbeat: a ping every interval; a host silent for longer than the bound is hung. The verdict
+   * waits for one turn of main's event loop (setImmediate), so answers queued while main itself was
+   * busy are read first and a slow main never condemns a live host.
+   */
+  private watch(ch: HostChannel): NodeJS.Timeout {
+    const { heartbeatIntervalMs: every, heartbeatTimeoutMs: bound } = this.bounds;
+    const timer = setInterval(() => {
+      if (Date.now() - ch.lastHeard <= bound) {
+        ch.ping();
+        return;
+      }
+      setImmediate(() => {
+        if (ch.failed || Date.now() - ch.lastHeard <= bound) return;
+        const err = new EngineError('engine_hung', `the engine host stopped answering for ${Math.round((Date.now() - ch.lastHeard) / 1000)} s; it was restarted`);
+        this.logger.error(err.message);
+        hung.add(ch);
+        this.detach(ch, err);
+        ch.proc.kill('SIGKILL');
+      });
+    }, every);
+    timer.unref();
+    return timer;
+  }
+
+  /** Stops `ch` on purpose (no restart); resolves once it exited (SIGKILL after 3 s). */
+  private stop(ch: HostChannel, signal: NodeJS.Signals): Promise<void> {
+    stopping.add(ch);
+    return new Promise<void>((resolve) => {
+      const t = setTimeout(() => {
+        ch.proc.kill('SIGKILL');
+        resolve();
+      }, 3000);
+      ch.proc.onExit(() => {
+        clearTimeout(t);
+        resolve();
+      });
+      ch.proc.kill(signal);
+    });
+  }
+
+  /** Stops the host for good. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const ch = this.channel;
+    this.channel = undefined;
+    this.ready = undefined;
+    if (ch) await this.stop(ch, 'SIGTERM');
+  }
+}
+
+/** channels killed as hung, and channels stopped on purpose (not restarted by their exit handler) */
+const hung = new WeakSet<HostChannel>();
+const stopping = new WeakSet<HostChannel>();

@@ -1,0 +1,103 @@
+/**
+ * Stop and unload reach a turn or a load wherever it is, through the services with the real store and
+ * engine: a stop pressed while the chat model still loads ends the turn as stopped before anything is
+ * generated; an unload pressed while a model loads cancels the load and leaves nothing loaded.
+ */
+import fs from 'fs';
+import path from 'path';
+import { composeApp, App } from '../../main/compose';
+import { EngineClient } from '../../main/engine/client';
+import { EventOf, MessageDTO } from '../../main/ipc/contract';
+import { ensureDataDir } from '../../main/paths';
+import { writeTestModel } from '../../scripts/make-test-model';
+import { hostStats, makeEngine, tempDir } from '../helpers/engine';
+import { TEST_MODELS_DIR } from '../helpers/models';
+
+let dir: string;
+let engine: EngineClient;
+let app: App;
+let modelPath: string;
+
+const call = <T = any>(channel: string, payload: unknown = {}) => app.services.handle(channel, payload) as Promise<T>;
+
+function nextDone(threadId: string): Promise<MessageDTO> {
+  return new Promise((resolve) => {
+    const off = app.services.subscribe((event, payload) => {
+      if (event === 'chat.done' && (payload as EventOf<'chat.done'>).threadId === threadId) {
+        off();
+        resolve((payload as EventOf<'chat.done'>).message);
+      }
+    });
+  });
+}
+
+beforeAll(async () => {
+  // the bench-size model (~270 MB) without mmap: its load takes long enough to act during it
+  const big = path.join(TEST_MODELS_DIR, 'bench.gguf');
+  if (!fs.existsSync(big)) await writeTestModel({ out: big, size: 'bench', vocab: 'llama-spm', seed: 1 });
+  dir = tempDir();
+  const paths = ensureDataDir(dir);
+  modelPath = path.join(paths.models, 'bench.gguf');
+  // a hard link (a copy across file systems): the library lists regular files of its folder only
+  try {
+    fs.linkSync(big, modelPath);
+  } catch {
+    fs.copyFileSync(big, modelPath);
+  }
+  engine = makeEngine();
+  app = composeApp({ paths, engine, appVersion: '0.0.0-test', logger: { debug() {}, info() {}, warn() {}, error() {} } });
+  app.store.settings.update({ guardrail: 'off', chatDefaults: { ...app.store.settings.get('chatDefaults'), maxTokens: 100000 } });
+  app.store.modelSettings.set(modelPath, { contextSize: 512, threads: 1, useMmap: false });
+  await engine.start();
+});
+
+afterAll(async () => {
+  await app.close();
+  await engine.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('a stop while the chat model loads: the turn ends as stopped, nothing is generated', async () => {
+  const before = await hostStats(engine);
+  const loading = call('models.load', { path: modelPath });
+  const t = await call('threads.create', { modelPath });
+  await call('threads.rename', { id: t.id, title: 'Stop' });
+  const done = nextDone(t.id);
+  const sending = call('chat.send', { threadId: t.id, content: 'Tell me a long story' });
+  // the turn now waits for the load (a second message is refused as busy)
+  await new Promise((r) => setTimeout(r, 50));
+  expect((await call('models.state')).loading).not.toBeNull();
+  await call('chat.stop', { threadId: t.id });
+  const sent = await sending;
+  const reply = await done;
+  expect(reply.id).toBe(sent.reply.id);
+  expect(reply.status).toBe('aborted');
+  expect(reply.content).toBe('');
+  await loading;
+  expect((await call('models.state')).loaded.path).toBe(modelPath);
+  expect((await hostStats(engine)).generationsStarted).toBe(before.generationsStarted);
+  // the thread is free again and the next message streams
+  await app.chat.idle();
+  app.store.settings.update({ chatDefaults: { ...app.store.settings.get('chatDefaults'), maxTokens: 4 } });
+  const next = nextDone(t.id);
+  await call('chat.send', { threadId: t.id, content: 'Short, please' });
+  expect((await next).status).toBe('done');
+  await app.chat.idle();
+});
+
+test('an unload while a model loads cancels the load: nothing loaded, no copy left in the host', async () => {
+  await call('models.unload');
+  const before = await hostStats(engine);
+  const loading = call('models.load', { path: modelPath });
+  await new Promise((r) => setTimeout(r, 50));
+  const unloaded = await call('models.unload');
+  const loadResult = await loading;
+  expect(unloaded).toEqual({ loaded: null, loading: null, error: null });
+  expect(loadResult).toEqual({ loaded: null, loading: null, error: null });
+  expect(await call('models.state')).toEqual({ loaded: null, loading: null, error: null });
+  const after = await hostStats(engine);
+  expect(after.loaded).toEqual([]);
+  expect(after.loading).toEqual([]);
+  expect(after.models).toBe(before.models);
+  expect(after.loadsStarted - before.loadsStarted).toBeLessThanOrEqual(1);
+});
