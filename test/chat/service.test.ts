@@ -134,6 +134,21 @@ test('regenerate keeps the old reply as an alternative; edit branches; stop keep
   expect(stopped.metrics!.generatedTokens).toBeLessThan(2000);
 });
 
+test('load settings the engine would refuse are invalid input, for estimates and saved settings alike', async () => {
+  // found by the IPC fuzz: the engine's refusal (invalid_argument) came back as an untyped error
+  const bad = [{ batchSize: 256 }, { ubatchSize: 4096 }, { cacheTypeV: 'q8_0', flashAttention: 'off' }];
+  for (const settings of bad) {
+    const est = await errorOf(call('models.estimate', { path: modelPath, settings }));
+    expect(est.code).toBe('invalid_input');
+    expect(est.message).toMatch(/^load settings: (ubatchSize|cacheTypeV) /);
+    expect((await errorOf(call('models.settings.update', { path: modelPath, settings }))).code).toBe('invalid_input');
+  }
+  // nothing was saved, and settings the engine accepts still estimate
+  expect((await call('models.settings.get', { path: modelPath })).settings).toEqual({});
+  const ok = await call('models.estimate', { path: modelPath, settings: { batchSize: 256, ubatchSize: 256, contextSize: 1024 } });
+  expect(ok.contextSize).toBe(1024);
+});
+
 test('continue appends to a cut-off reply in place', async () => {
   const t = await call('threads.create', {});
   let done = nextDone(t.id);
