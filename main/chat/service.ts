@@ -122,6 +122,8 @@ export function cleanTitle(raw: string, fallbackFrom: string): string {
 
 export class ChatService {
   private readonly running = new Map<string, Running>();
+  /** titles being written for new threads (after their first reply; not part of it) */
+  private readonly titling = new Set<Running>();
 
   constructor(private readonly deps: ChatDeps) {}
 
@@ -351,14 +353,17 @@ export class ChatService {
     await r.done;
   }
 
-  /** Stops every running reply (shutdown). */
+  /** Stops every running reply and title (shutdown). */
   async stopAll(): Promise<void> {
+    for (const t of this.titling) t.abort.abort();
     await Promise.all([...this.running.keys()].map((id) => this.stop(id)));
+    await Promise.all([...this.titling].map((t) => t.done));
   }
 
-  /** Waits for every running reply (tests, shutdown). */
+  /** Waits for every running reply and the titles that follow them (tests, shutdown). */
   async idle(): Promise<void> {
     await Promise.all([...this.running.values()].map((r) => r.done));
+    await Promise.all([...this.titling].map((t) => t.done));
   }
 
   /** The effective sampling: app defaults < assistant < thread overrides. */
@@ -377,13 +382,19 @@ export class ChatService {
   private start(thread: Thread, writer: ReplyWriter, opts: { continueFinal?: boolean }, firstMessage?: string): void {
     const abort = new AbortController();
     const threadId = thread.id;
+    // the reply ends here: a stop waits for this, never for the title that follows
     const done = this.generate(thread, writer, abort.signal, opts)
       .catch((e: Error) => this.deps.logger.error(`chat: ${e.message}`))
-      .finally(() => this.running.delete(threadId))
-      .then(() => {
-        if (firstMessage !== undefined) return this.title(threadId, firstMessage);
-      });
+      .finally(() => this.running.delete(threadId));
     this.running.set(threadId, { abort, done });
+    if (firstMessage !== undefined) {
+      const titling = { abort: new AbortController(), done: Promise.resolve() };
+      titling.done = done
+        .then(() => this.title(threadId, firstMessage, titling.abort.signal))
+        .catch((e: Error) => this.deps.logger.warn(`chat: naming the thread failed: ${e.message}`))
+        .finally(() => this.titling.delete(titling));
+      this.titling.add(titling);
+    }
   }
 
   private async generate(thread: Thread, writer: ReplyWriter, signal: AbortSignal, opts: { continueFinal?: boolean }): Promise<void> {
@@ -437,7 +448,7 @@ export class ChatService {
   }
 
   /** Names a new thread: asks the model with a tiny budget on its own sequence, first words as fallback. */
-  private async title(threadId: string, firstMessage: string): Promise<void> {
+  private async title(threadId: string, firstMessage: string, signal: AbortSignal): Promise<void> {
     const { threads } = this.api(threadId);
     try {
       if (threads.get(threadId).title !== DEFAULT_THREAD_TITLE) return;
@@ -456,7 +467,7 @@ export class ChatService {
         sampling: { temperature: 0.2, seed: 1 },
         seq: TITLE_SEQ,
         overflow: 'truncateMiddle',
-      });
+      }, { signal });
       raw = r.content;
     } catch (e) {
       this.deps.logger.warn(`chat: title generation failed: ${(e as Error).message}`);

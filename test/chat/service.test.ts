@@ -134,6 +134,30 @@ test('regenerate keeps the old reply as an alternative; edit branches; stop keep
   expect(stopped.metrics!.generatedTokens).toBeLessThan(2000);
 });
 
+test('stop answers once the reply ends, without waiting for the title written after it', async () => {
+  // found by the IPC fuzz: a stop waited for the new thread's title, queued behind other replies (hung calls)
+  const t = await call('threads.create', {});
+  app.store.settings.update({ chatDefaults: { ...app.store.settings.get('chatDefaults'), maxTokens: 100000 } });
+  const done = nextDone(t.id);
+  const firstPiece = new Promise<void>((resolve) => {
+    const off = app.services.subscribe((event, payload) => {
+      if (event === 'chat.piece' && (payload as EventOf<'chat.piece'>).threadId === t.id) {
+        off();
+        resolve();
+      }
+    });
+  });
+  await call('chat.send', { threadId: t.id, content: 'Tell me everything about lighthouses' });
+  await firstPiece;
+  await call('chat.stop', { threadId: t.id });
+  app.store.settings.update({ chatDefaults: { ...app.store.settings.get('chatDefaults'), maxTokens: 24 } });
+  expect((await done).status).toBe('aborted');
+  // the reply has ended; its title comes after (it needs the engine, the stop did not wait for it)
+  expect((await call('threads.get', { id: t.id })).thread.title).toBe('New chat');
+  await app.chat.idle();
+  expect((await call('threads.get', { id: t.id })).thread.title).not.toBe('New chat');
+});
+
 test('load settings the engine would refuse are invalid input, for estimates and saved settings alike', async () => {
   // found by the IPC fuzz: the engine's refusal (invalid_argument) came back as an untyped error
   const bad = [{ batchSize: 256 }, { ubatchSize: 4096 }, { cacheTypeV: 'q8_0', flashAttention: 'off' }];
