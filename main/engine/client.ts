@@ -115,6 +115,8 @@ export class EngineClient {
   /** models loaded in the current host process */
   private readonly live = new Set<string>();
   private readonly restarts: number[] = [];
+  /** a host stopped on purpose (a backend switch): its exit is no crash, and the next start is not a restart */
+  private retiring: HostProcess | undefined;
   private closed = false;
   private readonly llamaLog = llamaLineJoiner((level, line) => this.logger[level](`llama: ${line}`));
   /** the last request sent to the host, named in the log when the host dies */
@@ -150,6 +152,7 @@ export class EngineClient {
     this.choosing = undefined;
     const proc = this.proc;
     if (proc) {
+      this.retiring = proc;
       await new Promise<void>((resolve) => {
         proc.onExit(() => resolve());
         proc.kill('SIGTERM');
@@ -194,11 +197,13 @@ export class EngineClient {
       return Promise.reject(new EngineError('engine_unavailable', `engine host script missing: ${this.hostScript} (run npm run build:ts)`));
     }
     const now = Date.now();
+    const deliberate = this.retiring !== undefined;
+    this.retiring = undefined;
     while (this.restarts.length && now - this.restarts[0] > 60_000) this.restarts.shift();
-    if (this.restarts.length >= (this.opts.maxRestartsPerMinute ?? 5)) {
+    if (!deliberate && this.restarts.length >= (this.opts.maxRestartsPerMinute ?? 5)) {
       return Promise.reject(new EngineError('engine_unavailable', 'the engine host keeps crashing; why is in main.log and engine.log (Settings → About → Logs)'));
     }
-    this.restarts.push(now);
+    if (!deliberate) this.restarts.push(now);
     const backends = this.choice ? { HEARTH_BACKENDS: this.choice.backends.join(',') } : {};
     const logDir = this.opts.logDir ? { [ENGINE_LOG_DIR_ENV]: this.opts.logDir } : {};
     const proc = this.spawner(this.hostScript, { ...process.env, ...this.opts.env, ...backends, ...logDir });
@@ -238,7 +243,7 @@ export class EngineClient {
           failed++;
         }
         if (!isReady) reject(err);
-        if (!this.closed) {
+        if (!this.closed && this.retiring !== proc) {
           this.logger.error(`engine host stopped (${how})`, {
             pid: proc.pid,
             exitCode: code,
