@@ -62,7 +62,7 @@ export const SamplingDTO = z
     topK: z.number().int().min(0).max(1000).optional(),
     topP: z.number().min(0).max(1).optional(),
     minP: z.number().min(0).max(1).optional(),
-    repeatPenalty: z.number().min(0).max(10).optional(),
+    repeatPenalty: z.number().gt(0).max(10).optional(),
     maxTokens: z.number().int().min(-1).max(1 << 20).optional(),
     seed: z.number().int().min(0).max(0xffffffff).optional(),
   })

@@ -266,4 +266,8 @@ test('assistants and settings round trip through the contract', async () => {
   expect(s.theme).toBe('dark');
   expect(s.dataDir).toBe(dir);
   expect((await errorOf(call('settings.update', { theme: 'neon' }))).code).toBe('invalid_input');
+  // a repeat penalty of 0 fails every reply in llama.cpp: refused where it is set (found by the IPC fuzz)
+  expect((await errorOf(call('settings.update', { chatDefaults: { repeatPenalty: 0 } }))).code).toBe('invalid_input');
+  expect((await errorOf(call('assistants.create', { name: 'Zero', sampling: { repeatPenalty: 0 } }))).code).toBe('invalid_input');
+  expect((await errorOf(call('assistants.update', { id: a.id, patch: { sampling: { repeatPenalty: 0 } } }))).code).toBe('invalid_input');
 });
