@@ -404,9 +404,9 @@ export class ChatService {
     const upTo = path.findIndex((m) => m.id === writer.messageId);
     const history = (upTo >= 0 ? path.slice(0, opts.continueFinal ? upTo + 1 : upTo) : path).filter((m) => m.status !== 'error' || m.role !== 'assistant');
     const chat: ChatMessage[] = [];
-    if (instructions.trim()) chat.push({ role: 'system', content: instructions });
+    if (instructions.trim()) chat.push({ role: 'system', content: wellFormed(instructions) });
     for (const m of history) {
-      if (m.role === 'system' || m.role === 'user' || m.role === 'assistant') chat.push({ role: m.role, content: m.content });
+      if (m.role === 'system' || m.role === 'user' || m.role === 'assistant') chat.push({ role: m.role, content: wellFormed(m.content) });
     }
     let result: GenerateResult | undefined;
     try {
@@ -460,7 +460,7 @@ export class ChatService {
       const r = await this.deps.engine.chat(CHAT_MODEL_ID, {
         messages: [
           { role: 'system', content: 'You write titles. Reply with a title of at most six words for the user message, nothing else.' },
-          { role: 'user', content: firstMessage.slice(0, 2000) },
+          { role: 'user', content: wellFormed(firstMessage.slice(0, 2000)) },
         ],
         maxTokens: 16,
         enableThinking: false,
@@ -480,6 +480,13 @@ export class ChatService {
       if (!isStoreError(e, 'not_found')) throw e;
     }
   }
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/** Text for the engine: a lone UTF-16 surrogate (a pasted half emoji) becomes U+FFFD, as llama.cpp reads only valid UTF-8 JSON. */
+export function wellFormed(text: string): string {
+  return text.replace(LONE_SURROGATE, '\uFFFD');
 }
 
 function modelName(p: string): string {

@@ -4,6 +4,7 @@
  */
 import fs from 'fs';
 import path from 'path';
+import { wellFormed } from '../../main/chat/service';
 import { composeApp, App } from '../../main/compose';
 import { EngineClient } from '../../main/engine/client';
 import { EventName, EventOf, MessageDTO } from '../../main/ipc/contract';
@@ -156,6 +157,21 @@ test('stop answers once the reply ends, without waiting for the title written af
   expect((await call('threads.get', { id: t.id })).thread.title).toBe('New chat');
   await app.chat.idle();
   expect((await call('threads.get', { id: t.id })).thread.title).not.toBe('New chat');
+});
+
+test('a lone surrogate in the chat (half an emoji) does not fail this reply or the next ones', async () => {
+  // found by the IPC fuzz: the engine could not read the request ("not a JSON object"), so every reply
+  // of a temporary thread (kept in memory as sent) holding such a message failed, and so did titles
+  const t = await call('threads.create', { temporary: true });
+  let done = nextDone(t.id);
+  await call('chat.send', { threadId: t.id, content: 'Half an emoji \ud83d here' });
+  const first = await done;
+  expect({ status: first.status, error: first.error }).toEqual({ status: 'done', error: null });
+  await app.chat.idle();
+  done = nextDone(t.id);
+  await call('chat.send', { threadId: t.id, content: 'And \udc00 another' });
+  expect((await done).status).toBe('done');
+  expect(wellFormed('a\ud83d\ude00b\ud83dc\ude00')).toBe('a\ud83d\ude00b\ufffdc\ufffd');
 });
 
 test('load settings the engine would refuse are invalid input, for estimates and saved settings alike', async () => {
