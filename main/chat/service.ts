@@ -313,10 +313,18 @@ export class ChatService {
     return { userMessage: this.messageDTO(r.threadId, user.id), reply: this.messageDTO(r.threadId, writer.messageId) };
   }
 
+  /** A message of this thread with this role (a reply to regenerate or continue, a user message to edit). */
+  private messageIn(threadId: string, messageId: string, role: 'user' | 'assistant'): void {
+    const m = this.api(threadId).messages.get(messageId);
+    if (m.threadId !== threadId) throw new IpcError('not_found', `message ${messageId} is not in this chat`);
+    if (m.role !== role) throw new IpcError('invalid_input', role === 'user' ? 'only your own messages can be edited' : 'only a reply can be regenerated or continued');
+  }
+
   async regenerate(threadId: string, replyId: string): Promise<{ reply: MessageDTO }> {
     const { threads, messages } = this.api(threadId);
     const thread = threads.get(threadId);
     this.busy(threadId);
+    this.messageIn(threadId, replyId, 'assistant');
     const model = await this.modelFor(thread);
     const writer = messages.regenerate(replyId, { model: modelName(model) });
     this.start(thread, writer, {});
@@ -327,8 +335,7 @@ export class ChatService {
     const { threads, messages } = this.api(r.threadId);
     const thread = threads.get(r.threadId);
     this.busy(r.threadId);
-    const original = messages.get(r.messageId);
-    if (original.role !== 'user') throw new IpcError('invalid_input', 'only your own messages can be edited');
+    this.messageIn(r.threadId, r.messageId, 'user');
     const model = await this.modelFor(thread);
     const edited = messages.edit(r.messageId, r.content);
     const writer = messages.beginReply({ threadId: r.threadId, parentId: edited.id, model: modelName(model) });
@@ -340,6 +347,7 @@ export class ChatService {
     const { threads, messages } = this.api(threadId);
     const thread = threads.get(threadId);
     this.busy(threadId);
+    this.messageIn(threadId, replyId, 'assistant');
     await this.modelFor(thread);
     const writer = messages.continueReply(replyId);
     this.start(thread, writer, { continueFinal: true });

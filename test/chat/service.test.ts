@@ -159,6 +159,32 @@ test('stop answers once the reply ends, without waiting for the title written af
   expect((await call('threads.get', { id: t.id })).thread.title).not.toBe('New chat');
 });
 
+test('regenerate, continue and edit take only a message of their own chat, with the right role', async () => {
+  // found by the IPC fuzz: regenerating a user message replaced it with a reply that had no prompt
+  // (the engine refused the empty chat), and a message of another chat was accepted
+  const a = await call('threads.create', {});
+  let done = nextDone(a.id);
+  await call('chat.send', { threadId: a.id, content: 'First chat' });
+  const replyA = await done;
+  const b = await call('threads.create', { temporary: true });
+  done = nextDone(b.id);
+  await call('chat.send', { threadId: b.id, content: 'Second chat' });
+  const replyB = await done;
+  await app.chat.idle();
+  const userA = (await call('threads.get', { id: a.id })).messages[0].id;
+  const userB = (await call('threads.get', { id: b.id })).messages[0].id;
+  expect((await errorOf(call('chat.regenerate', { threadId: a.id, messageId: userA }))).code).toBe('invalid_input');
+  expect((await errorOf(call('chat.continue', { threadId: a.id, messageId: userA }))).code).toBe('invalid_input');
+  expect((await errorOf(call('chat.edit', { threadId: a.id, messageId: replyA.id, content: 'x' }))).code).toBe('invalid_input');
+  expect((await errorOf(call('chat.regenerate', { threadId: a.id, messageId: replyB.id }))).code).toBe('not_found');
+  expect((await errorOf(call('chat.continue', { threadId: b.id, messageId: replyA.id }))).code).toBe('not_found');
+  expect((await errorOf(call('chat.edit', { threadId: a.id, messageId: userB, content: 'x' }))).code).toBe('not_found');
+  for (const [t, user, reply] of [[a.id, userA, replyA.id], [b.id, userB, replyB.id]]) {
+    const view = await call('threads.get', { id: t });
+    expect(view.messages.map((m: MessageDTO) => [m.id, m.alternative.count])).toEqual([[user, 1], [reply, 1]]);
+  }
+});
+
 test('a lone surrogate in the chat (half an emoji) does not fail this reply or the next ones', async () => {
   // found by the IPC fuzz: the engine could not read the request ("not a JSON object"), so every reply
   // of a temporary thread (kept in memory as sent) holding such a message failed, and so did titles
