@@ -5,7 +5,7 @@
  */
 import { EngineClient } from './engine/client';
 import type { Logger } from './logging';
-import { AppInfo, Channel, Diagnostics, contract, EventName, EventOf, events, IpcError, IpcReply, isChannel, RequestOf, ResponseOf } from './ipc/contract';
+import { AppInfo, Channel, Diagnostics, contract, EventName, EventOf, events, IPC_ERROR_CODES, IpcError, IpcErrorCode, IpcReply, isChannel, RequestOf, ResponseOf } from './ipc/contract';
 import { toReply } from './ipc/reply';
 import { collectDiagnostics } from './diagnostics';
 import { DataPaths } from './paths';
@@ -84,32 +84,47 @@ export class Services {
     return collectDiagnostics(await this.appInfo(), this.deps.engine);
   }
 
-  /** Validates and dispatches one IPC call. Throws IpcError with a code for bad input. */
+  /**
+   * Validates and dispatches one IPC call. Every failure is an IpcError whose code is one of
+   * IPC_ERROR_CODES: a store or engine error keeps its code when the contract knows it; anything
+   * else is `internal` (a bug, logged as an error).
+   */
   async handle(channel: string, payload: unknown): Promise<unknown> {
-    if (!isChannel(channel)) throw new IpcError('unknown_channel', `unknown channel ${channel}`);
+    if (!isChannel(channel)) throw new IpcError('unknown_channel', `unknown channel ${String(channel).slice(0, 100)}`);
     const spec = contract[channel];
     const req = spec.request.safeParse(payload ?? {});
     if (!req.success) throw new IpcError('invalid_input', `${channel}: ${req.error.issues.map((i) => `${i.path.join('.') || 'payload'} ${i.message}`).join('; ')}`);
     const handler = this.handlers[channel] as Handler<typeof channel> | undefined;
     if (!handler) throw new IpcError('unknown_channel', `${channel} is not available`);
     const t0 = Date.now();
-    let result: unknown;
     try {
-      result = await handler(req.data as never);
+      const result = spec.response.parse(await handler(req.data as never));
+      this.deps.logger.debug(`ipc ${channel}`, { ms: Date.now() - t0 });
+      return result;
     } catch (e) {
+      const err = toIpcError(e);
       // the code and timing only: a message may quote what the user typed
-      this.deps.logger.warn(`ipc ${channel} failed`, { code: (e as { code?: unknown }).code ?? 'internal', ms: Date.now() - t0 });
-      this.deps.logger.debug(`ipc ${channel} failed: ${(e as Error).message}`);
-      throw e;
+      const log = err.code === 'internal' ? this.deps.logger.error : this.deps.logger.warn;
+      log.call(this.deps.logger, `ipc ${channel} failed`, { code: err.code, ms: Date.now() - t0 });
+      this.deps.logger.debug(`ipc ${channel} failed: ${err.message}`);
+      throw err;
     }
-    this.deps.logger.debug(`ipc ${channel}`, { ms: Date.now() - t0 });
-    return spec.response.parse(result);
   }
 
   /** handle() settled into the reply every face sends (Electron's IPC, the WebSocket); never rejects. */
   call(channel: string, payload: unknown): Promise<IpcReply> {
     return toReply(() => this.handle(channel, payload));
   }
+}
+
+const KNOWN_CODES: ReadonlySet<string> = new Set(IPC_ERROR_CODES);
+
+/** The IpcError an error crossing IPC becomes (its own code when the contract knows it, else `internal`). */
+export function toIpcError(e: unknown): IpcError {
+  if (e instanceof IpcError) return e;
+  const code = (e as { code?: unknown } | null)?.code;
+  const message = e instanceof Error ? e.message : String(e);
+  return new IpcError(typeof code === 'string' && KNOWN_CODES.has(code) ? (code as IpcErrorCode) : 'internal', message);
 }
 
 export type { RequestOf };

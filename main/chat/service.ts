@@ -131,6 +131,8 @@ export function cleanTitle(raw: string, fallbackFrom: string): string {
 
 export class ChatService {
   private readonly running = new Map<string, Running>();
+  /** titles being written for new threads (after their first reply; not part of it) */
+  private readonly titling = new Set<Running>();
 
   constructor(private readonly deps: ChatDeps) {}
 
@@ -353,9 +355,17 @@ export class ChatService {
     return { userMessage: this.messageDTO(r.threadId, user.id), reply: this.messageDTO(r.threadId, writer.messageId) };
   }
 
+  /** A message of this thread with this role (a reply to regenerate or continue, a user message to edit). */
+  private messageIn(threadId: string, messageId: string, role: 'user' | 'assistant'): void {
+    const m = this.api(threadId).messages.get(messageId);
+    if (m.threadId !== threadId) throw new IpcError('not_found', `message ${messageId} is not in this chat`);
+    if (m.role !== role) throw new IpcError('invalid_input', role === 'user' ? 'only your own messages can be edited' : 'only a reply can be regenerated or continued');
+  }
+
   async regenerate(threadId: string, replyId: string): Promise<{ reply: MessageDTO }> {
     const { threads, messages } = this.api(threadId);
     const thread = threads.get(threadId);
+    this.messageIn(threadId, replyId, 'assistant');
     const turn = this.reserve(threadId);
     const model = await this.guard(turn, () => this.modelFor(thread, turn.abort.signal));
     const writer = this.guard(turn, () => messages.regenerate(replyId, { model: modelName(model) }));
@@ -367,8 +377,7 @@ export class ChatService {
     const { threads, messages } = this.api(r.threadId);
     const thread = threads.get(r.threadId);
     this.busy(r.threadId);
-    const original = messages.get(r.messageId);
-    if (original.role !== 'user') throw new IpcError('invalid_input', 'only your own messages can be edited');
+    this.messageIn(r.threadId, r.messageId, 'user');
     const turn = this.reserve(r.threadId);
     const model = await this.guard(turn, () => this.modelFor(thread, turn.abort.signal));
     const edited = this.guard(turn, () => messages.edit(r.messageId, r.content));
@@ -380,6 +389,7 @@ export class ChatService {
   async continue(threadId: string, replyId: string): Promise<{ reply: MessageDTO }> {
     const { threads, messages } = this.api(threadId);
     const thread = threads.get(threadId);
+    this.messageIn(threadId, replyId, 'assistant');
     const turn = this.reserve(threadId);
     await this.guard(turn, () => this.modelFor(thread, turn.abort.signal));
     const writer = this.guard(turn, () => messages.continueReply(replyId));
@@ -394,14 +404,17 @@ export class ChatService {
     await r.done;
   }
 
-  /** Stops every running reply (shutdown). */
+  /** Stops every running reply and title (shutdown). */
   async stopAll(): Promise<void> {
+    for (const t of this.titling) t.abort.abort();
     await Promise.all([...this.running.keys()].map((id) => this.stop(id)));
+    await Promise.all([...this.titling].map((t) => t.done));
   }
 
-  /** Waits for every running reply (tests, shutdown). */
+  /** Waits for every running reply and the titles that follow them (tests, shutdown). */
   async idle(): Promise<void> {
     await Promise.all([...this.running.values()].map((r) => r.done));
+    await Promise.all([...this.titling].map((t) => t.done));
   }
 
   /** The effective sampling: app defaults < assistant < thread overrides. */
@@ -432,13 +445,19 @@ export class ChatService {
 
   private start(thread: Thread, writer: ReplyWriter, opts: { continueFinal?: boolean }, turn: Turn, firstMessage?: string): void {
     const threadId = thread.id;
+    // the reply ends here: a stop waits for this, never for the title that follows
     const done = this.generate(thread, writer, turn.abort, opts)
       .catch((e: Error) => this.deps.logger.error(`chat: ${e.message}`))
-      .finally(() => turn.release())
-      .then(() => {
-        if (firstMessage !== undefined) return this.title(threadId, firstMessage);
-      });
+      .finally(() => turn.release());
     turn.running.done = done;
+    if (firstMessage !== undefined) {
+      const titling = { abort: new AbortController(), done: Promise.resolve() };
+      titling.done = done
+        .then(() => this.title(threadId, firstMessage, titling.abort.signal))
+        .catch((e: Error) => this.deps.logger.warn(`chat: naming the thread failed: ${e.message}`))
+        .finally(() => this.titling.delete(titling));
+      this.titling.add(titling);
+    }
   }
 
   /**
@@ -455,9 +474,9 @@ export class ChatService {
     const upTo = path.findIndex((m) => m.id === writer.messageId);
     const history = (upTo >= 0 ? path.slice(0, opts.continueFinal ? upTo + 1 : upTo) : path).filter((m) => m.status !== 'error' || m.role !== 'assistant');
     const chat: ChatMessage[] = [];
-    if (instructions.trim()) chat.push({ role: 'system', content: instructions });
+    if (instructions.trim()) chat.push({ role: 'system', content: wellFormed(instructions) });
     for (const m of history) {
-      if (m.role === 'system' || m.role === 'user' || m.role === 'assistant') chat.push({ role: m.role, content: m.content });
+      if (m.role === 'system' || m.role === 'user' || m.role === 'assistant') chat.push({ role: m.role, content: wellFormed(m.content) });
     }
     let result: GenerateResult | undefined;
     let engineError: string | null = null;
@@ -533,7 +552,7 @@ export class ChatService {
   }
 
   /** Names a new thread: asks the model with a tiny budget on its own sequence, first words as fallback. */
-  private async title(threadId: string, firstMessage: string): Promise<void> {
+  private async title(threadId: string, firstMessage: string, signal: AbortSignal): Promise<void> {
     const { threads } = this.api(threadId);
     try {
       if (threads.get(threadId).title !== DEFAULT_THREAD_TITLE) return;
@@ -545,14 +564,14 @@ export class ChatService {
       const r = await this.deps.engine.chat(CHAT_MODEL_ID, {
         messages: [
           { role: 'system', content: 'You write titles. Reply with a title of at most six words for the user message, nothing else.' },
-          { role: 'user', content: firstMessage.slice(0, 2000) },
+          { role: 'user', content: wellFormed(firstMessage.slice(0, 2000)) },
         ],
         maxTokens: 16,
         enableThinking: false,
         sampling: { temperature: 0.2, seed: 1 },
         seq: TITLE_SEQ,
         overflow: 'truncateMiddle',
-      });
+      }, { signal });
       raw = r.content;
     } catch (e) {
       this.deps.logger.warn(`chat: title generation failed: ${(e as Error).message}`);
@@ -565,6 +584,13 @@ export class ChatService {
       if (!isStoreError(e, 'not_found')) throw e;
     }
   }
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/** Text for the engine: a lone UTF-16 surrogate (a pasted half emoji) becomes U+FFFD, as llama.cpp reads only valid UTF-8 JSON. */
+export function wellFormed(text: string): string {
+  return text.replace(LONE_SURROGATE, '\uFFFD');
 }
 
 function modelName(p: string | null): string | undefined {

@@ -52,7 +52,7 @@ export const Sampling = z
     topP: z.number().min(0).max(1).optional(),
     minP: z.number().min(0).max(1).optional(),
     typicalP: z.number().min(0).max(1).optional(),
-    repeatPenalty: z.number().min(0).max(10).optional(),
+    repeatPenalty: z.number().gt(0).max(10).optional(),
     repeatLastN: z.number().int().min(-1).optional(),
     presencePenalty: z.number().min(-10).max(10).optional(),
     frequencyPenalty: z.number().min(-10).max(10).optional(),

@@ -48,6 +48,8 @@ export class HostSupervisor {
   private channel: HostChannel | undefined;
   private ready: Promise<HostChannel> | undefined;
   private readonly restarts: number[] = [];
+  /** the last host died without being asked to: the next start is a restart, and throttled */
+  private afterCrash = false;
   private closed = false;
   private choice: BackendChoice | undefined;
   private choosing: Promise<BackendChoice> | undefined;
@@ -138,12 +140,17 @@ export class HostSupervisor {
     if (!fs.existsSync(this.hostScript)) {
       return Promise.reject(new EngineError('engine_unavailable', `engine host script missing: ${this.hostScript} (run npm run build:ts)`));
     }
-    const now = Date.now();
-    while (this.restarts.length && now - this.restarts[0] > 60_000) this.restarts.shift();
-    if (this.restarts.length >= this.bounds.maxRestartsPerMinute) {
-      return Promise.reject(new EngineError('engine_unavailable', 'the engine host keeps crashing; why is in main.log and engine.log (Settings → About → Logs)'));
+    // only a start after a crash counts against the throttle: a host stopped on purpose (a backend
+    // switch, close) was no crash
+    if (this.afterCrash) {
+      const now = Date.now();
+      while (this.restarts.length && now - this.restarts[0] > 60_000) this.restarts.shift();
+      if (this.restarts.length >= this.bounds.maxRestartsPerMinute) {
+        return Promise.reject(new EngineError('engine_unavailable', 'the engine host keeps crashing; why is in main.log and engine.log (Settings → About → Logs)'));
+      }
+      this.restarts.push(now);
+      this.afterCrash = false;
     }
-    this.restarts.push(now);
     const backends = this.choice ? { HEARTH_BACKENDS: this.choice.backends.join(',') } : {};
     const logDir = this.opts.logDir ? { [ENGINE_LOG_DIR_ENV]: this.opts.logDir } : {};
     const proc = this.spawner(this.hostScript, { ...process.env, ...this.opts.env, ...backends, ...logDir });
@@ -182,6 +189,7 @@ export class HostSupervisor {
       this.detach(ch, new EngineError('engine_crashed', `the engine host stopped (${how})`));
       settle.reject(ch.failed!);
       if (this.closed || stopping.has(ch)) return;
+      this.afterCrash = true;
       this.logger.error(`engine host stopped (${how})`, {
         pid: proc.pid,
         exitCode: code,

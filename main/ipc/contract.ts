@@ -62,7 +62,7 @@ export const SamplingDTO = z
     topK: z.number().int().min(0).max(1000).optional(),
     topP: z.number().min(0).max(1).optional(),
     minP: z.number().min(0).max(1).optional(),
-    repeatPenalty: z.number().min(0).max(10).optional(),
+    repeatPenalty: z.number().gt(0).max(10).optional(),
     maxTokens: z.number().int().min(-1).max(1 << 20).optional(),
     seed: z.number().int().min(0).max(0xffffffff).optional(),
   })
@@ -370,12 +370,35 @@ export const WsResponse = z.union([ReplyOk.extend({ id: z.number().int() }), Rep
 export type WsResponse = z.infer<typeof WsResponse>;
 export const WsEvent = z.object({ event: z.string(), payload: z.unknown() });
 
-/** Typed errors crossing IPC: code is one of invalid_input, not_found, unknown_channel, forbidden,
- *  engine_crashed, engine_hung, engine_unavailable, out_of_memory, context_overflow, no_model, busy, internal,
- *  model_unknown (a model path outside the library and not picked this session). */
+/** Every code an IPC error may carry (the renderer words them; `internal` is a bug, never an answer to input). */
+export const IPC_ERROR_CODES = [
+  'invalid_input', // the request does not fit its schema, or names something in a way that cannot be
+  'not_found', // a well-formed id or path that names nothing
+  'too_large', // content or a file over its limit
+  'unknown_channel',
+  'forbidden',
+  'busy', // a reply is still being written in this chat
+  'no_model',
+  'needs_confirmation', // guardrail "warn": the load may not fit, ask the user
+  'insufficient_memory', // guardrail "strict": the load does not fit
+  'superseded', // a newer estimate was asked for
+  'invalid_model', // the file is not a model llama.cpp can read
+  'load_failed',
+  'model_unknown', // a model path outside the library and not picked this session
+  'engine_crashed',
+  'engine_hung', // the engine host stopped answering and was restarted
+  'engine_unavailable',
+  'out_of_memory',
+  'context_overflow',
+  'aborted',
+  'internal',
+] as const;
+export type IpcErrorCode = (typeof IPC_ERROR_CODES)[number];
+
+/** A typed error crossing IPC. */
 export class IpcError extends Error {
   constructor(
-    public readonly code: string,
+    public readonly code: IpcErrorCode,
     message: string,
   ) {
     super(message);

@@ -4,13 +4,19 @@
  */
 import { EngineClient } from '../engine/client';
 import type { Logger } from '../logging';
-import { LoadParamsInput } from '../engine/protocol';
+import { LoadParams, LoadParamsInput } from '../engine/protocol';
 import { HardwareMonitor } from '../hardware';
 import { IpcError, LoadSettingsDTO, MemoryEstimateDTO, ModelSettingsView } from '../ipc/contract';
 import { Services } from '../services';
 import { Store } from '../store';
 import { planLoad } from './fit';
 import { ModelLibrary } from './library';
+
+/** Settings the engine would refuse (its LoadParams: bounds and combinations, e.g. micro-batch ≤ batch) are invalid input. */
+function checkLoadSettings(settings: LoadParamsInput): void {
+  const r = LoadParams.safeParse(settings);
+  if (!r.success) throw new IpcError('invalid_input', `load settings: ${r.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`);
+}
 
 export class ModelService {
   private estimateSeq = 0;
@@ -55,7 +61,7 @@ export class ModelService {
       'models.settings.update': async (r) => {
         const file = this.deps.library.known(r.path);
         const merged = { ...store.modelSettings.get(file), ...r.settings };
-        if ((merged.ubatchSize ?? 512) > (merged.batchSize ?? 2048)) throw new IpcError('invalid_input', 'the micro-batch cannot be larger than the batch');
+        checkLoadSettings(merged);
         store.modelSettings.set(file, merged);
         return this.view(file);
       },
@@ -68,6 +74,7 @@ export class ModelService {
         const file = this.deps.library.known(r.path);
         const seq = ++this.estimateSeq;
         const params = { ...store.modelSettings.get(file), ...r.settings } as LoadParamsInput;
+        checkLoadSettings(params);
         const margin = store.settings.get('fitMarginMiB');
         const plan = await planLoad(this.deps.engine, file, params, margin);
         // a newer estimate (the slider moved again) makes this one stale: the renderer drops it

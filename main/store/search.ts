@@ -66,8 +66,10 @@ export interface Phrase {
 export function parseQuery(input: string): Phrase[] {
   const out: Phrase[] = [];
   const re = /"([^"]*)"?|(\S+)/g;
+  // control characters separate words (SQLite would read the FTS query only up to a NUL)
+  const spaced = input.replace(/[\u0000-\u001f\u007f]/g, ' ');
   let m: RegExpExecArray | null;
-  while ((m = re.exec(input)) !== null) {
+  while ((m = re.exec(spaced)) !== null) {
     const text = (m[1] ?? m[2] ?? '').replace(/"/g, ' ').replace(/\s+/g, ' ').trim();
     if (text && WORDLIKE.test(text)) out.push({ text });
   }

@@ -14,7 +14,7 @@ export const chatDefaultsSchema = z.object({
   topK: z.number().int().min(0).max(100_000).default(40),
   topP: z.number().min(0).max(1).default(0.95),
   minP: z.number().min(0).max(1).default(0.05),
-  repeatPenalty: z.number().min(0).max(5).default(1.1),
+  repeatPenalty: z.number().gt(0).max(5).default(1.1),
   /** -1: until the context is full */
   maxTokens: z.number().int().min(-1).max(10_000_000).refine((n) => n !== 0, 'maxTokens must be -1 or at least 1').default(4096),
   /** fixed seed for reproducible replies; absent: a new random seed each time */

@@ -38,7 +38,7 @@ export const samplingSchema = z.object({
   topK: z.number().int().min(0).max(100_000),
   topP: z.number().min(0).max(1),
   minP: z.number().min(0).max(1),
-  repeatPenalty: z.number().min(0).max(5),
+  repeatPenalty: z.number().gt(0).max(5),
   maxTokens: z.number().int().min(1).max(10_000_000),
   seed: z.number().int(),
   stop: z.array(z.string().max(1000)).max(64),

@@ -4,6 +4,7 @@
  */
 import fs from 'fs';
 import path from 'path';
+import { wellFormed } from '../../main/chat/service';
 import { composeApp, App } from '../../main/compose';
 import { EngineClient } from '../../main/engine/client';
 import { EventName, EventOf, MessageDTO } from '../../main/ipc/contract';
@@ -134,6 +135,86 @@ test('regenerate keeps the old reply as an alternative; edit branches; stop keep
   expect(stopped.metrics!.generatedTokens).toBeLessThan(2000);
 });
 
+test('stop answers once the reply ends, without waiting for the title written after it', async () => {
+  // found by the IPC fuzz: a stop waited for the new thread's title, queued behind other replies (hung calls)
+  const t = await call('threads.create', {});
+  app.store.settings.update({ chatDefaults: { ...app.store.settings.get('chatDefaults'), maxTokens: 100000 } });
+  const done = nextDone(t.id);
+  const firstPiece = new Promise<void>((resolve) => {
+    const off = app.services.subscribe((event, payload) => {
+      if (event === 'chat.piece' && (payload as EventOf<'chat.piece'>).threadId === t.id) {
+        off();
+        resolve();
+      }
+    });
+  });
+  await call('chat.send', { threadId: t.id, content: 'Tell me everything about lighthouses' });
+  await firstPiece;
+  await call('chat.stop', { threadId: t.id });
+  app.store.settings.update({ chatDefaults: { ...app.store.settings.get('chatDefaults'), maxTokens: 24 } });
+  expect((await done).status).toBe('aborted');
+  // the reply has ended; its title comes after (it needs the engine, the stop did not wait for it)
+  expect((await call('threads.get', { id: t.id })).thread.title).toBe('New chat');
+  await app.chat.idle();
+  expect((await call('threads.get', { id: t.id })).thread.title).not.toBe('New chat');
+});
+
+test('regenerate, continue and edit take only a message of their own chat, with the right role', async () => {
+  // found by the IPC fuzz: regenerating a user message replaced it with a reply that had no prompt
+  // (the engine refused the empty chat), and a message of another chat was accepted
+  const a = await call('threads.create', {});
+  let done = nextDone(a.id);
+  await call('chat.send', { threadId: a.id, content: 'First chat' });
+  const replyA = await done;
+  const b = await call('threads.create', { temporary: true });
+  done = nextDone(b.id);
+  await call('chat.send', { threadId: b.id, content: 'Second chat' });
+  const replyB = await done;
+  await app.chat.idle();
+  const userA = (await call('threads.get', { id: a.id })).messages[0].id;
+  const userB = (await call('threads.get', { id: b.id })).messages[0].id;
+  expect((await errorOf(call('chat.regenerate', { threadId: a.id, messageId: userA }))).code).toBe('invalid_input');
+  expect((await errorOf(call('chat.continue', { threadId: a.id, messageId: userA }))).code).toBe('invalid_input');
+  expect((await errorOf(call('chat.edit', { threadId: a.id, messageId: replyA.id, content: 'x' }))).code).toBe('invalid_input');
+  expect((await errorOf(call('chat.regenerate', { threadId: a.id, messageId: replyB.id }))).code).toBe('not_found');
+  expect((await errorOf(call('chat.continue', { threadId: b.id, messageId: replyA.id }))).code).toBe('not_found');
+  expect((await errorOf(call('chat.edit', { threadId: a.id, messageId: userB, content: 'x' }))).code).toBe('not_found');
+  for (const [t, user, reply] of [[a.id, userA, replyA.id], [b.id, userB, replyB.id]]) {
+    const view = await call('threads.get', { id: t });
+    expect(view.messages.map((m: MessageDTO) => [m.id, m.alternative.count])).toEqual([[user, 1], [reply, 1]]);
+  }
+});
+
+test('a lone surrogate in the chat (half an emoji) does not fail this reply or the next ones', async () => {
+  // found by the IPC fuzz: the engine could not read the request ("not a JSON object"), so every reply
+  // of a temporary thread (kept in memory as sent) holding such a message failed, and so did titles
+  const t = await call('threads.create', { temporary: true });
+  let done = nextDone(t.id);
+  await call('chat.send', { threadId: t.id, content: 'Half an emoji \ud83d here' });
+  const first = await done;
+  expect({ status: first.status, error: first.error }).toEqual({ status: 'done', error: null });
+  await app.chat.idle();
+  done = nextDone(t.id);
+  await call('chat.send', { threadId: t.id, content: 'And \udc00 another' });
+  expect((await done).status).toBe('done');
+  expect(wellFormed('a\ud83d\ude00b\ud83dc\ude00')).toBe('a\ud83d\ude00b\ufffdc\ufffd');
+});
+
+test('load settings the engine would refuse are invalid input, for estimates and saved settings alike', async () => {
+  // found by the IPC fuzz: the engine's refusal (invalid_argument) came back as an untyped error
+  const bad = [{ batchSize: 256 }, { ubatchSize: 4096 }, { cacheTypeV: 'q8_0', flashAttention: 'off' }];
+  for (const settings of bad) {
+    const est = await errorOf(call('models.estimate', { path: modelPath, settings }));
+    expect(est.code).toBe('invalid_input');
+    expect(est.message).toMatch(/^load settings: (ubatchSize|cacheTypeV) /);
+    expect((await errorOf(call('models.settings.update', { path: modelPath, settings }))).code).toBe('invalid_input');
+  }
+  // nothing was saved, and settings the engine accepts still estimate
+  expect((await call('models.settings.get', { path: modelPath })).settings).toEqual({});
+  const ok = await call('models.estimate', { path: modelPath, settings: { batchSize: 256, ubatchSize: 256, contextSize: 1024 } });
+  expect(ok.contextSize).toBe(1024);
+});
+
 test('continue appends to a cut-off reply in place', async () => {
   const t = await call('threads.create', {});
   let done = nextDone(t.id);
@@ -227,4 +308,8 @@ test('assistants and settings round trip through the contract', async () => {
   expect(s.theme).toBe('dark');
   expect(s.dataDir).toBe(dir);
   expect((await errorOf(call('settings.update', { theme: 'neon' }))).code).toBe('invalid_input');
+  // a repeat penalty of 0 fails every reply in llama.cpp: refused where it is set (found by the IPC fuzz)
+  expect((await errorOf(call('settings.update', { chatDefaults: { repeatPenalty: 0 } }))).code).toBe('invalid_input');
+  expect((await errorOf(call('assistants.create', { name: 'Zero', sampling: { repeatPenalty: 0 } }))).code).toBe('invalid_input');
+  expect((await errorOf(call('assistants.update', { id: a.id, patch: { sampling: { repeatPenalty: 0 } } }))).code).toBe('invalid_input');
 });

@@ -59,3 +59,20 @@ test('without a GPU device the CPU is chosen, saying why', async () => {
     expect((await e.devices()).some((d) => d.backend === 'Vulkan')).toBe(true);
   });
 });
+
+test('switching the backend is no crash: many switches in a minute leave the engine available', async () => {
+  // found by the IPC fuzz: each switch counted as a crash (and respawned a second host), so the fifth
+  // switch within a minute made the engine "keep crashing" (engine_unavailable) for a minute
+  const e = engine({ GGML_VK_VISIBLE_DEVICES: '' });
+  let crashes = 0;
+  e.onCrash = () => crashes++;
+  await e.start();
+  const pids = new Set([e.pid]);
+  for (const pin of ['cpu', 'auto', 'cpu', 'auto', 'cpu', 'auto', 'cpu'] as const) {
+    await e.setBackend(pin);
+    pids.add(e.pid);
+  }
+  expect(crashes).toBe(0);
+  expect(pids.size).toBe(8); // one host per switch, none respawned behind it
+  expect((await e.version()).backends).toEqual(['CPU']);
+});

@@ -117,6 +117,16 @@ describe('full-text search', () => {
     expectCode(() => s.search({ query: 'x', threadId: 'not an id' }), 'invalid_input');
   });
 
+  test('a NUL or other control character inside a word is a separator, not the end of the FTS query', () => {
+    const { s, m } = seed();
+    // found by the IPC fuzz: SQLite read the query only up to the NUL ("unterminated string")
+    for (const q of ['a\u0000b', 'crumb\u0000', '"open\u0000crumb"', 'x\u0000"', '\u0007crumb\u001f']) {
+      expect(() => s.search({ query: q })).not.toThrow();
+    }
+    expect(s.search({ query: 'dense\u0000crumb' }).hits.map((h) => h.messageId)).toEqual([m.crumb.id]);
+    expect(toFtsQuery('open\u0000crumb')).toBe('"open" AND "crumb"');
+  });
+
   test('toFtsQuery quotes every term', () => {
     expect(toFtsQuery('hello world')).toBe('"hello" AND "world"');
     expect(toFtsQuery('say "hello world"')).toBe('"say" AND "hello world"');

@@ -34,6 +34,16 @@ describe('settings', () => {
     expect(s.settings.get('theme')).toBe('dark');
   });
 
+  test('a repeat penalty of 0 is refused (llama.cpp refuses it at every reply), stored or saved', () => {
+    // found by the IPC fuzz: chat defaults with repeatPenalty 0 were saved, and every reply then failed
+    const s = openStore();
+    expectCode(() => s.settings.set('chatDefaults', { ...DEFAULT_SETTINGS.chatDefaults, repeatPenalty: 0 }), 'invalid_input');
+    expectCode(() => s.assistants.create({ name: 'Zero', sampling: { repeatPenalty: 0 } }), 'invalid_input');
+    s.db.prepare('INSERT OR REPLACE INTO settings (key, value, updated_at) VALUES (?, ?, 0)').run('chatDefaults', '{"repeatPenalty": 0}');
+    expect(s.settings.get('chatDefaults').repeatPenalty).toBe(DEFAULT_SETTINGS.chatDefaults.repeatPenalty);
+    expect(s.settings.set('chatDefaults', { ...DEFAULT_SETTINGS.chatDefaults, repeatPenalty: 0.05 }).repeatPenalty).toBe(0.05);
+  });
+
   test('a corrupt stored value falls back to its default with a logged warning, never throws', () => {
     const logger = recordingLogger();
     const s = openStore({ logger });
