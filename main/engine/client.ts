@@ -18,6 +18,7 @@ import {
   GenerateResult,
   HostMessage,
   LoadParamsInput,
+  LoadedModule,
   Method,
   ModelMetadata,
   StreamEvent,
@@ -307,7 +308,8 @@ export class EngineClient {
 
   // ---- typed helpers -----------------------------------------------------------------------------
 
-  version(): Promise<{ llamaCommit: string; backends: string[]; systemInfo: string; pid: number }> {
+  /** `modules`: the backend modules the host chose (for the CPU built in variants, which one this machine runs) */
+  version(): Promise<{ llamaCommit: string; backends: string[]; systemInfo: string; pid: number; modules: LoadedModule[] }> {
     return this.request('version', {});
   }
 

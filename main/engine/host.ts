@@ -6,7 +6,7 @@
  * the per-model scheduler). Several models may be loaded at once.
  */
 import path from 'path';
-import { loadAddon, NativeAddon, NativeContext, NativeModel } from './addon';
+import { loadAddon, loadedModules, NativeAddon, NativeContext, NativeModel } from './addon';
 import {
   ChatRequest,
   ClientMessage,
@@ -92,7 +92,7 @@ export class EngineHost {
     const params = p.data as Record<string, unknown>;
     switch (method as Method) {
       case 'version':
-        return { llamaCommit: this.addon.llamaCommit, backends: this.addon.backends(), systemInfo: this.addon.systemInfo(), pid: process.pid };
+        return { llamaCommit: this.addon.llamaCommit, backends: this.addon.backends(), systemInfo: this.addon.systemInfo(), pid: process.pid, modules: loadedModules() };
       case 'devices':
         return this.addon.devices();
       case 'info':
@@ -311,7 +311,7 @@ export function runProbe(): void {
   const wanted = (process.env.HEARTH_BACKENDS ?? '').toLowerCase();
   if (crash && (wanted === '' || wanted.split(',').includes(crash))) process.abort();
   const addon = loadAddon();
-  process.stdout.write(JSON.stringify({ backends: addon.backends(), devices: addon.devices(), systemInfo: addon.systemInfo() }) + '\n');
+  process.stdout.write(JSON.stringify({ backends: addon.backends(), devices: addon.devices(), systemInfo: addon.systemInfo(), modules: loadedModules() }) + '\n');
   process.exit(0);
 }
 
