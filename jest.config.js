@@ -2,7 +2,9 @@
 module.exports = {
   rootDir: __dirname,
   testMatch: ['<rootDir>/test/**/*.test.ts', '<rootDir>/test/**/*.test.tsx'],
-  testPathIgnorePatterns: ['/node_modules/', '/build/', '/dist/'],
+  testPathIgnorePatterns: ['/node_modules/', '/build/', '/build-variants/', '/dist/'],
+  // the all-CPU-variants build (test/engine/cpu-variants.test.ts) holds a second llama.cpp clone
+  modulePathIgnorePatterns: ['<rootDir>/build-variants/'],
   transform: {
     '^.+\\.(t|j)sx?$': ['@swc/jest', {
       jsc: { parser: { syntax: 'typescript', tsx: true }, transform: { react: { runtime: 'automatic' } }, target: 'es2022' },

@@ -160,9 +160,10 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'devices': {
         const [v, devices] = await Promise.all([engine.version(), engine.devices()]);
-        if (flags.json) process.stdout.write(JSON.stringify({ llamaCommit: v.llamaCommit, backends: v.backends, devices }, null, 2) + '\n');
+        if (flags.json) process.stdout.write(JSON.stringify({ llamaCommit: v.llamaCommit, backends: v.backends, modules: v.modules, devices }, null, 2) + '\n');
         else {
           process.stdout.write(`llama.cpp ${v.llamaCommit}; backends: ${v.backends.join(', ')}\n`);
+          for (const m of v.modules.filter((x) => x.variant)) process.stdout.write(`  ${m.backend} variant: ${m.variant} (${path.basename(m.path)})\n`);
           for (const d of devices) {
             process.stdout.write(`  ${d.backend}/${d.name}  ${d.type}  ${d.description}  ${(d.memoryFree / 2 ** 30).toFixed(1)} / ${(d.memoryTotal / 2 ** 30).toFixed(1)} GiB free\n`);
           }

@@ -2,6 +2,7 @@
 import fs from 'fs';
 import path from 'path';
 import { projectRoot } from '../paths';
+import type { LoadedModule } from './protocol';
 
 export interface NativeModel {
   metadata(): Record<string, unknown>;
@@ -28,6 +29,8 @@ export interface NativeContext {
 
 export interface NativeAddon {
   llamaCommit: string;
+  /** ggml_backend_score of a backend module: 0 when it refuses this machine, -1 when it exports none; throws backend_failed when it cannot be opened */
+  backendScore(path: string): number;
   init(opts: { backendDir?: string; backends?: string[] }): void;
   setLogger(fn: ((level: string, text: string) => void) | null): void;
   devices(): Array<{ backend: string; name: string; description: string; type: string; memoryTotal: number; memoryFree: number }>;
@@ -44,30 +47,71 @@ export function addonPath(): string {
   return process.env.HEARTH_ADDON || path.join(projectRoot(), 'build', 'bin', 'hearth.node');
 }
 
-/** The backend modules (libggml-<name>.so and its CPU variants) next to the addon, by backend name. */
-export function backendModules(dir: string): Map<string, string[]> {
-  const out = new Map<string, string[]>();
+/** One ggml backend module file: `libggml-<backend>.so` (the base module) or `libggml-<backend>-<variant>.so` (e.g. the CPU's `haswell`). */
+export interface BackendModule {
+  backend: string;
+  variant?: string;
+  path: string;
+}
+
+/** A backend module's file name (ggml-backend-reg.cpp looks for `[lib]ggml-<name>[-<variant>].so|.dll`). */
+const MODULE_NAME = /^(?:lib)?ggml-([a-z0-9]+)(?:-([a-z0-9_.]+))?\.(?:so|dll|dylib)$/;
+
+/** The backend modules (libggml-<name>.so and its CPU variants) in `dir`, by backend name. */
+export function backendModules(dir: string): Map<string, BackendModule[]> {
+  const out = new Map<string, BackendModule[]>();
   let files: string[] = [];
   try {
-    files = fs.readdirSync(dir);
+    files = fs.readdirSync(dir).sort();
   } catch {
     return out;
   }
   for (const f of files) {
-    const m = /^(?:lib)?ggml-([a-z0-9]+)(?:-[a-z0-9_.]+)?\.(?:so|dll|dylib)$/.exec(f);
+    const m = MODULE_NAME.exec(f);
     if (!m || m[1] === 'base') continue;
     const list = out.get(m[1]) ?? [];
-    list.push(path.join(dir, f));
+    list.push({ backend: m[1], ...(m[2] ? { variant: m[2] } : {}), path: path.join(dir, f) });
     out.set(m[1], list);
   }
   return out;
 }
 
+/**
+ * The one module to load for a backend, picked as ggml_backend_load_best picks it: the variant with
+ * the highest score (`score(path)`: 0 when the variant refuses this CPU), else the base module.
+ * `refused` lists the variants passed over because they scored 0 or could not be opened.
+ */
+export function bestModule(modules: BackendModule[], score: (path: string) => number): { chosen?: LoadedModule; refused: string[] } {
+  let chosen: LoadedModule | undefined;
+  const refused: string[] = [];
+  for (const m of modules) {
+    if (!m.variant) continue;
+    let s = 0;
+    try {
+      s = score(m.path);
+    } catch {
+      s = 0;
+    }
+    if (s > 0 && (!chosen || s > chosen.score!)) chosen = { ...m, score: s };
+    else if (s <= 0) refused.push(m.variant);
+  }
+  chosen ??= modules.find((m) => !m.variant);
+  return { chosen, refused };
+}
+
 let loaded: NativeAddon | undefined;
+let modules: LoadedModule[] = [];
+
+/** The backend modules loadAddon chose (empty when ggml chose them itself: no HEARTH_BACKENDS). */
+export function loadedModules(): LoadedModule[] {
+  return modules;
+}
 
 /**
- * Loads the addon and its ggml backends. HEARTH_BACKENDS (e.g. "vulkan,cpu") loads only those backend
- * modules: how the client pins a backend, or leaves out one whose driver crashed a probe.
+ * Loads the addon and its ggml backends. HEARTH_BACKENDS (e.g. "vulkan,cpu") loads only those backends:
+ * how the client pins a backend, or leaves out one whose driver crashed a probe. Of a backend built in
+ * several variants (HEARTH_CPU_ALL_VARIANTS) only the best one this CPU accepts is loaded; without
+ * HEARTH_BACKENDS ggml's own ggml_backend_load_all_from_path chooses the same way.
  */
 export function loadAddon(): NativeAddon {
   if (loaded) return loaded;
@@ -81,8 +125,18 @@ export function loadAddon(): NativeAddon {
   const only = (process.env.HEARTH_BACKENDS ?? '').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
   if (only.length) {
     const mods = backendModules(dir);
-    const files = only.flatMap((name) => mods.get(name) ?? []);
-    addon.init({ backendDir: dir, backends: files });
+    const chosen: LoadedModule[] = [];
+    for (const name of only) {
+      const list = mods.get(name);
+      if (!list) continue; // not built: the probe already told the client
+      const best = bestModule(list, (p) => addon.backendScore(p));
+      if (!best.chosen) {
+        throw Object.assign(new Error(`no ${name} backend module in ${dir} supports this machine (refused: ${best.refused.join(', ')})`), { code: 'backend_failed' });
+      }
+      chosen.push(best.chosen);
+    }
+    addon.init({ backendDir: dir, backends: chosen.map((m) => m.path) });
+    modules = chosen;
   } else {
     addon.init({ backendDir: dir });
   }

@@ -4,7 +4,8 @@
  * crashes while loading takes down only the probe, never the engine host. The user can pin one.
  */
 import { spawn } from 'child_process';
-import { Device } from './protocol';
+import { z } from 'zod';
+import { Device, LoadedModule } from './protocol';
 
 export const BACKEND_PINS = ['auto', 'cuda', 'metal', 'vulkan', 'cpu'] as const;
 export type BackendPin = (typeof BACKEND_PINS)[number];
@@ -15,6 +16,8 @@ export interface ProbeResult {
   backends: string[];
   devices: Device[];
   systemInfo: string;
+  /** the modules the probe loaded: for the CPU built in variants, the one this machine accepts best */
+  modules: LoadedModule[];
   /** how the probe failed: a signal, an exit code, a timeout */
   error?: string;
 }
@@ -61,10 +64,13 @@ export const nodeProbeSpawner: ProbeSpawner = (script, args, env) => {
   };
 };
 
+/** The line a probe prints (host.ts runProbe). */
+const ProbeLine = z.object({ backends: z.array(z.string()), devices: z.array(Device), systemInfo: z.string(), modules: z.array(LoadedModule) });
+
 /** Runs the host in probe mode with the given backends; never throws. */
 export function probe(spawner: ProbeSpawner, hostScript: string, env: NodeJS.ProcessEnv, backends: string[], timeoutMs = 60000): Promise<ProbeResult> {
   return new Promise((resolve) => {
-    const failed = (error: string) => resolve({ ok: false, backends: [], devices: [], systemInfo: '', error });
+    const failed = (error: string) => resolve({ ok: false, backends: [], devices: [], systemInfo: '', modules: [], error });
     let child: ProbeProcess;
     try {
       child = spawner(hostScript, ['--probe'], { ...env, HEARTH_BACKENDS: backends.join(',') });
@@ -84,9 +90,11 @@ export function probe(spawner: ProbeSpawner, hostScript: string, env: NodeJS.Pro
       const line = out.split('\n').find((l) => l.startsWith('{'));
       if (code === 0 && line) {
         try {
-          const r = JSON.parse(line) as { backends: string[]; devices: Device[]; systemInfo: string };
-          resolve({ ok: true, ...r });
-          return;
+          const r = ProbeLine.safeParse(JSON.parse(line));
+          if (r.success) {
+            resolve({ ok: true, ...r.data });
+            return;
+          }
         } catch {
           /* fall through */
         }
@@ -130,5 +138,6 @@ export async function chooseBackend(
   const cpu = await probe(spawner, hostScript, env, ['cpu']);
   probes.push({ backends: 'cpu', ok: cpu.ok, gpus: 0, error: cpu.error });
   const why = skipped.length ? skipped.join('; ') : pin === 'cpu' ? 'pinned' : 'no GPU backend is built';
-  return { backends: ['cpu'], backend: 'cpu', reason: `CPU (${why})`, probes };
+  const variant = cpu.modules.find((m) => m.backend === 'cpu')?.variant;
+  return { backends: ['cpu'], backend: 'cpu', reason: `CPU (${why})${variant ? `, ${variant} variant` : ''}`, probes };
 }

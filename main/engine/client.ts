@@ -16,6 +16,7 @@ import {
   CompletionRequest,
   Device,
   EngineError,
+  LoadedModule,
   Estimate,
   FitResult,
   GenerateResult,
@@ -233,7 +234,8 @@ export class EngineClient {
 
   // ---- typed helpers -----------------------------------------------------------------------------
 
-  version(): Promise<{ llamaCommit: string; backends: string[]; systemInfo: string; pid: number }> {
+  /** `modules`: the backend modules the host chose (for the CPU built in variants, which one this machine runs) */
+  version(): Promise<{ llamaCommit: string; backends: string[]; systemInfo: string; pid: number; modules: LoadedModule[] }> {
     return this.request('version', {});
   }
 

@@ -3,7 +3,7 @@
  * (process IPC under Node, parentPort under Electron), engine.log, the addon, then EngineHost; or
  * probe mode.
  */
-import { loadAddon, NativeAddon } from './addon';
+import { loadAddon, loadedModules, NativeAddon } from './addon';
 import { EngineHost, HostPort } from './host';
 import { ClientMessage } from './protocol';
 import { ENGINE_LOG_DIR_ENV, logLevelFrom, logUncaught, Logger, openFileLogger } from '../logging';
@@ -18,7 +18,7 @@ function runProbe(): void {
   const wanted = (process.env.HEARTH_BACKENDS ?? '').toLowerCase();
   if (crash && (wanted === '' || wanted.split(',').includes(crash))) process.abort();
   const addon = loadAddon();
-  process.stdout.write(JSON.stringify({ backends: addon.backends(), devices: addon.devices(), systemInfo: addon.systemInfo() }) + '\n');
+  process.stdout.write(JSON.stringify({ backends: addon.backends(), devices: addon.devices(), systemInfo: addon.systemInfo(), modules: loadedModules() }) + '\n');
   process.exit(0);
 }
 

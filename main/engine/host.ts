@@ -10,7 +10,7 @@
 import path from 'path';
 import v8 from 'v8';
 import vm from 'vm';
-import { NativeAddon, NativeContext, NativeModel } from './addon';
+import { loadedModules, NativeAddon, NativeContext, NativeModel } from './addon';
 import {
   ChatRequest,
   ClientMessage,
@@ -141,7 +141,7 @@ export class EngineHost {
     const params = p.data as Record<string, unknown>;
     switch (method as Method) {
       case 'version':
-        return { llamaCommit: this.addon.llamaCommit, backends: this.addon.backends(), systemInfo: this.addon.systemInfo(), pid: process.pid };
+        return { llamaCommit: this.addon.llamaCommit, backends: this.addon.backends(), systemInfo: this.addon.systemInfo(), pid: process.pid, modules: loadedModules() };
       case 'devices':
         return this.addon.devices();
       case 'info':

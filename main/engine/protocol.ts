@@ -188,6 +188,10 @@ export const Device = z.object({
 });
 export type Device = z.infer<typeof Device>;
 
+/** A backend module the host loaded: for a backend built in variants (the CPU's), the one chosen with its ggml_backend_score (a base module is not scored). */
+export const LoadedModule = z.object({ backend: z.string(), variant: z.string().optional(), path: z.string(), score: z.number().optional() });
+export type LoadedModule = z.infer<typeof LoadedModule>;
+
 /** Methods and their parameter schemas. */
 export const Methods = {
   version: z.object({}).strict(),

@@ -1,6 +1,18 @@
 // Module entry: backends, devices, logging, and the Model / Context classes.
 #include <napi.h>
 
+#ifdef _WIN32
+#    ifndef WIN32_LEAN_AND_MEAN
+#        define WIN32_LEAN_AND_MEAN
+#    endif
+#    ifndef NOMINMAX
+#        define NOMINMAX
+#    endif
+#    include <windows.h>
+#else
+#    include <dlfcn.h>
+#endif
+
 #include <cstdio>
 #include <mutex>
 #include <string>
@@ -52,6 +64,43 @@ void logCallback(ggml_log_level level, const char * text, void *) {
     if (level >= g_stderr_level && level != GGML_LOG_LEVEL_CONT && text) fputs(text, stderr);
 }
 
+// backendScore(path) -> the score a ggml backend module gives this machine (ggml_backend_score, as
+// ggml_backend_load_best reads it): 0 when the module refuses this CPU, higher for a better fit, -1
+// when the module exports no score. Throws backend_failed when the module cannot be opened. The
+// module is opened the way ggml opens it (RTLD_NOW | RTLD_LOCAL) and closed again, so scoring every
+// CPU variant leaves only the one chosen for init() loaded.
+Napi::Value BackendScore(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsString()) throw makeError(env, "invalid_argument", "backendScore(path) needs a path");
+    std::string path = info[0].As<Napi::String>().Utf8Value();
+    using score_fn = int (*)();
+    int score = -1;
+#ifdef _WIN32
+    int n = MultiByteToWideChar(CP_UTF8, 0, path.c_str(), -1, nullptr, 0);
+    std::wstring wpath(n > 0 ? n : 1, L'\0');
+    if (n > 0) MultiByteToWideChar(CP_UTF8, 0, path.c_str(), -1, wpath.data(), n);
+    UINT old_mode = SetErrorMode(SEM_FAILCRITICALERRORS);
+    SetErrorMode(old_mode | SEM_FAILCRITICALERRORS);
+    HMODULE h = LoadLibraryW(wpath.c_str());
+    DWORD err = h ? 0 : GetLastError();
+    SetErrorMode(old_mode);
+    if (!h) throw makeError(env, "backend_failed", "could not open backend " + path + " (error " + std::to_string(err) + ")");
+    auto fn = reinterpret_cast<score_fn>(reinterpret_cast<void *>(GetProcAddress(h, "ggml_backend_score")));
+    if (fn) score = fn();
+    FreeLibrary(h);
+#else
+    void * h = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        const char * why = dlerror();
+        throw makeError(env, "backend_failed", "could not open backend " + path + ": " + (why ? why : "unknown error"));
+    }
+    auto fn = reinterpret_cast<score_fn>(dlsym(h, "ggml_backend_score"));
+    if (fn) score = fn();
+    dlclose(h);
+#endif
+    return Napi::Number::New(env, score);
+}
+
 // init({ backendDir }) loads the ggml backend modules found in backendDir (GGML_BACKEND_DL).
 Napi::Value Init(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
@@ -60,7 +109,8 @@ Napi::Value Init(const Napi::CallbackInfo & info) {
         std::string dir = optString(o, "backendDir", "");
         Napi::Value only = o.Get("backends");
         if (only.IsArray()) {
-            // load exactly these backend modules (file paths), e.g. to pin a backend
+            // load exactly these backend modules (file paths, one per backend: the caller picks the best
+            // CPU variant with backendScore), e.g. to pin a backend
             Napi::Array arr = only.As<Napi::Array>();
             for (uint32_t i = 0; i < arr.Length(); i++) {
                 std::string p = arr.Get(i).ToString().Utf8Value();
@@ -131,6 +181,7 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
     llama_log_set(logCallback, nullptr);
     common_log_pause(common_log_main()); // common's own log is for CLI tools; llama's log is forwarded
     exports.Set("llamaCommit", Napi::String::New(env, HEARTH_LLAMA_COMMIT));
+    exports.Set("backendScore", Napi::Function::New(env, BackendScore));
     exports.Set("init", Napi::Function::New(env, Init));
     exports.Set("setLogger", Napi::Function::New(env, SetLogger));
     exports.Set("devices", Napi::Function::New(env, Devices));

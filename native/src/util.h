@@ -25,6 +25,7 @@ namespace hearth {
 //   session_failed    a session file could not be read or written
 //   disposed          the object was already disposed
 //   not_supported     the model/context cannot do this (e.g. embeddings on a non-embedding context)
+//   backend_failed    a ggml backend module could not be opened or loaded
 //   internal          anything else
 class HearthError : public std::runtime_error {
 public:
