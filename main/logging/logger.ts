@@ -23,6 +23,14 @@ export type LogName = keyof typeof LOG_FILES;
 /** A file past maxBytes becomes <name>.1.log (the newest copy); `keep` copies are kept, older ones deleted. */
 export const LOG_LIMITS = { maxBytes: 5 * 1024 * 1024, keep: 3 } as const;
 
+/** The longest message a log line keeps (a model's metadata can be megabytes; llama.cpp prints it). */
+export const MAX_MESSAGE_CHARS = 8 * 1024;
+
+/** A message cut to MAX_MESSAGE_CHARS, saying how much was left out. */
+export function capMessage(msg: string): string {
+  return msg.length <= MAX_MESSAGE_CHARS ? msg : `${msg.slice(0, MAX_MESSAGE_CHARS)}…(${msg.length - MAX_MESSAGE_CHARS} more characters)`;
+}
+
 /** info unless HEARTH_LOG_LEVEL says otherwise (debug may contain what a user typed). */
 export const DEFAULT_LOG_LEVEL = 'info';
 export const LOG_LEVEL_ENV = 'HEARTH_LOG_LEVEL';
@@ -40,8 +48,8 @@ export function logLevelFrom(env: NodeJS.ProcessEnv = process.env): string {
 /** Adapts a pino logger to Logger: (message, fields) in, pino's (fields, message) out. */
 export function fromPino(p: pino.Logger): Logger {
   const at = (level: LogLevel) => (msg: string, meta?: Record<string, unknown>) => {
-    if (meta) p[level](meta, msg);
-    else p[level](msg);
+    if (meta) p[level](meta, capMessage(msg));
+    else p[level](capMessage(msg));
   };
   return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }
@@ -66,16 +74,25 @@ export function toLogLevel(level: string): LogLevel {
 export function llamaLineJoiner(emit: (level: LogLevel, line: string) => void): (level: string, text: string) => void {
   let buf = '';
   let lineLevel: LogLevel = 'info';
+  // a line past the cap is emitted cut at once; the rest of it, up to its newline, is dropped
+  let dropping = false;
   return (level, text) => {
     const own = level === 'cont' ? undefined : toLogLevel(level);
-    if (buf === '' && own) lineLevel = own;
+    if (buf === '' && !dropping && own) lineLevel = own;
     buf += text;
     let nl: number;
     while ((nl = buf.indexOf('\n')) >= 0) {
       const line = buf.slice(0, nl);
       buf = buf.slice(nl + 1);
-      if (line.trim()) emit(lineLevel, line);
+      if (!dropping && line.trim()) emit(lineLevel, capMessage(line));
+      dropping = false;
       if (own) lineLevel = own; // what follows the newline came with this fragment
+    }
+    if (dropping) buf = '';
+    else if (buf.length > MAX_MESSAGE_CHARS) {
+      emit(lineLevel, `${buf.slice(0, MAX_MESSAGE_CHARS)}…(cut)`);
+      buf = '';
+      dropping = true;
     }
   };
 }

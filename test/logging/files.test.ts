@@ -7,7 +7,7 @@ import fs from 'fs';
 import path from 'path';
 import { spawnSync } from 'child_process';
 import { ensureDataDir } from '../../main/paths';
-import { llamaLineJoiner, LOG_FILES, LOG_LIMITS, openFileLogger, readLogTail, rotatedName, teeLogger } from '../../main/logging';
+import { llamaLineJoiner, LOG_FILES, MAX_MESSAGE_CHARS, LOG_LIMITS, openFileLogger, readLogTail, rotatedName, teeLogger } from '../../main/logging';
 import { tempDir } from '../helpers/engine';
 import { REPO_ROOT } from '../helpers/models';
 
@@ -119,6 +119,24 @@ test("llama.cpp's fragments are joined into lines at the level of the fragment t
   const both = teeLogger({ ...silent(), info: (m) => a.push(m) }, { ...silent(), info: (m) => b.push(m) });
   both.info('x');
   expect([a, b]).toEqual([['x'], ['x']]);
+});
+
+test('a huge message (an 8 MiB metadata value that llama.cpp prints) is cut, in one line, in the file and from the joiner', () => {
+  const huge = 'x'.repeat(8 * 1024 * 1024);
+  const got: string[] = [];
+  const join = llamaLineJoiner((_level, line) => got.push(line));
+  // llama.cpp prints it in fragments; a newline ends it, and the next line is whole again
+  join('info', 'print_info: general.name = ');
+  for (let i = 0; i < 8; i++) join('cont', huge.slice(i * 1024 * 1024, (i + 1) * 1024 * 1024));
+  join('cont', '\nprint_info: next = 1\n');
+  expect(got).toHaveLength(2);
+  expect(got[0].length).toBeLessThan(MAX_MESSAGE_CHARS + 100);
+  expect(got[1]).toBe('print_info: next = 1');
+  const log = openFileLogger(dir, 'main');
+  log.info(huge);
+  const size = fs.statSync(path.join(dir, LOG_FILES.main)).size;
+  expect(size).toBeLessThan(MAX_MESSAGE_CHARS + 1024);
+  expect(fs.readFileSync(path.join(dir, LOG_FILES.main), 'utf8')).toContain('more characters)');
 });
 
 function silent() {
