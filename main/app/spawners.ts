@@ -18,6 +18,22 @@ export interface UtilityChild {
   on(event: 'exit', listener: (code: number) => void): unknown;
 }
 
+/**
+ * UtilityProcess.kill() only asks (SIGTERM); a hung host must die, so SIGKILL goes to the pid itself
+ * where signals exist (Windows' kill() already terminates).
+ */
+export function killUtility(child: UtilityChild, signal?: NodeJS.Signals, platform: NodeJS.Platform = process.platform, kill: typeof process.kill = process.kill): void {
+  if (signal === 'SIGKILL' && platform !== 'win32' && child.pid !== undefined) {
+    try {
+      kill(child.pid, 'SIGKILL');
+      return;
+    } catch {
+      // already gone: fall through to the polite way, which is a no-op then
+    }
+  }
+  child.kill();
+}
+
 export type UtilityFork = (modulePath: string, args: string[], options: ForkOptions) => UtilityChild;
 
 export function utilityHostSpawner(fork: UtilityFork): HostSpawner {
@@ -31,9 +47,7 @@ export function utilityHostSpawner(fork: UtilityFork): HostSpawner {
       send: (m) => child.postMessage(m),
       onMessage: (fn) => child.on('message', fn),
       onExit: (fn) => child.on('exit', (code) => fn(code, null)),
-      kill: () => {
-        child.kill();
-      },
+      kill: (signal) => killUtility(child, signal),
       onStderr: (fn) => child.stderr?.on('data', (b: Buffer | string) => fn(String(b))),
     };
   };
@@ -45,9 +59,8 @@ export function utilityProbeSpawner(fork: UtilityFork): ProbeSpawner {
     return {
       onStdout: (fn) => child.stdout?.on('data', (d: Buffer | string) => fn(String(d))),
       onExit: (fn) => child.on('exit', (code) => fn(code, null)),
-      kill: () => {
-        child.kill();
-      },
+      // a probe is killed only when it hangs: for good
+      kill: () => killUtility(child, 'SIGKILL'),
     };
   };
 }

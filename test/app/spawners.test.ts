@@ -11,7 +11,7 @@ import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import type { ForkOptions } from 'electron';
-import { UtilityChild, UtilityFork, utilityHostSpawner, utilityProbeSpawner } from '../../main/app/spawners';
+import { killUtility, UtilityChild, UtilityFork, utilityHostSpawner, utilityProbeSpawner } from '../../main/app/spawners';
 import { chooseBackend, nodeProbeSpawner, probe } from '../../main/engine/backends';
 import { EngineClient } from '../../main/engine/client';
 import { HOST_SCRIPT, tempDir } from '../helpers/engine';
@@ -112,4 +112,20 @@ test('the engine host and its probes both start through utilityProcess.fork and 
     await engine.close();
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   }
+});
+
+test('SIGKILL reaches a utility process by its pid (UtilityProcess.kill only sends SIGTERM); elsewhere and on Windows kill() is used', () => {
+  const calls: string[] = [];
+  const child = { pid: 4242, kill: () => (calls.push('kill()'), true) } as unknown as UtilityChild;
+  const kill = ((pid: number, sig: string) => (calls.push(`${pid}:${sig}`), true)) as typeof process.kill;
+  killUtility(child, 'SIGKILL', 'linux', kill);
+  killUtility(child, 'SIGKILL', 'darwin', kill);
+  killUtility(child, 'SIGTERM', 'linux', kill);
+  killUtility(child, 'SIGKILL', 'win32', kill);
+  expect(calls).toEqual(['4242:SIGKILL', '4242:SIGKILL', 'kill()', 'kill()']);
+  const gone = (() => {
+    throw Object.assign(new Error('ESRCH'), { code: 'ESRCH' });
+  }) as typeof process.kill;
+  killUtility(child, 'SIGKILL', 'linux', gone);
+  expect(calls).toEqual(['4242:SIGKILL', '4242:SIGKILL', 'kill()', 'kill()', 'kill()']);
 });
