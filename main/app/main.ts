@@ -12,6 +12,7 @@ import { IpcError } from '../ipc/contract';
 import { logLevelFrom, logUncaught, openFileLogger } from '../logging';
 import { ensureDataDir, resolveDataDir } from '../paths';
 import { registerIpc } from './ipc';
+import { closeBeforeQuit } from './lifecycle';
 import { APP_INDEX_URL, APP_SCHEME, APP_SCHEME_PRIVILEGES, isAppUrl, refuseFileRequest, serveAppRequest } from './scheme';
 import { linkAction, menuTemplate, MenuItem, parseBounds, permissionAllowed, replaceEnv, shellLayout, spellcheckEnabled, WindowBounds, windowOptions } from './security';
 import { utilityHostSpawner, utilityProbeSpawner } from './spawners';
@@ -138,12 +139,9 @@ if (!app.requestSingleInstanceLock()) {
       app.quit();
     });
 
-  app.on('window-all-closed', () => {
-    // quit even if closing fails (utilityProcesses end with main)
-    void Promise.resolve()
-      .then(() => hearth?.close())
-      .then(() => engine?.close())
-      .catch(() => undefined)
-      .finally(() => app.quit());
+  closeBeforeQuit(app, async () => {
+    await hearth?.close();
+    await engine?.close();
   });
+  app.on('window-all-closed', () => app.quit());
 }

@@ -1,0 +1,27 @@
+/**
+ * Quitting closes the store and the engine first, however the quit came (the last window closed,
+ * Cmd+Q, the menu's Quit, app.quit()): Electron emits `before-quit` for all of them but
+ * `window-all-closed` for the first only. The first quit is held until closing settled (or failed),
+ * then quits again; that second one passes.
+ */
+export interface QuittingApp {
+  on(event: 'before-quit', listener: (e: { preventDefault(): void }) => void): unknown;
+  quit(): void;
+}
+
+export function closeBeforeQuit(app: QuittingApp, close: () => Promise<void>): void {
+  let state: 'running' | 'closing' | 'closed' = 'running';
+  app.on('before-quit', (e) => {
+    if (state === 'closed') return;
+    e.preventDefault();
+    if (state === 'closing') return;
+    state = 'closing';
+    void Promise.resolve()
+      .then(close)
+      .catch(() => undefined) // quit even if closing fails (utilityProcesses end with main)
+      .finally(() => {
+        state = 'closed';
+        app.quit();
+      });
+  });
+}
