@@ -36,7 +36,10 @@ void runEmbed(Context::State & st, Task & t) {
     size_t i = 0;
     while (i < toks.size()) {
         if (t.aborted || st.closing) throw HearthError("aborted", "the embedding was aborted");
+        // the whole cache is cleared: what each sequence remembers goes with it, before anything can
+        // throw (an abort or a failed batch must not leave a chat believing its prefix is cached)
         llama_memory_clear(mem, true);
+        for (auto & v : st.seq_tokens) v.clear();
         common_batch_clear(st.batch);
         std::vector<size_t> in_batch;
         int used = 0;

@@ -155,12 +155,19 @@ describe('llama.cpp semantics', () => {
 
   test('an aborted embedding reports aborted', async () => {
     await engine.load('emb', TINY_EMBED, { embeddings: true, contextSize: 512, parallel: 4, threads: 2 });
-    const texts = Array.from({ length: 4096 }, (_, i) => `text ${i}: ${'lorem ipsum dolor sit amet '.repeat(12)}`);
+    // a completion first: sequence 0 then remembers its tokens as cached
+    await engine.complete('emb', { prompt: 'A cached prefix', maxTokens: 2, ignoreEos: true, sampling: greedy });
+    expect(((await engine.contextInfo('emb')).sequenceTokens as number[])[0]).toBeGreaterThan(0);
+    // few long texts: cheap to tokenize, one batch each, so the abort lands between batches
+    const texts = Array.from({ length: 400 }, (_, i) => `text ${i}: ${'lorem ipsum dolor sit amet '.repeat(60)}`);
     const ac = new AbortController();
     const running = engine.embed('emb', texts, { signal: ac.signal });
-    setTimeout(() => ac.abort(), 50);
+    // late enough that batches ran (each clears the whole cache), early enough that many are left
+    setTimeout(() => ac.abort(), 300);
     const err = await errorOf(running);
     expect(err.code).toBe('aborted');
+    // the embedding cleared the whole KV cache: no sequence may still claim a cached prefix
+    expect(((await engine.contextInfo('emb')).sequenceTokens as number[]).every((n) => n === 0)).toBe(true);
     // the context goes on
     const [v] = await engine.embed('emb', ['after the abort']);
     expect(Math.sqrt(cos(v, v))).toBeCloseTo(1, 4);
