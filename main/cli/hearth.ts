@@ -187,7 +187,9 @@ export async function main(argv: string[]): Promise<number> {
         engine.start().catch((e: Error) => process.stderr.write(`engine: ${e.message}\n`));
         process.stdout.write(`Hearth UI: ${server.url}\n`);
         if (server.remote) {
-          const others = isWildcardHost(host) ? machineNames().filter((n) => !isLoopbackHost(n) && !n.startsWith('fe80:')) : [];
+          // 0.0.0.0 listens on IPv4 only: its IPv6 addresses would refuse the connection
+          const ipv4Only = host === '0.0.0.0';
+          const others = isWildcardHost(host) ? machineNames().filter((n) => !isLoopbackHost(n) && !n.startsWith('fe80:') && !(ipv4Only && n.includes(':'))) : [];
           for (const n of others) process.stdout.write(`  on the network: ${server.urlFor(n)}\n`);
           process.stderr.write(
             `warning: Hearth listens on ${host}, beyond this machine. The connection is plain HTTP: the token in the URL and every chat travel unencrypted, and anyone on the network who sees the URL can use Hearth.\n`,

@@ -191,7 +191,7 @@ export class HostSupervisor {
       if (this.closed || stopping.has(ch)) return;
       this.afterCrash = true;
       this.logger.error(`engine host stopped (${how})`, {
-        pid: proc.pid,
+        hostPid: proc.pid,
         exitCode: code,
         signal,
         lastRequest: ch.lastRequest ?? null,

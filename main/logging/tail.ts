@@ -44,14 +44,21 @@ function formatLine(line: string, name: LogName): { time: string; text: string }
   return { time: t, text: `${t} ${LEVEL_NAMES[level as number] ?? level} [${name}] ${String(msg ?? '')}${extra}` };
 }
 
-/** The last lines (info and above) of main.log and engine.log merged by time. */
+/**
+ * The last lines (info and above) of main.log and engine.log merged by time, each file with its
+ * share of `lines` (one model load writes a hundred llama.cpp lines: they must not push main's out).
+ */
 export function readLogTail(dir: string, limits: { lines: number; bytes: number } = TAIL_LIMITS): string[] {
+  const names = Object.keys(LOG_FILES) as LogName[];
+  const share = Math.ceil(limits.lines / names.length);
   const all: { time: string; text: string }[] = [];
-  for (const name of Object.keys(LOG_FILES) as LogName[]) {
+  for (const name of names) {
+    const mine: { time: string; text: string }[] = [];
     for (const line of readEnd(path.join(dir, LOG_FILES[name]), limits.bytes).split('\n')) {
       const f = line.trim() ? formatLine(line, name) : null;
-      if (f) all.push(f);
+      if (f) mine.push(f);
     }
+    all.push(...mine.slice(-share));
   }
   all.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
   return all.slice(-limits.lines).map((l) => l.text);

@@ -156,7 +156,7 @@ test('a host killed mid-generation leaves its reason and the last request in mai
     }),
   );
   expect(err.code).toBe('engine_crashed');
-  const crash = lines('main').find((l) => l.msg === 'engine host stopped (signal SIGKILL)' && l.pid === pid);
+  const crash = lines('main').find((l) => l.msg === 'engine host stopped (signal SIGKILL)' && l.hostPid === pid && l.pid === process.pid);
   expect(crash).toMatchObject({ level: 50, signal: 'SIGKILL', exitCode: null, lastRequest: { method: 'complete', id: expect.any(Number) } });
   expect(crash!.failedRequests).toBeGreaterThanOrEqual(1);
 });
@@ -166,7 +166,7 @@ test("a native abort in the host: main.log has the signal and the host's stderr,
   const pid = engine.pid!;
   const err = await errorOf(engine.request('crash', { how: 'abort' }));
   expect(err.code).toBe('engine_crashed');
-  const crash = lines('main').find((l) => l.level === 50 && l.msg.startsWith('engine host stopped') && l.pid === pid);
+  const crash = lines('main').find((l) => l.level === 50 && l.msg.startsWith('engine host stopped') && l.hostPid === pid);
   expect(crash).toMatchObject({ signal: 'SIGABRT', lastRequest: { method: 'crash' } });
   expect(crash!.stderrTail).toContain('hearth test hook: crash (abort)');
   // written synchronously by the host right before process.abort(): on disk although the process died

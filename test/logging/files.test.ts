@@ -105,6 +105,17 @@ test('the tail for diagnostics: both files merged by time, info and above only, 
   expect(readLogTail(path.join(dir, 'missing'))).toEqual([]);
 });
 
+test("a model load's hundred llama.cpp lines do not push main's lines out of the diagnostics tail", () => {
+  const main = openFileLogger(dir, 'main');
+  const engine = openFileLogger(dir, 'engine');
+  main.info('engine backend: CPU');
+  for (let i = 0; i < 300; i++) engine.info(`llama: print_info: line ${i}`);
+  const tail = readLogTail(dir, { lines: 100, bytes: 64 * 1024 });
+  expect(tail.length).toBeLessThanOrEqual(100);
+  expect(tail.some((l) => l.includes('[main] engine backend: CPU'))).toBe(true);
+  expect(tail[tail.length - 1]).toContain('line 299');
+});
+
 test("llama.cpp's fragments are joined into lines at the level of the fragment that began them", () => {
   const got: string[] = [];
   const join = llamaLineJoiner((level, line) => got.push(`${level}:${line}`));
