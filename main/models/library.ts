@@ -31,13 +31,35 @@ export interface LibraryDeps {
   onState: (s: ModelState) => void;
 }
 
-/** Walks a folder for .gguf files, skipping hidden folders; bounded so a huge tree cannot stall main. */
+/** Whether a file starts with GGUF's magic (a symlink must lead to a model, not to any file). */
+function isGguf(file: string): boolean {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
+    const b = Buffer.alloc(4);
+    return fs.readSync(fd, b, 0, 4, 0) === 4 && b.toString('latin1') === 'GGUF';
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
+/**
+ * Walks a folder for .gguf files, skipping hidden folders; bounded so a huge tree cannot stall main.
+ * Symlinks are followed as users expect (a model linked in from another disk or app): a linked file
+ * counts when it is a GGUF, a linked folder is walked once.
+ */
 export function findModels(dir: string, limit = 2000): ModelDTO[] {
   const out: ModelDTO[] = [];
+  const seen = new Set<string>();
   const walk = (d: string, depth: number) => {
     if (depth > 6 || out.length >= limit) return;
     let entries: fs.Dirent[];
     try {
+      const real = fs.realpathSync(d);
+      if (seen.has(real)) return; // a link back into the tree
+      seen.add(real);
       entries = fs.readdirSync(d, { withFileTypes: true });
     } catch {
       return;
@@ -45,10 +67,18 @@ export function findModels(dir: string, limit = 2000): ModelDTO[] {
     for (const e of entries) {
       if (e.name.startsWith('.')) continue;
       const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p, depth + 1);
-      else if (e.isFile() && e.name.toLowerCase().endsWith('.gguf')) {
+      let st: fs.Stats | undefined;
+      if (e.isSymbolicLink()) {
         try {
-          out.push({ path: p, name: e.name.replace(/\.gguf$/i, ''), fileSize: fs.statSync(p).size });
+          st = fs.statSync(p);
+        } catch {
+          continue; // a dangling link
+        }
+      }
+      if (st ? st.isDirectory() : e.isDirectory()) walk(p, depth + 1);
+      else if ((st ? st.isFile() : e.isFile()) && e.name.toLowerCase().endsWith('.gguf') && (!st || isGguf(p))) {
+        try {
+          out.push({ path: p, name: e.name.replace(/\.gguf$/i, ''), fileSize: (st ?? fs.statSync(p)).size });
         } catch {
           /* vanished while listing */
         }

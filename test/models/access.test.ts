@@ -28,6 +28,9 @@ beforeAll(() => {
   inside = path.join(modelsDir, 'family', 'tiny.gguf');
   fs.copyFileSync(TINY_SPM, inside);
   fs.symlinkSync('/etc/passwd', path.join(modelsDir, 'evil.gguf'));
+  // a model linked in from elsewhere (another disk, another app's folder) is in the library
+  fs.symlinkSync(TINY_SPM, path.join(modelsDir, 'linked.gguf'));
+  fs.symlinkSync(modelsDir, path.join(modelsDir, 'family', 'loop')); // a link back: walked once
   engine = makeEngine();
   app = composeApp({ paths, engine, appVersion: '0.0.0-test', logger: { debug() {}, info() {}, warn() {}, error() {} } });
 });
@@ -53,7 +56,7 @@ test('paths outside the library get one identical error on every channel', async
     '/etc/passwd',
     path.join(dir, 'no-such-model.gguf'),
     TINY_SPM, // a real GGUF, outside the folder
-    path.join(modelsDir, 'evil.gguf'), // in the folder, a symlink to a system file: not listed
+    path.join(modelsDir, 'evil.gguf'), // in the folder, a symlink to a file that is no GGUF: not listed
     path.join(modelsDir, 'family', '..', '..', '..', '..', '..', '..', 'etc', 'passwd'),
     modelsDir,
   ];
@@ -72,7 +75,9 @@ test('paths outside the library get one identical error on every channel', async
 });
 
 test('a model in the library works on every channel', async () => {
-  expect(app.library.list().map((m) => m.path)).toEqual([inside]);
+  const linked = path.join(modelsDir, 'linked.gguf');
+  expect(app.library.list().map((m) => m.path)).toEqual([linked, inside]);
+  expect((await call('models.settings.get', { path: linked })).layers).toBeGreaterThan(0);
   const view = await call('models.settings.get', { path: inside });
   expect(view.layers).toBeGreaterThan(0);
   expect((await call('models.settings.update', { path: inside, settings: { contextSize: 1024 } })).settings).toEqual({ contextSize: 1024 });
