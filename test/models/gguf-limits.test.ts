@@ -3,6 +3,7 @@
  * numeric arrays as typed arrays, every tensor dimension checked, a cancellable parse, and the
  * header cache that parses a file once while it is unchanged.
  */
+import { execFileSync } from 'child_process';
 import { promises as fsp } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -163,6 +164,29 @@ describe('header cache', () => {
     for (let i = 0; i < 3; i++) await expect(cache.read(bad)).rejects.toMatchObject({ code: 'bad_magic' });
     expect(cache.parses).toBe(3);
     await expect(cache.read(path.join(tmp, 'missing.gguf'))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('one parse for many concurrent reads of one file; a reader that withdraws fails no other; a FIFO is refused, not waited on', async () => {
+    const file = path.join(tmp, 'concurrent.gguf');
+    await fsp.copyFile(TINY_SPM, file);
+    const cache = new GgufHeaderCache();
+    const all = await Promise.all(Array.from({ length: 16 }, () => cache.read(file)));
+    expect(cache.parses).toBe(1);
+    expect(new Set(all).size).toBe(1);
+    // a reader that withdraws does not fail the others that joined its parse
+    const other = path.join(tmp, 'concurrent-2.gguf');
+    await fsp.copyFile(TINY_SPM, other);
+    const ac = new AbortController();
+    const first = cache.read(other, { signal: ac.signal });
+    const second = cache.read(other);
+    ac.abort();
+    await expect(first).rejects.toMatchObject({ name: 'AbortError' });
+    expect((await second).dataOffset).toBe(all[0].dataOffset);
+    if (process.platform !== 'win32') {
+      const fifo = path.join(tmp, 'fifo.gguf');
+      execFileSync('mkfifo', [fifo]);
+      await expect(cache.read(fifo)).rejects.toMatchObject({ code: 'corrupt' });
+    }
   });
 
   it('is bounded in entries and in metadata bytes', async () => {

@@ -4,7 +4,7 @@
  * malformed file's GgufError is kept the same way. Small LRU, bounded in entries and in the
  * metadata memory it holds.
  */
-import { promises as fsp } from 'fs';
+import { constants as fsConstants, promises as fsp } from 'fs';
 import { fileSource, GgufHeader, parseGgufHeader, ReadOptions } from './read';
 import { GgufError } from './types';
 
@@ -22,6 +22,8 @@ type Entry = { header: GgufHeader; bytes: number } | { error: GgufError; bytes: 
 export class GgufHeaderCache {
   private readonly entries = new Map<string, Entry>();
   private bytes = 0;
+  private readonly inFlight = new Map<string, Promise<GgufHeader>>();
+  private queue: Promise<void> = Promise.resolve();
   /** Parses done (misses), for tests and diagnostics. */
   parses = 0;
 
@@ -32,9 +34,12 @@ export class GgufHeaderCache {
    * Throws like readGgufHeader (a kept GgufError is thrown again).
    */
   async read(filePath: string, opts: ReadOptions = {}): Promise<GgufHeader> {
-    const fh = await fsp.open(filePath, 'r');
+    // non-blocking open: a FIFO or a device named like a model cannot hold a thread forever
+    const fh = await fsp.open(filePath, fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0));
+    let joined: Promise<GgufHeader> | undefined;
     try {
       const st = await fh.stat();
+      if (!st.isFile()) throw new GgufError('corrupt', filePath, 'not a regular file');
       const key = `${filePath}\0${st.size}\0${st.mtimeMs}\0${st.ino}`;
       const hit = this.entries.get(key);
       if (hit) {
@@ -43,18 +48,46 @@ export class GgufHeaderCache {
         if ('error' in hit) throw hit.error;
         return hit.header;
       }
+      // the same file asked for again while it is parsed (estimates as a slider moves): one parse
+      joined = this.inFlight.get(key);
+      if (!joined) {
+        const parse = this.parse(fh, st.size, key, filePath, opts);
+        this.inFlight.set(key, parse);
+        void parse.catch(() => undefined).finally(() => this.inFlight.delete(key));
+        return await parse; // the handle stays open until the parse is done
+      }
+    } finally {
+      await fh.close().catch(() => undefined);
+    }
+    // the parse joined was withdrawn by its own caller, not by this one: parse again
+    return joined.catch((e: unknown) => {
+      if ((e as Error | null)?.name === 'AbortError' && !opts.signal?.aborted) return this.read(filePath, opts);
+      throw e;
+    });
+  }
+
+  /**
+   * One parse at a time (each holds up to the reader's metadata cap in memory): a parse waits for the
+   * one before it to end.
+   */
+  private parse(fh: fsp.FileHandle, size: number, key: string, filePath: string, opts: ReadOptions): Promise<GgufHeader> {
+    const run = this.queue.then(async () => {
+      opts.signal?.throwIfAborted();
       this.parses++;
       try {
-        const header = await parseGgufHeader(fileSource(fh, st.size), filePath, opts);
+        const header = await parseGgufHeader(fileSource(fh, size), filePath, opts);
         this.put(key, { header, bytes: header.metadataBytes });
         return header;
       } catch (e) {
         if (e instanceof GgufError) this.put(key, { error: e, bytes: 0 });
         throw e;
       }
-    } finally {
-      await fh.close();
-    }
+    });
+    this.queue = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
   }
 
   private put(key: string, entry: Entry): void {
