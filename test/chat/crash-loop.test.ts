@@ -13,6 +13,7 @@ import { EventOf, MessageDTO } from '../../main/ipc/contract';
 import { ensureDataDir } from '../../main/paths';
 import { alive, makeEngine, tempDir } from '../helpers/engine';
 import { TINY_SPM } from '../helpers/models';
+import { nextDone } from '../helpers/chat';
 
 const KILLS = 50;
 const TURNS_PER_THREAD = 10;
@@ -23,17 +24,6 @@ let app: App;
 let modelPath: string;
 
 const call = <T = any>(channel: string, payload: unknown = {}) => app.services.handle(channel, payload) as Promise<T>;
-
-function nextDone(threadId: string): Promise<MessageDTO> {
-  return new Promise((resolve) => {
-    const off = app.services.subscribe((event, payload) => {
-      if (event === 'chat.done' && (payload as EventOf<'chat.done'>).threadId === threadId) {
-        off();
-        resolve((payload as EventOf<'chat.done'>).message);
-      }
-    });
-  });
-}
 
 const maxTokens = (n: number) => app.store.settings.update({ chatDefaults: { ...app.store.settings.get('chatDefaults'), maxTokens: n } });
 
@@ -73,7 +63,7 @@ test(`R1: ${KILLS} kills mid-reply (SIGKILL and abort()): partial replies kept a
     // a few turns per thread, so the conversation stays within the small context
     if (turn > 0 && turn % TURNS_PER_THREAD === 0) thread = await newThread();
     const how = figures.kills % 2 === 0 ? 'SIGKILL' : 'abort';
-    const done = nextDone(thread.id);
+    const done = nextDone(app, thread.id);
     let streamed = '';
     let pid: number | undefined;
     const off = app.services.subscribe((event, payload) => {
@@ -112,7 +102,7 @@ test(`R1: ${KILLS} kills mid-reply (SIGKILL and abort()): partial replies kept a
   }
   // and after the last kill a reply runs to its end
   maxTokens(8);
-  const done = nextDone(thread.id);
+  const done = nextDone(app, thread.id);
   let streamedAgain = false;
   const off = app.services.subscribe((event) => {
     if (event === 'chat.piece') streamedAgain = true;

@@ -11,6 +11,7 @@ import { EventName, EventOf, MessageDTO } from '../../main/ipc/contract';
 import { ensureDataDir } from '../../main/paths';
 import { errorOf, makeEngine, tempDir } from '../helpers/engine';
 import { TINY_SPM } from '../helpers/models';
+import { nextDone } from '../helpers/chat';
 
 let dir: string;
 let engine: EngineClient;
@@ -19,17 +20,6 @@ let modelPath: string;
 const events: { event: EventName; payload: unknown }[] = [];
 
 const call = <T = any>(channel: string, payload: unknown = {}) => app.services.handle(channel, payload) as Promise<T>;
-
-function nextDone(threadId: string): Promise<MessageDTO> {
-  return new Promise((resolve) => {
-    const off = app.services.subscribe((event, payload) => {
-      if (event === 'chat.done' && (payload as EventOf<'chat.done'>).threadId === threadId) {
-        off();
-        resolve((payload as EventOf<'chat.done'>).message);
-      }
-    });
-  });
-}
 
 beforeAll(async () => {
   dir = tempDir();
@@ -71,7 +61,7 @@ test('models: list, load with progress events, state', async () => {
 test('send: the reply streams, is stored with metrics, and the thread gets a title', async () => {
   const t = await call('threads.create', {});
   events.length = 0;
-  const done = nextDone(t.id);
+  const done = nextDone(app, t.id);
   const r = await call('chat.send', { threadId: t.id, content: 'Tell me about the northern lights' });
   expect(r.userMessage.content).toBe('Tell me about the northern lights');
   expect(r.reply.status).toBe('streaming');
@@ -88,7 +78,7 @@ test('send: the reply streams, is stored with metrics, and the thread gets a tit
   expect(view.thread.title).not.toBe('New chat');
   expect(view.thread.title.length).toBeLessThanOrEqual(60);
   // the next turn reuses the cached conversation
-  const done2 = nextDone(t.id);
+  const done2 = nextDone(app, t.id);
   await call('chat.send', { threadId: t.id, content: 'And why are they green?' });
   const second = await done2;
   expect(second.metrics!.cachedTokens).toBeGreaterThan(10);
@@ -96,11 +86,11 @@ test('send: the reply streams, is stored with metrics, and the thread gets a tit
 
 test('regenerate keeps the old reply as an alternative; edit branches; stop keeps the text', async () => {
   const t = await call('threads.create', {});
-  let done = nextDone(t.id);
+  let done = nextDone(app, t.id);
   await call('chat.send', { threadId: t.id, content: 'Write a poem' });
   const first = await done;
   await app.chat.idle();
-  done = nextDone(t.id);
+  done = nextDone(app, t.id);
   const regen = await call('chat.regenerate', { threadId: t.id, messageId: first.id });
   const second = await done;
   expect(regen.reply.id).toBe(second.id);
@@ -111,7 +101,7 @@ test('regenerate keeps the old reply as an alternative; edit branches; stop keep
   expect(view.messages[1].id).toBe(first.id);
   expect(view.messages[1].content).toBe(first.content);
 
-  done = nextDone(t.id);
+  done = nextDone(app, t.id);
   const edited = await call('chat.edit', { threadId: t.id, messageId: view.messages[0].id, content: 'Write a haiku' });
   await done;
   view = await call('threads.get', { id: t.id });
@@ -121,7 +111,7 @@ test('regenerate keeps the old reply as an alternative; edit branches; stop keep
 
   // stop: a long reply stopped midway keeps what was written
   app.store.settings.update({ chatDefaults: { ...app.store.settings.get('chatDefaults'), maxTokens: 100000 } });
-  done = nextDone(t.id);
+  done = nextDone(app, t.id);
   let pieces = 0;
   const off = app.services.subscribe((event) => {
     if (event === 'chat.piece' && ++pieces === 1) void call('chat.stop', { threadId: t.id });
@@ -139,7 +129,7 @@ test('stop answers once the reply ends, without waiting for the title written af
   // found by the IPC fuzz: a stop waited for the new thread's title, queued behind other replies (hung calls)
   const t = await call('threads.create', {});
   app.store.settings.update({ chatDefaults: { ...app.store.settings.get('chatDefaults'), maxTokens: 100000 } });
-  const done = nextDone(t.id);
+  const done = nextDone(app, t.id);
   const firstPiece = new Promise<void>((resolve) => {
     const off = app.services.subscribe((event, payload) => {
       if (event === 'chat.piece' && (payload as EventOf<'chat.piece'>).threadId === t.id) {
@@ -163,11 +153,11 @@ test('regenerate, continue and edit take only a message of their own chat, with 
   // found by the IPC fuzz: regenerating a user message replaced it with a reply that had no prompt
   // (the engine refused the empty chat), and a message of another chat was accepted
   const a = await call('threads.create', {});
-  let done = nextDone(a.id);
+  let done = nextDone(app, a.id);
   await call('chat.send', { threadId: a.id, content: 'First chat' });
   const replyA = await done;
   const b = await call('threads.create', { temporary: true });
-  done = nextDone(b.id);
+  done = nextDone(app, b.id);
   await call('chat.send', { threadId: b.id, content: 'Second chat' });
   const replyB = await done;
   await app.chat.idle();
@@ -189,12 +179,12 @@ test('a lone surrogate in the chat (half an emoji) does not fail this reply or t
   // found by the IPC fuzz: the engine could not read the request ("not a JSON object"), so every reply
   // of a temporary thread (kept in memory as sent) holding such a message failed, and so did titles
   const t = await call('threads.create', { temporary: true });
-  let done = nextDone(t.id);
+  let done = nextDone(app, t.id);
   await call('chat.send', { threadId: t.id, content: 'Half an emoji \ud83d here' });
   const first = await done;
   expect({ status: first.status, error: first.error }).toEqual({ status: 'done', error: null });
   await app.chat.idle();
-  done = nextDone(t.id);
+  done = nextDone(app, t.id);
   await call('chat.send', { threadId: t.id, content: 'And \udc00 another' });
   expect((await done).status).toBe('done');
   expect(wellFormed('a\ud83d\ude00b\ud83dc\ude00')).toBe('a\ud83d\ude00b\ufffdc\ufffd');
@@ -217,13 +207,13 @@ test('load settings the engine would refuse are invalid input, for estimates and
 
 test('continue appends to a cut-off reply in place', async () => {
   const t = await call('threads.create', {});
-  let done = nextDone(t.id);
+  let done = nextDone(app, t.id);
   await call('chat.send', { threadId: t.id, content: 'Write something long' });
   const cut = await done;
   expect(cut.status).toBe('done');
   expect(cut.metrics!.generatedTokens).toBe(24); // cut off by the max tokens
   await app.chat.idle();
-  done = nextDone(t.id);
+  done = nextDone(app, t.id);
   const r = await call('chat.continue', { threadId: t.id, messageId: cut.id });
   expect(r.reply.id).toBe(cut.id);
   const more = await done;
@@ -237,11 +227,11 @@ test('continue appends to a cut-off reply in place', async () => {
 
 test('search finds a message of another thread; pin, rename, delete', async () => {
   const a = await call('threads.create', {});
-  let done = nextDone(a.id);
+  let done = nextDone(app, a.id);
   await call('chat.send', { threadId: a.id, content: 'The quokka is a small marsupial' });
   await done;
   const b = await call('threads.create', {});
-  done = nextDone(b.id);
+  done = nextDone(app, b.id);
   await call('chat.send', { threadId: b.id, content: 'Something else entirely' });
   await done;
   await app.chat.idle();
@@ -260,7 +250,7 @@ test('search finds a message of another thread; pin, rename, delete', async () =
 test('the engine dying mid-reply: the reply shows the error, the next message works', async () => {
   const t = await call('threads.create', {});
   app.store.settings.update({ chatDefaults: { ...app.store.settings.get('chatDefaults'), maxTokens: 100000 } });
-  let done = nextDone(t.id);
+  let done = nextDone(app, t.id);
   let killed = false;
   const off = app.services.subscribe((event) => {
     if (event === 'chat.piece' && !killed) {
@@ -275,7 +265,7 @@ test('the engine dying mid-reply: the reply shows the error, the next message wo
   expect(failed.status).toBe('error');
   expect(failed.error).toMatch(/^engine_crashed/);
   await app.chat.idle();
-  done = nextDone(t.id);
+  done = nextDone(app, t.id);
   await call('chat.send', { threadId: t.id, content: 'Are you back?' });
   const ok = await done;
   expect(ok.status).toBe('done');
@@ -284,7 +274,7 @@ test('the engine dying mid-reply: the reply shows the error, the next message wo
 test('temporary chats work like others and leave nothing on disk', async () => {
   const t = await call('threads.create', { temporary: true });
   expect(t.temporary).toBe(true);
-  const done = nextDone(t.id);
+  const done = nextDone(app, t.id);
   await call('chat.send', { threadId: t.id, content: 'A secret zebra message' });
   await done;
   await app.chat.idle();

@@ -12,6 +12,7 @@ import { ensureDataDir } from '../../main/paths';
 import { writeTestModel } from '../../scripts/make-test-model';
 import { hostStats, makeEngine, tempDir } from '../helpers/engine';
 import { TEST_MODELS_DIR } from '../helpers/models';
+import { nextDone } from '../helpers/chat';
 
 let dir: string;
 let engine: EngineClient;
@@ -19,17 +20,6 @@ let app: App;
 let modelPath: string;
 
 const call = <T = any>(channel: string, payload: unknown = {}) => app.services.handle(channel, payload) as Promise<T>;
-
-function nextDone(threadId: string): Promise<MessageDTO> {
-  return new Promise((resolve) => {
-    const off = app.services.subscribe((event, payload) => {
-      if (event === 'chat.done' && (payload as EventOf<'chat.done'>).threadId === threadId) {
-        off();
-        resolve((payload as EventOf<'chat.done'>).message);
-      }
-    });
-  });
-}
 
 beforeAll(async () => {
   // the bench-size model (~270 MB) without mmap: its load takes long enough to act during it
@@ -62,7 +52,7 @@ test('a stop while the chat model loads: the turn ends as stopped, nothing is ge
   const loading = call('models.load', { path: modelPath });
   const t = await call('threads.create', { modelPath });
   await call('threads.rename', { id: t.id, title: 'Stop' });
-  const done = nextDone(t.id);
+  const done = nextDone(app, t.id);
   const sending = call('chat.send', { threadId: t.id, content: 'Tell me a long story' });
   // the turn now waits for the load (a second message is refused as busy)
   await new Promise((r) => setTimeout(r, 50));
@@ -79,7 +69,7 @@ test('a stop while the chat model loads: the turn ends as stopped, nothing is ge
   // the thread is free again and the next message streams
   await app.chat.idle();
   app.store.settings.update({ chatDefaults: { ...app.store.settings.get('chatDefaults'), maxTokens: 4 } });
-  const next = nextDone(t.id);
+  const next = nextDone(app, t.id);
   await call('chat.send', { threadId: t.id, content: 'Short, please' });
   expect((await next).status).toBe('done');
   await app.chat.idle();

@@ -13,6 +13,7 @@ import { ensureDataDir } from '../../main/paths';
 import { Store } from '../../main/store';
 import { makeEngine, tempDir } from '../helpers/engine';
 import { TINY_SPM } from '../helpers/models';
+import { nextDone } from '../helpers/chat';
 
 let dir: string;
 let engine: EngineClient;
@@ -21,17 +22,6 @@ const uncaught: unknown[] = [];
 const onUncaught = (e: unknown) => uncaught.push(e);
 
 const call = <T = any>(channel: string, payload: unknown = {}) => app.services.handle(channel, payload) as Promise<T>;
-
-function nextDone(threadId: string): Promise<MessageDTO> {
-  return new Promise((resolve) => {
-    const off = app.services.subscribe((event, payload) => {
-      if (event === 'chat.done' && (payload as EventOf<'chat.done'>).threadId === threadId) {
-        off();
-        resolve((payload as EventOf<'chat.done'>).message);
-      }
-    });
-  });
-}
 
 const MAX_TOKENS = 1000;
 
@@ -65,7 +55,7 @@ test('a permanent store failure stops the generation and marks the reply; the ne
   const off = app.services.subscribe((event, payload) => {
     if (event === 'chat.piece' && (payload as EventOf<'chat.piece'>).threadId === t.id) pieces.push((payload as EventOf<'chat.piece'>).content);
   });
-  const done = nextDone(t.id);
+  const done = nextDone(app, t.id);
   await call('chat.send', { threadId: t.id, content: 'Tell me a very long story' });
   const t0 = Date.now();
   const reply = await done;
@@ -86,7 +76,7 @@ test('a permanent store failure stops the generation and marks the reply; the ne
 
   app.store.db.exec('DROP TRIGGER temp.fail_long');
   app.store.settings.update({ chatDefaults: { ...app.store.settings.get('chatDefaults'), maxTokens: 16 } });
-  const next = nextDone(t.id);
+  const next = nextDone(app, t.id);
   await call('chat.send', { threadId: t.id, content: 'Again' });
   const ok = await next;
   expect(ok.status).toBe('done');
