@@ -31,6 +31,7 @@ import {
   ThreadsApi,
 } from '../store';
 import { DEFAULT_THREAD_TITLE } from '../store/threads';
+import { wellFormed } from './text';
 
 /** The KV sequence used for titles, so naming a thread does not evict the conversation's cached prefix. */
 const TITLE_SEQ = 1;
@@ -584,13 +585,6 @@ export class ChatService {
       if (!isStoreError(e, 'not_found')) throw e;
     }
   }
-}
-
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
-
-/** Text for the engine: a lone UTF-16 surrogate (a pasted half emoji) becomes U+FFFD, as llama.cpp reads only valid UTF-8 JSON. */
-export function wellFormed(text: string): string {
-  return text.replace(LONE_SURROGATE, '\uFFFD');
 }
 
 function modelName(p: string | null): string | undefined {

@@ -4,7 +4,7 @@
  */
 import fs from 'fs';
 import path from 'path';
-import { wellFormed } from '../../main/chat/service';
+import { wellFormed } from '../../main/chat/text';
 import { composeApp, App } from '../../main/compose';
 import { EngineClient } from '../../main/engine/client';
 import { EventName, EventOf, MessageDTO } from '../../main/ipc/contract';
