@@ -275,16 +275,20 @@ export class SqliteMessages implements MessagesApi {
 
   private openWriter(seq: number, id: string, threadId: string, hooks?: ReplyHooks): ReplyWriter {
     const sink: ReplySink = {
-      append: (content, reasoning, now) => this.stmts.append.run(content, reasoning, now, seq).changes > 0,
+      append: (content, reasoning, now) => this.withoutBusyWait(() => this.stmts.append.run(content, reasoning, now, seq).changes > 0),
       finish: (content, reasoning, result: FinishReply, now) => {
         let changed = 0;
-        this.db.transaction(() => {
-          changed = this.stmts.finish.run({
-            seq, content, reasoning, now, status: result.status, error: result.error ?? null,
-            metrics: encodeJson(result.metrics), tool_calls: encodeJson(result.toolCalls), model: result.model ?? null,
-          }).changes;
-          if (changed) this.threads.touch(threadId, now);
-        })();
+        // IMMEDIATE: the write lock is taken up front (a deferred transaction upgrading later gets
+        // SQLITE_BUSY_SNAPSHOT, which no busy wait resolves)
+        this.withoutBusyWait(() =>
+          this.db.transaction(() => {
+            changed = this.stmts.finish.run({
+              seq, content, reasoning, now, status: result.status, error: result.error ?? null,
+              metrics: encodeJson(result.metrics), tool_calls: encodeJson(result.toolCalls), model: result.model ?? null,
+            }).changes;
+            if (changed) this.threads.touch(threadId, now);
+          }).immediate(),
+        );
         if (!changed) return null;
         return this.toMessage(this.stmts.bySeq.get(seq) as MessageRow);
       },
@@ -293,6 +297,21 @@ export class SqliteMessages implements MessagesApi {
       this.logger, hooks, (w) => this.writers.delete(w));
     this.writers.add(writer);
     return writer;
+  }
+
+  /**
+   * Runs a streamed reply's write without SQLite's blocking busy wait: the writer retries a busy
+   * database itself, with timers, so main's thread is never held for the connection's busy_timeout
+   * on every retry.
+   */
+  private withoutBusyWait<T>(write: () => T): T {
+    const saved = this.db.pragma('busy_timeout', { simple: true }) as number;
+    this.db.pragma('busy_timeout = 0');
+    try {
+      return write();
+    } finally {
+      this.db.pragma(`busy_timeout = ${saved}`);
+    }
   }
 
   continueReply(replyId: string, hooks?: ReplyHooks): ReplyWriter {

@@ -33,7 +33,8 @@ export interface WriterOptions {
   busyRetryMs: number;
 }
 
-export const DEFAULT_WRITER_OPTIONS: WriterOptions = { flushIntervalMs: 250, flushChars: 4096, busyRetries: 6, busyRetryMs: 50 };
+// the retries wait 50 ms doubling to 1 s: ~6.5 s in all, without ever blocking main's thread
+export const DEFAULT_WRITER_OPTIONS: WriterOptions = { flushIntervalMs: 250, flushChars: 4096, busyRetries: 10, busyRetryMs: 50 };
 
 const MAX_RETRY_DELAY_MS = 1000;
 

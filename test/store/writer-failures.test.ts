@@ -55,6 +55,25 @@ test('SQLITE_BUSY: the text stays buffered, the write is retried, nothing is los
   expect(logger.warnings.some((x) => x.msg.includes('database busy'))).toBe(true);
 });
 
+test("a locked database never holds main's thread for the connection's busy timeout: the writer waits with timers", async () => {
+  // the default 5 s busy timeout: a blocking wait would hold this thread 5 s per write attempt
+  const s = openStore({ writer: { flushIntervalMs: 0, busyRetries: 8, busyRetryMs: 10 } });
+  const t = s.threads.create();
+  s.messages.add({ threadId: t.id, role: 'user', content: 'q' });
+  const w = s.messages.beginReply({ threadId: t.id });
+  const other = new Database(s.path, { timeout: 0 });
+  other.exec('BEGIN IMMEDIATE');
+  const t0 = Date.now();
+  w.append('while locked');
+  expect(w.flush()).toBe(0);
+  expect(Date.now() - t0).toBeLessThan(2500); // returned at once, not after 5 s of busy waiting
+  expect(s.db.pragma('busy_timeout', { simple: true })).toBe(5000); // other statements keep theirs
+  other.exec('COMMIT');
+  other.close();
+  await until(() => w.pendingChars === 0);
+  expect((await w.end({ status: 'done' })).content).toBe('while locked');
+});
+
 test('SQLITE_BUSY at the final write: end() retries until the lock is released', async () => {
   const { s, t } = busyStore();
   const w = s.messages.beginReply({ threadId: t.id });
