@@ -46,6 +46,7 @@ export function composeApp(opts: { paths: DataPaths; engine: EngineClient; appVe
     chat,
     async close() {
       await chat.stopAll();
+      library.close();
       store.close();
     },
   };

@@ -1,14 +1,14 @@
 /**
- * The models in <data>/models (any depth) and the one chat model loaded in the engine: load with
- * progress, unload, switch. Per-model load settings come from the store.
+ * The models in <data>/models (its cached listing: main/models/listing.ts) and the one chat model
+ * loaded in the engine: load with progress, unload, switch. Per-model load settings come from the store.
  */
-import fs from 'fs';
 import path from 'path';
 import { EngineClient } from '../engine/client';
 import type { Logger } from '../logging';
 import { EngineError, LoadParamsInput } from '../engine/protocol';
 import { IpcError, ModelDTO, ModelState } from '../ipc/contract';
 import { planLoad } from './fit';
+import { ModelFolder, Truncation, WalkLimits } from './listing';
 
 export const CHAT_MODEL_ID = 'chat';
 
@@ -29,64 +29,15 @@ export interface LibraryDeps {
   /** the guardrail setting and the margin kept free on GPUs */
   guardrail: () => { mode: 'off' | 'warn' | 'strict'; marginMiB: number };
   onState: (s: ModelState) => void;
+  /** the walk's bounds (default MODEL_WALK_LIMITS) */
+  walkLimits?: WalkLimits;
 }
 
-/** Whether a file starts with GGUF's magic (a symlink must lead to a model, not to any file). */
-function isGguf(file: string): boolean {
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
-    const b = Buffer.alloc(4);
-    return fs.readSync(fd, b, 0, 4, 0) === 4 && b.toString('latin1') === 'GGUF';
-  } catch {
-    return false;
-  } finally {
-    if (fd !== undefined) fs.closeSync(fd);
-  }
-}
-
-/**
- * Walks a folder for .gguf files, skipping hidden folders; bounded so a huge tree cannot stall main.
- * Symlinks are followed as users expect (a model linked in from another disk or app): a linked file
- * counts when it is a GGUF, a linked folder is walked once.
- */
-export function findModels(dir: string, limit = 2000): ModelDTO[] {
-  const out: ModelDTO[] = [];
-  const seen = new Set<string>();
-  const walk = (d: string, depth: number) => {
-    if (depth > 6 || out.length >= limit) return;
-    let entries: fs.Dirent[];
-    try {
-      const real = fs.realpathSync(d);
-      if (seen.has(real)) return; // a link back into the tree
-      seen.add(real);
-      entries = fs.readdirSync(d, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      if (e.name.startsWith('.')) continue;
-      const p = path.join(d, e.name);
-      let st: fs.Stats | undefined;
-      if (e.isSymbolicLink()) {
-        try {
-          st = fs.statSync(p);
-        } catch {
-          continue; // a dangling link
-        }
-      }
-      if (st ? st.isDirectory() : e.isDirectory()) walk(p, depth + 1);
-      else if ((st ? st.isFile() : e.isFile()) && e.name.toLowerCase().endsWith('.gguf') && (!st || isGguf(p))) {
-        try {
-          out.push({ path: p, name: e.name.replace(/\.gguf$/i, ''), fileSize: (st ?? fs.statSync(p)).size });
-        } catch {
-          /* vanished while listing */
-        }
-      }
-    }
-  };
-  walk(dir, 0);
-  return out.sort((a, b) => a.name.localeCompare(b.name));
+/** The log line for a walk that stopped short (or null once nothing is left out). */
+function truncationNotice(t: Truncation): string {
+  return t.reason === 'entries'
+    ? `models folder: the listing stopped after ${t.limit} entries, in ${t.folder}; models past it are not listed (move other files out of the models folder)`
+    : `models folder: ${t.folder} is more than ${t.limit} folders deep; models in it are not listed`;
 }
 
 export class ModelLibrary {
@@ -99,10 +50,23 @@ export class ModelLibrary {
   /** Files the user picked in a file dialog this session (main/app adds them). */
   private readonly picked = new Set<string>();
 
-  constructor(private readonly deps: LibraryDeps) {}
+  /** The listing of <data>/models, cached and refreshed on change (main/models/listing.ts). */
+  readonly folder: ModelFolder;
 
-  list(): ModelDTO[] {
-    return findModels(this.deps.modelsDir);
+  constructor(private readonly deps: LibraryDeps) {
+    this.folder = new ModelFolder(deps.modelsDir, {
+      limits: deps.walkLimits,
+      onTruncated: (t) => (t ? deps.logger.warn(truncationNotice(t)) : deps.logger.info('models folder: listed in full again')),
+    });
+  }
+
+  async list(): Promise<ModelDTO[]> {
+    return (await this.folder.listing()).models;
+  }
+
+  /** Stops watching the models folder. */
+  close(): void {
+    this.folder.close();
   }
 
   /** Accepts `file` for this session as if it were in the library: only for a file the user picked in a dialog. */
@@ -113,11 +77,12 @@ export class ModelLibrary {
   /**
    * The model a request names, as an absolute path: one in the library's listing (<data>/models) or
    * a file picked this session. Anything else is refused with model_unknown before any file is
-   * opened, so no IPC request can make native code parse an arbitrary file.
+   * opened, so no IPC request can make native code parse an arbitrary file. Answered from the
+   * cached listing when it can be (no walk of the folder on main's thread, ever).
    */
-  known(modelPath: string): string {
+  async known(modelPath: string): Promise<string> {
     const file = path.resolve(modelPath);
-    if (this.picked.has(file) || this.list().some((m) => m.path === file)) return file;
+    if (this.picked.has(file) || (await this.folder.has(file))) return file;
     throw modelUnknown();
   }
 
@@ -155,7 +120,7 @@ export class ModelLibrary {
    * refuses a load that would not fit, warn asks once (needs_confirmation unless `force`).
    */
   async load(modelPath: string, force = false): Promise<ModelState> {
-    const file = this.known(modelPath);
+    const file = await this.known(modelPath);
     const settings = this.deps.loadSettings(file);
     const same = JSON.stringify(this.loadedWith(file)) === JSON.stringify(settings);
     if (this.state.loaded?.path === file && same) return this.current();

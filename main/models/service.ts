@@ -26,7 +26,7 @@ export class ModelService {
   ) {}
 
   private async view(path: string): Promise<ModelSettingsView> {
-    path = this.deps.library.known(path);
+    path = await this.deps.library.known(path);
     const info = await this.deps.engine.info(path);
     const settings = this.deps.store.modelSettings.get(path) as LoadSettingsDTO;
     const loaded = this.deps.library.loadedWith(path);
@@ -59,20 +59,20 @@ export class ModelService {
       // every channel naming a model accepts only the library's models and files picked this session
       'models.settings.get': (r) => this.view(r.path),
       'models.settings.update': async (r) => {
-        const file = this.deps.library.known(r.path);
+        const file = await this.deps.library.known(r.path);
         const merged = { ...store.modelSettings.get(file), ...r.settings };
         checkLoadSettings(merged);
         store.modelSettings.set(file, merged);
         return this.view(file);
       },
       'models.settings.reset': async (r) => {
-        const file = this.deps.library.known(r.path);
+        const file = await this.deps.library.known(r.path);
         store.modelSettings.delete(file);
         return this.view(file);
       },
       'models.estimate': async (r) => {
-        const file = this.deps.library.known(r.path);
-        const seq = ++this.estimateSeq;
+        const seq = ++this.estimateSeq; // before any await: the order the requests came in
+        const file = await this.deps.library.known(r.path);
         const params = { ...store.modelSettings.get(file), ...r.settings } as LoadParamsInput;
         checkLoadSettings(params);
         const margin = store.settings.get('fitMarginMiB');

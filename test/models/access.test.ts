@@ -76,7 +76,7 @@ test('paths outside the library get one identical error on every channel', async
 
 test('a model in the library works on every channel', async () => {
   const linked = path.join(modelsDir, 'linked.gguf');
-  expect(app.library.list().map((m) => m.path)).toEqual([linked, inside]);
+  expect((await app.library.list()).map((m) => m.path)).toEqual([linked, inside]);
   expect((await call('models.settings.get', { path: linked })).layers).toBeGreaterThan(0);
   const view = await call('models.settings.get', { path: inside });
   expect(view.layers).toBeGreaterThan(0);

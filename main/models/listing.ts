@@ -1,0 +1,304 @@
+/**
+ * The listing of the models folder (<data>/models): an asynchronous walk, bounded in entries visited
+ * and in depth, cached and checked against the disk cheaply, so a model-naming call never walks the
+ * folder on main's thread and rarely walks it at all.
+ *
+ * - The walk reads folders breadth-first through the thread pool (`opendir`, DIR_BUFFER entries per
+ *   call), skipping hidden names. Symlinks are followed as users expect (a model linked in from
+ *   another disk): a linked file counts only when it starts with GGUF's magic, a linked folder is
+ *   walked once. Past MODEL_WALK_LIMITS it stops and says where (`Listing.truncated`).
+ * - The cache is trusted while nothing says otherwise: a path in the listing is accepted when its
+ *   lstat identity (device, inode, mtime) is unchanged; anything else (a miss, a changed file, a
+ *   change seen by fs.watch) asks for a listing checked after the call began. That check stats the
+ *   listed folders (their mtimes change when an entry is added, removed or renamed) and walks only
+ *   when one changed. One check or walk runs at a time; callers arriving meanwhile share the next.
+ */
+import fs from 'fs';
+import path from 'path';
+import type { ModelDTO } from '../ipc/contract';
+
+/** How far a walk goes: entries visited (every file, folder and link counts) and folder levels below the models folder. */
+export const MODEL_WALK_LIMITS = { entries: 200_000, depth: 6 } as const;
+export interface WalkLimits {
+  entries: number;
+  depth: number;
+}
+
+/** Entries read per call into the thread pool: what main handles between two turns of its event loop. */
+const DIR_BUFFER = 256;
+/** Folders stat'ed at once by a staleness check. */
+const STAT_BATCH = 32;
+/**
+ * A folder whose mtime is this close to the moment it was read could change again within the same
+ * timestamp tick (FAT keeps 2 s, HFS+ 1 s): it counts as changed until a later walk reads it settled.
+ */
+const RACY_MS = 2000;
+
+/** What lstat says of a path: a different value means another file (or link) now stands there. */
+interface Identity {
+  dev: number;
+  ino: number;
+  mtimeMs: number;
+}
+
+interface FolderStamp {
+  path: string;
+  /** -1: the folder was missing */
+  mtimeMs: number;
+  readAt: number;
+}
+
+/** Where a walk stopped short: past the entries bound (the folder it was reading) or below the depth bound (the first such folder). */
+export interface Truncation {
+  reason: 'entries' | 'depth';
+  limit: number;
+  folder: string;
+}
+
+export interface Listing {
+  models: ModelDTO[];
+  truncated: Truncation | null;
+  /** entries visited */
+  entries: number;
+  /** listed path → its identity when listed */
+  index: Map<string, Identity>;
+  folders: FolderStamp[];
+}
+
+const identity = (st: fs.Stats): Identity => ({ dev: st.dev, ino: st.ino, mtimeMs: st.mtimeMs });
+
+/** Whether a file starts with GGUF's magic (a symlink must lead to a model, not to any file). */
+async function isGguf(file: string): Promise<boolean> {
+  let fh: fs.promises.FileHandle | undefined;
+  try {
+    fh = await fs.promises.open(file, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
+    const b = Buffer.alloc(4);
+    const { bytesRead } = await fh.read(b, 0, 4, 0);
+    return bytesRead === 4 && b.toString('latin1') === 'GGUF';
+  } catch {
+    return false;
+  } finally {
+    await fh?.close().catch(() => undefined);
+  }
+}
+
+/** Walks `dir` for .gguf files within `limits`, off main's thread (see the file's comment). */
+export async function walkModels(dir: string, limits: WalkLimits = MODEL_WALK_LIMITS): Promise<Listing> {
+  const models: ModelDTO[] = [];
+  const index = new Map<string, Identity>();
+  const folders: FolderStamp[] = [];
+  const seen = new Set<string>();
+  let entries = 0;
+  let truncated: Truncation | null = null;
+
+  const addModel = async (p: string, name: string, linked: boolean, st: fs.Stats, own: fs.Stats) => {
+    if (linked && !(await isGguf(p))) return;
+    models.push({ path: p, name: name.replace(/\.gguf$/i, ''), fileSize: st.size });
+    index.set(p, identity(own));
+  };
+
+  /** Reads one folder; its subfolders go to `next`. False once the entries bound is reached. */
+  const readFolder = async (d: string, depth: number, next: string[]): Promise<boolean> => {
+    const readAt = Date.now();
+    let real: string;
+    let st: fs.Stats;
+    try {
+      real = await fs.promises.realpath(d);
+      st = await fs.promises.stat(real);
+    } catch {
+      if (depth === 0) folders.push({ path: d, mtimeMs: -1, readAt }); // created later: the check sees it
+      return true;
+    }
+    if (seen.has(real)) return true; // a link back into the tree
+    seen.add(real);
+    if (depth > limits.depth) {
+      truncated ??= { reason: 'depth', limit: limits.depth, folder: d };
+      return true;
+    }
+    folders.push({ path: d, mtimeMs: st.mtimeMs, readAt });
+    let handle: fs.Dir;
+    try {
+      handle = await fs.promises.opendir(d, { bufferSize: DIR_BUFFER });
+    } catch {
+      return true; // unreadable: skipped
+    }
+    try {
+      for await (const e of handle) {
+        if (++entries > limits.entries) {
+          entries = limits.entries;
+          truncated = { reason: 'entries', limit: limits.entries, folder: d };
+          return false; // leaving the loop closes the handle
+        }
+        if (e.name.startsWith('.')) continue;
+        const p = path.join(d, e.name);
+        const gguf = e.name.toLowerCase().endsWith('.gguf');
+        if (e.isDirectory()) next.push(p);
+        else if (e.isFile()) {
+          if (gguf) {
+            const own = await fs.promises.lstat(p).catch(() => undefined); // gone while listing: skipped
+            if (own?.isFile()) await addModel(p, e.name, false, own, own);
+          }
+        } else if (e.isSymbolicLink() || !(e.isFIFO() || e.isSocket() || e.isBlockDevice() || e.isCharacterDevice())) {
+          // a link, or a file system that does not tell the type: ask it
+          const own = await fs.promises.lstat(p).catch(() => undefined);
+          const linked = own?.isSymbolicLink() ?? false;
+          const target = linked ? await fs.promises.stat(p).catch(() => undefined) : own; // a dangling link: skipped
+          if (!own || !target) continue;
+          if (target.isDirectory()) next.push(p);
+          else if (target.isFile() && gguf) await addModel(p, e.name, linked, target, own);
+        }
+      }
+    } catch {
+      // the folder vanished or failed while being read: what was read counts
+    }
+    return true;
+  };
+
+  let level = [dir];
+  for (let depth = 0; level.length > 0; depth++) {
+    const next: string[] = [];
+    let more = true;
+    for (const d of level) if (!(more = await readFolder(d, depth, next))) break;
+    if (!more) break;
+    level = next;
+  }
+  models.sort((a, b) => a.name.localeCompare(b.name));
+  return { models, truncated, entries, index, folders };
+}
+
+/** Whether any listed folder changed (or may have: read too soon after a change) since the walk. */
+async function changedSince(l: Listing): Promise<boolean> {
+  for (let i = 0; i < l.folders.length; i += STAT_BATCH) {
+    const batch = l.folders.slice(i, i + STAT_BATCH);
+    const changed = await Promise.all(
+      batch.map(async (f) => {
+        if (f.mtimeMs >= f.readAt - RACY_MS) return true;
+        const now = await fs.promises.stat(f.path).catch(() => undefined);
+        return (now?.mtimeMs ?? -1) !== f.mtimeMs;
+      }),
+    );
+    if (changed.includes(true)) return true;
+  }
+  return false;
+}
+
+async function sameFile(file: string, id: Identity): Promise<boolean> {
+  const now = await fs.promises.lstat(file).catch(() => undefined);
+  return now !== undefined && now.dev === id.dev && now.ino === id.ino && now.mtimeMs === id.mtimeMs;
+}
+
+export interface ModelFolderOptions {
+  limits?: WalkLimits;
+  /** told after every walk whose truncation differs from the previous walk's (null: nothing left out any more) */
+  onTruncated?: (t: Truncation | null) => void;
+}
+
+/** The cached, self-refreshing listing of one models folder. */
+export class ModelFolder {
+  private cache: Listing | undefined;
+  /** set by fs.watch: something in the folder changed since the last walk began */
+  private dirty = true;
+  private watcher: fs.FSWatcher | undefined;
+  private running: Promise<Listing> | undefined;
+  private queued: Promise<Listing> | undefined;
+  private walkCount = 0;
+  private closed = false;
+  private reported: string = JSON.stringify(null);
+
+  constructor(
+    readonly dir: string,
+    private readonly opts: ModelFolderOptions = {},
+  ) {}
+
+  /** Walks done so far (a check that found nothing changed is not one). */
+  get walks(): number {
+    return this.walkCount;
+  }
+
+  /** The listing as of this call (see the file's comment). */
+  listing(): Promise<Listing> {
+    return this.fresh();
+  }
+
+  /**
+   * Whether `file` (an absolute, resolved path) is a model in the folder. A listed file still the
+   * same on disk is answered from the cache with one lstat; anything else from a listing checked
+   * after this call began.
+   */
+  async has(file: string): Promise<boolean> {
+    const id = this.dirty ? undefined : this.cache?.index.get(file);
+    if (id && (await sameFile(file, id))) return true;
+    return (await this.fresh()).index.has(file);
+  }
+
+  close(): void {
+    this.closed = true;
+    this.watcher?.close();
+    this.watcher = undefined;
+  }
+
+  /** A listing checked or walked after this call: the one queued next, or a new one when none runs. */
+  private fresh(): Promise<Listing> {
+    if (this.queued) return this.queued; // it starts after every call so far
+    if (!this.running) return this.start();
+    const q: Promise<Listing> = this.running
+      .then(
+        () => undefined,
+        () => undefined,
+      )
+      .then(() => {
+        if (this.queued === q) this.queued = undefined;
+        return this.start();
+      });
+    this.queued = q;
+    return q;
+  }
+
+  private start(): Promise<Listing> {
+    const job = this.refresh();
+    this.running = job;
+    // registered before any caller's reaction, so `running` is clear when the queued job starts
+    job.then(
+      () => this.running === job && (this.running = undefined),
+      () => this.running === job && (this.running = undefined),
+    );
+    return job;
+  }
+
+  private async refresh(): Promise<Listing> {
+    const cached = this.cache;
+    if (cached && !this.dirty && !(await changedSince(cached))) return cached;
+    this.dirty = false; // a change during the walk sets it again
+    this.watch();
+    this.walkCount++;
+    const l = await walkModels(this.dir, this.opts.limits ?? MODEL_WALK_LIMITS);
+    if (!this.closed) this.cache = l;
+    const report = JSON.stringify(l.truncated);
+    if (report !== this.reported) {
+      this.reported = report;
+      this.opts.onTruncated?.(l.truncated);
+    }
+    return l;
+  }
+
+  /**
+   * fs.watch marks the cache dirty at once where it works: the folder itself everywhere, its whole
+   * tree where the platform watches recursively natively (macOS, Windows; Node's recursive watch on
+   * Linux walks the tree synchronously). Without it the staleness check still applies.
+   */
+  private watch(): void {
+    if (this.watcher || this.closed) return;
+    try {
+      const recursive = process.platform === 'darwin' || process.platform === 'win32';
+      const w = fs.watch(this.dir, { persistent: false, recursive }, () => (this.dirty = true));
+      w.on('error', () => {
+        w.close();
+        if (this.watcher === w) this.watcher = undefined;
+        this.dirty = true;
+      });
+      this.watcher = w;
+    } catch {
+      // no folder yet, or no watches left (inotify's limit): the staleness check covers it
+    }
+  }
+}
