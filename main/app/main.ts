@@ -1,7 +1,8 @@
 /**
  * Electron main: lifecycle, the window served from app://hearth, permissions, menus, IPC
  * registration, and the engine host and backend probes as utilityProcesses. Only this folder
- * imports electron; the decisions are plain functions in scheme.ts, security.ts, ipc.ts, spawners.ts.
+ * imports electron; the decisions are plain functions in scheme.ts, security.ts, links.ts, ipc.ts,
+ * spawners.ts.
  */
 import { app, BrowserWindow, clipboard, dialog, ipcMain, Menu, protocol, session, shell, utilityProcess } from 'electron';
 import fs from 'fs';
@@ -12,9 +13,10 @@ import { IpcError } from '../ipc/contract';
 import { logLevelFrom, logUncaught, openFileLogger } from '../logging';
 import { ensureDataDir, resolveDataDir } from '../paths';
 import { registerIpc } from './ipc';
+import { LinkOpener, windowOpenHandler } from './links';
 import { closeBeforeQuit } from './lifecycle';
 import { APP_INDEX_URL, APP_SCHEME, APP_SCHEME_PRIVILEGES, isAppUrl, refuseFileRequest, serveAppRequest } from './scheme';
-import { linkAction, menuTemplate, MenuItem, parseBounds, permissionAllowed, replaceEnv, shellLayout, spellcheckEnabled, WindowBounds, windowOptions } from './security';
+import { menuTemplate, MenuItem, parseBounds, permissionAllowed, replaceEnv, shellLayout, spellcheckEnabled, WindowBounds, windowOptions } from './security';
 import { utilityHostSpawner, utilityProbeSpawner } from './spawners';
 
 // a packaged app ignores HEARTH_ADDON and the other development overrides; every process main
@@ -37,27 +39,6 @@ function toResponse(r: { status: number; headers: Record<string, string>; body: 
   return new Response(r.body as BodyInit | null, { status: r.status, headers: r.headers });
 }
 
-/** https links open in the system browser; any other link is shown (and can be copied), never opened. */
-function openLink(url: string, parent: BrowserWindow | undefined): void {
-  if (linkAction(url) === 'open') {
-    shell.openExternal(url).catch(() => undefined); // no browser to open it with
-    return;
-  }
-  const options = {
-    type: 'info' as const,
-    message: 'Hearth opens only https:// links in your browser.',
-    detail: `This link was not opened:\n${url.slice(0, 2000)}`,
-    buttons: ['Copy link', 'Close'],
-    defaultId: 1,
-    cancelId: 1,
-  };
-  (parent ? dialog.showMessageBox(parent, options) : dialog.showMessageBox(options))
-    .then((r) => {
-      if (r.response === 0) clipboard.writeText(url);
-    })
-    .catch(() => undefined);
-}
-
 if (!app.requestSingleInstanceLock()) {
   app.quit();
 } else {
@@ -70,6 +51,11 @@ if (!app.requestSingleInstanceLock()) {
   let engine: EngineClient | undefined;
   let hearth: App | undefined;
   const boundsFile = path.join(paths.root, 'window.json');
+  const links = new LinkOpener({
+    showMessageBox: (o) => (win && !win.isDestroyed() ? dialog.showMessageBox(win, o) : dialog.showMessageBox(o)),
+    openExternal: (url) => shell.openExternal(url),
+    writeClipboard: (text) => clipboard.writeText(text),
+  });
 
   const createWindow = () => {
     win = new BrowserWindow(windowOptions(layout.preload, loadBounds(boundsFile)));
@@ -84,10 +70,8 @@ if (!app.requestSingleInstanceLock()) {
     win.webContents.on('will-navigate', (e, url) => {
       if (!isAppUrl(url)) e.preventDefault();
     });
-    win.webContents.setWindowOpenHandler(({ url }) => {
-      openLink(url, win);
-      return { action: 'deny' };
-    });
+    // a link opens only when the user says so in a dialog (main/app/links.ts)
+    win.webContents.setWindowOpenHandler(windowOpenHandler(links));
     void win.loadURL(APP_INDEX_URL);
   };
 
