@@ -47,6 +47,7 @@ export function composeApp(opts: { paths: DataPaths; engine: EngineClient; appVe
     async close() {
       await chat.stopAll();
       library.close();
+      services.close();
       store.close();
     },
   };

@@ -4,7 +4,7 @@
  * channel's handler, and validates the response. Events go to every subscriber (windows, sockets).
  */
 import { EngineClient } from './engine/client';
-import type { Logger } from './logging';
+import { Logger, RepeatLimiter } from './logging';
 import { AppInfo, Channel, Diagnostics, contract, EventName, EventOf, events, IPC_ERROR_CODES, IpcError, IpcErrorCode, IpcReply, isChannel, RequestOf, ResponseOf } from './ipc/contract';
 import { toReply } from './ipc/reply';
 import { collectDiagnostics } from './diagnostics';
@@ -27,8 +27,11 @@ export type EventListener = <E extends EventName>(event: E, payload: EventOf<E>)
 export class Services {
   private readonly handlers: Handlers = {};
   private readonly listeners = new Set<EventListener>();
+  /** failed calls' log lines, per (channel, code): a page flooding bad calls cannot fill the log */
+  private readonly failures: RepeatLimiter;
 
   constructor(private readonly deps: ServicesDeps) {
+    this.failures = new RepeatLimiter(deps.logger);
     this.register({ 'app.info': () => this.appInfo(), 'app.diagnostics': () => this.diagnostics() });
   }
 
@@ -103,12 +106,18 @@ export class Services {
       return result;
     } catch (e) {
       const err = toIpcError(e);
-      // the code and timing only: a message may quote what the user typed
-      const log = err.code === 'internal' ? this.deps.logger.error : this.deps.logger.warn;
-      log.call(this.deps.logger, `ipc ${channel} failed`, { code: err.code, ms: Date.now() - t0 });
-      this.deps.logger.debug(`ipc ${channel} failed: ${err.message}`);
+      // the code and timing only: a message may quote what the user typed (debug has it)
+      const level = err.code === 'internal' ? 'error' : 'warn';
+      if (this.failures.log(`${channel} ${err.code}`, level, `ipc ${channel} failed`, { code: err.code, ms: Date.now() - t0 }, { code: err.code })) {
+        this.deps.logger.debug(`ipc ${channel} failed: ${err.message}`);
+      }
       throw err;
     }
+  }
+
+  /** Writes the count of failure lines still held back (at shutdown). */
+  close(): void {
+    this.failures.flush();
   }
 
   /** handle() settled into the reply every face sends (Electron's IPC, the WebSocket); never rejects. */
