@@ -20,8 +20,12 @@ export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() 
 export const LOG_FILES = { main: 'main.log', engine: 'engine.log' } as const;
 export type LogName = keyof typeof LOG_FILES;
 
-/** A file past maxBytes becomes <name>.1.log (the newest copy); `keep` copies are kept, older ones deleted. */
-export const LOG_LIMITS = { maxBytes: 5 * 1024 * 1024, keep: 3 } as const;
+/**
+ * A file past maxBytes becomes <name>.1.log (the newest copy); `keep` copies are kept, older ones
+ * deleted. Files of other processes that shared the folder (<name>-<pid>.log, and their copies) are
+ * kept for the `endedProcesses` that ended last.
+ */
+export const LOG_LIMITS = { maxBytes: 5 * 1024 * 1024, keep: 3, endedProcesses: 3 } as const;
 
 /** The longest message a log line keeps (a model's metadata can be megabytes; llama.cpp prints it). */
 export const MAX_MESSAGE_CHARS = 8 * 1024;

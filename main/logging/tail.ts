@@ -4,6 +4,7 @@
  */
 import fs from 'fs';
 import path from 'path';
+import { currentLogFiles } from './files';
 import { LOG_FILES, LogName } from './logger';
 
 const LEVEL_NAMES: Record<number, string> = { 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
@@ -30,7 +31,7 @@ function readEnd(file: string, bytes: number): string {
 }
 
 /** One JSON log line as "time LEVEL [file] message {fields}", or null below info or unreadable. */
-function formatLine(line: string, name: LogName): { time: string; text: string } | null {
+function formatLine(line: string, name: string): { time: string; text: string } | null {
   let o: Record<string, unknown>;
   try {
     o = JSON.parse(line) as Record<string, unknown>;
@@ -44,8 +45,11 @@ function formatLine(line: string, name: LogName): { time: string; text: string }
   return { time: t, text: `${t} ${LEVEL_NAMES[level as number] ?? level} [${name}] ${String(msg ?? '')}${extra}` };
 }
 
+const byTime = (a: { time: string }, b: { time: string }) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0);
+
 /**
- * The last lines (info and above) of main.log and engine.log merged by time, each file with its
+ * The last lines (info and above) of main.log and engine.log (with the files of other processes
+ * sharing the folder, main-<pid>.log…) merged by time, each name with its
  * share of `lines` (one model load writes a hundred llama.cpp lines: they must not push main's out).
  */
 export function readLogTail(dir: string, limits: { lines: number; bytes: number } = TAIL_LIMITS): string[] {
@@ -54,12 +58,17 @@ export function readLogTail(dir: string, limits: { lines: number; bytes: number 
   const all: { time: string; text: string }[] = [];
   for (const name of names) {
     const mine: { time: string; text: string }[] = [];
-    for (const line of readEnd(path.join(dir, LOG_FILES[name]), limits.bytes).split('\n')) {
-      const f = line.trim() ? formatLine(line, name) : null;
-      if (f) mine.push(f);
+    // <name>.log and the own files of other processes sharing the folder (labelled <name>-<pid>)
+    for (const file of currentLogFiles(dir, LOG_FILES[name])) {
+      const label = file.slice(0, file.length - path.extname(file).length);
+      for (const line of readEnd(path.join(dir, file), limits.bytes).split('\n')) {
+        const f = line.trim() ? formatLine(line, label) : null;
+        if (f) mine.push(f);
+      }
     }
+    mine.sort(byTime);
     all.push(...mine.slice(-share));
   }
-  all.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
+  all.sort(byTime);
   return all.slice(-limits.lines).map((l) => l.text);
 }
