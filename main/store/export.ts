@@ -5,12 +5,13 @@ import { activePath } from './tree';
 import type { Message, MessagesApi, Thread, ThreadsApi } from './types';
 import {
   attachmentSchema, idSchema, LIMITS, loadSchema, metricsSchema, modelRefSchema, roleSchema, samplingSchema, statusSchema,
-  toolCallSchema,
+  finishReasonSchema, toolCallSchema,
 } from './validation';
 
 export const EXPORT_FORMAT = 'hearth.thread';
 export const EXPORT_BUNDLE_FORMAT = 'hearth.threads';
-export const EXPORT_VERSION = 1;
+/** 2: messages carry finishReason (optional, so version 1 files still read) */
+export const EXPORT_VERSION = 2;
 
 const ts = z.number().int().min(0);
 
@@ -41,6 +42,8 @@ export const exportedMessageSchema = z.object({
   toolCallId: z.string().min(1).max(256).nullable(),
   attachments: z.array(attachmentSchema),
   status: statusSchema,
+  /** absent in files written before finish reasons were kept */
+  finishReason: finishReasonSchema.nullable().optional(),
   error: z.string().max(LIMITS.errorChars).nullable(),
   model: modelRefSchema.nullable(),
   metrics: metricsSchema.nullable(),
@@ -90,7 +93,8 @@ export interface ExportSource {
 function exportMessage(m: Message): ExportedMessage {
   return {
     id: m.id, parentId: m.parentId, active: m.active, role: m.role, content: m.content, reasoning: m.reasoning,
-    toolCalls: m.toolCalls, toolCallId: m.toolCallId, attachments: m.attachments, status: m.status, error: m.error,
+    toolCalls: m.toolCalls, toolCallId: m.toolCallId, attachments: m.attachments, status: m.status,
+    finishReason: m.finishReason, error: m.error,
     model: m.model, metrics: m.metrics, createdAt: m.createdAt, updatedAt: m.updatedAt,
   };
 }
@@ -134,6 +138,8 @@ export function exportThreadMarkdown(src: ExportSource, threadId: string, now: n
     if (m.role === 'assistant' && m.model) head.push(m.model);
     if (m.alternatives.count > 1) head.push(`alternative ${m.alternatives.index + 1} of ${m.alternatives.count}`);
     if (m.status !== 'done') head.push(m.status);
+    else if (m.finishReason === 'contextFull') head.push('stopped: the context was full');
+    else if (m.finishReason === 'maxTokens') head.push('stopped at the max tokens limit');
     lines.push(`## ${head.join(' · ')}`, '');
     if (m.reasoning) lines.push('<details><summary>Reasoning</summary>', '', m.reasoning, '', '</details>', '');
     if (m.role === 'tool') lines.push(fence(m.content), '');

@@ -127,6 +127,7 @@ function prepareHearth(doc: ThreadExport, where: string): PreparedThread {
     return {
       ...m, threadId: doc.thread.id,
       status: (m.status === 'streaming' ? 'interrupted' : m.status) as MessageStatus,
+      finishReason: m.status === 'streaming' ? null : m.finishReason ?? null,
     };
   });
   const ordered = parentsFirst(messages, where);
@@ -404,7 +405,7 @@ function prepareJanThread(t: JanThreadDir, now: number, assistantIds: Map<string
     const msg: Message = {
       id, threadId, parentId, active: true, role: m.role as Role, content, reasoning,
       toolCalls: janToolCalls(m.metadata), toolCallId: m.tool_call_id ?? null, attachments,
-      status, error: status === 'error' ? String(m.error_code ?? 'error') : null,
+      status, finishReason: null, error: status === 'error' ? String(m.error_code ?? 'error') : null,
       model: m.role === 'assistant' ? model : null, metrics: janMetrics(m.metadata),
       createdAt: at, updatedAt: Math.max(at, toMillis(m.completed_at ?? m.updated, at)),
     };

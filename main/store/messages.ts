@@ -10,8 +10,9 @@ import type { SqliteThreads } from './threads';
 import { activePath } from './tree';
 import type {
   Attachment, BeginReply, Clock, FinishReply, Message, MessagePatch, MessagesApi, MessageView, MessageMetrics,
-  MessageStatus, NewMessage, ReplyHooks, ReplyWriter, Role, ToolCall,
+  MessageStatus, NewMessage, ReplyHooks, ReplyWriter, Role, ToolCall, FinishReason,
 } from './types';
+import { FINISH_REASONS } from './types';
 import {
   attachmentSchema, beginReplySchema, check, checkId, contentSchema, messagePatchSchema, metricsSchema, newMessageSchema,
   toolCallSchema,
@@ -30,6 +31,7 @@ interface MessageRow {
   tool_call_id: string | null;
   attachments: string | null;
   status: MessageStatus;
+  finish_reason: string | null;
   error: string | null;
   model: string | null;
   metrics: string | null;
@@ -38,11 +40,16 @@ interface MessageRow {
 }
 
 const COLS = `seq, id, thread_id, parent_id, active, role, content, reasoning, tool_calls, tool_call_id, attachments,
-  status, error, model, metrics, created_at, updated_at`;
+  status, finish_reason, error, model, metrics, created_at, updated_at`;
 
 const toolCallsSchema = z.array(toolCallSchema.passthrough()).nullable();
 const attachmentsSchema = z.array(attachmentSchema.passthrough());
 const storedMetricsSchema = metricsSchema.passthrough().nullable();
+
+/** A stored finish reason; a value this version does not know (written by a newer one) reads as null. */
+function decodeFinishReason(raw: string | null): FinishReason | null {
+  return raw !== null && (FINISH_REASONS as readonly string[]).includes(raw) ? (raw as FinishReason) : null;
+}
 
 /** Fast path for the common case (an object of non-negative numbers); anything else goes through zod. */
 function decodeMetrics(raw: string | null): MessageMetrics | undefined {
@@ -83,9 +90,9 @@ export class SqliteMessages implements MessagesApi {
       bySeq: db.prepare(`SELECT ${COLS} FROM messages WHERE seq = ?`),
       byThread: db.prepare(`SELECT ${COLS} FROM messages WHERE thread_id = ? ORDER BY created_at, seq`),
       insert: db.prepare(`INSERT INTO messages (id, thread_id, parent_id, active, role, content, reasoning, tool_calls,
-          tool_call_id, attachments, status, error, model, metrics, created_at, updated_at)
+          tool_call_id, attachments, status, finish_reason, error, model, metrics, created_at, updated_at)
         VALUES (@id, @thread_id, @parent_id, @active, @role, @content, @reasoning, @tool_calls, @tool_call_id, @attachments,
-          @status, @error, @model, @metrics, @created_at, @updated_at)`),
+          @status, @finish_reason, @error, @model, @metrics, @created_at, @updated_at)`),
       leaf: db.prepare(`
         WITH RECURSIVE path(id, depth) AS (
           SELECT id, 0 FROM messages WHERE parent_id IS NULL AND thread_id = ? AND active = 1
@@ -95,13 +102,15 @@ export class SqliteMessages implements MessagesApi {
       deactivateSiblings: db.prepare('UPDATE messages SET active = 0 WHERE parent_id IS ? AND thread_id = ? AND active = 1'),
       activate: db.prepare('UPDATE messages SET active = 1 WHERE id = ?'),
       siblings: db.prepare('SELECT id FROM messages WHERE parent_id IS ? AND thread_id = ? ORDER BY created_at, seq').pluck(),
-      reopen: db.prepare(`UPDATE messages SET status = 'streaming', error = NULL, updated_at = ? WHERE id = ? AND status <> 'streaming'`),
+      reopen: db.prepare(`UPDATE messages SET status = 'streaming', finish_reason = NULL, error = NULL, updated_at = ?
+        WHERE id = ? AND status <> 'streaming'`),
       latestSibling: db.prepare('SELECT id FROM messages WHERE parent_id IS ? AND thread_id = ? ORDER BY created_at DESC, seq DESC LIMIT 1'),
       delete: db.prepare('DELETE FROM messages WHERE id = ?'),
       append: db.prepare(`UPDATE messages SET content = content || ?, reasoning = reasoning || ?, updated_at = ?
         WHERE seq = ? AND status = 'streaming'`),
       finish: db.prepare(`UPDATE messages SET content = content || @content, reasoning = reasoning || @reasoning,
-          status = @status, error = @error, metrics = coalesce(@metrics, metrics), tool_calls = coalesce(@tool_calls, tool_calls),
+          status = @status, finish_reason = @finish_reason, error = @error, metrics = coalesce(@metrics, metrics),
+          tool_calls = coalesce(@tool_calls, tool_calls),
           model = coalesce(@model, model), updated_at = @now
         WHERE seq = @seq AND status = 'streaming'`),
       recover: db.prepare(`UPDATE messages SET status = 'interrupted', updated_at = ? WHERE status = 'streaming'`),
@@ -116,7 +125,7 @@ export class SqliteMessages implements MessagesApi {
       toolCalls: decodeJson(r.tool_calls, toolCallsSchema, null, this.logger, `${where} tool_calls`) as ToolCall[] | null,
       toolCallId: r.tool_call_id,
       attachments: decodeJson(r.attachments, attachmentsSchema, [], this.logger, `${where} attachments`) as Attachment[],
-      status: r.status, error: r.error, model: r.model,
+      status: r.status, finishReason: decodeFinishReason(r.finish_reason), error: r.error, model: r.model,
       metrics: decodeMetrics(r.metrics) ?? decodeJson(r.metrics, storedMetricsSchema, null, this.logger, `${where} metrics`) as MessageMetrics | null,
       createdAt: r.created_at, updatedAt: r.updated_at,
     };
@@ -157,8 +166,9 @@ export class SqliteMessages implements MessagesApi {
     return Number(this.stmts.insert.run({
       id: m.id, thread_id: m.threadId, parent_id: m.parentId, active: m.active ? 1 : 0, role: m.role,
       content: m.content, reasoning: m.reasoning, tool_calls: encodeJson(m.toolCalls), tool_call_id: m.toolCallId,
-      attachments: m.attachments.length ? JSON.stringify(m.attachments) : null, status: m.status, error: m.error,
-      model: m.model, metrics: encodeJson(m.metrics), created_at: m.createdAt, updated_at: m.updatedAt,
+      attachments: m.attachments.length ? JSON.stringify(m.attachments) : null, status: m.status,
+      finish_reason: m.finishReason, error: m.error, model: m.model, metrics: encodeJson(m.metrics),
+      created_at: m.createdAt, updated_at: m.updatedAt,
     }).lastInsertRowid);
   }
 
@@ -172,8 +182,8 @@ export class SqliteMessages implements MessagesApi {
       this.insertActive({
         id, threadId: v.threadId, parentId, active: true, role: v.role, content: v.content ?? '',
         reasoning: v.reasoning ?? '', toolCalls: v.toolCalls ?? null, toolCallId: v.toolCallId ?? null,
-        attachments: v.attachments ?? [], status: v.status ?? 'done', error: v.error ?? null, model: v.model ?? null,
-        metrics: v.metrics ?? null, createdAt: now, updatedAt: now,
+        attachments: v.attachments ?? [], status: v.status ?? 'done', finishReason: v.finishReason ?? null, error: v.error ?? null,
+        model: v.model ?? null, metrics: v.metrics ?? null, createdAt: now, updatedAt: now,
       });
       this.threads.touch(v.threadId, now);
     })();
@@ -265,8 +275,8 @@ export class SqliteMessages implements MessagesApi {
       const now = this.clock();
       seq = this.insertActive({
         id, threadId: v.threadId, parentId, active: true, role: v.role ?? 'assistant', content: '', reasoning: '',
-        toolCalls: null, toolCallId: null, attachments: [], status: 'streaming', error: null, model: v.model ?? null,
-        metrics: null, createdAt: now, updatedAt: now,
+        toolCalls: null, toolCallId: null, attachments: [], status: 'streaming', finishReason: null, error: null,
+        model: v.model ?? null, metrics: null, createdAt: now, updatedAt: now,
       });
       this.threads.touch(v.threadId, now);
     })();
@@ -283,7 +293,7 @@ export class SqliteMessages implements MessagesApi {
         this.withoutBusyWait(() =>
           this.db.transaction(() => {
             changed = this.stmts.finish.run({
-              seq, content, reasoning, now, status: result.status, error: result.error ?? null,
+              seq, content, reasoning, now, status: result.status, finish_reason: result.finishReason ?? null, error: result.error ?? null,
               metrics: encodeJson(result.metrics), tool_calls: encodeJson(result.toolCalls), model: result.model ?? null,
             }).changes;
             if (changed) this.threads.touch(threadId, now);

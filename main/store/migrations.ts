@@ -148,6 +148,16 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 4,
+    name: 'why a reply ended: finish_reason on messages',
+    rewritesData: false,
+    up(db) {
+      // no CHECK: a value a later version adds must not make this version's writes fail; reads map
+      // an unknown value to null (messages.ts)
+      db.exec(`ALTER TABLE messages ADD COLUMN finish_reason TEXT;`);
+    },
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

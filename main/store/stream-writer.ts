@@ -242,7 +242,7 @@ export class BufferedReplyWriter implements ReplyWriter {
     }
     const f = this._failure!;
     try {
-      return this.finish(result.status === 'error' && result.error ? result : { ...result, status: 'error', error: `store_failed: ${f.message}` });
+      return this.finish(result.status === 'error' && result.error ? result : { ...result, status: 'error', finishReason: null, error: `store_failed: ${f.message}` });
     } catch (e) {
       this.close();
       throw new StoreError(isBusy(e) ? 'busy' : 'write_failed', `reply ${this.messageId} could not be ended: ${(e as Error).message}`, undefined, { cause: e });

@@ -173,8 +173,8 @@ class MemoryMessages implements MessagesApi {
     const m: Message = {
       id: randomUUID(), threadId: v.threadId, parentId, active: true, role: v.role, content: v.content ?? '',
       reasoning: v.reasoning ?? '', toolCalls: clone(v.toolCalls ?? null), toolCallId: v.toolCallId ?? null,
-      attachments: clone(v.attachments ?? []), status: v.status ?? 'done', error: v.error ?? null, model: v.model ?? null,
-      metrics: clone(v.metrics ?? null), createdAt: now, updatedAt: now,
+      attachments: clone(v.attachments ?? []), status: v.status ?? 'done', finishReason: v.finishReason ?? null,
+      error: v.error ?? null, model: v.model ?? null, metrics: clone(v.metrics ?? null), createdAt: now, updatedAt: now,
     };
     this.insertActive(m);
     return clone(m);
@@ -252,7 +252,7 @@ class MemoryMessages implements MessagesApi {
     const now = this.clock();
     const m: Message = {
       id: randomUUID(), threadId: v.threadId, parentId, active: true, role: v.role ?? 'assistant', content: '',
-      reasoning: '', toolCalls: null, toolCallId: null, attachments: [], status: 'streaming', error: null,
+      reasoning: '', toolCalls: null, toolCallId: null, attachments: [], status: 'streaming', finishReason: null, error: null,
       model: v.model ?? null, metrics: null, createdAt: now, updatedAt: now,
     };
     this.insertActive(m);
@@ -274,6 +274,7 @@ class MemoryMessages implements MessagesApi {
         m.content += content;
         m.reasoning += reasoning;
         m.status = result.status;
+        m.finishReason = result.finishReason ?? null;
         m.error = result.error ?? null;
         if (result.metrics) m.metrics = clone(result.metrics);
         if (result.toolCalls) m.toolCalls = clone(result.toolCalls);
@@ -294,6 +295,7 @@ class MemoryMessages implements MessagesApi {
     if (m.role !== 'assistant') throw new StoreError('invalid_input', `message ${replyId} is not an assistant reply`);
     if (m.status === 'streaming') throw new StoreError('invalid_input', `message ${replyId} is still streaming`);
     m.status = 'streaming';
+    m.finishReason = null;
     m.error = null;
     m.updatedAt = this.clock();
     const w = this.openWriter(m, hooks) as BufferedReplyWriter;

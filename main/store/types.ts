@@ -10,6 +10,13 @@ export type Role = (typeof ROLES)[number];
 export const MESSAGE_STATUSES = ['streaming', 'done', 'error', 'interrupted', 'aborted'] as const;
 export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
 
+/**
+ * Why a finished reply ended: the model's end of text, a stop string, the max tokens limit, a full
+ * context, or a stop by the user. Null for a reply that failed, was interrupted, or predates it.
+ */
+export const FINISH_REASONS = ['eos', 'stop', 'maxTokens', 'contextFull', 'aborted'] as const;
+export type FinishReason = (typeof FINISH_REASONS)[number];
+
 export interface SamplingParams {
   temperature?: number;
   topK?: number;
@@ -90,6 +97,8 @@ export interface MessageMetrics {
   /** generation speed, tokens/s */
   genTps?: number;
   durationMs?: number;
+  /** the context's size (tokens) the reply was written in */
+  contextSize?: number;
 }
 
 export interface Message {
@@ -107,6 +116,8 @@ export interface Message {
   toolCallId: string | null;
   attachments: Attachment[];
   status: MessageStatus;
+  /** why the reply ended (see FINISH_REASONS) */
+  finishReason: FinishReason | null;
   error: string | null;
   model: string | null;
   metrics: MessageMetrics | null;
@@ -167,6 +178,7 @@ export interface NewMessage {
   toolCallId?: string | null;
   attachments?: Attachment[];
   status?: Exclude<MessageStatus, 'streaming'>;
+  finishReason?: FinishReason | null;
   error?: string | null;
   model?: string | null;
   metrics?: MessageMetrics | null;
@@ -192,6 +204,8 @@ export interface BeginReply {
 
 export interface FinishReply {
   status: Exclude<MessageStatus, 'streaming'>;
+  /** why the reply ended; absent or null when it did not end by itself or by a stop (an error) */
+  finishReason?: FinishReason | null;
   error?: string | null;
   metrics?: MessageMetrics | null;
   toolCalls?: ToolCall[] | null;

@@ -1,7 +1,7 @@
 /** Input validation: zod schemas for ids, texts and parameter objects, mapped to typed StoreErrors. */
 import { z } from 'zod';
 import { StoreError } from './errors';
-import { MESSAGE_STATUSES, ROLES } from './types';
+import { FINISH_REASONS, MESSAGE_STATUSES, ROLES } from './types';
 
 export const LIMITS = {
   idChars: 64,
@@ -95,11 +95,13 @@ export const metricsSchema = z.object({
   promptTps: z.number().min(0),
   genTps: z.number().min(0),
   durationMs: z.number().min(0),
+  contextSize: z.number().int().min(0),
 }).partial().strict();
 
 export const roleSchema = z.enum(ROLES);
 export const statusSchema = z.enum(MESSAGE_STATUSES);
 export const finalStatusSchema = z.enum(['done', 'error', 'interrupted', 'aborted']);
+export const finishReasonSchema = z.enum(FINISH_REASONS);
 
 export const newThreadSchema = z.object({
   title: titleSchema.optional(),
@@ -142,6 +144,7 @@ export const newMessageSchema = z.object({
   toolCallId: z.string().min(1).max(256).nullable().optional(),
   attachments: z.array(attachmentSchema).max(LIMITS.attachments).optional(),
   status: finalStatusSchema.optional(),
+  finishReason: finishReasonSchema.nullable().optional(),
   error: z.string().max(LIMITS.errorChars).nullable().optional(),
   model: modelRefSchema.nullable().optional(),
   metrics: metricsSchema.nullable().optional(),
@@ -166,6 +169,7 @@ export const beginReplySchema = z.object({
 
 export const finishReplySchema = z.object({
   status: finalStatusSchema,
+  finishReason: finishReasonSchema.nullable().optional(),
   error: z.string().max(LIMITS.errorChars).nullable().optional(),
   metrics: metricsSchema.nullable().optional(),
   toolCalls: z.array(toolCallSchema).max(LIMITS.toolCalls).nullable().optional(),

@@ -16,7 +16,7 @@ function richThread(s: Store) {
   const w = s.messages.beginReply({ threadId: t.id, model: 'phi-4' });
   w.appendReasoning('Consider the base mileage.');
   w.append('Start with 30 km a week.');
-  const r1 = w.finish({ status: 'done', metrics: { promptTokens: 40, cachedTokens: 8, generatedTokens: 9, ttftMs: 150, genTps: 25 },
+  const r1 = w.finish({ status: 'done', finishReason: 'maxTokens', metrics: { promptTokens: 40, cachedTokens: 8, generatedTokens: 9, ttftMs: 150, genTps: 25, contextSize: 4096 },
     toolCalls: [{ id: 'call_1', name: 'calendar', arguments: { weeks: 16 }, result: { ok: true } }] });
   s.messages.add({ threadId: t.id, role: 'tool', content: '{"ok":true}', toolCallId: 'call_1' });
   const w2 = s.messages.regenerate(r1.id);
@@ -51,6 +51,18 @@ describe('export and import', () => {
     expect(b.threads.get(t.id)).toEqual(a.threads.get(t.id));
     expect(b.assistants.get(doc.assistant!.id)).toEqual(a.assistants.get(doc.assistant!.id));
     expect(b.search({ query: 'twelve' }).hits).toHaveLength(1);
+  });
+
+  test('a version 1 file (before finish reasons were kept) still imports, its replies without one', () => {
+    const a = openStore();
+    const t = richThread(a);
+    const doc = a.exportThreadJson(t.id);
+    expect(doc.version).toBe(2);
+    expect(doc.messages.find((m) => m.role === 'assistant' && m.status === 'done')?.finishReason).toBe('maxTokens');
+    const v1 = { ...doc, version: 1, messages: doc.messages.map(({ finishReason: _, ...m }) => m) };
+    const b = openStore();
+    expect(b.importJson(JSON.stringify(v1)).messages).toBe(7);
+    expect(b.messages.listAll(t.id).map((m) => m.finishReason)).toEqual(Array(7).fill(null));
   });
 
   test('importing into the same store gives new ids and leaves the original alone', () => {
@@ -96,6 +108,7 @@ describe('export and import', () => {
     s.messages.selectAlternative(s.messages.listAll(t.id)[1].id);
     s.messages.selectAlternative(s.messages.listAll(t.id)[2].id);
     const md2 = s.exportThreadMarkdown(t.id);
+    expect(md2).toContain('## Assistant · phi-4 · alternative 1 of 2 · stopped at the max tokens limit');
     expect(md2).toContain('<details><summary>Reasoning</summary>');
     expect(md2).toContain('Consider the base mileage.');
     expect(md2).toContain('**Tool call:** `calendar`');

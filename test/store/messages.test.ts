@@ -136,6 +136,35 @@ describe('messages', () => {
     expectCode(() => s.messages.continueReply(s.messages.list(t.id)[0].id), 'invalid_input');
   });
 
+  test('a reply keeps why it ended (SQLite and temporary chats); continue clears it until it ends again', () => {
+    const s = openStore();
+    for (const api of [s, s.temporary]) {
+      const t = api.threads.create();
+      api.messages.add({ threadId: t.id, role: 'user', content: 'Tell a long story' });
+      const w = api.messages.beginReply({ threadId: t.id });
+      expect(api.messages.get(w.messageId).finishReason).toBeNull();
+      w.append('Once upon a time');
+      const cut = w.finish({ status: 'done', finishReason: 'maxTokens', metrics: { generatedTokens: 4, contextSize: 2048 } });
+      expect(cut).toMatchObject({ status: 'done', finishReason: 'maxTokens', metrics: { contextSize: 2048 } });
+      expect(api.messages.get(cut.id).finishReason).toBe('maxTokens');
+      const more = api.messages.continueReply(cut.id);
+      expect(api.messages.get(cut.id).finishReason).toBeNull();
+      more.append(', there was a dragon.');
+      expect(more.finish({ status: 'done', finishReason: 'contextFull' }).finishReason).toBe('contextFull');
+      expect(api.messages.list(t.id)[1].finishReason).toBe('contextFull');
+      // a failed reply has none; a reason the store does not know is refused
+      const w2 = api.messages.regenerate(cut.id);
+      expect(w2.finish({ status: 'error', error: 'boom' }).finishReason).toBeNull();
+      const w3 = api.messages.regenerate(cut.id);
+      expectCode(() => w3.finish({ status: 'done', finishReason: 'tired' as never }), 'invalid_input');
+      w3.finish({ status: 'done', finishReason: 'eos' });
+    }
+    // a value written by a later version reads as null, not as an error
+    const id = s.messages.list(s.threads.list().items[0].id)[1].id;
+    s.db.prepare('UPDATE messages SET finish_reason = ? WHERE id = ?').run('someday', id);
+    expect(s.messages.get(id).finishReason).toBeNull();
+  });
+
   test('deleting a message deletes the replies below it', () => {
     const s = openStore();
     const t = s.threads.create();

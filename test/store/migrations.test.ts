@@ -108,6 +108,7 @@ describe('open and migrate', () => {
     expect(interrupted.content).toBe('Toast the pepper first, then');
     expect(pasta[1].metrics).toEqual({ promptTokens: 24, generatedTokens: 12, ttftMs: 180, genTps: 41.5 });
     expect(pasta[1].reasoning).toBe('Traditional recipe.');
+    expect(pasta.map((m) => m.finishReason)).toEqual([null, null, null, null]); // not known for replies written before v4
     const rustMsgs = s.messages.list('thread-rust');
     expect(rustMsgs.map((m) => m.role)).toEqual(['system', 'user', 'assistant', 'tool', 'assistant']);
     expect(rustMsgs[2].toolCalls).toEqual([{ id: 'call-1', name: 'run_code', arguments: { code: 'fn main() {}' } }]);
