@@ -8,29 +8,12 @@ import { EngineClient } from '../engine/client';
 import { untilAborted } from '../engine/channel';
 import type { Logger } from '../logging';
 import { ChatMessage, EngineError, GenerateResult } from '../engine/protocol';
-import {
-  AssistantDTO,
-  IpcError,
-  MessageDTO,
-  RequestOf,
-  SamplingDTO,
-  SettingsDTO,
-  ThreadDTO,
-} from '../ipc/contract';
+import { IpcError, MessageDTO, RequestOf, SettingsDTO, ThreadDTO } from '../ipc/contract';
 import { CHAT_MODEL_ID, ModelLibrary } from '../models/library';
 import { Services } from '../services';
-import {
-  Assistant,
-  FinishReply,
-  isStoreError,
-  MessagesApi,
-  MessageView,
-  ReplyWriter,
-  Store,
-  Thread,
-  ThreadsApi,
-} from '../store';
+import { Assistant, FinishReply, isStoreError, MessagesApi, ReplyWriter, Store, Thread, ThreadsApi } from '../store';
 import { DEFAULT_THREAD_TITLE } from '../store/threads';
+import { finishReasonOf, pickSampling, toAssistantDTO, toMessageDTO, toThreadDTO } from './dto';
 import { wellFormed } from './text';
 
 /** The KV sequence used for titles, so naming a thread does not evict the conversation's cached prefix. */
@@ -54,68 +37,6 @@ interface Turn {
   abort: AbortController;
   running: Running;
   release: () => void;
-}
-
-function toThreadDTO(t: Thread): ThreadDTO {
-  return {
-    id: t.id,
-    title: t.title,
-    assistantId: t.assistantId,
-    modelPath: t.model,
-    pinned: t.pinned,
-    archived: t.archived,
-    temporary: t.temporary,
-    createdAt: t.createdAt,
-    updatedAt: t.updatedAt,
-  };
-}
-
-function toMessageDTO(m: MessageView | (Omit<MessageView, 'alternatives'> & { alternatives?: MessageView['alternatives'] })): MessageDTO {
-  const mm = m.metrics;
-  return {
-    id: m.id,
-    threadId: m.threadId,
-    role: m.role,
-    content: m.content,
-    reasoning: m.reasoning,
-    status: m.status,
-    error: m.error,
-    model: m.model,
-    metrics: mm
-      ? {
-          promptTokens: mm.promptTokens ?? 0,
-          cachedTokens: mm.cachedTokens ?? 0,
-          generatedTokens: mm.generatedTokens ?? 0,
-          ttftMs: mm.ttftMs ?? 0,
-          promptTps: mm.promptTps ?? 0,
-          genTps: mm.genTps ?? 0,
-        }
-      : null,
-    createdAt: m.createdAt,
-    parentId: m.parentId,
-    alternative: m.alternatives ? { index: m.alternatives.index, count: m.alternatives.count } : { index: 0, count: 1 },
-  };
-}
-
-function toAssistantDTO(a: Assistant, defaultId: string): AssistantDTO {
-  const s = a.sampling ?? {};
-  return {
-    id: a.id,
-    name: a.name,
-    emoji: a.avatar ?? '🙂',
-    instructions: a.instructions,
-    sampling: pickSampling(s),
-    modelPath: a.model,
-    isDefault: a.id === defaultId,
-  };
-}
-
-function pickSampling(s: Partial<Record<keyof SamplingDTO, unknown>>): SamplingDTO {
-  const out: SamplingDTO = {};
-  for (const k of ['temperature', 'topK', 'topP', 'minP', 'repeatPenalty', 'maxTokens', 'seed'] as const) {
-    if (typeof s[k] === 'number') out[k] = s[k] as number;
-  }
-  return out;
 }
 
 /** A short title from the model's answer, or the message's first words. */
@@ -507,6 +428,8 @@ export class ChatService {
       if (engineCode !== 'aborted') engineError = `${engineCode}: ${err.message}`;
     }
     const t = result?.timings;
+    // the context the reply ran in (what a "context full" notice names)
+    const contextSize = this.deps.library.loadedContextSize;
     const metrics = t
       ? {
           promptTokens: t.promptTokens,
@@ -516,6 +439,7 @@ export class ChatService {
           promptTps: t.promptTps,
           genTps: t.genTps,
           durationMs: t.promptMs + t.genMs,
+          ...(contextSize > 0 ? { contextSize } : {}),
         }
       : null;
     const failure = writer.failure;
@@ -523,11 +447,11 @@ export class ChatService {
       ? { status: 'error', error: `store_${failure.code}: the reply could not be saved (${failure.message}); generation was stopped`, metrics }
       : engineError
         ? { status: 'error', error: engineError }
-        : { status: !result || result.stopReason === 'aborted' ? 'aborted' : 'done', metrics };
+        : { status: !result || result.stopReason === 'aborted' ? 'aborted' : 'done', finishReason: result ? finishReasonOf(result) : 'aborted', metrics };
     // ids, counts and times only: never the text
     if (failure) this.deps.logger.warn('chat reply stopped: the store failed', { threadId: thread.id, messageId: writer.messageId, code: failure.code });
     else if (engineError) this.deps.logger.warn('chat reply failed', { threadId: thread.id, messageId: writer.messageId, code: engineCode });
-    else if (result && t) this.deps.logger.info('chat reply', { threadId: thread.id, messageId: writer.messageId, stopReason: result.stopReason, promptTokens: t.promptTokens, generatedTokens: t.generatedTokens, ms: Math.round(t.promptMs + t.genMs) });
+    else if (result && t) this.deps.logger.info('chat reply', { threadId: thread.id, messageId: writer.messageId, stopReason: result.stopReason, finishReason: finishReasonOf(result), promptTokens: t.promptTokens, generatedTokens: t.generatedTokens, ms: Math.round(t.promptMs + t.genMs) });
     else this.deps.logger.info('chat reply failed', { threadId: thread.id, messageId: writer.messageId, code: engineCode });
     let message: MessageDTO | null = null;
     if (!writer.closed) {

@@ -4,6 +4,7 @@
  * renderer. Main validates every incoming payload against these schemas.
  */
 import { z } from 'zod';
+import { FINISH_REASONS } from '../store/types';
 
 // ---- shared shapes -------------------------------------------------------------------------------
 
@@ -91,6 +92,8 @@ export const MetricsDTO = z.object({
   ttftMs: z.number(),
   promptTps: z.number(),
   genTps: z.number(),
+  /** the context (tokens) the reply was written in; 0 when not known */
+  contextSize: z.number(),
 });
 export type MetricsDTO = z.infer<typeof MetricsDTO>;
 
@@ -103,6 +106,8 @@ export const MessageDTO = z.object({
   content: z.string(),
   reasoning: z.string(),
   status: MessageStatus,
+  /** why a finished reply ended: eos, a stop string, maxTokens, contextFull, or aborted (a stop); null when not known */
+  finishReason: z.enum(FINISH_REASONS).nullable(),
   error: z.string().nullable(),
   model: z.string().nullable(),
   metrics: MetricsDTO.nullable(),

@@ -104,6 +104,11 @@ export class ModelLibrary {
     return this.state.loaded?.path ?? null;
   }
 
+  /** The loaded chat model's context size in tokens (all sequences share it), 0 when none is loaded. */
+  get loadedContextSize(): number {
+    return this.state.loaded?.contextSize ?? 0;
+  }
+
   private set(s: Partial<ModelState>): void {
     this.state = { ...this.state, ...s };
     this.deps.onState(this.state);

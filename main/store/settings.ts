@@ -15,8 +15,11 @@ export const chatDefaultsSchema = z.object({
   topP: z.number().min(0).max(1).default(0.95),
   minP: z.number().min(0).max(1).default(0.05),
   repeatPenalty: z.number().gt(0).max(5).default(1.1),
-  /** -1: until the context is full */
-  maxTokens: z.number().int().min(-1).max(10_000_000).refine((n) => n !== 0, 'maxTokens must be -1 or at least 1').default(4096),
+  /**
+   * -1: until the context is full (the default: a reply then ends by itself or with the context,
+   * and the chat says which; a fixed number larger than the context would only look like a limit)
+   */
+  maxTokens: z.number().int().min(-1).max(10_000_000).refine((n) => n !== 0, 'maxTokens must be -1 or at least 1').default(-1),
   /** fixed seed for reproducible replies; absent: a new random seed each time */
   seed: z.number().int().min(0).max(0xffffffff).optional(),
 }).strict();

@@ -121,6 +121,7 @@ test('regenerate keeps the old reply as an alternative; edit branches; stop keep
   off();
   app.store.settings.update({ chatDefaults: { ...app.store.settings.get('chatDefaults'), maxTokens: 24 } });
   expect(stopped.status).toBe('aborted');
+  expect(stopped.finishReason).toBe('aborted');
   expect(stopped.content.length).toBeGreaterThan(0);
   expect(stopped.metrics!.generatedTokens).toBeLessThan(2000);
 });
@@ -220,6 +221,7 @@ test('continue appends to a cut-off reply in place', async () => {
   const cut = await done;
   expect(cut.status).toBe('done');
   expect(cut.metrics!.generatedTokens).toBe(24); // cut off by the max tokens
+  expect(cut.finishReason).toBe('maxTokens');
   await app.chat.idle();
   done = nextDone(app, t.id);
   const r = await call('chat.continue', { threadId: t.id, messageId: cut.id });
@@ -228,6 +230,7 @@ test('continue appends to a cut-off reply in place', async () => {
   expect(more.id).toBe(cut.id);
   expect(more.content.startsWith(cut.content)).toBe(true);
   expect(more.content.length).toBeGreaterThan(cut.content.length);
+  expect(more.finishReason).toBe('maxTokens'); // 24 more
   const view = await call('threads.get', { id: t.id });
   expect(view.messages).toHaveLength(2);
   expect(view.messages[1].content).toBe(more.content);

@@ -182,7 +182,7 @@ test('create a chat: the reply streams (frame times measured), Stop keeps the te
   await chatItems().first().waitFor({ timeout: WAIT });
   await expect(chatItems().count()).resolves.toBe(1);
 
-  // at the default max tokens (4096, context 2048) a reply is long; the tiny model can still end one early
+  // by default a reply runs until the context (2048) is full, so it is long; the tiny model can still end one early
   // (a random end-of-text token): then regenerate and try again
   const textOf = async (l: Locator) => ((await bodyOf(l).textContent().catch(() => '')) ?? '').trim();
   const busy = async (l: Locator) => (await l.getAttribute('aria-busy').catch(() => null)) === 'true';
@@ -228,7 +228,7 @@ test('create a chat: the reply streams (frame times measured), Stop keeps the te
 test('settings: chat defaults are saved through the form (short replies from now on)', async () => {
   const dialog = await openSettings('Chat defaults');
   const maxTokens = dialog.getByRole('spinbutton', { name: 'Max tokens' });
-  await expect(maxTokens.inputValue()).resolves.toBe('4096');
+  await expect(maxTokens.inputValue()).resolves.toBe('-1'); // the default: until the context is full
   await maxTokens.fill('24');
   await dialog.getByRole('button', { name: 'Save defaults' }).click();
   await dialog.getByRole('status').filter({ hasText: 'Saved.' }).waitFor();
@@ -242,7 +242,12 @@ let firstReplyText = '';
 test('send a message: the reply finishes with metrics (tokens, tok/s, TTFT)', async () => {
   const reply = await send('What did the pineapple merchant bring to the harbour?');
   const m = await finished(reply);
-  expect(Number(m.split(' ')[0].replace(/,/g, ''))).toBeLessThanOrEqual(24);
+  const tokens = Number(m.split(' ')[0].replace(/,/g, ''));
+  expect(tokens).toBeLessThanOrEqual(24);
+  // cut at the limit (not ended by the model): the reply says so
+  const why = reply.getByRole('note', { name: 'Why the reply stopped' });
+  if (tokens === 24) await expect(why.textContent()).resolves.toMatch(/^Stopped at the max tokens limit/);
+  else await expect(why.count()).resolves.toBe(0);
   firstReplyText = ((await bodyOf(reply).textContent()) ?? '').trim();
   await expect(reply.getByRole('button', { name: 'Copy message' }).isVisible()).resolves.toBe(true);
   // the header's context meter counts the conversation
@@ -429,4 +434,37 @@ test('switch theme to dark (kept after a reload)', async () => {
   const settings = await openSettings('Appearance');
   await expect(settings.getByRole('radio', { name: 'Dark' }).isChecked()).resolves.toBe(true);
   await settings.getByRole('button', { name: 'Close' }).click();
+});
+
+test('a reply that fills the context ends with a notice that leads to the model settings', async () => {
+  // until the context is full again, and a small context (through the model's settings, reloaded)
+  const defaults = await openSettings('Chat defaults');
+  await defaults.getByRole('spinbutton', { name: 'Max tokens' }).fill('-1');
+  await defaults.getByRole('button', { name: 'Save defaults' }).click();
+  await defaults.getByRole('status').filter({ hasText: 'Saved.' }).waitFor();
+  const models = await openSettings('Models');
+  await models.getByRole('form', { name: 'Load settings' }).waitFor({ timeout: WAIT });
+  await models.getByRole('spinbutton', { name: 'Context length' }).fill('256');
+  await models.getByRole('button', { name: 'Save and reload' }).click();
+  const meter = page.getByRole('meter', { name: 'Context used' });
+  await until('the model reloaded with 256 tokens', async () => (await meter.getAttribute('aria-valuemax').catch(() => null)) === '256', WAIT);
+  await models.getByRole('button', { name: 'Close' }).click();
+  await models.waitFor({ state: 'detached' });
+
+  await page.getByRole('button', { name: 'New chat', exact: true }).click();
+  await page.getByRole('heading', { name: 'New chat' }).waitFor();
+  const reply = await send('Tell me everything you know, and then some more');
+  await finished(reply);
+  const why = reply.getByRole('note', { name: 'Why the reply stopped' });
+  await expect(why.textContent()).resolves.toBe(
+    "Stopped: the context (256 tokens) is full — raise Context length in the model's settings or start a new chat. Model settings",
+  );
+  await expect(reply.getByRole('button', { name: 'Continue reply' }).count()).resolves.toBe(0);
+  await reply.scrollIntoViewIfNeeded();
+  await shot(page, 'context-full');
+  await why.getByRole('button', { name: 'Model settings' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Settings' });
+  await until('the Models tab', async () => (await dialog.getByRole('tab', { name: 'Models', exact: true }).getAttribute('aria-selected')) === 'true');
+  await expect(dialog.getByRole('spinbutton', { name: 'Context length' }).inputValue()).resolves.toBe('256');
+  await dialog.getByRole('button', { name: 'Close' }).click();
 });

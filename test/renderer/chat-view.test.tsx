@@ -61,7 +61,7 @@ describe('messages', () => {
       content: REPLY,
       reasoning: 'The user wants a demo.',
       model: '/data/models/tiny.Q4_K_M.gguf',
-      metrics: { promptTokens: 40, cachedTokens: 8, generatedTokens: 12, ttftMs: 120, promptTps: 300, genTps: 30 },
+      metrics: { promptTokens: 40, cachedTokens: 8, generatedTokens: 12, ttftMs: 120, promptTps: 300, genTps: 30, contextSize: 2048 },
     });
     const { container } = setup([user, reply]);
     const log = screen.getByRole('log', { name: 'Messages' });
@@ -144,6 +144,43 @@ describe('messages', () => {
     setup([message({ id: 'u', role: 'user', content: 'q' }), message({ id: 'r', parentId: 'u', status: 'error', error: 'engine_crashed' })]);
     expect(screen.getByRole('alert').textContent).toBe('The engine stopped and restarted — try again.');
     expect(screen.getByRole('button', { name: 'Regenerate reply' })).toBeTruthy();
+  });
+});
+
+describe('why a reply stopped', () => {
+  const metrics = { promptTokens: 60, cachedTokens: 0, generatedTokens: 1988, ttftMs: 20, promptTps: 900, genTps: 40, contextSize: 2048 };
+
+  test('a reply that filled the context says so, names the size and opens the model settings', () => {
+    const { store } = setup([message({ id: 'u', role: 'user', content: 'q' }), message({ id: 'r', parentId: 'u', content: 'long…', finishReason: 'contextFull', metrics })]);
+    const note = screen.getByRole('note', { name: 'Why the reply stopped' });
+    expect(note.textContent).toBe("Stopped: the context (2,048 tokens) is full — raise Context length in the model's settings or start a new chat. Model settings");
+    // nothing to continue into: the context is full
+    expect(screen.queryByRole('button', { name: 'Continue reply' })).toBeNull();
+    fireEvent.click(within(note).getByRole('button', { name: 'Model settings' }));
+    expect(store.getState().ui).toMatchObject({ dialog: 'settings', settingsSection: 'models' });
+  });
+
+  test('a reply cut at the max tokens limit says so and can be continued', async () => {
+    const cut = message({ id: 'r', parentId: 'u', content: 'Once upon', finishReason: 'maxTokens', metrics, threadId: 't1' });
+    const { bridge, store } = setup([message({ id: 'u', role: 'user', content: 'q', threadId: 't1' }), cut], {
+      'chat.continue': () => ({ reply: { ...cut, status: 'streaming', finishReason: null } }),
+    });
+    const note = screen.getByRole('note', { name: 'Why the reply stopped' });
+    expect(note.textContent).toMatch(/^Stopped at the max tokens limit — Continue writes more; raise Max tokens for longer replies\./);
+    fireEvent.click(within(note).getByRole('button', { name: 'Chat defaults' }));
+    expect(store.getState().ui).toMatchObject({ dialog: 'settings', settingsSection: 'chat' });
+    fireEvent.click(screen.getByRole('button', { name: 'Continue reply' }));
+    await waitFor(() => expect(bridge.callsTo('chat.continue')).toEqual([{ threadId: 't1', messageId: 'r' }]));
+  });
+
+  test('a reply that ended by itself, with a stop string, or unknown shows no note', () => {
+    setup([
+      message({ id: 'u', role: 'user', content: 'q' }),
+      message({ id: 'a', parentId: 'u', content: 'one', finishReason: 'eos', metrics }),
+      message({ id: 'b', parentId: 'a', content: 'two', finishReason: 'stop', metrics }),
+      message({ id: 'c', parentId: 'b', content: 'three', finishReason: null, metrics: null }),
+    ]);
+    expect(screen.queryByRole('note', { name: 'Why the reply stopped' })).toBeNull();
   });
 });
 

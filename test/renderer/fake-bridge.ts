@@ -67,6 +67,7 @@ export function message(over: Partial<MessageDTO> = {}): MessageDTO {
     content: '',
     reasoning: '',
     status: 'done',
+    finishReason: null,
     error: null,
     model: null,
     metrics: null,

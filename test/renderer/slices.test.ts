@@ -76,7 +76,7 @@ describe('chat', () => {
     expect(store.getState().chat.messages.u).toBe(userBefore);
     expect(selectMessageIds(store.getState(), 't1')).toBe(idsBefore);
 
-    const final = { ...reply, content: 'Hello!', status: 'done' as const, metrics: { promptTokens: 5, cachedTokens: 0, generatedTokens: 2, ttftMs: 30, promptTps: 100, genTps: 20 } };
+    const final = { ...reply, content: 'Hello!', status: 'done' as const, metrics: { promptTokens: 5, cachedTokens: 0, generatedTokens: 2, ttftMs: 30, promptTps: 100, genTps: 20, contextSize: 2048 } };
     store.dispatch(messageDone({ threadId: 't1', message: final }));
     store.dispatch(piecesApplied([{ threadId: 't1', messageId: 'r', content: 'late', reasoning: '' }]));
     expect(store.getState().chat.messages.r).toEqual(final);

@@ -9,7 +9,7 @@ describe('settings', () => {
     expect(s.settings.getAll()).toEqual(DEFAULT_SETTINGS);
     expect(s.settings.get('theme')).toBe('system');
     expect(s.settings.get('guardrail')).toBe('warn');
-    expect(s.settings.get('chatDefaults')).toEqual({ temperature: 0.7, topK: 40, topP: 0.95, minP: 0.05, repeatPenalty: 1.1, maxTokens: 4096 });
+    expect(s.settings.get('chatDefaults')).toEqual({ temperature: 0.7, topK: 40, topP: 0.95, minP: 0.05, repeatPenalty: 1.1, maxTokens: -1 });
     expect(s.settings.get('dataDir')).toBeNull();
   });
 

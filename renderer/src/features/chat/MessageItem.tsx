@@ -7,6 +7,7 @@ import type { MessageDTO, MetricsDTO } from '../../../../main/ipc/contract';
 import { describeMessageError } from '../../app/errors';
 import { formatInt, modelLabel } from '../../app/format';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
+import { openDialog } from '../../app/uiSlice';
 import { useCopied } from '../../components/CodeBlock';
 import { Icon } from '../../components/Icon';
 import { Markdown } from '../../components/Markdown';
@@ -104,7 +105,39 @@ function StatusNote({ m }: { m: MessageDTO }) {
     return <p className="notice">The engine stopped while writing this reply — Continue or Regenerate it.</p>;
   }
   if (m.status === 'aborted') return <p className="notice">Stopped.</p>;
-  return null;
+  return <FinishNote m={m} />;
+}
+
+/** Why a finished reply ended, when it did not end by itself: the context filled up, or the max tokens limit. */
+function FinishNote({ m }: { m: MessageDTO }) {
+  const dispatch = useAppDispatch();
+  if (m.status !== 'done' || (m.finishReason !== 'contextFull' && m.finishReason !== 'maxTokens')) return null;
+  const ctx = m.metrics?.contextSize ? ` (${formatInt(m.metrics.contextSize)} tokens)` : '';
+  const open = (section: 'models' | 'chat') => dispatch(openDialog({ name: 'settings', section }));
+  return (
+    <p role="note" aria-label="Why the reply stopped" className="finish-note">
+      {m.finishReason === 'contextFull' ? (
+        <>
+          Stopped: the context{ctx} is full — raise Context length in the model's settings or start a new chat.{' '}
+          <button type="button" className="link-button" onClick={() => open('models')}>
+            Model settings
+          </button>
+        </>
+      ) : (
+        <>
+          Stopped at the max tokens limit — Continue writes more; raise Max tokens for longer replies.{' '}
+          <button type="button" className="link-button" onClick={() => open('chat')}>
+            Chat defaults
+          </button>
+        </>
+      )}
+    </p>
+  );
+}
+
+/** A reply that can be continued in place: stopped, interrupted, or cut at the max tokens limit. */
+function canContinue(m: MessageDTO): boolean {
+  return m.role === 'assistant' && (m.status === 'aborted' || m.status === 'interrupted' || (m.status === 'done' && m.finishReason === 'maxTokens'));
 }
 
 export const MessageItem = memo(function MessageItem({ id }: { id: string }) {
@@ -161,7 +194,7 @@ export const MessageItem = memo(function MessageItem({ id }: { id: string }) {
                 <Icon name="refresh" size={15} />
               </button>
             )}
-            {m.role === 'assistant' && (m.status === 'aborted' || m.status === 'interrupted') && (
+            {canContinue(m) && (
               <button type="button" className="icon-button small" aria-label="Continue reply" title="Continue" disabled={busy} onClick={() => void dispatch(continueReply({ threadId: m.threadId, messageId: m.id }))}>
                 <Icon name="play" size={15} />
               </button>
