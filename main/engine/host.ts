@@ -16,10 +16,12 @@ import {
   ClientMessage,
   CompletionRequest,
   EngineError,
+  Estimate,
   FILE_TYPE_NAMES,
   HostMessage,
   HostStats,
   LoadParams,
+  MemoryBreakdown,
   Method,
   Methods,
   QUANTIZED_CACHE_TYPES,
@@ -29,6 +31,7 @@ import { GgufHeader, ggufNumber, ggufString } from '../models/gguf/read';
 import { GgufError } from '../models/gguf/types';
 import { hparamProblem } from '../models/hparams';
 import { llamaLineJoiner, Logger } from '../logging';
+import { hostWithAvailableRam, withAvailableRam } from './system-memory';
 
 /** The transport the host talks over: process IPC under Node, parentPort under Electron. */
 export interface HostPort {
@@ -143,7 +146,7 @@ export class EngineHost {
       case 'version':
         return { llamaCommit: this.addon.llamaCommit, backends: this.addon.backends(), systemInfo: this.addon.systemInfo(), pid: process.pid, modules: loadedModules() };
       case 'devices':
-        return this.addon.devices();
+        return withAvailableRam(this.addon.devices());
       case 'info':
         return this.info(params.path as string);
       case 'load': {
@@ -199,7 +202,7 @@ export class EngineHost {
         return this.get(params.modelId as string).ctx.info();
       case 'estimate': {
         const lp = await this.withDefaultContext(params.path as string, this.loadParams(params.params));
-        return this.addon.estimateMemory(path.resolve(params.path as string), this.nativeParams(lp));
+        return hostWithAvailableRam((await this.addon.estimateMemory(path.resolve(params.path as string), this.nativeParams(lp))) as Estimate);
       }
       case 'fit': {
         const lp = await this.withDefaultContext(params.path as string, this.loadParams(params.params));
@@ -208,7 +211,7 @@ export class EngineHost {
         });
       }
       case 'memory':
-        return this.get(params.modelId as string).ctx.memoryBreakdown();
+        return hostWithAvailableRam(this.get(params.modelId as string).ctx.memoryBreakdown() as MemoryBreakdown);
       case 'stats':
         return {
           ...this.counts,

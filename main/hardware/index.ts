@@ -2,6 +2,7 @@
 import fs from 'fs';
 import os from 'os';
 import { EngineClient } from '../engine/client';
+import { availableMemory } from '../engine/system-memory';
 import { HardwareInfo, HardwareUsage } from '../ipc/contract';
 
 /** Instruction sets from llama.cpp's system info ("CPU : SSE3 = 1 | AVX = 1 | …"). */
@@ -29,16 +30,6 @@ function physicalCores(): number {
     /* not Linux */
   }
   return os.cpus().length;
-}
-
-function availableMemory(): number {
-  try {
-    const m = /MemAvailable:\s+(\d+) kB/.exec(fs.readFileSync('/proc/meminfo', 'utf8'));
-    if (m) return Number(m[1]) * 1024;
-  } catch {
-    /* not Linux */
-  }
-  return os.freemem();
 }
 
 export class HardwareMonitor {

@@ -8,6 +8,7 @@ import path from 'path';
 import { spawnSync } from 'child_process';
 import { EngineClient } from '../../main/engine/client';
 import { MemoryBreakdown } from '../../main/engine/protocol';
+import { hostWithAvailableRam, parseMemAvailable, withAvailableRam } from '../../main/engine/system-memory';
 import { makeEngine } from '../helpers/engine';
 import { REPO_ROOT, TINY_SPM } from '../helpers/models';
 
@@ -52,6 +53,47 @@ describe('CPU', () => {
     const small = await engine.estimate(TINY_SPM, { contextSize: 512 });
     const big = await engine.estimate(TINY_SPM, { contextSize: 2048 });
     expect(big.host.context).toBeGreaterThan(small.host.context * 3);
+  });
+});
+
+describe("system RAM's free memory", () => {
+  test('MemAvailable is read from /proc/meminfo, and replaces only the CPU device and the host part', () => {
+    const meminfo = 'MemTotal:       24684256 kB\nMemFree:         2000000 kB\nMemAvailable:   20000000 kB\nBuffers:  1 kB\n';
+    expect(parseMemAvailable(meminfo)).toBe(20000000 * 1024);
+    expect(parseMemAvailable('MemTotal: 1 kB\n')).toBeNull();
+    const cpu = { backend: 'CPU', name: 'CPU', description: 'x', type: 'cpu', memoryTotal: 100, memoryFree: 100 };
+    const gpu = { backend: 'Vulkan', name: 'Vulkan0', description: 'y', type: 'gpu', memoryTotal: 50, memoryFree: 40 };
+    expect(withAvailableRam([cpu, gpu], 60)).toEqual([{ ...cpu, memoryFree: 60 }, gpu]);
+    expect(withAvailableRam([cpu], 500)[0].memoryFree).toBe(100); // never above the total
+    const part = { total: 100, free: 100, model: 1, context: 2, compute: 3 };
+    expect(hostWithAvailableRam({ devices: [], host: part }, 70)).toEqual({ devices: [], host: { ...part, free: 70 } });
+  });
+
+  (process.platform === 'linux' ? test : test.skip)('the engine reports the RAM available now, not the total (devices, estimate, loaded breakdown)', async () => {
+    const engine = makeEngine({ GGML_VK_VISIBLE_DEVICES: '' });
+    try {
+      const meminfo = () => fs.readFileSync('/proc/meminfo', 'utf8');
+      const total = Number(/^MemTotal:\s+(\d+) kB$/m.exec(meminfo())![1]) * 1024;
+      // other processes allocate meanwhile: compare with readings taken around the call, with some slack
+      const SLACK = 512 * 2 ** 20;
+      const around = async <T>(read: () => Promise<T>, free: (r: T) => number) => {
+        const before = parseMemAvailable(meminfo())!;
+        const r = await read();
+        const after = parseMemAvailable(meminfo())!;
+        const f = free(r);
+        expect(f).toBeLessThan(total);
+        expect(f).toBeGreaterThanOrEqual(Math.min(before, after) - SLACK);
+        expect(f).toBeLessThanOrEqual(Math.max(before, after) + SLACK);
+      };
+      await around(() => engine.devices(), (ds) => ds.find((d) => d.type === 'cpu')!.memoryFree);
+      await around(() => engine.estimate(TINY_SPM, { contextSize: 512, gpuLayers: 0 }), (e) => e.host.free);
+      await engine.load('m', TINY_SPM, { contextSize: 512, gpuLayers: 0, threads: 2 });
+      await around(() => engine.memory('m'), (m) => m.host.free);
+      // the total stays the machine's
+      expect((await engine.estimate(TINY_SPM, { contextSize: 512, gpuLayers: 0 })).host.total).toBe(total);
+    } finally {
+      await engine.close();
+    }
   });
 });
 
