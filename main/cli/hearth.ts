@@ -7,7 +7,7 @@ import path from 'path';
 import { EngineClient } from '../engine/client';
 import { Logger, logLevelFrom, logUncaught, openFileLogger, silentLogger, stderrLogger, teeLogger } from '../logging';
 import { EngineError, FILE_TYPE_NAMES, LoadParamsInput } from '../engine/protocol';
-import { planLoad } from '../models/fit';
+import { CPU_ONLY, gpuDevices, planLoad } from '../models/fit';
 import { ensureDataDir, projectRoot, resolveDataDir } from '../paths';
 import { intFlag, numFlag, parseArgs, UsageError } from './args';
 import { BrowserServer } from '../browser/server';
@@ -151,7 +151,8 @@ export async function main(argv: string[]): Promise<number> {
         else {
           const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`.padStart(12);
           process.stdout.write(`${path.basename(file)}: ${est.layers} layers, context ${est.contextSize}, GPU layers ${String(chosen.gpuLayers)}\n`);
-          if (reason) process.stdout.write(`${reason}\n`);
+          const why = reason ?? (gpuDevices(est).length === 0 ? CPU_ONLY : null);
+          if (why) process.stdout.write(`${why}\n`);
           process.stdout.write(`${'device'.padEnd(10)}${'weights'.padStart(12)}${'KV cache'.padStart(12)}${'compute'.padStart(12)}${'total'.padStart(12)}${'free'.padStart(14)}\n`);
           for (const r of rows) process.stdout.write(`${r.device.padEnd(10)}${mib(r.weights)}${mib(r.kvCache)}${mib(r.compute)}${mib(r.total)}${mib(r.free).padStart(14)}\n`);
           for (const p of check.problems) process.stdout.write(`does not fit: ${p}\n`);

@@ -228,6 +228,7 @@ export const MemoryPart = z.object({ model: z.number(), context: z.number(), com
 export const MemoryEstimateDTO = z.object({
   devices: z.array(MemoryPart.extend({ name: z.string(), backend: z.string(), description: z.string(), type: z.string() })),
   host: MemoryPart,
+  /** the layers the load would put on GPUs: the fit's choice for auto, 0 when there is no GPU */
   gpuLayers: z.union([z.number(), z.literal('max')]),
   contextSize: z.number(),
   layers: z.number(),

@@ -25,10 +25,18 @@ export function checkEstimate(est: MemoryBreakdown, marginBytes: number): FitChe
   return { fits: problems.length === 0, problems };
 }
 
+/** The estimate's GPUs (integrated ones too): the devices layers can be offloaded to. */
+export function gpuDevices(est: MemoryBreakdown): MemoryBreakdown['devices'] {
+  return est.devices.filter((d) => d.type === 'gpu' || d.type === 'igpu');
+}
+
+/** What every load does on a machine without a GPU device, in words. */
+export const CPU_ONLY = 'CPU only: no GPU device is available, every layer runs on the CPU.';
+
 /** Why the fit chose what it chose, in one sentence. */
 export function describeFit(fit: FitResult, est: Estimate, marginMiB: number): string {
-  const gpus = est.devices.filter((d) => d.type === 'gpu' || d.type === 'igpu');
-  if (gpus.length === 0) return 'CPU only: no GPU device is available, every layer runs on the CPU.';
+  const gpus = gpuDevices(est);
+  if (gpus.length === 0) return CPU_ONLY;
   // llama.cpp counts the output layer as one more offloadable layer: all = layers + 1
   const total = est.layers + 1;
   const layers = fit.gpuLayers < 0 ? total : Math.min(fit.gpuLayers, total);
@@ -40,7 +48,7 @@ export function describeFit(fit: FitResult, est: Estimate, marginMiB: number): s
 }
 
 export interface PlannedLoad {
-  /** what the load will use: the fit's choice when gpuLayers is auto */
+  /** what the load will use: the fit's choice when gpuLayers is auto; 0 without a GPU, whatever was asked */
   gpuLayers: number | 'max';
   contextSize: number;
   estimate: Estimate;
@@ -64,8 +72,10 @@ export async function planLoad(
     chosen = { ...params, gpuLayers: fit.gpuLayers < 0 ? 'max' : fit.gpuLayers, contextSize: fit.contextSize };
   }
   const estimate = await engine.estimate(file, chosen);
+  const asked = chosen.gpuLayers === 'max' || chosen.gpuLayers === 'auto' || chosen.gpuLayers === undefined ? 'max' : chosen.gpuLayers;
   return {
-    gpuLayers: chosen.gpuLayers === 'max' || chosen.gpuLayers === 'auto' || chosen.gpuLayers === undefined ? 'max' : chosen.gpuLayers,
+    // llama.cpp's fit answers "all" (-1) when there is nothing to fit onto: every layer then runs on the CPU
+    gpuLayers: gpuDevices(estimate).length === 0 ? 0 : asked,
     contextSize: estimate.contextSize,
     estimate,
     fit,

@@ -156,4 +156,8 @@ test('hearth fit --json prints the estimate per device', () => {
   expect(host.kvCache).toBeGreaterThan(0);
   expect(host.total).toBe(host.weights + host.kvCache + host.compute);
   expect(out.reason).toMatch(/CPU only/);
+  // auto without a GPU: no layer is offloaded (llama.cpp's fit says "all", which means none here)
+  expect(out.gpuLayers).toBe(0);
+  // and the host's free memory is what is available, not the total
+  expect(host.free).toBeLessThan(host.memoryTotal);
 });

@@ -297,6 +297,25 @@ describe('model settings view', () => {
     expect(within(dialog).getByText(/0 of 33 layers on the GPU/)).toBeTruthy();
   });
 
+  test('without a GPU, auto GPU layers says CPU only (not "max") and so does the estimate', async () => {
+    const view = modelSettingsView();
+    // the default app.info has only the CPU device; llama.cpp's fit then answers "all layers", which means none
+    renderApp(
+      settingsHandlers(() => view, {
+        'models.estimate': (p: { settings: LoadSettingsDTO }) =>
+          memoryEstimate(p.settings as never, { devices: [], gpuLayers: 0, fitReason: 'CPU only: no GPU device is available, every layer runs on the CPU.' }),
+      }),
+    );
+    const dialog = await openModelSettings();
+    const slider = within(dialog).getByRole('slider', { name: 'GPU layers' });
+    expect(within(dialog).getByRole('radio', { name: 'Auto' })).toHaveProperty('checked', true);
+    expect(slider.getAttribute('aria-valuetext')).toBe('auto: CPU only, no layers on a GPU');
+    expect((slider as HTMLInputElement).value).toBe('0');
+    expect(dialog.querySelector('output[for="ms-gpu-layers"]')?.textContent).toBe('auto (CPU only)');
+    expect(await within(dialog).findByText(/^CPU only · context 4,096 tokens$/, {}, { timeout: 3000 })).toBeTruthy();
+    expect(within(dialog).queryByText(/on the GPU ·/)).toBeNull();
+  });
+
   test('a slow estimate answered after a newer one does not overwrite it', async () => {
     jest.useFakeTimers();
     const view = modelSettingsView({ settings: { gpuLayers: 32 } });

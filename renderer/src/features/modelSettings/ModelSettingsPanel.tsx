@@ -78,14 +78,23 @@ function Field(props: { id: string; label: string; hint?: ReactNode; reload: boo
 
 const describedBy = (id: string, reload: boolean, hint = true) => [hint ? `${id}-hint` : '', reload ? `${id}-reload` : ''].filter(Boolean).join(' ') || undefined;
 
-function GpuLayers({ form, view, reload, chosen, onChange }: { form: LoadForm; view: ModelSettingsView; reload: boolean; chosen: number | 'max' | null; onChange: (p: Partial<LoadForm>) => void }) {
+/**
+ * GPU layers: auto, max or a number. Auto shows what it will do: the fit's layer count from the
+ * estimate, or "CPU only" on a machine without a GPU (where llama.cpp's "all" means none).
+ */
+function GpuLayers(props: { form: LoadForm; view: ModelSettingsView; reload: boolean; chosen: number | 'max' | null; cpuOnly: boolean; onChange: (p: Partial<LoadForm>) => void }) {
+  const { form, view, reload, chosen, cpuOnly, onChange } = props;
   const top = maxGpuLayers(view.layers);
-  const shown = form.gpuMode === 'layers' ? form.gpuLayers : form.gpuMode === 'max' ? top : chosen === null ? top : chosen === 'max' ? top : Math.min(chosen, top);
+  const autoLayers = cpuOnly ? 0 : chosen === null || chosen === 'max' ? top : Math.min(chosen, top);
+  const shown = form.gpuMode === 'layers' ? form.gpuLayers : form.gpuMode === 'max' ? top : autoLayers;
+  const autoText = cpuOnly ? 'auto (CPU only)' : chosen === null ? 'auto' : `auto · ${shown}/${top}`;
   const valueText =
     form.gpuMode === 'auto'
-      ? chosen === null
-        ? 'auto'
-        : `auto: ${shown} of ${top}`
+      ? cpuOnly
+        ? 'auto: CPU only, no layers on a GPU'
+        : chosen === null
+          ? 'auto'
+          : `auto: ${shown} of ${top}`
       : `${shown} of ${top}${shown >= top ? ' (all, with the output layer)' : ''}`;
   const modes: { value: LoadForm['gpuMode']; label: string }[] = [
     { value: 'auto', label: 'Auto' },
@@ -130,7 +139,7 @@ function GpuLayers({ form, view, reload, chosen, onChange }: { form: LoadForm; v
           onChange={(e) => onChange({ gpuMode: 'layers', gpuLayers: Number(e.target.value) })}
         />
         <output htmlFor="ms-gpu-layers" className="slider-value">
-          {form.gpuMode === 'auto' ? (chosen === null ? 'auto' : `auto · ${shown}/${top}`) : `${shown}/${top}`}
+          {form.gpuMode === 'auto' ? autoText : `${shown}/${top}`}
         </output>
       </div>
       <span className="hint" id="ms-gpu-layers-hint">
@@ -280,7 +289,7 @@ export function ModelSettingsPanel() {
         >
           <fieldset>
             <legend>GPU offload</legend>
-            <GpuLayers form={draft} view={view} reload={marks.has('gpuLayers')} chosen={chosen} onChange={set} />
+            <GpuLayers form={draft} view={view} reload={marks.has('gpuLayers')} chosen={chosen} cpuOnly={info !== null && gpus.length === 0} onChange={set} />
             {gpus.length === 0 && <p className="hint">No GPU device is available: every layer runs on the CPU.</p>}
           </fieldset>
 
@@ -492,8 +501,10 @@ export function ModelSettingsPanel() {
           <>
             <MemoryBars estimate={estimate.data} marginMiB={margin} />
             <p className="muted est-summary">
-              {estimate.data.gpuLayers === 'max' ? 'All layers' : `${estimate.data.gpuLayers} of ${maxGpuLayers(estimate.data.layers)} layers`} on the GPU ·
-              context {formatInt(estimate.data.contextSize)} tokens
+              {estimate.data.devices.some((d) => d.type === 'gpu' || d.type === 'igpu')
+                ? `${estimate.data.gpuLayers === 'max' ? 'All layers' : `${estimate.data.gpuLayers} of ${maxGpuLayers(estimate.data.layers)} layers`} on the GPU`
+                : 'CPU only'}{' '}
+              · context {formatInt(estimate.data.contextSize)} tokens
             </p>
             {estimate.data.fitReason && <p className="fit-reason">{estimate.data.fitReason}</p>}
             {!estimate.data.fits && (
