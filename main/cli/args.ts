@@ -4,6 +4,7 @@ export interface ParsedArgs {
   flags: Record<string, string | boolean>;
 }
 
+/** A mistake on the command line: printed as one line that says what to give instead. */
 export class UsageError extends Error {}
 
 export function parseArgs(argv: string[], booleans: ReadonlySet<string>, aliases: Record<string, string> = {}): ParsedArgs {
@@ -28,7 +29,8 @@ export function parseArgs(argv: string[], booleans: ReadonlySet<string>, aliases
         flags[name] = value === undefined ? true : value !== 'false';
       } else {
         if (value === undefined) {
-          if (i + 1 >= argv.length) throw new UsageError(`--${name} needs a value`);
+          // the next option is not this one's value (`--port --data-dir D`): a value may start with one dash, not two
+          if (i + 1 >= argv.length || /^--./.test(argv[i + 1])) throw new UsageError(`--${name} needs a value (see hearth --help)`);
           value = argv[++i];
         }
         flags[name] = value;
@@ -38,11 +40,18 @@ export function parseArgs(argv: string[], booleans: ReadonlySet<string>, aliases
   return { positional, flags };
 }
 
+/** Refuses an option the command does not take (a typo would otherwise be ignored without a word). */
+export function checkKnownFlags(flags: ParsedArgs['flags'], known: ReadonlySet<string>, command: string): void {
+  for (const name of Object.keys(flags)) {
+    if (!known.has(name)) throw new UsageError(`hearth ${command} has no option --${name}: see hearth --help`);
+  }
+}
+
 export function intFlag(flags: ParsedArgs['flags'], name: string, def?: number): number | undefined {
   const v = flags[name];
   if (v === undefined) return def;
   const n = Number(v);
-  if (typeof v !== 'string' || !Number.isInteger(n)) throw new UsageError(`--${name} must be an integer`);
+  if (typeof v !== 'string' || v.trim() === '' || !Number.isInteger(n)) throw new UsageError(`--${name} must be a whole number, not ${JSON.stringify(v)}`);
   return n;
 }
 
@@ -50,6 +59,6 @@ export function numFlag(flags: ParsedArgs['flags'], name: string, def?: number):
   const v = flags[name];
   if (v === undefined) return def;
   const n = Number(v);
-  if (typeof v !== 'string' || !Number.isFinite(n)) throw new UsageError(`--${name} must be a number`);
+  if (typeof v !== 'string' || v.trim() === '' || !Number.isFinite(n)) throw new UsageError(`--${name} must be a number, not ${JSON.stringify(v)}`);
   return n;
 }

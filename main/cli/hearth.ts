@@ -6,10 +6,11 @@ import fs from 'fs';
 import path from 'path';
 import { EngineClient } from '../engine/client';
 import { Logger, logLevelFrom, logUncaught, openFileLogger, silentLogger, stderrLogger, teeLogger } from '../logging';
-import { EngineError, FILE_TYPE_NAMES, LoadParamsInput } from '../engine/protocol';
+import { CompletionRequest, CONTEXT_STEP, contextSizeUsed, FILE_TYPE_NAMES, LoadParams, LoadParamsInput, MAX_CONTEXT_SIZE } from '../engine/protocol';
 import { CPU_ONLY, gpuDevices, planLoad } from '../models/fit';
 import { ensureDataDir, projectRoot, resolveDataDir } from '../paths';
-import { intFlag, numFlag, parseArgs, UsageError } from './args';
+import { checkKnownFlags, intFlag, numFlag, parseArgs, UsageError } from './args';
+import { checkFlags, errorLine, listenError } from './errors';
 import { BrowserServer } from '../browser/server';
 import { isLoopbackHost, isWildcardHost, machineNames } from '../browser/guard';
 import { composeApp } from '../compose';
@@ -31,6 +32,49 @@ global options: --data-dir DIR (or HEARTH_DATA_DIR), --verbose`;
 
 const BOOLEANS = new Set(['json', 'verbose', 'help', 'allow-remote']);
 const ALIASES: Record<string, string> = { p: 'prompt', n: 'n-predict', h: 'help', t: 'threads', c: 'ctx' };
+const GLOBAL_FLAGS = ['data-dir', 'verbose', 'help'];
+/** the options each command takes, besides the global ones */
+const COMMAND_FLAGS: Record<string, string[]> = {
+  info: ['json'],
+  run: ['prompt', 'n-predict', 'seed', 'temp', 'ctx', 'threads', 'gpu-layers'],
+  fit: ['gpu-layers', 'ctx', 'cache-type', 'margin', 'json'],
+  devices: ['json'],
+  serve: ['port', 'host', 'allow-remote'],
+};
+/** the option that sets each field the engine checks (its words name the option, not the field) */
+const FLAG_OF: Record<string, string> = {
+  contextSize: 'ctx',
+  threads: 'threads',
+  gpuLayers: 'gpu-layers',
+  cacheTypeK: 'cache-type',
+  cacheTypeV: 'cache-type',
+  fitMarginMiB: 'margin',
+  prompt: 'prompt',
+  maxTokens: 'n-predict',
+  'sampling.seed': 'seed',
+  'sampling.temperature': 'temp',
+};
+const PORT_MAX = 65535;
+
+/** A one-line note on stderr: something given was changed, and why. */
+function notice(text: string): void {
+  process.stderr.write(`hearth: note: ${text}\n`);
+}
+
+/**
+ * --ctx: 0 is the model's trained context; any other size is rounded up to what llama.cpp creates,
+ * with a note saying so.
+ */
+function ctxFlag(flags: Record<string, string | boolean>): number | undefined {
+  const n = intFlag(flags, 'ctx');
+  if (n === undefined) return undefined;
+  if (n < 0 || n > MAX_CONTEXT_SIZE) {
+    throw new UsageError(`--ctx ${n} is out of range: give 0 (the model's trained context) or 1 to ${formatInt(MAX_CONTEXT_SIZE)} tokens`);
+  }
+  const used = contextSizeUsed(n);
+  if (used !== n) notice(`--ctx ${n} becomes ${used}: llama.cpp sizes a context in whole multiples of ${CONTEXT_STEP} tokens`);
+  return used;
+}
 
 function formatInt(n: number): string {
   return n.toLocaleString('en-US');
@@ -51,6 +95,10 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE + '\n');
     return command || flags.help ? 0 : 1;
   }
+  if (!Object.prototype.hasOwnProperty.call(COMMAND_FLAGS, command)) {
+    throw new UsageError(`unknown command ${command}: the commands are ${Object.keys(COMMAND_FLAGS).join(', ')} (see hearth --help)`);
+  }
+  checkKnownFlags(flags, new Set([...GLOBAL_FLAGS, ...COMMAND_FLAGS[command]]), command);
   const dataDir = resolveDataDir(typeof flags['data-dir'] === 'string' ? flags['data-dir'] : undefined);
   // serve keeps main.log and engine.log in <data>/logs (like the app); --verbose also prints to stderr
   const logDir = command === 'serve' ? ensureDataDir(dataDir).logs : undefined;
@@ -103,26 +151,25 @@ export async function main(argv: string[]): Promise<number> {
         const prompt = flags.prompt;
         if (!file || typeof prompt !== 'string') throw new UsageError('usage: hearth run MODEL.gguf -p TEXT [-n N] [--seed S] [--temp T]');
         const params: LoadParamsInput = {
-          contextSize: intFlag(flags, 'ctx'),
+          contextSize: ctxFlag(flags),
           threads: intFlag(flags, 'threads'),
           gpuLayers: gpuLayersFlag(flags['gpu-layers']),
         };
-        await engine.load('cli', file, params);
+        checkFlags(LoadParams, params, FLAG_OF);
+        const request: CompletionRequest = {
+          prompt,
+          maxTokens: intFlag(flags, 'n-predict', 32),
+          sampling: { seed: intFlag(flags, 'seed'), temperature: numFlag(flags, 'temp') },
+        };
+        checkFlags(CompletionRequest, request, FLAG_OF);
+        const loaded = await engine.load('cli', file, params);
         const ac = new AbortController();
         process.once('SIGINT', () => ac.abort());
-        const r = await engine.complete(
-          'cli',
-          {
-            prompt,
-            maxTokens: intFlag(flags, 'n-predict', 32),
-            sampling: { seed: intFlag(flags, 'seed'), temperature: numFlag(flags, 'temp') },
-          },
-          { onPiece: (t) => process.stdout.write(t), signal: ac.signal },
-        );
+        const r = await engine.complete('cli', request, { onPiece: (t) => process.stdout.write(t), signal: ac.signal });
         process.stdout.write('\n');
         const t = r.timings;
         process.stderr.write(
-          `[${t.promptTokens} prompt tokens, ${t.generatedTokens} generated; prompt ${t.promptTps.toFixed(1)} tok/s, generation ${t.genTps.toFixed(1)} tok/s; stop: ${r.stopReason}]\n`,
+          `[${t.promptTokens} prompt tokens, ${t.generatedTokens} generated; context ${String(loaded.context.contextSize)}; prompt ${t.promptTps.toFixed(1)} tok/s, generation ${t.genTps.toFixed(1)} tok/s; stop: ${r.contextFull ? 'context full' : r.stopReason}]\n`,
         );
         return 0;
       }
@@ -133,12 +180,13 @@ export async function main(argv: string[]): Promise<number> {
         const cacheType = typeof flags['cache-type'] === 'string' ? flags['cache-type'] : undefined;
         const marginMiB = numFlag(flags, 'margin', 1024)!;
         const params: LoadParamsInput = {
-          contextSize: intFlag(flags, 'ctx'),
+          contextSize: ctxFlag(flags),
           cacheTypeK: cacheType as LoadParamsInput['cacheTypeK'],
           cacheTypeV: cacheType as LoadParamsInput['cacheTypeV'],
           gpuLayers,
           fitMarginMiB: marginMiB,
         };
+        checkFlags(LoadParams, params, FLAG_OF);
         const plan = await planLoad(engine, file, params, marginMiB);
         const { estimate: est, fit, reason, check } = plan;
         const chosen = { gpuLayers: plan.gpuLayers };
@@ -173,6 +221,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'serve': {
         const port = intFlag(flags, 'port', 1420)!;
+        if (port < 0 || port > PORT_MAX) throw new UsageError(`--port ${port} is not a port: give one from 0 to ${PORT_MAX} (0 picks a free one)`);
         const host = typeof flags.host === 'string' ? flags.host : '127.0.0.1';
         const allowRemote = flags['allow-remote'] === true;
         if (!isLoopbackHost(host) && !allowRemote) {
@@ -182,7 +231,12 @@ export async function main(argv: string[]): Promise<number> {
         const pkg = JSON.parse(fs.readFileSync(path.join(projectRoot(), 'package.json'), 'utf8')) as { version: string };
         const app = composeApp({ paths, engine, appVersion: pkg.version, logger });
         const server = new BrowserServer({ services: app.services, host, port, rendererDir: path.join(projectRoot(), 'dist', 'renderer'), logger, allowRemote });
-        await server.listen();
+        try {
+          await server.listen();
+        } catch (e) {
+          await app.close();
+          throw listenError(e, host, port);
+        }
         // the address without its token: the token never goes to a log
         logger.info('browser mode started', { version: pkg.version, platform: process.platform, arch: process.arch, host, port: server.port });
         engine.start().catch((e: Error) => process.stderr.write(`engine: ${e.message}\n`));
@@ -206,7 +260,7 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       }
       default:
-        throw new UsageError(`unknown command ${command}\n${USAGE}`);
+        throw new UsageError(`unknown command ${command}: see hearth --help`);
     }
   } finally {
     await engine.close();
@@ -215,13 +269,15 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 export function runCli(): void {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (e: unknown) => {
-      const msg = e instanceof EngineError ? `${e.message} [${e.code}]` : (e as Error).message ?? String(e);
-      process.stderr.write(`hearth: ${msg.split('\n')[0]}\n`);
-      if (e instanceof UsageError && msg.includes('\n')) process.stderr.write(msg.split('\n').slice(1).join('\n') + '\n');
-      process.exit(1);
-    },
-  );
+  const argv = process.argv.slice(2);
+  // the stack trace only when asked for (serve also logs every uncaught error, with its stack, to main.log)
+  const verbose = argv.includes('--verbose');
+  const fail = (e: unknown) => {
+    process.stderr.write(`hearth: ${errorLine(e)}\n`);
+    if (verbose && e instanceof Error && !(e instanceof UsageError) && e.stack) process.stderr.write(`${e.stack}\n`);
+    process.exit(1);
+  };
+  process.on('uncaughtException', fail);
+  process.on('unhandledRejection', fail);
+  main(argv).then((code) => process.exit(code), fail);
 }

@@ -15,6 +15,7 @@ import {
   ChatRequest,
   ClientMessage,
   CompletionRequest,
+  defaultContextSize,
   EngineError,
   Estimate,
   FILE_TYPE_NAMES,
@@ -245,13 +246,12 @@ export class EngineHost {
     return { ...m, fileTypeName: ft === null ? undefined : FILE_TYPE_NAMES[ft] ?? `type ${ft}` };
   }
 
-  /** Validates the file, and gives the parameters the context a load would get: min(4096, trained). */
+  /** Validates the file, and gives the parameters the context a load would get (defaultContextSize). */
   private async withDefaultContext(file: string, p: LoadParams): Promise<LoadParams> {
     const h = await this.validateFile(file);
     if (p.contextSize !== undefined) return p;
     const arch = ggufString(h, 'general.architecture') ?? '';
-    const trained = ggufNumber(h, `${arch}.context_length`) ?? 4096;
-    return { ...p, contextSize: Math.min(4096, trained || 4096) };
+    return { ...p, contextSize: defaultContextSize(ggufNumber(h, `${arch}.context_length`) ?? 0) };
   }
 
   /**

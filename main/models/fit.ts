@@ -1,5 +1,5 @@
 /** Reading llama.cpp's memory estimates: totals, whether they fit, and the words shown to the user. */
-import { Estimate, FitResult, LoadParamsInput, MemoryBreakdown } from '../engine/protocol';
+import { contextSizeUsed, Estimate, FitResult, LoadParamsInput, MemoryBreakdown } from '../engine/protocol';
 
 const GiB = 1024 ** 3;
 
@@ -50,6 +50,7 @@ export function describeFit(fit: FitResult, est: Estimate, marginMiB: number): s
 export interface PlannedLoad {
   /** what the load will use: the fit's choice when gpuLayers is auto; 0 without a GPU, whatever was asked */
   gpuLayers: number | 'max';
+  /** the context the load will create (rounded up to whole CONTEXT_STEPs) */
   contextSize: number;
   estimate: Estimate;
   fit: FitResult | null;
@@ -76,7 +77,8 @@ export async function planLoad(
   return {
     // llama.cpp's fit answers "all" (-1) when there is nothing to fit onto: every layer then runs on the CPU
     gpuLayers: gpuDevices(estimate).length === 0 ? 0 : asked,
-    contextSize: estimate.contextSize,
+    // what llama.cpp creates for it (its own estimate already counts the rounded size)
+    contextSize: contextSizeUsed(estimate.contextSize),
     estimate,
     fit,
     reason: fit ? describeFit(fit, estimate, marginMiB) : null,

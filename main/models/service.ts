@@ -4,7 +4,7 @@
  */
 import { EngineClient } from '../engine/client';
 import type { Logger } from '../logging';
-import { LoadParams, LoadParamsInput } from '../engine/protocol';
+import { defaultContextSize, LoadParams, LoadParamsInput } from '../engine/protocol';
 import { HardwareMonitor } from '../hardware';
 import { IpcError, LoadSettingsDTO, MemoryEstimateDTO, ModelSettingsView } from '../ipc/contract';
 import { Services } from '../services';
@@ -35,7 +35,7 @@ export class ModelService {
       settings,
       defaults: {
         gpuLayers: 'auto',
-        contextSize: Math.min(4096, info.trainedContext || 4096),
+        contextSize: defaultContextSize(info.trainedContext),
         cacheTypeK: 'f16',
         cacheTypeV: 'f16',
         flashAttention: 'auto',

@@ -2,6 +2,7 @@
 import { spawn, spawnSync } from 'child_process';
 import fs from 'fs';
 import http from 'http';
+import net from 'net';
 import path from 'path';
 import { tempDir } from '../helpers/engine';
 import { REPO_ROOT, TEST_MODELS, TINY_BPE, TINY_SPM } from '../helpers/models';
@@ -54,6 +55,89 @@ test('errors exit 1 with one line on stderr, never a signal', () => {
   const unknown = hearth(['frobnicate']);
   expect(unknown.status).toBe(1);
   fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** A failed run: exit 1, exactly one line on stderr (matching `line`), no stack trace. */
+function expectOneLine(r: ReturnType<typeof hearth>, line: RegExp): void {
+  expect(r.signal).toBeNull();
+  expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 1, stderr: expect.stringMatching(/^hearth: [^\n]+\n$/) });
+  expect(r.stderr.trimEnd()).toMatch(line);
+  expect(r.stderr).not.toMatch(/^\s+at /m);
+}
+
+describe('errors are one line that says what to do', () => {
+  let dataDir: string;
+  beforeAll(() => (dataDir = tempDir()));
+  afterAll(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+  const run = (args: string[], env: NodeJS.ProcessEnv = {}) => hearth([...args, '--data-dir', dataDir], env);
+
+  test('serve: a port out of range, not a number, or missing', () => {
+    expectOneLine(run(['serve', '--port', '70000']), /^hearth: --port 70000 is not a port: give one from 0 to 65535 \(0 picks a free one\)$/);
+    expectOneLine(run(['serve', '--port', '-1']), /^hearth: --port -1 is not a port: give one from 0 to 65535/);
+    expectOneLine(run(['serve', '--port', 'http']), /^hearth: --port must be a whole number, not "http"$/);
+    // the next option is not the port
+    expectOneLine(run(['serve', '--port']), /^hearth: --port needs a value \(see hearth --help\)$/);
+    expectOneLine(hearth(['serve', '--port', '--data-dir', dataDir]), /^hearth: --port needs a value/);
+  });
+
+  test('serve: a port in use names the port and the option to choose another', async () => {
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as net.AddressInfo).port;
+    try {
+      expectOneLine(run(['serve', '--port', String(port)]), new RegExp(`^hearth: port ${port} is in use: choose another with --port N \\(--port 0 picks a free one\\)$`));
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
+  });
+
+  test('serve: a host that is not this machine, or not a name at all', () => {
+    expectOneLine(run(['serve', '--port', '0', '--host', 'no-such-host.invalid', '--allow-remote']), /^hearth: --host no-such-host\.invalid is not a known host name: give an address such as 127\.0\.0\.1$/);
+    // TEST-NET-1 (RFC 5737): never an address of this machine
+    expectOneLine(run(['serve', '--port', '0', '--host', '192.0.2.1', '--allow-remote']), /^hearth: 192\.0\.2\.1 is not an address of this machine: choose one of its addresses with --host/);
+  });
+
+  test('options the engine would refuse are named with their bounds or choices, before anything loads', () => {
+    expectOneLine(run(['fit', TINY_SPM, '--cache-type', 'q9_9']), /^hearth: --cache-type q9_9 is not one of: f32, f16, bf16, q8_0, q4_0, q4_1, iq4_nl, q5_0, q5_1$/);
+    expectOneLine(run(['run', TINY_SPM, '-p', 'hi', '--threads', '0']), /^hearth: --threads must be at least 1$/);
+    expectOneLine(run(['run', TINY_SPM, '-p', 'hi', '--temp', '9']), /^hearth: --temp must be at most 5$/);
+    expectOneLine(run(['run', TINY_SPM, '-p', '']), /^hearth: --prompt must not be empty$/);
+    expectOneLine(run(['fit', TINY_SPM, '--margin', '-1']), /^hearth: --margin must be at least 0$/);
+    expectOneLine(run(['fit', TINY_SPM, '--ctx', '-5']), /^hearth: --ctx -5 is out of range: give 0 \(the model's trained context\) or 1 to 16,777,216 tokens$/);
+  });
+
+  test('an unknown command or option (a typo) is refused, not ignored', () => {
+    expectOneLine(run(['frobnicate']), /^hearth: unknown command frobnicate: the commands are info, run, fit, devices, serve \(see hearth --help\)$/);
+    expectOneLine(run(['serve', '--prot', '8080']), /^hearth: hearth serve has no option --prot: see hearth --help$/);
+    expectOneLine(run(['info', TINY_SPM, '--ctx', '512']), /^hearth: hearth info has no option --ctx/);
+  });
+
+  test('engine errors keep their code and add what to check; --verbose adds the stack trace', () => {
+    const missing = path.join(dataDir, 'missing.gguf');
+    expectOneLine(run(['info', missing]), new RegExp(`^hearth: model file not found: .*missing\\.gguf \\[not_found\\]: check the path$`));
+    const verbose = run(['info', missing, '--verbose']);
+    expect(verbose.status).toBe(1);
+    expect(verbose.stderr).toMatch(/^hearth: model file not found: .*\[not_found\]: check the path$/m);
+    expect(verbose.stderr).toMatch(/^EngineError: model file not found/m);
+    expect(verbose.stderr).toMatch(/^\s+at /m);
+  });
+});
+
+test('--ctx is rounded up to what llama.cpp creates, with a one-line note saying so', () => {
+  const r = hearth(['run', TINY_SPM, '-p', 'Once', '-n', '2', '--ctx', '300']);
+  expect(r.status).toBe(0);
+  const lines = r.stderr.trimEnd().split('\n');
+  expect(lines[0]).toBe('hearth: note: --ctx 300 becomes 512: llama.cpp sizes a context in whole multiples of 256 tokens');
+  // the context the engine really created
+  expect(lines[1]).toMatch(/; context 512; /);
+  // a multiple of 256 is used as given, without a note
+  const exact = hearth(['run', TINY_SPM, '-p', 'Once', '-n', '2', '--ctx', '256']);
+  expect(exact.stderr).not.toMatch(/note:/);
+  expect(exact.stderr).toMatch(/; context 256; /);
+  // fit estimates the size the load will create
+  const fit = hearth(['fit', TINY_SPM, '--ctx', '10', '--json']);
+  expect(fit.stderr).toBe('hearth: note: --ctx 10 becomes 256: llama.cpp sizes a context in whole multiples of 256 tokens\n');
+  expect(JSON.parse(fit.stdout).contextSize).toBe(256);
 });
 
 test('hearth serve prints the URL with its token, serves the UI, and engine info only with the token', async () => {

@@ -1,0 +1,76 @@
+/**
+ * What the hearth command prints when it fails: one line on stderr that says what went wrong and
+ * what to do about it. The stack trace goes to stderr only with --verbose (and, for `serve`, to
+ * main.log with every uncaught error).
+ */
+import { z } from 'zod';
+import { EngineError } from '../engine/protocol';
+import { UsageError } from './args';
+
+/** A listen() failure of `hearth serve`, in words with the option that fixes it. */
+export function listenError(e: unknown, host: string, port: number): Error {
+  const err = e as NodeJS.ErrnoException;
+  switch (err?.code) {
+    case 'EADDRINUSE':
+      return new UsageError(`port ${port} is in use: choose another with --port N (--port 0 picks a free one)`);
+    case 'EACCES':
+      return new UsageError(`port ${port} needs administrator rights here: choose one above 1023 with --port N`);
+    case 'EADDRNOTAVAIL':
+      return new UsageError(`${host} is not an address of this machine: choose one of its addresses with --host (127.0.0.1 keeps Hearth on this machine)`);
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return new UsageError(`--host ${host} is not a known host name: give an address such as 127.0.0.1`);
+    default:
+      return err instanceof Error ? err : new Error(String(e));
+  }
+}
+
+/** What to do about an engine error, by its code (none when the message says it already). */
+const ENGINE_HINTS: Record<string, string> = {
+  invalid_model: 'is it a complete .gguf model file?',
+  not_found: 'check the path',
+  engine_crashed: 'run again with --verbose to see the engine log',
+  engine_unavailable: 'run again with --verbose to see the engine log',
+  engine_hung: 'run again with --verbose to see the engine log',
+  load_failed: 'run again with --verbose to see the engine log',
+  context_failed: 'try a smaller --ctx',
+  out_of_memory: 'try a smaller --ctx or fewer --gpu-layers',
+  context_overflow: 'give a larger --ctx or a shorter prompt',
+};
+
+/** The one line printed for an error (without the "hearth: " prefix). */
+export function errorLine(e: unknown): string {
+  const first = (s: string) => s.split('\n')[0].trim();
+  if (e instanceof UsageError) return first(e.message);
+  if (e instanceof EngineError) {
+    const hint = ENGINE_HINTS[e.code];
+    return `${first(e.message)} [${e.code}]${hint && !e.message.includes(hint) ? `: ${hint}` : ''}`;
+  }
+  if (e instanceof Error) return first(e.message) || e.name;
+  return first(String(e));
+}
+
+/**
+ * A value checked against the schema the engine will check it with, the first problem worded for
+ * the command line: "--threads must be at least 1", "--cache-type q9 is not one of: f32, f16, …".
+ * `flagOf` maps a field of the schema's object to its option.
+ */
+export function checkFlags<S extends z.ZodTypeAny>(schema: S, value: unknown, flagOf: Record<string, string>): z.output<S> {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0];
+  const field = String(issue.path[issue.path.length - 1] ?? '');
+  const flag = flagOf[issue.path.join('.')] ?? flagOf[field];
+  const name = flag ? `--${flag}` : field || 'a value';
+  switch (issue.code) {
+    case 'too_small':
+      if (issue.type === 'string' || issue.type === 'array') throw new UsageError(`${name} must not be empty`);
+      throw new UsageError(`${name} must be at least ${Number(issue.minimum).toLocaleString('en-US')}`);
+    case 'too_big':
+      throw new UsageError(`${name} must be at most ${Number(issue.maximum).toLocaleString('en-US')}`);
+    case 'invalid_enum_value':
+      throw new UsageError(`${name} ${String(issue.received)} is not one of: ${issue.options.join(', ')}`);
+    default:
+      throw new UsageError(`${name}: ${issue.message}`);
+  }
+}
