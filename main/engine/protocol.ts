@@ -3,27 +3,13 @@
  * Every message crossing the process boundary is validated with these zod schemas on arrival.
  */
 import { z } from 'zod';
+import { MAX_CONTEXT_SIZE } from './context-size';
+
+export { CONTEXT_STEP, contextSizeUsed, DEFAULT_CONTEXT_SIZE, defaultContextSize, MAX_CONTEXT_SIZE } from './context-size';
 
 export const CacheType = z.enum(['f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_1', 'iq4_nl', 'q5_0', 'q5_1']);
 /** Cache types that are quantized: a V cache of one of these needs flash attention. */
 export const QUANTIZED_CACHE_TYPES: ReadonlySet<string> = new Set(['q8_0', 'q4_0', 'q4_1', 'iq4_nl', 'q5_0', 'q5_1']);
-
-/** The context a load gets when none is asked for: this many tokens, or the model's trained context if shorter. */
-export const DEFAULT_CONTEXT_SIZE = 4096;
-/** llama.cpp creates every context in whole multiples of this many tokens, rounding a request up (llama-context.cpp). */
-export const CONTEXT_STEP = 256;
-/** The largest context a load may ask for. */
-export const MAX_CONTEXT_SIZE = 1 << 24;
-
-/** The context a load of a model trained on `trained` tokens gets by default (an unknown 0 counts as long enough). */
-export function defaultContextSize(trained: number): number {
-  return Math.min(DEFAULT_CONTEXT_SIZE, trained || DEFAULT_CONTEXT_SIZE);
-}
-
-/** The context llama.cpp really creates for a requested size: rounded up to CONTEXT_STEP (0, the trained context, stays 0). */
-export function contextSizeUsed(requested: number): number {
-  return Math.ceil(requested / CONTEXT_STEP) * CONTEXT_STEP;
-}
 
 /** Load parameters a power user tunes; invalid values are rejected before anything is loaded. */
 export const LoadParams = z

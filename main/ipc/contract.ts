@@ -6,6 +6,9 @@
 import { z } from 'zod';
 import { FINISH_REASONS } from '../store/types';
 
+/** how llama.cpp rounds a context size (the settings page says what a size becomes) */
+export { CONTEXT_STEP, contextSizeUsed } from '../engine/context-size';
+
 // ---- shared shapes -------------------------------------------------------------------------------
 
 export const DeviceInfo = z.object({

@@ -316,6 +316,19 @@ describe('model settings view', () => {
     expect(within(dialog).queryByText(/on the GPU ·/)).toBeNull();
   });
 
+  test('a context length llama.cpp would round up says what it runs as', async () => {
+    const view = modelSettingsView();
+    renderApp(settingsHandlers(() => view));
+    const dialog = await openModelSettings();
+    const input = within(dialog).getByRole('spinbutton', { name: 'Context length' });
+    const hint = () => document.getElementById(input.getAttribute('aria-describedby')!.split(' ')[0])!.textContent;
+    expect(hint()).not.toMatch(/Runs as/);
+    fireEvent.change(input, { target: { value: '300' } });
+    expect(hint()).toMatch(/Runs as 512 tokens: llama\.cpp sizes a context in whole multiples of 256\.$/);
+    fireEvent.change(input, { target: { value: '768' } });
+    expect(hint()).not.toMatch(/Runs as/);
+  });
+
   test('a slow estimate answered after a newer one does not overwrite it', async () => {
     jest.useFakeTimers();
     const view = modelSettingsView({ settings: { gpuLayers: 32 } });

@@ -6,7 +6,7 @@
  * differs from what the loaded model runs with are marked "Reload required".
  */
 import { ReactNode, useEffect, useMemo, useRef } from 'react';
-import type { ModelSettingsView } from '../../../../main/ipc/contract';
+import { CONTEXT_STEP, contextSizeUsed, type ModelSettingsView } from '../../../../main/ipc/contract';
 import { formatInt, modelLabel } from '../../app/format';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { selectModels, selectModelState } from '../models/modelsSlice';
@@ -303,6 +303,9 @@ export function ModelSettingsPanel() {
               hint={
                 <>
                   Trained maximum: {formatInt(trained)} tokens. Default: {defaultText(view, 'contextSize')}.
+                  {Number.isInteger(ctx) && ctx > 0 && contextSizeUsed(ctx) !== ctx && (
+                    <> Runs as {formatInt(contextSizeUsed(ctx))} tokens: llama.cpp sizes a context in whole multiples of {CONTEXT_STEP}.</>
+                  )}
                   {trained > 0 && ctx > trained && <strong className="warn-text"> Longer than the model was trained for: replies may degrade.</strong>}
                 </>
               }
