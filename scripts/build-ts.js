@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Bundles the TypeScript with esbuild: the CLI and browser mode (dist/cli.js), the engine host
-// (dist/engine-host.js), the Electron main and preload (dist/app/), and the renderer (dist/renderer/).
+// (dist/engine-host.js), the Electron main and preload (dist/app/), and the renderer (dist/renderer/,
+// with the app icon from resources/).
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -32,6 +33,8 @@ function build() {
     loader: { '.woff2': 'file' }, external: ['*.woff', '*.ttf'], assetNames: 'fonts/[name]',
   });
   fs.copyFileSync(path.join(root, 'renderer/index.html'), path.join(out, 'index.html'));
+  // the app icon, which index.html declares as the page's icon (the tab, and no /favicon.ico request)
+  fs.copyFileSync(path.join(root, 'resources/icon.png'), path.join(out, 'icon.png'));
 }
 
 module.exports = { build };

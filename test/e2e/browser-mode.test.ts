@@ -51,7 +51,12 @@ test('npm start falls back to browser mode and the page shows the engine', async
   expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/\?token=/);
   const page = await browser.newPage();
   const cspViolations: string[] = [];
-  page.on('console', (m) => /Content Security Policy/i.test(m.text()) && cspViolations.push(m.text()));
+  const failedLoads: string[] = [];
+  page.on('console', (m) => {
+    if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
+    // what Chromium logs for any response >= 400, its own /favicon.ico request included
+    if (/Failed to load resource/i.test(m.text())) failedLoads.push(`${m.text()} ${m.location().url}`);
+  });
   await page.goto(`${url}#about`);
   await expect(page.getByRole('tab', { name: 'About' }).getAttribute('aria-selected')).resolves.toBe('true');
   const devices = page.getByRole('table', { name: 'Devices' });
@@ -74,6 +79,14 @@ test('npm start falls back to browser mode and the page shows the engine', async
   expect(page.url()).not.toContain('token');
   // the page's CSP (connect-src limited to this origin) let everything it needs through
   expect(cspViolations).toEqual([]);
+  // the page declares the app icon, so the browser never asks for a /favicon.ico that is not there
+  const icon = await page.evaluate(async () => {
+    const href = document.querySelector<HTMLLinkElement>('link[rel="icon"]')?.href ?? '';
+    const r = await fetch(href);
+    return { path: new URL(href).pathname, status: r.status, type: r.headers.get('content-type') };
+  });
+  expect(icon).toEqual({ path: '/icon.png', status: 200, type: 'image/png' });
+  expect(failedLoads).toEqual([]);
 });
 
 test('the page without its token loads, but its WebSocket is refused and it says how to get in', async () => {
