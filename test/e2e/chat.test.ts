@@ -442,7 +442,8 @@ test('a reply that fills the context ends with a notice that leads to the model 
   await defaults.getByRole('spinbutton', { name: 'Max tokens' }).fill('-1');
   await defaults.getByRole('button', { name: 'Save defaults' }).click();
   await defaults.getByRole('status').filter({ hasText: 'Saved.' }).waitFor();
-  const models = await openSettings('Models');
+  await defaults.getByRole('tab', { name: 'Models', exact: true }).click();
+  const models = defaults;
   await models.getByRole('form', { name: 'Load settings' }).waitFor({ timeout: WAIT });
   await models.getByRole('spinbutton', { name: 'Context length' }).fill('256');
   await models.getByRole('button', { name: 'Save and reload' }).click();
