@@ -2,6 +2,7 @@
 import os from 'os';
 import path from 'path';
 import fs from 'fs';
+import { makeDirs } from './dirs';
 
 /** The platform's user-data folder for an app named Hearth (what Electron's app.getPath('userData') gives). */
 export function defaultDataDir(platform: NodeJS.Platform = process.platform, env: NodeJS.ProcessEnv = process.env): string {
@@ -40,7 +41,7 @@ export function dataPaths(root: string): DataPaths {
 /** Creates the data folder and its subfolders if missing. */
 export function ensureDataDir(root: string): DataPaths {
   const p = dataPaths(root);
-  for (const d of [p.root, p.models, p.logs, p.sessions]) fs.mkdirSync(d, { recursive: true });
+  for (const d of [p.root, p.models, p.logs, p.sessions]) makeDirs(d);
   return p;
 }
 

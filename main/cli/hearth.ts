@@ -101,7 +101,7 @@ export async function main(argv: string[]): Promise<number> {
   checkKnownFlags(flags, new Set([...GLOBAL_FLAGS, ...COMMAND_FLAGS[command]]), command);
   const dataDir = resolveDataDir(typeof flags['data-dir'] === 'string' ? flags['data-dir'] : undefined);
   // serve keeps main.log and engine.log in <data>/logs (like the app); --verbose also prints to stderr
-  const logDir = command === 'serve' ? ensureDataDir(dataDir).logs : undefined;
+  const logDir = command === 'serve' ? openDataDir(dataDir).logs : undefined;
   const file = logDir ? openFileLogger(logDir, 'main', { level: logLevelFrom() }) : undefined;
   const sinks = [...(file ? [file] : []), ...(flags.verbose === true ? [stderrLogger()] : [])];
   const logger: Logger = sinks.length ? teeLogger(...sinks) : silentLogger;
@@ -227,7 +227,7 @@ export async function main(argv: string[]): Promise<number> {
         if (!isLoopbackHost(host) && !allowRemote) {
           throw new UsageError(`--host ${host} is not a loopback address: add --allow-remote to serve Hearth to other machines (its token and your chats then travel unencrypted)`);
         }
-        const paths = ensureDataDir(dataDir);
+        const paths = openDataDir(dataDir);
         const pkg = JSON.parse(fs.readFileSync(path.join(projectRoot(), 'package.json'), 'utf8')) as { version: string };
         const app = composeApp({ paths, engine, appVersion: pkg.version, logger });
         const server = new BrowserServer({ services: app.services, host, port, rendererDir: path.join(projectRoot(), 'dist', 'renderer'), logger, allowRemote });
@@ -280,4 +280,13 @@ export function runCli(): void {
   process.on('uncaughtException', fail);
   process.on('unhandledRejection', fail);
   main(argv).then((code) => process.exit(code), fail);
+}
+
+/** The data folder, made if missing; a folder that cannot be made is the user's to change. */
+function openDataDir(dir: string): ReturnType<typeof ensureDataDir> {
+  try {
+    return ensureDataDir(dir);
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message}: choose another folder with --data-dir`);
+  }
 }

@@ -13,6 +13,7 @@ import path from 'path';
 import pino from 'pino';
 import { releaseLock, pidAlive, stillOwned, takeLock } from './lock';
 import { DEFAULT_LOG_LEVEL, fromPino, LOG_FILES, LOG_LIMITS, Logger, LogName } from './logger';
+import { makeDirs } from '../dirs';
 
 type SonicBoom = ReturnType<typeof pino.destination>;
 
@@ -107,7 +108,7 @@ export class RotatingFile {
     private readonly keep: number = LOG_LIMITS.keep,
   ) {
     if (!(maxBytes > 0) || !(keep >= 1)) throw new RangeError('a log file needs maxBytes > 0 and keep >= 1');
-    fs.mkdirSync(path.dirname(shared), { recursive: true });
+    makeDirs(path.dirname(shared));
     this.lock = `${shared}.lock`;
     this.owner = takeLock(this.lock);
     if (this.owner) pruneEnded(shared, LOG_LIMITS.endedProcesses);

@@ -7,6 +7,7 @@
  */
 import fs from 'fs';
 import path from 'path';
+import { makeDirs } from '../dirs';
 
 /** Locks held by this process (one per name: a second logger on a name in this process is not its owner). */
 const held = new Set<string>();
@@ -96,7 +97,7 @@ export function stillOwned(lock: string): boolean {
   if (pid === process.pid) return true;
   if (pid !== null || fs.existsSync(lock)) return false;
   try {
-    fs.mkdirSync(path.dirname(lock), { recursive: true });
+    makeDirs(path.dirname(lock));
     fs.writeFileSync(lock, `${process.pid}\n`, { flag: 'wx' });
     return true;
   } catch {

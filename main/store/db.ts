@@ -6,6 +6,7 @@ import { StoreError } from './errors';
 import { applyMigrations, LATEST_VERSION, MIGRATIONS, readSchemaVersion } from './migrations';
 import type { Logger } from '../logging';
 import type { Clock } from './types';
+import { makeDirs } from '../dirs';
 
 export interface OpenDatabaseOptions {
   logger: Logger;
@@ -62,7 +63,7 @@ export function backupDatabase(db: Database.Database, dbPath: string, label: str
 export function openDatabase(dbPath: string, opts: OpenDatabaseOptions): OpenedDatabase {
   const { logger, clock } = opts;
   const target = opts.targetVersion ?? LATEST_VERSION;
-  fs.mkdirSync(path.dirname(path.resolve(dbPath)), { recursive: true });
+  makeDirs(path.dirname(path.resolve(dbPath)));
   checkHeader(dbPath);
 
   let db: Database.Database;

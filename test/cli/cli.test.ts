@@ -97,6 +97,15 @@ describe('errors are one line that says what to do', () => {
     expectOneLine(run(['serve', '--port', '0', '--host', '192.0.2.1', '--allow-remote']), /^hearth: 192\.0\.2\.1 is not an address of this machine: choose one of its addresses with --host/);
   });
 
+  test('a data folder that cannot be made is named, and the run ends (Node 20 loops on /proc)', () => {
+    const blocker = path.join(dataDir, 'a-file');
+    fs.writeFileSync(blocker, '');
+    expectOneLine(hearth(['serve', '--port', '0', '--data-dir', path.join(blocker, 'data')]), /^hearth: cannot create folder .*a-file[/\\]data: .*a-file is not a folder: choose another folder with --data-dir$/);
+    if (process.platform === 'linux') {
+      expectOneLine(hearth(['serve', '--port', '0', '--data-dir', '/proc/hearth-no-such/data']), /^hearth: cannot create folder \/proc\/hearth-no-such\/data \(ENOENT\): choose another folder with --data-dir$/);
+    }
+  });
+
   test('options the engine would refuse are named with their bounds or choices, before anything loads', () => {
     expectOneLine(run(['fit', TINY_SPM, '--cache-type', 'q9_9']), /^hearth: --cache-type q9_9 is not one of: f32, f16, bf16, q8_0, q4_0, q4_1, iq4_nl, q5_0, q5_1$/);
     expectOneLine(run(['run', TINY_SPM, '-p', 'hi', '--threads', '0']), /^hearth: --threads must be at least 1$/);
