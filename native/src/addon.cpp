@@ -17,6 +17,7 @@
 #include <mutex>
 #include <string>
 
+#include "activity.h"
 #include "context.h"
 #include "ggml-backend.h"
 #include "llama.h"
@@ -190,6 +191,7 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
     exports.Set("loadModel", Napi::Function::New(env, Model::Load));
     exports.Set("createContext", Napi::Function::New(env, Context::Create));
     exports.Set("estimateMemory", Napi::Function::New(env, EstimateMemory));
+    exports.Set("activities", Napi::Function::New(env, Activities));
     exports.Set("fitParams", Napi::Function::New(env, FitParams));
     exports.Set("Model", Model::Init(env));
     exports.Set("Context", Context::Init(env));

@@ -2,12 +2,15 @@
 
 #include <algorithm>
 
+#include "activity.h"
 #include "util.h"
 
 namespace hearth {
 
 RenderedChat renderChat(const ModelHandle & h, const common_json & req, const common_json * messagesOverride) {
     if (!h.templates) throw HearthError("not_supported", "the model has no usable chat template; use a raw prompt");
+    // llama.cpp's Jinja engine has no step or time limit: the host's watchdog times this (activity.h)
+    TemplateScope rendering(h.path);
     RenderedChat out;
     common_chat_templates_inputs & in = out.inputs;
     const common_json & msgs = messagesOverride ? *messagesOverride : req.at("messages");

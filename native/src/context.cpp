@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "activity.h"
 #include "embed.h"
 #include "session.h"
 #include "generation.h"
@@ -20,6 +21,7 @@ Napi::FunctionReference Context::constructor;
 
 // llama.cpp's abort callback: the running task's flag (set for a decode of one run), or dispose()
 static bool abortCallback(void * data) {
+    progressHere(); // called per graph node on the CPU, by the decoding thread: progress for the watchdog
     auto * st = static_cast<Context::State *>(data);
     if (st->closing.load()) return true;
     std::atomic<bool> * f = st->abort_flag.load();
@@ -177,6 +179,8 @@ static void workerLoop(std::shared_ptr<Context::State> st) {
                 for (auto & r : runs) r->task->aborted = true;
             }
         }
+        // this step's work, watched by the host (activity.h): a step that makes no progress is a hang
+        Activity working("work", st->model->path);
         for (auto & task : admitted) {
             auto run = std::make_unique<GenRun>();
             run->task = task;
@@ -341,6 +345,7 @@ Napi::Value Context::Create(const Napi::CallbackInfo & info) {
     st->threads_batch = cp.n_threads_batch;
     return AsyncTask::run(env,
         [st, cp]() {
+            Activity activity("context", st->model->path);
             st->ctx = llama_init_from_model(st->model->model, cp);
             if (!st->ctx) throw HearthError("context_failed", "llama.cpp could not create a context of " + std::to_string(cp.n_ctx) + " tokens (out of memory, or unsupported parameters; see the engine log)");
             st->n_batch = (int) llama_n_batch(st->ctx);

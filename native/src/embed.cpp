@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "activity.h"
 #include "util.h"
 
 namespace hearth {
@@ -50,6 +51,7 @@ void runEmbed(Context::State & st, Task & t) {
             in_batch.push_back(i++);
         }
         int rc = encoder ? llama_encode(st.ctx, st.batch) : llama_decode(st.ctx, st.batch);
+        progressHere(); // the host's watchdog (activity.h)
         if (rc != 0 && (t.aborted || st.closing)) throw HearthError("aborted", "the embedding was aborted");
         if (rc != 0) throw HearthError("decode_failed", "embedding batch failed (code " + std::to_string(rc) + ")");
         for (size_t s = 0; s < in_batch.size(); s++) {

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "activity.h"
 #include "json-schema-to-grammar.h"
 #include "kv_space.h"
 #include "util.h"
@@ -425,6 +426,7 @@ static void decodeParts(Context::State & st, const std::vector<Part> & parts) {
     // llama.cpp's abort callback stops a long prompt midway when its only run is aborted
     st.abort_flag = parts.size() == 1 ? &parts[0].run->task->aborted : nullptr;
     const int rc = hooked ? -3 : llama_decode(st.ctx, st.batch);
+    progressHere(); // the host's watchdog (activity.h)
     st.abort_flag = nullptr;
     if (rc != 0) {
         const int n_tokens = st.batch.n_tokens;

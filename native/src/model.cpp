@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sys/stat.h>
 
+#include "activity.h"
 #include "chat_render.h"
 #include "context.h"
 #include "fit.h"
@@ -125,6 +126,7 @@ struct LoadState {
 
 static bool onLoadProgress(float p, void * user) {
     auto * st = static_cast<LoadState *>(user);
+    progressHere(); // called on the loading thread
     if (st->has_progress && (p - st->last >= 0.01f || p >= 1.0f)) {
         st->last = p;
         st->progress.NonBlockingCall([p](Napi::Env env, Napi::Function fn) { fn.Call({Napi::Number::New(env, p)}); });
@@ -137,6 +139,9 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
     if (info.Length() < 1 || !info[0].IsString()) throw makeError(env, "invalid_argument", "loadModel(path, params?, onProgress?): path must be a string");
     std::string path = info[0].As<Napi::String>().Utf8Value();
     Napi::Object params = info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
+    // the file as the user knows it, for messages and metadata, when `path` is another name of it (the
+    // host passes /proc/self/fd/N: the file it checked, opened once)
+    std::string display = optString(params, "displayPath", path);
     llama_model_params mparams;
     llama_context_params fit_cparams{};
     double fit_margin_mib = -1;
@@ -155,8 +160,8 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
         throw makeError(env, e.code(), e.what());
     }
     struct stat st {};
-    if (stat(path.c_str(), &st) != 0) throw makeError(env, "load_failed", "model file not found: " + path);
-    if (!S_ISREG(st.st_mode)) throw makeError(env, "load_failed", "not a file: " + path);
+    if (stat(path.c_str(), &st) != 0) throw makeError(env, "load_failed", "model file not found: " + display);
+    if (!S_ISREG(st.st_mode)) throw makeError(env, "load_failed", "not a file: " + display);
 
     auto state = std::make_shared<LoadState>();
     if (info.Length() > 2 && info[2].IsFunction()) {
@@ -169,7 +174,8 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
     auto result = std::make_shared<std::shared_ptr<ModelHandle>>();
     uint64_t file_size = (uint64_t) st.st_size;
     Napi::Promise promise = AsyncTask::run(env,
-        [path, mparams, state, result, file_size, fit_cparams, fit_margin_mib, user_split]() mutable {
+        [path, display, mparams, state, result, file_size, fit_cparams, fit_margin_mib, user_split]() mutable {
+            Activity activity("load", display);
             if (!user_split->empty()) mparams.tensor_split = user_split->data();
             // the fit writes tensor split and buffer overrides that must live through the load
             std::vector<float> split(llama_max_devices(), 0.0f);
@@ -181,7 +187,7 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
                 std::vector<size_t> margins(llama_max_devices(), (size_t) (fit_margin_mib * 1024 * 1024));
                 auto st = common_fit_params(path.c_str(), &mparams, &fit_cparams, split.data(), overrides.data(), margins.data(),
                                             std::min<uint32_t>(fit_cparams.n_ctx, 4096), nullptr, GGML_LOG_LEVEL_ERROR);
-                if (st == COMMON_PARAMS_FIT_STATUS_ERROR) throw HearthError("load_failed", "llama.cpp could not fit " + path + " (see the engine log)");
+                if (st == COMMON_PARAMS_FIT_STATUS_ERROR) throw HearthError("load_failed", "llama.cpp could not fit " + display + " (see the engine log)");
                 fitted = true;
                 fits = st == COMMON_PARAMS_FIT_STATUS_SUCCESS;
             }
@@ -193,12 +199,16 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
                 if (m) llama_model_free(m);
                 throw HearthError("aborted", "model load cancelled");
             }
-            if (!m) throw HearthError("load_failed", "llama.cpp could not load " + path + " (not a valid GGUF model, unsupported architecture, or out of memory; see the engine log)");
+            if (!m) throw HearthError("load_failed", "llama.cpp could not load " + display + " (not a valid GGUF model, unsupported architecture, or out of memory; see the engine log)");
             auto h = std::make_shared<ModelHandle>();
             h->model = m;
-            h->path = path;
+            h->path = display;
             h->file_size = file_size;
-            if (!mparams.vocab_only) {
+            // a model loaded without weights (metadata only) never renders a chat: its template is not run
+            if (!mparams.vocab_only && !mparams.no_alloc) {
+                // common_chat_templates_init runs the template to learn what it supports; a template that
+                // never ends keeps this thread here, and the host's watchdog restarts the host
+                TemplateScope rendering(display);
                 try {
                     h->templates = common_chat_templates_init(m, "");
                 } catch (const std::exception & e) {
@@ -322,26 +332,39 @@ Napi::Value Model::Detokenize(const Napi::CallbackInfo & info) {
     return Napi::String::New(env, common_detokenize(vocab, toks, special));
 }
 
-// applyChatTemplate(requestJson) -> { prompt, tokens, format, supportsThinking }
+// applyChatTemplate(requestJson) -> Promise<{ prompt, tokens, format, supportsThinking }>, rendered on
+// the libuv pool (a template may run long; the host's watchdog sees it there, see activity.h)
 Napi::Value Model::ApplyChatTemplate(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
+    std::shared_ptr<ModelHandle> h;
+    auto req = std::make_shared<common_json>();
     try {
-        auto h = requireHandle();
+        h = requireHandle();
         if (info.Length() < 1 || !info[0].IsString()) throw HearthError("invalid_argument", "applyChatTemplate(requestJson): a JSON string is required");
-        common_json req = common_json::parse_no_throw(info[0].As<Napi::String>().Utf8Value());
-        if (req.is_discarded() || !req.is_object()) throw HearthError("invalid_argument", "applyChatTemplate: the request is not a JSON object");
-        RenderedChat r = renderChat(*h, req);
-        Napi::Object o = Napi::Object::New(env);
-        o.Set("prompt", r.params.prompt);
-        o.Set("tokens", (double) r.tokens.size());
-        o.Set("format", common_chat_format_name(r.params.format));
-        o.Set("supportsThinking", r.params.supports_thinking);
-        return o;
+        *req = common_json::parse_no_throw(info[0].As<Napi::String>().Utf8Value());
+        if (req->is_discarded() || !req->is_object()) throw HearthError("invalid_argument", "applyChatTemplate: the request is not a JSON object");
     } catch (const HearthError & e) {
         throw makeError(env, e.code(), e.what());
-    } catch (const std::exception & e) {
-        throw makeError(env, "invalid_argument", std::string("chat template: ") + e.what());
     }
+    auto r = std::make_shared<RenderedChat>();
+    return AsyncTask::run(env,
+        [h, req, r]() {
+            try {
+                *r = renderChat(*h, *req);
+            } catch (const HearthError &) {
+                throw;
+            } catch (const std::exception & e) {
+                throw HearthError("invalid_argument", std::string("chat template: ") + e.what());
+            }
+        },
+        [r](Napi::Env env) -> Napi::Value {
+            Napi::Object o = Napi::Object::New(env);
+            o.Set("prompt", r->params.prompt);
+            o.Set("tokens", (double) r->tokens.size());
+            o.Set("format", common_chat_format_name(r->params.format));
+            o.Set("supportsThinking", r->params.supports_thinking);
+            return o;
+        });
 }
 
 // fitResult() -> { fits, gpuLayers, contextSize } when the load ran llama.cpp's fitting, else null

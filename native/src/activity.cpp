@@ -1,0 +1,100 @@
+#include "activity.h"
+
+#include <algorithm>
+#include <chrono>
+#include <mutex>
+#include <vector>
+
+namespace hearth {
+
+namespace {
+
+int64_t nowMs() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// every activity alive, in any thread; an activity removes itself under the lock before it is gone
+struct Registry {
+    std::mutex mu;
+    std::vector<Activity *> all;
+};
+
+Registry & registry() {
+    static Registry * r = new Registry(); // never destroyed: threads may still end activities at exit
+    return *r;
+}
+
+thread_local Activity * t_current = nullptr;
+
+} // namespace
+
+Activity::Activity(const char * kind, std::string model)
+    : kind_(kind), model_(std::move(model)), started_(nowMs()), last_(started_), parent_(t_current) {
+    t_current = this;
+    Registry & r = registry();
+    std::lock_guard<std::mutex> lock(r.mu);
+    r.all.push_back(this);
+}
+
+Activity::~Activity() {
+    t_current = parent_;
+    Registry & r = registry();
+    std::lock_guard<std::mutex> lock(r.mu);
+    r.all.erase(std::remove(r.all.begin(), r.all.end(), this), r.all.end());
+}
+
+void Activity::progress() {
+    last_.store(nowMs(), std::memory_order_relaxed);
+}
+
+Activity * Activity::current() {
+    return t_current;
+}
+
+void progressHere() {
+    // the innermost activity and those around it: a load's progress is also its thread's
+    for (Activity * a = t_current; a; a = a->parent()) a->progress();
+}
+
+TemplateScope::TemplateScope(const std::string & model) : act_(t_current), prev_(0) {
+    if (!act_) {
+        own_.emplace("render", model);
+        act_ = &*own_;
+    }
+    prev_ = act_->template_since_.load(std::memory_order_relaxed);
+    if (prev_ == 0) act_->template_since_.store(nowMs(), std::memory_order_relaxed);
+}
+
+TemplateScope::~TemplateScope() {
+    act_->template_since_.store(prev_, std::memory_order_relaxed);
+    // a render that ended is progress
+    if (prev_ == 0) act_->progress();
+}
+
+Napi::Value Activities(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    struct Row {
+        std::string kind, model;
+        int64_t started, last, tmpl;
+    };
+    std::vector<Row> rows;
+    {
+        Registry & r = registry();
+        std::lock_guard<std::mutex> lock(r.mu);
+        for (Activity * a : r.all) rows.push_back({a->kind(), a->model(), a->started(), a->last(), a->templateSince()});
+    }
+    const int64_t now = nowMs();
+    Napi::Array arr = Napi::Array::New(env, rows.size());
+    for (size_t i = 0; i < rows.size(); i++) {
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("kind", rows[i].kind);
+        o.Set("model", rows[i].model);
+        o.Set("runningMs", (double) (now - rows[i].started));
+        o.Set("idleMs", (double) std::max<int64_t>(0, now - rows[i].last));
+        o.Set("templateMs", rows[i].tmpl ? Napi::Value(Napi::Number::New(env, (double) (now - rows[i].tmpl))) : env.Null());
+        arr.Set((uint32_t) i, o);
+    }
+    return arr;
+}
+
+} // namespace hearth
