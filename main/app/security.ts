@@ -72,7 +72,16 @@ export function permissionAllowed(permission: string, requestingUrl: unknown): b
  * Variables that point Hearth at other code or turn test hooks on. A development run honours
  * them; a packaged app drops them, so nothing outside the installed files decides what it loads.
  */
-export const DEV_ONLY_ENV = ['HEARTH_ADDON', 'HEARTH_HOST_SCRIPT', 'HEARTH_BACKENDS', 'HEARTH_TEST_HOOKS', 'HEARTH_TEST_CRASH_BACKEND', 'HEARTH_TEST_FAIL', 'HEARTH_ENGINE_LOG_DIR'] as const;
+export const DEV_ONLY_ENV = [
+  'HEARTH_ADDON',
+  'HEARTH_HOST_SCRIPT',
+  'HEARTH_BACKENDS',
+  'HEARTH_TEST_HOOKS',
+  'HEARTH_TEST_CRASH_BACKEND',
+  'HEARTH_TEST_FAIL',
+  'HEARTH_TEST_TASK_BOUNDS',
+  'HEARTH_ENGINE_LOG_DIR',
+] as const;
 
 export interface ShellLayout {
   /** the environment main and every process it starts run with (main/engine reads HEARTH_ADDON from it) */

@@ -8,7 +8,8 @@ export interface NativeModel {
   metadata(): Record<string, unknown>;
   tokenize(text: string, opts?: { addSpecial?: boolean; parseSpecial?: boolean }): Int32Array;
   detokenize(tokens: ArrayLike<number>, special?: boolean): string;
-  applyChatTemplate(requestJson: string): { prompt: string; tokens: number; format: string; supportsThinking: boolean };
+  /** rendered on the libuv pool: a template may run long, and the host's watchdog times it there */
+  applyChatTemplate(requestJson: string): Promise<{ prompt: string; tokens: number; format: string; supportsThinking: boolean }>;
   fitResult(): { fits: boolean; gpuLayers: number; contextSize: number } | null;
   dispose(): void;
 }
@@ -27,6 +28,21 @@ export interface NativeContext {
   dispose(): Promise<void>;
 }
 
+/**
+ * Native work in progress, as the host's task watchdog reads it (native/src/activity.h): a model load,
+ * context creation, a context's worker while it works ("work"), a chat template render ("render").
+ */
+export interface NativeActivity {
+  kind: string;
+  /** the model file it works on */
+  model: string;
+  runningMs: number;
+  /** since its last progress (a load's progress, a decode, a graph node on the CPU) */
+  idleMs: number;
+  /** how long the chat template render in progress has run; null outside one */
+  templateMs: number | null;
+}
+
 export interface NativeAddon {
   llamaCommit: string;
   /** ggml_backend_score of a backend module: 0 when it refuses this machine, -1 when it exports none; throws backend_failed when it cannot be opened */
@@ -36,7 +52,9 @@ export interface NativeAddon {
   devices(): Array<{ backend: string; name: string; description: string; type: string; memoryTotal: number; memoryFree: number }>;
   backends(): string[];
   systemInfo(): string;
+  /** `params.displayPath` names the file in messages and metadata when `path` is another name of it (/proc/self/fd/N) */
   loadModel(path: string, params: Record<string, unknown>, onProgress?: (p: number) => void): { promise: Promise<NativeModel>; cancel(): void };
+  activities(): NativeActivity[];
   createContext(model: NativeModel, params: Record<string, unknown>): Promise<NativeContext>;
   estimateMemory(path: string, params: Record<string, unknown>): Promise<unknown>;
   fitParams(path: string, params: Record<string, unknown>, opts: { marginMiB?: number; minContext?: number }): Promise<unknown>;

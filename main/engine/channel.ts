@@ -7,7 +7,7 @@ import { fork } from 'child_process';
 import path from 'path';
 import { llamaLineJoiner, Logger } from '../logging';
 import { projectRoot } from '../paths';
-import { EngineError, HostMessage, Method, StreamEvent } from './protocol';
+import { EngineError, HostMessage, HungMessage, Method, StreamEvent } from './protocol';
 
 /** What the client needs of a host process; child_process (Node) and utilityProcess (Electron) both fit. */
 export interface HostProcess {
@@ -90,6 +90,8 @@ interface Pending {
   resolve(v: unknown): void;
   reject(e: unknown): void;
   onEvent?: (ev: StreamEvent) => void;
+  /** the caller withdrew it (a cancel was sent) */
+  cancelled: boolean;
 }
 
 let nextRequestId = 1;
@@ -104,6 +106,8 @@ export class HostChannel {
   lastRequest: { id: number; method: Method } | undefined;
   /** when the host last proved its JS thread alive (any message it sent) */
   lastHeard = Date.now();
+  /** the host's task watchdog gave up (the host answered what it could and ends) */
+  onHung?: (msg: HungMessage) => void;
 
   constructor(
     readonly proc: HostProcess,
@@ -139,6 +143,7 @@ export class HostChannel {
     if (msg.type === 'ready') return this.onReady(msg);
     if (msg.type === 'pong') return;
     if (msg.type === 'log') return this.llamaLog(msg.level, msg.text);
+    if (msg.type === 'hung') return this.onHung?.(msg);
     const p = this.pending.get(msg.id);
     if (!p) return;
     if (msg.type === 'event') {
@@ -162,11 +167,15 @@ export class HostChannel {
     const id = nextRequestId++;
     this.lastRequest = { id, method };
     return new Promise<T>((resolve, reject) => {
-      const onAbort = () => this.proc.send({ type: 'cancel', id });
+      const onAbort = () => {
+        pending.cancelled = true;
+        this.proc.send({ type: 'cancel', id });
+      };
       signal?.addEventListener('abort', onAbort, { once: true });
       const t0 = Date.now();
       const done = () => signal?.removeEventListener('abort', onAbort);
-      this.pending.set(id, {
+      const pending: Pending = {
+        cancelled: false,
         resolve: (v) => {
           done();
           this.logger.debug(`engine ${method} #${id} done`, { ms: Date.now() - t0 });
@@ -187,7 +196,8 @@ export class HostChannel {
               }
             }
           : undefined,
-      });
+      };
+      this.pending.set(id, pending);
       this.proc.send({ type: 'request', id, method, params });
     });
   }
@@ -197,13 +207,17 @@ export class HostChannel {
     this.proc.send({ type: 'ping' });
   }
 
-  /** Rejects every pending request, and every later one, with `err` (the first failure wins); returns how many were pending. */
+  /**
+   * Rejects every pending request, and every later one, with `err` (the first failure wins); a request
+   * its caller had withdrawn ends as `aborted`, which is what the caller asked for. Returns how many
+   * were pending.
+   */
   fail(err: EngineError): number {
     this.failure ??= err;
     let failed = 0;
     for (const [id, p] of this.pending) {
       this.pending.delete(id);
-      p.reject(this.failure);
+      p.reject(p.cancelled ? abortedError() : this.failure);
       failed++;
     }
     this.failedRequests += failed;

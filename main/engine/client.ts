@@ -6,8 +6,12 @@
  * it again. Loads of one model are de-duplicated: concurrent loads with the same parameters share one
  * load, an unload cancels or follows a load in progress. Every request takes an AbortSignal that
  * counts from the call on: while the host starts, while the model reloads, while queued and while
- * generating.
+ * generating. A model whose native work hung (the host's task watchdog gave up on it) is forgotten,
+ * not loaded again by itself, and the file of a chat template that ran past its deadline is refused
+ * at once until it changes, so nothing loads it into a restart loop.
  */
+import { promises as fsp } from 'fs';
+import path from 'path';
 import { BackendChoice, BackendPin } from './backends';
 import { Logger, silentLogger } from '../logging';
 import { HostChannel, RequestOptions, abortedError } from './channel';
@@ -20,12 +24,14 @@ import {
   Estimate,
   FitResult,
   GenerateResult,
+  HungMessage,
   LoadParamsInput,
   MemoryBreakdown,
   Method,
   ModelMetadata,
 } from './protocol';
 import { HostSupervisor, SupervisorOptions } from './supervisor';
+import { TEMPLATE_TIMEOUT } from './watchdog';
 
 export { defaultHostScript, nodeSpawner, STDERR_TAIL_CHARS } from './channel';
 export type { HostProcess, HostSpawner, RequestOptions } from './channel';
@@ -48,6 +54,16 @@ interface ModelSpec {
 
 const specKey = (s: ModelSpec | undefined): string => JSON.stringify(s ?? null);
 
+/** A file as it is now: a replaced or edited file is another one. */
+async function fileIdentity(file: string): Promise<string | undefined> {
+  try {
+    const st = await fsp.stat(file, { bigint: true });
+    return [st.dev, st.ino, st.size, st.mtimeNs, st.ctimeNs].join(':');
+  } catch {
+    return undefined;
+  }
+}
+
 /** A load in flight in one host, shared by everyone who asked for that model with those parameters. */
 interface LoadJob {
   key: string;
@@ -67,10 +83,57 @@ export class EngineClient {
   private readonly liveIn = new Map<string, HostChannel>();
   private readonly loads = new Map<string, LoadJob>();
   private readonly logger: Logger;
+  /** model files whose chat template ran past its deadline, as they were then, with the error to answer */
+  private readonly hostileTemplates = new Map<string, { identity: Promise<string | undefined>; error: EngineError }>();
+  private readonly lostListeners = new Set<(modelId: string, error: EngineError) => void>();
 
   constructor(opts: EngineClientOptions = {}) {
     this.sup = new HostSupervisor(opts);
+    this.sup.onHung = (msg) => this.lost(msg);
     this.logger = opts.logger ?? silentLogger;
+  }
+
+  /**
+   * Calls `fn` when a loaded model is dropped because its native work hung (the host was restarted
+   * without it); returns a function that stops the calls.
+   */
+  onModelLost(fn: (modelId: string, error: EngineError) => void): () => void {
+    this.lostListeners.add(fn);
+    return () => this.lostListeners.delete(fn);
+  }
+
+  /** The host's task watchdog gave up: forget the models it names, remember a hostile template's file. */
+  private lost(msg: HungMessage): void {
+    const error = new EngineError(msg.code, msg.message);
+    if (msg.code === TEMPLATE_TIMEOUT) {
+      for (const file of msg.files) {
+        const key = path.resolve(file);
+        this.hostileTemplates.set(key, { identity: fileIdentity(key), error });
+      }
+    }
+    for (const modelId of msg.modelIds) {
+      this.logger.warn(`engine: ${modelId} was dropped: ${msg.message}`);
+      this.specs.delete(modelId);
+      this.liveIn.delete(modelId);
+      this.loads.delete(modelId);
+      for (const fn of this.lostListeners) {
+        try {
+          fn(modelId, error);
+        } catch (e) {
+          this.logger.error(`engine: a model-lost listener failed: ${(e as Error).message}`);
+        }
+      }
+    }
+  }
+
+  /** The error a load of `file` gets at once: its chat template ran past its deadline and the file is unchanged. */
+  private async refusal(file: string): Promise<EngineError | undefined> {
+    const key = path.resolve(file);
+    const known = this.hostileTemplates.get(key);
+    if (!known) return undefined;
+    if ((await known.identity) === (await fileIdentity(key))) return known.error;
+    if (this.hostileTemplates.get(key) === known) this.hostileTemplates.delete(key);
+    return undefined;
   }
 
   get hostScript(): string {
@@ -119,6 +182,8 @@ export class EngineClient {
    * caller (the load is cancelled in the host when nobody waits for it any more).
    */
   async load(modelId: string, file: string, params: LoadParamsInput = {}, onProgress?: (p: number) => void, signal?: AbortSignal): Promise<LoadedModel> {
+    const refused = await this.refusal(file);
+    if (refused) throw refused;
     const spec: ModelSpec = { path: file, params };
     const key = specKey(spec);
     if (specKey(this.specs.get(modelId)) !== key) this.liveIn.delete(modelId);

@@ -2,7 +2,9 @@
  * The engine host: the only process that loads the native addon. Started by EngineClient with
  * child_process.fork (Node) or utilityProcess.fork (Electron); both give it a message port (the
  * process entry, probe mode and the port are in host-entry.ts). It answers requests, de-duplicates
- * loads, cancels what the client cancels, and answers the client's heartbeat.
+ * loads, cancels what the client cancels, and answers the client's heartbeat. Its task watchdog
+ * (watchdog.ts) gives up on native work that hangs: the requests concerned are answered, the client is
+ * told (`hung`), and the host ends itself so the client starts a fresh one.
  *
  * One loaded model = a llama_model + its context (which owns a worker thread and a task queue:
  * the per-model scheduler). Several models may be loaded at once.
@@ -29,10 +31,11 @@ import {
 } from './protocol';
 import { GgufHeaderCache } from '../models/gguf/cache';
 import { GgufHeader, ggufNumber, ggufString } from '../models/gguf/read';
-import { GgufError } from '../models/gguf/types';
-import { hparamProblem } from '../models/hparams';
 import { llamaLineJoiner, Logger } from '../logging';
+import { HostRequests, Running } from './host-requests';
+import { CheckedModelFile, LoadGate, withCheckedModelFile } from './model-file';
 import { hostWithAvailableRam, withAvailableRam } from './system-memory';
+import { stopVerdict, TASK_BOUNDS, TaskBounds, taskBounds, TaskWatchdog, Verdict } from './watchdog';
 
 /** The transport the host talks over: process IPC under Node, parentPort under Electron. */
 export interface HostPort {
@@ -50,7 +53,10 @@ interface Loaded {
 
 /** A load in flight, shared by every request for the same model with the same file and parameters. */
 interface Loading {
+  modelId: string;
   key: string;
+  /** the model file (absolute) */
+  file: string;
   promise: Promise<Loaded & { fit?: unknown }>;
   /** the requests waiting for it (progress goes to each) */
   requesters: Set<number>;
@@ -73,18 +79,40 @@ function gc(): void {
 export class EngineHost {
   private readonly loaded = new Map<string, Loaded>();
   private readonly loading = new Map<string, Loading>();
+  /** every load in flight, also those replaced in `loading` by a newer load of their id (until they end) */
+  private readonly loads = new Set<Loading>();
   /** every request in progress, by id: a `cancel` message aborts its signal */
-  private readonly requests = new Map<number, AbortController>();
+  private readonly requests: HostRequests;
   private nextTaskId = 1;
   private readonly headers = new GgufHeaderCache();
   private readonly counts = { loadsStarted: 0, models: 0, contexts: 0, generationsStarted: 0 };
+  private readonly watchdog: TaskWatchdog;
+  /** the watchdog gave up on this host: it answers nothing more and ends */
+  private dying = false;
+  /** test hook (`loadGate`): the next check of a model file waits here before llama.cpp gets the file */
+  private gate: LoadGate | undefined;
 
   constructor(
     private readonly addon: NativeAddon,
     private readonly port: HostPort,
     /** engine.log; without it llama.cpp's log goes to the client as 'log' messages */
     private readonly logger?: Logger,
-  ) {}
+  ) {
+    let bounds: TaskBounds;
+    try {
+      bounds = taskBounds();
+    } catch (e) {
+      this.log('error', `engine host: ${(e as Error).message}; using the default bounds`);
+      bounds = { ...TASK_BOUNDS };
+    }
+    this.watchdog = new TaskWatchdog(() => this.addon.activities(), bounds, (v) => this.giveUp(v));
+    this.requests = new HostRequests(port);
+  }
+
+  private log(level: 'error' | 'warn', text: string): void {
+    if (this.logger) this.logger[level](text);
+    else this.port.send({ type: 'log', level, text: `${text}\n` });
+  }
 
   start(): void {
     const log = this.logger;
@@ -96,11 +124,10 @@ export class EngineHost {
       try {
         this.onMessage(raw);
       } catch (e) {
-        const text = `engine host: ${(e as Error).message}`;
-        if (log) log.error(text);
-        else this.port.send({ type: 'log', level: 'error', text: `${text}\n` });
+        this.log('error', `engine host: ${(e as Error).message}`);
       }
     });
+    this.watchdog.start();
     this.port.send({ type: 'ready', pid: process.pid, llamaCommit: this.addon.llamaCommit, backends: this.addon.backends() });
   }
 
@@ -113,28 +140,63 @@ export class EngineHost {
       return;
     }
     if (msg.type === 'cancel') {
-      this.requests.get(msg.id)?.abort();
+      const r = this.requests.cancel(msg.id);
+      if (!r) return;
+      // a cancelled request must end soon; one stuck in native code is given up on with the host
+      const work = { file: this.fileOf(r), modelId: r.modelId };
+      this.watchdog.bound(r.done, () => stopVerdict(work, 'stop', this.watchdog.bounds));
+      return;
+    }
+    if (this.dying) {
+      this.port.send({ type: 'response', id: msg.id, ok: false, error: { code: 'engine_hung', message: 'the engine is restarting' } });
       return;
     }
     const t0 = Date.now();
     this.logger?.debug(`${msg.method} #${msg.id}`);
-    const ac = new AbortController();
-    this.requests.set(msg.id, ac);
-    this.handle(msg.id, msg.method, msg.params, ac.signal)
-      .then(
-        (result) => {
-          this.logger?.debug(`${msg.method} #${msg.id} done`, { ms: Date.now() - t0 });
-          this.port.send({ type: 'response', id: msg.id, ok: true, result });
-        },
-        (err: unknown) => {
-          const e = err as { code?: unknown; message?: unknown };
-          const code = typeof e?.code === 'string' ? e.code : 'internal';
-          const message = typeof e?.message === 'string' ? e.message : String(err);
-          this.logger?.[code === 'aborted' ? 'debug' : 'warn'](`${msg.method} #${msg.id} failed: ${code}`, { ms: Date.now() - t0 });
-          this.port.send({ type: 'response', id: msg.id, ok: false, error: { code, message } });
-        },
-      )
-      .finally(() => this.requests.delete(msg.id));
+    const r = this.requests.begin(msg.id, msg.method, msg.params);
+    this.handle(msg.id, msg.method, msg.params, r.ac.signal).then(
+      (result) => {
+        this.logger?.debug(`${msg.method} #${msg.id} done`, { ms: Date.now() - t0 });
+        this.requests.answer(msg.id, { ok: true, result });
+      },
+      (err: unknown) => {
+        const e = err as { code?: unknown; message?: unknown };
+        const code = typeof e?.code === 'string' ? e.code : 'internal';
+        const message = typeof e?.message === 'string' ? e.message : String(err);
+        this.logger?.[code === 'aborted' ? 'debug' : 'warn'](`${msg.method} #${msg.id} failed: ${code}`, { ms: Date.now() - t0 });
+        this.requests.answer(msg.id, { ok: false, error: { code, message } });
+      },
+    );
+  }
+
+  /** The model file a request works on: the one it names, or the file of the model it names. */
+  private fileOf(r: Pick<Running, 'modelId' | 'file'>): string | undefined {
+    if (r.file) return r.file;
+    if (r.modelId === undefined) return undefined;
+    const l = this.loaded.get(r.modelId);
+    return l ? path.resolve(l.path) : this.loading.get(r.modelId)?.file;
+  }
+
+  /**
+   * The watchdog's verdict: native work hangs and only the end of this process frees its thread. Every
+   * open request is answered (HostRequests.answerAll), the client is told which models went (it does
+   * not load them again by itself), and the host ends.
+   */
+  private giveUp(v: Verdict): void {
+    if (this.dying) return;
+    this.dying = true;
+    const files = new Set(v.files.map((f) => path.resolve(f)));
+    const modelIds = new Set<string>(v.modelIds);
+    for (const l of this.loaded.values()) if (files.has(path.resolve(l.path))) modelIds.add(l.modelId);
+    for (const j of this.loads) if (files.has(j.file)) modelIds.add(j.modelId);
+    this.log('error', `engine host: giving up: ${v.code}: ${v.message}`);
+    // a request naming a file is concerned when it is that file (a load of another file waiting for the
+    // one that hangs is not); one naming a model, when it is a model concerned
+    this.requests.answerAll(v, (r) => (r.file !== undefined ? files.has(r.file) : r.modelId !== undefined && modelIds.has(r.modelId)));
+    this.port.send({ type: 'hung', code: v.code, message: v.message, modelIds: [...modelIds], files: [...files] });
+    // the client kills this process when it reads `hung`; should that not come, the host ends itself
+    // (exit() would run native destructors under the thread that hangs: SIGKILL ends it outright)
+    setTimeout(() => process.kill(process.pid, 'SIGKILL'), 2000);
   }
 
   private async handle(id: number, method: string, rawParams: unknown, signal: AbortSignal): Promise<unknown> {
@@ -154,8 +216,14 @@ export class EngineHost {
         const l = await this.load(id, params.modelId as string, params.path as string, params.params, signal);
         return { modelId: l.modelId, metadata: this.metadata(l.model), context: l.ctx.info(), fit: l.fit ?? null };
       }
-      case 'unload':
-        return this.unload(params.modelId as string);
+      case 'unload': {
+        const modelId = params.modelId as string;
+        const work = { file: this.fileOf({ modelId }), modelId };
+        const done = this.unload(modelId);
+        // a model whose native work does not end goes with the host
+        this.watchdog.bound(done, () => stopVerdict(work, 'unload', this.watchdog.bounds));
+        return done;
+      }
       case 'loaded':
         return [...this.loaded.values()].map((l) => ({ modelId: l.modelId, path: l.path, params: l.params, context: l.ctx.info() }));
       case 'chat': {
@@ -190,7 +258,7 @@ export class EngineHost {
       case 'applyTemplate': {
         const req = ChatRequest.safeParse(params.request);
         if (!req.success) throw new EngineError('invalid_argument', `applyTemplate: ${req.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`);
-        return this.get(params.modelId as string).model.applyChatTemplate(JSON.stringify(req.data));
+        return await this.get(params.modelId as string).model.applyChatTemplate(JSON.stringify(req.data));
       }
       case 'saveSession':
         return this.get(params.modelId as string).ctx.saveSession(params.path as string, { seq: params.seq as number });
@@ -202,13 +270,19 @@ export class EngineHost {
       case 'contextInfo':
         return this.get(params.modelId as string).ctx.info();
       case 'estimate': {
-        const lp = await this.withDefaultContext(params.path as string, this.loadParams(params.params));
-        return hostWithAvailableRam((await this.addon.estimateMemory(path.resolve(params.path as string), this.nativeParams(lp))) as Estimate);
+        const asked = this.loadParams(params.params);
+        return this.withModelFile(params.path as string, signal, async (f) => {
+          const lp = this.withDefaultContext(f.header, asked);
+          return hostWithAvailableRam((await this.addon.estimateMemory(f.nativePath, this.nativeParams(lp))) as Estimate);
+        });
       }
       case 'fit': {
-        const lp = await this.withDefaultContext(params.path as string, this.loadParams(params.params));
-        return this.addon.fitParams(path.resolve(params.path as string), { ...this.nativeParams(lp, { gpuLayers: 'auto' }), contextMode: params.autoContext ? 'auto' : 'fixed' }, {
-          marginMiB: params.marginMiB as number,
+        const asked = this.loadParams(params.params);
+        return this.withModelFile(params.path as string, signal, async (f) => {
+          const lp = this.withDefaultContext(f.header, asked);
+          return this.addon.fitParams(f.nativePath, { ...this.nativeParams(lp, { gpuLayers: 'auto' }), contextMode: params.autoContext ? 'auto' : 'fixed' }, {
+            marginMiB: params.marginMiB as number,
+          });
         });
       }
       case 'memory':
@@ -219,6 +293,7 @@ export class EngineHost {
           loaded: [...this.loaded.keys()],
           loading: [...this.loading.keys()],
           rssBytes: process.memoryUsage.rss(),
+          activities: this.addon.activities(),
         } satisfies HostStats;
       case 'crash':
         if (process.env.HEARTH_TEST_HOOKS !== '1') throw new EngineError('invalid_argument', 'crash is a test hook');
@@ -228,6 +303,10 @@ export class EngineHost {
         if (params.how === 'abort') process.abort();
         process.exit(70);
       // eslint-disable-next-line no-fallthrough
+      case 'loadGate':
+        if (process.env.HEARTH_TEST_HOOKS !== '1') throw new EngineError('invalid_argument', 'loadGate is a test hook');
+        this.gate = { dir: params.dir as string, identity: params.identity as boolean };
+        return null;
       case 'block': {
         if (process.env.HEARTH_TEST_HOOKS !== '1') throw new EngineError('invalid_argument', 'block is a test hook');
         const end = Date.now() + (params.ms as number);
@@ -246,46 +325,30 @@ export class EngineHost {
     return { ...m, fileTypeName: ft === null ? undefined : FILE_TYPE_NAMES[ft] ?? `type ${ft}` };
   }
 
-  /** Validates the file, and gives the parameters the context a load would get (defaultContextSize). */
-  private async withDefaultContext(file: string, p: LoadParams): Promise<LoadParams> {
-    const h = await this.validateFile(file);
+  /** The parameters with the context a load would get (defaultContextSize). */
+  private withDefaultContext(h: GgufHeader, p: LoadParams): LoadParams {
     if (p.contextSize !== undefined) return p;
     const arch = ggufString(h, 'general.architecture') ?? '';
     return { ...p, contextSize: defaultContextSize(ggufNumber(h, `${arch}.context_length`) ?? 0) };
   }
 
-  /**
-   * Checks the GGUF header in TypeScript first, so a malformed file gets a precise error and never
-   * reaches llama.cpp, nor do hyperparameters llama.cpp asserts on. Parsed once per unchanged file
-   * (the cache), not on every estimate.
-   */
-  private async validateFile(file: string, signal?: AbortSignal): Promise<GgufHeader> {
-    let header: GgufHeader;
-    try {
-      header = await this.headers.read(file, { signal });
-    } catch (e) {
-      if (e instanceof GgufError) throw new EngineError('invalid_model', e.message);
-      if (signal?.aborted) throw new EngineError('aborted', 'the load was cancelled');
-      const err = e as NodeJS.ErrnoException;
-      if (err.code === 'ENOENT') throw new EngineError('not_found', `model file not found: ${file}`);
-      throw new EngineError('invalid_model', `${file}: ${err.message}`);
-    }
-    // values llama.cpp asserts on (an abort of the whole host) are refused here
-    const problem = hparamProblem(header);
-    if (problem) throw new EngineError('invalid_model', `${file}: ${problem}`);
-    return header;
+  /** A model file checked and handed to llama.cpp as the same file (model-file.ts); the test hook's gate applies once. */
+  private withModelFile<T>(file: string, signal: AbortSignal | undefined, use: (f: CheckedModelFile) => Promise<T>, discard?: (r: T) => void): Promise<T> {
+    const gate = this.gate;
+    this.gate = undefined;
+    return withCheckedModelFile(file, this.headers, { signal, gate }, use, discard);
   }
 
   private async info(file: string): Promise<unknown> {
-    await this.validateFile(file);
-    // metadata and parameter count without allocating the weights
-    const handle = this.addon.loadModel(path.resolve(file), { gpuLayers: 0, noAlloc: true, useMmap: false });
-    const model = await handle.promise;
-    try {
-      return this.metadata(model);
-    } finally {
-      model.dispose();
-    }
+    // metadata and parameter count without allocating the weights (nor running the chat template)
+    return this.withModelFile(file, undefined, async (f) => {
+      const model = await this.addon.loadModel(f.nativePath, { gpuLayers: 0, noAlloc: true, useMmap: false, displayPath: f.file }).promise;
+      try {
+        return this.metadata(model);
+      } finally {
+        model.dispose();
+      }
+    });
   }
 
   private get(modelId: string): Loaded {
@@ -362,7 +425,9 @@ export class EngineHost {
     // a cancel during the header check stops the parse between chunks
     const parse = new AbortController();
     const job: Loading = {
+      modelId,
       key,
+      file: path.resolve(file),
       requesters: new Set(),
       cancelled: false,
       cancel: () => {
@@ -380,19 +445,26 @@ export class EngineHost {
       if (previous) await previous.promise.catch(() => undefined);
       await this.disposeLoaded(modelId);
       check();
-      await this.validateFile(file, parse.signal);
-      check();
       const native = this.nativeParams(params);
       const gpu = this.hasGpu();
       // gpuLayers "auto" with a GPU: the addon runs llama.cpp's own fitting (--fit) right before the load,
       // the largest offload that leaves the margin free on every device
       const modelParams = params.gpuLayers === 'auto' && gpu ? { ...native, fitMarginMiB: params.fitMarginMiB } : native;
-      this.counts.loadsStarted++;
-      handle = this.addon.loadModel(path.resolve(file), modelParams, (progress) => {
-        for (const id of job.requesters) this.port.send({ type: 'event', id, event: { kind: 'progress', progress } });
-      });
-      const model = await handle.promise;
-      this.counts.models++;
+      const model = await this.withModelFile(
+        file,
+        parse.signal,
+        async (f) => {
+          check();
+          this.counts.loadsStarted++;
+          handle = this.addon.loadModel(f.nativePath, { ...modelParams, displayPath: f.file }, (progress) => {
+            for (const id of job.requesters) this.port.send({ type: 'event', id, event: { kind: 'progress', progress } });
+          });
+          const m = await handle.promise;
+          this.counts.models++;
+          return m;
+        },
+        (m) => this.disposeModel(m),
+      );
       let ctx: NativeContext | undefined;
       try {
         check();
@@ -414,8 +486,10 @@ export class EngineHost {
       .catch(() => undefined)
       .finally(() => {
         if (this.loading.get(modelId) === job) this.loading.delete(modelId);
+        this.loads.delete(job);
       });
     this.loading.set(modelId, job);
+    this.loads.add(job);
     return job;
   }
 

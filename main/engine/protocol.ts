@@ -223,6 +223,12 @@ export const Methods = {
   crash: z.object({ how: z.enum(['abort', 'exit']) }).strict(),
   /** test hook (HEARTH_TEST_HOOKS=1): busy-waits on the host's JS thread, as a hung native call would */
   block: z.object({ ms: z.number().int().min(0).max(600_000) }).strict(),
+  /**
+   * test hook (HEARTH_TEST_HOOKS=1): the next model file the host checks waits after the check, before
+   * llama.cpp gets it: the host writes `<dir>/checked` and goes on once `<dir>/go` exists. `identity`
+   * takes the path split models and Windows take (verify the file's identity after the load).
+   */
+  loadGate: z.object({ dir: z.string().min(1), identity: z.boolean().default(false) }).strict(),
 } as const;
 export type Method = keyof typeof Methods;
 
@@ -244,7 +250,14 @@ export const HostMessage = z.union([
   z.object({ type: z.literal('event'), id: z.number().int(), event: z.unknown() }),
   z.object({ type: z.literal('log'), level: z.string(), text: z.string() }),
   z.object({ type: z.literal('pong') }),
+  /**
+   * the host's task watchdog gave up on native work that hangs (host.ts giveUp): it answered the requests
+   * concerned and ends; `modelIds` went with it (the client does not load them again by itself), `files`
+   * are the model files the work was on
+   */
+  z.object({ type: z.literal('hung'), code: z.string(), message: z.string(), modelIds: z.array(z.string()), files: z.array(z.string()) }),
 ]);
+export type HungMessage = Extract<z.infer<typeof HostMessage>, { type: 'hung' }>;
 
 /** What the `stats` method answers. */
 export const HostStats = z.object({
@@ -257,6 +270,8 @@ export const HostStats = z.object({
   loaded: z.array(z.string()),
   loading: z.array(z.string()),
   rssBytes: z.number(),
+  /** native work in progress, as the task watchdog sees it (NativeActivity in addon.ts) */
+  activities: z.array(z.object({ kind: z.string(), model: z.string(), runningMs: z.number(), idleMs: z.number(), templateMs: z.number().nullable() })),
 });
 export type HostStats = z.infer<typeof HostStats>;
 export type HostMessage = z.infer<typeof HostMessage>;

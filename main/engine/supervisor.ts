@@ -1,8 +1,9 @@
 /**
  * Supervision of the engine host process: picks the backend, starts the host and waits for `ready`
  * (bounded), watches it with a heartbeat the host answers from its JS thread, kills a host that stops
- * answering (`engine_hung`), notices one that died (`engine_crashed`), and starts a fresh one, unless
- * it keeps dying (more than `maxRestartsPerMinute` starts a minute: `engine_unavailable`).
+ * answering (`engine_hung`) or whose own task watchdog gave up on native work (`hung`), notices one
+ * that died (`engine_crashed`), and starts a fresh one, unless it keeps dying (more than
+ * `maxRestartsPerMinute` starts a minute: `engine_unavailable`).
  */
 import fs from 'fs';
 import path from 'path';
@@ -10,7 +11,7 @@ import { addonPath, backendModules } from './addon';
 import { BackendChoice, BackendPin, chooseBackend, nodeProbeSpawner, ProbeSpawner } from './backends';
 import { ENGINE_LOG_DIR_ENV, Logger, silentLogger } from '../logging';
 import { HostChannel, HostSpawner, STDERR_TAIL_CHARS, defaultHostScript, nodeSpawner, untilAborted } from './channel';
-import { EngineError } from './protocol';
+import { EngineError, HungMessage } from './protocol';
 
 export interface SupervisorOptions {
   hostScript?: string;
@@ -59,6 +60,8 @@ export class HostSupervisor {
   private readonly bounds: typeof SUPERVISOR_DEFAULTS;
   /** fires after the host died or was killed as hung; the argument describes how */
   onCrash?: (reason: string) => void;
+  /** fires when a host's task watchdog gave up on native work (before the host is killed and restarted) */
+  onHung?: (msg: HungMessage) => void;
 
   constructor(private readonly opts: SupervisorOptions = {}) {
     this.hostScript = opts.hostScript ?? defaultHostScript();
@@ -171,6 +174,20 @@ export class HostSupervisor {
       watchdog = this.watch(ch);
       settle.resolve(ch);
     });
+    // the host's task watchdog gave up on native work: it answered the requests concerned; the rest fail,
+    // and the host is killed (its stuck thread keeps it from ending cleanly) and started afresh
+    ch.onHung = (msg) => {
+      if (ch.failed) return;
+      this.logger.error(`engine host ${proc.pid} gave up on native work (${msg.code}): ${msg.message}`);
+      hung.add(ch);
+      this.detach(ch, new EngineError('engine_hung', `the engine was restarted: ${msg.message}`));
+      proc.kill('SIGKILL');
+      try {
+        this.onHung?.(msg);
+      } catch (e) {
+        this.logger.error(`engine: ${(e as Error).message}`);
+      }
+    };
     this.channel = ch;
     this.ready = ready;
     ready.catch(() => undefined);

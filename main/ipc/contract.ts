@@ -393,9 +393,11 @@ export const IPC_ERROR_CODES = [
   'superseded', // a newer estimate was asked for
   'invalid_model', // the file is not a model llama.cpp can read
   'load_failed',
+  'model_changed', // the model file was replaced or written while it loaded (main/engine/model-file.ts); nothing was loaded
   'model_unknown', // a model path outside the library and not picked this session
   'engine_crashed',
-  'engine_hung', // the engine host stopped answering and was restarted
+  'engine_hung', // the engine host stopped answering, or its native work stopped making progress, and it was restarted
+  'template_timeout', // a model's chat template ran past its deadline (main/engine/watchdog.ts); the message names the model
   'engine_unavailable',
   'out_of_memory',
   'context_overflow',

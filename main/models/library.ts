@@ -6,11 +6,14 @@ import path from 'path';
 import { EngineClient } from '../engine/client';
 import type { Logger } from '../logging';
 import { EngineError, LoadParamsInput } from '../engine/protocol';
-import { IpcError, ModelDTO, ModelState } from '../ipc/contract';
+import { IpcError, IpcErrorCode, ModelDTO, ModelState } from '../ipc/contract';
 import { planLoad } from './fit';
 import { ModelFolder, Truncation, WalkLimits } from './listing';
 
 export const CHAT_MODEL_ID = 'chat';
+
+/** Engine codes a failed load keeps in its IPC error (the renderer words them); any other is `load_failed`. */
+const PASSED_ON: ReadonlySet<string> = new Set<IpcErrorCode>(['invalid_model', 'not_found', 'model_changed', 'template_timeout', 'engine_hung']);
 
 /**
  * The one answer to a model path the library does not know: the same code and words whether the
@@ -57,6 +60,13 @@ export class ModelLibrary {
     this.folder = new ModelFolder(deps.modelsDir, {
       limits: deps.walkLimits,
       onTruncated: (t) => (t ? deps.logger.warn(truncationNotice(t)) : deps.logger.info('models folder: listed in full again')),
+    });
+    // the engine dropped the chat model (its native work hung, the engine restarted without it): say so
+    deps.engine.onModelLost((modelId, error) => {
+      if (modelId !== CHAT_MODEL_ID) return;
+      this.loadToken = undefined;
+      this.loadedSettings = null;
+      this.set({ loaded: null, loading: null, error: `${error.code}: ${error.message}` });
     });
   }
 
@@ -160,7 +170,7 @@ export class ModelLibrary {
         // cancelled by an unload, or replaced by a load of another model: that one says what happens
         if (err.code === 'aborted' && this.loadToken !== token) return;
         this.set({ loading: null, loaded: null, error: `${err.code ?? 'load_failed'}: ${err.message}` });
-        throw new IpcError(err.code === 'invalid_model' || err.code === 'not_found' ? err.code : 'load_failed', err.message);
+        throw new IpcError(PASSED_ON.has(err.code) ? (err.code as IpcErrorCode) : 'load_failed', err.message);
       }
     })();
     this.loadJob = job;

@@ -7,7 +7,7 @@
  * sampling and embedding, not output quality.
  */
 import * as path from 'path';
-import type { TestModelOptions } from '../../scripts/make-test-model';
+import { DEFAULT_CHAT_TEMPLATE, type TestModelOptions } from '../../scripts/make-test-model';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 export const TEST_MODELS_DIR = path.join(REPO_ROOT, 'test-output', 'models');
@@ -27,6 +27,15 @@ export const TINY_BERT = path.join(TEST_MODELS_DIR, 'tiny-embed-noncausal.gguf')
 /** Tiny reranker-shaped model (`llama.pooling_type` = rank: a score per sequence, not a vector), ~5 MB. */
 export const TINY_RERANK = path.join(TEST_MODELS_DIR, 'tiny-rerank.gguf');
 
+/** Nested loops llama.cpp's Jinja engine runs for days: ~10^10 steps, no output. */
+const ENDLESS = '{%- for a in range(99999) -%}{%- for b in range(99999) -%}{%- endfor -%}{%- endfor -%}';
+/** A chat model whose chat template never ends: it hangs as soon as llama.cpp checks the template at load. */
+export const HOSTILE_TEMPLATE = path.join(TEST_MODELS_DIR, 'tiny-hostile-template.gguf');
+/** A message containing this makes HOSTILE_RENDER's template run endlessly; any other renders as ChatML. */
+export const HANG_TRIGGER = 'please hang the renderer';
+/** A chat model whose template loads and renders normally, but never ends rendering a message with HANG_TRIGGER. */
+export const HOSTILE_RENDER = path.join(TEST_MODELS_DIR, 'tiny-hostile-render.gguf');
+
 /** How each test model is generated (used by the global setup and by tests that check metadata). */
 export const TEST_MODELS: readonly (TestModelOptions & { out: string })[] = [
   { out: TINY_SPM, size: 'tiny', vocab: 'llama-spm', seed: TEST_MODEL_SEED, untied: true },
@@ -34,4 +43,12 @@ export const TEST_MODELS: readonly (TestModelOptions & { out: string })[] = [
   { out: TINY_EMBED, size: 'tiny', vocab: 'llama-spm', seed: TEST_MODEL_SEED, pooling: 'mean' },
   { out: TINY_BERT, size: 'tiny', vocab: 'llama-spm', seed: TEST_MODEL_SEED, pooling: 'mean', nonCausal: true },
   { out: TINY_RERANK, size: 'tiny', vocab: 'llama-spm', seed: TEST_MODEL_SEED, pooling: 'rank' },
+  { out: HOSTILE_TEMPLATE, size: 'tiny', vocab: 'llama-spm', seed: TEST_MODEL_SEED, chatTemplate: ENDLESS + DEFAULT_CHAT_TEMPLATE },
+  {
+    out: HOSTILE_RENDER,
+    size: 'tiny',
+    vocab: 'llama-spm',
+    seed: TEST_MODEL_SEED,
+    chatTemplate: `{%- for message in messages -%}{%- if message['content'] is string and '${HANG_TRIGGER}' in message['content'] -%}${ENDLESS}{%- endif -%}{%- endfor -%}${DEFAULT_CHAT_TEMPLATE}`,
+  },
 ];

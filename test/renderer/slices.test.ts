@@ -208,6 +208,10 @@ describe('errors, shortcuts, sampling', () => {
     expect(describeMessageError('engine_crashed: host died')).toBe('The engine stopped and restarted — try again.');
     expect(describeMessageError('engine_hung: the engine host stopped answering for 31 s')).toMatch(/stopped responding, so Hearth restarted it/);
     expect(describeMessageError('tokenizer exploded')).toBe('The reply failed: tokenizer exploded');
+    // a template that ran past its deadline: the engine's words name the model and say what to do
+    const tmpl = 'the chat template of "bad.gguf" ran for more than 15 s without finishing (…), so Hearth stopped it and restarted the engine. Pick another model: this one cannot be used until its file is replaced';
+    expect(describeError({ code: 'template_timeout', message: tmpl })).toMatch(/^The chat template of "bad\.gguf" .*Pick another model.*replaced\.$/);
+    expect(describeMessageError(`template_timeout: ${tmpl}`)).toMatch(/^The chat template of "bad\.gguf" .*Pick another model/);
     // a store failure is not the engine being busy, even when its code contains "busy"
     expect(describeMessageError('store_busy: the reply could not be saved (SQLITE_BUSY: database is locked); generation was stopped')).toMatch(/could not save this reply \(its database stayed locked\)/);
     expect(describeMessageError('store_write_failed: the reply could not be saved (SQLITE_FULL: database or disk is full); generation was stopped')).toMatch(/disk may be full/);

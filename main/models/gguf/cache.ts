@@ -1,5 +1,5 @@
 /**
- * Parsed GGUF headers kept by (path, size, mtime, inode), so a file is parsed once while it is
+ * Parsed GGUF headers kept by (path, device, inode, size, mtime, ctime), so a file is parsed once while it is
  * unchanged, not on every request that needs it (every memory estimate as a slider moves). A
  * malformed file's GgufError is kept the same way. Small LRU, bounded in entries and in the
  * metadata memory it holds.
@@ -16,6 +16,11 @@ export interface HeaderCacheOptions {
 }
 
 export const DEFAULT_HEADER_CACHE: HeaderCacheOptions = { maxEntries: 16, maxBytes: 128 * 1024 * 1024 };
+
+/** Opens a model file for reading without blocking: a FIFO or a device named like a model cannot hold a thread forever. */
+export function openModelFile(filePath: string): Promise<fsp.FileHandle> {
+  return fsp.open(filePath, fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0));
+}
 
 type Entry = { header: GgufHeader; bytes: number } | { error: GgufError; bytes: number };
 
@@ -34,34 +39,41 @@ export class GgufHeaderCache {
    * Throws like readGgufHeader (a kept GgufError is thrown again).
    */
   async read(filePath: string, opts: ReadOptions = {}): Promise<GgufHeader> {
-    // non-blocking open: a FIFO or a device named like a model cannot hold a thread forever
-    const fh = await fsp.open(filePath, fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0));
-    let joined: Promise<GgufHeader> | undefined;
+    const fh = await openModelFile(filePath);
     try {
-      const st = await fh.stat();
-      if (!st.isFile()) throw new GgufError('corrupt', filePath, 'not a regular file');
-      const key = `${filePath}\0${st.size}\0${st.mtimeMs}\0${st.ino}`;
-      const hit = this.entries.get(key);
-      if (hit) {
-        this.entries.delete(key);
-        this.entries.set(key, hit); // most recently used last
-        if ('error' in hit) throw hit.error;
-        return hit.header;
-      }
-      // the same file asked for again while it is parsed (estimates as a slider moves): one parse
-      joined = this.inFlight.get(key);
-      if (!joined) {
-        const parse = this.parse(fh, st.size, key, filePath, opts);
-        this.inFlight.set(key, parse);
-        void parse.catch(() => undefined).finally(() => this.inFlight.delete(key));
-        return await parse; // the handle stays open until the parse is done
-      }
+      return await this.readOpen(fh, filePath, opts);
     } finally {
       await fh.close().catch(() => undefined);
     }
+  }
+
+  /**
+   * The header of a file the caller opened (and keeps open: the engine host checks and loads the same
+   * open file). Kept by (path, device, inode, size, mtime, ctime): the ctime, which no one can set, tells
+   * a file put in another's place apart even when it reuses the inode and copies size and mtime.
+   */
+  async readOpen(fh: fsp.FileHandle, filePath: string, opts: ReadOptions = {}): Promise<GgufHeader> {
+    const st = await fh.stat();
+    if (!st.isFile()) throw new GgufError('corrupt', filePath, 'not a regular file');
+    const key = `${filePath}\0${st.dev}\0${st.ino}\0${st.size}\0${st.mtimeMs}\0${st.ctimeMs}`;
+    const hit = this.entries.get(key);
+    if (hit) {
+      this.entries.delete(key);
+      this.entries.set(key, hit); // most recently used last
+      if ('error' in hit) throw hit.error;
+      return hit.header;
+    }
+    // the same file asked for again while it is parsed (estimates as a slider moves): one parse
+    const joined = this.inFlight.get(key);
+    if (!joined) {
+      const parse = this.parse(fh, st.size, key, filePath, opts);
+      this.inFlight.set(key, parse);
+      void parse.catch(() => undefined).finally(() => this.inFlight.delete(key));
+      return parse;
+    }
     // the parse joined was withdrawn by its own caller, not by this one: parse again
     return joined.catch((e: unknown) => {
-      if ((e as Error | null)?.name === 'AbortError' && !opts.signal?.aborted) return this.read(filePath, opts);
+      if ((e as Error | null)?.name === 'AbortError' && !opts.signal?.aborted) return this.readOpen(fh, filePath, opts);
       throw e;
     });
   }

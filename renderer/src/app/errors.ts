@@ -42,6 +42,8 @@ export function describeError(err: ErrorInfo): string {
     return `Not loaded: ${sentence(err.message)} Lower the GPU layers or the context length, or change the guardrail in Settings → Models.`;
   }
   if (err.code === 'needs_confirmation') return sentence(err.message);
+  // names the model and says what to do (main/engine/watchdog.ts)
+  if (err.code === 'template_timeout') return sentence(err.message);
   if (err.code === 'invalid_input') return `That was not accepted: ${err.message}`;
   return `Something went wrong: ${err.message || err.code}`;
 }
@@ -66,6 +68,7 @@ const STORE_HINTS: Record<string, string> = {
 export function describeMessageError(error: string): string {
   const store = Object.keys(STORE_HINTS).find((c) => error.startsWith(`${c}:`));
   if (store) return STORE_HINTS[store];
+  if (error.startsWith('template_timeout:')) return sentence(error.slice('template_timeout:'.length));
   const code = Object.keys(HINTS).find((c) => error === c || error.startsWith(`${c}:`) || error.includes(c));
   return code ? HINTS[code] : `The reply failed: ${error}`;
 }

@@ -1,0 +1,166 @@
+/**
+ * A model file as the engine host hands it to llama.cpp: opened once, its header checked from that
+ * open file, and llama.cpp given the same file, so that a file renamed over the path between the
+ * check and the load is never what llama.cpp reads.
+ *
+ * - Linux and macOS: llama.cpp opens `/proc/self/fd/N` (`/dev/fd/N`), which is the open file itself.
+ * - A split model (`split.count` > 1): llama.cpp derives the names of the other parts from the path
+ *   (`…-00001-of-0000N.gguf`), so it gets the path; and on Windows, which has no such name. There the
+ *   file's identity (device, file id, size, mtime, ctime) is read before the check and compared after
+ *   the load; a mismatch unloads what was loaded and refuses with `model_changed`.
+ * - Everywhere, the open file must be unchanged after the load (not written in place meanwhile).
+ */
+import type { BigIntStats } from 'fs';
+import fs, { promises as fsp } from 'fs';
+import type { FileHandle } from 'fs/promises';
+import path from 'path';
+import { GgufHeaderCache, openModelFile } from '../models/gguf/cache';
+import { GgufHeader, ggufNumber } from '../models/gguf/read';
+import { GgufError } from '../models/gguf/types';
+import { hparamProblem } from '../models/hparams';
+import { EngineError } from './protocol';
+
+/** How llama.cpp is given the file. */
+export type FileAccess = 'descriptor' | 'identity';
+
+/** The name under which this process's open file `fd` can be opened again, or null where there is none. */
+export function descriptorPath(fd: number, platform: NodeJS.Platform = process.platform): string | null {
+  if (platform === 'linux') return `/proc/self/fd/${fd}`;
+  if (platform === 'darwin') return `/dev/fd/${fd}`;
+  return null;
+}
+
+/** Whether the header says the model is split over several files (llama.cpp then opens the siblings by name). */
+export function isSplit(header: GgufHeader): boolean {
+  return (ggufNumber(header, 'split.count') ?? 1) > 1;
+}
+
+/** The file's contents as far as the file system tells: a write changes the size or the mtime. */
+const contents = (st: BigIntStats) => [st.dev, st.ino, st.size, st.mtimeNs].join(':');
+/** Which file a name leads to: a file put in another's place differs at least in its ctime, even on a reused inode. */
+const identity = (st: BigIntStats) => `${contents(st)}:${st.ctimeNs}`;
+
+/** Thrown when the file changed between the check and the load. */
+export class ModelFileChanged extends Error {
+  readonly code = 'model_changed';
+  constructor(file: string) {
+    super(`${path.basename(file)} was replaced or changed while it was loading, so it was not loaded; load it again`);
+  }
+}
+
+export class CheckedModelFile {
+  private constructor(
+    readonly file: string,
+    private readonly fh: FileHandle,
+    /** the open file when it was opened */
+    private readonly before: BigIntStats,
+    readonly header: GgufHeader,
+    readonly access: FileAccess,
+    /** what llama.cpp opens */
+    readonly nativePath: string,
+  ) {}
+
+  /**
+   * Opens `file`, reads its header from the open file (`headers` keeps parses of unchanged files) and
+   * decides how llama.cpp gets it. The caller checks the header, hands `nativePath` to llama.cpp, calls
+   * `verify()` after llama.cpp opened it, and `close()` in the end. `forceIdentity` (a test hook) takes
+   * the identity path where a descriptor would do.
+   */
+  static async open(file: string, headers: GgufHeaderCache, opts: { signal?: AbortSignal; forceIdentity?: boolean } = {}): Promise<CheckedModelFile> {
+    const abs = path.resolve(file);
+    const fh = await openModelFile(abs);
+    try {
+      const before = await fh.stat({ bigint: true });
+      const header = await headers.readOpen(fh, abs, { signal: opts.signal });
+      const fdPath = descriptorPath(fh.fd);
+      const access: FileAccess = fdPath && !isSplit(header) && !opts.forceIdentity ? 'descriptor' : 'identity';
+      return new CheckedModelFile(abs, fh, before, header, access, access === 'descriptor' ? fdPath! : abs);
+    } catch (e) {
+      await fh.close().catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /**
+   * Throws ModelFileChanged unless the open file still has the contents checked and, when llama.cpp
+   * opened it by name, the path still leads to it. (The open file's ctime moves when the path is
+   * renamed away from it: with a descriptor that is no change to what llama.cpp read.)
+   */
+  async verify(): Promise<void> {
+    if (contents(await this.fh.stat({ bigint: true })) !== contents(this.before)) throw new ModelFileChanged(this.file);
+    if (this.access === 'identity') {
+      let atPath: string;
+      try {
+        atPath = identity(await fsp.stat(this.file, { bigint: true }));
+      } catch {
+        throw new ModelFileChanged(this.file);
+      }
+      if (atPath !== identity(this.before)) throw new ModelFileChanged(this.file);
+    }
+  }
+
+  close(): Promise<void> {
+    return this.fh.close().catch(() => undefined);
+  }
+}
+
+/**
+ * Test hook (the `loadGate` method): the check of a model file writes `<dir>/checked` and waits (at
+ * most a minute) for `<dir>/go` before llama.cpp gets the file; `identity` takes the identity path.
+ */
+export interface LoadGate {
+  dir: string;
+  identity: boolean;
+}
+
+async function passGate(g: LoadGate): Promise<void> {
+  await fsp.writeFile(path.join(g.dir, 'checked'), '');
+  for (let i = 0; i < 3000 && !fs.existsSync(path.join(g.dir, 'go')); i++) await new Promise((r) => setTimeout(r, 20));
+}
+
+/**
+ * Opens a model file once and checks its GGUF header in TypeScript from that open file, so a malformed
+ * file gets a precise error (`invalid_model`, `not_found`) and never reaches llama.cpp, nor do
+ * hyperparameters llama.cpp asserts on (main/models/hparams.ts); `use` then hands llama.cpp the same
+ * file (`nativePath`). What `use` made of a file that changed meanwhile is refused (`model_changed`;
+ * `discard` frees it). The addon's messages name the file as the user knows it.
+ */
+export async function withCheckedModelFile<T>(
+  file: string,
+  headers: GgufHeaderCache,
+  opts: { signal?: AbortSignal; gate?: LoadGate },
+  use: (f: CheckedModelFile) => Promise<T>,
+  discard?: (r: T) => void,
+): Promise<T> {
+  let f: CheckedModelFile;
+  try {
+    f = await CheckedModelFile.open(file, headers, { signal: opts.signal, forceIdentity: opts.gate?.identity });
+  } catch (e) {
+    if (e instanceof GgufError) throw new EngineError('invalid_model', e.message);
+    if (opts.signal?.aborted) throw new EngineError('aborted', 'the load was cancelled');
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === 'ENOENT') throw new EngineError('not_found', `model file not found: ${file}`);
+    throw new EngineError('invalid_model', `${file}: ${err.message}`);
+  }
+  try {
+    // values llama.cpp asserts on (an abort of the whole host) are refused here
+    const problem = hparamProblem(f.header);
+    if (problem) throw new EngineError('invalid_model', `${file}: ${problem}`);
+    if (opts.gate) await passGate(opts.gate);
+    const r = await use(f).catch((e: unknown) => {
+      const err = e as { code?: unknown; message?: unknown };
+      if (f.nativePath === f.file || typeof err?.message !== 'string' || !err.message.includes(f.nativePath)) throw e;
+      throw new EngineError(typeof err.code === 'string' ? err.code : 'internal', err.message.split(f.nativePath).join(f.file));
+    });
+    try {
+      await f.verify();
+    } catch (e) {
+      discard?.(r);
+      if (e instanceof ModelFileChanged) throw new EngineError(e.code, e.message);
+      throw e;
+    }
+    return r;
+  } finally {
+    await f.close();
+  }
+}

@@ -1,0 +1,241 @@
+/**
+ * Native work that hangs does not hang the engine (issue 12, what was left: item 1). llama.cpp's
+ * Jinja engine has no step or time limit, so a chat template with nested `range(99999)` loops keeps
+ * a load at progress 1, or a reply's prompt render, forever on a native thread, while the host's JS
+ * thread still answers the heartbeat. The host's task watchdog (main/engine/watchdog.ts) reads the
+ * native activities (native/src/activity.h) and gives up past a bound: the requests concerned get a
+ * clear error (or success, for a stop or an unload), the host is restarted, and the model is not
+ * loaded again by itself. Real addon, real host, generated models with hostile templates; the bounds
+ * are shortened through the test hook (HEARTH_TEST_TASK_BOUNDS), the production ones are TASK_BOUNDS.
+ */
+import fs from 'fs';
+import path from 'path';
+import { composeApp } from '../../main/compose';
+import { EngineClient } from '../../main/engine/client';
+import type { NativeActivity } from '../../main/engine/addon';
+import { judge, TASK_BOUNDS, taskBounds, TEST_BOUNDS_ENV } from '../../main/engine/watchdog';
+import { ensureDataDir } from '../../main/paths';
+import { nextDone } from '../helpers/chat';
+import { alive, errorOf, hostStats, makeEngine, tempDir } from '../helpers/engine';
+import { HANG_TRIGGER, HOSTILE_RENDER, HOSTILE_TEMPLATE, TINY_SPM } from '../helpers/models';
+
+const SMALL = { contextSize: 256, threads: 1 };
+/** the shortened bounds: short enough for a quick suite, long enough for an ordinary template on a loaded machine */
+const TEMPLATE_MS = 3000;
+const STOP_MS = 1500;
+/** what a bound may be overrun by on a loaded 2-core machine: the poll, the kill, the restart */
+const SLACK_MS = 10_000;
+
+function engineWith(bounds: { templateMs?: number; stallMs?: number; stopMs?: number }): EngineClient {
+  return makeEngine({ [TEST_BOUNDS_ENV]: JSON.stringify(bounds) }, undefined, { maxRestartsPerMinute: 100 });
+}
+
+/** Resolves once the host is inside a chat template render (its activity says so). */
+async function rendering(engine: EngineClient): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    const s = await hostStats(engine);
+    if (s.activities.some((a) => a.templateMs !== null)) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('the host never started rendering the template');
+}
+
+async function exited(pid: number): Promise<boolean> {
+  for (let i = 0; i < 200 && alive(pid); i++) await new Promise((r) => setTimeout(r, 50));
+  return !alive(pid);
+}
+
+describe('the verdict', () => {
+  const act = (a: Partial<NativeActivity>): NativeActivity => ({ kind: 'work', model: '/m/x.gguf', runningMs: 0, idleMs: 0, templateMs: null, ...a });
+  const bounds = { templateMs: 1000, stallMs: 5000, stopMs: 1000 };
+
+  it('a template past its deadline, else work without progress past the stall bound; a render inside its deadline is left alone', () => {
+    expect(judge([act({ idleMs: 4000 }), act({ templateMs: 900, idleMs: 900 })], bounds)).toBeUndefined();
+    expect(judge([act({ idleMs: 5001, kind: 'load' })], bounds)).toMatchObject({ code: 'engine_hung', files: ['/m/x.gguf'] });
+    expect(judge([act({ idleMs: 6000 }), act({ model: '/m/t.gguf', templateMs: 1001, idleMs: 1001 })], bounds)).toMatchObject({
+      code: 'template_timeout',
+      files: ['/m/t.gguf'],
+      message: expect.stringMatching(/chat template of "t\.gguf".*Pick another model/),
+    });
+    // a render judged only by its deadline, even past the stall bound
+    expect(judge([act({ templateMs: 900, idleMs: 9000 })], bounds)).toBeUndefined();
+  });
+
+  it('the bounds are TASK_BOUNDS unless the test hooks are on', () => {
+    const env = { [TEST_BOUNDS_ENV]: '{"templateMs":1500}' };
+    expect(taskBounds(env)).toEqual(TASK_BOUNDS);
+    expect(taskBounds({ ...env, HEARTH_TEST_HOOKS: '1' })).toEqual({ ...TASK_BOUNDS, templateMs: 1500 });
+    expect(() => taskBounds({ HEARTH_TEST_HOOKS: '1', [TEST_BOUNDS_ENV]: '{"templateMs":"soon"}' })).toThrow(/templateMs/);
+  });
+});
+
+describe('a template that never ends', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = tempDir();
+  });
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  test('at load: the load fails within the bound with template_timeout naming the model, the host restarts, a normal model then loads and generates; the file is refused at once afterwards', async () => {
+    const engine = engineWith({ templateMs: TEMPLATE_MS });
+    try {
+      await engine.start();
+      const pid = engine.pid!;
+      const lost: [string, string][] = [];
+      engine.onModelLost((id, e) => lost.push([id, e.code]));
+      const progress: number[] = [];
+      const t0 = Date.now();
+      const err = await errorOf(engine.load('bad', HOSTILE_TEMPLATE, SMALL, (p) => progress.push(p)));
+      const took = Date.now() - t0;
+      expect(err.code).toBe('template_timeout');
+      expect(err.message).toMatch(/chat template of "tiny-hostile-template\.gguf" ran for more than 3 s/);
+      expect(err.message).toMatch(/Pick another model/);
+      expect(progress[progress.length - 1]).toBe(1); // the weights loaded; the template check is what hung
+      expect(took).toBeLessThan(TEMPLATE_MS + SLACK_MS);
+      expect(await exited(pid)).toBe(true);
+      expect(lost).toEqual([['bad', 'template_timeout']]);
+      expect(engine.isLoaded('bad')).toBe(false);
+
+      await engine.load('good', TINY_SPM, SMALL);
+      expect(engine.pid).not.toBe(pid);
+      const r = await engine.complete('good', { prompt: 'Hello', maxTokens: 3, ignoreEos: true });
+      expect(r.tokens).toHaveLength(3);
+
+      // the same file again: refused at once, nothing reaches the host, the host keeps running
+      const before = (await hostStats(engine)).loadsStarted;
+      const again = await errorOf(engine.load('bad', HOSTILE_TEMPLATE, SMALL));
+      expect(again.code).toBe('template_timeout');
+      expect((await hostStats(engine)).loadsStarted).toBe(before);
+      // a changed file is another file: a copy of it is tried again (and fails the same way)
+      const copy = path.join(dir, 'copy.gguf');
+      fs.copyFileSync(HOSTILE_TEMPLATE, copy);
+      expect((await errorOf(engine.load('bad', copy, SMALL))).code).toBe('template_timeout');
+    } finally {
+      await engine.close();
+    }
+  });
+
+  test('at render: a chat fails within the bound with template_timeout, the model is dropped, not reloaded; the metadata read never runs the template', async () => {
+    const engine = engineWith({ templateMs: TEMPLATE_MS });
+    try {
+      await engine.load('r', HOSTILE_RENDER, SMALL);
+      // the template renders ordinary chats
+      const ok = await engine.chat('r', { messages: [{ role: 'user', content: 'Hi' }], maxTokens: 2, ignoreEos: true });
+      expect(ok.tokens).toHaveLength(2);
+      const pid = engine.pid!;
+      const err = await errorOf(engine.chat('r', { messages: [{ role: 'user', content: HANG_TRIGGER }], maxTokens: 2 }));
+      expect(err.code).toBe('template_timeout');
+      expect(err.message).toMatch(/"tiny-hostile-render\.gguf"/);
+      expect(await exited(pid)).toBe(true);
+      expect((await errorOf(engine.chat('r', { messages: [{ role: 'user', content: 'Hi' }], maxTokens: 2 }))).code).toBe('not_loaded');
+      // metadata only (no weights): the template is not run, whatever it does
+      expect((await engine.info(HOSTILE_TEMPLATE)).chatTemplate).toMatch(/range\(99999\)/);
+    } finally {
+      await engine.close();
+    }
+  });
+
+  test('a stop during a hung render returns within the stop bound as aborted; the host restarts without the model', async () => {
+    const engine = engineWith({ templateMs: 600_000, stopMs: STOP_MS });
+    try {
+      await engine.load('r', HOSTILE_RENDER, SMALL);
+      const pid = engine.pid!;
+      const ac = new AbortController();
+      const chat = engine.chat('r', { messages: [{ role: 'user', content: HANG_TRIGGER }], maxTokens: 2 }, { signal: ac.signal });
+      await rendering(engine);
+      const t0 = Date.now();
+      ac.abort();
+      const err = await errorOf(chat);
+      expect(err.code).toBe('aborted');
+      expect(Date.now() - t0).toBeLessThan(STOP_MS + SLACK_MS);
+      expect(await exited(pid)).toBe(true);
+      expect(engine.isLoaded('r')).toBe(false);
+      await engine.load('good', TINY_SPM, SMALL);
+      expect((await engine.complete('good', { prompt: 'Hi', maxTokens: 2, ignoreEos: true })).tokens).toHaveLength(2);
+    } finally {
+      await engine.close();
+    }
+  });
+
+  test('an unload during the hung load returns within the stop bound; the load ends as aborted', async () => {
+    const engine = engineWith({ templateMs: 600_000, stopMs: STOP_MS });
+    try {
+      await engine.start();
+      const pid = engine.pid!;
+      const load = engine.load('u', HOSTILE_TEMPLATE, SMALL);
+      load.catch(() => undefined); // read below, once the unload returned
+      await rendering(engine);
+      const t0 = Date.now();
+      await engine.unload('u');
+      expect(Date.now() - t0).toBeLessThan(STOP_MS + SLACK_MS);
+      expect((await errorOf(load)).code).toBe('aborted');
+      expect(await exited(pid)).toBe(true);
+      await engine.load('good', TINY_SPM, SMALL);
+      expect((await hostStats(engine)).loaded).toEqual(['good']);
+    } finally {
+      await engine.close();
+    }
+  });
+});
+
+describe('through the chat service', () => {
+  test('Stop on a reply whose prompt render hangs: stop returns, the reply is saved as stopped, the model state says why it went', async () => {
+    const dir = tempDir();
+    const paths = ensureDataDir(dir);
+    const model = path.join(paths.models, 'hostile.gguf');
+    fs.copyFileSync(HOSTILE_RENDER, model);
+    const engine = engineWith({ templateMs: 600_000, stopMs: STOP_MS });
+    const app = composeApp({ paths, engine, appVersion: '0.0.0-test', logger: { debug() {}, info() {}, warn() {}, error() {} } });
+    const call = <T = any>(channel: string, payload: unknown = {}) => app.services.handle(channel, payload) as Promise<T>;
+    try {
+      await call('models.load', { path: model });
+      const t = await call('threads.create', {});
+      const done = nextDone(app, t.id);
+      await call('chat.send', { threadId: t.id, content: HANG_TRIGGER });
+      await rendering(engine);
+      const t0 = Date.now();
+      await call('chat.stop', { threadId: t.id });
+      expect(Date.now() - t0).toBeLessThan(STOP_MS + SLACK_MS);
+      const reply = await done;
+      expect(reply.status).toBe('aborted');
+      const state = await call('models.state');
+      expect(state.loaded).toBeNull();
+      expect(state.error).toMatch(/^engine_hung: "hostile\.gguf" did not stop within 1\.5 s/);
+    } finally {
+      await app.close();
+      await engine.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a reply whose prompt render hangs ends as an error naming the model; the next message is refused at once with the same words', async () => {
+    const dir = tempDir();
+    const paths = ensureDataDir(dir);
+    const model = path.join(paths.models, 'hostile.gguf');
+    fs.copyFileSync(HOSTILE_RENDER, model);
+    const engine = engineWith({ templateMs: TEMPLATE_MS });
+    const app = composeApp({ paths, engine, appVersion: '0.0.0-test', logger: { debug() {}, info() {}, warn() {}, error() {} } });
+    const call = <T = any>(channel: string, payload: unknown = {}) => app.services.handle(channel, payload) as Promise<T>;
+    try {
+      await call('models.load', { path: model });
+      const t = await call('threads.create', { modelPath: model });
+      const done = nextDone(app, t.id);
+      await call('chat.send', { threadId: t.id, content: HANG_TRIGGER });
+      const reply = await done;
+      expect(reply.status).toBe('error');
+      expect(reply.error).toMatch(/^template_timeout: the chat template of "hostile\.gguf"/);
+      const state = await call('models.state');
+      expect(state.loaded).toBeNull();
+      expect(state.error).toMatch(/^template_timeout: /);
+      await app.chat.idle();
+      // the thread names its model, so a send would load it again: the file is refused before the engine sees it
+      const again = await errorOf(call('chat.send', { threadId: t.id, content: 'hello' }));
+      expect(again.code).toBe('template_timeout');
+      expect(again.message).toMatch(/Pick another model/);
+    } finally {
+      await app.close();
+      await engine.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
