@@ -17,7 +17,7 @@ import { judge, TASK_BOUNDS, taskBounds, TEST_BOUNDS_ENV } from '../../main/engi
 import { ensureDataDir } from '../../main/paths';
 import { nextDone } from '../helpers/chat';
 import { alive, errorOf, hostStats, makeEngine, tempDir } from '../helpers/engine';
-import { HANG_TRIGGER, HOSTILE_RENDER, HOSTILE_TEMPLATE, TINY_SPM } from '../helpers/models';
+import { HANG_TRIGGER, HOSTILE_RENDER, HOSTILE_TEMPLATE, TINY_EMBED, TINY_SPM } from '../helpers/models';
 
 const SMALL = { contextSize: 256, threads: 1 };
 /** the shortened bounds: short enough for a quick suite, long enough for an ordinary template on a loaded machine */
@@ -67,6 +67,30 @@ describe('the verdict', () => {
     expect(taskBounds({ ...env, HEARTH_TEST_HOOKS: '1' })).toEqual({ ...TASK_BOUNDS, templateMs: 1500 });
     expect(() => taskBounds({ HEARTH_TEST_HOOKS: '1', [TEST_BOUNDS_ENV]: '{"templateMs":"soon"}' })).toThrow(/templateMs/);
   });
+});
+
+test('work that makes progress is left alone: a generation and an embedding running past a short stall bound, step by step', async () => {
+  const STALL_MS = 2000;
+  const engine = engineWith({ stallMs: STALL_MS });
+  try {
+    await engine.load('m', TINY_SPM, SMALL);
+    await engine.load('e', TINY_EMBED, { ...SMALL, embeddings: true });
+    const pid = engine.pid!;
+    const ac = new AbortController();
+    const t0 = Date.now();
+    const generating = engine.complete('m', { prompt: 'Once upon a time', maxTokens: 1 << 20, ignoreEos: true, overflow: 'shift' }, { signal: ac.signal });
+    // several embedding batches meanwhile, each a decode on its own context
+    const texts = Array.from({ length: 64 }, (_, i) => `text ${i} ${'word '.repeat(40)}`);
+    while (Date.now() - t0 < 2.5 * STALL_MS) await engine.embed('e', texts);
+    ac.abort();
+    const r = await generating;
+    expect(r.stopReason).toBe('aborted');
+    expect(r.tokens.length).toBeGreaterThan(10);
+    expect(engine.pid).toBe(pid); // never judged hung
+    expect((await hostStats(engine)).loaded.sort()).toEqual(['e', 'm']);
+  } finally {
+    await engine.close();
+  }
 });
 
 describe('a template that never ends', () => {
