@@ -162,9 +162,17 @@ describe('llama.cpp semantics', () => {
     const texts = Array.from({ length: 400 }, (_, i) => `text ${i}: ${'lorem ipsum dolor sit amet '.repeat(60)}`);
     const ac = new AbortController();
     const running = engine.embed('emb', texts, { signal: ac.signal });
-    // late enough that batches ran (each clears the whole cache), early enough that many are left
-    setTimeout(() => ac.abort(), 300);
-    const err = await errorOf(running);
+    // abort once a batch has run (each clears the whole cache: no sequence claims a prefix), with many left;
+    // a fixed delay could land before the first batch on a loaded machine
+    let ended = false;
+    const watch = (async () => {
+      while (!ended) {
+        if (((await engine.contextInfo('emb')).sequenceTokens as number[]).every((n) => n === 0)) return ac.abort();
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
+    const err = await errorOf(running).finally(() => (ended = true));
+    await watch;
     expect(err.code).toBe('aborted');
     // the embedding cleared the whole KV cache: no sequence may still claim a cached prefix
     expect(((await engine.contextInfo('emb')).sequenceTokens as number[]).every((n) => n === 0)).toBe(true);
