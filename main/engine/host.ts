@@ -207,8 +207,9 @@ export class EngineHost {
       }
       case 'fit': {
         const lp = await this.withDefaultContext(params.path as string, this.loadParams(params.params));
-        return this.addon.fitParams(path.resolve(params.path as string), { ...this.nativeParams(lp, { gpuLayers: 'auto' }), contextMode: params.autoContext ? 'auto' : 'fixed' }, {
+        return this.addon.fitParams(path.resolve(params.path as string), this.nativeParams(lp, { gpuLayers: 'auto' }), {
           marginMiB: params.marginMiB as number,
+          contextMode: params.autoContext ? 'auto' : 'fixed',
         });
       }
       case 'memory':
@@ -247,8 +248,8 @@ export class EngineHost {
   }
 
   /** Validates the file, and gives the parameters the context a load would get (defaultContextSize). */
-  private async withDefaultContext(file: string, p: LoadParams): Promise<LoadParams> {
-    const h = await this.validateFile(file);
+  private async withDefaultContext(file: string, p: LoadParams, signal?: AbortSignal): Promise<LoadParams> {
+    const h = await this.validateFile(file, signal);
     if (p.contextSize !== undefined) return p;
     const arch = ggufString(h, 'general.architecture') ?? '';
     return { ...p, contextSize: defaultContextSize(ggufNumber(h, `${arch}.context_length`) ?? 0) };
@@ -380,9 +381,9 @@ export class EngineHost {
       if (previous) await previous.promise.catch(() => undefined);
       await this.disposeLoaded(modelId);
       check();
-      await this.validateFile(file, parse.signal);
+      const sized = await this.withDefaultContext(file, params, parse.signal);
       check();
-      const native = this.nativeParams(params);
+      const native = this.nativeParams(sized);
       const gpu = this.hasGpu();
       // gpuLayers "auto" with a GPU: the addon runs llama.cpp's own fitting (--fit) right before the load,
       // the largest offload that leaves the margin free on every device
@@ -478,7 +479,7 @@ export class EngineHost {
     try {
       // the addon already coalesces streamed text (at most one call per ~50 ms), so each call is one message
       return await l.ctx.generate(JSON.stringify({ ...request, id: taskId }), (ev) => {
-        this.port.send({ type: 'event', id: requestId, event: { kind: 'piece', content: ev.content ?? '', reasoning: ev.reasoning ?? '' } });
+        this.port.send({ type: 'event', id: requestId, event: { kind: 'piece', content: ev.content ?? '', reasoning: ev.reasoning ?? '', ...(ev.probs ? { probs: ev.probs } : {}) } });
       });
     } finally {
       signal.removeEventListener('abort', onAbort);

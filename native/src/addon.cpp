@@ -23,6 +23,8 @@
 #include "log.h"
 #include "memory.h"
 #include "model.h"
+#include "params.h"
+#include "sampler.h"
 #include "util.h"
 
 using namespace hearth;
@@ -191,6 +193,8 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
     exports.Set("createContext", Napi::Function::New(env, Context::Create));
     exports.Set("estimateMemory", Napi::Function::New(env, EstimateMemory));
     exports.Set("fitParams", Napi::Function::New(env, FitParams));
+    addParamsExports(env, exports);
+    addSamplerExports(env, exports);
     exports.Set("Model", Model::Init(env));
     exports.Set("Context", Context::Init(env));
     return exports;
