@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { FINISH_REASONS } from '../store/types';
-import { CACHE_TYPES, ChatSettings, LOAD_FIELDS, LOAD_SETTING_FIELDS, LoadSettings, TokenLogprobs } from '../params';
+import { ChatSettings, LOAD_FIELDS, LOAD_SETTING_FIELDS, LoadSettings, TokenLogprobs } from '../params';
 
 /** how llama.cpp rounds a context size (the settings page says what a size becomes) */
 export { CONTEXT_STEP, contextSizeUsed } from '../params';
@@ -169,8 +169,6 @@ export const SearchHit = z.object({
   snippet: z.string(),
 });
 export type SearchHit = z.infer<typeof SearchHit>;
-
-export const CacheTypeDTO = z.enum(CACHE_TYPES);
 
 /** A model's load settings (what the user tunes); every field optional: absent = Hearth's default. */
 export const LoadSettingsDTO = LoadSettings;

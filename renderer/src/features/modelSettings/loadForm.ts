@@ -4,11 +4,8 @@
  * and which differ from what the loaded model runs with ("reload required"). Every field, its bounds
  * and its label come from main/params (LOAD_SETTINGS_META): a new load setting needs no code here.
  */
-import { CACHE_TYPES as CACHE_TYPE_LIST, CONTEXT_RULES, KeyedMeta, LOAD_SETTINGS_META, LoadSettingKey } from '../../../../main/params';
+import { CONTEXT_RULES, KeyedMeta, LOAD_SETTINGS_META, LoadSettingKey } from '../../../../main/params';
 import { LoadSettingsDTO, ModelSettingsView } from '../../../../main/ipc/contract';
-
-export type CacheType = (typeof CACHE_TYPE_LIST)[number];
-export const CACHE_TYPES: readonly CacheType[] = CACHE_TYPE_LIST;
 
 export type SettingKey = LoadSettingKey;
 export const SETTING_FIELDS: readonly KeyedMeta<SettingKey>[] = LOAD_SETTINGS_META;
@@ -64,8 +61,6 @@ export function formFromView(view: ModelSettingsView): LoadForm {
 export function defaultForm(view: ModelSettingsView): LoadForm {
   return formFromSettings(effectiveSettings({ defaults: view.defaults, settings: {} }), view.layers);
 }
-
-export const FIELD_LABELS = Object.fromEntries(SETTING_FIELDS.map((f) => [f.key, f.label])) as Record<SettingKey, string>;
 
 export type Parsed = { ok: true; value: FullSettings } | { ok: false; field: SettingKey; error: string };
 type Problem = { field: SettingKey; error: string };
