@@ -60,11 +60,23 @@ function probes(f: Field): unknown[] {
 }
 
 const numeric = (fields: Fields, k: string) => ['number', 'integer'].includes(fields[k]?.meta.kind);
+const choices = (fields: Fields, k: string) => fields[k]?.meta.options?.map((o) => o.value);
 
-/** One field at a time; where a rule reads it together with other numbers, also those set alike (a micro-batch at its maximum needs a batch as large). */
+/** Every combination of the choices a rule reads (a quantized V cache with flash attention off, …). */
+function combinations(fields: Fields, keys: readonly string[]): Record<string, unknown>[] {
+  return keys.reduce<Record<string, unknown>[]>((acc, k) => acc.flatMap((o) => choices(fields, k)!.map((v) => ({ ...o, [k]: v }))), [{}]);
+}
+
+/**
+ * One field at a time; where a rule reads it together with other numbers, also those set alike (a
+ * micro-batch at its maximum needs a batch as large); where a rule reads choices, every combination.
+ */
 function probeObjects(family: Family): { key: string; params: Record<string, unknown> }[] {
   const { fields, rules = [] } = FAMILIES[family];
   const out: { key: string; params: Record<string, unknown> }[] = [];
+  for (const r of rules) {
+    if (r.reads.every((k) => choices(fields, k))) for (const params of combinations(fields, r.reads)) out.push({ key: r.path, params });
+  }
   for (const [key, f] of Object.entries(fields)) {
     for (const v of probes(f)) {
       out.push({ key, params: { [key]: v } });
