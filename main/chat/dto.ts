@@ -4,6 +4,7 @@
  */
 import type { AssistantDTO, MessageDTO, SamplingDTO, ThreadDTO } from '../ipc/contract';
 import type { GenerateResult } from '../engine/protocol';
+import { CHAT_SETTING_KEYS, pickKeys } from '../params';
 import type { Assistant, FinishReason, MessageView, Thread } from '../store';
 
 export function toThreadDTO(t: Thread): ThreadDTO {
@@ -62,12 +63,9 @@ export function toAssistantDTO(a: Assistant, defaultId: string): AssistantDTO {
   };
 }
 
-export function pickSampling(s: Partial<Record<keyof SamplingDTO, unknown>>): SamplingDTO {
-  const out: SamplingDTO = {};
-  for (const k of ['temperature', 'topK', 'topP', 'minP', 'repeatPenalty', 'maxTokens', 'seed'] as const) {
-    if (typeof s[k] === 'number') out[k] = s[k] as number;
-  }
-  return out;
+/** The chat settings of a stored record (the keys from main/params). */
+export function pickSampling(s: SamplingDTO): SamplingDTO {
+  return pickKeys(s, CHAT_SETTING_KEYS);
 }
 
 /** Why a reply ended, from the engine's result: its stop reason, with a full context told apart from the max tokens limit. */

@@ -7,9 +7,10 @@
 import { EngineClient } from '../engine/client';
 import { untilAborted } from '../engine/channel';
 import type { Logger } from '../logging';
-import { ChatMessage, EngineError, GenerateResult } from '../engine/protocol';
-import { IpcError, MessageDTO, RequestOf, SettingsDTO, ThreadDTO } from '../ipc/contract';
+import { ChatMessage, EngineError, GenerateResult, Sampling } from '../engine/protocol';
+import { IpcError, MessageDTO, RequestOf, SamplingDTO, SettingsDTO, ThreadDTO } from '../ipc/contract';
 import { CHAT_MODEL_ID, ModelLibrary } from '../models/library';
+import { pickKeys, REQUEST_SETTING_KEYS, RequestSettingKey, SAMPLING_SETTING_KEYS } from '../params';
 import { Services } from '../services';
 import { Assistant, FinishReply, isStoreError, MessagesApi, ReplyWriter, Store, Thread, ThreadsApi } from '../store';
 import { DEFAULT_THREAD_TITLE } from '../store/threads';
@@ -340,16 +341,13 @@ export class ChatService {
   }
 
   /** The effective sampling: app defaults < assistant < thread overrides. */
-  private sampling(thread: Thread): { sampling: Record<string, number>; maxTokens: number; instructions: string } {
-    const app = this.store.settings.get('chatDefaults') as Record<string, number>;
+  private sampling(thread: Thread): { sampling: Sampling; request: Pick<SamplingDTO, RequestSettingKey>; instructions: string } {
+    const app = this.store.settings.get('chatDefaults');
     let assistant: Assistant | null = null;
     if (thread.assistantId && this.store.assistants.exists(thread.assistantId)) assistant = this.store.assistants.get(thread.assistantId);
-    const merged: Record<string, number> = { ...app, ...(assistant?.sampling as Record<string, number> | undefined), ...(thread.overrides.sampling as Record<string, number> | undefined) };
-    const { maxTokens = -1, ...rest } = merged;
-    const sampling: Record<string, number> = {};
-    for (const k of ['temperature', 'topK', 'topP', 'minP', 'repeatPenalty', 'seed'] as const) if (typeof rest[k] === 'number') sampling[k] = rest[k];
+    const merged: SamplingDTO = { ...app, ...assistant?.sampling, ...thread.overrides.sampling };
     const instructions = thread.overrides.instructions ?? assistant?.instructions ?? '';
-    return { sampling, maxTokens, instructions };
+    return { sampling: pickKeys(merged, SAMPLING_SETTING_KEYS), request: pickKeys(merged, REQUEST_SETTING_KEYS), instructions };
   }
 
   /** Runs a step of a turn that has not started yet; if it throws, the turn is released. */
@@ -391,7 +389,7 @@ export class ChatService {
   private async generate(thread: Thread, writer: ReplyWriter, abort: AbortController, opts: { continueFinal?: boolean }): Promise<void> {
     const signal = abort.signal;
     const { messages } = this.api(thread.id);
-    const { sampling, maxTokens, instructions } = this.sampling(thread);
+    const { sampling, request, instructions } = this.sampling(thread);
     const path = messages.list(thread.id);
     const upTo = path.findIndex((m) => m.id === writer.messageId);
     const history = (upTo >= 0 ? path.slice(0, opts.continueFinal ? upTo + 1 : upTo) : path).filter((m) => m.status !== 'error' || m.role !== 'assistant');
@@ -406,16 +404,16 @@ export class ChatService {
     try {
       result = await this.deps.engine.chat(
         CHAT_MODEL_ID,
-        { messages: chat, sampling, maxTokens, continueFinal: opts.continueFinal, overflow: 'error' },
+        { messages: chat, sampling, ...request, continueFinal: opts.continueFinal, overflow: 'error' },
         {
           signal,
-          onPiece: (content, reasoning) => {
+          onPiece: (content, reasoning, probs) => {
             // this runs inside the engine client's message listener: nothing may escape from it
             try {
               if (content) writer.append(content);
               if (reasoning) writer.appendReasoning(reasoning);
               if (writer.failure && !signal.aborted) abort.abort();
-              this.deps.services.emit('chat.piece', { threadId: thread.id, messageId: writer.messageId, content, reasoning });
+              this.deps.services.emit('chat.piece', { threadId: thread.id, messageId: writer.messageId, content, reasoning, ...(probs ? { probs } : {}) });
             } catch (e) {
               this.deps.logger.error(`chat: a streamed piece could not be handled: ${(e as Error).message}`);
             }

@@ -2,7 +2,7 @@
 import fs from 'fs';
 import path from 'path';
 import { projectRoot } from '../paths';
-import type { LoadedModule } from './protocol';
+import type { LoadedModule, TokenLogprobs } from './protocol';
 
 export interface NativeModel {
   metadata(): Record<string, unknown>;
@@ -15,7 +15,8 @@ export interface NativeModel {
 }
 
 export interface NativeContext {
-  generate(requestJson: string, onEvent?: (ev: { content?: string; reasoning?: string }) => void): Promise<Record<string, unknown>>;
+  /** `probs`: the tokens since the last event, with their log-probabilities (sampling.nProbs > 0) */
+  generate(requestJson: string, onEvent?: (ev: { content?: string; reasoning?: string; probs?: TokenLogprobs[] }) => void): Promise<Record<string, unknown>>;
   abort(id: number): 'queued' | 'running' | 'unknown';
   /** `id` names the task for abort(id) */
   embed(texts: string[], opts?: { id?: number }): Promise<Float32Array[]>;
@@ -57,7 +58,14 @@ export interface NativeAddon {
   activities(): NativeActivity[];
   createContext(model: NativeModel, params: Record<string, unknown>): Promise<NativeContext>;
   estimateMemory(path: string, params: Record<string, unknown>): Promise<unknown>;
-  fitParams(path: string, params: Record<string, unknown>, opts: { marginMiB?: number; minContext?: number }): Promise<unknown>;
+  /** contextMode "auto": the fit may shrink the context (down to minContext) */
+  fitParams(path: string, params: Record<string, unknown>, opts: { marginMiB?: number; minContext?: number; contextMode?: 'auto' | 'fixed' }): Promise<unknown>;
+  /** every parameter family the addon parses: its keys and defaults (null: decided at run time) */
+  describeParams(): Record<'sampling' | 'load' | 'context' | 'request', Record<string, unknown>>;
+  /** a family's parameters as the addon parsed them (unknown keys refused), for the drift test */
+  echoParams(family: 'sampling' | 'load' | 'context' | 'request', params: Record<string, unknown>): Record<string, unknown>;
+  /** the names of the samplers in the chain a generation with these sampling parameters runs (llama_sampler_name) */
+  samplerChain(model: NativeModel, sampling: Record<string, unknown>): string[];
 }
 
 /** HEARTH_ADDON overrides the location (a packaged app sets it to its resources folder). */

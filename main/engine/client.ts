@@ -29,6 +29,7 @@ import {
   MemoryBreakdown,
   Method,
   ModelMetadata,
+  TokenLogprobs,
 } from './protocol';
 import { HostSupervisor, SupervisorOptions } from './supervisor';
 import { TEMPLATE_TIMEOUT } from './watchdog';
@@ -312,11 +313,12 @@ export class EngineClient {
     return this.request('info', { path: file });
   }
 
-  chat(modelId: string, request: ChatRequest, opts: { onPiece?: (content: string, reasoning: string) => void; signal?: AbortSignal } = {}): Promise<GenerateResult> {
+  /** `probs`: the pieces' tokens with their log-probabilities, when the request's sampling.nProbs > 0 */
+  chat(modelId: string, request: ChatRequest, opts: { onPiece?: (content: string, reasoning: string, probs?: TokenLogprobs[]) => void; signal?: AbortSignal } = {}): Promise<GenerateResult> {
     return this.onModel('chat', modelId, { request }, {
       signal: opts.signal,
       onEvent: (ev) => {
-        if (ev.kind === 'piece') opts.onPiece?.(ev.content, ev.reasoning);
+        if (ev.kind === 'piece') opts.onPiece?.(ev.content, ev.reasoning, ev.probs);
       },
     });
   }

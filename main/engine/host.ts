@@ -280,8 +280,9 @@ export class EngineHost {
         const asked = this.loadParams(params.params);
         return this.withModelFile(params.path as string, signal, async (f) => {
           const lp = this.withDefaultContext(f.header, asked);
-          return this.addon.fitParams(f.nativePath, { ...this.nativeParams(lp, { gpuLayers: 'auto' }), contextMode: params.autoContext ? 'auto' : 'fixed' }, {
+          return this.addon.fitParams(f.nativePath, this.nativeParams(lp, { gpuLayers: 'auto' }), {
             marginMiB: params.marginMiB as number,
+            contextMode: params.autoContext ? 'auto' : 'fixed',
           });
         });
       }
@@ -445,16 +446,18 @@ export class EngineHost {
       if (previous) await previous.promise.catch(() => undefined);
       await this.disposeLoaded(modelId);
       check();
-      const native = this.nativeParams(params);
       const gpu = this.hasGpu();
-      // gpuLayers "auto" with a GPU: the addon runs llama.cpp's own fitting (--fit) right before the load,
-      // the largest offload that leaves the margin free on every device
-      const modelParams = params.gpuLayers === 'auto' && gpu ? { ...native, fitMarginMiB: params.fitMarginMiB } : native;
+      let native: Record<string, unknown> = {};
       const model = await this.withModelFile(
         file,
         parse.signal,
         async (f) => {
           check();
+          // the context the load gets follows the checked file's trained context (defaultContextSize)
+          native = this.nativeParams(this.withDefaultContext(f.header, params));
+          // gpuLayers "auto" with a GPU: the addon runs llama.cpp's own fitting (--fit) right before the load,
+          // the largest offload that leaves the margin free on every device
+          const modelParams = params.gpuLayers === 'auto' && gpu ? { ...native, fitMarginMiB: params.fitMarginMiB } : native;
           this.counts.loadsStarted++;
           handle = this.addon.loadModel(f.nativePath, { ...modelParams, displayPath: f.file }, (progress) => {
             for (const id of job.requesters) this.port.send({ type: 'event', id, event: { kind: 'progress', progress } });
@@ -552,7 +555,7 @@ export class EngineHost {
     try {
       // the addon already coalesces streamed text (at most one call per ~50 ms), so each call is one message
       return await l.ctx.generate(JSON.stringify({ ...request, id: taskId }), (ev) => {
-        this.port.send({ type: 'event', id: requestId, event: { kind: 'piece', content: ev.content ?? '', reasoning: ev.reasoning ?? '' } });
+        this.port.send({ type: 'event', id: requestId, event: { kind: 'piece', content: ev.content ?? '', reasoning: ev.reasoning ?? '', ...(ev.probs ? { probs: ev.probs } : {}) } });
       });
     } finally {
       signal.removeEventListener('abort', onAbort);

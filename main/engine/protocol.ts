@@ -3,72 +3,10 @@
  * Every message crossing the process boundary is validated with these zod schemas on arrival.
  */
 import { z } from 'zod';
-import { MAX_CONTEXT_SIZE } from './context-size';
+import { JsonValue, LOAD_FIELDS, RequestOptions, Sampling, TokenLogprobs } from '../params';
 
-export { CONTEXT_STEP, contextSizeUsed, DEFAULT_CONTEXT_SIZE, defaultContextSize, MAX_CONTEXT_SIZE } from './context-size';
-
-export const CacheType = z.enum(['f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_1', 'iq4_nl', 'q5_0', 'q5_1']);
-/** Cache types that are quantized: a V cache of one of these needs flash attention. */
-export const QUANTIZED_CACHE_TYPES: ReadonlySet<string> = new Set(['q8_0', 'q4_0', 'q4_1', 'iq4_nl', 'q5_0', 'q5_1']);
-
-/** Load parameters a power user tunes; invalid values are rejected before anything is loaded. */
-export const LoadParams = z
-  .object({
-    gpuLayers: z.union([z.number().int().min(0).max(100000), z.literal('max'), z.literal('auto')]).default('auto'),
-    /** 0: the model's trained context; absent: defaultContextSize */
-    contextSize: z.number().int().min(0).max(MAX_CONTEXT_SIZE).optional(),
-    threads: z.number().int().min(1).max(1024).optional(),
-    threadsBatch: z.number().int().min(1).max(1024).optional(),
-    batchSize: z.number().int().min(1).max(1 << 20).default(2048),
-    ubatchSize: z.number().int().min(1).max(1 << 20).default(512),
-    flashAttention: z.enum(['auto', 'on', 'off']).default('auto'),
-    cacheTypeK: CacheType.default('f16'),
-    cacheTypeV: CacheType.default('f16'),
-    useMmap: z.boolean().default(true),
-    useMlock: z.boolean().default(false),
-    splitMode: z.enum(['none', 'layer', 'row']).default('layer'),
-    mainGpu: z.number().int().min(0).default(0),
-    tensorSplit: z.array(z.number().min(0)).max(64).optional(),
-    parallel: z.number().int().min(1).max(64).default(1),
-    embeddings: z.boolean().default(false),
-    /** memory to leave free on every device when gpuLayers is "auto" */
-    fitMarginMiB: z.number().min(0).max(1 << 20).default(1024),
-  })
-  .strict()
-  .refine((p) => p.ubatchSize <= p.batchSize, { message: 'ubatchSize must not exceed batchSize', path: ['ubatchSize'] })
-  // every sequence may need a place in one batch, and llama.cpp caps the batch at the context
-  // (the addon checks again against the model's trained context when contextSize is 0 or left out)
-  .refine((p) => p.parallel <= Math.min(p.batchSize, p.contextSize || Infinity), {
-    message: 'parallel must not exceed batchSize or contextSize (every sequence may need a place in one batch)',
-    path: ['parallel'],
-  })
-  .refine((p) => !QUANTIZED_CACHE_TYPES.has(p.cacheTypeV) || p.flashAttention !== 'off', {
-    message: 'a quantized V cache needs flash attention (auto or on)',
-    path: ['cacheTypeV'],
-  });
-export type LoadParams = z.infer<typeof LoadParams>;
-export type LoadParamsInput = z.input<typeof LoadParams>;
-
-export const Sampling = z
-  .object({
-    temperature: z.number().min(0).max(5).optional(),
-    topK: z.number().int().min(0).optional(),
-    topP: z.number().min(0).max(1).optional(),
-    minP: z.number().min(0).max(1).optional(),
-    typicalP: z.number().min(0).max(1).optional(),
-    repeatPenalty: z.number().gt(0).max(10).optional(),
-    repeatLastN: z.number().int().min(-1).optional(),
-    presencePenalty: z.number().min(-10).max(10).optional(),
-    frequencyPenalty: z.number().min(-10).max(10).optional(),
-    seed: z.number().int().min(0).max(0xffffffff).optional(),
-    logitBias: z.array(z.object({ token: z.number().int().min(0), bias: z.number() })).optional(),
-  })
-  .strict();
-export type Sampling = z.infer<typeof Sampling>;
-
-const JsonValue: z.ZodType<unknown> = z.lazy(() =>
-  z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(JsonValue), z.record(JsonValue)]),
-);
+export { CONTEXT_STEP, contextSizeUsed, DEFAULT_CONTEXT_SIZE, defaultContextSize, LoadParams, MAX_CONTEXT_SIZE, QUANTIZED_CACHE_TYPES, Sampling, TokenLogprobs } from '../params';
+export type { LoadParamsInput } from '../params';
 
 export const ChatMessage = z.object({
   role: z.enum(['system', 'user', 'assistant', 'tool']),
@@ -87,18 +25,8 @@ export const Tool = z.object({
   function: z.object({ name: z.string().min(1), description: z.string().optional(), parameters: JsonValue.optional() }),
 });
 
-export const OverflowPolicy = z.enum(['error', 'truncateMiddle', 'shift']);
-
-const GenerateCommon = {
-  sampling: Sampling.default({}),
-  maxTokens: z.number().int().min(-1).max(1 << 20).default(-1),
-  stop: z.array(z.string().min(1)).max(16).default([]),
-  overflow: OverflowPolicy.default('error'),
-  jsonSchema: JsonValue.optional(),
-  grammar: z.string().optional(),
-  ignoreEos: z.boolean().optional(),
-  seq: z.number().int().min(0).default(0),
-};
+/** What every generation takes beside its input: sampling (main/params/sampling.ts) and the request family (main/params/chat.ts). */
+const GenerateCommon = { sampling: Sampling.default({}), ...RequestOptions.shape };
 
 export const ChatRequest = z
   .object({
@@ -144,6 +72,8 @@ export const GenerateResult = z.object({
   shifted: z.boolean(),
   contextFull: z.boolean(),
   timings: Timings,
+  /** with sampling.nProbs > 0: each generated token's log-probability and the nProbs likeliest tokens' */
+  probs: z.array(TokenLogprobs).optional(),
 });
 export type GenerateResult = z.infer<typeof GenerateResult>;
 
@@ -215,7 +145,7 @@ export const Methods = {
   clearSequence: z.object({ modelId: z.string().min(1), seq: z.number().int().min(0).default(0) }).strict(),
   contextInfo: z.object({ modelId: z.string().min(1) }).strict(),
   estimate: z.object({ path: z.string().min(1), params: z.unknown() }).strict(),
-  fit: z.object({ path: z.string().min(1), params: z.unknown(), marginMiB: z.number().min(0).max(1 << 20).default(1024), autoContext: z.boolean().default(false) }).strict(),
+  fit: z.object({ path: z.string().min(1), params: z.unknown(), marginMiB: LOAD_FIELDS.fitMarginMiB.schema.default(LOAD_FIELDS.fitMarginMiB.default), autoContext: z.boolean().default(false) }).strict(),
   memory: z.object({ modelId: z.string().min(1) }).strict(),
   /** what the host holds and has done: native models and contexts alive, loads and generations started, its RSS */
   stats: z.object({}).strict(),
@@ -278,7 +208,7 @@ export type HostMessage = z.infer<typeof HostMessage>;
 
 /** A streamed piece of a reply: several tokens' text, batched by the host. */
 export const StreamEvent = z.union([
-  z.object({ kind: z.literal('piece'), content: z.string(), reasoning: z.string() }),
+  z.object({ kind: z.literal('piece'), content: z.string(), reasoning: z.string(), probs: z.array(TokenLogprobs).optional() }),
   z.object({ kind: z.literal('progress'), progress: z.number() }),
 ]);
 export type StreamEvent = z.infer<typeof StreamEvent>;

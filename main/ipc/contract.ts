@@ -5,9 +5,10 @@
  */
 import { z } from 'zod';
 import { FINISH_REASONS } from '../store/types';
+import { ChatSettings, LOAD_FIELDS, LOAD_SETTING_FIELDS, LoadSettings, TokenLogprobs } from '../params';
 
 /** how llama.cpp rounds a context size (the settings page says what a size becomes) */
-export { CONTEXT_STEP, contextSizeUsed } from '../engine/context-size';
+export { CONTEXT_STEP, contextSizeUsed } from '../params';
 
 // ---- shared shapes -------------------------------------------------------------------------------
 
@@ -60,17 +61,8 @@ export const Diagnostics = z.object({
 });
 export type Diagnostics = z.infer<typeof Diagnostics>;
 
-export const SamplingDTO = z
-  .object({
-    temperature: z.number().min(0).max(5).optional(),
-    topK: z.number().int().min(0).max(1000).optional(),
-    topP: z.number().min(0).max(1).optional(),
-    minP: z.number().min(0).max(1).optional(),
-    repeatPenalty: z.number().gt(0).max(10).optional(),
-    maxTokens: z.number().int().min(-1).max(1 << 20).optional(),
-    seed: z.number().int().min(0).max(0xffffffff).optional(),
-  })
-  .strict();
+/** A chat's sampling and request settings (main/params: one definition per parameter). */
+export const SamplingDTO = ChatSettings;
 export type SamplingDTO = z.infer<typeof SamplingDTO>;
 
 export const Id = z.string().min(1).max(64);
@@ -178,27 +170,8 @@ export const SearchHit = z.object({
 });
 export type SearchHit = z.infer<typeof SearchHit>;
 
-export const CacheTypeDTO = z.enum(['f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_1', 'iq4_nl', 'q5_0', 'q5_1']);
-
 /** A model's load settings (what the user tunes); every field optional: absent = Hearth's default. */
-export const LoadSettingsDTO = z
-  .object({
-    gpuLayers: z.union([z.number().int().min(0).max(100_000), z.literal('max'), z.literal('auto')]),
-    contextSize: z.number().int().min(256).max(10_000_000),
-    cacheTypeK: CacheTypeDTO,
-    cacheTypeV: CacheTypeDTO,
-    flashAttention: z.enum(['auto', 'on', 'off']),
-    threads: z.number().int().min(1).max(1024),
-    batchSize: z.number().int().min(1).max(1_000_000),
-    ubatchSize: z.number().int().min(1).max(1_000_000),
-    useMmap: z.boolean(),
-    useMlock: z.boolean(),
-    mainGpu: z.number().int().min(0).max(64),
-    splitMode: z.enum(['none', 'layer', 'row']),
-    tensorSplit: z.array(z.number().min(0)).max(64),
-  })
-  .partial()
-  .strict();
+export const LoadSettingsDTO = LoadSettings;
 export type LoadSettingsDTO = z.infer<typeof LoadSettingsDTO>;
 
 export const ModelSettingsView = z.object({
@@ -206,20 +179,8 @@ export const ModelSettingsView = z.object({
   /** the saved settings (only what the user changed) */
   settings: LoadSettingsDTO,
   /** what each setting is when not saved */
-  defaults: z.object({
-    gpuLayers: z.literal('auto'),
-    contextSize: z.number(),
-    cacheTypeK: CacheTypeDTO,
-    cacheTypeV: CacheTypeDTO,
-    flashAttention: z.enum(['auto', 'on', 'off']),
-    threads: z.number(),
-    batchSize: z.number(),
-    ubatchSize: z.number(),
-    useMmap: z.boolean(),
-    useMlock: z.boolean(),
-    mainGpu: z.number(),
-    splitMode: z.enum(['none', 'layer', 'row']),
-  }),
+  // (a model trained on fewer than the 256 tokens a saved setting needs defaults to its trained context)
+  defaults: LoadSettings.required().omit({ tensorSplit: true }).extend({ contextSize: LOAD_SETTING_FIELDS.contextSize.schema }),
   layers: z.number(),
   trainedContext: z.number(),
   /** the settings the loaded model runs with when this model is loaded (to mark "reload required") */
@@ -330,7 +291,7 @@ export const contract = {
         theme: z.enum(['light', 'dark', 'system']).optional(),
         chatDefaults: SamplingDTO.optional(),
         guardrail: z.enum(['off', 'warn', 'strict']).optional(),
-        fitMarginMiB: z.number().int().min(0).max(65536).optional(),
+        fitMarginMiB: LOAD_FIELDS.fitMarginMiB.setting.optional(),
         backend: z.enum(['auto', 'cuda', 'metal', 'vulkan', 'cpu']).optional(),
       })
       .strict(),
@@ -351,7 +312,7 @@ export type ResponseOf<C extends Channel> = z.infer<(typeof contract)[C]['respon
 
 export const events = {
   /** text appended to a streaming reply (several tokens, batched) */
-  'chat.piece': z.object({ threadId: Id, messageId: Id, content: z.string(), reasoning: z.string() }),
+  'chat.piece': z.object({ threadId: Id, messageId: Id, content: z.string(), reasoning: z.string(), probs: z.array(TokenLogprobs).optional() }),
   /** a reply finished (done, aborted, error): the final message */
   'chat.done': z.object({ threadId: Id, message: MessageDTO }),
   /** a thread's metadata changed (title, pin, updatedAt…) or it was created */

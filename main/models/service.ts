@@ -4,9 +4,10 @@
  */
 import { EngineClient } from '../engine/client';
 import type { Logger } from '../logging';
-import { defaultContextSize, LoadParams, LoadParamsInput } from '../engine/protocol';
+import { LoadParams, LoadParamsInput } from '../engine/protocol';
 import { HardwareMonitor } from '../hardware';
 import { IpcError, LoadSettingsDTO, MemoryEstimateDTO, ModelSettingsView } from '../ipc/contract';
+import { defaultContextSize, LOAD_SETTING_DEFAULTS } from '../params';
 import { Services } from '../services';
 import { Store } from '../store';
 import { planLoad } from './fit';
@@ -34,18 +35,9 @@ export class ModelService {
       path,
       settings,
       defaults: {
-        gpuLayers: 'auto',
+        ...LOAD_SETTING_DEFAULTS,
         contextSize: defaultContextSize(info.trainedContext),
-        cacheTypeK: 'f16',
-        cacheTypeV: 'f16',
-        flashAttention: 'auto',
         threads: (await this.deps.hardware.info()).cpu.cores,
-        batchSize: 2048,
-        ubatchSize: 512,
-        useMmap: true,
-        useMlock: false,
-        mainGpu: 0,
-        splitMode: 'layer',
       },
       layers: info.layers,
       trainedContext: info.trainedContext,

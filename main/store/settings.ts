@@ -4,25 +4,14 @@
  */
 import type Database from 'better-sqlite3';
 import { z } from 'zod';
+import { ChatDefaults, LOAD_FIELDS } from '../params';
 import { StoreError } from './errors';
 import type { Logger } from '../logging';
 import type { Clock, LoadParams } from './types';
 import { check, idSchema, loadSchema, modelRefSchema } from './validation';
 
-export const chatDefaultsSchema = z.object({
-  temperature: z.number().min(0).max(5).default(0.7),
-  topK: z.number().int().min(0).max(100_000).default(40),
-  topP: z.number().min(0).max(1).default(0.95),
-  minP: z.number().min(0).max(1).default(0.05),
-  repeatPenalty: z.number().gt(0).max(5).default(1.1),
-  /**
-   * -1: until the context is full (the default: a reply then ends by itself or with the context,
-   * and the chat says which; a fixed number larger than the context would only look like a limit)
-   */
-  maxTokens: z.number().int().min(-1).max(10_000_000).refine((n) => n !== 0, 'maxTokens must be -1 or at least 1').default(-1),
-  /** fixed seed for reproducible replies; absent: a new random seed each time */
-  seed: z.number().int().min(0).max(0xffffffff).optional(),
-}).strict();
+/** The app's chat settings (main/params: the fields, their bounds and Hearth's starting values). */
+export const chatDefaultsSchema = ChatDefaults;
 
 export const appSettingsSchema = z.object({
   theme: z.enum(['light', 'dark', 'system']).default('system'),
@@ -31,7 +20,7 @@ export const appSettingsSchema = z.object({
   dataDir: z.string().min(1).max(4096).nullable().default(null),
   guardrail: z.enum(['off', 'warn', 'strict']).default('warn'),
   /** memory kept free on every GPU when GPU layers are "auto" */
-  fitMarginMiB: z.number().int().min(0).max(65536).default(1024),
+  fitMarginMiB: LOAD_FIELDS.fitMarginMiB.setting.default(LOAD_FIELDS.fitMarginMiB.default),
   /** backend pin: auto (CUDA → Metal → Vulkan → CPU) or one of them */
   backend: z.enum(['auto', 'cuda', 'metal', 'vulkan', 'cpu']).default('auto'),
   defaultModel: modelRefSchema.nullable().default(null),

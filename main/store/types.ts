@@ -1,4 +1,5 @@
 /** Domain types shared by the SQLite store and the in-memory temporary chats. */
+import type { CacheType, ChatSettings, LoadSettings } from '../params';
 import type { StoreErrorCode } from './errors';
 
 /** Milliseconds since the epoch. Injected so tests control time. */
@@ -17,35 +18,13 @@ export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
 export const FINISH_REASONS = ['eos', 'stop', 'maxTokens', 'contextFull', 'aborted'] as const;
 export type FinishReason = (typeof FINISH_REASONS)[number];
 
-export interface SamplingParams {
-  temperature?: number;
-  topK?: number;
-  topP?: number;
-  minP?: number;
-  repeatPenalty?: number;
-  maxTokens?: number;
-  seed?: number;
-  stop?: string[];
-}
+/** A chat's sampling and request settings (main/params). */
+export type SamplingParams = ChatSettings;
 
-export type CacheType = 'f32' | 'f16' | 'bf16' | 'q8_0' | 'q4_0' | 'q4_1' | 'iq4_nl' | 'q5_0' | 'q5_1';
+export type { CacheType };
 
 /** Load settings kept per model (and per thread): the engine's load parameters, every one optional. */
-export interface LoadParams {
-  gpuLayers?: number | 'max' | 'auto';
-  contextSize?: number;
-  threads?: number;
-  batchSize?: number;
-  ubatchSize?: number;
-  flashAttention?: 'auto' | 'on' | 'off';
-  cacheTypeK?: CacheType;
-  cacheTypeV?: CacheType;
-  useMmap?: boolean;
-  useMlock?: boolean;
-  splitMode?: 'none' | 'layer' | 'row';
-  mainGpu?: number;
-  tensorSplit?: number[];
-}
+export type LoadParams = LoadSettings;
 
 /** Per-thread overrides on top of the assistant's and the app's defaults. */
 export interface ThreadOverrides {

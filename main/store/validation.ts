@@ -1,5 +1,6 @@
 /** Input validation: zod schemas for ids, texts and parameter objects, mapped to typed StoreErrors. */
 import { z } from 'zod';
+import { ChatSettings, LoadSettings } from '../params';
 import { StoreError } from './errors';
 import { FINISH_REASONS, MESSAGE_STATUSES, ROLES } from './types';
 
@@ -33,34 +34,9 @@ export const contentSchema = z.string().refine((s) => s.length <= LIMITS.content
 export const modelRefSchema = z.string().min(1).max(LIMITS.modelRefChars);
 export const instructionsSchema = z.string().max(LIMITS.instructionsChars);
 
-export const samplingSchema = z.object({
-  temperature: z.number().min(0).max(5),
-  topK: z.number().int().min(0).max(100_000),
-  topP: z.number().min(0).max(1),
-  minP: z.number().min(0).max(1),
-  repeatPenalty: z.number().gt(0).max(5),
-  maxTokens: z.number().int().min(1).max(10_000_000),
-  seed: z.number().int(),
-  stop: z.array(z.string().max(1000)).max(64),
-}).partial().strict();
-
-/** Per-model (and per-thread) load settings: the engine's load parameters, every one optional. */
-const cacheType = z.enum(['f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_1', 'iq4_nl', 'q5_0', 'q5_1']);
-export const loadSchema = z.object({
-  gpuLayers: z.union([z.number().int().min(0).max(100_000), z.literal('max'), z.literal('auto')]),
-  contextSize: z.number().int().min(0).max(10_000_000),
-  threads: z.number().int().min(1).max(1024),
-  batchSize: z.number().int().min(1).max(1_000_000),
-  ubatchSize: z.number().int().min(1).max(1_000_000),
-  flashAttention: z.enum(['auto', 'on', 'off']),
-  cacheTypeK: cacheType,
-  cacheTypeV: cacheType,
-  useMmap: z.boolean(),
-  useMlock: z.boolean(),
-  splitMode: z.enum(['none', 'layer', 'row']),
-  mainGpu: z.number().int().min(0).max(64),
-  tensorSplit: z.array(z.number().min(0)).max(64),
-}).partial().strict();
+/** A chat's sampling and request settings, and a model's load settings: defined once in main/params. */
+export const samplingSchema = ChatSettings;
+export const loadSchema = LoadSettings;
 
 export const overridesSchema = z.object({
   instructions: instructionsSchema.nullable(),

@@ -24,6 +24,8 @@
 #include "log.h"
 #include "memory.h"
 #include "model.h"
+#include "params.h"
+#include "sampler.h"
 #include "util.h"
 
 using namespace hearth;
@@ -193,6 +195,8 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
     exports.Set("estimateMemory", Napi::Function::New(env, EstimateMemory));
     exports.Set("activities", Napi::Function::New(env, Activities));
     exports.Set("fitParams", Napi::Function::New(env, FitParams));
+    addParamsExports(env, exports);
+    addSamplerExports(env, exports);
     exports.Set("Model", Model::Init(env));
     exports.Set("Context", Context::Init(env));
     return exports;

@@ -12,6 +12,7 @@
 #include "generation.h"
 #include "limits.h"
 #include "memory.h"
+#include "params.h"
 #include "task.h"
 #include "util.h"
 
@@ -26,26 +27,6 @@ static bool abortCallback(void * data) {
     if (st->closing.load()) return true;
     std::atomic<bool> * f = st->abort_flag.load();
     return f && f->load();
-}
-
-// ---- helpers -------------------------------------------------------------------------------------
-
-static ggml_type parseCacheType(const std::string & s, const char * key) {
-    static const std::pair<const char *, ggml_type> types[] = {
-        {"f32", GGML_TYPE_F32}, {"f16", GGML_TYPE_F16}, {"bf16", GGML_TYPE_BF16}, {"q8_0", GGML_TYPE_Q8_0},
-        {"q4_0", GGML_TYPE_Q4_0}, {"q4_1", GGML_TYPE_Q4_1}, {"iq4_nl", GGML_TYPE_IQ4_NL}, {"q5_0", GGML_TYPE_Q5_0},
-        {"q5_1", GGML_TYPE_Q5_1},
-    };
-    for (auto & t : types) if (s == t.first) return t.second;
-    throw HearthError("invalid_argument", std::string(key) + " must be one of f32, f16, bf16, q8_0, q4_0, q4_1, iq4_nl, q5_0, q5_1");
-}
-
-static uint32_t optUint(const Napi::Object & o, const char * key, uint32_t def, uint32_t lo, uint32_t hi) {
-    double v = optNumber(o, key, def);
-    if (std::floor(v) != v || v < lo || v > hi) {
-        throw HearthError("invalid_argument", std::string(key) + " must be an integer between " + std::to_string(lo) + " and " + std::to_string(hi));
-    }
-    return (uint32_t) v;
 }
 
 // ---- settling a task on the JS thread -------------------------------------------------------------
@@ -84,6 +65,7 @@ static Napi::Value genResultToJs(Napi::Env env, const GenResult & r) {
     // tokens decoded after the first one was sampled, over the time since (llama-bench's tg measure)
     tm.Set("genTps", r.genMs > 0 && r.generatedTokens > 1 ? (r.generatedTokens - 1) * 1000.0 / r.genMs : 0.0);
     o.Set("timings", tm);
+    if (!r.probs.empty()) o.Set("probs", probsToJs(env, r.probs));
     return o;
 }
 
@@ -288,49 +270,17 @@ std::shared_ptr<Context::State> Context::stop() {
     return st;
 }
 
-llama_context_params parseContextParams(const Napi::Object & o, const llama_model * model) {
-    llama_context_params cp = llama_context_default_params();
-    uint32_t n_ctx_train = model ? (uint32_t) std::max(0, llama_model_n_ctx_train(model)) : 0;
-    cp.n_ctx = optUint(o, "contextSize", std::min<uint32_t>(4096, n_ctx_train ? n_ctx_train : 4096), 0, 1u << 24);
-    cp.n_batch = optUint(o, "batchSize", 2048, 1, 1u << 20);
-    cp.n_ubatch = optUint(o, "ubatchSize", 512, 1, 1u << 20);
-    if (cp.n_ubatch > cp.n_batch) throw HearthError("invalid_argument", "ubatchSize must not exceed batchSize");
-    int def_threads = common_cpu_get_num_math();
-    cp.n_threads = (int32_t) optUint(o, "threads", def_threads, 1, 1024);
-    cp.n_threads_batch = (int32_t) optUint(o, "threadsBatch", cp.n_threads, 1, 1024);
-    cp.n_seq_max = optUint(o, "parallel", 1, 1, 256);
-    std::string fa = optString(o, "flashAttention", "auto");
-    if (fa == "auto") cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_AUTO;
-    else if (fa == "on") cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_ENABLED;
-    else if (fa == "off") cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
-    else throw HearthError("invalid_argument", "flashAttention must be auto, on or off");
-    cp.type_k = parseCacheType(optString(o, "cacheTypeK", "f16"), "cacheTypeK");
-    cp.type_v = parseCacheType(optString(o, "cacheTypeV", "f16"), "cacheTypeV");
-    if (cp.type_v != GGML_TYPE_F16 && cp.type_v != GGML_TYPE_F32 && cp.type_v != GGML_TYPE_BF16 && fa == "off") {
-        throw HearthError("invalid_argument", "a quantized V cache (cacheTypeV) needs flash attention (auto or on)");
-    }
-    cp.embeddings = optBool(o, "embeddings", false);
-    // parallel slots share one KV buffer, so one long conversation can use the whole context; a single
-    // sequence needs no sharing, and a unified cache makes llama.cpp check every batch against all 256
-    // possible sequences (a 256 x 256 loop per decode, ~0.5% of generation time)
-    cp.kv_unified = cp.n_seq_max > 1;
-    cp.no_perf = false;
-    applyContextLimits(cp, model);
-    return cp;
-}
-
 Napi::Value Context::Create(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
     if (info.Length() < 1 || !info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(Model::constructor.Value())) {
         throw makeError(env, "invalid_argument", "createContext(model, params): model must be a Model");
     }
     Model * m = Model::Unwrap(info[0].As<Napi::Object>());
-    Napi::Object o = info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
     auto st = std::make_shared<State>();
     llama_context_params cp;
     try {
         st->model = m->requireHandle();
-        cp = parseContextParams(o, st->model->model);
+        cp = contextParams(parseEngineParams(info.Length() > 1 ? info[1] : env.Undefined()).context, st->model->model);
     } catch (const HearthError & e) {
         throw makeError(env, e.code(), e.what());
     }
@@ -391,7 +341,7 @@ Napi::Value Context::Generate(const Napi::CallbackInfo & info) {
     if (task->req.is_discarded() || !task->req.is_object()) throw makeError(env, "invalid_argument", "generate: the request is not a JSON object");
     try {
         task->id = task->req.value("id", (uint64_t) 0);
-        int s = task->req.value("seq", 0);
+        int s = parseRequest(task->req).seq;
         if (s < 0 || s >= state_->n_seq) throw HearthError("invalid_argument", "seq must be in [0, " + std::to_string(state_->n_seq) + ")");
         task->seq = s;
     } catch (const HearthError & e) {

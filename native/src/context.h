@@ -22,10 +22,6 @@ namespace hearth {
 
 struct Task;
 
-// Reads the context parameters (already validated in TypeScript; checked again here, with the
-// combinations llama.cpp asserts on resolved or refused: see limits.h).
-llama_context_params parseContextParams(const Napi::Object & o, const llama_model * model);
-
 class Context : public Napi::ObjectWrap<Context> {
 public:
     static Napi::Function Init(Napi::Env env);

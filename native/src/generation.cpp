@@ -7,6 +7,7 @@
 #include "activity.h"
 #include "json-schema-to-grammar.h"
 #include "kv_space.h"
+#include "params.h"
 #include "util.h"
 
 namespace hearth {
@@ -45,7 +46,7 @@ void emit(Task & t, const std::string & content, const std::string & reasoning, 
     std::lock_guard<std::mutex> lock(t.out_mu);
     t.out_content += content;
     t.out_reasoning += reasoning;
-    if (t.out_content.empty() && t.out_reasoning.empty()) return;
+    if (t.out_content.empty() && t.out_reasoning.empty() && t.out_probs.empty()) return;
     if (t.out_scheduled) return;
     const auto tnow = Clock::now();
     if (!now && tnow - t.last_emit < kEmitInterval) return;
@@ -54,51 +55,24 @@ void emit(Task & t, const std::string & content, const std::string & reasoning, 
     Task * task = &t; // alive until settle(), whose call is queued after this one
     t.tsfn.NonBlockingCall([task](Napi::Env env, Napi::Function fn) {
         std::string c, r;
+        std::vector<TokenProbs> p;
         {
             std::lock_guard<std::mutex> lock(task->out_mu);
             c.swap(task->out_content);
             r.swap(task->out_reasoning);
+            p.swap(task->out_probs);
             task->out_scheduled = false;
         }
-        if (c.empty() && r.empty()) return;
+        if (c.empty() && r.empty() && p.empty()) return;
         Napi::Object o = Napi::Object::New(env);
         if (!c.empty()) o.Set("content", c);
         if (!r.empty()) o.Set("reasoning", r);
+        if (!p.empty()) o.Set("probs", probsToJs(env, p));
         if (fn) fn.Call({o});
     });
 }
 
 // ---- generation (worker thread) -------------------------------------------------------------------
-
-static void fillSampling(common_params_sampling & sp, const common_json & s, int n_vocab, int n_ctx) {
-    if (!s.is_object()) return;
-    sp.temp = s.value("temperature", sp.temp);
-    sp.top_k = s.value("topK", sp.top_k);
-    sp.top_p = s.value("topP", sp.top_p);
-    sp.min_p = s.value("minP", sp.min_p);
-    sp.typ_p = s.value("typicalP", sp.typ_p);
-    sp.penalty_repeat = s.value("repeatPenalty", sp.penalty_repeat);
-    sp.penalty_last_n = s.value("repeatLastN", sp.penalty_last_n);
-    // -1: the whole context, as llama-server; a window beyond the context is the whole context too
-    if (sp.penalty_last_n < 0 || sp.penalty_last_n > n_ctx) sp.penalty_last_n = n_ctx;
-    sp.penalty_present = s.value("presencePenalty", sp.penalty_present);
-    sp.penalty_freq = s.value("frequencyPenalty", sp.penalty_freq);
-    if (s.contains("seed") && s.at("seed").is_number()) sp.seed = (uint32_t) s.at("seed").get<int64_t>();
-    if (sp.temp <= 0.0f) {
-        // greedy: the most likely token (after penalties and biases); top-k 1 finds it without sorting
-        sp.samplers = {COMMON_SAMPLER_TYPE_PENALTIES, COMMON_SAMPLER_TYPE_TOP_K};
-        sp.top_k = 1;
-    }
-    if (s.contains("logitBias") && s.at("logitBias").is_array()) {
-        const common_json & lb = s.at("logitBias");
-        for (size_t i = 0; i < lb.size(); i++) {
-            int tok = lb[i].value("token", -1);
-            float bias = lb[i].value("bias", 0.0f);
-            if (tok < 0 || tok >= n_vocab) throw HearthError("invalid_argument", "logitBias token " + std::to_string(tok) + " is outside the vocabulary");
-            sp.logit_bias.push_back({tok, bias});
-        }
-    }
-}
 
 void prepareRun(Context::State & st, GenRun & run) {
     Task & t = *run.task;
@@ -110,7 +84,8 @@ void prepareRun(Context::State & st, GenRun & run) {
     llama_memory_t mem = llama_get_memory(ctx);
     const int seq = t.seq;
     const int n_ctx = (int) llama_n_ctx(ctx);
-    const std::string policy = req.value("overflow", std::string("error"));
+    const RequestParams opts = parseRequest(req);
+    const std::string policy = opts.overflow;
     run.policy = policy;
     GenResult & r = t.gen;
     // 1. prompt
@@ -169,7 +144,7 @@ void prepareRun(Context::State & st, GenRun & run) {
         }
     }
     r.promptTokens = (int) prompt.size();
-    run.max_tokens = req.value("maxTokens", -1);
+    run.max_tokens = (int) std::min<int64_t>(opts.max_tokens, INT32_MAX);
     if (run.max_tokens == 0) {
         // nothing to generate: the request ends here, the sequence's cache untouched
         r.stopReason = "length";
@@ -178,16 +153,9 @@ void prepareRun(Context::State & st, GenRun & run) {
     }
 
     // 2. sampler (common sampling chain, grammar from the template, the schema or the caller)
-    common_params_sampling sp;
-    sp.seed = LLAMA_DEFAULT_SEED;
-    fillSampling(sp, req.value("sampling", common_json::object()), llama_vocab_n_tokens(vocab), n_ctx);
+    common_params_sampling sp = parseSampling(req.value("sampling", common_json::object()));
     std::vector<std::string> & stops = run.stops;
-    if (req.contains("stop") && req.at("stop").is_array()) {
-        for (size_t i = 0; i < req.at("stop").size(); i++) {
-            std::string s = req.at("stop")[i].get<std::string>();
-            if (!s.empty()) stops.push_back(s);
-        }
-    }
+    stops = opts.stop;
     std::set<llama_token> & preserved = run.preserved;
     if (chat) {
         if (!rc.params.grammar.empty()) {
@@ -217,25 +185,18 @@ void prepareRun(Context::State & st, GenRun & run) {
             sp.grammar_triggers.push_back(trig);
         }
         for (const auto & s : rc.params.additional_stops) stops.push_back(s);
-    } else if (req.contains("jsonSchema") && !req.at("jsonSchema").is_null()) {
+    } else if (!opts.json_schema.is_null()) {
         try {
-            sp.grammar = {COMMON_GRAMMAR_TYPE_OUTPUT_FORMAT, json_schema_to_grammar(req.at("jsonSchema"))};
+            sp.grammar = {COMMON_GRAMMAR_TYPE_OUTPUT_FORMAT, json_schema_to_grammar(opts.json_schema)};
         } catch (const std::exception & e) {
             throw HearthError("invalid_argument", std::string("jsonSchema: ") + e.what());
         }
-    } else if (req.contains("grammar") && req.at("grammar").is_string()) {
-        sp.grammar = {COMMON_GRAMMAR_TYPE_USER, req.at("grammar").get<std::string>()};
+    } else if (!opts.grammar.empty()) {
+        sp.grammar = {COMMON_GRAMMAR_TYPE_USER, opts.grammar};
     }
-    common_sampler_ptr & smpl = run.smpl;
-    try {
-        smpl.reset(common_sampler_init(model, sp));
-    } catch (const std::exception & e) {
-        throw HearthError("invalid_argument", std::string("llama.cpp could not set up sampling for this request (") + e.what() +
-                                                  "); with a grammar or schema, the template's generation prompt must tokenize the way the grammar expects");
-    }
-    if (!smpl) throw HearthError("invalid_argument", "the grammar or sampling parameters were rejected by llama.cpp");
-    run.argmax = sp.temp <= 0.0f && sp.grammar.grammar.empty() && sp.logit_bias.empty() &&
-                 (sp.penalty_last_n == 0 || (sp.penalty_repeat == 1.0f && sp.penalty_freq == 0.0f && sp.penalty_present == 0.0f));
+    run.smpl.reset(buildSampler(model, sp, n_ctx));
+    run.argmax = isPlainGreedy(sp);
+    run.n_probs = sp.n_probs;
     for (auto & s : stops) run.max_stop = std::max(run.max_stop, s.size());
 
     // 3. reuse the longest common prefix with what this sequence holds
@@ -251,7 +212,7 @@ void prepareRun(Context::State & st, GenRun & run) {
     r.cachedTokens = (int) n_past;
     run.next_prompt = n_past;
 
-    run.ignore_eos = req.value("ignoreEos", false);
+    run.ignore_eos = opts.ignore_eos;
     if (chat) {
         run.pp = common_chat_parser_params(rc.params);
         run.pp.reasoning_format = rc.inputs.reasoning_format;
@@ -278,6 +239,7 @@ static void onToken(Context::State & st, GenRun & run, llama_token tok) {
     if (!run.ignore_eos && llama_vocab_is_eog(vocab, tok)) { r.stopReason = "eos"; run.finished = true; return; }
     r.generatedTokens++;
     r.tokens.push_back(tok);
+    if (run.n_probs > 0) recordProbs(t, std::move(run.probs));
     t.generated.store(r.generatedTokens);
     std::string & text = r.text;
     std::string piece = common_token_to_piece(st.ctx, tok, run.preserved.count(tok) > 0);
@@ -470,6 +432,7 @@ static void decodeParts(Context::State & st, const std::vector<Part> & parts) {
             if (run.task->seq == testFailSeq("sample")) throw std::runtime_error("test hook: sampling failed");
             llama_token tok = run.argmax ? argmaxToken(st, logits_idx[i]) : common_sampler_sample(run.smpl.get(), st.ctx, logits_idx[i]);
             common_sampler_accept(run.smpl.get(), tok, true);
+            if (run.n_probs > 0) run.probs = tokenProbs(st.ctx, logits_idx[i], tok, run.n_probs);
             onToken(st, run, tok);
         } catch (const HearthError & e) {
             failRun(run, e.code(), e.what());

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "chat_render.h"
+#include "sampler.h"
 #include "sampling.h"
 #include "task.h"
 
@@ -30,6 +31,8 @@ struct GenRun {
     size_t next_prompt = 0;        // next prompt token to decode
     common_sampler_ptr smpl;
     bool argmax = false;           // plain greedy: no penalties, biases or grammar, so the largest logit is the token
+    int n_probs = 0;               // sampling.nProbs: log-probabilities kept per token
+    TokenProbs probs;              // the last sampled token's
     std::vector<std::string> stops;
     size_t max_stop = 0;
     std::set<llama_token> preserved;

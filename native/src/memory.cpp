@@ -10,6 +10,7 @@
 #include "fit.h"
 #include "ggml-backend.h"
 #include "model.h"
+#include "params.h"
 #include "util.h"
 #include <vector>
 #include "../src/llama-ext.h"
@@ -58,21 +59,21 @@ static Napi::Object resultToJs(Napi::Env env, const std::vector<DeviceMem> & dev
 }
 
 // the model parameters point into `split` (tensorSplit), which the caller keeps alive
-static void parseParams(const Napi::Object & o, llama_model_params & mp, llama_context_params & cp, std::vector<float> & split) {
-    mp = parseModelParams(o);
-    cp = parseContextParams(o, nullptr);
-    split = parseTensorSplit(o);
+static void parseParams(const Napi::Value & v, llama_model_params & mp, llama_context_params & cp, std::vector<float> & split) {
+    EngineParams p = parseEngineParams(v);
+    mp = p.load.model();
+    cp = contextParams(p.context, nullptr);
+    split = p.load.split();
 }
 
 Napi::Value EstimateMemory(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
     if (info.Length() < 1 || !info[0].IsString()) throw makeError(env, "invalid_argument", "estimateMemory(path, params)");
     std::string path = info[0].As<Napi::String>().Utf8Value();
-    Napi::Object o = info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
     llama_model_params mp;
     llama_context_params cp;
     auto split = std::make_shared<std::vector<float>>();
-    try { parseParams(o, mp, cp, *split); } catch (const HearthError & e) { throw makeError(env, e.code(), e.what()); }
+    try { parseParams(info.Length() > 1 ? info[1] : env.Undefined(), mp, cp, *split); } catch (const HearthError & e) { throw makeError(env, e.code(), e.what()); }
     if (!split->empty()) mp.tensor_split = split->data();
     auto devs = std::make_shared<std::vector<DeviceMem>>();
     auto host = std::make_shared<DeviceMem>();
@@ -112,16 +113,15 @@ Napi::Value FitParams(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
     if (info.Length() < 1 || !info[0].IsString()) throw makeError(env, "invalid_argument", "fitParams(path, params, opts)");
     std::string path = info[0].As<Napi::String>().Utf8Value();
-    Napi::Object o = info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
     Napi::Object opts = info.Length() > 2 && info[2].IsObject() ? info[2].As<Napi::Object>() : Napi::Object::New(env);
     llama_model_params mp;
     llama_context_params cp;
     double margin_mib, min_ctx;
     auto user_split = std::make_shared<std::vector<float>>();
     try {
-        parseParams(o, mp, cp, *user_split);
+        parseParams(info.Length() > 1 ? info[1] : env.Undefined(), mp, cp, *user_split);
         // "auto" context: 0 lets the fit choose (down to minContext); a number is kept as given
-        if (optString(o, "contextMode", "fixed") == "auto") cp.n_ctx = 0;
+        if (optString(opts, "contextMode", "fixed") == "auto") cp.n_ctx = 0;
         margin_mib = optNumber(opts, "marginMiB", 1024);
         min_ctx = optNumber(opts, "minContext", 4096);
         if (margin_mib < 0 || min_ctx < 0) throw HearthError("invalid_argument", "marginMiB and minContext must be >= 0");

@@ -10,6 +10,7 @@
 #include "context.h"
 #include "fit.h"
 #include "memory.h"
+#include "params.h"
 #include "common.h"
 #include "util.h"
 
@@ -37,55 +38,6 @@ static std::string describe(const llama_model * model) {
     char buf[256];
     int32_t n = llama_model_desc(model, buf, sizeof(buf));
     return n > 0 ? std::string(buf, std::min<int32_t>(n, sizeof(buf) - 1)) : "";
-}
-
-llama_model_params parseModelParams(const Napi::Object & o) {
-    llama_model_params p = llama_model_default_params();
-    if (o.Has("gpuLayers")) {
-        Napi::Value v = o.Get("gpuLayers");
-        if (v.IsNumber()) {
-            double n = v.As<Napi::Number>().DoubleValue();
-            if (n < 0 || std::floor(n) != n || n > 100000) throw HearthError("invalid_argument", "gpuLayers must be an integer >= 0, \"max\" or \"auto\"");
-            p.n_gpu_layers = (int32_t) n;
-        } else if (v.IsString()) {
-            std::string s = v.As<Napi::String>().Utf8Value();
-            // "auto": the fit to device memory is decided by the caller (engine host); here it means all
-            if (s == "max" || s == "auto") p.n_gpu_layers = -1;
-            else throw HearthError("invalid_argument", "gpuLayers must be an integer >= 0, \"max\" or \"auto\"");
-        } else if (!v.IsUndefined()) {
-            throw HearthError("invalid_argument", "gpuLayers must be an integer >= 0, \"max\" or \"auto\"");
-        }
-    }
-    bool mmap = optBool(o, "useMmap", true);
-    bool mlock = optBool(o, "useMlock", false);
-    p.load_mode = mmap ? (mlock ? LLAMA_LOAD_MODE_MMAP_MLOCK : LLAMA_LOAD_MODE_MMAP) : (mlock ? LLAMA_LOAD_MODE_MLOCK : LLAMA_LOAD_MODE_NONE);
-    std::string split = optString(o, "splitMode", "layer");
-    if (split == "none") p.split_mode = LLAMA_SPLIT_MODE_NONE;
-    else if (split == "layer") p.split_mode = LLAMA_SPLIT_MODE_LAYER;
-    else if (split == "row") p.split_mode = LLAMA_SPLIT_MODE_ROW;
-    else throw HearthError("invalid_argument", "splitMode must be none, layer or row");
-    double mainGpu = optNumber(o, "mainGpu", 0);
-    if (mainGpu < 0 || std::floor(mainGpu) != mainGpu) throw HearthError("invalid_argument", "mainGpu must be an integer >= 0");
-    p.main_gpu = (int32_t) mainGpu;
-    p.vocab_only = optBool(o, "vocabOnly", false);
-    p.no_alloc = optBool(o, "noAlloc", false);
-    return p;
-}
-
-std::vector<float> parseTensorSplit(const Napi::Object & o) {
-    std::vector<float> out;
-    if (!o.Has("tensorSplit") || o.Get("tensorSplit").IsUndefined() || o.Get("tensorSplit").IsNull()) return out;
-    if (!o.Get("tensorSplit").IsArray()) throw HearthError("invalid_argument", "tensorSplit must be an array of numbers");
-    Napi::Array arr = o.Get("tensorSplit").As<Napi::Array>();
-    if (arr.Length() == 0) return out;
-    if (arr.Length() > llama_max_devices()) throw HearthError("invalid_argument", "tensorSplit has more entries than devices llama.cpp supports");
-    out.assign(llama_max_devices(), 0.0f);
-    for (uint32_t i = 0; i < arr.Length(); i++) {
-        Napi::Value v = arr.Get(i);
-        if (!v.IsNumber() || v.As<Napi::Number>().DoubleValue() < 0) throw HearthError("invalid_argument", "tensorSplit entries must be numbers >= 0");
-        out[i] = v.As<Napi::Number>().FloatValue();
-    }
-    return out;
 }
 
 Napi::Function Model::Init(Napi::Env env) {
@@ -138,23 +90,28 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
     if (info.Length() < 1 || !info[0].IsString()) throw makeError(env, "invalid_argument", "loadModel(path, params?, onProgress?): path must be a string");
     std::string path = info[0].As<Napi::String>().Utf8Value();
-    Napi::Object params = info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
+    Napi::Object given = info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
     // the file as the user knows it, for messages and metadata, when `path` is another name of it (the
-    // host passes /proc/self/fd/N: the file it checked, opened once)
-    std::string display = optString(params, "displayPath", path);
+    // host passes /proc/self/fd/N: the file it checked, opened once); not a load parameter
+    std::string display = optString(given, "displayPath", path);
+    Napi::Object params = Napi::Object::New(env);
+    Napi::Array names = given.GetPropertyNames();
+    for (uint32_t i = 0; i < names.Length(); i++) {
+        Napi::Value k = names.Get(i);
+        if (k.IsString() && k.As<Napi::String>().Utf8Value() != "displayPath") params.Set(k, given.Get(k));
+    }
     llama_model_params mparams;
     llama_context_params fit_cparams{};
     double fit_margin_mib = -1;
     auto user_split = std::make_shared<std::vector<float>>();
     try {
-        mparams = parseModelParams(params);
-        *user_split = parseTensorSplit(params);
+        EngineParams p = parseEngineParams(info.Length() > 1 && info[1].IsObject() ? Napi::Value(params) : info.Length() > 1 ? info[1] : env.Undefined());
+        mparams = p.load.model();
+        *user_split = p.load.split();
         // gpuLayers "auto" with a margin: llama.cpp's own fitting picks the offload before the load
-        if (params.Has("gpuLayers") && params.Get("gpuLayers").IsString() &&
-            params.Get("gpuLayers").As<Napi::String>().Utf8Value() == "auto" && params.Has("fitMarginMiB")) {
-            fit_margin_mib = optNumber(params, "fitMarginMiB", 1024);
-            if (fit_margin_mib < 0) throw HearthError("invalid_argument", "fitMarginMiB must be >= 0");
-            fit_cparams = parseContextParams(params, nullptr);
+        if (p.load.gpu_auto && p.load.fit_margin_given) {
+            fit_margin_mib = p.load.fit_margin_mib;
+            fit_cparams = contextParams(p.context, nullptr);
         }
     } catch (const HearthError & e) {
         throw makeError(env, e.code(), e.what());

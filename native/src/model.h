@@ -50,11 +50,4 @@ private:
     std::shared_ptr<ModelHandle> handle_;
 };
 
-// Reads the load parameters (already validated in TypeScript; checked again here).
-llama_model_params parseModelParams(const Napi::Object & o);
-
-// tensorSplit: proportions per device, padded to llama_max_devices(); empty when not given. The
-// caller keeps the vector alive through the load and points llama_model_params::tensor_split at it.
-std::vector<float> parseTensorSplit(const Napi::Object & o);
-
 } // namespace hearth

@@ -19,6 +19,7 @@
 #include "context.h"
 #include "llama.h"
 #include "model.h"
+#include "sampler.h"
 
 namespace hearth {
 
@@ -26,6 +27,7 @@ struct GenResult {
     std::string text, content, reasoning, stopReason;
     std::vector<common_chat_tool_call> toolCalls;
     std::vector<llama_token> tokens; // generated token ids
+    std::vector<TokenProbs> probs;   // their log-probabilities (sampling.nProbs > 0)
     int promptTokens = 0, cachedTokens = 0, generatedTokens = 0, droppedMessages = 0;
     int tokensAfterAbort = -1; // tokens generated after abort() was called (-1: not aborted while running)
     bool shifted = false, contextFull = false;
@@ -45,6 +47,7 @@ struct Task {
     Napi::ThreadSafeFunction tsfn;
     std::mutex out_mu;                  // streamed text not yet handed to JS
     std::string out_content, out_reasoning;
+    std::vector<TokenProbs> out_probs;
     bool out_scheduled = false;
     std::chrono::steady_clock::time_point last_emit{}; // when a call to JS was last queued
     std::shared_ptr<Napi::Promise::Deferred> deferred;

@@ -30,7 +30,8 @@ export class PieceBatcher {
     if (cur) {
       cur.content += p.content;
       cur.reasoning += p.reasoning;
-    } else this.pending.set(p.messageId, { threadId: p.threadId, messageId: p.messageId, content: p.content, reasoning: p.reasoning });
+      if (p.probs) (cur.probs ??= []).push(...p.probs);
+    } else this.pending.set(p.messageId, { threadId: p.threadId, messageId: p.messageId, content: p.content, reasoning: p.reasoning, ...(p.probs ? { probs: [...p.probs] } : {}) });
     if (!this.scheduled) {
       this.scheduled = true;
       this.schedule(() => this.flush());
@@ -46,9 +47,11 @@ export class PieceBatcher {
     this.flushFn(batch);
   }
 
-  /** Forgets buffered pieces of a message whose final copy arrived. */
-  drop(messageId: string): void {
+  /** Forgets buffered pieces of a message whose final copy arrived; returns them. */
+  drop(messageId: string): Piece | undefined {
+    const p = this.pending.get(messageId);
     this.pending.delete(messageId);
+    return p;
   }
 
   get size(): number {
@@ -62,8 +65,10 @@ export function startEvents(dispatch: AppDispatch, schedule?: FrameScheduler): (
   const offs = [
     onEvent('chat.piece', (p) => batcher.push(p)),
     onEvent('chat.done', (p) => {
-      // the final message replaces everything streamed; pieces still buffered are part of it
-      batcher.drop(p.message.id);
+      // the final message replaces everything streamed; pieces still buffered are part of it (their
+      // tokens' probabilities are not: those are kept)
+      const left = batcher.drop(p.message.id);
+      if (left?.probs) dispatch(piecesApplied([{ ...left, content: '', reasoning: '' }]));
       dispatch(messageDone(p));
       // the reply filled the context: refresh the header's context meter (main only pushes load/unload)
       void dispatch(fetchModelState());

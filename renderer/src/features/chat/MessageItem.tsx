@@ -11,7 +11,8 @@ import { openDialog } from '../../app/uiSlice';
 import { useCopied } from '../../components/CodeBlock';
 import { Icon } from '../../components/Icon';
 import { Markdown } from '../../components/Markdown';
-import { continueReply, editMessage, regenerate, selectIsStreaming, switchAlternative } from './chatSlice';
+import { continueReply, editMessage, regenerate, selectIsStreaming, selectProbs, switchAlternative } from './chatSlice';
+import { TokenProbs } from './TokenProbs';
 
 export function metricsText(m: MetricsDTO): string {
   const parts = [`${formatInt(m.generatedTokens)} tokens`, `${m.genTps.toFixed(1)} tok/s`, `TTFT ${formatInt(m.ttftMs)} ms`];
@@ -149,8 +150,10 @@ export const MessageItem = memo(function MessageItem({ id }: { id: string }) {
     const a = t?.assistantId ? s.assistants.entities[t.assistantId] : undefined;
     return a ? `${a.emoji} ${a.name}`.trim() : 'Assistant';
   });
+  const probs = useAppSelector((s) => selectProbs(s, id));
   const dispatch = useAppDispatch();
   const [editing, setEditing] = useState(false);
+  const [showTokens, setShowTokens] = useState(false);
   const [copied, copy] = useCopied();
   if (!m) return null;
 
@@ -168,6 +171,8 @@ export const MessageItem = memo(function MessageItem({ id }: { id: string }) {
         <EditBox message={m} onDone={() => setEditing(false)} />
       ) : isUser ? (
         <div className="bubble user-text">{m.content}</div>
+      ) : showTokens && probs && !streaming ? (
+        <TokenProbs probs={probs} />
       ) : (
         <Markdown text={m.content} className={streaming ? 'with-caret' : undefined} />
       )}
@@ -192,6 +197,11 @@ export const MessageItem = memo(function MessageItem({ id }: { id: string }) {
             {m.role === 'assistant' && (
               <button type="button" className="icon-button small" aria-label="Regenerate reply" title="Regenerate" disabled={busy} onClick={() => void dispatch(regenerate({ threadId: m.threadId, messageId: m.id }))}>
                 <Icon name="refresh" size={15} />
+              </button>
+            )}
+            {probs && probs.length > 0 && (
+              <button type="button" className="icon-button small" aria-label="Token probabilities" aria-pressed={showTokens} title="Token probabilities" onClick={() => setShowTokens(!showTokens)}>
+                <Icon name="chart" size={15} />
               </button>
             )}
             {canContinue(m) && (

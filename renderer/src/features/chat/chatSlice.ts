@@ -4,6 +4,7 @@
  */
 import { createSlice, PayloadAction } from '@reduxjs/toolkit';
 import type { MessageDTO, ThreadDTO } from '../../../../main/ipc/contract';
+import type { TokenLogprobs } from '../../../../main/params';
 import { call } from '../../app/bridge';
 import { ErrorInfo, toErrorInfo } from '../../app/errors';
 import type { AppDispatch, RootState } from '../../app/store';
@@ -20,6 +21,8 @@ export interface Piece {
   messageId: string;
   content: string;
   reasoning: string;
+  /** the pieces' tokens with their log-probabilities (when the chat's nProbs > 0) */
+  probs?: TokenLogprobs[];
 }
 
 export interface ThreadMessages {
@@ -40,9 +43,14 @@ export interface ChatState {
   sending: Record<string, boolean>;
   /** a search hit asked to show this message */
   jumpTo: { threadId: string; messageId: string; seq: number } | null;
+  /**
+   * per reply generated in this session with nProbs > 0: its tokens with their log-probabilities
+   * (kept in memory only: with up to 20 alternatives per token they would multiply a reply's size)
+   */
+  probs: Record<string, TokenLogprobs[]>;
 }
 
-const initialState: ChatState = { messages: {}, byThread: {}, orphans: {}, errors: {}, sending: {}, jumpTo: null };
+const initialState: ChatState = { messages: {}, byThread: {}, orphans: {}, errors: {}, sending: {}, jumpTo: null, probs: {} };
 
 type ThreadView = { thread: ThreadDTO; messages: MessageDTO[] };
 
@@ -190,6 +198,7 @@ const chatSlice = createSlice({
     /** one animation frame's worth of chat.piece events, merged per message */
     piecesApplied(state, a: PayloadAction<Piece[]>) {
       for (const p of a.payload) {
+        if (p.probs?.length) (state.probs[p.messageId] ??= []).push(...p.probs);
         const m = state.messages[p.messageId];
         if (m) {
           if (m.status !== 'streaming') continue; // chat.done already gave the final text
@@ -290,7 +299,7 @@ const chatSlice = createSlice({
       })
       .addCase(threadRemoved, (s, a) => {
         const t = s.byThread[a.payload];
-        if (t) for (const id of t.ids) delete s.messages[id];
+        if (t) for (const id of t.ids) delete s.messages[id], delete s.probs[id];
         delete s.byThread[a.payload];
         delete s.errors[a.payload];
       });
@@ -322,5 +331,6 @@ export function selectIsStreaming(s: RootState, threadId: string | null): boolea
   const last = ids.length ? s.chat.messages[ids[ids.length - 1]] : undefined;
   return last?.status === 'streaming';
 }
+export const selectProbs = (s: RootState, messageId: string): TokenLogprobs[] | undefined => s.chat.probs[messageId];
 export const selectChatError = (s: RootState, key: string): ErrorInfo | undefined => s.chat.errors[key];
 export const selectIsSending = (s: RootState, key: string): boolean => !!s.chat.sending[key];

@@ -5,7 +5,11 @@
 import { KeyboardEvent, useEffect, useState } from 'react';
 import { formatInt } from '../../app/format';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
+import { LOAD_FIELDS } from '../../../../main/params';
 import { Guardrail, selectSettings, updateSettings } from '../settings/settingsSlice';
+
+/** the fit margin's bounds (main/params) */
+const MARGIN = LOAD_FIELDS.fitMarginMiB.meta;
 
 const MODES: { value: Guardrail; label: string; hint: string }[] = [
   { value: 'off', label: 'Off', hint: 'Load anyway.' },
@@ -27,8 +31,8 @@ export function GuardrailSettings() {
 
   const commitMargin = async () => {
     const n = Number(margin.trim());
-    if (margin.trim() === '' || !Number.isInteger(n) || n < 0 || n > 65536) {
-      setError('The fit margin must be a whole number of MiB from 0 to 65,536.');
+    if (margin.trim() === '' || !Number.isInteger(n) || n < MARGIN.min! || n > MARGIN.max!) {
+      setError(`The fit margin must be a whole number of MiB from ${formatInt(MARGIN.min!)} to ${formatInt(MARGIN.max!)}.`);
       return;
     }
     setError(null);
@@ -76,8 +80,8 @@ export function GuardrailSettings() {
           id="fit-margin"
           type="number"
           inputMode="numeric"
-          min={0}
-          max={65536}
+          min={MARGIN.min}
+          max={MARGIN.max}
           step={256}
           value={margin}
           aria-invalid={error ? true : undefined}

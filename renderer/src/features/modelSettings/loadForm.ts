@@ -1,56 +1,31 @@
 /**
  * The model settings form as plain data: the form's values (strings where the user types), the
  * settings they stand for, which fields changed against what is saved (the only ones "Save" sends),
- * and which differ from what the loaded model runs with ("reload required").
+ * and which differ from what the loaded model runs with ("reload required"). Every field, its bounds
+ * and its label come from main/params (LOAD_SETTINGS_META): a new load setting needs no code here.
  */
-import { CacheTypeDTO, LoadSettingsDTO, ModelSettingsView } from '../../../../main/ipc/contract';
+import { CONTEXT_RULES, KeyedMeta, LOAD_SETTINGS_META, LoadSettingKey } from '../../../../main/params';
+import { LoadSettingsDTO, ModelSettingsView } from '../../../../main/ipc/contract';
 
-export type CacheType = LoadSettingsDTO['cacheTypeK'] & string;
-export const CACHE_TYPES = CacheTypeDTO.options as readonly CacheType[];
-/** cache types that are quantized: a quantized V cache needs flash attention */
-const QUANTIZED = new Set<string>(['q8_0', 'q4_0', 'q4_1', 'iq4_nl', 'q5_0', 'q5_1']);
-
-export type SettingKey = keyof LoadSettingsDTO;
-export const SETTING_KEYS: readonly SettingKey[] = [
-  'gpuLayers',
-  'contextSize',
-  'cacheTypeK',
-  'cacheTypeV',
-  'flashAttention',
-  'threads',
-  'batchSize',
-  'ubatchSize',
-  'useMmap',
-  'useMlock',
-  'mainGpu',
-  'splitMode',
-  'tensorSplit',
-];
+export type SettingKey = LoadSettingKey;
+export const SETTING_FIELDS: readonly KeyedMeta<SettingKey>[] = LOAD_SETTINGS_META;
+export const SETTING_KEYS: readonly SettingKey[] = SETTING_FIELDS.map((f) => f.key);
+const META = Object.fromEntries(SETTING_FIELDS.map((f) => [f.key, f])) as Record<SettingKey, KeyedMeta<SettingKey>>;
 
 /** Every setting with a value: the saved ones over the defaults (tensorSplit stays optional). */
 export type FullSettings = Required<Omit<LoadSettingsDTO, 'tensorSplit'>> & { tensorSplit?: number[] };
 
 export type GpuMode = 'auto' | 'max' | 'layers';
 
+/** How the form holds a setting: on/off, one of a few strings, or text the user types. */
+type FormValue<V> = [V] extends [boolean] ? boolean : [V] extends [string] ? V : string;
+
 /** What the form holds. Numbers typed by the user stay strings until parsed. */
-export interface LoadForm {
+export type LoadForm = {
   gpuMode: GpuMode;
   /** the slider's value (0 … layers + 1), used when gpuMode is "layers" */
   gpuLayers: number;
-  contextSize: string;
-  cacheTypeK: CacheType;
-  cacheTypeV: CacheType;
-  flashAttention: FullSettings['flashAttention'];
-  threads: string;
-  batchSize: string;
-  ubatchSize: string;
-  useMmap: boolean;
-  useMlock: boolean;
-  mainGpu: number;
-  splitMode: FullSettings['splitMode'];
-  /** proportions per GPU, comma separated; blank = llama.cpp's split by free memory */
-  tensorSplit: string;
-}
+} & { [K in Exclude<SettingKey, 'gpuLayers'>]: FormValue<NonNullable<LoadSettingsDTO[K]>> };
 
 /** The highest GPU-layers value: every repeating layer plus the output layer (llama.cpp counts it). */
 export function maxGpuLayers(layers: number): number {
@@ -65,22 +40,16 @@ export function effectiveSettings(view: Pick<ModelSettingsView, 'defaults' | 'se
 
 export function formFromSettings(s: FullSettings, layers: number): LoadForm {
   const top = maxGpuLayers(layers);
-  return {
+  const out: Record<string, unknown> = {
     gpuMode: s.gpuLayers === 'auto' ? 'auto' : s.gpuLayers === 'max' ? 'max' : 'layers',
     gpuLayers: typeof s.gpuLayers === 'number' ? Math.min(s.gpuLayers, top) : top,
-    contextSize: String(s.contextSize),
-    cacheTypeK: s.cacheTypeK,
-    cacheTypeV: s.cacheTypeV,
-    flashAttention: s.flashAttention,
-    threads: String(s.threads),
-    batchSize: String(s.batchSize),
-    ubatchSize: String(s.ubatchSize),
-    useMmap: s.useMmap,
-    useMlock: s.useMlock,
-    mainGpu: s.mainGpu,
-    splitMode: s.splitMode,
-    tensorSplit: s.tensorSplit?.join(', ') ?? '',
   };
+  for (const f of SETTING_FIELDS) {
+    if (f.kind === 'gpuLayers') continue;
+    const v = s[f.key];
+    out[f.key] = f.kind === 'boolean' || f.kind === 'choice' ? v : f.kind === 'numbers' ? ((v as number[] | undefined)?.join(', ') ?? '') : String(v ?? '');
+  }
+  return out as LoadForm;
 }
 
 /** The form for a model as saved (unset fields show their defaults). */
@@ -93,72 +62,47 @@ export function defaultForm(view: ModelSettingsView): LoadForm {
   return formFromSettings(effectiveSettings({ defaults: view.defaults, settings: {} }), view.layers);
 }
 
-export const FIELD_LABELS: Record<SettingKey, string> = {
-  gpuLayers: 'GPU layers',
-  contextSize: 'Context length',
-  cacheTypeK: 'K cache type',
-  cacheTypeV: 'V cache type',
-  flashAttention: 'Flash attention',
-  threads: 'CPU threads',
-  batchSize: 'Batch size',
-  ubatchSize: 'Micro-batch size',
-  useMmap: 'mmap',
-  useMlock: 'mlock',
-  mainGpu: 'Main GPU',
-  splitMode: 'Split mode',
-  tensorSplit: 'Tensor split',
-};
-
 export type Parsed = { ok: true; value: FullSettings } | { ok: false; field: SettingKey; error: string };
+type Problem = { field: SettingKey; error: string };
 
-function int(raw: string, key: SettingKey, min: number, max: number): number | { field: SettingKey; error: string } {
+function parseInt(raw: string, f: KeyedMeta<SettingKey>): number | Problem {
   const t = raw.trim();
   const n = Number(t);
-  if (t === '' || !Number.isInteger(n) || n < min || n > max) {
-    return { field: key, error: `${FIELD_LABELS[key]} must be a whole number from ${min.toLocaleString('en-US')} to ${max.toLocaleString('en-US')}.` };
+  if (t === '' || !Number.isInteger(n) || n < f.min! || n > f.max!) {
+    return { field: f.key, error: `${f.label} must be a whole number from ${f.min!.toLocaleString('en-US')} to ${f.max!.toLocaleString('en-US')}.` };
   }
   return n;
 }
 
+/** Proportions (per GPU): numbers of at least 0, not all 0; blank = none. */
+function parseNumbers(raw: string, f: KeyedMeta<SettingKey>): number[] | undefined | Problem {
+  if (raw.trim() === '') return undefined;
+  const parts = raw.split(/[,\s]+/).filter(Boolean).map(Number);
+  if (parts.length > (f.maxItems ?? Infinity) || parts.some((n) => !Number.isFinite(n) || n < 0) || parts.every((n) => n === 0)) {
+    return { field: f.key, error: `${f.label} must be proportions per GPU, like 3, 1.` };
+  }
+  return parts;
+}
+
+const isProblem = (v: unknown): v is Problem => typeof v === 'object' && v !== null && 'error' in v;
+
 /** Form → every setting, or the first field that is not valid (with a sentence saying why). */
 export function parseForm(f: LoadForm): Parsed {
-  const contextSize = int(f.contextSize, 'contextSize', 256, 10_000_000);
-  if (typeof contextSize !== 'number') return { ok: false, ...contextSize };
-  const threads = int(f.threads, 'threads', 1, 1024);
-  if (typeof threads !== 'number') return { ok: false, ...threads };
-  const batchSize = int(f.batchSize, 'batchSize', 1, 1_000_000);
-  if (typeof batchSize !== 'number') return { ok: false, ...batchSize };
-  const ubatchSize = int(f.ubatchSize, 'ubatchSize', 1, 1_000_000);
-  if (typeof ubatchSize !== 'number') return { ok: false, ...ubatchSize };
-  if (ubatchSize > batchSize) return { ok: false, field: 'ubatchSize', error: 'The micro-batch cannot be larger than the batch.' };
-  if (QUANTIZED.has(f.cacheTypeV) && f.flashAttention === 'off') {
-    return { ok: false, field: 'cacheTypeV', error: 'A quantized V cache needs flash attention (auto or on).' };
+  const form = f as unknown as Record<string, unknown>;
+  const value: Record<string, unknown> = {};
+  for (const m of SETTING_FIELDS) {
+    let v: unknown = form[m.key];
+    if (m.kind === 'gpuLayers') v = f.gpuMode === 'layers' ? Math.max(0, Math.round(f.gpuLayers)) : f.gpuMode;
+    else if (m.kind === 'integer' || m.kind === 'number') v = parseInt(String(v), m);
+    else if (m.kind === 'numbers') v = parseNumbers(String(v), m);
+    if (isProblem(v)) return { ok: false, ...v };
+    if (v !== undefined) value[m.key] = v;
   }
-  let tensorSplit: number[] | undefined;
-  if (f.tensorSplit.trim() !== '') {
-    const parts = f.tensorSplit.split(/[,\s]+/).filter(Boolean).map(Number);
-    if (parts.length > 64 || parts.some((n) => !Number.isFinite(n) || n < 0) || parts.every((n) => n === 0)) {
-      return { ok: false, field: 'tensorSplit', error: 'Tensor split must be proportions per GPU, like 3, 1.' };
-    }
-    tensorSplit = parts;
+  // the combinations llama.cpp asserts on, where the form has every field a rule reads
+  for (const r of CONTEXT_RULES) {
+    if (r.reads.every((k) => k in META) && !r.ok(value)) return { ok: false, field: r.path as SettingKey, error: r.hint };
   }
-  const gpuLayers: FullSettings['gpuLayers'] = f.gpuMode === 'layers' ? Math.max(0, Math.round(f.gpuLayers)) : f.gpuMode;
-  const value: FullSettings = {
-    gpuLayers,
-    contextSize,
-    cacheTypeK: f.cacheTypeK,
-    cacheTypeV: f.cacheTypeV,
-    flashAttention: f.flashAttention,
-    threads,
-    batchSize,
-    ubatchSize,
-    useMmap: f.useMmap,
-    useMlock: f.useMlock,
-    mainGpu: f.mainGpu,
-    splitMode: f.splitMode,
-    ...(tensorSplit ? { tensorSplit } : {}),
-  };
-  return { ok: true, value };
+  return { ok: true, value: value as FullSettings };
 }
 
 function same(a: unknown, b: unknown): boolean {

@@ -1,65 +1,125 @@
-/** Sampling parameters as labelled number fields; a blank field means "the model's default". */
-import { useId } from 'react';
-import { SamplingDTO } from '../../../../main/ipc/contract';
+/**
+ * A chat's sampling and request settings as form fields, generated from their definitions in
+ * main/params (label, help, unit, bounds, step, advanced or not): a new parameter there appears here
+ * with no code. A blank field means "the default".
+ */
+import { useEffect, useId, useState } from 'react';
+import { CHAT_SETTINGS_META, ChatSettingKey, ChatSettings, KeyedMeta } from '../../../../main/params';
+import type { SamplingDTO } from '../../../../main/ipc/contract';
 
-type Key = keyof SamplingDTO;
+type Key = ChatSettingKey;
+export type SamplingStrings = Partial<Record<Key, string>>;
 
-export const SAMPLING_FIELDS: { key: Key; label: string; min: number; max: number; step: number; int?: boolean; hint: string }[] = [
-  { key: 'temperature', label: 'Temperature', min: 0, max: 5, step: 0.05, hint: 'Higher is more varied; 0 always picks the likeliest token.' },
-  { key: 'topK', label: 'Top K', min: 0, max: 1000, step: 1, int: true, hint: 'Sample from this many likeliest tokens (0 = all).' },
-  { key: 'topP', label: 'Top P', min: 0, max: 1, step: 0.01, hint: 'Sample from the likeliest tokens adding up to this probability.' },
-  { key: 'minP', label: 'Min P', min: 0, max: 1, step: 0.01, hint: 'Drop tokens less likely than this fraction of the top one.' },
-  { key: 'repeatPenalty', label: 'Repeat penalty', min: 0, max: 10, step: 0.05, hint: 'Above 1 discourages repeating recent tokens.' },
-  { key: 'maxTokens', label: 'Max tokens', min: -1, max: 1 << 20, step: 1, int: true, hint: 'Longest reply; -1 = until the context is full.' },
-  { key: 'seed', label: 'Seed', min: 0, max: 0xffffffff, step: 1, int: true, hint: 'Same seed, same reply; blank = random.' },
-];
+export const SAMPLING_FIELDS: readonly KeyedMeta<Key>[] = CHAT_SETTINGS_META;
 
-/** Form strings → SamplingDTO (blank = unset); null with a message when a value is out of range. */
-export function parseSampling(values: Partial<Record<Key, string>>): { value: SamplingDTO } | { error: string } {
-  const out: Record<string, number> = {};
+function rangeError(f: KeyedMeta<Key>): string {
+  return `${f.label} must be ${f.kind === 'integer' ? 'a whole number ' : ''}between ${f.min} and ${f.max}.`;
+}
+
+/** One field's text → its value, or a sentence saying why not. */
+function parseField(f: KeyedMeta<Key>, raw: string): { value: unknown } | { error: string } {
+  switch (f.kind) {
+    case 'number':
+    case 'integer': {
+      const n = Number(raw);
+      if (!Number.isFinite(n) || n < f.min! || n > f.max! || (f.kind === 'integer' && !Number.isInteger(n))) return { error: rangeError(f) };
+      return { value: n };
+    }
+    case 'choice': {
+      const o = f.options!.find((x) => String(x.value) === raw);
+      return o ? { value: o.value } : { error: `${f.label} must be one of ${f.options!.map((x) => x.label).join(', ')}.` };
+    }
+    case 'strings': {
+      try {
+        const v: unknown = JSON.parse(raw);
+        if (Array.isArray(v) && v.every((s) => typeof s === 'string')) return { value: v };
+      } catch {
+        /* below */
+      }
+      return { error: `${f.label} must be a JSON list of strings, like ["\\n", "###"].` };
+    }
+    default:
+      return { error: `${f.label} cannot be set here.` };
+  }
+}
+
+/** Form strings → settings (blank = unset), or the first problem as a sentence. */
+export function parseSampling(values: SamplingStrings): { value: SamplingDTO } | { error: string } {
+  const out: Record<string, unknown> = {};
   for (const f of SAMPLING_FIELDS) {
     const raw = values[f.key]?.trim() ?? '';
     if (raw === '') continue;
-    const n = Number(raw);
-    if (!Number.isFinite(n) || n < f.min || n > f.max || (f.int && !Number.isInteger(n))) {
-      return { error: `${f.label} must be ${f.int ? 'a whole number ' : ''}between ${f.min} and ${f.max}.` };
-    }
-    out[f.key] = n;
+    const r = parseField(f, raw);
+    if ('error' in r) return r;
+    out[f.key] = r.value;
   }
-  const parsed = SamplingDTO.safeParse(out);
-  return parsed.success ? { value: parsed.data } : { error: parsed.error.issues[0]?.message ?? 'invalid value' };
+  const parsed = ChatSettings.safeParse(out);
+  if (parsed.success) return { value: parsed.data };
+  const issue = parsed.error.issues[0];
+  const label = SAMPLING_FIELDS.find((f) => f.key === issue?.path[0])?.label;
+  return { error: `${label ? `${label}: ` : ''}${issue?.message ?? 'invalid value'}` };
 }
 
-export function samplingToStrings(s: SamplingDTO | undefined): Partial<Record<Key, string>> {
-  const out: Partial<Record<Key, string>> = {};
-  for (const f of SAMPLING_FIELDS) if (s?.[f.key] !== undefined) out[f.key] = String(s[f.key]);
+export function samplingToStrings(s: SamplingDTO | undefined): SamplingStrings {
+  const out: SamplingStrings = {};
+  for (const f of SAMPLING_FIELDS) {
+    const v = s?.[f.key];
+    if (v !== undefined) out[f.key] = f.kind === 'strings' ? JSON.stringify(v) : String(v);
+  }
   return out;
 }
 
-export function SamplingFields({ values, onChange }: { values: Partial<Record<Key, string>>; onChange: (v: Partial<Record<Key, string>>) => void }) {
-  const base = useId();
+function FieldInput({ f, id, value, onChange }: { f: KeyedMeta<Key>; id: string; value: string; onChange: (v: string) => void }) {
+  const common = { id, value, 'aria-describedby': `${id}-hint`, onChange: (e: { target: { value: string } }) => onChange(e.target.value) };
+  if (f.kind === 'choice') {
+    return (
+      <select {...common}>
+        <option value="">default</option>
+        {f.options!.map((o) => (
+          <option key={String(o.value)} value={String(o.value)}>
+            {o.label}
+          </option>
+        ))}
+      </select>
+    );
+  }
+  if (f.kind === 'strings') return <input {...common} type="text" spellCheck={false} placeholder={f.default !== undefined ? JSON.stringify(f.default) : 'default'} />;
+  return <input {...common} type="number" inputMode="decimal" min={f.min} max={f.max} step={f.step} placeholder="default" />;
+}
+
+function Fields({ fields, values, onChange, base }: { fields: readonly KeyedMeta<Key>[]; values: SamplingStrings; onChange: (v: SamplingStrings) => void; base: string }) {
   return (
     <div className="sampling-grid">
-      {SAMPLING_FIELDS.map((f) => (
+      {fields.map((f) => (
         <div key={f.key} className="field">
           <label htmlFor={`${base}-${f.key}`}>{f.label}</label>
-          <input
-            id={`${base}-${f.key}`}
-            type="number"
-            inputMode="decimal"
-            min={f.min}
-            max={f.max}
-            step={f.step}
-            placeholder="default"
-            value={values[f.key] ?? ''}
-            aria-describedby={`${base}-${f.key}-hint`}
-            onChange={(e) => onChange({ ...values, [f.key]: e.target.value })}
-          />
+          <FieldInput f={f} id={`${base}-${f.key}`} value={values[f.key] ?? ''} onChange={(v) => onChange({ ...values, [f.key]: v })} />
           <span className="hint" id={`${base}-${f.key}-hint`}>
-            {f.hint}
+            {f.help}
+            {f.unit ? ` In ${f.unit}.` : ''}
           </span>
         </div>
       ))}
+    </div>
+  );
+}
+
+export function SamplingFields({ values, onChange }: { values: SamplingStrings; onChange: (v: SamplingStrings) => void }) {
+  const base = useId();
+  const advanced = SAMPLING_FIELDS.filter((f) => f.advanced);
+  // opens by itself when an advanced setting is set, so nothing set is hidden
+  const anyAdvancedSet = advanced.some((f) => (values[f.key] ?? '') !== '');
+  const [open, setOpen] = useState(anyAdvancedSet);
+  useEffect(() => {
+    if (anyAdvancedSet) setOpen(true);
+  }, [anyAdvancedSet]);
+  return (
+    <div className="sampling-fields">
+      <Fields fields={SAMPLING_FIELDS.filter((f) => !f.advanced)} values={values} onChange={onChange} base={base} />
+      <details className="advanced" open={open} onToggle={(e) => setOpen((e.target as HTMLDetailsElement).open)}>
+        <summary>Advanced sampling</summary>
+        <Fields fields={advanced} values={values} onChange={onChange} base={base} />
+      </details>
     </div>
   );
 }

@@ -1,0 +1,104 @@
+/**
+ * The chat request family: how one generation runs (length, stop strings, overflow, constraints),
+ * beside the sampling family; and the user's chat settings, which are both families' user-facing
+ * fields. The C++ side reads these in native/src/params.cpp (parseRequest).
+ */
+import { z } from 'zod';
+import { boolean, choice, custom, defaultedShape, defaultsOf, integer, metaOf, settingShape, strings } from './field';
+import { SAMPLING_META, SAMPLING_SETTING_KEYS, SAMPLING_SETTINGS, SamplingSettings } from './sampling';
+
+/** The longest reply one request may ask for, in tokens. */
+export const MAX_TOKENS = 10_000_000;
+
+export const JsonValue: z.ZodType<unknown> = z.lazy(() =>
+  z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(JsonValue), z.record(JsonValue)]),
+);
+
+/**
+ * What nProbs adds to a result, per generated token: its text and log-probability, and the nProbs
+ * likeliest tokens' (from the model's distribution before sampling, as llama-server's default),
+ * likeliest first. Every log-probability is <= 0.
+ */
+export const TokenLogprobs = z.object({
+  id: z.number().int(),
+  text: z.string(),
+  logprob: z.number(),
+  top: z.array(z.object({ id: z.number().int(), text: z.string(), logprob: z.number() })),
+});
+export type TokenLogprobs = z.infer<typeof TokenLogprobs>;
+
+/** Request parameters a user sets (with the sampling settings), in the order forms show them. */
+export const REQUEST_SETTINGS = {
+  maxTokens: integer({
+    label: 'Max tokens',
+    help: 'Longest reply; -1 = until the context is full.',
+    unit: 'tokens',
+    min: -1,
+    max: MAX_TOKENS,
+    default: -1,
+    // the engine takes 0 (nothing generated, the cache untouched); as a setting it would make every reply empty
+    settingNot: { value: 0, message: 'maxTokens must be -1 or at least 1' },
+  }),
+  stop: strings({ label: 'Stop strings', help: 'The reply ends before any of these, as a JSON list.', maxItems: 16, maxLength: 1000, default: [], advanced: true }),
+};
+
+/** Request parameters only the engine's callers set. */
+export const REQUEST_ENGINE_ONLY = {
+  overflow: choice(['error', 'truncateMiddle', 'shift'] as const, {
+    label: 'When the context is full',
+    help: 'error: refuse; truncateMiddle: drop the oldest turns; shift: keep the start and the most recent tokens.',
+    default: 'error',
+  }),
+  jsonSchema: custom(JsonValue, { kind: 'json', label: 'JSON schema', help: 'The reply follows this JSON schema.' }),
+  grammar: custom(z.string(), { kind: 'json', label: 'Grammar', help: 'A GBNF grammar the reply follows.' }),
+  ignoreEos: boolean({ label: 'Ignore end of text', help: 'Go on past the end-of-text token.', default: false }),
+  seq: integer({ label: 'Sequence', help: 'The KV cache sequence (slot) to run on.', min: 0, max: 255, default: 0 }),
+};
+
+export const REQUEST_FIELDS = { ...REQUEST_SETTINGS, ...REQUEST_ENGINE_ONLY };
+
+/** What one generation request takes beside its input and its sampling (defaults applied). */
+export const RequestOptions = z.object(defaultedShape(REQUEST_FIELDS)).strict();
+export const REQUEST_KEYS = RequestOptions.keyof().options;
+export const REQUEST_DEFAULTS = defaultsOf(REQUEST_FIELDS);
+
+export const RequestSettings = z.object(settingShape(REQUEST_SETTINGS)).strict();
+export const REQUEST_SETTING_KEYS = RequestSettings.keyof().options;
+export type RequestSettingKey = (typeof REQUEST_SETTING_KEYS)[number];
+
+/**
+ * The user's chat settings (app defaults, an assistant's, a thread's overrides): sampling and
+ * request settings, every one optional.
+ */
+export const ChatSettings = SamplingSettings.merge(RequestSettings).strict();
+export type ChatSettings = z.infer<typeof ChatSettings>;
+export type ChatSettingKey = keyof ChatSettings;
+export const CHAT_SETTING_KEYS = ChatSettings.keyof().options;
+export { SAMPLING_SETTING_KEYS };
+
+/** Every chat setting's metadata, in form order (the UI generates its fields from this). */
+export const CHAT_SETTINGS_META = [...SAMPLING_META, ...metaOf(REQUEST_SETTINGS)];
+
+/** What a new install's chat settings start at (Hearth's choice; the engine's own defaults are in the fields). */
+export const CHAT_DEFAULTS = {
+  temperature: 0.7,
+  topK: 40,
+  topP: 0.95,
+  minP: 0.05,
+  repeatPenalty: 1.1,
+  // until the context is full: a reply then ends by itself or with the context, and the chat says
+  // which (a fixed number larger than the context would only look like a limit)
+  maxTokens: -1,
+} satisfies ChatSettings;
+
+type ChatShape = typeof ChatSettings.shape;
+type WithDefaults<D> = { [K in keyof ChatShape]: K extends keyof D ? (ChatShape[K] extends z.ZodOptional<infer X> ? z.ZodDefault<X> : never) : ChatShape[K] };
+
+function withDefaults<D extends Partial<Record<ChatSettingKey, unknown>>>(defaults: D): z.ZodObject<WithDefaults<D>, 'strict'> {
+  const shape: Record<string, z.ZodTypeAny> = { ...ChatSettings.shape };
+  for (const [k, v] of Object.entries(defaults)) shape[k] = (ChatSettings.shape[k as ChatSettingKey] as z.ZodOptional<z.ZodTypeAny>).unwrap().default(v);
+  return z.object(shape).strict() as unknown as z.ZodObject<WithDefaults<D>, 'strict'>;
+}
+
+/** The app's chat defaults as stored: CHAT_DEFAULTS where a value is missing. */
+export const ChatDefaults = withDefaults(CHAT_DEFAULTS);

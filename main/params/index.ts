@@ -1,0 +1,33 @@
+/**
+ * Every parameter family, defined once (see field.ts): sampling, model load, context and the chat
+ * request. main (contract, store, services), the engine host and the renderer import from here; it
+ * pulls in zod and nothing of Node.
+ */
+import { z } from 'zod';
+import { CONTEXT_FIELDS, CONTEXT_RULES, CONTEXT_SETTINGS } from './context';
+import { defaultedShape, defaultsOf, metaOf, settingShape, withRules } from './field';
+import { LOAD_FIELDS, LOAD_SETTINGS } from './load';
+
+export * from './field';
+export * from './sampling';
+export * from './chat';
+export * from './load';
+export * from './context';
+
+/** What a load takes: the model load and context families together, defaults applied, combinations checked. */
+export const LOAD_PARAM_FIELDS = { ...LOAD_FIELDS, ...CONTEXT_FIELDS };
+export const LoadParams = withRules(z.object(defaultedShape(LOAD_PARAM_FIELDS)).strict(), CONTEXT_RULES);
+export type LoadParams = z.infer<typeof LoadParams>;
+export type LoadParamsInput = z.input<typeof LoadParams>;
+
+/** A model's load settings as the user saves them (per model, per thread): every one optional. */
+export const LOAD_SETTING_FIELDS = { ...LOAD_SETTINGS, ...CONTEXT_SETTINGS };
+export const LoadSettings = z.object(settingShape(LOAD_SETTING_FIELDS)).strict();
+export type LoadSettings = z.infer<typeof LoadSettings>;
+export type LoadSettingKey = keyof LoadSettings;
+export const LOAD_SETTING_KEYS = LoadSettings.keyof().options;
+/** The settings' defaults that do not depend on the model or the machine (context: defaultContextSize; threads: the CPU's). */
+export const LOAD_SETTING_DEFAULTS = defaultsOf(LOAD_SETTING_FIELDS);
+export const LOAD_SETTINGS_META = metaOf(LOAD_SETTING_FIELDS);
+/** The order of the load settings form's parts. */
+export const LOAD_GROUPS = ['GPU offload', 'Context', 'CPU and batches', 'Memory', 'Several GPUs'] as const;

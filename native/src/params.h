@@ -1,0 +1,93 @@
+// The parameter families (main/params in TypeScript defines them: keys, bounds, defaults, labels),
+// each parsed into one struct by one function. Every family is a table of fields (params.cpp): a
+// key, its bounds and the member it sets. Unknown keys are refused, so a key the TypeScript side
+// declares and this side does not read fails loudly (test/engine/params-drift.test.ts feeds both).
+#pragma once
+
+#include <napi.h>
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common.h"
+#include "json.h"
+#include "llama.h"
+
+namespace hearth {
+
+using Keys = std::set<std::string>;
+
+// The sampling family: llama.cpp's own struct with its defaults. repeatLastN and dryPenaltyLastN
+// keep -1 ("the whole context"); buildSampler (sampler.h) resolves them for the context.
+common_params_sampling parseSampling(const common_json & o);
+
+// The model load family.
+struct LoadParams {
+    bool gpu_auto = true;      // gpuLayers "auto": with fitMarginMiB given, fit to the devices' memory before loading
+    bool gpu_max = false;      // gpuLayers "max"
+    int32_t gpu_layers = -1;   // a count (when neither auto nor max)
+    bool use_mmap = true;
+    bool use_mlock = false;
+    int32_t main_gpu = 0;
+    llama_split_mode split_mode = LLAMA_SPLIT_MODE_LAYER;
+    std::vector<float> tensor_split; // empty: by free memory
+    double fit_margin_mib = 1024;
+    bool fit_margin_given = false;
+    bool no_alloc = false;
+
+    // llama.cpp's model parameters (the tensor split is the caller's: it must outlive the load)
+    llama_model_params model() const;
+    // tensor_split padded to llama_max_devices(), or empty
+    std::vector<float> split() const;
+};
+LoadParams parseLoad(const common_json & o, Keys * consumed = nullptr);
+
+// The context family.
+struct ContextParams {
+    uint32_t context_size = 0; bool context_given = false; // default: min(4096, the model's trained context)
+    uint32_t batch = 2048, ubatch = 512;
+    uint32_t threads = 0, threads_batch = 0;                // 0: the machine's default (threads: common_cpu_get_num_math)
+    uint32_t parallel = 1;
+    llama_flash_attn_type flash_attention = LLAMA_FLASH_ATTN_TYPE_AUTO;
+    ggml_type type_k = GGML_TYPE_F16, type_v = GGML_TYPE_F16;
+    bool embeddings = false;
+};
+ContextParams parseContextFamily(const common_json & o, Keys * consumed = nullptr);
+
+// llama.cpp's context parameters, with the combinations it asserts on resolved or refused (limits.h).
+// model may be null (estimates, fitting): then only the sizes given are checked.
+llama_context_params contextParams(const ContextParams & c, const llama_model * model);
+llama_context_params parseContext(const common_json & o, const llama_model * model, Keys * consumed = nullptr);
+
+// The request family: how one generation runs (input and sampling are the request's other keys).
+struct RequestParams {
+    int64_t max_tokens = -1;
+    std::vector<std::string> stop;
+    std::string overflow = "error";
+    common_json json_schema;  // null: none
+    std::string grammar;      // empty: none
+    bool ignore_eos = false;
+    int seq = 0;
+};
+RequestParams parseRequest(const common_json & req, Keys * consumed = nullptr);
+
+// Refuses a key of `o` that is in no `consumed` set: an unknown parameter.
+void rejectUnknown(const common_json & o, const Keys & consumed, const char * what);
+
+// A JS value as JSON (undefined members are left out, as JSON.stringify does).
+common_json jsonOf(const Napi::Value & v);
+
+// Load + context parameters from one JS object (what loadModel, createContext, estimateMemory and
+// fitParams take), unknown keys refused.
+struct EngineParams {
+    LoadParams load;
+    ContextParams context;
+};
+EngineParams parseEngineParams(const Napi::Value & v);
+
+// describeParams() and echoParams(family, params): the families' keys and defaults, and a family
+// as parsed (for the drift test).
+void addParamsExports(Napi::Env env, Napi::Object exports);
+
+} // namespace hearth

@@ -1,0 +1,113 @@
+#include "sampler.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "model.h"
+#include "params.h"
+#include "task.h"
+#include "util.h"
+
+namespace hearth {
+
+common_sampler * buildSampler(const llama_model * model, common_params_sampling & sp, int n_ctx) {
+    // -1: the whole context, as llama-server; a window beyond the context is the whole context too
+    if (sp.penalty_last_n < 0 || sp.penalty_last_n > n_ctx) sp.penalty_last_n = n_ctx;
+    if (sp.dry_penalty_last_n < 0 || sp.dry_penalty_last_n > n_ctx) sp.dry_penalty_last_n = n_ctx;
+    const int n_vocab = llama_vocab_n_tokens(llama_model_get_vocab(model));
+    for (const auto & b : sp.logit_bias) {
+        if (b.token < 0 || b.token >= n_vocab) throw HearthError("invalid_argument", "logitBias token " + std::to_string(b.token) + " is outside the vocabulary");
+    }
+    common_sampler * s = nullptr;
+    try {
+        s = common_sampler_init(model, sp);
+    } catch (const std::exception & e) {
+        throw HearthError("invalid_argument", std::string("llama.cpp could not set up sampling for this request (") + e.what() +
+                                                  "); with a grammar or schema, the template's generation prompt must tokenize the way the grammar expects");
+    }
+    if (!s) throw HearthError("invalid_argument", "the grammar or sampling parameters were rejected by llama.cpp");
+    return s;
+}
+
+bool isPlainGreedy(const common_params_sampling & sp) {
+    const bool penalties = sp.penalty_last_n != 0 && (sp.penalty_repeat != 1.0f || sp.penalty_freq != 0.0f || sp.penalty_present != 0.0f);
+    const bool dry = sp.dry_multiplier != 0.0f && sp.dry_penalty_last_n != 0;
+    const bool xtc = sp.xtc_probability > 0.0f && sp.xtc_threshold <= 0.5f;
+    return sp.temp <= 0.0f && sp.mirostat == 0 && common_grammar_value(sp.grammar).empty() && sp.logit_bias.empty() && !penalties && !dry && !xtc;
+}
+
+TokenProbs tokenProbs(llama_context * ctx, int idx, llama_token tok, int n) {
+    const float * logits = llama_get_logits_ith(ctx, idx);
+    if (!logits) throw HearthError("internal", "llama.cpp returned no logits");
+    const int n_vocab = llama_vocab_n_tokens(llama_model_get_vocab(llama_get_model(ctx)));
+    // log-softmax: logprob(i) = logit(i) - max - log(sum(exp(logit - max)))
+    float max = logits[0];
+    for (int i = 1; i < n_vocab; i++) max = std::max(max, logits[i]);
+    double sum = 0;
+    for (int i = 0; i < n_vocab; i++) sum += std::exp((double) logits[i] - max);
+    const double log_sum = std::log(sum);
+    auto lp = [&](llama_token t) { return (float) std::min(0.0, (double) logits[t] - max - log_sum); };
+    const int k = std::min(n, n_vocab);
+    std::vector<llama_token> ids(n_vocab);
+    std::iota(ids.begin(), ids.end(), 0);
+    std::partial_sort(ids.begin(), ids.begin() + k, ids.end(), [&](llama_token a, llama_token b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); });
+    TokenProbs p;
+    p.id = tok;
+    p.text = common_token_to_piece(ctx, tok, true);
+    p.logprob = lp(tok);
+    for (int i = 0; i < k; i++) p.top.push_back({ids[i], common_token_to_piece(ctx, ids[i], true), lp(ids[i])});
+    return p;
+}
+
+void recordProbs(Task & t, TokenProbs && p) {
+    t.gen.probs.push_back(p);
+    std::lock_guard<std::mutex> lock(t.out_mu);
+    t.out_probs.push_back(std::move(p));
+}
+
+Napi::Array probsToJs(Napi::Env env, const std::vector<TokenProbs> & probs) {
+    Napi::Array arr = Napi::Array::New(env, probs.size());
+    for (size_t i = 0; i < probs.size(); i++) {
+        const TokenProbs & p = probs[i];
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("id", p.id);
+        o.Set("text", p.text);
+        o.Set("logprob", p.logprob);
+        Napi::Array top = Napi::Array::New(env, p.top.size());
+        for (size_t j = 0; j < p.top.size(); j++) {
+            Napi::Object t = Napi::Object::New(env);
+            t.Set("id", p.top[j].id);
+            t.Set("text", p.top[j].text);
+            t.Set("logprob", p.top[j].logprob);
+            top.Set((uint32_t) j, t);
+        }
+        o.Set("top", top);
+        arr.Set((uint32_t) i, o);
+    }
+    return arr;
+}
+
+static Napi::Value SamplerChain(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(Model::constructor.Value())) {
+        throw makeError(env, "invalid_argument", "samplerChain(model, sampling): model must be a Model");
+    }
+    try {
+        std::shared_ptr<ModelHandle> h = Model::Unwrap(info[0].As<Napi::Object>())->requireHandle();
+        common_params_sampling sp = parseSampling(jsonOf(info.Length() > 1 ? info[1] : env.Undefined()));
+        common_sampler_ptr s(buildSampler(h->model, sp, std::max(1, llama_model_n_ctx_train(h->model))));
+        llama_sampler * chain = common_sampler_get(s.get());
+        Napi::Array names = Napi::Array::New(env);
+        for (int i = 0; i < llama_sampler_chain_n(chain); i++) names.Set((uint32_t) i, llama_sampler_name(llama_sampler_chain_get(chain, i)));
+        return names;
+    } catch (const HearthError & e) {
+        throw makeError(env, e.code(), e.what());
+    }
+}
+
+void addSamplerExports(Napi::Env env, Napi::Object exports) {
+    exports.Set("samplerChain", Napi::Function::New(env, SamplerChain));
+}
+
+} // namespace hearth

@@ -1,0 +1,49 @@
+// The sampler chain of a generation, built as llama.cpp's common/sampling.cpp builds it (that code
+// builds it: common_sampler_init; mirostat 1 or 2 replaces the rest of the chain), and the per-token
+// log-probabilities that sampling.nProbs asks for.
+#pragma once
+
+#include <napi.h>
+
+#include <string>
+#include <vector>
+
+#include "common.h"
+#include "llama.h"
+#include "sampling.h"
+
+namespace hearth {
+
+// Resolves what depends on the context (repeatLastN and dryPenaltyLastN -1: the whole context;
+// logitBias tokens inside the vocabulary) and builds the chain. Throws HearthError("invalid_argument").
+common_sampler * buildSampler(const llama_model * model, common_params_sampling & sp, int n_ctx);
+
+// Plain greedy: the chain would pick the largest logit (temperature <= 0, nothing that changes the
+// logits or removes the top token first), so the caller may take the argmax without the chain.
+bool isPlainGreedy(const common_params_sampling & sp);
+
+// A generated token with its log-probability and the n likeliest tokens' (from the model's
+// distribution before sampling, like llama-server's default), likeliest first.
+struct TokenProbs {
+    struct Alt {
+        llama_token id;
+        std::string text;
+        float logprob;
+    };
+    llama_token id = LLAMA_TOKEN_NULL;
+    std::string text;
+    float logprob = 0;
+    std::vector<Alt> top;
+};
+
+TokenProbs tokenProbs(llama_context * ctx, int idx, llama_token tok, int n);
+
+// A generated token's probabilities: into the task's result and its next streamed event.
+struct Task;
+void recordProbs(Task & t, TokenProbs && p);
+Napi::Array probsToJs(Napi::Env env, const std::vector<TokenProbs> & probs);
+
+// samplerChain(model, sampling) -> the names of the samplers a generation would run (test hook)
+void addSamplerExports(Napi::Env env, Napi::Object exports);
+
+} // namespace hearth

@@ -1,0 +1,272 @@
+/**
+ * The load settings form's fields, generated from their definitions in main/params
+ * (LOAD_SETTINGS_META: label, help, bounds, choices, group): a new load setting appears here with no
+ * code. Three need the model or the machine and have their own control: GPU layers (a slider up to
+ * the model's layers), the context length (a slider up to the trained context) and the main GPU (the
+ * GPUs by name).
+ */
+import { ReactNode } from 'react';
+import type { DeviceInfo } from '../../../../main/ipc/contract';
+import { CONTEXT_STEP, contextSizeUsed, KeyedMeta, LOAD_GROUPS } from '../../../../main/params';
+import type { ModelSettingsView } from '../../../../main/ipc/contract';
+import type { z } from 'zod';
+import { formatInt } from '../../app/format';
+import { LoadForm, maxGpuLayers, SETTING_FIELDS, SettingKey } from './loadForm';
+
+type Device = z.infer<typeof DeviceInfo>;
+
+export interface LoadFieldsProps {
+  draft: LoadForm;
+  view: ModelSettingsView;
+  /** the fields whose value differs from the running model's */
+  marks: Set<SettingKey>;
+  /** the field the form's error is about */
+  invalid: SettingKey | null;
+  gpus: Device[];
+  /** what "auto" GPU layers came to in the last estimate */
+  chosen: number | 'max' | null;
+  /** no GPU at all: "auto" means every layer on the CPU */
+  cpuOnly: boolean;
+  set: (p: Partial<LoadForm>) => void;
+}
+
+function defaultText(view: ModelSettingsView, key: SettingKey): string {
+  if (key === 'gpuLayers') return 'auto';
+  const v = (view.defaults as Record<string, unknown>)[key];
+  if (typeof v === 'boolean') return v ? 'on' : 'off';
+  if (typeof v === 'number') return formatInt(v);
+  return String(v);
+}
+
+const idOf = (key: SettingKey) => (key === 'contextSize' ? 'ms-context' : key === 'gpuLayers' ? 'ms-gpu-layers' : `ms-${key}`);
+
+const describedBy = (id: string, reload: boolean, hint = true) => [hint ? `${id}-hint` : '', reload ? `${id}-reload` : ''].filter(Boolean).join(' ') || undefined;
+
+/** A labelled control with its hint and, when its value differs from the running model's, the reload mark. */
+function Field(props: { id: string; label: string; hint?: ReactNode; reload: boolean; error?: boolean; children: ReactNode; className?: string }) {
+  return (
+    <div className={`field${props.reload ? ' needs-reload' : ''}${props.error ? ' invalid' : ''}${props.className ? ` ${props.className}` : ''}`}>
+      <div className="field-head">
+        <label htmlFor={props.id}>{props.label}</label>
+        {props.reload && (
+          <span className="reload-mark" id={`${props.id}-reload`}>
+            Reload required
+          </span>
+        )}
+      </div>
+      {props.children}
+      {props.hint && (
+        <span className="hint" id={`${props.id}-hint`}>
+          {props.hint}
+        </span>
+      )}
+    </div>
+  );
+}
+
+/**
+ * GPU layers: auto, max or a number. Auto shows what it will do: the fit's layer count from the
+ * estimate, or "CPU only" on a machine without a GPU (where llama.cpp's "all" means none).
+ */
+function GpuLayers(props: { form: LoadForm; view: ModelSettingsView; reload: boolean; chosen: number | 'max' | null; cpuOnly: boolean; onChange: (p: Partial<LoadForm>) => void }) {
+  const { form, view, reload, chosen, cpuOnly, onChange } = props;
+  const top = maxGpuLayers(view.layers);
+  const autoLayers = cpuOnly ? 0 : chosen === null || chosen === 'max' ? top : Math.min(chosen, top);
+  const shown = form.gpuMode === 'layers' ? form.gpuLayers : form.gpuMode === 'max' ? top : autoLayers;
+  const autoText = cpuOnly ? 'auto (CPU only)' : chosen === null ? 'auto' : `auto · ${shown}/${top}`;
+  const valueText =
+    form.gpuMode === 'auto'
+      ? cpuOnly
+        ? 'auto: CPU only, no layers on a GPU'
+        : chosen === null
+          ? 'auto'
+          : `auto: ${shown} of ${top}`
+      : `${shown} of ${top}${shown >= top ? ' (all, with the output layer)' : ''}`;
+  const modes: { value: LoadForm['gpuMode']; label: string }[] = [
+    { value: 'auto', label: 'Auto' },
+    { value: 'max', label: 'Max' },
+    { value: 'layers', label: 'Custom' },
+  ];
+  return (
+    <div className={`field gpu-layers${reload ? ' needs-reload' : ''}`}>
+      <div className="field-head">
+        <label htmlFor="ms-gpu-layers">GPU layers</label>
+        {reload && (
+          <span className="reload-mark" id="ms-gpu-layers-reload">
+            Reload required
+          </span>
+        )}
+      </div>
+      <div className="segmented" role="radiogroup" aria-label="GPU layers mode">
+        {modes.map((m) => (
+          <label key={m.value} className={form.gpuMode === m.value ? 'checked' : ''}>
+            <input
+              type="radio"
+              name="ms-gpu-mode"
+              value={m.value}
+              checked={form.gpuMode === m.value}
+              onChange={() => onChange(m.value === 'layers' ? { gpuMode: 'layers', gpuLayers: shown } : { gpuMode: m.value })}
+            />
+            {m.label}
+          </label>
+        ))}
+      </div>
+      <div className="slider-row">
+        <input
+          id="ms-gpu-layers"
+          type="range"
+          min={0}
+          max={top}
+          step={1}
+          value={shown}
+          className={form.gpuMode === 'auto' ? 'auto' : undefined}
+          aria-valuetext={valueText}
+          aria-describedby={describedBy('ms-gpu-layers', reload)}
+          onChange={(e) => onChange({ gpuMode: 'layers', gpuLayers: Number(e.target.value) })}
+        />
+        <output htmlFor="ms-gpu-layers" className="slider-value">
+          {form.gpuMode === 'auto' ? autoText : `${shown}/${top}`}
+        </output>
+      </div>
+      <span className="hint" id="ms-gpu-layers-hint">
+        {view.layers} layers and the output layer. Auto puts as many on the GPU as fit, keeping the fit margin free. Default: auto.
+      </span>
+    </div>
+  );
+}
+
+/** One field: the controls that need the model or the machine, else by its kind. */
+function SettingField({ f, p }: { f: KeyedMeta<SettingKey>; p: LoadFieldsProps }) {
+  const { draft, view, marks, invalid, gpus, set } = p;
+  const key = f.key;
+  const id = idOf(key);
+  const reload = marks.has(key);
+  const error = invalid === key;
+  const value = (draft as unknown as Record<string, unknown>)[key];
+  const aria = { 'aria-invalid': error || undefined, 'aria-describedby': describedBy(id, reload) };
+  if (f.kind === 'gpuLayers') return <GpuLayers form={draft} view={view} reload={reload} chosen={p.chosen} cpuOnly={p.cpuOnly} onChange={set} />;
+  if (key === 'contextSize') {
+    const ctx = Number(draft.contextSize);
+    const trained = view.trainedContext;
+    return (
+      <Field
+        id={id}
+        label={f.label}
+        reload={reload}
+        error={error}
+        hint={
+          <>
+            Trained maximum: {formatInt(trained)} tokens. Default: {defaultText(view, key)}.
+            {Number.isInteger(ctx) && ctx > 0 && contextSizeUsed(ctx) !== ctx && (
+              <> Runs as {formatInt(contextSizeUsed(ctx))} tokens: llama.cpp sizes a context in whole multiples of {CONTEXT_STEP}.</>
+            )}
+            {trained > 0 && ctx > trained && <strong className="warn-text"> Longer than the model was trained for: replies may degrade.</strong>}
+          </>
+        }
+      >
+        <div className="slider-row">
+          <input id={id} type="number" inputMode="numeric" min={f.min} max={f.max} step={f.step} className="narrow" value={draft.contextSize} {...aria} onChange={(e) => set({ contextSize: e.target.value })} />
+          {trained > f.min! && (
+            <input
+              type="range"
+              aria-label={f.label}
+              min={f.min}
+              max={trained}
+              step={f.step}
+              value={Number.isFinite(ctx) ? Math.min(Math.max(ctx, f.min!), trained) : f.min}
+              aria-valuetext={`${formatInt(Number.isFinite(ctx) ? ctx : 0)} tokens`}
+              onChange={(e) => set({ contextSize: e.target.value })}
+            />
+          )}
+        </div>
+      </Field>
+    );
+  }
+  if (key === 'mainGpu') {
+    return (
+      <Field id={id} label={f.label} reload={reload} hint={f.help}>
+        <select id={id} value={String(value)} {...aria} onChange={(e) => set({ [key]: e.target.value })}>
+          {gpus.map((g, i) => (
+            <option key={`${g.backend}/${g.name}`} value={i}>
+              {g.name} · {g.description}
+            </option>
+          ))}
+        </select>
+      </Field>
+    );
+  }
+  if (f.kind === 'boolean') {
+    return (
+      <div className={`check${reload ? ' needs-reload' : ''}`}>
+        <input id={id} type="checkbox" checked={value === true} aria-describedby={describedBy(id, reload)} onChange={(e) => set({ [key]: e.target.checked })} />
+        <div>
+          <label htmlFor={id}>{f.label}</label>
+          {reload && (
+            <span className="reload-mark" id={`${id}-reload`}>
+              Reload required
+            </span>
+          )}
+          <span className="hint" id={`${id}-hint`}>
+            {f.help} Default: {defaultText(view, key)}.
+          </span>
+        </div>
+      </div>
+    );
+  }
+  const hint = f.kind === 'numbers' ? f.help : `${f.help} Default: ${defaultText(view, key)}.`;
+  return (
+    <Field id={id} label={f.label} reload={reload} error={error} hint={hint}>
+      {f.kind === 'choice' ? (
+        <select id={id} value={String(value)} {...aria} onChange={(e) => set({ [key]: e.target.value })}>
+          {f.options!.map((o) => (
+            <option key={String(o.value)} value={String(o.value)}>
+              {o.label}
+            </option>
+          ))}
+        </select>
+      ) : f.kind === 'numbers' ? (
+        <input id={id} type="text" placeholder="by free memory" value={String(value)} {...aria} onChange={(e) => set({ [key]: e.target.value })} />
+      ) : (
+        <input id={id} type="number" inputMode="numeric" min={f.min} max={f.max} step={f.step} value={String(value)} {...aria} onChange={(e) => set({ [key]: e.target.value })} />
+      )}
+    </Field>
+  );
+}
+
+/** Every group of settings (LOAD_GROUPS order); "Several GPUs" only with two GPUs or more. */
+export function LoadFields(p: LoadFieldsProps) {
+  return (
+    <>
+      {LOAD_GROUPS.map((group) => {
+        if (group === 'Several GPUs' && p.gpus.length < 2) return null;
+        const fields = SETTING_FIELDS.filter((f) => f.group === group);
+        const wide = fields.filter((f) => f.kind === 'gpuLayers' || f.key === 'contextSize');
+        const checks = fields.filter((f) => f.kind === 'boolean');
+        const grid = fields.filter((f) => !wide.includes(f) && !checks.includes(f));
+        return (
+          <fieldset key={group}>
+            <legend>{group}</legend>
+            {wide.map((f) => (
+              <SettingField key={f.key} f={f} p={p} />
+            ))}
+            {group === 'GPU offload' && p.gpus.length === 0 && <p className="hint">No GPU device is available: every layer runs on the CPU.</p>}
+            {grid.length > 0 && (
+              <div className="ms-grid">
+                {grid.map((f) => (
+                  <SettingField key={f.key} f={f} p={p} />
+                ))}
+              </div>
+            )}
+            {checks.length > 0 && (
+              <div className="ms-checks">
+                {checks.map((f) => (
+                  <SettingField key={f.key} f={f} p={p} />
+                ))}
+              </div>
+            )}
+          </fieldset>
+        );
+      })}
+    </>
+  );
+}

@@ -1,0 +1,128 @@
+/**
+ * The samplers added through main/params (DRY, XTC, Mirostat 1 and 2, top-nσ, dynamic temperature)
+ * and nProbs: each changes a seeded generation, the chain is the one llama.cpp's common_sampler_init
+ * builds (Mirostat replaces the rest of it), and nProbs gives each generated token its log-probability
+ * and the n likeliest tokens'. Real host, real addon, generated models.
+ */
+import { EngineClient } from '../../main/engine/client';
+import type { Sampling } from '../../main/engine/protocol';
+import { inAddon } from '../helpers/addon';
+import { errorOf, makeEngine } from '../helpers/engine';
+import { TINY_BPE, TINY_SPM } from '../helpers/models';
+
+let engine: EngineClient;
+const M = 'spm';
+/** tied embeddings: greedy decoding repeats the last prompt token (test/helpers/models.ts), repetition for DRY to break */
+const TIED = 'bpe';
+
+beforeAll(async () => {
+  engine = makeEngine();
+  await engine.load(M, TINY_SPM, { contextSize: 512, threads: 2 });
+  await engine.load(TIED, TINY_BPE, { contextSize: 512, threads: 2 });
+});
+
+afterAll(async () => {
+  await engine.close();
+});
+
+const sampled: Sampling = { temperature: 1, topK: 40, topP: 1, minP: 0, seed: 4321 };
+const REPETITIVE = 'one two three one two three one two three one two three one two';
+
+const tokensOf = async (sampling: Sampling, prompt = 'Once upon a time', model = M) =>
+  (await engine.complete(model, { prompt, maxTokens: 24, ignoreEos: true, sampling })).tokens;
+
+/** The sampler names in the chain a generation with these parameters runs (llama_sampler_name; "?x": x is off). */
+const chainOf = (sampling: Sampling) =>
+  inAddon<string[]>(
+    `const m = await addon.loadModel(input.model, { gpuLayers: 0 }).promise;
+     try { return addon.samplerChain(m, input.sampling); } finally { m.dispose(); }`,
+    { model: TINY_SPM, sampling },
+  );
+
+describe('new samplers have an effect', () => {
+  test('DRY with a high multiplier changes a greedy reply to a repetitive prompt', async () => {
+    const dryParams: Sampling = { temperature: 0, dryMultiplier: 5, dryBase: 2, dryAllowedLength: 1 };
+    const greedy = await tokensOf({ temperature: 0 }, REPETITIVE, TIED);
+    const dry = await tokensOf(dryParams, REPETITIVE, TIED);
+    expect(dry).not.toEqual(greedy);
+    // deterministic: the same parameters give the same reply
+    expect(await tokensOf(dryParams, REPETITIVE, TIED)).toEqual(dry);
+    // breaking the repetition: fewer repeated 3-grams than greedy
+    const repeats = (t: number[]) => t.length - 2 - new Set(t.slice(2).map((_, i) => t.slice(i, i + 3).join(','))).size;
+    expect(repeats(dry)).toBeLessThan(repeats(greedy));
+  });
+
+  test('XTC with probability 1 changes a seeded reply', async () => {
+    const base = await tokensOf(sampled);
+    expect(await tokensOf(sampled)).toEqual(base);
+    expect(await tokensOf({ ...sampled, xtcProbability: 1, xtcThreshold: 0.01 })).not.toEqual(base);
+  });
+
+  test('Mirostat 1 and 2 differ from the default chain and from each other', async () => {
+    const base = await tokensOf(sampled);
+    const v1 = await tokensOf({ ...sampled, mirostat: 1, mirostatTau: 3, mirostatEta: 0.2 });
+    const v2 = await tokensOf({ ...sampled, mirostat: 2, mirostatTau: 3, mirostatEta: 0.2 });
+    expect(v1).not.toEqual(base);
+    expect(v2).not.toEqual(base);
+    expect(v2).not.toEqual(v1);
+  });
+
+  test('top-nσ and dynamic temperature change a seeded reply', async () => {
+    const base = await tokensOf(sampled);
+    expect(await tokensOf({ ...sampled, topNSigma: 0.5 })).not.toEqual(base);
+    expect(await tokensOf({ ...sampled, temperature: 0.8, dynatempRange: 0.7, dynatempExponent: 2 })).not.toEqual(await tokensOf({ ...sampled, temperature: 0.8 }));
+  });
+});
+
+describe('the sampler chain is what llama.cpp builds', () => {
+  test('the default chain, in common_params_sampling\'s order, with the samplers off where their parameters say so', async () => {
+    expect(await chainOf({})).toEqual(['?penalties', '?dry', '?top-n-sigma', 'top-k', '?typical', 'top-p', 'min-p', '?xtc', 'temp-ext', 'dist']);
+    expect(await chainOf({ dryMultiplier: 0.8, xtcProbability: 0.5, topNSigma: 1, repeatPenalty: 1.1 })).toEqual([
+      'penalties', 'dry', 'top-n-sigma', 'top-k', '?typical', 'top-p', 'min-p', 'xtc', 'temp-ext', 'dist',
+    ]);
+  });
+
+  test('Mirostat replaces the rest of the chain: temperature, then Mirostat', async () => {
+    expect(await chainOf({ mirostat: 1, dryMultiplier: 0.8, topK: 5 })).toEqual(['temp', 'mirostat']);
+    expect(await chainOf({ mirostat: 2 })).toEqual(['temp', 'mirostat-v2']);
+    // logit biases stay in front of it, as in llama.cpp
+    expect(await chainOf({ mirostat: 2, logitBias: [{ token: 5, bias: 1 }] })).toEqual(['logit-bias', 'temp', 'mirostat-v2']);
+  });
+});
+
+describe('nProbs', () => {
+  test('each generated token has its log-probability and the n likeliest, all <= 0 and sorted', async () => {
+    const r = await engine.complete(M, { prompt: 'The weather today', maxTokens: 12, ignoreEos: true, sampling: { ...sampled, nProbs: 5 } });
+    expect(r.probs).toHaveLength(r.tokens.length);
+    r.probs!.forEach((p, i) => {
+      expect(p.id).toBe(r.tokens[i]);
+      expect(p.top).toHaveLength(5);
+      expect(p.logprob).toBeLessThanOrEqual(0);
+      for (const t of p.top) expect(t.logprob).toBeLessThanOrEqual(0);
+      for (let j = 1; j < p.top.length; j++) expect(p.top[j].logprob).toBeLessThanOrEqual(p.top[j - 1].logprob);
+      // the sampled token is no likelier than the likeliest one
+      expect(p.logprob).toBeLessThanOrEqual(p.top[0].logprob + 1e-6);
+    });
+    expect(r.probs!.map((p) => p.text).join('')).toBe(r.text);
+  });
+
+  test('greedy picks the likeliest token; the pieces stream their tokens', async () => {
+    const pieces: { id: number }[] = [];
+    const r = await engine.chat(M, { messages: [{ role: 'user', content: 'Hi there' }], maxTokens: 10, ignoreEos: true, sampling: { temperature: 0, nProbs: 3 } }, {
+      onPiece: (_c, _r, probs) => pieces.push(...(probs ?? [])),
+    });
+    expect(r.probs).toHaveLength(10);
+    for (const p of r.probs!) expect(p.id).toBe(p.top[0].id);
+    expect(pieces.map((p) => p.id)).toEqual(r.tokens);
+  });
+
+  test('without nProbs there are none', async () => {
+    const r = await engine.complete(M, { prompt: 'Plain', maxTokens: 3, ignoreEos: true, sampling: sampled });
+    expect(r.probs).toBeUndefined();
+  });
+
+  test('out of bounds sampling parameters are refused before anything runs', async () => {
+    expect((await errorOf(engine.complete(M, { prompt: 'x', sampling: { nProbs: 21 } }))).code).toBe('invalid_argument');
+    expect((await errorOf(engine.complete(M, { prompt: 'x', sampling: { mirostat: 3 as 2 } }))).code).toBe('invalid_argument');
+  });
+});
