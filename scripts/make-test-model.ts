@@ -16,9 +16,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { parseArgs } from 'util';
 import { z } from 'zod';
-import { readGgufHeader } from '../main/models/gguf/read';
-import { gguf, type GgufValue } from '../main/models/gguf/types';
-import { GgufWriter } from '../main/models/gguf/write';
+import { readGgufHeader } from '../main/gguf/read';
+import { gguf, type GgufValue } from '../main/gguf/types';
+import { GgufWriter } from '../main/gguf/write';
 
 // ---------------------------------------------------------------------------------------------
 // Options

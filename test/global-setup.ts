@@ -11,7 +11,7 @@ import * as path from 'path';
 import { resolveVocabFile, testModelOptionsSchema, writeTestModel } from '../scripts/make-test-model';
 import { REPO_ROOT, TEST_MODELS, TEST_MODELS_DIR } from './helpers/models';
 
-const GENERATOR_SOURCES = ['main/models/gguf/types.ts', 'main/models/gguf/read.ts', 'main/models/gguf/write.ts', 'scripts/make-test-model.ts'];
+const GENERATOR_SOURCES = ['main/gguf/types.ts', 'main/gguf/read.ts', 'main/gguf/write.ts', 'scripts/make-test-model.ts'];
 
 async function stampFor(options: (typeof TEST_MODELS)[number]): Promise<string> {
   const hash = createHash('sha256');

@@ -29,8 +29,8 @@ import {
   Methods,
   QUANTIZED_CACHE_TYPES,
 } from './protocol';
-import { GgufHeaderCache } from '../models/gguf/cache';
-import { GgufHeader, ggufNumber, ggufString } from '../models/gguf/read';
+import { GgufHeaderCache } from '../gguf/cache';
+import { GgufHeader, ggufNumber, ggufString } from '../gguf/read';
 import { llamaLineJoiner, Logger } from '../logging';
 import { HostRequests, Running } from './host-requests';
 import { CheckedModelFile, LoadGate, withCheckedModelFile } from './model-file';

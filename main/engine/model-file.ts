@@ -14,10 +14,10 @@ import type { BigIntStats } from 'fs';
 import fs, { promises as fsp } from 'fs';
 import type { FileHandle } from 'fs/promises';
 import path from 'path';
-import { GgufHeaderCache, openModelFile } from '../models/gguf/cache';
-import { GgufHeader, ggufNumber } from '../models/gguf/read';
-import { GgufError } from '../models/gguf/types';
-import { hparamProblem } from '../models/hparams';
+import { GgufHeaderCache, openModelFile } from '../gguf/cache';
+import { GgufHeader, ggufNumber } from '../gguf/read';
+import { GgufError } from '../gguf/types';
+import { hparamProblem } from '../gguf/hparams';
 import { EngineError } from './protocol';
 
 /** How llama.cpp is given the file. */
@@ -121,7 +121,7 @@ async function passGate(g: LoadGate): Promise<void> {
 /**
  * Opens a model file once and checks its GGUF header in TypeScript from that open file, so a malformed
  * file gets a precise error (`invalid_model`, `not_found`) and never reaches llama.cpp, nor do
- * hyperparameters llama.cpp asserts on (main/models/hparams.ts); `use` then hands llama.cpp the same
+ * hyperparameters llama.cpp asserts on (main/gguf/hparams.ts); `use` then hands llama.cpp the same
  * file (`nativePath`). What `use` made of a file that changed meanwhile is refused (`model_changed`;
  * `discard` frees it). The addon's messages name the file as the user knows it.
  */

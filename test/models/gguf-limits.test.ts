@@ -7,9 +7,9 @@ import { execFileSync } from 'child_process';
 import { promises as fsp } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { GgufHeaderCache } from '../../main/models/gguf/cache';
-import { bufferSource, parseGgufHeader, readGgufHeader, type GgufByteSource } from '../../main/models/gguf/read';
-import { GGUF_LIMITS, GgufError, GgufType } from '../../main/models/gguf/types';
+import { GgufHeaderCache } from '../../main/gguf/cache';
+import { bufferSource, parseGgufHeader, readGgufHeader, type GgufByteSource } from '../../main/gguf/read';
+import { GGUF_LIMITS, GgufError, GgufType } from '../../main/gguf/types';
 import { TINY_BPE, TINY_SPM } from '../helpers/models';
 
 let tmp: string;

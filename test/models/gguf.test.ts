@@ -4,9 +4,9 @@ import { promises as fsp } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { promisify } from 'util';
-import { ggufNumber, ggufString, readGgufHeader, readGgufTensorBytes, type GgufHeader } from '../../main/models/gguf/read';
-import { GGUF_DEFAULT_ALIGNMENT, GgufError, gguf, type GgufValue } from '../../main/models/gguf/types';
-import { GgufWriter, f16ToF32, f32ArrayToF16, f32ToF16 } from '../../main/models/gguf/write';
+import { ggufNumber, ggufString, readGgufHeader, readGgufTensorBytes, type GgufHeader } from '../../main/gguf/read';
+import { GGUF_DEFAULT_ALIGNMENT, GgufError, gguf, type GgufValue } from '../../main/gguf/types';
+import { GgufWriter, f16ToF32, f32ArrayToF16, f32ToF16 } from '../../main/gguf/write';
 import {
   DEFAULT_CHAT_TEMPLATE, TEST_MODEL_HPARAMS, resolveVocabFile, testModelTensors, writeTestModel, type TestModelHparams,
 } from '../../scripts/make-test-model';

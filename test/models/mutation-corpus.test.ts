@@ -12,8 +12,8 @@
 import fs from 'fs';
 import path from 'path';
 import { EngineClient } from '../../main/engine/client';
-import { bufferSource, parseGgufHeader, type GgufByteSource, type GgufHeader } from '../../main/models/gguf/read';
-import { GgufError } from '../../main/models/gguf/types';
+import { bufferSource, parseGgufHeader, type GgufByteSource, type GgufHeader } from '../../main/gguf/read';
+import { GgufError } from '../../main/gguf/types';
 import { splitmix32 } from '../../scripts/make-test-model';
 import { HOST_SCRIPT, tempDir } from '../helpers/engine';
 import { TINY_BPE, TINY_EMBED, TINY_SPM } from '../helpers/models';
@@ -323,7 +323,7 @@ test('R3 engine host: a sample through EngineClient.load; main survives, clear e
   expect(sample.filter((o) => !o.passed).length).toBeGreaterThan(10);
   expect(codes.invalid_model).toBeGreaterThanOrEqual(sample.filter((o) => !o.passed).length);
   // llama.block_count past LLAMA_MAX_LAYERS aborted the host in llama.cpp's load_hparams before the
-  // host checked hyperparameters (main/models/hparams.ts): those files are now invalid_model
+  // host checked hyperparameters (main/gguf/hparams.ts): those files are now invalid_model
   expect(crashes.filter((c) => c.includes('block_count'))).toEqual([]);
 });
 

@@ -3,7 +3,7 @@
  * GGML_ASSERT aborts the whole engine host). Checked on the parsed header before llama.cpp sees the
  * file, so such a file gets invalid_model instead. Mirrors llama.cpp's asserts; keep in step with it.
  */
-import { GgufHeader, ggufNumber, ggufString } from './gguf/read';
+import { GgufHeader, ggufNumber, ggufString } from './read';
 
 /** llama.cpp's LLAMA_MAX_LAYERS and LLAMA_MAX_EXPERTS (src/llama-hparams.h). */
 export const LLAMA_MAX_LAYERS = 512;
