@@ -1,8 +1,12 @@
 /**
  * Builds main's services from their dependencies: the store in the data folder, the model library,
- * the chat service, and the IPC handlers over them. Used by Electron, browser mode and tests alike.
+ * the chat turns, and the IPC channels over them, each domain registering its own. Used by
+ * Electron, browser mode and tests alike.
  */
-import { ChatService } from './chat/service';
+import { assistantChannels } from './chat/assistants';
+import { chatChannels } from './chat/channels';
+import { ChatService } from './chat/turns';
+import { ChatViews } from './chat/views';
 import { EngineClient } from './engine/client';
 import type { Logger } from './logging';
 import { ModelLibrary } from './models/library';
@@ -10,6 +14,7 @@ import { ModelService } from './models/service';
 import { HardwareMonitor } from './hardware';
 import { DataPaths } from './paths';
 import { Services } from './services';
+import { settingsChannels } from './settings/channels';
 import { Store } from './store';
 
 export interface App {
@@ -35,8 +40,11 @@ export function composeApp(opts: { paths: DataPaths; engine: EngineClient; appVe
     guardrail: () => ({ mode: store.settings.get('guardrail'), marginMiB: store.settings.get('fitMarginMiB') }),
     onState: (s) => services.emit('models.state', s),
   });
-  const chat = new ChatService({ store, engine, library, services, logger });
-  chat.register();
+  const views = new ChatViews(store);
+  const chat = new ChatService({ store, engine, library, services, logger, views });
+  services.register(chatChannels({ store, engine, library, services, views, chat }));
+  services.register(assistantChannels({ store, views }));
+  services.register(settingsChannels({ store, engine, library }));
   const hardware = new HardwareMonitor(engine);
   new ModelService({ store, engine, library, services, hardware, logger }).register();
   return {

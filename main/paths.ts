@@ -22,7 +22,6 @@ export interface DataPaths {
   root: string;
   models: string;
   database: string;
-  settings: string;
   logs: string;
   sessions: string;
 }
@@ -32,7 +31,6 @@ export function dataPaths(root: string): DataPaths {
     root,
     models: path.join(root, 'models'),
     database: path.join(root, 'hearth.db'),
-    settings: path.join(root, 'settings.json'),
     logs: path.join(root, 'logs'),
     sessions: path.join(root, 'sessions'),
   };

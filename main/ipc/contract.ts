@@ -134,16 +134,30 @@ export const AssistantInput = z
   })
   .strict();
 
-export const SettingsDTO = z.object({
-  theme: z.enum(['light', 'dark', 'system']),
-  chatDefaults: SamplingDTO,
-  dataDir: z.string(),
+/**
+ * The app settings the user sets, with their bounds and defaults: the store keeps them (in SQLite)
+ * with these schemas, settings.get answers them, settings.update takes any of them.
+ */
+export const SettingsFields = z.object({
+  theme: z.enum(['light', 'dark', 'system']).default('system'),
   /** what happens when a load may not fit: off (load anyway), warn (ask once), strict (refuse) */
-  guardrail: z.enum(['off', 'warn', 'strict']),
+  guardrail: z.enum(['off', 'warn', 'strict']).default('warn'),
   /** memory kept free on every GPU when GPU layers are "auto" */
-  fitMarginMiB: z.number(),
+  fitMarginMiB: LOAD_FIELDS.fitMarginMiB.setting.default(LOAD_FIELDS.fitMarginMiB.default),
   /** backend pin: auto (CUDA → Metal → Vulkan → CPU) or one of them */
-  backend: z.enum(['auto', 'cuda', 'metal', 'vulkan', 'cpu']),
+  backend: z.enum(['auto', 'cuda', 'metal', 'vulkan', 'cpu']).default('auto'),
+  /** Enter sends and Shift+Enter adds a line; off: Ctrl+Enter (⌘+Enter on macOS) sends and Enter adds a line */
+  sendOnEnter: z.boolean().default(true),
+  /** the size of the chat's text (messages and the message box), in CSS pixels */
+  fontSize: z.number().int().min(10).max(24).default(15),
+  /** a reply's reasoning (the model's thinking) shown open; off: folded under "Reasoning" */
+  showReasoning: z.boolean().default(false),
+  /** the model a new chat starts with when none is loaded; null: the loaded one, or the only one there is */
+  defaultModel: z.string().min(1).max(4096).nullable().default(null),
+});
+
+export const SettingsDTO = SettingsFields.extend({
+  chatDefaults: SamplingDTO,
 });
 export type SettingsDTO = z.infer<typeof SettingsDTO>;
 
@@ -286,14 +300,9 @@ export const contract = {
 
   'settings.get': { request: Empty, response: SettingsDTO },
   'settings.update': {
-    request: z
-      .object({
-        theme: z.enum(['light', 'dark', 'system']).optional(),
-        chatDefaults: SamplingDTO.optional(),
-        guardrail: z.enum(['off', 'warn', 'strict']).optional(),
-        fitMarginMiB: LOAD_FIELDS.fitMarginMiB.setting.optional(),
-        backend: z.enum(['auto', 'cuda', 'metal', 'vulkan', 'cpu']).optional(),
-      })
+    /** any of the settings; the rest stay as they are. defaultModel must be a model of the library (model_unknown) */
+    request: SettingsFields.partial()
+      .extend({ chatDefaults: SamplingDTO.optional() })
       .strict(),
     response: SettingsDTO,
   },

@@ -1,6 +1,7 @@
 /**
- * Per-model load settings, memory estimates as the user moves sliders, and the hardware page's
- * channels. Estimates run llama.cpp's own fit and estimate: nothing is loaded.
+ * The models.* and hardware.* channels: the library's models and the loaded one (list, state,
+ * load, unload), per-model load settings, memory estimates as the user moves sliders (llama.cpp's
+ * own fit and estimate: nothing is loaded), and the hardware page's info and live usage.
  */
 import { EngineClient } from '../engine/client';
 import type { Logger } from '../logging';
@@ -47,7 +48,12 @@ export class ModelService {
 
   register(): void {
     const { store, services } = this.deps;
+    const { library } = this.deps;
     services.register({
+      'models.list': () => library.list(),
+      'models.state': () => library.current(),
+      'models.load': (r) => library.load(r.path, r.force),
+      'models.unload': () => library.unload(),
       // every channel naming a model accepts only the library's models and files picked this session
       'models.settings.get': (r) => this.view(r.path),
       'models.settings.update': async (r) => {

@@ -4,30 +4,25 @@
  */
 import type Database from 'better-sqlite3';
 import { z } from 'zod';
-import { ChatDefaults, LOAD_FIELDS } from '../params';
+import { ChatDefaults } from '../params';
 import { StoreError } from './errors';
 import type { Logger } from '../logging';
 import type { Clock, LoadParams } from './types';
+import { SettingsFields } from '../ipc/contract';
 import { check, idSchema, loadSchema, modelRefSchema } from './validation';
 
 /** The app's chat settings (main/params: the fields, their bounds and Hearth's starting values). */
 export const chatDefaultsSchema = ChatDefaults;
 
-export const appSettingsSchema = z.object({
-  theme: z.enum(['light', 'dark', 'system']).default('system'),
+/**
+ * Every app setting: the ones the user sets (the contract's SettingsFields: theme, guardrail, fit
+ * margin, backend pin, the chat's keys, text size and reasoning, the default model) and the store's own.
+ * The data folder is not among them: it holds this database, so it is decided before the store
+ * opens (--data-dir, else HEARTH_DATA_DIR, else the platform's folder; main/paths.ts).
+ */
+export const appSettingsSchema = SettingsFields.extend({
   chatDefaults: chatDefaultsSchema.default({}),
-  /** Folder for models and data; null: the platform default. */
-  dataDir: z.string().min(1).max(4096).nullable().default(null),
-  guardrail: z.enum(['off', 'warn', 'strict']).default('warn'),
-  /** memory kept free on every GPU when GPU layers are "auto" */
-  fitMarginMiB: LOAD_FIELDS.fitMarginMiB.setting.default(LOAD_FIELDS.fitMarginMiB.default),
-  /** backend pin: auto (CUDA → Metal → Vulkan → CPU) or one of them */
-  backend: z.enum(['auto', 'cuda', 'metal', 'vulkan', 'cpu']).default('auto'),
-  defaultModel: modelRefSchema.nullable().default(null),
   defaultAssistantId: idSchema.default('default'),
-  sendOnEnter: z.boolean().default(true),
-  showReasoning: z.boolean().default(true),
-  fontSize: z.number().int().min(8).max(40).default(14),
   /** Milliseconds between writes of a streaming reply. */
   streamFlushMs: z.number().int().min(0).max(5000).default(250),
 }).strict();

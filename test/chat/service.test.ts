@@ -307,7 +307,9 @@ test('assistants and settings round trip through the contract', async () => {
   await call('settings.update', { chatDefaults: { maxTokens: 24 } });
   const s = await call('settings.update', { theme: 'dark' });
   expect(s.theme).toBe('dark');
-  expect(s.dataDir).toBe(dir);
+  // the data folder is app.info's (it is not a setting: the store lives in it)
+  expect('dataDir' in s).toBe(false);
+  expect((await call('app.info')).dataDir).toBe(dir);
   expect((await errorOf(call('settings.update', { theme: 'neon' }))).code).toBe('invalid_input');
   // a repeat penalty of 0 fails every reply in llama.cpp: refused where it is set (found by the IPC fuzz)
   expect((await errorOf(call('settings.update', { chatDefaults: { repeatPenalty: 0 } }))).code).toBe('invalid_input');

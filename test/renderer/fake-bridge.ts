@@ -11,9 +11,9 @@ import type {
   MessageDTO,
   ModelSettingsView,
   ModelState,
-  SettingsDTO,
   ThreadDTO,
 } from '../../main/ipc/contract';
+import { SettingsDTO } from '../../main/ipc/contract';
 import type { HearthBridge } from '../../renderer/src/app/bridge';
 
 type Handler = (payload: any) => unknown;
@@ -86,7 +86,7 @@ export function assistant(over: Partial<AssistantDTO> = {}): AssistantDTO {
 export const NO_MODEL: ModelState = { loaded: null, loading: null, error: null };
 
 export function settingsDTO(over: Partial<SettingsDTO> = {}): SettingsDTO {
-  return { theme: 'system', chatDefaults: {}, dataDir: '/data', guardrail: 'warn', fitMarginMiB: 1024, backend: 'auto', ...over };
+  return { ...SettingsDTO.parse({ chatDefaults: {} }), ...over };
 }
 
 const MiB = 1024 * 1024;

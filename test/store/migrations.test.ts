@@ -2,7 +2,7 @@ import { createHash } from 'crypto';
 import fs from 'fs';
 import path from 'path';
 import Database from 'better-sqlite3';
-import { LATEST_VERSION, Store } from '../../main/store';
+import { DEFAULT_SETTINGS, LATEST_VERSION, Store } from '../../main/store';
 import { MIGRATIONS } from '../../main/store/migrations';
 import { cleanupDirs, closeStores, expectCode, FIXTURES, openStore, recordingLogger, tmpDir } from './helpers';
 
@@ -122,7 +122,7 @@ describe('open and migrate', () => {
     // settings: valid values kept, corrupt ones fall back with a warning
     expect(s.settings.get('theme')).toBe('dark');
     expect(s.settings.get('chatDefaults').topK).toBe(30);
-    expect(s.settings.get('fontSize')).toBe(14);
+    expect(s.settings.get('fontSize')).toBe(DEFAULT_SETTINGS.fontSize);
     expect(s.settings.get('guardrail')).toBe('warn');
     expect(logger.warnings.length).toBeGreaterThanOrEqual(2);
     expect(s.modelSettings.get('llama-3.1-8b')).toEqual({ contextSize: 16384, gpuLayers: 33 });

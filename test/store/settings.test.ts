@@ -10,7 +10,8 @@ describe('settings', () => {
     expect(s.settings.get('theme')).toBe('system');
     expect(s.settings.get('guardrail')).toBe('warn');
     expect(s.settings.get('chatDefaults')).toEqual({ temperature: 0.7, topK: 40, topP: 0.95, minP: 0.05, repeatPenalty: 1.1, maxTokens: -1 });
-    expect(s.settings.get('dataDir')).toBeNull();
+    // the data folder is not a setting: it is decided before the store (in it) opens
+    expectCode(() => s.settings.get('dataDir' as never), 'invalid_input');
   });
 
   test('set, update and reset are validated and persist', () => {
@@ -55,7 +56,7 @@ describe('settings', () => {
     const all = s.settings.getAll();
     expect(all.theme).toBe('system');
     expect(all.chatDefaults).toEqual(DEFAULT_SETTINGS.chatDefaults);
-    expect(all.fontSize).toBe(14);
+    expect(all.fontSize).toBe(DEFAULT_SETTINGS.fontSize);
     expect(logger.warnings.map((w) => w.meta?.key).sort()).toEqual(['chatDefaults', 'fontSize', 'theme']);
     // a partially stored object gets the defaults of its missing fields
     put.run('chatDefaults', '{"temperature": 0.2}');

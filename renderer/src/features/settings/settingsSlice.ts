@@ -156,4 +156,5 @@ export default settingsSlice.reducer;
 export const selectTheme = (s: RootState) => s.settings.theme;
 export const selectSettings = (s: RootState) => s.settings.settings;
 export const selectAppInfo = (s: RootState) => s.settings.info;
-export const selectDataDir = (s: RootState) => s.settings.settings?.dataDir ?? s.settings.info?.dataDir ?? null;
+/** The data folder (decided before the store opens: app.info says which it is). */
+export const selectDataDir = (s: RootState) => s.settings.info?.dataDir ?? null;

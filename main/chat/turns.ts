@@ -1,24 +1,24 @@
 /**
- * Chat: turns a user message into a reply. Thread history + instructions → engine chat request with
- * the thread's effective parameters (app defaults < assistant < thread overrides) → pieces streamed
- * to the renderer and written to the store in batches → final status and metrics saved.
- * Also the thread, message, assistant, settings and search channels of the IPC contract.
+ * A turn: a user message (or a regenerate, edit or continue) becomes a reply. Thread history and
+ * instructions go to the engine with the thread's effective sampling (app defaults < assistant <
+ * thread overrides); pieces stream to the renderer and to the store in batches; the final status
+ * and metrics are saved; a new thread is named after its first reply. One turn at a time per
+ * thread, claimed before anything is awaited so a stop always reaches it. The channels that start
+ * and stop turns are in ./channels.ts.
  */
 import { EngineClient } from '../engine/client';
 import { untilAborted } from '../engine/channel';
 import type { Logger } from '../logging';
 import { ChatMessage, EngineError, GenerateResult, Sampling } from '../engine/protocol';
-import { IpcError, MessageDTO, RequestOf, SamplingDTO, SettingsDTO, ThreadDTO } from '../ipc/contract';
+import { IpcError, MessageDTO, SamplingDTO } from '../ipc/contract';
 import { CHAT_MODEL_ID, ModelLibrary } from '../models/library';
 import { pickKeys, REQUEST_SETTING_KEYS, RequestSettingKey, SAMPLING_SETTING_KEYS } from '../params';
 import { Services } from '../services';
-import { Assistant, FinishReply, isStoreError, MessagesApi, ReplyWriter, Store, Thread, ThreadsApi } from '../store';
-import { DEFAULT_THREAD_TITLE } from '../store/threads';
-import { finishReasonOf, pickSampling, toAssistantDTO, toMessageDTO, toThreadDTO } from './dto';
+import { Assistant, FinishReply, ReplyWriter, Store, Thread } from '../store';
+import { finishReasonOf } from './dto';
 import { wellFormed } from './text';
-
-/** The KV sequence used for titles, so naming a thread does not evict the conversation's cached prefix. */
-const TITLE_SEQ = 1;
+import { nameThread } from './titles';
+import { ChatViews, modelName } from './views';
 
 export interface ChatDeps {
   store: Store;
@@ -26,6 +26,7 @@ export interface ChatDeps {
   library: ModelLibrary;
   services: Services;
   logger: Logger;
+  views: ChatViews;
 }
 
 interface Running {
@@ -40,18 +41,6 @@ interface Turn {
   release: () => void;
 }
 
-/** A short title from the model's answer, or the message's first words. */
-export function cleanTitle(raw: string, fallbackFrom: string): string {
-  let t = raw.replace(/<think>[\s\S]*?<\/think>/g, '').split('\n').map((l) => l.trim()).find((l) => l.length > 0) ?? '';
-  t = t.replace(/^(title|titre|título)\s*:\s*/i, '').replace(/^["'“”‘’*#\s]+|["'“”‘’*.\s]+$/g, '').trim();
-  const printable = /[\p{L}\p{N}]/u.test(t);
-  if (!printable || t.length < 2) {
-    t = fallbackFrom.replace(/\s+/g, ' ').trim().split(' ').slice(0, 6).join(' ');
-  }
-  if (t.length > 60) t = t.slice(0, 57).trimEnd() + '…';
-  return t || DEFAULT_THREAD_TITLE;
-}
-
 export class ChatService {
   private readonly running = new Map<string, Running>();
   /** titles being written for new threads (after their first reply; not part of it) */
@@ -63,153 +52,13 @@ export class ChatService {
     return this.deps.store;
   }
 
-  private api(threadId: string): { threads: ThreadsApi; messages: MessagesApi } {
-    return this.store.temporary.has(threadId) ? this.store.temporary : { threads: this.store.threads, messages: this.store.messages };
-  }
-
-  private defaultAssistantId(): string {
-    return this.store.settings.get('defaultAssistantId');
-  }
-
-  private view(threadId: string): { thread: ThreadDTO; messages: MessageDTO[] } {
-    const { threads, messages } = this.api(threadId);
-    return { thread: toThreadDTO(threads.get(threadId)), messages: messages.list(threadId).map(toMessageDTO) };
-  }
-
-  private messageDTO(threadId: string, id: string): MessageDTO {
-    const { messages } = this.api(threadId);
-    const onPath = messages.list(threadId).find((m) => m.id === id);
-    return toMessageDTO(onPath ?? { ...messages.get(id), alternatives: { index: 0, count: 1, ids: [id] } });
+  private api(threadId: string) {
+    return this.deps.views.api(threadId);
   }
 
   private emitThread(threadId: string): void {
-    const { threads } = this.api(threadId);
-    this.deps.services.emit('threads.changed', { thread: toThreadDTO(threads.get(threadId)) });
+    this.deps.services.emit('threads.changed', { thread: this.deps.views.thread(threadId) });
   }
-
-  /** Registers every channel this service answers. */
-  register(): void {
-    const s = this.deps.services;
-    s.register({
-      'threads.list': (r) => {
-        const page = this.store.threads.list({ limit: r.limit, cursor: r.cursor, archived: r.archived });
-        return { threads: page.items.map(toThreadDTO), nextCursor: page.nextCursor };
-      },
-      'threads.create': (r) => {
-        const input = { assistantId: r.assistantId ?? this.defaultAssistantId(), model: r.modelPath ?? null };
-        const t = r.temporary ? this.store.temporary.threads.create(input) : this.store.threads.create(input);
-        const dto = toThreadDTO(t);
-        s.emit('threads.changed', { thread: dto });
-        return dto;
-      },
-      'threads.get': (r) => this.view(r.id),
-      'threads.rename': (r) => {
-        const t = toThreadDTO(this.api(r.id).threads.rename(r.id, r.title));
-        s.emit('threads.changed', { thread: t });
-        return t;
-      },
-      'threads.pin': (r) => {
-        const t = toThreadDTO(this.api(r.id).threads.setPinned(r.id, r.pinned));
-        s.emit('threads.changed', { thread: t });
-        return t;
-      },
-      'threads.archive': (r) => {
-        const t = toThreadDTO(this.api(r.id).threads.setArchived(r.id, r.archived));
-        s.emit('threads.changed', { thread: t });
-        return t;
-      },
-      'threads.delete': async (r) => {
-        await this.stop(r.id);
-        this.api(r.id).threads.delete(r.id);
-        s.emit('threads.deleted', { id: r.id });
-        return { ok: true as const };
-      },
-      'messages.switchAlternative': (r) => {
-        const threadId = this.findThreadOfMessage(r.messageId);
-        this.api(threadId).messages.switchAlternative(r.messageId, r.direction);
-        return this.view(threadId);
-      },
-      'chat.send': (r) => this.send(r),
-      'chat.stop': async (r) => {
-        await this.stop(r.threadId);
-        return { ok: true as const };
-      },
-      'chat.regenerate': (r) => this.regenerate(r.threadId, r.messageId),
-      'chat.edit': (r) => this.edit(r),
-      'chat.continue': (r) => this.continue(r.threadId, r.messageId),
-      'chat.countTokens': async (r) => {
-        if (!this.deps.library.loadedPath) return { tokens: Math.ceil(r.text.length / 4) };
-        const toks = await this.deps.engine.tokenize(CHAT_MODEL_ID, r.text, { addSpecial: false });
-        return { tokens: toks.length };
-      },
-      'models.list': () => this.deps.library.list(),
-      'models.state': () => this.deps.library.current(),
-      'models.load': (r) => this.deps.library.load(r.path, r.force),
-      'models.unload': () => this.deps.library.unload(),
-      'assistants.list': () => this.store.assistants.list().map((a) => toAssistantDTO(a, this.defaultAssistantId())),
-      'assistants.create': (r) =>
-        toAssistantDTO(
-          this.store.assistants.create({ name: r.name, avatar: r.emoji, instructions: r.instructions, sampling: r.sampling, model: r.modelPath }),
-          this.defaultAssistantId(),
-        ),
-      'assistants.update': (r) => {
-        const p = r.patch;
-        const patch = {
-          ...(p.name !== undefined ? { name: p.name } : {}),
-          ...(p.emoji !== undefined ? { avatar: p.emoji } : {}),
-          ...(p.instructions !== undefined ? { instructions: p.instructions } : {}),
-          ...(p.sampling !== undefined ? { sampling: p.sampling } : {}),
-          ...(p.modelPath !== undefined ? { model: p.modelPath } : {}),
-        };
-        return toAssistantDTO(this.store.assistants.update(r.id, patch), this.defaultAssistantId());
-      },
-      'assistants.delete': (r) => {
-        if (r.id === this.defaultAssistantId()) throw new IpcError('invalid_input', 'the default assistant cannot be deleted');
-        this.store.assistants.delete(r.id);
-        return { ok: true as const };
-      },
-      'settings.get': () => this.settings(),
-      'settings.update': async (r) => {
-        const patch: Record<string, unknown> = {};
-        if (r.theme) patch.theme = r.theme;
-        if (r.chatDefaults) patch.chatDefaults = { ...this.store.settings.get('chatDefaults'), ...r.chatDefaults };
-        if (r.guardrail) patch.guardrail = r.guardrail;
-        if (r.fitMarginMiB !== undefined) patch.fitMarginMiB = r.fitMarginMiB;
-        const backendChanged = r.backend !== undefined && r.backend !== this.store.settings.get('backend');
-        if (r.backend) patch.backend = r.backend;
-        this.store.settings.update(patch);
-        if (backendChanged) await this.deps.engine.setBackend(r.backend!);
-        return this.settings();
-      },
-      'search.query': (r) => {
-        const res = this.store.search({ query: r.q, threadId: r.threadId, limit: r.limit, offset: r.offset });
-        return { hits: res.hits.map((h) => ({ threadId: h.threadId, threadTitle: h.threadTitle, messageId: h.messageId, snippet: h.snippet })) };
-      },
-    });
-  }
-
-  private settings(): SettingsDTO {
-    const all = this.store.settings.getAll();
-    return {
-      theme: all.theme,
-      chatDefaults: pickSampling(all.chatDefaults),
-      dataDir: this.deps.services.paths.root,
-      guardrail: all.guardrail,
-      fitMarginMiB: all.fitMarginMiB,
-      backend: all.backend,
-    };
-  }
-
-  private findThreadOfMessage(messageId: string): string {
-    try {
-      return this.store.messages.get(messageId).threadId;
-    } catch (e) {
-      if (!isStoreError(e, 'not_found')) throw e;
-      return this.store.temporary.messages.get(messageId).threadId;
-    }
-  }
-
-  // ---- turns -------------------------------------------------------------------------------------
 
   private busy(threadId: string): void {
     if (this.running.has(threadId)) throw new IpcError('busy', 'a reply is still being written in this chat: stop it first');
@@ -275,7 +124,7 @@ export class ChatService {
     const user = this.guard(turn, () => messages.add({ threadId: r.threadId, role: 'user', content: r.content }));
     const writer = this.guard(turn, () => messages.beginReply({ threadId: r.threadId, model: modelName(model) }));
     this.start(thread, writer, {}, turn, isFirst ? r.content : undefined);
-    return { userMessage: this.messageDTO(r.threadId, user.id), reply: this.messageDTO(r.threadId, writer.messageId) };
+    return { userMessage: this.deps.views.message(r.threadId, user.id), reply: this.deps.views.message(r.threadId, writer.messageId) };
   }
 
   /** A message of this thread with this role (a reply to regenerate or continue, a user message to edit). */
@@ -293,7 +142,7 @@ export class ChatService {
     const model = await this.guard(turn, () => this.modelFor(thread, turn.abort.signal));
     const writer = this.guard(turn, () => messages.regenerate(replyId, { model: modelName(model) }));
     this.start(thread, writer, {}, turn);
-    return { reply: this.messageDTO(threadId, writer.messageId) };
+    return { reply: this.deps.views.message(threadId, writer.messageId) };
   }
 
   async edit(r: { threadId: string; messageId: string; content: string }): Promise<{ userMessage: MessageDTO; reply: MessageDTO }> {
@@ -306,7 +155,7 @@ export class ChatService {
     const edited = this.guard(turn, () => messages.edit(r.messageId, r.content));
     const writer = this.guard(turn, () => messages.beginReply({ threadId: r.threadId, parentId: edited.id, model: modelName(model) }));
     this.start(thread, writer, {}, turn);
-    return { userMessage: this.messageDTO(r.threadId, edited.id), reply: this.messageDTO(r.threadId, writer.messageId) };
+    return { userMessage: this.deps.views.message(r.threadId, edited.id), reply: this.deps.views.message(r.threadId, writer.messageId) };
   }
 
   async continue(threadId: string, replyId: string): Promise<{ reply: MessageDTO }> {
@@ -317,7 +166,7 @@ export class ChatService {
     await this.guard(turn, () => this.modelFor(thread, turn.abort.signal));
     const writer = this.guard(turn, () => messages.continueReply(replyId));
     this.start(thread, writer, { continueFinal: true }, turn);
-    return { reply: this.messageDTO(threadId, replyId) };
+    return { reply: this.deps.views.message(threadId, replyId) };
   }
 
   async stop(threadId: string): Promise<void> {
@@ -373,7 +222,7 @@ export class ChatService {
     if (firstMessage !== undefined) {
       const titling = { abort: new AbortController(), done: Promise.resolve() };
       titling.done = done
-        .then(() => this.title(threadId, firstMessage, titling.abort.signal))
+        .then(() => nameThread(this.deps, threadId, firstMessage, titling.abort.signal, () => this.emitThread(threadId)))
         .catch((e: Error) => this.deps.logger.warn(`chat: naming the thread failed: ${e.message}`))
         .finally(() => this.titling.delete(titling));
       this.titling.add(titling);
@@ -460,7 +309,7 @@ export class ChatService {
       }
     }
     try {
-      message = this.messageDTO(thread.id, writer.messageId);
+      message = this.deps.views.message(thread.id, writer.messageId);
     } catch (e) {
       this.deps.logger.error(`chat: the finished reply could not be read back: ${(e as Error).message}`);
     }
@@ -473,45 +322,4 @@ export class ChatService {
       /* thread deleted meanwhile */
     }
   }
-
-  /** Names a new thread: asks the model with a tiny budget on its own sequence, first words as fallback. */
-  private async title(threadId: string, firstMessage: string, signal: AbortSignal): Promise<void> {
-    const { threads } = this.api(threadId);
-    try {
-      if (threads.get(threadId).title !== DEFAULT_THREAD_TITLE) return;
-    } catch {
-      return; // deleted meanwhile
-    }
-    let raw = '';
-    try {
-      const r = await this.deps.engine.chat(CHAT_MODEL_ID, {
-        messages: [
-          { role: 'system', content: 'You write titles. Reply with a title of at most six words for the user message, nothing else.' },
-          { role: 'user', content: wellFormed(firstMessage.slice(0, 2000)) },
-        ],
-        maxTokens: 16,
-        enableThinking: false,
-        sampling: { temperature: 0.2, seed: 1 },
-        seq: TITLE_SEQ,
-        overflow: 'truncateMiddle',
-      }, { signal });
-      raw = r.content;
-    } catch (e) {
-      this.deps.logger.warn(`chat: title generation failed: ${(e as Error).message}`);
-    }
-    try {
-      if (threads.get(threadId).title !== DEFAULT_THREAD_TITLE) return;
-      threads.rename(threadId, cleanTitle(raw, firstMessage));
-      this.emitThread(threadId);
-    } catch (e) {
-      if (!isStoreError(e, 'not_found')) throw e;
-    }
-  }
 }
-
-function modelName(p: string | null): string | undefined {
-  if (p === null) return undefined;
-  return p.split(/[\\/]/).pop()!.replace(/\.gguf$/i, '');
-}
-
-export type { RequestOf };
