@@ -16,7 +16,7 @@ import { registerIpc } from './ipc';
 import { LinkOpener, windowOpenHandler } from './links';
 import { closeBeforeQuit } from './lifecycle';
 import { APP_INDEX_URL, APP_SCHEME, APP_SCHEME_PRIVILEGES, isAppUrl, refuseFileRequest, serveAppRequest } from './scheme';
-import { menuTemplate, MenuItem, parseBounds, permissionAllowed, replaceEnv, shellLayout, spellcheckEnabled, WindowBounds, windowOptions } from './security';
+import { menuTemplate, MenuItem, pageMenuActions, parseBounds, permissionAllowed, replaceEnv, shellLayout, spellcheckEnabled, WindowBounds, windowOptions } from './security';
 import { utilityHostSpawner, utilityProbeSpawner } from './spawners';
 
 // a packaged app ignores HEARTH_ADDON and the other development overrides; every process main
@@ -90,7 +90,6 @@ if (!app.requestSingleInstanceLock()) {
     ses.setPermissionCheckHandler((_wc, permission, requestingOrigin) => permissionAllowed(permission, requestingOrigin));
     ses.setDevicePermissionHandler(() => false);
     ses.setSpellCheckerEnabled(spellcheckEnabled(process.platform));
-    Menu.setApplicationMenu(Menu.buildFromTemplate(menuTemplate(process.platform) as Electron.MenuItemConstructorOptions[] & MenuItem[]));
     // utilityProcess.fork works only once the app is ready, so the engine (whose first start probes) is built here
     engine = new EngineClient({
       spawner: utilityHostSpawner(utilityProcess.fork),
@@ -100,6 +99,8 @@ if (!app.requestSingleInstanceLock()) {
       logDir: paths.logs,
     });
     hearth = composeApp({ paths, engine, appVersion: app.getVersion(), logger });
+    // the app's own menu items (Help → Keyboard Shortcuts) are carried out by the page
+    Menu.setApplicationMenu(Menu.buildFromTemplate(menuTemplate(process.platform, pageMenuActions(hearth.services)) as Electron.MenuItemConstructorOptions[] & MenuItem[]));
     // Help → "Open logs folder" (About); only the app has a file manager to open it in
     hearth.services.register({
       'app.openLogsFolder': async () => {

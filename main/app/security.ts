@@ -112,9 +112,20 @@ export function replaceEnv(target: NodeJS.ProcessEnv, next: NodeJS.ProcessEnv): 
   Object.assign(target, next);
 }
 
-export type MenuItem = { role?: string; label?: string; submenu?: MenuItem[]; type?: 'separator'; accelerator?: string; id?: string };
+export type MenuItem = { role?: string; label?: string; submenu?: MenuItem[]; type?: 'separator'; accelerator?: string; id?: string; click?: () => void };
 
-export function menuTemplate(platform: NodeJS.Platform): MenuItem[] {
+/** What the app's own menu items do (main/app/main.ts tells the page). */
+export interface MenuActions {
+  /** Help → Keyboard Shortcuts: the page opens its shortcuts dialog */
+  shortcuts(): void;
+}
+
+/** The menu items the page carries out, as events to it (`app.menu`). */
+export function pageMenuActions(services: { emit(event: 'app.menu', payload: { item: 'shortcuts' }): void }): MenuActions {
+  return { shortcuts: () => services.emit('app.menu', { item: 'shortcuts' }) };
+}
+
+export function menuTemplate(platform: NodeJS.Platform, actions?: MenuActions): MenuItem[] {
   const mac = platform === 'darwin';
   return [
     ...(mac ? [{ role: 'appMenu' }] : []),
@@ -122,6 +133,6 @@ export function menuTemplate(platform: NodeJS.Platform): MenuItem[] {
     { role: 'editMenu' },
     { role: 'viewMenu' },
     { role: 'windowMenu' },
-    { role: 'help', submenu: [{ id: 'shortcuts', label: 'Keyboard Shortcuts', accelerator: 'CmdOrCtrl+/' }] },
+    { role: 'help', submenu: [{ id: 'shortcuts', label: 'Keyboard Shortcuts', accelerator: 'CmdOrCtrl+/', click: () => actions?.shortcuts() }] },
   ];
 }

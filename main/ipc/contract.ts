@@ -328,6 +328,8 @@ export const events = {
   'threads.changed': z.object({ thread: ThreadDTO }),
   'threads.deleted': z.object({ id: Id }),
   'models.state': ModelState,
+  /** an item of the desktop app's menu was chosen that the page carries out (Help → Keyboard Shortcuts) */
+  'app.menu': z.object({ item: z.enum(['shortcuts']) }),
 };
 
 export type EventName = keyof typeof events;

@@ -7,6 +7,7 @@
 import { registerIpc, invokeFromPage } from '../../main/app/ipc';
 import { EVENT_CHANNEL, INVOKE_CHANNEL } from '../../main/app/preload-api';
 import { APP_INDEX_URL } from '../../main/app/scheme';
+import { menuTemplate, pageMenuActions } from '../../main/app/security';
 import { silentLogger } from '../../main/logging';
 import { IpcError } from '../../main/ipc/contract';
 import type { PreloadApi } from '../../main/ipc/reply';
@@ -108,6 +109,17 @@ test("events reach the app's page only, and unsubscribing removes the listener",
   expect(appPage.listeners(EVENT_CHANNEL)).toBe(0);
   services.emit('threads.deleted', { id: 't2' });
   expect(seen).toEqual([{ id: 't1' }]);
+});
+
+test('Help → Keyboard Shortcuts in the app menu reaches the page as an app.menu event', () => {
+  const seen: unknown[] = [];
+  const off = onEvent('app.menu', (p) => seen.push(p));
+  const help = menuTemplate('linux', pageMenuActions(services)).find((m) => m.role === 'help');
+  const item = help?.submenu?.find((m) => m.label === 'Keyboard Shortcuts');
+  expect(item?.accelerator).toBe('CmdOrCtrl+/');
+  item!.click!();
+  expect(seen).toEqual([{ item: 'shortcuts' }]);
+  off();
 });
 
 test('a failure of the IPC itself (no handler in main) becomes a reply, not a bare rejection', async () => {

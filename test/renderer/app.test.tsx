@@ -236,6 +236,14 @@ describe('app', () => {
     stop();
   });
 
+  test("the desktop app's Help → Keyboard Shortcuts (an app.menu event) opens the shortcuts dialog", () => {
+    const { stop, bridge } = renderApp();
+    expect(screen.queryByRole('dialog', { name: 'Keyboard shortcuts' })).toBeNull();
+    act(() => bridge.emit('app.menu', { item: 'shortcuts' }));
+    expect(screen.getByRole('dialog', { name: 'Keyboard shortcuts' })).toBeTruthy();
+    stop();
+  });
+
   test('assistants: create one, and pick one for the next new chat', async () => {
     const helper = assistant({ id: 'def', name: 'Helper', emoji: '🤖', isDefault: true });
     let list = [helper];

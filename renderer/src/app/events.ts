@@ -9,6 +9,7 @@ import { messageDone, piecesApplied, Piece } from '../features/chat/chatSlice';
 import { fetchModelState, modelStateReceived } from '../features/models/modelsSlice';
 import { threadRemoved, threadUpserted } from '../features/threads/threadsSlice';
 import type { AppDispatch } from './store';
+import { openDialog } from './uiSlice';
 
 export type FrameScheduler = (cb: () => void) => unknown;
 
@@ -76,6 +77,8 @@ export function startEvents(dispatch: AppDispatch, schedule?: FrameScheduler): (
     onEvent('threads.changed', (p) => dispatch(threadUpserted(p.thread))),
     onEvent('threads.deleted', (p) => dispatch(threadRemoved(p.id))),
     onEvent('models.state', (p) => dispatch(modelStateReceived(p))),
+    // the desktop app's Help → Keyboard Shortcuts
+    onEvent('app.menu', (p) => p.item === 'shortcuts' && dispatch(openDialog('help'))),
   ];
   return () => offs.forEach((off) => off());
 }
