@@ -1,4 +1,4 @@
-/** The Redux store: one slice per feature plus the layout (ui) slice. */
+/** The Redux store: one slice per feature plus the layout (ui) slice, and the listeners (./listeners.ts) that ask main as the state changes. */
 import { combineReducers, configureStore } from '@reduxjs/toolkit';
 import assistants from '../features/assistants/assistantsSlice';
 import chat from '../features/chat/chatSlice';
@@ -8,6 +8,7 @@ import models from '../features/models/modelsSlice';
 import search from '../features/search/searchSlice';
 import settings from '../features/settings/settingsSlice';
 import threads from '../features/threads/threadsSlice';
+import { appListeners } from './listeners';
 import ui from './uiSlice';
 
 export const rootReducer = combineReducers({ threads, chat, models, modelSettings, hardware, assistants, settings, search, ui });
@@ -19,7 +20,7 @@ export function makeStore(preloadedState?: Partial<RootState>) {
     reducer: rootReducer,
     preloadedState,
     // development-only checks (off in the production bundle); long threads are large states
-    middleware: (getDefault) => getDefault({ serializableCheck: { warnAfter: 250 }, immutableCheck: { warnAfter: 250 } }),
+    middleware: (getDefault) => getDefault({ serializableCheck: { warnAfter: 250 }, immutableCheck: { warnAfter: 250 } }).prepend(appListeners().middleware),
   });
 }
 

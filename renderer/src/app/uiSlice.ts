@@ -1,9 +1,11 @@
-/** Layout state: sidebar, which dialog is open, toasts, and focus requests from shortcuts. */
+/** Layout state: sidebar, which dialog is open, the views on screen, toasts, and focus requests from shortcuts. */
 import { createSlice, PayloadAction } from '@reduxjs/toolkit';
 
 export type DialogName = 'settings' | 'help' | 'assistants';
 export type SettingsSection = 'appearance' | 'chat' | 'models' | 'hardware' | 'data' | 'about';
 export type FocusTarget = 'composer' | 'search';
+/** Views whose requests to main the listeners make while they are on screen (app/listeners.ts). */
+export type ViewName = 'hardware' | 'modelSettings';
 
 export interface Toast {
   id: string;
@@ -19,9 +21,11 @@ export interface UiState {
   settingsSection: SettingsSection;
   toasts: Toast[];
   focus: { target: FocusTarget; seq: number } | null;
+  /** how many mounted components show each view (useViewShown) */
+  views: Partial<Record<ViewName, number>>;
 }
 
-const initialState: UiState = { sidebarOpen: true, dialog: null, settingsSection: 'appearance', toasts: [], focus: null };
+const initialState: UiState = { sidebarOpen: true, dialog: null, settingsSection: 'appearance', toasts: [], focus: null, views: {} };
 
 let toastSeq = 0;
 
@@ -64,8 +68,16 @@ const uiSlice = createSlice({
     toastRemoved(state, a: PayloadAction<string>) {
       state.toasts = state.toasts.filter((t) => t.id !== a.payload);
     },
+    viewShown(state, a: PayloadAction<ViewName>) {
+      state.views[a.payload] = (state.views[a.payload] ?? 0) + 1;
+    },
+    viewHidden(state, a: PayloadAction<ViewName>) {
+      state.views[a.payload] = Math.max(0, (state.views[a.payload] ?? 0) - 1);
+    },
   },
 });
 
-export const { toggleSidebar, setSidebar, openDialog, closeDialog, setSettingsSection, requestFocus, toastAdded, toastRemoved } = uiSlice.actions;
+export const { toggleSidebar, setSidebar, openDialog, closeDialog, setSettingsSection, requestFocus, toastAdded, toastRemoved, viewShown, viewHidden } = uiSlice.actions;
+
+export const selectViewShown = (s: { ui: UiState }, view: ViewName): boolean => (s.ui.views[view] ?? 0) > 0;
 export default uiSlice.reducer;

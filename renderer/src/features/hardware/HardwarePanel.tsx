@@ -1,12 +1,12 @@
 /**
  * Settings → Hardware: the backend pin and the backend in use (with why), the CPU, RAM, backends
- * and devices, and live usage charts. Usage is polled once a second only while this page is shown.
+ * and devices, and live usage charts. Usage is polled once a second only while this page is shown
+ * (./listeners.ts).
  */
-import { useEffect } from 'react';
-import { useAppDispatch, useAppSelector } from '../../app/hooks';
+import { useAppDispatch, useAppSelector, useViewShown } from '../../app/hooks';
 import { formatMem } from '../modelSettings/loadForm';
 import { BackendPin, fetchAppInfo, selectSettings, updateSettings } from '../settings/settingsSlice';
-import { fetchHardwareInfo, fetchUsage, POLL_MS, selectHardware, usageCleared } from './hardwareSlice';
+import { fetchHardwareInfo, selectHardware } from './hardwareSlice';
 import { Sparkline } from './Sparkline';
 import { DevicesTable } from '../../components/DevicesTable';
 
@@ -18,31 +18,11 @@ const PINS: { value: BackendPin; label: string }[] = [
   { value: 'cpu', label: 'CPU only' },
 ];
 
-/** Asks main for a usage sample now and then every `intervalMs` after each answer, until unmounted. */
-export function useUsagePolling(intervalMs = POLL_MS): void {
-  const dispatch = useAppDispatch();
-  useEffect(() => {
-    let stopped = false;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    dispatch(usageCleared());
-    const tick = async () => {
-      await dispatch(fetchUsage());
-      if (!stopped) timer = setTimeout(() => void tick(), intervalMs);
-    };
-    void tick();
-    return () => {
-      stopped = true;
-      clearTimeout(timer);
-    };
-  }, [dispatch, intervalMs]);
-}
-
 function pct(used: number, total: number): string {
   return total > 0 ? `${Math.round((used / total) * 100)}%` : '–';
 }
 
 function LiveUsage() {
-  useUsagePolling();
   const { samples, usageError } = useAppSelector(selectHardware);
   const last = samples[samples.length - 1];
   const deviceNames = last?.devices.map((d) => d.name) ?? [];
@@ -104,13 +84,11 @@ function LiveUsage() {
 }
 
 export function HardwarePanel() {
+  useViewShown('hardware');
   const dispatch = useAppDispatch();
   const { info, infoStatus, infoError } = useAppSelector(selectHardware);
   const settings = useAppSelector(selectSettings);
   const saveError = useAppSelector((s) => s.settings.saveError);
-  useEffect(() => {
-    void dispatch(fetchHardwareInfo());
-  }, [dispatch]);
 
   const pin = async (backend: BackendPin) => {
     const r = await dispatch(updateSettings({ backend }));

@@ -3,7 +3,7 @@
  * (LOAD_SETTINGS_META: label, help, bounds, choices, group): a new load setting appears here with no
  * code. Three need the model or the machine and have their own control: GPU layers (a slider up to
  * the model's layers), the context length (a slider up to the trained context) and the main GPU (the
- * GPUs by name).
+ * GPUs by name). The "Reload required" mark is written here only (ReloadMark).
  */
 import { ReactNode } from 'react';
 import type { DeviceInfo } from '../../../../main/ipc/contract';
@@ -30,6 +30,16 @@ export interface LoadFieldsProps {
   set: (p: Partial<LoadForm>) => void;
 }
 
+/** Marks a field whose value differs from what the loaded model runs with; `${id}-reload` describes the control. */
+export function ReloadMark({ id, show }: { id: string; show: boolean }) {
+  if (!show) return null;
+  return (
+    <span className="reload-mark" id={`${id}-reload`}>
+      Reload required
+    </span>
+  );
+}
+
 function defaultText(view: ModelSettingsView, key: SettingKey): string {
   if (key === 'gpuLayers') return 'auto';
   const v = (view.defaults as Record<string, unknown>)[key];
@@ -48,11 +58,7 @@ function Field(props: { id: string; label: string; hint?: ReactNode; reload: boo
     <div className={`field${props.reload ? ' needs-reload' : ''}${props.error ? ' invalid' : ''}${props.className ? ` ${props.className}` : ''}`}>
       <div className="field-head">
         <label htmlFor={props.id}>{props.label}</label>
-        {props.reload && (
-          <span className="reload-mark" id={`${props.id}-reload`}>
-            Reload required
-          </span>
-        )}
+        <ReloadMark id={props.id} show={props.reload} />
       </div>
       {props.children}
       {props.hint && (
@@ -91,11 +97,7 @@ function GpuLayers(props: { form: LoadForm; view: ModelSettingsView; reload: boo
     <div className={`field gpu-layers${reload ? ' needs-reload' : ''}`}>
       <div className="field-head">
         <label htmlFor="ms-gpu-layers">GPU layers</label>
-        {reload && (
-          <span className="reload-mark" id="ms-gpu-layers-reload">
-            Reload required
-          </span>
-        )}
+        <ReloadMark id="ms-gpu-layers" show={reload} />
       </div>
       <div className="segmented" role="radiogroup" aria-label="GPU layers mode">
         {modes.map((m) => (
@@ -201,11 +203,7 @@ function SettingField({ f, p }: { f: KeyedMeta<SettingKey>; p: LoadFieldsProps }
         <input id={id} type="checkbox" checked={value === true} aria-describedby={describedBy(id, reload)} onChange={(e) => set({ [key]: e.target.checked })} />
         <div>
           <label htmlFor={id}>{f.label}</label>
-          {reload && (
-            <span className="reload-mark" id={`${id}-reload`}>
-              Reload required
-            </span>
-          )}
+          <ReloadMark id={id} show={reload} />
           <span className="hint" id={`${id}-hint`}>
             {f.help} Default: {defaultText(view, key)}.
           </span>

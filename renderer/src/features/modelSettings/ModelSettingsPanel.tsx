@@ -1,35 +1,31 @@
 /**
  * Settings → Models: one model's load settings (GPU layers, context, KV cache, flash attention,
  * threads, batches, mmap/mlock, and with several GPUs the main GPU and the split), saved per model,
- * with the memory they would take per device next to them. The estimate follows the form as it
- * changes (debounced; an older request is aborted and its answer dropped). Fields whose value
- * differs from what the loaded model runs with are marked "Reload required".
+ * with the memory they would take per device next to them. What the page asks main (the model's
+ * settings, the estimate following the form) is in ./listeners.ts. Fields whose value differs from
+ * what the loaded model runs with are marked "Reload required".
  */
-import { useEffect, useMemo, useRef } from 'react';
+import { useMemo } from 'react';
 import { formatInt, modelLabel } from '../../app/format';
-import { useAppDispatch, useAppSelector } from '../../app/hooks';
+import { useAppDispatch, useAppSelector, useViewShown } from '../../app/hooks';
 import { selectModels, selectModelState } from '../models/modelsSlice';
 import { selectAppInfo, selectSettings } from '../settings/settingsSlice';
 import { GuardrailSettings } from './GuardrailSettings';
 import { LoadFields } from './LoadFields';
-import { changedSettings, estimateRequest, LoadForm, maxGpuLayers, parseForm, reloadRequired, SettingKey } from './loadForm';
+import { changedSettings, LoadForm, maxGpuLayers, parseForm, reloadRequired, SettingKey } from './loadForm';
 import { MemoryBars } from './MemoryBars';
 import {
   draftChanged,
   draftReverted,
-  fetchModelSettings,
   modelSettingsPathChosen,
-  requestEstimate,
   resetModelSettings,
   saveAndLoad,
   saveModelSettings,
   selectModelSettings,
 } from './modelSettingsSlice';
 
-/** how long the form must stay still before an estimate is asked for */
-export const ESTIMATE_DEBOUNCE_MS = 250;
-
 export function ModelSettingsPanel() {
+  useViewShown('modelSettings');
   const dispatch = useAppDispatch();
   const models = useAppSelector(selectModels);
   const modelState = useAppSelector(selectModelState);
@@ -39,43 +35,10 @@ export function ModelSettingsPanel() {
   const { path, view, draft, estimate } = ms;
   const gpus = (info?.devices ?? []).filter((d) => d.type === 'gpu' || d.type === 'igpu');
 
-  // the model to set up: the one chosen, else the loaded (or loading) one, else the first
-  const fallback = modelState.loaded?.path ?? modelState.loading?.path ?? models[0]?.path ?? null;
-  useEffect(() => {
-    if (!path && fallback) dispatch(modelSettingsPathChosen(fallback));
-  }, [path, fallback, dispatch]);
-
-  // its settings, fresh each time the page opens (edits not saved are dropped)
-  useEffect(() => {
-    if (path) void dispatch(fetchModelSettings({ path }));
-  }, [path, dispatch]);
-
-  // a load or unload changes what the model runs with (the reload marks): refresh, keeping the edits
   const loaded = modelState.loaded;
-  const loadedKey = loaded ? `${loaded.path}|${loaded.contextSize}` : '';
-  const firstLoadedKey = useRef(loadedKey);
-  useEffect(() => {
-    if (loadedKey === firstLoadedKey.current) return;
-    firstLoadedKey.current = loadedKey;
-    if (path) void dispatch(fetchModelSettings({ path, keepDraft: true }));
-  }, [loadedKey, path, dispatch]);
 
   const parsed = useMemo(() => (draft ? parseForm(draft) : null), [draft]);
-  const estimateKey = parsed?.ok ? JSON.stringify(estimateRequest(parsed.value)) : null;
   const margin = settings?.fitMarginMiB;
-
-  // the estimate follows the form: debounced, and a newer request aborts the one before
-  const inFlight = useRef<{ abort(): void } | null>(null);
-  const viewPath = view?.path;
-  useEffect(() => {
-    if (!path || !estimateKey || viewPath !== path) return;
-    const t = setTimeout(() => {
-      inFlight.current?.abort();
-      inFlight.current = dispatch(requestEstimate({ path, settings: JSON.parse(estimateKey) }));
-    }, ESTIMATE_DEBOUNCE_MS);
-    return () => clearTimeout(t);
-  }, [path, estimateKey, margin, loadedKey, viewPath, dispatch]);
-  useEffect(() => () => inFlight.current?.abort(), []);
 
   const modelOptions = useMemo(() => {
     const list = models.map((m) => ({ path: m.path, name: modelLabel(m.name) }));

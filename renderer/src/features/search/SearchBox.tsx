@@ -4,7 +4,7 @@ import { splitHighlights } from '../../../../main/ipc/snippet';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { Icon } from '../../components/Icon';
 import { openThread } from '../chat/chatSlice';
-import { queryChanged, runSearch, searchCleared, selectSearch } from './searchSlice';
+import { queryChanged, searchCleared, selectSearch } from './searchSlice';
 
 export function Snippet({ text }: { text: string }) {
   return (
@@ -14,7 +14,8 @@ export function Snippet({ text }: { text: string }) {
   );
 }
 
-export function SearchBox({ debounceMs = 200 }: { debounceMs?: number }) {
+/** The query box; the search itself follows the query (./listeners.ts). */
+export function SearchBox() {
   const dispatch = useAppDispatch();
   const { query } = useAppSelector(selectSearch);
   const focus = useAppSelector((s) => s.ui.focus);
@@ -26,13 +27,6 @@ export function SearchBox({ debounceMs = 200 }: { debounceMs?: number }) {
       ref.current?.select();
     }
   }, [focus]);
-
-  useEffect(() => {
-    const q = query.trim();
-    if (!q) return;
-    const t = setTimeout(() => void dispatch(runSearch(q)), debounceMs);
-    return () => clearTimeout(t);
-  }, [query, debounceMs, dispatch]);
 
   const onKeyDown = (e: KeyboardEvent<HTMLInputElement>) => {
     if (e.key === 'Escape' && query) {

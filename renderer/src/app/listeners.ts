@@ -1,0 +1,23 @@
+/**
+ * The renderer's side effects that follow the state rather than a click: RTK listener middleware
+ * (one per store). Components only render and dispatch; what to ask main and when — the memory
+ * estimate following the model settings form, the search following the query, the hardware page's
+ * usage polling — is decided here, from the state, with timers the tests control (jest's fake timers).
+ */
+import { createListenerMiddleware, TypedStartListening } from '@reduxjs/toolkit';
+import { startHardwareListeners } from '../features/hardware/listeners';
+import { startModelSettingsListeners } from '../features/modelSettings/listeners';
+import { startSearchListeners } from '../features/search/listeners';
+import type { AppDispatch, RootState } from './store';
+
+export type AppStartListening = TypedStartListening<RootState, AppDispatch>;
+
+/** A listener middleware with every listener of the app started on it. */
+export function appListeners() {
+  const listeners = createListenerMiddleware();
+  const start = listeners.startListening as AppStartListening;
+  startModelSettingsListeners(start);
+  startSearchListeners(start);
+  startHardwareListeners(start);
+  return listeners;
+}
