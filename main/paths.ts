@@ -12,6 +12,15 @@ export function defaultDataDir(platform: NodeJS.Platform = process.platform, env
   return path.join(env.XDG_CONFIG_HOME || path.join(home, '.config'), 'Hearth');
 }
 
+/** The value of `--data-dir DIR` or `--data-dir=DIR` among command-line arguments (the desktop app's; the CLI parses its own). */
+export function dataDirFlag(argv: readonly string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--data-dir') return argv[i + 1] || undefined;
+    if (argv[i].startsWith('--data-dir=')) return argv[i].slice('--data-dir='.length) || undefined;
+  }
+  return undefined;
+}
+
 /** --data-dir wins over HEARTH_DATA_DIR, which wins over the platform default. */
 export function resolveDataDir(flag?: string, env: NodeJS.ProcessEnv = process.env): string {
   const dir = flag || env.HEARTH_DATA_DIR || defaultDataDir(process.platform, env);

@@ -11,7 +11,7 @@ import { App, composeApp } from '../compose';
 import { EngineClient } from '../engine/client';
 import { IpcError } from '../ipc/contract';
 import { logLevelFrom, logUncaught, openFileLogger } from '../logging';
-import { ensureDataDir, resolveDataDir } from '../paths';
+import { dataDirFlag, ensureDataDir, resolveDataDir } from '../paths';
 import { registerIpc } from './ipc';
 import { LinkOpener, windowOpenHandler } from './links';
 import { closeBeforeQuit } from './lifecycle';
@@ -42,7 +42,8 @@ function toResponse(r: { status: number; headers: Record<string, string>; body: 
 if (!app.requestSingleInstanceLock()) {
   app.quit();
 } else {
-  const paths = ensureDataDir(resolveDataDir(process.env.HEARTH_DATA_DIR));
+  // --data-dir wins over HEARTH_DATA_DIR, which wins over the platform's folder (as for the CLI)
+  const paths = ensureDataDir(resolveDataDir(dataDirFlag(process.argv)));
   app.setPath('userData', paths.root);
   const logger = openFileLogger(paths.logs, 'main', { level: logLevelFrom() });
   logUncaught(logger);

@@ -6,7 +6,7 @@ import fs from 'fs';
 import path from 'path';
 import { ALLOWED_PERMISSIONS, DEFAULT_BOUNDS, DEV_ONLY_ENV, linkAction, menuTemplate, parseBounds, permissionAllowed, replaceEnv, shellLayout, spellcheckEnabled, windowOptions } from '../../main/app/security';
 import { addonPath } from '../../main/engine/addon';
-import { defaultDataDir, resolveDataDir } from '../../main/paths';
+import { dataDirFlag, defaultDataDir, resolveDataDir } from '../../main/paths';
 import { parseArgs, UsageError } from '../../main/cli/args';
 import { REPO_ROOT } from '../helpers/models';
 
@@ -122,6 +122,12 @@ test('the data folder: flag over HEARTH_DATA_DIR over the platform default', () 
   expect(defaultDataDir('win32', { APPDATA: 'C:\\Users\\a\\AppData\\Roaming' })).toContain('Hearth');
   expect(resolveDataDir(undefined, { HEARTH_DATA_DIR: '/tmp/h1' })).toBe('/tmp/h1');
   expect(resolveDataDir('/tmp/h2', { HEARTH_DATA_DIR: '/tmp/h1' })).toBe('/tmp/h2');
+  // the desktop app reads the flag from its own command line, in either spelling
+  expect(dataDirFlag(['/opt/Hearth/hearth', '--data-dir', '/tmp/h3'])).toBe('/tmp/h3');
+  expect(dataDirFlag(['/usr/bin/electron', '.', '--no-sandbox', '--data-dir=/tmp/h4'])).toBe('/tmp/h4');
+  expect(dataDirFlag(['/opt/Hearth/hearth'])).toBeUndefined();
+  expect(dataDirFlag(['/opt/Hearth/hearth', '--data-dir'])).toBeUndefined();
+  expect(resolveDataDir(dataDirFlag(['hearth', '--data-dir=/tmp/h4']), { HEARTH_DATA_DIR: '/tmp/h1' })).toBe('/tmp/h4');
 });
 
 test('the CLI argument parser', () => {

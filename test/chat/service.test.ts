@@ -295,6 +295,25 @@ test('temporary chats work like others and leave nothing on disk', async () => {
   expect(row.n).toBe(0);
 });
 
+test("the chat's settings round trip; the default model must be one of the library's", async () => {
+  expect(await call('settings.get')).toMatchObject({ sendOnEnter: true, fontSize: 15, showReasoning: false, defaultModel: null });
+  const s = await call('settings.update', { sendOnEnter: false, fontSize: 18, showReasoning: true });
+  expect(s).toMatchObject({ sendOnEnter: false, fontSize: 18, showReasoning: true, theme: 'system' });
+  expect(app.store.settings.get('fontSize')).toBe(18);
+  expect((await errorOf(call('settings.update', { fontSize: 9 }))).code).toBe('invalid_input');
+  expect((await errorOf(call('settings.update', { sendOnEnter: 'yes' }))).code).toBe('invalid_input');
+  // a file outside the library is refused with the library's one answer, and nothing is saved
+  for (const p of ['/etc/passwd', path.join(dir, 'hearth.db'), path.join(dir, 'models', 'missing.gguf')]) {
+    expect((await errorOf(call('settings.update', { defaultModel: p, fontSize: 20 }))).code).toBe('model_unknown');
+  }
+  expect(app.store.settings.get('defaultModel')).toBeNull();
+  expect(app.store.settings.get('fontSize')).toBe(18);
+  const withModel = await call('settings.update', { defaultModel: path.join(dir, 'models', '.', 'tiny.gguf') });
+  expect(withModel.defaultModel).toBe(modelPath);
+  expect((await call('settings.update', { defaultModel: null })).defaultModel).toBeNull();
+  await call('settings.update', { sendOnEnter: true, fontSize: 15, showReasoning: false });
+});
+
 test('assistants and settings round trip through the contract', async () => {
   const a = await call('assistants.create', { name: 'Pirate', emoji: '🏴‍☠️', instructions: 'Talk like a pirate.', sampling: { temperature: 0.3 } });
   expect(a).toMatchObject({ name: 'Pirate', emoji: '🏴‍☠️', isDefault: false, sampling: { temperature: 0.3 } });

@@ -16,7 +16,8 @@ import { ChatView } from '../../renderer/src/features/chat/ChatView';
 import { MessageItem } from '../../renderer/src/features/chat/MessageItem';
 import { UNMEASURED_COUNT } from '../../renderer/src/components/VirtualList';
 import { threadSelected } from '../../renderer/src/features/threads/threadsSlice';
-import { FakeBridge, ipcError, message, thread } from './fake-bridge';
+import { fetchSettings } from '../../renderer/src/features/settings/settingsSlice';
+import { FakeBridge, ipcError, message, settingsDTO, thread } from './fake-bridge';
 
 const writeText = jest.fn<Promise<void>, [string]>();
 beforeAll(() => {
@@ -215,6 +216,33 @@ describe('composer', () => {
     fireEvent.keyDown(box, { key: 'Enter' });
     expect(bridge.callsTo('chat.send')).toHaveLength(1);
     expect(store.getState().chat.byThread.t1.ids).toEqual(['u1', 'r1']);
+  });
+
+  test('with "Enter sends" off, Enter is a new line and Ctrl+Enter sends; the text size and open reasoning follow the settings', async () => {
+    const user = message({ id: 'u1', role: 'user', content: 'Two\nlines', threadId: 't1' });
+    const reply = message({ id: 'r1', parentId: 'u1', content: 'Yes.', reasoning: 'Counting lines.', threadId: 't1' });
+    const { bridge, store, container } = setup([], { 'chat.send': () => ({ userMessage: user, reply }) });
+    act(() => void store.dispatch(fetchSettings.fulfilled(settingsDTO({ sendOnEnter: false, fontSize: 18, showReasoning: true }), 's')));
+    expect(screen.getByText('Ctrl+Enter to send · Enter for a new line')).toBeTruthy();
+    expect(screen.getByRole('button', { name: 'Send message' }).getAttribute('title')).toBe('Send (Ctrl+Enter)');
+    expect((container.querySelector('main.chat') as HTMLElement).style.fontSize).toBe('18px');
+
+    const box = screen.getByRole('textbox', { name: 'Message' }) as HTMLTextAreaElement;
+    fireEvent.change(box, { target: { value: 'Two\nlines' } });
+    // Enter: left to the textarea (a new line); nothing is sent
+    expect(fireEvent.keyDown(box, { key: 'Enter' })).toBe(true);
+    expect(bridge.callsTo('chat.send')).toHaveLength(0);
+    // Ctrl+Enter: prevented, and sent
+    expect(fireEvent.keyDown(box, { key: 'Enter', ctrlKey: true })).toBe(false);
+    await waitFor(() => expect(bridge.callsTo('chat.send')).toEqual([{ threadId: 't1', content: 'Two\nlines' }]));
+
+    // the reply's reasoning shows open, and still folds
+    const answer = await screen.findByRole('article', { name: 'Reply from Assistant' });
+    const toggle = within(answer).getByRole('button', { name: 'Reasoning' });
+    expect(toggle.getAttribute('aria-expanded')).toBe('true');
+    expect(within(answer).getByText('Counting lines.')).toBeTruthy();
+    fireEvent.click(toggle);
+    expect(within(answer).queryByText('Counting lines.')).toBeNull();
   });
 
   test('a failed send shows the reason inline and gives the text back', async () => {

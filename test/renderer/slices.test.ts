@@ -6,7 +6,7 @@
  */
 import { describeError, describeMessageError } from '../../renderer/src/app/errors';
 import { splitHighlights } from '../../main/ipc/snippet';
-import { comboKeys, matches, SHORTCUTS } from '../../renderer/src/app/shortcuts';
+import { comboKeys, isSendKey, matches, messageKeys, SHORTCUTS } from '../../renderer/src/app/shortcuts';
 import { makeStore, RootState } from '../../renderer/src/app/store';
 import { openDialog, requestFocus, toastAdded, toggleSidebar } from '../../renderer/src/app/uiSlice';
 import {
@@ -24,7 +24,7 @@ import { selectDefaultModelPath } from '../../renderer/src/features/models/model
 import { runSearch } from '../../renderer/src/features/search/searchSlice';
 import { parseSampling } from '../../renderer/src/features/settings/SamplingFields';
 import { selectVisibleThreads, sortThreads, threadRemoved, threadSelected, threadUpserted } from '../../renderer/src/features/threads/threadsSlice';
-import { message, thread } from './fake-bridge';
+import { message, settingsDTO, thread } from './fake-bridge';
 
 describe('threads', () => {
   test('pinned first, then most recently updated; archived and pending deletes left out', () => {
@@ -159,6 +159,14 @@ describe('models', () => {
     expect(selectDefaultModelPath(state(3, null, '/m/1.gguf'))).toBe('/m/1.gguf');
     expect(selectDefaultModelPath(state(0, null))).toBeNull();
   });
+
+  test('the default model of the settings starts a new chat when none is loaded, while it is in the list', () => {
+    const withDefault = (s: RootState, defaultModel: string | null) => ({ ...s, settings: { ...s.settings, settings: { ...settingsDTO(), defaultModel } } }) as RootState;
+    expect(selectDefaultModelPath(withDefault(state(3, null), '/m/2.gguf'))).toBe('/m/2.gguf');
+    expect(selectDefaultModelPath(withDefault(state(3, '/m/1.gguf'), '/m/2.gguf'))).toBe('/m/1.gguf');
+    expect(selectDefaultModelPath(withDefault(state(3, null), '/m/gone.gguf'))).toBeNull();
+    expect(selectDefaultModelPath(withDefault(state(1, null), '/m/gone.gguf'))).toBe('/m/0.gguf');
+  });
 });
 
 describe('search', () => {
@@ -227,6 +235,29 @@ describe('errors, shortcuts, sampling', () => {
     expect(comboKeys(newChat, false)).toEqual(['Ctrl', 'Shift', 'O']);
     expect(comboKeys(newChat, true)).toEqual(['⌘', '⇧', 'O']);
     expect(new Set(SHORTCUTS.map((s) => s.id))).toEqual(new Set(['newChat', 'search', 'focusComposer', 'toggleSidebar', 'settings', 'help']));
+  });
+
+  test('the send key follows "Enter sends": Enter (Shift+Enter a new line), or Ctrl/⌘+Enter (Enter a new line)', () => {
+    const key = (over: Partial<KeyboardEvent> = {}) => ({ key: 'Enter', ctrlKey: false, metaKey: false, shiftKey: false, altKey: false, isComposing: false, ...over });
+    for (const mac of [false, true]) {
+      const mod = mac ? { metaKey: true } : { ctrlKey: true };
+      expect(isSendKey(key(), true, mac)).toBe(true);
+      expect(isSendKey(key({ shiftKey: true }), true, mac)).toBe(false);
+      expect(isSendKey(key(mod), true, mac)).toBe(true);
+      expect(isSendKey(key(), false, mac)).toBe(false);
+      expect(isSendKey(key(mod), false, mac)).toBe(true);
+      expect(isSendKey(key({ ...mod, shiftKey: true }), false, mac)).toBe(false);
+      // an input method still composing, another key, Alt: never
+      expect(isSendKey(key({ isComposing: true }), true, mac)).toBe(false);
+      expect(isSendKey(key({ ...mod, isComposing: true }), false, mac)).toBe(false);
+      expect(isSendKey(key({ key: 'a' }), true, mac)).toBe(false);
+      expect(isSendKey(key({ altKey: true }), true, mac)).toBe(false);
+    }
+    // Ctrl on a Mac is not ⌘
+    expect(isSendKey(key({ ctrlKey: true }), false, true)).toBe(false);
+    expect(messageKeys(true, false)).toEqual({ send: ['Enter'], newLine: ['Shift', 'Enter'] });
+    expect(messageKeys(false, false)).toEqual({ send: ['Ctrl', 'Enter'], newLine: ['Enter'] });
+    expect(messageKeys(false, true).send).toEqual(['⌘', 'Enter']);
   });
 
   test('sampling fields: blank is unset, out of range is refused', () => {

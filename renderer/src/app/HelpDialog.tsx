@@ -1,11 +1,13 @@
-/** The keyboard shortcuts, listed. */
+/** The keyboard shortcuts, listed (the message keys as the settings have them). */
 import { Dialog } from '../components/Dialog';
-import { useAppDispatch } from './hooks';
-import { comboKeys, SHORTCUTS } from './shortcuts';
+import { selectSendOnEnter } from '../features/settings/settingsSlice';
+import { useAppDispatch, useAppSelector } from './hooks';
+import { comboKeys, messageKeys, SHORTCUTS } from './shortcuts';
 import { closeDialog } from './uiSlice';
 
 export function HelpDialog() {
   const dispatch = useAppDispatch();
+  const keys = messageKeys(useAppSelector(selectSendOnEnter));
   return (
     <Dialog title="Keyboard shortcuts" onClose={() => dispatch(closeDialog())}>
       <table className="table shortcuts" aria-label="Keyboard shortcuts">
@@ -29,14 +31,17 @@ export function HelpDialog() {
           <tr>
             <td>Send the message</td>
             <td>
-              <kbd>Enter</kbd>
+              {keys.send.map((k) => (
+                <kbd key={k}>{k}</kbd>
+              ))}
             </td>
           </tr>
           <tr>
             <td>New line in the message</td>
             <td>
-              <kbd>Shift</kbd>
-              <kbd>Enter</kbd>
+              {keys.newLine.map((k) => (
+                <kbd key={k}>{k}</kbd>
+              ))}
             </td>
           </tr>
           <tr>

@@ -59,6 +59,27 @@ export function shortcutLabel(id: Shortcut['id']): string {
   return s ? comboKeys(s.combo).join(isMac ? '' : '+') : '';
 }
 
+/**
+ * Whether a key press in a message box sends it. With "Enter sends" on (the default): Enter, while
+ * Shift+Enter is left to the box (a new line); off: Ctrl+Enter (⌘+Enter on macOS), while Enter is a
+ * new line. Never while an input method is composing.
+ */
+export function isSendKey(
+  e: Pick<KeyboardEvent, 'key' | 'ctrlKey' | 'metaKey' | 'shiftKey' | 'altKey' | 'isComposing'>,
+  sendOnEnter: boolean,
+  mac = isMac,
+): boolean {
+  if (e.key !== 'Enter' || e.isComposing || e.altKey || e.shiftKey) return false;
+  const mod = mac ? e.metaKey : e.ctrlKey;
+  return sendOnEnter ? !(mac ? e.ctrlKey : e.metaKey) : mod;
+}
+
+/** The keys that send a message and that add a line, as shown to people (the help dialog, the composer's hint). */
+export function messageKeys(sendOnEnter: boolean, mac = isMac): { send: string[]; newLine: string[] } {
+  const mod = mac ? '⌘' : 'Ctrl';
+  return sendOnEnter ? { send: ['Enter'], newLine: ['Shift', 'Enter'] } : { send: [mod, 'Enter'], newLine: ['Enter'] };
+}
+
 function isTyping(target: EventTarget | null): boolean {
   const el = target as HTMLElement | null;
   return !!el && (el.tagName === 'INPUT' || el.tagName === 'TEXTAREA' || el.tagName === 'SELECT' || el.isContentEditable);

@@ -4,7 +4,7 @@ import { modelLabel } from '../../app/format';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { assistantPicked, selectAssistantForNew, selectAssistants } from '../assistants/assistantsSlice';
 import { selectDefaultModelPath } from '../models/modelsSlice';
-import { selectDataDir } from '../settings/settingsSlice';
+import { selectDataDir, selectFontSize } from '../settings/settingsSlice';
 import { selectSelectedThreadId } from '../threads/threadsSlice';
 import { errorCleared, loadThread, NEW_CHAT, selectChatError, selectIsSending, selectThreadMessages } from './chatSlice';
 import { Composer } from './Composer';
@@ -102,8 +102,10 @@ function ThreadBody({ threadId }: { threadId: string }) {
 
 export function ChatView() {
   const threadId = useAppSelector(selectSelectedThreadId);
+  // the chat's text size (Settings → Appearance); the messages and the message box inherit it
+  const fontSize = useAppSelector(selectFontSize);
   return (
-    <main className="chat" aria-label="Chat">
+    <main className="chat" aria-label="Chat" style={{ fontSize: `${fontSize}px` }}>
       <div className="chat-body">{threadId ? <ThreadBody threadId={threadId} /> : <NewChat />}</div>
       <div className="chat-bottom">
         <ChatError errorKey={threadId ?? NEW_CHAT} />

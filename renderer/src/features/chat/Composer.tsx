@@ -1,9 +1,14 @@
-/** The message box: Enter sends, Shift+Enter adds a line, Stop while a reply streams, the draft's token count. */
+/**
+ * The message box: Enter sends and Shift+Enter adds a line (or, with "Enter sends" off in the
+ * settings, Ctrl+Enter sends and Enter adds a line), Stop while a reply streams, the draft's token count.
+ */
 import { FormEvent, KeyboardEvent, useEffect, useRef, useState } from 'react';
 import { call } from '../../app/bridge';
 import { formatInt } from '../../app/format';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
+import { isSendKey, messageKeys } from '../../app/shortcuts';
 import { Icon } from '../../components/Icon';
+import { selectSendOnEnter } from '../settings/settingsSlice';
 import { NEW_CHAT, selectIsSending, selectIsStreaming, sendMessage, stopGeneration } from './chatSlice';
 
 /** Drafts per thread (NEW_CHAT for the new-chat screen), kept while the app runs. */
@@ -40,6 +45,7 @@ export function Composer({ threadId }: { threadId: string | null }) {
   const streaming = useAppSelector((s) => selectIsStreaming(s, threadId));
   const sending = useAppSelector((s) => selectIsSending(s, key));
   const focus = useAppSelector((s) => s.ui.focus);
+  const sendOnEnter = useAppSelector(selectSendOnEnter);
   const ref = useRef<HTMLTextAreaElement>(null);
   const count = useTokenCount(text, threadId);
 
@@ -74,7 +80,7 @@ export function Composer({ threadId }: { threadId: string | null }) {
   };
 
   const onKeyDown = (e: KeyboardEvent<HTMLTextAreaElement>) => {
-    if (e.key === 'Enter' && !e.shiftKey && !e.altKey && !e.nativeEvent.isComposing) {
+    if (isSendKey(e.nativeEvent, sendOnEnter)) {
       e.preventDefault();
       void send();
     }
@@ -86,6 +92,7 @@ export function Composer({ threadId }: { threadId: string | null }) {
   };
 
   const hintId = `composer-hint-${key}`;
+  const keys = messageKeys(sendOnEnter);
   return (
     <form className="composer" aria-label="Message composer" onSubmit={onSubmit}>
       <div className="composer-box">
@@ -104,7 +111,7 @@ export function Composer({ threadId }: { threadId: string | null }) {
             <Icon name="stop" />
           </button>
         ) : (
-          <button type="submit" className="send-button" aria-label="Send message" title="Send (Enter)" disabled={!text.trim() || sending}>
+          <button type="submit" className="send-button" aria-label="Send message" title={`Send (${keys.send.join('+')})`} disabled={!text.trim() || sending}>
             <Icon name="send" />
           </button>
         )}
@@ -114,7 +121,9 @@ export function Composer({ threadId }: { threadId: string | null }) {
           {count.estimated ? '≈ ' : ''}
           {formatInt(count.tokens)} {count.tokens === 1 ? 'token' : 'tokens'}
         </span>
-        <span className="muted">Enter to send · Shift+Enter for a new line</span>
+        <span className="muted">
+          {keys.send.join('+')} to send · {keys.newLine.join('+')} for a new line
+        </span>
       </div>
     </form>
   );

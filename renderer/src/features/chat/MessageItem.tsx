@@ -10,7 +10,9 @@ import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { openDialog } from '../../app/uiSlice';
 import { useCopied } from '../../components/CodeBlock';
 import { Icon } from '../../components/Icon';
+import { isSendKey } from '../../app/shortcuts';
 import { Markdown } from '../../components/Markdown';
+import { selectSendOnEnter, selectShowReasoning } from '../settings/settingsSlice';
 import { continueReply, editMessage, regenerate, selectIsStreaming, selectProbs, switchAlternative } from './chatSlice';
 import { TokenProbs } from './TokenProbs';
 
@@ -23,8 +25,11 @@ function metricsTitle(m: MetricsDTO): string {
   return `Prompt: ${formatInt(m.promptTokens)} tokens (${formatInt(m.cachedTokens)} from cache) at ${m.promptTps.toFixed(1)} tok/s`;
 }
 
+/** A reply's reasoning: open or folded as the settings say (showReasoning) until the user toggles it. */
 export function Reasoning({ text, thinking }: { text: string; thinking: boolean }) {
-  const [open, setOpen] = useState(false);
+  const shown = useAppSelector(selectShowReasoning);
+  const [toggled, setOpen] = useState<boolean | null>(null);
+  const open = toggled ?? shown;
   const id = useId();
   return (
     <div className="reasoning">
@@ -63,6 +68,7 @@ export function AlternativesPager({ message, disabled }: { message: MessageDTO; 
 
 function EditBox({ message, onDone }: { message: MessageDTO; onDone: () => void }) {
   const dispatch = useAppDispatch();
+  const sendOnEnter = useAppSelector(selectSendOnEnter);
   const [text, setText] = useState(message.content);
   const save = () => {
     const content = text.trim();
@@ -71,7 +77,7 @@ function EditBox({ message, onDone }: { message: MessageDTO; onDone: () => void 
     if (content !== message.content) void dispatch(editMessage({ threadId: message.threadId, messageId: message.id, content }));
   };
   const onKeyDown = (e: KeyboardEvent<HTMLTextAreaElement>) => {
-    if (e.key === 'Enter' && !e.shiftKey && !e.nativeEvent.isComposing) {
+    if (isSendKey(e.nativeEvent, sendOnEnter)) {
       e.preventDefault();
       save();
     } else if (e.key === 'Escape') {

@@ -127,13 +127,16 @@ export const selectModels = (s: RootState) => s.models.list;
 export const selectModelState = (s: RootState) => s.models.state;
 
 /**
- * The model a new chat should use without asking: the loaded (or loading) one, else the only model
- * present. Null when there is a choice to make (several models, none loaded) or nothing to use.
+ * The model a new chat should use without asking: the loaded (or loading) one, else the default
+ * model of the settings (while it is in the list), else the only model present. Null when there is a
+ * choice to make (several models, none loaded, no default) or nothing to use.
  */
 export function selectDefaultModelPath(s: RootState): string | null {
   const st = s.models.state;
   if (st.loaded) return st.loaded.path;
   if (st.loading) return st.loading.path;
+  const preferred = s.settings.settings?.defaultModel;
+  if (preferred && s.models.list.some((m) => m.path === preferred)) return preferred;
   if (s.models.list.length === 1) return s.models.list[0].path;
   return null;
 }

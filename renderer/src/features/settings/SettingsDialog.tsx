@@ -6,6 +6,7 @@ import { Dialog } from '../../components/Dialog';
 import { HardwarePanel } from '../hardware/HardwarePanel';
 import { ModelSettingsPanel } from '../modelSettings/ModelSettingsPanel';
 import { About } from './About';
+import { ChatBehaviour, TextSize } from './ChatPrefs';
 import { parseSampling, SamplingFields, samplingToStrings } from './SamplingFields';
 import { selectDataDir, selectSettings, Theme, updateSettings } from './settingsSlice';
 
@@ -27,16 +28,19 @@ function Appearance() {
     { value: 'system', label: 'System (follow the OS)' },
   ];
   return (
-    <fieldset className="radio-row">
-      <legend>Theme</legend>
-      {options.map((o) => (
-        <label key={o.value} className={`radio-card${theme === o.value ? ' checked' : ''}`}>
-          <input type="radio" name="theme" value={o.value} checked={theme === o.value} onChange={() => void dispatch(updateSettings({ theme: o.value }))} />
-          <span className={`swatch swatch-${o.value}`} aria-hidden="true" />
-          {o.label}
-        </label>
-      ))}
-    </fieldset>
+    <div className="stack">
+      <fieldset className="radio-row">
+        <legend>Theme</legend>
+        {options.map((o) => (
+          <label key={o.value} className={`radio-card${theme === o.value ? ' checked' : ''}`}>
+            <input type="radio" name="theme" value={o.value} checked={theme === o.value} onChange={() => void dispatch(updateSettings({ theme: o.value }))} />
+            <span className={`swatch swatch-${o.value}`} aria-hidden="true" />
+            {o.label}
+          </label>
+        ))}
+      </fieldset>
+      <TextSize />
+    </div>
   );
 }
 
@@ -94,7 +98,7 @@ function DataFolder() {
       <div className="field">
         <label htmlFor="data-dir">Data folder</label>
         <input id="data-dir" readOnly value={dataDir} />
-        <span className="hint">Chats, settings and models live here. Start Hearth with --data-dir to use another folder.</span>
+        <span className="hint">Chats, settings and models live here. To use another folder, start Hearth with --data-dir (or set HEARTH_DATA_DIR; the flag wins).</span>
       </div>
       <div className="field">
         <label htmlFor="models-dir">Models folder</label>
@@ -143,7 +147,12 @@ export function SettingsDialog() {
         <div role="tabpanel" id={`settings-panel-${section}`} aria-labelledby={`settings-tab-${section}`} className="tabpanel">
           <h3>{SECTIONS.find((s) => s.id === section)?.label}</h3>
           {section === 'appearance' && <Appearance />}
-          {section === 'chat' && <ChatDefaults />}
+          {section === 'chat' && (
+            <div className="stack">
+              <ChatBehaviour />
+              <ChatDefaults />
+            </div>
+          )}
           {section === 'models' && <ModelSettingsPanel />}
           {section === 'hardware' && <HardwarePanel />}
           {section === 'data' && <DataFolder />}

@@ -1,9 +1,10 @@
 /**
- * Settings from main (theme, chat defaults, data folder, guardrail, fit margin, backend pin), and app.info
- * with the About section's two actions: open the logs folder (desktop app), copy diagnostics.
+ * Settings from main (theme, chat defaults, guardrail, fit margin, backend pin, the chat's keys, text
+ * size and reasoning, the default model), and app.info (with the data folder) with the About
+ * section's two actions: open the logs folder (desktop app), copy diagnostics.
  */
 import { createSlice, current } from '@reduxjs/toolkit';
-import type { AppInfo, SamplingDTO, SettingsDTO } from '../../../../main/ipc/contract';
+import { AppInfo, RequestOf, SettingsDTO, SettingsFields } from '../../../../main/ipc/contract';
 import { call } from '../../app/bridge';
 import { describeError, toErrorInfo } from '../../app/errors';
 import type { RootState } from '../../app/store';
@@ -13,14 +14,11 @@ export type Theme = SettingsDTO['theme'];
 export type Guardrail = SettingsDTO['guardrail'];
 export type BackendPin = SettingsDTO['backend'];
 
-/** What settings.update takes: any of these, the rest unchanged. */
-export interface SettingsPatch {
-  theme?: Theme;
-  chatDefaults?: SamplingDTO;
-  guardrail?: Guardrail;
-  fitMarginMiB?: number;
-  backend?: BackendPin;
-}
+/** What settings.update takes: any of the settings, the rest unchanged. */
+export type SettingsPatch = RequestOf<'settings.update'>;
+
+/** Every setting's default (the contract's), what the views use until settings.get answers. */
+export const SETTING_DEFAULTS = SettingsFields.parse({});
 
 export interface SettingsState {
   settings: SettingsDTO | null;
@@ -107,12 +105,14 @@ const settingsSlice = createSlice({
     })
       .addCase(updateSettings.pending, (s, a) => {
         s.saveError = null;
-        // apply at once (radios and selects answer the click); a failed save puts the old values back
-        const { theme, guardrail, fitMarginMiB, backend } = a.meta.arg;
+        // apply at once (radios, checkboxes and selects answer the click); a failed save puts the old
+        // values back. The chat defaults are a form: they change when main has them.
+        const { theme, chatDefaults: _form, ...rest } = a.meta.arg;
         if (theme) s.theme = theme;
-        if (s.settings && (guardrail || fitMarginMiB !== undefined || backend)) {
+        const now = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
+        if (s.settings && Object.keys(now).length > 0) {
           s.confirmed ??= current(s.settings);
-          s.settings = { ...s.settings, ...(guardrail ? { guardrail } : {}), ...(fitMarginMiB !== undefined ? { fitMarginMiB } : {}), ...(backend ? { backend } : {}) };
+          s.settings = { ...s.settings, ...now };
         }
       })
       .addCase(updateSettings.fulfilled, (s, a) => {
@@ -155,6 +155,11 @@ export default settingsSlice.reducer;
 
 export const selectTheme = (s: RootState) => s.settings.theme;
 export const selectSettings = (s: RootState) => s.settings.settings;
+/** How the chat behaves and looks (the defaults until settings.get answers). */
+export const selectSendOnEnter = (s: RootState) => s.settings.settings?.sendOnEnter ?? SETTING_DEFAULTS.sendOnEnter;
+export const selectFontSize = (s: RootState) => s.settings.settings?.fontSize ?? SETTING_DEFAULTS.fontSize;
+export const selectShowReasoning = (s: RootState) => s.settings.settings?.showReasoning ?? SETTING_DEFAULTS.showReasoning;
+export const selectDefaultModelSetting = (s: RootState) => s.settings.settings?.defaultModel ?? null;
 export const selectAppInfo = (s: RootState) => s.settings.info;
 /** The data folder (decided before the store opens: app.info says which it is). */
 export const selectDataDir = (s: RootState) => s.settings.info?.dataDir ?? null;
