@@ -17,7 +17,7 @@ import * as path from 'path';
 import { parseArgs } from 'util';
 import { z } from 'zod';
 import { readGgufHeader } from '../main/gguf/read';
-import { gguf, type GgufValue } from '../main/gguf/types';
+import type { GgufValue } from '../main/gguf/types';
 import { GgufWriter } from '../main/gguf/write';
 
 // ---------------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { boolean, choice, custom, defaultedShape, defaultsOf, integer, metaOf, settingShape, strings } from './field';
-import { SAMPLING_META, SAMPLING_SETTING_KEYS, SAMPLING_SETTINGS, SamplingSettings } from './sampling';
+import { SAMPLING_META, SAMPLING_SETTING_KEYS, SamplingSettings } from './sampling';
 
 /** The longest reply one request may ask for, in tokens. */
 export const MAX_TOKENS = 10_000_000;

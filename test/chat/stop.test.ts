@@ -7,7 +7,6 @@ import fs from 'fs';
 import path from 'path';
 import { composeApp, App } from '../../main/compose';
 import { EngineClient } from '../../main/engine/client';
-import { EventOf, MessageDTO } from '../../main/ipc/contract';
 import { ensureDataDir } from '../../main/paths';
 import { writeTestModel } from '../../scripts/make-test-model';
 import { hostStats, makeEngine, tempDir } from '../helpers/engine';

@@ -8,7 +8,7 @@ import fs from 'fs';
 import path from 'path';
 import { composeApp, App } from '../../main/compose';
 import { EngineClient } from '../../main/engine/client';
-import { EventOf, MessageDTO } from '../../main/ipc/contract';
+import { EventOf } from '../../main/ipc/contract';
 import { ensureDataDir } from '../../main/paths';
 import { Store } from '../../main/store';
 import { makeEngine, tempDir } from '../helpers/engine';

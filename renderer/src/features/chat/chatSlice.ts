@@ -3,7 +3,7 @@
  * animation frame, see app/events.ts); chat.done replaces the message with main's final copy.
  */
 import { createSlice, PayloadAction } from '@reduxjs/toolkit';
-import type { MessageDTO, ThreadDTO } from '../../../../main/ipc/contract';
+import type { MessageDTO } from '../../../../main/ipc/contract';
 import type { TokenLogprobs } from '../../../../main/params';
 import { call } from '../../app/bridge';
 import { ErrorInfo, toErrorInfo } from '../../app/errors';
@@ -51,8 +51,6 @@ export interface ChatState {
 }
 
 const initialState: ChatState = { messages: {}, byThread: {}, orphans: {}, errors: {}, sending: {}, jumpTo: null, probs: {} };
-
-type ThreadView = { thread: ThreadDTO; messages: MessageDTO[] };
 
 // ---- thunks --------------------------------------------------------------------------------------
 
