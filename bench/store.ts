@@ -128,7 +128,7 @@ interface Built {
 /**
  * Builds the database. By default the message rows are loaded with the FTS insert trigger set aside and the index is
  * built in one pass at the end (same index content; FTS5 flushes its pending data at every statement savepoint, so
- * indexing row by row through the trigger costs ~0.25 ms per message and would take many minutes here).
+ * indexing row by row through the trigger would take many minutes here: docs/benchmarks.md).
  * --triggers builds with the trigger on, row by row, like the app does. Either way the per-message cost of inserting
  * through the store API with the trigger on is measured separately (insert_msg_ms).
  */

@@ -52,6 +52,11 @@ export class Services {
     Object.assign(this.handlers, h);
   }
 
+  /** The channels with a handler (docs/architecture.md lists who registers each; a test compares). */
+  registered(): Channel[] {
+    return (Object.keys(this.handlers) as Channel[]).sort();
+  }
+
   subscribe(fn: EventListener): () => void {
     this.listeners.add(fn);
     return () => this.listeners.delete(fn);

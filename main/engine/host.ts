@@ -373,8 +373,8 @@ export class EngineHost {
   /**
    * What the addon takes: the load parameters without the host-only ones, and flash attention "auto"
    * made concrete for a load that runs only on the CPU: off there (llama.cpp's CPU flash-attention
-   * kernels generate much slower once the conversation is long: tg128 at a depth of 2,048 tokens 20
-   * against 33 tok/s with it off, llama-bench, docs/architecture.md), unless a quantized V cache needs it.
+   * kernels generate much slower once the conversation is long; the figures are in
+   * docs/benchmarks.md), unless a quantized V cache needs it.
    * Estimates, fitting and loads all pass through here, so they agree.
    */
   private nativeParams(p: LoadParams, override: Partial<LoadParams> = {}): Record<string, unknown> {
