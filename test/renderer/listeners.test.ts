@@ -1,8 +1,9 @@
 /**
  * The renderer's listeners (renderer/src/app/listeners.ts) on a real store, with jest's fake timers
  * as the clock and the in-memory FakeBridge standing in for main: the search waits for the typing
- * to pause, the memory estimate for the model settings form to stay still (and the request before is
- * aborted), and the hardware page polls usage only while it is on screen.
+ * to pause, and so does the composer's token count; the memory estimate waits for the model settings
+ * form to stay still (and the request before is aborted); the hardware page polls usage only while
+ * it is on screen.
  */
 import { setBridge } from '../../renderer/src/app/bridge';
 import { makeStore } from '../../renderer/src/app/store';
@@ -14,7 +15,9 @@ import { draftChanged } from '../../renderer/src/features/modelSettings/modelSet
 import { fetchModels, modelStateReceived } from '../../renderer/src/features/models/modelsSlice';
 import { SEARCH_DEBOUNCE_MS } from '../../renderer/src/features/search/listeners';
 import { queryChanged, searchCleared } from '../../renderer/src/features/search/searchSlice';
-import { FakeBridge, hardwareInfo, hardwareUsage, memoryEstimate, modelSettingsView } from './fake-bridge';
+import { draftEdited, NEW_CHAT, selectDraftCount } from '../../renderer/src/features/chat/chatSlice';
+import { TOKEN_COUNT_DEBOUNCE_MS } from '../../renderer/src/features/chat/listeners';
+import { FakeBridge, hardwareInfo, hardwareUsage, ipcError, memoryEstimate, modelSettingsView } from './fake-bridge';
 
 const MODEL = '/m/a.gguf';
 
@@ -137,6 +140,40 @@ describe('model settings', () => {
     store.dispatch(viewHidden('modelSettings'));
     await advance(ESTIMATE_DEBOUNCE_MS * 4);
     expect(bridge.callsTo('models.estimate')).toHaveLength(1);
+  });
+});
+
+describe('token count', () => {
+  test("the draft is counted once the typing pauses; estimated when the model cannot count; 0 at once when empty", async () => {
+    let fail = false;
+    const bridge = new FakeBridge({
+      'chat.countTokens': (p: { text: string }) => {
+        if (fail) throw ipcError('no_model');
+        return { tokens: p.text.split(' ').length };
+      },
+    });
+    setBridge(bridge);
+    const store = makeStore();
+    for (const text of ['one', 'one two', 'one two three']) {
+      store.dispatch(draftEdited({ key: 't1', threadId: 't1', text }));
+      await advance(TOKEN_COUNT_DEBOUNCE_MS - 1);
+    }
+    expect(bridge.callsTo('chat.countTokens')).toEqual([]);
+    await advance(1);
+    expect(bridge.callsTo('chat.countTokens')).toEqual([{ threadId: 't1', text: 'one two three' }]);
+    expect(selectDraftCount(store.getState(), 't1')).toEqual({ tokens: 3, estimated: false });
+
+    fail = true;
+    store.dispatch(draftEdited({ key: NEW_CHAT, threadId: null, text: 'twelve chars' }));
+    await advance(TOKEN_COUNT_DEBOUNCE_MS);
+    expect(bridge.callsTo('chat.countTokens')[1]).toEqual({ text: 'twelve chars' });
+    expect(selectDraftCount(store.getState(), NEW_CHAT)).toEqual({ tokens: 3, estimated: true });
+
+    store.dispatch(draftEdited({ key: NEW_CHAT, threadId: null, text: 'more text' }));
+    store.dispatch(draftEdited({ key: NEW_CHAT, threadId: null, text: '  ' }));
+    expect(selectDraftCount(store.getState(), NEW_CHAT)).toEqual({ tokens: 0, estimated: false });
+    await advance(TOKEN_COUNT_DEBOUNCE_MS * 4);
+    expect(bridge.callsTo('chat.countTokens')).toHaveLength(2);
   });
 });
 

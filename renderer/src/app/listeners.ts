@@ -2,9 +2,10 @@
  * The renderer's side effects that follow the state rather than a click: RTK listener middleware
  * (one per store). Components only render and dispatch; what to ask main and when — the memory
  * estimate following the model settings form, the search following the query, the hardware page's
- * usage polling — is decided here, from the state, with timers the tests control (jest's fake timers).
+ * usage polling, the composer's token count — is decided here, from the state, with timers the tests control (jest's fake timers).
  */
 import { createListenerMiddleware, TypedStartListening } from '@reduxjs/toolkit';
+import { startChatListeners } from '../features/chat/listeners';
 import { startHardwareListeners } from '../features/hardware/listeners';
 import { startModelSettingsListeners } from '../features/modelSettings/listeners';
 import { startSearchListeners } from '../features/search/listeners';
@@ -16,6 +17,7 @@ export type AppStartListening = TypedStartListening<RootState, AppDispatch>;
 export function appListeners() {
   const listeners = createListenerMiddleware();
   const start = listeners.startListening as AppStartListening;
+  startChatListeners(start);
   startModelSettingsListeners(start);
   startSearchListeners(start);
   startHardwareListeners(start);

@@ -3,39 +3,15 @@
  * settings, Ctrl+Enter sends and Enter adds a line), Stop while a reply streams, the draft's token count.
  */
 import { FormEvent, KeyboardEvent, useEffect, useRef, useState } from 'react';
-import { call } from '../../app/bridge';
 import { formatInt } from '../../app/format';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { isSendKey, messageKeys } from '../../app/shortcuts';
 import { Icon } from '../../components/Icon';
 import { selectSendOnEnter } from '../settings/settingsSlice';
-import { NEW_CHAT, selectIsSending, selectIsStreaming, sendMessage, stopGeneration } from './chatSlice';
+import { draftEdited, NEW_CHAT, selectDraftCount, selectIsSending, selectIsStreaming, sendMessage, stopGeneration } from './chatSlice';
 
 /** Drafts per thread (NEW_CHAT for the new-chat screen), kept while the app runs. */
 const drafts = new Map<string, string>();
-
-/** The draft's token count from the loaded model's tokenizer (debounced); estimated when that fails. */
-export function useTokenCount(text: string, threadId: string | null, delayMs = 250): { tokens: number; estimated: boolean } {
-  const [state, setState] = useState({ tokens: 0, estimated: false });
-  useEffect(() => {
-    if (!text.trim()) {
-      setState({ tokens: 0, estimated: false });
-      return;
-    }
-    let alive = true;
-    const timer = setTimeout(() => {
-      call('chat.countTokens', { ...(threadId ? { threadId } : {}), text }).then(
-        (r) => alive && setState({ tokens: r.tokens, estimated: false }),
-        () => alive && setState({ tokens: Math.ceil(text.length / 4), estimated: true }),
-      );
-    }, delayMs);
-    return () => {
-      alive = false;
-      clearTimeout(timer);
-    };
-  }, [text, threadId, delayMs]);
-  return state;
-}
 
 export function Composer({ threadId }: { threadId: string | null }) {
   const key = threadId ?? NEW_CHAT;
@@ -47,7 +23,11 @@ export function Composer({ threadId }: { threadId: string | null }) {
   const focus = useAppSelector((s) => s.ui.focus);
   const sendOnEnter = useAppSelector(selectSendOnEnter);
   const ref = useRef<HTMLTextAreaElement>(null);
-  const count = useTokenCount(text, threadId);
+  // the draft's token count: counted by the listener once the typing pauses (./listeners.ts)
+  const count = useAppSelector((s) => selectDraftCount(s, key));
+  useEffect(() => {
+    dispatch(draftEdited({ key, threadId, text }));
+  }, [dispatch, key, threadId, text]);
 
   useEffect(() => {
     if (keyRef.current === key) return;

@@ -2,7 +2,7 @@
  * Messages of the opened threads. Streaming text arrives as batches of pieces (one batch per
  * animation frame, see app/events.ts); chat.done replaces the message with main's final copy.
  */
-import { createSlice, PayloadAction } from '@reduxjs/toolkit';
+import { createAction, createSlice, PayloadAction } from '@reduxjs/toolkit';
 import type { MessageDTO } from '../../../../main/ipc/contract';
 import type { TokenLogprobs } from '../../../../main/params';
 import { call } from '../../app/bridge';
@@ -48,9 +48,20 @@ export interface ChatState {
    * (kept in memory only: with up to 20 alternatives per token they would multiply a reply's size)
    */
   probs: Record<string, TokenLogprobs[]>;
+  /** each composer's draft in tokens (per thread, or NEW_CHAT): the loaded model's count, or an estimate */
+  draftCounts: Record<string, DraftCount>;
 }
 
-const initialState: ChatState = { messages: {}, byThread: {}, orphans: {}, errors: {}, sending: {}, jumpTo: null, probs: {} };
+export interface DraftCount {
+  tokens: number;
+  /** true when the model could not count (none loaded): about four characters a token */
+  estimated: boolean;
+}
+
+const initialState: ChatState = { messages: {}, byThread: {}, orphans: {}, errors: {}, sending: {}, jumpTo: null, probs: {}, draftCounts: {} };
+
+/** A composer's text changed (or it shows another thread's draft): the listener counts its tokens. */
+export const draftEdited = createAction<{ key: string; threadId: string | null; text: string }>('chat/draftEdited');
 
 // ---- thunks --------------------------------------------------------------------------------------
 
@@ -231,6 +242,9 @@ const chatSlice = createSlice({
     jumpDone(state) {
       state.jumpTo = null;
     },
+    draftCounted(state, a: PayloadAction<{ key: string } & DraftCount>) {
+      state.draftCounts[a.payload.key] = { tokens: a.payload.tokens, estimated: a.payload.estimated };
+    },
   },
   extraReducers: (b) => {
     b.addCase(loadThread.pending, (s, a) => {
@@ -311,7 +325,7 @@ const chatSlice = createSlice({
   },
 });
 
-export const { piecesApplied, messageDone, errorCleared, jumpRequested, jumpDone } = chatSlice.actions;
+export const { piecesApplied, messageDone, errorCleared, jumpRequested, jumpDone, draftCounted } = chatSlice.actions;
 export default chatSlice.reducer;
 
 // ---- selectors -----------------------------------------------------------------------------------
@@ -332,3 +346,5 @@ export function selectIsStreaming(s: RootState, threadId: string | null): boolea
 export const selectProbs = (s: RootState, messageId: string): TokenLogprobs[] | undefined => s.chat.probs[messageId];
 export const selectChatError = (s: RootState, key: string): ErrorInfo | undefined => s.chat.errors[key];
 export const selectIsSending = (s: RootState, key: string): boolean => !!s.chat.sending[key];
+const NO_COUNT: DraftCount = { tokens: 0, estimated: false };
+export const selectDraftCount = (s: RootState, key: string): DraftCount => s.chat.draftCounts[key] ?? NO_COUNT;
