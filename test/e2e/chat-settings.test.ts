@@ -127,7 +127,9 @@ test('the default model: a new chat starts with it, loaded when the first messag
 
 test('"Enter sends" off: Enter adds a line, Ctrl+Enter sends', async () => {
   await openChat();
-  await messageLog().waitFor({ timeout: WAIT });
+  // the chat's messages are there before they are counted
+  await userMessages().first().waitFor({ timeout: WAIT });
+  await lastArticle().getByRole('note', { name: 'Reply metrics' }).waitFor({ timeout: WAIT });
   const before = await userMessages().count();
   const dialog = await openSettings('Chat defaults');
   const enterSends = dialog.getByRole('checkbox', { name: 'Enter sends the message' });
