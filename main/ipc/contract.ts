@@ -4,7 +4,6 @@
  * renderer. Main validates every incoming payload against these schemas.
  */
 import { z } from 'zod';
-import { FINISH_REASONS } from '../store/types';
 import { ChatSettings, LOAD_FIELDS, LOAD_SETTING_FIELDS, LoadSettings, TokenLogprobs } from '../params';
 
 /** how llama.cpp rounds a context size (the settings page says what a size becomes) */
@@ -93,6 +92,13 @@ export const MetricsDTO = z.object({
 export type MetricsDTO = z.infer<typeof MetricsDTO>;
 
 export const MessageStatus = z.enum(['streaming', 'done', 'error', 'interrupted', 'aborted']);
+
+/**
+ * Why a finished reply ended: the model's end of text, a stop string, the max tokens limit, a full
+ * context, or a stop by the user. Null for a reply that failed, was interrupted, or predates it.
+ */
+export const FINISH_REASONS = ['eos', 'stop', 'maxTokens', 'contextFull', 'aborted'] as const;
+export type FinishReason = (typeof FINISH_REASONS)[number];
 
 export const MessageDTO = z.object({
   id: Id,

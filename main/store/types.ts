@@ -11,12 +11,9 @@ export type Role = (typeof ROLES)[number];
 export const MESSAGE_STATUSES = ['streaming', 'done', 'error', 'interrupted', 'aborted'] as const;
 export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
 
-/**
- * Why a finished reply ended: the model's end of text, a stop string, the max tokens limit, a full
- * context, or a stop by the user. Null for a reply that failed, was interrupted, or predates it.
- */
-export const FINISH_REASONS = ['eos', 'stop', 'maxTokens', 'contextFull', 'aborted'] as const;
-export type FinishReason = (typeof FINISH_REASONS)[number];
+/** Why a finished reply ended (defined with the contract, the layer below the store). */
+export { FINISH_REASONS, type FinishReason } from '../ipc/contract';
+import type { FinishReason } from '../ipc/contract';
 
 /** A chat's sampling and request settings (main/params). */
 export type SamplingParams = ChatSettings;
