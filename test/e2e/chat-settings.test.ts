@@ -57,9 +57,10 @@ async function finished(): Promise<void> {
   await stopButton().waitFor({ state: 'detached', timeout: WAIT });
 }
 
-/** Opens the chat of the first test (its title is the model's: it is the chat that is not the reasoning one). */
+/** Opens the chat of the first test (its title is the model's: it is the chat that is not the reasoning one), once its reply shows. */
 async function openChat(): Promise<void> {
   await page.getByRole('list', { name: 'Chat list' }).getByRole('link').filter({ hasNotText: REASONING_THREAD }).first().click();
+  await lastArticle().getByRole('note', { name: 'Reply metrics' }).waitFor({ timeout: WAIT });
 }
 
 const fontSizeOf = (l: Locator) => l.evaluate((el) => getComputedStyle(el).fontSize);
@@ -127,10 +128,7 @@ test('the default model: a new chat starts with it, loaded when the first messag
 
 test('"Enter sends" off: Enter adds a line, Ctrl+Enter sends', async () => {
   await openChat();
-  // the chat's messages are there before they are counted
-  await userMessages().first().waitFor({ timeout: WAIT });
-  await lastArticle().getByRole('note', { name: 'Reply metrics' }).waitFor({ timeout: WAIT });
-  const before = await userMessages().count();
+  const sent = () => messageLog().getByRole('article', { name: 'Your message', exact: true }).filter({ hasText: 'first line' });
   const dialog = await openSettings('Chat defaults');
   const enterSends = dialog.getByRole('checkbox', { name: 'Enter sends the message' });
   await expect(enterSends.isChecked()).resolves.toBe(true);
@@ -144,10 +142,11 @@ test('"Enter sends" off: Enter adds a line, Ctrl+Enter sends', async () => {
   await page.keyboard.press('Enter');
   await page.keyboard.type('second line');
   await expect(composer().inputValue()).resolves.toBe('first line\nsecond line');
-  expect(await userMessages().count()).toBe(before);
+  expect(await sent().count()).toBe(0);
 
   await page.keyboard.press('Control+Enter');
-  await userMessages().filter({ hasText: 'second line' }).waitFor({ timeout: WAIT });
+  await sent().waitFor({ timeout: WAIT });
+  await expect(sent().locator('.user-text').textContent()).resolves.toBe('first line\nsecond line');
   await expect(composer().inputValue()).resolves.toBe('');
   await finished();
 
@@ -166,7 +165,7 @@ test('the chat text size applies to the messages and the message box, and is kep
   await until('the bigger text', async () => (await fontSizeOf(body())) === '20px');
   await closeSettings(dialog);
   await expect(fontSizeOf(composer())).resolves.toBe('20px');
-  await expect(fontSizeOf(userMessages().last().locator('.user-text'))).resolves.toBe('20px');
+  await expect(fontSizeOf(userMessages().filter({ hasText: 'second line' }).locator('.user-text'))).resolves.toBe('20px');
   // the rest of the app keeps its size
   await expect(fontSizeOf(page.getByRole('heading', { name: 'Hearth' }))).resolves.toBe('17px');
   await shot(page, 'chat-settings-text-size');
