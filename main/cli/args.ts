@@ -2,6 +2,8 @@
 export interface ParsedArgs {
   positional: string[];
   flags: Record<string, string | boolean>;
+  /** the first option given without its value; reported after unknown options (a typo is named as one) */
+  missingValue?: string;
 }
 
 /** A mistake on the command line: printed as one line that says what to give instead. */
@@ -10,6 +12,7 @@ export class UsageError extends Error {}
 export function parseArgs(argv: string[], booleans: ReadonlySet<string>, aliases: Record<string, string> = {}): ParsedArgs {
   const positional: string[] = [];
   const flags: Record<string, string | boolean> = {};
+  let missingValue: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--') {
@@ -30,21 +33,26 @@ export function parseArgs(argv: string[], booleans: ReadonlySet<string>, aliases
       } else {
         if (value === undefined) {
           // the next option is not this one's value (`--port --data-dir D`): a value may start with one dash, not two
-          if (i + 1 >= argv.length || /^--./.test(argv[i + 1])) throw new UsageError(`--${name} needs a value (see hearth --help)`);
+          if (i + 1 >= argv.length || /^--./.test(argv[i + 1])) {
+            missingValue ??= name;
+            flags[name] = '';
+            continue;
+          }
           value = argv[++i];
         }
         flags[name] = value;
       }
     } else positional.push(a);
   }
-  return { positional, flags };
+  return { positional, flags, missingValue };
 }
 
 /** Refuses an option the command does not take (a typo would otherwise be ignored without a word). */
-export function checkKnownFlags(flags: ParsedArgs['flags'], known: ReadonlySet<string>, command: string): void {
+export function checkKnownFlags({ flags, missingValue }: Pick<ParsedArgs, 'flags' | 'missingValue'>, known: ReadonlySet<string>, command: string): void {
   for (const name of Object.keys(flags)) {
     if (!known.has(name)) throw new UsageError(`hearth ${command} has no option --${name}: see hearth --help`);
   }
+  if (missingValue !== undefined) throw new UsageError(`--${missingValue} needs a value (see hearth --help)`);
 }
 
 export function intFlag(flags: ParsedArgs['flags'], name: string, def?: number): number | undefined {

@@ -89,7 +89,8 @@ function gpuLayersFlag(v: string | boolean | undefined): LoadParamsInput['gpuLay
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const { positional, flags } = parseArgs(argv, BOOLEANS, ALIASES);
+  const parsed = parseArgs(argv, BOOLEANS, ALIASES);
+  const { positional, flags } = parsed;
   const [command, ...rest] = positional;
   if (!command || flags.help) {
     process.stdout.write(USAGE + '\n');
@@ -98,7 +99,7 @@ export async function main(argv: string[]): Promise<number> {
   if (!Object.prototype.hasOwnProperty.call(COMMAND_FLAGS, command)) {
     throw new UsageError(`unknown command ${command}: the commands are ${Object.keys(COMMAND_FLAGS).join(', ')} (see hearth --help)`);
   }
-  checkKnownFlags(flags, new Set([...GLOBAL_FLAGS, ...COMMAND_FLAGS[command]]), command);
+  checkKnownFlags(parsed, new Set([...GLOBAL_FLAGS, ...COMMAND_FLAGS[command]]), command);
   const dataDir = resolveDataDir(typeof flags['data-dir'] === 'string' ? flags['data-dir'] : undefined);
   // serve keeps main.log and engine.log in <data>/logs (like the app); --verbose also prints to stderr
   const logDir = command === 'serve' ? openDataDir(dataDir).logs : undefined;

@@ -38,7 +38,7 @@ export const SAMPLING_SETTINGS = {
   topNSigma: number({ label: 'Top-nσ', help: 'Keep tokens within this many standard deviations of the top logit (-1 = off).', min: -1, max: 10, step: 0.1, default: -1, advanced: true }),
   dynatempRange: number({ label: 'Dynamic temperature range', help: 'Temperature varies by ± this much with the entropy (0 = off).', min: 0, max: 5, step: 0.05, default: 0, advanced: true }),
   dynatempExponent: number({ label: 'Dynamic temperature exponent', help: 'How entropy maps to temperature.', min: 0, max: 10, step: 0.05, default: 1, advanced: true }),
-  nProbs: integer({ label: 'Token probabilities', help: 'Keep the log-probabilities of this many likeliest tokens per token (0 = off); hover a token to see them.', min: 0, max: 20, default: 0, advanced: true }),
+  nProbs: integer({ label: 'Token probabilities', help: 'Keep the log-probabilities of this many likeliest tokens per token (0 = off); press Token probabilities under a reply, then hover a token (kept for this session only).', min: 0, max: 20, default: 0, advanced: true }),
 };
 
 /** Sampling parameters only the engine's callers set (not user settings). */

@@ -78,6 +78,8 @@ describe('errors are one line that says what to do', () => {
     // the next option is not the port
     expectOneLine(run(['serve', '--port']), /^hearth: --port needs a value \(see hearth --help\)$/);
     expectOneLine(hearth(['serve', '--port', '--data-dir', dataDir]), /^hearth: --port needs a value/);
+    // an unknown option is named as one, with or without a value after it
+    expectOneLine(run(['info', TINY_SPM, '--jsn']), /^hearth: hearth info has no option --jsn: see hearth --help$/);
   });
 
   test('serve: a port in use names the port and the option to choose another', async () => {
