@@ -3,9 +3,12 @@
  * open file, and llama.cpp given the same file, so that a file renamed over the path between the
  * check and the load is never what llama.cpp reads.
  *
- * - Linux and macOS: llama.cpp opens `/proc/self/fd/N` (`/dev/fd/N`), which is the open file itself.
+ * - Linux: llama.cpp opens `/proc/self/fd/N`, which is the open file itself (a new open file
+ *   description, with its own offset).
  * - A split model (`split.count` > 1): llama.cpp derives the names of the other parts from the path
- *   (`…-00001-of-0000N.gguf`), so it gets the path; and on Windows, which has no such name. There the
+ *   (`…-00001-of-0000N.gguf`), so it gets the path; and on Windows and macOS, which have no such name
+ *   (macOS's `/dev/fd/N` is a dup of N: it shares N's file offset, where our header read left it,
+ *   and llama.cpp's GGUF parser starts at the current offset). There the
  *   file's identity (device, file id, size, mtime, ctime) is read before the check and compared after
  *   the load; a mismatch unloads what was loaded and refuses with `model_changed`.
  * - Everywhere, the open file must be unchanged after the load (not written in place meanwhile).
@@ -23,11 +26,22 @@ import { EngineError } from './protocol';
 /** How llama.cpp is given the file. */
 export type FileAccess = 'descriptor' | 'identity';
 
-/** The name under which this process's open file `fd` can be opened again, or null where there is none. */
+/**
+ * The name under which this process's open file `fd` can be opened again as a file of its own, or
+ * null where there is none (macOS's `/dev/fd/N` opens a dup sharing N's offset, so not there).
+ */
 export function descriptorPath(fd: number, platform: NodeJS.Platform = process.platform): string | null {
   if (platform === 'linux') return `/proc/self/fd/${fd}`;
-  if (platform === 'darwin') return `/dev/fd/${fd}`;
   return null;
+}
+
+/**
+ * `message` with every mention of `nativePath` replaced by `file`: exact, so `/proc/self/fd/3` does not
+ * match the start of `/proc/self/fd/30` (a mention is the path not followed by a digit).
+ */
+export function renameInMessage(message: string, nativePath: string, file: string): string {
+  const escaped = nativePath.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return message.replace(new RegExp(`${escaped}(?!\\d)`, 'g'), () => file);
 }
 
 /** Whether the header says the model is split over several files (llama.cpp then opens the siblings by name). */
@@ -149,8 +163,10 @@ export async function withCheckedModelFile<T>(
     if (opts.gate) await passGate(opts.gate);
     const r = await use(f).catch((e: unknown) => {
       const err = e as { code?: unknown; message?: unknown };
-      if (f.nativePath === f.file || typeof err?.message !== 'string' || !err.message.includes(f.nativePath)) throw e;
-      throw new EngineError(typeof err.code === 'string' ? err.code : 'internal', err.message.split(f.nativePath).join(f.file));
+      if (f.nativePath === f.file || typeof err?.message !== 'string') throw e;
+      const message = renameInMessage(err.message, f.nativePath, f.file);
+      if (message === err.message) throw e;
+      throw new EngineError(typeof err.code === 'string' ? err.code : 'internal', message);
     });
     try {
       await f.verify();

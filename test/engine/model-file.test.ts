@@ -12,6 +12,7 @@ import { EngineClient } from '../../main/engine/client';
 import { readGgufHeader, readGgufTensorBytes } from '../../main/gguf/read';
 import { gguf } from '../../main/gguf/types';
 import { GgufWriter, GgufWriterTensorType } from '../../main/gguf/write';
+import { descriptorPath, renameInMessage } from '../../main/engine/model-file';
 import { errorOf, hostStats, makeEngine, tempDir } from '../helpers/engine';
 import { TINY_BPE, TINY_SPM } from '../helpers/models';
 
@@ -134,4 +135,22 @@ test('estimates and metadata reads get the checked file as well', async () => {
   if (process.platform === 'linux' || process.platform === 'darwin') expect(m.vocabSize).toBe(spmVocab);
   const est = await engine.estimate(file, { gpuLayers: 0, contextSize: 256 });
   expect(est.contextSize).toBe(256);
+});
+
+describe('the descriptor path and the messages that name it (pure functions)', () => {
+  test('a descriptor on Linux only: macOS\'s /dev/fd/N shares the header read\'s file offset, so macOS and Windows open by name', () => {
+    expect(descriptorPath(7, 'linux')).toBe('/proc/self/fd/7');
+    expect(descriptorPath(7, 'darwin')).toBeNull();
+    expect(descriptorPath(7, 'win32')).toBeNull();
+  });
+
+  test('the descriptor path is replaced exactly: /proc/self/fd/3 is not the start of /proc/self/fd/30', () => {
+    const file = '/models/my model.gguf';
+    expect(renameInMessage('failed to load /proc/self/fd/3: bad tensor', '/proc/self/fd/3', file)).toBe(`failed to load ${file}: bad tensor`);
+    expect(renameInMessage('see /proc/self/fd/3 and /proc/self/fd/3', '/proc/self/fd/3', file)).toBe(`see ${file} and ${file}`);
+    expect(renameInMessage('/proc/self/fd/30 failed; /proc/self/fd/3', '/proc/self/fd/3', file)).toBe(`/proc/self/fd/30 failed; ${file}`);
+    expect(renameInMessage('/proc/self/fd/30 failed', '/proc/self/fd/3', file)).toBe('/proc/self/fd/30 failed');
+    // a file name with $ patterns is put in literally
+    expect(renameInMessage('at /proc/self/fd/4.', '/proc/self/fd/4', "/m/$&$1.gguf")).toBe('at /m/$&$1.gguf.');
+  });
 });
