@@ -89,6 +89,8 @@ export class EngineHost {
   private readonly watchdog: TaskWatchdog;
   /** the watchdog gave up on this host: it answers nothing more and ends */
   private dying = false;
+  /** the sizes of the model files llama.cpp is loading (the watchdog's bound before a load's first progress) */
+  private readonly loadingSizes = new Map<string, number>();
   /** test hook (`loadGate`): the next check of a model file waits here before llama.cpp gets the file */
   private gate: LoadGate | undefined;
 
@@ -105,7 +107,7 @@ export class EngineHost {
       this.log('error', `engine host: ${(e as Error).message}; using the default bounds`);
       bounds = { ...TASK_BOUNDS };
     }
-    this.watchdog = new TaskWatchdog(() => this.addon.activities(), bounds, (v) => this.giveUp(v));
+    this.watchdog = new TaskWatchdog(() => this.addon.activities(), bounds, (v) => this.giveUp(v), (file) => this.loadingSizes.get(file));
     this.requests = new HostRequests(port);
   }
 
@@ -462,7 +464,8 @@ export class EngineHost {
           handle = this.addon.loadModel(f.nativePath, { ...modelParams, displayPath: f.file }, (progress) => {
             for (const id of job.requesters) this.port.send({ type: 'event', id, event: { kind: 'progress', progress } });
           });
-          const m = await handle.promise;
+          this.loadingSizes.set(f.file, f.size);
+          const m = await handle.promise.finally(() => this.loadingSizes.delete(f.file));
           this.counts.models++;
           return m;
         },

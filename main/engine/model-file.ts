@@ -74,6 +74,11 @@ export class CheckedModelFile {
     readonly nativePath: string,
   ) {}
 
+  /** the file's size in bytes when it was opened */
+  get size(): number {
+    return Number(this.before.size);
+  }
+
   /**
    * Opens `file`, reads its header from the open file (`headers` keeps parses of unchanged files) and
    * decides how llama.cpp gets it. The caller checks the header, hands `nativePath` to llama.cpp, calls

@@ -27,6 +27,19 @@ export const TASK_BOUNDS = {
 } as const;
 export type TaskBounds = { -readonly [K in keyof typeof TASK_BOUNDS]: number };
 
+/**
+ * The slowest read throughput a model load is expected to keep before its first progress: on Linux
+ * llama.cpp maps the file with MAP_POPULATE (src/llama-mmap.cpp), reading all of it before it reports
+ * any progress, so a load without progress yet may run as long as reading the file at this rate
+ * (a busy hard disk), and never less than the stall bound.
+ */
+export const SLOW_DISK_BYTES_PER_S = 20_000_000;
+
+/** How long a load of a `bytes`-long file may go without its first progress. */
+export function firstProgressMs(bytes: number | undefined, bounds: TaskBounds): number {
+  return Math.max(bounds.stallMs, Math.ceil(((bytes ?? 0) / SLOW_DISK_BYTES_PER_S) * 1000));
+}
+
 /** Test hook (honoured only with HEARTH_TEST_HOOKS=1): JSON with any of TASK_BOUNDS' keys, e.g. {"templateMs":1500}. */
 export const TEST_BOUNDS_ENV = 'HEARTH_TEST_TASK_BOUNDS';
 const TestBounds = z
@@ -82,11 +95,11 @@ export function templateVerdict(file: string, bounds: TaskBounds): Verdict {
   };
 }
 
-export function stallVerdict(file: string, kind: string, bounds: TaskBounds): Verdict {
+export function stallVerdict(file: string, kind: string, bounds: TaskBounds, boundMs = bounds.stallMs): Verdict {
   return {
     code: 'engine_hung',
     message:
-      `the engine made no progress ${DOING[kind] ?? 'working'} on ${name(file)} for ${seconds(bounds.stallMs)}, so Hearth ` +
+      `the engine made no progress ${DOING[kind] ?? 'working'} on ${name(file)} for ${seconds(boundMs)}, so Hearth ` +
       `restarted it. Load the model again; if this happens again, pick a smaller model or fewer GPU layers`,
     files: [file],
   };
@@ -102,13 +115,23 @@ export function stopVerdict(work: { file?: string; modelId?: string }, what: 'st
   };
 }
 
+/** The size in bytes of a model file being loaded (undefined: not known). */
+export type FileSizeOf = (file: string) => number | undefined;
+
+/** How long `a` may go without progress: the stall bound, or for a load before its first progress the time to read its file (firstProgressMs). */
+export function progressBoundMs(a: NativeActivity, bounds: TaskBounds, sizeOf: FileSizeOf): number {
+  // never progressed: its last progress is its start
+  const beforeFirst = a.kind === 'load' && a.idleMs >= a.runningMs;
+  return beforeFirst ? firstProgressMs(sizeOf(a.model), bounds) : bounds.stallMs;
+}
+
 /** The first activity past a bound: a template past its deadline first, else work without progress. */
-export function judge(activities: readonly NativeActivity[], bounds: TaskBounds): Verdict | undefined {
+export function judge(activities: readonly NativeActivity[], bounds: TaskBounds, sizeOf: FileSizeOf = () => undefined): Verdict | undefined {
   const tmpl = activities.find((a) => a.templateMs !== null && a.templateMs > bounds.templateMs);
   if (tmpl) return templateVerdict(tmpl.model, bounds);
   // a render still inside its deadline makes no progress by design: only the deadline judges it
-  const stalled = activities.find((a) => a.templateMs === null && a.idleMs > bounds.stallMs);
-  return stalled ? stallVerdict(stalled.model, stalled.kind, bounds) : undefined;
+  const stalled = activities.find((a) => a.templateMs === null && a.idleMs > progressBoundMs(a, bounds, sizeOf));
+  return stalled ? stallVerdict(stalled.model, stalled.kind, bounds, progressBoundMs(stalled, bounds, sizeOf)) : undefined;
 }
 
 /**
@@ -123,6 +146,8 @@ export class TaskWatchdog {
     private readonly read: () => NativeActivity[],
     readonly bounds: TaskBounds,
     private readonly onVerdict: (v: Verdict) => void,
+    /** the sizes of the model files being loaded */
+    private readonly sizeOf: FileSizeOf = () => undefined,
   ) {}
 
   /** Polls often enough to act within a fifth of the shortest bound past it (at most once a second). */
@@ -135,7 +160,7 @@ export class TaskWatchdog {
       } catch {
         return; // an addon that cannot tell: nothing to judge
       }
-      const v = judge(activities, this.bounds);
+      const v = judge(activities, this.bounds, this.sizeOf);
       if (v) this.fire(v);
     }, every);
     this.timer.unref();

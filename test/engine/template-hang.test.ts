@@ -13,7 +13,7 @@ import path from 'path';
 import { composeApp } from '../../main/compose';
 import { EngineClient } from '../../main/engine/client';
 import type { NativeActivity } from '../../main/engine/addon';
-import { judge, TASK_BOUNDS, taskBounds, TEST_BOUNDS_ENV } from '../../main/engine/watchdog';
+import { firstProgressMs, judge, SLOW_DISK_BYTES_PER_S, TASK_BOUNDS, taskBounds, TEST_BOUNDS_ENV } from '../../main/engine/watchdog';
 import { ensureDataDir } from '../../main/paths';
 import { nextDone } from '../helpers/chat';
 import { alive, errorOf, hostStats, makeEngine, tempDir } from '../helpers/engine';
@@ -59,6 +59,26 @@ describe('the verdict', () => {
     });
     // a render judged only by its deadline, even past the stall bound
     expect(judge([act({ templateMs: 900, idleMs: 9000 })], bounds)).toBeUndefined();
+  });
+
+  it('a load before its first progress may take as long as reading its file at SLOW_DISK_BYTES_PER_S (MAP_POPULATE), never less than the stall bound', () => {
+    const big = 60e9; // a 60 GB model: 3000 s at 20 MB/s
+    const sizeOf = (f: string) => (f === '/m/x.gguf' ? big : undefined);
+    const allowed = (big / SLOW_DISK_BYTES_PER_S) * 1000;
+    expect(firstProgressMs(big, bounds)).toBe(allowed);
+    expect(firstProgressMs(1e6, bounds)).toBe(bounds.stallMs);
+    expect(firstProgressMs(undefined, bounds)).toBe(bounds.stallMs);
+    // no progress yet (idle since its start): judged by the file's size
+    const fresh = (ms: number) => act({ kind: 'load', runningMs: ms, idleMs: ms });
+    expect(judge([fresh(allowed - 1)], bounds, sizeOf)).toBeUndefined();
+    expect(judge([fresh(allowed + 1)], bounds, sizeOf)).toMatchObject({ code: 'engine_hung', files: ['/m/x.gguf'], message: expect.stringContaining('3000 s') });
+    // a size not known, a small file: the stall bound
+    expect(judge([fresh(bounds.stallMs + 1)], bounds)).toMatchObject({ code: 'engine_hung' });
+    expect(judge([fresh(bounds.stallMs + 1)], bounds, () => 1e6)).toMatchObject({ code: 'engine_hung' });
+    // once it has progressed, the stall bound again, whatever the size
+    expect(judge([act({ kind: 'load', runningMs: 20_000, idleMs: bounds.stallMs + 1 })], bounds, sizeOf)).toMatchObject({ code: 'engine_hung' });
+    // other work is never judged by a file's size
+    expect(judge([act({ kind: 'context', runningMs: bounds.stallMs + 1, idleMs: bounds.stallMs + 1 })], bounds, sizeOf)).toMatchObject({ code: 'engine_hung' });
   });
 
   it('the bounds are TASK_BOUNDS unless the test hooks are on', () => {
