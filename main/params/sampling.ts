@@ -19,7 +19,7 @@ export const SAMPLING_SETTINGS = {
   topP: number({ label: 'Top P', help: 'Sample from the likeliest tokens adding up to this probability.', min: 0, max: 1, step: 0.01, default: 0.95 }),
   minP: number({ label: 'Min P', help: 'Drop tokens less likely than this fraction of the top one.', min: 0, max: 1, step: 0.01, default: 0.05 }),
   repeatPenalty: number({ label: 'Repeat penalty', help: 'Above 1 discourages repeating recent tokens.', min: 0, above: true, max: 10, step: 0.05, default: 1 }),
-  seed: integer({ label: 'Seed', help: 'Same seed, same reply; blank = random.', min: 0, max: RANDOM_SEED, default: RANDOM_SEED }),
+  seed: integer({ label: 'Seed', help: `Same seed, same reply; blank or ${RANDOM_SEED} = a new random seed every time.`, min: 0, max: RANDOM_SEED, default: RANDOM_SEED }),
 
   typicalP: number({ label: 'Typical P', help: 'Keep tokens whose surprise is typical (1 = off).', min: 0, max: 1, step: 0.01, default: 1, advanced: true }),
   repeatLastN: integer({ label: 'Repeat window', help: 'Recent tokens the penalties look at (-1 = the whole context, 0 = off).', unit: 'tokens', min: -1, max: MAX_CONTEXT_SIZE, default: 64, advanced: true }),
