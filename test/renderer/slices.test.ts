@@ -12,11 +12,13 @@ import { openDialog, requestFocus, toastAdded, toggleSidebar } from '../../rende
 import {
   editMessage,
   loadThread,
+  MAX_PROBS_REPLIES,
   messageDone,
   piecesApplied,
   regenerate,
   selectIsStreaming,
   selectMessageIds,
+  selectProbs,
   sendMessage,
   switchAlternative,
 } from '../../renderer/src/features/chat/chatSlice';
@@ -128,6 +130,33 @@ describe('chat', () => {
 
     store.dispatch(switchAlternative.fulfilled({ thread: thread({ id: 't1' }), messages: [u1, r1] }, 'q', { threadId: 't1', messageId: 'u1b', direction: 'prev' }));
     expect(selectMessageIds(store.getState(), 't1')).toEqual(['u1', 'r1']);
+  });
+
+  test('token probabilities: kept for the last MAX_PROBS_REPLIES replies only, dropped with a regenerated or edited-away reply', () => {
+    const u1 = message({ id: 'u1', role: 'user' });
+    const r1 = message({ id: 'r1', parentId: 'u1', status: 'streaming' });
+    const store = withThread([u1, r1]);
+    const tok = (id: number) => ({ id, text: `t${id}`, logprob: -1, top: [] });
+    store.dispatch(piecesApplied([{ threadId: 't1', messageId: 'r1', content: 'a', reasoning: '', probs: [tok(1)] }]));
+    store.dispatch(piecesApplied([{ threadId: 't1', messageId: 'r1', content: 'b', reasoning: '', probs: [tok(2)] }]));
+    expect(selectProbs(store.getState(), 'r1')?.map((p) => p.id)).toEqual([1, 2]);
+
+    // regenerate drops the replaced reply's
+    store.dispatch(regenerate.fulfilled(message({ id: 'r1b', parentId: 'u1', status: 'streaming' }), 'q', { threadId: 't1', messageId: 'r1' }));
+    expect(selectProbs(store.getState(), 'r1')).toBeUndefined();
+    store.dispatch(piecesApplied([{ threadId: 't1', messageId: 'r1b', content: 'c', reasoning: '', probs: [tok(3)] }]));
+    // an edit drops those of the messages it replaces
+    store.dispatch(editMessage.fulfilled({ userMessage: message({ id: 'u1c', role: 'user' }), reply: message({ id: 'r1c', parentId: 'u1c', status: 'streaming' }) }, 'q', { threadId: 't1', messageId: 'u1', content: 'x' }));
+    expect(selectProbs(store.getState(), 'r1b')).toBeUndefined();
+
+    // the cap: the oldest replies' go first
+    const n = MAX_PROBS_REPLIES + 5;
+    for (let i = 0; i < n; i++) store.dispatch(piecesApplied([{ threadId: 't1', messageId: `x${i}`, content: '', reasoning: '', probs: [tok(i)] }]));
+    expect(Object.keys(store.getState().chat.probs)).toHaveLength(MAX_PROBS_REPLIES);
+    expect(selectProbs(store.getState(), 'x0')).toBeUndefined();
+    expect(selectProbs(store.getState(), 'x4')).toBeUndefined();
+    expect(selectProbs(store.getState(), 'x5')?.map((p) => p.id)).toEqual([5]);
+    expect(selectProbs(store.getState(), `x${n - 1}`)?.map((p) => p.id)).toEqual([n - 1]);
   });
 
   test('a failed send keeps its error per thread (or for the new-chat screen)', () => {

@@ -58,6 +58,24 @@ export interface DraftCount {
   estimated: boolean;
 }
 
+/**
+ * The replies whose token probabilities the renderer keeps (the latest ones to get any): they come only
+ * with a reply's stream and are not stored, so older ones are dropped rather than kept for the session.
+ */
+export const MAX_PROBS_REPLIES = 20;
+
+/** Adds a reply's token probabilities, dropping the oldest replies' past MAX_PROBS_REPLIES (keys keep insertion order: ids are UUIDs). */
+function addProbs(state: ChatState, messageId: string, probs: TokenLogprobs[]): void {
+  const cur = state.probs[messageId];
+  if (cur) {
+    cur.push(...probs);
+    return;
+  }
+  state.probs[messageId] = [...probs];
+  const ids = Object.keys(state.probs);
+  for (const id of ids.slice(0, Math.max(0, ids.length - MAX_PROBS_REPLIES))) delete state.probs[id];
+}
+
 const initialState: ChatState = { messages: {}, byThread: {}, orphans: {}, errors: {}, sending: {}, jumpTo: null, probs: {}, draftCounts: {} };
 
 /** A composer's text changed (or it shows another thread's draft): the listener counts its tokens. */
@@ -207,7 +225,7 @@ const chatSlice = createSlice({
     /** one animation frame's worth of chat.piece events, merged per message */
     piecesApplied(state, a: PayloadAction<Piece[]>) {
       for (const p of a.payload) {
-        if (p.probs?.length) (state.probs[p.messageId] ??= []).push(...p.probs);
+        if (p.probs?.length) addProbs(state, p.messageId, p.probs);
         const m = state.messages[p.messageId];
         if (m) {
           if (m.status !== 'streaming') continue; // chat.done already gave the final text
@@ -287,6 +305,8 @@ const chatSlice = createSlice({
         delete s.errors[a.meta.arg.threadId];
       })
       .addCase(regenerate.fulfilled, (s, a) => {
+        // the replaced reply's probabilities go with it (the new reply streams its own)
+        delete s.probs[a.meta.arg.messageId];
         putMessage(s, a.payload);
         replaceFrom(s, a.meta.arg.threadId, a.meta.arg.messageId, [a.payload.id]);
       })
@@ -294,6 +314,10 @@ const chatSlice = createSlice({
         delete s.errors[a.meta.arg.threadId];
       })
       .addCase(editMessage.fulfilled, (s, a) => {
+        // the replies after the edited message leave the path: their probabilities go
+        const t = s.byThread[a.meta.arg.threadId];
+        const at = t ? t.ids.indexOf(a.meta.arg.messageId) : -1;
+        if (t && at >= 0) for (const id of t.ids.slice(at)) delete s.probs[id];
         putMessage(s, a.payload.userMessage);
         putMessage(s, a.payload.reply);
         replaceFrom(s, a.meta.arg.threadId, a.meta.arg.messageId, [a.payload.userMessage.id, a.payload.reply.id]);
