@@ -42,6 +42,13 @@ export const REQUEST_SETTINGS = {
   stop: strings({ label: 'Stop strings', help: 'The reply ends before any of these, as a JSON list.', maxItems: 16, maxLength: 1000, default: [], advanced: true }),
 };
 
+/**
+ * A grammar starting with this is an llguidance (Lark) grammar: llama.cpp's common_sampler_init aborts
+ * the process on it unless built with LLAMA_LLGUIDANCE, which Hearth's build is not, so it is refused
+ * (native/src/params.cpp refuses it too).
+ */
+export const LLGUIDANCE_PREFIX = '%llguidance';
+
 /** Request parameters only the engine's callers set. */
 export const REQUEST_ENGINE_ONLY = {
   overflow: choice(['error', 'truncateMiddle', 'shift'] as const, {
@@ -50,7 +57,10 @@ export const REQUEST_ENGINE_ONLY = {
     default: 'error',
   }),
   jsonSchema: custom(JsonValue, { kind: 'json', label: 'JSON schema', help: 'The reply follows this JSON schema.' }),
-  grammar: custom(z.string(), { kind: 'json', label: 'Grammar', help: 'A GBNF grammar the reply follows.' }),
+  grammar: custom(
+    z.string().refine((g) => !g.startsWith(LLGUIDANCE_PREFIX), { message: 'llguidance grammars are not supported in this build' }),
+    { kind: 'json', label: 'Grammar', help: 'A GBNF grammar the reply follows (llguidance grammars, starting with %llguidance, are not supported).' },
+  ),
   ignoreEos: boolean({ label: 'Ignore end of text', help: 'Go on past the end-of-text token.', default: false }),
   seq: integer({ label: 'Sequence', help: 'The KV cache sequence (slot) to run on.', min: 0, max: 255, default: 0 }),
 };

@@ -10,6 +10,10 @@ namespace hearth {
 
 namespace {
 
+// A grammar starting with this is an llguidance (Lark) grammar, not GBNF (common/sampling.cpp)
+const char * const LLGUIDANCE_PREFIX = "%llguidance";
+const char * const LLGUIDANCE_REFUSAL = "grammar: llguidance grammars are not supported in this build";
+
 [[noreturn]] void bad(const std::string & key, const std::string & why) {
     throw HearthError("invalid_argument", key + " " + why);
 }
@@ -247,6 +251,9 @@ const Table<RP> & requestTable() {
         {"grammar",
          [](RP & s, const common_json & v) {
              if (!v.is_string()) bad("grammar", "must be a string");
+             // common_sampler_init aborts the process on this prefix unless llama.cpp was built with
+             // LLAMA_LLGUIDANCE (ours is not); main/params/chat.ts refuses it with the same words
+             if (v.get<std::string>().rfind(LLGUIDANCE_PREFIX, 0) == 0) throw HearthError("invalid_argument", LLGUIDANCE_REFUSAL);
              s.grammar = v.get<std::string>();
          },
          [](const RP & s) { return s.grammar.empty() ? common_json(nullptr) : common_json(s.grammar); }},
