@@ -195,7 +195,7 @@ void prepareRun(Context::State & st, GenRun & run) {
         sp.grammar = {COMMON_GRAMMAR_TYPE_USER, opts.grammar};
     }
     run.smpl.reset(buildSampler(model, sp, n_ctx));
-    run.argmax = isPlainGreedy(sp);
+    run.argmax = isPlainGreedy(model, sp);
     run.n_probs = sp.n_probs;
     for (auto & s : stops) run.max_stop = std::max(run.max_stop, s.size());
 
@@ -432,7 +432,7 @@ static void decodeParts(Context::State & st, const std::vector<Part> & parts) {
             if (run.task->seq == testFailSeq("sample")) throw std::runtime_error("test hook: sampling failed");
             llama_token tok = run.argmax ? argmaxToken(st, logits_idx[i]) : common_sampler_sample(run.smpl.get(), st.ctx, logits_idx[i]);
             common_sampler_accept(run.smpl.get(), tok, true);
-            if (run.n_probs > 0) run.probs = tokenProbs(st.ctx, logits_idx[i], tok, run.n_probs);
+            if (run.n_probs > 0) run.probs = tokenProbs(st.ctx, logits_idx[i], tok, run.n_probs, run.probs_ids);
             onToken(st, run, tok);
         } catch (const HearthError & e) {
             failRun(run, e.code(), e.what());

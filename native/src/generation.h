@@ -33,6 +33,7 @@ struct GenRun {
     bool argmax = false;           // plain greedy: no penalties, biases or grammar, so the largest logit is the token
     int n_probs = 0;               // sampling.nProbs: log-probabilities kept per token
     TokenProbs probs;              // the last sampled token's
+    std::vector<llama_token> probs_ids; // tokenProbs' scratch: the vocabulary's ids, reused per token
     std::vector<std::string> stops;
     size_t max_stop = 0;
     std::set<llama_token> preserved;

@@ -30,14 +30,20 @@ common_sampler * buildSampler(const llama_model * model, common_params_sampling 
     return s;
 }
 
-bool isPlainGreedy(const common_params_sampling & sp) {
+bool isPlainGreedy(const llama_model * model, const common_params_sampling & sp) {
+    // common_sampler_init biases the model's suppress tokens (tokenizer.ggml.suppress_tokens) to -inf
+    int32_t n_suppress = 0;
+    llama_vocab_get_suppress_tokens(llama_model_get_vocab(model), &n_suppress);
+    if (n_suppress > 0) return false;
+    // dynamic temperature samples with a temperature in [max(0, temp - range), temp + range]
+    if (sp.dynatemp_range > 0.0f) return false;
     const bool penalties = sp.penalty_last_n != 0 && (sp.penalty_repeat != 1.0f || sp.penalty_freq != 0.0f || sp.penalty_present != 0.0f);
     const bool dry = sp.dry_multiplier != 0.0f && sp.dry_penalty_last_n != 0;
     const bool xtc = sp.xtc_probability > 0.0f && sp.xtc_threshold <= 0.5f;
     return sp.temp <= 0.0f && sp.mirostat == 0 && common_grammar_value(sp.grammar).empty() && sp.logit_bias.empty() && !penalties && !dry && !xtc;
 }
 
-TokenProbs tokenProbs(llama_context * ctx, int idx, llama_token tok, int n) {
+TokenProbs tokenProbs(llama_context * ctx, int idx, llama_token tok, int n, std::vector<llama_token> & ids) {
     const float * logits = llama_get_logits_ith(ctx, idx);
     if (!logits) throw HearthError("internal", "llama.cpp returned no logits");
     const int n_vocab = llama_vocab_n_tokens(llama_model_get_vocab(llama_get_model(ctx)));
@@ -49,9 +55,12 @@ TokenProbs tokenProbs(llama_context * ctx, int idx, llama_token tok, int n) {
     const double log_sum = std::log(sum);
     auto lp = [&](llama_token t) { return (float) std::min(0.0, (double) logits[t] - max - log_sum); };
     const int k = std::min(n, n_vocab);
-    std::vector<llama_token> ids(n_vocab);
+    // the k likeliest: nth_element over the run's id buffer, then sort those k
+    if ((int) ids.size() != n_vocab) ids.resize(n_vocab);
     std::iota(ids.begin(), ids.end(), 0);
-    std::partial_sort(ids.begin(), ids.begin() + k, ids.end(), [&](llama_token a, llama_token b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); });
+    auto likelier = [&](llama_token a, llama_token b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); };
+    if (k > 0 && k < n_vocab) std::nth_element(ids.begin(), ids.begin() + (k - 1), ids.end(), likelier);
+    std::sort(ids.begin(), ids.begin() + k, likelier);
     TokenProbs p;
     p.id = tok;
     p.text = common_token_to_piece(ctx, tok, true);

@@ -19,8 +19,9 @@ namespace hearth {
 common_sampler * buildSampler(const llama_model * model, common_params_sampling & sp, int n_ctx);
 
 // Plain greedy: the chain would pick the largest logit (temperature <= 0, nothing that changes the
-// logits or removes the top token first), so the caller may take the argmax without the chain.
-bool isPlainGreedy(const common_params_sampling & sp);
+// logits or removes the top token first: no suppress tokens in the model, no dynamic temperature), so
+// the caller may take the argmax without the chain.
+bool isPlainGreedy(const llama_model * model, const common_params_sampling & sp);
 
 // A generated token with its log-probability and the n likeliest tokens' (from the model's
 // distribution before sampling, like llama-server's default), likeliest first.
@@ -36,7 +37,8 @@ struct TokenProbs {
     std::vector<Alt> top;
 };
 
-TokenProbs tokenProbs(llama_context * ctx, int idx, llama_token tok, int n);
+// `ids` is the run's scratch buffer (n_vocab ids, reused from token to token).
+TokenProbs tokenProbs(llama_context * ctx, int idx, llama_token tok, int n, std::vector<llama_token> & ids);
 
 // A generated token's probabilities: into the task's result and its next streamed event.
 struct Task;

@@ -4,10 +4,15 @@
  * builds (Mirostat replaces the rest of it), and nProbs gives each generated token its log-probability
  * and the n likeliest tokens'. Real host, real addon, generated models.
  */
+import fs from 'fs';
+import path from 'path';
 import { EngineClient } from '../../main/engine/client';
+import { readGgufHeader, readGgufTensorBytes } from '../../main/models/gguf/read';
+import { gguf } from '../../main/models/gguf/types';
+import { GgufWriter, GgufWriterTensorType } from '../../main/models/gguf/write';
 import type { Sampling } from '../../main/engine/protocol';
 import { inAddon } from '../helpers/addon';
-import { errorOf, makeEngine } from '../helpers/engine';
+import { errorOf, makeEngine, tempDir } from '../helpers/engine';
 import { TINY_BPE, TINY_SPM } from '../helpers/models';
 
 let engine: EngineClient;
@@ -124,5 +129,62 @@ describe('nProbs', () => {
   test('out of bounds sampling parameters are refused before anything runs', async () => {
     expect((await errorOf(engine.complete(M, { prompt: 'x', sampling: { nProbs: 21 } }))).code).toBe('invalid_argument');
     expect((await errorOf(engine.complete(M, { prompt: 'x', sampling: { mirostat: 3 as 2 } }))).code).toBe('invalid_argument');
+  });
+});
+
+describe('requests llama.cpp would abort on, and the greedy fast path', () => {
+  const LLG = '%llguidance {}\nstart: "a"';
+
+  test('an llguidance grammar is refused (this build has no LLAMA_LLGUIDANCE: common_sampler_init would abort the host) and the host stays up', async () => {
+    const pid = engine.pid;
+    const e = await errorOf(engine.complete(M, { prompt: 'hi', maxTokens: 2, grammar: LLG }));
+    expect(e).toMatchObject({ code: 'invalid_argument', message: expect.stringContaining('llguidance grammars are not supported in this build') });
+    // the same host answers the next request
+    expect(engine.pid).toBe(pid);
+    expect((await engine.complete(M, { prompt: 'hi', maxTokens: 2, ignoreEos: true })).tokens).toHaveLength(2);
+    // a GBNF grammar merely mentioning it further on is a grammar like any other
+    expect((await engine.complete(M, { prompt: 'hi', maxTokens: 1, grammar: 'root ::= "%llguidance"' })).tokens.length).toBeGreaterThan(0);
+  });
+
+  test('the addon refuses it too, given straight to a context (without the check, the process aborts)', async () => {
+    const r = inAddon<unknown>(
+      `const m = await addon.loadModel(input.model, { gpuLayers: 0 }).promise;
+       const c = await addon.createContext(m, { contextSize: 256, threads: 1 });
+       try { return await c.generate(JSON.stringify({ id: 1, prompt: 'hi', maxTokens: 2, grammar: input.grammar })); }
+       finally { await c.dispose(); m.dispose(); }`,
+      { model: TINY_SPM, grammar: LLG },
+    );
+    await expect(r).rejects.toMatchObject({ code: 'invalid_argument', message: expect.stringContaining('llguidance grammars are not supported in this build') });
+  });
+
+  test('greedy decoding never picks a token the model suppresses (tokenizer.ggml.suppress_tokens): not the greedy fast path', async () => {
+    const greedy = await tokensOf({ temperature: 0 });
+    // TINY_SPM again, suppressing the token greedy decoding starts with
+    const dir = tempDir();
+    const file = path.join(dir, 'suppress.gguf');
+    try {
+      const h = await readGgufHeader(TINY_SPM);
+      const w = new GgufWriter();
+      for (const [k, v] of h.metadata) if (k !== 'general.alignment') w.set(k, v);
+      w.set('tokenizer.ggml.suppress_tokens', gguf.arr('int32', [greedy[0]]));
+      for (const t of h.tensors) w.addTensor({ name: t.name, shape: t.dims, type: t.typeName as GgufWriterTensorType, data: new Uint8Array(await readGgufTensorBytes(h, t.name)) });
+      await w.write(file);
+      await engine.load('suppress', file, { contextSize: 512, threads: 2 });
+      const suppressed = await tokensOf({ temperature: 0 }, 'Once upon a time', 'suppress');
+      expect(suppressed[0]).not.toBe(greedy[0]);
+      expect(suppressed).not.toContain(greedy[0]);
+      await engine.unload('suppress');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('dynamic temperature with temperature 0 samples (temperatures in [0, range]): not the greedy fast path', async () => {
+    const greedy = await tokensOf({ temperature: 0 });
+    const seeds = [1, 2, 3, 4];
+    const dyn = await Promise.all(seeds.map((seed) => tokensOf({ temperature: 0, dynatempRange: 2, dynatempExponent: 1, seed })));
+    expect(dyn.some((t) => t.join() !== greedy.join())).toBe(true);
+    // and the chain runs it: temp-ext with its range
+    expect(await chainOf({ temperature: 0, dynatempRange: 2 })).toContain('temp-ext');
   });
 });
