@@ -7,9 +7,9 @@
 import fs from 'fs';
 import path from 'path';
 import { EngineClient } from '../../main/engine/client';
-import { readGgufHeader, readGgufTensorBytes } from '../../main/models/gguf/read';
-import { gguf } from '../../main/models/gguf/types';
-import { GgufWriter, GgufWriterTensorType } from '../../main/models/gguf/write';
+import { readGgufHeader, readGgufTensorBytes } from '../../main/gguf/read';
+import { gguf } from '../../main/gguf/types';
+import { GgufWriter, GgufWriterTensorType } from '../../main/gguf/write';
 import type { Sampling } from '../../main/engine/protocol';
 import { inAddon } from '../helpers/addon';
 import { errorOf, makeEngine, tempDir } from '../helpers/engine';
