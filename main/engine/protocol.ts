@@ -3,7 +3,7 @@
  * Every message crossing the process boundary is validated with these zod schemas on arrival.
  */
 import { z } from 'zod';
-import { JsonValue, LOAD_FIELDS, RequestOptions, Sampling, TokenLogprobs } from '../params';
+import { chatChars, chatTooLong, JsonValue, LOAD_FIELDS, MAX_CHAT_CHARS, RequestOptions, Sampling, TokenLogprobs } from '../params';
 
 export { CONTEXT_STEP, contextSizeUsed, DEFAULT_CONTEXT_SIZE, defaultContextSize, LoadParams, MAX_CONTEXT_SIZE, QUANTIZED_CACHE_TYPES, Sampling, TokenLogprobs } from '../params';
 export type { LoadParamsInput } from '../params';
@@ -30,7 +30,13 @@ const GenerateCommon = { sampling: Sampling.default({}), ...RequestOptions.shape
 
 export const ChatRequest = z
   .object({
-    messages: z.array(ChatMessage).min(1),
+    messages: z
+      .array(ChatMessage)
+      .min(1)
+      .superRefine((msgs, ctx) => {
+        const chars = chatChars(msgs);
+        if (chars > MAX_CHAT_CHARS) ctx.addIssue({ code: z.ZodIssueCode.custom, message: chatTooLong(chars) });
+      }),
     tools: z.array(Tool).optional(),
     toolChoice: z.enum(['auto', 'none', 'required']).optional(),
     enableThinking: z.boolean().optional(),

@@ -4,7 +4,7 @@
  * renderer. Main validates every incoming payload against these schemas.
  */
 import { z } from 'zod';
-import { ChatSettings, LOAD_FIELDS, LOAD_SETTING_FIELDS, LoadSettings, TokenLogprobs } from '../params';
+import { ChatSettings, LOAD_FIELDS, LOAD_SETTING_FIELDS, LoadSettings, MAX_MESSAGE_CHARS, TokenLogprobs } from '../params';
 
 /** how llama.cpp rounds a context size (the settings page says what a size becomes) */
 export { CONTEXT_STEP, contextSizeUsed } from '../params';
@@ -272,17 +272,17 @@ export const contract = {
   },
 
   'chat.send': {
-    request: z.object({ threadId: Id, content: z.string().min(1).max(1_000_000) }).strict(),
+    request: z.object({ threadId: Id, content: z.string().min(1).max(MAX_MESSAGE_CHARS) }).strict(),
     response: z.object({ userMessage: MessageDTO, reply: MessageDTO }),
   },
   'chat.stop': { request: z.object({ threadId: Id }).strict(), response: Ok },
   'chat.regenerate': { request: z.object({ threadId: Id, messageId: Id }).strict(), response: z.object({ reply: MessageDTO }) },
   'chat.edit': {
-    request: z.object({ threadId: Id, messageId: Id, content: z.string().min(1).max(1_000_000) }).strict(),
+    request: z.object({ threadId: Id, messageId: Id, content: z.string().min(1).max(MAX_MESSAGE_CHARS) }).strict(),
     response: z.object({ userMessage: MessageDTO, reply: MessageDTO }),
   },
   'chat.continue': { request: z.object({ threadId: Id, messageId: Id }).strict(), response: z.object({ reply: MessageDTO }) },
-  'chat.countTokens': { request: z.object({ threadId: Id.optional(), text: z.string().max(1_000_000) }).strict(), response: z.object({ tokens: z.number().int() }) },
+  'chat.countTokens': { request: z.object({ threadId: Id.optional(), text: z.string().max(MAX_MESSAGE_CHARS) }).strict(), response: z.object({ tokens: z.number().int() }) },
 
   'models.list': { request: Empty, response: z.array(ModelDTO) },
   'models.state': { request: Empty, response: ModelState },

@@ -62,9 +62,12 @@ function pruneEnded(shared: string, keep: number): void {
       const pid = Number(re.exec(name)?.[1]);
       if (!pid || pid === process.pid || pidAlive(pid)) continue;
       const file = path.join(dir, name);
+      // lstat: a planted link or FIFO is neither followed nor opened, and is not a log file to prune
+      const st = fs.lstatSync(file);
+      if (!st.isFile()) continue;
       const g = ended.get(pid) ?? { files: [], newest: 0 };
       g.files.push(file);
-      g.newest = Math.max(g.newest, fs.statSync(file).mtimeMs);
+      g.newest = Math.max(g.newest, st.mtimeMs);
       ended.set(pid, g);
     }
     const old = [...ended.values()].sort((a, b) => b.newest - a.newest).slice(keep);

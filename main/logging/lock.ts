@@ -25,23 +25,52 @@ export function pidAlive(pid: number): boolean {
   }
 }
 
-/** The pid in a lock file, or null (missing, empty, or not a pid). */
-export function lockOwner(lock: string): number | null {
+/** A pid file never needs more: a longer one is not a pid. */
+const MAX_LOCK_BYTES = 32;
+
+/**
+ * What a lock file holds. 'missing': no file. 'foreign': something this process must neither read
+ * nor move: not a regular file (a FIFO blocks a read, a link to /dev/zero never ends), or another
+ * user's. Otherwise the pid it names, or null (empty, or not a pid), and when it was last written.
+ */
+export type LockState = 'missing' | 'foreign' | { pid: number | null; mtimeMs: number };
+
+// O_NOFOLLOW and O_NONBLOCK are POSIX: Windows has neither (nor FIFOs); there the lstat below refuses links
+const OPEN_FLAGS = fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0) | (fs.constants.O_NONBLOCK ?? 0);
+
+/** Reads a lock file with care (see LockState). Never blocks on it, never reads more than MAX_LOCK_BYTES, never throws. */
+export function readLock(lock: string): LockState {
+  let fd: number;
   try {
-    const pid = Number(fs.readFileSync(lock, 'utf8').trim());
-    return Number.isSafeInteger(pid) && pid > 0 ? pid : null;
+    if (fs.lstatSync(lock).isSymbolicLink()) return 'foreign';
+    fd = fs.openSync(lock, OPEN_FLAGS);
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : 'foreign';
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) return 'foreign';
+    if (typeof process.getuid === 'function' && st.uid !== process.getuid()) return 'foreign';
+    const buf = Buffer.alloc(MAX_LOCK_BYTES + 1);
+    const n = fs.readSync(fd, buf, 0, buf.length, 0);
+    const pid = n > MAX_LOCK_BYTES ? NaN : Number(buf.subarray(0, n).toString('utf8').trim());
+    return { pid: Number.isSafeInteger(pid) && pid > 0 ? pid : null, mtimeMs: st.mtimeMs };
   } catch {
-    return null;
+    return 'foreign';
+  } finally {
+    fs.closeSync(fd);
   }
 }
 
-function stale(lock: string, pid: number | null): boolean {
-  if (pid !== null) return !pidAlive(pid);
-  try {
-    return Date.now() - fs.statSync(lock).mtimeMs > FRESH_MS;
-  } catch {
-    return false; // gone: the next attempt creates it
-  }
+/** The pid in a lock file, or null (missing, empty, not a pid, or not a lock this process may read). */
+export function lockOwner(lock: string): number | null {
+  const s = readLock(lock);
+  return typeof s === 'object' ? s.pid : null;
+}
+
+/** Whether a lock read as `s` was left by a process that ended (a lock without a pid: once it is no longer fresh). */
+function stale(s: { pid: number | null; mtimeMs: number }): boolean {
+  return s.pid !== null ? !pidAlive(s.pid) : Date.now() - s.mtimeMs > FRESH_MS;
 }
 
 /** Takes the lock for this process: true when it holds it now. Never throws. */
@@ -55,13 +84,16 @@ export function takeLock(lock: string): boolean {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') return false; // no folder, read-only: not the owner
     }
-    const pid = lockOwner(lock);
+    const found = readLock(lock);
+    if (found === 'missing') continue; // gone meanwhile: the next attempt creates it
+    if (found === 'foreign') return false; // not a lock to read or move: not the owner
+    const pid = found.pid;
     // this pid, not held here: left by an ended process that had the same pid (a container's pid 1)
     if (pid === process.pid) {
       held.add(lock);
       return true;
     }
-    if (!stale(lock, pid)) return false;
+    if (!stale(found)) return false;
     // take the stale lock aside (a rename: only one process can), and check it was the stale one
     const aside = `${lock}.${process.pid}.stale`;
     try {
@@ -70,10 +102,16 @@ export function takeLock(lock: string): boolean {
       continue; // another process took it aside first
     }
     try {
-      if (lockOwner(aside) !== pid) {
-        // a live owner's lock, created since we read it: put it back unless another took the name
-        // meanwhile (then the owner we moved sees that before it next rotates)
-        fs.writeFileSync(lock, fs.readFileSync(aside), { flag: 'wx' });
+      const moved = readLock(aside);
+      if (typeof moved !== 'object' || moved.pid !== pid) {
+        // a live owner's lock (or something else), created since we read it: put it back unread unless
+        // another took the name meanwhile (then the owner we moved sees that before it next rotates)
+        try {
+          fs.linkSync(aside, lock);
+        } catch (e) {
+          // a file system without hard links: write the live owner's pid again
+          if ((e as NodeJS.ErrnoException).code !== 'EEXIST' && typeof moved === 'object' && moved.pid !== null) fs.writeFileSync(lock, `${moved.pid}\n`, { flag: 'wx' });
+        }
       }
     } catch {
       /* as said */
@@ -93,9 +131,9 @@ export function takeLock(lock: string): boolean {
  */
 export function stillOwned(lock: string): boolean {
   if (!held.has(lock)) return false;
-  const pid = lockOwner(lock);
-  if (pid === process.pid) return true;
-  if (pid !== null || fs.existsSync(lock)) return false;
+  const found = readLock(lock);
+  if (typeof found === 'object' && found.pid === process.pid) return true;
+  if (found !== 'missing') return false;
   try {
     makeDirs(path.dirname(lock));
     fs.writeFileSync(lock, `${process.pid}\n`, { flag: 'wx' });

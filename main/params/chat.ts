@@ -10,6 +10,32 @@ import { SAMPLING_META, SAMPLING_SETTING_KEYS, SamplingSettings } from './sampli
 /** The longest reply one request may ask for, in tokens. */
 export const MAX_TOKENS = 10_000_000;
 
+/** The longest message a user sends or edits, in characters. */
+export const MAX_MESSAGE_CHARS = 1_000_000;
+
+/**
+ * The most characters one chat request may carry over all its messages (contents, reasoning, tool
+ * calls): the engine renders and tokenizes the whole conversation for every reply, so a thread of
+ * many long messages is refused with a clear error instead of tying the engine up. Far more than any
+ * context holds.
+ */
+export const MAX_CHAT_CHARS = 4_000_000;
+
+/** The characters a chat request's messages carry, as MAX_CHAT_CHARS counts them. */
+export function chatChars(messages: readonly { content?: string | null; reasoning_content?: string; tool_calls?: readonly { function: { name: string; arguments: string } }[] }[]): number {
+  let n = 0;
+  for (const m of messages) {
+    n += (m.content?.length ?? 0) + (m.reasoning_content?.length ?? 0);
+    for (const c of m.tool_calls ?? []) n += c.function.name.length + c.function.arguments.length;
+  }
+  return n;
+}
+
+/** The error a chat request over MAX_CHAT_CHARS gets. */
+export function chatTooLong(chars: number): string {
+  return `the conversation has ${chars} characters; one request may carry at most ${MAX_CHAT_CHARS}. Start a new thread or delete long messages.`;
+}
+
 export const JsonValue: z.ZodType<unknown> = z.lazy(() =>
   z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(JsonValue), z.record(JsonValue)]),
 );

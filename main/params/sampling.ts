@@ -18,7 +18,8 @@ export const SAMPLING_SETTINGS = {
   topK: integer({ label: 'Top K', help: 'Sample from this many likeliest tokens (0 = all).', min: 0, max: 1000, default: 40 }),
   topP: number({ label: 'Top P', help: 'Sample from the likeliest tokens adding up to this probability.', min: 0, max: 1, step: 0.01, default: 0.95 }),
   minP: number({ label: 'Min P', help: 'Drop tokens less likely than this fraction of the top one.', min: 0, max: 1, step: 0.01, default: 0.05 }),
-  repeatPenalty: number({ label: 'Repeat penalty', help: 'Above 1 discourages repeating recent tokens.', min: 0, above: true, max: 10, step: 0.05, default: 1 }),
+  // at least 0.01: llama.cpp divides by it as a float, and a positive double as small as 1e-300 is 0 there
+  repeatPenalty: number({ label: 'Repeat penalty', help: 'Above 1 discourages repeating recent tokens.', min: 0.01, max: 10, step: 0.05, default: 1 }),
   seed: integer({ label: 'Seed', help: `Same seed, same reply; blank or ${RANDOM_SEED} = a new random seed every time.`, min: 0, max: RANDOM_SEED, default: RANDOM_SEED }),
 
   typicalP: number({ label: 'Typical P', help: 'Keep tokens whose surprise is typical (1 = off).', min: 0, max: 1, step: 0.01, default: 1, advanced: true }),
@@ -29,7 +30,8 @@ export const SAMPLING_SETTINGS = {
   dryBase: number({ label: 'DRY base', help: 'How fast the DRY penalty grows with the repeated length.', min: 1, max: 10, step: 0.05, default: 1.75, advanced: true }),
   dryAllowedLength: integer({ label: 'DRY allowed length', help: 'Repeats up to this many tokens go unpenalized.', unit: 'tokens', min: 0, max: 100, default: 2, advanced: true }),
   dryPenaltyLastN: integer({ label: 'DRY window', help: 'Recent tokens DRY scans for repeats (-1 = the whole context, 0 = off).', unit: 'tokens', min: -1, max: MAX_CONTEXT_SIZE, default: 64, advanced: true }),
-  drySequenceBreakers: strings({ label: 'DRY sequence breakers', help: 'Strings that end a repeated sequence, as a JSON list.', maxItems: 32, maxLength: 40, default: ['\n', ':', '"', '*'], advanced: true }),
+  // each breaker costs a scan of the whole vocabulary per request (llama.cpp's DRY sampler): kept few and short
+  drySequenceBreakers: strings({ label: 'DRY sequence breakers', help: 'Strings that end a repeated sequence, as a JSON list.', maxItems: 8, maxLength: 20, default: ['\n', ':', '"', '*'], advanced: true }),
   xtcProbability: number({ label: 'XTC probability', help: 'Chance to exclude the top choices for a token (0 = off).', min: 0, max: 1, step: 0.01, default: 0, advanced: true }),
   xtcThreshold: number({ label: 'XTC threshold', help: 'Top choices above this probability may be excluded (above 0.5: off).', min: 0, max: 1, step: 0.01, default: 0.1, advanced: true }),
   mirostat: level([0, 1, 2] as const, { label: 'Mirostat', help: 'Targets a level of surprise instead of the other samplers.', labels: { 0: 'Off', 1: 'Mirostat', 2: 'Mirostat 2.0' }, default: 0, advanced: true }),
@@ -41,12 +43,18 @@ export const SAMPLING_SETTINGS = {
   nProbs: integer({ label: 'Token probabilities', help: 'Keep the log-probabilities of this many likeliest tokens per token (0 = off); press Token probabilities under a reply, then hover a token (kept for this session only).', min: 0, max: 20, default: 0, advanced: true }),
 };
 
+/**
+ * The largest logit bias either way: finite, so it survives JSON and a float; -LOGIT_BIAS_MAX is far
+ * below any real logit, so it still bans a token.
+ */
+export const LOGIT_BIAS_MAX = 100;
+
 /** Sampling parameters only the engine's callers set (not user settings). */
 export const SAMPLING_ENGINE_ONLY = {
-  logitBias: custom(z.array(z.object({ token: z.number().int().min(0), bias: z.number() }).strict()).max(1024), {
+  logitBias: custom(z.array(z.object({ token: z.number().int().min(0), bias: z.number().min(-LOGIT_BIAS_MAX).max(LOGIT_BIAS_MAX) }).strict()).max(1024), {
     kind: 'json',
     label: 'Logit bias',
-    help: 'Added to the logits of the given tokens.',
+    help: `Added to the logits of the given tokens (-${LOGIT_BIAS_MAX} to ${LOGIT_BIAS_MAX}; -${LOGIT_BIAS_MAX} bans a token).`,
     advanced: true,
     default: [],
   }),

@@ -9,8 +9,6 @@ namespace hearth {
 
 RenderedChat renderChat(const ModelHandle & h, const common_json & req, const common_json * messagesOverride) {
     if (!h.templates) throw HearthError("not_supported", "the model has no usable chat template; use a raw prompt");
-    // llama.cpp's Jinja engine has no step or time limit: the host's watchdog times this (activity.h)
-    TemplateScope rendering(h.path);
     RenderedChat out;
     common_chat_templates_inputs & in = out.inputs;
     const common_json & msgs = messagesOverride ? *messagesOverride : req.at("messages");
@@ -36,12 +34,20 @@ RenderedChat renderChat(const ModelHandle & h, const common_json & req, const co
         in.add_generation_prompt = req.value("addGenerationPrompt", true);
     }
     in.use_jinja = true;
-    try {
-        out.params = common_chat_templates_apply(h.templates.get(), in);
-    } catch (const std::exception & e) {
-        throw HearthError("invalid_argument", std::string("chat template failed: ") + e.what());
+    {
+        // llama.cpp's Jinja engine has no step or time limit: the host's watchdog times this, and only
+        // this (activity.h); tokenizing the rendered prompt below is ordinary work, however long
+        TemplateScope rendering(h.path);
+        try {
+            out.params = common_chat_templates_apply(h.templates.get(), in);
+        } catch (const std::exception & e) {
+            throw HearthError("invalid_argument", std::string("chat template failed: ") + e.what());
+        }
     }
+    // tokenizing runs as one call with no progress inside: stamped before and after for the stall watchdog
+    progressHere();
     out.tokens = common_tokenize(llama_model_get_vocab(h.model), out.params.prompt, true, true);
+    progressHere();
     return out;
 }
 

@@ -131,7 +131,7 @@ const Table<SP> & samplingTable() {
         whole("topK", &SP::top_k, 0, 1000),
         real("topP", &SP::top_p, 0, 1),
         real("minP", &SP::min_p, 0, 1),
-        real("repeatPenalty", &SP::penalty_repeat, 0, 10, true),
+        real("repeatPenalty", &SP::penalty_repeat, 0.01, 10),
         whole("seed", &SP::seed, 0, 4294967295.0),
         real("typicalP", &SP::typ_p, 0, 1),
         whole("repeatLastN", &SP::penalty_last_n, -1, 1 << 24),
@@ -141,7 +141,7 @@ const Table<SP> & samplingTable() {
         real("dryBase", &SP::dry_base, 1, 10),
         whole("dryAllowedLength", &SP::dry_allowed_length, 0, 100),
         whole("dryPenaltyLastN", &SP::dry_penalty_last_n, -1, 1 << 24),
-        texts("drySequenceBreakers", &SP::dry_sequence_breakers, 32, 40),
+        texts("drySequenceBreakers", &SP::dry_sequence_breakers, 8, 20),
         real("xtcProbability", &SP::xtc_probability, 0, 1),
         real("xtcThreshold", &SP::xtc_threshold, 0, 1),
         whole("mirostat", &SP::mirostat, 0, 2),
@@ -158,7 +158,7 @@ const Table<SP> & samplingTable() {
              for (const auto & e : v) {
                  if (!e.is_object() || e.size() != 2 || !e.contains("token") || !e.contains("bias")) bad("logitBias", "entries must be { token, bias }");
                  const int tok = (int) numberIn("logitBias token", e.at("token"), 0, 2147483647.0, true);
-                 const double bias = numberIn("logitBias bias", e.at("bias"), -HUGE_VAL, HUGE_VAL, false);
+                 const double bias = numberIn("logitBias bias", e.at("bias"), -100, 100, false);
                  s.logit_bias.push_back({tok, (float) bias});
              }
          },

@@ -15,6 +15,7 @@ import {
   Field,
   Fields,
   LOAD_FIELDS,
+  LOGIT_BIAS_MAX,
   REQUEST_FIELDS,
   RequestOptions,
   Sampling,
@@ -42,7 +43,8 @@ function probes(f: Field): unknown[] {
       const lo = n.minValue!;
       const hi = n.maxValue!;
       const mid = n.isInt ? Math.round((lo + hi) / 2) : (lo + hi) / 2;
-      return [lo, hi, lo - 1, hi + 1, mid, n.isInt ? lo + 0.5 : lo + (hi - lo) / 3, 'x', true];
+      // 1e-300: a positive double that is 0 as a float (a minimum of 0 exclusive would let it through)
+      return [lo, hi, lo - 1, hi + 1, mid, n.isInt ? lo + 0.5 : lo + (hi - lo) / 3, 1e-300, 'x', true];
     }
     case 'boolean':
       return [true, false, 'yes', 1];
@@ -55,7 +57,9 @@ function probes(f: Field): unknown[] {
     case 'gpuLayers':
       return [0, 7, m.max!, m.max! + 1, -1, 1.5, 'max', 'auto', 'all'];
     case 'json':
-      return [[], {}, 'x', 1, [{ token: 1, bias: -2.5 }], [{ token: -1, bias: 0 }], [{ token: 1 }], { type: 'string' }];
+      return [[], {}, 'x', 1, [{ token: 1, bias: -2.5 }], [{ token: -1, bias: 0 }], [{ token: 1 }], { type: 'string' },
+        // a logit bias at and past its bounds (LOGIT_BIAS_MAX)
+        [{ token: 1, bias: LOGIT_BIAS_MAX }], [{ token: 1, bias: -LOGIT_BIAS_MAX }], [{ token: 1, bias: LOGIT_BIAS_MAX + 0.5 }], [{ token: 1, bias: -1e300 }]];
   }
 }
 

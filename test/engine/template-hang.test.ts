@@ -14,6 +14,7 @@ import { composeApp } from '../../main/compose';
 import { EngineClient } from '../../main/engine/client';
 import type { NativeActivity } from '../../main/engine/addon';
 import { firstProgressMs, judge, SLOW_DISK_BYTES_PER_S, TASK_BOUNDS, taskBounds, TEST_BOUNDS_ENV } from '../../main/engine/watchdog';
+import { MAX_CHAT_CHARS } from '../../main/params';
 import { ensureDataDir } from '../../main/paths';
 import { nextDone } from '../helpers/chat';
 import { alive, errorOf, hostStats, makeEngine, tempDir } from '../helpers/engine';
@@ -108,6 +109,33 @@ test('work that makes progress is left alone: a generation and an embedding runn
     expect(r.tokens.length).toBeGreaterThan(10);
     expect(engine.pid).toBe(pid); // never judged hung
     expect((await hostStats(engine)).loaded.sort()).toEqual(['e', 'm']);
+  } finally {
+    await engine.close();
+  }
+});
+
+test('a long ordinary conversation: its prompt is rendered and tokenized, and only the render counts against the template bound; a longer one is refused clearly', async () => {
+  // a short template bound: tokenizing this prompt takes longer than that (before the fix the timer
+  // also ran while the whole prompt was tokenized, so this was template_timeout and the file refused)
+  const engine = engineWith({ templateMs: 300 });
+  try {
+    await engine.load('m', TINY_SPM, SMALL);
+    const pid = engine.pid!;
+    const line = 'The quick brown fox jumps over the lazy dog, again and again. ';
+    const each = Math.floor(MAX_CHAT_CHARS / 4);
+    const content = line.repeat(Math.ceil(each / line.length)).slice(0, each);
+    const messages = (['user', 'assistant', 'user', 'assistant'] as const).map((role) => ({ role, content }));
+    const r = await engine.applyTemplate('m', { messages });
+    expect(r.prompt.length).toBeGreaterThan(MAX_CHAT_CHARS);
+    expect(r.tokens).toBeGreaterThan(MAX_CHAT_CHARS / 10);
+    expect(engine.pid).toBe(pid); // never judged hung: the host did not restart
+    expect(engine.isLoaded('m')).toBe(true);
+    // one character more than a request may carry: refused before the engine renders anything
+    const over = await errorOf(engine.chat('m', { messages: [...messages, { role: 'user', content: 'x' }], maxTokens: 1 }));
+    expect(over.code).toBe('invalid_argument');
+    expect(over.message).toMatch(new RegExp(`conversation has ${MAX_CHAT_CHARS + 1} characters; one request may carry at most ${MAX_CHAT_CHARS}`));
+    expect((await engine.complete('m', { prompt: 'Hi', maxTokens: 2, ignoreEos: true })).tokens).toHaveLength(2);
+    expect(engine.pid).toBe(pid);
   } finally {
     await engine.close();
   }

@@ -155,3 +155,57 @@ test('the own files of ended processes are pruned to the last few when an owner 
   const kept = ended.slice(-LOG_LIMITS.endedProcesses).flatMap((pid) => [`main-${pid}.log`, `main-${pid}.1.log`]);
   expect(fs.readdirSync(logs).sort()).toEqual(['engine-12.log', 'main.log', `main-${process.pid}.log`, ...kept].sort());
 });
+
+describe('a lock that is not a plain file of this user is never read or moved: the logger is not its owner', () => {
+  const posix = process.platform === 'win32' ? test.skip : test;
+
+  /** Starts a writer with `plant` at main.log.lock; it must open promptly with its own file, the lock left as it was. */
+  async function withPlantedLock(plant: (lock: string) => void, check: (lock: string) => void) {
+    const lock = path.join(logs, 'main.log.lock');
+    plant(lock);
+    const a = startWriter('a', 5, 4096, 2);
+    try {
+      // before the fix, a FIFO blocked the read for good and /dev/zero read until memory ran out: no ready file
+      expect(await waitFor(path.join(dir, 'ready-a'))).toBe(`main-${a.pid}.log`);
+      fs.writeFileSync(path.join(dir, 'go'), '');
+      const e = await a.exited;
+      expect([e.code, e.stderr]).toEqual([0, '']);
+      expect(chain(path.join(logs, `main-${a.pid}.log`), 2).lines.map((l) => l.i)).toEqual([0, 1, 2, 3, 4]);
+      expect(fs.existsSync(path.join(logs, 'main.log'))).toBe(false);
+      check(lock);
+      expect(fs.readdirSync(logs).filter((f) => f.includes('.stale'))).toEqual([]);
+    } finally {
+      if (pidAliveHere(a.pid)) process.kill(a.pid, 'SIGKILL');
+    }
+  }
+
+  posix('a FIFO', async () => {
+    await withPlantedLock(
+      (lock) => expect(spawnSync('mkfifo', [lock]).status).toBe(0),
+      (lock) => expect(fs.lstatSync(lock).isFIFO()).toBe(true),
+    );
+  });
+
+  posix('a symbolic link to /dev/zero', async () => {
+    await withPlantedLock(
+      (lock) => fs.symlinkSync('/dev/zero', lock),
+      (lock) => expect(fs.readlinkSync(lock)).toBe('/dev/zero'),
+    );
+  });
+
+  test('a folder', async () => {
+    await withPlantedLock(
+      (lock) => fs.mkdirSync(lock),
+      (lock) => expect(fs.lstatSync(lock).isDirectory()).toBe(true),
+    );
+  });
+});
+
+function pidAliveHere(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -20,7 +20,9 @@ test('choices, JSON lists and the settings rules', () => {
   expect(parseSampling({ stop: 'END' })).toEqual({ error: 'Stop strings must be a JSON list of strings, like ["\\n", "###"].' });
   expect(parseSampling({ nProbs: '21' })).toEqual({ error: 'Token probabilities must be a whole number between 0 and 20.' });
   expect(parseSampling({ maxTokens: '0' })).toEqual({ error: 'Max tokens: maxTokens must be -1 or at least 1' });
-  expect(parseSampling({ repeatPenalty: '0' })).toMatchObject({ error: expect.stringMatching(/^Repeat penalty: /) });
+  // at least 0.01: a smaller positive value is 0 as a float in llama.cpp
+  expect(parseSampling({ repeatPenalty: '0' })).toEqual({ error: 'Repeat penalty must be between 0.01 and 10.' });
+  expect(parseSampling({ repeatPenalty: '1e-300' })).toEqual({ error: 'Repeat penalty must be between 0.01 and 10.' });
 });
 
 test('settings → form text → settings', () => {
