@@ -7,7 +7,7 @@ import path from 'path';
 import { ALLOWED_PERMISSIONS, DEFAULT_BOUNDS, DEV_ONLY_ENV, linkAction, menuTemplate, parseBounds, permissionAllowed, replaceEnv, shellLayout, spellcheckEnabled, windowOptions } from '../../main/app/security';
 import { addonPath } from '../../main/engine/addon';
 import { dataDirFlag, defaultDataDir, resolveDataDir } from '../../main/paths';
-import { parseArgs, UsageError } from '../../main/cli/args';
+import { checkKnownFlags, parseArgs, UsageError } from '../../main/cli/args';
 import { REPO_ROOT } from '../helpers/models';
 
 test('windows are sandboxed, context-isolated and without Node', () => {
@@ -134,5 +134,9 @@ test('the CLI argument parser', () => {
   const a = parseArgs(['run', 'm.gguf', '-p', 'hi there', '-n', '5', '--json', '--temp=0.5'], new Set(['json']), { p: 'prompt', n: 'n-predict' });
   expect(a.positional).toEqual(['run', 'm.gguf']);
   expect(a.flags).toEqual({ prompt: 'hi there', 'n-predict': '5', json: true, temp: '0.5' });
-  expect(() => parseArgs(['--port'], new Set())).toThrow(UsageError);
+  // an option without its value is reported after unknown options, so a typo is named as one
+  const missing = parseArgs(['--port'], new Set());
+  expect(missing.missingValue).toBe('port');
+  expect(() => checkKnownFlags(missing, new Set(['port']), 'serve')).toThrow(new UsageError('--port needs a value (see hearth --help)'));
+  expect(() => checkKnownFlags(parseArgs(['--prot'], new Set()), new Set(['port']), 'serve')).toThrow(new UsageError('hearth serve has no option --prot: see hearth --help'));
 });
