@@ -19,7 +19,7 @@ export const SAMPLING_SETTINGS = {
   topP: number({ label: 'Top P', help: 'Sample from the likeliest tokens adding up to this probability.', min: 0, max: 1, step: 0.01, default: 0.95 }),
   minP: number({ label: 'Min P', help: 'Drop tokens less likely than this fraction of the top one.', min: 0, max: 1, step: 0.01, default: 0.05 }),
   // at least 0.01: llama.cpp divides by it as a float, and a positive double as small as 1e-300 is 0 there
-  repeatPenalty: number({ label: 'Repeat penalty', help: 'Above 1 discourages repeating recent tokens.', min: 0.01, max: 10, step: 0.05, default: 1 }),
+  repeatPenalty: number({ label: 'Repeat penalty', help: 'Above 1 discourages repeating recent tokens.', min: 0.01, max: 10, step: 0.01, default: 1 }),
   seed: integer({ label: 'Seed', help: `Same seed, same reply; blank or ${RANDOM_SEED} = a new random seed every time.`, min: 0, max: RANDOM_SEED, default: RANDOM_SEED }),
 
   typicalP: number({ label: 'Typical P', help: 'Keep tokens whose surprise is typical (1 = off).', min: 0, max: 1, step: 0.01, default: 1, advanced: true }),
