@@ -1,10 +1,12 @@
 // Stepping the running generations: each step plans one decode (the pending token of every generating run,
-// then prompt chunks) within the batch and the KV cache's free cells, decodes it, and samples for each
+// then prompt chunks) within a micro-batch and the KV cache's free cells, decodes it, and samples for each
 // run whose logits came. Runs on the context's worker thread.
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
 #include <string>
+#include <thread>
 
 #include "activity.h"
 #include "generation.h"
@@ -52,6 +54,25 @@ static int testFailSeq(const char * kind) {
     return hook.compare(0, prefix.size(), prefix) == 0 ? std::atoi(hook.c_str() + prefix.size()) : -1;
 }
 
+// Test hook: HEARTH_TEST_FAIL="hold:<dir>" makes every decode first wait, aborts or not, until the file
+// <dir>/release exists (at most 20 s, then <dir>/timed-out is written), as a decode on a GPU backend runs
+// to the end of its micro-batch whatever llama.cpp's abort callback says; <dir>/held tells the test
+// that a decode is being held.
+static void testHoldDecode() {
+    static const std::string dir = [] {
+        const char * on = std::getenv("HEARTH_TEST_HOOKS");
+        const char * v = std::getenv("HEARTH_TEST_FAIL");
+        const std::string hook = on && std::string(on) == "1" && v ? std::string(v) : std::string();
+        return hook.compare(0, 5, "hold:") == 0 ? hook.substr(5) : std::string();
+    }();
+    if (dir.empty()) return;
+    const std::string release = dir + "/release";
+    if (std::ifstream(release)) return;
+    std::ofstream(dir + "/held") << "held\n";
+    for (int i = 0; i < 2000 && !std::ifstream(release); i++) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (!std::ifstream(release)) std::ofstream(dir + "/timed-out") << "timed out\n";
+}
+
 // Decodes the parts as one batch, then samples for each run whose logits came. A failed batch of several
 // runs is retried one run at a time, so only a run that fails on its own fails (its request gets
 // decode_failed; the others go on). A sampling failure (a grammar that cannot go on, ...) fails only its run.
@@ -75,6 +96,7 @@ static void decodeParts(Context::State & st, const std::vector<Part> & parts) {
     }
     // llama.cpp's abort callback stops a long prompt midway when its only run is aborted
     st.abort_flag = parts.size() == 1 ? &parts[0].run->task->aborted : nullptr;
+    testHoldDecode();
     const int rc = hooked ? -3 : llama_decode(st.ctx, st.batch);
     progressHere(); // the host's watchdog (activity.h)
     st.abort_flag = nullptr;
@@ -108,6 +130,7 @@ static void decodeParts(Context::State & st, const std::vector<Part> & parts) {
         } else {
             cached.insert(cached.end(), run.prompt.begin() + p.from, run.prompt.begin() + p.to);
             run.next_prompt = p.to;
+            run.task->prompted.fetch_add((int) (p.to - p.from));
             if (run.next_prompt == run.prompt.size()) run.task->gen.promptMs = msSince(run.tp0, Clock::now());
         }
         if (logits_idx[i] < 0) continue;
@@ -131,13 +154,18 @@ static void decodeParts(Context::State & st, const std::vector<Part> & parts) {
 }
 
 // One step of every running generation: the pending token of each run generating (first) and the next
-// prompt chunk of runs still reading their prompt, within the batch llama.cpp will take
-// (llama_n_batch) and the free cells of the KV cache, which the sequences share. When the cache is
-// full: idle sequences' cached prefixes go first; then a run with the shift policy shifts its own
-// sequence (keeping its system prompt), a generating run without it ends (length, contextFull), and a
-// prompt waits for room (or, when no run could move at all, the newest prompt fails: context_overflow).
+// prompt chunk of runs still reading their prompt, within one micro-batch (llama_n_ubatch) and the free
+// cells of the KV cache, which the sequences share. One micro-batch per decode, because aborts are
+// checked between decodes: llama.cpp's abort callback is read only by the CPU and Metal backends, so on
+// CUDA or Vulkan a decode of a whole batch (several micro-batches) could not be stopped midway. The
+// generating runs' tokens always go in (parallel may exceed the micro-batch, never the batch: limits.cpp),
+// with room for at least one prompt token. When the cache is full: idle sequences' cached prefixes go
+// first; then a run with the shift policy shifts its own sequence (keeping its system prompt), a
+// generating run without it ends (length, contextFull), and a prompt waits for room (or, when no run
+// could move at all, the newest prompt fails: context_overflow).
 void stepRuns(Context::State & st, std::vector<std::unique_ptr<GenRun>> & runs) {
     std::vector<bool> busy(st.n_seq, false);
+    int generating = 0;
     for (auto & up : runs) {
         GenRun & run = *up;
         if (!run.finished && run.task->aborted) {
@@ -145,8 +173,10 @@ void stepRuns(Context::State & st, std::vector<std::unique_ptr<GenRun>> & runs) 
             run.finished = true;
         }
         if (!run.finished) busy[run.task->seq] = true;
+        if (!run.finished && run.pending != LLAMA_TOKEN_NULL) generating++;
     }
-    int budget = st.n_batch;
+    // at most max(ubatch, parallel) <= llama_n_batch tokens: a prompt is read only while a sequence is not generating
+    int budget = std::max(st.n_ubatch, generating + 1);
     int planned = 0; // cells the parts below will take
     int free = kvCellsFree(st);
     std::vector<Part> parts;

@@ -287,6 +287,7 @@ void finishRun(GenRun & run) {
     GenResult & r = t.gen;
     const auto tg1 = Clock::now();
     if (t.abortedAt.load() >= 0) r.tokensAfterAbort = r.generatedTokens - t.abortedAt.load();
+    if (t.promptedAt.load() >= 0) r.promptTokensAfterAbort = t.prompted.load() - t.promptedAt.load();
     r.genMs = run.first ? 0 : msSince(run.tg0, tg1);
     if (run.first) r.ttftMs = msSince(run.t0, tg1);
     const std::string & text = r.text;
