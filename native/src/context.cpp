@@ -273,7 +273,7 @@ Context::Context(const Napi::CallbackInfo & info) : Napi::ObjectWrap<Context>(in
 Context::~Context() {
     std::shared_ptr<State> st = stop();
     if (!st) return;
-    reap([st]() mutable {
+    reap([st = std::move(st)]() mutable { // the last reference: the state is freed on the reaper thread
         if (st->worker.joinable()) st->worker.join();
         st.reset();
     });
