@@ -121,7 +121,9 @@ const CHAT_CONTEXT = 4096;
 
 async function main(): Promise<void> {
   const model = await ensureModel();
-  const engine = new EngineClient();
+  // llama-bench runs with spawnSync, which holds this process's event loop (and the heartbeat's replies)
+  // for as long as it runs: the watchdog's bound is set past any run
+  const engine = new EngineClient({ heartbeatTimeoutMs: 60 * 60_000 });
   const M = 'bench';
   try {
     const load = (contextSize: number) =>
