@@ -1,10 +1,11 @@
 /**
  * npm run bench:engine -- [--model PATH | --size bench|1b [--type f16|q8_0|q4_0|q4_k_m|…]] [--threads N] [--reps 15]
- *                         [--conversation-reps 5] [--fa auto|on|off] [--json]
+ *                         [--conversation-reps 5] [--fa auto|on|off] [--pp 512] [--json]
  *
  * Measures the engine through the path the app uses (EngineClient → host process → addon) and, in
  * the same run, llama.cpp's own llama-bench built from the same source with the same model and
- * threads: prompt processing of 512 tokens and generation of 128 tokens. Then the follow-up turn
+ * threads: prompt processing of 512 tokens (`--pp N`: N tokens, fed as micro-batches of 512 by both) and
+ * generation of 128 tokens. Then the follow-up turn
  * (TTFT after a ~2,000-token conversation gains one short message, against evaluating that message
  * alone, and against llama-bench evaluating the same new tokens at the same depth) and reopening from
  * a saved session (against evaluating the whole conversation again). Flash attention is the app's
@@ -38,6 +39,8 @@ const reps = Number(arg('reps') ?? 15);
 const convReps = Number(arg('conversation-reps') ?? 5);
 const faArg = arg('fa') ?? 'auto';
 if (!['auto', 'on', 'off'].includes(faArg)) throw new Error('--fa must be auto, on or off');
+const ppTokens = Number(arg('pp') ?? 512);
+if (!Number.isInteger(ppTokens) || ppTokens < 1 || ppTokens > 2048) throw new Error('--pp must be an integer from 1 to 2048 (one batch)');
 const log = (s: string) => process.stderr.write(s + '\n');
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
@@ -113,12 +116,14 @@ function llamaBench(bin: string, model: string, fa: string, test: { p: number; n
 }
 
 /** llama-bench's tests, and the context each runs in here: llama-bench's own (p + n padded to 256; ours needs one more slot for pp's sampled token). */
-const PP_TG = { pp: { p: 512, n: 0, context: 768 }, tg: { p: 0, n: 128, context: 256 } };
+const PP_TG = { pp: { p: ppTokens, n: 0, context: Math.ceil((ppTokens + 1) / 256) * 256 }, tg: { p: 0, n: 128, context: 256 } };
 const CHAT_CONTEXT = 4096;
 
 async function main(): Promise<void> {
   const model = await ensureModel();
-  const engine = new EngineClient();
+  // llama-bench runs with spawnSync, which holds this process's event loop (and the heartbeat's replies)
+  // for as long as it runs: the watchdog's bound is set past any run
+  const engine = new EngineClient({ heartbeatTimeoutMs: 60 * 60_000 });
   const M = 'bench';
   try {
     const load = (contextSize: number) =>
@@ -136,7 +141,7 @@ async function main(): Promise<void> {
     // (ours first in even pairs, llama-bench first in odd ones), so the ratio is taken pair by pair and
     // holds when the machine's speed drifts
     const bin = ensureTool('llama-bench');
-    const ppPrompt = Array.from({ length: 512 }, (_, i) => 100 + ((i * 7919) % (vocab - 200)));
+    const ppPrompt = Array.from({ length: ppTokens }, (_, i) => 100 + ((i * 7919) % (vocab - 200)));
     let commit = '';
     const ours = {
       pp: async () => {
@@ -250,6 +255,7 @@ async function main(): Promise<void> {
       reps,
       conversation_reps: convReps,
       flash_attention: fa,
+      pp_tokens: ppTokens,
       context_size: { pp: PP_TG.pp.context, tg: PP_TG.tg.context, conversation: CHAT_CONTEXT },
       pp_tps: median(pp),
       tg_tps: median(tg),

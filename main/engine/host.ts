@@ -10,8 +10,6 @@
  * the per-model scheduler). Several models may be loaded at once.
  */
 import path from 'path';
-import v8 from 'v8';
-import vm from 'vm';
 import { loadedModules, NativeAddon, NativeContext, NativeModel } from './addon';
 import {
   ChatRequest,
@@ -65,16 +63,6 @@ interface Loading {
 }
 
 const aborted = () => new EngineError('aborted', 'the request was aborted');
-
-/** V8's full collection, exposed on first use (see EngineHost.collectSoon). */
-let exposedGc: (() => void) | undefined;
-function gc(): void {
-  if (!exposedGc) {
-    v8.setFlagsFromString('--expose-gc');
-    exposedGc = vm.runInNewContext('gc') as () => void;
-  }
-  exposedGc();
-}
 
 export class EngineHost {
   private readonly loaded = new Map<string, Loaded>();
@@ -505,24 +493,10 @@ export class EngineHost {
     await ctx.dispose().catch(() => undefined);
   }
 
+  /** The weights are freed here, unless a context still holds them (contexts are disposed first). */
   private disposeModel(model: NativeModel): void {
     model.dispose();
     this.counts.models--;
-    this.collectSoon();
-  }
-
-  private collecting: NodeJS.Immediate | undefined;
-
-  /**
-   * A disposed model's memory comes back only once V8 collected the JS wrappers of its native handles
-   * (each still holds a reference to the weights until finalized), and an idle host's small heap may
-   * not be collected for a long time: collect right after a dispose.
-   */
-  private collectSoon(): void {
-    this.collecting ??= setImmediate(() => {
-      this.collecting = undefined;
-      gc();
-    });
   }
 
   private async disposeLoaded(modelId: string): Promise<boolean> {

@@ -73,6 +73,8 @@ export const GenerateResult = z.object({
   tokens: z.array(z.number()),
   /** tokens generated after an abort reached the running request (-1 when it was not aborted while running) */
   tokensAfterAbort: z.number(),
+  /** prompt tokens decoded after an abort reached the running request (-1 likewise): at most one micro-batch */
+  promptTokensAfterAbort: z.number(),
   stopReason: StopReason,
   droppedMessages: z.number(),
   shifted: z.boolean(),

@@ -13,6 +13,7 @@
 #include "limits.h"
 #include "memory.h"
 #include "params.h"
+#include "reaper.h"
 #include "task.h"
 #include "util.h"
 
@@ -27,6 +28,23 @@ static bool abortCallback(void * data) {
     if (st->closing.load()) return true;
     std::atomic<bool> * f = st->abort_flag.load();
     return f && f->load();
+}
+
+// ---- what the worker publishes ----------------------------------------------------------------------
+
+void Context::State::publish(bool memory) {
+    std::vector<int> sizes(seq_tokens.size());
+    for (size_t i = 0; i < seq_tokens.size(); i++) sizes[i] = (int) seq_tokens[i].size();
+    ContextMemory mem;
+    if (memory) mem = contextMemory(model->model, ctx);
+    std::lock_guard<std::mutex> lock(pub_mu);
+    pub.seq_tokens.swap(sizes);
+    if (memory) pub.memory = std::move(mem);
+}
+
+Context::State::Published Context::State::published() {
+    std::lock_guard<std::mutex> lock(pub_mu);
+    return pub;
 }
 
 // ---- settling a task on the JS thread -------------------------------------------------------------
@@ -49,6 +67,7 @@ static Napi::Value genResultToJs(Napi::Env env, const GenResult & r) {
     for (size_t i = 0; i < r.tokens.size(); i++) toks.Set((uint32_t) i, r.tokens[i]);
     o.Set("tokens", toks);
     o.Set("tokensAfterAbort", r.tokensAfterAbort);
+    o.Set("promptTokensAfterAbort", r.promptTokensAfterAbort);
     o.Set("stopReason", r.stopReason);
     o.Set("droppedMessages", r.droppedMessages);
     o.Set("shifted", r.shifted);
@@ -115,8 +134,10 @@ template <typename F> static void recordErrors(Task & task, F && fn) {
     }
 }
 
-// The task leaves the running set and its promise settles.
+// The task leaves the running set and its promise settles, after what it changed is published (a
+// caller reading info() once the promise settled sees it).
 static void finishTask(Context::State & st, const std::shared_ptr<Task> & task) {
+    st.publish(true);
     {
         std::lock_guard<std::mutex> lock(st.mu);
         st.active.erase(std::remove(st.active.begin(), st.active.end(), task), st.active.end());
@@ -204,6 +225,7 @@ static void workerLoop(std::shared_ptr<Context::State> st) {
                 r->task->errMsg = e.what();
             }
         }
+        st->publish(false);
         for (auto it = runs.begin(); it != runs.end();) {
             GenRun & run = **it;
             if (!run.finished) { ++it; continue; }
@@ -230,6 +252,9 @@ Napi::Function Context::Init(Napi::Env env) {
     });
     constructor = Napi::Persistent(fn);
     constructor.SuppressDestruct();
+    // at the environment's teardown (the process ending) the contexts finalized earlier are joined before
+    // anything is unloaded; those finalized during it are joined at once
+    napi_add_env_cleanup_hook(env, [](void *) { reapAllNow(); }, nullptr);
     return fn;
 }
 
@@ -238,16 +263,20 @@ Context::Context(const Napi::CallbackInfo & info) : Napi::ObjectWrap<Context>(in
         throw Napi::TypeError::New(info.Env(), "Context cannot be constructed directly: use createContext()");
     }
     auto * ext = info[0].As<Napi::External<std::shared_ptr<State>>>().Data();
-    state_ = *ext;
-    ext->reset(); // this object holds the state alone: it is freed where dispose() lets go of it, never by the GC
+    state_ = std::move(*ext); // this object holds the state alone: it is freed where dispose() lets go of it, never by the GC
     state_->worker = std::thread(workerLoop, state_);
 }
 
-// A context never disposed (garbage collected, or the process ending): stopped here and joined at once,
-// which is quick, since stop() aborts whatever is decoding.
+// A context never disposed (garbage collected, or the process ending): stopped here (running tasks abort,
+// queued ones fail); its worker is joined and its memory freed on the reaper thread, never on the JS
+// thread: a decode on a GPU backend runs on to the end of its micro-batch whatever the abort callback says.
 Context::~Context() {
     std::shared_ptr<State> st = stop();
-    if (st && st->worker.joinable()) st->worker.join();
+    if (!st) return;
+    reap([st = std::move(st)]() mutable { // the last reference: the state is freed on the reaper thread
+        if (st->worker.joinable()) st->worker.join();
+        st.reset();
+    });
 }
 
 std::shared_ptr<Context::State> Context::stop() {
@@ -298,10 +327,12 @@ Napi::Value Context::Create(const Napi::CallbackInfo & info) {
             Activity activity("context", st->model->path);
             st->ctx = llama_init_from_model(st->model->model, cp);
             if (!st->ctx) throw HearthError("context_failed", "llama.cpp could not create a context of " + std::to_string(cp.n_ctx) + " tokens (out of memory, or unsupported parameters; see the engine log)");
+            st->n_ctx = (int) llama_n_ctx(st->ctx);
             st->n_batch = (int) llama_n_batch(st->ctx);
             st->n_ubatch = (int) llama_n_ubatch(st->ctx);
             st->batch = llama_batch_init(st->n_batch, 0, std::max(1, st->n_seq));
             st->seq_tokens.assign(st->n_seq, {});
+            st->publish(true); // the worker does not run yet
         },
         [st](Napi::Env env) -> Napi::Value {
             auto * ext = new std::shared_ptr<State>(st);
@@ -368,6 +399,7 @@ Napi::Value Context::Abort(const Napi::CallbackInfo & info) {
             for (auto & t : state_->active) {
                 if (t->id != id) continue;
                 t->abortedAt = t->generated.load();
+                t->promptedAt = t->prompted.load();
                 t->aborted = true;
                 where = "running";
             }
@@ -437,9 +469,9 @@ Napi::Value Context::Info(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
     if (!state_) throw makeError(env, "disposed", "the context was disposed");
     Napi::Object o = Napi::Object::New(env);
-    o.Set("contextSize", (double) llama_n_ctx(state_->ctx));
-    o.Set("batchSize", (double) llama_n_batch(state_->ctx));
-    o.Set("ubatchSize", (double) llama_n_ubatch(state_->ctx));
+    o.Set("contextSize", state_->n_ctx);
+    o.Set("batchSize", state_->n_batch);
+    o.Set("ubatchSize", state_->n_ubatch);
     o.Set("parallel", state_->n_seq);
     o.Set("threads", state_->threads);
     o.Set("threadsBatch", state_->threads_batch);
@@ -447,21 +479,20 @@ Napi::Value Context::Info(const Napi::CallbackInfo & info) {
     o.Set("cacheTypeV", ggml_type_name(state_->type_v));
     o.Set("flashAttention", state_->flash_attn);
     o.Set("embeddings", state_->embeddings);
-    Napi::Array seqs = Napi::Array::New(env, state_->n_seq);
-    {
-        std::lock_guard<std::mutex> lock(state_->mu);
-        // seq_tokens is only resized at creation; sizes may be mid-update but never invalid
-        for (int i = 0; i < state_->n_seq; i++) seqs.Set((uint32_t) i, (double) state_->seq_tokens[i].size());
-    }
+    // as the worker last published them (it changes them while it decodes)
+    const std::vector<int> used = state_->published().seq_tokens;
+    Napi::Array seqs = Napi::Array::New(env, used.size());
+    for (size_t i = 0; i < used.size(); i++) seqs.Set((uint32_t) i, used[i]);
     o.Set("sequenceTokens", seqs);
     return o;
 }
 
-// memoryBreakdown() -> llama.cpp's own accounting of what this model + context allocated, per device
+// memoryBreakdown() -> llama.cpp's own accounting of what this model + context allocated, per device, as
+// the worker last published it (llama.cpp's accounting must not be read while a decode runs)
 Napi::Value Context::MemoryBreakdown(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
     if (!state_) throw makeError(env, "disposed", "the context was disposed");
-    return memoryBreakdownToJs(env, state_->model->model, state_->ctx);
+    return memoryBreakdownToJs(env, state_->model->model, state_->published().memory);
 }
 
 // dispose() -> Promise<void>: queued requests fail (disposed), running ones are aborted; the worker is

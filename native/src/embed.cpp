@@ -41,6 +41,7 @@ void runEmbed(Context::State & st, Task & t) {
         // throw (an abort or a failed batch must not leave a chat believing its prefix is cached)
         llama_memory_clear(mem, true);
         for (auto & v : st.seq_tokens) v.clear();
+        st.publish(false); // what info() shows while the embedding runs
         common_batch_clear(st.batch);
         std::vector<size_t> in_batch;
         int used = 0;

@@ -57,8 +57,12 @@ void emit(Task & t, const std::string & content, const std::string & reasoning, 
 // Steps 1-3 of a request: prompt, sampler, prefix reuse. Nothing is decoded. Throws HearthError.
 void prepareRun(Context::State & st, GenRun & run);
 
-// One decode for the running generations (see generation.cpp); sets `finished` (and the task's error)
-// on the runs that end.
+// The token just sampled: stop strings, streaming, limits. Sets run.pending to decode it next, or
+// run.finished.
+void onToken(Context::State & st, GenRun & run, llama_token tok);
+
+// One decode for the running generations (see batch.cpp); sets `finished` (and the task's error) on the
+// runs that end.
 void stepRuns(Context::State & st, std::vector<std::unique_ptr<GenRun>> & runs);
 
 // Timings, the final parse and the last held-back text of a run that ended without error.

@@ -163,7 +163,32 @@ Napi::Value FitParams(const Napi::CallbackInfo & info) {
         });
 }
 
-Napi::Value memoryBreakdownToJs(Napi::Env env, const llama_model * model, const llama_context * ctx) {
+ContextMemory contextMemory(const llama_model * model, const llama_context * ctx) {
+    const int nd = llama_model_n_devices(model);
+    ContextMemory out;
+    out.devices.resize(nd);
+    for (const auto & [buft, mb] : llama_get_memory_breakdown(ctx)) {
+        BufferUse * target = nullptr;
+        if (ggml_backend_buft_is_host(buft)) target = &out.host;
+        else {
+            ggml_backend_dev_t dev = ggml_backend_buft_get_device(buft);
+            for (int i = 0; i < nd && dev; i++) if (dev == llama_model_get_device(model, i)) target = &out.devices[i];
+        }
+        if (!target) continue;
+        target->model += mb.model;
+        target->context += mb.context;
+        target->compute += mb.compute;
+    }
+    return out;
+}
+
+static void setUse(DeviceMem & d, const BufferUse & u) {
+    d.model = u.model;
+    d.context = u.context;
+    d.compute = u.compute;
+}
+
+Napi::Value memoryBreakdownToJs(Napi::Env env, const llama_model * model, const ContextMemory & use) {
     const int nd = llama_model_n_devices(model);
     std::vector<DeviceMem> devs(nd);
     for (int i = 0; i < nd; i++) {
@@ -173,6 +198,7 @@ Napi::Value memoryBreakdownToJs(Napi::Env env, const llama_model * model, const 
         ggml_backend_dev_memory(dev, &free, &total);
         devs[i].free = (int64_t) free;
         devs[i].total = (int64_t) total;
+        if (i < (int) use.devices.size()) setUse(devs[i], use.devices[i]);
     }
     DeviceMem host;
     ggml_backend_dev_t cpu = ggml_backend_dev_by_type(GGML_BACKEND_DEVICE_TYPE_CPU);
@@ -182,18 +208,7 @@ Napi::Value memoryBreakdownToJs(Napi::Env env, const llama_model * model, const 
         host.free = (int64_t) free;
         host.total = (int64_t) total;
     }
-    for (const auto & [buft, mb] : llama_get_memory_breakdown(ctx)) {
-        DeviceMem * target = nullptr;
-        if (ggml_backend_buft_is_host(buft)) target = &host;
-        else {
-            ggml_backend_dev_t dev = ggml_backend_buft_get_device(buft);
-            for (int i = 0; i < nd && dev; i++) if (dev == llama_model_get_device(model, i)) target = &devs[i];
-        }
-        if (!target) continue;
-        target->model += mb.model;
-        target->context += mb.context;
-        target->compute += mb.compute;
-    }
+    setUse(host, use.host);
     return resultToJs(env, devs, host);
 }
 

@@ -7,6 +7,7 @@
 #include "llama.h"
 
 #include <mutex>
+#include <vector>
 
 namespace hearth {
 
@@ -17,7 +18,20 @@ extern std::mutex g_fit_mu;
 Napi::Value EstimateMemory(const Napi::CallbackInfo & info);
 // fitParams(path, params, { marginMiB, minContext }) -> Promise<{ status, gpuLayers, contextSize, tensorSplit }>
 Napi::Value FitParams(const Napi::CallbackInfo & info);
-// per device (and host) { model, context, compute } bytes of a live context
-Napi::Value memoryBreakdownToJs(Napi::Env env, const llama_model * model, const llama_context * ctx);
+// What a context's buffers hold, in bytes: per device of its model (llama_model_get_device order) and on
+// the host. llama.cpp's accounting reads buffers a decode may reallocate, so the context's worker takes
+// it (contextMemory) and publishes it; the JS thread reads only the published copy.
+struct BufferUse {
+    size_t model = 0, context = 0, compute = 0;
+};
+struct ContextMemory {
+    std::vector<BufferUse> devices;
+    BufferUse host;
+};
+ContextMemory contextMemory(const llama_model * model, const llama_context * ctx);
+
+// per device (and host) { model, context, compute } bytes of a context (`use`, as its worker published
+// it), with each device's free and total memory read now
+Napi::Value memoryBreakdownToJs(Napi::Env env, const llama_model * model, const ContextMemory & use);
 
 } // namespace hearth

@@ -59,7 +59,9 @@ Model::Model(const Napi::CallbackInfo & info) : Napi::ObjectWrap<Model>(info) {
         throw Napi::TypeError::New(info.Env(), "Model cannot be constructed directly: use loadModel()");
     }
     auto * h = info[0].As<Napi::External<std::shared_ptr<ModelHandle>>>().Data();
-    handle_ = *h;
+    // moved, not copied: this object owns the handle alone, so dispose() frees the weights at once (the
+    // External would otherwise keep them until V8 collects it)
+    handle_ = std::move(*h);
 }
 
 std::shared_ptr<ModelHandle> Model::requireHandle() const {
@@ -184,7 +186,7 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
             *result = h;
         },
         [result](Napi::Env env) -> Napi::Value {
-            auto * ext = new std::shared_ptr<ModelHandle>(*result);
+            auto * ext = new std::shared_ptr<ModelHandle>(std::move(*result));
             auto external = Napi::External<std::shared_ptr<ModelHandle>>::New(env, ext,
                 [](Napi::Env, std::shared_ptr<ModelHandle> * p) { delete p; });
             return constructor.New({external});
@@ -335,6 +337,8 @@ Napi::Value Model::FitResult(const Napi::CallbackInfo & info) {
     return o;
 }
 
+// dispose(): the weights are freed here, unless a context still holds them (then with its last one);
+// the finalizer has nothing left to free
 Napi::Value Model::Dispose(const Napi::CallbackInfo & info) {
     handle_.reset();
     return info.Env().Undefined();

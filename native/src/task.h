@@ -18,6 +18,7 @@
 #include "common.h"
 #include "context.h"
 #include "llama.h"
+#include "memory.h"
 #include "model.h"
 #include "sampler.h"
 
@@ -30,6 +31,7 @@ struct GenResult {
     std::vector<TokenProbs> probs;   // their log-probabilities (sampling.nProbs > 0)
     int promptTokens = 0, cachedTokens = 0, generatedTokens = 0, droppedMessages = 0;
     int tokensAfterAbort = -1; // tokens generated after abort() was called (-1: not aborted while running)
+    int promptTokensAfterAbort = -1; // prompt tokens decoded after abort() was called (-1: likewise)
     bool shifted = false, contextFull = false;
     double ttftMs = 0, promptMs = 0, genMs = 0;
 };
@@ -44,6 +46,8 @@ struct Task {
     std::atomic<bool> aborted{false};
     std::atomic<int> generated{0};      // tokens generated so far, read by abort()
     std::atomic<int> abortedAt{-1};     // `generated` when abort() was called on the running task
+    std::atomic<int> prompted{0};       // prompt tokens decoded so far, read by abort()
+    std::atomic<int> promptedAt{-1};    // `prompted` when abort() was called on the running task
     Napi::ThreadSafeFunction tsfn;
     std::mutex out_mu;                  // streamed text not yet handed to JS
     std::string out_content, out_reasoning;
@@ -63,15 +67,30 @@ struct Context::State {
     llama_context * ctx = nullptr;
     llama_batch batch{};
     // what llama.cpp made of the requested sizes (llama_n_batch/llama_n_ubatch: the batch is capped at
-    // the context for causal models): every decode holds at most n_batch tokens
-    int n_batch = 0, n_ubatch = 0;
+    // the context for causal models): every decode holds at most n_batch tokens, and a generation step
+    // at most one micro-batch of prompt tokens (see stepRuns)
+    int n_ctx = 0, n_batch = 0, n_ubatch = 0;
     int n_seq = 1;
     bool embeddings = false;
     ggml_type type_k = GGML_TYPE_F16, type_v = GGML_TYPE_F16;
     std::string flash_attn = "auto"; // as asked: auto, on or off
     int threads = 0, threads_batch = 0;
-    // the tokens each sequence holds in the KV cache (one cell each; the sequences share the cache)
+    // the tokens each sequence holds in the KV cache (one cell each; the sequences share the cache);
+    // the worker's alone: the JS thread reads what publish() copied
     std::vector<std::vector<llama_token>> seq_tokens;
+
+    // what the worker publishes for the JS thread (info(), memoryBreakdown()), which must not read
+    // seq_tokens or llama.cpp's accounting while a decode changes them
+    struct Published {
+        std::vector<int> seq_tokens;
+        ContextMemory memory;
+    };
+    std::mutex pub_mu;
+    Published pub;
+    // worker thread (or before it starts): copies the sequences' sizes, and llama.cpp's memory
+    // accounting when `memory` (it changes only when a decode reallocates a buffer)
+    void publish(bool memory);
+    Published published();
 
     std::mutex mu;
     std::condition_variable cv;

@@ -1,0 +1,226 @@
+// Stepping the running generations: each step plans one decode (the pending token of every generating run,
+// then prompt chunks) within a micro-batch and the KV cache's free cells, decodes it, and samples for each
+// run whose logits came. Runs on the context's worker thread.
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <thread>
+
+#include "activity.h"
+#include "generation.h"
+#include "kv_space.h"
+#include "util.h"
+
+namespace hearth {
+
+// The token with the largest logit (the first of equals): what the greedy chain (top-k 1) picks, without
+// filling and scanning a candidate array of the whole vocabulary for every token.
+static llama_token argmaxToken(Context::State & st, int idx) {
+    const float * logits = llama_get_logits_ith(st.ctx, idx);
+    if (!logits) throw HearthError("internal", "llama.cpp returned no logits");
+    const int n = llama_vocab_n_tokens(llama_model_get_vocab(st.model->model));
+    int best = 0;
+    for (int i = 1; i < n; i++) {
+        if (logits[i] > logits[best]) best = i;
+    }
+    return best;
+}
+
+// What one run puts in a batch: prompt tokens [from, to), or its pending token (gen).
+struct Part {
+    GenRun * run;
+    size_t from, to;
+    bool gen;
+};
+
+static void failRun(GenRun & run, const std::string & code, const std::string & msg) {
+    run.finished = true;
+    if (run.task->aborted) { run.task->gen.stopReason = "aborted"; return; }
+    run.task->errCode = code;
+    run.task->errMsg = msg;
+}
+
+// Test hooks (HEARTH_TEST_HOOKS=1 only): HEARTH_TEST_FAIL="sample:<seq>" makes sampling on that sequence
+// throw, "decode:<seq>" makes every decode holding that sequence fail, as llama.cpp's own failures would.
+static int testFailSeq(const char * kind) {
+    static const std::string hook = [] {
+        const char * on = std::getenv("HEARTH_TEST_HOOKS");
+        const char * v = std::getenv("HEARTH_TEST_FAIL");
+        return on && std::string(on) == "1" && v ? std::string(v) : std::string();
+    }();
+    const std::string prefix = std::string(kind) + ":";
+    return hook.compare(0, prefix.size(), prefix) == 0 ? std::atoi(hook.c_str() + prefix.size()) : -1;
+}
+
+// Test hook: HEARTH_TEST_FAIL="hold:<dir>" makes every decode first wait, aborts or not, until the file
+// <dir>/release exists (at most 20 s, then <dir>/timed-out is written), as a decode on a GPU backend runs
+// to the end of its micro-batch whatever llama.cpp's abort callback says; <dir>/held tells the test
+// that a decode is being held.
+static void testHoldDecode() {
+    static const std::string dir = [] {
+        const char * on = std::getenv("HEARTH_TEST_HOOKS");
+        const char * v = std::getenv("HEARTH_TEST_FAIL");
+        const std::string hook = on && std::string(on) == "1" && v ? std::string(v) : std::string();
+        return hook.compare(0, 5, "hold:") == 0 ? hook.substr(5) : std::string();
+    }();
+    if (dir.empty()) return;
+    const std::string release = dir + "/release";
+    if (std::ifstream(release)) return;
+    std::ofstream(dir + "/held") << "held\n";
+    for (int i = 0; i < 2000 && !std::ifstream(release); i++) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (!std::ifstream(release)) std::ofstream(dir + "/timed-out") << "timed out\n";
+}
+
+// Decodes the parts as one batch, then samples for each run whose logits came. A failed batch of several
+// runs is retried one run at a time, so only a run that fails on its own fails (its request gets
+// decode_failed; the others go on). A sampling failure (a grammar that cannot go on, ...) fails only its run.
+static void decodeParts(Context::State & st, const std::vector<Part> & parts) {
+    llama_memory_t mem = llama_get_memory(st.ctx);
+    common_batch_clear(st.batch);
+    std::vector<int> logits_idx(parts.size(), -1);
+    bool hooked = false;
+    for (size_t i = 0; i < parts.size(); i++) {
+        const Part & p = parts[i];
+        GenRun & run = *p.run;
+        const int seq = run.task->seq;
+        hooked = hooked || seq == testFailSeq("decode");
+        if (p.gen) {
+            common_batch_add(st.batch, run.pending, (llama_pos) st.seq_tokens[seq].size(), {seq}, true);
+            logits_idx[i] = st.batch.n_tokens - 1;
+        } else {
+            for (size_t j = p.from; j < p.to; j++) common_batch_add(st.batch, run.prompt[j], (llama_pos) j, {seq}, j + 1 == run.prompt.size());
+            if (p.to == run.prompt.size()) logits_idx[i] = st.batch.n_tokens - 1;
+        }
+    }
+    // llama.cpp's abort callback stops a long prompt midway when its only run is aborted
+    st.abort_flag = parts.size() == 1 ? &parts[0].run->task->aborted : nullptr;
+    testHoldDecode();
+    const int rc = hooked ? -3 : llama_decode(st.ctx, st.batch);
+    progressHere(); // the host's watchdog (activity.h)
+    st.abort_flag = nullptr;
+    if (rc != 0) {
+        const int n_tokens = st.batch.n_tokens;
+        for (const Part & p : parts) {
+            // what a failed decode left of this batch in the cache goes
+            const int seq = p.run->task->seq;
+            llama_memory_seq_rm(mem, seq, (llama_pos) st.seq_tokens[seq].size(), -1);
+        }
+        if (parts.size() > 1 && !st.closing) {
+            for (const Part & p : parts) {
+                if (!p.run->finished) decodeParts(st, {p});
+            }
+            return;
+        }
+        std::string used;
+        for (int s = 0; s < st.n_seq; s++) used += (s ? "," : "") + std::to_string(st.seq_tokens[s].size());
+        failRun(*parts[0].run, "decode_failed", "llama_decode failed (code " + std::to_string(rc) + "; batch of " + std::to_string(n_tokens) +
+                                                    " tokens; sequences hold " + used + " of " + std::to_string(llama_n_ctx(st.ctx)) + ")");
+        if (st.closing) for (const Part & p : parts) failRun(*p.run, "aborted", "the context was disposed");
+        return;
+    }
+    for (size_t i = 0; i < parts.size(); i++) {
+        const Part & p = parts[i];
+        GenRun & run = *p.run;
+        std::vector<llama_token> & cached = st.seq_tokens[run.task->seq];
+        if (p.gen) {
+            cached.push_back(run.pending);
+            run.pending = LLAMA_TOKEN_NULL;
+        } else {
+            cached.insert(cached.end(), run.prompt.begin() + p.from, run.prompt.begin() + p.to);
+            run.next_prompt = p.to;
+            run.task->prompted.fetch_add((int) (p.to - p.from));
+            if (run.next_prompt == run.prompt.size()) run.task->gen.promptMs = msSince(run.tp0, Clock::now());
+        }
+        if (logits_idx[i] < 0) continue;
+        if (run.task->aborted) {
+            run.task->gen.stopReason = "aborted";
+            run.finished = true;
+            continue;
+        }
+        try {
+            if (run.task->seq == testFailSeq("sample")) throw std::runtime_error("test hook: sampling failed");
+            llama_token tok = run.argmax ? argmaxToken(st, logits_idx[i]) : common_sampler_sample(run.smpl.get(), st.ctx, logits_idx[i]);
+            common_sampler_accept(run.smpl.get(), tok, true);
+            if (run.n_probs > 0) run.probs = tokenProbs(st.ctx, logits_idx[i], tok, run.n_probs, run.probs_ids);
+            onToken(st, run, tok);
+        } catch (const HearthError & e) {
+            failRun(run, e.code(), e.what());
+        } catch (const std::exception & e) {
+            failRun(run, "sampling_failed", std::string("sampling failed: ") + e.what());
+        }
+    }
+}
+
+// One step of every running generation: the pending token of each run generating (first) and the next
+// prompt chunk of runs still reading their prompt, within one micro-batch (llama_n_ubatch) and the free
+// cells of the KV cache, which the sequences share. One micro-batch per decode, because aborts are
+// checked between decodes: llama.cpp's abort callback is read only by the CPU and Metal backends, so on
+// CUDA or Vulkan a decode of a whole batch (several micro-batches) could not be stopped midway. The
+// generating runs' tokens always go in (parallel may exceed the micro-batch, never the batch: limits.cpp),
+// with room for at least one prompt token. When the cache is full: idle sequences' cached prefixes go
+// first; then a run with the shift policy shifts its own sequence (keeping its system prompt), a
+// generating run without it ends (length, contextFull), and a prompt waits for room (or, when no run
+// could move at all, the newest prompt fails: context_overflow).
+void stepRuns(Context::State & st, std::vector<std::unique_ptr<GenRun>> & runs) {
+    std::vector<bool> busy(st.n_seq, false);
+    int generating = 0;
+    for (auto & up : runs) {
+        GenRun & run = *up;
+        if (!run.finished && run.task->aborted) {
+            run.task->gen.stopReason = "aborted";
+            run.finished = true;
+        }
+        if (!run.finished) busy[run.task->seq] = true;
+        if (!run.finished && run.pending != LLAMA_TOKEN_NULL) generating++;
+    }
+    // at most max(ubatch, parallel) <= llama_n_batch tokens: a prompt is read only while a sequence is not generating
+    int budget = std::max(st.n_ubatch, generating + 1);
+    int planned = 0; // cells the parts below will take
+    int free = kvCellsFree(st);
+    std::vector<Part> parts;
+    for (auto & up : runs) {
+        GenRun & run = *up;
+        if (run.finished || run.pending == LLAMA_TOKEN_NULL || budget < 1) continue;
+        if (free < 1) free = kvMakeRoom(st, busy, planned + 1) - planned;
+        if (free < 1 && run.policy == "shift" && kvShift(st, run.task->seq, run.n_keep)) {
+            run.task->gen.shifted = true;
+            free = kvCellsFree(st) - planned;
+        }
+        if (free < 1) {
+            run.task->gen.stopReason = "length";
+            run.task->gen.contextFull = true;
+            run.finished = true;
+            busy[run.task->seq] = false; // what it held can go to the others
+            continue;
+        }
+        parts.push_back({&run, 0, 0, true});
+        budget--;
+        free--;
+        planned++;
+    }
+    GenRun * newest_waiting = nullptr;
+    for (auto & up : runs) {
+        GenRun & run = *up;
+        if (run.finished || run.next_prompt >= run.prompt.size() || budget < 1) continue;
+        const int want = (int) std::min<size_t>(run.prompt.size() - run.next_prompt, (size_t) budget);
+        if (free < want) free = kvMakeRoom(st, busy, planned + want) - planned;
+        const int n = std::min(want, free);
+        if (n < 1) { newest_waiting = &run; continue; }
+        parts.push_back({&run, run.next_prompt, run.next_prompt + (size_t) n, false});
+        budget -= n;
+        free -= n;
+        planned += n;
+    }
+    if (parts.empty()) {
+        if (newest_waiting) {
+            failRun(*newest_waiting, "context_overflow", "the context is full: its " + std::to_string(llama_n_ctx(st.ctx)) + " cells are shared by " +
+                                                             std::to_string(st.n_seq) + " parallel sequences (raise the context size or lower parallel)");
+        }
+        return;
+    }
+    decodeParts(st, parts);
+}
+
+} // namespace hearth
