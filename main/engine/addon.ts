@@ -11,7 +11,8 @@ export interface NativeModel {
   /** rendered on the libuv pool: a template may run long, and the host's watchdog times it there */
   applyChatTemplate(requestJson: string): Promise<{ prompt: string; tokens: number; format: string; supportsThinking: boolean }>;
   fitResult(): { fits: boolean; gpuLayers: number; contextSize: number } | null;
-  dispose(): void;
+  /** Settles once the weights are freed (on the libuv pool), or at once when a context still holds them. */
+  dispose(): Promise<void>;
 }
 
 export interface NativeContext {

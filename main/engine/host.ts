@@ -337,7 +337,7 @@ export class EngineHost {
       try {
         return this.metadata(model);
       } finally {
-        model.dispose();
+        await model.dispose();
       }
     });
   }
@@ -457,7 +457,7 @@ export class EngineHost {
           this.counts.models++;
           return m;
         },
-        (m) => this.disposeModel(m),
+        (m) => void this.disposeModel(m),
       );
       let ctx: NativeContext | undefined;
       try {
@@ -472,7 +472,7 @@ export class EngineHost {
         return l;
       } catch (e) {
         if (ctx) await this.disposeContext(ctx);
-        this.disposeModel(model);
+        await this.disposeModel(model);
         throw e;
       }
     })();
@@ -493,10 +493,10 @@ export class EngineHost {
     await ctx.dispose().catch(() => undefined);
   }
 
-  /** The weights are freed here, unless a context still holds them (contexts are disposed first). */
-  private disposeModel(model: NativeModel): void {
-    model.dispose();
+  /** Settles once the weights are freed, off the JS thread (contexts are disposed first, so none holds them). */
+  private async disposeModel(model: NativeModel): Promise<void> {
     this.counts.models--;
+    await model.dispose().catch(() => undefined);
   }
 
   private async disposeLoaded(modelId: string): Promise<boolean> {
@@ -504,7 +504,7 @@ export class EngineHost {
     if (!l) return false;
     this.loaded.delete(modelId);
     await this.disposeContext(l.ctx); // aborts what runs; the join and the free happen off this thread
-    this.disposeModel(l.model);
+    await this.disposeModel(l.model);
     return true;
   }
 

@@ -45,7 +45,7 @@ export const CONTEXT_SETTINGS = {
   cacheTypeV: choice(CACHE_TYPES, { label: 'V cache type', help: 'Quantized types need flash attention.', group: 'Context', default: 'f16' }),
   flashAttention: choice(['auto', 'on', 'off'] as const, { label: 'Flash attention', help: 'Fused attention kernels.', group: 'Context', labels: { auto: 'Auto', on: 'On', off: 'Off' }, default: 'auto' }),
   threads: integer({ label: 'CPU threads', help: 'Threads for generation.', group: 'CPU and batches', min: 1, max: 1024 }),
-  batchSize: integer({ label: 'Batch size', help: 'Prompt tokens per step.', unit: 'tokens', group: 'CPU and batches', min: 1, max: 1 << 20, default: 2048 }),
+  batchSize: integer({ label: 'Batch size', help: 'Most tokens one decode step holds (prompt chunks and generating sequences together).', unit: 'tokens', group: 'CPU and batches', min: 1, max: 1 << 20, default: 2048 }),
   ubatchSize: integer({ label: 'Micro-batch size', help: 'Tokens per compute pass; at most the batch.', unit: 'tokens', group: 'CPU and batches', min: 1, max: 1 << 20, default: 512 }),
 };
 

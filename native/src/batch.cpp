@@ -155,7 +155,7 @@ static void decodeParts(Context::State & st, const std::vector<Part> & parts) {
 
 // One step of every running generation: the pending token of each run generating (first) and the next
 // prompt chunk of runs still reading their prompt, within one micro-batch (llama_n_ubatch) and the free
-// cells of the KV cache, which the sequences share. One micro-batch per decode, because aborts are
+// cells of the KV cache, which the sequences share. About one micro-batch per decode, because aborts are
 // checked between decodes: llama.cpp's abort callback is read only by the CPU and Metal backends, so on
 // CUDA or Vulkan a decode of a whole batch (several micro-batches) could not be stopped midway. The
 // generating runs' tokens always go in (parallel may exceed the micro-batch, never the batch: limits.cpp),
@@ -175,8 +175,10 @@ void stepRuns(Context::State & st, std::vector<std::unique_ptr<GenRun>> & runs) 
         if (!run.finished) busy[run.task->seq] = true;
         if (!run.finished && run.pending != LLAMA_TOKEN_NULL) generating++;
     }
-    // at most max(ubatch, parallel) <= llama_n_batch tokens: a prompt is read only while a sequence is not generating
-    int budget = std::max(st.n_ubatch, generating + 1);
+    // the generating runs' tokens and up to one micro-batch of prompt, within the batch (parallel <=
+    // n_batch: limits.cpp): a prompt reads at full speed beside generating sequences, and an abort lands
+    // within at most two micro-batches
+    int budget = std::max(generating, std::min(st.n_batch, generating + st.n_ubatch));
     int planned = 0; // cells the parts below will take
     int free = kvCellsFree(st);
     std::vector<Part> parts;

@@ -254,7 +254,10 @@ Napi::Function Context::Init(Napi::Env env) {
     constructor.SuppressDestruct();
     // at the environment's teardown (the process ending) the contexts finalized earlier are joined before
     // anything is unloaded; those finalized during it are joined at once
-    napi_add_env_cleanup_hook(env, [](void *) { reapAllNow(); }, nullptr);
+    // (Node aborts on a second hook with the same function and argument: the argument differs per load of
+    // the module, as a cleared require cache loads it again in one environment)
+    static std::atomic<uintptr_t> loads{0};
+    napi_add_env_cleanup_hook(env, [](void *) { reapAllNow(); }, reinterpret_cast<void *>(++loads));
     return fn;
 }
 
@@ -398,8 +401,11 @@ Napi::Value Context::Abort(const Napi::CallbackInfo & info) {
         if (!dropped) {
             for (auto & t : state_->active) {
                 if (t->id != id) continue;
-                t->abortedAt = t->generated.load();
-                t->promptedAt = t->prompted.load();
+                // the first abort marks where the request stood; a repeated one changes nothing
+                int unset = -1;
+                t->abortedAt.compare_exchange_strong(unset, t->generated.load());
+                unset = -1;
+                t->promptedAt.compare_exchange_strong(unset, t->prompted.load());
                 t->aborted = true;
                 where = "running";
             }

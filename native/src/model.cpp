@@ -76,6 +76,11 @@ struct LoadState {
     Napi::ThreadSafeFunction progress;
     bool has_progress = false;
     float last = -1.0f;
+    // once, on the loading thread, however the load ends (a kept function would hold the event loop open)
+    void releaseProgress() {
+        if (has_progress) progress.Release();
+        has_progress = false;
+    }
 };
 
 static bool onLoadProgress(float p, void * user) {
@@ -135,6 +140,10 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
     Napi::Promise promise = AsyncTask::run(env,
         [path, display, mparams, state, result, file_size, fit_cparams, fit_margin_mib, user_split]() mutable {
             Activity activity("load", display);
+            struct ProgressGuard {
+                LoadState & s;
+                ~ProgressGuard() { s.releaseProgress(); }
+            } progress_guard{*state};
             if (!user_split->empty()) mparams.tensor_split = user_split->data();
             // the fit writes tensor split and buffer overrides that must live through the load
             std::vector<float> split(llama_max_devices(), 0.0f);
@@ -153,7 +162,7 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
             mparams.progress_callback = onLoadProgress;
             mparams.progress_callback_user_data = state.get();
             llama_model * m = llama_model_load_from_file(path.c_str(), mparams);
-            if (state->has_progress) state->progress.Release();
+            state->releaseProgress();
             if (state->cancelled.load()) {
                 if (m) llama_model_free(m);
                 throw HearthError("aborted", "model load cancelled");
@@ -337,11 +346,12 @@ Napi::Value Model::FitResult(const Napi::CallbackInfo & info) {
     return o;
 }
 
-// dispose(): the weights are freed here, unless a context still holds them (then with its last one);
-// the finalizer has nothing left to free
+// dispose() -> Promise<void>: the weights are freed on the libuv pool (unmapping tens of GB or freeing device
+// memory takes a while, and the JS thread must go on answering), unless a context still holds them (then
+// with its last one); the finalizer has nothing left to free. The promise settles once they are freed.
 Napi::Value Model::Dispose(const Napi::CallbackInfo & info) {
-    handle_.reset();
-    return info.Env().Undefined();
+    auto held = std::make_shared<std::shared_ptr<ModelHandle>>(std::move(handle_));
+    return AsyncTask::run(info.Env(), [held] { held->reset(); }, [](Napi::Env env) { return env.Undefined(); });
 }
 
 } // namespace hearth

@@ -1,9 +1,10 @@
 #include "reaper.h"
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdio>
-#include <deque>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <thread>
 
@@ -11,14 +12,17 @@ namespace hearth {
 
 namespace {
 
+// how long the teardown waits for jobs still running (a worker stuck in a GPU call never ends)
+constexpr std::chrono::seconds TEARDOWN_WAIT{10};
+
 struct Reaper {
     std::mutex mu;
-    std::condition_variable work_cv, idle_cv;
-    std::deque<std::function<void()>> jobs;
-    bool busy = false, started = false, now = false;
+    std::condition_variable idle_cv;
+    int running = 0;
+    bool now = false;
 };
 
-// never destroyed: the thread may still wait on it while the process exits
+// never destroyed: a job's thread may still use it while the process exits
 Reaper & reaper() {
     static Reaper * r = new Reaper();
     return *r;
@@ -29,54 +33,48 @@ void runJob(std::function<void()> & job) {
         job();
     } catch (const std::exception & e) {
         std::fprintf(stderr, "hearth: reaper job failed: %s\n", e.what());
+    } catch (...) {
+        std::fprintf(stderr, "hearth: reaper job failed\n");
     }
     job = nullptr; // what it captured goes here, on this thread
-}
-
-void reaperLoop() {
-    Reaper & r = reaper();
-    while (true) {
-        std::function<void()> job;
-        {
-            std::unique_lock<std::mutex> lock(r.mu);
-            r.work_cv.wait(lock, [&] { return !r.jobs.empty(); });
-            job = std::move(r.jobs.front());
-            r.jobs.pop_front();
-            r.busy = true;
-        }
-        runJob(job);
-        {
-            std::lock_guard<std::mutex> lock(r.mu);
-            r.busy = false;
-        }
-        r.idle_cv.notify_all();
-    }
 }
 
 } // namespace
 
 void reap(std::function<void()> job) {
     Reaper & r = reaper();
+    // shared with the thread: if no thread can be started, the job is still here to run on this one
+    auto held = std::make_shared<std::function<void()>>(std::move(job));
     {
         std::lock_guard<std::mutex> lock(r.mu);
         if (!r.now) {
-            r.jobs.push_back(std::move(job));
-            if (!r.started) {
-                r.started = true;
-                std::thread(reaperLoop).detach();
+            try {
+                std::thread([held] {
+                    runJob(*held);
+                    Reaper & r = reaper();
+                    {
+                        std::lock_guard<std::mutex> lock(r.mu);
+                        r.running--;
+                    }
+                    r.idle_cv.notify_all();
+                }).detach();
+                r.running++;
+                return;
+            } catch (const std::exception & e) {
+                std::fprintf(stderr, "hearth: reaper thread failed (%s); joining on the caller's thread\n", e.what());
             }
-            r.work_cv.notify_one();
-            return;
         }
     }
-    runJob(job);
+    runJob(*held);
 }
 
 void reapAllNow() {
     Reaper & r = reaper();
     std::unique_lock<std::mutex> lock(r.mu);
     r.now = true;
-    r.idle_cv.wait(lock, [&] { return r.jobs.empty() && !r.busy; });
+    if (!r.idle_cv.wait_for(lock, TEARDOWN_WAIT, [&] { return r.running == 0; })) {
+        std::fprintf(stderr, "hearth: %d context(s) still stopping at exit\n", r.running);
+    }
 }
 
 } // namespace hearth

@@ -54,3 +54,25 @@ test('a context collected without dispose() while its decode ignores aborts: the
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a context whose worker is stuck holds back only its own memory: a context collected after it is freed at once', () => {
+  const dir = tempDir();
+  try {
+    const out = runChild([TINY_SPM, 'stuck', dir], { HEARTH_TEST_HOOKS: '1', HEARTH_TEST_FAIL: `hold:${dir}` }) as {
+      base: number; withBig: number; after: number; stillHeld: boolean; stopReason: string;
+    };
+    console.log(`collected behind a stuck worker: RSS ${out.base} MiB before, ${out.withBig} MiB with a 262,144-cell cache, ${out.after} MiB after`);
+    expect(out.withBig - out.base).toBeGreaterThan(40); // the big cache was really allocated
+    expect(out.stillHeld).toBe(true); // the first worker was still stuck when the memory came back
+    expect(out.after - out.base).toBeLessThan((out.withBig - out.base) / 4);
+    expect(out.stopReason).toBe('aborted');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the addon loaded twice in one process (a cleared require cache) does not abort it', () => {
+  // Node aborts the process on a second environment-cleanup hook with the same function and argument
+  const out = runChild([TINY_SPM, 'reload']);
+  expect(out).toEqual({ same: false, hasLoad: 'function' });
+});

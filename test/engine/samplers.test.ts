@@ -40,7 +40,7 @@ const tokensOf = async (sampling: Sampling, prompt = 'Once upon a time', model =
 const chainOf = (sampling: Sampling) =>
   inAddon<string[]>(
     `const m = await addon.loadModel(input.model, { gpuLayers: 0 }).promise;
-     try { return addon.samplerChain(m, input.sampling); } finally { m.dispose(); }`,
+     try { return addon.samplerChain(m, input.sampling); } finally { await m.dispose(); }`,
     { model: TINY_SPM, sampling },
   );
 
@@ -151,7 +151,7 @@ describe('requests llama.cpp would abort on, and the greedy fast path', () => {
       `const m = await addon.loadModel(input.model, { gpuLayers: 0 }).promise;
        const c = await addon.createContext(m, { contextSize: 256, threads: 1 });
        try { return await c.generate(JSON.stringify({ id: 1, prompt: 'hi', maxTokens: 2, grammar: input.grammar })); }
-       finally { await c.dispose(); m.dispose(); }`,
+       finally { await c.dispose(); await m.dispose(); }`,
       { model: TINY_SPM, grammar: LLG },
     );
     await expect(r).rejects.toMatchObject({ code: 'invalid_argument', message: expect.stringContaining('llguidance grammars are not supported in this build') });
