@@ -186,11 +186,14 @@ export class HostChannel {
         method,
         cancelled: false,
         resolve: (v) => {
-          const result = METHODS[method].result.safeParse(v);
-          if (!result.success) {
-            pending.reject(new EngineError('internal', `the engine host answered ${method} with a malformed result: ${issuesText(result.error)}`));
-            return;
+          const malformed = (why: string) => pending.reject(new EngineError('internal', `the engine host answered ${method} with a malformed result: ${why}`));
+          let result;
+          try {
+            result = METHODS[method].result.safeParse(v);
+          } catch (e) {
+            return malformed((e as Error).message);
           }
+          if (!result.success) return malformed(issuesText(result.error));
           done();
           this.logger.debug(`engine ${method} #${id} done`, { ms: Date.now() - t0 });
           resolve(result.data as ResultOf<M>);

@@ -19,6 +19,7 @@ import {
   LoadedModule,
   MemoryBreakdown,
   ModelMetadata,
+  numberList,
   PieceEvent,
   ProgressEvent,
 } from './protocol';
@@ -93,10 +94,10 @@ export const METHODS = {
   loaded: { params: None, result: z.array(z.object({ modelId: z.string(), path: z.string(), params: LoadParams, context: ContextInfo })) },
   chat: { params: z.object({ modelId: ModelId, request: ChatRequest }).strict(), result: GenerateResult, event: PieceEvent },
   complete: { params: z.object({ modelId: ModelId, request: CompletionRequest }).strict(), result: GenerateResult, event: PieceEvent },
-  embed: { params: z.object({ modelId: ModelId, texts: z.array(z.string()).min(1).max(4096) }).strict(), result: z.array(z.array(z.number())) },
+  embed: { params: z.object({ modelId: ModelId, texts: z.array(z.string()).min(1).max(4096) }).strict(), result: z.array(numberList()) },
   tokenize: {
     params: z.object({ modelId: ModelId, text: z.string(), addSpecial: z.boolean().optional(), parseSpecial: z.boolean().optional() }).strict(),
-    result: z.array(z.number().int()),
+    result: numberList({ integers: true }),
   },
   detokenize: { params: z.object({ modelId: ModelId, tokens: z.array(z.number().int()) }).strict(), result: z.string() },
   applyTemplate: { params: z.object({ modelId: ModelId, request: ChatRequest }).strict(), result: TemplateResult },

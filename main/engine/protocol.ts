@@ -10,6 +10,15 @@ import { chatChars, chatTooLong, JsonValue, MAX_CHAT_CHARS, RequestOptions, Samp
 export { CONTEXT_STEP, contextSizeUsed, DEFAULT_CONTEXT_SIZE, defaultContextSize, LoadParams, MAX_CONTEXT_SIZE, QUANTIZED_CACHE_TYPES, Sampling, TokenLogprobs } from '../params';
 export type { LoadParamsInput } from '../params';
 
+/**
+ * A list of numbers (token ids, an embedding), checked in one plain pass: such results run to millions
+ * of items, checked on main's thread, where z.array(z.number())'s per-item parse is many times slower.
+ */
+export function numberList(o: { integers?: boolean } = {}): z.ZodType<number[]> {
+  const ok = o.integers ? Number.isInteger : (n: unknown) => typeof n === 'number';
+  return z.custom<number[]>((v) => Array.isArray(v) && v.every((n) => ok(n)), { message: o.integers ? 'expected a list of integers' : 'expected a list of numbers' });
+}
+
 export const ChatMessage = z.object({
   role: z.enum(['system', 'user', 'assistant', 'tool']),
   content: z.string().nullable().default(''),
@@ -72,7 +81,7 @@ export const GenerateResult = z.object({
   reasoning: z.string(),
   toolCalls: z.array(z.object({ id: z.string(), name: z.string(), arguments: z.string() })),
   /** generated token ids */
-  tokens: z.array(z.number()),
+  tokens: numberList({ integers: true }),
   /** tokens generated after an abort reached the running request (-1 when it was not aborted while running) */
   tokensAfterAbort: z.number(),
   /** prompt tokens decoded after an abort reached the running request (-1 likewise): at most one micro-batch */
