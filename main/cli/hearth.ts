@@ -170,7 +170,7 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write('\n');
         const t = r.timings;
         process.stderr.write(
-          `[${t.promptTokens} prompt tokens, ${t.generatedTokens} generated; context ${String(loaded.context.contextSize)}; prompt ${t.promptTps.toFixed(1)} tok/s, generation ${t.genTps.toFixed(1)} tok/s; stop: ${r.contextFull ? 'context full' : r.stopReason}]\n`,
+          `[${t.promptTokens} prompt tokens, ${t.generatedTokens} generated; context ${loaded.context.contextSize}; prompt ${t.promptTps.toFixed(1)} tok/s, generation ${t.genTps.toFixed(1)} tok/s; stop: ${r.contextFull ? 'context full' : r.stopReason}]\n`,
         );
         return 0;
       }

@@ -1,11 +1,16 @@
-/** Loads the native addon (build/bin/hearth.node) and describes its JS surface. Only the engine host imports this. */
+/**
+ * Loads the native addon (build/bin/hearth.node) and describes its JS surface. Only the engine host
+ * imports this. The shapes the addon returns are declared here, not checked: the client checks each
+ * result against its method's schema (methods.ts).
+ */
 import fs from 'fs';
 import path from 'path';
 import { projectRoot } from '../paths';
-import type { LoadedModule, TokenLogprobs } from './protocol';
+import type { ContextInfo } from './methods';
+import type { Device, Estimate, FitResult, GenerateResult, LoadedModule, MemoryBreakdown, ModelMetadata, TokenLogprobs } from './protocol';
 
 export interface NativeModel {
-  metadata(): Record<string, unknown>;
+  metadata(): Omit<ModelMetadata, 'fileTypeName'>;
   tokenize(text: string, opts?: { addSpecial?: boolean; parseSpecial?: boolean }): Int32Array;
   detokenize(tokens: ArrayLike<number>, special?: boolean): string;
   /** rendered on the libuv pool: a template may run long, and the host's watchdog times it there */
@@ -17,15 +22,15 @@ export interface NativeModel {
 
 export interface NativeContext {
   /** `probs`: the tokens since the last event, with their log-probabilities (sampling.nProbs > 0) */
-  generate(requestJson: string, onEvent?: (ev: { content?: string; reasoning?: string; probs?: TokenLogprobs[] }) => void): Promise<Record<string, unknown>>;
+  generate(requestJson: string, onEvent?: (ev: { content?: string; reasoning?: string; probs?: TokenLogprobs[] }) => void): Promise<GenerateResult>;
   abort(id: number): 'queued' | 'running' | 'unknown';
   /** `id` names the task for abort(id) */
   embed(texts: string[], opts?: { id?: number }): Promise<Float32Array[]>;
   saveSession(path: string, opts?: { seq?: number }): Promise<{ tokens: number }>;
   restoreSession(path: string, opts?: { seq?: number }): Promise<{ tokens: number }>;
   clearSequence(opts?: { seq?: number }): Promise<void>;
-  info(): Record<string, unknown>;
-  memoryBreakdown(): unknown;
+  info(): ContextInfo;
+  memoryBreakdown(): MemoryBreakdown;
   /** Aborts what runs, fails what is queued; settles once the worker has stopped and the memory is freed (off the JS thread). */
   dispose(): Promise<void>;
 }
@@ -51,16 +56,16 @@ export interface NativeAddon {
   backendScore(path: string): number;
   init(opts: { backendDir?: string; backends?: string[] }): void;
   setLogger(fn: ((level: string, text: string) => void) | null): void;
-  devices(): Array<{ backend: string; name: string; description: string; type: string; memoryTotal: number; memoryFree: number }>;
+  devices(): Device[];
   backends(): string[];
   systemInfo(): string;
   /** `params.displayPath` names the file in messages and metadata when `path` is another name of it (/proc/self/fd/N) */
   loadModel(path: string, params: Record<string, unknown>, onProgress?: (p: number) => void): { promise: Promise<NativeModel>; cancel(): void };
   activities(): NativeActivity[];
   createContext(model: NativeModel, params: Record<string, unknown>): Promise<NativeContext>;
-  estimateMemory(path: string, params: Record<string, unknown>): Promise<unknown>;
+  estimateMemory(path: string, params: Record<string, unknown>): Promise<Estimate>;
   /** contextMode "auto": the fit may shrink the context (down to minContext) */
-  fitParams(path: string, params: Record<string, unknown>, opts: { marginMiB?: number; minContext?: number; contextMode?: 'auto' | 'fixed' }): Promise<unknown>;
+  fitParams(path: string, params: Record<string, unknown>, opts: { marginMiB?: number; minContext?: number; contextMode?: 'auto' | 'fixed' }): Promise<FitResult>;
   /** every parameter family the addon parses: its keys and defaults (null: decided at run time) */
   describeParams(): Record<'sampling' | 'load' | 'context' | 'request', Record<string, unknown>>;
   /** a family's parameters as the addon parsed them (unknown keys refused), for the drift test */

@@ -1,13 +1,17 @@
 /**
  * One engine host process and the request channel over it: request ids, pending requests, streamed
  * events, cancellation and heartbeats. A channel lives as long as its process; when the process dies
- * or hangs, `fail` rejects everything pending and every later request with the same error.
+ * or hangs, `fail` rejects everything pending and every later request with the same error. Every
+ * result and event is checked against its method's schema (methods.ts): a result that does not fit
+ * rejects the call with `internal` (host and client disagree: a bug, not a crash, and the host goes
+ * on serving); an event that does not fit is dropped with a warning.
  */
 import { fork } from 'child_process';
 import path from 'path';
 import { llamaLineJoiner, Logger } from '../logging';
 import { projectRoot } from '../paths';
-import { EngineError, HostMessage, HungMessage, Method, StreamEvent } from './protocol';
+import { EngineError, HostMessage, HungMessage } from './protocol';
+import { EventOf, issuesText, Method, METHODS, ParamsIn, ResultOf } from './methods';
 
 /** What the client needs of a host process; child_process (Node) and utilityProcess (Electron) both fit. */
 export interface HostProcess {
@@ -81,15 +85,17 @@ export function untilAborted<T>(p: Promise<T>, signal: AbortSignal | undefined):
   });
 }
 
-export interface RequestOptions {
-  onEvent?: (ev: StreamEvent) => void;
+export interface RequestOptions<M extends Method = Method> {
+  /** what the method streams before its response (methods.ts: a load's progress, a generation's pieces) */
+  onEvent?: (ev: EventOf<M>) => void;
   signal?: AbortSignal;
 }
 
 interface Pending {
+  method: Method;
   resolve(v: unknown): void;
   reject(e: unknown): void;
-  onEvent?: (ev: StreamEvent) => void;
+  onEvent?: (ev: unknown) => void;
   /** the caller withdrew it (a cancel was sent) */
   cancelled: boolean;
 }
@@ -147,8 +153,10 @@ export class HostChannel {
     const p = this.pending.get(msg.id);
     if (!p) return;
     if (msg.type === 'event') {
-      const ev = StreamEvent.safeParse(msg.event);
-      if (ev.success) p.onEvent?.(ev.data);
+      const spec = METHODS[p.method];
+      const ev = 'event' in spec ? spec.event.safeParse(msg.event) : undefined;
+      if (ev?.success) p.onEvent?.(ev.data);
+      else this.logger.warn(`engine host sent an invalid ${p.method} event${ev ? `: ${issuesText(ev.error)}` : ''}`);
       return;
     }
     this.pending.delete(msg.id);
@@ -160,13 +168,13 @@ export class HostChannel {
    * Sends one request. An abort before it is sent rejects with `aborted` and sends nothing; after,
    * it asks the host to cancel (a generation then resolves with what it wrote, stopReason `aborted`).
    */
-  request<T = unknown>(method: Method, params: Record<string, unknown>, opts: RequestOptions = {}): Promise<T> {
+  request<M extends Method>(method: M, params: ParamsIn<M>, opts: RequestOptions<M> = {}): Promise<ResultOf<M>> {
     if (this.failure) return Promise.reject(this.failure);
     const { signal } = opts;
     if (signal?.aborted) return Promise.reject(abortedError());
     const id = nextRequestId++;
     this.lastRequest = { id, method };
-    return new Promise<T>((resolve, reject) => {
+    return new Promise<ResultOf<M>>((resolve, reject) => {
       const onAbort = () => {
         pending.cancelled = true;
         this.proc.send({ type: 'cancel', id });
@@ -175,22 +183,31 @@ export class HostChannel {
       const t0 = Date.now();
       const done = () => signal?.removeEventListener('abort', onAbort);
       const pending: Pending = {
+        method,
         cancelled: false,
         resolve: (v) => {
+          const malformed = (why: string) => pending.reject(new EngineError('internal', `the engine host answered ${method} with a malformed result: ${why}`));
+          let result;
+          try {
+            result = METHODS[method].result.safeParse(v);
+          } catch (e) {
+            return malformed((e as Error).message);
+          }
+          if (!result.success) return malformed(issuesText(result.error));
           done();
           this.logger.debug(`engine ${method} #${id} done`, { ms: Date.now() - t0 });
-          resolve(v as T);
+          resolve(result.data as ResultOf<M>);
         },
         reject: (e) => {
           done();
           const code = (e as EngineError).code;
-          this.logger[code === 'aborted' ? 'debug' : 'warn'](`engine ${method} #${id} failed: ${code}`, { ms: Date.now() - t0 });
+          this.logger[code === 'aborted' ? 'debug' : code === 'internal' ? 'error' : 'warn'](`engine ${method} #${id} failed: ${code}`, { ms: Date.now() - t0 });
           reject(e);
         },
         onEvent: opts.onEvent
           ? (ev) => {
               try {
-                opts.onEvent!(ev);
+                opts.onEvent!(ev as EventOf<M>);
               } catch (e) {
                 this.logger.error(`engine event listener (${method}): ${(e as Error).message}`);
               }

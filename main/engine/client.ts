@@ -15,22 +15,8 @@ import path from 'path';
 import { BackendChoice, BackendPin } from './backends';
 import { Logger, silentLogger } from '../logging';
 import { HostChannel, RequestOptions, abortedError } from './channel';
-import {
-  ChatRequest,
-  CompletionRequest,
-  Device,
-  EngineError,
-  LoadedModule,
-  Estimate,
-  FitResult,
-  GenerateResult,
-  HungMessage,
-  LoadParamsInput,
-  MemoryBreakdown,
-  Method,
-  ModelMetadata,
-  TokenLogprobs,
-} from './protocol';
+import { ChatRequest, CompletionRequest, EngineError, HungMessage, LoadParamsInput, TokenLogprobs } from './protocol';
+import { LoadedModel, Method, ModelMethod, ParamsIn, ResultOf } from './methods';
 import { HostSupervisor, SupervisorOptions } from './supervisor';
 import { TEMPLATE_TIMEOUT } from './watchdog';
 
@@ -38,13 +24,7 @@ export { defaultHostScript, nodeSpawner, STDERR_TAIL_CHARS } from './channel';
 export type { HostProcess, HostSpawner, RequestOptions } from './channel';
 export { SUPERVISOR_DEFAULTS } from './supervisor';
 
-export interface LoadedModel {
-  modelId: string;
-  metadata: ModelMetadata;
-  context: Record<string, unknown>;
-  /** what llama.cpp's fitting chose when gpuLayers was "auto" and a GPU was present */
-  fit: FitResult | null;
-}
+export type { LoadedModel };
 
 export type EngineClientOptions = SupervisorOptions;
 
@@ -169,10 +149,10 @@ export class EngineClient {
     await this.sup.start(signal);
   }
 
-  /** Sends one request to the host (starting it if needed). */
-  async request<T = unknown>(method: Method, params: Record<string, unknown>, opts: RequestOptions = {}): Promise<T> {
+  /** Sends one request to the host (starting it if needed); its result is checked against the method's schema. */
+  async request<M extends Method>(method: M, params: ParamsIn<M>, opts: RequestOptions<M> = {}): Promise<ResultOf<M>> {
     const ch = await this.sup.start(opts.signal);
-    return ch.request<T>(method, params, opts);
+    return ch.request(method, params, opts);
   }
 
   // ---- models ------------------------------------------------------------------------------------
@@ -211,10 +191,10 @@ export class EngineClient {
       const cancel = new AbortController();
       const progress = new Set<(p: number) => void>();
       const promise = ch
-        .request<LoadedModel>('load', { modelId, path: spec.path, params: spec.params }, {
+        .request('load', { modelId, path: spec.path, params: spec.params }, {
           signal: cancel.signal,
           onEvent: (ev) => {
-            if (ev.kind === 'progress') for (const fn of progress) fn(ev.progress);
+            for (const fn of progress) fn(ev.progress);
           },
         })
         .then((r) => {
@@ -293,90 +273,80 @@ export class EngineClient {
   }
 
   /** Sends a request that names a loaded model, reloading the model first if the host restarted. */
-  private async onModel<T>(method: Method, modelId: string, params: Record<string, unknown>, opts: RequestOptions = {}): Promise<T> {
-    const ch = await this.ensure(modelId, opts.signal);
-    return ch.request<T>(method, { modelId, ...params }, opts);
+  private async onModel<M extends ModelMethod>(method: M, params: ParamsIn<M>, opts: RequestOptions<M> = {}): Promise<ResultOf<M>> {
+    const ch = await this.ensure(params.modelId, opts.signal);
+    return ch.request(method, params, opts);
   }
 
-  // ---- typed helpers -----------------------------------------------------------------------------
+  // ---- typed helpers (their types come from the method map, methods.ts) -----------------------------
 
   /** `modules`: the backend modules the host chose (for the CPU built in variants, which one this machine runs) */
-  version(): Promise<{ llamaCommit: string; backends: string[]; systemInfo: string; pid: number; modules: LoadedModule[] }> {
+  version(): Promise<ResultOf<'version'>> {
     return this.request('version', {});
   }
 
-  devices(): Promise<Device[]> {
+  devices(): Promise<ResultOf<'devices'>> {
     return this.request('devices', {});
   }
 
-  info(file: string): Promise<ModelMetadata> {
+  info(file: string): Promise<ResultOf<'info'>> {
     return this.request('info', { path: file });
   }
 
   /** `probs`: the pieces' tokens with their log-probabilities, when the request's sampling.nProbs > 0 */
-  chat(modelId: string, request: ChatRequest, opts: { onPiece?: (content: string, reasoning: string, probs?: TokenLogprobs[]) => void; signal?: AbortSignal } = {}): Promise<GenerateResult> {
-    return this.onModel('chat', modelId, { request }, {
-      signal: opts.signal,
-      onEvent: (ev) => {
-        if (ev.kind === 'piece') opts.onPiece?.(ev.content, ev.reasoning, ev.probs);
-      },
-    });
+  chat(modelId: string, request: ChatRequest, opts: { onPiece?: (content: string, reasoning: string, probs?: TokenLogprobs[]) => void; signal?: AbortSignal } = {}): Promise<ResultOf<'chat'>> {
+    return this.onModel('chat', { modelId, request }, { signal: opts.signal, onEvent: (ev) => opts.onPiece?.(ev.content, ev.reasoning, ev.probs) });
   }
 
-  complete(modelId: string, request: CompletionRequest, opts: { onPiece?: (text: string) => void; signal?: AbortSignal } = {}): Promise<GenerateResult> {
-    return this.onModel('complete', modelId, { request }, {
-      signal: opts.signal,
-      onEvent: (ev) => {
-        if (ev.kind === 'piece') opts.onPiece?.(ev.content);
-      },
-    });
+  complete(modelId: string, request: CompletionRequest, opts: { onPiece?: (text: string) => void; signal?: AbortSignal } = {}): Promise<ResultOf<'complete'>> {
+    return this.onModel('complete', { modelId, request }, { signal: opts.signal, onEvent: (ev) => opts.onPiece?.(ev.content) });
   }
 
-  embed(modelId: string, texts: string[], opts: { signal?: AbortSignal } = {}): Promise<number[][]> {
-    return this.onModel('embed', modelId, { texts }, { signal: opts.signal });
+  embed(modelId: string, texts: string[], opts: { signal?: AbortSignal } = {}): Promise<ResultOf<'embed'>> {
+    return this.onModel('embed', { modelId, texts }, { signal: opts.signal });
   }
 
-  tokenize(modelId: string, text: string, opts: { addSpecial?: boolean; parseSpecial?: boolean } = {}): Promise<number[]> {
-    return this.onModel('tokenize', modelId, { text, ...opts });
+  tokenize(modelId: string, text: string, opts: { addSpecial?: boolean; parseSpecial?: boolean } = {}): Promise<ResultOf<'tokenize'>> {
+    return this.onModel('tokenize', { modelId, text, ...opts });
   }
 
-  detokenize(modelId: string, tokens: number[]): Promise<string> {
-    return this.onModel('detokenize', modelId, { tokens });
+  detokenize(modelId: string, tokens: number[]): Promise<ResultOf<'detokenize'>> {
+    return this.onModel('detokenize', { modelId, tokens });
   }
 
-  applyTemplate(modelId: string, request: ChatRequest): Promise<{ prompt: string; tokens: number; format: string; supportsThinking: boolean }> {
-    return this.onModel('applyTemplate', modelId, { request });
+  applyTemplate(modelId: string, request: ChatRequest): Promise<ResultOf<'applyTemplate'>> {
+    return this.onModel('applyTemplate', { modelId, request });
   }
 
-  saveSession(modelId: string, file: string, seq = 0): Promise<{ tokens: number }> {
-    return this.onModel('saveSession', modelId, { path: file, seq });
+  saveSession(modelId: string, file: string, seq = 0): Promise<ResultOf<'saveSession'>> {
+    return this.onModel('saveSession', { modelId, path: file, seq });
   }
 
-  restoreSession(modelId: string, file: string, seq = 0): Promise<{ tokens: number }> {
-    return this.onModel('restoreSession', modelId, { path: file, seq });
+  restoreSession(modelId: string, file: string, seq = 0): Promise<ResultOf<'restoreSession'>> {
+    return this.onModel('restoreSession', { modelId, path: file, seq });
   }
 
   async clearSequence(modelId: string, seq = 0): Promise<void> {
-    await this.onModel('clearSequence', modelId, { seq });
+    await this.onModel('clearSequence', { modelId, seq });
   }
 
-  contextInfo(modelId: string): Promise<Record<string, unknown>> {
-    return this.onModel('contextInfo', modelId, {});
+  contextInfo(modelId: string): Promise<ResultOf<'contextInfo'>> {
+    return this.onModel('contextInfo', { modelId });
   }
 
   /** llama.cpp's memory estimate for a model and load parameters, without loading the weights. */
-  estimate(file: string, params: LoadParamsInput = {}, signal?: AbortSignal): Promise<Estimate> {
+  estimate(file: string, params: LoadParamsInput = {}, signal?: AbortSignal): Promise<ResultOf<'estimate'>> {
     return this.request('estimate', { path: file, params }, { signal });
   }
 
   /** llama.cpp's parameter fitting: the offload (and, with autoContext, the context) that fits. */
-  fit(file: string, params: LoadParamsInput = {}, opts: { marginMiB?: number; autoContext?: boolean } = {}): Promise<FitResult> {
+  fit(file: string, params: LoadParamsInput = {}, opts: { marginMiB?: number; autoContext?: boolean } = {}): Promise<ResultOf<'fit'>> {
     return this.request('fit', { path: file, params, ...opts });
   }
 
   /** llama.cpp's breakdown of what a loaded model and its context allocated. */
-  memory(modelId: string): Promise<MemoryBreakdown> {
-    return this.onModel('memory', modelId, {});
+  memory(modelId: string): Promise<ResultOf<'memory'>> {
+    return this.onModel('memory', { modelId });
   }
 
   /** Stops the host for good. */

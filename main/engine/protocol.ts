@@ -1,12 +1,23 @@
 /**
- * The typed protocol between EngineClient (main process) and the engine host process.
- * Every message crossing the process boundary is validated with these zod schemas on arrival.
+ * The typed protocol between EngineClient (main process) and the engine host process: the messages
+ * (envelopes) and the shapes requests and results are made of. Every message crossing the process
+ * boundary is validated with these zod schemas on arrival; each method's params, result and streamed
+ * event are in methods.ts.
  */
 import { z } from 'zod';
-import { chatChars, chatTooLong, JsonValue, LOAD_FIELDS, MAX_CHAT_CHARS, RequestOptions, Sampling, TokenLogprobs } from '../params';
+import { chatChars, chatTooLong, JsonValue, MAX_CHAT_CHARS, RequestOptions, Sampling, TokenLogprobs } from '../params';
 
 export { CONTEXT_STEP, contextSizeUsed, DEFAULT_CONTEXT_SIZE, defaultContextSize, LoadParams, MAX_CONTEXT_SIZE, QUANTIZED_CACHE_TYPES, Sampling, TokenLogprobs } from '../params';
 export type { LoadParamsInput } from '../params';
+
+/**
+ * A list of numbers (token ids, an embedding), checked in one plain pass: such results run to millions
+ * of items, checked on main's thread, where z.array(z.number())'s per-item parse is many times slower.
+ */
+export function numberList(o: { integers?: boolean } = {}): z.ZodType<number[]> {
+  const ok = o.integers ? Number.isInteger : (n: unknown) => typeof n === 'number';
+  return z.custom<number[]>((v) => Array.isArray(v) && v.every((n) => ok(n)), { message: o.integers ? 'expected a list of integers' : 'expected a list of numbers' });
+}
 
 export const ChatMessage = z.object({
   role: z.enum(['system', 'user', 'assistant', 'tool']),
@@ -70,7 +81,7 @@ export const GenerateResult = z.object({
   reasoning: z.string(),
   toolCalls: z.array(z.object({ id: z.string(), name: z.string(), arguments: z.string() })),
   /** generated token ids */
-  tokens: z.array(z.number()),
+  tokens: numberList({ integers: true }),
   /** tokens generated after an abort reached the running request (-1 when it was not aborted while running) */
   tokensAfterAbort: z.number(),
   /** prompt tokens decoded after an abort reached the running request (-1 likewise): at most one micro-batch */
@@ -134,42 +145,6 @@ export type Device = z.infer<typeof Device>;
 export const LoadedModule = z.object({ backend: z.string(), variant: z.string().optional(), path: z.string(), score: z.number().optional() });
 export type LoadedModule = z.infer<typeof LoadedModule>;
 
-/** Methods and their parameter schemas. */
-export const Methods = {
-  version: z.object({}).strict(),
-  devices: z.object({}).strict(),
-  info: z.object({ path: z.string().min(1) }).strict(),
-  load: z.object({ modelId: z.string().min(1), path: z.string().min(1), params: z.unknown() }).strict(),
-  unload: z.object({ modelId: z.string().min(1) }).strict(),
-  loaded: z.object({}).strict(),
-  chat: z.object({ modelId: z.string().min(1), request: z.unknown() }).strict(),
-  complete: z.object({ modelId: z.string().min(1), request: z.unknown() }).strict(),
-  embed: z.object({ modelId: z.string().min(1), texts: z.array(z.string()).min(1).max(4096) }).strict(),
-  tokenize: z.object({ modelId: z.string().min(1), text: z.string(), addSpecial: z.boolean().optional(), parseSpecial: z.boolean().optional() }).strict(),
-  detokenize: z.object({ modelId: z.string().min(1), tokens: z.array(z.number().int()) }).strict(),
-  applyTemplate: z.object({ modelId: z.string().min(1), request: z.unknown() }).strict(),
-  saveSession: z.object({ modelId: z.string().min(1), path: z.string().min(1), seq: z.number().int().min(0).default(0) }).strict(),
-  restoreSession: z.object({ modelId: z.string().min(1), path: z.string().min(1), seq: z.number().int().min(0).default(0) }).strict(),
-  clearSequence: z.object({ modelId: z.string().min(1), seq: z.number().int().min(0).default(0) }).strict(),
-  contextInfo: z.object({ modelId: z.string().min(1) }).strict(),
-  estimate: z.object({ path: z.string().min(1), params: z.unknown() }).strict(),
-  fit: z.object({ path: z.string().min(1), params: z.unknown(), marginMiB: LOAD_FIELDS.fitMarginMiB.schema.default(LOAD_FIELDS.fitMarginMiB.default), autoContext: z.boolean().default(false) }).strict(),
-  memory: z.object({ modelId: z.string().min(1) }).strict(),
-  /** what the host holds and has done: native models and contexts alive, loads and generations started, its RSS */
-  stats: z.object({}).strict(),
-  /** test hook, honoured only when the host runs with HEARTH_TEST_HOOKS=1: abort() like a failed assert */
-  crash: z.object({ how: z.enum(['abort', 'exit']) }).strict(),
-  /** test hook (HEARTH_TEST_HOOKS=1): busy-waits on the host's JS thread, as a hung native call would */
-  block: z.object({ ms: z.number().int().min(0).max(600_000) }).strict(),
-  /**
-   * test hook (HEARTH_TEST_HOOKS=1): the next model file the host checks waits after the check, before
-   * llama.cpp gets it: the host writes `<dir>/checked` and goes on once `<dir>/go` exists. `identity`
-   * takes the path split models and Windows take (verify the file's identity after the load).
-   */
-  loadGate: z.object({ dir: z.string().min(1), identity: z.boolean().default(false) }).strict(),
-} as const;
-export type Method = keyof typeof Methods;
-
 export const ClientMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('request'), id: z.number().int(), method: z.string(), params: z.unknown() }),
   z.object({ type: z.literal('cancel'), id: z.number().int() }),
@@ -214,12 +189,10 @@ export const HostStats = z.object({
 export type HostStats = z.infer<typeof HostStats>;
 export type HostMessage = z.infer<typeof HostMessage>;
 
-/** A streamed piece of a reply: several tokens' text, batched by the host. */
-export const StreamEvent = z.union([
-  z.object({ kind: z.literal('piece'), content: z.string(), reasoning: z.string(), probs: z.array(TokenLogprobs).optional() }),
-  z.object({ kind: z.literal('progress'), progress: z.number() }),
-]);
-export type StreamEvent = z.infer<typeof StreamEvent>;
+/** A streamed piece of a reply (chat, complete): several tokens' text, batched by the host. */
+export const PieceEvent = z.object({ kind: z.literal('piece'), content: z.string(), reasoning: z.string(), probs: z.array(TokenLogprobs).optional() });
+/** A load's progress, 0..1. (Which method streams which event: methods.ts.) */
+export const ProgressEvent = z.object({ kind: z.literal('progress'), progress: z.number() });
 
 /** An error with a stable code, as thrown by EngineClient. */
 export class EngineError extends Error {

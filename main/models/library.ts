@@ -101,7 +101,7 @@ export class ModelLibrary {
     if (this.state.loaded) {
       try {
         const info = await this.deps.engine.contextInfo(CHAT_MODEL_ID);
-        const used = (info.sequenceTokens as number[] | undefined)?.[0] ?? 0;
+        const used = info.sequenceTokens[0] ?? 0;
         this.state = { ...this.state, loaded: { ...this.state.loaded, tokensUsed: used } };
       } catch {
         /* engine restarting: report what we know */
@@ -162,7 +162,7 @@ export class ModelLibrary {
         const r = await this.deps.engine.load(CHAT_MODEL_ID, file, params, (p) => {
           if (this.loadToken === token) this.set({ loading: { path: file, progress: p } });
         });
-        this.contextSize = Number(r.context.contextSize ?? 0);
+        this.contextSize = r.context.contextSize;
         this.loadedSettings = { path: file, settings };
         this.set({ loaded: { path: file, contextSize: this.contextSize, tokensUsed: 0 }, loading: null, error: null });
       } catch (e) {

@@ -1,0 +1,312 @@
+/**
+ * The models an engine host holds (host.ts): loading (de-duplicated per id, cancellable), unloading
+ * and disposing them, and every use of a model file — checked and handed to llama.cpp as the same file
+ * (model-file.ts) for loads, metadata reads, estimates and fits, with the load parameters the addon
+ * gets made concrete in one place (nativeParams).
+ *
+ * One loaded model = a llama_model + its context (which owns a worker thread and a task queue: the
+ * per-model scheduler). Several models may be loaded at once.
+ */
+import path from 'path';
+import { NativeAddon, NativeContext, NativeModel } from './addon';
+import { defaultContextSize, EngineError, Estimate, FILE_TYPE_NAMES, FitResult, LoadParams, ModelMetadata, QUANTIZED_CACHE_TYPES } from './protocol';
+import type { ResultOf } from './methods';
+import { GgufHeaderCache } from '../gguf/cache';
+import { GgufHeader, ggufNumber, ggufString } from '../gguf/read';
+import { CheckedModelFile, LoadGate, withCheckedModelFile } from './model-file';
+import { hostWithAvailableRam } from './system-memory';
+
+export interface Loaded {
+  modelId: string;
+  path: string;
+  params: LoadParams;
+  model: NativeModel;
+  ctx: NativeContext;
+  /** what llama.cpp's fitting chose (gpuLayers "auto" with a GPU) */
+  fit?: ResultOf<'load'>['fit'];
+}
+
+/** A load in flight, shared by every request for the same model with the same file and parameters. */
+interface Loading {
+  modelId: string;
+  key: string;
+  /** the model file (absolute) */
+  file: string;
+  promise: Promise<Loaded>;
+  /** the requests waiting for it (progress goes to each) */
+  requesters: Set<number>;
+  cancelled: boolean;
+  cancel(): void;
+}
+
+export const aborted = () => new EngineError('aborted', 'the request was aborted');
+
+export class HostModels {
+  private readonly loaded = new Map<string, Loaded>();
+  private readonly loading = new Map<string, Loading>();
+  /** every load in flight, also those replaced in `loading` by a newer load of their id (until they end) */
+  private readonly loads = new Set<Loading>();
+  private readonly headers = new GgufHeaderCache();
+  /** native model loads started, native models and contexts alive */
+  readonly counts = { loadsStarted: 0, models: 0, contexts: 0 };
+  /** the sizes of the model files llama.cpp is loading (the watchdog's bound before a load's first progress) */
+  private readonly loadingSizes = new Map<string, number>();
+  /** test hook (`loadGate`): the next check of a model file waits here before llama.cpp gets it */
+  gate: LoadGate | undefined;
+
+  constructor(
+    private readonly addon: NativeAddon,
+    /** a load's progress, sent to each request waiting for it */
+    private readonly onProgress: (requestId: number, progress: number) => void,
+  ) {}
+
+  /** The model loaded under an id; `not_loaded` when there is none. */
+  get(modelId: string): Loaded {
+    const l = this.loaded.get(modelId);
+    if (!l) throw new EngineError('not_loaded', `model ${modelId} is not loaded`);
+    return l;
+  }
+
+  list(): Loaded[] {
+    return [...this.loaded.values()];
+  }
+
+  /** The ids loaded and loading (for `stats`). */
+  ids(): { loaded: string[]; loading: string[] } {
+    return { loaded: [...this.loaded.keys()], loading: [...this.loading.keys()] };
+  }
+
+  /** The size of a model file llama.cpp is loading now. */
+  loadingSize(file: string): number | undefined {
+    return this.loadingSizes.get(file);
+  }
+
+  /** The file (absolute) of a model loaded or loading under an id. */
+  fileOf(modelId: string): string | undefined {
+    const l = this.loaded.get(modelId);
+    return l ? path.resolve(l.path) : this.loading.get(modelId)?.file;
+  }
+
+  /** The ids of the models loaded or loading from any of these files (absolute). */
+  idsOn(files: ReadonlySet<string>): string[] {
+    const ids = new Set<string>();
+    for (const l of this.loaded.values()) if (files.has(path.resolve(l.path))) ids.add(l.modelId);
+    for (const j of this.loads) if (files.has(j.file)) ids.add(j.modelId);
+    return [...ids];
+  }
+
+  metadata(model: NativeModel): ModelMetadata {
+    const m = model.metadata();
+    return { ...m, fileTypeName: m.fileType === null ? undefined : FILE_TYPE_NAMES[m.fileType] ?? `type ${m.fileType}` };
+  }
+
+  /** A model's metadata and parameter count without allocating the weights (nor running the chat template). */
+  info(file: string): Promise<ModelMetadata> {
+    return this.withModelFile(file, undefined, async (f) => {
+      const model = await this.addon.loadModel(f.nativePath, { gpuLayers: 0, noAlloc: true, useMmap: false, displayPath: f.file }).promise;
+      try {
+        return this.metadata(model);
+      } finally {
+        await model.dispose();
+      }
+    });
+  }
+
+  /** llama.cpp's memory estimate for a load of `file` with these parameters, without loading the weights. */
+  estimate(file: string, params: LoadParams, signal: AbortSignal): Promise<Estimate> {
+    return this.withModelFile(file, signal, async (f) => {
+      const lp = this.withDefaultContext(f.header, params);
+      return hostWithAvailableRam(await this.addon.estimateMemory(f.nativePath, this.nativeParams(lp)));
+    });
+  }
+
+  /** llama.cpp's parameter fitting for a load of `file`: the offload (and with `autoContext` the context) that fits. */
+  fit(file: string, params: LoadParams, opts: { marginMiB: number; autoContext: boolean }, signal: AbortSignal): Promise<FitResult> {
+    return this.withModelFile(file, signal, async (f) => {
+      const lp = this.withDefaultContext(f.header, params);
+      return this.addon.fitParams(f.nativePath, this.nativeParams(lp, { gpuLayers: 'auto' }), {
+        marginMiB: opts.marginMiB,
+        contextMode: opts.autoContext ? 'auto' : 'fixed',
+      });
+    });
+  }
+
+  /** The parameters with the context a load would get (defaultContextSize). */
+  private withDefaultContext(h: GgufHeader, p: LoadParams): LoadParams {
+    if (p.contextSize !== undefined) return p;
+    const arch = ggufString(h, 'general.architecture') ?? '';
+    return { ...p, contextSize: defaultContextSize(ggufNumber(h, `${arch}.context_length`) ?? 0) };
+  }
+
+  /** A model file checked and handed to llama.cpp as the same file (model-file.ts); the test hook's gate applies once. */
+  private withModelFile<T>(file: string, signal: AbortSignal | undefined, use: (f: CheckedModelFile) => Promise<T>, discard?: (r: T) => void): Promise<T> {
+    const gate = this.gate;
+    this.gate = undefined;
+    return withCheckedModelFile(file, this.headers, { signal, gate }, use, discard);
+  }
+
+  private hasGpu(): boolean {
+    return this.addon.devices().some((d) => d.type === 'gpu' || d.type === 'igpu');
+  }
+
+  /**
+   * What the addon takes: the load parameters without the host-only ones, and flash attention "auto"
+   * made concrete for a load that runs only on the CPU: off there (llama.cpp's CPU flash-attention
+   * kernels generate much slower once the conversation is long; the figures are in
+   * docs/benchmarks.md), unless a quantized V cache needs it.
+   * Estimates, fitting and loads all pass through here, so they agree.
+   */
+  private nativeParams(p: LoadParams, override: Partial<LoadParams> = {}): Record<string, unknown> {
+    const { fitMarginMiB: _margin, ...rest } = { ...p, ...override };
+    if (rest.flashAttention === 'auto' && !QUANTIZED_CACHE_TYPES.has(rest.cacheTypeV) && (rest.gpuLayers === 0 || !this.hasGpu())) {
+      rest.flashAttention = 'off';
+    }
+    return rest;
+  }
+
+  /**
+   * Loads a model under an id. A load of the same id with the same file and parameters joins the one in
+   * flight; one with others cancels it and waits for it to end. Whatever was loaded under the id before
+   * is disposed first. `signal` withdraws this request; the load is cancelled when no request waits.
+   */
+  load(requestId: number, modelId: string, file: string, params: LoadParams, signal: AbortSignal): Promise<Loaded> {
+    const key = JSON.stringify([path.resolve(file), params]);
+    let job = this.loading.get(modelId);
+    if (!job || job.key !== key || job.cancelled) job = this.startLoad(modelId, file, params, key, job);
+    const j = job;
+    j.requesters.add(requestId);
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        j.requesters.delete(requestId);
+        if (j.requesters.size === 0) j.cancel();
+        reject(aborted());
+      };
+      if (signal.aborted) return onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      j.promise.then(
+        (l) => {
+          signal.removeEventListener('abort', onAbort);
+          j.requesters.delete(requestId);
+          resolve(l);
+        },
+        (e: unknown) => {
+          signal.removeEventListener('abort', onAbort);
+          j.requesters.delete(requestId);
+          reject(e);
+        },
+      );
+    });
+  }
+
+  private startLoad(modelId: string, file: string, params: LoadParams, key: string, previous: Loading | undefined): Loading {
+    previous?.cancel();
+    let handle: { promise: Promise<NativeModel>; cancel(): void } | undefined;
+    // a cancel during the header check stops the parse between chunks
+    const parse = new AbortController();
+    const job: Loading = {
+      modelId,
+      key,
+      file: path.resolve(file),
+      requesters: new Set(),
+      cancelled: false,
+      cancel: () => {
+        job.cancelled = true;
+        parse.abort();
+        handle?.cancel();
+      },
+      promise: undefined as never,
+    };
+    const check = () => {
+      if (job.cancelled) throw aborted();
+    };
+    job.promise = (async (): Promise<Loaded> => {
+      // one load per id at a time: wait for the one this replaces to end
+      if (previous) await previous.promise.catch(() => undefined);
+      await this.disposeLoaded(modelId);
+      check();
+      const gpu = this.hasGpu();
+      let native: Record<string, unknown> = {};
+      const model = await this.withModelFile(
+        file,
+        parse.signal,
+        async (f) => {
+          check();
+          // the context the load gets follows the checked file's trained context (defaultContextSize)
+          native = this.nativeParams(this.withDefaultContext(f.header, params));
+          // gpuLayers "auto" with a GPU: the addon runs llama.cpp's own fitting (--fit) right before the load,
+          // the largest offload that leaves the margin free on every device
+          const modelParams = params.gpuLayers === 'auto' && gpu ? { ...native, fitMarginMiB: params.fitMarginMiB } : native;
+          this.counts.loadsStarted++;
+          handle = this.addon.loadModel(f.nativePath, { ...modelParams, displayPath: f.file }, (progress) => {
+            for (const id of job.requesters) this.onProgress(id, progress);
+          });
+          this.loadingSizes.set(f.file, f.size);
+          const m = await handle.promise.finally(() => this.loadingSizes.delete(f.file));
+          this.counts.models++;
+          return m;
+        },
+        (m) => void this.disposeModel(m),
+      );
+      let ctx: NativeContext | undefined;
+      try {
+        check();
+        const fit = model.fitResult();
+        ctx = await this.addon.createContext(model, native);
+        this.counts.contexts++;
+        check();
+        const l: Loaded = { modelId, path: file, params, model, ctx, fit: fit ?? undefined };
+        await this.disposeLoaded(modelId);
+        this.loaded.set(modelId, l);
+        return l;
+      } catch (e) {
+        if (ctx) await this.disposeContext(ctx);
+        await this.disposeModel(model);
+        throw e;
+      }
+    })();
+    job.promise
+      .catch(() => undefined)
+      .finally(() => {
+        if (this.loading.get(modelId) === job) this.loading.delete(modelId);
+        this.loads.delete(job);
+      });
+    this.loading.set(modelId, job);
+    this.loads.add(job);
+    return job;
+  }
+
+  /** Settles once the context's worker has stopped and its memory is freed (off the JS thread). */
+  private async disposeContext(ctx: NativeContext): Promise<void> {
+    this.counts.contexts--;
+    await ctx.dispose().catch(() => undefined);
+  }
+
+  /** Settles once the weights are freed, off the JS thread (contexts are disposed first, so none holds them). */
+  private async disposeModel(model: NativeModel): Promise<void> {
+    this.counts.models--;
+    await model.dispose().catch(() => undefined);
+  }
+
+  private async disposeLoaded(modelId: string): Promise<boolean> {
+    const l = this.loaded.get(modelId);
+    if (!l) return false;
+    this.loaded.delete(modelId);
+    await this.disposeContext(l.ctx); // aborts what runs; the join and the free happen off this thread
+    await this.disposeModel(l.model);
+    return true;
+  }
+
+  /** Unloads a model; a load of it in flight is cancelled first (or, if it got through, undone). Whether there was one. */
+  async unload(modelId: string): Promise<boolean> {
+    const job = this.loading.get(modelId);
+    let had = false;
+    if (job) {
+      job.cancel();
+      had = await job.promise.then(
+        () => true,
+        () => false,
+      );
+    }
+    return (await this.disposeLoaded(modelId)) || had;
+  }
+}

@@ -1,0 +1,155 @@
+/**
+ * Every method of the engine protocol, defined once: the params the host accepts, the result the
+ * client accepts, and the event it streams before its response (when it streams one). The host
+ * validates params before dispatch (host-dispatch.ts: a request that does not fit is answered
+ * `invalid_argument`), its handler table is typed from this map (a method without a handler does not
+ * compile), and the client validates every result (channel.ts: one that does not fit rejects the call
+ * with `internal`). Parameter families come from main/params; shapes from protocol.ts.
+ */
+import { z } from 'zod';
+import { LOAD_FIELDS, LoadParams, REQUEST_FIELDS } from '../params';
+import {
+  ChatRequest,
+  CompletionRequest,
+  Device,
+  Estimate,
+  FitResult,
+  GenerateResult,
+  HostStats,
+  LoadedModule,
+  MemoryBreakdown,
+  ModelMetadata,
+  numberList,
+  PieceEvent,
+  ProgressEvent,
+} from './protocol';
+
+const ModelId = z.string().min(1);
+const FilePath = z.string().min(1);
+/** the KV cache sequence (slot) a session call works on: the request family's `seq` */
+const Seq = REQUEST_FIELDS.seq.schema.default(REQUEST_FIELDS.seq.default);
+const None = z.object({}).strict();
+
+/** What a context was created with (llama_context's own values) and the tokens each sequence holds; the addon may add keys. */
+export const ContextInfo = z
+  .object({
+    contextSize: z.number(),
+    batchSize: z.number(),
+    ubatchSize: z.number(),
+    parallel: z.number(),
+    threads: z.number(),
+    threadsBatch: z.number(),
+    cacheTypeK: z.string(),
+    cacheTypeV: z.string(),
+    flashAttention: z.string(),
+    embeddings: z.boolean(),
+    /** tokens held per sequence, as the worker last published them */
+    sequenceTokens: z.array(z.number()),
+  })
+  .passthrough();
+export type ContextInfo = z.infer<typeof ContextInfo>;
+
+/** What llama.cpp's fitting chose for a load (gpuLayers "auto" with a GPU): the split is not reported. */
+export const LoadFit = FitResult.omit({ tensorSplit: true });
+
+export const LoadedModel = z.object({
+  modelId: z.string(),
+  metadata: ModelMetadata,
+  context: ContextInfo,
+  /** what llama.cpp's fitting chose when gpuLayers was "auto" and a GPU was present */
+  fit: LoadFit.nullable(),
+});
+export type LoadedModel = z.infer<typeof LoadedModel>;
+
+export const VersionInfo = z.object({
+  llamaCommit: z.string(),
+  backends: z.array(z.string()),
+  systemInfo: z.string(),
+  pid: z.number(),
+  /** the backend modules the host chose (for the CPU built in variants, which one this machine runs) */
+  modules: z.array(LoadedModule),
+});
+
+export const TemplateResult = z.object({ prompt: z.string(), tokens: z.number(), format: z.string(), supportsThinking: z.boolean() });
+export const SessionResult = z.object({ tokens: z.number() });
+
+interface MethodSpec {
+  params: z.ZodTypeAny;
+  result: z.ZodTypeAny;
+  /** what the method streams before its response (absent: nothing) */
+  event?: z.ZodTypeAny;
+}
+
+export const METHODS = {
+  version: { params: None, result: VersionInfo },
+  devices: { params: None, result: z.array(Device) },
+  info: { params: z.object({ path: FilePath }).strict(), result: ModelMetadata },
+  load: {
+    params: z.object({ modelId: ModelId, path: FilePath, params: LoadParams.default({}) }).strict(),
+    result: LoadedModel,
+    event: ProgressEvent,
+  },
+  /** whether the model was loaded (or loading) */
+  unload: { params: z.object({ modelId: ModelId }).strict(), result: z.boolean() },
+  loaded: { params: None, result: z.array(z.object({ modelId: z.string(), path: z.string(), params: LoadParams, context: ContextInfo })) },
+  chat: { params: z.object({ modelId: ModelId, request: ChatRequest }).strict(), result: GenerateResult, event: PieceEvent },
+  complete: { params: z.object({ modelId: ModelId, request: CompletionRequest }).strict(), result: GenerateResult, event: PieceEvent },
+  embed: { params: z.object({ modelId: ModelId, texts: z.array(z.string()).min(1).max(4096) }).strict(), result: z.array(numberList()) },
+  tokenize: {
+    params: z.object({ modelId: ModelId, text: z.string(), addSpecial: z.boolean().optional(), parseSpecial: z.boolean().optional() }).strict(),
+    result: numberList({ integers: true }),
+  },
+  detokenize: { params: z.object({ modelId: ModelId, tokens: z.array(z.number().int()) }).strict(), result: z.string() },
+  applyTemplate: { params: z.object({ modelId: ModelId, request: ChatRequest }).strict(), result: TemplateResult },
+  saveSession: { params: z.object({ modelId: ModelId, path: FilePath, seq: Seq }).strict(), result: SessionResult },
+  restoreSession: { params: z.object({ modelId: ModelId, path: FilePath, seq: Seq }).strict(), result: SessionResult },
+  clearSequence: { params: z.object({ modelId: ModelId, seq: Seq }).strict(), result: z.null() },
+  contextInfo: { params: z.object({ modelId: ModelId }).strict(), result: ContextInfo },
+  estimate: { params: z.object({ path: FilePath, params: LoadParams.default({}) }).strict(), result: Estimate },
+  fit: {
+    params: z
+      .object({
+        path: FilePath,
+        params: LoadParams.default({}),
+        marginMiB: LOAD_FIELDS.fitMarginMiB.schema.default(LOAD_FIELDS.fitMarginMiB.default),
+        autoContext: z.boolean().default(false),
+      })
+      .strict(),
+    result: FitResult,
+  },
+  memory: { params: z.object({ modelId: ModelId }).strict(), result: MemoryBreakdown },
+  /** what the host holds and has done: native models and contexts alive, loads and generations started, its RSS */
+  stats: { params: None, result: HostStats },
+  /** test hook, honoured only when the host runs with HEARTH_TEST_HOOKS=1: abort() like a failed assert (never answered) */
+  crash: { params: z.object({ how: z.enum(['abort', 'exit']) }).strict(), result: z.never() },
+  /** test hook (HEARTH_TEST_HOOKS=1): busy-waits on the host's JS thread, as a hung native call would */
+  block: { params: z.object({ ms: z.number().int().min(0).max(600_000) }).strict(), result: z.null() },
+  /**
+   * test hook (HEARTH_TEST_HOOKS=1): the next model file the host checks waits after the check, before
+   * llama.cpp gets it: the host writes `<dir>/checked` and goes on once `<dir>/go` exists. `identity`
+   * takes the path split models and Windows take (verify the file's identity after the load).
+   */
+  loadGate: { params: z.object({ dir: z.string().min(1), identity: z.boolean().default(false) }).strict(), result: z.null() },
+} satisfies Record<string, MethodSpec>;
+
+type Spec = typeof METHODS;
+export type Method = keyof Spec;
+/** A method's params as the host's handler gets them (defaults applied). */
+export type ParamsOf<M extends Method> = z.output<Spec[M]['params']>;
+/** A method's params as a caller sends them. */
+export type ParamsIn<M extends Method> = z.input<Spec[M]['params']>;
+export type ResultOf<M extends Method> = z.output<Spec[M]['result']>;
+/** What a method streams (never: nothing). */
+export type EventOf<M extends Method> = M extends Method ? (Spec[M] extends { event: infer E extends z.ZodTypeAny } ? z.output<E> : never) : never;
+/** The methods that name a loaded model. */
+export type ModelMethod = { [M in Method]: ParamsIn<M> extends { modelId: string } ? M : never }[Method];
+
+/** Whether `name` is a method (an own key: `toString` is not one). */
+export function isMethod(name: string): name is Method {
+  return Object.prototype.hasOwnProperty.call(METHODS, name);
+}
+
+/** A zod error's issues in one line: `path message; …` (`value`: the whole value). */
+export function issuesText(e: z.ZodError): string {
+  return e.issues.map((i) => `${i.path.join('.') || 'value'} ${i.message}`).join('; ');
+}
