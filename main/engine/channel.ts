@@ -6,6 +6,7 @@
 import { fork } from 'child_process';
 import path from 'path';
 import { llamaLineJoiner, Logger } from '../logging';
+import { toCode } from '../errors/catalogue';
 import { projectRoot } from '../paths';
 import { EngineError, HostMessage, HungMessage, Method, StreamEvent } from './protocol';
 
@@ -153,7 +154,7 @@ export class HostChannel {
     }
     this.pending.delete(msg.id);
     if (msg.ok) p.resolve(msg.result);
-    else p.reject(new EngineError(msg.error.code, msg.error.message));
+    else p.reject(new EngineError(toCode(msg.error.code, 'engine', 'native'), msg.error.message));
   }
 
   /**

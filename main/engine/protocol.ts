@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { chatChars, chatTooLong, JsonValue, LOAD_FIELDS, MAX_CHAT_CHARS, RequestOptions, Sampling, TokenLogprobs } from '../params';
+import type { EngineErrorCode } from '../errors/catalogue';
 
 export { CONTEXT_STEP, contextSizeUsed, DEFAULT_CONTEXT_SIZE, defaultContextSize, LoadParams, MAX_CONTEXT_SIZE, QUANTIZED_CACHE_TYPES, Sampling, TokenLogprobs } from '../params';
 export type { LoadParamsInput } from '../params';
@@ -221,10 +222,13 @@ export const StreamEvent = z.union([
 ]);
 export type StreamEvent = z.infer<typeof StreamEvent>;
 
-/** An error with a stable code, as thrown by EngineClient. */
+/**
+ * An error with a stable code, as thrown by EngineClient: one of the catalogue's engine or native codes
+ * (main/errors/catalogue.ts). A code from the wire goes through toCode(code, 'engine', 'native').
+ */
 export class EngineError extends Error {
   constructor(
-    public readonly code: string,
+    public readonly code: EngineErrorCode,
     message: string,
   ) {
     super(message);
