@@ -325,7 +325,7 @@ Napi::Value Context::Create(const Napi::CallbackInfo & info) {
                 throw HearthError(codes::out_of_memory, "not enough memory for a context of " + std::to_string(cp.n_ctx) +
                                                             " tokens: llama.cpp could not allocate its cache or compute buffers (see the engine log)");
             }
-            if (!st->ctx) throw HearthError(codes::context_failed, "llama.cpp could not create a context of " + std::to_string(cp.n_ctx) + " tokens (unsupported parameters; see the engine log)");
+            if (!st->ctx) throw HearthError(codes::context_failed, "llama.cpp could not create a context of " + std::to_string(cp.n_ctx) + " tokens (see the engine log)");
             st->n_ctx = (int) llama_n_ctx(st->ctx);
             st->n_batch = (int) llama_n_batch(st->ctx);
             st->n_ubatch = (int) llama_n_ubatch(st->ctx);

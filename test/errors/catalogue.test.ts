@@ -159,7 +159,7 @@ describe('the real addon', () => {
       out.fine = await codeOf(() => ctx.generate(JSON.stringify({ prompt: 'hi', maxTokens: 2 })));
       await ctx.dispose();
       out.disposedContext = await codeOf(() => ctx.generate(JSON.stringify({ prompt: 'hi' })));
-      model.dispose();
+      await model.dispose();
       out.disposedModel = await codeOf(() => model.tokenize('hi'));
       out.disposedTemplate = await codeOf(() => model.applyChatTemplate(JSON.stringify({ messages: [{ role: 'user', content: 'hi' }] })));
       return out;`,
