@@ -5,7 +5,8 @@
  */
 import { EngineClient } from './engine/client';
 import { Logger, RepeatLimiter } from './logging';
-import { AppInfo, Channel, Diagnostics, contract, EventName, EventOf, events, IPC_ERROR_CODES, IpcError, IpcErrorCode, IpcReply, isChannel, RequestOf, ResponseOf } from './ipc/contract';
+import { toCode } from './errors/catalogue';
+import { AppInfo, Channel, Diagnostics, contract, EventName, EventOf, events, IpcError, IpcReply, isChannel, RequestOf, ResponseOf } from './ipc/contract';
 import { toReply } from './ipc/reply';
 import { collectDiagnostics } from './diagnostics';
 import { DataPaths } from './paths';
@@ -131,14 +132,11 @@ export class Services {
   }
 }
 
-const KNOWN_CODES: ReadonlySet<string> = new Set(IPC_ERROR_CODES);
-
-/** The IpcError an error crossing IPC becomes (its own code when the contract knows it, else `internal`). */
+/** The IpcError an error crossing IPC becomes (its own code when the catalogue lets it cross IPC, else `internal`). */
 export function toIpcError(e: unknown): IpcError {
   if (e instanceof IpcError) return e;
-  const code = (e as { code?: unknown } | null)?.code;
   const message = e instanceof Error ? e.message : String(e);
-  return new IpcError(typeof code === 'string' && KNOWN_CODES.has(code) ? (code as IpcErrorCode) : 'internal', message);
+  return new IpcError(toCode((e as { code?: unknown } | null)?.code, 'ipc'), message);
 }
 
 export type { RequestOf };

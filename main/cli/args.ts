@@ -7,7 +7,10 @@ export interface ParsedArgs {
 }
 
 /** A mistake on the command line: printed as one line that says what to give instead. */
-export class UsageError extends Error {}
+export class UsageError extends Error {
+  /** the catalogue's code for input that does not fit (main/errors/catalogue.ts) */
+  readonly code = 'invalid_input';
+}
 
 export function parseArgs(argv: string[], booleans: ReadonlySet<string>, aliases: Record<string, string> = {}): ParsedArgs {
   const positional: string[] = [];

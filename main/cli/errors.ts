@@ -4,6 +4,7 @@
  * main.log with every uncaught error).
  */
 import { z } from 'zod';
+import { CLI_LOG_HINT, ERRORS, ErrorSpec } from '../errors/catalogue';
 import { EngineError } from '../engine/protocol';
 import { UsageError } from './args';
 
@@ -25,25 +26,18 @@ export function listenError(e: unknown, host: string, port: number): Error {
   }
 }
 
-/** What to do about an engine error, by its code (none when the message says it already). */
-const ENGINE_HINTS: Record<string, string> = {
-  invalid_model: 'is it a complete .gguf model file?',
-  not_found: 'check the path',
-  engine_crashed: 'run again with --verbose to see the engine log',
-  engine_unavailable: 'run again with --verbose to see the engine log',
-  engine_hung: 'run again with --verbose to see the engine log',
-  load_failed: 'run again with --verbose to see the engine log',
-  context_failed: 'try a smaller --ctx',
-  out_of_memory: 'try a smaller --ctx or fewer --gpu-layers',
-  context_overflow: 'give a larger --ctx or a shorter prompt',
-};
+/** What to do about an engine error (the catalogue's `cli` hint; for an error that is not the user's to fix, the log). */
+function engineHint(e: EngineError): string | undefined {
+  const spec: ErrorSpec = ERRORS[e.code];
+  return spec.cli ?? (spec.userFixable ? undefined : CLI_LOG_HINT);
+}
 
 /** The one line printed for an error (without the "hearth: " prefix). */
 export function errorLine(e: unknown): string {
   const first = (s: string) => s.split('\n')[0].trim();
   if (e instanceof UsageError) return first(e.message);
   if (e instanceof EngineError) {
-    const hint = ENGINE_HINTS[e.code];
+    const hint = engineHint(e);
     return `${first(e.message)} [${e.code}]${hint && !e.message.includes(hint) ? `: ${hint}` : ''}`;
   }
   if (e instanceof Error) return first(e.message) || e.name;

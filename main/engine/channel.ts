@@ -9,6 +9,7 @@
 import { fork } from 'child_process';
 import path from 'path';
 import { llamaLineJoiner, Logger } from '../logging';
+import { toCode } from '../errors/catalogue';
 import { projectRoot } from '../paths';
 import { EngineError, HostMessage, HungMessage } from './protocol';
 import { EventOf, issuesText, Method, METHODS, ParamsIn, ResultOf } from './methods';
@@ -161,7 +162,7 @@ export class HostChannel {
     }
     this.pending.delete(msg.id);
     if (msg.ok) p.resolve(msg.result);
-    else p.reject(new EngineError(msg.error.code, msg.error.message));
+    else p.reject(new EngineError(toCode(msg.error.code, 'engine', 'native'), msg.error.message));
   }
 
   /**

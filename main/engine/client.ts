@@ -13,6 +13,7 @@
 import { promises as fsp } from 'fs';
 import path from 'path';
 import { BackendChoice, BackendPin } from './backends';
+import { toCode } from '../errors/catalogue';
 import { Logger, silentLogger } from '../logging';
 import { HostChannel, RequestOptions, abortedError } from './channel';
 import { ChatRequest, CompletionRequest, EngineError, HungMessage, LoadParamsInput, TokenLogprobs } from './protocol';
@@ -85,7 +86,7 @@ export class EngineClient {
 
   /** The host's task watchdog gave up: forget the models it names, remember a hostile template's file. */
   private lost(msg: HungMessage): void {
-    const error = new EngineError(msg.code, msg.message);
+    const error = new EngineError(toCode(msg.code, 'engine', 'native'), msg.message);
     if (msg.code === TEMPLATE_TIMEOUT) {
       for (const file of msg.files) {
         const key = path.resolve(file);

@@ -16,6 +16,7 @@
 import type { BigIntStats } from 'fs';
 import fs, { promises as fsp } from 'fs';
 import type { FileHandle } from 'fs/promises';
+import { toCode } from '../errors/catalogue';
 import path from 'path';
 import { GgufHeaderCache, openModelFile } from '../gguf/cache';
 import { GgufHeader, ggufNumber } from '../gguf/read';
@@ -171,7 +172,7 @@ export async function withCheckedModelFile<T>(
       if (f.nativePath === f.file || typeof err?.message !== 'string') throw e;
       const message = renameInMessage(err.message, f.nativePath, f.file);
       if (message === err.message) throw e;
-      throw new EngineError(typeof err.code === 'string' ? err.code : 'internal', message);
+      throw new EngineError(toCode(err.code, 'engine', 'native'), message);
     });
     try {
       await f.verify();

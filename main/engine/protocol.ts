@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { chatChars, chatTooLong, JsonValue, MAX_CHAT_CHARS, RequestOptions, Sampling, TokenLogprobs } from '../params';
+import type { EngineErrorCode } from '../errors/catalogue';
 
 export { CONTEXT_STEP, contextSizeUsed, DEFAULT_CONTEXT_SIZE, defaultContextSize, LoadParams, MAX_CONTEXT_SIZE, QUANTIZED_CACHE_TYPES, Sampling, TokenLogprobs } from '../params';
 export type { LoadParamsInput } from '../params';
@@ -194,10 +195,13 @@ export const PieceEvent = z.object({ kind: z.literal('piece'), content: z.string
 /** A load's progress, 0..1. (Which method streams which event: methods.ts.) */
 export const ProgressEvent = z.object({ kind: z.literal('progress'), progress: z.number() });
 
-/** An error with a stable code, as thrown by EngineClient. */
+/**
+ * An error with a stable code, as thrown by EngineClient: one of the catalogue's engine or native codes
+ * (main/errors/catalogue.ts). A code from the wire goes through toCode(code, 'engine', 'native').
+ */
 export class EngineError extends Error {
   constructor(
-    public readonly code: string,
+    public readonly code: EngineErrorCode,
     message: string,
   ) {
     super(message);

@@ -62,7 +62,7 @@ export function taskBounds(env: NodeJS.ProcessEnv = process.env): TaskBounds {
   return { ...TASK_BOUNDS, ...parsed.data };
 }
 
-/** The error code of a chat template that ran past its deadline (also in the IPC contract's codes). */
+/** The error code of a chat template that ran past its deadline (main/errors/catalogue.ts; it crosses IPC). */
 export const TEMPLATE_TIMEOUT = 'template_timeout';
 
 /** Work the host gives up on: the code and words the requests concerned fail with, and the model files (or ids) it was on. */

@@ -15,6 +15,8 @@
  * `u32 item_type | u64 count | items`; items may themselves be arrays (nested arrays).
  * Tensor dims are listed fastest-varying first: `dims[0]` is ne0, the number of columns.
  */
+import type { GgufErrorCode } from '../errors/catalogue';
+
 // ---------------------------------------------------------------------------------------------
 // Constants
 // ---------------------------------------------------------------------------------------------
@@ -199,15 +201,12 @@ export function ggmlTensorBytes(type: GgmlTypeName, nElements: number): number {
 // ---------------------------------------------------------------------------------------------
 
 /**
- * Why a file is not a usable GGUF file:
- * - `bad_magic`: it does not start with "GGUF";
- * - `bad_version`: a GGUF version this reader does not handle (only 2 and 3 are);
- * - `truncated`: the file ends before the header or the tensor data it describes;
- * - `corrupt`: a value that cannot be right (absurd count or length, unknown type, bad offset, a zero
- *   or overflowing tensor dimension…);
- * - `too_large`: the metadata would take more memory than `GGUF_LIMITS.maxMetadataBytes`.
+ * Why a file is not a usable GGUF file: the catalogue's `gguf` codes (main/errors/catalogue.ts): `bad_magic`,
+ * `bad_version`, `truncated`, `corrupt` (a value that cannot be right: absurd count or length, unknown type,
+ * bad offset, a zero or overflowing tensor dimension…), `too_large` (the metadata would take more memory
+ * than `GGUF_LIMITS.maxMetadataBytes`).
  */
-export type GgufErrorCode = 'bad_magic' | 'bad_version' | 'truncated' | 'corrupt' | 'too_large';
+export type { GgufErrorCode };
 
 /** A malformed or unsupported GGUF file. `message` is one line and names the file. */
 export class GgufError extends Error {

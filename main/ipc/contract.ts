@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { ChatSettings, LOAD_FIELDS, LOAD_SETTING_FIELDS, LoadSettings, MAX_MESSAGE_CHARS, TokenLogprobs } from '../params';
+import { codesOf, type IpcErrorCode } from '../errors/catalogue';
 
 /** how llama.cpp rounds a context size (the settings page says what a size becomes) */
 export { CONTEXT_STEP, contextSizeUsed } from '../params';
@@ -357,32 +358,12 @@ export const WsResponse = z.union([ReplyOk.extend({ id: z.number().int() }), Rep
 export type WsResponse = z.infer<typeof WsResponse>;
 export const WsEvent = z.object({ event: z.string(), payload: z.unknown() });
 
-/** Every code an IPC error may carry (the renderer words them; `internal` is a bug, never an answer to input). */
-export const IPC_ERROR_CODES = [
-  'invalid_input', // the request does not fit its schema, or names something in a way that cannot be
-  'not_found', // a well-formed id or path that names nothing
-  'too_large', // content or a file over its limit
-  'unknown_channel',
-  'forbidden',
-  'busy', // a reply is still being written in this chat
-  'no_model',
-  'needs_confirmation', // guardrail "warn": the load may not fit, ask the user
-  'insufficient_memory', // guardrail "strict": the load does not fit
-  'superseded', // a newer estimate was asked for
-  'invalid_model', // the file is not a model llama.cpp can read
-  'load_failed',
-  'model_changed', // the model file was replaced or written while it loaded (main/engine/model-file.ts); nothing was loaded
-  'model_unknown', // a model path outside the library and not picked this session
-  'engine_crashed',
-  'engine_hung', // the engine host stopped answering, or its native work stopped making progress, and it was restarted
-  'template_timeout', // a model's chat template ran past its deadline (main/engine/watchdog.ts); the message names the model
-  'engine_unavailable',
-  'out_of_memory',
-  'context_overflow',
-  'aborted',
-  'internal',
-] as const;
-export type IpcErrorCode = (typeof IPC_ERROR_CODES)[number];
+/**
+ * Every code an IPC error may carry: the catalogue's `ipc` codes (main/errors/catalogue.ts says what each
+ * means and how the renderer words it; `internal` is a bug, never an answer to input).
+ */
+export const IPC_ERROR_CODES = codesOf('ipc');
+export type { IpcErrorCode };
 
 /** A typed error crossing IPC. */
 export class IpcError extends Error {

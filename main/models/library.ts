@@ -13,7 +13,7 @@ import { ModelFolder, Truncation, WalkLimits } from './listing';
 export const CHAT_MODEL_ID = 'chat';
 
 /** Engine codes a failed load keeps in its IPC error (the renderer words them); any other is `load_failed`. */
-const PASSED_ON: ReadonlySet<string> = new Set<IpcErrorCode>(['invalid_model', 'not_found', 'model_changed', 'template_timeout', 'engine_hung']);
+const PASSED_ON: ReadonlySet<string> = new Set<IpcErrorCode>(['invalid_model', 'not_found', 'model_changed', 'template_timeout', 'engine_hung', 'out_of_memory']);
 
 /**
  * The one answer to a model path the library does not know: the same code and words whether the

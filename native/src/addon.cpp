@@ -50,6 +50,7 @@ const char * levelName(ggml_log_level level) {
 }
 
 void logCallback(ggml_log_level level, const char * text, void *) {
+    noteLogLine(level, text); // an allocation failure on this thread (errors.h AllocationWatch)
     std::lock_guard<std::mutex> lock(g_log_mu);
     if (g_log_set) {
         auto * payload = new std::pair<std::string, std::string>(levelName(level), text ? text : "");
@@ -74,7 +75,7 @@ void logCallback(ggml_log_level level, const char * text, void *) {
 // CPU variant leaves only the one chosen for init() loaded.
 Napi::Value BackendScore(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
-    if (info.Length() < 1 || !info[0].IsString()) throw makeError(env, "invalid_argument", "backendScore(path) needs a path");
+    if (info.Length() < 1 || !info[0].IsString()) throw makeError(env, codes::invalid_argument, "backendScore(path) needs a path");
     std::string path = info[0].As<Napi::String>().Utf8Value();
     using score_fn = int (*)();
     int score = -1;
@@ -87,7 +88,7 @@ Napi::Value BackendScore(const Napi::CallbackInfo & info) {
     HMODULE h = LoadLibraryW(wpath.c_str());
     DWORD err = h ? 0 : GetLastError();
     SetErrorMode(old_mode);
-    if (!h) throw makeError(env, "backend_failed", "could not open backend " + path + " (error " + std::to_string(err) + ")");
+    if (!h) throw makeError(env, codes::backend_failed, "could not open backend " + path + " (error " + std::to_string(err) + ")");
     auto fn = reinterpret_cast<score_fn>(reinterpret_cast<void *>(GetProcAddress(h, "ggml_backend_score")));
     if (fn) score = fn();
     FreeLibrary(h);
@@ -95,7 +96,7 @@ Napi::Value BackendScore(const Napi::CallbackInfo & info) {
     void * h = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (!h) {
         const char * why = dlerror();
-        throw makeError(env, "backend_failed", "could not open backend " + path + ": " + (why ? why : "unknown error"));
+        throw makeError(env, codes::backend_failed, "could not open backend " + path + ": " + (why ? why : "unknown error"));
     }
     auto fn = reinterpret_cast<score_fn>(dlsym(h, "ggml_backend_score"));
     if (fn) score = fn();
@@ -117,7 +118,7 @@ Napi::Value Init(const Napi::CallbackInfo & info) {
             Napi::Array arr = only.As<Napi::Array>();
             for (uint32_t i = 0; i < arr.Length(); i++) {
                 std::string p = arr.Get(i).ToString().Utf8Value();
-                if (!ggml_backend_load(p.c_str())) throw makeError(env, "backend_failed", "could not load backend " + p);
+                if (!ggml_backend_load(p.c_str())) throw makeError(env, codes::backend_failed, "could not load backend " + p);
             }
         } else if (!dir.empty()) {
             ggml_backend_load_all_from_path(dir.c_str());
@@ -184,17 +185,17 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
     llama_log_set(logCallback, nullptr);
     common_log_pause(common_log_main()); // common's own log is for CLI tools; llama's log is forwarded
     exports.Set("llamaCommit", Napi::String::New(env, HEARTH_LLAMA_COMMIT));
-    exports.Set("backendScore", Napi::Function::New(env, BackendScore));
-    exports.Set("init", Napi::Function::New(env, Init));
-    exports.Set("setLogger", Napi::Function::New(env, SetLogger));
-    exports.Set("devices", Napi::Function::New(env, Devices));
-    exports.Set("backends", Napi::Function::New(env, Backends));
-    exports.Set("systemInfo", Napi::Function::New(env, SystemInfo));
-    exports.Set("loadModel", Napi::Function::New(env, Model::Load));
-    exports.Set("createContext", Napi::Function::New(env, Context::Create));
-    exports.Set("estimateMemory", Napi::Function::New(env, EstimateMemory));
-    exports.Set("activities", Napi::Function::New(env, Activities));
-    exports.Set("fitParams", Napi::Function::New(env, FitParams));
+    exports.Set("backendScore", Napi::Function::New(env, guard<BackendScore>));
+    exports.Set("init", Napi::Function::New(env, guard<Init>));
+    exports.Set("setLogger", Napi::Function::New(env, guard<SetLogger>));
+    exports.Set("devices", Napi::Function::New(env, guard<Devices>));
+    exports.Set("backends", Napi::Function::New(env, guard<Backends>));
+    exports.Set("systemInfo", Napi::Function::New(env, guard<SystemInfo>));
+    exports.Set("loadModel", Napi::Function::New(env, guard<Model::Load>));
+    exports.Set("createContext", Napi::Function::New(env, guard<Context::Create>));
+    exports.Set("estimateMemory", Napi::Function::New(env, guard<EstimateMemory>));
+    exports.Set("activities", Napi::Function::New(env, guard<Activities>));
+    exports.Set("fitParams", Napi::Function::New(env, guard<FitParams>));
     addParamsExports(env, exports);
     addSamplerExports(env, exports);
     exports.Set("Model", Model::Init(env));

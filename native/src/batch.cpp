@@ -19,7 +19,7 @@ namespace hearth {
 // filling and scanning a candidate array of the whole vocabulary for every token.
 static llama_token argmaxToken(Context::State & st, int idx) {
     const float * logits = llama_get_logits_ith(st.ctx, idx);
-    if (!logits) throw HearthError("internal", "llama.cpp returned no logits");
+    if (!logits) throw HearthError(codes::internal, "llama.cpp returned no logits");
     const int n = llama_vocab_n_tokens(llama_model_get_vocab(st.model->model));
     int best = 0;
     for (int i = 1; i < n; i++) {
@@ -35,11 +35,10 @@ struct Part {
     bool gen;
 };
 
-static void failRun(GenRun & run, const std::string & code, const std::string & msg) {
+static void failRun(GenRun & run, Code code, const std::string & msg) {
     run.finished = true;
     if (run.task->aborted) { run.task->gen.stopReason = "aborted"; return; }
-    run.task->errCode = code;
-    run.task->errMsg = msg;
+    run.task->error = Failure{code, msg};
 }
 
 // Test hooks (HEARTH_TEST_HOOKS=1 only): HEARTH_TEST_FAIL="sample:<seq>" makes sampling on that sequence
@@ -115,9 +114,9 @@ static void decodeParts(Context::State & st, const std::vector<Part> & parts) {
         }
         std::string used;
         for (int s = 0; s < st.n_seq; s++) used += (s ? "," : "") + std::to_string(st.seq_tokens[s].size());
-        failRun(*parts[0].run, "decode_failed", "llama_decode failed (code " + std::to_string(rc) + "; batch of " + std::to_string(n_tokens) +
+        failRun(*parts[0].run, decodeFailure(rc), "llama_decode failed (code " + std::to_string(rc) + "; batch of " + std::to_string(n_tokens) +
                                                     " tokens; sequences hold " + used + " of " + std::to_string(llama_n_ctx(st.ctx)) + ")");
-        if (st.closing) for (const Part & p : parts) failRun(*p.run, "aborted", "the context was disposed");
+        if (st.closing) for (const Part & p : parts) failRun(*p.run, codes::aborted, "the context was disposed");
         return;
     }
     for (size_t i = 0; i < parts.size(); i++) {
@@ -145,10 +144,11 @@ static void decodeParts(Context::State & st, const std::vector<Part> & parts) {
             common_sampler_accept(run.smpl.get(), tok, true);
             if (run.n_probs > 0) run.probs = tokenProbs(st.ctx, logits_idx[i], tok, run.n_probs, run.probs_ids);
             onToken(st, run, tok);
-        } catch (const HearthError & e) {
-            failRun(run, e.code(), e.what());
-        } catch (const std::exception & e) {
-            failRun(run, "sampling_failed", std::string("sampling failed: ") + e.what());
+        } catch (...) {
+            // a sampler or grammar that throws fails this run alone
+            Failure f = currentFailure();
+            if (f.code == codes::internal) failRun(run, codes::sampling_failed, "sampling failed: " + f.message);
+            else failRun(run, f.code, f.message);
         }
     }
 }
@@ -217,7 +217,7 @@ void stepRuns(Context::State & st, std::vector<std::unique_ptr<GenRun>> & runs) 
     }
     if (parts.empty()) {
         if (newest_waiting) {
-            failRun(*newest_waiting, "context_overflow", "the context is full: its " + std::to_string(llama_n_ctx(st.ctx)) + " cells are shared by " +
+            failRun(*newest_waiting, codes::context_overflow, "the context is full: its " + std::to_string(llama_n_ctx(st.ctx)) + " cells are shared by " +
                                                              std::to_string(st.n_seq) + " parallel sequences (raise the context size or lower parallel)");
         }
         return;

@@ -8,11 +8,11 @@
 namespace hearth {
 
 RenderedChat renderChat(const ModelHandle & h, const common_json & req, const common_json * messagesOverride) {
-    if (!h.templates) throw HearthError("not_supported", "the model has no usable chat template; use a raw prompt");
+    if (!h.templates) throw HearthError(codes::not_supported, "the model has no usable chat template; use a raw prompt");
     RenderedChat out;
     common_chat_templates_inputs & in = out.inputs;
     const common_json & msgs = messagesOverride ? *messagesOverride : req.at("messages");
-    if (!msgs.is_array() || msgs.size() == 0) throw HearthError("invalid_argument", "messages must be a non-empty array");
+    if (!msgs.is_array() || msgs.size() == 0) throw HearthError(codes::invalid_argument, "messages must be a non-empty array");
     try {
         in.messages = common_chat_msgs_parse_oaicompat(msgs);
         if (req.contains("tools") && req.at("tools").is_array() && req.at("tools").size() > 0) {
@@ -21,7 +21,7 @@ RenderedChat renderChat(const ModelHandle & h, const common_json & req, const co
             in.parallel_tool_calls = req.value("parallelToolCalls", false);
         }
     } catch (const std::exception & e) {
-        throw HearthError("invalid_argument", std::string("messages: ") + e.what());
+        throw HearthError(codes::invalid_argument, std::string("messages: ") + e.what());
     }
     if (req.contains("jsonSchema") && !req.at("jsonSchema").is_null()) in.json_schema = req.at("jsonSchema").dump();
     if (req.contains("grammar") && req.at("grammar").is_string()) in.grammar = req.at("grammar").get<std::string>();
@@ -41,7 +41,7 @@ RenderedChat renderChat(const ModelHandle & h, const common_json & req, const co
         try {
             out.params = common_chat_templates_apply(h.templates.get(), in);
         } catch (const std::exception & e) {
-            throw HearthError("invalid_argument", std::string("chat template failed: ") + e.what());
+            throw HearthError(codes::invalid_argument, std::string("chat template failed: ") + e.what());
         }
     }
     // tokenizing runs as one call with no progress inside: stamped before and after for the stall watchdog

@@ -92,8 +92,8 @@ static void settle(const std::shared_ptr<Task> & task) {
     auto keep = task;
     task->tsfn.BlockingCall([keep](Napi::Env env, Napi::Function) {
         Task & t = *keep;
-        if (!t.errCode.empty()) {
-            t.deferred->Reject(makeError(env, t.errCode, t.errMsg).Value());
+        if (t.error) {
+            t.deferred->Reject(makeError(env, t.error->code, t.error->message).Value());
             return;
         }
         switch (t.kind) {
@@ -125,12 +125,8 @@ static void settle(const std::shared_ptr<Task> & task) {
 template <typename F> static void recordErrors(Task & task, F && fn) {
     try {
         fn();
-    } catch (const HearthError & e) {
-        task.errCode = e.code();
-        task.errMsg = e.what();
-    } catch (const std::exception & e) {
-        task.errCode = "internal";
-        task.errMsg = e.what();
+    } catch (...) {
+        task.error = currentFailure();
     }
 }
 
@@ -188,17 +184,17 @@ static void workerLoop(std::shared_ptr<Context::State> st) {
             auto run = std::make_unique<GenRun>();
             run->task = task;
             recordErrors(*task, [&] {
-                if (task->aborted) throw HearthError("aborted", "the request was aborted before it ran");
+                if (task->aborted) throw HearthError(codes::aborted, "the request was aborted before it ran");
                 prepareRun(*st, *run);
                 runs.push_back(std::move(run));
             });
-            if (!task->errCode.empty()) finishTask(*st, task);
+            if (task->error) finishTask(*st, task);
         }
         if (solo) {
             auto task = solo;
             st->abort_flag = &task->aborted;
             recordErrors(*task, [&] {
-                if (task->aborted) throw HearthError("aborted", "the request was aborted before it ran");
+                if (task->aborted) throw HearthError(codes::aborted, "the request was aborted before it ran");
                 switch (task->kind) {
                     case Task::EMBED: runEmbed(*st, *task); break;
                     case Task::SAVE: runSave(*st, *task); break;
@@ -217,19 +213,19 @@ static void workerLoop(std::shared_ptr<Context::State> st) {
         if (runs.empty()) continue;
         try {
             stepRuns(*st, runs);
-        } catch (const std::exception & e) {
+        } catch (...) {
+            const Failure f = currentFailure();
             for (auto & r : runs) {
                 if (r->finished) continue;
                 r->finished = true;
-                r->task->errCode = "internal";
-                r->task->errMsg = e.what();
+                r->task->error = f;
             }
         }
         st->publish(false);
         for (auto it = runs.begin(); it != runs.end();) {
             GenRun & run = **it;
             if (!run.finished) { ++it; continue; }
-            if (run.task->errCode.empty()) finishRun(run);
+            if (!run.task->error) finishRun(run);
             finishTask(*st, run.task);
             it = runs.erase(it);
         }
@@ -240,15 +236,15 @@ static void workerLoop(std::shared_ptr<Context::State> st) {
 
 Napi::Function Context::Init(Napi::Env env) {
     Napi::Function fn = DefineClass(env, "Context", {
-        InstanceMethod("generate", &Context::Generate),
-        InstanceMethod("abort", &Context::Abort),
-        InstanceMethod("embed", &Context::Embed),
-        InstanceMethod("saveSession", &Context::SaveSession),
-        InstanceMethod("restoreSession", &Context::RestoreSession),
-        InstanceMethod("clearSequence", &Context::ClearSequence),
-        InstanceMethod("info", &Context::Info),
-        InstanceMethod("memoryBreakdown", &Context::MemoryBreakdown),
-        InstanceMethod("dispose", &Context::Dispose),
+        InstanceMethod("generate", &Context::guarded<&Context::Generate>),
+        InstanceMethod("abort", &Context::guarded<&Context::Abort>),
+        InstanceMethod("embed", &Context::guarded<&Context::Embed>),
+        InstanceMethod("saveSession", &Context::guarded<&Context::SaveSession>),
+        InstanceMethod("restoreSession", &Context::guarded<&Context::RestoreSession>),
+        InstanceMethod("clearSequence", &Context::guarded<&Context::ClearSequence>),
+        InstanceMethod("info", &Context::guarded<&Context::Info>),
+        InstanceMethod("memoryBreakdown", &Context::guarded<&Context::MemoryBreakdown>),
+        InstanceMethod("dispose", &Context::guarded<&Context::Dispose>),
     });
     constructor = Napi::Persistent(fn);
     constructor.SuppressDestruct();
@@ -295,8 +291,7 @@ std::shared_ptr<Context::State> Context::stop() {
     }
     st->cv.notify_all();
     for (auto & t : dropped) {
-        t->errCode = "disposed";
-        t->errMsg = "the context was disposed before the request ran";
+        t->error = Failure{codes::disposed, "the context was disposed before the request ran"};
         settle(t);
     }
     return st;
@@ -305,17 +300,13 @@ std::shared_ptr<Context::State> Context::stop() {
 Napi::Value Context::Create(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
     if (info.Length() < 1 || !info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(Model::constructor.Value())) {
-        throw makeError(env, "invalid_argument", "createContext(model, params): model must be a Model");
+        throw makeError(env, codes::invalid_argument, "createContext(model, params): model must be a Model");
     }
     Model * m = Model::Unwrap(info[0].As<Napi::Object>());
     auto st = std::make_shared<State>();
     llama_context_params cp;
-    try {
-        st->model = m->requireHandle();
-        cp = contextParams(parseEngineParams(info.Length() > 1 ? info[1] : env.Undefined()).context, st->model->model);
-    } catch (const HearthError & e) {
-        throw makeError(env, e.code(), e.what());
-    }
+    st->model = m->requireHandle();
+    cp = contextParams(parseEngineParams(info.Length() > 1 ? info[1] : env.Undefined()).context, st->model->model);
     cp.abort_callback = abortCallback;
     cp.abort_callback_data = st.get();
     st->n_seq = (int) cp.n_seq_max;
@@ -328,8 +319,13 @@ Napi::Value Context::Create(const Napi::CallbackInfo & info) {
     return AsyncTask::run(env,
         [st, cp]() {
             Activity activity("context", st->model->path);
+            AllocationWatch allocation;
             st->ctx = llama_init_from_model(st->model->model, cp);
-            if (!st->ctx) throw HearthError("context_failed", "llama.cpp could not create a context of " + std::to_string(cp.n_ctx) + " tokens (out of memory, or unsupported parameters; see the engine log)");
+            if (!st->ctx && allocation.failed()) {
+                throw HearthError(codes::out_of_memory, "not enough memory for a context of " + std::to_string(cp.n_ctx) +
+                                                            " tokens: llama.cpp could not allocate its cache or compute buffers (see the engine log)");
+            }
+            if (!st->ctx) throw HearthError(codes::context_failed, "llama.cpp could not create a context of " + std::to_string(cp.n_ctx) + " tokens (see the engine log)");
             st->n_ctx = (int) llama_n_ctx(st->ctx);
             st->n_batch = (int) llama_n_batch(st->ctx);
             st->n_ubatch = (int) llama_n_ubatch(st->ctx);
@@ -345,7 +341,7 @@ Napi::Value Context::Create(const Napi::CallbackInfo & info) {
 }
 
 Napi::Promise Context::enqueue(Napi::Env env, std::shared_ptr<Task> task, Napi::Value onEvent) {
-    if (!state_) throw makeError(env, "disposed", "the context was disposed");
+    if (!state_) throw makeError(env, codes::disposed, "the context was disposed");
     Napi::Function fn = onEvent.IsFunction() ? onEvent.As<Napi::Function>() : Napi::Function::New(env, [](const Napi::CallbackInfo &) {});
     task->tsfn = Napi::ThreadSafeFunction::New(env, fn, "hearth.task", 0, 1);
     task->deferred = std::make_shared<Napi::Promise::Deferred>(env);
@@ -360,28 +356,26 @@ Napi::Promise Context::enqueue(Napi::Env env, std::shared_ptr<Task> task, Napi::
 
 static int seqArg(const Napi::Object & o, int n_seq) {
     double s = optNumber(o, "seq", 0);
-    if (std::floor(s) != s || s < 0 || s >= n_seq) throw HearthError("invalid_argument", "seq must be an integer in [0, " + std::to_string(n_seq) + ")");
+    if (std::floor(s) != s || s < 0 || s >= n_seq) throw HearthError(codes::invalid_argument, "seq must be an integer in [0, " + std::to_string(n_seq) + ")");
     return (int) s;
 }
 
 // generate(requestJson, onEvent) -> Promise<result>; the request's "id" names it for abort(id)
 Napi::Value Context::Generate(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
-    if (!state_) throw makeError(env, "disposed", "the context was disposed");
-    if (info.Length() < 1 || !info[0].IsString()) throw makeError(env, "invalid_argument", "generate(requestJson, onEvent?): a JSON string is required");
+    if (!state_) throw makeError(env, codes::disposed, "the context was disposed");
+    if (info.Length() < 1 || !info[0].IsString()) throw makeError(env, codes::invalid_argument, "generate(requestJson, onEvent?): a JSON string is required");
     auto task = std::make_shared<Task>();
     task->kind = Task::GENERATE;
     task->req = common_json::parse_no_throw(info[0].As<Napi::String>().Utf8Value());
-    if (task->req.is_discarded() || !task->req.is_object()) throw makeError(env, "invalid_argument", "generate: the request is not a JSON object");
+    if (task->req.is_discarded() || !task->req.is_object()) throw makeError(env, codes::invalid_argument, "generate: the request is not a JSON object");
     try {
         task->id = task->req.value("id", (uint64_t) 0);
         int s = parseRequest(task->req).seq;
-        if (s < 0 || s >= state_->n_seq) throw HearthError("invalid_argument", "seq must be in [0, " + std::to_string(state_->n_seq) + ")");
+        if (s < 0 || s >= state_->n_seq) throw HearthError(codes::invalid_argument, "seq must be in [0, " + std::to_string(state_->n_seq) + ")");
         task->seq = s;
-    } catch (const HearthError & e) {
-        throw makeError(env, e.code(), e.what());
-    } catch (const std::exception & e) {
-        throw makeError(env, "invalid_argument", e.what());
+    } catch (const common_json_error & e) { // a field of the wrong type
+        throw HearthError(codes::invalid_argument, e.what());
     }
     return enqueue(env, task, info.Length() > 1 ? info[1] : env.Undefined());
 }
@@ -412,8 +406,7 @@ Napi::Value Context::Abort(const Napi::CallbackInfo & info) {
         }
     }
     if (dropped) {
-        dropped->errCode = "aborted";
-        dropped->errMsg = "the request was aborted before it ran";
+        dropped->error = Failure{codes::aborted, "the request was aborted before it ran"};
         settle(dropped);
     }
     return Napi::String::New(env, where);
@@ -422,19 +415,15 @@ Napi::Value Context::Abort(const Napi::CallbackInfo & info) {
 // embed(texts, {id}?) -> Promise<Float32Array[]>; the id names it for abort(id)
 Napi::Value Context::Embed(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
-    if (info.Length() < 1 || !info[0].IsArray()) throw makeError(env, "invalid_argument", "embed(texts, {id}?): texts must be an array of strings");
+    if (info.Length() < 1 || !info[0].IsArray()) throw makeError(env, codes::invalid_argument, "embed(texts, {id}?): texts must be an array of strings");
     auto task = std::make_shared<Task>();
     task->kind = Task::EMBED;
-    try {
-        double id = optNumber(info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env), "id", 0);
-        if (id < 0 || std::floor(id) != id) throw HearthError("invalid_argument", "embed: id must be an integer >= 0");
-        task->id = (uint64_t) id;
-    } catch (const HearthError & e) {
-        throw makeError(env, e.code(), e.what());
-    }
+    double id = optNumber(info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env), "id", 0);
+    if (id < 0 || std::floor(id) != id) throw HearthError(codes::invalid_argument, "embed: id must be an integer >= 0");
+    task->id = (uint64_t) id;
     Napi::Array arr = info[0].As<Napi::Array>();
     for (uint32_t i = 0; i < arr.Length(); i++) {
-        if (!arr.Get(i).IsString()) throw makeError(env, "invalid_argument", "embed(texts): texts must be strings");
+        if (!arr.Get(i).IsString()) throw makeError(env, codes::invalid_argument, "embed(texts): texts must be strings");
         task->texts.push_back(arr.Get(i).As<Napi::String>().Utf8Value());
     }
     return enqueue(env, task, env.Undefined());
@@ -443,13 +432,12 @@ Napi::Value Context::Embed(const Napi::CallbackInfo & info) {
 // saveSession(path, {seq}?) and restoreSession(path, {seq}?): a task on the sequence's file
 Napi::Value Context::sessionTask(const Napi::CallbackInfo & info, int kind, const char * name) {
     Napi::Env env = info.Env();
-    if (!state_) throw makeError(env, "disposed", "the context was disposed");
-    if (info.Length() < 1 || !info[0].IsString()) throw makeError(env, "invalid_argument", std::string(name) + "(path, {seq}?)");
+    if (!state_) throw makeError(env, codes::disposed, "the context was disposed");
+    if (info.Length() < 1 || !info[0].IsString()) throw makeError(env, codes::invalid_argument, std::string(name) + "(path, {seq}?)");
     auto task = std::make_shared<Task>();
     task->kind = (Task::Kind) kind;
     task->path = info[0].As<Napi::String>().Utf8Value();
-    try { task->seq = seqArg(info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env), state_->n_seq); }
-    catch (const HearthError & e) { throw makeError(env, e.code(), e.what()); }
+    task->seq = seqArg(info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env), state_->n_seq);
     return enqueue(env, task, env.Undefined());
 }
 
@@ -463,17 +451,16 @@ Napi::Value Context::RestoreSession(const Napi::CallbackInfo & info) {
 
 Napi::Value Context::ClearSequence(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
-    if (!state_) throw makeError(env, "disposed", "the context was disposed");
+    if (!state_) throw makeError(env, codes::disposed, "the context was disposed");
     auto task = std::make_shared<Task>();
     task->kind = Task::CLEAR;
-    try { task->seq = seqArg(info.Length() > 0 && info[0].IsObject() ? info[0].As<Napi::Object>() : Napi::Object::New(env), state_->n_seq); }
-    catch (const HearthError & e) { throw makeError(env, e.code(), e.what()); }
+    task->seq = seqArg(info.Length() > 0 && info[0].IsObject() ? info[0].As<Napi::Object>() : Napi::Object::New(env), state_->n_seq);
     return enqueue(env, task, env.Undefined());
 }
 
 Napi::Value Context::Info(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
-    if (!state_) throw makeError(env, "disposed", "the context was disposed");
+    if (!state_) throw makeError(env, codes::disposed, "the context was disposed");
     Napi::Object o = Napi::Object::New(env);
     o.Set("contextSize", state_->n_ctx);
     o.Set("batchSize", state_->n_batch);
@@ -497,7 +484,7 @@ Napi::Value Context::Info(const Napi::CallbackInfo & info) {
 // the worker last published it (llama.cpp's accounting must not be read while a decode runs)
 Napi::Value Context::MemoryBreakdown(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
-    if (!state_) throw makeError(env, "disposed", "the context was disposed");
+    if (!state_) throw makeError(env, codes::disposed, "the context was disposed");
     return memoryBreakdownToJs(env, state_->model->model, state_->published().memory);
 }
 

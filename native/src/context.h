@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common.h"
+#include "errors.h"
 #include "llama.h"
 #include "model.h"
 
@@ -22,7 +23,8 @@ namespace hearth {
 
 struct Task;
 
-class Context : public Napi::ObjectWrap<Context> {
+// Its JS methods run through wrap() (errors.h): Guarded<Context>::guarded.
+class Context : public Napi::ObjectWrap<Context>, public Guarded<Context> {
 public:
     static Napi::Function Init(Napi::Env env);
     static Napi::FunctionReference constructor;

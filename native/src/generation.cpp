@@ -114,14 +114,14 @@ void prepareRun(Context::State & st, GenRun & run) {
         const int n_vocab = llama_vocab_n_tokens(vocab);
         for (size_t i = 0; i < arr.size(); i++) {
             int tok = arr[i].get<int>();
-            if (tok < 0 || tok >= n_vocab) throw HearthError("invalid_argument", "prompt token " + std::to_string(tok) + " is outside the vocabulary");
+            if (tok < 0 || tok >= n_vocab) throw HearthError(codes::invalid_argument, "prompt token " + std::to_string(tok) + " is outside the vocabulary");
             prompt.push_back(tok);
         }
     } else {
-        if (!req.contains("prompt") || !req.at("prompt").is_string()) throw HearthError("invalid_argument", "a request needs messages, a prompt string or prompt tokens");
+        if (!req.contains("prompt") || !req.at("prompt").is_string()) throw HearthError(codes::invalid_argument, "a request needs messages, a prompt string or prompt tokens");
         prompt = common_tokenize(vocab, req.at("prompt").get<std::string>(), req.value("addSpecial", true), true);
     }
-    if (prompt.empty()) throw HearthError("invalid_argument", "the prompt is empty");
+    if (prompt.empty()) throw HearthError(codes::invalid_argument, "the prompt is empty");
     // what a context shift keeps: the system prompt of a chat, else BOS
     if (policy == "shift") run.n_keep = chat ? systemPromptTokens(*st.model, req, rc) : std::min<int>(llama_vocab_get_add_bos(vocab) ? 1 : 0, (int) prompt.size());
     if ((int) prompt.size() >= n_ctx) {
@@ -136,7 +136,7 @@ void prepareRun(Context::State & st, GenRun & run) {
             prompt.swap(cut);
             r.shifted = true;
         } else {
-            throw HearthError("context_overflow", "the prompt is " + std::to_string(prompt.size()) + " tokens but the context holds " +
+            throw HearthError(codes::context_overflow, "the prompt is " + std::to_string(prompt.size()) + " tokens but the context holds " +
                                                       std::to_string(n_ctx) + " (raise the context size, or choose an overflow policy)");
         }
     }
@@ -186,7 +186,7 @@ void prepareRun(Context::State & st, GenRun & run) {
         try {
             sp.grammar = {COMMON_GRAMMAR_TYPE_OUTPUT_FORMAT, json_schema_to_grammar(opts.json_schema)};
         } catch (const std::exception & e) {
-            throw HearthError("invalid_argument", std::string("jsonSchema: ") + e.what());
+            throw HearthError(codes::invalid_argument, std::string("jsonSchema: ") + e.what());
         }
     } else if (!opts.grammar.empty()) {
         sp.grammar = {COMMON_GRAMMAR_TYPE_USER, opts.grammar};

@@ -26,7 +26,7 @@ void applyContextLimits(llama_context_params & cp, const llama_model * model) {
     // llama.cpp: n_batch = min(n_ctx, n_batch) with causal attention
     const uint32_t n_batch = causal && n_ctx > 0 ? std::min(n_ctx, cp.n_batch) : cp.n_batch;
     if (cp.n_seq_max > n_batch) {
-        throw HearthError("invalid_argument", "parallel (" + std::to_string(cp.n_seq_max) + ") must not exceed the batch size (" + std::to_string(n_batch) +
+        throw HearthError(codes::invalid_argument, "parallel (" + std::to_string(cp.n_seq_max) + ") must not exceed the batch size (" + std::to_string(n_batch) +
                                                   (n_batch < cp.n_batch ? ", the context size" : "") + "): every sequence may need a place in one batch");
     }
 }

@@ -68,12 +68,12 @@ static void parseParams(const Napi::Value & v, llama_model_params & mp, llama_co
 
 Napi::Value EstimateMemory(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
-    if (info.Length() < 1 || !info[0].IsString()) throw makeError(env, "invalid_argument", "estimateMemory(path, params)");
+    if (info.Length() < 1 || !info[0].IsString()) throw makeError(env, codes::invalid_argument, "estimateMemory(path, params)");
     std::string path = info[0].As<Napi::String>().Utf8Value();
     llama_model_params mp;
     llama_context_params cp;
     auto split = std::make_shared<std::vector<float>>();
-    try { parseParams(info.Length() > 1 ? info[1] : env.Undefined(), mp, cp, *split); } catch (const HearthError & e) { throw makeError(env, e.code(), e.what()); }
+    parseParams(info.Length() > 1 ? info[1] : env.Undefined(), mp, cp, *split);
     if (!split->empty()) mp.tensor_split = split->data();
     auto devs = std::make_shared<std::vector<DeviceMem>>();
     auto host = std::make_shared<DeviceMem>();
@@ -87,7 +87,7 @@ Napi::Value EstimateMemory(const Napi::CallbackInfo & info) {
             try {
                 mem = common_get_device_memory_data(path.c_str(), &mp, &cp, dev_list, ngl, n_ctx_train, n_expert, GGML_LOG_LEVEL_ERROR);
             } catch (const std::exception & e) {
-                throw HearthError("load_failed", std::string("could not estimate memory for ") + path + ": " + e.what());
+                throw HearthError(codes::load_failed, std::string("could not estimate memory for ") + path + ": " + e.what());
             }
             for (size_t i = 0; i + 1 < mem.size() && i < dev_list.size(); i++) {
                 DeviceMem d;
@@ -111,23 +111,19 @@ Napi::Value EstimateMemory(const Napi::CallbackInfo & info) {
 
 Napi::Value FitParams(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
-    if (info.Length() < 1 || !info[0].IsString()) throw makeError(env, "invalid_argument", "fitParams(path, params, opts)");
+    if (info.Length() < 1 || !info[0].IsString()) throw makeError(env, codes::invalid_argument, "fitParams(path, params, opts)");
     std::string path = info[0].As<Napi::String>().Utf8Value();
     Napi::Object opts = info.Length() > 2 && info[2].IsObject() ? info[2].As<Napi::Object>() : Napi::Object::New(env);
     llama_model_params mp;
     llama_context_params cp;
     double margin_mib, min_ctx;
     auto user_split = std::make_shared<std::vector<float>>();
-    try {
-        parseParams(info.Length() > 1 ? info[1] : env.Undefined(), mp, cp, *user_split);
-        // "auto" context: 0 lets the fit choose (down to minContext); a number is kept as given
-        if (optString(opts, "contextMode", "fixed") == "auto") cp.n_ctx = 0;
-        margin_mib = optNumber(opts, "marginMiB", 1024);
-        min_ctx = optNumber(opts, "minContext", 4096);
-        if (margin_mib < 0 || min_ctx < 0) throw HearthError("invalid_argument", "marginMiB and minContext must be >= 0");
-    } catch (const HearthError & e) {
-        throw makeError(env, e.code(), e.what());
-    }
+    parseParams(info.Length() > 1 ? info[1] : env.Undefined(), mp, cp, *user_split);
+    // "auto" context: 0 lets the fit choose (down to minContext); a number is kept as given
+    if (optString(opts, "contextMode", "fixed") == "auto") cp.n_ctx = 0;
+    margin_mib = optNumber(opts, "marginMiB", 1024);
+    min_ctx = optNumber(opts, "minContext", 4096);
+    if (margin_mib < 0 || min_ctx < 0) throw HearthError(codes::invalid_argument, "marginMiB and minContext must be >= 0");
     struct Out {
         int status = 0;
         int32_t ngl = 0;
@@ -145,7 +141,7 @@ Napi::Value FitParams(const Napi::CallbackInfo & info) {
             std::vector<size_t> margins(nd, (size_t) (margin_mib * 1024 * 1024));
             common_params_fit_status st = common_fit_params(path.c_str(), &mp, &cp, split.data(), overrides.data(), margins.data(),
                                                             (uint32_t) min_ctx, nullptr, GGML_LOG_LEVEL_ERROR);
-            if (st == COMMON_PARAMS_FIT_STATUS_ERROR) throw HearthError("load_failed", "llama.cpp could not fit " + path + " (see the engine log)");
+            if (st == COMMON_PARAMS_FIT_STATUS_ERROR) throw HearthError(codes::load_failed, "llama.cpp could not fit " + path + " (see the engine log)");
             out->status = st;
             out->ngl = mp.n_gpu_layers;
             out->n_ctx = cp.n_ctx;

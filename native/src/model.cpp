@@ -42,12 +42,12 @@ static std::string describe(const llama_model * model) {
 
 Napi::Function Model::Init(Napi::Env env) {
     Napi::Function fn = DefineClass(env, "Model", {
-        InstanceMethod("metadata", &Model::Metadata),
-        InstanceMethod("tokenize", &Model::Tokenize),
-        InstanceMethod("detokenize", &Model::Detokenize),
-        InstanceMethod("applyChatTemplate", &Model::ApplyChatTemplate),
-        InstanceMethod("dispose", &Model::Dispose),
-        InstanceMethod("fitResult", &Model::FitResult),
+        InstanceMethod("metadata", &Model::guarded<&Model::Metadata>),
+        InstanceMethod("tokenize", &Model::guarded<&Model::Tokenize>),
+        InstanceMethod("detokenize", &Model::guarded<&Model::Detokenize>),
+        InstanceMethod("applyChatTemplate", &Model::guarded<&Model::ApplyChatTemplate>),
+        InstanceMethod("dispose", &Model::guarded<&Model::Dispose>),
+        InstanceMethod("fitResult", &Model::guarded<&Model::FitResult>),
     });
     constructor = Napi::Persistent(fn);
     constructor.SuppressDestruct();
@@ -65,7 +65,7 @@ Model::Model(const Napi::CallbackInfo & info) : Napi::ObjectWrap<Model>(info) {
 }
 
 std::shared_ptr<ModelHandle> Model::requireHandle() const {
-    if (!handle_) throw HearthError("disposed", "the model was disposed");
+    if (!handle_) throw HearthError(codes::disposed, "the model was disposed");
     return handle_;
 }
 
@@ -95,7 +95,7 @@ static bool onLoadProgress(float p, void * user) {
 
 Napi::Value Model::Load(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
-    if (info.Length() < 1 || !info[0].IsString()) throw makeError(env, "invalid_argument", "loadModel(path, params?, onProgress?): path must be a string");
+    if (info.Length() < 1 || !info[0].IsString()) throw makeError(env, codes::invalid_argument, "loadModel(path, params?, onProgress?): path must be a string");
     std::string path = info[0].As<Napi::String>().Utf8Value();
     Napi::Object given = info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
     // the file as the user knows it, for messages and metadata, when `path` is another name of it (the
@@ -111,21 +111,17 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
     llama_context_params fit_cparams{};
     double fit_margin_mib = -1;
     auto user_split = std::make_shared<std::vector<float>>();
-    try {
-        EngineParams p = parseEngineParams(info.Length() > 1 && info[1].IsObject() ? Napi::Value(params) : info.Length() > 1 ? info[1] : env.Undefined());
-        mparams = p.load.model();
-        *user_split = p.load.split();
-        // gpuLayers "auto" with a margin: llama.cpp's own fitting picks the offload before the load
-        if (p.load.gpu_auto && p.load.fit_margin_given) {
-            fit_margin_mib = p.load.fit_margin_mib;
-            fit_cparams = contextParams(p.context, nullptr);
-        }
-    } catch (const HearthError & e) {
-        throw makeError(env, e.code(), e.what());
+    EngineParams p = parseEngineParams(info.Length() > 1 && info[1].IsObject() ? Napi::Value(params) : info.Length() > 1 ? info[1] : env.Undefined());
+    mparams = p.load.model();
+    *user_split = p.load.split();
+    // gpuLayers "auto" with a margin: llama.cpp's own fitting picks the offload before the load
+    if (p.load.gpu_auto && p.load.fit_margin_given) {
+        fit_margin_mib = p.load.fit_margin_mib;
+        fit_cparams = contextParams(p.context, nullptr);
     }
     struct stat st {};
-    if (stat(path.c_str(), &st) != 0) throw makeError(env, "load_failed", "model file not found: " + display);
-    if (!S_ISREG(st.st_mode)) throw makeError(env, "load_failed", "not a file: " + display);
+    if (stat(path.c_str(), &st) != 0) throw makeError(env, codes::load_failed, "model file not found: " + display);
+    if (!S_ISREG(st.st_mode)) throw makeError(env, codes::load_failed, "not a file: " + display);
 
     auto state = std::make_shared<LoadState>();
     if (info.Length() > 2 && info[2].IsFunction()) {
@@ -155,19 +151,21 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
                 std::vector<size_t> margins(llama_max_devices(), (size_t) (fit_margin_mib * 1024 * 1024));
                 auto st = common_fit_params(path.c_str(), &mparams, &fit_cparams, split.data(), overrides.data(), margins.data(),
                                             std::min<uint32_t>(fit_cparams.n_ctx, 4096), nullptr, GGML_LOG_LEVEL_ERROR);
-                if (st == COMMON_PARAMS_FIT_STATUS_ERROR) throw HearthError("load_failed", "llama.cpp could not fit " + display + " (see the engine log)");
+                if (st == COMMON_PARAMS_FIT_STATUS_ERROR) throw HearthError(codes::load_failed, "llama.cpp could not fit " + display + " (see the engine log)");
                 fitted = true;
                 fits = st == COMMON_PARAMS_FIT_STATUS_SUCCESS;
             }
             mparams.progress_callback = onLoadProgress;
             mparams.progress_callback_user_data = state.get();
+            AllocationWatch allocation;
             llama_model * m = llama_model_load_from_file(path.c_str(), mparams);
             state->releaseProgress();
             if (state->cancelled.load()) {
                 if (m) llama_model_free(m);
-                throw HearthError("aborted", "model load cancelled");
+                throw HearthError(codes::aborted, "model load cancelled");
             }
-            if (!m) throw HearthError("load_failed", "llama.cpp could not load " + display + " (not a valid GGUF model, unsupported architecture, or out of memory; see the engine log)");
+            if (!m && allocation.failed()) throw HearthError(codes::out_of_memory, "not enough memory to load " + display + ": llama.cpp could not allocate its weights (see the engine log)");
+            if (!m) throw HearthError(codes::load_failed, "llama.cpp could not load " + display + " (not a valid GGUF model or an unsupported architecture; see the engine log)");
             auto h = std::make_shared<ModelHandle>();
             h->model = m;
             h->path = display;
@@ -219,8 +217,7 @@ static const char * poolingName(int v) {
 
 Napi::Value Model::Metadata(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
-    std::shared_ptr<ModelHandle> h;
-    try { h = requireHandle(); } catch (const HearthError & e) { throw makeError(env, e.code(), e.what()); }
+    std::shared_ptr<ModelHandle> h = requireHandle();
     const llama_model * m = h->model;
     const llama_vocab * vocab = llama_model_get_vocab(m);
     Napi::Object o = Napi::Object::New(env);
@@ -268,9 +265,8 @@ Napi::Value Model::Metadata(const Napi::CallbackInfo & info) {
 
 Napi::Value Model::Tokenize(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
-    std::shared_ptr<ModelHandle> h;
-    try { h = requireHandle(); } catch (const HearthError & e) { throw makeError(env, e.code(), e.what()); }
-    if (info.Length() < 1 || !info[0].IsString()) throw makeError(env, "invalid_argument", "tokenize(text, opts?): text must be a string");
+    std::shared_ptr<ModelHandle> h = requireHandle();
+    if (info.Length() < 1 || !info[0].IsString()) throw makeError(env, codes::invalid_argument, "tokenize(text, opts?): text must be a string");
     std::string text = info[0].As<Napi::String>().Utf8Value();
     Napi::Object opts = info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
     bool addSpecial = opts.Has("addSpecial") ? opts.Get("addSpecial").ToBoolean().Value() : true;
@@ -283,9 +279,8 @@ Napi::Value Model::Tokenize(const Napi::CallbackInfo & info) {
 
 Napi::Value Model::Detokenize(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
-    std::shared_ptr<ModelHandle> h;
-    try { h = requireHandle(); } catch (const HearthError & e) { throw makeError(env, e.code(), e.what()); }
-    if (info.Length() < 1 || !(info[0].IsTypedArray() || info[0].IsArray())) throw makeError(env, "invalid_argument", "detokenize(tokens): tokens must be an array");
+    std::shared_ptr<ModelHandle> h = requireHandle();
+    if (info.Length() < 1 || !(info[0].IsTypedArray() || info[0].IsArray())) throw makeError(env, codes::invalid_argument, "detokenize(tokens): tokens must be an array");
     std::vector<llama_token> toks;
     const llama_vocab * vocab = llama_model_get_vocab(h->model);
     int32_t n_vocab = llama_vocab_n_tokens(vocab);
@@ -293,7 +288,7 @@ Napi::Value Model::Detokenize(const Napi::CallbackInfo & info) {
     uint32_t n = arr.Get("length").As<Napi::Number>().Uint32Value();
     for (uint32_t i = 0; i < n; i++) {
         int32_t t = arr.Get(i).As<Napi::Number>().Int32Value();
-        if (t < 0 || t >= n_vocab) throw makeError(env, "invalid_argument", "token id " + std::to_string(t) + " is outside the vocabulary");
+        if (t < 0 || t >= n_vocab) throw makeError(env, codes::invalid_argument, "token id " + std::to_string(t) + " is outside the vocabulary");
         toks.push_back(t);
     }
     bool special = info.Length() > 1 && info[1].ToBoolean().Value();
@@ -304,16 +299,11 @@ Napi::Value Model::Detokenize(const Napi::CallbackInfo & info) {
 // the libuv pool (a template may run long; the host's watchdog sees it there, see activity.h)
 Napi::Value Model::ApplyChatTemplate(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
-    std::shared_ptr<ModelHandle> h;
+    std::shared_ptr<ModelHandle> h = requireHandle();
     auto req = std::make_shared<common_json>();
-    try {
-        h = requireHandle();
-        if (info.Length() < 1 || !info[0].IsString()) throw HearthError("invalid_argument", "applyChatTemplate(requestJson): a JSON string is required");
-        *req = common_json::parse_no_throw(info[0].As<Napi::String>().Utf8Value());
-        if (req->is_discarded() || !req->is_object()) throw HearthError("invalid_argument", "applyChatTemplate: the request is not a JSON object");
-    } catch (const HearthError & e) {
-        throw makeError(env, e.code(), e.what());
-    }
+    if (info.Length() < 1 || !info[0].IsString()) throw HearthError(codes::invalid_argument, "applyChatTemplate(requestJson): a JSON string is required");
+    *req = common_json::parse_no_throw(info[0].As<Napi::String>().Utf8Value());
+    if (req->is_discarded() || !req->is_object()) throw HearthError(codes::invalid_argument, "applyChatTemplate: the request is not a JSON object");
     auto r = std::make_shared<RenderedChat>();
     return AsyncTask::run(env,
         [h, req, r]() {
@@ -322,7 +312,7 @@ Napi::Value Model::ApplyChatTemplate(const Napi::CallbackInfo & info) {
             } catch (const HearthError &) {
                 throw;
             } catch (const std::exception & e) {
-                throw HearthError("invalid_argument", std::string("chat template: ") + e.what());
+                throw HearthError(codes::invalid_argument, std::string("chat template: ") + e.what());
             }
         },
         [r](Napi::Env env) -> Napi::Value {

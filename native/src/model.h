@@ -9,6 +9,7 @@
 #include <string>
 
 #include "chat.h"
+#include "errors.h"
 #include "llama.h"
 
 namespace hearth {
@@ -27,7 +28,8 @@ struct ModelHandle {
     ~ModelHandle();
 };
 
-class Model : public Napi::ObjectWrap<Model> {
+// Its JS methods run through wrap() (errors.h): Guarded<Model>::guarded.
+class Model : public Napi::ObjectWrap<Model>, public Guarded<Model> {
 public:
     static Napi::Function Init(Napi::Env env);
     static Napi::FunctionReference constructor;

@@ -15,7 +15,7 @@ const char * const LLGUIDANCE_PREFIX = "%llguidance";
 const char * const LLGUIDANCE_REFUSAL = "grammar: llguidance grammars are not supported in this build";
 
 [[noreturn]] void bad(const std::string & key, const std::string & why) {
-    throw HearthError("invalid_argument", key + " " + why);
+    throw HearthError(codes::invalid_argument, key + " " + why);
 }
 
 std::string fmt(double d) {
@@ -107,7 +107,7 @@ template <class S> Field<S> texts(const char * key, std::vector<std::string> S::
 // Reads every field of `t` that `o` has (null counts as absent) into `s`; records the keys it knows.
 template <class S> void readTable(S & s, const Table<S> & t, const common_json & o, Keys * consumed, const char * what) {
     if (o.is_null()) return;
-    if (!o.is_object()) throw HearthError("invalid_argument", std::string(what) + " must be an object");
+    if (!o.is_object()) throw HearthError(codes::invalid_argument, std::string(what) + " must be an object");
     for (const auto & f : t) {
         if (!o.contains(f.key)) continue;
         if (consumed) consumed->insert(f.key);
@@ -253,7 +253,7 @@ const Table<RP> & requestTable() {
              if (!v.is_string()) bad("grammar", "must be a string");
              // common_sampler_init aborts the process on this prefix unless llama.cpp was built with
              // LLAMA_LLGUIDANCE (ours is not); main/params/chat.ts refuses it with the same words
-             if (v.get<std::string>().rfind(LLGUIDANCE_PREFIX, 0) == 0) throw HearthError("invalid_argument", LLGUIDANCE_REFUSAL);
+             if (v.get<std::string>().rfind(LLGUIDANCE_PREFIX, 0) == 0) throw HearthError(codes::invalid_argument, LLGUIDANCE_REFUSAL);
              s.grammar = v.get<std::string>();
          },
          [](const RP & s) { return s.grammar.empty() ? common_json(nullptr) : common_json(s.grammar); }},
@@ -306,9 +306,9 @@ std::vector<float> LoadParams::split() const {
 ContextParams parseContextFamily(const common_json & o, Keys * consumed) {
     ContextParams c;
     readTable(c, contextTable(), o, consumed, "context parameters");
-    if (c.ubatch > c.batch) throw HearthError("invalid_argument", "ubatchSize must not exceed batchSize");
+    if (c.ubatch > c.batch) throw HearthError(codes::invalid_argument, "ubatchSize must not exceed batchSize");
     if (quantized(c.type_v) && c.flash_attention == LLAMA_FLASH_ATTN_TYPE_DISABLED) {
-        throw HearthError("invalid_argument", "a quantized V cache (cacheTypeV) needs flash attention (auto or on)");
+        throw HearthError(codes::invalid_argument, "a quantized V cache (cacheTypeV) needs flash attention (auto or on)");
     }
     return c;
 }
@@ -347,7 +347,7 @@ RequestParams parseRequest(const common_json & req, Keys * consumed) {
 
 void rejectUnknown(const common_json & o, const Keys & consumed, const char * what) {
     for (auto it = o.begin(); it != o.end(); ++it) {
-        if (!consumed.count(it.key())) throw HearthError("invalid_argument", std::string(what) + ": unknown parameter " + it.key());
+        if (!consumed.count(it.key())) throw HearthError(codes::invalid_argument, std::string(what) + ": unknown parameter " + it.key());
     }
 }
 
@@ -373,12 +373,12 @@ common_json jsonOf(const Napi::Value & v) {
         }
         return out;
     }
-    throw HearthError("invalid_argument", "parameters must be plain JSON values");
+    throw HearthError(codes::invalid_argument, "parameters must be plain JSON values");
 }
 
 EngineParams parseEngineParams(const Napi::Value & v) {
     const common_json o = jsonOf(v);
-    if (!o.is_null() && !o.is_object()) throw HearthError("invalid_argument", "load parameters must be an object");
+    if (!o.is_null() && !o.is_object()) throw HearthError(codes::invalid_argument, "load parameters must be an object");
     EngineParams p;
     Keys keys;
     p.load = parseLoad(o, &keys);
@@ -405,8 +405,8 @@ static Napi::Value DescribeParams(const Napi::CallbackInfo & info) {
 
 static Napi::Value EchoParams(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsString()) throw HearthError(codes::invalid_argument, "echoParams(family, params)");
     try {
-        if (info.Length() < 2 || !info[0].IsString()) throw HearthError("invalid_argument", "echoParams(family, params)");
         const std::string family = info[0].As<Napi::String>().Utf8Value();
         const common_json o = jsonOf(info[1]);
         Keys keys;
@@ -415,19 +415,17 @@ static Napi::Value EchoParams(const Napi::CallbackInfo & info) {
         else if (family == "load") out = writeTable(parseLoad(o, &keys), loadTable());
         else if (family == "context") out = writeTable(parseContextFamily(o, &keys), contextTable());
         else if (family == "request") out = writeTable(parseRequest(o, &keys), requestTable());
-        else throw HearthError("invalid_argument", "unknown family " + family);
+        else throw HearthError(codes::invalid_argument, "unknown family " + family);
         if (family != "sampling" && o.is_object()) rejectUnknown(o, keys, family.c_str());
         return toJs(env, out);
-    } catch (const HearthError & e) {
-        throw makeError(env, e.code(), e.what());
-    } catch (const std::exception & e) {
-        throw makeError(env, "invalid_argument", e.what());
+    } catch (const common_json_error & e) { // a field of the wrong type
+        throw HearthError(codes::invalid_argument, e.what());
     }
 }
 
 void addParamsExports(Napi::Env env, Napi::Object exports) {
-    exports.Set("describeParams", Napi::Function::New(env, DescribeParams));
-    exports.Set("echoParams", Napi::Function::New(env, EchoParams));
+    exports.Set("describeParams", Napi::Function::New(env, guard<DescribeParams>));
+    exports.Set("echoParams", Napi::Function::New(env, guard<EchoParams>));
 }
 
 } // namespace hearth

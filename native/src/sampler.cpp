@@ -17,16 +17,16 @@ common_sampler * buildSampler(const llama_model * model, common_params_sampling 
     if (sp.dry_penalty_last_n < 0 || sp.dry_penalty_last_n > n_ctx) sp.dry_penalty_last_n = n_ctx;
     const int n_vocab = llama_vocab_n_tokens(llama_model_get_vocab(model));
     for (const auto & b : sp.logit_bias) {
-        if (b.token < 0 || b.token >= n_vocab) throw HearthError("invalid_argument", "logitBias token " + std::to_string(b.token) + " is outside the vocabulary");
+        if (b.token < 0 || b.token >= n_vocab) throw HearthError(codes::invalid_argument, "logitBias token " + std::to_string(b.token) + " is outside the vocabulary");
     }
     common_sampler * s = nullptr;
     try {
         s = common_sampler_init(model, sp);
     } catch (const std::exception & e) {
-        throw HearthError("invalid_argument", std::string("llama.cpp could not set up sampling for this request (") + e.what() +
+        throw HearthError(codes::invalid_argument, std::string("llama.cpp could not set up sampling for this request (") + e.what() +
                                                   "); with a grammar or schema, the template's generation prompt must tokenize the way the grammar expects");
     }
-    if (!s) throw HearthError("invalid_argument", "the grammar or sampling parameters were rejected by llama.cpp");
+    if (!s) throw HearthError(codes::invalid_argument, "the grammar or sampling parameters were rejected by llama.cpp");
     return s;
 }
 
@@ -45,7 +45,7 @@ bool isPlainGreedy(const llama_model * model, const common_params_sampling & sp)
 
 TokenProbs tokenProbs(llama_context * ctx, int idx, llama_token tok, int n, std::vector<llama_token> & ids) {
     const float * logits = llama_get_logits_ith(ctx, idx);
-    if (!logits) throw HearthError("internal", "llama.cpp returned no logits");
+    if (!logits) throw HearthError(codes::internal, "llama.cpp returned no logits");
     const int n_vocab = llama_vocab_n_tokens(llama_model_get_vocab(llama_get_model(ctx)));
     // log-softmax: logprob(i) = logit(i) - max - log(sum(exp(logit - max)))
     float max = logits[0];
@@ -100,23 +100,19 @@ Napi::Array probsToJs(Napi::Env env, const std::vector<TokenProbs> & probs) {
 static Napi::Value SamplerChain(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
     if (info.Length() < 1 || !info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(Model::constructor.Value())) {
-        throw makeError(env, "invalid_argument", "samplerChain(model, sampling): model must be a Model");
+        throw makeError(env, codes::invalid_argument, "samplerChain(model, sampling): model must be a Model");
     }
-    try {
-        std::shared_ptr<ModelHandle> h = Model::Unwrap(info[0].As<Napi::Object>())->requireHandle();
-        common_params_sampling sp = parseSampling(jsonOf(info.Length() > 1 ? info[1] : env.Undefined()));
-        common_sampler_ptr s(buildSampler(h->model, sp, std::max(1, llama_model_n_ctx_train(h->model))));
-        llama_sampler * chain = common_sampler_get(s.get());
-        Napi::Array names = Napi::Array::New(env);
-        for (int i = 0; i < llama_sampler_chain_n(chain); i++) names.Set((uint32_t) i, llama_sampler_name(llama_sampler_chain_get(chain, i)));
-        return names;
-    } catch (const HearthError & e) {
-        throw makeError(env, e.code(), e.what());
-    }
+    std::shared_ptr<ModelHandle> h = Model::Unwrap(info[0].As<Napi::Object>())->requireHandle();
+    common_params_sampling sp = parseSampling(jsonOf(info.Length() > 1 ? info[1] : env.Undefined()));
+    common_sampler_ptr s(buildSampler(h->model, sp, std::max(1, llama_model_n_ctx_train(h->model))));
+    llama_sampler * chain = common_sampler_get(s.get());
+    Napi::Array names = Napi::Array::New(env);
+    for (int i = 0; i < llama_sampler_chain_n(chain); i++) names.Set((uint32_t) i, llama_sampler_name(llama_sampler_chain_get(chain, i)));
+    return names;
 }
 
 void addSamplerExports(Napi::Env env, Napi::Object exports) {
-    exports.Set("samplerChain", Napi::Function::New(env, SamplerChain));
+    exports.Set("samplerChain", Napi::Function::New(env, guard<SamplerChain>));
 }
 
 } // namespace hearth

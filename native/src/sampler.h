@@ -15,7 +15,7 @@
 namespace hearth {
 
 // Resolves what depends on the context (repeatLastN and dryPenaltyLastN -1: the whole context;
-// logitBias tokens inside the vocabulary) and builds the chain. Throws HearthError("invalid_argument").
+// logitBias tokens inside the vocabulary) and builds the chain. Throws HearthError(codes::invalid_argument).
 common_sampler * buildSampler(const llama_model * model, common_params_sampling & sp, int n_ctx);
 
 // Plain greedy: the chain would pick the largest logit (temperature <= 0, nothing that changes the

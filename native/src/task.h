@@ -10,6 +10,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -17,6 +18,7 @@
 #include "chat.h"
 #include "common.h"
 #include "context.h"
+#include "errors.h"
 #include "llama.h"
 #include "memory.h"
 #include "model.h"
@@ -56,7 +58,7 @@ struct Task {
     std::chrono::steady_clock::time_point last_emit{}; // when a call to JS was last queued
     std::shared_ptr<Napi::Promise::Deferred> deferred;
     // set by the worker
-    std::string errCode, errMsg;
+    std::optional<Failure> error; // or by abort() and dispose() for a task still queued
     GenResult gen;
     std::vector<std::vector<float>> embeddings;
     int sessionTokens = 0;

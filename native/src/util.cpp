@@ -2,12 +2,6 @@
 
 namespace hearth {
 
-Napi::Error makeError(Napi::Env env, const std::string & code, const std::string & message) {
-    Napi::Error err = Napi::Error::New(env, message);
-    err.Value().Set("code", Napi::String::New(env, code));
-    return err;
-}
-
 Napi::Promise AsyncTask::run(Napi::Env env, Work work, Done done) {
     auto * task = new AsyncTask(env, std::move(work), std::move(done));
     Napi::Promise promise = task->deferred_.Promise();
@@ -22,31 +16,21 @@ AsyncTask::AsyncTask(Napi::Env env, Work work, Done done)
 void AsyncTask::Execute() {
     try {
         work_();
-    } catch (const HearthError & e) {
-        failed_ = true;
-        code_ = e.code();
-        message_ = e.what();
-    } catch (const std::exception & e) {
-        failed_ = true;
-        code_ = "internal";
-        message_ = e.what();
+    } catch (...) {
+        failure_ = currentFailure();
     }
 }
 
 void AsyncTask::OnOK() {
     Napi::Env env = Env();
-    if (failed_) {
-        deferred_.Reject(makeError(env, code_, message_).Value());
+    if (failure_) {
+        deferred_.Reject(makeError(env, failure_->code, failure_->message).Value());
         return;
     }
     try {
-        deferred_.Resolve(done_(env));
+        deferred_.Resolve(wrap(env, [&] { return done_(env); }));
     } catch (const Napi::Error & e) {
         deferred_.Reject(e.Value());
-    } catch (const HearthError & e) {
-        deferred_.Reject(makeError(env, e.code(), e.what()).Value());
-    } catch (const std::exception & e) {
-        deferred_.Reject(makeError(env, "internal", e.what()).Value());
     }
 }
 
@@ -68,7 +52,7 @@ double optNumber(const Napi::Object & o, const char * key, double def) {
     if (!o.Has(key)) return def;
     Napi::Value v = o.Get(key);
     if (v.IsUndefined() || v.IsNull()) return def;
-    if (!v.IsNumber()) throw HearthError("invalid_argument", std::string(key) + " must be a number");
+    if (!v.IsNumber()) throw HearthError(codes::invalid_argument, std::string(key) + " must be a number");
     return v.As<Napi::Number>().DoubleValue();
 }
 
@@ -76,7 +60,7 @@ bool optBool(const Napi::Object & o, const char * key, bool def) {
     if (!o.Has(key)) return def;
     Napi::Value v = o.Get(key);
     if (v.IsUndefined() || v.IsNull()) return def;
-    if (!v.IsBoolean()) throw HearthError("invalid_argument", std::string(key) + " must be a boolean");
+    if (!v.IsBoolean()) throw HearthError(codes::invalid_argument, std::string(key) + " must be a boolean");
     return v.As<Napi::Boolean>().Value();
 }
 
@@ -84,7 +68,7 @@ std::string optString(const Napi::Object & o, const char * key, const std::strin
     if (!o.Has(key)) return def;
     Napi::Value v = o.Get(key);
     if (v.IsUndefined() || v.IsNull()) return def;
-    if (!v.IsString()) throw HearthError("invalid_argument", std::string(key) + " must be a string");
+    if (!v.IsString()) throw HearthError(codes::invalid_argument, std::string(key) + " must be a string");
     return v.As<Napi::String>().Utf8Value();
 }
 

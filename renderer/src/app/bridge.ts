@@ -4,6 +4,7 @@
  */
 import { Channel, contract, EventName, EventOf, events, IpcReply, RequestOf, ResponseOf, WsEvent, WsResponse } from '../../../main/ipc/contract';
 import type { PreloadApi } from '../../../main/ipc/reply';
+import { CodeOf, toCode } from '../../../main/errors/catalogue';
 
 export interface HearthBridge {
   invoke(channel: string, payload: unknown): Promise<unknown>;
@@ -18,13 +19,17 @@ declare global {
   }
 }
 
-/** An error from main, with its code (invalid_input, not_found, engine_crashed, …). */
+/**
+ * An error from main, with its code (invalid_input, not_found, engine_crashed, …), or the bridge's own
+ * (disconnected, unauthorized): a catalogue code that crosses IPC or is the renderer's; any other is
+ * `internal` (main/errors/catalogue.ts).
+ */
 export class BridgeError extends Error {
-  constructor(
-    public readonly code: string,
-    message: string,
-  ) {
+  readonly code: CodeOf<'ipc' | 'renderer'>;
+
+  constructor(code: string, message: string) {
     super(message);
+    this.code = toCode(code, 'ipc', 'renderer');
   }
 }
 

@@ -1,0 +1,94 @@
+// How the addon fails: the error type with a code from error_codes.h, the one mapping of whatever native
+// work throws to a code (failureOf), and the one place that turns it into a JS exception (wrap).
+#pragma once
+
+#include <napi.h>
+
+#include "error_codes.h"
+#include "ggml.h"
+
+#include <stdexcept>
+#include <string>
+
+namespace hearth {
+
+// Every failure the addon reports carries a stable code that JS code can switch on (error_codes.h; what
+// each means is in main/errors/catalogue.ts).
+class HearthError : public std::runtime_error {
+public:
+    HearthError(Code code, const std::string & message) : std::runtime_error(message), code_(code) {}
+    Code code() const { return code_; }
+
+private:
+    Code code_;
+};
+
+Napi::Error makeError(Napi::Env env, Code code, const std::string & message);
+
+// What a failure of native work is reported as.
+struct Failure {
+    Code code;
+    std::string message;
+};
+
+// The exception being handled (call it inside a catch block) as a Failure: a HearthError keeps its code,
+// std::bad_alloc is out_of_memory, any other exception internal.
+Failure currentFailure();
+
+// Runs `fn` on the JS thread; what it throws leaves as a JS exception with its code (currentFailure). A
+// Napi::Error (already a JS exception, e.g. makeError's) passes through as it is.
+template <typename F> auto wrap(Napi::Env env, F && fn) -> decltype(fn()) {
+    try {
+        return fn();
+    } catch (const Napi::Error &) {
+        throw;
+    } catch (...) {
+        Failure f = currentFailure();
+        throw makeError(env, f.code, f.message);
+    }
+}
+
+// A module function run through wrap(), for Napi::Function::New(env, guard<Fn>): every entry point of the
+// addon is guarded, so no exception from native code ends the process (node-addon-api lets only
+// Napi::Error through; anything else would reach std::terminate).
+template <Napi::Value (*F)(const Napi::CallbackInfo &)> Napi::Value guard(const Napi::CallbackInfo & info) {
+    return wrap(info.Env(), [&] { return F(info); });
+}
+
+// The same for the methods of an ObjectWrap class T that also derives from Guarded<T>: it registers
+// InstanceMethod("name", &T::template guarded<&T::Name>).
+template <typename T> struct Guarded {
+    template <Napi::Value (T::*M)(const Napi::CallbackInfo &)> Napi::Value guarded(const Napi::CallbackInfo & info) {
+        return wrap(info.Env(), [&] { return (static_cast<T *>(this)->*M)(info); });
+    }
+};
+
+// What a failed llama_decode (its return code) is reported as: -2 is llama.cpp failing to allocate for the
+// batch (GGML_STATUS_ALLOC_FAILED for a compute graph, an output buffer it could not reserve, the KV memory
+// it could not prepare): out_of_memory; any other failure is decode_failed.
+inline Code decodeFailure(int rc) {
+    return rc == -2 ? codes::out_of_memory : codes::decode_failed;
+}
+
+// Notes, on this thread and while it lives, whether llama.cpp or ggml logged an allocation failure.
+// llama.cpp reports why a model or context could not be made only in its log (llama_model_load_from_file
+// and llama_init_from_model return null for any failure), so an allocation failure (out_of_memory) is told
+// apart from the rest (load_failed, context_failed) this way.
+class AllocationWatch {
+public:
+    AllocationWatch();
+    ~AllocationWatch();
+    AllocationWatch(const AllocationWatch &) = delete;
+    AllocationWatch & operator=(const AllocationWatch &) = delete;
+    bool failed() const { return failed_; }
+
+private:
+    bool failed_ = false;
+    AllocationWatch * outer_;
+    friend void noteLogLine(ggml_log_level level, const char * text);
+};
+
+// The addon's log callback passes every llama.cpp/ggml log line here first.
+void noteLogLine(ggml_log_level level, const char * text);
+
+} // namespace hearth
