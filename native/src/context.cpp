@@ -219,17 +219,14 @@ static void workerLoop(std::shared_ptr<Context::State> st) {
             stepRuns(*st, runs);
         } catch (const std::exception & e) {
             for (auto & r : runs) {
-                if (r->finished) continue;
-                r->finished = true;
-                r->task->errCode = "internal";
-                r->task->errMsg = e.what();
+                if (!r->ended()) r->fail("internal", e.what());
             }
         }
         st->publish(false);
         for (auto it = runs.begin(); it != runs.end();) {
             GenRun & run = **it;
-            if (!run.finished) { ++it; continue; }
-            if (run.task->errCode.empty()) finishRun(run);
+            if (!run.ended()) { ++it; continue; }
+            finishRun(run);
             finishTask(*st, run.task);
             it = runs.erase(it);
         }
