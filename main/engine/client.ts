@@ -300,8 +300,11 @@ export class EngineClient {
 
   // ---- typed helpers -----------------------------------------------------------------------------
 
-  /** `modules`: the backend modules the host chose (for the CPU built in variants, which one this machine runs) */
-  version(): Promise<{ llamaCommit: string; backends: string[]; systemInfo: string; pid: number; modules: LoadedModule[] }> {
+  /**
+   * `modules`: the backend modules the host chose (for the CPU built in variants, which one this machine runs);
+   * `defaultThreads`: the threads a context gets when its load settings name none
+   */
+  version(): Promise<{ llamaCommit: string; backends: string[]; systemInfo: string; defaultThreads: number; pid: number; modules: LoadedModule[] }> {
     return this.request('version', {});
   }
 

@@ -197,7 +197,14 @@ export class EngineHost {
     const params = p.data as Record<string, unknown>;
     switch (method as Method) {
       case 'version':
-        return { llamaCommit: this.addon.llamaCommit, backends: this.addon.backends(), systemInfo: this.addon.systemInfo(), pid: process.pid, modules: loadedModules() };
+        return {
+          llamaCommit: this.addon.llamaCommit,
+          backends: this.addon.backends(),
+          systemInfo: this.addon.systemInfo(),
+          defaultThreads: this.addon.defaultThreads(),
+          pid: process.pid,
+          modules: loadedModules(),
+        };
       case 'devices':
         return withAvailableRam(this.addon.devices());
       case 'info':

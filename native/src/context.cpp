@@ -320,8 +320,6 @@ Napi::Value Context::Create(const Napi::CallbackInfo & info) {
     st->type_k = cp.type_k;
     st->type_v = cp.type_v;
     st->flash_attn = cp.flash_attn_type == LLAMA_FLASH_ATTN_TYPE_ENABLED ? "on" : cp.flash_attn_type == LLAMA_FLASH_ATTN_TYPE_DISABLED ? "off" : "auto";
-    st->threads = cp.n_threads;
-    st->threads_batch = cp.n_threads_batch;
     return AsyncTask::run(env,
         [st, cp]() {
             Activity activity("context", st->model->path);
@@ -330,6 +328,8 @@ Napi::Value Context::Create(const Napi::CallbackInfo & info) {
             st->n_ctx = (int) llama_n_ctx(st->ctx);
             st->n_batch = (int) llama_n_batch(st->ctx);
             st->n_ubatch = (int) llama_n_ubatch(st->ctx);
+            st->threads = (int) llama_n_threads(st->ctx); // what it computes with: the default (defaultThreads()) or the asked
+            st->threads_batch = (int) llama_n_threads_batch(st->ctx);
             st->batch = llama_batch_init(st->n_batch, 0, std::max(1, st->n_seq));
             st->seq_tokens.assign(st->n_seq, {});
             st->publish(true); // the worker does not run yet
