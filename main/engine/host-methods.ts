@@ -65,7 +65,14 @@ export function createHandlers({ addon, models, watchdog, logger }: HandlerDeps)
   }
 
   return {
-    version: async () => ({ llamaCommit: addon.llamaCommit, backends: addon.backends(), systemInfo: addon.systemInfo(), pid: process.pid, modules: loadedModules() }),
+    version: async () => ({
+      llamaCommit: addon.llamaCommit,
+      backends: addon.backends(),
+      systemInfo: addon.systemInfo(),
+      defaultThreads: addon.defaultThreads(),
+      pid: process.pid,
+      modules: loadedModules(),
+    }),
     devices: async () => withAvailableRam(addon.devices()),
     info: (p) => models.info(p.path),
     load: async (p, call) => {

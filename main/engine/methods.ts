@@ -65,6 +65,8 @@ export const VersionInfo = z.object({
   llamaCommit: z.string(),
   backends: z.array(z.string()),
   systemInfo: z.string(),
+  /** the threads a context gets when its load settings name none (llama.cpp's common_cpu_get_num_math) */
+  defaultThreads: z.number().int().positive(),
   pid: z.number(),
   /** the backend modules the host chose (for the CPU built in variants, which one this machine runs) */
   modules: z.array(LoadedModule),

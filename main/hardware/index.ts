@@ -41,7 +41,14 @@ export class HardwareMonitor {
     const [v, devices] = await Promise.all([this.engine.version(), this.engine.devices()]);
     const c = this.engine.backendChoice;
     return {
-      cpu: { model: os.cpus()[0]?.model.trim() ?? 'unknown', cores: physicalCores(), threads: os.cpus().length, instructionSets: instructionSets(v.systemInfo) },
+      cpu: {
+        model: os.cpus()[0]?.model.trim() ?? 'unknown',
+        cores: physicalCores(),
+        threads: os.cpus().length,
+        // the engine's own default, which the load settings show: llama.cpp counts cores its own way
+        defaultThreads: v.defaultThreads,
+        instructionSets: instructionSets(v.systemInfo),
+      },
       ram: { total: os.totalmem(), free: availableMemory() },
       backends: v.backends,
       devices,

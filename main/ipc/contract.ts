@@ -225,7 +225,8 @@ export const MemoryEstimateDTO = z.object({
 export type MemoryEstimateDTO = z.infer<typeof MemoryEstimateDTO>;
 
 export const HardwareInfo = z.object({
-  cpu: z.object({ model: z.string(), cores: z.number(), threads: z.number(), instructionSets: z.array(z.string()) }),
+  /** defaultThreads: the threads a model gets when its load settings name none (the engine's, not the cores counted here) */
+  cpu: z.object({ model: z.string(), cores: z.number(), threads: z.number(), defaultThreads: z.number(), instructionSets: z.array(z.string()) }),
   ram: z.object({ total: z.number(), free: z.number() }),
   backends: z.array(z.string()),
   devices: z.array(DeviceInfo),

@@ -38,7 +38,7 @@ export class ModelService {
       defaults: {
         ...LOAD_SETTING_DEFAULTS,
         contextSize: defaultContextSize(info.trainedContext),
-        threads: (await this.deps.hardware.info()).cpu.cores,
+        threads: (await this.deps.hardware.info()).cpu.defaultThreads,
       },
       layers: info.layers,
       trainedContext: info.trainedContext,

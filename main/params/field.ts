@@ -28,7 +28,7 @@ export interface FieldMeta {
   advanced: boolean;
   /** the part of a form it belongs in (load and context settings) */
   group?: string;
-  /** what an absent value means (the engine's default); undefined: decided at run time (e.g. the CPU's cores) */
+  /** what an absent value means (the engine's default); undefined: decided at run time (e.g. threads: the engine's defaultThreads) */
   default?: unknown;
 }
 

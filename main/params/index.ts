@@ -26,7 +26,7 @@ export const LoadSettings = z.object(settingShape(LOAD_SETTING_FIELDS)).strict()
 export type LoadSettings = z.infer<typeof LoadSettings>;
 export type LoadSettingKey = keyof LoadSettings;
 export const LOAD_SETTING_KEYS = LoadSettings.keyof().options;
-/** The settings' defaults that do not depend on the model or the machine (context: defaultContextSize; threads: the CPU's). */
+/** The settings' defaults that do not depend on the model or the machine (context: defaultContextSize; threads: the engine's, hardware info cpu.defaultThreads). */
 export const LOAD_SETTING_DEFAULTS = defaultsOf(LOAD_SETTING_FIELDS);
 export const LOAD_SETTINGS_META = metaOf(LOAD_SETTING_FIELDS);
 /** The order of the load settings form's parts. */

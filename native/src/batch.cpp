@@ -35,10 +35,11 @@ struct Part {
     bool gen;
 };
 
+// A run that fails ends with the error, unless it was aborted: then it stops (aborted), as asked.
 static void failRun(GenRun & run, Code code, const std::string & msg) {
-    run.finished = true;
-    if (run.task->aborted) { run.task->gen.stopReason = "aborted"; return; }
-    run.task->error = Failure{code, msg};
+    if (run.ended()) return;
+    if (run.task->aborted) run.stop("aborted");
+    else run.fail(code, msg);
 }
 
 // Test hooks (HEARTH_TEST_HOOKS=1 only): HEARTH_TEST_FAIL="sample:<seq>" makes sampling on that sequence
@@ -106,9 +107,13 @@ static void decodeParts(Context::State & st, const std::vector<Part> & parts) {
             const int seq = p.run->task->seq;
             llama_memory_seq_rm(mem, seq, (llama_pos) st.seq_tokens[seq].size(), -1);
         }
-        if (parts.size() > 1 && !st.closing) {
+        if (st.closing) {
+            for (const Part & p : parts) failRun(*p.run, codes::aborted, "the context was disposed");
+            return;
+        }
+        if (parts.size() > 1) {
             for (const Part & p : parts) {
-                if (!p.run->finished) decodeParts(st, {p});
+                if (!p.run->ended()) decodeParts(st, {p});
             }
             return;
         }
@@ -116,7 +121,6 @@ static void decodeParts(Context::State & st, const std::vector<Part> & parts) {
         for (int s = 0; s < st.n_seq; s++) used += (s ? "," : "") + std::to_string(st.seq_tokens[s].size());
         failRun(*parts[0].run, decodeFailure(rc), "llama_decode failed (code " + std::to_string(rc) + "; batch of " + std::to_string(n_tokens) +
                                                     " tokens; sequences hold " + used + " of " + std::to_string(llama_n_ctx(st.ctx)) + ")");
-        if (st.closing) for (const Part & p : parts) failRun(*p.run, codes::aborted, "the context was disposed");
         return;
     }
     for (size_t i = 0; i < parts.size(); i++) {
@@ -128,14 +132,11 @@ static void decodeParts(Context::State & st, const std::vector<Part> & parts) {
             run.pending = LLAMA_TOKEN_NULL;
         } else {
             cached.insert(cached.end(), run.prompt.begin() + p.from, run.prompt.begin() + p.to);
-            run.next_prompt = p.to;
-            run.task->prompted.fetch_add((int) (p.to - p.from));
-            if (run.next_prompt == run.prompt.size()) run.task->gen.promptMs = msSince(run.tp0, Clock::now());
+            run.promptDecoded(p.to);
         }
-        if (logits_idx[i] < 0) continue;
+        if (logits_idx[i] < 0) continue; // a prompt chunk before the last
         if (run.task->aborted) {
-            run.task->gen.stopReason = "aborted";
-            run.finished = true;
+            run.stop("aborted");
             continue;
         }
         try {
@@ -168,12 +169,9 @@ void stepRuns(Context::State & st, std::vector<std::unique_ptr<GenRun>> & runs) 
     int generating = 0;
     for (auto & up : runs) {
         GenRun & run = *up;
-        if (!run.finished && run.task->aborted) {
-            run.task->gen.stopReason = "aborted";
-            run.finished = true;
-        }
-        if (!run.finished) busy[run.task->seq] = true;
-        if (!run.finished && run.pending != LLAMA_TOKEN_NULL) generating++;
+        if (!run.ended() && run.task->aborted) run.stop("aborted");
+        if (!run.ended()) busy[run.task->seq] = true;
+        if (run.state() == SlotState::Generating) generating++;
     }
     // the generating runs' tokens and up to one micro-batch of prompt, within the batch (parallel <=
     // n_batch: limits.cpp): a prompt reads at full speed beside generating sequences, and an abort lands
@@ -184,16 +182,15 @@ void stepRuns(Context::State & st, std::vector<std::unique_ptr<GenRun>> & runs) 
     std::vector<Part> parts;
     for (auto & up : runs) {
         GenRun & run = *up;
-        if (run.finished || run.pending == LLAMA_TOKEN_NULL || budget < 1) continue;
+        if (run.state() != SlotState::Generating || budget < 1) continue;
         if (free < 1) free = kvMakeRoom(st, busy, planned + 1) - planned;
         if (free < 1 && run.policy == "shift" && kvShift(st, run.task->seq, run.n_keep)) {
             run.task->gen.shifted = true;
             free = kvCellsFree(st) - planned;
         }
         if (free < 1) {
-            run.task->gen.stopReason = "length";
             run.task->gen.contextFull = true;
-            run.finished = true;
+            run.stop("length");
             busy[run.task->seq] = false; // what it held can go to the others
             continue;
         }
@@ -205,12 +202,12 @@ void stepRuns(Context::State & st, std::vector<std::unique_ptr<GenRun>> & runs) 
     GenRun * newest_waiting = nullptr;
     for (auto & up : runs) {
         GenRun & run = *up;
-        if (run.finished || run.next_prompt >= run.prompt.size() || budget < 1) continue;
-        const int want = (int) std::min<size_t>(run.prompt.size() - run.next_prompt, (size_t) budget);
+        if (run.state() != SlotState::Prompt || budget < 1) continue;
+        const int want = (int) std::min<size_t>(run.prompt.size() - run.nextPrompt(), (size_t) budget);
         if (free < want) free = kvMakeRoom(st, busy, planned + want) - planned;
         const int n = std::min(want, free);
         if (n < 1) { newest_waiting = &run; continue; }
-        parts.push_back({&run, run.next_prompt, run.next_prompt + (size_t) n, false});
+        parts.push_back({&run, run.nextPrompt(), run.nextPrompt() + (size_t) n, false});
         budget -= n;
         free -= n;
         planned += n;

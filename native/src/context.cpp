@@ -216,16 +216,14 @@ static void workerLoop(std::shared_ptr<Context::State> st) {
         } catch (...) {
             const Failure f = currentFailure();
             for (auto & r : runs) {
-                if (r->finished) continue;
-                r->finished = true;
-                r->task->error = f;
+                if (!r->ended()) r->fail(f.code, f.message);
             }
         }
         st->publish(false);
         for (auto it = runs.begin(); it != runs.end();) {
             GenRun & run = **it;
-            if (!run.finished) { ++it; continue; }
-            if (!run.task->error) finishRun(run);
+            if (!run.ended()) { ++it; continue; }
+            finishRun(run);
             finishTask(*st, run.task);
             it = runs.erase(it);
         }
@@ -314,8 +312,6 @@ Napi::Value Context::Create(const Napi::CallbackInfo & info) {
     st->type_k = cp.type_k;
     st->type_v = cp.type_v;
     st->flash_attn = cp.flash_attn_type == LLAMA_FLASH_ATTN_TYPE_ENABLED ? "on" : cp.flash_attn_type == LLAMA_FLASH_ATTN_TYPE_DISABLED ? "off" : "auto";
-    st->threads = cp.n_threads;
-    st->threads_batch = cp.n_threads_batch;
     return AsyncTask::run(env,
         [st, cp]() {
             Activity activity("context", st->model->path);
@@ -329,6 +325,8 @@ Napi::Value Context::Create(const Napi::CallbackInfo & info) {
             st->n_ctx = (int) llama_n_ctx(st->ctx);
             st->n_batch = (int) llama_n_batch(st->ctx);
             st->n_ubatch = (int) llama_n_ubatch(st->ctx);
+            st->threads = (int) llama_n_threads(st->ctx); // what it computes with: the default (defaultThreads()) or the asked
+            st->threads_batch = (int) llama_n_threads_batch(st->ctx);
             st->batch = llama_batch_init(st->n_batch, 0, std::max(1, st->n_seq));
             st->seq_tokens.assign(st->n_seq, {});
             st->publish(true); // the worker does not run yet

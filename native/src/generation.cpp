@@ -69,6 +69,68 @@ void emit(Task & t, const std::string & content, const std::string & reasoning, 
     });
 }
 
+// ---- the slot's phases: every transition (worker thread) --------------------------------------------
+
+static const char * stateName(SlotState s) {
+    switch (s) {
+        case SlotState::Waiting: return "waiting";
+        case SlotState::Prompt: return "prompt";
+        case SlotState::PromptDone: return "prompt done";
+        case SlotState::Generating: return "generating";
+        case SlotState::Ended: return "ended";
+        case SlotState::Done: return "done";
+    }
+    return "?";
+}
+
+void GenRun::moveTo(SlotState to) {
+    const bool live = state_ == SlotState::Waiting || state_ == SlotState::Prompt || state_ == SlotState::PromptDone ||
+                      state_ == SlotState::Generating;
+    bool ok = false;
+    switch (to) {
+        case SlotState::Waiting: break;
+        case SlotState::Prompt: ok = state_ == SlotState::Waiting || state_ == SlotState::Prompt; break;
+        case SlotState::PromptDone: ok = state_ == SlotState::Prompt; break;
+        case SlotState::Generating: ok = state_ == SlotState::PromptDone || state_ == SlotState::Generating; break;
+        case SlotState::Ended: ok = live; break;
+        case SlotState::Done: ok = state_ == SlotState::Ended; break;
+    }
+    if (!ok) throw HearthError("internal", std::string("generation: no move from ") + stateName(state_) + " to " + stateName(to));
+    state_ = to;
+}
+
+void GenRun::startPrompt(size_t n_past) {
+    moveTo(SlotState::Prompt);
+    next_prompt_ = n_past;
+    tp0 = Clock::now();
+}
+
+void GenRun::promptDecoded(size_t to) {
+    moveTo(to == prompt.size() ? SlotState::PromptDone : SlotState::Prompt);
+    task->prompted.fetch_add((int) (to - next_prompt_));
+    next_prompt_ = to;
+    if (to == prompt.size()) task->gen.promptMs = msSince(tp0, Clock::now());
+}
+
+void GenRun::sampled(llama_token tok) {
+    moveTo(SlotState::Generating);
+    pending = tok;
+}
+
+void GenRun::stop(const char * reason) {
+    moveTo(SlotState::Ended);
+    task->gen.stopReason = reason;
+}
+
+void GenRun::fail(Code code, const std::string & msg) {
+    moveTo(SlotState::Ended);
+    task->error = Failure{code, msg};
+}
+
+void GenRun::done() {
+    moveTo(SlotState::Done);
+}
+
 // ---- generation (worker thread) -------------------------------------------------------------------
 
 void prepareRun(Context::State & st, GenRun & run) {
@@ -144,8 +206,7 @@ void prepareRun(Context::State & st, GenRun & run) {
     run.max_tokens = (int) std::min<int64_t>(opts.max_tokens, INT32_MAX);
     if (run.max_tokens == 0) {
         // nothing to generate: the request ends here, the sequence's cache untouched
-        r.stopReason = "length";
-        run.finished = true;
+        run.stop("length");
         return;
     }
 
@@ -207,7 +268,6 @@ void prepareRun(Context::State & st, GenRun & run) {
     }
     cached.resize(n_past);
     r.cachedTokens = (int) n_past;
-    run.next_prompt = n_past;
 
     run.ignore_eos = opts.ignore_eos;
     if (chat) {
@@ -219,21 +279,20 @@ void prepareRun(Context::State & st, GenRun & run) {
         // reply is the text as generated (a generic parser must never drop text it does not understand)
         run.parse_stream = !rc.inputs.tools.empty() || rc.params.supports_thinking || !rc.params.thinking_start_tag.empty();
     }
-    run.tp0 = Clock::now();
+    run.startPrompt(n_past);
 }
 
-// The token just sampled: stop strings, streaming, limits. Sets run.pending to decode it next (room in
-// the KV cache is made when the next batch is planned), or run.finished.
+// The token just sampled: stop strings, streaming, limits. The run goes on Generating with the token
+// pending (room in the KV cache is made when the next batch is planned), or stops.
 void onToken(Context::State & st, GenRun & run, llama_token tok) {
     Task & t = *run.task;
     GenResult & r = t.gen;
     const llama_vocab * vocab = llama_model_get_vocab(st.model->model);
-    if (run.first) {
-        run.first = false;
+    if (run.state() == SlotState::PromptDone) { // its first token
         run.tg0 = Clock::now();
-        r.ttftMs = msSince(run.t0, run.tg0);
+        r.ttftMs = msSince(run.t0, *run.tg0);
     }
-    if (!run.ignore_eos && llama_vocab_is_eog(vocab, tok)) { r.stopReason = "eos"; run.finished = true; return; }
+    if (!run.ignore_eos && llama_vocab_is_eog(vocab, tok)) { run.stop("eos"); return; }
     r.generatedTokens++;
     r.tokens.push_back(tok);
     if (run.n_probs > 0) recordProbs(t, std::move(run.probs));
@@ -276,20 +335,23 @@ void onToken(Context::State & st, GenRun & run, llama_token tok) {
             run.emitted = safe;
         }
     }
-    if (hit) { r.stopReason = "stop"; run.finished = true; return; }
-    if (run.max_tokens >= 0 && r.generatedTokens >= run.max_tokens) { r.stopReason = "length"; run.finished = true; return; }
-    run.pending = tok;
+    if (hit) { run.stop("stop"); return; }
+    if (run.max_tokens >= 0 && r.generatedTokens >= run.max_tokens) { run.stop("length"); return; }
+    run.sampled(tok);
 }
 
-// Step 5: timings, final parse (content, reasoning, tool calls) and the last held-back text.
+// Step 5, Ended -> Done: timings, final parse (content, reasoning, tool calls) and the last held-back
+// text; a run that failed gets none of it (its request gets the error).
 void finishRun(GenRun & run) {
     Task & t = *run.task;
     GenResult & r = t.gen;
+    run.done();
+    if (t.error) return;
     const auto tg1 = Clock::now();
     if (t.abortedAt.load() >= 0) r.tokensAfterAbort = r.generatedTokens - t.abortedAt.load();
     if (t.promptedAt.load() >= 0) r.promptTokensAfterAbort = t.prompted.load() - t.promptedAt.load();
-    r.genMs = run.first ? 0 : msSince(run.tg0, tg1);
-    if (run.first) r.ttftMs = msSince(run.t0, tg1);
+    r.genMs = run.tg0 ? msSince(*run.tg0, tg1) : 0;
+    if (!run.tg0) r.ttftMs = msSince(run.t0, tg1);
     const std::string & text = r.text;
     if (run.chat && run.parse_stream) {
         common_chat_msg m;

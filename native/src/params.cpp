@@ -1,5 +1,6 @@
 #include "params.h"
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 
@@ -313,13 +314,20 @@ ContextParams parseContextFamily(const common_json & o, Keys * consumed) {
     return c;
 }
 
+int32_t defaultThreads() {
+    // computed once: on a hybrid x86 CPU it pins the calling thread to each CPU in turn to find the
+    // performance cores, and what the app shows must be what every context gets
+    static const int32_t n = std::max<int32_t>(1, common_cpu_get_num_math());
+    return n;
+}
+
 llama_context_params contextParams(const ContextParams & c, const llama_model * model) {
     llama_context_params cp = llama_context_default_params();
     // absent: llama.cpp's default (the engine host always sends one: main/params defaultContextSize)
     if (c.context_given) cp.n_ctx = c.context_size;
     cp.n_batch = c.batch;
     cp.n_ubatch = c.ubatch;
-    cp.n_threads = c.threads ? (int32_t) c.threads : common_cpu_get_num_math();
+    cp.n_threads = c.threads ? (int32_t) c.threads : defaultThreads();
     cp.n_threads_batch = c.threads_batch ? (int32_t) c.threads_batch : cp.n_threads;
     cp.n_seq_max = c.parallel;
     cp.flash_attn_type = c.flash_attention;
@@ -423,9 +431,14 @@ static Napi::Value EchoParams(const Napi::CallbackInfo & info) {
     }
 }
 
+static Napi::Value DefaultThreads(const Napi::CallbackInfo & info) {
+    return Napi::Number::New(info.Env(), defaultThreads());
+}
+
 void addParamsExports(Napi::Env env, Napi::Object exports) {
     exports.Set("describeParams", Napi::Function::New(env, guard<DescribeParams>));
     exports.Set("echoParams", Napi::Function::New(env, guard<EchoParams>));
+    exports.Set("defaultThreads", Napi::Function::New(env, guard<DefaultThreads>));
 }
 
 } // namespace hearth

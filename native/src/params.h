@@ -47,13 +47,18 @@ LoadParams parseLoad(const common_json & o, Keys * consumed = nullptr);
 struct ContextParams {
     uint32_t context_size = 0; bool context_given = false; // default: min(4096, the model's trained context)
     uint32_t batch = 2048, ubatch = 512;
-    uint32_t threads = 0, threads_batch = 0;                // 0: the machine's default (threads: common_cpu_get_num_math)
+    uint32_t threads = 0, threads_batch = 0;                // 0: defaultThreads() (threads_batch: threads)
     uint32_t parallel = 1;
     llama_flash_attn_type flash_attention = LLAMA_FLASH_ATTN_TYPE_AUTO;
     ggml_type type_k = GGML_TYPE_F16, type_v = GGML_TYPE_F16;
     bool embeddings = false;
 };
 ContextParams parseContextFamily(const common_json & o, Keys * consumed = nullptr);
+
+// The threads a context gets when none are asked for: llama.cpp's common_cpu_get_num_math (the
+// physical performance cores), read once per process. The addon's defaultThreads() reports it, and the
+// app shows it as the threads setting's default (main/hardware: cpu.defaultThreads).
+int32_t defaultThreads();
 
 // llama.cpp's context parameters, with the combinations it asserts on resolved or refused (limits.h).
 // model may be null (estimates, fitting): then only the sizes given are checked.
@@ -87,7 +92,7 @@ struct EngineParams {
 EngineParams parseEngineParams(const Napi::Value & v);
 
 // describeParams() and echoParams(family, params): the families' keys and defaults, and a family
-// as parsed (for the drift test).
+// as parsed (for the drift test); defaultThreads(): the threads a context gets when none are asked for.
 void addParamsExports(Napi::Env env, Napi::Object exports);
 
 } // namespace hearth

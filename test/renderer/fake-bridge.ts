@@ -143,7 +143,8 @@ export function memoryEstimate(settings: { gpuLayers?: number | 'max' | 'auto'; 
 
 export function hardwareInfo(over: Partial<HardwareInfo> = {}): HardwareInfo {
   return {
-    cpu: { model: 'Test CPU', cores: 8, threads: 16, instructionSets: ['AVX', 'AVX2', 'FMA'] },
+    // a hybrid CPU: llama.cpp's default counts only the performance cores
+    cpu: { model: 'Test CPU', cores: 8, threads: 16, defaultThreads: 6, instructionSets: ['AVX', 'AVX2', 'FMA'] },
     ram: { total: 32 * GiB, free: 20 * GiB },
     backends: ['Vulkan', 'CPU'],
     devices: [

@@ -475,6 +475,7 @@ describe('hardware page', () => {
     expect(within(dialog).getByText('Vulkan: Test GPU')).toBeTruthy();
     expect(within(within(dialog).getByRole('list', { name: 'Available backends' })).getAllByRole('listitem').map((li) => li.textContent)).toEqual(['Vulkan', 'CPU']);
     expect(within(dialog).getByText(/Test CPU · 8 cores, 16 threads/)).toBeTruthy();
+    expect(within(dialog).getByText('6 unless a model\'s settings say otherwise')).toBeTruthy();
     expect(within(dialog).getByRole('table', { name: 'Hardware devices' }).textContent).toContain('7.00 GiB / 8.00 GiB');
 
     await waitFor(() => expect(bridge.callsTo('hardware.usage')).toHaveLength(1));

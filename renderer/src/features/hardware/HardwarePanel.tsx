@@ -141,6 +141,8 @@ export function HardwarePanel() {
             <dd>
               {info.cpu.model} · {info.cpu.cores} {info.cpu.cores === 1 ? 'core' : 'cores'}, {info.cpu.threads} threads
             </dd>
+            <dt>Generation threads</dt>
+            <dd>{info.cpu.defaultThreads} unless a model's settings say otherwise</dd>
             <dt>Instruction sets</dt>
             <dd>
               <ul aria-label="Instruction sets" className="chips small">
