@@ -95,7 +95,7 @@ void GenRun::moveTo(SlotState to) {
         case SlotState::Ended: ok = live; break;
         case SlotState::Done: ok = state_ == SlotState::Ended; break;
     }
-    if (!ok) throw HearthError("internal", std::string("generation: no move from ") + stateName(state_) + " to " + stateName(to));
+    if (!ok) throw HearthError(codes::internal, std::string("generation: no move from ") + stateName(state_) + " to " + stateName(to));
     state_ = to;
 }
 
