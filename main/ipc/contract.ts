@@ -338,6 +338,8 @@ export const events = {
   'models.state': ModelState,
   /** an item of the desktop app's menu was chosen that the page carries out (Help → Keyboard Shortcuts) */
   'app.menu': z.object({ item: z.enum(['shortcuts']) }),
+  /** something the user should know that no request of the page answers (the desktop app: a link that could not be opened) */
+  'app.notice': z.object({ kind: z.enum(['info', 'error']), text: z.string().max(2000) }),
 };
 
 export type EventName = keyof typeof events;

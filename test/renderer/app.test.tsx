@@ -271,6 +271,15 @@ describe('app', () => {
     stop();
   });
 
+  test("the desktop app's notices (an app.notice event: a link it could not open) show as a message", () => {
+    const { stop, bridge } = renderApp();
+    const text = 'Hearth could not open the link to example.com in your browser (Failed to open). Use Copy link and open it yourself.';
+    act(() => bridge.emit('app.notice', { kind: 'error', text }));
+    // in the toasts' live region
+    expect(screen.getByText(text).closest('[aria-live="polite"]')).toBeTruthy();
+    stop();
+  });
+
   test('assistants: create one, and pick one for the next new chat', async () => {
     const helper = assistant({ id: 'def', name: 'Helper', emoji: '🤖', isDefault: true });
     let list = [helper];

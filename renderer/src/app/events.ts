@@ -9,7 +9,7 @@ import { messageDone, piecesApplied, Piece } from '../features/chat/chatSlice';
 import { modelStateReceived } from '../features/models/modelsSlice';
 import { threadRemoved, threadUpserted } from '../features/threads/threadsSlice';
 import type { AppDispatch } from './store';
-import { openDialog } from './uiSlice';
+import { openDialog, toastAdded } from './uiSlice';
 
 export type FrameScheduler = (cb: () => void) => unknown;
 
@@ -78,6 +78,8 @@ export function startEvents(dispatch: AppDispatch, schedule?: FrameScheduler): (
     onEvent('models.state', (p) => dispatch(modelStateReceived(p))),
     // the desktop app's Help → Keyboard Shortcuts
     onEvent('app.menu', (p) => p.item === 'shortcuts' && dispatch(openDialog('help'))),
+    // what main tells the user outside any request (a link the desktop app could not open)
+    onEvent('app.notice', (p) => dispatch(toastAdded({ kind: p.kind, text: p.text }))),
   ];
   return () => offs.forEach((off) => off());
 }
