@@ -6,9 +6,15 @@
  * site of its own (every link in the page comes from a reply's Markdown).
  *
  * A page calling window.open in a loop gets one dialog at a time and at most LINK_LIMITS.dialogs in
- * any LINK_LIMITS.windowMs; requests past that are dropped. The Electron parts (dialog, shell,
- * clipboard) come in as `LinkShell`, so this file imports nothing from Electron.
+ * any LINK_LIMITS.windowMs; requests past that are dropped, and the first one dropped says so (a
+ * `LinkNotice`, at most one per dialog shown, so a loop cannot flood the user with notices either).
+ * A link the system refuses to open (shell.openExternal fails) is reported the same way. Notices go
+ * to the log and to the app's pages (the `app.notice` event, shown as a message: `reportLinkNotices`).
+ * The Electron parts (dialog, shell, clipboard) come in as `LinkShell`, so this file imports nothing
+ * from Electron.
  */
+import type { EventOf } from '../ipc/contract';
+import type { Logger } from '../logging';
 import { linkAction } from './security';
 
 export const LINK_LIMITS = {
@@ -37,6 +43,38 @@ export interface LinkShell {
   openExternal(url: string): Promise<void>;
   /** clipboard.writeText */
   writeClipboard(text: string): void;
+}
+
+/** Something the user did not see happen: link requests dropped past the limit, or a link the system would not open. */
+export type LinkNotice = { kind: 'limited' } | { kind: 'openFailed'; url: string; reason: string };
+
+/** What a request came to (`dropped`: past the limits; `failed`: Open was picked but the system could not open it). */
+export type LinkOutcome = 'dropped' | 'opened' | 'failed' | 'copied' | 'cancelled';
+
+/** A notice in words, for the page's message. */
+export function linkNoticeText(n: LinkNotice): string {
+  if (n.kind === 'limited') {
+    return `The page asked to open more than ${LINK_LIMITS.dialogs} links within ${LINK_LIMITS.windowMs / 1000} s, so Hearth ignored the rest. Wait a minute, then click the link again.`;
+  }
+  let where = 'the link';
+  try {
+    where = `the link to ${new URL(n.url).host}`;
+  } catch {
+    /* openable links are valid URLs */
+  }
+  return `Hearth could not open ${where} in your browser (${n.reason}). Use Copy link and open it yourself.`;
+}
+
+/** Where main.ts sends notices: the log (warn) and every app page, as an `app.notice` message. Never throws. */
+export function reportLinkNotices(deps: { logger: Logger; emit: (payload: EventOf<'app.notice'>) => void }): (n: LinkNotice) => void {
+  return (n) => {
+    try {
+      deps.logger.warn(n.kind === 'limited' ? 'links: requests from the page dropped past the limit' : `links: the system could not open a link: ${n.reason}`);
+      deps.emit({ kind: n.kind === 'limited' ? 'info' : 'error', text: linkNoticeText(n) });
+    } catch (e) {
+      deps.logger.error(`links: a notice could not be sent: ${(e as Error).message}`);
+    }
+  };
 }
 
 const OPEN = 0;
@@ -79,24 +117,55 @@ export function linkDialog(url: string): { dialog: LinkDialog; openable: string 
 export class LinkOpener {
   private showing = false;
   private shown: number[] = [];
+  /** the limit's notice went out since the last dialog: the next drops stay quiet */
+  private limitNoticed = false;
+  private readonly report: (n: LinkNotice) => void;
+  private readonly now: () => number;
 
+  /** `report` hears what the user would otherwise not know (see LinkNotice); `now` is the clock (tests move it). */
   constructor(
     private readonly shell: LinkShell,
-    private readonly now: () => number = Date.now,
-  ) {}
+    opts: { report?: (n: LinkNotice) => void; now?: () => number } = {},
+  ) {
+    this.report = opts.report ?? (() => undefined);
+    this.now = opts.now ?? Date.now;
+  }
+
+  private notify(n: LinkNotice): void {
+    try {
+      this.report(n);
+    } catch {
+      /* a notice is best effort: the request's outcome stands */
+    }
+  }
 
   /** Handles one request from the page; never throws. Resolves when the dialog is answered (or at once when dropped). */
-  async request(url: string): Promise<'dropped' | 'opened' | 'copied' | 'cancelled'> {
+  async request(url: string): Promise<LinkOutcome> {
     const t = this.now();
     this.shown = this.shown.filter((s) => t - s < LINK_LIMITS.windowMs);
-    if (this.showing || this.shown.length >= LINK_LIMITS.dialogs || typeof url !== 'string') return 'dropped';
+    // a second request while a dialog is open is the user's to see there; past the limit, say so once
+    if (this.showing || typeof url !== 'string') return 'dropped';
+    if (this.shown.length >= LINK_LIMITS.dialogs) {
+      if (!this.limitNoticed) {
+        this.limitNoticed = true;
+        this.notify({ kind: 'limited' });
+      }
+      return 'dropped';
+    }
     this.showing = true;
+    this.limitNoticed = false;
     this.shown.push(t);
     try {
       const { dialog, openable } = linkDialog(url);
       const { response } = await this.shell.showMessageBox(dialog);
       if (openable !== null && response === OPEN) {
-        await this.shell.openExternal(openable).catch(() => undefined); // no browser to open it with
+        try {
+          await this.shell.openExternal(openable);
+        } catch (e) {
+          // no browser to open it with, or the system refused: the user picked Open and must hear why nothing opened
+          this.notify({ kind: 'openFailed', url: openable, reason: (e as Error | null)?.message || String(e) });
+          return 'failed';
+        }
         return 'opened';
       }
       if (response === (openable !== null ? COPY : 0)) {

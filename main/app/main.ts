@@ -13,7 +13,7 @@ import { IpcError } from '../ipc/contract';
 import { logLevelFrom, logUncaught, openFileLogger } from '../logging';
 import { dataDirFlag, ensureDataDir, resolveDataDir } from '../paths';
 import { registerIpc } from './ipc';
-import { LinkOpener, windowOpenHandler } from './links';
+import { LinkOpener, reportLinkNotices, windowOpenHandler } from './links';
 import { closeBeforeQuit } from './lifecycle';
 import { APP_INDEX_URL, APP_SCHEME, APP_SCHEME_PRIVILEGES, isAppUrl, refuseFileRequest, serveAppRequest } from './scheme';
 import { menuTemplate, MenuItem, pageMenuActions, parseBounds, permissionAllowed, replaceEnv, shellLayout, spellcheckEnabled, WindowBounds, windowOptions } from './security';
@@ -52,11 +52,15 @@ if (!app.requestSingleInstanceLock()) {
   let engine: EngineClient | undefined;
   let hearth: App | undefined;
   const boundsFile = path.join(paths.root, 'window.json');
-  const links = new LinkOpener({
-    showMessageBox: (o) => (win && !win.isDestroyed() ? dialog.showMessageBox(win, o) : dialog.showMessageBox(o)),
-    openExternal: (url) => shell.openExternal(url),
-    writeClipboard: (text) => clipboard.writeText(text),
-  });
+  const links = new LinkOpener(
+    {
+      showMessageBox: (o) => (win && !win.isDestroyed() ? dialog.showMessageBox(win, o) : dialog.showMessageBox(o)),
+      openExternal: (url) => shell.openExternal(url),
+      writeClipboard: (text) => clipboard.writeText(text),
+    },
+    // dropped requests and links the system would not open: in the log and as a message in the page
+    { report: reportLinkNotices({ logger, emit: (p) => hearth?.services.emit('app.notice', p) }) },
+  );
 
   const createWindow = () => {
     win = new BrowserWindow(windowOptions(layout.preload, loadBounds(boundsFile)));

@@ -10,7 +10,7 @@ import { EngineClient } from '../engine/client';
 import { untilAborted } from '../engine/channel';
 import type { Logger } from '../logging';
 import { ChatMessage, EngineError, GenerateResult, Sampling } from '../engine/protocol';
-import { IpcError, MessageDTO, SamplingDTO } from '../ipc/contract';
+import { IpcError, IpcErrorCode, MessageDTO, SamplingDTO } from '../ipc/contract';
 import { CHAT_MODEL_ID, ModelLibrary } from '../models/library';
 import { pickKeys, REQUEST_SETTING_KEYS, RequestSettingKey, SAMPLING_SETTING_KEYS } from '../params';
 import { Services } from '../services';
@@ -19,6 +19,12 @@ import { finishReasonOf } from './dto';
 import { wellFormed } from './text';
 import { nameThread } from './titles';
 import { ChatViews, modelName } from './views';
+
+/** While a reply streams, the header's context meter is refreshed at most this often. */
+const USAGE_REFRESH_MS = 1000;
+
+/** Engine codes of a request the host died or hung under (the host is restarted). */
+const HOST_RESTARTED: ReadonlySet<string> = new Set<IpcErrorCode>(['engine_crashed', 'engine_hung']);
 
 export interface ChatDeps {
   store: Store;
@@ -250,6 +256,10 @@ export class ChatService {
     let result: GenerateResult | undefined;
     let engineError: string | null = null;
     let engineCode = 'aborted';
+    // the host that streamed this reply (its first piece): a reply whose host is gone at the end was cut off by a restart
+    let streamedBy: number | undefined;
+    let streamed = false;
+    let usageAt = Date.now();
     try {
       result = await this.deps.engine.chat(
         CHAT_MODEL_ID,
@@ -259,10 +269,18 @@ export class ChatService {
           onPiece: (content, reasoning, probs) => {
             // this runs inside the engine client's message listener: nothing may escape from it
             try {
+              if (!streamed) {
+                streamed = true;
+                streamedBy = this.deps.engine.pid;
+              }
               if (content) writer.append(content);
               if (reasoning) writer.appendReasoning(reasoning);
               if (writer.failure && !signal.aborted) abort.abort();
               this.deps.services.emit('chat.piece', { threadId: thread.id, messageId: writer.messageId, content, reasoning, ...(probs ? { probs } : {}) });
+              if (Date.now() - usageAt >= USAGE_REFRESH_MS) {
+                usageAt = Date.now();
+                void this.deps.library.refreshUsage();
+              }
             } catch (e) {
               this.deps.logger.error(`chat: a streamed piece could not be handled: ${(e as Error).message}`);
             }
@@ -290,13 +308,19 @@ export class ChatService {
         }
       : null;
     const failure = writer.failure;
+    // cut off mid-reply by the engine host dying or hanging (it is restarted): the host failed the request, or a
+    // stop was answered by the host's end rather than by the generation (the host that streamed is gone)
+    const cutByRestart = streamed && !result && (HOST_RESTARTED.has(engineCode) || (engineCode === 'aborted' && this.deps.engine.pid !== streamedBy));
     const final: FinishReply = failure
       ? { status: 'error', error: `store_${failure.code}: the reply could not be saved (${failure.message}); generation was stopped`, metrics }
-      : engineError
-        ? { status: 'error', error: engineError }
-        : { status: !result || result.stopReason === 'aborted' ? 'aborted' : 'done', finishReason: result ? finishReasonOf(result) : 'aborted', metrics };
+      : cutByRestart
+        ? { status: 'interrupted', finishReason: 'engineRestarted', error: engineError ?? 'the engine host ended (and was restarted) while the reply was being stopped' }
+        : engineError
+          ? { status: 'error', error: engineError }
+          : { status: !result || result.stopReason === 'aborted' ? 'aborted' : 'done', finishReason: result ? finishReasonOf(result) : 'aborted', metrics };
     // ids, counts and times only: never the text
     if (failure) this.deps.logger.warn('chat reply stopped: the store failed', { threadId: thread.id, messageId: writer.messageId, code: failure.code });
+    else if (cutByRestart) this.deps.logger.warn('chat reply cut off: the engine host was restarted', { threadId: thread.id, messageId: writer.messageId, code: engineCode });
     else if (engineError) this.deps.logger.warn('chat reply failed', { threadId: thread.id, messageId: writer.messageId, code: engineCode });
     else if (result && t) this.deps.logger.info('chat reply', { threadId: thread.id, messageId: writer.messageId, stopReason: result.stopReason, finishReason: finishReasonOf(result), promptTokens: t.promptTokens, generatedTokens: t.generatedTokens, ms: Math.round(t.promptMs + t.genMs) });
     else this.deps.logger.info('chat reply failed', { threadId: thread.id, messageId: writer.messageId, code: engineCode });
@@ -316,6 +340,8 @@ export class ChatService {
     // what the UI shows even when the store could not record the end
     if (message && message.status === 'streaming') message = { ...message, status: final.status, error: final.error ?? null };
     if (message) this.deps.services.emit('chat.done', { threadId: thread.id, message });
+    // the reply is in the context now: the header's meter shows it (not after a failure: the engine may be restarting)
+    if (result) void this.deps.library.refreshUsage();
     try {
       this.emitThread(thread.id);
     } catch {

@@ -95,10 +95,12 @@ export type MetricsDTO = z.infer<typeof MetricsDTO>;
 export const MessageStatus = z.enum(['streaming', 'done', 'error', 'interrupted', 'aborted']);
 
 /**
- * Why a finished reply ended: the model's end of text, a stop string, the max tokens limit, a full
- * context, or a stop by the user. Null for a reply that failed, was interrupted, or predates it.
+ * Why a reply ended: the model's end of text, a stop string, the max tokens limit, a full context, a
+ * stop by the user, or the engine host dying or hanging mid-reply and being restarted
+ * (`engineRestarted`, on an `interrupted` reply). Null for a reply that failed, was interrupted by
+ * Hearth itself closing, or predates it.
  */
-export const FINISH_REASONS = ['eos', 'stop', 'maxTokens', 'contextFull', 'aborted'] as const;
+export const FINISH_REASONS = ['eos', 'stop', 'maxTokens', 'contextFull', 'aborted', 'engineRestarted'] as const;
 export type FinishReason = (typeof FINISH_REASONS)[number];
 
 export const MessageDTO = z.object({
@@ -108,7 +110,7 @@ export const MessageDTO = z.object({
   content: z.string(),
   reasoning: z.string(),
   status: MessageStatus,
-  /** why a finished reply ended: eos, a stop string, maxTokens, contextFull, or aborted (a stop); null when not known */
+  /** why a reply ended (FINISH_REASONS); null when not known */
   finishReason: z.enum(FINISH_REASONS).nullable(),
   error: z.string().nullable(),
   model: z.string().nullable(),
@@ -338,6 +340,8 @@ export const events = {
   'models.state': ModelState,
   /** an item of the desktop app's menu was chosen that the page carries out (Help → Keyboard Shortcuts) */
   'app.menu': z.object({ item: z.enum(['shortcuts']) }),
+  /** something the user should know that no request of the page answers (the desktop app: a link that could not be opened) */
+  'app.notice': z.object({ kind: z.enum(['info', 'error']), text: z.string().max(2000) }),
 };
 
 export type EventName = keyof typeof events;

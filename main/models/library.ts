@@ -47,6 +47,11 @@ export class ModelLibrary {
   private state: ModelState = { loaded: null, loading: null, error: null };
   private loadedSettings: { path: string; settings: LoadParamsInput } | null = null;
   private loadJob: Promise<void> | undefined;
+  /**
+   * Loads asked for and not settled yet, from the call on (before the guardrail's estimate): a reply
+   * asked for after a model switch waits for the switch and runs on the model the user picked.
+   */
+  private readonly switching = new Set<Promise<unknown>>();
   /** the load whose progress and outcome the state shows */
   private loadToken: object | undefined;
   private contextSize = 0;
@@ -98,16 +103,34 @@ export class ModelLibrary {
 
   /** The current state, with the context use read from the engine when a model is loaded. */
   async current(): Promise<ModelState> {
-    if (this.state.loaded) {
+    const loaded = this.state.loaded;
+    if (loaded) {
       try {
         const info = await this.deps.engine.contextInfo(CHAT_MODEL_ID);
         const used = info.sequenceTokens[0] ?? 0;
-        this.state = { ...this.state, loaded: { ...this.state.loaded, tokensUsed: used } };
+        // only for the model it was read from (not one loaded, or unloaded, meanwhile)
+        if (this.state.loaded === loaded) this.state = { ...this.state, loaded: { ...loaded, tokensUsed: used } };
       } catch {
         /* engine restarting: report what we know */
       }
     }
     return this.state;
+  }
+
+  /**
+   * Reads the context use again (a reply streamed or ended) and pushes the state to every window when
+   * it changed, so the header's meter follows the conversation. Never throws.
+   */
+  async refreshUsage(): Promise<void> {
+    const before = this.state.loaded;
+    const now = await this.current();
+    if (now.loaded && now.loaded !== before && now.loaded.tokensUsed !== before?.tokensUsed) {
+      try {
+        this.deps.onState(now);
+      } catch (e) {
+        this.deps.logger.warn(`models: the context use could not be sent: ${(e as Error).message}`);
+      }
+    }
   }
 
   get loadedPath(): string | null {
@@ -134,7 +157,16 @@ export class ModelLibrary {
    * again with changed settings reloads. The guardrail checks llama.cpp's estimate first: strict
    * refuses a load that would not fit, warn asks once (needs_confirmation unless `force`).
    */
-  async load(modelPath: string, force = false): Promise<ModelState> {
+  load(modelPath: string, force = false): Promise<ModelState> {
+    // claimed before anything is awaited: IPC calls are dispatched in the order they came in
+    const job = this.loadModel(modelPath, force);
+    this.switching.add(job);
+    const settled = () => void this.switching.delete(job);
+    job.then(settled, settled);
+    return job;
+  }
+
+  private async loadModel(modelPath: string, force: boolean): Promise<ModelState> {
     const file = await this.known(modelPath);
     const settings = this.deps.loadSettings(file);
     const same = JSON.stringify(this.loadedWith(file)) === JSON.stringify(settings);
@@ -193,9 +225,14 @@ export class ModelLibrary {
     return this.state;
   }
 
-  /** Waits for a load in progress; returns the loaded model's path or null. */
+  /**
+   * Waits for the loads asked for so far (a model switch, from the moment it was asked, including
+   * the guardrail's check) to succeed or fail; returns the loaded model's path or null.
+   */
   async ready(): Promise<string | null> {
-    if (this.loadJob) await this.loadJob.catch(() => undefined);
+    while (this.switching.size > 0 || this.loadJob) {
+      await Promise.allSettled([...this.switching, this.loadJob]);
+    }
     return this.loadedPath;
   }
 }

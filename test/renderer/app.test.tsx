@@ -14,7 +14,7 @@ import { Toasts } from '../../renderer/src/app/Toasts';
 import { makeStore } from '../../renderer/src/app/store';
 import { Sidebar } from '../../renderer/src/features/threads/Sidebar';
 import { threadSelected, threadUpserted, UNDO_MS } from '../../renderer/src/features/threads/threadsSlice';
-import { assistant, FakeBridge, message, thread } from './fake-bridge';
+import { assistant, FakeBridge, ipcError, message, thread } from './fake-bridge';
 import { renderApp } from './render-app';
 
 function renderSidebar(threads: ThreadDTO[], handlers: ConstructorParameters<typeof FakeBridge>[0] = {}) {
@@ -182,6 +182,33 @@ describe('app', () => {
     stop();
   });
 
+  test("a model error shows whole under the header (no tooltip) until dismissed; main's stays dismissed until it changes", async () => {
+    const { bridge, stop } = renderApp({
+      'models.list': () => [{ path: '/m/broken.gguf', name: 'broken.gguf', fileSize: 10 }],
+      'models.load': () => Promise.reject(ipcError('invalid_model', 'not a GGUF file')),
+    });
+    const select = (await screen.findByRole('combobox', { name: 'Model' })) as HTMLSelectElement;
+    await within(select).findByRole('option', { name: /^broken/ });
+    fireEvent.change(select, { target: { value: '/m/broken.gguf' } });
+    const dismiss = await screen.findByRole('button', { name: 'Dismiss model error' });
+    const alert = dismiss.closest('[role="alert"]')!;
+    expect(alert.textContent).toBe('This model file cannot be read — it may be incomplete or not a GGUF model. Pick another one.');
+    expect(alert.closest('header')).toBeNull(); // below the header, across the page: not squeezed into it
+    expect([alert.getAttribute('title'), alert.querySelector('p')!.getAttribute('title')]).toEqual([null, null]);
+    fireEvent.click(dismiss);
+    expect(screen.queryByRole('button', { name: 'Dismiss model error' })).toBeNull();
+    // main's own error (the engine dropped the model)
+    const lost = 'engine_hung: a.gguf did not stop within 10 s of being asked to, so Hearth restarted the engine; the model was unloaded';
+    act(() => bridge.emit('models.state', { loaded: null, loading: null, error: lost }));
+    fireEvent.click(screen.getByRole('button', { name: 'Dismiss model error' }));
+    act(() => bridge.emit('models.state', { loaded: null, loading: null, error: lost }));
+    expect(screen.queryByRole('button', { name: 'Dismiss model error' })).toBeNull();
+    act(() => bridge.emit('models.state', { loaded: null, loading: null, error: null }));
+    act(() => bridge.emit('models.state', { loaded: null, loading: null, error: lost }));
+    expect(screen.getByRole('button', { name: 'Dismiss model error' }).closest('[role="alert"]')!.textContent).toBe(lost);
+    stop();
+  });
+
   test('settings: theme applies to <html data-theme>, chat defaults save, About lists versions and devices', async () => {
     const { bridge, stop } = renderApp({
       'settings.update': (p: { theme?: 'light' | 'dark' | 'system'; chatDefaults?: object }) => ({ theme: p.theme ?? 'dark', chatDefaults: p.chatDefaults ?? {}, dataDir: '/data' }),
@@ -241,6 +268,15 @@ describe('app', () => {
     expect(screen.queryByRole('dialog', { name: 'Keyboard shortcuts' })).toBeNull();
     act(() => bridge.emit('app.menu', { item: 'shortcuts' }));
     expect(screen.getByRole('dialog', { name: 'Keyboard shortcuts' })).toBeTruthy();
+    stop();
+  });
+
+  test("the desktop app's notices (an app.notice event: a link it could not open) show as a message", () => {
+    const { stop, bridge } = renderApp();
+    const text = 'Hearth could not open the link to example.com in your browser (Failed to open). Use Copy link and open it yourself.';
+    act(() => bridge.emit('app.notice', { kind: 'error', text }));
+    // in the toasts' live region
+    expect(screen.getByText(text).closest('[aria-live="polite"]')).toBeTruthy();
     stop();
   });
 

@@ -161,6 +161,29 @@ describe('why a reply stopped', () => {
     expect(store.getState().ui).toMatchObject({ dialog: 'settings', settingsSection: 'models' });
   });
 
+  test('a reply cut off by an engine restart says so, unlike a stop, and can be continued', () => {
+    setup([
+      message({ id: 'u', role: 'user', content: 'q' }),
+      message({ id: 'r', parentId: 'u', content: 'Once upon', status: 'interrupted', finishReason: 'engineRestarted', error: 'engine_crashed: the engine host stopped (signal SIGKILL)' }),
+    ]);
+    const note = screen.getByRole('note', { name: 'Why the reply stopped' });
+    expect(note.textContent).toBe('The engine stopped unexpectedly and was restarted; this reply is incomplete — Continue or Regenerate it.');
+    expect(screen.queryByText('Stopped.')).toBeNull();
+    expect(screen.getByRole('button', { name: 'Continue reply' })).toBeTruthy();
+    expect(screen.getByRole('button', { name: 'Regenerate reply' })).toBeTruthy();
+  });
+
+  test('a reply left streaming when Hearth closed says that, and a stop is a stop', () => {
+    setup([
+      message({ id: 'u', role: 'user', content: 'q' }),
+      message({ id: 'r', parentId: 'u', content: 'Once upon', status: 'interrupted', finishReason: null }),
+      message({ id: 'u2', parentId: 'r', role: 'user', content: 'again' }),
+      message({ id: 'r2', parentId: 'u2', content: 'Twice', status: 'aborted', finishReason: 'aborted' }),
+    ]);
+    expect(screen.getByRole('note', { name: 'Why the reply stopped' }).textContent).toBe('Hearth closed while this reply was being written; it is incomplete — Continue or Regenerate it.');
+    expect(screen.getByText('Stopped.')).toBeTruthy();
+  });
+
   test('a reply cut at the max tokens limit says so and can be continued', async () => {
     const cut = message({ id: 'r', parentId: 'u', content: 'Once upon', finishReason: 'maxTokens', metrics, threadId: 't1' });
     const { bridge, store } = setup([message({ id: 'u', role: 'user', content: 'q', threadId: 't1' }), cut], {

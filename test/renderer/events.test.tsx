@@ -78,8 +78,8 @@ test('chat.done drops buffered pieces and replaces the reply; thread and model e
   bridge.emit('chat.done', { threadId: 't1', message: { ...reply, status: 'done', content: 'complete answer' } });
   frames.frame();
   expect(store.getState().chat.messages.r).toMatchObject({ status: 'done', content: 'complete answer' });
-  // the reply changed the context use: the header's meter asks for the model state again
-  expect(bridge.callsTo('models.state')).toHaveLength(1);
+  // the header's meter is not polled: main pushes models.state with the context use after a reply
+  expect(bridge.callsTo('models.state')).toHaveLength(0);
 
   // invalid payloads are dropped by the bridge's schema check
   bridge.emit('chat.piece', { threadId: 't1' });

@@ -5,7 +5,7 @@ import { AssistantsDialog } from '../features/assistants/AssistantsDialog';
 import { ChatView } from '../features/chat/ChatView';
 import { fetchModels, fetchModelState } from '../features/models/modelsSlice';
 import { LoadConfirmDialog } from '../features/models/LoadConfirmDialog';
-import { ModelPicker } from '../features/models/ModelPicker';
+import { ModelError, ModelPicker } from '../features/models/ModelPicker';
 import { SettingsDialog } from '../features/settings/SettingsDialog';
 import { fetchAppInfo, fetchSettings, selectTheme, THEME_KEY } from '../features/settings/settingsSlice';
 import { titleOf } from '../features/threads/ThreadList';
@@ -82,6 +82,7 @@ export function App() {
       {sidebarOpen && <Sidebar />}
       <div className="main-col">
         <Header />
+        <ModelError />
         <ChatView />
       </div>
       {dialog === 'settings' && <SettingsDialog />}

@@ -6,10 +6,10 @@
 import type { EventOf } from '../../../main/ipc/contract';
 import { onEvent } from './bridge';
 import { messageDone, piecesApplied, Piece } from '../features/chat/chatSlice';
-import { fetchModelState, modelStateReceived } from '../features/models/modelsSlice';
+import { modelStateReceived } from '../features/models/modelsSlice';
 import { threadRemoved, threadUpserted } from '../features/threads/threadsSlice';
 import type { AppDispatch } from './store';
-import { openDialog } from './uiSlice';
+import { openDialog, toastAdded } from './uiSlice';
 
 export type FrameScheduler = (cb: () => void) => unknown;
 
@@ -70,15 +70,16 @@ export function startEvents(dispatch: AppDispatch, schedule?: FrameScheduler): (
       // tokens' probabilities are not: those are kept)
       const left = batcher.drop(p.message.id);
       if (left?.probs) dispatch(piecesApplied([{ ...left, content: '', reasoning: '' }]));
+      // (main pushes models.state with the context use after the reply, for the header's meter)
       dispatch(messageDone(p));
-      // the reply filled the context: refresh the header's context meter (main only pushes load/unload)
-      void dispatch(fetchModelState());
     }),
     onEvent('threads.changed', (p) => dispatch(threadUpserted(p.thread))),
     onEvent('threads.deleted', (p) => dispatch(threadRemoved(p.id))),
     onEvent('models.state', (p) => dispatch(modelStateReceived(p))),
     // the desktop app's Help → Keyboard Shortcuts
     onEvent('app.menu', (p) => p.item === 'shortcuts' && dispatch(openDialog('help'))),
+    // what main tells the user outside any request (a link the desktop app could not open)
+    onEvent('app.notice', (p) => dispatch(toastAdded({ kind: p.kind, text: p.text }))),
   ];
   return () => offs.forEach((off) => off());
 }

@@ -108,11 +108,23 @@ function StatusNote({ m }: { m: MessageDTO }) {
       </p>
     );
   }
-  if (m.status === 'interrupted') {
-    return <p className="notice">The engine stopped while writing this reply — Continue or Regenerate it.</p>;
-  }
+  if (m.status === 'interrupted') return <InterruptedNote m={m} />;
   if (m.status === 'aborted') return <p className="notice">Stopped.</p>;
   return <FinishNote m={m} />;
+}
+
+/**
+ * A reply cut off before it ended: the engine host died or hung mid-reply and was restarted
+ * (finishReason engineRestarted), or Hearth itself closed while it streamed (no reason).
+ */
+function InterruptedNote({ m }: { m: MessageDTO }) {
+  return (
+    <p role="note" aria-label="Why the reply stopped" className="finish-note interrupted">
+      {m.finishReason === 'engineRestarted'
+        ? 'The engine stopped unexpectedly and was restarted; this reply is incomplete — Continue or Regenerate it.'
+        : 'Hearth closed while this reply was being written; it is incomplete — Continue or Regenerate it.'}
+    </p>
+  );
 }
 
 /** Why a finished reply ended, when it did not end by itself: the context filled up, or the max tokens limit. */

@@ -20,8 +20,8 @@ export interface LoadFieldsProps {
   view: ModelSettingsView;
   /** the fields whose value differs from the running model's */
   marks: Set<SettingKey>;
-  /** the field the form's error is about */
-  invalid: SettingKey | null;
+  /** the field the form's error is about, and the error in words (shown under the field) */
+  invalid: { field: SettingKey; error: string } | null;
   gpus: Device[];
   /** what "auto" GPU layers came to in the last estimate */
   chosen: number | 'max' | null;
@@ -50,17 +50,32 @@ function defaultText(view: ModelSettingsView, key: SettingKey): string {
 
 const idOf = (key: SettingKey) => (key === 'contextSize' ? 'ms-context' : key === 'gpuLayers' ? 'ms-gpu-layers' : `ms-${key}`);
 
-const describedBy = (id: string, reload: boolean, hint = true) => [hint ? `${id}-hint` : '', reload ? `${id}-reload` : ''].filter(Boolean).join(' ') || undefined;
+const describedBy = (id: string, reload: boolean, hint = true, error = false) =>
+  [error ? `${id}-error` : '', hint ? `${id}-hint` : '', reload ? `${id}-reload` : ''].filter(Boolean).join(' ') || undefined;
 
-/** A labelled control with its hint and, when its value differs from the running model's, the reload mark. */
-function Field(props: { id: string; label: string; hint?: ReactNode; reload: boolean; error?: boolean; children: ReactNode; className?: string }) {
+/**
+ * A control's validity as the form sees it: set explicitly, so the browser's own constraint check (a
+ * length between the step's multiples, say) never marks a value the form accepts as invalid.
+ */
+const ariaOf = (id: string, reload: boolean, error: string | undefined) => ({ 'aria-invalid': error !== undefined, 'aria-describedby': describedBy(id, reload, true, error !== undefined) });
+
+/**
+ * A labelled control with its hint, the form's error about it (`${id}-error`, which describes the
+ * control) and, when its value differs from the running model's, the reload mark.
+ */
+function Field(props: { id: string; label: string; hint?: ReactNode; reload: boolean; error?: string; children: ReactNode; className?: string }) {
   return (
-    <div className={`field${props.reload ? ' needs-reload' : ''}${props.error ? ' invalid' : ''}${props.className ? ` ${props.className}` : ''}`}>
+    <div className={`field${props.reload ? ' needs-reload' : ''}${props.error !== undefined ? ' invalid' : ''}${props.className ? ` ${props.className}` : ''}`}>
       <div className="field-head">
         <label htmlFor={props.id}>{props.label}</label>
         <ReloadMark id={props.id} show={props.reload} />
       </div>
       {props.children}
+      {props.error !== undefined && (
+        <span className="field-error" id={`${props.id}-error`}>
+          {props.error}
+        </span>
+      )}
       {props.hint && (
         <span className="hint" id={`${props.id}-hint`}>
           {props.hint}
@@ -143,12 +158,15 @@ function SettingField({ f, p }: { f: KeyedMeta<SettingKey>; p: LoadFieldsProps }
   const key = f.key;
   const id = idOf(key);
   const reload = marks.has(key);
-  const error = invalid === key;
+  const error = invalid?.field === key ? invalid.error : undefined;
   const value = (draft as unknown as Record<string, unknown>)[key];
-  const aria = { 'aria-invalid': error || undefined, 'aria-describedby': describedBy(id, reload) };
+  const aria = ariaOf(id, reload, error);
   if (f.kind === 'gpuLayers') return <GpuLayers form={draft} view={view} reload={reload} chosen={p.chosen} cpuOnly={p.cpuOnly} onChange={set} />;
   if (key === 'contextSize') {
+    // the box keeps what is typed; llama.cpp rounds it up to the field's step, which the hint says and
+    // the slider (in that step) shows
     const ctx = Number(draft.contextSize);
+    const used = Number.isInteger(ctx) && ctx > 0 ? contextSizeUsed(ctx) : null;
     const trained = view.trainedContext;
     return (
       <Field
@@ -159,8 +177,8 @@ function SettingField({ f, p }: { f: KeyedMeta<SettingKey>; p: LoadFieldsProps }
         hint={
           <>
             Trained maximum: {formatInt(trained)} tokens. Default: {defaultText(view, key)}.
-            {Number.isInteger(ctx) && ctx > 0 && contextSizeUsed(ctx) !== ctx && (
-              <> Runs as {formatInt(contextSizeUsed(ctx))} tokens: llama.cpp sizes a context in whole multiples of {CONTEXT_STEP}.</>
+            {used !== null && used !== ctx && (
+              <> Runs as {formatInt(used)} tokens: llama.cpp sizes a context in whole multiples of {CONTEXT_STEP}.</>
             )}
             {trained > 0 && ctx > trained && <strong className="warn-text"> Longer than the model was trained for: replies may degrade.</strong>}
           </>
@@ -175,8 +193,8 @@ function SettingField({ f, p }: { f: KeyedMeta<SettingKey>; p: LoadFieldsProps }
               min={f.min}
               max={trained}
               step={f.step}
-              value={Number.isFinite(ctx) ? Math.min(Math.max(ctx, f.min!), trained) : f.min}
-              aria-valuetext={`${formatInt(Number.isFinite(ctx) ? ctx : 0)} tokens`}
+              value={used !== null ? Math.min(Math.max(used, f.min!), trained) : f.min}
+              aria-valuetext={used === null ? 'not a valid length' : used !== ctx ? `${formatInt(ctx)} tokens, runs as ${formatInt(used)}` : `${formatInt(ctx)} tokens`}
               onChange={(e) => set({ contextSize: e.target.value })}
             />
           )}

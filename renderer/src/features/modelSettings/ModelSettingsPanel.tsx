@@ -103,15 +103,17 @@ export function ModelSettingsPanel() {
           {view.layers} layers · trained context {formatInt(trained)} tokens
           {isLoaded ? ' · loaded now' : ''}
         </p>
+        {/* noValidate: the form checks its fields itself, with a message at the field (the browser's own check would refuse a length the engine takes) */}
         <form
           aria-label="Load settings"
           className="ms-form"
+          noValidate
           onSubmit={(e) => {
             e.preventDefault();
             onSave();
           }}
         >
-          <LoadFields draft={draft} view={view} marks={marks} invalid={parsed && !parsed.ok ? parsed.field : null} gpus={gpus} chosen={chosen} cpuOnly={info !== null && gpus.length === 0} set={set} />
+          <LoadFields draft={draft} view={view} marks={marks} invalid={parsed && !parsed.ok ? { field: parsed.field, error: parsed.error } : null} gpus={gpus} chosen={chosen} cpuOnly={info !== null && gpus.length === 0} set={set} />
 
           <div className="ms-footer">
             {parsed && !parsed.ok && (
@@ -170,7 +172,7 @@ export function ModelSettingsPanel() {
             {estimate.error}
           </p>
         )}
-        {!estimate.data && !estimate.error && <p className="muted">Estimating…</p>}
+        {!estimate.data && !estimate.error && <p className="muted">{parsed && !parsed.ok ? 'The estimate follows once the settings are valid.' : 'Estimating…'}</p>}
         {estimate.data && (
           <>
             <MemoryBars estimate={estimate.data} marginMiB={margin} />

@@ -1,10 +1,10 @@
-/** Header: pick a model from <data>/models/, its load progress, the loaded model's context use, and its settings. */
+/** Header: pick a model from <data>/models/, its load progress, the loaded model's context use, its settings, and its error below the header. */
 import { formatBytes, formatInt, modelLabel } from '../../app/format';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { openDialog } from '../../app/uiSlice';
 import { Icon } from '../../components/Icon';
 import { modelSettingsPathChosen } from '../modelSettings/modelSettingsSlice';
-import { loadModel, selectModels, selectModelState, unloadModel } from './modelsSlice';
+import { loadModel, modelErrorDismissed, selectModelError, selectModels, selectModelState, unloadModel } from './modelsSlice';
 
 export function ContextMeter({ used, size }: { used: number; size: number }) {
   const pct = size > 0 ? Math.min(100, (used / size) * 100) : 0;
@@ -34,7 +34,6 @@ export function ModelPicker() {
   const models = useAppSelector(selectModels);
   const listStatus = useAppSelector((s) => s.models.listStatus);
   const st = useAppSelector(selectModelState);
-  const error = useAppSelector((s) => s.models.error);
   const value = st.loading?.path ?? st.loaded?.path ?? '';
   const known = models.some((m) => m.path === value);
 
@@ -82,11 +81,25 @@ export function ModelPicker() {
           <Icon name="eject" size={15} />
         </button>
       )}
-      {(error || st.error) && (
-        <span className="model-error" role="alert" title={error ?? st.error ?? ''}>
-          {error ?? st.error}
-        </span>
-      )}
+    </div>
+  );
+}
+
+/**
+ * The model's error (a failed load or unload, or main's: the engine dropped the model), under the
+ * header across the whole width: the full text wraps (nothing is cut to a tooltip), in a live region,
+ * until it is dismissed or the next load.
+ */
+export function ModelError() {
+  const dispatch = useAppDispatch();
+  const error = useAppSelector(selectModelError);
+  if (!error) return null;
+  return (
+    <div className="model-error" role="alert">
+      <p>{error}</p>
+      <button type="button" className="icon-button small" aria-label="Dismiss model error" title="Dismiss" onClick={() => dispatch(modelErrorDismissed())}>
+        <Icon name="close" size={14} />
+      </button>
     </div>
   );
 }

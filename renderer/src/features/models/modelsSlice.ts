@@ -12,6 +12,8 @@ export interface ModelsState {
   state: ModelState;
   /** an error from models.load / models.unload, in words */
   error: string | null;
+  /** main's model error (state.error) the user dismissed: hidden until main reports another */
+  dismissedStateError: string | null;
   /** the guardrail ("warn") asks before a load that may not fit: which model, and main's words */
   confirm: { path: string; message: string } | null;
 }
@@ -21,8 +23,15 @@ const initialState: ModelsState = {
   listStatus: 'idle',
   state: { loaded: null, loading: null, error: null },
   error: null,
+  dismissedStateError: null,
   confirm: null,
 };
+
+/** main's model state arrived: a dismissed error of main's stays hidden only while main still reports it. */
+function stateReceived(s: ModelsState, state: ModelState): void {
+  s.state = state;
+  if (state.error !== s.dismissedStateError) s.dismissedStateError = null;
+}
 
 /** A load: the path, or the path with force (the user said "Load anyway" to the guardrail). */
 export type LoadArg = string | { path: string; force?: boolean };
@@ -67,7 +76,12 @@ const modelsSlice = createSlice({
   initialState,
   reducers: {
     modelStateReceived(state, a: PayloadAction<ModelState>) {
-      state.state = a.payload;
+      stateReceived(state, a.payload);
+    },
+    /** "Dismiss" on the model error under the header */
+    modelErrorDismissed(state) {
+      state.error = null;
+      state.dismissedStateError = state.state.error;
     },
     /** "Cancel" in the guardrail's dialog */
     loadConfirmDismissed(state) {
@@ -86,7 +100,7 @@ const modelsSlice = createSlice({
         s.listStatus = 'error';
       })
       .addCase(fetchModelState.fulfilled, (s, a) => {
-        s.state = a.payload;
+        stateReceived(s, a.payload);
       })
       .addCase(loadModel.pending, (s, a) => {
         s.error = null;
@@ -97,7 +111,7 @@ const modelsSlice = createSlice({
         if (s.state.loaded?.path !== path) s.state.loading = { path, progress: 0 };
       })
       .addCase(loadModel.fulfilled, (s, a) => {
-        s.state = a.payload;
+        stateReceived(s, a.payload);
       })
       .addCase(loadModel.rejected, (s, a) => {
         const path = pathOf(a.meta.arg);
@@ -112,7 +126,7 @@ const modelsSlice = createSlice({
         s.error = null;
       })
       .addCase(unloadModel.fulfilled, (s, a) => {
-        s.state = a.payload;
+        stateReceived(s, a.payload);
       })
       .addCase(unloadModel.rejected, (s, a) => {
         s.error = a.payload ? describeError(a.payload) : 'Could not unload the model.';
@@ -120,11 +134,14 @@ const modelsSlice = createSlice({
   },
 });
 
-export const { modelStateReceived, loadConfirmDismissed } = modelsSlice.actions;
+export const { modelStateReceived, loadConfirmDismissed, modelErrorDismissed } = modelsSlice.actions;
 export default modelsSlice.reducer;
 
 export const selectModels = (s: RootState) => s.models.list;
 export const selectModelState = (s: RootState) => s.models.state;
+/** The model error to show: the last failed load or unload, else main's (unless dismissed). */
+export const selectModelError = (s: RootState): string | null =>
+  s.models.error ?? (s.models.state.error !== s.models.dismissedStateError ? s.models.state.error : null);
 
 /**
  * The model a new chat should use without asking: the loaded (or loading) one, else the default

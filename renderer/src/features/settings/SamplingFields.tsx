@@ -116,8 +116,9 @@ export function SamplingFields({ values, onChange }: { values: SamplingStrings; 
   return (
     <div className="sampling-fields">
       <Fields fields={SAMPLING_FIELDS.filter((f) => !f.advanced)} values={values} onChange={onChange} base={base} />
-      <details className="advanced" open={open} onToggle={(e) => setOpen((e.target as HTMLDetailsElement).open)}>
-        <summary>Advanced sampling</summary>
+      {/* the group is named by its summary (a <details> has no name of its own) */}
+      <details className="advanced" aria-labelledby={`${base}-advanced`} open={open} onToggle={(e) => setOpen((e.target as HTMLDetailsElement).open)}>
+        <summary id={`${base}-advanced`}>Advanced sampling</summary>
         <Fields fields={advanced} values={values} onChange={onChange} base={base} />
       </details>
     </div>
