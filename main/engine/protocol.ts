@@ -5,11 +5,13 @@
  * event are in methods.ts.
  */
 import { z } from 'zod';
-import { chatChars, chatTooLong, JsonValue, MAX_CHAT_CHARS, RequestOptions, Sampling, TokenLogprobs } from '../params';
+import { chatChars, chatTooLong, JsonValue, MAX_CHAT_CHARS, MemoryBreakdown, RequestOptions, Sampling, TokenLogprobs } from '../params';
 import type { EngineErrorCode } from '../errors/catalogue';
 
 export { CONTEXT_STEP, contextSizeUsed, DEFAULT_CONTEXT_SIZE, defaultContextSize, LoadParams, MAX_CONTEXT_SIZE, QUANTIZED_CACHE_TYPES, Sampling, TokenLogprobs } from '../params';
 export type { LoadParamsInput } from '../params';
+/** The devices and memory use the host reports: shapes shared with the contract (main/params/devices.ts). */
+export { Device, DeviceMemory, MemoryBreakdown, MemoryUse } from '../params';
 
 /**
  * A list of numbers (token ids, an embedding), checked in one plain pass: such results run to millions
@@ -122,25 +124,10 @@ export const ModelMetadata = z.object({
 });
 export type ModelMetadata = z.infer<typeof ModelMetadata>;
 
-export const MemoryUse = z.object({ total: z.number(), free: z.number(), model: z.number(), context: z.number(), compute: z.number() });
-export const DeviceMemory = MemoryUse.extend({ name: z.string(), backend: z.string(), description: z.string(), type: z.string() });
-/** Per device and host: bytes for weights (model), KV cache (context) and compute buffers. */
-export const MemoryBreakdown = z.object({ devices: z.array(DeviceMemory), host: MemoryUse });
-export type MemoryBreakdown = z.infer<typeof MemoryBreakdown>;
 export const Estimate = MemoryBreakdown.extend({ layers: z.number(), trainedContext: z.number(), contextSize: z.number() });
 export type Estimate = z.infer<typeof Estimate>;
 export const FitResult = z.object({ fits: z.boolean(), gpuLayers: z.number(), contextSize: z.number(), tensorSplit: z.array(z.number()) });
 export type FitResult = z.infer<typeof FitResult>;
-
-export const Device = z.object({
-  backend: z.string(),
-  name: z.string(),
-  description: z.string(),
-  type: z.string(),
-  memoryTotal: z.number(),
-  memoryFree: z.number(),
-});
-export type Device = z.infer<typeof Device>;
 
 /** A backend module the host loaded: for a backend built in variants (the CPU's), the one chosen with its ggml_backend_score (a base module is not scored). */
 export const LoadedModule = z.object({ backend: z.string(), variant: z.string().optional(), path: z.string(), score: z.number().optional() });

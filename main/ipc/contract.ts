@@ -4,7 +4,7 @@
  * renderer. Main validates every incoming payload against these schemas.
  */
 import { z } from 'zod';
-import { ChatSettings, LOAD_FIELDS, LOAD_SETTING_FIELDS, LoadSettings, MAX_MESSAGE_CHARS, TokenLogprobs } from '../params';
+import { ChatSettings, Device, LOAD_FIELDS, LOAD_SETTING_FIELDS, LoadSettings, MAX_MESSAGE_CHARS, MemoryBreakdown, TokenLogprobs } from '../params';
 import { codesOf, type IpcErrorCode } from '../errors/catalogue';
 
 /** how llama.cpp rounds a context size (the settings page says what a size becomes) */
@@ -12,14 +12,8 @@ export { CONTEXT_STEP, contextSizeUsed } from '../params';
 
 // ---- shared shapes -------------------------------------------------------------------------------
 
-export const DeviceInfo = z.object({
-  backend: z.string(),
-  name: z.string(),
-  description: z.string(),
-  type: z.string(),
-  memoryTotal: z.number(),
-  memoryFree: z.number(),
-});
+/** A device as the engine reports it (main/params/devices.ts). */
+export const DeviceInfo = Device;
 
 export const AppInfo = z.object({
   appVersion: z.string(),
@@ -211,10 +205,8 @@ export const ModelSettingsView = z.object({
 });
 export type ModelSettingsView = z.infer<typeof ModelSettingsView>;
 
-export const MemoryPart = z.object({ model: z.number(), context: z.number(), compute: z.number(), total: z.number(), free: z.number() });
-export const MemoryEstimateDTO = z.object({
-  devices: z.array(MemoryPart.extend({ name: z.string(), backend: z.string(), description: z.string(), type: z.string() })),
-  host: MemoryPart,
+/** The engine's memory breakdown (main/params/devices.ts) with the fit's verdict. */
+export const MemoryEstimateDTO = MemoryBreakdown.extend({
   /** the layers the load would put on GPUs: the fit's choice for auto, 0 when there is no GPU */
   gpuLayers: z.union([z.number(), z.literal('max')]),
   contextSize: z.number(),

@@ -1,7 +1,8 @@
 /**
  * Every parameter family, defined once (see field.ts): sampling, model load, context and the chat
- * request. main (contract, store, services), the engine host and the renderer import from here; it
- * pulls in zod and nothing of Node.
+ * request; and the shapes the engine reports that the contract passes on (devices.ts). main
+ * (contract, store, services), the engine host and the renderer import from here; it pulls in zod
+ * and nothing of Node.
  */
 import { z } from 'zod';
 import { CONTEXT_FIELDS, CONTEXT_RULES, CONTEXT_SETTINGS } from './context';
@@ -13,6 +14,7 @@ export * from './sampling';
 export * from './chat';
 export * from './load';
 export * from './context';
+export * from './devices';
 
 /** What a load takes: the model load and context families together, defaults applied, combinations checked. */
 export const LOAD_PARAM_FIELDS = { ...LOAD_FIELDS, ...CONTEXT_FIELDS };

@@ -60,7 +60,7 @@ export class Assistants {
   private toAssistant(r: AssistantRow): Assistant {
     return {
       id: r.id, name: r.name, avatar: r.avatar, description: r.description, instructions: r.instructions,
-      sampling: decodeJson(r.sampling, samplingSchema, {}, this.logger, `assistant ${r.id} sampling`),
+      sampling: decodeJson(r.sampling, samplingSchema, {}, this.logger, { where: `assistant ${r.id} sampling` }),
       model: r.model, createdAt: r.created_at, updatedAt: r.updated_at,
     };
   }

@@ -2,20 +2,21 @@
 import type { z } from 'zod';
 import type { Logger } from '../logging';
 
+/** `raw` parsed and checked against `schema`; `fallback` when absent, or (with a warning naming `meta`) when corrupt or invalid. */
 export function decodeJson<S extends z.ZodTypeAny>(
-  raw: string | null, schema: S, fallback: z.output<S>, logger: Logger, where: string,
+  raw: string | null | undefined, schema: S, fallback: z.output<S>, logger: Logger, meta: Record<string, unknown>,
 ): z.output<S> {
-  if (raw === null || raw === '') return fallback;
+  if (raw === null || raw === undefined || raw === '') return fallback;
   let value: unknown;
   try {
     value = JSON.parse(raw);
   } catch {
-    logger.warn('store: corrupt JSON value replaced by its default', { where });
+    logger.warn('store: corrupt JSON value replaced by its default', meta);
     return fallback;
   }
   const r = schema.safeParse(value);
   if (r.success) return r.data;
-  logger.warn('store: invalid stored value replaced by its default', { where, issue: r.error.issues[0]?.message });
+  logger.warn('store: invalid stored value replaced by its default', { ...meta, issue: r.error.issues[0]?.message });
   return fallback;
 }
 

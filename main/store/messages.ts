@@ -122,11 +122,11 @@ export class SqliteMessages implements MessagesApi {
     return {
       id: r.id, threadId: r.thread_id, parentId: r.parent_id, active: r.active === 1, role: r.role,
       content: r.content, reasoning: r.reasoning,
-      toolCalls: decodeJson(r.tool_calls, toolCallsSchema, null, this.logger, `${where} tool_calls`) as ToolCall[] | null,
+      toolCalls: decodeJson(r.tool_calls, toolCallsSchema, null, this.logger, { where: `${where} tool_calls` }) as ToolCall[] | null,
       toolCallId: r.tool_call_id,
-      attachments: decodeJson(r.attachments, attachmentsSchema, [], this.logger, `${where} attachments`) as Attachment[],
+      attachments: decodeJson(r.attachments, attachmentsSchema, [], this.logger, { where: `${where} attachments` }) as Attachment[],
       status: r.status, finishReason: decodeFinishReason(r.finish_reason), error: r.error, model: r.model,
-      metrics: decodeMetrics(r.metrics) ?? decodeJson(r.metrics, storedMetricsSchema, null, this.logger, `${where} metrics`) as MessageMetrics | null,
+      metrics: decodeMetrics(r.metrics) ?? decodeJson(r.metrics, storedMetricsSchema, null, this.logger, { where: `${where} metrics` }) as MessageMetrics | null,
       createdAt: r.created_at, updatedAt: r.updated_at,
     };
   }

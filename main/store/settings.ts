@@ -6,6 +6,7 @@ import type Database from 'better-sqlite3';
 import { z } from 'zod';
 import { ChatDefaults } from '../params';
 import { StoreError } from './errors';
+import { decodeJson } from './json';
 import type { Logger } from '../logging';
 import type { Clock, LoadParams } from './types';
 import { SettingsFields } from '../ipc/contract';
@@ -56,19 +57,7 @@ export class Settings {
   }
 
   private decode<K extends SettingKey>(key: K, raw: string | undefined): AppSettings[K] {
-    const schema = this.schemaFor(key);
-    if (raw === undefined) return DEFAULT_SETTINGS[key];
-    let value: unknown;
-    try {
-      value = JSON.parse(raw);
-    } catch {
-      this.logger.warn('settings: corrupt value replaced by its default', { key });
-      return DEFAULT_SETTINGS[key];
-    }
-    const r = schema.safeParse(value);
-    if (r.success) return r.data as AppSettings[K];
-    this.logger.warn('settings: invalid value replaced by its default', { key, issue: r.error.issues[0]?.message });
-    return DEFAULT_SETTINGS[key];
+    return decodeJson(raw, this.schemaFor(key), DEFAULT_SETTINGS[key], this.logger, { key }) as AppSettings[K];
   }
 
   get<K extends SettingKey>(key: K): AppSettings[K] {
@@ -121,13 +110,7 @@ export class ModelSettings {
   }
 
   private decode(model: string, raw: string | undefined): LoadParams {
-    if (raw === undefined) return {};
-    try {
-      const r = loadSchema.safeParse(JSON.parse(raw));
-      if (r.success) return r.data;
-    } catch { /* fall through */ }
-    this.logger.warn('settings: corrupt model load settings replaced by defaults', { model });
-    return {};
+    return decodeJson(raw, loadSchema, {}, this.logger, { model });
   }
 
   get(model: string): LoadParams {

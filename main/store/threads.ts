@@ -71,8 +71,8 @@ export class SqliteThreads implements ThreadsApi {
     const where = `thread ${r.id}`;
     const overrides: ThreadOverrides = {
       instructions: r.instructions,
-      sampling: decodeJson(r.sampling, samplingSchema, {}, this.logger, `${where} sampling`),
-      load: decodeJson(r.load, loadSchema, {}, this.logger, `${where} load`),
+      sampling: decodeJson(r.sampling, samplingSchema, {}, this.logger, { where: `${where} sampling` }),
+      load: decodeJson(r.load, loadSchema, {}, this.logger, { where: `${where} load` }),
     };
     return {
       id: r.id, title: r.title, assistantId: r.assistant_id, model: r.model,

@@ -7,11 +7,8 @@
  */
 import fs from 'fs';
 import path from 'path';
-import { composeApp } from '../../main/compose';
 import { contract } from '../../main/ipc/contract';
-import { silentLogger } from '../../main/logging';
-import { ensureDataDir } from '../../main/paths';
-import { makeEngine, tempDir } from '../helpers/engine';
+import { chatApp } from '../helpers/chat';
 import { REPO_ROOT } from '../helpers/models';
 
 interface Row {
@@ -57,17 +54,13 @@ test("the rows together are the contract's channels, each once", () => {
 });
 
 test('the services composeApp builds answer every channel but the desktop app’s own', async () => {
-  const dir = tempDir();
-  const engine = makeEngine(); // never asked anything: no host starts
-  const app = composeApp({ paths: ensureDataDir(dir), engine, appVersion: 'test', logger: silentLogger });
+  const { app, close } = chatApp({ model: null }); // its engine is never asked anything: no host starts
   try {
     const desktop = rows.filter((r) => r.desktopOnly).flatMap((r) => r.channels);
     expect(desktop).toEqual(['app.openLogsFolder']);
     expect(app.services.registered()).toEqual(sorted(Object.keys(contract).filter((c) => !desktop.includes(c))));
   } finally {
-    await app.close();
-    await engine.close();
-    fs.rmSync(dir, { recursive: true, force: true });
+    await close();
   }
 });
 

@@ -4,36 +4,29 @@
  * event. The server runs in this process with a small limit, over real services (real SQLite, an
  * engine client that is never started: events are emitted directly, as the chat service does).
  */
-import fs from 'fs';
 import net from 'net';
 import WebSocket from 'ws';
 import { BrowserServer } from '../../main/browser/server';
-import { composeApp, App } from '../../main/compose';
-import { ensureDataDir } from '../../main/paths';
-import { collectingLogger, makeEngine, tempDir } from '../helpers/engine';
+import { ChatApp, chatApp } from '../helpers/chat';
+import { collectingLogger } from '../helpers/engine';
 import { statusOf, wsUpgrade } from '../helpers/serve';
 import { REPO_ROOT } from '../helpers/models';
 import path from 'path';
 
 const LIMIT = 256 * 1024;
-let dataDir: string;
-let app: App;
+let chat: ChatApp;
 let server: BrowserServer;
 const logger = collectingLogger();
-const engine = makeEngine();
 
 beforeAll(async () => {
-  dataDir = tempDir();
-  app = composeApp({ paths: ensureDataDir(dataDir), engine, appVersion: 'test', logger });
-  server = new BrowserServer({ services: app.services, host: '127.0.0.1', port: 0, rendererDir: path.join(REPO_ROOT, 'dist', 'renderer'), logger, limits: { maxBufferedBytes: LIMIT } });
+  chat = chatApp({ model: null, logger });
+  server = new BrowserServer({ services: chat.app.services, host: '127.0.0.1', port: 0, rendererDir: path.join(REPO_ROOT, 'dist', 'renderer'), logger, limits: { maxBufferedBytes: LIMIT } });
   await server.listen();
 });
 
 afterAll(async () => {
   await server?.close();
-  await app?.close();
-  await engine.close();
-  fs.rmSync(dataDir, { recursive: true, force: true });
+  await chat?.close();
 });
 
 test('a socket that stops reading is dropped past the buffered-output limit; a reading one gets every event', async () => {
@@ -67,7 +60,7 @@ test('a socket that stops reading is dropped past the buffered-output limit; a r
   let emitted = 0;
   const dropped = () => logger.lines.some((l) => l.includes('browser socket dropped'));
   while (!dropped() && emitted < 2000) {
-    app.services.emit('chat.piece', { threadId: 't', messageId: 'm', content, reasoning: '' });
+    chat.app.services.emit('chat.piece', { threadId: 't', messageId: 'm', content, reasoning: '' });
     emitted++;
     await new Promise((r) => setImmediate(r));
   }

@@ -6,45 +6,24 @@
  * each kill streams again. Bounded: KILLS kills, in at most
  * 2 × KILLS turns.
  */
-import fs from 'fs';
-import path from 'path';
-import { composeApp, App } from '../../main/compose';
-import { EngineClient } from '../../main/engine/client';
 import { EventOf, MessageDTO } from '../../main/ipc/contract';
-import { ensureDataDir } from '../../main/paths';
-import { alive, makeEngine, tempDir } from '../helpers/engine';
-import { TINY_SPM } from '../helpers/models';
-import { nextDone } from '../helpers/chat';
+import { alive, makeEngine } from '../helpers/engine';
+import { ChatApp, chatApp, nextDone } from '../helpers/chat';
 
 const KILLS = 50;
 const TURNS_PER_THREAD = 10;
 
-let dir: string;
-let engine: EngineClient;
-let app: App;
-let modelPath: string;
-
-const call = <T = any>(channel: string, payload: unknown = {}) => app.services.handle(channel, payload) as Promise<T>;
-
-const maxTokens = (n: number) => app.store.settings.update({ chatDefaults: { ...app.store.settings.get('chatDefaults'), maxTokens: n } });
+let chat: ChatApp;
+const call: ChatApp['call'] = (channel, payload) => chat.call(channel, payload);
 
 beforeAll(async () => {
-  dir = tempDir();
-  const paths = ensureDataDir(dir);
-  modelPath = path.join(paths.models, 'tiny.gguf');
-  fs.copyFileSync(TINY_SPM, modelPath);
   // this loop restarts the host on purpose, far more often than the production throttle allows
-  engine = makeEngine({}, undefined, { maxRestartsPerMinute: 10 * KILLS });
-  app = composeApp({ paths, engine, appVersion: '0.0.0-test', logger: { debug() {}, info() {}, warn() {}, error() {} } });
-  app.store.modelSettings.set(modelPath, { contextSize: 1024, threads: 1 });
-  await call('models.load', { path: modelPath });
+  chat = chatApp({ engine: makeEngine({}, undefined, { maxRestartsPerMinute: 10 * KILLS }) });
+  chat.app.store.modelSettings.set(chat.modelPath, { contextSize: 1024, threads: 1 });
+  await call('models.load', { path: chat.modelPath });
 });
 
-afterAll(async () => {
-  await app.close();
-  await engine.close();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => chat.close());
 
 test(`R1: ${KILLS} kills mid-reply (SIGKILL and abort()): partial replies kept and marked, the next message works`, async () => {
   const t0 = Date.now();
@@ -54,7 +33,7 @@ test(`R1: ${KILLS} kills mid-reply (SIGKILL and abort()): partial replies kept a
     return t;
   };
   let thread = await newThread();
-  maxTokens(100000); // every reply runs until its host is killed
+  chat.setChatDefaults({ maxTokens: 100000 }); // every reply runs until its host is killed
   const figures = { kills: 0, sigkill: 0, abort: 0, partialKept: 0, nextRequestOk: 0, eosBeforeKill: 0 };
   const pids = new Set<number>();
   let afterKill = false;
@@ -64,31 +43,31 @@ test(`R1: ${KILLS} kills mid-reply (SIGKILL and abort()): partial replies kept a
     // a few turns per thread, so the conversation stays within the small context
     if (turn > 0 && turn % TURNS_PER_THREAD === 0) thread = await newThread();
     const how = figures.kills % 2 === 0 ? 'SIGKILL' : 'abort';
-    const done = nextDone(app, thread.id);
+    const done = nextDone(chat.app, thread.id);
     let streamed = '';
     let pid: number | undefined;
-    const off = app.services.subscribe((event, payload) => {
+    const off = chat.app.services.subscribe((event, payload) => {
       if (event !== 'chat.piece') return;
       streamed += (payload as EventOf<'chat.piece'>).content;
       if (pid !== undefined) return;
-      pid = engine.pid!;
+      pid = chat.engine.pid!;
       pids.add(pid);
       if (afterKill) figures.nextRequestOk++; // the message after a kill streams
       afterKill = false;
       if (how === 'SIGKILL') process.kill(pid, 'SIGKILL');
-      else void engine.request('crash', { how: 'abort' }).catch(() => undefined);
+      else void chat.engine.request('crash', { how: 'abort' }).catch(() => undefined);
     });
     const sent = await call('chat.send', { threadId: thread.id, content: `Story ${turn}` });
     const reply = await done;
     off();
-    await app.chat.idle();
+    await chat.app.chat.idle();
     if (pid === undefined) throw new Error(`turn ${turn}: the reply did not stream: ${JSON.stringify(reply)}`);
     afterKill = true;
     expect(reply.id).toBe(sent.reply.id);
     if (reply.status === 'done') {
       // EOS came first; the kill still lands: wait for the client to notice before the next turn
       figures.eosBeforeKill++;
-      while (alive(pid) || engine.pid === pid) await new Promise((r) => setTimeout(r, 20));
+      while (alive(pid) || chat.engine.pid === pid) await new Promise((r) => setTimeout(r, 20));
       continue;
     }
     figures.kills++;
@@ -102,16 +81,16 @@ test(`R1: ${KILLS} kills mid-reply (SIGKILL and abort()): partial replies kept a
     if (stored.status === 'interrupted' && stored.finishReason === 'engineRestarted' && stored.content.length > 0) figures.partialKept++;
   }
   // and after the last kill a reply runs to its end
-  maxTokens(8);
-  const done = nextDone(app, thread.id);
+  chat.setChatDefaults({ maxTokens: 8 });
+  const done = nextDone(chat.app, thread.id);
   let streamedAgain = false;
-  const off = app.services.subscribe((event) => {
+  const off = chat.app.services.subscribe((event) => {
     if (event === 'chat.piece') streamedAgain = true;
   });
   await call('chat.send', { threadId: thread.id, content: 'Are you back?' });
   const last = await done;
   off();
-  await app.chat.idle();
+  await chat.app.chat.idle();
   expect(last.status).toBe('done');
   expect(last.metrics!.generatedTokens).toBeGreaterThan(0);
   expect(streamedAgain).toBe(true);

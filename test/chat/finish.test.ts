@@ -3,48 +3,28 @@
  * context, and one cut at the max tokens limit, through the real services, store and engine host
  * with a generated model (a 256-token context, so filling it is quick).
  */
-import fs from 'fs';
-import path from 'path';
-import { composeApp, App } from '../../main/compose';
-import { EngineClient } from '../../main/engine/client';
 import { MessageDTO } from '../../main/ipc/contract';
-import { ensureDataDir } from '../../main/paths';
 import { DEFAULT_SETTINGS } from '../../main/store/settings';
-import { makeEngine, tempDir } from '../helpers/engine';
-import { TINY_SPM } from '../helpers/models';
-import { nextDone } from '../helpers/chat';
+import { ChatApp, chatApp, nextDone } from '../helpers/chat';
 
 const CONTEXT = 256;
-let dir: string;
-let engine: EngineClient;
-let app: App;
-let modelPath: string;
-
-const call = <T = any>(channel: string, payload: unknown = {}) => app.services.handle(channel, payload) as Promise<T>;
+let chat: ChatApp;
+const call: ChatApp['call'] = (channel, payload) => chat.call(channel, payload);
 
 beforeAll(async () => {
-  dir = tempDir();
-  const paths = ensureDataDir(dir);
-  modelPath = path.join(paths.models, 'tiny.gguf');
-  fs.copyFileSync(TINY_SPM, modelPath);
-  engine = makeEngine();
-  app = composeApp({ paths, engine, appVersion: '0.0.0-test', logger: { debug() {}, info() {}, warn() {}, error() {} } });
-  await call('models.settings.update', { path: modelPath, settings: { contextSize: CONTEXT } });
-  expect((await call('models.load', { path: modelPath })).loaded.contextSize).toBe(CONTEXT);
+  chat = chatApp();
+  await call('models.settings.update', { path: chat.modelPath, settings: { contextSize: CONTEXT } });
+  expect((await call('models.load', { path: chat.modelPath })).loaded.contextSize).toBe(CONTEXT);
 });
 
-afterAll(async () => {
-  await app.close();
-  await engine.close();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => chat.close());
 
 test('by default a reply runs until the context is full, and is saved as cut off by it', async () => {
   expect(DEFAULT_SETTINGS.chatDefaults.maxTokens).toBe(-1); // until the context is full
   // a fixed seed: the random-weight model then never happens to end the reply itself (EOS)
   await call('settings.update', { chatDefaults: { seed: 3 } });
   const t = await call('threads.create', {});
-  const done = nextDone(app, t.id);
+  const done = nextDone(chat.app, t.id);
   await call('chat.send', { threadId: t.id, content: 'Tell me a story that never ends' });
   const final = await done;
   expect(final.status).toBe('done');
@@ -52,25 +32,25 @@ test('by default a reply runs until the context is full, and is saved as cut off
   expect(final.metrics!.contextSize).toBe(CONTEXT);
   // every cell was used: the prompt and the reply (whose last token had no room left)
   expect(final.metrics!.promptTokens + final.metrics!.generatedTokens).toBeGreaterThanOrEqual(CONTEXT);
-  await app.chat.idle();
+  await chat.app.chat.idle();
   // stored: what the thread shows after a reload
   const view = await call<{ messages: MessageDTO[] }>('threads.get', { id: t.id });
   expect(view.messages[1]).toMatchObject({ id: final.id, finishReason: 'contextFull', metrics: { contextSize: CONTEXT } });
-  expect(app.store.messages.get(final.id).finishReason).toBe('contextFull');
+  expect(chat.app.store.messages.get(final.id).finishReason).toBe('contextFull');
 });
 
 test('a reply cut at the max tokens limit is saved as such; one stopped by the user as aborted', async () => {
   await call('settings.update', { chatDefaults: { maxTokens: 6 } });
   const t = await call('threads.create', { temporary: true });
-  let done = nextDone(app, t.id);
+  let done = nextDone(chat.app, t.id);
   await call('chat.send', { threadId: t.id, content: 'Count to one hundred' });
   const cut = await done;
   expect(cut).toMatchObject({ status: 'done', finishReason: 'maxTokens', metrics: { generatedTokens: 6, contextSize: CONTEXT } });
-  await app.chat.idle();
+  await chat.app.chat.idle();
   // a stop while the reply streams
   await call('settings.update', { chatDefaults: { maxTokens: -1 } });
-  done = nextDone(app, t.id);
-  const off = app.services.subscribe((event) => {
+  done = nextDone(chat.app, t.id);
+  const off = chat.app.services.subscribe((event) => {
     if (event === 'chat.piece') void call('chat.stop', { threadId: t.id });
   });
   await call('chat.continue', { threadId: t.id, messageId: cut.id });

@@ -4,74 +4,60 @@
  */
 import fs from 'fs';
 import path from 'path';
-import { composeApp, App } from '../../main/compose';
-import { EngineClient } from '../../main/engine/client';
-import { ensureDataDir } from '../../main/paths';
-import { errorOf, makeEngine, tempDir } from '../helpers/engine';
-import { REPO_ROOT, TINY_SPM } from '../helpers/models';
+import { errorOf, makeEngine } from '../helpers/engine';
+import { REPO_ROOT } from '../helpers/models';
+import { ChatApp, chatApp } from '../helpers/chat';
 
 const vulkanBuilt = fs.existsSync(path.join(REPO_ROOT, 'build', 'bin', 'libggml-vulkan.so'));
 
 (vulkanBuilt ? describe : describe.skip)('guardrail', () => {
-  let dir: string;
-  let engine: EngineClient;
-  let app: App;
-  let model: string;
-  const call = <T = any>(channel: string, payload: unknown = {}) => app.services.handle(channel, payload) as Promise<T>;
+  let chat: ChatApp;
+  const call: ChatApp['call'] = (channel, payload) => chat.call(channel, payload);
 
   beforeAll(() => {
-    dir = tempDir();
-    const paths = ensureDataDir(dir);
-    model = path.join(paths.models, 'tiny.gguf');
-    fs.copyFileSync(TINY_SPM, model);
-    engine = makeEngine({ GGML_VK_VISIBLE_DEVICES: '0' });
-    app = composeApp({ paths, engine, appVersion: '0.0.0-test', logger: { debug() {}, info() {}, warn() {}, error() {} } });
+    chat = chatApp({ engine: makeEngine({ GGML_VK_VISIBLE_DEVICES: '0' }) });
   });
 
-  afterAll(async () => {
-    await app.close();
-    await engine.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => chat.close());
 
   test('the estimate names the Vulkan device and moves with the GPU layers', async () => {
     await call('settings.update', { fitMarginMiB: 64 });
-    const all = await call('models.estimate', { path: model, settings: { gpuLayers: 'max', contextSize: 1024 } });
-    const none = await call('models.estimate', { path: model, settings: { gpuLayers: 0, contextSize: 1024 } });
+    const all = await call('models.estimate', { path: chat.modelPath, settings: { gpuLayers: 'max', contextSize: 1024 } });
+    const none = await call('models.estimate', { path: chat.modelPath, settings: { gpuLayers: 0, contextSize: 1024 } });
     expect(all.devices[0].backend).toBe('Vulkan');
     expect(all.devices[0].model).toBeGreaterThan(none.devices[0].model);
     expect(none.host.model).toBeGreaterThan(all.host.model);
-    const auto = await call('models.estimate', { path: model, settings: { contextSize: 1024 } });
+    const auto = await call('models.estimate', { path: chat.modelPath, settings: { contextSize: 1024 } });
     expect(auto.fitReason).toMatch(/All 2 layers and the output layer on Vulkan0/);
   });
 
   test('strict refuses with the numbers; warn asks once; off loads', async () => {
     await call('settings.update', { guardrail: 'strict', fitMarginMiB: 60000 });
-    const strict = await errorOf(call('models.load', { path: model }));
+    const strict = await errorOf(call('models.load', { path: chat.modelPath }));
     expect(strict.code).toBe('insufficient_memory');
     expect(strict.message).toMatch(/Vulkan0.*needs .* GiB \+ 58\.59 GiB margin, .* GiB free/);
     await call('settings.update', { guardrail: 'warn' });
-    const warn = await errorOf(call('models.load', { path: model }));
+    const warn = await errorOf(call('models.load', { path: chat.modelPath }));
     expect(warn.code).toBe('needs_confirmation');
-    const forced = await call('models.load', { path: model, force: true });
-    expect(forced.loaded.path).toBe(model);
+    const forced = await call('models.load', { path: chat.modelPath, force: true });
+    expect(forced.loaded.path).toBe(chat.modelPath);
     await call('models.unload');
     await call('settings.update', { guardrail: 'off' });
-    expect((await call('models.load', { path: model })).loaded.path).toBe(model);
+    expect((await call('models.load', { path: chat.modelPath })).loaded.path).toBe(chat.modelPath);
   });
 
   test('saved per-model settings are what the load uses; changing them reloads', async () => {
     await call('settings.update', { guardrail: 'off', fitMarginMiB: 64 });
-    await call('models.settings.update', { path: model, settings: { contextSize: 1536, gpuLayers: 1 } });
-    const view = await call('models.settings.get', { path: model });
+    await call('models.settings.update', { path: chat.modelPath, settings: { contextSize: 1536, gpuLayers: 1 } });
+    const view = await call('models.settings.get', { path: chat.modelPath });
     expect(view.settings).toEqual({ contextSize: 1536, gpuLayers: 1 });
     expect(view.trainedContext).toBe(2048);
-    const state = await call('models.load', { path: model });
+    const state = await call('models.load', { path: chat.modelPath });
     expect(state.loaded.contextSize).toBe(1536);
-    expect((await call('models.settings.get', { path: model })).loadedWith).toEqual({ contextSize: 1536, gpuLayers: 1 });
-    const mem = await engine.memory('chat');
+    expect((await call('models.settings.get', { path: chat.modelPath })).loadedWith).toEqual({ contextSize: 1536, gpuLayers: 1 });
+    const mem = await chat.engine.memory('chat');
     expect(mem.devices[0].model).toBeGreaterThan(0);
-    const reset = await call('models.settings.reset', { path: model });
+    const reset = await call('models.settings.reset', { path: chat.modelPath });
     expect(reset.settings).toEqual({});
   });
 

@@ -4,40 +4,21 @@
  * sampler settings round-trip through assistants and the app's chat defaults, and every one of them
  * reaches the engine (nProbs: the streamed pieces carry their tokens' log-probabilities).
  */
-import fs from 'fs';
-import path from 'path';
-import { composeApp, App } from '../../main/compose';
-import { EngineClient } from '../../main/engine/client';
 import { EventName, EventOf } from '../../main/ipc/contract';
-import { ensureDataDir } from '../../main/paths';
 import { CHAT_DEFAULTS, ChatSettings } from '../../main/params';
-import { nextDone } from '../helpers/chat';
-import { errorOf, makeEngine, tempDir } from '../helpers/engine';
-import { TINY_SPM } from '../helpers/models';
+import { ChatApp, chatApp, nextDone } from '../helpers/chat';
+import { errorOf } from '../helpers/engine';
 
-let dir: string;
-let engine: EngineClient;
-let app: App;
-let modelPath: string;
+let chat: ChatApp;
+const call: ChatApp['call'] = (channel, payload) => chat.call(channel, payload);
 const events: { event: EventName; payload: unknown }[] = [];
 
-const call = <T = any>(channel: string, payload: unknown = {}) => app.services.handle(channel, payload) as Promise<T>;
-
-beforeAll(async () => {
-  dir = tempDir();
-  const paths = ensureDataDir(dir);
-  modelPath = path.join(paths.models, 'tiny.gguf');
-  fs.copyFileSync(TINY_SPM, modelPath);
-  engine = makeEngine();
-  app = composeApp({ paths, engine, appVersion: '0.0.0-test', logger: { debug() {}, info() {}, warn() {}, error() {} } });
-  app.services.subscribe((event, payload) => events.push({ event, payload }));
+beforeAll(() => {
+  chat = chatApp();
+  chat.app.services.subscribe((event, payload) => events.push({ event, payload }));
 });
 
-afterAll(async () => {
-  await app.close();
-  await engine.close();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => chat.close());
 
 const NEW_SAMPLERS: ChatSettings = {
   dryMultiplier: 0.8,
@@ -62,12 +43,12 @@ test('an assistant with maxTokens -1 (until the context is full) saves, over IPC
   expect((await call('assistants.list')).find((x: { id: string }) => x.id === a.id).sampling.maxTokens).toBe(-1);
   const updated = await call('assistants.update', { id: a.id, patch: { sampling: { maxTokens: -1, topK: 5 } } });
   expect(updated.sampling).toEqual({ maxTokens: -1, topK: 5 });
-  expect(app.store.assistants.get(a.id).sampling).toEqual({ maxTokens: -1, topK: 5 });
-  const stored = app.store.assistants.create({ name: 'Direct', sampling: { maxTokens: -1 } });
-  expect(app.store.assistants.get(stored.id).sampling.maxTokens).toBe(-1);
+  expect(chat.app.store.assistants.get(a.id).sampling).toEqual({ maxTokens: -1, topK: 5 });
+  const stored = chat.app.store.assistants.create({ name: 'Direct', sampling: { maxTokens: -1 } });
+  expect(chat.app.store.assistants.get(stored.id).sampling.maxTokens).toBe(-1);
   // 0 would make every reply empty: refused as a setting, with the same rule everywhere
   expect((await errorOf(call('assistants.create', { name: 'Empty', sampling: { maxTokens: 0 } }))).code).toBe('invalid_input');
-  expect(() => app.store.assistants.create({ name: 'Empty', sampling: { maxTokens: 0 } })).toThrow(/maxTokens must be -1 or at least 1/);
+  expect(() => chat.app.store.assistants.create({ name: 'Empty', sampling: { maxTokens: 0 } })).toThrow(/maxTokens must be -1 or at least 1/);
   expect((await errorOf(call('settings.update', { chatDefaults: { maxTokens: 0 } }))).code).toBe('invalid_input');
 });
 
@@ -82,11 +63,11 @@ test('the new samplers round-trip through an assistant and the chat defaults', a
 });
 
 test('every chat setting reaches the engine: with nProbs the streamed pieces carry log-probabilities', async () => {
-  await call('models.load', { path: modelPath });
+  await call('models.load', { path: chat.modelPath });
   await call('settings.update', { chatDefaults: { ...NEW_SAMPLERS, mirostat: 0, maxTokens: 12, nProbs: 3 } });
   const t = await call('threads.create', {});
   events.length = 0;
-  const done = nextDone(app, t.id);
+  const done = nextDone(chat.app, t.id);
   await call('chat.send', { threadId: t.id, content: 'Tell me a story' });
   const final = await done;
   expect(final.status).toBe('done');
@@ -97,5 +78,5 @@ test('every chat setting reaches the engine: with nProbs the streamed pieces car
     expect(p.top).toHaveLength(3);
     expect(p.logprob).toBeLessThanOrEqual(0);
   }
-  await app.chat.idle();
+  await chat.app.chat.idle();
 });

@@ -5,38 +5,20 @@
 import fs from 'fs';
 import path from 'path';
 import { wellFormed } from '../../main/chat/text';
-import { composeApp, App } from '../../main/compose';
-import { EngineClient } from '../../main/engine/client';
 import { EventName, EventOf, MessageDTO, ThreadDTO } from '../../main/ipc/contract';
-import { ensureDataDir } from '../../main/paths';
-import { errorOf, makeEngine, tempDir } from '../helpers/engine';
-import { TINY_SPM } from '../helpers/models';
-import { nextDone } from '../helpers/chat';
+import { errorOf } from '../helpers/engine';
+import { ChatApp, chatApp, nextDone } from '../helpers/chat';
 
-let dir: string;
-let engine: EngineClient;
-let app: App;
-let modelPath: string;
+let chat: ChatApp;
+const call: ChatApp['call'] = (channel, payload) => chat.call(channel, payload);
 const events: { event: EventName; payload: unknown }[] = [];
 
-const call = <T = any>(channel: string, payload: unknown = {}) => app.services.handle(channel, payload) as Promise<T>;
-
-beforeAll(async () => {
-  dir = tempDir();
-  const paths = ensureDataDir(dir);
-  modelPath = path.join(paths.models, 'tiny.gguf');
-  fs.copyFileSync(TINY_SPM, modelPath);
-  engine = makeEngine();
-  app = composeApp({ paths, engine, appVersion: '0.0.0-test', logger: { debug() {}, info() {}, warn() {}, error() {} } });
-  app.services.subscribe((event, payload) => events.push({ event, payload }));
-  app.store.settings.update({ chatDefaults: { ...app.store.settings.get('chatDefaults'), maxTokens: 24 } });
+beforeAll(() => {
+  chat = chatApp({ chatDefaults: { maxTokens: 24 } });
+  chat.app.services.subscribe((event, payload) => events.push({ event, payload }));
 });
 
-afterAll(async () => {
-  await app.close();
-  await engine.close();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => chat.close());
 
 test('bad input gets typed errors', async () => {
   expect((await errorOf(call('threads.rename', { id: 'x', title: '' }))).code).toBe('invalid_input');
@@ -48,10 +30,10 @@ test('bad input gets typed errors', async () => {
 
 test('models: list, load with progress events, state', async () => {
   const list = await call('models.list');
-  expect(list).toEqual([{ path: modelPath, name: 'tiny', fileSize: fs.statSync(modelPath).size }]);
+  expect(list).toEqual([{ path: chat.modelPath, name: 'tiny', fileSize: fs.statSync(chat.modelPath).size }]);
   events.length = 0;
-  const state = await call('models.load', { path: modelPath });
-  expect(state.loaded.path).toBe(modelPath);
+  const state = await call('models.load', { path: chat.modelPath });
+  expect(state.loaded.path).toBe(chat.modelPath);
   expect(state.loaded.contextSize).toBe(2048);
   const progress = events.filter((e) => e.event === 'models.state' && (e.payload as any).loading).map((e) => (e.payload as any).loading.progress);
   expect(progress.length).toBeGreaterThan(1);
@@ -61,7 +43,7 @@ test('models: list, load with progress events, state', async () => {
 test('send: the reply streams, is stored with metrics, and the thread gets a title', async () => {
   const t = await call('threads.create', {});
   events.length = 0;
-  const done = nextDone(app, t.id);
+  const done = nextDone(chat.app, t.id);
   const r = await call('chat.send', { threadId: t.id, content: 'Tell me about the northern lights' });
   expect(r.userMessage.content).toBe('Tell me about the northern lights');
   expect(r.reply.status).toBe('streaming');
@@ -71,14 +53,14 @@ test('send: the reply streams, is stored with metrics, and the thread gets a tit
   expect(final.metrics!.ttftMs).toBeGreaterThan(0);
   const streamed = events.filter((e) => e.event === 'chat.piece').map((e) => (e.payload as any).content).join('');
   expect(streamed).toBe(final.content);
-  await app.chat.idle();
+  await chat.app.chat.idle();
   const view = await call('threads.get', { id: t.id });
   expect(view.messages.map((m: MessageDTO) => m.role)).toEqual(['user', 'assistant']);
   expect(view.messages[1].content).toBe(final.content);
   expect(view.thread.title).not.toBe('New chat');
   expect(view.thread.title.length).toBeLessThanOrEqual(60);
   // the next turn reuses the cached conversation
-  const done2 = nextDone(app, t.id);
+  const done2 = nextDone(chat.app, t.id);
   await call('chat.send', { threadId: t.id, content: 'And why are they green?' });
   const second = await done2;
   expect(second.metrics!.cachedTokens).toBeGreaterThan(10);
@@ -86,11 +68,11 @@ test('send: the reply streams, is stored with metrics, and the thread gets a tit
 
 test('regenerate keeps the old reply as an alternative; edit branches; stop keeps the text', async () => {
   const t = await call('threads.create', {});
-  let done = nextDone(app, t.id);
+  let done = nextDone(chat.app, t.id);
   await call('chat.send', { threadId: t.id, content: 'Write a poem' });
   const first = await done;
-  await app.chat.idle();
-  done = nextDone(app, t.id);
+  await chat.app.chat.idle();
+  done = nextDone(chat.app, t.id);
   const regen = await call('chat.regenerate', { threadId: t.id, messageId: first.id });
   const second = await done;
   expect(regen.reply.id).toBe(second.id);
@@ -101,7 +83,7 @@ test('regenerate keeps the old reply as an alternative; edit branches; stop keep
   expect(view.messages[1].id).toBe(first.id);
   expect(view.messages[1].content).toBe(first.content);
 
-  done = nextDone(app, t.id);
+  done = nextDone(chat.app, t.id);
   const edited = await call('chat.edit', { threadId: t.id, messageId: view.messages[0].id, content: 'Write a haiku' });
   await done;
   view = await call('threads.get', { id: t.id });
@@ -110,16 +92,16 @@ test('regenerate keeps the old reply as an alternative; edit branches; stop keep
   expect(view.messages[1].parentId).toBe(edited.userMessage.id);
 
   // stop: a long reply stopped midway keeps what was written
-  app.store.settings.update({ chatDefaults: { ...app.store.settings.get('chatDefaults'), maxTokens: 100000 } });
-  done = nextDone(app, t.id);
+  chat.setChatDefaults({ maxTokens: 100000 });
+  done = nextDone(chat.app, t.id);
   let pieces = 0;
-  const off = app.services.subscribe((event) => {
+  const off = chat.app.services.subscribe((event) => {
     if (event === 'chat.piece' && ++pieces === 1) void call('chat.stop', { threadId: t.id });
   });
   await call('chat.send', { threadId: t.id, content: 'Go on forever' });
   const stopped = await done;
   off();
-  app.store.settings.update({ chatDefaults: { ...app.store.settings.get('chatDefaults'), maxTokens: 24 } });
+  chat.setChatDefaults({ maxTokens: 24 });
   expect(stopped.status).toBe('aborted');
   expect(stopped.finishReason).toBe('aborted');
   expect(stopped.content.length).toBeGreaterThan(0);
@@ -128,17 +110,17 @@ test('regenerate keeps the old reply as an alternative; edit branches; stop keep
 
 test('stop answers once the reply ends, without waiting for the title written after it', async () => {
   // found by the IPC fuzz: a stop waited for the new thread's title, queued behind other replies (hung calls)
-  app.store.settings.update({ chatDefaults: { ...app.store.settings.get('chatDefaults'), maxTokens: 100000 } });
+  chat.setChatDefaults({ maxTokens: 100000 });
   // the random-weight model may end a reply on its own (EOS) before the stop lands: then try again
   // in a new chat, at most five times
   let t!: ThreadDTO;
   let status = '';
   for (let attempt = 0; attempt < 5 && status !== 'aborted'; attempt++) {
-    await app.chat.idle();
+    await chat.app.chat.idle();
     t = await call('threads.create', {});
-    const done = nextDone(app, t.id);
+    const done = nextDone(chat.app, t.id);
     const firstPiece = new Promise<void>((resolve) => {
-      const off = app.services.subscribe((event, payload) => {
+      const off = chat.app.services.subscribe((event, payload) => {
         if (event === 'chat.piece' && (payload as EventOf<'chat.piece'>).threadId === t.id) {
           off();
           resolve();
@@ -150,11 +132,11 @@ test('stop answers once the reply ends, without waiting for the title written af
     await call('chat.stop', { threadId: t.id });
     status = (await done).status;
   }
-  app.store.settings.update({ chatDefaults: { ...app.store.settings.get('chatDefaults'), maxTokens: 24 } });
+  chat.setChatDefaults({ maxTokens: 24 });
   expect(status).toBe('aborted');
   // the reply has ended; its title comes after (it needs the engine, the stop did not wait for it)
   expect((await call('threads.get', { id: t.id })).thread.title).toBe('New chat');
-  await app.chat.idle();
+  await chat.app.chat.idle();
   expect((await call('threads.get', { id: t.id })).thread.title).not.toBe('New chat');
 });
 
@@ -162,14 +144,14 @@ test('regenerate, continue and edit take only a message of their own chat, with 
   // found by the IPC fuzz: regenerating a user message replaced it with a reply that had no prompt
   // (the engine refused the empty chat), and a message of another chat was accepted
   const a = await call('threads.create', {});
-  let done = nextDone(app, a.id);
+  let done = nextDone(chat.app, a.id);
   await call('chat.send', { threadId: a.id, content: 'First chat' });
   const replyA = await done;
   const b = await call('threads.create', { temporary: true });
-  done = nextDone(app, b.id);
+  done = nextDone(chat.app, b.id);
   await call('chat.send', { threadId: b.id, content: 'Second chat' });
   const replyB = await done;
-  await app.chat.idle();
+  await chat.app.chat.idle();
   const userA = (await call('threads.get', { id: a.id })).messages[0].id;
   const userB = (await call('threads.get', { id: b.id })).messages[0].id;
   expect((await errorOf(call('chat.regenerate', { threadId: a.id, messageId: userA }))).code).toBe('invalid_input');
@@ -188,12 +170,12 @@ test('a lone surrogate in the chat (half an emoji) does not fail this reply or t
   // found by the IPC fuzz: the engine could not read the request ("not a JSON object"), so every reply
   // of a temporary thread (kept in memory as sent) holding such a message failed, and so did titles
   const t = await call('threads.create', { temporary: true });
-  let done = nextDone(app, t.id);
+  let done = nextDone(chat.app, t.id);
   await call('chat.send', { threadId: t.id, content: 'Half an emoji \ud83d here' });
   const first = await done;
   expect({ status: first.status, error: first.error }).toEqual({ status: 'done', error: null });
-  await app.chat.idle();
-  done = nextDone(app, t.id);
+  await chat.app.chat.idle();
+  done = nextDone(chat.app, t.id);
   await call('chat.send', { threadId: t.id, content: 'And \udc00 another' });
   expect((await done).status).toBe('done');
   expect(wellFormed('a\ud83d\ude00b\ud83dc\ude00')).toBe('a\ud83d\ude00b\ufffdc\ufffd');
@@ -203,27 +185,27 @@ test('load settings the engine would refuse are invalid input, for estimates and
   // found by the IPC fuzz: the engine's refusal (invalid_argument) came back as an untyped error
   const bad = [{ batchSize: 256 }, { ubatchSize: 4096 }, { cacheTypeV: 'q8_0', flashAttention: 'off' }];
   for (const settings of bad) {
-    const est = await errorOf(call('models.estimate', { path: modelPath, settings }));
+    const est = await errorOf(call('models.estimate', { path: chat.modelPath, settings }));
     expect(est.code).toBe('invalid_input');
     expect(est.message).toMatch(/^load settings: (ubatchSize|cacheTypeV) /);
-    expect((await errorOf(call('models.settings.update', { path: modelPath, settings }))).code).toBe('invalid_input');
+    expect((await errorOf(call('models.settings.update', { path: chat.modelPath, settings }))).code).toBe('invalid_input');
   }
   // nothing was saved, and settings the engine accepts still estimate
-  expect((await call('models.settings.get', { path: modelPath })).settings).toEqual({});
-  const ok = await call('models.estimate', { path: modelPath, settings: { batchSize: 256, ubatchSize: 256, contextSize: 1024 } });
+  expect((await call('models.settings.get', { path: chat.modelPath })).settings).toEqual({});
+  const ok = await call('models.estimate', { path: chat.modelPath, settings: { batchSize: 256, ubatchSize: 256, contextSize: 1024 } });
   expect(ok.contextSize).toBe(1024);
 });
 
 test('continue appends to a cut-off reply in place', async () => {
   const t = await call('threads.create', {});
-  let done = nextDone(app, t.id);
+  let done = nextDone(chat.app, t.id);
   await call('chat.send', { threadId: t.id, content: 'Write something long' });
   const cut = await done;
   expect(cut.status).toBe('done');
   expect(cut.metrics!.generatedTokens).toBe(24); // cut off by the max tokens
   expect(cut.finishReason).toBe('maxTokens');
-  await app.chat.idle();
-  done = nextDone(app, t.id);
+  await chat.app.chat.idle();
+  done = nextDone(chat.app, t.id);
   const r = await call('chat.continue', { threadId: t.id, messageId: cut.id });
   expect(r.reply.id).toBe(cut.id);
   const more = await done;
@@ -238,14 +220,14 @@ test('continue appends to a cut-off reply in place', async () => {
 
 test('search finds a message of another thread; pin, rename, delete', async () => {
   const a = await call('threads.create', {});
-  let done = nextDone(app, a.id);
+  let done = nextDone(chat.app, a.id);
   await call('chat.send', { threadId: a.id, content: 'The quokka is a small marsupial' });
   await done;
   const b = await call('threads.create', {});
-  done = nextDone(app, b.id);
+  done = nextDone(chat.app, b.id);
   await call('chat.send', { threadId: b.id, content: 'Something else entirely' });
   await done;
-  await app.chat.idle();
+  await chat.app.chat.idle();
   const res = await call('search.query', { q: 'quokka' });
   expect(res.hits[0].threadId).toBe(a.id);
   expect(res.hits[0].snippet).toContain('\u0001quokka\u0002');
@@ -260,23 +242,23 @@ test('search finds a message of another thread; pin, rename, delete', async () =
 
 test('the engine dying mid-reply: the reply says it was cut off by the restart, the next message works', async () => {
   const t = await call('threads.create', {});
-  app.store.settings.update({ chatDefaults: { ...app.store.settings.get('chatDefaults'), maxTokens: 100000 } });
-  let done = nextDone(app, t.id);
+  chat.setChatDefaults({ maxTokens: 100000 });
+  let done = nextDone(chat.app, t.id);
   let killed = false;
-  const off = app.services.subscribe((event) => {
+  const off = chat.app.services.subscribe((event) => {
     if (event === 'chat.piece' && !killed) {
       killed = true;
-      process.kill(engine.pid!, 'SIGKILL');
+      process.kill(chat.engine.pid!, 'SIGKILL');
     }
   });
   await call('chat.send', { threadId: t.id, content: 'Tell me a long story' });
   const failed = await done;
   off();
-  app.store.settings.update({ chatDefaults: { ...app.store.settings.get('chatDefaults'), maxTokens: 24 } });
+  chat.setChatDefaults({ maxTokens: 24 });
   expect(failed).toMatchObject({ status: 'interrupted', finishReason: 'engineRestarted' });
   expect(failed.error).toMatch(/^engine_crashed/);
-  await app.chat.idle();
-  done = nextDone(app, t.id);
+  await chat.app.chat.idle();
+  done = nextDone(chat.app, t.id);
   await call('chat.send', { threadId: t.id, content: 'Are you back?' });
   const ok = await done;
   expect(ok.status).toBe('done');
@@ -285,13 +267,13 @@ test('the engine dying mid-reply: the reply says it was cut off by the restart, 
 test('temporary chats work like others and leave nothing on disk', async () => {
   const t = await call('threads.create', { temporary: true });
   expect(t.temporary).toBe(true);
-  const done = nextDone(app, t.id);
+  const done = nextDone(chat.app, t.id);
   await call('chat.send', { threadId: t.id, content: 'A secret zebra message' });
   await done;
-  await app.chat.idle();
+  await chat.app.chat.idle();
   expect((await call('threads.get', { id: t.id })).messages).toHaveLength(2);
   expect((await call('search.query', { q: 'zebra' })).hits).toHaveLength(0);
-  const row = app.store.db.prepare("SELECT count(*) AS n FROM messages WHERE content LIKE '%zebra%'").get() as { n: number };
+  const row = chat.app.store.db.prepare("SELECT count(*) AS n FROM messages WHERE content LIKE '%zebra%'").get() as { n: number };
   expect(row.n).toBe(0);
 });
 
@@ -299,17 +281,17 @@ test("the chat's settings round trip; the default model must be one of the libra
   expect(await call('settings.get')).toMatchObject({ sendOnEnter: true, fontSize: 15, showReasoning: false, defaultModel: null });
   const s = await call('settings.update', { sendOnEnter: false, fontSize: 18, showReasoning: true });
   expect(s).toMatchObject({ sendOnEnter: false, fontSize: 18, showReasoning: true, theme: 'system' });
-  expect(app.store.settings.get('fontSize')).toBe(18);
+  expect(chat.app.store.settings.get('fontSize')).toBe(18);
   expect((await errorOf(call('settings.update', { fontSize: 9 }))).code).toBe('invalid_input');
   expect((await errorOf(call('settings.update', { sendOnEnter: 'yes' }))).code).toBe('invalid_input');
   // a file outside the library is refused with the library's one answer, and nothing is saved
-  for (const p of ['/etc/passwd', path.join(dir, 'hearth.db'), path.join(dir, 'models', 'missing.gguf')]) {
+  for (const p of ['/etc/passwd', path.join(chat.dir, 'hearth.db'), path.join(chat.dir, 'models', 'missing.gguf')]) {
     expect((await errorOf(call('settings.update', { defaultModel: p, fontSize: 20 }))).code).toBe('model_unknown');
   }
-  expect(app.store.settings.get('defaultModel')).toBeNull();
-  expect(app.store.settings.get('fontSize')).toBe(18);
-  const withModel = await call('settings.update', { defaultModel: path.join(dir, 'models', '.', 'tiny.gguf') });
-  expect(withModel.defaultModel).toBe(modelPath);
+  expect(chat.app.store.settings.get('defaultModel')).toBeNull();
+  expect(chat.app.store.settings.get('fontSize')).toBe(18);
+  const withModel = await call('settings.update', { defaultModel: path.join(chat.dir, 'models', '.', 'tiny.gguf') });
+  expect(withModel.defaultModel).toBe(chat.modelPath);
   expect((await call('settings.update', { defaultModel: null })).defaultModel).toBeNull();
   await call('settings.update', { sendOnEnter: true, fontSize: 15, showReasoning: false });
 });
@@ -328,7 +310,7 @@ test('assistants and settings round trip through the contract', async () => {
   expect(s.theme).toBe('dark');
   // the data folder is app.info's (it is not a setting: the store lives in it)
   expect('dataDir' in s).toBe(false);
-  expect((await call('app.info')).dataDir).toBe(dir);
+  expect((await call('app.info')).dataDir).toBe(chat.dir);
   expect((await errorOf(call('settings.update', { theme: 'neon' }))).code).toBe('invalid_input');
   // a repeat penalty of 0 fails every reply in llama.cpp: refused where it is set (found by the IPC fuzz)
   expect((await errorOf(call('settings.update', { chatDefaults: { repeatPenalty: 0 } }))).code).toBe('invalid_input');

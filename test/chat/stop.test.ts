@@ -5,53 +5,32 @@
  */
 import fs from 'fs';
 import path from 'path';
-import { composeApp, App } from '../../main/compose';
-import { EngineClient } from '../../main/engine/client';
-import { ensureDataDir } from '../../main/paths';
 import { writeTestModel } from '../../scripts/make-test-model';
-import { hostStats, makeEngine, tempDir } from '../helpers/engine';
+import { hostStats } from '../helpers/engine';
 import { TEST_MODELS_DIR } from '../helpers/models';
-import { nextDone } from '../helpers/chat';
+import { ChatApp, chatApp, nextDone } from '../helpers/chat';
 
-let dir: string;
-let engine: EngineClient;
-let app: App;
-let modelPath: string;
-
-const call = <T = any>(channel: string, payload: unknown = {}) => app.services.handle(channel, payload) as Promise<T>;
+let chat: ChatApp;
+const call: ChatApp['call'] = (channel, payload) => chat.call(channel, payload);
 
 beforeAll(async () => {
   // the bench-size model (~270 MB) without mmap: its load takes long enough to act during it
   const big = path.join(TEST_MODELS_DIR, 'bench.gguf');
   if (!fs.existsSync(big)) await writeTestModel({ out: big, size: 'bench', vocab: 'llama-spm', seed: 1 });
-  dir = tempDir();
-  const paths = ensureDataDir(dir);
-  modelPath = path.join(paths.models, 'bench.gguf');
-  // a hard link (a copy across file systems): the library lists regular files of its folder only
-  try {
-    fs.linkSync(big, modelPath);
-  } catch {
-    fs.copyFileSync(big, modelPath);
-  }
-  engine = makeEngine();
-  app = composeApp({ paths, engine, appVersion: '0.0.0-test', logger: { debug() {}, info() {}, warn() {}, error() {} } });
-  app.store.settings.update({ guardrail: 'off', chatDefaults: { ...app.store.settings.get('chatDefaults'), maxTokens: 100000 } });
-  app.store.modelSettings.set(modelPath, { contextSize: 512, threads: 1, useMmap: false });
-  await engine.start();
+  chat = chatApp({ model: big, modelAs: 'bench.gguf', link: true, chatDefaults: { maxTokens: 100000 } });
+  chat.app.store.settings.update({ guardrail: 'off' });
+  chat.app.store.modelSettings.set(chat.modelPath, { contextSize: 512, threads: 1, useMmap: false });
+  await chat.engine.start();
 });
 
-afterAll(async () => {
-  await app.close();
-  await engine.close();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => chat.close());
 
 test('a stop while the chat model loads: the turn ends as stopped, nothing is generated', async () => {
-  const before = await hostStats(engine);
-  const loading = call('models.load', { path: modelPath });
-  const t = await call('threads.create', { modelPath });
+  const before = await hostStats(chat.engine);
+  const loading = call('models.load', { path: chat.modelPath });
+  const t = await call('threads.create', { modelPath: chat.modelPath });
   await call('threads.rename', { id: t.id, title: 'Stop' });
-  const done = nextDone(app, t.id);
+  const done = nextDone(chat.app, t.id);
   const sending = call('chat.send', { threadId: t.id, content: 'Tell me a long story' });
   // the turn now waits for the load (a second message is refused as busy)
   await new Promise((r) => setTimeout(r, 50));
@@ -63,28 +42,28 @@ test('a stop while the chat model loads: the turn ends as stopped, nothing is ge
   expect(reply.status).toBe('aborted');
   expect(reply.content).toBe('');
   await loading;
-  expect((await call('models.state')).loaded.path).toBe(modelPath);
-  expect((await hostStats(engine)).generationsStarted).toBe(before.generationsStarted);
+  expect((await call('models.state')).loaded.path).toBe(chat.modelPath);
+  expect((await hostStats(chat.engine)).generationsStarted).toBe(before.generationsStarted);
   // the thread is free again and the next message streams
-  await app.chat.idle();
-  app.store.settings.update({ chatDefaults: { ...app.store.settings.get('chatDefaults'), maxTokens: 4 } });
-  const next = nextDone(app, t.id);
+  await chat.app.chat.idle();
+  chat.setChatDefaults({ maxTokens: 4 });
+  const next = nextDone(chat.app, t.id);
   await call('chat.send', { threadId: t.id, content: 'Short, please' });
   expect((await next).status).toBe('done');
-  await app.chat.idle();
+  await chat.app.chat.idle();
 });
 
 test('an unload while a model loads cancels the load: nothing loaded, no copy left in the host', async () => {
   await call('models.unload');
-  const before = await hostStats(engine);
-  const loading = call('models.load', { path: modelPath });
+  const before = await hostStats(chat.engine);
+  const loading = call('models.load', { path: chat.modelPath });
   await new Promise((r) => setTimeout(r, 50));
   const unloaded = await call('models.unload');
   const loadResult = await loading;
   expect(unloaded).toEqual({ loaded: null, loading: null, error: null });
   expect(loadResult).toEqual({ loaded: null, loading: null, error: null });
   expect(await call('models.state')).toEqual({ loaded: null, loading: null, error: null });
-  const after = await hostStats(engine);
+  const after = await hostStats(chat.engine);
   expect(after.loaded).toEqual([]);
   expect(after.loading).toEqual([]);
   expect(after.models).toBe(before.models);

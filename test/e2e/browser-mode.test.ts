@@ -3,49 +3,23 @@
  * and shows the engine's version and devices (Settings → About, opened by the URL's #about).
  * Real processes, real HTTP and WebSocket, real browser.
  */
-import { spawn, ChildProcess } from 'child_process';
 import fs from 'fs';
 import path from 'path';
-import { chromium, Browser } from 'playwright-core';
-import { tempDir } from '../helpers/engine';
+import { Browser } from 'playwright-core';
+import { BrowserMode, openBrowserMode, SHOTS } from '../helpers/browser-mode';
 import { REPO_ROOT } from '../helpers/models';
 
-const SHOTS = path.join(REPO_ROOT, 'test-output', 'screenshots');
-let child: ChildProcess;
+let e2e: BrowserMode;
 let browser: Browser;
 let url: string;
 let dataDir: string;
-let startedAt: number;
 
 beforeAll(async () => {
-  dataDir = tempDir();
-  startedAt = Date.now();
-  child = spawn('npm', ['start', '--silent', '--', '--port', '0', '--data-dir', dataDir], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, DISPLAY: '', WAYLAND_DISPLAY: '' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
-  url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /^Hearth UI: (\S+)$/m.exec(out);
-      if (m) resolve(m[1]);
-    });
-    child.on('exit', (code) => reject(new Error(`npm start exited ${code}: ${out}`)));
-  });
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'],
-  });
+  e2e = await openBrowserMode();
+  ({ browser, url, dataDir } = e2e);
 });
 
-afterAll(async () => {
-  await browser?.close();
-  if (child?.pid) process.kill(-child.pid, 'SIGTERM');
-  fs.rmSync(dataDir, { recursive: true, force: true });
-});
+afterAll(() => e2e?.close());
 
 test('npm start falls back to browser mode and the page shows the engine', async () => {
   expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/\?token=/);
@@ -61,11 +35,10 @@ test('npm start falls back to browser mode and the page shows the engine', async
   await expect(page.getByRole('tab', { name: 'About' }).getAttribute('aria-selected')).resolves.toBe('true');
   const devices = page.getByRole('table', { name: 'Devices' });
   await devices.waitFor({ timeout: 60000 });
-  const firstPaintMs = Date.now() - startedAt;
+  const firstPaintMs = Date.now() - e2e.spawnedAt;
   await expect(page.getByRole('heading', { name: 'Hearth' }).isVisible()).resolves.toBe(true);
   await expect(page.getByRole('list', { name: 'Backends' }).textContent()).resolves.toContain('CPU');
   await expect(devices.textContent()).resolves.toMatch(/CPU/);
-  fs.mkdirSync(SHOTS, { recursive: true });
   await page.screenshot({ path: path.join(SHOTS, 'browser-mode-about.png'), fullPage: true });
   fs.writeFileSync(path.join(REPO_ROOT, 'test-output', 'start-to-devices-ms.txt'), `${firstPaintMs}\n`);
   // the token left the address bar (the hash stays) and lives in this tab's sessionStorage, without a cookie

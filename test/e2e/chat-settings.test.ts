@@ -10,14 +10,11 @@
  * with the store before the server starts (the tiny models' random weights do not think).
  * Screenshots go to test-output/screenshots/e2e-chat-settings-*.png.
  */
-import { ChildProcess } from 'child_process';
-import fs from 'fs';
 import path from 'path';
-import { Browser, Locator, Page } from 'playwright-core';
+import { Locator, Page } from 'playwright-core';
 import { dataPaths } from '../../main/paths';
 import { Store } from '../../main/store';
-import { launchChromium, shot, SHOTS, startBrowserMode, stopProcessGroup, until } from '../helpers/browser-mode';
-import { tempDir } from '../helpers/engine';
+import { BrowserMode, openBrowserMode, openSettings, shot, SHOTS, until } from '../helpers/browser-mode';
 import { TINY_BPE, TINY_SPM } from '../helpers/models';
 
 const WAIT = 60_000;
@@ -26,24 +23,14 @@ const REASONING_THREAD = 'Spider legs';
 
 jest.setTimeout(120_000);
 
-let server: ChildProcess | undefined;
-let browser: Browser | undefined;
+let e2e: BrowserMode;
 let page: Page;
-let dataDir: string;
 
 const composer = () => page.getByRole('textbox', { name: 'Message', exact: true });
 const messageLog = () => page.getByRole('log', { name: 'Messages' });
 const lastArticle = () => messageLog().getByRole('article').last();
 const userMessages = () => messageLog().getByRole('article', { name: 'Your message', exact: true });
 const stopButton = () => page.getByRole('button', { name: 'Stop generating', exact: true });
-
-async function openSettings(section: string): Promise<Locator> {
-  await page.getByRole('button', { name: 'Settings', exact: true }).click();
-  const dialog = page.getByRole('dialog', { name: 'Settings' });
-  await dialog.getByRole('tab', { name: section, exact: true }).click();
-  await until(`the ${section} tab`, async () => (await dialog.getByRole('tab', { name: section, exact: true }).getAttribute('aria-selected')) === 'true');
-  return dialog;
-}
 
 async function closeSettings(dialog: Locator): Promise<void> {
   await dialog.getByRole('button', { name: 'Close' }).click();
@@ -66,41 +53,36 @@ async function openChat(): Promise<void> {
 const fontSizeOf = (l: Locator) => l.evaluate((el) => getComputedStyle(el).fontSize);
 
 beforeAll(async () => {
-  fs.mkdirSync(SHOTS, { recursive: true });
-  dataDir = tempDir('hearth-e2e-prefs-');
-  const models = path.join(dataDir, 'models');
-  fs.mkdirSync(models);
-  for (const m of [TINY_BPE, TINY_SPM]) fs.copyFileSync(m, path.join(models, path.basename(m)));
-  // a chat whose reply has reasoning, written with the store before the server opens the database
-  const store = Store.open(dataPaths(dataDir).database);
-  try {
-    const t = store.threads.create({ title: REASONING_THREAD });
-    store.messages.add({ threadId: t.id, role: 'user', content: 'How many legs does a spider have?' });
-    store.messages.add({ threadId: t.id, role: 'assistant', content: 'Eight.', reasoning: REASONING, status: 'done' });
-  } finally {
-    store.close();
-  }
-  browser = await launchChromium();
-  const started = startBrowserMode(dataDir);
-  server = started.process;
-  const url = await started.url;
-  page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-  await page.goto(url);
+  e2e = await openBrowserMode({
+    prefix: 'hearth-e2e-prefs-',
+    models: [TINY_BPE, TINY_SPM],
+    // a chat whose reply has reasoning, written with the store before the server opens the database
+    prepare(dataDir) {
+      const store = Store.open(dataPaths(dataDir).database);
+      try {
+        const t = store.threads.create({ title: REASONING_THREAD });
+        store.messages.add({ threadId: t.id, role: 'user', content: 'How many legs does a spider have?' });
+        store.messages.add({ threadId: t.id, role: 'assistant', content: 'Eight.', reasoning: REASONING, status: 'done' });
+      } finally {
+        store.close();
+      }
+    },
+  });
+  page = await e2e.newPage();
+  await page.goto(e2e.url);
   await composer().waitFor({ timeout: WAIT });
 });
 
 afterAll(async () => {
-  await browser?.close();
-  const stopped = await stopProcessGroup(server?.pid);
-  if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+  const stopped = (await e2e?.close()) ?? true;
   expect(stopped).toBe(true);
 });
 
 test('the default model: a new chat starts with it, loaded when the first message is sent', async () => {
-  const spm = path.join(dataDir, 'models', path.basename(TINY_SPM));
+  const spm = path.join(e2e.dataDir, 'models', path.basename(TINY_SPM));
   // two models, none loaded: a new chat has to be told which
   await page.getByText('Pick a model in the header to start.').waitFor({ timeout: WAIT });
-  const dialog = await openSettings('Chat defaults');
+  const dialog = await openSettings(page, 'Chat defaults');
   const choice = dialog.getByRole('combobox', { name: 'Model for new chats' });
   await choice.selectOption({ label: 'tiny-spm' });
   // short replies from now on
@@ -121,7 +103,7 @@ test('the default model: a new chat starts with it, loaded when the first messag
   // kept after a reload
   await page.reload();
   await composer().waitFor({ timeout: WAIT });
-  const again = await openSettings('Chat defaults');
+  const again = await openSettings(page, 'Chat defaults');
   await expect(again.getByRole('combobox', { name: 'Model for new chats' }).inputValue()).resolves.toBe(spm);
   await closeSettings(again);
 });
@@ -129,7 +111,7 @@ test('the default model: a new chat starts with it, loaded when the first messag
 test('"Enter sends" off: Enter adds a line, Ctrl+Enter sends', async () => {
   await openChat();
   const sent = () => messageLog().getByRole('article', { name: 'Your message', exact: true }).filter({ hasText: 'first line' });
-  const dialog = await openSettings('Chat defaults');
+  const dialog = await openSettings(page, 'Chat defaults');
   const enterSends = dialog.getByRole('checkbox', { name: 'Enter sends the message' });
   await expect(enterSends.isChecked()).resolves.toBe(true);
   await enterSends.uncheck();
@@ -160,7 +142,7 @@ test('"Enter sends" off: Enter adds a line, Ctrl+Enter sends', async () => {
 test('the chat text size applies to the messages and the message box, and is kept after a reload', async () => {
   const body = () => lastArticle().locator('.markdown').first();
   await expect(fontSizeOf(body())).resolves.toBe('15px');
-  const dialog = await openSettings('Appearance');
+  const dialog = await openSettings(page, 'Appearance');
   await dialog.getByRole('combobox', { name: 'Chat text size' }).selectOption('20');
   await until('the bigger text', async () => (await fontSizeOf(body())) === '20px');
   await closeSettings(dialog);
@@ -184,7 +166,7 @@ test('reasoning is folded until "Show reasoning open" is on', async () => {
   await expect(toggle.getAttribute('aria-expanded')).resolves.toBe('false');
   await expect(reply.getByText(REASONING).isVisible()).resolves.toBe(false);
 
-  const dialog = await openSettings('Chat defaults');
+  const dialog = await openSettings(page, 'Chat defaults');
   await dialog.getByRole('checkbox', { name: 'Show reasoning open' }).check();
   await closeSettings(dialog);
   await until('the reasoning open', async () => (await toggle.getAttribute('aria-expanded')) === 'true');

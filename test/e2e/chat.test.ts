@@ -11,13 +11,11 @@
  * Writes test-output/e2e-metrics.json (npm start → first contentful paint, frame times while a reply
  * streams) and screenshots of the main views to test-output/screenshots/e2e-*.png.
  */
-import { ChildProcess } from 'child_process';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
-import { Browser, Locator, Page } from 'playwright-core';
-import { launchChromium, shot, SHOTS, startBrowserMode, stopProcessGroup, until } from '../helpers/browser-mode';
-import { tempDir } from '../helpers/engine';
+import { Locator, Page } from 'playwright-core';
+import { BrowserMode, openBrowserMode, openSettings, shot, until } from '../helpers/browser-mode';
 import { REPO_ROOT, TINY_BPE } from '../helpers/models';
 
 const OUT = path.join(REPO_ROOT, 'test-output');
@@ -31,13 +29,8 @@ const FRAME_P95_BOUND_MS = 50;
 
 jest.setTimeout(90_000);
 
-let server: ChildProcess | undefined;
-let browser: Browser | undefined;
+let e2e: BrowserMode;
 let page: Page;
-let url: string;
-let dataDir: string;
-let spawnedAt: number;
-let urlAt: number;
 const metrics: Record<string, unknown> = {};
 
 // ---- helpers -------------------------------------------------------------------------------------
@@ -112,38 +105,19 @@ async function finished(reply: Locator): Promise<string> {
   return text;
 }
 
-async function openSettings(section: string): Promise<Locator> {
-  await page.getByRole('button', { name: 'Settings', exact: true }).click();
-  const dialog = page.getByRole('dialog', { name: 'Settings' });
-  await dialog.getByRole('tab', { name: section, exact: true }).click();
-  await until(`the ${section} tab`, async () => (await dialog.getByRole('tab', { name: section, exact: true }).getAttribute('aria-selected')) === 'true');
-  return dialog;
-}
-
 // ---- setup ---------------------------------------------------------------------------------------
 
 beforeAll(async () => {
-  fs.mkdirSync(SHOTS, { recursive: true });
-  dataDir = tempDir('hearth-e2e-');
-  fs.mkdirSync(path.join(dataDir, 'models'));
   // the BPE model: its 128k-token output layer makes tokens slower than the SPM model's, so a long reply
-  // on an idle machine still streams long enough to be stopped midway (the context holds 2,048 tokens)
-  fs.copyFileSync(TINY_BPE, path.join(dataDir, 'models', path.basename(TINY_BPE)));
-  // the browser is up first: the first-paint measure is npm start → the app on screen
-  browser = await launchChromium();
-  spawnedAt = Date.now();
-  const started = startBrowserMode(dataDir);
-  server = started.process;
-  url = await started.url;
-  urlAt = Date.now();
-  page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  // on an idle machine still streams long enough to be stopped midway (the context holds 2,048 tokens).
+  // Chromium is up before npm start: the first-paint measure is npm start → the app on screen
+  e2e = await openBrowserMode({ prefix: 'hearth-e2e-', models: [TINY_BPE] });
+  page = await e2e.newPage();
 });
 
 afterAll(async () => {
-  fs.writeFileSync(METRICS_FILE, JSON.stringify({ ...metrics, cpus: os.cpus().length, chromium: browser?.version() ?? null }, null, 2) + '\n');
-  await browser?.close();
-  const stopped = await stopProcessGroup(server?.pid);
-  if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+  fs.writeFileSync(METRICS_FILE, JSON.stringify({ ...metrics, cpus: os.cpus().length, chromium: e2e?.browser.version() ?? null }, null, 2) + '\n');
+  const stopped = (await e2e?.close()) ?? true;
   // nothing of ours is left running
   expect(stopped).toBe(true);
 });
@@ -151,6 +125,7 @@ afterAll(async () => {
 // ---- tests ---------------------------------------------------------------------------------------
 
 test('npm start → first contentful paint of the app in Chromium', async () => {
+  const { url, spawnedAt, urlAt } = e2e;
   expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/\?token=/);
   await page.goto(url);
   await page.waitForFunction(() => performance.getEntriesByType('paint').some((e) => e.name === 'first-contentful-paint'));
@@ -226,7 +201,7 @@ test('create a chat: the reply streams (frame times measured), Stop keeps the te
 });
 
 test('settings: chat defaults are saved through the form (short replies from now on)', async () => {
-  const dialog = await openSettings('Chat defaults');
+  const dialog = await openSettings(page, 'Chat defaults');
   const maxTokens = dialog.getByRole('spinbutton', { name: 'Max tokens' });
   await expect(maxTokens.inputValue()).resolves.toBe('-1'); // the default: until the context is full
   await maxTokens.fill('24');
@@ -416,7 +391,7 @@ test('reload: chats, titles, pins, messages, stopped reply and alternatives are 
 test('switch theme to dark (kept after a reload)', async () => {
   const bg = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
   const lightBg = await bg();
-  const dialog = await openSettings('Appearance');
+  const dialog = await openSettings(page, 'Appearance');
   await dialog.getByRole('radio', { name: 'Dark' }).check();
   await until('the dark theme', async () => (await page.evaluate(() => document.documentElement.dataset.theme)) === 'dark');
   await dialog.getByRole('button', { name: 'Close' }).click();
@@ -431,14 +406,14 @@ test('switch theme to dark (kept after a reload)', async () => {
   await page.reload();
   await chatList().waitFor({ timeout: WAIT });
   await expect(page.evaluate(() => document.documentElement.dataset.theme)).resolves.toBe('dark');
-  const settings = await openSettings('Appearance');
+  const settings = await openSettings(page, 'Appearance');
   await expect(settings.getByRole('radio', { name: 'Dark' }).isChecked()).resolves.toBe(true);
   await settings.getByRole('button', { name: 'Close' }).click();
 });
 
 test('a reply that fills the context ends with a notice that leads to the model settings', async () => {
   // until the context is full again, and a small context (through the model's settings, reloaded)
-  const defaults = await openSettings('Chat defaults');
+  const defaults = await openSettings(page, 'Chat defaults');
   await defaults.getByRole('spinbutton', { name: 'Max tokens' }).fill('-1');
   await defaults.getByRole('button', { name: 'Save defaults' }).click();
   await defaults.getByRole('status').filter({ hasText: 'Saved.' }).waitFor();

@@ -16,12 +16,10 @@
  * live charts (polled only while the page is open). Screenshots go to
  * test-output/screenshots/e2e-model-settings*.png and e2e-hardware.png.
  */
-import { ChildProcess } from 'child_process';
 import fs from 'fs';
 import path from 'path';
-import { Browser, Locator, Page } from 'playwright-core';
-import { launchChromium, shot, SHOTS, startBrowserMode, stopProcessGroup, until } from '../helpers/browser-mode';
-import { tempDir } from '../helpers/engine';
+import { Locator, Page } from 'playwright-core';
+import { BrowserMode, openBrowserMode, shot, until } from '../helpers/browser-mode';
 import { REPO_ROOT, TINY_SPM } from '../helpers/models';
 
 const WAIT = 60_000;
@@ -30,11 +28,8 @@ const withVulkan = VULKAN ? test : test.skip;
 
 jest.setTimeout(120_000);
 
-let server: ChildProcess | undefined;
-let browser: Browser | undefined;
+let e2e: BrowserMode;
 let page: Page;
-let url: string;
-let dataDir: string;
 /** when each hardware.usage request left the page (WebSocket frames) */
 const usageFrames: number[] = [];
 
@@ -114,17 +109,10 @@ async function setGuardrail(d: Locator, mode: 'Off' | 'Warn' | 'Strict'): Promis
 // ---- setup ---------------------------------------------------------------------------------------
 
 beforeAll(async () => {
-  fs.mkdirSync(SHOTS, { recursive: true });
   ensureBuilt();
-  dataDir = tempDir('hearth-e2e-ms-');
-  fs.mkdirSync(path.join(dataDir, 'models'));
-  fs.copyFileSync(TINY_SPM, path.join(dataDir, 'models', path.basename(TINY_SPM)));
-  browser = await launchChromium();
   // lavapipe is only used when GGML_VK_VISIBLE_DEVICES names it
-  const started = startBrowserMode(dataDir, VULKAN ? { GGML_VK_VISIBLE_DEVICES: '0' } : {});
-  server = started.process;
-  url = await started.url;
-  page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  e2e = await openBrowserMode({ prefix: 'hearth-e2e-ms-', models: [TINY_SPM], env: VULKAN ? { GGML_VK_VISIBLE_DEVICES: '0' } : {} });
+  page = await e2e.newPage();
   page.on('websocket', (ws) =>
     ws.on('framesent', (f) => {
       if (String(f.payload).includes('"channel":"hardware.usage"')) usageFrames.push(Date.now());
@@ -133,16 +121,14 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await browser?.close();
-  const stopped = await stopProcessGroup(server?.pid);
-  if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+  const stopped = (await e2e?.close()) ?? true;
   expect(stopped).toBe(true);
 });
 
 // ---- tests ---------------------------------------------------------------------------------------
 
 test('the model settings open from the header: defaults, the trained maximum, the memory bars', async () => {
-  await page.goto(url);
+  await page.goto(e2e.url);
   await page.getByRole('textbox', { name: 'Message', exact: true }).waitFor({ timeout: WAIT });
   // nothing polls usage while the hardware page is closed
   expect(usageFrames).toHaveLength(0);

@@ -5,41 +5,27 @@
  * a reply generated with "Token probabilities" set shows, on hover over a token, its log-probability
  * and the likeliest alternatives. Screenshots: test-output/screenshots/e2e-sampling-*.png.
  */
-import { ChildProcess } from 'child_process';
-import fs from 'fs';
-import path from 'path';
-import { Browser, Locator, Page } from 'playwright-core';
+import { Locator, Page } from 'playwright-core';
 import { CHAT_SETTINGS_META, KeyedMeta } from '../../main/params';
-import { launchChromium, shot, SHOTS, startBrowserMode, stopProcessGroup, until } from '../helpers/browser-mode';
-import { tempDir } from '../helpers/engine';
+import { BrowserMode, openBrowserMode, shot, until } from '../helpers/browser-mode';
 import { TINY_SPM } from '../helpers/models';
 
 const WAIT = 60_000;
 jest.setTimeout(120_000);
 
-let server: ChildProcess | undefined;
-let browser: Browser | undefined;
+let e2e: BrowserMode;
 let page: Page;
-let dataDir: string;
 
 beforeAll(async () => {
-  fs.mkdirSync(SHOTS, { recursive: true });
-  dataDir = tempDir('hearth-e2e-sampling-');
-  fs.mkdirSync(path.join(dataDir, 'models'));
-  fs.copyFileSync(TINY_SPM, path.join(dataDir, 'models', path.basename(TINY_SPM)));
-  browser = await launchChromium();
-  const started = startBrowserMode(dataDir);
-  server = started.process;
-  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  await page.goto(await started.url);
+  e2e = await openBrowserMode({ prefix: 'hearth-e2e-sampling-', models: [TINY_SPM] });
+  page = await e2e.newPage({ width: 1280, height: 900 });
+  await page.goto(e2e.url);
   await page.getByRole('textbox', { name: 'Message', exact: true }).waitFor({ timeout: WAIT });
   await until('the model picker to be enabled', () => page.getByRole('combobox', { name: 'Model' }).isEnabled());
 });
 
 afterAll(async () => {
-  await browser?.close();
-  const stopped = await stopProcessGroup(server?.pid);
-  if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+  const stopped = (await e2e?.close()) ?? true;
   expect(stopped).toBe(true);
 });
 

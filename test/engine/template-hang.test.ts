@@ -10,13 +10,11 @@
  */
 import fs from 'fs';
 import path from 'path';
-import { composeApp } from '../../main/compose';
 import { EngineClient } from '../../main/engine/client';
 import type { NativeActivity } from '../../main/engine/addon';
 import { firstProgressMs, judge, SLOW_DISK_BYTES_PER_S, TASK_BOUNDS, taskBounds, TEST_BOUNDS_ENV } from '../../main/engine/watchdog';
 import { MAX_CHAT_CHARS } from '../../main/params';
-import { ensureDataDir } from '../../main/paths';
-import { nextDone } from '../helpers/chat';
+import { chatApp, nextDone } from '../helpers/chat';
 import { alive, errorOf, hostStats, makeEngine, tempDir } from '../helpers/engine';
 import { HANG_TRIGGER, HOSTILE_RENDER, HOSTILE_TEMPLATE, TINY_EMBED, TINY_SPM } from '../helpers/models';
 
@@ -252,13 +250,7 @@ describe('a template that never ends', () => {
 
 describe('through the chat service', () => {
   test('Stop on a reply whose prompt render hangs: stop returns, the reply is saved as stopped, the model state says why it went', async () => {
-    const dir = tempDir();
-    const paths = ensureDataDir(dir);
-    const model = path.join(paths.models, 'hostile.gguf');
-    fs.copyFileSync(HOSTILE_RENDER, model);
-    const engine = engineWith({ templateMs: 600_000, stopMs: STOP_MS });
-    const app = composeApp({ paths, engine, appVersion: '0.0.0-test', logger: { debug() {}, info() {}, warn() {}, error() {} } });
-    const call = <T = any>(channel: string, payload: unknown = {}) => app.services.handle(channel, payload) as Promise<T>;
+    const { app, engine, modelPath: model, call, close } = chatApp({ model: HOSTILE_RENDER, modelAs: 'hostile.gguf', engine: engineWith({ templateMs: 600_000, stopMs: STOP_MS }) });
     try {
       await call('models.load', { path: model });
       const t = await call('threads.create', {});
@@ -274,20 +266,12 @@ describe('through the chat service', () => {
       expect(state.loaded).toBeNull();
       expect(state.error).toMatch(/^engine_hung: "hostile\.gguf" did not stop within 1\.5 s/);
     } finally {
-      await app.close();
-      await engine.close();
-      fs.rmSync(dir, { recursive: true, force: true });
+      await close();
     }
   });
 
   test('a reply whose prompt render hangs ends as an error naming the model; the next message is refused at once with the same words', async () => {
-    const dir = tempDir();
-    const paths = ensureDataDir(dir);
-    const model = path.join(paths.models, 'hostile.gguf');
-    fs.copyFileSync(HOSTILE_RENDER, model);
-    const engine = engineWith({ templateMs: TEMPLATE_MS });
-    const app = composeApp({ paths, engine, appVersion: '0.0.0-test', logger: { debug() {}, info() {}, warn() {}, error() {} } });
-    const call = <T = any>(channel: string, payload: unknown = {}) => app.services.handle(channel, payload) as Promise<T>;
+    const { app, modelPath: model, call, close } = chatApp({ model: HOSTILE_RENDER, modelAs: 'hostile.gguf', engine: engineWith({ templateMs: TEMPLATE_MS }) });
     try {
       await call('models.load', { path: model });
       const t = await call('threads.create', { modelPath: model });
@@ -305,9 +289,7 @@ describe('through the chat service', () => {
       expect(again.code).toBe('template_timeout');
       expect(again.message).toMatch(/Pick another model/);
     } finally {
-      await app.close();
-      await engine.close();
-      fs.rmSync(dir, { recursive: true, force: true });
+      await close();
     }
   });
 });

@@ -1,11 +1,13 @@
 /**
  * Browser mode for the end-to-end suites: Debian's Chromium through playwright-core, and `npm start`
  * (no display, so it serves the UI) in its own process group, so npm, the server and the engine host
- * stop together.
+ * stop together. openBrowserMode sets the three up over a fresh data folder.
  */
 import { ChildProcess, spawn } from 'child_process';
+import fs from 'fs';
 import path from 'path';
-import { Browser, chromium, Page } from 'playwright-core';
+import { Browser, chromium, Locator, Page } from 'playwright-core';
+import { tempDir } from './engine';
 import { REPO_ROOT } from './models';
 
 export function launchChromium(): Promise<Browser> {
@@ -66,6 +68,79 @@ export async function until(what: string, predicate: () => Promise<boolean>, tim
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+export interface BrowserMode {
+  dataDir: string;
+  browser: Browser;
+  server: ChildProcess;
+  /** the `Hearth UI:` URL (with its token) */
+  url: string;
+  /** Date.now() when npm start was spawned (Chromium was already up), and when it printed its URL */
+  spawnedAt: number;
+  urlAt: number;
+  /** A page of the suites' size. */
+  newPage(viewport?: { width: number; height: number }): Promise<Page>;
+  /** Closes Chromium, stops the server's process group and removes the data folder; true when nothing of the server is left running. */
+  close(): Promise<boolean>;
+}
+
+/**
+ * Chromium, then `npm start` in browser mode over a fresh data folder (prefix: its name's start)
+ * holding `models` (copied in under their names) and whatever `prepare` writes before the server
+ * opens it; resolves once the server printed its URL. A failed or silent start (60 s) cleans up after itself.
+ */
+export async function openBrowserMode(opts: { prefix?: string; models?: string[]; prepare?(dataDir: string): void; env?: NodeJS.ProcessEnv } = {}): Promise<BrowserMode> {
+  fs.mkdirSync(SHOTS, { recursive: true });
+  const dataDir = tempDir(opts.prefix);
+  let browser: Browser | undefined;
+  let server: ChildProcess | undefined;
+  const close = async (): Promise<boolean> => {
+    await browser?.close();
+    const stopped = await stopProcessGroup(server?.pid);
+    fs.rmSync(dataDir, { recursive: true, force: true });
+    return stopped;
+  };
+  try {
+    if (opts.models?.length) {
+      fs.mkdirSync(path.join(dataDir, 'models'));
+      for (const m of opts.models) fs.copyFileSync(m, path.join(dataDir, 'models', path.basename(m)));
+    }
+    opts.prepare?.(dataDir);
+    browser = await launchChromium();
+    const spawnedAt = Date.now();
+    const started = startBrowserMode(dataDir, opts.env);
+    server = started.process;
+    // within the suites' hook timeouts, so that a server that never answers is still stopped here
+    let timer: NodeJS.Timeout | undefined;
+    const url = await Promise.race([
+      started.url,
+      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('npm start printed no URL within 60 s')), 60_000))),
+    ]).finally(() => clearTimeout(timer));
+    const b = browser;
+    return {
+      dataDir,
+      browser: b,
+      server,
+      url,
+      spawnedAt,
+      urlAt: Date.now(),
+      newPage: (viewport = { width: 1280, height: 800 }) => b.newPage({ viewport }),
+      close,
+    };
+  } catch (e) {
+    await close();
+    throw e;
+  }
+}
+
+/** Opens the Settings dialog on one of its tabs; resolves with the dialog once that tab is selected. */
+export async function openSettings(page: Page, section: string): Promise<Locator> {
+  await page.getByRole('button', { name: 'Settings', exact: true }).click();
+  const dialog = page.getByRole('dialog', { name: 'Settings' });
+  await dialog.getByRole('tab', { name: section, exact: true }).click();
+  await until(`the ${section} tab`, async () => (await dialog.getByRole('tab', { name: section, exact: true }).getAttribute('aria-selected')) === 'true');
+  return dialog;
 }
 
 /** A screenshot of the page as test-output/screenshots/e2e-NAME.png. */

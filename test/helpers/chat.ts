@@ -1,6 +1,90 @@
-/** Waiting on the chat service's events in tests that drive the real services. */
-import type { App } from '../../main/compose';
+/**
+ * Main's services as the app composes them (composeApp: real store, real engine host) over a fresh
+ * data folder, for tests that drive them through the IPC entry point; and waiting on their events.
+ */
+import fs from 'fs';
+import path from 'path';
+import { App, composeApp } from '../../main/compose';
+import type { EngineClient } from '../../main/engine/client';
 import type { EventOf, MessageDTO } from '../../main/ipc/contract';
+import { Logger, silentLogger } from '../../main/logging';
+import type { ChatSettings } from '../../main/params';
+import { DataPaths, ensureDataDir } from '../../main/paths';
+import { makeEngine, tempDir } from './engine';
+import { TINY_SPM } from './models';
+
+export interface ChatAppOptions {
+  /** A GGUF put into the library folder (<data>/models); null for none. Default: the tiny SPM model. */
+  model?: string | null;
+  /** Its path inside the library folder (subfolders are made). Default: tiny.gguf. */
+  modelAs?: string;
+  /** Hard-link the model in (a copy across file systems) rather than copy it: for a large model. */
+  link?: boolean;
+  /** The data folder. Default: a fresh temporary one. close() removes it either way. */
+  dir?: string;
+  /** The engine client (closed by close()). Default: makeEngine(). */
+  engine?: EngineClient;
+  /** Default: silentLogger. */
+  logger?: Logger;
+  /** Runs on the data folder after the model is in and before the app opens its store. */
+  prepare?(paths: DataPaths): void;
+  /** Chat defaults set in the store over Hearth's (setChatDefaults). */
+  chatDefaults?: Partial<ChatSettings>;
+}
+
+export interface ChatApp {
+  app: App;
+  engine: EngineClient;
+  dir: string;
+  paths: DataPaths;
+  /** Where the model lies in the library folder ('' without one). */
+  modelPath: string;
+  /** A channel through the IPC entry point (Services.handle), as the renderer calls it. */
+  call<T = any>(channel: string, payload?: unknown): Promise<T>;
+  /** Sets these chat defaults in the store, keeping the others. */
+  setChatDefaults(patch: Partial<ChatSettings>): void;
+  /** Closes the app and the engine, and removes the data folder. */
+  close(): Promise<void>;
+}
+
+export function chatApp(opts: ChatAppOptions = {}): ChatApp {
+  const dir = opts.dir ?? tempDir();
+  const paths = ensureDataDir(dir);
+  const model = opts.model === undefined ? TINY_SPM : opts.model;
+  let modelPath = '';
+  if (model) {
+    modelPath = path.join(paths.models, opts.modelAs ?? 'tiny.gguf');
+    fs.mkdirSync(path.dirname(modelPath), { recursive: true });
+    if (opts.link) {
+      try {
+        fs.linkSync(model, modelPath);
+      } catch {
+        fs.copyFileSync(model, modelPath);
+      }
+    } else fs.copyFileSync(model, modelPath);
+  }
+  opts.prepare?.(paths);
+  const engine = opts.engine ?? makeEngine();
+  const app = composeApp({ paths, engine, appVersion: '0.0.0-test', logger: opts.logger ?? silentLogger });
+  const setChatDefaults = (patch: Partial<ChatSettings>) => {
+    app.store.settings.update({ chatDefaults: { ...app.store.settings.get('chatDefaults'), ...patch } });
+  };
+  if (opts.chatDefaults) setChatDefaults(opts.chatDefaults);
+  return {
+    app,
+    engine,
+    dir,
+    paths,
+    modelPath,
+    call: (channel, payload = {}) => app.services.handle(channel, payload) as Promise<any>,
+    setChatDefaults,
+    async close() {
+      await app.close();
+      await engine.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
 
 /** The next `chat.done` of a thread: its final message. */
 export function nextDone(app: App, threadId: string): Promise<MessageDTO> {

@@ -7,39 +7,30 @@
  */
 import fs from 'fs';
 import path from 'path';
-import { composeApp, App } from '../../main/compose';
-import { EngineClient } from '../../main/engine/client';
-import { ensureDataDir } from '../../main/paths';
-import { errorOf, makeEngine, tempDir } from '../helpers/engine';
+import { errorOf } from '../helpers/engine';
 import { TINY_EMBED, TINY_SPM } from '../helpers/models';
+import { ChatApp, chatApp } from '../helpers/chat';
 
-let dir: string;
-let engine: EngineClient;
-let app: App;
+let chat: ChatApp;
 let inside: string;
 let modelsDir: string;
-const call = <T = any>(channel: string, payload: unknown = {}) => app.services.handle(channel, payload) as Promise<T>;
+const call: ChatApp['call'] = (channel, payload) => chat.call(channel, payload);
 
 beforeAll(() => {
-  dir = tempDir();
-  const paths = ensureDataDir(dir);
-  modelsDir = paths.models;
-  fs.mkdirSync(path.join(modelsDir, 'family'));
-  inside = path.join(modelsDir, 'family', 'tiny.gguf');
-  fs.copyFileSync(TINY_SPM, inside);
-  fs.symlinkSync('/etc/passwd', path.join(modelsDir, 'evil.gguf'));
-  // a model linked in from elsewhere (another disk, another app's folder) is in the library
-  fs.symlinkSync(TINY_SPM, path.join(modelsDir, 'linked.gguf'));
-  fs.symlinkSync(modelsDir, path.join(modelsDir, 'family', 'loop')); // a link back: walked once
-  engine = makeEngine();
-  app = composeApp({ paths, engine, appVersion: '0.0.0-test', logger: { debug() {}, info() {}, warn() {}, error() {} } });
+  chat = chatApp({
+    modelAs: path.join('family', 'tiny.gguf'),
+    prepare({ models }) {
+      fs.symlinkSync('/etc/passwd', path.join(models, 'evil.gguf'));
+      // a model linked in from elsewhere (another disk, another app's folder) is in the library
+      fs.symlinkSync(TINY_SPM, path.join(models, 'linked.gguf'));
+      fs.symlinkSync(models, path.join(models, 'family', 'loop')); // a link back: walked once
+    },
+  });
+  inside = chat.modelPath;
+  modelsDir = chat.paths.models;
 });
 
-afterAll(async () => {
-  await app.close();
-  await engine.close();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => chat.close());
 
 /** Every channel that takes a model path, with a valid rest of the request. */
 const requests = (p: string): [string, unknown][] => [
@@ -54,7 +45,7 @@ test('paths outside the library get one identical error on every channel', async
   expect(fs.existsSync('/etc/passwd')).toBe(true);
   const outside = [
     '/etc/passwd',
-    path.join(dir, 'no-such-model.gguf'),
+    path.join(chat.dir, 'no-such-model.gguf'),
     TINY_SPM, // a real GGUF, outside the folder
     path.join(modelsDir, 'evil.gguf'), // in the folder, a symlink to a file that is no GGUF: not listed
     path.join(modelsDir, 'family', '..', '..', '..', '..', '..', '..', 'etc', 'passwd'),
@@ -71,12 +62,12 @@ test('paths outside the library get one identical error on every channel', async
   }
   expect(n).toBe(30);
   expect([...answers]).toEqual([JSON.stringify({ code: 'model_unknown', message: 'this model is not in the library: put it in the models folder, or open it with the file picker' })]);
-  expect(app.store.modelSettings.list()).toEqual([]); // nothing was written for them
+  expect(chat.app.store.modelSettings.list()).toEqual([]); // nothing was written for them
 });
 
 test('a model in the library works on every channel', async () => {
   const linked = path.join(modelsDir, 'linked.gguf');
-  expect((await app.library.list()).map((m) => m.path)).toEqual([linked, inside]);
+  expect((await chat.app.library.list()).map((m) => m.path)).toEqual([linked, inside]);
   expect((await call('models.settings.get', { path: linked })).layers).toBeGreaterThan(0);
   const view = await call('models.settings.get', { path: inside });
   expect(view.layers).toBeGreaterThan(0);
@@ -93,7 +84,7 @@ test('a model in the library works on every channel', async () => {
 test('a file picked this session is accepted; only that one', async () => {
   const before = await errorOf(call('models.settings.get', { path: TINY_EMBED }));
   expect(before.code).toBe('model_unknown');
-  app.library.addPicked(TINY_EMBED);
+  chat.app.library.addPicked(TINY_EMBED);
   const view = await call('models.settings.get', { path: TINY_EMBED });
   expect(view.path).toBe(TINY_EMBED);
   expect((await errorOf(call('models.settings.get', { path: TINY_SPM }))).code).toBe('model_unknown');

@@ -10,22 +10,18 @@ import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import { monitorEventLoopDelay } from 'perf_hooks';
-import { composeApp, App } from '../../main/compose';
-import { EngineClient } from '../../main/engine/client';
 import { ModelLibrary } from '../../main/models/library';
 import { MODEL_WALK_LIMITS, ModelFolder, walkModels } from '../../main/models/listing';
-import { ensureDataDir } from '../../main/paths';
-import { collectingLogger, errorOf, makeEngine } from '../helpers/engine';
+import { collectingLogger, errorOf } from '../helpers/engine';
 import { TINY_SPM } from '../helpers/models';
+import { ChatApp, chatApp } from '../helpers/chat';
 
 const JUNK = 100_000;
 const base = fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir();
 
-let dir: string;
+let chat: ChatApp;
 let modelsDir: string;
-let engine: EngineClient;
-let app: App;
-const call = <T = any>(channel: string, payload: unknown = {}) => app.services.handle(channel, payload) as Promise<T>;
+const call: ChatApp['call'] = (channel, payload) => chat.call(channel, payload);
 
 /** `n` empty files named junk-<i>.txt in `folder`: hard links of a few hidden files (a file system allows ~65,000 links to one). */
 function makeJunk(folder: string, n: number): void {
@@ -44,27 +40,24 @@ function settle(folder: string): void {
 }
 
 beforeAll(() => {
-  dir = fs.mkdtempSync(path.join(base, 'hearth-listing-'));
-  const paths = ensureDataDir(dir);
-  modelsDir = paths.models;
-  makeJunk(modelsDir, JUNK);
-  fs.mkdirSync(path.join(modelsDir, 'family'));
-  fs.copyFileSync(TINY_SPM, path.join(modelsDir, 'family', 'tiny.gguf'));
-  fs.symlinkSync(TINY_SPM, path.join(modelsDir, 'linked.gguf'));
-  fs.symlinkSync('/etc/passwd', path.join(modelsDir, 'evil.gguf'));
-  settle(modelsDir);
-  engine = makeEngine();
-  app = composeApp({ paths, engine, appVersion: '0.0.0-test', logger: collectingLogger() });
+  chat = chatApp({
+    dir: fs.mkdtempSync(path.join(base, 'hearth-listing-')),
+    modelAs: path.join('family', 'tiny.gguf'),
+    logger: collectingLogger(),
+    prepare({ models }) {
+      makeJunk(models, JUNK);
+      fs.symlinkSync(TINY_SPM, path.join(models, 'linked.gguf'));
+      fs.symlinkSync('/etc/passwd', path.join(models, 'evil.gguf'));
+      settle(models);
+    },
+  });
+  modelsDir = chat.paths.models;
 }, 120_000);
 
-afterAll(async () => {
-  await app.close();
-  await engine.close();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => chat.close());
 
 test('with 100,000 junk files the walk runs off the event loop, and model-naming calls are answered from the cache', async () => {
-  const folder = app.library.folder;
+  const folder = chat.app.library.folder;
   const inside = path.join(modelsDir, 'family', 'tiny.gguf');
   const linked = path.join(modelsDir, 'linked.gguf');
   expect(folder.walks).toBe(0);
@@ -81,7 +74,7 @@ test('with 100,000 junk files the walk runs off the event loop, and model-naming
   };
   setImmediate(probe);
   const t0 = Date.now();
-  expect(await app.library.known(inside)).toBe(inside);
+  expect(await chat.app.library.known(inside)).toBe(inside);
   const walkMs = Date.now() - t0;
   probing = false;
   delay.disable();
@@ -94,12 +87,12 @@ test('with 100,000 junk files the walk runs off the event loop, and model-naming
 
   // model-naming calls (IPC, through the real engine host) and membership checks: no walk
   for (let i = 0; i < 4; i++) expect((await call('models.settings.get', { path: i % 2 ? inside : linked })).layers).toBeGreaterThan(0);
-  const many = await Promise.all(Array.from({ length: 500 }, (_, i) => app.library.known(i % 2 ? inside : linked)));
+  const many = await Promise.all(Array.from({ length: 500 }, (_, i) => chat.app.library.known(i % 2 ? inside : linked)));
   expect(new Set(many)).toEqual(new Set([inside, linked]));
   // misses check the folders' mtimes (unchanged) instead of walking
   const misses = await Promise.all(
     ['/etc/passwd', path.join(modelsDir, 'evil.gguf'), path.join(modelsDir, 'junk-7.txt'), path.join(modelsDir, 'none.gguf'), TINY_SPM].flatMap((p) =>
-      Array.from({ length: 40 }, () => errorOf(app.library.known(p))),
+      Array.from({ length: 40 }, () => errorOf(chat.app.library.known(p))),
     ),
   );
   expect(new Set(misses.map((e) => e.code))).toEqual(new Set(['model_unknown']));
@@ -110,21 +103,21 @@ test('with 100,000 junk files the walk runs off the event loop, and model-naming
 });
 
 test('a model added to the folder (top or subfolder) is found; a removed or replaced one is refused; concurrent calls share one walk', async () => {
-  const folder = app.library.folder;
+  const folder = chat.app.library.folder;
   const added = path.join(modelsDir, 'added.gguf');
   const deeper = path.join(modelsDir, 'family', 'deeper.gguf');
   const inside = path.join(modelsDir, 'family', 'tiny.gguf');
   // 100 concurrent calls naming a model that just arrived: found, with at most one walk running at a time
   fs.copyFileSync(TINY_SPM, added);
   const w0 = folder.walks;
-  const found = await Promise.all(Array.from({ length: 100 }, () => app.library.known(added)));
+  const found = await Promise.all(Array.from({ length: 100 }, () => chat.app.library.known(added)));
   expect(new Set(found)).toEqual(new Set([added]));
   expect(folder.walks - w0).toBeGreaterThanOrEqual(1);
   expect(folder.walks - w0).toBeLessThanOrEqual(2); // the one running, and the one queued after it
   expect((await call('models.settings.get', { path: added })).path).toBe(added);
   // in a subfolder (no recursive fs.watch on Linux: the folder's mtime tells)
   fs.copyFileSync(TINY_SPM, deeper);
-  expect(await app.library.known(deeper)).toBe(deeper);
+  expect(await chat.app.library.known(deeper)).toBe(deeper);
   // removed: refused at once, with the one identical error
   fs.rmSync(inside);
   const gone = await errorOf(call('models.settings.get', { path: inside }));
@@ -134,8 +127,8 @@ test('a model added to the folder (top or subfolder) is found; a removed or repl
   // a listed model replaced by a link to a file that is no GGUF
   fs.rmSync(added);
   fs.symlinkSync('/etc/passwd', added);
-  expect((await errorOf(app.library.known(added))).code).toBe('model_unknown');
-  expect((await app.library.list()).map((m) => m.path)).toEqual([deeper, path.join(modelsDir, 'linked.gguf')]);
+  expect((await errorOf(chat.app.library.known(added))).code).toBe('model_unknown');
+  expect((await chat.app.library.list()).map((m) => m.path)).toEqual([deeper, path.join(modelsDir, 'linked.gguf')]);
 });
 
 test('a walk past its bounds stops and says where; the library logs it once', async () => {
@@ -157,7 +150,7 @@ test('a walk past its bounds stops and says where; the library logs it once', as
     // through the library: one warning per change of what is left out, and the model past the bound is unknown
     const logger = collectingLogger();
     const lib = new ModelLibrary({
-      engine,
+      engine: chat.engine,
       modelsDir: small,
       logger,
       loadSettings: () => ({}),
