@@ -132,7 +132,7 @@ const meta = { path: '/m.gguf', architecture: 'llama', name: 'm', description: '
 const context = { contextSize: 512, batchSize: 512, ubatchSize: 512, parallel: 1, threads: 1, threadsBatch: 1, cacheTypeK: 'f16', cacheTypeV: 'f16',
   flashAttention: 'off', embeddings: false, sequenceTokens: [0] };
 const answers = {
-  version: { llamaCommit: 'fake', backends: ['CPU'], systemInfo: '', pid: process.pid, modules: [] },
+  version: { llamaCommit: 'fake', backends: ['CPU'], systemInfo: '', defaultThreads: 1, pid: process.pid, modules: [] },
   devices: [{ backend: 'CPU', name: 'CPU' }],
   tokenize: ['not', 'numbers'],
   detokenize: 42,
