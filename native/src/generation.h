@@ -76,7 +76,7 @@ struct GenRun {
     size_t nextPrompt() const { return next_prompt_; }
 
     // The transitions, the only writers of the state (generation.cpp). A move the table above does
-    // not have throws HearthError("internal").
+    // not have throws HearthError(codes::internal).
     void startPrompt(size_t n_past);     // Waiting -> Prompt: decoding starts after the reused prefix
     // Prompt -> Prompt, or PromptDone once `to` is the prompt's end (the prompt's time recorded)
     void promptDecoded(size_t to);
