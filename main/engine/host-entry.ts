@@ -36,7 +36,9 @@ function runHost(): void {
       },
       onMessage: (fn) => process.on('message', fn),
     };
-    process.on('disconnect', () => process.exit(0)); // the client went away: nothing left to serve
+    // the client went away: nothing left to serve. Ended outright, as the watchdog's giveUp does: exit()
+    // would run native destructors while a worker may still be decoding (no cleanup hook runs on exit())
+    process.on('disconnect', () => process.kill(process.pid, 'SIGKILL'));
   } else {
     console.error('the engine host must be started by EngineClient (no IPC channel)');
     process.exit(1);

@@ -35,6 +35,7 @@ namespace {
 std::mutex g_log_mu;
 Napi::ThreadSafeFunction g_log;
 bool g_log_set = false;
+unsigned g_log_gen = 0; // which setLogger call g_log came from
 int g_stderr_level = GGML_LOG_LEVEL_ERROR; // before setLogger: only errors, and to stderr (never stdout)
 bool g_initialized = false;
 
@@ -140,7 +141,12 @@ Napi::Value SetLogger(const Napi::CallbackInfo & info) {
         g_log_set = false;
     }
     if (info.Length() > 0 && info[0].IsFunction()) {
-        g_log = Napi::ThreadSafeFunction::New(env, info[0].As<Napi::Function>(), "hearth.log", 0, 1);
+        // when Node closes the function (the environment's teardown), nothing may call it any more
+        const unsigned gen = ++g_log_gen;
+        g_log = Napi::ThreadSafeFunction::New(env, info[0].As<Napi::Function>(), "hearth.log", 0, 1, [gen](Napi::Env) {
+            std::lock_guard<std::mutex> lock(g_log_mu);
+            if (g_log_gen == gen) g_log_set = false;
+        });
         g_log.Unref(env); // logging alone must not keep the process alive
         g_log_set = true;
     }

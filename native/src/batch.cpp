@@ -97,6 +97,7 @@ static void decodeParts(Context::State & st, const std::vector<Part> & parts) {
     // llama.cpp's abort callback stops a long prompt midway when its only run is aborted
     st.abort_flag = parts.size() == 1 ? &parts[0].run->task->aborted : nullptr;
     testHoldDecode();
+    AllocationWatch allocation; // -2 is out_of_memory only when llama.cpp logged an allocation failure
     const int rc = hooked ? -3 : llama_decode(st.ctx, st.batch);
     progressHere(); // the host's watchdog (activity.h)
     st.abort_flag = nullptr;
@@ -119,7 +120,7 @@ static void decodeParts(Context::State & st, const std::vector<Part> & parts) {
         }
         std::string used;
         for (int s = 0; s < st.n_seq; s++) used += (s ? "," : "") + std::to_string(st.seq_tokens[s].size());
-        failRun(*parts[0].run, decodeFailure(rc), "llama_decode failed (code " + std::to_string(rc) + "; batch of " + std::to_string(n_tokens) +
+        failRun(*parts[0].run, decodeFailure(rc, allocation.failed()), "llama_decode failed (code " + std::to_string(rc) + "; batch of " + std::to_string(n_tokens) +
                                                     " tokens; sequences hold " + used + " of " + std::to_string(llama_n_ctx(st.ctx)) + ")");
         return;
     }
@@ -157,8 +158,8 @@ static void decodeParts(Context::State & st, const std::vector<Part> & parts) {
 // One step of every running generation: the pending token of each run generating (first) and the next
 // prompt chunk of runs still reading their prompt, within one micro-batch (llama_n_ubatch) and the free
 // cells of the KV cache, which the sequences share. About one micro-batch per decode, because aborts are
-// checked between decodes: llama.cpp's abort callback is read only by the CPU and Metal backends, so on
-// CUDA or Vulkan a decode of a whole batch (several micro-batches) could not be stopped midway. The
+// checked between decodes: llama.cpp's abort callback is read only by the CPU backend, so on CUDA,
+// Vulkan or Metal a decode of a whole batch (several micro-batches) could not be stopped midway. The
 // generating runs' tokens always go in (parallel may exceed the micro-batch, never the batch: limits.cpp),
 // with room for at least one prompt token. When the cache is full: idle sequences' cached prefixes go
 // first; then a run with the shift policy shifts its own sequence (keeping its system prompt), a

@@ -261,7 +261,12 @@ Context::Context(const Napi::CallbackInfo & info) : Napi::ObjectWrap<Context>(in
     }
     auto * ext = info[0].As<Napi::External<std::shared_ptr<State>>>().Data();
     state_ = std::move(*ext); // this object holds the state alone: it is freed where dispose() lets go of it, never by the GC
-    state_->worker = std::thread(workerLoop, state_);
+    try {
+        state_->worker = std::thread(workerLoop, state_);
+    } catch (const std::exception & e) { // no thread to be had: a JS error, never std::terminate
+        state_.reset();
+        throw makeError(info.Env(), codes::internal, std::string("could not start the context's worker thread: ") + e.what());
+    }
 }
 
 // A context never disposed (garbage collected, or the process ending): stopped here (running tasks abort,

@@ -51,10 +51,11 @@ void runEmbed(Context::State & st, Task & t) {
             used += (int) toks[i].size();
             in_batch.push_back(i++);
         }
+        AllocationWatch allocation;
         int rc = encoder ? llama_encode(st.ctx, st.batch) : llama_decode(st.ctx, st.batch);
         progressHere(); // the host's watchdog (activity.h)
         if (rc != 0 && (t.aborted || st.closing)) throw HearthError(codes::aborted, "the embedding was aborted");
-        if (rc != 0) throw HearthError(decodeFailure(rc), "embedding batch failed (code " + std::to_string(rc) + ")");
+        if (rc != 0) throw HearthError(decodeFailure(rc, allocation.failed()), "embedding batch failed (code " + std::to_string(rc) + ")");
         for (size_t s = 0; s < in_batch.size(); s++) {
             const float * e = llama_get_embeddings_seq(st.ctx, (llama_seq_id) s);
             if (!e) throw HearthError(codes::internal, "llama.cpp returned no pooled embedding");

@@ -1,6 +1,8 @@
 #include "errors.h"
 
+#include <cctype>
 #include <cstring>
+#include <string>
 #include <exception>
 #include <new>
 
@@ -37,18 +39,39 @@ AllocationWatch::~AllocationWatch() {
     t_watch = outer_;
 }
 
+// Whether an ERROR line is one of ggml's or llama.cpp's allocation failures. Only the line's own words
+// count, never text it quotes from a model file (an architecture named "out of memory"): after the
+// function's name ("ggml_aligned_malloc: ", "llama_model_load: error loading model: "), the message must
+// begin with the failure: a CPU buffer (ggml_aligned_malloc, ..._alloc_buffer), a graph or compute
+// buffer (ggml-alloc, llama_context), the KV cache, a model's weights ("unable to allocate CUDA0
+// buffer"); or be CUDA's own report ("CUDA error: out of memory", "...: cudaMalloc failed: out of memory").
+bool isAllocationFailure(const char * text) {
+    std::string line(text);
+    while (!line.empty() && (line.back() == '\n' || line.back() == '\r' || line.back() == ' ')) line.pop_back();
+    auto ends = [&](const char * tail) {
+        const size_t n = std::strlen(tail);
+        return line.size() >= n && line.compare(line.size() - n, n, tail) == 0;
+    };
+    if (line == "CUDA error: out of memory" || ends(": cudaMalloc failed: out of memory")) return true;
+    // skip "<identifier>: ", then an optional "error loading model: " / "error: "
+    size_t i = 0;
+    while (i < line.size() && (std::isalnum((unsigned char) line[i]) || line[i] == '_')) i++;
+    if (i == 0 || line.compare(i, 2, ": ") != 0) return false;
+    std::string rest = line.substr(i + 2);
+    for (const char * lead : {"error loading model: ", "error: "}) {
+        if (rest.rfind(lead, 0) == 0) rest = rest.substr(std::strlen(lead));
+    }
+    // (a host allocation llama.cpp caught and logged: "error loading model: std::bad_alloc", "mmap failed:
+    // Cannot allocate memory")
+    for (const char * w : {"failed to allocate", "unable to allocate", "insufficient memory", "std::bad_alloc", "mmap failed: Cannot allocate memory"}) {
+        if (rest.rfind(w, 0) == 0) return true;
+    }
+    return false;
+}
+
 void noteLogLine(ggml_log_level level, const char * text) {
     if (!t_watch || level != GGML_LOG_LEVEL_ERROR || !text) return;
-    // the words of ggml's and llama.cpp's allocation failures: a CPU buffer (ggml_aligned_malloc,
-    // ggml_backend_cpu_buffer_type_alloc_buffer), a graph or compute buffer (ggml-alloc, llama_context),
-    // the KV cache, a model's weights ("unable to allocate CUDA0 buffer"), cudaMalloc's "out of memory"
-    static const char * const words[] = {"failed to allocate", "unable to allocate", "insufficient memory", "out of memory"};
-    for (const char * w : words) {
-        if (std::strstr(text, w)) {
-            t_watch->failed_ = true;
-            return;
-        }
-    }
+    if (isAllocationFailure(text)) t_watch->failed_ = true;
 }
 
 } // namespace hearth

@@ -63,11 +63,12 @@ template <typename T> struct Guarded {
     }
 };
 
-// What a failed llama_decode (its return code) is reported as: -2 is llama.cpp failing to allocate for the
-// batch (GGML_STATUS_ALLOC_FAILED for a compute graph, an output buffer it could not reserve, the KV memory
-// it could not prepare): out_of_memory; any other failure is decode_failed.
-inline Code decodeFailure(int rc) {
-    return rc == -2 ? codes::out_of_memory : codes::decode_failed;
+// What a failed llama_decode (its return code) is reported as: -2 with an allocation failure logged during
+// the call (an AllocationWatch around it: a compute graph, an output buffer, the KV memory) is
+// out_of_memory; -2 also covers a failed compute or a cache that could not be updated, and those, like any
+// other failure, are decode_failed.
+inline Code decodeFailure(int rc, bool allocation_failed) {
+    return rc == -2 && allocation_failed ? codes::out_of_memory : codes::decode_failed;
 }
 
 // Notes, on this thread and while it lives, whether llama.cpp or ggml logged an allocation failure.
@@ -87,6 +88,9 @@ private:
     AllocationWatch * outer_;
     friend void noteLogLine(ggml_log_level level, const char * text);
 };
+
+// Whether a log line is ggml's or llama.cpp's report of an allocation failure (not words it quotes).
+bool isAllocationFailure(const char * text);
 
 // The addon's log callback passes every llama.cpp/ggml log line here first.
 void noteLogLine(ggml_log_level level, const char * text);

@@ -107,6 +107,11 @@ void GenRun::startPrompt(size_t n_past) {
 
 void GenRun::promptDecoded(size_t to) {
     moveTo(to == prompt.size() ? SlotState::PromptDone : SlotState::Prompt);
+    // as llama-server does once a prompt is in: the penalties (repeat, frequency, presence, DRY) see the
+    // conversation, not only the reply (the grammar is not fed the prompt)
+    if (to == prompt.size() && smpl) {
+        for (llama_token t : prompt) common_sampler_accept(smpl.get(), t, false);
+    }
     task->prompted.fetch_add((int) (to - next_prompt_));
     next_prompt_ = to;
     if (to == prompt.size()) task->gen.promptMs = msSince(tp0, Clock::now());

@@ -16,6 +16,7 @@ import { ModelFileChanged } from '../../main/engine/model-file';
 import { EngineError } from '../../main/engine/protocol';
 import { CLI_LOG_HINT, codesOf, ERROR_CODES, ERRORS, ErrorSpec, hintFor, isErrorCode, toCode } from '../../main/errors/catalogue';
 import { GgufError } from '../../main/gguf/types';
+import { GgufWriter } from '../../main/gguf/write';
 import { IPC_ERROR_CODES, IpcError } from '../../main/ipc/contract';
 import { toIpcError } from '../../main/services';
 import { StoreError } from '../../main/store';
@@ -184,6 +185,30 @@ describe('the real addon', () => {
     const native = new Set<string>(codesOf('native'));
     for (const v of Object.values(got)) if (v) expect(native.has(v.code)).toBe(true);
     expect(got.notGguf!.message).toMatch(/notes\.gguf/);
+  });
+
+  test('words a model file puts in llama.cpp\'s error lines are not an allocation failure: load_failed, not out_of_memory', async () => {
+    const dir = tempDir();
+    try {
+      // llama.cpp quotes the architecture in its error line: "unknown model architecture: 'out of memory'"
+      const files: Record<string, string> = {};
+      for (const arch of ['out of memory', 'x: failed to allocate', 'nonesuch']) {
+        const file = path.join(dir, `${arch.replace(/\W+/g, '-')}.gguf`);
+        await new GgufWriter().setString('general.architecture', arch).write(file);
+        files[arch] = file;
+      }
+      const got = await inAddon<Record<string, string>>(
+        `const out = {};
+        for (const [arch, file] of Object.entries(input.files)) {
+          try { await addon.loadModel(file, { gpuLayers: 0 }).promise; out[arch] = 'loaded'; } catch (e) { out[arch] = e.code; }
+        }
+        return out;`,
+        { files },
+      );
+      expect(got).toEqual({ 'out of memory': 'load_failed', 'x: failed to allocate': 'load_failed', nonesuch: 'load_failed' });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   // an address-space limit (prlimit, util-linux) makes the allocation fail for real; Linux only
