@@ -299,8 +299,9 @@ export class EngineClient {
     return this.onModel('chat', { modelId, request }, { signal: opts.signal, onEvent: (ev) => opts.onPiece?.(ev.content, ev.reasoning, ev.probs) });
   }
 
-  complete(modelId: string, request: CompletionRequest, opts: { onPiece?: (text: string) => void; signal?: AbortSignal } = {}): Promise<ResultOf<'complete'>> {
-    return this.onModel('complete', { modelId, request }, { signal: opts.signal, onEvent: (ev) => opts.onPiece?.(ev.content) });
+  /** `probs`: as chat's */
+  complete(modelId: string, request: CompletionRequest, opts: { onPiece?: (text: string, probs?: TokenLogprobs[]) => void; signal?: AbortSignal } = {}): Promise<ResultOf<'complete'>> {
+    return this.onModel('complete', { modelId, request }, { signal: opts.signal, onEvent: (ev) => opts.onPiece?.(ev.content, ev.probs) });
   }
 
   embed(modelId: string, texts: string[], opts: { signal?: AbortSignal } = {}): Promise<ResultOf<'embed'>> {
