@@ -15,7 +15,7 @@ import path from 'path';
 import ts from 'typescript';
 import { EngineClient } from '../../main/engine/client';
 import { createHandlers } from '../../main/engine/host-methods';
-import { METHODS } from '../../main/engine/methods';
+import { ISSUES_CHARS, ISSUES_SHOWN, METHODS } from '../../main/engine/methods';
 import { collectingLogger, errorOf, HOST_SCRIPT, tempDir } from '../helpers/engine';
 import { REPO_ROOT, TINY_SPM } from '../helpers/models';
 
@@ -104,6 +104,11 @@ describe('the host validates params before dispatch', () => {
       expect({ method, ok: r.ok, code: r.error?.code }).toEqual({ method, ok: false, code: 'invalid_argument' });
       expect(r.error!.message).toMatch(message);
     }
+    // a request with very many bad values is answered in a line: its first issues, then how many more
+    const many = await host.request('detokenize', { modelId: 'm', tokens: Array.from({ length: 200_000 }, () => 'x') });
+    expect(many.error?.code).toBe('invalid_argument');
+    expect(many.error!.message).toMatch(new RegExp(`^detokenize: tokens\\.0 Expected number, received string; tokens\\.1 .* \\(and ${200_000 - ISSUES_SHOWN} more\\)$`));
+    expect(many.error!.message.length).toBeLessThan(ISSUES_CHARS + 100);
     // a message with no usable id gets no answer and ends nothing
     host.child.send({ type: 'request', method: 'tokenize', params: {} });
     host.child.send({ hello: 'world' });
