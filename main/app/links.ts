@@ -23,7 +23,14 @@ export const LINK_LIMITS = {
   windowMs: 60_000,
   /** a longer address is not opened: the dialog could not show it whole */
   maxUrlChars: 2000,
+  /** what a notice and its log line keep of the system's reason and of the link's host (the rest is cut) */
+  noticePartChars: 300,
 } as const;
+
+/** `s` cut to LINK_LIMITS.noticePartChars, marked with … when cut (a system's error can be any length). */
+function clip(s: string): string {
+  return s.length > LINK_LIMITS.noticePartChars ? `${s.slice(0, LINK_LIMITS.noticePartChars - 1)}…` : s;
+}
 
 /** What Electron's dialog.showMessageBox takes (the part used here). */
 export interface LinkDialog {
@@ -58,18 +65,18 @@ export function linkNoticeText(n: LinkNotice): string {
   }
   let where = 'the link';
   try {
-    where = `the link to ${new URL(n.url).host}`;
+    where = `the link to ${clip(new URL(n.url).host)}`;
   } catch {
     /* openable links are valid URLs */
   }
-  return `Hearth could not open ${where} in your browser (${n.reason}). Use Copy link and open it yourself.`;
+  return `Hearth could not open ${where} in your browser (${clip(n.reason)}). Use Copy link and open it yourself.`;
 }
 
 /** Where main.ts sends notices: the log (warn) and every app page, as an `app.notice` message. Never throws. */
 export function reportLinkNotices(deps: { logger: Logger; emit: (payload: EventOf<'app.notice'>) => void }): (n: LinkNotice) => void {
   return (n) => {
     try {
-      deps.logger.warn(n.kind === 'limited' ? 'links: requests from the page dropped past the limit' : `links: the system could not open a link: ${n.reason}`);
+      deps.logger.warn(n.kind === 'limited' ? 'links: requests from the page dropped past the limit' : `links: the system could not open a link: ${clip(n.reason)}`);
       deps.emit({ kind: n.kind === 'limited' ? 'info' : 'error', text: linkNoticeText(n) });
     } catch (e) {
       deps.logger.error(`links: a notice could not be sent: ${(e as Error).message}`);

@@ -21,8 +21,11 @@ export interface NativeModel {
 }
 
 export interface NativeContext {
-  /** `probs`: the tokens since the last event, with their log-probabilities (sampling.nProbs > 0) */
-  generate(requestJson: string, onEvent?: (ev: { content?: string; reasoning?: string; probs?: TokenLogprobs[] }) => void): Promise<GenerateResult>;
+  /**
+   * `probs`: the tokens since the last event, with their log-probabilities (sampling.nProbs > 0); the
+   * result repeats them all (the host drops that copy: the events carried them)
+   */
+  generate(requestJson: string, onEvent?: (ev: { content?: string; reasoning?: string; probs?: TokenLogprobs[] }) => void): Promise<GenerateResult & { probs?: TokenLogprobs[] }>;
   abort(id: number): 'queued' | 'running' | 'unknown';
   /** `id` names the task for abort(id) */
   embed(texts: string[], opts?: { id?: number }): Promise<Float32Array[]>;

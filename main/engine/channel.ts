@@ -59,6 +59,13 @@ export function abortedError(): EngineError {
   return new EngineError('aborted', 'the request was aborted');
 }
 
+/** A result that does not fit its method's schema (code `internal`): the host did the work, main cannot use it. */
+export class MalformedResultError extends EngineError {
+  constructor(method: Method, why: string) {
+    super('internal', `the engine host answered ${method} with a malformed result: ${why}`);
+  }
+}
+
 /**
  * `p`, or a rejection with `aborted` as soon as `signal` aborts (the listener is attached before this
  * returns, so an abort at any later moment counts). `p` itself goes on: others may be waiting for it.
@@ -187,7 +194,7 @@ export class HostChannel {
         method,
         cancelled: false,
         resolve: (v) => {
-          const malformed = (why: string) => pending.reject(new EngineError('internal', `the engine host answered ${method} with a malformed result: ${why}`));
+          const malformed = (why: string) => pending.reject(new MalformedResultError(method, why));
           let result;
           try {
             result = METHODS[method].result.safeParse(v);

@@ -15,7 +15,7 @@ import path from 'path';
 import { BackendChoice, BackendPin } from './backends';
 import { toCode } from '../errors/catalogue';
 import { Logger, silentLogger } from '../logging';
-import { HostChannel, RequestOptions, abortedError } from './channel';
+import { HostChannel, MalformedResultError, RequestOptions, abortedError } from './channel';
 import { ChatRequest, CompletionRequest, EngineError, HungMessage, LoadParamsInput, TokenLogprobs } from './protocol';
 import { LoadedModel, Method, ModelMethod, ParamsIn, ResultOf } from './methods';
 import { HostSupervisor, SupervisorOptions } from './supervisor';
@@ -204,6 +204,15 @@ export class EngineClient {
           else if (!this.specs.has(modelId) && !this.loads.has(modelId)) ch.request('unload', { modelId }).catch(() => undefined);
           return r;
         })
+        .catch((e: unknown) => {
+          // the host loaded it but its answer is unusable (the caller gets `internal` and forgets the
+          // model): unload it there, unless a newer load of this id replaces it anyway
+          if (e instanceof MalformedResultError && (this.loads.get(modelId) ?? created) === created) {
+            this.logger.warn(`engine: ${modelId} is unloaded again: ${e.message}`);
+            ch.request('unload', { modelId }).catch(() => undefined);
+          }
+          throw e;
+        })
         .finally(() => {
           if (this.loads.get(modelId) === created) this.loads.delete(modelId);
         });
@@ -299,8 +308,9 @@ export class EngineClient {
     return this.onModel('chat', { modelId, request }, { signal: opts.signal, onEvent: (ev) => opts.onPiece?.(ev.content, ev.reasoning, ev.probs) });
   }
 
-  complete(modelId: string, request: CompletionRequest, opts: { onPiece?: (text: string) => void; signal?: AbortSignal } = {}): Promise<ResultOf<'complete'>> {
-    return this.onModel('complete', { modelId, request }, { signal: opts.signal, onEvent: (ev) => opts.onPiece?.(ev.content) });
+  /** `probs`: as chat's */
+  complete(modelId: string, request: CompletionRequest, opts: { onPiece?: (text: string, probs?: TokenLogprobs[]) => void; signal?: AbortSignal } = {}): Promise<ResultOf<'complete'>> {
+    return this.onModel('complete', { modelId, request }, { signal: opts.signal, onEvent: (ev) => opts.onPiece?.(ev.content, ev.probs) });
   }
 
   embed(modelId: string, texts: string[], opts: { signal?: AbortSignal } = {}): Promise<ResultOf<'embed'>> {

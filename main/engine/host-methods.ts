@@ -55,12 +55,14 @@ export function createHandlers({ addon, models, watchdog, logger }: HandlerDeps)
 
   function generate(modelId: string, request: object, call: Call<'chat' | 'complete'>): Promise<ResultOf<'chat'>> {
     const l = models.get(modelId);
-    return task(l, call.signal, (taskId) => {
+    return task(l, call.signal, async (taskId) => {
       generationsStarted++;
       // the addon already coalesces streamed text (at most one call per ~50 ms), so each call is one message
-      return l.ctx.generate(JSON.stringify({ ...request, id: taskId }), (ev) => {
+      const { probs: _streamed, ...result } = await l.ctx.generate(JSON.stringify({ ...request, id: taskId }), (ev) => {
         call.emit({ kind: 'piece', content: ev.content ?? '', reasoning: ev.reasoning ?? '', ...(ev.probs ? { probs: ev.probs } : {}) });
       });
+      // the pieces carried every token's log-probabilities: the result's copy of them is not sent
+      return result;
     });
   }
 

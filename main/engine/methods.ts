@@ -1,7 +1,7 @@
 /**
  * Every method of the engine protocol, defined once: the params the host accepts, the result the
  * client accepts, and the event it streams before its response (when it streams one). The host
- * validates params before dispatch (host-dispatch.ts: a request that does not fit is answered
+ * validates params before dispatch (host-methods.ts: a request that does not fit is answered
  * `invalid_argument`), its handler table is typed from this map (a method without a handler does not
  * compile), and the client validates every result (channel.ts: one that does not fit rejects the call
  * with `internal`). Parameter families come from main/params; shapes from protocol.ts.
@@ -151,7 +151,18 @@ export function isMethod(name: string): name is Method {
   return Object.prototype.hasOwnProperty.call(METHODS, name);
 }
 
-/** A zod error's issues in one line: `path message; …` (`value`: the whole value). */
+/** How much of a zod error issuesText words: its first issues, and at most this many characters of them. */
+export const ISSUES_SHOWN = 3;
+export const ISSUES_CHARS = 300;
+
+/**
+ * A zod error's issues in one line: `path message; …` (`value`: the whole value), the first
+ * ISSUES_SHOWN of them in at most ISSUES_CHARS characters, then how many more there are, so a
+ * request with a million bad values is answered in a line, not in megabytes.
+ */
 export function issuesText(e: z.ZodError): string {
-  return e.issues.map((i) => `${i.path.join('.') || 'value'} ${i.message}`).join('; ');
+  const shown = e.issues.slice(0, ISSUES_SHOWN).map((i) => `${i.path.join('.') || 'value'} ${i.message}`).join('; ');
+  const text = shown.length > ISSUES_CHARS ? `${shown.slice(0, ISSUES_CHARS - 1)}…` : shown;
+  const more = e.issues.length - ISSUES_SHOWN;
+  return more > 0 ? `${text} (and ${more} more)` : text;
 }

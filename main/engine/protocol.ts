@@ -94,8 +94,6 @@ export const GenerateResult = z.object({
   shifted: z.boolean(),
   contextFull: z.boolean(),
   timings: Timings,
-  /** with sampling.nProbs > 0: each generated token's log-probability and the nProbs likeliest tokens' */
-  probs: z.array(TokenLogprobs).optional(),
 });
 export type GenerateResult = z.infer<typeof GenerateResult>;
 

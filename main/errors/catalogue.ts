@@ -178,9 +178,10 @@ export const ERRORS = {
     layers: ['native', 'engine', 'ipc'],
   },
   context_failed: {
-    meaning: 'llama.cpp could not create a context with these settings, for another reason than memory (out_of_memory)',
+    meaning:
+      'llama.cpp could not create a context with these settings, for another reason than memory (out_of_memory); it does not cross IPC: a model switch that fails with it reaches the app’s pages as `load_failed` with its message (main/models/library.ts), so its hint is load_failed’s, and the hearth command adds `cli`',
     userFixable: true,
-    hint: 'The model could not start with these settings — lower the context length or reset its load settings.',
+    hint: 'This model could not be loaded: {message}',
     cli: 'try a smaller --ctx',
     layers: ['native', 'engine'],
   },

@@ -52,6 +52,8 @@ export class ModelLibrary {
    * asked for after a model switch waits for the switch and runs on the model the user picked.
    */
   private readonly switching = new Set<Promise<unknown>>();
+  /** counts the switches asked for: a switch that is no longer the last one asked for gives way */
+  private asked = 0;
   /** the load whose progress and outcome the state shows */
   private loadToken: object | undefined;
   private contextSize = 0;
@@ -159,18 +161,21 @@ export class ModelLibrary {
    */
   load(modelPath: string, force = false): Promise<ModelState> {
     // claimed before anything is awaited: IPC calls are dispatched in the order they came in
-    const job = this.loadModel(modelPath, force);
+    const job = this.loadModel(modelPath, force, ++this.asked);
     this.switching.add(job);
     const settled = () => void this.switching.delete(job);
     job.then(settled, settled);
     return job;
   }
 
-  private async loadModel(modelPath: string, force: boolean): Promise<ModelState> {
+  private async loadModel(modelPath: string, force: boolean, seq: number): Promise<ModelState> {
     const file = await this.known(modelPath);
     const settings = this.deps.loadSettings(file);
     const same = JSON.stringify(this.loadedWith(file)) === JSON.stringify(settings);
-    if (this.state.loaded?.path === file && same) return this.current();
+    // the loaded model picked again: nothing to do only while no other switch is under way (one is
+    // about to replace it: picking it again is a switch back, which cancels that one)
+    const alone = this.switching.size <= 1 && !this.loadJob;
+    if (this.state.loaded?.path === file && same && alone) return this.current();
     if (this.loadJob && this.state.loading?.path === file) {
       await this.loadJob;
       return this.current();
@@ -186,6 +191,8 @@ export class ModelLibrary {
           : new IpcError('needs_confirmation', `this model may not fit: ${what}. Load anyway?`);
       }
     }
+    // a switch asked for while the estimate ran is the user's last pick: it loads, this one does not
+    if (seq !== this.asked) return this.current();
     this.set({ loading: { path: file, progress: 0 }, error: null });
     const token = {};
     this.loadToken = token;
@@ -226,13 +233,14 @@ export class ModelLibrary {
   }
 
   /**
-   * Waits for the loads asked for so far (a model switch, from the moment it was asked, including
-   * the guardrail's check) to succeed or fail; returns the loaded model's path or null.
+   * Waits for the switches asked for before this call (each from the moment it was asked, including
+   * the guardrail's check) to succeed or fail, then for the load they led to (one a later switch
+   * started when it replaced theirs); returns the loaded model's path or null. Switches asked for
+   * meanwhile are not waited for, so a stream of them cannot hold a reply back.
    */
   async ready(): Promise<string | null> {
-    while (this.switching.size > 0 || this.loadJob) {
-      await Promise.allSettled([...this.switching, this.loadJob]);
-    }
+    await Promise.allSettled([...this.switching, this.loadJob]);
+    if (this.loadJob) await this.loadJob.catch(() => undefined);
     return this.loadedPath;
   }
 }

@@ -203,3 +203,25 @@ test("the notices reach the app's page as an app.notice message, and the log, th
   ]);
   stop();
 });
+
+test("an over-long reason from the system still reaches the page, cut, and the log gets it cut too", async () => {
+  const services = new Services({ engine: {} as never, paths: dataPaths('/tmp/hearth-links-test'), appVersion: '0', logger: collectingLogger() });
+  const ipcMain = new IpcMainDouble();
+  const page = pageDouble(ipcMain, APP_INDEX_URL);
+  const received: [string, { kind: string; text: string }][] = [];
+  page.ipcRenderer.on(EVENT_CHANNEL, (_e: unknown, event: string, payload: { kind: string; text: string }) => received.push([event, payload]));
+  const stop = registerIpc(ipcMain, services, () => [page.webContents]);
+  const logger = collectingLogger();
+  const reason = `Failed to open: ${'x'.repeat(100_000)}`;
+  const e = electronDoubles({ openFails: reason, report: reportLinkNotices({ logger, emit: (p) => services.emit('app.notice', p) }) });
+  // the longest host an openable address can have, too
+  const host = `${'h'.repeat(LINK_LIMITS.maxUrlChars - 'https://.org/'.length)}.org`;
+  const r = e.opener.request(`https://${host}/`);
+  await settle();
+  e.dialogs[0].answer(0);
+  expect(await r).toBe('failed');
+  const cut = `${reason.slice(0, LINK_LIMITS.noticePartChars - 1)}…`;
+  expect(received).toEqual([['app.notice', { kind: 'error', text: `Hearth could not open the link to ${host.slice(0, LINK_LIMITS.noticePartChars - 1)}… in your browser (${cut}). Use Copy link and open it yourself.` }]]);
+  expect(logger.lines).toEqual([`links: the system could not open a link: ${cut}`]);
+  stop();
+});

@@ -15,7 +15,7 @@ import path from 'path';
 import ts from 'typescript';
 import { EngineClient } from '../../main/engine/client';
 import { createHandlers } from '../../main/engine/host-methods';
-import { METHODS } from '../../main/engine/methods';
+import { ISSUES_CHARS, ISSUES_SHOWN, METHODS } from '../../main/engine/methods';
 import { collectingLogger, errorOf, HOST_SCRIPT, tempDir } from '../helpers/engine';
 import { REPO_ROOT, TINY_SPM } from '../helpers/models';
 
@@ -104,6 +104,11 @@ describe('the host validates params before dispatch', () => {
       expect({ method, ok: r.ok, code: r.error?.code }).toEqual({ method, ok: false, code: 'invalid_argument' });
       expect(r.error!.message).toMatch(message);
     }
+    // a request with very many bad values is answered in a line: its first issues, then how many more
+    const many = await host.request('detokenize', { modelId: 'm', tokens: Array.from({ length: 200_000 }, () => 'x') });
+    expect(many.error?.code).toBe('invalid_argument');
+    expect(many.error!.message).toMatch(new RegExp(`^detokenize: tokens\\.0 Expected number, received string; tokens\\.1 .* \\(and ${200_000 - ISSUES_SHOWN} more\\)$`));
+    expect(many.error!.message.length).toBeLessThan(ISSUES_CHARS + 100);
     // a message with no usable id gets no answer and ends nothing
     host.child.send({ type: 'request', method: 'tokenize', params: {} });
     host.child.send({ hello: 'world' });
@@ -119,7 +124,11 @@ describe('the host validates params before dispatch', () => {
   });
 });
 
-/** A fake engine host: answers version correctly, devices, tokenize and detokenize with results that do not fit, and a load with a bad progress event before a good one. */
+/**
+ * A fake engine host: answers version correctly, devices, tokenize and detokenize with results that
+ * do not fit, a load with a bad progress event before a good one, and a load of model 'bad' with a
+ * result that does not fit. It appends every request it gets to the file FAKE_HOST_LOG names.
+ */
 const FAKE_HOST = `
 if (process.argv.includes('--probe')) {
   console.log(JSON.stringify({ backends: ['CPU'], devices: [], systemInfo: '', modules: [] }));
@@ -142,6 +151,8 @@ const answers = {
 process.on('message', (m) => {
   if (m.type === 'ping') return process.send({ type: 'pong' });
   if (m.type !== 'request') return;
+  require('fs').appendFileSync(process.env.FAKE_HOST_LOG, JSON.stringify({ method: m.method, params: m.params }) + '\\n');
+  if (m.method === 'load' && m.params.modelId === 'bad') return process.send({ type: 'response', id: m.id, ok: true, result: { modelId: 'bad' } });
   if (m.method === 'load') {
     process.send({ type: 'event', id: m.id, event: { kind: 'progress', progress: 'half' } });
     process.send({ type: 'event', id: m.id, event: { kind: 'piece', content: 'x', reasoning: '' } });
@@ -157,12 +168,15 @@ describe('the client checks results against the method map', () => {
   let engine: EngineClient;
   const logger = collectingLogger();
   let crashes = 0;
+  let requestLog: string;
+  const requests = () => fs.readFileSync(requestLog, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { method: string; params: Record<string, unknown> });
 
   beforeAll(() => {
     dir = tempDir();
     const script = path.join(dir, 'fake-host.js');
     fs.writeFileSync(script, FAKE_HOST);
-    engine = new EngineClient({ hostScript: script, backend: 'cpu', logger });
+    requestLog = path.join(dir, 'requests.jsonl');
+    engine = new EngineClient({ hostScript: script, backend: 'cpu', logger, env: { FAKE_HOST_LOG: requestLog } });
     engine.onCrash = () => crashes++;
   });
 
@@ -186,6 +200,16 @@ describe('the client checks results against the method map', () => {
     expect(engine.pid).toBe(pid);
     expect(crashes).toBe(0);
     expect(logger.lines.filter((l) => /engine (devices|tokenize|detokenize) #\d+ failed: internal/.test(l))).toHaveLength(3);
+  });
+
+  test('a load whose result does not fit rejects with internal, and the model is unloaded in the host again', async () => {
+    const before = requests().length;
+    expect(await errorOf(engine.load('bad', '/m.gguf', {}))).toMatchObject({ code: 'internal', message: expect.stringMatching(/answered load with a malformed result/) });
+    expect(engine.isLoaded('bad')).toBe(false);
+    // the unload is sent without waiting for its answer: the next request to the host follows it
+    await engine.version();
+    expect(requests().slice(before).map((r) => [r.method, r.params.modelId])).toEqual([['load', 'bad'], ['unload', 'bad'], ['version', undefined]]);
+    expect(crashes).toBe(0);
   });
 
   test('an event that does not fit its method is dropped with a warning; one that fits arrives', async () => {

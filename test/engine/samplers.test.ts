@@ -10,7 +10,7 @@ import { EngineClient } from '../../main/engine/client';
 import { readGgufHeader, readGgufTensorBytes } from '../../main/gguf/read';
 import { gguf } from '../../main/gguf/types';
 import { GgufWriter, GgufWriterTensorType } from '../../main/gguf/write';
-import type { Sampling } from '../../main/engine/protocol';
+import type { Sampling, TokenLogprobs } from '../../main/engine/protocol';
 import { inAddon } from '../helpers/addon';
 import { errorOf, makeEngine, tempDir } from '../helpers/engine';
 import { TINY_BPE, TINY_SPM } from '../helpers/models';
@@ -97,9 +97,14 @@ describe('the sampler chain is what llama.cpp builds', () => {
 
 describe('nProbs', () => {
   test('each generated token has its log-probability and the n likeliest, all <= 0 and sorted', async () => {
-    const r = await engine.complete(M, { prompt: 'The weather today', maxTokens: 12, ignoreEos: true, sampling: { ...sampled, nProbs: 5 } });
-    expect(r.probs).toHaveLength(r.tokens.length);
-    r.probs!.forEach((p, i) => {
+    const probs: TokenLogprobs[] = [];
+    const r = await engine.complete(M, { prompt: 'The weather today', maxTokens: 12, ignoreEos: true, sampling: { ...sampled, nProbs: 5 } }, {
+      onPiece: (_t, p) => probs.push(...(p ?? [])),
+    });
+    // the streamed pieces carry them, each token once; the final result does not repeat them
+    expect(r).not.toHaveProperty('probs');
+    expect(probs).toHaveLength(r.tokens.length);
+    probs.forEach((p, i) => {
       expect(p.id).toBe(r.tokens[i]);
       expect(p.top).toHaveLength(5);
       expect(p.logprob).toBeLessThanOrEqual(0);
@@ -108,22 +113,25 @@ describe('nProbs', () => {
       // the sampled token is no likelier than the likeliest one
       expect(p.logprob).toBeLessThanOrEqual(p.top[0].logprob + 1e-6);
     });
-    expect(r.probs!.map((p) => p.text).join('')).toBe(r.text);
+    expect(probs.map((p) => p.text).join('')).toBe(r.text);
   });
 
   test('greedy picks the likeliest token; the pieces stream their tokens', async () => {
-    const pieces: { id: number }[] = [];
+    const pieces: TokenLogprobs[] = [];
     const r = await engine.chat(M, { messages: [{ role: 'user', content: 'Hi there' }], maxTokens: 10, ignoreEos: true, sampling: { temperature: 0, nProbs: 3 } }, {
       onPiece: (_c, _r, probs) => pieces.push(...(probs ?? [])),
     });
-    expect(r.probs).toHaveLength(10);
-    for (const p of r.probs!) expect(p.id).toBe(p.top[0].id);
+    expect(r).not.toHaveProperty('probs');
+    expect(pieces).toHaveLength(10);
+    for (const p of pieces) expect(p.id).toBe(p.top[0].id);
     expect(pieces.map((p) => p.id)).toEqual(r.tokens);
   });
 
   test('without nProbs there are none', async () => {
-    const r = await engine.complete(M, { prompt: 'Plain', maxTokens: 3, ignoreEos: true, sampling: sampled });
-    expect(r.probs).toBeUndefined();
+    let streamed = 0;
+    const r = await engine.complete(M, { prompt: 'Plain', maxTokens: 3, ignoreEos: true, sampling: sampled }, { onPiece: (_t, p) => (streamed += p?.length ?? 0) });
+    expect(streamed).toBe(0);
+    expect(r).not.toHaveProperty('probs');
   });
 
   test('out of bounds sampling parameters are refused before anything runs', async () => {

@@ -71,6 +71,9 @@ test('every code has its meaning, whether it is the user’s to fix, a hint and 
   // the layers a code crosses are what the code types are made of
   expect([...IPC_ERROR_CODES].sort()).toEqual(SPECS.filter(([, s]) => s.layers.includes('ipc')).map(([c]) => c).sort());
   expect(new Set(ERROR_CODES).size).toBe(SPECS.length);
+  // a load's context failure reaches the pages as load_failed (main/models/library.ts): its entry words it as that, no hint of its own nobody sees
+  expect(ERRORS.context_failed.layers).not.toContain('ipc');
+  expect(ERRORS.context_failed.hint).toBe(ERRORS.load_failed.hint);
 });
 
 test('the addon’s codes are the catalogue’s native codes, both ways, and the C++ uses each', () => {
