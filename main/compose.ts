@@ -25,7 +25,8 @@ export interface App {
   close(): Promise<void>;
 }
 
-export function composeApp(opts: { paths: DataPaths; engine: EngineClient; appVersion: string; logger: Logger }): App {
+/** `usageRefreshMs`: how often the header's context meter may refresh while a reply streams (tests shorten it). */
+export function composeApp(opts: { paths: DataPaths; engine: EngineClient; appVersion: string; logger: Logger; usageRefreshMs?: number }): App {
   const { paths, engine, logger } = opts;
   const store = Store.open(paths.database, { logger });
   // the backend pin from settings applies before the engine first starts
@@ -41,7 +42,7 @@ export function composeApp(opts: { paths: DataPaths; engine: EngineClient; appVe
     onState: (s) => services.emit('models.state', s),
   });
   const views = new ChatViews(store);
-  const chat = new ChatService({ store, engine, library, services, logger, views });
+  const chat = new ChatService({ store, engine, library, services, logger, views, usageRefreshMs: opts.usageRefreshMs });
   services.register(chatChannels({ store, engine, library, services, views, chat }));
   services.register(assistantChannels({ store, views }));
   services.register(settingsChannels({ store, engine, library }));

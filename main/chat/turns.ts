@@ -33,6 +33,8 @@ export interface ChatDeps {
   services: Services;
   logger: Logger;
   views: ChatViews;
+  /** the meter's refresh bound while a reply streams (USAGE_REFRESH_MS unless given) */
+  usageRefreshMs?: number;
 }
 
 interface Running {
@@ -277,7 +279,7 @@ export class ChatService {
               if (reasoning) writer.appendReasoning(reasoning);
               if (writer.failure && !signal.aborted) abort.abort();
               this.deps.services.emit('chat.piece', { threadId: thread.id, messageId: writer.messageId, content, reasoning, ...(probs ? { probs } : {}) });
-              if (Date.now() - usageAt >= USAGE_REFRESH_MS) {
+              if (Date.now() - usageAt >= (this.deps.usageRefreshMs ?? USAGE_REFRESH_MS)) {
                 usageAt = Date.now();
                 void this.deps.library.refreshUsage();
               }

@@ -51,7 +51,7 @@ beforeAll(async () => {
   fs.copyFileSync(TINY_SPM, spm);
   fs.copyFileSync(TINY_BPE, bpe);
   engine = makeEngine({}, undefined, { heartbeatIntervalMs: 200, heartbeatTimeoutMs: 1500 });
-  app = composeApp({ paths, engine, appVersion: '0.0.0-test', logger: { debug() {}, info() {}, warn() {}, error() {} } });
+  app = composeApp({ paths, engine, appVersion: '0.0.0-test', logger: { debug() {}, info() {}, warn() {}, error() {} }, usageRefreshMs: 100 });
   for (const m of [spm, bpe]) app.store.modelSettings.set(m, { contextSize: 1024, threads: 1 });
   await call('models.load', { path: spm });
 });
@@ -135,6 +135,11 @@ test('Stop pressed while the host hangs: the host is killed and restarted, and t
 test("the context use reaches the page while a reply streams and when it ended: the engine's count for the conversation", async () => {
   const t = await newThread('Meter');
   maxTokens(100000);
+  // a context the reply cannot fill before it is stopped (the tiny model may still end it by itself: then
+  // the meter's refresh bound, 100 ms here, is what lets it update while streaming)
+  app.store.modelSettings.set(spm, { contextSize: 32768, threads: 1 });
+  await call('models.load', { path: spm });
+
   const used: number[] = [];
   const offState = app.services.subscribe((event, payload) => {
     const s = payload as EventOf<'models.state'>;
@@ -142,7 +147,7 @@ test("the context use reaches the page while a reply streams and when it ended: 
   });
   let streamingUpdates = 0;
   let stopped: Promise<unknown> | undefined;
-  // stop once the page was told the context use while the reply streams (the refresh runs at most once a second)
+  // stop once the page was told the context use while the reply streams (the refresh runs at most every 100 ms here)
   const offPiece = app.services.subscribe((event) => {
     if (event !== 'chat.piece' || stopped) return;
     streamingUpdates = used.length;
