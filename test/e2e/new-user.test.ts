@@ -13,25 +13,21 @@
  * message sent right after switching the model runs on the model picked. Screenshots go to
  * test-output/screenshots/e2e-new-user-*.png.
  */
-import { ChildProcess } from 'child_process';
 import fs from 'fs';
 import path from 'path';
-import { Browser, Locator, Page } from 'playwright-core';
+import { Locator, Page } from 'playwright-core';
 import { contextSizeUsed, CONTEXT_STEP, LOAD_SETTINGS_META } from '../../main/params';
-import { launchChromium, shot, SHOTS, startBrowserMode, stopProcessGroup, until } from '../helpers/browser-mode';
-import { tempDir } from '../helpers/engine';
+import { BrowserMode, openBrowserMode, openSettings, shot, until } from '../helpers/browser-mode';
 import { TINY_BPE, TINY_SPM } from '../helpers/models';
 
 const WAIT = 60_000;
 
 jest.setTimeout(180_000);
 
-let server: ChildProcess | undefined;
-let browser: Browser | undefined;
+let e2e: BrowserMode;
 let page: Page;
-let dataDir: string;
 
-const model = (file: string) => path.join(dataDir, 'models', path.basename(file));
+const model = (file: string) => path.join(e2e.dataDir, 'models', path.basename(file));
 const BROKEN = 'half-downloaded.gguf';
 
 const composer = () => page.getByRole('textbox', { name: 'Message', exact: true });
@@ -60,14 +56,6 @@ async function finished(reply: Locator): Promise<string> {
   await metrics.waitFor({ timeout: WAIT });
   await stopButton().waitFor({ state: 'detached', timeout: WAIT });
   return (await metrics.getAttribute('title')) ?? '';
-}
-
-async function openSettings(section: string): Promise<Locator> {
-  await page.getByRole('button', { name: 'Settings', exact: true }).click();
-  const d = settingsDialog();
-  await d.getByRole('tab', { name: section, exact: true }).click();
-  await until(`the ${section} tab`, async () => (await d.getByRole('tab', { name: section, exact: true }).getAttribute('aria-selected')) === 'true');
-  return d;
 }
 
 async function closeSettings(): Promise<void> {
@@ -125,18 +113,14 @@ async function unnamedControls(): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  fs.mkdirSync(SHOTS, { recursive: true });
-  dataDir = tempDir('hearth-e2e-new-user-');
-  fs.mkdirSync(path.join(dataDir, 'models'));
-  for (const m of [TINY_BPE, TINY_SPM]) fs.copyFileSync(m, model(m));
-  // a download that stopped early: a .gguf name, not a model
-  fs.writeFileSync(path.join(dataDir, 'models', BROKEN), Buffer.alloc(4096, 0x2a));
-  browser = await launchChromium();
-  const started = startBrowserMode(dataDir);
-  server = started.process;
-  const url = await started.url;
-  page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-  await page.goto(url);
+  e2e = await openBrowserMode({
+    prefix: 'hearth-e2e-new-user-',
+    models: [TINY_BPE, TINY_SPM],
+    // a download that stopped early: a .gguf name, not a model
+    prepare: (dataDir) => fs.writeFileSync(path.join(dataDir, 'models', BROKEN), Buffer.alloc(4096, 0x2a)),
+  });
+  page = await e2e.newPage();
+  await page.goto(e2e.url);
   await composer().waitFor({ timeout: WAIT });
   await until('the models in the picker', async () => (await picker().locator('option').count()) === 4);
 });
@@ -150,9 +134,7 @@ beforeEach(async () => {
 });
 
 afterAll(async () => {
-  await browser?.close();
-  const stopped = await stopProcessGroup(server?.pid);
-  if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+  const stopped = (await e2e?.close()) ?? true;
   expect(stopped).toBe(true);
 });
 
@@ -220,7 +202,7 @@ test('the context length: an out-of-range value is named at the field; a typed l
 });
 
 test('every control of the settings has a role and a name, "Advanced sampling" included (Chromium\'s accessibility tree)', async () => {
-  const d = await openSettings('Chat defaults');
+  const d = await openSettings(page, 'Chat defaults');
   const advanced = d.getByRole('group', { name: 'Advanced sampling' });
   await advanced.waitFor();
   await d.getByText('Advanced sampling', { exact: true }).click();
@@ -257,7 +239,7 @@ test('while a reply streams the context meter moves; the engine host killed mid-
   }
   expect((await textOf(reply)).length).toBeGreaterThan(0);
 
-  const hosts = engineHosts(server!.pid!);
+  const hosts = engineHosts(e2e.server.pid!);
   expect(hosts).toHaveLength(1);
   process.kill(hosts[0], 'SIGKILL');
   const note = reply.getByRole('note', { name: 'Why the reply stopped' });
@@ -268,11 +250,11 @@ test('while a reply streams the context meter moves; the engine host killed mid-
   expect((await textOf(reply)).length).toBeGreaterThan(0); // what streamed is kept
   await shot(page, 'new-user-engine-restarted');
   // a new host took over
-  await until('a new engine host', async () => engineHosts(server!.pid!).some((p) => p !== hosts[0]));
+  await until('a new engine host', async () => engineHosts(e2e.server.pid!).some((p) => p !== hosts[0]));
 });
 
 test('the context meter shows a reply as soon as it finished', async () => {
-  const d = await openSettings('Chat defaults');
+  const d = await openSettings(page, 'Chat defaults');
   await d.getByRole('spinbutton', { name: 'Max tokens' }).fill('16');
   await d.getByRole('button', { name: 'Save defaults' }).click();
   await d.getByRole('status').filter({ hasText: 'Saved.' }).waitFor();

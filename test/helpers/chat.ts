@@ -30,6 +30,8 @@ export interface ChatAppOptions {
   prepare?(paths: DataPaths): void;
   /** Chat defaults set in the store over Hearth's (setChatDefaults). */
   chatDefaults?: Partial<ChatSettings>;
+  /** composeApp's bound on the context meter's refresh while a reply streams. */
+  usageRefreshMs?: number;
 }
 
 export interface ChatApp {
@@ -65,7 +67,7 @@ export function chatApp(opts: ChatAppOptions = {}): ChatApp {
   }
   opts.prepare?.(paths);
   const engine = opts.engine ?? makeEngine();
-  const app = composeApp({ paths, engine, appVersion: '0.0.0-test', logger: opts.logger ?? silentLogger });
+  const app = composeApp({ paths, engine, appVersion: '0.0.0-test', logger: opts.logger ?? silentLogger, usageRefreshMs: opts.usageRefreshMs });
   const setChatDefaults = (patch: Partial<ChatSettings>) => {
     app.store.settings.update({ chatDefaults: { ...app.store.settings.get('chatDefaults'), ...patch } });
   };
