@@ -197,6 +197,39 @@ describe('why a reply stopped', () => {
     await waitFor(() => expect(bridge.callsTo('chat.continue')).toEqual([{ threadId: 't1', messageId: 'r' }]));
   });
 
+  test('Continue: the reply streams again where it is shown (its pieces, even those before the answer, and Stop)', async () => {
+    const cut = message({ id: 'r', parentId: 'u', content: 'Once upon', status: 'aborted', finishReason: 'aborted', metrics, threadId: 't1' });
+    let answer: (v: unknown) => void = () => undefined;
+    const { bridge, store } = setup([message({ id: 'u', role: 'user', content: 'q', threadId: 't1' }), cut], {
+      'chat.continue': () => new Promise((r) => (answer = r)),
+    });
+    fireEvent.click(screen.getByRole('button', { name: 'Continue reply' }));
+    await waitFor(() => expect(bridge.callsTo('chat.continue')).toHaveLength(1));
+    // a piece that beats chat.continue's answer is shown, and the composer offers Stop
+    act(() => {
+      store.dispatch(piecesApplied([{ threadId: 't1', messageId: 'r', content: ' a time', reasoning: '' }]));
+    });
+    expect(store.getState().chat.messages.r).toMatchObject({ status: 'streaming', content: 'Once upon a time' });
+    await screen.findByRole('button', { name: 'Stop generating' });
+    act(() => answer({ reply: { ...cut, status: 'streaming', finishReason: null } }));
+    await waitFor(() => expect(store.getState().chat.resuming).toEqual({}));
+    // the answer (the text as it was when the continue began) does not undo the piece
+    expect(store.getState().chat.messages.r).toMatchObject({ status: 'streaming', content: 'Once upon a time' });
+  });
+
+  test('a continue the app refuses leaves the reply as it was', async () => {
+    const cut = message({ id: 'r', parentId: 'u', content: 'Once upon', status: 'aborted', finishReason: 'aborted', metrics, threadId: 't1' });
+    const { store } = setup([message({ id: 'u', role: 'user', content: 'q', threadId: 't1' }), cut], {
+      'chat.continue': () => {
+        throw ipcError('busy', 'a reply is still being written in this chat');
+      },
+    });
+    fireEvent.click(screen.getByRole('button', { name: 'Continue reply' }));
+    await waitFor(() => expect(store.getState().chat.errors.t1?.code).toBe('busy'));
+    expect(store.getState().chat.messages.r).toMatchObject({ status: 'aborted', finishReason: 'aborted', content: 'Once upon' });
+    expect(store.getState().chat.resuming).toEqual({});
+  });
+
   test('a reply that ended by itself, with a stop string, or unknown shows no note', () => {
     setup([
       message({ id: 'u', role: 'user', content: 'q' }),

@@ -41,6 +41,8 @@ export interface ChatState {
   errors: Record<string, ErrorInfo>;
   /** a send in flight, per thread (or NEW_CHAT) */
   sending: Record<string, boolean>;
+  /** replies being continued: how they ended before, to put back if the continue fails */
+  resuming: Record<string, Pick<MessageDTO, 'status' | 'finishReason'>>;
   /** a search hit asked to show this message */
   jumpTo: { threadId: string; messageId: string; seq: number } | null;
   /**
@@ -76,7 +78,7 @@ function addProbs(state: ChatState, messageId: string, probs: TokenLogprobs[]): 
   for (const id of ids.slice(0, Math.max(0, ids.length - MAX_PROBS_REPLIES))) delete state.probs[id];
 }
 
-const initialState: ChatState = { messages: {}, byThread: {}, orphans: {}, errors: {}, sending: {}, jumpTo: null, probs: {}, draftCounts: {} };
+const initialState: ChatState = { messages: {}, byThread: {}, orphans: {}, errors: {}, sending: {}, resuming: {}, jumpTo: null, probs: {}, draftCounts: {} };
 
 /** A composer's text changed (or it shows another thread's draft): the listener counts its tokens. */
 export const draftEdited = createAction<{ key: string; threadId: string | null; text: string }>('chat/draftEdited');
@@ -324,8 +326,17 @@ const chatSlice = createSlice({
       })
       .addCase(continueReply.pending, (s, a) => {
         delete s.errors[a.meta.arg.threadId];
+        // the reply streams again under its own id: its pieces apply from now on (they may beat the answer),
+        // and the composer offers Stop
+        const m = s.messages[a.meta.arg.messageId];
+        if (m && m.status !== 'streaming') {
+          s.resuming[m.id] = { status: m.status, finishReason: m.finishReason };
+          m.status = 'streaming';
+          m.finishReason = null;
+        }
       })
       .addCase(continueReply.fulfilled, (s, a) => {
+        delete s.resuming[a.meta.arg.messageId];
         putMessage(s, a.payload);
         const t = s.byThread[a.meta.arg.threadId];
         if (t && !t.ids.includes(a.payload.id)) replaceFrom(s, a.meta.arg.threadId, a.meta.arg.messageId, [a.meta.arg.messageId, a.payload.id]);
@@ -341,8 +352,15 @@ const chatSlice = createSlice({
       });
     for (const thunk of [regenerate, editMessage, continueReply, switchAlternative, stopGeneration]) {
       b.addCase(thunk.rejected, (s, a) => {
-        const arg = a.meta.arg as string | { threadId: string };
+        const arg = a.meta.arg as string | { threadId: string; messageId?: string };
         const threadId = typeof arg === 'string' ? arg : arg.threadId;
+        const was = typeof arg === 'string' || !arg.messageId ? undefined : s.resuming[arg.messageId];
+        if (was && typeof arg !== 'string' && arg.messageId) {
+          // the continue never started: the reply is as it was
+          const m = s.messages[arg.messageId];
+          if (m && m.status === 'streaming') Object.assign(m, was);
+          delete s.resuming[arg.messageId];
+        }
         s.errors[threadId] = a.payload ?? { code: 'internal', message: a.error.message ?? 'failed' };
       });
     }
