@@ -85,8 +85,12 @@ test('the default model: a new chat starts with it, loaded when the first messag
   const dialog = await openSettings(page, 'Chat defaults');
   const choice = dialog.getByRole('combobox', { name: 'Model for new chats' });
   await choice.selectOption({ label: 'tiny-spm' });
-  // short replies from now on
-  await dialog.getByRole('spinbutton', { name: 'Max tokens' }).fill('12');
+  // short replies from now on (typed once the form shows the saved defaults: on a loaded machine they
+  // can arrive after the dialog opens, and would replace what was typed before)
+  const maxTokens = dialog.getByRole('spinbutton', { name: 'Max tokens' });
+  await until('the saved defaults in the form', async () => (await maxTokens.inputValue()) === '-1');
+  await maxTokens.fill('12');
+  await expect(maxTokens.inputValue()).resolves.toBe('12');
   await dialog.getByRole('button', { name: 'Save defaults' }).click();
   await dialog.getByRole('status').filter({ hasText: 'Saved.' }).waitFor();
   await shot(page, 'chat-settings-chat');
@@ -105,6 +109,7 @@ test('the default model: a new chat starts with it, loaded when the first messag
   await composer().waitFor({ timeout: WAIT });
   const again = await openSettings(page, 'Chat defaults');
   await expect(again.getByRole('combobox', { name: 'Model for new chats' }).inputValue()).resolves.toBe(spm);
+  await expect(again.getByRole('spinbutton', { name: 'Max tokens' }).inputValue()).resolves.toBe('12');
   await closeSettings(again);
 });
 

@@ -12,6 +12,7 @@ import type { ThreadDTO } from '../../main/ipc/contract';
 import { setBridge } from '../../renderer/src/app/bridge';
 import { Toasts } from '../../renderer/src/app/Toasts';
 import { makeStore } from '../../renderer/src/app/store';
+import { fetchSettings } from '../../renderer/src/features/settings/settingsSlice';
 import { Sidebar } from '../../renderer/src/features/threads/Sidebar';
 import { threadSelected, threadUpserted, UNDO_MS } from '../../renderer/src/features/threads/threadsSlice';
 import { assistant, FakeBridge, ipcError, message, thread } from './fake-bridge';
@@ -236,6 +237,24 @@ describe('app', () => {
     expect(dialog.textContent).toContain('b1234');
     fireEvent.keyDown(dialog, { key: 'Escape' });
     expect(screen.queryByRole('dialog')).toBeNull();
+    stop();
+  });
+
+  test('chat defaults: what was typed is kept when the settings are fetched again with the same defaults (another setting saved)', async () => {
+    const { bridge, store, stop } = renderApp();
+    await waitFor(() => expect(bridge.callsTo('settings.get')).toHaveLength(1));
+    fireEvent.keyDown(window, { key: ',', ctrlKey: true });
+    const dialog = screen.getByRole('dialog', { name: 'Settings' });
+    fireEvent.click(within(dialog).getByRole('tab', { name: 'Chat defaults' }));
+    const temperature = within(dialog).getByRole('spinbutton', { name: 'Temperature' }) as HTMLInputElement;
+    fireEvent.change(temperature, { target: { value: '0.6' } });
+    // the model for new chats saved meanwhile: main answers with all the settings, the defaults unchanged
+    const now = store.getState().settings.settings!;
+    act(() => void store.dispatch(fetchSettings.fulfilled({ ...now, chatDefaults: { ...now.chatDefaults } }, 'again')));
+    expect(temperature.value).toBe('0.6');
+    // defaults that really changed (another window saved them) replace the form
+    act(() => void store.dispatch(fetchSettings.fulfilled({ ...now, chatDefaults: { ...now.chatDefaults, temperature: 0.3 } }, 'changed')));
+    expect(temperature.value).toBe('0.3');
     stop();
   });
 

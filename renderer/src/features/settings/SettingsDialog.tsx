@@ -51,7 +51,10 @@ function ChatDefaults() {
   const [values, setValues] = useState(() => samplingToStrings(settings?.chatDefaults));
   const [note, setNote] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
-  useEffect(() => setValues(samplingToStrings(settings?.chatDefaults)), [settings?.chatDefaults]);
+  // the form follows the saved defaults when their values change, not each time the settings object is
+  // fetched again (another setting saved, e.g. the model for new chats): that would drop what was typed
+  const saved = JSON.stringify(settings?.chatDefaults ?? null);
+  useEffect(() => setValues(samplingToStrings(settings?.chatDefaults)), [saved]); // eslint-disable-line react-hooks/exhaustive-deps
 
   const save = async () => {
     const parsed = parseSampling(values);
