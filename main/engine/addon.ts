@@ -9,6 +9,12 @@ import { projectRoot } from '../paths';
 import type { ContextInfo } from './methods';
 import type { Device, Estimate, FitResult, GenerateResult, LoadedModule, MemoryBreakdown, ModelMetadata, TokenLogprobs } from './protocol';
 
+export interface LlamaGateStats {
+  fits: number;
+  waited: number;
+  foreignLogs: number;
+}
+
 export interface NativeModel {
   metadata(): Omit<ModelMetadata, 'fileTypeName'>;
   tokenize(text: string, opts?: { addSpecial?: boolean; parseSpecial?: boolean }): Int32Array;
@@ -67,6 +73,8 @@ export interface NativeAddon {
   /** `params.displayPath` names the file in messages and metadata when `path` is another name of it (/proc/self/fd/N) */
   loadModel(path: string, params: Record<string, unknown>, onProgress?: (p: number) => void): { promise: Promise<NativeModel>; cancel(): void };
   activities(): NativeActivity[];
+  /** what the gate around llama.cpp's fitting has seen (native/src/llama_gate.h): foreignLogs must stay 0 */
+  llamaGate(): LlamaGateStats;
   createContext(model: NativeModel, params: Record<string, unknown>): Promise<NativeContext>;
   estimateMemory(path: string, params: Record<string, unknown>): Promise<Estimate>;
   /** contextMode "auto": the fit may shrink the context (down to minContext) */

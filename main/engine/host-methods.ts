@@ -114,6 +114,7 @@ export function createHandlers({ addon, models, watchdog, logger }: HandlerDeps)
       ...models.ids(),
       rssBytes: process.memoryUsage.rss(),
       activities: addon.activities(),
+      llamaGate: addon.llamaGate(),
     }),
     crash: async (p) => {
       testHook('crash');

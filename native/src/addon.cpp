@@ -52,6 +52,7 @@ const char * levelName(ggml_log_level level) {
 
 void logCallback(ggml_log_level level, const char * text, void *) {
     noteLogLine(level, text); // an allocation failure on this thread (errors.h AllocationWatch)
+    llamaGateNoteLog();
     std::lock_guard<std::mutex> lock(g_log_mu);
     if (g_log_set) {
         auto * payload = new std::pair<std::string, std::string>(levelName(level), text ? text : "");
@@ -187,6 +188,17 @@ Napi::Value SystemInfo(const Napi::CallbackInfo & info) {
     return Napi::String::New(info.Env(), llama_print_system_info());
 }
 
+// llamaGate() -> { fits, waited, foreignLogs }: what the gate around llama.cpp's fitting has seen
+// (llama_gate.h); foreignLogs counts log lines from other threads during a fit and must stay 0
+Napi::Value LlamaGate(const Napi::CallbackInfo & info) {
+    LlamaGateStats s = llamaGateStats();
+    Napi::Object o = Napi::Object::New(info.Env());
+    o.Set("fits", (double) s.fits);
+    o.Set("waited", (double) s.waited);
+    o.Set("foreignLogs", (double) s.foreign_logs);
+    return o;
+}
+
 Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
     llama_log_set(logCallback, nullptr);
     common_log_pause(common_log_main()); // common's own log is for CLI tools; llama's log is forwarded
@@ -201,6 +213,7 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
     exports.Set("createContext", Napi::Function::New(env, guard<Context::Create>));
     exports.Set("estimateMemory", Napi::Function::New(env, guard<EstimateMemory>));
     exports.Set("activities", Napi::Function::New(env, guard<Activities>));
+    exports.Set("llamaGate", Napi::Function::New(env, guard<LlamaGate>));
     exports.Set("fitParams", Napi::Function::New(env, guard<FitParams>));
     addParamsExports(env, exports);
     addSamplerExports(env, exports);

@@ -43,7 +43,10 @@ static void failRun(GenRun & run, Code code, const std::string & msg) {
 }
 
 // Test hooks (HEARTH_TEST_HOOKS=1 only): HEARTH_TEST_FAIL="sample:<seq>" makes sampling on that sequence
-// throw, "decode:<seq>" makes every decode holding that sequence fail, as llama.cpp's own failures would.
+// throw, "decode:<seq>" makes every decode holding that sequence fail, as llama.cpp's own failures would;
+// "rollback:<seq>" fails the decodes holding that sequence once it has something cached, and has its memory
+// refuse to drop the failed batch, as a recurrent or hybrid model's does (llama_memory_seq_rm returns
+// false for a partial removal).
 static int testFailSeq(const char * kind) {
     static const std::string hook = [] {
         const char * on = std::getenv("HEARTH_TEST_HOOKS");
@@ -85,7 +88,7 @@ static void decodeParts(Context::State & st, const std::vector<Part> & parts) {
         const Part & p = parts[i];
         GenRun & run = *p.run;
         const int seq = run.task->seq;
-        hooked = hooked || seq == testFailSeq("decode");
+        hooked = hooked || seq == testFailSeq("decode") || (seq == testFailSeq("rollback") && !st.seq_tokens[seq].empty());
         if (p.gen) {
             common_batch_add(st.batch, run.pending, (llama_pos) st.seq_tokens[seq].size(), {seq}, true);
             logits_idx[i] = st.batch.n_tokens - 1;
@@ -102,11 +105,22 @@ static void decodeParts(Context::State & st, const std::vector<Part> & parts) {
     progressHere(); // the host's watchdog (activity.h)
     st.abort_flag = nullptr;
     if (rc != 0) {
-        const int n_tokens = st.batch.n_tokens;
+        std::string used;
+        for (int s = 0; s < st.n_seq; s++) used += (s ? "," : "") + std::to_string(st.seq_tokens[s].size());
+        const std::string why = "llama_decode failed (code " + std::to_string(rc) + "; batch of " + std::to_string(st.batch.n_tokens) +
+                                " tokens; sequences hold " + used + " of " + std::to_string(llama_n_ctx(st.ctx)) + ")";
+        const Code code = decodeFailure(rc, allocation.failed());
         for (const Part & p : parts) {
-            // what a failed decode left of this batch in the cache goes
+            // what a failed decode left of this batch in the cache goes. A recurrent or hybrid model's memory
+            // cannot drop a tail (seq_rm returns false): then the whole sequence goes, its cache is empty,
+            // and its run, which has lost its place, fails; the other runs are retried
             const int seq = p.run->task->seq;
-            llama_memory_seq_rm(mem, seq, (llama_pos) st.seq_tokens[seq].size(), -1);
+            const bool dropped = llama_memory_seq_rm(mem, seq, (llama_pos) st.seq_tokens[seq].size(), -1) && seq != testFailSeq("rollback");
+            if (!dropped) {
+                llama_memory_seq_rm(mem, seq, -1, -1);
+                st.seq_tokens[seq].clear();
+                failRun(*p.run, code, why + "; this model's memory cannot drop a failed batch, so the sequence was cleared");
+            }
         }
         if (st.closing) {
             for (const Part & p : parts) failRun(*p.run, codes::aborted, "the context was disposed");
@@ -118,10 +132,7 @@ static void decodeParts(Context::State & st, const std::vector<Part> & parts) {
             }
             return;
         }
-        std::string used;
-        for (int s = 0; s < st.n_seq; s++) used += (s ? "," : "") + std::to_string(st.seq_tokens[s].size());
-        failRun(*parts[0].run, decodeFailure(rc, allocation.failed()), "llama_decode failed (code " + std::to_string(rc) + "; batch of " + std::to_string(n_tokens) +
-                                                    " tokens; sequences hold " + used + " of " + std::to_string(llama_n_ctx(st.ctx)) + ")");
+        failRun(*parts[0].run, code, why);
         return;
     }
     for (size_t i = 0; i < parts.size(); i++) {

@@ -180,6 +180,7 @@ static void workerLoop(std::shared_ptr<Context::State> st) {
         }
         // this step's work, watched by the host (activity.h): a step that makes no progress is a hang
         Activity working("work", st->model->path);
+        LlamaUse use; // waits while a fit runs (llama_gate.h); nothing in a step waits for another thread
         for (auto & task : admitted) {
             auto run = std::make_unique<GenRun>();
             run->task = task;
@@ -320,6 +321,7 @@ Napi::Value Context::Create(const Napi::CallbackInfo & info) {
     return AsyncTask::run(env,
         [st, cp]() {
             Activity activity("context", st->model->path);
+            LlamaUse use(LlamaUseKind::lengthy);
             AllocationWatch allocation;
             st->ctx = llama_init_from_model(st->model->model, cp);
             if (!st->ctx && allocation.failed()) {

@@ -17,7 +17,6 @@
 
 namespace hearth {
 
-std::mutex g_fit_mu;
 
 struct DeviceMem {
     std::string name, backend, description, type;
@@ -80,7 +79,7 @@ Napi::Value EstimateMemory(const Napi::CallbackInfo & info) {
     auto hp = std::make_shared<std::vector<uint32_t>>(3, 0);
     return AsyncTask::run(env,
         [path, mp, cp, devs, host, hp, split]() {
-            std::lock_guard<std::mutex> lock(g_fit_mu);
+            LlamaAlone alone; // it swaps the process-wide logger (llama_gate.h)
             std::vector<ggml_backend_dev_t> dev_list;
             uint32_t ngl = 0, n_ctx_train = 0, n_expert = 0;
             common_device_memory_data_vec mem;
@@ -133,7 +132,7 @@ Napi::Value FitParams(const Napi::CallbackInfo & info) {
     auto out = std::make_shared<Out>();
     return AsyncTask::run(env,
         [path, mp, cp, margin_mib, min_ctx, out, user_split]() mutable {
-            std::lock_guard<std::mutex> lock(g_fit_mu);
+            LlamaAlone alone; // it swaps the process-wide logger (llama_gate.h)
             const size_t nd = llama_max_devices();
             std::vector<float> split = user_split->empty() ? std::vector<float>(nd, 0.0f) : *user_split;
             if (!user_split->empty()) mp.tensor_split = user_split->data();

@@ -11,9 +11,6 @@
 
 namespace hearth {
 
-// common's fitting and estimating swap the global llama logger while they run: one at a time
-extern std::mutex g_fit_mu;
-
 // estimateMemory(path, params) -> Promise<{ devices: [...], host: {...}, layers, trainedContext }>
 Napi::Value EstimateMemory(const Napi::CallbackInfo & info);
 // fitParams(path, params, { marginMiB, minContext }) -> Promise<{ status, gpuLayers, contextSize, tensorSplit }>

@@ -19,6 +19,7 @@ namespace hearth {
 Napi::FunctionReference Model::constructor;
 
 ModelHandle::~ModelHandle() {
+    LlamaUse use;
     templates.reset();
     if (model) llama_model_free(model);
 }
@@ -147,7 +148,7 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
             bool fitted = false, fits = false;
             mparams.progress_callback = nullptr; // the fit's trial loads are not the load the user waits for
             if (fit_margin_mib >= 0) {
-                std::lock_guard<std::mutex> lock(g_fit_mu);
+                LlamaAlone alone;
                 std::vector<size_t> margins(llama_max_devices(), (size_t) (fit_margin_mib * 1024 * 1024));
                 auto st = common_fit_params(path.c_str(), &mparams, &fit_cparams, split.data(), overrides.data(), margins.data(),
                                             std::min<uint32_t>(fit_cparams.n_ctx, 4096), nullptr, GGML_LOG_LEVEL_ERROR);
@@ -157,6 +158,7 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
             }
             mparams.progress_callback = onLoadProgress;
             mparams.progress_callback_user_data = state.get();
+            LlamaUse use(LlamaUseKind::lengthy);
             AllocationWatch allocation;
             llama_model * m = llama_model_load_from_file(path.c_str(), mparams);
             state->releaseProgress();
@@ -307,6 +309,7 @@ Napi::Value Model::ApplyChatTemplate(const Napi::CallbackInfo & info) {
     auto r = std::make_shared<RenderedChat>();
     return AsyncTask::run(env,
         [h, req, r]() {
+            LlamaUse use(LlamaUseKind::lengthy);
             try {
                 *r = renderChat(*h, *req);
             } catch (const HearthError &) {

@@ -104,6 +104,7 @@ struct Context::State {
     std::thread worker;
 
     ~State() {
+        LlamaUse use;
         if (ctx) llama_free(ctx);
         if (batch.token) llama_batch_free(batch);
     }

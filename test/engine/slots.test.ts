@@ -46,6 +46,22 @@ describe('one request failing fails only that request', () => {
   }
 });
 
+test("a failed batch on a model whose memory cannot drop a tail (recurrent, hybrid): that sequence is cleared and its request fails, the other goes on", async () => {
+  // the hook fails every decode holding sequence 1 once its prompt is cached (the first token's), and has
+  // its memory refuse the partial removal (llama_memory_seq_rm returns false), as a Mamba-style model's does
+  const engine = engineWith({ HEARTH_TEST_FAIL: 'rollback:1' });
+  await engine.load('m', TINY_SPM, { contextSize: 1024, parallel: 2, threads: 2 });
+  const req = { prompt: 'A story about the sea', maxTokens: 40, ignoreEos: true, sampling: greedy };
+  const [ok, failed] = await Promise.all([engine.complete('m', { ...req, seq: 0 }), errorOf(engine.complete('m', { ...req, seq: 1 }))]);
+  expect(failed.code).toBe('decode_failed');
+  expect(failed.message).toMatch(/cannot drop a failed batch, so the sequence was cleared/);
+  expect(ok.tokens).toHaveLength(40);
+  const held = (await engine.contextInfo('m')).sequenceTokens as number[];
+  expect(held[1]).toBe(0); // its prompt was cached before the failure; nothing of it is taken as cached now
+  expect(held[0]).toBeGreaterThan(40);
+  expect((await engine.complete('m', { ...req, maxTokens: 3, seq: 0 })).tokens).toHaveLength(3);
+});
+
 describe('the shared KV cache', () => {
   let engine: EngineClient;
   beforeAll(async () => {
