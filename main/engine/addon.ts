@@ -68,7 +68,7 @@ export interface NativeAddon {
   devices(): Device[];
   backends(): string[];
   systemInfo(): string;
-  /** the threads a context gets when none are asked for (llama.cpp's common_cpu_get_num_math: on Linux and macOS the physical performance cores; the machine's, not this process's affinity) */
+  /** the threads a context gets when none are asked for (llama.cpp's common_cpu_get_num_math: on Linux and macOS the physical performance cores, at most the CPUs this process may run on: affinity, cgroup quota) */
   defaultThreads(): number;
   /** `params.displayPath` names the file in messages and metadata when `path` is another name of it (/proc/self/fd/N) */
   loadModel(path: string, params: Record<string, unknown>, onProgress?: (p: number) => void): { promise: Promise<NativeModel>; cancel(): void };

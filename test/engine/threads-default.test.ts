@@ -4,7 +4,11 @@
  * loaded without the setting computes with (the context reports llama_n_threads). Through the IPC
  * entry point with the real store, the real engine host and a generated model.
  */
+import { execFileSync, spawnSync } from 'child_process';
+import os from 'os';
+import path from 'path';
 import { ChatApp, chatApp } from '../helpers/chat';
+import { ADDON } from '../helpers/engine';
 
 let chat: ChatApp;
 const call: ChatApp['call'] = (channel, payload) => chat.call(channel, payload);
@@ -37,4 +41,14 @@ test('a saved threads setting is what the context uses instead', async () => {
   expect(used.threads).toBe(asked);
   expect(used.threadsBatch).toBe(asked);
   expect((await call('models.settings.get', { path: chat.modelPath })).defaults.threads).toBe(shown);
+});
+
+// taskset (util-linux) runs the addon on one CPU of this machine; Linux only
+const canPin = process.platform === 'linux' && os.cpus().length >= 2 && spawnSync('taskset', ['--version']).status === 0;
+(canPin ? test : test.skip)('the default never exceeds the CPUs the process may run on (affinity)', () => {
+  const script = `const a = require(${JSON.stringify(ADDON)}); a.init({ backendDir: ${JSON.stringify(path.dirname(ADDON))} }); process.stdout.write(String(a.defaultThreads()));`;
+  const free = Number(execFileSync(process.execPath, ['-e', script]));
+  const pinned = Number(execFileSync('taskset', ['-c', '0', process.execPath, '-e', script]));
+  expect(pinned).toBe(1);
+  expect(free).toBeGreaterThanOrEqual(1);
 });

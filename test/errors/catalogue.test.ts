@@ -161,6 +161,9 @@ describe('the real addon', () => {
       out.requestType = await codeOf(() => ctx.generate(JSON.stringify({ prompt: 'hi', seq: 'first' })));
       out.notJson = await codeOf(() => ctx.generate('{'));
       out.fine = await codeOf(() => ctx.generate(JSON.stringify({ prompt: 'hi', maxTokens: 2 })));
+      out.abortNoId = await codeOf(() => ctx.abort());
+      out.abortNotANumber = await codeOf(() => ctx.abort('7'));
+      out.abortUnknown = (await ctx.abort(123456)) === 'unknown' ? null : { code: 'wrong' };
       await ctx.dispose();
       out.disposedContext = await codeOf(() => ctx.generate(JSON.stringify({ prompt: 'hi' })));
       await model.dispose();
@@ -181,6 +184,9 @@ describe('the real addon', () => {
       requestType: 'invalid_argument',
       notJson: 'invalid_argument',
       fine: null,
+      abortNoId: 'invalid_argument',
+      abortNotANumber: 'invalid_argument',
+      abortUnknown: null,
       disposedContext: 'disposed',
       disposedModel: 'disposed',
       disposedTemplate: 'disposed',
