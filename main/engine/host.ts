@@ -17,6 +17,9 @@ import { HostModels } from './host-models';
 import { HostRequests, Running } from './host-requests';
 import { stopVerdict, TASK_BOUNDS, TaskBounds, taskBounds, TaskWatchdog, Verdict } from './watchdog';
 
+/** Methods a cancel does not bound with the stop watchdog (see onMessage). */
+const UNBOUNDED_ON_CANCEL: ReadonlySet<string> = new Set(['estimate', 'fit']);
+
 /** The transport the host talks over: process IPC under Node, parentPort under Electron. */
 export interface HostPort {
   send(msg: HostMessage): void;
@@ -84,7 +87,10 @@ export class EngineHost {
     if (msg.type === 'cancel') {
       const r = this.requests.cancel(msg.id);
       if (!r) return;
-      // a cancelled request must end soon; one stuck in native code is given up on with the host
+      // a cancelled request must end soon; one stuck in native code is given up on with the host. Not an
+      // estimate or fit: it runs no chat template and reads only metadata, but it may wait for another
+      // model's load to reach a point where fitting can run alone (native/src/llama_gate.h); it ends then
+      if (UNBOUNDED_ON_CANCEL.has(r.method)) return;
       const work = { file: this.fileOf(r), modelId: r.modelId };
       this.watchdog.bound(r.done, () => stopVerdict(work, 'stop', this.watchdog.bounds));
       return;

@@ -29,7 +29,7 @@ thread_local Activity * t_current = nullptr;
 } // namespace
 
 Activity::Activity(const char * kind, std::string model)
-    : kind_(kind), model_(std::move(model)), started_(nowMs()), last_(started_), parent_(t_current) {
+    : kind_(kind), model_(std::move(model)), started_(nowMs()), last_(started_.load()), parent_(t_current) {
     t_current = this;
     Registry & r = registry();
     std::lock_guard<std::mutex> lock(r.mu);
@@ -45,6 +45,13 @@ Activity::~Activity() {
 
 void Activity::progress() {
     last_.store(nowMs(), std::memory_order_relaxed);
+}
+
+void Activity::excuse() {
+    const int64_t now = nowMs();
+    // never progressed: the clock starts again (as the watchdog reads it, idle >= running means "before the first progress")
+    if (last_.load(std::memory_order_relaxed) <= started_.load(std::memory_order_relaxed)) started_.store(now, std::memory_order_relaxed);
+    last_.store(now, std::memory_order_relaxed);
 }
 
 Activity * Activity::current() {

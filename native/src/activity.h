@@ -25,13 +25,16 @@ public:
     Activity & operator=(const Activity &) = delete;
 
     void progress();
+    // The thread waited for something watched on its own (llama_gate.h): the wait is not a stall, and
+    // before the first progress it does not use up the time a load has to read its file.
+    void excuse();
     // the innermost activity the calling thread runs, or nullptr; the one around an activity, or nullptr
     static Activity * current();
     Activity * parent() const { return parent_; }
 
     const char * kind() const { return kind_; }
     const std::string & model() const { return model_; }
-    int64_t started() const { return started_; }
+    int64_t started() const { return started_.load(std::memory_order_relaxed); }
     int64_t last() const { return last_.load(std::memory_order_relaxed); }
     int64_t templateSince() const { return template_since_.load(std::memory_order_relaxed); }
 
@@ -39,7 +42,7 @@ private:
     friend class TemplateScope;
     const char * kind_;
     std::string model_;
-    int64_t started_;
+    std::atomic<int64_t> started_;
     std::atomic<int64_t> last_;
     std::atomic<int64_t> template_since_{0}; // when the chat template render in progress began (0: none)
     Activity * parent_;

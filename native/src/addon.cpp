@@ -21,6 +21,7 @@
 #include "context.h"
 #include "ggml-backend.h"
 #include "llama.h"
+#include "llama_gate.h"
 #include "log.h"
 #include "memory.h"
 #include "model.h"
@@ -112,6 +113,7 @@ Napi::Value Init(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
     Napi::Object o = info.Length() > 0 && info[0].IsObject() ? info[0].As<Napi::Object>() : Napi::Object::New(env);
     if (!g_initialized) {
+        LlamaUse use; // loading backends logs
         std::string dir = optString(o, "backendDir", "");
         Napi::Value only = o.Get("backends");
         if (only.IsArray()) {
@@ -158,6 +160,7 @@ Napi::Value SetLogger(const Napi::CallbackInfo & info) {
 // devices() -> [{ backend, name, description, type, memoryTotal, memoryFree }]
 Napi::Value Devices(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
+    LlamaUse use; // a backend may log while it reads its memory (llama_gate.h)
     size_t n = ggml_backend_dev_count();
     Napi::Array arr = Napi::Array::New(env, n);
     for (size_t i = 0; i < n; i++) {
@@ -185,6 +188,7 @@ Napi::Value Backends(const Napi::CallbackInfo & info) {
 }
 
 Napi::Value SystemInfo(const Napi::CallbackInfo & info) {
+    LlamaUse use;
     return Napi::String::New(info.Env(), llama_print_system_info());
 }
 
@@ -200,7 +204,7 @@ Napi::Value LlamaGate(const Napi::CallbackInfo & info) {
 }
 
 Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
-    llama_log_set(logCallback, nullptr);
+    installLogger();
     common_log_pause(common_log_main()); // common's own log is for CLI tools; llama's log is forwarded
     exports.Set("llamaCommit", Napi::String::New(env, HEARTH_LLAMA_COMMIT));
     exports.Set("backendScore", Napi::Function::New(env, guard<BackendScore>));
@@ -223,5 +227,9 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
 }
 
 } // namespace
+
+void hearth::installLogger() {
+    llama_log_set(logCallback, nullptr);
+}
 
 NODE_API_MODULE(hearth, InitModule)

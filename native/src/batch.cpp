@@ -113,7 +113,8 @@ static void decodeParts(Context::State & st, const std::vector<Part> & parts) {
         for (const Part & p : parts) {
             // what a failed decode left of this batch in the cache goes. A recurrent or hybrid model's memory
             // cannot drop a tail (seq_rm returns false): then the whole sequence goes, its cache is empty,
-            // and its run, which has lost its place, fails; the other runs are retried
+            // and its run, which has lost its place, fails. On such a model that is every sequence whose
+            // micro-batch ran; the runs whose tail could go are retried
             const int seq = p.run->task->seq;
             const bool dropped = llama_memory_seq_rm(mem, seq, (llama_pos) st.seq_tokens[seq].size(), -1) && seq != testFailSeq("rollback");
             if (!dropped) {

@@ -12,6 +12,7 @@
 #include "generation.h"
 #include "limits.h"
 #include "memory.h"
+#include "llama_gate.h"
 #include "params.h"
 #include "reaper.h"
 #include "task.h"

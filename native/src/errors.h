@@ -6,7 +6,6 @@
 
 #include "error_codes.h"
 #include "ggml.h"
-#include "llama_gate.h"
 
 #include <stdexcept>
 #include <string>
@@ -53,7 +52,6 @@ template <typename F> auto wrap(Napi::Env env, F && fn) -> decltype(fn()) {
 // addon is guarded, so no exception from native code ends the process (node-addon-api lets only
 // Napi::Error through; anything else would reach std::terminate).
 template <Napi::Value (*F)(const Napi::CallbackInfo &)> Napi::Value guard(const Napi::CallbackInfo & info) {
-    LlamaUse use; // the JS thread's calls into llama.cpp wait while a fit runs (llama_gate.h)
     return wrap(info.Env(), [&] { return F(info); });
 }
 
@@ -61,7 +59,6 @@ template <Napi::Value (*F)(const Napi::CallbackInfo &)> Napi::Value guard(const 
 // InstanceMethod("name", &T::template guarded<&T::Name>).
 template <typename T> struct Guarded {
     template <Napi::Value (T::*M)(const Napi::CallbackInfo &)> Napi::Value guarded(const Napi::CallbackInfo & info) {
-        LlamaUse use;
         return wrap(info.Env(), [&] { return (static_cast<T *>(this)->*M)(info); });
     }
 };

@@ -1,6 +1,5 @@
 #include "llama_gate.h"
 
-#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -13,12 +12,17 @@ namespace hearth {
 
 namespace {
 
+// how long a fit holds new uses back waiting for the brief ones in progress, before it lets them through
+constexpr std::chrono::milliseconds CLAIM_MS{250};
+
 struct Gate {
     std::mutex mu;
     std::condition_variable cv;
-    int uses = 0;         // threads inside a use
-    int lengthy = 0;      // of which lengthy
-    bool alone = false;   // a fit runs
+    int uses = 0;          // threads inside a use
+    int lengthy = 0;       // of which lengthy
+    int uses_waiting = 0;  // uses waiting for a fit: after a fit they go first
+    int fits_waiting = 0;  // fits waiting (politely or claiming)
+    bool alone = false;    // a fit runs
     bool claiming = false; // a fit waits for the brief uses to end; new uses wait
     std::thread::id fitter;
     std::atomic<bool> fit_running{false};
@@ -32,53 +36,108 @@ Gate & gate() {
 
 thread_local int t_depth = 0;      // uses this thread holds
 thread_local bool t_alone = false; // this thread runs a fit
+thread_local bool t_lengthy = false; // this thread's outermost use is lengthy
 
-// Waits until `ready`. Waiting for the gate is not a stall of the work this thread does (the work it
-// waits for is watched on its own), so the thread's activity is stamped while it waits.
-template <typename P> void waitFor(std::unique_lock<std::mutex> & lock, Gate & g, P ready) {
-    while (!g.cv.wait_for(lock, std::chrono::seconds(1), ready)) {
-        if (Activity * a = Activity::current()) a->progress();
+// Waits until `ready`, at most `limit` (0: no limit); false when it gave up. Waiting at the gate is not
+// a stall of this thread's work (what it waits for is watched on its own): the thread's activity is
+// excused for the wait, and `cancelled` ends it.
+template <typename P>
+bool waitFor(std::unique_lock<std::mutex> & lock, Gate & g, P ready, std::chrono::milliseconds limit = std::chrono::milliseconds(0),
+             const std::atomic<bool> * cancelled = nullptr) {
+    const auto until = std::chrono::steady_clock::now() + limit;
+    while (!ready()) {
+        if (cancelled && cancelled->load()) throw HearthError(codes::aborted, "cancelled while waiting for llama.cpp's fitting");
+        auto step = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
+        if (limit.count() > 0) {
+            if (std::chrono::steady_clock::now() >= until) return false;
+            step = std::min(step, until);
+        }
+        if (!g.cv.wait_until(lock, step, ready)) {
+            if (Activity * a = Activity::current()) a->excuse();
+        }
     }
+    return true;
+}
+
+void enter(Gate & g, std::unique_lock<std::mutex> & lock, bool lengthy) {
+    if (g.alone || g.claiming) {
+        g.waited.fetch_add(1, std::memory_order_relaxed);
+        g.uses_waiting++;
+        waitFor(lock, g, [&] { return !g.alone && !g.claiming; });
+        g.uses_waiting--;
+    }
+    g.uses++;
+    if (lengthy) g.lengthy++;
+}
+
+void leave(Gate & g, bool lengthy) {
+    {
+        std::lock_guard<std::mutex> lock(g.mu);
+        g.uses--;
+        if (lengthy) g.lengthy--;
+    }
+    g.cv.notify_all();
 }
 
 } // namespace
 
 LlamaUse::LlamaUse(LlamaUseKind kind) {
-    if (t_alone || t_depth++ > 0) return; // nested, or the fit's own thread
+    if (t_alone) return; // the fit's own thread
+    if (t_depth > 0) { t_depth++; return; } // nested
     Gate & g = gate();
     std::unique_lock<std::mutex> lock(g.mu);
-    if (g.alone || g.claiming) {
-        g.waited.fetch_add(1, std::memory_order_relaxed);
-        waitFor(lock, g, [&] { return !g.alone && !g.claiming; });
-    }
-    g.uses++;
+    enter(g, lock, kind == LlamaUseKind::lengthy); // may throw (cancelled never: no flag): t_depth untouched
     lengthy_ = kind == LlamaUseKind::lengthy;
-    if (lengthy_) g.lengthy++;
+    t_lengthy = lengthy_;
     counted_ = true;
+    t_depth = 1;
 }
 
 LlamaUse::~LlamaUse() {
     if (t_alone) return;
     t_depth--;
     if (!counted_) return;
-    Gate & g = gate();
-    {
-        std::lock_guard<std::mutex> lock(g.mu);
-        g.uses--;
-        if (lengthy_) g.lengthy--;
-    }
-    g.cv.notify_all();
+    t_lengthy = false;
+    leave(gate(), lengthy_);
 }
 
-LlamaAlone::LlamaAlone() {
+void LlamaUse::yieldToFit() {
+    if (t_alone || t_depth == 0) return;
+    Gate & g = gate();
+    std::unique_lock<std::mutex> lock(g.mu);
+    if (g.fits_waiting == 0) return;
+    g.uses--;
+    if (t_lengthy) g.lengthy--;
+    g.cv.notify_all();
+    waitFor(lock, g, [&] { return g.fits_waiting == 0 && !g.alone; });
+    enter(g, lock, t_lengthy);
+}
+
+LlamaAlone::LlamaAlone(const std::atomic<bool> * cancelled) {
     if (t_depth > 0 || t_alone) throw HearthError(codes::internal, "a fit was started inside another llama.cpp call");
     Gate & g = gate();
     std::unique_lock<std::mutex> lock(g.mu);
-    // politely: while a lengthy use runs, brief ones come and go; one fit at a time
-    waitFor(lock, g, [&] { return !g.alone && !g.claiming && g.lengthy == 0; });
-    g.claiming = true;
-    waitFor(lock, g, [&] { return g.uses == 0; });
-    g.claiming = false;
+    g.fits_waiting++;
+    try {
+        while (true) {
+            // politely: while a lengthy use runs, brief ones come and go; uses that waited for the last fit
+            // go first; one fit at a time
+            waitFor(lock, g, [&] { return !g.alone && !g.claiming && g.lengthy == 0 && g.uses_waiting == 0; },
+                    std::chrono::milliseconds(0), cancelled);
+            g.claiming = true;
+            const bool drained = waitFor(lock, g, [&] { return g.uses == 0; }, CLAIM_MS, cancelled);
+            g.claiming = false;
+            if (drained) break;
+            g.cv.notify_all(); // the uses held back go on; then try again
+            waitFor(lock, g, [&] { return g.uses_waiting == 0; }, std::chrono::milliseconds(0), cancelled);
+        }
+    } catch (...) {
+        g.claiming = false;
+        g.fits_waiting--;
+        g.cv.notify_all();
+        throw;
+    }
+    g.fits_waiting--;
     g.alone = true;
     g.fitter = std::this_thread::get_id();
     g.fit_running.store(true);
@@ -87,6 +146,7 @@ LlamaAlone::LlamaAlone() {
 }
 
 LlamaAlone::~LlamaAlone() {
+    installLogger(); // still alone: nothing else reads the loggers now
     Gate & g = gate();
     {
         std::lock_guard<std::mutex> lock(g.mu);

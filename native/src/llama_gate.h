@@ -1,19 +1,24 @@
 // Who may call into llama.cpp while its parameter fitting runs.
 //
 // llama.cpp's fitting and estimating (common_fit_params, common_get_device_memory_data) replace the
-// process-wide logger (llama_log_set, ggml_log_set: two plain pointers, no lock) with a wrapper whose data
-// lives on the fitting thread's stack, and put the old one back when done. Any llama.cpp or ggml call on
-// another thread that logs meanwhile may read a half-written pair, or call the wrapper after its data is
-// gone: the engine host would crash. So a fit runs alone (LlamaAlone), and every other piece of code that
-// calls into llama.cpp holds a LlamaUse while it does: the JS thread's entry points (errors.h), a
-// context's worker for each step, loads, context creation, chat rendering, and the frees.
+// process-wide loggers (llama_log_set writes ggml's and llama's: two pairs of plain pointers, no lock)
+// with a wrapper whose data lives on the fitting thread's stack, and put the old ones back when done.
+// Any llama.cpp or ggml call on another thread that logs meanwhile may read a half-written pair, or call
+// the wrapper after its data is gone: the engine host would crash. So a fit runs alone (LlamaAlone), and
+// code that calls into llama.cpp holds a LlamaUse while it does: a context's worker for each step,
+// loads, context creation, chat rendering on the pool, the frees, and the few JS-thread entry points
+// that call llama.cpp (tokenizing, devices, samplers). Entry points that only queue work or read what
+// a worker published never wait here, so the host's JS thread (its watchdog, abort, pings) goes on.
 //
-// Uses nest on one thread, and a use inside the fit's own thread does not wait. A fit does not barge in on
-// lengthy uses (a model load, creating a context, rendering a chat): it waits politely until none runs,
-// letting brief ones (a decode step, a JS call) come and go, so a load in progress never stalls other
-// models' generation. Then it waits for the brief ones to finish, with new uses held back, and runs.
+// Uses nest on one thread, and a use on the fit's own thread does not wait. A fit waits politely while
+// a lengthy use runs (creating a context, rendering a chat), letting brief ones come and go; a model
+// load steps aside for a waiting fit at its next progress report (yieldToFit). Then the fit claims the
+// gate: new uses wait, and once the brief ones in progress have ended it runs. A claim lasts at most
+// CLAIM_MS: when a brief use goes on longer (a long decode), the fit lets the waiting uses through and
+// tries again, so no thread waits at the gate much longer than a fit takes.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 
 namespace hearth {
@@ -27,6 +32,10 @@ public:
     LlamaUse(const LlamaUse &) = delete;
     LlamaUse & operator=(const LlamaUse &) = delete;
 
+    // Inside a use, at a point where this thread is not inside llama.cpp's logging (a load's progress
+    // callback): when a fit waits, lets it run first, then goes on.
+    static void yieldToFit();
+
 private:
     bool counted_ = false;
     bool lengthy_ = false;
@@ -34,22 +43,28 @@ private:
 
 class LlamaAlone {
 public:
-    LlamaAlone(); // throws HearthError(internal) on a thread that holds a LlamaUse (it would wait for itself)
-    ~LlamaAlone();
+    // Waits until the fit may run. `cancelled`, when given, is read while it waits: once true, the wait
+    // ends with HearthError(aborted). Throws HearthError(internal) on a thread that holds a LlamaUse.
+    explicit LlamaAlone(const std::atomic<bool> * cancelled = nullptr);
+    ~LlamaAlone(); // puts the addon's logger back (a fit that threw midway leaves llama.cpp's wrapper)
     LlamaAlone(const LlamaAlone &) = delete;
     LlamaAlone & operator=(const LlamaAlone &) = delete;
 };
 
-// What the gate has seen, for tests: fits run, and log lines that reached the logger from a thread other
-// than the fit's while a fit ran (each one a use the gate failed to hold back: it must stay 0).
+// What the gate has seen, for tests: fits run, uses that waited for one, and log lines that reached the
+// logger from a thread other than the fit's while a fit ran (each a use the gate failed to hold back:
+// it must stay 0).
 struct LlamaGateStats {
     uint64_t fits = 0;
-    uint64_t waited = 0; // uses that had to wait for a fit
+    uint64_t waited = 0;
     uint64_t foreign_logs = 0;
 };
 LlamaGateStats llamaGateStats();
 
 // The addon's log callback calls this for every line (counts foreign_logs).
 void llamaGateNoteLog();
+
+// Installs the addon's log callback (addon.cpp); ~LlamaAlone calls it.
+void installLogger();
 
 } // namespace hearth

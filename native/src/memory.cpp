@@ -1,4 +1,5 @@
 #include "memory.h"
+#include "llama_gate.h"
 
 #include <map>
 #include <memory>

@@ -9,6 +9,7 @@
 #include "chat_render.h"
 #include "context.h"
 #include "fit.h"
+#include "llama_gate.h"
 #include "memory.h"
 #include "params.h"
 #include "common.h"
@@ -87,6 +88,7 @@ struct LoadState {
 static bool onLoadProgress(float p, void * user) {
     auto * st = static_cast<LoadState *>(user);
     progressHere(); // called on the loading thread
+    LlamaUse::yieldToFit(); // between tensors: a waiting fit runs now rather than after the whole load
     if (st->has_progress && (p - st->last >= 0.01f || p >= 1.0f)) {
         st->last = p;
         st->progress.NonBlockingCall([p](Napi::Env env, Napi::Function fn) { fn.Call({Napi::Number::New(env, p)}); });
@@ -148,7 +150,7 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
             bool fitted = false, fits = false;
             mparams.progress_callback = nullptr; // the fit's trial loads are not the load the user waits for
             if (fit_margin_mib >= 0) {
-                LlamaAlone alone;
+                LlamaAlone alone(&state->cancelled);
                 std::vector<size_t> margins(llama_max_devices(), (size_t) (fit_margin_mib * 1024 * 1024));
                 auto st = common_fit_params(path.c_str(), &mparams, &fit_cparams, split.data(), overrides.data(), margins.data(),
                                             std::min<uint32_t>(fit_cparams.n_ctx, 4096), nullptr, GGML_LOG_LEVEL_ERROR);
@@ -266,6 +268,7 @@ Napi::Value Model::Metadata(const Napi::CallbackInfo & info) {
 }
 
 Napi::Value Model::Tokenize(const Napi::CallbackInfo & info) {
+    LlamaUse use; // llama.cpp may log while it tokenizes (llama_gate.h)
     Napi::Env env = info.Env();
     std::shared_ptr<ModelHandle> h = requireHandle();
     if (info.Length() < 1 || !info[0].IsString()) throw makeError(env, codes::invalid_argument, "tokenize(text, opts?): text must be a string");
@@ -280,6 +283,7 @@ Napi::Value Model::Tokenize(const Napi::CallbackInfo & info) {
 }
 
 Napi::Value Model::Detokenize(const Napi::CallbackInfo & info) {
+    LlamaUse use; // llama.cpp may log while it tokenizes (llama_gate.h)
     Napi::Env env = info.Env();
     std::shared_ptr<ModelHandle> h = requireHandle();
     if (info.Length() < 1 || !(info[0].IsTypedArray() || info[0].IsArray())) throw makeError(env, codes::invalid_argument, "detokenize(tokens): tokens must be an array");

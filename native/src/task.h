@@ -19,6 +19,7 @@
 #include "common.h"
 #include "context.h"
 #include "errors.h"
+#include "llama_gate.h"
 #include "llama.h"
 #include "memory.h"
 #include "model.h"

@@ -6,7 +6,11 @@
  * call succeeds, and not one log line reached the logger from another thread while a fit ran (the
  * gate counts them: `stats().llamaGate.foreignLogs`).
  */
+import fs from 'fs';
+import os from 'os';
+import path from 'path';
 import { EngineClient } from '../../main/engine/client';
+import { inAddon } from '../helpers/addon';
 import { hostStats, makeEngine } from '../helpers/engine';
 import { TINY_BPE, TINY_EMBED, TINY_SPM } from '../helpers/models';
 
@@ -56,4 +60,41 @@ test('fits and estimates during generation, loads and unloads: all succeed, no o
   expect(after.fits - before.fits).toBe(24);
   expect(after.foreignLogs).toBe(0);
   expect(replies).toBeGreaterThanOrEqual(2);
+});
+
+test('a fit held back by a long decode never makes the JS thread wait: activities(), info() and abort() answer meanwhile', async () => {
+  // the test hook holds every decode until <dir>/release exists (as a long decode on a GPU would run);
+  // a separate process writes it after 4 s, so a JS thread stuck at the gate would still come back
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-gate-'));
+  try {
+    const r = await inAddon<{ answeredBeforeRelease: boolean; abort: string; estimated: boolean; genResult: string; gate: { fits: number; waited: number } }>(
+      `
+      const fs = require('fs'), path = require('path'), { spawn } = require('child_process');
+      const until = async (f) => { for (let i = 0; i < 500 && !f(); i++) await new Promise((r) => setTimeout(r, 20)); };
+      const model = await addon.loadModel(input.model, { gpuLayers: 0 }).promise;
+      const ctx = await addon.createContext(model, { contextSize: 512 });
+      const gen = ctx.generate(JSON.stringify({ prompt: 'hello there', maxTokens: 4, id: 7 }), () => {});
+      await until(() => fs.existsSync(path.join(input.dir, 'held')));
+      spawn('sh', ['-c', 'sleep 4; touch "$0"', path.join(input.dir, 'release')], { stdio: 'ignore' });
+      const estimate = addon.estimateMemory(input.model, { contextSize: 512 });
+      await new Promise((r) => setTimeout(r, 300)); // the fit now claims the gate, held back by the decode
+      addon.activities();
+      ctx.info();
+      const abort = ctx.abort(7);
+      const answeredBeforeRelease = !fs.existsSync(path.join(input.dir, 'release'));
+      const genResult = await gen.then((g) => g.stopReason, (e) => e.code);
+      const estimated = (await estimate).host.model > 0;
+      const gate = addon.llamaGate();
+      await ctx.dispose();
+      await model.dispose();
+      return { answeredBeforeRelease, abort, estimated, gate, genResult };`,
+      { model: TINY_SPM, dir },
+      60_000,
+      { HEARTH_TEST_HOOKS: '1', HEARTH_TEST_FAIL: `hold:${dir}` },
+    );
+    expect(r).toMatchObject({ answeredBeforeRelease: true, abort: 'running', estimated: true, genResult: 'aborted' });
+    expect(r.gate.fits).toBe(1);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -7,7 +7,8 @@ import { spawn } from 'child_process';
 import path from 'path';
 import { ADDON } from './engine';
 
-export function inAddon<T>(script: string, input: unknown = null, timeoutMs = 60_000): Promise<T> {
+/** `env`: added to the child's environment (e.g. the host's test hooks, read once per process by the addon). */
+export function inAddon<T>(script: string, input: unknown = null, timeoutMs = 60_000, env: NodeJS.ProcessEnv = {}): Promise<T> {
   const program = `
     const addon = require(${JSON.stringify(ADDON)});
     addon.init({ backendDir: ${JSON.stringify(path.dirname(ADDON))} });
@@ -24,7 +25,7 @@ export function inAddon<T>(script: string, input: unknown = null, timeoutMs = 60
       process.exit(0);
     });`;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-e', program], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['-e', program], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...env } });
     let out = '';
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.stdout.on('data', (d) => (out += d));
