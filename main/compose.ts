@@ -40,6 +40,7 @@ export function composeApp(opts: { paths: DataPaths; engine: EngineClient; appVe
     loadSettings: (modelPath) => store.modelSettings.get(modelPath),
     guardrail: () => ({ mode: store.settings.get('guardrail'), marginMiB: store.settings.get('fitMarginMiB') }),
     onState: (s) => services.emit('models.state', s),
+    onModels: (models) => services.emit('models.changed', { models }),
   });
   const views = new ChatViews(store);
   const chat = new ChatService({ store, engine, library, services, logger, views, usageRefreshMs: opts.usageRefreshMs });

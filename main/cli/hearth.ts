@@ -28,10 +28,11 @@ commands:
                                                 browser mode: the UI on a local URL; a --host
                                                 beyond loopback needs --allow-remote
 
-global options: --data-dir DIR (or HEARTH_DATA_DIR), --verbose`;
+global options: --data-dir DIR (or HEARTH_DATA_DIR), --verbose
+hearth --version (-v)                           Hearth's version and the llama.cpp commit of its engine`;
 
-const BOOLEANS = new Set(['json', 'verbose', 'help', 'allow-remote']);
-const ALIASES: Record<string, string> = { p: 'prompt', n: 'n-predict', h: 'help', t: 'threads', c: 'ctx' };
+const BOOLEANS = new Set(['json', 'verbose', 'help', 'version', 'allow-remote']);
+const ALIASES: Record<string, string> = { p: 'prompt', n: 'n-predict', h: 'help', v: 'version', t: 'threads', c: 'ctx' };
 const GLOBAL_FLAGS = ['data-dir', 'verbose', 'help'];
 /** the options each command takes, besides the global ones */
 const COMMAND_FLAGS: Record<string, string[]> = {
@@ -92,6 +93,7 @@ export async function main(argv: string[]): Promise<number> {
   const parsed = parseArgs(argv, BOOLEANS, ALIASES);
   const { positional, flags } = parsed;
   const [command, ...rest] = positional;
+  if (flags.version && !command) return printVersion();
   if (!command || flags.help) {
     process.stdout.write(USAGE + '\n');
     return command || flags.help ? 0 : 1;
@@ -229,8 +231,8 @@ export async function main(argv: string[]): Promise<number> {
           throw new UsageError(`--host ${host} is not a loopback address: add --allow-remote to serve Hearth to other machines (its token and your chats then travel unencrypted)`);
         }
         const paths = openDataDir(dataDir);
-        const pkg = JSON.parse(fs.readFileSync(path.join(projectRoot(), 'package.json'), 'utf8')) as { version: string };
-        const app = composeApp({ paths, engine, appVersion: pkg.version, logger });
+        const version = appVersion();
+        const app = composeApp({ paths, engine, appVersion: version, logger });
         const server = new BrowserServer({ services: app.services, host, port, rendererDir: path.join(projectRoot(), 'dist', 'renderer'), logger, allowRemote });
         try {
           await server.listen();
@@ -239,7 +241,7 @@ export async function main(argv: string[]): Promise<number> {
           throw listenError(e, host, port);
         }
         // the address without its token: the token never goes to a log
-        logger.info('browser mode started', { version: pkg.version, platform: process.platform, arch: process.arch, host, port: server.port });
+        logger.info('browser mode started', { version, platform: process.platform, arch: process.arch, host, port: server.port });
         engine.start().catch((e: Error) => process.stderr.write(`engine: ${e.message}\n`));
         process.stdout.write(`Hearth UI: ${server.url}\n`);
         if (server.remote) {
@@ -281,6 +283,23 @@ export function runCli(): void {
   process.on('uncaughtException', fail);
   process.on('unhandledRejection', fail);
   main(argv).then((code) => process.exit(code), fail);
+}
+
+/** Hearth's version (package.json). */
+function appVersion(): string {
+  return (JSON.parse(fs.readFileSync(path.join(projectRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+/** hearth --version: Hearth's version and the llama.cpp commit the addon was built from (asked of the engine host). */
+async function printVersion(): Promise<number> {
+  const engine = new EngineClient({ logger: silentLogger });
+  try {
+    const v = await engine.version();
+    process.stdout.write(`hearth ${appVersion()}\nllama.cpp ${v.llamaCommit}\n`);
+    return 0;
+  } finally {
+    await engine.close();
+  }
 }
 
 /** The data folder, made if missing; a folder that cannot be made is the user's to change. */

@@ -257,9 +257,9 @@ export const ERRORS = {
     layers: ['engine', 'ipc'],
   },
   engine_unavailable: {
-    meaning: 'the engine host keeps crashing (or its script is missing), so it is not restarted any more',
+    meaning: 'the engine host keeps crashing (more starts after a crash within a minute than the supervisor allows), so it is not restarted until that minute has passed; or its script is missing',
     userFixable: false,
-    hint: 'The engine keeps stopping, so Hearth stopped restarting it — restart Hearth or pick a smaller model.',
+    hint: 'The engine keeps stopping, so Hearth waits a minute before starting it again — try again then, or pick a smaller model. Settings → About → Logs says why it stopped.',
     layers: ['engine', 'ipc'],
   },
   engine_closed: {

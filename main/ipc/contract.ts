@@ -330,6 +330,8 @@ export const events = {
   'threads.changed': z.object({ thread: ThreadDTO }),
   'threads.deleted': z.object({ id: Id }),
   'models.state': ModelState,
+  /** the models of <data>/models changed (one added, removed, renamed or resized): the whole list, as models.list answers it */
+  'models.changed': z.object({ models: z.array(ModelDTO) }),
   /** an item of the desktop app's menu was chosen that the page carries out (Help → Keyboard Shortcuts) */
   'app.menu': z.object({ item: z.enum(['shortcuts']) }),
   /** something the user should know that no request of the page answers (the desktop app: a link that could not be opened) */

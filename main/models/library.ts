@@ -32,6 +32,8 @@ export interface LibraryDeps {
   /** the guardrail setting and the margin kept free on GPUs */
   guardrail: () => { mode: 'off' | 'warn' | 'strict'; marginMiB: number };
   onState: (s: ModelState) => void;
+  /** told the models of <data>/models whenever they change (the folder is followed: main/models/listing.ts) */
+  onModels?: (models: ModelDTO[]) => void;
   /** the walk's bounds (default MODEL_WALK_LIMITS) */
   walkLimits?: WalkLimits;
 }
@@ -67,6 +69,8 @@ export class ModelLibrary {
     this.folder = new ModelFolder(deps.modelsDir, {
       limits: deps.walkLimits,
       onTruncated: (t) => (t ? deps.logger.warn(truncationNotice(t)) : deps.logger.info('models folder: listed in full again')),
+      onModels: deps.onModels,
+      onFollowError: (e) => deps.logger.warn(`models folder: could not follow its changes: ${e.message}`),
     });
     // the engine dropped the chat model (its native work hung, the engine restarted without it): say so
     deps.engine.onModelLost((modelId, error) => {

@@ -33,6 +33,13 @@ const STAT_BATCH = 32;
  * timestamp tick (FAT keeps 2 s, HFS+ 1 s): it counts as changed until a later walk reads it settled.
  */
 const RACY_MS = 2000;
+/** Followed folder (ModelFolderOptions.onModels): changes seen by fs.watch are listed once this long after the last one. */
+const FOLLOW_DEBOUNCE_MS = 300;
+/**
+ * Followed folder: how often the listing is checked anyway (the cheap staleness check: one stat per
+ * listed folder), for what fs.watch does not see (subfolders on Linux, a watch that failed).
+ */
+const FOLLOW_CHECK_MS = 5000;
 
 /** What lstat says of a path: a different value means another file (or link) now stands there. */
 interface Identity {
@@ -191,6 +198,14 @@ export interface ModelFolderOptions {
   limits?: WalkLimits;
   /** told after every walk whose truncation differs from the previous walk's (null: nothing left out any more) */
   onTruncated?: (t: Truncation | null) => void;
+  /**
+   * Follows the folder from construction on: told the models after every walk whose models (paths,
+   * names, sizes) differ from the previous walk's. Changes seen by fs.watch are listed after
+   * FOLLOW_DEBOUNCE_MS; the listing is also checked every FOLLOW_CHECK_MS. Never told from a walk of a closed folder.
+   */
+  onModels?: (models: ModelDTO[]) => void;
+  /** told when following failed (a check or walk threw, or onModels did); the folder is followed on */
+  onFollowError?: (e: Error) => void;
 }
 
 /** The cached, self-refreshing listing of one models folder. */
@@ -204,11 +219,21 @@ export class ModelFolder {
   private walkCount = 0;
   private closed = false;
   private reported: string = JSON.stringify(null);
+  /** the models of the last walk, as onModels was told them */
+  private reportedModels: string | undefined;
+  private debounce: NodeJS.Timeout | undefined;
+  private checker: NodeJS.Timeout | undefined;
 
   constructor(
     readonly dir: string,
     private readonly opts: ModelFolderOptions = {},
-  ) {}
+  ) {
+    if (opts.onModels) {
+      this.watch();
+      this.checker = setInterval(() => this.follow(), FOLLOW_CHECK_MS);
+      this.checker.unref();
+    }
+  }
 
   /** Walks done so far (a check that found nothing changed is not one). */
   get walks(): number {
@@ -233,6 +258,8 @@ export class ModelFolder {
 
   close(): void {
     this.closed = true;
+    clearTimeout(this.debounce);
+    clearInterval(this.checker);
     this.watcher?.close();
     this.watcher = undefined;
   }
@@ -278,7 +305,32 @@ export class ModelFolder {
       this.reported = report;
       this.opts.onTruncated?.(l.truncated);
     }
+    const models = JSON.stringify(l.models);
+    if (this.opts.onModels && !this.closed && models !== this.reportedModels) {
+      this.reportedModels = models;
+      try {
+        this.opts.onModels(l.models);
+      } catch (e) {
+        this.opts.onFollowError?.(e as Error);
+      }
+    }
     return l;
+  }
+
+  /** A followed folder's listing brought up to date (the watch set up again if it had failed); never throws. */
+  private follow(): void {
+    if (this.closed) return;
+    this.watch();
+    this.listing().catch((e: Error) => this.opts.onFollowError?.(e));
+  }
+
+  /** fs.watch saw a change: a followed folder is listed once the changes settle. */
+  private changed(): void {
+    this.dirty = true;
+    if (!this.opts.onModels || this.closed) return;
+    clearTimeout(this.debounce);
+    this.debounce = setTimeout(() => this.follow(), FOLLOW_DEBOUNCE_MS);
+    this.debounce.unref();
   }
 
   /**
@@ -290,11 +342,12 @@ export class ModelFolder {
     if (this.watcher || this.closed) return;
     try {
       const recursive = process.platform === 'darwin' || process.platform === 'win32';
-      const w = fs.watch(this.dir, { persistent: false, recursive }, () => (this.dirty = true));
+      const w = fs.watch(this.dir, { persistent: false, recursive }, () => this.changed());
+      // (the folder removed, a watch error): dropped, set up again by the next walk or check
       w.on('error', () => {
         w.close();
         if (this.watcher === w) this.watcher = undefined;
-        this.dirty = true;
+        this.changed();
       });
       this.watcher = w;
     } catch {

@@ -57,6 +57,16 @@ test('errors exit 1 with one line on stderr, never a signal', () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
+test('hearth --version and -v print the version and the llama.cpp commit of the addon, exit 0', () => {
+  const pkg = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
+  const devices = JSON.parse(hearth(['devices', '--json']).stdout) as { llamaCommit: string };
+  expect(devices.llamaCommit).toMatch(/\S/);
+  for (const flag of ['--version', '-v']) {
+    const r = hearth([flag]);
+    expect({ status: r.status, stdout: r.stdout, stderr: r.stderr }).toEqual({ status: 0, stdout: `hearth ${pkg.version}\nllama.cpp ${devices.llamaCommit}\n`, stderr: '' });
+  }
+});
+
 /** A failed run: exit 1, exactly one line on stderr (matching `line`), no stack trace. */
 function expectOneLine(r: ReturnType<typeof hearth>, line: RegExp): void {
   expect(r.signal).toBeNull();

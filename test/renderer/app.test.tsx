@@ -193,7 +193,7 @@ describe('app', () => {
     fireEvent.change(select, { target: { value: '/m/broken.gguf' } });
     const dismiss = await screen.findByRole('button', { name: 'Dismiss model error' });
     const alert = dismiss.closest('[role="alert"]')!;
-    expect(alert.textContent).toBe('This model file cannot be read — it may be incomplete or not a GGUF model. Pick another one.');
+    expect(alert.textContent).toBe('broken.gguf: This model file cannot be read — it may be incomplete or not a GGUF model. Pick another one.');
     expect(alert.closest('header')).toBeNull(); // below the header, across the page: not squeezed into it
     expect([alert.getAttribute('title'), alert.querySelector('p')!.getAttribute('title')]).toEqual([null, null]);
     fireEvent.click(dismiss);

@@ -6,7 +6,7 @@
 import type { EventOf } from '../../../main/ipc/contract';
 import { onEvent } from './bridge';
 import { messageDone, piecesApplied, Piece } from '../features/chat/chatSlice';
-import { modelStateReceived } from '../features/models/modelsSlice';
+import { modelListReceived, modelStateReceived } from '../features/models/modelsSlice';
 import { threadRemoved, threadUpserted } from '../features/threads/threadsSlice';
 import type { AppDispatch } from './store';
 import { openDialog, toastAdded } from './uiSlice';
@@ -76,6 +76,8 @@ export function startEvents(dispatch: AppDispatch, schedule?: FrameScheduler): (
     onEvent('threads.changed', (p) => dispatch(threadUpserted(p.thread))),
     onEvent('threads.deleted', (p) => dispatch(threadRemoved(p.id))),
     onEvent('models.state', (p) => dispatch(modelStateReceived(p))),
+    // the models folder changed (a model added or removed while the page is open)
+    onEvent('models.changed', (p) => dispatch(modelListReceived(p.models))),
     // the desktop app's Help → Keyboard Shortcuts
     onEvent('app.menu', (p) => p.item === 'shortcuts' && dispatch(openDialog('help'))),
     // what main tells the user outside any request (a link the desktop app could not open)

@@ -86,9 +86,10 @@ export function ModelPicker() {
 }
 
 /**
- * The model's error (a failed load or unload, or main's: the engine dropped the model), under the
- * header across the whole width: the full text wraps (nothing is cut to a tooltip), in a live region,
- * until it is dismissed or the next load.
+ * The model's error (a failed load or unload, or main's: the engine dropped the model), naming the
+ * model's file, under the header across the whole width: the full text wraps (nothing is cut to a
+ * tooltip), in a live region, until it is dismissed or no longer applies (another load starts, a model
+ * loads, the model leaves the models folder).
  */
 export function ModelError() {
   const dispatch = useAppDispatch();

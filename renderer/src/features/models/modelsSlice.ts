@@ -10,8 +10,10 @@ export interface ModelsState {
   list: ModelDTO[];
   listStatus: 'idle' | 'loading' | 'ready' | 'error';
   state: ModelState;
-  /** an error from models.load / models.unload, in words */
-  error: string | null;
+  /** an error from models.load / models.unload, in words, and the model it is about */
+  error: { path: string | null; text: string } | null;
+  /** the model main's error (state.error) is about: the one loading or loaded when main reported it */
+  stateErrorPath: string | null;
   /** main's model error (state.error) the user dismissed: hidden until main reports another */
   dismissedStateError: string | null;
   /** the guardrail ("warn") asks before a load that may not fit: which model, and main's words */
@@ -23,14 +25,33 @@ const initialState: ModelsState = {
   listStatus: 'idle',
   state: { loaded: null, loading: null, error: null },
   error: null,
+  stateErrorPath: null,
   dismissedStateError: null,
   confirm: null,
 };
 
-/** main's model state arrived: a dismissed error of main's stays hidden only while main still reports it. */
+/**
+ * main's model state arrived. A dismissed error of main's stays hidden only while main still reports
+ * it. A failed load's or unload's error goes once it no longer applies: another model is loading, or a
+ * model finished loading (another one, or this one after all).
+ */
 function stateReceived(s: ModelsState, state: ModelState): void {
+  const before = s.state;
+  if (state.error && state.error !== before.error) s.stateErrorPath = before.loading?.path ?? before.loaded?.path ?? null;
+  if (!state.error) s.stateErrorPath = null;
+  if (s.error) {
+    const otherLoading = state.loading !== null && state.loading.path !== s.error.path;
+    const newlyLoaded = state.loaded !== null && state.loaded.path !== before.loaded?.path;
+    if (otherLoading || newlyLoaded) s.error = null;
+  }
   s.state = state;
   if (state.error !== s.dismissedStateError) s.dismissedStateError = null;
+}
+
+/** An error about a model, naming its file: "tiny.gguf: …". */
+function aboutModel(path: string | null, text: string): string {
+  const file = path?.split(/[\\/]/).pop();
+  return file ? `${file}: ${text}` : text;
 }
 
 /** A load: the path, or the path with force (the user said "Load anyway" to the guardrail). */
@@ -78,6 +99,13 @@ const modelsSlice = createSlice({
     modelStateReceived(state, a: PayloadAction<ModelState>) {
       stateReceived(state, a.payload);
     },
+    /** main's models.changed: the models folder changed; an error about a model no longer there goes with it */
+    modelListReceived(state, a: PayloadAction<ModelDTO[]>) {
+      state.list = a.payload;
+      state.listStatus = 'ready';
+      const there = (p: string | null) => p === null || a.payload.some((m) => m.path === p);
+      if (state.error && !there(state.error.path)) state.error = null;
+    },
     /** "Dismiss" on the model error under the header */
     modelErrorDismissed(state) {
       state.error = null;
@@ -120,7 +148,7 @@ const modelsSlice = createSlice({
           s.confirm = { path, message: a.payload.message };
           return;
         }
-        s.error = a.payload ? describeError(a.payload) : a.error.message ?? 'Could not load the model.';
+        s.error = { path, text: a.payload ? describeError(a.payload) : a.error.message ?? 'Could not load the model.' };
       })
       .addCase(unloadModel.pending, (s) => {
         s.error = null;
@@ -129,19 +157,22 @@ const modelsSlice = createSlice({
         stateReceived(s, a.payload);
       })
       .addCase(unloadModel.rejected, (s, a) => {
-        s.error = a.payload ? describeError(a.payload) : 'Could not unload the model.';
+        s.error = { path: s.state.loaded?.path ?? null, text: a.payload ? describeError(a.payload) : 'Could not unload the model.' };
       });
   },
 });
 
-export const { modelStateReceived, loadConfirmDismissed, modelErrorDismissed } = modelsSlice.actions;
+export const { modelStateReceived, modelListReceived, loadConfirmDismissed, modelErrorDismissed } = modelsSlice.actions;
 export default modelsSlice.reducer;
 
 export const selectModels = (s: RootState) => s.models.list;
 export const selectModelState = (s: RootState) => s.models.state;
-/** The model error to show: the last failed load or unload, else main's (unless dismissed). */
-export const selectModelError = (s: RootState): string | null =>
-  s.models.error ?? (s.models.state.error !== s.models.dismissedStateError ? s.models.state.error : null);
+/** The model error to show, naming the model's file: the last failed load or unload, else main's (unless dismissed). */
+export function selectModelError(s: RootState): string | null {
+  const m = s.models;
+  if (m.error) return aboutModel(m.error.path, m.error.text);
+  return m.state.error !== null && m.state.error !== m.dismissedStateError ? aboutModel(m.stateErrorPath, m.state.error) : null;
+}
 
 /**
  * The model a new chat should use without asking: the loaded (or loading) one, else the default
