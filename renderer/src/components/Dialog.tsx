@@ -1,15 +1,49 @@
-/** A modal dialog: role=dialog with its title as name, Escape or the Close button closes it, focus stays inside. */
-import { KeyboardEvent, ReactNode, useEffect, useId, useRef } from 'react';
+/**
+ * A modal dialog: role=dialog with its title as name, Escape or the Close button closes it, focus
+ * stays inside. A form in it holding unsaved edits (./unsaved.ts) makes closing, and whatever else
+ * goes through the guard, ask "Discard changes?" first (Discard / Keep editing).
+ */
+import { KeyboardEvent, ReactNode, useEffect, useId, useMemo, useRef, useState } from 'react';
 import { Icon } from './Icon';
+import { DiscardGuard, DiscardGuardContext } from './unsaved';
 
 const FOCUSABLE = 'button:not([disabled]), [href], input:not([disabled]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
 
 export function Dialog(props: { title: string; onClose: () => void; children: ReactNode; className?: string; wide?: boolean }) {
   const { title, onClose, children } = props;
   const titleId = useId();
+  const askId = useId();
   const ref = useRef<HTMLDivElement>(null);
+  const askRef = useRef<HTMLDivElement>(null);
   const onCloseRef = useRef(onClose);
   onCloseRef.current = onClose;
+  /** forms holding edits → how each drops them */
+  const dirty = useRef(new Map<string, () => void>());
+  /** the action waiting for the user's answer, and where focus was when it was asked */
+  const [asking, setAsking] = useState<{ then: () => void; from: HTMLElement | null } | null>(null);
+
+  const guard = useMemo<DiscardGuard>(
+    () => ({
+      setDirty: (id, discard) => (discard ? dirty.current.set(id, discard) : dirty.current.delete(id)),
+      confirm: (then) => (dirty.current.size ? setAsking({ then, from: document.activeElement as HTMLElement | null }) : then()),
+    }),
+    [],
+  );
+  const close = () => guard.confirm(() => onCloseRef.current());
+  const keepEditing = () => {
+    const from = asking?.from;
+    setAsking(null);
+    if (from?.isConnected) from.focus();
+    else ref.current?.focus();
+  };
+  const discard = () => {
+    const then = asking?.then;
+    for (const drop of [...dirty.current.values()]) drop();
+    dirty.current.clear();
+    setAsking(null);
+    ref.current?.focus(); // the asking box goes away: focus stays in the dialog until `then` moves it
+    then?.();
+  };
 
   useEffect(() => {
     const previous = document.activeElement as HTMLElement | null;
@@ -18,29 +52,37 @@ export function Dialog(props: { title: string; onClose: () => void; children: Re
     (first ?? el)?.focus();
     return () => previous?.focus?.();
   }, []);
+  useEffect(() => {
+    if (asking) askRef.current?.querySelector<HTMLElement>('[data-keep]')?.focus();
+  }, [asking]);
+
+  // while asking, the rest of the dialog takes no focus or clicks (React 18 knows no `inert` prop: "" sets it)
+  const inert = (asking ? { inert: '' } : {}) as Record<string, string>;
 
   const onKeyDown = (e: KeyboardEvent<HTMLDivElement>) => {
     if (e.key === 'Escape') {
       e.stopPropagation();
-      onCloseRef.current();
+      if (asking) keepEditing();
+      else close();
       return;
     }
-    if (e.key !== 'Tab' || !ref.current) return;
-    const items = [...ref.current.querySelectorAll<HTMLElement>(FOCUSABLE)];
+    const box = asking ? askRef.current : ref.current;
+    if (e.key !== 'Tab' || !box) return;
+    const items = [...box.querySelectorAll<HTMLElement>(FOCUSABLE)];
     if (!items.length) return;
     const first = items[0];
     const last = items[items.length - 1];
-    if (e.shiftKey && document.activeElement === first) {
+    if (e.shiftKey && (document.activeElement === first || !box.contains(document.activeElement))) {
       e.preventDefault();
       last.focus();
-    } else if (!e.shiftKey && document.activeElement === last) {
+    } else if (!e.shiftKey && (document.activeElement === last || !box.contains(document.activeElement))) {
       e.preventDefault();
       first.focus();
     }
   };
 
   return (
-    <div className="overlay" onMouseDown={(e) => e.target === e.currentTarget && onClose()}>
+    <div className="overlay" onMouseDown={(e) => e.target === e.currentTarget && !asking && close()}>
       <div
         ref={ref}
         role="dialog"
@@ -50,13 +92,33 @@ export function Dialog(props: { title: string; onClose: () => void; children: Re
         className={`dialog${props.wide ? ' dialog-wide' : ''}${props.className ? ` ${props.className}` : ''}`}
         onKeyDown={onKeyDown}
       >
-        <div className="dialog-head">
+        <div className="dialog-head" {...inert}>
           <h2 id={titleId}>{title}</h2>
-          <button type="button" className="icon-button" aria-label="Close" onClick={onClose}>
+          <button type="button" className="icon-button" aria-label="Close" onClick={close}>
             <Icon name="close" />
           </button>
         </div>
-        <div className="dialog-body">{children}</div>
+        <DiscardGuardContext.Provider value={guard}>
+          <div className="dialog-body" {...inert}>
+            {children}
+          </div>
+        </DiscardGuardContext.Provider>
+        {asking && (
+          <div className="discard-backdrop">
+            <div ref={askRef} role="alertdialog" aria-modal="true" aria-labelledby={`${askId}-t`} aria-describedby={`${askId}-d`} className="discard-ask">
+              <h3 id={`${askId}-t`}>Discard changes?</h3>
+              <p id={`${askId}-d`}>What you changed here is not saved yet.</p>
+              <div className="form-actions">
+                <button type="button" className="button" data-keep onClick={keepEditing}>
+                  Keep editing
+                </button>
+                <button type="button" className="button danger" onClick={discard}>
+                  Discard
+                </button>
+              </div>
+            </div>
+          </div>
+        )}
       </div>
     </div>
   );

@@ -1,5 +1,5 @@
 /** Assistants: the list, and a form to create or edit one (instructions, model, sampling defaults). */
-import { FormEvent, useEffect, useState } from 'react';
+import { FormEvent, useState } from 'react';
 import type { AssistantDTO } from '../../../../main/ipc/contract';
 import { describeError } from '../../app/errors';
 import { formatBytes, modelLabel } from '../../app/format';
@@ -7,6 +7,7 @@ import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { closeDialog } from '../../app/uiSlice';
 import { Dialog } from '../../components/Dialog';
 import { Icon } from '../../components/Icon';
+import { useDiscardGuard, useUnsavedChanges } from '../../components/unsaved';
 import { openThread } from '../chat/chatSlice';
 import { parseSampling, SamplingFields, samplingToStrings } from '../settings/SamplingFields';
 import { assistantPicked, createAssistant, deleteAssistant, selectAssistants, updateAssistant } from './assistantsSlice';
@@ -33,10 +34,16 @@ function AssistantForm({ assistant, onSaved }: { assistant: AssistantDTO | null;
   const [d, setD] = useState(() => toDraft(assistant));
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
-  useEffect(() => {
+  // another assistant (or the saved copy of this one): the form starts again from it, in the same
+  // render, so that no render compares the old draft with the new assistant (it would look edited)
+  const [shown, setShown] = useState(assistant);
+  if (shown !== assistant) {
+    setShown(assistant);
     setD(toDraft(assistant));
     setError(null);
-  }, [assistant]);
+  }
+  useUnsavedChanges(JSON.stringify(d) !== JSON.stringify(toDraft(assistant)));
+  const guard = useDiscardGuard();
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
@@ -61,9 +68,11 @@ function AssistantForm({ assistant, onSaved }: { assistant: AssistantDTO | null;
 
   const useForNewChat = () => {
     if (!assistant) return;
-    dispatch(assistantPicked(assistant.id));
-    dispatch(openThread(null));
-    dispatch(closeDialog());
+    guard(() => {
+      dispatch(assistantPicked(assistant.id));
+      dispatch(openThread(null));
+      dispatch(closeDialog());
+    });
   };
 
   const knownModel = !d.modelPath || models.some((m) => m.path === d.modelPath);
@@ -123,31 +132,40 @@ function AssistantForm({ assistant, onSaved }: { assistant: AssistantDTO | null;
   );
 }
 
-export function AssistantsDialog() {
-  const dispatch = useAppDispatch();
+/** The list and the form; picking another assistant (or a new one) asks first when the form holds unsaved edits. */
+function AssistantsBody() {
   const assistants = useAppSelector(selectAssistants);
+  const guard = useDiscardGuard();
   const [selectedId, setSelectedId] = useState<string | null>(() => assistants[0]?.id ?? null);
   const selected = assistants.find((a) => a.id === selectedId) ?? null;
+  const pick = (id: string | null) => id !== selectedId && guard(() => setSelectedId(id));
+  return (
+    <div className="assistants">
+      <div className="assistant-list">
+        <ul aria-label="Assistant list">
+          {assistants.map((a) => (
+            <li key={a.id}>
+              <button type="button" className={`list-button${a.id === selectedId ? ' selected' : ''}`} aria-current={a.id === selectedId ? 'true' : undefined} onClick={() => pick(a.id)}>
+                <span aria-hidden="true">{a.emoji}</span> {a.name}
+                {a.isDefault && <span className="badge">default</span>}
+              </button>
+            </li>
+          ))}
+        </ul>
+        <button type="button" className="button full" onClick={() => pick(null)}>
+          <Icon name="plus" size={15} /> New assistant
+        </button>
+      </div>
+      <AssistantForm assistant={selected} onSaved={(a) => setSelectedId(a.id)} />
+    </div>
+  );
+}
+
+export function AssistantsDialog() {
+  const dispatch = useAppDispatch();
   return (
     <Dialog title="Assistants" onClose={() => dispatch(closeDialog())} wide>
-      <div className="assistants">
-        <div className="assistant-list">
-          <ul aria-label="Assistant list">
-            {assistants.map((a) => (
-              <li key={a.id}>
-                <button type="button" className={`list-button${a.id === selectedId ? ' selected' : ''}`} aria-current={a.id === selectedId ? 'true' : undefined} onClick={() => setSelectedId(a.id)}>
-                  <span aria-hidden="true">{a.emoji}</span> {a.name}
-                  {a.isDefault && <span className="badge">default</span>}
-                </button>
-              </li>
-            ))}
-          </ul>
-          <button type="button" className="button full" onClick={() => setSelectedId(null)}>
-            <Icon name="plus" size={15} /> New assistant
-          </button>
-        </div>
-        <AssistantForm assistant={selected} onSaved={(a) => setSelectedId(a.id)} />
-      </div>
+      <AssistantsBody />
     </Dialog>
   );
 }

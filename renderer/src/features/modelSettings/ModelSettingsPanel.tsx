@@ -7,12 +7,13 @@
  */
 import { useMemo } from 'react';
 import { formatInt, modelLabel } from '../../app/format';
+import { useDiscardGuard, useUnsavedChanges } from '../../components/unsaved';
 import { useAppDispatch, useAppSelector, useViewShown } from '../../app/hooks';
 import { selectModels, selectModelState } from '../models/modelsSlice';
 import { selectAppInfo, selectSettings } from '../settings/settingsSlice';
 import { GuardrailSettings } from './GuardrailSettings';
 import { LoadFields } from './LoadFields';
-import { changedSettings, LoadForm, maxGpuLayers, parseForm, reloadRequired, SettingKey } from './loadForm';
+import { changedSettings, formFromView, LoadForm, maxGpuLayers, parseForm, reloadRequired, SettingKey } from './loadForm';
 import { MemoryBars } from './MemoryBars';
 import {
   draftChanged,
@@ -40,6 +41,11 @@ export function ModelSettingsPanel() {
   const parsed = useMemo(() => (draft ? parseForm(draft) : null), [draft]);
   const margin = settings?.fitMarginMiB;
 
+  // edits: the draft differs from the saved settings' form (Undo, and Discard, bring it back)
+  const edited = useMemo(() => !!view && !!draft && view.path === path && JSON.stringify(draft) !== JSON.stringify(formFromView(view)), [view, draft, path]);
+  useUnsavedChanges(edited, () => dispatch(draftReverted()));
+  const guard = useDiscardGuard();
+
   const modelOptions = useMemo(() => {
     const list = models.map((m) => ({ path: m.path, name: modelLabel(m.name) }));
     if (path && !list.some((m) => m.path === path)) list.unshift({ path, name: modelLabel(path) });
@@ -53,7 +59,10 @@ export function ModelSettingsPanel() {
   const picker = (
     <div className="field model-choice">
       <label htmlFor="ms-model">Model to set up</label>
-      <select id="ms-model" value={path} onChange={(e) => dispatch(modelSettingsPathChosen(e.target.value))}>
+      <select id="ms-model" value={path} onChange={(e) => {
+          const next = e.target.value;
+          guard(() => dispatch(modelSettingsPathChosen(next)));
+        }}>
         {modelOptions.map((m) => (
           <option key={m.path} value={m.path}>
             {m.name}
@@ -88,11 +97,19 @@ export function ModelSettingsPanel() {
   const trained = view.trainedContext;
   const chosen = draft.gpuMode === 'auto' && estimate.data ? estimate.data.gpuLayers : null;
 
+  // the actions are off with aria-disabled, not disabled: a button that is pressed and then turns
+  // off keeps the focus (a disabled one drops it to the page)
+  const canReset = !ms.saving;
+  const canSave = !ms.saving && !!parsed?.ok && changedCount > 0;
+  const canLoad = !ms.saving && !!parsed?.ok;
   const onSave = () => {
-    if (parsed?.ok && changedCount > 0) void dispatch(saveModelSettings({ path, settings: changes }));
+    if (canSave) void dispatch(saveModelSettings({ path, settings: changes }));
+  };
+  const onReset = () => {
+    if (canReset) void dispatch(resetModelSettings(path));
   };
   const onSaveAndLoad = () => {
-    if (parsed?.ok) void dispatch(saveAndLoad({ path, settings: changes }));
+    if (canLoad) void dispatch(saveAndLoad({ path, settings: changes }));
   };
 
   return (
@@ -142,13 +159,13 @@ export function ModelSettingsPanel() {
                   </button>
                 )}
               </span>
-              <button type="button" className="button ghost" disabled={ms.saving} onClick={() => void dispatch(resetModelSettings(path))}>
+              <button type="button" className="button ghost" aria-disabled={!canReset} onClick={onReset}>
                 Reset to defaults
               </button>
-              <button type="submit" className="button" disabled={ms.saving || !parsed?.ok || changedCount === 0}>
+              <button type="submit" className="button" aria-disabled={!canSave}>
                 Save
               </button>
-              <button type="button" className="button primary" disabled={ms.saving || !parsed?.ok} onClick={onSaveAndLoad}>
+              <button type="button" className="button primary" aria-disabled={!canLoad} onClick={onSaveAndLoad}>
                 {isLoaded ? 'Save and reload' : 'Save and load'}
               </button>
             </div>

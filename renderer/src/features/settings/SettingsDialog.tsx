@@ -1,8 +1,9 @@
 /** Settings: appearance, chat defaults (sampling), models (load settings, guardrail), hardware, data folder, about. */
-import { KeyboardEvent, useEffect, useState } from 'react';
+import { KeyboardEvent, useState } from 'react';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { closeDialog, setSettingsSection, SettingsSection } from '../../app/uiSlice';
 import { Dialog } from '../../components/Dialog';
+import { useDiscardGuard, useUnsavedChanges } from '../../components/unsaved';
 import { HardwarePanel } from '../hardware/HardwarePanel';
 import { ModelSettingsPanel } from '../modelSettings/ModelSettingsPanel';
 import { About } from './About';
@@ -53,8 +54,14 @@ function ChatDefaults() {
   const [error, setError] = useState<string | null>(null);
   // the form follows the saved defaults when their values change, not each time the settings object is
   // fetched again (another setting saved, e.g. the model for new chats): that would drop what was typed
+  // (in the same render, so that no render compares what was typed with newly saved defaults)
   const saved = JSON.stringify(settings?.chatDefaults ?? null);
-  useEffect(() => setValues(samplingToStrings(settings?.chatDefaults)), [saved]); // eslint-disable-line react-hooks/exhaustive-deps
+  const [shown, setShown] = useState(saved);
+  if (shown !== saved) {
+    setShown(saved);
+    setValues(samplingToStrings(settings?.chatDefaults));
+  }
+  useUnsavedChanges(JSON.stringify(values) !== JSON.stringify(samplingToStrings(settings?.chatDefaults)));
 
   const save = async () => {
     const parsed = parseSampling(values);
@@ -112,9 +119,18 @@ function DataFolder() {
   );
 }
 
-export function SettingsDialog() {
+/** The tabs and the shown section; switching tab asks first when the section holds unsaved edits. */
+function SettingsBody() {
   const dispatch = useAppDispatch();
   const section = useAppSelector((s) => s.ui.settingsSection);
+  const guard = useDiscardGuard();
+  const show = (id: SettingsSection, focus = false) => {
+    if (id === section) return;
+    guard(() => {
+      dispatch(setSettingsSection(id));
+      if (focus) document.getElementById(`settings-tab-${id}`)?.focus();
+    });
+  };
   const onTabKey = (e: KeyboardEvent<HTMLDivElement>) => {
     const i = SECTIONS.findIndex((s) => s.id === section);
     let next = -1;
@@ -124,44 +140,51 @@ export function SettingsDialog() {
     else if (e.key === 'End') next = SECTIONS.length - 1;
     if (next < 0) return;
     e.preventDefault();
-    dispatch(setSettingsSection(SECTIONS[next].id));
-    document.getElementById(`settings-tab-${SECTIONS[next].id}`)?.focus();
+    show(SECTIONS[next].id, true);
   };
   return (
-    <Dialog title="Settings" onClose={() => dispatch(closeDialog())} wide className={section === 'models' || section === 'hardware' ? 'dialog-xwide' : undefined}>
-      <div className="settings">
-        <div role="tablist" aria-label="Settings sections" aria-orientation="vertical" className="tabs" onKeyDown={onTabKey}>
-          {SECTIONS.map((s) => (
-            <button
-              key={s.id}
-              type="button"
-              role="tab"
-              id={`settings-tab-${s.id}`}
-              aria-selected={section === s.id}
-              aria-controls={`settings-panel-${s.id}`}
-              tabIndex={section === s.id ? 0 : -1}
-              data-autofocus={section === s.id ? true : undefined}
-              onClick={() => dispatch(setSettingsSection(s.id))}
-            >
-              {s.label}
-            </button>
-          ))}
-        </div>
-        <div role="tabpanel" id={`settings-panel-${section}`} aria-labelledby={`settings-tab-${section}`} className="tabpanel">
-          <h3>{SECTIONS.find((s) => s.id === section)?.label}</h3>
-          {section === 'appearance' && <Appearance />}
-          {section === 'chat' && (
-            <div className="stack">
-              <ChatBehaviour />
-              <ChatDefaults />
-            </div>
-          )}
-          {section === 'models' && <ModelSettingsPanel />}
-          {section === 'hardware' && <HardwarePanel />}
-          {section === 'data' && <DataFolder />}
-          {section === 'about' && <About />}
-        </div>
+    <div className="settings">
+      <div role="tablist" aria-label="Settings sections" aria-orientation="vertical" className="tabs" onKeyDown={onTabKey}>
+        {SECTIONS.map((s) => (
+          <button
+            key={s.id}
+            type="button"
+            role="tab"
+            id={`settings-tab-${s.id}`}
+            aria-selected={section === s.id}
+            aria-controls={`settings-panel-${s.id}`}
+            tabIndex={section === s.id ? 0 : -1}
+            data-autofocus={section === s.id ? true : undefined}
+            onClick={() => show(s.id)}
+          >
+            {s.label}
+          </button>
+        ))}
       </div>
+      <div role="tabpanel" id={`settings-panel-${section}`} aria-labelledby={`settings-tab-${section}`} className="tabpanel">
+        <h3>{SECTIONS.find((s) => s.id === section)?.label}</h3>
+        {section === 'appearance' && <Appearance />}
+        {section === 'chat' && (
+          <div className="stack">
+            <ChatBehaviour />
+            <ChatDefaults />
+          </div>
+        )}
+        {section === 'models' && <ModelSettingsPanel />}
+        {section === 'hardware' && <HardwarePanel />}
+        {section === 'data' && <DataFolder />}
+        {section === 'about' && <About />}
+      </div>
+    </div>
+  );
+}
+
+export function SettingsDialog() {
+  const dispatch = useAppDispatch();
+  const section = useAppSelector((s) => s.ui.settingsSection);
+  return (
+    <Dialog title="Settings" onClose={() => dispatch(closeDialog())} wide className={section === 'models' || section === 'hardware' ? 'dialog-xwide' : undefined}>
+      <SettingsBody />
     </Dialog>
   );
 }
