@@ -333,7 +333,7 @@ test('delete a chat, undo, delete again: it is gone, and so are its messages', a
   const other = chatItems().nth(1);
   await other.getByRole('button', { name: /^Delete / }).click();
   await until('the chat to leave the list', async () => (await chatItems().count()) === 1);
-  const toasts = page.getByRole('status').filter({ hasText: 'Chat deleted' });
+  const toasts = page.getByRole('status').filter({ hasText: `Deleted “${otherTitle}”` });
   await toasts.getByRole('button', { name: 'Undo' }).click();
   await until('the chat to come back', async () => (await chatItems().count()) === 2);
   await expect(chatItems().nth(1).getByRole('link').textContent()).resolves.toBe(otherTitle);

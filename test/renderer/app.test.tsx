@@ -78,10 +78,10 @@ describe('sidebar', () => {
       fireEvent.click(screen.getByRole('button', { name: 'Delete Alpha' }));
       expect(titles()).toEqual(['Bravo']);
       const status = screen.getByRole('status');
-      expect(within(status).getByText('Chat deleted')).toBeTruthy();
+      expect(within(status).getByText('Deleted “Alpha”')).toBeTruthy();
       fireEvent.click(within(status).getByRole('button', { name: 'Undo' }));
       expect(titles()).toEqual(['Bravo', 'Alpha']);
-      expect(within(screen.getByRole('status')).queryByText('Chat deleted')).toBeNull();
+      expect(within(screen.getByRole('status')).queryByText('Deleted “Alpha”')).toBeNull();
       act(() => void jest.advanceTimersByTime(UNDO_MS * 2));
       expect(bridge.callsTo('threads.delete')).toHaveLength(0);
 
@@ -91,7 +91,36 @@ describe('sidebar', () => {
       await act(async () => void jest.advanceTimersByTime(200));
       expect(bridge.callsTo('threads.delete')).toEqual([{ id: 'a' }]);
       expect(store.getState().threads.entities.a).toBeUndefined();
-      expect(within(screen.getByRole('status')).queryByText('Chat deleted')).toBeNull();
+      expect(within(screen.getByRole('status')).queryByText('Deleted “Alpha”')).toBeNull();
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  test('the delete toast names the chat, and its undo window waits while it is hovered or focused', async () => {
+    jest.useFakeTimers();
+    try {
+      const { bridge } = renderSidebar([thread({ id: 'a', title: 'Alpha' }), thread({ id: 'b', title: 'Bravo' })], {
+        'threads.delete': () => ({ ok: true }),
+      });
+      fireEvent.click(screen.getByRole('button', { name: 'Delete Alpha' }));
+      const toast = within(screen.getByRole('status')).getByText('Deleted “Alpha”').parentElement!;
+      act(() => void jest.advanceTimersByTime(UNDO_MS - 1000));
+      // hovered: the window does not run out
+      fireEvent.mouseEnter(toast);
+      act(() => void jest.advanceTimersByTime(UNDO_MS * 3));
+      expect(bridge.callsTo('threads.delete')).toHaveLength(0);
+      // focus in it holds it too, after the pointer left
+      act(() => within(toast).getByRole('button', { name: 'Undo' }).focus());
+      fireEvent.mouseLeave(toast);
+      act(() => void jest.advanceTimersByTime(UNDO_MS * 3));
+      expect(bridge.callsTo('threads.delete')).toHaveLength(0);
+      // neither: the 1 s that was left runs, not a new window
+      act(() => within(toast).getByRole('button', { name: 'Undo' }).blur());
+      act(() => void jest.advanceTimersByTime(900));
+      expect(bridge.callsTo('threads.delete')).toHaveLength(0);
+      await act(async () => void jest.advanceTimersByTime(200));
+      expect(bridge.callsTo('threads.delete')).toEqual([{ id: 'a' }]);
     } finally {
       jest.useRealTimers();
     }

@@ -8,9 +8,8 @@ import { LoadConfirmDialog } from '../features/models/LoadConfirmDialog';
 import { ModelError, ModelPicker } from '../features/models/ModelPicker';
 import { SettingsDialog } from '../features/settings/SettingsDialog';
 import { fetchAppInfo, fetchSettings, selectTheme, THEME_KEY } from '../features/settings/settingsSlice';
-import { titleOf } from '../features/threads/ThreadList';
 import { Sidebar } from '../features/threads/Sidebar';
-import { fetchThreads, selectSelectedThread } from '../features/threads/threadsSlice';
+import { fetchThreads, selectSelectedThread, titleOf } from '../features/threads/threadsSlice';
 import { Icon } from '../components/Icon';
 import { HelpDialog } from './HelpDialog';
 import { useAppDispatch, useAppSelector } from './hooks';
@@ -52,7 +51,7 @@ function Header() {
   const thread = useAppSelector(selectSelectedThread);
   return (
     <header className="topbar">
-      <button type="button" className="icon-button" aria-label={open ? 'Hide sidebar' : 'Show sidebar'} aria-expanded={open} aria-controls="sidebar" title={`Sidebar (${shortcutLabel('toggleSidebar')})`} onClick={() => dispatch(toggleSidebar())}>
+      <button type="button" className="icon-button sidebar-toggle" aria-label={open ? 'Hide sidebar' : 'Show sidebar'} aria-expanded={open} aria-controls="sidebar" title={`Sidebar (${shortcutLabel('toggleSidebar')})`} onClick={() => dispatch(toggleSidebar())}>
         <Icon name="menu" />
       </button>
       <span className="topbar-title" title={thread ? titleOf(thread) : 'New chat'}>

@@ -1,6 +1,9 @@
-/** Toasts in a live region; "Chat deleted — Undo" lives here until its undo window is over. */
-import { useEffect } from 'react';
-import { commitDelete, undoDelete } from '../features/threads/threadsSlice';
+/**
+ * Toasts in a live region; "Deleted “title” — Undo" lives here until its undo window is over, the
+ * window held while the pointer is over the toast or focus is in it.
+ */
+import { FocusEvent, useEffect, useRef } from 'react';
+import { commitDelete, holdDelete, undoDelete } from '../features/threads/threadsSlice';
 import { Icon } from '../components/Icon';
 import { useAppDispatch, useAppSelector } from './hooks';
 import { Toast, toastRemoved } from './uiSlice';
@@ -14,12 +17,26 @@ function ToastItem({ toast }: { toast: Toast }) {
     const t = setTimeout(() => dispatch(toastRemoved(toast.id)), AUTO_DISMISS_MS);
     return () => clearTimeout(t);
   }, [toast, dispatch]);
+  // the undo window waits while the toast is hovered or focused, and runs again once it is neither
+  const held = useRef({ hover: false, focus: false });
+  const hold = (k: 'hover' | 'focus', on: boolean) => {
+    const threadId = toast.action?.threadId;
+    if (!threadId) return;
+    held.current[k] = on;
+    dispatch(holdDelete(threadId, held.current.hover || held.current.focus));
+  };
   const dismiss = () => {
     if (toast.action?.type === 'undoDelete') void dispatch(commitDelete(toast.action.threadId));
     else dispatch(toastRemoved(toast.id));
   };
   return (
-    <div className={`toast ${toast.kind}`}>
+    <div
+      className={`toast ${toast.kind}`}
+      onMouseEnter={() => hold('hover', true)}
+      onMouseLeave={() => hold('hover', false)}
+      onFocus={() => hold('focus', true)}
+      onBlur={(e: FocusEvent<HTMLDivElement>) => !e.currentTarget.contains(e.relatedTarget) && hold('focus', false)}
+    >
       <span>{toast.text}</span>
       {toast.action && (
         <button type="button" className="button small" onClick={() => toast.action && dispatch(undoDelete(toast.action.threadId))}>

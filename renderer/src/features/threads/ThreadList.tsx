@@ -4,9 +4,7 @@ import type { ThreadDTO } from '../../../../main/ipc/contract';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { Icon } from '../../components/Icon';
 import { openThread } from '../chat/chatSlice';
-import { deleteWithUndo, fetchThreads, pinThread, renameThread, selectVisibleThreads } from './threadsSlice';
-
-export const titleOf = (t: Pick<ThreadDTO, 'title'>) => t.title.trim() || 'New chat';
+import { deleteWithUndo, fetchThreads, pinThread, renameThread, selectVisibleThreads, titleOf } from './threadsSlice';
 
 const ThreadItem = memo(function ThreadItem({ thread, selected }: { thread: ThreadDTO; selected: boolean }) {
   const dispatch = useAppDispatch();

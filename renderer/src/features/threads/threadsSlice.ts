@@ -9,6 +9,7 @@ import { toErrorInfo } from '../../app/errors';
 import type { AppDispatch, RootState } from '../../app/store';
 import { createAppAsyncThunk } from '../../app/thunk';
 import { toastAdded, toastRemoved } from '../../app/uiSlice';
+import { PausableTimer, realClock, TimerClock } from './undoTimer';
 
 export const threadsAdapter = createEntityAdapter<ThreadDTO>();
 
@@ -66,15 +67,17 @@ export const pinThread = createAppAsyncThunk('threads/pin', async (arg: { id: st
   }
 });
 
-/** How long the "Chat deleted — Undo" toast stays before the delete is sent to main. */
+/** A chat's title as shown (an untitled chat is a "New chat"). */
+export const titleOf = (t: Pick<ThreadDTO, 'title'>) => t.title.trim() || 'New chat';
+
+/** How long the "Deleted “title” — Undo" toast stays (not counting while it is hovered or focused) before the delete is sent to main. */
 export const UNDO_MS = 5000;
-const deleteTimers = new Map<string, ReturnType<typeof setTimeout>>();
+const deleteTimers = new Map<string, PausableTimer>();
 const toastIdFor = (id: string) => `delete-${id}`;
 
 /** Calls threads.delete now (the undo window is over). */
 export const commitDelete = createAppAsyncThunk('threads/commitDelete', async (id: string, { dispatch, rejectWithValue }) => {
-  const timer = deleteTimers.get(id);
-  if (timer) clearTimeout(timer);
+  deleteTimers.get(id)?.cancel();
   deleteTimers.delete(id);
   dispatch(toastRemoved(toastIdFor(id)));
   try {
@@ -88,21 +91,32 @@ export const commitDelete = createAppAsyncThunk('threads/commitDelete', async (i
   }
 });
 
-/** Removes the thread from the list at once and shows an undo toast; main is told when it expires. */
-export function deleteWithUndo(id: string) {
+/**
+ * Removes the thread from the list at once and shows an undo toast naming it; main is told when the
+ * undo window (UNDO_MS, on `clock`) is over.
+ */
+export function deleteWithUndo(id: string, clock: TimerClock = realClock) {
   return (dispatch: AppDispatch, getState: () => RootState) => {
     const thread = getState().threads.entities[id];
     if (!thread || deleteTimers.has(id)) return;
     dispatch(threadsSlice.actions.hidden(id));
-    dispatch(toastAdded({ id: toastIdFor(id), kind: 'info', text: 'Chat deleted', action: { type: 'undoDelete', threadId: id, label: 'Undo' } }));
-    deleteTimers.set(id, setTimeout(() => void dispatch(commitDelete(id)), UNDO_MS));
+    dispatch(toastAdded({ id: toastIdFor(id), kind: 'info', text: `Deleted “${titleOf(thread)}”`, action: { type: 'undoDelete', threadId: id, label: 'Undo' } }));
+    deleteTimers.set(id, new PausableTimer(UNDO_MS, () => void dispatch(commitDelete(id)), clock));
+  };
+}
+
+/** Holds (true) or lets run again (false) a deleted chat's undo window: its toast is hovered or focused. */
+export function holdDelete(id: string, hold: boolean) {
+  return () => {
+    const timer = deleteTimers.get(id);
+    if (hold) timer?.pause();
+    else timer?.resume();
   };
 }
 
 export function undoDelete(id: string) {
   return (dispatch: AppDispatch) => {
-    const timer = deleteTimers.get(id);
-    if (timer) clearTimeout(timer);
+    deleteTimers.get(id)?.cancel();
     deleteTimers.delete(id);
     dispatch(toastRemoved(toastIdFor(id)));
     dispatch(threadsSlice.actions.unhidden(id));
