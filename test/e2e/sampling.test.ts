@@ -87,7 +87,7 @@ test('a reply with token probabilities: hovering a token shows its log-probabili
   await until('the tokens', async () => (await tokens.count()) > 0, WAIT);
   const token = tokens.nth(Math.min(2, (await tokens.count()) - 1));
   await token.hover();
-  const tip = reply.getByRole('tooltip');
+  const tip = page.getByRole('tooltip');
   await tip.waitFor();
   expect(await token.getAttribute('aria-describedby')).toBe(await tip.getAttribute('id'));
   const rows = tip.getByRole('table', { name: 'Likeliest tokens' }).locator('tbody tr');

@@ -1,9 +1,30 @@
 /**
  * A reply as its tokens, each shaded by its probability; hovering (or focusing) a token shows its
- * log-probability and the likeliest alternatives the model had (the chat's nProbs).
+ * log-probability and the likeliest alternatives the model had (the chat's nProbs). The tip is laid
+ * over the page (a portal on <body>) next to its token, flipped and shifted to stay inside the window.
  */
-import { useId, useState } from 'react';
+import { CSSProperties, useId, useLayoutEffect, useRef, useState } from 'react';
+import { createPortal } from 'react-dom';
 import type { TokenLogprobs } from '../../../../main/params';
+
+/** space kept between the tip and the window's edges, and between the tip and its token, in px */
+const EDGE = 8;
+const GAP = 6;
+
+type Box = Pick<DOMRect, 'left' | 'top' | 'right' | 'bottom'>;
+
+/**
+ * Where the tip goes (its top-left, in window px): below the token, or above it when it fits there
+ * and not below; shifted left and up so that it stays inside the window.
+ */
+export function placeTip(token: Box, tip: { width: number; height: number }, win: { width: number; height: number }): { left: number; top: number } {
+  const clamp = (v: number, lo: number, hi: number) => Math.max(lo, Math.min(v, Math.max(lo, hi)));
+  const below = token.bottom + GAP;
+  const above = token.top - GAP - tip.height;
+  const fitsBelow = below + tip.height <= win.height - EDGE;
+  const top = fitsBelow || above < EDGE ? clamp(below, EDGE, win.height - EDGE - tip.height) : above;
+  return { left: clamp(token.left, EDGE, win.width - EDGE - tip.width), top };
+}
 
 /** A token's text as shown: whitespace made visible. */
 export function showToken(text: string): string {
@@ -17,13 +38,35 @@ export function TokenProbs({ probs }: { probs: TokenLogprobs[] }) {
   const base = useId();
   const tip = `${base}-tip`;
   const cur = active === null ? null : probs[active];
+  const group = useRef<HTMLDivElement>(null);
+  const tipEl = useRef<HTMLDivElement>(null);
+  const [pos, setPos] = useState<{ left: number; top: number } | null>(null);
+  // measured before paint, and again as the page scrolls or the window changes size
+  useLayoutEffect(() => {
+    if (active === null) return setPos(null);
+    const place = () => {
+      const token = group.current?.querySelector(`[data-token="${active}"]`);
+      const tip = tipEl.current;
+      if (!token || !tip) return;
+      setPos(placeTip(token.getBoundingClientRect(), { width: tip.offsetWidth, height: tip.offsetHeight }, { width: window.innerWidth, height: window.innerHeight }));
+    };
+    place();
+    window.addEventListener('scroll', place, true);
+    window.addEventListener('resize', place);
+    return () => {
+      window.removeEventListener('scroll', place, true);
+      window.removeEventListener('resize', place);
+    };
+  }, [active]);
+  const tipStyle: CSSProperties = pos ? { left: pos.left, top: pos.top } : { left: 0, top: 0, visibility: 'hidden' };
   return (
-    <div className="token-probs" role="group" aria-label="Tokens with their probabilities" onMouseLeave={() => setActive(null)}>
+    <div ref={group} className="token-probs" role="group" aria-label="Tokens with their probabilities" onMouseLeave={() => setActive(null)}>
       <p className="token-text">
         {probs.map((p, i) => (
           <button
             type="button"
             key={i}
+            data-token={i}
             className={`token${active === i ? ' active' : ''}`}
             // likelier tokens are paler: what stands out is what the model was unsure of
             style={{ ['--p' as string]: String(Math.exp(p.logprob)) }}
@@ -37,8 +80,9 @@ export function TokenProbs({ probs }: { probs: TokenLogprobs[] }) {
           </button>
         ))}
       </p>
-      {cur && (
-        <div className="token-tip" role="tooltip" id={tip}>
+      {cur &&
+        createPortal(
+        <div ref={tipEl} className="token-tip" role="tooltip" id={tip} style={tipStyle}>
           <div className="token-tip-head">
             <code>{showToken(cur.text)}</code> log-probability {cur.logprob.toFixed(3)} ({percent(cur.logprob)})
           </div>
@@ -62,8 +106,9 @@ export function TokenProbs({ probs }: { probs: TokenLogprobs[] }) {
               ))}
             </tbody>
           </table>
-        </div>
-      )}
+        </div>,
+          document.body,
+        )}
     </div>
   );
 }
