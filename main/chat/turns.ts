@@ -123,11 +123,27 @@ export class ChatService {
     throw new IpcError('no_model', 'no model is loaded: pick one in the header');
   }
 
-  async send(r: { threadId: string; content: string }): Promise<{ userMessage: MessageDTO; reply: MessageDTO }> {
+  /**
+   * The model a turn expects to run on, known without waiting: the one loading (or asked for), else
+   * the loaded one, else the thread's own. None of them: refused (no_model) before anything is stored.
+   * The reply records it at once; its final write names the model it ran on.
+   */
+  private expectedModel(thread: Thread): string {
+    const model = this.deps.library.expected ?? thread.model;
+    if (!model) throw new IpcError('no_model', 'no model is loaded: pick one in the header');
+    return model;
+  }
+
+  /**
+   * Stores the user message and the reply (streaming) and answers at once: the turn waits for the
+   * model (a load in progress, or the thread's model loaded now) inside the reply, so the message is
+   * shown and Stop reaches the turn while the model loads.
+   */
+  send(r: { threadId: string; content: string }): { userMessage: MessageDTO; reply: MessageDTO } {
     const { threads, messages } = this.api(r.threadId);
     const thread = threads.get(r.threadId);
     const turn = this.reserve(r.threadId);
-    const model = await this.guard(turn, () => this.modelFor(thread, turn.abort.signal));
+    const model = this.guard(turn, () => this.expectedModel(thread));
     const isFirst = messages.list(r.threadId).length === 0;
     const user = this.guard(turn, () => messages.add({ threadId: r.threadId, role: 'user', content: r.content }));
     const writer = this.guard(turn, () => messages.beginReply({ threadId: r.threadId, model: modelName(model) }));
@@ -142,36 +158,36 @@ export class ChatService {
     if (m.role !== role) throw new IpcError('invalid_input', role === 'user' ? 'only your own messages can be edited' : 'only a reply can be regenerated or continued');
   }
 
-  async regenerate(threadId: string, replyId: string): Promise<{ reply: MessageDTO }> {
+  regenerate(threadId: string, replyId: string): { reply: MessageDTO } {
     const { threads, messages } = this.api(threadId);
     const thread = threads.get(threadId);
     this.messageIn(threadId, replyId, 'assistant');
     const turn = this.reserve(threadId);
-    const model = await this.guard(turn, () => this.modelFor(thread, turn.abort.signal));
+    const model = this.guard(turn, () => this.expectedModel(thread));
     const writer = this.guard(turn, () => messages.regenerate(replyId, { model: modelName(model) }));
     this.start(thread, writer, {}, turn);
     return { reply: this.deps.views.message(threadId, writer.messageId) };
   }
 
-  async edit(r: { threadId: string; messageId: string; content: string }): Promise<{ userMessage: MessageDTO; reply: MessageDTO }> {
+  edit(r: { threadId: string; messageId: string; content: string }): { userMessage: MessageDTO; reply: MessageDTO } {
     const { threads, messages } = this.api(r.threadId);
     const thread = threads.get(r.threadId);
     this.busy(r.threadId);
     this.messageIn(r.threadId, r.messageId, 'user');
     const turn = this.reserve(r.threadId);
-    const model = await this.guard(turn, () => this.modelFor(thread, turn.abort.signal));
+    const model = this.guard(turn, () => this.expectedModel(thread));
     const edited = this.guard(turn, () => messages.edit(r.messageId, r.content));
     const writer = this.guard(turn, () => messages.beginReply({ threadId: r.threadId, parentId: edited.id, model: modelName(model) }));
     this.start(thread, writer, {}, turn);
     return { userMessage: this.deps.views.message(r.threadId, edited.id), reply: this.deps.views.message(r.threadId, writer.messageId) };
   }
 
-  async continue(threadId: string, replyId: string): Promise<{ reply: MessageDTO }> {
+  continue(threadId: string, replyId: string): { reply: MessageDTO } {
     const { threads, messages } = this.api(threadId);
     const thread = threads.get(threadId);
     this.messageIn(threadId, replyId, 'assistant');
     const turn = this.reserve(threadId);
-    await this.guard(turn, () => this.modelFor(thread, turn.abort.signal));
+    this.guard(turn, () => this.expectedModel(thread));
     const writer = this.guard(turn, () => messages.continueReply(replyId));
     this.start(thread, writer, { continueFinal: true }, turn);
     return { reply: this.deps.views.message(threadId, replyId) };
@@ -262,8 +278,11 @@ export class ChatService {
     let streamedBy: number | undefined;
     let streamed = false;
     let usageAt = Date.now();
+    // the model the reply ran on (null: stopped while it loaded)
+    let model: string | null = null;
     try {
-      result = await this.deps.engine.chat(
+      model = await this.modelFor(thread, signal);
+      if (model !== null) result = await this.deps.engine.chat(
         CHAT_MODEL_ID,
         { messages: chat, sampling, ...request, continueFinal: opts.continueFinal, overflow: 'error' },
         {
@@ -281,7 +300,7 @@ export class ChatService {
               this.deps.services.emit('chat.piece', { threadId: thread.id, messageId: writer.messageId, content, reasoning, ...(probs ? { probs } : {}) });
               if (Date.now() - usageAt >= (this.deps.usageRefreshMs ?? USAGE_REFRESH_MS)) {
                 usageAt = Date.now();
-                void this.deps.library.refreshUsage();
+                void this.deps.library.refreshUsage(thread.id);
               }
             } catch (e) {
               this.deps.logger.error(`chat: a streamed piece could not be handled: ${(e as Error).message}`);
@@ -290,7 +309,8 @@ export class ChatService {
         },
       );
     } catch (e) {
-      const err = e as EngineError;
+      // the engine's error, or the model's (no model, a load that failed or needs confirming)
+      const err = e as EngineError | IpcError;
       engineCode = err.code ?? 'internal';
       if (engineCode !== 'aborted') engineError = `${engineCode}: ${err.message}`;
     }
@@ -329,7 +349,8 @@ export class ChatService {
     let message: MessageDTO | null = null;
     if (!writer.closed) {
       try {
-        await writer.end(final);
+        // the model it ran on (it recorded the one expected when it began; a continue keeps its own)
+        await writer.end(model !== null && !opts.continueFinal ? { ...final, model: modelName(model) ?? null } : final);
       } catch (e) {
         this.deps.logger.error(`chat: the reply could not be ended in the store: ${(e as Error).message}`);
       }
@@ -343,7 +364,7 @@ export class ChatService {
     if (message && message.status === 'streaming') message = { ...message, status: final.status, error: final.error ?? null };
     if (message) this.deps.services.emit('chat.done', { threadId: thread.id, message });
     // the reply is in the context now: the header's meter shows it (not after a failure: the engine may be restarting)
-    if (result) void this.deps.library.refreshUsage();
+    if (result) void this.deps.library.refreshUsage(thread.id);
     try {
       this.emitThread(thread.id);
     } catch {

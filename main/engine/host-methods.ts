@@ -37,6 +37,10 @@ const testHook = (method: Method) => {
 };
 
 export function createHandlers({ addon, models, watchdog, logger }: HandlerDeps): Handlers {
+  // test hook (HEARTH_TEST_HOOKS=1): HEARTH_TEST_LOAD_GATE=<dir> gates the first model file this host
+  // checks, as `loadGate` does, for a host no test can send requests to (browser mode's)
+  const gateDir = process.env.HEARTH_TEST_HOOKS === '1' ? process.env.HEARTH_TEST_LOAD_GATE : undefined;
+  if (gateDir) models.gate = { dir: gateDir, identity: false };
   let nextTaskId = 1;
   let generationsStarted = 0;
 

@@ -172,7 +172,16 @@ export const ModelDTO = z.object({
 export type ModelDTO = z.infer<typeof ModelDTO>;
 
 export const ModelState = z.object({
-  loaded: z.object({ path: z.string(), contextSize: z.number(), tokensUsed: z.number() }).nullable(),
+  loaded: z
+    .object({
+      path: z.string(),
+      contextSize: z.number(),
+      /** the tokens the engine's context holds for a conversation (read while a reply streams and when it ended) */
+      tokensUsed: z.number(),
+      /** the thread whose conversation tokensUsed counts (null: none since the load) */
+      tokensUsedBy: z.string().nullable(),
+    })
+    .nullable(),
   loading: z.object({ path: z.string(), progress: z.number() }).nullable(),
   error: z.string().nullable(),
 });

@@ -56,6 +56,8 @@ export class ModelLibrary {
   private readonly switching = new Set<Promise<unknown>>();
   /** counts the switches asked for: a switch that is no longer the last one asked for gives way */
   private asked = 0;
+  /** the model of the last switch asked for (its path as given, resolved) */
+  private lastAsked: string | null = null;
   /** the load whose progress and outcome the state shows */
   private loadToken: object | undefined;
   private contextSize = 0;
@@ -107,15 +109,18 @@ export class ModelLibrary {
     throw modelUnknown();
   }
 
-  /** The current state, with the context use read from the engine when a model is loaded. */
-  async current(): Promise<ModelState> {
+  /**
+   * The current state, with the context use read from the engine when a model is loaded: a reply of
+   * thread `by` was the last to use it (unless given, the thread it was last read for).
+   */
+  async current(by?: string): Promise<ModelState> {
     const loaded = this.state.loaded;
     if (loaded) {
       try {
         const info = await this.deps.engine.contextInfo(CHAT_MODEL_ID);
         const used = info.sequenceTokens[0] ?? 0;
         // only for the model it was read from (not one loaded, or unloaded, meanwhile)
-        if (this.state.loaded === loaded) this.state = { ...this.state, loaded: { ...loaded, tokensUsed: used } };
+        if (this.state.loaded === loaded) this.state = { ...this.state, loaded: { ...loaded, tokensUsed: used, tokensUsedBy: by ?? loaded.tokensUsedBy } };
       } catch {
         /* engine restarting: report what we know */
       }
@@ -124,13 +129,13 @@ export class ModelLibrary {
   }
 
   /**
-   * Reads the context use again (a reply streamed or ended) and pushes the state to every window when
-   * it changed, so the header's meter follows the conversation. Never throws.
+   * Reads the context use again (a reply of thread `threadId` streamed or ended) and pushes the state
+   * to every window when it changed, so the header's meter follows that conversation. Never throws.
    */
-  async refreshUsage(): Promise<void> {
+  async refreshUsage(threadId: string): Promise<void> {
     const before = this.state.loaded;
-    const now = await this.current();
-    if (now.loaded && now.loaded !== before && now.loaded.tokensUsed !== before?.tokensUsed) {
+    const now = await this.current(threadId);
+    if (now.loaded && now.loaded !== before && (now.loaded.tokensUsed !== before?.tokensUsed || now.loaded.tokensUsedBy !== before?.tokensUsedBy)) {
       try {
         this.deps.onState(now);
       } catch (e) {
@@ -141,6 +146,16 @@ export class ModelLibrary {
 
   get loadedPath(): string | null {
     return this.state.loaded?.path ?? null;
+  }
+
+  /**
+   * The model a reply asked for now would run on, known without waiting (see ready()): the one a
+   * switch under way loads (the last asked for), else the loaded one; null when neither.
+   */
+  get expected(): string | null {
+    if (this.state.loading) return this.state.loading.path;
+    if (this.switching.size > 0 || this.loadJob) return this.lastAsked ?? this.loadedPath;
+    return this.loadedPath;
   }
 
   /** The loaded chat model's context size in tokens (all sequences share it), 0 when none is loaded. */
@@ -165,6 +180,7 @@ export class ModelLibrary {
    */
   load(modelPath: string, force = false): Promise<ModelState> {
     // claimed before anything is awaited: IPC calls are dispatched in the order they came in
+    this.lastAsked = path.resolve(modelPath);
     const job = this.loadModel(modelPath, force, ++this.asked);
     this.switching.add(job);
     const settled = () => void this.switching.delete(job);
@@ -207,7 +223,7 @@ export class ModelLibrary {
         });
         this.contextSize = r.context.contextSize;
         this.loadedSettings = { path: file, settings };
-        this.set({ loaded: { path: file, contextSize: this.contextSize, tokensUsed: 0 }, loading: null, error: null });
+        this.set({ loaded: { path: file, contextSize: this.contextSize, tokensUsed: 0, tokensUsedBy: null }, loading: null, error: null });
       } catch (e) {
         const err = e as EngineError;
         // cancelled by an unload, or replaced by a load of another model: that one says what happens

@@ -17,7 +17,7 @@ import fs from 'fs';
 import path from 'path';
 import { Locator, Page } from 'playwright-core';
 import { contextSizeUsed, CONTEXT_STEP, LOAD_SETTINGS_META } from '../../main/params';
-import { BrowserMode, openBrowserMode, openSettings, shot, until } from '../helpers/browser-mode';
+import { BrowserMode, engineHosts, openBrowserMode, openSettings, shot, until } from '../helpers/browser-mode';
 import { TINY_BPE, TINY_SPM } from '../helpers/models';
 
 const WAIT = 60_000;
@@ -61,24 +61,6 @@ async function finished(reply: Locator): Promise<string> {
 async function closeSettings(): Promise<void> {
   await settingsDialog().getByRole('button', { name: 'Close' }).click();
   await settingsDialog().waitFor({ state: 'detached' });
-}
-
-/** The engine host processes of the server's process group (npm start's; the backend probes excluded), from /proc. */
-function engineHosts(pgid: number): number[] {
-  const pids: number[] = [];
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      // after "pid (comm) ": state, ppid, pgrp
-      const pgrp = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
-      const argv = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      if (pgrp === pgid && argv.some((a) => a.endsWith('engine-host.js')) && !argv.includes('--probe')) pids.push(Number(entry));
-    } catch {
-      /* the process ended meanwhile */
-    }
-  }
-  return pids;
 }
 
 /** Roles of the controls a user operates (Chromium's names for them). */

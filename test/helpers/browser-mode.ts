@@ -148,3 +148,21 @@ export const SHOTS = path.join(REPO_ROOT, 'test-output', 'screenshots');
 export async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: path.join(SHOTS, `e2e-${name}.png`) });
 }
+
+/** The engine host processes of the server's process group (npm start's; the backend probes excluded), from /proc. */
+export function engineHosts(pgid: number): number[] {
+  const pids: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // after "pid (comm) ": state, ppid, pgrp
+      const pgrp = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+      const argv = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (pgrp === pgid && argv.some((a) => a.endsWith('engine-host.js')) && !argv.includes('--probe')) pids.push(Number(entry));
+    } catch {
+      /* the process ended meanwhile */
+    }
+  }
+  return pids;
+}

@@ -196,7 +196,7 @@ describe('app', () => {
         { path: '/m/a.gguf', name: 'a.gguf', fileSize: 2 ** 30 },
         { path: '/m/b.gguf', name: 'b.gguf', fileSize: 2 ** 31 },
       ],
-      'models.load': (p: { path: string }) => ({ loaded: { path: p.path, contextSize: 4096, tokensUsed: 0 }, loading: null, error: null }),
+      'models.load': (p: { path: string }) => ({ loaded: { path: p.path, contextSize: 4096, tokensUsed: 0, tokensUsedBy: null }, loading: null, error: null }),
     });
     const select = (await screen.findByRole('combobox', { name: 'Model' })) as HTMLSelectElement;
     await within(select).findByRole('option', { name: 'b · 2.0 GiB' });
@@ -204,9 +204,10 @@ describe('app', () => {
     expect(await screen.findByRole('progressbar', { name: 'Loading b' })).toBeTruthy();
     act(() => bridge.emit('models.state', { loaded: null, loading: { path: '/m/b.gguf', progress: 0.5 }, error: null }));
     expect(screen.getByText('50%')).toBeTruthy();
-    act(() => bridge.emit('models.state', { loaded: { path: '/m/b.gguf', contextSize: 4096, tokensUsed: 1024 }, loading: null, error: null }));
+    // the engine holds another chat's 1,024 tokens: the new-chat screen's meter shows its own, none
+    act(() => bridge.emit('models.state', { loaded: { path: '/m/b.gguf', contextSize: 4096, tokensUsed: 1024, tokensUsedBy: 'other-thread' }, loading: null, error: null }));
     const meter = screen.getByRole('meter', { name: 'Context used' });
-    expect(meter.getAttribute('aria-valuetext')).toBe('1,024 of 4,096 tokens');
+    expect(meter.getAttribute('aria-valuetext')).toBe('0 of 4,096 tokens');
     expect(bridge.callsTo('models.load')).toEqual([{ path: '/m/b.gguf' }]);
     expect(select.value).toBe('/m/b.gguf');
     stop();

@@ -235,7 +235,7 @@ describe('model settings view', () => {
 
   test('fields that differ from what the loaded model runs with are marked "Reload required"; Save and reload reloads', async () => {
     let view = modelSettingsView({ settings: { contextSize: 2048 }, loadedWith: { contextSize: 2048 } });
-    const loadedState = (ctx: number) => ({ loaded: { path: MODEL, contextSize: ctx, tokensUsed: 0 }, loading: null, error: null });
+    const loadedState = (ctx: number) => ({ loaded: { path: MODEL, contextSize: ctx, tokensUsed: 0, tokensUsedBy: null }, loading: null, error: null });
     let state = loadedState(2048);
     const { bridge } = renderApp(
       settingsHandlers(() => view, {
@@ -406,7 +406,7 @@ describe('guardrail', () => {
       'models.list': models,
       'models.load': (p: { path: string; force?: boolean }) => {
         if (!p.force) throw ipcError('needs_confirmation', message);
-        return { loaded: { path: p.path, contextSize: 4096, tokensUsed: 0 }, loading: null, error: null };
+        return { loaded: { path: p.path, contextSize: 4096, tokensUsed: 0, tokensUsedBy: null }, loading: null, error: null };
       },
     });
     const picker = await screen.findByRole('combobox', { name: 'Model' });

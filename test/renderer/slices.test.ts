@@ -177,7 +177,7 @@ describe('models', () => {
       models: {
         ...s.models,
         list: Array.from({ length: list }, (_, i) => ({ path: `/m/${i}.gguf`, name: `${i}.gguf`, fileSize: 1 })),
-        state: { loaded: loaded ? { path: loaded, contextSize: 4096, tokensUsed: 0 } : null, loading: loading ? { path: loading, progress: 0.5 } : null, error: null },
+        state: { loaded: loaded ? { path: loaded, contextSize: 4096, tokensUsed: 0, tokensUsedBy: null } : null, loading: loading ? { path: loading, progress: 0.5 } : null, error: null },
       },
     } as RootState;
   };

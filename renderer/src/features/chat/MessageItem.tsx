@@ -154,6 +154,19 @@ function FinishNote({ m }: { m: MessageDTO }) {
   );
 }
 
+/**
+ * A reply waiting for its model to load: which one, and how far the load is when it is under way
+ * (the guardrail's check comes first). Stop ends the reply; the load goes on.
+ */
+function ModelLoadingNote({ model, progress }: { model: string | null; progress: number | null }) {
+  return (
+    <p className="waiting" role="status">
+      <span className="dots" aria-hidden="true" /> Loading {model ? modelLabel(model) : 'the model'}…{progress !== null && ` ${Math.round(progress * 100)}%`}
+      {progress !== null && <progress aria-label="Model loading for this reply" max={1} value={progress} />}
+    </p>
+  );
+}
+
 /** A reply that can be continued in place: stopped, interrupted, or cut at the max tokens limit. */
 function canContinue(m: MessageDTO): boolean {
   return m.role === 'assistant' && (m.status === 'aborted' || m.status === 'interrupted' || (m.status === 'done' && m.finishReason === 'maxTokens'));
@@ -169,6 +182,9 @@ export const MessageItem = memo(function MessageItem({ id }: { id: string }) {
     return a ? `${a.emoji} ${a.name}`.trim() : 'Assistant';
   });
   const probs = useAppSelector((s) => selectProbs(s, id));
+  // a reply waits for its model while it loads (main answers a send at once and loads inside the turn):
+  // one loads (with its progress), or none is loaded yet (the load is being checked first)
+  const modelLoading = useAppSelector((s) => (m?.status === 'streaming' && (s.models.state.loading || !s.models.state.loaded) ? s.models.state : null));
   const dispatch = useAppDispatch();
   const [editing, setEditing] = useState(false);
   const [showTokens, setShowTokens] = useState(false);
@@ -194,7 +210,8 @@ export const MessageItem = memo(function MessageItem({ id }: { id: string }) {
       ) : (
         <Markdown text={m.content} className={streaming ? 'with-caret' : undefined} />
       )}
-      {streaming && !m.content && !m.reasoning && (
+      {streaming && !m.content && !m.reasoning && modelLoading && <ModelLoadingNote model={modelLoading.loading?.path ?? m.model} progress={modelLoading.loading?.progress ?? null} />}
+      {streaming && !m.content && !m.reasoning && !modelLoading && (
         <p className="waiting" role="status">
           <span className="dots" aria-hidden="true" /> Waiting for the first token…
         </p>

@@ -385,6 +385,23 @@ export function selectIsStreaming(s: RootState, threadId: string | null): boolea
   const last = ids.length ? s.chat.messages[ids[ids.length - 1]] : undefined;
   return last?.status === 'streaming';
 }
+/** The context a reply's conversation fills once it ended: its prompt and what it generated (0 without metrics). */
+const contextOf = (m: MessageDTO | undefined): number => (m?.metrics ? m.metrics.promptTokens + m.metrics.generatedTokens : 0);
+
+/**
+ * The header's context meter for a thread (null: the new-chat screen, 0): what its conversation fills,
+ * from the latest reply on its path that has metrics; while one of its replies streams, the engine's
+ * live count when main read it for this thread (models.state's tokensUsedBy), never less than that.
+ * Another thread's count, or one from before an engine restart, is never shown for it.
+ */
+export function selectContextUsed(s: RootState, threadId: string | null): number {
+  const ids = selectMessageIds(s, threadId);
+  let base = 0;
+  for (let i = ids.length - 1; i >= 0 && !base; i--) base = contextOf(s.chat.messages[ids[i]]);
+  const loaded = s.models.state.loaded;
+  if (threadId && loaded?.tokensUsedBy === threadId && selectIsStreaming(s, threadId)) return Math.max(base, loaded.tokensUsed);
+  return base;
+}
 export const selectProbs = (s: RootState, messageId: string): TokenLogprobs[] | undefined => s.chat.probs[messageId];
 export const selectChatError = (s: RootState, key: string): ErrorInfo | undefined => s.chat.errors[key];
 export const selectIsSending = (s: RootState, key: string): boolean => !!s.chat.sending[key];

@@ -1,8 +1,9 @@
-/** Header: pick a model from <data>/models/, its load progress, the loaded model's context use, its settings, and its error below the header. */
+/** Header: pick a model from <data>/models/, its load progress, the open chat's context use, its settings, and its error below the header. */
 import { formatBytes, formatInt, modelLabel } from '../../app/format';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { openDialog } from '../../app/uiSlice';
 import { Icon } from '../../components/Icon';
+import { selectContextUsed } from '../chat/chatSlice';
 import { modelSettingsPathChosen } from '../modelSettings/modelSettingsSlice';
 import { loadModel, modelErrorDismissed, selectModelError, selectModels, selectModelState, unloadModel } from './modelsSlice';
 
@@ -34,6 +35,8 @@ export function ModelPicker() {
   const models = useAppSelector(selectModels);
   const listStatus = useAppSelector((s) => s.models.listStatus);
   const st = useAppSelector(selectModelState);
+  // the open chat's own count (0 on the new-chat screen), not whatever the engine last held
+  const used = useAppSelector((s) => selectContextUsed(s, s.threads.selectedId));
   const value = st.loading?.path ?? st.loaded?.path ?? '';
   const known = models.some((m) => m.path === value);
 
@@ -75,7 +78,7 @@ export function ModelPicker() {
           <span className="muted">{Math.round(st.loading.progress * 100)}%</span>
         </div>
       )}
-      {st.loaded && !st.loading && <ContextMeter used={st.loaded.tokensUsed} size={st.loaded.contextSize} />}
+      {st.loaded && !st.loading && <ContextMeter used={used} size={st.loaded.contextSize} />}
       {st.loaded && !st.loading && (
         <button type="button" className="icon-button small" aria-label="Unload model" title="Unload model" onClick={() => void dispatch(unloadModel())}>
           <Icon name="eject" size={15} />
