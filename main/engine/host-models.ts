@@ -145,9 +145,12 @@ export class HostModels {
     return withCheckedModelFile(file, this.headers, { signal, gate }, use, discard);
   }
 
+  /** Whether the host has a GPU device: read once (the devices a host loaded do not change while it runs). */
   private hasGpu(): boolean {
-    return this.addon.devices().some((d) => d.type === 'gpu' || d.type === 'igpu');
+    this.gpu ??= this.addon.devices().some((d) => d.type === 'gpu' || d.type === 'igpu');
+    return this.gpu;
   }
+  private gpu: boolean | undefined;
 
   /**
    * What the addon takes: the load parameters without the host-only ones, and flash attention "auto"

@@ -88,8 +88,8 @@ export class EngineHost {
       const r = this.requests.cancel(msg.id);
       if (!r) return;
       // a cancelled request must end soon; one stuck in native code is given up on with the host. Not an
-      // estimate or fit: it runs no chat template and reads only metadata, but it may wait for another
-      // model's load to reach a point where fitting can run alone (native/src/llama_gate.h); it ends then
+      // estimate or fit: it may wait for other work to reach a point where fitting can run alone
+      // (native/src/llama_gate.h), and once it runs, the task watchdog watches it (activity "fit")
       if (UNBOUNDED_ON_CANCEL.has(r.method)) return;
       const work = { file: this.fileOf(r), modelId: r.modelId };
       this.watchdog.bound(r.done, () => stopVerdict(work, 'stop', this.watchdog.bounds));

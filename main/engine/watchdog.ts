@@ -82,6 +82,7 @@ const DOING: Record<string, string> = {
   context: 'creating its context',
   work: 'generating or embedding',
   render: 'rendering its chat template',
+  fit: 'measuring its memory (llama.cpp fitting)',
 };
 
 export function templateVerdict(file: string, bounds: TaskBounds): Verdict {
@@ -166,18 +167,36 @@ export class TaskWatchdog {
     this.timer.unref();
   }
 
-  /** Gives the verdict `verdict()` unless `p` settles within the stop bound. */
+  /**
+   * Gives the verdict `verdict()` unless `p` settles within the stop bound. While llama.cpp's fitting
+   * runs (an activity "fit"), other work waits for it (native/src/llama_gate.h): the bound starts again
+   * once it is over; a fit that stops progressing is a stall the poll above judges.
+   */
   bound(p: Promise<unknown>, verdict: () => Verdict): void {
     let settled = false;
-    const t = setTimeout(() => {
-      if (!settled) this.fire(verdict());
-    }, this.bounds.stopMs);
-    t.unref();
+    let t: NodeJS.Timeout;
+    const arm = () => {
+      t = setTimeout(() => {
+        if (settled) return;
+        if (this.fitting()) arm();
+        else this.fire(verdict());
+      }, this.bounds.stopMs);
+      t.unref();
+    };
+    arm();
     const done = () => {
       settled = true;
       clearTimeout(t);
     };
     p.then(done, done);
+  }
+
+  private fitting(): boolean {
+    try {
+      return this.read().some((a) => a.kind === 'fit');
+    } catch {
+      return false;
+    }
   }
 
   private fire(v: Verdict): void {

@@ -12,9 +12,6 @@ namespace hearth {
 
 namespace {
 
-// how long a fit holds new uses back waiting for the brief ones in progress, before it lets them through
-constexpr std::chrono::milliseconds CLAIM_MS{250};
-
 struct Gate {
     std::mutex mu;
     std::condition_variable cv;
@@ -24,6 +21,7 @@ struct Gate {
     int fits_waiting = 0;  // fits waiting (politely or claiming)
     bool alone = false;    // a fit runs
     bool claiming = false; // a fit waits for the brief uses to end; new uses wait
+    uint64_t completed = 0; // fits that ended
     std::thread::id fitter;
     std::atomic<bool> fit_running{false};
     std::atomic<uint64_t> fits{0}, waited{0}, foreign_logs{0};
@@ -38,25 +36,16 @@ thread_local int t_depth = 0;      // uses this thread holds
 thread_local bool t_alone = false; // this thread runs a fit
 thread_local bool t_lengthy = false; // this thread's outermost use is lengthy
 
-// Waits until `ready`, at most `limit` (0: no limit); false when it gave up. Waiting at the gate is not
-// a stall of this thread's work (what it waits for is watched on its own): the thread's activity is
-// excused for the wait, and `cancelled` ends it.
-template <typename P>
-bool waitFor(std::unique_lock<std::mutex> & lock, Gate & g, P ready, std::chrono::milliseconds limit = std::chrono::milliseconds(0),
-             const std::atomic<bool> * cancelled = nullptr) {
-    const auto until = std::chrono::steady_clock::now() + limit;
+// Waits until `ready`. Waiting at the gate is not a stall of this thread's work: what it waits for is
+// watched on its own (a fit has its activity; a use in progress has its thread's), so the thread's
+// activity is excused for the wait. `cancelled` ends the wait with HearthError(aborted).
+template <typename P> void waitFor(std::unique_lock<std::mutex> & lock, Gate & g, P ready, const std::atomic<bool> * cancelled = nullptr) {
     while (!ready()) {
         if (cancelled && cancelled->load()) throw HearthError(codes::aborted, "cancelled while waiting for llama.cpp's fitting");
-        auto step = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
-        if (limit.count() > 0) {
-            if (std::chrono::steady_clock::now() >= until) return false;
-            step = std::min(step, until);
-        }
-        if (!g.cv.wait_until(lock, step, ready)) {
+        if (!g.cv.wait_for(lock, std::chrono::milliseconds(200), ready)) {
             if (Activity * a = Activity::current()) a->excuse();
         }
     }
-    return true;
 }
 
 void enter(Gate & g, std::unique_lock<std::mutex> & lock, bool lengthy) {
@@ -64,7 +53,7 @@ void enter(Gate & g, std::unique_lock<std::mutex> & lock, bool lengthy) {
         g.waited.fetch_add(1, std::memory_order_relaxed);
         g.uses_waiting++;
         waitFor(lock, g, [&] { return !g.alone && !g.claiming; });
-        g.uses_waiting--;
+        if (--g.uses_waiting == 0) g.cv.notify_all();
     }
     g.uses++;
     if (lengthy) g.lengthy++;
@@ -101,7 +90,7 @@ LlamaUse::~LlamaUse() {
     leave(gate(), lengthy_);
 }
 
-void LlamaUse::yieldToFit() {
+void LlamaUse::yieldToFit(const std::atomic<bool> * cancelled) {
     if (t_alone || t_depth == 0) return;
     Gate & g = gate();
     std::unique_lock<std::mutex> lock(g.mu);
@@ -109,7 +98,9 @@ void LlamaUse::yieldToFit() {
     g.uses--;
     if (t_lengthy) g.lengthy--;
     g.cv.notify_all();
-    waitFor(lock, g, [&] { return g.fits_waiting == 0 && !g.alone; });
+    // back once the fit that was waiting has run (not every fit that comes after it), or when cancelled
+    const uint64_t seen = g.completed;
+    waitFor(lock, g, [&] { return (g.fits_waiting == 0 || g.completed != seen || (cancelled && cancelled->load())) && !g.alone && !g.claiming; });
     enter(g, lock, t_lengthy);
 }
 
@@ -118,21 +109,17 @@ LlamaAlone::LlamaAlone(const std::atomic<bool> * cancelled) {
     Gate & g = gate();
     std::unique_lock<std::mutex> lock(g.mu);
     g.fits_waiting++;
+    bool claimed = false;
     try {
-        while (true) {
-            // politely: while a lengthy use runs, brief ones come and go; uses that waited for the last fit
-            // go first; one fit at a time
-            waitFor(lock, g, [&] { return !g.alone && !g.claiming && g.lengthy == 0 && g.uses_waiting == 0; },
-                    std::chrono::milliseconds(0), cancelled);
-            g.claiming = true;
-            const bool drained = waitFor(lock, g, [&] { return g.uses == 0; }, CLAIM_MS, cancelled);
-            g.claiming = false;
-            if (drained) break;
-            g.cv.notify_all(); // the uses held back go on; then try again
-            waitFor(lock, g, [&] { return g.uses_waiting == 0; }, std::chrono::milliseconds(0), cancelled);
-        }
-    } catch (...) {
+        // politely: while a lengthy use runs, brief ones come and go (a load steps aside at its next
+        // progress report); uses that waited for the last fit go first; one fit at a time
+        waitFor(lock, g, [&] { return !g.alone && !g.claiming && g.lengthy == 0 && g.uses_waiting == 0; }, cancelled);
+        // then new uses wait, and the brief ones in progress end (at most one step of each context)
+        g.claiming = claimed = true;
+        waitFor(lock, g, [&] { return g.uses == 0; }, cancelled);
         g.claiming = false;
+    } catch (...) {
+        if (claimed) g.claiming = false;
         g.fits_waiting--;
         g.cv.notify_all();
         throw;
@@ -152,6 +139,7 @@ LlamaAlone::~LlamaAlone() {
         std::lock_guard<std::mutex> lock(g.mu);
         g.fit_running.store(false);
         g.alone = false;
+        g.completed++;
         g.fitter = std::thread::id();
         t_alone = false;
     }
@@ -159,8 +147,12 @@ LlamaAlone::~LlamaAlone() {
 }
 
 void llamaGateNoteLog() {
+    if (t_alone) {
+        progressHere(); // a fit's log lines are its progress (its activity: the host's watchdog)
+        return;
+    }
     Gate & g = gate();
-    if (!g.fit_running.load(std::memory_order_relaxed) || t_alone) return;
+    if (!g.fit_running.load(std::memory_order_relaxed)) return;
     std::lock_guard<std::mutex> lock(g.mu);
     if (g.alone && g.fitter != std::this_thread::get_id()) g.foreign_logs.fetch_add(1, std::memory_order_relaxed);
 }

@@ -11,11 +11,11 @@
 // a worker published never wait here, so the host's JS thread (its watchdog, abort, pings) goes on.
 //
 // Uses nest on one thread, and a use on the fit's own thread does not wait. A fit waits politely while
-// a lengthy use runs (creating a context, rendering a chat), letting brief ones come and go; a model
-// load steps aside for a waiting fit at its next progress report (yieldToFit). Then the fit claims the
-// gate: new uses wait, and once the brief ones in progress have ended it runs. A claim lasts at most
-// CLAIM_MS: when a brief use goes on longer (a long decode), the fit lets the waiting uses through and
-// tries again, so no thread waits at the gate much longer than a fit takes.
+// a lengthy use runs (creating a context, rendering a chat on the pool), letting brief ones come and go;
+// a model load steps aside for a waiting fit at its next progress report (yieldToFit). Then the fit
+// claims the gate: new uses wait, and once the brief ones in progress have ended (at most one step of
+// each context's worker) it runs. A fit registers an activity the host's watchdog watches (its log
+// lines are its progress), so a thread waiting at the gate is excused: what it waits for is watched.
 #pragma once
 
 #include <atomic>
@@ -33,8 +33,8 @@ public:
     LlamaUse & operator=(const LlamaUse &) = delete;
 
     // Inside a use, at a point where this thread is not inside llama.cpp's logging (a load's progress
-    // callback): when a fit waits, lets it run first, then goes on.
-    static void yieldToFit();
+    // callback): when a fit waits, lets it run first, then goes on (at once when `cancelled` turns true).
+    static void yieldToFit(const std::atomic<bool> * cancelled = nullptr);
 
 private:
     bool counted_ = false;

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "activity.h"
 #include "context.h"
 #include "fit.h"
 #include "ggml-backend.h"
@@ -80,6 +81,7 @@ Napi::Value EstimateMemory(const Napi::CallbackInfo & info) {
     auto hp = std::make_shared<std::vector<uint32_t>>(3, 0);
     return AsyncTask::run(env,
         [path, mp, cp, devs, host, hp, split]() {
+            Activity activity("fit", path); // watched by the host; its log lines are its progress
             LlamaAlone alone; // it swaps the process-wide logger (llama_gate.h)
             std::vector<ggml_backend_dev_t> dev_list;
             uint32_t ngl = 0, n_ctx_train = 0, n_expert = 0;
@@ -133,6 +135,7 @@ Napi::Value FitParams(const Napi::CallbackInfo & info) {
     auto out = std::make_shared<Out>();
     return AsyncTask::run(env,
         [path, mp, cp, margin_mib, min_ctx, out, user_split]() mutable {
+            Activity activity("fit", path); // watched by the host; its log lines are its progress
             LlamaAlone alone; // it swaps the process-wide logger (llama_gate.h)
             const size_t nd = llama_max_devices();
             std::vector<float> split = user_split->empty() ? std::vector<float>(nd, 0.0f) : *user_split;
@@ -185,6 +188,7 @@ static void setUse(DeviceMem & d, const BufferUse & u) {
 }
 
 Napi::Value memoryBreakdownToJs(Napi::Env env, const llama_model * model, const ContextMemory & use) {
+    LlamaUse gate_use; // a backend may log while it reads its free memory (llama_gate.h)
     const int nd = llama_model_n_devices(model);
     std::vector<DeviceMem> devs(nd);
     for (int i = 0; i < nd; i++) {

@@ -22,7 +22,10 @@ Napi::FunctionReference Model::constructor;
 ModelHandle::~ModelHandle() {
     LlamaUse use;
     templates.reset();
-    if (model) llama_model_free(model);
+    if (model) {
+        llama_model_free(model);
+        returnFreedMemory();
+    }
 }
 
 static std::string metaString(const llama_model * model, const std::string & key) {
@@ -88,7 +91,7 @@ struct LoadState {
 static bool onLoadProgress(float p, void * user) {
     auto * st = static_cast<LoadState *>(user);
     progressHere(); // called on the loading thread
-    LlamaUse::yieldToFit(); // between tensors: a waiting fit runs now rather than after the whole load
+    LlamaUse::yieldToFit(&st->cancelled); // between tensors: a waiting fit runs now rather than after the whole load
     if (st->has_progress && (p - st->last >= 0.01f || p >= 1.0f)) {
         st->last = p;
         st->progress.NonBlockingCall([p](Napi::Env env, Napi::Function fn) { fn.Call({Napi::Number::New(env, p)}); });
@@ -150,6 +153,7 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
             bool fitted = false, fits = false;
             mparams.progress_callback = nullptr; // the fit's trial loads are not the load the user waits for
             if (fit_margin_mib >= 0) {
+                Activity fitting("fit", display); // its log lines are its progress
                 LlamaAlone alone(&state->cancelled);
                 std::vector<size_t> margins(llama_max_devices(), (size_t) (fit_margin_mib * 1024 * 1024));
                 auto st = common_fit_params(path.c_str(), &mparams, &fit_cparams, split.data(), overrides.data(), margins.data(),

@@ -24,6 +24,7 @@
 #include "memory.h"
 #include "model.h"
 #include "sampler.h"
+#include "util.h"
 
 namespace hearth {
 
@@ -108,6 +109,7 @@ struct Context::State {
         LlamaUse use;
         if (ctx) llama_free(ctx);
         if (batch.token) llama_batch_free(batch);
+        if (ctx) returnFreedMemory();
     }
 };
 

@@ -1,6 +1,16 @@
 #include "util.h"
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 namespace hearth {
+
+void returnFreedMemory() {
+#if defined(__GLIBC__)
+    malloc_trim(0);
+#endif
+}
 
 Napi::Promise AsyncTask::run(Napi::Env env, Work work, Done done) {
     auto * task = new AsyncTask(env, std::move(work), std::move(done));

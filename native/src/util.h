@@ -36,6 +36,11 @@ private:
     std::optional<Failure> failure_;
 };
 
+// After freeing a model or context: hands the C library's free memory back to the system (glibc keeps
+// freed heap in its arenas, so the process's resident memory would still count the weights); elsewhere
+// nothing.
+void returnFreedMemory();
+
 // "cpu", "gpu", "igpu", "accel" or "other"
 const char * deviceTypeName(enum ggml_backend_dev_type t);
 

@@ -62,12 +62,20 @@ test('fits and estimates during generation, loads and unloads: all succeed, no o
   expect(replies).toBeGreaterThanOrEqual(2);
 });
 
-test('a fit held back by a long decode never makes the JS thread wait: activities(), info() and abort() answer meanwhile', async () => {
+test('a fit held back by a long decode: activities(), info() and abort() answer without waiting at the gate, and the fit shows as an activity', async () => {
   // the test hook holds every decode until <dir>/release exists (as a long decode on a GPU would run);
   // a separate process writes it after 4 s, so a JS thread stuck at the gate would still come back
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-gate-'));
   try {
-    const r = await inAddon<{ answeredBeforeRelease: boolean; abort: string; estimated: boolean; genResult: string; gate: { fits: number; waited: number } }>(
+    const r = await inAddon<{
+      answeredBeforeRelease: boolean;
+      abort: string;
+      estimated: boolean;
+      genResult: string;
+      jsWaited: number;
+      fitting: boolean;
+      gate: { fits: number; waited: number };
+    }>(
       `
       const fs = require('fs'), path = require('path'), { spawn } = require('child_process');
       const until = async (f) => { for (let i = 0; i < 500 && !f(); i++) await new Promise((r) => setTimeout(r, 20)); };
@@ -78,21 +86,23 @@ test('a fit held back by a long decode never makes the JS thread wait: activitie
       spawn('sh', ['-c', 'sleep 4; touch "$0"', path.join(input.dir, 'release')], { stdio: 'ignore' });
       const estimate = addon.estimateMemory(input.model, { contextSize: 512 });
       await new Promise((r) => setTimeout(r, 300)); // the fit now claims the gate, held back by the decode
-      addon.activities();
+      const waitedBefore = addon.llamaGate().waited;
+      const fitting = addon.activities().some((a) => a.kind === 'fit');
       ctx.info();
       const abort = ctx.abort(7);
+      const jsWaited = addon.llamaGate().waited - waitedBefore; // none of these calls waited at the gate
       const answeredBeforeRelease = !fs.existsSync(path.join(input.dir, 'release'));
       const genResult = await gen.then((g) => g.stopReason, (e) => e.code);
       const estimated = (await estimate).host.model > 0;
       const gate = addon.llamaGate();
       await ctx.dispose();
       await model.dispose();
-      return { answeredBeforeRelease, abort, estimated, gate, genResult };`,
+      return { answeredBeforeRelease, abort, estimated, gate, genResult, jsWaited, fitting };`,
       { model: TINY_SPM, dir },
       60_000,
       { HEARTH_TEST_HOOKS: '1', HEARTH_TEST_FAIL: `hold:${dir}` },
     );
-    expect(r).toMatchObject({ answeredBeforeRelease: true, abort: 'running', estimated: true, genResult: 'aborted' });
+    expect(r).toMatchObject({ answeredBeforeRelease: true, abort: 'running', estimated: true, genResult: 'aborted', jsWaited: 0, fitting: true });
     expect(r.gate.fits).toBe(1);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

@@ -12,7 +12,7 @@ import fs from 'fs';
 import path from 'path';
 import { EngineClient } from '../../main/engine/client';
 import type { NativeActivity } from '../../main/engine/addon';
-import { firstProgressMs, judge, SLOW_DISK_BYTES_PER_S, TASK_BOUNDS, taskBounds, TEST_BOUNDS_ENV } from '../../main/engine/watchdog';
+import { firstProgressMs, judge, SLOW_DISK_BYTES_PER_S, TASK_BOUNDS, taskBounds, TaskWatchdog, TEST_BOUNDS_ENV } from '../../main/engine/watchdog';
 import { MAX_CHAT_CHARS } from '../../main/params';
 import { chatApp, nextDone } from '../helpers/chat';
 import { alive, errorOf, hostStats, makeEngine, tempDir } from '../helpers/engine';
@@ -78,6 +78,18 @@ describe('the verdict', () => {
     expect(judge([act({ kind: 'load', runningMs: 20_000, idleMs: bounds.stallMs + 1 })], bounds, sizeOf)).toMatchObject({ code: 'engine_hung' });
     // other work is never judged by a file's size
     expect(judge([act({ kind: 'context', runningMs: bounds.stallMs + 1, idleMs: bounds.stallMs + 1 })], bounds, sizeOf)).toMatchObject({ code: 'engine_hung' });
+  });
+
+  it('a stop bound waits while llama.cpp fits (activity "fit": other work waits for it), and gives its verdict once no fit runs', async () => {
+    let activities: NativeActivity[] = [act({ kind: 'fit' })];
+    const verdicts: string[] = [];
+    const dog = new TaskWatchdog(() => activities, { templateMs: 1000, stallMs: 5000, stopMs: 50 }, (v) => verdicts.push(v.code));
+    dog.bound(new Promise(() => {}), () => ({ code: 'engine_hung', message: 'stuck', files: [] }));
+    await new Promise((r) => setTimeout(r, 200)); // four bounds long, while a fit runs
+    expect(verdicts).toEqual([]);
+    activities = [];
+    await new Promise((r) => setTimeout(r, 200));
+    expect(verdicts).toEqual(['engine_hung']);
   });
 
   it('the bounds are TASK_BOUNDS unless the test hooks are on', () => {
