@@ -6,10 +6,9 @@
 import { spawn } from 'child_process';
 import { z } from 'zod';
 import { Device, LoadedModule } from './protocol';
+import { BACKEND_NAMES as NAMES, BackendPin, GPU_ORDER } from '../params/backends';
 
-export const BACKEND_PINS = ['auto', 'cuda', 'metal', 'vulkan', 'cpu'] as const;
-export type BackendPin = (typeof BACKEND_PINS)[number];
-const GPU_ORDER = ['cuda', 'metal', 'vulkan'] as const;
+export { BACKEND_PINS, type BackendPin } from '../params/backends';
 
 export interface ProbeResult {
   ok: boolean;
@@ -23,6 +22,8 @@ export interface ProbeResult {
 }
 
 export interface BackendChoice {
+  /** the backend modules this build has (next to the addon), e.g. ['cpu', 'vulkan'] */
+  built: string[];
   /** what the host loads (HEARTH_BACKENDS) */
   backends: string[];
   /** the GPU backend in use, or 'cpu' */
@@ -104,8 +105,6 @@ export function probe(spawner: ProbeSpawner, hostScript: string, env: NodeJS.Pro
   });
 }
 
-const NAMES: Record<string, string> = { cuda: 'CUDA', metal: 'Metal', vulkan: 'Vulkan', cpu: 'CPU' };
-
 /**
  * Picks the backends the host will load, probing with `spawner`. `available` are the backend modules
  * next to the addon (e.g. ['cpu', 'vulkan']); `pin` is the user's setting.
@@ -131,7 +130,7 @@ export async function chooseBackend(
     probes.push({ backends: set.join(','), ok: r.ok, gpus: gpus.length, error: r.error });
     if (r.ok && gpus.length > 0) {
       const what = gpus.map((d) => d.description || d.name).join(', ');
-      return { backends: set, backend: b, reason: `${NAMES[b]}${pin === 'auto' ? '' : ' (pinned)'}: ${what}`, probes };
+      return { built: available, backends: set, backend: b, reason: `${NAMES[b]}${pin === 'auto' ? '' : ' (pinned)'}: ${what}`, probes };
     }
     skipped.push(r.ok ? `${NAMES[b]} found no GPU` : `${NAMES[b]} ${r.error} while loading (a broken driver?)`);
   }
@@ -139,5 +138,5 @@ export async function chooseBackend(
   probes.push({ backends: 'cpu', ok: cpu.ok, gpus: 0, error: cpu.error });
   const why = skipped.length ? skipped.join('; ') : pin === 'cpu' ? 'pinned' : 'no GPU backend is built';
   const variant = cpu.modules.find((m) => m.backend === 'cpu')?.variant;
-  return { backends: ['cpu'], backend: 'cpu', reason: `CPU (${why})${variant ? `, ${variant} variant` : ''}`, probes };
+  return { built: available, backends: ['cpu'], backend: 'cpu', reason: `CPU (${why})${variant ? `, ${variant} variant` : ''}`, probes };
 }

@@ -3,7 +3,8 @@
  * (bounded), watches it with a heartbeat the host answers from its JS thread, kills a host that stops
  * answering (`engine_hung`) or whose own task watchdog gave up on native work (`hung`), notices one
  * that died (`engine_crashed`), and starts a fresh one, unless it keeps dying (more than
- * `maxRestartsPerMinute` starts a minute: `engine_unavailable`).
+ * `maxRestarts` starts after a crash within `restartWindowMs`: `engine_unavailable` until the oldest
+ * of them is older than the window).
  */
 import fs from 'fs';
 import path from 'path';
@@ -22,8 +23,10 @@ export interface SupervisorOptions {
   logger?: Logger;
   /** folder for the host's engine.log (llama.cpp's log included); without it llama.cpp's lines come to `logger` */
   logDir?: string;
-  /** host starts allowed within a minute before the client gives up (a crash loop) */
-  maxRestartsPerMinute?: number;
+  /** host starts after a crash allowed within `restartWindowMs` before the client gives up (a crash loop) */
+  maxRestarts?: number;
+  /** the window `maxRestarts` counts in; once the oldest start in it is older, a request starts the host again */
+  restartWindowMs?: number;
   /** how long a starting host may take to say `ready` */
   readyTimeoutMs?: number;
   /** how often the host is asked to answer from its JS thread */
@@ -38,7 +41,8 @@ export interface SupervisorOptions {
 
 /** The production bounds; tests pass shorter ones. */
 export const SUPERVISOR_DEFAULTS = {
-  maxRestartsPerMinute: 5,
+  maxRestarts: 5,
+  restartWindowMs: 60_000,
   readyTimeoutMs: 60_000,
   heartbeatIntervalMs: 5_000,
   heartbeatTimeoutMs: 30_000,
@@ -69,7 +73,8 @@ export class HostSupervisor {
     this.logger = opts.logger ?? silentLogger;
     const pick = <K extends keyof typeof SUPERVISOR_DEFAULTS>(k: K) => opts[k] ?? SUPERVISOR_DEFAULTS[k];
     this.bounds = {
-      maxRestartsPerMinute: pick('maxRestartsPerMinute'),
+      maxRestarts: pick('maxRestarts'),
+      restartWindowMs: pick('restartWindowMs'),
       readyTimeoutMs: pick('readyTimeoutMs'),
       heartbeatIntervalMs: pick('heartbeatIntervalMs'),
       heartbeatTimeoutMs: pick('heartbeatTimeoutMs'),
@@ -147,8 +152,8 @@ export class HostSupervisor {
     // switch, close) was no crash
     if (this.afterCrash) {
       const now = Date.now();
-      while (this.restarts.length && now - this.restarts[0] > 60_000) this.restarts.shift();
-      if (this.restarts.length >= this.bounds.maxRestartsPerMinute) {
+      while (this.restarts.length && now - this.restarts[0] > this.bounds.restartWindowMs) this.restarts.shift();
+      if (this.restarts.length >= this.bounds.maxRestarts) {
         return Promise.reject(new EngineError('engine_unavailable', 'the engine host keeps crashing; why is in main.log and engine.log (Settings → About → Logs)'));
       }
       this.restarts.push(now);

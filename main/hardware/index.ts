@@ -51,6 +51,7 @@ export class HardwareMonitor {
       },
       ram: { total: os.totalmem(), free: availableMemory() },
       backends: v.backends,
+      built: c?.built ?? [],
       devices,
       backendChoice: c ? { backend: c.backend, reason: c.reason } : null,
     };

@@ -4,7 +4,7 @@
  * renderer. Main validates every incoming payload against these schemas.
  */
 import { z } from 'zod';
-import { ChatSettings, Device, LOAD_FIELDS, LOAD_SETTING_FIELDS, LoadSettings, MAX_MESSAGE_CHARS, MemoryBreakdown, TokenLogprobs } from '../params';
+import { BACKEND_PINS, ChatSettings, Device, LOAD_FIELDS, LOAD_SETTING_FIELDS, LoadSettings, MAX_MESSAGE_CHARS, MemoryBreakdown, TokenLogprobs } from '../params';
 import { codesOf, type IpcErrorCode } from '../errors/catalogue';
 
 /** how llama.cpp rounds a context size (the settings page says what a size becomes) */
@@ -147,8 +147,8 @@ export const SettingsFields = z.object({
   guardrail: z.enum(['off', 'warn', 'strict']).default('warn'),
   /** memory kept free on every GPU when GPU layers are "auto" */
   fitMarginMiB: LOAD_FIELDS.fitMarginMiB.setting.default(LOAD_FIELDS.fitMarginMiB.default),
-  /** backend pin: auto (CUDA → Metal → Vulkan → CPU) or one of them */
-  backend: z.enum(['auto', 'cuda', 'metal', 'vulkan', 'cpu']).default('auto'),
+  /** backend pin: auto (CUDA → Metal → Vulkan → CPU, those built) or one of them (main/params/backends.ts) */
+  backend: z.enum(BACKEND_PINS).default('auto'),
   /** Enter sends and Shift+Enter adds a line; off: Ctrl+Enter (⌘+Enter on macOS) sends and Enter adds a line */
   sendOnEnter: z.boolean().default(true),
   /** the size of the chat's text (messages and the message box), in CSS pixels */
@@ -231,7 +231,10 @@ export const HardwareInfo = z.object({
   /** defaultThreads: the threads a model gets when its load settings name none (the engine's, not the cores counted here) */
   cpu: z.object({ model: z.string(), cores: z.number(), threads: z.number(), defaultThreads: z.number(), instructionSets: z.array(z.string()) }),
   ram: z.object({ total: z.number(), free: z.number() }),
+  /** the backends the engine host loaded (llama.cpp's names) */
   backends: z.array(z.string()),
+  /** the backend modules this build has, e.g. ['cpu', 'vulkan']: the backend setting offers these (pinsFor) */
+  built: z.array(z.string()),
   devices: z.array(DeviceInfo),
   backendChoice: BackendChoiceDTO,
 });

@@ -15,6 +15,7 @@ export * from './chat';
 export * from './load';
 export * from './context';
 export * from './devices';
+export * from './backends';
 
 /** What a load takes: the model load and context families together, defaults applied, combinations checked. */
 export const LOAD_PARAM_FIELDS = { ...LOAD_FIELDS, ...CONTEXT_FIELDS };

@@ -18,7 +18,7 @@ const call: ChatApp['call'] = (channel, payload) => chat.call(channel, payload);
 
 beforeAll(async () => {
   // this loop restarts the host on purpose, far more often than the production throttle allows
-  chat = chatApp({ engine: makeEngine({}, undefined, { maxRestartsPerMinute: 10 * KILLS }) });
+  chat = chatApp({ engine: makeEngine({}, undefined, { maxRestarts: 10 * KILLS }) });
   chat.app.store.modelSettings.set(chat.modelPath, { contextSize: 1024, threads: 1 });
   await call('models.load', { path: chat.modelPath });
 });

@@ -16,7 +16,7 @@ let onLog: (line: string) => void = () => undefined;
 const log = (m: string) => onLog(m);
 
 beforeAll(async () => {
-  engine = makeEngine({}, { debug: log, info: log, warn: log, error: log }, { maxRestartsPerMinute: 100 });
+  engine = makeEngine({}, { debug: log, info: log, warn: log, error: log }, { maxRestarts: 100 });
   await engine.load('m', TINY_SPM, { contextSize: 512, threads: 1, parallel: 1 });
 });
 

@@ -15,7 +15,7 @@ let engine: EngineClient;
 const PARAMS = { contextSize: 512, threads: 1 };
 
 beforeAll(async () => {
-  engine = makeEngine({}, undefined, { maxRestartsPerMinute: 100 });
+  engine = makeEngine({}, undefined, { maxRestarts: 100 });
   await engine.start();
 });
 

@@ -26,7 +26,7 @@ const STOP_MS = 1500;
 const SLACK_MS = 10_000;
 
 function engineWith(bounds: { templateMs?: number; stallMs?: number; stopMs?: number }): EngineClient {
-  return makeEngine({ [TEST_BOUNDS_ENV]: JSON.stringify(bounds) }, undefined, { maxRestartsPerMinute: 100 });
+  return makeEngine({ [TEST_BOUNDS_ENV]: JSON.stringify(bounds) }, undefined, { maxRestarts: 100 });
 }
 
 /** Resolves once the host is inside a chat template render (its activity says so). */

@@ -16,7 +16,7 @@ const BOUNDS = { heartbeatIntervalMs: 200, heartbeatTimeoutMs: 2000 };
 
 beforeAll(async () => {
   dir = tempDir();
-  engine = makeEngine({}, undefined, { ...BOUNDS, maxRestartsPerMinute: 100 });
+  engine = makeEngine({}, undefined, { ...BOUNDS, maxRestarts: 100 });
   await engine.load('m', TINY_SPM, { contextSize: 512, threads: 1 });
 });
 

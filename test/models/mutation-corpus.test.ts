@@ -252,7 +252,7 @@ test('R3 reader: ≥ 1,000 mutated GGUF files, each refused with a clear error o
 
 test('R3 engine host: a sample through EngineClient.load; main survives, clear errors, bounded host memory', async () => {
   expect(outcomes.length).toBeGreaterThan(0);
-  const engine = new EngineClient({ hostScript: HOST_SCRIPT, env: { HEARTH_TEST_HOOKS: '1' }, maxRestartsPerMinute: 10_000 });
+  const engine = new EngineClient({ hostScript: HOST_SCRIPT, env: { HEARTH_TEST_HOOKS: '1' }, maxRestarts: 10_000 });
   const spm = outcomes.filter((o) => o.m.model === TINY_SPM);
   // mostly files our reader passed (they reach llama.cpp), some it refused (the host answers invalid_model)
   const passed = spm.filter((o) => o.passed);

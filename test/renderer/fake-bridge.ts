@@ -146,6 +146,7 @@ export function hardwareInfo(over: Partial<HardwareInfo> = {}): HardwareInfo {
     // a hybrid CPU: llama.cpp's default counts only the performance cores
     cpu: { model: 'Test CPU', cores: 8, threads: 16, defaultThreads: 6, instructionSets: ['AVX', 'AVX2', 'FMA'] },
     ram: { total: 32 * GiB, free: 20 * GiB },
+    built: ['cpu', 'vulkan'],
     backends: ['Vulkan', 'CPU'],
     devices: [
       { backend: 'Vulkan', name: 'Vulkan0', description: 'Test GPU', type: 'gpu', memoryTotal: 8 * GiB, memoryFree: 7 * GiB },

@@ -39,8 +39,23 @@ import { renderApp } from './render-app';
 const MODEL = '/m/a.gguf';
 const models = () => [{ path: MODEL, name: 'a', fileSize: 4e9 }];
 
+/** app.info on a machine with one GPU (the one the fake estimate puts layers on) */
+const oneGpuInfo = () => ({
+  appVersion: '0.1.0',
+  llamaCommit: 'b1234',
+  backends: ['Vulkan', 'CPU'],
+  devices: [
+    { backend: 'Vulkan', name: 'Vulkan0', description: 'Test GPU', type: 'gpu', memoryTotal: 8 * 2 ** 30, memoryFree: 7 * 2 ** 30 },
+    { backend: 'CPU', name: 'CPU', description: 'Test CPU', type: 'cpu', memoryTotal: 2 ** 34, memoryFree: 2 ** 33 },
+  ],
+  dataDir: '/data',
+  logsDir: '/data/logs',
+  canOpenLogsFolder: false,
+});
+
 function settingsHandlers(view: () => ModelSettingsView, extra: Record<string, (p: any) => unknown> = {}) {
   return {
+    'app.info': oneGpuInfo,
     'models.list': models,
     'models.settings.get': () => view(),
     'models.estimate': (p: { settings: LoadSettingsDTO }) => memoryEstimate(p.settings as never),
@@ -299,9 +314,10 @@ describe('model settings view', () => {
 
   test('without a GPU, auto GPU layers says CPU only (not "max") and so does the estimate', async () => {
     const view = modelSettingsView();
-    // the default app.info has only the CPU device; llama.cpp's fit then answers "all layers", which means none
+    // the fake bridge's own app.info has only the CPU device; llama.cpp's fit then answers "all layers", which means none
     renderApp(
       settingsHandlers(() => view, {
+        'app.info': () => ({ ...oneGpuInfo(), backends: ['CPU'], devices: oneGpuInfo().devices.filter((d) => d.type === 'cpu') }),
         'models.estimate': (p: { settings: LoadSettingsDTO }) =>
           memoryEstimate(p.settings as never, { devices: [], gpuLayers: 0, fitReason: 'CPU only: no GPU device is available, every layer runs on the CPU.' }),
       }),
@@ -314,6 +330,34 @@ describe('model settings view', () => {
     expect(dialog.querySelector('output[for="ms-gpu-layers"]')?.textContent).toBe('auto (CPU only)');
     expect(await within(dialog).findByText(/^CPU only · context 4,096 tokens$/, {}, { timeout: 3000 })).toBeTruthy();
     expect(within(dialog).queryByText(/on the GPU ·/)).toBeNull();
+    // the GPU-only controls are disabled, their reason their accessible description
+    for (const control of [slider, ...within(dialog).getAllByRole('radio', { name: /^(Auto|Max|Custom)$/ }), within(dialog).getByRole('spinbutton', { name: 'Fit margin (MiB)' })]) {
+      expect(control).toHaveProperty('disabled', true);
+      const description = (control.getAttribute('aria-describedby') ?? '').split(' ').map((id) => document.getElementById(id)?.textContent ?? '').join(' ');
+      expect(description).toMatch(/No GPU device is available/);
+    }
+  });
+
+  test('without a GPU, a saved layer count shows what the load does: CPU only', async () => {
+    const view = modelSettingsView({ settings: { gpuLayers: 20 } });
+    renderApp(settingsHandlers(() => view, { 'app.info': () => ({ ...oneGpuInfo(), devices: oneGpuInfo().devices.filter((d) => d.type === 'cpu') }) }));
+    const dialog = await openModelSettings();
+    const slider = within(dialog).getByRole('slider', { name: 'GPU layers' }) as HTMLInputElement;
+    expect(within(dialog).getByRole('radio', { name: 'Custom' })).toHaveProperty('checked', true);
+    expect(slider.value).toBe('0');
+    expect(slider.getAttribute('aria-valuetext')).toBe('CPU only, no layers on a GPU');
+    expect(dialog.querySelector('output[for="ms-gpu-layers"]')?.textContent).toBe('CPU only');
+    expect(slider).toHaveProperty('disabled', true);
+  });
+
+  test('with a GPU, the GPU controls are enabled and carry no "no GPU" reason', async () => {
+    const view = modelSettingsView();
+    renderApp(settingsHandlers(() => view));
+    const dialog = await openModelSettings();
+    const slider = within(dialog).getByRole('slider', { name: 'GPU layers' });
+    expect(slider).toHaveProperty('disabled', false);
+    expect(within(dialog).getByRole('spinbutton', { name: 'Fit margin (MiB)' })).toHaveProperty('disabled', false);
+    expect(within(dialog).queryByText(/No GPU device is available/)).toBeNull();
   });
 
   test('a context length llama.cpp would round up says what it runs as', async () => {
@@ -511,6 +555,36 @@ describe('hardware page', () => {
     const samples = store.getState().hardware.samples;
     expect(samples).toHaveLength(MAX_SAMPLES);
     expect(samples[0].at).toBe(hardwareUsage(5).at);
+  });
+
+  test('the backend choice offers the backends the engine reports built, auto naming them in order; a saved pin not built is marked', async () => {
+    const options = async (built: string[], backend: 'auto' | 'cuda') => {
+      setBridge(
+        new FakeBridge({
+          'settings.get': () => ({ ...settingsDTO(), backend }),
+          'hardware.info': () => hardwareInfo({ built }),
+          'hardware.usage': () => hardwareUsage(0),
+          'models.list': models,
+        }),
+      );
+      const store = makeStore();
+      await store.dispatch(fetchSettings());
+      store.dispatch(openDialog({ name: 'settings', section: 'hardware' }));
+      const r = render(
+        <Provider store={store}>
+          <App />
+        </Provider>,
+      );
+      const select = (await screen.findByRole('combobox', { name: 'Backend' })) as HTMLSelectElement;
+      await waitFor(() => expect(select.disabled).toBe(false));
+      const texts = [...select.options].map((o) => `${o.value}=${o.textContent}`);
+      r.unmount();
+      return texts;
+    };
+    expect(await options(['cpu', 'vulkan'], 'auto')).toEqual(['auto=Auto (Vulkan → CPU)', 'vulkan=Vulkan', 'cpu=CPU only']);
+    expect(await options(['cpu'], 'auto')).toEqual(['auto=Auto (CPU)', 'cpu=CPU only']);
+    expect(await options(['cpu', 'vulkan', 'cuda', 'metal'], 'auto')).toEqual(['auto=Auto (CUDA → Metal → Vulkan → CPU)', 'cuda=CUDA', 'metal=Metal', 'vulkan=Vulkan', 'cpu=CPU only']);
+    expect(await options(['cpu'], 'cuda')).toEqual(['auto=Auto (CPU)', 'cpu=CPU only', 'cuda=CUDA (not in this build)']);
   });
 
   test('the backend pin is saved through settings.update', async () => {

@@ -1,5 +1,6 @@
 /**
- * Settings → Hardware: the backend pin and the backend in use (with why), the CPU, RAM, backends
+ * Settings → Hardware: the backend pin (offering the backends this build has, as the engine reports
+ * them: hardware.info `built`) and the backend in use (with why), the CPU, RAM, backends
  * and devices, and live usage charts. Usage is polled once a second only while this page is shown
  * (./listeners.ts).
  */
@@ -9,14 +10,7 @@ import { BackendPin, fetchAppInfo, selectSettings, updateSettings } from '../set
 import { fetchHardwareInfo, selectHardware } from './hardwareSlice';
 import { Sparkline } from './Sparkline';
 import { DevicesTable } from '../../components/DevicesTable';
-
-const PINS: { value: BackendPin; label: string }[] = [
-  { value: 'auto', label: 'Auto (CUDA → Metal → Vulkan → CPU)' },
-  { value: 'cuda', label: 'CUDA' },
-  { value: 'metal', label: 'Metal' },
-  { value: 'vulkan', label: 'Vulkan' },
-  { value: 'cpu', label: 'CPU only' },
-];
+import { pinLabel, pinsFor } from '../../../../main/params/backends';
 
 function pct(used: number, total: number): string {
   return total > 0 ? `${Math.round((used / total) * 100)}%` : '–';
@@ -90,6 +84,13 @@ export function HardwarePanel() {
   const settings = useAppSelector(selectSettings);
   const saveError = useAppSelector((s) => s.settings.saveError);
 
+  // the backends this build has, as the engine found them; a saved pin this build lacks stays shown, marked
+  const built = info?.built ?? [];
+  const current = settings?.backend ?? 'auto';
+  const offered = info ? pinsFor(built) : [current];
+  const pins = offered.includes(current) ? offered : [...offered, current];
+  const labelOf = (p: BackendPin) => (info && !offered.includes(p) ? `${pinLabel(p, built)} (not in this build)` : pinLabel(p, built));
+
   const pin = async (backend: BackendPin) => {
     const r = await dispatch(updateSettings({ backend }));
     if (updateSettings.fulfilled.match(r)) {
@@ -102,10 +103,10 @@ export function HardwarePanel() {
     <div className="hardware">
       <div className="field backend-field">
         <label htmlFor="backend-pin">Backend</label>
-        <select id="backend-pin" value={settings?.backend ?? 'auto'} disabled={!settings} aria-describedby="backend-pin-hint" onChange={(e) => void pin(e.target.value as BackendPin)}>
-          {PINS.map((p) => (
-            <option key={p.value} value={p.value}>
-              {p.label}
+        <select id="backend-pin" value={current} disabled={!settings || !info} aria-describedby="backend-pin-hint" onChange={(e) => void pin(e.target.value as BackendPin)}>
+          {pins.map((p) => (
+            <option key={p} value={p}>
+              {labelOf(p)}
             </option>
           ))}
         </select>

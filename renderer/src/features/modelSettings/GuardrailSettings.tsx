@@ -17,7 +17,8 @@ const MODES: { value: Guardrail; label: string; hint: string }[] = [
   { value: 'strict', label: 'Strict', hint: 'Refuse a load that would not fit.' },
 ];
 
-export function GuardrailSettings() {
+/** `cpuOnly`: no GPU device, so the fit margin (kept free on GPUs only) is disabled, saying why. */
+export function GuardrailSettings({ cpuOnly = false }: { cpuOnly?: boolean }) {
   const dispatch = useAppDispatch();
   const settings = useAppSelector(selectSettings);
   const saveError = useAppSelector((s) => s.settings.saveError);
@@ -85,7 +86,8 @@ export function GuardrailSettings() {
           step={256}
           value={margin}
           aria-invalid={error ? true : undefined}
-          aria-describedby="fit-margin-hint"
+          disabled={cpuOnly}
+          aria-describedby={cpuOnly ? 'fit-margin-no-gpu fit-margin-hint' : 'fit-margin-hint'}
           onChange={(e) => setMargin(e.target.value)}
           onBlur={() => void commitMargin()}
           onKeyDown={onKey}
@@ -93,6 +95,11 @@ export function GuardrailSettings() {
         <span className="hint" id="fit-margin-hint">
           Memory kept free on each GPU: a load needing more is one that may not fit, and auto GPU layers stops short of it.
         </span>
+        {cpuOnly && (
+          <span className="hint" id="fit-margin-no-gpu">
+            No GPU device is available, so no margin applies.
+          </span>
+        )}
       </div>
       {(error || saveError) && (
         <p role="alert" className="inline-error">

@@ -85,24 +85,29 @@ function Field(props: { id: string; label: string; hint?: ReactNode; reload: boo
   );
 }
 
+/** the reason the GPU controls are disabled on a machine without a GPU device (their accessible description) */
+export const NO_GPU_ID = 'ms-no-gpu';
+
 /**
  * GPU layers: auto, max or a number. Auto shows what it will do: the fit's layer count from the
- * estimate, or "CPU only" on a machine without a GPU (where llama.cpp's "all" means none).
+ * estimate. Without a GPU device the controls are disabled (NO_GPU_ID says why) and show what a load
+ * really does whatever is saved: every layer on the CPU ("auto (CPU only)" when the setting is auto).
  */
 function GpuLayers(props: { form: LoadForm; view: ModelSettingsView; reload: boolean; chosen: number | 'max' | null; cpuOnly: boolean; onChange: (p: Partial<LoadForm>) => void }) {
   const { form, view, reload, chosen, cpuOnly, onChange } = props;
   const top = maxGpuLayers(view.layers);
-  const autoLayers = cpuOnly ? 0 : chosen === null || chosen === 'max' ? top : Math.min(chosen, top);
-  const shown = form.gpuMode === 'layers' ? form.gpuLayers : form.gpuMode === 'max' ? top : autoLayers;
-  const autoText = cpuOnly ? 'auto (CPU only)' : chosen === null ? 'auto' : `auto · ${shown}/${top}`;
-  const valueText =
-    form.gpuMode === 'auto'
-      ? cpuOnly
-        ? 'auto: CPU only, no layers on a GPU'
-        : chosen === null
-          ? 'auto'
-          : `auto: ${shown} of ${top}`
+  const autoLayers = chosen === null || chosen === 'max' ? top : Math.min(chosen, top);
+  const shown = cpuOnly ? 0 : form.gpuMode === 'layers' ? form.gpuLayers : form.gpuMode === 'max' ? top : autoLayers;
+  const autoText = chosen === null ? 'auto' : `auto · ${shown}/${top}`;
+  const outputText = cpuOnly ? (form.gpuMode === 'auto' ? 'auto (CPU only)' : 'CPU only') : form.gpuMode === 'auto' ? autoText : `${shown}/${top}`;
+  const valueText = cpuOnly
+    ? `${form.gpuMode === 'auto' ? 'auto: ' : ''}CPU only, no layers on a GPU`
+    : form.gpuMode === 'auto'
+      ? chosen === null
+        ? 'auto'
+        : `auto: ${shown} of ${top}`
       : `${shown} of ${top}${shown >= top ? ' (all, with the output layer)' : ''}`;
+  const described = [cpuOnly ? NO_GPU_ID : '', describedBy('ms-gpu-layers', reload) ?? ''].filter(Boolean).join(' ');
   const modes: { value: LoadForm['gpuMode']; label: string }[] = [
     { value: 'auto', label: 'Auto' },
     { value: 'max', label: 'Max' },
@@ -122,6 +127,8 @@ function GpuLayers(props: { form: LoadForm; view: ModelSettingsView; reload: boo
               name="ms-gpu-mode"
               value={m.value}
               checked={form.gpuMode === m.value}
+              disabled={cpuOnly}
+              aria-describedby={cpuOnly ? NO_GPU_ID : undefined}
               onChange={() => onChange(m.value === 'layers' ? { gpuMode: 'layers', gpuLayers: shown } : { gpuMode: m.value })}
             />
             {m.label}
@@ -137,12 +144,13 @@ function GpuLayers(props: { form: LoadForm; view: ModelSettingsView; reload: boo
           step={1}
           value={shown}
           className={form.gpuMode === 'auto' ? 'auto' : undefined}
+          disabled={cpuOnly}
           aria-valuetext={valueText}
-          aria-describedby={describedBy('ms-gpu-layers', reload)}
+          aria-describedby={described}
           onChange={(e) => onChange({ gpuMode: 'layers', gpuLayers: Number(e.target.value) })}
         />
         <output htmlFor="ms-gpu-layers" className="slider-value">
-          {form.gpuMode === 'auto' ? autoText : `${shown}/${top}`}
+          {outputText}
         </output>
       </div>
       <span className="hint" id="ms-gpu-layers-hint">
@@ -265,7 +273,11 @@ export function LoadFields(p: LoadFieldsProps) {
             {wide.map((f) => (
               <SettingField key={f.key} f={f} p={p} />
             ))}
-            {group === 'GPU offload' && p.gpus.length === 0 && <p className="hint">No GPU device is available: every layer runs on the CPU.</p>}
+            {group === 'GPU offload' && p.cpuOnly && (
+              <p className="hint" id={NO_GPU_ID}>
+                No GPU device is available: every layer runs on the CPU.
+              </p>
+            )}
             {grid.length > 0 && (
               <div className="ms-grid">
                 {grid.map((f) => (

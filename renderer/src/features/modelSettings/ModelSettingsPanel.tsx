@@ -35,6 +35,8 @@ export function ModelSettingsPanel() {
   const settings = useAppSelector(selectSettings);
   const { path, view, draft, estimate } = ms;
   const gpus = (info?.devices ?? []).filter((d) => d.type === 'gpu' || d.type === 'igpu');
+  /** no GPU device (as the engine reports): the GPU-only controls are disabled, saying why */
+  const cpuOnly = info !== null && !info.engineError && gpus.length === 0;
 
   const loaded = modelState.loaded;
 
@@ -130,7 +132,7 @@ export function ModelSettingsPanel() {
             onSave();
           }}
         >
-          <LoadFields draft={draft} view={view} marks={marks} invalid={parsed && !parsed.ok ? { field: parsed.field, error: parsed.error } : null} gpus={gpus} chosen={chosen} cpuOnly={info !== null && gpus.length === 0} set={set} />
+          <LoadFields draft={draft} view={view} marks={marks} invalid={parsed && !parsed.ok ? { field: parsed.field, error: parsed.error } : null} gpus={gpus} chosen={chosen} cpuOnly={cpuOnly} set={set} />
 
           <div className="ms-footer">
             {parsed && !parsed.ok && (
@@ -171,7 +173,7 @@ export function ModelSettingsPanel() {
             </div>
           </div>
         </form>
-        <GuardrailSettings />
+        <GuardrailSettings cpuOnly={cpuOnly} />
       </div>
 
       <aside className="ms-memory" aria-label="Memory estimate">
