@@ -6,6 +6,7 @@
  * thread, claimed before anything is awaited so a stop always reaches it. The channels that start
  * and stop turns are in ./channels.ts.
  */
+import path from 'path';
 import { EngineClient } from '../engine/client';
 import { untilAborted } from '../engine/channel';
 import type { Logger } from '../logging';
@@ -118,7 +119,11 @@ export class ChatService {
         }
         throw e;
       }
-      return thread.model;
+      // the model that is loaded now: a pick made meanwhile replaces the thread's (its load returns
+      // without error when superseded), and the reply must name the model that writes it
+      const now = await this.deps.library.ready();
+      if (now) return now;
+      throw new IpcError('not_loaded', `${path.basename(thread.model)} was not loaded: another model was picked meanwhile and did not load`);
     }
     throw new IpcError('no_model', 'no model is loaded: pick one in the header');
   }
@@ -182,12 +187,19 @@ export class ChatService {
     return { userMessage: this.deps.views.message(r.threadId, edited.id), reply: this.deps.views.message(r.threadId, writer.messageId) };
   }
 
-  continue(threadId: string, replyId: string): { reply: MessageDTO } {
+  async continue(threadId: string, replyId: string): Promise<{ reply: MessageDTO }> {
     const { threads, messages } = this.api(threadId);
     const thread = threads.get(threadId);
     this.messageIn(threadId, replyId, 'assistant');
     const turn = this.reserve(threadId);
     this.guard(turn, () => this.expectedModel(thread));
+    // a continue reopens a finished reply, so it waits for the model before touching it: a load that
+    // fails (the error is the call's) or a Stop meanwhile leaves the reply as it was, its finish reason too
+    const model = await this.guard(turn, () => this.modelFor(thread, turn.abort.signal));
+    if (model === null) {
+      turn.release();
+      return { reply: this.deps.views.message(threadId, replyId) };
+    }
     const writer = this.guard(turn, () => messages.continueReply(replyId));
     this.start(thread, writer, { continueFinal: true }, turn);
     return { reply: this.deps.views.message(threadId, replyId) };

@@ -83,6 +83,7 @@ const DOING: Record<string, string> = {
   work: 'generating or embedding',
   render: 'rendering its chat template',
   fit: 'measuring its memory (llama.cpp fitting)',
+  free: 'freeing its memory',
 };
 
 export function templateVerdict(file: string, bounds: TaskBounds): Verdict {
@@ -169,8 +170,8 @@ export class TaskWatchdog {
 
   /**
    * Gives the verdict `verdict()` unless `p` settles within the stop bound. While llama.cpp's fitting
-   * runs (an activity "fit"), other work waits for it (native/src/llama_gate.h): the bound starts again
-   * once it is over; a fit that stops progressing is a stall the poll above judges.
+   * runs alone (an activity "fit" exists only then), other work waits for it (native/src/llama_gate.h):
+   * the bound starts again once it is over; a fit that stops progressing is a stall the poll judges.
    */
   bound(p: Promise<unknown>, verdict: () => Verdict): void {
     let settled = false;

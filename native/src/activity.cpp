@@ -49,9 +49,12 @@ void Activity::progress() {
 
 void Activity::excuse() {
     const int64_t now = nowMs();
-    // never progressed: the clock starts again (as the watchdog reads it, idle >= running means "before the first progress")
-    if (last_.load(std::memory_order_relaxed) <= started_.load(std::memory_order_relaxed)) started_.store(now, std::memory_order_relaxed);
-    last_.store(now, std::memory_order_relaxed);
+    // this activity and those around it (a load around its fit) waited; one that never progressed
+    // starts its clock again (as the watchdog reads it, idle >= running means "before the first progress")
+    for (Activity * a = this; a; a = a->parent_) {
+        if (a->last_.load(std::memory_order_relaxed) <= a->started_.load(std::memory_order_relaxed)) a->started_.store(now, std::memory_order_relaxed);
+        a->last_.store(now, std::memory_order_relaxed);
+    }
 }
 
 Activity * Activity::current() {

@@ -113,7 +113,7 @@ Napi::Value Init(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
     Napi::Object o = info.Length() > 0 && info[0].IsObject() ? info[0].As<Napi::Object>() : Napi::Object::New(env);
     if (!g_initialized) {
-        LlamaUse use; // loading backends logs
+        LlamaUse use(LlamaUseKind::js); // loading backends logs
         std::string dir = optString(o, "backendDir", "");
         Napi::Value only = o.Get("backends");
         if (only.IsArray()) {
@@ -160,7 +160,7 @@ Napi::Value SetLogger(const Napi::CallbackInfo & info) {
 // devices() -> [{ backend, name, description, type, memoryTotal, memoryFree }]
 Napi::Value Devices(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
-    LlamaUse use; // a backend may log while it reads its memory (llama_gate.h)
+    LlamaUse use(LlamaUseKind::js); // a backend may log while it reads its memory (llama_gate.h)
     size_t n = ggml_backend_dev_count();
     Napi::Array arr = Napi::Array::New(env, n);
     for (size_t i = 0; i < n; i++) {
@@ -188,7 +188,7 @@ Napi::Value Backends(const Napi::CallbackInfo & info) {
 }
 
 Napi::Value SystemInfo(const Napi::CallbackInfo & info) {
-    LlamaUse use;
+    LlamaUse use(LlamaUseKind::js);
     return Napi::String::New(info.Env(), llama_print_system_info());
 }
 

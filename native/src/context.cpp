@@ -389,11 +389,12 @@ Napi::Value Context::Generate(const Napi::CallbackInfo & info) {
 // abort(id) -> "queued" | "running" | "unknown"
 Napi::Value Context::Abort(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
-    if (info.Length() < 1 || !info[0].IsNumber() || info[0].As<Napi::Number>().DoubleValue() < 0) {
-        throw makeError(env, codes::invalid_argument, "abort(id): id must be a request id (a number >= 0)");
+    const double given = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : -1;
+    if (!(given >= 0 && given <= 9007199254740991.0 && std::floor(given) == given)) { // NaN fails too
+        throw makeError(env, codes::invalid_argument, "abort(id): id must be a request id (a whole number >= 0)");
     }
     if (!state_) return Napi::String::New(env, "unknown");
-    uint64_t id = (uint64_t) info[0].As<Napi::Number>().Int64Value();
+    uint64_t id = (uint64_t) given;
     std::shared_ptr<Task> dropped;
     std::string where = "unknown";
     {

@@ -48,15 +48,17 @@ template <typename P> void waitFor(std::unique_lock<std::mutex> & lock, Gate & g
     }
 }
 
-void enter(Gate & g, std::unique_lock<std::mutex> & lock, bool lengthy) {
-    if (g.alone || g.claiming) {
+void enter(Gate & g, std::unique_lock<std::mutex> & lock, LlamaUseKind kind) {
+    // the JS thread's calls are short and few: they pass a claim, and wait only for a running fit
+    const auto open = [&] { return !g.alone && (kind == LlamaUseKind::js || !g.claiming); };
+    if (!open()) {
         g.waited.fetch_add(1, std::memory_order_relaxed);
         g.uses_waiting++;
-        waitFor(lock, g, [&] { return !g.alone && !g.claiming; });
+        waitFor(lock, g, open);
         if (--g.uses_waiting == 0) g.cv.notify_all();
     }
     g.uses++;
-    if (lengthy) g.lengthy++;
+    if (kind == LlamaUseKind::lengthy) g.lengthy++;
 }
 
 void leave(Gate & g, bool lengthy) {
@@ -75,7 +77,7 @@ LlamaUse::LlamaUse(LlamaUseKind kind) {
     if (t_depth > 0) { t_depth++; return; } // nested
     Gate & g = gate();
     std::unique_lock<std::mutex> lock(g.mu);
-    enter(g, lock, kind == LlamaUseKind::lengthy); // may throw (cancelled never: no flag): t_depth untouched
+    enter(g, lock, kind);
     lengthy_ = kind == LlamaUseKind::lengthy;
     t_lengthy = lengthy_;
     counted_ = true;
@@ -101,7 +103,7 @@ void LlamaUse::yieldToFit(const std::atomic<bool> * cancelled) {
     // back once the fit that was waiting has run (not every fit that comes after it), or when cancelled
     const uint64_t seen = g.completed;
     waitFor(lock, g, [&] { return (g.fits_waiting == 0 || g.completed != seen || (cancelled && cancelled->load())) && !g.alone && !g.claiming; });
-    enter(g, lock, t_lengthy);
+    enter(g, lock, t_lengthy ? LlamaUseKind::lengthy : LlamaUseKind::brief);
 }
 
 LlamaAlone::LlamaAlone(const std::atomic<bool> * cancelled) {
@@ -148,7 +150,8 @@ LlamaAlone::~LlamaAlone() {
 
 void llamaGateNoteLog() {
     if (t_alone) {
-        progressHere(); // a fit's log lines are its progress (its activity: the host's watchdog)
+        // a fit's log lines are its progress (its own activity only: a load around it has not progressed)
+        if (Activity * a = Activity::current()) a->progress();
         return;
     }
     Gate & g = gate();

@@ -13,9 +13,11 @@
 // Uses nest on one thread, and a use on the fit's own thread does not wait. A fit waits politely while
 // a lengthy use runs (creating a context, rendering a chat on the pool), letting brief ones come and go;
 // a model load steps aside for a waiting fit at its next progress report (yieldToFit). Then the fit
-// claims the gate: new uses wait, and once the brief ones in progress have ended (at most one step of
-// each context's worker) it runs. A fit registers an activity the host's watchdog watches (its log
-// lines are its progress), so a thread waiting at the gate is excused: what it waits for is watched.
+// claims the gate: new brief and lengthy uses wait, and once the uses in progress have ended (at most
+// one step of each context's worker) it runs. The JS thread's calls (js) wait only while the fit runs.
+// A running fit is an activity the host's watchdog watches (its log lines are its progress), and so is
+// the work of every other holder of a use (a load, a context, a worker step, a render, a free): a thread
+// waiting at the gate waits for watched work, and is excused meanwhile.
 #pragma once
 
 #include <atomic>
@@ -23,7 +25,10 @@
 
 namespace hearth {
 
-enum class LlamaUseKind { brief, lengthy };
+// brief: a step of work (waits while a fit claims the gate or runs); lengthy: work that takes a while (a
+// fit waits politely for it); js: a call on the JS thread, which waits only while a fit runs, never
+// behind a claim (so never for other threads' work)
+enum class LlamaUseKind { brief, lengthy, js };
 
 class LlamaUse {
 public:
@@ -33,7 +38,8 @@ public:
     LlamaUse & operator=(const LlamaUse &) = delete;
 
     // Inside a use, at a point where this thread is not inside llama.cpp's logging (a load's progress
-    // callback): when a fit waits, lets it run first, then goes on (at once when `cancelled` turns true).
+    // callback): when a fit waits, lets it run first, then goes on; when `cancelled` turns true, it goes
+    // on once no fit runs (the load then ends, and logs that it did).
     static void yieldToFit(const std::atomic<bool> * cancelled = nullptr);
 
 private:

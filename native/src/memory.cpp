@@ -81,8 +81,8 @@ Napi::Value EstimateMemory(const Napi::CallbackInfo & info) {
     auto hp = std::make_shared<std::vector<uint32_t>>(3, 0);
     return AsyncTask::run(env,
         [path, mp, cp, devs, host, hp, split]() {
-            Activity activity("fit", path); // watched by the host; its log lines are its progress
             LlamaAlone alone; // it swaps the process-wide logger (llama_gate.h)
+            Activity fitting("fit", path); // watched by the host while it runs alone; its log lines are its progress
             std::vector<ggml_backend_dev_t> dev_list;
             uint32_t ngl = 0, n_ctx_train = 0, n_expert = 0;
             common_device_memory_data_vec mem;
@@ -135,8 +135,8 @@ Napi::Value FitParams(const Napi::CallbackInfo & info) {
     auto out = std::make_shared<Out>();
     return AsyncTask::run(env,
         [path, mp, cp, margin_mib, min_ctx, out, user_split]() mutable {
-            Activity activity("fit", path); // watched by the host; its log lines are its progress
             LlamaAlone alone; // it swaps the process-wide logger (llama_gate.h)
+            Activity fitting("fit", path); // watched by the host while it runs alone; its log lines are its progress
             const size_t nd = llama_max_devices();
             std::vector<float> split = user_split->empty() ? std::vector<float>(nd, 0.0f) : *user_split;
             if (!user_split->empty()) mp.tensor_split = user_split->data();
@@ -188,7 +188,7 @@ static void setUse(DeviceMem & d, const BufferUse & u) {
 }
 
 Napi::Value memoryBreakdownToJs(Napi::Env env, const llama_model * model, const ContextMemory & use) {
-    LlamaUse gate_use; // a backend may log while it reads its free memory (llama_gate.h)
+    LlamaUse gate_use(LlamaUseKind::js); // a backend may log while it reads its free memory (llama_gate.h)
     const int nd = llama_model_n_devices(model);
     std::vector<DeviceMem> devs(nd);
     for (int i = 0; i < nd; i++) {

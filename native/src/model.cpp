@@ -20,12 +20,13 @@ namespace hearth {
 Napi::FunctionReference Model::constructor;
 
 ModelHandle::~ModelHandle() {
-    LlamaUse use;
-    templates.reset();
-    if (model) {
-        llama_model_free(model);
-        returnFreedMemory();
+    Activity freeing("free", path); // watched: a thread waiting at the gate behind it is excused
+    {
+        LlamaUse use;
+        templates.reset();
+        if (model) llama_model_free(model);
     }
+    if (model) returnFreedMemory(); // outside the use: a fit need not wait for it
 }
 
 static std::string metaString(const llama_model * model, const std::string & key) {
@@ -153,8 +154,8 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
             bool fitted = false, fits = false;
             mparams.progress_callback = nullptr; // the fit's trial loads are not the load the user waits for
             if (fit_margin_mib >= 0) {
-                Activity fitting("fit", display); // its log lines are its progress
                 LlamaAlone alone(&state->cancelled);
+                Activity fitting("fit", display); // watched while it runs alone; its log lines are its progress
                 std::vector<size_t> margins(llama_max_devices(), (size_t) (fit_margin_mib * 1024 * 1024));
                 auto st = common_fit_params(path.c_str(), &mparams, &fit_cparams, split.data(), overrides.data(), margins.data(),
                                             std::min<uint32_t>(fit_cparams.n_ctx, 4096), nullptr, GGML_LOG_LEVEL_ERROR);
@@ -272,7 +273,7 @@ Napi::Value Model::Metadata(const Napi::CallbackInfo & info) {
 }
 
 Napi::Value Model::Tokenize(const Napi::CallbackInfo & info) {
-    LlamaUse use; // llama.cpp may log while it tokenizes (llama_gate.h)
+    LlamaUse use(LlamaUseKind::js); // llama.cpp may log while it tokenizes (llama_gate.h)
     Napi::Env env = info.Env();
     std::shared_ptr<ModelHandle> h = requireHandle();
     if (info.Length() < 1 || !info[0].IsString()) throw makeError(env, codes::invalid_argument, "tokenize(text, opts?): text must be a string");
@@ -287,7 +288,7 @@ Napi::Value Model::Tokenize(const Napi::CallbackInfo & info) {
 }
 
 Napi::Value Model::Detokenize(const Napi::CallbackInfo & info) {
-    LlamaUse use; // llama.cpp may log while it tokenizes (llama_gate.h)
+    LlamaUse use(LlamaUseKind::js); // llama.cpp may log while it tokenizes (llama_gate.h)
     Napi::Env env = info.Env();
     std::shared_ptr<ModelHandle> h = requireHandle();
     if (info.Length() < 1 || !(info[0].IsTypedArray() || info[0].IsArray())) throw makeError(env, codes::invalid_argument, "detokenize(tokens): tokens must be an array");

@@ -328,15 +328,29 @@ static int32_t cpusAllowed() {
     cpu_set_t set;
     CPU_ZERO(&set);
     if (sched_getaffinity(0, sizeof(set), &set) == 0) n = CPU_COUNT(&set);
-    std::ifstream f("/sys/fs/cgroup/cpu.max");
-    std::string quota;
-    long long period = 0;
-    if (f >> quota >> period && quota != "max" && period > 0) {
-        const long long q = std::atoll(quota.c_str());
-        if (q > 0) {
-            const int32_t by_quota = (int32_t) std::max<long long>(1, (q + period - 1) / period);
-            n = n > 0 ? std::min(n, by_quota) : by_quota;
+    // cgroup v2: the process's own group (/proc/self/cgroup "0::/path") and every group above it
+    std::string group;
+    {
+        std::ifstream cg("/proc/self/cgroup");
+        std::string line;
+        while (std::getline(cg, line)) {
+            if (line.rfind("0::", 0) == 0) group = line.substr(3);
         }
+    }
+    while (true) {
+        std::ifstream f("/sys/fs/cgroup" + (group == "/" ? std::string() : group) + "/cpu.max");
+        std::string quota;
+        long long period = 0;
+        if (f >> quota >> period && quota != "max" && period > 0) {
+            const long long q = std::atoll(quota.c_str());
+            if (q > 0) {
+                const int32_t by_quota = (int32_t) std::max<long long>(1, (q + period - 1) / period);
+                n = n > 0 ? std::min(n, by_quota) : by_quota;
+            }
+        }
+        const size_t slash = group.find_last_of('/');
+        if (group.empty() || group == "/" || slash == std::string::npos) break;
+        group = slash == 0 ? "/" : group.substr(0, slash);
     }
 #endif
     return n;

@@ -104,7 +104,7 @@ static Napi::Value SamplerChain(const Napi::CallbackInfo & info) {
         throw makeError(env, codes::invalid_argument, "samplerChain(model, sampling): model must be a Model");
     }
     std::shared_ptr<ModelHandle> h = Model::Unwrap(info[0].As<Napi::Object>())->requireHandle();
-    LlamaUse use; // a grammar that does not parse is logged (llama_gate.h)
+    LlamaUse use(LlamaUseKind::js); // a grammar that does not parse is logged (llama_gate.h)
     common_params_sampling sp = parseSampling(jsonOf(info.Length() > 1 ? info[1] : env.Undefined()));
     common_sampler_ptr s(buildSampler(h->model, sp, std::max(1, llama_model_n_ctx_train(h->model))));
     llama_sampler * chain = common_sampler_get(s.get());

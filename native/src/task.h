@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "activity.h"
 #include "chat.h"
 #include "common.h"
 #include "context.h"
@@ -106,10 +107,13 @@ struct Context::State {
     std::thread worker;
 
     ~State() {
-        LlamaUse use;
-        if (ctx) llama_free(ctx);
-        if (batch.token) llama_batch_free(batch);
-        if (ctx) returnFreedMemory();
+        Activity freeing("free", model ? model->path : std::string()); // watched, as in ~ModelHandle
+        {
+            LlamaUse use;
+            if (ctx) llama_free(ctx);
+            if (batch.token) llama_batch_free(batch);
+        }
+        if (ctx) returnFreedMemory(); // outside the use: a fit need not wait for it
     }
 };
 

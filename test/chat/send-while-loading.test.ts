@@ -125,3 +125,46 @@ test('nothing loaded, nothing loading, no model for the thread: refused at once,
   expect((await errorOf(call('chat.send', { threadId: t.id, content: 'hi' }))).code).toBe('no_model');
   expect((await call('threads.get', { id: t.id })).messages).toEqual([]);
 });
+
+test('a continue whose model fails to load leaves the finished reply as it was (status, text, finish reason)', async () => {
+  await call('models.load', { path: chat.modelPath });
+  const t = await call('threads.create', { modelPath: chat.modelPath });
+  const done = nextDone(chat.app, t.id);
+  await call('chat.send', { threadId: t.id, content: 'Say something' });
+  const before = await done;
+  expect(before).toMatchObject({ status: 'done', finishReason: 'maxTokens' });
+  await chat.app.chat.idle();
+  // the model goes, and the thread's own model is a file the library does not have
+  await call('models.unload');
+  chat.app.store.threads.update(t.id, { model: path.join(chat.dir, 'gone.gguf') });
+  expect((await errorOf(call('chat.continue', { threadId: t.id, messageId: before.id }))).code).toBe('model_unknown');
+  const after = (await call('threads.get', { id: t.id })).messages.find((m: any) => m.id === before.id);
+  expect(after).toMatchObject({ status: 'done', content: before.content, finishReason: 'maxTokens' });
+  await chat.app.chat.idle();
+});
+
+test("a pick made while a reply waits for its thread's model: the reply runs on the model picked, and names it", async () => {
+  await call('models.unload');
+  const other = path.join(path.dirname(chat.modelPath), 'other.gguf');
+  fs.copyFileSync(chat.modelPath, other);
+  try {
+    const t = await call('threads.create', { modelPath: chat.modelPath });
+    // the turn's own load of the thread's model (tiny) is held after its file check
+    const gate = fs.mkdtempSync(path.join(chat.dir, 'gate-'));
+    await chat.engine.request('loadGate', { dir: gate });
+    const done = nextDone(chat.app, t.id);
+    const sent = await answered(call('chat.send', { threadId: t.id, content: 'Which model are you?' }), 'chat.send');
+    for (let i = 0; i < 1500 && !fs.existsSync(path.join(gate, 'checked')); i++) await new Promise((r) => setTimeout(r, 20));
+    const picked = call('models.load', { path: other });
+    picked.catch(() => undefined);
+    fs.writeFileSync(path.join(gate, 'go'), '');
+    await picked;
+    const reply = await done;
+    expect((await call('models.state')).loaded).toMatchObject({ path: other });
+    expect(reply).toMatchObject({ id: sent.reply.id, status: 'done', model: 'other' });
+    await chat.app.chat.idle();
+  } finally {
+    await call('models.unload');
+    fs.rmSync(other, { force: true });
+  }
+});

@@ -163,6 +163,8 @@ describe('the real addon', () => {
       out.fine = await codeOf(() => ctx.generate(JSON.stringify({ prompt: 'hi', maxTokens: 2 })));
       out.abortNoId = await codeOf(() => ctx.abort());
       out.abortNotANumber = await codeOf(() => ctx.abort('7'));
+      out.abortNaN = await codeOf(() => ctx.abort(NaN));
+      out.abortFraction = await codeOf(() => ctx.abort(1.5));
       out.abortUnknown = (await ctx.abort(123456)) === 'unknown' ? null : { code: 'wrong' };
       await ctx.dispose();
       out.disposedContext = await codeOf(() => ctx.generate(JSON.stringify({ prompt: 'hi' })));
@@ -186,6 +188,8 @@ describe('the real addon', () => {
       fine: null,
       abortNoId: 'invalid_argument',
       abortNotANumber: 'invalid_argument',
+      abortNaN: 'invalid_argument',
+      abortFraction: 'invalid_argument',
       abortUnknown: null,
       disposedContext: 'disposed',
       disposedModel: 'disposed',
