@@ -123,7 +123,7 @@ export class ChatService {
       // without error when superseded), and the reply must name the model that writes it
       const now = await this.deps.library.ready();
       if (now) return now;
-      throw new IpcError('not_loaded', `${path.basename(thread.model)} was not loaded: another model was picked meanwhile and did not load`);
+      throw new IpcError('no_model', `${path.basename(thread.model)} was not loaded: another model was picked meanwhile and did not load; pick one in the header`);
     }
     throw new IpcError('no_model', 'no model is loaded: pick one in the header');
   }
