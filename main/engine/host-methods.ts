@@ -119,6 +119,7 @@ export function createHandlers({ addon, models, watchdog, logger }: HandlerDeps)
       rssBytes: process.memoryUsage.rss(),
       activities: addon.activities(),
       llamaGate: addon.llamaGate(),
+      threadpoolSize: Number(process.env.UV_THREADPOOL_SIZE ?? 4),
     }),
     crash: async (p) => {
       testHook('crash');

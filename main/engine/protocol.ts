@@ -173,6 +173,8 @@ export const HostStats = z.object({
   activities: z.array(z.object({ kind: z.string(), model: z.string(), runningMs: z.number(), idleMs: z.number(), templateMs: z.number().nullable() })),
   /** llama.cpp's fitting runs alone (native/src/llama_gate.h): fits run, uses that waited, log lines from other threads during a fit (must stay 0) */
   llamaGate: z.object({ fits: z.number(), waited: z.number(), foreignLogs: z.number() }),
+  /** libuv's threads in the host (UV_THREADPOOL_SIZE; supervisor.ts HOST_THREADPOOL_SIZE unless set) */
+  threadpoolSize: z.number(),
 });
 export type HostStats = z.infer<typeof HostStats>;
 export type HostMessage = z.infer<typeof HostMessage>;

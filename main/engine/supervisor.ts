@@ -14,6 +14,9 @@ import { ENGINE_LOG_DIR_ENV, Logger, silentLogger } from '../logging';
 import { HostChannel, HostSpawner, STDERR_TAIL_CHARS, defaultHostScript, nodeSpawner, untilAborted } from './channel';
 import { EngineError, HungMessage } from './protocol';
 
+/** libuv threads of an engine host (UV_THREADPOOL_SIZE), unless the environment sets it. */
+export const HOST_THREADPOOL_SIZE = 16;
+
 export interface SupervisorOptions {
   hostScript?: string;
   spawner?: HostSpawner;
@@ -161,7 +164,11 @@ export class HostSupervisor {
     }
     const backends = this.choice ? { HEARTH_BACKENDS: this.choice.backends.join(',') } : {};
     const logDir = this.opts.logDir ? { [ENGINE_LOG_DIR_ENV]: this.opts.logDir } : {};
-    const proc = this.spawner(this.hostScript, { ...process.env, ...this.opts.env, ...backends, ...logDir });
+    // libuv's pool runs loads, context creation, estimates and frees: an estimate waiting for llama.cpp's
+    // fitting to get its turn (native/src/llama_gate.h) holds a thread, so the host gets more than the 4
+    // of the default (a value already set is kept)
+    const pool = { UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? this.opts.env?.UV_THREADPOOL_SIZE ?? String(HOST_THREADPOOL_SIZE) };
+    const proc = this.spawner(this.hostScript, { ...process.env, ...pool, ...this.opts.env, ...backends, ...logDir });
     let stderrTail = '';
     proc.onStderr?.((chunk) => {
       stderrTail = (stderrTail + chunk).slice(-STDERR_TAIL_CHARS);

@@ -10,6 +10,7 @@ import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import { EngineClient } from '../../main/engine/client';
+import { HOST_THREADPOOL_SIZE } from '../../main/engine/supervisor';
 import { inAddon } from '../helpers/addon';
 import { hostStats, makeEngine } from '../helpers/engine';
 import { TINY_BPE, TINY_EMBED, TINY_SPM } from '../helpers/models';
@@ -58,6 +59,8 @@ test('fits and estimates during generation, loads and unloads: all succeed, no o
   const after = (await hostStats(engine)).llamaGate;
   console.log(JSON.stringify({ fitGate: { fits: after.fits - before.fits, waited: after.waited - before.waited, foreignLogs: after.foreignLogs, replies } }));
   expect(after.fits - before.fits).toBe(24);
+  // estimates waiting for their turn hold libuv threads: the host has more than libuv's default 4
+  expect((await hostStats(engine)).threadpoolSize).toBe(Number(process.env.UV_THREADPOOL_SIZE ?? HOST_THREADPOOL_SIZE));
   expect(after.foreignLogs).toBe(0);
   expect(replies).toBeGreaterThanOrEqual(2);
 });
