@@ -93,6 +93,51 @@ test('Chat defaults: another tab or closing asks first; Keep editing keeps what 
   await again.waitFor({ state: 'detached' });
 });
 
+test('shortcuts go through the guard: Ctrl+/ asks before replacing Settings, Ctrl+B acts not behind it, focus returns after Keep editing and Escape, a reload would ask', async () => {
+  const dialog = await openSettings(page, 'Chat defaults');
+  const maxTokens = dialog.getByRole('spinbutton', { name: 'Max tokens', exact: true });
+  const saved = await maxTokens.inputValue();
+  await maxTokens.fill('9');
+  const onInput = () => maxTokens.evaluate((el) => el === document.activeElement);
+  const unloadObjects = () => page.evaluate(() => {
+    const e = new Event('beforeunload', { cancelable: true });
+    window.dispatchEvent(e);
+    return e.defaultPrevented;
+  });
+  await expect(unloadObjects()).resolves.toBe(true);
+  // behind the dialog: the sidebar stays as it is
+  const sidebar = page.getByRole('navigation', { name: 'Chats' });
+  const sidebarShown = await sidebar.isVisible();
+  await page.keyboard.press('Control+b');
+  await expect(sidebar.isVisible()).resolves.toBe(sidebarShown);
+  // Ctrl+/ would replace Settings with Help: it asks; Keep editing puts focus back on the field
+  await page.keyboard.press('Control+/');
+  await (await asked()).getByRole('button', { name: 'Keep editing' }).click();
+  await ask().waitFor({ state: 'detached' });
+  await until('focus back on Max tokens', onInput);
+  await expect(page.getByRole('dialog', { name: 'Settings' }).isVisible()).resolves.toBe(true);
+  await page.keyboard.press('Escape');
+  await asked();
+  await page.keyboard.press('Escape');
+  await ask().waitFor({ state: 'detached' });
+  await until('focus back on Max tokens after Escape', onInput);
+  // Discard: Help replaces Settings, nothing was saved, and leaving the page no longer objects
+  await page.keyboard.press('Control+/');
+  await (await asked()).getByRole('button', { name: 'Discard' }).click();
+  const help = page.getByRole('dialog', { name: 'Keyboard shortcuts' });
+  await help.waitFor();
+  await expect(unloadObjects()).resolves.toBe(false);
+  // the list has every key that sends (Enter, and Ctrl+Enter too)
+  await expect(help.getByRole('row', { name: /Send the message/ }).innerText()).resolves.toMatch(/Enter\s*or\s*Ctrl\s*Enter/);
+  await shot(page, 'forms-help-from-shortcut');
+  await help.getByRole('button', { name: 'Close' }).click();
+  await help.waitFor({ state: 'detached' });
+  const again = await openSettings(page, 'Chat defaults');
+  await expect(again.getByRole('spinbutton', { name: 'Max tokens', exact: true }).inputValue()).resolves.toBe(saved);
+  await again.getByRole('button', { name: 'Close' }).click();
+  await again.waitFor({ state: 'detached' });
+});
+
 test('Models: another model asks first; Keep editing keeps the model and the edit, Discard moves on', async () => {
   const dialog = await openSettings(page, 'Models');
   const picker = dialog.getByRole('combobox', { name: 'Model to set up' });
@@ -231,6 +276,31 @@ test('the token-probability tip stays inside the window and no scrolling box cli
   await shot(page, 'forms-token-tip');
   await page.mouse.move(5, 590);
   await page.setViewportSize({ width: 1280, height: 800 });
+});
+
+test('at 700 px the sidebar starts closed, lies over the chat with a backdrop, and a click beside it closes it, focus back on its button', async () => {
+  const p = await e2e.newPage({ width: 700, height: 700 });
+  try {
+    await p.goto(e2e.url);
+    const show = p.getByRole('button', { name: 'Show sidebar' });
+    await show.waitFor({ timeout: WAIT });
+    const sidebar = p.getByRole('navigation', { name: 'Chats' });
+    await expect(sidebar.count()).resolves.toBe(0);
+    await show.click();
+    await sidebar.waitFor();
+    await shot(p, 'forms-narrow-sidebar-backdrop');
+    // a click on the chat area beside it lands on the backdrop, and closes it
+    await p.mouse.click(600, 400);
+    await sidebar.waitFor({ state: 'detached' });
+    await until('focus on Show sidebar', () => show.evaluate((el) => el === document.activeElement));
+    await show.click();
+    await sidebar.waitFor();
+    await p.keyboard.press('Escape');
+    await sidebar.waitFor({ state: 'detached' });
+    await until('focus on Show sidebar after Escape', () => show.evaluate((el) => el === document.activeElement));
+  } finally {
+    await p.close();
+  }
 });
 
 test('at 700 px the button that opened the sidebar closes it', async () => {

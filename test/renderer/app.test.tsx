@@ -10,6 +10,7 @@ import { act, fireEvent, render, screen, waitFor, within } from '@testing-librar
 import { Provider } from 'react-redux';
 import type { ThreadDTO } from '../../main/ipc/contract';
 import { setBridge } from '../../renderer/src/app/bridge';
+import { toastAdded } from '../../renderer/src/app/uiSlice';
 import { Toasts } from '../../renderer/src/app/Toasts';
 import { makeStore } from '../../renderer/src/app/store';
 import { fetchSettings } from '../../renderer/src/features/settings/settingsSlice';
@@ -75,7 +76,7 @@ describe('sidebar', () => {
       const { bridge, store } = renderSidebar([thread({ id: 'a', title: 'Alpha' }), thread({ id: 'b', title: 'Bravo' })], {
         'threads.delete': () => ({ ok: true }),
       });
-      fireEvent.click(screen.getByRole('button', { name: 'Delete Alpha' }));
+      fireEvent.click(screen.getByRole('button', { name: 'Delete Alpha' }), { detail: 1 }); // a mouse click
       expect(titles()).toEqual(['Bravo']);
       const status = screen.getByRole('status');
       expect(within(status).getByText('Deleted “Alpha”')).toBeTruthy();
@@ -85,7 +86,7 @@ describe('sidebar', () => {
       act(() => void jest.advanceTimersByTime(UNDO_MS * 2));
       expect(bridge.callsTo('threads.delete')).toHaveLength(0);
 
-      fireEvent.click(screen.getByRole('button', { name: 'Delete Alpha' }));
+      fireEvent.click(screen.getByRole('button', { name: 'Delete Alpha' }), { detail: 1 }); // a mouse click
       act(() => void jest.advanceTimersByTime(UNDO_MS - 100));
       expect(bridge.callsTo('threads.delete')).toHaveLength(0);
       await act(async () => void jest.advanceTimersByTime(200));
@@ -103,7 +104,7 @@ describe('sidebar', () => {
       const { bridge } = renderSidebar([thread({ id: 'a', title: 'Alpha' }), thread({ id: 'b', title: 'Bravo' })], {
         'threads.delete': () => ({ ok: true }),
       });
-      fireEvent.click(screen.getByRole('button', { name: 'Delete Alpha' }));
+      fireEvent.click(screen.getByRole('button', { name: 'Delete Alpha' }), { detail: 1 }); // a mouse click
       const toast = within(screen.getByRole('status')).getByText('Deleted “Alpha”').parentElement!;
       act(() => void jest.advanceTimersByTime(UNDO_MS - 1000));
       // hovered: the window does not run out
@@ -124,6 +125,35 @@ describe('sidebar', () => {
     } finally {
       jest.useRealTimers();
     }
+  });
+
+  test('a held undo toast pushed out by newer toasts lets its window run: the delete is sent (it was held forever)', async () => {
+    jest.useFakeTimers();
+    try {
+      const { bridge, store } = renderSidebar([thread({ id: 'a', title: 'Alpha' }), thread({ id: 'b', title: 'Bravo' })], {
+        'threads.delete': () => ({ ok: true }),
+      });
+      fireEvent.click(screen.getByRole('button', { name: 'Delete Alpha' }), { detail: 1 }); // a mouse click
+      fireEvent.mouseEnter(within(screen.getByRole('status')).getByText('Deleted “Alpha”').parentElement!);
+      // four newer toasts: uiSlice keeps four, so the held one unmounts with no mouseleave
+      act(() => {
+        for (let i = 0; i < 4; i++) store.dispatch(toastAdded({ kind: 'info', text: `note ${i}` }));
+      });
+      expect(within(screen.getByRole('status')).queryByText('Deleted “Alpha”')).toBeNull();
+      await act(async () => void jest.advanceTimersByTime(UNDO_MS + 100));
+      expect(bridge.callsTo('threads.delete')).toEqual([{ id: 'a' }]);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  test('keyboard: deleting a chat puts focus on Undo; Undo puts it on the chat it brought back', async () => {
+    renderSidebar([thread({ id: 'a', title: 'Alpha' }), thread({ id: 'b', title: 'Bravo' })]);
+    fireEvent.click(screen.getByRole('button', { name: 'Delete Alpha' }), { detail: 0 }); // Enter or Space on the button
+    const undo = within(screen.getByRole('status')).getByRole('button', { name: 'Undo' });
+    await waitFor(() => expect(document.activeElement).toBe(undo));
+    fireEvent.click(undo);
+    await waitFor(() => expect(document.activeElement).toBe(within(screen.getByRole('list', { name: 'Chat list' })).getByRole('link', { name: 'Alpha' })));
   });
 
   test('search shows snippets with the matches marked; a hit opens the chat at its message', async () => {

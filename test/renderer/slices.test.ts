@@ -284,8 +284,8 @@ describe('errors, shortcuts, sampling', () => {
     }
     // Ctrl on a Mac is not ⌘
     expect(isSendKey(key({ ctrlKey: true }), false, true)).toBe(false);
-    expect(messageKeys(true, false)).toEqual({ send: ['Enter'], newLine: ['Shift', 'Enter'] });
-    expect(messageKeys(false, false)).toEqual({ send: ['Ctrl', 'Enter'], newLine: ['Enter'] });
+    expect(messageKeys(true, false)).toEqual({ send: ['Enter'], alsoSend: ['Ctrl', 'Enter'], newLine: ['Shift', 'Enter'] });
+    expect(messageKeys(false, false)).toEqual({ send: ['Ctrl', 'Enter'], alsoSend: null, newLine: ['Enter'] });
     expect(messageKeys(false, true).send).toEqual(['⌘', 'Enter']);
   });
 

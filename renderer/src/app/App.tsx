@@ -1,5 +1,5 @@
 /** The layout: sidebar, header with the model picker, the chat, dialogs and toasts. */
-import { useEffect, useLayoutEffect } from 'react';
+import { useEffect, useLayoutEffect, useRef } from 'react';
 import { fetchAssistants } from '../features/assistants/assistantsSlice';
 import { AssistantsDialog } from '../features/assistants/AssistantsDialog';
 import { ChatView } from '../features/chat/ChatView';
@@ -15,7 +15,7 @@ import { HelpDialog } from './HelpDialog';
 import { useAppDispatch, useAppSelector } from './hooks';
 import { shortcutLabel, useShortcuts } from './shortcuts';
 import { Toasts } from './Toasts';
-import { openDialog, toggleSidebar } from './uiSlice';
+import { dismissSidebar, focusHandled, openDialog, selectFocusRequest, toggleSidebar } from './uiSlice';
 
 /** Applies the theme as <html data-theme> (CSS variables; 'system' follows prefers-color-scheme in CSS). */
 function useTheme(): void {
@@ -49,9 +49,16 @@ function Header() {
   const dispatch = useAppDispatch();
   const open = useAppSelector((s) => s.ui.sidebarOpen);
   const thread = useAppSelector(selectSelectedThread);
+  const toggleRef = useRef<HTMLButtonElement>(null);
+  const focusRequest = useAppSelector((s) => selectFocusRequest(s, 'sidebarToggle'));
+  useEffect(() => {
+    if (!focusRequest) return;
+    toggleRef.current?.focus();
+    dispatch(focusHandled(focusRequest));
+  }, [focusRequest, dispatch]);
   return (
     <header className="topbar">
-      <button type="button" className="icon-button sidebar-toggle" aria-label={open ? 'Hide sidebar' : 'Show sidebar'} aria-expanded={open} aria-controls="sidebar" title={`Sidebar (${shortcutLabel('toggleSidebar')})`} onClick={() => dispatch(toggleSidebar())}>
+      <button ref={toggleRef} type="button" className="icon-button sidebar-toggle" aria-label={open ? 'Hide sidebar' : 'Show sidebar'} aria-expanded={open} aria-controls="sidebar" title={`Sidebar (${shortcutLabel('toggleSidebar')})`} onClick={() => dispatch(toggleSidebar())}>
         <Icon name="menu" />
       </button>
       <span className="topbar-title" title={thread ? titleOf(thread) : 'New chat'}>
@@ -74,11 +81,14 @@ export function App() {
   useStartup();
   useTheme();
   useShortcuts();
+  const dispatch = useAppDispatch();
   const sidebarOpen = useAppSelector((s) => s.ui.sidebarOpen);
   const dialog = useAppSelector((s) => s.ui.dialog);
   return (
     <div className={`app${sidebarOpen ? '' : ' sidebar-closed'}`}>
       {sidebarOpen && <Sidebar />}
+      {/* narrow windows only (styles.css): the sidebar lies over the chat; a click beside it closes it */}
+      {sidebarOpen && <div className="sidebar-backdrop" aria-hidden="true" onClick={() => dispatch(dismissSidebar())} />}
       <div className="main-col">
         <Header />
         <ModelError />

@@ -34,6 +34,14 @@ export function HelpDialog() {
               {keys.send.map((k) => (
                 <kbd key={k}>{k}</kbd>
               ))}
+              {keys.alsoSend && (
+                <>
+                  {' or '}
+                  {keys.alsoSend.map((k) => (
+                    <kbd key={k}>{k}</kbd>
+                  ))}
+                </>
+              )}
             </td>
           </tr>
           <tr>

@@ -1,12 +1,13 @@
 /**
  * Toasts in a live region; "Deleted “title” — Undo" lives here until its undo window is over, the
- * window held while the pointer is over the toast or focus is in it.
+ * window held while the pointer is over the toast or focus is in it. A toast that goes away while held
+ * (another toast pushed it out) lets its window run again.
  */
 import { FocusEvent, useEffect, useRef } from 'react';
 import { commitDelete, holdDelete, undoDelete } from '../features/threads/threadsSlice';
 import { Icon } from '../components/Icon';
 import { useAppDispatch, useAppSelector } from './hooks';
-import { Toast, toastRemoved } from './uiSlice';
+import { focusHandled, requestFocus, selectFocusRequest, Toast, toastRemoved } from './uiSlice';
 
 const AUTO_DISMISS_MS = 6000;
 
@@ -25,9 +26,25 @@ function ToastItem({ toast }: { toast: Toast }) {
     held.current[k] = on;
     dispatch(holdDelete(threadId, held.current.hover || held.current.focus));
   };
+  // unmounted while held (evicted by newer toasts: no mouseleave or blur comes): the window runs again
+  useEffect(() => {
+    const threadId = toast.action?.threadId;
+    const h = held.current;
+    return () => {
+      if (threadId && (h.hover || h.focus)) dispatch(holdDelete(threadId, false));
+    };
+  }, [toast, dispatch]);
+  const actionRef = useRef<HTMLButtonElement>(null);
+  const focusRequest = useAppSelector((s) => selectFocusRequest(s, 'toastAction', toast.id));
+  useEffect(() => {
+    if (!focusRequest) return;
+    actionRef.current?.focus();
+    dispatch(focusHandled(focusRequest));
+  }, [focusRequest, dispatch]);
   const dismiss = () => {
     if (toast.action?.type === 'undoDelete') void dispatch(commitDelete(toast.action.threadId));
     else dispatch(toastRemoved(toast.id));
+    dispatch(requestFocus('composer')); // the Dismiss button is gone
   };
   return (
     <div
@@ -39,7 +56,7 @@ function ToastItem({ toast }: { toast: Toast }) {
     >
       <span>{toast.text}</span>
       {toast.action && (
-        <button type="button" className="button small" onClick={() => toast.action && dispatch(undoDelete(toast.action.threadId))}>
+        <button ref={actionRef} type="button" className="button small" onClick={() => toast.action && dispatch(undoDelete(toast.action.threadId))}>
           {toast.action.label}
         </button>
       )}

@@ -4,7 +4,7 @@ import { openThread } from '../features/chat/chatSlice';
 import { isMac } from './format';
 import { useAppDispatch } from './hooks';
 import type { AppDispatch } from './store';
-import { openDialog, requestFocus, toggleSidebar } from './uiSlice';
+import { dismissSidebar, isNarrow, openDialog, requestFocus, toggleSidebar } from './uiSlice';
 
 export interface Combo {
   /** Ctrl, or ⌘ on macOS */
@@ -17,6 +17,8 @@ export interface Shortcut {
   id: 'newChat' | 'search' | 'focusComposer' | 'toggleSidebar' | 'settings' | 'help';
   label: string;
   combo: Combo;
+  /** it works while a modal dialog is open (it opens a dialog, through the open one's discard guard); the others would act behind it and are ignored */
+  overDialog?: true;
   run(dispatch: AppDispatch): void;
 }
 
@@ -33,8 +35,8 @@ export const SHORTCUTS: Shortcut[] = [
   { id: 'search', label: 'Search chats', combo: { mod: true, key: 'k' }, run: (d) => d(requestFocus('search')) },
   { id: 'focusComposer', label: 'Focus the message box', combo: { shift: true, key: 'Escape' }, run: (d) => d(requestFocus('composer')) },
   { id: 'toggleSidebar', label: 'Show or hide the sidebar', combo: { mod: true, key: 'b' }, run: (d) => d(toggleSidebar()) },
-  { id: 'settings', label: 'Settings', combo: { mod: true, key: ',' }, run: (d) => d(openDialog('settings')) },
-  { id: 'help', label: 'Keyboard shortcuts', combo: { mod: true, key: '/' }, run: (d) => d(openDialog('help')) },
+  { id: 'settings', label: 'Settings', combo: { mod: true, key: ',' }, overDialog: true, run: (d) => d(openDialog('settings')) },
+  { id: 'help', label: 'Keyboard shortcuts', combo: { mod: true, key: '/' }, overDialog: true, run: (d) => d(openDialog('help')) },
 ];
 
 export function matches(combo: Combo, e: Pick<KeyboardEvent, 'key' | 'ctrlKey' | 'metaKey' | 'shiftKey' | 'altKey'>, mac = isMac): boolean {
@@ -74,15 +76,23 @@ export function isSendKey(
   return sendOnEnter ? !(mac ? e.ctrlKey : e.metaKey) : mod;
 }
 
-/** The keys that send a message and that add a line, as shown to people (the help dialog, the composer's hint). */
-export function messageKeys(sendOnEnter: boolean, mac = isMac): { send: string[]; newLine: string[] } {
+/**
+ * The keys that send a message and that add a line, as shown to people (the help dialog, the
+ * composer's hint), as isSendKey has them: with "Enter sends" on, Ctrl+Enter sends too (`alsoSend`).
+ */
+export function messageKeys(sendOnEnter: boolean, mac = isMac): { send: string[]; alsoSend: string[] | null; newLine: string[] } {
   const mod = mac ? '⌘' : 'Ctrl';
-  return sendOnEnter ? { send: ['Enter'], newLine: ['Shift', 'Enter'] } : { send: [mod, 'Enter'], newLine: ['Enter'] };
+  return sendOnEnter ? { send: ['Enter'], alsoSend: [mod, 'Enter'], newLine: ['Shift', 'Enter'] } : { send: [mod, 'Enter'], alsoSend: null, newLine: ['Enter'] };
 }
 
 function isTyping(target: EventTarget | null): boolean {
   const el = target as HTMLElement | null;
   return !!el && (el.tagName === 'INPUT' || el.tagName === 'TEXTAREA' || el.tagName === 'SELECT' || el.isContentEditable);
+}
+
+/** Whether a modal dialog is open (Settings, Assistants, Help, the load confirmation…): shortcuts other than overDialog ones would act behind it. */
+function modalOpen(): boolean {
+  return !!document.querySelector('[aria-modal="true"]');
 }
 
 /** Installs the window key handler (once, from <App>). */
@@ -93,8 +103,12 @@ export function useShortcuts(): void {
       if (e.defaultPrevented) return;
       const s = SHORTCUTS.find((x) => matches(x.combo, e));
       if (s) {
+        if (!s.overDialog && modalOpen()) return;
         e.preventDefault();
         s.run(dispatch);
+      } else if (e.key === 'Escape' && !e.shiftKey && !e.ctrlKey && !e.metaKey && !e.altKey && isNarrow() && !modalOpen()) {
+        // the sidebar lying over the chat (a narrow window) closes; an Escape a box used (clearing the search, ending a rename) stopped before here
+        dispatch(dismissSidebar());
       } else if (e.key === '?' && !e.ctrlKey && !e.metaKey && !e.altKey && !isTyping(e.target)) {
         e.preventDefault();
         dispatch(openDialog('help'));

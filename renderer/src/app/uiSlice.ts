@@ -1,11 +1,15 @@
 /** Layout state: sidebar, which dialog is open, the views on screen, toasts, and focus requests from shortcuts. */
-import { createSlice, PayloadAction } from '@reduxjs/toolkit';
+import { createSlice, PayloadAction, ThunkAction, UnknownAction } from '@reduxjs/toolkit';
+import { guardDialogChange } from '../components/unsaved';
 
 export type DialogName = 'settings' | 'help' | 'assistants';
 export type SettingsSection = 'appearance' | 'chat' | 'models' | 'hardware' | 'data' | 'about';
-export type FocusTarget = 'composer' | 'search';
+/** where a shortcut or an action sends focus: the message box, the search box, a toast's action button (`id`: the toast) or a chat in the list (`id`: the thread), the sidebar's toggle */
+export type FocusTarget = 'composer' | 'search' | 'toastAction' | 'thread' | 'sidebarToggle';
 /** Views whose requests to main the listeners make while they are on screen (app/listeners.ts). */
 export type ViewName = 'hardware' | 'modelSettings';
+/** a dialog to open, or Settings on a section */
+export type DialogRequest = DialogName | { name: 'settings'; section: SettingsSection };
 
 export interface Toast {
   id: string;
@@ -20,12 +24,17 @@ export interface UiState {
   dialog: DialogName | null;
   settingsSection: SettingsSection;
   toasts: Toast[];
-  focus: { target: FocusTarget; seq: number } | null;
+  focus: { target: FocusTarget; id?: string; seq: number } | null;
   /** how many mounted components show each view (useViewShown) */
   views: Partial<Record<ViewName, number>>;
 }
 
-const initialState: UiState = { sidebarOpen: true, dialog: null, settingsSection: 'appearance', toasts: [], focus: null, views: {} };
+/** The window width below which the sidebar lies over the chat (styles.css has the same @media query). */
+export const NARROW_MEDIA = '(max-width: 760px)';
+export const isNarrow = (): boolean => typeof window !== 'undefined' && typeof window.matchMedia === 'function' && window.matchMedia(NARROW_MEDIA).matches;
+
+// narrow: the sidebar starts closed (it would cover the model picker and the message box)
+const initialState: UiState = { sidebarOpen: !isNarrow(), dialog: null, settingsSection: 'appearance', toasts: [], focus: null, views: {} };
 
 let toastSeq = 0;
 
@@ -39,7 +48,7 @@ const uiSlice = createSlice({
     setSidebar(state, a: PayloadAction<boolean>) {
       state.sidebarOpen = a.payload;
     },
-    openDialog(state, a: PayloadAction<DialogName | { name: 'settings'; section: SettingsSection }>) {
+    dialogShown(state, a: PayloadAction<DialogRequest>) {
       if (typeof a.payload === 'string') state.dialog = a.payload;
       else {
         state.dialog = a.payload.name;
@@ -52,9 +61,18 @@ const uiSlice = createSlice({
     setSettingsSection(state, a: PayloadAction<SettingsSection>) {
       state.settingsSection = a.payload;
     },
-    requestFocus(state, a: PayloadAction<FocusTarget>) {
-      state.focus = { target: a.payload, seq: (state.focus?.seq ?? 0) + 1 };
-      if (a.payload === 'search') state.sidebarOpen = true;
+    requestFocus: {
+      reducer(state, a: PayloadAction<{ target: FocusTarget; id?: string }>) {
+        state.focus = { ...a.payload, seq: (state.focus?.seq ?? 0) + 1 };
+        if (a.payload.target === 'search') state.sidebarOpen = true;
+      },
+      prepare(target: FocusTarget, id?: string) {
+        return { payload: id === undefined ? { target } : { target, id } };
+      },
+    },
+    /** the request `seq` was carried out (a component mounted later must not take focus on a stale one) */
+    focusHandled(state, a: PayloadAction<number>) {
+      if (state.focus?.seq === a.payload) state.focus = null;
     },
     toastAdded: {
       reducer(state, a: PayloadAction<Toast>) {
@@ -77,7 +95,35 @@ const uiSlice = createSlice({
   },
 });
 
-export const { toggleSidebar, setSidebar, openDialog, closeDialog, setSettingsSection, requestFocus, toastAdded, toastRemoved, viewShown, viewHidden } = uiSlice.actions;
+export const { toggleSidebar, setSidebar, dialogShown, closeDialog, setSettingsSection, requestFocus, focusHandled, toastAdded, toastRemoved, viewShown, viewHidden } = uiSlice.actions;
+
+/**
+ * Opens a dialog (or Settings on a section): the one way every caller (buttons, shortcuts, the app's
+ * menu) changes the open dialog, so a dialog holding unsaved edits asks "Discard changes?" first.
+ * Asking for what is already open changes nothing and asks nothing.
+ */
+export function openDialog(req: DialogRequest): ThunkAction<void, { ui: UiState }, unknown, UnknownAction> {
+  return (dispatch, getState) => {
+    const { dialog, settingsSection } = getState().ui;
+    const name = typeof req === 'string' ? req : req.name;
+    const same = dialog === name && (typeof req === 'string' || req.section === settingsSection);
+    if (same) return;
+    guardDialogChange(() => dispatch(dialogShown(req)));
+  };
+}
+
+/** The focus request's sequence number when it is for `target` (and `id`), else 0: a component focuses its element when this changes to non-zero. */
+export const selectFocusRequest = (s: { ui: UiState }, target: FocusTarget, id?: string): number =>
+  s.ui.focus && s.ui.focus.target === target && s.ui.focus.id === id ? s.ui.focus.seq : 0;
+
+/** Closes the sidebar lying over the chat (a click beside it, Escape): focus goes back to the button that opens it. */
+export function dismissSidebar(): ThunkAction<void, { ui: UiState }, unknown, UnknownAction> {
+  return (dispatch, getState) => {
+    if (!getState().ui.sidebarOpen) return;
+    dispatch(setSidebar(false));
+    dispatch(requestFocus('sidebarToggle'));
+  };
+}
 
 export const selectViewShown = (s: { ui: UiState }, view: ViewName): boolean => (s.ui.views[view] ?? 0) > 0;
 export default uiSlice.reducer;

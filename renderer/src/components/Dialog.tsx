@@ -5,7 +5,7 @@
  */
 import { KeyboardEvent, ReactNode, useEffect, useId, useMemo, useRef, useState } from 'react';
 import { Icon } from './Icon';
-import { DiscardGuard, DiscardGuardContext } from './unsaved';
+import { DiscardGuard, DiscardGuardContext, registerDialogGuard } from './unsaved';
 
 const FOCUSABLE = 'button:not([disabled]), [href], input:not([disabled]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
 
@@ -30,11 +30,12 @@ export function Dialog(props: { title: string; onClose: () => void; children: Re
     [],
   );
   const close = () => guard.confirm(() => onCloseRef.current());
+  /** where focus goes once the asking box is gone and the dialog is no longer inert (an effect: not before) */
+  const refocus = useRef<HTMLElement | null>(null);
   const keepEditing = () => {
     const from = asking?.from;
+    refocus.current = from && from !== document.body && from.isConnected ? from : ref.current;
     setAsking(null);
-    if (from?.isConnected) from.focus();
-    else ref.current?.focus();
   };
   const discard = () => {
     const then = asking?.then;
@@ -52,8 +53,14 @@ export function Dialog(props: { title: string; onClose: () => void; children: Re
     (first ?? el)?.focus();
     return () => previous?.focus?.();
   }, []);
+  useEffect(() => registerDialogGuard(guard), [guard]);
   useEffect(() => {
     if (asking) askRef.current?.querySelector<HTMLElement>('[data-keep]')?.focus();
+    else if (refocus.current) {
+      const to = refocus.current;
+      refocus.current = null;
+      (to.isConnected ? to : ref.current)?.focus();
+    }
   }, [asking]);
 
   // while asking, the rest of the dialog takes no focus or clicks (React 18 knows no `inert` prop: "" sets it)

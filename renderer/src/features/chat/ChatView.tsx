@@ -32,13 +32,15 @@ function NewChat() {
   const listStatus = useAppSelector((s) => s.models.listStatus);
   const modelPath = useAppSelector(selectDefaultModelPath);
   const loadedPath = useAppSelector((s) => s.models.state.loaded?.path ?? null);
+  const loading = useAppSelector((s) => s.models.state.loading);
   const dataDir = useAppSelector(selectDataDir);
   const sep = dataDir?.includes('\\') ? '\\' : '/';
 
   let modelNote: string | null = null;
   if (listStatus === 'ready' && models.length === 0) modelNote = `No models yet. Put a .gguf file in ${dataDir ? `${dataDir}${sep}models` : 'the models folder'} and it shows up in the header.`;
   else if (chosen?.modelPath) modelNote = `${chosen.name} uses ${modelLabel(chosen.modelPath)}.`;
-  else if (modelPath && !loadedPath) modelNote = `${modelLabel(modelPath)} is loaded when you send.`;
+  else if (modelPath && loading?.path === modelPath) modelNote = `Loading ${modelLabel(modelPath)}… ${Math.round(loading.progress * 100)}%`;
+  else if (modelPath && !loadedPath && !loading) modelNote = `${modelLabel(modelPath)} is loaded when you send.`;
   else if (!modelPath && models.length > 1) modelNote = 'Pick a model in the header to start.';
 
   return (

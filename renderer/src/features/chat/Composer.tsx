@@ -87,7 +87,10 @@ export function Composer({ threadId }: { threadId: string | null }) {
           onKeyDown={onKeyDown}
         />
         {streaming ? (
-          <button type="button" className="send-button stop" aria-label="Stop generating" title="Stop" onClick={() => threadId && void dispatch(stopGeneration(threadId))}>
+          <button type="button" className="send-button stop" aria-label="Stop generating" title="Stop" onClick={() => {
+              ref.current?.focus(); // this button goes away with the reply
+              if (threadId) void dispatch(stopGeneration(threadId));
+            }}>
             <Icon name="stop" />
           </button>
         ) : (

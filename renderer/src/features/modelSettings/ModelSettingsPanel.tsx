@@ -103,7 +103,8 @@ export function ModelSettingsPanel() {
   // off keeps the focus (a disabled one drops it to the page)
   const canReset = !ms.saving;
   const canSave = !ms.saving && !!parsed?.ok && changedCount > 0;
-  const canLoad = !ms.saving && !!parsed?.ok;
+  // a loaded model reloads only for something: an unsaved change, or saved settings it does not run with yet
+  const canLoad = !ms.saving && !!parsed?.ok && (!isLoaded || changedCount > 0 || marks.size > 0);
   const onSave = () => {
     if (canSave) void dispatch(saveModelSettings({ path, settings: changes }));
   };

@@ -1,7 +1,8 @@
 /** The chats, pinned first; each with rename, pin and delete (with undo). */
-import { KeyboardEvent, memo, useState } from 'react';
+import { KeyboardEvent, memo, useEffect, useRef, useState } from 'react';
 import type { ThreadDTO } from '../../../../main/ipc/contract';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
+import { focusHandled, selectFocusRequest } from '../../app/uiSlice';
 import { Icon } from '../../components/Icon';
 import { openThread } from '../chat/chatSlice';
 import { deleteWithUndo, fetchThreads, pinThread, renameThread, selectVisibleThreads, titleOf } from './threadsSlice';
@@ -10,6 +11,13 @@ const ThreadItem = memo(function ThreadItem({ thread, selected }: { thread: Thre
   const dispatch = useAppDispatch();
   const [renaming, setRenaming] = useState(false);
   const title = titleOf(thread);
+  const linkRef = useRef<HTMLAnchorElement>(null);
+  const focusRequest = useAppSelector((s) => selectFocusRequest(s, 'thread', thread.id));
+  useEffect(() => {
+    if (!focusRequest) return;
+    linkRef.current?.focus();
+    dispatch(focusHandled(focusRequest));
+  }, [focusRequest, dispatch]);
 
   const finishRename = (value: string | null) => {
     setRenaming(false);
@@ -30,6 +38,7 @@ const ThreadItem = memo(function ThreadItem({ thread, selected }: { thread: Thre
         <input className="rename-input" aria-label="Chat title" defaultValue={thread.title} autoFocus onKeyDown={onKeyDown} onBlur={(e) => finishRename(e.currentTarget.value)} />
       ) : (
         <a
+          ref={linkRef}
           className="thread-link"
           href={`#chat-${thread.id}`}
           aria-current={selected ? 'page' : undefined}
@@ -55,7 +64,7 @@ const ThreadItem = memo(function ThreadItem({ thread, selected }: { thread: Thre
           <button type="button" className="icon-button small" aria-label={`Rename ${title}`} title="Rename" onClick={() => setRenaming(true)}>
             <Icon name="edit" size={14} />
           </button>
-          <button type="button" className="icon-button small danger" aria-label={`Delete ${title}`} title="Delete" onClick={() => dispatch(deleteWithUndo(thread.id))}>
+          <button type="button" className="icon-button small danger" aria-label={`Delete ${title}`} title="Delete" onClick={(e) => dispatch(deleteWithUndo(thread.id, { byKeyboard: e.detail === 0 }))}>
             <Icon name="trash" size={14} />
           </button>
         </div>

@@ -8,7 +8,7 @@ import { call } from '../../app/bridge';
 import { toErrorInfo } from '../../app/errors';
 import type { AppDispatch, RootState } from '../../app/store';
 import { createAppAsyncThunk } from '../../app/thunk';
-import { toastAdded, toastRemoved } from '../../app/uiSlice';
+import { requestFocus, toastAdded, toastRemoved } from '../../app/uiSlice';
 import { PausableTimer, realClock, TimerClock } from './undoTimer';
 
 export const threadsAdapter = createEntityAdapter<ThreadDTO>();
@@ -95,12 +95,16 @@ export const commitDelete = createAppAsyncThunk('threads/commitDelete', async (i
  * Removes the thread from the list at once and shows an undo toast naming it; main is told when the
  * undo window (UNDO_MS, on `clock`) is over.
  */
-export function deleteWithUndo(id: string, clock: TimerClock = realClock) {
+export function deleteWithUndo(id: string, opts: { byKeyboard?: boolean; clock?: TimerClock } = {}) {
+  const { byKeyboard = false, clock = realClock } = opts;
   return (dispatch: AppDispatch, getState: () => RootState) => {
     const thread = getState().threads.entities[id];
     if (!thread || deleteTimers.has(id)) return;
     dispatch(threadsSlice.actions.hidden(id));
     dispatch(toastAdded({ id: toastIdFor(id), kind: 'info', text: `Deleted “${titleOf(thread)}”`, action: { type: 'undoDelete', threadId: id, label: 'Undo' } }));
+    // deleted from the keyboard, the Delete button is gone: focus goes to Undo, reachable at once
+    // (focus there holds the window, Toasts.tsx; with the mouse the pointer decides, so focus stays put)
+    if (byKeyboard) dispatch(requestFocus('toastAction', toastIdFor(id)));
     deleteTimers.set(id, new PausableTimer(UNDO_MS, () => void dispatch(commitDelete(id)), clock));
   };
 }
@@ -120,6 +124,7 @@ export function undoDelete(id: string) {
     deleteTimers.delete(id);
     dispatch(toastRemoved(toastIdFor(id)));
     dispatch(threadsSlice.actions.unhidden(id));
+    dispatch(requestFocus('thread', id)); // the Undo button is gone: focus goes to the chat it brought back
   };
 }
 
