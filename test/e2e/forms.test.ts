@@ -12,7 +12,7 @@ import { Locator, Page } from 'playwright-core';
 import { dataPaths } from '../../main/paths';
 import { Store } from '../../main/store';
 import { UNDO_MS } from '../../renderer/src/features/threads/threadsSlice';
-import { BrowserMode, openBrowserMode, openSettings, shot, until } from '../helpers/browser-mode';
+import { BrowserMode, openBrowserMode, openSettings, shot, until, openReadyPage } from '../helpers/browser-mode';
 import { TINY_BPE, TINY_SPM } from '../helpers/models';
 
 const WAIT = 60_000;
@@ -37,10 +37,7 @@ beforeAll(async () => {
       }
     },
   });
-  page = await e2e.newPage({ width: 1280, height: 800 });
-  await page.goto(e2e.url);
-  await page.getByRole('textbox', { name: 'Message', exact: true }).waitFor({ timeout: WAIT });
-  await until('the model picker to be enabled', () => page.getByRole('combobox', { name: 'Model' }).isEnabled());
+  page = await openReadyPage(e2e, { width: 1280, height: 800 }, WAIT);
 });
 
 afterAll(async () => {

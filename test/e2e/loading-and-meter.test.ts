@@ -11,7 +11,7 @@
 import fs from 'fs';
 import path from 'path';
 import { Locator, Page } from 'playwright-core';
-import { BrowserMode, engineHosts, openBrowserMode, openSettings, shot, until } from '../helpers/browser-mode';
+import { BrowserMode, engineHosts, openBrowserMode, openSettings, shot, until, sendMessage } from '../helpers/browser-mode';
 import { tempDir } from '../helpers/engine';
 import { TINY_SPM } from '../helpers/models';
 
@@ -32,13 +32,7 @@ const meter = () => page.getByRole('meter', { name: 'Context used' });
 const used = async () => Number(await meter().getAttribute('aria-valuenow'));
 const chatList = () => page.getByRole('list', { name: 'Chat list' });
 
-async function send(text: string): Promise<Locator> {
-  await composer().fill(text);
-  await sendButton().click();
-  await messageLog().getByRole('article', { name: 'Your message', exact: true }).filter({ hasText: text }).last().waitFor({ timeout: WAIT });
-  await until('the reply', async () => /^Reply from /.test((await lastArticle().getAttribute('aria-label').catch(() => null)) ?? ''));
-  return lastArticle();
-}
+const send = (text: string): Promise<Locator> => sendMessage(page, text, WAIT);
 
 /** Waits until the reply finished; returns what its conversation fills (the prompt's tokens and the generated ones, from its metrics). */
 async function finished(reply: Locator): Promise<number> {

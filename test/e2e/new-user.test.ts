@@ -17,7 +17,7 @@ import fs from 'fs';
 import path from 'path';
 import { Locator, Page } from 'playwright-core';
 import { contextSizeUsed, CONTEXT_STEP, LOAD_SETTINGS_META } from '../../main/params';
-import { BrowserMode, engineHosts, openBrowserMode, openSettings, shot, until } from '../helpers/browser-mode';
+import { BrowserMode, engineHosts, openBrowserMode, openSettings, shot, until, sendMessage } from '../helpers/browser-mode';
 import { TINY_BPE, TINY_SPM } from '../helpers/models';
 
 const WAIT = 60_000;
@@ -42,13 +42,7 @@ const used = async () => Number(await meter().getAttribute('aria-valuenow'));
 const textOf = async (l: Locator) => ((await l.locator('.markdown').first().textContent().catch(() => '')) ?? '').trim();
 const busy = async (l: Locator) => (await l.getAttribute('aria-busy').catch(() => null)) === 'true';
 
-async function send(text: string): Promise<Locator> {
-  await composer().fill(text);
-  await sendButton().click();
-  await messageLog().getByRole('article', { name: 'Your message', exact: true }).filter({ hasText: text }).last().waitFor({ timeout: WAIT });
-  await until('the reply', async () => /^Reply from /.test((await lastArticle().getAttribute('aria-label').catch(() => null)) ?? ''));
-  return lastArticle();
-}
+const send = (text: string): Promise<Locator> => sendMessage(page, text, WAIT);
 
 /** Waits until the reply finished (its metrics show, Stop is gone); returns the metrics' tooltip (the prompt's tokens). */
 async function finished(reply: Locator): Promise<string> {

@@ -7,7 +7,7 @@
  */
 import { Locator, Page } from 'playwright-core';
 import { CHAT_SETTINGS_META, KeyedMeta } from '../../main/params';
-import { BrowserMode, openBrowserMode, shot, until } from '../helpers/browser-mode';
+import { BrowserMode, openBrowserMode, shot, until, openReadyPage } from '../helpers/browser-mode';
 import { TINY_SPM } from '../helpers/models';
 
 const WAIT = 60_000;
@@ -18,10 +18,7 @@ let page: Page;
 
 beforeAll(async () => {
   e2e = await openBrowserMode({ prefix: 'hearth-e2e-sampling-', models: [TINY_SPM] });
-  page = await e2e.newPage({ width: 1280, height: 900 });
-  await page.goto(e2e.url);
-  await page.getByRole('textbox', { name: 'Message', exact: true }).waitFor({ timeout: WAIT });
-  await until('the model picker to be enabled', () => page.getByRole('combobox', { name: 'Model' }).isEnabled());
+  page = await openReadyPage(e2e, { width: 1280, height: 900 }, WAIT);
 });
 
 afterAll(async () => {

@@ -166,3 +166,23 @@ export function engineHosts(pgid: number): number[] {
   }
   return pids;
 }
+
+/** A page on the app once it is ready to chat: its message box shows and the model picker is enabled. */
+export async function openReadyPage(e2e: BrowserMode, viewport?: { width: number; height: number }, timeoutMs = 60_000): Promise<Page> {
+  const page = await e2e.newPage(viewport);
+  await page.goto(e2e.url);
+  await page.getByRole('textbox', { name: 'Message', exact: true }).waitFor({ timeout: timeoutMs });
+  await until('the model picker to be enabled', () => page.getByRole('combobox', { name: 'Model' }).isEnabled(), timeoutMs);
+  return page;
+}
+
+/** Types `text` in the message box and sends it; resolves with the reply's article once it shows. */
+export async function sendMessage(page: Page, text: string, timeoutMs = 60_000): Promise<Locator> {
+  const log = page.getByRole('log', { name: 'Messages' });
+  const last = () => log.getByRole('article').last();
+  await page.getByRole('textbox', { name: 'Message', exact: true }).fill(text);
+  await page.getByRole('button', { name: 'Send message', exact: true }).click();
+  await log.getByRole('article', { name: 'Your message', exact: true }).filter({ hasText: text }).last().waitFor({ timeout: timeoutMs });
+  await until('the reply', async () => /^Reply from /.test((await last().getAttribute('aria-label').catch(() => null)) ?? ''), timeoutMs);
+  return last();
+}
