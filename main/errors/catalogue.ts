@@ -14,8 +14,9 @@
  * - `gguf`: GgufError (the GGUF reader, main/gguf/); the engine reports such a file as `invalid_model`
  * - `ipc`: crosses IPC as itself (IpcError; Services turns any other code into `internal`)
  * - `renderer`: made in the renderer (its bridge, a slice)
+ * - `hub`: HubError (the Hugging Face client and the download manager, main/models/hub.ts, downloads.ts)
  */
-export type ErrorLayer = 'native' | 'engine' | 'store' | 'gguf' | 'ipc' | 'renderer';
+export type ErrorLayer = 'native' | 'engine' | 'store' | 'gguf' | 'ipc' | 'renderer' | 'hub';
 
 export interface ErrorSpec {
   /** what happened, for someone reading the code or a log */
@@ -51,7 +52,7 @@ export const ERRORS = {
     meaning: 'a request or value does not fit its schema or an invariant (the IPC contract, the store’s checks)',
     userFixable: true,
     hint: 'That was not accepted: {message}',
-    layers: ['ipc', 'store'],
+    layers: ['ipc', 'store', 'hub'],
   },
   invalid_argument: {
     meaning:
@@ -341,6 +342,46 @@ export const ERRORS = {
     layers: ['gguf'],
   },
 
+  // ---- the Hugging Face hub and downloads (main/models/hub.ts, downloads.ts) ------------------------
+  hub_unauthorized: {
+    meaning: 'the hub answered 401 or 403: a gated or private repository, and no token, a wrong one, or one whose account has not accepted the repository’s terms',
+    userFixable: true,
+    hint: 'This model needs a Hugging Face token — accept its terms on huggingface.co, then add your token in Settings.',
+    cli: 'set HF_TOKEN to a token whose account accepted the repository’s terms',
+    layers: ['hub'],
+  },
+  hub_not_found: {
+    meaning: 'the hub has no such repository, revision or file (404)',
+    userFixable: true,
+    hint: 'Hugging Face has no such model or file — it may have been renamed or removed.',
+    layers: ['hub'],
+  },
+  hub_unreachable: {
+    meaning: 'the hub could not be reached or kept failing (network errors, 5xx) through every retry',
+    userFixable: true,
+    hint: 'Hugging Face could not be reached — check the connection (and the proxy), then try again.',
+    cli: 'check the connection, or set HF_ENDPOINT',
+    layers: ['hub'],
+  },
+  hub_bad_response: {
+    meaning: 'a hub answer that does not fit its schema (zod), or a download whose size or range does not match what the hub listed',
+    userFixable: false,
+    hint: 'Hugging Face sent an answer Hearth does not understand: {message}',
+    layers: ['hub'],
+  },
+  checksum_mismatch: {
+    meaning: 'a downloaded file’s SHA-256 differs from the hub’s LFS hash; the file was deleted and nothing was registered',
+    userFixable: true,
+    hint: 'The downloaded file was damaged on the way (its checksum did not match), so it was deleted — download it again.',
+    layers: ['hub'],
+  },
+  disk_full: {
+    meaning: 'the models folder’s disk has less free space than the download still needs (checked before the start and while it runs)',
+    userFixable: true,
+    hint: 'There is not enough free disk space for this download — free some space, then resume it.',
+    layers: ['hub'],
+  },
+
   // ---- anything else ------------------------------------------------------------------------------
   internal: {
     meaning: 'anything else: a bug, never an answer to input (logged as an error)',
@@ -381,6 +422,7 @@ export type EngineErrorCode = CodeOf<'engine' | 'native'>;
 export type StoreErrorCode = CodeOf<'store'>;
 export type GgufErrorCode = CodeOf<'gguf'>;
 export type IpcErrorCode = CodeOf<'ipc'>;
+export type HubErrorCode = CodeOf<'hub'>;
 
 /** A code's hint with the message put in (an unknown code gets `internal`'s). */
 export function hintFor(code: string, message: string): string {
