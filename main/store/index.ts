@@ -13,6 +13,7 @@ import fs from 'fs';
 import type Database from 'better-sqlite3';
 import { Assistants, DEFAULT_ASSISTANT_ID } from './assistants';
 import { backupDatabase, openDatabase } from './db';
+import { Downloads } from './downloads';
 import { StoreError } from './errors';
 import { exportThreadJson, exportThreadMarkdown, type ExportSource, type ThreadExport } from './export';
 import { importHearthJson, importJanFolder, type ImportContext, type ImportResult } from './import';
@@ -61,6 +62,8 @@ export class Store {
   readonly settings: Settings;
   readonly modelSettings: ModelSettings;
   readonly temporary: TemporaryChats;
+  /** Model downloads kept so they resume after a restart (main/models/downloads.ts drives them). */
+  readonly downloads: Downloads;
 
   private readonly clock: Clock;
   private readonly logger: Logger;
@@ -81,6 +84,7 @@ export class Store {
       const { db, clock, logger } = this;
       this.settings = new Settings(db, clock, logger);
       this.modelSettings = new ModelSettings(db, clock, logger);
+      this.downloads = new Downloads(db, clock, logger);
       this.assistants = new Assistants(db, clock, logger);
       if (this.assistants.ensureDefault()) logger.info('store: created the default assistant');
       const defaultAssistantId = () => this.defaultAssistantId();
@@ -243,6 +247,7 @@ export { DEFAULT_ASSISTANT_ID, type Assistant, type NewAssistant, type Assistant
 export { DEFAULT_SETTINGS, SETTING_KEYS, type AppSettings, type SettingKey } from './settings';
 export { HIGHLIGHT_OPEN, HIGHLIGHT_CLOSE, splitHighlights, toFtsQuery, type SearchHit, type SearchRequest, type SearchResult } from './search';
 export type { ThreadExport, BundleExport } from './export';
+export { DOWNLOAD_STATES, Downloads, type DownloadErrorInfo, type DownloadRecord, type DownloadState, type NewDownload } from './downloads';
 export type { ImportResult } from './import';
 export { LIMITS } from './validation';
 export { LATEST_VERSION } from './migrations';

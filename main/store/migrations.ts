@@ -158,6 +158,32 @@ export const MIGRATIONS: readonly Migration[] = [
       db.exec(`ALTER TABLE messages ADD COLUMN finish_reason TEXT;`);
     },
   },
+  {
+    version: 5,
+    name: 'model downloads from the hub, kept so they resume after a restart',
+    rewritesData: false,
+    up(db) {
+      // state: no CHECK, as finish_reason (a later version's state must not fail this version's writes;
+      // reads skip a row that does not parse, main/store/downloads.ts)
+      db.exec(`
+        CREATE TABLE downloads (
+          seq        INTEGER PRIMARY KEY,
+          id         TEXT NOT NULL UNIQUE,
+          repo       TEXT NOT NULL,
+          revision   TEXT NOT NULL,
+          file       TEXT NOT NULL,
+          target     TEXT NOT NULL,
+          size       INTEGER NOT NULL,
+          sha256     TEXT NOT NULL,
+          state      TEXT NOT NULL,
+          error      TEXT,
+          created_at INTEGER NOT NULL,
+          updated_at INTEGER NOT NULL
+        );
+        CREATE INDEX downloads_state ON downloads(state);
+      `);
+    },
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
