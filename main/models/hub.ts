@@ -1,0 +1,249 @@
+/**
+ * The Hugging Face hub client: search GGUF repositories and list a repository's GGUF files grouped by
+ * quantization, each with its LFS SHA-256, through `@huggingface/hub` (listModels, listFiles) at the
+ * base address `HF_ENDPOINT` (default https://huggingface.co) with `HF_TOKEN`. Every answer is checked
+ * with zod. Downloads are main/models/downloads.ts's; this file also holds what both share: the
+ * endpoint, the resolve URL of a file and HubError.
+ */
+import { listFiles, listModels } from '@huggingface/hub';
+import { z } from 'zod';
+import type { HubErrorCode } from '../errors/catalogue';
+
+export type { HubErrorCode };
+
+export const DEFAULT_HUB_URL = 'https://huggingface.co';
+
+export class HubError extends Error {
+  readonly code: HubErrorCode;
+  readonly details?: Record<string, unknown>;
+
+  constructor(code: HubErrorCode, message: string, details?: Record<string, unknown>, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'HubError';
+    this.code = code;
+    if (details) this.details = details;
+  }
+}
+
+/** Where the hub is and who asks: `HF_ENDPOINT` and `HF_TOKEN` unless given. */
+export interface HubConfig {
+  hubUrl: string;
+  token?: string;
+  /** A fetch to use instead of Node's (Electron's net.fetch honours the system proxy; tests count requests). */
+  fetch?: typeof fetch;
+}
+
+export function hubConfigFromEnv(env: NodeJS.ProcessEnv = process.env): HubConfig {
+  const url = env.HF_ENDPOINT?.trim();
+  const token = env.HF_TOKEN?.trim();
+  return { hubUrl: (url || DEFAULT_HUB_URL).replace(/\/+$/, ''), ...(token ? { token } : {}) };
+}
+
+/** `owner/name`, as the hub spells repository ids. */
+export const repoIdSchema = z.string().regex(/^[A-Za-z0-9][\w.-]{0,95}\/[\w.-]{1,96}$/, 'a repository id is owner/name');
+
+/** A path inside a repository: no `..`, no leading slash, no backslash. */
+export const repoPathSchema = z.string().min(1).max(1000).refine(
+  (p) => !p.startsWith('/') && !p.includes('\\') && !p.split('/').some((s) => s === '' || s === '.' || s === '..'),
+  'a relative path inside the repository',
+);
+
+export const sha256Schema = z.string().regex(/^[0-9a-f]{64}$/, 'a SHA-256 in hex');
+
+/** The address of a file's bytes: the hub answers with a redirect to its CDN, which serves Range requests. */
+export function resolveUrl(hubUrl: string, repo: string, file: string, revision = 'main'): string {
+  const p = file.split('/').map(encodeURIComponent).join('/');
+  return `${hubUrl}/${repo}/resolve/${encodeURIComponent(revision)}/${p}`;
+}
+
+/** A library's error (createApiError sets statusCode) or a network failure, as a HubError. */
+export function toHubError(e: unknown, what: string): HubError {
+  if (e instanceof HubError) return e;
+  const status = (e as { statusCode?: unknown }).statusCode;
+  const msg = `${what}: ${(e as Error)?.message ?? String(e)}`;
+  if (status === 401 || status === 403) return new HubError('hub_unauthorized', msg, { status }, { cause: e });
+  if (status === 404) return new HubError('hub_not_found', msg, { status }, { cause: e });
+  if (e instanceof z.ZodError) return new HubError('hub_bad_response', `${what}: ${e.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`, undefined, { cause: e });
+  return new HubError('hub_unreachable', msg, typeof status === 'number' ? { status } : undefined, { cause: e });
+}
+
+/** `value` checked against `schema`; HubError invalid_input naming `what` otherwise. */
+export function checkInput<S extends z.ZodTypeAny>(schema: S, value: unknown, what: string): z.output<S> {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  throw new HubError('invalid_input', `${what}: ${r.error.issues.map((i) => `${i.path.join('.') || 'value'} ${i.message}`).join('; ')}`);
+}
+
+// ---- search --------------------------------------------------------------------------------------
+
+export const HUB_SORTS = ['downloads', 'likes', 'lastModified', 'trendingScore', 'createdAt'] as const;
+
+export const hubSearchSchema = z.object({
+  query: z.string().max(200).optional(),
+  author: z.string().max(96).optional(),
+  sort: z.enum(HUB_SORTS).default('downloads'),
+  limit: z.number().int().min(1).max(500).default(30),
+}).strict();
+export type HubSearch = z.input<typeof hubSearchSchema>;
+
+/** What listModels yields, as Hearth reads it. */
+const modelEntrySchema = z.object({
+  name: repoIdSchema,
+  downloads: z.number().int().nonnegative().default(0),
+  likes: z.number().int().nonnegative().default(0),
+  updatedAt: z.date().refine((d) => !Number.isNaN(d.getTime()), 'a date'),
+  gated: z.union([z.literal(false), z.enum(['auto', 'manual'])]).default(false),
+  private: z.boolean().default(false),
+  author: z.string().optional(),
+}).passthrough();
+
+export interface HubModel {
+  /** owner/name */
+  id: string;
+  author: string;
+  name: string;
+  downloads: number;
+  likes: number;
+  /** ms since the epoch */
+  lastModified: number;
+  gated: false | 'auto' | 'manual';
+}
+
+// ---- files ---------------------------------------------------------------------------------------
+
+const treeEntrySchema = z.object({
+  type: z.enum(['file', 'directory', 'unknown']),
+  path: z.string().min(1),
+  size: z.number().int().nonnegative(),
+  oid: z.string().optional(),
+  lfs: z.object({ oid: sha256Schema, size: z.number().int().nonnegative(), pointerSize: z.number().int().nonnegative() }).optional(),
+}).passthrough();
+
+export interface HubFile {
+  path: string;
+  size: number;
+  /** the LFS SHA-256 (hex); null for a file not stored with LFS (the hub lists no hash of its content then) */
+  sha256: string | null;
+}
+
+/** One model a user can download: a single GGUF file, or the parts of a split one (`-00001-of-00003.gguf`). */
+export interface HubQuantFile {
+  /** the file name without the split suffix (`Llama-3-8B-Q4_K_M.gguf`) */
+  name: string;
+  /** parsed from the name (`Q4_K_M`, `IQ2_XXS`, `F16`, `BF16`…); null when the name says none */
+  quant: string | null;
+  /** the sum of the parts' sizes */
+  size: number;
+  /** the files in part order (one for a file that is not split) */
+  parts: HubFile[];
+  /** a vision projector (`mmproj-…gguf`), not a model on its own */
+  projector: boolean;
+}
+
+export interface HubQuantGroup {
+  /** null: files whose name says no quantization */
+  quant: string | null;
+  files: HubQuantFile[];
+}
+
+const SPLIT = /^(.*)-(\d{5})-of-(\d{5})\.gguf$/i;
+/** llama.cpp's file-type names as they appear at the end of GGUF file names. */
+const QUANT = /(?:^|[-_.])((?:I?Q\d(?:_[0-9A-Z]+)*)|BF16|F16|F32|FP16|FP32|TQ\d_\d|MXFP4(?:_MOE)?)$/i;
+
+/** The quantization a GGUF file name states (`model-Q4_K_M.gguf` → `Q4_K_M`), upper-cased; null when none. */
+export function quantOf(fileName: string): string | null {
+  const base = fileName.split('/').pop()!.replace(SPLIT, '$1.gguf').replace(/\.gguf$/i, '');
+  const m = QUANT.exec(base);
+  return m ? m[1].toUpperCase() : null;
+}
+
+/** GGUF files grouped as models (split parts as one, with their total size) and the models by quantization. */
+export function groupGgufFiles(files: readonly HubFile[]): HubQuantGroup[] {
+  const models = new Map<string, { name: string; parts: { n: number; of: number; file: HubFile }[] }>();
+  for (const f of files) {
+    if (!/\.gguf$/i.test(f.path)) continue;
+    const split = SPLIT.exec(f.path);
+    const key = split ? `${split[1]}.gguf` : f.path;
+    const entry = models.get(key) ?? { name: key.split('/').pop()!, parts: [] };
+    entry.parts.push({ n: split ? Number(split[2]) : 1, of: split ? Number(split[3]) : 1, file: f });
+    models.set(key, entry);
+  }
+  const groups = new Map<string | null, HubQuantFile[]>();
+  for (const m of models.values()) {
+    m.parts.sort((a, b) => a.n - b.n);
+    // a split model with a part missing from the listing cannot be downloaded whole: leave it out
+    const of = m.parts[0].of;
+    if (m.parts.length !== of || m.parts.some((p, i) => p.n !== i + 1 || p.of !== of)) continue;
+    const quant = quantOf(m.name);
+    const file: HubQuantFile = {
+      name: m.name,
+      quant,
+      size: m.parts.reduce((s, p) => s + p.file.size, 0),
+      parts: m.parts.map((p) => p.file),
+      projector: /(^|[-_.])mmproj([-_.]|$)/i.test(m.name),
+    };
+    groups.set(quant, [...(groups.get(quant) ?? []), file]);
+  }
+  return [...groups.entries()]
+    .map(([quant, fs]) => ({ quant, files: fs.sort((a, b) => a.name.localeCompare(b.name)) }))
+    .sort((a, b) => (a.quant ?? '~').localeCompare(b.quant ?? '~'));
+}
+
+export class HubClient {
+  readonly config: HubConfig;
+
+  constructor(config: HubConfig = hubConfigFromEnv()) {
+    this.config = { ...config, hubUrl: config.hubUrl.replace(/\/+$/, '') };
+  }
+
+  private get common() {
+    const { hubUrl, token, fetch } = this.config;
+    return { hubUrl, ...(token ? { accessToken: token } : {}), ...(fetch ? { fetch } : {}) };
+  }
+
+  /** GGUF repositories matching the search, in the hub's order for `sort` (descending). */
+  async search(input: HubSearch = {}): Promise<HubModel[]> {
+    const s = checkInput(hubSearchSchema, input, 'hub search');
+    const out: HubModel[] = [];
+    try {
+      for await (const raw of listModels({
+        ...this.common,
+        search: { query: s.query || undefined, owner: s.author || undefined, tags: ['gguf'] },
+        additionalFields: ['author'],
+        sort: s.sort,
+        limit: s.limit,
+      })) {
+        const e = modelEntrySchema.parse(raw);
+        const [owner, name] = e.name.split('/');
+        out.push({
+          id: e.name, author: e.author ?? owner, name, downloads: e.downloads, likes: e.likes,
+          lastModified: e.updatedAt.getTime(), gated: e.gated,
+        });
+      }
+    } catch (e) {
+      throw toHubError(e, `search ${JSON.stringify(s.query ?? '')}`);
+    }
+    return out;
+  }
+
+  /** Every file of a repository at a revision (recursive), with each LFS file's SHA-256. */
+  async files(repo: string, revision = 'main'): Promise<HubFile[]> {
+    const id = checkInput(repoIdSchema, repo, 'repository');
+    const out: HubFile[] = [];
+    try {
+      for await (const raw of listFiles({ ...this.common, repo: { type: 'model', name: id }, revision, recursive: true })) {
+        const e = treeEntrySchema.parse(raw);
+        if (e.type !== 'file') continue;
+        out.push({ path: e.path, size: e.lfs?.size ?? e.size, sha256: e.lfs?.oid ?? null });
+      }
+    } catch (e) {
+      throw toHubError(e, `files of ${id}`);
+    }
+    return out;
+  }
+
+  /** A repository's GGUF models grouped by quantization. */
+  async ggufFiles(repo: string, revision = 'main'): Promise<HubQuantGroup[]> {
+    return groupGgufFiles(await this.files(repo, revision));
+  }
+}
