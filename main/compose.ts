@@ -37,6 +37,7 @@ export function composeApp(opts: { paths: DataPaths; engine: EngineClient; appVe
     engine,
     modelsDir: paths.models,
     logger,
+    references: store.modelRefs,
     loadSettings: (modelPath) => store.modelSettings.get(modelPath),
     guardrail: () => ({ mode: store.settings.get('guardrail'), marginMiB: store.settings.get('fitMarginMiB') }),
     onState: (s) => services.emit('models.state', s),

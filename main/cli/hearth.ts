@@ -14,6 +14,9 @@ import { checkFlags, errorLine, listenError } from './errors';
 import { BrowserServer } from '../browser/server';
 import { isLoopbackHost, isWildcardHost, machineNames } from '../browser/guard';
 import { composeApp } from '../compose';
+import { discover, discoverEnvOf, PEER_APP_NAMES } from '../models/discover';
+import { ModelLibrary } from '../models/library';
+import { Store } from '../store';
 
 const USAGE = `usage: hearth <command> [options]
 
@@ -24,6 +27,10 @@ commands:
   fit MODEL.gguf [--gpu-layers N|max|auto] [--ctx N] [--cache-type q8_0] [--margin MiB] [--json]
                                                 memory per device before loading (llama.cpp's estimate)
   devices [--json]                              backends and devices with memory
+  models [--json]                               the library: the models folder's models and those
+                                                added by reference
+  discover [--json]                             GGUF models LM Studio, Ollama, Jan and GPT4All keep
+                                                on this disk, one entry per model with its locations
   serve [--port 1420] [--host 127.0.0.1] [--allow-remote]
                                                 browser mode: the UI on a local URL; a --host
                                                 beyond loopback needs --allow-remote
@@ -40,6 +47,8 @@ const COMMAND_FLAGS: Record<string, string[]> = {
   run: ['prompt', 'n-predict', 'seed', 'temp', 'ctx', 'threads', 'gpu-layers'],
   fit: ['gpu-layers', 'ctx', 'cache-type', 'margin', 'json'],
   devices: ['json'],
+  models: ['json'],
+  discover: ['json'],
   serve: ['port', 'host', 'allow-remote'],
 };
 /** the option that sets each field the engine checks (its words name the option, not the field) */
@@ -75,6 +84,11 @@ function ctxFlag(flags: Record<string, string | boolean>): number | undefined {
   const used = contextSizeUsed(n);
   if (used !== n) notice(`--ctx ${n} becomes ${used}: llama.cpp sizes a context in whole multiples of ${CONTEXT_STEP} tokens`);
   return used;
+}
+
+/** A size in MiB, one decimal. */
+function mib(bytes: number): string {
+  return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 }
 
 function formatInt(n: number): string {
@@ -219,6 +233,48 @@ export async function main(argv: string[]): Promise<number> {
           for (const d of devices) {
             process.stdout.write(`  ${d.backend}/${d.name}  ${d.type}  ${d.description}  ${(d.memoryFree / 2 ** 30).toFixed(1)} / ${(d.memoryTotal / 2 ** 30).toFixed(1)} GiB free\n`);
           }
+        }
+        return 0;
+      }
+      case 'models': {
+        const paths = openDataDir(dataDir);
+        const store = Store.open(paths.database, { logger });
+        const library = new ModelLibrary({
+          engine,
+          modelsDir: paths.models,
+          logger,
+          references: store.modelRefs,
+          loadSettings: (p) => store.modelSettings.get(p),
+          guardrail: () => ({ mode: store.settings.get('guardrail'), marginMiB: store.settings.get('fitMarginMiB') }),
+          onState: () => undefined,
+        });
+        try {
+          const models = await library.entries();
+          if (flags.json) process.stdout.write(JSON.stringify({ modelsFolder: paths.models, models }, null, 2) + '\n');
+          else {
+            process.stdout.write(`models folder: ${paths.models}\n`);
+            if (models.length === 0) process.stdout.write('no models: put .gguf files in the models folder\n');
+            for (const m of models) {
+              const where = m.origin === 'reference' ? `  [${m.source === 'file' ? 'by reference' : `from ${PEER_APP_NAMES[m.source!]}`}${m.missing ? ', missing' : ''}]` : '';
+              process.stdout.write(`${m.name}  ${mib(m.fileSize)}${where}\n  ${m.path}\n`);
+            }
+          }
+        } finally {
+          library.close();
+          store.close();
+        }
+        return 0;
+      }
+      case 'discover': {
+        const found = await discover(discoverEnvOf());
+        if (flags.json) process.stdout.write(JSON.stringify(found, null, 2) + '\n');
+        else {
+          if (found.models.length === 0) process.stdout.write('no models of LM Studio, Ollama, Jan or GPT4All found\n');
+          for (const m of found.models) {
+            process.stdout.write(`${m.name}  (${m.facts.architecture ?? '?'}, ${m.facts.fileType ?? '?'}, ${mib(m.size)})\n`);
+            for (const l of m.locations) process.stdout.write(`  ${PEER_APP_NAMES[l.app].padEnd(10)} ${l.name}  ${l.path}\n`);
+          }
+          for (const k of found.skipped) process.stdout.write(`skipped (${PEER_APP_NAMES[k.app]}): ${k.path}: ${k.reason}\n`);
         }
         return 0;
       }

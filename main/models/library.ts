@@ -1,14 +1,44 @@
 /**
- * The models in <data>/models (its cached listing: main/models/listing.ts) and the one chat model
- * loaded in the engine: load with progress, unload, switch. Per-model load settings come from the store.
+ * The models in <data>/models (its cached listing: main/models/listing.ts), the model files added by
+ * reference (kept where they are: another app's folder, a file the user added; stored in the store's
+ * model_refs), and the one chat model loaded in the engine: load with progress, unload, switch.
+ * Per-model load settings come from the store.
  */
+import { promises as fsp } from 'fs';
 import path from 'path';
 import { EngineClient } from '../engine/client';
 import type { Logger } from '../logging';
 import { EngineError, LoadParamsInput } from '../engine/protocol';
 import { IpcError, IpcErrorCode, ModelDTO, ModelState } from '../ipc/contract';
+import { GgufHeaderCache } from '../gguf/cache';
+import { hparamProblem } from '../gguf/hparams';
+import { GgufError } from '../gguf/types';
+import type { ModelRef, ModelRefInput } from '../store';
+import { PEER_APPS } from './discover';
+import { headerFacts } from './facts';
 import { planLoad } from './fit';
 import { ModelFolder, Truncation, WalkLimits } from './listing';
+
+/** Who keeps a model file added by reference: an app discovery found it in, or the user ('file'). */
+export const REFERENCE_SOURCES = [...PEER_APPS, 'file'] as const;
+export type ReferenceSource = (typeof REFERENCE_SOURCES)[number];
+
+/** Where the library keeps its references (the store's model_refs: main/store/model-refs.ts). */
+export interface ReferenceStore {
+  add(input: ModelRefInput): ModelRef;
+  get(path: string): ModelRef | null;
+  remove(path: string): boolean;
+  list(): ModelRef[];
+}
+
+/** A model of the library: in the models folder, or referenced where it is. */
+export interface LibraryEntry extends ModelDTO {
+  origin: 'folder' | 'reference';
+  /** who keeps a referenced file; null for the models folder's */
+  source: ReferenceSource | null;
+  /** a referenced file no longer there (moved or deleted by the app that keeps it); its size is then 0 */
+  missing: boolean;
+}
 
 export const CHAT_MODEL_ID = 'chat';
 
@@ -36,6 +66,8 @@ export interface LibraryDeps {
   onModels?: (models: ModelDTO[]) => void;
   /** the walk's bounds (default MODEL_WALK_LIMITS) */
   walkLimits?: WalkLimits;
+  /** the models added by reference; without it the library is the models folder alone */
+  references?: ReferenceStore;
 }
 
 /** The log line for a walk that stopped short (or null once nothing is left out). */
@@ -63,6 +95,8 @@ export class ModelLibrary {
   private contextSize = 0;
   /** Files the user picked in a file dialog this session (main/app adds them). */
   private readonly picked = new Set<string>();
+  /** headers of files offered by reference, read once while unchanged */
+  private readonly headers = new GgufHeaderCache({ maxEntries: 4, maxBytes: 64 * 1024 * 1024 });
 
   /** The listing of <data>/models, cached and refreshed on change (main/models/listing.ts). */
   readonly folder: ModelFolder;
@@ -105,8 +139,62 @@ export class ModelLibrary {
    */
   async known(modelPath: string): Promise<string> {
     const file = path.resolve(modelPath);
-    if (this.picked.has(file) || (await this.folder.has(file))) return file;
+    if (this.picked.has(file) || (await this.folder.has(file)) || (await this.referenced(file))) return file;
     throw modelUnknown();
+  }
+
+  /** Whether `file` is referenced and still a regular file where the reference says. */
+  private async referenced(file: string): Promise<boolean> {
+    if (!this.deps.references?.get(file)) return false;
+    return (await fsp.stat(file).catch(() => undefined))?.isFile() ?? false;
+  }
+
+  /** Every model of the library: the models folder's, then the references (each stat'ed: gone ones say so). */
+  async entries(): Promise<LibraryEntry[]> {
+    const folder: LibraryEntry[] = (await this.list()).map((m) => ({ ...m, origin: 'folder', source: null, missing: false }));
+    const refs = await Promise.all(
+      (this.deps.references?.list() ?? []).map(async (r): Promise<LibraryEntry> => {
+        const st = await fsp.stat(r.path).catch(() => undefined);
+        const source = (REFERENCE_SOURCES as readonly string[]).includes(r.source) ? (r.source as ReferenceSource) : 'file';
+        return { path: r.path, name: r.name, fileSize: st?.isFile() ? st.size : 0, origin: 'reference', source, missing: !st?.isFile() };
+      }),
+    );
+    return [...folder, ...refs];
+  }
+
+  /**
+   * Adds a model file to the library where it is, without copying it. The file is checked first: a
+   * regular file, a GGUF header main/gguf reads, hyperparameters llama.cpp accepts, not a vision
+   * projector, not already in the models folder. Refused with the reason (not_found, invalid_model,
+   * invalid_input). `name` defaults to the header's general.name, else the file's name.
+   */
+  async addReference(modelPath: string, opts: { source: ReferenceSource; name?: string }): Promise<LibraryEntry> {
+    const refs = this.deps.references;
+    if (!refs) throw new IpcError('invalid_input', 'this library keeps no references');
+    const file = path.resolve(modelPath);
+    const st = await fsp.stat(file).catch(() => undefined);
+    if (!st) throw new IpcError('not_found', `${file} does not exist`);
+    if (!st.isFile()) throw new IpcError('invalid_model', `${file} is not a regular file`);
+    if (await this.folder.has(file)) throw new IpcError('invalid_input', `${file} is in the models folder: it is in the library already`);
+    let facts;
+    try {
+      const header = await this.headers.read(file);
+      const problem = hparamProblem(header);
+      if (problem) throw new IpcError('invalid_model', `${file}: ${problem}`);
+      facts = headerFacts(header);
+    } catch (e) {
+      if (e instanceof GgufError) throw new IpcError('invalid_model', e.message);
+      throw e;
+    }
+    if (facts.projector) throw new IpcError('invalid_model', `${file} is a vision projector, not a model: add the model it belongs to`);
+    const name = opts.name ?? facts.name ?? path.basename(file).replace(/\.gguf$/i, '');
+    const r = refs.add({ path: file, name, source: opts.source });
+    return { path: r.path, name: r.name, fileSize: st.size, origin: 'reference', source: opts.source, missing: false };
+  }
+
+  /** Removes a reference from the library (the file stays where it is); false when `modelPath` was not referenced. */
+  removeReference(modelPath: string): boolean {
+    return this.deps.references?.remove(path.resolve(modelPath)) ?? false;
   }
 
   /**

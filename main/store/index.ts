@@ -20,6 +20,7 @@ import { importHearthJson, importJanFolder, type ImportContext, type ImportResul
 import { SqliteMessages } from './messages';
 import { LATEST_VERSION } from './migrations';
 import { Search, type SearchOptions, type SearchRequest, type SearchResult } from './search';
+import { ModelRefs } from './model-refs';
 import { ModelSettings, Settings } from './settings';
 import type { WriterOptions } from './stream-writer';
 import { TemporaryChats } from './temporary';
@@ -61,6 +62,8 @@ export class Store {
   readonly assistants: Assistants;
   readonly settings: Settings;
   readonly modelSettings: ModelSettings;
+  /** model files in the library by reference (outside the models folder) */
+  readonly modelRefs: ModelRefs;
   readonly temporary: TemporaryChats;
   /** Model downloads kept so they resume after a restart (main/models/downloads.ts drives them). */
   readonly downloads: Downloads;
@@ -85,6 +88,7 @@ export class Store {
       this.settings = new Settings(db, clock, logger);
       this.modelSettings = new ModelSettings(db, clock, logger);
       this.downloads = new Downloads(db, clock, logger);
+      this.modelRefs = new ModelRefs(db, clock, logger);
       this.assistants = new Assistants(db, clock, logger);
       if (this.assistants.ensureDefault()) logger.info('store: created the default assistant');
       const defaultAssistantId = () => this.defaultAssistantId();
@@ -251,3 +255,4 @@ export { DOWNLOAD_STATES, Downloads, type DownloadErrorInfo, type DownloadRecord
 export type { ImportResult } from './import';
 export { LIMITS } from './validation';
 export { LATEST_VERSION } from './migrations';
+export type { ModelRef, ModelRefInput } from './model-refs';

@@ -184,6 +184,22 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 6,
+    name: 'model references: model files outside the models folder, in the library without a copy',
+    rewritesData: false,
+    up(db) {
+      // source: who keeps the file (a discovered app, or a file the user added); no CHECK, like finish_reason
+      db.exec(`
+        CREATE TABLE model_refs (
+          path       TEXT PRIMARY KEY,
+          name       TEXT NOT NULL,
+          source     TEXT NOT NULL,
+          added_at   INTEGER NOT NULL
+        ) WITHOUT ROWID;
+      `);
+    },
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -1,0 +1,38 @@
+/**
+ * What a model's GGUF header says about it, as the library shows it (architecture, name,
+ * quantization, parameters, layers, trained context, chat template, vision projector), read from the
+ * header main/gguf parses (no second reader) without loading the model.
+ */
+import { GgufHeader, ggufNumber, ggufString } from '../gguf/read';
+import { FILE_TYPE_NAMES } from '../engine/protocol';
+
+export interface HeaderFacts {
+  architecture: string | null;
+  /** general.name */
+  name: string | null;
+  /** general.file_type by llama.cpp's name (Q4_K_M, F16, …) */
+  fileType: string | null;
+  /** elements summed over the tensors */
+  parameters: number;
+  layers: number | null;
+  trainedContext: number | null;
+  hasChatTemplate: boolean;
+  /** a vision projector (mmproj), not a model to chat with */
+  projector: boolean;
+}
+
+export function headerFacts(h: GgufHeader): HeaderFacts {
+  const architecture = ggufString(h, 'general.architecture') ?? null;
+  const ft = ggufNumber(h, 'general.file_type');
+  const arch = (key: string) => (architecture === null ? undefined : ggufNumber(h, `${architecture}.${key}`));
+  return {
+    architecture,
+    name: ggufString(h, 'general.name') ?? null,
+    fileType: ft === undefined ? null : FILE_TYPE_NAMES[ft] ?? `type ${ft}`,
+    parameters: h.tensors.reduce((n, t) => n + t.nElements, 0),
+    layers: arch('block_count') ?? null,
+    trainedContext: arch('context_length') ?? null,
+    hasChatTemplate: ggufString(h, 'tokenizer.chat_template') !== undefined,
+    projector: architecture === 'clip' || ggufString(h, 'general.type') === 'mmproj',
+  };
+}
