@@ -185,15 +185,17 @@ describe('the download manager', () => {
     expect(cdn).toHaveLength(2);
     expect(cdn[0].bytesSent).toBe(drop);
     expect(cdn[0].range).toBeNull();
-    // the second request starts at exactly the bytes on disk when it was made, which are the bytes the first delivered
+    // the second request starts at exactly the bytes on disk when it was made: what the first delivered
+    // (the server wrote `drop` bytes; those still in flight when the connection dropped never arrived)
     expect(cdn[1].rangeStart).toBe(partSizes[0]);
-    expect(cdn[1].rangeStart).toBe(drop);
+    expect(cdn[1].rangeStart).toBeGreaterThan(0);
+    expect(cdn[1].rangeStart).toBeLessThanOrEqual(drop);
     expect(cdn[1].status).toBe(206);
+    expect(cdn[1].bytesSent).toBe(spm.length - cdn[1].rangeStart!);
     const total = cdn.reduce((s, e) => s + e.bytesSent, 0);
-    expect(total).toBe(spm.length);
     expect(sha(fs.readFileSync(path.join(models, file)))).toBe(sha(spm));
     const retry = events.find((e) => e.type === 'retry');
-    expect(retry).toMatchObject({ attempt: 1, offset: drop });
+    expect(retry).toMatchObject({ attempt: 1, offset: partSizes[0] });
     console.log(JSON.stringify({ resume: { fileBytes: spm.length, bytesBeforeDrop: cdn[0].bytesSent, rangeStart: cdn[1].rangeStart, partBytesAtRetry: partSizes[0], totalFetched: total, requests: cdn.length } }));
   });
 
