@@ -16,6 +16,8 @@ import { isLoopbackHost, isWildcardHost, machineNames } from '../browser/guard';
 import { composeApp } from '../compose';
 import { discover, discoverEnvOf, PEER_APP_NAMES } from '../models/discover';
 import { ModelLibrary } from '../models/library';
+import { IMPORT_MODES } from '../models/import';
+import { importFile, pull } from './pull';
 import { Store } from '../store';
 
 const USAGE = `usage: hearth <command> [options]
@@ -31,6 +33,13 @@ commands:
                                                 added by reference
   discover [--json]                             GGUF models LM Studio, Ollama, Jan and GPT4All keep
                                                 on this disk, one entry per model with its locations
+  pull OWNER/REPO[:QUANT] [--json]              download a model from Hugging Face (HF_ENDPOINT,
+                                                HF_TOKEN) into the models folder: the quantization
+                                                named, or the best that fits this machine; Ctrl+C
+                                                pauses, the same pull again resumes
+  import FILE [--copy|--move|--link] [--json]   a GGUF file into the library: checked first, then
+                                                copied (default) or moved into the models folder,
+                                                or added by reference where it is
   serve [--port 1420] [--host 127.0.0.1] [--allow-remote]
                                                 browser mode: the UI on a local URL; a --host
                                                 beyond loopback needs --allow-remote
@@ -38,7 +47,7 @@ commands:
 global options: --data-dir DIR (or HEARTH_DATA_DIR), --verbose
 hearth --version (-v)                           Hearth's version and the llama.cpp commit of its engine`;
 
-const BOOLEANS = new Set(['json', 'verbose', 'help', 'version', 'allow-remote']);
+const BOOLEANS = new Set(['json', 'verbose', 'help', 'version', 'allow-remote', 'copy', 'move', 'link']);
 const ALIASES: Record<string, string> = { p: 'prompt', n: 'n-predict', h: 'help', v: 'version', t: 'threads', c: 'ctx' };
 const GLOBAL_FLAGS = ['data-dir', 'verbose', 'help'];
 /** the options each command takes, besides the global ones */
@@ -49,6 +58,8 @@ const COMMAND_FLAGS: Record<string, string[]> = {
   devices: ['json'],
   models: ['json'],
   discover: ['json'],
+  pull: ['json'],
+  import: ['json', 'copy', 'move', 'link'],
   serve: ['port', 'host', 'allow-remote'],
 };
 /** the option that sets each field the engine checks (its words name the option, not the field) */
@@ -277,6 +288,16 @@ export async function main(argv: string[]): Promise<number> {
           for (const k of found.skipped) process.stdout.write(`skipped (${PEER_APP_NAMES[k.app]}): ${k.path}: ${k.reason}\n`);
         }
         return 0;
+      }
+      case 'pull': {
+        if (rest.length !== 1) throw new UsageError('usage: hearth pull OWNER/REPO[:QUANT] [--json]');
+        return await pull(rest[0], { engine, paths: openDataDir(dataDir), logger, json: flags.json === true });
+      }
+      case 'import': {
+        if (rest.length !== 1) throw new UsageError('usage: hearth import FILE [--copy|--move|--link] [--json]');
+        const modes = IMPORT_MODES.filter((m) => flags[m] === true);
+        if (modes.length > 1) throw new UsageError(`give one of --copy, --move, --link, not ${modes.map((m) => `--${m}`).join(' and ')}`);
+        return await importFile(rest[0], modes[0] ?? 'copy', { engine, paths: openDataDir(dataDir), logger, json: flags.json === true });
       }
       case 'serve': {
         const port = intFlag(flags, 'port', 1420)!;

@@ -63,6 +63,8 @@ export interface GgufByteSource {
   readonly size: number;
   /** Reads up to `length` bytes at `position` into `buf` at `offset`; resolves to the count read. */
   read(buf: Buffer, offset: number, length: number, position: number): Promise<number>;
+  /** The most the reader asks for at once beyond what it needs (default READ_CHUNK): a remote source keeps it small. */
+  readonly chunkSize?: number;
 }
 
 const READ_CHUNK = 1 << 20;
@@ -112,7 +114,7 @@ class Cursor {
       throw new GgufError('truncated', this.path,
         `file ends while reading ${what}: needs ${n} bytes at offset ${this.pos}, file size is ${this.size}`);
     }
-    const want = Math.min(Math.max(n, READ_CHUNK), this.remaining);
+    const want = Math.min(Math.max(n, this.src.chunkSize ?? READ_CHUNK), this.remaining);
     if (want > this.buf.length) this.buf = Buffer.allocUnsafe(want);
     else if (this.buf.length > READ_CHUNK && want <= READ_CHUNK) this.buf = Buffer.allocUnsafe(READ_CHUNK);
     let got = 0;

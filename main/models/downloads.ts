@@ -229,11 +229,12 @@ export class DownloadManager {
 
   /**
    * Takes up the downloads the store holds (after a restart): the ones that were running or waiting
-   * go on from the bytes on disk; paused and failed ones wait for resume().
+   * go on from the bytes on disk; paused and failed ones wait for resume(). `only` takes up just the
+   * downloads it accepts (the command line's `pull` takes up its own file, not the app's other downloads).
    */
-  async restore(): Promise<DownloadView[]> {
+  async restore(only?: (rec: DownloadRecord) => boolean): Promise<DownloadView[]> {
     for (const rec of this.opts.downloads.list()) {
-      if (this.jobs.has(rec.id)) continue;
+      if (this.jobs.has(rec.id) || (only && !only(rec))) continue;
       const job = this.newJob(rec, await sizeOf(partOf(rec.target)));
       if (rec.state === 'downloading') this.setState(job, 'queued');
     }

@@ -15,7 +15,7 @@ import { hparamProblem } from '../gguf/hparams';
 import { GgufError } from '../gguf/types';
 import type { ModelRef, ModelRefInput } from '../store';
 import { PEER_APPS } from './discover';
-import { headerFacts } from './facts';
+import { headerFacts, type HeaderFacts } from './facts';
 import { planLoad } from './fit';
 import { ModelFolder, Truncation, WalkLimits } from './listing';
 
@@ -171,6 +171,18 @@ export class ModelLibrary {
   async addReference(modelPath: string, opts: { source: ReferenceSource; name?: string }): Promise<LibraryEntry> {
     const refs = this.deps.references;
     if (!refs) throw new IpcError('invalid_input', 'this library keeps no references');
+    const { file, size, facts } = await this.checkModelFile(modelPath);
+    const name = opts.name ?? facts.name ?? path.basename(file).replace(/\.gguf$/i, '');
+    const r = refs.add({ path: file, name, source: opts.source });
+    return { path: r.path, name: r.name, fileSize: size, origin: 'reference', source: opts.source, missing: false };
+  }
+
+  /**
+   * The checks a file passes before it joins the library (by reference or as an import): a regular
+   * file outside the models folder, a well-formed GGUF header with hyperparameters llama.cpp accepts,
+   * not a vision projector. Refuses with IpcError (not_found, invalid_model, invalid_input) and the reason.
+   */
+  async checkModelFile(modelPath: string): Promise<{ file: string; size: number; facts: HeaderFacts }> {
     const file = path.resolve(modelPath);
     const st = await fsp.stat(file).catch(() => undefined);
     if (!st) throw new IpcError('not_found', `${file} does not exist`);
@@ -187,9 +199,7 @@ export class ModelLibrary {
       throw e;
     }
     if (facts.projector) throw new IpcError('invalid_model', `${file} is a vision projector, not a model: add the model it belongs to`);
-    const name = opts.name ?? facts.name ?? path.basename(file).replace(/\.gguf$/i, '');
-    const r = refs.add({ path: file, name, source: opts.source });
-    return { path: r.path, name: r.name, fileSize: st.size, origin: 'reference', source: opts.source, missing: false };
+    return { file, size: st.size, facts };
   }
 
   /** Removes a reference from the library (the file stays where it is); false when `modelPath` was not referenced. */

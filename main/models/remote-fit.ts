@@ -1,0 +1,245 @@
+/**
+ * A fit verdict for a GGUF file on the hub before it is downloaded: full GPU, partial, CPU only or
+ * does not fit on this machine.
+ *
+ * 1. The header (metadata and tensor list) is read from the hub with HTTP Range requests of
+ *    REMOTE_CHUNK bytes through the project's own GGUF reader (main/gguf/read.ts, with its caps on
+ *    hostile input): a few hundred KB to a few MB, not the file.
+ * 2. The header bytes are written to a temporary *header-only* file: the header, then the file
+ *    extended to its full size without writing the tensor data (a sparse file on Linux, macOS and
+ *    most Unix file systems; its data reads as zeros). llama.cpp refuses a file shorter than its
+ *    tensors say ("data is not within the file bounds"), so a cut file could not be estimated.
+ * 3. The engine estimates it like any local file (llama.cpp's fit, then its no_alloc estimate:
+ *    main/models/fit.ts planLoad). Neither reads tensor data, so the figures are llama.cpp's own for
+ *    the real file. A split model gets one header-only file per part, under the parts' own names.
+ *
+ * On a file system without sparse files (FAT32, NTFS without the sparse flag) the extension takes
+ * the disk space of the whole file for as long as the estimate runs.
+ */
+import fs, { promises as fsp } from 'fs';
+import os from 'os';
+import path from 'path';
+import { LOAD_FIELDS } from '../params/load';
+import { parseGgufHeader, type GgufByteSource, type GgufHeader } from '../gguf/read';
+import type { Estimate, FitResult, LoadParamsInput } from '../engine/protocol';
+import { gpuDevices, planLoad, type PlannedLoad } from './fit';
+import { HubError, hubConfigFromEnv, resolveUrl, type HubConfig, type HubQuantFile } from './hub';
+
+/** Bytes asked for per Range request while the header is read. */
+export const REMOTE_CHUNK = 256 * 1024;
+
+export const FIT_VERDICTS = ['full-gpu', 'partial', 'cpu-only', 'does-not-fit'] as const;
+export type FitVerdict = (typeof FIT_VERDICTS)[number];
+
+export const VERDICT_WORDS: Record<FitVerdict, string> = {
+  'full-gpu': 'full GPU',
+  partial: 'partial GPU offload',
+  'cpu-only': 'CPU only',
+  'does-not-fit': 'does not fit',
+};
+
+/** What reading remote headers cost. */
+export interface FetchCount {
+  requests: number;
+  /** body bytes received */
+  bytes: number;
+}
+
+/**
+ * A GGUF byte source over HTTP Range requests to a file's resolve URL (the hub redirects to its CDN).
+ * It reads forward from byte 0 (as the header reader does) and keeps what it fetched: `prefix`.
+ */
+export class HttpRangeSource implements GgufByteSource {
+  readonly chunkSize = REMOTE_CHUNK;
+  private buf = Buffer.alloc(0);
+  readonly count: FetchCount = { requests: 0, bytes: 0 };
+
+  constructor(
+    private readonly url: string,
+    readonly size: number,
+    private readonly hub: HubConfig,
+    private readonly signal?: AbortSignal,
+  ) {}
+
+  /** The bytes fetched so far, from byte 0. */
+  get prefix(): Buffer {
+    return this.buf;
+  }
+
+  async read(out: Buffer, offset: number, length: number, position: number): Promise<number> {
+    const end = Math.min(this.size, position + length);
+    if (position >= end) return 0;
+    if (end > this.buf.length) await this.fetchTo(Math.max(end, Math.min(this.size, this.buf.length + this.chunkSize)));
+    return this.buf.copy(out, offset, position, end);
+  }
+
+  /** Fetches bytes [prefix.length, end). */
+  private async fetchTo(end: number): Promise<void> {
+    const start = this.buf.length;
+    const headers: Record<string, string> = { Range: `bytes=${start}-${end - 1}`, 'Accept-Encoding': 'identity' };
+    if (this.hub.token) headers.Authorization = `Bearer ${this.hub.token}`;
+    let res: Response;
+    try {
+      res = await (this.hub.fetch ?? fetch)(this.url, { headers, redirect: 'follow', signal: this.signal });
+    } catch (e) {
+      if (this.signal?.aborted) throw e;
+      throw new HubError('hub_unreachable', `cannot reach ${new URL(this.url).host}: ${(e as Error).message}`, undefined, { cause: e });
+    }
+    this.count.requests++;
+    if (res.status === 401 || res.status === 403) {
+      throw new HubError('hub_unauthorized', `the hub answered ${res.status} for ${this.url}${this.hub.token ? '' : ' (no token was given)'}`, { status: res.status });
+    }
+    if (res.status === 404) throw new HubError('hub_not_found', `the hub has no ${this.url}`, { status: 404 });
+    if (res.status !== 206) {
+      // a 200 would be the whole file: the point is not to download it
+      await res.body?.cancel().catch(() => undefined);
+      throw new HubError('hub_bad_response', `${this.url}: asked for a byte range, the hub answered ${res.status}`, { status: res.status });
+    }
+    const m = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(res.headers.get('content-range') ?? '');
+    if (!m || Number(m[1]) !== start || Number(m[3]) !== this.size) {
+      await res.body?.cancel().catch(() => undefined);
+      throw new HubError('hub_bad_response', `${this.url}: asked for bytes ${start}-${end - 1} of ${this.size}, got Content-Range ${res.headers.get('content-range')}`);
+    }
+    const body = Buffer.from(await res.arrayBuffer());
+    this.count.bytes += body.length;
+    if (body.length !== Number(m[2]) - start + 1 || body.length > end - start) {
+      throw new HubError('hub_bad_response', `${this.url}: the range ${start}-${end - 1} came with ${body.length} bytes`);
+    }
+    this.buf = Buffer.concat([this.buf, body]);
+  }
+}
+
+/** A remote file's header, read with Range requests, and the bytes that hold it. */
+export interface RemoteHeader {
+  header: GgufHeader;
+  /** bytes [0, header.dataOffset) as far as fetched (the padding before the data may be missing: it is zeros) */
+  bytes: Buffer;
+  count: FetchCount;
+}
+
+/** Reads the GGUF header of `file` in `repo` (of `size` bytes, as the hub lists it) with Range requests. */
+export async function readRemoteHeader(hub: HubConfig, repo: string, file: string, size: number, opts: { revision?: string; signal?: AbortSignal } = {}): Promise<RemoteHeader> {
+  const url = resolveUrl(hub.hubUrl, repo, file, opts.revision);
+  const src = new HttpRangeSource(url, size, hub, opts.signal);
+  const header = await parseGgufHeader(src, `${repo}/${file}`, { signal: opts.signal });
+  return { header, bytes: src.prefix.subarray(0, Math.min(src.prefix.length, header.dataOffset)), count: src.count };
+}
+
+/**
+ * Writes a header-only file: `bytes` then the file extended to `size` without writing the rest
+ * (sparse where the file system has sparse files).
+ */
+export async function writeHeaderOnlyFile(file: string, bytes: Buffer, size: number): Promise<void> {
+  const fh = await fsp.open(file, 'w');
+  try {
+    await fh.write(bytes, 0, bytes.length, 0);
+    await fh.truncate(size);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** The verdict a planned load gives. */
+export function verdictOf(plan: PlannedLoad): FitVerdict {
+  if (!plan.check.fits || (plan.fit && !plan.fit.fits)) return 'does-not-fit';
+  if (gpuDevices(plan.estimate).length === 0) return 'cpu-only';
+  // llama.cpp counts the output layer as one more offloadable layer
+  const total = plan.estimate.layers + 1;
+  const layers = plan.gpuLayers === 'max' ? total : plan.gpuLayers;
+  if (layers >= total) return 'full-gpu';
+  return layers === 0 ? 'cpu-only' : 'partial';
+}
+
+/** The engine calls a verdict needs (EngineClient has them). */
+export interface FitEngine {
+  fit(file: string, params: LoadParamsInput, opts: { marginMiB?: number }): Promise<FitResult>;
+  estimate(file: string, params: LoadParamsInput): Promise<Estimate>;
+}
+
+export interface RemoteFit {
+  repo: string;
+  /** the model's name (a split model's name without the part suffix) */
+  name: string;
+  quant: string | null;
+  /** the file's size (all parts) */
+  size: number;
+  verdict: FitVerdict;
+  /** the fit's reason in one sentence (null without a GPU) */
+  reason: string | null;
+  gpuLayers: number | 'max';
+  contextSize: number;
+  layers: number;
+  /** llama.cpp's estimate of the header-only file(s) */
+  estimate: Estimate;
+  /** the problems that make it not fit, one line each */
+  problems: string[];
+  /** what the verdict fetched from the hub: requests and body bytes */
+  fetched: FetchCount;
+  /** the header's size (bytes before the tensor data), summed over the parts */
+  headerBytes: number;
+  /** how the estimate was made */
+  method: 'llama.cpp estimate of a header-only file';
+}
+
+export interface RemoteFitOptions {
+  hub?: HubConfig;
+  revision?: string;
+  params?: LoadParamsInput;
+  /** memory kept free on every GPU (default: the fit margin setting's default) */
+  marginMiB?: number;
+  /** where the temporary header-only files go (default: the OS's temp folder) */
+  tmpDir?: string;
+  signal?: AbortSignal;
+}
+
+/** The verdict for a model on the hub (HubClient.ggufFiles's entry), from its header(s) alone. */
+export async function remoteFit(engine: FitEngine, repo: string, model: HubQuantFile, opts: RemoteFitOptions = {}): Promise<RemoteFit> {
+  const hub = opts.hub ?? hubConfigFromEnv();
+  const marginMiB = opts.marginMiB ?? LOAD_FIELDS.fitMarginMiB.default;
+  const dir = await fsp.mkdtemp(path.join(opts.tmpDir ?? os.tmpdir(), 'hearth-remote-fit-'));
+  const fetched: FetchCount = { requests: 0, bytes: 0 };
+  let headerBytes = 0;
+  try {
+    const files: string[] = [];
+    for (const part of model.parts) {
+      const r = await readRemoteHeader(hub, repo, part.path, part.size, { revision: opts.revision, signal: opts.signal });
+      fetched.requests += r.count.requests;
+      fetched.bytes += r.count.bytes;
+      headerBytes += r.header.dataOffset;
+      const local = path.join(dir, path.posix.basename(part.path));
+      await writeHeaderOnlyFile(local, r.bytes, part.size);
+      files.push(local);
+    }
+    const plan = await planLoad(engine, files[0], { ...(opts.params ?? {}), fitMarginMiB: marginMiB }, marginMiB);
+    return {
+      repo, name: model.name, quant: model.quant, size: model.size, verdict: verdictOf(plan), reason: plan.reason,
+      gpuLayers: plan.gpuLayers, contextSize: plan.contextSize, layers: plan.estimate.layers, estimate: plan.estimate,
+      problems: plan.check.problems, fetched, headerBytes, method: 'llama.cpp estimate of a header-only file',
+    };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const RANK: Record<FitVerdict, number> = { 'full-gpu': 3, partial: 2, 'cpu-only': 1, 'does-not-fit': 0 };
+
+/**
+ * The best model of a repository for this machine: the largest that runs fully on the GPU, else the
+ * largest partly offloaded, else the largest that runs on the CPU; null when none fits. Verdicts are
+ * taken from the largest model down and stop as soon as no smaller one can do better. Projectors are
+ * not models on their own and are skipped.
+ */
+export async function bestFit(
+  engine: FitEngine, repo: string, models: readonly HubQuantFile[], opts: RemoteFitOptions = {},
+): Promise<{ best: RemoteFit | null; tried: RemoteFit[] }> {
+  const tried: RemoteFit[] = [];
+  let best: RemoteFit | null = null;
+  for (const m of [...models].filter((x) => !x.projector).sort((a, b) => b.size - a.size)) {
+    const f = await remoteFit(engine, repo, m, opts);
+    tried.push(f);
+    if (f.verdict !== 'does-not-fit' && (!best || RANK[f.verdict] > RANK[best.verdict])) best = f;
+    const noGpu = gpuDevices(f.estimate).length === 0;
+    if (best && (best.verdict === 'full-gpu' || noGpu)) break;
+  }
+  return { best, tried };
+}
