@@ -9,12 +9,17 @@ import { ChatService } from './chat/turns';
 import { ChatViews } from './chat/views';
 import { EngineClient } from './engine/client';
 import type { Logger } from './logging';
+import { discoverEnvOf, type DiscoverEnv } from './models/discover';
+import { DownloadManager } from './models/downloads';
+import { HubClient, hubConfigFromEnv, type HubConfig } from './models/hub';
+import { HubService } from './models/hub-service';
 import { ModelLibrary } from './models/library';
 import { ModelService } from './models/service';
 import { HardwareMonitor } from './hardware';
 import { DataPaths } from './paths';
 import { Services } from './services';
 import { settingsChannels } from './settings/channels';
+import { type SecretCipher, TokenVault } from './settings/token';
 import { Store } from './store';
 
 export interface App {
@@ -22,11 +27,28 @@ export interface App {
   store: Store;
   library: ModelLibrary;
   chat: ChatService;
+  downloads: DownloadManager;
   close(): Promise<void>;
 }
 
-/** `usageRefreshMs`: how often the header's context meter may refresh while a reply streams (tests shorten it). */
-export function composeApp(opts: { paths: DataPaths; engine: EngineClient; appVersion: string; logger: Logger; usageRefreshMs?: number }): App {
+export interface ComposeOptions {
+  paths: DataPaths;
+  engine: EngineClient;
+  appVersion: string;
+  logger: Logger;
+  /** how often the header's context meter may refresh while a reply streams (tests shorten it) */
+  usageRefreshMs?: number;
+  /** encrypts the Hugging Face token (main/app: Electron's safeStorage, when available); without it the token is a plain file */
+  secrets?: SecretCipher;
+  /** the environment read for HF_ENDPOINT and HF_TOKEN (default process.env) */
+  env?: NodeJS.ProcessEnv;
+  /** where discovery looks (default: this process's home and OS) */
+  discoverEnv?: () => DiscoverEnv;
+  /** a fetch for the hub and downloads (Electron's net.fetch honours the system proxy) */
+  fetch?: typeof fetch;
+}
+
+export function composeApp(opts: ComposeOptions): App {
   const { paths, engine, logger } = opts;
   const store = Store.open(paths.database, { logger });
   // the backend pin from settings applies before the engine first starts
@@ -41,22 +63,58 @@ export function composeApp(opts: { paths: DataPaths; engine: EngineClient; appVe
     loadSettings: (modelPath) => store.modelSettings.get(modelPath),
     guardrail: () => ({ mode: store.settings.get('guardrail'), marginMiB: store.settings.get('fitMarginMiB') }),
     onState: (s) => services.emit('models.state', s),
-    onModels: (models) => services.emit('models.changed', { models }),
+    // the folder's listing changed: the whole library goes out, references with it
+    onModels: () => modelsChanged(),
+  });
+  const modelsChanged = () => {
+    library
+      .entries()
+      .then((models) => services.emit('models.changed', { models }))
+      .catch((e: Error) => logger.warn(`models: the list could not be sent: ${e.message}`));
+  };
+  // the hub: HF_ENDPOINT, and the token from settings, else HF_TOKEN (a new one applies to the next request)
+  const env = opts.env ?? process.env;
+  const tokens = new TokenVault(paths.root, { cipher: opts.secrets, env, logger });
+  const hubUrl = hubConfigFromEnv(env).hubUrl;
+  const hubConfig: HubConfig = {
+    hubUrl,
+    get token() {
+      return tokens.token();
+    },
+    ...(opts.fetch ? { fetch: opts.fetch } : {}),
+  };
+  const downloads = new DownloadManager({ downloads: store.downloads, modelsDir: paths.models, hub: hubConfig, logger, concurrency: store.settings.get('downloadConcurrency') });
+  let hub: HubClient | null = null;
+  tokens.onChange(() => (hub = null));
+  const hubService = new HubService({
+    services,
+    library,
+    downloads,
+    hub: () => (hub ??= new HubClient({ ...hubConfig, token: hubConfig.token })),
+    discoverEnv: opts.discoverEnv ?? (() => discoverEnvOf()),
+    onLibraryChanged: modelsChanged,
+    logger,
   });
   const views = new ChatViews(store);
   const chat = new ChatService({ store, engine, library, services, logger, views, usageRefreshMs: opts.usageRefreshMs });
   services.register(chatChannels({ store, engine, library, services, views, chat }));
   services.register(assistantChannels({ store, views }));
-  services.register(settingsChannels({ store, engine, library }));
+  services.register(settingsChannels({ store, engine, library, tokens, setDownloadConcurrency: (n) => downloads.setConcurrency(n) }));
   const hardware = new HardwareMonitor(engine);
   new ModelService({ store, engine, library, services, hardware, logger }).register();
+  hubService.register();
+  // the downloads the store holds (running or waiting when Hearth last closed) go on
+  downloads.restore().catch((e: Error) => logger.error(`downloads: could not restore: ${e.message}`));
   return {
     services,
     store,
     library,
     chat,
+    downloads,
     async close() {
       await chat.stopAll();
+      await downloads.close();
+      hubService.close();
       library.close();
       services.close();
       store.close();

@@ -4,7 +4,7 @@
  * imports electron; the decisions are plain functions in scheme.ts, security.ts, links.ts, ipc.ts,
  * spawners.ts.
  */
-import { app, BrowserWindow, clipboard, dialog, ipcMain, Menu, protocol, session, shell, utilityProcess } from 'electron';
+import { app, BrowserWindow, clipboard, dialog, ipcMain, Menu, protocol, safeStorage, session, shell, utilityProcess } from 'electron';
 import fs from 'fs';
 import path from 'path';
 import { App, composeApp } from '../compose';
@@ -103,7 +103,11 @@ if (!app.requestSingleInstanceLock()) {
       logger,
       logDir: paths.logs,
     });
-    hearth = composeApp({ paths, engine, appVersion: app.getVersion(), logger });
+    // the Hugging Face token is encrypted with the OS keychain where Electron has one (else a plain file, with a warning)
+    const secrets = safeStorage.isEncryptionAvailable()
+      ? { encrypt: (text: string) => safeStorage.encryptString(text), decrypt: (data: Buffer) => safeStorage.decryptString(data) }
+      : undefined;
+    hearth = composeApp({ paths, engine, appVersion: app.getVersion(), logger, secrets });
     // the app's own menu items (Help → Keyboard Shortcuts) are carried out by the page
     Menu.setApplicationMenu(Menu.buildFromTemplate(menuTemplate(process.platform, pageMenuActions(hearth.services)) as Electron.MenuItemConstructorOptions[] & MenuItem[]));
     // Help → "Open logs folder" (About); only the app has a file manager to open it in

@@ -14,7 +14,8 @@
  * - `gguf`: GgufError (the GGUF reader, main/gguf/); the engine reports such a file as `invalid_model`
  * - `ipc`: crosses IPC as itself (IpcError; Services turns any other code into `internal`)
  * - `renderer`: made in the renderer (its bridge, a slice)
- * - `hub`: HubError (the Hugging Face client and the download manager, main/models/hub.ts, downloads.ts)
+ * - `hub`: HubError (the Hugging Face client and the download manager, main/models/hub.ts, downloads.ts);
+ *   its codes cross IPC as themselves (the hub.* and downloads.* channels)
  */
 export type ErrorLayer = 'native' | 'engine' | 'store' | 'gguf' | 'ipc' | 'renderer' | 'hub';
 
@@ -348,38 +349,38 @@ export const ERRORS = {
     userFixable: true,
     hint: 'This model needs a Hugging Face token — accept its terms on huggingface.co, then add your token in Settings.',
     cli: 'set HF_TOKEN to a token whose account accepted the repository’s terms',
-    layers: ['hub'],
+    layers: ['hub', 'ipc'],
   },
   hub_not_found: {
     meaning: 'the hub has no such repository, revision or file (404)',
     userFixable: true,
     hint: 'Hugging Face has no such model or file — it may have been renamed or removed.',
-    layers: ['hub'],
+    layers: ['hub', 'ipc'],
   },
   hub_unreachable: {
     meaning: 'the hub could not be reached or kept failing (network errors, 5xx) through every retry',
     userFixable: true,
     hint: 'Hugging Face could not be reached — check the connection (and the proxy), then try again.',
     cli: 'check the connection, or set HF_ENDPOINT',
-    layers: ['hub'],
+    layers: ['hub', 'ipc'],
   },
   hub_bad_response: {
     meaning: 'a hub answer that does not fit its schema (zod), or a download whose size or range does not match what the hub listed',
     userFixable: false,
     hint: 'Hugging Face sent an answer Hearth does not understand: {message}',
-    layers: ['hub'],
+    layers: ['hub', 'ipc'],
   },
   checksum_mismatch: {
     meaning: 'a downloaded file’s SHA-256 differs from the hub’s LFS hash; the file was deleted and nothing was registered',
     userFixable: true,
     hint: 'The downloaded file was damaged on the way (its checksum did not match), so it was deleted — download it again.',
-    layers: ['hub'],
+    layers: ['hub', 'ipc'],
   },
   disk_full: {
     meaning: 'the models folder’s disk has less free space than the download still needs (checked before the start and while it runs)',
     userFixable: true,
     hint: 'There is not enough free disk space for this download — free some space, then resume it.',
-    layers: ['hub'],
+    layers: ['hub', 'ipc'],
   },
 
   // ---- anything else ------------------------------------------------------------------------------

@@ -6,6 +6,12 @@
 import { z } from 'zod';
 import { BACKEND_PINS, ChatSettings, Device, LOAD_FIELDS, LOAD_SETTING_FIELDS, LoadSettings, MAX_MESSAGE_CHARS, MemoryBreakdown, TokenLogprobs } from '../params';
 import { codesOf, type IpcErrorCode } from '../errors/catalogue';
+import {
+  DiscoveryDTO, DownloadDTO, DownloadProgressDTO, downloadConcurrencySchema, DOWNLOAD_CONCURRENCY, downloadRequestSchema, hubSearchSchema, HubModelDTO,
+  HubQuantGroupDTO, REFERENCE_SOURCES, repoIdSchema,
+} from './models';
+
+export { DownloadDTO, DOWNLOAD_CONCURRENCY, REFERENCE_SOURCES };
 
 /** how llama.cpp rounds a context size (the settings page says what a size becomes) */
 export { CONTEXT_STEP, contextSizeUsed } from '../params';
@@ -157,10 +163,22 @@ export const SettingsFields = z.object({
   showReasoning: z.boolean().default(false),
   /** the model a new chat starts with when none is loaded; null: the loaded one, or the only one there is */
   defaultModel: z.string().min(1).max(4096).nullable().default(null),
+  /** how many model downloads run at once (the rest wait in order) */
+  downloadConcurrency: downloadConcurrencySchema.default(DOWNLOAD_CONCURRENCY.default),
 });
+
+/** A Hugging Face token's bounds (settings.update takes one; no answer ever carries it). */
+export const HfToken = z.string().trim().min(1).max(512).regex(/^[\x21-\x7e]+$/, 'a token is printable ASCII without spaces');
+/** Where the token is kept: the OS keychain (Electron's safeStorage), a plain file (browser mode, or no keychain), the HF_TOKEN variable, or nowhere. */
+export const HF_TOKEN_STORAGE = ['keychain', 'file', 'environment', 'none'] as const;
 
 export const SettingsDTO = SettingsFields.extend({
   chatDefaults: SamplingDTO,
+  /** whether a Hugging Face token is set (settings or HF_TOKEN); the token itself never crosses IPC */
+  hfToken: z.enum(['set', 'not set']),
+  hfTokenStorage: z.enum(HF_TOKEN_STORAGE),
+  /** what the user should know about the settings (a token kept in a plain file) */
+  warnings: z.array(z.string()),
 });
 export type SettingsDTO = z.infer<typeof SettingsDTO>;
 
@@ -170,6 +188,16 @@ export const ModelDTO = z.object({
   fileSize: z.number(),
 });
 export type ModelDTO = z.infer<typeof ModelDTO>;
+
+/** A model of the library (models.list, models.changed): in the models folder, or referenced where another app keeps it. */
+export const LibraryModelDTO = ModelDTO.extend({
+  origin: z.enum(['folder', 'reference']),
+  /** who keeps a referenced file (REFERENCE_SOURCES); null for the models folder's */
+  source: z.enum(REFERENCE_SOURCES).nullable(),
+  /** a referenced file no longer there (moved or deleted by the app that keeps it); its size is then 0 */
+  missing: z.boolean(),
+});
+export type LibraryModelDTO = z.infer<typeof LibraryModelDTO>;
 
 export const ModelState = z.object({
   loaded: z
@@ -292,7 +320,8 @@ export const contract = {
   'chat.continue': { request: z.object({ threadId: Id, messageId: Id }).strict(), response: z.object({ reply: MessageDTO }) },
   'chat.countTokens': { request: z.object({ threadId: Id.optional(), text: z.string().max(MAX_MESSAGE_CHARS) }).strict(), response: z.object({ tokens: z.number().int() }) },
 
-  'models.list': { request: Empty, response: z.array(ModelDTO) },
+  /** the models folder's models, then the references (marked, with who keeps them; `missing` when gone) */
+  'models.list': { request: Empty, response: z.array(LibraryModelDTO) },
   'models.state': { request: Empty, response: ModelState },
   /** with the guardrail on "warn", a load that may not fit fails with code needs_confirmation unless force is set */
   'models.load': { request: z.object({ path: z.string().min(1), force: z.boolean().default(false) }).strict(), response: ModelState },
@@ -316,7 +345,8 @@ export const contract = {
   'settings.update': {
     /** any of the settings; the rest stay as they are. defaultModel must be a model of the library (model_unknown) */
     request: SettingsFields.partial()
-      .extend({ chatDefaults: SamplingDTO.optional() })
+      /** hfToken: a new Hugging Face token, or null to forget it */
+      .extend({ chatDefaults: SamplingDTO.optional(), hfToken: HfToken.nullable().optional() })
       .strict(),
     response: SettingsDTO,
   },
@@ -325,6 +355,29 @@ export const contract = {
     request: z.object({ q: z.string().trim().min(1).max(500), threadId: Id.optional(), limit: z.number().int().min(1).max(100).default(20), offset: z.number().int().min(0).default(0) }).strict(),
     response: z.object({ hits: z.array(SearchHit) }),
   },
+
+  /** GGUF repositories of the Hugging Face hub (HF_ENDPOINT) */
+  'hub.search': { request: hubSearchSchema, response: z.object({ models: z.array(HubModelDTO) }) },
+  /** a repository's GGUF files grouped by quantization, with sizes and SHA-256s */
+  'hub.files': {
+    request: z.object({ repo: repoIdSchema, revision: z.string().min(1).max(200).default('main') }).strict(),
+    response: z.object({ repo: z.string(), revision: z.string(), groups: z.array(HubQuantGroupDTO) }),
+  },
+
+  /** queues a file of hub.files into the models folder */
+  'downloads.add': { request: downloadRequestSchema, response: DownloadDTO },
+  'downloads.pause': { request: z.object({ id: Id }).strict(), response: DownloadDTO },
+  'downloads.resume': { request: z.object({ id: Id }).strict(), response: DownloadDTO },
+  /** stops a download and deletes its partial file */
+  'downloads.cancel': { request: z.object({ id: Id }).strict(), response: Ok },
+  'downloads.list': { request: Empty, response: z.array(DownloadDTO) },
+
+  /** the GGUF models LM Studio, Ollama, Jan and GPT4All keep on this disk (bounded; one run at a time) */
+  'library.discover': { request: Empty, response: DiscoveryDTO },
+  /** adds a model library.discover found, where it is (no copy) */
+  'library.addReference': { request: z.object({ path: z.string().min(1).max(4096), name: z.string().trim().min(1).max(200).optional() }).strict(), response: LibraryModelDTO },
+  /** removes a reference (the file stays where it is) */
+  'library.removeReference': { request: z.object({ path: z.string().min(1).max(4096) }).strict(), response: z.object({ removed: z.boolean() }) },
 } as const;
 
 export type Channel = keyof typeof contract;
@@ -342,8 +395,12 @@ export const events = {
   'threads.changed': z.object({ thread: ThreadDTO }),
   'threads.deleted': z.object({ id: Id }),
   'models.state': ModelState,
-  /** the models of <data>/models changed (one added, removed, renamed or resized): the whole list, as models.list answers it */
-  'models.changed': z.object({ models: z.array(ModelDTO) }),
+  /** the library changed (a model of <data>/models added, removed, renamed or resized; a reference added or removed): the whole list, as models.list answers it */
+  'models.changed': z.object({ models: z.array(LibraryModelDTO) }),
+  /** a download's bytes (at most one event per download every DOWNLOAD_DEFAULTS.progressIntervalMs) */
+  'downloads.progress': DownloadProgressDTO,
+  /** the downloads changed (one added, started, paused, failed, finished or cancelled): the whole list, as downloads.list answers it; `done` names a file that just finished */
+  'downloads.changed': z.object({ downloads: z.array(DownloadDTO), done: z.object({ id: z.string(), path: z.string() }).optional() }),
   /** an item of the desktop app's menu was chosen that the page carries out (Help → Keyboard Shortcuts) */
   'app.menu': z.object({ item: z.enum(['shortcuts']) }),
   /** something the user should know that no request of the page answers (the desktop app: a link that could not be opened) */

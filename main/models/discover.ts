@@ -25,7 +25,9 @@ import { headerFacts, HeaderFacts } from './facts';
 import { groupByIdentity, ModelIdentity, modelIdentity } from './identity';
 import { walkModels, WalkLimits } from './listing';
 
-export const PEER_APPS = ['lmstudio', 'ollama', 'jan', 'gpt4all'] as const;
+import { PEER_APPS } from '../ipc/models';
+
+export { PEER_APPS };
 export type PeerApp = (typeof PEER_APPS)[number];
 export const PEER_APP_NAMES: Readonly<Record<PeerApp, string>> = { lmstudio: 'LM Studio', ollama: 'Ollama', jan: 'Jan', gpt4all: 'GPT4All' };
 

@@ -20,8 +20,9 @@ import fs from 'fs';
 import path from 'path';
 import { silentLogger, type Logger } from '../logging';
 import type { DownloadErrorInfo, DownloadRecord, DownloadState, Downloads } from '../store/downloads';
-import { checkInput, HubError, hubConfigFromEnv, repoIdSchema, repoPathSchema, resolveUrl, sha256Schema, type HubConfig } from './hub';
+import { checkInput, HubError, hubConfigFromEnv, resolveUrl, type HubConfig } from './hub';
 import { z } from 'zod';
+import { DOWNLOAD_CONCURRENCY, downloadRequestSchema } from '../ipc/models';
 
 /** The clock and timers the manager uses (tests and a service may pass their own). */
 export interface Timers {
@@ -37,8 +38,8 @@ export const realTimers: Timers = {
 };
 
 export const DOWNLOAD_DEFAULTS = {
-  /** downloads running at once */
-  concurrency: 2,
+  /** downloads running at once (the setting's default: main/ipc/models.ts) */
+  concurrency: DOWNLOAD_CONCURRENCY.default,
   /** retries of a network error before the download fails (hub_unreachable) */
   retries: 6,
   /** the first retry's delay; each next one doubles, up to retryMaxMs */
@@ -71,17 +72,7 @@ export interface DownloadManagerOptions {
   progressIntervalMs?: number;
 }
 
-export const downloadRequestSchema = z.object({
-  repo: repoIdSchema,
-  /** the file's path in the repository */
-  file: repoPathSchema,
-  revision: z.string().min(1).max(200).default('main'),
-  /** the LFS SHA-256 the hub lists for the file (HubClient.files) */
-  sha256: sha256Schema,
-  size: z.number().int().nonnegative(),
-  /** the file's name in the models folder (default: the file's own name) */
-  name: z.string().regex(/^[^/\\]+\.gguf$/i, 'a .gguf file name').refine((n) => n !== '..' && !n.startsWith('.'), 'a file name').optional(),
-}).strict();
+export { downloadRequestSchema };
 export type DownloadRequest = z.input<typeof downloadRequestSchema>;
 
 /** A download as a page shows it. `done` and `cancelled` are reached once and leave the list. */

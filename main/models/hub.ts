@@ -8,6 +8,7 @@
 import { listFiles, listModels } from '@huggingface/hub';
 import { z } from 'zod';
 import type { HubErrorCode } from '../errors/catalogue';
+import { HUB_SORTS, hubSearchSchema, repoIdSchema, sha256Schema } from '../ipc/models';
 
 export type { HubErrorCode };
 
@@ -39,16 +40,7 @@ export function hubConfigFromEnv(env: NodeJS.ProcessEnv = process.env): HubConfi
   return { hubUrl: (url || DEFAULT_HUB_URL).replace(/\/+$/, ''), ...(token ? { token } : {}) };
 }
 
-/** `owner/name`, as the hub spells repository ids. */
-export const repoIdSchema = z.string().regex(/^[A-Za-z0-9][\w.-]{0,95}\/[\w.-]{1,96}$/, 'a repository id is owner/name');
-
-/** A path inside a repository: no `..`, no leading slash, no backslash. */
-export const repoPathSchema = z.string().min(1).max(1000).refine(
-  (p) => !p.startsWith('/') && !p.includes('\\') && !p.split('/').some((s) => s === '' || s === '.' || s === '..'),
-  'a relative path inside the repository',
-);
-
-export const sha256Schema = z.string().regex(/^[0-9a-f]{64}$/, 'a SHA-256 in hex');
+export { repoIdSchema, repoPathSchema, sha256Schema } from '../ipc/models';
 
 /** The address of a file's bytes: the hub answers with a redirect to its CDN, which serves Range requests. */
 export function resolveUrl(hubUrl: string, repo: string, file: string, revision = 'main'): string {
@@ -76,14 +68,7 @@ export function checkInput<S extends z.ZodTypeAny>(schema: S, value: unknown, wh
 
 // ---- search --------------------------------------------------------------------------------------
 
-export const HUB_SORTS = ['downloads', 'likes', 'lastModified', 'trendingScore', 'createdAt'] as const;
-
-export const hubSearchSchema = z.object({
-  query: z.string().max(200).optional(),
-  author: z.string().max(96).optional(),
-  sort: z.enum(HUB_SORTS).default('downloads'),
-  limit: z.number().int().min(1).max(500).default(30),
-}).strict();
+export { HUB_SORTS, hubSearchSchema };
 export type HubSearch = z.input<typeof hubSearchSchema>;
 
 /** What listModels yields, as Hearth reads it. */

@@ -14,13 +14,13 @@ import { GgufHeaderCache } from '../gguf/cache';
 import { hparamProblem } from '../gguf/hparams';
 import { GgufError } from '../gguf/types';
 import type { ModelRef, ModelRefInput } from '../store';
-import { PEER_APPS } from './discover';
+import { REFERENCE_SOURCES } from '../ipc/models';
 import { headerFacts, type HeaderFacts } from './facts';
 import { planLoad } from './fit';
 import { ModelFolder, Truncation, WalkLimits } from './listing';
 
-/** Who keeps a model file added by reference: an app discovery found it in, or the user ('file'). */
-export const REFERENCE_SOURCES = [...PEER_APPS, 'file'] as const;
+/** Who keeps a model file added by reference (main/ipc/models.ts): an app discovery found it in, or the user ('file'). */
+export { REFERENCE_SOURCES };
 export type ReferenceSource = (typeof REFERENCE_SOURCES)[number];
 
 /** Where the library keeps its references (the store's model_refs: main/store/model-refs.ts). */

@@ -50,7 +50,7 @@ export class ModelService {
     const { store, services } = this.deps;
     const { library } = this.deps;
     services.register({
-      'models.list': () => library.list(),
+      'models.list': () => library.entries(),
       'models.state': () => library.current(),
       'models.load': (r) => library.load(r.path, r.force),
       'models.unload': () => library.unload(),

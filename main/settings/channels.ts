@@ -1,16 +1,25 @@
 /**
  * The settings.* channels: the app settings kept in the store (SettingsFields and the chat
  * defaults). A new backend pin restarts the engine on it; a default model must be one of the
- * library's.
+ * library's; a new download limit applies to the download manager at once. The Hugging Face token is
+ * kept by TokenVault (token.ts): settings.update takes it, settings.get says only whether it is set.
  */
 import { pickSampling } from '../chat/dto';
 import type { EngineClient } from '../engine/client';
 import type { SettingsDTO } from '../ipc/contract';
 import type { ModelLibrary } from '../models/library';
+import type { TokenVault } from './token';
 import type { Handlers } from '../services';
 import type { AppSettings, Store } from '../store';
 
-export function settingsChannels(deps: { store: Store; engine: EngineClient; library: ModelLibrary }): Handlers {
+export function settingsChannels(deps: {
+  store: Store;
+  engine: EngineClient;
+  library: ModelLibrary;
+  tokens: TokenVault;
+  /** told the download limit when it changes */
+  setDownloadConcurrency: (n: number) => void;
+}): Handlers {
   const { store } = deps;
   const settings = (): SettingsDTO => {
     const all = store.settings.getAll();
@@ -24,17 +33,23 @@ export function settingsChannels(deps: { store: Store; engine: EngineClient; lib
       fontSize: all.fontSize,
       showReasoning: all.showReasoning,
       defaultModel: all.defaultModel,
+      downloadConcurrency: all.downloadConcurrency,
+      hfToken: deps.tokens.token() ? 'set' : 'not set',
+      hfTokenStorage: deps.tokens.storage(),
+      warnings: deps.tokens.warnings(),
     };
   };
   return {
     'settings.get': () => settings(),
     'settings.update': async (r) => {
-      const { chatDefaults, defaultModel, ...rest } = r;
+      const { chatDefaults, defaultModel, hfToken, ...rest } = r;
       const patch: Partial<AppSettings> = { ...rest };
       if (chatDefaults) patch.chatDefaults = { ...store.settings.get('chatDefaults'), ...chatDefaults };
       if (defaultModel !== undefined) patch.defaultModel = defaultModel === null ? null : await deps.library.known(defaultModel);
       const backendChanged = r.backend !== undefined && r.backend !== store.settings.get('backend');
       store.settings.update(patch);
+      if (hfToken !== undefined) deps.tokens.set(hfToken);
+      if (r.downloadConcurrency !== undefined) deps.setDownloadConcurrency(r.downloadConcurrency);
       if (backendChanged) await deps.engine.setBackend(r.backend!);
       return settings();
     },

@@ -1,0 +1,139 @@
+/**
+ * The shapes of the hub, downloads and library channels, defined once here (zod, no Node imports):
+ * the contract uses them for its channels, and main/models (hub.ts, downloads.ts, discover.ts,
+ * library.ts) takes its own schemas and types from them, so what crosses IPC is what those make.
+ */
+import { z } from 'zod';
+
+// ---- the hub -------------------------------------------------------------------------------------
+
+/** `owner/name`, as the hub spells repository ids. */
+export const repoIdSchema = z.string().regex(/^[A-Za-z0-9][\w.-]{0,95}\/[\w.-]{1,96}$/, 'a repository id is owner/name');
+
+/** A path inside a repository: no `..`, no leading slash, no backslash. */
+export const repoPathSchema = z.string().min(1).max(1000).refine(
+  (p) => !p.startsWith('/') && !p.includes('\\') && !p.split('/').some((s) => s === '' || s === '.' || s === '..'),
+  'a relative path inside the repository',
+);
+
+export const sha256Schema = z.string().regex(/^[0-9a-f]{64}$/, 'a SHA-256 in hex');
+
+export const HUB_SORTS = ['downloads', 'likes', 'lastModified', 'trendingScore', 'createdAt'] as const;
+
+export const hubSearchSchema = z.object({
+  query: z.string().max(200).optional(),
+  author: z.string().max(96).optional(),
+  sort: z.enum(HUB_SORTS).default('downloads'),
+  limit: z.number().int().min(1).max(500).default(30),
+}).strict();
+
+export const HubModelDTO = z.object({
+  /** owner/name */
+  id: z.string(),
+  author: z.string(),
+  name: z.string(),
+  downloads: z.number(),
+  likes: z.number(),
+  /** ms since the epoch */
+  lastModified: z.number(),
+  gated: z.union([z.literal(false), z.enum(['auto', 'manual'])]),
+});
+
+export const HubFileDTO = z.object({
+  path: z.string(),
+  size: z.number(),
+  /** the LFS SHA-256 (hex); null for a file not stored with LFS */
+  sha256: z.string().nullable(),
+});
+
+export const HubQuantFileDTO = z.object({
+  /** the file name without the split suffix */
+  name: z.string(),
+  quant: z.string().nullable(),
+  /** the sum of the parts' sizes */
+  size: z.number(),
+  /** the files in part order (one for a file that is not split) */
+  parts: z.array(HubFileDTO),
+  /** a vision projector (mmproj), not a model on its own */
+  projector: z.boolean(),
+});
+
+export const HubQuantGroupDTO = z.object({ quant: z.string().nullable(), files: z.array(HubQuantFileDTO) });
+
+// ---- downloads -----------------------------------------------------------------------------------
+
+/** How many downloads run at once: the setting's bounds and default (the download manager's default too). */
+export const DOWNLOAD_CONCURRENCY = { min: 1, max: 8, default: 2 } as const;
+export const downloadConcurrencySchema = z.number().int().min(DOWNLOAD_CONCURRENCY.min).max(DOWNLOAD_CONCURRENCY.max);
+
+export const downloadRequestSchema = z.object({
+  repo: repoIdSchema,
+  /** the file's path in the repository */
+  file: repoPathSchema,
+  revision: z.string().min(1).max(200).default('main'),
+  /** the LFS SHA-256 the hub lists for the file (hub.files) */
+  sha256: sha256Schema,
+  size: z.number().int().nonnegative(),
+  /** the file's name in the models folder (default: the file's own name) */
+  name: z.string().regex(/^[^/\\]+\.gguf$/i, 'a .gguf file name').refine((n) => n !== '..' && !n.startsWith('.'), 'a file name').optional(),
+}).strict();
+
+export const DOWNLOAD_VIEW_STATES = ['queued', 'downloading', 'paused', 'failed', 'verifying', 'done', 'cancelled'] as const;
+
+export const DownloadErrorDTO = z.object({ code: z.string(), message: z.string() });
+
+/** A download as a page shows it. `done` and `cancelled` are reached once and leave the list. */
+export const DownloadDTO = z.object({
+  id: z.string(),
+  repo: z.string(),
+  revision: z.string(),
+  file: z.string(),
+  /** where the finished file goes */
+  target: z.string(),
+  size: z.number(),
+  sha256: z.string(),
+  state: z.enum(DOWNLOAD_VIEW_STATES),
+  /** bytes on disk */
+  bytes: z.number(),
+  /** bytes per second over the last few seconds; 0 when not downloading */
+  speed: z.number(),
+  /** seconds left at that speed; null when unknown */
+  etaSeconds: z.number().nullable(),
+  error: DownloadErrorDTO.nullable(),
+});
+export type DownloadDTO = z.infer<typeof DownloadDTO>;
+
+export const DownloadProgressDTO = z.object({ id: z.string(), bytes: z.number(), size: z.number(), speed: z.number(), etaSeconds: z.number().nullable() });
+
+// ---- the library: references and discovery ---------------------------------------------------------
+
+export const PEER_APPS = ['lmstudio', 'ollama', 'jan', 'gpt4all'] as const;
+/** Who keeps a model file added by reference: an app discovery found it in, or the user ('file'). */
+export const REFERENCE_SOURCES = [...PEER_APPS, 'file'] as const;
+
+export const DiscoveredModelDTO = z.object({
+  /** the identity key (main/models/identity.ts) */
+  id: z.string(),
+  name: z.string(),
+  size: z.number(),
+  sha256: z.string().nullable(),
+  facts: z.object({
+    architecture: z.string().nullable(),
+    name: z.string().nullable(),
+    fileType: z.string().nullable(),
+    parameters: z.number(),
+    layers: z.number().nullable(),
+    trainedContext: z.number().nullable(),
+    hasChatTemplate: z.boolean(),
+    projector: z.boolean(),
+  }),
+  locations: z.array(z.object({ app: z.enum(PEER_APPS), path: z.string(), name: z.string(), projector: z.string().nullable() })),
+  /** a location of it is in the library already (referenced) */
+  inLibrary: z.boolean(),
+});
+
+export const DiscoveryDTO = z.object({
+  models: z.array(DiscoveredModelDTO),
+  skipped: z.array(z.object({ app: z.enum(PEER_APPS), path: z.string(), reason: z.string() })),
+  searched: z.array(z.object({ app: z.enum(PEER_APPS), folder: z.string(), from: z.enum(['settings', 'environment', 'default']), source: z.string().nullable(), exists: z.boolean() })),
+});

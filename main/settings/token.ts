@@ -1,0 +1,96 @@
+/**
+ * The Hugging Face token the user sets: kept in <data>/hf-token (mode 0600), encrypted with the
+ * encrypt/decrypt pair main/app passes (Electron's safeStorage: the OS keychain) when there is one,
+ * else in clear (browser mode, the hearth command, a desktop without a keychain) with a warning that
+ * the settings channel returns. Without a saved token, HF_TOKEN from the environment is used. The
+ * token leaves this file only towards the hub (HubClient, DownloadManager), never towards a page.
+ */
+import fs from 'fs';
+import path from 'path';
+import type { Logger } from '../logging';
+
+/** An encrypt/decrypt pair (main/app gives Electron's safeStorage; nothing else may import electron). */
+export interface SecretCipher {
+  encrypt(text: string): Buffer;
+  decrypt(data: Buffer): string;
+}
+
+export type TokenStorage = 'keychain' | 'file' | 'environment' | 'none';
+
+/** What the settings page is told when the token sits in a plain file. */
+export const PLAIN_TOKEN_WARNING =
+  'The Hugging Face token is stored unencrypted in the data folder (no OS keychain here): anyone who can read that folder can read it.';
+
+const KEYCHAIN_MAGIC = 'hearth-safestorage:';
+
+export class TokenVault {
+  private readonly file: string;
+  private cached: string | null | undefined;
+  private readonly listeners = new Set<() => void>();
+
+  constructor(
+    dataDir: string,
+    private readonly opts: { cipher?: SecretCipher; env?: NodeJS.ProcessEnv; logger: Logger },
+  ) {
+    this.file = path.join(dataDir, 'hf-token');
+  }
+
+  /** The saved token (decrypted), null when none or unreadable (logged). */
+  private saved(): string | null {
+    if (this.cached !== undefined) return this.cached;
+    let text: string | null = null;
+    try {
+      const raw = fs.readFileSync(this.file);
+      const s = raw.toString('utf8');
+      if (s.startsWith(KEYCHAIN_MAGIC)) {
+        if (!this.opts.cipher) throw new Error('it was encrypted with the OS keychain, which is not available here');
+        text = this.opts.cipher.decrypt(Buffer.from(s.slice(KEYCHAIN_MAGIC.length).trim(), 'base64'));
+      } else text = s.trim() || null;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') this.opts.logger.warn(`settings: the Hugging Face token could not be read: ${(e as Error).message}`);
+      text = null;
+    }
+    this.cached = text;
+    return text;
+  }
+
+  private savedStorage(): TokenStorage | null {
+    try {
+      return fs.readFileSync(this.file, 'utf8').startsWith(KEYCHAIN_MAGIC) ? 'keychain' : 'file';
+    } catch {
+      return null;
+    }
+  }
+
+  /** The token the hub gets: the saved one, else HF_TOKEN; undefined when neither. */
+  token(): string | undefined {
+    return this.saved() ?? (this.opts.env?.HF_TOKEN?.trim() || undefined);
+  }
+
+  storage(): TokenStorage {
+    if (this.saved() !== null) return this.savedStorage() ?? 'none';
+    return this.opts.env?.HF_TOKEN?.trim() ? 'environment' : 'none';
+  }
+
+  warnings(): string[] {
+    return this.saved() !== null && this.savedStorage() === 'file' ? [PLAIN_TOKEN_WARNING] : [];
+  }
+
+  /** Saves a token (encrypted when a cipher is there), or forgets it (null). */
+  set(token: string | null): void {
+    if (token === null) fs.rmSync(this.file, { force: true });
+    else {
+      const body = this.opts.cipher ? KEYCHAIN_MAGIC + this.opts.cipher.encrypt(token).toString('base64') : token;
+      const tmp = `${this.file}.tmp`;
+      fs.writeFileSync(tmp, body, { mode: 0o600 });
+      fs.renameSync(tmp, this.file);
+    }
+    this.cached = undefined;
+    for (const l of this.listeners) l();
+  }
+
+  /** Told whenever the token changes. */
+  onChange(fn: () => void): void {
+    this.listeners.add(fn);
+  }
+}
