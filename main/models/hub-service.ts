@@ -11,7 +11,7 @@ import type { Services } from '../services';
 import { discover, type DiscoverEnv, type Discovery, type PeerApp } from './discover';
 import type { DownloadManager } from './downloads';
 import type { HubClient } from './hub';
-import type { LibraryEntry, ModelLibrary } from './library';
+import type { ModelLibrary } from './library';
 
 export interface HubServiceDeps {
   services: Services;
@@ -86,7 +86,7 @@ export class HubService {
         const referenced = new Set((await library.entries()).filter((e) => e.origin === 'reference').map((e) => e.path));
         return { ...d, models: d.models.map((m) => ({ ...m, inLibrary: m.locations.some((l) => referenced.has(path.resolve(l.path))) })) };
       },
-      'library.addReference': async (r): Promise<LibraryEntry> => {
+      'library.addReference': async (r) => {
         const file = path.resolve(r.path);
         const app = this.found.get(file);
         // only a file discovery found: a page cannot make main read any file it names

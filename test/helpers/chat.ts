@@ -4,7 +4,7 @@
  */
 import fs from 'fs';
 import path from 'path';
-import { App, composeApp } from '../../main/compose';
+import { App, composeApp, type ComposeOptions } from '../../main/compose';
 import type { EngineClient } from '../../main/engine/client';
 import type { EventOf, MessageDTO } from '../../main/ipc/contract';
 import { Logger, silentLogger } from '../../main/logging';
@@ -32,6 +32,8 @@ export interface ChatAppOptions {
   chatDefaults?: Partial<ChatSettings>;
   /** composeApp's bound on the context meter's refresh while a reply streams. */
   usageRefreshMs?: number;
+  /** More of composeApp's options (the environment read for HF_ENDPOINT/HF_TOKEN, discovery's home, the token's cipher). */
+  compose?: Partial<Pick<ComposeOptions, 'env' | 'discoverEnv' | 'secrets' | 'fetch'>>;
 }
 
 export interface ChatApp {
@@ -67,7 +69,7 @@ export function chatApp(opts: ChatAppOptions = {}): ChatApp {
   }
   opts.prepare?.(paths);
   const engine = opts.engine ?? makeEngine();
-  const app = composeApp({ paths, engine, appVersion: '0.0.0-test', logger: opts.logger ?? silentLogger, usageRefreshMs: opts.usageRefreshMs });
+  const app = composeApp({ paths, engine, appVersion: '0.0.0-test', logger: opts.logger ?? silentLogger, usageRefreshMs: opts.usageRefreshMs, ...opts.compose });
   const setChatDefaults = (patch: Partial<ChatSettings>) => {
     app.store.settings.update({ chatDefaults: { ...app.store.settings.get('chatDefaults'), ...patch } });
   };
