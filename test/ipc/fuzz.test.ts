@@ -13,10 +13,12 @@
  * load settings are reset after each channel (the valid settings generated for it keep the context
  * small, so no call allocates gigabytes). Only those slow valid cases are tamed; invalid ones never.
  * Paths in payloads stay inside the temporary data folder (the model-path channels still read any path
- * they are given: issue 12 item 18). Channels run one after another, IN_FLIGHT calls at a time;
+ * they are given: issue 12 item 18). The hub and download channels reach only a local hub on loopback
+ * (HF_ENDPOINT: test/helpers/hf-server.ts), and discovery looks under a fake home (HOME). Channels run one after another, IN_FLIGHT calls at a time;
  * FUZZ_CHANNELS=a,b runs only those.
  */
 import { ChildProcess, spawn } from 'child_process';
+import { createHash } from 'crypto';
 import fs from 'fs';
 import path from 'path';
 import WebSocket from 'ws';
@@ -25,6 +27,7 @@ import { Channel, contract, EventOf, IPC_ERROR_CODES } from '../../main/ipc/cont
 import { splitmix32 } from '../../scripts/make-test-model';
 import { stopProcessGroup } from '../helpers/browser-mode';
 import { tempDir } from '../helpers/engine';
+import { startHfServer, type HfServer } from '../helpers/hf-server';
 import { REPO_ROOT, TINY_SPM } from '../helpers/models';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 1);
@@ -121,6 +124,7 @@ function bounds(s: AnyZod): { min?: number; max?: number; int?: boolean } {
 // ---- what a payload may refer to (real ids, paths inside the data folder) ----------------------------
 
 interface Pools {
+  downloads: string[];
   threads: string[];
   messages: string[];
   assistants: string[];
@@ -136,7 +140,7 @@ function idFor(key: string, channel: string, pools: Pools, rng: Rng): string {
     threadId: pools.threads,
     messageId: pools.messages,
     assistantId: pools.assistants,
-    id: channel.startsWith('assistants.') ? pools.assistants : pools.threads,
+    id: channel.startsWith('assistants.') ? pools.assistants : channel.startsWith('downloads.') ? pools.downloads : pools.threads,
   };
   const pool = byKey[key] ?? [];
   if (pool.length && rng.chance(0.75)) return rng.pick(pool);
@@ -169,6 +173,8 @@ function valid(s: AnyZod, key: string, channel: string, pools: Pools, rng: Rng, 
     case 'ZodString': {
       if (['id', 'threadId', 'messageId', 'assistantId'].includes(key)) return idFor(key, channel, pools, rng);
       if (key === 'path' || key === 'modelPath') return rng.pick(pools.paths);
+      // the local hub's repository and file, most of the time (a download or listing that gets somewhere)
+      if (HUB_VALUES[key] && rng.chance(0.75)) return rng.pick(HUB_VALUES[key]);
       const b = bounds(c);
       const len = rng.int(Math.max(1, b.min ?? 0), Math.min(b.max ?? 40, 40));
       let str = '';
@@ -308,6 +314,10 @@ function payloadsFor(channel: Channel, pools: Pools, rng: Rng): unknown[] {
 // ---- the server and the socket ---------------------------------------------------------------------
 
 let dataDir: string;
+let home: string;
+let hub: HfServer;
+/** valid values for the hub channels' keys: the local hub's repository, files and their hashes */
+const HUB_VALUES: Record<string, string[]> = {};
 let server: ChildProcess;
 let serverLog = '';
 let exited: { code: number | null; signal: string | null } | null = null;
@@ -319,7 +329,7 @@ const eventListeners = new Set<(event: string, payload: unknown) => void>();
 function start(): Promise<string> {
   server = spawn(process.execPath, [path.join(REPO_ROOT, 'dist', 'cli.js'), 'serve', '--port', '0', '--data-dir', dataDir, '--verbose'], {
     cwd: REPO_ROOT,
-    env: { ...process.env, DISPLAY: '', WAYLAND_DISPLAY: '' },
+    env: { ...process.env, DISPLAY: '', WAYLAND_DISPLAY: '', HF_ENDPOINT: hub.url, HF_TOKEN: '', HOME: home, XDG_DATA_HOME: '', OLLAMA_MODELS: '' },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
@@ -447,7 +457,8 @@ async function baseline(): Promise<Pools> {
     path.join(dataDir, 'hearth.db'),
     'relative-missing.gguf',
   ];
-  return { threads, messages, assistants, paths, model: modelPath };
+  const downloads = (await call<{ id: string }[]>('downloads.list')).map((d) => d.id);
+  return { downloads, threads, messages, assistants, paths, model: modelPath };
 }
 
 /** Codes no payload may cause: a bug in main (internal), or an engine host brought down by input. */
@@ -468,6 +479,11 @@ beforeAll(async () => {
   const bytes = fs.readFileSync(TINY_SPM);
   fs.writeFileSync(path.join(models, 'truncated.gguf'), bytes.subarray(0, 4096));
   fs.writeFileSync(path.join(models, 'not-a-model.gguf'), 'this is not a model\n');
+  home = tempDir('hearth-ipcfuzz-home-');
+  const small = bytes.subarray(0, 64 * 1024);
+  hub = await startHfServer({ repos: [{ id: 'fuzz/tiny-GGUF', files: [{ path: 'tiny-Q8_0.gguf', data: small }, { path: 'sub/tiny-Q4_0.gguf', data: small }] }] });
+  const sha = createHash('sha256').update(small).digest('hex');
+  Object.assign(HUB_VALUES, { repo: ['fuzz/tiny-GGUF'], file: ['tiny-Q8_0.gguf', 'sub/tiny-Q4_0.gguf'], sha256: [sha], query: ['tiny', ''], author: ['fuzz'] });
   await connect(await start());
 });
 
@@ -475,6 +491,8 @@ afterAll(async () => {
   ws?.close();
   const stopped = await stopProcessGroup(server?.pid);
   if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+  if (home) fs.rmSync(home, { recursive: true, force: true });
+  hub?.close();
   expect(stopped).toBe(true);
 });
 
