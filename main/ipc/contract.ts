@@ -175,10 +175,10 @@ export const HF_TOKEN_STORAGE = ['keychain', 'file', 'environment', 'none'] as c
 export const SettingsDTO = SettingsFields.extend({
   chatDefaults: SamplingDTO,
   /** whether a Hugging Face token is set (settings or HF_TOKEN); the token itself never crosses IPC */
-  hfToken: z.enum(['set', 'not set']),
-  hfTokenStorage: z.enum(HF_TOKEN_STORAGE),
+  hfToken: z.enum(['set', 'not set']).default('not set'),
+  hfTokenStorage: z.enum(HF_TOKEN_STORAGE).default('none'),
   /** what the user should know about the settings (a token kept in a plain file) */
-  warnings: z.array(z.string()),
+  warnings: z.array(z.string()).default([]),
 });
 export type SettingsDTO = z.infer<typeof SettingsDTO>;
 
@@ -191,11 +191,11 @@ export type ModelDTO = z.infer<typeof ModelDTO>;
 
 /** A model of the library (models.list, models.changed): in the models folder, or referenced where another app keeps it. */
 export const LibraryModelDTO = ModelDTO.extend({
-  origin: z.enum(['folder', 'reference']),
+  origin: z.enum(['folder', 'reference']).default('folder'),
   /** who keeps a referenced file (REFERENCE_SOURCES); null for the models folder's */
-  source: z.enum(REFERENCE_SOURCES).nullable(),
+  source: z.enum(REFERENCE_SOURCES).nullable().default(null),
   /** a referenced file no longer there (moved or deleted by the app that keeps it); its size is then 0 */
-  missing: z.boolean(),
+  missing: z.boolean().default(false),
 });
 export type LibraryModelDTO = z.infer<typeof LibraryModelDTO>;
 
