@@ -1,0 +1,29 @@
+/**
+ * The MODEL argument of info, run and fit: a path to a .gguf, or the name of a model in the data
+ * folder's models folder (its file name without .gguf, as the picker shows it), as LM Studio's `lms`
+ * takes them. A name must match exactly one model.
+ */
+import fs from 'fs';
+import path from 'path';
+import { walkModels } from '../models/listing';
+import { dataPaths } from '../paths';
+import { UsageError } from './args';
+
+/** Names listed in a message, at most. */
+const NAMES_SHOWN = 5;
+
+/** The file `arg` names: itself when it exists or looks like a path, else the one library model of that name. */
+export async function resolveModelArg(arg: string, dataDir: string): Promise<string> {
+  if (fs.existsSync(arg) || arg.includes('/') || arg.includes(path.sep)) return arg; // a path: the engine says what is wrong with it
+  const dir = dataPaths(dataDir).models;
+  const { models } = await walkModels(dir);
+  const name = arg.replace(/\.gguf$/i, '');
+  const matches = models.filter((m) => m.name === name);
+  if (matches.length === 1) return matches[0].path;
+  const list = (paths: string[]) => paths.slice(0, NAMES_SHOWN).join(', ') + (paths.length > NAMES_SHOWN ? `, … (${paths.length} in all)` : '');
+  if (matches.length > 1) throw new UsageError(`${arg} names ${matches.length} models in ${dir}: give the path of one (${list(matches.map((m) => m.path).sort())})`);
+  const names = [...new Set(models.map((m) => m.name))];
+  throw new UsageError(
+    `${arg} is no file, nor the name of a model in ${dir}: give a .gguf file's path or a model's name` + (names.length ? ` (${list(names)})` : ' (the folder has none)'),
+  );
+}
