@@ -9,7 +9,7 @@ import { EngineClient } from '../engine/client';
 import { Logger, logLevelFrom, logUncaught, openFileLogger, silentLogger, stderrLogger, teeLogger } from '../logging';
 import { CompletionRequest, CONTEXT_STEP, contextSizeUsed, FILE_TYPE_NAMES, LoadParams, LoadParamsInput, MAX_CONTEXT_SIZE } from '../engine/protocol';
 import { CPU_ONLY, gpuDevices, planLoad } from '../models/fit';
-import { ensureDataDir, projectRoot, resolveDataDir } from '../paths';
+import { dataPaths, ensureDataDir, projectRoot, resolveDataDir } from '../paths';
 import { checkKnownFlags, intFlag, numFlag, ParsedArgs, parseArgs, spelling, UsageError } from './args';
 import { resolveModelArg } from './model-arg';
 import { checkFlags, errorLine, listenError } from './errors';
@@ -131,7 +131,7 @@ export async function main(argv: string[]): Promise<number> {
   const engine = new EngineClient({ logger, logDir });
   const opt = (flag: string) => spelling(parsed, flag);
   /** the MODEL argument: a path, or a library model's name */
-  const modelArg = async () => (rest[0] === undefined ? undefined : resolveModelArg(rest[0], dataDir));
+  const modelArg = async () => (rest[0] === undefined ? undefined : resolveModelArg(rest[0], dataDir, () => referencePaths(dataDir, logger)));
   try {
     switch (command) {
       case 'info': {
@@ -370,6 +370,18 @@ function printVersion(): number {
   }
   process.stdout.write(`llama.cpp ${commit}\n`);
   return 0;
+}
+
+/** The paths of the models added to the library by reference (none while the data folder has no database: nothing is made for a look-up). */
+function referencePaths(dataDir: string, logger: Logger): string[] {
+  const db = dataPaths(dataDir).database;
+  if (!fs.existsSync(db)) return [];
+  const store = Store.open(db, { logger });
+  try {
+    return store.modelRefs.list().map((r) => r.path);
+  } finally {
+    store.close();
+  }
 }
 
 /** The data folder, made if missing; a folder that cannot be made is the user's to change. */

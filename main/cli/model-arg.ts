@@ -1,7 +1,7 @@
 /**
- * The MODEL argument of info, run and fit: a path to a .gguf, or the name of a model in the data
- * folder's models folder (its file name without .gguf, as the picker shows it), as LM Studio's `lms`
- * takes them. A name must match exactly one model.
+ * The MODEL argument of info, run and fit: a path to a .gguf, or the name of a model in the library
+ * (the data folder's models folder and the models added by reference: its file name without
+ * .gguf, as the picker shows it), as LM Studio's `lms` takes them. A name must match exactly one model.
  */
 import fs from 'fs';
 import path from 'path';
@@ -12,12 +12,19 @@ import { UsageError } from './args';
 /** Names listed in a message, at most. */
 const NAMES_SHOWN = 5;
 
-/** The file `arg` names: itself when it exists or looks like a path, else the one library model of that name. */
-export async function resolveModelArg(arg: string, dataDir: string): Promise<string> {
+/** A model file's name as the picker shows it: without .gguf. */
+const modelName = (file: string) => path.basename(file).replace(/\.gguf$/i, '');
+
+/**
+ * The file `arg` names: itself when it exists or looks like a path, else the one library model of
+ * that name. `references`: the paths of the models added by reference (read only when needed).
+ */
+export async function resolveModelArg(arg: string, dataDir: string, references: () => string[] = () => []): Promise<string> {
   if (fs.existsSync(arg) || arg.includes('/') || arg.includes(path.sep)) return arg; // a path: the engine says what is wrong with it
   const dir = dataPaths(dataDir).models;
-  const { models } = await walkModels(dir);
-  const name = arg.replace(/\.gguf$/i, '');
+  const listed = (await walkModels(dir)).models;
+  const models = [...listed, ...references().filter((p) => !listed.some((m) => m.path === p)).map((p) => ({ path: p, name: modelName(p) }))];
+  const name = modelName(arg);
   const matches = models.filter((m) => m.name === name);
   if (matches.length === 1) return matches[0].path;
   const list = (paths: string[]) => paths.slice(0, NAMES_SHOWN).join(', ') + (paths.length > NAMES_SHOWN ? `, … (${paths.length} in all)` : '');

@@ -107,11 +107,19 @@ async function isGguf(file: string): Promise<boolean> {
   }
 }
 
-/**
- * Walks `dir` for .gguf files within `limits`, off main's thread (see the file's comment). `known`:
- * the previous listing's index (a file still the same there is not read again for its magic).
- */
-export async function walkModels(dir: string, limits: WalkLimits = MODEL_WALK_LIMITS, known?: ReadonlyMap<string, Identity>): Promise<Listing> {
+export interface WalkOptions {
+  /** the previous listing's index: a file still the same there is not read again for its magic */
+  known?: ReadonlyMap<string, Identity>;
+  /**
+   * false: every .gguf file is listed, whatever its header or age (a linked one still needs the
+   * magic), for a caller that checks each file itself and says why one is refused (discovery)
+   */
+  modelsOnly?: boolean;
+}
+
+/** Walks `dir` for .gguf files within `limits`, off main's thread (see the file's comment). */
+export async function walkModels(dir: string, limits: WalkLimits = MODEL_WALK_LIMITS, opts: WalkOptions = {}): Promise<Listing> {
+  const { known, modelsOnly = true } = opts;
   const models: ModelDTO[] = [];
   const index = new Map<string, Identity>();
   const folders: FolderStamp[] = [];
@@ -122,13 +130,14 @@ export async function walkModels(dir: string, limits: WalkLimits = MODEL_WALK_LI
   let truncated: Truncation | null = null;
 
   const addModel = async (p: string, name: string, st: fs.Stats, own: fs.Stats) => {
-    if (st.size < GGUF_FIXED_HEADER_BYTES) return;
+    const linked = own.isSymbolicLink();
+    if (modelsOnly && st.size < GGUF_FIXED_HEADER_BYTES) return;
     const id = identity(own);
     const was = known?.get(p);
-    const same = was !== undefined && was.dev === id.dev && was.ino === id.ino && was.mtimeMs === id.mtimeMs && !own.isSymbolicLink();
-    if (!same && !(await isGguf(p))) return;
+    const same = was !== undefined && was.dev === id.dev && was.ino === id.ino && was.mtimeMs === id.mtimeMs && !linked;
+    if ((modelsOnly || linked) && !same && !(await isGguf(p))) return;
     index.set(p, id);
-    if (st.mtimeMs > startedAt - SETTLE_MS) unsettled.push(p);
+    if (modelsOnly && st.mtimeMs > startedAt - SETTLE_MS) unsettled.push(p);
     else models.push({ path: p, name: name.replace(/\.gguf$/i, ''), fileSize: st.size });
   };
 
@@ -363,7 +372,7 @@ export class ModelFolder {
     this.watch();
     this.walkCount++;
     const t0 = Date.now();
-    const l = await walkModels(this.dir, this.opts.limits ?? MODEL_WALK_LIMITS, cached?.index);
+    const l = await walkModels(this.dir, this.opts.limits ?? MODEL_WALK_LIMITS, { known: cached?.index });
     this.lastWalkMs = Date.now() - t0;
     if (!this.closed) this.cache = l;
     const report = JSON.stringify(l.truncated);
