@@ -4,6 +4,13 @@ export interface ParsedArgs {
   flags: Record<string, string | boolean>;
   /** the first option given without its value; reported after unknown options (a typo is named as one) */
   missingValue?: string;
+  /** each option as the user typed it (`-n` for n-predict given as -n): messages name it so */
+  spelled: Record<string, string>;
+}
+
+/** An option named as the user typed it, else as --NAME. */
+export function spelling(parsed: Pick<ParsedArgs, 'spelled'>, name: string): string {
+  return parsed.spelled[name] ?? `--${name}`;
 }
 
 /** A mistake on the command line: printed as one line that says what to give instead. */
@@ -15,6 +22,7 @@ export class UsageError extends Error {
 export function parseArgs(argv: string[], booleans: ReadonlySet<string>, aliases: Record<string, string> = {}): ParsedArgs {
   const positional: string[] = [];
   const flags: Record<string, string | boolean> = {};
+  const spelled: Record<string, string> = {};
   let missingValue: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -23,14 +31,17 @@ export function parseArgs(argv: string[], booleans: ReadonlySet<string>, aliases
       break;
     }
     if (a.startsWith('-') && a.length > 1 && !/^-\d/.test(a)) {
-      let name = a.replace(/^--?/, '');
+      const dashes = a.startsWith('--') ? '--' : '-';
+      let name = a.slice(dashes.length);
       let value: string | undefined;
       const eq = name.indexOf('=');
       if (eq >= 0) {
         value = name.slice(eq + 1);
         name = name.slice(0, eq);
       }
+      const typed = dashes + name;
       name = aliases[name] ?? name;
+      spelled[name] = typed;
       if (booleans.has(name)) {
         flags[name] = value === undefined ? true : value !== 'false';
       } else {
@@ -47,29 +58,29 @@ export function parseArgs(argv: string[], booleans: ReadonlySet<string>, aliases
       }
     } else positional.push(a);
   }
-  return { positional, flags, missingValue };
+  return { positional, flags, missingValue, spelled };
 }
 
 /** Refuses an option the command does not take (a typo would otherwise be ignored without a word). */
-export function checkKnownFlags({ flags, missingValue }: Pick<ParsedArgs, 'flags' | 'missingValue'>, known: ReadonlySet<string>, command: string): void {
-  for (const name of Object.keys(flags)) {
-    if (!known.has(name)) throw new UsageError(`hearth ${command} has no option --${name}: see hearth --help`);
+export function checkKnownFlags(parsed: Pick<ParsedArgs, 'flags' | 'missingValue' | 'spelled'>, known: ReadonlySet<string>, command: string): void {
+  for (const name of Object.keys(parsed.flags)) {
+    if (!known.has(name)) throw new UsageError(`hearth ${command} has no option ${spelling(parsed, name)}: see hearth --help`);
   }
-  if (missingValue !== undefined) throw new UsageError(`--${missingValue} needs a value (see hearth --help)`);
+  if (parsed.missingValue !== undefined) throw new UsageError(`${spelling(parsed, parsed.missingValue)} needs a value (see hearth --help)`);
 }
 
-export function intFlag(flags: ParsedArgs['flags'], name: string, def?: number): number | undefined {
-  const v = flags[name];
+export function intFlag(parsed: Pick<ParsedArgs, 'flags' | 'spelled'>, name: string, def?: number): number | undefined {
+  const v = parsed.flags[name];
   if (v === undefined) return def;
   const n = Number(v);
-  if (typeof v !== 'string' || v.trim() === '' || !Number.isInteger(n)) throw new UsageError(`--${name} must be a whole number, not ${JSON.stringify(v)}`);
+  if (typeof v !== 'string' || v.trim() === '' || !Number.isInteger(n)) throw new UsageError(`${spelling(parsed, name)} must be a whole number, not ${JSON.stringify(v)}`);
   return n;
 }
 
-export function numFlag(flags: ParsedArgs['flags'], name: string, def?: number): number | undefined {
-  const v = flags[name];
+export function numFlag(parsed: Pick<ParsedArgs, 'flags' | 'spelled'>, name: string, def?: number): number | undefined {
+  const v = parsed.flags[name];
   if (v === undefined) return def;
   const n = Number(v);
-  if (typeof v !== 'string' || v.trim() === '' || !Number.isFinite(n)) throw new UsageError(`--${name} must be a number, not ${JSON.stringify(v)}`);
+  if (typeof v !== 'string' || v.trim() === '' || !Number.isFinite(n)) throw new UsageError(`${spelling(parsed, name)} must be a number, not ${JSON.stringify(v)}`);
   return n;
 }

@@ -32,13 +32,13 @@ function engineHint(e: EngineError): string | undefined {
   return spec.cli ?? (spec.userFixable ? undefined : CLI_LOG_HINT);
 }
 
-/** The one line printed for an error (without the "hearth: " prefix). */
+/** The one line printed for an error (without the "hearth: " prefix): words only, never the catalogue's code (--verbose logs it). */
 export function errorLine(e: unknown): string {
   const first = (s: string) => s.split('\n')[0].trim();
   if (e instanceof UsageError) return first(e.message);
   if (e instanceof EngineError) {
     const hint = engineHint(e);
-    return `${first(e.message)} [${e.code}]${hint && !e.message.includes(hint) ? `: ${hint}` : ''}`;
+    return `${first(e.message)}${hint && !e.message.includes(hint) ? `: ${hint}` : ''}`;
   }
   if (e instanceof Error) return first(e.message) || e.name;
   return first(String(e));
@@ -47,15 +47,16 @@ export function errorLine(e: unknown): string {
 /**
  * A value checked against the schema the engine will check it with, the first problem worded for
  * the command line: "--threads must be at least 1", "--cache-type q9 is not one of: f32, f16, …".
- * `flagOf` maps a field of the schema's object to its option.
+ * `flagOf` maps a field of the schema's object to its option; `spell` names an option as the user
+ * typed it (ParsedArgs.spelling: `-n` when given as -n).
  */
-export function checkFlags<S extends z.ZodTypeAny>(schema: S, value: unknown, flagOf: Record<string, string>): z.output<S> {
+export function checkFlags<S extends z.ZodTypeAny>(schema: S, value: unknown, flagOf: Record<string, string>, spell: (flag: string) => string = (f) => `--${f}`): z.output<S> {
   const r = schema.safeParse(value);
   if (r.success) return r.data;
   const issue = r.error.issues[0];
   const field = String(issue.path[issue.path.length - 1] ?? '');
   const flag = flagOf[issue.path.join('.')] ?? flagOf[field];
-  const name = flag ? `--${flag}` : field || 'a value';
+  const name = flag ? spell(flag) : field || 'a value';
   switch (issue.code) {
     case 'too_small':
       if (issue.type === 'string' || issue.type === 'array') throw new UsageError(`${name} must not be empty`);

@@ -4,12 +4,14 @@
  */
 import fs from 'fs';
 import path from 'path';
+import { addonLlamaCommit } from '../engine/addon';
 import { EngineClient } from '../engine/client';
 import { Logger, logLevelFrom, logUncaught, openFileLogger, silentLogger, stderrLogger, teeLogger } from '../logging';
 import { CompletionRequest, CONTEXT_STEP, contextSizeUsed, FILE_TYPE_NAMES, LoadParams, LoadParamsInput, MAX_CONTEXT_SIZE } from '../engine/protocol';
 import { CPU_ONLY, gpuDevices, planLoad } from '../models/fit';
-import { ensureDataDir, projectRoot, resolveDataDir } from '../paths';
-import { checkKnownFlags, intFlag, numFlag, parseArgs, UsageError } from './args';
+import { dataPaths, ensureDataDir, projectRoot, resolveDataDir } from '../paths';
+import { checkKnownFlags, intFlag, numFlag, ParsedArgs, parseArgs, spelling, UsageError } from './args';
+import { resolveModelArg } from './model-arg';
 import { checkFlags, errorLine, listenError } from './errors';
 import { BrowserServer } from '../browser/server';
 import { isLoopbackHost, isWildcardHost, machineNames } from '../browser/guard';
@@ -23,10 +25,10 @@ import { Store } from '../store';
 const USAGE = `usage: hearth <command> [options]
 
 commands:
-  info MODEL.gguf [--json]                      model metadata
-  run MODEL.gguf -p TEXT [-n N] [--seed S] [--temp T] [--ctx N] [--threads N] [--gpu-layers N|max|auto]
+  info MODEL [--json]                           model metadata
+  run MODEL -p TEXT [-n N] [--seed S] [--temp T] [--ctx N] [--threads N] [--gpu-layers N|max|auto]
                                                 stream a completion
-  fit MODEL.gguf [--gpu-layers N|max|auto] [--ctx N] [--cache-type q8_0] [--margin MiB] [--json]
+  fit MODEL [--gpu-layers N|max|auto] [--ctx N] [--cache-type q8_0] [--margin MiB] [--json]
                                                 memory per device before loading (llama.cpp's estimate)
   devices [--json]                              backends and devices with memory
   models [--json]                               the library: the models folder's models and those
@@ -44,6 +46,7 @@ commands:
                                                 browser mode: the UI on a local URL; a --host
                                                 beyond loopback needs --allow-remote
 
+MODEL: a .gguf file's path, or the name of a model in the data folder's models/ (its file name without .gguf)
 global options: --data-dir DIR (or HEARTH_DATA_DIR), --verbose
 hearth --version (-v)                           Hearth's version and the llama.cpp commit of its engine`;
 
@@ -86,14 +89,15 @@ function notice(text: string): void {
  * --ctx: 0 is the model's trained context; any other size is rounded up to what llama.cpp creates,
  * with a note saying so.
  */
-function ctxFlag(flags: Record<string, string | boolean>): number | undefined {
-  const n = intFlag(flags, 'ctx');
+function ctxFlag(parsed: ParsedArgs): number | undefined {
+  const n = intFlag(parsed, 'ctx');
   if (n === undefined) return undefined;
+  const opt = spelling(parsed, 'ctx');
   if (n < 0 || n > MAX_CONTEXT_SIZE) {
-    throw new UsageError(`--ctx ${n} is out of range: give 0 (the model's trained context) or 1 to ${formatInt(MAX_CONTEXT_SIZE)} tokens`);
+    throw new UsageError(`${opt} ${n} is out of range: give 0 (the model's trained context) or 1 to ${formatInt(MAX_CONTEXT_SIZE)} tokens`);
   }
   const used = contextSizeUsed(n);
-  if (used !== n) notice(`--ctx ${n} becomes ${used}: llama.cpp sizes a context in whole multiples of ${CONTEXT_STEP} tokens`);
+  if (used !== n) notice(`${opt} ${n} becomes ${used}: llama.cpp sizes a context in whole multiples of ${CONTEXT_STEP} tokens`);
   return used;
 }
 
@@ -106,11 +110,12 @@ function formatInt(n: number): string {
   return n.toLocaleString('en-US');
 }
 
-function gpuLayersFlag(v: string | boolean | undefined): LoadParamsInput['gpuLayers'] {
+function gpuLayersFlag(parsed: ParsedArgs): LoadParamsInput['gpuLayers'] {
+  const v = parsed.flags['gpu-layers'];
   if (v === undefined) return undefined;
   if (v === 'max' || v === 'auto') return v;
   const n = Number(v);
-  if (typeof v !== 'string' || !Number.isInteger(n) || n < 0) throw new UsageError('--gpu-layers must be an integer >= 0, max or auto');
+  if (typeof v !== 'string' || !Number.isInteger(n) || n < 0) throw new UsageError(`${spelling(parsed, 'gpu-layers')} must be an integer >= 0, max or auto`);
   return n;
 }
 
@@ -135,11 +140,14 @@ export async function main(argv: string[]): Promise<number> {
   const logger: Logger = sinks.length ? teeLogger(...sinks) : silentLogger;
   if (file) logUncaught(file);
   const engine = new EngineClient({ logger, logDir });
+  const opt = (flag: string) => spelling(parsed, flag);
+  /** the MODEL argument: a path, or a library model's name */
+  const modelArg = async () => (rest[0] === undefined ? undefined : resolveModelArg(rest[0], dataDir, () => referencePaths(dataDir, logger)));
   try {
     switch (command) {
       case 'info': {
-        const file = rest[0];
-        if (!file) throw new UsageError('usage: hearth info MODEL.gguf [--json]');
+        const file = await modelArg();
+        if (!file) throw new UsageError('usage: hearth info MODEL [--json]');
         const m = await engine.info(file);
         const out = {
           path: path.resolve(file),
@@ -175,21 +183,21 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       }
       case 'run': {
-        const file = rest[0];
+        const file = await modelArg();
         const prompt = flags.prompt;
-        if (!file || typeof prompt !== 'string') throw new UsageError('usage: hearth run MODEL.gguf -p TEXT [-n N] [--seed S] [--temp T]');
+        if (!file || typeof prompt !== 'string') throw new UsageError('usage: hearth run MODEL -p TEXT [-n N] [--seed S] [--temp T]');
         const params: LoadParamsInput = {
-          contextSize: ctxFlag(flags),
-          threads: intFlag(flags, 'threads'),
-          gpuLayers: gpuLayersFlag(flags['gpu-layers']),
+          contextSize: ctxFlag(parsed),
+          threads: intFlag(parsed, 'threads'),
+          gpuLayers: gpuLayersFlag(parsed),
         };
-        checkFlags(LoadParams, params, FLAG_OF);
+        checkFlags(LoadParams, params, FLAG_OF, opt);
         const request: CompletionRequest = {
           prompt,
-          maxTokens: intFlag(flags, 'n-predict', 32),
-          sampling: { seed: intFlag(flags, 'seed'), temperature: numFlag(flags, 'temp') },
+          maxTokens: intFlag(parsed, 'n-predict', 32),
+          sampling: { seed: intFlag(parsed, 'seed'), temperature: numFlag(parsed, 'temp') },
         };
-        checkFlags(CompletionRequest, request, FLAG_OF);
+        checkFlags(CompletionRequest, request, FLAG_OF, opt);
         const loaded = await engine.load('cli', file, params);
         const ac = new AbortController();
         process.once('SIGINT', () => ac.abort());
@@ -202,19 +210,19 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       }
       case 'fit': {
-        const file = rest[0];
-        if (!file) throw new UsageError('usage: hearth fit MODEL.gguf [--gpu-layers N|auto|max] [--ctx N] [--cache-type T] [--margin MiB] [--json]');
-        const gpuLayers = gpuLayersFlag(flags['gpu-layers']) ?? 'auto';
+        const file = await modelArg();
+        if (!file) throw new UsageError('usage: hearth fit MODEL [--gpu-layers N|auto|max] [--ctx N] [--cache-type T] [--margin MiB] [--json]');
+        const gpuLayers = gpuLayersFlag(parsed) ?? 'auto';
         const cacheType = typeof flags['cache-type'] === 'string' ? flags['cache-type'] : undefined;
-        const marginMiB = numFlag(flags, 'margin', 1024)!;
+        const marginMiB = numFlag(parsed, 'margin', 1024)!;
         const params: LoadParamsInput = {
-          contextSize: ctxFlag(flags),
+          contextSize: ctxFlag(parsed),
           cacheTypeK: cacheType as LoadParamsInput['cacheTypeK'],
           cacheTypeV: cacheType as LoadParamsInput['cacheTypeV'],
           gpuLayers,
           fitMarginMiB: marginMiB,
         };
-        checkFlags(LoadParams, params, FLAG_OF);
+        checkFlags(LoadParams, params, FLAG_OF, opt);
         const plan = await planLoad(engine, file, params, marginMiB);
         const { estimate: est, fit, reason, check } = plan;
         const chosen = { gpuLayers: plan.gpuLayers };
@@ -300,7 +308,7 @@ export async function main(argv: string[]): Promise<number> {
         return await importFile(rest[0], modes[0] ?? 'copy', { engine, paths: openDataDir(dataDir), logger, json: flags.json === true });
       }
       case 'serve': {
-        const port = intFlag(flags, 'port', 1420)!;
+        const port = intFlag(parsed, 'port', 1420)!;
         if (port < 0 || port > PORT_MAX) throw new UsageError(`--port ${port} is not a port: give one from 0 to ${PORT_MAX} (0 picks a free one)`);
         const host = typeof flags.host === 'string' ? flags.host : '127.0.0.1';
         const allowRemote = flags['allow-remote'] === true;
@@ -367,15 +375,33 @@ function appVersion(): string {
   return (JSON.parse(fs.readFileSync(path.join(projectRoot(), 'package.json'), 'utf8')) as { version: string }).version;
 }
 
-/** hearth --version: Hearth's version and the llama.cpp commit the addon was built from (asked of the engine host). */
-async function printVersion(): Promise<number> {
-  const engine = new EngineClient({ logger: silentLogger });
+/**
+ * hearth --version: Hearth's version first (it never fails), then the llama.cpp commit the addon was
+ * built from, read from the addon's export without starting an engine; an addon that cannot be read
+ * is a note on stderr, and the command still succeeds.
+ */
+function printVersion(): number {
+  process.stdout.write(`hearth ${appVersion()}\n`);
+  let commit: string;
   try {
-    const v = await engine.version();
-    process.stdout.write(`hearth ${appVersion()}\nllama.cpp ${v.llamaCommit}\n`);
+    commit = addonLlamaCommit();
+  } catch (e) {
+    notice(`the llama.cpp commit is unknown: ${errorLine(e)}`);
     return 0;
+  }
+  process.stdout.write(`llama.cpp ${commit}\n`);
+  return 0;
+}
+
+/** The paths of the models added to the library by reference (none while the data folder has no database: nothing is made for a look-up). */
+function referencePaths(dataDir: string, logger: Logger): string[] {
+  const db = dataPaths(dataDir).database;
+  if (!fs.existsSync(db)) return [];
+  const store = Store.open(db, { logger });
+  try {
+    return store.modelRefs.list().map((r) => r.path);
   } finally {
-    await engine.close();
+    store.close();
   }
 }
 

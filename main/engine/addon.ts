@@ -153,6 +153,20 @@ export function loadedModules(): LoadedModule[] {
 }
 
 /**
+ * The llama.cpp commit the addon was built from (its `llamaCommit` export), without loading any
+ * backend or starting an engine: loading the addon runs no llama.cpp work (InitModule only installs
+ * its logger). Throws addon_missing like loadAddon.
+ */
+export function addonLlamaCommit(): string {
+  const file = addonPath();
+  if (!fs.existsSync(file)) {
+    throw Object.assign(new Error(`the native addon is missing at ${file}: run npm run build:native`), { code: 'addon_missing' });
+  }
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  return (require(file) as NativeAddon).llamaCommit;
+}
+
+/**
  * Loads the addon and its ggml backends. HEARTH_BACKENDS (e.g. "vulkan,cpu") loads only those backends:
  * how the client pins a backend, or leaves out one whose driver crashed a probe. Of a backend built in
  * several variants (HEARTH_CPU_ALL_VARIANTS) only the best one this CPU accepts is loaded; without

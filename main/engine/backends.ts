@@ -119,6 +119,8 @@ export async function chooseBackend(
   const probes: BackendChoice['probes'] = [];
   const candidates = pin === 'auto' ? GPU_ORDER.filter((b) => available.includes(b)) : pin === 'cpu' ? [] : [pin];
   const skipped: string[] = [];
+  /** a pinned GPU backend that could not be used: why, in words */
+  let pinFailed: string | undefined;
   for (const b of candidates) {
     if (!available.includes(b)) {
       skipped.push(`${NAMES[b]} is not built`);
@@ -133,10 +135,41 @@ export async function chooseBackend(
       return { built: available, backends: set, backend: b, reason: `${NAMES[b]}${pin === 'auto' ? '' : ' (pinned)'}: ${what}`, probes };
     }
     skipped.push(r.ok ? `${NAMES[b]} found no GPU` : `${NAMES[b]} ${r.error} while loading (a broken driver?)`);
+    if (pin !== 'auto') pinFailed = r.ok ? 'found no GPU' : `failed while loading (${r.error}: a broken driver?)`;
   }
+  if (pin !== 'auto' && pin !== 'cpu' && !available.includes(pin)) pinFailed = 'is not in this build';
   const cpu = await probe(spawner, hostScript, env, ['cpu']);
   probes.push({ backends: 'cpu', ok: cpu.ok, gpus: 0, error: cpu.error });
   const why = skipped.length ? skipped.join('; ') : pin === 'cpu' ? 'pinned' : 'no GPU backend is built';
   const variant = cpu.modules.find((m) => m.backend === 'cpu')?.variant;
-  return { built: available, backends: ['cpu'], backend: 'cpu', reason: `CPU (${why})${variant ? `, ${variant} variant` : ''}`, probes };
+  const v = variant ? `, ${variant} variant` : '';
+  // a pinned backend that cannot run: the engine still runs (on the CPU), and says so plainly
+  const reason = pinFailed !== undefined && pin !== 'auto' && pin !== 'cpu' ? pinnedFallback(NAMES[pin], pinFailed) + v : `CPU (${why})${v}`;
+  return { built: available, backends: ['cpu'], backend: 'cpu', reason, probes };
+}
+
+/** The words for a pinned backend that cannot run (the setting stays; the engine runs on the CPU meanwhile). */
+export function pinnedFallback(name: string, what: string): string {
+  return `CPU: the pinned backend, ${name}, ${what}, so the engine runs on the CPU (choose Auto or CPU only to stop trying ${name})`;
+}
+
+/**
+ * Every backend this build has, in words with its state: one the engine loaded by its name
+ * ("Vulkan", "CPU"), any other with why it is not in use ("Vulkan: found no GPU"). `loaded`: the
+ * host's backends (llama.cpp's names). What the hardware page's Backends row lists, so it agrees
+ * with the backend setting's choices (pinsFor(built)).
+ */
+export function backendStates(choice: Pick<BackendChoice, 'built' | 'probes'>, loaded: readonly string[]): string[] {
+  const isLoaded = (b: string) => loaded.some((l) => l.toLowerCase() === b);
+  const order = [...GPU_ORDER, 'cpu'].filter((b) => choice.built.includes(b));
+  const out = order.map((b) => {
+    const name = NAMES[b as keyof typeof NAMES] ?? b;
+    if (isLoaded(b)) return name;
+    const p = choice.probes.find((x) => x.backends === `${b},cpu`);
+    if (!p) return `${name}: not in use`;
+    return p.ok ? `${name}: found no GPU` : `${name}: failed while loading (${p.error ?? 'unknown'})`;
+  });
+  // a backend loaded that is not among the built modules (a build that links it in)
+  for (const l of loaded) if (!order.includes(l.toLowerCase())) out.push(l);
+  return out;
 }

@@ -1,6 +1,7 @@
 /** The machine: CPU, RAM, devices, and live usage sampled on demand (only while the hardware page asks). */
 import fs from 'fs';
 import os from 'os';
+import { backendStates } from '../engine/backends';
 import { EngineClient } from '../engine/client';
 import { availableMemory } from '../engine/system-memory';
 import { HardwareInfo, HardwareUsage } from '../ipc/contract';
@@ -50,7 +51,7 @@ export class HardwareMonitor {
         instructionSets: instructionSets(v.systemInfo),
       },
       ram: { total: os.totalmem(), free: availableMemory() },
-      backends: v.backends,
+      backends: c ? backendStates(c, v.backends) : v.backends,
       built: c?.built ?? [],
       devices,
       backendChoice: c ? { backend: c.backend, reason: c.reason } : null,

@@ -259,7 +259,10 @@ export const HardwareInfo = z.object({
   /** defaultThreads: the threads a model gets when its load settings name none (the engine's, not the cores counted here) */
   cpu: z.object({ model: z.string(), cores: z.number(), threads: z.number(), defaultThreads: z.number(), instructionSets: z.array(z.string()) }),
   ram: z.object({ total: z.number(), free: z.number() }),
-  /** the backends the engine host loaded (llama.cpp's names) */
+  /**
+   * every backend this build has, in words (main/engine/backends.ts backendStates): the ones the
+   * engine loaded by name ("Vulkan", "CPU"), the others with why not ("Vulkan: found no GPU")
+   */
   backends: z.array(z.string()),
   /** the backend modules this build has, e.g. ['cpu', 'vulkan']: the backend setting offers these (pinsFor) */
   built: z.array(z.string()),

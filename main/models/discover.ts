@@ -387,7 +387,7 @@ async function ollamaBlob(run: Run, folder: string, layer: z.output<typeof Ollam
 /** LM Studio (<publisher>/<repo>/<file>.gguf) and GPT4All (flat): the library's walk; projectors paired by folder. */
 async function scanWalked(run: Run, app: PeerApp, folder: string, limits: WalkLimits): Promise<void> {
   const p = run.p;
-  const listing = await walkModels(folder, limits);
+  const listing = await walkModels(folder, limits, { modelsOnly: false }); // every .gguf: each is checked below, a bad one skipped with why
   if (listing.truncated && !(app === 'gpt4all' && listing.truncated.reason === 'depth')) {
     const t = listing.truncated;
     run.skip(app, t.folder, new Skip(t.reason === 'entries' ? `not read past ${t.limit} entries` : `more than ${t.limit} folders deep: not read`));

@@ -12,6 +12,13 @@
  *   change seen by fs.watch) asks for a listing checked after the call began. That check stats the
  *   listed folders (their mtimes change when an entry is added, removed or renamed) and walks only
  *   when one changed. One check or walk runs at a time; callers arriving meanwhile share the next.
+ * - A model is a file named .gguf that starts with GGUF's fixed header (checked once per file new to
+ *   the listing) and has settled: one written in the last SETTLE_MS (a download or copy in progress)
+ *   is left out of `models` (it stays in `index`: a path named exactly may still be tried, and the
+ *   engine checks it) until a later check finds it settled.
+ * - A followed folder (onModels) is checked periodically, less often the longer its last walk took
+ *   (WALK_COST_FACTOR), its watch set up again when the folder itself is replaced (device/inode),
+ *   and onModels is told at most once per PUSH_MIN_MS (the first change at once, the latest later).
  */
 import fs from 'fs';
 import path from 'path';
@@ -40,6 +47,15 @@ const FOLLOW_DEBOUNCE_MS = 300;
  * listed folder), for what fs.watch does not see (subfolders on Linux, a watch that failed).
  */
 const FOLLOW_CHECK_MS = 5000;
+/** Followed folder: the periodic check waits at least this many times the last walk's duration (a huge linked folder that keeps changing is not walked back to back). */
+const WALK_COST_FACTOR = 20;
+/** Followed folder: onModels is told at most once per this many ms while changes keep coming (each push goes to every window). */
+export const PUSH_MIN_MS = 2000;
+/** A .gguf whose mtime is this recent is still being written (a download, a copy): listed once settled. */
+export const SETTLE_MS = 3000;
+/** GGUF's fixed header: magic "GGUF", version (u32), tensor count (u64), metadata count (u64). */
+const GGUF_MAGIC = 'GGUF';
+export const GGUF_FIXED_HEADER_BYTES = 24;
 
 /** What lstat says of a path: a different value means another file (or link) now stands there. */
 interface Identity {
@@ -70,18 +86,20 @@ export interface Listing {
   /** listed path → its identity when listed */
   index: Map<string, Identity>;
   folders: FolderStamp[];
+  /** .gguf files left out of `models` because they were still being written (see SETTLE_MS) */
+  unsettled: string[];
 }
 
 const identity = (st: fs.Stats): Identity => ({ dev: st.dev, ino: st.ino, mtimeMs: st.mtimeMs });
 
-/** Whether a file starts with GGUF's magic (a symlink must lead to a model, not to any file). */
+/** Whether a file starts with GGUF's magic (a model, not any file named .gguf or linked as one). */
 async function isGguf(file: string): Promise<boolean> {
   let fh: fs.promises.FileHandle | undefined;
   try {
     fh = await fs.promises.open(file, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
-    const b = Buffer.alloc(4);
-    const { bytesRead } = await fh.read(b, 0, 4, 0);
-    return bytesRead === 4 && b.toString('latin1') === 'GGUF';
+    const b = Buffer.alloc(GGUF_MAGIC.length);
+    const { bytesRead } = await fh.read(b, 0, b.length, 0);
+    return bytesRead === b.length && b.toString('latin1') === GGUF_MAGIC;
   } catch {
     return false;
   } finally {
@@ -89,19 +107,38 @@ async function isGguf(file: string): Promise<boolean> {
   }
 }
 
+export interface WalkOptions {
+  /** the previous listing's index: a file still the same there is not read again for its magic */
+  known?: ReadonlyMap<string, Identity>;
+  /**
+   * false: every .gguf file is listed, whatever its header or age (a linked one still needs the
+   * magic), for a caller that checks each file itself and says why one is refused (discovery)
+   */
+  modelsOnly?: boolean;
+}
+
 /** Walks `dir` for .gguf files within `limits`, off main's thread (see the file's comment). */
-export async function walkModels(dir: string, limits: WalkLimits = MODEL_WALK_LIMITS): Promise<Listing> {
+export async function walkModels(dir: string, limits: WalkLimits = MODEL_WALK_LIMITS, opts: WalkOptions = {}): Promise<Listing> {
+  const { known, modelsOnly = true } = opts;
   const models: ModelDTO[] = [];
   const index = new Map<string, Identity>();
   const folders: FolderStamp[] = [];
+  const unsettled: string[] = [];
+  const startedAt = Date.now();
   const seen = new Set<string>();
   let entries = 0;
   let truncated: Truncation | null = null;
 
-  const addModel = async (p: string, name: string, linked: boolean, st: fs.Stats, own: fs.Stats) => {
-    if (linked && !(await isGguf(p))) return;
-    models.push({ path: p, name: name.replace(/\.gguf$/i, ''), fileSize: st.size });
-    index.set(p, identity(own));
+  const addModel = async (p: string, name: string, st: fs.Stats, own: fs.Stats) => {
+    const linked = own.isSymbolicLink();
+    if (modelsOnly && st.size < GGUF_FIXED_HEADER_BYTES) return;
+    const id = identity(own);
+    const was = known?.get(p);
+    const same = was !== undefined && was.dev === id.dev && was.ino === id.ino && was.mtimeMs === id.mtimeMs && !linked;
+    if ((modelsOnly || linked) && !same && !(await isGguf(p))) return;
+    index.set(p, id);
+    if (modelsOnly && st.mtimeMs > startedAt - SETTLE_MS) unsettled.push(p);
+    else models.push({ path: p, name: name.replace(/\.gguf$/i, ''), fileSize: st.size });
   };
 
   /** Reads one folder; its subfolders go to `next`. False once the entries bound is reached. */
@@ -143,7 +180,7 @@ export async function walkModels(dir: string, limits: WalkLimits = MODEL_WALK_LI
         else if (e.isFile()) {
           if (gguf) {
             const own = await fs.promises.lstat(p).catch(() => undefined); // gone while listing: skipped
-            if (own?.isFile()) await addModel(p, e.name, false, own, own);
+            if (own?.isFile()) await addModel(p, e.name, own, own);
           }
         } else if (e.isSymbolicLink() || !(e.isFIFO() || e.isSocket() || e.isBlockDevice() || e.isCharacterDevice())) {
           // a link, or a file system that does not tell the type: ask it
@@ -152,7 +189,7 @@ export async function walkModels(dir: string, limits: WalkLimits = MODEL_WALK_LI
           const target = linked ? await fs.promises.stat(p).catch(() => undefined) : own; // a dangling link: skipped
           if (!own || !target) continue;
           if (target.isDirectory()) next.push(p);
-          else if (target.isFile() && gguf) await addModel(p, e.name, linked, target, own);
+          else if (target.isFile() && gguf) await addModel(p, e.name, target, own);
         }
       }
     } catch {
@@ -170,11 +207,17 @@ export async function walkModels(dir: string, limits: WalkLimits = MODEL_WALK_LI
     level = next;
   }
   models.sort((a, b) => a.name.localeCompare(b.name));
-  return { models, truncated, entries, index, folders };
+  return { models, truncated, entries, index, folders, unsettled };
 }
 
 /** Whether any listed folder changed (or may have: read too soon after a change) since the walk. */
 async function changedSince(l: Listing): Promise<boolean> {
+  // a file being written is listed once it settles (or is gone)
+  const now = Date.now();
+  for (const f of l.unsettled) {
+    const st = await fs.promises.stat(f).catch(() => undefined);
+    if (!st || st.mtimeMs <= now - SETTLE_MS) return true;
+  }
   for (let i = 0; i < l.folders.length; i += STAT_BATCH) {
     const batch = l.folders.slice(i, i + STAT_BATCH);
     const changed = await Promise.all(
@@ -206,6 +249,8 @@ export interface ModelFolderOptions {
   onModels?: (models: ModelDTO[]) => void;
   /** told when following failed (a check or walk threw, or onModels did); the folder is followed on */
   onFollowError?: (e: Error) => void;
+  /** the followed folder's periodic check, at the least (default FOLLOW_CHECK_MS; tests shorten it) */
+  checkMs?: number;
 }
 
 /** The cached, self-refreshing listing of one models folder. */
@@ -223,6 +268,14 @@ export class ModelFolder {
   private reportedModels: string | undefined;
   private debounce: NodeJS.Timeout | undefined;
   private checker: NodeJS.Timeout | undefined;
+  /** how long the last walk took (the periodic check backs off by it) */
+  private lastWalkMs = 0;
+  /** the folder's identity when its watch was set up: another one there (removed and made again) needs a new watch */
+  private watchedId: { dev: number; ino: number } | undefined;
+  /** when onModels was last told, and the models waiting to be told (rate-limited) */
+  private pushedAt = -Infinity;
+  private pushTimer: NodeJS.Timeout | undefined;
+  private pendingModels: ModelDTO[] | undefined;
 
   constructor(
     readonly dir: string,
@@ -230,9 +283,28 @@ export class ModelFolder {
   ) {
     if (opts.onModels) {
       this.watch();
-      this.checker = setInterval(() => this.follow(), FOLLOW_CHECK_MS);
-      this.checker.unref();
+      this.scheduleCheck();
     }
+  }
+
+  /** The wait before the next periodic check: FOLLOW_CHECK_MS, or WALK_COST_FACTOR times the last walk if longer. */
+  get checkDelayMs(): number {
+    return Math.max(this.opts.checkMs ?? FOLLOW_CHECK_MS, WALK_COST_FACTOR * this.lastWalkMs);
+  }
+
+  /** The device and inode of the folder the watch is on (undefined: no watch). */
+  get watchedFolder(): { dev: number; ino: number } | undefined {
+    return this.watcher ? this.watchedId : undefined;
+  }
+
+  private scheduleCheck(): void {
+    if (this.closed) return;
+    this.checker = setTimeout(() => {
+      this.follow()
+        .catch(() => undefined)
+        .finally(() => this.scheduleCheck());
+    }, this.checkDelayMs);
+    this.checker.unref();
   }
 
   /** Walks done so far (a check that found nothing changed is not one). */
@@ -259,7 +331,8 @@ export class ModelFolder {
   close(): void {
     this.closed = true;
     clearTimeout(this.debounce);
-    clearInterval(this.checker);
+    clearTimeout(this.checker);
+    clearTimeout(this.pushTimer);
     this.watcher?.close();
     this.watcher = undefined;
   }
@@ -298,7 +371,9 @@ export class ModelFolder {
     this.dirty = false; // a change during the walk sets it again
     this.watch();
     this.walkCount++;
-    const l = await walkModels(this.dir, this.opts.limits ?? MODEL_WALK_LIMITS);
+    const t0 = Date.now();
+    const l = await walkModels(this.dir, this.opts.limits ?? MODEL_WALK_LIMITS, { known: cached?.index });
+    this.lastWalkMs = Date.now() - t0;
     if (!this.closed) this.cache = l;
     const report = JSON.stringify(l.truncated);
     if (report !== this.reported) {
@@ -308,20 +383,54 @@ export class ModelFolder {
     const models = JSON.stringify(l.models);
     if (this.opts.onModels && !this.closed && models !== this.reportedModels) {
       this.reportedModels = models;
-      try {
-        this.opts.onModels(l.models);
-      } catch (e) {
-        this.opts.onFollowError?.(e as Error);
-      }
+      this.push(l.models);
     }
     return l;
   }
 
-  /** A followed folder's listing brought up to date (the watch set up again if it had failed); never throws. */
-  private follow(): void {
+  /** Tells onModels: at once when the last push was PUSH_MIN_MS ago or more, else the latest models then. */
+  private push(models: ModelDTO[]): void {
+    this.pendingModels = models;
+    if (this.pushTimer) return;
+    const wait = this.pushedAt + PUSH_MIN_MS - Date.now();
+    const send = () => {
+      this.pushTimer = undefined;
+      const m = this.pendingModels;
+      this.pendingModels = undefined;
+      if (!m || this.closed) return;
+      this.pushedAt = Date.now();
+      try {
+        this.opts.onModels?.(m);
+      } catch (e) {
+        this.opts.onFollowError?.(e as Error);
+      }
+    };
+    if (wait <= 0) send();
+    else {
+      this.pushTimer = setTimeout(send, wait);
+      this.pushTimer.unref();
+    }
+  }
+
+  /**
+   * A followed folder's listing brought up to date: the watch set up again if it had failed or the
+   * folder was replaced (a watch on a removed folder may go quiet without an error); never throws.
+   */
+  private async follow(): Promise<void> {
     if (this.closed) return;
+    if (this.watcher && this.watchedId) {
+      const st = await fs.promises.stat(this.dir).catch(() => undefined);
+      if (!st || st.dev !== this.watchedId.dev || st.ino !== this.watchedId.ino) {
+        this.watcher.close();
+        this.watcher = undefined;
+        this.dirty = true;
+      }
+    }
     this.watch();
-    this.listing().catch((e: Error) => this.opts.onFollowError?.(e));
+    await this.listing().then(
+      () => undefined,
+      (e: Error) => this.opts.onFollowError?.(e),
+    );
   }
 
   /** fs.watch saw a change: a followed folder is listed once the changes settle. */
@@ -329,7 +438,7 @@ export class ModelFolder {
     this.dirty = true;
     if (!this.opts.onModels || this.closed) return;
     clearTimeout(this.debounce);
-    this.debounce = setTimeout(() => this.follow(), FOLLOW_DEBOUNCE_MS);
+    this.debounce = setTimeout(() => void this.follow(), FOLLOW_DEBOUNCE_MS);
     this.debounce.unref();
   }
 
@@ -343,6 +452,8 @@ export class ModelFolder {
     try {
       const recursive = process.platform === 'darwin' || process.platform === 'win32';
       const w = fs.watch(this.dir, { persistent: false, recursive }, () => this.changed());
+      const st = fs.statSync(this.dir, { throwIfNoEntry: false });
+      this.watchedId = st && { dev: st.dev, ino: st.ino };
       // (the folder removed, a watch error): dropped, set up again by the next walk or check
       w.on('error', () => {
         w.close();

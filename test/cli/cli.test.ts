@@ -5,7 +5,7 @@ import http from 'http';
 import net from 'net';
 import path from 'path';
 import { tempDir } from '../helpers/engine';
-import { REPO_ROOT, TEST_MODELS, TINY_BPE, TINY_SPM } from '../helpers/models';
+import { copyModel, REPO_ROOT, TEST_MODELS, TINY_BPE, TINY_SPM } from '../helpers/models';
 
 const BIN = path.join(REPO_ROOT, 'bin', 'hearth.js');
 
@@ -57,7 +57,7 @@ test('errors exit 1 with one line on stderr, never a signal', () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-test('hearth --version and -v print the version and the llama.cpp commit of the addon, exit 0', () => {
+test('hearth --version and -v print the version and the llama.cpp commit of the addon (read from it, no engine), exit 0; without the addon the version still', () => {
   const pkg = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
   const devices = JSON.parse(hearth(['devices', '--json']).stdout) as { llamaCommit: string };
   expect(devices.llamaCommit).toMatch(/\S/);
@@ -65,6 +65,11 @@ test('hearth --version and -v print the version and the llama.cpp commit of the 
     const r = hearth([flag]);
     expect({ status: r.status, stdout: r.stdout, stderr: r.stderr }).toEqual({ status: 0, stdout: `hearth ${pkg.version}\nllama.cpp ${devices.llamaCommit}\n`, stderr: '' });
   }
+  // the addon missing: Hearth's version still, the commit's absence a note, exit 0
+  const missing = path.join(tempDir(), 'hearth.node');
+  const r = hearth(['--version'], { HEARTH_ADDON: missing });
+  expect({ status: r.status, stdout: r.stdout }).toEqual({ status: 0, stdout: `hearth ${pkg.version}\n` });
+  expect(r.stderr).toBe(`hearth: note: the llama.cpp commit is unknown: the native addon is missing at ${missing}: run npm run build:native\n`);
 });
 
 /** A failed run: exit 1, exactly one line on stderr (matching `line`), no stack trace. */
@@ -122,9 +127,38 @@ describe('errors are one line that says what to do', () => {
     expectOneLine(run(['fit', TINY_SPM, '--cache-type', 'q9_9']), /^hearth: --cache-type q9_9 is not one of: f32, f16, bf16, q8_0, q4_0, q4_1, iq4_nl, q5_0, q5_1$/);
     expectOneLine(run(['run', TINY_SPM, '-p', 'hi', '--threads', '0']), /^hearth: --threads must be at least 1$/);
     expectOneLine(run(['run', TINY_SPM, '-p', 'hi', '--temp', '9']), /^hearth: --temp must be at most 5$/);
-    expectOneLine(run(['run', TINY_SPM, '-p', '']), /^hearth: --prompt must not be empty$/);
+    expectOneLine(run(['run', TINY_SPM, '-p', '']), /^hearth: -p must not be empty$/);
+    expectOneLine(run(['run', TINY_SPM, '--prompt', '']), /^hearth: --prompt must not be empty$/);
     expectOneLine(run(['fit', TINY_SPM, '--margin', '-1']), /^hearth: --margin must be at least 0$/);
     expectOneLine(run(['fit', TINY_SPM, '--ctx', '-5']), /^hearth: --ctx -5 is out of range: give 0 \(the model's trained context\) or 1 to 16,777,216 tokens$/);
+  });
+
+  test('an option is named as the user typed it (the short form --help lists, or the long one)', () => {
+    expectOneLine(run(['run', TINY_SPM, '-p', 'hi', '-n', '-5']), /^hearth: -n must be at least -1$/);
+    expectOneLine(run(['run', TINY_SPM, '-p', 'hi', '--n-predict', '-5']), /^hearth: --n-predict must be at least -1$/);
+    expectOneLine(run(['run', TINY_SPM, '-p', 'hi', '-n', 'many']), /^hearth: -n must be a whole number, not "many"$/);
+    expectOneLine(run(['run', TINY_SPM, '-p', 'hi', '-t', '0']), /^hearth: -t must be at least 1$/);
+    expectOneLine(run(['run', TINY_SPM, '-p', 'hi', '-c', '-3']), /^hearth: -c -3 is out of range: give 0/);
+    expectOneLine(run(['run', TINY_SPM, '-p']), /^hearth: -p needs a value \(see hearth --help\)$/);
+    expectOneLine(run(['run', TINY_SPM, '-p', 'hi', '--gpu-layers=some']), /^hearth: --gpu-layers must be an integer >= 0, max or auto$/);
+  });
+
+  test('a model is named by its path or by its name in the models folder (exactly one match); a miss says which names there are', () => {
+    const models = path.join(dataDir, 'models');
+    fs.mkdirSync(path.join(models, 'a'), { recursive: true });
+    fs.mkdirSync(path.join(models, 'b'), { recursive: true });
+    copyModel(TINY_SPM, path.join(models, 'tiny-spm.gguf'));
+    copyModel(TINY_BPE, path.join(models, 'a', 'twice.gguf'));
+    copyModel(TINY_BPE, path.join(models, 'b', 'twice.gguf'));
+    for (const name of ['tiny-spm', 'tiny-spm.gguf']) {
+      const r = run(['info', name, '--json']);
+      expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
+      expect(JSON.parse(r.stdout).path).toBe(path.join(models, 'tiny-spm.gguf'));
+    }
+    expect(run(['fit', 'tiny-spm', '--json']).status).toBe(0);
+    expectOneLine(run(['info', 'twice']), new RegExp(`^hearth: twice names 2 models in ${models}: give the path of one \\(${path.join(models, 'a', 'twice.gguf')}, ${path.join(models, 'b', 'twice.gguf')}\\)$`));
+    expectOneLine(run(['run', 'nosuch', '-p', 'hi']), new RegExp(`^hearth: nosuch is no file, nor the name of a model in ${models}: give a \\.gguf file's path or a model's name \\(tiny-spm, twice\\)$`));
+    fs.rmSync(models, { recursive: true });
   });
 
   test('an unknown command or option (a typo) is refused, not ignored', () => {
@@ -133,12 +167,13 @@ describe('errors are one line that says what to do', () => {
     expectOneLine(run(['info', TINY_SPM, '--ctx', '512']), /^hearth: hearth info has no option --ctx/);
   });
 
-  test('engine errors keep their code and add what to check; --verbose adds the stack trace', () => {
+  test('engine errors are worded without their code and add what to check; --verbose adds the stack trace', () => {
     const missing = path.join(dataDir, 'missing.gguf');
-    expectOneLine(run(['info', missing]), new RegExp(`^hearth: model file not found: .*missing\\.gguf \\[not_found\\]: check the path$`));
+    expectOneLine(run(['info', missing]), new RegExp(`^hearth: model file not found: .*missing\\.gguf: check the path$`));
+    expect(run(['info', missing]).stderr).not.toMatch(/\[|not_found/);
     const verbose = run(['info', missing, '--verbose']);
     expect(verbose.status).toBe(1);
-    expect(verbose.stderr).toMatch(/^hearth: model file not found: .*\[not_found\]: check the path$/m);
+    expect(verbose.stderr).toMatch(/^hearth: model file not found: .*missing\.gguf: check the path$/m);
     expect(verbose.stderr).toMatch(/^EngineError: model file not found/m);
     expect(verbose.stderr).toMatch(/^\s+at /m);
   });

@@ -9,7 +9,7 @@ import fs from 'fs';
 import path from 'path';
 import { Store } from '../../main/store';
 import { tempDir } from '../helpers/engine';
-import { REPO_ROOT, TINY_BPE, TINY_SPM } from '../helpers/models';
+import { copyModel, REPO_ROOT, TINY_BPE, TINY_SPM } from '../helpers/models';
 
 const BIN = path.join(REPO_ROOT, 'bin', 'hearth.js');
 
@@ -29,7 +29,7 @@ function hearth(args: string[]) {
 
 function put(file: string, from: string | Buffer): string {
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  if (typeof from === 'string') fs.copyFileSync(from, file);
+  if (typeof from === 'string') copyModel(from, file); // a finished copy (the models folder lists no file still being written)
   else fs.writeFileSync(file, from);
   return file;
 }
@@ -80,6 +80,9 @@ test('hearth models --json: the models folder and the references in the store', 
       { path: ref, name: 'Tiny SPM', fileSize: fs.statSync(TINY_SPM).size, origin: 'reference', source: 'jan', missing: false },
     ],
   });
+  // a library model may be named by its file name: in the folder or by reference
+  expect(JSON.parse(hearth(['info', 'bpe', '--json', '--data-dir', data]).stdout).path).toBe(inFolder);
+  expect(JSON.parse(hearth(['info', 'spm', '--json', '--data-dir', data]).stdout).path).toBe(ref);
   const text = hearth(['models', '--data-dir', data]);
   expect(text.stdout).toContain('Tiny SPM  ');
   expect(text.stdout).toContain('[from Jan]');

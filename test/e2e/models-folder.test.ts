@@ -10,7 +10,7 @@ import { Page } from 'playwright-core';
 import { writeTestModel } from '../../scripts/make-test-model';
 import { formatBytes } from '../../renderer/src/app/format';
 import { BrowserMode, openBrowserMode, shot, until } from '../helpers/browser-mode';
-import { TINY_BPE, TINY_SPM } from '../helpers/models';
+import { TINY_BPE, TINY_SPM, writeHalfModel } from '../helpers/models';
 
 /** How long a change of the folder may take to reach the page (the folder is followed, not polled by the page). */
 const FOLLOW_WAIT = 15_000;
@@ -31,7 +31,7 @@ beforeAll(async () => {
   e2e = await openBrowserMode({
     prefix: 'hearth-e2e-models-folder-',
     models: [TINY_SPM, TINY_BPE],
-    prepare: (dataDir) => fs.writeFileSync(path.join(dataDir, 'models', BROKEN), Buffer.alloc(4096, 0x2a)),
+    prepare: (dataDir) => writeHalfModel(path.join(dataDir, 'models', BROKEN)),
   });
   page = await e2e.newPage();
   await page.goto(e2e.url);

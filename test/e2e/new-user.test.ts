@@ -13,12 +13,11 @@
  * message sent right after switching the model runs on the model picked. Screenshots go to
  * test-output/screenshots/e2e-new-user-*.png.
  */
-import fs from 'fs';
 import path from 'path';
 import { Locator, Page } from 'playwright-core';
 import { contextSizeUsed, CONTEXT_STEP, LOAD_SETTINGS_META } from '../../main/params';
 import { BrowserMode, engineHosts, openBrowserMode, openSettings, shot, until, sendMessage } from '../helpers/browser-mode';
-import { TINY_BPE, TINY_SPM } from '../helpers/models';
+import { TINY_BPE, TINY_SPM, writeHalfModel } from '../helpers/models';
 
 const WAIT = 60_000;
 
@@ -93,7 +92,7 @@ beforeAll(async () => {
     prefix: 'hearth-e2e-new-user-',
     models: [TINY_BPE, TINY_SPM],
     // a download that stopped early: a .gguf name, not a model
-    prepare: (dataDir) => fs.writeFileSync(path.join(dataDir, 'models', BROKEN), Buffer.alloc(4096, 0x2a)),
+    prepare: (dataDir) => writeHalfModel(path.join(dataDir, 'models', BROKEN)),
   });
   page = await e2e.newPage();
   await page.goto(e2e.url);

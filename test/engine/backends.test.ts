@@ -5,7 +5,9 @@
  */
 import fs from 'fs';
 import path from 'path';
+import { pinnedFallback } from '../../main/engine/backends';
 import { EngineClient } from '../../main/engine/client';
+import { HardwareMonitor } from '../../main/hardware';
 import { makeEngine } from '../helpers/engine';
 import { REPO_ROOT, TINY_SPM } from '../helpers/models';
 
@@ -29,6 +31,26 @@ test('without a GPU device the CPU is chosen, saying why', async () => {
   expect((await e.version()).backends).toEqual(['CPU']);
 });
 
+(vulkanBuilt ? test : test.skip)('Vulkan pinned where it finds no GPU: the hardware info says the engine runs on the CPU, and lists Vulkan with why', async () => {
+  const e = engine({ GGML_VK_VISIBLE_DEVICES: '' });
+  const hw = new HardwareMonitor(e);
+  await e.start();
+  // auto: Vulkan tried and passed over; the Backends row has every built backend, with its state
+  expect((await hw.info()).backends).toEqual(['Vulkan: found no GPU', 'CPU']);
+  await e.setBackend('vulkan');
+  const info = await hw.info();
+  expect(info.backendChoice).toEqual({ backend: 'cpu', reason: expect.stringMatching(/^CPU: the pinned backend, Vulkan, found no GPU, so the engine runs on the CPU \(choose Auto or CPU only to stop trying Vulkan\)/) });
+  expect(info.backendChoice!.reason.startsWith(pinnedFallback('Vulkan', 'found no GPU'))).toBe(true);
+  expect(info.backends).toEqual(['Vulkan: found no GPU', 'CPU']);
+  // the row agrees with the backend setting's choices: every built backend, named
+  expect(info.built.sort()).toEqual(['cpu', 'vulkan']);
+  expect(info.backends.map((b) => b.split(':')[0].toLowerCase()).sort()).toEqual(info.built);
+  expect((await e.devices()).map((d) => d.backend)).toEqual(['CPU']);
+  // pinned to the CPU: Vulkan is not in use, not tried
+  await e.setBackend('cpu');
+  expect((await hw.info()).backends).toEqual(['Vulkan: not in use', 'CPU']);
+});
+
 (vulkanBuilt ? describe : describe.skip)('with a Vulkan device', () => {
   test('Vulkan is chosen and the host loads Vulkan + CPU', async () => {
     const e = engine({ GGML_VK_VISIBLE_DEVICES: '0' });
@@ -47,6 +69,11 @@ test('without a GPU device the CPU is chosen, saying why', async () => {
     await e.load('m', TINY_SPM, { contextSize: 256, threads: 2 });
     const r = await e.complete('m', { prompt: 'still works', maxTokens: 3, ignoreEos: true });
     expect(r.timings.generatedTokens).toBe(3);
+    // pinned, it says the pinned backend failed and the engine runs on the CPU
+    await e.setBackend('vulkan');
+    const info = await new HardwareMonitor(e).info();
+    expect(info.backendChoice!.reason).toMatch(/^CPU: the pinned backend, Vulkan, failed while loading \(crashed with SIGABRT: a broken driver\?\), so the engine runs on the CPU/);
+    expect(info.backends).toEqual(['Vulkan: failed while loading (crashed with SIGABRT)', 'CPU']);
   });
 
   test('the user can pin a backend', async () => {
@@ -57,6 +84,7 @@ test('without a GPU device the CPU is chosen, saying why', async () => {
     await e.setBackend('vulkan');
     expect(e.backendChoice!.reason).toMatch(/^Vulkan \(pinned\)/);
     expect((await e.devices()).some((d) => d.backend === 'Vulkan')).toBe(true);
+    expect((await new HardwareMonitor(e).info()).backends).toEqual(['Vulkan', 'CPU']);
   });
 });
 

@@ -131,9 +131,9 @@ test('the renderer and the hearth command word a code from its catalogue entry',
   // a code only inside the text is not the reply's code
   expect(describeMessageError('the engine said engine_crashed somewhere')).toBe('The reply failed: the engine said engine_crashed somewhere');
   // the command: the code's own hint, else the log for what is not the user's to fix, else nothing
-  expect(errorLine(new EngineError('out_of_memory', 'not enough memory'))).toBe(`not enough memory [out_of_memory]: ${ERRORS.out_of_memory.cli}`);
-  expect(errorLine(new EngineError('decode_failed', 'llama_decode failed'))).toBe(`llama_decode failed [decode_failed]: ${CLI_LOG_HINT}`);
-  expect(errorLine(new EngineError('aborted', 'the request was aborted'))).toBe('the request was aborted [aborted]');
+  expect(errorLine(new EngineError('out_of_memory', 'not enough memory'))).toBe(`not enough memory: ${ERRORS.out_of_memory.cli}`);
+  expect(errorLine(new EngineError('decode_failed', 'llama_decode failed'))).toBe(`llama_decode failed: ${CLI_LOG_HINT}`);
+  expect(errorLine(new EngineError('aborted', 'the request was aborted'))).toBe('the request was aborted');
 });
 
 describe('the real addon', () => {

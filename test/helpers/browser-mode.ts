@@ -8,7 +8,7 @@ import fs from 'fs';
 import path from 'path';
 import { Browser, chromium, Locator, Page } from 'playwright-core';
 import { tempDir } from './engine';
-import { REPO_ROOT } from './models';
+import { copyModel, REPO_ROOT } from './models';
 
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({
@@ -104,7 +104,7 @@ export async function openBrowserMode(opts: { prefix?: string; models?: string[]
   try {
     if (opts.models?.length) {
       fs.mkdirSync(path.join(dataDir, 'models'));
-      for (const m of opts.models) fs.copyFileSync(m, path.join(dataDir, 'models', path.basename(m)));
+      for (const m of opts.models) copyModel(m, path.join(dataDir, 'models', path.basename(m)));
     }
     opts.prepare?.(dataDir);
     browser = await launchChromium();

@@ -11,7 +11,7 @@ import { Logger, silentLogger } from '../../main/logging';
 import type { ChatSettings } from '../../main/params';
 import { DataPaths, ensureDataDir } from '../../main/paths';
 import { makeEngine, tempDir } from './engine';
-import { TINY_SPM } from './models';
+import { copyModel, TINY_SPM } from './models';
 
 export interface ChatAppOptions {
   /** A GGUF put into the library folder (<data>/models); null for none. Default: the tiny SPM model. */
@@ -63,9 +63,9 @@ export function chatApp(opts: ChatAppOptions = {}): ChatApp {
       try {
         fs.linkSync(model, modelPath);
       } catch {
-        fs.copyFileSync(model, modelPath);
+        copyModel(model, modelPath);
       }
-    } else fs.copyFileSync(model, modelPath);
+    } else copyModel(model, modelPath);
   }
   opts.prepare?.(paths);
   const engine = opts.engine ?? makeEngine();

@@ -6,6 +6,7 @@
  * decoding repeats the last prompt token. Use them to exercise loading, tokenizing, evaluating,
  * sampling and embedding, not output quality.
  */
+import * as fs from 'fs';
 import * as path from 'path';
 import { DEFAULT_CHAT_TEMPLATE, type TestModelOptions } from '../../scripts/make-test-model';
 
@@ -52,3 +53,20 @@ export const TEST_MODELS: readonly (TestModelOptions & { out: string })[] = [
     chatTemplate: `{%- for message in messages -%}{%- if message['content'] is string and '${HANG_TRIGGER}' in message['content'] -%}${ENDLESS}{%- endif -%}{%- endfor -%}${DEFAULT_CHAT_TEMPLATE}`,
   },
 ];
+
+/**
+ * Copies a model into a models folder as a finished download: its mtime set an hour back (the
+ * listing leaves out a .gguf written in the last few seconds, as one still being written).
+ */
+export function copyModel(from: string, to: string): void {
+  fs.copyFileSync(from, to);
+  const old = new Date(Date.now() - 3600_000);
+  fs.utimesSync(to, old, old);
+}
+
+/** A download that stopped half way: the first `bytes` of a real model (GGUF's magic, then a cut header), as a finished file. */
+export function writeHalfModel(to: string, bytes = 4096): void {
+  fs.writeFileSync(to, fs.readFileSync(TINY_SPM).subarray(0, bytes));
+  const old = new Date(Date.now() - 3600_000);
+  fs.utimesSync(to, old, old);
+}

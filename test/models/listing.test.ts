@@ -13,7 +13,7 @@ import { monitorEventLoopDelay } from 'perf_hooks';
 import { ModelLibrary } from '../../main/models/library';
 import { MODEL_WALK_LIMITS, ModelFolder, walkModels } from '../../main/models/listing';
 import { collectingLogger, errorOf } from '../helpers/engine';
-import { TINY_SPM } from '../helpers/models';
+import { copyModel, TINY_SPM } from '../helpers/models';
 import { ChatApp, chatApp } from '../helpers/chat';
 
 const JUNK = 100_000;
@@ -116,7 +116,7 @@ test('a model added to the folder (top or subfolder) is found; a removed or repl
   expect(folder.walks - w0).toBeLessThanOrEqual(2); // the one running, and the one queued after it
   expect((await call('models.settings.get', { path: added })).path).toBe(added);
   // in a subfolder (no recursive fs.watch on Linux: the folder's mtime tells)
-  fs.copyFileSync(TINY_SPM, deeper);
+  copyModel(TINY_SPM, deeper);
   expect(await chat.app.library.known(deeper)).toBe(deeper);
   // removed: refused at once, with the one identical error
   fs.rmSync(inside);
@@ -135,15 +135,15 @@ test('a walk past its bounds stops and says where; the library logs it once', as
   const small = fs.mkdtempSync(path.join(base, 'hearth-bounds-'));
   try {
     makeJunk(small, 500);
-    fs.copyFileSync(TINY_SPM, path.join(small, 'model.gguf'));
+    copyModel(TINY_SPM, path.join(small, 'model.gguf'));
     const l = await walkModels(small, { entries: 100, depth: 6 });
     expect(l.truncated).toEqual({ reason: 'entries', limit: 100, folder: small });
     expect(l.entries).toBe(100);
     // too deep: the folder below the bound is named; the model above it is listed
     const deep = path.join(small, 'sub', 'a', 'b', 'c');
     fs.mkdirSync(deep, { recursive: true });
-    fs.copyFileSync(TINY_SPM, path.join(deep, 'deep.gguf'));
-    fs.copyFileSync(TINY_SPM, path.join(small, 'sub', 'a', 'up.gguf'));
+    copyModel(TINY_SPM, path.join(deep, 'deep.gguf'));
+    copyModel(TINY_SPM, path.join(small, 'sub', 'a', 'up.gguf'));
     const d = await walkModels(path.join(small, 'sub'), { entries: 1000, depth: 1 });
     expect(d.truncated).toEqual({ reason: 'depth', limit: 1, folder: path.join(small, 'sub', 'a', 'b') });
     expect(d.models.map((m) => m.name)).toEqual(['up']);

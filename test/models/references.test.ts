@@ -11,7 +11,7 @@ import { silentLogger } from '../../main/logging';
 import { ModelLibrary } from '../../main/models/library';
 import { Store } from '../../main/store';
 import { errorOf, tempDir } from '../helpers/engine';
-import { TINY_SPM } from '../helpers/models';
+import { copyModel, TINY_SPM } from '../helpers/models';
 
 let dir: string;
 let store: Store;
@@ -73,7 +73,7 @@ test('a file that is not a usable model, a missing one, or one in the models fol
   expect(bad).toMatchObject({ code: 'invalid_model', message: expect.stringMatching(/bad_magic/) });
   expect((await errorOf(library.addReference(path.join(dir, 'none.gguf'), { source: 'file' }))).code).toBe('not_found');
   const inFolder = path.join(dir, 'models', 'm.gguf');
-  fs.copyFileSync(TINY_SPM, inFolder);
+  copyModel(TINY_SPM, inFolder); // a finished copy: the models folder lists no file still being written
   expect((await errorOf(library.addReference(inFolder, { source: 'file' }))).code).toBe('invalid_input');
   expect(store.modelRefs.list()).toEqual([]);
   expect((await library.entries()).map((e) => [e.origin, e.path])).toEqual([['folder', inFolder]]);

@@ -1,0 +1,36 @@
+/**
+ * The MODEL argument of info, run and fit: a path to a .gguf, or the name of a model in the library
+ * (the data folder's models folder and the models added by reference: its file name without
+ * .gguf, as the picker shows it), as LM Studio's `lms` takes them. A name must match exactly one model.
+ */
+import fs from 'fs';
+import path from 'path';
+import { walkModels } from '../models/listing';
+import { dataPaths } from '../paths';
+import { UsageError } from './args';
+
+/** Names listed in a message, at most. */
+const NAMES_SHOWN = 5;
+
+/** A model file's name as the picker shows it: without .gguf. */
+const modelName = (file: string) => path.basename(file).replace(/\.gguf$/i, '');
+
+/**
+ * The file `arg` names: itself when it exists or looks like a path, else the one library model of
+ * that name. `references`: the paths of the models added by reference (read only when needed).
+ */
+export async function resolveModelArg(arg: string, dataDir: string, references: () => string[] = () => []): Promise<string> {
+  if (fs.existsSync(arg) || arg.includes('/') || arg.includes(path.sep)) return arg; // a path: the engine says what is wrong with it
+  const dir = dataPaths(dataDir).models;
+  const listed = (await walkModels(dir)).models;
+  const models = [...listed, ...references().filter((p) => !listed.some((m) => m.path === p)).map((p) => ({ path: p, name: modelName(p) }))];
+  const name = modelName(arg);
+  const matches = models.filter((m) => m.name === name);
+  if (matches.length === 1) return matches[0].path;
+  const list = (paths: string[]) => paths.slice(0, NAMES_SHOWN).join(', ') + (paths.length > NAMES_SHOWN ? `, … (${paths.length} in all)` : '');
+  if (matches.length > 1) throw new UsageError(`${arg} names ${matches.length} models in ${dir}: give the path of one (${list(matches.map((m) => m.path).sort())})`);
+  const names = [...new Set(models.map((m) => m.name))];
+  throw new UsageError(
+    `${arg} is no file, nor the name of a model in ${dir}: give a .gguf file's path or a model's name` + (names.length ? ` (${list(names)})` : ' (the folder has none)'),
+  );
+}
