@@ -13,7 +13,7 @@ import { discoverEnvOf, type DiscoverEnv } from './models/discover';
 import { DownloadManager } from './models/downloads';
 import { HubClient, hubConfigFromEnv, type HubConfig } from './models/hub';
 import { HubService } from './models/hub-service';
-import { ModelLibrary } from './models/library';
+import { ModelLibrary, storeDeps } from './models/library';
 import { ModelService } from './models/service';
 import { HardwareMonitor } from './hardware';
 import { DataPaths } from './paths';
@@ -59,9 +59,7 @@ export function composeApp(opts: ComposeOptions): App {
     engine,
     modelsDir: paths.models,
     logger,
-    references: store.modelRefs,
-    loadSettings: (modelPath) => store.modelSettings.get(modelPath),
-    guardrail: () => ({ mode: store.settings.get('guardrail'), marginMiB: store.settings.get('fitMarginMiB') }),
+    ...storeDeps(store),
     onState: (s) => services.emit('models.state', s),
     // the folder's listing changed: the whole library goes out, references with it
     onModels: () => modelsChanged(),

@@ -17,7 +17,7 @@ import { BrowserServer } from '../browser/server';
 import { isLoopbackHost, isWildcardHost, machineNames } from '../browser/guard';
 import { composeApp } from '../compose';
 import { discover, discoverEnvOf, PEER_APP_NAMES } from '../models/discover';
-import { ModelLibrary } from '../models/library';
+import { ModelLibrary, storeDeps } from '../models/library';
 import { IMPORT_MODES } from '../models/import';
 import { importFile, pull } from './pull';
 import { Store } from '../store';
@@ -262,9 +262,7 @@ export async function main(argv: string[]): Promise<number> {
           engine,
           modelsDir: paths.models,
           logger,
-          references: store.modelRefs,
-          loadSettings: (p) => store.modelSettings.get(p),
-          guardrail: () => ({ mode: store.settings.get('guardrail'), marginMiB: store.settings.get('fitMarginMiB') }),
+          ...storeDeps(store),
           onState: () => undefined,
         });
         try {

@@ -13,7 +13,7 @@ import { IpcError, IpcErrorCode, ModelDTO, ModelState } from '../ipc/contract';
 import { GgufHeaderCache } from '../gguf/cache';
 import { hparamProblem } from '../gguf/hparams';
 import { GgufError } from '../gguf/types';
-import type { ModelRef, ModelRefInput } from '../store';
+import type { ModelRef, ModelRefInput, Store } from '../store';
 import { REFERENCE_SOURCES } from '../ipc/models';
 import { headerFacts, type HeaderFacts } from './facts';
 import { planLoad } from './fit';
@@ -51,6 +51,15 @@ const PASSED_ON: ReadonlySet<string> = new Set<IpcErrorCode>(['invalid_model', '
  */
 export function modelUnknown(): IpcError {
   return new IpcError('model_unknown', 'this model is not in the library: put it in the models folder, or open it with the file picker');
+}
+
+/** What a library takes from the app's store: its references, each model's load settings, the guardrail. */
+export function storeDeps(store: Pick<Store, 'modelRefs' | 'modelSettings' | 'settings'>): Pick<LibraryDeps, 'references' | 'loadSettings' | 'guardrail'> {
+  return {
+    references: store.modelRefs,
+    loadSettings: (modelPath) => store.modelSettings.get(modelPath),
+    guardrail: () => ({ mode: store.settings.get('guardrail'), marginMiB: store.settings.get('fitMarginMiB') }),
+  };
 }
 
 export interface LibraryDeps {

@@ -12,11 +12,11 @@ import path from 'path';
 import { dataPaths } from '../../main/paths';
 import { Store } from '../../main/store';
 import { tempDir } from '../helpers/engine';
-import { startHfServer, type HfServer } from '../helpers/hf-server';
+import { startHfServer, TINY_HUB_REPO, tinyHubRepo, type HfServer } from '../helpers/hf-server';
 import { REPO_ROOT, TINY_EMBED, TINY_SPM } from '../helpers/models';
 
 const BIN = path.join(REPO_ROOT, 'bin', 'hearth.js');
-const REPO = 'hearth/tiny-GGUF';
+const REPO = TINY_HUB_REPO;
 let server: HfServer;
 let spm: Buffer;
 let embed: Buffer;
@@ -28,7 +28,7 @@ beforeAll(async () => {
   spm = fs.readFileSync(TINY_SPM);
   embed = fs.readFileSync(TINY_EMBED);
   server = await startHfServer({
-    repos: [{ id: REPO, files: [{ path: 'tiny-Q8_0.gguf', data: spm }, { path: 'tiny-Q4_K_M.gguf', data: embed }, { path: 'mmproj-tiny-f16.gguf', data: embed }] }],
+    repos: [tinyHubRepo(spm, embed)],
   });
   dir = tempDir('hearth-cli-pull-');
 });

@@ -37,6 +37,19 @@ export interface HfRepoSpec {
   tags?: string[];
 }
 
+/** The repository the fit and pull suites serve: tiny-spm as Q8_0, tiny-embed as Q4_K_M and as a vision projector. */
+export const TINY_HUB_REPO = 'hearth/tiny-GGUF';
+export function tinyHubRepo(spm: Buffer, embed: Buffer): HfRepoSpec {
+  return {
+    id: TINY_HUB_REPO,
+    files: [
+      { path: 'tiny-Q8_0.gguf', data: spm },
+      { path: 'tiny-Q4_K_M.gguf', data: embed },
+      { path: 'mmproj-tiny-f16.gguf', data: embed },
+    ],
+  };
+}
+
 export interface HfFault {
   /** end the connection after this many bytes of a response body */
   dropAfter?: number;

@@ -15,11 +15,11 @@ import { bestFit, FIT_VERDICTS, readRemoteHeader, remoteFit, REMOTE_CHUNK } from
 import { readGgufHeader } from '../../main/gguf/read';
 import { Store } from '../../main/store';
 import { errorOf, makeEngine, tempDir } from '../helpers/engine';
-import { startHfServer, type HfServer } from '../helpers/hf-server';
+import { startHfServer, TINY_HUB_REPO, tinyHubRepo, type HfServer } from '../helpers/hf-server';
 import { TINY_EMBED, TINY_SPM } from '../helpers/models';
 
 const TOKEN = 'hf_test_token';
-const REPO = 'hearth/tiny-GGUF';
+const REPO = TINY_HUB_REPO;
 let server: HfServer;
 let engine: EngineClient;
 let spm: Buffer;
@@ -34,7 +34,7 @@ beforeAll(async () => {
   server = await startHfServer({
     token: TOKEN,
     repos: [
-      { id: REPO, files: [{ path: 'tiny-Q8_0.gguf', data: spm }, { path: 'tiny-Q4_K_M.gguf', data: embed }, { path: 'mmproj-tiny-f16.gguf', data: embed }] },
+      tinyHubRepo(spm, embed),
       { id: 'meta/gated-GGUF', gated: true, files: [{ path: 'gated-Q4_0.gguf', data: spm }] },
     ],
   });
