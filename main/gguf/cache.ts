@@ -72,10 +72,12 @@ export class GgufHeaderCache {
       return parse;
     }
     // the parse joined was withdrawn by its own caller, not by this one: parse again
-    return joined.catch((e: unknown) => {
+    const result = joined.catch((e: unknown) => {
       if ((e as Error | null)?.name === 'AbortError' && !opts.signal?.aborted) return this.readOpen(fh, filePath, opts);
       throw e;
     });
+    // a reader that withdraws stops waiting, whoever started the parse it joined
+    return withdrawable(result, opts.signal);
   }
 
   /**
@@ -128,4 +130,24 @@ export class GgufHeaderCache {
     this.entries.clear();
     this.bytes = 0;
   }
+}
+
+/** `p`, or its rejection with the signal's reason once `signal` aborts first. */
+function withdrawable<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return p;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
 }

@@ -56,13 +56,15 @@ function startWriter(writer: string, n: number, maxBytes: number, keep: number) 
   return { pid: p.pid!, exited };
 }
 
+/** The content of `file` once it has some (the writer creates it, then writes: an empty read is too early). */
 async function waitFor(file: string): Promise<string> {
   const end = Date.now() + 30_000;
-  while (!fs.existsSync(file)) {
+  for (;;) {
+    const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+    if (text) return text;
     if (Date.now() > end) throw new Error(`no ${file}`);
     await new Promise((r) => setTimeout(r, 20));
   }
-  return fs.readFileSync(file, 'utf8');
 }
 
 type Line = { writer: string; i: number; msg: string };
