@@ -13,9 +13,11 @@
  *   listed folders (their mtimes change when an entry is added, removed or renamed) and walks only
  *   when one changed. One check or walk runs at a time; callers arriving meanwhile share the next.
  * - A model is a file named .gguf that starts with GGUF's fixed header (checked once per file new to
- *   the listing) and has settled: one written in the last SETTLE_MS (a download or copy in progress)
- *   is left out of `models` (it stays in `index`: a path named exactly may still be tried, and the
- *   engine checks it) until a later check finds it settled.
+ *   the listing) and is not being written: one written in the last SETTLE_MS is stat'ed again
+ *   SETTLE_PROBE_MS after the walk, and one whose size or mtime changed meanwhile (a download or copy
+ *   in progress) is left out of `models` (it stays in `index`: a path named exactly may still be
+ *   tried, and the engine checks it). Such recent files are stat'ed by every staleness check: a
+ *   change, or a file left out that has since settled, makes the next walk.
  * - A followed folder (onModels) is checked periodically, less often the longer its last walk took
  *   (WALK_COST_FACTOR), its watch set up again when the folder itself is replaced (device/inode),
  *   and onModels is told at most once per PUSH_MIN_MS (the first change at once, the latest later).
@@ -51,8 +53,10 @@ const FOLLOW_CHECK_MS = 5000;
 const WALK_COST_FACTOR = 20;
 /** Followed folder: onModels is told at most once per this many ms while changes keep coming (each push goes to every window). */
 export const PUSH_MIN_MS = 2000;
-/** A .gguf whose mtime is this recent is still being written (a download, a copy): listed once settled. */
+/** A .gguf whose mtime is this recent may still be being written (a download, a copy): it is probed (SETTLE_PROBE_MS). */
 export const SETTLE_MS = 3000;
+/** A recent .gguf that changes size or mtime within this long after the walk is being written: left out for now. */
+export const SETTLE_PROBE_MS = 500;
 /** GGUF's fixed header: magic "GGUF", version (u32), tensor count (u64), metadata count (u64). */
 const GGUF_MAGIC = 'GGUF';
 export const GGUF_FIXED_HEADER_BYTES = 24;
@@ -86,8 +90,10 @@ export interface Listing {
   /** listed path → its identity when listed */
   index: Map<string, Identity>;
   folders: FolderStamp[];
-  /** .gguf files left out of `models` because they were still being written (see SETTLE_MS) */
+  /** .gguf files left out of `models` because they were being written (see SETTLE_MS) */
   unsettled: string[];
+  /** files written in the last SETTLE_MS as the walk saw them (listed or not): a staleness check stats them */
+  recent: { path: string; size: number; mtimeMs: number }[];
 }
 
 const identity = (st: fs.Stats): Identity => ({ dev: st.dev, ino: st.ino, mtimeMs: st.mtimeMs });
@@ -124,6 +130,7 @@ export async function walkModels(dir: string, limits: WalkLimits = MODEL_WALK_LI
   const index = new Map<string, Identity>();
   const folders: FolderStamp[] = [];
   const unsettled: string[] = [];
+  const recentFiles: { path: string; name: string; size: number; mtimeMs: number }[] = [];
   const startedAt = Date.now();
   const seen = new Set<string>();
   let entries = 0;
@@ -137,7 +144,7 @@ export async function walkModels(dir: string, limits: WalkLimits = MODEL_WALK_LI
     const same = was !== undefined && was.dev === id.dev && was.ino === id.ino && was.mtimeMs === id.mtimeMs && !linked;
     if ((modelsOnly || linked) && !same && !(await isGguf(p))) return;
     index.set(p, id);
-    if (modelsOnly && st.mtimeMs > startedAt - SETTLE_MS) unsettled.push(p);
+    if (modelsOnly && st.mtimeMs > startedAt - SETTLE_MS) recentFiles.push({ path: p, name: name.replace(/\.gguf$/i, ''), size: st.size, mtimeMs: st.mtimeMs });
     else models.push({ path: p, name: name.replace(/\.gguf$/i, ''), fileSize: st.size });
   };
 
@@ -206,17 +213,29 @@ export async function walkModels(dir: string, limits: WalkLimits = MODEL_WALK_LI
     if (!more) break;
     level = next;
   }
+  if (recentFiles.length) {
+    // written lately: listed only when they stay the same for SETTLE_PROBE_MS
+    await new Promise((r) => setTimeout(r, SETTLE_PROBE_MS));
+    await Promise.all(
+      recentFiles.map(async (f) => {
+        const now = await fs.promises.stat(f.path).catch(() => undefined);
+        if (now && now.size === f.size && now.mtimeMs === f.mtimeMs) models.push({ path: f.path, name: f.name, fileSize: f.size });
+        else unsettled.push(f.path);
+      }),
+    );
+  }
   models.sort((a, b) => a.name.localeCompare(b.name));
-  return { models, truncated, entries, index, folders, unsettled };
+  const recent = recentFiles.map(({ path: p, size, mtimeMs }) => ({ path: p, size, mtimeMs }));
+  return { models, truncated, entries, index, folders, unsettled, recent };
 }
 
 /** Whether any listed folder changed (or may have: read too soon after a change) since the walk. */
 async function changedSince(l: Listing): Promise<boolean> {
-  // a file being written is listed once it settles (or is gone)
-  const now = Date.now();
-  for (const f of l.unsettled) {
-    const st = await fs.promises.stat(f).catch(() => undefined);
-    if (!st || st.mtimeMs <= now - SETTLE_MS) return true;
+  // a recent file that changed since (or is gone), or one left out that is no longer written
+  for (const f of l.recent) {
+    const st = await fs.promises.stat(f.path).catch(() => undefined);
+    if (!st || st.size !== f.size || st.mtimeMs !== f.mtimeMs) return true;
+    if (l.unsettled.includes(f.path)) return true;
   }
   for (let i = 0; i < l.folders.length; i += STAT_BATCH) {
     const batch = l.folders.slice(i, i + STAT_BATCH);

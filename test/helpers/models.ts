@@ -55,8 +55,8 @@ export const TEST_MODELS: readonly (TestModelOptions & { out: string })[] = [
 ];
 
 /**
- * Copies a model into a models folder as a finished download: its mtime set an hour back (the
- * listing leaves out a .gguf written in the last few seconds, as one still being written).
+ * Copies a model into a models folder as an old file: its mtime set an hour back, so a listing
+ * lists it without probing it (a .gguf written in the last few seconds is stat'ed again first).
  */
 export function copyModel(from: string, to: string): void {
   fs.copyFileSync(from, to);
