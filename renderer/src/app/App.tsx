@@ -1,8 +1,12 @@
-/** The layout: sidebar, header with the model picker, the chat, dialogs and toasts. */
+/** The layout: sidebar, header with the model picker and downloads, the page (chat, hub, library), dialogs and toasts. */
 import { useEffect, useLayoutEffect, useRef } from 'react';
 import { fetchAssistants } from '../features/assistants/assistantsSlice';
 import { AssistantsDialog } from '../features/assistants/AssistantsDialog';
 import { ChatView } from '../features/chat/ChatView';
+import { DownloadsButton } from '../features/downloads/DownloadsPanel';
+import { fetchDownloads } from '../features/downloads/downloadsSlice';
+import { HubPage } from '../features/hub/HubPage';
+import { LibraryPage } from '../features/library/LibraryPage';
 import { fetchModels, fetchModelState } from '../features/models/modelsSlice';
 import { LoadConfirmDialog } from '../features/models/LoadConfirmDialog';
 import { ModelError, ModelPicker } from '../features/models/ModelPicker';
@@ -39,6 +43,7 @@ function useStartup(): void {
     void dispatch(fetchModels());
     void dispatch(fetchModelState());
     void dispatch(fetchAssistants());
+    void dispatch(fetchDownloads());
     if (window.location.hash === '#settings' || window.location.hash === '#about') {
       dispatch(openDialog(window.location.hash === '#about' ? { name: 'settings', section: 'about' } : 'settings'));
     }
@@ -66,6 +71,7 @@ function Header() {
       </span>
       <ModelPicker />
       <div className="topbar-actions">
+        <DownloadsButton />
         <button type="button" className="icon-button" aria-label="Keyboard shortcuts" title={`Keyboard shortcuts (${shortcutLabel('help')})`} onClick={() => dispatch(openDialog('help'))}>
           <Icon name="help" />
         </button>
@@ -84,6 +90,7 @@ export function App() {
   const dispatch = useAppDispatch();
   const sidebarOpen = useAppSelector((s) => s.ui.sidebarOpen);
   const dialog = useAppSelector((s) => s.ui.dialog);
+  const page = useAppSelector((s) => s.ui.page);
   return (
     <div className={`app${sidebarOpen ? '' : ' sidebar-closed'}`}>
       {sidebarOpen && <Sidebar />}
@@ -92,7 +99,9 @@ export function App() {
       <div className="main-col">
         <Header />
         <ModelError />
-        <ChatView />
+        {page === 'chat' && <ChatView />}
+        {page === 'hub' && <HubPage />}
+        {page === 'library' && <LibraryPage />}
       </div>
       {dialog === 'settings' && <SettingsDialog />}
       {dialog === 'help' && <HelpDialog />}

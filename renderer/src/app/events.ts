@@ -6,6 +6,7 @@
 import type { EventOf } from '../../../main/ipc/contract';
 import { onEvent } from './bridge';
 import { messageDone, piecesApplied, Piece } from '../features/chat/chatSlice';
+import { downloadProgress, downloadsChanged } from '../features/downloads/downloadsSlice';
 import { modelListReceived, modelStateReceived } from '../features/models/modelsSlice';
 import { threadRemoved, threadUpserted } from '../features/threads/threadsSlice';
 import type { AppDispatch } from './store';
@@ -78,6 +79,8 @@ export function startEvents(dispatch: AppDispatch, schedule?: FrameScheduler): (
     onEvent('models.state', (p) => dispatch(modelStateReceived(p))),
     // the models folder changed (a model added or removed while the page is open)
     onEvent('models.changed', (p) => dispatch(modelListReceived(p.models))),
+    onEvent('downloads.changed', (p) => dispatch(downloadsChanged(p))),
+    onEvent('downloads.progress', (p) => dispatch(downloadProgress(p))),
     // the desktop app's Help → Keyboard Shortcuts
     onEvent('app.menu', (p) => p.item === 'shortcuts' && dispatch(openDialog('help'))),
     // what main tells the user outside any request (a link the desktop app could not open)

@@ -3,6 +3,9 @@ import { createSlice, PayloadAction, ThunkAction, UnknownAction } from '@reduxjs
 import { guardDialogChange } from '../components/unsaved';
 
 export type DialogName = 'settings' | 'help' | 'assistants';
+/** The page in the main column: the chat, the Hugging Face hub, the library of models on this disk. */
+export const PAGES = ['chat', 'hub', 'library'] as const;
+export type PageName = (typeof PAGES)[number];
 export type SettingsSection = 'appearance' | 'chat' | 'models' | 'hardware' | 'data' | 'about';
 /** where a shortcut or an action sends focus: the message box, the search box, a toast's action button (`id`: the toast) or a chat in the list (`id`: the thread), the sidebar's toggle */
 export type FocusTarget = 'composer' | 'search' | 'toastAction' | 'thread' | 'sidebarToggle';
@@ -21,6 +24,9 @@ export interface Toast {
 
 export interface UiState {
   sidebarOpen: boolean;
+  page: PageName;
+  /** the downloads panel (header button) is open */
+  downloadsOpen: boolean;
   dialog: DialogName | null;
   settingsSection: SettingsSection;
   toasts: Toast[];
@@ -34,7 +40,7 @@ export const NARROW_MEDIA = '(max-width: 760px)';
 export const isNarrow = (): boolean => typeof window !== 'undefined' && typeof window.matchMedia === 'function' && window.matchMedia(NARROW_MEDIA).matches;
 
 // narrow: the sidebar starts closed (it would cover the model picker and the message box)
-const initialState: UiState = { sidebarOpen: !isNarrow(), dialog: null, settingsSection: 'appearance', toasts: [], focus: null, views: {} };
+const initialState: UiState = { sidebarOpen: !isNarrow(), page: 'chat', downloadsOpen: false, dialog: null, settingsSection: 'appearance', toasts: [], focus: null, views: {} };
 
 let toastSeq = 0;
 
@@ -47,6 +53,12 @@ const uiSlice = createSlice({
     },
     setSidebar(state, a: PayloadAction<boolean>) {
       state.sidebarOpen = a.payload;
+    },
+    pageShown(state, a: PayloadAction<PageName>) {
+      state.page = a.payload;
+    },
+    setDownloadsOpen(state, a: PayloadAction<boolean>) {
+      state.downloadsOpen = a.payload;
     },
     dialogShown(state, a: PayloadAction<DialogRequest>) {
       if (typeof a.payload === 'string') state.dialog = a.payload;
@@ -95,7 +107,7 @@ const uiSlice = createSlice({
   },
 });
 
-export const { toggleSidebar, setSidebar, dialogShown, closeDialog, setSettingsSection, requestFocus, focusHandled, toastAdded, toastRemoved, viewShown, viewHidden } = uiSlice.actions;
+export const { pageShown, setDownloadsOpen, toggleSidebar, setSidebar, dialogShown, closeDialog, setSettingsSection, requestFocus, focusHandled, toastAdded, toastRemoved, viewShown, viewHidden } = uiSlice.actions;
 
 /**
  * Opens a dialog (or Settings on a section): the one way every caller (buttons, shortcuts, the app's

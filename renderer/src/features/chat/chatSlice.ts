@@ -9,6 +9,7 @@ import { call } from '../../app/bridge';
 import { ErrorInfo, toErrorInfo } from '../../app/errors';
 import type { AppDispatch, RootState } from '../../app/store';
 import { createAppAsyncThunk } from '../../app/thunk';
+import { pageShown } from '../../app/uiSlice';
 import { selectAssistantForNew } from '../assistants/assistantsSlice';
 import { selectDefaultModelPath } from '../models/modelsSlice';
 import { createThread, threadRemoved, threadSelected, threadUpserted } from '../threads/threadsSlice';
@@ -99,6 +100,8 @@ export const loadThread = createAppAsyncThunk('chat/load', async (threadId: stri
 export function openThread(threadId: string | null, messageId?: string) {
   return (dispatch: AppDispatch, getState: () => RootState) => {
     dispatch(threadSelected(threadId));
+    // a chat opened from anywhere (the list, search, a new chat) shows the chat page
+    dispatch(pageShown('chat'));
     if (!threadId) return;
     const loaded = getState().chat.byThread[threadId];
     if (!loaded || loaded.status === 'error') dispatch(loadThread(threadId));
