@@ -3,6 +3,7 @@ import { combineReducers, configureStore } from '@reduxjs/toolkit';
 import assistants from '../features/assistants/assistantsSlice';
 import chat from '../features/chat/chatSlice';
 import downloads from '../features/downloads/downloadsSlice';
+import hub from '../features/hub/hubSlice';
 import hardware from '../features/hardware/hardwareSlice';
 import modelSettings from '../features/modelSettings/modelSettingsSlice';
 import models from '../features/models/modelsSlice';
@@ -12,7 +13,7 @@ import threads from '../features/threads/threadsSlice';
 import { appListeners } from './listeners';
 import ui from './uiSlice';
 
-export const rootReducer = combineReducers({ threads, chat, models, modelSettings, hardware, assistants, settings, search, downloads, ui });
+export const rootReducer = combineReducers({ threads, chat, models, modelSettings, hardware, assistants, settings, search, downloads, hub, ui });
 
 export type RootState = ReturnType<typeof rootReducer>;
 
