@@ -1,7 +1,7 @@
 /**
  * Discovery: the GGUF models other apps (LM Studio, Ollama, Jan, GPT4All) already put on this disk,
  * found in the folders each app uses — the folder its settings name first (LM Studio's
- * `downloadsFolder`, `OLLAMA_MODELS`, Jan's `data_folder`), else its default folders on this OS — so
+ * `downloadsFolder`, `OLLAMA_MODELS`, Jan's `data_folder`, GPT4All's `modelPath`), else its default folders on this OS — so
  * the library can add them by reference instead of copying gigabytes.
  *
  * - Folders are derived per OS (path.win32 or path.posix, and the OS's home and app-data folders)
@@ -17,6 +17,7 @@
 import { constants as fsConstants, promises as fsp } from 'fs';
 import os from 'os';
 import path from 'path';
+import ini from 'ini';
 import yaml from 'js-yaml';
 import { z } from 'zod';
 import { GgufHeaderCache } from '../gguf/cache';
@@ -55,7 +56,7 @@ export const DISCOVERY_LIMITS = {
 export interface DiscoverEnv {
   platform: NodeJS.Platform;
   home: string;
-  env: { APPDATA?: string; LOCALAPPDATA?: string; XDG_DATA_HOME?: string; OLLAMA_MODELS?: string };
+  env: { APPDATA?: string; LOCALAPPDATA?: string; XDG_DATA_HOME?: string; XDG_CONFIG_HOME?: string; OLLAMA_MODELS?: string };
   /** the file system's root for system-wide folders (Ollama's Linux service); default "/" */
   root?: string;
   /** joins paths; default the platform's (path.win32 for win32). Tests on another OS give the host's to read a fixture. */
@@ -64,8 +65,8 @@ export interface DiscoverEnv {
 
 /** This process's DiscoverEnv. */
 export function discoverEnvOf(proc: { platform: NodeJS.Platform; env: NodeJS.ProcessEnv } = process, home = os.homedir()): DiscoverEnv {
-  const { APPDATA, LOCALAPPDATA, XDG_DATA_HOME, OLLAMA_MODELS } = proc.env;
-  return { platform: proc.platform, home, env: { APPDATA, LOCALAPPDATA, XDG_DATA_HOME, OLLAMA_MODELS } };
+  const { APPDATA, LOCALAPPDATA, XDG_DATA_HOME, XDG_CONFIG_HOME, OLLAMA_MODELS } = proc.env;
+  return { platform: proc.platform, home, env: { APPDATA, LOCALAPPDATA, XDG_DATA_HOME, XDG_CONFIG_HOME, OLLAMA_MODELS } };
 }
 
 export type FolderOrigin = 'settings' | 'environment' | 'default';
@@ -91,6 +92,9 @@ export function peerFolders(e: DiscoverEnv): PeerFolders[] {
   const userData = (...name: string[]) =>
     e.platform === 'darwin' ? p.join(home, 'Library', 'Application Support', ...name) : e.platform === 'win32' ? p.join(appData, ...name) : p.join(xdgData, ...name);
   const jan = userData('Jan');
+  // GPT4All keeps Qt's INI settings (QSettings::IniFormat, organisation nomic.ai): %APPDATA% on
+  // Windows, XDG_CONFIG_HOME or ~/.config elsewhere (macOS too)
+  const gpt4allIni = e.platform === 'win32' ? p.join(appData, 'nomic.ai', 'GPT4All.ini') : p.join(e.env.XDG_CONFIG_HOME || p.join(home, '.config'), 'nomic.ai', 'GPT4All.ini');
   return [
     {
       app: 'lmstudio',
@@ -111,7 +115,7 @@ export function peerFolders(e: DiscoverEnv): PeerFolders[] {
     { app: 'jan', settingsFiles: [p.join(jan, 'settings.json')], environment: null, defaults: [p.join(jan, 'data')] },
     {
       app: 'gpt4all',
-      settingsFiles: [],
+      settingsFiles: [gpt4allIni],
       environment: null,
       defaults: [e.platform === 'win32' ? p.join(localAppData, 'nomic.ai', 'GPT4All') : userData('nomic.ai', 'GPT4All')],
     },
@@ -214,9 +218,25 @@ const folderSetting = z.string().min(1).max(4096);
 const LmStudioSettings = z.object({ downloadsFolder: folderSetting.optional() }).passthrough();
 /** Jan's settings.json: its data folder */
 const JanSettings = z.object({ data_folder: folderSetting.optional() }).passthrough();
-const SETTING_OF: Partial<Record<PeerApp, { schema: z.ZodType<Record<string, unknown>>; key: string }>> = {
-  lmstudio: { schema: LmStudioSettings, key: 'downloadsFolder' },
-  jan: { schema: JanSettings, key: 'data_folder' },
+/** GPT4All's GPT4All.ini: its [General] modelPath (modelPaths before 2.4.11) */
+const Gpt4AllSettings = z
+  .object({ General: z.object({ modelPath: folderSetting.optional(), modelPaths: folderSetting.optional() }).passthrough().optional() })
+  .passthrough()
+  .transform((s) => ({ modelPath: s.General?.modelPath ?? s.General?.modelPaths }));
+
+function parseIni(text: string): unknown {
+  try {
+    return ini.parse(text);
+  } catch (e) {
+    throw new Skip(`is not a readable INI file (${(e as Error).message})`);
+  }
+}
+
+/** The settings file of an app that names its models folder: how to read it and the key that does. */
+const SETTING_OF: Partial<Record<PeerApp, { schema: z.ZodType<Record<string, unknown>, z.ZodTypeDef, unknown>; parse(text: string): unknown; key: string }>> = {
+  lmstudio: { schema: LmStudioSettings, parse: parseJson, key: 'downloadsFolder' },
+  jan: { schema: JanSettings, parse: parseJson, key: 'data_folder' },
+  gpt4all: { schema: Gpt4AllSettings, parse: parseIni, key: 'modelPath' },
 };
 
 /** Where Ollama names its blobs: `sha256:<hex>`, written `sha256-<hex>` on disk. */
@@ -294,7 +314,7 @@ async function foldersOf(run: Run, f: PeerFolders): Promise<{ folder: string; fr
       try {
         const text = await readSmallFile(file, DISCOVERY_LIMITS.settingsBytes);
         if (text === null) continue;
-        const folder = checked(setting.schema, parseJson(text))[setting.key] as string | undefined;
+        const folder = checked(setting.schema, setting.parse(text))[setting.key] as string | undefined;
         if (folder) return [{ folder: run.p.resolve(run.p.dirname(file), folder), from: 'settings', source: file }];
       } catch (e) {
         run.skip(f.app, file, e); // a broken settings file: the defaults apply

@@ -119,14 +119,17 @@ test('the folders are derived with each OS\'s path rules and home/app-data conve
   expect(of(win, 'lmstudio').defaults[0]).toBe('C:\\Users\\ann\\.lmstudio\\models');
   expect(of(win, 'ollama').defaults).toEqual(['C:\\Users\\ann\\.ollama\\models']);
   expect(of(win, 'jan')).toMatchObject({ settingsFiles: ['C:\\Users\\ann\\AppData\\Roaming\\Jan\\settings.json'], defaults: ['C:\\Users\\ann\\AppData\\Roaming\\Jan\\data'] });
-  expect(of(win, 'gpt4all').defaults).toEqual(['D:\\Local\\nomic.ai\\GPT4All']);
+  expect(of(win, 'gpt4all')).toMatchObject({ settingsFiles: ['C:\\Users\\ann\\AppData\\Roaming\\nomic.ai\\GPT4All.ini'], defaults: ['D:\\Local\\nomic.ai\\GPT4All'] });
   const mac = peerFolders({ platform: 'darwin', home: '/Users/ann', env: {} });
   expect(of(mac, 'jan').defaults).toEqual(['/Users/ann/Library/Application Support/Jan/data']);
-  expect(of(mac, 'gpt4all').defaults).toEqual(['/Users/ann/Library/Application Support/nomic.ai/GPT4All']);
+  // Qt's INI settings live under ~/.config on macOS too
+  expect(of(mac, 'gpt4all')).toMatchObject({ settingsFiles: ['/Users/ann/.config/nomic.ai/GPT4All.ini'], defaults: ['/Users/ann/Library/Application Support/nomic.ai/GPT4All'] });
   expect(of(mac, 'ollama').defaults).toEqual(['/Users/ann/.ollama/models']);
   const linux = peerFolders({ platform: 'linux', home: '/home/ann', env: { XDG_DATA_HOME: '/data/ann', OLLAMA_MODELS: '/srv/ollama' } });
   expect(of(linux, 'jan').defaults).toEqual(['/data/ann/Jan/data']);
   expect(of(linux, 'gpt4all').defaults).toEqual(['/data/ann/nomic.ai/GPT4All']);
+  expect(of(linux, 'gpt4all').settingsFiles).toEqual(['/home/ann/.config/nomic.ai/GPT4All.ini']);
+  expect(peerFolders({ platform: 'linux', home: '/home/ann', env: { XDG_CONFIG_HOME: '/cfg' } }).find((f) => f.app === 'gpt4all')!.settingsFiles).toEqual(['/cfg/nomic.ai/GPT4All.ini']);
   expect(of(linux, 'ollama')).toMatchObject({ environment: '/srv/ollama', defaults: ['/home/ann/.ollama/models', '/usr/share/ollama/.ollama/models'] });
 });
 
@@ -143,6 +146,10 @@ test('settings-file and environment folders win over the defaults', async () => 
   const { blob } = ollama(path.join(custom, 'ollama'), B, shaB, ['hf.co', 'someone', 'model-b-gguf', 'Q4_K_M']);
   put(path.join(home, '.local', 'share', 'Jan', 'settings.json'), Buffer.from(JSON.stringify({ data_folder: path.join(custom, 'jan') })));
   janModel(path.join(custom, 'jan'), 'b', `model_path: ${B}\nname: B in Jan\n`);
+  // GPT4All's Qt INI file, as it writes it (the folder with a trailing slash, other keys around it)
+  put(path.join(home, '.local', 'share', 'nomic.ai', 'GPT4All', 'old.gguf'), A);
+  put(path.join(home, '.config', 'nomic.ai', 'GPT4All.ini'), Buffer.from(`[General]\nchatTheme=Dark\nmodelPath=${path.join(custom, 'gpt4all')}/\nthreadCount=4\n\n[download]\nlastVersion=3.10.0\n`));
+  const g4 = put(path.join(custom, 'gpt4all', 'b-copy.gguf'), B);
 
   const d = await discover(envFor('linux', home, { OLLAMA_MODELS: path.join(custom, 'ollama') }));
   expect(d.skipped).toEqual([]);
@@ -151,12 +158,13 @@ test('settings-file and environment folders win over the defaults', async () => 
     { app: 'lmstudio', path: lm, name: 'pub/repo/b', projector: null },
     { app: 'ollama', path: blob, name: 'hf.co/someone/model-b-gguf:Q4_K_M', projector: null },
     { app: 'jan', path: B, name: 'B in Jan', projector: null },
+    { app: 'gpt4all', path: g4, name: 'b-copy', projector: null },
   ]);
   expect(d.searched.map((s) => [s.app, s.folder, s.from])).toEqual([
     ['lmstudio', path.join(custom, 'lms'), 'settings'],
     ['ollama', path.join(custom, 'ollama'), 'environment'],
     ['jan', path.join(custom, 'jan'), 'settings'],
-    ['gpt4all', path.join(home, '.local', 'share', 'nomic.ai', 'GPT4All'), 'default'],
+    ['gpt4all', path.join(custom, 'gpt4all'), 'settings'],
   ]);
 });
 
