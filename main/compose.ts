@@ -16,7 +16,8 @@ import { HubService } from './models/hub-service';
 import { ModelLibrary, storeDeps } from './models/library';
 import { ModelService } from './models/service';
 import { HardwareMonitor } from './hardware';
-import { DataPaths } from './paths';
+import { DataPaths, modelsFolderOf } from './paths';
+import { FolderService } from './models/folder-service';
 import { Services } from './services';
 import { settingsChannels } from './settings/channels';
 import { type SecretCipher, TokenVault } from './settings/token';
@@ -55,9 +56,10 @@ export function composeApp(opts: ComposeOptions): App {
   const pin = store.settings.get('backend');
   if (pin !== 'auto') void engine.setBackend(pin).catch((e: Error) => logger.error(`engine: ${e.message}`));
   const services = new Services({ engine, paths, appVersion: opts.appVersion, logger });
+  const modelsDir = modelsFolderOf(paths, store.settings);
   const library = new ModelLibrary({
     engine,
-    modelsDir: paths.models,
+    modelsDir,
     logger,
     ...storeDeps(store),
     onState: (s) => services.emit('models.state', s),
@@ -81,7 +83,7 @@ export function composeApp(opts: ComposeOptions): App {
     },
     ...(opts.fetch ? { fetch: opts.fetch } : {}),
   };
-  const downloads = new DownloadManager({ downloads: store.downloads, modelsDir: paths.models, hub: hubConfig, logger, concurrency: store.settings.get('downloadConcurrency') });
+  const downloads = new DownloadManager({ downloads: store.downloads, modelsDir, hub: hubConfig, logger, concurrency: store.settings.get('downloadConcurrency') });
   let hub: HubClient | null = null;
   tokens.onChange(() => (hub = null));
   const hubService = new HubService({
@@ -93,14 +95,16 @@ export function composeApp(opts: ComposeOptions): App {
     onLibraryChanged: modelsChanged,
     logger,
   });
+  const folder = new FolderService({ services, store, library, downloads, folder: modelsDir, onLibraryChanged: modelsChanged, logger });
   const views = new ChatViews(store);
   const chat = new ChatService({ store, engine, library, services, logger, views, usageRefreshMs: opts.usageRefreshMs });
   services.register(chatChannels({ store, engine, library, services, views, chat }));
   services.register(assistantChannels({ store, views }));
-  services.register(settingsChannels({ store, engine, library, tokens, setDownloadConcurrency: (n) => downloads.setConcurrency(n) }));
+  services.register(settingsChannels({ store, engine, library, tokens, modelsFolder: () => folder.folder, setDownloadConcurrency: (n) => downloads.setConcurrency(n) }));
   const hardware = new HardwareMonitor(engine);
   new ModelService({ store, engine, library, services, hardware, logger }).register();
   hubService.register();
+  folder.register();
   // the downloads the store holds (running or waiting when Hearth last closed) go on
   downloads.restore().catch((e: Error) => logger.error(`downloads: could not restore: ${e.message}`));
   return {

@@ -45,6 +45,14 @@ export function dataPaths(root: string): DataPaths {
   };
 }
 
+/**
+ * The models folder in use: the one the user moved the models to (the store's modelsFolder setting,
+ * saved by library.moveFolder), else <data>/models. The app, browser mode and every CLI command ask this.
+ */
+export function modelsFolderOf(paths: Pick<DataPaths, 'models'>, settings: { get(key: 'modelsFolder'): string | null }): string {
+  return settings.get('modelsFolder') ?? paths.models;
+}
+
 /** Creates the data folder and its subfolders if missing. */
 export function ensureDataDir(root: string): DataPaths {
   const p = dataPaths(root);

@@ -9,7 +9,7 @@ import { EngineClient } from '../engine/client';
 import { Logger, logLevelFrom, logUncaught, openFileLogger, silentLogger, stderrLogger, teeLogger } from '../logging';
 import { CompletionRequest, CONTEXT_STEP, contextSizeUsed, FILE_TYPE_NAMES, LoadParams, LoadParamsInput, MAX_CONTEXT_SIZE } from '../engine/protocol';
 import { CPU_ONLY, gpuDevices, planLoad } from '../models/fit';
-import { dataPaths, ensureDataDir, projectRoot, resolveDataDir } from '../paths';
+import { dataPaths, ensureDataDir, modelsFolderOf, projectRoot, resolveDataDir } from '../paths';
 import { checkKnownFlags, intFlag, numFlag, ParsedArgs, parseArgs, spelling, UsageError } from './args';
 import { resolveModelArg } from './model-arg';
 import { checkFlags, errorLine, listenError } from './errors';
@@ -142,7 +142,7 @@ export async function main(argv: string[]): Promise<number> {
   const engine = new EngineClient({ logger, logDir });
   const opt = (flag: string) => spelling(parsed, flag);
   /** the MODEL argument: a path, or a library model's name */
-  const modelArg = async () => (rest[0] === undefined ? undefined : resolveModelArg(rest[0], dataDir, () => referencePaths(dataDir, logger)));
+  const modelArg = async () => (rest[0] === undefined ? undefined : resolveModelArg(rest[0], () => libraryOf(dataDir, logger)));
   try {
     switch (command) {
       case 'info': {
@@ -258,6 +258,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'models': {
         const paths = openDataDir(dataDir);
         const store = Store.open(paths.database, { logger });
+        paths.models = modelsFolderOf(paths, store.settings);
         const library = new ModelLibrary({
           engine,
           modelsDir: paths.models,
@@ -297,13 +298,13 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'pull': {
         if (rest.length !== 1) throw new UsageError('usage: hearth pull OWNER/REPO[:QUANT] [--json]');
-        return await pull(rest[0], { engine, paths: openDataDir(dataDir), logger, json: flags.json === true });
+        return await pull(rest[0], { engine, paths: openModelsFolder(dataDir, logger), logger, json: flags.json === true });
       }
       case 'import': {
         if (rest.length !== 1) throw new UsageError('usage: hearth import FILE [--copy|--move|--link] [--json]');
         const modes = IMPORT_MODES.filter((m) => flags[m] === true);
         if (modes.length > 1) throw new UsageError(`give one of --copy, --move, --link, not ${modes.map((m) => `--${m}`).join(' and ')}`);
-        return await importFile(rest[0], modes[0] ?? 'copy', { engine, paths: openDataDir(dataDir), logger, json: flags.json === true });
+        return await importFile(rest[0], modes[0] ?? 'copy', { engine, paths: openModelsFolder(dataDir, logger), logger, json: flags.json === true });
       }
       case 'serve': {
         const port = intFlag(parsed, 'port', 1420)!;
@@ -392,15 +393,22 @@ function printVersion(): number {
 }
 
 /** The paths of the models added to the library by reference (none while the data folder has no database: nothing is made for a look-up). */
-function referencePaths(dataDir: string, logger: Logger): string[] {
-  const db = dataPaths(dataDir).database;
-  if (!fs.existsSync(db)) return [];
-  const store = Store.open(db, { logger });
+/** The models folder in use (modelsFolderOf) and the models added by reference, from the data folder's store when there is one. */
+function libraryOf(dataDir: string, logger: Logger): { folder: string; references: string[] } {
+  const paths = dataPaths(dataDir);
+  if (!fs.existsSync(paths.database)) return { folder: paths.models, references: [] };
+  const store = Store.open(paths.database, { logger });
   try {
-    return store.modelRefs.list().map((r) => r.path);
+    return { folder: modelsFolderOf(paths, store.settings), references: store.modelRefs.list().map((r) => r.path) };
   } finally {
     store.close();
   }
+}
+
+/** The data folder's paths (made if missing) with `models` the models folder in use. */
+function openModelsFolder(dataDir: string, logger: Logger): ReturnType<typeof ensureDataDir> {
+  const paths = openDataDir(dataDir);
+  return { ...paths, models: libraryOf(dataDir, logger).folder };
 }
 
 /** The data folder, made if missing; a folder that cannot be made is the user's to change. */

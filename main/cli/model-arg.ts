@@ -6,7 +6,6 @@
 import fs from 'fs';
 import path from 'path';
 import { walkModels } from '../models/listing';
-import { dataPaths } from '../paths';
 import { UsageError } from './args';
 
 /** Names listed in a message, at most. */
@@ -17,13 +16,13 @@ const modelName = (file: string) => path.basename(file).replace(/\.gguf$/i, '');
 
 /**
  * The file `arg` names: itself when it exists or looks like a path, else the one library model of
- * that name. `references`: the paths of the models added by reference (read only when needed).
+ * that name. `library`: the models folder in use and the paths of the models added by reference (read only when needed).
  */
-export async function resolveModelArg(arg: string, dataDir: string, references: () => string[] = () => []): Promise<string> {
+export async function resolveModelArg(arg: string, library: () => { folder: string; references: string[] }): Promise<string> {
   if (fs.existsSync(arg) || arg.includes('/') || arg.includes(path.sep)) return arg; // a path: the engine says what is wrong with it
-  const dir = dataPaths(dataDir).models;
+  const { folder: dir, references } = library();
   const listed = (await walkModels(dir)).models;
-  const models = [...listed, ...references().filter((p) => !listed.some((m) => m.path === p)).map((p) => ({ path: p, name: modelName(p) }))];
+  const models = [...listed, ...references.filter((p) => !listed.some((m) => m.path === p)).map((p) => ({ path: p, name: modelName(p) }))];
   const name = modelName(arg);
   const matches = models.filter((m) => m.name === name);
   if (matches.length === 1) return matches[0].path;

@@ -167,6 +167,14 @@ export const SettingsFields = z.object({
   downloadConcurrency: downloadConcurrencySchema.default(DOWNLOAD_CONCURRENCY.default),
 });
 
+/** A folder chosen for the models (library.moveFolder's target; the store's modelsFolder setting): an absolute path (POSIX, or Windows' drive or UNC; the renderer reads this file too, so no `path`). */
+export const ModelsFolderPath = z
+  .string()
+  .trim()
+  .min(1)
+  .max(4096)
+  .refine((p) => /^(\/|[A-Za-z]:[\\/]|\\\\)/.test(p), 'give an absolute path (the folder the models go to)');
+
 /** A Hugging Face token's bounds (settings.update takes one; no answer ever carries it). */
 export const HfToken = z.string().trim().min(1).max(512).regex(/^[\x21-\x7e]+$/, 'a token is printable ASCII without spaces');
 /** Where the token is kept: the OS keychain (Electron's safeStorage), a plain file (browser mode, or no keychain), the HF_TOKEN variable, or nowhere. */
@@ -179,6 +187,8 @@ export const SettingsDTO = SettingsFields.extend({
   hfTokenStorage: z.enum(HF_TOKEN_STORAGE).default('none'),
   /** what the user should know about the settings (a token kept in a plain file) */
   warnings: z.array(z.string()).default([]),
+  /** the models folder in use (<data>/models unless moved with library.moveFolder; settings.update does not take it) */
+  modelsFolder: z.string().default(''),
 });
 export type SettingsDTO = z.infer<typeof SettingsDTO>;
 
@@ -381,6 +391,12 @@ export const contract = {
   'library.addReference': { request: z.object({ path: z.string().min(1).max(4096), name: z.string().trim().min(1).max(200).optional() }).strict(), response: LibraryModelDTO },
   /** removes a reference (the file stays where it is) */
   'library.removeReference': { request: z.object({ path: z.string().min(1).max(4096) }).strict(), response: z.object({ removed: z.boolean() }) },
+  /**
+   * moves every file of the models folder to `to` (library.moveProgress as it goes) and makes it the
+   * models folder; refused while a download is queued, running, paused or failed, and for a relative
+   * path, a folder inside the current one, names already there, or too little free space on its disk
+   */
+  'library.moveFolder': { request: z.object({ to: ModelsFolderPath }).strict(), response: z.object({ folder: z.string(), files: z.number().int(), bytes: z.number() }) },
 } as const;
 
 export type Channel = keyof typeof contract;
@@ -404,6 +420,8 @@ export const events = {
   'downloads.progress': DownloadProgressDTO,
   /** the downloads changed (one added, started, paused, failed, finished or cancelled): the whole list, as downloads.list answers it; `done` names a file that just finished */
   'downloads.changed': z.object({ downloads: z.array(DownloadDTO), done: z.object({ id: z.string(), path: z.string() }).optional() }),
+  /** library.moveFolder's progress: bytes moved of all, the file being moved (null once all are) */
+  'library.moveProgress': z.object({ bytes: z.number(), total: z.number(), file: z.string().nullable() }),
   /** an item of the desktop app's menu was chosen that the page carries out (Help → Keyboard Shortcuts) */
   'app.menu': z.object({ item: z.enum(['shortcuts']) }),
   /** something the user should know that no request of the page answers (the desktop app: a link that could not be opened) */

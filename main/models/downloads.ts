@@ -146,8 +146,10 @@ export class DownloadManager {
   private readonly o: Required<Pick<DownloadManagerOptions, 'retries' | 'retryBaseMs' | 'retryMaxMs' | 'reserveBytes' | 'diskCheckBytes' | 'progressIntervalMs'>>;
   private limit: number;
   private closed = false;
+  private modelsDir: string;
 
   constructor(private readonly opts: DownloadManagerOptions) {
+    this.modelsDir = opts.modelsDir;
     this.hub = opts.hub ?? hubConfigFromEnv();
     this.timers = opts.timers ?? realTimers;
     this.logger = opts.logger ?? silentLogger;
@@ -237,7 +239,7 @@ export class DownloadManager {
   add(request: DownloadRequest): DownloadView {
     if (this.closed) throw new HubError('invalid_input', 'the download manager is closed');
     const r = checkInput(downloadRequestSchema, request, 'download');
-    const target = path.join(this.opts.modelsDir, r.name ?? path.posix.basename(r.file));
+    const target = path.join(this.modelsDir, r.name ?? path.posix.basename(r.file));
     if (!/\.gguf$/i.test(target)) throw new HubError('invalid_input', `${r.file} is not a .gguf file`);
     if (fs.existsSync(target)) throw new HubError('invalid_input', `${path.basename(target)} is already in the models folder`);
     if ([...this.jobs.values()].some((j) => j.rec.target === target)) {
@@ -250,6 +252,17 @@ export class DownloadManager {
     this.emit({ type: 'state', download: this.view(job) });
     this.pump();
     return this.view(job);
+  }
+
+  /** Whether any download is kept (queued, running, paused or failed): its `.part` lies in the models folder. */
+  busy(): boolean {
+    return this.jobs.size > 0 || this.opts.downloads.list().length > 0;
+  }
+
+  /** Downloads into another folder from now on (library.moveFolder, which refuses while busy()). */
+  setModelsDir(dir: string): void {
+    if (this.busy()) throw new HubError('invalid_input', 'the models folder cannot change while downloads are kept');
+    this.modelsDir = dir;
   }
 
   /** How many downloads run at once; more wait in the queue. */
@@ -381,7 +394,7 @@ export class DownloadManager {
 
   private async checkDisk(job: Job): Promise<void> {
     const needed = job.rec.size - job.bytes + this.o.reserveBytes;
-    const free = await this.freeBytes(this.opts.modelsDir);
+    const free = await this.freeBytes(this.modelsDir);
     if (free < needed) {
       throw new HubError('disk_full',
         `${path.basename(job.rec.target)} needs ${needed} bytes free on the models folder's disk (with ${this.o.reserveBytes} to spare); ${free} are`,

@@ -6,9 +6,8 @@
  */
 import fs, { promises as fsp } from 'fs';
 import path from 'path';
-import { pipeline } from 'stream/promises';
-import { Transform } from 'stream';
 import { IpcError } from '../ipc/contract';
+import { copyVerified, statfsFree } from './copy';
 import type { ModelLibrary, LibraryEntry } from './library';
 
 export const IMPORT_MODES = ['copy', 'move', 'link'] as const;
@@ -50,11 +49,6 @@ function partsOf(file: string): string[] {
   return parts;
 }
 
-async function statfsFree(dir: string): Promise<number> {
-  const s = await fsp.statfs(dir);
-  return Number(s.bavail) * Number(s.bsize);
-}
-
 export async function importModel(file: string, mode: ImportMode, o: ImportOptions): Promise<ImportResult> {
   const checked = await o.library.checkModelFile(file);
   await o.loadable?.(checked.file);
@@ -88,22 +82,10 @@ export async function importModel(file: string, mode: ImportMode, o: ImportOptio
     const free = await (o.freeBytes ?? statfsFree)(o.modelsDir);
     const need = total - done;
     if (free < need) throw new Error(`the models folder's disk has ${free} bytes free; ${path.basename(sources[i])} needs ${need}`);
-    const part = `${targets[i]}.part`;
     const base = done;
-    let copied = 0;
-    const counter = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        copied += chunk.length;
-        o.onProgress?.(base + copied, total);
-        cb(null, chunk);
-      },
-    });
     try {
-      await pipeline(fs.createReadStream(sources[i]), counter, fs.createWriteStream(part, { flags: 'wx' }));
-      if ((await fsp.stat(part)).size !== sizes[i]) throw new Error(`${path.basename(sources[i])} changed while it was copied`);
-      await fsp.rename(part, targets[i]);
+      await copyVerified(sources[i], targets[i], sizes[i], (copied) => o.onProgress?.(base + copied, total));
     } catch (e) {
-      await fsp.rm(part, { force: true });
       if ((e as NodeJS.ErrnoException).code === 'ENOSPC') throw new Error(`the models folder's disk filled up while ${path.basename(sources[i])} was copied`);
       throw e;
     }

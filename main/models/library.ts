@@ -107,16 +107,10 @@ export class ModelLibrary {
   /** headers of files offered by reference, read once while unchanged */
   private readonly headers = new GgufHeaderCache({ maxEntries: 4, maxBytes: 64 * 1024 * 1024 });
 
-  /** The listing of <data>/models, cached and refreshed on change (main/models/listing.ts). */
-  readonly folder: ModelFolder;
+  private modelFolder: ModelFolder;
 
   constructor(private readonly deps: LibraryDeps) {
-    this.folder = new ModelFolder(deps.modelsDir, {
-      limits: deps.walkLimits,
-      onTruncated: (t) => (t ? deps.logger.warn(truncationNotice(t)) : deps.logger.info('models folder: listed in full again')),
-      onModels: deps.onModels,
-      onFollowError: (e) => deps.logger.warn(`models folder: could not follow its changes: ${e.message}`),
-    });
+    this.modelFolder = this.follow(deps.modelsDir);
     // the engine dropped the chat model (its native work hung, the engine restarted without it): say so
     deps.engine.onModelLost((modelId, error) => {
       if (modelId !== CHAT_MODEL_ID) return;
@@ -124,6 +118,27 @@ export class ModelLibrary {
       this.loadedSettings = null;
       this.set({ loaded: null, loading: null, error: `${error.code}: ${error.message}` });
     });
+  }
+
+  private follow(dir: string): ModelFolder {
+    const { deps } = this;
+    return new ModelFolder(dir, {
+      limits: deps.walkLimits,
+      onTruncated: (t) => (t ? deps.logger.warn(truncationNotice(t)) : deps.logger.info('models folder: listed in full again')),
+      onModels: deps.onModels,
+      onFollowError: (e) => deps.logger.warn(`models folder: could not follow its changes: ${e.message}`),
+    });
+  }
+
+  /** The listing of the models folder, cached and refreshed on change (main/models/listing.ts). */
+  get folder(): ModelFolder {
+    return this.modelFolder;
+  }
+
+  /** Follows another models folder (library.moveFolder moved the files there): the old one's watcher stops. */
+  setFolder(dir: string): void {
+    this.modelFolder.close();
+    this.modelFolder = this.follow(dir);
   }
 
   async list(): Promise<ModelDTO[]> {

@@ -17,6 +17,8 @@ export function settingsChannels(deps: {
   engine: EngineClient;
   library: ModelLibrary;
   tokens: TokenVault;
+  /** the models folder in use */
+  modelsFolder: () => string;
   /** told the download limit when it changes */
   setDownloadConcurrency: (n: number) => void;
 }): Handlers {
@@ -37,6 +39,7 @@ export function settingsChannels(deps: {
       hfToken: deps.tokens.token() ? 'set' : 'not set',
       hfTokenStorage: deps.tokens.storage(),
       warnings: deps.tokens.warnings(),
+      modelsFolder: deps.modelsFolder(),
     };
   };
   return {

@@ -9,7 +9,7 @@ import { StoreError } from './errors';
 import { decodeJson } from './json';
 import type { Logger } from '../logging';
 import type { Clock, LoadParams } from './types';
-import { SettingsFields } from '../ipc/contract';
+import { ModelsFolderPath, SettingsFields } from '../ipc/contract';
 import { check, idSchema, loadSchema, modelRefSchema } from './validation';
 
 /** The app's chat settings (main/params: the fields, their bounds and Hearth's starting values). */
@@ -24,6 +24,8 @@ export const chatDefaultsSchema = ChatDefaults;
 export const appSettingsSchema = SettingsFields.extend({
   chatDefaults: chatDefaultsSchema.default({}),
   defaultAssistantId: idSchema.default('default'),
+  /** The models folder the user moved the models to (library.moveFolder saves it once the files are there); null: <data>/models. */
+  modelsFolder: ModelsFolderPath.nullable().default(null),
   /** Milliseconds between writes of a streaming reply. */
   streamFlushMs: z.number().int().min(0).max(5000).default(250),
 }).strict();
