@@ -9,6 +9,7 @@ import { messageDone, piecesApplied, Piece } from '../features/chat/chatSlice';
 import { downloadProgress, downloadsChanged } from '../features/downloads/downloadsSlice';
 import { modelListReceived, modelStateReceived } from '../features/models/modelsSlice';
 import { threadRemoved, threadUpserted } from '../features/threads/threadsSlice';
+import { moveProgressReceived } from '../features/settings/settingsSlice';
 import type { AppDispatch } from './store';
 import { openDialog, toastAdded } from './uiSlice';
 
@@ -81,6 +82,7 @@ export function startEvents(dispatch: AppDispatch, schedule?: FrameScheduler): (
     onEvent('models.changed', (p) => dispatch(modelListReceived(p.models))),
     onEvent('downloads.changed', (p) => dispatch(downloadsChanged(p))),
     onEvent('downloads.progress', (p) => dispatch(downloadProgress(p))),
+    onEvent('library.moveProgress', (p) => dispatch(moveProgressReceived(p))),
     // the desktop app's Help → Keyboard Shortcuts
     onEvent('app.menu', (p) => p.item === 'shortcuts' && dispatch(openDialog('help'))),
     // what main tells the user outside any request (a link the desktop app could not open)

@@ -7,6 +7,7 @@ import { useDiscardGuard, useUnsavedChanges } from '../../components/unsaved';
 import { HardwarePanel } from '../hardware/HardwarePanel';
 import { ModelSettingsPanel } from '../modelSettings/ModelSettingsPanel';
 import { About } from './About';
+import { HfTokenField, ModelsFolder } from './ModelsFolder';
 import { ChatBehaviour, TextSize } from './ChatPrefs';
 import { parseSampling, SamplingFields, samplingToStrings } from './SamplingFields';
 import { selectDataDir, selectSettings, Theme, updateSettings } from './settingsSlice';
@@ -102,7 +103,7 @@ function ChatDefaults() {
 
 function DataFolder() {
   const dataDir = useAppSelector(selectDataDir) ?? '';
-  const sep = dataDir.includes('\\') ? '\\' : '/';
+  const modelsDir = useAppSelector(selectSettings)?.modelsFolder ?? '';
   return (
     <div className="stack">
       <div className="field">
@@ -112,8 +113,8 @@ function DataFolder() {
       </div>
       <div className="field">
         <label htmlFor="models-dir">Models folder</label>
-        <input id="models-dir" readOnly value={dataDir ? `${dataDir}${sep}models` : ''} />
-        <span className="hint">Put .gguf files here; they appear in the model picker.</span>
+        <input id="models-dir" readOnly value={modelsDir} />
+        <span className="hint">Put .gguf files here; they appear in the model picker. Settings → Models moves it.</span>
       </div>
     </div>
   );
@@ -170,7 +171,13 @@ function SettingsBody() {
             <ChatDefaults />
           </div>
         )}
-        {section === 'models' && <ModelSettingsPanel />}
+        {section === 'models' && (
+          <div className="stack">
+            <ModelsFolder />
+            <HfTokenField />
+            <ModelSettingsPanel />
+          </div>
+        )}
         {section === 'hardware' && <HardwarePanel />}
         {section === 'data' && <DataFolder />}
         {section === 'about' && <About />}

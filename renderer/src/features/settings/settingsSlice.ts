@@ -3,8 +3,8 @@
  * size and reasoning, the default model), and app.info (with the data folder) with the About
  * section's two actions: open the logs folder (desktop app), copy diagnostics.
  */
-import { createSlice, current } from '@reduxjs/toolkit';
-import { AppInfo, RequestOf, SettingsDTO, SettingsFields } from '../../../../main/ipc/contract';
+import { createSlice, current, type PayloadAction } from '@reduxjs/toolkit';
+import { AppInfo, EventOf, RequestOf, SettingsDTO, SettingsFields } from '../../../../main/ipc/contract';
 import { call } from '../../app/bridge';
 import { describeError, toErrorInfo } from '../../app/errors';
 import type { RootState } from '../../app/store';
@@ -31,6 +31,10 @@ export interface SettingsState {
   confirmed: SettingsDTO | null;
   /** About's actions: what the last one did (shown in a status line), or its error */
   aboutAction: { state: 'busy' | 'done' | 'failed'; message: string } | null;
+  /** Settings → Models: moving the models folder (library.moveFolder and its progress events) */
+  move: { state: 'moving' | 'done' | 'failed'; bytes: number; total: number; file: string | null; message: string | null } | null;
+  /** Settings → Models: saving or forgetting the Hugging Face token (the token itself is never kept here) */
+  token: { state: 'busy' | 'done' | 'failed'; message: string | null } | null;
 }
 
 export const THEME_KEY = 'hearth.theme';
@@ -45,7 +49,7 @@ function initialTheme(): Theme {
   return 'system';
 }
 
-const initialState = (): SettingsState => ({ settings: null, info: null, infoError: null, saveError: null, theme: initialTheme(), confirmed: null, aboutAction: null });
+const initialState = (): SettingsState => ({ settings: null, info: null, infoError: null, saveError: null, theme: initialTheme(), confirmed: null, aboutAction: null, move: null, token: null });
 
 export const fetchSettings = createAppAsyncThunk('settings/get', async (_: void, { rejectWithValue }) => {
   try {
@@ -94,10 +98,34 @@ export const openLogsFolder = createAppAsyncThunk('settings/openLogsFolder', asy
   }
 });
 
+/** Settings → Models → Move models: main moves the files (progress comes as library.moveProgress), then answers the new folder. */
+export const moveModelsFolder = createAppAsyncThunk('settings/moveModelsFolder', async (to: string, { dispatch, rejectWithValue }) => {
+  try {
+    const r = await call('library.moveFolder', { to });
+    void dispatch(fetchSettings());
+    return r;
+  } catch (e) {
+    return rejectWithValue(toErrorInfo(e));
+  }
+});
+
+/** Settings → Models → Hugging Face token: saves one (a string) or forgets it (null); the answer says only whether one is set. */
+export const saveHfToken = createAppAsyncThunk('settings/saveHfToken', async (token: string | null, { rejectWithValue }) => {
+  try {
+    return await call('settings.update', { hfToken: token });
+  } catch (e) {
+    return rejectWithValue(toErrorInfo(e));
+  }
+});
+
 const settingsSlice = createSlice({
   name: 'settings',
   initialState,
-  reducers: {},
+  reducers: {
+    moveProgressReceived(s, a: PayloadAction<EventOf<'library.moveProgress'>>) {
+      if (s.move?.state === 'moving') s.move = { ...s.move, ...a.payload };
+    },
+  },
   extraReducers: (b) => {
     b.addCase(fetchSettings.fulfilled, (s, a) => {
       s.settings = a.payload;
@@ -142,6 +170,26 @@ const settingsSlice = createSlice({
       .addCase(copyDiagnostics.rejected, (s, a) => {
         s.aboutAction = { state: 'failed', message: `Could not copy diagnostics: ${a.payload ? describeError(a.payload) : a.error.message ?? 'failed'}` };
       })
+      .addCase(moveModelsFolder.pending, (s) => {
+        s.move = { state: 'moving', bytes: 0, total: 0, file: null, message: null };
+      })
+      .addCase(moveModelsFolder.fulfilled, (s, a) => {
+        s.move = { state: 'done', bytes: a.payload.bytes, total: a.payload.bytes, file: null, message: `Moved ${a.payload.files} ${a.payload.files === 1 ? "file" : "files"} to ${a.payload.folder}.` };
+        if (s.settings) s.settings.modelsFolder = a.payload.folder;
+      })
+      .addCase(moveModelsFolder.rejected, (s, a) => {
+        s.move = { state: 'failed', bytes: s.move?.bytes ?? 0, total: s.move?.total ?? 0, file: null, message: a.payload ? describeError(a.payload) : a.error.message ?? 'failed' };
+      })
+      .addCase(saveHfToken.pending, (s) => {
+        s.token = { state: 'busy', message: null };
+      })
+      .addCase(saveHfToken.fulfilled, (s, a) => {
+        s.settings = a.payload;
+        s.token = { state: 'done', message: a.meta.arg === null ? 'Token forgotten.' : 'Token saved.' };
+      })
+      .addCase(saveHfToken.rejected, (s, a) => {
+        s.token = { state: 'failed', message: a.payload ? describeError(a.payload) : a.error.message ?? 'failed' };
+      })
       .addCase(openLogsFolder.pending, (s) => {
         s.aboutAction = null;
       })
@@ -151,6 +199,7 @@ const settingsSlice = createSlice({
   },
 });
 
+export const { moveProgressReceived } = settingsSlice.actions;
 export default settingsSlice.reducer;
 
 export const selectTheme = (s: RootState) => s.settings.theme;
@@ -163,3 +212,6 @@ export const selectDefaultModelSetting = (s: RootState) => s.settings.settings?.
 export const selectAppInfo = (s: RootState) => s.settings.info;
 /** The data folder (decided before the store opens: app.info says which it is). */
 export const selectDataDir = (s: RootState) => s.settings.info?.dataDir ?? null;
+/** Settings → Models: the folder move under way or its outcome, and the token's save. */
+export const selectModelsMove = (s: RootState) => s.settings.move;
+export const selectTokenSave = (s: RootState) => s.settings.token;
