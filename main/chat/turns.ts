@@ -7,8 +7,8 @@
  * and stop turns are in ./channels.ts.
  */
 import path from 'path';
+import { untilAborted } from '../abort';
 import { EngineClient } from '../engine/client';
-import { untilAborted } from '../engine/channel';
 import type { Logger } from '../logging';
 import { ChatMessage, EngineError, GenerateResult, Sampling } from '../engine/protocol';
 import { IpcError, IpcErrorCode, MessageDTO, SamplingDTO } from '../ipc/contract';

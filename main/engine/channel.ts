@@ -11,7 +11,7 @@ import path from 'path';
 import { llamaLineJoiner, Logger } from '../logging';
 import { toCode } from '../errors/catalogue';
 import { projectRoot } from '../paths';
-import { EngineError, HostMessage, HungMessage } from './protocol';
+import { abortedError, EngineError, HostMessage, HungMessage } from './protocol';
 import { EventOf, issuesText, Method, METHODS, ParamsIn, ResultOf } from './methods';
 
 /** What the client needs of a host process; child_process (Node) and utilityProcess (Electron) both fit. */
@@ -55,42 +55,11 @@ export function defaultHostScript(): string {
   return process.env.HEARTH_HOST_SCRIPT || path.join(projectRoot(), 'dist', 'engine-host.js');
 }
 
-export function abortedError(): EngineError {
-  return new EngineError('aborted', 'the request was aborted');
-}
-
 /** A result that does not fit its method's schema (code `internal`): the host did the work, main cannot use it. */
 export class MalformedResultError extends EngineError {
   constructor(method: Method, why: string) {
     super('internal', `the engine host answered ${method} with a malformed result: ${why}`);
   }
-}
-
-/**
- * `p`, or a rejection with `aborted` as soon as `signal` aborts (the listener is attached before this
- * returns, so an abort at any later moment counts). `p` itself goes on: others may be waiting for it.
- */
-export function untilAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return p;
-  return new Promise<T>((resolve, reject) => {
-    if (signal.aborted) {
-      p.catch(() => undefined);
-      reject(abortedError());
-      return;
-    }
-    const onAbort = () => reject(abortedError());
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
 }
 
 export interface RequestOptions<M extends Method = Method> {

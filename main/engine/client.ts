@@ -12,11 +12,12 @@
  */
 import { promises as fsp } from 'fs';
 import path from 'path';
+import { untilAborted } from '../abort';
 import { BackendChoice, BackendPin } from './backends';
 import { toCode } from '../errors/catalogue';
 import { Logger, silentLogger } from '../logging';
-import { HostChannel, MalformedResultError, RequestOptions, abortedError } from './channel';
-import { ChatRequest, CompletionRequest, EngineError, HungMessage, LoadParamsInput, TokenLogprobs } from './protocol';
+import { HostChannel, MalformedResultError, RequestOptions } from './channel';
+import { abortedError, ChatRequest, CompletionRequest, EngineError, HungMessage, LoadParamsInput, TokenLogprobs } from './protocol';
 import { LoadedModel, Method, ModelMethod, ParamsIn, ResultOf } from './methods';
 import { HostSupervisor, SupervisorOptions } from './supervisor';
 import { TEMPLATE_TIMEOUT } from './watchdog';
@@ -232,24 +233,8 @@ export class EngineClient {
       j.cancel.abort();
       if (this.loads.get(modelId) === j) this.loads.delete(modelId);
     };
-    return new Promise<LoadedModel>((resolve, reject) => {
-      const onAbort = () => {
-        leave();
-        reject(abortedError());
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      j.promise.then(
-        (v) => {
-          signal?.removeEventListener('abort', onAbort);
-          if (onProgress) j.progress.delete(onProgress);
-          resolve(v);
-        },
-        (e: unknown) => {
-          signal?.removeEventListener('abort', onAbort);
-          if (onProgress) j.progress.delete(onProgress);
-          reject(e);
-        },
-      );
+    return untilAborted(j.promise, signal, { reason: abortedError, onAbort: leave }).finally(() => {
+      if (onProgress) j.progress.delete(onProgress);
     });
   }
 

@@ -5,9 +5,9 @@
  * (host-models.ts); this file runs the work on them (generation, embeddings, tokens, sessions).
  */
 import { loadedModules, NativeAddon } from './addon';
-import { EngineError } from './protocol';
+import { abortedError, EngineError } from './protocol';
 import { EventOf, isMethod, issuesText, Method, METHODS, ParamsOf, ResultOf } from './methods';
-import { aborted, HostModels, Loaded } from './host-models';
+import { HostModels, Loaded } from './host-models';
 import { withAvailableRam, hostWithAvailableRam } from './system-memory';
 import { stopVerdict, TaskWatchdog } from './watchdog';
 import type { Logger } from '../logging';
@@ -46,7 +46,7 @@ export function createHandlers({ addon, models, watchdog, logger }: HandlerDeps)
 
   /** Runs one task on a model's context; a cancel aborts it there (a generation then ends with what it wrote). */
   async function task<T>(l: Loaded, signal: AbortSignal, run: (taskId: number) => Promise<T>): Promise<T> {
-    if (signal.aborted) throw aborted();
+    if (signal.aborted) throw abortedError();
     const taskId = nextTaskId++;
     const onAbort = () => l.ctx.abort(taskId);
     signal.addEventListener('abort', onAbort, { once: true });

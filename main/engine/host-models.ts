@@ -8,8 +8,9 @@
  * per-model scheduler). Several models may be loaded at once.
  */
 import path from 'path';
+import { untilAborted } from '../abort';
 import { NativeAddon, NativeContext, NativeModel } from './addon';
-import { defaultContextSize, EngineError, Estimate, FILE_TYPE_NAMES, FitResult, LoadParams, ModelMetadata, QUANTIZED_CACHE_TYPES } from './protocol';
+import { abortedError, defaultContextSize, EngineError, Estimate, FILE_TYPE_NAMES, FitResult, LoadParams, ModelMetadata, QUANTIZED_CACHE_TYPES } from './protocol';
 import type { ResultOf } from './methods';
 import { GgufHeaderCache } from '../gguf/cache';
 import { GgufHeader, ggufNumber, ggufString } from '../gguf/read';
@@ -38,8 +39,6 @@ interface Loading {
   cancelled: boolean;
   cancel(): void;
 }
-
-export const aborted = () => new EngineError('aborted', 'the request was aborted');
 
 export class HostModels {
   private readonly loaded = new Map<string, Loaded>();
@@ -178,27 +177,11 @@ export class HostModels {
     if (!job || job.key !== key || job.cancelled) job = this.startLoad(modelId, file, params, key, job);
     const j = job;
     j.requesters.add(requestId);
-    return new Promise((resolve, reject) => {
-      const onAbort = () => {
-        j.requesters.delete(requestId);
-        if (j.requesters.size === 0) j.cancel();
-        reject(aborted());
-      };
-      if (signal.aborted) return onAbort();
-      signal.addEventListener('abort', onAbort, { once: true });
-      j.promise.then(
-        (l) => {
-          signal.removeEventListener('abort', onAbort);
-          j.requesters.delete(requestId);
-          resolve(l);
-        },
-        (e: unknown) => {
-          signal.removeEventListener('abort', onAbort);
-          j.requesters.delete(requestId);
-          reject(e);
-        },
-      );
-    });
+    const leave = () => {
+      j.requesters.delete(requestId);
+      if (j.requesters.size === 0) j.cancel();
+    };
+    return untilAborted(j.promise, signal, { reason: abortedError, onAbort: leave }).finally(() => j.requesters.delete(requestId));
   }
 
   private startLoad(modelId: string, file: string, params: LoadParams, key: string, previous: Loading | undefined): Loading {
@@ -220,7 +203,7 @@ export class HostModels {
       promise: undefined as never,
     };
     const check = () => {
-      if (job.cancelled) throw aborted();
+      if (job.cancelled) throw abortedError();
     };
     job.promise = (async (): Promise<Loaded> => {
       // one load per id at a time: wait for the one this replaces to end

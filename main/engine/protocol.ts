@@ -198,6 +198,11 @@ export class EngineError extends Error {
   }
 }
 
+/** A request its caller withdrew (main's wait, or the host's work on it). */
+export function abortedError(): EngineError {
+  return new EngineError('aborted', 'the request was aborted');
+}
+
 /** GGUF general.file_type numbers and their names (llama_ftype). */
 export const FILE_TYPE_NAMES: Record<number, string> = {
   0: 'F32', 1: 'F16', 2: 'Q4_0', 3: 'Q4_1', 7: 'Q8_0', 8: 'Q5_0', 9: 'Q5_1', 10: 'Q2_K', 11: 'Q3_K_S', 12: 'Q3_K_M',

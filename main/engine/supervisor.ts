@@ -11,8 +11,9 @@ import path from 'path';
 import { addonPath, backendModules } from './addon';
 import { BackendChoice, BackendPin, chooseBackend, nodeProbeSpawner, ProbeSpawner } from './backends';
 import { ENGINE_LOG_DIR_ENV, Logger, silentLogger } from '../logging';
-import { HostChannel, HostSpawner, STDERR_TAIL_CHARS, defaultHostScript, nodeSpawner, untilAborted } from './channel';
-import { EngineError, HungMessage } from './protocol';
+import { untilAborted } from '../abort';
+import { HostChannel, HostSpawner, STDERR_TAIL_CHARS, defaultHostScript, nodeSpawner } from './channel';
+import { abortedError, EngineError, HungMessage } from './protocol';
 
 /** libuv threads of an engine host (UV_THREADPOOL_SIZE), unless the environment sets it. */
 export const HOST_THREADPOOL_SIZE = 16;
@@ -127,7 +128,7 @@ export class HostSupervisor {
    * of `signal` ends this caller's wait at once (rejecting with `aborted`); the start goes on.
    */
   start(signal?: AbortSignal): Promise<HostChannel> {
-    return untilAborted(this.startShared(), signal);
+    return untilAborted(this.startShared(), signal, { reason: abortedError });
   }
 
   private startShared(): Promise<HostChannel> {

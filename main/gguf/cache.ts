@@ -5,6 +5,7 @@
  * metadata memory it holds.
  */
 import { constants as fsConstants, promises as fsp } from 'fs';
+import { untilAborted } from '../abort';
 import { fileSource, GgufHeader, parseGgufHeader, ReadOptions } from './read';
 import { GgufError } from './types';
 
@@ -77,7 +78,7 @@ export class GgufHeaderCache {
       throw e;
     });
     // a reader that withdraws stops waiting, whoever started the parse it joined
-    return withdrawable(result, opts.signal);
+    return untilAborted(result, opts.signal);
   }
 
   /**
@@ -130,24 +131,4 @@ export class GgufHeaderCache {
     this.entries.clear();
     this.bytes = 0;
   }
-}
-
-/** `p`, or its rejection with the signal's reason once `signal` aborts first. */
-function withdrawable<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return p;
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
 }
