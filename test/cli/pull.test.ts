@@ -6,41 +6,22 @@
  * not exercised).
  */
 import { spawn, type ChildProcess } from 'child_process';
-import { createHash } from 'crypto';
 import fs from 'fs';
 import path from 'path';
 import { dataPaths } from '../../main/paths';
 import { Store } from '../../main/store';
-import { tempDir } from '../helpers/engine';
-import { startHfServer, TINY_HUB_REPO, tinyHubRepo, type HfServer } from '../helpers/hf-server';
+import { TINY_HUB_REPO, tinyHubRepo } from '../helpers/hf-server';
+import { sha, useLocalHub } from '../helpers/local-hub';
 import { REPO_ROOT, TINY_EMBED, TINY_SPM } from '../helpers/models';
 
 const BIN = path.join(REPO_ROOT, 'bin', 'hearth.js');
 const REPO = TINY_HUB_REPO;
-let server: HfServer;
-let spm: Buffer;
-let embed: Buffer;
-let dir: string;
-
-const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-
-beforeAll(async () => {
-  spm = fs.readFileSync(TINY_SPM);
-  embed = fs.readFileSync(TINY_EMBED);
-  server = await startHfServer({
-    repos: [tinyHubRepo(spm, embed)],
-  });
-  dir = tempDir('hearth-cli-pull-');
-});
-afterAll(async () => {
-  await server?.close();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+const hf = useLocalHub('hearth-cli-pull-', ({ spm, embed }) => ({ repos: [tinyHubRepo(spm, embed)] }));
 
 interface Run { child: ChildProcess; stdout: string; stderr: string; done: Promise<number | null> }
 
 function hearth(args: string[], dataDir: string): Run {
-  const env: NodeJS.ProcessEnv = { ...process.env, HF_ENDPOINT: server.url };
+  const env: NodeJS.ProcessEnv = { ...process.env, HF_ENDPOINT: hf.server.url };
   delete env.HF_TOKEN;
   delete env.HEARTH_DATA_DIR;
   const child = spawn(process.execPath, [BIN, ...args, '--data-dir', dataDir], { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -60,13 +41,13 @@ async function until(what: string, ok: () => boolean, ms = 60_000): Promise<void
 }
 
 test('hearth pull OWNER/REPO picks the largest model that fits, downloads it into the models folder verified, and says where', async () => {
-  const data = path.join(dir, 'best');
+  const data = path.join(hf.dir, 'best');
   const r = hearth(['pull', REPO, '--json'], data);
   expect(await r.done).toBe(0);
   const out = JSON.parse(r.stdout) as { path: string; name: string; verdict: string; state: string };
   const target = path.join(dataPaths(data).models, 'tiny-Q8_0.gguf');
   expect(out).toMatchObject({ name: 'tiny-Q8_0.gguf', path: target, state: 'downloaded' });
-  expect(sha(fs.readFileSync(target))).toBe(sha(spm));
+  expect(sha(fs.readFileSync(target))).toBe(sha(hf.spm));
   expect(fs.readdirSync(dataPaths(data).models)).toEqual(['tiny-Q8_0.gguf']);
   // the verdict line, the choice, progress as plain lines (not a terminal)
   expect(r.stderr).toMatch(/^tiny-Q8_0\.gguf: (full GPU|partial GPU offload|CPU only) \(/m);
@@ -81,12 +62,12 @@ test('hearth pull OWNER/REPO picks the largest model that fits, downloads it int
 });
 
 test('hearth pull OWNER/REPO:QUANT downloads the one named; an unknown quantization or repository is one line', async () => {
-  const data = path.join(dir, 'named');
+  const data = path.join(hf.dir, 'named');
   const r = hearth(['pull', `${REPO}:q4_k_m`], data);
   expect(await r.done).toBe(0);
   const target = path.join(dataPaths(data).models, 'tiny-Q4_K_M.gguf');
   expect(r.stdout).toBe(`downloaded and verified (SHA-256): ${target}\n`);
-  expect(sha(fs.readFileSync(target))).toBe(sha(embed));
+  expect(sha(fs.readFileSync(target))).toBe(sha(hf.embed));
 
   const bad = hearth(['pull', `${REPO}:Q9_X`], data);
   expect(await bad.done).toBe(1);
@@ -101,9 +82,9 @@ test('hearth pull OWNER/REPO:QUANT downloads the one named; an unknown quantizat
 });
 
 test('Ctrl+C pauses a pull (kept in the store); the next pull resumes from the byte reached and completes verified', async () => {
-  const data = path.join(dir, 'resume');
+  const data = path.join(hf.dir, 'resume');
   const file = 'tiny-Q8_0.gguf';
-  server.fault(REPO, file, { bytesPerSecond: 1_000_000 });
+  hf.server.fault(REPO, file, { bytesPerSecond: 1_000_000 });
   try {
     const first = hearth(['pull', `${REPO}:Q8_0`], data);
     await until('some progress', () => /tiny-Q8_0\.gguf: [1-9]\d?% /.test(first.stderr));
@@ -113,7 +94,7 @@ test('Ctrl+C pauses a pull (kept in the store); the next pull resumes from the b
     expect(m).not.toBeNull();
     const pausedAt = Number(m![1]);
     expect(pausedAt).toBeGreaterThan(0);
-    expect(pausedAt).toBeLessThan(spm.length);
+    expect(pausedAt).toBeLessThan(hf.spm.length);
     const part = path.join(dataPaths(data).models, `${file}.part`);
     expect(fs.statSync(part).size).toBe(pausedAt);
     const store = Store.open(dataPaths(data).database);
@@ -123,34 +104,34 @@ test('Ctrl+C pauses a pull (kept in the store); the next pull resumes from the b
       store.close();
     }
 
-    server.fault(REPO, file, null);
-    const before = server.cdnLog(REPO, file).length;
+    hf.server.fault(REPO, file, null);
+    const before = hf.server.cdnLog(REPO, file).length;
     const second = hearth(['pull', `${REPO}:Q8_0`], data);
     expect(await second.done).toBe(0);
-    expect(second.stderr).toContain(`resuming ${file} at byte ${pausedAt} of ${spm.length}`);
+    expect(second.stderr).toContain(`resuming ${file} at byte ${pausedAt} of ${hf.spm.length}`);
     const target = path.join(dataPaths(data).models, file);
-    expect(sha(fs.readFileSync(target))).toBe(sha(spm));
+    expect(sha(fs.readFileSync(target))).toBe(sha(hf.spm));
     expect(fs.existsSync(part)).toBe(false);
     // the download asked for the bytes after those on disk (the header reads before it are ranges from 0)
-    const downloads = server.cdnLog(REPO, file).slice(before).filter((e) => e.rangeStart !== null && e.rangeStart > 0 && e.range?.endsWith('-'));
+    const downloads = hf.server.cdnLog(REPO, file).slice(before).filter((e) => e.rangeStart !== null && e.rangeStart > 0 && e.range?.endsWith('-'));
     expect(downloads.map((e) => e.rangeStart)).toEqual([pausedAt]);
-    expect(downloads[0].bytesSent).toBe(spm.length - pausedAt);
-    process.stdout.write(`${JSON.stringify({ pullResume: { fileBytes: spm.length, pausedAt, resumedFrom: downloads[0].rangeStart, bytesAfterResume: downloads[0].bytesSent } })}\n`);
+    expect(downloads[0].bytesSent).toBe(hf.spm.length - pausedAt);
+    process.stdout.write(`${JSON.stringify({ pullResume: { fileBytes: hf.spm.length, pausedAt, resumedFrom: downloads[0].rangeStart, bytesAfterResume: downloads[0].bytesSent } })}\n`);
   } finally {
-    server.fault(REPO, file, null);
+    hf.server.fault(REPO, file, null);
   }
 });
 
 test('hearth import: --copy and --move into the models folder, --link by reference; a file that is not a loadable GGUF is refused with the reason', async () => {
-  const data = path.join(dir, 'import');
+  const data = path.join(hf.dir, 'import');
   const models = dataPaths(data).models;
-  const src = path.join(dir, 'src');
+  const src = path.join(hf.dir, 'src');
   fs.mkdirSync(src, { recursive: true });
 
   const copy = hearth(['import', TINY_SPM, '--json'], data);
   expect(await copy.done).toBe(0);
-  expect(JSON.parse(copy.stdout)).toMatchObject({ mode: 'copy', path: path.join(models, 'tiny-spm.gguf'), size: spm.length });
-  expect(sha(fs.readFileSync(path.join(models, 'tiny-spm.gguf')))).toBe(sha(spm));
+  expect(JSON.parse(copy.stdout)).toMatchObject({ mode: 'copy', path: path.join(models, 'tiny-spm.gguf'), size: hf.spm.length });
+  expect(sha(fs.readFileSync(path.join(models, 'tiny-spm.gguf')))).toBe(sha(hf.spm));
   expect(fs.existsSync(TINY_SPM)).toBe(true);
   expect(copy.stderr).toMatch(/^tiny-spm\.gguf: 100% /m);
 
@@ -175,7 +156,7 @@ test('hearth import: --copy and --move into the models folder, --link by referen
   const text = path.join(src, 'notes.gguf');
   fs.writeFileSync(text, 'not a model at all');
   const cut = path.join(src, 'cut.gguf');
-  fs.writeFileSync(cut, spm.subarray(0, spm.length - 1000));
+  fs.writeFileSync(cut, hf.spm.subarray(0, hf.spm.length - 1000));
   for (const [f, reason] of [[text, /not a GGUF file|magic/i], [cut, /past the end of the file|truncated|ends/i]] as const) {
     const r = hearth(['import', f, '--copy'], data);
     expect(await r.done).toBe(1);

@@ -3,60 +3,45 @@
  * local Hugging Face hub (test/helpers/hf-server.ts) serving real generated GGUF files over real HTTP,
  * with the real store (SQLite) and real files. No internet.
  */
-import { createHash } from 'crypto';
 import fs from 'fs';
 import path from 'path';
 import { DownloadManager, type DownloadEvent, type DownloadManagerOptions, type DownloadView } from '../../main/models/downloads';
 import { groupGgufFiles, HubClient, HubError, quantOf, type HubFile } from '../../main/models/hub';
 import { Store } from '../../main/store';
-import { tempDir } from '../helpers/engine';
-import { startHfServer, type HfServer } from '../helpers/hf-server';
-import { TINY_EMBED, TINY_SPM } from '../helpers/models';
+import { sha, useLocalHub } from '../helpers/local-hub';
 
 const TOKEN = 'hf_test_token';
-let server: HfServer;
-let embed: Buffer;
-let spm: Buffer;
+const hf = useLocalHub('hearth-dl-', ({ spm, embed }) => ({
+  token: TOKEN,
+  repos: [
+    {
+      id: 'hearth/tiny-GGUF', downloads: 500, likes: 7, lastModified: '2026-03-01T00:00:00.000Z',
+      files: [
+        { path: 'tiny-Q4_K_M.gguf', data: embed },
+        { path: 'tiny-Q8_0.gguf', data: spm },
+        { path: 'tiny-F16.gguf', data: embed },
+        { path: 'tiny-Q2_K.gguf', data: spm },
+        { path: 'big/tiny-Q6_K-00001-of-00002.gguf', data: embed.subarray(0, 1_000_000) },
+        { path: 'big/tiny-Q6_K-00002-of-00002.gguf', data: embed.subarray(1_000_000) },
+        { path: 'mmproj-tiny-f16.gguf', data: embed.subarray(0, 4096) },
+        { path: 'README.md', data: Buffer.from('# tiny\n') },
+      ],
+    },
+    { id: 'meta/gated-GGUF', gated: true, downloads: 900, likes: 50, files: [{ path: 'gated-Q4_0.gguf', data: embed }] },
+    { id: 'other/small-GGUF', downloads: 10, likes: 1, files: [{ path: 'small-IQ2_XXS.gguf', data: embed }] },
+    { id: 'other/not-gguf', downloads: 99999, files: [{ path: 'model.safetensors', data: Buffer.alloc(10) }] },
+  ],
+}));
 let dir: string;
 
-const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-
-beforeAll(async () => {
-  embed = fs.readFileSync(TINY_EMBED);
-  spm = fs.readFileSync(TINY_SPM);
-  server = await startHfServer({
-    token: TOKEN,
-    repos: [
-      {
-        id: 'hearth/tiny-GGUF', downloads: 500, likes: 7, lastModified: '2026-03-01T00:00:00.000Z',
-        files: [
-          { path: 'tiny-Q4_K_M.gguf', data: embed },
-          { path: 'tiny-Q8_0.gguf', data: spm },
-          { path: 'tiny-F16.gguf', data: embed },
-          { path: 'tiny-Q2_K.gguf', data: spm },
-          { path: 'big/tiny-Q6_K-00001-of-00002.gguf', data: embed.subarray(0, 1_000_000) },
-          { path: 'big/tiny-Q6_K-00002-of-00002.gguf', data: embed.subarray(1_000_000) },
-          { path: 'mmproj-tiny-f16.gguf', data: embed.subarray(0, 4096) },
-          { path: 'README.md', data: Buffer.from('# tiny\n') },
-        ],
-      },
-      { id: 'meta/gated-GGUF', gated: true, downloads: 900, likes: 50, files: [{ path: 'gated-Q4_0.gguf', data: embed }] },
-      { id: 'other/small-GGUF', downloads: 10, likes: 1, files: [{ path: 'small-IQ2_XXS.gguf', data: embed }] },
-      { id: 'other/not-gguf', downloads: 99999, files: [{ path: 'model.safetensors', data: Buffer.alloc(10) }] },
-    ],
-  });
-});
-
-afterAll(() => server?.close());
-
 beforeEach(() => {
-  dir = tempDir('hearth-dl-');
+  dir = fs.mkdtempSync(path.join(hf.dir, 'case-'));
 });
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 describe('the hub client', () => {
   test('searches GGUF repositories through @huggingface/hub, across pages, sorted, with name, author, downloads, likes, last update', async () => {
-    const hub = new HubClient({ hubUrl: server.url });
+    const hub = new HubClient({ hubUrl: hf.server.url });
     const all = await hub.search({ sort: 'downloads' });
     // the non-GGUF repository is not listed; 3 results over pages of 2 (Link: rel="next" followed)
     expect(all.map((m) => m.id)).toEqual(['meta/gated-GGUF', 'hearth/tiny-GGUF', 'other/small-GGUF']);
@@ -65,7 +50,7 @@ describe('the hub client', () => {
       lastModified: Date.parse('2026-03-01T00:00:00.000Z'), gated: false,
     });
     expect(all[0].gated).toBe('manual');
-    const searches = server.log.filter((e) => e.path.startsWith('/api/models?'));
+    const searches = hf.server.log.filter((e) => e.path.startsWith('/api/models?'));
     expect(searches.some((e) => e.path.includes('cursor=2'))).toBe(true);
     expect(searches[0].path).toContain('filter=gguf');
     expect((await hub.search({ query: 'small' })).map((m) => m.id)).toEqual(['other/small-GGUF']);
@@ -74,18 +59,18 @@ describe('the hub client', () => {
   });
 
   test('lists a repository’s GGUF files by quantization, split parts as one model with their total size, each with its LFS sha256', async () => {
-    const hub = new HubClient({ hubUrl: server.url });
+    const hub = new HubClient({ hubUrl: hf.server.url });
     const groups = await hub.ggufFiles('hearth/tiny-GGUF');
     expect(groups.map((g) => g.quant)).toEqual(['F16', 'Q2_K', 'Q4_K_M', 'Q6_K', 'Q8_0']);
     const q6 = groups.find((g) => g.quant === 'Q6_K')!.files;
     expect(q6).toHaveLength(1);
     expect(q6[0].name).toBe('tiny-Q6_K.gguf');
-    expect(q6[0].size).toBe(embed.length);
+    expect(q6[0].size).toBe(hf.embed.length);
     expect(q6[0].parts.map((p) => p.path)).toEqual(['big/tiny-Q6_K-00001-of-00002.gguf', 'big/tiny-Q6_K-00002-of-00002.gguf']);
-    expect(q6[0].parts[0].sha256).toBe(sha(embed.subarray(0, 1_000_000)));
+    expect(q6[0].parts[0].sha256).toBe(sha(hf.embed.subarray(0, 1_000_000)));
     const q4 = groups.find((g) => g.quant === 'Q4_K_M')!.files[0];
-    expect(q4).toMatchObject({ name: 'tiny-Q4_K_M.gguf', size: embed.length, projector: false });
-    expect(q4.parts[0].sha256).toBe(sha(embed));
+    expect(q4).toMatchObject({ name: 'tiny-Q4_K_M.gguf', size: hf.embed.length, projector: false });
+    expect(q4.parts[0].sha256).toBe(sha(hf.embed));
     // the projector's name says F16 too: grouped there, marked as a projector
     expect(groups.find((g) => g.quant === 'F16')!.files.map((f) => [f.name, f.projector])).toEqual([
       ['mmproj-tiny-f16.gguf', true], ['tiny-F16.gguf', false],
@@ -114,7 +99,7 @@ describe('the download manager', () => {
 
   const open = (o: Partial<DownloadManagerOptions> = {}, token?: string) => {
     const m = new DownloadManager({
-      downloads: store.downloads, modelsDir: models, hub: { hubUrl: server.url, ...(token ? { token } : {}) },
+      downloads: store.downloads, modelsDir: models, hub: { hubUrl: hf.server.url, ...(token ? { token } : {}) },
       retryBaseMs: 20, reserveBytes: 0, progressIntervalMs: 20, ...o,
     });
     m.on((e) => events.push(e));
@@ -145,7 +130,7 @@ describe('the download manager', () => {
     fs.mkdirSync(models);
     events = [];
     managers = [];
-    server.inFlight(true);
+    hf.server.inFlight(true);
   });
   afterEach(async () => {
     await Promise.all(managers.map((m) => m.close()));
@@ -154,34 +139,34 @@ describe('the download manager', () => {
 
   test('a download completes, its sha256 matches, the .part is renamed into place and the record is gone', async () => {
     const m = open();
-    const v = m.add(req('tiny-Q4_K_M.gguf', embed));
-    expect(store.downloads.get(v.id)).toMatchObject({ state: 'downloading', sha256: sha(embed), size: embed.length });
+    const v = m.add(req('tiny-Q4_K_M.gguf', hf.embed));
+    expect(store.downloads.get(v.id)).toMatchObject({ state: 'downloading', sha256: sha(hf.embed), size: hf.embed.length });
     const end = await settled(m, v.id);
     expect(end).toMatchObject({ type: 'done', path: path.join(models, 'tiny-Q4_K_M.gguf') });
-    expect(sha(fs.readFileSync(path.join(models, 'tiny-Q4_K_M.gguf')))).toBe(sha(embed));
+    expect(sha(fs.readFileSync(path.join(models, 'tiny-Q4_K_M.gguf')))).toBe(sha(hf.embed));
     expect(fs.readdirSync(models)).toEqual(['tiny-Q4_K_M.gguf']);
     expect(store.downloads.list()).toEqual([]);
     const progress = events.filter((e) => e.type === 'progress');
-    expect(progress[progress.length - 1]).toMatchObject({ bytes: embed.length, size: embed.length });
+    expect(progress[progress.length - 1]).toMatchObject({ bytes: hf.embed.length, size: hf.embed.length });
     // the hub's redirect was followed to the CDN, one request each
-    expect(server.log.filter((e) => e.file === 'hearth/tiny-GGUF/tiny-Q4_K_M.gguf').map((e) => e.status)).toEqual([302, 200]);
-    expect(() => m.add(req('tiny-Q4_K_M.gguf', embed))).toThrow(HubError);
+    expect(hf.server.log.filter((e) => e.file === 'hearth/tiny-GGUF/tiny-Q4_K_M.gguf').map((e) => e.status)).toEqual([302, 200]);
+    expect(() => m.add(req('tiny-Q4_K_M.gguf', hf.embed))).toThrow(HubError);
   });
 
   test('a connection dropped mid-file resumes from the byte it reached and completes', async () => {
     const file = 'tiny-Q8_0.gguf';
     const drop = 3_000_001;
-    server.fault('hearth/tiny-GGUF', file, { dropAfter: drop, times: 1 });
+    hf.server.fault('hearth/tiny-GGUF', file, { dropAfter: drop, times: 1 });
     const m = open();
     const partSizes: number[] = [];
     m.on((e) => {
       if (e.type === 'retry') partSizes.push(fs.statSync(path.join(models, `${file}.part`)).size);
     });
-    const v = m.add(req(file, spm));
+    const v = m.add(req(file, hf.spm));
     const end = await settled(m, v.id);
-    server.fault('hearth/tiny-GGUF', file, null);
+    hf.server.fault('hearth/tiny-GGUF', file, null);
     expect(end.type).toBe('done');
-    const cdn = server.cdnLog('hearth/tiny-GGUF', file);
+    const cdn = hf.server.cdnLog('hearth/tiny-GGUF', file);
     expect(cdn).toHaveLength(2);
     expect(cdn[0].bytesSent).toBe(drop);
     expect(cdn[0].range).toBeNull();
@@ -191,21 +176,21 @@ describe('the download manager', () => {
     expect(cdn[1].rangeStart).toBeGreaterThan(0);
     expect(cdn[1].rangeStart).toBeLessThanOrEqual(drop);
     expect(cdn[1].status).toBe(206);
-    expect(cdn[1].bytesSent).toBe(spm.length - cdn[1].rangeStart!);
+    expect(cdn[1].bytesSent).toBe(hf.spm.length - cdn[1].rangeStart!);
     const total = cdn.reduce((s, e) => s + e.bytesSent, 0);
-    expect(sha(fs.readFileSync(path.join(models, file)))).toBe(sha(spm));
+    expect(sha(fs.readFileSync(path.join(models, file)))).toBe(sha(hf.spm));
     const retry = events.find((e) => e.type === 'retry');
     expect(retry).toMatchObject({ attempt: 1, offset: partSizes[0] });
-    console.log(JSON.stringify({ resume: { fileBytes: spm.length, bytesBeforeDrop: cdn[0].bytesSent, rangeStart: cdn[1].rangeStart, partBytesAtRetry: partSizes[0], totalFetched: total, requests: cdn.length } }));
+    console.log(JSON.stringify({ resume: { fileBytes: hf.spm.length, bytesBeforeDrop: cdn[0].bytesSent, rangeStart: cdn[1].rangeStart, partBytesAtRetry: partSizes[0], totalFetched: total, requests: cdn.length } }));
   });
 
   test('wrong bytes: the file is deleted, nothing is registered, and the error says so', async () => {
     const file = 'tiny-F16.gguf';
-    server.fault('hearth/tiny-GGUF', file, { corrupt: true });
+    hf.server.fault('hearth/tiny-GGUF', file, { corrupt: true });
     const m = open();
-    const v = m.add(req(file, embed));
+    const v = m.add(req(file, hf.embed));
     const end = await settled(m, v.id);
-    server.fault('hearth/tiny-GGUF', file, null);
+    hf.server.fault('hearth/tiny-GGUF', file, null);
     expect(end.type).toBe('state');
     const failed = (end as { download: DownloadView }).download;
     expect(failed.state).toBe('failed');
@@ -216,22 +201,22 @@ describe('the download manager', () => {
     expect(store.downloads.get(v.id)).toMatchObject({ state: 'failed', error: { code: 'checksum_mismatch' } });
   });
 
-  test('slow server: pause keeps the bytes, resume asks for the rest with Range, cancel removes the .part', async () => {
+  test('slow hf.server: pause keeps the bytes, resume asks for the rest with Range, cancel removes the .part', async () => {
     const file = 'tiny-Q2_K.gguf';
-    server.fault('hearth/tiny-GGUF', file, { bytesPerSecond: 400_000 });
+    hf.server.fault('hearth/tiny-GGUF', file, { bytesPerSecond: 400_000 });
     const m = open();
     const part = path.join(models, `${file}.part`);
-    const v = m.add(req(file, spm));
+    const v = m.add(req(file, hf.spm));
     await reached(m, v.id, 100_000);
     const paused = await m.pause(v.id);
     expect(paused.state).toBe('paused');
     const onDisk = fs.statSync(part).size;
     expect(paused.bytes).toBe(onDisk);
     expect(store.downloads.get(v.id)!.state).toBe('paused');
-    const before = server.cdnLog('hearth/tiny-GGUF', file).length;
+    const before = hf.server.cdnLog('hearth/tiny-GGUF', file).length;
     m.resume(v.id);
     await reached(m, v.id, onDisk + 50_000);
-    const cdn = server.cdnLog('hearth/tiny-GGUF', file);
+    const cdn = hf.server.cdnLog('hearth/tiny-GGUF', file);
     expect(cdn).toHaveLength(before + 1);
     expect(cdn[cdn.length - 1].rangeStart).toBe(onDisk);
     const speed = events.filter((e): e is Extract<DownloadEvent, { type: 'progress' }> => e.type === 'progress' && e.speed > 0);
@@ -243,72 +228,72 @@ describe('the download manager', () => {
     expect(store.downloads.get(v.id)).toBeNull();
     expect(m.get(v.id)).toBeNull();
     expect(events[events.length - 1]).toEqual({ type: 'removed', id: v.id });
-    server.fault('hearth/tiny-GGUF', file, null);
+    hf.server.fault('hearth/tiny-GGUF', file, null);
   });
 
   test('a gated repository answers 401 without a token (no retries) and downloads with it', async () => {
     const file = 'gated-Q4_0.gguf';
     const without = open();
-    const v = without.add(req(file, embed, 'meta/gated-GGUF'));
+    const v = without.add(req(file, hf.embed, 'meta/gated-GGUF'));
     const end = await settled(without, v.id);
     expect((end as { download: DownloadView }).download.error?.code).toBe('hub_unauthorized');
-    const resolves = server.log.filter((e) => e.file === `meta/gated-GGUF/${file}`);
+    const resolves = hf.server.log.filter((e) => e.file === `meta/gated-GGUF/${file}`);
     expect(resolves.map((e) => [e.status, e.authorization])).toEqual([[401, null]]);
     await without.cancel(v.id);
 
     const withToken = open({}, TOKEN);
-    const w = withToken.add(req(file, embed, 'meta/gated-GGUF'));
+    const w = withToken.add(req(file, hf.embed, 'meta/gated-GGUF'));
     expect((await settled(withToken, w.id)).type).toBe('done');
-    expect(sha(fs.readFileSync(path.join(models, file)))).toBe(sha(embed));
-    expect(server.log.filter((e) => e.file === `meta/gated-GGUF/${file}`).slice(1).map((e) => [e.status, e.authorization]))
+    expect(sha(fs.readFileSync(path.join(models, file)))).toBe(sha(hf.embed));
+    expect(hf.server.log.filter((e) => e.file === `meta/gated-GGUF/${file}`).slice(1).map((e) => [e.status, e.authorization]))
       .toEqual([[302, `Bearer ${TOKEN}`], [200, `Bearer ${TOKEN}`]]);
   });
 
   test('a manager restarted over the same store resumes a paused download from its bytes on disk', async () => {
     const file = 'tiny-Q8_0.gguf';
-    server.fault('hearth/tiny-GGUF', file, { bytesPerSecond: 400_000 });
+    hf.server.fault('hearth/tiny-GGUF', file, { bytesPerSecond: 400_000 });
     const first = open();
-    const v = first.add(req(file, spm));
+    const v = first.add(req(file, hf.spm));
     await reached(first, v.id, 100_000);
     await first.pause(v.id);
     await first.close();
     const onDisk = fs.statSync(path.join(models, `${file}.part`)).size;
-    server.fault('hearth/tiny-GGUF', file, null);
+    hf.server.fault('hearth/tiny-GGUF', file, null);
 
     // the app restarts: a new store connection and a new manager
     store.close();
     store = Store.open(path.join(dir, 'hearth.db'));
     const second = open();
     const restored = await second.restore();
-    expect(restored).toEqual([expect.objectContaining({ id: v.id, state: 'paused', bytes: onDisk, size: spm.length })]);
+    expect(restored).toEqual([expect.objectContaining({ id: v.id, state: 'paused', bytes: onDisk, size: hf.spm.length })]);
     const done = settled(second, v.id);
     second.resume(v.id);
     expect((await done).type).toBe('done');
-    const cdn = server.cdnLog('hearth/tiny-GGUF', file);
+    const cdn = hf.server.cdnLog('hearth/tiny-GGUF', file);
     expect(cdn[cdn.length - 1].rangeStart).toBe(onDisk);
-    expect(sha(fs.readFileSync(path.join(models, file)))).toBe(sha(spm));
+    expect(sha(fs.readFileSync(path.join(models, file)))).toBe(sha(hf.spm));
     expect(store.downloads.list()).toEqual([]);
   });
 
   test('a download running when the manager closed goes on by itself at restore', async () => {
     const file = 'tiny-Q4_K_M.gguf';
-    server.fault('hearth/tiny-GGUF', file, { bytesPerSecond: 400_000 });
+    hf.server.fault('hearth/tiny-GGUF', file, { bytesPerSecond: 400_000 });
     const first = open();
-    const v = first.add(req(file, embed));
+    const v = first.add(req(file, hf.embed));
     await reached(first, v.id, 50_000);
     await first.close();
     expect(store.downloads.get(v.id)!.state).toBe('downloading');
-    server.fault('hearth/tiny-GGUF', file, null);
+    hf.server.fault('hearth/tiny-GGUF', file, null);
     const second = open();
     const done = settled(second, v.id);
     await second.restore();
     expect((await done).type).toBe('done');
-    expect(sha(fs.readFileSync(path.join(models, file)))).toBe(sha(embed));
+    expect(sha(fs.readFileSync(path.join(models, file)))).toBe(sha(hf.embed));
   });
 
   test('no more downloads run at once than the limit; the rest wait in the queue', async () => {
     const files = ['tiny-Q4_K_M.gguf', 'tiny-F16.gguf', 'tiny-Q8_0.gguf'];
-    for (const f of files) server.fault('hearth/tiny-GGUF', f, { bytesPerSecond: 4_000_000 });
+    for (const f of files) hf.server.fault('hearth/tiny-GGUF', f, { bytesPerSecond: 4_000_000 });
     const m = open({ concurrency: 2 });
     let running = 0;
     let most = 0;
@@ -319,25 +304,25 @@ describe('the download manager', () => {
     m.on((e) => {
       if (e.type === 'done') running--;
     });
-    const views = files.map((f) => m.add(req(f, f === 'tiny-Q8_0.gguf' ? spm : embed)));
+    const views = files.map((f) => m.add(req(f, f === 'tiny-Q8_0.gguf' ? hf.spm : hf.embed)));
     expect(m.list().map((d) => d.state)).toEqual(['downloading', 'downloading', 'queued']);
     const ends = await Promise.all(views.map((v) => settled(m, v.id)));
-    for (const f of files) server.fault('hearth/tiny-GGUF', f, null);
+    for (const f of files) hf.server.fault('hearth/tiny-GGUF', f, null);
     expect(ends.map((e) => e.type)).toEqual(['done', 'done', 'done']);
     expect(most).toBe(2);
-    expect(server.inFlight().max).toBeLessThanOrEqual(2);
+    expect(hf.server.inFlight().max).toBeLessThanOrEqual(2);
     expect(fs.readdirSync(models).sort()).toEqual([...files].sort());
   });
 
   test('too little free disk space: the download does not start, and says why', async () => {
     const m = open({ freeBytes: async () => 1000 });
-    const requests = server.log.length;
-    const v = m.add(req('tiny-Q4_K_M.gguf', embed));
+    const requests = hf.server.log.length;
+    const v = m.add(req('tiny-Q4_K_M.gguf', hf.embed));
     const end = await settled(m, v.id);
     const error = (end as { download: DownloadView }).download.error;
     expect(error?.code).toBe('disk_full');
-    expect(error?.message).toContain(`needs ${embed.length} bytes free`);
-    expect(server.log.length).toBe(requests);
+    expect(error?.message).toContain(`needs ${hf.embed.length} bytes free`);
+    expect(hf.server.log.length).toBe(requests);
     expect(fs.readdirSync(models)).toEqual([]);
   });
 });

@@ -7,7 +7,6 @@
  * The one double: the token test's encrypt/decrypt pair stands in for Electron's safeStorage (no
  * Electron binary exists here); main/app passes the real one at that same boundary.
  */
-import { createHash } from 'crypto';
 import fs from 'fs';
 import path from 'path';
 import type { EventName, EventOf } from '../../main/ipc/contract';
@@ -15,27 +14,19 @@ import { DOWNLOAD_CONCURRENCY } from '../../main/ipc/contract';
 import { PLAIN_TOKEN_WARNING } from '../../main/settings/token';
 import { chatApp, nextDone, type ChatApp } from '../helpers/chat';
 import { tempDir } from '../helpers/engine';
-import { startHfServer, type HfServer } from '../helpers/hf-server';
+import { sha, useLocalHub } from '../helpers/local-hub';
 import { TINY_SPM } from '../helpers/models';
 
 jest.setTimeout(120_000);
 
 const TOKEN = 'hf_wire_secret_token_123';
-let server: HfServer;
-let spm: Buffer;
-const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-
-beforeAll(async () => {
-  spm = fs.readFileSync(TINY_SPM);
-  server = await startHfServer({
-    token: TOKEN,
-    repos: [
-      { id: 'hearth/tiny-GGUF', downloads: 500, likes: 7, files: [{ path: 'tiny-Q8_0.gguf', data: spm }, { path: 'slow-Q4_0.gguf', data: spm }, { path: 'README.md', data: Buffer.from('# tiny\n') }] },
-      { id: 'meta/gated-GGUF', gated: true, downloads: 900, files: [{ path: 'gated-Q4_0.gguf', data: spm }] },
-    ],
-  });
-});
-afterAll(() => server?.close());
+const hf = useLocalHub('hearth-hub-ipc-', ({ spm }) => ({
+  token: TOKEN,
+  repos: [
+    { id: 'hearth/tiny-GGUF', downloads: 500, likes: 7, files: [{ path: 'tiny-Q8_0.gguf', data: spm }, { path: 'slow-Q4_0.gguf', data: spm }, { path: 'README.md', data: Buffer.from('# tiny\n') }] },
+    { id: 'meta/gated-GGUF', gated: true, downloads: 900, files: [{ path: 'gated-Q4_0.gguf', data: spm }] },
+  ],
+}));
 
 const apps: ChatApp[] = [];
 afterEach(async () => {
@@ -43,7 +34,7 @@ afterEach(async () => {
 });
 
 function open(extra: Parameters<typeof chatApp>[0] = {}): ChatApp {
-  const a = chatApp({ model: null, ...extra, compose: { env: { HF_ENDPOINT: server.url }, ...extra.compose } });
+  const a = chatApp({ model: null, ...extra, compose: { env: { HF_ENDPOINT: hf.server.url }, ...extra.compose } });
   apps.push(a);
   return a;
 }
@@ -84,28 +75,28 @@ test('search → files → downloads.add → progress → done → models.list l
 
   const files = await a.call('hub.files', { repo: 'hearth/tiny-GGUF' });
   const q8 = files.groups.find((g: { quant: string }) => g.quant === 'Q8_0').files[0];
-  expect(q8.parts).toEqual([{ path: 'tiny-Q8_0.gguf', size: spm.length, sha256: sha(spm) }]);
+  expect(q8.parts).toEqual([{ path: 'tiny-Q8_0.gguf', size: hf.spm.length, sha256: sha(hf.spm) }]);
 
   const d = await a.call('downloads.add', { repo: 'hearth/tiny-GGUF', file: q8.parts[0].path, sha256: q8.parts[0].sha256, size: q8.size });
   expect(['queued', 'downloading']).toContain(d.state);
-  expect(d).toMatchObject({ repo: 'hearth/tiny-GGUF', size: spm.length, target: path.join(a.paths.models, 'tiny-Q8_0.gguf') });
+  expect(d).toMatchObject({ repo: 'hearth/tiny-GGUF', size: hf.spm.length, target: path.join(a.paths.models, 'tiny-Q8_0.gguf') });
 
   const done = await until(() => events.find((e) => e.name === 'downloads.changed' && (e.payload as EventOf<'downloads.changed'>).done), 'the download to finish');
   expect((done.payload as EventOf<'downloads.changed'>).done).toEqual({ id: d.id, path: d.target });
   const progress = events.filter((e) => e.name === 'downloads.progress').map((e) => e.payload as EventOf<'downloads.progress'>);
   expect(progress.length).toBeGreaterThan(0);
-  expect(progress[progress.length - 1]).toMatchObject({ id: d.id, bytes: spm.length, size: spm.length });
+  expect(progress[progress.length - 1]).toMatchObject({ id: d.id, bytes: hf.spm.length, size: hf.spm.length });
   const states = events.filter((e) => e.name === 'downloads.changed').flatMap((e) => (e.payload as EventOf<'downloads.changed'>).downloads.map((x) => x.state));
   expect(states).toEqual(expect.arrayContaining(['queued', 'downloading']));
   expect(await a.call('downloads.list')).toEqual([]);
-  expect(sha(fs.readFileSync(d.target))).toBe(sha(spm));
+  expect(sha(fs.readFileSync(d.target))).toBe(sha(hf.spm));
 
   // models.changed follows the new file, and models.list has it
   await until(
     () => events.some((e) => e.name === 'models.changed' && (e.payload as EventOf<'models.changed'>).models.some((m) => m.path === d.target)),
     'models.changed with the downloaded model',
   );
-  expect(await a.call('models.list')).toEqual([{ path: d.target, name: 'tiny-Q8_0', fileSize: spm.length, origin: 'folder', source: null, missing: false }]);
+  expect(await a.call('models.list')).toEqual([{ path: d.target, name: 'tiny-Q8_0', fileSize: hf.spm.length, origin: 'folder', source: null, missing: false }]);
 
   await a.call('models.load', { path: d.target, force: true });
   const thread = await a.call('threads.create', { modelPath: d.target });
@@ -120,21 +111,21 @@ test('search → files → downloads.add → progress → done → models.list l
 test('pause, resume and cancel over IPC; a resumed download asks for the bytes after those on disk', async () => {
   const a = open();
   const events = record(a);
-  server.fault('hearth/tiny-GGUF', 'slow-Q4_0.gguf', { bytesPerSecond: 200_000 });
+  hf.server.fault('hearth/tiny-GGUF', 'slow-Q4_0.gguf', { bytesPerSecond: 200_000 });
   try {
-    const add = () => a.call('downloads.add', { repo: 'hearth/tiny-GGUF', file: 'slow-Q4_0.gguf', sha256: sha(spm), size: spm.length });
+    const add = () => a.call('downloads.add', { repo: 'hearth/tiny-GGUF', file: 'slow-Q4_0.gguf', sha256: sha(hf.spm), size: hf.spm.length });
     const d = await add();
     await until(() => events.some((e) => e.name === 'downloads.progress' && (e.payload as EventOf<'downloads.progress'>).bytes > 0), 'some bytes');
     const paused = await a.call('downloads.pause', { id: d.id });
     expect(paused.state).toBe('paused');
     expect(paused.bytes).toBeGreaterThan(0);
-    expect(paused.bytes).toBeLessThan(spm.length);
+    expect(paused.bytes).toBeLessThan(hf.spm.length);
     expect((await a.call('downloads.list')).map((x: { state: string }) => x.state)).toEqual(['paused']);
 
-    const before = server.cdnLog('hearth/tiny-GGUF', 'slow-Q4_0.gguf').length;
+    const before = hf.server.cdnLog('hearth/tiny-GGUF', 'slow-Q4_0.gguf').length;
     expect(['queued', 'downloading']).toContain((await a.call('downloads.resume', { id: d.id })).state);
-    await until(() => server.cdnLog('hearth/tiny-GGUF', 'slow-Q4_0.gguf').length > before, 'the resumed request');
-    expect(server.cdnLog('hearth/tiny-GGUF', 'slow-Q4_0.gguf')[before].rangeStart).toBe(paused.bytes);
+    await until(() => hf.server.cdnLog('hearth/tiny-GGUF', 'slow-Q4_0.gguf').length > before, 'the resumed request');
+    expect(hf.server.cdnLog('hearth/tiny-GGUF', 'slow-Q4_0.gguf')[before].rangeStart).toBe(paused.bytes);
 
     expect(await a.call('downloads.cancel', { id: d.id })).toEqual({ ok: true });
     expect(await a.call('downloads.list')).toEqual([]);
@@ -144,7 +135,7 @@ test('pause, resume and cancel over IPC; a resumed download asks for the bytes a
     // a cancelled download is gone: its id names nothing
     expect(await codeOf(a.call('downloads.pause', { id: d.id }))).toBe('invalid_input');
   } finally {
-    server.fault('hearth/tiny-GGUF', 'slow-Q4_0.gguf', null);
+    hf.server.fault('hearth/tiny-GGUF', 'slow-Q4_0.gguf', null);
   }
 });
 
@@ -154,7 +145,7 @@ test('bad payloads get typed errors, and hub errors cross IPC with their own cod
   expect(await codeOf(a.call('hub.search', { sort: 'random' }))).toBe('invalid_input');
   expect(await codeOf(a.call('hub.files', { repo: '../etc/passwd' }))).toBe('invalid_input');
   expect(await codeOf(a.call('hub.files', { repo: 'nobody/nothing-GGUF' }))).toBe('hub_not_found');
-  const file = { repo: 'hearth/tiny-GGUF', file: 'tiny-Q8_0.gguf', sha256: sha(spm), size: spm.length };
+  const file = { repo: 'hearth/tiny-GGUF', file: 'tiny-Q8_0.gguf', sha256: sha(hf.spm), size: hf.spm.length };
   expect(await codeOf(a.call('downloads.add', { ...file, file: '../../x.gguf' }))).toBe('invalid_input');
   expect(await codeOf(a.call('downloads.add', { ...file, sha256: 'abc' }))).toBe('invalid_input');
   expect(await codeOf(a.call('downloads.add', { ...file, name: '../evil.gguf' }))).toBe('invalid_input');
@@ -167,7 +158,7 @@ test('bad payloads get typed errors, and hub errors cross IPC with their own cod
   expect((await a.call('settings.update', { downloadConcurrency: 3 })).downloadConcurrency).toBe(3);
   expect((await a.call('settings.get')).downloadConcurrency).toBe(3);
   // a gated file without a token fails with hub_unauthorized, kept in the list
-  const d = await a.call('downloads.add', { repo: 'meta/gated-GGUF', file: 'gated-Q4_0.gguf', sha256: sha(spm), size: spm.length });
+  const d = await a.call('downloads.add', { repo: 'meta/gated-GGUF', file: 'gated-Q4_0.gguf', sha256: sha(hf.spm), size: hf.spm.length });
   const failed = await until(async () => (await a.call('downloads.list')).find((x: { id: string; state: string }) => x.id === d.id && x.state === 'failed'), 'the gated download to fail');
   expect(failed.error.code).toBe('hub_unauthorized');
 });
@@ -186,9 +177,9 @@ test('the Hugging Face token: plain file with a warning without a keychain, neve
   expect(after).toMatchObject({ hfToken: 'set', hfTokenStorage: 'file', warnings: [PLAIN_TOKEN_WARNING] });
   expect(await call('settings.get')).toMatchObject({ hfToken: 'set', hfTokenStorage: 'file' });
   // the gated repository's file now downloads (the hub got the token)
-  const d = await call('downloads.add', { repo: 'meta/gated-GGUF', file: 'gated-Q4_0.gguf', sha256: sha(spm), size: spm.length });
+  const d = await call('downloads.add', { repo: 'meta/gated-GGUF', file: 'gated-Q4_0.gguf', sha256: sha(hf.spm), size: hf.spm.length });
   await until(() => fs.existsSync((d as { target: string }).target), 'the gated download');
-  expect(server.log.some((r) => r.path.includes('gated-Q4_0.gguf') && r.authorization === `Bearer ${TOKEN}`)).toBe(true);
+  expect(hf.server.log.some((r) => r.path.includes('gated-Q4_0.gguf') && r.authorization === `Bearer ${TOKEN}`)).toBe(true);
   expect(await call('hub.files', { repo: 'meta/gated-GGUF' })).toBeTruthy();
   await call('downloads.list');
   // no answer and no event carries it
@@ -205,7 +196,7 @@ test('the token with a keychain (a double of Electron safeStorage) is stored enc
     encrypt: (t: string) => Buffer.from(Buffer.from(t, 'utf8').reverse().toString('base64')),
     decrypt: (b: Buffer) => Buffer.from(b.toString(), 'base64').reverse().toString('utf8'),
   };
-  const a = open({ compose: { secrets, env: { HF_ENDPOINT: server.url, HF_TOKEN: 'hf_from_env_456' } } });
+  const a = open({ compose: { secrets, env: { HF_ENDPOINT: hf.server.url, HF_TOKEN: 'hf_from_env_456' } } });
   expect(await a.call('settings.get')).toMatchObject({ hfToken: 'set', hfTokenStorage: 'environment', warnings: [] });
   const s = await a.call('settings.update', { hfToken: TOKEN });
   expect(s).toMatchObject({ hfToken: 'set', hfTokenStorage: 'keychain', warnings: [] });
@@ -215,7 +206,7 @@ test('the token with a keychain (a double of Electron safeStorage) is stored enc
   expect(stored.length).toBeGreaterThan(0);
   // it reaches the hub decrypted
   await a.call('hub.files', { repo: 'meta/gated-GGUF' });
-  expect(server.log.some((r) => r.path.includes('gated-GGUF') && r.authorization === `Bearer ${TOKEN}`)).toBe(true);
+  expect(hf.server.log.some((r) => r.path.includes('gated-GGUF') && r.authorization === `Bearer ${TOKEN}`)).toBe(true);
 });
 
 test('discovery under a fake home; a discovered model is added by reference, listed with its source, missing when gone, removed', async () => {
@@ -229,10 +220,10 @@ test('discovery under a fake home; a discovered model is added by reference, lis
     const found = await a.call('library.discover');
     expect(found.searched.every((s: { folder: string }) => s.folder.startsWith(home))).toBe(true);
     expect(found.models).toHaveLength(1);
-    expect(found.models[0]).toMatchObject({ size: spm.length, inLibrary: false, locations: [{ app: 'lmstudio', path: file }] });
+    expect(found.models[0]).toMatchObject({ size: hf.spm.length, inLibrary: false, locations: [{ app: 'lmstudio', path: file }] });
 
     const entry = await a.call('library.addReference', { path: file });
-    expect(entry).toMatchObject({ path: file, origin: 'reference', source: 'lmstudio', missing: false, fileSize: spm.length });
+    expect(entry).toMatchObject({ path: file, origin: 'reference', source: 'lmstudio', missing: false, fileSize: hf.spm.length });
     expect(await a.call('models.list')).toEqual([entry]);
     await until(() => events.some((e) => e.name === 'models.changed' && (e.payload as EventOf<'models.changed'>).models.some((m) => m.path === file)), 'models.changed');
     expect((await a.call('library.discover')).models[0].inLibrary).toBe(true);
