@@ -167,9 +167,9 @@ export class HostSupervisor {
     const logDir = this.opts.logDir ? { [ENGINE_LOG_DIR_ENV]: this.opts.logDir } : {};
     // libuv's pool runs loads, context creation, estimates and frees: an estimate waiting for llama.cpp's
     // fitting to get its turn (native/src/llama_gate.h) holds a thread, so the host gets more than the 4
-    // of the default (a value already set is kept)
-    const pool = { UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? this.opts.env?.UV_THREADPOOL_SIZE ?? String(HOST_THREADPOOL_SIZE) };
-    const proc = this.spawner(this.hostScript, { ...process.env, ...pool, ...this.opts.env, ...backends, ...logDir });
+    // of the default (a value already in process.env or opts.env is kept: both are spread after it)
+    const pool = { UV_THREADPOOL_SIZE: String(HOST_THREADPOOL_SIZE) };
+    const proc = this.spawner(this.hostScript, { ...pool, ...process.env, ...this.opts.env, ...backends, ...logDir });
     let stderrTail = '';
     proc.onStderr?.((chunk) => {
       stderrTail = (stderrTail + chunk).slice(-STDERR_TAIL_CHARS);
