@@ -428,11 +428,18 @@ export class DownloadManager {
     return dt > 0 ? ((s[s.length - 1].bytes - s[0].bytes) * 1000) / dt : 0;
   }
 
+  /**
+   * Called for every chunk written: a speed sample and a progress event at most once per
+   * progressIntervalMs (the first chunk samples too, so the first event has a speed), so the samples
+   * held stay a few dozen over the speed window however small the chunks are.
+   */
   private progress(job: Job, force: boolean): void {
     const t = this.timers.now();
+    const due = force || t - job.lastProgress >= this.o.progressIntervalMs;
+    if (!due && job.samples.length > 0) return;
     job.samples.push({ t, bytes: job.bytes });
     while (job.samples.length > 2 && t - job.samples[1].t >= DOWNLOAD_DEFAULTS.speedWindowMs) job.samples.shift();
-    if (!force && t - job.lastProgress < this.o.progressIntervalMs) return;
+    if (!due) return;
     job.lastProgress = t;
     const v = this.view(job);
     this.emit({ type: 'progress', id: v.id, bytes: v.bytes, size: v.size, speed: v.speed, etaSeconds: v.etaSeconds });
