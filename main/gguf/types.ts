@@ -23,6 +23,8 @@ import type { GgufErrorCode } from '../errors/catalogue';
 
 /** "GGUF" read as a little-endian u32. */
 export const GGUF_MAGIC = 0x46554747;
+/** The fixed header before the metadata: magic (u32), version (u32), tensor count (u64), metadata count (u64). */
+export const GGUF_FIXED_HEADER_BYTES = 24;
 /** The version this module writes. Versions 2 and 3 share a layout and are both read. */
 export const GGUF_VERSION = 3;
 /** Alignment of the tensor data section when `general.alignment` is absent. */

@@ -25,6 +25,8 @@
 import fs from 'fs';
 import path from 'path';
 import type { ModelDTO } from '../ipc/contract';
+import { openModelFile } from '../gguf/cache';
+import { GGUF_FIXED_HEADER_BYTES, GGUF_MAGIC } from '../gguf/types';
 
 /** How far a walk goes: entries visited (every file, folder and link counts) and folder levels below the models folder. */
 export const MODEL_WALK_LIMITS = { entries: 200_000, depth: 6 } as const;
@@ -57,9 +59,6 @@ export const PUSH_MIN_MS = 2000;
 export const SETTLE_MS = 3000;
 /** A recent .gguf that changes size or mtime within this long after the walk is being written: left out for now. */
 export const SETTLE_PROBE_MS = 500;
-/** GGUF's fixed header: magic "GGUF", version (u32), tensor count (u64), metadata count (u64). */
-const GGUF_MAGIC = 'GGUF';
-export const GGUF_FIXED_HEADER_BYTES = 24;
 
 /** What lstat says of a path: a different value means another file (or link) now stands there. */
 interface Identity {
@@ -102,10 +101,10 @@ const identity = (st: fs.Stats): Identity => ({ dev: st.dev, ino: st.ino, mtimeM
 async function isGguf(file: string): Promise<boolean> {
   let fh: fs.promises.FileHandle | undefined;
   try {
-    fh = await fs.promises.open(file, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
-    const b = Buffer.alloc(GGUF_MAGIC.length);
+    fh = await openModelFile(file);
+    const b = Buffer.alloc(4);
     const { bytesRead } = await fh.read(b, 0, b.length, 0);
-    return bytesRead === b.length && b.toString('latin1') === GGUF_MAGIC;
+    return bytesRead === b.length && b.readUInt32LE(0) === GGUF_MAGIC;
   } catch {
     return false;
   } finally {

@@ -9,7 +9,8 @@ import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import type { ModelDTO } from '../../main/ipc/contract';
-import { GGUF_FIXED_HEADER_BYTES, ModelFolder, PUSH_MIN_MS, SETTLE_MS, walkModels } from '../../main/models/listing';
+import { GGUF_FIXED_HEADER_BYTES } from '../../main/gguf/types';
+import { ModelFolder, PUSH_MIN_MS, SETTLE_MS, walkModels } from '../../main/models/listing';
 import { until as untilAsync } from '../helpers/browser-mode';
 import { copyModel, TINY_SPM } from '../helpers/models';
 
