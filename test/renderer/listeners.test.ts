@@ -12,7 +12,7 @@ import { POLL_MS } from '../../renderer/src/features/hardware/hardwareSlice';
 import { ESTIMATE_DEBOUNCE_MS, selectEstimateKey } from '../../renderer/src/features/modelSettings/listeners';
 import { formFromView } from '../../renderer/src/features/modelSettings/loadForm';
 import { draftChanged } from '../../renderer/src/features/modelSettings/modelSettingsSlice';
-import { fetchModels, modelStateReceived } from '../../renderer/src/features/models/modelsSlice';
+import { fetchModels, modelListReceived, modelStateReceived } from '../../renderer/src/features/models/modelsSlice';
 import { SEARCH_DEBOUNCE_MS } from '../../renderer/src/features/search/listeners';
 import { queryChanged, searchCleared } from '../../renderer/src/features/search/searchSlice';
 import { draftEdited, NEW_CHAT, selectDraftCount } from '../../renderer/src/features/chat/chatSlice';
@@ -100,6 +100,25 @@ describe('model settings', () => {
     expect(selectEstimateKey(store.getState())).toBe(key);
     await advance(ESTIMATE_DEBOUNCE_MS);
     expect(bridge.callsTo('models.estimate').map((c) => c.settings.gpuLayers)).toEqual(['auto', 10, 10]);
+  });
+
+  test('the chosen model leaves the library: the same file in its new folder is chosen, else the first model', async () => {
+    const { bridge, store } = await modelsPage();
+    expect(store.getState().modelSettings.path).toBe(MODEL);
+    const model = (path: string) => ({ ...store.getState().models.list[0], path });
+    // the models folder moved: a.gguf is now elsewhere, and read there
+    store.dispatch(modelListReceived([model('/other/b.gguf'), model('/moved/a.gguf')]));
+    await advance(0);
+    expect(store.getState().modelSettings.path).toBe('/moved/a.gguf');
+    expect(bridge.callsTo('models.settings.get').map((c) => c.path)).toEqual([MODEL, '/moved/a.gguf']);
+    // deleted: the first model
+    store.dispatch(modelListReceived([model('/other/b.gguf')]));
+    await advance(0);
+    expect(store.getState().modelSettings.path).toBe('/other/b.gguf');
+    // a list that still has it changes nothing
+    store.dispatch(modelListReceived([model('/other/c.gguf'), model('/other/b.gguf')]));
+    await advance(0);
+    expect(store.getState().modelSettings.path).toBe('/other/b.gguf');
   });
 
   test('a load changes what the model runs with: its settings are read again, the edits kept, and the estimate asked again', async () => {

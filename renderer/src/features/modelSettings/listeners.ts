@@ -20,6 +20,14 @@ const modelSettingsShown = (s: RootState): boolean => selectViewShown(s, 'modelS
 /** The model to set up when none was chosen: the loaded (or loading) one, else the first. */
 const fallbackPath = (s: RootState): string | null => s.models.state.loaded?.path ?? s.models.state.loading?.path ?? s.models.list[0]?.path ?? null;
 
+const baseName = (p: string): string => p.split(/[\\/]/).pop() ?? p;
+
+/** The model chosen for the page is no longer in the library. */
+const isGone = (s: RootState): boolean => {
+  const { path } = s.modelSettings;
+  return path !== null && !s.models.list.some((m) => m.path === path);
+};
+
 /** What the loaded model runs with changes with a load: its path and context size. */
 const loadedKey = (s: RootState): string => {
   const l = s.models.state.loaded;
@@ -50,6 +58,18 @@ export function startModelSettingsListeners(start: AppStartListening): void {
     effect: (_a, api) => {
       const path = fallbackPath(api.getState());
       if (path) api.dispatch(modelSettingsPathChosen(path));
+    },
+  });
+
+  // the chosen model left the library (deleted, its folder moved): the same file where it is now (a
+  // moved folder), else the fallback
+  start({
+    predicate: (_a, state, before) => state.models.list !== before.models.list && state.models.listStatus === 'ready' && isGone(state),
+    effect: (_a, api) => {
+      const s = api.getState();
+      const name = baseName(s.modelSettings.path ?? '');
+      const next = s.models.list.find((m) => baseName(m.path) === name)?.path ?? fallbackPath(s);
+      if (next) api.dispatch(modelSettingsPathChosen(next));
     },
   });
 
