@@ -13,6 +13,7 @@ import { discoverEnvOf, type DiscoverEnv } from './models/discover';
 import { DownloadManager } from './models/downloads';
 import { HubClient, hubConfigFromEnv, type HubConfig } from './models/hub';
 import { HubService } from './models/hub-service';
+import { LibraryService } from './models/library-service';
 import { ModelLibrary, storeDeps } from './models/library';
 import { ModelService } from './models/service';
 import { HardwareMonitor } from './hardware';
@@ -105,6 +106,8 @@ export function composeApp(opts: ComposeOptions): App {
   new ModelService({ store, engine, library, services, hardware, logger }).register();
   hubService.register();
   folder.register();
+  // the models folder as of now (a move changes it)
+  new LibraryService({ services, library, engine, modelsDir: () => folder.folder, onLibraryChanged: modelsChanged, logger }).register();
   // the downloads the store holds (running or waiting when Hearth last closed) go on
   downloads.restore().catch((e: Error) => logger.error(`downloads: could not restore: ${e.message}`));
   return {

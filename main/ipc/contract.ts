@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { BACKEND_PINS, ChatSettings, Device, LOAD_FIELDS, LOAD_SETTING_FIELDS, LoadSettings, MAX_MESSAGE_CHARS, MemoryBreakdown, TokenLogprobs } from '../params';
 import { codesOf, type IpcErrorCode } from '../errors/catalogue';
 import {
-  DiscoveryDTO, DownloadDTO, DownloadProgressDTO, downloadConcurrencySchema, DOWNLOAD_CONCURRENCY, downloadRequestSchema, hubSearchSchema, HubModelDTO,
+  DiscoveryDTO, DownloadDTO, LibraryDeleteDTO, LibraryFactsDTO, LibraryImportDTO, libraryImportSchema, DownloadProgressDTO, downloadConcurrencySchema, DOWNLOAD_CONCURRENCY, downloadRequestSchema, hubSearchSchema, HubModelDTO,
   HubQuantGroupDTO, REFERENCE_SOURCES, repoIdSchema,
 } from './models';
 
@@ -397,6 +397,12 @@ export const contract = {
    * path, a folder inside the current one, names already there, or too little free space on its disk
    */
   'library.moveFolder': { request: z.object({ to: ModelsFolderPath }).strict(), response: z.object({ folder: z.string(), files: z.number().int(), bytes: z.number() }) },
+  /** each model of models.list with its files and its header's facts (read once per unchanged file) */
+  'library.facts': { request: Empty, response: z.array(LibraryFactsDTO) },
+  /** checks a GGUF file (refused with the reason), then copies or moves it (all parts of a split model) into the models folder, or adds it by reference */
+  'library.import': { request: libraryImportSchema, response: LibraryImportDTO },
+  /** deletes a model of the models folder from disk (every part of a split model), unloading it first; a reference is refused (library.removeReference) */
+  'library.delete': { request: z.object({ path: z.string().min(1).max(4096) }).strict(), response: LibraryDeleteDTO },
 } as const;
 
 export type Channel = keyof typeof contract;

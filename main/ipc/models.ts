@@ -111,22 +111,25 @@ export const PEER_APPS = ['lmstudio', 'ollama', 'jan', 'gpt4all'] as const;
 /** Who keeps a model file added by reference: an app discovery found it in, or the user ('file'). */
 export const REFERENCE_SOURCES = [...PEER_APPS, 'file'] as const;
 
+/** What a model's GGUF header says (main/models/facts.ts HeaderFacts). */
+export const ModelFactsDTO = z.object({
+  architecture: z.string().nullable(),
+  name: z.string().nullable(),
+  fileType: z.string().nullable(),
+  parameters: z.number(),
+  layers: z.number().nullable(),
+  trainedContext: z.number().nullable(),
+  hasChatTemplate: z.boolean(),
+  projector: z.boolean(),
+});
+
 export const DiscoveredModelDTO = z.object({
   /** the identity key (main/models/identity.ts) */
   id: z.string(),
   name: z.string(),
   size: z.number(),
   sha256: z.string().nullable(),
-  facts: z.object({
-    architecture: z.string().nullable(),
-    name: z.string().nullable(),
-    fileType: z.string().nullable(),
-    parameters: z.number(),
-    layers: z.number().nullable(),
-    trainedContext: z.number().nullable(),
-    hasChatTemplate: z.boolean(),
-    projector: z.boolean(),
-  }),
+  facts: ModelFactsDTO,
   locations: z.array(z.object({ app: z.enum(PEER_APPS), path: z.string(), name: z.string(), projector: z.string().nullable() })),
   /** a location of it is in the library already (referenced) */
   inLibrary: z.boolean(),
@@ -137,3 +140,33 @@ export const DiscoveryDTO = z.object({
   skipped: z.array(z.object({ app: z.enum(PEER_APPS), path: z.string(), reason: z.string() })),
   searched: z.array(z.object({ app: z.enum(PEER_APPS), folder: z.string(), from: z.enum(['settings', 'environment', 'default']), source: z.string().nullable(), exists: z.boolean() })),
 });
+
+// ---- the library: the Library page (facts, import, delete) -------------------------------------------
+
+/** How a file joins the library: copied or moved into the models folder, or referenced where it is. */
+export const IMPORT_MODES = ['copy', 'move', 'link'] as const;
+
+/** An absolute path (POSIX `/…`, Windows `C:\\…` or `\\\\server\\…`): a typed path is never resolved against main's working folder. */
+export const absolutePathSchema = z.string().min(1).max(4096).refine((p) => /^(\/|[A-Za-z]:[\\/]|\\\\)/.test(p), 'an absolute path');
+
+export const libraryImportSchema = z.object({ path: absolutePathSchema, mode: z.enum(IMPORT_MODES) }).strict();
+
+export const LibraryImportDTO = z.object({
+  mode: z.enum(IMPORT_MODES),
+  /** where the model is now (a split model's first part) */
+  path: z.string(),
+  /** every file of the model where it is now */
+  files: z.array(z.string()),
+  size: z.number(),
+});
+
+/** A model of the library as the Library page shows it: its files (a split model's parts) and its header's facts (null when unreadable: `error` says why). */
+export const LibraryFactsDTO = z.object({
+  path: z.string(),
+  files: z.array(z.string()),
+  facts: ModelFactsDTO.nullable(),
+  error: z.string().nullable(),
+});
+
+/** What library.delete removed from disk, and whether the model was unloaded first. */
+export const LibraryDeleteDTO = z.object({ files: z.array(z.string()), bytes: z.number(), unloaded: z.boolean() });

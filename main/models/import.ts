@@ -10,10 +10,21 @@ import { IpcError } from '../ipc/contract';
 import { copyVerified, statfsFree } from './copy';
 import type { ModelLibrary, LibraryEntry } from './library';
 
-export const IMPORT_MODES = ['copy', 'move', 'link'] as const;
+import { IMPORT_MODES } from '../ipc/models';
+
+export { IMPORT_MODES };
 export type ImportMode = (typeof IMPORT_MODES)[number];
 
 const SPLIT = /^(.*)-(\d{5})-of-(\d{5})\.gguf$/i;
+
+/** A split model's part: its number, how many there are, and every part's path (in order); null for a file that is not a part. */
+export function splitParts(file: string): { part: number; of: number; parts: string[] } | null {
+  const m = SPLIT.exec(path.basename(file));
+  if (!m) return null;
+  const of = Number(m[3]);
+  const parts = Array.from({ length: of }, (_, i) => path.join(path.dirname(file), `${m[1]}-${String(i + 1).padStart(5, '0')}-of-${m[3]}.gguf`));
+  return { part: Number(m[2]), of, parts };
+}
 
 export interface ImportResult {
   mode: ImportMode;
@@ -39,11 +50,10 @@ export interface ImportOptions {
 
 /** The files of the model `file` is the first part of (itself when it is not split); all must exist. */
 function partsOf(file: string): string[] {
-  const m = SPLIT.exec(path.basename(file));
-  if (!m) return [file];
-  if (Number(m[2]) !== 1) throw new IpcError('invalid_input', `${file} is part ${Number(m[2])} of a split model: import its first part (-00001-of-${m[3]}.gguf)`);
-  const n = Number(m[3]);
-  const parts = Array.from({ length: n }, (_, i) => path.join(path.dirname(file), `${m[1]}-${String(i + 1).padStart(5, '0')}-of-${m[3]}.gguf`));
+  const split = splitParts(file);
+  if (!split) return [file];
+  const { part, of: n, parts } = split;
+  if (part !== 1) throw new IpcError('invalid_input', `${file} is part ${part} of a split model: import its first part (${path.basename(parts[0])})`);
   const missing = parts.filter((p) => !fs.existsSync(p));
   if (missing.length) throw new IpcError('not_found', `${path.basename(file)} is split in ${n} parts; missing: ${missing.map((p) => path.basename(p)).join(', ')}`);
   return parts;

@@ -17,6 +17,7 @@ import type { ModelRef, ModelRefInput, Store } from '../store';
 import { REFERENCE_SOURCES } from '../ipc/models';
 import { headerFacts, type HeaderFacts } from './facts';
 import { planLoad } from './fit';
+import { splitParts } from './import';
 import { ModelFolder, Truncation, WalkLimits } from './listing';
 
 /** Who keeps a model file added by reference (main/ipc/models.ts): an app discovery found it in, or the user ('file'). */
@@ -41,6 +42,24 @@ export interface LibraryEntry extends ModelDTO {
 }
 
 export const CHAT_MODEL_ID = 'chat';
+
+/**
+ * A split model (`-00001-of-00003.gguf`) as one model: its first part, named without the suffix, with
+ * the listed parts' sizes summed; the other parts are left out while the first is listed.
+ */
+export function splitAsOne(models: ModelDTO[]): ModelDTO[] {
+  const sizes = new Map(models.map((m) => [path.resolve(m.path), m.fileSize]));
+  const out: ModelDTO[] = [];
+  for (const m of models) {
+    const split = splitParts(m.path);
+    if (!split) out.push(m);
+    else if (split.part === 1) {
+      const fileSize = split.parts.reduce((n, p) => n + (sizes.get(path.resolve(p)) ?? 0), 0);
+      out.push({ ...m, name: m.name.replace(/-\d{5}-of-\d{5}$/i, ''), fileSize });
+    } else if (!sizes.has(path.resolve(split.parts[0]))) out.push(m);
+  }
+  return out;
+}
 
 /** Engine codes a failed load keeps in its IPC error (the renderer words them); any other is `load_failed`. */
 const PASSED_ON: ReadonlySet<string> = new Set<IpcErrorCode>(['invalid_model', 'not_found', 'model_changed', 'template_timeout', 'engine_hung', 'out_of_memory']);
@@ -175,7 +194,7 @@ export class ModelLibrary {
 
   /** Every model of the library: the models folder's, then the references (each stat'ed: gone ones say so). */
   async entries(): Promise<LibraryEntry[]> {
-    const folder: LibraryEntry[] = (await this.list()).map((m) => ({ ...m, origin: 'folder', source: null, missing: false }));
+    const folder: LibraryEntry[] = splitAsOne(await this.list()).map((m) => ({ ...m, origin: 'folder', source: null, missing: false }));
     const refs = await Promise.all(
       (this.deps.references?.list() ?? []).map(async (r): Promise<LibraryEntry> => {
         const st = await fsp.stat(r.path).catch(() => undefined);

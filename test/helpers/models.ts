@@ -8,6 +8,9 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { readGgufHeader, readGgufTensorBytes } from '../../main/gguf/read';
+import { gguf } from '../../main/gguf/types';
+import { GgufWriter, type GgufWriterTensorType } from '../../main/gguf/write';
 import { DEFAULT_CHAT_TEMPLATE, type TestModelOptions } from '../../scripts/make-test-model';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
@@ -69,4 +72,31 @@ export function writeHalfModel(to: string, bytes = 4096): void {
   fs.writeFileSync(to, fs.readFileSync(TINY_SPM).subarray(0, bytes));
   const old = new Date(Date.now() - 3600_000);
   fs.utimesSync(to, old, old);
+}
+
+/**
+ * Writes `from` as a split model in `dir` the way llama.cpp's gguf-split does: `<base>-0000k-of-0000n.gguf`,
+ * the tensors shared out in order, split.no / split.count / split.tensors.count in every part, the
+ * model's metadata in the first. Old mtimes (see copyModel). Returns the parts' paths in order.
+ */
+export async function writeSplitModel(from: string, dir: string, base: string, n: number): Promise<string[]> {
+  const h = await readGgufHeader(from);
+  const per = Math.ceil(h.tensors.length / n);
+  const files: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const w = new GgufWriter();
+    if (i === 0) for (const [k, v] of h.metadata) if (k !== 'general.alignment') w.set(k, v);
+    w.set('split.no', gguf.u16(i));
+    w.set('split.count', gguf.u16(n));
+    w.set('split.tensors.count', gguf.i32(h.tensors.length));
+    for (const t of h.tensors.slice(i * per, (i + 1) * per)) {
+      w.addTensor({ name: t.name, shape: t.dims, type: t.typeName as GgufWriterTensorType, data: new Uint8Array(await readGgufTensorBytes(h, t.name)) });
+    }
+    const file = path.join(dir, `${base}-${String(i + 1).padStart(5, '0')}-of-${String(n).padStart(5, '0')}.gguf`);
+    await w.write(file);
+    const old = new Date(Date.now() - 3600_000);
+    fs.utimesSync(file, old, old);
+    files.push(file);
+  }
+  return files;
 }

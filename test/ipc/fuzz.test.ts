@@ -28,7 +28,7 @@ import { splitmix32 } from '../../scripts/make-test-model';
 import { stopProcessGroup } from '../helpers/browser-mode';
 import { tempDir } from '../helpers/engine';
 import { startHfServer, type HfServer } from '../helpers/hf-server';
-import { REPO_ROOT, TINY_SPM } from '../helpers/models';
+import { copyModel, REPO_ROOT, TINY_SPM } from '../helpers/models';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 1);
 /** payloads per channel */
@@ -427,6 +427,8 @@ async function chatIn(threadId: string): Promise<void> {
 
 /** The ids and paths payloads draw from; restores what earlier channels deleted or changed. */
 async function baseline(): Promise<Pools> {
+  // library.delete deletes the model from disk: put it back (the listing sees it on the next call)
+  if (!fs.existsSync(modelPath)) copyModel(TINY_SPM, modelPath);
   await call('settings.update', { chatDefaults: { maxTokens: FUZZ_MAX_TOKENS, temperature: 0.7 }, guardrail: 'warn', backend: 'auto', fitMarginMiB: 1024 });
   await call('models.settings.reset', { path: modelPath });
   await call('models.load', { path: modelPath, force: true });
@@ -468,7 +470,7 @@ const UNEXPECTED: ReadonlySet<string> = new Set(['internal', 'engine_crashed', '
 const REPLY_ERRORS: ReadonlySet<string> = new Set(['context_overflow']);
 
 /** Channels whose valid calls delete or reset what the others refer to run last. */
-const LAST: readonly string[] = ['threads.delete', 'assistants.delete', 'models.unload', 'settings.update'];
+const LAST: readonly string[] = ['library.delete', 'threads.delete', 'assistants.delete', 'models.unload', 'settings.update'];
 
 beforeAll(async () => {
   dataDir = tempDir('hearth-ipcfuzz-');

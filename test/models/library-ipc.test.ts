@@ -1,0 +1,144 @@
+/**
+ * The Library page's channels through the IPC entry point (Services.handle), as composeApp builds the
+ * app: the real store, the real engine host, tiny generated models on a real disk. library.delete
+ * (every part of a split model, a loaded model unloaded first, references and paths outside the models
+ * folder refused), library.import (a file checked first, then copied, moved or referenced) and
+ * library.facts. No doubles.
+ */
+import fs from 'fs';
+import path from 'path';
+import type { EventName, EventOf } from '../../main/ipc/contract';
+import { chatApp, type ChatApp } from '../helpers/chat';
+import { tempDir } from '../helpers/engine';
+import { copyModel, TINY_BPE, TINY_SPM, writeSplitModel } from '../helpers/models';
+
+jest.setTimeout(120_000);
+
+const apps: ChatApp[] = [];
+const dirs: string[] = [];
+afterEach(async () => {
+  while (apps.length) await apps.pop()!.close();
+  while (dirs.length) fs.rmSync(dirs.pop()!, { recursive: true, force: true });
+});
+
+function open(extra: Parameters<typeof chatApp>[0] = {}): ChatApp {
+  const a = chatApp(extra);
+  apps.push(a);
+  return a;
+}
+
+function outside(): string {
+  const d = tempDir('hearth-lib-outside-');
+  dirs.push(d);
+  return d;
+}
+
+function record(a: ChatApp): { name: EventName; payload: unknown }[] {
+  const seen: { name: EventName; payload: unknown }[] = [];
+  a.app.services.subscribe((name, payload) => seen.push({ name, payload }));
+  return seen;
+}
+
+async function errorOf(p: Promise<unknown>): Promise<{ code: string; message: string }> {
+  try {
+    await p;
+  } catch (e) {
+    return { code: (e as { code: string }).code, message: (e as Error).message };
+  }
+  return { code: 'no error', message: '' };
+}
+
+const lastChanged = (events: { name: EventName; payload: unknown }[]) =>
+  (events.filter((e) => e.name === 'models.changed').pop()?.payload as EventOf<'models.changed'> | undefined)?.models.map((m) => m.path);
+
+describe('library.delete', () => {
+  test('deletes every part of a split model (listed as one model); models.list and models.changed no longer have it', async () => {
+    const a = open();
+    const parts = await writeSplitModel(TINY_SPM, a.paths.models, 'big', 3);
+    const list = await a.call('models.list');
+    // the split model is one model: its first part, named without the suffix, its parts' sizes summed
+    const size = parts.reduce((n, p) => n + fs.statSync(p).size, 0);
+    expect(list).toEqual(expect.arrayContaining([expect.objectContaining({ path: parts[0], name: 'big', fileSize: size, origin: 'folder' })]));
+    expect(list.map((m: { path: string }) => m.path)).not.toContain(parts[1]);
+    const facts = (await a.call('library.facts')).find((f: { path: string }) => f.path === parts[0]);
+    expect(facts.files).toEqual(parts);
+    const whole = (await a.call('library.facts')).find((f: { path: string }) => f.path === a.modelPath);
+    expect(facts.facts.parameters).toBe(whole.facts.parameters);
+    expect(facts.facts).toMatchObject({ architecture: 'llama', projector: false });
+
+    const events = record(a);
+    const r = await a.call('library.delete', { path: parts[0] });
+    expect(r).toEqual({ files: parts, bytes: size, unloaded: false });
+    for (const p of parts) expect(fs.existsSync(p)).toBe(false);
+    expect(fs.existsSync(a.modelPath)).toBe(true);
+    expect((await a.call('models.list')).map((m: { path: string }) => m.path)).toEqual([a.modelPath]);
+    expect(lastChanged(events)).toEqual([a.modelPath]);
+  });
+
+  test('the loaded model is unloaded first, then deleted; its load settings are kept', async () => {
+    const a = open();
+    await a.call('models.settings.update', { path: a.modelPath, settings: { contextSize: 1024 } });
+    await a.call('models.load', { path: a.modelPath, force: true });
+    expect((await a.call('models.state')).loaded.path).toBe(a.modelPath);
+    const r = await a.call('library.delete', { path: a.modelPath });
+    expect(r).toMatchObject({ files: [a.modelPath], unloaded: true });
+    expect((await a.call('models.state')).loaded).toBeNull();
+    expect(fs.existsSync(a.modelPath)).toBe(false);
+    expect(await a.call('models.list')).toEqual([]);
+    expect(a.app.store.modelSettings.get(a.modelPath)).toMatchObject({ contextSize: 1024 });
+  });
+
+  test('refuses a reference (the file stays), a path outside the models folder, and a path not in the library', async () => {
+    const a = open();
+    const away = path.join(outside(), 'elsewhere.gguf');
+    copyModel(TINY_BPE, away);
+    await a.call('library.import', { path: away, mode: 'link' });
+    const ref = await errorOf(a.call('library.delete', { path: away }));
+    expect(ref.code).toBe('invalid_input');
+    expect(ref.message).toMatch(/by reference/);
+    expect(fs.existsSync(away)).toBe(true);
+
+    const stray = path.join(outside(), 'stray.gguf');
+    copyModel(TINY_SPM, stray);
+    expect((await errorOf(a.call('library.delete', { path: stray }))).code).toBe('model_unknown');
+    expect((await errorOf(a.call('library.delete', { path: path.join(a.paths.models, '..', 'hearth.db') }))).code).toBe('model_unknown');
+    expect((await errorOf(a.call('library.delete', { path: a.paths.models }))).code).toBe('model_unknown');
+    expect(fs.existsSync(stray)).toBe(true);
+    expect(fs.existsSync(a.modelPath)).toBe(true);
+  });
+});
+
+describe('library.import', () => {
+  test('a file that is not a GGUF is refused with the reason and nothing is copied', async () => {
+    const a = open({ model: null });
+    const bad = path.join(outside(), 'notes.gguf');
+    fs.writeFileSync(bad, 'these are notes, not a model\n');
+    const e = await errorOf(a.call('library.import', { path: bad, mode: 'copy' }));
+    expect(e.code).toBe('invalid_model');
+    expect(e.message.length).toBeGreaterThan(0);
+    expect(fs.readdirSync(a.paths.models)).toEqual([]);
+    expect(fs.existsSync(bad)).toBe(true);
+    // a relative path never reaches main's handler
+    expect((await errorOf(a.call('library.import', { path: 'notes.gguf', mode: 'copy' }))).code).toBe('invalid_input');
+  });
+
+  test('a good file is copied into the models folder and listed at once; move takes the original away', async () => {
+    const a = open({ model: null });
+    const events = record(a);
+    const src = path.join(outside(), 'imported.gguf');
+    copyModel(TINY_SPM, src);
+    const r = await a.call('library.import', { path: src, mode: 'copy' });
+    const target = path.join(a.paths.models, 'imported.gguf');
+    expect(r).toEqual({ mode: 'copy', path: target, files: [target], size: fs.statSync(src).size });
+    expect(fs.existsSync(src)).toBe(true);
+    expect((await a.call('models.list')).map((m: { path: string }) => m.path)).toEqual([target]);
+    expect(lastChanged(events)).toEqual([target]);
+
+    const dir = outside();
+    const parts = await writeSplitModel(TINY_BPE, dir, 'moved', 2);
+    const m = await a.call('library.import', { path: parts[0], mode: 'move' });
+    expect(m.files).toEqual(parts.map((p) => path.join(a.paths.models, path.basename(p))));
+    for (const p of parts) expect(fs.existsSync(p)).toBe(false);
+    expect((await a.call('models.list')).map((x: { name: string }) => x.name).sort()).toEqual(['imported', 'moved']);
+  });
+});
