@@ -7,6 +7,7 @@
 import { createListenerMiddleware, TypedStartListening } from '@reduxjs/toolkit';
 import { startChatListeners } from '../features/chat/listeners';
 import { startHardwareListeners } from '../features/hardware/listeners';
+import { startLibraryListeners } from '../features/library/listeners';
 import { startModelSettingsListeners } from '../features/modelSettings/listeners';
 import { startSearchListeners } from '../features/search/listeners';
 import type { AppDispatch, RootState } from './store';
@@ -21,5 +22,6 @@ export function appListeners() {
   startModelSettingsListeners(start);
   startSearchListeners(start);
   startHardwareListeners(start);
+  startLibraryListeners(start);
   return listeners;
 }

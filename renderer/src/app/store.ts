@@ -5,6 +5,7 @@ import chat from '../features/chat/chatSlice';
 import downloads from '../features/downloads/downloadsSlice';
 import hub from '../features/hub/hubSlice';
 import hardware from '../features/hardware/hardwareSlice';
+import library from '../features/library/librarySlice';
 import modelSettings from '../features/modelSettings/modelSettingsSlice';
 import models from '../features/models/modelsSlice';
 import search from '../features/search/searchSlice';
@@ -13,7 +14,7 @@ import threads from '../features/threads/threadsSlice';
 import { appListeners } from './listeners';
 import ui from './uiSlice';
 
-export const rootReducer = combineReducers({ threads, chat, models, modelSettings, hardware, assistants, settings, search, downloads, hub, ui });
+export const rootReducer = combineReducers({ threads, chat, models, modelSettings, hardware, assistants, settings, search, downloads, hub, library, ui });
 
 export type RootState = ReturnType<typeof rootReducer>;
 
