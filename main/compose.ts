@@ -86,12 +86,17 @@ export function composeApp(opts: ComposeOptions): App {
   };
   const downloads = new DownloadManager({ downloads: store.downloads, modelsDir, hub: hubConfig, logger, concurrency: store.settings.get('downloadConcurrency') });
   let hub: HubClient | null = null;
-  tokens.onChange(() => (hub = null));
+  tokens.onChange(() => {
+    hub = null;
+    hubService.tokenChanged();
+  });
   const hubService = new HubService({
     services,
     library,
     downloads,
     hub: () => (hub ??= new HubClient({ ...hubConfig, token: hubConfig.token })),
+    fitEngine: engine,
+    fitMarginMiB: () => store.settings.get('fitMarginMiB'),
     discoverEnv: opts.discoverEnv ?? (() => discoverEnvOf()),
     onLibraryChanged: modelsChanged,
     logger,

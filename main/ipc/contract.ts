@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { BACKEND_PINS, ChatSettings, Device, LOAD_FIELDS, LOAD_SETTING_FIELDS, LoadSettings, MAX_MESSAGE_CHARS, MemoryBreakdown, TokenLogprobs } from '../params';
 import { codesOf, type IpcErrorCode } from '../errors/catalogue';
 import {
-  DiscoveryDTO, DownloadDTO, LibraryDeleteDTO, LibraryFactsDTO, LibraryImportDTO, libraryImportSchema, DownloadProgressDTO, downloadConcurrencySchema, DOWNLOAD_CONCURRENCY, downloadRequestSchema, hubSearchSchema, HubModelDTO,
+  DiscoveryDTO, DownloadDTO, HubFitDTO, hubFitRequestSchema, LibraryDeleteDTO, LibraryFactsDTO, LibraryImportDTO, libraryImportSchema, DownloadProgressDTO, downloadConcurrencySchema, DOWNLOAD_CONCURRENCY, downloadRequestSchema, hubSearchSchema, HubModelDTO,
   HubQuantGroupDTO, REFERENCE_SOURCES, repoIdSchema,
 } from './models';
 
@@ -376,6 +376,8 @@ export const contract = {
     request: z.object({ repo: repoIdSchema, revision: z.string().min(1).max(200).default('main') }).strict(),
     response: z.object({ repo: z.string(), revision: z.string(), groups: z.array(HubQuantGroupDTO) }),
   },
+  /** whether a file of hub.files fits this machine, from its GGUF header read with Range requests (queued, one at a time; kept for the session) */
+  'hub.fit': { request: hubFitRequestSchema, response: HubFitDTO },
 
   /** queues a file of hub.files into the models folder */
   'downloads.add': { request: downloadRequestSchema, response: DownloadDTO },

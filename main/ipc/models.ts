@@ -4,6 +4,7 @@
  * library.ts) takes its own schemas and types from them, so what crosses IPC is what those make.
  */
 import { z } from 'zod';
+import { MemoryBreakdown } from '../params/devices';
 
 // ---- the hub -------------------------------------------------------------------------------------
 
@@ -59,6 +60,44 @@ export const HubQuantFileDTO = z.object({
 });
 
 export const HubQuantGroupDTO = z.object({ quant: z.string().nullable(), files: z.array(HubQuantFileDTO) });
+
+/** A file of hub.files to judge: the repository, its revision and the file's path (a split model: its first part's). */
+export const hubFitRequestSchema = z.object({
+  repo: repoIdSchema,
+  revision: z.string().min(1).max(200).default('main'),
+  file: repoPathSchema,
+}).strict();
+
+/** The verdicts of a fit for this machine (main/models/remote-fit.ts verdictOf). */
+export const FIT_VERDICTS = ['full-gpu', 'partial', 'cpu-only', 'does-not-fit'] as const;
+
+/** A fit verdict for a hub file from its header alone (main/models/remote-fit.ts remoteFit). */
+export const HubFitDTO = z.object({
+  repo: z.string(),
+  revision: z.string(),
+  /** the file's path (a split model: its first part's), as asked */
+  file: z.string(),
+  /** the model's name (a split model's without the part suffix) */
+  name: z.string(),
+  quant: z.string().nullable(),
+  /** bytes, all parts */
+  size: z.number(),
+  verdict: z.enum(FIT_VERDICTS),
+  /** the verdict in words (VERDICT_WORDS) */
+  words: z.string(),
+  /** the fit's reason in one sentence (null without a GPU) */
+  reason: z.string().nullable(),
+  gpuLayers: z.union([z.number(), z.literal('max')]),
+  contextSize: z.number(),
+  layers: z.number(),
+  /** llama.cpp's estimate of the header-only file(s): bytes per device and on the host */
+  estimate: MemoryBreakdown,
+  /** what makes it not fit, one line each */
+  problems: z.array(z.string()),
+  /** what reading the header(s) cost: requests and body bytes */
+  fetched: z.object({ requests: z.number(), bytes: z.number() }),
+});
+export type HubFitDTO = z.infer<typeof HubFitDTO>;
 
 // ---- downloads -----------------------------------------------------------------------------------
 

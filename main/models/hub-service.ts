@@ -1,6 +1,6 @@
 /**
  * The hub.*, downloads.* and library.* channels: Hugging Face search and a repository's GGUF files
- * (HubClient), the download manager's queue (add, pause, resume, cancel, list) with its events
+ * (HubClient), fit verdicts for those files before they are downloaded (hub-fit.ts), the download manager's queue (add, pause, resume, cancel, list) with its events
  * forwarded as `downloads.progress` and `downloads.changed`, discovery of the models other apps keep
  * (one run at a time, bounded by DISCOVERY_LIMITS), and references to what discovery found.
  */
@@ -11,6 +11,8 @@ import type { Services } from '../services';
 import { discover, type DiscoverEnv, type Discovery, type PeerApp } from './discover';
 import type { DownloadManager } from './downloads';
 import type { HubClient } from './hub';
+import type { FitEngine } from './remote-fit';
+import { HubFits } from './hub-fit';
 import type { ModelLibrary } from './library';
 
 export interface HubServiceDeps {
@@ -19,6 +21,10 @@ export interface HubServiceDeps {
   downloads: DownloadManager;
   /** the hub client as of now (a new token makes a new one) */
   hub: () => HubClient;
+  /** the engine calls a fit verdict makes (EngineClient) */
+  fitEngine: FitEngine;
+  /** memory kept free on every GPU (the fit margin setting) */
+  fitMarginMiB: () => number;
   /** where discovery looks (the OS's folders under this home) */
   discoverEnv: () => DiscoverEnv;
   /** the library changed (a reference added or removed, a download finished): push models.changed */
@@ -32,8 +38,17 @@ export class HubService {
   /** model files the last discoveries found, and who keeps each: library.addReference takes only these */
   private readonly found = new Map<string, PeerApp>();
   private readonly offs: (() => void)[] = [];
+  /** hub.fit's verdicts: queued one at a time, kept for the session */
+  private readonly fits: HubFits;
 
-  constructor(private readonly deps: HubServiceDeps) {}
+  constructor(private readonly deps: HubServiceDeps) {
+    this.fits = new HubFits({ engine: deps.fitEngine, hub: deps.hub, marginMiB: deps.fitMarginMiB });
+  }
+
+  /** The token changed: verdicts refused (or allowed) with the old one are asked again. */
+  tokenChanged(): void {
+    this.fits.forget();
+  }
 
   /** The models discovery finds, one run at a time. */
   private discover(): Promise<Discovery> {
@@ -73,6 +88,7 @@ export class HubService {
     services.register({
       'hub.search': async (r) => ({ models: await this.deps.hub().search(r) }),
       'hub.files': async (r) => ({ repo: r.repo, revision: r.revision, groups: await this.deps.hub().ggufFiles(r.repo, r.revision) }),
+      'hub.fit': (r) => this.fits.fit(r),
       'downloads.add': (r) => downloads.add(r),
       'downloads.pause': (r) => downloads.pause(r.id),
       'downloads.resume': (r) => downloads.resume(r.id),

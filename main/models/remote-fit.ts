@@ -23,12 +23,13 @@ import { LOAD_FIELDS } from '../params/load';
 import { parseGgufHeader, type GgufByteSource, type GgufHeader } from '../gguf/read';
 import type { Estimate, FitResult, LoadParamsInput } from '../engine/protocol';
 import { gpuDevices, planLoad, type PlannedLoad } from './fit';
+import { FIT_VERDICTS } from '../ipc/models';
 import { HubError, hubConfigFromEnv, resolveUrl, type HubConfig, type HubQuantFile } from './hub';
 
 /** Bytes asked for per Range request while the header is read. */
 export const REMOTE_CHUNK = 256 * 1024;
 
-export const FIT_VERDICTS = ['full-gpu', 'partial', 'cpu-only', 'does-not-fit'] as const;
+export { FIT_VERDICTS };
 export type FitVerdict = (typeof FIT_VERDICTS)[number];
 
 export const VERDICT_WORDS: Record<FitVerdict, string> = {

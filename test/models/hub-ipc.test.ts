@@ -11,6 +11,7 @@ import fs from 'fs';
 import path from 'path';
 import type { EventName, EventOf } from '../../main/ipc/contract';
 import { DOWNLOAD_CONCURRENCY } from '../../main/ipc/contract';
+import { FIT_VERDICTS, VERDICT_WORDS } from '../../main/models/remote-fit';
 import { PLAIN_TOKEN_WARNING } from '../../main/settings/token';
 import { chatApp, nextDone, type ChatApp } from '../helpers/chat';
 import { tempDir } from '../helpers/engine';
@@ -106,6 +107,62 @@ test('search → files → downloads.add → progress → done → models.list l
   expect(message.status).toBe('done');
   expect(message.model).toBe('tiny-Q8_0');
   expect(message.metrics!.generatedTokens).toBeGreaterThan(0);
+});
+
+test('hub.fit: a verdict from the header alone, one at a time, kept for the session; its estimate equals models.estimate of the file once downloaded', async () => {
+  const a = open();
+  const events = record(a);
+  const before = server.log.length;
+  // two asked at once: the second's header is read after the first verdict is done
+  const [q8, q4] = await Promise.all([
+    a.call('hub.fit', { repo: 'hearth/tiny-GGUF', file: 'tiny-Q8_0.gguf' }),
+    a.call('hub.fit', { repo: 'hearth/tiny-GGUF', file: 'slow-Q4_0.gguf' }),
+  ]);
+  const cdn = server.log.slice(before).filter((e) => e.path.startsWith('/cdn/'));
+  const lastQ8 = cdn.map((e) => e.file).lastIndexOf('hearth/tiny-GGUF/tiny-Q8_0.gguf');
+  const firstQ4 = cdn.map((e) => e.file).indexOf('hearth/tiny-GGUF/slow-Q4_0.gguf');
+  expect(lastQ8).toBeGreaterThanOrEqual(0);
+  expect(firstQ4).toBeGreaterThan(lastQ8);
+  for (const f of [q8, q4]) {
+    expect(FIT_VERDICTS).toContain(f.verdict);
+    expect(f.words).toBe(VERDICT_WORDS[f.verdict as keyof typeof VERDICT_WORDS]);
+    // a model this small runs on the CPU of a machine without a GPU
+    if (f.estimate.devices.every((d: { type: string }) => d.type !== 'gpu' && d.type !== 'igpu')) expect(f.verdict).toBe('cpu-only');
+    expect(f.fetched.bytes).toBeGreaterThan(0);
+    expect(f.fetched.bytes).toBeLessThan(spm.length);
+  }
+  expect(q8).toMatchObject({ repo: 'hearth/tiny-GGUF', revision: 'main', file: 'tiny-Q8_0.gguf', name: 'tiny-Q8_0.gguf', quant: 'Q8_0', size: spm.length });
+  expect(cdn.every((e) => e.status === 206)).toBe(true);
+  expect(cdn.reduce((s, e) => s + e.bytesSent, 0)).toBe(q8.fetched.bytes + q4.fetched.bytes);
+
+  // asked again: the session's verdict, no request to the hub's bytes
+  const again = server.log.length;
+  expect(await a.call('hub.fit', { repo: 'hearth/tiny-GGUF', file: 'tiny-Q8_0.gguf' })).toEqual(q8);
+  expect(server.log.slice(again).filter((e) => e.path.startsWith('/cdn/'))).toEqual([]);
+
+  // the file downloaded, estimated by models.estimate with the verdict's context and layers: the same bytes
+  const d = await a.call('downloads.add', { repo: 'hearth/tiny-GGUF', file: 'tiny-Q8_0.gguf', sha256: sha(spm), size: spm.length });
+  await until(() => events.some((e) => e.name === 'downloads.changed' && (e.payload as EventOf<'downloads.changed'>).done?.id === d.id), 'the download');
+  await until(async () => (await a.call('models.list')).some((m: { path: string }) => m.path === d.target), 'the model in the library');
+  const local = await a.call('models.estimate', { path: d.target, settings: { contextSize: q8.contextSize, gpuLayers: q8.gpuLayers } });
+  const parts = (e: { devices: { name: string; model: number; context: number; compute: number }[]; host: { model: number; context: number; compute: number } }) =>
+    [...e.devices.map((x) => [x.name, x.model, x.context, x.compute]), ['host', e.host.model, e.host.context, e.host.compute]];
+  expect(parts(q8.estimate)).toEqual(parts(local));
+  expect(local.layers).toBe(q8.layers);
+  process.stdout.write(`${JSON.stringify({ hubFit: { file: q8.file, verdict: q8.verdict, size: q8.size, fetched: q8.fetched, estimate: parts(q8.estimate) } })}\n`);
+});
+
+test('hub.fit errors: a gated file without a token (kept only until one is set), a file the repository lacks, bad input', async () => {
+  const a = open();
+  expect(await codeOf(a.call('hub.fit', { repo: 'meta/gated-GGUF', file: 'gated-Q4_0.gguf' }))).toBe('hub_unauthorized');
+  expect(await codeOf(a.call('hub.fit', { repo: 'hearth/tiny-GGUF', file: 'nothing-Q4_0.gguf' }))).toBe('hub_not_found');
+  expect(await codeOf(a.call('hub.fit', { repo: 'nobody/nothing-GGUF', file: 'x.gguf' }))).toBe('hub_not_found');
+  expect(await codeOf(a.call('hub.fit', { repo: 'hearth/tiny-GGUF', file: '../tiny-Q8_0.gguf' }))).toBe('invalid_input');
+  expect(await codeOf(a.call('hub.fit', { repo: 'hearth/tiny-GGUF' }))).toBe('invalid_input');
+  expect(await codeOf(a.call('hub.fit', { repo: 'hearth/tiny-GGUF', file: 'tiny-Q8_0.gguf', extra: 1 }))).toBe('invalid_input');
+  await a.call('settings.update', { hfToken: TOKEN });
+  const ok = await a.call('hub.fit', { repo: 'meta/gated-GGUF', file: 'gated-Q4_0.gguf' });
+  expect(FIT_VERDICTS).toContain(ok.verdict);
 });
 
 test('pause, resume and cancel over IPC; a resumed download asks for the bytes after those on disk', async () => {
