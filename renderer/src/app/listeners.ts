@@ -1,13 +1,14 @@
 /**
  * The renderer's side effects that follow the state rather than a click: RTK listener middleware
  * (one per store). Components only render and dispatch; what to ask main and when — the memory
- * estimate following the model settings form, the search following the query, the hardware page's
+ * estimate following the model settings form, the search following the query, the hub page's search, files and fit verdicts, the hardware page's
  * usage polling, the composer's token count — is decided here, from the state, with timers the tests control (jest's fake timers).
  */
 import { createListenerMiddleware, TypedStartListening } from '@reduxjs/toolkit';
 import { startChatListeners } from '../features/chat/listeners';
 import { startHardwareListeners } from '../features/hardware/listeners';
 import { startLibraryListeners } from '../features/library/listeners';
+import { startHubListeners } from '../features/hub/listeners';
 import { startModelSettingsListeners } from '../features/modelSettings/listeners';
 import { startSearchListeners } from '../features/search/listeners';
 import type { AppDispatch, RootState } from './store';
@@ -23,5 +24,6 @@ export function appListeners() {
   startSearchListeners(start);
   startHardwareListeners(start);
   startLibraryListeners(start);
+  startHubListeners(start);
   return listeners;
 }
