@@ -17,6 +17,12 @@ export const repoPathSchema = z.string().min(1).max(1000).refine(
   'a relative path inside the repository',
 );
 
+/** A branch, tag or commit of a repository: no whitespace or control characters, no lone surrogate (it could not be put in a URL), no `..` segment. */
+export const revisionSchema = z.string().min(1).max(200).refine(
+  (r) => !/[\s\p{Cc}\p{Cs}]/u.test(r) && !r.split('/').includes('..'),
+  'a revision: a branch, tag or commit',
+);
+
 export const sha256Schema = z.string().regex(/^[0-9a-f]{64}$/, 'a SHA-256 in hex');
 
 export const HUB_SORTS = ['downloads', 'likes', 'lastModified', 'trendingScore', 'createdAt'] as const;
@@ -64,7 +70,7 @@ export const HubQuantGroupDTO = z.object({ quant: z.string().nullable(), files: 
 /** A file of hub.files to judge: the repository, its revision and the file's path (a split model: its first part's). */
 export const hubFitRequestSchema = z.object({
   repo: repoIdSchema,
-  revision: z.string().min(1).max(200).default('main'),
+  revision: revisionSchema.default('main'),
   file: repoPathSchema,
 }).strict();
 

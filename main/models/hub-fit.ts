@@ -5,6 +5,7 @@
  * file, and a second ask while one runs or waits joins it. A failure is kept too unless it may pass
  * (no token yet, the network), so the same broken file is not fetched again and again.
  */
+import { GgufError } from '../gguf/types';
 import type { HubFitDTO } from '../ipc/models';
 import type { HubConfig, HubClient, HubQuantFile, HubQuantGroup } from './hub';
 import { HubError } from './hub';
@@ -73,7 +74,10 @@ export class HubFits {
     const model: HubQuantFile | undefined = (await this.groups(r.repo, r.revision)).flatMap((g) => g.files).find((f) => f.parts[0].path === r.file);
     if (!model) throw new HubError('hub_not_found', `${r.repo} has no GGUF model ${r.file} at ${r.revision}`);
     const hub: HubConfig = this.deps.hub().config;
-    const f = await remoteFit(this.deps.engine, r.repo, model, { hub, revision: r.revision, marginMiB: this.deps.marginMiB() });
+    const f = await remoteFit(this.deps.engine, r.repo, model, { hub, revision: r.revision, marginMiB: this.deps.marginMiB() }).catch((e: unknown) => {
+      // a header the reader refuses is a bad file on the hub, not a bug here
+      throw e instanceof GgufError ? new HubError('hub_bad_response', `${r.repo}/${r.file}: ${e.message}`, { gguf: e.code }, { cause: e }) : e;
+    });
     return {
       repo: r.repo, revision: r.revision, file: r.file, name: f.name, quant: f.quant, size: f.size,
       verdict: f.verdict, words: VERDICT_WORDS[f.verdict], reason: f.reason, gpuLayers: f.gpuLayers, contextSize: f.contextSize,

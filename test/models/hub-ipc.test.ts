@@ -159,6 +159,9 @@ test('hub.fit errors: a gated file without a token (kept only until one is set),
   expect(await codeOf(a.call('hub.fit', { repo: 'nobody/nothing-GGUF', file: 'x.gguf' }))).toBe('hub_not_found');
   expect(await codeOf(a.call('hub.fit', { repo: 'hearth/tiny-GGUF', file: '../tiny-Q8_0.gguf' }))).toBe('invalid_input');
   expect(await codeOf(a.call('hub.fit', { repo: 'hearth/tiny-GGUF' }))).toBe('invalid_input');
+  // a revision that could not be put in a URL (a lone surrogate) or climbs out
+  expect(await codeOf(a.call('hub.fit', { repo: 'hearth/tiny-GGUF', revision: '\ud800', file: 'tiny-Q8_0.gguf' }))).toBe('invalid_input');
+  expect(await codeOf(a.call('hub.fit', { repo: 'hearth/tiny-GGUF', revision: 'a/../b', file: 'tiny-Q8_0.gguf' }))).toBe('invalid_input');
   expect(await codeOf(a.call('hub.fit', { repo: 'hearth/tiny-GGUF', file: 'tiny-Q8_0.gguf', extra: 1 }))).toBe('invalid_input');
   await a.call('settings.update', { hfToken: TOKEN });
   const ok = await a.call('hub.fit', { repo: 'meta/gated-GGUF', file: 'gated-Q4_0.gguf' });
