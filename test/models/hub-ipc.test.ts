@@ -112,13 +112,13 @@ test('search → files → downloads.add → progress → done → models.list l
 test('hub.fit: a verdict from the header alone, one at a time, kept for the session; its estimate equals models.estimate of the file once downloaded', async () => {
   const a = open();
   const events = record(a);
-  const before = server.log.length;
+  const before = hf.server.log.length;
   // two asked at once: the second's header is read after the first verdict is done
   const [q8, q4] = await Promise.all([
     a.call('hub.fit', { repo: 'hearth/tiny-GGUF', file: 'tiny-Q8_0.gguf' }),
     a.call('hub.fit', { repo: 'hearth/tiny-GGUF', file: 'slow-Q4_0.gguf' }),
   ]);
-  const cdn = server.log.slice(before).filter((e) => e.path.startsWith('/cdn/'));
+  const cdn = hf.server.log.slice(before).filter((e) => e.path.startsWith('/cdn/'));
   const lastQ8 = cdn.map((e) => e.file).lastIndexOf('hearth/tiny-GGUF/tiny-Q8_0.gguf');
   const firstQ4 = cdn.map((e) => e.file).indexOf('hearth/tiny-GGUF/slow-Q4_0.gguf');
   expect(lastQ8).toBeGreaterThanOrEqual(0);
@@ -129,19 +129,19 @@ test('hub.fit: a verdict from the header alone, one at a time, kept for the sess
     // a model this small runs on the CPU of a machine without a GPU
     if (f.estimate.devices.every((d: { type: string }) => d.type !== 'gpu' && d.type !== 'igpu')) expect(f.verdict).toBe('cpu-only');
     expect(f.fetched.bytes).toBeGreaterThan(0);
-    expect(f.fetched.bytes).toBeLessThan(spm.length);
+    expect(f.fetched.bytes).toBeLessThan(hf.spm.length);
   }
-  expect(q8).toMatchObject({ repo: 'hearth/tiny-GGUF', revision: 'main', file: 'tiny-Q8_0.gguf', name: 'tiny-Q8_0.gguf', quant: 'Q8_0', size: spm.length });
+  expect(q8).toMatchObject({ repo: 'hearth/tiny-GGUF', revision: 'main', file: 'tiny-Q8_0.gguf', name: 'tiny-Q8_0.gguf', quant: 'Q8_0', size: hf.spm.length });
   expect(cdn.every((e) => e.status === 206)).toBe(true);
   expect(cdn.reduce((s, e) => s + e.bytesSent, 0)).toBe(q8.fetched.bytes + q4.fetched.bytes);
 
   // asked again: the session's verdict, no request to the hub's bytes
-  const again = server.log.length;
+  const again = hf.server.log.length;
   expect(await a.call('hub.fit', { repo: 'hearth/tiny-GGUF', file: 'tiny-Q8_0.gguf' })).toEqual(q8);
-  expect(server.log.slice(again).filter((e) => e.path.startsWith('/cdn/'))).toEqual([]);
+  expect(hf.server.log.slice(again).filter((e) => e.path.startsWith('/cdn/'))).toEqual([]);
 
   // the file downloaded, estimated by models.estimate with the verdict's context and layers: the same bytes
-  const d = await a.call('downloads.add', { repo: 'hearth/tiny-GGUF', file: 'tiny-Q8_0.gguf', sha256: sha(spm), size: spm.length });
+  const d = await a.call('downloads.add', { repo: 'hearth/tiny-GGUF', file: 'tiny-Q8_0.gguf', sha256: sha(hf.spm), size: hf.spm.length });
   await until(() => events.some((e) => e.name === 'downloads.changed' && (e.payload as EventOf<'downloads.changed'>).done?.id === d.id), 'the download');
   await until(async () => (await a.call('models.list')).some((m: { path: string }) => m.path === d.target), 'the model in the library');
   const local = await a.call('models.estimate', { path: d.target, settings: { contextSize: q8.contextSize, gpuLayers: q8.gpuLayers } });
