@@ -46,6 +46,8 @@ export interface ComposeOptions {
   env?: NodeJS.ProcessEnv;
   /** where discovery looks (default: this process's home and OS) */
   discoverEnv?: () => DiscoverEnv;
+  /** the recommended models' file (default resources/recommended.json) */
+  recommendedFile?: string;
   /** a fetch for the hub and downloads (Electron's net.fetch honours the system proxy) */
   fetch?: typeof fetch;
 }
@@ -99,6 +101,7 @@ export function composeApp(opts: ComposeOptions): App {
     fitMarginMiB: () => store.settings.get('fitMarginMiB'),
     discoverEnv: opts.discoverEnv ?? (() => discoverEnvOf()),
     onLibraryChanged: modelsChanged,
+    ...(opts.recommendedFile ? { recommendedFile: opts.recommendedFile } : {}),
     logger,
   });
   const folder = new FolderService({ services, store, library, downloads, folder: modelsDir, onLibraryChanged: modelsChanged, logger });

@@ -8,7 +8,7 @@ import { BACKEND_PINS, ChatSettings, Device, LOAD_FIELDS, LOAD_SETTING_FIELDS, L
 import { codesOf, type IpcErrorCode } from '../errors/catalogue';
 import {
   DiscoveryDTO, DownloadDTO, HubFitDTO, hubFitRequestSchema, LibraryDeleteDTO, LibraryFactsDTO, LibraryImportDTO, libraryImportSchema, DownloadProgressDTO, downloadConcurrencySchema, DOWNLOAD_CONCURRENCY, downloadRequestSchema, hubSearchSchema, HubModelDTO,
-  HubQuantGroupDTO, REFERENCE_SOURCES, repoIdSchema,
+  HubQuantGroupDTO, RecommendedModelDTO, REFERENCE_SOURCES, repoIdSchema,
 } from './models';
 
 export { DownloadDTO, DOWNLOAD_CONCURRENCY, REFERENCE_SOURCES };
@@ -378,6 +378,9 @@ export const contract = {
   },
   /** whether a file of hub.files fits this machine, from its GGUF header read with Range requests (queued, one at a time; kept for the session) */
   'hub.fit': { request: hubFitRequestSchema, response: HubFitDTO },
+
+  /** the curated models the first-run view recommends (resources/recommended.json) */
+  'hub.recommended': { request: Empty, response: z.object({ models: z.array(RecommendedModelDTO) }) },
 
   /** queues a file of hub.files into the models folder */
   'downloads.add': { request: downloadRequestSchema, response: DownloadDTO },

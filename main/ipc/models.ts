@@ -215,3 +215,31 @@ export const LibraryFactsDTO = z.object({
 
 /** What library.delete removed from disk, and whether the model was unloaded first. */
 export const LibraryDeleteDTO = z.object({ files: z.array(z.string()), bytes: z.number(), unloaded: z.boolean() });
+
+// ---- recommended models (resources/recommended.json) -------------------------------------------------
+
+export const RECOMMENDED_USES = ['chat', 'coding', 'reasoning', 'embedding'] as const;
+export const RECOMMENDED_SIZES = ['small', 'medium', 'large'] as const;
+
+/** A model the first-run view recommends: a GGUF repository of the hub and what it is for. */
+export const RecommendedModelDTO = z.object({
+  repo: repoIdSchema,
+  /** what the view calls it */
+  name: z.string().trim().min(1).max(100),
+  /** one short sentence */
+  description: z.string().trim().min(1).max(300),
+  use: z.enum(RECOMMENDED_USES),
+  size: z.enum(RECOMMENDED_SIZES),
+  /** the quantization to pick first among the repository's files */
+  quant: z.string().regex(/^[A-Za-z0-9_]{2,20}$/, 'a quantization name such as Q4_K_M'),
+  /** about how many parameters (weights) it has */
+  parameters: z.number().positive().max(1e13),
+}).strict();
+export type RecommendedModelDTO = z.infer<typeof RecommendedModelDTO>;
+
+/** The file's shape: a version and the list (one entry per repository). */
+export const recommendedFileSchema = z.object({
+  version: z.literal(1),
+  models: z.array(RecommendedModelDTO).min(1).max(200)
+    .refine((ms) => new Set(ms.map((m) => m.repo.toLowerCase())).size === ms.length, 'each repository is listed once'),
+}).strict();

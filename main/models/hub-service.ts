@@ -1,6 +1,7 @@
 /**
  * The hub.*, downloads.* and library.* channels: Hugging Face search and a repository's GGUF files
- * (HubClient), fit verdicts for those files before they are downloaded (hub-fit.ts), the download manager's queue (add, pause, resume, cancel, list) with its events
+ * (HubClient), fit verdicts for those files before they are downloaded (hub-fit.ts), the curated
+ * recommendations (recommended.ts), the download manager's queue (add, pause, resume, cancel, list) with its events
  * forwarded as `downloads.progress` and `downloads.changed`, discovery of the models other apps keep
  * (one run at a time, bounded by DISCOVERY_LIMITS), and references to what discovery found.
  */
@@ -14,6 +15,7 @@ import type { HubClient } from './hub';
 import type { FitEngine } from './remote-fit';
 import { HubFits } from './hub-fit';
 import type { ModelLibrary } from './library';
+import { loadRecommended } from './recommended';
 
 export interface HubServiceDeps {
   services: Services;
@@ -27,6 +29,8 @@ export interface HubServiceDeps {
   fitMarginMiB: () => number;
   /** where discovery looks (the OS's folders under this home) */
   discoverEnv: () => DiscoverEnv;
+  /** resources/recommended.json (recommended.ts's default when not given; tests give another) */
+  recommendedFile?: string;
   /** the library changed (a reference added or removed, a download finished): push models.changed */
   onLibraryChanged: () => void;
   logger: Logger;
@@ -87,6 +91,7 @@ export class HubService {
     this.forward();
     services.register({
       'hub.search': async (r) => ({ models: await this.deps.hub().search(r) }),
+      'hub.recommended': async () => ({ models: await loadRecommended(this.deps.recommendedFile) }),
       'hub.files': async (r) => ({ repo: r.repo, revision: r.revision, groups: await this.deps.hub().ggufFiles(r.repo, r.revision) }),
       'hub.fit': (r) => this.fits.fit(r),
       'downloads.add': (r) => downloads.add(r),

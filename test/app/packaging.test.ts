@@ -39,3 +39,9 @@ test("package.json's main is the bundle build-ts writes (what a packaged app sta
   expect(pkg.main).toBe('dist/app/main.js');
   expect(fs.readFileSync(path.join(REPO_ROOT, 'scripts', 'build-ts.js'), 'utf8')).toContain("'dist/app/main.js'");
 });
+
+test('the recommended models ship inside the app, where main/models/recommended.ts reads them (the app root)', () => {
+  const config = readConfig();
+  expect(config.files).toContain('resources/recommended.json');
+  expect(fs.existsSync(path.join(REPO_ROOT, 'resources', 'recommended.json'))).toBe(true);
+});

@@ -32,8 +32,8 @@ export interface ChatAppOptions {
   chatDefaults?: Partial<ChatSettings>;
   /** composeApp's bound on the context meter's refresh while a reply streams. */
   usageRefreshMs?: number;
-  /** More of composeApp's options (the environment read for HF_ENDPOINT/HF_TOKEN, discovery's home, the token's cipher). */
-  compose?: Partial<Pick<ComposeOptions, 'env' | 'discoverEnv' | 'secrets' | 'fetch'>>;
+  /** More of composeApp's options (the environment read for HF_ENDPOINT/HF_TOKEN, discovery's home, the token's cipher, the recommended models' file). */
+  compose?: Partial<Pick<ComposeOptions, 'env' | 'discoverEnv' | 'secrets' | 'fetch' | 'recommendedFile'>>;
 }
 
 export interface ChatApp {
