@@ -153,6 +153,9 @@ export const DownloadProgressDTO = z.object({ id: z.string(), bytes: z.number(),
 // ---- the library: references and discovery ---------------------------------------------------------
 
 export const PEER_APPS = ['lmstudio', 'ollama', 'jan', 'gpt4all'] as const;
+export type PeerApp = (typeof PEER_APPS)[number];
+/** Each app as the user knows it (the CLI's and the first-run view's words). */
+export const PEER_APP_NAMES: Readonly<Record<PeerApp, string>> = { lmstudio: 'LM Studio', ollama: 'Ollama', jan: 'Jan', gpt4all: 'GPT4All' };
 /** Who keeps a model file added by reference: an app discovery found it in, or the user ('file'). */
 export const REFERENCE_SOURCES = [...PEER_APPS, 'file'] as const;
 

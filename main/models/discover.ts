@@ -26,11 +26,9 @@ import { headerFacts, HeaderFacts } from './facts';
 import { groupByIdentity, ModelIdentity, modelIdentity } from './identity';
 import { walkModels, WalkLimits } from './listing';
 
-import { PEER_APPS } from '../ipc/models';
+import { PEER_APP_NAMES, PEER_APPS, type PeerApp } from '../ipc/models';
 
-export { PEER_APPS };
-export type PeerApp = (typeof PEER_APPS)[number];
-export const PEER_APP_NAMES: Readonly<Record<PeerApp, string>> = { lmstudio: 'LM Studio', ollama: 'Ollama', jan: 'Jan', gpt4all: 'GPT4All' };
+export { PEER_APP_NAMES, PEER_APPS, type PeerApp };
 
 /** How much discovery reads at most. */
 export const DISCOVERY_LIMITS = {

@@ -11,6 +11,7 @@ import { startLibraryListeners } from '../features/library/listeners';
 import { startHubListeners } from '../features/hub/listeners';
 import { startModelSettingsListeners } from '../features/modelSettings/listeners';
 import { startSearchListeners } from '../features/search/listeners';
+import { startWelcomeListeners } from '../features/welcome/listeners';
 import type { AppDispatch, RootState } from './store';
 
 export type AppStartListening = TypedStartListening<RootState, AppDispatch>;
@@ -25,5 +26,6 @@ export function appListeners() {
   startHardwareListeners(start);
   startLibraryListeners(start);
   startHubListeners(start);
+  startWelcomeListeners(start);
   return listeners;
 }

@@ -11,10 +11,11 @@ import models from '../features/models/modelsSlice';
 import search from '../features/search/searchSlice';
 import settings from '../features/settings/settingsSlice';
 import threads from '../features/threads/threadsSlice';
+import welcome from '../features/welcome/welcomeSlice';
 import { appListeners } from './listeners';
 import ui from './uiSlice';
 
-export const rootReducer = combineReducers({ threads, chat, models, modelSettings, hardware, assistants, settings, search, downloads, hub, library, ui });
+export const rootReducer = combineReducers({ threads, chat, models, modelSettings, hardware, assistants, settings, search, downloads, hub, library, welcome, ui });
 
 export type RootState = ReturnType<typeof rootReducer>;
 

@@ -4,8 +4,9 @@ import { modelLabel } from '../../app/format';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { assistantPicked, selectAssistantForNew, selectAssistants } from '../assistants/assistantsSlice';
 import { selectDefaultModelPath } from '../models/modelsSlice';
-import { selectDataDir, selectFontSize } from '../settings/settingsSlice';
+import { selectFontSize } from '../settings/settingsSlice';
 import { selectSelectedThreadId } from '../threads/threadsSlice';
+import { FirstRun } from '../welcome/Welcome';
 import { errorCleared, loadThread, NEW_CHAT, selectChatError, selectIsSending, selectThreadMessages } from './chatSlice';
 import { Composer } from './Composer';
 import { MessageList } from './MessageList';
@@ -33,12 +34,12 @@ function NewChat() {
   const modelPath = useAppSelector(selectDefaultModelPath);
   const loadedPath = useAppSelector((s) => s.models.state.loaded?.path ?? null);
   const loading = useAppSelector((s) => s.models.state.loading);
-  const dataDir = useAppSelector(selectDataDir);
-  const sep = dataDir?.includes('\\') ? '\\' : '/';
+
+  // no model yet: the first-run view (models found on this computer, recommended ones)
+  if (listStatus === 'ready' && models.length === 0) return <FirstRun />;
 
   let modelNote: string | null = null;
-  if (listStatus === 'ready' && models.length === 0) modelNote = `No models yet. Put a .gguf file in ${dataDir ? `${dataDir}${sep}models` : 'the models folder'} and it shows up in the header.`;
-  else if (chosen?.modelPath) modelNote = `${chosen.name} uses ${modelLabel(chosen.modelPath)}.`;
+  if (chosen?.modelPath) modelNote = `${chosen.name} uses ${modelLabel(chosen.modelPath)}.`;
   else if (modelPath && loading?.path === modelPath) modelNote = `Loading ${modelLabel(modelPath)}… ${Math.round(loading.progress * 100)}%`;
   else if (modelPath && !loadedPath && !loading) modelNote = `${modelLabel(modelPath)} is loaded when you send.`;
   else if (!modelPath && models.length > 1) modelNote = 'Pick a model in the header to start.';
