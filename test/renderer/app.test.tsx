@@ -318,8 +318,20 @@ describe('app', () => {
     stop();
   });
 
+  test('without a model the chat page is the first-run view, until a model arrives (models.changed): then the new-chat screen', async () => {
+    const { stop, bridge } = renderApp({ 'hub.recommended': () => ({ models: [] }), 'library.discover': () => ({ models: [], skipped: [], searched: [] }) });
+    expect(await screen.findByRole('heading', { name: 'Welcome to Hearth' })).toBeTruthy();
+    await waitFor(() => expect(bridge.callsTo('library.discover')).toHaveLength(1));
+    expect(await screen.findByText(/No models found in LM Studio, Ollama, Jan and GPT4All folders/)).toBeTruthy();
+    act(() => bridge.emit('models.changed', { models: [{ path: '/m/a.gguf', name: 'a.gguf', fileSize: 1 }] }));
+    expect(await screen.findByRole('heading', { name: 'New chat' })).toBeTruthy();
+    expect(screen.queryByRole('heading', { name: 'Welcome to Hearth' })).toBeNull();
+    stop();
+  });
+
   test('shortcuts: help dialog lists them; toggle sidebar; new chat; search focus', async () => {
-    const { stop, store } = renderApp();
+    // a model: the new-chat screen (without one it is the first-run view)
+    const { stop, store } = renderApp({ 'models.list': () => [{ path: '/m/a.gguf', name: 'a.gguf', fileSize: 1 }] });
     fireEvent.keyDown(window, { key: '/', ctrlKey: true });
     const help = screen.getByRole('dialog', { name: 'Keyboard shortcuts' });
     const rows = within(help).getAllByRole('row').map((r) => r.textContent);
