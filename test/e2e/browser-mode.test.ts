@@ -36,7 +36,7 @@ test('npm start falls back to browser mode and the page shows the engine', async
   const devices = page.getByRole('table', { name: 'Devices' });
   await devices.waitFor({ timeout: 60000 });
   const firstPaintMs = Date.now() - e2e.spawnedAt;
-  await expect(page.getByRole('heading', { name: 'Hearth' }).isVisible()).resolves.toBe(true);
+  await expect(page.getByRole('heading', { name: 'Hearth', exact: true }).isVisible()).resolves.toBe(true);
   await expect(page.getByRole('list', { name: 'Backends' }).textContent()).resolves.toContain('CPU');
   await expect(devices.textContent()).resolves.toMatch(/CPU/);
   await page.screenshot({ path: path.join(SHOTS, 'browser-mode-about.png'), fullPage: true });
