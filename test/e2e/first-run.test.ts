@@ -44,8 +44,8 @@ beforeAll(async () => {
   writeHalfModel(cutFile);
   e2e = await openBrowserMode({
     prefix: 'hearth-e2e-first-run-',
-    // discovery's folders hang off HOME (and XDG_DATA_HOME for Jan and GPT4All); OLLAMA_MODELS unset
-    env: { HOME: home, XDG_DATA_HOME: path.join(home, '.local', 'share'), OLLAMA_MODELS: '' },
+    // discovery's folders hang off HOME (and XDG_DATA_HOME, XDG_CONFIG_HOME for Jan's and GPT4All's); OLLAMA_MODELS unset
+    env: { HOME: home, XDG_DATA_HOME: path.join(home, '.local', 'share'), XDG_CONFIG_HOME: path.join(home, '.config'), OLLAMA_MODELS: '' },
   });
   page = await e2e.newPage();
   await page.goto(e2e.url);
@@ -67,6 +67,8 @@ test('with no model, the chat page shows every recommended model by use, and "Vi
   const chat = recs.getByRole('region', { name: 'Chat', exact: true });
   expect(await chat.getByRole('listitem').count()).toBe(recommended.models.filter((m) => m.use === 'chat').length);
   expect(await picker().locator('option').count()).toBeLessThanOrEqual(1);
+  // the models folder in use, for a file put there by hand
+  await page.locator('.welcome-folder').getByText(path.join(e2e.dataDir, 'models'), { exact: true }).waitFor();
   await recs.getByRole('heading', { name: 'Recommended models' }).scrollIntoViewIfNeeded();
   await shot(page, 'first-run-recommended');
 

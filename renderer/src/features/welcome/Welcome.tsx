@@ -11,7 +11,7 @@ import { describeError } from '../../app/errors';
 import { formatBytes } from '../../app/format';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { showHubRepo } from '../hub/hubSlice';
-import { selectDataDir } from '../settings/settingsSlice';
+import { selectSettings } from '../settings/settingsSlice';
 import { addDiscovered, addErrorDismissed, fetchRecommended, runDiscovery, welcomeOpened, type Discovery } from './welcomeSlice';
 
 const USE_TITLES: Record<RecommendedModelDTO['use'], string> = { chat: 'Chat', coding: 'Coding', reasoning: 'Reasoning', embedding: 'Embedding (search over documents)' };
@@ -214,8 +214,8 @@ export function DiscoveredModels() {
 
 /** The chat page without any model: add one found on this computer, get a recommended one, or drop a file in the models folder. */
 export function FirstRun() {
-  const dataDir = useAppSelector(selectDataDir);
-  const sep = dataDir?.includes('\\') ? '\\' : '/';
+  // the models folder in use (settings: <data>/models unless moved)
+  const folder = useAppSelector(selectSettings)?.modelsFolder ?? '';
   return (
     <section className="welcome" aria-labelledby="welcome-title">
       <h2 id="welcome-title">Welcome to Hearth</h2>
@@ -223,7 +223,7 @@ export function FirstRun() {
       <DiscoveredModels />
       <RecommendedModels />
       <p className="muted welcome-folder">
-        Or put a .gguf file in {dataDir ? <code>{`${dataDir}${sep}models`}</code> : 'the models folder'} and it shows up in the header.
+        Or put a .gguf file in {folder ? <code>{folder}</code> : 'the models folder'} and it shows up in the header.
       </p>
     </section>
   );
