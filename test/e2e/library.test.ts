@@ -148,5 +148,5 @@ test('an empty library says so and links to Find models', async () => {
   await page.getByText('No models yet.').waitFor({ timeout: WAIT });
   await shot(page, 'library-empty');
   await page.getByRole('button', { name: 'Find models' }).last().click();
-  await page.getByRole('heading', { name: 'Hub' }).waitFor();
+  await page.getByRole('heading', { name: 'Find models' }).waitFor();
 });
