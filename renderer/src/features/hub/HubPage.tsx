@@ -10,6 +10,7 @@ import { formatBytes, formatEta, formatInt } from '../../app/format';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { Icon } from '../../components/Icon';
 import { HUB_SORTS } from '../../../../main/ipc/models';
+import { RecommendedModels } from '../welcome/Welcome';
 import type { DownloadDTO } from '../../../../main/ipc/contract';
 import {
   chatWithModel, downloadHubFile, fitKey, hubAuthorChanged, hubQueryChanged, hubSortChanged, repoOpened, selectHubRepoInfo, selectLocalCopy,
@@ -84,10 +85,12 @@ function ResultRow({ m }: { m: HubModel }) {
 }
 
 function Results() {
-  const { results, searchStatus, searchError } = useAppSelector((s) => s.hub);
+  const { results, searchStatus, searchError, query, author } = useAppSelector((s) => s.hub);
   return (
     <>
       <SearchForm />
+      {/* before any search of the user's own: the curated list first */}
+      {!query.trim() && !author.trim() && <RecommendedModels />}
       <p className="muted" role="status" aria-live="polite">
         {searchStatus === 'loading' ? 'Searching…' : searchStatus === 'ready' ? `${results.length} repositories with GGUF files` : ''}
       </p>

@@ -11,6 +11,7 @@ import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { pageShown } from '../../app/uiSlice';
 import { Dialog } from '../../components/Dialog';
 import { loadModel, selectModels, selectModelState } from '../models/modelsSlice';
+import { DiscoveredModels } from '../welcome/Welcome';
 import {
   deleteAsked, deleteDismissed, deleteLibraryModel, importLibraryFile, ImportMode, importMessagesCleared, LibraryFacts, openLoadSettings, removeLibraryReference,
   selectLibrary, selectModelsDir, whereFrom,
@@ -221,6 +222,7 @@ export function LibraryPage() {
         </div>
       )}
       <ImportForm />
+      <DiscoveredModels />
       {confirming && <DeleteDialog m={confirming} facts={lib.facts[confirming.path]} />}
     </section>
   );
