@@ -15,27 +15,16 @@
  * Proxy: Node's own fetch ignores HTTP(S)_PROXY (Node 20); pass a fetch that honours one (Electron's
  * net.fetch uses the system's proxy settings) as `fetch`.
  */
-import { createHash, type Hash } from 'crypto';
 import fs from 'fs';
 import path from 'path';
 import { silentLogger, type Logger } from '../logging';
 import type { DownloadErrorInfo, DownloadRecord, DownloadState, Downloads } from '../store/downloads';
-import { checkInput, HubError, hubConfigFromEnv, resolveUrl, type HubConfig } from './hub';
+import { checkInput, HubError, hubConfigFromEnv, type HubConfig } from './hub';
+import { FileTransfer, partOf, realTimers, sizeOf, statfsFree, Transient, type Timers } from './download-transfer';
 import { z } from 'zod';
 import { DOWNLOAD_CONCURRENCY, downloadRequestSchema } from '../ipc/models';
 
-/** The clock and timers the manager uses (tests and a service may pass their own). */
-export interface Timers {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-export const realTimers: Timers = {
-  now: () => Date.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
-};
+export { realTimers, type Timers };
 
 export const DOWNLOAD_DEFAULTS = {
   /** downloads running at once (the setting's default: main/ipc/models.ts) */
@@ -107,33 +96,10 @@ type StopReason = 'pause' | 'cancel' | 'close';
 interface Job {
   rec: DownloadRecord;
   state: DownloadView['state'];
-  bytes: number;
-  hasher: Hash | null;
-  hashedBytes: number;
-  samples: { t: number; bytes: number }[];
-  lastProgress: number;
+  transfer: FileTransfer;
   controller: AbortController | null;
   stop: StopReason | null;
   running: Promise<void> | null;
-}
-
-/** An error worth retrying: the connection failed or the server had a passing problem. */
-class Transient extends Error {}
-
-const partOf = (target: string) => `${target}.part`;
-
-async function statfsFree(dir: string): Promise<number> {
-  const s = await fs.promises.statfs(dir);
-  return Number(s.bavail) * Number(s.bsize);
-}
-
-async function sizeOf(file: string): Promise<number> {
-  try {
-    return (await fs.promises.stat(file)).size;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 0;
-    throw e;
-  }
 }
 
 export class DownloadManager {
@@ -183,10 +149,11 @@ export class DownloadManager {
 
   private view(job: Job): DownloadView {
     const { rec } = job;
-    const speed = job.state === 'downloading' ? this.speedOf(job) : 0;
+    const speed = job.state === 'downloading' ? job.transfer.speed() : 0;
+    const bytes = job.transfer.bytes;
     return {
       id: rec.id, repo: rec.repo, revision: rec.revision, file: rec.file, target: rec.target, size: rec.size, sha256: rec.sha256,
-      state: job.state, bytes: job.bytes, speed, etaSeconds: speed > 0 ? (rec.size - job.bytes) / speed : null, error: rec.error,
+      state: job.state, bytes, speed, etaSeconds: speed > 0 ? (rec.size - bytes) / speed : null, error: rec.error,
     };
   }
 
@@ -213,9 +180,16 @@ export class DownloadManager {
   }
 
   private newJob(rec: DownloadRecord, bytes: number): Job {
-    const job: Job = {
-      rec, state: rec.state, bytes, hasher: null, hashedBytes: -1, samples: [], lastProgress: 0, controller: null, stop: null, running: null,
-    };
+    const job: Job = { rec, state: rec.state, transfer: null as unknown as FileTransfer, controller: null, stop: null, running: null };
+    job.transfer = new FileTransfer(rec, {
+      hub: this.hub, timers: this.timers, freeBytes: this.freeBytes, dir: () => this.modelsDir,
+      reserveBytes: this.o.reserveBytes, diskCheckBytes: this.o.diskCheckBytes, progressIntervalMs: this.o.progressIntervalMs,
+      speedWindowMs: DOWNLOAD_DEFAULTS.speedWindowMs,
+      onProgress: () => {
+        const v = this.view(job);
+        this.emit({ type: 'progress', id: v.id, bytes: v.bytes, size: v.size, speed: v.speed, etaSeconds: v.etaSeconds });
+      },
+    }, bytes);
     this.jobs.set(rec.id, job);
     return job;
   }
@@ -339,12 +313,13 @@ export class DownloadManager {
     const signal = job.controller!.signal;
     this.setState(job, 'downloading');
     try {
-      const part = partOf(job.rec.target);
-      job.bytes = await sizeOf(part);
-      await this.checkDisk(job);
+      const t = job.transfer;
+      const part = t.part;
+      t.bytes = await sizeOf(part);
+      await t.checkDisk();
       for (let attempt = 0; ; attempt++) {
         try {
-          await this.transfer(job, signal);
+          await t.request(signal);
           break;
         } catch (e) {
           if (signal.aborted || !(e instanceof Transient)) throw e;
@@ -356,12 +331,11 @@ export class DownloadManager {
         }
       }
       this.setState(job, 'verifying');
-      const digest = await this.digest(job, part);
+      const digest = await t.digest();
       if (signal.aborted) return;
       if (digest !== job.rec.sha256) {
         await fs.promises.rm(part, { force: true });
-        job.bytes = 0;
-        job.hasher = null;
+        t.reset();
         throw new HubError('checksum_mismatch',
           `${job.rec.file} from ${job.rec.repo}: SHA-256 ${digest} is not the hub's ${job.rec.sha256}; the file was deleted`);
       }
@@ -390,137 +364,5 @@ export class DownloadManager {
       }, ms);
       signal.addEventListener('abort', onAbort, { once: true });
     });
-  }
-
-  private async checkDisk(job: Job): Promise<void> {
-    const needed = job.rec.size - job.bytes + this.o.reserveBytes;
-    const free = await this.freeBytes(this.modelsDir);
-    if (free < needed) {
-      throw new HubError('disk_full',
-        `${path.basename(job.rec.target)} needs ${needed} bytes free on the models folder's disk (with ${this.o.reserveBytes} to spare); ${free} are`,
-        { free, needed });
-    }
-  }
-
-  /** The hash of the `.part` up to `bytes`, read again from disk when the running hash is not there (a new process). */
-  private async hashUpTo(job: Job, part: string, bytes: number): Promise<void> {
-    if (job.hasher && job.hashedBytes === bytes) return;
-    const h = createHash('sha256');
-    if (bytes > 0) {
-      for await (const chunk of fs.createReadStream(part, { start: 0, end: bytes - 1 })) h.update(chunk as Buffer);
-    }
-    job.hasher = h;
-    job.hashedBytes = bytes;
-  }
-
-  private async digest(job: Job, part: string): Promise<string> {
-    await this.hashUpTo(job, part, await sizeOf(part));
-    const hex = job.hasher!.digest('hex');
-    job.hasher = null;
-    job.hashedBytes = -1;
-    return hex;
-  }
-
-  private speedOf(job: Job): number {
-    const s = job.samples;
-    if (s.length < 2) return 0;
-    const dt = s[s.length - 1].t - s[0].t;
-    return dt > 0 ? ((s[s.length - 1].bytes - s[0].bytes) * 1000) / dt : 0;
-  }
-
-  /**
-   * Called for every chunk written: a speed sample and a progress event at most once per
-   * progressIntervalMs (the first chunk samples too, so the first event has a speed), so the samples
-   * held stay a few dozen over the speed window however small the chunks are.
-   */
-  private progress(job: Job, force: boolean): void {
-    const t = this.timers.now();
-    const due = force || t - job.lastProgress >= this.o.progressIntervalMs;
-    if (!due && job.samples.length > 0) return;
-    job.samples.push({ t, bytes: job.bytes });
-    while (job.samples.length > 2 && t - job.samples[1].t >= DOWNLOAD_DEFAULTS.speedWindowMs) job.samples.shift();
-    if (!due) return;
-    job.lastProgress = t;
-    const v = this.view(job);
-    this.emit({ type: 'progress', id: v.id, bytes: v.bytes, size: v.size, speed: v.speed, etaSeconds: v.etaSeconds });
-  }
-
-  /** One request: from the bytes on disk to the end, or until the connection fails (Transient). */
-  private async transfer(job: Job, signal: AbortSignal): Promise<void> {
-    const { rec } = job;
-    const part = partOf(rec.target);
-    let offset = await sizeOf(part);
-    if (offset > rec.size) {
-      await fs.promises.truncate(part, 0);
-      offset = 0;
-    }
-    job.bytes = offset;
-    if (offset === rec.size && rec.size > 0) return;
-    await this.hashUpTo(job, part, offset);
-
-    const url = resolveUrl(this.hub.hubUrl, rec.repo, rec.file, rec.revision);
-    const headers: Record<string, string> = { 'Accept-Encoding': 'identity' };
-    if (offset > 0) headers.Range = `bytes=${offset}-`;
-    // fetch drops Authorization when the hub redirects to another origin (its CDN)
-    if (this.hub.token) headers.Authorization = `Bearer ${this.hub.token}`;
-    let res: Response;
-    try {
-      res = await (this.hub.fetch ?? fetch)(url, { headers, signal, redirect: 'follow' });
-    } catch (e) {
-      if (signal.aborted) throw e;
-      throw new Transient(`cannot reach ${new URL(url).host}: ${(e as Error).message}${(e as { cause?: Error }).cause ? ` (${(e as { cause: Error }).cause.message})` : ''}`);
-    }
-    if (res.status === 401 || res.status === 403) {
-      throw new HubError('hub_unauthorized', `${rec.repo}: the hub answered ${res.status} for ${rec.file}${this.hub.token ? '' : ' (no token was given)'}`, { status: res.status });
-    }
-    if (res.status === 404) throw new HubError('hub_not_found', `${rec.repo} has no ${rec.file} at ${rec.revision}`, { status: 404 });
-    if (res.status === 408 || res.status === 429 || res.status >= 500) throw new Transient(`the hub answered ${res.status}`);
-    if (res.status === 200 && offset > 0) {
-      // the server ignored the Range: start over
-      offset = 0;
-      job.bytes = 0;
-      await this.hashUpTo(job, part, 0);
-    } else if (res.status === 206) {
-      const m = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(res.headers.get('content-range') ?? '');
-      if (!m || Number(m[1]) !== offset || Number(m[3]) !== rec.size) {
-        throw new HubError('hub_bad_response', `${rec.file}: asked for bytes ${offset}- of ${rec.size}, got Content-Range ${res.headers.get('content-range')}`);
-      }
-    } else if (res.status !== 200) {
-      throw new HubError('hub_bad_response', `${rec.file}: the hub answered ${res.status}`, { status: res.status });
-    }
-    const length = res.headers.get('content-length');
-    if (length !== null && offset + Number(length) !== rec.size) {
-      throw new HubError('hub_bad_response', `${rec.file}: the hub sends ${offset + Number(length)} bytes; it listed ${rec.size}`);
-    }
-    if (!res.body) throw new Transient('the answer has no body');
-
-    const fh = await fs.promises.open(part, offset > 0 ? 'r+' : 'w');
-    let pos = offset;
-    let sinceDiskCheck = 0;
-    try {
-      try {
-        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-          if (pos + chunk.length > rec.size) throw new HubError('hub_bad_response', `${rec.file}: the hub sent more than the ${rec.size} bytes it listed`);
-          await fh.write(chunk, 0, chunk.length, pos);
-          job.hasher!.update(chunk);
-          pos += chunk.length;
-          job.bytes = job.hashedBytes = pos;
-          sinceDiskCheck += chunk.length;
-          if (sinceDiskCheck >= this.o.diskCheckBytes) {
-            sinceDiskCheck = 0;
-            await this.checkDisk(job);
-          }
-          this.progress(job, false);
-        }
-      } catch (e) {
-        if (signal.aborted || e instanceof HubError) throw e;
-        if ((e as NodeJS.ErrnoException).code === 'ENOSPC') throw new HubError('disk_full', `the models folder's disk is full at byte ${pos} of ${rec.file}`);
-        throw new Transient(`the connection broke at byte ${pos}: ${(e as Error).message}`);
-      }
-    } finally {
-      await fh.close();
-      this.progress(job, true);
-    }
-    if (pos !== rec.size) throw new Transient(`the connection ended at byte ${pos} of ${rec.size}`);
   }
 }

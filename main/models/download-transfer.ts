@@ -1,0 +1,231 @@
+/**
+ * One file's transfer from the hub into `<target>.part`: an HTTP request from the bytes on disk
+ * (`Range: bytes=<size of .part>-`), the SHA-256 run as the bytes arrive (a `.part` found by a new
+ * process is hashed once from disk), speed samples and progress, and the free disk space checked
+ * before the start and every `diskCheckBytes` written. The download manager (downloads.ts) queues,
+ * retries (a Transient error), verifies and renames; this file moves the bytes.
+ */
+import { createHash, type Hash } from 'crypto';
+import fs from 'fs';
+import path from 'path';
+import { HubError, resolveUrl, type HubConfig } from './hub';
+
+/** The clock and timers the manager uses (tests and a service may pass their own). */
+export interface Timers {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export const realTimers: Timers = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+};
+
+/** An error worth retrying: the connection failed or the server had a passing problem. */
+export class Transient extends Error {}
+
+export const partOf = (target: string) => `${target}.part`;
+
+export async function statfsFree(dir: string): Promise<number> {
+  const s = await fs.promises.statfs(dir);
+  return Number(s.bavail) * Number(s.bsize);
+}
+
+export async function sizeOf(file: string): Promise<number> {
+  try {
+    return (await fs.promises.stat(file)).size;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw e;
+  }
+}
+
+/** The file a transfer fetches (a download record's fields). */
+export interface TransferFile {
+  repo: string;
+  revision: string;
+  file: string;
+  target: string;
+  size: number;
+}
+
+export interface TransferDeps {
+  hub: HubConfig;
+  timers: Timers;
+  /** free bytes on the disk holding `dir` */
+  freeBytes: (dir: string) => Promise<number>;
+  /** the folder whose disk is checked (the models folder) */
+  dir: () => string;
+  /** free space left on the disk beyond what the download still needs */
+  reserveBytes: number;
+  /** free space is checked again after every this many bytes written */
+  diskCheckBytes: number;
+  /** at most one progress call this often */
+  progressIntervalMs: number;
+  /** speed is measured over this window */
+  speedWindowMs: number;
+  /** a progress tick (bytes and speed are read from the transfer) */
+  onProgress: () => void;
+}
+
+export class FileTransfer {
+  /** bytes on disk */
+  bytes: number;
+  private hasher: Hash | null = null;
+  private hashedBytes = -1;
+  private samples: { t: number; bytes: number }[] = [];
+  private lastProgress = 0;
+
+  constructor(private readonly f: TransferFile, private readonly deps: TransferDeps, bytes = 0) {
+    this.bytes = bytes;
+  }
+
+  get part(): string {
+    return partOf(this.f.target);
+  }
+
+  /** bytes per second over the last few seconds */
+  speed(): number {
+    const s = this.samples;
+    if (s.length < 2) return 0;
+    const dt = s[s.length - 1].t - s[0].t;
+    return dt > 0 ? ((s[s.length - 1].bytes - s[0].bytes) * 1000) / dt : 0;
+  }
+
+  /** Forgets the bytes (the `.part` was deleted). */
+  reset(): void {
+    this.bytes = 0;
+    this.hasher = null;
+    this.hashedBytes = -1;
+  }
+
+  /** HubError disk_full when the disk has less free than the rest of the file plus the reserve. */
+  async checkDisk(): Promise<void> {
+    const { f, deps } = this;
+    const needed = f.size - this.bytes + deps.reserveBytes;
+    const free = await deps.freeBytes(deps.dir());
+    if (free < needed) {
+      throw new HubError('disk_full',
+        `${path.basename(f.target)} needs ${needed} bytes free on the models folder's disk (with ${deps.reserveBytes} to spare); ${free} are`,
+        { free, needed });
+    }
+  }
+
+  /** The hash of the `.part` up to `bytes`, read again from disk when the running hash is not there (a new process). */
+  private async hashUpTo(bytes: number): Promise<void> {
+    if (this.hasher && this.hashedBytes === bytes) return;
+    const h = createHash('sha256');
+    if (bytes > 0) {
+      for await (const chunk of fs.createReadStream(this.part, { start: 0, end: bytes - 1 })) h.update(chunk as Buffer);
+    }
+    this.hasher = h;
+    this.hashedBytes = bytes;
+  }
+
+  /** The SHA-256 of the whole `.part` (hex); the running hash is used up. */
+  async digest(): Promise<string> {
+    await this.hashUpTo(await sizeOf(this.part));
+    const hex = this.hasher!.digest('hex');
+    this.hasher = null;
+    this.hashedBytes = -1;
+    return hex;
+  }
+
+  /**
+   * Called for every chunk written: a speed sample and a progress tick at most once per
+   * progressIntervalMs (the first chunk samples too, so the first tick has a speed), so the samples
+   * held stay a few dozen over the speed window however small the chunks are.
+   */
+  private progress(force: boolean): void {
+    const t = this.deps.timers.now();
+    const due = force || t - this.lastProgress >= this.deps.progressIntervalMs;
+    if (!due && this.samples.length > 0) return;
+    this.samples.push({ t, bytes: this.bytes });
+    while (this.samples.length > 2 && t - this.samples[1].t >= this.deps.speedWindowMs) this.samples.shift();
+    if (!due) return;
+    this.lastProgress = t;
+    this.deps.onProgress();
+  }
+
+  /** One request: from the bytes on disk to the end, or until the connection fails (Transient). */
+  async request(signal: AbortSignal): Promise<void> {
+    const { f, deps } = this;
+    const { hub } = deps;
+    const part = this.part;
+    let offset = await sizeOf(part);
+    if (offset > f.size) {
+      await fs.promises.truncate(part, 0);
+      offset = 0;
+    }
+    this.bytes = offset;
+    if (offset === f.size && f.size > 0) return;
+    await this.hashUpTo(offset);
+
+    const url = resolveUrl(hub.hubUrl, f.repo, f.file, f.revision);
+    const headers: Record<string, string> = { 'Accept-Encoding': 'identity' };
+    if (offset > 0) headers.Range = `bytes=${offset}-`;
+    // fetch drops Authorization when the hub redirects to another origin (its CDN)
+    if (hub.token) headers.Authorization = `Bearer ${hub.token}`;
+    let res: Response;
+    try {
+      res = await (hub.fetch ?? fetch)(url, { headers, signal, redirect: 'follow' });
+    } catch (e) {
+      if (signal.aborted) throw e;
+      throw new Transient(`cannot reach ${new URL(url).host}: ${(e as Error).message}${(e as { cause?: Error }).cause ? ` (${(e as { cause: Error }).cause.message})` : ''}`);
+    }
+    if (res.status === 401 || res.status === 403) {
+      throw new HubError('hub_unauthorized', `${f.repo}: the hub answered ${res.status} for ${f.file}${hub.token ? '' : ' (no token was given)'}`, { status: res.status });
+    }
+    if (res.status === 404) throw new HubError('hub_not_found', `${f.repo} has no ${f.file} at ${f.revision}`, { status: 404 });
+    if (res.status === 408 || res.status === 429 || res.status >= 500) throw new Transient(`the hub answered ${res.status}`);
+    if (res.status === 200 && offset > 0) {
+      // the server ignored the Range: start over
+      offset = 0;
+      this.bytes = 0;
+      await this.hashUpTo(0);
+    } else if (res.status === 206) {
+      const m = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(res.headers.get('content-range') ?? '');
+      if (!m || Number(m[1]) !== offset || Number(m[3]) !== f.size) {
+        throw new HubError('hub_bad_response', `${f.file}: asked for bytes ${offset}- of ${f.size}, got Content-Range ${res.headers.get('content-range')}`);
+      }
+    } else if (res.status !== 200) {
+      throw new HubError('hub_bad_response', `${f.file}: the hub answered ${res.status}`, { status: res.status });
+    }
+    const length = res.headers.get('content-length');
+    if (length !== null && offset + Number(length) !== f.size) {
+      throw new HubError('hub_bad_response', `${f.file}: the hub sends ${offset + Number(length)} bytes; it listed ${f.size}`);
+    }
+    if (!res.body) throw new Transient('the answer has no body');
+
+    const fh = await fs.promises.open(part, offset > 0 ? 'r+' : 'w');
+    let pos = offset;
+    let sinceDiskCheck = 0;
+    try {
+      try {
+        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+          if (pos + chunk.length > f.size) throw new HubError('hub_bad_response', `${f.file}: the hub sent more than the ${f.size} bytes it listed`);
+          await fh.write(chunk, 0, chunk.length, pos);
+          this.hasher!.update(chunk);
+          pos += chunk.length;
+          this.bytes = this.hashedBytes = pos;
+          sinceDiskCheck += chunk.length;
+          if (sinceDiskCheck >= deps.diskCheckBytes) {
+            sinceDiskCheck = 0;
+            await this.checkDisk();
+          }
+          this.progress(false);
+        }
+      } catch (e) {
+        if (signal.aborted || e instanceof HubError) throw e;
+        if ((e as NodeJS.ErrnoException).code === 'ENOSPC') throw new HubError('disk_full', `the models folder's disk is full at byte ${pos} of ${f.file}`);
+        throw new Transient(`the connection broke at byte ${pos}: ${(e as Error).message}`);
+      }
+    } finally {
+      await fh.close();
+      this.progress(true);
+    }
+    if (pos !== f.size) throw new Transient(`the connection ended at byte ${pos} of ${f.size}`);
+  }
+}
