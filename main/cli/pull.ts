@@ -8,7 +8,7 @@ import fs from 'fs';
 import path from 'path';
 import type { EngineClient } from '../engine/client';
 import type { Logger } from '../logging';
-import { DownloadManager, type DownloadView } from '../models/downloads';
+import { DownloadManager, stoppedByError, type DownloadView } from '../models/downloads';
 import { checkInput, HubClient, hubConfigFromEnv, repoIdSchema, type HubQuantFile } from '../models/hub';
 import { importModel, type ImportMode } from '../models/import';
 import { ModelLibrary } from '../models/library';
@@ -139,7 +139,7 @@ export async function pull(spec: string, ctx: PullContext): Promise<number> {
           bar.update(bytes, model.size, [...views.values()].reduce((s, v) => s + v.speed, 0));
         } else if (e.type === 'done' && left.delete(e.id) && left.size === 0) {
           finish('done');
-        } else if (e.type === 'state' && views.has(e.download.id) && e.download.state === 'failed') {
+        } else if (e.type === 'state' && views.has(e.download.id) && stoppedByError(e.download)) {
           finish(new Error(`${e.download.file}: ${e.download.error?.message ?? 'failed'} [${e.download.error?.code ?? 'hub_unreachable'}]`));
         }
       });

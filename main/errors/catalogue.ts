@@ -377,9 +377,9 @@ export const ERRORS = {
     layers: ['hub', 'ipc'],
   },
   disk_full: {
-    meaning: 'the models folder’s disk has less free space than the download still needs (checked before the start and while it runs)',
+    meaning: 'the models folder’s disk has less free space than the download still needs (checked before the start and while it runs), or a write failed with ENOSPC; the download is paused with its bytes kept',
     userFixable: true,
-    hint: 'There is not enough free disk space for this download — free some space, then resume it.',
+    hint: 'There is not enough free disk space for this download — free some space, then resume it ({message}).',
     layers: ['hub', 'ipc'],
   },
 

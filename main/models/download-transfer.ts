@@ -108,8 +108,8 @@ export class FileTransfer {
     const free = await deps.freeBytes(deps.dir());
     if (free < needed) {
       throw new HubError('disk_full',
-        `${path.basename(f.target)} needs ${needed} bytes free on the models folder's disk (with ${deps.reserveBytes} to spare); ${free} are`,
-        { free, needed });
+        `${path.basename(f.target)} needs ${needed} bytes free on the disk of ${deps.dir()} (with ${deps.reserveBytes} to spare); ${free} are`,
+        { free, needed, folder: deps.dir() });
     }
   }
 
@@ -219,7 +219,9 @@ export class FileTransfer {
         }
       } catch (e) {
         if (signal.aborted || e instanceof HubError) throw e;
-        if ((e as NodeJS.ErrnoException).code === 'ENOSPC') throw new HubError('disk_full', `the models folder's disk is full at byte ${pos} of ${f.file}`);
+        if ((e as NodeJS.ErrnoException).code === 'ENOSPC') {
+          throw new HubError('disk_full', `the disk of ${deps.dir()} is full at byte ${pos} of ${f.file}`, { folder: deps.dir() });
+        }
         throw new Transient(`the connection broke at byte ${pos}: ${(e as Error).message}`);
       }
     } finally {

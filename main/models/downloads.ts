@@ -5,7 +5,9 @@
  * events a service can forward; pause, resume with an HTTP Range from the byte on disk, cancel;
  * network errors retried with exponential backoff; each file written to `<name>.part`, its SHA-256
  * checked against the hub's LFS hash, then renamed into place (a mismatch deletes it: checksum_mismatch);
- * free disk space checked before the start and while it runs; every download kept in the store
+ * free disk space checked before the start and while it runs (too little, or ENOSPC on a write, pauses
+ * the download with a disk_full error: the `.part` stays, nothing retries, Resume goes on from its
+ * bytes once space is freed, as a browser's interrupted download does); every download kept in the store
  * (store.downloads) so it resumes after a restart (restore()).
  *
  * The bytes reached are the `.part` file's size: after a pause, a dropped connection or a restart the
@@ -83,6 +85,9 @@ export interface DownloadView {
   etaSeconds: number | null;
   error: DownloadErrorInfo | null;
 }
+
+/** A download an error stopped: failed, or paused by one (disk_full) until the user resumes it. */
+export const stoppedByError = (d: DownloadView): boolean => d.state === 'failed' || (d.state === 'paused' && d.error !== null);
 
 export type DownloadEvent =
   | { type: 'state'; download: DownloadView }
@@ -347,8 +352,10 @@ export class DownloadManager {
     } catch (e) {
       if (signal.aborted) return; // pause, cancel or close: the caller says what the download is now
       const err = e instanceof HubError ? e : new HubError('hub_unreachable', (e as Error).message, undefined, { cause: e });
-      this.logger.warn('downloads: failed', { id: job.rec.id, code: err.code, error: err.message });
-      this.setState(job, 'failed', { code: err.code, message: err.message });
+      // a full disk pauses (the bytes stay; Resume after freeing space goes on from them): retrying would only fill it again
+      const state = err.code === 'disk_full' ? 'paused' : 'failed';
+      this.logger.warn(`downloads: ${state}`, { id: job.rec.id, code: err.code, error: err.message });
+      this.setState(job, state, { code: err.code, message: err.message });
     }
   }
 

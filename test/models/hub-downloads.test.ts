@@ -5,7 +5,7 @@
  */
 import fs from 'fs';
 import path from 'path';
-import { DownloadManager, type DownloadEvent, type DownloadManagerOptions, type DownloadView } from '../../main/models/downloads';
+import { DownloadManager, stoppedByError, type DownloadEvent, type DownloadManagerOptions, type DownloadView } from '../../main/models/downloads';
 import { groupGgufFiles, HubClient, HubError, quantOf, type HubFile } from '../../main/models/hub';
 import { Store } from '../../main/store';
 import { sha, useLocalHub } from '../helpers/local-hub';
@@ -108,7 +108,7 @@ describe('the download manager', () => {
   };
   const settled = (m: DownloadManager, id: string) => new Promise<DownloadEvent>((resolve) => {
     const off = m.on((e) => {
-      if ((e.type === 'done' && e.id === id) || (e.type === 'state' && e.download.id === id && e.download.state === 'failed')) {
+      if ((e.type === 'done' && e.id === id) || (e.type === 'state' && e.download.id === id && stoppedByError(e.download))) {
         off();
         resolve(e);
       }
@@ -314,15 +314,82 @@ describe('the download manager', () => {
     expect(fs.readdirSync(models).sort()).toEqual([...files].sort());
   });
 
-  test('too little free disk space: the download does not start, and says why', async () => {
+  test('too little free disk space: the download does not start, is paused, and says why', async () => {
     const m = open({ freeBytes: async () => 1000 });
     const requests = hf.server.log.length;
     const v = m.add(req('tiny-Q4_K_M.gguf', hf.embed));
     const end = await settled(m, v.id);
-    const error = (end as { download: DownloadView }).download.error;
+    const { state, error } = (end as { download: DownloadView }).download;
+    expect(state).toBe('paused');
     expect(error?.code).toBe('disk_full');
-    expect(error?.message).toContain(`needs ${hf.embed.length} bytes free`);
+    expect(error?.message).toContain(`needs ${hf.embed.length} bytes free on the disk of ${models}`);
     expect(hf.server.log.length).toBe(requests);
     expect(fs.readdirSync(models)).toEqual([]);
+  });
+
+  test('the disk fills up mid-download: paused with disk_full naming the folder, the .part kept, no retries; space freed → resume goes on from that byte', async () => {
+    const file = 'tiny-Q2_K.gguf';
+    // the size-limit hook: free space is plenty until the watch has run a few times, then 1000 bytes
+    let free = Number.MAX_SAFE_INTEGER;
+    let checks = 0;
+    const diskCheckBytes = 256 * 1024;
+    const m = open({
+      diskCheckBytes,
+      freeBytes: async () => {
+        if (++checks === 4) free = 1000;
+        return free;
+      },
+    });
+    // the hub's log is the suite's: this test's requests are those after `before`
+    const before = hf.server.cdnLog('hearth/tiny-GGUF', file).length;
+    const v = m.add(req(file, hf.spm));
+    const end = await settled(m, v.id);
+    expect(end.type).toBe('state');
+    const paused = (end as { download: DownloadView }).download;
+    expect(paused.state).toBe('paused');
+    expect(paused.error?.code).toBe('disk_full');
+    expect(paused.error?.message).toContain(models);
+    expect(store.downloads.get(v.id)).toMatchObject({ state: 'paused', error: { code: 'disk_full' } });
+    // stopped at the 3rd watch after the start's check: at least 3 × diskCheckBytes written, all kept
+    const part = path.join(models, `${file}.part`);
+    const kept = fs.statSync(part).size;
+    expect(kept).toBe(paused.bytes);
+    expect(kept).toBeGreaterThanOrEqual(3 * diskCheckBytes);
+    expect(kept).toBeLessThan(hf.spm.length);
+    expect(fs.readFileSync(part).equals(hf.spm.subarray(0, kept))).toBe(true);
+    expect(fs.readdirSync(models)).toEqual([`${file}.part`]);
+    // no retry: a full disk waits for the user
+    expect(events.some((e) => e.type === 'retry')).toBe(false);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(hf.server.cdnLog('hearth/tiny-GGUF', file)).toHaveLength(before + 1);
+
+    free = Number.MAX_SAFE_INTEGER;
+    m.resume(v.id);
+    const done = await settled(m, v.id);
+    expect(done).toMatchObject({ type: 'done', path: path.join(models, file) });
+    const cdn = hf.server.cdnLog('hearth/tiny-GGUF', file).slice(before);
+    expect(cdn).toHaveLength(2);
+    expect(cdn[0].range).toBeNull();
+    expect(cdn[1].rangeStart).toBe(kept);
+    expect(cdn[1].status).toBe(206);
+    expect(sha(fs.readFileSync(path.join(models, file)))).toBe(sha(hf.spm));
+    expect(store.downloads.list()).toEqual([]);
+  });
+
+  test('a real ENOSPC on write (the .part is /dev/full): paused with disk_full naming the folder, not retried', async () => {
+    const file = 'tiny-Q4_K_M.gguf';
+    const target = path.join(models, file);
+    // a download the store holds as waiting (as after a restart) whose .part is the kernel's always-full device
+    const rec = store.downloads.add({ repo: 'hearth/tiny-GGUF', revision: 'main', file, target, size: hf.embed.length, sha256: sha(hf.embed) });
+    store.downloads.setState(rec.id, 'queued');
+    fs.symlinkSync('/dev/full', `${target}.part`);
+    const m = open();
+    const end = settled(m, rec.id);
+    await m.restore();
+    const { state, error } = ((await end) as { download: DownloadView }).download;
+    expect(state).toBe('paused');
+    expect(error).toEqual({ code: 'disk_full', message: `the disk of ${models} is full at byte 0 of ${file}` });
+    expect(events.some((e) => e.type === 'retry')).toBe(false);
+    expect(fs.existsSync(target)).toBe(false);
   });
 });
