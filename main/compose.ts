@@ -14,6 +14,7 @@ import { DownloadManager } from './models/downloads';
 import { HubClient, hubConfigFromEnv, type HubConfig } from './models/hub';
 import { HubService } from './models/hub-service';
 import { LibraryService } from './models/library-service';
+import { netFetch } from './models/net';
 import { ModelLibrary, storeDeps } from './models/library';
 import { ModelService } from './models/service';
 import { HardwareMonitor } from './hardware';
@@ -42,13 +43,13 @@ export interface ComposeOptions {
   usageRefreshMs?: number;
   /** encrypts the Hugging Face token (main/app: Electron's safeStorage, when available); without it the token is a plain file */
   secrets?: SecretCipher;
-  /** the environment read for HF_ENDPOINT and HF_TOKEN (default process.env) */
+  /** the environment read for HF_ENDPOINT, HF_TOKEN and the proxy variables (default process.env) */
   env?: NodeJS.ProcessEnv;
   /** where discovery looks (default: this process's home and OS) */
   discoverEnv?: () => DiscoverEnv;
   /** the recommended models' file (default resources/recommended.json) */
   recommendedFile?: string;
-  /** a fetch for the hub and downloads (Electron's net.fetch honours the system proxy) */
+  /** a fetch for the hub and downloads instead of netFetch's (proxy setting, HTTPS_PROXY/HTTP_PROXY/NO_PROXY) */
   fetch?: typeof fetch;
 }
 
@@ -84,7 +85,8 @@ export function composeApp(opts: ComposeOptions): App {
     get token() {
       return tokens.token();
     },
-    ...(opts.fetch ? { fetch: opts.fetch } : {}),
+    // the proxy setting is read per request: a new one applies to the next request
+    fetch: opts.fetch ?? netFetch({ env, proxy: () => store.settings.get('proxy') }),
   };
   const downloads = new DownloadManager({ downloads: store.downloads, modelsDir, hub: hubConfig, logger, concurrency: store.settings.get('downloadConcurrency') });
   let hub: HubClient | null = null;

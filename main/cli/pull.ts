@@ -9,6 +9,7 @@ import path from 'path';
 import type { EngineClient } from '../engine/client';
 import type { Logger } from '../logging';
 import { DownloadManager, stoppedByError, type DownloadView } from '../models/downloads';
+import { netFetch } from '../models/net';
 import { checkInput, HubClient, hubConfigFromEnv, repoIdSchema, type HubQuantFile } from '../models/hub';
 import { importModel, type ImportMode } from '../models/import';
 import { ModelLibrary } from '../models/library';
@@ -72,7 +73,11 @@ function describeFit(f: RemoteFit): string {
 /** hearth pull: picks the model (named, or the best that fits), downloads it, prints where it went. */
 export async function pull(spec: string, ctx: PullContext): Promise<number> {
   const { repo, quant } = parsePullSpec(spec);
-  const hub = hubConfigFromEnv();
+  // the proxy setting (else the environment's, net.ts)
+  const settings = Store.open(ctx.paths.database, { logger: ctx.logger });
+  const proxy = settings.settings.get('proxy');
+  settings.close();
+  const hub = { ...hubConfigFromEnv(), fetch: netFetch({ proxy: () => proxy }) };
   const models = (await new HubClient(hub).ggufFiles(checkInput(repoIdSchema, repo, 'repository'))).flatMap((g) => g.files).filter((m) => !m.projector);
   if (models.length === 0) throw new UsageError(`${repo} has no GGUF model files`);
   const note = (s: string) => process.stderr.write(`${s}\n`);

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { BACKEND_PINS, ChatSettings, Device, LOAD_FIELDS, LOAD_SETTING_FIELDS, LoadSettings, MAX_MESSAGE_CHARS, MemoryBreakdown, TokenLogprobs } from '../params';
 import { codesOf, type IpcErrorCode } from '../errors/catalogue';
 import {
-  DiscoveryDTO, DownloadDTO, HubFitDTO, hubFitRequestSchema, LibraryDeleteDTO, LibraryFactsDTO, LibraryImportDTO, libraryImportSchema, DownloadProgressDTO, downloadConcurrencySchema, DOWNLOAD_CONCURRENCY, downloadRequestSchema, hubSearchSchema, HubModelDTO,
+  DiscoveryDTO, DownloadDTO, HubFitDTO, hubFitRequestSchema, LibraryDeleteDTO, LibraryFactsDTO, LibraryImportDTO, libraryImportSchema, DownloadProgressDTO, downloadConcurrencySchema, DOWNLOAD_CONCURRENCY, downloadRequestSchema, proxyUrlSchema, hubSearchSchema, HubModelDTO,
   HubQuantGroupDTO, RecommendedModelDTO, REFERENCE_SOURCES, repoIdSchema,
 } from './models';
 
@@ -165,6 +165,8 @@ export const SettingsFields = z.object({
   defaultModel: z.string().min(1).max(4096).nullable().default(null),
   /** how many model downloads run at once (the rest wait in order) */
   downloadConcurrency: downloadConcurrencySchema.default(DOWNLOAD_CONCURRENCY.default),
+  /** the proxy the hub and downloads go through; null: HTTPS_PROXY/HTTP_PROXY (NO_PROXY applies either way), else none */
+  proxy: proxyUrlSchema.nullable().default(null),
 });
 
 /** A folder chosen for the models (library.moveFolder's target; the store's modelsFolder setting): an absolute path (POSIX, or Windows' drive or UNC; the renderer reads this file too, so no `path`). */

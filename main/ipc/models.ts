@@ -111,6 +111,14 @@ export type HubFitDTO = z.infer<typeof HubFitDTO>;
 export const DOWNLOAD_CONCURRENCY = { min: 1, max: 8, default: 2 } as const;
 export const downloadConcurrencySchema = z.number().int().min(DOWNLOAD_CONCURRENCY.min).max(DOWNLOAD_CONCURRENCY.max);
 
+/** A proxy for the hub and downloads (the `proxy` setting): an http:// or https:// URL. */
+export const proxyUrlSchema = z
+  .string()
+  .trim()
+  .max(2048)
+  .url('give the proxy as a URL, like http://proxy.example:3128')
+  .refine((u) => /^https?:\/\//i.test(u), 'a proxy URL starts with http:// or https://');
+
 export const downloadRequestSchema = z.object({
   repo: repoIdSchema,
   /** the file's path in the repository */

@@ -8,7 +8,7 @@
 import { createHash, type Hash } from 'crypto';
 import fs from 'fs';
 import path from 'path';
-import { HubError, resolveUrl, type HubConfig } from './hub';
+import { HubError, hubFetch, resolveUrl, type HubConfig } from './hub';
 
 /** The clock and timers the manager uses (tests and a service may pass their own). */
 export interface Timers {
@@ -170,7 +170,7 @@ export class FileTransfer {
     if (hub.token) headers.Authorization = `Bearer ${hub.token}`;
     let res: Response;
     try {
-      res = await (hub.fetch ?? fetch)(url, { headers, signal, redirect: 'follow' });
+      res = await hubFetch(hub)(url, { headers, signal, redirect: 'follow' });
     } catch (e) {
       if (signal.aborted) throw e;
       throw new Transient(`cannot reach ${new URL(url).host}: ${(e as Error).message}${(e as { cause?: Error }).cause ? ` (${(e as { cause: Error }).cause.message})` : ''}`);

@@ -14,8 +14,8 @@
  * next request asks for `Range: bytes=<size of .part>-`. The hash runs as the bytes arrive; a download
  * resumed in a new process hashes the `.part` it finds once, then goes on.
  *
- * Proxy: Node's own fetch ignores HTTP(S)_PROXY (Node 20); pass a fetch that honours one (Electron's
- * net.fetch uses the system's proxy settings) as `fetch`.
+ * One file's request, hashing and free-space watch are download-transfer.ts's; the fetch (and so the
+ * proxy) is the hub config's (net.ts).
  */
 import fs from 'fs';
 import path from 'path';

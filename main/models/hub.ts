@@ -9,6 +9,7 @@ import { listFiles, listModels } from '@huggingface/hub';
 import { z } from 'zod';
 import type { HubErrorCode } from '../errors/catalogue';
 import { HUB_SORTS, hubSearchSchema, repoIdSchema, sha256Schema } from '../ipc/models';
+import { envFetch } from './net';
 
 export type { HubErrorCode };
 
@@ -30,9 +31,12 @@ export class HubError extends Error {
 export interface HubConfig {
   hubUrl: string;
   token?: string;
-  /** A fetch to use instead of Node's (Electron's net.fetch honours the system proxy; tests count requests). */
+  /** the fetch to use (net.ts's netFetch with the proxy setting); default: envFetch, the environment's proxy */
   fetch?: typeof fetch;
 }
+
+/** The fetch a hub config uses. */
+export const hubFetch = (hub: HubConfig): typeof fetch => hub.fetch ?? envFetch;
 
 export function hubConfigFromEnv(env: NodeJS.ProcessEnv = process.env): HubConfig {
   const url = env.HF_ENDPOINT?.trim();
@@ -182,8 +186,8 @@ export class HubClient {
   }
 
   private get common() {
-    const { hubUrl, token, fetch } = this.config;
-    return { hubUrl, ...(token ? { accessToken: token } : {}), ...(fetch ? { fetch } : {}) };
+    const { hubUrl, token } = this.config;
+    return { hubUrl, ...(token ? { accessToken: token } : {}), fetch: hubFetch(this.config) };
   }
 
   /** GGUF repositories matching the search, in the hub's order for `sort` (descending). */

@@ -24,7 +24,7 @@ import { parseGgufHeader, type GgufByteSource, type GgufHeader } from '../gguf/r
 import type { Estimate, FitResult, LoadParamsInput } from '../engine/protocol';
 import { gpuDevices, planLoad, type PlannedLoad } from './fit';
 import { FIT_VERDICTS } from '../ipc/models';
-import { HubError, hubConfigFromEnv, resolveUrl, type HubConfig, type HubQuantFile } from './hub';
+import { HubError, hubConfigFromEnv, hubFetch, resolveUrl, type HubConfig, type HubQuantFile } from './hub';
 
 /** Bytes asked for per Range request while the header is read. */
 export const REMOTE_CHUNK = 256 * 1024;
@@ -81,7 +81,7 @@ export class HttpRangeSource implements GgufByteSource {
     if (this.hub.token) headers.Authorization = `Bearer ${this.hub.token}`;
     let res: Response;
     try {
-      res = await (this.hub.fetch ?? fetch)(this.url, { headers, redirect: 'follow', signal: this.signal });
+      res = await hubFetch(this.hub)(this.url, { headers, redirect: 'follow', signal: this.signal });
     } catch (e) {
       if (this.signal?.aborted) throw e;
       throw new HubError('hub_unreachable', `cannot reach ${new URL(this.url).host}: ${(e as Error).message}`, undefined, { cause: e });

@@ -1,7 +1,7 @@
 /**
  * The settings.* channels: the app settings kept in the store (SettingsFields and the chat
  * defaults). A new backend pin restarts the engine on it; a default model must be one of the
- * library's; a new download limit applies to the download manager at once. The Hugging Face token is
+ * library's; a new download limit applies to the download manager at once, a new proxy to the next hub request (net.ts reads it per request). The Hugging Face token is
  * kept by TokenVault (token.ts): settings.update takes it, settings.get says only whether it is set.
  */
 import { pickSampling } from '../chat/dto';
@@ -36,6 +36,7 @@ export function settingsChannels(deps: {
       showReasoning: all.showReasoning,
       defaultModel: all.defaultModel,
       downloadConcurrency: all.downloadConcurrency,
+      proxy: all.proxy,
       hfToken: deps.tokens.token() ? 'set' : 'not set',
       hfTokenStorage: deps.tokens.storage(),
       warnings: deps.tokens.warnings(),
