@@ -72,14 +72,24 @@ test('search → repository → fit badges → download with progress → Chat w
   const bar = file('tiny-Q8_0.gguf').getByRole('progressbar', { name: 'tiny-Q8_0.gguf download progress' });
   const chat = file('tiny-Q8_0.gguf').getByRole('button', { name: 'Chat with tiny-Q8_0.gguf' });
   const seen: number[] = [];
-  let shotTaken = false;
-  await until('the download to finish', async () => {
+  const sample = async () => {
     const v = await bar.getAttribute('value', { timeout: 100 }).catch(() => null);
     if (v !== null) seen.push(Number(v));
-    if (!shotTaken && v !== null && Number(v) > 0 && Number(v) < 100) {
-      shotTaken = true;
-      await shot(page, 'hub-downloading');
-    }
+    return v === null ? null : Number(v);
+  };
+  await until('the download under way', async () => ((await sample()) ?? 0) > 0, WAIT);
+  await shot(page, 'hub-downloading');
+  // paused from the row: the row and the header's downloads panel say so; resumed, it goes on
+  await file('tiny-Q8_0.gguf').getByRole('button', { name: 'Pause tiny-Q8_0.gguf' }).click();
+  await file('tiny-Q8_0.gguf').getByText(/^paused · \d+%$/).waitFor({ timeout: WAIT });
+  await page.getByRole('button', { name: 'Downloads (1 under way)' }).click();
+  const panel = page.getByRole('region', { name: 'Downloads' });
+  await panel.getByRole('listitem', { name: 'tiny-Q8_0.gguf: Paused' }).waitFor({ timeout: WAIT });
+  await shot(page, 'hub-downloads-panel-paused');
+  await panel.getByRole('button', { name: 'Close downloads' }).click();
+  await file('tiny-Q8_0.gguf').getByRole('button', { name: 'Resume tiny-Q8_0.gguf' }).click();
+  await until('the download to finish', async () => {
+    await sample();
     return chat.isVisible();
   }, WAIT);
   const between = seen.filter((v) => v > 0 && v < 100);

@@ -16,6 +16,7 @@ import {
   chatWithModel, downloadHubFile, fitKey, hubAuthorChanged, hubQueryChanged, hubSortChanged, repoOpened, selectHubRepoInfo, selectLocalCopy,
   type FitEntry, type HubModel, type HubQuantFile, type HubSort,
 } from './hubSlice';
+import { pauseDownload, resumeDownload } from '../downloads/downloadsSlice';
 
 const SORT_WORDS: Record<HubSort, string> = {
   downloads: 'Most downloaded',
@@ -163,6 +164,16 @@ function FileRow({ repo, revision, file }: { repo: string; revision: string; fil
           {d.state === 'downloading' ? `${pct}% · ${formatBytes(d.speed)}/s · ${formatEta(d.eta)} left` : d.state === 'verifying' ? 'checking SHA-256…' : `${d.state} · ${pct}%`}
         </span>
         {d.error && <span className="inline-error">{describeError(d.error)}</span>}
+        {(d.state === 'paused' || d.state === 'failed') && (
+          <button type="button" className="button small" aria-label={`Resume ${name}`} onClick={() => parts.filter((x) => x.state === 'paused' || x.state === 'failed').forEach((x) => void dispatch(resumeDownload({ id: x.id })))}>
+            Resume
+          </button>
+        )}
+        {(d.state === 'downloading' || d.state === 'queued') && (
+          <button type="button" className="button small ghost" aria-label={`Pause ${name}`} onClick={() => parts.filter((x) => x.state === 'downloading' || x.state === 'queued').forEach((x) => void dispatch(pauseDownload({ id: x.id })))}>
+            Pause
+          </button>
+        )}
       </span>
     );
   } else if (local) {
