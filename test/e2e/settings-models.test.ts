@@ -53,6 +53,27 @@ test('the Hugging Face token: saved from the password field, shown as set and wh
   await until('the dialog closed', async () => (await page.getByRole('dialog', { name: 'Settings' }).count()) === 0, WAIT);
 });
 
+test('the proxy: a URL main refuses says why and is not kept; a good one is kept across a reload; cleared, the variables apply', async () => {
+  let dialog = await openSettings(page, 'Models');
+  const field = () => dialog.getByLabel('Proxy for Hugging Face and downloads');
+  await field().fill('ftp://proxy.example:21');
+  await dialog.getByRole('button', { name: 'Save proxy' }).click();
+  await dialog.getByRole('form', { name: 'Proxy' }).getByRole('alert').filter({ hasText: /http:\/\/ or https:\/\// }).waitFor({ timeout: WAIT });
+  await field().fill('http://user:secret@127.0.0.1:3128');
+  await dialog.getByRole('button', { name: 'Save proxy' }).click();
+  await dialog.getByText('Using http://***@127.0.0.1:3128').waitFor({ timeout: WAIT });
+  await shot(page, 'settings-proxy');
+  await dialog.getByRole('button', { name: 'Close' }).click();
+  await page.reload();
+  dialog = await openSettings(page, 'Models');
+  await until('the proxy kept', async () => (await field().inputValue()) === 'http://user:secret@127.0.0.1:3128', WAIT);
+  await field().fill('');
+  await dialog.getByRole('button', { name: 'Save proxy' }).click();
+  await dialog.getByText(/No proxy set/).waitFor({ timeout: WAIT });
+  await dialog.getByRole('button', { name: 'Close' }).click();
+  await until('the dialog closed', async () => (await page.getByRole('dialog', { name: 'Settings' }).count()) === 0, WAIT);
+});
+
 test('Move models: the files move to the folder typed, the section shows the new folder, the picker lists the model from there', async () => {
   const dialog = await openSettings(page, 'Models');
   const current = dialog.getByRole('textbox', { name: 'Models folder', exact: true });

@@ -1,0 +1,51 @@
+/**
+ * Settings → Models → Proxy: the proxy the hub and downloads go through (the `proxy` setting; empty:
+ * the HTTPS_PROXY / HTTP_PROXY variables, NO_PROXY applying either way). Main checks the URL; its
+ * refusal shows under the field and the setting stays as it was.
+ */
+import { useEffect, useState } from 'react';
+import { useAppDispatch, useAppSelector } from '../../app/hooks';
+import { useUnsavedChanges } from '../../components/unsaved';
+import { selectSettings, updateSettings } from './settingsSlice';
+
+export function ProxyField() {
+  const dispatch = useAppDispatch();
+  const saved = useAppSelector(selectSettings)?.proxy ?? null;
+  const saveError = useAppSelector((s) => s.settings.saveError);
+  const [value, setValue] = useState(saved ?? '');
+  const [asked, setAsked] = useState(false);
+  // main's value when it changes (another window, a save)
+  useEffect(() => setValue(saved ?? ''), [saved]);
+  const typed = value.trim();
+  const changed = typed !== (saved ?? '');
+  useUnsavedChanges(changed);
+  return (
+    <form
+      aria-label="Proxy"
+      className="stack"
+      onSubmit={(e) => {
+        e.preventDefault();
+        setAsked(true);
+        void dispatch(updateSettings({ proxy: typed === '' ? null : typed }));
+      }}
+    >
+      <div className="field">
+        <label htmlFor="proxy-url">Proxy for Hugging Face and downloads</label>
+        <input id="proxy-url" type="url" inputMode="url" placeholder="http://proxy.example:3128 (empty: HTTPS_PROXY / HTTP_PROXY)" value={value} spellCheck={false} onChange={(e) => setValue(e.target.value)} />
+      </div>
+      {asked && saveError && (
+        <p role="alert" className="inline-error">
+          {saveError}
+        </p>
+      )}
+      <div className="form-actions">
+        <span role="status" className="muted">
+          {saved ? `Using ${saved.replace(/\/\/[^@/]*@/, '//***@')}` : 'No proxy set: the environment’s proxy variables apply, if any.'}
+        </span>
+        <button type="submit" className="button primary" disabled={!changed}>
+          Save proxy
+        </button>
+      </div>
+    </form>
+  );
+}
