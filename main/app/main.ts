@@ -18,6 +18,7 @@ import { closeBeforeQuit } from './lifecycle';
 import { APP_INDEX_URL, APP_SCHEME, APP_SCHEME_PRIVILEGES, isAppUrl, refuseFileRequest, serveAppRequest } from './scheme';
 import { menuTemplate, MenuItem, pageMenuActions, parseBounds, permissionAllowed, replaceEnv, shellLayout, spellcheckEnabled, WindowBounds, windowOptions } from './security';
 import { utilityHostSpawner, utilityProbeSpawner } from './spawners';
+import { keychainCipher } from './secrets';
 
 // a packaged app ignores HEARTH_ADDON and the other development overrides; every process main
 // starts (the probes, the engine host) inherits this environment
@@ -103,10 +104,8 @@ if (!app.requestSingleInstanceLock()) {
       logger,
       logDir: paths.logs,
     });
-    // the Hugging Face token is encrypted with the OS keychain where Electron has one (else a plain file, with a warning)
-    const secrets = safeStorage.isEncryptionAvailable()
-      ? { encrypt: (text: string) => safeStorage.encryptString(text), decrypt: (data: Buffer) => safeStorage.decryptString(data) }
-      : undefined;
+    // the Hugging Face token is encrypted with the OS keychain where Electron has a real one (else a plain file, with a warning)
+    const secrets = keychainCipher(safeStorage, process.platform);
     hearth = composeApp({ paths, engine, appVersion: app.getVersion(), logger, secrets });
     // the app's own menu items (Help → Keyboard Shortcuts) are carried out by the page
     Menu.setApplicationMenu(Menu.buildFromTemplate(menuTemplate(process.platform, pageMenuActions(hearth.services)) as Electron.MenuItemConstructorOptions[] & MenuItem[]));
