@@ -27,14 +27,13 @@ export async function loadRecommended(file: string = recommendedFile()): Promise
   const refuse = (why: string) => new RecommendedFileError(`the recommended models (${file}) could not be read: ${why}`);
   let text: string;
   try {
-    const fh = await fsp.open(file, 'r');
-    try {
-      const { size } = await fh.stat();
-      if (size > RECOMMENDED_MAX_BYTES) throw refuse(`it is larger than ${RECOMMENDED_MAX_BYTES} bytes`);
-      text = await fh.readFile('utf8');
-    } finally {
-      await fh.close();
-    }
+    // stat + readFile, not open: Electron serves both from app.asar directly (an open copies the file out first)
+    const { size } = await fsp.stat(file);
+    if (size > RECOMMENDED_MAX_BYTES) throw refuse(`it is larger than ${RECOMMENDED_MAX_BYTES} bytes`);
+    const bytes = await fsp.readFile(file);
+    // (it may have grown between the two)
+    if (bytes.length > RECOMMENDED_MAX_BYTES) throw refuse(`it is larger than ${RECOMMENDED_MAX_BYTES} bytes`);
+    text = bytes.toString('utf8');
   } catch (e) {
     if (e instanceof RecommendedFileError) throw e;
     const err = e as NodeJS.ErrnoException;
