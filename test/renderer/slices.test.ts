@@ -295,3 +295,24 @@ describe('errors, shortcuts, sampling', () => {
     expect(parseSampling({ topK: '1.5' })).toEqual({ error: 'Top K must be a whole number between 0 and 1000.' });
   });
 });
+
+describe('library facts', () => {
+  test('only the latest library.facts answer is kept: an older one arriving after it is dropped', async () => {
+    const { setBridge } = await import('../../renderer/src/app/bridge');
+    const { makeStore } = await import('../../renderer/src/app/store');
+    const { fetchLibraryFacts } = await import('../../renderer/src/features/library/librarySlice');
+    const { FakeBridge } = await import('./fake-bridge');
+    const answers: ((v: unknown) => void)[] = [];
+    setBridge(new FakeBridge({ 'library.facts': () => new Promise((resolve) => answers.push(resolve)) }));
+    const store = makeStore();
+    const older = store.dispatch(fetchLibraryFacts());
+    const newer = store.dispatch(fetchLibraryFacts());
+    const entry = (path: string) => ({ path, files: [path], facts: null, error: null });
+    answers[1]([entry('/m/new.gguf')]);
+    await newer;
+    answers[0]([entry('/m/old.gguf')]);
+    await older;
+    expect(Object.keys(store.getState().library.facts)).toEqual(['/m/new.gguf']);
+    expect(store.getState().library.factsStatus).toBe('ready');
+  });
+});

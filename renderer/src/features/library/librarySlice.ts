@@ -32,9 +32,11 @@ export interface LibraryState {
   importError: string | null;
   /** what the last import did */
   importNote: string | null;
+  /** the latest library.facts request: only its answer is kept */
+  factsRequest: string | null;
 }
 
-const initialState: LibraryState = { facts: {}, factsStatus: 'idle', confirmDelete: null, busy: null, actionError: null, importing: false, importError: null, importNote: null };
+const initialState: LibraryState = { facts: {}, factsStatus: 'idle', confirmDelete: null, busy: null, actionError: null, importing: false, importError: null, importNote: null, factsRequest: null };
 
 export const fetchLibraryFacts = createAppAsyncThunk('library/facts', async (_: void, { rejectWithValue }) => {
   try {
@@ -101,14 +103,18 @@ const librarySlice = createSlice({
     },
   },
   extraReducers: (b) => {
-    b.addCase(fetchLibraryFacts.pending, (s) => {
+    b.addCase(fetchLibraryFacts.pending, (s, a) => {
       s.factsStatus = 'loading';
+      s.factsRequest = a.meta.requestId;
     })
       .addCase(fetchLibraryFacts.fulfilled, (s, a) => {
+        // an older answer arriving after a newer request was made is stale
+        if (a.meta.requestId !== s.factsRequest) return;
         s.facts = Object.fromEntries(a.payload.map((f) => [f.path, f]));
         s.factsStatus = 'ready';
       })
-      .addCase(fetchLibraryFacts.rejected, (s) => {
+      .addCase(fetchLibraryFacts.rejected, (s, a) => {
+        if (a.meta.requestId !== s.factsRequest) return;
         s.factsStatus = 'error';
       })
       .addCase(deleteLibraryModel.pending, (s, a) => {
