@@ -23,11 +23,28 @@ interface Route {
   noProxy: string;
 }
 
+/**
+ * NO_PROXY as curl reads it — `hf.co` also covers `cdn-lfs.hf.co` — in undici's terms, which match a
+ * bare name exactly and a `.name` or `*.name` as its subdomains: each bare host name becomes both.
+ * IP addresses, `*`, ports and entries already starting with `.` or `*` stay as they are.
+ */
+export function curlNoProxy(list: string): string {
+  const out: string[] = [];
+  for (const raw of list.split(/[,\s]+/)) {
+    const e = raw.trim();
+    if (!e) continue;
+    out.push(e);
+    const host = e.replace(/:\d+$/, '');
+    if (!/^[.*]/.test(e) && /[a-z]/i.test(host) && !host.includes(':')) out.push(`.${e}`);
+  }
+  return out.join(',');
+}
+
 function routeOf(setting: string | null, env: NodeJS.ProcessEnv): Route | null {
   const http = setting ?? env.http_proxy ?? env.HTTP_PROXY ?? '';
   const https = setting ?? env.https_proxy ?? env.HTTPS_PROXY ?? '';
   if (!http && !https) return null;
-  return { http, https, noProxy: env.no_proxy ?? env.NO_PROXY ?? '' };
+  return { http, https, noProxy: curlNoProxy(env.no_proxy ?? env.NO_PROXY ?? '') };
 }
 
 /** A proxy URL without its password, for messages. */

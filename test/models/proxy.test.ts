@@ -8,7 +8,7 @@ import net from 'net';
 import path from 'path';
 import { DownloadManager, stoppedByError, type DownloadEvent, type DownloadView } from '../../main/models/downloads';
 import { HubClient } from '../../main/models/hub';
-import { netFetch } from '../../main/models/net';
+import { curlNoProxy, netFetch } from '../../main/models/net';
 import { Store } from '../../main/store';
 import { chatApp, type ChatApp } from '../helpers/chat';
 import { sha, useLocalHub } from '../helpers/local-hub';
@@ -83,6 +83,14 @@ test('NO_PROXY bypasses the proxy; the setting wins over the environment and a n
   setting = proxy.url;
   expect(await hub.search({})).toHaveLength(1);
   expect(proxy.log).toContain(`CONNECT ${hubHost()}`);
+});
+
+test("NO_PROXY is read as curl reads it: a host name covers its subdomains (undici alone matches it exactly)", () => {
+  expect(curlNoProxy('hf.co')).toBe('hf.co,.hf.co');
+  expect(curlNoProxy(' hf.co, .example.org,*.corp ,10.0.0.1, 127.0.0.1:8080,localhost:3000,[::1],*')).toBe(
+    'hf.co,.hf.co,.example.org,*.corp,10.0.0.1,127.0.0.1:8080,localhost:3000,.localhost:3000,[::1],*',
+  );
+  expect(curlNoProxy('')).toBe('');
 });
 
 test('a proxy that refuses connections: a clear network error for search; the download retries, then fails cleanly', async () => {
