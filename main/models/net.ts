@@ -47,14 +47,17 @@ function routeOf(setting: string | null, env: NodeJS.ProcessEnv): Route | null {
   return { http, https, noProxy: curlNoProxy(env.no_proxy ?? env.NO_PROXY ?? '') };
 }
 
-/** A proxy URL without its password, for messages. */
+/** A proxy URL without its credentials (a user name alone may be a token), for messages and logs. */
 export function shownProxy(url: string): string {
   try {
     const u = new URL(url);
-    if (u.password) u.password = '***';
+    if (u.username || u.password) {
+      u.username = '***';
+      u.password = '';
+    }
     return u.toString().replace(/\/$/, '');
   } catch {
-    return url;
+    return '(a proxy URL that cannot be read)';
   }
 }
 

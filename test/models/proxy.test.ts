@@ -8,7 +8,7 @@ import net from 'net';
 import path from 'path';
 import { DownloadManager, stoppedByError, type DownloadEvent, type DownloadView } from '../../main/models/downloads';
 import { HubClient } from '../../main/models/hub';
-import { curlNoProxy, netFetch } from '../../main/models/net';
+import { curlNoProxy, netFetch, shownProxy } from '../../main/models/net';
 import { Store } from '../../main/store';
 import { chatApp, type ChatApp } from '../helpers/chat';
 import { sha, useLocalHub } from '../helpers/local-hub';
@@ -85,6 +85,19 @@ test('NO_PROXY bypasses the proxy; the setting wins over the environment and a n
   expect(proxy.log).toContain(`CONNECT ${hubHost()}`);
 });
 
+test('a proxy named in a message or the log carries no credentials: neither a password nor a user name (which may be a token)', async () => {
+  expect(shownProxy('http://user:pw@proxy.example:3128')).toBe('http://***@proxy.example:3128');
+  expect(shownProxy('http://ghp_SECRETTOKEN@proxy.example:3128')).toBe('http://***@proxy.example:3128');
+  expect(shownProxy('http://proxy.example:3128')).toBe('http://proxy.example:3128');
+  expect(shownProxy('http://ghp_SECRET@[::1')).toBe('(a proxy URL that cannot be read)');
+  // a refused connection's error, as a download would record it
+  const port = await closedPort();
+  const f = netFetch({ env: {}, proxy: () => `http://ghp_SECRETTOKEN@127.0.0.1:${port}` });
+  const err = await f(`${hf.server.url}/api/models`).then(() => null, (e: Error) => e);
+  expect(err?.message).toMatch(/the proxy is http:\/\/\*\*\*@127\.0\.0\.1/);
+  expect(err?.message).not.toContain('SECRET');
+});
+
 test("NO_PROXY is read as curl reads it: a host name covers its subdomains (undici alone matches it exactly)", () => {
   expect(curlNoProxy('hf.co')).toBe('hf.co,.hf.co');
   expect(curlNoProxy(' hf.co, .example.org,*.corp ,10.0.0.1, 127.0.0.1:8080,localhost:3000,[::1],*')).toBe(
@@ -98,7 +111,7 @@ test('a proxy that refuses connections: a clear network error for search; the do
   const fetch = netFetch({ env: { HTTPS_PROXY: bad, HTTP_PROXY: bad } });
   const err = await new HubClient({ hubUrl: hf.server.url, fetch }).search({}).catch((e) => e);
   expect(err).toMatchObject({ code: 'hub_unreachable' });
-  expect(err.message).toMatch(/the proxy is http:\/\/user:\*\*\*@127\.0\.0\.1:\d+\): connect ECONNREFUSED/);
+  expect(err.message).toMatch(/the proxy is http:\/\/\*\*\*@127\.0\.0\.1:\d+\): connect ECONNREFUSED/);
   expect(err.message).not.toContain('secret');
   const { end } = await download(fetch, { retries: 2 });
   const failed = (end as { download: DownloadView }).download;
