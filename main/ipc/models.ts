@@ -119,6 +119,20 @@ export const proxyUrlSchema = z
   .url('give the proxy as a URL, like http://proxy.example:3128')
   .refine((u) => /^https?:\/\//i.test(u), 'a proxy URL starts with http:// or https://');
 
+/** A proxy URL without its credentials (a user name alone may be a token), for messages and logs. */
+export function shownProxy(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.username || u.password) {
+      u.username = '***';
+      u.password = '';
+    }
+    return u.toString().replace(/\/$/, '');
+  } catch {
+    return '(a proxy URL that cannot be read)';
+  }
+}
+
 export const downloadRequestSchema = z.object({
   repo: repoIdSchema,
   /** the file's path in the repository */

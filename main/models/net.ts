@@ -9,6 +9,9 @@
  * undici may be another version than the package's, so the two are not mixed).
  */
 import { EnvHttpProxyAgent, fetch as undiciFetch, type Dispatcher } from 'undici';
+import { shownProxy } from '../ipc/models';
+
+export { shownProxy };
 
 export interface NetOptions {
   /** the proxy setting now (a URL checked by proxyUrlSchema), or null for the environment's */
@@ -47,19 +50,6 @@ function routeOf(setting: string | null, env: NodeJS.ProcessEnv): Route | null {
   return { http, https, noProxy: curlNoProxy(env.no_proxy ?? env.NO_PROXY ?? '') };
 }
 
-/** A proxy URL without its credentials (a user name alone may be a token), for messages and logs. */
-export function shownProxy(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.username || u.password) {
-      u.username = '***';
-      u.password = '';
-    }
-    return u.toString().replace(/\/$/, '');
-  } catch {
-    return '(a proxy URL that cannot be read)';
-  }
-}
 
 /** The fetch to use for the hub (a function of the proxy setting and the environment). */
 export function netFetch(opts: NetOptions = {}): typeof fetch {

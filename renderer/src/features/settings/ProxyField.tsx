@@ -6,6 +6,7 @@
 import { useEffect, useState } from 'react';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { useUnsavedChanges } from '../../components/unsaved';
+import { shownProxy } from '../../../../main/ipc/models';
 import { selectSettings, updateSettings } from './settingsSlice';
 
 export function ProxyField() {
@@ -40,7 +41,7 @@ export function ProxyField() {
       )}
       <div className="form-actions">
         <span role="status" className="muted">
-          {saved ? `Using ${saved.replace(/\/\/[^@/]*@/, '//***@')}` : 'No proxy set: the environment’s proxy variables apply, if any.'}
+          {saved ? `Using ${shownProxy(saved)}` : 'No proxy set: the environment’s proxy variables apply, if any.'}
         </span>
         <button type="submit" className="button primary" disabled={!changed}>
           Save proxy
