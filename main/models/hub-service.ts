@@ -39,8 +39,8 @@ export interface HubServiceDeps {
 export class HubService {
   /** the discovery under way: callers meanwhile share it */
   private discovering: Promise<Discovery> | null = null;
-  /** model files the last discoveries found, and who keeps each: library.addReference takes only these */
-  private readonly found = new Map<string, PeerApp>();
+  /** model files the last discoveries found, who keeps each and the name that app gives it: library.addReference takes only these */
+  private readonly found = new Map<string, { app: PeerApp; name: string }>();
   private readonly offs: (() => void)[] = [];
   /** hub.fit's verdicts: queued one at a time, kept for the session */
   private readonly fits: HubFits;
@@ -58,7 +58,7 @@ export class HubService {
   private discover(): Promise<Discovery> {
     if (!this.discovering) {
       const run = discover(this.deps.discoverEnv()).then((d) => {
-        for (const m of d.models) for (const l of m.locations) this.found.set(path.resolve(l.path), l.app);
+        for (const m of d.models) for (const l of m.locations) this.found.set(path.resolve(l.path), { app: l.app, name: l.name });
         return d;
       });
       this.discovering = run;
@@ -109,10 +109,11 @@ export class HubService {
       },
       'library.addReference': async (r) => {
         const file = path.resolve(r.path);
-        const app = this.found.get(file);
+        const found = this.found.get(file);
         // only a file discovery found: a page cannot make main read any file it names
-        if (!app) throw new IpcError('model_unknown', 'this file was not found by library.discover: run it first, then add one of its models');
-        const entry = await library.addReference(file, { source: app, ...(r.name ? { name: r.name } : {}) });
+        if (!found) throw new IpcError('model_unknown', 'this file was not found by library.discover: run it first, then add one of its models');
+        // named as the page showed it (the app's own name for it: LM Studio's publisher/repo/file, Ollama's tag), unless the page names it
+        const entry = await library.addReference(file, { source: found.app, name: r.name ?? found.name });
         this.deps.onLibraryChanged();
         return entry;
       },

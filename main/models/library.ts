@@ -214,8 +214,10 @@ export class ModelLibrary {
   async addReference(modelPath: string, opts: { source: ReferenceSource; name?: string }): Promise<LibraryEntry> {
     const refs = this.deps.references;
     if (!refs) throw new IpcError('invalid_input', 'this library keeps no references');
-    const { file, size, facts } = await this.checkModelFile(modelPath);
-    const name = opts.name ?? facts.name ?? path.basename(file).replace(/\.gguf$/i, '');
+    const { file, size } = await this.checkModelFile(modelPath);
+    // by default its file name, as the models folder's models are named (the header's general.name is
+    // shared by every quantization of a model)
+    const name = opts.name ?? path.basename(file).replace(/\.gguf$/i, '');
     const r = refs.add({ path: file, name, source: opts.source });
     return { path: r.path, name: r.name, fileSize: size, origin: 'reference', source: opts.source, missing: false };
   }

@@ -283,7 +283,9 @@ test('discovery under a fake home; a discovered model is added by reference, lis
     expect(found.models[0]).toMatchObject({ size: hf.spm.length, inLibrary: false, locations: [{ app: 'lmstudio', path: file }] });
 
     const entry = await a.call('library.addReference', { path: file });
-    expect(entry).toMatchObject({ path: file, origin: 'reference', source: 'lmstudio', missing: false, fileSize: hf.spm.length });
+    // named as discovery showed it (LM Studio's publisher/repo/file), not by the header's general.name
+    expect(found.models[0].locations[0].name).toBe('pub/tiny-GGUF/tiny-Q8_0');
+    expect(entry).toMatchObject({ path: file, name: 'pub/tiny-GGUF/tiny-Q8_0', origin: 'reference', source: 'lmstudio', missing: false, fileSize: hf.spm.length });
     expect(await a.call('models.list')).toEqual([entry]);
     await until(() => events.some((e) => e.name === 'models.changed' && (e.payload as EventOf<'models.changed'>).models.some((m) => m.path === file)), 'models.changed');
     expect((await a.call('library.discover')).models[0].inLibrary).toBe(true);

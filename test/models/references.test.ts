@@ -47,11 +47,12 @@ test('a referenced model is in the library where it is: known() accepts it, entr
   expect((await errorOf(library.known(elsewhere))).code).toBe('model_unknown');
 
   const added = await library.addReference(elsewhere, { source: 'ollama' });
-  expect(added).toEqual({ path: elsewhere, name: 'hearth-test-tiny-llama-spm', fileSize: fs.statSync(TINY_SPM).size, origin: 'reference', source: 'ollama', missing: false });
+  // named by its file, as the models folder's models are (the header's general.name is every quantization's)
+  expect(added).toEqual({ path: elsewhere, name: 'model', fileSize: fs.statSync(TINY_SPM).size, origin: 'reference', source: 'ollama', missing: false });
   expect(await library.known(elsewhere)).toBe(elsewhere);
   expect(fs.readdirSync(path.join(dir, 'models'))).toEqual([]); // nothing copied
   expect(await library.entries()).toEqual([added]);
-  expect(store.modelRefs.list()).toEqual([expect.objectContaining({ path: elsewhere, name: 'hearth-test-tiny-llama-spm', source: 'ollama' })]);
+  expect(store.modelRefs.list()).toEqual([expect.objectContaining({ path: elsewhere, name: 'model', source: 'ollama' })]);
 
   // gone from disk: listed as missing, refused by known()
   fs.renameSync(elsewhere, `${elsewhere}.moved`);
