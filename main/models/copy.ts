@@ -1,29 +1,13 @@
 /**
  * Copying a model file to another folder (another disk) with progress: written to `<target>.part`,
  * its size checked against the source's, then renamed into place. Used by imports (import.ts) and by
- * moving the models folder (folder-move.ts). The free bytes of a disk, for the checks before a copy.
+ * moving the models folder (folder-move.ts).
  */
 import fs, { promises as fsp } from 'fs';
 import path from 'path';
 import { Transform } from 'stream';
 import { pipeline } from 'stream/promises';
-
-/** Free bytes on the disk holding `dir` (its nearest existing folder). */
-export async function statfsFree(dir: string): Promise<number> {
-  const s = await fsp.statfs(await nearestExisting(dir));
-  return Number(s.bavail) * Number(s.bsize);
-}
-
-/** `dir` itself when it exists, else its nearest existing parent. */
-export async function nearestExisting(dir: string): Promise<string> {
-  let d = path.resolve(dir);
-  for (;;) {
-    if (await fsp.stat(d).then(() => true, () => false)) return d;
-    const up = path.dirname(d);
-    if (up === d) return d;
-    d = up;
-  }
-}
+import { partOf } from './disk';
 
 /**
  * Copies `source` (of `size` bytes) to `target` through `<target>.part`; `onBytes` is told the bytes
@@ -31,7 +15,7 @@ export async function nearestExisting(dir: string): Promise<string> {
  * (another copy of the same name is running); else a `.part` left by an earlier attempt is replaced.
  */
 export async function copyVerified(source: string, target: string, size: number, onBytes: (copied: number) => void, exclusive = true): Promise<void> {
-  const part = `${target}.part`;
+  const part = partOf(target);
   let copied = 0;
   const counter = new Transform({
     transform(chunk: Buffer, _enc, cb) {

@@ -8,6 +8,7 @@
 import { createHash, type Hash } from 'crypto';
 import fs from 'fs';
 import path from 'path';
+import { partOf, sizeOf } from './disk';
 import { HubError, hubFetch, resolveUrl, type HubConfig } from './hub';
 
 /** The clock and timers the manager uses (tests and a service may pass their own). */
@@ -25,22 +26,6 @@ export const realTimers: Timers = {
 
 /** An error worth retrying: the connection failed or the server had a passing problem. */
 export class Transient extends Error {}
-
-export const partOf = (target: string) => `${target}.part`;
-
-export async function statfsFree(dir: string): Promise<number> {
-  const s = await fs.promises.statfs(dir);
-  return Number(s.bavail) * Number(s.bsize);
-}
-
-export async function sizeOf(file: string): Promise<number> {
-  try {
-    return (await fs.promises.stat(file)).size;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 0;
-    throw e;
-  }
-}
 
 /** The file a transfer fetches (a download record's fields). */
 export interface TransferFile {

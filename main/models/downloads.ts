@@ -22,7 +22,8 @@ import path from 'path';
 import { silentLogger, type Logger } from '../logging';
 import type { DownloadErrorInfo, DownloadRecord, DownloadState, Downloads } from '../store/downloads';
 import { checkInput, HubError, hubConfigFromEnv, type HubConfig } from './hub';
-import { FileTransfer, partOf, realTimers, sizeOf, statfsFree, Transient, type Timers } from './download-transfer';
+import { partOf, sizeOf, statfsFree } from './disk';
+import { FileTransfer, realTimers, Transient, type Timers } from './download-transfer';
 import { z } from 'zod';
 import { DOWNLOAD_CONCURRENCY, downloadRequestSchema } from '../ipc/models';
 

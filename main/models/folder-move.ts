@@ -11,7 +11,8 @@
 import { promises as fsp } from 'fs';
 import path from 'path';
 import { IpcError } from '../ipc/contract';
-import { copyVerified, nearestExisting, statfsFree } from './copy';
+import { copyVerified } from './copy';
+import { nearestExisting, statfsFree } from './disk';
 
 export interface MoveProgress {
   /** bytes moved of all */

@@ -7,7 +7,8 @@
 import fs, { promises as fsp } from 'fs';
 import path from 'path';
 import { IpcError } from '../ipc/contract';
-import { copyVerified, statfsFree } from './copy';
+import { copyVerified } from './copy';
+import { statfsFree } from './disk';
 import type { ModelLibrary, LibraryEntry } from './library';
 
 import { IMPORT_MODES } from '../ipc/models';

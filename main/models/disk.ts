@@ -1,0 +1,39 @@
+/**
+ * The models' files on disk: the `.part` a file is written to before it is whole, the free bytes of
+ * a disk, and making a finished `.part` durable under its final name (its bytes flushed, renamed,
+ * the folder's entry flushed) before anything that relies on it: a download's record deleted, an
+ * original deleted after its copy (imports, a moved models folder).
+ */
+import { promises as fsp } from 'fs';
+import path from 'path';
+
+/** What a file being written is called until it is whole. */
+export const PART_SUFFIX = '.part';
+export const partOf = (target: string) => `${target}${PART_SUFFIX}`;
+
+/** `dir` itself when it exists, else its nearest existing parent. */
+export async function nearestExisting(dir: string): Promise<string> {
+  let d = path.resolve(dir);
+  for (;;) {
+    if (await fsp.stat(d).then(() => true, () => false)) return d;
+    const up = path.dirname(d);
+    if (up === d) return d;
+    d = up;
+  }
+}
+
+/** Free bytes on the disk holding `dir` (its nearest existing folder: the folder may not exist yet). */
+export async function statfsFree(dir: string): Promise<number> {
+  const s = await fsp.statfs(await nearestExisting(dir));
+  return Number(s.bavail) * Number(s.bsize);
+}
+
+/** The size of `file`; 0 when it does not exist. */
+export async function sizeOf(file: string): Promise<number> {
+  try {
+    return (await fsp.stat(file)).size;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw e;
+  }
+}
