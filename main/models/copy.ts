@@ -1,13 +1,14 @@
 /**
  * Copying a model file to another folder (another disk) with progress: written to `<target>.part`,
- * its size checked against the source's, then renamed into place. Used by imports (import.ts) and by
+ * its size checked against the source's, then made durable under its name (flushed, renamed, the
+ * folder flushed: disk.ts commitPart), so a caller may delete the source once it returns. Used by imports (import.ts) and by
  * moving the models folder (folder-move.ts).
  */
 import fs, { promises as fsp } from 'fs';
 import path from 'path';
 import { Transform } from 'stream';
 import { pipeline } from 'stream/promises';
-import { partOf } from './disk';
+import { commitPart, partOf } from './disk';
 
 /**
  * Copies `source` (of `size` bytes) to `target` through `<target>.part`; `onBytes` is told the bytes
@@ -27,7 +28,7 @@ export async function copyVerified(source: string, target: string, size: number,
   try {
     await pipeline(fs.createReadStream(source), counter, fs.createWriteStream(part, { flags: exclusive ? 'wx' : 'w' }));
     if ((await fsp.stat(part)).size !== size) throw new Error(`${path.basename(source)} changed while it was copied`);
-    await fsp.rename(part, target);
+    await commitPart(part, target);
   } catch (e) {
     await fsp.rm(part, { force: true });
     throw e;

@@ -37,3 +37,38 @@ export async function sizeOf(file: string): Promise<number> {
     throw e;
   }
 }
+
+/** Flushes `file`'s bytes to the disk. */
+async function syncFile(file: string): Promise<void> {
+  const fh = await fsp.open(file, 'r+');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Flushes a folder's entries (a file just renamed into it) to the disk. POSIX only: Windows cannot
+ * open a folder as a file, so there the rename's durability is left to the file system.
+ */
+export async function syncFolder(dir: string, platform: NodeJS.Platform = process.platform): Promise<void> {
+  if (platform === 'win32') return;
+  const fh = await fsp.open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Makes a whole `part` durable as `target`: its bytes flushed, renamed to `target`, the folder's new
+ * entry flushed. Once it returns, a power loss leaves `target` whole, so the caller may delete what
+ * the file replaces (a download's record, the original of a copy).
+ */
+export async function commitPart(part: string, target: string): Promise<void> {
+  await syncFile(part);
+  await fsp.rename(part, target);
+  await syncFolder(path.dirname(target));
+}

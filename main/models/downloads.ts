@@ -4,7 +4,8 @@
  * Several downloads at once up to a limit (the rest wait in order); progress (bytes, speed, ETA) as
  * events a service can forward; pause, resume with an HTTP Range from the byte on disk, cancel;
  * network errors retried with exponential backoff; each file written to `<name>.part`, its SHA-256
- * checked against the hub's LFS hash, then renamed into place (a mismatch deletes it: checksum_mismatch);
+ * checked against the hub's LFS hash, then made durable under its name (flushed, renamed, the folder
+ * flushed: disk.ts commitPart) before its record is deleted (a mismatch deletes it: checksum_mismatch);
  * free disk space checked before the start and while it runs (too little, or ENOSPC on a write, pauses
  * the download with a disk_full error: the `.part` stays, nothing retries, Resume goes on from its
  * bytes once space is freed, as a browser's interrupted download does); every download kept in the store
@@ -22,7 +23,7 @@ import path from 'path';
 import { silentLogger, type Logger } from '../logging';
 import type { DownloadErrorInfo, DownloadRecord, DownloadState, Downloads } from '../store/downloads';
 import { checkInput, HubError, hubConfigFromEnv, type HubConfig } from './hub';
-import { partOf, sizeOf, statfsFree } from './disk';
+import { commitPart, partOf, sizeOf, statfsFree } from './disk';
 import { FileTransfer, realTimers, Transient, type Timers } from './download-transfer';
 import { z } from 'zod';
 import { DOWNLOAD_CONCURRENCY, downloadRequestSchema } from '../ipc/models';
@@ -345,7 +346,8 @@ export class DownloadManager {
         throw new HubError('checksum_mismatch',
           `${job.rec.file} from ${job.rec.repo}: SHA-256 ${digest} is not the hub's ${job.rec.sha256}; the file was deleted`);
       }
-      await fs.promises.rename(part, job.rec.target);
+      // flushed, renamed, the folder flushed: only then is the record (the way to fetch it again) deleted
+      await commitPart(part, job.rec.target);
       this.opts.downloads.delete(job.rec.id);
       this.jobs.delete(job.rec.id);
       job.state = 'done';

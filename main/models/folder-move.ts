@@ -3,16 +3,17 @@
  * models folder. Checked before anything moves: an absolute path, not the folder itself nor a folder
  * inside it, no name already there, enough free space on the target's disk for what must be copied.
  * Each file is renamed when both folders are on one disk; otherwise it is copied with progress to
- * `<name>.part`, its size checked, renamed into place, and only then is the original deleted
- * (copy.ts). A move stopped midway (a crash, a full disk) leaves every file whole in one of the two
- * folders: the moved ones in the new folder, the rest in the old one; the caller saves the setting
- * only after the last file, so the app still uses the old folder.
+ * `<name>.part`, its size checked, flushed to disk and renamed into place (the folder flushed too),
+ * and only then is the original deleted (copy.ts, disk.ts commitPart). A move stopped midway (a
+ * crash, a full disk, a power loss) leaves every file whole in one of the two folders: the moved ones
+ * in the new folder, the rest in the old one; the caller saves the setting only after the last file,
+ * so the app still uses the old folder.
  */
 import { promises as fsp } from 'fs';
 import path from 'path';
 import { IpcError } from '../ipc/contract';
 import { copyVerified } from './copy';
-import { nearestExisting, statfsFree } from './disk';
+import { nearestExisting, statfsFree, syncFolder } from './disk';
 
 export interface MoveProgress {
   /** bytes moved of all */
@@ -99,7 +100,10 @@ export async function moveFolder(from: string, to: string, o: MoveOptions = {}):
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EXDEV') throw e;
       // another disk: copy (a link is made again), check, then delete the original
-      if (f.link) await fsp.symlink(await fsp.readlink(a), b);
+      if (f.link) {
+        await fsp.symlink(await fsp.readlink(a), b);
+        await syncFolder(path.dirname(b));
+      }
       else {
         const base = done;
         try {

@@ -8,6 +8,7 @@ import path from 'path';
 import { DownloadManager, stoppedByError, type DownloadEvent, type DownloadManagerOptions, type DownloadView } from '../../main/models/downloads';
 import { groupGgufFiles, HubClient, HubError, quantOf, type HubFile } from '../../main/models/hub';
 import { Store } from '../../main/store';
+import { recordFsOrder } from '../helpers/fs-order';
 import { sha, useLocalHub } from '../helpers/local-hub';
 
 const TOKEN = 'hf_test_token';
@@ -151,6 +152,30 @@ describe('the download manager', () => {
     // the hub's redirect was followed to the CDN, one request each
     expect(hf.server.log.filter((e) => e.file === 'hearth/tiny-GGUF/tiny-Q4_K_M.gguf').map((e) => e.status)).toEqual([302, 200]);
     expect(() => m.add(req('tiny-Q4_K_M.gguf', hf.embed))).toThrow(HubError);
+  });
+
+  test('a finished download is flushed, renamed, its folder flushed, and only then is its record deleted and done emitted', async () => {
+    const log: string[] = [];
+    recordFsOrder(log, (p) => path.relative(dir, p));
+    const m = open();
+    const v = m.add(req('tiny-Q4_K_M.gguf', hf.embed));
+    const del = store.downloads.delete.bind(store.downloads);
+    jest.spyOn(store.downloads, 'delete').mockImplementation((id) => {
+      log.push('record deleted');
+      return del(id);
+    });
+    m.on((e) => {
+      if (e.type === 'done') log.push('done');
+    });
+    expect((await settled(m, v.id)).type).toBe('done');
+    jest.restoreAllMocks();
+    expect(log).toEqual([
+      'sync models/tiny-Q4_K_M.gguf.part',
+      'rename models/tiny-Q4_K_M.gguf.part → models/tiny-Q4_K_M.gguf',
+      'sync models',
+      'record deleted',
+      'done',
+    ]);
   });
 
   test('a connection dropped mid-file resumes from the byte it reached and completes', async () => {
