@@ -4,7 +4,8 @@
  * the folder's entry flushed) before anything that relies on it: a download's record deleted, an
  * original deleted after its copy (imports, a moved models folder).
  */
-import { promises as fsp } from 'fs';
+import { createHash, type Hash } from 'crypto';
+import fs, { promises as fsp } from 'fs';
 import path from 'path';
 
 /** What a file being written is called until it is whole. */
@@ -71,4 +72,13 @@ export async function commitPart(part: string, target: string): Promise<void> {
   await syncFile(part);
   await fsp.rename(part, target);
   await syncFolder(path.dirname(target));
+}
+
+/** A SHA-256 fed `file`'s first `bytes` bytes (all of it when not given), to go on with or to digest. */
+export async function sha256Of(file: string, bytes?: number): Promise<Hash> {
+  const h = createHash('sha256');
+  if (bytes !== 0) {
+    for await (const chunk of fs.createReadStream(file, bytes === undefined ? {} : { start: 0, end: bytes - 1 })) h.update(chunk as Buffer);
+  }
+  return h;
 }

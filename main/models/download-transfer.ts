@@ -5,10 +5,10 @@
  * before the start and every `diskCheckBytes` written. The download manager (downloads.ts) queues,
  * retries (a Transient error), verifies and renames; this file moves the bytes.
  */
-import { createHash, type Hash } from 'crypto';
+import type { Hash } from 'crypto';
 import fs from 'fs';
 import path from 'path';
-import { partOf, sizeOf } from './disk';
+import { partOf, sha256Of, sizeOf } from './disk';
 import { HubError, hubFetch, resolveUrl, type HubConfig } from './hub';
 
 /** The clock and timers the manager uses (tests and a service may pass their own). */
@@ -101,11 +101,7 @@ export class FileTransfer {
   /** The hash of the `.part` up to `bytes`, read again from disk when the running hash is not there (a new process). */
   private async hashUpTo(bytes: number): Promise<void> {
     if (this.hasher && this.hashedBytes === bytes) return;
-    const h = createHash('sha256');
-    if (bytes > 0) {
-      for await (const chunk of fs.createReadStream(this.part, { start: 0, end: bytes - 1 })) h.update(chunk as Buffer);
-    }
-    this.hasher = h;
+    this.hasher = await sha256Of(this.part, bytes);
     this.hashedBytes = bytes;
   }
 

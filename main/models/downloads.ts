@@ -9,7 +9,10 @@
  * free disk space checked before the start and while it runs (too little, or ENOSPC on a write, pauses
  * the download with a disk_full error: the `.part` stays, nothing retries, Resume goes on from its
  * bytes once space is freed, as a browser's interrupted download does); every download kept in the store
- * (store.downloads) so it resumes after a restart (restore()).
+ * (store.downloads) so it resumes after a restart (restore()). A download never replaces a file of the
+ * folder: one found under its name fails it (invalid_input, the file left as it is); restore() drops
+ * the record of a download that had finished (no `.part`, the target whole by size and SHA-256: the app
+ * died between the rename and the record's delete) instead of fetching it again.
  *
  * The bytes reached are the `.part` file's size: after a pause, a dropped connection or a restart the
  * next request asks for `Range: bytes=<size of .part>-`. The hash runs as the bytes arrive; a download
@@ -23,7 +26,7 @@ import path from 'path';
 import { silentLogger, type Logger } from '../logging';
 import type { DownloadErrorInfo, DownloadRecord, DownloadState, Downloads } from '../store/downloads';
 import { checkInput, HubError, hubConfigFromEnv, type HubConfig } from './hub';
-import { commitPart, partOf, sizeOf, statfsFree } from './disk';
+import { commitPart, partOf, sha256Of, sizeOf, statfsFree } from './disk';
 import { FileTransfer, realTimers, Transient, type Timers } from './download-transfer';
 import { z } from 'zod';
 import { DOWNLOAD_CONCURRENCY, downloadRequestSchema } from '../ipc/models';
@@ -205,15 +208,45 @@ export class DownloadManager {
    * Takes up the downloads the store holds (after a restart): the ones that were running or waiting
    * go on from the bytes on disk; paused and failed ones wait for resume(). `only` takes up just the
    * downloads it accepts (the command line's `pull` takes up its own file, not the app's other downloads).
+   * One that had finished (finishedBefore) is dropped and reported done without a request.
    */
   async restore(only?: (rec: DownloadRecord) => boolean): Promise<DownloadView[]> {
     for (const rec of this.opts.downloads.list()) {
       if (this.jobs.has(rec.id) || (only && !only(rec))) continue;
+      if (await this.finishedBefore(rec)) continue;
       const job = this.newJob(rec, await sizeOf(partOf(rec.target)));
       if (rec.state === 'downloading') this.setState(job, 'queued');
     }
     this.pump();
     return this.list();
+  }
+
+  /**
+   * Whether a kept download had finished before the app stopped (it died between the rename and the
+   * record's delete): no `.part`, and the target has the record's size and SHA-256. Its record is then
+   * deleted and done is emitted, with no request. A target that differs stays as it is: run() refuses
+   * to rename over it (the download fails and says so).
+   */
+  private async finishedBefore(rec: DownloadRecord): Promise<boolean> {
+    if (fs.existsSync(partOf(rec.target))) return false;
+    const st = await fs.promises.stat(rec.target).catch(() => undefined);
+    if (!st?.isFile() || st.size !== rec.size) return false;
+    if ((await sha256Of(rec.target)).digest('hex') !== rec.sha256) return false;
+    this.logger.info('downloads: finished before the restart; its record is dropped', { id: rec.id, target: rec.target });
+    this.opts.downloads.delete(rec.id);
+    const job = this.newJob(rec, rec.size);
+    this.jobs.delete(rec.id);
+    job.state = 'done';
+    this.emit({ type: 'done', id: rec.id, path: rec.target, download: this.view(job) });
+    return true;
+  }
+
+  /** HubError invalid_input when a file by the download's name is in the folder: a download never replaces one. */
+  private async refuseOverwrite(rec: DownloadRecord): Promise<void> {
+    if (await fs.promises.lstat(rec.target).then(() => true, () => false)) {
+      throw new HubError('invalid_input',
+        `${path.basename(rec.target)} is already in the models folder and is not this download (${rec.repo}: ${rec.file}); it was left as it is: move or delete it, then resume`);
+    }
   }
 
   /** Queues a file of a repository (its size and SHA-256 as HubClient.files lists them). */
@@ -323,6 +356,7 @@ export class DownloadManager {
       const t = job.transfer;
       const part = t.part;
       t.bytes = await sizeOf(part);
+      await this.refuseOverwrite(job.rec);
       await t.checkDisk();
       for (let attempt = 0; ; attempt++) {
         try {
@@ -346,6 +380,7 @@ export class DownloadManager {
         throw new HubError('checksum_mismatch',
           `${job.rec.file} from ${job.rec.repo}: SHA-256 ${digest} is not the hub's ${job.rec.sha256}; the file was deleted`);
       }
+      await this.refuseOverwrite(job.rec);
       // flushed, renamed, the folder flushed: only then is the record (the way to fetch it again) deleted
       await commitPart(part, job.rec.target);
       this.opts.downloads.delete(job.rec.id);

@@ -316,6 +316,40 @@ describe('the download manager', () => {
     expect(sha(fs.readFileSync(path.join(models, file)))).toBe(sha(hf.embed));
   });
 
+  test('the app died between the rename and the record’s delete: restore finds the file whole, drops the record and says done, with no request', async () => {
+    const file = 'tiny-Q4_K_M.gguf';
+    const target = path.join(models, file);
+    const rec = store.downloads.add({ repo: 'hearth/tiny-GGUF', revision: 'main', file, target, size: hf.embed.length, sha256: sha(hf.embed) });
+    fs.writeFileSync(target, hf.embed);
+    const requests = hf.server.log.length;
+    const m = open();
+    expect(await m.restore()).toEqual([]);
+    expect(events).toEqual([expect.objectContaining({ type: 'done', id: rec.id, path: target })]);
+    expect(store.downloads.list()).toEqual([]);
+    expect(hf.server.log.length).toBe(requests);
+    expect(fs.readdirSync(models)).toEqual([file]);
+    expect(sha(fs.readFileSync(target))).toBe(sha(hf.embed));
+  });
+
+  test('a kept download whose name is taken by another file in the folder fails and says so; the file is never replaced', async () => {
+    const file = 'tiny-Q4_K_M.gguf';
+    const target = path.join(models, file);
+    const rec = store.downloads.add({ repo: 'hearth/tiny-GGUF', revision: 'main', file, target, size: hf.embed.length, sha256: sha(hf.embed) });
+    const other = Buffer.from(hf.embed);
+    other[other.length - 1] ^= 0xff;
+    fs.writeFileSync(target, other);
+    const requests = hf.server.log.length;
+    const m = open();
+    const end = settled(m, rec.id);
+    await m.restore();
+    const { state, error } = ((await end) as { download: DownloadView }).download;
+    expect(state).toBe('failed');
+    expect(error).toEqual({ code: 'invalid_input', message: `${file} is already in the models folder and is not this download (hearth/tiny-GGUF: ${file}); it was left as it is: move or delete it, then resume` });
+    expect(hf.server.log.length).toBe(requests);
+    expect(fs.readFileSync(target).equals(other)).toBe(true);
+    expect(store.downloads.get(rec.id)!.state).toBe('failed');
+  });
+
   test('no more downloads run at once than the limit; the rest wait in the queue', async () => {
     const files = ['tiny-Q4_K_M.gguf', 'tiny-F16.gguf', 'tiny-Q8_0.gguf'];
     for (const f of files) hf.server.fault('hearth/tiny-GGUF', f, { bytesPerSecond: 4_000_000 });
