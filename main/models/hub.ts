@@ -10,6 +10,7 @@ import { z } from 'zod';
 import type { HubErrorCode } from '../errors/catalogue';
 import { HUB_SORTS, hubSearchSchema, repoIdSchema, sha256Schema } from '../ipc/models';
 import { envFetch } from './net';
+import { SPLIT_GGUF as SPLIT } from './split-name';
 
 export type { HubErrorCode };
 
@@ -135,7 +136,6 @@ export interface HubQuantGroup {
   files: HubQuantFile[];
 }
 
-const SPLIT = /^(.*)-(\d{5})-of-(\d{5})\.gguf$/i;
 /** llama.cpp's file-type names as they appear at the end of GGUF file names. */
 const QUANT = /(?:^|[-_.])((?:I?Q\d(?:_[0-9A-Z]+)*)|BF16|F16|F32|FP16|FP32|TQ\d_\d|MXFP4(?:_MOE)?)$/i;
 

@@ -9,23 +9,13 @@ import path from 'path';
 import { IpcError } from '../ipc/contract';
 import { copyVerified } from './copy';
 import { statfsFree } from './disk';
+import { splitParts } from './split-name';
 import type { ModelLibrary, LibraryEntry } from './library';
 
 import { IMPORT_MODES } from '../ipc/models';
 
 export { IMPORT_MODES };
 export type ImportMode = (typeof IMPORT_MODES)[number];
-
-const SPLIT = /^(.*)-(\d{5})-of-(\d{5})\.gguf$/i;
-
-/** A split model's part: its number, how many there are, and every part's path (in order); null for a file that is not a part. */
-export function splitParts(file: string): { part: number; of: number; parts: string[] } | null {
-  const m = SPLIT.exec(path.basename(file));
-  if (!m) return null;
-  const of = Number(m[3]);
-  const parts = Array.from({ length: of }, (_, i) => path.join(path.dirname(file), `${m[1]}-${String(i + 1).padStart(5, '0')}-of-${m[3]}.gguf`));
-  return { part: Number(m[2]), of, parts };
-}
 
 export interface ImportResult {
   mode: ImportMode;

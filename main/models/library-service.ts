@@ -17,8 +17,9 @@ import type { Logger } from '../logging';
 import type { Services } from '../services';
 import { readGgufHeader } from '../gguf/read';
 import { headerFacts, type HeaderFacts } from './facts';
-import { importModel, splitParts } from './import';
+import { importModel } from './import';
 import type { LibraryEntry, ModelLibrary } from './library';
+import { splitParts } from './split-name';
 
 /** Facts kept at most for this many files (a bigger library reads the rest again). */
 const FACTS_KEPT = 2000;

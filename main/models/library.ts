@@ -17,7 +17,7 @@ import type { ModelRef, ModelRefInput, Store } from '../store';
 import { REFERENCE_SOURCES } from '../ipc/models';
 import { headerFacts, type HeaderFacts } from './facts';
 import { planLoad } from './fit';
-import { splitParts } from './import';
+import { splitParts, withoutSplitSuffix } from './split-name';
 import { ModelFolder, Truncation, WalkLimits } from './listing';
 
 /** Who keeps a model file added by reference (main/ipc/models.ts): an app discovery found it in, or the user ('file'). */
@@ -55,7 +55,7 @@ export function splitAsOne(models: ModelDTO[]): ModelDTO[] {
     if (!split) out.push(m);
     else if (split.part === 1) {
       const fileSize = split.parts.reduce((n, p) => n + (sizes.get(path.resolve(p)) ?? 0), 0);
-      out.push({ ...m, name: m.name.replace(/-\d{5}-of-\d{5}$/i, ''), fileSize });
+      out.push({ ...m, name: withoutSplitSuffix(m.name), fileSize });
     } else if (!sizes.has(path.resolve(split.parts[0]))) out.push(m);
   }
   return out;
