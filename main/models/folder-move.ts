@@ -14,6 +14,7 @@ import path from 'path';
 import { IpcError } from '../ipc/contract';
 import { copyVerified } from './copy';
 import { nearestExisting, statfsFree, syncFolder } from './disk';
+import { inside } from './inside';
 
 export interface MoveProgress {
   /** bytes moved of all */
@@ -52,18 +53,13 @@ async function filesUnder(dir: string, rel = ''): Promise<Entry[]> {
   return out;
 }
 
-const inside = (parent: string, child: string) => {
-  const r = path.relative(parent, child);
-  return r === '' || (!r.startsWith('..') && !path.isAbsolute(r));
-};
-
 /** What a move would do, or the reason it is refused (IpcError invalid_input, disk_full). */
 export async function planMove(from: string, to: string, o: MoveOptions = {}): Promise<{ files: Entry[]; total: number; sameDisk: boolean }> {
   if (!path.isAbsolute(to)) throw new IpcError('invalid_input', `${to} is not an absolute path: give the full path of the folder the models go to`);
   const src = path.resolve(from);
   const dst = path.resolve(to);
   if (inside(src, dst)) throw new IpcError('invalid_input', `${dst} is ${src === dst ? 'the models folder already' : 'inside the models folder'}: choose a folder outside it`);
-  if (inside(dst, src) && dst !== src) throw new IpcError('invalid_input', `${dst} holds the models folder: choose a folder that does not`);
+  if (inside(dst, src, { orSelf: false })) throw new IpcError('invalid_input', `${dst} holds the models folder: choose a folder that does not`);
   const st = await fsp.stat(dst).catch(() => undefined);
   if (st && !st.isDirectory()) throw new IpcError('invalid_input', `${dst} is a file, not a folder`);
   const files = await filesUnder(src);

@@ -14,6 +14,7 @@ import type { Services } from '../services';
 import type { Store } from '../store';
 import type { DownloadManager } from './downloads';
 import { moveFolder, type MoveOptions } from './folder-move';
+import { inside } from './inside';
 import type { ModelLibrary } from './library';
 
 export interface FolderServiceDeps {
@@ -50,7 +51,7 @@ export class FolderService {
     try {
       const from = this.current;
       const loaded = library.expected;
-      if (loaded && !path.relative(from, loaded).startsWith('..')) {
+      if (loaded && inside(from, loaded)) {
         logger.info(`models folder: unloading ${loaded} before the move`);
         await library.unload();
       }

@@ -18,6 +18,7 @@ import type { Services } from '../services';
 import { readGgufHeader } from '../gguf/read';
 import { headerFacts, type HeaderFacts } from './facts';
 import { importModel } from './import';
+import { inside } from './inside';
 import type { LibraryEntry, ModelLibrary } from './library';
 import { splitParts } from './split-name';
 
@@ -36,12 +37,6 @@ export interface LibraryServiceDeps {
 }
 
 type Facts = { facts: HeaderFacts } | { error: string };
-
-/** Whether `file` lies inside `dir` (not `dir` itself). */
-function inside(dir: string, file: string): boolean {
-  const rel = path.relative(path.resolve(dir), path.resolve(file));
-  return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
-}
 
 export class LibraryService {
   /** facts by (path, size, mtime): a header is parsed once while its file is unchanged */
@@ -104,7 +99,7 @@ export class LibraryService {
     const entry = (await library.entries()).find((e) => e.path === file);
     if (!entry) throw new IpcError('model_unknown', 'this model is not in the library');
     if (entry.origin === 'reference') throw new IpcError('invalid_input', `${path.basename(file)} was added by reference: remove it from the library instead (its file stays where it is)`);
-    if (!inside(modelsDir(), file)) throw new IpcError('invalid_input', `${file} is not in the models folder`);
+    if (!inside(modelsDir(), file, { orSelf: false })) throw new IpcError('invalid_input', `${file} is not in the models folder`);
     const files = await this.filesOf(entry);
     let unloaded = false;
     const state = await library.current();

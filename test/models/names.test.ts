@@ -1,0 +1,50 @@
+/**
+ * The models' one definition of a path inside a folder (main/models/inside.ts), on both path flavours
+ * whatever the host, and of a split model's file names (main/models/split-name.ts).
+ */
+import path from 'path';
+import { inside } from '../../main/models/inside';
+import { splitParts, SPLIT_GGUF, withoutSplitSuffix } from '../../main/models/split-name';
+
+describe('inside(parent, child)', () => {
+  test('POSIX: itself (unless strict), below, beside, above, a name beginning with ..', () => {
+    const p = path.posix;
+    expect(inside('/m', '/m', { p })).toBe(true);
+    expect(inside('/m', '/m/', { p, orSelf: false })).toBe(false);
+    expect(inside('/m', '/m/a.gguf', { p })).toBe(true);
+    expect(inside('/m', '/m/sub/../a.gguf', { p, orSelf: false })).toBe(true);
+    expect(inside('/m', '/m/..foo', { p })).toBe(true);
+    expect(inside('/m', '/m/..', { p })).toBe(false);
+    expect(inside('/m', '/mx/a.gguf', { p })).toBe(false);
+    expect(inside('/m', '/a.gguf', { p })).toBe(false);
+    expect(inside('/m/sub', '/m', { p })).toBe(false);
+    expect(inside('/m', '/m/../n/a.gguf', { p })).toBe(false);
+  });
+
+  test('Windows: another drive is never inside; ..foo is; the case of a drive letter or name does not matter; UNC shares', () => {
+    const p = path.win32;
+    expect(p.relative('C:\\a', 'D:\\b')).toBe('D:\\b'); // why startsWith('..') alone is wrong
+    expect(inside('C:\\a', 'D:\\b', { p })).toBe(false);
+    expect(inside('C:\\a', 'D:\\a\\b', { p })).toBe(false);
+    expect(inside('C:\\a', 'C:\\a\\..foo\\m.gguf', { p })).toBe(true);
+    expect(inside('C:\\a', 'c:\\A\\m.gguf', { p })).toBe(true);
+    expect(inside('C:\\a', 'c:\\A', { p, orSelf: false })).toBe(false);
+    expect(inside('C:\\a', 'C:\\ab\\m.gguf', { p })).toBe(false);
+    expect(inside('C:\\a\\b', 'C:\\a', { p })).toBe(false);
+    expect(inside('\\\\srv\\share\\m', '\\\\srv\\share\\m\\x.gguf', { p })).toBe(true);
+    expect(inside('\\\\srv\\share\\m', '\\\\srv\\other\\m\\x.gguf', { p })).toBe(false);
+  });
+});
+
+describe('split names', () => {
+  test('a part: its number, the count, every part’s path; the name without the suffix; other names are not parts', () => {
+    expect(splitParts('/m/big-00002-of-00003.gguf')).toEqual({
+      part: 2, of: 3, parts: ['/m/big-00001-of-00003.gguf', '/m/big-00002-of-00003.gguf', '/m/big-00003-of-00003.gguf'].map((f) => path.join(f)),
+    });
+    expect(splitParts('/m/big-0001-of-0003.gguf')).toBeNull();
+    expect(splitParts('/m/big.gguf')).toBeNull();
+    expect(withoutSplitSuffix('big-00001-of-00003')).toBe('big');
+    expect(withoutSplitSuffix('big-00001-of-00003-x')).toBe('big-00001-of-00003-x');
+    expect('Q-00001-OF-00002.GGUF'.replace(SPLIT_GGUF, '$1.gguf')).toBe('Q.gguf');
+  });
+});
