@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { BACKEND_PINS, ChatSettings, Device, LOAD_FIELDS, LOAD_SETTING_FIELDS, LoadSettings, MAX_MESSAGE_CHARS, MemoryBreakdown, TokenLogprobs } from '../params';
 import { codesOf, type IpcErrorCode } from '../errors/catalogue';
 import {
-  DiscoveryDTO, DownloadDTO, HubFitDTO, hubFitRequestSchema, LibraryDeleteDTO, LibraryFactsDTO, LibraryImportDTO, libraryImportSchema, DownloadProgressDTO, downloadConcurrencySchema, DOWNLOAD_CONCURRENCY, downloadRequestSchema, proxyUrlSchema, hubSearchSchema, HubModelDTO,
+  ABSOLUTE_PATH, DiscoveryDTO, DownloadDTO, HubFitDTO, hubFitRequestSchema, LibraryDeleteDTO, LibraryFactsDTO, LibraryImportDTO, libraryImportSchema, DownloadProgressDTO, downloadConcurrencySchema, DOWNLOAD_CONCURRENCY, downloadRequestSchema, proxyUrlSchema, hubSearchSchema, HubModelDTO,
   HubQuantGroupDTO, RecommendedModelDTO, REFERENCE_SOURCES, repoIdSchema,
 } from './models';
 
@@ -175,7 +175,7 @@ export const ModelsFolderPath = z
   .trim()
   .min(1)
   .max(4096)
-  .refine((p) => /^(\/|[A-Za-z]:[\\/]|\\\\)/.test(p), 'give an absolute path (the folder the models go to)');
+  .refine((p) => ABSOLUTE_PATH.test(p), 'give an absolute path (the folder the models go to)');
 
 /** A Hugging Face token's bounds (settings.update takes one; no answer ever carries it). */
 export const HfToken = z.string().trim().min(1).max(512).regex(/^[\x21-\x7e]+$/, 'a token is printable ASCII without spaces');

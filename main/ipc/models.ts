@@ -216,8 +216,9 @@ export const DiscoveryDTO = z.object({
 /** How a file joins the library: copied or moved into the models folder, or referenced where it is. */
 export const IMPORT_MODES = ['copy', 'move', 'link'] as const;
 
-/** An absolute path (POSIX `/…`, Windows `C:\\…` or `\\\\server\\…`): a typed path is never resolved against main's working folder. */
-export const absolutePathSchema = z.string().min(1).max(4096).refine((p) => /^(\/|[A-Za-z]:[\\/]|\\\\)/.test(p), 'an absolute path');
+/** An absolute path: POSIX `/…`, Windows `C:\\…` or `\\\\server\\…` (a typed path is never resolved against main's working folder; the renderer reads this file too, so no `path`). */
+export const ABSOLUTE_PATH = /^(\/|[A-Za-z]:[\\/]|\\\\)/;
+export const absolutePathSchema = z.string().min(1).max(4096).refine((p) => ABSOLUTE_PATH.test(p), 'an absolute path');
 
 export const libraryImportSchema = z.object({ path: absolutePathSchema, mode: z.enum(IMPORT_MODES) }).strict();
 
