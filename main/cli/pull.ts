@@ -17,6 +17,7 @@ import { bestFit, remoteFit, VERDICT_WORDS, type RemoteFit } from '../models/rem
 import type { DataPaths } from '../paths';
 import { Store } from '../store';
 import { UsageError } from './args';
+import { TokenVault } from '../settings/token';
 
 const MiB = 2 ** 20;
 const mib = (n: number) => `${(n / MiB).toFixed(1)} MiB`;
@@ -77,7 +78,12 @@ export async function pull(spec: string, ctx: PullContext): Promise<number> {
   const settings = Store.open(ctx.paths.database, { logger: ctx.logger });
   const proxy = settings.settings.get('proxy');
   settings.close();
-  const hub = { ...hubConfigFromEnv(), fetch: netFetch({ proxy: () => proxy }) };
+  // the token saved in the app (Settings → Models), else HF_TOKEN, as the app uses them
+  const tokens = new TokenVault(ctx.paths.root, { env: process.env, logger: ctx.logger });
+  if (tokens.lockedHere() && !process.env.HF_TOKEN?.trim()) {
+    process.stderr.write('note: the Hugging Face token saved in the app is kept with the OS keychain, which the hearth command cannot read; set HF_TOKEN for gated repositories\n');
+  }
+  const hub = { ...hubConfigFromEnv(), token: tokens.token(), fetch: netFetch({ proxy: () => proxy }) };
   const models = (await new HubClient(hub).ggufFiles(checkInput(repoIdSchema, repo, 'repository'))).flatMap((g) => g.files).filter((m) => !m.projector);
   if (models.length === 0) throw new UsageError(`${repo} has no GGUF model files`);
   const note = (s: string) => process.stderr.write(`${s}\n`);

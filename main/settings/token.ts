@@ -62,6 +62,11 @@ export class TokenVault {
     }
   }
 
+  /** A token is saved but kept with the OS keychain, which this process has no access to (the hearth command). */
+  lockedHere(): boolean {
+    return !this.opts.cipher && this.savedStorage() === 'keychain';
+  }
+
   /** The token the hub gets: the saved one, else HF_TOKEN; undefined when neither. */
   token(): string | undefined {
     return this.saved() ?? (this.opts.env?.HF_TOKEN?.trim() || undefined);

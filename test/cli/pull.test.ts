@@ -9,6 +9,8 @@ import { spawn, type ChildProcess } from 'child_process';
 import fs from 'fs';
 import path from 'path';
 import { dataPaths } from '../../main/paths';
+import { silentLogger } from '../../main/logging/logger';
+import { TokenVault } from '../../main/settings/token';
 import { Store } from '../../main/store';
 import { TINY_HUB_REPO, tinyHubRepo } from '../helpers/hf-server';
 import { sha, useLocalHub } from '../helpers/local-hub';
@@ -16,7 +18,11 @@ import { REPO_ROOT, TINY_EMBED, TINY_SPM } from '../helpers/models';
 
 const BIN = path.join(REPO_ROOT, 'bin', 'hearth.js');
 const REPO = TINY_HUB_REPO;
-const hf = useLocalHub('hearth-cli-pull-', ({ spm, embed }) => ({ repos: [tinyHubRepo(spm, embed)] }));
+const TOKEN = 'hf_cli_saved_token_42';
+const hf = useLocalHub('hearth-cli-pull-', ({ spm, embed }) => ({
+  token: TOKEN,
+  repos: [tinyHubRepo(spm, embed), { id: 'meta/gated-GGUF', gated: true, files: [{ path: 'gated-Q8_0.gguf', data: spm }] }],
+}));
 
 interface Run { child: ChildProcess; stdout: string; stderr: string; done: Promise<number | null> }
 
@@ -59,6 +65,27 @@ test('hearth pull OWNER/REPO picks the largest model that fits, downloads it int
   const again = hearth(['pull', REPO], data);
   expect(await again.done).toBe(0);
   expect(again.stdout).toBe(`already in the models folder: ${target}\n`);
+});
+
+test('hearth pull uses the token saved in the app (Settings → Models); one kept with the OS keychain is named as unreadable here', async () => {
+  const data = path.join(hf.dir, 'token');
+  const paths = dataPaths(data);
+  fs.mkdirSync(paths.root, { recursive: true });
+  // without a token: refused, in one line
+  const refused = hearth(['pull', 'meta/gated-GGUF'], data);
+  expect(await refused.done).toBe(1);
+  expect(refused.stderr.split('\n').filter(Boolean)).toHaveLength(1);
+  // the token as the app saves it where it has no keychain (main/settings/token.ts)
+  new TokenVault(paths.root, { logger: silentLogger }).set(TOKEN);
+  const ok = hearth(['pull', 'meta/gated-GGUF'], data);
+  expect(await ok.done).toBe(0);
+  expect(sha(fs.readFileSync(path.join(paths.models, 'gated-Q8_0.gguf')))).toBe(sha(hf.spm));
+  // kept with the keychain (the desktop app): the command says it cannot read it
+  fs.rmSync(path.join(paths.models, 'gated-Q8_0.gguf'));
+  new TokenVault(paths.root, { logger: silentLogger, cipher: { encrypt: (t) => Buffer.from(t).reverse(), decrypt: (b) => Buffer.from(b).reverse().toString() } }).set(TOKEN);
+  const locked = hearth(['pull', 'meta/gated-GGUF'], data);
+  expect(await locked.done).toBe(1);
+  expect(locked.stderr).toMatch(/^note: the Hugging Face token saved in the app is kept with the OS keychain, which the hearth command cannot read; set HF_TOKEN/m);
 });
 
 test('hearth pull OWNER/REPO:QUANT downloads the one named; an unknown quantization or repository is one line', async () => {
