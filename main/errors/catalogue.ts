@@ -364,6 +364,18 @@ export const ERRORS = {
     cli: 'check the connection, or set HF_ENDPOINT',
     layers: ['hub', 'ipc'],
   },
+  hub_busy: {
+    meaning: 'the hub answered 429 (too many requests) or a 5xx (a passing server problem); Retry-After, when sent, says how long to wait (details.retryAfterMs)',
+    userFixable: true,
+    hint: 'Hugging Face is busy right now — wait a minute, then try again.',
+    layers: ['hub', 'ipc'],
+  },
+  hub_file_changed: {
+    meaning: 'a file changed on the hub while it was being downloaded (its ETag is not the SHA-256 the download expects); the partial file was deleted so two versions are never spliced',
+    userFixable: true,
+    hint: 'This file changed on Hugging Face while it was downloading — open the model again and download the new version.',
+    layers: ['hub', 'ipc'],
+  },
   hub_bad_response: {
     meaning: 'a hub answer that does not fit its schema (zod), or a download whose size or range does not match what the hub listed',
     userFixable: false,

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { BACKEND_PINS, ChatSettings, Device, LOAD_FIELDS, LOAD_SETTING_FIELDS, LoadSettings, MAX_MESSAGE_CHARS, MemoryBreakdown, TokenLogprobs } from '../params';
 import { codesOf, type IpcErrorCode } from '../errors/catalogue';
 import {
-  ABSOLUTE_PATH, DiscoveryDTO, DownloadDTO, HubFitDTO, hubFitRequestSchema, LibraryDeleteDTO, LibraryFactsDTO, LibraryImportDTO, libraryImportSchema, DownloadProgressDTO, downloadConcurrencySchema, DOWNLOAD_CONCURRENCY, downloadRequestSchema, proxyUrlSchema, hubSearchSchema, HubModelDTO,
+  ABSOLUTE_PATH, DiscoveryDTO, DownloadDTO, hfTokenSchema, HubFitDTO, hubFitRequestSchema, LibraryDeleteDTO, LibraryFactsDTO, LibraryImportDTO, libraryImportSchema, DownloadProgressDTO, downloadConcurrencySchema, DOWNLOAD_CONCURRENCY, downloadRequestSchema, proxyUrlSchema, hubSearchSchema, HubModelDTO,
   HubQuantGroupDTO, RecommendedModelDTO, REFERENCE_SOURCES, repoIdSchema,
 } from './models';
 
@@ -178,7 +178,7 @@ export const ModelsFolderPath = z
   .refine((p) => ABSOLUTE_PATH.test(p), 'give an absolute path (the folder the models go to)');
 
 /** A Hugging Face token's bounds (settings.update takes one; no answer ever carries it). */
-export const HfToken = z.string().trim().min(1).max(512).regex(/^[\x21-\x7e]+$/, 'a token is printable ASCII without spaces');
+export const HfToken = hfTokenSchema;
 /** Where the token is kept: the OS keychain (Electron's safeStorage), a plain file (browser mode, or no keychain), the HF_TOKEN variable, or nowhere. */
 export const HF_TOKEN_STORAGE = ['keychain', 'file', 'environment', 'none'] as const;
 

@@ -23,6 +23,17 @@ export const revisionSchema = z.string().min(1).max(200).refine(
   'a revision: a branch, tag or commit',
 );
 
+/** What a Hugging Face access token starts with (@huggingface/hub refuses any other). */
+export const HF_TOKEN_PREFIX = 'hf_';
+
+/** A Hugging Face access token (the settings field, HF_TOKEN): printable ASCII starting with hf_. */
+export const hfTokenSchema = z.string().trim().min(1).max(512)
+  .regex(/^[\x21-\x7e]+$/, 'a token is printable ASCII without spaces')
+  .refine((t) => t.startsWith(HF_TOKEN_PREFIX), `a Hugging Face access token starts with ${HF_TOKEN_PREFIX} (copy it from huggingface.co/settings/tokens)`);
+
+/** HF_TOKEN from an environment, trimmed; undefined when unset or empty. */
+export const tokenFromEnv = (env: Record<string, string | undefined> | undefined): string | undefined => env?.HF_TOKEN?.trim() || undefined;
+
 export const sha256Schema = z.string().regex(/^[0-9a-f]{64}$/, 'a SHA-256 in hex');
 
 export const HUB_SORTS = ['downloads', 'likes', 'lastModified', 'trendingScore', 'createdAt'] as const;
@@ -137,7 +148,7 @@ export const downloadRequestSchema = z.object({
   repo: repoIdSchema,
   /** the file's path in the repository */
   file: repoPathSchema,
-  revision: z.string().min(1).max(200).default('main'),
+  revision: revisionSchema.default('main'),
   /** the LFS SHA-256 the hub lists for the file (hub.files) */
   sha256: sha256Schema,
   size: z.number().int().nonnegative(),

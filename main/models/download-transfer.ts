@@ -9,7 +9,8 @@ import type { Hash } from 'crypto';
 import fs from 'fs';
 import path from 'path';
 import { partOf, sha256Of, sizeOf } from './disk';
-import { HubError, hubFetch, resolveUrl, type HubConfig } from './hub';
+import { HubError, resolveUrl, type HubConfig } from './hub';
+import { etagValue, hubGet, parseContentRange, statusError } from './hub-http';
 
 /** The clock and timers the manager uses (tests and a service may pass their own). */
 export interface Timers {
@@ -24,16 +25,31 @@ export const realTimers: Timers = {
   clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
 };
 
-/** An error worth retrying: the connection failed or the server had a passing problem. */
-export class Transient extends Error {}
+/** An error worth retrying: the connection failed (hub_unreachable) or the server had a passing problem (hub_busy: 429, 5xx). */
+export class Transient extends Error {
+  constructor(
+    message: string,
+    readonly code: 'hub_unreachable' | 'hub_busy' = 'hub_unreachable',
+    /** the server's Retry-After (bounded), when it sent one: the next try waits at least this long */
+    readonly retryAfterMs: number | null = null,
+  ) {
+    super(message);
+  }
+}
+
+/** A commit id as the hub sends it in X-Repo-Commit: a download is pinned to one, so its bytes never come from two versions. */
+export const COMMIT_RE = /^[0-9a-f]{40}$/;
 
 /** The file a transfer fetches (a download record's fields). */
 export interface TransferFile {
   repo: string;
+  /** a branch or tag until the first answer names its commit (X-Repo-Commit), then that commit */
   revision: string;
   file: string;
   target: string;
   size: number;
+  /** the LFS SHA-256: the hub's X-Linked-Etag (or ETag) for the file must be this */
+  sha256: string;
 }
 
 export interface TransferDeps {
@@ -53,6 +69,8 @@ export interface TransferDeps {
   speedWindowMs: number;
   /** a progress tick (bytes and speed are read from the transfer) */
   onProgress: () => void;
+  /** the revision resolved to this commit (the first answer's X-Repo-Commit): the download is pinned to it */
+  onCommit: (commit: string) => void;
 }
 
 export class FileTransfer {
@@ -62,9 +80,14 @@ export class FileTransfer {
   private hashedBytes = -1;
   private samples: { t: number; bytes: number }[] = [];
   private lastProgress = 0;
+  /** the revision asked for: the record's, then the commit it resolved to */
+  private revision: string;
+  /** the ETag the CDN served this file with in this process: a resume sends it as If-Range */
+  private cdnEtag: string | null = null;
 
   constructor(private readonly f: TransferFile, private readonly deps: TransferDeps, bytes = 0) {
     this.bytes = bytes;
+    this.revision = f.revision;
   }
 
   get part(): string {
@@ -144,34 +167,58 @@ export class FileTransfer {
     if (offset === f.size && f.size > 0) return;
     await this.hashUpTo(offset);
 
-    const url = resolveUrl(hub.hubUrl, f.repo, f.file, f.revision);
+    const url = resolveUrl(hub.hubUrl, f.repo, f.file, this.revision);
     const headers: Record<string, string> = { 'Accept-Encoding': 'identity' };
-    if (offset > 0) headers.Range = `bytes=${offset}-`;
-    // fetch drops Authorization when the hub redirects to another origin (its CDN)
-    if (hub.token) headers.Authorization = `Bearer ${hub.token}`;
-    let res: Response;
+    if (offset > 0) {
+      headers.Range = `bytes=${offset}-`;
+      // the server sends the whole file (200) instead of the range if its ETag changed
+      if (this.cdnEtag) headers['If-Range'] = `"${this.cdnEtag}"`;
+    }
+    let got: Awaited<ReturnType<typeof hubGet>>;
     try {
-      res = await hubFetch(hub)(url, { headers, signal, redirect: 'follow' });
+      got = await hubGet(hub, url, { headers, signal });
     } catch (e) {
-      if (signal.aborted) throw e;
+      if (signal.aborted || e instanceof HubError) throw e;
       throw new Transient(`cannot reach ${new URL(url).host}: ${(e as Error).message}${(e as { cause?: Error }).cause ? ` (${(e as { cause: Error }).cause.message})` : ''}`);
     }
-    if (res.status === 401 || res.status === 403) {
-      throw new HubError('hub_unauthorized', `${f.repo}: the hub answered ${res.status} for ${f.file}${hub.token ? '' : ' (no token was given)'}`, { status: res.status });
+    const { res } = got;
+    const failed = statusError(res.status, `${f.repo}/${f.file} at ${this.revision}`, { token: hub.token, retryAfter: res.headers.get('retry-after'), now: deps.timers.now() });
+    if (failed || res.status === 408) await res.body?.cancel().catch(() => undefined);
+    if (failed?.code === 'hub_busy') throw new Transient(failed.message, 'hub_busy', (failed.details?.retryAfterMs as number | undefined) ?? null);
+    if (failed) throw failed;
+    if (res.status === 408) throw new Transient('the hub answered 408');
+    // the hub names an LFS file's SHA-256 on the resolve step (X-Linked-Etag) and its CDN in ETag: another one is another version of the file
+    const etag = got.linkedEtag ?? etagValue(res.headers.get('etag'));
+    if (etag && /^[0-9a-f]{64}$/.test(etag) && etag !== f.sha256) {
+      await res.body?.cancel().catch(() => undefined);
+      await fs.promises.rm(part, { force: true });
+      this.reset();
+      throw new HubError('hub_file_changed',
+        `${f.file} changed on the hub (${f.repo} at ${this.revision}): its SHA-256 is now ${etag}, not ${f.sha256}; the partial file was deleted`,
+        { expected: f.sha256, found: etag });
     }
-    if (res.status === 404) throw new HubError('hub_not_found', `${f.repo} has no ${f.file} at ${f.revision}`, { status: 404 });
-    if (res.status === 408 || res.status === 429 || res.status >= 500) throw new Transient(`the hub answered ${res.status}`);
+    if (got.commit && COMMIT_RE.test(got.commit) && got.commit !== this.revision) {
+      if (COMMIT_RE.test(this.revision)) {
+        await res.body?.cancel().catch(() => undefined);
+        throw new HubError('hub_bad_response', `${f.file}: asked for commit ${this.revision}, the hub answered for ${got.commit}`);
+      }
+      this.revision = got.commit;
+      deps.onCommit(got.commit);
+    }
+    this.cdnEtag = etagValue(res.headers.get('etag'));
     if (res.status === 200 && offset > 0) {
-      // the server ignored the Range: start over
+      // the server ignored the Range (or If-Range did not match): start over
       offset = 0;
       this.bytes = 0;
       await this.hashUpTo(0);
     } else if (res.status === 206) {
-      const m = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(res.headers.get('content-range') ?? '');
-      if (!m || Number(m[1]) !== offset || Number(m[3]) !== f.size) {
+      const r = parseContentRange(res.headers.get('content-range'));
+      if (!r || r.start !== offset || r.total !== f.size) {
+        await res.body?.cancel().catch(() => undefined);
         throw new HubError('hub_bad_response', `${f.file}: asked for bytes ${offset}- of ${f.size}, got Content-Range ${res.headers.get('content-range')}`);
       }
     } else if (res.status !== 200) {
+      await res.body?.cancel().catch(() => undefined);
       throw new HubError('hub_bad_response', `${f.file}: the hub answered ${res.status}`, { status: res.status });
     }
     const length = res.headers.get('content-length');

@@ -199,6 +199,10 @@ export class DownloadManager {
         const v = this.view(job);
         this.emit({ type: 'progress', id: v.id, bytes: v.bytes, size: v.size, speed: v.speed, etaSeconds: v.etaSeconds });
       },
+      onCommit: (commit) => {
+        job.rec = { ...job.rec, revision: commit };
+        this.opts.downloads.setRevision(rec.id, commit);
+      },
     }, bytes);
     this.jobs.set(rec.id, job);
     return job;
@@ -364,10 +368,11 @@ export class DownloadManager {
           break;
         } catch (e) {
           if (signal.aborted || !(e instanceof Transient)) throw e;
-          if (attempt >= this.o.retries) throw new HubError('hub_unreachable', `${job.rec.file}: ${e.message} (after ${attempt} retries)`);
-          const delayMs = Math.min(this.o.retryMaxMs, this.o.retryBaseMs * 2 ** attempt);
+          if (attempt >= this.o.retries) throw new HubError(e.code, `${job.rec.file}: ${e.message} (after ${attempt} retries)`);
+          // the server's Retry-After (bounded in hub-http.ts) when longer than the backoff
+          const delayMs = Math.max(Math.min(this.o.retryMaxMs, this.o.retryBaseMs * 2 ** attempt), e.retryAfterMs ?? 0);
           this.logger.warn('downloads: retrying', { id: job.rec.id, attempt: attempt + 1, delayMs, error: e.message });
-          this.emit({ type: 'retry', id: job.rec.id, attempt: attempt + 1, delayMs, offset: await sizeOf(part), error: { code: 'hub_unreachable', message: e.message } });
+          this.emit({ type: 'retry', id: job.rec.id, attempt: attempt + 1, delayMs, offset: await sizeOf(part), error: { code: e.code, message: e.message } });
           await this.sleep(delayMs, signal);
         }
       }

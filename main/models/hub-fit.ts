@@ -3,7 +3,7 @@
  * file by file by the hub page. Verdicts run one at a time in the order asked (each is a few Range
  * requests and two engine calls); a verdict is kept for the session per repository, revision and
  * file, and a second ask while one runs or waits joins it. A failure is kept too unless it may pass
- * (no token yet, the network), so the same broken file is not fetched again and again.
+ * (no token yet, the network, a busy hub: 429 or 5xx), so the same broken file is not fetched again and again.
  */
 import { GgufError } from '../gguf/types';
 import type { HubFitDTO } from '../ipc/models';
@@ -14,8 +14,8 @@ import { remoteFit, VERDICT_WORDS, type FitEngine } from './remote-fit';
 /** How long a repository's file listing serves the verdicts asked of it. */
 export const FIT_LISTING_TTL_MS = 5 * 60_000;
 
-/** Failures a later ask may not meet (a token added, the network back): not kept. */
-const PASSING: ReadonlySet<string> = new Set(['hub_unauthorized', 'hub_unreachable']);
+/** Failures a later ask may not meet (a token added, the network back, the hub no longer busy): not kept. */
+const PASSING: ReadonlySet<string> = new Set(['hub_unauthorized', 'hub_unreachable', 'hub_busy']);
 
 export interface HubFitDeps {
   engine: FitEngine;

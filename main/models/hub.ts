@@ -8,40 +8,19 @@
 import { listFiles, listModels } from '@huggingface/hub';
 import { z } from 'zod';
 import type { HubErrorCode } from '../errors/catalogue';
-import { HUB_SORTS, hubSearchSchema, repoIdSchema, sha256Schema } from '../ipc/models';
-import { envFetch } from './net';
+import { HF_TOKEN_PREFIX, HUB_SORTS, hubSearchSchema, repoIdSchema, revisionSchema, sha256Schema, tokenFromEnv } from '../ipc/models';
+import { HubError, hubFetch, statusError, tokenProblem, type HubConfig } from './hub-http';
 import { SPLIT_GGUF as SPLIT } from './split-name';
 
 export type { HubErrorCode };
 
 export const DEFAULT_HUB_URL = 'https://huggingface.co';
 
-export class HubError extends Error {
-  readonly code: HubErrorCode;
-  readonly details?: Record<string, unknown>;
-
-  constructor(code: HubErrorCode, message: string, details?: Record<string, unknown>, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'HubError';
-    this.code = code;
-    if (details) this.details = details;
-  }
-}
-
-/** Where the hub is and who asks: `HF_ENDPOINT` and `HF_TOKEN` unless given. */
-export interface HubConfig {
-  hubUrl: string;
-  token?: string;
-  /** the fetch to use (net.ts's netFetch with the proxy setting); default: envFetch, the environment's proxy */
-  fetch?: typeof fetch;
-}
-
-/** The fetch a hub config uses. */
-export const hubFetch = (hub: HubConfig): typeof fetch => hub.fetch ?? envFetch;
+export { HubError, hubFetch, type HubConfig };
 
 export function hubConfigFromEnv(env: NodeJS.ProcessEnv = process.env): HubConfig {
   const url = env.HF_ENDPOINT?.trim();
-  const token = env.HF_TOKEN?.trim();
+  const token = tokenFromEnv(env);
   return { hubUrl: (url || DEFAULT_HUB_URL).replace(/\/+$/, ''), ...(token ? { token } : {}) };
 }
 
@@ -58,8 +37,14 @@ export function toHubError(e: unknown, what: string): HubError {
   if (e instanceof HubError) return e;
   const status = (e as { statusCode?: unknown }).statusCode;
   const msg = `${what}: ${(e as Error)?.message ?? String(e)}`;
-  if (status === 401 || status === 403) return new HubError('hub_unauthorized', msg, { status }, { cause: e });
-  if (status === 404) return new HubError('hub_not_found', msg, { status }, { cause: e });
+  if (typeof status === 'number') {
+    const mapped = statusError(status, what);
+    if (mapped) return new HubError(mapped.code, msg, mapped.details, { cause: e });
+  }
+  // @huggingface/hub's checkCredentials refuses a token not starting with hf_ (a TypeError, before any request)
+  if (e instanceof TypeError && e.message.includes(HF_TOKEN_PREFIX)) {
+    return new HubError('hub_unauthorized', `${what}: the Hugging Face token must start with ${HF_TOKEN_PREFIX} (${e.message})`, undefined, { cause: e });
+  }
   if (e instanceof z.ZodError) return new HubError('hub_bad_response', `${what}: ${e.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`, undefined, { cause: e });
   return new HubError('hub_unreachable', msg, typeof status === 'number' ? { status } : undefined, { cause: e });
 }
@@ -187,6 +172,8 @@ export class HubClient {
 
   private get common() {
     const { hubUrl, token } = this.config;
+    const problem = tokenProblem(token);
+    if (problem) throw new HubError('hub_unauthorized', `the Hugging Face token (settings or HF_TOKEN) cannot be used: ${problem}`);
     return { hubUrl, ...(token ? { accessToken: token } : {}), fetch: hubFetch(this.config) };
   }
 
@@ -218,9 +205,11 @@ export class HubClient {
   /** Every file of a repository at a revision (recursive), with each LFS file's SHA-256. */
   async files(repo: string, revision = 'main'): Promise<HubFile[]> {
     const id = checkInput(repoIdSchema, repo, 'repository');
+    const rev = checkInput(revisionSchema, revision, 'revision');
     const out: HubFile[] = [];
     try {
-      for await (const raw of listFiles({ ...this.common, repo: { type: 'model', name: id }, revision, recursive: true })) {
+      // the library puts the revision into /tree/<revision> as given: a branch like `refs/pr/1` or `v1.0+x` must be encoded
+      for await (const raw of listFiles({ ...this.common, repo: { type: 'model', name: id }, revision: encodeURIComponent(rev), recursive: true })) {
         const e = treeEntrySchema.parse(raw);
         if (e.type !== 'file') continue;
         out.push({ path: e.path, size: e.lfs?.size ?? e.size, sha256: e.lfs?.oid ?? null });

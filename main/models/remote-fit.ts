@@ -2,8 +2,9 @@
  * A fit verdict for a GGUF file on the hub before it is downloaded: full GPU, partial, CPU only or
  * does not fit on this machine.
  *
- * 1. The header (metadata and tensor list) is read from the hub with HTTP Range requests of
- *    REMOTE_CHUNK bytes through the project's own GGUF reader (main/gguf/read.ts, with its caps on
+ * 1. The header (metadata and tensor list) is read from the hub with HTTP Range requests (the first
+ *    of REMOTE_CHUNK bytes, each next twice as large up to REMOTE_CHUNK_MAX, to the CDN address the
+ *    first one was redirected to) through the project's own GGUF reader (main/gguf/read.ts, with its caps on
  *    hostile input): a few hundred KB to a few MB, not the file.
  * 2. The header bytes are written to a temporary *header-only* file: the header, then the file
  *    extended to its full size without writing the tensor data (a sparse file on Linux, macOS and
@@ -24,10 +25,12 @@ import { parseGgufHeader, type GgufByteSource, type GgufHeader } from '../gguf/r
 import type { Estimate, FitResult, LoadParamsInput } from '../engine/protocol';
 import { gpuDevices, planLoad, type PlannedLoad } from './fit';
 import { FIT_VERDICTS } from '../ipc/models';
-import { HubError, hubConfigFromEnv, hubFetch, resolveUrl, type HubConfig, type HubQuantFile } from './hub';
+import { HubError, hubConfigFromEnv, resolveUrl, type HubConfig, type HubQuantFile } from './hub';
+import { hubGet, parseContentRange, statusError } from './hub-http';
 
-/** Bytes asked for per Range request while the header is read. */
+/** Bytes asked for by the first Range request while a header is read; each next one asks for twice as many, up to REMOTE_CHUNK_MAX. */
 export const REMOTE_CHUNK = 256 * 1024;
+export const REMOTE_CHUNK_MAX = 4 * 1024 * 1024;
 
 export { FIT_VERDICTS };
 export type FitVerdict = (typeof FIT_VERDICTS)[number];
@@ -47,20 +50,30 @@ export interface FetchCount {
 }
 
 /**
- * A GGUF byte source over HTTP Range requests to a file's resolve URL (the hub redirects to its CDN).
- * It reads forward from byte 0 (as the header reader does) and keeps what it fetched: `prefix`.
+ * A GGUF byte source over HTTP Range requests to a file's resolve URL. It reads forward from byte 0
+ * (as the header reader does) and keeps what it fetched: `prefix`. The first request follows the
+ * hub's redirect to its CDN; the next ones go to the address that answered. Each request asks for
+ * twice the bytes of the one before (REMOTE_CHUNK up to REMOTE_CHUNK_MAX), so a large header (a big
+ * vocabulary) costs a handful of requests.
  */
 export class HttpRangeSource implements GgufByteSource {
+  /** what the header reader asks for at once (it reads from `prefix` when fetched already) */
   readonly chunkSize = REMOTE_CHUNK;
+  /** bytes the next request asks for at least: doubles after each */
+  private fetchSize = REMOTE_CHUNK;
   private buf = Buffer.alloc(0);
   readonly count: FetchCount = { requests: 0, bytes: 0 };
+  /** where the bytes are: the resolve URL, then the address its redirect led to */
+  private url: string;
 
   constructor(
-    private readonly url: string,
+    url: string,
     readonly size: number,
     private readonly hub: HubConfig,
     private readonly signal?: AbortSignal,
-  ) {}
+  ) {
+    this.url = url;
+  }
 
   /** The bytes fetched so far, from byte 0. */
   get prefix(): Buffer {
@@ -70,43 +83,40 @@ export class HttpRangeSource implements GgufByteSource {
   async read(out: Buffer, offset: number, length: number, position: number): Promise<number> {
     const end = Math.min(this.size, position + length);
     if (position >= end) return 0;
-    if (end > this.buf.length) await this.fetchTo(Math.max(end, Math.min(this.size, this.buf.length + this.chunkSize)));
+    if (end > this.buf.length) await this.fetchTo(Math.max(end, Math.min(this.size, this.buf.length + this.fetchSize)));
     return this.buf.copy(out, offset, position, end);
   }
 
   /** Fetches bytes [prefix.length, end). */
   private async fetchTo(end: number): Promise<void> {
     const start = this.buf.length;
-    const headers: Record<string, string> = { Range: `bytes=${start}-${end - 1}`, 'Accept-Encoding': 'identity' };
-    if (this.hub.token) headers.Authorization = `Bearer ${this.hub.token}`;
-    let res: Response;
+    let got: Awaited<ReturnType<typeof hubGet>>;
     try {
-      res = await hubFetch(this.hub)(this.url, { headers, redirect: 'follow', signal: this.signal });
+      got = await hubGet(this.hub, this.url, { headers: { Range: `bytes=${start}-${end - 1}`, 'Accept-Encoding': 'identity' }, signal: this.signal });
     } catch (e) {
-      if (this.signal?.aborted) throw e;
+      if (this.signal?.aborted || e instanceof HubError) throw e;
       throw new HubError('hub_unreachable', `cannot reach ${new URL(this.url).host}: ${(e as Error).message}`, undefined, { cause: e });
     }
+    const { res } = got;
     this.count.requests++;
-    if (res.status === 401 || res.status === 403) {
-      throw new HubError('hub_unauthorized', `the hub answered ${res.status} for ${this.url}${this.hub.token ? '' : ' (no token was given)'}`, { status: res.status });
-    }
-    if (res.status === 404) throw new HubError('hub_not_found', `the hub has no ${this.url}`, { status: 404 });
-    if (res.status !== 206) {
+    const failed = statusError(res.status, this.url, { token: this.hub.token, retryAfter: res.headers.get('retry-after') });
+    const range = parseContentRange(res.headers.get('content-range'));
+    if (failed || res.status !== 206 || !range || range.start !== start || range.total !== this.size) {
       // a 200 would be the whole file: the point is not to download it
       await res.body?.cancel().catch(() => undefined);
-      throw new HubError('hub_bad_response', `${this.url}: asked for a byte range, the hub answered ${res.status}`, { status: res.status });
-    }
-    const m = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(res.headers.get('content-range') ?? '');
-    if (!m || Number(m[1]) !== start || Number(m[3]) !== this.size) {
-      await res.body?.cancel().catch(() => undefined);
+      if (failed) throw failed;
+      if (res.status !== 206) throw new HubError('hub_bad_response', `${this.url}: asked for a byte range, the hub answered ${res.status}`, { status: res.status });
       throw new HubError('hub_bad_response', `${this.url}: asked for bytes ${start}-${end - 1} of ${this.size}, got Content-Range ${res.headers.get('content-range')}`);
     }
     const body = Buffer.from(await res.arrayBuffer());
     this.count.bytes += body.length;
-    if (body.length !== Number(m[2]) - start + 1 || body.length > end - start) {
+    if (body.length !== range.end - start + 1 || body.length > end - start) {
       throw new HubError('hub_bad_response', `${this.url}: the range ${start}-${end - 1} came with ${body.length} bytes`);
     }
     this.buf = Buffer.concat([this.buf, body]);
+    // the next reads go straight to where the bytes are, and ask for more at once
+    this.url = got.url;
+    this.fetchSize = Math.min(REMOTE_CHUNK_MAX, this.fetchSize * 2);
   }
 }
 

@@ -8,6 +8,7 @@
 import fs from 'fs';
 import path from 'path';
 import type { Logger } from '../logging';
+import { tokenFromEnv } from '../ipc/models';
 
 /** An encrypt/decrypt pair (main/app gives Electron's safeStorage; nothing else may import electron). */
 export interface SecretCipher {
@@ -69,12 +70,12 @@ export class TokenVault {
 
   /** The token the hub gets: the saved one, else HF_TOKEN; undefined when neither. */
   token(): string | undefined {
-    return this.saved() ?? (this.opts.env?.HF_TOKEN?.trim() || undefined);
+    return this.saved() ?? tokenFromEnv(this.opts.env);
   }
 
   storage(): TokenStorage {
     if (this.saved() !== null) return this.savedStorage() ?? 'none';
-    return this.opts.env?.HF_TOKEN?.trim() ? 'environment' : 'none';
+    return tokenFromEnv(this.opts.env) ? 'environment' : 'none';
   }
 
   warnings(): string[] {

@@ -59,6 +59,7 @@ export class Downloads {
       get: db.prepare('SELECT * FROM downloads WHERE id = ?'),
       all: db.prepare('SELECT * FROM downloads ORDER BY seq'),
       setState: db.prepare('UPDATE downloads SET state = ?, error = ?, updated_at = ? WHERE id = ?'),
+      setRevision: db.prepare('UPDATE downloads SET revision = ?, updated_at = ? WHERE id = ?'),
       delete: db.prepare('DELETE FROM downloads WHERE id = ?'),
     };
   }
@@ -97,6 +98,13 @@ export class Downloads {
     const s = check(z.enum(DOWNLOAD_STATES), state, 'download state');
     const e = error === null ? null : JSON.stringify(check(downloadErrorSchema, error, 'download error'));
     const changed = this.stmts.setState.run(s, e, this.clock(), id).changes;
+    if (changed === 0) throw new StoreError('not_found', `no download ${id}`);
+  }
+
+  /** Pins a download to the commit its revision resolved to (the hub's X-Repo-Commit). */
+  setRevision(id: string, revision: string): void {
+    const r = check(newDownloadSchema.shape.revision, revision, 'download revision');
+    const changed = this.stmts.setRevision.run(r, this.clock(), id).changes;
     if (changed === 0) throw new StoreError('not_found', `no download ${id}`);
   }
 

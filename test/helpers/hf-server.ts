@@ -12,7 +12,12 @@
  * - `GET /cdn/{sha256}`: the bytes, with `Range: bytes=a-[b]` (206, `Content-Range`), `Accept-Ranges`, `ETag`
  *
  * Faults per file (`fault(repo, path, …)`): drop the connection after N bytes of a response, wrong
- * bytes (the content differs from its sha256), slow (bytes per second). Every request is logged.
+ * bytes (the content differs from its sha256), slow (bytes per second), or an error status (429,
+ * 503…) with `Retry-After` on the resolve step; `fault(repo, '', {status})` answers the repository's
+ * file listing (tree) so. `replace(repo, path, data)` commits new bytes for a file: the branch
+ * (`main`) serves them from then on, the old commit still serves the old ones (as the hub's
+ * `resolve/<commit>` does). A CDN answer honours `If-Range` (another ETag: the whole file, 200).
+ * Every request is logged.
  */
 import { createHash } from 'crypto';
 import http from 'http';
@@ -57,6 +62,10 @@ export interface HfFault {
   corrupt?: boolean;
   /** send at most this many bytes a second */
   bytesPerSecond?: number;
+  /** answer the resolve step (or, for path '', the tree listing) with this status instead */
+  status?: number;
+  /** the Retry-After header sent with `status` */
+  retryAfter?: string;
   /** apply to this many responses, then stop (default: every one) */
   times?: number;
 }
@@ -91,6 +100,10 @@ export interface HfServer {
   /** requests to the CDN for one repo file */
   cdnLog(repo: string, path: string): HfRequestLog[];
   fault(repo: string, path: string, fault: HfFault | null): void;
+  /** New bytes for a file in a new commit of its repository (the old commit keeps the old bytes); returns the new commit */
+  replace(repo: string, path: string, data: Buffer): string;
+  /** the commit `main` of a repository is at */
+  commitOf(repo: string): string;
   /** CDN responses with bytes still to send, and the most at once since the last reset */
   inFlight(reset?: boolean): { now: number; max: number };
   close(): Promise<void>;
@@ -127,6 +140,18 @@ export async function startHfServer(opts: HfServerOptions): Promise<HfServer> {
     }
   }
   const faults = new Map<string, HfFault & { used: number }>();
+  /** the commit each repository's `main` is at, and the files of its older commits */
+  const heads = new Map<string, string>();
+  const history = new Map<string, Map<string, File>>();
+  let commits = 0;
+  const headOf = (repoId: string) => heads.get(repoId) ?? COMMIT;
+  /** the fault for a key that is active now (counted as used) */
+  const take = (key: string, pick: (f: HfFault) => boolean): HfFault | undefined => {
+    const f = faults.get(key);
+    if (!f || !pick(f) || (f.times !== undefined && f.used >= f.times)) return undefined;
+    f.used++;
+    return f;
+  };
   const log: HfRequestLog[] = [];
   const pageSize = opts.pageSize ?? 2;
   let now = 0;
@@ -226,9 +251,14 @@ export async function startHfServer(opts: HfServerOptions): Promise<HfServer> {
       end = m[2] ? Math.min(Number(m[2]), total - 1) : total - 1;
       status = 206;
     }
-    const fault = faults.get(key);
-    const active = fault && (fault.times === undefined || fault.used < fault.times) ? fault : undefined;
-    if (active) active.used++;
+    const ifRange = req.headers['if-range'];
+    if (status === 206 && typeof ifRange === 'string' && ifRange !== `"${f.sha256}"`) {
+      // If-Range names another version: the whole file
+      start = 0;
+      end = total - 1;
+      status = 200;
+    }
+    const active = take(key, (x) => x.status === undefined);
     let body = f.spec.data.subarray(start, end + 1);
     if (active?.corrupt) {
       body = Buffer.from(body);
@@ -304,9 +334,11 @@ export async function startHfServer(opts: HfServerOptions): Promise<HfServer> {
       const repo = repoOf(parts[2], parts[3]);
       if (!repo) return notFound('RepoNotFound', 'Repository not found');
       if (parts.length === 4 || parts[4] === 'revision') {
-        return json(res, entry, 200, { ...modelJson(repo), sha: COMMIT, siblings: repo.files.map((f) => ({ rfilename: f.path })) });
+        return json(res, entry, 200, { ...modelJson(repo), sha: headOf(repo.id), siblings: repo.files.map((f) => ({ rfilename: f.path })) });
       }
       if (parts[4] === 'tree' && parts.length >= 6) {
+        const busy = take(`${repo.id}/`, (x) => x.status !== undefined);
+        if (busy) return json(res, entry, busy.status!, { error: 'busy' }, busy.retryAfter ? { 'Retry-After': busy.retryAfter } : {});
         return json(res, entry, 200, tree(repo, parts.slice(6).join('/'), u.searchParams.get('recursive') === 'true'));
       }
       return notFound('EntryNotFound', 'not found');
@@ -322,9 +354,15 @@ export async function startHfServer(opts: HfServerOptions): Promise<HfServer> {
       const repo = repoOf(parts[0], parts[1]);
       if (!repo) return notFound('RepoNotFound', 'Repository not found');
       const filePath = parts.slice(4).join('/');
-      const f = files.get(`${repo.id}/${filePath}`);
+      const rev = parts[3];
+      // a branch or tag (anything but a commit id) is `main`; an older commit serves its own files
+      const commit = /^[0-9a-f]{40}$/.test(rev) ? rev : headOf(repo.id);
+      const f = commit === headOf(repo.id) ? files.get(`${repo.id}/${filePath}`) : history.get(commit)?.get(filePath);
       entry.file = `${repo.id}/${filePath}`;
+      if (commit !== headOf(repo.id) && !history.has(commit)) return notFound('RevisionNotFound', 'Invalid rev id');
       if (!f) return notFound('EntryNotFound', 'Entry not found');
+      const busy = take(entry.file, (x) => x.status !== undefined);
+      if (busy) return json(res, entry, busy.status!, { error: 'busy' }, busy.retryAfter ? { 'Retry-After': busy.retryAfter } : {});
       if (!authorized(req, repo)) {
         return json(res, entry, 401, { error: `Access to model ${repo.id} is restricted. You must have access to it and be authenticated to access it. Please log in.` },
           { 'X-Error-Code': 'GatedRepo', 'X-Error-Message': 'Access to this resource is restricted' });
@@ -336,7 +374,7 @@ export async function startHfServer(opts: HfServerOptions): Promise<HfServer> {
         ETag: `"${f.gitOid}"`,
         'X-Linked-Etag': `"${f.sha256}"`,
         'X-Linked-Size': String(f.spec.data.length),
-        'X-Repo-Commit': COMMIT,
+        'X-Repo-Commit': commit,
         'Content-Length': 0,
       });
       return void res.end();
@@ -364,6 +402,25 @@ export async function startHfServer(opts: HfServerOptions): Promise<HfServer> {
       if (fault) faults.set(key, { ...fault, used: 0 });
       else faults.delete(key);
     },
+    replace(repoId, filePath, data) {
+      const repo = opts.repos.find((r) => r.id === repoId)!;
+      const old = new Map<string, File>();
+      for (const spec of repo.files) old.set(spec.path, files.get(`${repoId}/${spec.path}`)!);
+      history.set(headOf(repoId), old);
+      const prev = files.get(`${repoId}/${filePath}`)!;
+      const hash = sha256(data);
+      const pointer = pointerOf(hash, data.length);
+      const blob = prev.spec.lfs ? Buffer.from(pointer) : data;
+      const spec = { ...prev.spec, data };
+      repo.files = repo.files.map((x) => (x.path === filePath ? spec : x));
+      const f: File = { repo, spec, sha256: hash, gitOid: sha1(Buffer.concat([Buffer.from(`blob ${blob.length}\0`), blob])), pointer };
+      files.set(`${repoId}/${filePath}`, f);
+      bySha.set(hash, f);
+      const commit = sha1(`hearth-test-commit-${++commits}`);
+      heads.set(repoId, commit);
+      return commit;
+    },
+    commitOf: (repoId) => headOf(repoId),
     inFlight(reset) {
       const r = { now, max };
       if (reset) max = now;
