@@ -144,6 +144,29 @@ export function shownProxy(url: string): string {
   }
 }
 
+/** Names Windows keeps for devices (any extension: `NUL.gguf` is the device too). */
+const WINDOWS_DEVICE = /^(con|prn|aux|nul|conin\$|conout\$|com[0-9\u00b9\u00b2\u00b3]|lpt[0-9\u00b9\u00b2\u00b3])(\..*)?$/i;
+
+/**
+ * A file name safe on Windows, macOS and Linux, or why not: no path separator, no `:` (an NTFS
+ * stream), none of `<>"|?*` or control characters, no trailing dot or space, not a device name
+ * (CON, NUL, AUX, PRN, COM1…LPT9 with any extension), not hidden, at most 255 characters.
+ */
+export function fileNameProblem(name: string): string | null {
+  if (name.length === 0 || name.length > 255) return 'a file name of 1 to 255 characters';
+  if (/[/\\:<>"|?*\p{Cc}]/u.test(name)) return 'a file name without / \\ : < > " | ? * or control characters';
+  if (name.startsWith('.')) return 'a file name not starting with a dot';
+  if (/[. ]$/.test(name)) return 'a file name not ending with a dot or a space';
+  if (WINDOWS_DEVICE.test(name)) return `${name} is a device name on Windows`;
+  return null;
+}
+
+/** A model file's name in the models folder: safe on every OS (fileNameProblem), ending .gguf. */
+export const downloadNameSchema = z.string().superRefine((n, ctx) => {
+  const problem = fileNameProblem(n) ?? (/\.gguf$/i.test(n) ? null : 'a .gguf file name');
+  if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
+});
+
 export const downloadRequestSchema = z.object({
   repo: repoIdSchema,
   /** the file's path in the repository */
@@ -153,7 +176,7 @@ export const downloadRequestSchema = z.object({
   sha256: sha256Schema,
   size: z.number().int().nonnegative(),
   /** the file's name in the models folder (default: the file's own name) */
-  name: z.string().regex(/^[^/\\]+\.gguf$/i, 'a .gguf file name').refine((n) => n !== '..' && !n.startsWith('.'), 'a file name').optional(),
+  name: downloadNameSchema.optional(),
 }).strict();
 
 export const DOWNLOAD_VIEW_STATES = ['queued', 'downloading', 'paused', 'failed', 'verifying', 'done', 'cancelled'] as const;

@@ -29,7 +29,7 @@ import { checkInput, HubError, hubConfigFromEnv, type HubConfig } from './hub';
 import { commitPart, partOf, sha256Of, sizeOf, statfsFree } from './disk';
 import { FileTransfer, realTimers, Transient, type Timers } from './download-transfer';
 import { z } from 'zod';
-import { DOWNLOAD_CONCURRENCY, downloadRequestSchema } from '../ipc/models';
+import { DOWNLOAD_CONCURRENCY, downloadNameSchema, downloadRequestSchema } from '../ipc/models';
 
 export { realTimers, type Timers };
 
@@ -66,6 +66,8 @@ export interface DownloadManagerOptions {
   reserveBytes?: number;
   diskCheckBytes?: number;
   progressIntervalMs?: number;
+  /** the OS whose file-name rules apply (default process.platform): on win32 and darwin `Model.gguf` and `model.gguf` are one file */
+  platform?: NodeJS.Platform;
 }
 
 export { downloadRequestSchema };
@@ -257,10 +259,15 @@ export class DownloadManager {
   add(request: DownloadRequest): DownloadView {
     if (this.closed) throw new HubError('invalid_input', 'the download manager is closed');
     const r = checkInput(downloadRequestSchema, request, 'download');
-    const target = path.join(this.modelsDir, r.name ?? path.posix.basename(r.file));
-    if (!/\.gguf$/i.test(target)) throw new HubError('invalid_input', `${r.file} is not a .gguf file`);
+    const base = path.posix.basename(r.file);
+    if (!r.name && !/\.gguf$/i.test(base)) throw new HubError('invalid_input', `${r.file} is not a .gguf file`);
+    // the repository file's own name is refused, not rewritten, when it is not safe everywhere: the user gives a name
+    const name = checkInput(downloadNameSchema, r.name ?? base, r.name ? 'file name' : `${r.file}'s name (give another name)`);
+    const target = path.join(this.modelsDir, name);
     if (fs.existsSync(target)) throw new HubError('invalid_input', `${path.basename(target)} is already in the models folder`);
-    if ([...this.jobs.values()].some((j) => j.rec.target === target)) {
+    const platform = this.opts.platform ?? process.platform;
+    const key = (p: string) => (platform === 'win32' || platform === 'darwin' ? p.toLowerCase() : p);
+    if ([...this.jobs.values()].some((j) => key(j.rec.target) === key(target))) {
       throw new HubError('invalid_input', `${path.basename(target)} is already being downloaded`);
     }
     const rec = this.opts.downloads.add({ repo: r.repo, revision: r.revision, file: r.file, target, size: r.size, sha256: r.sha256 });

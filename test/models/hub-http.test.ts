@@ -13,6 +13,7 @@ import { retryAfterMs, RETRY_AFTER_MAX_MS, statusError } from '../../main/models
 import { HubFits } from '../../main/models/hub-fit';
 import { readRemoteHeader, REMOTE_CHUNK } from '../../main/models/remote-fit';
 import { HfToken } from '../../main/ipc/contract';
+import { downloadNameSchema } from '../../main/ipc/models';
 import { Store } from '../../main/store';
 import { sha, useLocalHub } from '../helpers/local-hub';
 
@@ -180,5 +181,41 @@ describe('the token and the revision', () => {
     const tree = hf.server.log.slice(before).find((e) => e.path.includes('/tree/'))!;
     expect(tree.path).toContain('/tree/refs%2Fpr%2F1?');
     await expect(new HubClient({ hubUrl: hf.server.url }).files(REPO, 'a b')).rejects.toMatchObject({ code: 'invalid_input' });
+  });
+});
+
+describe('file names on every OS', () => {
+  test('download names Windows cannot hold are refused; a name that passes is one plain file name under path.win32 too', () => {
+    for (const bad of ['CON.gguf', 'nul.gguf', 'Aux.Q4.gguf', 'COM1.gguf', 'lpt9.gguf', 'a:b.gguf', 'a<b.gguf', 'a|b.gguf', 'a?.gguf', 'a*.gguf', 'a".gguf', 'model.gguf.', 'model.gguf ', '.hidden.gguf', 'a\\b.gguf', 'a/b.gguf', 'x.bin']) {
+      expect([bad, downloadNameSchema.safeParse(bad).success]).toEqual([bad, false]);
+    }
+    for (const good of ['Model-Q4_K_M.gguf', 'console.gguf', 'com10.gguf', 'nullish.gguf']) {
+      expect(downloadNameSchema.safeParse(good).success).toBe(true);
+      expect(path.win32.basename(good)).toBe(good);
+      expect(path.win32.join('C:\\models', good)).toBe(`C:\\models\\${good}`);
+    }
+  });
+
+  test('the manager refuses a repository file whose own name is unsafe, and compares targets case-insensitively on win32 and darwin', async () => {
+    const dir = fs.mkdtempSync(path.join(hf.dir, 'names-'));
+    const store = Store.open(path.join(dir, 'hearth.db'));
+    const make = (platform: NodeJS.Platform) => new DownloadManager({
+      downloads: store.downloads, modelsDir: path.join(dir, platform), hub: { hubUrl: hf.server.url }, reserveBytes: 0, concurrency: 1, platform,
+    });
+    const managers = (['win32', 'darwin', 'linux'] as const).map((p) => { fs.mkdirSync(path.join(dir, p)); return [p, make(p)] as const; });
+    try {
+      const req = { repo: REPO, file: 'a-Q8_0.gguf', sha256: sha(hf.spm), size: hf.spm.length };
+      for (const [platform, m] of managers) {
+        expect(() => m.add({ ...req, file: 'sub/NUL.gguf' })).toThrow(/device name/);
+        const first = m.add({ ...req, name: 'Model.gguf' });
+        await m.pause(first.id);
+        const again = () => m.add({ ...req, name: 'model.gguf' });
+        if (platform === 'linux') expect(again().target).toBe(path.join(dir, platform, 'model.gguf'));
+        else expect(again).toThrow(/already being downloaded/);
+      }
+    } finally {
+      await Promise.all(managers.map(([, m]) => m.close()));
+      store.close();
+    }
   });
 });
