@@ -9,7 +9,8 @@ import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { setDownloadsOpen } from '../../app/uiSlice';
 import { Icon } from '../../components/Icon';
 import type { DownloadDTO } from '../../../../main/ipc/contract';
-import { cancelDownload, downloadErrorDismissed, pauseDownload, resumeDownload, selectActiveDownloads } from './downloadsSlice';
+import { CancelDownload } from './CancelDownload';
+import { downloadErrorDismissed, pauseDownload, resumeDownload, selectActiveDownloads } from './downloadsSlice';
 
 const STATE_WORDS: Record<DownloadDTO['state'], string> = {
   queued: 'Waiting',
@@ -30,23 +31,22 @@ function DownloadRow({ d }: { d: DownloadDTO }) {
   return (
     <li className={`download-row ${d.state}`} aria-label={`${name}: ${STATE_WORDS[d.state]}`}>
       <div className="download-head">
-        <span className="download-name" title={`${d.repo} · ${d.file}`}>{name}</span>
+        <span className="download-name" title={`${d.repo} · ${d.file}`}>
+          {name}
+          <span className="download-repo">{d.repo}</span>
+        </span>
         <span className="download-actions">
           {(d.state === 'downloading' || d.state === 'queued') && (
-            <button type="button" className="icon-button small" aria-label={`Pause ${name}`} title="Pause" onClick={() => void dispatch(pauseDownload({ id: d.id }))}>
-              <Icon name="pause" size={15} />
+            <button type="button" className="button small ghost" aria-label={`Pause ${name}`} onClick={() => void dispatch(pauseDownload({ id: d.id }))}>
+              <Icon name="pause" size={13} /> Pause
             </button>
           )}
           {(d.state === 'paused' || d.state === 'failed') && (
-            <button type="button" className="icon-button small" aria-label={`${d.state === 'failed' ? 'Retry' : 'Resume'} ${name}`} title={d.state === 'failed' ? 'Retry' : 'Resume'} onClick={() => void dispatch(resumeDownload({ id: d.id }))}>
-              <Icon name={d.state === 'failed' ? 'refresh' : 'play'} size={15} />
+            <button type="button" className="button small ghost" aria-label={`${d.state === 'failed' ? 'Retry' : 'Resume'} ${name}`} onClick={() => void dispatch(resumeDownload({ id: d.id }))}>
+              <Icon name={d.state === 'failed' ? 'refresh' : 'play'} size={13} /> {d.state === 'failed' ? 'Retry' : 'Resume'}
             </button>
           )}
-          {d.state !== 'done' && d.state !== 'cancelled' && (
-            <button type="button" className="icon-button small" aria-label={`Cancel ${name}`} title="Cancel (deletes the partial file)" onClick={() => void dispatch(cancelDownload({ id: d.id }))}>
-              <Icon name="close" size={15} />
-            </button>
-          )}
+          {d.state !== 'done' && d.state !== 'cancelled' && <CancelDownload name={name} ids={[d.id]} bytes={d.bytes} />}
         </span>
       </div>
       <progress max={100} value={pct} aria-label={`${name} progress`} aria-valuetext={`${pct}%`} />

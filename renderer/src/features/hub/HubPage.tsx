@@ -17,6 +17,7 @@ import {
   type FitEntry, type HubModel, type HubQuantFile, type HubSort,
 } from './hubSlice';
 import { pauseDownload, resumeDownload } from '../downloads/downloadsSlice';
+import { CancelDownload } from '../downloads/CancelDownload';
 
 const SORT_WORDS: Record<HubSort, string> = {
   downloads: 'Most downloaded',
@@ -164,16 +165,21 @@ function FileRow({ repo, revision, file }: { repo: string; revision: string; fil
           {d.state === 'downloading' ? `${pct}% · ${formatBytes(d.speed)}/s · ${formatEta(d.eta)} left` : d.state === 'verifying' ? 'checking SHA-256…' : `${d.state} · ${pct}%`}
         </span>
         {d.error && <span className="inline-error">{describeError(d.error)}</span>}
-        {(d.state === 'paused' || d.state === 'failed') && (
-          <button type="button" className="button small" aria-label={`Resume ${name}`} onClick={() => parts.filter((x) => x.state === 'paused' || x.state === 'failed').forEach((x) => void dispatch(resumeDownload({ id: x.id })))}>
-            Resume
-          </button>
-        )}
-        {(d.state === 'downloading' || d.state === 'queued') && (
-          <button type="button" className="button small ghost" aria-label={`Pause ${name}`} onClick={() => parts.filter((x) => x.state === 'downloading' || x.state === 'queued').forEach((x) => void dispatch(pauseDownload({ id: x.id })))}>
-            Pause
-          </button>
-        )}
+        <span className="hub-progress-actions">
+          {(d.state === 'paused' || d.state === 'failed') && (
+            <button type="button" className="button small" aria-label={`Resume ${name}`} onClick={() => parts.filter((x) => x.state === 'paused' || x.state === 'failed').forEach((x) => void dispatch(resumeDownload({ id: x.id })))}>
+              Resume
+            </button>
+          )}
+          {(d.state === 'downloading' || d.state === 'queued') && (
+            <button type="button" className="button small ghost" aria-label={`Pause ${name}`} onClick={() => parts.filter((x) => x.state === 'downloading' || x.state === 'queued').forEach((x) => void dispatch(pauseDownload({ id: x.id })))}>
+              Pause
+            </button>
+          )}
+          {d.state !== 'done' && d.state !== 'cancelled' && (
+            <CancelDownload name={name} ids={parts.filter((x) => x.state !== 'done' && x.state !== 'cancelled').map((x) => x.id)} bytes={d.bytes} />
+          )}
+        </span>
       </span>
     );
   } else if (local) {
