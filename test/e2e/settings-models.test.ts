@@ -38,8 +38,11 @@ test('the Hugging Face token: saved from the password field, shown as set and wh
   const status = dialog.getByTestId('hf-token-status');
   await until('"not set"', async () => (await status.textContent())?.includes('not set') ?? false, WAIT);
   await dialog.getByLabel('Token', { exact: true }).fill(TOKEN);
-  await dialog.getByRole('button', { name: 'Save token' }).click();
+  // by keyboard: the button becomes disabled once saved, and focus stays in the dialog (it fell to <body>)
+  await dialog.getByRole('button', { name: 'Save token' }).focus();
+  await page.keyboard.press('Enter');
   await until('"set"', async () => /token: set \(kept in a plain file/.test((await status.textContent()) ?? ''), WAIT);
+  await until('focus still in the dialog', async () => page.evaluate(() => !!document.activeElement?.closest('[role="dialog"]')), WAIT);
   expect(await dialog.getByRole('note').textContent()).toContain('stored unencrypted');
   expect(await dialog.getByLabel('New token').inputValue()).toBe('');
   // main keeps it (the plain file of browser mode); the page and main's answer never carry it
@@ -49,7 +52,9 @@ test('the Hugging Face token: saved from the password field, shown as set and wh
   await dialog.getByRole('button', { name: 'Forget token' }).click();
   await until('"not set" again', async () => (await status.textContent())?.includes('not set') ?? false, WAIT);
   expect(fs.existsSync(path.join(e2e.dataDir, 'hf-token'))).toBe(false);
-  await dialog.getByRole('button', { name: 'Close' }).click();
+  // Escape closes it wherever focus is, even on <body>
+  await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+  await page.keyboard.press('Escape');
   await until('the dialog closed', async () => (await page.getByRole('dialog', { name: 'Settings' }).count()) === 0, WAIT);
 });
 

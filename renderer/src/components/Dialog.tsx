@@ -1,11 +1,16 @@
 /**
  * A modal dialog: role=dialog with its title as name, Escape or the Close button closes it, focus
- * stays inside. A form in it holding unsaved edits (./unsaved.ts) makes closing, and whatever else
+ * stays inside. Escape closes the topmost dialog wherever focus is (a document listener: focus may
+ * have fallen to the page), and a focused control that becomes disabled (a Save button while it
+ * saves) hands focus to the dialog rather than letting it fall out to the page. A form in it holding unsaved edits (./unsaved.ts) makes closing, and whatever else
  * goes through the guard, ask "Discard changes?" first (Discard / Keep editing).
  */
 import { KeyboardEvent, ReactNode, useEffect, useId, useMemo, useRef, useState } from 'react';
 import { Icon } from './Icon';
 import { DiscardGuard, DiscardGuardContext, registerDialogGuard } from './unsaved';
+
+/** the open dialogs, innermost last: only the topmost answers an Escape pressed outside it */
+const openDialogs: object[] = [];
 
 const FOCUSABLE = 'button:not([disabled]), [href], input:not([disabled]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
 
@@ -54,6 +59,36 @@ export function Dialog(props: { title: string; onClose: () => void; children: Re
     return () => previous?.focus?.();
   }, []);
   useEffect(() => registerDialogGuard(guard), [guard]);
+  // Escape with focus outside the dialog (one pressed inside is handled by onKeyDown, which stops it)
+  const onEscape = useRef<() => void>(() => {});
+  onEscape.current = () => (asking ? keepEditing() : close());
+  useEffect(() => {
+    const me = {};
+    openDialogs.push(me);
+    const onKey = (e: globalThis.KeyboardEvent) => {
+      if (e.key !== 'Escape' || e.defaultPrevented || openDialogs[openDialogs.length - 1] !== me) return;
+      if (ref.current && e.target instanceof Node && ref.current.contains(e.target)) return;
+      onEscape.current();
+    };
+    document.addEventListener('keydown', onKey);
+    return () => {
+      document.removeEventListener('keydown', onKey);
+      openDialogs.splice(openDialogs.indexOf(me), 1);
+    };
+  }, []);
+  // a control in the dialog became disabled and focus fell out of it (to <body>): back into the dialog
+  useEffect(() => {
+    const el = ref.current;
+    if (!el || typeof MutationObserver === 'undefined') return;
+    const observer = new MutationObserver((records) => {
+      // Chromium may still report the disabled control as focused until its next focus check
+      const active = document.activeElement;
+      const lost = active === null || active === document.body || (active instanceof HTMLElement && el.contains(active) && active.matches(':disabled'));
+      if (lost && records.some((r) => r.target instanceof HTMLElement && r.target.hasAttribute('disabled'))) el.focus();
+    });
+    observer.observe(el, { attributes: true, attributeFilter: ['disabled'], subtree: true });
+    return () => observer.disconnect();
+  }, []);
   useEffect(() => {
     if (asking) askRef.current?.querySelector<HTMLElement>('[data-keep]')?.focus();
     else if (refocus.current) {

@@ -4,6 +4,7 @@
  * sizes, a fit verdict per file for this machine, a Download button (then its progress), and "Chat
  * with it" once it is on this disk. Requests follow the state (./listeners.ts).
  */
+import { useEffect, useRef } from 'react';
 import { shallowEqual } from 'react-redux';
 import { describeError, type ErrorInfo } from '../../app/errors';
 import { formatBytes, formatEta, formatInt } from '../../app/format';
@@ -64,7 +65,7 @@ function ResultRow({ m }: { m: HubModel }) {
   const dispatch = useAppDispatch();
   return (
     <li>
-      <button type="button" className="hub-result" aria-label={`Open ${m.id}`} onClick={() => dispatch(repoOpened(m.id))}>
+      <button type="button" className="hub-result" data-repo={m.id} aria-label={`Open ${m.id}`} onClick={() => dispatch(repoOpened(m.id))}>
         <span className="hub-result-name">
           {m.name}
           {m.gated && (
@@ -211,6 +212,9 @@ function FileRow({ repo, revision, file }: { repo: string; revision: string; fil
 
 function RepoView({ repo }: { repo: string }) {
   const dispatch = useAppDispatch();
+  // opened (by Enter too): focus on its heading, not left on <body> where the result button was
+  const headRef = useRef<HTMLHeadingElement>(null);
+  useEffect(() => headRef.current?.focus(), [repo]);
   const info = useAppSelector(selectHubRepoInfo);
   const { files, filesStatus, filesError, fits } = useAppSelector((s) => s.hub);
   const addError = useAppSelector((s) => s.downloads.error);
@@ -222,7 +226,9 @@ function RepoView({ repo }: { repo: string }) {
         <button type="button" className="button" aria-label="Back to results" onClick={() => dispatch(repoOpened(null))}>
           <Icon name="left" size={15} /> Results
         </button>
-        <h3>{repo}</h3>
+        <h3 tabIndex={-1} ref={headRef}>
+          {repo}
+        </h3>
         {info?.gated && <span className="hub-tag gated">gated</span>}
       </div>
       {info && (
@@ -256,8 +262,18 @@ function RepoView({ repo }: { repo: string }) {
 
 export function HubPage() {
   const repo = useAppSelector((s) => s.hub.repo);
+  const pageRef = useRef<HTMLElement>(null);
+  // back from a repository: focus on the result (or recommended card) that opened it
+  const shownRepo = useRef(repo);
+  useEffect(() => {
+    const left = shownRepo.current;
+    shownRepo.current = repo;
+    if (repo || !left) return;
+    const opener = [...(pageRef.current?.querySelectorAll<HTMLElement>('[data-repo]') ?? [])].find((b) => b.dataset.repo === left);
+    (opener ?? pageRef.current?.querySelector<HTMLElement>('input[type="search"]'))?.focus();
+  }, [repo]);
   return (
-    <section className="page hub-page" aria-labelledby="hub-page-title">
+    <section className="page hub-page" aria-labelledby="hub-page-title" ref={pageRef}>
       <h2 id="hub-page-title">Find models</h2>
       {repo ? <RepoView repo={repo} /> : <Results />}
     </section>

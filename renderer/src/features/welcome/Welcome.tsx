@@ -79,7 +79,7 @@ export function RecommendedModels() {
                     <span className="rec-repo" title={`${m.repo}, suggested file: ${m.quant}`}>
                       {m.repo} · {m.quant}
                     </span>
-                    <button type="button" className="button small" aria-label={`View files of ${m.name}`} onClick={() => dispatch(showHubRepo(m.repo))}>
+                    <button type="button" className="button small" data-repo={m.repo} aria-label={`View files of ${m.name}`} onClick={() => dispatch(showHubRepo(m.repo))}>
                       View files
                     </button>
                   </div>

@@ -1,0 +1,34 @@
+/** @jest-environment jsdom */
+/**
+ * Where focus goes on the model pages and in dialogs, on the whole <App> with the FakeBridge
+ * standing in for main: Escape closes the topmost dialog with focus fallen to <body>; a repository
+ * opened on the hub page puts focus on its heading, and going back puts it on the result that
+ * opened it. (A disabled control dropping focus is Chromium's doing: test/e2e/settings-models.test.ts.)
+ */
+import { act, fireEvent, screen } from '@testing-library/react';
+import { openDialog, pageShown } from '../../renderer/src/app/uiSlice';
+import { renderApp } from './render-app';
+
+const MODEL = { id: 'bartowski/Tiny-GGUF', author: 'bartowski', name: 'Tiny-GGUF', downloads: 10, likes: 1, lastModified: 1_700_000_000_000, gated: false };
+
+test('Escape closes the dialog when focus has fallen out of it to <body>', async () => {
+  const { store } = renderApp();
+  act(() => store.dispatch(openDialog({ name: 'settings', section: 'models' })));
+  expect(screen.getByRole('dialog', { name: 'Settings' })).toBeTruthy();
+  act(() => (document.activeElement as HTMLElement).blur());
+  expect(document.activeElement).toBe(document.body);
+  fireEvent.keyDown(document.body, { key: 'Escape' });
+  expect(screen.queryByRole('dialog', { name: 'Settings' })).toBeNull();
+});
+
+test("hub: opening a repository focuses its heading; Back focuses the result that opened it", async () => {
+  const { store } = renderApp({ 'hub.search': () => ({ models: [MODEL] }), 'hub.files': () => new Promise(() => {}) });
+  act(() => store.dispatch(pageShown('hub')));
+  const result = await screen.findByRole('button', { name: 'Open bartowski/Tiny-GGUF' });
+  result.focus();
+  fireEvent.click(result);
+  const heading = await screen.findByRole('heading', { name: 'bartowski/Tiny-GGUF' });
+  expect(document.activeElement).toBe(heading);
+  fireEvent.click(screen.getByRole('button', { name: 'Back to results' }));
+  expect(document.activeElement).toBe(await screen.findByRole('button', { name: 'Open bartowski/Tiny-GGUF' }));
+});
