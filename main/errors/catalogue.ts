@@ -131,13 +131,13 @@ export const ERRORS = {
   no_models: {
     meaning: 'a chat turn while the models folder holds no model (the renderer knows before asking)',
     userFixable: true,
-    hint: 'There are no models yet — put a .gguf file in the models folder (Settings → Data shows where), then pick it in the header.',
+    hint: 'There are no models yet — download one with Find models (in the sidebar), or put a .gguf file in the models folder (Settings → Models shows where).',
     layers: ['renderer'],
   },
   model_unknown: {
     meaning: 'a model path outside the library and not picked this session; the same answer whatever is at the path',
     userFixable: true,
-    hint: 'That model is not in the library — put the .gguf file in the models folder (Settings → Data shows where), then pick it in the header.',
+    hint: 'That model is not in the library — put the .gguf file in the models folder (Settings → Models shows where), then pick it in the header.',
     layers: ['ipc'],
   },
   invalid_model: {

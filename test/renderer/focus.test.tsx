@@ -5,7 +5,7 @@
  * opened on the hub page puts focus on its heading, and going back puts it on the result that
  * opened it. (A disabled control dropping focus is Chromium's doing: test/e2e/settings-models.test.ts.)
  */
-import { act, fireEvent, screen } from '@testing-library/react';
+import { act, fireEvent, screen, within } from '@testing-library/react';
 import { openDialog, pageShown } from '../../renderer/src/app/uiSlice';
 import { renderApp } from './render-app';
 
@@ -31,4 +31,18 @@ test("hub: opening a repository focuses its heading; Back focuses the result tha
   expect(document.activeElement).toBe(heading);
   fireEvent.click(screen.getByRole('button', { name: 'Back to results' }));
   expect(document.activeElement).toBe(await screen.findByRole('button', { name: 'Open bartowski/Tiny-GGUF' }));
+});
+
+test('sending without any model: the message points to Find models (a button there) and to Settings → Models, not Settings → Data', async () => {
+  const { store } = renderApp({ 'hub.recommended': () => ({ models: [] }), 'library.discover': () => ({ models: [], skipped: [], searched: [] }) });
+  await screen.findByRole('heading', { name: 'Welcome to Hearth' });
+  const box = screen.getByRole('textbox', { name: /message/i });
+  fireEvent.change(box, { target: { value: 'hello' } });
+  fireEvent.keyDown(box, { key: 'Enter' });
+  const alert = await screen.findByText(/There are no models yet/);
+  expect(alert.textContent).toContain('Find models');
+  expect(alert.textContent).toContain('Settings → Models');
+  expect(alert.textContent).not.toContain('Settings → Data');
+  fireEvent.click(within(alert.closest<HTMLElement>('[role="alert"]')!).getByRole('button', { name: 'Find models' }));
+  expect(store.getState().ui.page).toBe('hub');
 });

@@ -2,6 +2,7 @@
 import { describeError } from '../../app/errors';
 import { modelLabel } from '../../app/format';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
+import { openDialog, pageShown } from '../../app/uiSlice';
 import { assistantPicked, selectAssistantForNew, selectAssistants } from '../assistants/assistantsSlice';
 import { selectDefaultModelPath } from '../models/modelsSlice';
 import { selectFontSize } from '../settings/settingsSlice';
@@ -14,10 +15,24 @@ import { MessageList } from './MessageList';
 export function ChatError({ errorKey }: { errorKey: string }) {
   const err = useAppSelector((s) => selectChatError(s, errorKey));
   const dispatch = useAppDispatch();
+  const found = useAppSelector((s) => s.welcome.discovery.result?.models.length ?? 0);
   if (!err) return null;
   return (
     <div className="chat-error" role="alert">
-      <span>{describeError(err)}</span>
+      <span>
+        {describeError(err)}
+        {err.code === 'no_models' && found > 0 && ' Or Add one of the models found on this computer, listed above.'}
+      </span>
+      {err.code === 'no_models' && (
+        <>
+          <button type="button" className="button small primary" onClick={() => dispatch(pageShown('hub'))}>
+            Find models
+          </button>
+          <button type="button" className="button small" onClick={() => dispatch(openDialog({ name: 'settings', section: 'models' }))}>
+            Models folder…
+          </button>
+        </>
+      )}
       <button type="button" className="button small" onClick={() => dispatch(errorCleared(errorKey))}>
         Dismiss
       </button>

@@ -55,7 +55,7 @@ export function ModelSettingsPanel() {
   }, [models, path]);
 
   if (!path) {
-    return <p className="muted">There are no models yet — put a .gguf file in the models folder (Settings → Data shows where).</p>;
+    return <p className="muted">There are no models yet — download one with Find models (in the sidebar), or put a .gguf file in the models folder (Settings → Models shows where).</p>;
   }
 
   const picker = (
