@@ -6,7 +6,7 @@
  * opened it. (A disabled control dropping focus is Chromium's doing: test/e2e/settings-models.test.ts.)
  */
 import { act, fireEvent, screen, within } from '@testing-library/react';
-import { openDialog, pageShown } from '../../renderer/src/app/uiSlice';
+import { NARROW_MEDIA, openDialog, pageShown, setSidebar } from '../../renderer/src/app/uiSlice';
 import { renderApp } from './render-app';
 
 const MODEL = { id: 'bartowski/Tiny-GGUF', author: 'bartowski', name: 'Tiny-GGUF', downloads: 10, likes: 1, lastModified: 1_700_000_000_000, gated: false };
@@ -45,4 +45,23 @@ test('sending without any model: the message points to Find models (a button the
   expect(alert.textContent).not.toContain('Settings → Data');
   fireEvent.click(within(alert.closest<HTMLElement>('[role="alert"]')!).getByRole('button', { name: 'Find models' }));
   expect(store.getState().ui.page).toBe('hub');
+});
+
+test('a narrow window: choosing Find models or My models in the sidebar closes the sidebar lying over the page', async () => {
+  // jsdom has no layout: matchMedia answers the narrow query as a 700 px window would
+  const had = window.matchMedia;
+  window.matchMedia = ((q: string) => ({ matches: q === NARROW_MEDIA, media: q, addEventListener() {}, removeEventListener() {} })) as never;
+  try {
+    const { store } = renderApp({ 'hub.search': () => ({ models: [] }) });
+    act(() => store.dispatch(setSidebar(true)));
+    fireEvent.click(screen.getByRole('button', { name: 'Find models' }));
+    expect(store.getState().ui.page).toBe('hub');
+    expect(store.getState().ui.sidebarOpen).toBe(false);
+    act(() => store.dispatch(setSidebar(true)));
+    fireEvent.click(screen.getByRole('button', { name: 'My models' }));
+    expect(store.getState().ui.page).toBe('library');
+    expect(store.getState().ui.sidebarOpen).toBe(false);
+  } finally {
+    window.matchMedia = had;
+  }
 });

@@ -137,5 +137,13 @@ export function dismissSidebar(): ThunkAction<void, { ui: UiState }, unknown, Un
   };
 }
 
+/** Shows a page from the sidebar: on a narrow window the sidebar lying over it closes, as it does when a chat is chosen. */
+export function showPage(page: PageName): ThunkAction<void, { ui: UiState }, unknown, UnknownAction> {
+  return (dispatch) => {
+    dispatch(pageShown(page));
+    if (isNarrow()) dispatch(dismissSidebar());
+  };
+}
+
 export const selectViewShown = (s: { ui: UiState }, view: ViewName): boolean => (s.ui.views[view] ?? 0) > 0;
 export default uiSlice.reducer;

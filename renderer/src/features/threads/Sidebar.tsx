@@ -1,7 +1,7 @@
 /** The sidebar: new chat, search, the chat list (or search results), the hub and library pages, assistants. */
 import { shortcutLabel } from '../../app/shortcuts';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
-import { openDialog, pageShown, requestFocus } from '../../app/uiSlice';
+import { openDialog, requestFocus, showPage } from '../../app/uiSlice';
 import { Icon } from '../../components/Icon';
 import { openThread } from '../chat/chatSlice';
 import { SearchBox, SearchResults } from '../search/SearchBox';
@@ -29,10 +29,10 @@ export function Sidebar() {
       <SearchBox />
       <div className="sidebar-scroll">{searching ? <SearchResults /> : <ThreadList />}</div>
       <div className="sidebar-foot">
-        <button type="button" className={`button ghost full${page === 'hub' ? ' current' : ''}`} aria-current={page === 'hub' ? 'page' : undefined} onClick={() => dispatch(pageShown('hub'))}>
+        <button type="button" className={`button ghost full${page === 'hub' ? ' current' : ''}`} aria-current={page === 'hub' ? 'page' : undefined} onClick={() => dispatch(showPage('hub'))}>
           <Icon name="search" size={16} /> Find models
         </button>
-        <button type="button" className={`button ghost full${page === 'library' ? ' current' : ''}`} aria-current={page === 'library' ? 'page' : undefined} onClick={() => dispatch(pageShown('library'))}>
+        <button type="button" className={`button ghost full${page === 'library' ? ' current' : ''}`} aria-current={page === 'library' ? 'page' : undefined} onClick={() => dispatch(showPage('library'))}>
           <Icon name="box" size={16} /> My models
         </button>
         <button type="button" className="button ghost full" onClick={() => dispatch(openDialog('assistants'))}>
