@@ -86,6 +86,11 @@ test('search → repository → fit badges → download with progress → Chat w
   const panel = page.getByRole('region', { name: 'Downloads' });
   await panel.getByRole('listitem', { name: 'tiny-Q8_0.gguf: Paused' }).waitFor({ timeout: WAIT });
   await shot(page, 'hub-downloads-panel-paused');
+  // Cancel asks first (bytes are on disk); Keep leaves the download alone
+  await panel.getByRole('button', { name: 'Cancel tiny-Q8_0.gguf' }).click();
+  await panel.getByRole('group', { name: 'Cancel tiny-Q8_0.gguf?' }).waitFor({ timeout: WAIT });
+  await shot(page, 'hub-downloads-panel-cancel-ask');
+  await panel.getByRole('button', { name: 'Keep downloading tiny-Q8_0.gguf' }).click();
   await panel.getByRole('button', { name: 'Close downloads' }).click();
   await file('tiny-Q8_0.gguf').getByRole('button', { name: 'Resume tiny-Q8_0.gguf' }).click();
   await until('the download to finish', async () => {

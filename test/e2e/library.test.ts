@@ -70,6 +70,13 @@ test('Load settings opens Settings → Models on that model', async () => {
   expect(await dialog.getByRole('tab', { name: 'Models', exact: true }).getAttribute('aria-selected')).toBe('true');
   const select = dialog.getByRole('combobox', { name: 'Model to set up' });
   await until('the model chosen', async () => (await select.inputValue()) === path.join(e2e.dataDir, 'models', 'tiny-bpe.gguf'), WAIT);
+  // the model's settings, not the folder/token/proxy above them: its picker focused and in view
+  await until('the picker focused', async () => select.evaluate((el) => el === document.activeElement), WAIT);
+  await until('the picker in view', async () => select.evaluate((el) => {
+    const body = el.closest('.dialog-body') ?? el.closest('[role="dialog"]')!;
+    const r = el.getBoundingClientRect(), b = body.getBoundingClientRect();
+    return r.top >= b.top && r.bottom <= b.bottom;
+  }), WAIT);
   await shot(page, 'library-load-settings');
   await dialog.getByRole('button', { name: 'Close' }).first().click();
   await dialog.waitFor({ state: 'detached' });

@@ -10,7 +10,7 @@ import { call } from '../../app/bridge';
 import { describeError, toErrorInfo } from '../../app/errors';
 import type { RootState } from '../../app/store';
 import { createAppAsyncThunk } from '../../app/thunk';
-import { openDialog } from '../../app/uiSlice';
+import { openDialog, requestFocus } from '../../app/uiSlice';
 import { modelSettingsPathChosen } from '../modelSettings/modelSettingsSlice';
 import { fetchModels } from '../models/modelsSlice';
 
@@ -81,6 +81,7 @@ export function openLoadSettings(path: string): ThunkAction<void, RootState, unk
   return (dispatch) => {
     dispatch(modelSettingsPathChosen(path));
     dispatch(openDialog({ name: 'settings', section: 'models' }));
+    dispatch(requestFocus('modelSetup'));
   };
 }
 

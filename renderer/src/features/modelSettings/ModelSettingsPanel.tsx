@@ -5,7 +5,8 @@
  * settings, the estimate following the form) is in ./listeners.ts. Fields whose value differs from
  * what the loaded model runs with are marked "Reload required".
  */
-import { useMemo } from 'react';
+import { useEffect, useMemo, useRef } from 'react';
+import { focusHandled, selectFocusRequest } from '../../app/uiSlice';
 import { formatInt, modelLabel } from '../../app/format';
 import { useDiscardGuard, useUnsavedChanges } from '../../components/unsaved';
 import { useAppDispatch, useAppSelector, useViewShown } from '../../app/hooks';
@@ -37,6 +38,21 @@ export function ModelSettingsPanel() {
   const gpus = (info?.devices ?? []).filter((d) => d.type === 'gpu' || d.type === 'igpu');
   /** no GPU device (as the engine reports): the GPU-only controls are disabled, saying why */
   const cpuOnly = info !== null && !info.engineError && gpus.length === 0;
+  // "Load settings" (My models) asks for the model's settings: the picker scrolled into view and focused
+  const focusRequest = useAppSelector((s) => selectFocusRequest(s, 'modelSetup'));
+  const pickerRef = useRef<HTMLSelectElement>(null);
+  // once the model's settings are read (the picker moves into the full form then); a tick later, so
+  // the dialog opening around this panel focuses its tab first and this focus wins
+  const ready = !!view && !!draft && view.path === path;
+  useEffect(() => {
+    if (!focusRequest || !ready) return;
+    const t = setTimeout(() => {
+      pickerRef.current?.scrollIntoView?.({ block: 'start' });
+      pickerRef.current?.focus();
+      dispatch(focusHandled(focusRequest));
+    }, 0);
+    return () => clearTimeout(t);
+  }, [focusRequest, ready, dispatch]);
 
   const loaded = modelState.loaded;
 
@@ -61,7 +77,7 @@ export function ModelSettingsPanel() {
   const picker = (
     <div className="field model-choice">
       <label htmlFor="ms-model">Model to set up</label>
-      <select id="ms-model" value={path} onChange={(e) => {
+      <select id="ms-model" ref={pickerRef} value={path} onChange={(e) => {
           const next = e.target.value;
           guard(() => dispatch(modelSettingsPathChosen(next)));
         }}>
