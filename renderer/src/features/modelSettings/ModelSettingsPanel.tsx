@@ -47,7 +47,7 @@ export function ModelSettingsPanel() {
   useEffect(() => {
     if (!focusRequest || !ready) return;
     const t = setTimeout(() => {
-      pickerRef.current?.scrollIntoView?.({ block: 'start' });
+      (pickerRef.current?.closest('.field') ?? pickerRef.current)?.scrollIntoView?.({ block: 'start' });
       pickerRef.current?.focus();
       dispatch(focusHandled(focusRequest));
     }, 0);
