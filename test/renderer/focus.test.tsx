@@ -65,3 +65,12 @@ test('a narrow window: choosing Find models or My models in the sidebar closes t
     window.matchMedia = had;
   }
 });
+
+test('Find models with an empty search: the results come first, the recommended list after them, folded', async () => {
+  const { store } = renderApp({ 'hub.search': () => ({ models: [MODEL] }), 'hub.recommended': () => ({ models: [] }) });
+  act(() => store.dispatch(pageShown('hub')));
+  const results = await screen.findByRole('list', { name: 'Results' });
+  const details = screen.getByText('Recommended models', { selector: 'summary' }).closest('details')!;
+  expect(details.open).toBe(false);
+  expect(results.compareDocumentPosition(details) & Node.DOCUMENT_POSITION_FOLLOWING).toBeTruthy();
+});

@@ -92,8 +92,6 @@ function Results() {
   return (
     <>
       <SearchForm />
-      {/* before any search of the user's own: the curated list first */}
-      {!query.trim() && !author.trim() && <RecommendedModels />}
       <p className="muted" role="status" aria-live="polite">
         {searchStatus === 'loading' ? 'Searching…' : searchStatus === 'ready' ? `${results.length} repositories with GGUF files` : ''}
       </p>
@@ -105,6 +103,13 @@ function Results() {
             <ResultRow key={m.id} m={m} />
           ))}
         </ul>
+      )}
+      {/* the curated list after the results (a sort changes what is on top), folded while there are results */}
+      {!query.trim() && !author.trim() && (
+        <details className="hub-recommended" key={results.length > 0 ? 'folded' : 'open'} open={results.length === 0}>
+          <summary>Recommended models</summary>
+          <RecommendedModels />
+        </details>
       )}
     </>
   );
