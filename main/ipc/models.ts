@@ -87,6 +87,19 @@ export const hubFitRequestSchema = z.object({
 
 /** The verdicts of a fit for this machine (main/models/remote-fit.ts verdictOf). */
 export const FIT_VERDICTS = ['full-gpu', 'partial', 'cpu-only', 'does-not-fit'] as const;
+/** Each verdict in words (hub.fit's `words`, hearth pull's lines) and what it means (the hub page's legend). */
+export const VERDICT_WORDS: Record<(typeof FIT_VERDICTS)[number], string> = {
+  'full-gpu': 'full GPU',
+  partial: 'partial GPU offload',
+  'cpu-only': 'CPU only',
+  'does-not-fit': 'does not fit',
+};
+export const VERDICT_MEANINGS: Record<(typeof FIT_VERDICTS)[number], string> = {
+  'full-gpu': 'every layer on the GPU',
+  partial: 'some layers on the GPU, the rest on the CPU',
+  'cpu-only': 'runs on the CPU, slower',
+  'does-not-fit': 'not enough memory',
+};
 
 /** A fit verdict for a hub file from its header alone (main/models/remote-fit.ts remoteFit). */
 export const HubFitDTO = z.object({

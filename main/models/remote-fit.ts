@@ -24,7 +24,7 @@ import { LOAD_FIELDS } from '../params/load';
 import { parseGgufHeader, type GgufByteSource, type GgufHeader } from '../gguf/read';
 import type { Estimate, FitResult, LoadParamsInput } from '../engine/protocol';
 import { gpuDevices, planLoad, type PlannedLoad } from './fit';
-import { FIT_VERDICTS } from '../ipc/models';
+import { FIT_VERDICTS, VERDICT_WORDS } from '../ipc/models';
 import { HubError, hubConfigFromEnv, resolveUrl, type HubConfig, type HubQuantFile } from './hub';
 import { hubGet, parseContentRange, statusError } from './hub-http';
 
@@ -35,12 +35,7 @@ export const REMOTE_CHUNK_MAX = 4 * 1024 * 1024;
 export { FIT_VERDICTS };
 export type FitVerdict = (typeof FIT_VERDICTS)[number];
 
-export const VERDICT_WORDS: Record<FitVerdict, string> = {
-  'full-gpu': 'full GPU',
-  partial: 'partial GPU offload',
-  'cpu-only': 'CPU only',
-  'does-not-fit': 'does not fit',
-};
+export { VERDICT_WORDS };
 
 /** What reading remote headers cost. */
 export interface FetchCount {

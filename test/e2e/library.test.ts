@@ -135,14 +135,16 @@ test('import by path: a file that is not a model is refused with the reason; a m
   await pathBox.fill(ref);
   await how.selectOption('link');
   await page.getByRole('button', { name: 'Import', exact: true }).click();
-  // a reference is named by its header's general.name
-  const refName = 'hearth-test-tiny-llama-spm';
+  // a reference is named by its file, as the folder's models are
+  const refName = 'referenced';
   await until('the reference listed', async () => (await names()).includes(refName), WAIT);
   expect(await row(refName).getByRole('cell').nth(4).textContent()).toBe('A file (by reference)');
   expect(await row(refName).getByRole('button', { name: `Delete ${refName}` }).count()).toBe(0);
   await shot(page, 'library-imported');
   await row(refName).getByRole('button', { name: `Remove ${refName} from library` }).click();
   await until('the reference gone', async () => !(await names()).includes(refName), WAIT);
+  // a toast says the file stays
+  await page.getByRole('status').filter({ hasText: `${refName} removed from the library; the file stays at ${ref}` }).waitFor({ timeout: WAIT });
   expect(fs.existsSync(ref)).toBe(true);
 });
 

@@ -75,6 +75,14 @@ test('the proxy: a URL main refuses says why and is not kept; a good one is kept
   await field().fill('');
   await dialog.getByRole('button', { name: 'Save proxy' }).click();
   await dialog.getByText(/No proxy set/).waitFor({ timeout: WAIT });
+  // downloads at once: the setting's bounds as choices; a choice is saved and kept across a reload
+  const limit = dialog.getByLabel('Downloads at once');
+  expect(await limit.locator('option').allTextContents()).toEqual(['1', '2', '3', '4', '5', '6', '7', '8']);
+  await limit.selectOption('5');
+  await dialog.getByRole('button', { name: 'Close' }).click();
+  await page.reload();
+  dialog = await openSettings(page, 'Models');
+  await until('the limit kept', async () => (await dialog.getByLabel('Downloads at once').inputValue()) === '5', WAIT);
   await dialog.getByRole('button', { name: 'Close' }).click();
   await until('the dialog closed', async () => (await page.getByRole('dialog', { name: 'Settings' }).count()) === 0, WAIT);
 });

@@ -54,6 +54,9 @@ function Header() {
   const dispatch = useAppDispatch();
   const open = useAppSelector((s) => s.ui.sidebarOpen);
   const thread = useAppSelector(selectSelectedThread);
+  const page = useAppSelector((s) => s.ui.page);
+  // the page's name on the hub and library pages; the chat's title on the chat page
+  const title = page === 'hub' ? 'Find models' : page === 'library' ? 'My models' : thread ? titleOf(thread) : 'New chat';
   const toggleRef = useRef<HTMLButtonElement>(null);
   const focusRequest = useAppSelector((s) => selectFocusRequest(s, 'sidebarToggle'));
   useEffect(() => {
@@ -66,8 +69,8 @@ function Header() {
       <button ref={toggleRef} type="button" className="icon-button sidebar-toggle" aria-label={open ? 'Hide sidebar' : 'Show sidebar'} aria-expanded={open} aria-controls="sidebar" title={`Sidebar (${shortcutLabel('toggleSidebar')})`} onClick={() => dispatch(toggleSidebar())}>
         <Icon name="menu" />
       </button>
-      <span className="topbar-title" title={thread ? titleOf(thread) : 'New chat'}>
-        {thread ? titleOf(thread) : 'New chat'}
+      <span className="topbar-title" title={title}>
+        {title}
       </span>
       <ModelPicker />
       <div className="topbar-actions">

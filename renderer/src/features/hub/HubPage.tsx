@@ -10,7 +10,7 @@ import { describeError, type ErrorInfo } from '../../app/errors';
 import { formatBytes, formatEta, formatInt } from '../../app/format';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { Icon } from '../../components/Icon';
-import { HUB_SORTS } from '../../../../main/ipc/models';
+import { FIT_VERDICTS, HUB_SORTS, VERDICT_MEANINGS, VERDICT_WORDS } from '../../../../main/ipc/models';
 import { RecommendedModels } from '../welcome/Welcome';
 import type { DownloadDTO } from '../../../../main/ipc/contract';
 import {
@@ -209,7 +209,7 @@ function FileRow({ repo, revision, file }: { repo: string; revision: string; fil
         {file.projector && <span className="hub-tag" title="A vision projector: it goes with a model, it is not one on its own">projector</span>}
       </span>
       <span className="hub-file-size">{formatBytes(file.size)}</span>
-      <span className="hub-file-fit">{file.projector ? <span className="muted">—</span> : <FitBadge entry={fit} />}</span>
+      <span className="hub-file-fit">{file.projector ? <span className="muted">not a model on its own</span> : <FitBadge entry={fit} />}</span>
       <span className="hub-file-action">{action}</span>
     </li>
   );
@@ -251,6 +251,16 @@ function RepoView({ repo }: { repo: string }) {
       {filesStatus === 'loading' && <p className="muted" role="status">Listing the files…</p>}
       {filesError && !gatedError(filesError) && <p className="inline-error" role="alert">{describeError(filesError)}</p>}
       {files && files.groups.length === 0 && <p className="muted">This repository has no GGUF files.</p>}
+      {files && files.groups.length > 0 && (
+        <p className="fit-legend">
+          Fit for this computer, judged before downloading from each file&apos;s header and llama.cpp&apos;s own estimate:{' '}
+          {FIT_VERDICTS.map((v, i) => (
+            <span key={v}>
+              <strong>{VERDICT_WORDS[v]}</strong> ({VERDICT_MEANINGS[v]}){i < FIT_VERDICTS.length - 1 ? ', ' : '.'}
+            </span>
+          ))}
+        </p>
+      )}
       {files?.groups.map((g) => (
         <section key={g.quant ?? '-'} className="hub-group" aria-label={g.quant ?? 'Other files'}>
           <h4>{g.quant ?? 'Other files'}</h4>

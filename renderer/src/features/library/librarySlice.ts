@@ -10,7 +10,7 @@ import { call } from '../../app/bridge';
 import { describeError, toErrorInfo } from '../../app/errors';
 import type { RootState } from '../../app/store';
 import { createAppAsyncThunk } from '../../app/thunk';
-import { openDialog, requestFocus } from '../../app/uiSlice';
+import { openDialog, requestFocus, toastAdded } from '../../app/uiSlice';
 import { modelSettingsPathChosen } from '../modelSettings/modelSettingsSlice';
 import { fetchModels } from '../models/modelsSlice';
 
@@ -56,10 +56,13 @@ export const deleteLibraryModel = createAppAsyncThunk('library/delete', async (p
   }
 });
 
-export const removeLibraryReference = createAppAsyncThunk('library/removeReference', async (path: string, { dispatch, rejectWithValue }) => {
+export const removeLibraryReference = createAppAsyncThunk('library/removeReference', async (path: string, { dispatch, getState, rejectWithValue }) => {
+  const name = getState().models.list.find((m) => m.path === path)?.name ?? path;
   try {
     const r = await call('library.removeReference', { path });
     void dispatch(fetchModels());
+    // the file stays where it is: say so (nothing to undo on disk)
+    if (r.removed) dispatch(toastAdded({ kind: 'info', text: `${name} removed from the library; the file stays at ${path}` }));
     return r;
   } catch (e) {
     return rejectWithValue(toErrorInfo(e));

@@ -8,7 +8,7 @@ import { HardwarePanel } from '../hardware/HardwarePanel';
 import { ModelSettingsPanel } from '../modelSettings/ModelSettingsPanel';
 import { About } from './About';
 import { HfTokenField, ModelsFolder } from './ModelsFolder';
-import { ProxyField } from './ProxyField';
+import { DownloadLimitField, ProxyField } from './Downloading';
 import { ChatBehaviour, TextSize } from './ChatPrefs';
 import { parseSampling, SamplingFields, samplingToStrings } from './SamplingFields';
 import { selectDataDir, selectSettings, Theme, updateSettings } from './settingsSlice';
@@ -176,6 +176,7 @@ function SettingsBody() {
           <div className="stack">
             <ModelsFolder />
             <HfTokenField />
+            <DownloadLimitField />
             <ProxyField />
             <ModelSettingsPanel />
           </div>

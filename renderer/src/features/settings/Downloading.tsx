@@ -1,12 +1,13 @@
 /**
- * Settings → Models → Proxy: the proxy the hub and downloads go through (the `proxy` setting; empty:
- * the HTTPS_PROXY / HTTP_PROXY variables, NO_PROXY applying either way). Main checks the URL; its
- * refusal shows under the field and the setting stays as it was.
+ * Settings → Models, how models are downloaded: how many at once (the `downloadConcurrency` setting,
+ * DOWNLOAD_CONCURRENCY's bounds), and the proxy the hub and downloads go through (the `proxy`
+ * setting; empty: the HTTPS_PROXY / HTTP_PROXY variables, NO_PROXY applying either way). Main checks
+ * what is saved; its refusal shows under the field and the setting stays as it was.
  */
 import { useEffect, useState } from 'react';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { useUnsavedChanges } from '../../components/unsaved';
-import { shownProxy } from '../../../../main/ipc/models';
+import { DOWNLOAD_CONCURRENCY, shownProxy } from '../../../../main/ipc/models';
 import { selectSettings, updateSettings } from './settingsSlice';
 
 export function ProxyField() {
@@ -48,5 +49,24 @@ export function ProxyField() {
         </button>
       </div>
     </form>
+  );
+}
+
+/** Downloads at once: a number within DOWNLOAD_CONCURRENCY's bounds, saved as it changes (the rest wait in order). */
+export function DownloadLimitField() {
+  const dispatch = useAppDispatch();
+  const saved = useAppSelector(selectSettings)?.downloadConcurrency ?? DOWNLOAD_CONCURRENCY.default;
+  return (
+    <div className="field">
+      <label htmlFor="download-limit">Downloads at once</label>
+      <select id="download-limit" value={saved} onChange={(e) => void dispatch(updateSettings({ downloadConcurrency: Number(e.target.value) }))}>
+        {Array.from({ length: DOWNLOAD_CONCURRENCY.max - DOWNLOAD_CONCURRENCY.min + 1 }, (_, i) => DOWNLOAD_CONCURRENCY.min + i).map((n) => (
+          <option key={n} value={n}>
+            {n}
+          </option>
+        ))}
+      </select>
+      <p className="hint">More downloads wait in order and start as one finishes.</p>
+    </div>
   );
 }
