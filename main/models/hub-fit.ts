@@ -4,6 +4,8 @@
  * requests and two engine calls); a verdict is kept for the session per repository, revision and
  * file, and a second ask while one runs or waits joins it. A failure is kept too unless it may pass
  * (no token yet, the network, a busy hub: 429 or 5xx), so the same broken file is not fetched again and again.
+ * Each verdict's header reads have remoteFit's deadline, so a hub that stalls fails that verdict
+ * (hub_unreachable, not kept) and the next one in the queue starts.
  */
 import { GgufError } from '../gguf/types';
 import type { HubFitDTO } from '../ipc/models';
@@ -23,6 +25,8 @@ export interface HubFitDeps {
   hub: () => HubClient;
   /** memory kept free on every GPU (the fit margin setting) */
   marginMiB: () => number;
+  /** the deadline of a verdict's header reads (default remote-fit.ts REMOTE_FIT_DEADLINE_MS): a stalled hub fails the verdict, and the queue moves on */
+  deadlineMs?: number;
 }
 
 export interface HubFitRequest {
@@ -74,7 +78,7 @@ export class HubFits {
     const model: HubQuantFile | undefined = (await this.groups(r.repo, r.revision)).flatMap((g) => g.files).find((f) => f.parts[0].path === r.file);
     if (!model) throw new HubError('hub_not_found', `${r.repo} has no GGUF model ${r.file} at ${r.revision}`);
     const hub: HubConfig = this.deps.hub().config;
-    const f = await remoteFit(this.deps.engine, r.repo, model, { hub, revision: r.revision, marginMiB: this.deps.marginMiB() }).catch((e: unknown) => {
+    const f = await remoteFit(this.deps.engine, r.repo, model, { hub, revision: r.revision, marginMiB: this.deps.marginMiB(), ...(this.deps.deadlineMs ? { deadlineMs: this.deps.deadlineMs } : {}) }).catch((e: unknown) => {
       // a header the reader refuses is a bad file on the hub, not a bug here
       throw e instanceof GgufError ? new HubError('hub_bad_response', `${r.repo}/${r.file}: ${e.message}`, { gguf: e.code }, { cause: e }) : e;
     });

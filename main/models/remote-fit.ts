@@ -22,6 +22,7 @@ import os from 'os';
 import path from 'path';
 import { LOAD_FIELDS } from '../params/load';
 import { parseGgufHeader, type GgufByteSource, type GgufHeader } from '../gguf/read';
+import { GGUF_LIMITS } from '../gguf/types';
 import type { Estimate, FitResult, LoadParamsInput } from '../engine/protocol';
 import { gpuDevices, planLoad, type PlannedLoad } from './fit';
 import { FIT_VERDICTS, VERDICT_WORDS } from '../ipc/models';
@@ -31,6 +32,24 @@ import { hubGet, parseContentRange, statusError } from './hub-http';
 /** Bytes asked for by the first Range request while a header is read; each next one asks for twice as many, up to REMOTE_CHUNK_MAX. */
 export const REMOTE_CHUNK = 256 * 1024;
 export const REMOTE_CHUNK_MAX = 4 * 1024 * 1024;
+
+/**
+ * The most bytes one header read fetches. The reader charges every header byte it reads (each
+ * string at twice its length, each number at its size, each entry and tensor at more than its
+ * encoding) against GGUF_LIMITS.maxMetadataBytes before it reads it, so a header it accepts is
+ * shorter than that; the source reads ahead at most one request of REMOTE_CHUNK_MAX beyond.
+ */
+export const REMOTE_HEADER_MAX_BYTES = GGUF_LIMITS.maxMetadataBytes + REMOTE_CHUNK_MAX;
+
+/** The requests REMOTE_HEADER_MAX_BYTES takes with the doubling ranges (each request gets all it asked for, or the read stops). */
+export const REMOTE_HEADER_MAX_REQUESTS = (() => {
+  let n = 0;
+  for (let got = 0, ask = REMOTE_CHUNK; got < REMOTE_HEADER_MAX_BYTES; ask = Math.min(REMOTE_CHUNK_MAX, ask * 2), n++) got += ask;
+  return n;
+})();
+
+/** How long the header reads of one verdict may take in all (every part of a split model): a hub that stalls fails the verdict then. */
+export const REMOTE_FIT_DEADLINE_MS = 120_000;
 
 export { FIT_VERDICTS };
 export type FitVerdict = (typeof FIT_VERDICTS)[number];
@@ -82,9 +101,16 @@ export class HttpRangeSource implements GgufByteSource {
     return this.buf.copy(out, offset, position, end);
   }
 
-  /** Fetches bytes [prefix.length, end). */
+  /**
+   * Fetches bytes [prefix.length, end): one 206 whose Content-Range is exactly that range (a shorter
+   * one would make the reader ask again and again), its body read as it comes and stopped at the
+   * first byte past the range. At most REMOTE_HEADER_MAX_REQUESTS requests and REMOTE_HEADER_MAX_BYTES.
+   */
   private async fetchTo(end: number): Promise<void> {
     const start = this.buf.length;
+    if (end > REMOTE_HEADER_MAX_BYTES || this.count.requests >= REMOTE_HEADER_MAX_REQUESTS) {
+      throw new HubError('hub_bad_response', `${this.url}: the header is longer than Hearth reads (${REMOTE_HEADER_MAX_BYTES / (1024 * 1024)} MiB in ${REMOTE_HEADER_MAX_REQUESTS} requests)`);
+    }
     let got: Awaited<ReturnType<typeof hubGet>>;
     try {
       got = await hubGet(this.hub, this.url, { headers: { Range: `bytes=${start}-${end - 1}`, 'Accept-Encoding': 'identity' }, signal: this.signal });
@@ -96,18 +122,33 @@ export class HttpRangeSource implements GgufByteSource {
     this.count.requests++;
     const failed = statusError(res.status, this.url, { token: this.hub.token, retryAfter: res.headers.get('retry-after') });
     const range = parseContentRange(res.headers.get('content-range'));
-    if (failed || res.status !== 206 || !range || range.start !== start || range.total !== this.size) {
+    if (failed || res.status !== 206 || !range || range.start !== start || range.end !== end - 1 || range.total !== this.size) {
       // a 200 would be the whole file: the point is not to download it
       await res.body?.cancel().catch(() => undefined);
       if (failed) throw failed;
       if (res.status !== 206) throw new HubError('hub_bad_response', `${this.url}: asked for a byte range, the hub answered ${res.status}`, { status: res.status });
       throw new HubError('hub_bad_response', `${this.url}: asked for bytes ${start}-${end - 1} of ${this.size}, got Content-Range ${res.headers.get('content-range')}`);
     }
-    const body = Buffer.from(await res.arrayBuffer());
-    this.count.bytes += body.length;
-    if (body.length !== range.end - start + 1 || body.length > end - start) {
-      throw new HubError('hub_bad_response', `${this.url}: the range ${start}-${end - 1} came with ${body.length} bytes`);
+    const want = end - start;
+    const body = Buffer.alloc(want);
+    let n = 0;
+    const reader = res.body?.getReader();
+    try {
+      for (;;) {
+        const r = await reader?.read();
+        if (!r || r.done) break;
+        const kept = Math.min(r.value.byteLength, want - n);
+        body.set(r.value.subarray(0, kept), n);
+        n += kept;
+        this.count.bytes += kept;
+        if (kept < r.value.byteLength) {
+          throw new HubError('hub_bad_response', `${this.url}: the range ${start}-${end - 1} came with more than its ${want} bytes`);
+        }
+      }
+    } finally {
+      await reader?.cancel().catch(() => undefined);
     }
+    if (n !== want) throw new HubError('hub_bad_response', `${this.url}: the range ${start}-${end - 1} came with ${n} bytes`);
     this.buf = Buffer.concat([this.buf, body]);
     // the next reads go straight to where the bytes are, and ask for more at once
     this.url = got.url;
@@ -196,6 +237,8 @@ export interface RemoteFitOptions {
   /** where the temporary header-only files go (default: the OS's temp folder) */
   tmpDir?: string;
   signal?: AbortSignal;
+  /** the deadline of the header reads (default REMOTE_FIT_DEADLINE_MS) */
+  deadlineMs?: number;
 }
 
 /** The verdict for a model on the hub (HubClient.ggufFiles's entry), from its header(s) alone. */
@@ -205,10 +248,18 @@ export async function remoteFit(engine: FitEngine, repo: string, model: HubQuant
   const dir = await fsp.mkdtemp(path.join(opts.tmpDir ?? os.tmpdir(), 'hearth-remote-fit-'));
   const fetched: FetchCount = { requests: 0, bytes: 0 };
   let headerBytes = 0;
+  const deadlineMs = opts.deadlineMs ?? REMOTE_FIT_DEADLINE_MS;
+  const deadline = AbortSignal.timeout(deadlineMs);
+  const signal = opts.signal ? AbortSignal.any([opts.signal, deadline]) : deadline;
   try {
     const files: string[] = [];
     for (const part of model.parts) {
-      const r = await readRemoteHeader(hub, repo, part.path, part.size, { revision: opts.revision, signal: opts.signal });
+      const r = await readRemoteHeader(hub, repo, part.path, part.size, { revision: opts.revision, signal }).catch((e: unknown) => {
+        if (deadline.aborted && !opts.signal?.aborted) {
+          throw new HubError('hub_unreachable', `${repo}/${part.path}: the hub did not send the header within ${deadlineMs / 1000} s`, undefined, { cause: e });
+        }
+        throw e;
+      });
       fetched.requests += r.count.requests;
       fetched.bytes += r.count.bytes;
       headerBytes += r.header.dataOffset;

@@ -14,7 +14,8 @@
  * Faults per file (`fault(repo, path, …)`): drop the connection after N bytes of a response, wrong
  * bytes (the content differs from its sha256), slow (bytes per second), or an error status (429,
  * 503…) with `Retry-After` on the resolve step; `fault(repo, '', {status})` answers the repository's
- * file listing (tree) so. `replace(repo, path, data)` commits new bytes for a file: the branch
+ * file listing (tree) so. A CDN answer may also be an endless 206 body (`endless`) or a valid 206 of a
+ * few bytes whatever the Range asked (`rangeBytes`). `replace(repo, path, data)` commits new bytes for a file: the branch
  * (`main`) serves them from then on, the old commit still serves the old ones (as the hub's
  * `resolve/<commit>` does). A CDN answer honours `If-Range` (another ETag: the whole file, 200).
  * Every request is logged.
@@ -66,6 +67,10 @@ export interface HfFault {
   status?: number;
   /** the Retry-After header sent with `status` */
   retryAfter?: string;
+  /** CDN: answer a Range with its 206 and Content-Range, then a chunked body that does not end (until the client goes, or ENDLESS_BYTES) */
+  endless?: boolean;
+  /** CDN: answer every Range with a valid 206 of at most this many bytes (a hub that makes the client ask again and again) */
+  rangeBytes?: number;
   /** apply to this many responses, then stop (default: every one) */
   times?: number;
 }
@@ -116,6 +121,9 @@ export interface HfServerOptions {
   /** models per search page before `Link: rel="next"` (default 2, so tests see pagination) */
   pageSize?: number;
 }
+
+/** The most an `endless` body sends before it ends after all (a test without the client's bound ends anyway). */
+export const ENDLESS_BYTES = 512 * 1024 * 1024;
 
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 const sha1 = (b: Buffer | string) => createHash('sha1').update(b).digest('hex');
@@ -259,6 +267,8 @@ export async function startHfServer(opts: HfServerOptions): Promise<HfServer> {
       status = 200;
     }
     const active = take(key, (x) => x.status === undefined);
+    if (status === 206 && active?.rangeBytes !== undefined) end = Math.min(end, start + active.rangeBytes - 1);
+    if (status === 206 && active?.endless && req.method !== 'HEAD') return serveEndless(res, entry, `bytes ${start}-${end}/${total}`);
     let body = f.spec.data.subarray(start, end + 1);
     if (active?.corrupt) {
       body = Buffer.from(body);
@@ -312,6 +322,31 @@ export async function startHfServer(opts: HfServerOptions): Promise<HfServer> {
         else if (more) setImmediate(step);
       });
       if (!rate && !more) res.once('drain', () => setImmediate(step));
+    };
+    step();
+  }
+
+  /** A 206 with `contentRange`, then zeros without end (written as the client reads them) until the client goes or ENDLESS_BYTES. */
+  function serveEndless(res: http.ServerResponse, entry: HfRequestLog, contentRange: string): void {
+    entry.status = 206;
+    res.writeHead(206, { 'Content-Type': 'application/octet-stream', 'Content-Range': contentRange, 'Accept-Ranges': 'bytes' });
+    const zeros = Buffer.alloc(64 * 1024);
+    now++;
+    max = Math.max(max, now);
+    let ended = false;
+    const finish = () => {
+      if (!ended) {
+        ended = true;
+        now--;
+      }
+    };
+    res.on('close', finish);
+    const step = () => {
+      if (res.destroyed) return finish();
+      if (entry.bytesSent >= ENDLESS_BYTES) return void res.end(finish);
+      entry.bytesSent += zeros.length;
+      if (res.write(zeros)) setImmediate(step);
+      else res.once('drain', step);
     };
     step();
   }

@@ -1,0 +1,109 @@
+/**
+ * A hostile or broken hub (HF_ENDPOINT can point anywhere; a MITM or a broken mirror is a real case)
+ * against main/models/hub-http.ts, hub.ts and remote-fit.ts, through the local hub's faults
+ * (test/helpers/hf-server.ts): an endless range body, 1-byte 206 answers, a verdict that stalls.
+ * The engine is never reached in these tests (every verdict fails at its header read): `{} as never`.
+ */
+import { GGUF_LIMITS } from '../../main/gguf/types';
+import { HubFits } from '../../main/models/hub-fit';
+import { HubClient, resolveUrl, type HubQuantFile } from '../../main/models/hub';
+import {
+  HttpRangeSource, readRemoteHeader, remoteFit, REMOTE_CHUNK, REMOTE_CHUNK_MAX, REMOTE_HEADER_MAX_BYTES, REMOTE_HEADER_MAX_REQUESTS,
+} from '../../main/models/remote-fit';
+import { errorOf } from '../helpers/engine';
+import { useLocalHub } from '../helpers/local-hub';
+
+const REPO = 'hearth/hostile-GGUF';
+const hf = useLocalHub('hearth-hostile-', ({ spm, embed }) => ({
+  repos: [
+    {
+      id: REPO,
+      files: [
+        { path: 'a-Q8_0.gguf', data: spm },
+        { path: 'b-Q4_K_M.gguf', data: embed },
+        { path: 'c-Q2_K.gguf', data: spm },
+        { path: 'd-Q6_K.gguf', data: spm },
+      ],
+    },
+  ],
+}));
+const hubOf = () => ({ hubUrl: hf.server.url });
+
+/** Resolves once the local hub has no response still sending (so a request's bytesSent is final). */
+async function settled(): Promise<void> {
+  for (let i = 0; i < 200 && hf.server.inFlight().now > 0; i++) await new Promise((r) => setTimeout(r, 10));
+  expect(hf.server.inFlight().now).toBe(0);
+}
+
+async function modelOf(file: string): Promise<HubQuantFile> {
+  return (await new HubClient(hubOf()).ggufFiles(REPO)).flatMap((g) => g.files).find((f) => f.parts[0].path === file)!;
+}
+
+describe('remote fit: range reads', () => {
+  test('a 206 with the right Content-Range and an endless body is stopped at the first byte past the range, not buffered', async () => {
+    const file = 'a-Q8_0.gguf';
+    hf.server.fault(REPO, file, { endless: true });
+    try {
+      const e = await errorOf(readRemoteHeader(hubOf(), REPO, file, hf.spm.length));
+      expect(e.code).toBe('hub_bad_response');
+      expect(e.message).toMatch(/came with more than its \d+ bytes/);
+      await settled();
+      const cdn = hf.server.cdnLog(REPO, file);
+      expect(cdn).toHaveLength(1);
+      // what the hub got to send before the client went: the range, what the sockets hold, not the endless body
+      expect(cdn[0].bytesSent).toBeLessThan(REMOTE_CHUNK + 32 * 1024 * 1024);
+    } finally {
+      hf.server.fault(REPO, file, null);
+    }
+  });
+
+  test('a hub answering each range with a valid 1-byte 206 is refused at the first answer (no asking again and again)', async () => {
+    const file = 'b-Q4_K_M.gguf';
+    hf.server.fault(REPO, file, { rangeBytes: 1 });
+    try {
+      const e = await errorOf(readRemoteHeader(hubOf(), REPO, file, hf.embed.length));
+      expect(e.code).toBe('hub_bad_response');
+      expect(e.message).toMatch(/asked for bytes 0-\d+ of \d+, got Content-Range bytes 0-0\//);
+      expect(hf.server.cdnLog(REPO, file)).toHaveLength(1);
+    } finally {
+      hf.server.fault(REPO, file, null);
+    }
+  });
+
+  test('the bytes and requests of a header read are bounded by the GGUF reader’s own metadata bound', async () => {
+    expect(REMOTE_HEADER_MAX_BYTES).toBe(GGUF_LIMITS.maxMetadataBytes + REMOTE_CHUNK_MAX);
+    // the doubling ranges: REMOTE_HEADER_MAX_REQUESTS requests reach the bound, one fewer does not
+    const reach = (n: number) => { let got = 0; for (let i = 0, ask = REMOTE_CHUNK; i < n; i++, ask = Math.min(REMOTE_CHUNK_MAX, ask * 2)) got += ask; return got; };
+    expect(reach(REMOTE_HEADER_MAX_REQUESTS)).toBeGreaterThanOrEqual(REMOTE_HEADER_MAX_BYTES);
+    expect(reach(REMOTE_HEADER_MAX_REQUESTS - 1)).toBeLessThan(REMOTE_HEADER_MAX_BYTES);
+    // a read past the bound (a file the hub lists as huge) is refused before any request
+    const src = new HttpRangeSource(resolveUrl(hf.server.url, REPO, 'a-Q8_0.gguf'), 10 * REMOTE_HEADER_MAX_BYTES, hubOf());
+    const before = hf.server.log.length;
+    const e = await errorOf(src.read(Buffer.alloc(16), 0, 16, REMOTE_HEADER_MAX_BYTES));
+    expect(e.code).toBe('hub_bad_response');
+    expect(e.message).toMatch(/longer than Hearth reads/);
+    expect(src.count.requests).toBe(0);
+    expect(hf.server.log.length).toBe(before);
+  });
+
+  test('a verdict whose hub stalls fails at its deadline (hub_unreachable), and hub.fit’s queue moves on to the next one', async () => {
+    const slow = 'c-Q2_K.gguf';
+    hf.server.fault(REPO, slow, { bytesPerSecond: 2000 });
+    hf.server.fault(REPO, 'd-Q6_K.gguf', { status: 429, times: 1 });
+    try {
+      const e = await errorOf(remoteFit({} as never, REPO, await modelOf(slow), { hub: hubOf(), deadlineMs: 300 }));
+      expect(e.code).toBe('hub_unreachable');
+      expect(e.message).toMatch(/did not send the header within 0\.3 s/);
+
+      const hub = new HubClient(hubOf());
+      const fits = new HubFits({ engine: {} as never, hub: () => hub, marginMiB: () => 512, deadlineMs: 300 });
+      const first = fits.fit({ repo: REPO, revision: 'main', file: slow });
+      const second = fits.fit({ repo: REPO, revision: 'main', file: 'd-Q6_K.gguf' });
+      await expect(first).rejects.toMatchObject({ code: 'hub_unreachable' });
+      await expect(second).rejects.toMatchObject({ code: 'hub_busy' });
+    } finally {
+      hf.server.fault(REPO, slow, null);
+      hf.server.fault(REPO, 'd-Q6_K.gguf', null);
+    }
+  });
+});
