@@ -128,3 +128,76 @@ export async function hubGet(hub: HubConfig, url: string, opts: { headers?: Reco
     return { res, url: current, linkedEtag, commit };
   }
 }
+
+/** What bounds one listing call of the hub client (hub.files, hub.search): a hub whose pages loop, never end or never stop growing stops there. */
+export interface HubListingLimits {
+  /** entries of one listing (a repository's files and folders) */
+  maxEntries: number;
+  /** pages (requests) of one listing */
+  maxPages: number;
+  /** body bytes of one page */
+  maxPageBytes: number;
+  /** the whole call */
+  deadlineMs: number;
+}
+
+export const HUB_LISTING_LIMITS: Readonly<HubListingLimits> = {
+  maxEntries: 50_000,
+  maxPages: 500,
+  maxPageBytes: 32 * 1024 * 1024,
+  deadlineMs: 60_000,
+};
+
+/** One call of `@huggingface/hub` (a listing and its pages): the fetch to give it, and what it saw. */
+export interface LibraryCall {
+  fetch: typeof fetch;
+  /** the X-Error-Code header of the last answer (RepoNotFound, RevisionNotFound…), else null */
+  errorCode: string | null;
+  /** the call's error as a HubError when its deadline passed, else null */
+  timedOut(e: unknown): HubError | null;
+}
+
+/**
+ * The fetch `@huggingface/hub` gets for one call (every call the hub client makes goes through it):
+ * Authorization only to the hub's own origin (the library sends it to every page, whatever origin a
+ * `Link: rel="next"` names), at most `maxPages` requests, none to an address already asked (a page
+ * that links to itself), each page's body cut at `maxPageBytes`, and the whole call within
+ * `deadlineMs`.
+ */
+export function libraryCall(hub: HubConfig, what: string, limits: Readonly<HubListingLimits> = HUB_LISTING_LIMITS): LibraryCall {
+  const origin = new URL(hub.hubUrl).origin;
+  const deadline = AbortSignal.timeout(limits.deadlineMs);
+  const seen = new Set<string>();
+  const call: LibraryCall = {
+    errorCode: null,
+    timedOut: (e) => (deadline.aborted && !(e instanceof HubError)
+      ? new HubError('hub_unreachable', `${what}: the hub did not answer within ${limits.deadlineMs / 1000} s`, undefined, { cause: e })
+      : null),
+    fetch: (async (input: Parameters<typeof fetch>[0], init?: RequestInit): Promise<Response> => {
+      const url = new URL(input instanceof Request ? input.url : String(input));
+      if (seen.has(url.href)) throw new HubError('hub_bad_response', `${what}: the hub's next page is one already read (${url.host}${url.pathname})`);
+      if (seen.size >= limits.maxPages) throw new HubError('hub_bad_response', `${what}: the hub sent more than ${limits.maxPages} pages`);
+      seen.add(url.href);
+      const headers = Object.fromEntries(new Headers(init?.headers).entries());
+      if (url.origin !== origin) delete headers.authorization;
+      const res = await hubFetch(hub)(url.href, { ...init, headers, signal: init?.signal ? AbortSignal.any([init.signal, deadline]) : deadline });
+      call.errorCode = res.headers.get('x-error-code');
+      return cappedBody(res, limits.maxPageBytes, `${what}: a page of the hub's answer is larger than ${limits.maxPageBytes / (1024 * 1024)} MiB`);
+    }) as typeof fetch,
+  };
+  return call;
+}
+
+/** `res` with its body cut at `max` bytes (an error reading past them: `message`, and the connection cancelled). */
+function cappedBody(res: Response, max: number, message: string): Response {
+  if (!res.body || [101, 204, 205, 304].includes(res.status)) return res;
+  let n = 0;
+  const body = res.body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, ctl) {
+      n += chunk.byteLength;
+      if (n > max) ctl.error(new HubError('hub_bad_response', message));
+      else ctl.enqueue(chunk);
+    },
+  }));
+  return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
+}

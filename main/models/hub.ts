@@ -9,7 +9,7 @@ import { listFiles, listModels } from '@huggingface/hub';
 import { z } from 'zod';
 import type { HubErrorCode } from '../errors/catalogue';
 import { HF_TOKEN_PREFIX, HUB_SORTS, hubSearchSchema, repoIdSchema, revisionSchema, sha256Schema, tokenFromEnv } from '../ipc/models';
-import { HubError, hubFetch, statusError, tokenProblem, type HubConfig } from './hub-http';
+import { HUB_LISTING_LIMITS, HubError, hubFetch, libraryCall, statusError, tokenProblem, type HubConfig, type HubListingLimits, type LibraryCall } from './hub-http';
 import { SPLIT_GGUF as SPLIT } from './split-name';
 
 export type { HubErrorCode };
@@ -166,24 +166,27 @@ export function groupGgufFiles(files: readonly HubFile[]): HubQuantGroup[] {
 export class HubClient {
   readonly config: HubConfig;
 
-  constructor(config: HubConfig = hubConfigFromEnv()) {
+  constructor(config: HubConfig = hubConfigFromEnv(), readonly limits: Readonly<HubListingLimits> = HUB_LISTING_LIMITS) {
     this.config = { ...config, hubUrl: config.hubUrl.replace(/\/+$/, '') };
   }
 
-  private get common() {
+  /** What every `@huggingface/hub` call gets: the hub, the token, and the call's own fetch (hub-http.ts libraryCall). */
+  private common(call: LibraryCall) {
     const { hubUrl, token } = this.config;
     const problem = tokenProblem(token);
     if (problem) throw new HubError('hub_unauthorized', `the Hugging Face token (settings or HF_TOKEN) cannot be used: ${problem}`);
-    return { hubUrl, ...(token ? { accessToken: token } : {}), fetch: hubFetch(this.config) };
+    return { hubUrl, ...(token ? { accessToken: token } : {}), fetch: call.fetch };
   }
 
   /** GGUF repositories matching the search, in the hub's order for `sort` (descending). */
   async search(input: HubSearch = {}): Promise<HubModel[]> {
     const s = checkInput(hubSearchSchema, input, 'hub search');
     const out: HubModel[] = [];
+    const what = `search ${JSON.stringify(s.query ?? '')}`;
+    const call = libraryCall(this.config, what, this.limits);
     try {
       for await (const raw of listModels({
-        ...this.common,
+        ...this.common(call),
         search: { query: s.query || undefined, owner: s.author || undefined, tags: ['gguf'] },
         additionalFields: ['author'],
         sort: s.sort,
@@ -197,7 +200,7 @@ export class HubClient {
         });
       }
     } catch (e) {
-      throw toHubError(e, `search ${JSON.stringify(s.query ?? '')}`);
+      throw call.timedOut(e) ?? toHubError(e, what);
     }
     return out;
   }
@@ -207,15 +210,19 @@ export class HubClient {
     const id = checkInput(repoIdSchema, repo, 'repository');
     const rev = checkInput(revisionSchema, revision, 'revision');
     const out: HubFile[] = [];
+    const what = `files of ${id}`;
+    const call = libraryCall(this.config, what, this.limits);
+    let entries = 0;
     try {
       // the library puts the revision into /tree/<revision> as given: a branch like `refs/pr/1` or `v1.0+x` must be encoded
-      for await (const raw of listFiles({ ...this.common, repo: { type: 'model', name: id }, revision: encodeURIComponent(rev), recursive: true })) {
+      for await (const raw of listFiles({ ...this.common(call), repo: { type: 'model', name: id }, revision: encodeURIComponent(rev), recursive: true })) {
+        if (++entries > this.limits.maxEntries) throw new HubError('hub_bad_response', `${what}: the hub lists more than ${this.limits.maxEntries} entries`);
         const e = treeEntrySchema.parse(raw);
         if (e.type !== 'file') continue;
         out.push({ path: e.path, size: e.lfs?.size ?? e.size, sha256: e.lfs?.oid ?? null });
       }
     } catch (e) {
-      throw toHubError(e, `files of ${id}`);
+      throw call.timedOut(e) ?? toHubError(e, what);
     }
     return out;
   }

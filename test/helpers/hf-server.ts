@@ -15,7 +15,8 @@
  * bytes (the content differs from its sha256), slow (bytes per second), or an error status (429,
  * 503…) with `Retry-After` on the resolve step; `fault(repo, '', {status})` answers the repository's
  * file listing (tree) so. A CDN answer may also be an endless 206 body (`endless`) or a valid 206 of a
- * few bytes whatever the Range asked (`rangeBytes`). `replace(repo, path, data)` commits new bytes for a file: the branch
+ * few bytes whatever the Range asked (`rangeBytes`); the listing's or the search's pages may link to
+ * themselves, to empty pages without end, or to another origin (`next`). `replace(repo, path, data)` commits new bytes for a file: the branch
  * (`main`) serves them from then on, the old commit still serves the old ones (as the hub's
  * `resolve/<commit>` does). A CDN answer honours `If-Range` (another ETag: the whole file, 200).
  * Every request is logged.
@@ -71,6 +72,12 @@ export interface HfFault {
   endless?: boolean;
   /** CDN: answer every Range with a valid 206 of at most this many bytes (a hub that makes the client ask again and again) */
   rangeBytes?: number;
+  /**
+   * The file listing (`fault(repo, '', …)`) or the search (`fault('', '', …)`): the `Link: rel="next"`
+   * of every page: 'self' (the page links to itself), 'empty' (an empty page linking to another, without
+   * end), or an address (another origin)
+   */
+  next?: 'self' | 'empty' | string;
   /** apply to this many responses, then stop (default: every one) */
   times?: number;
 }
@@ -194,6 +201,16 @@ export async function startHfServer(opts: HfServerOptions): Promise<HfServer> {
     res.end(text);
   }
 
+  /** A page answered by a `next` fault: `body` linking to itself, an empty page linking to the next empty one, or `body` linking to the fault's address. */
+  function pageFault(u: URL, res: http.ServerResponse, entry: HfRequestLog, next: string, body: unknown[]): void {
+    const self = new URL(u.toString(), url);
+    if (next === 'empty') {
+      self.searchParams.set('page', String(Number(u.searchParams.get('page') ?? '0') + 1));
+      return json(res, entry, 200, [], { Link: `<${self.toString()}>; rel="next"` });
+    }
+    json(res, entry, 200, body, { Link: `<${next === 'self' ? self.toString() : next}>; rel="next"` });
+  }
+
   function search(u: URL, res: http.ServerResponse, entry: HfRequestLog): void {
     const q = (u.searchParams.get('search') ?? '').toLowerCase();
     const author = u.searchParams.get('author');
@@ -214,6 +231,8 @@ export async function startHfServer(opts: HfServerOptions): Promise<HfServer> {
       next.searchParams.set('cursor', String(cursor + page));
       headers.Link = `<${next.toString()}>; rel="next"`;
     }
+    const paged = take('/', (x) => x.next !== undefined);
+    if (paged) return pageFault(u, res, entry, paged.next!, slice);
     json(res, entry, 200, slice, headers);
   }
 
@@ -372,9 +391,12 @@ export async function startHfServer(opts: HfServerOptions): Promise<HfServer> {
         return json(res, entry, 200, { ...modelJson(repo), sha: headOf(repo.id), siblings: repo.files.map((f) => ({ rfilename: f.path })) });
       }
       if (parts[4] === 'tree' && parts.length >= 6) {
-        const busy = take(`${repo.id}/`, (x) => x.status !== undefined);
+        const busy = take(`${repo.id}/`, (x) => x.status !== undefined && x.next === undefined);
         if (busy) return json(res, entry, busy.status!, { error: 'busy' }, busy.retryAfter ? { 'Retry-After': busy.retryAfter } : {});
-        return json(res, entry, 200, tree(repo, parts.slice(6).join('/'), u.searchParams.get('recursive') === 'true'));
+        const listed = tree(repo, parts.slice(6).join('/'), u.searchParams.get('recursive') === 'true');
+        const paged = take(`${repo.id}/`, (x) => x.next !== undefined);
+        if (paged) return pageFault(u, res, entry, paged.next!, listed);
+        return json(res, entry, 200, listed);
       }
       return notFound('EntryNotFound', 'not found');
     }

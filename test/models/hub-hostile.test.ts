@@ -1,16 +1,19 @@
 /**
  * A hostile or broken hub (HF_ENDPOINT can point anywhere; a MITM or a broken mirror is a real case)
  * against main/models/hub-http.ts, hub.ts and remote-fit.ts, through the local hub's faults
- * (test/helpers/hf-server.ts): an endless range body, 1-byte 206 answers, a verdict that stalls.
+ * (test/helpers/hf-server.ts): an endless range body, 1-byte 206 answers, a verdict that stalls,
+ * listings whose pages link to themselves, to empty pages without end or to another origin.
  * The engine is never reached in these tests (every verdict fails at its header read): `{} as never`.
  */
 import { GGUF_LIMITS } from '../../main/gguf/types';
 import { HubFits } from '../../main/models/hub-fit';
 import { HubClient, resolveUrl, type HubQuantFile } from '../../main/models/hub';
+import { HUB_LISTING_LIMITS } from '../../main/models/hub-http';
 import {
   HttpRangeSource, readRemoteHeader, remoteFit, REMOTE_CHUNK, REMOTE_CHUNK_MAX, REMOTE_HEADER_MAX_BYTES, REMOTE_HEADER_MAX_REQUESTS,
 } from '../../main/models/remote-fit';
 import { errorOf } from '../helpers/engine';
+import { startHfServer } from '../helpers/hf-server';
 import { useLocalHub } from '../helpers/local-hub';
 
 const REPO = 'hearth/hostile-GGUF';
@@ -104,6 +107,71 @@ describe('remote fit: range reads', () => {
     } finally {
       hf.server.fault(REPO, slow, null);
       hf.server.fault(REPO, 'd-Q6_K.gguf', null);
+    }
+  });
+});
+
+describe('listings: pages', () => {
+  const trees = (from: number) => hf.server.log.slice(from).filter((e) => e.path.includes('/tree/'));
+  const limited = (l: Partial<typeof HUB_LISTING_LIMITS>) => new HubClient(hubOf(), { ...HUB_LISTING_LIMITS, ...l });
+
+  test('a file listing whose page links to itself stops at the second ask (not a page read again and again)', async () => {
+    hf.server.fault(REPO, '', { next: 'self' });
+    const before = hf.server.log.length;
+    try {
+      const e = await errorOf(new HubClient(hubOf()).files(REPO));
+      expect(e.code).toBe('hub_bad_response');
+      expect(e.message).toMatch(/next page is one already read/);
+      expect(trees(before)).toHaveLength(1);
+    } finally {
+      hf.server.fault(REPO, '', null);
+    }
+  });
+
+  test('empty pages without end stop at the page bound (listing and search), and at the call’s deadline', async () => {
+    hf.server.fault(REPO, '', { next: 'empty' });
+    hf.server.fault('', '', { next: 'empty' });
+    let before = hf.server.log.length;
+    try {
+      const e = await errorOf(limited({ maxPages: 20 }).files(REPO));
+      expect(e).toMatchObject({ code: 'hub_bad_response', message: expect.stringMatching(/more than 20 pages/) });
+      expect(trees(before)).toHaveLength(20);
+      before = hf.server.log.length;
+      const s = await errorOf(limited({ maxPages: 20 }).search({ limit: 5 }));
+      expect(s).toMatchObject({ code: 'hub_bad_response', message: expect.stringMatching(/more than 20 pages/) });
+      expect(hf.server.log.slice(before).filter((x) => x.path.startsWith('/api/models?'))).toHaveLength(20);
+      // the default bound holds too
+      const d = await errorOf(new HubClient(hubOf()).search({ limit: 5 }));
+      expect(d.message).toMatch(new RegExp(`more than ${HUB_LISTING_LIMITS.maxPages} pages`));
+      const t = await errorOf(limited({ maxPages: 1e9, deadlineMs: 300 }).files(REPO));
+      expect(t).toMatchObject({ code: 'hub_unreachable', message: expect.stringMatching(/did not answer within 0\.3 s/) });
+    } finally {
+      hf.server.fault(REPO, '', null);
+      hf.server.fault('', '', null);
+    }
+  });
+
+  test('too many entries or a page too large is refused', async () => {
+    expect(await errorOf(limited({ maxEntries: 2 }).files(REPO))).toMatchObject({ code: 'hub_bad_response', message: expect.stringMatching(/more than 2 entries/) });
+    expect(await errorOf(limited({ maxPageBytes: 100 }).files(REPO))).toMatchObject({ code: 'hub_bad_response', message: expect.stringMatching(/larger than/) });
+    expect(await new HubClient(hubOf()).files(REPO)).toHaveLength(4);
+  });
+
+  test('a next page on another origin is asked without the token', async () => {
+    const other = await startHfServer({ repos: [{ id: REPO, files: [{ path: 'e-Q4_0.gguf', data: hf.spm }] }] });
+    const token = 'hf_hostile_secret';
+    hf.server.fault(REPO, '', { next: `${other.url}/api/models/${REPO}/tree/main?recursive=true` });
+    const before = hf.server.log.length;
+    try {
+      const files = await new HubClient({ ...hubOf(), token }).files(REPO);
+      expect(files.map((f) => f.path)).toContain('e-Q4_0.gguf');
+      expect(trees(before).map((x) => x.authorization)).toEqual([`Bearer ${token}`]);
+      const foreign = other.log.filter((x) => x.path.includes('/tree/'));
+      expect(foreign).toHaveLength(1);
+      expect(foreign[0].authorization).toBeNull();
+    } finally {
+      hf.server.fault(REPO, '', null);
+      await other.close();
     }
   });
 });
