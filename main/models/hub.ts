@@ -8,7 +8,7 @@
 import { listFiles, listModels } from '@huggingface/hub';
 import { z } from 'zod';
 import type { HubErrorCode } from '../errors/catalogue';
-import { HF_TOKEN_PREFIX, HUB_SORTS, hubSearchSchema, repoIdSchema, revisionSchema, sha256Schema, tokenFromEnv } from '../ipc/models';
+import { HF_TOKEN_PREFIX, HUB_SORTS, hubSearchSchema, repoIdSchema, repoPathSchema, revisionSchema, sha256Schema, tokenFromEnv } from '../ipc/models';
 import { HUB_LISTING_LIMITS, HubError, hubFetch, libraryCall, statusError, tokenProblem, type HubConfig, type HubListingLimits, type LibraryCall } from './hub-http';
 import { SPLIT_GGUF as SPLIT } from './split-name';
 
@@ -205,7 +205,10 @@ export class HubClient {
     return out;
   }
 
-  /** Every file of a repository at a revision (recursive), with each LFS file's SHA-256. */
+  /**
+   * Every file of a repository at a revision (recursive), with each LFS file's SHA-256; an entry whose
+   * path is not a relative path inside the repository (repoPathSchema) is left out.
+   */
   async files(repo: string, revision = 'main'): Promise<HubFile[]> {
     const id = checkInput(repoIdSchema, repo, 'repository');
     const rev = checkInput(revisionSchema, revision, 'revision');
@@ -218,7 +221,8 @@ export class HubClient {
       for await (const raw of listFiles({ ...this.common(call), repo: { type: 'model', name: id }, revision: encodeURIComponent(rev), recursive: true })) {
         if (++entries > this.limits.maxEntries) throw new HubError('hub_bad_response', `${what}: the hub lists more than ${this.limits.maxEntries} entries`);
         const e = treeEntrySchema.parse(raw);
-        if (e.type !== 'file') continue;
+        // a path that is not one inside the repository (`../x`, `/x`, `a\\b`, `a//b`) never reaches the page, a download or a range read
+        if (e.type !== 'file' || !repoPathSchema.safeParse(e.path).success) continue;
         out.push({ path: e.path, size: e.lfs?.size ?? e.size, sha256: e.lfs?.oid ?? null });
       }
     } catch (e) {

@@ -2,7 +2,8 @@
  * A hostile or broken hub (HF_ENDPOINT can point anywhere; a MITM or a broken mirror is a real case)
  * against main/models/hub-http.ts, hub.ts and remote-fit.ts, through the local hub's faults
  * (test/helpers/hf-server.ts): an endless range body, 1-byte 206 answers, a verdict that stalls,
- * listings whose pages link to themselves, to empty pages without end or to another origin.
+ * listings whose pages link to themselves, to empty pages without end or to another origin, tree
+ * entries with paths outside the repository.
  * The engine is never reached in these tests (every verdict fails at its header read): `{} as never`.
  */
 import { GGUF_LIMITS } from '../../main/gguf/types';
@@ -17,6 +18,7 @@ import { startHfServer } from '../helpers/hf-server';
 import { useLocalHub } from '../helpers/local-hub';
 
 const REPO = 'hearth/hostile-GGUF';
+const PATHS_REPO = 'hearth/paths-GGUF';
 const hf = useLocalHub('hearth-hostile-', ({ spm, embed }) => ({
   repos: [
     {
@@ -26,6 +28,15 @@ const hf = useLocalHub('hearth-hostile-', ({ spm, embed }) => ({
         { path: 'b-Q4_K_M.gguf', data: embed },
         { path: 'c-Q2_K.gguf', data: spm },
         { path: 'd-Q6_K.gguf', data: spm },
+      ],
+    },
+    {
+      // a tree listing paths outside the repository, beside good ones
+      id: PATHS_REPO,
+      files: [
+        { path: 'ok-Q4_0.gguf', data: spm },
+        { path: 'sub/ok-Q8_0.gguf', data: spm },
+        ...['../up-Q4_0.gguf', '/abs-Q4_0.gguf', 'a\\b-Q4_0.gguf', 'sub//double-Q4_0.gguf', './dot-Q4_0.gguf', 'sub/../x-Q4_0.gguf'].map((p) => ({ path: p, data: embed })),
       ],
     },
   ],
@@ -173,5 +184,14 @@ describe('listings: pages', () => {
       hf.server.fault(REPO, '', null);
       await other.close();
     }
+  });
+});
+
+describe('listings: entries', () => {
+  test('an entry whose path is not inside the repository is left out; the listing does not fail', async () => {
+    const files = await new HubClient(hubOf()).files(PATHS_REPO);
+    expect(files.map((f) => f.path).sort()).toEqual(['ok-Q4_0.gguf', 'sub/ok-Q8_0.gguf']);
+    const models = (await new HubClient(hubOf()).ggufFiles(PATHS_REPO)).flatMap((g) => g.files.map((f) => f.name)).sort();
+    expect(models).toEqual(['ok-Q4_0.gguf', 'ok-Q8_0.gguf']);
   });
 });
