@@ -36,7 +36,8 @@ export function resolveUrl(hubUrl: string, repo: string, file: string, revision 
 export function toHubError(e: unknown, what: string): HubError {
   if (e instanceof HubError) return e;
   const status = (e as { statusCode?: unknown }).statusCode;
-  const msg = `${what}: ${(e as Error)?.message ?? String(e)}`;
+  // the library ends its messages with `. URL: …. Request ID: …`: noise on one line
+  const msg = `${what}: ${((e as Error)?.message ?? String(e)).replace(/\.? URL: [\s\S]*$/, '')}`;
   if (typeof status === 'number') {
     const mapped = statusError(status, what);
     if (mapped) return new HubError(mapped.code, msg, mapped.details, { cause: e });
@@ -207,7 +208,8 @@ export class HubClient {
 
   /**
    * Every file of a repository at a revision (recursive), with each LFS file's SHA-256; an entry whose
-   * path is not a relative path inside the repository (repoPathSchema) is left out.
+   * path is not a relative path inside the repository (repoPathSchema) is left out. A 404 is
+   * hub_not_found in one line: no such repository (or revision) on the hub.
    */
   async files(repo: string, revision = 'main'): Promise<HubFile[]> {
     const id = checkInput(repoIdSchema, repo, 'repository');
@@ -226,7 +228,14 @@ export class HubClient {
         out.push({ path: e.path, size: e.lfs?.size ?? e.size, sha256: e.lfs?.oid ?? null });
       }
     } catch (e) {
-      throw call.timedOut(e) ?? toHubError(e, what);
+      const err = call.timedOut(e) ?? toHubError(e, what);
+      if (err.code === 'hub_not_found' && err.details?.status === 404) {
+        const host = new URL(this.config.hubUrl).host;
+        throw new HubError('hub_not_found', call.errorCode === 'RevisionNotFound'
+          ? `${id} has no revision ${rev} on ${host}: check the revision`
+          : `no repository ${id} on ${host}: check the name`, err.details, { cause: e });
+      }
+      throw err;
     }
     return out;
   }

@@ -194,4 +194,9 @@ describe('listings: entries', () => {
     const models = (await new HubClient(hubOf()).ggufFiles(PATHS_REPO)).flatMap((g) => g.files.map((f) => f.name)).sort();
     expect(models).toEqual(['ok-Q4_0.gguf', 'ok-Q8_0.gguf']);
   });
+
+  test('a repository the hub does not have is one line naming it and the hub, without the library’s URL noise', async () => {
+    const e = await errorOf(new HubClient(hubOf()).files('nope/nope'));
+    expect(e).toEqual({ code: 'hub_not_found', message: `no repository nope/nope on ${new URL(hf.server.url).host}: check the name` });
+  });
 });
