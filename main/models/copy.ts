@@ -1,5 +1,6 @@
 /**
- * Copying a model file to another folder (another disk) with progress: written to `<target>.part`,
+ * Copying a model file to another folder (another disk) with progress: written to a `.part` of its
+ * own (disk.ts copyPartOf: never a download's name, new for each copy),
  * its size checked against the source's, then made durable under its name (flushed, renamed, the
  * folder flushed: disk.ts commitPart), so a caller may delete the source once it returns. Used by imports (import.ts) and by
  * moving the models folder (folder-move.ts).
@@ -8,15 +9,16 @@ import fs, { promises as fsp } from 'fs';
 import path from 'path';
 import { Transform } from 'stream';
 import { pipeline } from 'stream/promises';
-import { commitPart, partOf } from './disk';
+import { commitPart, copyPartOf } from './disk';
 
 /**
- * Copies `source` (of `size` bytes) to `target` through `<target>.part`; `onBytes` is told the bytes
- * copied of this file. A copy that fails leaves no `.part`. `exclusive`: fail when the `.part` exists
- * (another copy of the same name is running); else a `.part` left by an earlier attempt is replaced.
+ * Copies `source` (of `size` bytes) to `target` through a `.part` this call creates (copyPartOf,
+ * opened exclusively); `onBytes` is told the bytes copied of this file. A copy that fails deletes
+ * its own `.part` and nothing else: a file it did not create (EEXIST) is left alone.
  */
-export async function copyVerified(source: string, target: string, size: number, onBytes: (copied: number) => void, exclusive = true): Promise<void> {
-  const part = partOf(target);
+export async function copyVerified(source: string, target: string, size: number, onBytes: (copied: number) => void): Promise<void> {
+  const part = copyPartOf(target);
+  let created = false;
   let copied = 0;
   const counter = new Transform({
     transform(chunk: Buffer, _enc, cb) {
@@ -26,11 +28,13 @@ export async function copyVerified(source: string, target: string, size: number,
     },
   });
   try {
-    await pipeline(fs.createReadStream(source), counter, fs.createWriteStream(part, { flags: exclusive ? 'wx' : 'w' }));
+    const fh = await fsp.open(part, 'wx');
+    created = true;
+    await pipeline(fs.createReadStream(source), counter, fh.createWriteStream());
     if ((await fsp.stat(part)).size !== size) throw new Error(`${path.basename(source)} changed while it was copied`);
     await commitPart(part, target);
   } catch (e) {
-    await fsp.rm(part, { force: true });
+    if (created) await fsp.rm(part, { force: true });
     throw e;
   }
 }

@@ -4,13 +4,28 @@
  * the folder's entry flushed) before anything that relies on it: a download's record deleted, an
  * original deleted after its copy (imports, a moved models folder).
  */
-import { createHash, type Hash } from 'crypto';
+import { createHash, randomBytes, type Hash } from 'crypto';
 import fs, { promises as fsp } from 'fs';
 import path from 'path';
 
 /** What a file being written is called until it is whole. */
 export const PART_SUFFIX = '.part';
+/** A download's file until it is whole: `<target>.part` (one per target: a resume goes on from its bytes). */
 export const partOf = (target: string) => `${target}${PART_SUFFIX}`;
+/**
+ * A copy's file (an import, a moved models folder) until it is whole: `.<name>.import-<random>.part`
+ * beside `target`. Hidden, never a download's name, and new for each copy, so a copy never opens,
+ * replaces or deletes a file another writer (a download, another copy) is writing.
+ */
+export const copyPartOf = (target: string) => path.join(path.dirname(target), `.${path.basename(target)}.import-${randomBytes(6).toString('hex')}${PART_SUFFIX}`);
+/** Whether `name` (a file name) is one of this app's files being written: a download's or a copy's (partOf, copyPartOf). */
+export const isPartName = (name: string): boolean => /\.gguf\.part$/i.test(name) || /^\..+\.import-[0-9a-f]+\.part$/i.test(name);
+/** The copies (copyPartOf) being written to `target`'s name: the `.part` files of that name in its folder. */
+export async function copyPartsOf(target: string): Promise<string[]> {
+  const prefix = `.${path.basename(target)}.import-`;
+  const names = await fsp.readdir(path.dirname(target)).catch(() => [] as string[]);
+  return names.filter((n) => n.startsWith(prefix) && n.endsWith(PART_SUFFIX)).map((n) => path.join(path.dirname(target), n));
+}
 
 /** `dir` itself when it exists, else its nearest existing parent. */
 export async function nearestExisting(dir: string): Promise<string> {

@@ -130,7 +130,14 @@ export class FileTransfer {
 
   /** The SHA-256 of the whole `.part` (hex); the running hash is used up. */
   async digest(): Promise<string> {
-    await this.hashUpTo(await sizeOf(this.part));
+    const onDisk = await sizeOf(this.part);
+    if (onDisk !== this.f.size) {
+      // deleted or cut while it downloaded (by hand, another program): nothing whole to hash
+      this.reset();
+      throw new HubError('invalid_input',
+        `${path.basename(this.part)} was deleted or changed while it downloaded (${onDisk} of ${this.f.size} bytes on disk): resume to download it again`);
+    }
+    await this.hashUpTo(onDisk);
     const hex = this.hasher!.digest('hex');
     this.hasher = null;
     this.hashedBytes = -1;
