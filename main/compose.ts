@@ -20,6 +20,8 @@ import { ModelService } from './models/service';
 import { HardwareMonitor } from './hardware';
 import { DataPaths, modelsFolderOf } from './paths';
 import { FolderService } from './models/folder-service';
+import { FolderLock } from './models/folder-lock';
+import { peerModelFolders } from './models/import';
 import { Services } from './services';
 import { settingsChannels } from './settings/channels';
 import { type SecretCipher, TokenVault } from './settings/token';
@@ -88,7 +90,10 @@ export function composeApp(opts: ComposeOptions): App {
     // the proxy setting is read per request: a new one applies to the next request
     fetch: opts.fetch ?? netFetch({ env, proxy: () => store.settings.get('proxy') }),
   };
-  const downloads = new DownloadManager({ downloads: store.downloads, modelsDir, hub: hubConfig, logger, concurrency: store.settings.get('downloadConcurrency') });
+  // the models folder's writers (downloads, imports, a move) consult one another through it
+  const folderLock = new FolderLock();
+  const downloads = new DownloadManager({ downloads: store.downloads, modelsDir, hub: hubConfig, logger, concurrency: store.settings.get('downloadConcurrency'), lock: folderLock });
+  const discoverEnv = opts.discoverEnv ?? (() => discoverEnvOf());
   let hub: HubClient | null = null;
   tokens.onChange(() => {
     hub = null;
@@ -101,12 +106,12 @@ export function composeApp(opts: ComposeOptions): App {
     hub: () => (hub ??= new HubClient({ ...hubConfig, token: hubConfig.token })),
     fitEngine: engine,
     fitMarginMiB: () => store.settings.get('fitMarginMiB'),
-    discoverEnv: opts.discoverEnv ?? (() => discoverEnvOf()),
+    discoverEnv,
     onLibraryChanged: modelsChanged,
     ...(opts.recommendedFile ? { recommendedFile: opts.recommendedFile } : {}),
     logger,
   });
-  const folder = new FolderService({ services, store, library, downloads, folder: modelsDir, onLibraryChanged: modelsChanged, logger });
+  const folder = new FolderService({ services, store, library, downloads, folder: modelsDir, dataDir: paths.root, lock: folderLock, onLibraryChanged: modelsChanged, logger });
   const views = new ChatViews(store);
   const chat = new ChatService({ store, engine, library, services, logger, views, usageRefreshMs: opts.usageRefreshMs });
   services.register(chatChannels({ store, engine, library, services, views, chat }));
@@ -117,7 +122,9 @@ export function composeApp(opts: ComposeOptions): App {
   hubService.register();
   folder.register();
   // the models folder as of now (a move changes it)
-  new LibraryService({ services, library, engine, modelsDir: () => folder.folder, onLibraryChanged: modelsChanged, logger }).register();
+  new LibraryService({
+    services, library, engine, modelsDir: () => folder.folder, lock: folderLock, peerFolders: () => peerModelFolders(discoverEnv()), onLibraryChanged: modelsChanged, logger,
+  }).register();
   // the downloads the store holds (running or waiting when Hearth last closed) go on
   downloads.restore().catch((e: Error) => logger.error(`downloads: could not restore: ${e.message}`));
   return {

@@ -28,6 +28,7 @@ import type { DownloadErrorInfo, DownloadRecord, DownloadState, Downloads } from
 import { checkInput, HubError, hubConfigFromEnv, type HubConfig } from './hub';
 import { commitPart, partOf, sha256Of, sizeOf, statfsFree } from './disk';
 import { FileTransfer, realTimers, Transient, type Timers } from './download-transfer';
+import { FolderLock } from './folder-lock';
 import { z } from 'zod';
 import { DOWNLOAD_CONCURRENCY, downloadNameSchema, downloadRequestSchema } from '../ipc/models';
 
@@ -60,6 +61,8 @@ export interface DownloadManagerOptions {
   /** free bytes on the disk holding `dir` (default fs.statfs) */
   freeBytes?: (dir: string) => Promise<number>;
   concurrency?: number;
+  /** the models folder's writers (shared with imports and the folder move); a lock of its own by default */
+  lock?: FolderLock;
   retries?: number;
   retryBaseMs?: number;
   retryMaxMs?: number;
@@ -112,6 +115,8 @@ interface Job {
   controller: AbortController | null;
   stop: StopReason | null;
   running: Promise<void> | null;
+  /** lets go of the target's name (FolderLock.claim) */
+  release: () => void;
 }
 
 export class DownloadManager {
@@ -125,9 +130,11 @@ export class DownloadManager {
   private limit: number;
   private closed = false;
   private modelsDir: string;
+  private readonly lock: FolderLock;
 
   constructor(private readonly opts: DownloadManagerOptions) {
     this.modelsDir = opts.modelsDir;
+    this.lock = opts.lock ?? new FolderLock();
     this.hub = opts.hub ?? hubConfigFromEnv();
     this.timers = opts.timers ?? realTimers;
     this.logger = opts.logger ?? silentLogger;
@@ -185,14 +192,22 @@ export class DownloadManager {
     return j ? this.view(j) : null;
   }
 
+  /** Forgets a job that is done or cancelled, letting go of its target's name. */
+  private drop(job: Job): void {
+    this.jobs.delete(job.rec.id);
+    job.release();
+  }
+
   private job(id: string): Job {
     const j = this.jobs.get(id);
     if (!j) throw new HubError('invalid_input', `no download ${id}`);
     return j;
   }
 
+  /** A job for `rec`, holding its target's name (FolderLock.claim: throws when an import writes it). */
   private newJob(rec: DownloadRecord, bytes: number): Job {
-    const job: Job = { rec, state: rec.state, transfer: null as unknown as FileTransfer, controller: null, stop: null, running: null };
+    const release = this.lock.claim(rec.target, 'download');
+    const job: Job = { rec, state: rec.state, transfer: null as unknown as FileTransfer, controller: null, stop: null, running: null, release };
     job.transfer = new FileTransfer(rec, {
       hub: this.hub, timers: this.timers, freeBytes: this.freeBytes, dir: () => this.modelsDir,
       reserveBytes: this.o.reserveBytes, diskCheckBytes: this.o.diskCheckBytes, progressIntervalMs: this.o.progressIntervalMs,
@@ -241,7 +256,7 @@ export class DownloadManager {
     this.logger.info('downloads: finished before the restart; its record is dropped', { id: rec.id, target: rec.target });
     this.opts.downloads.delete(rec.id);
     const job = this.newJob(rec, rec.size);
-    this.jobs.delete(rec.id);
+    this.drop(job);
     job.state = 'done';
     this.emit({ type: 'done', id: rec.id, path: rec.target, download: this.view(job) });
     return true;
@@ -255,7 +270,10 @@ export class DownloadManager {
     }
   }
 
-  /** Queues a file of a repository (its size and SHA-256 as HubClient.files lists them). */
+  /**
+   * Queues a file of a repository (its size and SHA-256 as HubClient.files lists them). Refused while
+   * the models folder moves and while an import writes that name (FolderLock).
+   */
   add(request: DownloadRequest): DownloadView {
     if (this.closed) throw new HubError('invalid_input', 'the download manager is closed');
     const r = checkInput(downloadRequestSchema, request, 'download');
@@ -267,12 +285,19 @@ export class DownloadManager {
     if (fs.existsSync(target)) throw new HubError('invalid_input', `${path.basename(target)} is already in the models folder`);
     const platform = this.opts.platform ?? process.platform;
     const key = (p: string) => (platform === 'win32' || platform === 'darwin' ? p.toLowerCase() : p);
-    if ([...this.jobs.values()].some((j) => key(j.rec.target) === key(target))) {
+    if ([...this.jobs.values(), ...this.opts.downloads.list().map((rec) => ({ rec }))].some((j) => key(j.rec.target) === key(target))) {
       throw new HubError('invalid_input', `${path.basename(target)} is already being downloaded`);
     }
-    const rec = this.opts.downloads.add({ repo: r.repo, revision: r.revision, file: r.file, target, size: r.size, sha256: r.sha256 });
+    // refused while the folder moves, or while an import writes this name
+    const release = this.lock.claim(target, 'download');
+    let rec: DownloadRecord;
+    try {
+      rec = this.opts.downloads.add({ repo: r.repo, revision: r.revision, file: r.file, target, size: r.size, sha256: r.sha256 });
+    } finally {
+      release();
+    }
     const job = this.newJob(rec, 0);
-    // a .part left by a download the store no longer knows is not this one's
+    // a download's .part (partOf: never a copy's name) that no kept download owns is a leftover
     fs.rmSync(partOf(target), { force: true });
     this.emit({ type: 'state', download: this.view(job) });
     this.pump();
@@ -319,6 +344,7 @@ export class DownloadManager {
   resume(id: string): DownloadView {
     const job = this.job(id);
     if (job.state === 'paused' || job.state === 'failed') {
+      this.lock.checkNotMoving();
       this.setState(job, 'queued');
       this.pump();
     }
@@ -331,7 +357,7 @@ export class DownloadManager {
     await this.halt(job, 'cancel');
     await fs.promises.rm(partOf(job.rec.target), { force: true });
     this.opts.downloads.delete(id);
-    this.jobs.delete(id);
+    this.drop(job);
     job.state = 'cancelled';
     this.emit({ type: 'removed', id });
     this.pump();
@@ -396,7 +422,7 @@ export class DownloadManager {
       // flushed, renamed, the folder flushed: only then is the record (the way to fetch it again) deleted
       await commitPart(part, job.rec.target);
       this.opts.downloads.delete(job.rec.id);
-      this.jobs.delete(job.rec.id);
+      this.drop(job);
       job.state = 'done';
       this.emit({ type: 'done', id: job.rec.id, path: job.rec.target, download: this.view(job) });
     } catch (e) {

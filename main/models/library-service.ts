@@ -5,6 +5,9 @@
  * is the chat model). After an import or a delete the folder is checked at once and models.changed
  * is pushed (onLibraryChanged), without waiting for the folder's watcher.
  *
+ * A model in a linked subfolder is refused (its real folder lies outside the models folder: the link is
+ * the user's to remove); a linked file is deleted as a link (its target stays).
+ *
  * What delete keeps: the model's load settings (the store's model_settings row, keyed by path), so
  * the same file downloaded again gets them back; and any other file (projectors are models of the
  * folder like any other: this app does not pair them with a model).
@@ -17,6 +20,7 @@ import type { Logger } from '../logging';
 import type { Services } from '../services';
 import { readGgufHeader } from '../gguf/read';
 import { headerFacts, type HeaderFacts } from './facts';
+import type { FolderLock } from './folder-lock';
 import { importModel } from './import';
 import { inside } from './inside';
 import type { LibraryEntry, ModelLibrary } from './library';
@@ -31,6 +35,10 @@ export interface LibraryServiceDeps {
   engine: EngineClient;
   /** the models folder as of now (library.moveFolder changes it) */
   modelsDir: () => string;
+  /** the models folder's writers (shared with downloads and the folder move) */
+  lock?: FolderLock;
+  /** other apps' models folders (import.ts: a file there is never moved) */
+  peerFolders?: () => string[];
   /** the library changed: push models.changed */
   onLibraryChanged: () => void;
   logger: Logger;
@@ -101,6 +109,15 @@ export class LibraryService {
     if (entry.origin === 'reference') throw new IpcError('invalid_input', `${path.basename(file)} was added by reference: remove it from the library instead (its file stays where it is)`);
     if (!inside(modelsDir(), file, { orSelf: false })) throw new IpcError('invalid_input', `${file} is not in the models folder`);
     const files = await this.filesOf(entry);
+    // by real paths: a model in a linked subfolder lies outside the models folder; as with a linked
+    // file (its link goes, not its target), nothing outside the folder is deleted: the link is the user's to remove
+    const realDir = await fsp.realpath(modelsDir()).catch(() => path.resolve(modelsDir()));
+    for (const f of files) {
+      const realParent = await fsp.realpath(path.dirname(f)).catch(() => path.dirname(f));
+      if (!inside(realDir, realParent)) {
+        throw new IpcError('invalid_input', `${path.basename(f)} lies in a linked folder (its files are in ${realParent}, outside the models folder): remove the link to take it out of the library; its files stay`);
+      }
+    }
     let unloaded = false;
     const state = await library.current();
     const inUse = [state.loaded?.path, state.loading?.path].some((p) => p !== undefined && files.includes(p));
@@ -127,12 +144,14 @@ export class LibraryService {
   }
 
   register(): void {
-    const { services, library, engine, modelsDir } = this.deps;
+    const { services, library, engine, modelsDir, lock, peerFolders } = this.deps;
     services.register({
       'library.facts': () => this.allFacts(),
       'library.delete': (r) => this.remove(r.path),
       'library.import': async (r) => {
-        const res = await importModel(r.path, r.mode, { library, modelsDir: modelsDir(), loadable: (f) => engine.info(f) });
+        const res = await importModel(r.path, r.mode, {
+          library, modelsDir: modelsDir(), loadable: (f) => engine.info(f), lock, ...(peerFolders ? { peerFolders: peerFolders() } : {}),
+        });
         await this.changed();
         return { mode: res.mode, path: res.path, files: res.files, size: res.size };
       },

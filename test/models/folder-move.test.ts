@@ -78,7 +78,8 @@ test.each([
   expect(r).toEqual({ folder: to, files: 4, bytes: sizes });
   // every file there, whole; none left behind
   expect(filesIn(to)).toEqual(before);
-  expect(filesIn(old)).toEqual([]);
+  // the old folder, emptied, is gone
+  expect(fs.existsSync(old)).toBe(false);
   expect(fs.readFileSync(path.join(to, 'tiny.gguf')).equals(fs.readFileSync(TINY_SPM))).toBe(true);
   // progress: across the files (the split model's parts each named), never backwards, ending whole
   expect(new Set(progress.map((p) => p.file))).toEqual(new Set([...before, null]));
@@ -126,4 +127,47 @@ test('refuses a relative path, the folder itself or one inside it, names already
   expect(filesIn(old)).toHaveLength(4);
   expect(a.app.store.settings.get('modelsFolder')).toBeNull();
   expect((await a.call('settings.get')).modelsFolder).toBe(old);
+});
+
+test('only the library’s files move: an unrelated file, a hidden folder and its files stay, and so does the old folder', async () => {
+  const a = open();
+  const old = a.paths.models;
+  fs.writeFileSync(path.join(old, 'thesis.docx'), 'chapter one');
+  fs.mkdirSync(path.join(old, '.ssh'));
+  fs.writeFileSync(path.join(old, '.ssh', 'id_ed25519'), 'secret');
+  fs.writeFileSync(path.join(old, 'family', 'notes.txt'), 'notes');
+  const to = newFolder(fs.realpathSync(path.dirname(tempDir())));
+  const r = await a.call('library.moveFolder', { to });
+  expect(r.files).toBe(4);
+  expect(filesIn(to)).toEqual(['big-00001-of-00002.gguf', 'big-00002-of-00002.gguf', 'family/second.gguf', 'tiny.gguf']);
+  expect(filesIn(old)).toEqual(['.ssh/id_ed25519', 'family/notes.txt', 'thesis.docx']);
+  expect(fs.readFileSync(path.join(old, '.ssh', 'id_ed25519'), 'utf8')).toBe('secret');
+});
+
+test('refuses the home folder, a folder holding it, a disk’s root, the data folder’s parent, a link into the models folder, and a folder holding other files', async () => {
+  const a = open();
+  const old = a.paths.models;
+  const home = newFolder(fs.realpathSync('/tmp'));
+  fs.mkdirSync(home, { recursive: true });
+  await expect(planMove(old, home, { home })).rejects.toThrow(/your home folder/);
+  await expect(planMove(old, path.dirname(home), { home })).rejects.toThrow(/a folder holding your home folder/);
+  expect(await codeOf(a.call('library.moveFolder', { to: '/' }))).toMatch(/^invalid_input: .*root of a disk/);
+  expect(await codeOf(a.call('library.moveFolder', { to: path.dirname(a.dir) }))).toMatch(/^invalid_input: .*holds Hearth's data folder/);
+  // a link whose real path is inside the models folder
+  const link = path.join(newFolder(fs.realpathSync('/tmp')));
+  fs.mkdirSync(path.dirname(link), { recursive: true });
+  fs.symlinkSync(path.join(old, 'family'), link);
+  expect(await codeOf(a.call('library.moveFolder', { to: path.join(link, 'sub') }))).toMatch(/^invalid_input: .*inside the models folder/);
+  // a folder that holds anything but model files
+  const docs = newFolder(fs.realpathSync('/tmp'));
+  fs.mkdirSync(docs, { recursive: true });
+  fs.writeFileSync(path.join(docs, 'thesis.docx'), 'chapter one');
+  expect(await codeOf(a.call('library.moveFolder', { to: docs }))).toMatch(/^invalid_input: .*holds other files \(thesis\.docx\)/);
+  // what an interrupted move left (model files of other names) is accepted
+  const half = newFolder(fs.realpathSync('/tmp'));
+  fs.mkdirSync(half, { recursive: true });
+  fs.copyFileSync(TINY_SPM, path.join(half, 'moved-before.gguf'));
+  await expect(planMove(old, half, { home })).resolves.toMatchObject({ total: expect.any(Number) });
+  expect(filesIn(old)).toHaveLength(4);
+  expect(a.app.store.settings.get('modelsFolder')).toBeNull();
 });
