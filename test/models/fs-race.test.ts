@@ -92,9 +92,9 @@ test('a download of a name an import is writing is refused', async () => {
 test('a .part deleted while it downloaded fails clearly instead of hashing an empty file', async () => {
   const dir = outside();
   const target = path.join(dir, 'gone.gguf');
-  const t = new FileTransfer({ repo: 'r/x', revision: 'main', file: 'gone.gguf', target, size: 5 }, {
+  const t = new FileTransfer({ repo: 'r/x', revision: 'main', file: 'gone.gguf', target, size: 5, sha256: 'a'.repeat(64) }, {
     hub: { hubUrl: NOWHERE }, timers: realTimers, freeBytes: async () => 1e12, dir: () => dir,
-    reserveBytes: 0, diskCheckBytes: 1e9, progressIntervalMs: 250, speedWindowMs: 5000, onProgress: () => undefined,
+    reserveBytes: 0, diskCheckBytes: 1e9, progressIntervalMs: 250, speedWindowMs: 5000, onProgress: () => undefined, onCommit: () => undefined,
   }, 5);
   await expect(t.digest()).rejects.toMatchObject({ code: 'invalid_input', message: expect.stringMatching(/gone\.gguf\.part was deleted or changed while it downloaded/) });
 });
