@@ -152,7 +152,8 @@ test("the context use reaches the page while a reply streams and when it ended: 
   await new Promise((r) => setTimeout(r, 200)); // the refresh after the reply is not awaited by the turn
   offState();
   expect(streamingUpdates).toBeGreaterThanOrEqual(2);
-  expect(reply.status).toBe('aborted');
+  // stopped, or ended by the tiny model itself before the stop arrived (a race the meter does not depend on)
+  expect(['aborted', 'done']).toContain(reply.status);
   // growing while it streamed, and at the end what the engine holds for the conversation
   expect(used[1]).toBeGreaterThan(used[0]);
   const engineCount = ((await chat.engine.contextInfo('chat')).sequenceTokens as number[])[0];
