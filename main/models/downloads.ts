@@ -24,7 +24,8 @@
 import fs from 'fs';
 import path from 'path';
 import { silentLogger, type Logger } from '../logging';
-import type { DownloadErrorInfo, DownloadRecord, DownloadState, Downloads } from '../store/downloads';
+import type { DownloadErrorInfo, DownloadRecord, Downloads } from '../store/downloads';
+import type { DownloadDTO } from '../ipc/models';
 import { checkInput, HubError, hubConfigFromEnv, type HubConfig } from './hub';
 import { commitPart, partOf, sha256Of, sizeOf, statfsFree } from './disk';
 import { FileTransfer, realTimers, Transient, type Timers } from './download-transfer';
@@ -76,25 +77,8 @@ export interface DownloadManagerOptions {
 export { downloadRequestSchema };
 export type DownloadRequest = z.input<typeof downloadRequestSchema>;
 
-/** A download as a page shows it. `done` and `cancelled` are reached once and leave the list. */
-export interface DownloadView {
-  id: string;
-  repo: string;
-  revision: string;
-  file: string;
-  /** where the finished file goes */
-  target: string;
-  size: number;
-  sha256: string;
-  state: DownloadState | 'verifying' | 'done' | 'cancelled';
-  /** bytes on disk */
-  bytes: number;
-  /** bytes per second over the last few seconds; 0 when not downloading */
-  speed: number;
-  /** seconds left at that speed; null when unknown */
-  etaSeconds: number | null;
-  error: DownloadErrorInfo | null;
-}
+/** A download as a page shows it (the contract's DownloadDTO): `done` and `cancelled` are reached once and leave the list. */
+export type DownloadView = DownloadDTO;
 
 /** A download an error stopped: failed, or paused by one (disk_full) until the user resumes it. */
 export const stoppedByError = (d: DownloadView): boolean => d.state === 'failed' || (d.state === 'paused' && d.error !== null);
