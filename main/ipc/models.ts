@@ -283,6 +283,8 @@ export const LibraryFactsDTO = z.object({
   path: z.string(),
   files: z.array(z.string()),
   facts: ModelFactsDTO.nullable(),
+  /** the vision projector (mmproj) paired with it in its folder (main/models/projector.ts), null when none */
+  projector: z.string().nullable(),
   error: z.string().nullable(),
 });
 

@@ -15,7 +15,7 @@
 import { promises as fsp } from 'fs';
 import path from 'path';
 import type { EngineClient } from '../engine/client';
-import { IpcError } from '../ipc/contract';
+import { IpcError, type ResponseOf } from '../ipc/contract';
 import type { Logger } from '../logging';
 import type { Services } from '../services';
 import { readGgufHeader } from '../gguf/read';
@@ -25,6 +25,7 @@ import { importModel } from './import';
 import { inside } from './inside';
 import type { LibraryEntry, ModelLibrary } from './library';
 import { splitParts } from './split-name';
+import { pairProjectors } from './projector';
 
 /** Facts kept at most for this many files (a bigger library reads the rest again). */
 const FACTS_KEPT = 2000;
@@ -84,19 +85,23 @@ export class LibraryService {
 
   /** Each model of the library with its files and facts (a split model's parameters summed over its parts). */
   private async allFacts() {
-    const out = [];
+    const out: ResponseOf<'library.facts'> = [];
     for (const entry of await this.deps.library.entries()) {
       const files = await this.filesOf(entry);
       const each = await Promise.all(files.map((f) => this.factsOf(f)));
       const bad = each.find((f): f is { error: string } => 'error' in f);
       const first = each[0];
       if (bad || !first || 'error' in first) {
-        out.push({ path: entry.path, files, facts: null, error: bad?.error ?? 'the file is not there' });
+        out.push({ path: entry.path, files, facts: null, projector: null, error: bad?.error ?? 'the file is not there' });
         continue;
       }
       const parameters = each.reduce((n, f) => n + ('facts' in f ? f.facts.parameters : 0), 0);
-      out.push({ path: entry.path, files, facts: { ...first.facts, parameters }, error: null });
+      out.push({ path: entry.path, files, facts: { ...first.facts, parameters }, projector: null, error: null });
     }
+    // each model with the vision projector of its folder that goes with it
+    const projectors = out.filter((e) => e.facts?.projector).map((e) => ({ path: e.path, name: e.facts!.name }));
+    const pairs = pairProjectors(out.filter((e) => e.facts && !e.facts.projector).map((e) => ({ path: e.path, name: e.facts!.name })), projectors);
+    for (const e of out) e.projector = pairs.get(e.path) ?? null;
     return out;
   }
 

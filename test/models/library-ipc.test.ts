@@ -10,6 +10,9 @@ import path from 'path';
 import type { EventName, EventOf } from '../../main/ipc/contract';
 import { chatApp, type ChatApp } from '../helpers/chat';
 import { tempDir } from '../helpers/engine';
+import { pairProjectors, modelStem } from '../../main/models/projector';
+import { gguf } from '../../main/gguf/types';
+import { GgufWriter } from '../../main/gguf/write';
 import { copyModel, TINY_BPE, TINY_SPM, writeSplitModel } from '../helpers/models';
 
 jest.setTimeout(120_000);
@@ -50,6 +53,68 @@ async function errorOf(p: Promise<unknown>): Promise<{ code: string; message: st
 
 const lastChanged = (events: { name: EventName; payload: unknown }[]) =>
   (events.filter((e) => e.name === 'models.changed').pop()?.payload as EventOf<'models.changed'> | undefined)?.models.map((m) => m.path);
+
+/** A small vision projector (general.architecture clip), named `name` in its header. */
+async function writeProjector(file: string, name: string): Promise<void> {
+  const w = new GgufWriter();
+  w.set('general.architecture', gguf.str('clip'));
+  w.set('general.name', gguf.str(name));
+  w.addTensor({ name: 'v.patch_embd.weight', shape: [4, 4], type: 'F32', data: new Float32Array(16) });
+  await w.write(file);
+  const old = new Date(Date.now() - 3600_000);
+  fs.utimesSync(file, old, old);
+}
+
+describe('vision projectors', () => {
+  test('pairing by file name, then by the headers\' general.name, within a folder only (posix and win32 paths)', () => {
+    expect(modelStem('/m/mmproj-Qwen2.5-VL-7B-Instruct-f16.gguf')).toBe('qwen2-5-vl-7b-instruct');
+    expect(modelStem('/m/Qwen2.5-VL-7B-Instruct-Q4_K_M-00001-of-00002.gguf')).toBe('qwen2-5-vl-7b-instruct');
+    expect(modelStem('/m/gemma-3-4b-it-mmproj.gguf')).toBe('gemma-3-4b-it');
+    for (const p of [path.posix, path.win32]) {
+      const at = (...s: string[]) => p.join(p === path.win32 ? 'C:\\models' : '/models', ...s);
+      const pairs = pairProjectors(
+        [
+          { path: at('Qwen2.5-VL-7B-Instruct-Q4_K_M.gguf'), name: 'Qwen2.5 VL' },
+          { path: at('gemma-3-4b-it-Q8_0.gguf'), name: 'Gemma 3' },
+          { path: at('llava', 'model-q4.gguf'), name: 'LLaVA 1.6' },
+          { path: at('plain-Q4_0.gguf'), name: 'Plain' },
+        ],
+        [
+          { path: at('mmproj-Qwen2.5-VL-7B-Instruct-f16.gguf'), name: null },
+          { path: at('gemma-3-4b-it-mmproj-bf16.gguf'), name: null },
+          { path: at('llava', 'vision.gguf'), name: 'llava 1.6' },
+          // another folder's projector with a matching name pairs with nothing here
+          { path: at('elsewhere', 'mmproj-plain-f16.gguf'), name: 'Plain' },
+        ],
+        p,
+      );
+      expect(Object.fromEntries(pairs)).toEqual({
+        [at('Qwen2.5-VL-7B-Instruct-Q4_K_M.gguf')]: at('mmproj-Qwen2.5-VL-7B-Instruct-f16.gguf'),
+        [at('gemma-3-4b-it-Q8_0.gguf')]: at('gemma-3-4b-it-mmproj-bf16.gguf'),
+        [at('llava', 'model-q4.gguf')]: at('llava', 'vision.gguf'),
+      });
+    }
+  });
+
+  test('library.facts names each model\'s projector from its folder (by file name, by header name); a model without one has none', async () => {
+    const a = open();
+    const models = a.paths.models;
+    fs.mkdirSync(path.join(models, 'llava'), { recursive: true });
+    copyModel(TINY_SPM, path.join(models, 'vision-Q8_0.gguf'));
+    await writeProjector(path.join(models, 'mmproj-vision-f16.gguf'), 'some projector');
+    copyModel(TINY_BPE, path.join(models, 'plain-Q4_0.gguf'));
+    // paired by the headers' general.name (TINY_SPM's is hearth-test-tiny-llama-spm)
+    copyModel(TINY_SPM, path.join(models, 'llava', 'model.gguf'));
+    await writeProjector(path.join(models, 'llava', 'vision-encoder.gguf'), 'hearth-test-tiny-llama-spm');
+    await a.app.library.folder.listing();
+    const facts = await a.call('library.facts');
+    const of = (p: string) => facts.find((f: { path: string }) => f.path === path.join(models, p));
+    expect(of('vision-Q8_0.gguf').projector).toBe(path.join(models, 'mmproj-vision-f16.gguf'));
+    expect(of('llava/model.gguf').projector).toBe(path.join(models, 'llava', 'vision-encoder.gguf'));
+    expect(of('plain-Q4_0.gguf').projector).toBeNull();
+    expect(of('mmproj-vision-f16.gguf')).toMatchObject({ projector: null, facts: { projector: true, architecture: 'clip' } });
+  });
+});
 
 describe('library.delete', () => {
   test('deletes every part of a split model (listed as one model); models.list and models.changed no longer have it', async () => {

@@ -307,7 +307,7 @@ describe('library facts', () => {
     const store = makeStore();
     const older = store.dispatch(fetchLibraryFacts());
     const newer = store.dispatch(fetchLibraryFacts());
-    const entry = (path: string) => ({ path, files: [path], facts: null, error: null });
+    const entry = (path: string) => ({ path, files: [path], facts: null, projector: null, error: null });
     answers[1]([entry('/m/new.gguf')]);
     await newer;
     answers[0]([entry('/m/old.gguf')]);

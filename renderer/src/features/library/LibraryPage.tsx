@@ -52,6 +52,11 @@ function ModelRow({ m, facts }: { m: LibraryModelDTO; facts: LibraryFacts | unde
         <span title={m.path}>{name}</span>
         {m.missing && <span className="library-badge missing-badge">Missing</span>}
         {f?.projector && <span className="library-badge">Vision projector</span>}
+        {facts?.projector && (
+          <span className="library-badge" title={`Vision projector: ${facts.projector}`}>
+            Vision: {facts.projector.split(/[\\/]/).pop()}
+          </span>
+        )}
         {facts && facts.files.length > 1 && <span className="library-badge">{facts.files.length} parts</span>}
         {error && (
           <span className="field-error" role="alert">

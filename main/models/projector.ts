@@ -1,0 +1,47 @@
+/**
+ * Vision projector pairing in the models folder: which mmproj file goes with which model. A projector
+ * pairs with the models in its own folder, by file name first (`mmproj-<model>-f16.gguf` or
+ * `<model>-mmproj.gguf` against `<model>-Q4_K_M.gguf`: the names without `mmproj`, the
+ * quantization and the split suffix), then by metadata (the headers' `general.name` alike). A
+ * projector that matches neither pairs with nothing (the models folder is often flat: the one
+ * projector there is not every model's).
+ */
+import path from 'path';
+import { quantOf } from './hub';
+import { withoutSplitSuffix } from './split-name';
+
+export interface PairFile {
+  path: string;
+  /** the header's general.name */
+  name: string | null;
+}
+
+/** A file's name reduced to what names the model: no .gguf, split suffix, quantization or `mmproj`. */
+export function modelStem(file: string, p: path.PlatformPath = path): string {
+  let base = withoutSplitSuffix(p.basename(file).replace(/\.gguf$/i, ''));
+  const quant = quantOf(`${base}.gguf`);
+  if (quant) base = base.slice(0, base.length - quant.length);
+  return base
+    .toLowerCase()
+    .replace(/(^|[-_.])mmproj(?=$|[-_.])/g, '$1')
+    .replace(/[-_.]+/g, '-')
+    .replace(/^-|-$/g, '');
+}
+
+/** The projector for each model that has one: model path → projector path. */
+export function pairProjectors(models: readonly PairFile[], projectors: readonly PairFile[], p: path.PlatformPath = path): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const m of models) {
+    const here = projectors.filter((x) => p.dirname(x.path) === p.dirname(m.path));
+    if (here.length === 0) continue;
+    const stem = modelStem(m.path, p);
+    const byName = here.find((x) => {
+      const s = modelStem(x.path, p);
+      return s !== '' && (stem === s || stem.startsWith(`${s}-`));
+    });
+    const byMeta = m.name ? here.find((x) => x.name !== null && x.name.toLowerCase() === m.name!.toLowerCase()) : undefined;
+    const chosen = byName ?? byMeta;
+    if (chosen) out.set(m.path, chosen.path);
+  }
+  return out;
+}

@@ -1,0 +1,27 @@
+/** @jest-environment jsdom */
+/** My models on the FakeBridge (main stands in): a model's paired vision projector shows beside its name. */
+import { act, screen, within } from '@testing-library/react';
+import { pageShown } from '../../renderer/src/app/uiSlice';
+import { renderApp } from './render-app';
+
+const facts = { architecture: 'llama', name: 'x', fileType: 'Q8_0', parameters: 7e9, layers: 32, trainedContext: 4096, hasChatTemplate: true, projector: false };
+
+test("a model's vision projector (library.facts) shows beside its name; a model without one shows none", async () => {
+  const { store } = renderApp({
+    'models.list': () => [
+      { path: '/m/vision-Q8_0.gguf', name: 'vision-Q8_0', fileSize: 1e9, origin: 'folder', source: null, missing: false },
+      { path: '/m/plain-Q4_0.gguf', name: 'plain-Q4_0', fileSize: 1e9, origin: 'folder', source: null, missing: false },
+    ],
+    'library.facts': () => [
+      { path: '/m/vision-Q8_0.gguf', files: ['/m/vision-Q8_0.gguf'], facts, projector: '/m/mmproj-vision-f16.gguf', error: null },
+      { path: '/m/plain-Q4_0.gguf', files: ['/m/plain-Q4_0.gguf'], facts, projector: null, error: null },
+    ],
+    'library.discover': () => ({ models: [], skipped: [], searched: [] }),
+  });
+  await act(async () => {
+    store.dispatch(pageShown('library'));
+  });
+  const vision = await screen.findByRole('row', { name: 'vision-Q8_0' });
+  await within(vision).findByText('Vision: mmproj-vision-f16.gguf');
+  expect(within(screen.getByRole('row', { name: 'plain-Q4_0' })).queryByText(/^Vision:/)).toBeNull();
+});
