@@ -435,6 +435,8 @@ export const events = {
   'downloads.changed': z.object({ downloads: z.array(DownloadDTO), done: z.object({ id: z.string(), path: z.string() }).optional() }),
   /** library.moveFolder's progress: bytes moved of all, the file being moved (null once all are) */
   'library.moveProgress': z.object({ bytes: z.number(), total: z.number(), file: z.string().nullable() }),
+  /** a library.import copying or moving its file(s) in: bytes written of the total (at most a few times a second, and at the end) */
+  'library.importProgress': z.object({ path: z.string(), bytes: z.number(), total: z.number() }),
   /** an item of the desktop app's menu was chosen that the page carries out (Help → Keyboard Shortcuts) */
   'app.menu': z.object({ item: z.enum(['shortcuts']) }),
   /** something the user should know that no request of the page answers (the desktop app: a link that could not be opened) */

@@ -27,6 +27,9 @@ import type { LibraryEntry, ModelLibrary } from './library';
 import { splitParts } from './split-name';
 import { pairProjectors } from './projector';
 
+/** the least time between two library.importProgress events of one import */
+export const IMPORT_PROGRESS_MS = 200;
+
 /** Facts kept at most for this many files (a bigger library reads the rest again). */
 const FACTS_KEPT = 2000;
 
@@ -154,8 +157,16 @@ export class LibraryService {
       'library.facts': () => this.allFacts(),
       'library.delete': (r) => this.remove(r.path),
       'library.import': async (r) => {
+        // progress to every window, at most every IMPORT_PROGRESS_MS and at the end
+        let last = 0;
+        const onProgress = (bytes: number, total: number) => {
+          const now = Date.now();
+          if (bytes < total && now - last < IMPORT_PROGRESS_MS) return;
+          last = now;
+          services.emit('library.importProgress', { path: r.path, bytes, total });
+        };
         const res = await importModel(r.path, r.mode, {
-          library, modelsDir: modelsDir(), loadable: (f) => engine.info(f), lock, ...(peerFolders ? { peerFolders: peerFolders() } : {}),
+          library, modelsDir: modelsDir(), loadable: (f) => engine.info(f), lock, onProgress, ...(peerFolders ? { peerFolders: peerFolders() } : {}),
         });
         await this.changed();
         return { mode: res.mode, path: res.path, files: res.files, size: res.size };

@@ -198,6 +198,10 @@ describe('library.import', () => {
     expect(fs.existsSync(src)).toBe(true);
     expect((await a.call('models.list')).map((m: { path: string }) => m.path)).toEqual([target]);
     expect(lastChanged(events)).toEqual([target]);
+    // its progress went to the page, ending at the whole file
+    const progress = events.filter((e) => e.name === 'library.importProgress').map((e) => e.payload as EventOf<'library.importProgress'>);
+    expect(progress.length).toBeGreaterThan(0);
+    expect(progress.at(-1)).toEqual({ path: src, bytes: r.size, total: r.size });
 
     const dir = outside();
     const parts = await writeSplitModel(TINY_BPE, dir, 'moved', 2);

@@ -1,6 +1,6 @@
 /** @jest-environment jsdom */
 /** My models on the FakeBridge (main stands in): a model's paired vision projector shows beside its name. */
-import { act, screen, within } from '@testing-library/react';
+import { act, fireEvent, screen, within } from '@testing-library/react';
 import { pageShown } from '../../renderer/src/app/uiSlice';
 import { renderApp } from './render-app';
 
@@ -24,4 +24,31 @@ test("a model's vision projector (library.facts) shows beside its name; a model 
   const vision = await screen.findByRole('row', { name: 'vision-Q8_0' });
   await within(vision).findByText('Vision: mmproj-vision-f16.gguf');
   expect(within(screen.getByRole('row', { name: 'plain-Q4_0' })).queryByText(/^Vision:/)).toBeNull();
+});
+
+test('an import shows its progress (library.importProgress) until main answers', async () => {
+  let answer: (v: unknown) => void = () => {};
+  const { store, bridge } = renderApp({
+    'models.list': () => [],
+    'library.facts': () => [],
+    'library.discover': () => ({ models: [], skipped: [], searched: [] }),
+    'library.import': () => new Promise((resolve) => (answer = resolve)),
+  });
+  await act(async () => {
+    store.dispatch(pageShown('library'));
+  });
+  fireEvent.change(await screen.findByLabelText('Path of a .gguf file'), { target: { value: '/big/model.gguf' } });
+  await act(async () => {
+    fireEvent.click(screen.getByRole('button', { name: 'Import' }));
+  });
+  await act(async () => {
+    bridge.emit('library.importProgress', { path: '/big/model.gguf', bytes: 3 << 20, total: 12 << 20 });
+  });
+  const bar = screen.getByRole('progressbar', { name: 'Import progress' });
+  expect(bar.getAttribute('value')).toBe(String(3 << 20));
+  expect(screen.getByText('3 MiB of 12 MiB')).toBeTruthy();
+  await act(async () => {
+    answer({ mode: 'copy', path: '/m/model.gguf', files: ['/m/model.gguf'], size: 12 << 20 });
+  });
+  expect(screen.queryByRole('progressbar', { name: 'Import progress' })).toBeNull();
 });

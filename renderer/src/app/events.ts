@@ -6,6 +6,7 @@
 import type { EventOf } from '../../../main/ipc/contract';
 import { onEvent } from './bridge';
 import { messageDone, piecesApplied, Piece } from '../features/chat/chatSlice';
+import { importProgressReceived } from '../features/library/librarySlice';
 import { downloadProgress, downloadsChanged } from '../features/downloads/downloadsSlice';
 import { modelListReceived, modelStateReceived } from '../features/models/modelsSlice';
 import { threadRemoved, threadUpserted } from '../features/threads/threadsSlice';
@@ -83,6 +84,7 @@ export function startEvents(dispatch: AppDispatch, schedule?: FrameScheduler): (
     onEvent('downloads.changed', (p) => dispatch(downloadsChanged(p))),
     onEvent('downloads.progress', (p) => dispatch(downloadProgress(p))),
     onEvent('library.moveProgress', (p) => dispatch(moveProgressReceived(p))),
+    onEvent('library.importProgress', (p) => dispatch(importProgressReceived(p))),
     // the desktop app's Help → Keyboard Shortcuts
     onEvent('app.menu', (p) => p.item === 'shortcuts' && dispatch(openDialog('help'))),
     // what main tells the user outside any request (a link the desktop app could not open)

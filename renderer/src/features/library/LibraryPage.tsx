@@ -165,6 +165,14 @@ function ImportForm() {
           {lib.importing ? 'Importing…' : 'Import'}
         </button>
       </div>
+      {lib.importing && lib.importProgress && lib.importProgress.total > 0 && (
+        <div className="library-import-progress">
+          <progress max={lib.importProgress.total} value={lib.importProgress.bytes} aria-label="Import progress" />
+          <span className="muted">
+            {formatBytes(lib.importProgress.bytes)} of {formatBytes(lib.importProgress.total)}
+          </span>
+        </div>
+      )}
       {lib.importError && (
         <p className="field-error" role="alert">
           {lib.importError}

@@ -32,11 +32,13 @@ export interface LibraryState {
   importError: string | null;
   /** what the last import did */
   importNote: string | null;
+  /** the import under way: bytes copied of the total (library.importProgress) */
+  importProgress: { bytes: number; total: number } | null;
   /** the latest library.facts request: only its answer is kept */
   factsRequest: string | null;
 }
 
-const initialState: LibraryState = { facts: {}, factsStatus: 'idle', confirmDelete: null, busy: null, actionError: null, importing: false, importError: null, importNote: null, factsRequest: null };
+const initialState: LibraryState = { facts: {}, factsStatus: 'idle', confirmDelete: null, busy: null, actionError: null, importing: false, importError: null, importNote: null, importProgress: null, factsRequest: null };
 
 export const fetchLibraryFacts = createAppAsyncThunk('library/facts', async (_: void, { rejectWithValue }) => {
   try {
@@ -101,6 +103,9 @@ const librarySlice = createSlice({
     deleteDismissed(s) {
       s.confirmDelete = null;
     },
+    importProgressReceived(s, a: PayloadAction<{ bytes: number; total: number }>) {
+      if (s.importing) s.importProgress = { bytes: a.payload.bytes, total: a.payload.total };
+    },
     importMessagesCleared(s) {
       s.importError = null;
       s.importNote = null;
@@ -146,23 +151,26 @@ const librarySlice = createSlice({
       })
       .addCase(importLibraryFile.pending, (s) => {
         s.importing = true;
+        s.importProgress = null;
         s.importError = null;
         s.importNote = null;
       })
       .addCase(importLibraryFile.fulfilled, (s, a) => {
         s.importing = false;
+        s.importProgress = null;
         const how = a.payload.mode === 'link' ? 'Added by reference' : a.payload.mode === 'move' ? 'Moved into the models folder' : 'Copied into the models folder';
         s.importNote = `${how}: ${fileName(a.payload.path)}`;
       })
       .addCase(importLibraryFile.rejected, (s, a) => {
         s.importing = false;
+        s.importProgress = null;
         // main's reason as it gave it (the refusal names what is wrong with the file)
         s.importError = a.payload?.message ?? a.error.message ?? 'Could not import the file.';
       });
   },
 });
 
-export const { deleteAsked, deleteDismissed, importMessagesCleared } = librarySlice.actions;
+export const { deleteAsked, deleteDismissed, importMessagesCleared, importProgressReceived } = librarySlice.actions;
 export default librarySlice.reducer;
 
 export const selectLibrary = (s: RootState) => s.library;
