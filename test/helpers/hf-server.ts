@@ -311,16 +311,7 @@ export async function startHfServer(opts: HfServerOptions): Promise<HfServer> {
     const rate = active?.bytesPerSecond;
     const chunk = rate ? Math.max(1, Math.floor(rate / 20)) : 256 * 1024;
     let pos = 0;
-    now++;
-    max = Math.max(max, now);
-    let ended = false;
-    const finish = () => {
-      if (!ended) {
-        ended = true;
-        now--;
-      }
-    };
-    res.on('close', finish);
+    const finish = inFlight(res);
     const step = () => {
       if (res.destroyed) return finish();
       if (pos >= limit) {
@@ -345,11 +336,8 @@ export async function startHfServer(opts: HfServerOptions): Promise<HfServer> {
     step();
   }
 
-  /** A 206 with `contentRange`, then zeros without end (written as the client reads them) until the client goes or ENDLESS_BYTES. */
-  function serveEndless(res: http.ServerResponse, entry: HfRequestLog, contentRange: string): void {
-    entry.status = 206;
-    res.writeHead(206, { 'Content-Type': 'application/octet-stream', 'Content-Range': contentRange, 'Accept-Ranges': 'bytes' });
-    const zeros = Buffer.alloc(64 * 1024);
+  /** Counts a response as in flight (the concurrency figures) until the returned finish runs or it closes. */
+  function inFlight(res: http.ServerResponse): () => void {
     now++;
     max = Math.max(max, now);
     let ended = false;
@@ -360,6 +348,15 @@ export async function startHfServer(opts: HfServerOptions): Promise<HfServer> {
       }
     };
     res.on('close', finish);
+    return finish;
+  }
+
+  /** A 206 with `contentRange`, then zeros without end (written as the client reads them) until the client goes or ENDLESS_BYTES. */
+  function serveEndless(res: http.ServerResponse, entry: HfRequestLog, contentRange: string): void {
+    entry.status = 206;
+    res.writeHead(206, { 'Content-Type': 'application/octet-stream', 'Content-Range': contentRange, 'Accept-Ranges': 'bytes' });
+    const zeros = Buffer.alloc(64 * 1024);
+    const finish = inFlight(res);
     const step = () => {
       if (res.destroyed) return finish();
       if (entry.bytesSent >= ENDLESS_BYTES) return void res.end(finish);
