@@ -101,3 +101,28 @@ export function nextDone(app: App, threadId: string): Promise<MessageDTO> {
     });
   });
 }
+
+/**
+ * A suite's apps and temporary folders, closed and removed after each test: `open` makes a chatApp
+ * (options as chatApp's), `folder` a temporary folder named with `prefix`.
+ */
+export function useChatApps(defaults: (extra: ChatAppOptions) => ChatAppOptions = (extra) => extra): { open(extra?: ChatAppOptions): ChatApp; folder(prefix: string): string } {
+  const apps: ChatApp[] = [];
+  const dirs: string[] = [];
+  afterEach(async () => {
+    while (apps.length) await apps.pop()!.close();
+    while (dirs.length) fs.rmSync(dirs.pop()!, { recursive: true, force: true });
+  });
+  return {
+    open(extra = {}) {
+      const a = chatApp(defaults(extra));
+      apps.push(a);
+      return a;
+    },
+    folder(prefix) {
+      const d = tempDir(prefix);
+      dirs.push(d);
+      return d;
+    },
+  };
+}

@@ -63,3 +63,14 @@ export async function errorOf(p: Promise<unknown>): Promise<{ code: string; mess
   }
   throw new Error('expected the promise to reject');
 }
+
+/** What `fn` gives once it is truthy (asked every 25 ms); an error naming `what` after `ms`. */
+export async function untilValue<T>(fn: () => T | undefined | false | Promise<T | undefined | false>, what: string, ms = 60_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}

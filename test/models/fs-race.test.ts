@@ -11,40 +11,17 @@ import { FileTransfer, realTimers } from '../../main/models/download-transfer';
 import { DownloadManager } from '../../main/models/downloads';
 import { FolderLock } from '../../main/models/folder-lock';
 import { importModel } from '../../main/models/import';
-import { chatApp, type ChatApp } from '../helpers/chat';
-import { tempDir } from '../helpers/engine';
+import { useChatApps } from '../helpers/chat';
+import { errorOf } from '../helpers/engine';
 import { copyModel, TINY_SPM } from '../helpers/models';
 
 jest.setTimeout(120_000);
 
-const apps: ChatApp[] = [];
-const dirs: string[] = [];
-afterEach(async () => {
-  while (apps.length) await apps.pop()!.close();
-  while (dirs.length) fs.rmSync(dirs.pop()!, { recursive: true, force: true });
-});
-
 const NOWHERE = 'http://127.0.0.1:9';
-function open(extra: Parameters<typeof chatApp>[0] = {}): ChatApp {
-  const a = chatApp({ model: null, ...extra, compose: { env: { HF_ENDPOINT: NOWHERE }, ...extra.compose } });
-  apps.push(a);
-  return a;
-}
-const outside = () => {
-  const d = tempDir('hearth-race-');
-  dirs.push(d);
-  return d;
-};
+const { open, folder } = useChatApps((extra) => ({ model: null, ...extra, compose: { env: { HF_ENDPOINT: NOWHERE }, ...extra.compose } }));
+const outside = () => folder('hearth-race-');
 const download = (name: string) => ({ repo: 'someone/models', revision: 'main', file: name, size: 1000, sha256: 'a'.repeat(64) });
 
-async function errorOf(p: Promise<unknown>): Promise<{ code: string; message: string }> {
-  try {
-    await p;
-  } catch (e) {
-    return { code: (e as { code: string }).code, message: (e as Error).message };
-  }
-  throw new Error('no error');
-}
 
 test('an import of a name a download is writing is refused and leaves the download’s .part as it was', async () => {
   const a = open();

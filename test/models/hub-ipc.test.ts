@@ -14,7 +14,7 @@ import { DOWNLOAD_CONCURRENCY } from '../../main/ipc/contract';
 import { FIT_VERDICTS, VERDICT_WORDS } from '../../main/models/remote-fit';
 import { PLAIN_TOKEN_WARNING } from '../../main/settings/token';
 import { chatApp, nextDone, type ChatApp } from '../helpers/chat';
-import { tempDir } from '../helpers/engine';
+import { tempDir, untilValue } from '../helpers/engine';
 import { sha, useLocalHub } from '../helpers/local-hub';
 import { TINY_SPM } from '../helpers/models';
 
@@ -47,16 +47,6 @@ function record(a: ChatApp): { name: EventName; payload: unknown }[] {
   return seen;
 }
 
-async function until<T>(fn: () => T | undefined | false | Promise<T | undefined | false>, what: string, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 async function codeOf(p: Promise<unknown>): Promise<string> {
   try {
     await p;
@@ -82,7 +72,7 @@ test('search → files → downloads.add → progress → done → models.list l
   expect(['queued', 'downloading']).toContain(d.state);
   expect(d).toMatchObject({ repo: 'hearth/tiny-GGUF', size: hf.spm.length, target: path.join(a.paths.models, 'tiny-Q8_0.gguf') });
 
-  const done = await until(() => events.find((e) => e.name === 'downloads.changed' && (e.payload as EventOf<'downloads.changed'>).done), 'the download to finish');
+  const done = await untilValue(() => events.find((e) => e.name === 'downloads.changed' && (e.payload as EventOf<'downloads.changed'>).done), 'the download to finish');
   expect((done.payload as EventOf<'downloads.changed'>).done).toEqual({ id: d.id, path: d.target });
   const progress = events.filter((e) => e.name === 'downloads.progress').map((e) => e.payload as EventOf<'downloads.progress'>);
   expect(progress.length).toBeGreaterThan(0);
@@ -93,7 +83,7 @@ test('search → files → downloads.add → progress → done → models.list l
   expect(sha(fs.readFileSync(d.target))).toBe(sha(hf.spm));
 
   // models.changed follows the new file, and models.list has it
-  await until(
+  await untilValue(
     () => events.some((e) => e.name === 'models.changed' && (e.payload as EventOf<'models.changed'>).models.some((m) => m.path === d.target)),
     'models.changed with the downloaded model',
   );
@@ -142,8 +132,8 @@ test('hub.fit: a verdict from the header alone, one at a time, kept for the sess
 
   // the file downloaded, estimated by models.estimate with the verdict's context and layers: the same bytes
   const d = await a.call('downloads.add', { repo: 'hearth/tiny-GGUF', file: 'tiny-Q8_0.gguf', sha256: sha(hf.spm), size: hf.spm.length });
-  await until(() => events.some((e) => e.name === 'downloads.changed' && (e.payload as EventOf<'downloads.changed'>).done?.id === d.id), 'the download');
-  await until(async () => (await a.call('models.list')).some((m: { path: string }) => m.path === d.target), 'the model in the library');
+  await untilValue(() => events.some((e) => e.name === 'downloads.changed' && (e.payload as EventOf<'downloads.changed'>).done?.id === d.id), 'the download');
+  await untilValue(async () => (await a.call('models.list')).some((m: { path: string }) => m.path === d.target), 'the model in the library');
   const local = await a.call('models.estimate', { path: d.target, settings: { contextSize: q8.contextSize, gpuLayers: q8.gpuLayers } });
   const parts = (e: { devices: { name: string; model: number; context: number; compute: number }[]; host: { model: number; context: number; compute: number } }) =>
     [...e.devices.map((x) => [x.name, x.model, x.context, x.compute]), ['host', e.host.model, e.host.context, e.host.compute]];
@@ -175,7 +165,7 @@ test('pause, resume and cancel over IPC; a resumed download asks for the bytes a
   try {
     const add = () => a.call('downloads.add', { repo: 'hearth/tiny-GGUF', file: 'slow-Q4_0.gguf', sha256: sha(hf.spm), size: hf.spm.length });
     const d = await add();
-    await until(() => events.some((e) => e.name === 'downloads.progress' && (e.payload as EventOf<'downloads.progress'>).bytes > 0), 'some bytes');
+    await untilValue(() => events.some((e) => e.name === 'downloads.progress' && (e.payload as EventOf<'downloads.progress'>).bytes > 0), 'some bytes');
     const paused = await a.call('downloads.pause', { id: d.id });
     expect(paused.state).toBe('paused');
     expect(paused.bytes).toBeGreaterThan(0);
@@ -184,7 +174,7 @@ test('pause, resume and cancel over IPC; a resumed download asks for the bytes a
 
     const before = hf.server.cdnLog('hearth/tiny-GGUF', 'slow-Q4_0.gguf').length;
     expect(['queued', 'downloading']).toContain((await a.call('downloads.resume', { id: d.id })).state);
-    await until(() => hf.server.cdnLog('hearth/tiny-GGUF', 'slow-Q4_0.gguf').length > before, 'the resumed request');
+    await untilValue(() => hf.server.cdnLog('hearth/tiny-GGUF', 'slow-Q4_0.gguf').length > before, 'the resumed request');
     expect(hf.server.cdnLog('hearth/tiny-GGUF', 'slow-Q4_0.gguf')[before].rangeStart).toBe(paused.bytes);
 
     expect(await a.call('downloads.cancel', { id: d.id })).toEqual({ ok: true });
@@ -219,7 +209,7 @@ test('bad payloads get typed errors, and hub errors cross IPC with their own cod
   expect((await a.call('settings.get')).downloadConcurrency).toBe(3);
   // a gated file without a token fails with hub_unauthorized, kept in the list
   const d = await a.call('downloads.add', { repo: 'meta/gated-GGUF', file: 'gated-Q4_0.gguf', sha256: sha(hf.spm), size: hf.spm.length });
-  const failed = await until(async () => (await a.call('downloads.list')).find((x: { id: string; state: string }) => x.id === d.id && x.state === 'failed'), 'the gated download to fail');
+  const failed = await untilValue(async () => (await a.call('downloads.list')).find((x: { id: string; state: string }) => x.id === d.id && x.state === 'failed'), 'the gated download to fail');
   expect(failed.error.code).toBe('hub_unauthorized');
 });
 
@@ -238,7 +228,7 @@ test('the Hugging Face token: plain file with a warning without a keychain, neve
   expect(await call('settings.get')).toMatchObject({ hfToken: 'set', hfTokenStorage: 'file' });
   // the gated repository's file now downloads (the hub got the token)
   const d = await call('downloads.add', { repo: 'meta/gated-GGUF', file: 'gated-Q4_0.gguf', sha256: sha(hf.spm), size: hf.spm.length });
-  await until(() => fs.existsSync((d as { target: string }).target), 'the gated download');
+  await untilValue(() => fs.existsSync((d as { target: string }).target), 'the gated download');
   expect(hf.server.log.some((r) => r.path.includes('gated-Q4_0.gguf') && r.authorization === `Bearer ${TOKEN}`)).toBe(true);
   expect(await call('hub.files', { repo: 'meta/gated-GGUF' })).toBeTruthy();
   await call('downloads.list');
@@ -287,7 +277,7 @@ test('discovery under a fake home; a discovered model is added by reference, lis
     expect(found.models[0].locations[0].name).toBe('pub/tiny-GGUF/tiny-Q8_0');
     expect(entry).toMatchObject({ path: file, name: 'pub/tiny-GGUF/tiny-Q8_0', origin: 'reference', source: 'lmstudio', missing: false, fileSize: hf.spm.length });
     expect(await a.call('models.list')).toEqual([entry]);
-    await until(() => events.some((e) => e.name === 'models.changed' && (e.payload as EventOf<'models.changed'>).models.some((m) => m.path === file)), 'models.changed');
+    await untilValue(() => events.some((e) => e.name === 'models.changed' && (e.payload as EventOf<'models.changed'>).models.some((m) => m.path === file)), 'models.changed');
     expect((await a.call('library.discover')).models[0].inLibrary).toBe(true);
     // a referenced model loads
     expect((await a.call('models.load', { path: file, force: true })).loaded.path).toBe(file);

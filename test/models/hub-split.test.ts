@@ -8,7 +8,7 @@
 import fs from 'fs';
 import type { EventName } from '../../main/ipc/contract';
 import { chatApp, nextDone, type ChatApp } from '../helpers/chat';
-import { tempDir } from '../helpers/engine';
+import { tempDir, untilValue } from '../helpers/engine';
 import { sha, useLocalHub } from '../helpers/local-hub';
 import { TINY_SPM, writeSplitModel } from '../helpers/models';
 
@@ -34,16 +34,6 @@ afterAll(async () => {
   await a?.close();
 });
 
-async function until<T>(fn: () => T | undefined | false | Promise<T | undefined | false>, what: string, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 test('a split model: one entry on the hub, a verdict from its headers, both parts downloaded, one model in the library that loads and answers', async () => {
   a = chatApp({ model: null, compose: { env: { HF_ENDPOINT: hf.server.url } } });
   a.setChatDefaults({ maxTokens: 4 });
@@ -66,11 +56,11 @@ test('a split model: one entry on the hub, a verdict from its headers, both part
   // each part through the download manager (what the hub page's Download does)
   const ds = [];
   for (const p of model.parts) ds.push(await a.call('downloads.add', { repo: REPO, file: p.path, sha256: p.sha256, size: p.size }));
-  await until(async () => (await a.call('downloads.list')).length === 0, 'both parts downloaded');
+  await untilValue(async () => (await a.call('downloads.list')).length === 0, 'both parts downloaded');
   for (const [i, d] of ds.entries()) expect(sha(fs.readFileSync(d.target))).toBe(sha(parts[i]));
 
   // one model in the library: the first part's path, the parts' sizes summed
-  const listed = await until(async () => {
+  const listed = await untilValue(async () => {
     const ms = await a.call('models.list');
     return ms.length === 1 && ms[0].fileSize === total ? ms : undefined;
   }, 'the split model in the library');

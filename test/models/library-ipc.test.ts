@@ -8,8 +8,8 @@
 import fs from 'fs';
 import path from 'path';
 import type { EventName, EventOf } from '../../main/ipc/contract';
-import { chatApp, type ChatApp } from '../helpers/chat';
-import { tempDir } from '../helpers/engine';
+import { useChatApps, type ChatApp } from '../helpers/chat';
+import { errorOf } from '../helpers/engine';
 import { pairProjectors, modelStem } from '../../main/models/projector';
 import { gguf } from '../../main/gguf/types';
 import { GgufWriter } from '../../main/gguf/write';
@@ -17,24 +17,8 @@ import { copyModel, TINY_BPE, TINY_SPM, writeSplitModel } from '../helpers/model
 
 jest.setTimeout(120_000);
 
-const apps: ChatApp[] = [];
-const dirs: string[] = [];
-afterEach(async () => {
-  while (apps.length) await apps.pop()!.close();
-  while (dirs.length) fs.rmSync(dirs.pop()!, { recursive: true, force: true });
-});
-
-function open(extra: Parameters<typeof chatApp>[0] = {}): ChatApp {
-  const a = chatApp(extra);
-  apps.push(a);
-  return a;
-}
-
-function outside(): string {
-  const d = tempDir('hearth-lib-outside-');
-  dirs.push(d);
-  return d;
-}
+const { open, folder } = useChatApps();
+const outside = () => folder('hearth-lib-outside-');
 
 function record(a: ChatApp): { name: EventName; payload: unknown }[] {
   const seen: { name: EventName; payload: unknown }[] = [];
@@ -42,14 +26,6 @@ function record(a: ChatApp): { name: EventName; payload: unknown }[] {
   return seen;
 }
 
-async function errorOf(p: Promise<unknown>): Promise<{ code: string; message: string }> {
-  try {
-    await p;
-  } catch (e) {
-    return { code: (e as { code: string }).code, message: (e as Error).message };
-  }
-  return { code: 'no error', message: '' };
-}
 
 const lastChanged = (events: { name: EventName; payload: unknown }[]) =>
   (events.filter((e) => e.name === 'models.changed').pop()?.payload as EventOf<'models.changed'> | undefined)?.models.map((m) => m.path);
