@@ -10,6 +10,7 @@ import {
   ABSOLUTE_PATH, DiscoveryDTO, DownloadDTO, hfTokenSchema, HubFitDTO, hubFitRequestSchema, LibraryDeleteDTO, LibraryFactsDTO, LibraryImportDTO, libraryImportSchema, DownloadProgressDTO, downloadConcurrencySchema, DOWNLOAD_CONCURRENCY, downloadRequestSchema, proxyUrlSchema, hubSearchSchema, HubModelDTO,
   HubQuantGroupDTO, RecommendedModelDTO, REFERENCE_SOURCES, repoIdSchema,
 } from './models';
+import { UpdateChannelSchema, UpdateModeSchema, UpdateStateDTO } from './updates';
 
 export { DownloadDTO, DOWNLOAD_CONCURRENCY, REFERENCE_SOURCES };
 
@@ -167,6 +168,10 @@ export const SettingsFields = z.object({
   downloadConcurrency: downloadConcurrencySchema.default(DOWNLOAD_CONCURRENCY.default),
   /** the proxy the hub and downloads go through; null: HTTPS_PROXY/HTTP_PROXY (NO_PROXY applies either way), else none */
   proxy: proxyUrlSchema.nullable().default(null),
+  /** the update channel followed; null: the channel of the running build (its version's pre-release tag; main/updates/channels.ts) */
+  updateChannel: UpdateChannelSchema.nullable().default(null),
+  /** what the app does about updates (main/ipc/updates.ts) */
+  updateMode: UpdateModeSchema.default('auto'),
 });
 
 /** A folder chosen for the models (library.moveFolder's target; the store's modelsFolder setting): an absolute path (POSIX, or Windows' drive or UNC; the renderer reads this file too, so no `path`). */
@@ -302,6 +307,16 @@ export const contract = {
   'app.diagnostics': { request: Empty, response: Diagnostics },
   /** opens <data>/logs in the file manager; registered by the desktop app only (AppInfo.canOpenLogsFolder) */
   'app.openLogsFolder': { request: Empty, response: Ok },
+  /** where the updater is (phase unsupported in browser mode and development runs) */
+  'updates.state': { request: Empty, response: UpdateStateDTO },
+  /** checks the followed channel's feed now (whatever the mode) */
+  'updates.check': { request: Empty, response: UpdateStateDTO },
+  /** downloads the update found (mode check, or a downgrade: `confirmDowngrade` must be true for one) */
+  'updates.download': { request: z.object({ confirmDowngrade: z.boolean().default(false) }).strict(), response: UpdateStateDTO },
+  /** "Restart to update": waits while a reply generates or a model downloads (phase waiting), stops the engine host, then installs */
+  'updates.install': { request: Empty, response: UpdateStateDTO },
+  /** leaves a waiting install (phase back to downloaded) */
+  'updates.cancelInstall': { request: Empty, response: UpdateStateDTO },
 
   'threads.list': {
     request: z.object({ cursor: z.string().optional(), limit: z.number().int().min(1).max(200).default(50), archived: z.boolean().default(false) }).strict(),
@@ -439,6 +454,8 @@ export const events = {
   'library.importProgress': z.object({ path: z.string(), bytes: z.number(), total: z.number() }),
   /** an item of the desktop app's menu was chosen that the page carries out (Help → Keyboard Shortcuts) */
   'app.menu': z.object({ item: z.enum(['shortcuts']) }),
+  /** the updater's state changed (a check, a download's progress at most every 500 ms, an install waiting) */
+  'updates.changed': UpdateStateDTO,
   /** something the user should know that no request of the page answers (the desktop app: a link that could not be opened) */
   'app.notice': z.object({ kind: z.enum(['info', 'error']), text: z.string().max(2000) }),
 };

@@ -6,11 +6,14 @@
  */
 import { pickSampling } from '../chat/dto';
 import type { EngineClient } from '../engine/client';
-import type { SettingsDTO } from '../ipc/contract';
+import type { z } from 'zod';
+import { SettingsFields, type SettingsDTO } from '../ipc/contract';
 import type { ModelLibrary } from '../models/library';
 import type { TokenVault } from './token';
 import type { Handlers } from '../services';
 import type { AppSettings, Store } from '../store';
+
+const SETTINGS_FIELD_KEYS = Object.keys(SettingsFields.shape) as (keyof typeof SettingsFields.shape)[];
 
 export function settingsChannels(deps: {
   store: Store;
@@ -25,18 +28,11 @@ export function settingsChannels(deps: {
   const { store } = deps;
   const settings = (): SettingsDTO => {
     const all = store.settings.getAll();
+    // every field the user sets, as the store has it (SettingsFields is the one list)
+    const fields = Object.fromEntries(SETTINGS_FIELD_KEYS.map((k) => [k, all[k]])) as z.output<typeof SettingsFields>;
     return {
-      theme: all.theme,
+      ...fields,
       chatDefaults: pickSampling(all.chatDefaults),
-      guardrail: all.guardrail,
-      fitMarginMiB: all.fitMarginMiB,
-      backend: all.backend,
-      sendOnEnter: all.sendOnEnter,
-      fontSize: all.fontSize,
-      showReasoning: all.showReasoning,
-      defaultModel: all.defaultModel,
-      downloadConcurrency: all.downloadConcurrency,
-      proxy: all.proxy,
       hfToken: deps.tokens.token() ? 'set' : 'not set',
       hfTokenStorage: deps.tokens.storage(),
       warnings: deps.tokens.warnings(),
