@@ -310,6 +310,13 @@ export const ERRORS = {
     hint: 'This is not a Hearth database — choose another data folder.',
     layers: ['store'],
   },
+  migration_failed: {
+    meaning:
+      'this version could not open a database it had just backed up to migrate (a migration, the foreign key check, the version stamp or the store\'s opening steps failed); the backup was put back',
+    userFixable: false,
+    hint: '{Message}',
+    layers: ['store'],
+  },
   import_failed: {
     meaning: 'an import file is unreadable or malformed; nothing was imported',
     userFixable: true,

@@ -1,9 +1,14 @@
-/** Opens the store's SQLite database: checks the version, sets pragmas, backs up and migrates. */
+/**
+ * Opens the store's SQLite database: checks the version, sets pragmas, backs up and migrates. Before
+ * any pending migration of an existing database it keeps the update backup (update-backup.ts) and
+ * restores it when migrating fails.
+ */
 import fs from 'fs';
 import path from 'path';
 import Database from 'better-sqlite3';
 import { StoreError } from './errors';
-import { applyMigrations, LATEST_VERSION, MIGRATIONS, readSchemaVersion } from './migrations';
+import { applyMigrations, latestOf, MIGRATIONS, readSchemaVersion, type Migration } from './migrations';
+import { makeUpdateBackup, restoreAfterFailedUpdate } from './update-backup';
 import type { Logger } from '../logging';
 import type { Clock } from './types';
 import { makeDirs } from '../dirs';
@@ -15,6 +20,10 @@ export interface OpenDatabaseOptions {
   busyTimeoutMs?: number;
   /** Migrate no further than this version (fixture generation and tests only). */
   targetVersion?: number;
+  /** The Hearth version opening the file, recorded with the update backup. */
+  appVersion?: string;
+  /** Tests only: the schema's migrations instead of MIGRATIONS (to make one fail). */
+  migrations?: readonly Migration[];
 }
 
 export interface OpenedDatabase {
@@ -22,7 +31,7 @@ export interface OpenedDatabase {
   /** Schema version found in the file before migrating (0: new or empty file). */
   fromVersion: number;
   version: number;
-  /** Path of the backup made before a data-rewriting migration, if one was made. */
+  /** The update backup made before migrating at this open (`<db>.before-update`), if one was made. */
   backupPath: string | null;
 }
 
@@ -52,7 +61,7 @@ function stamp(ms: number): string {
   return new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
 }
 
-/** Copies the database to a consistent backup file next to it (VACUUM INTO: a complete, compact copy). */
+/** Copies the database to a consistent backup file next to it (VACUUM INTO: a complete, compact copy); Store.backup's. */
 export function backupDatabase(db: Database.Database, dbPath: string, label: string, now: number): string {
   let target = `${dbPath}.backup-${label}-${stamp(now)}`;
   for (let i = 2; fs.existsSync(target); i++) target = `${dbPath}.backup-${label}-${stamp(now)}-${i}`;
@@ -62,7 +71,9 @@ export function backupDatabase(db: Database.Database, dbPath: string, label: str
 
 export function openDatabase(dbPath: string, opts: OpenDatabaseOptions): OpenedDatabase {
   const { logger, clock } = opts;
-  const target = opts.targetVersion ?? LATEST_VERSION;
+  const migrations = opts.migrations ?? MIGRATIONS;
+  const latest = latestOf(migrations);
+  const target = opts.targetVersion ?? latest;
   makeDirs(path.dirname(path.resolve(dbPath)));
   checkHeader(dbPath);
 
@@ -73,6 +84,7 @@ export function openDatabase(dbPath: string, opts: OpenDatabaseOptions): OpenedD
     throw new StoreError('invalid_database', `cannot open database ${dbPath}: ${(e as Error).message}`, undefined, { cause: e });
   }
 
+  let backupPath: string | null = null;
   try {
     // Read the version before anything that writes (journal_mode=WAL changes the file header).
     let from: number | null;
@@ -84,10 +96,10 @@ export function openDatabase(dbPath: string, opts: OpenDatabaseOptions): OpenedD
     if (from === null) {
       throw new StoreError('invalid_database', `${dbPath} is a SQLite database but not a Hearth store; it was not changed`);
     }
-    if (from > LATEST_VERSION) {
+    if (from > latest) {
       throw new StoreError('newer_schema',
-        `This data file was written by a newer version of Hearth (schema ${from}; this version understands up to ${LATEST_VERSION}). ` +
-        'Update Hearth to open it. The file was not changed.', { found: from, supported: LATEST_VERSION });
+        `This data file was written by a newer version of Hearth (schema ${from}; this version understands up to ${latest}). ` +
+        'Update Hearth to open it. The file was not changed.', { found: from, supported: latest });
     }
 
     const mode = db.pragma('journal_mode = WAL', { simple: true });
@@ -98,16 +110,22 @@ export function openDatabase(dbPath: string, opts: OpenDatabaseOptions): OpenedD
     db.pragma('journal_size_limit = 67108864');
     db.pragma('temp_store = MEMORY');
 
-    let backupPath: string | null = null;
-    const pending = MIGRATIONS.filter((m) => m.version > from! && m.version <= target);
+    const pending = migrations.filter((m) => m.version > from! && m.version <= target);
     if (pending.length > 0) {
-      if (from > 0 && pending.some((m) => m.rewritesData)) {
-        backupPath = backupDatabase(db, dbPath, `v${from}`, clock());
-        logger.info('store: backed up database before migration', { backupPath, from, to: target });
+      if (from > 0) {
+        const info = { schemaVersion: from, toSchemaVersion: target, appVersion: opts.appVersion ?? null, createdAt: clock() };
+        try {
+          backupPath = makeUpdateBackup(db, dbPath, info);
+        } catch (e) {
+          throw new StoreError('write_failed',
+            `Hearth could not back up ${dbPath} before updating its data (${(e as Error).message}); nothing was changed. Free some space, then start Hearth again.`,
+            undefined, { cause: e });
+        }
+        logger.info('store: backed up the database before the update', { backupPath, from, to: target });
       }
       const t0 = Date.now();
       db.transaction(() => {
-        applyMigrations(db, from!, clock(), target);
+        applyMigrations(db, from!, clock(), target, migrations);
         const violations = from! > 0 ? db.pragma('foreign_key_check') as unknown[] : [];
         if (violations.length > 0) {
           throw new StoreError('invalid_database', `migration left ${violations.length} foreign key violations; rolled back`);
@@ -119,6 +137,7 @@ export function openDatabase(dbPath: string, opts: OpenDatabaseOptions): OpenedD
     return { db, fromVersion: from, version: pending.length > 0 ? target : from, backupPath };
   } catch (e) {
     db.close();
+    if (backupPath !== null) throw restoreAfterFailedUpdate(dbPath, backupPath, e, logger);
     if (e instanceof StoreError) throw e;
     throw new StoreError('invalid_database', `cannot open database ${dbPath}: ${(e as Error).message}`, undefined, { cause: e });
   }

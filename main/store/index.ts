@@ -18,12 +18,13 @@ import { StoreError } from './errors';
 import { exportThreadJson, exportThreadMarkdown, type ExportSource, type ThreadExport } from './export';
 import { importHearthJson, importJanFolder, type ImportContext, type ImportResult } from './import';
 import { SqliteMessages } from './messages';
-import { LATEST_VERSION } from './migrations';
+import { LATEST_VERSION, type Migration } from './migrations';
 import { Search, type SearchOptions, type SearchRequest, type SearchResult } from './search';
 import { ModelRefs } from './model-refs';
 import { ModelSettings, Settings } from './settings';
 import type { WriterOptions } from './stream-writer';
 import { TemporaryChats } from './temporary';
+import { restoreAfterFailedUpdate } from './update-backup';
 import { SqliteThreads } from './threads';
 import { silentLogger, type Logger } from '../logging';
 import type { Clock, Thread } from './types';
@@ -40,6 +41,10 @@ export interface StoreOptions {
    * streaming flush never pays for a checkpoint. SQLite's automatic checkpoint is turned off.
    */
   checkpointIntervalMs?: number;
+  /** The Hearth version opening the store, recorded with the backup made before an update's migrations. */
+  appVersion?: string;
+  /** Tests only: the schema's migrations instead of MIGRATIONS (to make one fail). */
+  migrations?: readonly Migration[];
 }
 
 /** A checkpoint runs even while replies stream once the WAL file is this large. */
@@ -52,7 +57,7 @@ export class Store {
   readonly schemaVersion: number;
   /** Version found in the file before migrating (0: new file). */
   readonly migratedFrom: number;
-  /** Backup made before a data-rewriting migration at this open, if any. */
+  /** The update backup (`<db>.before-update`) made before migrating at this open, if any. */
   readonly backupPath: string | null;
   /** Replies found still 'streaming' at open (a crash) and marked 'interrupted'. */
   readonly recoveredReplies: number;
@@ -78,7 +83,9 @@ export class Store {
     this.path = dbPath;
     this.clock = opts.clock ?? Date.now;
     this.logger = opts.logger ?? silentLogger;
-    const opened = openDatabase(dbPath, { logger: this.logger, clock: this.clock, busyTimeoutMs: opts.busyTimeoutMs });
+    const opened = openDatabase(dbPath, {
+      logger: this.logger, clock: this.clock, busyTimeoutMs: opts.busyTimeoutMs, appVersion: opts.appVersion, migrations: opts.migrations,
+    });
     this.db = opened.db;
     this.schemaVersion = opened.version;
     this.migratedFrom = opened.fromVersion;
@@ -108,12 +115,19 @@ export class Store {
         this.checkpointTimer.unref?.();
       }
     } catch (e) {
+      if (this.checkpointTimer) clearInterval(this.checkpointTimer);
       this.db.close();
+      // the update migrated the file but this version still cannot use it: the backup goes back
+      if (this.backupPath !== null) throw restoreAfterFailedUpdate(dbPath, this.backupPath, e, this.logger);
       throw e;
     }
   }
 
-  /** Opens (creating or migrating) the database at `dbPath`. Throws StoreError 'newer_schema' / 'invalid_database'. */
+  /**
+   * Opens (creating or migrating) the database at `dbPath`. Throws StoreError 'newer_schema' /
+   * 'invalid_database', or 'migration_failed' when an update's migration or opening failed and the
+   * file was restored from its update backup.
+   */
   static open(dbPath: string, opts: StoreOptions = {}): Store {
     return new Store(dbPath, opts);
   }

@@ -1,14 +1,13 @@
 /**
  * Versioned schema migrations. Append-only: never edit a migration that has shipped; add a new one.
  * The applied versions are recorded in the `schema_version` table (and mirrored in PRAGMA user_version).
+ * An existing database is backed up before any of them runs, and restored if they fail (update-backup.ts).
  */
 import type Database from 'better-sqlite3';
 
 export interface Migration {
   version: number;
   name: string;
-  /** True when the migration rewrites existing rows; the database file is backed up before it runs. */
-  rewritesData: boolean;
   up(db: Database.Database): void;
 }
 
@@ -16,7 +15,6 @@ export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     name: 'initial schema: assistants, threads, messages, settings',
-    rewritesData: false,
     up(db) {
       db.exec(`
         CREATE TABLE schema_version (
@@ -87,7 +85,6 @@ export const MIGRATIONS: readonly Migration[] = [
   {
     version: 2,
     name: 'alternatives: parent link and selected flag on messages',
-    rewritesData: true,
     up(db) {
       db.exec(`
         ALTER TABLE messages ADD COLUMN parent_id TEXT REFERENCES messages(id) ON DELETE CASCADE;
@@ -104,7 +101,6 @@ export const MIGRATIONS: readonly Migration[] = [
   {
     version: 3,
     name: 'full-text search over message content and thread titles',
-    rewritesData: false,
     up(db) {
       // External-content FTS5 tables kept in sync by triggers. Replies are indexed once they stop streaming,
       // so a streaming flush is one small UPDATE that touches no index. `thread_key` (hex of the thread id, one token)
@@ -151,7 +147,6 @@ export const MIGRATIONS: readonly Migration[] = [
   {
     version: 4,
     name: 'why a reply ended: finish_reason on messages',
-    rewritesData: false,
     up(db) {
       // no CHECK: a value a later version adds must not make this version's writes fail; reads map
       // an unknown value to null (messages.ts)
@@ -161,7 +156,6 @@ export const MIGRATIONS: readonly Migration[] = [
   {
     version: 5,
     name: 'model downloads from the hub, kept so they resume after a restart',
-    rewritesData: false,
     up(db) {
       // state: no CHECK, as finish_reason (a later version's state must not fail this version's writes;
       // reads skip a row that does not parse, main/store/downloads.ts)
@@ -187,7 +181,6 @@ export const MIGRATIONS: readonly Migration[] = [
   {
     version: 6,
     name: 'model references: model files outside the models folder, in the library without a copy',
-    rewritesData: false,
     up(db) {
       // source: who keeps the file (a discovered app, or a file the user added); no CHECK, like finish_reason
       db.exec(`
@@ -202,7 +195,12 @@ export const MIGRATIONS: readonly Migration[] = [
   },
 ];
 
-export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
+/** The version a list of migrations ends at. */
+export function latestOf(migrations: readonly Migration[]): number {
+  return migrations[migrations.length - 1].version;
+}
+
+export const LATEST_VERSION = latestOf(MIGRATIONS);
 
 /** The version recorded in the database: 0 for an empty database, null when it is not a Hearth database. */
 export function readSchemaVersion(db: Database.Database): number | null {
@@ -216,8 +214,8 @@ export function readSchemaVersion(db: Database.Database): number | null {
 }
 
 /** Applies migrations after `from` up to `target` (default: latest). The caller wraps this in a transaction. */
-export function applyMigrations(db: Database.Database, from: number, now: number, target = LATEST_VERSION): Migration[] {
-  const pending = MIGRATIONS.filter((m) => m.version > from && m.version <= target);
+export function applyMigrations(db: Database.Database, from: number, now: number, target = LATEST_VERSION, migrations: readonly Migration[] = MIGRATIONS): Migration[] {
+  const pending = migrations.filter((m) => m.version > from && m.version <= target);
   const record = () => db.prepare('INSERT INTO schema_version(version, name, applied_at) VALUES (?, ?, ?)');
   for (const m of pending) {
     m.up(db);

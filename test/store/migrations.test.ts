@@ -63,6 +63,7 @@ describe('open and migrate', () => {
     const file = copyFixture(v);
     const raw = new Database(file, { readonly: true });
     expect(raw.prepare('SELECT max(version) FROM schema_version').pluck().get()).toBe(v);
+    const messageCount = raw.prepare('SELECT count(*) FROM messages').pluck().get();
     raw.close();
 
     const logger = recordingLogger();
@@ -72,17 +73,12 @@ describe('open and migrate', () => {
     expect(s.integrityCheck()).toEqual(['ok']);
     expect(s.db.pragma('foreign_key_check')).toEqual([]);
 
-    // a data-rewriting migration ran (v1 -> v2 rewrites messages), so the old file was backed up first
-    const rewrites = MIGRATIONS.some((m) => m.version > v && m.rewritesData);
-    if (rewrites) {
-      expect(s.backupPath).not.toBeNull();
-      const backup = new Database(s.backupPath!, { readonly: true });
-      expect(backup.prepare('SELECT max(version) FROM schema_version').pluck().get()).toBe(v);
-      expect(backup.prepare('SELECT count(*) FROM messages').pluck().get()).toBeGreaterThan(0);
-      backup.close();
-    } else {
-      expect(s.backupPath).toBeNull();
-    }
+    // an update that changes the schema: the old file was backed up first (the one update backup)
+    expect(s.backupPath).toBe(`${file}.before-update`);
+    const backup = new Database(s.backupPath!, { readonly: true });
+    expect(backup.prepare('SELECT max(version) FROM schema_version').pluck().get()).toBe(v);
+    expect(backup.prepare('SELECT count(*) FROM messages').pluck().get()).toBe(messageCount);
+    backup.close();
 
     // threads, pinned first, archived separate
     const list = s.threads.list().items;
@@ -134,7 +130,7 @@ describe('open and migrate', () => {
 });
 
 describe('failed migrations', () => {
-  test('a migration that fails is rolled back entirely; the file stays at its version and the backup is kept', () => {
+  test('a migration that fails is rolled back entirely; the file is restored from the update backup, which is kept', () => {
     const file = copyFixture(1);
     // damage the v1 file so that migration 2 cannot add its column
     const raw = new Database(file);
@@ -142,7 +138,8 @@ describe('failed migrations', () => {
     raw.close();
     let err: unknown;
     try { Store.open(file); } catch (e) { err = e; }
-    expect((err as { code: string }).code).toBe('invalid_database');
+    expect((err as { code: string }).code).toBe('migration_failed');
+    expect((err as Error).message).toContain(`restored to its state before the update from the backup ${file}.before-update`);
     const after = new Database(file, { readonly: true });
     expect(after.prepare('SELECT max(version) FROM schema_version').pluck().get()).toBe(1);
     const cols = (after.prepare('PRAGMA table_info(messages)').all() as { name: string }[]).map((c) => c.name);
@@ -150,7 +147,8 @@ describe('failed migrations', () => {
     expect(after.prepare(`SELECT count(*) FROM sqlite_master WHERE name = 'messages_fts'`).pluck().get()).toBe(0);
     expect(after.prepare('SELECT count(*) FROM messages').pluck().get()).toBe(11);
     after.close();
-    expect(fs.readdirSync(path.dirname(file)).some((f) => f.startsWith('hearth.db.backup-v1-'))).toBe(true);
+    expect(sha(file)).toBe(sha(`${file}.before-update`));
+    expect(fs.readdirSync(path.dirname(file)).sort()).toEqual(['hearth.db', 'hearth.db.before-update', 'hearth.db.before-update.json']);
   });
 });
 
