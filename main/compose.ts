@@ -57,7 +57,7 @@ export interface ComposeOptions {
 
 export function composeApp(opts: ComposeOptions): App {
   const { paths, engine, logger } = opts;
-  const store = Store.open(paths.database, { logger });
+  const store = Store.open(paths.database, { logger, appVersion: opts.appVersion });
   // the backend pin from settings applies before the engine first starts
   const pin = store.settings.get('backend');
   if (pin !== 'auto') void engine.setBackend(pin).catch((e: Error) => logger.error(`engine: ${e.message}`));

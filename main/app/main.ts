@@ -19,6 +19,7 @@ import { APP_INDEX_URL, APP_SCHEME, APP_SCHEME_PRIVILEGES, isAppUrl, refuseFileR
 import { menuTemplate, MenuItem, pageMenuActions, parseBounds, permissionAllowed, replaceEnv, shellLayout, spellcheckEnabled, WindowBounds, windowOptions } from './security';
 import { utilityHostSpawner, utilityProbeSpawner } from './spawners';
 import { keychainCipher } from './secrets';
+import { startErrorBox } from './start-error';
 
 // a packaged app ignores HEARTH_ADDON and the other development overrides; every process main
 // starts (the probes, the engine host) inherits this environment
@@ -127,8 +128,9 @@ if (!app.requestSingleInstanceLock()) {
     .whenReady()
     .then(onReady)
     .catch((e: Error) => {
-      // e.g. the data folder's database cannot be opened: say so rather than run without a window
-      dialog.showErrorBox('Hearth could not start', e.message);
+      // e.g. the data folder's database cannot be opened (or an update's migration failed and it was restored): say so rather than run without a window
+      const box = startErrorBox(e);
+      dialog.showErrorBox(box.title, box.content);
       app.quit();
     });
 

@@ -257,7 +257,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'models': {
         const paths = openDataDir(dataDir);
-        const store = Store.open(paths.database, { logger });
+        const store = Store.open(paths.database, { logger, appVersion: appVersion() });
         paths.models = modelsFolderOf(paths, store.settings);
         const library = new ModelLibrary({
           engine,
@@ -397,7 +397,7 @@ function printVersion(): number {
 function libraryOf(dataDir: string, logger: Logger): { folder: string; references: string[] } {
   const paths = dataPaths(dataDir);
   if (!fs.existsSync(paths.database)) return { folder: paths.models, references: [] };
-  const store = Store.open(paths.database, { logger });
+  const store = Store.open(paths.database, { logger, appVersion: appVersion() });
   try {
     return { folder: modelsFolderOf(paths, store.settings), references: store.modelRefs.list().map((r) => r.path) };
   } finally {
