@@ -13,6 +13,8 @@ import { ModelError, ModelPicker } from '../features/models/ModelPicker';
 import { SettingsDialog } from '../features/settings/SettingsDialog';
 import { fetchAppInfo, fetchSettings, selectTheme, THEME_KEY } from '../features/settings/settingsSlice';
 import { Sidebar } from '../features/threads/Sidebar';
+import { UpdateIndicator } from '../features/updates/UpdateIndicator';
+import { fetchUpdateState } from '../features/updates/updatesSlice';
 import { fetchThreads, selectSelectedThread, titleOf } from '../features/threads/threadsSlice';
 import { Icon } from '../components/Icon';
 import { HelpDialog } from './HelpDialog';
@@ -44,6 +46,7 @@ function useStartup(): void {
     void dispatch(fetchModelState());
     void dispatch(fetchAssistants());
     void dispatch(fetchDownloads());
+    void dispatch(fetchUpdateState());
     if (window.location.hash === '#settings' || window.location.hash === '#about') {
       dispatch(openDialog(window.location.hash === '#about' ? { name: 'settings', section: 'about' } : 'settings'));
     }
@@ -74,6 +77,7 @@ function Header() {
       </span>
       <ModelPicker />
       <div className="topbar-actions">
+        <UpdateIndicator />
         <DownloadsButton />
         <button type="button" className="icon-button" aria-label="Keyboard shortcuts" title={`Keyboard shortcuts (${shortcutLabel('help')})`} onClick={() => dispatch(openDialog('help'))}>
           <Icon name="help" />

@@ -11,6 +11,7 @@ import { downloadProgress, downloadsChanged } from '../features/downloads/downlo
 import { modelListReceived, modelStateReceived } from '../features/models/modelsSlice';
 import { threadRemoved, threadUpserted } from '../features/threads/threadsSlice';
 import { moveProgressReceived } from '../features/settings/settingsSlice';
+import { updateStateReceived } from '../features/updates/updatesSlice';
 import type { AppDispatch } from './store';
 import { openDialog, toastAdded } from './uiSlice';
 
@@ -85,6 +86,8 @@ export function startEvents(dispatch: AppDispatch, schedule?: FrameScheduler): (
     onEvent('downloads.progress', (p) => dispatch(downloadProgress(p))),
     onEvent('library.moveProgress', (p) => dispatch(moveProgressReceived(p))),
     onEvent('library.importProgress', (p) => dispatch(importProgressReceived(p))),
+    // the updater's state (a check, a download's progress, an install waiting)
+    onEvent('updates.changed', (p) => dispatch(updateStateReceived(p))),
     // the desktop app's Help → Keyboard Shortcuts
     onEvent('app.menu', (p) => p.item === 'shortcuts' && dispatch(openDialog('help'))),
     // what main tells the user outside any request (a link the desktop app could not open)

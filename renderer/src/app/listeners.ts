@@ -11,6 +11,7 @@ import { startLibraryListeners } from '../features/library/listeners';
 import { startHubListeners } from '../features/hub/listeners';
 import { startModelSettingsListeners } from '../features/modelSettings/listeners';
 import { startSearchListeners } from '../features/search/listeners';
+import { startUpdatesListeners } from '../features/updates/listeners';
 import { startWelcomeListeners } from '../features/welcome/listeners';
 import type { AppDispatch, RootState } from './store';
 
@@ -27,5 +28,6 @@ export function appListeners() {
   startLibraryListeners(start);
   startHubListeners(start);
   startWelcomeListeners(start);
+  startUpdatesListeners(start);
   return listeners;
 }

@@ -1,4 +1,4 @@
-/** Settings: appearance, chat defaults (sampling), models (load settings, guardrail), hardware, data folder, about. */
+/** Settings: appearance, chat defaults (sampling), models (load settings, guardrail), hardware, data folder, updates, about. */
 import { KeyboardEvent, useState } from 'react';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { closeDialog, setSettingsSection, SettingsSection } from '../../app/uiSlice';
@@ -6,6 +6,7 @@ import { Dialog } from '../../components/Dialog';
 import { useDiscardGuard, useUnsavedChanges } from '../../components/unsaved';
 import { HardwarePanel } from '../hardware/HardwarePanel';
 import { ModelSettingsPanel } from '../modelSettings/ModelSettingsPanel';
+import { UpdatesSection } from './Updates';
 import { About } from './About';
 import { HfTokenField, ModelsFolder } from './ModelsFolder';
 import { DownloadLimitField, ProxyField } from './Downloading';
@@ -19,6 +20,7 @@ const SECTIONS: { id: SettingsSection; label: string }[] = [
   { id: 'models', label: 'Models' },
   { id: 'hardware', label: 'Hardware' },
   { id: 'data', label: 'Data' },
+  { id: 'updates', label: 'Updates' },
   { id: 'about', label: 'About' },
 ];
 
@@ -183,6 +185,7 @@ function SettingsBody() {
         )}
         {section === 'hardware' && <HardwarePanel />}
         {section === 'data' && <DataFolder />}
+        {section === 'updates' && <UpdatesSection />}
         {section === 'about' && <About />}
       </div>
     </div>
