@@ -164,15 +164,17 @@ export function UpdatesSection() {
   const channel = useAppSelector(selectFollowedChannel);
   const mode = useAppSelector(selectSettings)?.updateMode ?? state?.mode ?? SETTING_DEFAULTS.updateMode;
   const appVersion = useAppSelector(selectAppInfo)?.appVersion;
-  const version = state?.current ?? appVersion ?? '…';
+  const version = state?.current ?? appVersion ?? null;
   const controlsOff = unsupported !== null || !state || busy !== null;
   const running = state?.phase === 'checking' || state?.phase === 'downloading' || state?.phase === 'installing';
   return (
     <div className="stack updates">
-      <p>
-        You run Hearth <strong>{version}</strong>
-        {state ? ` from the ${CHANNEL_NAMES[state.channel]} channel` : ''}.
-      </p>
+      {version && (
+        <p data-testid="update-running">
+          You run Hearth <strong>{version}</strong>
+          {state ? ` from the ${CHANNEL_NAMES[state.channel]} channel` : ''}.
+        </p>
+      )}
       {unsupported && (
         <p role="note" className="update-unsupported">
           {unsupported}
