@@ -1,0 +1,184 @@
+/**
+ * The release feed: electron-builder's channel files (`latest*.yml`, `beta*.yml`, `alpha*.yml`, the
+ * YAML electron-updater reads) for a release's artifacts, written into every channel feed that sees
+ * the release (channels.ts channelsSeeing) unless that feed already holds a newer version, and
+ * signed beside each file (signature.ts). Used by scripts/release; the app reads the same files.
+ */
+import crypto from 'crypto';
+import fs from 'fs';
+import path from 'path';
+import yaml from 'js-yaml';
+import semver from 'semver';
+import { z } from 'zod';
+import type { UpdateChannel } from '../ipc/updates';
+import { channelsSeeing, checkReleaseVersion, feedFileName } from './channels';
+import { SIGNATURE_SUFFIX, signBytes } from './signature';
+
+/** One file of a release as a channel file lists it (electron-builder's UpdateFileInfo). */
+export const FeedFile = z.object({ url: z.string().min(1), sha512: z.string().min(1), size: z.number().int().nonnegative() });
+export type FeedFile = z.infer<typeof FeedFile>;
+
+/** A channel file (electron-builder's UpdateInfo, the fields we write and read). */
+export const FeedInfo = z.object({
+  version: z.string().refine((v) => semver.valid(v) !== null, 'not a semantic version'),
+  files: z.array(FeedFile).min(1),
+  /** the first file's url and sha512 (older electron-updater versions read these) */
+  path: z.string(),
+  sha512: z.string(),
+  releaseDate: z.string(),
+  releaseNotes: z.string().nullable().optional(),
+});
+export type FeedInfo = z.infer<typeof FeedInfo>;
+
+/** The files of a release that are updates (the installers electron-updater downloads), by platform, first the one it prefers. */
+const UPDATE_EXTENSIONS: Partial<Record<NodeJS.Platform, string[]>> = {
+  linux: ['.AppImage', '.deb', '.rpm'],
+  darwin: ['.zip', '.dmg'],
+  win32: ['.exe'],
+};
+
+/** The artifacts of `files` a channel file lists for `platform`, in electron-updater's order of preference. */
+export function updateArtifacts(files: string[], platform: NodeJS.Platform): string[] {
+  const exts = UPDATE_EXTENSIONS[platform] ?? [];
+  const rank = (f: string) => exts.findIndex((e) => f.endsWith(e));
+  return files.filter((f) => rank(f) >= 0).sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+}
+
+/** A file's entry: its name (the url, relative to the feed), SHA-512 (base64, as electron-builder writes it) and size. */
+export async function describeFile(file: string): Promise<FeedFile> {
+  const hash = crypto.createHash('sha512');
+  let size = 0;
+  for await (const chunk of fs.createReadStream(file)) {
+    hash.update(chunk as Buffer);
+    size += (chunk as Buffer).length;
+  }
+  return { url: path.basename(file), sha512: hash.digest('base64'), size };
+}
+
+/** The channel file of a release. */
+export function feedInfo(version: string, files: FeedFile[], releaseDate: Date, releaseNotes: string | null): FeedInfo {
+  if (files.length === 0) throw new Error('a release needs at least one installer to list in its channel file');
+  return { version, files, path: files[0].url, sha512: files[0].sha512, releaseDate: releaseDate.toISOString(), ...(releaseNotes ? { releaseNotes } : {}) };
+}
+
+export function feedYaml(info: FeedInfo): string {
+  return yaml.dump(FeedInfo.parse(info), { lineWidth: -1, noRefs: true });
+}
+
+/** A channel file's text, checked; throws on anything else. */
+export function parseFeed(text: string): FeedInfo {
+  return FeedInfo.parse(yaml.load(text));
+}
+
+/** Whether a feed holding `existing` takes `version` (none yet, or older). */
+export function replaces(existing: FeedInfo | null, version: string): boolean {
+  return existing === null || semver.gt(version, existing.version);
+}
+
+/** Writes `data` to `file` through a temporary file and a rename: a reader sees the old file or the new one, never a part. */
+export async function writeAtomic(file: string, data: string | Uint8Array): Promise<void> {
+  const tmp = `${file}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
+  try {
+    await fs.promises.writeFile(tmp, data);
+    await fs.promises.rename(tmp, file);
+  } catch (e) {
+    await fs.promises.rm(tmp, { force: true });
+    throw e;
+  }
+}
+
+/** Copies `from` to `to` the same way (temporary file, rename). */
+async function copyAtomic(from: string, to: string): Promise<void> {
+  const tmp = `${to}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
+  try {
+    await fs.promises.copyFile(from, tmp);
+    await fs.promises.rename(tmp, to);
+  } catch (e) {
+    await fs.promises.rm(tmp, { force: true });
+    throw e;
+  }
+}
+
+export interface PublishOptions {
+  channel: UpdateChannel;
+  version: string;
+  platform: NodeJS.Platform;
+  arch: string;
+  /** the release's files (installers, blockmaps…): each is copied into `out` and signed */
+  artifacts: string[];
+  /** the feed folder: channel files, artifacts and signatures */
+  out: string;
+  privateKeyPem: string;
+  releaseNotes?: string | null;
+  releaseDate?: Date;
+}
+
+export interface PublishResult {
+  /** the channel files written, by name */
+  written: string[];
+  /** the channel files left as they were (they hold a newer or the same version), with the version each holds */
+  kept: { file: string; version: string }[];
+  /** the artifacts in `out`, each with its .sig */
+  artifacts: string[];
+}
+
+/** The channel file in `out` named `file`, or null when there is none. */
+async function readFeed(file: string): Promise<FeedInfo | null> {
+  let text: string;
+  try {
+    text = await fs.promises.readFile(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+  try {
+    return parseFeed(text);
+  } catch (e) {
+    throw new Error(`${file} is not a channel file this release can merge with: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * Puts a release into the feed folder: its artifacts (copied, each signed), and its channel file in
+ * every channel feed that sees it and holds an older version (or none), each signed. Everything is
+ * checked before the first write; each file is written through a temporary file and a rename.
+ */
+export async function publishRelease(o: PublishOptions): Promise<PublishResult> {
+  checkReleaseVersion(o.channel, o.version);
+  const installers = updateArtifacts(o.artifacts.map((a) => path.basename(a)), o.platform);
+  if (installers.length === 0) {
+    throw new Error(`none of the artifacts is an installer electron-updater takes on ${o.platform} (${(UPDATE_EXTENSIONS[o.platform] ?? []).join(', ') || 'none'}): ${o.artifacts.map((a) => path.basename(a)).join(', ') || 'no files'}`);
+  }
+  const byName = new Map(o.artifacts.map((a) => [path.basename(a), a]));
+  if (byName.size !== o.artifacts.length) throw new Error('two artifacts have the same file name');
+  // the signature is made (and the key checked) before anything is written
+  signBytes(Buffer.from(''), o.privateKeyPem);
+  const files = await Promise.all(installers.map((n) => describeFile(byName.get(n)!)));
+  const info = feedInfo(o.version, files, o.releaseDate ?? new Date(), o.releaseNotes ?? null);
+  const text = feedYaml(info);
+  const feeds = channelsSeeing(o.channel).map((c) => feedFileName(c, o.platform, o.arch));
+  const existing = await Promise.all(feeds.map((f) => readFeed(path.join(o.out, f))));
+
+  await fs.promises.mkdir(o.out, { recursive: true });
+  const outArtifacts: string[] = [];
+  for (const [name, from] of byName) {
+    const to = path.join(o.out, name);
+    if (path.resolve(from) !== path.resolve(to)) await copyAtomic(from, to);
+    await writeAtomic(to + SIGNATURE_SUFFIX, signBytes(await fs.promises.readFile(to), o.privateKeyPem));
+    outArtifacts.push(to);
+  }
+  const result: PublishResult = { written: [], kept: [], artifacts: outArtifacts };
+  for (const [i, feed] of feeds.entries()) {
+    const old = existing[i];
+    if (!replaces(old, o.version)) {
+      result.kept.push({ file: feed, version: old!.version });
+      continue;
+    }
+    const file = path.join(o.out, feed);
+    // the file first, then its signature: between the two a reader finds a signature that does not verify and refuses
+    await writeAtomic(file, text);
+    await writeAtomic(file + SIGNATURE_SUFFIX, signBytes(Buffer.from(text), o.privateKeyPem));
+    result.written.push(feed);
+  }
+  return result;
+}

@@ -1,0 +1,122 @@
+/**
+ * The release step (run as `node scripts/release …`, bundled by run-ts.js):
+ *
+ *   keygen
+ *     prints a new Ed25519 private key (PEM) once, for the HEARTH_UPDATE_SIGNING_KEY secret, and
+ *     writes its public key to resources/update-signing.pub (the key the app carries)
+ *
+ *   --channel stable|beta|nightly --version V | --base 1.5.0 (nightly: V = nightlyVersion(base, today))
+ *   [--platform P --arch A --gpu G] --out DIR [--artifacts DIR] [--notes FILE] [--public-key FILE]
+ *     checks V against the channel, checks that the signing key (HEARTH_UPDATE_SIGNING_KEY) is the
+ *     one whose public key the app carries (or --public-key's, for tests), builds the installers with
+ *     scripts/package-app.js unless --artifacts names them, then copies and signs the artifacts into
+ *     DIR and writes or merges the channel files of every channel that sees the release (feed.ts).
+ *
+ * Exit status: 0 done, 1 a refusal or failure (the message says which), 2 a usage error.
+ */
+import fs from 'fs';
+import os from 'os';
+import path from 'path';
+import { parseArgs } from 'util';
+import { UPDATE_CHANNELS, UpdateChannelSchema } from '../main/ipc/updates';
+import { checkReleaseVersion, nightlyVersion } from '../main/updates/channels';
+import { publishRelease } from '../main/updates/feed';
+import { generateSigningKeys, PUBLIC_KEY_FILE, publicKeyOf, SIGNING_KEY_ENV } from '../main/updates/signature';
+
+const ROOT = path.resolve(__dirname, '..');
+// bundled into .cache/run/ by run-ts.js: the repository root is found from the working tree's scripts/ folder
+const REPO = fs.existsSync(path.join(ROOT, 'package.json')) ? ROOT : path.resolve(__dirname, '..', '..');
+
+class UsageError extends Error {}
+
+const USAGE = `usage: node scripts/release keygen
+       node scripts/release --channel ${UPDATE_CHANNELS.join('|')} (--version V | --base V for nightly) --out DIR
+                            [--artifacts DIR] [--notes FILE] [--platform P] [--arch A] [--gpu G] [--public-key FILE]`;
+
+function keygen(): void {
+  const { privateKeyPem, publicKeyPem } = generateSigningKeys();
+  const pub = path.join(REPO, PUBLIC_KEY_FILE);
+  fs.mkdirSync(path.dirname(pub), { recursive: true });
+  fs.writeFileSync(pub, publicKeyPem);
+  process.stderr.write(`wrote the public key to ${PUBLIC_KEY_FILE}; the private key below is shown once: store it as the ${SIGNING_KEY_ENV} secret\n`);
+  process.stdout.write(privateKeyPem);
+}
+
+async function release(argv: string[]): Promise<void> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        channel: { type: 'string' }, version: { type: 'string' }, base: { type: 'string' },
+        platform: { type: 'string' }, arch: { type: 'string' }, gpu: { type: 'string' },
+        out: { type: 'string' }, artifacts: { type: 'string' }, notes: { type: 'string' }, 'public-key': { type: 'string' },
+      },
+      strict: true,
+    }));
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const channel = UpdateChannelSchema.safeParse(values.channel);
+  if (!channel.success) throw new UsageError(`--channel is one of ${UPDATE_CHANNELS.join(', ')}`);
+  if (!values.out) throw new UsageError('--out DIR is needed (the feed folder)');
+  if (values.base !== undefined && channel.data !== 'nightly') throw new UsageError('--base is for a nightly (its version is the base and the date)');
+  if ((values.version === undefined) === (values.base === undefined)) throw new UsageError(channel.data === 'nightly' ? 'give --version or --base' : '--version is needed');
+  const version = values.version ?? nightlyVersion(values.base!, new Date());
+  checkReleaseVersion(channel.data, version);
+
+  const privateKeyPem = process.env[SIGNING_KEY_ENV];
+  if (!privateKeyPem) throw new Error(`${SIGNING_KEY_ENV} is not set: it holds the update signing key (made by \`node scripts/release keygen\`)`);
+  const pubFile = values['public-key'] ? path.resolve(values['public-key']) : path.join(REPO, PUBLIC_KEY_FILE);
+  let carried: string;
+  try {
+    carried = fs.readFileSync(pubFile, 'utf8');
+  } catch (e) {
+    throw new Error(`the public key ${pubFile} cannot be read: ${(e as Error).message}`);
+  }
+  let signing: string;
+  try {
+    signing = publicKeyOf(privateKeyPem);
+  } catch (e) {
+    throw new Error(`${SIGNING_KEY_ENV} is not a private key: ${(e as Error).message}`);
+  }
+  if (signing.trim() !== carried.trim()) {
+    throw new Error(`the key in ${SIGNING_KEY_ENV} is not the one the app carries (${path.relative(process.cwd(), pubFile) || pubFile}): the app would refuse this release`);
+  }
+  const notes = values.notes ? fs.readFileSync(values.notes, 'utf8') : null;
+  const platform = (values.platform ?? process.platform) as NodeJS.Platform;
+  const arch = values.arch ?? process.arch;
+
+  let artifacts: string[];
+  if (values.artifacts) {
+    const dir = path.resolve(values.artifacts);
+    artifacts = fs.readdirSync(dir, { withFileTypes: true }).filter((e) => e.isFile() && !e.name.endsWith('.sig') && !e.name.endsWith('.yml')).map((e) => path.join(dir, e.name));
+  } else {
+    // the installers (scripts/package-app.js: electron-builder with this version)
+    const { packageApp } = require(path.join(REPO, 'scripts', 'package-app.js')) as {
+      packageApp(o: { platform: string; arch: string; gpu: string | undefined; version: string; out: string; dir: string }): Promise<string[]>;
+    };
+    const build = fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-release-'));
+    artifacts = await packageApp({ platform, arch, gpu: values.gpu, version, out: build, dir: REPO });
+  }
+  const r = await publishRelease({ channel: channel.data, version, platform, arch, artifacts, out: path.resolve(values.out), privateKeyPem, releaseNotes: notes });
+  for (const f of r.written) console.log(`wrote ${f} (${version})`);
+  for (const k of r.kept) console.log(`kept ${k.file}: it holds ${k.version}, not older than ${version}`);
+  console.log(`signed ${r.artifacts.length} artifact(s) in ${values.out}`);
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  try {
+    if (argv[0] === 'keygen') {
+      if (argv.length > 1) throw new UsageError('keygen takes no arguments');
+      keygen();
+    } else await release(argv);
+  } catch (e) {
+    process.stderr.write(`release: ${(e as Error).message}\n`);
+    if (e instanceof UsageError) process.stderr.write(`${USAGE}\n`);
+    process.exitCode = e instanceof UsageError ? 2 : 1;
+  }
+}
+
+void main();
