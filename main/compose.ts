@@ -26,6 +26,7 @@ import { Services } from './services';
 import { settingsChannels } from './settings/channels';
 import { type SecretCipher, TokenVault } from './settings/token';
 import { Store } from './store';
+import { UpdateController, updatesChannels, type Blocker, type UpdaterPort } from './updates/controller';
 
 export interface App {
   services: Services;
@@ -33,6 +34,7 @@ export interface App {
   library: ModelLibrary;
   chat: ChatService;
   downloads: DownloadManager;
+  updates: UpdateController;
   close(): Promise<void>;
 }
 
@@ -53,6 +55,13 @@ export interface ComposeOptions {
   recommendedFile?: string;
   /** a fetch for the hub and downloads instead of netFetch's (proxy setting, HTTPS_PROXY/HTTP_PROXY/NO_PROXY) */
   fetch?: typeof fetch;
+  /**
+   * the updater (main/app/updater.ts) and what closes everything before an install; without it
+   * (browser mode, `hearth serve`, a development run) the updates.* channels answer phase unsupported
+   * with `updatesUnsupported` as the reason
+   */
+  updates?: { port: UpdaterPort; beforeInstall: () => Promise<void> };
+  updatesUnsupported?: string;
 }
 
 export function composeApp(opts: ComposeOptions): App {
@@ -116,7 +125,33 @@ export function composeApp(opts: ComposeOptions): App {
   const chat = new ChatService({ store, engine, library, services, logger, views, usageRefreshMs: opts.usageRefreshMs });
   services.register(chatChannels({ store, engine, library, services, views, chat }));
   services.register(assistantChannels({ store, views }));
-  services.register(settingsChannels({ store, engine, library, tokens, modelsFolder: () => folder.folder, setDownloadConcurrency: (n) => downloads.setConcurrency(n) }));
+  // the updater: follows the updateChannel and updateMode settings; an install waits for replies and downloads
+  const updates = new UpdateController({
+    current: opts.appVersion,
+    port: opts.updates?.port ?? null,
+    unsupportedReason: opts.updatesUnsupported ?? 'browser mode: Hearth updates itself only as the installed desktop app',
+    settings: () => ({ channel: store.settings.get('updateChannel'), mode: store.settings.get('updateMode') }),
+    activity: {
+      busy: () => [...(chat.generating() ? ['generation' as Blocker] : []), ...(downloads.active() ? ['download' as Blocker] : [])],
+      onChange: (l) => {
+        const offChat = chat.onActivity(l);
+        const offDownloads = downloads.on((e) => {
+          if (e.type === 'state' || e.type === 'done' || e.type === 'removed') l();
+        });
+        return () => {
+          offChat();
+          offDownloads();
+        };
+      },
+    },
+    beforeInstall: opts.updates?.beforeInstall ?? (async () => undefined),
+    emit: (s) => services.emit('updates.changed', s),
+    logger,
+  });
+  services.register(updatesChannels(updates));
+  services.register(settingsChannels({
+    store, engine, library, tokens, modelsFolder: () => folder.folder, setDownloadConcurrency: (n) => downloads.setConcurrency(n), updateSettingsChanged: () => updates.settingsChanged(),
+  }));
   const hardware = new HardwareMonitor(engine);
   new ModelService({ store, engine, library, services, hardware, logger }).register();
   hubService.register();
@@ -133,7 +168,9 @@ export function composeApp(opts: ComposeOptions): App {
     library,
     chat,
     downloads,
+    updates,
     async close() {
+      updates.close();
       await chat.stopAll();
       await downloads.close();
       hubService.close();

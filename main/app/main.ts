@@ -20,6 +20,8 @@ import { menuTemplate, MenuItem, pageMenuActions, parseBounds, permissionAllowed
 import { utilityHostSpawner, utilityProbeSpawner } from './spawners';
 import { keychainCipher } from './secrets';
 import { startErrorBox } from './start-error';
+import { electronUpdaterPort, packageTypeOf, unsupportedReason } from './updater';
+import { readCarriedPublicKey } from '../updates/verify';
 
 // a packaged app ignores HEARTH_ADDON and the other development overrides; every process main
 // starts (the probes, the engine host) inherits this environment
@@ -107,7 +109,12 @@ if (!app.requestSingleInstanceLock()) {
     });
     // the Hugging Face token is encrypted with the OS keychain where Electron has a real one (else a plain file, with a warning)
     const secrets = keychainCipher(safeStorage, process.platform);
-    hearth = composeApp({ paths, engine, appVersion: app.getVersion(), logger, secrets });
+    // the updater: a packaged app of a kind electron-updater replaces; closing everything comes before its install
+    const noUpdates = unsupportedReason({ packaged: app.isPackaged, platform: process.platform, env: process.env, packageType: packageTypeOf(process.resourcesPath) });
+    const updates = noUpdates === null
+      ? { port: electronUpdaterPort({ publicKeyPem: readCarriedPublicKey(app.getAppPath()), configDir: path.join(paths.root, 'updater'), logger }), beforeInstall: closeAll }
+      : undefined;
+    hearth = composeApp({ paths, engine, appVersion: app.getVersion(), logger, secrets, updates, updatesUnsupported: noUpdates ?? undefined });
     // the app's own menu items (Help → Keyboard Shortcuts) are carried out by the page
     Menu.setApplicationMenu(Menu.buildFromTemplate(menuTemplate(process.platform, pageMenuActions(hearth.services)) as Electron.MenuItemConstructorOptions[] & MenuItem[]));
     // Help → "Open logs folder" (About); only the app has a file manager to open it in
@@ -122,6 +129,8 @@ if (!app.requestSingleInstanceLock()) {
     // a failed start is reported by the first request that needs the engine (About shows it)
     engine.start().catch(() => undefined);
     createWindow();
+    // the first check (modes auto and check) and the schedule
+    hearth.updates.start();
   };
 
   app
@@ -134,9 +143,14 @@ if (!app.requestSingleInstanceLock()) {
       app.quit();
     });
 
-  closeBeforeQuit(app, async () => {
-    await hearth?.close();
-    await engine?.close();
-  });
+  // the app's services, then the engine host: before quitting, and before an update installs (once)
+  let closing: Promise<void> | undefined;
+  function closeAll(): Promise<void> {
+    return (closing ??= (async () => {
+      await hearth?.close();
+      await engine?.close();
+    })());
+  }
+  closeBeforeQuit(app, closeAll);
   app.on('window-all-closed', () => app.quit());
 }

@@ -54,6 +54,8 @@ export class ChatService {
   private readonly running = new Map<string, Running>();
   /** titles being written for new threads (after their first reply; not part of it) */
   private readonly titling = new Set<Running>();
+  /** told whenever a reply starts or ends (the updater's install waits while one is generating) */
+  private readonly activityListeners = new Set<() => void>();
 
   constructor(private readonly deps: ChatDeps) {}
 
@@ -67,6 +69,27 @@ export class ChatService {
 
   private emitThread(threadId: string): void {
     this.deps.services.emit('threads.changed', { thread: this.deps.views.thread(threadId) });
+  }
+
+  /** Whether a reply is being generated in any chat. */
+  generating(): boolean {
+    return this.running.size > 0;
+  }
+
+  /** Calls `listener` when a reply starts or ends; returns the unsubscribe. */
+  onActivity(listener: () => void): () => void {
+    this.activityListeners.add(listener);
+    return () => this.activityListeners.delete(listener);
+  }
+
+  private activityChanged(): void {
+    for (const l of this.activityListeners) {
+      try {
+        l();
+      } catch (e) {
+        this.deps.logger.error(`chat: an activity listener threw: ${(e as Error).message}`);
+      }
+    }
   }
 
   private busy(threadId: string): void {
@@ -84,11 +107,15 @@ export class ChatService {
     const done = new Promise<void>((r) => (release = r));
     const running: Running = { abort, done };
     this.running.set(threadId, running);
+    this.activityChanged();
     return {
       abort,
       running,
       release: () => {
-        if (this.running.get(threadId) === running) this.running.delete(threadId);
+        if (this.running.get(threadId) === running) {
+          this.running.delete(threadId);
+          this.activityChanged();
+        }
         release();
       },
     };

@@ -16,8 +16,9 @@
  * - `renderer`: made in the renderer (its bridge, a slice)
  * - `hub`: HubError (the Hugging Face client and the download manager, main/models/hub.ts, downloads.ts);
  *   its codes cross IPC as themselves (the hub.* and downloads.* channels)
+ * - `updates`: UpdateError (the updater, main/updates/); the page reads them in UpdateStateDTO.error
  */
-export type ErrorLayer = 'native' | 'engine' | 'store' | 'gguf' | 'ipc' | 'renderer' | 'hub';
+export type ErrorLayer = 'native' | 'engine' | 'store' | 'gguf' | 'ipc' | 'renderer' | 'hub' | 'updates';
 
 export interface ErrorSpec {
   /** what happened, for someone reading the code or a log */
@@ -402,6 +403,26 @@ export const ERRORS = {
     layers: ['hub', 'ipc'],
   },
 
+  // ---- updates (main/updates/, main/app/updater.ts) --------------------------------------------------
+  update_bad_signature: {
+    meaning: 'a channel file or a downloaded update whose Ed25519 signature (its .sig) is missing or does not verify with the public key the app carries; nothing was installed',
+    userFixable: false,
+    hint: 'This update was refused because its signature did not verify — Hearth stays on its version. Try again later.',
+    layers: ['updates'],
+  },
+  update_checksum_mismatch: {
+    meaning: 'a downloaded update whose SHA-512 differs from the signed channel file’s (electron-updater’s check); the file was deleted',
+    userFixable: false,
+    hint: 'The update was damaged on the way (its checksum did not match), so it was deleted — check for updates again.',
+    layers: ['updates'],
+  },
+  update_failed: {
+    meaning: 'a check or a download that failed otherwise: the feed unreachable or missing, an answer electron-updater cannot read',
+    userFixable: true,
+    hint: 'Could not check for or download the update: {message}',
+    layers: ['updates'],
+  },
+
   // ---- anything else ------------------------------------------------------------------------------
   internal: {
     meaning: 'anything else: a bug, never an answer to input (logged as an error)',
@@ -443,6 +464,7 @@ export type StoreErrorCode = CodeOf<'store'>;
 export type GgufErrorCode = CodeOf<'gguf'>;
 export type IpcErrorCode = CodeOf<'ipc'>;
 export type HubErrorCode = CodeOf<'hub'>;
+export type UpdateErrorCode = CodeOf<'updates'>;
 
 /** A code's hint with the message put in (an unknown code gets `internal`'s). */
 export function hintFor(code: string, message: string): string {

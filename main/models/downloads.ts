@@ -134,6 +134,11 @@ export class DownloadManager {
     };
   }
 
+  /** Whether a download is transferring now (the updater's install waits for it; `on`'s state events tell when this changes). */
+  active(): boolean {
+    return [...this.jobs.values()].some((j) => j.state === 'downloading');
+  }
+
   /** Every event (state changes, progress, retries, done, removed); returns the unsubscribe. */
   on(listener: (e: DownloadEvent) => void): () => void {
     this.listeners.add(listener);

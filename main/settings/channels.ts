@@ -1,7 +1,7 @@
 /**
  * The settings.* channels: the app settings kept in the store (SettingsFields and the chat
  * defaults). A new backend pin restarts the engine on it; a default model must be one of the
- * library's; a new download limit applies to the download manager at once, a new proxy to the next hub request (net.ts reads it per request). The Hugging Face token is
+ * library's; a new download limit applies to the download manager at once, a new proxy to the next hub request (net.ts reads it per request), a new update channel or mode to the updater. The Hugging Face token is
  * kept by TokenVault (token.ts): settings.update takes it, settings.get says only whether it is set.
  */
 import { pickSampling } from '../chat/dto';
@@ -24,6 +24,8 @@ export function settingsChannels(deps: {
   modelsFolder: () => string;
   /** told the download limit when it changes */
   setDownloadConcurrency: (n: number) => void;
+  /** told when the updateChannel or updateMode setting changes (the updater follows them) */
+  updateSettingsChanged?: () => void;
 }): Handlers {
   const { store } = deps;
   const settings = (): SettingsDTO => {
@@ -50,6 +52,7 @@ export function settingsChannels(deps: {
       store.settings.update(patch);
       if (hfToken !== undefined) deps.tokens.set(hfToken);
       if (r.downloadConcurrency !== undefined) deps.setDownloadConcurrency(r.downloadConcurrency);
+      if (r.updateChannel !== undefined || r.updateMode !== undefined) deps.updateSettingsChanged?.();
       if (backendChanged) await deps.engine.setBackend(r.backend!);
       return settings();
     },

@@ -1,0 +1,277 @@
+/**
+ * The updater's decisions (no electron here): which channel's feed is followed and whether a
+ * downgrade may be offered, when to check (at start and every UPDATE_CHECK_INTERVAL_MS in mode auto
+ * and check; never by itself in mode off), when to download (auto: at once, unless a downgrade;
+ * check: when asked), and when to install ("Restart to update" waits while a reply generates or a
+ * model downloads, then closes the app's services and the engine host before installing). What
+ * talks to electron-updater is an UpdaterPort (main/app/updater.ts). The updates.* channels answer
+ * from here; in browser mode and development runs the controller has no port and answers phase
+ * unsupported with its reason.
+ */
+import semver from 'semver';
+import { IpcError } from '../ipc/contract';
+import type { UpdateChannel, UpdateMode, UpdateStateDTO } from '../ipc/updates';
+import { UPDATE_BLOCKERS } from '../ipc/updates';
+import type { Logger } from '../logging';
+import type { Timers } from '../models/download-transfer';
+import type { Handlers } from '../services';
+import { channelOfVersion, isMoreStable } from './channels';
+import { updateErrorOf } from './verify';
+
+/** How often mode auto and check look for an update after the first check at start. */
+export const UPDATE_CHECK_INTERVAL_MS = 4 * 60 * 60 * 1000;
+/** At most one progress state per this many ms while an update downloads (and one at the end). */
+export const UPDATE_PROGRESS_INTERVAL_MS = 500;
+
+export type Blocker = (typeof UPDATE_BLOCKERS)[number];
+
+/** An update a feed offers. */
+export interface FoundUpdate {
+  version: string;
+  releaseDate: string | null;
+  releaseNotes: string | null;
+}
+
+export interface Progress {
+  transferred: number;
+  total: number;
+  bytesPerSecond: number;
+}
+
+/** electron-updater, as the controller uses it (main/app/updater.ts). */
+export interface UpdaterPort {
+  /** the feed followed from now, and whether an older release it holds is offered */
+  configure(channel: UpdateChannel, allowDowngrade: boolean): void;
+  /** the feed's release, when it is one to offer (newer; or older when downgrades are allowed); throws on a feed refused */
+  check(): Promise<FoundUpdate | null>;
+  /** downloads the update found, its sha512 and its signature checked; throws when either fails */
+  download(onProgress: (p: Progress) => void): Promise<void>;
+  /** quits and installs the downloaded update */
+  install(): void;
+}
+
+/** What an install waits for: replies generating, models downloading. */
+export interface Activity {
+  busy(): Blocker[];
+  /** called whenever that may have changed; returns the unsubscribe */
+  onChange(listener: () => void): () => void;
+}
+
+export interface UpdateControllerOptions {
+  current: string;
+  /** null: updates are unsupported here, for `unsupportedReason` */
+  port: UpdaterPort | null;
+  unsupportedReason?: string;
+  settings: () => { channel: UpdateChannel | null; mode: UpdateMode };
+  activity: Activity;
+  /** closes the app's services and the engine host (before the install: no locked files) */
+  beforeInstall: () => Promise<void>;
+  emit: (s: UpdateStateDTO) => void;
+  logger: Logger;
+  timers?: Timers;
+}
+
+const realTimers: Timers = { now: () => Date.now(), setTimeout: (fn, ms) => setTimeout(fn, ms), clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout) };
+
+/** The channel followed: the setting, else the running build's own, else stable. */
+export function followedChannel(setting: UpdateChannel | null, current: string): UpdateChannel {
+  return setting ?? channelOfVersion(current) ?? 'stable';
+}
+
+/** Whether an older release may be offered: only when the followed channel is more stable than the running build's (the user moved to it). */
+export function downgradeAllowed(followed: UpdateChannel, current: string): boolean {
+  const own = channelOfVersion(current);
+  return own !== null && isMoreStable(own, followed);
+}
+
+export class UpdateController {
+  private s: UpdateStateDTO;
+  private readonly timers: Timers;
+  private timer: unknown = null;
+  private lastProgressAt = -Infinity;
+  private unwatch: (() => void) | null = null;
+  private closed = false;
+  /** the channel the found update came from (a change of channel drops it) */
+  private checkedChannel: UpdateChannel | null = null;
+
+  constructor(private readonly o: UpdateControllerOptions) {
+    this.timers = o.timers ?? realTimers;
+    const { channel, mode } = this.followed();
+    this.s = {
+      phase: o.port ? 'idle' : 'unsupported', reason: o.port ? null : (o.unsupportedReason ?? 'updates are not supported here'),
+      current: o.current, channel, mode, lastCheckedAt: null, update: null, progress: null, waitingFor: [], error: null,
+    };
+  }
+
+  state(): UpdateStateDTO {
+    return this.s;
+  }
+
+  private followed(): { channel: UpdateChannel; mode: UpdateMode } {
+    const { channel, mode } = this.o.settings();
+    return { channel: followedChannel(channel, this.o.current), mode };
+  }
+
+  private set(patch: Partial<UpdateStateDTO>): void {
+    this.s = { ...this.s, ...patch };
+    this.o.emit(this.s);
+  }
+
+  /** The first check (modes auto and check) and the schedule. */
+  start(): void {
+    if (!this.o.port) return;
+    this.schedule();
+    if (this.s.mode !== 'off') void this.check().catch(() => undefined);
+  }
+
+  private schedule(): void {
+    if (this.timer !== null) this.timers.clearTimeout(this.timer);
+    this.timer = null;
+    if (this.closed || this.s.mode === 'off' || !this.o.port) return;
+    this.timer = this.timers.setTimeout(() => {
+      this.timer = null;
+      void this.check().catch(() => undefined);
+      this.schedule();
+    }, UPDATE_CHECK_INTERVAL_MS);
+  }
+
+  /** The updateChannel or updateMode setting changed. */
+  settingsChanged(): void {
+    const { channel, mode } = this.followed();
+    const channelChanged = channel !== this.s.channel;
+    const modeChanged = mode !== this.s.mode;
+    if (!channelChanged && !modeChanged) return;
+    this.set({ channel, mode });
+    if (!this.o.port) return;
+    this.schedule();
+    if (channelChanged && !['downloading', 'waiting', 'installing'].includes(this.s.phase)) {
+      // what the old channel offered is not this one's: look again (a manual check would anyway)
+      this.set({ phase: 'idle', update: null, progress: null, error: null });
+      if (mode !== 'off') void this.check().catch(() => undefined);
+    }
+  }
+
+  /** Looks at the followed channel's feed now (any mode); in mode auto, a found update (not a downgrade) downloads at once. */
+  async check(): Promise<UpdateStateDTO> {
+    const port = this.o.port;
+    if (!port || this.closed) return this.s;
+    if (['checking', 'downloading', 'downloaded', 'waiting', 'installing'].includes(this.s.phase) && this.checkedChannel === this.s.channel) return this.s;
+    const channel = this.s.channel;
+    this.set({ phase: 'checking', error: null });
+    let found: FoundUpdate | null;
+    try {
+      port.configure(channel, downgradeAllowed(channel, this.o.current));
+      found = await port.check();
+    } catch (e) {
+      this.o.logger.warn(`updates: the check failed: ${(e as Error).message}`);
+      this.set({ phase: 'error', error: updateErrorOf(e), lastCheckedAt: this.timers.now() });
+      return this.s;
+    }
+    this.checkedChannel = channel;
+    if (!found) {
+      this.set({ phase: 'none', update: null, lastCheckedAt: this.timers.now() });
+      return this.s;
+    }
+    const downgrade = semver.lt(found.version, this.o.current);
+    this.set({ phase: 'available', lastCheckedAt: this.timers.now(), update: { ...found, channel, downgrade } });
+    if (this.s.mode === 'auto' && !downgrade) void this.download(false).catch(() => undefined);
+    return this.s;
+  }
+
+  /** Downloads the update found; a downgrade only with `confirmDowngrade`. */
+  async download(confirmDowngrade: boolean): Promise<UpdateStateDTO> {
+    const port = this.o.port;
+    if (!port) return this.s;
+    if (this.s.phase === 'downloading' || this.s.phase === 'downloaded') return this.s;
+    const update = this.s.update;
+    if (!update || (this.s.phase !== 'available' && this.s.phase !== 'error')) throw new IpcError('invalid_input', 'there is no update to download: check for updates first');
+    if (update.downgrade && !confirmDowngrade) {
+      throw new IpcError('needs_confirmation', `${update.version} is older than the running ${this.o.current}: installing it is a downgrade, confirm it to download`);
+    }
+    this.lastProgressAt = -Infinity;
+    this.set({ phase: 'downloading', progress: { transferred: 0, total: 0, bytesPerSecond: 0 }, error: null });
+    try {
+      await port.download((p) => {
+        const now = this.timers.now();
+        if (now - this.lastProgressAt < UPDATE_PROGRESS_INTERVAL_MS) {
+          this.s = { ...this.s, progress: p }; // kept for the next state out
+          return;
+        }
+        this.lastProgressAt = now;
+        this.set({ progress: p });
+      });
+    } catch (e) {
+      this.o.logger.warn(`updates: the download of ${update.version} failed: ${(e as Error).message}`);
+      this.set({ phase: 'error', progress: null, error: updateErrorOf(e) });
+      return this.s;
+    }
+    this.set({ phase: 'downloaded', progress: this.s.progress });
+    return this.s;
+  }
+
+  /** "Restart to update": installs now, or waits (phase waiting) until no reply generates and no model downloads. */
+  install(): UpdateStateDTO {
+    if (!this.o.port) return this.s;
+    if (this.s.phase === 'waiting' || this.s.phase === 'installing') return this.s;
+    if (this.s.phase !== 'downloaded') throw new IpcError('invalid_input', 'no update is downloaded yet');
+    const busy = this.o.activity.busy();
+    if (busy.length === 0) {
+      void this.installNow();
+      return this.s;
+    }
+    this.set({ phase: 'waiting', waitingFor: busy });
+    this.unwatch = this.o.activity.onChange(() => {
+      if (this.s.phase !== 'waiting') return;
+      const still = this.o.activity.busy();
+      if (still.length > 0) {
+        if (still.join() !== this.s.waitingFor.join()) this.set({ waitingFor: still });
+        return;
+      }
+      void this.installNow();
+    });
+    return this.s;
+  }
+
+  /** Leaves a waiting install: back to downloaded. */
+  cancelInstall(): UpdateStateDTO {
+    if (this.s.phase !== 'waiting') return this.s;
+    this.stopWatching();
+    this.set({ phase: 'downloaded', waitingFor: [] });
+    return this.s;
+  }
+
+  private stopWatching(): void {
+    this.unwatch?.();
+    this.unwatch = null;
+  }
+
+  private async installNow(): Promise<void> {
+    this.stopWatching();
+    this.set({ phase: 'installing', waitingFor: [] });
+    try {
+      await this.o.beforeInstall();
+      this.o.port!.install();
+    } catch (e) {
+      this.o.logger.error(`updates: the install failed: ${(e as Error).message}`);
+      this.set({ phase: 'error', error: updateErrorOf(e) });
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    this.stopWatching();
+    if (this.timer !== null) this.timers.clearTimeout(this.timer);
+    this.timer = null;
+  }
+}
+
+/** The updates.* channels over a controller. */
+export function updatesChannels(c: UpdateController): Handlers {
+  return {
+    'updates.state': () => c.state(),
+    'updates.check': () => c.check(),
+    'updates.download': (r) => c.download(r.confirmDowngrade),
+    'updates.install': () => c.install(),
+    'updates.cancelInstall': () => c.cancelInstall(),
+  };
+}
