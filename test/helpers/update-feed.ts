@@ -1,0 +1,112 @@
+/**
+ * A release feed for the updater's tests: fake installers (tiny shell scripts, so an AppImage install
+ * really runs them) put into a feed folder by the real `node scripts/release … --artifacts DIR` with a
+ * test key pair, and a local HTTP server (loopback) serving that folder, whose files a test can
+ * replace (tampering) or hide (404).
+ */
+import { execFile } from 'child_process';
+import fs from 'fs';
+import http from 'http';
+import type { AddressInfo } from 'net';
+import path from 'path';
+import { promisify } from 'util';
+import type { UpdateChannel } from '../../main/ipc/updates';
+import { generateSigningKeys, SIGNING_KEY_ENV } from '../../main/updates/signature';
+import { REPO_ROOT } from './models';
+
+const run = promisify(execFile);
+
+export interface TestKeys {
+  privateKeyPem: string;
+  publicKeyPem: string;
+  publicKeyFile: string;
+}
+
+export function testKeys(dir: string): TestKeys {
+  const k = generateSigningKeys();
+  const publicKeyFile = path.join(dir, 'test-signing.pub');
+  fs.writeFileSync(publicKeyFile, k.publicKeyPem);
+  return { ...k, publicKeyFile };
+}
+
+/** The fake installer of `version`: a script that writes its version to $HEARTH_TEST_INSTALLED when run. */
+export function fakeInstaller(dir: string, version: string): string {
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `Hearth-${version}.AppImage`);
+  fs.writeFileSync(file, `#!/bin/sh\necho ${version} > "$HEARTH_TEST_INSTALLED"\n`, { mode: 0o755 });
+  return file;
+}
+
+/** Runs the real release CLI; resolves with its exit code, stdout and stderr. */
+export async function release(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const r = await run(process.execPath, [path.join(REPO_ROOT, 'scripts', 'release'), ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env } });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (e) {
+    const err = e as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof err.code === 'number' ? err.code : -1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' };
+  }
+}
+
+/** Releases `version` on `channel` into `feed` (a Linux feed for this machine's arch), signed with `keys`. */
+export async function releaseInto(feed: string, work: string, keys: TestKeys, channel: UpdateChannel, version: string, notes?: string): Promise<void> {
+  const artifacts = path.join(work, `artifacts-${version}`);
+  fakeInstaller(artifacts, version);
+  const extra: string[] = [];
+  if (notes) {
+    fs.writeFileSync(path.join(work, `notes-${version}.md`), notes);
+    extra.push('--notes', path.join(work, `notes-${version}.md`));
+  }
+  const r = await release(
+    ['--channel', channel, '--version', version, '--platform', 'linux', '--arch', process.arch, '--out', feed, '--artifacts', artifacts, '--public-key', keys.publicKeyFile, ...extra],
+    { [SIGNING_KEY_ENV]: keys.privateKeyPem },
+  );
+  if (r.code !== 0) throw new Error(`release ${channel} ${version} failed (${r.code}): ${r.stderr}`);
+}
+
+export interface FeedServer {
+  url: string;
+  /** the paths asked for, in order */
+  requests: string[];
+  /** serve these bytes for a path instead of the folder's file */
+  replace: Map<string, Buffer>;
+  /** answer 404 for these paths */
+  hide: Set<string>;
+  close(): Promise<void>;
+}
+
+export async function serveFeed(dir: string): Promise<FeedServer> {
+  const requests: string[] = [];
+  const replace = new Map<string, Buffer>();
+  const hide = new Set<string>();
+  const server = http.createServer((req, res) => {
+    try {
+      const p = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+      requests.push(p);
+      const body = replace.get(p) ?? (hide.has(p) ? null : readIn(dir, p));
+      if (!body) {
+        res.writeHead(404).end();
+        return;
+      }
+      res.writeHead(200, { 'content-length': body.length, 'content-type': 'application/octet-stream' }).end(body);
+    } catch {
+      res.writeHead(500).end();
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    requests, replace, hide,
+    close: () => new Promise((r) => server.close(() => r())),
+  };
+}
+
+function readIn(dir: string, p: string): Buffer | null {
+  const file = path.join(dir, path.basename(p));
+  try {
+    return fs.readFileSync(file);
+  } catch {
+    return null;
+  }
+}

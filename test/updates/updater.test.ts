@@ -1,0 +1,389 @@
+/**
+ * The updater against a local HTTP server hosting a feed made by the real `node scripts/release`
+ * (test key pair, fake installers): the real electron-updater (its AppImageUpdater, the Linux path,
+ * with APPIMAGE set to a temp file) driven by main/app/updater.ts and the controller.
+ *
+ * Doubles, at the boundary only (no Electron binary exists here): jest.mock('electron') gives
+ * electron-updater an `app` (version, isPackaged, paths, quit), the `autoUpdater` event emitter its
+ * install touches, `session.fromPartition`, and `net.request` implemented on Node's http.request, so
+ * electron-updater's ElectronHttpExecutor makes real HTTP requests to the server. The install is
+ * real: the downloaded "AppImage" (a shell script) replaces APPIMAGE and is started; it writes its
+ * version to a file. What an install waits for (a reply generating) is the controller's Activity,
+ * set by the test.
+ */
+import fs from 'fs';
+import os from 'os';
+import path from 'path';
+
+jest.mock('electron', () => {
+  const http = require('http') as typeof import('http');
+  const { EventEmitter } = require('events') as typeof import('events');
+  const app = Object.assign(new EventEmitter(), {
+    version: '0.0.0',
+    userData: '',
+    appPath: '',
+    quits: 0,
+    getVersion() {
+      return app.version;
+    },
+    getName: () => 'Hearth',
+    isPackaged: true,
+    getPath: () => app.userData,
+    getAppPath: () => app.appPath,
+    whenReady: () => Promise.resolve(),
+    quit() {
+      app.quits++;
+    },
+    relaunch() {},
+  });
+  return {
+    app,
+    autoUpdater: new EventEmitter(),
+    session: { fromPartition: () => ({}) },
+    // Electron's net.request, on Node's http: the options electron-updater passes are URL parts and headers
+    net: {
+      request: (o: { protocol?: string; hostname?: string; port?: number | string; path?: string; method?: string; headers?: Record<string, string> }) =>
+        http.request({ protocol: o.protocol, hostname: o.hostname, port: o.port, path: o.path, method: o.method ?? 'GET', headers: o.headers }),
+    },
+  };
+});
+
+import { AppImageUpdater } from 'electron-updater';
+import { electronUpdaterPort } from '../../main/app/updater';
+import type { UpdateChannel, UpdateMode, UpdateStateDTO } from '../../main/ipc/updates';
+import { silentLogger } from '../../main/logging';
+import type { Timers } from '../../main/models/download-transfer';
+import { feedFileName } from '../../main/updates/channels';
+import { UPDATE_CHECK_INTERVAL_MS, UpdateController, type Blocker } from '../../main/updates/controller';
+import { releaseInto, serveFeed, testKeys, type FeedServer, type TestKeys } from '../helpers/update-feed';
+
+const electronApp = (jest.requireMock('electron') as { app: { version: string; userData: string; appPath: string; quits: number } }).app;
+
+const STABLE = '1.4.0';
+const BETA = '1.5.0-beta.2';
+const NIGHTLY = '1.6.0-alpha.20261127';
+
+let root: string;
+let feed: string;
+let keys: TestKeys;
+let server: FeedServer;
+
+beforeAll(async () => {
+  root = fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-updates-'));
+  feed = path.join(root, 'feed');
+  keys = testKeys(root);
+  await releaseInto(feed, root, keys, 'stable', STABLE, 'Stable notes');
+  await releaseInto(feed, root, keys, 'beta', BETA, 'Beta notes');
+  await releaseInto(feed, root, keys, 'nightly', NIGHTLY);
+  server = await serveFeed(feed);
+}, 120_000);
+
+afterAll(async () => {
+  await server?.close();
+  fs.rmSync(root, { recursive: true, force: true });
+});
+
+/** Manual time: the test fires the scheduled checks. */
+function manualTimers(): Timers & { pending: { fn: () => void; ms: number }[] } {
+  const pending: { fn: () => void; ms: number }[] = [];
+  return {
+    pending,
+    now: () => Date.now(),
+    setTimeout: (fn, ms) => {
+      const t = { fn, ms };
+      pending.push(t);
+      return t;
+    },
+    clearTimeout: (h) => {
+      const i = pending.indexOf(h as (typeof pending)[number]);
+      if (i >= 0) pending.splice(i, 1);
+    },
+  };
+}
+
+interface Harness {
+  c: UpdateController;
+  states: UpdateStateDTO[];
+  settings: { channel: UpdateChannel | null; mode: UpdateMode };
+  busy: Blocker[];
+  notify: () => void;
+  timers: ReturnType<typeof manualTimers>;
+  appImage: string;
+  installed: string;
+  events: string[];
+}
+
+let n = 0;
+function harness(version: string, settings: { channel: UpdateChannel | null; mode: UpdateMode }): Harness {
+  const dir = path.join(root, `run-${++n}`);
+  fs.mkdirSync(dir, { recursive: true });
+  electronApp.version = version;
+  electronApp.userData = path.join(dir, 'data');
+  electronApp.quits = 0;
+  // the running "AppImage" (a name without a version: the update replaces it in place)
+  const appImage = path.join(dir, 'Hearth.AppImage');
+  fs.writeFileSync(appImage, `running ${version}`);
+  process.env.APPIMAGE = appImage;
+  process.env.XDG_CACHE_HOME = path.join(dir, 'cache');
+  const installed = path.join(dir, 'installed.txt');
+  process.env.HEARTH_TEST_INSTALLED = installed;
+  const states: UpdateStateDTO[] = [];
+  const events: string[] = [];
+  let listener: (() => void) | null = null;
+  const h: Harness = {
+    states, settings, busy: [], timers: manualTimers(), appImage, installed, events,
+    notify: () => listener?.(),
+    c: null as unknown as UpdateController,
+  };
+  const port = electronUpdaterPort({ feedUrl: server.url, publicKeyPem: keys.publicKeyPem, configDir: path.join(dir, 'updater'), logger: silentLogger, makeUpdater: () => new AppImageUpdater() });
+  const install = port.install;
+  port.install = () => {
+    events.push('quitAndInstall');
+    install();
+  };
+  h.c = new UpdateController({
+    current: version,
+    port,
+    settings: () => h.settings,
+    activity: {
+      busy: () => h.busy,
+      onChange: (l) => {
+        listener = l;
+        return () => (listener = null);
+      },
+    },
+    beforeInstall: async () => {
+      events.push('services closed', 'engine host closed');
+    },
+    emit: (s) => states.push(s),
+    logger: silentLogger,
+    timers: h.timers,
+  });
+  return h;
+}
+
+async function until<T>(f: () => T | undefined | null | false, what: string, ms = 20_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = f();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const feedOf = (c: UpdateChannel) => `/${feedFileName(c, 'linux', process.arch)}`;
+
+describe('channels', () => {
+  test('the release step wrote each feed with the newest release its channel sees, each signed', () => {
+    const text = (c: UpdateChannel) => fs.readFileSync(path.join(feed, feedOf(c).slice(1)), 'utf8');
+    expect(text('stable')).toMatch(/^version: 1\.4\.0$/m);
+    expect(text('beta')).toMatch(/^version: 1\.5\.0-beta\.2$/m);
+    expect(text('nightly')).toMatch(/^version: 1\.6\.0-alpha\.20261127$/m);
+    for (const c of ['stable', 'beta', 'nightly'] as const) expect(fs.existsSync(path.join(feed, `${feedOf(c).slice(1)}.sig`))).toBe(true);
+    for (const v of [STABLE, BETA, NIGHTLY]) expect(fs.existsSync(path.join(feed, `Hearth-${v}.AppImage.sig`))).toBe(true);
+  });
+
+  test('stable sees only stable, beta sees beta and stable, nightly sees all', async () => {
+    // a user on 1.3.0 following each channel is offered that channel's newest
+    const offered: Record<string, string | undefined> = {};
+    for (const channel of ['stable', 'beta', 'nightly'] as const) {
+      const h = harness('1.3.0', { channel, mode: 'check' });
+      const s = await h.c.check();
+      expect(s.phase).toBe('available');
+      offered[channel] = s.update?.version;
+      expect(s.update?.downgrade).toBe(false);
+    }
+    expect(offered).toEqual({ stable: STABLE, beta: BETA, nightly: NIGHTLY });
+    // the feeds a stable user reads are the stable one only
+    const h = harness('1.3.0', { channel: 'stable', mode: 'check' });
+    server.requests.length = 0;
+    await h.c.check();
+    expect(server.requests.filter((p) => p.endsWith('.yml'))).toEqual([feedOf('stable')]);
+    // and a stable user on the newest stable is up to date, whatever beta and nightly hold
+    const current = harness(STABLE, { channel: null, mode: 'check' });
+    expect((await current.c.check()).phase).toBe('none');
+    expect(current.c.state().channel).toBe('stable');
+  });
+
+  test('the release notes and date come from the signed feed', async () => {
+    const h = harness('1.3.0', { channel: 'beta', mode: 'check' });
+    const s = await h.c.check();
+    expect(s.update).toMatchObject({ version: BETA, channel: 'beta', releaseNotes: 'Beta notes' });
+    expect(Date.parse(s.update!.releaseDate!)).toBeGreaterThan(0);
+  });
+});
+
+describe('downgrades', () => {
+  test('moving from nightly to stable offers the older stable as a downgrade, downloaded only when confirmed', async () => {
+    const h = harness(NIGHTLY, { channel: null, mode: 'auto' });
+    expect((await h.c.check()).phase).toBe('none'); // on nightly: up to date
+    h.settings = { channel: 'stable', mode: 'auto' };
+    h.c.settingsChanged();
+    await until(() => h.c.state().phase === 'available', 'the downgrade offered');
+    expect(h.c.state().update).toMatchObject({ version: STABLE, downgrade: true, channel: 'stable' });
+    // mode auto does not download a downgrade by itself, and a download without confirmation is refused
+    await new Promise((r) => setTimeout(r, 200));
+    expect(h.c.state().phase).toBe('available');
+    await expect(h.c.download(false)).rejects.toMatchObject({ code: 'needs_confirmation' });
+    const s = await h.c.download(true);
+    expect(s.phase).toBe('downloaded');
+  });
+
+  test('a user on the channel of their build is never offered an older release', async () => {
+    const h = harness('1.4.5', { channel: 'stable', mode: 'check' });
+    expect((await h.c.check()).phase).toBe('none');
+  });
+});
+
+describe('refusals: the app stays on its version', () => {
+  test('a tampered artifact (sha512 mismatch) is refused and nothing is installed', async () => {
+    const h = harness('1.3.0', { channel: 'stable', mode: 'check' });
+    server.replace.set(`/Hearth-${STABLE}.AppImage`, Buffer.from('#!/bin/sh\necho evil > "$HEARTH_TEST_INSTALLED"\n'));
+    try {
+      expect((await h.c.check()).phase).toBe('available');
+      const s = await h.c.download(false);
+      expect(s.phase).toBe('error');
+      expect(s.error?.code).toBe('update_checksum_mismatch');
+      expect(() => h.c.install()).toThrow(/no update is downloaded/);
+    } finally {
+      server.replace.clear();
+    }
+    expect(h.events).toEqual([]);
+    expect(fs.readFileSync(h.appImage, 'utf8')).toBe('running 1.3.0');
+  });
+
+  test('a feed whose signature does not verify is refused', async () => {
+    const h = harness('1.3.0', { channel: 'stable', mode: 'auto' });
+    const yml = fs.readFileSync(path.join(feed, feedOf('stable').slice(1)), 'utf8');
+    // a feed that points at another release (its sha512 would match that file): only the signature catches it
+    server.replace.set(feedOf('stable'), Buffer.from(yml.replace('releaseNotes: Stable notes', 'releaseNotes: Stable notes!')));
+    try {
+      const s = await h.c.check();
+      expect(s.phase).toBe('error');
+      expect(s.error?.code).toBe('update_bad_signature');
+      expect(s.update).toBeNull();
+    } finally {
+      server.replace.clear();
+    }
+    expect(h.events).toEqual([]);
+  });
+
+  test('a feed signed by another key is refused', async () => {
+    const h = harness('1.3.0', { channel: 'stable', mode: 'check' });
+    const other = testKeys(fs.mkdtempSync(path.join(root, 'other-')));
+    const { signBytes } = await import('../../main/updates/signature');
+    const yml = fs.readFileSync(path.join(feed, feedOf('stable').slice(1)));
+    server.replace.set(`${feedOf('stable')}.sig`, Buffer.from(signBytes(yml, other.privateKeyPem)));
+    try {
+      expect((await h.c.check()).error?.code).toBe('update_bad_signature');
+    } finally {
+      server.replace.clear();
+    }
+  });
+
+  test('a feed without its .sig is refused', async () => {
+    const h = harness('1.3.0', { channel: 'stable', mode: 'check' });
+    server.hide.add(`${feedOf('stable')}.sig`);
+    try {
+      const s = await h.c.check();
+      expect(s.error).toMatchObject({ code: 'update_bad_signature' });
+      expect(s.error?.message).toMatch(/no signature/);
+    } finally {
+      server.hide.clear();
+    }
+  });
+
+  test('an artifact whose own .sig does not verify is refused after the download (and deleted)', async () => {
+    const h = harness('1.3.0', { channel: 'stable', mode: 'check' });
+    server.replace.set(`/Hearth-${STABLE}.AppImage.sig`, Buffer.from(`${Buffer.alloc(64).toString('base64')}\n`));
+    try {
+      await h.c.check();
+      const s = await h.c.download(false);
+      expect(s.phase).toBe('error');
+      expect(s.error?.code).toBe('update_bad_signature');
+    } finally {
+      server.replace.clear();
+    }
+    const cached = path.join(process.env.XDG_CACHE_HOME!, 'hearth-updater', 'pending', `Hearth-${STABLE}.AppImage`);
+    expect(fs.existsSync(cached)).toBe(false);
+    expect(h.events).toEqual([]);
+  });
+});
+
+describe('install', () => {
+  test('waits while a reply generates, installs when it ends: services and the engine host closed first', async () => {
+    const h = harness('1.3.0', { channel: 'stable', mode: 'auto' });
+    await h.c.check();
+    await until(() => h.c.state().phase === 'downloaded', 'the background download');
+    // progress went out while downloading, and the last says all of it
+    const progress = h.states.filter((s) => s.phase === 'downloading' && s.progress);
+    expect(progress.length).toBeGreaterThan(0);
+    h.busy = ['generation'];
+    expect(h.c.install()).toMatchObject({ phase: 'waiting', waitingFor: ['generation'] });
+    h.notify(); // still generating
+    expect(h.c.state().phase).toBe('waiting');
+    expect(h.events).toEqual([]);
+    h.busy = [];
+    h.notify(); // the reply ended
+    await until(() => electronApp.quits > 0, 'the app quitting to install');
+    expect(h.events).toEqual(['services closed', 'engine host closed', 'quitAndInstall']);
+    // the real AppImage install: the running file replaced by the new one, which was started
+    expect(fs.readFileSync(h.appImage, 'utf8')).toContain(`echo ${STABLE}`);
+    await until(() => fs.existsSync(h.installed), 'the new version started');
+    expect(fs.readFileSync(h.installed, 'utf8').trim()).toBe(STABLE);
+  });
+
+  test('cancelInstall leaves a waiting install', async () => {
+    const h = harness('1.3.0', { channel: 'stable', mode: 'check' });
+    await h.c.check();
+    await h.c.download(false);
+    h.busy = ['download'];
+    expect(h.c.install().phase).toBe('waiting');
+    expect(h.c.cancelInstall()).toMatchObject({ phase: 'downloaded', waitingFor: [] });
+    h.busy = [];
+    h.notify();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(h.events).toEqual([]);
+    expect(electronApp.quits).toBe(0);
+  });
+});
+
+describe('modes', () => {
+  test('check: checks at start and on the schedule, downloads only when asked', async () => {
+    const h = harness('1.3.0', { channel: 'stable', mode: 'check' });
+    server.requests.length = 0;
+    h.c.start();
+    await until(() => h.c.state().phase === 'available', 'the first check');
+    expect(h.timers.pending.map((t) => t.ms)).toEqual([UPDATE_CHECK_INTERVAL_MS]);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(h.c.state().phase).toBe('available'); // not downloading
+    expect(server.requests.filter((p) => p.endsWith('.AppImage'))).toEqual([]);
+    const due = h.timers.pending.shift()!; // time passes: the scheduled check runs
+    due.fn();
+    await until(() => server.requests.filter((p) => p === feedOf('stable')).length === 2, 'the scheduled check');
+    expect(h.timers.pending).toHaveLength(1); // and the next one scheduled
+    h.c.close();
+  });
+
+  test('off: no check at start, none scheduled, and a change to off stops the schedule; updates.check still works', async () => {
+    const h = harness('1.3.0', { channel: 'stable', mode: 'off' });
+    server.requests.length = 0;
+    h.c.start();
+    await new Promise((r) => setTimeout(r, 200));
+    expect(server.requests).toEqual([]);
+    expect(h.timers.pending).toEqual([]);
+    expect(h.c.state().phase).toBe('idle');
+    expect((await h.c.check()).phase).toBe('available'); // the manual check
+    // from auto to off: the schedule stops
+    const a = harness('1.4.0', { channel: 'stable', mode: 'auto' });
+    a.c.start();
+    expect(a.timers.pending).toHaveLength(1);
+    await until(() => a.c.state().phase === 'none', 'the first check');
+    a.settings = { channel: 'stable', mode: 'off' };
+    a.c.settingsChanged();
+    expect(a.timers.pending).toEqual([]);
+    expect(a.c.state().mode).toBe('off');
+    a.c.close();
+  });
+});
