@@ -26,7 +26,7 @@ import { Services } from './services';
 import { settingsChannels } from './settings/channels';
 import { type SecretCipher, TokenVault } from './settings/token';
 import { Store } from './store';
-import { UpdateController, updatesChannels, type Blocker, type UpdaterPort } from './updates/controller';
+import { UpdateController, updatesChannels, type Blocker, type UpdaterPort, BROWSER_MODE_UPDATES_REASON } from './updates/controller';
 
 export interface App {
   services: Services;
@@ -129,7 +129,7 @@ export function composeApp(opts: ComposeOptions): App {
   const updates = new UpdateController({
     current: opts.appVersion,
     port: opts.updates?.port ?? null,
-    unsupportedReason: opts.updatesUnsupported ?? 'browser mode: Hearth updates itself only as the installed desktop app',
+    unsupportedReason: opts.updatesUnsupported ?? BROWSER_MODE_UPDATES_REASON,
     settings: () => ({ channel: store.settings.get('updateChannel'), mode: store.settings.get('updateMode') }),
     activity: {
       busy: () => [...(chat.generating() ? ['generation' as Blocker] : []), ...(downloads.active() ? ['download' as Blocker] : [])],

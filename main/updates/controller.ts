@@ -21,6 +21,9 @@ import { updateErrorOf } from './verify';
 /** How often mode auto and check look for an update after the first check at start. */
 export const UPDATE_CHECK_INTERVAL_MS = 4 * 60 * 60 * 1000;
 /** At most one progress state per this many ms while an update downloads (and one at the end). */
+/** Why a page served by `hearth serve` / `npm start`'s browser mode has no updater. */
+export const BROWSER_MODE_UPDATES_REASON = 'Updates are handled by the desktop app: Hearth updates itself only when installed, not in browser mode.';
+
 export const UPDATE_PROGRESS_INTERVAL_MS = 500;
 
 export type Blocker = (typeof UPDATE_BLOCKERS)[number];
