@@ -8,12 +8,24 @@ const path = require('path');
 
 const root = path.resolve(__dirname, '..');
 
+/**
+ * The packages the app's bundles (main, the engine host) leave to run-time require: electron (the
+ * runtime itself) and package.json's `dependencies`, which are exactly what electron-builder copies
+ * into app.asar's node_modules (native code such as better-sqlite3, and electron-updater). Everything
+ * else the app imports is bundled, so it is a devDependency and ships once.
+ */
+const APP_EXTERNAL = ['electron', ...Object.keys(require(path.join(root, 'package.json')).dependencies)];
+
 function build() {
   const esbuild = require('esbuild');
   const node = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', packages: 'external', sourcemap: true, logLevel: 'error' };
+  // the CLI runs from a checkout (node_modules complete): every package stays external
   esbuild.buildSync({ ...node, entryPoints: [path.join(root, 'main/cli/entry.ts')], outfile: path.join(root, 'dist/cli.js') });
-  esbuild.buildSync({ ...node, entryPoints: [path.join(root, 'main/engine/host-entry.ts')], outfile: path.join(root, 'dist/engine-host.js') });
-  esbuild.buildSync({ ...node, entryPoints: [path.join(root, 'main/app/main.ts')], outfile: path.join(root, 'dist/app/main.js'), external: ['electron'] });
+  // what the packaged app runs carries its pure-JS packages inside the bundle; only APP_EXTERNAL is
+  // required from the asar's node_modules at run time
+  const app = { ...node, packages: undefined, external: APP_EXTERNAL };
+  esbuild.buildSync({ ...app, entryPoints: [path.join(root, 'main/engine/host-entry.ts')], outfile: path.join(root, 'dist/engine-host.js') });
+  esbuild.buildSync({ ...app, entryPoints: [path.join(root, 'main/app/main.ts')], outfile: path.join(root, 'dist/app/main.js') });
   esbuild.buildSync({ ...node, entryPoints: [path.join(root, 'main/app/preload.ts')], outfile: path.join(root, 'dist/app/preload.js'), external: ['electron'], packages: undefined });
   const out = path.join(root, 'dist/renderer');
   fs.rmSync(out, { recursive: true, force: true });
@@ -37,7 +49,7 @@ function build() {
   fs.copyFileSync(path.join(root, 'resources/icon.png'), path.join(out, 'icon.png'));
 }
 
-module.exports = { build };
+module.exports = { build, APP_EXTERNAL };
 if (require.main === module) {
   const t0 = Date.now();
   build();
