@@ -8,18 +8,16 @@
  * --cpu-variants: CPU only, ccache keeps a rebuild to the link steps), then a real generation runs on
  * it through the real probe and engine host.
  */
-import { spawn, spawnSync } from 'child_process';
+import { spawnSync } from 'child_process';
 import fs from 'fs';
 import path from 'path';
 import { backendModules, bestModule } from '../../main/engine/addon';
 import { EngineClient } from '../../main/engine/client';
 import { HOST_SCRIPT, tempDir } from '../helpers/engine';
-import { REPO_ROOT, TINY_SPM } from '../helpers/models';
+import { TINY_SPM } from '../helpers/models';
+import { buildVariants, VARIANTS_BIN } from '../helpers/variants';
 
-// eslint-disable-next-line @typescript-eslint/no-var-requires
-const { VARIANTS_DIR } = require('../../scripts/build-native.js') as { VARIANTS_DIR: string };
-const ADDON = path.join(VARIANTS_DIR, 'bin', 'hearth.node');
-const BUILD_LOG = path.join(REPO_ROOT, 'test-output', 'build-variants.log');
+const ADDON = path.join(VARIANTS_BIN, 'hearth.node');
 /** the ggml x86 variants that need AVX-512 (ggml/src/CMakeLists.txt, GGML_CPU_ALL_VARIANTS) */
 const AVX512_VARIANTS = ['skylakex', 'cannonlake', 'cascadelake', 'icelake', 'cooperlake', 'zen4', 'sapphirerapids'];
 
@@ -72,21 +70,6 @@ describe('which modules a backend folder holds, and which one loads', () => {
     expect(score).not.toHaveBeenCalled();
   });
 });
-
-/** Builds build-variants/ (a no-op but for cmake's check when up to date); the output goes to test-output/build-variants.log. */
-async function buildVariants(): Promise<void> {
-  fs.mkdirSync(path.dirname(BUILD_LOG), { recursive: true });
-  const log = fs.openSync(BUILD_LOG, 'w');
-  const t0 = Date.now();
-  const code = await new Promise<number | null>((resolve) => {
-    const child = spawn(process.execPath, [path.join(REPO_ROOT, 'scripts', 'build-native.js'), '--cpu-variants'], { cwd: REPO_ROOT, stdio: ['ignore', log, log] });
-    child.on('error', () => resolve(null));
-    child.on('exit', (c) => resolve(c));
-  });
-  fs.closeSync(log);
-  if (code !== 0) throw new Error(`building build-variants/ failed (exit ${code}); the end of ${BUILD_LOG}:\n${fs.readFileSync(BUILD_LOG, 'utf8').slice(-4000)}`);
-  process.stdout.write(`build-variants/ ready in ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
-}
 
 function cpuFlags(): Set<string> | undefined {
   try {
