@@ -16,7 +16,7 @@ const { validateConfiguration } = require('app-builder-lib/out/util/config/confi
 const noDebug = { isEnabled: false, add() {} };
 const readConfig = () => yaml.load(fs.readFileSync(path.join(REPO_ROOT, 'electron-builder.yml'), 'utf8')) as Record<string, any>;
 
-test('electron-builder.yml is valid for electron-builder 26 and turns RunAsNode and the other risky fuses off', async () => {
+test('electron-builder.yml is valid for electron-builder 26, turns RunAsNode and the other risky fuses off and ASAR integrity on', async () => {
   const config = readConfig();
   await expect(validateConfiguration(config, noDebug)).resolves.toBeUndefined();
   expect(config.asar).toBe(true);
@@ -25,6 +25,7 @@ test('electron-builder.yml is valid for electron-builder 26 and turns RunAsNode 
     enableCookieEncryption: true,
     enableNodeOptionsEnvironmentVariable: false,
     enableNodeCliInspectArguments: false,
+    enableEmbeddedAsarIntegrityValidation: true,
     onlyLoadAppFromAsar: true,
     grantFileProtocolExtraPrivileges: false,
   });
@@ -44,4 +45,15 @@ test('the recommended models ship inside the app, where main/models/recommended.
   const config = readConfig();
   expect(config.files).toContain('resources/recommended.json');
   expect(fs.existsSync(path.join(REPO_ROOT, 'resources', 'recommended.json'))).toBe(true);
+});
+
+test('the configuration scripts/package-app.js builds (signing and notarization pieces, a CUDA folder) is valid too', async () => {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const pack = require('../../scripts/package-app.js');
+  const env = { AZURE_SIGNING_ENDPOINT: 'https://eus.codesigning.azure.net', AZURE_SIGNING_ACCOUNT: 'a', AZURE_SIGNING_PROFILE: 'p', AZURE_PUBLISHER_NAME: 'Hearth' };
+  const signing = { ...pack.signingPlan('win32', env).config, ...pack.signingPlan('darwin', {}).config };
+  const config = pack.builderConfig({ gpu: 'cuda', version: '1.4.0', stagedDir: '/tmp/cuda', signing });
+  expect(config.win.azureSignOptions.publisherName).toBe('Hearth');
+  expect(config.mac.notarize).toBe(false);
+  await expect(validateConfiguration(config, noDebug)).resolves.toBeUndefined();
 });
