@@ -4,13 +4,14 @@
 // and, for CUDA builds, the CUDA runtime libraries staged next to the addon in resources/native.
 // scripts/release calls packageApp for its build step; `npm run dist` runs this file.
 //
-//   packageApp({ platform, arch, gpu, version, out, dir }) → Promise<string[]> (the artifacts' paths)
+//   packageApp({ platform, arch, gpu, version, out, dir, unpacked }) → Promise<string[]> (the artifacts' paths)
 //     platform  linux | win32 | darwin (default: this machine's)
 //     arch      x64 | arm64 | universal (default: this machine's)
 //     gpu       cpu | vulkan | cuda | metal: the backend build/bin was built with (names the artifacts)
 //     version   the release's version (package.json's by default)
 //     out       the output folder (electron-builder.yml's directories.output by default)
-//     dir       true: only the unpacked app folder (electron-builder's `dir` target), whose path is returned
+//     dir       the project folder (package.json, dist/, node_modules; this repository by default)
+//     unpacked  true: only the unpacked app folder (electron-builder's `dir` target), whose path is returned
 //   and, for the packaging check: nativeDir (the addon's folder, build/bin by default) and builder
 //   (configuration merged last, e.g. a stand-in electronDist).
 'use strict';
@@ -122,7 +123,8 @@ const BUILDER_PLATFORM = { linux: 'linux', win32: 'win', darwin: 'mac' };
 function builderConfig(o) {
   const base = loadYaml(o.configFile ?? CONFIG_FILE);
   const native = base.extraResources[0];
-  const extraResources = [{ ...native, from: path.relative(root, o.nativeDir ?? path.join(root, native.from)) || '.' }];
+  const project = o.project ?? root;
+  const extraResources = [{ ...native, from: path.relative(project, o.nativeDir ?? path.join(project, native.from)) || '.' }];
   if (o.stagedDir) extraResources.push({ from: o.stagedDir, to: native.to });
   let config = merge(base, {
     extraResources,
@@ -145,7 +147,8 @@ async function packageApp(o = {}) {
   const gpu = o.gpu ?? 'cpu';
   if (!BUILDER_PLATFORM[platform]) throw new Error(`no installer for platform ${platform}`);
   if (!GPUS.includes(gpu)) throw new Error(`gpu is one of ${GPUS.join(', ')}, not ${gpu}`);
-  const nativeDir = o.nativeDir ?? path.join(root, 'build', 'bin');
+  const project = path.resolve(o.dir ?? root);
+  const nativeDir = o.nativeDir ?? path.join(project, 'build', 'bin');
   if (!fs.existsSync(path.join(nativeDir, 'hearth.node'))) throw new Error(`no native addon in ${nativeDir}: build it first (node scripts/build-native.js)`);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-package-'));
   try {
@@ -158,14 +161,14 @@ async function packageApp(o = {}) {
     }
     const signing = signingPlan(platform);
     for (const line of signing.lines) console.log(line);
-    const config = builderConfig({ ...o, gpu, nativeDir, stagedDir, signing: signing.config });
-    const out = path.resolve(root, config.directories.output);
+    const config = builderConfig({ ...o, project, configFile: path.join(project, 'electron-builder.yml'), gpu, nativeDir, stagedDir, signing: signing.config });
+    const out = path.resolve(project, config.directories.output);
     const configFile = path.join(tmp, 'electron-builder.json');
     fs.writeFileSync(configFile, JSON.stringify(config));
     const { build, Platform, Arch } = require('electron-builder');
-    const target = Platform[{ linux: 'LINUX', win32: 'WINDOWS', darwin: 'MAC' }[platform]].createTarget(o.dir ? ['dir'] : null, Arch[arch]);
-    const artifacts = await build({ projectDir: root, config: configFile, targets: target, publish: 'never' });
-    return o.dir ? [appOutDir(out, platform, arch)] : artifacts;
+    const target = Platform[{ linux: 'LINUX', win32: 'WINDOWS', darwin: 'MAC' }[platform]].createTarget(o.unpacked ? ['dir'] : null, Arch[arch]);
+    const artifacts = await build({ projectDir: project, config: configFile, targets: target, publish: 'never' });
+    return o.unpacked ? [appOutDir(out, platform, arch)] : artifacts;
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
@@ -178,7 +181,7 @@ if (require.main === module) {
     const i = process.argv.indexOf(`--${name}`);
     return i >= 0 ? process.argv[i + 1] : undefined;
   };
-  packageApp({ platform: arg('platform'), arch: arg('arch'), gpu: arg('gpu'), version: arg('version'), out: arg('out'), dir: process.argv.includes('--dir') }).then(
+  packageApp({ platform: arg('platform'), arch: arg('arch'), gpu: arg('gpu'), version: arg('version'), out: arg('out'), unpacked: process.argv.includes('--unpacked') }).then(
     (files) => console.log(files.join('\n')),
     (e) => {
       console.error(e instanceof Error ? e.message : e);

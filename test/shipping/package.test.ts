@@ -63,7 +63,7 @@ beforeAll(async () => {
   const electronDist = path.join(tmp, 'electron-dist');
   fs.mkdirSync(electronDist);
   fs.writeFileSync(path.join(electronDist, process.platform === 'win32' ? 'electron.exe' : 'electron'), '#!/bin/sh\necho "a stand-in for the Electron binary"\n', { mode: 0o755 });
-  const [appDir] = await packageApp({ dir: true, out: path.join(tmp, 'out'), nativeDir: VARIANTS_BIN, builder: { electronDist, electronFuses: null, npmRebuild: false } });
+  const [appDir] = await packageApp({ unpacked: true, dir: REPO_ROOT, out: path.join(tmp, 'out'), nativeDir: VARIANTS_BIN, builder: { electronDist, electronFuses: null, npmRebuild: false } });
   resources = process.platform === 'darwin' ? path.join(appDir, 'Hearth.app', 'Contents', 'Resources') : path.join(appDir, 'resources');
   // listPackage lists the unpacked entries too; paths come back rooted at the archive ("/dist/app/main.js")
   asarFiles = asar.listPackage(path.join(resources, 'app.asar'), { isPack: false }).map((f) => f.replace(/\\/g, '/').replace(/^\//, ''));
