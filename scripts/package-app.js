@@ -130,7 +130,8 @@ function builderConfig(o) {
     extraResources,
     artifactName: `\${productName}-\${version}-\${os}-\${arch}-${o.gpu}.\${ext}`,
     directories: { output: o.out ?? base.directories.output },
-    ...(o.version ? { extraMetadata: { version: o.version } } : {}),
+    // the packaged package.json says which GPU build it is (main/updates/build-info.ts: its feed folder)
+    extraMetadata: { ...(o.version ? { version: o.version } : {}), hearthBuild: { gpu: o.gpu } },
   });
   config = merge(config, o.signing ?? {});
   return merge(config, o.builder ?? {});
@@ -174,7 +175,7 @@ async function packageApp(o = {}) {
   }
 }
 
-module.exports = { packageApp, builderConfig, signingPlan, cudaRuntimeFiles, cudaRoot, appOutDir, CUDA_RUNTIME, SIGNING_ENV, NOTARIZE_ENV, AZURE_SIGN_ENV, CONFIG_FILE };
+module.exports = { GPUS, packageApp, builderConfig, signingPlan, cudaRuntimeFiles, cudaRoot, appOutDir, CUDA_RUNTIME, SIGNING_ENV, NOTARIZE_ENV, AZURE_SIGN_ENV, CONFIG_FILE };
 
 if (require.main === module) {
   const arg = (name) => {

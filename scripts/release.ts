@@ -6,11 +6,13 @@
  *     writes its public key to resources/update-signing.pub (the key the app carries)
  *
  *   --channel stable|beta|nightly --version V | --base 1.5.0 (nightly: V = nightlyVersion(base, today))
- *   [--platform P --arch A --gpu G] --out DIR [--artifacts DIR] [--notes FILE] [--public-key FILE]
+ *   [--platform P --arch A --gpu G] --out DIR [--feed-url URL] [--artifacts DIR] [--notes FILE] [--public-key FILE]
  *     checks V against the channel, checks that the signing key (HEARTH_UPDATE_SIGNING_KEY) is the
  *     one whose public key the app carries (or --public-key's, for tests), builds the installers with
  *     scripts/package-app.js unless --artifacts names them, then copies and signs the artifacts into
- *     DIR and writes or merges the channel files of every channel that sees the release (feed.ts).
+ *     DIR/<gpu> (each GPU build has its own feed folder: main/updates/build-info.ts) and writes or
+ *     merges the channel files of every channel that sees the release (feed.ts) — with the ones
+ *     already published at URL/<gpu>/ when --feed-url is given (their signatures checked).
  *
  * Exit status: 0 done, 1 a refusal or failure (the message says which), 2 a usage error.
  */
@@ -20,7 +22,8 @@ import path from 'path';
 import { parseArgs } from 'util';
 import { UPDATE_CHANNELS, UpdateChannelSchema } from '../main/ipc/updates';
 import { checkReleaseVersion, nightlyVersion } from '../main/updates/channels';
-import { publishRelease } from '../main/updates/feed';
+import { fetchPublishedFeeds, publishRelease } from '../main/updates/feed';
+import { feedUrlOf } from '../main/updates/build-info';
 import { generateSigningKeys, PUBLIC_KEY_FILE, publicKeyOf, SIGNING_KEY_ENV } from '../main/updates/signature';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -29,9 +32,15 @@ const REPO = fs.existsSync(path.join(ROOT, 'package.json')) ? ROOT : path.resolv
 
 class UsageError extends Error {}
 
+/** scripts/package-app.js: the installers, and the GPU builds (GPUS, the one list). */
+function packaging(): { GPUS: string[]; packageApp(o: { platform: string; arch: string; gpu: string; version: string; out: string; dir: string }): Promise<string[]> } {
+  return require(path.join(REPO, 'scripts', 'package-app.js'));
+}
+const { GPUS } = packaging();
+
 const USAGE = `usage: node scripts/release keygen
        node scripts/release --channel ${UPDATE_CHANNELS.join('|')} (--version V | --base V for nightly) --out DIR
-                            [--artifacts DIR] [--notes FILE] [--platform P] [--arch A] [--gpu G] [--public-key FILE]`;
+                            [--feed-url URL] [--artifacts DIR] [--notes FILE] [--platform P] [--arch A] [--gpu ${GPUS.join('|')}] [--public-key FILE]`;
 
 function keygen(): void {
   const { privateKeyPem, publicKeyPem } = generateSigningKeys();
@@ -50,7 +59,7 @@ async function release(argv: string[]): Promise<void> {
       options: {
         channel: { type: 'string' }, version: { type: 'string' }, base: { type: 'string' },
         platform: { type: 'string' }, arch: { type: 'string' }, gpu: { type: 'string' },
-        out: { type: 'string' }, artifacts: { type: 'string' }, notes: { type: 'string' }, 'public-key': { type: 'string' },
+        out: { type: 'string' }, 'feed-url': { type: 'string' }, artifacts: { type: 'string' }, notes: { type: 'string' }, 'public-key': { type: 'string' },
       },
       strict: true,
     }));
@@ -64,6 +73,9 @@ async function release(argv: string[]): Promise<void> {
   if ((values.version === undefined) === (values.base === undefined)) throw new UsageError(channel.data === 'nightly' ? 'give --version or --base' : '--version is needed');
   const version = values.version ?? nightlyVersion(values.base!, new Date());
   checkReleaseVersion(channel.data, version);
+  const gpu = values.gpu ?? 'cpu';
+  if (!GPUS.includes(gpu)) throw new UsageError(`--gpu is one of ${GPUS.join(', ')}`);
+  const out = path.join(path.resolve(values.out), gpu);
 
   const privateKeyPem = process.env[SIGNING_KEY_ENV];
   if (!privateKeyPem) throw new Error(`${SIGNING_KEY_ENV} is not set: it holds the update signing key (made by \`node scripts/release keygen\`)`);
@@ -93,16 +105,17 @@ async function release(argv: string[]): Promise<void> {
     artifacts = fs.readdirSync(dir, { withFileTypes: true }).filter((e) => e.isFile() && !e.name.endsWith('.sig') && !e.name.endsWith('.yml')).map((e) => path.join(dir, e.name));
   } else {
     // the installers (scripts/package-app.js: electron-builder with this version)
-    const { packageApp } = require(path.join(REPO, 'scripts', 'package-app.js')) as {
-      packageApp(o: { platform: string; arch: string; gpu: string | undefined; version: string; out: string; dir: string }): Promise<string[]>;
-    };
+    const { packageApp } = packaging();
     const build = fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-release-'));
-    artifacts = await packageApp({ platform, arch, gpu: values.gpu, version, out: build, dir: REPO });
+    artifacts = await packageApp({ platform, arch, gpu, version, out: build, dir: REPO });
   }
-  const r = await publishRelease({ channel: channel.data, version, platform, arch, artifacts, out: path.resolve(values.out), privateKeyPem, releaseNotes: notes });
+  if (values['feed-url']) {
+    for (const f of await fetchPublishedFeeds({ url: feedUrlOf(values['feed-url'], gpu), channel: channel.data, platform, arch, out, publicKeyPem: carried })) console.log(`merging with the published ${f}`);
+  }
+  const r = await publishRelease({ channel: channel.data, version, platform, arch, artifacts, out, privateKeyPem, releaseNotes: notes });
   for (const f of r.written) console.log(`wrote ${f} (${version})`);
   for (const k of r.kept) console.log(`kept ${k.file}: it holds ${k.version}, not older than ${version}`);
-  console.log(`signed ${r.artifacts.length} artifact(s) in ${values.out}`);
+  console.log(`signed ${r.artifacts.length} artifact(s) in ${out}`);
 }
 
 async function main(): Promise<void> {

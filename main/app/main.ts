@@ -20,7 +20,8 @@ import { menuTemplate, MenuItem, pageMenuActions, parseBounds, permissionAllowed
 import { utilityHostSpawner, utilityProbeSpawner } from './spawners';
 import { keychainCipher } from './secrets';
 import { startErrorBox } from './start-error';
-import { electronUpdaterPort, packageTypeOf, unsupportedReason } from './updater';
+import { electronUpdaterPort, packageTypeOf, unsupportedReason, UPDATE_FEED_URL } from './updater';
+import { feedUrlOf, readBuildInfo } from '../updates/build-info';
 import { readCarriedPublicKey } from '../updates/verify';
 
 // a packaged app ignores HEARTH_ADDON and the other development overrides; every process main
@@ -110,9 +111,10 @@ if (!app.requestSingleInstanceLock()) {
     // the Hugging Face token is encrypted with the OS keychain where Electron has a real one (else a plain file, with a warning)
     const secrets = keychainCipher(safeStorage, process.platform);
     // the updater: a packaged app of a kind electron-updater replaces; closing everything comes before its install
-    const noUpdates = unsupportedReason({ packaged: app.isPackaged, platform: process.platform, env: process.env, packageType: packageTypeOf(process.resourcesPath) });
-    const updates = noUpdates === null
-      ? { port: electronUpdaterPort({ publicKeyPem: readCarriedPublicKey(app.getAppPath()), configDir: path.join(paths.root, 'updater'), logger }), beforeInstall: closeAll }
+    const build = readBuildInfo(app.getAppPath());
+    const noUpdates = unsupportedReason({ packaged: app.isPackaged, platform: process.platform, env: process.env, packageType: packageTypeOf(process.resourcesPath), build });
+    const updates = noUpdates === null && build
+      ? { port: electronUpdaterPort({ feedUrl: feedUrlOf(UPDATE_FEED_URL, build.gpu), publicKeyPem: readCarriedPublicKey(app.getAppPath()), configDir: path.join(paths.root, 'updater'), logger }), beforeInstall: closeAll }
       : undefined;
     hearth = composeApp({ paths, engine, appVersion: app.getVersion(), logger, secrets, updates, updatesUnsupported: noUpdates ?? undefined });
     // the app's own menu items (Help → Keyboard Shortcuts) are carried out by the page

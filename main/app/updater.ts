@@ -14,20 +14,22 @@ import { CancellationToken, type AppUpdater, type UpdateInfo } from 'electron-up
 import { GenericProvider } from 'electron-updater/out/providers/GenericProvider';
 import { parseUpdateInfo } from 'electron-updater/out/providers/Provider';
 import type { UpdateChannel } from '../ipc/updates';
+import type { BuildInfo } from '../updates/build-info';
 import type { Logger } from '../logging';
 import { CHANNELS } from '../updates/channels';
 import type { FoundUpdate, Progress, UpdaterPort } from '../updates/controller';
 import { SIGNATURE_SUFFIX } from '../updates/signature';
 import { UpdateError, verifiedFeedText, verifyDownloadedFile } from '../updates/verify';
 
-/** Where the feed lives: channel files, installers and their signatures (scripts/release --out, uploaded). */
+/** Where the feed lives: a folder per GPU build (main/updates/build-info.ts) of channel files, installers and their signatures (scripts/release --out, uploaded). */
 export const UPDATE_FEED_URL = 'https://updates.hearth.app/';
 /** The folder under the OS cache folder electron-updater downloads into. */
 export const UPDATER_CACHE_DIR_NAME = 'hearth-updater';
 
 /** Why this run cannot update itself, or null when it can (a packaged app of a kind electron-updater replaces). */
-export function unsupportedReason(o: { packaged: boolean; platform: NodeJS.Platform; env: NodeJS.ProcessEnv; packageType: string | null }): string | null {
+export function unsupportedReason(o: { packaged: boolean; platform: NodeJS.Platform; env: NodeJS.ProcessEnv; packageType: string | null; build: BuildInfo | null }): string | null {
   if (!o.packaged) return 'a development run (not packaged) does not update itself';
+  if (!o.build) return 'this package does not say which build it is (its GPU backend), so it cannot tell which updates fit it';
   if (o.platform === 'linux' && !o.env.APPIMAGE && o.packageType !== 'deb') return 'only the AppImage and the deb package update themselves; update this one with its package manager';
   if (!['linux', 'darwin', 'win32'].includes(o.platform)) return `updates are not built for ${o.platform}`;
   return null;

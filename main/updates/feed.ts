@@ -12,7 +12,10 @@ import semver from 'semver';
 import { z } from 'zod';
 import type { UpdateChannel } from '../ipc/updates';
 import { channelsSeeing, checkReleaseVersion, feedFileName } from './channels';
-import { SIGNATURE_SUFFIX, signBytes } from './signature';
+import { SIGNATURE_SUFFIX, signBytes, verifyBytes } from './signature';
+
+/** A channel file is a few hundred bytes; a published one larger than this is refused. */
+const FEED_FILE_MAX_BYTES = 1024 * 1024;
 
 /** One file of a release as a channel file lists it (electron-builder's UpdateFileInfo). */
 export const FeedFile = z.object({ url: z.string().min(1), sha512: z.string().min(1), size: z.number().int().nonnegative() });
@@ -181,4 +184,34 @@ export async function publishRelease(o: PublishOptions): Promise<PublishResult> 
     result.written.push(feed);
   }
   return result;
+}
+
+/**
+ * Brings the feed files already published at `url` (the GPU build's folder) for the channels a
+ * release goes into into `out`, so publishRelease merges with them (a stable release must not
+ * replace a newer beta in beta.yml). A file the server does not have (404) is skipped; one whose
+ * signature does not verify with the carried key stops the release. A file already in `out` is kept.
+ */
+export async function fetchPublishedFeeds(o: { url: string; channel: UpdateChannel; platform: NodeJS.Platform; arch: string; out: string; publicKeyPem: string; fetch?: typeof fetch }): Promise<string[]> {
+  const get = o.fetch ?? fetch;
+  const fetched: string[] = [];
+  await fs.promises.mkdir(o.out, { recursive: true });
+  for (const c of channelsSeeing(o.channel)) {
+    const name = feedFileName(c, o.platform, o.arch);
+    if (fs.existsSync(path.join(o.out, name))) continue;
+    const at = new URL(name, o.url);
+    const res = await get(at, { redirect: 'error', signal: AbortSignal.timeout(60_000) });
+    if (res.status === 404) continue;
+    if (!res.ok) throw new Error(`the published feed ${at.href} answered ${res.status}`);
+    const bytes = Buffer.from(await res.arrayBuffer());
+    if (bytes.length > FEED_FILE_MAX_BYTES) throw new Error(`the published feed ${at.href} is larger than ${FEED_FILE_MAX_BYTES} bytes`);
+    const sig = await get(new URL(name + SIGNATURE_SUFFIX, o.url), { redirect: 'error', signal: AbortSignal.timeout(60_000) });
+    const sigText = sig.ok ? await sig.text() : '';
+    if (!verifyBytes(bytes, sigText, o.publicKeyPem)) throw new Error(`the published feed ${at.href} is not signed with the key the app carries: not merging with it`);
+    parseFeed(bytes.toString('utf8'));
+    await writeAtomic(path.join(o.out, name), bytes);
+    await writeAtomic(path.join(o.out, name + SIGNATURE_SUFFIX), sigText);
+    fetched.push(name);
+  }
+  return fetched;
 }

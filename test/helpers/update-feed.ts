@@ -48,8 +48,11 @@ export async function release(args: string[], env: NodeJS.ProcessEnv = {}): Prom
   }
 }
 
-/** Releases `version` on `channel` into `feed` (a Linux feed for this machine's arch), signed with `keys`. */
-export async function releaseInto(feed: string, work: string, keys: TestKeys, channel: UpdateChannel, version: string, notes?: string): Promise<void> {
+/**
+ * Releases `version` on `channel` into `feed`'s `gpu` folder (`feed/<gpu>`: a Linux feed for this
+ * machine's arch; the folder an install of that GPU build reads), signed with `keys`.
+ */
+export async function releaseInto(feed: string, work: string, keys: TestKeys, channel: UpdateChannel, version: string, notes?: string, gpu = 'cpu'): Promise<void> {
   const artifacts = path.join(work, `artifacts-${version}`);
   fakeInstaller(artifacts, version);
   const extra: string[] = [];
@@ -58,7 +61,7 @@ export async function releaseInto(feed: string, work: string, keys: TestKeys, ch
     extra.push('--notes', path.join(work, `notes-${version}.md`));
   }
   const r = await release(
-    ['--channel', channel, '--version', version, '--platform', 'linux', '--arch', process.arch, '--out', feed, '--artifacts', artifacts, '--public-key', keys.publicKeyFile, ...extra],
+    ['--channel', channel, '--version', version, '--platform', 'linux', '--arch', process.arch, '--gpu', gpu, '--out', feed, '--artifacts', artifacts, '--public-key', keys.publicKeyFile, ...extra],
     { [SIGNING_KEY_ENV]: keys.privateKeyPem },
   );
   if (r.code !== 0) throw new Error(`release ${channel} ${version} failed (${r.code}): ${r.stderr}`);
@@ -103,7 +106,9 @@ export async function serveFeed(dir: string): Promise<FeedServer> {
 }
 
 function readIn(dir: string, p: string): Buffer | null {
-  const file = path.join(dir, path.basename(p));
+  // the folders under dir as the URL's path (a GPU build's feed folder), never outside it
+  const file = path.resolve(dir, `.${path.posix.normalize(p)}`);
+  if (!file.startsWith(path.resolve(dir) + path.sep)) return null;
   try {
     return fs.readFileSync(file);
   } catch {

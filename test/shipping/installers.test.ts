@@ -84,7 +84,7 @@ describe('signing and notarization from the environment', () => {
 
   test('the configuration is the yml with the environment pieces, the version and the GPU in the artifact names', () => {
     const c = pack.builderConfig({ gpu: 'vulkan', version: '1.5.0-beta.2', out: '/tmp/x', stagedDir: '/tmp/cuda', signing: { win: { azureSignOptions: { publisherName: 'p' } } } });
-    expect(c.extraMetadata).toEqual({ version: '1.5.0-beta.2' });
+    expect(c.extraMetadata).toEqual({ version: '1.5.0-beta.2', hearthBuild: { gpu: 'vulkan' } });
     expect(c.artifactName).toBe('${productName}-${version}-${os}-${arch}-vulkan.${ext}');
     expect(c.extraResources.map((r: { from: string; to: string }) => [r.from, r.to])).toEqual([['build/bin', 'native'], ['/tmp/cuda', 'native']]);
     expect(c.win).toEqual({ target: ['nsis'], icon: 'resources/icon.ico', azureSignOptions: { publisherName: 'p' } });

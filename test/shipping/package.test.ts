@@ -11,9 +11,12 @@
  * host started under plain Node exactly as the packaged main starts it, from paths shellLayout
  * resolves for a packaged app, with development overrides in the environment that it must drop.
  */
+import { readBuildInfo } from '../../main/updates/build-info';
+import { PUBLIC_KEY_FILE } from '../../main/updates/signature';
 import asar from '@electron/asar';
 import { spawn } from 'child_process';
 import fs from 'fs';
+import os from 'os';
 import { builtinModules } from 'module';
 import path from 'path';
 import { backendModules } from '../../main/engine/addon';
@@ -84,6 +87,15 @@ describe('the packaged app (electron-builder dir target, stand-in Electron binar
     const l = layoutOf(root);
     const inAsar = (p: string) => path.relative(root, p).replace(/\\/g, '/');
     for (const f of [PKG.main, inAsar(l.hostScript), inAsar(l.preload), `${inAsar(l.rendererDir)}/index.html`, `${inAsar(l.rendererDir)}/app.js`]) expect(asarFiles).toContain(f);
+    // the public key the updater checks the feed with, and the build the package is (its feed folder)
+    expect(asarFiles).toContain(PUBLIC_KEY_FILE);
+    const pkgDir = fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-pkg-'));
+    try {
+      fs.writeFileSync(path.join(pkgDir, 'package.json'), asar.extractFile(root, 'package.json'));
+      expect(readBuildInfo(pkgDir)).toEqual({ gpu: 'cpu' });
+    } finally {
+      fs.rmSync(pkgDir, { recursive: true, force: true });
+    }
   });
 
   test('the addon and every backend library are in resources/native, where the packaged app points HEARTH_ADDON', () => {

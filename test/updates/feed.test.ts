@@ -10,8 +10,10 @@ import path from 'path';
 import { parseUpdateInfo, resolveFiles } from 'electron-updater/out/providers/Provider';
 import { feedFileName } from '../../main/updates/channels';
 import { describeFile, parseFeed, publishRelease, replaces, updateArtifacts } from '../../main/updates/feed';
-import { SIGNING_KEY_ENV, verifyBytes } from '../../main/updates/signature';
-import { fakeInstaller, release, testKeys } from '../helpers/update-feed';
+import { SIGNING_KEY_ENV, signBytes, verifyBytes } from '../../main/updates/signature';
+import { feedUrlOf, readBuildInfo } from '../../main/updates/build-info';
+import { unsupportedReason } from '../../main/app/updater';
+import { fakeInstaller, release, releaseInto, serveFeed, testKeys } from '../helpers/update-feed';
 
 let root: string;
 beforeEach(() => {
@@ -97,7 +99,75 @@ describe('the release CLI refuses', () => {
     const out = path.join(root, 'out');
     const r = await release(['--channel', 'nightly', '--base', '1.5.0', '--platform', 'linux', '--arch', 'x64', '--out', out, '--artifacts', a, '--public-key', keys.publicKeyFile], { [SIGNING_KEY_ENV]: keys.privateKeyPem });
     expect(r.code).toBe(0);
-    expect(parseFeed(read(out, 'alpha-linux.yml').toString()).version).toMatch(/^1\.5\.0-alpha\.20\d{6}$/);
-    expect(fs.existsSync(path.join(out, 'latest-linux.yml'))).toBe(false);
+    // the CPU build's folder (no --gpu: cpu)
+    expect(parseFeed(read(path.join(out, 'cpu'), 'alpha-linux.yml').toString()).version).toMatch(/^1\.5\.0-alpha\.20\d{6}$/);
+    expect(fs.existsSync(path.join(out, 'cpu', 'latest-linux.yml'))).toBe(false);
+  });
+});
+
+describe('GPU builds have their own feed folders', () => {
+  test('each --gpu writes its own folder; an unknown one is a usage error', async () => {
+    const keys = testKeys(root);
+    const feed = path.join(root, 'feed');
+    await releaseInto(feed, root, keys, 'stable', '1.4.0', undefined, 'cpu');
+    await releaseInto(feed, root, keys, 'beta', '1.5.0-beta.1', undefined, 'cuda');
+    const linux = (c: 'stable' | 'beta') => feedFileName(c, 'linux', process.arch);
+    expect(parseFeed(read(path.join(feed, 'cpu'), linux('beta')).toString()).version).toBe('1.4.0');
+    expect(parseFeed(read(path.join(feed, 'cuda'), linux('beta')).toString()).version).toBe('1.5.0-beta.1');
+    expect(fs.existsSync(path.join(feed, 'cuda', linux('stable')))).toBe(false);
+    const a = path.dirname(fakeInstaller(path.join(root, 'x'), '1.4.1'));
+    const bad = await release(['--channel', 'stable', '--version', '1.4.1', '--gpu', 'cdua', '--out', feed, '--artifacts', a, '--public-key', keys.publicKeyFile], { [SIGNING_KEY_ENV]: keys.privateKeyPem });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--gpu is one of cpu, vulkan, cuda, metal/);
+  });
+
+  test('--feed-url merges with the published feed (a stable release keeps its newer beta), and refuses one not signed with the carried key', async () => {
+    const keys = testKeys(root);
+    const published = path.join(root, 'published');
+    await releaseInto(published, root, keys, 'beta', '1.5.0-beta.1', undefined, 'vulkan');
+    const server = await serveFeed(published);
+    try {
+      const out = path.join(root, 'out');
+      const a = path.dirname(fakeInstaller(path.join(root, 'a'), '1.4.0'));
+      const args = ['--channel', 'stable', '--version', '1.4.0', '--platform', 'linux', '--arch', process.arch, '--gpu', 'vulkan', '--out', out, '--artifacts', a, '--public-key', keys.publicKeyFile, '--feed-url', server.url];
+      const r = await release(args, { [SIGNING_KEY_ENV]: keys.privateKeyPem });
+      expect(r.code).toBe(0);
+      const linux = (c: 'stable' | 'beta' | 'nightly') => feedFileName(c, 'linux', process.arch);
+      expect(r.stdout).toContain(`merging with the published ${linux('beta')}`);
+      expect(server.requests).toContain(`/vulkan/${linux('beta')}`);
+      const v = (c: 'stable' | 'beta' | 'nightly') => parseFeed(read(path.join(out, 'vulkan'), linux(c)).toString()).version;
+      expect([v('stable'), v('beta'), v('nightly')]).toEqual(['1.4.0', '1.5.0-beta.1', '1.5.0-beta.1']);
+      expect(verifyBytes(read(path.join(out, 'vulkan'), linux('beta')), read(path.join(out, 'vulkan'), `${linux('beta')}.sig`).toString(), keys.publicKeyPem)).toBe(true);
+      // a published channel file whose signature is not the carried key's: nothing merged, nothing written
+      fs.mkdirSync(path.join(root, 'other'));
+      const other = testKeys(path.join(root, 'other'));
+      server.replace.set(`/vulkan/${linux('beta')}.sig`, Buffer.from(signBytes(read(path.join(published, 'vulkan'), linux('beta')), other.privateKeyPem)));
+      const out2 = path.join(root, 'out2');
+      const refused = await release([...args.slice(0, args.indexOf('--out')), '--out', out2, ...args.slice(args.indexOf('--out') + 2)], { [SIGNING_KEY_ENV]: keys.privateKeyPem });
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/is not signed with the key the app carries/);
+      expect(fs.existsSync(path.join(out2, 'vulkan', linux('stable')))).toBe(false);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('the app reads its build from the packaged package.json and takes its updates from that build\'s folder', () => {
+    fs.writeFileSync(path.join(root, 'package.json'), JSON.stringify({ name: 'hearth', hearthBuild: { gpu: 'cuda' } }));
+    expect(readBuildInfo(root)).toEqual({ gpu: 'cuda' });
+    expect(feedUrlOf('https://updates.hearth.app/', 'cuda')).toBe('https://updates.hearth.app/cuda/');
+    expect(feedUrlOf('https://updates.hearth.app', 'cpu')).toBe('https://updates.hearth.app/cpu/');
+    expect(() => feedUrlOf('https://updates.hearth.app/', '../x')).toThrow();
+    for (const bad of [{}, { hearthBuild: { gpu: '../cuda' } }, { hearthBuild: 'cuda' }]) {
+      fs.writeFileSync(path.join(root, 'package.json'), JSON.stringify(bad));
+      expect(readBuildInfo(root)).toBeNull();
+    }
+    expect(readBuildInfo(path.join(root, 'none'))).toBeNull();
+    const packaged = { packaged: true, platform: 'linux' as const, env: { APPIMAGE: '/x.AppImage' }, packageType: null };
+    expect(unsupportedReason({ ...packaged, build: { gpu: 'cpu' } })).toBeNull();
+    expect(unsupportedReason({ ...packaged, build: null })).toMatch(/does not say which build/);
+    expect(unsupportedReason({ ...packaged, packaged: false, build: { gpu: 'cpu' } })).toMatch(/development run/);
+    expect(unsupportedReason({ ...packaged, env: {}, build: { gpu: 'cpu' } })).toMatch(/only the AppImage and the deb/);
+    expect(unsupportedReason({ ...packaged, env: {}, packageType: 'deb', build: { gpu: 'cpu' } })).toBeNull();
   });
 });

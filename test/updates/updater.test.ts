@@ -70,11 +70,12 @@ let server: FeedServer;
 
 beforeAll(async () => {
   root = fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-updates-'));
-  feed = path.join(root, 'feed');
   keys = testKeys(root);
-  await releaseInto(feed, root, keys, 'stable', STABLE, 'Stable notes');
-  await releaseInto(feed, root, keys, 'beta', BETA, 'Beta notes');
-  await releaseInto(feed, root, keys, 'nightly', NIGHTLY);
+  await releaseInto(path.join(root, 'feed'), root, keys, 'stable', STABLE, 'Stable notes');
+  await releaseInto(path.join(root, 'feed'), root, keys, 'beta', BETA, 'Beta notes');
+  await releaseInto(path.join(root, 'feed'), root, keys, 'nightly', NIGHTLY);
+  // the CPU build's folder (scripts/release --gpu cpu); the server serves it at its root
+  feed = path.join(root, 'feed', 'cpu');
   server = await serveFeed(feed);
 }, 120_000);
 
