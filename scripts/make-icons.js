@@ -1,9 +1,11 @@
 #!/usr/bin/env node
-// Writes the platform icon containers from resources/icon.png (the one source image):
-// resources/icon.ico (Windows, NSIS) and resources/icon.icns (macOS). Both formats take PNG payloads
-// as they are (ICO since Windows Vista, ICNS since macOS 10.7), so nothing is resized or re-encoded:
-// each container carries the source PNG at its own size (256 px: ICO entry 0×0 = 256, ICNS ic08 and
-// ic13 = 128@2x). Run after changing icon.png; the outputs are committed.
+// Renders the app icon from resources/icon.svg (the one source image) and writes what each platform
+// takes: resources/icon.png at 1024 px (Linux, and the page icon of browser mode), resources/icon.ico
+// (Windows, NSIS: a PNG entry per ICO_SIZES) and resources/icon.icns (macOS: a PNG per ICNS_TYPES
+// size, under every type that size fills). Both containers take PNG payloads as they are (ICO since
+// Windows Vista, ICNS since macOS 10.7). The SVG is drawn at each size by Debian's Chromium (the one
+// the browser tests launch) through playwright-core, on a transparent background. Run by hand after
+// changing icon.svg (`node scripts/make-icons.js`); the outputs are committed.
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -67,12 +69,53 @@ function icnsFromPngs(pngs) {
   return Buffer.concat([head, body]);
 }
 
-function makeIcons(dir = path.join(root, 'resources')) {
-  const png = fs.readFileSync(path.join(dir, 'icon.png'));
-  fs.writeFileSync(path.join(dir, 'icon.ico'), icoFromPngs([png]));
-  fs.writeFileSync(path.join(dir, 'icon.icns'), icnsFromPngs([png]));
-  return ['icon.ico', 'icon.icns'].map((f) => path.join(dir, f));
+/** The sizes the ICO holds (256 px is its largest). */
+const ICO_SIZES = [16, 24, 32, 48, 64, 128, 256];
+/** The size of resources/icon.png: electron-builder's Linux icon (it derives the smaller ones from it). */
+const PNG_SIZE = 1024;
+/** The Chromium the browser tests launch (test/helpers/browser-mode.ts). */
+const CHROMIUM = '/usr/bin/chromium';
+
+/** A PNG of this SVG at each size (square, transparent outside the artwork), by size. */
+async function renderSvg(svg, sizes) {
+  const { chromium } = require('playwright-core');
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu'] });
+  try {
+    const page = await browser.newPage({ deviceScaleFactor: 1 });
+    const src = `data:image/svg+xml;base64,${Buffer.from(svg).toString('base64')}`;
+    const pngs = new Map();
+    for (const size of sizes) {
+      await page.setViewportSize({ width: size, height: size });
+      await page.setContent(`<html><body style="margin:0;background:transparent"><img src="${src}" width="${size}" height="${size}" style="display:block"></body></html>`);
+      await page.locator('img').evaluate((img) => img.decode());
+      const png = await page.screenshot({ omitBackground: true, clip: { x: 0, y: 0, width: size, height: size } });
+      const got = pngSize(png);
+      if (got.width !== size || got.height !== size) throw new Error(`rendered ${got.width}×${got.height}, not ${size} px`);
+      pngs.set(size, png);
+    }
+    return pngs;
+  } finally {
+    await browser.close();
+  }
 }
 
-module.exports = { pngSize, icoFromPngs, icnsFromPngs, makeIcons };
-if (require.main === module) console.log(`wrote ${makeIcons().map((f) => path.relative(root, f)).join(', ')}`);
+async function makeIcons(dir = path.join(root, 'resources')) {
+  const icnsSizes = Object.keys(ICNS_TYPES).map(Number);
+  const sizes = [...new Set([...ICO_SIZES, ...icnsSizes, PNG_SIZE])].sort((a, b) => a - b);
+  const pngs = await renderSvg(fs.readFileSync(path.join(dir, 'icon.svg'), 'utf8'), sizes);
+  fs.writeFileSync(path.join(dir, 'icon.png'), pngs.get(PNG_SIZE));
+  fs.writeFileSync(path.join(dir, 'icon.ico'), icoFromPngs(ICO_SIZES.map((s) => pngs.get(s))));
+  fs.writeFileSync(path.join(dir, 'icon.icns'), icnsFromPngs(icnsSizes.map((s) => pngs.get(s))));
+  return ['icon.png', 'icon.ico', 'icon.icns'].map((f) => path.join(dir, f));
+}
+
+module.exports = { pngSize, icoFromPngs, icnsFromPngs, ICO_SIZES, ICNS_TYPES, PNG_SIZE, renderSvg, makeIcons };
+if (require.main === module) {
+  makeIcons().then(
+    (files) => console.log(`wrote ${files.map((f) => path.relative(root, f)).join(', ')}`),
+    (err) => {
+      console.error(err);
+      process.exitCode = 1;
+    },
+  );
+}

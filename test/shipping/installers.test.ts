@@ -7,6 +7,7 @@
 import fs from 'fs';
 import yaml from 'js-yaml';
 import path from 'path';
+import zlib from 'zlib';
 import { CHANNELS, channelOfVersion } from '../../main/updates/channels';
 import { SIGNING_KEY_ENV } from '../../main/updates/signature';
 import { releaseOf } from '../../scripts/release-version';
@@ -20,39 +21,119 @@ const pack = require('../../scripts/package-app.js');
 
 const RESOURCES = path.join(REPO_ROOT, 'resources');
 
+/** The PNGs an ICO holds, with the size its directory declares for each (0 means 256). */
+function icoEntries(ico: Buffer): { size: number; png: Buffer }[] {
+  expect([ico.readUInt16LE(0), ico.readUInt16LE(2)]).toEqual([0, 1]);
+  return Array.from({ length: ico.readUInt16LE(4) }, (_, i) => {
+    const at = 6 + 16 * i;
+    expect(ico[at]).toBe(ico[at + 1]);
+    const [length, offset] = [ico.readUInt32LE(at + 8), ico.readUInt32LE(at + 12)];
+    return { size: ico[at] || 256, png: ico.subarray(offset, offset + length) };
+  });
+}
+
+/** An ICNS file's elements in order; their lengths must add up to the file's. */
+function icnsElements(icns: Buffer): { type: string; png: Buffer }[] {
+  expect(icns.toString('latin1', 0, 4)).toBe('icns');
+  expect(icns.readUInt32BE(4)).toBe(icns.length);
+  const out: { type: string; png: Buffer }[] = [];
+  for (let at = 8; at < icns.length; at += icns.readUInt32BE(at + 4)) out.push({ type: icns.toString('latin1', at, at + 4), png: icns.subarray(at + 8, at + icns.readUInt32BE(at + 4)) });
+  return out;
+}
+
+/** The alpha of each pixel of an 8-bit RGBA, non-interlaced PNG (what Chromium's screenshots are), row by row. */
+function pngAlpha(png: Buffer): Uint8Array {
+  const { width, height } = icons.pngSize(png);
+  expect([png[24], png[25], png[28]]).toEqual([8, 6, 0]); // bit depth, colour type RGBA, not interlaced
+  const idat: Buffer[] = [];
+  for (let at = 8; at < png.length; at += 12 + png.readUInt32BE(at)) if (png.toString('latin1', at + 4, at + 8) === 'IDAT') idat.push(png.subarray(at + 8, at + 8 + png.readUInt32BE(at)));
+  const raw = zlib.inflateSync(Buffer.concat(idat));
+  const stride = width * 4;
+  let prev = new Uint8Array(stride);
+  const alpha = new Uint8Array(width * height);
+  for (let y = 0; y < height; y++) {
+    const filter = raw[y * (stride + 1)];
+    const line = raw.subarray(y * (stride + 1) + 1, (y + 1) * (stride + 1));
+    const row = new Uint8Array(stride);
+    for (let x = 0; x < stride; x++) {
+      const [a, b, c] = [x >= 4 ? row[x - 4] : 0, prev[x], x >= 4 ? prev[x - 4] : 0];
+      const p = a + b - c;
+      const paeth = Math.abs(p - a) <= Math.abs(p - b) && Math.abs(p - a) <= Math.abs(p - c) ? a : Math.abs(p - b) <= Math.abs(p - c) ? b : c;
+      row[x] = (line[x] + [0, a, b, (a + b) >> 1, paeth][filter]) & 0xff;
+    }
+    for (let x = 0; x < width; x++) alpha[y * width + x] = row[x * 4 + 3];
+    prev = row;
+  }
+  return alpha;
+}
+
 describe('icons', () => {
   const png = fs.readFileSync(path.join(RESOURCES, 'icon.png'));
+  const ico = fs.readFileSync(path.join(RESOURCES, 'icon.ico'));
+  const icns = fs.readFileSync(path.join(RESOURCES, 'icon.icns'));
 
-  test('the committed ICO and ICNS are what make-icons writes from icon.png', () => {
-    expect(fs.readFileSync(path.join(RESOURCES, 'icon.ico')).equals(icons.icoFromPngs([png]))).toBe(true);
-    expect(fs.readFileSync(path.join(RESOURCES, 'icon.icns')).equals(icons.icnsFromPngs([png]))).toBe(true);
+  test('icon.png is the 1024 px rendering, transparent outside the rounded square and opaque inside', () => {
+    expect(icons.pngSize(png)).toEqual({ width: 1024, height: 1024 });
+    const alpha = pngAlpha(png);
+    const at = (x: number, y: number) => alpha[y * 1024 + x];
+    for (const [x, y] of [[0, 0], [1023, 0], [0, 1023], [1023, 1023], [512, 40], [40, 512], [110, 110]]) expect(at(x, y)).toBe(0);
+    for (const [x, y] of [[512, 512], [512, 110], [110, 512], [300, 300], [820, 820]]) expect(at(x, y)).toBe(255);
   });
 
-  test('the ICO directory points at the PNG, 256 px written as 0', () => {
-    const ico: Buffer = icons.icoFromPngs([png]);
-    expect([ico.readUInt16LE(2), ico.readUInt16LE(4)]).toEqual([1, 1]);
-    expect([ico[6], ico[7]]).toEqual([0, 0]);
-    const size = ico.readUInt32LE(6 + 8);
-    const offset = ico.readUInt32LE(6 + 12);
-    expect(ico.subarray(offset, offset + size).equals(png)).toBe(true);
+  test('the ICO holds a PNG of each size Windows asks for, each as large as its entry says', () => {
+    const entries = icoEntries(ico);
+    expect(entries.map((e) => e.size)).toEqual([16, 24, 32, 48, 64, 128, 256]);
+    for (const { size, png: entry } of entries) expect(icons.pngSize(entry)).toEqual({ width: size, height: size });
+    // byte for byte what make-icons' container writer makes of those renderings
+    expect(icons.icoFromPngs(entries.map((e) => e.png)).equals(ico)).toBe(true);
   });
 
-  test('the ICNS elements add up to its length and hold the PNG', () => {
-    const icns: Buffer = icons.icnsFromPngs([png]);
-    expect(icns.toString('latin1', 0, 4)).toBe('icns');
-    expect(icns.readUInt32BE(4)).toBe(icns.length);
-    const types: string[] = [];
-    for (let at = 8; at < icns.length; at += icns.readUInt32BE(at + 4)) {
-      types.push(icns.toString('latin1', at, at + 4));
-      expect(icns.subarray(at + 8, at + icns.readUInt32BE(at + 4)).equals(png)).toBe(true);
+  test('the ICNS holds a PNG of each size macOS asks for under its Apple types, 1024 px being icon.png', () => {
+    const elements = icnsElements(icns);
+    expect(elements.map((e) => e.type)).toEqual(['icp4', 'icp5', 'ic11', 'icp6', 'ic12', 'ic07', 'ic08', 'ic13', 'ic09', 'ic14', 'ic10']);
+    const sizeOf: Record<string, number> = { icp4: 16, icp5: 32, ic11: 32, icp6: 64, ic12: 64, ic07: 128, ic08: 256, ic13: 256, ic09: 512, ic14: 512, ic10: 1024 };
+    for (const { type, png: element } of elements) expect(icons.pngSize(element)).toEqual({ width: sizeOf[type], height: sizeOf[type] });
+    expect(elements.find((e) => e.type === 'ic10')!.png.equals(png)).toBe(true);
+    // the sizes both containers hold are the same renderings
+    const icoBySize = new Map(icoEntries(ico).map((e) => [e.size, e.png]));
+    for (const { type, png: element } of elements) if (icoBySize.has(sizeOf[type])) expect(element.equals(icoBySize.get(sizeOf[type])!)).toBe(true);
+    const distinct = elements.filter((e, i) => i === 0 || !e.png.equals(elements[i - 1].png)).map((e) => e.png);
+    expect(icons.icnsFromPngs(distinct).equals(icns)).toBe(true);
+  });
+
+  test('make-icons renders every size the containers and icon.png take', () => {
+    const wanted = [...icons.ICO_SIZES, ...Object.keys(icons.ICNS_TYPES).map(Number), icons.PNG_SIZE];
+    expect(new Set(wanted)).toEqual(new Set([16, 24, 32, 48, 64, 128, 256, 512, 1024]));
+    expect(fs.readFileSync(path.join(RESOURCES, 'icon.svg'), 'utf8')).toMatch(/^<svg [^>]*viewBox="0 0 1024 1024"/);
+  });
+
+  test('the ICO directory points at each PNG, 256 px written as 0', () => {
+    const pngs = icoEntries(ico).map((e) => e.png);
+    const built: Buffer = icons.icoFromPngs([pngs[0], pngs[pngs.length - 1]]);
+    expect(built.readUInt16LE(4)).toBe(2);
+    expect([built[6], built[7], built[6 + 16], built[6 + 17]]).toEqual([16, 16, 0, 0]);
+    for (const [i, p] of [pngs[0], pngs[pngs.length - 1]].entries()) {
+      const size = built.readUInt32LE(6 + 16 * i + 8);
+      const offset = built.readUInt32LE(6 + 16 * i + 12);
+      expect(built.subarray(offset, offset + size).equals(p)).toBe(true);
     }
-    expect(types).toEqual(['ic08', 'ic13']);
+  });
+
+  test('the ICNS elements add up to its length and hold the PNG under every type its size fills', () => {
+    const built: Buffer = icons.icnsFromPngs([png]);
+    const elements = icnsElements(built);
+    expect(elements.map((e) => e.type)).toEqual(['ic10']);
+    expect(elements[0].png.equals(png)).toBe(true);
+    const p256 = icoEntries(ico).find((e) => e.size === 256)!.png;
+    expect(icnsElements(icons.icnsFromPngs([p256])).map((e) => e.type)).toEqual(['ic08', 'ic13']);
   });
 
   test('sizes no container holds are refused', () => {
-    const big = Buffer.from(png);
+    const big = Buffer.from(png.subarray(0, 33));
     big.writeUInt32BE(300, 16);
+    big.writeUInt32BE(300, 20);
     expect(() => icons.icoFromPngs([big])).toThrow(/at most 256/);
+    expect(() => icons.icoFromPngs([png])).toThrow(/at most 256/);
     expect(() => icons.icnsFromPngs([big])).toThrow(/no ICNS type/);
     expect(() => icons.pngSize(Buffer.from('not a png at all, not at all'))).toThrow(/not a PNG/);
   });
