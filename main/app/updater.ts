@@ -28,10 +28,10 @@ export const UPDATER_CACHE_DIR_NAME = 'hearth-updater';
 
 /** Why this run cannot update itself, or null when it can (a packaged app of a kind electron-updater replaces). */
 export function unsupportedReason(o: { packaged: boolean; platform: NodeJS.Platform; env: NodeJS.ProcessEnv; packageType: string | null; build: BuildInfo | null }): string | null {
-  if (!o.packaged) return 'a development run (not packaged) does not update itself';
-  if (!o.build) return 'this package does not say which build it is (its GPU backend), so it cannot tell which updates fit it';
-  if (o.platform === 'linux' && !o.env.APPIMAGE && o.packageType !== 'deb') return 'only the AppImage and the deb package update themselves; update this one with its package manager';
-  if (!['linux', 'darwin', 'win32'].includes(o.platform)) return `updates are not built for ${o.platform}`;
+  if (!o.packaged) return 'A development run (not packaged) does not update itself.';
+  if (!o.build) return 'This package does not say which build it is (its GPU backend), so it cannot tell which updates fit it.';
+  if (o.platform === 'linux' && !o.env.APPIMAGE && o.packageType !== 'deb') return 'Only the AppImage and the deb package update themselves; update this one with its package manager.';
+  if (!['linux', 'darwin', 'win32'].includes(o.platform)) return `Updates are not built for ${o.platform}.`;
   return null;
 }
 

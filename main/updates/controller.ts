@@ -20,10 +20,10 @@ import { updateErrorOf } from './verify';
 
 /** How often mode auto and check look for an update after the first check at start. */
 export const UPDATE_CHECK_INTERVAL_MS = 4 * 60 * 60 * 1000;
-/** At most one progress state per this many ms while an update downloads (and one at the end). */
 /** Why a page served by `hearth serve` / `npm start`'s browser mode has no updater. */
-export const BROWSER_MODE_UPDATES_REASON = 'Updates are handled by the desktop app: Hearth updates itself only when installed, not in browser mode.';
+export const BROWSER_MODE_UPDATES_REASON = 'Updates are handled by the desktop app: Hearth updates itself only when installed, not in browser mode. The channel and mode chosen here are saved and used by the desktop app on the same data folder.';
 
+/** At most one progress state per this many ms while an update downloads (and one at the end). */
 export const UPDATE_PROGRESS_INTERVAL_MS = 500;
 
 export type Blocker = (typeof UPDATE_BLOCKERS)[number];
@@ -101,7 +101,7 @@ export class UpdateController {
     this.timers = o.timers ?? realTimers;
     const { channel, mode } = this.followed();
     this.s = {
-      phase: o.port ? 'idle' : 'unsupported', reason: o.port ? null : (o.unsupportedReason ?? 'updates are not supported here'),
+      phase: o.port ? 'idle' : 'unsupported', reason: o.port ? null : (o.unsupportedReason ?? 'Updates are not supported here.'),
       current: o.current, channel, mode, lastCheckedAt: null, update: null, progress: null, waitingFor: [], error: null,
     };
   }

@@ -167,7 +167,7 @@ describe('GPU builds have their own feed folders', () => {
     expect(unsupportedReason({ ...packaged, build: { gpu: 'cpu' } })).toBeNull();
     expect(unsupportedReason({ ...packaged, build: null })).toMatch(/does not say which build/);
     expect(unsupportedReason({ ...packaged, packaged: false, build: { gpu: 'cpu' } })).toMatch(/development run/);
-    expect(unsupportedReason({ ...packaged, env: {}, build: { gpu: 'cpu' } })).toMatch(/only the AppImage and the deb/);
+    expect(unsupportedReason({ ...packaged, env: {}, build: { gpu: 'cpu' } })).toMatch(/^Only the AppImage and the deb .*\.$/);
     expect(unsupportedReason({ ...packaged, env: {}, packageType: 'deb', build: { gpu: 'cpu' } })).toBeNull();
   });
 });
