@@ -32,7 +32,7 @@ async function openUpdates(handlers: Parameters<typeof renderApp>[0] = {}) {
 test('every phase in words, following updates.changed events', async () => {
   const { bridge, panel } = await openUpdates({ 'updates.state': () => st() });
   await waitFor(() => expect(panel.textContent).toContain('Not checked yet.'));
-  expect(panel.textContent).toContain('You run Hearth 1.5.0-beta.2 from the Beta channel.');
+  expect(within(panel).getByTestId('update-running').textContent).toBe('You run Hearth 1.5.0-beta.2, a beta build. Following: Beta.');
   expect(within(panel).getByTestId('update-last-checked').textContent).toBe('Last checked: never');
   const emit = (s: UpdateStateDTO) => act(() => bridge.emit('updates.changed', s));
   const status = () => within(panel).getAllByRole('status').map((e) => e.textContent).join(' | ');
@@ -153,7 +153,7 @@ test('a move to a more stable channel asks first (Keep leaves it); a move to a l
   fireEvent.click(within(panel).getByRole('button', { name: 'Switch to Stable' }));
   await waitFor(() => expect(bridge.callsTo('settings.update')).toEqual([{ updateChannel: 'stable' }]));
   // the listener asks main's state again once the setting is saved
-  await waitFor(() => expect(panel.textContent).toContain('from the Stable channel'));
+  await waitFor(() => expect(panel.textContent).toContain('Following: Stable.'));
   const stateCalls = bridge.callsTo('updates.state').length;
   expect(stateCalls).toBeGreaterThanOrEqual(2);
 
@@ -164,13 +164,20 @@ test('a move to a more stable channel asks first (Keep leaves it); a move to a l
   await waitFor(() => expect(bridge.callsTo('updates.state').length).toBe(stateCalls + 1));
 });
 
-test('the mode select saves updateMode', async () => {
+test('the mode select ("When an update is found", not the tab’s name) saves updateMode; its hint says what the mode chosen does', async () => {
   const { bridge, panel } = await openUpdates({ 'updates.state': () => st() });
-  const mode = (await within(panel).findByRole('combobox', { name: 'Updates' })) as HTMLSelectElement;
+  expect(within(panel).queryByRole('combobox', { name: 'Updates' })).toBeNull();
+  const mode = (await within(panel).findByRole('combobox', { name: 'When an update is found' })) as HTMLSelectElement;
   expect([...mode.options].map((o) => o.textContent)).toEqual(['Download updates automatically', 'Check only, ask before downloading', 'Off']);
+  const hint = () => document.getElementById(mode.getAttribute('aria-describedby') ?? '')?.textContent;
+  expect(hint()).toContain('downloads an update in the background');
   fireEvent.change(mode, { target: { value: 'check' } });
   await waitFor(() => expect(bridge.callsTo('settings.update')).toEqual([{ updateMode: 'check' }]));
   expect(mode.value).toBe('check');
+  expect(hint()).toContain('it downloads only when you ask');
+  fireEvent.change(mode, { target: { value: 'off' } });
+  await waitFor(() => expect(mode.value).toBe('off'));
+  expect(hint()).toBe('Hearth never checks by itself; “Check now” still works.');
 });
 
 test('unsupported: the reason shows, Check now is off, the channel and mode settings stay usable', async () => {
@@ -178,7 +185,7 @@ test('unsupported: the reason shows, Check now is off, the channel and mode sett
   await waitFor(() => expect(within(panel).getByRole('note').textContent).toBe('Updates are handled by the desktop app.'));
   expect((within(panel).getByRole('button', { name: 'Check now' }) as HTMLButtonElement).disabled).toBe(true);
   expect((within(panel).getByRole('combobox', { name: 'Channel' }) as HTMLSelectElement).disabled).toBe(false);
-  expect((within(panel).getByRole('combobox', { name: 'Updates' }) as HTMLSelectElement).disabled).toBe(false);
+  expect((within(panel).getByRole('combobox', { name: 'When an update is found' }) as HTMLSelectElement).disabled).toBe(false);
   expect(within(panel).queryAllByRole('status')).toEqual([]);
 });
 
@@ -209,4 +216,83 @@ test('the header: "Restart to update" once downloaded, Cancel while waiting, not
   await within(header).findByRole('button', { name: 'Restart to update to 1.5.0-beta.3' });
   expect(bridge.callsTo('updates.install')).toHaveLength(1);
   expect(bridge.callsTo('updates.cancelInstall')).toHaveLength(1);
+});
+
+test('the running build’s own channel shows apart from the channel followed; a version that fits no channel is a development build', async () => {
+  const { panel } = await openUpdates({
+    'settings.get': () => settingsDTO({ updateChannel: 'nightly' }),
+    'updates.state': () => st({ current: '1.4.0', channel: 'nightly' }),
+  });
+  const running = within(panel).getByTestId('update-running');
+  await waitFor(() => expect(running.textContent).toBe('You run Hearth 1.4.0, a stable build. Following: Nightly.'));
+});
+
+test('a development build says so', async () => {
+  const { panel } = await openUpdates({ 'updates.state': () => st({ current: '0.2.0-dev', channel: 'stable' }) });
+  const running = within(panel).getByTestId('update-running');
+  await waitFor(() => expect(running.textContent).toBe('You run Hearth 0.2.0-dev, a development build. Following: Stable.'));
+});
+
+test('the downgrade question depends on the running build’s channel, not the channel followed before', async () => {
+  // a stable build following nightly: beta and stable builds are never older than what runs, so no question
+  let channel: UpdateStateDTO['channel'] = 'nightly';
+  const handlers = {
+    'settings.get': () => settingsDTO({ updateChannel: channel }),
+    'settings.update': (p: { updateChannel?: UpdateStateDTO['channel'] }) => ((channel = p.updateChannel ?? channel), settingsDTO({ updateChannel: channel })),
+  };
+  const stable = await openUpdates({ ...handlers, 'updates.state': () => st({ phase: 'none', current: '1.4.0', channel }) });
+  const select = (await within(stable.panel).findByRole('combobox', { name: 'Channel' })) as HTMLSelectElement;
+  await waitFor(() => expect(select.value).toBe('nightly'));
+  fireEvent.change(select, { target: { value: 'beta' } });
+  expect(within(stable.panel).queryByRole('alertdialog')).toBeNull();
+  await waitFor(() => expect(stable.bridge.callsTo('settings.update')).toEqual([{ updateChannel: 'beta' }]));
+  fireEvent.change(select, { target: { value: 'stable' } });
+  expect(within(stable.panel).queryByRole('alertdialog')).toBeNull();
+  await waitFor(() => expect(stable.bridge.callsTo('settings.update')).toEqual([{ updateChannel: 'beta' }, { updateChannel: 'stable' }]));
+  stable.unmount();
+
+  // a nightly build following stable: a move to beta (less bleeding-edge than the build) may offer an older build, so it asks
+  channel = 'stable';
+  const nightly = await openUpdates({ ...handlers, 'updates.state': () => st({ phase: 'none', current: '1.5.0-alpha.20261127', channel }) });
+  const select2 = (await within(nightly.panel).findByRole('combobox', { name: 'Channel' })) as HTMLSelectElement;
+  await waitFor(() => expect(select2.value).toBe('stable'));
+  fireEvent.change(select2, { target: { value: 'beta' } });
+  within(nightly.panel).getByRole('alertdialog', { name: 'Switch to the Beta channel?' });
+  expect(nightly.bridge.callsTo('settings.update')).toEqual([]);
+});
+
+test('where updates are unsupported (browser mode) a move to a more stable channel saves at once: no check runs there', async () => {
+  let channel: UpdateStateDTO['channel'] = 'nightly';
+  const { bridge, panel } = await openUpdates({
+    'settings.get': () => settingsDTO({ updateChannel: channel }),
+    'settings.update': (p: { updateChannel?: UpdateStateDTO['channel'] }) => ((channel = p.updateChannel ?? channel), settingsDTO({ updateChannel: channel })),
+    'updates.state': () => st({ phase: 'unsupported', reason: 'Updates are handled by the desktop app.', current: '1.5.0-alpha.20261127', channel }),
+  });
+  const select = (await within(panel).findByRole('combobox', { name: 'Channel' })) as HTMLSelectElement;
+  await waitFor(() => expect(select.value).toBe('nightly'));
+  await waitFor(() => expect(within(panel).getByRole('note').textContent).toBe('Updates are handled by the desktop app.'));
+  fireEvent.change(select, { target: { value: 'stable' } });
+  expect(within(panel).queryByRole('alertdialog')).toBeNull();
+  await waitFor(() => expect(bridge.callsTo('settings.update')).toEqual([{ updateChannel: 'stable' }]));
+  await waitFor(() => expect(select.value).toBe('stable'));
+});
+
+test('the header: "Update to X available" (mode check) opens Settings → Updates; an older build offered says it is a downgrade; a failed check stays out of the header', async () => {
+  const { bridge } = renderApp({ 'updates.state': () => st({ phase: 'none', mode: 'check' }) });
+  const header = screen.getByRole('banner');
+  await act(async () => {});
+  act(() => bridge.emit('updates.changed', st({ phase: 'available', mode: 'check', update: found() })));
+  const available = within(header).getByRole('button', { name: 'Update to 1.5.0-beta.3 available' });
+  expect(screen.queryByRole('dialog')).toBeNull();
+  fireEvent.click(available);
+  const panel = await screen.findByRole('tabpanel', { name: 'Updates' });
+  expect(within(panel).getByRole('button', { name: 'Download 1.5.0-beta.3' })).toBeTruthy();
+  expect(bridge.callsTo('updates.download')).toEqual([]);
+
+  act(() => bridge.emit('updates.changed', st({ phase: 'available', channel: 'stable', update: found({ version: '1.4.0', channel: 'stable', downgrade: true }) })));
+  expect(within(header).getByRole('button', { name: 'Older version 1.4.0 offered (downgrade)' })).toBeTruthy();
+
+  act(() => bridge.emit('updates.changed', st({ phase: 'error', update: found(), error: { code: 'network', message: 'cannot reach the update feed' } })));
+  expect(within(header).queryByRole('button', { name: /update|version/i })).toBeNull();
+  expect(header.textContent).not.toContain('cannot reach the update feed');
 });

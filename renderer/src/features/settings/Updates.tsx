@@ -1,5 +1,5 @@
 /**
- * Settings → Updates: the running version and channel, the channel followed (the `updateChannel`
+ * Settings → Updates: the running version and its build's own channel, the channel followed (the `updateChannel`
  * setting; a move to a more stable one asks first: its next check may offer an older build), what the
  * app does about updates (the `updateMode` setting), "Check now", and where the updater is in words
  * (main's UpdateStateDTO: ../updates/updatesSlice.ts). Release notes show as text, never as HTML. Where
@@ -21,6 +21,7 @@ import {
   downloadUpdate,
   installUpdate,
   selectFollowedChannel,
+  selectRunningBuildChannel,
   selectUnsupportedReason,
   selectUpdates,
 } from '../updates/updatesSlice';
@@ -30,6 +31,13 @@ const MODE_LABELS: Record<UpdateMode, string> = {
   auto: 'Download updates automatically',
   check: 'Check only, ask before downloading',
   off: 'Off',
+};
+
+/** What the mode chosen does, under the select. */
+const MODE_HINTS: Record<UpdateMode, string> = {
+  auto: 'Hearth checks at start and every few hours, downloads an update in the background and offers “Restart to update”.',
+  check: 'Hearth checks at start and every few hours and says so in the header; it downloads only when you ask.',
+  off: 'Hearth never checks by itself; “Check now” still works.',
 };
 
 /** What an install waits for, in words ("the reply to finish and the model download to finish"). */
@@ -165,6 +173,7 @@ export function UpdatesSection() {
   const mode = useAppSelector(selectSettings)?.updateMode ?? state?.mode ?? SETTING_DEFAULTS.updateMode;
   const appVersion = useAppSelector(selectAppInfo)?.appVersion;
   const version = state?.current ?? appVersion ?? null;
+  const buildChannel = useAppSelector(selectRunningBuildChannel);
   const controlsOff = unsupported !== null || !state || busy !== null;
   const running = state?.phase === 'checking' || state?.phase === 'downloading' || state?.phase === 'installing';
   return (
@@ -172,7 +181,7 @@ export function UpdatesSection() {
       {version && (
         <p data-testid="update-running">
           You run Hearth <strong>{version}</strong>
-          {state ? ` from the ${CHANNEL_NAMES[state.channel]} channel` : ''}.
+          {buildChannel ? `, a ${buildChannel} build` : ', a development build'}. Following: <strong>{CHANNEL_NAMES[channel]}</strong>.
         </p>
       )}
       {unsupported && (
@@ -199,14 +208,17 @@ export function UpdatesSection() {
       </div>
       {confirmChannel && <ChannelConfirm channel={confirmChannel} />}
       <div className="field">
-        <label htmlFor="update-mode">Updates</label>
-        <select id="update-mode" value={mode} onChange={(e) => void dispatch(updateSettings({ updateMode: e.target.value as UpdateMode }))}>
+        <label htmlFor="update-mode">When an update is found</label>
+        <select id="update-mode" value={mode} aria-describedby="update-mode-hint" onChange={(e) => void dispatch(updateSettings({ updateMode: e.target.value as UpdateMode }))}>
           {UPDATE_MODES.map((m) => (
             <option key={m} value={m}>
               {MODE_LABELS[m]}
             </option>
           ))}
         </select>
+        <span id="update-mode-hint" className="hint">
+          {MODE_HINTS[mode]}
+        </span>
       </div>
       <div className="form-actions update-check">
         <span className="muted" data-testid="update-last-checked">

@@ -2,7 +2,7 @@
  * The updater as main tells it (updates.state at start, then every updates.changed event: events.ts),
  * the four things the user can ask of it (check, download, install, cancel a waiting install), and the
  * channel move waiting for the user's answer: a move to a more stable channel may offer an older build
- * (a downgrade), so Settings → Updates asks first (./UpdatesSection.tsx). A Hearth whose main has no
+ * (a downgrade), so Settings → Updates asks first (../settings/Updates.tsx). A Hearth whose main has no
  * updater (unknown_channel) is treated as phase unsupported.
  */
 import { createSlice, PayloadAction, ThunkAction, UnknownAction } from '@reduxjs/toolkit';
@@ -62,23 +62,27 @@ export function selectFollowedChannel(s: RootState): UpdateChannel {
   return s.settings.settings?.updateChannel ?? s.updates.state?.channel ?? selectBuildChannel(s);
 }
 
-/** The running build's channel (its version's pre-release tag: main/updates/channels.ts); stable when it fits none. */
+/** The running build's own channel (its version's pre-release tag: main/updates/channels.ts); null for a version that fits none (a development build). */
+export function selectRunningBuildChannel(s: RootState): UpdateChannel | null {
+  return channelOfVersion(s.updates.state?.current ?? s.settings.info?.appVersion ?? '');
+}
+
+/** The running build's channel, stable when its version fits none (a development build). */
 export function selectBuildChannel(s: RootState): UpdateChannel {
-  const version = s.updates.state?.current ?? s.settings.info?.appVersion ?? '';
-  return channelOfVersion(version) ?? UPDATE_CHANNELS[0];
+  return selectRunningBuildChannel(s) ?? UPDATE_CHANNELS[0];
 }
 
 /**
- * Settings → Updates → Channel: a move to a channel more stable than the one followed or the one the
- * running build came from may offer an older build, so it waits for the user's answer
- * (confirmChannelMove); any other move is saved at once.
+ * Settings → Updates → Channel: a move to a channel more stable than the running build's may offer an
+ * older build than the one running, so it waits for the user's answer (confirmChannelMove). Any other
+ * move is saved at once, and so is every move where updates are unsupported (browser mode, a
+ * development run): no check ever runs there, so nothing can be offered.
  */
 export function chooseUpdateChannel(channel: UpdateChannel): ThunkAction<void, RootState, undefined, UnknownAction> {
   return (dispatch, getState) => {
     const s = getState();
-    const from = selectFollowedChannel(s);
-    if (channel === from) return;
-    if (isMoreStable(from, channel) || isMoreStable(selectBuildChannel(s), channel)) dispatch(channelMoveAsked(channel));
+    if (channel === selectFollowedChannel(s)) return;
+    if (selectUnsupportedReason(s) === null && isMoreStable(selectBuildChannel(s), channel)) dispatch(channelMoveAsked(channel));
     else void dispatch(updateSettings({ updateChannel: channel }));
   };
 }
