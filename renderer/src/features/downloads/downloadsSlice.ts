@@ -2,7 +2,7 @@
  * The download manager's queue as main reports it (downloads.list, then the downloads.changed and
  * downloads.progress events), and the actions on it: add a hub file, pause, resume, cancel.
  */
-import { createSlice, PayloadAction } from '@reduxjs/toolkit';
+import { createSlice, PayloadAction, createSelector } from '@reduxjs/toolkit';
 import type { DownloadDTO, EventOf, RequestOf } from '../../../../main/ipc/contract';
 import { call } from '../../app/bridge';
 import { ErrorInfo, toErrorInfo } from '../../app/errors';
@@ -90,7 +90,9 @@ const downloadsSlice = createSlice({
 export const { downloadsChanged, downloadProgress, downloadErrorDismissed } = downloadsSlice.actions;
 
 /** downloads still under way or waiting (what the header's button counts) */
-export const selectActiveDownloads = (s: RootState): DownloadDTO[] => s.downloads.list.filter((d) => d.state === 'queued' || d.state === 'downloading' || d.state === 'verifying' || d.state === 'paused');
+/** The downloads not yet finished, failed or cancelled (memoized: the same array while the list is the same). */
+export const selectActiveDownloads = createSelector([(s: RootState) => s.downloads.list], (list): DownloadDTO[] =>
+  list.filter((d) => d.state === 'queued' || d.state === 'downloading' || d.state === 'verifying' || d.state === 'paused'));
 /** the download of a repository's file, if there is one */
 export const selectDownloadOf = (s: RootState, repo: string, file: string): DownloadDTO | undefined => s.downloads.list.find((d) => d.repo === repo && d.file === file);
 
