@@ -1,9 +1,11 @@
 /**
  * The release step (run as `node scripts/release …`, bundled by run-ts.js):
  *
- *   keygen
+ *   keygen [--force] [--public-key FILE]
  *     prints a new Ed25519 private key (PEM) once, for the HEARTH_UPDATE_SIGNING_KEY secret, and
- *     writes its public key to resources/update-signing.pub (the key the app carries)
+ *     writes its public key to resources/update-signing.pub (the key the app carries) — refused when
+ *     that file exists unless --force; --public-key FILE writes it elsewhere (a throwaway key for a
+ *     trial release, passed to the release step's --public-key)
  *
  *   --channel stable|beta|nightly --version V | --base 1.5.0 (nightly: V = nightlyVersion(base, today))
  *   [--platform P --arch A --gpu G] --out DIR [--feed-url URL] [--artifacts DIR] [--notes FILE] [--public-key FILE]
@@ -14,7 +16,10 @@
  *     merges the channel files of every channel that sees the release (feed.ts) — with the ones
  *     already published at URL/<gpu>/ when --feed-url is given (their signatures checked).
  *
- * Exit status: 0 done, 1 a refusal or failure (the message says which), 2 a usage error.
+ *   --help  prints the usage
+ *
+ * Exit status: 0 done, 1 a refusal or failure (the message says which, e.g. the release's own
+ * channel file already holds a version not older than it), 2 a usage error.
  */
 import fs from 'fs';
 import os from 'os';
@@ -38,16 +43,53 @@ function packaging(): { GPUS: string[]; packageApp(o: { platform: string; arch: 
 }
 const { GPUS } = packaging();
 
-const USAGE = `usage: node scripts/release keygen
+const USAGE = `usage: node scripts/release keygen [--force] [--public-key FILE]
        node scripts/release --channel ${UPDATE_CHANNELS.join('|')} (--version V | --base V for nightly) --out DIR
-                            [--feed-url URL] [--artifacts DIR] [--notes FILE] [--platform P] [--arch A] [--gpu ${GPUS.join('|')}] [--public-key FILE]`;
+                            [--feed-url URL] [--artifacts DIR] [--notes FILE] [--platform P] [--arch A] [--gpu ${GPUS.join('|')}] [--public-key FILE]
+       node scripts/release --help`;
 
-function keygen(): void {
+const HELP = `${USAGE}
+
+keygen               make the update signing key pair: prints the private key (PEM) once, for the
+                     ${SIGNING_KEY_ENV} secret, and writes its public key to ${PUBLIC_KEY_FILE}
+                     (the key the app carries; commit it)
+  --force            replace an existing ${PUBLIC_KEY_FILE} (installed apps then refuse every
+                     release signed with the new key: they carry the old one)
+  --public-key FILE  write the public key to FILE instead (a throwaway key for a trial release)
+
+The release step signs with the private key in the environment variable ${SIGNING_KEY_ENV}.
+  --channel C        ${UPDATE_CHANNELS.join(', ')}: the channel the release is for
+  --version V        the release's version: 1.4.0 (stable), 1.5.0-beta.2 (beta), 1.5.0-alpha.20261127 (nightly)
+  --base V           nightly only, instead of --version: the version is V-alpha.<today, UTC>
+  --out DIR          the feed folder; the release goes into DIR/<gpu> (each GPU build has its own feed)
+  --feed-url URL     the published feed's root (e.g. https://updates.hearth.app/): its channel files
+                     for this build (URL/<gpu>/) are fetched, their signatures checked, and merged
+  --artifacts DIR    publish the installers in DIR instead of building them with scripts/package-app.js
+                     (only installers and their .blockmap files are taken; anything else is ignored)
+  --notes FILE       release notes (text) shown by the app
+  --platform P       linux, win32 or darwin (default: this machine's)
+  --arch A           x64 or arm64 (default: this machine's)
+  --gpu G            ${GPUS.join(', ')}: the backend the native build has (default: cpu)
+  --public-key FILE  the public key the signing key must match (default: ${PUBLIC_KEY_FILE})
+
+Exit status: 0 done, 1 a refusal or failure (e.g. the channel file of the release's own channel
+already holds a version not older than it: bump package.json's version), 2 a usage error.`;
+
+function keygen(argv: string[]): void {
+  let values;
+  try {
+    ({ values } = parseArgs({ args: argv, options: { force: { type: 'boolean' }, 'public-key': { type: 'string' } }, strict: true }));
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const pub = values['public-key'] ? path.resolve(values['public-key']) : path.join(REPO, PUBLIC_KEY_FILE);
+  if (fs.existsSync(pub) && !values.force) {
+    throw new Error(`${path.relative(process.cwd(), pub) || pub} exists: installed apps carry that key and would refuse releases signed with a new one. Pass --force to replace it, or --public-key FILE for a throwaway key`);
+  }
   const { privateKeyPem, publicKeyPem } = generateSigningKeys();
-  const pub = path.join(REPO, PUBLIC_KEY_FILE);
   fs.mkdirSync(path.dirname(pub), { recursive: true });
   fs.writeFileSync(pub, publicKeyPem);
-  process.stderr.write(`wrote the public key to ${PUBLIC_KEY_FILE}; the private key below is shown once: store it as the ${SIGNING_KEY_ENV} secret\n`);
+  process.stderr.write(`wrote the public key to ${path.relative(process.cwd(), pub) || pub}; the private key below is shown once: store it as the ${SIGNING_KEY_ENV} secret\n`);
   process.stdout.write(privateKeyPem);
 }
 
@@ -102,7 +144,8 @@ async function release(argv: string[]): Promise<void> {
   let artifacts: string[];
   if (values.artifacts) {
     const dir = path.resolve(values.artifacts);
-    artifacts = fs.readdirSync(dir, { withFileTypes: true }).filter((e) => e.isFile() && !e.name.endsWith('.sig') && !e.name.endsWith('.yml')).map((e) => path.join(dir, e.name));
+    if (!fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new Error(`--artifacts ${values.artifacts}: no such folder (it holds the installers to publish)`);
+    artifacts = fs.readdirSync(dir, { withFileTypes: true }).filter((e) => e.isFile()).map((e) => path.join(dir, e.name));
   } else {
     // the installers (scripts/package-app.js: electron-builder with this version)
     const { packageApp } = packaging();
@@ -114,17 +157,17 @@ async function release(argv: string[]): Promise<void> {
   }
   const r = await publishRelease({ channel: channel.data, version, platform, arch, artifacts, out, privateKeyPem, releaseNotes: notes });
   for (const f of r.written) console.log(`wrote ${f} (${version})`);
-  for (const k of r.kept) console.log(`kept ${k.file}: it holds ${k.version}, not older than ${version}`);
+  for (const k of r.kept) console.log(`kept ${k.file}: it holds ${k.version}, not older than ${version} (that channel already has a newer build)`);
+  if (r.ignored.length) console.log(`not published (neither an installer nor its blockmap): ${r.ignored.join(', ')}`);
   console.log(`signed ${r.artifacts.length} artifact(s) in ${out}`);
 }
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   try {
-    if (argv[0] === 'keygen') {
-      if (argv.length > 1) throw new UsageError('keygen takes no arguments');
-      keygen();
-    } else await release(argv);
+    if (argv.includes('--help') || argv.includes('-h')) process.stdout.write(`${HELP}\n`);
+    else if (argv[0] === 'keygen') keygen(argv.slice(1));
+    else await release(argv);
   } catch (e) {
     process.stderr.write(`release: ${(e as Error).message}\n`);
     if (e instanceof UsageError) process.stderr.write(`${USAGE}\n`);

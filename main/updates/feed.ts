@@ -47,6 +47,22 @@ export function updateArtifacts(files: string[], platform: NodeJS.Platform): str
   return files.filter((f) => rank(f) >= 0).sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
 }
 
+/** A blockmap beside an installer (electron-builder's differential-download map): published, never listed. */
+const BLOCKMAP_SUFFIX = '.blockmap';
+
+/**
+ * Which of a build's files a release publishes: the installers electron-updater takes on `platform`
+ * and their `.blockmap` files. Everything else electron-builder leaves beside them (its own channel
+ * files such as latest-linux.yml, builder-effective-config.yaml, *-mac.json, .sig files) is
+ * `ignored`: scripts/release writes the channel files and signatures, the one writer of the feed.
+ */
+export function releaseFiles(files: string[], platform: NodeJS.Platform): { installers: string[]; blockmaps: string[]; ignored: string[] } {
+  const installers = updateArtifacts(files.map((f) => path.basename(f)), platform);
+  const blockmaps = files.map((f) => path.basename(f)).filter((f) => f.endsWith(BLOCKMAP_SUFFIX) && installers.includes(f.slice(0, -BLOCKMAP_SUFFIX.length)));
+  const taken = new Set([...installers, ...blockmaps]);
+  return { installers, blockmaps, ignored: files.map((f) => path.basename(f)).filter((f) => !taken.has(f)) };
+}
+
 /** A file's entry: its name (the url, relative to the feed), SHA-512 (base64, as electron-builder writes it) and size. */
 export async function describeFile(file: string): Promise<FeedFile> {
   const hash = crypto.createHash('sha512');
@@ -107,7 +123,7 @@ export interface PublishOptions {
   version: string;
   platform: NodeJS.Platform;
   arch: string;
-  /** the release's files (installers, blockmaps…): each is copied into `out` and signed */
+  /** the build's files: its installers and their blockmaps are copied into `out` and signed, anything else is ignored (releaseFiles) */
   artifacts: string[];
   /** the feed folder: channel files, artifacts and signatures */
   out: string;
@@ -123,6 +139,8 @@ export interface PublishResult {
   kept: { file: string; version: string }[];
   /** the artifacts in `out`, each with its .sig */
   artifacts: string[];
+  /** the files of `artifacts` not published (neither an installer nor an installer's blockmap), by name */
+  ignored: string[];
 }
 
 /** The channel file in `out` named `file`, or null when there is none. */
@@ -148,12 +166,14 @@ async function readFeed(file: string): Promise<FeedInfo | null> {
  */
 export async function publishRelease(o: PublishOptions): Promise<PublishResult> {
   checkReleaseVersion(o.channel, o.version);
-  const installers = updateArtifacts(o.artifacts.map((a) => path.basename(a)), o.platform);
+  const { installers, blockmaps, ignored } = releaseFiles(o.artifacts, o.platform);
   if (installers.length === 0) {
     throw new Error(`none of the artifacts is an installer electron-updater takes on ${o.platform} (${(UPDATE_EXTENSIONS[o.platform] ?? []).join(', ') || 'none'}): ${o.artifacts.map((a) => path.basename(a)).join(', ') || 'no files'}`);
   }
-  const byName = new Map(o.artifacts.map((a) => [path.basename(a), a]));
-  if (byName.size !== o.artifacts.length) throw new Error('two artifacts have the same file name');
+  const published = new Set([...installers, ...blockmaps]);
+  const taken = o.artifacts.filter((a) => published.has(path.basename(a)));
+  const byName = new Map(taken.map((a) => [path.basename(a), a]));
+  if (byName.size !== taken.length) throw new Error('two artifacts have the same file name');
   // the signature is made (and the key checked) before anything is written
   signBytes(Buffer.from(''), o.privateKeyPem);
   const files = await Promise.all(installers.map((n) => describeFile(byName.get(n)!)));
@@ -161,6 +181,11 @@ export async function publishRelease(o: PublishOptions): Promise<PublishResult> 
   const text = feedYaml(info);
   const feeds = channelsSeeing(o.channel).map((c) => feedFileName(c, o.platform, o.arch));
   const existing = await Promise.all(feeds.map((f) => readFeed(path.join(o.out, f))));
+  // the release's own channel file must take it: otherwise it would reach nobody on that channel
+  const own = feeds.indexOf(feedFileName(o.channel, o.platform, o.arch));
+  if (!replaces(existing[own], o.version)) {
+    throw new Error(`${feeds[own]} already holds ${existing[own]!.version}, not older than ${o.version}: this ${o.channel} release would reach nobody on its channel. Bump package.json's version (${o.channel === 'nightly' ? "a nightly's base" : 'the release'}) past ${existing[own]!.version}`);
+  }
 
   await fs.promises.mkdir(o.out, { recursive: true });
   const outArtifacts: string[] = [];
@@ -170,7 +195,7 @@ export async function publishRelease(o: PublishOptions): Promise<PublishResult> 
     await writeAtomic(to + SIGNATURE_SUFFIX, signBytes(await fs.promises.readFile(to), o.privateKeyPem));
     outArtifacts.push(to);
   }
-  const result: PublishResult = { written: [], kept: [], artifacts: outArtifacts };
+  const result: PublishResult = { written: [], kept: [], artifacts: outArtifacts, ignored };
   for (const [i, feed] of feeds.entries()) {
     const old = existing[i];
     if (!replaces(old, o.version)) {

@@ -9,8 +9,9 @@ import os from 'os';
 import path from 'path';
 import { parseUpdateInfo, resolveFiles } from 'electron-updater/out/providers/Provider';
 import { feedFileName } from '../../main/updates/channels';
-import { describeFile, parseFeed, publishRelease, replaces, updateArtifacts } from '../../main/updates/feed';
-import { SIGNING_KEY_ENV, signBytes, verifyBytes } from '../../main/updates/signature';
+import { describeFile, parseFeed, publishRelease, releaseFiles, replaces, updateArtifacts } from '../../main/updates/feed';
+import { PUBLIC_KEY_FILE, publicKeyOf, SIGNING_KEY_ENV, signBytes, verifyBytes } from '../../main/updates/signature';
+import { REPO_ROOT } from '../helpers/models';
 import { feedUrlOf, readBuildInfo } from '../../main/updates/build-info';
 import { unsupportedReason } from '../../main/app/updater';
 import { fakeInstaller, release, releaseInto, serveFeed, testKeys } from '../helpers/update-feed';
@@ -61,6 +62,62 @@ test('a feed keeps a newer version: a beta after a newer stable leaves latest al
   expect(fs.readdirSync(out).filter((f) => f.endsWith('.tmp'))).toEqual([]);
 });
 
+test('only installers and their blockmaps are published: electron-builder\'s own channel files, config and .sig files among build()\'s artifacts are ignored, never signed', async () => {
+  const keys = testKeys(root);
+  const build = path.join(root, 'build');
+  fs.mkdirSync(build);
+  // what electron-builder's build() returns (and leaves in its output folder) for a macOS build with a
+  // publish configuration: the installers, their blockmaps, its own channel file, and more
+  const stale = 'version: 9.9.9-alpha.20991231\nfiles: []\n';
+  const names = ['Hearth-1.4.0-mac-arm64-metal.zip', 'Hearth-1.4.0-mac-arm64-metal.zip.blockmap', 'Hearth-1.4.0-mac-arm64-metal.dmg', 'Hearth-1.4.0-mac-arm64-metal.dmg.blockmap',
+    'latest-mac.yml', 'beta-mac.yml', 'alpha-mac.yml', 'builder-effective-config.yaml', 'Hearth-1.4.0-mac.json', 'Hearth-1.4.0-mac-arm64-metal.zip.sig', 'stray.blockmap'];
+  for (const n of names) fs.writeFileSync(path.join(build, n), n.endsWith('-mac.yml') ? stale : n);
+  const artifacts = names.map((n) => path.join(build, n));
+  expect(releaseFiles(artifacts, 'darwin')).toEqual({
+    installers: ['Hearth-1.4.0-mac-arm64-metal.zip', 'Hearth-1.4.0-mac-arm64-metal.dmg'],
+    blockmaps: ['Hearth-1.4.0-mac-arm64-metal.zip.blockmap', 'Hearth-1.4.0-mac-arm64-metal.dmg.blockmap'],
+    ignored: ['latest-mac.yml', 'beta-mac.yml', 'alpha-mac.yml', 'builder-effective-config.yaml', 'Hearth-1.4.0-mac.json', 'Hearth-1.4.0-mac-arm64-metal.zip.sig', 'stray.blockmap'],
+  });
+  const out = path.join(root, 'out');
+  const r = await publishRelease({ channel: 'stable', version: '1.4.0', platform: 'darwin', arch: 'arm64', artifacts, out, privateKeyPem: keys.privateKeyPem });
+  expect(r.ignored).toEqual(releaseFiles(artifacts, 'darwin').ignored);
+  expect(r.written).toEqual(['latest-mac.yml', 'beta-mac.yml', 'alpha-mac.yml']);
+  const published = ['Hearth-1.4.0-mac-arm64-metal.zip', 'Hearth-1.4.0-mac-arm64-metal.zip.blockmap', 'Hearth-1.4.0-mac-arm64-metal.dmg', 'Hearth-1.4.0-mac-arm64-metal.dmg.blockmap'];
+  expect(fs.readdirSync(out).sort()).toEqual([...published, 'latest-mac.yml', 'beta-mac.yml', 'alpha-mac.yml'].flatMap((f) => [f, `${f}.sig`]).sort());
+  // the channel files are ours (the release's version), not electron-builder's stale nightly
+  for (const f of ['latest-mac.yml', 'alpha-mac.yml']) expect(parseFeed(read(out, f).toString()).version).toBe('1.4.0');
+  expect(parseFeed(read(out, 'latest-mac.yml').toString()).files.map((f) => f.url)).toEqual(['Hearth-1.4.0-mac-arm64-metal.zip', 'Hearth-1.4.0-mac-arm64-metal.dmg']);
+  // the CLI takes the same folder and says what it left out
+  const cli = await release(['--channel', 'stable', '--version', '1.4.0', '--platform', 'darwin', '--arch', 'arm64', '--gpu', 'metal', '--out', path.join(root, 'cli'), '--artifacts', build, '--public-key', keys.publicKeyFile], { [SIGNING_KEY_ENV]: keys.privateKeyPem });
+  expect(cli.code).toBe(0);
+  expect(cli.stdout).toContain('not published (neither an installer nor its blockmap): Hearth-1.4.0-mac-arm64-metal.zip.sig, Hearth-1.4.0-mac.json, alpha-mac.yml, beta-mac.yml, builder-effective-config.yaml, latest-mac.yml, stray.blockmap');
+  expect(parseFeed(read(path.join(root, 'cli', 'metal'), 'alpha-mac.yml').toString()).version).toBe('1.4.0');
+});
+
+test('a release its own channel file would not take is refused before anything is written; more bleeding-edge feeds keeping a newer build is fine', async () => {
+  const keys = testKeys(root);
+  const feed = path.join(root, 'feed');
+  await releaseInto(feed, root, keys, 'stable', '1.4.0');
+  const linux = (c: 'stable' | 'beta' | 'nightly') => feedFileName(c, 'linux', process.arch);
+  const before = fs.readdirSync(path.join(feed, 'cpu')).sort();
+  // a nightly of the same base after the stable release: 1.4.0-alpha.… is older than 1.4.0
+  const a = path.dirname(fakeInstaller(path.join(root, 'n'), '1.4.0-alpha.20261127'));
+  const args = ['--channel', 'nightly', '--version', '1.4.0-alpha.20261127', '--platform', 'linux', '--arch', process.arch, '--out', feed, '--artifacts', a, '--public-key', keys.publicKeyFile];
+  const r = await release(args, { [SIGNING_KEY_ENV]: keys.privateKeyPem });
+  expect(r.code).toBe(1);
+  expect(r.stderr).toContain(`${linux('nightly')} already holds 1.4.0, not older than 1.4.0-alpha.20261127: this nightly release would reach nobody on its channel. Bump package.json's version`);
+  expect(fs.readdirSync(path.join(feed, 'cpu')).sort()).toEqual(before);
+  // the same version again on its own channel is refused too
+  expect((await release(['--channel', 'stable', '--version', '1.4.0', '--platform', 'linux', '--arch', process.arch, '--out', feed, '--artifacts', a, '--public-key', keys.publicKeyFile], { [SIGNING_KEY_ENV]: keys.privateKeyPem })).code).toBe(1);
+  // a beta after a newer nightly: the alpha feed keeps its nightly, the beta feed takes the beta (exit 0)
+  await releaseInto(feed, root, keys, 'nightly', '1.6.0-alpha.20261127');
+  const b = path.dirname(fakeInstaller(path.join(root, 'b'), '1.5.0-beta.1'));
+  const ok = await release(['--channel', 'beta', '--version', '1.5.0-beta.1', '--platform', 'linux', '--arch', process.arch, '--out', feed, '--artifacts', b, '--public-key', keys.publicKeyFile], { [SIGNING_KEY_ENV]: keys.privateKeyPem });
+  expect(ok.code).toBe(0);
+  expect(ok.stdout).toContain(`kept ${linux('nightly')}: it holds 1.6.0-alpha.20261127, not older than 1.5.0-beta.1`);
+  expect(parseFeed(read(path.join(feed, 'cpu'), linux('beta')).toString()).version).toBe('1.5.0-beta.1');
+});
+
 test('feed file names and the installers each platform lists', () => {
   expect(feedFileName('nightly', 'linux', 'arm64')).toBe('alpha-linux-arm64.yml');
   expect(updateArtifacts(['a.dmg', 'a.zip', 'a.zip.blockmap', 'x.txt'], 'darwin')).toEqual(['a.zip', 'a.dmg']);
@@ -102,6 +159,37 @@ describe('the release CLI refuses', () => {
     // the CPU build's folder (no --gpu: cpu)
     expect(parseFeed(read(path.join(out, 'cpu'), 'alpha-linux.yml').toString()).version).toMatch(/^1\.5\.0-alpha\.20\d{6}$/);
     expect(fs.existsSync(path.join(out, 'cpu', 'latest-linux.yml'))).toBe(false);
+  });
+});
+
+describe('the release CLI explains itself', () => {
+  test('--help prints every option and the key\'s environment variable (exit 0); a missing --artifacts folder is named', async () => {
+    const help = await release(['--help']);
+    expect(help.code).toBe(0);
+    for (const o of ['--channel', '--version', '--base', '--out', '--feed-url', '--artifacts', '--notes', '--platform', '--arch', '--gpu', '--public-key', '--force', SIGNING_KEY_ENV]) expect(help.stdout).toContain(o);
+    const keys = testKeys(root);
+    const r = await release(['--channel', 'stable', '--version', '1.4.0', '--out', path.join(root, 'out'), '--artifacts', path.join(root, 'nope'), '--public-key', keys.publicKeyFile], { [SIGNING_KEY_ENV]: keys.privateKeyPem });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`release: --artifacts ${path.join(root, 'nope')}: no such folder (it holds the installers to publish)\n`);
+  });
+
+  test('keygen refuses to replace an existing public key unless --force, and writes a throwaway key where --public-key says', async () => {
+    const committed = fs.readFileSync(path.join(REPO_ROOT, PUBLIC_KEY_FILE));
+    const refused = await release(['keygen']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/resources\/update-signing\.pub exists: .* Pass --force/);
+    expect(refused.stdout).toBe('');
+    expect(fs.readFileSync(path.join(REPO_ROOT, PUBLIC_KEY_FILE)).equals(committed)).toBe(true);
+    const trial = path.join(root, 'trial.pub');
+    const made = await release(['keygen', '--public-key', trial]);
+    expect(made.code).toBe(0);
+    expect(publicKeyOf(made.stdout).trim()).toBe(fs.readFileSync(trial, 'utf8').trim());
+    expect((await release(['keygen', '--public-key', trial])).code).toBe(1);
+    const forced = await release(['keygen', '--public-key', trial, '--force']);
+    expect(forced.code).toBe(0);
+    expect(publicKeyOf(forced.stdout).trim()).toBe(fs.readFileSync(trial, 'utf8').trim());
+    expect(forced.stdout).not.toBe(made.stdout);
+    expect((await release(['keygen', '--bogus'])).code).toBe(2);
   });
 });
 
