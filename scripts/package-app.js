@@ -14,6 +14,12 @@
 //     unpacked  true: only the unpacked app folder (electron-builder's `dir` target), whose path is returned
 //   and, for the packaging check: nativeDir (the addon's folder, build/bin by default) and builder
 //   (configuration merged last, e.g. a stand-in electronDist).
+//
+// Before building, the native folder must be the release set for `gpu` (checkNativeSet: every CPU
+// variant, exactly that GPU backend). Only the requested arch is built (macOS's dmg/zip targets list
+// both in electron-builder.yml). electron-builder rebuilds native dependencies (better-sqlite3) for
+// Electron inside the project's node_modules (npmRebuild); afterwards packageApp rebuilds them for
+// this Node again (`npm rebuild better-sqlite3`), so npm test and npm start keep working.
 'use strict';
 const fs = require('fs');
 const os = require('os');
@@ -100,6 +106,78 @@ function signingPlan(platform, env = process.env) {
   return { config, lines };
 }
 
+/** The ggml backend module names (main/engine/addon.ts MODULE_NAME, backendModules: test/shipping/installers.test.ts checks they agree). */
+const MODULE_NAME = /^(?:lib)?ggml-([a-z0-9]+)(?:-([a-z0-9_.]+))?\.(?:so|dll|dylib)$/;
+/** The GPU backends a build may carry (the rest of GPUS is cpu). */
+const GPU_BACKENDS = ['cuda', 'vulkan', 'metal'];
+
+/** The GPU backends a release build of `gpu` for `platform` carries: its own, and Metal on every macOS build (CMakeLists.txt turns it on for APPLE). */
+function expectedBackends(gpu, platform) {
+  const set = new Set(gpu === 'cpu' || gpu === 'metal' ? [] : [gpu]);
+  if (platform === 'darwin') set.add('metal');
+  return [...set].sort();
+}
+
+/** How to build the release set for `gpu`. */
+function buildHint(gpu) {
+  return `HEARTH_CPU_ALL_VARIANTS=ON HEARTH_VULKAN=${gpu === 'vulkan' ? 'ON' : 'OFF'} HEARTH_CUDA=${gpu === 'cuda' ? 'ON' : 'OFF'} node scripts/build-native.js`;
+}
+
+/**
+ * Why the native folder's `files` are not the release set of a `gpu` build for `platform` (null when
+ * they are): hearth.node, every CPU variant (more than one ggml-cpu-<variant> module), and exactly
+ * the GPU backends expectedBackends names.
+ */
+function nativeSetProblem(files, gpu, platform) {
+  if (gpu === 'metal' && platform !== 'darwin') return `a metal build is for macOS, not ${platform}`;
+  if (gpu === 'cuda' && !CUDA_RUNTIME[platform]) return `no CUDA build exists for ${platform}`;
+  const problems = [];
+  if (!files.includes('hearth.node')) problems.push('hearth.node is missing');
+  const modules = files.map((f) => MODULE_NAME.exec(f)).filter((m) => m && m[1] !== 'base');
+  const cpuVariants = modules.filter((m) => m[1] === 'cpu' && m[2]).map((m) => m[2]);
+  if (cpuVariants.length < 2) problems.push(`it has ${cpuVariants.length ? `one CPU variant (${cpuVariants[0]})` : 'no CPU variants'}, not the all-CPU-variants set`);
+  const backends = [...new Set(modules.map((m) => m[1]).filter((b) => GPU_BACKENDS.includes(b)))].sort();
+  const wanted = expectedBackends(gpu, platform);
+  const extra = backends.filter((b) => !wanted.includes(b));
+  const missing = wanted.filter((b) => !backends.includes(b));
+  if (missing.length) problems.push(`${missing.map((b) => `ggml-${b}`).join(', ')} missing`);
+  if (extra.length) problems.push(`it has ${extra.map((b) => `ggml-${b}`).join(', ')}, which a ${gpu} build does not ship`);
+  return problems.length ? problems.join('; ') : null;
+}
+
+/** Throws unless `dir` holds the release set for `gpu` on `platform`, saying how to build it. */
+function checkNativeSet(dir, gpu, platform) {
+  let files = [];
+  try {
+    files = fs.readdirSync(dir);
+  } catch {
+    /* reported as missing below */
+  }
+  const problem = nativeSetProblem(files, gpu, platform);
+  if (problem) throw new Error(`${dir} is not the release set of a ${gpu} build for ${platform}: ${problem}. Build it first: ${buildHint(gpu)}`);
+}
+
+/** package.json's dependencies that compile native code (binding.gyp): what electron-builder's npmRebuild rebuilds for Electron. */
+function nativeDependencies(project) {
+  const pkg = JSON.parse(fs.readFileSync(path.join(project, 'package.json'), 'utf8'));
+  return Object.keys(pkg.dependencies ?? {}).filter((d) => fs.existsSync(path.join(project, 'node_modules', d, 'binding.gyp'))).sort();
+}
+
+/** The npm command that rebuilds for this Node what a build with `config` rebuilt for Electron, or null (npmRebuild off). */
+function restoreCommand(config, project) {
+  if (config.npmRebuild === false) return null;
+  const deps = nativeDependencies(project);
+  return deps.length ? ['rebuild', ...deps] : null;
+}
+
+/** Rebuilds the native dependencies for this Node after a build that rebuilt them for Electron. */
+function restoreNativeModules(args, project) {
+  console.log(`restoring ${args.slice(1).join(', ')} for Node (npm ${args.join(' ')}): electron-builder rebuilt it for Electron in node_modules`);
+  const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+  const r = require('child_process').spawnSync(npm, args, { cwd: project, stdio: 'inherit', shell: process.platform === 'win32' });
+  if (r.status !== 0) console.error(`could not restore them: run \`npm ${args.join(' ')}\` before npm test or npm start`);
+}
+
 function loadYaml(file) {
   return require('js-yaml').load(fs.readFileSync(file, 'utf8'));
 }
@@ -134,7 +212,19 @@ function builderConfig(o) {
     extraMetadata: { ...(o.version ? { version: o.version } : {}), hearthBuild: { gpu: o.gpu } },
   });
   config = merge(config, o.signing ?? {});
+  config = merge(config, onlyArch(config, o.platform, o.arch));
   return merge(config, o.builder ?? {});
+}
+
+/**
+ * The platform's targets restricted to `arch`: electron-builder builds every arch a target lists
+ * (computeArchToTargetNamesMap) whatever arch it is asked for, and the native folder is one arch's.
+ */
+function onlyArch(config, platform, arch) {
+  const key = BUILDER_PLATFORM[platform];
+  const targets = key && config[key] && config[key].target;
+  if (!arch || !Array.isArray(targets)) return {};
+  return { [key]: { target: targets.map((t) => (typeof t === 'object' && t.arch ? { ...t, arch: [arch] } : t)) } };
 }
 
 /** electron-builder's unpacked app folder (its PlatformPackager.computeAppOutDir). */
@@ -150,8 +240,9 @@ async function packageApp(o = {}) {
   if (!GPUS.includes(gpu)) throw new Error(`gpu is one of ${GPUS.join(', ')}, not ${gpu}`);
   const project = path.resolve(o.dir ?? root);
   const nativeDir = o.nativeDir ?? path.join(project, 'build', 'bin');
-  if (!fs.existsSync(path.join(nativeDir, 'hearth.node'))) throw new Error(`no native addon in ${nativeDir}: build it first (node scripts/build-native.js)`);
+  checkNativeSet(nativeDir, gpu, platform);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-package-'));
+  let restore = null;
   try {
     let stagedDir;
     if (gpu === 'cuda') {
@@ -162,7 +253,8 @@ async function packageApp(o = {}) {
     }
     const signing = signingPlan(platform);
     for (const line of signing.lines) console.log(line);
-    const config = builderConfig({ ...o, project, configFile: path.join(project, 'electron-builder.yml'), gpu, nativeDir, stagedDir, signing: signing.config });
+    const config = builderConfig({ ...o, platform, arch, project, configFile: path.join(project, 'electron-builder.yml'), gpu, nativeDir, stagedDir, signing: signing.config });
+    restore = restoreCommand(config, project);
     const out = path.resolve(project, config.directories.output);
     const configFile = path.join(tmp, 'electron-builder.json');
     fs.writeFileSync(configFile, JSON.stringify(config));
@@ -172,17 +264,54 @@ async function packageApp(o = {}) {
     return o.unpacked ? [appOutDir(out, platform, arch)] : artifacts;
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
+    if (restore) restoreNativeModules(restore, project);
   }
 }
 
-module.exports = { GPUS, packageApp, builderConfig, signingPlan, cudaRuntimeFiles, cudaRoot, appOutDir, CUDA_RUNTIME, SIGNING_ENV, NOTARIZE_ENV, AZURE_SIGN_ENV, CONFIG_FILE };
+const USAGE = `usage: node scripts/package-app.js [--platform linux|win32|darwin] [--arch x64|arm64|universal]
+                                 [--gpu ${GPUS.join('|')}] [--version V] [--out DIR] [--unpacked]
+       node scripts/package-app.js --help
+
+Builds the installers from build/bin, which must be the release set for --gpu (every CPU variant and
+that GPU backend): build it first with
+  ${buildHint('<gpu>').replace('HEARTH_VULKAN=OFF HEARTH_CUDA=OFF', 'HEARTH_VULKAN=ON|OFF HEARTH_CUDA=ON|OFF')}
+and the bundles with node scripts/build-ts.js (npm run dist does both for a cpu build).
+  --platform P  the installers' platform (default: this machine's; build each platform on that platform)
+  --arch A      the installers' arch (default: this machine's)
+  --gpu G       the backend build/bin was built with: names the artifacts and the update feed folder (default: cpu)
+  --version V   the version to stamp (default: package.json's)
+  --out DIR     the output folder (default: release)
+  --unpacked    only the unpacked app folder
+electron-builder rebuilds better-sqlite3 for Electron in node_modules; afterwards this script
+rebuilds it for Node (npm rebuild better-sqlite3) so npm test and npm start keep working.`;
+
+/** The CLI's options (util.parseArgs, strict: an unknown flag is a usage error). */
+function parseCli(argv) {
+  const { parseArgs } = require('util');
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: { platform: { type: 'string' }, arch: { type: 'string' }, gpu: { type: 'string' }, version: { type: 'string' }, out: { type: 'string' }, unpacked: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    strict: true,
+    allowPositionals: false,
+  });
+  return { ...values, positionals };
+}
+
+module.exports = { GPUS, packageApp, builderConfig, signingPlan, cudaRuntimeFiles, cudaRoot, appOutDir, nativeSetProblem, checkNativeSet, expectedBackends, nativeDependencies, restoreCommand, parseCli, USAGE, CUDA_RUNTIME, SIGNING_ENV, NOTARIZE_ENV, AZURE_SIGN_ENV, CONFIG_FILE };
 
 if (require.main === module) {
-  const arg = (name) => {
-    const i = process.argv.indexOf(`--${name}`);
-    return i >= 0 ? process.argv[i + 1] : undefined;
-  };
-  packageApp({ platform: arg('platform'), arch: arg('arch'), gpu: arg('gpu'), version: arg('version'), out: arg('out'), unpacked: process.argv.includes('--unpacked') }).then(
+  let args;
+  try {
+    args = parseCli(process.argv.slice(2));
+  } catch (e) {
+    console.error(`package-app: ${e.message}\n${USAGE}`);
+    process.exit(2);
+  }
+  if (args.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  packageApp({ platform: args.platform, arch: args.arch, gpu: args.gpu, version: args.version, out: args.out, unpacked: args.unpacked }).then(
     (files) => console.log(files.join('\n')),
     (e) => {
       console.error(e instanceof Error ? e.message : e);

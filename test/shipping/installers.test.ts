@@ -4,10 +4,12 @@
  * and the scripts it runs. The installers themselves need the Electron binary and each platform's
  * tools: test/shipping/package.test.ts builds what can be built here.
  */
+import { spawnSync } from 'child_process';
 import fs from 'fs';
 import yaml from 'js-yaml';
 import path from 'path';
 import zlib from 'zlib';
+import { backendModules } from '../../main/engine/addon';
 import { CHANNELS, channelOfVersion } from '../../main/updates/channels';
 import { SIGNING_KEY_ENV } from '../../main/updates/signature';
 import { releaseOf } from '../../scripts/release-version';
@@ -171,6 +173,90 @@ describe('signing and notarization from the environment', () => {
     expect(c.win).toEqual({ target: ['nsis'], icon: 'resources/icon.ico', azureSignOptions: { publisherName: 'p' } });
     expect(c.electronFuses.enableEmbeddedAsarIntegrityValidation).toBe(true);
     expect(c.nsis).toMatchObject({ oneClick: false, perMachine: false, allowToChangeInstallationDirectory: true });
+  });
+});
+
+describe('what a build packages', () => {
+  test('macOS: only the requested arch is built, by electron-builder\'s own arch resolution (the yml lists arm64 and x64)', () => {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const { computeArchToTargetNamesMap } = require('app-builder-lib/out/targets/targetFactory');
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const { Arch, Platform } = require('app-builder-lib');
+    // what packageApp asks for: Platform.MAC.createTarget(null, Arch.arm64), i.e. arm64 with the configured targets
+    const archs = (mac: unknown) => [...computeArchToTargetNamesMap(new Map([[Arch.arm64, []]]), { platformSpecificBuildOptions: mac }, Platform.MAC)].map(([a, names]: [number, string[]]) => [Arch[a], names]);
+    expect(archs((yaml.load(fs.readFileSync(pack.CONFIG_FILE, 'utf8')) as { mac: unknown }).mac)).toEqual([['arm64', ['dmg', 'zip']], ['x64', ['dmg', 'zip']]]);
+    expect(archs(pack.builderConfig({ gpu: 'metal', platform: 'darwin', arch: 'arm64' }).mac)).toEqual([['arm64', ['dmg', 'zip']]]);
+    const x64 = computeArchToTargetNamesMap(new Map([[Arch.x64, []]]), { platformSpecificBuildOptions: pack.builderConfig({ gpu: 'cpu', platform: 'darwin', arch: 'x64' }).mac }, Platform.MAC);
+    expect([...x64.keys()].map((a: number) => Arch[a])).toEqual(['x64']);
+    expect(pack.builderConfig({ gpu: 'cpu', platform: 'linux', arch: 'x64' }).linux.target).toEqual(['AppImage', 'deb']);
+  });
+
+  test('electron-builder writes no channel files of its own: no publish block, no generateUpdatesFilesForAllChannels', () => {
+    const c = pack.builderConfig({ gpu: 'cpu' });
+    expect(c.publish).toBeUndefined();
+    expect(c.generateUpdatesFilesForAllChannels).toBeUndefined();
+  });
+
+  describe('the native folder must be the release set of the --gpu build', () => {
+    const X86_VARIANTS = ['x64', 'sse42', 'haswell', 'skylakex'].map((v) => `libggml-cpu-${v}.so`);
+    const BASE = ['hearth.node', 'libggml-base.so', 'libggml.so', 'libllama.so'];
+    let dir: string;
+    beforeEach(() => {
+      dir = tempDir();
+    });
+    afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const folder = (files: string[]) => {
+      for (const f of files) fs.writeFileSync(path.join(dir, f), '');
+      return dir;
+    };
+
+    test('the release sets pass, and agree with the engine\'s own reading of the folder (backendModules)', () => {
+      expect(pack.nativeSetProblem([...BASE, ...X86_VARIANTS], 'cpu', 'linux')).toBeNull();
+      expect(pack.nativeSetProblem([...BASE, ...X86_VARIANTS, 'libggml-vulkan.so'], 'vulkan', 'linux')).toBeNull();
+      expect(pack.nativeSetProblem([...BASE.map((f) => f.replace(/^lib(.*)\.so$/, '$1.dll')), ...X86_VARIANTS.map((f) => f.replace(/^lib(.*)\.so$/, '$1.dll')), 'ggml-cuda.dll'], 'cuda', 'win32')).toBeNull();
+      // every macOS build has Metal (CMakeLists.txt); a metal build has nothing else
+      const mac = [...BASE, 'libggml-cpu-apple_m1.so', 'libggml-cpu-apple_m4.so', 'libggml-metal.so'];
+      expect(pack.nativeSetProblem(mac, 'metal', 'darwin')).toBeNull();
+      expect(pack.nativeSetProblem([...mac, 'libggml-vulkan.so'], 'vulkan', 'darwin')).toBeNull();
+      const mods = backendModules(folder([...BASE, ...X86_VARIANTS, 'libggml-vulkan.so']));
+      expect(mods.get('cpu')!.map((m) => m.variant).sort()).toEqual(['haswell', 'skylakex', 'sse42', 'x64']);
+      expect([...mods.keys()].sort()).toEqual(['cpu', 'vulkan']);
+      expect(() => pack.checkNativeSet(dir, 'vulkan', 'linux')).not.toThrow();
+    });
+
+    test('the development build (one CPU module, whatever GPU backend was found) is refused with how to build the release set', () => {
+      folder(['hearth.node', 'libggml-base.so', 'libggml-cpu.so', 'libggml-vulkan.so']);
+      expect(() => pack.checkNativeSet(dir, 'cpu', 'linux')).toThrow(
+        `${dir} is not the release set of a cpu build for linux: it has no CPU variants, not the all-CPU-variants set; it has ggml-vulkan, which a cpu build does not ship. Build it first: HEARTH_CPU_ALL_VARIANTS=ON HEARTH_VULKAN=OFF HEARTH_CUDA=OFF node scripts/build-native.js`,
+      );
+      expect(() => pack.checkNativeSet(dir, 'cuda', 'linux')).toThrow(/no CPU variants.*ggml-cuda missing; it has ggml-vulkan, which a cuda build does not ship\. Build it first: HEARTH_CPU_ALL_VARIANTS=ON HEARTH_VULKAN=OFF HEARTH_CUDA=ON/);
+      expect(pack.nativeSetProblem([...BASE, 'libggml-cpu-haswell.so'], 'cpu', 'linux')).toMatch(/one CPU variant \(haswell\)/);
+      expect(pack.nativeSetProblem([...BASE, ...X86_VARIANTS], 'vulkan', 'linux')).toBe('ggml-vulkan missing');
+      expect(pack.nativeSetProblem([...BASE, ...X86_VARIANTS], 'metal', 'linux')).toMatch(/a metal build is for macOS/);
+      expect(pack.nativeSetProblem([...BASE.slice(1), ...X86_VARIANTS], 'cpu', 'linux')).toBe('hearth.node is missing');
+      expect(() => pack.checkNativeSet(path.join(dir, 'none'), 'cpu', 'linux')).toThrow(/hearth\.node is missing; it has no CPU variants/);
+    });
+  });
+
+  test('after a build that rebuilt native modules for Electron they are rebuilt for Node (npm rebuild better-sqlite3); the packaging check rebuilds nothing', () => {
+    expect(pack.nativeDependencies(REPO_ROOT)).toEqual(['better-sqlite3']);
+    expect(pack.restoreCommand(pack.builderConfig({ gpu: 'cpu' }), REPO_ROOT)).toEqual(['rebuild', 'better-sqlite3']);
+    expect(pack.restoreCommand(pack.builderConfig({ gpu: 'cpu', builder: { npmRebuild: false } }), REPO_ROOT)).toBeNull();
+  });
+
+  test('the CLI: --help prints the usage and builds nothing; an unknown flag or argument is a usage error (exit 2)', () => {
+    const cli = (...args: string[]) => spawnSync(process.execPath, [path.join(REPO_ROOT, 'scripts', 'package-app.js'), ...args], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 30_000 });
+    const help = cli('--help');
+    expect(help.status).toBe(0);
+    expect(help.stdout).toContain('usage: node scripts/package-app.js');
+    expect(help.stdout).toContain('HEARTH_CPU_ALL_VARIANTS=ON');
+    expect(help.stdout).not.toMatch(/electron-builder\s+version=/);
+    for (const bad of [['--bogus'], ['--gpu'], ['release']]) {
+      const r = cli(...bad);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(/^package-app: .*\nusage: node scripts\/package-app\.js/);
+    }
+    expect(pack.parseCli(['--gpu', 'cuda', '--unpacked'])).toMatchObject({ gpu: 'cuda', unpacked: true });
   });
 });
 
