@@ -9,6 +9,7 @@ import fs from 'fs';
 import yaml from 'js-yaml';
 import path from 'path';
 import zlib from 'zlib';
+import { UPDATE_FEED_URL } from '../../main/app/updater';
 import { backendModules } from '../../main/engine/addon';
 import { CHANNELS, channelOfVersion } from '../../main/updates/channels';
 import { SIGNING_KEY_ENV } from '../../main/updates/signature';
@@ -287,7 +288,10 @@ describe('.github/workflows/release.yml', () => {
   type Step = { run?: string; env?: Record<string, string>; uses?: string };
   const wf = yaml.load(fs.readFileSync(path.join(REPO_ROOT, '.github/workflows/release.yml'), 'utf8')) as {
     on: { schedule: unknown[]; push: { tags: string[] } };
-    jobs: { build: { strategy: { matrix: { include: { platform: string; gpu: string; arch: string }[] } }; steps: Step[] } };
+    jobs: {
+      build: { strategy: { matrix: { include: { platform: string; gpu: string; arch: string }[] } }; steps: Step[] };
+      publish: { needs: string[]; steps: (Step & { with?: Record<string, unknown> })[] };
+    };
   };
   const glob = (g: string) => new RegExp(`^${g.replace(/[.]/g, '\\.').replace(/\*/g, '.*')}$`);
 
@@ -314,9 +318,27 @@ describe('.github/workflows/release.yml', () => {
     for (const e of m) expect(pack.CUDA_RUNTIME[e.platform] !== undefined || e.gpu !== 'cuda').toBe(true);
   });
 
+  test('the publish job uploads every build job\'s release/ folder to the feed host, installers before channel files, secrets by name', () => {
+    const job = wf.jobs.publish;
+    expect(job.needs).toEqual(expect.arrayContaining(['build', 'version']));
+    const download = job.steps.find((s) => s.uses?.startsWith('actions/download-artifact@'))!;
+    expect(download.with).toEqual({ pattern: 'hearth-${{ needs.version.outputs.version }}-*', 'merge-multiple': true, path: 'release' });
+    // the upload-artifact names of the build jobs match the pattern
+    const upload = wf.jobs.build.steps.find((s) => s.uses?.startsWith('actions/upload-artifact@')) as Step & { with: { name: string; path: string } };
+    expect(upload.with.name.startsWith('hearth-${{ needs.version.outputs.version }}-')).toBe(true);
+    expect(upload.with.path).toBe('release/');
+    const syncs = job.steps.filter((s) => s.run?.startsWith('aws s3 sync release/ '));
+    expect(syncs).toHaveLength(2);
+    expect(syncs[0].run).toContain('--exclude "*.yml" --exclude "*.yml.sig"');
+    expect(syncs[1].run).toContain('--exclude "*" --include "*.yml" --include "*.yml.sig"');
+    for (const s of syncs) for (const v of Object.values(s.env!)) expect(v).toMatch(/^\$\{\{ secrets\.[A-Z_]+ \}\}$|^auto$/);
+  });
+
   test('the release step runs scripts/release with the channel and version, and names every secret the scripts read (by name only)', () => {
     const step = wf.jobs.build.steps.find((s) => s.run?.startsWith('node scripts/release '))!;
     expect(step.run).toMatch(/--channel \$\{\{ needs\.version\.outputs\.channel \}\} --version \$\{\{ needs\.version\.outputs\.version \}\} --platform \$\{\{ matrix\.platform \}\} --arch \$\{\{ matrix\.arch \}\} --gpu \$\{\{ matrix\.gpu \}\} --out /);
+    // channel files merge with what the app reads: the published feed at the app's own feed URL
+    expect(step.run).toContain(` --out release --feed-url ${UPDATE_FEED_URL}`);
     expect(Object.keys(step.env!).sort()).toEqual([...pack.SIGNING_ENV, SIGNING_KEY_ENV].sort());
     for (const [k, v] of Object.entries(step.env!)) expect(v).toBe(`\${{ secrets.${k} }}`);
   });
