@@ -11,7 +11,7 @@ import path from 'path';
 import zlib from 'zlib';
 import { UPDATE_FEED_URL } from '../../main/app/updater';
 import { backendModules } from '../../main/engine/addon';
-import { CHANNELS, channelOfVersion } from '../../main/updates/channels';
+import { CHANNELS, channelOfVersion, feedFileName } from '../../main/updates/channels';
 import { SIGNING_KEY_ENV } from '../../main/updates/signature';
 import { releaseOf } from '../../scripts/release-version';
 import { tempDir } from '../helpers/engine';
@@ -192,9 +192,9 @@ describe('what a build packages', () => {
     expect(pack.builderConfig({ gpu: 'cpu', platform: 'linux', arch: 'x64' }).linux.target).toEqual(['AppImage', 'deb']);
   });
 
-  test('electron-builder writes no channel files of its own: no publish block, no generateUpdatesFilesForAllChannels', () => {
+  test('the publish block is only what the package carries (deb package-type, app-update.yml): the app\'s feed URL, no files for every channel', () => {
     const c = pack.builderConfig({ gpu: 'cpu' });
-    expect(c.publish).toBeUndefined();
+    expect(c.publish).toEqual({ provider: 'generic', url: UPDATE_FEED_URL });
     expect(c.generateUpdatesFilesForAllChannels).toBeUndefined();
   });
 
@@ -318,6 +318,11 @@ describe('.github/workflows/release.yml', () => {
     for (const e of m) expect(pack.CUDA_RUNTIME[e.platform] !== undefined || e.gpu !== 'cuda').toBe(true);
   });
 
+  test('no two build jobs write the same channel file: each (GPU build folder, platform, arch) is one job', () => {
+    const files = wf.jobs.build.strategy.matrix.include.map((e) => `${e.gpu}/${feedFileName('stable', e.platform as NodeJS.Platform, e.arch)}`);
+    expect(new Set(files).size).toBe(files.length);
+  });
+
   test('the publish job uploads every build job\'s release/ folder to the feed host, installers before channel files, secrets by name', () => {
     const job = wf.jobs.publish;
     expect(job.needs).toEqual(expect.arrayContaining(['build', 'version']));
@@ -339,7 +344,15 @@ describe('.github/workflows/release.yml', () => {
     expect(step.run).toMatch(/--channel \$\{\{ needs\.version\.outputs\.channel \}\} --version \$\{\{ needs\.version\.outputs\.version \}\} --platform \$\{\{ matrix\.platform \}\} --arch \$\{\{ matrix\.arch \}\} --gpu \$\{\{ matrix\.gpu \}\} --out /);
     // channel files merge with what the app reads: the published feed at the app's own feed URL
     expect(step.run).toContain(` --out release --feed-url ${UPDATE_FEED_URL}`);
-    expect(Object.keys(step.env!).sort()).toEqual([...pack.SIGNING_ENV, SIGNING_KEY_ENV].sort());
-    for (const [k, v] of Object.entries(step.env!)) expect(v).toBe(`\${{ secrets.${k} }}`);
+    // APPLE_API_KEY is a path for notarytool: a step before writes the secret to a file and exports its path
+    const keyFile = wf.jobs.build.steps.find((st) => st.env?.APPLE_API_KEY_P8 !== undefined)!;
+    expect(keyFile.env!.APPLE_API_KEY_P8).toBe('${{ secrets.APPLE_API_KEY }}');
+    expect(keyFile.run).toContain('echo "APPLE_API_KEY=$f" >> "$GITHUB_ENV"');
+    expect(wf.jobs.build.steps.indexOf(keyFile)).toBeLessThan(wf.jobs.build.steps.indexOf(step));
+    expect(Object.keys(step.env!).sort()).toEqual([...pack.SIGNING_ENV, SIGNING_KEY_ENV].filter((k) => k !== 'APPLE_API_KEY').sort());
+    // the macOS certificate only on macOS (on Windows electron-builder would sign with it before Azure)
+    for (const [k, v] of Object.entries(step.env!)) {
+      expect(v).toBe(k.startsWith('CSC_') ? `\${{ matrix.platform == 'darwin' && secrets.${k} || '' }}` : `\${{ secrets.${k} }}`);
+    }
   });
 });
