@@ -146,6 +146,8 @@ export function composeApp(opts: ComposeOptions): App {
     },
     beforeInstall: opts.updates?.beforeInstall ?? (async () => undefined),
     emit: (s) => services.emit('updates.changed', s),
+    // a release that reads only an older schema than this database's is offered but not installed
+    dataSchemaVersion: () => store.schemaVersion,
     logger,
   });
   services.register(updatesChannels(updates));

@@ -10,6 +10,7 @@
 import fs from 'fs';
 import path from 'path';
 import type { CustomPublishOptions } from 'builder-util-runtime';
+import type { RequestOptions } from 'http';
 import { CancellationToken, type AppUpdater, type UpdateInfo } from 'electron-updater';
 import { GenericProvider } from 'electron-updater/out/providers/GenericProvider';
 import { parseUpdateInfo } from 'electron-updater/out/providers/Provider';
@@ -18,7 +19,8 @@ import type { BuildInfo } from '../updates/build-info';
 import type { Logger } from '../logging';
 import { CHANNELS } from '../updates/channels';
 import type { FoundUpdate, Progress, UpdaterPort } from '../updates/controller';
-import { SIGNATURE_SUFFIX } from '../updates/signature';
+import { FEED_FILE_MAX_BYTES } from '../updates/feed';
+import { SIGNATURE_MAX_BYTES, SIGNATURE_SUFFIX } from '../updates/signature';
 import { UpdateError, verifiedFeedText, verifyDownloadedFile } from '../updates/verify';
 
 /** Where the feed lives: a folder per GPU build (main/updates/build-info.ts) of channel files, installers and their signatures (scripts/release --out, uploaded). */
@@ -35,50 +37,122 @@ export function unsupportedReason(o: { packaged: boolean; platform: NodeJS.Platf
   return null;
 }
 
-/** The .sig of `url`'s file, or null when the server has none (404). */
-async function fetchSignature(provider: GenericProvider, url: URL): Promise<string | null> {
+/** The longest a channel file or a .sig request may take in all (a server dripping bytes keeps a socket's idle timer from firing); then it is cancelled. */
+export const FEED_REQUEST_DEADLINE_MS = 60_000;
+/** A download that makes no progress for this long is cancelled (phase error). electron-updater reports progress at most once a second. */
+export const DOWNLOAD_STALL_MS = 60_000;
+
+/** A request past its deadline, cancelled. */
+class DeadlineError extends UpdateError {}
+
+/**
+ * The body of `url`, at most `maxBytes` (more: refused, the response destroyed), within `deadlineMs`
+ * in all (then cancelled); null when the server answers 404.
+ */
+export async function readCapped(executor: unknown, requestOptions: RequestOptions, maxBytes: number, deadlineMs: number, what: string): Promise<Buffer | null> {
+  const token = new CancellationToken();
+  let timedOut = false;
+  const deadline = setTimeout(() => {
+    timedOut = true;
+    token.cancel();
+  }, deadlineMs);
   try {
-    return (await (provider as unknown as { httpRequest(u: URL): Promise<string | null> }).httpRequest(new URL(url.href + SIGNATURE_SUFFIX))) ?? null;
+    return await token.createPromise<Buffer | null>((resolve, reject, onCancel) => {
+      const chunks: Buffer[] = [];
+      let received = 0;
+      let settled = false;
+      const done = (e: Error | null, v: Buffer | null = null) => {
+        if (settled) return;
+        settled = true;
+        if (e) reject(e);
+        else resolve(v);
+      };
+      (executor as unknown as { doDownload(r: RequestOptions, o: unknown, n: number): void }).doDownload(requestOptions, {
+        destination: null,
+        options: { cancellationToken: token },
+        onCancel,
+        callback: (e: Error | null) => {
+          // builder-util-runtime says a status of 400 or more only in its message
+          if (e && /, status 404\b/.test(e.message)) done(null, null);
+          else if (e) done(e);
+          else done(null, Buffer.concat(chunks));
+        },
+        responseHandler: (response: NodeJS.ReadableStream & { destroy?: () => void }, callback: (e: Error | null) => void) => {
+          onCancel(() => response.destroy?.());
+          response.on('data', (chunk: Buffer) => {
+            received += chunk.length;
+            if (received > maxBytes) {
+              response.destroy?.();
+              callback(new UpdateError('update_too_large', `${what} is larger than ${maxBytes} bytes: refused`));
+              return;
+            }
+            chunks.push(chunk);
+          });
+          response.on('end', () => callback(null));
+          response.on('error', (e: Error) => callback(e));
+        },
+      }, 0);
+    });
   } catch (e) {
-    if ((e as { statusCode?: unknown }).statusCode === 404) return null;
+    if (timedOut) throw new DeadlineError('update_timeout', `${what} did not arrive within ${Math.round(deadlineMs / 1000)} s: cancelled`);
     throw e;
+  } finally {
+    clearTimeout(deadline);
   }
 }
 
 interface VerifiedFeedOptions extends CustomPublishOptions {
   url: string;
   publicKeyPem: string;
+  feedDeadlineMs: number;
   onProvider: (p: VerifiedFeedProvider) => void;
 }
 
-/** A generic feed whose channel files are read only with a signature that verifies. */
+/** A generic feed whose channel files are read only with a signature that verifies (for the file's own name), each request capped in size and time. */
 export class VerifiedFeedProvider extends GenericProvider {
   private readonly publicKeyPem: string;
+  private readonly deadlineMs: number;
 
   constructor(opts: CustomPublishOptions, updater: AppUpdater, runtimeOptions: ConstructorParameters<typeof GenericProvider>[2]) {
     const options = opts as VerifiedFeedOptions;
     super({ provider: 'generic', url: options.url }, updater, runtimeOptions);
     this.publicKeyPem = options.publicKeyPem;
+    this.deadlineMs = options.feedDeadlineMs;
     options.onProvider(this);
+  }
+
+  /** electron-updater's request options for `url` (its headers), not cached, redirects followed by its executor. */
+  private requestOptions(url: URL): RequestOptions {
+    const o = (this as unknown as { createRequestOptions(u: URL, h: Record<string, string>): RequestOptions }).createRequestOptions(url, { 'Cache-Control': 'no-cache', 'User-Agent': 'electron-builder' });
+    return Object.assign(o, { redirect: 'manual' });
+  }
+
+  /** The .sig of `url`'s file (at most SIGNATURE_MAX_BYTES), or null when the server has none (404). */
+  private async signatureOf(url: URL, name: string): Promise<string | null> {
+    const sig = await readCapped(this.executor, this.requestOptions(new URL(url.href + SIGNATURE_SUFFIX)), SIGNATURE_MAX_BYTES, this.deadlineMs, `the signature ${name}${SIGNATURE_SUFFIX}`);
+    return sig === null ? null : sig.toString('utf8');
   }
 
   override async getLatestVersion(): Promise<UpdateInfo> {
     // GenericProvider's channel (private in its types): the updater's channel with the platform suffix
     const channelFile = `${(this as unknown as { channel: string }).channel}.yml`;
     const url = new URL(channelFile, (this as unknown as { baseUrl: URL }).baseUrl);
-    let bytes: Buffer;
+    let bytes: Buffer | null;
     try {
-      bytes = await this.executor.downloadToBuffer(url, { headers: { 'cache-control': 'no-cache' }, cancellationToken: new CancellationToken() });
+      bytes = await readCapped(this.executor, this.requestOptions(url), FEED_FILE_MAX_BYTES, this.deadlineMs, `the update feed ${channelFile}`);
     } catch (e) {
+      if (e instanceof UpdateError) throw e;
       throw new UpdateError('update_failed', `the update feed ${channelFile} could not be fetched: ${(e as Error).message.split('\n')[0]}`);
     }
-    const text = verifiedFeedText(bytes, await fetchSignature(this, url), this.publicKeyPem, channelFile);
+    if (bytes === null) throw new UpdateError('update_failed', `the update feed ${channelFile} could not be found (404)`);
+    const text = verifiedFeedText(bytes, await this.signatureOf(url, channelFile), this.publicKeyPem, channelFile);
     return parseUpdateInfo(text, channelFile, url);
   }
 
-  /** Verifies a downloaded file's .sig (the file at `fileUrl`, downloaded to `file`). */
+  /** Verifies a downloaded file's .sig (the file at `fileUrl`, downloaded to `file`): signed for the name the feed lists it under. */
   async verifyDownload(fileUrl: URL, file: string): Promise<void> {
-    await verifyDownloadedFile(file, await fetchSignature(this, fileUrl), this.publicKeyPem);
+    const name = decodeURIComponent(path.posix.basename(fileUrl.pathname));
+    await verifyDownloadedFile(file, name, await this.signatureOf(fileUrl, name), this.publicKeyPem);
   }
 }
 
@@ -91,6 +165,10 @@ export interface ElectronUpdaterOptions {
   logger: Logger;
   /** electron-updater's class for this package (default: by platform, as its autoUpdater picks) */
   makeUpdater?: () => AppUpdater;
+  /** each feed and .sig request's deadline (default FEED_REQUEST_DEADLINE_MS) */
+  feedDeadlineMs?: number;
+  /** a download without progress for this long is cancelled (default DOWNLOAD_STALL_MS) */
+  downloadStallMs?: number;
 }
 
 /** The package kind electron-builder wrote beside the app (resources/package-type: deb, rpm…), or null. */
@@ -121,34 +199,72 @@ export function electronUpdaterPort(o: ElectronUpdaterOptions): UpdaterPort {
   const configFile = path.join(o.configDir, 'app-update.yml');
   fs.writeFileSync(configFile, `provider: custom\nupdaterCacheDirName: ${UPDATER_CACHE_DIR_NAME}\n`);
   (updater as unknown as { updateConfigPath: string }).updateConfigPath = configFile;
+  const deadlines = { feedMs: o.feedDeadlineMs ?? FEED_REQUEST_DEADLINE_MS, stallMs: o.downloadStallMs ?? DOWNLOAD_STALL_MS };
   let provider: VerifiedFeedProvider | null = null;
   const feed: VerifiedFeedOptions = {
-    provider: 'custom', updateProvider: VerifiedFeedProvider, url: o.feedUrl ?? UPDATE_FEED_URL, publicKeyPem: o.publicKeyPem,
+    provider: 'custom', updateProvider: VerifiedFeedProvider, url: o.feedUrl ?? UPDATE_FEED_URL, publicKeyPem: o.publicKeyPem, feedDeadlineMs: deadlines.feedMs,
     onProvider: (p) => (provider = p),
   };
   updater.setFeedURL(feed);
   // an 'error' event without a listener would throw; the controller reports failures from the promises
   updater.on('error', () => undefined);
+  /** the check in flight: electron-updater hands a second caller the first one's promise (whatever channel it reads), so checks run one after another */
+  let inflight: Promise<unknown> = Promise.resolve();
+  /** the downloaded update: re-verified right before it is installed */
+  let downloaded: { file: string; url: URL } | null = null;
   return {
-    configure(channel: UpdateChannel, allowDowngrade: boolean) {
-      updater.channel = CHANNELS[channel].feed;
-      updater.allowDowngrade = allowDowngrade; // after the channel setter, which turns it on
-    },
-    async check(): Promise<FoundUpdate | null> {
-      const r = await updater.checkForUpdates();
+    async check(channel: UpdateChannel, allowDowngrade: boolean): Promise<FoundUpdate | null> {
+      const run = inflight.catch(() => undefined).then(async () => {
+        updater.channel = CHANNELS[channel].feed;
+        updater.allowDowngrade = allowDowngrade; // after the channel setter, which turns it on
+        return updater.checkForUpdates();
+      });
+      inflight = run;
+      const r = await run;
       if (!r || !r.isUpdateAvailable) return null;
-      const notes = r.updateInfo.releaseNotes;
+      const info = r.updateInfo as UpdateInfo & { schemaVersion?: unknown };
+      const notes = info.releaseNotes;
       return {
-        version: r.updateInfo.version,
-        releaseDate: r.updateInfo.releaseDate ?? null,
+        version: info.version,
+        releaseDate: info.releaseDate ?? null,
         releaseNotes: typeof notes === 'string' ? notes : Array.isArray(notes) ? notes.map((n) => n.note ?? '').join('\n\n') : null,
+        // electron-updater passes the channel file's other fields through (the bytes verified)
+        schemaVersion: typeof info.schemaVersion === 'number' && Number.isInteger(info.schemaVersion) ? info.schemaVersion : null,
       };
     },
     async download(onProgress: (p: Progress) => void) {
-      const listener = (p: Progress) => onProgress({ transferred: p.transferred, total: p.total, bytesPerSecond: p.bytesPerSecond });
+      downloaded = null;
+      const token = new CancellationToken();
+      let stopped: UpdateError | null = null;
+      const stop = (e: UpdateError) => {
+        stopped ??= e;
+        token.cancel();
+      };
+      const info0 = (updater as unknown as { updateInfoAndProvider: { info: UpdateInfo } | null }).updateInfoAndProvider?.info;
+      // the largest size the signed channel file gives: no download may grow past it
+      const maxSize = Math.max(0, ...(info0?.files ?? []).map((f) => f.size ?? 0)) || Infinity;
+      let watchdog: NodeJS.Timeout | null = null;
+      const arm = () => {
+        if (watchdog) clearTimeout(watchdog);
+        watchdog = setTimeout(() => stop(new UpdateError('update_timeout', `the download made no progress for ${Math.round(deadlines.stallMs / 1000)} s: cancelled`)), deadlines.stallMs);
+      };
+      const listener = (p: Progress) => {
+        if (p.transferred > maxSize || p.total > maxSize) {
+          stop(new UpdateError('update_too_large', `the download is larger than the ${maxSize} bytes the signed feed gives: cancelled`));
+          return;
+        }
+        arm();
+        onProgress({ transferred: p.transferred, total: p.total, bytesPerSecond: p.bytesPerSecond });
+      };
       updater.on('download-progress', listener);
+      arm();
       try {
-        const [file] = await updater.downloadUpdate();
+        let file: string | undefined;
+        try {
+          [file] = await updater.downloadUpdate(token);
+        } catch (e) {
+          throw stopped ?? e;
+        }
         const p = provider as VerifiedFeedProvider | null;
         const info = (updater as unknown as { updateInfoAndProvider: { info: UpdateInfo } | null }).updateInfoAndProvider?.info;
         if (!p || !info || !file) throw new UpdateError('update_failed', 'the downloaded update cannot be found');
@@ -161,8 +277,22 @@ export function electronUpdaterPort(o: ElectronUpdaterOptions): UpdaterPort {
           await fs.promises.rm(file, { force: true });
           throw e;
         }
+        downloaded = { file, url: entry.url };
       } finally {
+        if (watchdog) clearTimeout(watchdog);
         updater.off('download-progress', listener);
+      }
+    },
+    async verifyDownloaded() {
+      // the file sat in the cache since its download: its signature is checked again right before it runs
+      const p = provider as VerifiedFeedProvider | null;
+      if (!p || !downloaded) throw new UpdateError('update_failed', 'no verified download to install');
+      try {
+        await p.verifyDownload(downloaded.url, downloaded.file);
+      } catch (e) {
+        await fs.promises.rm(downloaded.file, { force: true });
+        downloaded = null;
+        throw e;
       }
     },
     install() {

@@ -416,6 +416,30 @@ export const ERRORS = {
     hint: 'The update was damaged on the way (its checksum did not match), so it was deleted — check for updates again.',
     layers: ['updates'],
   },
+  update_wrong_channel: {
+    meaning: 'a signed channel file offered a version of a channel the followed one does not see (a nightly to a stable user); nothing was downloaded',
+    userFixable: false,
+    hint: 'This update was refused because it belongs to another channel — Hearth stays on its version ({message}).',
+    layers: ['updates'],
+  },
+  update_cannot_open_data: {
+    meaning: 'an update (a downgrade) whose channel file says it reads an older data schema than the open database has: it would refuse the data, so it is not downloaded',
+    userFixable: true,
+    hint: '{message}',
+    layers: ['updates', 'ipc'],
+  },
+  update_timeout: {
+    meaning: 'a feed or signature request that did not finish within its deadline, or a download that made no progress for too long; it was cancelled',
+    userFixable: true,
+    hint: 'The update server stopped answering, so Hearth gave up — check for updates again later ({message}).',
+    layers: ['updates'],
+  },
+  update_too_large: {
+    meaning: 'a channel file, a signature or a download larger than it may be (the caps, or the size the signed channel file gives); it was cancelled',
+    userFixable: false,
+    hint: 'This update was refused because it was larger than it should be — Hearth stays on its version.',
+    layers: ['updates'],
+  },
   update_failed: {
     meaning: 'a check or a download that failed otherwise: the feed unreachable or missing, an answer electron-updater cannot read',
     userFixable: true,

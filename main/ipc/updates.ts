@@ -43,6 +43,8 @@ export const UpdateInfoDTO = z.object({
   releaseNotes: z.string().nullable(),
   /** older than the running version: offered only after a move to a more stable channel, and installed only when the user confirms */
   downgrade: z.boolean(),
+  /** why it cannot be installed (it reads only an older data schema than the open database has), null: it can; updates.download refuses it (update_cannot_open_data) */
+  blocked: z.string().nullable().optional(),
 });
 export type UpdateInfoDTO = z.infer<typeof UpdateInfoDTO>;
 

@@ -15,8 +15,8 @@ import { UPDATE_BLOCKERS } from '../ipc/updates';
 import type { Logger } from '../logging';
 import type { Timers } from '../models/download-transfer';
 import type { Handlers } from '../services';
-import { channelOfVersion, isMoreStable } from './channels';
-import { updateErrorOf } from './verify';
+import { channelOfVersion, channelsSeenBy, isMoreStable } from './channels';
+import { UpdateError, updateErrorOf } from './verify';
 
 /** How often mode auto and check look for an update after the first check at start. */
 export const UPDATE_CHECK_INTERVAL_MS = 4 * 60 * 60 * 1000;
@@ -25,6 +25,8 @@ export const BROWSER_MODE_UPDATES_REASON = 'Updates are handled by the desktop a
 
 /** At most one progress state per this many ms while an update downloads (and one at the end). */
 export const UPDATE_PROGRESS_INTERVAL_MS = 500;
+/** A check (the channel file and its .sig, each under the port's own deadline) that has not settled by then ends in phase error, and its late result is dropped. */
+export const UPDATE_CHECK_DEADLINE_MS = 3 * 60 * 1000;
 
 export type Blocker = (typeof UPDATE_BLOCKERS)[number];
 
@@ -33,6 +35,8 @@ export interface FoundUpdate {
   version: string;
   releaseDate: string | null;
   releaseNotes: string | null;
+  /** the data schema the release opens (its channel file's schemaVersion), null when the feed does not say */
+  schemaVersion: number | null;
 }
 
 export interface Progress {
@@ -43,12 +47,12 @@ export interface Progress {
 
 /** electron-updater, as the controller uses it (main/app/updater.ts). */
 export interface UpdaterPort {
-  /** the feed followed from now, and whether an older release it holds is offered */
-  configure(channel: UpdateChannel, allowDowngrade: boolean): void;
-  /** the feed's release, when it is one to offer (newer; or older when downgrades are allowed); throws on a feed refused */
-  check(): Promise<FoundUpdate | null>;
+  /** `channel`'s feed's release, when it is one to offer (newer; or older when `allowDowngrade`); throws on a feed refused */
+  check(channel: UpdateChannel, allowDowngrade: boolean): Promise<FoundUpdate | null>;
   /** downloads the update found, its sha512 and its signature checked; throws when either fails */
   download(onProgress: (p: Progress) => void): Promise<void>;
+  /** checks the downloaded update's signature again (it sat in the cache since its download): throws, the file deleted, when it no longer verifies */
+  verifyDownloaded(): Promise<void>;
   /** quits and installs the downloaded update */
   install(): void;
 }
@@ -72,6 +76,10 @@ export interface UpdateControllerOptions {
   emit: (s: UpdateStateDTO) => void;
   logger: Logger;
   timers?: Timers;
+  /** the schema version of the open database (Store.schemaVersion): a release that reads only older schemas is not installed */
+  dataSchemaVersion?: () => number | null;
+  /** default UPDATE_CHECK_DEADLINE_MS */
+  checkDeadlineMs?: number;
 }
 
 const realTimers: Timers = { now: () => Date.now(), setTimeout: (fn, ms) => setTimeout(fn, ms), clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout) };
@@ -79,6 +87,12 @@ const realTimers: Timers = { now: () => Date.now(), setTimeout: (fn, ms) => setT
 /** The channel followed: the setting, else the running build's own, else stable. */
 export function followedChannel(setting: UpdateChannel | null, current: string): UpdateChannel {
   return setting ?? channelOfVersion(current) ?? 'stable';
+}
+
+/** Why `found` cannot be installed over data of schema `dataSchema`, or null when it can (or a side does not say). */
+export function blockedBy(found: Pick<FoundUpdate, 'version' | 'schemaVersion'>, dataSchema: number | null): string | null {
+  if (found.schemaVersion === null || dataSchema === null || found.schemaVersion >= dataSchema) return null;
+  return `${found.version} cannot open your data: this version changed how it is stored (schema ${dataSchema}; ${found.version} reads up to ${found.schemaVersion})`;
 }
 
 /** Whether an older release may be offered: only when the followed channel is more stable than the running build's (the user moved to it). */
@@ -96,6 +110,9 @@ export class UpdateController {
   private closed = false;
   /** the channel the found update came from (a change of channel drops it) */
   private checkedChannel: UpdateChannel | null = null;
+  /** the latest check's number and channel: an older check's result is dropped */
+  private checkSeq = 0;
+  private checking: UpdateChannel | null = null;
 
   constructor(private readonly o: UpdateControllerOptions) {
     this.timers = o.timers ?? realTimers;
@@ -158,25 +175,48 @@ export class UpdateController {
   async check(): Promise<UpdateStateDTO> {
     const port = this.o.port;
     if (!port || this.closed) return this.s;
-    if (['checking', 'downloading', 'downloaded', 'waiting', 'installing'].includes(this.s.phase) && this.checkedChannel === this.s.channel) return this.s;
     const channel = this.s.channel;
+    if (this.s.phase === 'checking' && this.checking === channel) return this.s;
+    if (['downloading', 'downloaded', 'waiting', 'installing'].includes(this.s.phase) && this.checkedChannel === channel) return this.s;
+    const seq = ++this.checkSeq;
+    this.checking = channel;
     this.set({ phase: 'checking', error: null });
+    // a result is this check's only while no later check started and the channel is still the one it read
+    const current = () => seq === this.checkSeq && this.s.channel === channel && !this.closed;
     let found: FoundUpdate | null;
+    let deadline: unknown = null;
     try {
-      port.configure(channel, downgradeAllowed(channel, this.o.current));
-      found = await port.check();
+      const ms = this.o.checkDeadlineMs ?? UPDATE_CHECK_DEADLINE_MS;
+      found = await Promise.race([
+        port.check(channel, downgradeAllowed(channel, this.o.current)),
+        new Promise<never>((_, reject) => {
+          deadline = this.timers.setTimeout(() => reject(new UpdateError('update_timeout', `the check did not finish within ${Math.round(ms / 1000)} s: gave up`)), ms);
+        }),
+      ]);
+      if (found && !channelsSeenBy(channel).includes(channelOfVersion(found.version) as UpdateChannel)) {
+        // a signed file of another channel (or another feed) served as this one's: never offered
+        throw new UpdateError('update_wrong_channel', `the ${channel} feed offered ${found.version}, which is not a ${channelsSeenBy(channel).join(' or ')} version`);
+      }
     } catch (e) {
+      if (!current()) return this.s;
+      this.checking = null;
       this.o.logger.warn(`updates: the check failed: ${(e as Error).message}`);
-      this.set({ phase: 'error', error: updateErrorOf(e), lastCheckedAt: this.timers.now() });
+      this.set({ phase: 'error', update: null, error: updateErrorOf(e), lastCheckedAt: this.timers.now() });
       return this.s;
+    } finally {
+      if (deadline !== null) this.timers.clearTimeout(deadline);
     }
+    if (!current()) return this.s;
+    this.checking = null;
     this.checkedChannel = channel;
     if (!found) {
       this.set({ phase: 'none', update: null, lastCheckedAt: this.timers.now() });
       return this.s;
     }
-    const downgrade = semver.lt(found.version, this.o.current);
-    this.set({ phase: 'available', lastCheckedAt: this.timers.now(), update: { ...found, channel, downgrade } });
+    const blocked = blockedBy(found, this.o.dataSchemaVersion?.() ?? null);
+    const downgrade = semver.lt(found.version, this.o.current) || blocked !== null;
+    const { schemaVersion: _schema, ...shown } = found;
+    this.set({ phase: 'available', lastCheckedAt: this.timers.now(), update: { ...shown, channel, downgrade, blocked } });
     if (this.s.mode === 'auto' && !downgrade) void this.download(false).catch(() => undefined);
     return this.s;
   }
@@ -188,6 +228,7 @@ export class UpdateController {
     if (this.s.phase === 'downloading' || this.s.phase === 'downloaded') return this.s;
     const update = this.s.update;
     if (!update || (this.s.phase !== 'available' && this.s.phase !== 'error')) throw new IpcError('invalid_input', 'there is no update to download: check for updates first');
+    if (update.blocked) throw new IpcError('update_cannot_open_data', update.blocked);
     if (update.downgrade && !confirmDowngrade) {
       throw new IpcError('needs_confirmation', `${update.version} is older than the running ${this.o.current}: installing it is a downgrade, confirm it to download`);
     }
@@ -252,6 +293,8 @@ export class UpdateController {
     this.stopWatching();
     this.set({ phase: 'installing', waitingFor: [] });
     try {
+      // the download is checked again before anything is closed: a file changed in the cache is never run
+      await this.o.port!.verifyDownloaded();
       await this.o.beforeInstall();
       this.o.port!.install();
     } catch (e) {

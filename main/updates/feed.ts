@@ -14,8 +14,8 @@ import type { UpdateChannel } from '../ipc/updates';
 import { channelsSeeing, checkReleaseVersion, feedFileName } from './channels';
 import { SIGNATURE_SUFFIX, signBytes, verifyBytes } from './signature';
 
-/** A channel file is a few hundred bytes; a published one larger than this is refused. */
-const FEED_FILE_MAX_BYTES = 1024 * 1024;
+/** A channel file is a few hundred bytes; a published one larger than this is refused (by scripts/release and by the app, which stops reading there). */
+export const FEED_FILE_MAX_BYTES = 1024 * 1024;
 
 /** One file of a release as a channel file lists it (electron-builder's UpdateFileInfo). */
 export const FeedFile = z.object({ url: z.string().min(1), sha512: z.string().min(1), size: z.number().int().nonnegative() });
@@ -30,6 +30,8 @@ export const FeedInfo = z.object({
   sha512: z.string(),
   releaseDate: z.string(),
   releaseNotes: z.string().nullable().optional(),
+  /** the data schema the release opens (main/store/migrations.ts LATEST_VERSION): the app refuses to install a release that cannot open its database */
+  schemaVersion: z.number().int().min(1).optional(),
 });
 export type FeedInfo = z.infer<typeof FeedInfo>;
 
@@ -75,9 +77,12 @@ export async function describeFile(file: string): Promise<FeedFile> {
 }
 
 /** The channel file of a release. */
-export function feedInfo(version: string, files: FeedFile[], releaseDate: Date, releaseNotes: string | null): FeedInfo {
+export function feedInfo(version: string, files: FeedFile[], releaseDate: Date, releaseNotes: string | null, schemaVersion?: number): FeedInfo {
   if (files.length === 0) throw new Error('a release needs at least one installer to list in its channel file');
-  return { version, files, path: files[0].url, sha512: files[0].sha512, releaseDate: releaseDate.toISOString(), ...(releaseNotes ? { releaseNotes } : {}) };
+  return {
+    version, files, path: files[0].url, sha512: files[0].sha512, releaseDate: releaseDate.toISOString(),
+    ...(releaseNotes ? { releaseNotes } : {}), ...(schemaVersion !== undefined ? { schemaVersion } : {}),
+  };
 }
 
 export function feedYaml(info: FeedInfo): string {
@@ -130,6 +135,8 @@ export interface PublishOptions {
   privateKeyPem: string;
   releaseNotes?: string | null;
   releaseDate?: Date;
+  /** the data schema the release opens (scripts/release: LATEST_VERSION) */
+  schemaVersion?: number;
 }
 
 export interface PublishResult {
@@ -175,9 +182,9 @@ export async function publishRelease(o: PublishOptions): Promise<PublishResult> 
   const byName = new Map(taken.map((a) => [path.basename(a), a]));
   if (byName.size !== taken.length) throw new Error('two artifacts have the same file name');
   // the signature is made (and the key checked) before anything is written
-  signBytes(Buffer.from(''), o.privateKeyPem);
+  signBytes('check', Buffer.from(''), o.privateKeyPem);
   const files = await Promise.all(installers.map((n) => describeFile(byName.get(n)!)));
-  const info = feedInfo(o.version, files, o.releaseDate ?? new Date(), o.releaseNotes ?? null);
+  const info = feedInfo(o.version, files, o.releaseDate ?? new Date(), o.releaseNotes ?? null, o.schemaVersion);
   const text = feedYaml(info);
   const feeds = channelsSeeing(o.channel).map((c) => feedFileName(c, o.platform, o.arch));
   const existing = await Promise.all(feeds.map((f) => readFeed(path.join(o.out, f))));
@@ -192,7 +199,7 @@ export async function publishRelease(o: PublishOptions): Promise<PublishResult> 
   for (const [name, from] of byName) {
     const to = path.join(o.out, name);
     if (path.resolve(from) !== path.resolve(to)) await copyAtomic(from, to);
-    await writeAtomic(to + SIGNATURE_SUFFIX, signBytes(await fs.promises.readFile(to), o.privateKeyPem));
+    await writeAtomic(to + SIGNATURE_SUFFIX, signBytes(name, await fs.promises.readFile(to), o.privateKeyPem));
     outArtifacts.push(to);
   }
   const result: PublishResult = { written: [], kept: [], artifacts: outArtifacts, ignored };
@@ -205,7 +212,7 @@ export async function publishRelease(o: PublishOptions): Promise<PublishResult> 
     const file = path.join(o.out, feed);
     // the file first, then its signature: between the two a reader finds a signature that does not verify and refuses
     await writeAtomic(file, text);
-    await writeAtomic(file + SIGNATURE_SUFFIX, signBytes(Buffer.from(text), o.privateKeyPem));
+    await writeAtomic(file + SIGNATURE_SUFFIX, signBytes(feed, Buffer.from(text), o.privateKeyPem));
     result.written.push(feed);
   }
   return result;
@@ -232,7 +239,7 @@ export async function fetchPublishedFeeds(o: { url: string; channel: UpdateChann
     if (bytes.length > FEED_FILE_MAX_BYTES) throw new Error(`the published feed ${at.href} is larger than ${FEED_FILE_MAX_BYTES} bytes`);
     const sig = await get(new URL(name + SIGNATURE_SUFFIX, o.url), { redirect: 'error', signal: AbortSignal.timeout(60_000) });
     const sigText = sig.ok ? await sig.text() : '';
-    if (!verifyBytes(bytes, sigText, o.publicKeyPem)) throw new Error(`the published feed ${at.href} is not signed with the key the app carries: not merging with it`);
+    if (!verifyBytes(name, bytes, sigText, o.publicKeyPem)) throw new Error(`the published feed ${at.href} is not signed with the key the app carries: not merging with it`);
     parseFeed(bytes.toString('utf8'));
     await writeAtomic(path.join(o.out, name), bytes);
     await writeAtomic(path.join(o.out, name + SIGNATURE_SUFFIX), sigText);

@@ -22,15 +22,14 @@ export class UpdateError extends Error {
 /** The channel file's text, when `signature` (its .sig, null: none was found) verifies for exactly `bytes`; else update_bad_signature. */
 export function verifiedFeedText(bytes: Uint8Array, signature: string | null, publicKeyPem: string, name: string): string {
   if (signature === null) throw new UpdateError('update_bad_signature', `the update feed ${name} has no signature (${name}.sig)`);
-  if (!verifyBytes(bytes, signature, publicKeyPem)) throw new UpdateError('update_bad_signature', `the signature of the update feed ${name} does not verify`);
+  if (!verifyBytes(name, bytes, signature, publicKeyPem)) throw new UpdateError('update_bad_signature', `the signature of the update feed ${name} does not verify`);
   return Buffer.from(bytes).toString('utf8');
 }
 
-/** Throws update_bad_signature unless `signature` (null: none was found) is the carried key's signature of the file's bytes. */
-export async function verifyDownloadedFile(file: string, signature: string | null, publicKeyPem: string): Promise<void> {
-  const name = path.basename(file);
+/** Throws update_bad_signature unless `signature` (null: none was found) is the carried key's signature of `file`'s bytes under `name` (the file's name in the feed). */
+export async function verifyDownloadedFile(file: string, name: string, signature: string | null, publicKeyPem: string): Promise<void> {
   if (signature === null) throw new UpdateError('update_bad_signature', `the update ${name} has no signature (${name}.sig)`);
-  if (!verifyBytes(await fs.promises.readFile(file), signature, publicKeyPem)) throw new UpdateError('update_bad_signature', `the signature of the update ${name} does not verify`);
+  if (!verifyBytes(name, await fs.promises.readFile(file), signature, publicKeyPem)) throw new UpdateError('update_bad_signature', `the signature of the update ${name} does not verify`);
 }
 
 /** The public key the app carries (in the app's root: app.asar when packaged). */

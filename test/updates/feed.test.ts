@@ -39,9 +39,13 @@ test('a stable release goes into the latest, beta and alpha feeds; electron-upda
   // base64 SHA-512, as electron-updater's DigestTransform expects when it is not 128 hex digits
   expect(Buffer.from(described.sha512, 'base64')).toHaveLength(64);
   for (const f of ['latest-linux.yml', 'beta-linux.yml', 'alpha-linux.yml', 'Hearth-1.4.0.AppImage', 'Hearth-1.4.0.AppImage.blockmap']) {
-    expect(verifyBytes(read(out, f), read(out, `${f}.sig`).toString(), keys.publicKeyPem)).toBe(true);
+    expect(verifyBytes(f, read(out, f), read(out, `${f}.sig`).toString(), keys.publicKeyPem)).toBe(true);
   }
-  expect(verifyBytes(Buffer.from(text + ' '), read(out, 'latest-linux.yml.sig').toString(), keys.publicKeyPem)).toBe(false);
+  expect(verifyBytes('latest-linux.yml', Buffer.from(text + ' '), read(out, 'latest-linux.yml.sig').toString(), keys.publicKeyPem)).toBe(false);
+  // a signature binds the file's name: the same bytes under another feed's name do not verify
+  expect(read(out, 'alpha-linux.yml')).toEqual(read(out, 'latest-linux.yml'));
+  expect(verifyBytes('latest-linux.yml', read(out, 'alpha-linux.yml'), read(out, 'alpha-linux.yml.sig').toString(), keys.publicKeyPem)).toBe(false);
+  expect(verifyBytes('latest-linux.yml', read(out, 'latest-linux.yml'), read(out, 'latest-linux.yml.sig').toString(), keys.publicKeyPem)).toBe(true);
 });
 
 test('a feed keeps a newer version: a beta after a newer stable leaves latest alone, a nightly goes into alpha only', async () => {
@@ -225,11 +229,11 @@ describe('GPU builds have their own feed folders', () => {
       expect(server.requests).toContain(`/vulkan/${linux('beta')}`);
       const v = (c: 'stable' | 'beta' | 'nightly') => parseFeed(read(path.join(out, 'vulkan'), linux(c)).toString()).version;
       expect([v('stable'), v('beta'), v('nightly')]).toEqual(['1.4.0', '1.5.0-beta.1', '1.5.0-beta.1']);
-      expect(verifyBytes(read(path.join(out, 'vulkan'), linux('beta')), read(path.join(out, 'vulkan'), `${linux('beta')}.sig`).toString(), keys.publicKeyPem)).toBe(true);
+      expect(verifyBytes(linux('beta'), read(path.join(out, 'vulkan'), linux('beta')), read(path.join(out, 'vulkan'), `${linux('beta')}.sig`).toString(), keys.publicKeyPem)).toBe(true);
       // a published channel file whose signature is not the carried key's: nothing merged, nothing written
       fs.mkdirSync(path.join(root, 'other'));
       const other = testKeys(path.join(root, 'other'));
-      server.replace.set(`/vulkan/${linux('beta')}.sig`, Buffer.from(signBytes(read(path.join(published, 'vulkan'), linux('beta')), other.privateKeyPem)));
+      server.replace.set(`/vulkan/${linux('beta')}.sig`, Buffer.from(signBytes(linux('beta'), read(path.join(published, 'vulkan'), linux('beta')), other.privateKeyPem)));
       const out2 = path.join(root, 'out2');
       const refused = await release([...args.slice(0, args.indexOf('--out')), '--out', out2, ...args.slice(args.indexOf('--out') + 2)], { [SIGNING_KEY_ENV]: keys.privateKeyPem });
       expect(refused.code).toBe(1);
