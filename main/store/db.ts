@@ -8,7 +8,7 @@ import path from 'path';
 import Database from 'better-sqlite3';
 import { StoreError } from './errors';
 import { applyMigrations, latestOf, MIGRATIONS, readSchemaVersion, type Migration } from './migrations';
-import { makeUpdateBackup, restoreAfterFailedUpdate } from './update-backup';
+import { makeUpdateBackup, restoreAfterFailedUpdate, updateBackupPath } from './update-backup';
 import type { Logger } from '../logging';
 import type { Clock } from './types';
 import { makeDirs } from '../dirs';
@@ -97,9 +97,14 @@ export function openDatabase(dbPath: string, opts: OpenDatabaseOptions): OpenedD
       throw new StoreError('invalid_database', `${dbPath} is a SQLite database but not a Hearth store; it was not changed`);
     }
     if (from > latest) {
+      const backup = updateBackupPath(dbPath);
       throw new StoreError('newer_schema',
         `This data file was written by a newer version of Hearth (schema ${from}; this version understands up to ${latest}). ` +
-        'Update Hearth to open it. The file was not changed.', { found: from, supported: latest });
+        'Update Hearth to open it. The file was not changed.' +
+        (fs.existsSync(backup)
+          ? ` ${backup} holds your data as it was before the update that changed how it is stored (changes made since are not in it).`
+          : ''),
+        { found: from, supported: latest });
     }
 
     const mode = db.pragma('journal_mode = WAL', { simple: true });

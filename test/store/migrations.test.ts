@@ -169,6 +169,22 @@ describe('refusals', () => {
     expect(sha(file)).toBe(before);
     expect(fs.existsSync(`${file}-wal`)).toBe(false);
     expect(fs.readdirSync(path.dirname(file))).toEqual(['newer.db']);
+    expect((err as Error).message).not.toMatch(/before-update/);
+  });
+
+  test('after a downgrade, the newer_schema refusal names the update backup and what it holds', () => {
+    const file = path.join(tmpDir(), 'hearth.db');
+    const db = new Database(file);
+    db.exec(`CREATE TABLE schema_version (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL);
+      INSERT INTO schema_version VALUES (${LATEST_VERSION + 1}, 'future', 0);`);
+    db.close();
+    // the update backup the newer version made when it migrated this file
+    fs.copyFileSync(file, `${file}.before-update`);
+    let err: unknown;
+    try { Store.open(file); } catch (e) { err = e; }
+    expect((err as { code: string }).code).toBe('newer_schema');
+    expect((err as Error).message).toContain(`${file}.before-update holds your data as it was before the update`);
+    expect((err as Error).message).toMatch(/changes made since are not in it/);
   });
 
   test('a file that is not SQLite is refused and left unchanged', () => {
