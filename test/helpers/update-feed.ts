@@ -75,6 +75,12 @@ export interface FeedServer {
   replace: Map<string, Buffer>;
   /** answer 404 for these paths */
   hide: Set<string>;
+  /** answer these paths after this many ms */
+  delay: Map<string, number>;
+  /** a hostile slow server: send the headers, then one byte every 50 ms, never the end (the socket never idles) */
+  drip: Set<string>;
+  /** a stalled transfer: the headers and the first 16 bytes, then nothing */
+  stall: Set<string>;
   close(): Promise<void>;
 }
 
@@ -82,6 +88,10 @@ export async function serveFeed(dir: string): Promise<FeedServer> {
   const requests: string[] = [];
   const replace = new Map<string, Buffer>();
   const hide = new Set<string>();
+  const delay = new Map<string, number>();
+  const drip = new Set<string>();
+  const stall = new Set<string>();
+  const timers = new Set<NodeJS.Timeout>();
   const server = http.createServer((req, res) => {
     try {
       const p = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
@@ -91,7 +101,35 @@ export async function serveFeed(dir: string): Promise<FeedServer> {
         res.writeHead(404).end();
         return;
       }
-      res.writeHead(200, { 'content-length': body.length, 'content-type': 'application/octet-stream' }).end(body);
+      const answer = () => {
+        res.writeHead(200, { 'content-length': body.length, 'content-type': 'application/octet-stream' });
+        if (stall.has(p)) {
+          res.write(body.subarray(0, 16));
+          return;
+        }
+        if (drip.has(p)) {
+          let i = 0;
+          const t = setInterval(() => {
+            if (res.destroyed || i >= body.length - 1) return; // never the last byte
+            res.write(body.subarray(i, ++i));
+          }, 50);
+          timers.add(t);
+          res.on('close', () => {
+            clearInterval(t);
+            timers.delete(t);
+          });
+          return;
+        }
+        res.end(body);
+      };
+      const ms = delay.get(p);
+      if (ms) {
+        const t = setTimeout(() => {
+          timers.delete(t);
+          answer();
+        }, ms);
+        timers.add(t);
+      } else answer();
     } catch {
       res.writeHead(500).end();
     }
@@ -100,8 +138,12 @@ export async function serveFeed(dir: string): Promise<FeedServer> {
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}/`,
-    requests, replace, hide,
-    close: () => new Promise((r) => server.close(() => r())),
+    requests, replace, hide, delay, drip, stall,
+    close: () => {
+      for (const t of timers) clearTimeout(t);
+      server.closeAllConnections();
+      return new Promise((r) => server.close(() => r()));
+    },
   };
 }
 

@@ -55,6 +55,9 @@ import { silentLogger } from '../../main/logging';
 import type { Timers } from '../../main/models/download-transfer';
 import { feedFileName } from '../../main/updates/channels';
 import { UPDATE_CHECK_INTERVAL_MS, UpdateController, type Blocker } from '../../main/updates/controller';
+import { LATEST_VERSION } from '../../main/store/migrations';
+import { FEED_FILE_MAX_BYTES } from '../../main/updates/feed';
+import { SIGNATURE_MAX_BYTES } from '../../main/updates/signature';
 import { releaseInto, serveFeed, testKeys, type FeedServer, type TestKeys } from '../helpers/update-feed';
 
 const electronApp = (jest.requireMock('electron') as { app: { version: string; userData: string; appPath: string; quits: number } }).app;
@@ -115,7 +118,14 @@ interface Harness {
 }
 
 let n = 0;
-function harness(version: string, settings: { channel: UpdateChannel | null; mode: UpdateMode }): Harness {
+interface HarnessOptions {
+  feedDeadlineMs?: number;
+  downloadStallMs?: number;
+  checkDeadlineMs?: number;
+  dataSchemaVersion?: number;
+}
+
+function harness(version: string, settings: { channel: UpdateChannel | null; mode: UpdateMode }, opts: HarnessOptions = {}): Harness {
   const dir = path.join(root, `run-${++n}`);
   fs.mkdirSync(dir, { recursive: true });
   electronApp.version = version;
@@ -136,7 +146,9 @@ function harness(version: string, settings: { channel: UpdateChannel | null; mod
     notify: () => listener?.(),
     c: null as unknown as UpdateController,
   };
-  const port = electronUpdaterPort({ feedUrl: server.url, publicKeyPem: keys.publicKeyPem, configDir: path.join(dir, 'updater'), logger: silentLogger, makeUpdater: () => new AppImageUpdater() });
+  const port = electronUpdaterPort({ feedUrl: server.url, publicKeyPem: keys.publicKeyPem, configDir: path.join(dir, 'updater'), logger: silentLogger, makeUpdater: () => new AppImageUpdater(),
+    feedDeadlineMs: opts.feedDeadlineMs, downloadStallMs: opts.downloadStallMs,
+  });
   const install = port.install;
   port.install = () => {
     events.push('quitAndInstall');
@@ -159,6 +171,8 @@ function harness(version: string, settings: { channel: UpdateChannel | null; mod
     emit: (s) => states.push(s),
     logger: silentLogger,
     timers: h.timers,
+    checkDeadlineMs: opts.checkDeadlineMs,
+    dataSchemaVersion: () => opts.dataSchemaVersion ?? null,
   });
   return h;
 }
@@ -387,5 +401,188 @@ describe('modes', () => {
     expect(a.timers.pending).toEqual([]);
     expect(a.c.state().mode).toBe('off');
     a.c.close();
+  });
+});
+
+function resetServer(): void {
+  server.replace.clear();
+  server.hide.clear();
+  server.delay.clear();
+  server.drip.clear();
+  server.stall.clear();
+}
+
+describe('a signed file under another name or channel', () => {
+  test('the signed nightly feed (and its .sig) served as the stable feed is refused: a signature binds the file name', async () => {
+    const h = harness('1.3.0', { channel: 'stable', mode: 'auto' });
+    const alpha = feedOf('nightly').slice(1);
+    server.replace.set(feedOf('stable'), fs.readFileSync(path.join(feed, alpha)));
+    server.replace.set(`${feedOf('stable')}.sig`, fs.readFileSync(path.join(feed, `${alpha}.sig`)));
+    server.requests.length = 0;
+    try {
+      const s = await h.c.check();
+      expect(s.phase).toBe('error');
+      expect(s.error?.code).toBe('update_bad_signature');
+      expect(s.update).toBeNull();
+    } finally {
+      resetServer();
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    expect(server.requests.filter((p) => p.endsWith('.AppImage'))).toEqual([]);
+    expect(h.events).toEqual([]);
+  });
+
+  test('a feed signed for the stable name that offers a nightly version is refused (update_wrong_channel), nothing downloaded', async () => {
+    const h = harness('1.3.0', { channel: 'stable', mode: 'auto' });
+    const { signBytes } = await import('../../main/updates/signature');
+    const nightlyYml = fs.readFileSync(path.join(feed, feedOf('nightly').slice(1)));
+    // the signing key itself signed a nightly's channel file under the stable name (a release-step mistake, or a key misuse)
+    server.replace.set(feedOf('stable'), nightlyYml);
+    server.replace.set(`${feedOf('stable')}.sig`, Buffer.from(signBytes(feedOf('stable').slice(1), nightlyYml, keys.privateKeyPem)));
+    server.requests.length = 0;
+    try {
+      const s = await h.c.check();
+      expect(s.phase).toBe('error');
+      expect(s.error?.code).toBe('update_wrong_channel');
+      expect(s.error?.message).toContain(NIGHTLY);
+      expect(s.update).toBeNull();
+    } finally {
+      resetServer();
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    expect(server.requests.filter((p) => p.endsWith('.AppImage'))).toEqual([]);
+  });
+});
+
+describe('the data schema', () => {
+  test('each channel file says the data schema its release opens', () => {
+    for (const c of ['stable', 'beta', 'nightly'] as const) {
+      expect(fs.readFileSync(path.join(feed, feedOf(c).slice(1)), 'utf8')).toMatch(new RegExp(`^schemaVersion: ${LATEST_VERSION}$`, 'm'));
+    }
+  });
+
+  test('a downgrade that cannot open the database (its schema is newer) is offered blocked and never downloaded', async () => {
+    const h = harness(NIGHTLY, { channel: 'stable', mode: 'auto' }, { dataSchemaVersion: LATEST_VERSION + 1 });
+    server.requests.length = 0;
+    const s = await h.c.check();
+    expect(s.phase).toBe('available');
+    expect(s.update).toMatchObject({ version: STABLE, downgrade: true });
+    expect(s.update?.blocked).toBe(`${STABLE} cannot open your data: this version changed how it is stored (schema ${LATEST_VERSION + 1}; ${STABLE} reads up to ${LATEST_VERSION})`);
+    await expect(h.c.download(true)).rejects.toMatchObject({ code: 'update_cannot_open_data' });
+    expect(server.requests.filter((p) => p.endsWith('.AppImage'))).toEqual([]);
+    // the same downgrade over data it can open is not blocked
+    const ok = harness(NIGHTLY, { channel: 'stable', mode: 'check' }, { dataSchemaVersion: LATEST_VERSION });
+    expect((await ok.c.check()).update).toMatchObject({ version: STABLE, downgrade: true, blocked: null });
+  });
+});
+
+describe('stalled and oversized answers', () => {
+  test('a feed dripping a byte every 50 ms is cancelled at its deadline (update_timeout), and the next check runs', async () => {
+    const h = harness('1.3.0', { channel: 'stable', mode: 'check' }, { feedDeadlineMs: 400 });
+    server.drip.add(feedOf('stable'));
+    try {
+      const s = await h.c.check();
+      expect(s.phase).toBe('error');
+      expect(s.error?.code).toBe('update_timeout');
+    } finally {
+      resetServer();
+    }
+    expect((await h.c.check()).phase).toBe('available');
+  });
+
+  test('a check that never settles ends in error at the controller deadline (its late result dropped)', async () => {
+    const h = harness('1.3.0', { channel: 'stable', mode: 'check' }, { feedDeadlineMs: 60_000 });
+    server.stall.add(feedOf('stable'));
+    try {
+      const pending = h.c.check();
+      await until(() => server.requests.includes(feedOf('stable')), 'the feed asked for');
+      const deadline = await until(() => h.timers.pending.find((t) => t.ms !== UPDATE_CHECK_INTERVAL_MS), 'the check deadline');
+      expect(h.c.state().phase).toBe('checking');
+      deadline.fn(); // the deadline passes
+      const s = await pending;
+      expect(s.phase).toBe('error');
+      expect(s.error?.code).toBe('update_timeout');
+    } finally {
+      resetServer();
+    }
+  });
+
+  test('a download that stalls is cancelled by the watchdog (update_timeout)', async () => {
+    const h = harness('1.3.0', { channel: 'stable', mode: 'check' }, { downloadStallMs: 1500 });
+    server.stall.add(`/Hearth-${STABLE}.AppImage`);
+    try {
+      expect((await h.c.check()).phase).toBe('available');
+      const s = await h.c.download(false);
+      expect(s.phase).toBe('error');
+      expect(s.error?.code).toBe('update_timeout');
+    } finally {
+      resetServer();
+    }
+    expect(h.events).toEqual([]);
+  });
+
+  test('a channel file over 1 MiB and a .sig over 1 KiB are refused unread past the cap (update_too_large)', async () => {
+    const h = harness('1.3.0', { channel: 'stable', mode: 'check' });
+    const yml = fs.readFileSync(path.join(feed, feedOf('stable').slice(1)));
+    server.replace.set(feedOf('stable'), Buffer.concat([yml, Buffer.alloc(FEED_FILE_MAX_BYTES, 0x23)]));
+    try {
+      expect((await h.c.check()).error?.code).toBe('update_too_large');
+      server.replace.clear();
+      server.replace.set(`${feedOf('stable')}.sig`, Buffer.alloc(SIGNATURE_MAX_BYTES + 1, 0x41));
+      expect((await h.c.check()).error?.code).toBe('update_too_large');
+    } finally {
+      resetServer();
+    }
+  });
+
+  test('a download larger than the signed size is cancelled (update_too_large)', async () => {
+    const h = harness('1.3.0', { channel: 'stable', mode: 'check' });
+    const real = fs.readFileSync(path.join(feed, `Hearth-${STABLE}.AppImage`));
+    server.replace.set(`/Hearth-${STABLE}.AppImage`, Buffer.concat([real, Buffer.alloc(4 * 1024 * 1024)]));
+    try {
+      expect((await h.c.check()).phase).toBe('available');
+      const s = await h.c.download(false);
+      expect(s.phase).toBe('error');
+      expect(s.error?.code).toBe('update_too_large');
+    } finally {
+      resetServer();
+    }
+  });
+});
+
+describe('a channel switch during a check', () => {
+  test('the old channel\'s late result is dropped; the new channel\'s is shown', async () => {
+    const h = harness('1.3.0', { channel: 'stable', mode: 'check' });
+    server.delay.set(feedOf('stable'), 400);
+    try {
+      const first = h.c.check();
+      await until(() => server.requests.includes(feedOf('stable')), 'the stable feed asked for');
+      h.settings = { channel: 'nightly', mode: 'check' };
+      h.c.settingsChanged();
+      await first;
+      await until(() => h.c.state().phase === 'available', 'the nightly check');
+      expect(h.c.state().update).toMatchObject({ version: NIGHTLY, channel: 'nightly' });
+      expect(h.states.filter((s) => s.update?.version === STABLE)).toEqual([]);
+    } finally {
+      resetServer();
+    }
+  });
+});
+
+describe('the download checked again before install', () => {
+  test('a download changed in the cache after its check is refused before anything closes, and deleted', async () => {
+    const h = harness('1.3.0', { channel: 'stable', mode: 'check' });
+    await h.c.check();
+    expect((await h.c.download(false)).phase).toBe('downloaded');
+    const cached = path.join(process.env.XDG_CACHE_HOME!, 'hearth-updater', 'pending', `Hearth-${STABLE}.AppImage`);
+    expect(fs.existsSync(cached)).toBe(true);
+    fs.writeFileSync(cached, '#!/bin/sh\necho evil > "$HEARTH_TEST_INSTALLED"\n');
+    h.c.install();
+    await until(() => h.c.state().phase === 'error', 'the refusal');
+    expect(h.c.state().error?.code).toBe('update_bad_signature');
+    expect(h.events).toEqual([]);
+    expect(fs.existsSync(cached)).toBe(false);
+    expect(fs.readFileSync(h.appImage, 'utf8')).toBe('running 1.3.0');
+    expect(electronApp.quits).toBe(0);
   });
 });
