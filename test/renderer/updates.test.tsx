@@ -116,6 +116,17 @@ test('a downgrade: the warning names both versions, and only "Download X (downgr
   await within(panel).findByRole('progressbar', { name: 'Downloading version 1.4.0' });
 });
 
+test('a downgrade that cannot open the data (blocked): the reason shows and nothing offers to download it', async () => {
+  const blocked = '1.4.0 cannot open your data: this version changed how it is stored (schema 7; 1.4.0 reads up to 6).';
+  const { bridge, panel } = await openUpdates({
+    'updates.state': () => st({ phase: 'available', channel: 'stable', update: found({ version: '1.4.0', channel: 'stable', downgrade: true, blocked }) }),
+  });
+  const note = await within(panel).findByRole('note');
+  expect(note.textContent).toContain(blocked);
+  expect(within(panel).queryByRole('button', { name: /^Download/ })).toBeNull();
+  expect(bridge.callsTo('updates.download')).toEqual([]);
+});
+
 test('release notes show as text in a scrollable region: markup in them shows literally', async () => {
   const notes = '<img src=x onerror="window.pwned=1"><b>Bold</b>\n- fixed <script>alert(1)</script>';
   const { panel } = await openUpdates({ 'updates.state': () => st({ phase: 'available', update: found({ releaseNotes: notes }) }) });

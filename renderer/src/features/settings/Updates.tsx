@@ -82,9 +82,14 @@ function UpdateFound({ state, disabled }: { state: UpdateStateDTO; disabled: boo
           <p>
             {u.version} is older than the version you run ({state.current}): installing it is a downgrade.
           </p>
-          <button type="button" className="button danger-fill" disabled={disabled} onClick={() => void dispatch(downloadUpdate({ confirmDowngrade: true }))}>
-            Download {u.version} (downgrade)
-          </button>
+          {u.blocked ? (
+            // it could not open the data this version wrote: no button, the reason instead
+            <p data-testid="update-blocked">{u.blocked}</p>
+          ) : (
+            <button type="button" className="button danger-fill" disabled={disabled} onClick={() => void dispatch(downloadUpdate({ confirmDowngrade: true }))}>
+              Download {u.version} (downgrade)
+            </button>
+          )}
         </div>
       )}
       {state.phase === 'available' && !u.downgrade && (
