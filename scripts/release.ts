@@ -14,7 +14,7 @@
  *     scripts/package-app.js unless --artifacts names them, then copies and signs the artifacts into
  *     DIR/<gpu> (each GPU build has its own feed folder: main/updates/build-info.ts) and writes or
  *     merges the channel files of every channel that sees the release (feed.ts; each says the data
- *     schema the release opens: main/store/migrations.ts LATEST_VERSION) — with the ones
+ *     schema the release opens: main/store/migrations.ts LATEST_VERSION, and its GPU build: `gpu`) — with the ones
  *     already published at URL/<gpu>/ when --feed-url is given (their signatures checked).
  *
  *   --help  prints the usage
@@ -157,7 +157,7 @@ async function release(argv: string[]): Promise<void> {
   if (values['feed-url']) {
     for (const f of await fetchPublishedFeeds({ url: feedUrlOf(values['feed-url'], gpu), channel: channel.data, platform, arch, out, publicKeyPem: carried })) console.log(`merging with the published ${f}`);
   }
-  const r = await publishRelease({ channel: channel.data, version, platform, arch, artifacts, out, privateKeyPem, releaseNotes: notes, schemaVersion: LATEST_VERSION });
+  const r = await publishRelease({ channel: channel.data, version, platform, arch, artifacts, out, privateKeyPem, releaseNotes: notes, schemaVersion: LATEST_VERSION, gpu });
   for (const f of r.written) console.log(`wrote ${f} (${version})`);
   for (const k of r.kept) console.log(`kept ${k.file}: it holds ${k.version}, not older than ${version} (that channel already has a newer build)`);
   if (r.ignored.length) console.log(`not published (neither an installer nor its blockmap): ${r.ignored.join(', ')}`);

@@ -12,7 +12,8 @@ import semver from 'semver';
 import { z } from 'zod';
 import type { UpdateChannel } from '../ipc/updates';
 import { channelsSeeing, checkReleaseVersion, feedFileName } from './channels';
-import { SIGNATURE_SUFFIX, signBytes, verifyBytes } from './signature';
+import { BuildGpu } from './build-info';
+import { fileSha512, SIGNATURE_SUFFIX, signArtifact, signBytes, verifyBytes } from './signature';
 
 /** A channel file is a few hundred bytes; a published one larger than this is refused (by scripts/release and by the app, which stops reading there). */
 export const FEED_FILE_MAX_BYTES = 1024 * 1024;
@@ -32,6 +33,8 @@ export const FeedInfo = z.object({
   releaseNotes: z.string().nullable().optional(),
   /** the data schema the release opens (main/store/migrations.ts LATEST_VERSION): the app refuses to install a release that cannot open its database */
   schemaVersion: z.number().int().min(1).optional(),
+  /** the GPU build the release is (build-info.ts; its feed folder): the app refuses a feed of another build (update_wrong_build) */
+  gpu: BuildGpu.optional(),
 });
 export type FeedInfo = z.infer<typeof FeedInfo>;
 
@@ -67,21 +70,15 @@ export function releaseFiles(files: string[], platform: NodeJS.Platform): { inst
 
 /** A file's entry: its name (the url, relative to the feed), SHA-512 (base64, as electron-builder writes it) and size. */
 export async function describeFile(file: string): Promise<FeedFile> {
-  const hash = crypto.createHash('sha512');
-  let size = 0;
-  for await (const chunk of fs.createReadStream(file)) {
-    hash.update(chunk as Buffer);
-    size += (chunk as Buffer).length;
-  }
-  return { url: path.basename(file), sha512: hash.digest('base64'), size };
+  return { url: path.basename(file), ...(await fileSha512(file)) };
 }
 
 /** The channel file of a release. */
-export function feedInfo(version: string, files: FeedFile[], releaseDate: Date, releaseNotes: string | null, schemaVersion?: number): FeedInfo {
+export function feedInfo(version: string, files: FeedFile[], releaseDate: Date, releaseNotes: string | null, schemaVersion?: number, gpu?: string): FeedInfo {
   if (files.length === 0) throw new Error('a release needs at least one installer to list in its channel file');
   return {
     version, files, path: files[0].url, sha512: files[0].sha512, releaseDate: releaseDate.toISOString(),
-    ...(releaseNotes ? { releaseNotes } : {}), ...(schemaVersion !== undefined ? { schemaVersion } : {}),
+    ...(releaseNotes ? { releaseNotes } : {}), ...(schemaVersion !== undefined ? { schemaVersion } : {}), ...(gpu !== undefined ? { gpu } : {}),
   };
 }
 
@@ -137,6 +134,8 @@ export interface PublishOptions {
   releaseDate?: Date;
   /** the data schema the release opens (scripts/release: LATEST_VERSION) */
   schemaVersion?: number;
+  /** the GPU build (scripts/release --gpu): written into each channel file, and an existing channel file of another build in `out` is refused */
+  gpu?: string;
 }
 
 export interface PublishResult {
@@ -184,10 +183,13 @@ export async function publishRelease(o: PublishOptions): Promise<PublishResult> 
   // the signature is made (and the key checked) before anything is written
   signBytes('check', Buffer.from(''), o.privateKeyPem);
   const files = await Promise.all(installers.map((n) => describeFile(byName.get(n)!)));
-  const info = feedInfo(o.version, files, o.releaseDate ?? new Date(), o.releaseNotes ?? null, o.schemaVersion);
+  const info = feedInfo(o.version, files, o.releaseDate ?? new Date(), o.releaseNotes ?? null, o.schemaVersion, o.gpu);
   const text = feedYaml(info);
   const feeds = channelsSeeing(o.channel).map((c) => feedFileName(c, o.platform, o.arch));
   const existing = await Promise.all(feeds.map((f) => readFeed(path.join(o.out, f))));
+  for (const [i, e] of existing.entries()) {
+    if (o.gpu !== undefined && e?.gpu !== undefined && e.gpu !== o.gpu) throw new Error(`${feeds[i]} in ${o.out} is the ${e.gpu} build's feed, not the ${o.gpu} build's: each GPU build has its own feed folder`);
+  }
   // the release's own channel file must take it: otherwise it would reach nobody on that channel
   const own = feeds.indexOf(feedFileName(o.channel, o.platform, o.arch));
   if (!replaces(existing[own], o.version)) {
@@ -199,7 +201,8 @@ export async function publishRelease(o: PublishOptions): Promise<PublishResult> 
   for (const [name, from] of byName) {
     const to = path.join(o.out, name);
     if (path.resolve(from) !== path.resolve(to)) await copyAtomic(from, to);
-    await writeAtomic(to + SIGNATURE_SUFFIX, signBytes(name, await fs.promises.readFile(to), o.privateKeyPem));
+    // over the name and the streamed SHA-512: an installer is never read into memory
+    await writeAtomic(to + SIGNATURE_SUFFIX, await signArtifact(name, to, o.privateKeyPem));
     outArtifacts.push(to);
   }
   const result: PublishResult = { written: [], kept: [], artifacts: outArtifacts, ignored };

@@ -7,7 +7,7 @@
 import fs from 'fs';
 import path from 'path';
 import type { UpdateErrorCode } from '../errors/catalogue';
-import { PUBLIC_KEY_FILE, verifyBytes } from './signature';
+import { PUBLIC_KEY_FILE, verifyArtifact, verifyBytes } from './signature';
 
 export class UpdateError extends Error {
   constructor(
@@ -26,10 +26,10 @@ export function verifiedFeedText(bytes: Uint8Array, signature: string | null, pu
   return Buffer.from(bytes).toString('utf8');
 }
 
-/** Throws update_bad_signature unless `signature` (null: none was found) is the carried key's signature of `file`'s bytes under `name` (the file's name in the feed). */
+/** Throws update_bad_signature unless `signature` (null: none was found) is the carried key's signature of `file` (its SHA-512, streamed) under `name` (the file's name in the feed). */
 export async function verifyDownloadedFile(file: string, name: string, signature: string | null, publicKeyPem: string): Promise<void> {
   if (signature === null) throw new UpdateError('update_bad_signature', `the update ${name} has no signature (${name}.sig)`);
-  if (!verifyBytes(name, await fs.promises.readFile(file), signature, publicKeyPem)) throw new UpdateError('update_bad_signature', `the signature of the update ${name} does not verify`);
+  if (!(await verifyArtifact(name, file, signature, publicKeyPem))) throw new UpdateError('update_bad_signature', `the signature of the update ${name} does not verify`);
 }
 
 /** The public key the app carries (in the app's root: app.asar when packaged). */
