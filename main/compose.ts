@@ -60,7 +60,7 @@ export interface ComposeOptions {
    * (browser mode, `hearth serve`, a development run) the updates.* channels answer phase unsupported
    * with `updatesUnsupported` as the reason
    */
-  updates?: { port: UpdaterPort; beforeInstall: () => Promise<void> };
+  updates?: { port: UpdaterPort; beforeInstall: () => Promise<void>; relaunch: () => void; gpu: string };
   updatesUnsupported?: string;
 }
 
@@ -145,6 +145,8 @@ export function composeApp(opts: ComposeOptions): App {
       },
     },
     beforeInstall: opts.updates?.beforeInstall ?? (async () => undefined),
+    relaunch: opts.updates?.relaunch ?? (() => undefined),
+    gpu: opts.updates?.gpu,
     emit: (s) => services.emit('updates.changed', s),
     // a release that reads only an older schema than this database's is offered but not installed
     dataSchemaVersion: () => store.schemaVersion,

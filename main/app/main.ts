@@ -114,7 +114,16 @@ if (!app.requestSingleInstanceLock()) {
     const build = readBuildInfo(app.getAppPath());
     const noUpdates = unsupportedReason({ packaged: app.isPackaged, platform: process.platform, env: process.env, packageType: packageTypeOf(process.resourcesPath), build });
     const updates = noUpdates === null && build
-      ? { port: electronUpdaterPort({ feedUrl: feedUrlOf(UPDATE_FEED_URL, build.gpu), publicKeyPem: readCarriedPublicKey(app.getAppPath()), configDir: path.join(paths.root, 'updater'), logger }), beforeInstall: closeAll }
+      ? {
+          port: electronUpdaterPort({ feedUrl: feedUrlOf(UPDATE_FEED_URL, build.gpu), publicKeyPem: readCarriedPublicKey(app.getAppPath()), configDir: path.join(paths.root, 'updater'), resourcesPath: process.resourcesPath, logger }),
+          beforeInstall: closeAll,
+          // a failed install leaves the services and the engine host closed: start again on this version
+          relaunch: () => {
+            app.relaunch();
+            app.exit(0);
+          },
+          gpu: build.gpu,
+        }
       : undefined;
     hearth = composeApp({ paths, engine, appVersion: app.getVersion(), logger, secrets, updates, updatesUnsupported: noUpdates ?? undefined });
     // the app's own menu items (Help → Keyboard Shortcuts) are carried out by the page

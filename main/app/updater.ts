@@ -14,6 +14,7 @@ import type { RequestOptions } from 'http';
 import { CancellationToken, type AppUpdater, type UpdateInfo } from 'electron-updater';
 import { GenericProvider } from 'electron-updater/out/providers/GenericProvider';
 import { parseUpdateInfo } from 'electron-updater/out/providers/Provider';
+import { newUrlFromBase } from 'electron-updater/out/util';
 import type { UpdateChannel } from '../ipc/updates';
 import type { BuildInfo } from '../updates/build-info';
 import type { Logger } from '../logging';
@@ -32,9 +33,19 @@ export const UPDATER_CACHE_DIR_NAME = 'hearth-updater';
 export function unsupportedReason(o: { packaged: boolean; platform: NodeJS.Platform; env: NodeJS.ProcessEnv; packageType: string | null; build: BuildInfo | null }): string | null {
   if (!o.packaged) return 'A development run (not packaged) does not update itself.';
   if (!o.build) return 'This package does not say which build it is (its GPU backend), so it cannot tell which updates fit it.';
-  if (o.platform === 'linux' && !o.env.APPIMAGE && o.packageType !== 'deb') return 'Only the AppImage and the deb package update themselves; update this one with its package manager.';
+  if (o.platform === 'linux' && linuxPackageKind(o.env, o.packageType) === null) return 'Only the AppImage and the deb package update themselves; update this one with its package manager.';
   if (!['linux', 'darwin', 'win32'].includes(o.platform)) return `Updates are not built for ${o.platform}.`;
   return null;
+}
+
+/**
+ * Which Linux updater fits: an AppImage whenever APPIMAGE is set (its runtime sets it), whatever
+ * resources/package-type says — app-builder-lib writes package-type=deb into the linux-unpacked
+ * resources the AppImage is also made from — else the deb when package-type says deb, else none.
+ */
+export function linuxPackageKind(env: NodeJS.ProcessEnv, packageType: string | null): 'appimage' | 'deb' | null {
+  if (env.APPIMAGE) return 'appimage';
+  return packageType === 'deb' ? 'deb' : null;
 }
 
 /** The longest a channel file or a .sig request may take in all (a server dripping bytes keeps a socket's idle timer from firing); then it is cancelled. */
@@ -127,16 +138,28 @@ export class VerifiedFeedProvider extends GenericProvider {
     return Object.assign(o, { redirect: 'manual' });
   }
 
-  /** The .sig of `url`'s file (at most SIGNATURE_MAX_BYTES), or null when the server has none (404). */
+  /**
+   * The URL of `name` in the feed, as GenericProvider.getLatestVersion builds a channel file's
+   * (newUrlFromBase with the updater's isAddNoCacheQuery): a `noCache=<time>` query that CDNs key
+   * on (they ignore Cache-Control in a request), so the file and its .sig both come from the origin.
+   */
+  private fresh(name: string): URL {
+    return newUrlFromBase(name, (this as unknown as { baseUrl: URL }).baseUrl, (this as unknown as { updater: { isAddNoCacheQuery: boolean } }).updater.isAddNoCacheQuery);
+  }
+
+  /** The .sig of the feed's file at `url` (at most SIGNATURE_MAX_BYTES), fetched fresh, or null when the server has none (404). */
   private async signatureOf(url: URL, name: string): Promise<string | null> {
-    const sig = await readCapped(this.executor, this.requestOptions(new URL(url.href + SIGNATURE_SUFFIX)), SIGNATURE_MAX_BYTES, this.deadlineMs, `the signature ${name}${SIGNATURE_SUFFIX}`);
+    const at = new URL(url.href);
+    at.pathname += SIGNATURE_SUFFIX;
+    if (at.search === '') at.search = this.fresh(name).search;
+    const sig = await readCapped(this.executor, this.requestOptions(at), SIGNATURE_MAX_BYTES, this.deadlineMs, `the signature ${name}${SIGNATURE_SUFFIX}`);
     return sig === null ? null : sig.toString('utf8');
   }
 
   override async getLatestVersion(): Promise<UpdateInfo> {
     // GenericProvider's channel (private in its types): the updater's channel with the platform suffix
     const channelFile = `${(this as unknown as { channel: string }).channel}.yml`;
-    const url = new URL(channelFile, (this as unknown as { baseUrl: URL }).baseUrl);
+    const url = this.fresh(channelFile);
     let bytes: Buffer | null;
     try {
       bytes = await readCapped(this.executor, this.requestOptions(url), FEED_FILE_MAX_BYTES, this.deadlineMs, `the update feed ${channelFile}`);
@@ -169,7 +192,14 @@ export interface ElectronUpdaterOptions {
   feedDeadlineMs?: number;
   /** a download without progress for this long is cancelled (default DOWNLOAD_STALL_MS) */
   downloadStallMs?: number;
+  /** the packaged app's resources folder (process.resourcesPath): its app-update.yml, when there is one, is the updater's config */
+  resourcesPath?: string;
+  /** default process.platform: how quitAndInstall is called */
+  platform?: NodeJS.Platform;
 }
+
+/** The updater's config file electron-builder writes into a package (resources/app-update.yml: updaterCacheDirName, and on Windows publisherName, whose Authenticode check NsisUpdater makes). */
+export const PACKAGED_UPDATE_CONFIG = 'app-update.yml';
 
 /** The package kind electron-builder wrote beside the app (resources/package-type: deb, rpm…), or null. */
 export function packageTypeOf(resourcesPath: string | undefined): string | null {
@@ -180,12 +210,17 @@ export function packageTypeOf(resourcesPath: string | undefined): string | null 
   }
 }
 
+/** The electron-updater class for this package: NSIS, Squirrel.Mac, else the AppImage's (APPIMAGE set) or the deb's (linuxPackageKind). */
+export function updaterKind(platform: NodeJS.Platform, env: NodeJS.ProcessEnv, packageType: string | null): 'NsisUpdater' | 'MacUpdater' | 'AppImageUpdater' | 'DebUpdater' {
+  if (platform === 'win32') return 'NsisUpdater';
+  if (platform === 'darwin') return 'MacUpdater';
+  return linuxPackageKind(env, packageType) === 'deb' ? 'DebUpdater' : 'AppImageUpdater';
+}
+
 function updaterForPlatform(): AppUpdater {
   // required here, not at the top: electron-updater reads electron's app when constructed
   const eu = require('electron-updater') as typeof import('electron-updater');
-  if (process.platform === 'win32') return new eu.NsisUpdater();
-  if (process.platform === 'darwin') return new eu.MacUpdater();
-  return packageTypeOf(process.resourcesPath) === 'deb' ? new eu.DebUpdater() : new eu.AppImageUpdater();
+  return new eu[updaterKind(process.platform, process.env, packageTypeOf(process.resourcesPath))]();
 }
 
 /** The port the controller drives, over one electron-updater instance. */
@@ -194,11 +229,18 @@ export function electronUpdaterPort(o: ElectronUpdaterOptions): UpdaterPort {
   updater.logger = { info: (m: unknown) => o.logger.debug(`updater: ${String(m)}`), warn: (m: unknown) => o.logger.warn(`updater: ${String(m)}`), error: (m: unknown) => o.logger.warn(`updater: ${String(m)}`) } as never;
   updater.autoDownload = false;
   updater.autoInstallOnAppQuit = false;
-  // electron-updater reads its cache folder's name from this file (electron-builder writes one into a package; ours says the same everywhere)
-  fs.mkdirSync(o.configDir, { recursive: true });
-  const configFile = path.join(o.configDir, 'app-update.yml');
-  fs.writeFileSync(configFile, `provider: custom\nupdaterCacheDirName: ${UPDATER_CACHE_DIR_NAME}\n`);
+  // electron-updater reads its cache folder's name (and NsisUpdater the publisherName it checks the installer's Authenticode signature against)
+  // from the config electron-builder writes into a package; only a run without one (development, tests) gets ours
+  const packaged = o.resourcesPath ? path.join(o.resourcesPath, PACKAGED_UPDATE_CONFIG) : null;
+  let configFile: string;
+  if (packaged && fs.existsSync(packaged)) configFile = packaged;
+  else {
+    fs.mkdirSync(o.configDir, { recursive: true });
+    configFile = path.join(o.configDir, PACKAGED_UPDATE_CONFIG);
+    fs.writeFileSync(configFile, `provider: custom\nupdaterCacheDirName: ${UPDATER_CACHE_DIR_NAME}\n`);
+  }
   (updater as unknown as { updateConfigPath: string }).updateConfigPath = configFile;
+  const platform = o.platform ?? process.platform;
   const deadlines = { feedMs: o.feedDeadlineMs ?? FEED_REQUEST_DEADLINE_MS, stallMs: o.downloadStallMs ?? DOWNLOAD_STALL_MS };
   let provider: VerifiedFeedProvider | null = null;
   const feed: VerifiedFeedOptions = {
@@ -222,7 +264,7 @@ export function electronUpdaterPort(o: ElectronUpdaterOptions): UpdaterPort {
       inflight = run;
       const r = await run;
       if (!r || !r.isUpdateAvailable) return null;
-      const info = r.updateInfo as UpdateInfo & { schemaVersion?: unknown };
+      const info = r.updateInfo as UpdateInfo & { schemaVersion?: unknown; gpu?: unknown };
       const notes = info.releaseNotes;
       return {
         version: info.version,
@@ -230,6 +272,7 @@ export function electronUpdaterPort(o: ElectronUpdaterOptions): UpdaterPort {
         releaseNotes: typeof notes === 'string' ? notes : Array.isArray(notes) ? notes.map((n) => n.note ?? '').join('\n\n') : null,
         // electron-updater passes the channel file's other fields through (the bytes verified)
         schemaVersion: typeof info.schemaVersion === 'number' && Number.isInteger(info.schemaVersion) ? info.schemaVersion : null,
+        gpu: typeof info.gpu === 'string' ? info.gpu : null,
       };
     },
     async download(onProgress: (p: Progress) => void) {
@@ -295,8 +338,20 @@ export function electronUpdaterPort(o: ElectronUpdaterOptions): UpdaterPort {
         throw e;
       }
     },
-    install() {
-      updater.quitAndInstall();
+    install(onFailure: (e: Error) => void) {
+      // BaseUpdater.quitAndInstall reports a failed install only as an 'error' event (it never throws), Squirrel.Mac later still
+      const onError = (e: Error) => {
+        updater.off('error', onError);
+        onFailure(e instanceof Error ? e : new Error(String(e)));
+      };
+      updater.on('error', onError);
+      try {
+        // Windows: silent (no NSIS wizard with oneClick false) and run after; elsewhere the defaults (AppImage and deb run the new version after, Squirrel.Mac restarts)
+        if (platform === 'win32') updater.quitAndInstall(true, true);
+        else updater.quitAndInstall();
+      } catch (e) {
+        onError(e as Error);
+      }
     },
   };
 }

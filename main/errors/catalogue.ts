@@ -422,6 +422,18 @@ export const ERRORS = {
     hint: 'This update was refused because it belongs to another channel — Hearth stays on its version ({message}).',
     layers: ['updates'],
   },
+  update_wrong_build: {
+    meaning: 'a signed channel file of another GPU build (its `gpu` is not this install\'s, or it does not say one) served to this install; nothing was downloaded',
+    userFixable: false,
+    hint: 'This update was refused because it is for another build of Hearth — Hearth stays on its version ({message}).',
+    layers: ['updates'],
+  },
+  update_install_failed: {
+    meaning: 'the installer of a downloaded update failed to start, or the app had not quit within INSTALL_QUIT_DEADLINE_MS of it; the app relaunches on its current version',
+    userFixable: false,
+    hint: 'The update could not be installed, so Hearth restarted on its current version ({message}).',
+    layers: ['updates'],
+  },
   update_cannot_open_data: {
     meaning: 'an update (a downgrade) whose channel file says it reads an older data schema than the open database has: it would refuse the data, so it is not downloaded',
     userFixable: true,

@@ -27,6 +27,8 @@ export const BROWSER_MODE_UPDATES_REASON = 'Updates are handled by the desktop a
 export const UPDATE_PROGRESS_INTERVAL_MS = 500;
 /** A check (the channel file and its .sig, each under the port's own deadline) that has not settled by then ends in phase error, and its late result is dropped. */
 export const UPDATE_CHECK_DEADLINE_MS = 3 * 60 * 1000;
+/** After the installer is started the app quits; still running this long after, the install failed (update_install_failed) and the app relaunches. */
+export const INSTALL_QUIT_DEADLINE_MS = 2 * 60 * 1000;
 
 export type Blocker = (typeof UPDATE_BLOCKERS)[number];
 
@@ -37,6 +39,8 @@ export interface FoundUpdate {
   releaseNotes: string | null;
   /** the data schema the release opens (its channel file's schemaVersion), null when the feed does not say */
   schemaVersion: number | null;
+  /** the GPU build the channel file says it is (its `gpu`), null when it does not say */
+  gpu: string | null;
 }
 
 export interface Progress {
@@ -53,8 +57,11 @@ export interface UpdaterPort {
   download(onProgress: (p: Progress) => void): Promise<void>;
   /** checks the downloaded update's signature again (it sat in the cache since its download): throws, the file deleted, when it no longer verifies */
   verifyDownloaded(): Promise<void>;
-  /** quits and installs the downloaded update */
-  install(): void;
+  /**
+   * quits and installs the downloaded update; `onFailure` is called when electron-updater reports the
+   * install failed (its 'error' event: BaseUpdater.quitAndInstall never throws, Squirrel's errors come later)
+   */
+  install(onFailure: (e: Error) => void): void;
 }
 
 /** What an install waits for: replies generating, models downloading. */
@@ -73,6 +80,10 @@ export interface UpdateControllerOptions {
   activity: Activity;
   /** closes the app's services and the engine host (before the install: no locked files) */
   beforeInstall: () => Promise<void>;
+  /** starts the app again (Electron's app.relaunch() and app.exit(0)): after a failed install, whose services and engine host are closed */
+  relaunch: () => void;
+  /** the running build's GPU backend (build-info.ts): a feed of another build is refused (update_wrong_build) */
+  gpu?: string;
   emit: (s: UpdateStateDTO) => void;
   logger: Logger;
   timers?: Timers;
@@ -80,6 +91,8 @@ export interface UpdateControllerOptions {
   dataSchemaVersion?: () => number | null;
   /** default UPDATE_CHECK_DEADLINE_MS */
   checkDeadlineMs?: number;
+  /** default INSTALL_QUIT_DEADLINE_MS */
+  installDeadlineMs?: number;
 }
 
 const realTimers: Timers = { now: () => Date.now(), setTimeout: (fn, ms) => setTimeout(fn, ms), clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout) };
@@ -197,6 +210,10 @@ export class UpdateController {
         // a signed file of another channel (or another feed) served as this one's: never offered
         throw new UpdateError('update_wrong_channel', `the ${channel} feed offered ${found.version}, which is not a ${channelsSeenBy(channel).join(' or ')} version`);
       }
+      if (found && this.o.gpu !== undefined && found.gpu !== this.o.gpu) {
+        // a signed channel file of another GPU build's folder (the signature binds the name, not the folder): never offered
+        throw new UpdateError('update_wrong_build', `the feed offered ${found.version} ${found.gpu === null ? 'without saying which build it is' : `of the ${found.gpu} build`}; this is the ${this.o.gpu} build`);
+      }
     } catch (e) {
       if (!current()) return this.s;
       this.checking = null;
@@ -215,7 +232,7 @@ export class UpdateController {
     }
     const blocked = blockedBy(found, this.o.dataSchemaVersion?.() ?? null);
     const downgrade = semver.lt(found.version, this.o.current) || blocked !== null;
-    const { schemaVersion: _schema, ...shown } = found;
+    const { schemaVersion: _schema, gpu: _gpu, ...shown } = found;
     this.set({ phase: 'available', lastCheckedAt: this.timers.now(), update: { ...shown, channel, downgrade, blocked } });
     if (this.s.mode === 'auto' && !downgrade) void this.download(false).catch(() => undefined);
     return this.s;
@@ -292,14 +309,34 @@ export class UpdateController {
   private async installNow(): Promise<void> {
     this.stopWatching();
     this.set({ phase: 'installing', waitingFor: [] });
+    const port = this.o.port!;
     try {
       // the download is checked again before anything is closed: a file changed in the cache is never run
-      await this.o.port!.verifyDownloaded();
-      await this.o.beforeInstall();
-      this.o.port!.install();
+      await port.verifyDownloaded();
     } catch (e) {
       this.o.logger.error(`updates: the install failed: ${(e as Error).message}`);
       this.set({ phase: 'error', error: updateErrorOf(e) });
+      return;
+    }
+    // from here the services and the engine host are (being) closed: a failure relaunches the app
+    let failed = false;
+    let deadline: unknown = null;
+    const fail = (e: unknown) => {
+      if (failed) return;
+      failed = true;
+      if (deadline !== null) this.timers.clearTimeout(deadline);
+      const err = e instanceof UpdateError ? e : new UpdateError('update_install_failed', (e as Error)?.message?.split('\n')[0] ?? String(e));
+      this.o.logger.error(`updates: the install failed, relaunching: ${err.message}`);
+      this.set({ phase: 'error', error: updateErrorOf(err) });
+      this.o.relaunch();
+    };
+    try {
+      await this.o.beforeInstall();
+      const ms = this.o.installDeadlineMs ?? INSTALL_QUIT_DEADLINE_MS;
+      deadline = this.timers.setTimeout(() => fail(new UpdateError('update_install_failed', `the app had not quit ${Math.round(ms / 1000)} s after the installer started`)), ms);
+      port.install((e) => fail(new UpdateError('update_install_failed', `the installer failed: ${e.message.split('\n')[0]}`)));
+    } catch (e) {
+      fail(new UpdateError('update_install_failed', (e as Error).message.split('\n')[0]));
     }
   }
 
