@@ -71,6 +71,8 @@ export interface FeedServer {
   url: string;
   /** the paths asked for, in order */
   requests: string[];
+  /** the same requests with their query (`/latest-linux.yml?noCache=…`) */
+  urls: string[];
   /** serve these bytes for a path instead of the folder's file */
   replace: Map<string, Buffer>;
   /** answer 404 for these paths */
@@ -86,6 +88,7 @@ export interface FeedServer {
 
 export async function serveFeed(dir: string): Promise<FeedServer> {
   const requests: string[] = [];
+  const urls: string[] = [];
   const replace = new Map<string, Buffer>();
   const hide = new Set<string>();
   const delay = new Map<string, number>();
@@ -96,6 +99,7 @@ export async function serveFeed(dir: string): Promise<FeedServer> {
     try {
       const p = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
       requests.push(p);
+      urls.push(req.url ?? '/');
       const body = replace.get(p) ?? (hide.has(p) ? null : readIn(dir, p));
       if (!body) {
         res.writeHead(404).end();
@@ -138,7 +142,7 @@ export async function serveFeed(dir: string): Promise<FeedServer> {
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}/`,
-    requests, replace, hide, delay, drip, stall,
+    requests, urls, replace, hide, delay, drip, stall,
     close: () => {
       for (const t of timers) clearTimeout(t);
       server.closeAllConnections();

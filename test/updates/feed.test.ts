@@ -10,10 +10,10 @@ import path from 'path';
 import { parseUpdateInfo, resolveFiles } from 'electron-updater/out/providers/Provider';
 import { feedFileName } from '../../main/updates/channels';
 import { describeFile, parseFeed, publishRelease, releaseFiles, replaces, updateArtifacts } from '../../main/updates/feed';
-import { PUBLIC_KEY_FILE, publicKeyOf, SIGNING_KEY_ENV, signBytes, verifyBytes } from '../../main/updates/signature';
+import { ARTIFACT_SIGNATURE_DOMAIN, artifactMessage, fileSha512, PUBLIC_KEY_FILE, publicKeyOf, signArtifact, SIGNING_KEY_ENV, signBytes, verifyArtifact, verifyBytes } from '../../main/updates/signature';
 import { REPO_ROOT } from '../helpers/models';
 import { feedUrlOf, readBuildInfo } from '../../main/updates/build-info';
-import { unsupportedReason } from '../../main/app/updater';
+import { linuxPackageKind, unsupportedReason, updaterKind } from '../../main/app/updater';
 import { fakeInstaller, release, releaseInto, serveFeed, testKeys } from '../helpers/update-feed';
 
 let root: string;
@@ -38,14 +38,53 @@ test('a stable release goes into the latest, beta and alpha feeds; electron-upda
   expect(resolveFiles(info as never, new URL('http://h/feed/')).map((f) => f.url.href)).toEqual(['http://h/feed/Hearth-1.4.0.AppImage']);
   // base64 SHA-512, as electron-updater's DigestTransform expects when it is not 128 hex digits
   expect(Buffer.from(described.sha512, 'base64')).toHaveLength(64);
-  for (const f of ['latest-linux.yml', 'beta-linux.yml', 'alpha-linux.yml', 'Hearth-1.4.0.AppImage', 'Hearth-1.4.0.AppImage.blockmap']) {
+  for (const f of ['latest-linux.yml', 'beta-linux.yml', 'alpha-linux.yml']) {
     expect(verifyBytes(f, read(out, f), read(out, `${f}.sig`).toString(), keys.publicKeyPem)).toBe(true);
+    // a channel file's signature never passes for an artifact's (another domain)
+    expect(await verifyArtifact(f, path.join(out, f), read(out, `${f}.sig`).toString(), keys.publicKeyPem)).toBe(false);
   }
+  // an artifact's signature is over its name and streamed SHA-512 (hearth-update-artifact-v1), not its bytes
+  for (const f of ['Hearth-1.4.0.AppImage', 'Hearth-1.4.0.AppImage.blockmap']) {
+    expect(await verifyArtifact(f, path.join(out, f), read(out, `${f}.sig`).toString(), keys.publicKeyPem)).toBe(true);
+    expect(verifyBytes(f, read(out, f), read(out, `${f}.sig`).toString(), keys.publicKeyPem)).toBe(false);
+  }
+  expect(await verifyArtifact('Hearth-1.4.1.AppImage', path.join(out, 'Hearth-1.4.0.AppImage'), read(out, 'Hearth-1.4.0.AppImage.sig').toString(), keys.publicKeyPem)).toBe(false);
   expect(verifyBytes('latest-linux.yml', Buffer.from(text + ' '), read(out, 'latest-linux.yml.sig').toString(), keys.publicKeyPem)).toBe(false);
   // a signature binds the file's name: the same bytes under another feed's name do not verify
   expect(read(out, 'alpha-linux.yml')).toEqual(read(out, 'latest-linux.yml'));
   expect(verifyBytes('latest-linux.yml', read(out, 'alpha-linux.yml'), read(out, 'alpha-linux.yml.sig').toString(), keys.publicKeyPem)).toBe(false);
   expect(verifyBytes('latest-linux.yml', read(out, 'latest-linux.yml'), read(out, 'latest-linux.yml.sig').toString(), keys.publicKeyPem)).toBe(true);
+});
+
+test('an artifact signature: its message is the domain, the name and the streamed SHA-512; a changed byte or another name does not verify', async () => {
+  const keys = testKeys(root);
+  const file = path.join(root, 'big.AppImage');
+  // several read-stream chunks (64 KiB each): the hash is streamed, never the whole file in one buffer
+  fs.writeFileSync(file, Buffer.alloc(300 * 1024, 7));
+  const { sha512, size } = await fileSha512(file);
+  expect(size).toBe(300 * 1024);
+  expect(artifactMessage('big.AppImage', sha512).toString()).toBe(`${ARTIFACT_SIGNATURE_DOMAIN}\nbig.AppImage\n${sha512}`);
+  expect(() => artifactMessage('a/b', sha512)).toThrow(/plain file name/);
+  const sig = await signArtifact('big.AppImage', file, keys.privateKeyPem);
+  expect(await verifyArtifact('big.AppImage', file, sig, keys.publicKeyPem)).toBe(true);
+  expect(await verifyArtifact('other.AppImage', file, sig, keys.publicKeyPem)).toBe(false);
+  const changed = Buffer.alloc(300 * 1024, 7);
+  changed[200 * 1024] = 8;
+  fs.writeFileSync(file, changed);
+  expect(await verifyArtifact('big.AppImage', file, sig, keys.publicKeyPem)).toBe(false);
+});
+
+test('a channel file says its GPU build (gpu); a release into a folder holding another build\'s channel file is refused', async () => {
+  const keys = testKeys(root);
+  const out = path.join(root, 'out');
+  const art = fakeInstaller(path.join(root, 'a'), '1.4.0');
+  await publishRelease({ channel: 'stable', version: '1.4.0', platform: 'linux', arch: 'x64', artifacts: [art], out, privateKeyPem: keys.privateKeyPem, gpu: 'cuda' });
+  expect(parseFeed(read(out, 'latest-linux.yml').toString()).gpu).toBe('cuda');
+  expect(read(out, 'latest-linux.yml').toString()).toMatch(/^gpu: cuda$/m);
+  const next = fakeInstaller(path.join(root, 'b'), '1.4.1');
+  await expect(publishRelease({ channel: 'stable', version: '1.4.1', platform: 'linux', arch: 'x64', artifacts: [next], out, privateKeyPem: keys.privateKeyPem, gpu: 'cpu' })).rejects.toThrow(/is the cuda build's feed, not the cpu build's/);
+  expect(parseFeed(read(out, 'latest-linux.yml').toString()).version).toBe('1.4.0');
+  expect(() => parseFeed(read(out, 'latest-linux.yml').toString().replace('gpu: cuda', 'gpu: ../x'))).toThrow();
 });
 
 test('a feed keeps a newer version: a beta after a newer stable leaves latest alone, a nightly goes into alpha only', async () => {
@@ -261,5 +300,18 @@ describe('GPU builds have their own feed folders', () => {
     expect(unsupportedReason({ ...packaged, packaged: false, build: { gpu: 'cpu' } })).toMatch(/development run/);
     expect(unsupportedReason({ ...packaged, env: {}, build: { gpu: 'cpu' } })).toMatch(/^Only the AppImage and the deb .*\.$/);
     expect(unsupportedReason({ ...packaged, env: {}, packageType: 'deb', build: { gpu: 'cpu' } })).toBeNull();
+  });
+
+  test('an AppImage (APPIMAGE set) takes the AppImage updater even when resources/package-type says deb (app-builder-lib\'s shared linux-unpacked)', () => {
+    const appImage = { APPIMAGE: '/opt/Hearth.AppImage' };
+    expect(linuxPackageKind(appImage, 'deb')).toBe('appimage');
+    expect(updaterKind('linux', appImage, 'deb')).toBe('AppImageUpdater');
+    expect(updaterKind('linux', appImage, null)).toBe('AppImageUpdater');
+    expect(updaterKind('linux', {}, 'deb')).toBe('DebUpdater');
+    expect(linuxPackageKind({}, 'rpm')).toBeNull();
+    expect(updaterKind('win32', appImage, 'deb')).toBe('NsisUpdater');
+    expect(updaterKind('darwin', {}, null)).toBe('MacUpdater');
+    expect(unsupportedReason({ packaged: true, platform: 'linux', env: appImage, packageType: 'deb', build: { gpu: 'cpu' } })).toBeNull();
+    expect(unsupportedReason({ packaged: true, platform: 'linux', env: {}, packageType: 'rpm', build: { gpu: 'cpu' } })).toMatch(/^Only the AppImage and the deb/);
   });
 });

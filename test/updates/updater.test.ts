@@ -48,13 +48,13 @@ jest.mock('electron', () => {
   };
 });
 
-import { AppImageUpdater } from 'electron-updater';
-import { electronUpdaterPort } from '../../main/app/updater';
+import { AppImageUpdater, NsisUpdater, type AppUpdater } from 'electron-updater';
+import { electronUpdaterPort, UPDATER_CACHE_DIR_NAME } from '../../main/app/updater';
 import type { UpdateChannel, UpdateMode, UpdateStateDTO } from '../../main/ipc/updates';
 import { silentLogger } from '../../main/logging';
 import type { Timers } from '../../main/models/download-transfer';
 import { feedFileName } from '../../main/updates/channels';
-import { UPDATE_CHECK_INTERVAL_MS, UpdateController, type Blocker } from '../../main/updates/controller';
+import { INSTALL_QUIT_DEADLINE_MS, UPDATE_CHECK_INTERVAL_MS, UpdateController, type Blocker } from '../../main/updates/controller';
 import { LATEST_VERSION } from '../../main/store/migrations';
 import { FEED_FILE_MAX_BYTES } from '../../main/updates/feed';
 import { SIGNATURE_MAX_BYTES } from '../../main/updates/signature';
@@ -77,6 +77,8 @@ beforeAll(async () => {
   await releaseInto(path.join(root, 'feed'), root, keys, 'stable', STABLE, 'Stable notes');
   await releaseInto(path.join(root, 'feed'), root, keys, 'beta', BETA, 'Beta notes');
   await releaseInto(path.join(root, 'feed'), root, keys, 'nightly', NIGHTLY);
+  // the CUDA build's folder: the same names, signed by the same key
+  await releaseInto(path.join(root, 'feed'), root, keys, 'stable', STABLE, 'Stable notes', 'cuda');
   // the CPU build's folder (scripts/release --gpu cpu); the server serves it at its root
   feed = path.join(root, 'feed', 'cpu');
   server = await serveFeed(feed);
@@ -115,6 +117,8 @@ interface Harness {
   appImage: string;
   installed: string;
   events: string[];
+  /** the relaunch double's calls (Electron's app.relaunch + app.exit: a boundary) */
+  relaunches: number;
 }
 
 let n = 0;
@@ -123,6 +127,10 @@ interface HarnessOptions {
   downloadStallMs?: number;
   checkDeadlineMs?: number;
   dataSchemaVersion?: number;
+  /** the install's GPU build (default cpu, the served folder's) */
+  gpu?: string;
+  /** the running AppImage's path (default a file in the run's folder) */
+  appImage?: string;
 }
 
 function harness(version: string, settings: { channel: UpdateChannel | null; mode: UpdateMode }, opts: HarnessOptions = {}): Harness {
@@ -132,8 +140,8 @@ function harness(version: string, settings: { channel: UpdateChannel | null; mod
   electronApp.userData = path.join(dir, 'data');
   electronApp.quits = 0;
   // the running "AppImage" (a name without a version: the update replaces it in place)
-  const appImage = path.join(dir, 'Hearth.AppImage');
-  fs.writeFileSync(appImage, `running ${version}`);
+  const appImage = opts.appImage ?? path.join(dir, 'Hearth.AppImage');
+  if (!opts.appImage) fs.writeFileSync(appImage, `running ${version}`);
   process.env.APPIMAGE = appImage;
   process.env.XDG_CACHE_HOME = path.join(dir, 'cache');
   const installed = path.join(dir, 'installed.txt');
@@ -142,7 +150,7 @@ function harness(version: string, settings: { channel: UpdateChannel | null; mod
   const events: string[] = [];
   let listener: (() => void) | null = null;
   const h: Harness = {
-    states, settings, busy: [], timers: manualTimers(), appImage, installed, events,
+    states, settings, busy: [], timers: manualTimers(), appImage, installed, events, relaunches: 0,
     notify: () => listener?.(),
     c: null as unknown as UpdateController,
   };
@@ -150,9 +158,9 @@ function harness(version: string, settings: { channel: UpdateChannel | null; mod
     feedDeadlineMs: opts.feedDeadlineMs, downloadStallMs: opts.downloadStallMs,
   });
   const install = port.install;
-  port.install = () => {
+  port.install = (onFailure) => {
     events.push('quitAndInstall');
-    install();
+    install(onFailure);
   };
   h.c = new UpdateController({
     current: version,
@@ -168,6 +176,11 @@ function harness(version: string, settings: { channel: UpdateChannel | null; mod
     beforeInstall: async () => {
       events.push('services closed', 'engine host closed');
     },
+    relaunch: () => {
+      events.push('relaunch');
+      h.relaunches++;
+    },
+    gpu: opts.gpu ?? 'cpu',
     emit: (s) => states.push(s),
     logger: silentLogger,
     timers: h.timers,
@@ -584,5 +597,165 @@ describe('the download checked again before install', () => {
     expect(fs.existsSync(cached)).toBe(false);
     expect(fs.readFileSync(h.appImage, 'utf8')).toBe('running 1.3.0');
     expect(electronApp.quits).toBe(0);
+  });
+});
+
+describe('the GPU build', () => {
+  test('each channel file says the GPU build it is', () => {
+    for (const c of ['stable', 'beta', 'nightly'] as const) expect(fs.readFileSync(path.join(feed, feedOf(c).slice(1)), 'utf8')).toMatch(/^gpu: cpu$/m);
+    expect(fs.readFileSync(path.join(root, 'feed', 'cuda', feedOf('stable').slice(1)), 'utf8')).toMatch(/^gpu: cuda$/m);
+  });
+
+  test('the CUDA build\'s signed feed served to a CPU install is refused (update_wrong_build), nothing downloaded', async () => {
+    const h = harness('1.3.0', { channel: 'stable', mode: 'auto' });
+    const cuda = path.join(root, 'feed', 'cuda');
+    const name = feedOf('stable').slice(1);
+    server.replace.set(feedOf('stable'), fs.readFileSync(path.join(cuda, name)));
+    server.replace.set(`${feedOf('stable')}.sig`, fs.readFileSync(path.join(cuda, `${name}.sig`)));
+    server.requests.length = 0;
+    try {
+      const s = await h.c.check();
+      expect(s.phase).toBe('error');
+      expect(s.error?.code).toBe('update_wrong_build');
+      expect(s.error?.message).toMatch(/of the cuda build; this is the cpu build/);
+      expect(s.update).toBeNull();
+    } finally {
+      resetServer();
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    expect(server.requests.filter((p) => p.endsWith('.AppImage'))).toEqual([]);
+    // the same feed is the CUDA install's own
+    const cudaInstall = harness('1.3.0', { channel: 'stable', mode: 'check' }, { gpu: 'cuda' });
+    server.replace.set(feedOf('stable'), fs.readFileSync(path.join(cuda, name)));
+    server.replace.set(`${feedOf('stable')}.sig`, fs.readFileSync(path.join(cuda, `${name}.sig`)));
+    try {
+      expect((await cudaInstall.c.check()).update).toMatchObject({ version: STABLE });
+    } finally {
+      resetServer();
+    }
+  });
+
+  test('a signed feed that does not say its build is refused too', async () => {
+    const h = harness('1.3.0', { channel: 'stable', mode: 'auto' });
+    const { signBytes } = await import('../../main/updates/signature');
+    const name = feedOf('stable').slice(1);
+    const yml = Buffer.from(fs.readFileSync(path.join(feed, name), 'utf8').replace(/^gpu: cpu\n/m, ''));
+    server.replace.set(feedOf('stable'), yml);
+    server.replace.set(`${feedOf('stable')}.sig`, Buffer.from(signBytes(name, yml, keys.privateKeyPem)));
+    try {
+      const s = await h.c.check();
+      expect(s.error?.code).toBe('update_wrong_build');
+      expect(s.error?.message).toMatch(/without saying which build/);
+    } finally {
+      resetServer();
+    }
+  });
+});
+
+describe('fresh from the origin', () => {
+  test('the channel file and its .sig are both asked for with a noCache query (GenericProvider\'s), as is the artifact\'s .sig', async () => {
+    const h = harness('1.3.0', { channel: 'stable', mode: 'check' });
+    server.urls.length = 0;
+    await h.c.check();
+    await h.c.download(false);
+    const asked = (p: string) => server.urls.filter((u) => u.split('?')[0] === p);
+    for (const p of [feedOf('stable'), `${feedOf('stable')}.sig`, `/Hearth-${STABLE}.AppImage.sig`]) {
+      expect(asked(p)).toHaveLength(1);
+      expect(asked(p)[0]).toMatch(/\?noCache=[0-9a-v]+$/);
+    }
+  });
+});
+
+describe('a failed install', () => {
+  test('an AppImage install that fails (APPIMAGE in a folder that does not exist) sets phase error and relaunches the app', async () => {
+    const h = harness('1.3.0', { channel: 'stable', mode: 'check' }, { appImage: path.join(root, 'no-such-folder', 'Hearth.AppImage') });
+    await h.c.check();
+    expect((await h.c.download(false)).phase).toBe('downloaded');
+    h.c.install();
+    await until(() => h.relaunches > 0, 'the relaunch');
+    expect(h.events).toEqual(['services closed', 'engine host closed', 'quitAndInstall', 'relaunch']);
+    expect(h.c.state().phase).toBe('error');
+    expect(h.c.state().error?.code).toBe('update_install_failed');
+    expect(h.c.state().error?.message).toMatch(/the installer failed: .*ENOENT/);
+    // the error state went out before the relaunch; the deadline is cleared; the app never quit to install
+    expect(h.states.at(-1)?.phase).toBe('error');
+    expect(h.timers.pending.filter((t) => t.ms === INSTALL_QUIT_DEADLINE_MS)).toEqual([]);
+    expect(electronApp.quits).toBe(0);
+  });
+
+  test('an app still running INSTALL_QUIT_DEADLINE_MS after the installer started relaunches', async () => {
+    const h = harness('1.3.0', { channel: 'stable', mode: 'check' });
+    await h.c.check();
+    await h.c.download(false);
+    h.c.install();
+    await until(() => electronApp.quits > 0, 'quitAndInstall asking the app to quit');
+    // the app double does not exit: as if a quit was cancelled
+    const deadline = await until(() => h.timers.pending.find((t) => t.ms === INSTALL_QUIT_DEADLINE_MS), 'the install deadline');
+    expect(h.relaunches).toBe(0);
+    deadline.fn();
+    expect(h.relaunches).toBe(1);
+    expect(h.c.state().error).toMatchObject({ code: 'update_install_failed', message: expect.stringMatching(/had not quit 120 s after/) });
+  });
+});
+
+/** An electron-updater double (the port's boundary) that records quitAndInstall's arguments. */
+function updaterDouble(): AppUpdater & { calls: unknown[][]; configPath: string | null } {
+  const { EventEmitter } = require('events') as typeof import('events');
+  const d = Object.assign(new EventEmitter(), {
+    calls: [] as unknown[][],
+    configPath: null as string | null,
+    logger: null,
+    autoDownload: true,
+    autoInstallOnAppQuit: true,
+    setFeedURL: () => undefined,
+    quitAndInstall: (...args: unknown[]) => {
+      d.calls.push(args);
+    },
+    set updateConfigPath(p: string) {
+      d.configPath = p;
+    },
+  });
+  return d as unknown as AppUpdater & { calls: unknown[][]; configPath: string | null };
+}
+
+describe('the port', () => {
+  test('Windows installs silently and runs the app after (quitAndInstall(true, true)); elsewhere electron-updater\'s defaults', () => {
+    const win = updaterDouble();
+    electronUpdaterPort({ publicKeyPem: keys.publicKeyPem, configDir: path.join(root, 'port-win'), logger: silentLogger, makeUpdater: () => win, platform: 'win32' }).install(() => undefined);
+    expect(win.calls).toEqual([[true, true]]);
+    for (const platform of ['linux', 'darwin'] as const) {
+      const d = updaterDouble();
+      electronUpdaterPort({ publicKeyPem: keys.publicKeyPem, configDir: path.join(root, `port-${platform}`), logger: silentLogger, makeUpdater: () => d, platform }).install(() => undefined);
+      expect(d.calls).toEqual([[]]);
+    }
+  });
+
+  test('an error electron-updater reports later (Squirrel.Mac) reaches the install\'s onFailure once', () => {
+    const mac = updaterDouble();
+    const failures: string[] = [];
+    electronUpdaterPort({ publicKeyPem: keys.publicKeyPem, configDir: path.join(root, 'port-mac'), logger: silentLogger, makeUpdater: () => mac, platform: 'darwin' }).install((e) => failures.push(e.message));
+    expect(failures).toEqual([]);
+    mac.emit('error', new Error('Squirrel: code signature invalid'));
+    mac.emit('error', new Error('again'));
+    expect(failures).toEqual(['Squirrel: code signature invalid']);
+  });
+
+  test('a packaged app\'s resources/app-update.yml is the config (NsisUpdater reads its publisherName); without one the port writes its own', async () => {
+    const resources = path.join(root, 'resources');
+    fs.mkdirSync(resources, { recursive: true });
+    fs.writeFileSync(path.join(resources, 'app-update.yml'), `provider: generic\nurl: https://updates.hearth.app/\nupdaterCacheDirName: ${UPDATER_CACHE_DIR_NAME}\npublisherName:\n  - Hearth Project\n`);
+    const configDir = path.join(root, 'port-packaged');
+    const nsis = new NsisUpdater();
+    electronUpdaterPort({ publicKeyPem: keys.publicKeyPem, configDir, logger: silentLogger, makeUpdater: () => nsis, resourcesPath: resources, platform: 'win32' });
+    const config = await (nsis as unknown as { configOnDisk: { value: Promise<Record<string, unknown>> } }).configOnDisk.value;
+    expect(config).toMatchObject({ publisherName: ['Hearth Project'], updaterCacheDirName: UPDATER_CACHE_DIR_NAME });
+    expect(fs.existsSync(path.join(configDir, 'app-update.yml'))).toBe(false);
+    // a development or test run: no resources/app-update.yml
+    const devDir = path.join(root, 'port-dev');
+    const dev = new NsisUpdater();
+    electronUpdaterPort({ publicKeyPem: keys.publicKeyPem, configDir: devDir, logger: silentLogger, makeUpdater: () => dev, resourcesPath: path.join(root, 'no-resources'), platform: 'win32' });
+    const own = await (dev as unknown as { configOnDisk: { value: Promise<Record<string, unknown>> } }).configOnDisk.value;
+    expect(own).toEqual({ provider: 'custom', updaterCacheDirName: UPDATER_CACHE_DIR_NAME });
+    expect(fs.existsSync(path.join(devDir, 'app-update.yml'))).toBe(true);
   });
 });
