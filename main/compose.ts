@@ -3,6 +3,7 @@
  * the chat turns, and the IPC channels over them, each domain registering its own. Used by
  * Electron, browser mode and tests alike.
  */
+import path from 'path';
 import { assistantChannels } from './chat/assistants';
 import { chatChannels } from './chat/channels';
 import { ChatService } from './chat/turns';
@@ -26,6 +27,7 @@ import { Services } from './services';
 import { settingsChannels } from './settings/channels';
 import { type SecretCipher, TokenVault } from './settings/token';
 import { Store } from './store';
+import { installFailureFile } from './updates/install-failure';
 import { UpdateController, updatesChannels, type Blocker, type UpdaterPort, BROWSER_MODE_UPDATES_REASON } from './updates/controller';
 
 export interface App {
@@ -146,6 +148,7 @@ export function composeApp(opts: ComposeOptions): App {
     },
     beforeInstall: opts.updates?.beforeInstall ?? (async () => undefined),
     relaunch: opts.updates?.relaunch ?? (() => undefined),
+    installFailure: installFailureFile(path.join(paths.root, 'updater', 'install-failed.json')),
     gpu: opts.updates?.gpu,
     emit: (s) => services.emit('updates.changed', s),
     // a release that reads only an older schema than this database's is offered but not installed

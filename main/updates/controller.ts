@@ -16,6 +16,7 @@ import type { Logger } from '../logging';
 import type { Timers } from '../models/download-transfer';
 import type { Handlers } from '../services';
 import { channelOfVersion, channelsSeenBy, isMoreStable } from './channels';
+import type { InstallFailureNote } from './install-failure';
 import { UpdateError, updateErrorOf } from './verify';
 
 /** How often mode auto and check look for an update after the first check at start. */
@@ -93,6 +94,8 @@ export interface UpdateControllerOptions {
   checkDeadlineMs?: number;
   /** default INSTALL_QUIT_DEADLINE_MS */
   installDeadlineMs?: number;
+  /** where a failed install leaves its reason for the relaunched app (install-failure.ts) */
+  installFailure?: InstallFailureNote;
 }
 
 const realTimers: Timers = { now: () => Date.now(), setTimeout: (fn, ms) => setTimeout(fn, ms), clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout) };
@@ -134,6 +137,11 @@ export class UpdateController {
       phase: o.port ? 'idle' : 'unsupported', reason: o.port ? null : (o.unsupportedReason ?? 'Updates are not supported here.'),
       current: o.current, channel, mode, lastCheckedAt: null, update: null, progress: null, waitingFor: [], error: null,
     };
+    // the run before tried to install an update and failed (then relaunched this one): say so once
+    const failed = o.installFailure?.take();
+    if (o.port && failed && failed.version !== o.current) {
+      this.s = { ...this.s, phase: 'error', error: { code: 'update_install_failed', message: `Hearth could not install ${failed.version} and is still on ${o.current}: ${failed.message}` } };
+    }
   }
 
   state(): UpdateStateDTO {
@@ -328,6 +336,7 @@ export class UpdateController {
       const err = e instanceof UpdateError ? e : new UpdateError('update_install_failed', (e as Error)?.message?.split('\n')[0] ?? String(e));
       this.o.logger.error(`updates: the install failed, relaunching: ${err.message}`);
       this.set({ phase: 'error', error: updateErrorOf(err) });
+      this.o.installFailure?.keep({ version: this.s.update?.version ?? '', message: err.message, at: this.timers.now() });
       this.o.relaunch();
     };
     try {

@@ -11,6 +11,7 @@
  * version to a file. What an install waits for (a reply generating) is the controller's Activity,
  * set by the test.
  */
+import { installFailureFile } from '../../main/updates/install-failure';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
@@ -131,6 +132,8 @@ interface HarnessOptions {
   gpu?: string;
   /** the running AppImage's path (default a file in the run's folder) */
   appImage?: string;
+  /** where a failed install leaves its reason for the next run (default a file in the run's folder) */
+  noteFile?: string;
 }
 
 function harness(version: string, settings: { channel: UpdateChannel | null; mode: UpdateMode }, opts: HarnessOptions = {}): Harness {
@@ -186,6 +189,7 @@ function harness(version: string, settings: { channel: UpdateChannel | null; mod
     timers: h.timers,
     checkDeadlineMs: opts.checkDeadlineMs,
     dataSchemaVersion: () => opts.dataSchemaVersion ?? null,
+    installFailure: installFailureFile(opts.noteFile ?? path.join(dir, 'updater', 'install-failed.json')),
   });
   return h;
 }
@@ -668,7 +672,8 @@ describe('fresh from the origin', () => {
 
 describe('a failed install', () => {
   test('an AppImage install that fails (APPIMAGE in a folder that does not exist) sets phase error and relaunches the app', async () => {
-    const h = harness('1.3.0', { channel: 'stable', mode: 'check' }, { appImage: path.join(root, 'no-such-folder', 'Hearth.AppImage') });
+    const note = path.join(root, 'install-failed.json');
+    const h = harness('1.3.0', { channel: 'stable', mode: 'check' }, { appImage: path.join(root, 'no-such-folder', 'Hearth.AppImage'), noteFile: note });
     await h.c.check();
     expect((await h.c.download(false)).phase).toBe('downloaded');
     h.c.install();
@@ -681,6 +686,12 @@ describe('a failed install', () => {
     expect(h.states.at(-1)?.phase).toBe('error');
     expect(h.timers.pending.filter((t) => t.ms === INSTALL_QUIT_DEADLINE_MS)).toEqual([]);
     expect(electronApp.quits).toBe(0);
+    // the relaunched app says it once (the reason was kept for it), then forgets it
+    expect(JSON.parse(fs.readFileSync(note, 'utf8'))).toMatchObject({ version: STABLE });
+    const relaunched = harness('1.3.0', { channel: 'stable', mode: 'check' }, { noteFile: note });
+    expect(relaunched.c.state()).toMatchObject({ phase: 'error', error: { code: 'update_install_failed', message: expect.stringMatching(new RegExp(`^Hearth could not install ${STABLE.replace(/\./g, '\\.')} and is still on 1\\.3\\.0: the installer failed: .*ENOENT`)) } });
+    expect(fs.existsSync(note)).toBe(false);
+    expect(harness('1.3.0', { channel: 'stable', mode: 'check' }, { noteFile: note }).c.state().phase).toBe('idle');
   });
 
   test('an app still running INSTALL_QUIT_DEADLINE_MS after the installer started relaunches', async () => {
