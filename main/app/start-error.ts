@@ -19,5 +19,6 @@ export function startErrorBox(e: unknown): StartErrorBox {
   if (isStoreError(e, 'migration_failed')) {
     return { title: e.details?.restored === true ? 'Hearth restored your data after a failed update' : 'Hearth could not update your data', content: message };
   }
+  if (isStoreError(e, 'in_use')) return { title: 'Hearth could not update your data', content: message };
   return { title: 'Hearth could not start', content: message };
 }

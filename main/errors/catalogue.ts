@@ -318,6 +318,13 @@ export const ERRORS = {
     hint: '{Message}',
     layers: ['store'],
   },
+  in_use: {
+    meaning:
+      'an update that changes the schema was refused before its backup because another connection (the app, `hearth serve`, a `hearth` command, of any version) has the database open; nothing was changed',
+    userFixable: true,
+    hint: '{Message}',
+    layers: ['store'],
+  },
   import_failed: {
     meaning: 'an import file is unreadable or malformed; nothing was imported',
     userFixable: true,

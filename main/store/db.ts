@@ -1,14 +1,15 @@
 /**
  * Opens the store's SQLite database: checks the version, sets pragmas, backs up and migrates. Before
- * any pending migration of an existing database it keeps the update backup (update-backup.ts) and
- * restores it when migrating fails.
+ * any pending migration of an existing database it takes the database alone (refusing with 'in_use'
+ * when another connection has it open), keeps the update backup (update-backup.ts) and restores it
+ * when migrating fails.
  */
 import fs from 'fs';
 import path from 'path';
 import Database from 'better-sqlite3';
 import { StoreError } from './errors';
 import { applyMigrations, latestOf, MIGRATIONS, readSchemaVersion, type Migration } from './migrations';
-import { makeUpdateBackup, restoreAfterFailedUpdate, updateBackupPath } from './update-backup';
+import { checkNoUnfinishedRestore, lockForUpdate, makeUpdateBackup, restoreAfterFailedUpdate, updateBackupPath } from './update-backup';
 import type { Logger } from '../logging';
 import type { Clock } from './types';
 import { makeDirs } from '../dirs';
@@ -31,7 +32,11 @@ export interface OpenedDatabase {
   /** Schema version found in the file before migrating (0: new or empty file). */
   fromVersion: number;
   version: number;
-  /** The update backup made before migrating at this open (`<db>.before-update`), if one was made. */
+  /**
+   * The update backup made before migrating at this open (`<db>.before-update`), if one was made. Then
+   * `db` still holds the database alone (lockForUpdate): the caller finishes its own opening steps,
+   * then calls releaseUpdateLock(db), or on failure restoreAfterFailedUpdate(db, …).
+   */
   backupPath: string | null;
 }
 
@@ -75,6 +80,7 @@ export function openDatabase(dbPath: string, opts: OpenDatabaseOptions): OpenedD
   const latest = latestOf(migrations);
   const target = opts.targetVersion ?? latest;
   makeDirs(path.dirname(path.resolve(dbPath)));
+  checkNoUnfinishedRestore(dbPath);
   checkHeader(dbPath);
 
   let db: Database.Database;
@@ -118,6 +124,8 @@ export function openDatabase(dbPath: string, opts: OpenDatabaseOptions): OpenedD
     const pending = migrations.filter((m) => m.version > from! && m.version <= target);
     if (pending.length > 0) {
       if (from > 0) {
+        // only while no other connection (another Hearth, of this version or an older one) has the file open
+        lockForUpdate(db, dbPath);
         const info = { schemaVersion: from, toSchemaVersion: target, appVersion: opts.appVersion ?? null, createdAt: clock() };
         try {
           backupPath = makeUpdateBackup(db, dbPath, info);
@@ -141,8 +149,8 @@ export function openDatabase(dbPath: string, opts: OpenDatabaseOptions): OpenedD
     }
     return { db, fromVersion: from, version: pending.length > 0 ? target : from, backupPath };
   } catch (e) {
+    if (backupPath !== null) throw restoreAfterFailedUpdate(db, dbPath, backupPath, e, logger);
     db.close();
-    if (backupPath !== null) throw restoreAfterFailedUpdate(dbPath, backupPath, e, logger);
     if (e instanceof StoreError) throw e;
     throw new StoreError('invalid_database', `cannot open database ${dbPath}: ${(e as Error).message}`, undefined, { cause: e });
   }

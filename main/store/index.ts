@@ -24,7 +24,7 @@ import { ModelRefs } from './model-refs';
 import { ModelSettings, Settings } from './settings';
 import type { WriterOptions } from './stream-writer';
 import { TemporaryChats } from './temporary';
-import { restoreAfterFailedUpdate } from './update-backup';
+import { releaseUpdateLock, restoreAfterFailedUpdate } from './update-backup';
 import { SqliteThreads } from './threads';
 import { silentLogger, type Logger } from '../logging';
 import type { Clock, Thread } from './types';
@@ -108,6 +108,8 @@ export class Store {
       this.temporary = new TemporaryChats({ clock, logger, defaultAssistantId });
       this.recoveredReplies = this.messages.recoverInterrupted();
       if (this.recoveredReplies > 0) logger.warn('store: replies interrupted by a crash were kept as interrupted', { count: this.recoveredReplies });
+      // the update is done: others (`hearth serve`, a `hearth` command) may share the file again
+      if (this.backupPath !== null) releaseUpdateLock(db);
       db.pragma('wal_autocheckpoint = 0');
       const every = opts.checkpointIntervalMs ?? 5000;
       if (every > 0) {
@@ -116,9 +118,9 @@ export class Store {
       }
     } catch (e) {
       if (this.checkpointTimer) clearInterval(this.checkpointTimer);
+      // the update migrated the file but this version still cannot use it: the backup goes back, under the update's lock
+      if (this.backupPath !== null) throw restoreAfterFailedUpdate(this.db, dbPath, this.backupPath, e, this.logger);
       this.db.close();
-      // the update migrated the file but this version still cannot use it: the backup goes back
-      if (this.backupPath !== null) throw restoreAfterFailedUpdate(dbPath, this.backupPath, e, this.logger);
       throw e;
     }
   }
