@@ -64,6 +64,16 @@ export async function errorOf(p: Promise<unknown>): Promise<{ code: string; mess
   throw new Error('expected the promise to reject');
 }
 
+/** What `fn` throws (or fails the test if it returned), as it was thrown. */
+export function thrownBy<E = Error>(fn: () => unknown): E {
+  try {
+    fn();
+  } catch (e) {
+    return e as E;
+  }
+  throw new Error('expected it to throw');
+}
+
 /** What `fn` gives once it is truthy (asked every 25 ms); an error naming `what` after `ms`. */
 export async function untilValue<T>(fn: () => T | undefined | false | Promise<T | undefined | false>, what: string, ms = 60_000): Promise<T> {
   const end = Date.now() + ms;

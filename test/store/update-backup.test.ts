@@ -4,6 +4,7 @@
  * better-sqlite3 on real files in temp folders; a failing migration is injected through the store's
  * tests-only `migrations` option.
  */
+import { thrownBy } from '../helpers/engine';
 import { spawnSync } from 'child_process';
 import { createHash } from 'crypto';
 import fs from 'fs';
@@ -52,14 +53,7 @@ function contents(file: string) {
 /** The latest migration replaced by `last` (so a database at N-1 runs it as its update). */
 const withLast = (last: Omit<Migration, 'version'>): Migration[] => [...MIGRATIONS.slice(0, -1), { version: N, ...last }];
 
-function openError(fn: () => unknown): StoreError {
-  try {
-    fn();
-  } catch (e) {
-    return e as StoreError;
-  }
-  throw new Error('expected the open to fail');
-}
+const openError = (fn: () => unknown): StoreError => thrownBy<StoreError>(fn);
 
 function expectRestored(err: StoreError, file: string): void {
   expect(err.name).toBe('StoreError');

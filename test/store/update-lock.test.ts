@@ -6,6 +6,7 @@
  * file under that lock; afterwards the file is shared as usual. Real better-sqlite3 connections on
  * real files, and real second processes (locks between processes are the case that matters).
  */
+import { thrownBy } from '../helpers/engine';
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'child_process';
 import { createHash } from 'crypto';
 import fs from 'fs';
@@ -122,14 +123,7 @@ function readFromAnotherProcess(file: string): string {
   return spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60000 }).stdout.trim();
 }
 
-function openError(fn: () => unknown): StoreError {
-  try {
-    fn();
-  } catch (e) {
-    return e as StoreError;
-  }
-  throw new Error('expected the open to fail');
-}
+const openError = (fn: () => unknown): StoreError => thrownBy<StoreError>(fn);
 
 function expectRefused(err: StoreError, file: string): void {
   expect(err.name).toBe('StoreError');
