@@ -20,7 +20,7 @@ import { menuTemplate, MenuItem, pageMenuActions, parseBounds, permissionAllowed
 import { utilityHostSpawner, utilityProbeSpawner } from './spawners';
 import { keychainCipher } from './secrets';
 import { startErrorBox } from './start-error';
-import { electronUpdaterPort, packageTypeOf, unsupportedReason, UPDATE_FEED_URL } from './updater';
+import { electronUpdaterPort, packageTypeOf, relaunchOptions, unsupportedReason, UPDATE_FEED_URL } from './updater';
 import { feedUrlOf, readBuildInfo } from '../updates/build-info';
 import { readCarriedPublicKey } from '../updates/verify';
 
@@ -119,7 +119,7 @@ if (!app.requestSingleInstanceLock()) {
           beforeInstall: closeAll,
           // a failed install leaves the services and the engine host closed: start again on this version
           relaunch: () => {
-            app.relaunch();
+            app.relaunch(relaunchOptions(process.env, process.argv));
             app.exit(0);
           },
           gpu: build.gpu,

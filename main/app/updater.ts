@@ -29,6 +29,15 @@ export const UPDATE_FEED_URL = 'https://updates.hearth.app/';
 /** The folder under the OS cache folder electron-updater downloads into. */
 export const UPDATER_CACHE_DIR_NAME = 'hearth-updater';
 
+/**
+ * What app.relaunch() is given after a failed install: inside an AppImage, process.execPath lies in
+ * the image's temporary mount, gone once this process exits, so the AppImage file itself is started
+ * (electron-builder#1727); elsewhere Electron's default (this executable, these arguments).
+ */
+export function relaunchOptions(env: NodeJS.ProcessEnv, argv: string[]): { execPath: string; args: string[] } | undefined {
+  return env.APPIMAGE ? { execPath: env.APPIMAGE, args: argv.slice(1) } : undefined;
+}
+
 /** Why this run cannot update itself, or null when it can (a packaged app of a kind electron-updater replaces). */
 export function unsupportedReason(o: { packaged: boolean; platform: NodeJS.Platform; env: NodeJS.ProcessEnv; packageType: string | null; build: BuildInfo | null }): string | null {
   if (!o.packaged) return 'A development run (not packaged) does not update itself.';

@@ -138,8 +138,8 @@ export class UpdateController {
       current: o.current, channel, mode, lastCheckedAt: null, update: null, progress: null, waitingFor: [], error: null,
     };
     // the run before tried to install an update and failed (then relaunched this one): say so once
-    const failed = o.installFailure?.take();
-    if (o.port && failed && failed.version !== o.current) {
+    const failed = o.port ? o.installFailure?.take() : null;
+    if (failed && failed.version !== o.current) {
       this.s = { ...this.s, phase: 'error', error: { code: 'update_install_failed', message: `Hearth could not install ${failed.version} and is still on ${o.current}: ${failed.message}` } };
     }
   }
@@ -185,11 +185,16 @@ export class UpdateController {
     this.set({ channel, mode });
     if (!this.o.port) return;
     this.schedule();
-    if (channelChanged && !['downloading', 'waiting', 'installing'].includes(this.s.phase)) {
-      // what the old channel offered is not this one's: look again (a manual check would anyway)
-      this.set({ phase: 'idle', update: null, progress: null, error: null });
-      if (mode !== 'off') void this.check().catch(() => undefined);
-    }
+    // what the old channel offered is not this one's: dropped, and looked for again (a download in flight
+    // is dropped when it ends: download() compares its channel; an install already started goes on)
+    if (channelChanged && this.s.phase !== 'downloading' && this.s.phase !== 'installing') this.dropFound();
+  }
+
+  /** Forgets the update found, downloaded or waiting to install (the channel changed), and checks again unless updates are off. */
+  private dropFound(): void {
+    this.stopWatching();
+    this.set({ phase: 'idle', update: null, progress: null, error: null, waitingFor: [] });
+    if (this.s.mode !== 'off') void this.check().catch(() => undefined);
   }
 
   /** Looks at the followed channel's feed now (any mode); in mode auto, a found update (not a downgrade) downloads at once. */
@@ -198,7 +203,9 @@ export class UpdateController {
     if (!port || this.closed) return this.s;
     const channel = this.s.channel;
     if (this.s.phase === 'checking' && this.checking === channel) return this.s;
-    if (['downloading', 'downloaded', 'waiting', 'installing'].includes(this.s.phase) && this.checkedChannel === channel) return this.s;
+    // electron-updater keeps one update: none is looked for while one downloads or installs
+    if (['downloading', 'waiting', 'installing'].includes(this.s.phase)) return this.s;
+    if (this.s.phase === 'downloaded' && this.checkedChannel === channel) return this.s;
     const seq = ++this.checkSeq;
     this.checking = channel;
     this.set({ phase: 'checking', error: null });
@@ -258,6 +265,7 @@ export class UpdateController {
       throw new IpcError('needs_confirmation', `${update.version} is older than the running ${this.o.current}: installing it is a downgrade, confirm it to download`);
     }
     this.lastProgressAt = -Infinity;
+    const channel = this.s.channel;
     this.set({ phase: 'downloading', progress: { transferred: 0, total: 0, bytesPerSecond: 0 }, error: null });
     try {
       await port.download((p) => {
@@ -271,7 +279,14 @@ export class UpdateController {
       });
     } catch (e) {
       this.o.logger.warn(`updates: the download of ${update.version} failed: ${(e as Error).message}`);
-      this.set({ phase: 'error', progress: null, error: updateErrorOf(e) });
+      if (this.s.channel !== channel) this.dropFound();
+      else this.set({ phase: 'error', progress: null, error: updateErrorOf(e) });
+      return this.s;
+    }
+    if (this.s.channel !== channel) {
+      // the user moved to another channel while it downloaded: this build is not that channel's to install
+      this.o.logger.info(`updates: ${update.version} (${channel}) downloaded after the channel changed to ${this.s.channel}: dropped`);
+      this.dropFound();
       return this.s;
     }
     this.set({ phase: 'downloaded', progress: this.s.progress });

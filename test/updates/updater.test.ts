@@ -50,7 +50,7 @@ jest.mock('electron', () => {
 });
 
 import { AppImageUpdater, NsisUpdater, type AppUpdater } from 'electron-updater';
-import { electronUpdaterPort, UPDATER_CACHE_DIR_NAME } from '../../main/app/updater';
+import { electronUpdaterPort, UPDATER_CACHE_DIR_NAME, relaunchOptions } from '../../main/app/updater';
 import type { UpdateChannel, UpdateMode, UpdateStateDTO } from '../../main/ipc/updates';
 import { silentLogger } from '../../main/logging';
 import type { Timers } from '../../main/models/download-transfer';
@@ -586,6 +586,31 @@ describe('a channel switch during a check', () => {
   });
 });
 
+describe('a channel switch during a download', () => {
+  test('no check runs while it downloads; once done, the old channel\'s build is dropped (never "downloaded") and the new channel is checked', async () => {
+    const h = harness('1.3.0', { channel: 'nightly', mode: 'check' });
+    expect((await h.c.check()).update).toMatchObject({ version: NIGHTLY });
+    server.delay.set(`/Hearth-${NIGHTLY}.AppImage`, 400);
+    try {
+      const download = h.c.download(false);
+      await until(() => server.requests.includes(`/Hearth-${NIGHTLY}.AppImage`), 'the nightly download asked for');
+      h.settings = { channel: 'stable', mode: 'check' };
+      h.c.settingsChanged();
+      server.requests.length = 0;
+      // "Check now" while it downloads: electron-updater keeps one update, so none is looked for
+      expect((await h.c.check()).phase).toBe('downloading');
+      expect(server.requests).toEqual([]);
+      await download;
+      await until(() => h.c.state().phase === 'available', 'the stable check after the drop');
+      expect(h.c.state().update).toMatchObject({ version: STABLE, channel: 'stable' });
+      expect(h.states.filter((st) => st.phase === 'downloaded')).toEqual([]);
+      expect(() => h.c.install()).toThrow(/no update is downloaded/);
+    } finally {
+      resetServer();
+    }
+  });
+});
+
 describe('the download checked again before install', () => {
   test('a download changed in the cache after its check is refused before anything closes, and deleted', async () => {
     const h = harness('1.3.0', { channel: 'stable', mode: 'check' });
@@ -667,6 +692,24 @@ describe('fresh from the origin', () => {
       expect(asked(p)).toHaveLength(1);
       expect(asked(p)[0]).toMatch(/\?noCache=[0-9a-v]+$/);
     }
+  });
+});
+
+describe('after a failed install', () => {
+  test('the app is started again from the AppImage file itself (its mount is gone once this process exits), elsewhere as Electron would', () => {
+    expect(relaunchOptions({ APPIMAGE: '/home/u/Hearth.AppImage' }, ['/tmp/.mount_HeartXYZ/hearth', '--data-dir', '/d'])).toEqual({ execPath: '/home/u/Hearth.AppImage', args: ['--data-dir', '/d'] });
+    expect(relaunchOptions({}, ['/opt/Hearth/hearth'])).toBeUndefined();
+  });
+
+  test('a run without an updater (browser mode, hearth serve) leaves the note for the app', () => {
+    const note = path.join(root, 'note-kept.json');
+    fs.writeFileSync(note, JSON.stringify({ version: STABLE, message: 'the installer failed', at: 1 }));
+    const c = new UpdateController({
+      current: '1.3.0', port: null, settings: () => ({ channel: null, mode: 'auto' }), activity: { busy: () => [], onChange: () => () => undefined },
+      beforeInstall: async () => undefined, relaunch: () => undefined, emit: () => undefined, logger: silentLogger, installFailure: installFailureFile(note),
+    });
+    expect(c.state().phase).toBe('unsupported');
+    expect(fs.existsSync(note)).toBe(true);
   });
 });
 
