@@ -8,6 +8,7 @@ import crypto from 'crypto';
 import fs from 'fs';
 import path from 'path';
 import yaml from 'js-yaml';
+import zlib from 'zlib';
 import semver from 'semver';
 import { z } from 'zod';
 import type { UpdateChannel } from '../ipc/updates';
@@ -19,7 +20,11 @@ import { fileSha512, SIGNATURE_SUFFIX, signArtifact, signBytes, verifyBytes } fr
 export const FEED_FILE_MAX_BYTES = 1024 * 1024;
 
 /** One file of a release as a channel file lists it (electron-builder's UpdateFileInfo). */
-export const FeedFile = z.object({ url: z.string().min(1), sha512: z.string().min(1), size: z.number().int().nonnegative() });
+export const FeedFile = z.object({
+  url: z.string().min(1), sha512: z.string().min(1), size: z.number().int().nonnegative(),
+  /** an AppImage's embedded blockmap's size (electron-updater's differential download of it reads this) */
+  blockMapSize: z.number().int().positive().optional(),
+});
 export type FeedFile = z.infer<typeof FeedFile>;
 
 /** A channel file (electron-builder's UpdateInfo, the fields we write and read). */
@@ -70,7 +75,37 @@ export function releaseFiles(files: string[], platform: NodeJS.Platform): { inst
 
 /** A file's entry: its name (the url, relative to the feed), SHA-512 (base64, as electron-builder writes it) and size. */
 export async function describeFile(file: string): Promise<FeedFile> {
-  return { url: path.basename(file), ...(await fileSha512(file)) };
+  const described = { url: path.basename(file), ...(await fileSha512(file)) };
+  const blockMapSize = file.endsWith('.AppImage') ? await embeddedBlockMapSize(file) : null;
+  return blockMapSize === null ? described : { ...described, blockMapSize };
+}
+
+/** The largest embedded blockmap read (electron-builder's are a few hundred KiB even for large AppImages). */
+const BLOCKMAP_MAX_BYTES = 64 * 1024 * 1024;
+
+/**
+ * The size of the blockmap electron-builder embeds at the end of an AppImage (deflated JSON, then its
+ * length as a 4-byte big-endian number: electron-updater's FileWithEmbeddedBlockMapDifferentialDownloader
+ * reads it so), or null when the file ends with none.
+ */
+export async function embeddedBlockMapSize(file: string): Promise<number | null> {
+  const fh = await fs.promises.open(file, 'r');
+  try {
+    const { size } = await fh.stat();
+    if (size < 4) return null;
+    const tail = Buffer.alloc(4);
+    await fh.read(tail, 0, 4, size - 4);
+    const n = tail.readUInt32BE(0);
+    if (n === 0 || n > BLOCKMAP_MAX_BYTES || n + 4 > size) return null;
+    const data = Buffer.alloc(n);
+    await fh.read(data, 0, n, size - 4 - n);
+    const map = JSON.parse(zlib.inflateRawSync(data).toString('utf8')) as { files?: unknown };
+    return Array.isArray(map.files) ? n : null;
+  } catch {
+    return null;
+  } finally {
+    await fh.close();
+  }
 }
 
 /** The channel file of a release. */

@@ -7,9 +7,10 @@
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
+import zlib from 'zlib';
 import { parseUpdateInfo, resolveFiles } from 'electron-updater/out/providers/Provider';
 import { feedFileName } from '../../main/updates/channels';
-import { describeFile, parseFeed, publishRelease, releaseFiles, replaces, updateArtifacts } from '../../main/updates/feed';
+import { describeFile, embeddedBlockMapSize, parseFeed, publishRelease, releaseFiles, replaces, updateArtifacts } from '../../main/updates/feed';
 import { ARTIFACT_SIGNATURE_DOMAIN, artifactMessage, fileSha512, PUBLIC_KEY_FILE, publicKeyOf, signArtifact, SIGNING_KEY_ENV, signBytes, verifyArtifact, verifyBytes } from '../../main/updates/signature';
 import { REPO_ROOT } from '../helpers/models';
 import { feedUrlOf, readBuildInfo } from '../../main/updates/build-info';
@@ -85,6 +86,33 @@ test('a channel file says its GPU build (gpu); a release into a folder holding a
   await expect(publishRelease({ channel: 'stable', version: '1.4.1', platform: 'linux', arch: 'x64', artifacts: [next], out, privateKeyPem: keys.privateKeyPem, gpu: 'cpu' })).rejects.toThrow(/is the cuda build's feed, not the cpu build's/);
   expect(parseFeed(read(out, 'latest-linux.yml').toString()).version).toBe('1.4.0');
   expect(() => parseFeed(read(out, 'latest-linux.yml').toString().replace('gpu: cuda', 'gpu: ../x'))).toThrow();
+});
+
+test('an AppImage with an embedded blockmap lists its size (electron-updater downloads only the changed blocks); one without lists none', async () => {
+  const keys = testKeys(root);
+  const blockmap = zlib.deflateRawSync(Buffer.from(JSON.stringify({ version: '2', files: [{ name: 'file', offset: 0, checksums: ['x'], sizes: [1] }] })));
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(blockmap.length, 0);
+  const dir = path.join(root, 'a');
+  fs.mkdirSync(dir);
+  const withMap = path.join(dir, 'Hearth-1.4.0.AppImage');
+  fs.writeFileSync(withMap, Buffer.concat([Buffer.from('#!/bin/sh\nexit 0\n'), blockmap, len]));
+  expect(await embeddedBlockMapSize(withMap)).toBe(blockmap.length);
+  const out = path.join(root, 'out');
+  await publishRelease({ channel: 'stable', version: '1.4.0', platform: 'linux', arch: 'x64', artifacts: [withMap], out, privateKeyPem: keys.privateKeyPem });
+  const info = parseUpdateInfo(read(out, 'latest-linux.yml').toString(), 'latest-linux.yml', new URL('http://h/latest-linux.yml')) as unknown as { files: { size: number; blockMapSize?: number }[] };
+  expect(info.files[0].blockMapSize).toBe(blockmap.length);
+  // where electron-updater's FileWithEmbeddedBlockMapDifferentialDownloader reads it: size - (blockMapSize + 4)
+  const bytes = read(out, 'Hearth-1.4.0.AppImage');
+  const at = info.files[0].size - (info.files[0].blockMapSize! + 4);
+  expect(JSON.parse(zlib.inflateRawSync(bytes.subarray(at, bytes.length - 4)).toString()).version).toBe('2');
+  // no blockmap, or a tail that is not one
+  const plain = fakeInstaller(path.join(root, 'b'), '1.4.1');
+  expect(await embeddedBlockMapSize(plain)).toBeNull();
+  const odd = path.join(root, 'b', 'Odd.AppImage');
+  fs.writeFileSync(odd, Buffer.concat([Buffer.from('not deflated at all'), Buffer.from([0, 0, 0, 5])]));
+  expect(await embeddedBlockMapSize(odd)).toBeNull();
+  expect((await describeFile(plain)).blockMapSize).toBeUndefined();
 });
 
 test('a feed keeps a newer version: a beta after a newer stable leaves latest alone, a nightly goes into alpha only', async () => {
