@@ -131,11 +131,11 @@ export function replaces(existing: FeedInfo | null, version: string): boolean {
   return existing === null || semver.gt(version, existing.version);
 }
 
-/** Writes `data` to `file` through a temporary file and a rename: a reader sees the old file or the new one, never a part. */
-export async function writeAtomic(file: string, data: string | Uint8Array): Promise<void> {
+/** Makes `file` with `write` on a temporary file beside it, then a rename: a reader sees the old file or the new one, never a part. */
+async function viaTemp(file: string, write: (tmp: string) => Promise<void>): Promise<void> {
   const tmp = `${file}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
   try {
-    await fs.promises.writeFile(tmp, data);
+    await write(tmp);
     await fs.promises.rename(tmp, file);
   } catch (e) {
     await fs.promises.rm(tmp, { force: true });
@@ -143,17 +143,11 @@ export async function writeAtomic(file: string, data: string | Uint8Array): Prom
   }
 }
 
-/** Copies `from` to `to` the same way (temporary file, rename). */
-async function copyAtomic(from: string, to: string): Promise<void> {
-  const tmp = `${to}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
-  try {
-    await fs.promises.copyFile(from, tmp);
-    await fs.promises.rename(tmp, to);
-  } catch (e) {
-    await fs.promises.rm(tmp, { force: true });
-    throw e;
-  }
-}
+/** Writes `data` to `file` atomically (viaTemp). */
+export const writeAtomic = (file: string, data: string | Uint8Array): Promise<void> => viaTemp(file, (tmp) => fs.promises.writeFile(tmp, data));
+
+/** Copies `from` to `to` atomically (viaTemp). */
+const copyAtomic = (from: string, to: string): Promise<void> => viaTemp(to, (tmp) => fs.promises.copyFile(from, tmp));
 
 export interface PublishOptions {
   channel: UpdateChannel;
