@@ -429,23 +429,30 @@ function resetServer(): void {
   server.stall.clear();
 }
 
+/** Serves `yml` and `sig` as the stable channel file and checks: the refusal (phase error with `code`, nothing found, no installer asked for). */
+async function refusedAsStable(h: Harness, yml: Buffer, sig: Buffer | string, code: string): Promise<UpdateStateDTO> {
+  server.replace.set(feedOf('stable'), yml);
+  server.replace.set(`${feedOf('stable')}.sig`, Buffer.from(sig));
+  server.requests.length = 0;
+  let s: UpdateStateDTO;
+  try {
+    s = await h.c.check();
+  } finally {
+    resetServer();
+  }
+  expect(s.phase).toBe('error');
+  expect(s.error?.code).toBe(code);
+  expect(s.update).toBeNull();
+  await new Promise((r) => setTimeout(r, 100));
+  expect(server.requests.filter((p) => p.endsWith('.AppImage'))).toEqual([]);
+  return s;
+}
+
 describe('a signed file under another name or channel', () => {
   test('the signed nightly feed (and its .sig) served as the stable feed is refused: a signature binds the file name', async () => {
     const h = harness('1.3.0', { channel: 'stable', mode: 'auto' });
     const alpha = feedOf('nightly').slice(1);
-    server.replace.set(feedOf('stable'), fs.readFileSync(path.join(feed, alpha)));
-    server.replace.set(`${feedOf('stable')}.sig`, fs.readFileSync(path.join(feed, `${alpha}.sig`)));
-    server.requests.length = 0;
-    try {
-      const s = await h.c.check();
-      expect(s.phase).toBe('error');
-      expect(s.error?.code).toBe('update_bad_signature');
-      expect(s.update).toBeNull();
-    } finally {
-      resetServer();
-    }
-    await new Promise((r) => setTimeout(r, 100));
-    expect(server.requests.filter((p) => p.endsWith('.AppImage'))).toEqual([]);
+    await refusedAsStable(h, fs.readFileSync(path.join(feed, alpha)), fs.readFileSync(path.join(feed, `${alpha}.sig`)), 'update_bad_signature');
     expect(h.events).toEqual([]);
   });
 
@@ -454,20 +461,8 @@ describe('a signed file under another name or channel', () => {
     const { signBytes } = await import('../../main/updates/signature');
     const nightlyYml = fs.readFileSync(path.join(feed, feedOf('nightly').slice(1)));
     // the signing key itself signed a nightly's channel file under the stable name (a release-step mistake, or a key misuse)
-    server.replace.set(feedOf('stable'), nightlyYml);
-    server.replace.set(`${feedOf('stable')}.sig`, Buffer.from(signBytes(feedOf('stable').slice(1), nightlyYml, keys.privateKeyPem)));
-    server.requests.length = 0;
-    try {
-      const s = await h.c.check();
-      expect(s.phase).toBe('error');
-      expect(s.error?.code).toBe('update_wrong_channel');
-      expect(s.error?.message).toContain(NIGHTLY);
-      expect(s.update).toBeNull();
-    } finally {
-      resetServer();
-    }
-    await new Promise((r) => setTimeout(r, 100));
-    expect(server.requests.filter((p) => p.endsWith('.AppImage'))).toEqual([]);
+    const s = await refusedAsStable(h, nightlyYml, signBytes(feedOf('stable').slice(1), nightlyYml, keys.privateKeyPem), 'update_wrong_channel');
+    expect(s.error?.message).toContain(NIGHTLY);
   });
 });
 
@@ -639,20 +634,8 @@ describe('the GPU build', () => {
     const h = harness('1.3.0', { channel: 'stable', mode: 'auto' });
     const cuda = path.join(root, 'feed', 'cuda');
     const name = feedOf('stable').slice(1);
-    server.replace.set(feedOf('stable'), fs.readFileSync(path.join(cuda, name)));
-    server.replace.set(`${feedOf('stable')}.sig`, fs.readFileSync(path.join(cuda, `${name}.sig`)));
-    server.requests.length = 0;
-    try {
-      const s = await h.c.check();
-      expect(s.phase).toBe('error');
-      expect(s.error?.code).toBe('update_wrong_build');
-      expect(s.error?.message).toMatch(/of the cuda build; this is the cpu build/);
-      expect(s.update).toBeNull();
-    } finally {
-      resetServer();
-    }
-    await new Promise((r) => setTimeout(r, 100));
-    expect(server.requests.filter((p) => p.endsWith('.AppImage'))).toEqual([]);
+    const s = await refusedAsStable(h, fs.readFileSync(path.join(cuda, name)), fs.readFileSync(path.join(cuda, `${name}.sig`)), 'update_wrong_build');
+    expect(s.error?.message).toMatch(/of the cuda build; this is the cpu build/);
     // the same feed is the CUDA install's own
     const cudaInstall = harness('1.3.0', { channel: 'stable', mode: 'check' }, { gpu: 'cuda' });
     server.replace.set(feedOf('stable'), fs.readFileSync(path.join(cuda, name)));
@@ -669,15 +652,8 @@ describe('the GPU build', () => {
     const { signBytes } = await import('../../main/updates/signature');
     const name = feedOf('stable').slice(1);
     const yml = Buffer.from(fs.readFileSync(path.join(feed, name), 'utf8').replace(/^gpu: cpu\n/m, ''));
-    server.replace.set(feedOf('stable'), yml);
-    server.replace.set(`${feedOf('stable')}.sig`, Buffer.from(signBytes(name, yml, keys.privateKeyPem)));
-    try {
-      const s = await h.c.check();
-      expect(s.error?.code).toBe('update_wrong_build');
-      expect(s.error?.message).toMatch(/without saying which build/);
-    } finally {
-      resetServer();
-    }
+    const s = await refusedAsStable(h, yml, signBytes(name, yml, keys.privateKeyPem), 'update_wrong_build');
+    expect(s.error?.message).toMatch(/without saying which build/);
   });
 });
 
