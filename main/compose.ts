@@ -23,6 +23,7 @@ import { DataPaths, modelsFolderOf } from './paths';
 import { FolderService } from './models/folder-service';
 import { FolderLock } from './models/folder-lock';
 import { peerModelFolders } from './models/import';
+import { ApiService } from './server/service';
 import { Services } from './services';
 import { settingsChannels } from './settings/channels';
 import { type SecretCipher, TokenVault } from './settings/token';
@@ -37,6 +38,8 @@ export interface App {
   chat: ChatService;
   downloads: DownloadManager;
   updates: UpdateController;
+  /** the local API server (main/server/): started by startIfEnabled (the app) or start (hearth serve --api) */
+  api: ApiService;
   close(): Promise<void>;
 }
 
@@ -167,6 +170,18 @@ export function composeApp(opts: ComposeOptions): App {
   new LibraryService({
     services, library, engine, modelsDir: () => folder.folder, lock: folderLock, peerFolders: () => peerModelFolders(discoverEnv()), onLibraryChanged: modelsChanged, logger,
   }).register();
+  const lib = storeDeps(store);
+  const api = new ApiService({
+    engine,
+    entries: () => library.entries(),
+    chatModel: () => library.loadedPath,
+    loadSettings: lib.loadSettings,
+    guardrail: lib.guardrail,
+    read: () => store.settings.get('apiServer'),
+    write: (s) => void store.settings.set('apiServer', s),
+    version: opts.appVersion,
+    logger,
+  });
   // the downloads the store holds (running or waiting when Hearth last closed) go on
   downloads.restore().catch((e: Error) => logger.error(`downloads: could not restore: ${e.message}`));
   return {
@@ -176,8 +191,10 @@ export function composeApp(opts: ComposeOptions): App {
     chat,
     downloads,
     updates,
+    api,
     async close() {
       updates.close();
+      await api.close();
       await chat.stopAll();
       await downloads.close();
       hubService.close();

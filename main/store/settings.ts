@@ -10,6 +10,7 @@ import { decodeJson } from './json';
 import type { Logger } from '../logging';
 import type { Clock, LoadParams } from './types';
 import { ModelsFolderPath, SettingsFields } from '../ipc/contract';
+import { ApiServerSettings } from '../ipc/api';
 import { check, idSchema, loadSchema, modelRefSchema } from './validation';
 
 /** The app's chat settings (main/params: the fields, their bounds and Hearth's starting values). */
@@ -26,6 +27,8 @@ export const appSettingsSchema = SettingsFields.extend({
   defaultAssistantId: idSchema.default('default'),
   /** The models folder the user moved the models to (library.moveFolder saves it once the files are there); null: <data>/models. */
   modelsFolder: ModelsFolderPath.nullable().default(null),
+  /** The local API server's settings (main/ipc/api.ts; main/server/ runs it). */
+  apiServer: ApiServerSettings.default({}),
   /** Milliseconds between writes of a streaming reply. */
   streamFlushMs: z.number().int().min(0).max(5000).default(250),
 }).strict();

@@ -1,0 +1,67 @@
+/**
+ * One generation through the API, whatever the dialect: a slot on the model (loaded just in time), the
+ * engine's chat or completion on that slot's sequence, the slot given back with what it holds. The
+ * dialects (openai.ts, anthropic.ts, ollama.ts) only translate requests and results.
+ */
+import type { EngineClient } from '../engine/client';
+import type { ChatRequest, CompletionRequest, GenerateResult, ModelMetadata, TokenLogprobs } from '../engine/protocol';
+import type { ApiModels } from './models';
+
+export interface Generated {
+  /** the model's name, as clients use it */
+  model: string;
+  metadata: ModelMetadata;
+  result: GenerateResult;
+}
+
+export interface RunOptions {
+  /** the conversation, for choosing the slot that holds its longest prefix (promptKey) */
+  key: string;
+  signal: AbortSignal;
+  onPiece?: (content: string, reasoning: string, probs?: TokenLogprobs[]) => void;
+  /** called once the model is loaded and a slot is held, before the first token (a stream's headers go out then) */
+  onStart?: (model: string) => void;
+}
+
+/** A conversation as a slot key: what comes first stays first, so a longer conversation extends the key of a shorter one. */
+export function promptKey(parts: { tools?: unknown; messages?: readonly unknown[]; prompt?: unknown; extra?: unknown }): string {
+  const head = JSON.stringify([parts.tools ?? null, parts.extra ?? null]);
+  if (parts.messages) return `${head}\u0000${parts.messages.map((m) => JSON.stringify(m)).join('\u0001')}`;
+  return `${head}\u0000${typeof parts.prompt === 'string' ? parts.prompt : JSON.stringify(parts.prompt ?? null)}`;
+}
+
+type ChatBody = Omit<ChatRequest, 'seq'>;
+type CompletionBody = Omit<CompletionRequest, 'seq'>;
+
+async function run(
+  deps: { models: ApiModels; engine: EngineClient },
+  model: string | undefined,
+  opts: RunOptions,
+  go: (modelId: string, seq: number) => Promise<GenerateResult>,
+): Promise<Generated> {
+  const lease = await deps.models.acquire(model, opts.key, opts.signal);
+  let key = opts.key;
+  try {
+    opts.onStart?.(lease.name);
+    const result = await go(lease.modelId, lease.slot.id);
+    return { model: lease.name, metadata: lease.metadata, result };
+  } catch (e) {
+    // what the slot's cache holds is unknown after a failure: nothing is matched against it
+    key = '';
+    throw e;
+  } finally {
+    lease.release(key);
+  }
+}
+
+export function runChat(deps: { models: ApiModels; engine: EngineClient }, model: string | undefined, request: ChatBody, opts: RunOptions): Promise<Generated> {
+  return run(deps, model, opts, (modelId, seq) =>
+    deps.engine.chat(modelId, { ...request, seq } as ChatRequest, { signal: opts.signal, onPiece: opts.onPiece }),
+  );
+}
+
+export function runCompletion(deps: { models: ApiModels; engine: EngineClient }, model: string | undefined, request: CompletionBody, opts: RunOptions): Promise<Generated> {
+  return run(deps, model, opts, (modelId, seq) =>
+    deps.engine.complete(modelId, { ...request, seq } as CompletionRequest, { signal: opts.signal, onPiece: (text, probs) => opts.onPiece?.(text, '', probs) }),
+  );
+}

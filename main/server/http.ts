@@ -1,0 +1,102 @@
+/**
+ * What every route shares: its request body checked with zod (a 400 naming the field), an AbortSignal
+ * that fires when the client goes away (its generation stops within a token), a note of the model and
+ * tokens for the request log, and the two streaming formats (SSE for OpenAI and Anthropic, NDJSON for
+ * Ollama) written to the raw response with the headers fastify had set (CORS).
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { z } from 'zod';
+import { ApiError, invalidBody } from './errors';
+
+/** What a request tells the request log (set by its route). */
+export interface RequestNote {
+  model: string | null;
+  tokens: number | null;
+  error: string | null;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    apiNote: RequestNote;
+    apiSignal: AbortSignal;
+  }
+}
+
+/** The body as `schema` reads it, or a 400 naming the first field at fault. */
+export function parseBody<S extends z.ZodTypeAny>(schema: S, body: unknown): z.output<S> {
+  if (body === undefined || body === null) throw new ApiError(400, 'invalid_request_error', 'the request needs a JSON body');
+  const r = schema.safeParse(body);
+  if (!r.success) throw invalidBody(r.error);
+  return r.data;
+}
+
+/** A stream of events to one client: headers on the first write, then chunks; nothing is written once the client is gone. */
+export class ResponseStream {
+  private started = false;
+  private ended = false;
+
+  constructor(
+    private readonly reply: FastifyReply,
+    private readonly contentType: string,
+  ) {}
+
+  get open(): boolean {
+    return !this.ended && !this.reply.raw.destroyed;
+  }
+
+  get headersSent(): boolean {
+    return this.started;
+  }
+
+  /** Sends the status line and headers (fastify's, e.g. CORS, plus the stream's) once. */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.reply.hijack();
+    const raw = this.reply.raw;
+    const headers: Record<string, string | number | string[]> = {};
+    for (const [k, v] of Object.entries(this.reply.getHeaders())) if (v !== undefined) headers[k] = v as string | number | string[];
+    raw.writeHead(200, { ...headers, 'content-type': this.contentType, 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    raw.flushHeaders?.();
+  }
+
+  write(chunk: string): void {
+    if (!this.open) return;
+    this.start();
+    this.reply.raw.write(chunk);
+  }
+
+  end(): void {
+    if (this.ended) return;
+    this.start();
+    this.ended = true;
+    if (!this.reply.raw.destroyed) this.reply.raw.end();
+  }
+}
+
+/** Server-sent events: `event:` (Anthropic names its events) and `data:` lines. */
+export class SseStream extends ResponseStream {
+  constructor(reply: FastifyReply) {
+    super(reply, 'text/event-stream; charset=utf-8');
+  }
+
+  send(data: unknown, event?: string): void {
+    this.write(`${event ? `event: ${event}\n` : ''}data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`);
+  }
+}
+
+/** Newline-delimited JSON (Ollama's streaming). */
+export class NdjsonStream extends ResponseStream {
+  constructor(reply: FastifyReply) {
+    super(reply, 'application/x-ndjson');
+  }
+
+  send(data: unknown): void {
+    this.write(`${JSON.stringify(data)}\n`);
+  }
+}
+
+/** Notes the model and tokens of a request for the log. */
+export function note(req: FastifyRequest, n: Partial<RequestNote>): void {
+  Object.assign(req.apiNote, n);
+}

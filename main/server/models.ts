@@ -1,0 +1,295 @@
+/**
+ * The models the API serves: the library's models under their names, loaded just in time with their
+ * saved load settings (under engine ids of their own, `api:<path>`, beside the chat's model), each with
+ * a SlotPool of `parallel` KV slots, and unloaded after `modelTtlMinutes` without requests. The timer is
+ * a parameter, so tests control time.
+ */
+import path from 'path';
+import type { EngineClient } from '../engine/client';
+import type { LoadParamsInput, ModelMetadata } from '../engine/protocol';
+import type { ApiServerSettings } from '../ipc/api';
+import type { LibraryModelDTO } from '../ipc/contract';
+import type { Logger } from '../logging';
+import { planLoad } from '../models/fit';
+import { ApiError } from './errors';
+import { SlotPool, type Slot } from './slots';
+
+export interface Timers {
+  set(fn: () => void, ms: number): unknown;
+  clear(handle: unknown): void;
+}
+
+const realTimers: Timers = {
+  set: (fn, ms) => {
+    const t = setTimeout(fn, ms);
+    t.unref?.();
+    return t;
+  },
+  clear: (h) => clearTimeout(h as NodeJS.Timeout),
+};
+
+export interface ApiModelsDeps {
+  engine: EngineClient;
+  /** the library's models (folder and references) */
+  entries: () => Promise<LibraryModelDTO[]>;
+  /** the model the chat has loaded (a request naming no model may use it), null: none */
+  chatModel: () => string | null;
+  /** a model's saved load settings */
+  loadSettings: (file: string) => LoadParamsInput;
+  guardrail: () => { mode: 'off' | 'warn' | 'strict'; marginMiB: number };
+  settings: () => ApiServerSettings;
+  logger: Logger;
+  timers?: Timers;
+  now?: () => number;
+  /** called when what `status()` shows changed (a load, an unload, a request starting or ending) */
+  onChange?: () => void;
+}
+
+/** A model the API named, as /v1/models lists it. */
+export interface ApiModelEntry {
+  /** the name clients send (the file name without .gguf; a relative path where two files share it) */
+  name: string;
+  path: string;
+  size: number;
+  loaded: boolean;
+}
+
+interface Loaded {
+  name: string;
+  path: string;
+  modelId: string;
+  pool: SlotPool;
+  metadata: ModelMetadata | null;
+  /** the load in flight, shared by every request waiting for it */
+  loading: Promise<void> | null;
+  active: number;
+  timer: unknown;
+  unloadAt: number | null;
+}
+
+/** What a request holds while it runs on a model. */
+export interface Lease {
+  name: string;
+  path: string;
+  modelId: string;
+  metadata: ModelMetadata;
+  slot: Slot;
+  /** gives the slot back; `key`: what the slot's cache holds now */
+  release(key?: string): void;
+}
+
+const MODEL_ID_PREFIX = 'api:';
+
+export class ApiModels {
+  private readonly models = new Map<string, Loaded>();
+  private readonly timers: Timers;
+  private readonly now: () => number;
+  private closed = false;
+
+  constructor(private readonly deps: ApiModelsDeps) {
+    this.timers = deps.timers ?? realTimers;
+    this.now = deps.now ?? Date.now;
+  }
+
+  /** The library's models under the names clients use, each marked loaded when the API holds it. */
+  async list(): Promise<ApiModelEntry[]> {
+    const entries = (await this.deps.entries()).filter((e) => !e.missing);
+    const count = new Map<string, number>();
+    for (const e of entries) count.set(e.name, (count.get(e.name) ?? 0) + 1);
+    return entries.map((e) => {
+      // two files of one name: each by its path (clients may send either form)
+      const name = (count.get(e.name) ?? 0) > 1 ? e.path : e.name;
+      const m = this.models.get(e.path);
+      return { name, path: e.path, size: e.fileSize, loaded: !!m && !m.loading && this.deps.engine.isLoaded(m.modelId) };
+    });
+  }
+
+  /** The model a request names: by name or path; none named: the one the API holds, else the chat's. */
+  async resolve(name: string | undefined | null): Promise<ApiModelEntry> {
+    const list = await this.list();
+    if (!name) {
+      const loaded = [...this.models.values()].map((m) => m.path);
+      const chat = this.deps.chatModel();
+      const pick = loaded.length === 1 ? loaded[0] : loaded.length === 0 ? chat : null;
+      const found = pick ? list.find((m) => m.path === pick) : undefined;
+      if (found) return found;
+      throw new ApiError(400, 'invalid_request_error', 'name a model: "model" is required (GET /v1/models lists them)', 'model');
+    }
+    const byName = list.find((m) => m.name === name) ?? list.find((m) => m.path === name || m.path === path.resolve(name));
+    // a name with a tag (Ollama's `name:latest`) or a .gguf suffix
+    const bare = name.replace(/:latest$/, '').replace(/\.gguf$/i, '');
+    const found = byName ?? list.find((m) => m.name === bare);
+    if (!found) {
+      const names = list.map((m) => m.name).slice(0, 10).join(', ');
+      throw new ApiError(404, 'model_not_found', `the model ${JSON.stringify(name)} is not in Hearth's library${names ? ` (it has: ${names})` : ''}; GET /v1/models lists them`, 'model');
+    }
+    return found;
+  }
+
+  /** What the settings page shows about the API's models. */
+  status(): { name: string; path: string; busy: number; queued: number; unloadAt: number | null }[] {
+    return [...this.models.values()].map((m) => ({ name: m.name, path: m.path, busy: m.pool.busy, queued: m.pool.queued, unloadAt: m.active > 0 ? null : m.unloadAt }));
+  }
+
+  private changed(): void {
+    try {
+      this.deps.onChange?.();
+    } catch (e) {
+      this.deps.logger.warn(`api: status listener failed: ${(e as Error).message}`);
+    }
+  }
+
+  /** Load parameters: the model's saved settings, with the API's slots (and an embedding model's pooled context). */
+  private async paramsFor(file: string, info: ModelMetadata): Promise<LoadParamsInput> {
+    const saved = this.deps.loadSettings(file);
+    const params: LoadParamsInput = { ...saved, parallel: this.deps.settings().parallel, fitMarginMiB: this.deps.guardrail().marginMiB };
+    if (info.isEmbedding) {
+      // a pooled sequence is evaluated in one micro-batch: ubatch = batch (llama-server does the same)
+      params.embeddings = true;
+      params.ubatchSize = params.batchSize ?? params.ubatchSize ?? 2048;
+      params.batchSize = params.ubatchSize;
+    }
+    return params;
+  }
+
+  private async load(m: Loaded, signal?: AbortSignal): Promise<void> {
+    const { engine } = this.deps;
+    const info = await engine.info(m.path);
+    const params = await this.paramsFor(m.path, info);
+    const guard = this.deps.guardrail();
+    if (guard.mode !== 'off') {
+      const plan = await planLoad(engine, m.path, params, guard.marginMiB);
+      // the API cannot ask "load anyway?": warn refuses like strict (the user may set the guardrail off)
+      if (!plan.check.fits) {
+        throw new ApiError(507, 'insufficient_memory', `${m.name} with its load settings does not fit in memory: ${plan.check.problems.join('; ')}. Unload another model, lower its settings, or set the guardrail off.`, 'model');
+      }
+    }
+    this.deps.logger.info(`api: loading ${m.name}`, { path: m.path, parallel: params.parallel });
+    await engine.load(m.modelId, m.path, params, undefined, signal);
+    m.metadata = info;
+  }
+
+  /**
+   * A slot on the model named `name`, loading it first when it is not loaded (requests for one model
+   * share its load). `key` is the request's conversation: the slot that holds the longest prefix of
+   * it is chosen. `signal` withdraws the request at any point.
+   */
+  async acquire(name: string | undefined | null, key: string, signal?: AbortSignal): Promise<Lease> {
+    if (this.closed) throw new ApiError(503, 'engine_closed', 'the API server is stopping');
+    const entry = await this.resolve(name);
+    let m = this.models.get(entry.path);
+    if (!m) {
+      const s = this.deps.settings();
+      m = {
+        name: entry.name,
+        path: entry.path,
+        modelId: MODEL_ID_PREFIX + entry.path,
+        pool: new SlotPool(s.parallel, s.queueLimit, this.now),
+        metadata: null,
+        loading: null,
+        active: 0,
+        timer: undefined,
+        unloadAt: null,
+      };
+      this.models.set(entry.path, m);
+    }
+    const held = m;
+    held.active++;
+    this.cancelTimer(held);
+    this.changed();
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      held.active--;
+      this.scheduleUnload(held);
+      this.changed();
+    };
+    try {
+      // loaded once, and again after the engine dropped it (its client reloads a model after a crash by itself)
+      if (!held.metadata || (!this.deps.engine.isLoaded(held.modelId) && !held.loading)) {
+        held.loading ??= this.load(held, undefined).finally(() => {
+          held.loading = null;
+        });
+      }
+      if (held.loading) await raceAbort(held.loading, signal);
+      const slot = await held.pool.acquire(key, signal);
+      const metadata = held.metadata;
+      if (!metadata) throw new ApiError(503, 'load_failed', `${held.name} is not loaded`);
+      return {
+        name: held.name,
+        path: held.path,
+        modelId: held.modelId,
+        metadata,
+        slot,
+        release: (k?: string) => {
+          held.pool.release(slot, k);
+          finish();
+        },
+      };
+    } catch (e) {
+      // a failed load is forgotten, so the next request tries again
+      if (!held.metadata && held.active === 1 && this.models.get(held.path) === held) this.models.delete(held.path);
+      finish();
+      throw e;
+    }
+  }
+
+  private cancelTimer(m: Loaded): void {
+    if (m.timer !== undefined) this.timers.clear(m.timer);
+    m.timer = undefined;
+    m.unloadAt = null;
+  }
+
+  private scheduleUnload(m: Loaded): void {
+    this.cancelTimer(m);
+    const ttl = this.deps.settings().modelTtlMinutes;
+    if (m.active > 0 || ttl <= 0 || this.closed) return;
+    const ms = ttl * 60_000;
+    m.unloadAt = this.now() + ms;
+    m.timer = this.timers.set(() => {
+      m.timer = undefined;
+      if (m.active > 0 || this.models.get(m.path) !== m) return;
+      this.deps.logger.info(`api: unloading ${m.name} after ${ttl} min without requests`);
+      void this.unloadOne(m);
+    }, ms);
+  }
+
+  private async unloadOne(m: Loaded): Promise<void> {
+    this.models.delete(m.path);
+    this.cancelTimer(m);
+    m.pool.drain(new ApiError(503, 'not_loaded', `${m.name} was unloaded`));
+    try {
+      await this.deps.engine.unload(m.modelId);
+    } catch (e) {
+      this.deps.logger.warn(`api: unloading ${m.name} failed: ${(e as Error).message}`);
+    }
+    this.changed();
+  }
+
+  /** Unloads every model the API loaded (the server stops). */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.models.values()].map((m) => this.unloadOne(m)));
+  }
+}
+
+/** `p`, or an `aborted` ApiError as soon as `signal` fires (p goes on for whoever else waits). */
+export function raceAbort<T>(p: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (!signal) return p;
+  if (signal.aborted) return Promise.reject(new ApiError(499, 'aborted', 'the client went away'));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new ApiError(499, 'aborted', 'the client went away'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}

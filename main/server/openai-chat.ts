@@ -1,0 +1,234 @@
+/**
+ * OpenAI's chat completions, translated to the engine's chat request and back: the request schema
+ * (OpenAI's fields, llama-server's sampler names, and what Hearth refuses with a reason: images until
+ * vision lands, n > 1), the result as `chat.completion`, and a stream as `chat.completion.chunk`s.
+ */
+import crypto from 'crypto';
+import { z } from 'zod';
+import type { ChatMessage, ChatRequest, GenerateResult, TokenLogprobs } from '../engine/protocol';
+import { LOGIT_BIAS_MAX, MAX_TOKENS } from '../params';
+import { ApiError } from './errors';
+import { samplerBodyShape, samplingOf, StopField, stopList } from './samplers';
+
+const TextPart = z.object({ type: z.literal('text'), text: z.string() }).passthrough();
+/** parts Hearth cannot take yet (no vision or audio in the engine): refused with a clear error */
+const MediaPart = z.object({ type: z.enum(['image_url', 'input_image', 'input_audio', 'file', 'image']) }).passthrough();
+const Content = z.union([z.string(), z.array(z.union([TextPart, MediaPart])), z.null()]);
+
+const ToolCall = z
+  .object({
+    id: z.string().optional(),
+    type: z.literal('function').default('function'),
+    function: z.object({ name: z.string().min(1), arguments: z.union([z.string(), z.record(z.unknown())]).default('{}') }).passthrough(),
+  })
+  .passthrough();
+
+export const OpenAiMessage = z
+  .object({
+    role: z.enum(['system', 'developer', 'user', 'assistant', 'tool', 'function']),
+    content: Content.optional(),
+    name: z.string().optional(),
+    tool_calls: z.array(ToolCall).nullable().optional(),
+    tool_call_id: z.string().optional(),
+    reasoning_content: z.string().nullable().optional(),
+  })
+  .passthrough();
+
+export const OpenAiTool = z
+  .object({
+    type: z.literal('function'),
+    function: z.object({ name: z.string().min(1).max(256), description: z.string().optional(), parameters: z.record(z.unknown()).optional(), strict: z.boolean().nullable().optional() }).passthrough(),
+  })
+  .passthrough();
+
+export const ToolChoice = z.union([
+  z.enum(['auto', 'none', 'required']),
+  z.object({ type: z.literal('function'), function: z.object({ name: z.string().min(1) }).passthrough() }).passthrough(),
+]);
+
+export const ResponseFormat = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('text') }).passthrough(),
+  z.object({ type: z.literal('json_object') }).passthrough(),
+  z
+    .object({
+      type: z.literal('json_schema'),
+      json_schema: z.object({ name: z.string().optional(), schema: z.record(z.unknown()).optional(), strict: z.boolean().nullable().optional() }).passthrough(),
+    })
+    .passthrough(),
+]);
+
+const MaxTokens = z.number().int().min(0).max(MAX_TOKENS).nullable().optional();
+
+/** OpenAI's logit_bias: token id (as a string key) → bias in [-100, 100]. */
+const LogitBias = z
+  .record(z.string().regex(/^\d+$/, 'a token id'), z.number().min(-LOGIT_BIAS_MAX).max(LOGIT_BIAS_MAX))
+  .refine((r) => Object.keys(r).length <= 1024, 'at most 1024 tokens')
+  .nullable()
+  .optional();
+
+export function logitBiasOf(b: z.infer<typeof LogitBias>): { token: number; bias: number }[] | undefined {
+  return b ? Object.entries(b).map(([t, bias]) => ({ token: Number(t), bias })) : undefined;
+}
+
+/** What every OpenAI generation takes beside its input (chat and completions). */
+export const generationShape = {
+  model: z.string().max(4096).optional(),
+  stream: z.boolean().nullable().optional(),
+  stream_options: z.object({ include_usage: z.boolean().optional() }).passthrough().nullable().optional(),
+  max_tokens: MaxTokens,
+  max_completion_tokens: MaxTokens,
+  /** llama-server's name */
+  n_predict: z.number().int().min(-1).max(MAX_TOKENS).optional(),
+  stop: StopField,
+  n: z.number().int().min(1).max(1, 'Hearth generates one choice per request (n = 1)').nullable().optional(),
+  logit_bias: LogitBias,
+  ignore_eos: z.boolean().optional(),
+  grammar: z.string().max(1_000_000).optional(),
+  ...samplerBodyShape,
+};
+
+export const ChatCompletionBody = z
+  .object({
+    messages: z.array(OpenAiMessage).min(1),
+    tools: z.array(OpenAiTool).max(512).nullable().optional(),
+    tool_choice: ToolChoice.nullable().optional(),
+    response_format: ResponseFormat.nullable().optional(),
+    /** llama-server's: a JSON schema the reply follows */
+    json_schema: z.record(z.unknown()).optional(),
+    logprobs: z.boolean().nullable().optional(),
+    top_logprobs: z.number().int().min(0).max(20).nullable().optional(),
+    /** llama-server's: options passed to the template (enable_thinking) */
+    chat_template_kwargs: z.object({ enable_thinking: z.boolean().optional() }).passthrough().optional(),
+    ...generationShape,
+  })
+  .passthrough();
+export type ChatCompletionBody = z.infer<typeof ChatCompletionBody>;
+
+/** Message text from content parts; media parts are refused (naming the message). */
+export function textOf(content: z.infer<typeof Content> | undefined, where: string): string {
+  if (content === undefined || content === null) return '';
+  if (typeof content === 'string') return content;
+  const texts: string[] = [];
+  content.forEach((p, i) => {
+    if (p.type === 'text') texts.push((p as { text: string }).text);
+    else throw new ApiError(400, 'not_supported', `${where}.content.${i} is ${p.type}: Hearth does not read images, audio or files yet (the engine has no vision support); send text`, `${where}.content`);
+  });
+  return texts.join('\n');
+}
+
+/** OpenAI's messages as the engine's. */
+export function engineMessages(messages: z.infer<typeof OpenAiMessage>[]): ChatMessage[] {
+  return messages.map((m, i): ChatMessage => {
+    const where = `messages.${i}`;
+    const role = m.role === 'developer' ? 'system' : m.role === 'function' ? 'tool' : m.role;
+    const out: ChatMessage = { role, content: textOf(m.content, where) };
+    if (m.reasoning_content) out.reasoning_content = m.reasoning_content;
+    if (m.tool_calls?.length) {
+      out.tool_calls = m.tool_calls.map((c) => ({
+        ...(c.id ? { id: c.id } : {}),
+        type: 'function' as const,
+        function: { name: c.function.name, arguments: typeof c.function.arguments === 'string' ? c.function.arguments : JSON.stringify(c.function.arguments) },
+      }));
+    }
+    if (m.tool_call_id) out.tool_call_id = m.tool_call_id;
+    if (m.name && role === 'tool') out.name = m.name;
+    return out;
+  });
+}
+
+/** The request fields every OpenAI generation maps the same way. */
+export function requestOptions(b: z.infer<z.ZodObject<typeof generationShape>>, defaultMaxTokens = -1): Pick<ChatRequest, 'sampling' | 'maxTokens' | 'stop' | 'ignoreEos' | 'grammar'> {
+  const sampling = { ...samplingOf(b), ...(b.logit_bias ? { logitBias: logitBiasOf(b.logit_bias) } : {}) };
+  const maxTokens = b.max_completion_tokens ?? b.max_tokens ?? b.n_predict ?? defaultMaxTokens;
+  const stop = stopList(b.stop);
+  return {
+    sampling,
+    maxTokens,
+    ...(stop ? { stop } : {}),
+    ...(b.ignore_eos !== undefined ? { ignoreEos: b.ignore_eos } : {}),
+    ...(b.grammar ? { grammar: b.grammar } : {}),
+  };
+}
+
+/** The engine's chat request for an OpenAI body (`seq` is the slot's, added when it runs). */
+export function chatRequestOf(b: ChatCompletionBody): Omit<ChatRequest, 'seq'> {
+  let tools = b.tools ?? undefined;
+  let toolChoice: 'auto' | 'none' | 'required' | undefined;
+  const tc = b.tool_choice ?? undefined;
+  if (tc && typeof tc === 'object') {
+    // one named function: offer only it, and require a call
+    const named = tc.function.name;
+    tools = tools?.filter((t) => t.function.name === named);
+    if (!tools?.length) throw new ApiError(400, 'invalid_request_error', `tool_choice names ${named}, which is not among the tools`, 'tool_choice');
+    toolChoice = 'required';
+  } else toolChoice = tc;
+  const rf = b.response_format ?? undefined;
+  const jsonSchema = b.json_schema ?? (rf?.type === 'json_object' ? { type: 'object' } : rf?.type === 'json_schema' ? (rf.json_schema.schema ?? { type: 'object' }) : undefined);
+  const nProbs = b.logprobs ? (b.top_logprobs ?? 0) || 1 : undefined;
+  const opts = requestOptions(b);
+  return {
+    messages: engineMessages(b.messages),
+    ...(tools?.length && toolChoice !== 'none'
+      ? { tools: tools.map((t) => ({ type: 'function' as const, function: { name: t.function.name, description: t.function.description, parameters: t.function.parameters } })), toolChoice }
+      : {}),
+    ...(jsonSchema ? { jsonSchema } : {}),
+    ...(b.chat_template_kwargs?.enable_thinking !== undefined ? { enableThinking: b.chat_template_kwargs.enable_thinking } : {}),
+    ...opts,
+    sampling: { ...opts.sampling, ...(nProbs ? { nProbs } : {}) },
+  };
+}
+
+export type FinishReason = 'stop' | 'length' | 'tool_calls';
+
+export function finishReason(r: GenerateResult): FinishReason {
+  if (r.toolCalls.length > 0) return 'tool_calls';
+  if (r.stopReason === 'length' || r.contextFull) return 'length';
+  return 'stop';
+}
+
+/** OpenAI's usage, with the tokens the slot had cached (prompt_tokens_details.cached_tokens). */
+export function usageOf(r: GenerateResult) {
+  const t = r.timings;
+  return {
+    prompt_tokens: t.promptTokens,
+    completion_tokens: t.generatedTokens,
+    total_tokens: t.promptTokens + t.generatedTokens,
+    prompt_tokens_details: { cached_tokens: t.cachedTokens },
+  };
+}
+
+/** llama-server's `timings` (tools written for it read these). */
+export function timingsOf(r: GenerateResult) {
+  const t = r.timings;
+  return {
+    cache_n: t.cachedTokens,
+    prompt_n: t.promptTokens - t.cachedTokens,
+    prompt_ms: t.promptMs,
+    prompt_per_second: t.promptTps,
+    predicted_n: t.generatedTokens,
+    predicted_ms: t.genMs,
+    predicted_per_second: t.genTps,
+  };
+}
+
+const bytesOf = (s: string) => [...Buffer.from(s, 'utf8')];
+
+/** Token log-probabilities in OpenAI's shape. */
+export function logprobsOf(probs: TokenLogprobs[]) {
+  return {
+    content: probs.map((p) => ({
+      token: p.text,
+      logprob: p.logprob,
+      bytes: bytesOf(p.text),
+      top_logprobs: p.top.map((t) => ({ token: t.text, logprob: t.logprob, bytes: bytesOf(t.text) })),
+    })),
+  };
+}
+
+export function toolCallsOf(r: GenerateResult) {
+  return r.toolCalls.map((c) => ({ id: c.id || `call_${crypto.randomBytes(12).toString('hex')}`, type: 'function' as const, function: { name: c.name, arguments: c.arguments } }));
+}
+
+export function completionId(prefix: string): string {
+  return `${prefix}-${crypto.randomBytes(12).toString('hex')}`;
+}

@@ -1,0 +1,171 @@
+/**
+ * The API server as the app runs it: its settings (the store's `apiServer`), started with the app when
+ * enabled and by `hearth serve --api`, restarted when its settings change, and its status (phase, URL,
+ * the API's models, the last requests) for the settings page, pushed on every change.
+ */
+import crypto from 'crypto';
+import type { EngineClient } from '../engine/client';
+import { ApiServerSettings, type ApiServerSettingsInput, type ApiStatusDTO } from '../ipc/api';
+import type { LibraryModelDTO } from '../ipc/contract';
+import type { Logger } from '../logging';
+import type { LoadParamsInput } from '../engine/protocol';
+import { isLoopbackHost } from '../browser/guard';
+import { issuesText } from '../engine/methods';
+import { ApiError } from './errors';
+import { ApiModels, type Timers } from './models';
+import { ApiServer } from './server';
+
+export interface ApiServiceDeps {
+  engine: EngineClient;
+  entries: () => Promise<LibraryModelDTO[]>;
+  chatModel: () => string | null;
+  loadSettings: (file: string) => LoadParamsInput;
+  guardrail: () => { mode: 'off' | 'warn' | 'strict'; marginMiB: number };
+  /** the saved settings, and saving them */
+  read: () => ApiServerSettings;
+  write: (s: ApiServerSettings) => void;
+  version: string;
+  logger: Logger;
+  /** the status changed (the api.changed event) */
+  emit?: (s: ApiStatusDTO) => void;
+  timers?: Timers;
+}
+
+/** A new API key: 32 random bytes, URL-safe, with a prefix that says whose it is. */
+export function newApiKey(): string {
+  return `hearth-${crypto.randomBytes(32).toString('base64url')}`;
+}
+
+export class ApiService {
+  private server: ApiServer | null = null;
+  private phase: ApiStatusDTO['phase'] = 'stopped';
+  private error: string | null = null;
+  /** host and port given for this run (`hearth serve --api-host/--api-port`), over the saved ones */
+  private overrides: Partial<Pick<ApiServerSettings, 'host' | 'port'>> = {};
+  private readonly models: ApiModels;
+  /** one start or stop at a time */
+  private chain: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly deps: ApiServiceDeps) {
+    this.models = new ApiModels({
+      engine: deps.engine,
+      entries: deps.entries,
+      chatModel: deps.chatModel,
+      loadSettings: deps.loadSettings,
+      guardrail: deps.guardrail,
+      settings: () => this.settings(),
+      logger: deps.logger,
+      timers: deps.timers,
+      onChange: () => this.changed(),
+    });
+  }
+
+  /** The settings this run uses: the saved ones with this run's host and port. */
+  settings(): ApiServerSettings {
+    return { ...this.deps.read(), ...this.overrides };
+  }
+
+  status(): ApiStatusDTO {
+    return {
+      phase: this.phase,
+      url: this.server && this.phase === 'running' ? this.server.url : null,
+      error: this.error,
+      settings: this.settings(),
+      models: this.models.status(),
+      requests: this.server?.requests() ?? [],
+    };
+  }
+
+  private changed(): void {
+    try {
+      this.deps.emit?.(this.status());
+    } catch (e) {
+      this.deps.logger.warn(`api: status could not be sent: ${(e as Error).message}`);
+    }
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.chain.then(fn, fn);
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  /**
+   * Starts the server with the saved settings (and `overrides` for this run). A bind beyond loopback
+   * without a key gets one generated and saved first. Resolves with the status (phase failed and the
+   * reason when it could not listen).
+   */
+  start(overrides: Partial<Pick<ApiServerSettings, 'host' | 'port'>> = {}): Promise<ApiStatusDTO> {
+    return this.serial(async () => {
+      this.overrides = { ...this.overrides, ...overrides };
+      await this.stopNow();
+      let s = this.settings();
+      if (!isLoopbackHost(s.host) && !s.apiKey) {
+        this.deps.write({ ...this.deps.read(), apiKey: newApiKey() });
+        s = this.settings();
+        this.deps.logger.info(`api: generated an API key (binding ${s.host} requires one)`);
+      }
+      this.phase = 'starting';
+      this.error = null;
+      this.changed();
+      const server = new ApiServer({ settings: s, models: this.models, engine: this.deps.engine, version: this.deps.version, logger: this.deps.logger, onRequest: () => this.changed() });
+      try {
+        await server.listen();
+        this.server = server;
+        this.phase = 'running';
+        this.deps.logger.info(`api: listening on ${server.url}`);
+      } catch (e) {
+        this.phase = 'failed';
+        this.error = (e as Error).message;
+        this.deps.logger.warn(`api: ${this.error}`);
+      }
+      this.changed();
+      return this.status();
+    });
+  }
+
+  private async stopNow(): Promise<void> {
+    const server = this.server;
+    this.server = null;
+    if (server) await server.close();
+    this.phase = 'stopped';
+  }
+
+  /** Stops the server (API-loaded models stay until their time-to-live, or close()). */
+  stop(): Promise<ApiStatusDTO> {
+    return this.serial(async () => {
+      await this.stopNow();
+      this.error = null;
+      this.changed();
+      return this.status();
+    });
+  }
+
+  /**
+   * Saves changed settings (checked whole: a bad value is refused and nothing is saved); `enabled`
+   * starts or stops the server, any other change restarts a running one. `regenerateKey` makes a new key.
+   */
+  async update(patch: Partial<ApiServerSettingsInput>, opts: { regenerateKey?: boolean } = {}): Promise<ApiStatusDTO> {
+    const r = ApiServerSettings.safeParse({ ...this.deps.read(), ...patch, ...(opts.regenerateKey ? { apiKey: newApiKey() } : {}) });
+    if (!r.success) throw new ApiError(400, 'invalid_input', `API server settings: ${issuesText(r.error)}`);
+    const merged = r.data;
+    if (!isLoopbackHost(merged.host) && !merged.apiKey) merged.apiKey = newApiKey();
+    this.deps.write(merged);
+    // a saved host or port replaces this run's override
+    for (const k of ['host', 'port'] as const) if (k in patch) delete this.overrides[k];
+    if (!merged.enabled) return this.stop();
+    return this.start();
+  }
+
+  /** Starts the server when its saved settings say so (the app starting). */
+  async startIfEnabled(): Promise<void> {
+    if (this.deps.read().enabled) await this.start();
+  }
+
+  async close(): Promise<void> {
+    await this.serial(async () => {
+      await this.stopNow();
+      await this.models.close();
+    });
+  }
+}
