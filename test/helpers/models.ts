@@ -40,6 +40,34 @@ export const HANG_TRIGGER = 'please hang the renderer';
 /** A chat model whose template loads and renders normally, but never ends rendering a message with HANG_TRIGGER. */
 export const HOSTILE_RENDER = path.join(TEST_MODELS_DIR, 'tiny-hostile-render.gguf');
 
+/**
+ * Qwen 2.5's chat template (tools in <tools>, calls in <tool_call> tags): llama.cpp recognizes it as
+ * the Hermes 2 Pro tool-call format, so a request with tools gets a grammar and its calls are parsed.
+ */
+export const TOOLS_CHAT_TEMPLATE = [
+  "{%- if tools %}{{- '<|im_start|>system\\n' }}{%- if messages[0]['role'] == 'system' %}{{- messages[0]['content'] }}{%- else %}{{- 'You are a helpful assistant.' }}{%- endif %}",
+  '{{- "\\n\\n# Tools\\n\\nYou may call one or more functions to assist with the user query.\\n\\nYou are provided with function signatures within <tools></tools> XML tags:\\n<tools>" }}',
+  '{%- for tool in tools %}{{- "\\n" }}{{- tool | tojson }}{%- endfor %}',
+  '{{- "\\n</tools>\\n\\nFor each function call, return a json object with function name and arguments within <tool_call></tool_call> XML tags:\\n<tool_call>\\n{\\"name\\": <function-name>, \\"arguments\\": <args-json-object>}\\n</tool_call><|im_end|>\\n" }}',
+  "{%- else %}{%- if messages[0]['role'] == 'system' %}{{- '<|im_start|>system\\n' + messages[0]['content'] + '<|im_end|>\\n' }}{%- endif %}{%- endif %}",
+  '{%- for message in messages %}',
+  '{%- if (message.role == "user") or (message.role == "system" and not loop.first) or (message.role == "assistant" and not message.tool_calls) %}',
+  "{{- '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>' + '\\n' }}",
+  '{%- elif message.role == "assistant" %}',
+  "{{- '<|im_start|>' + message.role }}{%- if message.content %}{{- '\\n' + message.content }}{%- endif %}",
+  '{%- for tool_call in message.tool_calls %}{%- if tool_call.function is defined %}{%- set tool_call = tool_call.function %}{%- endif %}',
+  "{{- '\\n<tool_call>\\n{\"name\": \"' }}{{- tool_call.name }}{{- '\", \"arguments\": ' }}{{- tool_call.arguments | tojson }}{{- '}\\n</tool_call>' }}",
+  "{%- endfor %}{{- '<|im_end|>\\n' }}",
+  '{%- elif message.role == "tool" %}',
+  '{%- if (loop.index0 == 0) or (messages[loop.index0 - 1].role != "tool") %}{{- \'<|im_start|>user\' }}{%- endif %}',
+  "{{- '\\n<tool_response>\\n' }}{{- message.content }}{{- '\\n</tool_response>' }}",
+  '{%- if loop.last or (messages[loop.index0 + 1].role != "tool") %}{{- \'<|im_end|>\\n\' }}{%- endif %}',
+  '{%- endif %}{%- endfor %}',
+  "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}",
+].join('');
+/** A tiny chat model with TOOLS_CHAT_TEMPLATE: tool calls are parsed from its output. */
+export const TINY_TOOLS = path.join(TEST_MODELS_DIR, 'tiny-tools.gguf');
+
 /** How each test model is generated (used by the global setup and by tests that check metadata). */
 export const TEST_MODELS: readonly (TestModelOptions & { out: string })[] = [
   { out: TINY_SPM, size: 'tiny', vocab: 'llama-spm', seed: TEST_MODEL_SEED, untied: true },
@@ -47,6 +75,7 @@ export const TEST_MODELS: readonly (TestModelOptions & { out: string })[] = [
   { out: TINY_EMBED, size: 'tiny', vocab: 'llama-spm', seed: TEST_MODEL_SEED, pooling: 'mean' },
   { out: TINY_BERT, size: 'tiny', vocab: 'llama-spm', seed: TEST_MODEL_SEED, pooling: 'mean', nonCausal: true },
   { out: TINY_RERANK, size: 'tiny', vocab: 'llama-spm', seed: TEST_MODEL_SEED, pooling: 'rank' },
+  { out: TINY_TOOLS, size: 'tiny', vocab: 'llama-bpe', seed: TEST_MODEL_SEED, chatTemplate: TOOLS_CHAT_TEMPLATE },
   { out: HOSTILE_TEMPLATE, size: 'tiny', vocab: 'llama-spm', seed: TEST_MODEL_SEED, chatTemplate: ENDLESS + DEFAULT_CHAT_TEMPLATE },
   {
     out: HOSTILE_RENDER,
