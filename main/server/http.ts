@@ -19,6 +19,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     apiNote: RequestNote;
     apiSignal: AbortSignal;
+    /** the request log's entry once the response closed (a generation the client left goes on noting into it) */
+    apiLogEntry: { model: string | null; tokens: number | null; error: string | null } | null;
   }
 }
 
@@ -99,4 +101,8 @@ export class NdjsonStream extends ResponseStream {
 /** Notes the model and tokens of a request for the log. */
 export function note(req: FastifyRequest, n: Partial<RequestNote>): void {
   Object.assign(req.apiNote, n);
+  if (req.apiLogEntry) {
+    if (n.model !== undefined) req.apiLogEntry.model = n.model;
+    if (n.tokens !== undefined) req.apiLogEntry.tokens = n.tokens;
+  }
 }

@@ -95,6 +95,7 @@ export function registerOpenAi(app: FastifyInstance, deps: RouteDeps): void {
       });
       const r = g.result;
       note(req, { model: g.model, tokens: r.timings.generatedTokens });
+      if (r.stopReason === 'aborted') return reply;
       const calls = toolCallsOf(r);
       if (calls.length) sse.send(chunk({ tool_calls: calls.map((c, index) => ({ index, ...c })) }, null));
       sse.send(chunk({}, finishReason(r)));

@@ -118,6 +118,7 @@ export class ApiServer {
       tokens: n.tokens,
       error: status >= 400 ? (n.error ?? (status === 499 ? 'the client went away' : null)) : null,
     };
+    req.apiLogEntry = entry;
     this.log.unshift(entry);
     if (this.log.length > REQUEST_LOG_SIZE) this.log.length = REQUEST_LOG_SIZE;
     this.opts.logger.info(`api: ${entry.method} ${entry.path} ${entry.status} ${entry.ms} ms`, { model: entry.model, tokens: entry.tokens });
@@ -141,6 +142,7 @@ export class ApiServer {
     });
     app.decorateRequest('apiNote', null as unknown as never);
     app.decorateRequest('apiSignal', null as unknown as never);
+    app.decorateRequest('apiLogEntry', null);
     // any body is read as JSON: curl without a content type, Ollama's clients and text/plain alike
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {

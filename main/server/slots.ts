@@ -3,7 +3,8 @@
  * has an explicit state (idle or busy) and remembers the conversation it last held, and one queue
  * holds the requests waiting for a slot. A request takes the idle slot whose conversation shares the
  * longest prefix with its own (the engine then evaluates only the new tokens: native/src/generation.cpp
- * reuses the longest common prefix of a sequence), else the least recently used one; past the queue
+ * reuses the longest common prefix of a sequence) when it holds at least half of it, else the least
+ * recently used one; past the queue
  * limit it is refused with 429 at once, never dropped.
  */
 import { ApiError } from './errors';
@@ -34,6 +35,13 @@ export function commonPrefix(a: string, b: string): number {
   return i;
 }
 
+/**
+ * The share of a request's conversation an idle slot must hold for the request to go there (llama-server's
+ * slot_prompt_similarity): below it the least recently used slot is taken, so a conversation that only
+ * shares a system prompt does not evict another's cache.
+ */
+export const PREFIX_SIMILARITY = 0.5;
+
 /** How long a refused client is asked to wait before trying again, in seconds. */
 export const RETRY_AFTER_S = 1;
 
@@ -58,7 +66,7 @@ export class SlotPool {
     return this.queue.length;
   }
 
-  /** The idle slot for `key`: the longest shared prefix, else the least recently used (null: none idle). */
+  /** The idle slot for `key`: the longest shared prefix when it is most of `key`, else the least recently used (null: none idle). */
   private pick(key: string): Slot | null {
     let best: Slot | null = null;
     let bestLen = 0;
@@ -69,7 +77,7 @@ export class SlotPool {
       if (len > bestLen) [best, bestLen] = [s, len];
       if (!lru || s.usedAt < lru.usedAt) lru = s;
     }
-    return best ?? lru;
+    return best && bestLen >= key.length * PREFIX_SIMILARITY ? best : lru;
   }
 
   private take(s: Slot, key: string): Slot {

@@ -45,3 +45,25 @@ test('chat non-stream and stream give the same text with the same seed; usage is
   expect(finish).toBe('length');
   expect(usage?.completion_tokens).toBe(12);
 }, 60_000);
+
+test('a tool round trip: tools offered, the assistant tool call and the tool result sent back are accepted and answered', async () => {
+  const tools: OpenAI.ChatCompletionTool[] = [
+    { type: 'function', function: { name: 'get_weather', description: 'The weather in a city', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } },
+  ];
+  const r = await client.chat.completions.create({
+    model: api.modelName,
+    tools,
+    messages: [
+      { role: 'user', content: 'Weather in Paris?' },
+      { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }] },
+      { role: 'tool', tool_call_id: 'call_1', content: 'sunny, 21 C' },
+    ],
+    max_tokens: 3,
+  });
+  expect(r.choices[0].finish_reason).toBe('length');
+  expect(r.usage!.completion_tokens).toBe(3);
+  // a tool_choice naming a tool that is not offered is the caller's error
+  await expect(
+    client.chat.completions.create({ model: api.modelName, tools, tool_choice: { type: 'function', function: { name: 'nope' } }, messages: [{ role: 'user', content: 'x' }] }),
+  ).rejects.toMatchObject({ status: 400 });
+}, 60_000);

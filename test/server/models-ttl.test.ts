@@ -1,0 +1,72 @@
+/**
+ * ApiModels on the real engine: a model named by a request loads just in time with its saved load
+ * settings and the API's slots, stays while requests run, and unloads after its idle time-to-live
+ * (the timer is a parameter here, so the test fires it); a request during the countdown cancels it.
+ */
+import { ApiServerSettings } from '../../main/ipc/api';
+import { silentLogger } from '../../main/logging';
+import { ApiModels, type Timers } from '../../main/server/models';
+import { makeEngine } from '../helpers/engine';
+import { TINY_SPM } from '../helpers/models';
+
+class ManualTimers implements Timers {
+  pending = new Map<number, { fn: () => void; ms: number }>();
+  private n = 0;
+  set(fn: () => void, ms: number) {
+    this.pending.set(++this.n, { fn, ms });
+    return this.n;
+  }
+  clear(h: unknown) {
+    this.pending.delete(h as number);
+  }
+  fireAll() {
+    const all = [...this.pending.values()];
+    this.pending.clear();
+    for (const t of all) t.fn();
+  }
+}
+
+test('just-in-time load with saved settings, then unload after the time-to-live', async () => {
+  const engine = makeEngine();
+  const timers = new ManualTimers();
+  const settings = ApiServerSettings.parse({ parallel: 3, modelTtlMinutes: 7 });
+  const models = new ApiModels({
+    engine,
+    entries: async () => [{ path: TINY_SPM, name: 'tiny', fileSize: 1, origin: 'folder', source: null, missing: false }],
+    chatModel: () => null,
+    loadSettings: () => ({ contextSize: 1024 }),
+    guardrail: () => ({ mode: 'off', marginMiB: 0 }),
+    settings: () => settings,
+    logger: silentLogger,
+    timers,
+  });
+  try {
+    expect((await models.list())[0].loaded).toBe(false);
+    const lease = await models.acquire('tiny', 'k');
+    expect(engine.isLoaded(lease.modelId)).toBe(true);
+    const info = await engine.contextInfo(lease.modelId);
+    expect(info.parallel).toBe(3);
+    expect(info.contextSize).toBe(1024);
+    expect(timers.pending.size).toBe(0); // no countdown while a request runs
+    lease.release();
+    expect([...timers.pending.values()].map((t) => t.ms)).toEqual([7 * 60_000]);
+    expect(models.status()[0].unloadAt).not.toBeNull();
+    // a request during the countdown cancels it; its end starts a new one
+    const again = await models.acquire('tiny.gguf', 'k');
+    expect(timers.pending.size).toBe(0);
+    again.release();
+    expect(timers.pending.size).toBe(1);
+    timers.fireAll();
+    await new Promise((r) => setTimeout(r, 200));
+    expect(engine.isLoaded(lease.modelId)).toBe(false);
+    expect(models.status()).toEqual([]);
+    expect((await models.list())[0].loaded).toBe(false);
+    // and loads again when asked
+    const third = await models.acquire('tiny', 'k');
+    expect(engine.isLoaded(third.modelId)).toBe(true);
+    third.release();
+  } finally {
+    await models.close();
+    await engine.close();
+  }
+}, 60_000);

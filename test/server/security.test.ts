@@ -1,0 +1,115 @@
+/**
+ * Who may use the API server and what it refuses, over raw HTTP against the real server: the key,
+ * the Host header (DNS rebinding), the Origin header (CORS), the body limit, invalid bodies and
+ * unknown models.
+ */
+import http from 'http';
+import { apiApp, type ApiApp } from '../helpers/api-server';
+
+let api: ApiApp;
+const KEY = 'test-key-0123456789abcdef';
+
+beforeAll(async () => {
+  api = await apiApp({ apiKey: KEY, bodyLimitMiB: 1, corsOrigins: ['http://localhost:3000'] });
+}, 60_000);
+afterAll(() => api?.close());
+
+/** One request with exactly these headers (fetch would set Host and Origin itself). */
+function raw(opts: { method?: string; path: string; headers?: Record<string, string>; body?: string }): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port: api.port, method: opts.method ?? 'GET', path: opts.path, headers: { host: `127.0.0.1:${api.port}`, ...opts.headers } }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end(opts.body);
+  });
+}
+
+const auth = { authorization: `Bearer ${KEY}` };
+const chat = (body: unknown, headers: Record<string, string> = auth) =>
+  raw({ method: 'POST', path: '/v1/chat/completions', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+
+test('a missing or wrong key gets 401 in the dialect of the path; the right one passes; /health needs none', async () => {
+  const none = await raw({ path: '/v1/models' });
+  expect(none.status).toBe(401);
+  expect(JSON.parse(none.body).error).toMatchObject({ type: 'authentication_error', code: 'unauthorized' });
+  expect((await raw({ path: '/v1/models', headers: { authorization: 'Bearer wrong-key-0123456789abcdef' } })).status).toBe(401);
+  expect((await raw({ path: '/v1/models', headers: { authorization: `Bearer ${KEY}x` } })).status).toBe(401);
+  const anthropic = await raw({ method: 'POST', path: '/v1/messages', headers: { 'x-api-key': 'nope' }, body: '{}' });
+  expect(anthropic.status).toBe(401);
+  expect(JSON.parse(anthropic.body)).toMatchObject({ type: 'error', error: { type: 'authentication_error' } });
+  const ollama = await raw({ path: '/api/tags' });
+  expect(ollama.status).toBe(401);
+  expect(typeof JSON.parse(ollama.body).error).toBe('string');
+  expect((await raw({ path: '/v1/models', headers: auth })).status).toBe(200);
+  expect((await raw({ path: '/v1/models', headers: { 'x-api-key': KEY } })).status).toBe(200);
+  expect((await raw({ path: '/health' })).status).toBe(200);
+});
+
+test('a foreign Host header is refused (DNS rebinding); loopback names pass', async () => {
+  const evil = await raw({ path: '/v1/models', headers: { ...auth, host: `evil.example:${api.port}` } });
+  expect(evil.status).toBe(403);
+  expect(JSON.parse(evil.body).error.message).toMatch(/Host header/);
+  expect((await raw({ path: '/health', headers: { host: `attacker.test` } })).status).toBe(403);
+  for (const host of [`localhost:${api.port}`, `127.0.0.1:${api.port}`, `[::1]:${api.port}`]) {
+    expect((await raw({ path: '/v1/models', headers: { ...auth, host } })).status).toBe(200);
+  }
+});
+
+test('a foreign Origin gets no CORS headers and is refused; an allowed one gets them, with preflight', async () => {
+  const foreign = await raw({ path: '/v1/models', headers: { ...auth, origin: 'https://evil.example' } });
+  expect(foreign.status).toBe(403);
+  expect(foreign.headers['access-control-allow-origin']).toBeUndefined();
+  // a "simple" cross-site POST (text/plain, no preflight) is refused too, before any generation
+  const simple = await raw({ method: 'POST', path: '/v1/chat/completions', headers: { 'content-type': 'text/plain', origin: 'https://evil.example' }, body: '{}' });
+  expect(simple.status).toBe(403);
+  const pre = await raw({ method: 'OPTIONS', path: '/v1/chat/completions', headers: { origin: 'http://localhost:3000', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type, authorization' } });
+  expect(pre.status).toBe(204);
+  expect(pre.headers['access-control-allow-origin']).toBe('http://localhost:3000');
+  expect(pre.headers['access-control-allow-headers']).toMatch(/authorization/);
+  const ok = await raw({ path: '/v1/models', headers: { ...auth, origin: 'http://localhost:3000' } });
+  expect(ok.status).toBe(200);
+  expect(ok.headers['access-control-allow-origin']).toBe('http://localhost:3000');
+});
+
+test('a body over the limit gets 413; bodies that do not fit get 400 naming the field', async () => {
+  const big = await chat({ model: api.modelName, messages: [{ role: 'user', content: 'x'.repeat(2 * 1024 * 1024) }] });
+  expect(big.status).toBe(413);
+  const notJson = await raw({ method: 'POST', path: '/v1/chat/completions', headers: { ...auth, 'content-type': 'application/json' }, body: '{"model": ' });
+  expect(notJson.status).toBe(400);
+  expect(JSON.parse(notJson.body).error.message).toMatch(/not JSON/);
+  const badTemp = await chat({ model: api.modelName, messages: [{ role: 'user', content: 'hi' }], temperature: 'hot' });
+  expect(badTemp.status).toBe(400);
+  expect(JSON.parse(badTemp.body).error.param).toBe('temperature');
+  const badRole = await chat({ model: api.modelName, messages: [{ role: 'wizard', content: 'hi' }] });
+  expect(JSON.parse(badRole.body).error.param).toBe('messages.0.role');
+  const noMessages = await chat({ model: api.modelName });
+  expect(noMessages.status).toBe(400);
+  expect(JSON.parse(noMessages.body).error.param).toBe('messages');
+  const n2 = await chat({ model: api.modelName, messages: [{ role: 'user', content: 'hi' }], n: 2 });
+  expect(JSON.parse(n2.body).error.param).toBe('n');
+  const image = await chat({ model: api.modelName, messages: [{ role: 'user', content: [{ type: 'text', text: 'what is this' }, { type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } }] }] });
+  expect(image.status).toBe(400);
+  expect(JSON.parse(image.body).error.message).toMatch(/images/);
+});
+
+test('an unknown model gets 404 naming the models there are; an unknown route 404', async () => {
+  const r = await chat({ model: 'no-such-model', messages: [{ role: 'user', content: 'hi' }] });
+  expect(r.status).toBe(404);
+  const e = JSON.parse(r.body).error;
+  expect(e.param).toBe('model');
+  expect(e.message).toContain(api.modelName);
+  expect((await raw({ path: '/v1/nothing', headers: auth })).status).toBe(404);
+});
+
+test('hostile targets and methods do not end the server', async () => {
+  for (const path of ['/%', '/v1/models/%E0%A4%A', '/v1/models/' + 'a'.repeat(5000), '/..%2f..%2fetc/passwd', '//v1//models']) {
+    const r = await raw({ path, headers: auth });
+    expect(r.status).toBeGreaterThanOrEqual(200);
+  }
+  expect((await raw({ method: 'DELETE', path: '/v1/chat/completions', headers: auth })).status).toBe(404);
+  expect((await raw({ path: '/health' })).status).toBe(200);
+});
