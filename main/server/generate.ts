@@ -10,6 +10,8 @@ import type { ApiModels } from './models';
 export interface Generated {
   /** the model's name, as clients use it */
   model: string;
+  /** the engine's id of the model (for a follow-up engine call such as detokenize) */
+  modelId: string;
   metadata: ModelMetadata;
   result: GenerateResult;
 }
@@ -44,7 +46,7 @@ async function run(
   try {
     opts.onStart?.(lease.name);
     const result = await go(lease.modelId, lease.slot.id);
-    return { model: lease.name, metadata: lease.metadata, result };
+    return { model: lease.name, modelId: lease.modelId, metadata: lease.metadata, result };
   } catch (e) {
     // what the slot's cache holds is unknown after a failure: nothing is matched against it
     key = '';

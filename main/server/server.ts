@@ -15,6 +15,7 @@ import type { ApiDialect, ApiRequestLogDTO, ApiServerSettings } from '../ipc/api
 import type { Logger } from '../logging';
 import { ApiError, errorBody, toApiError } from './errors';
 import type { ApiModels } from './models';
+import { registerAnthropic } from './anthropic';
 import { registerOpenAi } from './openai';
 
 /** The requests the settings page lists, newest first. */
@@ -203,6 +204,7 @@ export class ApiServer {
         scope.get('/health', async () => ({ status: 'ok' }));
         scope.get('/v1/health', async () => ({ status: 'ok' }));
         registerOpenAi(scope, this.opts);
+        registerAnthropic(scope, this.opts);
       },
       { prefix: s.prefix },
     );

@@ -1,0 +1,148 @@
+/**
+ * Anthropic's Messages API (what Anthropic-SDK tools speak): POST /v1/messages, streamed as
+ * Anthropic's named events in its order (message_start; per block content_block_start, its deltas,
+ * content_block_stop; message_delta; message_stop) or answered whole, and POST
+ * /v1/messages/count_tokens through the model's chat template. The request and result translation is
+ * in anthropic-messages.ts; errors come out in Anthropic's shape (server.ts picks it by path).
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { GenerateResult } from '../engine/protocol';
+import {
+  chatRequestOf,
+  contentOf,
+  CountTokensBody,
+  messageId,
+  MessagesBody,
+  stopReasonOf,
+  stopSequenceOf,
+  toolUsesOf,
+  usageOf,
+} from './anthropic-messages';
+import { ApiError, errorBody, toApiError } from './errors';
+import { promptKey, runChat, type Generated } from './generate';
+import { note, parseBody, SseStream } from './http';
+import type { RouteDeps } from './server';
+
+type BlockKind = 'thinking' | 'text';
+
+export function registerAnthropic(app: FastifyInstance, deps: RouteDeps): void {
+  const { models, engine } = deps;
+
+  /** Which stop sequence ended `g` (the generated tokens as text tell, when the engine still has the model). */
+  const stopSequence = async (g: Generated, stops: string[] | undefined): Promise<string | null> => {
+    const r = g.result;
+    if (r.stopReason !== 'stop' || !stops?.length) return null;
+    if (stops.length === 1) return stops[0];
+    const text = await engine.detokenize(g.modelId, r.tokens).catch(() => undefined);
+    return stopSequenceOf(r, stops, text);
+  };
+
+  const messages = async (req: FastifyRequest, reply: FastifyReply) => {
+    const body = parseBody(MessagesBody, req.body);
+    const request = chatRequestOf(body);
+    const key = promptKey({ tools: request.tools, messages: request.messages });
+    const id = messageId();
+    note(req, { model: body.model });
+    if (!body.stream) {
+      const g = await runChat(deps, body.model, request, { key, signal: req.apiSignal });
+      const r = g.result;
+      if (r.stopReason === 'aborted') throw new ApiError(499, 'aborted', 'the client went away');
+      note(req, { model: g.model, tokens: r.timings.generatedTokens });
+      return {
+        id,
+        type: 'message',
+        role: 'assistant',
+        model: g.model,
+        content: contentOf(r),
+        stop_reason: stopReasonOf(r),
+        stop_sequence: await stopSequence(g, request.stop),
+        usage: usageOf(r),
+      };
+    }
+
+    const sse = new SseStream(reply);
+    const event = (type: string, data: Record<string, unknown> = {}) => sse.send({ type, ...data }, type);
+    // the open block: pieces of one kind extend it; a piece of the other kind closes it and opens the next
+    let index = -1;
+    let open: BlockKind | null = null;
+    const close = () => {
+      if (open === 'thinking') event('content_block_delta', { index, delta: { type: 'signature_delta', signature: '' } });
+      if (open) event('content_block_stop', { index });
+      open = null;
+    };
+    const piece = (kind: BlockKind, text: string) => {
+      if (!text) return;
+      if (open !== kind) {
+        close();
+        open = kind;
+        index++;
+        event('content_block_start', { index, content_block: kind === 'text' ? { type: 'text', text: '', citations: null } : { type: 'thinking', thinking: '', signature: '' } });
+      }
+      event('content_block_delta', { index, delta: kind === 'text' ? { type: 'text_delta', text } : { type: 'thinking_delta', thinking: text } });
+    };
+    try {
+      const g = await runChat(deps, body.model, request, {
+        key,
+        signal: req.apiSignal,
+        onStart: (model) => {
+          // the prompt's token counts are known once it ran: message_delta carries them
+          event('message_start', {
+            message: {
+              id,
+              type: 'message',
+              role: 'assistant',
+              model,
+              content: [],
+              stop_reason: null,
+              stop_sequence: null,
+              usage: { input_tokens: 0, output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
+            },
+          });
+        },
+        onPiece: (content, reasoning) => {
+          piece('thinking', reasoning);
+          piece('text', content);
+        },
+      });
+      const r: GenerateResult = g.result;
+      note(req, { model: g.model, tokens: r.timings.generatedTokens });
+      close();
+      for (const use of toolUsesOf(r)) {
+        index++;
+        event('content_block_start', { index, content_block: { ...use, input: {} } });
+        event('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: JSON.stringify(use.input) } });
+        event('content_block_stop', { index });
+      }
+      event('message_delta', { delta: { stop_reason: stopReasonOf(r), stop_sequence: await stopSequence(g, request.stop) }, usage: usageOf(r) });
+      event('message_stop');
+    } catch (e) {
+      // before the first byte: an ordinary error answer; after it, an error event ends the stream
+      if (!sse.headersSent) throw e;
+      const err = toApiError(e);
+      note(req, { error: err.message });
+      sse.send(errorBody(err, 'anthropic'), 'error');
+    } finally {
+      if (sse.headersSent) sse.end();
+    }
+    return reply;
+  };
+
+  app.post('/v1/messages', messages);
+
+  app.post('/v1/messages/count_tokens', async (req) => {
+    const body = parseBody(CountTokensBody, req.body);
+    const request = chatRequestOf(body);
+    const key = promptKey({ tools: request.tools, messages: request.messages });
+    note(req, { model: body.model });
+    // the model's template and tokenizer count: it loads just in time like a generation; the slot
+    // chosen is the one holding the longest prefix of this conversation (its KV is not touched)
+    const lease = await models.acquire(body.model, key, req.apiSignal);
+    try {
+      const t = await engine.applyTemplate(lease.modelId, { ...request, seq: lease.slot.id });
+      note(req, { model: lease.name });
+      return { input_tokens: t.tokens };
+    } finally {
+      lease.release(key);
+    }
+  });
+}
