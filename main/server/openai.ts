@@ -25,9 +25,24 @@ export function registerOpenAi(app: FastifyInstance, deps: RouteDeps): void {
   const { models } = deps;
   const fingerprint = `hearth-${deps.version}`;
 
-  const modelObject = (m: { name: string; loaded: boolean; size: number }) => ({ id: m.name, object: 'model', created: 0, owned_by: 'hearth', loaded: m.loaded, size: m.size });
+  // OpenAI's model object, with Anthropic's fields beside (type, display_name, created_at): both SDKs list from here
+  const modelObject = (m: { name: string; loaded: boolean; size: number }) => ({
+    id: m.name,
+    object: 'model',
+    created: 0,
+    owned_by: 'hearth',
+    type: 'model',
+    display_name: m.name,
+    created_at: new Date(0).toISOString(),
+    loaded: m.loaded,
+    size: m.size,
+  });
 
-  app.get('/v1/models', async () => ({ object: 'list', data: (await models.list()).map(modelObject) }));
+  app.get('/v1/models', async () => {
+    const data = (await models.list()).map(modelObject);
+    // Anthropic's page fields: the whole list is one page
+    return { object: 'list', data, has_more: false, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null };
+  });
   app.get<{ Params: { id: string } }>('/v1/models/:id', async (req) => modelObject({ ...(await models.resolve(req.params.id)) }));
 
   const chat = async (req: import('fastify').FastifyRequest, reply: import('fastify').FastifyReply) => {
