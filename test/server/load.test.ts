@@ -61,8 +61,10 @@ test('a client that disconnects mid-stream frees its slot at once, and its gener
     signal: ac.signal,
   });
   const reader = res.body!.getReader();
-  await reader.read();
-  await until(() => api.status().models[0]?.busy === 1);
+  // past the role chunk (sent before the first token): the first generated text
+  let seen = '';
+  while (!seen.includes('"delta":{"content"')) seen += new TextDecoder().decode((await reader.read()).value);
+  expect(api.status().models[0]?.busy).toBe(1);
   ac.abort();
   await until(() => api.status().models[0]?.busy === 0, 5_000);
   const entry = api.status().requests.find((r) => r.status === 499);
