@@ -16,6 +16,7 @@ import type { Logger } from '../logging';
 import { ApiError, errorBody, toApiError } from './errors';
 import type { ApiModels } from './models';
 import { registerAnthropic } from './anthropic';
+import { registerOllama } from './ollama';
 import { registerOpenAi } from './openai';
 
 /** The requests the settings page lists, newest first. */
@@ -205,6 +206,7 @@ export class ApiServer {
         scope.get('/v1/health', async () => ({ status: 'ok' }));
         registerOpenAi(scope, this.opts);
         registerAnthropic(scope, this.opts);
+        registerOllama(scope, this.opts);
       },
       { prefix: s.prefix },
     );
