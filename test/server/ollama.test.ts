@@ -174,3 +174,13 @@ test('embed gives one normalized vector per input; the legacy endpoint one; a ch
   await expect(client.embed({ model: EMBED, input: long, truncate: false })).rejects.toThrow(/truncate/);
   await expect(client.embed({ model: CHAT, input: 'x' })).rejects.toThrow(/not an embedding model/);
 }, 60_000);
+
+test('without a stream field the answer streams as NDJSON, as Ollama\'s does; load options and unknown ones are ignored', async () => {
+  const res = await post('/api/generate', { model: CHAT, prompt: 'Hello', keep_alive: '5m', options: { num_predict: 3, num_ctx: 99999, num_gpu: 1, tfs_z: 1, seed: -1 } });
+  expect(res.status).toBe(200);
+  expect(res.headers.get('content-type')).toMatch(/application\/x-ndjson/);
+  const lines = (await res.text()).trim().split('\n').map((l) => JSON.parse(l));
+  expect(lines.length).toBeGreaterThan(1);
+  expect(lines.slice(0, -1).every((l) => l.done === false && typeof l.response === 'string')).toBe(true);
+  expect(lines[lines.length - 1]).toMatchObject({ done: true, done_reason: 'length', eval_count: 3 });
+}, 60_000);
