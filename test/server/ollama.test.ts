@@ -96,7 +96,7 @@ test('generate through the template, and raw, stream and not', async () => {
   const parts: string[] = [];
   let done = false;
   for await (const chunk of await client.generate({ model: CHAT, prompt: 'Once upon a time', system: 'Be brief.', options, stream: true })) {
-    parts.push(chunk.response);
+    parts.push(chunk.response ?? '');
     done = chunk.done;
   }
   expect(done).toBe(true);
@@ -124,7 +124,7 @@ test('format json and a JSON schema constrain the reply', async () => {
   expect(r.done_reason).toBe('stop');
   expect(typeof JSON.parse(r.message.content).ok).toBe('boolean');
   const json = await client.generate({ model: CHAT, prompt: 'Answer in JSON', format: 'json', options: { seed: 1, num_predict: 16 } });
-  expect(json.response.trimStart().startsWith('{')).toBe(true);
+  expect((json.response ?? '').trimStart().startsWith('{')).toBe(true);
 }, 60_000);
 
 test('a conversation with an assistant tool call and a tool result is accepted and answered', async () => {
