@@ -132,17 +132,15 @@ export function registerAnthropic(app: FastifyInstance, deps: RouteDeps): void {
   app.post('/v1/messages/count_tokens', async (req) => {
     const body = parseBody(CountTokensBody, req.body);
     const request = chatRequestOf(body);
-    const key = promptKey({ tools: request.tools, messages: request.messages });
     note(req, { model: body.model });
-    // the model's template and tokenizer count: it loads just in time like a generation; the slot
-    // chosen is the one holding the longest prefix of this conversation (its KV is not touched)
-    const lease = await models.acquire(body.model, key, req.apiSignal);
+    // the model's template and tokenizer count: it loads just in time like a generation, and takes no KV slot
+    const model = await models.hold(body.model, req.apiSignal);
     try {
-      const t = await engine.applyTemplate(lease.modelId, { ...request, seq: lease.slot.id });
-      note(req, { model: lease.name });
+      const t = await engine.applyTemplate(model.modelId, request);
+      note(req, { model: model.name });
       return { input_tokens: t.tokens };
     } finally {
-      lease.release(key);
+      model.release();
     }
   });
 }

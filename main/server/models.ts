@@ -79,6 +79,8 @@ export interface Lease {
 }
 
 const MODEL_ID_PREFIX = 'api:';
+/** The engine id the API loads a library model under (beside the chat's own load of it). */
+export const apiModelId = (modelPath: string) => MODEL_ID_PREFIX + modelPath;
 
 export class ApiModels {
   private readonly models = new Map<string, Loaded>();
@@ -152,7 +154,7 @@ export class ApiModels {
     return params;
   }
 
-  private async load(m: Loaded, signal?: AbortSignal): Promise<void> {
+  private async load(m: Loaded): Promise<void> {
     const { engine } = this.deps;
     const info = await engine.info(m.path);
     const params = await this.paramsFor(m.path, info);
@@ -165,16 +167,47 @@ export class ApiModels {
       }
     }
     this.deps.logger.info(`api: loading ${m.name}`, { path: m.path, parallel: params.parallel });
-    await engine.load(m.modelId, m.path, params, undefined, signal);
+    await engine.load(m.modelId, m.path, params);
     m.metadata = info;
   }
 
   /**
-   * A slot on the model named `name`, loading it first when it is not loaded (requests for one model
-   * share its load). `key` is the request's conversation: the slot that holds the longest prefix of
-   * it is chosen. `signal` withdraws the request at any point.
+   * The model named `name`, loaded (requests for one model share its load), held until `release` so
+   * its time-to-live does not run meanwhile; no KV slot (a token count, a load-only request).
+   */
+  async hold(name: string | undefined | null, signal?: AbortSignal): Promise<Omit<Lease, 'slot'>> {
+    const { held, finish } = await this.loaded(name, signal);
+    return { name: held.name, path: held.path, modelId: held.modelId, metadata: held.metadata!, release: finish };
+  }
+
+  /**
+   * A slot on the model named `name`, loading it first when it is not loaded. `key` is the request's
+   * conversation: the slot that holds the longest prefix of it is chosen. `signal` withdraws the
+   * request at any point.
    */
   async acquire(name: string | undefined | null, key: string, signal?: AbortSignal): Promise<Lease> {
+    const { held, finish } = await this.loaded(name, signal);
+    try {
+      const slot = await held.pool.acquire(key, signal);
+      return {
+        name: held.name,
+        path: held.path,
+        modelId: held.modelId,
+        metadata: held.metadata!,
+        slot,
+        release: (k?: string) => {
+          held.pool.release(slot, k);
+          finish();
+        },
+      };
+    } catch (e) {
+      finish();
+      throw e;
+    }
+  }
+
+  /** The model entry, loaded, counted as in use until `finish` is called (once). */
+  private async loaded(name: string | undefined | null, signal?: AbortSignal): Promise<{ held: Loaded; finish: () => void }> {
     if (this.closed) throw new ApiError(503, 'engine_closed', 'the API server is stopping');
     const entry = await this.resolve(name);
     let m = this.models.get(entry.path);
@@ -183,7 +216,7 @@ export class ApiModels {
       m = {
         name: entry.name,
         path: entry.path,
-        modelId: MODEL_ID_PREFIX + entry.path,
+        modelId: apiModelId(entry.path),
         pool: new SlotPool(s.parallel, s.queueLimit, this.now),
         metadata: null,
         loading: null,
@@ -208,25 +241,13 @@ export class ApiModels {
     try {
       // loaded once, and again after the engine dropped it (its client reloads a model after a crash by itself)
       if (!held.metadata || (!this.deps.engine.isLoaded(held.modelId) && !held.loading)) {
-        held.loading ??= this.load(held, undefined).finally(() => {
+        held.loading ??= this.load(held).finally(() => {
           held.loading = null;
         });
       }
       if (held.loading) await raceAbort(held.loading, signal);
-      const slot = await held.pool.acquire(key, signal);
-      const metadata = held.metadata;
-      if (!metadata) throw new ApiError(503, 'load_failed', `${held.name} is not loaded`);
-      return {
-        name: held.name,
-        path: held.path,
-        modelId: held.modelId,
-        metadata,
-        slot,
-        release: (k?: string) => {
-          held.pool.release(slot, k);
-          finish();
-        },
-      };
+      if (!held.metadata) throw new ApiError(503, 'load_failed', `${held.name} is not loaded`);
+      return { held, finish };
     } catch (e) {
       // a failed load is forgotten, so the next request tries again
       if (!held.metadata && held.active === 1 && this.models.get(held.path) === held) this.models.delete(held.path);

@@ -119,7 +119,7 @@ export function registerOllama(app: FastifyInstance, deps: RouteDeps & { setting
 
   /** An empty prompt (or no messages) loads the model and answers at once, as Ollama does. */
   const loadOnly = async (req: FastifyRequest, model: string | undefined) => {
-    const lease = await models.acquire(model, '', req.apiSignal);
+    const lease = await models.hold(model, req.apiSignal);
     lease.release();
     note(req, { model: lease.name });
     return { model: ollamaName(lease.name), created_at: new Date().toISOString(), done: true, done_reason: 'load' };
