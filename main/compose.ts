@@ -23,6 +23,7 @@ import { DataPaths, modelsFolderOf } from './paths';
 import { FolderService } from './models/folder-service';
 import { FolderLock } from './models/folder-lock';
 import { peerModelFolders } from './models/import';
+import { apiChannels } from './server/channels';
 import { ApiService } from './server/service';
 import { Services } from './services';
 import { settingsChannels } from './settings/channels';
@@ -181,7 +182,9 @@ export function composeApp(opts: ComposeOptions): App {
     write: (s) => void store.settings.set('apiServer', s),
     version: opts.appVersion,
     logger,
+    emit: (s) => services.emit('api.changed', s),
   });
+  services.register(apiChannels(api));
   // the downloads the store holds (running or waiting when Hearth last closed) go on
   downloads.restore().catch((e: Error) => logger.error(`downloads: could not restore: ${e.message}`));
   return {

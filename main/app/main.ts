@@ -142,6 +142,8 @@ if (!app.requestSingleInstanceLock()) {
     createWindow();
     // the first check (modes auto and check) and the schedule
     hearth.updates.start();
+    // the local API server, when the settings page's toggle left it on (a failed start shows there)
+    hearth.api.startIfEnabled().catch((e: Error) => logger.warn(`api: ${e.message}`));
   };
 
   app

@@ -11,6 +11,7 @@ import {
   HubQuantGroupDTO, RecommendedModelDTO, REFERENCE_SOURCES, repoIdSchema,
 } from './models';
 import { UpdateChannelSchema, UpdateModeSchema, UpdateStateDTO } from './updates';
+import { ApiServerSettings, ApiStatusDTO } from './api';
 
 export { DownloadDTO, DOWNLOAD_CONCURRENCY, REFERENCE_SOURCES };
 
@@ -317,6 +318,10 @@ export const contract = {
   'updates.install': { request: Empty, response: UpdateStateDTO },
   /** leaves a waiting install (phase back to downloaded) */
   'updates.cancelInstall': { request: Empty, response: UpdateStateDTO },
+  /** the local API server (main/server/): phase, URL, settings, its models, the last requests */
+  'api.status': { request: Empty, response: ApiStatusDTO },
+  /** saves changed API server settings (enabled starts or stops it; any other change restarts a running one); regenerateKey makes a new key */
+  'api.update': { request: z.object({ settings: ApiServerSettings.partial(), regenerateKey: z.boolean().optional() }).strict(), response: ApiStatusDTO },
 
   'threads.list': {
     request: z.object({ cursor: z.string().optional(), limit: z.number().int().min(1).max(200).default(50), archived: z.boolean().default(false) }).strict(),
@@ -456,6 +461,8 @@ export const events = {
   'app.menu': z.object({ item: z.enum(['shortcuts']) }),
   /** the updater's state changed (a check, a download's progress at most every 500 ms, an install waiting) */
   'updates.changed': UpdateStateDTO,
+  /** the API server's status changed (started, stopped, failed, a request answered, a model loaded or unloaded) */
+  'api.changed': ApiStatusDTO,
   /** something the user should know that no request of the page answers (the desktop app: a link that could not be opened) */
   'app.notice': z.object({ kind: z.enum(['info', 'error']), text: z.string().max(2000) }),
 };

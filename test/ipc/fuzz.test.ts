@@ -173,6 +173,8 @@ function valid(s: AnyZod, key: string, channel: string, pools: Pools, rng: Rng, 
     case 'ZodString': {
       if (['id', 'threadId', 'messageId', 'assistantId'].includes(key)) return idFor(key, channel, pools, rng);
       if (key === 'path' || key === 'modelPath') return rng.pick(pools.paths);
+      // the API server binds loopback only here (a valid name beyond it would listen on the network or ask DNS)
+      if (channel === 'api.update' && key === 'host') return rng.pick(['127.0.0.1', 'localhost', '::1']);
       // the local hub's repository and file, most of the time (a download or listing that gets somewhere)
       if (HUB_VALUES[key] && rng.chance(0.75)) return rng.pick(HUB_VALUES[key]);
       const b = bounds(c);
