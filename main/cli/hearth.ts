@@ -15,7 +15,8 @@ import { resolveModelArg } from './model-arg';
 import { checkFlags, errorLine, listenError } from './errors';
 import { BrowserServer } from '../browser/server';
 import { isLoopbackHost, isWildcardHost, machineNames } from '../browser/guard';
-import { composeApp } from '../compose';
+import { composeApp, type App } from '../compose';
+import { ApiServerSettings } from '../ipc/api';
 import { discover, discoverEnvOf, PEER_APP_NAMES } from '../models/discover';
 import { ModelLibrary, storeDeps } from '../models/library';
 import { IMPORT_MODES } from '../models/import';
@@ -42,15 +43,18 @@ commands:
   import FILE [--copy|--move|--link] [--json]   a GGUF file into the library: checked first, then
                                                 copied (default) or moved into the models folder,
                                                 or added by reference where it is
-  serve [--port 1420] [--host 127.0.0.1] [--allow-remote]
+  serve [--port 1420] [--host 127.0.0.1] [--allow-remote] [--api [--api-host H] [--api-port P]]
                                                 browser mode: the UI on a local URL; a --host
-                                                beyond loopback needs --allow-remote
+                                                beyond loopback needs --allow-remote. --api also
+                                                starts the local API server (OpenAI, Anthropic and
+                                                Ollama APIs; default 127.0.0.1:1337, or the saved
+                                                settings) with this host and port for this run
 
 MODEL: a .gguf file's path, or the name of a model in the data folder's models/ (its file name without .gguf)
 global options: --data-dir DIR (or HEARTH_DATA_DIR), --verbose
 hearth --version (-v)                           Hearth's version and the llama.cpp commit of its engine`;
 
-const BOOLEANS = new Set(['json', 'verbose', 'help', 'version', 'allow-remote', 'copy', 'move', 'link']);
+const BOOLEANS = new Set(['json', 'verbose', 'help', 'version', 'allow-remote', 'copy', 'move', 'link', 'api']);
 const ALIASES: Record<string, string> = { p: 'prompt', n: 'n-predict', h: 'help', v: 'version', t: 'threads', c: 'ctx' };
 const GLOBAL_FLAGS = ['data-dir', 'verbose', 'help'];
 /** the options each command takes, besides the global ones */
@@ -63,7 +67,7 @@ const COMMAND_FLAGS: Record<string, string[]> = {
   discover: ['json'],
   pull: ['json'],
   import: ['json', 'copy', 'move', 'link'],
-  serve: ['port', 'host', 'allow-remote'],
+  serve: ['port', 'host', 'allow-remote', 'api', 'api-host', 'api-port'],
 };
 /** the option that sets each field the engine checks (its words name the option, not the field) */
 const FLAG_OF: Record<string, string> = {
@@ -117,6 +121,46 @@ function gpuLayersFlag(parsed: ParsedArgs): LoadParamsInput['gpuLayers'] {
   const n = Number(v);
   if (typeof v !== 'string' || !Number.isInteger(n) || n < 0) throw new UsageError(`${spelling(parsed, 'gpu-layers')} must be an integer >= 0, max or auto`);
   return n;
+}
+
+/** serve's --api, --api-host and --api-port: null without --api (the saved settings decide then). */
+function apiFlags(parsed: ParsedArgs): Partial<Pick<ApiServerSettings, 'host' | 'port'>> | null {
+  const given = (['api-host', 'api-port'] as const).filter((f) => parsed.flags[f] !== undefined);
+  if (parsed.flags.api !== true) {
+    if (given.length) throw new UsageError(`${spelling(parsed, given[0])} sets the API server's address: add --api to start it`);
+    return null;
+  }
+  const port = intFlag(parsed, 'api-port');
+  const host = typeof parsed.flags['api-host'] === 'string' ? parsed.flags['api-host'] : undefined;
+  // only the options given: the others stay the saved settings'
+  const chosen = { ...(host !== undefined ? { host } : {}), ...(port !== undefined ? { port } : {}) };
+  return checkFlags(ApiServerSettings.pick({ host: true, port: true }).partial(), chosen, { host: 'api-host', port: 'api-port' }, (f) => spelling(parsed, f));
+}
+
+/**
+ * Starts the API server beside the UI: with --api (this run's host and port over the saved ones), else
+ * when the settings page left it on. Prints its URL, and its key with a warning beyond loopback.
+ */
+async function startApi(app: App, overrides: Partial<Pick<ApiServerSettings, 'host' | 'port'>> | null): Promise<void> {
+  if (overrides) {
+    const st = await app.api.start(overrides);
+    if (st.phase === 'failed') {
+      const hint = /in use/.test(st.error ?? '') ? ': choose another with --api-port N (--api-port 0 picks a free one)' : '';
+      throw new UsageError(`${st.error ?? 'the API server did not start'}${hint}`);
+    }
+  } else {
+    await app.api.startIfEnabled();
+  }
+  const st = app.api.status();
+  if (st.phase === 'failed') process.stderr.write(`warning: the API server (on in settings) did not start: ${st.error}\n`);
+  if (st.phase !== 'running' || !st.url) return;
+  process.stdout.write(`Hearth API: ${st.url}\n`);
+  if (!isLoopbackHost(st.settings.host)) {
+    process.stdout.write(`API key: ${st.settings.apiKey}\n`);
+    process.stderr.write(
+      `warning: the API server listens on ${st.settings.host}, beyond this machine. The connection is plain HTTP: the key and every request travel unencrypted, and anyone on the network who has the key can use your models.\n`,
+    );
+  }
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -311,6 +355,7 @@ export async function main(argv: string[]): Promise<number> {
         if (port < 0 || port > PORT_MAX) throw new UsageError(`--port ${port} is not a port: give one from 0 to ${PORT_MAX} (0 picks a free one)`);
         const host = typeof flags.host === 'string' ? flags.host : '127.0.0.1';
         const allowRemote = flags['allow-remote'] === true;
+        const api = apiFlags(parsed);
         if (!isLoopbackHost(host) && !allowRemote) {
           throw new UsageError(`--host ${host} is not a loopback address: add --allow-remote to serve Hearth to other machines (its token and your chats then travel unencrypted)`);
         }
@@ -336,6 +381,13 @@ export async function main(argv: string[]): Promise<number> {
           process.stderr.write(
             `warning: Hearth listens on ${host}, beyond this machine. The connection is plain HTTP: the token in the URL and every chat travel unencrypted, and anyone on the network who sees the URL can use Hearth.\n`,
           );
+        }
+        try {
+          await startApi(app, api);
+        } catch (e) {
+          await server.close();
+          await app.close();
+          throw e;
         }
         process.stdout.write(`data folder: ${paths.root}\n`);
         await new Promise<void>((resolve) => {
