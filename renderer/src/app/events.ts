@@ -12,6 +12,7 @@ import { modelListReceived, modelStateReceived } from '../features/models/models
 import { threadRemoved, threadUpserted } from '../features/threads/threadsSlice';
 import { moveProgressReceived } from '../features/settings/settingsSlice';
 import { updateStateReceived } from '../features/updates/updatesSlice';
+import { apiStatusReceived } from '../features/apiServer/apiServerSlice';
 import type { AppDispatch } from './store';
 import { openDialog, toastAdded } from './uiSlice';
 
@@ -88,6 +89,8 @@ export function startEvents(dispatch: AppDispatch, schedule?: FrameScheduler): (
     onEvent('library.importProgress', (p) => dispatch(importProgressReceived(p))),
     // the updater's state (a check, a download's progress, an install waiting)
     onEvent('updates.changed', (p) => dispatch(updateStateReceived(p))),
+    // the local API server's status (started, stopped, failed, a request answered)
+    onEvent('api.changed', (p) => dispatch(apiStatusReceived(p))),
     // the desktop app's Help → Keyboard Shortcuts
     onEvent('app.menu', (p) => p.item === 'shortcuts' && dispatch(openDialog('help'))),
     // what main tells the user outside any request (a link the desktop app could not open)

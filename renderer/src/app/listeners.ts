@@ -12,6 +12,7 @@ import { startHubListeners } from '../features/hub/listeners';
 import { startModelSettingsListeners } from '../features/modelSettings/listeners';
 import { startSearchListeners } from '../features/search/listeners';
 import { startUpdatesListeners } from '../features/updates/listeners';
+import { startApiServerListeners } from '../features/apiServer/listeners';
 import { startWelcomeListeners } from '../features/welcome/listeners';
 import type { AppDispatch, RootState } from './store';
 
@@ -29,5 +30,6 @@ export function appListeners() {
   startHubListeners(start);
   startWelcomeListeners(start);
   startUpdatesListeners(start);
+  startApiServerListeners(start);
   return listeners;
 }

@@ -12,11 +12,12 @@ import search from '../features/search/searchSlice';
 import settings from '../features/settings/settingsSlice';
 import threads from '../features/threads/threadsSlice';
 import updates from '../features/updates/updatesSlice';
+import apiServer from '../features/apiServer/apiServerSlice';
 import welcome from '../features/welcome/welcomeSlice';
 import { appListeners } from './listeners';
 import ui from './uiSlice';
 
-export const rootReducer = combineReducers({ threads, chat, models, modelSettings, hardware, assistants, settings, search, downloads, hub, library, welcome, updates, ui });
+export const rootReducer = combineReducers({ threads, chat, models, modelSettings, hardware, assistants, settings, search, downloads, hub, library, welcome, updates, apiServer, ui });
 
 export type RootState = ReturnType<typeof rootReducer>;
 

@@ -7,6 +7,7 @@ import { useDiscardGuard, useUnsavedChanges } from '../../components/unsaved';
 import { HardwarePanel } from '../hardware/HardwarePanel';
 import { ModelSettingsPanel } from '../modelSettings/ModelSettingsPanel';
 import { UpdatesSection } from './Updates';
+import { ApiServerSection } from './ApiServer';
 import { About } from './About';
 import { HfTokenField, ModelsFolder } from './ModelsFolder';
 import { DownloadLimitField, ProxyField } from './Downloading';
@@ -21,6 +22,7 @@ const SECTIONS: { id: SettingsSection; label: string }[] = [
   { id: 'hardware', label: 'Hardware' },
   { id: 'data', label: 'Data' },
   { id: 'updates', label: 'Updates' },
+  { id: 'api', label: 'Local API server' },
   { id: 'about', label: 'About' },
 ];
 
@@ -186,6 +188,7 @@ function SettingsBody() {
         {section === 'hardware' && <HardwarePanel />}
         {section === 'data' && <DataFolder />}
         {section === 'updates' && <UpdatesSection />}
+        {section === 'api' && <ApiServerSection />}
         {section === 'about' && <About />}
       </div>
     </div>

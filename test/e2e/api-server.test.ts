@@ -1,0 +1,103 @@
+/**
+ * End to end: Settings → Local API server in browser mode (`npm start`, Debian's Chromium with
+ * playwright-core) over a data folder with one generated model: a free port set in the Port field and
+ * saved, the toggle turned on, the status says where it runs, the test calls the real server (GET
+ * /v1/models, one chat completion) and the request shows in the table (api.changed), the toggle turned
+ * off, and after a reload it is remembered. Screenshot: test-output/screenshots/e2e-api-server.png.
+ */
+import net from 'net';
+import path from 'path';
+import { Page } from 'playwright-core';
+import { BrowserMode, openBrowserMode, openSettings, shot, until } from '../helpers/browser-mode';
+import { TINY_BPE } from '../helpers/models';
+
+jest.setTimeout(180_000);
+const WAIT = 60_000;
+
+let e2e: BrowserMode;
+let page: Page;
+
+beforeAll(async () => {
+  e2e = await openBrowserMode({ prefix: 'hearth-e2e-api-', models: [TINY_BPE] });
+  page = await e2e.newPage({ width: 1280, height: 1000 });
+  await page.goto(e2e.url);
+});
+afterAll(async () => {
+  await e2e?.close();
+});
+
+/** A port free on loopback now (the server binds it a moment later). */
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise((resolve) => s.close(resolve));
+  return port;
+}
+
+test('turn the API server on, call it, see the request listed, turn it off; the toggle is remembered', async () => {
+  const dialog = await openSettings(page, 'Local API server');
+  const panel = dialog.getByRole('tabpanel', { name: 'Local API server' });
+  const toggle = panel.getByRole('switch', { name: 'Local API server' });
+  const status = panel.getByRole('status', { name: 'API server status' });
+  await until('the status', async () => (await status.count()) === 1, WAIT);
+  expect(await toggle.isChecked()).toBe(false);
+  expect(await status.textContent()).toBe('Stopped');
+
+  const port = await freePort();
+  const form = panel.getByRole('form', { name: 'API server settings' });
+  await form.getByRole('textbox', { name: 'Port' }).fill(String(port));
+  await form.getByRole('button', { name: 'Save' }).click();
+  await until('the port saved', async () => await form.getByRole('button', { name: 'Save' }).isDisabled(), WAIT);
+  expect(await status.textContent()).toBe('Stopped');
+
+  await toggle.click();
+  const url = `http://127.0.0.1:${port}`;
+  await until('running', async () => (await status.textContent()) === `Running at ${url}`, WAIT);
+  expect(await toggle.isChecked()).toBe(true);
+
+  const models = (await (await fetch(`${url}/v1/models`)).json()) as { data: { id: string }[] };
+  const name = path.basename(TINY_BPE, '.gguf');
+  expect(models.data.map((m) => m.id)).toEqual([name]);
+  const res = await fetch(`${url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: name, messages: [{ role: 'user', content: 'Hello' }], max_tokens: 4, seed: 1 }),
+  });
+  expect(res.status).toBe(200);
+  const reply = (await res.json()) as { usage: { completion_tokens: number } };
+  expect(reply.usage.completion_tokens).toBeGreaterThan(0);
+
+  // the table follows api.changed: the completion's row names the model and its tokens
+  const table = panel.getByRole('table', { name: 'Last requests' });
+  const row = table.getByRole('row').filter({ hasText: '/v1/chat/completions' });
+  await until('the completion listed', async () => (await row.count()) === 1, WAIT);
+  const cells = await row.getByRole('cell').allTextContents();
+  expect(cells.slice(1, 4)).toEqual(['POST', '/v1/chat/completions', '200']);
+  expect(cells[5]).toBe(name);
+  expect(cells[6]).toBe(String(reply.usage.completion_tokens));
+  expect(await table.getByRole('row').filter({ hasText: '/v1/models' }).count()).toBe(1);
+  // the snippets name the running server
+  expect(await panel.getByText(`client = OpenAI(base_url="${url}/v1"`).count()).toBe(1);
+  for (const b of ['Copy curl command', 'Copy Python code', 'New key']) expect(await panel.getByRole('button', { name: b }).count()).toBe(1);
+  await table.scrollIntoViewIfNeeded();
+  await shot(page, 'api-server');
+
+  await toggle.click();
+  await until('stopped', async () => (await status.textContent()) === 'Stopped', WAIT);
+  await expect(fetch(`${url}/v1/models`)).rejects.toThrow();
+
+  // remembered: on again, reload, still on (and running: the page reads main's word)
+  await toggle.click();
+  await until('running again', async () => (await status.textContent()) === `Running at ${url}`, WAIT);
+  await page.reload();
+  const again = (await openSettings(page, 'Local API server')).getByRole('tabpanel', { name: 'Local API server' });
+  await until('the toggle remembered', async () => (await again.getByRole('switch', { name: 'Local API server' }).isChecked().catch(() => false)) === true, WAIT);
+  expect(await again.getByRole('textbox', { name: 'Port' }).inputValue()).toBe(String(port));
+  await again.getByRole('switch', { name: 'Local API server' }).click();
+  await until('off after the reload', async () => (await again.getByRole('status', { name: 'API server status' }).textContent()) === 'Stopped', WAIT);
+  await page.reload();
+  const third = (await openSettings(page, 'Local API server')).getByRole('tabpanel', { name: 'Local API server' });
+  await until('the status after the second reload', async () => (await third.getByRole('status', { name: 'API server status' }).count()) === 1, WAIT);
+  expect(await third.getByRole('switch', { name: 'Local API server' }).isChecked()).toBe(false);
+});
