@@ -1,12 +1,14 @@
 /**
  * OpenAI's API (what LM Studio, Jan and llama-server speak): models and chat completions here; the
- * request and result translation in openai-chat.ts.
+ * request and result translation in openai-chat.ts; completions, embeddings and tokenize in
+ * openai-completions.ts.
  */
 import type { FastifyInstance } from 'fastify';
 import type { TokenLogprobs } from '../engine/protocol';
 import { ApiError, errorBody, toApiError } from './errors';
 import { runChat, promptKey } from './generate';
 import { note, parseBody, SseStream } from './http';
+import { registerOpenAiCompletions } from './openai-completions';
 import {
   ChatCompletionBody,
   chatRequestOf,
@@ -130,4 +132,6 @@ export function registerOpenAi(app: FastifyInstance, deps: RouteDeps): void {
   app.post('/v1/chat/completions', chat);
   // llama-server answers without the /v1 too
   app.post('/chat/completions', chat);
+
+  registerOpenAiCompletions(app, deps);
 }
