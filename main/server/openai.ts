@@ -1,7 +1,7 @@
 /**
  * OpenAI's API (what LM Studio, Jan and llama-server speak): models and chat completions here; the
  * request and result translation in openai-chat.ts; completions, embeddings and tokenize in
- * openai-completions.ts.
+ * openai-completions.ts; the Responses API in openai-responses.ts.
  */
 import type { FastifyInstance } from 'fastify';
 import type { TokenLogprobs } from '../engine/protocol';
@@ -9,6 +9,7 @@ import { ApiError, errorBody, toApiError } from './errors';
 import { runChat, promptKey } from './generate';
 import { note, parseBody, SseStream } from './http';
 import { registerOpenAiCompletions } from './openai-completions';
+import { registerOpenAiResponses } from './openai-responses';
 import {
   ChatCompletionBody,
   chatRequestOf,
@@ -134,4 +135,5 @@ export function registerOpenAi(app: FastifyInstance, deps: RouteDeps): void {
   app.post('/chat/completions', chat);
 
   registerOpenAiCompletions(app, deps);
+  registerOpenAiResponses(app, deps);
 }

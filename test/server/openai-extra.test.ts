@@ -150,3 +150,158 @@ describe('tokenize and detokenize', () => {
     expect(none.json.error.param).toBe('content');
   }, 30_000);
 });
+
+/** The keys `schema` requires are there with the JSON types it names (a tiny validator of what json_schema constrains here). */
+function validates(value: unknown, schema: { type: string; properties?: Record<string, { type: string }>; required?: string[] }): boolean {
+  if (schema.type !== 'object' || typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const v = value as Record<string, unknown>;
+  const typeOk = (x: unknown, t: string) => (t === 'integer' ? Number.isInteger(x) : t === 'array' ? Array.isArray(x) : typeof x === t);
+  return (schema.required ?? []).every((k) => k in v) && Object.entries(schema.properties ?? {}).every(([k, p]) => !(k in v) || typeOk(v[k], p.type));
+}
+
+/** The JSON of a constrained reply, out of the ```json fence the template's grammar allows (see the known defect below). */
+function jsonOf(text: string): unknown {
+  const fenced = /^\s*```json\s*([\s\S]*?)\s*```\s*$/.exec(text);
+  return JSON.parse(fenced ? fenced[1] : text);
+}
+
+const PERSON = {
+  type: 'object',
+  properties: { name: { type: 'string', maxLength: 8 }, age: { type: 'integer', minimum: 0, maximum: 150 }, ok: { type: 'boolean' } },
+  required: ['name', 'age', 'ok'],
+  additionalProperties: false,
+};
+
+test('json_schema through chat completions (response_format): the reply parses and validates', async () => {
+  const r = await client.chat.completions.create({
+    model: api.modelName,
+    messages: [{ role: 'user', content: 'Describe a person as JSON' }],
+    response_format: { type: 'json_schema', json_schema: { name: 'person', schema: PERSON } },
+    max_tokens: 200,
+    seed: 5,
+  });
+  expect(r.choices[0].finish_reason).toBe('stop');
+  expect(validates(jsonOf(r.choices[0].message.content!), PERSON)).toBe(true);
+  expect(validates({ name: 'x' }, PERSON)).toBe(false);
+}, 60_000);
+
+// KNOWN DEFECT (native, not the server): llama.cpp's grammar for a template's json_schema allows the
+// JSON wrapped in a ```json fence, and its parser would unwrap it, but native/src/generation.cpp parses
+// a chat reply only with tools or thinking (parse_stream), so the fence stays in the content. Fix:
+// `|| !rc.inputs.json_schema.empty()` in parse_stream. Marked failing until then (it passes once fixed
+// and jest then says to drop the mark).
+test.failing('json_schema through chat completions: the content is bare JSON (no code fence)', async () => {
+  const r = await client.chat.completions.create({
+    model: api.modelName,
+    messages: [{ role: 'user', content: 'Describe a person as JSON' }],
+    response_format: { type: 'json_schema', json_schema: { name: 'person', schema: PERSON } },
+    max_tokens: 200,
+    seed: 5,
+  });
+  expect(validates(JSON.parse(r.choices[0].message.content!), PERSON)).toBe(true);
+}, 60_000);
+
+describe('responses', () => {
+  test('non-stream: a message item with output_text, usage, incomplete at max_output_tokens; stream events join to the same text', async () => {
+    const params = { model: api.modelName, instructions: 'Be brief.', input: 'Tell me about foxes', max_output_tokens: 10, temperature: 0.9, seed: 11 } as OpenAI.Responses.ResponseCreateParamsNonStreaming;
+    const whole = await client.responses.create(params);
+    expect(whole.object).toBe('response');
+    expect(whole.id).toMatch(/^resp_/);
+    expect(whole.status).toBe('incomplete');
+    expect(whole.incomplete_details).toEqual({ reason: 'max_output_tokens' });
+    expect(whole.output).toHaveLength(1);
+    const msg = whole.output[0] as OpenAI.Responses.ResponseOutputMessage;
+    expect(msg.type).toBe('message');
+    expect(msg.role).toBe('assistant');
+    expect(msg.content[0].type).toBe('output_text');
+    expect(whole.output_text).toBe((msg.content[0] as OpenAI.Responses.ResponseOutputText).text);
+    expect(whole.usage!.output_tokens).toBe(10);
+    expect(whole.usage!.input_tokens).toBeGreaterThan(5);
+    expect(whole.usage!.input_tokens_details.cached_tokens).toEqual(expect.any(Number));
+
+    const stream = await client.responses.create({ ...params, stream: true });
+    const types: string[] = [];
+    const seqs: number[] = [];
+    let text = '';
+    let done = '';
+    let final: OpenAI.Responses.Response | undefined;
+    for await (const ev of stream) {
+      types.push(ev.type);
+      seqs.push(ev.sequence_number);
+      if (ev.type === 'response.output_text.delta') text += ev.delta;
+      if (ev.type === 'response.output_text.done') done = ev.text;
+      if (ev.type === 'response.completed' || ev.type === 'response.incomplete') final = ev.response;
+    }
+    expect(text).toBe(whole.output_text);
+    expect(done).toBe(text);
+    expect(seqs).toEqual(seqs.map((_, i) => i));
+    const order = [...new Set(types)];
+    expect(order).toEqual([
+      'response.created',
+      'response.in_progress',
+      'response.output_item.added',
+      'response.content_part.added',
+      'response.output_text.delta',
+      'response.output_text.done',
+      'response.content_part.done',
+      'response.output_item.done',
+      'response.incomplete',
+    ]);
+    expect(final!.status).toBe('incomplete');
+    expect(final!.usage!.output_tokens).toBe(10);
+    expect((final!.output[0] as OpenAI.Responses.ResponseOutputMessage).content[0]).toMatchObject({ type: 'output_text', text });
+  }, 60_000);
+
+  test('a reply that ends by itself completes (response.completed); text.format json_schema is followed', async () => {
+    const stream = await client.responses.create({
+      model: api.modelName,
+      input: [{ role: 'user', content: [{ type: 'input_text', text: 'A person, please' }] }],
+      text: { format: { type: 'json_schema', name: 'person', schema: PERSON } },
+      max_output_tokens: 200,
+      seed: 5, // llama-server's sampler names are extra fields
+      stream: true,
+    } as OpenAI.Responses.ResponseCreateParamsStreaming);
+    let last: OpenAI.Responses.ResponseStreamEvent | undefined;
+    for await (const ev of stream) last = ev;
+    expect(last!.type).toBe('response.completed');
+    const resp = (last as OpenAI.Responses.ResponseCompletedEvent).response;
+    expect(resp.status).toBe('completed');
+    const text = ((resp.output[0] as OpenAI.Responses.ResponseOutputMessage).content[0] as OpenAI.Responses.ResponseOutputText).text;
+    expect(validates(jsonOf(text), PERSON)).toBe(true);
+  }, 60_000);
+
+  test('function tools and a tool round trip in input items render through the template', async () => {
+    const r = await client.responses.create({
+      model: api.modelName,
+      input: [
+        { role: 'user', content: 'Weather in Paris?' },
+        { type: 'function_call', call_id: 'call_1', name: 'get_weather', arguments: '{"city":"Paris"}' },
+        { type: 'function_call_output', call_id: 'call_1', output: 'sunny, 21 C' },
+      ],
+      tools: [{ type: 'function', name: 'get_weather', description: 'Weather for a city', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] }, strict: false }],
+      tool_choice: 'auto',
+      max_output_tokens: 4,
+      seed: 1,
+    } as OpenAI.Responses.ResponseCreateParamsNonStreaming);
+    expect(r.status).toBe('incomplete');
+    expect(r.tools).toHaveLength(1);
+    // the tool turn and the call were rendered into the prompt: it is longer than the bare question's
+    const bare = await client.responses.create({ model: api.modelName, input: 'Weather in Paris?', max_output_tokens: 4 });
+    expect(r.usage!.input_tokens).toBeGreaterThan(bare.usage!.input_tokens + 20);
+  }, 60_000);
+
+  test('stateful and unsupported requests are refused with 400 naming the field', async () => {
+    for (const [extra, field] of [
+      [{ previous_response_id: 'resp_1' }, 'previous_response_id'],
+      [{ store: true }, 'store'],
+      [{ tools: [{ type: 'web_search' }] }, 'tools.0.type'],
+      [{ input: [{ type: 'item_reference', id: 'x' }] }, 'input.0.type'],
+      [{ input: [{ role: 'user', content: [{ type: 'input_image', image_url: 'http://x' }] }] }, 'input.0.content.0'],
+      [{ input: [{ type: 'function_call', name: 'f', arguments: '{}' }] }, 'input.0.call_id'],
+    ] as const) {
+      const r = await post('/v1/responses', { model: api.modelName, input: 'hi', ...extra });
+      expect([field, r.status]).toEqual([field, 400]);
+      expect(r.json.error.param).toBe(field);
+    }
+  }, 30_000);
+});
