@@ -302,6 +302,11 @@ export class EngineClient {
     return this.onModel('embed', { modelId, texts }, { signal: opts.signal });
   }
 
+  /** scores of `documents` against `query` on a reranker (rank pooling), one per document in their order */
+  rerank(modelId: string, query: string, documents: string[], opts: { signal?: AbortSignal } = {}): Promise<ResultOf<'rerank'>> {
+    return this.onModel('rerank', { modelId, query, documents }, { signal: opts.signal });
+  }
+
   tokenize(modelId: string, text: string, opts: { addSpecial?: boolean; parseSpecial?: boolean } = {}): Promise<ResultOf<'tokenize'>> {
     return this.onModel('tokenize', { modelId, text, ...opts });
   }

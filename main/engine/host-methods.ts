@@ -99,6 +99,10 @@ export function createHandlers({ addon, models, watchdog, logger }: HandlerDeps)
       const l = models.get(p.modelId);
       return task(l, call.signal, async (id) => (await l.ctx.embed(p.texts, { id })).map((v) => Array.from(v)));
     },
+    rerank: (p, call) => {
+      const l = models.get(p.modelId);
+      return task(l, call.signal, (id) => l.ctx.rerank(p.query, p.documents, { id }));
+    },
     tokenize: async (p) => Array.from(models.get(p.modelId).model.tokenize(p.text, { addSpecial: p.addSpecial, parseSpecial: p.parseSpecial })),
     detokenize: async (p) => models.get(p.modelId).model.detokenize(p.tokens),
     applyTemplate: (p) => models.get(p.modelId).model.applyChatTemplate(JSON.stringify(p.request)),

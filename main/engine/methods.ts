@@ -82,6 +82,9 @@ interface MethodSpec {
   event?: z.ZodTypeAny;
 }
 
+/** The most documents one rerank call scores. */
+export const RERANK_DOCUMENTS_MAX = 4096;
+
 export const METHODS = {
   version: { params: None, result: VersionInfo },
   devices: { params: None, result: z.array(Device) },
@@ -97,6 +100,11 @@ export const METHODS = {
   chat: { params: z.object({ modelId: ModelId, request: ChatRequest }).strict(), result: GenerateResult, event: PieceEvent },
   complete: { params: z.object({ modelId: ModelId, request: CompletionRequest }).strict(), result: GenerateResult, event: PieceEvent },
   embed: { params: z.object({ modelId: ModelId, texts: z.array(z.string()).min(1).max(4096) }).strict(), result: z.array(numberList()) },
+  /** a reranker (rank pooling) scores each document against the query (raw scores, as llama-server's); `tokens`: of all the pairs */
+  rerank: {
+    params: z.object({ modelId: ModelId, query: z.string(), documents: z.array(z.string()).min(1).max(RERANK_DOCUMENTS_MAX) }).strict(),
+    result: z.object({ scores: numberList(), tokens: z.number().int() }),
+  },
   tokenize: {
     params: z.object({ modelId: ModelId, text: z.string(), addSpecial: z.boolean().optional(), parseSpecial: z.boolean().optional() }).strict(),
     result: numberList({ integers: true }),

@@ -18,6 +18,7 @@ import type { ApiModels } from './models';
 import { registerAnthropic } from './anthropic';
 import { registerOllama } from './ollama';
 import { registerOpenAi } from './openai';
+import { registerRerank } from './rerank';
 
 /** The requests the settings page lists, newest first. */
 export const REQUEST_LOG_SIZE = 50;
@@ -207,6 +208,7 @@ export class ApiServer {
         registerOpenAi(scope, this.opts);
         registerAnthropic(scope, this.opts);
         registerOllama(scope, this.opts);
+        registerRerank(scope, this.opts);
       },
       { prefix: s.prefix },
     );

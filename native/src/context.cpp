@@ -109,6 +109,15 @@ static void settle(const std::shared_ptr<Task> & task) {
                 t.deferred->Resolve(arr);
                 break;
             }
+            case Task::RERANK: {
+                Napi::Array arr = Napi::Array::New(env, t.scores.size());
+                for (size_t i = 0; i < t.scores.size(); i++) arr.Set((uint32_t) i, Napi::Number::New(env, t.scores[i]));
+                Napi::Object o = Napi::Object::New(env);
+                o.Set("scores", arr);
+                o.Set("tokens", t.pairTokens);
+                t.deferred->Resolve(o);
+                break;
+            }
             case Task::SAVE:
             case Task::RESTORE: {
                 Napi::Object o = Napi::Object::New(env);
@@ -199,6 +208,7 @@ static void workerLoop(std::shared_ptr<Context::State> st) {
                 if (task->aborted) throw HearthError(codes::aborted, "the request was aborted before it ran");
                 switch (task->kind) {
                     case Task::EMBED: runEmbed(*st, *task); break;
+                    case Task::RERANK: runRerank(*st, *task); break;
                     case Task::SAVE: runSave(*st, *task); break;
                     case Task::RESTORE: runRestore(*st, *task); break;
                     case Task::CLEAR:
@@ -239,6 +249,7 @@ Napi::Function Context::Init(Napi::Env env) {
         InstanceMethod("generate", &Context::guarded<&Context::Generate>),
         InstanceMethod("abort", &Context::guarded<&Context::Abort>),
         InstanceMethod("embed", &Context::guarded<&Context::Embed>),
+        InstanceMethod("rerank", &Context::guarded<&Context::Rerank>),
         InstanceMethod("saveSession", &Context::guarded<&Context::SaveSession>),
         InstanceMethod("restoreSession", &Context::guarded<&Context::RestoreSession>),
         InstanceMethod("clearSequence", &Context::guarded<&Context::ClearSequence>),
@@ -434,6 +445,27 @@ Napi::Value Context::Embed(const Napi::CallbackInfo & info) {
     Napi::Array arr = info[0].As<Napi::Array>();
     for (uint32_t i = 0; i < arr.Length(); i++) {
         if (!arr.Get(i).IsString()) throw makeError(env, codes::invalid_argument, "embed(texts): texts must be strings");
+        task->texts.push_back(arr.Get(i).As<Napi::String>().Utf8Value());
+    }
+    return enqueue(env, task, env.Undefined());
+}
+
+// rerank(query, documents, {id}?) -> Promise<{scores, tokens}>: a relevance score per document (rank
+// pooling), and the tokens of all the query/document pairs evaluated
+Napi::Value Context::Rerank(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsString() || !info[1].IsArray()) {
+        throw makeError(env, codes::invalid_argument, "rerank(query, documents, {id}?): a query string and an array of document strings");
+    }
+    auto task = std::make_shared<Task>();
+    task->kind = Task::RERANK;
+    double id = optNumber(info.Length() > 2 && info[2].IsObject() ? info[2].As<Napi::Object>() : Napi::Object::New(env), "id", 0);
+    if (id < 0 || std::floor(id) != id) throw HearthError(codes::invalid_argument, "rerank: id must be an integer >= 0");
+    task->id = (uint64_t) id;
+    task->query = info[0].As<Napi::String>().Utf8Value();
+    Napi::Array arr = info[1].As<Napi::Array>();
+    for (uint32_t i = 0; i < arr.Length(); i++) {
+        if (!arr.Get(i).IsString()) throw makeError(env, codes::invalid_argument, "rerank(query, documents): documents must be strings");
         task->texts.push_back(arr.Get(i).As<Napi::String>().Utf8Value());
     }
     return enqueue(env, task, env.Undefined());

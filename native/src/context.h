@@ -41,6 +41,7 @@ private:
     Napi::Value Generate(const Napi::CallbackInfo & info);
     Napi::Value Abort(const Napi::CallbackInfo & info);
     Napi::Value Embed(const Napi::CallbackInfo & info);
+    Napi::Value Rerank(const Napi::CallbackInfo & info);
     Napi::Value SaveSession(const Napi::CallbackInfo & info);
     Napi::Value RestoreSession(const Napi::CallbackInfo & info);
     Napi::Value ClearSequence(const Napi::CallbackInfo & info);

@@ -42,11 +42,12 @@ struct GenResult {
 };
 
 struct Task {
-    enum Kind { GENERATE, EMBED, SAVE, RESTORE, CLEAR } kind = GENERATE;
+    enum Kind { GENERATE, EMBED, RERANK, SAVE, RESTORE, CLEAR } kind = GENERATE;
     uint64_t id = 0;
     int seq = 0;
     common_json req;
-    std::vector<std::string> texts;
+    std::vector<std::string> texts;     // EMBED: the texts; RERANK: the documents
+    std::string query;                  // RERANK
     std::string path;
     std::atomic<bool> aborted{false};
     std::atomic<int> generated{0};      // tokens generated so far, read by abort()
@@ -64,7 +65,9 @@ struct Task {
     std::optional<Failure> error; // or by abort() and dispose() for a task still queued
     GenResult gen;
     std::vector<std::vector<float>> embeddings;
-    int sessionTokens = 0;
+    std::vector<float> scores;          // RERANK: one per document
+    int sessionTokens = 0;              // SAVE/RESTORE: the sequence's tokens
+    int pairTokens = 0;                 // RERANK: the tokens of all the query/document pairs
 };
 
 struct Context::State {

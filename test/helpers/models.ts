@@ -28,7 +28,11 @@ export const TINY_EMBED = path.join(TEST_MODELS_DIR, 'tiny-embed.gguf');
 
 /** Tiny BERT-style embedder: bidirectional attention (`llama.attention.causal` = false), mean pooling, ~5 MB. */
 export const TINY_BERT = path.join(TEST_MODELS_DIR, 'tiny-embed-noncausal.gguf');
-/** Tiny reranker-shaped model (`llama.pooling_type` = rank: a score per sequence, not a vector), ~5 MB. */
+/**
+ * Tiny reranker-shaped model (`llama.pooling_type` = rank: a score per sequence, not a vector), ~5 MB.
+ * Bidirectional attention, as real rerankers (BERT-style): the first token, whose state the score is
+ * read from, sees the whole query/document pair (a causal model's first token sees only itself).
+ */
 export const TINY_RERANK = path.join(TEST_MODELS_DIR, 'tiny-rerank.gguf');
 
 /** Nested loops llama.cpp's Jinja engine runs for days: ~10^10 steps, no output. */
@@ -74,7 +78,7 @@ export const TEST_MODELS: readonly (TestModelOptions & { out: string })[] = [
   { out: TINY_BPE, size: 'tiny', vocab: 'llama-bpe', seed: TEST_MODEL_SEED },
   { out: TINY_EMBED, size: 'tiny', vocab: 'llama-spm', seed: TEST_MODEL_SEED, pooling: 'mean' },
   { out: TINY_BERT, size: 'tiny', vocab: 'llama-spm', seed: TEST_MODEL_SEED, pooling: 'mean', nonCausal: true },
-  { out: TINY_RERANK, size: 'tiny', vocab: 'llama-spm', seed: TEST_MODEL_SEED, pooling: 'rank' },
+  { out: TINY_RERANK, size: 'tiny', vocab: 'llama-spm', seed: TEST_MODEL_SEED, pooling: 'rank', nonCausal: true },
   { out: TINY_TOOLS, size: 'tiny', vocab: 'llama-bpe', seed: TEST_MODEL_SEED, chatTemplate: TOOLS_CHAT_TEMPLATE },
   { out: HOSTILE_TEMPLATE, size: 'tiny', vocab: 'llama-spm', seed: TEST_MODEL_SEED, chatTemplate: ENDLESS + DEFAULT_CHAT_TEMPLATE },
   {
