@@ -128,6 +128,17 @@ async function withLease<T>(deps: RouteDeps, model: string | undefined, req: Fas
   }
 }
 
+/** Runs `fn` on the named model (loading it just in time) without a KV slot: tokenizing touches no cache. */
+async function withModel<T>(deps: RouteDeps, model: string | undefined, req: FastifyRequest, fn: (m: Omit<Lease, 'slot'>) => Promise<T>): Promise<T> {
+  const m = await deps.models.hold(model, req.apiSignal);
+  note(req, { model: m.name });
+  try {
+    return await fn(m);
+  } finally {
+    m.release();
+  }
+}
+
 export function registerOpenAiCompletions(app: FastifyInstance, deps: RouteDeps): void {
   const { models, engine } = deps;
   const fingerprint = `hearth-${deps.version}`;
@@ -234,7 +245,7 @@ export function registerOpenAiCompletions(app: FastifyInstance, deps: RouteDeps)
 
   const tokenize = async (req: FastifyRequest) => {
     const body = parseBody(TokenizeBody, req.body);
-    return withLease(deps, body.model, req, async (lease) => {
+    return withModel(deps, body.model, req, async (lease) => {
       const tokens = await engine.tokenize(lease.modelId, body.content, { addSpecial: body.add_special ?? false, parseSpecial: body.parse_special ?? true });
       if (!body.with_pieces) return { tokens };
       const pieces = await Promise.all(tokens.map((t) => engine.detokenize(lease.modelId, [t])));
@@ -243,7 +254,7 @@ export function registerOpenAiCompletions(app: FastifyInstance, deps: RouteDeps)
   };
   const detokenize = async (req: FastifyRequest) => {
     const body = parseBody(DetokenizeBody, req.body);
-    return withLease(deps, body.model, req, async (lease) => {
+    return withModel(deps, body.model, req, async (lease) => {
       const bad = body.tokens.findIndex((t) => t >= lease.metadata.vocabSize);
       if (bad >= 0) throw new ApiError(400, 'invalid_request_error', `tokens.${bad}: ${body.tokens[bad]} is not a token of ${lease.name} (its vocabulary has ${lease.metadata.vocabSize})`, `tokens.${bad}`);
       return { content: await engine.detokenize(lease.modelId, body.tokens) };

@@ -280,9 +280,10 @@ void prepareRun(Context::State & st, GenRun & run) {
         run.pp.reasoning_format = rc.inputs.reasoning_format;
         run.pp.parse_tool_calls = !rc.inputs.tools.empty();
         if (!rc.params.parser.empty()) run.pp.parser.load(rc.params.parser);
-        // parse only what needs parsing: reasoning (a thinking template) or tool calls; otherwise the
-        // reply is the text as generated (a generic parser must never drop text it does not understand)
-        run.parse_stream = !rc.inputs.tools.empty() || rc.params.supports_thinking || !rc.params.thinking_start_tag.empty();
+        // parse only what needs parsing: reasoning (a thinking template), tool calls, or a JSON schema's
+        // reply (llama.cpp's grammar lets the model fence it in ```json … ```: the parser keeps the JSON);
+        // otherwise the reply is the text as generated (a generic parser must never drop text it does not understand)
+        run.parse_stream = !rc.inputs.tools.empty() || !rc.inputs.json_schema.empty() || rc.params.supports_thinking || !rc.params.thinking_start_tag.empty();
     }
     run.startPrompt(n_past);
 }

@@ -159,12 +159,6 @@ function validates(value: unknown, schema: { type: string; properties?: Record<s
   return (schema.required ?? []).every((k) => k in v) && Object.entries(schema.properties ?? {}).every(([k, p]) => !(k in v) || typeOk(v[k], p.type));
 }
 
-/** The JSON of a constrained reply, out of the ```json fence the template's grammar allows (see the known defect below). */
-function jsonOf(text: string): unknown {
-  const fenced = /^\s*```json\s*([\s\S]*?)\s*```\s*$/.exec(text);
-  return JSON.parse(fenced ? fenced[1] : text);
-}
-
 const PERSON = {
   type: 'object',
   properties: { name: { type: 'string', maxLength: 8 }, age: { type: 'integer', minimum: 0, maximum: 150 }, ok: { type: 'boolean' } },
@@ -181,24 +175,23 @@ test('json_schema through chat completions (response_format): the reply parses a
     seed: 5,
   });
   expect(r.choices[0].finish_reason).toBe('stop');
-  expect(validates(jsonOf(r.choices[0].message.content!), PERSON)).toBe(true);
+  expect(validates(JSON.parse(r.choices[0].message.content!), PERSON)).toBe(true);
   expect(validates({ name: 'x' }, PERSON)).toBe(false);
 }, 60_000);
 
-// KNOWN DEFECT (native, not the server): llama.cpp's grammar for a template's json_schema allows the
-// JSON wrapped in a ```json fence, and its parser would unwrap it, but native/src/generation.cpp parses
-// a chat reply only with tools or thinking (parse_stream), so the fence stays in the content. Fix:
-// `|| !rc.inputs.json_schema.empty()` in parse_stream. Marked failing until then (it passes once fixed
-// and jest then says to drop the mark).
-test.failing('json_schema through chat completions: the content is bare JSON (no code fence)', async () => {
-  const r = await client.chat.completions.create({
+test('json_schema through chat completions: the content is bare JSON, streamed too (the ```json fence the grammar allows is parsed away)', async () => {
+  const params = {
     model: api.modelName,
-    messages: [{ role: 'user', content: 'Describe a person as JSON' }],
-    response_format: { type: 'json_schema', json_schema: { name: 'person', schema: PERSON } },
+    messages: [{ role: 'user' as const, content: 'Describe a person as JSON' }],
+    response_format: { type: 'json_schema' as const, json_schema: { name: 'person', schema: PERSON } },
     max_tokens: 200,
     seed: 5,
-  });
+  };
+  const r = await client.chat.completions.create(params);
   expect(validates(JSON.parse(r.choices[0].message.content!), PERSON)).toBe(true);
+  let streamed = '';
+  for await (const c of await client.chat.completions.create({ ...params, stream: true })) streamed += c.choices[0]?.delta?.content ?? '';
+  expect(streamed).toBe(r.choices[0].message.content);
 }, 60_000);
 
 describe('responses', () => {
@@ -267,7 +260,7 @@ describe('responses', () => {
     const resp = (last as OpenAI.Responses.ResponseCompletedEvent).response;
     expect(resp.status).toBe('completed');
     const text = ((resp.output[0] as OpenAI.Responses.ResponseOutputMessage).content[0] as OpenAI.Responses.ResponseOutputText).text;
-    expect(validates(jsonOf(text), PERSON)).toBe(true);
+    expect(validates(JSON.parse(text), PERSON)).toBe(true);
   }, 60_000);
 
   test('function tools and a tool round trip in input items render through the template', async () => {
