@@ -6,7 +6,7 @@
 import crypto from 'crypto';
 import { z } from 'zod';
 import type { ChatMessage, ChatRequest, GenerateResult, TokenLogprobs } from '../engine/protocol';
-import { LOGIT_BIAS_MAX, MAX_TOKENS } from '../params';
+import { MAX_TOKENS } from '../params';
 import { ApiError } from './errors';
 import { samplerBodyShape, samplingOf, StopField, stopList } from './samplers';
 
@@ -59,17 +59,6 @@ export const ResponseFormat = z.discriminatedUnion('type', [
 
 const MaxTokens = z.number().int().min(0).max(MAX_TOKENS).nullable().optional();
 
-/** OpenAI's logit_bias: token id (as a string key) → bias in [-100, 100]. */
-const LogitBias = z
-  .record(z.string().regex(/^\d+$/, 'a token id'), z.number().min(-LOGIT_BIAS_MAX).max(LOGIT_BIAS_MAX))
-  .refine((r) => Object.keys(r).length <= 1024, 'at most 1024 tokens')
-  .nullable()
-  .optional();
-
-export function logitBiasOf(b: z.infer<typeof LogitBias>): { token: number; bias: number }[] | undefined {
-  return b ? Object.entries(b).map(([t, bias]) => ({ token: Number(t), bias })) : undefined;
-}
-
 /** What every OpenAI generation takes beside its input (chat and completions). */
 export const generationShape = {
   model: z.string().max(4096).optional(),
@@ -81,7 +70,6 @@ export const generationShape = {
   n_predict: z.number().int().min(-1).max(MAX_TOKENS).optional(),
   stop: StopField,
   n: z.number().int().min(1).max(1, 'Hearth generates one choice per request (n = 1)').nullable().optional(),
-  logit_bias: LogitBias,
   ignore_eos: z.boolean().optional(),
   grammar: z.string().max(1_000_000).optional(),
   ...samplerBodyShape,
@@ -138,7 +126,7 @@ export function engineMessages(messages: z.infer<typeof OpenAiMessage>[]): ChatM
 
 /** The request fields every OpenAI generation maps the same way. */
 export function requestOptions(b: z.infer<z.ZodObject<typeof generationShape>>, defaultMaxTokens = -1): Pick<ChatRequest, 'sampling' | 'maxTokens' | 'stop' | 'ignoreEos' | 'grammar'> {
-  const sampling = { ...samplingOf(b), ...(b.logit_bias ? { logitBias: logitBiasOf(b.logit_bias) } : {}) };
+  const sampling = samplingOf(b);
   const maxTokens = b.max_completion_tokens ?? b.max_tokens ?? b.n_predict ?? defaultMaxTokens;
   const stop = stopList(b.stop);
   return {

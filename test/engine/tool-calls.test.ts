@@ -3,27 +3,12 @@
  * grammar from the template (its differential "autoparser": peg-native), and the reply's call comes back
  * parsed in result.toolCalls; then the call and the tool's answer render back into the next prompt.
  *
- * Why the test steers, and how: llama.cpp's grammar for toolChoice 'required' is
- *   root ::= <generation prompt> space until-<call marker>? tool-calls
- * — it allows free text before the first call and only requires that a call follows. The random model
- * never writes Qwen's multi-token "<tool_call>\n" marker by itself (it rambles until maxTokens), so this
- * test uses a variant of TINY_TOOLS's template whose call is opened by ONE special token of the Llama 3
- * vocab (<|reserved_special_token_5|>, closed by _6) and biases that token by +100: the model opens the
- * call at once, and from there the grammar writes the rest (the name, an argument from the enum).
+ * Why the test steers, and how: see TOOL_CALL_OPEN in test/helpers/models.ts (the grammar lets free text
+ * come first; the steered model's template opens a call with one special token, biased here).
  */
-import fs from 'fs';
-import path from 'path';
 import { EngineClient } from '../../main/engine/client';
-import { readGgufHeader, readGgufTensorBytes } from '../../main/gguf/read';
-import { gguf } from '../../main/gguf/types';
-import { GgufWriter, type GgufWriterTensorType } from '../../main/gguf/write';
-import { makeEngine, tempDir } from '../helpers/engine';
-import { TINY_TOOLS, TOOLS_CHAT_TEMPLATE } from '../helpers/models';
-
-const OPEN = '<|reserved_special_token_5|>';
-const CLOSE = '<|reserved_special_token_6|>';
-/** TOOLS_CHAT_TEMPLATE with the assistant's call written between one-token markers. */
-const ONE_TOKEN_MARKER_TEMPLATE = TOOLS_CHAT_TEMPLATE.replace(`'\\n<tool_call>\\n{"name": "'`, `'\\n${OPEN}{"name": "'`).replace(`'}\\n</tool_call>'`, `'}${CLOSE}'`);
+import { makeEngine } from '../helpers/engine';
+import { STEERED_TOOLS_TEMPLATE, TINY_TOOLS, TINY_TOOLS_STEERED, TOOL_CALL_CLOSE as CLOSE, TOOL_CALL_OPEN as OPEN, TOOL_CALL_OPEN_ID, TOOLS_CHAT_TEMPLATE } from '../helpers/models';
 
 const tools = [
   {
@@ -38,37 +23,22 @@ const tools = [
 const question = { role: 'user' as const, content: 'What is the weather in Paris?' };
 
 let engine: EngineClient;
-let dir: string;
 let openToken: number;
 
-/** `from` with its chat template replaced (metadata and tensors copied as they are). */
-async function withTemplate(from: string, to: string, template: string): Promise<void> {
-  const h = await readGgufHeader(from);
-  const w = new GgufWriter();
-  for (const [k, v] of h.metadata) if (k !== 'general.alignment') w.set(k, k === 'tokenizer.chat_template' ? gguf.str(template) : v);
-  for (const t of h.tensors) w.addTensor({ name: t.name, shape: t.dims, type: t.typeName as GgufWriterTensorType, data: new Uint8Array(await readGgufTensorBytes(h, t.name)) });
-  await w.write(to);
-}
-
 beforeAll(async () => {
-  expect(ONE_TOKEN_MARKER_TEMPLATE).not.toBe(TOOLS_CHAT_TEMPLATE);
-  expect(ONE_TOKEN_MARKER_TEMPLATE).toContain(OPEN);
-  dir = tempDir();
-  const file = path.join(dir, 'tiny-tools-one-token-marker.gguf');
-  await withTemplate(TINY_TOOLS, file, ONE_TOKEN_MARKER_TEMPLATE);
+  expect(STEERED_TOOLS_TEMPLATE).not.toBe(TOOLS_CHAT_TEMPLATE);
+  expect(STEERED_TOOLS_TEMPLATE).toContain(OPEN);
   engine = makeEngine();
   await engine.load('qwen', TINY_TOOLS, { contextSize: 1024, threads: 2 });
-  await engine.load('tools', file, { contextSize: 1024, threads: 2 });
+  await engine.load('tools', TINY_TOOLS_STEERED, { contextSize: 1024, threads: 2 });
   const ids = await engine.tokenize('tools', OPEN, { addSpecial: false, parseSpecial: true });
-  expect(ids).toHaveLength(1);
+  expect(ids).toEqual([TOOL_CALL_OPEN_ID]);
   openToken = ids[0];
 }, 120_000);
 
 afterAll(async () => {
   await engine?.close();
-  fs.rmSync(dir, { recursive: true, force: true });
 });
-
 describe('tool calls', () => {
   test("Qwen 2.5's template with tools is llama.cpp's peg-native format; 'required' alone lets the random model ramble (no call)", async () => {
     const t = await engine.applyTemplate('qwen', { messages: [question], tools, toolChoice: 'required' });

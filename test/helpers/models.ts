@@ -72,6 +72,22 @@ export const TOOLS_CHAT_TEMPLATE = [
 /** A tiny chat model with TOOLS_CHAT_TEMPLATE: tool calls are parsed from its output. */
 export const TINY_TOOLS = path.join(TEST_MODELS_DIR, 'tiny-tools.gguf');
 
+/**
+ * Steering a random model into a tool call. llama.cpp's grammar for toolChoice 'required' lets free
+ * text come before the first call (`root ::= <generation prompt> until-<call marker>? tool-calls`), and
+ * the random model never writes Qwen's multi-token "<tool_call>\n" by itself. So this variant of
+ * TOOLS_CHAT_TEMPLATE opens a call with ONE special token of the Llama 3 vocab (closed by another); a
+ * test biases TOOL_CALL_OPEN by +100 (its id: TOOL_CALL_OPEN_ID), the model opens the call at once, and
+ * the grammar writes the rest. Real models write their markers by themselves.
+ */
+export const TOOL_CALL_OPEN = '<|reserved_special_token_5|>';
+export const TOOL_CALL_CLOSE = '<|reserved_special_token_6|>';
+/** TOOL_CALL_OPEN's token id in the Llama 3 vocab (test/engine/tool-calls.test.ts checks it). */
+export const TOOL_CALL_OPEN_ID = 128010;
+export const STEERED_TOOLS_TEMPLATE = TOOLS_CHAT_TEMPLATE.replace(`'\\n<tool_call>\\n{"name": "'`, `'\\n${TOOL_CALL_OPEN}{"name": "'`).replace(`'}\\n</tool_call>'`, `'}${TOOL_CALL_CLOSE}'`);
+/** TINY_TOOLS with STEERED_TOOLS_TEMPLATE. */
+export const TINY_TOOLS_STEERED = path.join(TEST_MODELS_DIR, 'tiny-tools-steered.gguf');
+
 /** How each test model is generated (used by the global setup and by tests that check metadata). */
 export const TEST_MODELS: readonly (TestModelOptions & { out: string })[] = [
   { out: TINY_SPM, size: 'tiny', vocab: 'llama-spm', seed: TEST_MODEL_SEED, untied: true },
@@ -80,6 +96,7 @@ export const TEST_MODELS: readonly (TestModelOptions & { out: string })[] = [
   { out: TINY_BERT, size: 'tiny', vocab: 'llama-spm', seed: TEST_MODEL_SEED, pooling: 'mean', nonCausal: true },
   { out: TINY_RERANK, size: 'tiny', vocab: 'llama-spm', seed: TEST_MODEL_SEED, pooling: 'rank', nonCausal: true },
   { out: TINY_TOOLS, size: 'tiny', vocab: 'llama-bpe', seed: TEST_MODEL_SEED, chatTemplate: TOOLS_CHAT_TEMPLATE },
+  { out: TINY_TOOLS_STEERED, size: 'tiny', vocab: 'llama-bpe', seed: TEST_MODEL_SEED, chatTemplate: STEERED_TOOLS_TEMPLATE },
   { out: HOSTILE_TEMPLATE, size: 'tiny', vocab: 'llama-spm', seed: TEST_MODEL_SEED, chatTemplate: ENDLESS + DEFAULT_CHAT_TEMPLATE },
   {
     out: HOSTILE_RENDER,
