@@ -22,15 +22,8 @@ import os from 'os';
 import path from 'path';
 import { EngineClient } from '../main/engine/client';
 import { ChatMessage } from '../main/engine/protocol';
-import { projectRoot } from '../main/paths';
-import { splitmix32, TEST_MODEL_SIZES, writeTestModel, type TestModelSize } from '../scripts/make-test-model';
+import { arg, ensureModel, ensureTool, log, median, medianInterval } from './common';
 
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
-
-const root = projectRoot();
 const json = process.argv.includes('--json');
 const threads = Number(arg('threads') ?? Math.max(1, Math.min(os.cpus().length, 4)));
 // pairs of pp512 and of tg128 (a pair's ratio varies by several percent on a shared machine, so many
@@ -41,66 +34,6 @@ const faArg = arg('fa') ?? 'auto';
 if (!['auto', 'on', 'off'].includes(faArg)) throw new Error('--fa must be auto, on or off');
 const ppTokens = Number(arg('pp') ?? 512);
 if (!Number.isInteger(ppTokens) || ppTokens < 1 || ppTokens > 2048) throw new Error('--pp must be an integer from 1 to 2048 (one batch)');
-const log = (s: string) => process.stderr.write(s + '\n');
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
-/**
- * A 95% interval for the median of `xs` by bootstrap (2,000 resamples, a fixed-seed PRNG so the same
- * pairs give the same interval): how far the median ratio could move on this machine's noise.
- */
-function medianInterval(xs: number[], resamples = 2000): [number, number] {
-  const next = splitmix32(1);
-  const medians: number[] = [];
-  for (let r = 0; r < resamples; r++) medians.push(median(xs.map(() => xs[Math.floor((next() / 0x100000000) * xs.length)])));
-  medians.sort((a, b) => a - b);
-  return [medians[Math.floor(resamples * 0.025)], medians[Math.floor(resamples * 0.975)]];
-}
-
-/** A llama.cpp tool of the same build (llama-bench, llama-quantize), built on first use. */
-function ensureTool(name: string): string {
-  const bin = path.join(root, 'build', 'bin', name);
-  if (!fs.existsSync(bin)) {
-    log(`building ${name} from the same llama.cpp tree`);
-    const r = spawnSync(process.execPath, [path.join(root, 'scripts', 'build-native.js'), '--target', name], { stdio: ['ignore', 2, 2] });
-    if (r.status !== 0) throw new Error(`building ${name} failed`);
-  }
-  return bin;
-}
-
-/** The model to measure: --model, or a generated one of --size, quantized to --type (written once, then reused). */
-async function ensureModel(): Promise<string> {
-  const given = arg('model');
-  const size = arg('size') ?? 'bench';
-  const type = (arg('type') ?? 'f16').toLowerCase();
-  if (given) {
-    if (arg('size') || arg('type')) throw new Error('--model and --size/--type exclude each other');
-    return path.resolve(given);
-  }
-  if (!(TEST_MODEL_SIZES as readonly string[]).includes(size)) throw new Error(`--size must be one of ${TEST_MODEL_SIZES.join(', ')}`);
-  if (!/^[a-z0-9_]+$/.test(type)) throw new Error(`--type ${type}: a llama-quantize type such as q8_0, q4_0 or q4_k_m`);
-  const dir = path.join(root, 'test-output', 'models');
-  const f16 = path.join(dir, size === 'bench' ? 'bench.gguf' : `bench-${size}.gguf`);
-  if (!fs.existsSync(f16)) {
-    log(`writing the ${size} model to ${f16}`);
-    fs.mkdirSync(dir, { recursive: true });
-    const tmp = `${f16}.tmp-${process.pid}`;
-    await writeTestModel({ out: tmp, size: size as TestModelSize, vocab: 'llama-spm', seed: 1 });
-    fs.renameSync(tmp, f16);
-  }
-  if (type === 'f16') return f16;
-  const out = f16.replace(/\.gguf$/, `-${type}.gguf`);
-  if (!fs.existsSync(out)) {
-    log(`quantizing it to ${type.toUpperCase()}: ${out}`);
-    const tmp = `${out}.tmp-${process.pid}`;
-    const r = spawnSync(ensureTool('llama-quantize'), [f16, tmp, type.toUpperCase(), String(threads)], { encoding: 'utf8', maxBuffer: 64 << 20 });
-    if (r.status !== 0) {
-      fs.rmSync(tmp, { force: true });
-      throw new Error(`llama-quantize ${type.toUpperCase()} failed: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' ')}`);
-    }
-    fs.renameSync(tmp, out);
-  }
-  return out;
-}
 
 /** One llama-bench run: `-p`/`-n`/`-d` as given, same threads, batch sizes and flash attention as the engine. */
 function llamaBench(bin: string, model: string, fa: string, test: { p: number; n: number; d?: number; r?: number; context?: number }): { tps: number; commit: string } {
@@ -120,7 +53,7 @@ const PP_TG = { pp: { p: ppTokens, n: 0, context: Math.ceil((ppTokens + 1) / 256
 const CHAT_CONTEXT = 4096;
 
 async function main(): Promise<void> {
-  const model = await ensureModel();
+  const model = await ensureModel(threads);
   // llama-bench runs with spawnSync, which holds this process's event loop (and the heartbeat's replies)
   // for as long as it runs: the watchdog's bound is set past any run
   const engine = new EngineClient({ heartbeatTimeoutMs: 60 * 60_000 });
