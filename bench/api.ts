@@ -45,6 +45,8 @@ interface Streamed {
   firstMs: number;
   lastMs: number;
   chunks: number;
+  /** prompt tokens the server took from its cache (its `timings.cache_n` or usage's cached_tokens) */
+  cached: number | null;
 }
 
 const tps = (s: Streamed) => (tokens - 1) / ((s.lastMs - s.firstMs) / 1000);
@@ -52,11 +54,12 @@ const tps = (s: Streamed) => (tokens - 1) / ((s.lastMs - s.firstMs) / 1000);
 /** POSTs an OpenAI chat completion with stream: true and times its content chunks (content or reasoning). */
 async function streamChat(baseUrl: string, body: Record<string, unknown>): Promise<Streamed> {
   const sentMs = performance.now();
-  const res = await fetch(`${baseUrl}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...body, stream: true }) });
+  const res = await fetch(`${baseUrl}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...body, stream: true, stream_options: { include_usage: true } }) });
   if (!res.ok || !res.body) throw new Error(`${baseUrl}: HTTP ${res.status} ${await res.text()}`);
   let firstMs = 0;
   let lastMs = 0;
   let chunks = 0;
+  let cached: number | null = null;
   let buf = '';
   const decoder = new TextDecoder();
   for await (const part of res.body as unknown as AsyncIterable<Uint8Array>) {
@@ -69,8 +72,14 @@ async function streamChat(baseUrl: string, body: Record<string, unknown>): Promi
       if (!line.startsWith('data:')) continue;
       const data = line.slice(5).trim();
       if (data === '[DONE]') continue;
-      const chunk = JSON.parse(data) as { choices?: { delta?: { content?: string | null; reasoning_content?: string | null } }[]; error?: unknown };
+      const chunk = JSON.parse(data) as {
+        choices?: { delta?: { content?: string | null; reasoning_content?: string | null } }[];
+        error?: unknown;
+        timings?: { cache_n?: number };
+        usage?: { prompt_tokens_details?: { cached_tokens?: number } };
+      };
       if (chunk.error) throw new Error(`${baseUrl}: ${JSON.stringify(chunk.error)}`);
+      cached = chunk.timings?.cache_n ?? chunk.usage?.prompt_tokens_details?.cached_tokens ?? cached;
       const d = chunk.choices?.[0]?.delta;
       if (d && (d.content || d.reasoning_content)) {
         if (!chunks) firstMs = at;
@@ -80,7 +89,7 @@ async function streamChat(baseUrl: string, body: Record<string, unknown>): Promi
     }
   }
   if (!chunks) throw new Error(`${baseUrl}: the stream had no content`);
-  return { sentMs, firstMs, lastMs, chunks };
+  return { sentMs, firstMs, lastMs, chunks, cached };
 }
 
 /** A free loopback port (the OS picks one; llama-server then binds it). */
@@ -128,10 +137,10 @@ async function startLlamaServer(bin: string, model: string, fa: string): Promise
   }
 }
 
-/** llama.cpp's commit of a build (`llama-server --version`: "version: N (commit)"). */
+/** llama.cpp's commit of a build (`llama-server --version`: "version: … (build N, commit abc1234)"). */
 function llamaCommit(bin: string): string {
   const r = spawnSync(bin, ['--version'], { encoding: 'utf8', env: { ...process.env, GGML_VK_VISIBLE_DEVICES: '' } });
-  return /version: \S+ \(([0-9a-f]+)\)/.exec(`${r.stdout}${r.stderr}`)?.[1] ?? 'unknown';
+  return /commit ([0-9a-f]+)\)/.exec(`${r.stdout}${r.stderr}`)?.[1] ?? 'unknown';
 }
 
 async function main(): Promise<void> {
@@ -179,7 +188,7 @@ async function main(): Promise<void> {
           chunks++;
         },
       });
-      return { sentMs, firstMs, lastMs, chunks };
+      return { sentMs, firstMs, lastMs, chunks, cached: null };
     };
 
     server = await startLlamaServer(serverBin, model, fa);
@@ -217,12 +226,17 @@ async function main(): Promise<void> {
       await streamChat(url, first); // the conversation is in the cache
       await sleep(300);
       const s = await streamChat(url, second);
-      return s.firstMs - s.sentMs;
+      return { ms: s.firstMs - s.sentMs, cached: s.cached };
     };
     const ttft: { hearth: number[]; llama_server: number[] } = { hearth: [], llama_server: [] };
+    const cachedTokens: { hearth: (number | null)[]; llama_server: (number | null)[] } = { hearth: [], llama_server: [] };
     for (let i = 0; i < reps; i++) {
       const pair = i % 2 === 0 ? (['hearth', 'llama_server'] as const) : (['llama_server', 'hearth'] as const);
-      for (const k of pair) ttft[k].push(await ttftOf(k === 'hearth' ? hearthUrl : llamaUrl));
+      for (const k of pair) {
+        const t = await ttftOf(k === 'hearth' ? hearthUrl : llamaUrl);
+        ttft[k].push(t.ms);
+        cachedTokens[k].push(t.cached);
+      }
       log(`follow-up ${i + 1}/${reps}: hearth ${ttft.hearth[i].toFixed(1)} ms, llama-server ${ttft.llama_server[i].toFixed(1)} ms`);
     }
     const ttftRatios = ttft.hearth.map((x, i) => x / ttft.llama_server[i]);
@@ -252,6 +266,7 @@ async function main(): Promise<void> {
       followup: {
         conversation_tokens: convTokens,
         ttft_ms: { hearth: median(ttft.hearth), llama_server: median(ttft.llama_server) },
+        cached_tokens: cachedTokens,
         ...ratio(ttftRatios, TARGETS.followup_ttft_vs_llama_server, false),
       },
       pass: median(apiVsEngine) >= TARGETS.api_vs_engine && median(apiVsServer) >= TARGETS.api_vs_llama_server && median(ttftRatios) <= TARGETS.followup_ttft_vs_llama_server,
