@@ -18,9 +18,9 @@ import {
   toolUsesOf,
   usageOf,
 } from './anthropic-messages';
-import { ApiError, errorBody, toApiError } from './errors';
+import { ApiError, errorBody } from './errors';
 import { promptKey, runChat, type Generated } from './generate';
-import { note, parseBody, SseStream } from './http';
+import { note, parseBody, SseStream, streaming } from './http';
 import type { RouteDeps } from './server';
 
 type BlockKind = 'thinking' | 'text';
@@ -80,50 +80,42 @@ export function registerAnthropic(app: FastifyInstance, deps: RouteDeps): void {
       }
       event('content_block_delta', { index, delta: kind === 'text' ? { type: 'text_delta', text } : { type: 'thinking_delta', thinking: text } });
     };
-    try {
-      const g = await runChat(deps, body.model, request, {
-        key,
-        signal: req.apiSignal,
-        onStart: (model) => {
-          // the prompt's token counts are known once it ran: message_delta carries them
-          event('message_start', {
-            message: {
-              id,
-              type: 'message',
-              role: 'assistant',
-              model,
-              content: [],
-              stop_reason: null,
-              stop_sequence: null,
-              usage: { input_tokens: 0, output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
-            },
-          });
-        },
-        onPiece: (content, reasoning) => {
-          piece('thinking', reasoning);
-          piece('text', content);
-        },
-      });
-      const r: GenerateResult = g.result;
-      note(req, { model: g.model, tokens: r.timings.generatedTokens });
-      close();
-      for (const use of toolUsesOf(r)) {
-        index++;
-        event('content_block_start', { index, content_block: { ...use, input: {} } });
-        event('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: JSON.stringify(use.input) } });
-        event('content_block_stop', { index });
-      }
-      event('message_delta', { delta: { stop_reason: stopReasonOf(r), stop_sequence: await stopSequence(g, request.stop) }, usage: usageOf(r) });
-      event('message_stop');
-    } catch (e) {
-      // before the first byte: an ordinary error answer; after it, an error event ends the stream
-      if (!sse.headersSent) throw e;
-      const err = toApiError(e);
-      note(req, { error: err.message });
-      sse.send(errorBody(err, 'anthropic'), 'error');
-    } finally {
-      if (sse.headersSent) sse.end();
-    }
+    await streaming(req, sse, (err) => sse.send(errorBody(err, 'anthropic'), 'error'), async () => {
+        const g = await runChat(deps, body.model, request, {
+          key,
+          signal: req.apiSignal,
+          onStart: (model) => {
+            // the prompt's token counts are known once it ran: message_delta carries them
+            event('message_start', {
+              message: {
+                id,
+                type: 'message',
+                role: 'assistant',
+                model,
+                content: [],
+                stop_reason: null,
+                stop_sequence: null,
+                usage: { input_tokens: 0, output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
+              },
+            });
+          },
+          onPiece: (content, reasoning) => {
+            piece('thinking', reasoning);
+            piece('text', content);
+          },
+        });
+        const r: GenerateResult = g.result;
+        note(req, { model: g.model, tokens: r.timings.generatedTokens });
+        close();
+        for (const use of toolUsesOf(r)) {
+          index++;
+          event('content_block_start', { index, content_block: { ...use, input: {} } });
+          event('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: JSON.stringify(use.input) } });
+          event('content_block_stop', { index });
+        }
+        event('message_delta', { delta: { stop_reason: stopReasonOf(r), stop_sequence: await stopSequence(g, request.stop) }, usage: usageOf(r) });
+        event('message_stop');
+    });
     return reply;
   };
 

@@ -6,7 +6,7 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
-import { ApiError, invalidBody } from './errors';
+import { ApiError, invalidBody, toApiError } from './errors';
 
 /** What a request tells the request log (set by its route). */
 export interface RequestNote {
@@ -104,5 +104,22 @@ export function note(req: FastifyRequest, n: Partial<RequestNote>): void {
   if (req.apiLogEntry) {
     if (n.model !== undefined) req.apiLogEntry.model = n.model;
     if (n.tokens !== undefined) req.apiLogEntry.tokens = n.tokens;
+  }
+}
+
+/**
+ * Runs a streamed answer: an error before the first byte is thrown (an ordinary error answer, with its
+ * status); after it, `sendError` writes it as the dialect's error event. The stream ends either way.
+ */
+export async function streaming(req: FastifyRequest, stream: ResponseStream, sendError: (e: ApiError) => void, run: () => Promise<void>): Promise<void> {
+  try {
+    await run();
+  } catch (e) {
+    if (!stream.headersSent) throw e;
+    const err = toApiError(e);
+    note(req, { error: err.message });
+    sendError(err);
+  } finally {
+    if (stream.headersSent) stream.end();
   }
 }

@@ -11,7 +11,7 @@ import type { ApiServerSettings } from '../ipc/api';
 import { headerFacts, type HeaderFacts } from '../models/facts';
 import { ApiError, errorBody, toApiError } from './errors';
 import { promptKey, runChat, runCompletion, type Generated, type RunOptions } from './generate';
-import { NdjsonStream, note, parseBody } from './http';
+import { NdjsonStream, note, parseBody, streaming } from './http';
 import type { ApiModelEntry } from './models';
 import {
   chatRequestOf,
@@ -153,32 +153,24 @@ export function registerOllama(app: FastifyInstance, deps: RouteDeps & { setting
       return { ...head(), ...whole(g), done: true, done_reason: doneReason(g.result), ...statsOf(g.result, loadMs, performance.now() - started) };
     }
     const out = new NdjsonStream(reply);
-    try {
-      const g = await run({
-        key: '',
-        signal: req.apiSignal,
-        onStart: (n) => {
-          name = n;
-          loadMs = performance.now() - started;
-          out.start();
-        },
-        onPiece: (content, reasoning) => {
-          if (content || reasoning) out.send({ ...head(), ...piece(content, reasoning), done: false });
-        },
-      });
-      note(req, { model: g.model, tokens: g.result.timings.generatedTokens });
-      const end = last(g);
-      if (end.before) out.send({ ...head(), ...end.before, done: false });
-      out.send({ ...head(), ...end.fields, done: true, done_reason: doneReason(g.result), ...statsOf(g.result, loadMs, performance.now() - started) });
-    } catch (e) {
-      // before the first byte: an ordinary error answer; after it, an error line ends the stream
-      if (!out.headersSent) throw e;
-      const err = toApiError(e);
-      note(req, { error: err.message });
-      out.send(errorBody(err, 'ollama'));
-    } finally {
-      if (out.headersSent) out.end();
-    }
+    await streaming(req, out, (err) => out.send(errorBody(err, 'ollama')), async () => {
+        const g = await run({
+          key: '',
+          signal: req.apiSignal,
+          onStart: (n) => {
+            name = n;
+            loadMs = performance.now() - started;
+            out.start();
+          },
+          onPiece: (content, reasoning) => {
+            if (content || reasoning) out.send({ ...head(), ...piece(content, reasoning), done: false });
+          },
+        });
+        note(req, { model: g.model, tokens: g.result.timings.generatedTokens });
+        const end = last(g);
+        if (end.before) out.send({ ...head(), ...end.before, done: false });
+        out.send({ ...head(), ...end.fields, done: true, done_reason: doneReason(g.result), ...statsOf(g.result, loadMs, performance.now() - started) });
+    });
     return reply;
   };
 

@@ -7,9 +7,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { CompletionRequest, TokenLogprobs } from '../engine/protocol';
 import { SAMPLING_FIELDS } from '../params';
-import { ApiError, errorBody, toApiError } from './errors';
+import { ApiError, errorBody } from './errors';
 import { promptKey, runCompletion } from './generate';
-import { note, parseBody, SseStream } from './http';
+import { note, parseBody, SseStream, streaming } from './http';
 import type { Lease } from './models';
 import { completionId, finishReason, generationShape, requestOptions, timingsOf, usageOf } from './openai-chat';
 import type { RouteDeps } from './server';
@@ -179,33 +179,26 @@ export function registerOpenAiCompletions(app: FastifyInstance, deps: RouteDeps)
       system_fingerprint: fingerprint,
       choices: [{ index: 0, text, logprobs, finish_reason: finish }],
     });
-    try {
-      const g = await runCompletion(deps, body.model, request, {
-        key,
-        signal: req.apiSignal,
-        onStart: (name) => {
-          model = name;
-          sse.start();
-        },
-        onPiece: (text, _r, probs) => {
-          if (!text) return;
-          sse.send(chunk(text, null, wantProbs && probs ? completionLogprobs(probs, offset) : null));
-          offset += text.length;
-        },
-      });
-      const r = g.result;
-      note(req, { model: g.model, tokens: r.timings.generatedTokens });
-      sse.send(chunk('', finishReason(r)));
-      if (body.stream_options?.include_usage) sse.send({ id, object: 'text_completion', created, model, system_fingerprint: fingerprint, choices: [], usage: usageOf(r), timings: timingsOf(r) });
-      sse.send('[DONE]');
-    } catch (e) {
-      if (!sse.headersSent) throw e;
-      const err = toApiError(e);
-      note(req, { error: err.message });
-      sse.send(errorBody(err, 'openai'));
-    } finally {
-      if (sse.headersSent) sse.end();
-    }
+    await streaming(req, sse, (err) => sse.send(errorBody(err, 'openai')), async () => {
+        const g = await runCompletion(deps, body.model, request, {
+          key,
+          signal: req.apiSignal,
+          onStart: (name) => {
+            model = name;
+            sse.start();
+          },
+          onPiece: (text, _r, probs) => {
+            if (!text) return;
+            sse.send(chunk(text, null, wantProbs && probs ? completionLogprobs(probs, offset) : null));
+            offset += text.length;
+          },
+        });
+        const r = g.result;
+        note(req, { model: g.model, tokens: r.timings.generatedTokens });
+        sse.send(chunk('', finishReason(r)));
+        if (body.stream_options?.include_usage) sse.send({ id, object: 'text_completion', created, model, system_fingerprint: fingerprint, choices: [], usage: usageOf(r), timings: timingsOf(r) });
+        sse.send('[DONE]');
+    });
     return reply;
   };
   app.post('/v1/completions', completions);

@@ -8,9 +8,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { GenerateResult } from '../engine/protocol';
-import { ApiError, invalidBody, toApiError } from './errors';
+import { ApiError, invalidBody } from './errors';
 import { promptKey, runChat } from './generate';
-import { note, parseBody, SseStream } from './http';
+import { note, parseBody, SseStream, streaming } from './http';
 import { chatRequestOf, completionId, finishReason, toolCallsOf, type ChatCompletionBody, type OpenAiMessage } from './openai-chat';
 import { samplerBodyShape } from './samplers';
 import type { RouteDeps } from './server';
@@ -268,44 +268,37 @@ export function registerOpenAiResponses(app: FastifyInstance, deps: RouteDeps): 
       if (kind === 'message') emit('response.output_text.delta', { item_id: o.id, output_index: o.index, content_index: 0, delta, logprobs: [] });
       else emit('response.reasoning_text.delta', { item_id: o.id, output_index: o.index, content_index: 0, delta });
     };
-    try {
-      const g = await runChat(deps, body.model, request, {
-        key,
-        signal: req.apiSignal,
-        onStart: (name) => {
-          model = name;
-          emit('response.created', { response: response('in_progress') });
-          emit('response.in_progress', { response: response('in_progress') });
-        },
-        onPiece: (content, reasoning) => {
-          if (reasoning) add('reasoning', reasoning);
-          if (content) add('message', content);
-        },
-      });
-      const r = g.result;
-      note(req, { model: g.model, tokens: r.timings.generatedTokens });
-      const status = statusOf(r);
-      const calls = callItems(r);
-      // a reply of no text and no call is still one (empty) message
-      if (!calls.length && !output.some((o) => (o as { type: string }).type === 'message')) openItem('message');
-      close(status);
-      for (const item of calls) {
-        const index = output.length;
-        output.push(item);
-        emit('response.output_item.added', { output_index: index, item: { ...item, status: 'in_progress', arguments: '' } });
-        emit('response.function_call_arguments.delta', { item_id: item.id, output_index: index, delta: item.arguments });
-        emit('response.function_call_arguments.done', { item_id: item.id, output_index: index, name: item.name, arguments: item.arguments });
-        emit('response.output_item.done', { output_index: index, item });
-      }
-      emit(status === 'completed' ? 'response.completed' : 'response.incomplete', { response: response(status, output, r) });
-    } catch (e) {
-      if (!sse.headersSent) throw e;
-      const err = toApiError(e);
-      note(req, { error: err.message });
-      emit('error', { code: err.code, message: err.message, param: err.param });
-    } finally {
-      if (sse.headersSent) sse.end();
-    }
+    await streaming(req, sse, (err) => emit('error', { code: err.code, message: err.message, param: err.param }), async () => {
+        const g = await runChat(deps, body.model, request, {
+          key,
+          signal: req.apiSignal,
+          onStart: (name) => {
+            model = name;
+            emit('response.created', { response: response('in_progress') });
+            emit('response.in_progress', { response: response('in_progress') });
+          },
+          onPiece: (content, reasoning) => {
+            if (reasoning) add('reasoning', reasoning);
+            if (content) add('message', content);
+          },
+        });
+        const r = g.result;
+        note(req, { model: g.model, tokens: r.timings.generatedTokens });
+        const status = statusOf(r);
+        const calls = callItems(r);
+        // a reply of no text and no call is still one (empty) message
+        if (!calls.length && !output.some((o) => (o as { type: string }).type === 'message')) openItem('message');
+        close(status);
+        for (const item of calls) {
+          const index = output.length;
+          output.push(item);
+          emit('response.output_item.added', { output_index: index, item: { ...item, status: 'in_progress', arguments: '' } });
+          emit('response.function_call_arguments.delta', { item_id: item.id, output_index: index, delta: item.arguments });
+          emit('response.function_call_arguments.done', { item_id: item.id, output_index: index, name: item.name, arguments: item.arguments });
+          emit('response.output_item.done', { output_index: index, item });
+        }
+        emit(status === 'completed' ? 'response.completed' : 'response.incomplete', { response: response(status, output, r) });
+    });
     return reply;
   };
   app.post('/v1/responses', responses);

@@ -5,9 +5,9 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { TokenLogprobs } from '../engine/protocol';
-import { ApiError, errorBody, toApiError } from './errors';
+import { ApiError, errorBody } from './errors';
 import { runChat, promptKey } from './generate';
-import { note, parseBody, SseStream } from './http';
+import { note, parseBody, SseStream, streaming } from './http';
 import { registerOpenAiCompletions } from './openai-completions';
 import { registerOpenAiResponses } from './openai-responses';
 import {
@@ -95,39 +95,31 @@ export function registerOpenAi(app: FastifyInstance, deps: RouteDeps): void {
       system_fingerprint: fingerprint,
       choices: [{ index: 0, delta, logprobs: null, finish_reason: finish, ...extra }],
     });
-    try {
-      const g = await runChat(deps, body.model, request, {
-        key,
-        signal: req.apiSignal,
-        onStart: (name) => {
-          model = name;
-          sse.send(chunk({ role: 'assistant', content: '' }, null));
-        },
-        onPiece: (content, reasoning, probs) => {
-          const delta: Record<string, string> = {};
-          if (reasoning) delta.reasoning_content = reasoning;
-          if (content) delta.content = content;
-          if (!reasoning && !content) return;
-          sse.send(chunk(delta, null, body.logprobs && probs ? { logprobs: logprobsOf(probs) } : {}));
-        },
-      });
-      const r = g.result;
-      note(req, { model: g.model, tokens: r.timings.generatedTokens });
-      if (r.stopReason === 'aborted') return reply;
-      const calls = toolCallsOf(r);
-      if (calls.length) sse.send(chunk({ tool_calls: calls.map((c, index) => ({ index, ...c })) }, null));
-      sse.send(chunk({}, finishReason(r)));
-      if (body.stream_options?.include_usage) sse.send({ id, object: 'chat.completion.chunk', created, model, system_fingerprint: fingerprint, choices: [], usage: usageOf(r), timings: timingsOf(r) });
-      sse.send('[DONE]');
-    } catch (e) {
-      // before the first byte: an ordinary error answer; after it, an error event ends the stream
-      if (!sse.headersSent) throw e;
-      const err = toApiError(e);
-      note(req, { error: err.message });
-      sse.send(errorBody(err, 'openai'));
-    } finally {
-      if (sse.headersSent) sse.end();
-    }
+    await streaming(req, sse, (err) => sse.send(errorBody(err, 'openai')), async () => {
+        const g = await runChat(deps, body.model, request, {
+          key,
+          signal: req.apiSignal,
+          onStart: (name) => {
+            model = name;
+            sse.send(chunk({ role: 'assistant', content: '' }, null));
+          },
+          onPiece: (content, reasoning, probs) => {
+            const delta: Record<string, string> = {};
+            if (reasoning) delta.reasoning_content = reasoning;
+            if (content) delta.content = content;
+            if (!reasoning && !content) return;
+            sse.send(chunk(delta, null, body.logprobs && probs ? { logprobs: logprobsOf(probs) } : {}));
+          },
+        });
+        const r = g.result;
+        note(req, { model: g.model, tokens: r.timings.generatedTokens });
+        if (r.stopReason === 'aborted') return reply;
+        const calls = toolCallsOf(r);
+        if (calls.length) sse.send(chunk({ tool_calls: calls.map((c, index) => ({ index, ...c })) }, null));
+        sse.send(chunk({}, finishReason(r)));
+        if (body.stream_options?.include_usage) sse.send({ id, object: 'chat.completion.chunk', created, model, system_fingerprint: fingerprint, choices: [], usage: usageOf(r), timings: timingsOf(r) });
+        sse.send('[DONE]');
+    });
     return reply;
   };
   app.post('/v1/chat/completions', chat);
