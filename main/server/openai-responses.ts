@@ -179,7 +179,7 @@ export function registerOpenAiResponses(app: FastifyInstance, deps: RouteDeps): 
     note(req, { model: body.model ?? null });
 
     /** The response object as it stands (`output` and `usage` once known). */
-    const response = (status: 'in_progress' | 'completed' | 'incomplete', output: unknown[] = [], r?: GenerateResult) => ({
+    const response = (status: 'in_progress' | 'completed' | 'incomplete' | 'failed', output: unknown[] = [], r?: GenerateResult) => ({
       id,
       object: 'response',
       created_at: createdAt,
@@ -241,6 +241,7 @@ export function registerOpenAiResponses(app: FastifyInstance, deps: RouteDeps): 
       open = null;
       if (o.kind === 'reasoning') {
         emit('response.reasoning_text.done', { item_id: o.id, output_index: o.index, content_index: 0, text: o.text });
+        emit('response.content_part.done', { item_id: o.id, output_index: o.index, content_index: 0, part: { type: 'reasoning_text', text: o.text } });
         const item = reasoningItem(o.id, o.text, 'completed');
         output[o.index] = item;
         emit('response.output_item.done', { output_index: o.index, item });
@@ -258,7 +259,8 @@ export function registerOpenAiResponses(app: FastifyInstance, deps: RouteDeps): 
       const item = kind === 'message' ? messageItem(o.id, null, 'in_progress') : { ...reasoningItem(o.id, '', 'in_progress'), content: [] };
       output.push(item);
       emit('response.output_item.added', { output_index: o.index, item });
-      if (kind === 'message') emit('response.content_part.added', { item_id: o.id, output_index: o.index, content_index: 0, part: textPart('') });
+      // every content part is announced before its deltas (the SDK's accumulator adds parts only here)
+      emit('response.content_part.added', { item_id: o.id, output_index: o.index, content_index: 0, part: kind === 'message' ? textPart('') : { type: 'reasoning_text', text: '' } });
       open = o;
       return o;
     };
@@ -268,7 +270,12 @@ export function registerOpenAiResponses(app: FastifyInstance, deps: RouteDeps): 
       if (kind === 'message') emit('response.output_text.delta', { item_id: o.id, output_index: o.index, content_index: 0, delta, logprobs: [] });
       else emit('response.reasoning_text.delta', { item_id: o.id, output_index: o.index, content_index: 0, delta });
     };
-    await streaming(req, sse, (err) => emit('error', { code: err.code, message: err.message, param: err.param }), async () => {
+    // a failure mid-stream: the error event, then response.failed (what the SDK's stream ends on)
+    const failed = (err: ApiError) => {
+      emit('error', { code: err.code, message: err.message, param: err.param });
+      emit('response.failed', { response: { ...response('failed', output), error: { code: err.code, message: err.message } } });
+    };
+    await streaming(req, sse, failed, async () => {
         const g = await runChat(deps, body.model, request, {
           key,
           signal: req.apiSignal,
