@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { boolean, choice, custom, defaultedShape, defaultsOf, integer, metaOf, settingShape, strings } from './field';
 import { SAMPLING_META, SAMPLING_SETTING_KEYS, SamplingSettings } from './sampling';
+import { grammarProblem, schemaProblem } from './grammar-limits';
 
 /** The longest reply one request may ask for, in tokens. */
 export const MAX_TOKENS = 10_000_000;
@@ -82,9 +83,23 @@ export const REQUEST_ENGINE_ONLY = {
     help: 'error: refuse; truncateMiddle: drop the oldest turns; shift: keep the start and the most recent tokens.',
     default: 'error',
   }),
-  jsonSchema: custom(JsonValue, { kind: 'json', label: 'JSON schema', help: 'The reply follows this JSON schema.' }),
+  // checked without recursion (a schema nested a million deep must not overflow the stack) and against
+  // the shapes llama.cpp's grammar setup cannot take (grammar-limits.ts)
+  jsonSchema: custom(
+    z.unknown().superRefine((v, ctx) => {
+      const problem = schemaProblem(v);
+      if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
+    }),
+    { kind: 'json', label: 'JSON schema', help: 'The reply follows this JSON schema.' },
+  ),
   grammar: custom(
-    z.string().refine((g) => !g.startsWith(LLGUIDANCE_PREFIX), { message: 'llguidance grammars are not supported in this build' }),
+    z
+      .string()
+      .refine((g) => !g.startsWith(LLGUIDANCE_PREFIX), { message: 'llguidance grammars are not supported in this build' })
+      .superRefine((g, ctx) => {
+        const problem = grammarProblem(g);
+        if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `the grammar has ${problem}` });
+      }),
     { kind: 'json', label: 'Grammar', help: 'A GBNF grammar the reply follows (llguidance grammars, starting with %llguidance, are not supported).' },
   ),
   ignoreEos: boolean({ label: 'Ignore end of text', help: 'Go on past the end-of-text token.', default: false }),

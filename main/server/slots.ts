@@ -3,8 +3,8 @@
  * has an explicit state (idle or busy) and remembers the conversation it last held, and one queue
  * holds the requests waiting for a slot. A request takes the idle slot whose conversation shares the
  * longest prefix with its own (the engine then evaluates only the new tokens: native/src/generation.cpp
- * reuses the longest common prefix of a sequence) when it holds at least half of it, else the least
- * recently used one; past the queue
+ * reuses the longest common prefix of a sequence) when the request continues at least half of what
+ * that slot holds, else the least recently used one; past the queue
  * limit it is refused with 429 at once, never dropped.
  */
 import { ApiError } from './errors';
@@ -36,9 +36,12 @@ export function commonPrefix(a: string, b: string): number {
 }
 
 /**
- * The share of a request's conversation an idle slot must hold for the request to go there (llama-server's
- * slot_prompt_similarity): below it the least recently used slot is taken, so a conversation that only
- * shares a system prompt does not evict another's cache.
+ * A slot is taken for its cache when the request continues at least this share of the conversation it
+ * holds; below it the least recently used slot is taken, so a conversation that only shares a system
+ * prompt with another does not evict that one's cache, while a follow-up whose new part (a pasted file,
+ * a tool result) is longer than the history still finds its slot. (llama-server compares the shared part
+ * with the new prompt instead, at 0.1; that sends such a follow-up elsewhere, or lets a shared system
+ * prompt evict a cache.)
  */
 export const PREFIX_SIMILARITY = 0.5;
 
@@ -66,18 +69,26 @@ export class SlotPool {
     return this.queue.length;
   }
 
-  /** The idle slot for `key`: the longest shared prefix when it is most of `key`, else the least recently used (null: none idle). */
+  /**
+   * The idle slot for `key` (null: none idle): one whose whole conversation `key` continues (the
+   * longest such), else an empty one (nothing to evict), else the longest shared prefix among slots
+   * whose conversation `key` continues by at least PREFIX_SIMILARITY, else the least recently used.
+   */
   private pick(key: string): Slot | null {
     let best: Slot | null = null;
     let bestLen = 0;
+    let whole: Slot | null = null;
+    let empty: Slot | null = null;
     let lru: Slot | null = null;
     for (const s of this.slots) {
       if (s.state !== 'idle') continue;
+      if (!s.key) empty ??= s;
       const len = s.key ? commonPrefix(s.key, key) : 0;
-      if (len > bestLen) [best, bestLen] = [s, len];
+      if (s.key && len === s.key.length && (!whole || len > whole.key.length)) whole = s;
+      if (len > bestLen && len >= s.key.length * PREFIX_SIMILARITY) [best, bestLen] = [s, len];
       if (!lru || s.usedAt < lru.usedAt) lru = s;
     }
-    return best && bestLen >= key.length * PREFIX_SIMILARITY ? best : lru;
+    return whole ?? empty ?? best ?? lru;
   }
 
   private take(s: Slot, key: string): Slot {

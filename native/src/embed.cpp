@@ -99,9 +99,16 @@ static std::vector<llama_token> rerankPair(const llama_model * model, const std:
     const llama_vocab * vocab = llama_model_get_vocab(model);
     std::vector<llama_token> out;
     if (const char * tmpl = llama_model_chat_template(model, "rerank")) {
-        std::string prompt = tmpl;
-        string_replace_all(prompt, "{query}", query);
-        string_replace_all(prompt, "{document}", doc);
+        // the template's placeholders are filled in one pass over the template: a query or document that
+        // itself holds "{document}" is text, never expanded again (a query of many "{document}" would
+        // otherwise ask for its document that many times over)
+        const std::string t = tmpl;
+        std::string prompt;
+        for (size_t i = 0; i < t.size();) {
+            if (t.compare(i, 7, "{query}") == 0) { prompt += query; i += 7; }
+            else if (t.compare(i, 10, "{document}") == 0) { prompt += doc; i += 10; }
+            else prompt += t[i++];
+        }
         return common_tokenize(vocab, prompt, false, true);
     }
     const auto q = common_tokenize(vocab, query, false, false);
