@@ -4,7 +4,10 @@
  * dialects (openai.ts, anthropic.ts, ollama.ts) only translate requests and results.
  */
 import type { EngineClient } from '../engine/client';
-import type { ChatRequest, CompletionRequest, GenerateResult, ModelMetadata, TokenLogprobs } from '../engine/protocol';
+import { z } from 'zod';
+import { issuesText } from '../engine/methods';
+import { ChatRequest, CompletionRequest, type GenerateResult, type ModelMetadata, type TokenLogprobs } from '../engine/protocol';
+import { ApiError } from './errors';
 import type { ApiModels } from './models';
 
 export interface Generated {
@@ -56,13 +59,25 @@ async function run(
   }
 }
 
+/**
+ * The request as the engine's own schema reads it, before any model loads or slot is taken: what the
+ * engine would refuse (a grammar or schema llama.cpp cannot take, a conversation over the size limit)
+ * is a 400 here, and nothing unserializable reaches the engine's channel.
+ */
+function checked<S extends z.ZodTypeAny>(schema: S, request: unknown): void {
+  const r = schema.safeParse({ ...(request as object), seq: 0 });
+  if (!r.success) throw new ApiError(400, 'invalid_request_error', issuesText(r.error));
+}
+
 export function runChat(deps: { models: ApiModels; engine: EngineClient }, model: string | undefined, request: ChatBody, opts: RunOptions): Promise<Generated> {
+  checked(ChatRequest, request);
   return run(deps, model, opts, (modelId, seq) =>
     deps.engine.chat(modelId, { ...request, seq } as ChatRequest, { signal: opts.signal, onPiece: opts.onPiece }),
   );
 }
 
 export function runCompletion(deps: { models: ApiModels; engine: EngineClient }, model: string | undefined, request: CompletionBody, opts: RunOptions): Promise<Generated> {
+  checked(CompletionRequest, request);
   return run(deps, model, opts, (modelId, seq) =>
     deps.engine.complete(modelId, { ...request, seq } as CompletionRequest, { signal: opts.signal, onPiece: (text, probs) => opts.onPiece?.(text, '', probs) }),
   );

@@ -5,7 +5,7 @@
  * Ollama) written to the raw response with the headers fastify had set (CORS).
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { ApiError, invalidBody, toApiError } from './errors';
 
 /** What a request tells the request log (set by its route). */
@@ -27,7 +27,14 @@ declare module 'fastify' {
 /** The body as `schema` reads it, or a 400 naming the first field at fault. */
 export function parseBody<S extends z.ZodTypeAny>(schema: S, body: unknown): z.output<S> {
   if (body === undefined || body === null) throw new ApiError(400, 'invalid_request_error', 'the request needs a JSON body');
-  const r = schema.safeParse(body);
+  let r: z.SafeParseReturnType<unknown, z.output<S>>;
+  try {
+    r = schema.safeParse(body);
+  } catch (e) {
+    // zod walks nested values recursively: a body nested past the stack's depth is refused, not a 500
+    if (e instanceof RangeError) throw new ApiError(400, 'invalid_request_error', 'the body is nested too deeply');
+    throw e;
+  }
   if (!r.success) throw invalidBody(r.error);
   return r.data;
 }

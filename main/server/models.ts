@@ -189,6 +189,19 @@ export class ApiModels {
     const { held, finish } = await this.loaded(name, signal);
     try {
       const slot = await held.pool.acquire(key, signal);
+      // the engine may have dropped the model while this request waited (its native work hung and the
+      // host restarted): load it again before running on it
+      if (!this.deps.engine.isLoaded(held.modelId)) {
+        try {
+          held.loading ??= this.load(held).finally(() => {
+            held.loading = null;
+          });
+          await raceAbort(held.loading, signal);
+        } catch (e) {
+          held.pool.release(slot, '');
+          throw e;
+        }
+      }
       return {
         name: held.name,
         path: held.path,

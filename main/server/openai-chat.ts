@@ -140,6 +140,8 @@ export function requestOptions(b: z.infer<z.ZodObject<typeof generationShape>>, 
 
 /** The engine's chat request for an OpenAI body (`seq` is the slot's, added when it runs). */
 export function chatRequestOf(b: ChatCompletionBody): Omit<ChatRequest, 'seq'> {
+  // the chat template decides the grammar (its tools, a response format): a raw one has no place there
+  if (b.grammar !== undefined) throw new ApiError(400, 'invalid_request_error', 'grammar is for /v1/completions; in a chat, constrain the reply with response_format (json_schema)', 'grammar');
   let tools = b.tools ?? undefined;
   let toolChoice: 'auto' | 'none' | 'required' | undefined;
   const tc = b.tool_choice ?? undefined;

@@ -61,7 +61,7 @@ export class ApiServer {
     const s = opts.settings;
     const remote = !isLoopbackHost(s.host);
     if (remote && !s.apiKey) throw new ApiError(400, 'invalid_input', `binding ${s.host} (beyond this machine) needs an API key`);
-    this.key = s.apiKey ? Buffer.from(s.apiKey) : null;
+    this.key = s.apiKey ? digest(s.apiKey) : null;
     const names = ['localhost', '127.0.0.1', '::1', ...s.allowedHosts];
     if (!isWildcardHost(s.host)) names.push(s.host);
     if (remote) names.push(...machineNames());
@@ -103,8 +103,8 @@ export class ApiServer {
     const auth = req.headers.authorization;
     const bearer = typeof auth === 'string' ? /^Bearer\s+(.+)$/i.exec(auth)?.[1]?.trim() : undefined;
     const x = req.headers['x-api-key'];
-    const given = Buffer.from(bearer ?? (typeof x === 'string' ? x : ''));
-    return given.length === this.key.length && crypto.timingSafeEqual(given, this.key);
+    // digests of equal length: the comparison's time says nothing about the key, not even its length
+    return crypto.timingSafeEqual(digest(bearer ?? (typeof x === 'string' ? x : '')), this.key);
   }
 
   private record(req: FastifyRequest, reply: FastifyReply, started: number): void {
@@ -148,14 +148,12 @@ export class ApiServer {
     app.decorateRequest('apiLogEntry', null);
     // any body is read as JSON: curl without a content type, Ollama's clients and text/plain alike
     app.removeAllContentTypeParsers();
-    app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
+    // with fastify's own JSON parser (a body carrying __proto__ or constructor.prototype is refused)
+    const json = app.getDefaultJsonParser('error', 'error');
+    app.addContentTypeParser('*', { parseAs: 'string' }, (req, body, done) => {
       const text = String(body);
       if (text.trim() === '') return done(null, undefined);
-      try {
-        done(null, JSON.parse(text));
-      } catch (e) {
-        done(new ApiError(400, 'invalid_request_error', `the body is not JSON: ${(e as Error).message}`), undefined);
-      }
+      json(req, text, (err, value) => (err ? done(new ApiError(400, 'invalid_request_error', `the body is not JSON: ${err.message}`), undefined) : done(null, value)));
     });
 
     app.addHook('onRequest', async (req, reply) => {
@@ -193,6 +191,8 @@ export class ApiServer {
       if (e.status >= 500) this.opts.logger.error(`api: ${req.method} ${req.url}: ${e.message}`, { code: e.code });
       if (req.apiNote) req.apiNote.error = e.message;
       if (e.retryAfterS !== undefined) reply.header('retry-after', String(e.retryAfterS));
+      // the official clients retry any 5xx: only a busy or restarting engine (429, 503) is worth it
+      if (e.status >= 500 && e.status !== 503) reply.header('x-should-retry', 'false');
       void reply.code(e.status).send(errorBody(e, dialectOf(req.url, s.prefix)));
     });
     app.setNotFoundHandler((req, reply) => {
@@ -236,6 +236,8 @@ export class ApiServer {
     if (app) await app.close();
   }
 }
+
+const digest = (text: string) => crypto.createHash('sha256').update(text).digest();
 
 /** fastify's own errors (a body too large, bad JSON, a wrong content type) as ApiErrors. */
 function fromFastify(err: FastifyError | ApiError): ApiError {

@@ -91,6 +91,15 @@ test('a body over the limit gets 413; bodies that do not fit get 400 naming the 
   expect(JSON.parse(noMessages.body).error.param).toBe('messages');
   const n2 = await chat({ model: api.modelName, messages: [{ role: 'user', content: 'hi' }], n: 2 });
   expect(JSON.parse(n2.body).error.param).toBe('n');
+  // a raw grammar belongs to completions: in a chat the template decides the grammar
+  const grammar = await chat({ model: api.modelName, messages: [{ role: 'user', content: 'hi' }], grammar: 'root ::= "x"' });
+  expect(JSON.parse(grammar.body).error.param).toBe('grammar');
+  // fastify's prototype-poisoning guard, and a body nested past zod's stack: 400, not a 500
+  const proto = await raw({ method: 'POST', path: '/v1/chat/completions', headers: { ...auth, 'content-type': 'application/json' }, body: '{"model": "x", "__proto__": {"polluted": true}}' });
+  expect(proto.status).toBe(400);
+  const deepBody = `{"model":"${api.modelName}","messages":[{"role":"user","content":"hi"}],"response_format":{"type":"json_schema","json_schema":{"schema":${'{"items":'.repeat(5_000)}{}${'}'.repeat(5_000)}}}}`;
+  const deep = await raw({ method: 'POST', path: '/v1/chat/completions', headers: { ...auth, 'content-type': 'application/json' }, body: deepBody });
+  expect(deep.status).toBe(400);
   const image = await chat({ model: api.modelName, messages: [{ role: 'user', content: [{ type: 'text', text: 'what is this' }, { type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } }] }] });
   expect(image.status).toBe(400);
   expect(JSON.parse(image.body).error.message).toMatch(/images/);
