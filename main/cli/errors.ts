@@ -26,6 +26,20 @@ export function listenError(e: unknown, host: string, port: number): Error {
   }
 }
 
+/**
+ * The API server's listen failure (ApiService's status error: the server words it without its errno
+ * code, which stays in the text) for the command line, with the option that fixes it.
+ */
+export function apiListenError(error: string | null, host: string, port: number): UsageError {
+  const where = `the API server could not listen on ${host}:${port}`;
+  const text = error ?? '';
+  if (/EADDRNOTAVAIL/.test(text)) return new UsageError(`${where}: ${host} is not an address of this machine: choose one of its addresses with --api-host (127.0.0.1 keeps the API on this machine)`);
+  if (/ENOTFOUND|EAI_AGAIN/.test(text)) return new UsageError(`${where}: cannot resolve ${host}: give an address such as 127.0.0.1 with --api-host`);
+  if (/EACCES/.test(text)) return new UsageError(`${where}: port ${port} needs administrator rights here: choose one above 1023 with --api-port N`);
+  if (/is in use/.test(text)) return new UsageError(`${where}: port ${port} is in use (another server, or Hearth already running): choose another with --api-port N (--api-port 0 picks a free one)`);
+  return new UsageError(text || `${where}`);
+}
+
 /** What to do about an engine error (the catalogue's `cli` hint; for an error that is not the user's to fix, the log). */
 function engineHint(e: EngineError): string | undefined {
   const spec: ErrorSpec = ERRORS[e.code];

@@ -12,11 +12,11 @@ import { CPU_ONLY, gpuDevices, planLoad } from '../models/fit';
 import { dataPaths, ensureDataDir, modelsFolderOf, projectRoot, resolveDataDir } from '../paths';
 import { checkKnownFlags, intFlag, numFlag, ParsedArgs, parseArgs, spelling, UsageError } from './args';
 import { resolveModelArg } from './model-arg';
-import { checkFlags, errorLine, listenError } from './errors';
+import { apiListenError, checkFlags, errorLine, listenError } from './errors';
 import { BrowserServer } from '../browser/server';
-import { isLoopbackHost, isWildcardHost, machineNames } from '../browser/guard';
+import { hostHeaderOf, isLoopbackHost, isWildcardHost, machineNames } from '../browser/guard';
 import { composeApp, type App } from '../compose';
-import { ApiServerSettings } from '../ipc/api';
+import { ApiServerSettings, type ApiStatusDTO } from '../ipc/api';
 import { discover, discoverEnvOf, PEER_APP_NAMES } from '../models/discover';
 import { ModelLibrary, storeDeps } from '../models/library';
 import { IMPORT_MODES } from '../models/import';
@@ -48,7 +48,9 @@ commands:
                                                 beyond loopback needs --allow-remote. --api also
                                                 starts the local API server (OpenAI, Anthropic and
                                                 Ollama APIs; default 127.0.0.1:1337, or the saved
-                                                settings) with this host and port for this run
+                                                settings) with this host and port for this run; an
+                                                --api-host beyond loopback needs no --allow-remote
+                                                but always a key (generated and saved if none)
 
 MODEL: a .gguf file's path, or the name of a model in the data folder's models/ (its file name without .gguf)
 global options: --data-dir DIR (or HEARTH_DATA_DIR), --verbose
@@ -138,25 +140,38 @@ function apiFlags(parsed: ParsedArgs): Partial<Pick<ApiServerSettings, 'host' | 
 }
 
 /**
- * Starts the API server beside the UI: with --api (this run's host and port over the saved ones), else
- * when the settings page left it on. Prints its URL, and its key with a warning beyond loopback.
+ * The machine's other addresses a server bound to `host` answers on: every one when `host` is a
+ * wildcard (0.0.0.0: IPv4 only, its IPv6 addresses would refuse the connection), else none.
  */
-async function startApi(app: App, overrides: Partial<Pick<ApiServerSettings, 'host' | 'port'>> | null): Promise<void> {
+function networkNames(host: string): string[] {
+  if (!isWildcardHost(host)) return [];
+  const ipv4Only = host === '0.0.0.0';
+  return machineNames().filter((n) => !isLoopbackHost(n) && !n.startsWith('fe80:') && !(ipv4Only && n.includes(':')));
+}
+
+/**
+ * Starts the API server beside the UI: with --api (this run's host and port over the saved ones), else
+ * when the settings page left it on. A failure with --api is the command's error.
+ */
+async function startApi(app: App, overrides: Partial<Pick<ApiServerSettings, 'host' | 'port'>> | null): Promise<ApiStatusDTO> {
   if (overrides) {
     const st = await app.api.start(overrides);
-    if (st.phase === 'failed') {
-      const hint = /in use/.test(st.error ?? '') ? ': choose another with --api-port N (--api-port 0 picks a free one)' : '';
-      throw new UsageError(`${st.error ?? 'the API server did not start'}${hint}`);
-    }
+    if (st.phase === 'failed') throw apiListenError(st.error, st.settings.host, st.settings.port);
   } else {
     await app.api.startIfEnabled();
   }
-  const st = app.api.status();
+  return app.api.status();
+}
+
+/** The running API server's URLs and its key (whenever one is set: every client must send it), with a warning beyond loopback. */
+function printApi(st: ApiStatusDTO): void {
   if (st.phase === 'failed') process.stderr.write(`warning: the API server (on in settings) did not start: ${st.error}\n`);
   if (st.phase !== 'running' || !st.url) return;
   process.stdout.write(`Hearth API: ${st.url}\n`);
+  const port = Number(new URL(st.url).port);
+  for (const n of networkNames(st.settings.host)) process.stdout.write(`  on the network: http://${hostHeaderOf(n, port)}${st.settings.prefix}\n`);
+  if (st.settings.apiKey) process.stdout.write(`API key: ${st.settings.apiKey}\n`);
   if (!isLoopbackHost(st.settings.host)) {
-    process.stdout.write(`API key: ${st.settings.apiKey}\n`);
     process.stderr.write(
       `warning: the API server listens on ${st.settings.host}, beyond this machine. The connection is plain HTTP: the key and every request travel unencrypted, and anyone on the network who has the key can use your models.\n`,
     );
@@ -372,23 +387,23 @@ export async function main(argv: string[]): Promise<number> {
         // the address without its token: the token never goes to a log
         logger.info('browser mode started', { version, platform: process.platform, arch: process.arch, host, port: server.port });
         engine.start().catch((e: Error) => process.stderr.write(`engine: ${e.message}\n`));
-        process.stdout.write(`Hearth UI: ${server.url}\n`);
-        if (server.remote) {
-          // 0.0.0.0 listens on IPv4 only: its IPv6 addresses would refuse the connection
-          const ipv4Only = host === '0.0.0.0';
-          const others = isWildcardHost(host) ? machineNames().filter((n) => !isLoopbackHost(n) && !n.startsWith('fe80:') && !(ipv4Only && n.includes(':'))) : [];
-          for (const n of others) process.stdout.write(`  on the network: ${server.urlFor(n)}\n`);
-          process.stderr.write(
-            `warning: Hearth listens on ${host}, beyond this machine. The connection is plain HTTP: the token in the URL and every chat travel unencrypted, and anyone on the network who sees the URL can use Hearth.\n`,
-          );
-        }
+        // the API first: a failure there ends the command before any URL is printed
+        let apiStatus: ApiStatusDTO;
         try {
-          await startApi(app, api);
+          apiStatus = await startApi(app, api);
         } catch (e) {
           await server.close();
           await app.close();
           throw e;
         }
+        process.stdout.write(`Hearth UI: ${server.url}\n`);
+        if (server.remote) {
+          for (const n of networkNames(host)) process.stdout.write(`  on the network: ${server.urlFor(n)}\n`);
+          process.stderr.write(
+            `warning: Hearth listens on ${host}, beyond this machine. The connection is plain HTTP: the token in the URL and every chat travel unencrypted, and anyone on the network who sees the URL can use Hearth.\n`,
+          );
+        }
+        printApi(apiStatus);
         process.stdout.write(`data folder: ${paths.root}\n`);
         await new Promise<void>((resolve) => {
           process.once('SIGINT', resolve);
