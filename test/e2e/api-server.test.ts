@@ -5,6 +5,7 @@
  * /v1/models, one chat completion) and the request shows in the table (api.changed), the toggle turned
  * off, and after a reload it is remembered. Screenshot: test-output/screenshots/e2e-api-server.png.
  */
+import http from 'http';
 import net from 'net';
 import path from 'path';
 import { Page } from 'playwright-core';
@@ -100,4 +101,59 @@ test('turn the API server on, call it, see the request listed, turn it off; the 
   const third = (await openSettings(page, 'Local API server')).getByRole('tabpanel', { name: 'Local API server' });
   await until('the status after the second reload', async () => (await third.getByRole('status', { name: 'API server status' }).count()) === 1, WAIT);
   expect(await third.getByRole('switch', { name: 'Local API server' }).isChecked()).toBe(false);
+});
+
+/** GET /v1/models with this Host header (fetch cannot set Host) and key; resolves with the status. */
+function getModels(port: number, host: string, key?: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path: '/v1/models', headers: { host, ...(key ? { authorization: `Bearer ${key}` } : {}) } }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+  });
+}
+
+test('an allowed host name saved is accepted in the Host header; a key set on loopback is enforced until Remove key', async () => {
+  await page.reload();
+  const panel = (await openSettings(page, 'Local API server')).getByRole('tabpanel', { name: 'Local API server' });
+  const status = panel.getByRole('status', { name: 'API server status' });
+  await until('the status', async () => (await status.count()) === 1, WAIT);
+  const form = panel.getByRole('form', { name: 'API server settings' });
+  const port = Number(await form.getByRole('textbox', { name: 'Port' }).inputValue());
+  await form.getByRole('textbox', { name: 'Allowed host names (comma-separated)' }).fill('box.local, other.lan');
+  await form.getByRole('button', { name: 'Save' }).click();
+  await until('the names saved', async () => await form.getByRole('button', { name: 'Save' }).isDisabled(), WAIT);
+
+  const toggle = panel.getByRole('switch', { name: 'Local API server' });
+  await toggle.click();
+  await until('running', async () => (await status.textContent()) === `Running at http://127.0.0.1:${port}`, WAIT);
+  expect(await getModels(port, `box.local:${port}`)).toBe(200);
+  expect(await getModels(port, `other.lan:${port}`)).toBe(200);
+  expect(await getModels(port, `evil.example:${port}`)).toBe(403);
+
+  // no key: no Remove key button; a new key is enforced on 127.0.0.1 too
+  const key = panel.getByLabel('API key', { exact: true });
+  expect(await key.textContent()).toBe('none (not needed on this machine)');
+  expect(await panel.getByRole('button', { name: 'Remove key' }).count()).toBe(0);
+  await panel.getByRole('button', { name: 'New key' }).click();
+  const remove = panel.getByRole('button', { name: 'Remove key' });
+  await until('a key', async () => (await remove.count()) === 1 && (await remove.isEnabled()), WAIT);
+  await until('restarted with the key', async () => (await getModels(port, `127.0.0.1:${port}`).catch(() => 0)) === 401, WAIT);
+  await panel.getByRole('button', { name: 'Remove key' }).scrollIntoViewIfNeeded();
+  await shot(page, 'api-server-key');
+
+  await remove.click();
+  await until('the key removed', async () => (await key.textContent()) === 'none (not needed on this machine)', WAIT);
+  await until('restarted without a key', async () => (await getModels(port, `127.0.0.1:${port}`).catch(() => 0)) === 200, WAIT);
+  expect(await remove.count()).toBe(0);
+
+  // the names stay saved after a reload
+  await page.reload();
+  const again = (await openSettings(page, 'Local API server')).getByRole('tabpanel', { name: 'Local API server' });
+  const hosts = again.getByRole('textbox', { name: 'Allowed host names (comma-separated)' });
+  await until('the names shown', async () => (await hosts.count()) === 1, WAIT);
+  expect(await hosts.inputValue()).toBe('box.local, other.lan');
+  await again.getByRole('switch', { name: 'Local API server' }).click();
+  await until('stopped', async () => (await again.getByRole('status', { name: 'API server status' }).textContent()) === 'Stopped', WAIT);
 });

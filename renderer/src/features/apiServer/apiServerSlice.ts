@@ -88,6 +88,16 @@ export function baseUrlOf(st: ApiStatusDTO): string {
   return `http://${host}:${st.settings.port}${st.settings.prefix}`;
 }
 
+/**
+ * True for names that reach only this machine (localhost, 127.x, ::1): the page's word for whether a
+ * key is optional. The server decides with main/browser/guard.ts isLoopbackHost (node's net parser,
+ * which the renderer has not); this covers the forms the Host field takes.
+ */
+export function isLoopbackName(host: string): boolean {
+  const h = host.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  return h === 'localhost' || h.endsWith('.localhost') || /^127(\.\d{1,3}){3}$/.test(h) || h === '::1' || h === '0:0:0:0:0:0:0:1' || /^::ffff:127(\.\d{1,3}){3}$/.test(h);
+}
+
 /** The key as shown: its prefix and last four characters, the rest hidden. */
 export function maskKey(key: string): string {
   return `${key.slice(0, 7)}${'•'.repeat(12)}${key.slice(-4)}`;

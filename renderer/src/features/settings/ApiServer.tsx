@@ -1,14 +1,16 @@
 /**
- * Settings → Local API server: the toggle (the `apiServer.enabled` setting, off by default), where the
- * server is (running at its URL, stopped, failed and why), its address, CORS origins and model
- * time-to-live saved with Save, the API key (masked; Copy and New key), a curl and a Python snippet,
+ * Settings → Local API server: the toggle (the `apiServer.enabled` setting, off by default; shown on
+ * while a server runs, as under `hearth serve --api`), where the
+ * server is (running at its URL, stopped, failed and why), its address, CORS origins, allowed host names and model
+ * time-to-live saved with Save (only the fields changed), the API key (masked; Copy, New key, and
+ * Remove key on loopback), a curl and a Python snippet,
  * and the last requests. All through api.update / api.status and the api.changed event
  * (../apiServer/apiServerSlice.ts); the clipboard is written by ../apiServer/listeners.ts.
  */
 import { FormEvent, useEffect, useId, useState } from 'react';
-import type { ApiStatusDTO } from '../../../../main/ipc/api';
+import type { ApiServerSettingsInput, ApiStatusDTO } from '../../../../main/ipc/api';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
-import { baseUrlOf, copyRequested, curlSnippet, maskKey, pythonSnippet, selectApiServer, updateApiServer } from '../apiServer/apiServerSlice';
+import { baseUrlOf, copyRequested, curlSnippet, isLoopbackName, maskKey, pythonSnippet, selectApiServer, updateApiServer } from '../apiServer/apiServerSlice';
 import { selectModels } from '../models/modelsSlice';
 
 /** The saved fields the form edits, as the text typed. */
@@ -16,6 +18,7 @@ interface Form {
   host: string;
   port: string;
   corsOrigins: string;
+  allowedHosts: string;
   modelTtlMinutes: string;
 }
 
@@ -23,11 +26,26 @@ const formOf = (s: ApiStatusDTO['settings']): Form => ({
   host: s.host,
   port: String(s.port),
   corsOrigins: s.corsOrigins.join(', '),
+  allowedHosts: s.allowedHosts.join(', '),
   modelTtlMinutes: String(s.modelTtlMinutes),
 });
 
 /** A whole number typed, else the text itself (main refuses it, naming the field). */
 const num = (t: string): number => (/^\s*\d+\s*$/.test(t) ? Number(t) : NaN);
+/** A comma-separated list typed, as its items. */
+const list = (t: string): string[] => t.split(',').map((o) => o.trim()).filter(Boolean);
+
+/** The form's fields as settings: only those changed from `saved`, so a field left alone keeps its saved value. */
+function patchOf(form: Form, saved: Form): Partial<ApiServerSettingsInput> {
+  const all: Partial<ApiServerSettingsInput> = {
+    host: form.host.trim(),
+    port: num(form.port),
+    corsOrigins: list(form.corsOrigins),
+    allowedHosts: list(form.allowedHosts),
+    modelTtlMinutes: num(form.modelTtlMinutes),
+  };
+  return Object.fromEntries(Object.entries(all).filter(([k]) => form[k as keyof Form] !== saved[k as keyof Form]));
+}
 
 function phaseText(st: ApiStatusDTO): string {
   switch (st.phase) {
@@ -116,17 +134,11 @@ export function ApiServerSection() {
   const set = (k: keyof Form) => (e: { target: { value: string } }) => setForm({ ...form, [k]: e.target.value });
   const save = (e: FormEvent) => {
     e.preventDefault();
-    void dispatch(
-      updateApiServer({
-        settings: {
-          host: form.host.trim(),
-          port: num(form.port),
-          corsOrigins: form.corsOrigins.split(',').map((o) => o.trim()).filter(Boolean),
-          modelTtlMinutes: num(form.modelTtlMinutes),
-        },
-      }),
-    );
+    if (saved) void dispatch(updateApiServer({ settings: patchOf(form, saved) }));
   };
+  // on while the saved setting says so, and while a server runs (`hearth serve --api` starts one with the setting off)
+  const on = s.enabled || status.phase === 'running' || status.phase === 'starting';
+  const loopback = isLoopbackName(s.host);
 
   return (
     <div className="stack api-server">
@@ -135,11 +147,11 @@ export function ApiServerSection() {
           id="api-enabled"
           type="checkbox"
           role="switch"
-          aria-checked={s.enabled}
-          checked={s.enabled}
+          aria-checked={on}
+          checked={on}
           disabled={saving}
           aria-describedby="api-enabled-hint"
-          onChange={(e) => void dispatch(updateApiServer({ settings: { enabled: e.target.checked } }))}
+          onChange={() => void dispatch(updateApiServer({ settings: { enabled: !on } }))}
         />
         <div>
           <label htmlFor="api-enabled">Local API server</label>
@@ -168,7 +180,8 @@ export function ApiServerSection() {
           </label>
         </div>
         <span className="hint" id="api-host-hint">
-          127.0.0.1 keeps the server on this machine; any other address needs the API key below.
+          127.0.0.1 keeps the server on this machine, where a key is optional — but when one is set, every client must send it. Any other address always needs
+          the key below (one is generated).
         </span>
         <span className="hint" id="api-ttl-hint">
           A model the API loaded is unloaded after this many minutes without requests (0: never).
@@ -177,6 +190,19 @@ export function ApiServerSection() {
           CORS origins (comma-separated)
           <input value={form.corsOrigins} onChange={set('corsOrigins')} placeholder="none: no web page may call the API" spellCheck={false} />
         </label>
+        <label>
+          Allowed host names (comma-separated)
+          <input
+            value={form.allowedHosts}
+            onChange={set('allowedHosts')}
+            placeholder="none beyond this machine's names and addresses"
+            spellCheck={false}
+            aria-describedby="api-hosts-hint"
+          />
+        </label>
+        <span className="hint" id="api-hosts-hint">
+          Names clients may use in the Host header besides this machine's, such as box.local to reach it by a LAN name.
+        </span>
         {saveError && <p role="alert">{saveError}</p>}
         <div className="form-actions">
           <button type="button" className="button" disabled={!changed || saving} onClick={() => setForm(saved)}>
@@ -199,6 +225,17 @@ export function ApiServerSection() {
         <button type="button" className="button" disabled={saving} onClick={() => void dispatch(updateApiServer({ settings: {}, regenerateKey: true }))}>
           New key
         </button>
+        {s.apiKey && (
+          <button
+            type="button"
+            className="button"
+            disabled={saving || !loopback}
+            title={loopback ? undefined : 'A host beyond this machine always needs a key'}
+            onClick={() => void dispatch(updateApiServer({ settings: { apiKey: null } }))}
+          >
+            Remove key
+          </button>
+        )}
       </div>
       <p className="hint">
         OpenAI clients: base URL <code>{baseUrlOf(status)}/v1</code>. Anthropic clients: <code>{baseUrlOf(status)}</code>. Ollama clients: <code>{baseUrlOf(status)}</code>.
