@@ -54,18 +54,33 @@ export class ApiServer {
   private boundPort = 0;
   private readonly log: ApiRequestLogDTO[] = [];
   /** the names a Host header may carry (without port) */
-  private readonly hosts: Set<string>;
-  private readonly key: Buffer | null;
+  private hosts = new Set<string>();
+  private key: Buffer | null = null;
+  /** the CORS origins, the allowed hosts and the key now (configure); the bind (host, port, prefix, body limit) is fixed at listen */
+  private live: ApiServerSettings;
 
   constructor(private readonly opts: ApiServerOptions) {
-    const s = opts.settings;
-    const remote = !isLoopbackHost(s.host);
-    if (remote && !s.apiKey) throw new ApiError(400, 'invalid_input', `binding ${s.host} (beyond this machine) needs an API key`);
+    this.live = opts.settings;
+    this.configure(opts.settings);
+  }
+
+  /** The settings a running server takes without a restart: the key, the allowed hosts and the CORS origins. */
+  configure(s: ApiServerSettings): void {
+    const bind = this.opts.settings;
+    const remote = !isLoopbackHost(bind.host);
+    if (remote && !s.apiKey) throw new ApiError(400, 'invalid_input', `binding ${bind.host} (beyond this machine) needs an API key`);
     this.key = s.apiKey ? digest(s.apiKey) : null;
     const names = ['localhost', '127.0.0.1', '::1', ...s.allowedHosts];
-    if (!isWildcardHost(s.host)) names.push(s.host);
+    if (!isWildcardHost(bind.host)) names.push(bind.host);
     if (remote) names.push(...machineNames());
     this.hosts = new Set(names.map((n) => n.toLowerCase().replace(/^\[(.*)\]$/, '$1')));
+    this.live = s;
+  }
+
+  /** Whether `s` can be applied by configure (same bind) rather than a restart. */
+  sameBind(s: ApiServerSettings): boolean {
+    const b = this.opts.settings;
+    return s.host === b.host && s.port === b.port && s.prefix === b.prefix && s.bodyLimitMiB === b.bodyLimitMiB;
   }
 
   get port(): number {
@@ -94,7 +109,7 @@ export class ApiServer {
   }
 
   private originAllowed(origin: string): boolean {
-    const list = this.opts.settings.corsOrigins;
+    const list = this.live.corsOrigins;
     return list.includes('*') || list.includes(origin.toLowerCase().replace(/\/$/, ''));
   }
 

@@ -154,6 +154,15 @@ export class ApiService {
     // a saved host or port replaces this run's override
     for (const k of ['host', 'port'] as const) if (k in patch) delete this.overrides[k];
     if (!merged.enabled) return this.stop();
+    // the key, allowed hosts, CORS origins and model settings apply to the running server at once: a
+    // restart would cut every stream in flight; a new bind (host, port, prefix, body limit) restarts it
+    const running = this.server;
+    const s = this.settings();
+    if (running && this.phase === 'running' && running.sameBind(s)) {
+      running.configure(s);
+      this.changed();
+      return this.status();
+    }
     return this.start();
   }
 
