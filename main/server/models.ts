@@ -123,7 +123,7 @@ export class ApiModels {
     const found = byName ?? list.find((m) => m.name === bare);
     if (!found) {
       const names = list.map((m) => m.name).slice(0, 10).join(', ');
-      throw new ApiError(404, 'model_not_found', `the model ${JSON.stringify(name)} is not in Hearth's library${names ? ` (it has: ${names})` : ''}; GET /v1/models lists them`, 'model');
+      throw new ApiError(404, 'model_not_found', `the model ${JSON.stringify(name)} is not in Hearth's library${names ? ` (it has: ${names})` : ''}; GET /v1/models (Ollama: /api/tags) lists them`, 'model');
     }
     return found;
   }

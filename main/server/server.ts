@@ -198,7 +198,7 @@ export class ApiServer {
       if (req.method === 'OPTIONS') return reply.code(204).send();
       const path = (req.raw.url ?? '').slice(s.prefix.length).split('?')[0];
       if (path === '/health' || path === '/v1/health') return;
-      if (!this.keyOk(req)) throw new ApiError(401, 'unauthorized', 'a valid API key is required: send it as "Authorization: Bearer <key>" (or x-api-key)');
+      if (!this.keyOk(req)) throw new ApiError(401, 'unauthorized', 'a valid API key is required: send it as "Authorization: Bearer <key>" (or x-api-key); Settings → Local API server shows it, and hearth serve --api prints it');
     });
 
     app.setErrorHandler((err: FastifyError | ApiError, req, reply) => {
@@ -211,7 +211,10 @@ export class ApiServer {
       void reply.code(e.status).send(errorBody(e, dialectOf(req.url, s.prefix)));
     });
     app.setNotFoundHandler((req, reply) => {
-      const e = new ApiError(404, 'not_found', `no route ${req.method} ${req.url.split('?')[0]}`);
+      const path = req.url.split('?')[0];
+      // Ollama's model management is the app's: say where it is
+      const manage = /\/api\/(pull|push|create|copy|delete)$/.test(path) ? ': Hearth downloads and deletes models in the app (Models) or with hearth pull, not through the API' : '';
+      const e = new ApiError(404, 'not_found', `no route ${req.method} ${path}${manage}`);
       if (req.apiNote) req.apiNote.error = e.message;
       void reply.code(404).send(errorBody(e, dialectOf(req.url, s.prefix)));
     });

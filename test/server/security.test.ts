@@ -112,6 +112,9 @@ test('an unknown model gets 404 naming the models there are; an unknown route 40
   expect(e.param).toBe('model');
   expect(e.message).toContain(api.modelName);
   expect((await raw({ path: '/v1/nothing', headers: auth })).status).toBe(404);
+  const pull = await raw({ method: 'POST', path: '/api/pull', headers: auth, body: '{"model":"llama3"}' });
+  expect(pull.status).toBe(404);
+  expect(JSON.parse(pull.body).error).toMatch(/hearth pull/);
 });
 
 test('hostile targets and methods do not end the server', async () => {
