@@ -4,31 +4,21 @@
  * the API's models, the last requests) for the settings page, pushed on every change.
  */
 import crypto from 'crypto';
-import type { EngineClient } from '../engine/client';
 import { ApiServerSettings, type ApiServerSettingsInput, type ApiStatusDTO } from '../ipc/api';
-import type { LibraryModelDTO } from '../ipc/contract';
-import type { Logger } from '../logging';
-import type { LoadParamsInput } from '../engine/protocol';
 import { isLoopbackHost } from '../browser/guard';
 import { issuesText } from '../engine/methods';
 import { ApiError } from './errors';
-import { ApiModels, type Timers } from './models';
+import { ApiModels, type ApiModelsDeps } from './models';
 import { ApiServer } from './server';
 
-export interface ApiServiceDeps {
-  engine: EngineClient;
-  entries: () => Promise<LibraryModelDTO[]>;
-  chatModel: () => string | null;
-  loadSettings: (file: string) => LoadParamsInput;
-  guardrail: () => { mode: 'off' | 'warn' | 'strict'; marginMiB: number };
+/** What the API's models need (models.ts), and the saved settings, the version and the status event. */
+export interface ApiServiceDeps extends Pick<ApiModelsDeps, 'engine' | 'entries' | 'chatModel' | 'loadSettings' | 'guardrail' | 'logger' | 'timers'> {
   /** the saved settings, and saving them */
   read: () => ApiServerSettings;
   write: (s: ApiServerSettings) => void;
   version: string;
-  logger: Logger;
   /** the status changed (the api.changed event) */
   emit?: (s: ApiStatusDTO) => void;
-  timers?: Timers;
 }
 
 /** A new API key: 32 random bytes, URL-safe, with a prefix that says whose it is. */
@@ -47,17 +37,8 @@ export class ApiService {
   private chain: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly deps: ApiServiceDeps) {
-    this.models = new ApiModels({
-      engine: deps.engine,
-      entries: deps.entries,
-      chatModel: deps.chatModel,
-      loadSettings: deps.loadSettings,
-      guardrail: deps.guardrail,
-      settings: () => this.settings(),
-      logger: deps.logger,
-      timers: deps.timers,
-      onChange: () => this.changed(),
-    });
+    const { engine, entries, chatModel, loadSettings, guardrail, logger, timers } = deps;
+    this.models = new ApiModels({ engine, entries, chatModel, loadSettings, guardrail, logger, timers, settings: () => this.settings(), onChange: () => this.changed() });
   }
 
   /** The settings this run uses: the saved ones with this run's host and port. */
