@@ -11,6 +11,7 @@ import type { ChatMessage, ChatRequest, GenerateResult } from '../engine/protoco
 import { MAX_TOKENS } from '../params';
 import { ApiError, invalidBody } from './errors';
 import { samplerBodyShape, samplingOf } from './samplers';
+import { engineTool, engineToolCall } from './generate';
 
 /** A content block: its type checked here, its fields by the type's own schema (blockOf), so an error names the block. */
 const Block = z.object({ type: z.string().min(1) }).passthrough();
@@ -133,7 +134,7 @@ export function engineMessages(system: CountTokensBody['system'], messages: z.in
         else if (b.type === 'redacted_thinking') return; // encrypted by Anthropic: nothing a local model can read
         else if (b.type === 'tool_use') {
           const u = blockOf(ToolUseBlock, b, at);
-          calls.push({ id: u.id, type: 'function', function: { name: u.name, arguments: JSON.stringify(u.input ?? {}) } });
+          calls.push(engineToolCall(u.id, u.name, u.input));
         } else refuse(b, at, 'text, thinking and tool_use blocks from the assistant');
       });
       out.push({
@@ -181,7 +182,7 @@ export function chatRequestOf(b: CountTokensBody | MessagesBody): Omit<ChatReque
   return {
     messages: engineMessages(b.system, b.messages),
     ...(tools?.length && toolChoice !== 'none'
-      ? { tools: tools.map((t) => ({ type: 'function' as const, function: { name: t.name, description: t.description, parameters: t.input_schema } })), ...(toolChoice ? { toolChoice } : {}) }
+      ? { tools: tools.map((t) => engineTool(t.name, t.description, t.input_schema)), ...(toolChoice ? { toolChoice } : {}) }
       : {}),
     ...(b.thinking ? { enableThinking: b.thinking.type !== 'disabled' } : {}),
     ...(gen ? { sampling: samplingOf(gen), maxTokens: gen.max_tokens } : {}),

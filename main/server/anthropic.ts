@@ -18,7 +18,7 @@ import {
   toolUsesOf,
   usageOf,
 } from './anthropic-messages';
-import { ApiError, errorBody } from './errors';
+import { errorBody } from './errors';
 import { promptKey, runChat, type Generated } from './generate';
 import { note, parseBody, SseStream, streaming } from './http';
 import type { RouteDeps } from './server';
@@ -44,10 +44,8 @@ export function registerAnthropic(app: FastifyInstance, deps: RouteDeps): void {
     const id = messageId();
     note(req, { model: body.model });
     if (!body.stream) {
-      const g = await runChat(deps, body.model, request, { key, signal: req.apiSignal });
+      const g = await runChat(deps, body.model, request, { key, req });
       const r = g.result;
-      if (r.stopReason === 'aborted') throw new ApiError(499, 'aborted', 'the client went away');
-      note(req, { model: g.model, tokens: r.timings.generatedTokens });
       return {
         id,
         type: 'message',
@@ -83,7 +81,7 @@ export function registerAnthropic(app: FastifyInstance, deps: RouteDeps): void {
     await streaming(req, sse, (err) => sse.send(errorBody(err, 'anthropic'), 'error'), async () => {
         const g = await runChat(deps, body.model, request, {
           key,
-          signal: req.apiSignal,
+          req,
           onStart: (model) => {
             // the prompt's token counts are known once it ran: message_delta carries them
             event('message_start', {
@@ -105,7 +103,6 @@ export function registerAnthropic(app: FastifyInstance, deps: RouteDeps): void {
           },
         });
         const r: GenerateResult = g.result;
-        note(req, { model: g.model, tokens: r.timings.generatedTokens });
         close();
         for (const use of toolUsesOf(r)) {
           index++;

@@ -6,8 +6,10 @@
 import type { EngineClient } from '../engine/client';
 import { z } from 'zod';
 import { issuesText } from '../engine/methods';
-import { ChatRequest, CompletionRequest, type GenerateResult, type ModelMetadata, type TokenLogprobs } from '../engine/protocol';
+import { type ChatMessage, ChatRequest, CompletionRequest, type GenerateResult, type ModelMetadata, type TokenLogprobs } from '../engine/protocol';
+import type { FastifyRequest } from 'fastify';
 import { ApiError } from './errors';
+import { note } from './http';
 import type { ApiModels } from './models';
 
 export interface Generated {
@@ -22,7 +24,8 @@ export interface Generated {
 export interface RunOptions {
   /** the conversation, for choosing the slot that holds its longest prefix (promptKey) */
   key: string;
-  signal: AbortSignal;
+  /** the request: its signal (the client went away) and its note in the request log (model, tokens) */
+  req: FastifyRequest;
   onPiece?: (content: string, reasoning: string, probs?: TokenLogprobs[]) => void;
   /** called once the model is loaded and a slot is held, before the first token (a stream's headers go out then) */
   onStart?: (model: string) => void;
@@ -35,6 +38,18 @@ export function promptKey(parts: { tools?: unknown; messages?: readonly unknown[
   return `${head}\u0000${typeof parts.prompt === 'string' ? parts.prompt : JSON.stringify(parts.prompt ?? null)}`;
 }
 
+type EngineToolCall = NonNullable<ChatMessage['tool_calls']>[number];
+
+/** A tool call as the engine's chat takes it, from any dialect: its arguments as JSON text (Ollama and Anthropic send objects). */
+export function engineToolCall(id: string | undefined | null, name: string, args: unknown): EngineToolCall {
+  return { ...(id ? { id } : {}), type: 'function', function: { name, arguments: typeof args === 'string' ? args : JSON.stringify(args ?? {}) } };
+}
+
+/** A tool as the engine's chat takes it, from any dialect's fields. */
+export function engineTool(name: string, description: string | undefined, parameters: unknown) {
+  return { type: 'function' as const, function: { name, description, parameters } };
+}
+
 type ChatBody = Omit<ChatRequest, 'seq'>;
 type CompletionBody = Omit<CompletionRequest, 'seq'>;
 
@@ -44,15 +59,18 @@ async function run(
   opts: RunOptions,
   go: (modelId: string, seq: number) => Promise<GenerateResult>,
 ): Promise<Generated> {
-  const lease = await deps.models.acquire(model, opts.key, opts.signal);
+  const lease = await deps.models.acquire(model, opts.key, opts.req.apiSignal);
   let key = opts.key;
   try {
     opts.onStart?.(lease.name);
     const result = await go(lease.modelId, lease.slot.id);
+    note(opts.req, { model: lease.name, tokens: result.timings.generatedTokens });
+    // the client went away (the engine stopped within a token): nobody reads an answer
+    if (result.stopReason === 'aborted') throw new ApiError(499, 'aborted', 'the client went away');
     return { model: lease.name, modelId: lease.modelId, metadata: lease.metadata, result };
   } catch (e) {
     // what the slot's cache holds is unknown after a failure: nothing is matched against it
-    key = '';
+    if (!(e instanceof ApiError && e.code === 'aborted')) key = '';
     throw e;
   } finally {
     lease.release(key);
@@ -72,13 +90,13 @@ function checked<S extends z.ZodTypeAny>(schema: S, request: unknown): void {
 export function runChat(deps: { models: ApiModels; engine: EngineClient }, model: string | undefined, request: ChatBody, opts: RunOptions): Promise<Generated> {
   checked(ChatRequest, request);
   return run(deps, model, opts, (modelId, seq) =>
-    deps.engine.chat(modelId, { ...request, seq } as ChatRequest, { signal: opts.signal, onPiece: opts.onPiece }),
+    deps.engine.chat(modelId, { ...request, seq } as ChatRequest, { signal: opts.req.apiSignal, onPiece: opts.onPiece }),
   );
 }
 
 export function runCompletion(deps: { models: ApiModels; engine: EngineClient }, model: string | undefined, request: CompletionBody, opts: RunOptions): Promise<Generated> {
   checked(CompletionRequest, request);
   return run(deps, model, opts, (modelId, seq) =>
-    deps.engine.complete(modelId, { ...request, seq } as CompletionRequest, { signal: opts.signal, onPiece: (text, probs) => opts.onPiece?.(text, '', probs) }),
+    deps.engine.complete(modelId, { ...request, seq } as CompletionRequest, { signal: opts.req.apiSignal, onPiece: (text, probs) => opts.onPiece?.(text, '', probs) }),
   );
 }

@@ -12,6 +12,7 @@ import type { HeaderFacts } from '../models/facts';
 import { MAX_TOKENS } from '../params';
 import { ApiError } from './errors';
 import { samplerBodyShape, samplingOf, StopField, stopList } from './samplers';
+import { engineTool, engineToolCall } from './generate';
 
 /**
  * Ollama's `options`: the samplers under their (llama-server) names, num_predict and stop; every
@@ -144,11 +145,7 @@ export function engineMessages(messages: z.infer<typeof OllamaMessage>[]): ChatM
     const out: ChatMessage = { role: m.role, content: m.content ?? '' };
     if (m.thinking) out.reasoning_content = m.thinking;
     if (m.tool_calls?.length) {
-      out.tool_calls = m.tool_calls.map((c) => ({
-        ...(c.id ? { id: c.id } : {}),
-        type: 'function' as const,
-        function: { name: c.function.name, arguments: typeof c.function.arguments === 'string' ? c.function.arguments : JSON.stringify(c.function.arguments) },
-      }));
+      out.tool_calls = m.tool_calls.map((c) => engineToolCall(c.id, c.function.name, c.function.arguments));
     }
     if (m.role === 'tool') {
       if (m.tool_name) out.name = m.tool_name;
@@ -164,7 +161,7 @@ export function chatRequestOf(b: OllamaChatBody): Omit<ChatRequest, 'seq'> {
   const tools = b.tools ?? [];
   return {
     messages: engineMessages(b.messages),
-    ...(tools.length ? { tools: tools.map((t) => ({ type: 'function' as const, function: { name: t.function.name, description: t.function.description, parameters: t.function.parameters } })), toolChoice: 'auto' as const } : {}),
+    ...(tools.length ? { tools: tools.map((t) => engineTool(t.function.name, t.function.description, t.function.parameters)), toolChoice: 'auto' as const } : {}),
     ...(jsonSchema ? { jsonSchema } : {}),
     ...thinkingOf(b.think),
     ...optionsOf(b.options ?? undefined),

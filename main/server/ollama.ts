@@ -146,17 +146,15 @@ export function registerOllama(app: FastifyInstance, deps: RouteDeps & { setting
     const head = () => ({ model: ollamaName(name), created_at: new Date().toISOString() });
     note(req, { model: model ?? null });
     if (!stream) {
-      const g = await run({ key: '', signal: req.apiSignal, onStart: () => (loadMs = performance.now() - started) });
-      if (g.result.stopReason === 'aborted') throw new ApiError(499, 'aborted', 'the client went away');
+      const g = await run({ key: '', req, onStart: () => (loadMs = performance.now() - started) });
       name = g.model;
-      note(req, { model: g.model, tokens: g.result.timings.generatedTokens });
       return { ...head(), ...whole(g), done: true, done_reason: doneReason(g.result), ...statsOf(g.result, loadMs, performance.now() - started) };
     }
     const out = new NdjsonStream(reply);
     await streaming(req, out, (err) => out.send(errorBody(err, 'ollama')), async () => {
         const g = await run({
           key: '',
-          signal: req.apiSignal,
+          req,
           onStart: (n) => {
             name = n;
             loadMs = performance.now() - started;
@@ -166,7 +164,6 @@ export function registerOllama(app: FastifyInstance, deps: RouteDeps & { setting
             if (content || reasoning) out.send({ ...head(), ...piece(content, reasoning), done: false });
           },
         });
-        note(req, { model: g.model, tokens: g.result.timings.generatedTokens });
         const end = last(g);
         if (end.before) out.send({ ...head(), ...end.before, done: false });
         out.send({ ...head(), ...end.fields, done: true, done_reason: doneReason(g.result), ...statsOf(g.result, loadMs, performance.now() - started) });

@@ -9,6 +9,7 @@ import type { ChatMessage, ChatRequest, GenerateResult, TokenLogprobs } from '..
 import { MAX_TOKENS } from '../params';
 import { ApiError } from './errors';
 import { samplerBodyShape, samplingOf, StopField, stopList } from './samplers';
+import { engineTool, engineToolCall } from './generate';
 
 const TextPart = z.object({ type: z.literal('text'), text: z.string() }).passthrough();
 /** parts Hearth cannot take yet (no vision or audio in the engine): refused with a clear error */
@@ -112,11 +113,7 @@ export function engineMessages(messages: z.infer<typeof OpenAiMessage>[]): ChatM
     const out: ChatMessage = { role, content: textOf(m.content, where) };
     if (m.reasoning_content) out.reasoning_content = m.reasoning_content;
     if (m.tool_calls?.length) {
-      out.tool_calls = m.tool_calls.map((c) => ({
-        ...(c.id ? { id: c.id } : {}),
-        type: 'function' as const,
-        function: { name: c.function.name, arguments: typeof c.function.arguments === 'string' ? c.function.arguments : JSON.stringify(c.function.arguments) },
-      }));
+      out.tool_calls = m.tool_calls.map((c) => engineToolCall(c.id, c.function.name, c.function.arguments));
     }
     if (m.tool_call_id) out.tool_call_id = m.tool_call_id;
     if (m.name && role === 'tool') out.name = m.name;
@@ -159,7 +156,7 @@ export function chatRequestOf(b: ChatCompletionBody): Omit<ChatRequest, 'seq'> {
   return {
     messages: engineMessages(b.messages),
     ...(tools?.length && toolChoice !== 'none'
-      ? { tools: tools.map((t) => ({ type: 'function' as const, function: { name: t.function.name, description: t.function.description, parameters: t.function.parameters } })), toolChoice }
+      ? { tools: tools.map((t) => engineTool(t.function.name, t.function.description, t.function.parameters)), toolChoice }
       : {}),
     ...(jsonSchema ? { jsonSchema } : {}),
     ...(b.chat_template_kwargs?.enable_thinking !== undefined ? { enableThinking: b.chat_template_kwargs.enable_thinking } : {}),

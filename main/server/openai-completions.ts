@@ -153,9 +153,7 @@ export function registerOpenAiCompletions(app: FastifyInstance, deps: RouteDeps)
     note(req, { model: body.model ?? null });
     if (!body.stream) {
       const probs: TokenLogprobs[] = [];
-      const g = await runCompletion(deps, body.model, request, { key, signal: req.apiSignal, onPiece: (_c, _r, p) => p && probs.push(...p) });
-      if (g.result.stopReason === 'aborted') throw new ApiError(499, 'aborted', 'the client went away');
-      note(req, { model: g.model, tokens: g.result.timings.generatedTokens });
+      const g = await runCompletion(deps, body.model, request, { key, req, onPiece: (_c, _r, p) => p && probs.push(...p) });
       const r = g.result;
       return {
         id,
@@ -182,7 +180,7 @@ export function registerOpenAiCompletions(app: FastifyInstance, deps: RouteDeps)
     await streaming(req, sse, (err) => sse.send(errorBody(err, 'openai')), async () => {
         const g = await runCompletion(deps, body.model, request, {
           key,
-          signal: req.apiSignal,
+          req,
           onStart: (name) => {
             model = name;
             sse.start();
@@ -194,7 +192,6 @@ export function registerOpenAiCompletions(app: FastifyInstance, deps: RouteDeps)
           },
         });
         const r = g.result;
-        note(req, { model: g.model, tokens: r.timings.generatedTokens });
         sse.send(chunk('', finishReason(r)));
         if (body.stream_options?.include_usage) sse.send({ id, object: 'text_completion', created, model, system_fingerprint: fingerprint, choices: [], usage: usageOf(r), timings: timingsOf(r) });
         sse.send('[DONE]');

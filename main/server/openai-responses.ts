@@ -214,11 +214,9 @@ export function registerOpenAiResponses(app: FastifyInstance, deps: RouteDeps): 
     const callItems = (r: GenerateResult) => toolCallsOf(r).map((c) => ({ id: itemId('fc'), type: 'function_call', status: 'completed', call_id: c.id, name: c.function.name, arguments: c.function.arguments }));
 
     if (!body.stream) {
-      const g = await runChat(deps, body.model, request, { key, signal: req.apiSignal });
+      const g = await runChat(deps, body.model, request, { key, req });
       const r = g.result;
-      if (r.stopReason === 'aborted') throw new ApiError(499, 'aborted', 'the client went away');
       model = g.model;
-      note(req, { model: g.model, tokens: r.timings.generatedTokens });
       const status = statusOf(r);
       const calls = callItems(r);
       const output = [
@@ -278,7 +276,7 @@ export function registerOpenAiResponses(app: FastifyInstance, deps: RouteDeps): 
     await streaming(req, sse, failed, async () => {
         const g = await runChat(deps, body.model, request, {
           key,
-          signal: req.apiSignal,
+          req,
           onStart: (name) => {
             model = name;
             emit('response.created', { response: response('in_progress') });
@@ -290,7 +288,6 @@ export function registerOpenAiResponses(app: FastifyInstance, deps: RouteDeps): 
           },
         });
         const r = g.result;
-        note(req, { model: g.model, tokens: r.timings.generatedTokens });
         const status = statusOf(r);
         const calls = callItems(r);
         // a reply of no text and no call is still one (empty) message

@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { TokenLogprobs } from '../engine/protocol';
-import { ApiError, errorBody } from './errors';
+import { errorBody } from './errors';
 import { runChat, promptKey } from './generate';
 import { note, parseBody, SseStream, streaming } from './http';
 import { registerOpenAiCompletions } from './openai-completions';
@@ -57,9 +57,7 @@ export function registerOpenAi(app: FastifyInstance, deps: RouteDeps): void {
     note(req, { model: body.model ?? null });
     if (!body.stream) {
       const probs: TokenLogprobs[] = [];
-      const g = await runChat(deps, body.model, request, { key, signal: req.apiSignal, onPiece: (_c, _r, p) => p && probs.push(...p) });
-      if (g.result.stopReason === 'aborted') throw new ApiError(499, 'aborted', 'the client went away');
-      note(req, { model: g.model, tokens: g.result.timings.generatedTokens });
+      const g = await runChat(deps, body.model, request, { key, req, onPiece: (_c, _r, p) => p && probs.push(...p) });
       const r = g.result;
       const toolCalls = toolCallsOf(r);
       return {
@@ -98,7 +96,7 @@ export function registerOpenAi(app: FastifyInstance, deps: RouteDeps): void {
     await streaming(req, sse, (err) => sse.send(errorBody(err, 'openai')), async () => {
         const g = await runChat(deps, body.model, request, {
           key,
-          signal: req.apiSignal,
+          req,
           onStart: (name) => {
             model = name;
             sse.send(chunk({ role: 'assistant', content: '' }, null));
@@ -112,8 +110,6 @@ export function registerOpenAi(app: FastifyInstance, deps: RouteDeps): void {
           },
         });
         const r = g.result;
-        note(req, { model: g.model, tokens: r.timings.generatedTokens });
-        if (r.stopReason === 'aborted') return reply;
         const calls = toolCallsOf(r);
         if (calls.length) sse.send(chunk({ tool_calls: calls.map((c, index) => ({ index, ...c })) }, null));
         sse.send(chunk({}, finishReason(r)));
