@@ -6,6 +6,7 @@
 import path from 'path';
 import { assistantChannels } from './chat/assistants';
 import { chatChannels } from './chat/channels';
+import { chatParallel, type LoadedChat, loadFingerprint, ThreadSessions } from './chat/sessions';
 import { ChatService } from './chat/turns';
 import { ChatViews } from './chat/views';
 import { EngineClient } from './engine/client';
@@ -86,7 +87,26 @@ export function composeApp(opts: ComposeOptions): App {
     onState: (s) => services.emit('models.state', s),
     // the folder's listing changed: the whole library goes out, references with it
     onModels: () => modelsChanged(),
+    // a sequence per live thread and the titles' (main/chat/sessions.ts), saved before the model goes
+    parallel: () => chatParallel(store.settings.get('threadCache').liveThreads),
+    beforeUnload: (): Promise<void> => sessions.saveAll(),
+    seqOf: (threadId: string): number | undefined => sessions.seqOf(threadId),
   });
+  const sessions: ThreadSessions = new ThreadSessions({
+    engine,
+    dir: paths.sessions,
+    settings: () => store.settings.get('threadCache'),
+    loaded: (): LoadedChat | null => {
+      const l = library.loadedChat;
+      return l && { loadId: l.loadId, fingerprint: loadFingerprint(l.model, l.params), parallel: l.model.context.parallel };
+    },
+    // a temporary chat stays in memory
+    persist: (threadId) => !store.temporary.has(threadId),
+    exists: (threadId) => store.threads.exists(threadId),
+    logger,
+  });
+  // the saved caches past their age or the disk budget, and those of threads deleted meanwhile
+  void sessions.prune();
   const modelsChanged = () => {
     library
       .entries()
@@ -128,8 +148,8 @@ export function composeApp(opts: ComposeOptions): App {
   });
   const folder = new FolderService({ services, store, library, downloads, folder: modelsDir, dataDir: paths.root, lock: folderLock, onLibraryChanged: modelsChanged, logger });
   const views = new ChatViews(store);
-  const chat = new ChatService({ store, engine, library, services, logger, views, usageRefreshMs: opts.usageRefreshMs });
-  services.register(chatChannels({ store, engine, library, services, views, chat }));
+  const chat = new ChatService({ store, engine, library, services, logger, views, usageRefreshMs: opts.usageRefreshMs, sessions });
+  services.register(chatChannels({ store, engine, library, services, views, chat, sessions }));
   services.register(assistantChannels({ store, views }));
   // the updater: follows the updateChannel and updateMode settings; an install waits for replies and downloads
   const updates = new UpdateController({
@@ -199,6 +219,8 @@ export function composeApp(opts: ComposeOptions): App {
       updates.close();
       await api.close();
       await chat.stopAll();
+      // the live threads' caches are saved while the engine still holds them
+      await sessions.saveAll();
       await downloads.close();
       hubService.close();
       library.close();

@@ -6,11 +6,12 @@ import type { EngineClient } from '../engine/client';
 import { CHAT_MODEL_ID, ModelLibrary } from '../models/library';
 import type { Handlers, Services } from '../services';
 import type { Store } from '../store';
+import type { ThreadSessions } from './sessions';
 import type { ChatService } from './turns';
 import { toThreadDTO } from './dto';
 import { ChatViews } from './views';
 
-export function chatChannels(deps: { store: Store; engine: EngineClient; library: ModelLibrary; services: Services; views: ChatViews; chat: ChatService }): Handlers {
+export function chatChannels(deps: { store: Store; engine: EngineClient; library: ModelLibrary; services: Services; views: ChatViews; chat: ChatService; sessions?: ThreadSessions }): Handlers {
   const { store, services, views, chat } = deps;
   const changed = (t: ReturnType<typeof toThreadDTO>) => {
     services.emit('threads.changed', { thread: t });
@@ -32,6 +33,8 @@ export function chatChannels(deps: { store: Store; engine: EngineClient; library
     'threads.delete': async (r) => {
       await chat.stop(r.id);
       views.api(r.id).threads.delete(r.id);
+      // its cached conversation goes with it (the sequence, the saved file)
+      await deps.sessions?.forget(r.id);
       services.emit('threads.deleted', { id: r.id });
       return { ok: true as const };
     },

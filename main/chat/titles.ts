@@ -8,11 +8,10 @@ import type { Logger } from '../logging';
 import { CHAT_MODEL_ID } from '../models/library';
 import { isStoreError } from '../store';
 import { DEFAULT_THREAD_TITLE } from '../store/threads';
+import { type ThreadSessions, TITLE_SEQ, tokensNeeded } from './sessions';
 import { wellFormed } from './text';
 import type { ChatViews } from './views';
 
-/** The KV sequence used for titles, so naming a thread does not evict the conversation's cached prefix. */
-const TITLE_SEQ = 1;
 
 /** A short title from the model's answer, or the message's first words. */
 export function cleanTitle(raw: string, fallbackFrom: string): string {
@@ -31,7 +30,7 @@ export function cleanTitle(raw: string, fallbackFrom: string): string {
  * thread renamed or deleted meanwhile is left alone.
  */
 export async function nameThread(
-  deps: { engine: EngineClient; views: ChatViews; logger: Logger },
+  deps: { engine: EngineClient; views: ChatViews; logger: Logger; sessions?: ThreadSessions },
   threadId: string,
   firstMessage: string,
   signal: AbortSignal,
@@ -44,15 +43,19 @@ export async function nameThread(
     return; // deleted meanwhile
   }
   let raw = '';
+  const TITLE_MAX_TOKENS = 16;
+  const text = wellFormed(firstMessage.slice(0, 2000));
   try {
+    // room for it without the engine dropping a thread's cache unsaved
+    await deps.sessions?.makeRoom(tokensNeeded(text.length + 200, TITLE_MAX_TOKENS));
     const r = await deps.engine.chat(
       CHAT_MODEL_ID,
       {
         messages: [
           { role: 'system', content: 'You write titles. Reply with a title of at most six words for the user message, nothing else.' },
-          { role: 'user', content: wellFormed(firstMessage.slice(0, 2000)) },
+          { role: 'user', content: text },
         ],
-        maxTokens: 16,
+        maxTokens: TITLE_MAX_TOKENS,
         enableThinking: false,
         sampling: { temperature: 0.2, seed: 1 },
         seq: TITLE_SEQ,
@@ -64,6 +67,8 @@ export async function nameThread(
   } catch (e) {
     deps.logger.warn(`chat: title generation failed: ${(e as Error).message}`);
   }
+  // the title's cells would take room the threads' caches share (the engine drops idle sequences when it needs room)
+  await deps.engine.clearSequence(CHAT_MODEL_ID, TITLE_SEQ).catch(() => undefined);
   try {
     if (threads.get(threadId).title !== DEFAULT_THREAD_TITLE) return;
     threads.rename(threadId, cleanTitle(raw, firstMessage));

@@ -18,6 +18,7 @@ import { Services } from '../services';
 import { Assistant, FinishReply, ReplyWriter, Store, Thread } from '../store';
 import { finishReasonOf } from './dto';
 import { wellFormed } from './text';
+import { type ThreadSessions, tokensNeeded } from './sessions';
 import { nameThread } from './titles';
 import { ChatViews, modelName } from './views';
 
@@ -36,6 +37,8 @@ export interface ChatDeps {
   views: ChatViews;
   /** the meter's refresh bound while a reply streams (USAGE_REFRESH_MS unless given) */
   usageRefreshMs?: number;
+  /** each thread's KV cache on a sequence of its own, saved and restored (./sessions.ts); without it every thread runs on sequence 0 */
+  sessions?: ThreadSessions;
 }
 
 interface Running {
@@ -319,11 +322,17 @@ export class ChatService {
     let usageAt = Date.now();
     // the model the reply ran on (null: stopped while it loaded)
     let model: string | null = null;
+    const sessions = this.deps.sessions;
+    let acquired = false;
     try {
       model = await this.modelFor(thread, signal);
-      if (model !== null) result = await this.deps.engine.chat(
+      // the thread's own sequence, its saved cache restored into it (never throws)
+      const need = tokensNeeded(chat.reduce((n, m) => n + (m.content?.length ?? 0), 0), (request as { maxTokens?: number }).maxTokens);
+      const seq = model !== null && sessions ? (await sessions.acquire(thread.id, need)).seq : 0;
+      acquired = model !== null && sessions !== undefined;
+      if (model !== null && !signal.aborted) result = await this.deps.engine.chat(
         CHAT_MODEL_ID,
-        { messages: chat, sampling, ...request, continueFinal: opts.continueFinal, overflow: 'error' },
+        { messages: chat, sampling, ...request, continueFinal: opts.continueFinal, overflow: 'error', seq },
         {
           signal,
           onPiece: (content, reasoning, probs) => {
@@ -352,6 +361,8 @@ export class ChatService {
       const err = e as EngineError | IpcError;
       engineCode = err.code ?? 'internal';
       if (engineCode !== 'aborted') engineError = `${engineCode}: ${err.message}`;
+    } finally {
+      if (acquired) sessions?.release(thread.id);
     }
     const t = result?.timings;
     // the context the reply ran in (what a "context full" notice names)

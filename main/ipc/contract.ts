@@ -12,6 +12,7 @@ import {
 } from './models';
 import { UpdateChannelSchema, UpdateModeSchema, UpdateStateDTO } from './updates';
 import { ApiServerSettings, ApiStatusDTO } from './api';
+import { ThreadCacheSettings } from './thread-cache';
 
 export { DownloadDTO, DOWNLOAD_CONCURRENCY, REFERENCE_SOURCES };
 
@@ -173,6 +174,8 @@ export const SettingsFields = z.object({
   updateChannel: UpdateChannelSchema.nullable().default(null),
   /** what the app does about updates (main/ipc/updates.ts) */
   updateMode: UpdateModeSchema.default('auto'),
+  /** the chat threads' KV caches: how many stay live, and the saved ones' disk budget and age (main/chat/sessions.ts) */
+  threadCache: ThreadCacheSettings.default({}),
 });
 
 /** A folder chosen for the models (library.moveFolder's target; the store's modelsFolder setting): an absolute path (POSIX, or Windows' drive or UNC; the renderer reads this file too, so no `path`). */

@@ -8,6 +8,7 @@ import { promises as fsp } from 'fs';
 import path from 'path';
 import { EngineClient } from '../engine/client';
 import type { Logger } from '../logging';
+import type { LoadedModel } from '../engine/methods';
 import { EngineError, LoadParamsInput } from '../engine/protocol';
 import { IpcError, IpcErrorCode, ModelDTO, ModelState } from '../ipc/contract';
 import { GgufHeaderCache } from '../gguf/cache';
@@ -96,6 +97,19 @@ export interface LibraryDeps {
   walkLimits?: WalkLimits;
   /** the models added by reference; without it the library is the models folder alone */
   references?: ReferenceStore;
+  /** the chat model's `parallel` unless its load settings name one (default 2) */
+  parallel?: () => number;
+  /** runs before the chat model unloads or is replaced (the threads' caches are saved: main/chat/sessions.ts); must not throw */
+  beforeUnload?: () => Promise<void>;
+  /** the sequence a thread's conversation is cached on (the context meter reads it; default 0) */
+  seqOf?: (threadId: string) => number | undefined;
+}
+
+/** The chat model as the engine loaded it: which load (each a fresh context), what it answered, the parameters it got. */
+export interface LoadedChatModel {
+  loadId: number;
+  model: LoadedModel;
+  params: LoadParamsInput;
 }
 
 /** The log line for a walk that stopped short (or null once nothing is left out). */
@@ -121,6 +135,8 @@ export class ModelLibrary {
   /** the load whose progress and outcome the state shows */
   private loadToken: object | undefined;
   private contextSize = 0;
+  private loads = 0;
+  private loadedModel: LoadedChatModel | null = null;
   /** Files the user picked in a file dialog this session (main/app adds them). */
   private readonly picked = new Set<string>();
   /** headers of files offered by reference, read once while unchanged */
@@ -135,6 +151,7 @@ export class ModelLibrary {
       if (modelId !== CHAT_MODEL_ID) return;
       this.loadToken = undefined;
       this.loadedSettings = null;
+      this.loadedModel = null;
       this.set({ loaded: null, loading: null, error: `${error.code}: ${error.message}` });
     });
   }
@@ -261,7 +278,8 @@ export class ModelLibrary {
     if (loaded) {
       try {
         const info = await this.deps.engine.contextInfo(CHAT_MODEL_ID);
-        const used = info.sequenceTokens[0] ?? 0;
+        const thread = by ?? loaded.tokensUsedBy;
+        const used = info.sequenceTokens[(thread && this.deps.seqOf?.(thread)) || 0] ?? 0;
         // only for the model it was read from (not one loaded, or unloaded, meanwhile)
         if (this.state.loaded === loaded) this.state = { ...this.state, loaded: { ...loaded, tokensUsed: used, tokensUsedBy: by ?? loaded.tokensUsedBy } };
       } catch {
@@ -299,6 +317,21 @@ export class ModelLibrary {
     if (this.state.loading) return this.state.loading.path;
     if (this.switching.size > 0 || this.loadJob) return this.lastAsked ?? this.loadedPath;
     return this.loadedPath;
+  }
+
+  /** The chat model as loaded (null while none is), for the threads' caches. */
+  get loadedChat(): LoadedChatModel | null {
+    return this.state.loaded ? this.loadedModel : null;
+  }
+
+  /** Tells beforeUnload that the loaded chat model is about to go (never throws). */
+  private async leaving(): Promise<void> {
+    if (!this.state.loaded || !this.deps.beforeUnload) return;
+    try {
+      await this.deps.beforeUnload();
+    } catch (e) {
+      this.deps.logger.warn(`models: before unloading: ${(e as Error).message}`);
+    }
   }
 
   /** The loaded chat model's context size in tokens (all sequences share it), 0 when none is loaded. */
@@ -344,7 +377,7 @@ export class ModelLibrary {
       return this.current();
     }
     const guard = this.deps.guardrail();
-    const params: LoadParamsInput = { parallel: 2, fitMarginMiB: guard.marginMiB, ...settings };
+    const params: LoadParamsInput = { parallel: this.deps.parallel?.() ?? 2, fitMarginMiB: guard.marginMiB, ...settings };
     if (guard.mode !== 'off') {
       const plan = await planLoad(this.deps.engine, file, params, guard.marginMiB);
       if (!plan.check.fits && (guard.mode === 'strict' || !force)) {
@@ -356,6 +389,8 @@ export class ModelLibrary {
     }
     // a switch asked for while the estimate ran is the user's last pick: it loads, this one does not
     if (seq !== this.asked) return this.current();
+    await this.leaving();
+    if (seq !== this.asked) return this.current();
     this.set({ loading: { path: file, progress: 0 }, error: null });
     const token = {};
     this.loadToken = token;
@@ -366,6 +401,7 @@ export class ModelLibrary {
         });
         this.contextSize = r.context.contextSize;
         this.loadedSettings = { path: file, settings };
+        this.loadedModel = { loadId: ++this.loads, model: r, params };
         this.set({ loaded: { path: file, contextSize: this.contextSize, tokensUsed: 0, tokensUsedBy: null }, loading: null, error: null });
       } catch (e) {
         const err = e as EngineError;
@@ -386,9 +422,11 @@ export class ModelLibrary {
 
   /** Unloads the chat model; a load in progress is cancelled. */
   async unload(): Promise<ModelState> {
+    await this.leaving();
     const loading = this.loadJob;
     this.loadToken = undefined;
     this.loadedSettings = null;
+    this.loadedModel = null;
     this.set({ loaded: null, loading: null, error: null });
     await this.deps.engine.unload(CHAT_MODEL_ID);
     if (loading) await loading.catch(() => undefined);
