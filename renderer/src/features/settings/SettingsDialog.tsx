@@ -11,6 +11,7 @@ import { ApiServerSection } from './ApiServer';
 import { About } from './About';
 import { HfTokenField, ModelsFolder } from './ModelsFolder';
 import { DownloadLimitField, ProxyField } from './Downloading';
+import { ThreadCacheFields } from './ThreadCache';
 import { ChatBehaviour, TextSize } from './ChatPrefs';
 import { parseSampling, SamplingFields, samplingToStrings } from './SamplingFields';
 import { selectDataDir, selectSettings, Theme, updateSettings } from './settingsSlice';
@@ -173,6 +174,7 @@ function SettingsBody() {
         {section === 'chat' && (
           <div className="stack">
             <ChatBehaviour />
+            <ThreadCacheFields />
             <ChatDefaults />
           </div>
         )}
