@@ -38,6 +38,8 @@ export interface App {
   store: Store;
   library: ModelLibrary;
   chat: ChatService;
+  /** each chat thread's KV cache: its sequence, saved and restored (main/chat/sessions.ts) */
+  sessions: ThreadSessions;
   downloads: DownloadManager;
   updates: UpdateController;
   /** the local API server (main/server/): started by startIfEnabled (the app) or start (hearth serve --api) */
@@ -212,6 +214,7 @@ export function composeApp(opts: ComposeOptions): App {
     store,
     library,
     chat,
+    sessions,
     downloads,
     updates,
     api,

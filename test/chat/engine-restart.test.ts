@@ -156,7 +156,8 @@ test("the context use reaches the page while a reply streams and when it ended: 
   expect(reply.status).toBe('aborted');
   // growing while it streamed, and at the end what the engine holds for the conversation
   expect(used[1]).toBeGreaterThan(used[0]);
-  const engineCount = ((await chat.engine.contextInfo('chat')).sequenceTokens as number[])[0];
+  // the conversation's own sequence (main/chat/sessions.ts)
+  const engineCount = ((await chat.engine.contextInfo('chat')).sequenceTokens as number[])[chat.app.sessions.seqOf(t.id)!];
   expect(used.at(-1)).toBe(engineCount);
   expect(engineCount).toBeGreaterThanOrEqual(reply.metrics!.promptTokens + reply.metrics!.generatedTokens - 1);
 });
