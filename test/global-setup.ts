@@ -9,9 +9,10 @@ import { createHash } from 'crypto';
 import { promises as fsp } from 'fs';
 import * as path from 'path';
 import { resolveVocabFile, testModelOptionsSchema, writeTestModel } from '../scripts/make-test-model';
-import { REPO_ROOT, TEST_MODELS, TEST_MODELS_DIR } from './helpers/models';
+import { testProjectorOptionsSchema, writeTestProjector } from '../scripts/make-test-projector';
+import { REPO_ROOT, TEST_MODELS, TEST_MODELS_DIR, TEST_PROJECTORS } from './helpers/models';
 
-const GENERATOR_SOURCES = ['main/gguf/types.ts', 'main/gguf/read.ts', 'main/gguf/write.ts', 'scripts/make-test-model.ts'];
+const GENERATOR_SOURCES = ['main/gguf/types.ts', 'main/gguf/read.ts', 'main/gguf/write.ts', 'scripts/make-test-model.ts', 'scripts/make-test-projector.ts'];
 
 async function stampFor(options: (typeof TEST_MODELS)[number]): Promise<string> {
   const hash = createHash('sha256');
@@ -38,6 +39,16 @@ export default async function globalSetup(): Promise<void> {
     const stamp = await stampFor(options);
     if (await upToDate(options.out, stamp)) continue;
     await writeTestModel(options);
+    await fsp.writeFile(`${options.out}.stamp`, stamp);
+  }
+  for (const options of TEST_PROJECTORS) {
+    const hash = createHash('sha256');
+    const parsed = testProjectorOptionsSchema.parse(options);
+    hash.update(JSON.stringify({ ...parsed, out: path.basename(parsed.out) }));
+    for (const file of GENERATOR_SOURCES) hash.update(await fsp.readFile(path.join(REPO_ROOT, file)));
+    const stamp = hash.digest('hex');
+    if (await upToDate(options.out, stamp)) continue;
+    await writeTestProjector(options);
     await fsp.writeFile(`${options.out}.stamp`, stamp);
   }
 }

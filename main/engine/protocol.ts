@@ -5,7 +5,7 @@
  * event are in methods.ts.
  */
 import { z } from 'zod';
-import { chatChars, chatTooLong, JsonValue, MAX_CHAT_CHARS, MemoryBreakdown, RequestOptions, Sampling, TokenLogprobs } from '../params';
+import { chatChars, chatTooLong, imageCount, JsonValue, MAX_CHAT_CHARS, MAX_IMAGES, MemoryBreakdown, MessageContent, RequestOptions, Sampling, TokenLogprobs } from '../params';
 import type { EngineErrorCode } from '../errors/catalogue';
 
 export { CONTEXT_STEP, contextSizeUsed, DEFAULT_CONTEXT_SIZE, defaultContextSize, LoadParams, MAX_CONTEXT_SIZE, QUANTIZED_CACHE_TYPES, Sampling, TokenLogprobs } from '../params';
@@ -24,7 +24,8 @@ export function numberList(o: { integers?: boolean } = {}): z.ZodType<number[]> 
 
 export const ChatMessage = z.object({
   role: z.enum(['system', 'user', 'assistant', 'tool']),
-  content: z.string().nullable().default(''),
+  /** text, or text and image parts (images need the model's projector: metadata `vision`) */
+  content: MessageContent.nullable().default(''),
   reasoning_content: z.string().optional(),
   tool_calls: z
     .array(z.object({ id: z.string().optional(), type: z.literal('function').default('function'), function: z.object({ name: z.string(), arguments: z.string() }) }))
@@ -50,6 +51,8 @@ export const ChatRequest = z
       .superRefine((msgs, ctx) => {
         const chars = chatChars(msgs);
         if (chars > MAX_CHAT_CHARS) ctx.addIssue({ code: z.ZodIssueCode.custom, message: chatTooLong(chars) });
+        const images = imageCount(msgs);
+        if (images > MAX_IMAGES) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `the conversation has ${images} images; one request may carry at most ${MAX_IMAGES}` });
       }),
     tools: z.array(Tool).optional(),
     toolChoice: z.enum(['auto', 'none', 'required']).optional(),
@@ -119,6 +122,8 @@ export const ModelMetadata = z.object({
   addBos: z.boolean(),
   tokenizer: z.string(),
   fingerprint: z.string(),
+  /** a projector (mmproj) is loaded: chat messages may carry image parts */
+  vision: z.boolean().default(false),
 });
 export type ModelMetadata = z.infer<typeof ModelMetadata>;
 

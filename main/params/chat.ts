@@ -4,7 +4,7 @@
  * fields. The C++ side reads these in native/src/params.cpp (parseRequest).
  */
 import { z } from 'zod';
-import { boolean, choice, custom, defaultedShape, defaultsOf, integer, metaOf, settingShape, strings } from './field';
+import { boolean, choice, custom, defaultedShape, defaultsOf, integer, MAX_PATH_CHARS, metaOf, settingShape, strings } from './field';
 import { SAMPLING_META, SAMPLING_SETTING_KEYS, SamplingSettings } from './sampling';
 import { grammarProblem, schemaProblem } from './grammar-limits';
 
@@ -22,11 +22,48 @@ export const MAX_MESSAGE_CHARS = 1_000_000;
  */
 export const MAX_CHAT_CHARS = 4_000_000;
 
-/** The characters a chat request's messages carry, as MAX_CHAT_CHARS counts them. */
-export function chatChars(messages: readonly { content?: string | null; reasoning_content?: string; tool_calls?: readonly { function: { name: string; arguments: string } }[] }[]): number {
+/** The most characters one image part's data (base64) may have: an image of up to 24 MiB. */
+export const MAX_IMAGE_CHARS = 32 * 1024 * 1024;
+
+/** The most images one chat request may carry. */
+export const MAX_IMAGES = 64;
+
+/** A message's text part. */
+export const TextPart = z.object({ type: z.literal('text'), text: z.string() }).strict();
+/**
+ * A message's image part, for a model with a projector (load parameter mmproj): the image file's bytes
+ * as base64 (or a data: URL), or its path on the engine's machine (the app's own stored images).
+ * PNG, JPEG, BMP or GIF (what llama.cpp's mtmd decodes).
+ */
+export const ImagePart = z
+  .object({ type: z.literal('image'), data: z.string().min(1).max(MAX_IMAGE_CHARS).optional(), path: z.string().min(1).max(MAX_PATH_CHARS).optional() })
+  .strict()
+  .refine((p) => (p.data === undefined) !== (p.path === undefined), { message: 'an image part needs data (base64) or a path, one of them' });
+export const ContentPart = z.union([TextPart, ImagePart]);
+export type ContentPart = z.infer<typeof ContentPart>;
+/** A message's content: text, or parts (text and images). */
+export const MessageContent = z.union([z.string(), z.array(ContentPart).min(1)]);
+export type MessageContent = z.infer<typeof MessageContent>;
+
+/** The text of a message's content (its text parts, joined by newlines). */
+export function contentText(c: MessageContent | null | undefined): string {
+  if (c == null) return '';
+  if (typeof c === 'string') return c;
+  return c.flatMap((p) => (p.type === 'text' ? [p.text] : [])).join('\n');
+}
+
+/** The images of a chat request's messages. */
+export function imageCount(messages: readonly { content?: MessageContent | null }[]): number {
+  let n = 0;
+  for (const m of messages) if (Array.isArray(m.content)) n += m.content.filter((p) => p.type === 'image').length;
+  return n;
+}
+
+/** The characters a chat request's messages carry, as MAX_CHAT_CHARS counts them (an image's data apart: MAX_IMAGE_CHARS). */
+export function chatChars(messages: readonly { content?: MessageContent | null; reasoning_content?: string; tool_calls?: readonly { function: { name: string; arguments: string } }[] }[]): number {
   let n = 0;
   for (const m of messages) {
-    n += (m.content?.length ?? 0) + (m.reasoning_content?.length ?? 0);
+    n += contentText(m.content).length + (m.reasoning_content?.length ?? 0);
     for (const c of m.tool_calls ?? []) n += c.function.name.length + c.function.arguments.length;
   }
   return n;

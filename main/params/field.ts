@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 
-export type FieldKind = 'number' | 'integer' | 'boolean' | 'choice' | 'strings' | 'numbers' | 'gpuLayers' | 'json';
+export type FieldKind = 'number' | 'integer' | 'boolean' | 'choice' | 'strings' | 'numbers' | 'gpuLayers' | 'json' | 'path';
 
 /** What the UI needs to show a field. */
 export interface FieldMeta {
@@ -102,6 +102,15 @@ export function level<const V extends readonly number[], D extends V[number] | u
 export function strings<D extends string[] | undefined = undefined>(o: Common & { maxItems: number; maxLength: number; default?: D }): Field<z.ZodArray<z.ZodString>, z.ZodArray<z.ZodString>, D> {
   const s = z.array(z.string().min(1).max(o.maxLength)).max(o.maxItems);
   return { schema: s, setting: s, default: o.default as D, meta: meta(o, { kind: 'strings', maxItems: o.maxItems, maxLength: o.maxLength, default: o.default }) };
+}
+
+/** The longest file path a path field takes, in characters. */
+export const MAX_PATH_CHARS = 4096;
+
+/** A file's path (absent: none). */
+export function path(o: Common): Field<z.ZodString, z.ZodString, undefined> {
+  const s = z.string().min(1).max(MAX_PATH_CHARS);
+  return { schema: s, setting: s, default: undefined, meta: meta(o, { kind: 'path', maxLength: MAX_PATH_CHARS }) };
 }
 
 /** Any other shape (GPU layers, a tensor split, logit biases): the schema is given, the kind says how a form shows it. */

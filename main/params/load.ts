@@ -3,7 +3,7 @@
  * on the C++ side by parseLoad in native/src/params.cpp.
  */
 import { z } from 'zod';
-import { boolean, choice, custom, integer } from './field';
+import { boolean, choice, custom, integer, path } from './field';
 
 /** The devices llama.cpp can split a model over (llama_max_devices()). */
 export const MAX_DEVICES = 16;
@@ -44,6 +44,8 @@ export const LOAD_ENGINE_ONLY = {
   fitMarginMiB: integer({ label: 'Fit margin', help: 'Memory kept free on every GPU when GPU layers are auto.', unit: 'MiB', min: 0, max: 1 << 20, default: 1024 }),
   /** read the metadata without allocating the weights (model info) */
   noAlloc: boolean({ label: 'Metadata only', help: 'Read the model without allocating its weights.', default: false }),
+  /** the model's projector for images (a CLIP GGUF, llama.cpp's mmproj): chat messages may then carry image parts */
+  mmproj: path({ label: 'Projector (mmproj)', help: 'The vision projector file that lets the model read images.' }),
 };
 
 export const LOAD_FIELDS = { ...LOAD_SETTINGS, ...LOAD_ENGINE_ONLY };

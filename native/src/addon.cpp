@@ -25,6 +25,7 @@
 #include "log.h"
 #include "memory.h"
 #include "model.h"
+#include "mtmd-helper.h"
 #include "params.h"
 #include "sampler.h"
 #include "util.h"
@@ -230,6 +231,7 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
 
 void hearth::installLogger() {
     llama_log_set(logCallback, nullptr);
+    mtmd_helper_log_set(logCallback, nullptr); // the projector's (clip's) lines too
 }
 
 NODE_API_MODULE(hearth, InitModule)

@@ -12,6 +12,7 @@
 #include "generation.h"
 #include "kv_space.h"
 #include "util.h"
+#include "vision.h"
 
 namespace hearth {
 
@@ -167,6 +168,47 @@ static void decodeParts(Context::State & st, const std::vector<Part> & parts) {
     }
 }
 
+// The images that runs reading their prompt have reached: each one's embeddings decoded on its run's
+// sequence (an image at a time, alone: mtmd decodes it in batches of its own), when the cache has room
+// for it (else it waits, as a prompt chunk does). True when any image was decoded.
+static bool stepImages(Context::State & st, std::vector<std::unique_ptr<GenRun>> & runs, const std::vector<bool> & busy) {
+    bool any = false;
+    llama_memory_t mem = llama_get_memory(st.ctx);
+    for (auto & up : runs) {
+        GenRun & run = *up;
+        if (!run.rc.media || !st.model->vision) continue;
+        while (run.state() == SlotState::Prompt && !run.task->aborted) {
+            const auto it = run.rc.media->images.find(run.nextPrompt());
+            if (it == run.rc.media->images.end()) break;
+            const size_t start = it->first;
+            const int n = (int) it->second.n_tokens;
+            if (kvCellsFree(st) < n && kvMakeRoom(st, busy, n) < n) break;
+            const int seq = run.task->seq;
+            std::vector<llama_token> & cached = st.seq_tokens[seq];
+            st.abort_flag = &run.task->aborted;
+            try {
+                evalImage(*st.model->vision, st.ctx, it->second, (int) start, seq, st.n_batch);
+            } catch (...) {
+                st.abort_flag = nullptr;
+                const Failure f = currentFailure();
+                // what was decoded of the image goes (all of the sequence, where a tail cannot)
+                if (!llama_memory_seq_rm(mem, seq, (llama_pos) cached.size(), -1)) {
+                    llama_memory_seq_rm(mem, seq, -1, -1);
+                    cached.clear();
+                }
+                failRun(run, f.code, f.message);
+                break;
+            }
+            st.abort_flag = nullptr;
+            progressHere();
+            cached.insert(cached.end(), run.prompt.begin() + start, run.prompt.begin() + start + n);
+            run.promptDecoded(start + (size_t) n);
+            any = true;
+        }
+    }
+    return any;
+}
+
 // One step of every running generation: the pending token of each run generating (first) and the next
 // prompt chunk of runs still reading their prompt, within one micro-batch (llama_n_ubatch) and the free
 // cells of the KV cache, which the sequences share. About one micro-batch per decode, because aborts are
@@ -186,6 +228,8 @@ void stepRuns(Context::State & st, std::vector<std::unique_ptr<GenRun>> & runs) 
         if (!run.ended()) busy[run.task->seq] = true;
         if (run.state() == SlotState::Generating) generating++;
     }
+    // a run whose prompt reaches an image decodes the image's embeddings first, alone (vision.cpp)
+    const bool imaged = stepImages(st, runs, busy);
     // the generating runs' tokens and up to one micro-batch of prompt, within the batch (parallel <=
     // n_batch: limits.cpp): a prompt reads at full speed beside generating sequences, and an abort lands
     // within at most two micro-batches
@@ -216,7 +260,11 @@ void stepRuns(Context::State & st, std::vector<std::unique_ptr<GenRun>> & runs) 
     for (auto & up : runs) {
         GenRun & run = *up;
         if (run.state() != SlotState::Prompt || budget < 1) continue;
-        const int want = (int) std::min<size_t>(run.prompt.size() - run.nextPrompt(), (size_t) budget);
+        // text up to the prompt's next image (which the next step decodes)
+        size_t end = run.prompt.size();
+        if (run.rc.media) end = std::min(end, run.rc.media->nextImage(run.nextPrompt()));
+        const int want = (int) std::min<size_t>(end - run.nextPrompt(), (size_t) budget);
+        if (want < 1) { newest_waiting = &run; continue; }
         if (free < want) free = kvMakeRoom(st, busy, planned + want) - planned;
         const int n = std::min(want, free);
         if (n < 1) { newest_waiting = &run; continue; }
@@ -226,7 +274,7 @@ void stepRuns(Context::State & st, std::vector<std::unique_ptr<GenRun>> & runs) 
         planned += n;
     }
     if (parts.empty()) {
-        if (newest_waiting) {
+        if (newest_waiting && !imaged) {
             failRun(*newest_waiting, codes::context_overflow, "the context is full: its " + std::to_string(llama_n_ctx(st.ctx)) + " cells are shared by " +
                                                              std::to_string(st.n_seq) + " parallel sequences (raise the context size or lower parallel)");
         }

@@ -11,8 +11,16 @@ RenderedChat renderChat(const ModelHandle & h, const common_json & req, const co
     if (!h.templates) throw HearthError(codes::not_supported, "the model has no usable chat template; use a raw prompt");
     RenderedChat out;
     common_chat_templates_inputs & in = out.inputs;
-    const common_json & msgs = messagesOverride ? *messagesOverride : req.at("messages");
-    if (!msgs.is_array() || msgs.size() == 0) throw HearthError(codes::invalid_argument, "messages must be a non-empty array");
+    const common_json & given = messagesOverride ? *messagesOverride : req.at("messages");
+    if (!given.is_array() || given.size() == 0) throw HearthError(codes::invalid_argument, "messages must be a non-empty array");
+    // images: rendered as the projector's media marker, tokenized below with their bitmaps
+    std::vector<std::string> images;
+    common_json marked;
+    if (hasImages(given)) {
+        if (!h.vision) throw HearthError(codes::not_supported, "this model has no projector (mmproj) loaded, so it cannot read images");
+        marked = withMediaMarkers(*h.vision, given, images);
+    }
+    const common_json & msgs = images.empty() ? given : marked;
     try {
         in.messages = common_chat_msgs_parse_oaicompat(msgs);
         if (req.contains("tools") && req.at("tools").is_array() && req.at("tools").size() > 0) {
@@ -46,7 +54,12 @@ RenderedChat renderChat(const ModelHandle & h, const common_json & req, const co
     }
     // tokenizing runs as one call with no progress inside: stamped before and after for the stall watchdog
     progressHere();
-    out.tokens = common_tokenize(llama_model_get_vocab(h.model), out.params.prompt, true, true);
+    if (!images.empty()) {
+        out.media = std::make_shared<PromptMedia>();
+        out.tokens = tokenizeWithImages(*h.vision, out.params.prompt, images, *out.media);
+    } else {
+        out.tokens = common_tokenize(llama_model_get_vocab(h.model), out.params.prompt, true, true);
+    }
     progressHere();
     return out;
 }

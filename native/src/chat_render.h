@@ -2,12 +2,14 @@
 // llama.cpp's common chat library, and tokenizes the result.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "chat.h"
 #include "common.h"
 #include "model.h"
+#include "vision.h"
 
 namespace hearth {
 
@@ -15,11 +17,15 @@ struct RenderedChat {
     common_chat_params params;
     std::vector<llama_token> tokens;
     common_chat_templates_inputs inputs;
+    // the images in `tokens` (their placeholders, vision.h), or null: a chat without images
+    std::shared_ptr<PromptMedia> media;
 };
 
 // req: { messages, tools?, toolChoice?, jsonSchema?, grammar?, enableThinking?, reasoning?,
 //        addGenerationPrompt?, continueFinal? }
 // messagesOverride, when given, replaces req.messages (used to drop old turns on overflow).
+// Image parts ({type: "image", data | path}) need the model's projector (not_supported without one):
+// they are rendered as its media marker and tokenized with mtmd (vision.h).
 RenderedChat renderChat(const ModelHandle & h, const common_json & req, const common_json * messagesOverride = nullptr);
 
 // How many of rendered.tokens belong to the leading system messages (the system prompt): the leading

@@ -110,7 +110,9 @@ void GenRun::promptDecoded(size_t to) {
     // as llama-server does once a prompt is in: the penalties (repeat, frequency, presence, DRY) see the
     // conversation, not only the reply (the grammar is not fed the prompt)
     if (to == prompt.size() && smpl) {
-        for (llama_token t : prompt) common_sampler_accept(smpl.get(), t, false);
+        for (llama_token t : prompt) {
+            if (!isImageToken(t)) common_sampler_accept(smpl.get(), t, false); // an image's positions are no tokens
+        }
     }
     task->prompted.fetch_add((int) (to - next_prompt_));
     next_prompt_ = to;
@@ -189,9 +191,16 @@ void prepareRun(Context::State & st, GenRun & run) {
         prompt = common_tokenize(vocab, req.at("prompt").get<std::string>(), req.value("addSpecial", true), true);
     }
     if (prompt.empty()) throw HearthError(codes::invalid_argument, "the prompt is empty");
+    // the last prompt token's logits give the first token: text, never an image's position
+    if (isImageToken(prompt.back())) throw HearthError(codes::invalid_argument, "the prompt ends with an image: add text after it");
     // what a context shift keeps: the system prompt of a chat, else BOS
     if (policy == "shift") run.n_keep = chat ? systemPromptTokens(*st.model, req, rc) : std::min<int>(llama_vocab_get_add_bos(vocab) ? 1 : 0, (int) prompt.size());
     if ((int) prompt.size() >= n_ctx) {
+        if (rc.media) {
+            // cutting the prompt's tokens could cut an image in two
+            throw HearthError(codes::context_overflow, "the prompt with its images is " + std::to_string(prompt.size()) + " tokens but the context holds " +
+                                                      std::to_string(n_ctx) + " (raise the context size)");
+        }
         if (policy == "shift" || (policy == "truncateMiddle" && !chat)) {
             // keep the start (a chat's system prompt if it takes at most half the context, else a quarter of
             // the context) and the most recent tokens, leave a quarter of the context free
@@ -267,6 +276,10 @@ void prepareRun(Context::State & st, GenRun & run) {
     size_t n_past = 0;
     while (n_past < cached.size() && n_past < prompt.size() && cached[n_past] == prompt[n_past]) n_past++;
     if (n_past == prompt.size()) n_past--; // the last prompt token is evaluated again for its logits
+    // an image is reused whole or not at all (its embeddings are decoded together)
+    if (rc.media) {
+        if (const auto * img = rc.media->covering(n_past)) n_past = img->first;
+    }
     if (!llama_memory_seq_rm(mem, seq, (llama_pos) n_past, -1)) {
         llama_memory_seq_rm(mem, seq, -1, -1);
         n_past = 0;

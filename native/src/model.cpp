@@ -14,6 +14,7 @@
 #include "params.h"
 #include "common.h"
 #include "util.h"
+#include "vision.h"
 
 namespace hearth {
 
@@ -24,6 +25,7 @@ ModelHandle::~ModelHandle() {
     {
         LlamaUse use;
         templates.reset();
+        vision.reset(); // before the text model it was made for
         if (model) llama_model_free(model);
     }
     if (model) returnFreedMemory(); // outside the use: a fit need not wait for it
@@ -120,6 +122,12 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
     auto user_split = std::make_shared<std::vector<float>>();
     EngineParams p = parseEngineParams(info.Length() > 1 && info[1].IsObject() ? Napi::Value(params) : info.Length() > 1 ? info[1] : env.Undefined());
     mparams = p.load.model();
+    // the projector, for images (vision.h); a metadata-only load reads no weights, so none
+    const std::string mmproj = p.load.no_alloc ? std::string() : p.load.mmproj;
+    if (!mmproj.empty()) {
+        struct stat mst {};
+        if (stat(mmproj.c_str(), &mst) != 0 || !S_ISREG(mst.st_mode)) throw makeError(env, codes::load_failed, "projector file not found: " + mmproj);
+    }
     *user_split = p.load.split();
     // gpuLayers "auto" with a margin: llama.cpp's own fitting picks the offload before the load
     if (p.load.gpu_auto && p.load.fit_margin_given) {
@@ -141,7 +149,7 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
     auto result = std::make_shared<std::shared_ptr<ModelHandle>>();
     uint64_t file_size = (uint64_t) st.st_size;
     Napi::Promise promise = AsyncTask::run(env,
-        [path, display, mparams, state, result, file_size, fit_cparams, fit_margin_mib, user_split]() mutable {
+        [path, display, mparams, state, result, file_size, fit_cparams, fit_margin_mib, user_split, mmproj]() mutable {
             Activity activity("load", display);
             struct ProgressGuard {
                 LoadState & s;
@@ -190,6 +198,11 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
                     // a broken template must not make the model unusable for raw completion
                     h->templates.reset();
                 }
+            }
+            if (!mmproj.empty()) {
+                progressHere();
+                h->vision = loadVision(mmproj, m, mparams.n_gpu_layers != 0, defaultThreads());
+                progressHere();
             }
             h->fitted = fitted;
             h->fits = fits;
@@ -269,6 +282,7 @@ Napi::Value Model::Metadata(const Napi::CallbackInfo & info) {
     o.Set("addBos", llama_vocab_get_add_bos(vocab));
     o.Set("tokenizer", metaString(m, "tokenizer.ggml.model"));
     o.Set("fingerprint", h->fingerprint);
+    o.Set("vision", (bool) h->vision); // a projector was loaded: chat messages may carry images
     return o;
 }
 

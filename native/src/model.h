@@ -14,6 +14,8 @@
 
 namespace hearth {
 
+struct Vision; // vision.h
+
 // Owned by Model and by every Context made from it, so a context keeps its weights alive.
 struct ModelHandle {
     llama_model * model = nullptr;
@@ -25,6 +27,7 @@ struct ModelHandle {
     bool fitted = false, fits = false;
     int32_t fitGpuLayers = 0;
     uint32_t fitContext = 0;
+    std::shared_ptr<Vision> vision; // the projector (load parameter mmproj), or null
     ~ModelHandle();
 };
 

@@ -213,6 +213,12 @@ const Table<LP> & loadTable() {
          },
          [](const LP & s) { return common_json(s.fit_margin_mib); }},
         flag("noAlloc", &LP::no_alloc),
+        {"mmproj",
+         [](LP & s, const common_json & v) {
+             if (!v.is_string() || v.get<std::string>().empty() || jsLength(v.get<std::string>()) > 4096) bad("mmproj", "must be a path of 1 to 4096 characters");
+             s.mmproj = v.get<std::string>();
+         },
+         [](const LP & s) { return s.mmproj.empty() ? common_json(nullptr) : common_json(s.mmproj); }},
     };
     return t;
 }

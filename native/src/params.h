@@ -35,6 +35,7 @@ struct LoadParams {
     double fit_margin_mib = 1024;
     bool fit_margin_given = false;
     bool no_alloc = false;
+    std::string mmproj; // the projector for images (vision.h); empty: none
 
     // llama.cpp's model parameters (the tensor split is the caller's: it must outlive the load)
     llama_model_params model() const;

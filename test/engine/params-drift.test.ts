@@ -56,6 +56,8 @@ function probes(f: Field): unknown[] {
       return [[], [1, 2.5], Array(m.maxItems!).fill(1), Array(m.maxItems! + 1).fill(1), [-1], ['1'], 1];
     case 'gpuLayers':
       return [0, 7, m.max!, m.max! + 1, -1, 1.5, 'max', 'auto', 'all'];
+    case 'path':
+      return ['/models/a.gguf', 'x'.repeat(m.maxLength!), 'é'.repeat(m.maxLength! + 1), '', 1, true];
     case 'json':
       return [[], {}, 'x', 1, [{ token: 1, bias: -2.5 }], [{ token: -1, bias: 0 }], [{ token: 1 }], { type: 'string' },
         // a logit bias at and past its bounds (LOGIT_BIAS_MAX)

@@ -11,7 +11,8 @@ import * as path from 'path';
 import { readGgufHeader, readGgufTensorBytes } from '../../main/gguf/read';
 import { gguf } from '../../main/gguf/types';
 import { GgufWriter, type GgufWriterTensorType } from '../../main/gguf/write';
-import { DEFAULT_CHAT_TEMPLATE, type TestModelOptions } from '../../scripts/make-test-model';
+import { DEFAULT_CHAT_TEMPLATE, TEST_MODEL_HPARAMS, type TestModelOptions } from '../../scripts/make-test-model';
+import type { TestProjectorOptions } from '../../scripts/make-test-projector';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 export const TEST_MODELS_DIR = path.join(REPO_ROOT, 'test-output', 'models');
@@ -105,6 +106,19 @@ export const TEST_MODELS: readonly (TestModelOptions & { out: string })[] = [
     seed: TEST_MODEL_SEED,
     chatTemplate: `{%- for message in messages -%}{%- if message['content'] is string and '${HANG_TRIGGER}' in message['content'] -%}${ENDLESS}{%- endif -%}{%- endfor -%}${DEFAULT_CHAT_TEMPLATE}`,
   },
+];
+
+/**
+ * A tiny CLIP projector (mmproj, LLaVA's `mlp` type) for the tiny models (their embedding width): a
+ * 32-pixel image in 8-pixel patches, so every image is 16 image tokens (scripts/make-test-projector.ts).
+ */
+export const TINY_PROJECTOR = path.join(TEST_MODELS_DIR, 'tiny-mmproj.gguf');
+/** The image tokens TINY_PROJECTOR makes of any image. */
+export const TINY_PROJECTOR_IMAGE_TOKENS = 16;
+
+/** How each test projector is generated (by the global setup). */
+export const TEST_PROJECTORS: readonly (TestProjectorOptions & { out: string })[] = [
+  { out: TINY_PROJECTOR, projectionDim: TEST_MODEL_HPARAMS.tiny.embeddingLength, imageSize: 32, patchSize: 8, seed: TEST_MODEL_SEED },
 ];
 
 /**

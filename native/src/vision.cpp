@@ -1,0 +1,217 @@
+#include "vision.h"
+
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "activity.h"
+#include "errors.h"
+#include "mtmd-helper.h"
+
+namespace hearth {
+
+Vision::~Vision() {
+    if (ctx) mtmd_free(ctx);
+}
+
+// The media marker: random per process (as llama-server's), so text a user types can never be taken
+// for an image.
+static const std::string & mediaMarker() {
+    static const std::string marker = [] {
+        std::random_device rd;
+        std::mt19937_64 gen(rd());
+        std::ostringstream s;
+        s << "<__media_" << std::hex << gen() << "__>";
+        return s.str();
+    }();
+    return marker;
+}
+
+std::shared_ptr<Vision> loadVision(const std::string & path, const llama_model * model, bool use_gpu, int threads) {
+    auto v = std::make_shared<Vision>();
+    v->path = path;
+    v->marker = mediaMarker();
+    mtmd_context_params p = mtmd_context_params_default();
+    p.use_gpu = use_gpu;
+    p.print_timings = false;
+    p.n_threads = threads > 0 ? threads : p.n_threads;
+    p.media_marker = v->marker.c_str();
+    p.warmup = false;
+    AllocationWatch allocation;
+    v->ctx = mtmd_init_from_file(path.c_str(), model, p);
+    if (!v->ctx && allocation.failed()) throw HearthError(codes::out_of_memory, "not enough memory to load the projector " + path);
+    if (!v->ctx) throw HearthError(codes::load_failed, "llama.cpp could not load the projector (mmproj) " + path + " for this model (see the engine log)");
+    if (!mtmd_support_vision(v->ctx)) throw HearthError(codes::load_failed, "the projector " + path + " does not take images");
+    if (mtmd_decode_use_mrope(v->ctx)) {
+        // M-RoPE (Qwen2-VL and its kind) gives an image fewer positions than tokens; the engine's slots
+        // count one position per token
+        throw HearthError(codes::not_supported, "the projector " + path + " uses M-RoPE positions, which Hearth does not support yet");
+    }
+    return v;
+}
+
+const std::pair<const size_t, PromptImage> * PromptMedia::covering(size_t pos) const {
+    auto it = images.upper_bound(pos);
+    if (it == images.begin()) return nullptr;
+    --it;
+    return pos < it->first + it->second.n_tokens ? &*it : nullptr;
+}
+
+size_t PromptMedia::nextImage(size_t pos) const {
+    auto it = images.lower_bound(pos);
+    return it == images.end() ? std::string::npos : it->first;
+}
+
+static bool isImagePart(const common_json & p) {
+    return p.is_object() && p.contains("type") && p.at("type").is_string() && p.at("type").get<std::string>() == "image";
+}
+
+bool hasImages(const common_json & messages) {
+    if (!messages.is_array()) return false;
+    for (const auto & m : messages) {
+        if (!m.is_object() || !m.contains("content") || !m.at("content").is_array()) continue;
+        for (const auto & p : m.at("content")) {
+            if (isImagePart(p)) return true;
+        }
+    }
+    return false;
+}
+
+static std::string base64Decode(const std::string & in) {
+    static const auto table = [] {
+        std::vector<int> t(256, -1);
+        const char * a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        for (int i = 0; a[i]; i++) t[(unsigned char) a[i]] = i;
+        t['-'] = 62; // the URL-safe alphabet too
+        t['_'] = 63;
+        return t;
+    }();
+    std::string out;
+    out.reserve(in.size() * 3 / 4);
+    uint32_t acc = 0;
+    int bits = 0;
+    for (unsigned char c : in) {
+        if (c == '=' ) break;
+        if (c == '\n' || c == '\r' || c == ' ') continue;
+        const int d = table[c];
+        if (d < 0) throw HearthError(codes::invalid_argument, "an image's data is not base64");
+        acc = (acc << 6) | (uint32_t) d;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out.push_back((char) ((acc >> bits) & 0xFF));
+        }
+    }
+    return out;
+}
+
+static std::string imageBytes(const common_json & part) {
+    if (part.contains("data") && part.at("data").is_string()) {
+        std::string data = part.at("data").get<std::string>();
+        // a data URL: the part after the comma
+        if (data.rfind("data:", 0) == 0) {
+            const size_t comma = data.find(',');
+            if (comma == std::string::npos) throw HearthError(codes::invalid_argument, "an image's data URL has no data");
+            data = data.substr(comma + 1);
+        }
+        std::string bytes = base64Decode(data);
+        if (bytes.empty()) throw HearthError(codes::invalid_argument, "an image's data is empty");
+        return bytes;
+    }
+    if (part.contains("path") && part.at("path").is_string()) {
+        const std::string path = part.at("path").get<std::string>();
+        std::ifstream f(path, std::ios::binary);
+        if (!f) throw HearthError(codes::invalid_argument, "cannot read the image " + path);
+        std::ostringstream s;
+        s << f.rdbuf();
+        std::string bytes = s.str();
+        if (bytes.empty()) throw HearthError(codes::invalid_argument, "the image " + path + " is empty");
+        return bytes;
+    }
+    throw HearthError(codes::invalid_argument, "an image part needs data (base64) or a path");
+}
+
+common_json withMediaMarkers(const Vision & v, const common_json & messages, std::vector<std::string> & images) {
+    common_json out = messages;
+    for (auto & m : out) {
+        if (!m.is_object() || !m.contains("content") || !m.at("content").is_array()) continue;
+        for (auto & p : m.at("content")) {
+            if (!isImagePart(p)) continue;
+            images.push_back(imageBytes(p));
+            p = common_json{{"type", "media_marker"}, {"text", v.marker}};
+        }
+    }
+    return out;
+}
+
+// An image's placeholder token: negative, from the first hex digits of its id (a SHA-256), never -1.
+static llama_token placeholder(const std::string & id) {
+    uint32_t h = 2166136261u; // FNV-1a over the id, for ids that are not hex
+    for (unsigned char c : id) h = (h ^ c) * 16777619u;
+    return -2 - (llama_token) (h & 0x3FFFFFFF);
+}
+
+std::vector<llama_token> tokenizeWithImages(Vision & v, const std::string & prompt, const std::vector<std::string> & images, PromptMedia & media) {
+    std::vector<mtmd::bitmap> bitmaps;
+    for (size_t i = 0; i < images.size(); i++) {
+        const std::string & bytes = images[i];
+        progressHere(); // decoding a large image takes a while
+        mtmd_helper_bitmap_wrapper w = mtmd_helper_bitmap_init_from_buf(v.ctx, (const unsigned char *) bytes.data(), bytes.size(), false, mtmd_helper_init_opt_default());
+        if (w.video_ctx) mtmd_helper_video_free(w.video_ctx);
+        if (!w.bitmap) throw HearthError(codes::invalid_argument, "image " + std::to_string(i + 1) + " could not be decoded (PNG, JPEG, BMP or GIF)");
+        mtmd::bitmap b(w.bitmap);
+        if (mtmd_bitmap_is_audio(w.bitmap)) throw HearthError(codes::not_supported, "image " + std::to_string(i + 1) + " is audio");
+        bitmaps.push_back(std::move(b));
+    }
+    std::vector<const mtmd_bitmap *> ptrs;
+    for (auto & b : bitmaps) ptrs.push_back(b.ptr.get());
+    mtmd_input_text text{prompt.c_str(), prompt.size(), true, true};
+    mtmd::input_chunks_ptr chunks(mtmd_input_chunks_init());
+    progressHere();
+    const int32_t rc = mtmd_tokenize(v.ctx, chunks.get(), &text, ptrs.data(), ptrs.size());
+    progressHere();
+    if (rc == 1) throw HearthError(codes::invalid_argument, "the rendered prompt has a different number of image markers than images (" + std::to_string(images.size()) + ")");
+    if (rc != 0) throw HearthError(codes::invalid_argument, "an image could not be prepared for the projector");
+    std::vector<llama_token> tokens;
+    for (size_t i = 0; i < mtmd_input_chunks_size(chunks.get()); i++) {
+        const mtmd_input_chunk * c = mtmd_input_chunks_get(chunks.get(), i);
+        if (mtmd_input_chunk_get_type(c) == MTMD_INPUT_CHUNK_TYPE_TEXT) {
+            size_t n = 0;
+            const llama_token * t = mtmd_input_chunk_get_tokens_text(c, &n);
+            tokens.insert(tokens.end(), t, t + n);
+            continue;
+        }
+        PromptImage img;
+        img.chunk.reset(mtmd_input_chunk_copy(c));
+        img.n_tokens = mtmd_input_chunk_get_n_tokens(c);
+        const char * id = mtmd_input_chunk_get_id(c);
+        img.id = id ? id : "";
+        const size_t start = tokens.size();
+        tokens.insert(tokens.end(), img.n_tokens, placeholder(img.id));
+        media.images.emplace(start, std::move(img));
+    }
+    return tokens;
+}
+
+void evalImage(Vision & v, llama_context * lctx, const PromptImage & img, int n_past, int seq, int n_batch) {
+    std::vector<float> embd;
+    const size_t n_embd = (size_t) llama_model_n_embd_inp(llama_get_model(lctx));
+    {
+        std::lock_guard<std::mutex> lock(v.mu); // the projector's encoder is the model's, shared by its contexts
+        AllocationWatch allocation;
+        if (mtmd_encode_chunk(v.ctx, img.chunk.get()) != 0) {
+            throw HearthError(decodeFailure(-2, allocation.failed()) == codes::out_of_memory ? codes::out_of_memory : codes::decode_failed,
+                              "the projector could not encode an image");
+        }
+        const float * out = mtmd_get_output_embd(v.ctx);
+        embd.assign(out, out + n_embd * img.n_tokens);
+    }
+    progressHere();
+    llama_pos new_n_past = 0;
+    AllocationWatch allocation;
+    const int32_t rc = mtmd_helper_decode_image_chunk(v.ctx, lctx, img.chunk.get(), embd.data(), n_past, seq, n_batch, &new_n_past, nullptr, nullptr);
+    progressHere();
+    if (rc != 0) throw HearthError(decodeFailure(rc, allocation.failed()), "llama_decode failed for an image's embeddings (code " + std::to_string(rc) + ")");
+}
+
+} // namespace hearth

@@ -1,0 +1,71 @@
+// Images (vision models) through llama.cpp's libmtmd: a model's projector (mmproj), a chat's image parts
+// tokenized with the template's media marker, and an image's embeddings decoded on a slot's sequence.
+//
+// A prompt with images is one token list as any other: an image's positions hold a placeholder "token"
+// (negative, derived from the image's hash), so the KV prefix reuse compares images like text (the same
+// image at the same place is reused, another one is not), and the sequence's cached tokens record them
+// the same way. PromptMedia maps each image's first position to its mtmd chunk.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common.h"
+#include "json.h"
+#include "llama.h"
+#include "mtmd.h"
+
+namespace hearth {
+
+struct ModelHandle;
+
+// A model's projector, shared by every context of the model. Encoding is not thread-safe: `mu`.
+struct Vision {
+    mtmd_context * ctx = nullptr;
+    std::string path;
+    std::string marker;
+    std::mutex mu;
+    ~Vision();
+};
+
+// Loads the projector at `path` for `model` (use_gpu: whether the projector may use a GPU). Throws
+// HearthError(load_failed) when mtmd refuses it.
+std::shared_ptr<Vision> loadVision(const std::string & path, const llama_model * model, bool use_gpu, int threads);
+
+// The images of a prompt: first position -> its chunk.
+struct PromptImage {
+    mtmd::input_chunk_ptr chunk;
+    size_t n_tokens = 0;
+    std::string id;
+};
+struct PromptMedia {
+    std::map<size_t, PromptImage> images;
+    // the image whose positions include `pos`, or null
+    const std::pair<const size_t, PromptImage> * covering(size_t pos) const;
+    // the first image position at or after `pos` (npos: none)
+    size_t nextImage(size_t pos) const;
+};
+
+// A placeholder token (an image's positions) is negative; LLAMA_TOKEN_NULL (-1) is not one.
+inline bool isImageToken(llama_token t) { return t < -1; }
+
+// Whether any message has an image part ({type: "image", data: base64} or {type: "image", path}).
+bool hasImages(const common_json & messages);
+
+// The messages with every image part replaced by the projector's media marker, as llama.cpp's chat
+// code takes them; the images' bytes (decoded base64, or the file read) in order into `images`.
+common_json withMediaMarkers(const Vision & v, const common_json & messages, std::vector<std::string> & images);
+
+// Tokenizes a rendered prompt holding media markers with its images; the placeholders and chunks
+// go to `media`. Throws HearthError(invalid_argument) when an image cannot be decoded.
+std::vector<llama_token> tokenizeWithImages(Vision & v, const std::string & prompt, const std::vector<std::string> & images, PromptMedia & media);
+
+// Encodes the image and decodes its embeddings at position n_past of `seq` in `lctx`. Throws
+// HearthError (decode_failed, out_of_memory) when mtmd or llama.cpp fails; the caller drops what
+// was decoded.
+void evalImage(Vision & v, llama_context * lctx, const PromptImage & img, int n_past, int seq, int n_batch);
+
+} // namespace hearth

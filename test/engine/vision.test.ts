@@ -1,0 +1,120 @@
+/**
+ * Images through a model's projector (llama.cpp's mtmd): the real host and addon, the tiny BPE model
+ * with a generated CLIP projector (TINY_PROJECTOR: every image is 16 image tokens) and PNG files
+ * written here. The weights are noise: the tests count tokens, compare cached prefixes and check
+ * that the image changes what the model sees, never what it says.
+ */
+import fs from 'fs';
+import path from 'path';
+import { EngineClient } from '../../main/engine/client';
+import type { ChatMessage } from '../../main/engine/protocol';
+import { errorOf, makeEngine, tempDir } from '../helpers/engine';
+import { testPng } from '../helpers/images';
+import { TINY_BPE, TINY_PROJECTOR, TINY_PROJECTOR_IMAGE_TOKENS } from '../helpers/models';
+
+let engine: EngineClient;
+const M = 'vision';
+const PLAIN = 'plain';
+const greedy = { temperature: 0 };
+const png = testPng(0).toString('base64');
+const otherPng = testPng(97).toString('base64');
+
+const withImage = (data: string, text = 'Describe it.'): ChatMessage[] => [
+  { role: 'user', content: [{ type: 'image', data }, { type: 'text', text }] },
+];
+
+beforeAll(async () => {
+  engine = makeEngine();
+  const loaded = await engine.load(M, TINY_BPE, { contextSize: 512, threads: 2, mmproj: TINY_PROJECTOR });
+  expect(loaded.metadata.vision).toBe(true);
+});
+
+afterAll(async () => {
+  await engine.close();
+});
+
+describe('images', () => {
+  test("an image's tokens are evaluated: the prompt is the text's tokens and the image's", async () => {
+    const text = await engine.chat(M, { messages: [{ role: 'user', content: 'Describe it.' }], maxTokens: 1, sampling: greedy });
+    const image = await engine.chat(M, { messages: withImage(png), maxTokens: 1, sampling: greedy });
+    expect(image.timings.promptTokens).toBe(text.timings.promptTokens + TINY_PROJECTOR_IMAGE_TOKENS);
+    // the template renders the image part as a marker that the projector replaces
+    const rendered = await engine.applyTemplate(M, { messages: withImage(png) });
+    expect(rendered.tokens).toBe(image.timings.promptTokens);
+  });
+
+  test('the reply streams, and the image changes what the model reads (another image, another reply)', async () => {
+    const pieces: string[] = [];
+    await engine.clearSequence(M);
+    const a = await engine.chat(M, { messages: withImage(png), maxTokens: 24, ignoreEos: true, sampling: greedy }, { onPiece: (t) => pieces.push(t) });
+    expect(a.timings.generatedTokens).toBe(24);
+    expect(a.timings.cachedTokens).toBe(0);
+    expect(pieces.join('')).toBe(a.text);
+    expect(pieces.length).toBeGreaterThan(0);
+    await engine.clearSequence(M);
+    const again = await engine.chat(M, { messages: withImage(png), maxTokens: 24, ignoreEos: true, sampling: greedy });
+    expect(again.tokens).toEqual(a.tokens);
+    await engine.clearSequence(M);
+    const b = await engine.chat(M, { messages: withImage(otherPng), maxTokens: 24, ignoreEos: true, sampling: greedy });
+    expect(b.timings.promptTokens).toBe(a.timings.promptTokens);
+    expect(b.tokens).not.toEqual(a.tokens);
+  });
+
+  test("the next turn reuses the image from the cache; another image in its place is read again", async () => {
+    await engine.clearSequence(M);
+    const turn1 = await engine.chat(M, { messages: withImage(png), maxTokens: 12, ignoreEos: true, sampling: greedy });
+    const history: ChatMessage[] = [...withImage(png), { role: 'assistant', content: turn1.content }, { role: 'user', content: 'And the colours?' }];
+    const turn2 = await engine.chat(M, { messages: history, maxTokens: 8, ignoreEos: true, sampling: greedy });
+    // everything the first turn read (its image's tokens among them) is cached
+    expect(turn2.timings.cachedTokens).toBeGreaterThanOrEqual(turn1.timings.promptTokens - 1);
+    expect(turn2.timings.promptTokens).toBeGreaterThan(turn2.timings.cachedTokens);
+    // the same conversation with another image: the cache holds only what comes before the image
+    const swapped: ChatMessage[] = [...withImage(otherPng), ...history.slice(1)];
+    const turn3 = await engine.chat(M, { messages: swapped, maxTokens: 8, ignoreEos: true, sampling: greedy });
+    expect(turn3.timings.promptTokens).toBe(turn2.timings.promptTokens);
+    expect(turn3.timings.cachedTokens).toBeLessThan(turn1.timings.promptTokens - TINY_PROJECTOR_IMAGE_TOKENS);
+    // and the first image again: read again too (the cache now holds the other one)
+    const back = await engine.chat(M, { messages: history, maxTokens: 8, ignoreEos: true, sampling: greedy });
+    expect(back.timings.cachedTokens).toBe(turn3.timings.cachedTokens);
+    expect(back.tokens).toEqual(turn2.tokens);
+  });
+
+  test('an image by path, a data URL and base64 are the same image', async () => {
+    const dir = tempDir('vision');
+    const file = path.join(dir, 'a.png');
+    fs.writeFileSync(file, Buffer.from(png, 'base64'));
+    await engine.clearSequence(M);
+    const byData = await engine.chat(M, { messages: withImage(png), maxTokens: 8, ignoreEos: true, sampling: greedy });
+    await engine.clearSequence(M);
+    const byPath = await engine.chat(M, { messages: [{ role: 'user', content: [{ type: 'image', path: file }, { type: 'text', text: 'Describe it.' }] }], maxTokens: 8, ignoreEos: true, sampling: greedy });
+    const byUrl = await engine.chat(M, { messages: withImage(`data:image/png;base64,${png}`), maxTokens: 8, ignoreEos: true, sampling: greedy });
+    expect(byPath.tokens).toEqual(byData.tokens);
+    // the same image: the whole prompt was cached by the request before
+    expect(byUrl.timings.cachedTokens).toBe(byUrl.timings.promptTokens - 1);
+    expect(byUrl.tokens).toEqual(byData.tokens);
+  });
+
+  test('what is not an image is refused with the reason, and the engine goes on', async () => {
+    const junk = Buffer.from('not an image at all').toString('base64');
+    const e = await errorOf(engine.chat(M, { messages: withImage(junk), maxTokens: 4 }));
+    expect(e.code).toBe('invalid_argument');
+    expect(e.message).toMatch(/could not be decoded/);
+    const ok = await engine.chat(M, { messages: withImage(png), maxTokens: 4, ignoreEos: true, sampling: greedy });
+    expect(ok.timings.generatedTokens).toBe(4);
+  });
+
+  test('a model without a projector refuses images (not_supported) and says why', async () => {
+    const loaded = await engine.load(PLAIN, TINY_BPE, { contextSize: 256, threads: 2 });
+    expect(loaded.metadata.vision).toBe(false);
+    const e = await errorOf(engine.chat(PLAIN, { messages: withImage(png), maxTokens: 4 }));
+    expect(e.code).toBe('not_supported');
+    expect(e.message).toMatch(/projector/);
+    await engine.unload(PLAIN);
+  });
+
+  test('a projector that does not exist fails the load (load_failed)', async () => {
+    const e = await errorOf(engine.load('missing', TINY_BPE, { contextSize: 256, threads: 2, mmproj: '/nonexistent/mmproj.gguf' }));
+    expect(e.code).toBe('load_failed');
+    expect(e.message).toMatch(/projector/);
+  });
+});
