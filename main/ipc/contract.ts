@@ -229,6 +229,8 @@ export const ModelState = z.object({
       tokensUsed: z.number(),
       /** the thread whose conversation tokensUsed counts (null: none since the load) */
       tokensUsedBy: z.string().nullable(),
+      /** the vision projector it loaded with (its images are read), or null */
+      projector: z.string().nullable().default(null),
     })
     .nullable(),
   loading: z.object({ path: z.string(), progress: z.number() }).nullable(),

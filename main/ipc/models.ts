@@ -238,6 +238,8 @@ export const ModelFactsDTO = z.object({
   trainedContext: z.number().nullable(),
   hasChatTemplate: z.boolean(),
   projector: z.boolean(),
+  /** a model's embedding length, a projector's projection dim: what pairs them (main/models/projector.ts) */
+  width: z.number().nullable().default(null),
 });
 
 export const DiscoveredModelDTO = z.object({

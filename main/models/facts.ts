@@ -19,12 +19,19 @@ export interface HeaderFacts {
   hasChatTemplate: boolean;
   /** a vision projector (mmproj), not a model to chat with */
   projector: boolean;
+  /**
+   * The width that pairs a model with a projector: a model's embedding length, a projector's
+   * projection dim (clip.vision.projection_dim: the text model's width it was made for); null when
+   * the header does not say.
+   */
+  width: number | null;
 }
 
 export function headerFacts(h: GgufHeader): HeaderFacts {
   const architecture = ggufString(h, 'general.architecture') ?? null;
   const ft = ggufNumber(h, 'general.file_type');
   const arch = (key: string) => (architecture === null ? undefined : ggufNumber(h, `${architecture}.${key}`));
+  const projector = architecture === 'clip' || ggufString(h, 'general.type') === 'mmproj';
   return {
     architecture,
     name: ggufString(h, 'general.name') ?? null,
@@ -33,6 +40,7 @@ export function headerFacts(h: GgufHeader): HeaderFacts {
     layers: arch('block_count') ?? null,
     trainedContext: arch('context_length') ?? null,
     hasChatTemplate: ggufString(h, 'tokenizer.chat_template') !== undefined,
-    projector: architecture === 'clip' || ggufString(h, 'general.type') === 'mmproj',
+    projector,
+    width: (projector ? ggufNumber(h, 'clip.vision.projection_dim') : arch('embedding_length')) ?? null,
   };
 }

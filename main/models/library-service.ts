@@ -10,7 +10,7 @@
  *
  * What delete keeps: the model's load settings (the store's model_settings row, keyed by path), so
  * the same file downloaded again gets them back; and any other file (projectors are models of the
- * folder like any other: this app does not pair them with a model).
+ * folder like any other; the pairing is by folder, name and width: main/models/projector.ts).
  */
 import { promises as fsp } from 'fs';
 import path from 'path';
@@ -102,8 +102,8 @@ export class LibraryService {
       out.push({ path: entry.path, files, facts: { ...first.facts, parameters }, projector: null, error: null });
     }
     // each model with the vision projector of its folder that goes with it
-    const projectors = out.filter((e) => e.facts?.projector).map((e) => ({ path: e.path, name: e.facts!.name }));
-    const pairs = pairProjectors(out.filter((e) => e.facts && !e.facts.projector).map((e) => ({ path: e.path, name: e.facts!.name })), projectors);
+    const projectors = out.filter((e) => e.facts?.projector).map((e) => ({ path: e.path, name: e.facts!.name, width: e.facts!.width }));
+    const pairs = pairProjectors(out.filter((e) => e.facts && !e.facts.projector).map((e) => ({ path: e.path, name: e.facts!.name, width: e.facts!.width })), projectors);
     for (const e of out) e.projector = pairs.get(e.path) ?? null;
     return out;
   }

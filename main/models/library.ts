@@ -18,6 +18,7 @@ import type { ModelRef, ModelRefInput, Store } from '../store';
 import { REFERENCE_SOURCES } from '../ipc/models';
 import { headerFacts, type HeaderFacts } from './facts';
 import { planLoad } from './fit';
+import { loadPaired, ProjectorPicker } from './projector-pick';
 import { splitParts, withoutSplitSuffix } from './split-name';
 import { ModelFolder, Truncation, WalkLimits } from './listing';
 
@@ -134,6 +135,8 @@ export class ModelLibrary {
   private lastAsked: string | null = null;
   /** the load whose progress and outcome the state shows */
   private loadToken: object | undefined;
+  /** the projector each model loads with when its settings choose none (its folder's pair) */
+  private readonly projectors = new ProjectorPicker();
   private contextSize = 0;
   private loads = 0;
   private loadedModel: LoadedChatModel | null = null;
@@ -377,7 +380,9 @@ export class ModelLibrary {
       return this.current();
     }
     const guard = this.deps.guardrail();
-    const params: LoadParamsInput = { parallel: this.deps.parallel?.() ?? 2, fitMarginMiB: guard.marginMiB, ...settings };
+    // images: the projector the settings choose, else the one its folder pairs with it (projector-pick.ts)
+    const paired = settings.mmproj === undefined ? await this.projectors.projectorFor(file).catch(() => null) : null;
+    const params: LoadParamsInput = { parallel: this.deps.parallel?.() ?? 2, fitMarginMiB: guard.marginMiB, ...settings, ...(paired ? { mmproj: paired } : {}) };
     if (guard.mode !== 'off') {
       const plan = await planLoad(this.deps.engine, file, params, guard.marginMiB);
       if (!plan.check.fits && (guard.mode === 'strict' || !force)) {
@@ -396,13 +401,16 @@ export class ModelLibrary {
     this.loadToken = token;
     const job = (async () => {
       try {
-        const r = await this.deps.engine.load(CHAT_MODEL_ID, file, params, (p) => {
+        const progress = (p: number) => {
           if (this.loadToken === token) this.set({ loading: { path: file, progress: p } });
-        });
+        };
+        // a projector paired by the folder that llama.cpp refuses: the model loads without images
+        const r = await loadPaired((p) => this.deps.engine.load(CHAT_MODEL_ID, file, p, progress), params, paired, (why) => this.deps.logger.warn(`models: ${file} ${why}`));
         this.contextSize = r.context.contextSize;
         this.loadedSettings = { path: file, settings };
         this.loadedModel = { loadId: ++this.loads, model: r, params };
-        this.set({ loaded: { path: file, contextSize: this.contextSize, tokensUsed: 0, tokensUsedBy: null }, loading: null, error: null });
+        const projector = r.metadata.vision ? (params.mmproj ?? null) : null;
+        this.set({ loaded: { path: file, contextSize: this.contextSize, tokensUsed: 0, tokensUsedBy: null, projector }, loading: null, error: null });
       } catch (e) {
         const err = e as EngineError;
         // cancelled by an unload, or replaced by a load of another model: that one says what happens

@@ -129,7 +129,7 @@ describe('model settings', () => {
     await advance(ESTIMATE_DEBOUNCE_MS);
     expect(bridge.callsTo('models.estimate')).toHaveLength(2);
     view = modelSettingsView({ loadedWith: { contextSize: 4096 } });
-    store.dispatch(modelStateReceived({ loaded: { path: MODEL, contextSize: 4096, tokensUsed: 0, tokensUsedBy: null }, loading: null, error: null }));
+    store.dispatch(modelStateReceived({ loaded: { path: MODEL, contextSize: 4096, tokensUsed: 0, tokensUsedBy: null, projector: null }, loading: null, error: null }));
     await advance(0);
     expect(bridge.callsTo('models.settings.get')).toHaveLength(2);
     expect(store.getState().modelSettings.view?.loadedWith).toEqual({ contextSize: 4096 });

@@ -1,0 +1,78 @@
+/**
+ * The projector a model loads with (load parameter mmproj): the one chosen in its load settings, else
+ * the one its folder pairs with it (main/models/projector.ts: by file name, header name, or the
+ * folder's one model and projector; never one made for another width). Headers are read once per
+ * file while it is unchanged; a folder's other GGUFs are read only when their name says `mmproj` or
+ * they are small enough to be one (a projector is at most a couple of GB).
+ */
+import { promises as fsp } from 'fs';
+import path from 'path';
+import type { LoadedModel } from '../engine/methods';
+import type { EngineError, LoadParamsInput } from '../engine/protocol';
+import { readGgufHeader } from '../gguf/read';
+import { headerFacts, type HeaderFacts } from './facts';
+import { pairProjectors, type PairFile } from './projector';
+import { splitParts } from './split-name';
+
+/** A folder's GGUF larger than this is read for pairing only when its name says mmproj. */
+const PROJECTOR_MAX_BYTES = 2 * 1024 ** 3;
+const NAMED_PROJECTOR = /(^|[-_.])mmproj([-_.]|$)/i;
+/** Headers kept at most. */
+const KEPT = 500;
+
+export class ProjectorPicker {
+  private readonly facts = new Map<string, HeaderFacts | null>();
+
+  private async factsOf(file: string, size: number, mtimeMs: number): Promise<HeaderFacts | null> {
+    const key = `${file}\0${size}\0${mtimeMs}`;
+    if (this.facts.has(key)) return this.facts.get(key)!;
+    const got = await readGgufHeader(file).then(headerFacts, () => null);
+    if (this.facts.size >= KEPT) this.facts.clear();
+    this.facts.set(key, got);
+    return got;
+  }
+
+  /** The projector paired with `modelPath` in its folder, or null (none, or the folder cannot be read). */
+  async projectorFor(modelPath: string): Promise<string | null> {
+    const file = path.resolve(modelPath);
+    const dir = path.dirname(file);
+    const names = await fsp.readdir(dir).catch(() => [] as string[]);
+    const models: PairFile[] = [];
+    const projectors: PairFile[] = [];
+    for (const name of names) {
+      if (!/\.gguf$/i.test(name)) continue;
+      const at = path.join(dir, name);
+      // a split model's later parts are not models of their own
+      const split = splitParts(at);
+      if (split && split.parts[0] !== at) continue;
+      const st = await fsp.stat(at).catch(() => undefined);
+      if (!st?.isFile()) continue;
+      if (at !== file && !NAMED_PROJECTOR.test(name) && st.size > PROJECTOR_MAX_BYTES) {
+        models.push({ path: at, name: null }); // a model: counted, not read
+        continue;
+      }
+      const f = await this.factsOf(at, st.size, st.mtimeMs);
+      if (!f) continue;
+      (f.projector ? projectors : models).push({ path: at, name: f.name, width: f.width });
+    }
+    if (!models.some((m) => m.path === file)) return null;
+    return pairProjectors(models, projectors).get(file) ?? null;
+  }
+}
+
+/**
+ * Loads with the projector the folder paired (`paired`, already in params.mmproj): when llama.cpp
+ * refuses that projector (another kind of model, positions the engine does not support), the model
+ * loads without it and `warn` says why. A projector the user chose is never dropped (paired: null).
+ */
+export async function loadPaired(load: (params: LoadParamsInput) => Promise<LoadedModel>, params: LoadParamsInput, paired: string | null, warn: (message: string) => void): Promise<LoadedModel> {
+  try {
+    return await load(params);
+  } catch (e) {
+    const err = e as EngineError;
+    if (!paired || err.code === 'aborted' || !/projector/i.test(err.message ?? '')) throw e;
+    warn(`loads without its projector ${paired}: ${err.message}`);
+    const { mmproj: _projector, ...without } = params;
+    return load(without);
+  }
+}
