@@ -29,7 +29,7 @@ const ToolResultBlock = z
   })
   .passthrough();
 
-/** blocks Hearth cannot read yet (the engine has no vision): refused with a clear error */
+/** blocks this dialect does not map yet (images go through the OpenAI chat API): refused with a clear error */
 const MEDIA_BLOCKS = new Set(['image', 'document', 'search_result', 'container_upload']);
 
 export const AnthropicMessage = z.object({ role: z.enum(['user', 'assistant']), content: Content }).passthrough();
@@ -94,7 +94,7 @@ function blockOf<S extends z.ZodTypeAny>(schema: S, block: unknown, where: strin
 function refuse(block: { type: string }, where: string, allowed: string): never {
   const a = /^[aeiou]/.test(block.type) ? 'an' : 'a';
   if (MEDIA_BLOCKS.has(block.type)) {
-    throw new ApiError(400, 'not_supported', `${where} is ${a} ${block.type} block: Hearth does not read images or documents yet (the engine has no vision support); send text`, where);
+    throw new ApiError(400, 'not_supported', `${where} is ${a} ${block.type} block: Hearth's Anthropic API does not read images or documents yet (its OpenAI chat API reads images, as image_url data: URLs); send text`, where);
   }
   throw new ApiError(400, 'invalid_request_error', `${where} is ${a} ${block.type} block, which Hearth does not take here (it takes ${allowed})`, where);
 }

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { issuesText } from '../engine/methods';
 import { type ChatMessage, ChatRequest, CompletionRequest, type GenerateResult, type ModelMetadata, type TokenLogprobs } from '../engine/protocol';
 import type { FastifyRequest } from 'fastify';
+import { imageCount } from '../params';
 import { ApiError } from './errors';
 import { note } from './http';
 import type { ApiModels } from './models';
@@ -57,13 +58,13 @@ async function run(
   deps: { models: ApiModels; engine: EngineClient },
   model: string | undefined,
   opts: RunOptions,
-  go: (modelId: string, seq: number) => Promise<GenerateResult>,
+  go: (modelId: string, seq: number, lease: { name: string; metadata: ModelMetadata }) => Promise<GenerateResult>,
 ): Promise<Generated> {
   const lease = await deps.models.acquire(model, opts.key, opts.req.apiSignal);
   let key = opts.key;
   try {
     opts.onStart?.(lease.name);
-    const result = await go(lease.modelId, lease.slot.id);
+    const result = await go(lease.modelId, lease.slot.id, lease);
     note(opts.req, { model: lease.name, tokens: result.timings.generatedTokens });
     // the client went away (the engine stopped within a token): nobody reads an answer
     if (result.stopReason === 'aborted') throw new ApiError(499, 'aborted', 'the client went away');
@@ -89,9 +90,14 @@ function checked<S extends z.ZodTypeAny>(schema: S, request: unknown): void {
 
 export function runChat(deps: { models: ApiModels; engine: EngineClient }, model: string | undefined, request: ChatBody, opts: RunOptions): Promise<Generated> {
   checked(ChatRequest, request);
-  return run(deps, model, opts, (modelId, seq) =>
-    deps.engine.chat(modelId, { ...request, seq } as ChatRequest, { signal: opts.req.apiSignal, onPiece: opts.onPiece }),
-  );
+  const images = imageCount(request.messages);
+  return run(deps, model, opts, (modelId, seq, lease) => {
+    // images need the model's projector (paired in its folder or chosen in its load settings)
+    if (images > 0 && !lease.metadata.vision) {
+      throw new ApiError(400, 'not_supported', `${lease.name} has no vision projector (mmproj), so it cannot read images: put its mmproj file beside it, or send text`, 'messages');
+    }
+    return deps.engine.chat(modelId, { ...request, seq } as ChatRequest, { signal: opts.req.apiSignal, onPiece: opts.onPiece });
+  });
 }
 
 export function runCompletion(deps: { models: ApiModels; engine: EngineClient }, model: string | undefined, request: CompletionBody, opts: RunOptions): Promise<Generated> {

@@ -11,6 +11,7 @@ import type { ApiServerSettings } from '../ipc/api';
 import type { LibraryModelDTO } from '../ipc/contract';
 import type { Logger } from '../logging';
 import { planLoad } from '../models/fit';
+import { loadPaired, ProjectorPicker } from '../models/projector-pick';
 import { ApiError } from './errors';
 import { SlotPool, type Slot } from './slots';
 
@@ -83,6 +84,8 @@ const MODEL_ID_PREFIX = 'api:';
 export const apiModelId = (modelPath: string) => MODEL_ID_PREFIX + modelPath;
 
 export class ApiModels {
+  /** each model's projector when its settings choose none */
+  private readonly projectors = new ProjectorPicker();
   private readonly models = new Map<string, Loaded>();
   private readonly timers: Timers;
   private readonly now: () => number;
@@ -142,22 +145,24 @@ export class ApiModels {
   }
 
   /** Load parameters: the model's saved settings, with the API's slots (and an embedding model's pooled context). */
-  private async paramsFor(file: string, info: ModelMetadata): Promise<LoadParamsInput> {
+  private async paramsFor(file: string, info: ModelMetadata): Promise<{ params: LoadParamsInput; paired: string | null }> {
     const saved = this.deps.loadSettings(file);
-    const params: LoadParamsInput = { ...saved, parallel: this.deps.settings().parallel, fitMarginMiB: this.deps.guardrail().marginMiB };
+    // images: the projector the settings choose, else its folder's (main/models/projector-pick.ts)
+    const paired = !info.isEmbedding && saved.mmproj === undefined ? await this.projectors.projectorFor(file).catch(() => null) : null;
+    const params: LoadParamsInput = { ...saved, parallel: this.deps.settings().parallel, fitMarginMiB: this.deps.guardrail().marginMiB, ...(paired ? { mmproj: paired } : {}) };
     if (info.isEmbedding) {
       // a pooled sequence is evaluated in one micro-batch: ubatch = batch (llama-server does the same)
       params.embeddings = true;
       params.ubatchSize = params.batchSize ?? params.ubatchSize ?? 2048;
       params.batchSize = params.ubatchSize;
     }
-    return params;
+    return { params, paired };
   }
 
   private async load(m: Loaded): Promise<void> {
     const { engine } = this.deps;
     const info = await engine.info(m.path);
-    const params = await this.paramsFor(m.path, info);
+    const { params, paired } = await this.paramsFor(m.path, info);
     const guard = this.deps.guardrail();
     if (guard.mode !== 'off') {
       const plan = await planLoad(engine, m.path, params, guard.marginMiB);
@@ -167,8 +172,8 @@ export class ApiModels {
       }
     }
     this.deps.logger.info(`api: loading ${m.name}`, { path: m.path, parallel: params.parallel });
-    await engine.load(m.modelId, m.path, params);
-    m.metadata = info;
+    const loaded = await loadPaired((p) => engine.load(m.modelId, m.path, p), params, paired, (why) => this.deps.logger.warn(`api: ${m.name} ${why}`));
+    m.metadata = { ...info, vision: loaded.metadata.vision };
   }
 
   /**

@@ -63,7 +63,7 @@ const KeepAlive = z.union([z.string(), z.number()]).optional();
 /** Images (base64): refused until the engine reads them. */
 const Images = z.array(z.unknown()).nullable().optional();
 function refuseImages(images: z.infer<typeof Images>, where: string): void {
-  if (images?.length) throw new ApiError(400, 'not_supported', `${where}.images: Hearth does not read images yet (the engine has no vision support); send text`, `${where}.images`);
+  if (images?.length) throw new ApiError(400, 'not_supported', `${where}.images: Hearth's Ollama API does not read images yet (its OpenAI chat API does, as image_url data: URLs); send text`, `${where}.images`);
 }
 
 const OllamaToolCall = z

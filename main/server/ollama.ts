@@ -203,7 +203,7 @@ export function registerOllama(app: FastifyInstance, deps: RouteDeps & { setting
     const whole = (g: Generated) => piece(g.result.content, g.result.reasoning);
     const last = () => ({ fields: { response: '' } });
     if (body.raw) {
-      if (body.images?.length) throw new ApiError(400, 'not_supported', 'images: Hearth does not read images yet (the engine has no vision support); send text', 'images');
+      if (body.images?.length) throw new ApiError(400, 'not_supported', 'images: the Ollama API here does not read images yet (its OpenAI chat API does, as image_url data: URLs); send text', 'images');
       if (body.suffix) throw new ApiError(400, 'not_supported', 'suffix (fill-in-the-middle) is not supported by Hearth\'s Ollama API; send the prompt alone', 'suffix');
       const jsonSchema = jsonSchemaOf(body.format);
       const request = { prompt: body.prompt, ...(jsonSchema ? { jsonSchema } : {}), ...optionsOf(body.options ?? undefined) };

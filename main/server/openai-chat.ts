@@ -1,18 +1,19 @@
 /**
  * OpenAI's chat completions, translated to the engine's chat request and back: the request schema
- * (OpenAI's fields, llama-server's sampler names, and what Hearth refuses with a reason: images until
- * vision lands, n > 1), the result as `chat.completion`, and a stream as `chat.completion.chunk`s.
+ * (OpenAI's fields, llama-server's sampler names, images as data: URLs for a model with a projector,
+ * and what Hearth refuses with a reason: image URLs it would have to fetch, audio, files, n > 1), the
+ * result as `chat.completion`, and a stream as `chat.completion.chunk`s.
  */
 import crypto from 'crypto';
 import { z } from 'zod';
 import type { ChatMessage, ChatRequest, GenerateResult, TokenLogprobs } from '../engine/protocol';
-import { MAX_TOKENS } from '../params';
+import { type ContentPart, MAX_TOKENS } from '../params';
 import { ApiError } from './errors';
 import { samplerBodyShape, samplingOf, StopField, stopList } from './samplers';
 import { engineTool, engineToolCall } from './generate';
 
 const TextPart = z.object({ type: z.literal('text'), text: z.string() }).passthrough();
-/** parts Hearth cannot take yet (no vision or audio in the engine): refused with a clear error */
+/** media parts: images (image_url, input_image) as data: URLs; the rest refused with a clear error */
 const MediaPart = z.object({ type: z.enum(['image_url', 'input_image', 'input_audio', 'file', 'image']) }).passthrough();
 const Content = z.union([z.string(), z.array(z.union([TextPart, MediaPart])), z.null()]);
 
@@ -93,16 +94,49 @@ export const ChatCompletionBody = z
   .passthrough();
 export type ChatCompletionBody = z.infer<typeof ChatCompletionBody>;
 
-/** Message text from content parts; media parts are refused (naming the message). */
-export function textOf(content: z.infer<typeof Content> | undefined, where: string): string {
+/** The URL of an image part: image_url {url} or a plain string (OpenAI's chat and Responses shapes). */
+function imageUrlOf(p: Record<string, unknown>): string | undefined {
+  const u = p.image_url;
+  if (typeof u === 'string') return u;
+  if (u && typeof u === 'object' && typeof (u as { url?: unknown }).url === 'string') return (u as { url: string }).url;
+  return undefined;
+}
+
+/**
+ * Message content from OpenAI's parts: text, and images given as data: URLs (base64), which the engine
+ * reads through the model's projector. An image URL it would have to fetch, audio and files are refused
+ * (naming the part).
+ */
+export function contentOf(content: z.infer<typeof Content> | undefined, where: string): string | ContentPart[] {
   if (content === undefined || content === null) return '';
   if (typeof content === 'string') return content;
-  const texts: string[] = [];
+  const parts: ContentPart[] = [];
   content.forEach((p, i) => {
-    if (p.type === 'text') texts.push((p as { text: string }).text);
-    else throw new ApiError(400, 'not_supported', `${where}.content.${i} is ${p.type}: Hearth does not read images, audio or files yet (the engine has no vision support); send text`, `${where}.content`);
+    const at = `${where}.content.${i}`;
+    if (p.type === 'text') {
+      parts.push({ type: 'text', text: (p as { text: string }).text });
+      return;
+    }
+    if (p.type === 'image_url' || p.type === 'input_image') {
+      const url = imageUrlOf(p as Record<string, unknown>);
+      if (!url) throw new ApiError(400, 'invalid_request_error', `${at} has no image_url.url`, at);
+      if (!/^data:image\/[a-z0-9.+-]+;base64,/i.test(url)) {
+        throw new ApiError(400, 'not_supported', `${at}: Hearth does not fetch image URLs; send the image as a data: URL (data:image/png;base64,...)`, at);
+      }
+      parts.push({ type: 'image', data: url });
+      return;
+    }
+    throw new ApiError(400, 'not_supported', `${at} is ${p.type}: Hearth reads text and images (data: URLs), not audio or files; send text`, `${where}.content`);
   });
-  return texts.join('\n');
+  // text alone stays text (the template sees the string it always did)
+  return parts.every((p) => p.type === 'text') ? parts.map((p) => (p as { text: string }).text).join('\n') : parts;
+}
+
+/** Message text from content parts; any media part is refused (roles whose content must be text). */
+export function textOf(content: z.infer<typeof Content> | undefined, where: string): string {
+  const c = contentOf(content, where);
+  if (typeof c === 'string') return c;
+  throw new ApiError(400, 'not_supported', `${where}.content has an image: only user messages may carry images`, `${where}.content`);
 }
 
 /** OpenAI's messages as the engine's. */
@@ -110,7 +144,7 @@ export function engineMessages(messages: z.infer<typeof OpenAiMessage>[]): ChatM
   return messages.map((m, i): ChatMessage => {
     const where = `messages.${i}`;
     const role = m.role === 'developer' ? 'system' : m.role === 'function' ? 'tool' : m.role;
-    const out: ChatMessage = { role, content: textOf(m.content, where) };
+    const out: ChatMessage = { role, content: role === 'user' ? contentOf(m.content, where) : textOf(m.content, where) };
     if (m.reasoning_content) out.reasoning_content = m.reasoning_content;
     if (m.tool_calls?.length) {
       out.tool_calls = m.tool_calls.map((c) => engineToolCall(c.id, c.function.name, c.function.arguments));

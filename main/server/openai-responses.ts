@@ -77,7 +77,7 @@ function partsText(content: string | z.infer<typeof Parts>, where: string): stri
     .map((p, i) => {
       if (p.type === 'refusal') return (p as { refusal: string }).refusal;
       if ('text' in p && typeof p.text === 'string') return p.text;
-      return refuse(`${where}.${i}`, `${p.type} parts are not supported: Hearth does not read images, audio or files yet (the engine has no vision support); send text`);
+      return refuse(`${where}.${i}`, `${p.type} parts are not supported: the Responses API here does not read images, audio or files yet (the chat completions API reads images, as image_url data: URLs); send text`);
     })
     .join('\n');
 }
