@@ -14,6 +14,7 @@ import { abortedError, defaultContextSize, EngineError, Estimate, FILE_TYPE_NAME
 import type { ResultOf } from './methods';
 import { GgufHeaderCache } from '../gguf/cache';
 import { GgufHeader, ggufNumber, ggufString } from '../gguf/read';
+import { adapterProblem, type AdapterKind } from '../gguf/adapters';
 import { CheckedModelFile, LoadGate, withCheckedModelFile } from './model-file';
 import { hostWithAvailableRam } from './system-memory';
 
@@ -144,6 +145,25 @@ export class HostModels {
     return withCheckedModelFile(file, this.headers, { signal, gate }, use, discard);
   }
 
+  /**
+   * The load's LoRA adapters and control vectors, their headers read here (main/gguf's reader, built
+   * for hostile files) before llama.cpp sees them: a file that is no adapter for this model is refused
+   * naming it (`invalid_argument`). llama.cpp checks every LoRA tensor's shape again.
+   */
+  private async checkAdapters(model: GgufHeader, p: LoadParams, signal: AbortSignal): Promise<void> {
+    const lists: [readonly { path: string }[], AdapterKind][] = [[p.loraAdapters, 'lora'], [p.controlVectors, 'controlVector']];
+    for (const [list, kind] of lists) {
+      for (const a of list) {
+        const what = kind === 'lora' ? 'LoRA adapter' : 'control vector';
+        const h = await this.headers.read(a.path, { signal }).catch((e: Error) => {
+          throw new EngineError('invalid_argument', `${what} ${a.path}: ${e.message}`);
+        });
+        const problem = adapterProblem(h, model, kind);
+        if (problem) throw new EngineError('invalid_argument', problem);
+      }
+    }
+  }
+
   /** Whether the host has a GPU device: read once (the devices a host loaded do not change while it runs). */
   private hasGpu(): boolean {
     this.gpu ??= this.addon.devices().some((d) => d.type === 'gpu' || d.type === 'igpu');
@@ -216,6 +236,8 @@ export class HostModels {
         file,
         parse.signal,
         async (f) => {
+          check();
+          await this.checkAdapters(f.header, params, parse.signal);
           check();
           // the context the load gets follows the checked file's trained context (defaultContextSize)
           native = this.nativeParams(this.withDefaultContext(f.header, params));

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { boolean, choice, custom, defaultedShape, defaultsOf, integer, MAX_PATH_CHARS, metaOf, settingShape, strings } from './field';
 import { SAMPLING_META, SAMPLING_SETTING_KEYS, SamplingSettings } from './sampling';
 import { grammarProblem, schemaProblem } from './grammar-limits';
+import { ADAPTER_REQUEST } from './adapters';
 
 /** The longest reply one request may ask for, in tokens. */
 export const MAX_TOKENS = 10_000_000;
@@ -141,6 +142,7 @@ export const REQUEST_ENGINE_ONLY = {
   ),
   ignoreEos: boolean({ label: 'Ignore end of text', help: 'Go on past the end-of-text token.', default: false }),
   seq: integer({ label: 'Sequence', help: 'The KV cache sequence (slot) to run on.', min: 0, max: 255, default: 0 }),
+  ...ADAPTER_REQUEST,
 };
 
 export const REQUEST_FIELDS = { ...REQUEST_SETTINGS, ...REQUEST_ENGINE_ONLY };

@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 
-export type FieldKind = 'number' | 'integer' | 'boolean' | 'choice' | 'strings' | 'numbers' | 'gpuLayers' | 'json' | 'path';
+export type FieldKind = 'number' | 'integer' | 'boolean' | 'choice' | 'strings' | 'numbers' | 'gpuLayers' | 'json' | 'path' | 'adapters';
 
 /** What the UI needs to show a field. */
 export interface FieldMeta {

@@ -16,6 +16,7 @@ export * from './load';
 export * from './context';
 export * from './devices';
 export * from './backends';
+export * from './adapters';
 
 /** What a load takes: the model load and context families together, defaults applied, combinations checked. */
 export const LOAD_PARAM_FIELDS = { ...LOAD_FIELDS, ...CONTEXT_FIELDS };
@@ -33,4 +34,4 @@ export const LOAD_SETTING_KEYS = LoadSettings.keyof().options;
 export const LOAD_SETTING_DEFAULTS = defaultsOf(LOAD_SETTING_FIELDS);
 export const LOAD_SETTINGS_META = metaOf(LOAD_SETTING_FIELDS);
 /** The order of the load settings form's parts. */
-export const LOAD_GROUPS = ['GPU offload', 'Context', 'CPU and batches', 'Memory', 'Several GPUs'] as const;
+export const LOAD_GROUPS = ['GPU offload', 'Context', 'CPU and batches', 'Memory', 'Several GPUs', 'Adapters'] as const;

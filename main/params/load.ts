@@ -3,6 +3,7 @@
  * on the C++ side by parseLoad in native/src/params.cpp.
  */
 import { z } from 'zod';
+import { ADAPTER_SETTINGS } from './adapters';
 import { boolean, choice, custom, integer, path } from './field';
 
 /** The devices llama.cpp can split a model over (llama_max_devices()). */
@@ -37,6 +38,7 @@ export const LOAD_SETTINGS = {
     group: 'Several GPUs',
     maxItems: MAX_DEVICES,
   }),
+  ...ADAPTER_SETTINGS,
 };
 
 export const LOAD_ENGINE_ONLY = {

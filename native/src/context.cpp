@@ -168,6 +168,9 @@ static void workerLoop(std::shared_ptr<Context::State> st) {
                 auto & front = st->queue.front();
                 if (front->kind == Task::GENERATE) {
                     if ((int) runs.size() + (int) admitted.size() >= st->n_seq) break;
+                    // one LoRA set per decode (adapters.h): a generation with another set waits for the running ones
+                    const std::string & set = !runs.empty() ? runs.front()->task->lora_key : !admitted.empty() ? admitted.front()->lora_key : front->lora_key;
+                    if (front->lora_key != set) break;
                     bool busy = false;
                     for (auto & r : runs) busy = busy || r->task->seq == front->seq;
                     for (auto & a : admitted) busy = busy || a->seq == front->seq;
@@ -191,6 +194,14 @@ static void workerLoop(std::shared_ptr<Context::State> st) {
         // this step's work, watched by the host (activity.h): a step that makes no progress is a hang
         Activity working("work", st->model->path);
         LlamaUse use; // waits while a fit runs (llama_gate.h); nothing in a step waits for another thread
+        // the LoRA set of what runs now: the admitted generations' (when none was running), else the load's
+        auto useSet = [&](const std::vector<float> & scales, const std::string & key) {
+            if (key == st->lora_applied) return;
+            st->adapters.apply(st->ctx, scales);
+            st->lora_applied = key;
+        };
+        if (!admitted.empty() && runs.empty()) useSet(admitted.front()->lora_scales, admitted.front()->lora_key);
+        if (solo) useSet(st->adapters.defaults(), st->adapters.keyOf(st->adapters.defaults()));
         for (auto & task : admitted) {
             auto run = std::make_unique<GenRun>();
             run->task = task;
@@ -210,7 +221,10 @@ static void workerLoop(std::shared_ptr<Context::State> st) {
                     case Task::EMBED: runEmbed(*st, *task); break;
                     case Task::RERANK: runRerank(*st, *task); break;
                     case Task::SAVE: runSave(*st, *task); break;
-                    case Task::RESTORE: runRestore(*st, *task); break;
+                    case Task::RESTORE:
+                        runRestore(*st, *task);
+                        st->seq_lora[task->seq] = st->lora_applied;
+                        break;
                     case Task::CLEAR:
                         llama_memory_seq_rm(llama_get_memory(st->ctx), task->seq, -1, -1);
                         st->seq_tokens[task->seq].clear();
@@ -322,7 +336,9 @@ Napi::Value Context::Create(const Napi::CallbackInfo & info) {
     auto st = std::make_shared<State>();
     llama_context_params cp;
     st->model = m->requireHandle();
-    cp = contextParams(parseEngineParams(info.Length() > 1 ? info[1] : env.Undefined()).context, st->model->model);
+    const EngineParams ep = parseEngineParams(info.Length() > 1 ? info[1] : env.Undefined());
+    cp = contextParams(ep.context, st->model->model);
+    const AdapterParams adapters = ep.load.adapters;
     cp.abort_callback = abortCallback;
     cp.abort_callback_data = st.get();
     st->n_seq = (int) cp.n_seq_max;
@@ -331,7 +347,7 @@ Napi::Value Context::Create(const Napi::CallbackInfo & info) {
     st->type_v = cp.type_v;
     st->flash_attn = cp.flash_attn_type == LLAMA_FLASH_ATTN_TYPE_ENABLED ? "on" : cp.flash_attn_type == LLAMA_FLASH_ATTN_TYPE_DISABLED ? "off" : "auto";
     return AsyncTask::run(env,
-        [st, cp]() {
+        [st, cp, adapters]() {
             Activity activity("context", st->model->path);
             LlamaUse use(LlamaUseKind::lengthy);
             AllocationWatch allocation;
@@ -348,6 +364,10 @@ Napi::Value Context::Create(const Napi::CallbackInfo & info) {
             st->threads_batch = (int) llama_n_threads_batch(st->ctx);
             st->batch = llama_batch_init(st->n_batch, 0, std::max(1, st->n_seq));
             st->seq_tokens.assign(st->n_seq, {});
+            // LoRA adapters and control vectors (adapters.h): one that does not fit fails the context, not the model
+            st->adapters.init(st->model->model, st->ctx, adapters, st->model->path);
+            st->lora_applied = st->adapters.keyOf(st->adapters.defaults());
+            st->seq_lora.assign(st->n_seq, st->lora_applied);
             st->publish(true); // the worker does not run yet
         },
         [st](Napi::Env env) -> Napi::Value {
@@ -388,9 +408,13 @@ Napi::Value Context::Generate(const Napi::CallbackInfo & info) {
     if (task->req.is_discarded() || !task->req.is_object()) throw makeError(env, codes::invalid_argument, "generate: the request is not a JSON object");
     try {
         task->id = task->req.value("id", (uint64_t) 0);
-        int s = parseRequest(task->req).seq;
+        const RequestParams rp = parseRequest(task->req);
+        int s = rp.seq;
         if (s < 0 || s >= state_->n_seq) throw HearthError(codes::invalid_argument, "seq must be in [0, " + std::to_string(state_->n_seq) + ")");
         task->seq = s;
+        // read-only once the context exists (adapters.h)
+        task->lora_scales = rp.lora_given ? state_->adapters.scalesFor(rp.lora) : state_->adapters.defaults();
+        task->lora_key = state_->adapters.keyOf(task->lora_scales);
     } catch (const common_json_error & e) { // a field of the wrong type
         throw HearthError(codes::invalid_argument, e.what());
     }

@@ -71,6 +71,7 @@ bool isAllocationFailure(const char * text) {
 
 void noteLogLine(ggml_log_level level, const char * text) {
     if (!t_watch || level != GGML_LOG_LEVEL_ERROR || !text) return;
+    t_watch->last_error_ = text;
     if (isAllocationFailure(text)) t_watch->failed_ = true;
 }
 

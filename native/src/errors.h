@@ -82,9 +82,12 @@ public:
     AllocationWatch(const AllocationWatch &) = delete;
     AllocationWatch & operator=(const AllocationWatch &) = delete;
     bool failed() const { return failed_; }
+    // the last ERROR line logged meanwhile (why an adapter did not load, say), "" when none
+    const std::string & lastError() const { return last_error_; }
 
 private:
     bool failed_ = false;
+    std::string last_error_;
     AllocationWatch * outer_;
     friend void noteLogLine(ggml_log_level level, const char * text);
 };

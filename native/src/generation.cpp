@@ -273,6 +273,9 @@ void prepareRun(Context::State & st, GenRun & run) {
 
     // 3. reuse the longest common prefix with what this sequence holds
     std::vector<llama_token> & cached = st.seq_tokens[seq];
+    // a prefix computed under another LoRA set is not this request's (adapters.h)
+    if (st.seq_lora[seq] != t.lora_key) cached.clear();
+    st.seq_lora[seq] = t.lora_key;
     size_t n_past = 0;
     while (n_past < cached.size() && n_past < prompt.size() && cached[n_past] == prompt[n_past]) n_past++;
     if (n_past == prompt.size()) n_past--; // the last prompt token is evaluated again for its logits

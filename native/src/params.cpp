@@ -219,6 +219,14 @@ const Table<LP> & loadTable() {
              s.mmproj = v.get<std::string>();
          },
          [](const LP & s) { return s.mmproj.empty() ? common_json(nullptr) : common_json(s.mmproj); }},
+        {"loraAdapters", [](LP & s, const common_json & v) { s.adapters.lora = parseAdapterList("loraAdapters", v); },
+         [](const LP & s) { return adapterListJson(s.adapters.lora); }},
+        {"controlVectors", [](LP & s, const common_json & v) { s.adapters.cvecs = parseAdapterList("controlVectors", v); },
+         [](const LP & s) { return adapterListJson(s.adapters.cvecs); }},
+        {"controlVectorLayerStart", [](LP & s, const common_json & v) { s.adapters.cvec_start = (int32_t) numberIn("controlVectorLayerStart", v, 1, 4096, true); },
+         [](const LP & s) { return common_json(s.adapters.cvec_start); }},
+        {"controlVectorLayerEnd", [](LP & s, const common_json & v) { s.adapters.cvec_end = (int32_t) numberIn("controlVectorLayerEnd", v, 0, 4096, true); },
+         [](const LP & s) { return common_json(s.adapters.cvec_end); }},
     };
     return t;
 }
@@ -272,6 +280,12 @@ const Table<RP> & requestTable() {
          [](const RP & s) { return s.grammar.empty() ? common_json(nullptr) : common_json(s.grammar); }},
         flag("ignoreEos", &RP::ignore_eos),
         whole("seq", &RP::seq, 0, 255),
+        {"loraAdapters",
+         [](RP & s, const common_json & v) {
+             s.lora = parseAdapterList("loraAdapters", v);
+             s.lora_given = true;
+         },
+         [](const RP & s) { return s.lora_given ? adapterListJson(s.lora) : common_json(nullptr); }},
     };
     return t;
 }

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "adapters.h"
 #include "common.h"
 #include "json.h"
 #include "llama.h"
@@ -36,6 +37,7 @@ struct LoadParams {
     bool fit_margin_given = false;
     bool no_alloc = false;
     std::string mmproj; // the projector for images (vision.h); empty: none
+    AdapterParams adapters; // applied to the context (adapters.h), not to the model's load
 
     // llama.cpp's model parameters (the tensor split is the caller's: it must outlive the load)
     llama_model_params model() const;
@@ -75,6 +77,7 @@ struct RequestParams {
     std::string grammar;      // empty: none
     bool ignore_eos = false;
     int seq = 0;
+    std::vector<AdapterEntry> lora; bool lora_given = false; // this request's LoRA scales (adapters.h)
 };
 RequestParams parseRequest(const common_json & req, Keys * consumed = nullptr);
 

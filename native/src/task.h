@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "activity.h"
+#include "adapters.h"
 #include "chat.h"
 #include "common.h"
 #include "context.h"
@@ -46,6 +47,8 @@ struct Task {
     uint64_t id = 0;
     int seq = 0;
     common_json req;
+    std::vector<float> lora_scales;     // GENERATE: the LoRA scales it runs with (adapters.h)
+    std::string lora_key;               // and the set they apply (runs with another set wait)
     std::vector<std::string> texts;     // EMBED: the texts; RERANK: the documents
     std::string query;                  // RERANK
     std::string path;
@@ -86,6 +89,12 @@ struct Context::State {
     // the tokens each sequence holds in the KV cache (one cell each; the sequences share the cache);
     // the worker's alone: the JS thread reads what publish() copied
     std::vector<std::vector<llama_token>> seq_tokens;
+    // the adapters the context was created with, the set applied now (its key) and the set each
+    // sequence's cached tokens were computed under; the worker's alone, but `adapters`, read-only after
+    // creation (adapters.h)
+    ContextAdapters adapters;
+    std::string lora_applied;
+    std::vector<std::string> seq_lora;
 
     // what the worker publishes for the JS thread (info(), memoryBreakdown()), which must not read
     // seq_tokens or llama.cpp's accounting while a decode changes them
@@ -114,6 +123,7 @@ struct Context::State {
         {
             LlamaUse use;
             if (ctx) llama_free(ctx);
+            adapters.release(); // after the context that used them
             if (batch.token) llama_batch_free(batch);
         }
         if (ctx) returnFreedMemory(); // outside the use: a fit need not wait for it

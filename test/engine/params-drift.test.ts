@@ -16,6 +16,7 @@ import {
   Fields,
   LOAD_FIELDS,
   LOGIT_BIAS_MAX,
+  MAX_ADAPTER_PATH,
   REQUEST_FIELDS,
   RequestOptions,
   Sampling,
@@ -58,6 +59,12 @@ function probes(f: Field): unknown[] {
       return [0, 7, m.max!, m.max! + 1, -1, 1.5, 'max', 'auto', 'all'];
     case 'path':
       return ['/models/a.gguf', 'x'.repeat(m.maxLength!), 'é'.repeat(m.maxLength! + 1), '', 1, true];
+    case 'adapters': {
+      const e = (scale: unknown, p: unknown = 'a.gguf') => ({ path: p, scale });
+      return [[], [e(1)], [e(m.min!), e(m.max!, 'b.gguf')], [e(0.25)], Array(m.maxItems!).fill(e(1)), Array(m.maxItems! + 1).fill(e(1)),
+        [e(m.max! + 0.5)], [e(m.min! - 1)], [e(1, '')], [e(1, 'x'.repeat(MAX_ADAPTER_PATH))], [e(1, 'x'.repeat(MAX_ADAPTER_PATH + 1))],
+        [{ path: 'a.gguf' }], [{ ...e(1), bogus: 1 }], [e('1')], ['a.gguf'], 'a.gguf', 1];
+    }
     case 'json':
       return [[], {}, 'x', 1, [{ token: 1, bias: -2.5 }], [{ token: -1, bias: 0 }], [{ token: 1 }], { type: 'string' },
         // a logit bias at and past its bounds (LOGIT_BIAS_MAX)

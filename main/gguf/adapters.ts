@@ -1,0 +1,85 @@
+/**
+ * LoRA adapter and control vector files, told apart from models by their GGUF headers and matched to
+ * the model they are for: the engine host checks a load's adapters with `adapterProblem` before
+ * llama.cpp sees them (a clear error naming the file, not a log line), and the library lists each
+ * model's adapters (`adaptersFor`: the adapter files beside the model or in an `adapters` folder there
+ * whose architecture is the model's). llama.cpp checks each LoRA tensor's shape again when it loads one.
+ */
+import { promises as fsp } from 'fs';
+import path from 'path';
+import { GgufHeader, ggufNumber, ggufString, readGgufHeader } from './read';
+
+export type AdapterKind = 'lora' | 'controlVector';
+
+/** What kind of adapter a header is, or null for anything else (a model, a projector). */
+export function adapterKind(h: Pick<GgufHeader, 'metadata' | 'tensors'>): AdapterKind | null {
+  if (ggufString(h, 'general.type') === 'adapter' && ggufString(h, 'adapter.type') === 'lora') return 'lora';
+  // llama.cpp's cvector-generator writes architecture "controlvector"; a vector is a tensor direction.<layer>
+  if (ggufString(h, 'general.architecture') === 'controlvector' || (h.tensors.length > 0 && h.tensors.every((t) => /^direction\.\d+$/.test(t.name)))) return 'controlVector';
+  return null;
+}
+
+/** The architecture an adapter is for (a control vector's `controlvector.model_hint`), when it says. */
+export function adapterArchitecture(h: Pick<GgufHeader, 'metadata'>): string | undefined {
+  const arch = ggufString(h, 'general.architecture');
+  return arch === 'controlvector' ? ggufString(h, 'controlvector.model_hint') : arch;
+}
+
+/** The width of the model a file is for: a LoRA's widest lora_a input, a control vector's vectors. */
+function widthsOf(h: Pick<GgufHeader, 'tensors'>, kind: AdapterKind): number[] {
+  if (kind === 'controlVector') return h.tensors.map((t) => t.dims[0]);
+  // lora_a of a matrix reading the residual stream (attention q/k/v, FFN gate/up): [n_embd, rank];
+  // lora_b of one writing it (attention output, FFN down): [rank, n_embd]
+  const reads = h.tensors.filter((t) => /\.(attn_q|attn_k|attn_v|ffn_gate|ffn_up)\.weight\.lora_a$/.test(t.name)).map((t) => t.dims[0]);
+  const writes = h.tensors.filter((t) => /\.(attn_output|ffn_down)\.weight\.lora_b$/.test(t.name)).map((t) => t.dims[1]);
+  return [...reads, ...writes];
+}
+
+/**
+ * Why `adapter` cannot go with the model `model` as a `want` (null: it can, as far as headers tell).
+ * Words for people, naming the file.
+ */
+export function adapterProblem(adapter: Pick<GgufHeader, 'path' | 'metadata' | 'tensors'>, model: Pick<GgufHeader, 'metadata'>, want: AdapterKind): string | null {
+  const name = path.basename(adapter.path);
+  const kind = adapterKind(adapter);
+  const what = want === 'lora' ? 'a LoRA adapter' : 'a control vector';
+  if (kind !== want) return `${name} is not ${what} (its GGUF header says general.type ${ggufString(adapter, 'general.type') ?? 'none'})`;
+  const modelArch = ggufString(model, 'general.architecture');
+  const arch = adapterArchitecture(adapter);
+  if (arch !== undefined && modelArch !== undefined && arch !== modelArch) return `${name} is for ${arch} models; this model is ${modelArch}`;
+  const width = modelArch === undefined ? undefined : ggufNumber(model, `${modelArch}.embedding_length`);
+  const wrong = width === undefined ? undefined : widthsOf(adapter, kind).find((w) => w !== width);
+  if (wrong !== undefined) return `${name} is for a model ${wrong} wide; this model is ${width} wide`;
+  return null;
+}
+
+/** A file found beside a model: an adapter of it. */
+export interface AdapterFile {
+  path: string;
+  kind: AdapterKind;
+}
+
+/**
+ * The adapter files for a model: GGUFs in the model's own folder and in its `adapters` subfolder
+ * whose headers say they are adapters for the model's architecture and width. Unreadable files are
+ * left out. `read` parses a header (the library's cache, or readGgufHeader).
+ */
+export async function adaptersFor(
+  modelPath: string,
+  model: Pick<GgufHeader, 'metadata'>,
+  read: (file: string) => Promise<Pick<GgufHeader, 'path' | 'metadata' | 'tensors'>> = readGgufHeader,
+): Promise<AdapterFile[]> {
+  const out: AdapterFile[] = [];
+  for (const dir of [path.dirname(modelPath), path.join(path.dirname(modelPath), 'adapters')]) {
+    const names = await fsp.readdir(dir).catch(() => [] as string[]);
+    for (const n of names.sort()) {
+      if (!/\.gguf$/i.test(n)) continue;
+      const file = path.join(dir, n);
+      if (file === modelPath) continue;
+      const h = await read(file).catch(() => null);
+      const kind = h ? adapterKind(h) : null;
+      if (h && kind && adapterProblem(h, model, kind) === null) out.push({ path: file, kind });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,88 @@
+/**
+ * LoRA adapters and control vectors: load settings (applied to the model's context when it is
+ * created) and a request's own adapter scales. Parsed on the C++ side by the load and request tables
+ * of native/src/params.cpp (with native/src/adapters.cpp's list parser), applied by
+ * native/src/adapters.cpp.
+ *
+ * A request's `loraAdapters` changes only the scales of the adapters the model was loaded with (named
+ * by path; the others keep their load scale): llama.cpp applies a set to a context without reloading
+ * the model, and the context's worker runs generations whose set differs one set at a time (a
+ * request with another set waits until the running ones end: continuous batching shares one set).
+ */
+import { z } from 'zod';
+import { custom, integer } from './field';
+
+/** Adapters (and control vectors) one load or request may name. */
+export const MAX_ADAPTERS = 8;
+/** The longest path of an adapter file, in characters. */
+export const MAX_ADAPTER_PATH = 4096;
+/** The bounds of an adapter's scale (a control vector's strength). */
+export const ADAPTER_SCALE_MAX = 10;
+
+/** One adapter file and its scale (a control vector: its strength). 0: loaded, not applied. */
+export const AdapterEntry = z
+  .object({
+    path: z.string().min(1).max(MAX_ADAPTER_PATH),
+    scale: z.number().min(-ADAPTER_SCALE_MAX).max(ADAPTER_SCALE_MAX),
+  })
+  .strict();
+export type AdapterEntry = z.infer<typeof AdapterEntry>;
+
+const AdapterList = z.array(AdapterEntry).max(MAX_ADAPTERS);
+const NO_ADAPTERS: AdapterEntry[] = [];
+
+/** The load settings (a model's settings page shows them in the "Adapters" group). */
+export const ADAPTER_SETTINGS = {
+  loraAdapters: custom(AdapterList, {
+    kind: 'adapters',
+    label: 'LoRA adapters',
+    help: 'LoRA adapter files (GGUF, made for this model) and their scales. Scale 0 loads one without applying it: a request can set its scale.',
+    group: 'Adapters',
+    maxItems: MAX_ADAPTERS,
+    min: -ADAPTER_SCALE_MAX,
+    max: ADAPTER_SCALE_MAX,
+    step: 0.05,
+    default: NO_ADAPTERS,
+  }),
+  controlVectors: custom(AdapterList, {
+    kind: 'adapters',
+    label: 'Control vectors',
+    help: 'Control vector files (GGUF, made for this model) and their strengths, added together.',
+    group: 'Adapters',
+    maxItems: MAX_ADAPTERS,
+    min: -ADAPTER_SCALE_MAX,
+    max: ADAPTER_SCALE_MAX,
+    step: 0.05,
+    default: NO_ADAPTERS,
+  }),
+  controlVectorLayerStart: integer({
+    label: 'Control vector from layer',
+    help: 'The first layer the control vectors steer (layer 0 is never steered).',
+    group: 'Adapters',
+    min: 1,
+    max: 4096,
+    default: 1,
+    advanced: true,
+  }),
+  controlVectorLayerEnd: integer({
+    label: 'Control vector to layer',
+    help: 'The last layer the control vectors steer; 0: the model\'s last layer.',
+    group: 'Adapters',
+    min: 0,
+    max: 4096,
+    default: 0,
+    advanced: true,
+  }),
+};
+
+/** A request's own scales for the adapters its model was loaded with (absent: the load's). */
+export const ADAPTER_REQUEST = {
+  loraAdapters: custom(AdapterList, {
+    kind: 'adapters',
+    label: 'LoRA scales',
+    help: 'Scales for this request of LoRA adapters the model was loaded with, by path; the others keep their load scale.',
+    maxItems: MAX_ADAPTERS,
+    min: -ADAPTER_SCALE_MAX,
+    max: ADAPTER_SCALE_MAX,
+  }),
+};

@@ -1,0 +1,171 @@
+#include "adapters.h"
+
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <sys/stat.h>
+
+#include "errors.h"
+
+namespace hearth {
+
+namespace {
+
+// as main/params/adapters.ts
+constexpr size_t MAX_ADAPTERS = 8;
+constexpr size_t MAX_ADAPTER_PATH = 4096;
+constexpr double ADAPTER_SCALE_MAX = 10;
+
+[[noreturn]] void bad(const std::string & key, const std::string & why) {
+    throw HearthError(codes::invalid_argument, key + " " + why);
+}
+
+// UTF-16 code units, as JavaScript (and zod) count a string's length
+size_t jsLength(const std::string & s) {
+    size_t n = 0;
+    for (unsigned char c : s) {
+        if ((c & 0xC0) == 0x80) continue;
+        n += (c & 0xF8) == 0xF0 ? 2 : 1;
+    }
+    return n;
+}
+
+// llama.cpp's last error line, without the function's name before it ("llama_adapter_lora_init: ")
+// and the words that only say a load failed
+std::string reasonOf(std::string line) {
+    while (!line.empty() && (line.back() == '\n' || line.back() == '\r' || line.back() == ' ')) line.pop_back();
+    size_t i = 0;
+    while (i < line.size() && (std::isalnum((unsigned char) line[i]) || line[i] == '_')) i++;
+    if (i > 0 && line.compare(i, 2, ": ") == 0) line = line.substr(i + 2);
+    for (const char * lead : {"failed to apply lora adapter: "}) {
+        if (line.rfind(lead, 0) == 0) line = line.substr(std::string(lead).size());
+    }
+    return line;
+}
+
+bool isFile(const std::string & path) {
+    struct stat st {};
+    return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+} // namespace
+
+std::vector<AdapterEntry> parseAdapterList(const std::string & key, const common_json & v) {
+    const std::string shape = "must be a list of at most " + std::to_string(MAX_ADAPTERS) + " { path, scale }";
+    if (!v.is_array() || v.size() > MAX_ADAPTERS) bad(key, shape);
+    std::vector<AdapterEntry> out;
+    for (const auto & e : v) {
+        if (!e.is_object() || e.size() != 2 || !e.contains("path") || !e.contains("scale")) bad(key, "entries must be { path, scale }");
+        const common_json & p = e.at("path");
+        const common_json & s = e.at("scale");
+        if (!p.is_string()) bad(key, "paths must be strings");
+        const std::string path = p.get<std::string>();
+        if (path.empty() || jsLength(path) > MAX_ADAPTER_PATH) bad(key, "paths must be 1 to " + std::to_string(MAX_ADAPTER_PATH) + " characters");
+        if (!s.is_number()) bad(key, "scales must be numbers");
+        const double d = s.get<double>();
+        if (!(d >= -ADAPTER_SCALE_MAX && d <= ADAPTER_SCALE_MAX)) bad(key, "scales must be at least -10 and at most 10");
+        out.push_back({path, (float) d});
+    }
+    return out;
+}
+
+common_json adapterListJson(const std::vector<AdapterEntry> & list) {
+    common_json a = common_json::array();
+    for (const auto & e : list) a.push_back({{"path", e.path}, {"scale", (double) e.scale}});
+    return a;
+}
+
+void ContextAdapters::init(llama_model * model, llama_context * ctx, const AdapterParams & p, const std::string & model_name) {
+    try {
+        for (const auto & e : p.lora) {
+            if (!isFile(e.path)) throw HearthError(codes::invalid_argument, "LoRA adapter not found: " + e.path);
+            AllocationWatch watch; // llama.cpp says why an adapter does not fit only in its log
+            llama_adapter_lora * a = llama_adapter_lora_init(model, e.path.c_str());
+            if (!a && watch.failed()) throw HearthError(codes::out_of_memory, "not enough memory for the LoRA adapter " + e.path);
+            if (!a) {
+                const std::string why = reasonOf(watch.lastError());
+                throw HearthError(codes::invalid_argument, "the LoRA adapter " + e.path + " does not fit " + model_name + (why.empty() ? "" : ": " + why));
+            }
+            paths_.push_back(e.path);
+            loras_.push_back(a);
+            scales_.push_back(e.scale);
+        }
+        if (!loras_.empty()) apply(ctx, scales_);
+
+        std::vector<common_control_vector_load_info> infos;
+        for (const auto & e : p.cvecs) {
+            if (!isFile(e.path)) throw HearthError(codes::invalid_argument, "control vector not found: " + e.path);
+            if (e.scale != 0.0f) infos.push_back({e.scale, e.path});
+        }
+        if (infos.empty()) return;
+        const int32_t n_embd = llama_model_n_embd(model);
+        const int32_t n_layer = llama_model_n_layer(model);
+        const int32_t start = p.cvec_start;
+        const int32_t end = p.cvec_end == 0 ? n_layer : p.cvec_end;
+        if (start > end) {
+            throw HearthError(codes::invalid_argument, "controlVectorLayerStart (" + std::to_string(start) + ") is after controlVectorLayerEnd (" + std::to_string(end) + ")");
+        }
+        // each file alone first: which one does not fit is worth saying
+        for (const auto & info : infos) {
+            const common_control_vector_data one = common_control_vector_load({info});
+            if (one.n_embd == -1) {
+                throw HearthError(codes::invalid_argument, "the control vector " + info.fname + " could not be read: it must be a GGUF of F32 vectors named direction.<layer> (see the engine log)");
+            }
+            if (one.n_embd != n_embd) {
+                throw HearthError(codes::invalid_argument, "the control vector " + info.fname + " does not fit " + model_name + ": its vectors are " +
+                                                               std::to_string(one.n_embd) + " wide, the model's layers " + std::to_string(n_embd));
+            }
+        }
+        const common_control_vector_data cvec = common_control_vector_load(infos);
+        if (cvec.n_embd != n_embd) throw HearthError(codes::invalid_argument, "the control vectors could not be combined (see the engine log)");
+        if (llama_set_adapter_cvec(ctx, cvec.data.data(), cvec.data.size(), cvec.n_embd, start, end) != 0) {
+            throw HearthError(codes::invalid_argument, "llama.cpp could not apply the control vectors to " + model_name + " (see the engine log)");
+        }
+    } catch (...) {
+        // nothing of a failed set stays on the context or the model
+        llama_set_adapters_lora(ctx, nullptr, 0, nullptr);
+        llama_set_adapter_cvec(ctx, nullptr, 0, 0, -1, -1);
+        release();
+        throw;
+    }
+}
+
+void ContextAdapters::release() {
+    for (auto * a : loras_) llama_adapter_lora_free(a);
+    loras_.clear();
+    paths_.clear();
+    scales_.clear();
+}
+
+std::vector<float> ContextAdapters::scalesFor(const std::vector<AdapterEntry> & asked) const {
+    std::vector<float> out = scales_;
+    for (const auto & e : asked) {
+        size_t i = 0;
+        while (i < paths_.size() && paths_[i] != e.path) i++;
+        if (i == paths_.size()) {
+            throw HearthError(codes::invalid_argument, "loraAdapters: " + e.path +
+                                                           " is not one of the adapters this model was loaded with (add it to the model's load settings, with scale 0 to apply it only when asked)");
+        }
+        out[i] = e.scale;
+    }
+    return out;
+}
+
+std::string ContextAdapters::keyOf(const std::vector<float> & scales) const {
+    std::string key;
+    char buf[64];
+    for (size_t i = 0; i < scales.size(); i++) {
+        if (scales[i] == 0.0f) continue; // llama.cpp applies no adapter of scale 0
+        std::snprintf(buf, sizeof(buf), "%zu:%a;", i, (double) scales[i]);
+        key += buf;
+    }
+    return key;
+}
+
+void ContextAdapters::apply(llama_context * ctx, const std::vector<float> & scales) {
+    if (loras_.empty()) return;
+    std::vector<float> s = scales;
+    llama_set_adapters_lora(ctx, loras_.data(), loras_.size(), s.data());
+}
+
+} // namespace hearth

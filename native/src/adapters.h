@@ -1,0 +1,69 @@
+// LoRA adapters and control vectors (main/params/adapters.ts defines the settings): parsed from the
+// load and request families, loaded onto the model and applied to its context when the context is
+// created, and a request's own adapter scales applied before it runs.
+//
+// llama.cpp applies a LoRA set to a context without reloading the model (llama_set_adapters_lora),
+// but one decode computes every sequence in its batch with the set applied then. So the context's
+// worker (context.cpp) admits a generation only beside running ones with the same set; one whose set
+// differs waits until they end (queue order is kept). A sequence's cached prefix was computed under
+// one set: a request under another set evaluates its prompt again (generation.cpp).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common.h"
+#include "json.h"
+#include "llama.h"
+
+namespace hearth {
+
+// One adapter file and its scale (a control vector's strength), as main/params/adapters.ts AdapterEntry.
+struct AdapterEntry {
+    std::string path;
+    float scale = 0;
+};
+
+// A list of AdapterEntry under `key`, checked as zod checks it (at most MAX_ADAPTERS entries, a path of
+// 1 to 4096 characters, a scale in [-10, 10], no other keys); throws HearthError(invalid_argument).
+std::vector<AdapterEntry> parseAdapterList(const std::string & key, const common_json & v);
+common_json adapterListJson(const std::vector<AdapterEntry> & list);
+
+// What a load asks for: LoRA adapters with their scales, control vectors with their strengths and the
+// layers they steer (end 0: the model's last layer).
+struct AdapterParams {
+    std::vector<AdapterEntry> lora, cvecs;
+    int32_t cvec_start = 1, cvec_end = 0;
+};
+
+// The adapters a context was created with. Set up before the context's worker starts; afterwards read
+// only (from the JS thread too), but for apply() on the worker.
+class ContextAdapters {
+public:
+    // Loads each LoRA adapter onto the model and applies them with their scales, then the control
+    // vectors. A file that is not an adapter for this model (another architecture or width, not a LoRA
+    // GGUF, missing) throws HearthError(invalid_argument) naming it and saying why; what was loaded
+    // is freed again, and the model is untouched.
+    void init(llama_model * model, llama_context * ctx, const AdapterParams & p, const std::string & model_name);
+    // Frees the LoRA adapters (after the context that used them is freed).
+    void release();
+
+    // The scales of a request: the load's, with those of the adapters it names changed. A path the
+    // context was not created with throws HearthError(invalid_argument).
+    std::vector<float> scalesFor(const std::vector<AdapterEntry> & asked) const;
+    const std::vector<float> & defaults() const { return scales_; }
+    // Names the set a list of scales applies: the adapters with a scale other than 0, and their scales
+    // ("" when none). Two requests with the same key compute alike.
+    std::string keyOf(const std::vector<float> & scales) const;
+    // Applies `scales` to the context (llama.cpp leaves a context whose set is already this one alone).
+    void apply(llama_context * ctx, const std::vector<float> & scales);
+
+    size_t size() const { return loras_.size(); }
+
+private:
+    std::vector<std::string> paths_;
+    std::vector<llama_adapter_lora *> loras_;
+    std::vector<float> scales_;
+};
+
+} // namespace hearth

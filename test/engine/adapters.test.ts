@@ -1,0 +1,184 @@
+/**
+ * LoRA adapters and control vectors (main/params/adapters.ts, native/src/adapters.cpp): a tiny LoRA
+ * and a control vector for the tiny test model (scripts/make-test-adapter.ts) change its greedy
+ * output and log-probabilities with their scale; scale 0 is the model alone, to the bit. A request's
+ * own scales apply without reloading, and do not mix with another request's set in a parallel
+ * context; a prefix cached under one set is not reused under another. An adapter made for another
+ * model (other width) is refused with a clear error, and the model stays usable. Real host, real
+ * addon, generated files.
+ */
+import path from 'path';
+import { EngineClient } from '../../main/engine/client';
+import type { CompletionRequest, TokenLogprobs } from '../../main/engine/protocol';
+import type { AdapterEntry } from '../../main/params';
+import { writeTestControlVector, writeTestLora } from '../../scripts/make-test-adapter';
+import { inAddon } from '../helpers/addon';
+import { errorOf, makeEngine, tempDir } from '../helpers/engine';
+import { TINY_SPM } from '../helpers/models';
+
+let engine: EngineClient;
+let dir: string;
+let lora: string;
+let wideLora: string;
+let cvec: string;
+let wideCvec: string;
+
+const BASE = { contextSize: 512, threads: 2 } as const;
+const PROMPT = 'Once upon a time';
+
+beforeAll(async () => {
+  dir = tempDir('hearth-adapters-');
+  lora = await writeTestLora({ out: path.join(dir, 'tiny-lora.gguf') });
+  wideLora = await writeTestLora({ out: path.join(dir, 'other-width-lora.gguf'), embeddingLength: 32 });
+  cvec = await writeTestControlVector({ out: path.join(dir, 'tiny-cvec.gguf') });
+  wideCvec = await writeTestControlVector({ out: path.join(dir, 'other-width-cvec.gguf'), embeddingLength: 32 });
+  engine = makeEngine();
+  await engine.load('plain', TINY_SPM, BASE);
+  // loaded with the adapter at scale 0: on the model, applied only when a request asks
+  await engine.load('lora', TINY_SPM, { ...BASE, loraAdapters: [{ path: lora, scale: 0 }] });
+}, 120_000);
+
+afterAll(async () => {
+  await engine?.close();
+});
+
+type Reply = { tokens: number[]; logprobs: number[] };
+async function run(model: string, extra: Partial<CompletionRequest> = {}): Promise<Reply> {
+  const probs: TokenLogprobs[] = [];
+  const r = await engine.complete(
+    model,
+    { prompt: PROMPT, maxTokens: 12, ignoreEos: true, sampling: { temperature: 0, nProbs: 3 }, ...extra },
+    { onPiece: (_t, p) => probs.push(...(p ?? [])) },
+  );
+  return { tokens: r.tokens, logprobs: probs.flatMap((t) => t.top.map((x) => x.logprob)) };
+}
+/**
+ * The same reply: the same tokens, and log-probabilities equal but for float rounding (a prefix reused
+ * from the cache, or a batch shared with another sequence, sums in another order). An adapter moves
+ * them by far more.
+ */
+function expectSame(a: Reply, b: Reply): void {
+  expect(a.tokens).toEqual(b.tokens);
+  expect(a.logprobs).toHaveLength(b.logprobs.length);
+  a.logprobs.forEach((x, i) => expect(Math.abs(x - b.logprobs[i])).toBeLessThan(1e-3));
+}
+const moved = (a: Reply, b: Reply) => Math.max(...a.logprobs.map((x, i) => Math.abs(x - b.logprobs[i])));
+const scaled = (scale: number, p = lora): { loraAdapters: AdapterEntry[] } => ({ loraAdapters: [{ path: p, scale }] });
+
+describe('LoRA adapters', () => {
+  test('scale 0 is the model alone, to the bit; scales 1 and 2 change the greedy reply and its probabilities', async () => {
+    const alone = await run('plain');
+    expect(alone.tokens).toHaveLength(12);
+    expect(alone.logprobs.length).toBeGreaterThan(0);
+    // loaded at scale 0, no request scale: identical, to the bit (both evaluate the prompt afresh)
+    expect(await run('lora')).toEqual(alone);
+    expectSame(await run('lora', scaled(0)), alone);
+    const one = await run('lora', scaled(1));
+    const two = await run('lora', scaled(2));
+    expect(one.tokens).not.toEqual(alone.tokens);
+    expect(two.tokens).not.toEqual(one.tokens);
+    expect(moved(one, alone)).toBeGreaterThan(0.05);
+    expect(moved(two, one)).toBeGreaterThan(0.05);
+    // deterministic, and back at 0 after 2: the prefix cached under scale 2 is not reused under scale 0
+    expectSame(await run('lora', scaled(1)), one);
+    expectSame(await run('lora', scaled(0)), alone);
+  });
+
+  test('an adapter applied at load is the same as the request asking for its scale', async () => {
+    await engine.load('lora1', TINY_SPM, { ...BASE, loraAdapters: [{ path: lora, scale: 1 }] });
+    try {
+      expectSame(await run('lora1'), await run('lora', scaled(1)));
+      // a request can turn it off again
+      expectSame(await run('lora1', scaled(0)), await run('plain'));
+    } finally {
+      await engine.unload('lora1');
+    }
+  });
+
+  test('requests with different adapter sets on parallel slots do not mix: each gets what it gets alone', async () => {
+    await engine.load('par', TINY_SPM, { ...BASE, parallel: 2, loraAdapters: [{ path: lora, scale: 0 }] });
+    try {
+      const aloneOne = await run('par', { ...scaled(1), seq: 0 });
+      const aloneZero = await run('par', { ...scaled(0), seq: 1 });
+      const [one, zero, oneAgain] = await Promise.all([
+        run('par', { ...scaled(1), seq: 0 }),
+        run('par', { ...scaled(0), seq: 1 }),
+        run('par', { ...scaled(1), prompt: `${PROMPT} again`, seq: 1 }),
+      ]);
+      expectSame(one, aloneOne);
+      expectSame(zero, aloneZero);
+      expectSame(zero, await run('plain'));
+      expect(one.tokens).not.toEqual(zero.tokens);
+      expect(oneAgain.tokens).toHaveLength(12);
+    } finally {
+      await engine.unload('par');
+    }
+  });
+
+  test('a request naming an adapter the model was not loaded with is refused; the model goes on', async () => {
+    const e = await errorOf(run('lora', scaled(1, path.join(dir, 'elsewhere.gguf'))));
+    expect(e.code).toBe('invalid_argument');
+    expect(e.message).toMatch(/elsewhere\.gguf is not one of the adapters this model was loaded with/);
+    expectSame(await run('lora', scaled(0)), await run('plain'));
+  });
+
+  test('an adapter for another width is refused with a clear error, and the model stays usable', async () => {
+    // the engine host reads its header first
+    const e = await errorOf(engine.load('wide', TINY_SPM, { ...BASE, loraAdapters: [{ path: wideLora, scale: 1 }] }));
+    expect(e.code).toBe('invalid_argument');
+    expect(e.message).toMatch(/other-width-lora\.gguf is for a model 32 wide; this model is 64 wide/);
+    const notAdapter = await errorOf(engine.load('wide', TINY_SPM, { ...BASE, loraAdapters: [{ path: TINY_SPM, scale: 1 }] }));
+    expect(notAdapter.message).toMatch(/tiny-spm\.gguf is not a LoRA adapter/);
+    expect((await run('plain')).tokens).toHaveLength(12);
+    // and llama.cpp's own check, in the addon: the context is refused, its model goes on
+    const r = await inAddon<{ error: { code: string; message: string }; tokens: number }>(
+      `const m = await addon.loadModel(input.model, { gpuLayers: 0 }).promise;
+       let error = null;
+       try { await addon.createContext(m, { contextSize: 256, threads: 2, loraAdapters: [{ path: input.wide, scale: 1 }] }); }
+       catch (e) { error = { code: e.code, message: e.message }; }
+       const ctx = await addon.createContext(m, { contextSize: 256, threads: 2 });
+       const out = await ctx.generate(JSON.stringify({ prompt: 'hello', maxTokens: 4, ignoreEos: true, sampling: { temperature: 0 } }));
+       await ctx.dispose(); await m.dispose();
+       return { error, tokens: out.tokens.length };`,
+      { model: TINY_SPM, wide: wideLora },
+    );
+    expect(r.error.code).toBe('invalid_argument');
+    expect(r.error.message).toMatch(/the LoRA adapter .*other-width-lora\.gguf does not fit .*: tensor 'blk\.\d+\.\w+\.weight' has incorrect shape/);
+    expect(r.tokens).toBe(4);
+  });
+});
+
+describe('control vectors', () => {
+  test('strength changes the reply; strength 0 and a layer range past the vector are the model alone', async () => {
+    const alone = await run('plain');
+    const load = async (id: string, params: object) => engine.load(id, TINY_SPM, { ...BASE, ...params });
+    try {
+      await load('cv1', { controlVectors: [{ path: cvec, scale: 1 }] });
+      await load('cv0', { controlVectors: [{ path: cvec, scale: 0 }] });
+      // the tiny model has 2 layers: the vector steers layer 1 only
+      await load('cvPast', { controlVectors: [{ path: cvec, scale: 1 }], controlVectorLayerStart: 2 });
+      const one = await run('cv1');
+      expect(one.tokens).not.toEqual(alone.tokens);
+      expect(moved(one, alone)).toBeGreaterThan(0.05);
+      expectSame(await run('cv0'), alone);
+      expectSame(await run('cvPast'), alone);
+    } finally {
+      for (const id of ['cv1', 'cv0', 'cvPast']) await engine.unload(id);
+    }
+  });
+
+  test('a control vector for another width is refused with a clear error', async () => {
+    const e = await errorOf(engine.load('cvWide', TINY_SPM, { ...BASE, controlVectors: [{ path: wideCvec, scale: 1 }] }));
+    expect(e.code).toBe('invalid_argument');
+    expect(e.message).toMatch(/other-width-cvec\.gguf is for a model 32 wide; this model is 64 wide/);
+    const r = await inAddon<{ code: string; message: string }>(
+      `const m = await addon.loadModel(input.model, { gpuLayers: 0 }).promise;
+       try { await addon.createContext(m, { contextSize: 256, threads: 2, controlVectors: [{ path: input.wide, scale: 1 }] }); return null; }
+       catch (e) { return { code: e.code, message: e.message }; } finally { await m.dispose(); }`,
+      { model: TINY_SPM, wide: wideCvec },
+    );
+    expect(r.code).toBe('invalid_argument');
+    expect(r.message).toMatch(/control vector .*other-width-cvec\.gguf does not fit .*: its vectors are 32 wide, the model's layers 64/);
+    expect((await run('plain')).tokens).toHaveLength(12);
+  });
+});
