@@ -262,6 +262,8 @@ export const ModelSettingsView = z.object({
   trainedContext: z.number(),
   /** the settings the loaded model runs with when this model is loaded (to mark "reload required") */
   loadedWith: LoadSettingsDTO.nullable(),
+  /** the LoRA adapters and control vectors found for this model (main/gguf/adapters.ts adaptersFor) */
+  adapters: z.array(z.object({ path: z.string(), kind: z.enum(['lora', 'controlVector']) })).optional(),
 });
 export type ModelSettingsView = z.infer<typeof ModelSettingsView>;
 

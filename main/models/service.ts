@@ -13,6 +13,8 @@ import { Services } from '../services';
 import { Store } from '../store';
 import { planLoad } from './fit';
 import { ModelLibrary } from './library';
+import { adaptersFor } from '../gguf/adapters';
+import { readGgufHeader } from '../gguf/read';
 
 /** Settings the engine would refuse (its LoadParams: bounds and combinations, e.g. micro-batch ≤ batch) are invalid input. */
 function checkLoadSettings(settings: LoadParamsInput): void {
@@ -43,6 +45,9 @@ export class ModelService {
       layers: info.layers,
       trainedContext: info.trainedContext,
       loadedWith: loaded,
+      adapters: await readGgufHeader(path)
+        .then((h) => adaptersFor(path, h))
+        .catch(() => []),
     };
   }
 

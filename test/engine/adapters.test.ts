@@ -62,6 +62,7 @@ function expectSame(a: Reply, b: Reply): void {
   expect(a.logprobs).toHaveLength(b.logprobs.length);
   a.logprobs.forEach((x, i) => expect(Math.abs(x - b.logprobs[i])).toBeLessThan(1e-3));
 }
+/** how far apart two replies' log-probabilities are (10× what expectSame allows counts as moved) */
 const moved = (a: Reply, b: Reply) => Math.max(...a.logprobs.map((x, i) => Math.abs(x - b.logprobs[i])));
 const scaled = (scale: number, p = lora): { loraAdapters: AdapterEntry[] } => ({ loraAdapters: [{ path: p, scale }] });
 
@@ -77,8 +78,8 @@ describe('LoRA adapters', () => {
     const two = await run('lora', scaled(2));
     expect(one.tokens).not.toEqual(alone.tokens);
     expect(two.tokens).not.toEqual(one.tokens);
-    expect(moved(one, alone)).toBeGreaterThan(0.05);
-    expect(moved(two, one)).toBeGreaterThan(0.05);
+    expect(moved(one, alone)).toBeGreaterThan(0.01);
+    expect(moved(two, one)).toBeGreaterThan(0.01);
     // deterministic, and back at 0 after 2: the prefix cached under scale 2 is not reused under scale 0
     expectSame(await run('lora', scaled(1)), one);
     expectSame(await run('lora', scaled(0)), alone);
@@ -159,7 +160,7 @@ describe('control vectors', () => {
       await load('cvPast', { controlVectors: [{ path: cvec, scale: 1 }], controlVectorLayerStart: 2 });
       const one = await run('cv1');
       expect(one.tokens).not.toEqual(alone.tokens);
-      expect(moved(one, alone)).toBeGreaterThan(0.05);
+      expect(moved(one, alone)).toBeGreaterThan(0.01);
       expectSame(await run('cv0'), alone);
       expectSame(await run('cvPast'), alone);
     } finally {

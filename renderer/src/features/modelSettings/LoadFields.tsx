@@ -11,7 +11,8 @@ import { CONTEXT_STEP, contextSizeUsed, KeyedMeta, LOAD_GROUPS } from '../../../
 import type { ModelSettingsView } from '../../../../main/ipc/contract';
 import type { z } from 'zod';
 import { formatInt } from '../../app/format';
-import { LoadForm, maxGpuLayers, SETTING_FIELDS, SettingKey } from './loadForm';
+import { AdapterList } from './AdapterList';
+import { AdapterRow, LoadForm, maxGpuLayers, SETTING_FIELDS, SettingKey } from './loadForm';
 
 type Device = z.infer<typeof DeviceInfo>;
 
@@ -223,6 +224,21 @@ function SettingField({ f, p }: { f: KeyedMeta<SettingKey>; p: LoadFieldsProps }
       </Field>
     );
   }
+  if (f.kind === 'adapters') {
+    return (
+      <Field id={id} label={f.label} reload={reload} error={error} hint={f.help}>
+        <AdapterList
+          f={f}
+          id={id}
+          rows={value as AdapterRow[]}
+          view={view}
+          describedBy={describedBy(id, reload, true, error !== undefined)}
+          invalid={error !== undefined}
+          onChange={(rows) => set({ [key]: rows } as Partial<LoadForm>)}
+        />
+      </Field>
+    );
+  }
   if (f.kind === 'boolean') {
     return (
       <div className={`check${reload ? ' needs-reload' : ''}`}>
@@ -264,7 +280,7 @@ export function LoadFields(p: LoadFieldsProps) {
       {LOAD_GROUPS.map((group) => {
         if (group === 'Several GPUs' && p.gpus.length < 2) return null;
         const fields = SETTING_FIELDS.filter((f) => f.group === group);
-        const wide = fields.filter((f) => f.kind === 'gpuLayers' || f.key === 'contextSize');
+        const wide = fields.filter((f) => f.kind === 'gpuLayers' || f.kind === 'adapters' || f.key === 'contextSize');
         const checks = fields.filter((f) => f.kind === 'boolean');
         const grid = fields.filter((f) => !wide.includes(f) && !checks.includes(f));
         return (

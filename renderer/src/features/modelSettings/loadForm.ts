@@ -4,7 +4,7 @@
  * and which differ from what the loaded model runs with ("reload required"). Every field, its bounds
  * and its label come from main/params (LOAD_SETTINGS_META): a new load setting needs no code here.
  */
-import { CONTEXT_RULES, KeyedMeta, LOAD_SETTINGS_META, LoadSettingKey } from '../../../../main/params';
+import { AdapterEntry, CONTEXT_RULES, KeyedMeta, LOAD_SETTINGS_META, LoadSettingKey } from '../../../../main/params';
 import { LoadSettingsDTO, ModelSettingsView } from '../../../../main/ipc/contract';
 
 export type SettingKey = LoadSettingKey;
@@ -17,8 +17,14 @@ export type FullSettings = Required<Omit<LoadSettingsDTO, 'tensorSplit'>> & { te
 
 export type GpuMode = 'auto' | 'max' | 'layers';
 
-/** How the form holds a setting: on/off, one of a few strings, or text the user types. */
-type FormValue<V> = [V] extends [boolean] ? boolean : [V] extends [string] ? V : string;
+/** An adapter list's row as the form holds it: the file, and the scale as typed. */
+export interface AdapterRow {
+  path: string;
+  scale: string;
+}
+
+/** How the form holds a setting: on/off, one of a few strings, adapter rows, or text the user types. */
+type FormValue<V> = [V] extends [boolean] ? boolean : [V] extends [string] ? V : [V] extends [readonly { path: string }[]] ? AdapterRow[] : string;
 
 /** What the form holds. Numbers typed by the user stay strings until parsed. */
 export type LoadForm = {
@@ -47,7 +53,8 @@ export function formFromSettings(s: FullSettings, layers: number): LoadForm {
   for (const f of SETTING_FIELDS) {
     if (f.kind === 'gpuLayers') continue;
     const v = s[f.key];
-    out[f.key] = f.kind === 'boolean' || f.kind === 'choice' ? v : f.kind === 'numbers' ? ((v as number[] | undefined)?.join(', ') ?? '') : String(v ?? '');
+    if (f.kind === 'adapters') out[f.key] = ((v as AdapterEntry[] | undefined) ?? []).map((e) => ({ path: e.path, scale: String(e.scale) }));
+    else out[f.key] = f.kind === 'boolean' || f.kind === 'choice' ? v : f.kind === 'numbers' ? ((v as number[] | undefined)?.join(', ') ?? '') : String(v ?? '');
   }
   return out as LoadForm;
 }
@@ -84,6 +91,22 @@ function parseNumbers(raw: string, f: KeyedMeta<SettingKey>): number[] | undefin
   return parts;
 }
 
+/** Adapter rows: each with a file and a scale in the field's bounds; rows left blank are dropped. */
+function parseAdapters(rows: AdapterRow[], f: KeyedMeta<SettingKey>): AdapterEntry[] | Problem {
+  const out: AdapterEntry[] = [];
+  for (const [i, r] of rows.entries()) {
+    if (r.path.trim() === '' && r.scale.trim() === '') continue;
+    const scale = Number(r.scale.trim());
+    if (r.path.trim() === '') return { field: f.key, error: `${f.label}: row ${i + 1} needs a file.` };
+    if (r.scale.trim() === '' || !Number.isFinite(scale) || scale < f.min! || scale > f.max!) {
+      return { field: f.key, error: `${f.label}: row ${i + 1} needs a number from ${f.min} to ${f.max}.` };
+    }
+    out.push({ path: r.path.trim(), scale });
+  }
+  if (out.length > (f.maxItems ?? Infinity)) return { field: f.key, error: `${f.label}: at most ${f.maxItems}.` };
+  return out;
+}
+
 const isProblem = (v: unknown): v is Problem => typeof v === 'object' && v !== null && 'error' in v;
 
 /** Form → every setting, or the first field that is not valid (with a sentence saying why). */
@@ -95,6 +118,7 @@ export function parseForm(f: LoadForm): Parsed {
     if (m.kind === 'gpuLayers') v = f.gpuMode === 'layers' ? Math.max(0, Math.round(f.gpuLayers)) : f.gpuMode;
     else if (m.kind === 'integer' || m.kind === 'number') v = parseInt(String(v), m);
     else if (m.kind === 'numbers') v = parseNumbers(String(v), m);
+    else if (m.kind === 'adapters') v = parseAdapters(v as AdapterRow[], m);
     if (isProblem(v)) return { ok: false, ...v };
     if (v !== undefined) value[m.key] = v;
   }
