@@ -69,7 +69,7 @@ export function checkFlags<S extends z.ZodTypeAny>(schema: S, value: unknown, fl
   if (r.success) return r.data;
   const issue = r.error.issues[0];
   const field = String(issue.path[issue.path.length - 1] ?? '');
-  const flag = flagOf[issue.path.join('.')] ?? flagOf[field];
+  const flag = flagOf[issue.path.join('.')] ?? flagOf[field] ?? flagOf[String(issue.path[0] ?? '')];
   const name = flag ? spell(flag) : field || 'a value';
   switch (issue.code) {
     case 'too_small':

@@ -22,13 +22,16 @@ import { ModelLibrary, storeDeps } from '../models/library';
 import { IMPORT_MODES } from '../models/import';
 import { importFile, pull } from './pull';
 import { Store } from '../store';
+import type { AdapterEntry } from '../params';
 
 const USAGE = `usage: hearth <command> [options]
 
 commands:
   info MODEL [--json]                           model metadata
   run MODEL -p TEXT [-n N] [--seed S] [--temp T] [--ctx N] [--threads N] [--gpu-layers N|max|auto]
-                                                stream a completion
+      [--lora FILE[:SCALE],…] [--control-vector FILE[:STRENGTH],…]
+                                                stream a completion (with LoRA adapters and
+                                                control vectors: GGUF files made for the model)
   fit MODEL [--gpu-layers N|max|auto] [--ctx N] [--cache-type q8_0] [--margin MiB] [--json]
                                                 memory per device before loading (llama.cpp's estimate)
   devices [--json]                              backends and devices with memory
@@ -62,7 +65,7 @@ const GLOBAL_FLAGS = ['data-dir', 'verbose', 'help'];
 /** the options each command takes, besides the global ones */
 const COMMAND_FLAGS: Record<string, string[]> = {
   info: ['json'],
-  run: ['prompt', 'n-predict', 'seed', 'temp', 'ctx', 'threads', 'gpu-layers'],
+  run: ['prompt', 'n-predict', 'seed', 'temp', 'ctx', 'threads', 'gpu-layers', 'lora', 'control-vector'],
   fit: ['gpu-layers', 'ctx', 'cache-type', 'margin', 'json'],
   devices: ['json'],
   models: ['json'],
@@ -79,6 +82,8 @@ const FLAG_OF: Record<string, string> = {
   cacheTypeK: 'cache-type',
   cacheTypeV: 'cache-type',
   fitMarginMiB: 'margin',
+  loraAdapters: 'lora',
+  controlVectors: 'control-vector',
   prompt: 'prompt',
   maxTokens: 'n-predict',
   'sampling.seed': 'seed',
@@ -123,6 +128,20 @@ function gpuLayersFlag(parsed: ParsedArgs): LoadParamsInput['gpuLayers'] {
   const n = Number(v);
   if (typeof v !== 'string' || !Number.isInteger(n) || n < 0) throw new UsageError(`${spelling(parsed, 'gpu-layers')} must be an integer >= 0, max or auto`);
   return n;
+}
+
+/**
+ * --lora and --control-vector: FILE[:SCALE] entries separated by commas (scale 1 when none is given;
+ * a colon followed by something other than a number is part of the file's name).
+ */
+function adapterFlag(parsed: ParsedArgs, name: 'lora' | 'control-vector'): AdapterEntry[] | undefined {
+  const v = parsed.flags[name];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || v.trim() === '') throw new UsageError(`${spelling(parsed, name)} needs FILE[:SCALE][,FILE[:SCALE]…]`);
+  return v.split(',').map((item) => {
+    const m = /^(.*):([-+]?\d*\.?\d+(?:e[-+]?\d+)?)$/i.exec(item);
+    return m ? { path: path.resolve(m[1]), scale: Number(m[2]) } : { path: path.resolve(item), scale: 1 };
+  });
 }
 
 /** serve's --api, --api-host and --api-port: null without --api (the saved settings decide then). */
@@ -249,6 +268,8 @@ export async function main(argv: string[]): Promise<number> {
           contextSize: ctxFlag(parsed),
           threads: intFlag(parsed, 'threads'),
           gpuLayers: gpuLayersFlag(parsed),
+          loraAdapters: adapterFlag(parsed, 'lora'),
+          controlVectors: adapterFlag(parsed, 'control-vector'),
         };
         checkFlags(LoadParams, params, FLAG_OF, opt);
         const request: CompletionRequest = {

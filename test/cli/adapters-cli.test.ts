@@ -1,0 +1,50 @@
+/**
+ * `hearth run --lora FILE[:SCALE]` and `--control-vector FILE[:STRENGTH]`: the load settings of
+ * main/params/adapters.ts from the command line. A real process, the real engine host, the tiny test
+ * model with a generated LoRA and control vector (scripts/make-test-adapter.ts).
+ */
+import { spawnSync } from 'child_process';
+import path from 'path';
+import { writeTestControlVector, writeTestLora } from '../../scripts/make-test-adapter';
+import { tempDir } from '../helpers/engine';
+import { REPO_ROOT, TINY_SPM } from '../helpers/models';
+
+const BIN = path.join(REPO_ROOT, 'bin', 'hearth.js');
+const hearth = (args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 120000 });
+const greedy = (...extra: string[]) => hearth(['run', TINY_SPM, '-p', 'Once upon a time', '-n', '12', '--temp', '0', ...extra]);
+
+let lora: string;
+let wide: string;
+let cvec: string;
+
+beforeAll(async () => {
+  const dir = tempDir('hearth-cli-adapters-');
+  lora = await writeTestLora({ out: path.join(dir, 'tiny-lora.gguf') });
+  wide = await writeTestLora({ out: path.join(dir, 'wide-lora.gguf'), embeddingLength: 32 });
+  cvec = await writeTestControlVector({ out: path.join(dir, 'tiny-cvec.gguf') });
+});
+
+test('--lora and --control-vector change a greedy completion; scale 0 is the model alone', () => {
+  const alone = greedy();
+  expect(alone.status).toBe(0);
+  const zero = greedy('--lora', `${lora}:0`);
+  expect(zero.status).toBe(0);
+  expect(zero.stdout).toBe(alone.stdout);
+  const one = greedy('--lora', lora); // scale 1 when none is given
+  expect(one.status).toBe(0);
+  expect(one.stdout).not.toBe(alone.stdout);
+  expect(greedy('--lora', `${lora}:1`).stdout).toBe(one.stdout);
+  const steered = greedy('--control-vector', `${cvec}:1`);
+  expect(steered.status).toBe(0);
+  expect(steered.stdout).not.toBe(alone.stdout);
+});
+
+test('an adapter for another model, or a scale out of bounds, is one line on stderr', () => {
+  const r = greedy('--lora', wide);
+  expect(r.status).toBe(1);
+  expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  expect(r.stderr).toMatch(/^hearth: .*wide-lora\.gguf is for a model 32 wide; this model is 64 wide/);
+  const big = greedy('--lora', `${lora}:11`);
+  expect(big.status).toBe(1);
+  expect(big.stderr).toMatch(/^hearth: --lora .*at most 10/);
+});
