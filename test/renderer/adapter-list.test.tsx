@@ -1,0 +1,65 @@
+/** @jest-environment jsdom */
+/**
+ * The model settings' adapter lists (LoRA adapters, control vectors: main/params/adapters.ts, kind
+ * "adapters"), in jsdom with the FakeBridge standing in for main: the adapters found for the model
+ * are offered, a row is added, named and scaled by role and name, a bad scale is said in words, and
+ * Save sends the list.
+ */
+import { fireEvent, screen, waitFor, within } from '@testing-library/react';
+import type { LoadSettingsDTO, ModelSettingsView } from '../../main/ipc/contract';
+import { memoryEstimate, modelSettingsView } from './fake-bridge';
+import { renderApp } from './render-app';
+
+const MODEL = '/m/a.gguf';
+const FOUND = '/m/adapters/a-lora.gguf';
+
+const info = () => ({
+  appVersion: '0.1.0',
+  llamaCommit: 'b1234',
+  backends: ['CPU'],
+  devices: [{ backend: 'CPU', name: 'CPU', description: 'Test CPU', type: 'cpu', memoryTotal: 2 ** 34, memoryFree: 2 ** 33 }],
+  dataDir: '/data',
+  logsDir: '/data/logs',
+  canOpenLogsFolder: false,
+});
+
+test('adapters found for the model are offered; rows are added, scaled and removed by name; Save sends the list', async () => {
+  let view: ModelSettingsView = modelSettingsView({ adapters: [{ path: FOUND, kind: 'lora' }] });
+  const { bridge } = renderApp({
+    'app.info': info,
+    'models.list': () => [{ path: MODEL, name: 'a', fileSize: 4e9 }],
+    'models.settings.get': () => view,
+    'models.estimate': (p: { settings: LoadSettingsDTO }) => memoryEstimate(p.settings as never),
+    'models.settings.update': (p: { settings: LoadSettingsDTO }) => (view = { ...view, settings: { ...view.settings, ...p.settings } }),
+  });
+  const button = await screen.findByRole('button', { name: 'Model settings' });
+  await waitFor(() => expect(button).toHaveProperty('disabled', false));
+  fireEvent.click(button);
+  const dialog = screen.getByRole('dialog', { name: 'Settings' });
+  await within(dialog).findByRole('form', { name: 'Load settings' });
+
+  const loras = within(dialog).getByRole('group', { name: 'LoRA adapters' });
+  expect(within(loras).getByText(/Found for this model: a-lora\.gguf/)).toBeTruthy();
+  expect(within(dialog).getByRole('group', { name: 'Control vectors' })).toBeTruthy();
+  // the found adapter fills the first row
+  fireEvent.click(within(loras).getByRole('button', { name: 'Add adapter' }));
+  const file = within(loras).getByRole('combobox', { name: 'LoRA adapters 1: file' }) as HTMLInputElement;
+  expect(file.value).toBe(FOUND);
+  const scale = within(loras).getByRole('spinbutton', { name: 'LoRA adapters 1: scale' }) as HTMLInputElement;
+  expect(scale.value).toBe('1');
+
+  // a scale out of bounds: said in words, nothing saved
+  fireEvent.change(scale, { target: { value: '12' } });
+  expect(within(dialog).getByRole('alert').textContent).toMatch(/LoRA adapters: row 1 needs a number from -10 to 10/);
+  const save = within(dialog).getByRole('button', { name: 'Save' });
+  expect(save.getAttribute('aria-disabled')).toBe('true');
+
+  fireEvent.change(scale, { target: { value: '0.5' } });
+  fireEvent.click(within(loras).getByRole('button', { name: 'Add adapter' }));
+  fireEvent.change(within(loras).getByRole('combobox', { name: 'LoRA adapters 2: file' }), { target: { value: '/elsewhere/b.gguf' } });
+  fireEvent.click(within(loras).getByRole('button', { name: 'Remove adapter 2' }));
+  expect(within(loras).queryByRole('combobox', { name: 'LoRA adapters 2: file' })).toBeNull();
+  fireEvent.click(save);
+  await within(dialog).findByText('Saved.');
+  expect(bridge.callsTo('models.settings.update')).toEqual([{ path: MODEL, settings: { loraAdapters: [{ path: FOUND, scale: 0.5 }] } }]);
+});
