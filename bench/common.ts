@@ -44,18 +44,25 @@ export function ensureTool(name: string): string {
 }
 
 /**
+ * The type a generated model of each size is measured in without --type: F16, but `fast` is a small
+ * model as people run it, Q8_0 (llama-quantize from the same tree).
+ */
+export const DEFAULT_BENCH_TYPE: Readonly<Record<TestModelSize, string>> = { tiny: 'f16', fast: 'q8_0', bench: 'f16', '1b': 'f16' };
+
+/**
  * The model to measure: --model, or a generated one of --size (default `bench`), quantized to --type
- * with llama-quantize on `threads` threads (written once under test-output/models, then reused).
+ * (default {@link DEFAULT_BENCH_TYPE}) with llama-quantize on `threads` threads (written once under
+ * test-output/models, then reused).
  */
 export async function ensureModel(threads: number): Promise<string> {
   const given = arg('model');
   const size = arg('size') ?? 'bench';
-  const type = (arg('type') ?? 'f16').toLowerCase();
   if (given) {
     if (arg('size') || arg('type')) throw new Error('--model and --size/--type exclude each other');
     return path.resolve(given);
   }
   if (!(TEST_MODEL_SIZES as readonly string[]).includes(size)) throw new Error(`--size must be one of ${TEST_MODEL_SIZES.join(', ')}`);
+  const type = (arg('type') ?? DEFAULT_BENCH_TYPE[size as TestModelSize]).toLowerCase();
   if (!/^[a-z0-9_]+$/.test(type)) throw new Error(`--type ${type}: a llama-quantize type such as q8_0, q4_0 or q4_k_m`);
   const dir = path.join(root, 'test-output', 'models');
   const f16 = path.join(dir, size === 'bench' ? 'bench.gguf' : `bench-${size}.gguf`);

@@ -1,5 +1,5 @@
 /**
- * npm run bench:engine -- [--model PATH | --size bench|1b [--type f16|q8_0|q4_0|q4_k_m|…]] [--threads N] [--reps 15]
+ * npm run bench:engine -- [--model PATH | --size fast|bench|1b [--type f16|q8_0|q4_0|q4_k_m|…]] [--threads N] [--reps 15]
  *                         [--conversation-reps 5] [--fa auto|on|off] [--pp 512] [--json]
  *
  * Measures the engine through the path the app uses (EngineClient → host process → addon) and, in
@@ -13,8 +13,10 @@
  * one JSON object.
  *
  * Without --model the bench writes its own model (scripts/make-test-model): `--size bench` (default,
- * 134M parameters, 768 wide) or `--size 1b` (Llama 3.2 1B's layers), in F16 or quantized to `--type`
- * with llama.cpp's llama-quantize built from the same source.
+ * 134M parameters, 768 wide), `--size fast` (87M parameters, 640 wide, 10 layers, the 32k
+ * SentencePiece vocab, Q8_0 unless --type says otherwise: a small, fast model, on which the engine's
+ * own costs per token and per request show most) or `--size 1b` (Llama 3.2 1B's layers), in F16 or
+ * quantized to `--type` with llama.cpp's llama-quantize built from the same source.
  */
 import { spawnSync } from 'child_process';
 import fs from 'fs';

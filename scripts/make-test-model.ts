@@ -9,7 +9,7 @@
  * produced with integer and exactly-rounded float arithmetic only.
  *
  * CLI (see `scripts/make-test-model --help`):
- *   scripts/make-test-model --size tiny|bench|1b [--vocab llama-spm] [--seed N] [--pooling mean] --out FILE
+ *   scripts/make-test-model --size tiny|fast|bench|1b [--vocab llama-spm] [--seed N] [--pooling mean] --out FILE
  */
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
@@ -28,7 +28,7 @@ import { GgufWriter } from '../main/gguf/write';
 export const TEST_MODEL_VOCABS = ['llama-spm', 'llama-bpe', 'qwen2', 'phi-3', 'deepseek-llm', 'gpt-2'] as const;
 export type TestModelVocab = (typeof TEST_MODEL_VOCABS)[number];
 
-export const TEST_MODEL_SIZES = ['tiny', 'bench', '1b'] as const;
+export const TEST_MODEL_SIZES = ['tiny', 'fast', 'bench', '1b'] as const;
 export type TestModelSize = (typeof TEST_MODEL_SIZES)[number];
 
 /** llama.cpp `enum llama_pooling_type` values written as `llama.pooling_type`. */
@@ -82,6 +82,12 @@ export const TEST_MODEL_HPARAMS: Readonly<Record<TestModelSize, Readonly<TestMod
     contextLength: 2048, embeddingLength: 64, blockCount: 2, feedForwardLength: 128,
     // head size 32: quantized KV caches (q8_0, q4_0: blocks of 32) need it
     headCount: 2, headCountKv: 1, rmsEps: 1e-5, ropeFreqBase: 10000, tieEmbeddings: true, weightStd: 0.02,
+  },
+  // ~87M parameters with the 32k llama-spm vocab (~175 MB in F16, ~93 MB in Q8_0): a small, fast model
+  // on which the engine's own per-token and per-request costs show against llama.cpp's.
+  fast: {
+    contextLength: 4096, embeddingLength: 640, blockCount: 10, feedForwardLength: 1536,
+    headCount: 10, headCountKv: 10, rmsEps: 1e-5, ropeFreqBase: 10000, tieEmbeddings: false, weightStd: 0.02,
   },
   // ~134M parameters with the 32k llama-spm vocab (~270 MB in F16): a realistic load for benchmarks.
   bench: {
@@ -358,13 +364,15 @@ export async function writeTestModel(options: TestModelOptions): Promise<TestMod
 // CLI
 // ---------------------------------------------------------------------------------------------
 
-const USAGE = `usage: scripts/make-test-model --size tiny|bench|1b --out FILE [options]
+const USAGE = `usage: scripts/make-test-model --size tiny|fast|bench|1b --out FILE [options]
 
 Writes a llama-architecture GGUF with seeded random F16 weights and a real llama.cpp tokenizer.
 Prints one JSON line: {"path", "parameters", "bytes", ...}.
 
 options:
-  --size tiny|bench|1b    tiny: 64-dim, 2 layers (a few MB); bench: 768-dim, 12 layers (~270 MB);
+  --size tiny|fast|bench|1b
+                          tiny: 64-dim, 2 layers (a few MB); fast: 640-dim, 10 layers (~175 MB);
+                          bench: 768-dim, 12 layers (~270 MB);
                           1b: Llama 3.2 1B's layers, 2048-dim, 16 layers (~2.1 GB)
   --out FILE              output path
   --vocab NAME            tokenizer: ${TEST_MODEL_VOCABS.join(', ')} (default llama-spm)
