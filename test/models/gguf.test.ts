@@ -432,6 +432,16 @@ describe('test models', () => {
     expect(count({ ...TEST_MODEL_HPARAMS.tiny, tieEmbeddings: false }, 32_000)).toBe(2_122_048 + 64 * 32000);
   });
 
+  it('the fast size is a small model as the bench measures it: under 100M parameters with the 32k vocab, untied, 640 wide, 10 layers', () => {
+    const count = (hp: TestModelHparams, vocab: number) => testModelTensors(hp, vocab).reduce((n, t) => n + t.shape[0] * (t.shape[1] ?? 1), 0);
+    expect(count(TEST_MODEL_HPARAMS.fast, 32_000)).toBe(86_848_640);
+    const shapes = Object.fromEntries(testModelTensors(TEST_MODEL_HPARAMS.fast, 32_000).map((t) => [t.name, t.shape]));
+    expect(shapes['blk.9.attn_k.weight']).toEqual([640, 640]);
+    expect(shapes['blk.10.attn_k.weight']).toBeUndefined();
+    expect(shapes['blk.9.ffn_down.weight']).toEqual([1536, 640]);
+    expect(shapes['output.weight']).toEqual([640, 32_000]);
+  });
+
   it('rejects invalid options', async () => {
     await expect(writeTestModel({ out: path.join(tmp, 'x.gguf'), size: 'huge' as 'tiny' })).rejects.toThrow();
     await expect(writeTestModel({ out: path.join(tmp, 'x.gguf'), size: 'tiny', seed: -1 })).rejects.toThrow();
