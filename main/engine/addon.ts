@@ -87,6 +87,8 @@ export interface NativeAddon {
   echoParams(family: 'sampling' | 'load' | 'context' | 'request', params: Record<string, unknown>): Record<string, unknown>;
   /** the names of the samplers in the chain a generation with these sampling parameters runs (llama_sampler_name) */
   samplerChain(model: NativeModel, sampling: Record<string, unknown>): string[];
+  /** text's tokens as a chat prompt's after previousText's, reusing the shared text's where safe, and how many were reused (for the tests) */
+  promptTokens(model: NativeModel, previousText: string, text: string): { tokens: number[]; reused: number };
 }
 
 /** HEARTH_ADDON overrides the location (a packaged app sets it to its resources folder). */

@@ -27,6 +27,7 @@
 #include "model.h"
 #include "mtmd-helper.h"
 #include "params.h"
+#include "prompt_tokens.h"
 #include "sampler.h"
 #include "util.h"
 
@@ -222,6 +223,7 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
     exports.Set("fitParams", Napi::Function::New(env, guard<FitParams>));
     addParamsExports(env, exports);
     addSamplerExports(env, exports);
+    addPromptTokenExports(env, exports);
     exports.Set("Model", Model::Init(env));
     exports.Set("Context", Context::Init(env));
     return exports;

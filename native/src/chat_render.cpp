@@ -1,13 +1,23 @@
 #include "chat_render.h"
 
 #include <algorithm>
+#include <cstdlib>
 
 #include "activity.h"
 #include "util.h"
 
 namespace hearth {
 
-RenderedChat renderChat(const ModelHandle & h, const common_json & req, const common_json * messagesOverride) {
+// The test hooks (HEARTH_TEST_HOOKS=1) compare every prompt whose tokens were partly reused with a whole tokenize.
+static bool checkReusedTokens() {
+    static const bool on = [] {
+        const char * v = std::getenv("HEARTH_TEST_HOOKS");
+        return v && std::string(v) == "1";
+    }();
+    return on;
+}
+
+RenderedChat renderChat(const ModelHandle & h, const common_json & req, const common_json * messagesOverride, PromptMemo * memo) {
     if (!h.templates) throw HearthError(codes::not_supported, "the model has no usable chat template; use a raw prompt");
     RenderedChat out;
     common_chat_templates_inputs & in = out.inputs;
@@ -55,10 +65,12 @@ RenderedChat renderChat(const ModelHandle & h, const common_json & req, const co
     // tokenizing runs as one call with no progress inside: stamped before and after for the stall watchdog
     progressHere();
     if (!images.empty()) {
+        if (memo) *memo = PromptMemo{}; // a prompt with images is tokenized by mtmd: nothing to reuse next time
         out.media = std::make_shared<PromptMedia>();
         out.tokens = tokenizeWithImages(*h.vision, out.params.prompt, images, *out.media);
     } else {
-        out.tokens = common_tokenize(llama_model_get_vocab(h.model), out.params.prompt, true, true);
+        out.tokens = memo ? tokenizePrompt(h, out.params.prompt, *memo, nullptr, checkReusedTokens())
+                          : common_tokenize(llama_model_get_vocab(h.model), out.params.prompt, true, true);
     }
     progressHere();
     return out;

@@ -108,8 +108,9 @@ void GenRun::startPrompt(size_t n_past) {
 void GenRun::promptDecoded(size_t to) {
     moveTo(to == prompt.size() ? SlotState::PromptDone : SlotState::Prompt);
     // as llama-server does once a prompt is in: the penalties (repeat, frequency, presence, DRY) see the
-    // conversation, not only the reply (the grammar is not fed the prompt)
-    if (to == prompt.size() && smpl) {
+    // conversation, not only the reply (the grammar is not fed the prompt). Plain greedy sampling reads
+    // the logits alone (argmax), so its chain has nothing to learn from the prompt
+    if (to == prompt.size() && smpl && !argmax) {
         for (llama_token t : prompt) {
             if (!isImageToken(t)) common_sampler_accept(smpl.get(), t, false); // an image's positions are no tokens
         }
@@ -160,7 +161,9 @@ void prepareRun(Context::State & st, GenRun & run) {
     RenderedChat & rc = run.rc;
     std::vector<llama_token> & prompt = run.prompt;
     if (chat) {
-        rc = renderChat(*st.model, req);
+        if (st.seq_prompts.size() < (size_t) st.n_seq) st.seq_prompts.resize(st.n_seq);
+        PromptMemo * memo = &st.seq_prompts[seq];
+        rc = renderChat(*st.model, req, nullptr, memo);
         if ((int) rc.tokens.size() >= n_ctx && policy == "truncateMiddle") {
             // drop the oldest turns after the system messages until the prompt fits
             common_json msgs = req.at("messages");
@@ -174,7 +177,7 @@ void prepareRun(Context::State & st, GenRun & run) {
                 }
                 if (!dropped) break;
                 msgs = kept;
-                rc = renderChat(*st.model, req, &msgs);
+                rc = renderChat(*st.model, req, &msgs, memo);
             }
         }
         prompt = rc.tokens;

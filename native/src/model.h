@@ -15,6 +15,7 @@
 namespace hearth {
 
 struct Vision; // vision.h
+struct PromptCuts; // prompt_tokens.cpp
 
 // Owned by Model and by every Context made from it, so a context keeps its weights alive.
 struct ModelHandle {
@@ -28,6 +29,9 @@ struct ModelHandle {
     int32_t fitGpuLayers = 0;
     uint32_t fitContext = 0;
     std::shared_ptr<Vision> vision; // the projector (load parameter mmproj), or null
+    // what reusing a previous prompt's tokens needs of the vocab, read when a chat prompt is first tokenized
+    mutable std::once_flag prompt_cuts_once;
+    mutable std::shared_ptr<const PromptCuts> prompt_cuts;
     ~ModelHandle();
 };
 

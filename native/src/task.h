@@ -25,6 +25,7 @@
 #include "llama.h"
 #include "memory.h"
 #include "model.h"
+#include "prompt_tokens.h"
 #include "sampler.h"
 #include "util.h"
 
@@ -95,6 +96,9 @@ struct Context::State {
     ContextAdapters adapters;
     std::string lora_applied;
     std::vector<std::string> seq_lora;
+    // each sequence's last chat prompt and its tokens, whatever its cache holds now: a follow-up turn
+    // tokenizes only what it adds (prompt_tokens.h). The worker's alone; sized by prepareRun
+    std::vector<PromptMemo> seq_prompts;
 
     // what the worker publishes for the JS thread (info(), memoryBreakdown()), which must not read
     // seq_tokens or llama.cpp's accounting while a decode changes them

@@ -1,0 +1,37 @@
+// Tokenizing a prompt that extends the previous one: a chat's follow-up turn renders the whole
+// conversation again, and most of it is text the sequence's previous request already tokenized.
+// Where llama.cpp's own tokenizer rules show that the tokens of the common text cannot depend on what
+// follows it, only what follows is tokenized; anywhere else the whole text is.
+#pragma once
+
+#include <napi.h>
+
+#include <string>
+#include <vector>
+
+#include "llama.h"
+#include "model.h"
+
+namespace hearth {
+
+// A text and its whole tokenization (special tokens added and parsed, as a chat prompt is tokenized).
+struct PromptMemo {
+    std::string text;
+    std::vector<llama_token> tokens;
+};
+
+// What llama.cpp's tokenizer rules need to know of a vocab, read once per model (ModelHandle::prompt_cuts).
+struct PromptCuts;
+
+// common_tokenize(vocab, text, true, true), the same tokens, reusing `memo`'s where a cut is safe (see
+// prompt_tokens.cpp); `memo` then holds `text` and its tokens. `reused`: how many tokens came from the
+// memo (0: a whole tokenize). With `check` the result is compared with a whole tokenize, and a
+// difference throws HearthError(internal) (the test hooks turn it on).
+std::vector<llama_token> tokenizePrompt(const ModelHandle & h, const std::string & text, PromptMemo & memo, size_t * reused = nullptr,
+                                        bool check = false);
+
+// addon.promptTokens(model, previousText, text) -> { tokens, reused }: text's tokens as a chat prompt's
+// (special tokens added and parsed) after previousText's, and how many were reused; for the tests.
+void addPromptTokenExports(Napi::Env env, Napi::Object exports);
+
+} // namespace hearth
