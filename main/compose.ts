@@ -79,6 +79,9 @@ export function composeApp(opts: ComposeOptions): App {
   // the backend pin from settings applies before the engine first starts
   const pin = store.settings.get('backend');
   if (pin !== 'auto') void engine.setBackend(pin).catch((e: Error) => logger.error(`engine: ${e.message}`));
+  // and so do the remote devices (rpc-server endpoints): the engine probes them before it starts
+  const rpcServers = store.settings.get('rpcServers');
+  if (rpcServers.length) void engine.setRpcServers(rpcServers).catch((e: Error) => logger.error(`engine: ${e.message}`));
   const services = new Services({ engine, paths, appVersion: opts.appVersion, logger });
   const modelsDir = modelsFolderOf(paths, store.settings);
   const library = new ModelLibrary({

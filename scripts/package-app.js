@@ -125,7 +125,7 @@ function buildHint(gpu) {
 
 /**
  * Why the native folder's `files` are not the release set of a `gpu` build for `platform` (null when
- * they are): hearth.node, every CPU variant (more than one ggml-cpu-<variant> module), and exactly
+ * they are): hearth.node, llama.cpp's rpc-server, every CPU variant (more than one ggml-cpu-<variant> module), and exactly
  * the GPU backends expectedBackends names.
  */
 function nativeSetProblem(files, gpu, platform) {
@@ -133,6 +133,8 @@ function nativeSetProblem(files, gpu, platform) {
   if (gpu === 'cuda' && !CUDA_RUNTIME[platform]) return `no CUDA build exists for ${platform}`;
   const problems = [];
   if (!files.includes('hearth.node')) problems.push('hearth.node is missing');
+  const rpcServer = platform === 'win32' ? 'ggml-rpc-server.exe' : 'ggml-rpc-server';
+  if (!files.includes(rpcServer)) problems.push(`${rpcServer} is missing (hearth rpc-server runs it)`);
   const modules = files.map((f) => MODULE_NAME.exec(f)).filter((m) => m && m[1] !== 'base');
   const cpuVariants = modules.filter((m) => m[1] === 'cpu' && m[2]).map((m) => m[2]);
   if (cpuVariants.length < 2) problems.push(`it has ${cpuVariants.length ? `one CPU variant (${cpuVariants[0]})` : 'no CPU variants'}, not the all-CPU-variants set`);

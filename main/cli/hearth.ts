@@ -21,6 +21,7 @@ import { discover, discoverEnvOf, PEER_APP_NAMES } from '../models/discover';
 import { ModelLibrary, storeDeps } from '../models/library';
 import { IMPORT_MODES } from '../models/import';
 import { importFile, pull } from './pull';
+import { checkRpcProbes, rpcFlag, rpcServerCommand } from './rpc';
 import { Store } from '../store';
 import type { AdapterEntry } from '../params';
 
@@ -29,12 +30,18 @@ const USAGE = `usage: hearth <command> [options]
 commands:
   info MODEL [--json]                           model metadata
   run MODEL -p TEXT [-n N] [--seed S] [--temp T] [--ctx N] [--threads N] [--gpu-layers N|max|auto]
-      [--lora FILE[:SCALE],…] [--control-vector FILE[:STRENGTH],…]
+      [--lora FILE[:SCALE],…] [--control-vector FILE[:STRENGTH],…] [--rpc HOST:PORT[,...]]
                                                 stream a completion (with LoRA adapters and
                                                 control vectors: GGUF files made for the model)
-  fit MODEL [--gpu-layers N|max|auto] [--ctx N] [--cache-type q8_0] [--margin MiB] [--json]
+  fit MODEL [--gpu-layers N|max|auto] [--ctx N] [--cache-type q8_0] [--margin MiB] [--rpc ...] [--json]
                                                 memory per device before loading (llama.cpp's estimate)
-  devices [--json]                              backends and devices with memory
+  devices [--rpc HOST:PORT[,HOST:PORT]] [--json]
+                                                backends and devices with memory; --rpc adds the
+                                                devices of rpc-servers on other machines
+  rpc-server [--host 127.0.0.1] [--port 50052] [--threads N]
+                                                lend this machine's memory and compute to another
+                                                one's engine (llama.cpp's rpc-server; no
+                                                authentication: loopback unless --host is given)
   models [--json]                               the library: the models folder's models and those
                                                 added by reference
   discover [--json]                             GGUF models LM Studio, Ollama, Jan and GPT4All keep
@@ -65,9 +72,10 @@ const GLOBAL_FLAGS = ['data-dir', 'verbose', 'help'];
 /** the options each command takes, besides the global ones */
 const COMMAND_FLAGS: Record<string, string[]> = {
   info: ['json'],
-  run: ['prompt', 'n-predict', 'seed', 'temp', 'ctx', 'threads', 'gpu-layers', 'lora', 'control-vector'],
-  fit: ['gpu-layers', 'ctx', 'cache-type', 'margin', 'json'],
-  devices: ['json'],
+  run: ['prompt', 'n-predict', 'seed', 'temp', 'ctx', 'threads', 'gpu-layers', 'lora', 'control-vector', 'rpc'],
+  fit: ['gpu-layers', 'ctx', 'cache-type', 'margin', 'json', 'rpc'],
+  devices: ['json', 'rpc'],
+  'rpc-server': ['host', 'port', 'threads', 'mem'],
   models: ['json'],
   discover: ['json'],
   pull: ['json'],
@@ -210,6 +218,7 @@ export async function main(argv: string[]): Promise<number> {
     throw new UsageError(`unknown command ${command}: the commands are ${Object.keys(COMMAND_FLAGS).join(', ')} (see hearth --help)`);
   }
   checkKnownFlags(parsed, new Set([...GLOBAL_FLAGS, ...COMMAND_FLAGS[command]]), command);
+  if (command === 'rpc-server') return rpcServerCommand(parsed);
   const dataDir = resolveDataDir(typeof flags['data-dir'] === 'string' ? flags['data-dir'] : undefined);
   // serve keeps main.log and engine.log in <data>/logs (like the app); --verbose also prints to stderr
   const logDir = command === 'serve' ? openDataDir(dataDir).logs : undefined;
@@ -217,11 +226,17 @@ export async function main(argv: string[]): Promise<number> {
   const sinks = [...(file ? [file] : []), ...(flags.verbose === true ? [stderrLogger()] : [])];
   const logger: Logger = sinks.length ? teeLogger(...sinks) : silentLogger;
   if (file) logUncaught(file);
-  const engine = new EngineClient({ logger, logDir });
+  const rpcServers = rpcFlag(parsed);
+  const engine = new EngineClient({ logger, logDir, ...(rpcServers ? { rpcServers } : {}) });
   const opt = (flag: string) => spelling(parsed, flag);
   /** the MODEL argument: a path, or a library model's name */
   const modelArg = async () => (rest[0] === undefined ? undefined : resolveModelArg(rest[0], () => libraryOf(dataDir, logger)));
   try {
+    if (rpcServers) {
+      // remote devices that do not answer are the command's error (the engine would leave them out)
+      await engine.start();
+      checkRpcProbes(engine.rpcServers);
+    }
     switch (command) {
       case 'info': {
         const file = await modelArg();
@@ -325,7 +340,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'devices': {
         const [v, devices] = await Promise.all([engine.version(), engine.devices()]);
-        if (flags.json) process.stdout.write(JSON.stringify({ llamaCommit: v.llamaCommit, backends: v.backends, modules: v.modules, devices }, null, 2) + '\n');
+        if (flags.json) process.stdout.write(JSON.stringify({ llamaCommit: v.llamaCommit, backends: v.backends, modules: v.modules, devices, rpc: engine.rpcServers }, null, 2) + '\n');
         else {
           process.stdout.write(`llama.cpp ${v.llamaCommit}; backends: ${v.backends.join(', ')}\n`);
           for (const m of v.modules.filter((x) => x.variant)) process.stdout.write(`  ${m.backend} variant: ${m.variant} (${path.basename(m.path)})\n`);

@@ -6,6 +6,7 @@
 import fs from 'fs';
 import path from 'path';
 import { projectRoot } from '../paths';
+import { rpcServersFromEnv } from './rpc';
 import type { ContextInfo } from './methods';
 import type { Device, Estimate, FitResult, GenerateResult, LoadedModule, MemoryBreakdown, ModelMetadata, TokenLogprobs } from './protocol';
 
@@ -85,6 +86,10 @@ export interface NativeAddon {
   describeParams(): Record<'sampling' | 'load' | 'context' | 'request', Record<string, unknown>>;
   /** a family's parameters as the addon parsed them (unknown keys refused), for the drift test */
   echoParams(family: 'sampling' | 'load' | 'context' | 'request', params: Record<string, unknown>): Record<string, unknown>;
+  /** registers an rpc-server's devices (native/src/rpc.cpp): their names; ggml-rpc ends the process when the server cannot be reached (the client probes first: rpc.ts) */
+  addRpcServer(endpoint: string): string[];
+  /** the RPC protocol version this build speaks (ggml-rpc.h) */
+  rpcProtocol: { major: number; minor: number; patch: number };
   /** the names of the samplers in the chain a generation with these sampling parameters runs (llama_sampler_name) */
   samplerChain(model: NativeModel, sampling: Record<string, unknown>): string[];
   /** text's tokens as a chat prompt's after previousText's, reusing the shared text's where safe, and how many were reused (for the tests) */
@@ -150,6 +155,20 @@ export function bestModule(modules: BackendModule[], score: (path: string) => nu
 
 let loaded: NativeAddon | undefined;
 let modules: LoadedModule[] = [];
+let rpcProblems: string[] = [];
+
+/** Endpoints of HEARTH_RPC_SERVERS the addon could not register (loadAddon goes on without them). */
+export function rpcRegisterProblems(): string[] {
+  return rpcProblems;
+}
+
+/** The file name of llama.cpp's rpc-server program, built and shipped next to the addon (CMakeLists.txt). */
+export const RPC_SERVER_FILE = process.platform === 'win32' ? 'ggml-rpc-server.exe' : 'ggml-rpc-server';
+
+/** Where the rpc-server program is: next to the addon. */
+export function rpcServerPath(): string {
+  return path.join(path.dirname(addonPath()), RPC_SERVER_FILE);
+}
 
 /** The backend modules loadAddon chose (empty when ggml chose them itself: no HEARTH_BACKENDS). */
 export function loadedModules(): LoadedModule[] {
@@ -186,6 +205,9 @@ export function loadAddon(): NativeAddon {
   const addon = require(file) as NativeAddon;
   const dir = path.dirname(file);
   const only = (process.env.HEARTH_BACKENDS ?? '').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  // remote devices need the RPC backend module, loaded only then (it adds a backend to every list)
+  const rpcServers = rpcServersFromEnv();
+  if (only.length && rpcServers.length && !only.includes('rpc')) only.push('rpc');
   if (only.length) {
     const mods = backendModules(dir);
     const chosen: LoadedModule[] = [];
@@ -202,6 +224,14 @@ export function loadAddon(): NativeAddon {
     modules = chosen;
   } else {
     addon.init({ backendDir: dir });
+  }
+  rpcProblems = [];
+  for (const endpoint of rpcServers) {
+    try {
+      addon.addRpcServer(endpoint);
+    } catch (e) {
+      rpcProblems.push(`${endpoint}: ${(e as Error).message}`);
+    }
   }
   loaded = addon;
   return addon;

@@ -20,6 +20,7 @@ import { HostChannel, MalformedResultError, RequestOptions } from './channel';
 import { abortedError, ChatRequest, CompletionRequest, EngineError, HungMessage, LoadParamsInput, TokenLogprobs } from './protocol';
 import { LoadedModel, Method, ModelMethod, ParamsIn, ResultOf } from './methods';
 import { HostSupervisor, SupervisorOptions } from './supervisor';
+import type { RpcProbe } from './rpc';
 import { TEMPLATE_TIMEOUT } from './watchdog';
 
 export { defaultHostScript, nodeSpawner, STDERR_TAIL_CHARS } from './channel';
@@ -144,6 +145,16 @@ export class EngineClient {
   /** Pins another backend (or 'auto'): the host restarts with it; loaded models load again on demand. */
   setBackend(pin: BackendPin): Promise<BackendChoice> {
     return this.sup.setBackend(pin);
+  }
+
+  /** The remote devices' endpoints and what the last probe found (the host has those that answered: rpc.ts). */
+  get rpcServers(): RpcProbe[] {
+    return this.sup.rpcServers;
+  }
+
+  /** Sets the remote devices (rpc-server endpoints): the host restarts with those that answer; loaded models load again on demand. */
+  setRpcServers(endpoints: string[]): Promise<RpcProbe[]> {
+    return this.sup.setRpcServers(endpoints);
   }
 
   /** Starts the host if it is not running; resolves once it said it is ready. */

@@ -3,7 +3,7 @@
  * (process IPC under Node, parentPort under Electron), engine.log, the addon, then EngineHost; or
  * probe mode.
  */
-import { loadAddon, loadedModules, NativeAddon } from './addon';
+import { loadAddon, loadedModules, NativeAddon, rpcRegisterProblems } from './addon';
 import { EngineHost, HostPort } from './host';
 import { ClientMessage } from './protocol';
 import { ENGINE_LOG_DIR_ENV, logLevelFrom, logUncaught, Logger, openFileLogger } from '../logging';
@@ -68,6 +68,10 @@ function runHost(): void {
     });
     port.send({ type: 'ready', pid: process.pid, llamaCommit: 'unavailable', backends: [] });
     return;
+  }
+  for (const p of rpcRegisterProblems()) {
+    logger?.warn(`remote device left out: ${p}`);
+    port.send({ type: 'log', level: 'warn', text: `remote device left out: ${p}\n` });
   }
   new EngineHost(addon, port, logger).start();
 }

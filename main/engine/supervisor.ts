@@ -14,6 +14,7 @@ import { ENGINE_LOG_DIR_ENV, Logger, silentLogger } from '../logging';
 import { untilAborted } from '../abort';
 import { HostChannel, HostSpawner, STDERR_TAIL_CHARS, defaultHostScript, nodeSpawner } from './channel';
 import { abortedError, EngineError, HungMessage } from './protocol';
+import { probeAll, RPC_SERVERS_ENV, rpcLostLine, RpcProbe } from './rpc';
 
 /** libuv threads of an engine host (UV_THREADPOOL_SIZE), unless the environment sets it. */
 export const HOST_THREADPOOL_SIZE = 16;
@@ -41,6 +42,10 @@ export interface SupervisorOptions {
   backend?: BackendPin;
   /** folder of the backend modules (default: next to the addon) */
   backendDir?: string;
+  /** remote devices (rpc-server endpoints, host:port): each host start probes them and registers those that answer (rpc.ts) */
+  rpcServers?: string[];
+  /** how long the probe of one endpoint may take (rpc.ts RPC_PROBE_TIMEOUT_MS) */
+  rpcProbeTimeoutMs?: number;
 }
 
 /** The production bounds; tests pass shorter ones. */
@@ -62,6 +67,10 @@ export class HostSupervisor {
   private closed = false;
   private choice: BackendChoice | undefined;
   private choosing: Promise<BackendChoice> | undefined;
+  /** what the last probe of the remote endpoints found */
+  private rpc: RpcProbe[] | undefined;
+  /** the last probe is for the host about to start (every start probes again: an endpoint may have gone or come back) */
+  private rpcFresh = false;
   readonly hostScript: string;
   private readonly spawner: HostSpawner;
   private readonly logger: Logger;
@@ -109,6 +118,22 @@ export class HostSupervisor {
     return this.choice!;
   }
 
+  /** What the last probe of the remote endpoints found (the host has the ones that answered). */
+  get rpcServers(): RpcProbe[] {
+    return this.rpc ?? (this.opts.rpcServers ?? []).map((endpoint) => ({ endpoint, ok: false as const, error: 'not probed yet (the engine has not started)' }));
+  }
+
+  /** Sets the remote endpoints: the host restarts with those that answer a probe; resolves with what the probe found. */
+  async setRpcServers(endpoints: string[]): Promise<RpcProbe[]> {
+    (this.opts as { rpcServers?: string[] }).rpcServers = [...endpoints];
+    this.rpc = undefined;
+    this.rpcFresh = false;
+    const ch = this.channel;
+    if (ch) await this.stop(ch, 'SIGTERM');
+    await this.start();
+    return this.rpcServers;
+  }
+
   private choose(): Promise<BackendChoice> {
     if (this.choice) return Promise.resolve(this.choice);
     this.choosing ??= (async () => {
@@ -145,6 +170,21 @@ export class HostSupervisor {
       });
       return p;
     }
+    if (!this.rpcFresh && (this.opts.rpcServers ?? []).length && fs.existsSync(this.hostScript)) {
+      // every host start probes the endpoints: ggml-rpc would end the host on one that does not answer
+      const p: Promise<HostChannel> = probeAll(this.opts.rpcServers!, this.opts.rpcProbeTimeoutMs).then((r) => {
+        this.rpc = r;
+        this.rpcFresh = true;
+        for (const x of r) if (!x.ok) this.logger.warn(`remote device left out: ${x.error}`);
+        if (this.ready === p) this.ready = undefined;
+        return this.startShared();
+      });
+      this.ready = p;
+      p.catch(() => {
+        if (this.ready === p) this.ready = undefined;
+      });
+      return p;
+    }
     return this.spawnHost();
   }
 
@@ -164,12 +204,14 @@ export class HostSupervisor {
       this.afterCrash = false;
     }
     const backends = this.choice ? { HEARTH_BACKENDS: this.choice.backends.join(',') } : {};
+    const rpc = this.opts.rpcServers ? { [RPC_SERVERS_ENV]: (this.rpc ?? []).filter((r) => r.ok).map((r) => r.endpoint).join(',') } : {};
+    this.rpcFresh = false;
     const logDir = this.opts.logDir ? { [ENGINE_LOG_DIR_ENV]: this.opts.logDir } : {};
     // libuv's pool runs loads, context creation, estimates and frees: an estimate waiting for llama.cpp's
     // fitting to get its turn (native/src/llama_gate.h) holds a thread, so the host gets more than the 4
     // of the default (a value already in process.env or opts.env is kept: both are spread after it)
     const pool = { UV_THREADPOOL_SIZE: String(HOST_THREADPOOL_SIZE) };
-    const proc = this.spawner(this.hostScript, { ...pool, ...process.env, ...this.opts.env, ...backends, ...logDir });
+    const proc = this.spawner(this.hostScript, { ...pool, ...process.env, ...this.opts.env, ...backends, ...rpc, ...logDir });
     let stderrTail = '';
     proc.onStderr?.((chunk) => {
       stderrTail = (stderrTail + chunk).slice(-STDERR_TAIL_CHARS);
@@ -216,7 +258,9 @@ export class HostSupervisor {
       clearInterval(watchdog);
       const how = signal ? `signal ${signal}` : `exit code ${code}`;
       const wasCurrent = this.channel === ch;
-      this.detach(ch, new EngineError('engine_crashed', `the engine host stopped (${how})`));
+      // a remote device that went away ends the host (ggml-rpc aborts): its abort callback named the endpoint
+      const lost = rpcLostLine(stderrTail);
+      this.detach(ch, new EngineError('engine_crashed', lost ? `the engine host stopped (${how}): ${lost}; the engine restarts with the devices that still answer` : `the engine host stopped (${how})`));
       settle.reject(ch.failed!);
       if (this.closed || stopping.has(ch)) return;
       this.afterCrash = true;

@@ -55,6 +55,7 @@ export class HardwareMonitor {
       built: c?.built ?? [],
       devices,
       backendChoice: c ? { backend: c.backend, reason: c.reason } : null,
+      rpc: this.engine.rpcServers,
     };
   }
 

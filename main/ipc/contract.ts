@@ -4,7 +4,7 @@
  * renderer. Main validates every incoming payload against these schemas.
  */
 import { z } from 'zod';
-import { BACKEND_PINS, ChatSettings, Device, LOAD_FIELDS, LOAD_SETTING_FIELDS, LoadSettings, MAX_MESSAGE_CHARS, MemoryBreakdown, TokenLogprobs } from '../params';
+import { BACKEND_PINS, RpcEndpoints, ChatSettings, Device, LOAD_FIELDS, LOAD_SETTING_FIELDS, LoadSettings, MAX_MESSAGE_CHARS, MemoryBreakdown, TokenLogprobs } from '../params';
 import { codesOf, type IpcErrorCode } from '../errors/catalogue';
 import {
   ABSOLUTE_PATH, DiscoveryDTO, DownloadDTO, hfTokenSchema, HubFitDTO, hubFitRequestSchema, LibraryDeleteDTO, LibraryFactsDTO, LibraryImportDTO, libraryImportSchema, DownloadProgressDTO, downloadConcurrencySchema, DOWNLOAD_CONCURRENCY, downloadRequestSchema, proxyUrlSchema, hubSearchSchema, HubModelDTO,
@@ -158,6 +158,8 @@ export const SettingsFields = z.object({
   fitMarginMiB: LOAD_FIELDS.fitMarginMiB.setting.default(LOAD_FIELDS.fitMarginMiB.default),
   /** backend pin: auto (CUDA → Metal → Vulkan → CPU, those built) or one of them (main/params/backends.ts) */
   backend: z.enum(BACKEND_PINS).default('auto'),
+  /** remote devices: rpc-server endpoints (host:port) whose memory the engine pools with this machine's (main/engine/rpc.ts) */
+  rpcServers: RpcEndpoints.default([]),
   /** Enter sends and Shift+Enter adds a line; off: Ctrl+Enter (⌘+Enter on macOS) sends and Enter adds a line */
   sendOnEnter: z.boolean().default(true),
   /** the size of the chat's text (messages and the message box), in CSS pixels */
@@ -293,6 +295,8 @@ export const HardwareInfo = z.object({
   built: z.array(z.string()),
   devices: z.array(DeviceInfo),
   backendChoice: BackendChoiceDTO,
+  /** the remote endpoints set (rpcServers) and what the last probe found: those that answered are among the devices (backend RPC) */
+  rpc: z.array(z.object({ endpoint: z.string(), ok: z.boolean(), devices: z.number().optional(), error: z.string().optional() })).default([]),
 });
 export type HardwareInfo = z.infer<typeof HardwareInfo>;
 

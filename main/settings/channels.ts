@@ -1,6 +1,6 @@
 /**
  * The settings.* channels: the app settings kept in the store (SettingsFields and the chat
- * defaults). A new backend pin restarts the engine on it; a default model must be one of the
+ * defaults). A new backend pin restarts the engine on it, and so do new remote devices (rpcServers); a default model must be one of the
  * library's; a new download limit applies to the download manager at once, a new proxy to the next hub request (net.ts reads it per request), a new update channel or mode to the updater. The Hugging Face token is
  * kept by TokenVault (token.ts): settings.update takes it, settings.get says only whether it is set.
  */
@@ -49,11 +49,14 @@ export function settingsChannels(deps: {
       if (chatDefaults) patch.chatDefaults = { ...store.settings.get('chatDefaults'), ...chatDefaults };
       if (defaultModel !== undefined) patch.defaultModel = defaultModel === null ? null : await deps.library.known(defaultModel);
       const backendChanged = r.backend !== undefined && r.backend !== store.settings.get('backend');
+      const rpcChanged = r.rpcServers !== undefined && JSON.stringify(r.rpcServers) !== JSON.stringify(store.settings.get('rpcServers'));
       store.settings.update(patch);
       if (hfToken !== undefined) deps.tokens.set(hfToken);
       if (r.downloadConcurrency !== undefined) deps.setDownloadConcurrency(r.downloadConcurrency);
       if (r.updateChannel !== undefined || r.updateMode !== undefined) deps.updateSettingsChanged?.();
       if (backendChanged) await deps.engine.setBackend(r.backend!);
+      // the engine restarts with the remote devices that answer; the hardware page shows what the probe found
+      if (rpcChanged) await deps.engine.setRpcServers(r.rpcServers!);
       return settings();
     },
   };

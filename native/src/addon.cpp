@@ -28,6 +28,7 @@
 #include "mtmd-helper.h"
 #include "params.h"
 #include "prompt_tokens.h"
+#include "rpc.h"
 #include "sampler.h"
 #include "util.h"
 
@@ -224,6 +225,7 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
     addParamsExports(env, exports);
     addSamplerExports(env, exports);
     addPromptTokenExports(env, exports);
+    addRpcExports(env, exports);
     exports.Set("Model", Model::Init(env));
     exports.Set("Context", Context::Init(env));
     return exports;

@@ -157,6 +157,7 @@ export function hardwareInfo(over: Partial<HardwareInfo> = {}): HardwareInfo {
       { backend: 'CPU', name: 'CPU', description: 'Test CPU', type: 'cpu', memoryTotal: 32 * GiB, memoryFree: 20 * GiB },
     ],
     backendChoice: { backend: 'vulkan', reason: 'Vulkan: Test GPU' },
+    rpc: [],
     ...over,
   };
 }

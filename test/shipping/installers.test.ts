@@ -200,7 +200,7 @@ describe('what a build packages', () => {
 
   describe('the native folder must be the release set of the --gpu build', () => {
     const X86_VARIANTS = ['x64', 'sse42', 'haswell', 'skylakex'].map((v) => `libggml-cpu-${v}.so`);
-    const BASE = ['hearth.node', 'libggml-base.so', 'libggml.so', 'libllama.so'];
+    const BASE = ['hearth.node', 'ggml-rpc-server', 'libggml-base.so', 'libggml.so', 'libggml-rpc.so', 'libllama.so'];
     let dir: string;
     beforeEach(() => {
       dir = tempDir();
@@ -214,19 +214,23 @@ describe('what a build packages', () => {
     test('the release sets pass, and agree with the engine\'s own reading of the folder (backendModules)', () => {
       expect(pack.nativeSetProblem([...BASE, ...X86_VARIANTS], 'cpu', 'linux')).toBeNull();
       expect(pack.nativeSetProblem([...BASE, ...X86_VARIANTS, 'libggml-vulkan.so'], 'vulkan', 'linux')).toBeNull();
-      expect(pack.nativeSetProblem([...BASE.map((f) => f.replace(/^lib(.*)\.so$/, '$1.dll')), ...X86_VARIANTS.map((f) => f.replace(/^lib(.*)\.so$/, '$1.dll')), 'ggml-cuda.dll'], 'cuda', 'win32')).toBeNull();
+      const win = (f: string) => (f === 'ggml-rpc-server' ? 'ggml-rpc-server.exe' : f.replace(/^lib(.*)\.so$/, '$1.dll'));
+      expect(pack.nativeSetProblem([...BASE.map(win), ...X86_VARIANTS.map(win), 'ggml-cuda.dll'], 'cuda', 'win32')).toBeNull();
+      // the rpc-server program ships with every build (hearth rpc-server)
+      expect(pack.nativeSetProblem([...BASE.filter((f) => f !== 'ggml-rpc-server'), ...X86_VARIANTS], 'cpu', 'linux')).toBe('ggml-rpc-server is missing (hearth rpc-server runs it)');
+      expect(pack.nativeSetProblem([...BASE.filter((f) => f !== 'ggml-rpc-server'), ...X86_VARIANTS].map(win), 'cpu', 'win32')).toBe('ggml-rpc-server.exe is missing (hearth rpc-server runs it)');
       // every macOS build has Metal (CMakeLists.txt); a metal build has nothing else
       const mac = [...BASE, 'libggml-cpu-apple_m1.so', 'libggml-cpu-apple_m4.so', 'libggml-metal.so'];
       expect(pack.nativeSetProblem(mac, 'metal', 'darwin')).toBeNull();
       expect(pack.nativeSetProblem([...mac, 'libggml-vulkan.so'], 'vulkan', 'darwin')).toBeNull();
       const mods = backendModules(folder([...BASE, ...X86_VARIANTS, 'libggml-vulkan.so']));
       expect(mods.get('cpu')!.map((m) => m.variant).sort()).toEqual(['haswell', 'skylakex', 'sse42', 'x64']);
-      expect([...mods.keys()].sort()).toEqual(['cpu', 'vulkan']);
+      expect([...mods.keys()].sort()).toEqual(['cpu', 'rpc', 'vulkan']);
       expect(() => pack.checkNativeSet(dir, 'vulkan', 'linux')).not.toThrow();
     });
 
     test('the development build (one CPU module, whatever GPU backend was found) is refused with how to build the release set', () => {
-      folder(['hearth.node', 'libggml-base.so', 'libggml-cpu.so', 'libggml-vulkan.so']);
+      folder(['hearth.node', 'ggml-rpc-server', 'libggml-base.so', 'libggml-cpu.so', 'libggml-vulkan.so']);
       expect(() => pack.checkNativeSet(dir, 'cpu', 'linux')).toThrow(
         `${dir} is not the release set of a cpu build for linux: it has no CPU variants, not the all-CPU-variants set; it has ggml-vulkan, which a cpu build does not ship. Build it first: HEARTH_CPU_ALL_VARIANTS=ON HEARTH_VULKAN=OFF HEARTH_CUDA=OFF node scripts/build-native.js`,
       );
@@ -235,7 +239,7 @@ describe('what a build packages', () => {
       expect(pack.nativeSetProblem([...BASE, ...X86_VARIANTS], 'vulkan', 'linux')).toBe('ggml-vulkan missing');
       expect(pack.nativeSetProblem([...BASE, ...X86_VARIANTS], 'metal', 'linux')).toMatch(/a metal build is for macOS/);
       expect(pack.nativeSetProblem([...BASE.slice(1), ...X86_VARIANTS], 'cpu', 'linux')).toBe('hearth.node is missing');
-      expect(() => pack.checkNativeSet(path.join(dir, 'none'), 'cpu', 'linux')).toThrow(/hearth\.node is missing; it has no CPU variants/);
+      expect(() => pack.checkNativeSet(path.join(dir, 'none'), 'cpu', 'linux')).toThrow(/hearth\.node is missing; ggml-rpc-server is missing \(hearth rpc-server runs it\); it has no CPU variants/);
     });
   });
 

@@ -19,7 +19,7 @@ import fs from 'fs';
 import os from 'os';
 import { builtinModules } from 'module';
 import path from 'path';
-import { backendModules } from '../../main/engine/addon';
+import { backendModules, RPC_SERVER_FILE } from '../../main/engine/addon';
 import { EngineClient } from '../../main/engine/client';
 import { replaceEnv, shellLayout } from '../../main/app/security';
 import { tempDir } from '../helpers/engine';
@@ -47,7 +47,7 @@ async function packageApp(o: Record<string, unknown>): Promise<string[]> {
 }
 const PKG = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { main: string };
 const LOCK = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean; version?: string }> };
-const NATIVE_FILE = /^hearth\.node$|\.(so(\.\d+)*|dll|dylib)$/;
+const NATIVE_FILE = /^hearth\.node$|^ggml-rpc-server(\.exe)?$|\.(so(\.\d+)*|dll|dylib)$/;
 
 function walk(dir: string, rel = ''): string[] {
   return fs.readdirSync(path.join(dir, rel), { withFileTypes: true }).flatMap((e) => (e.isDirectory() && !e.isSymbolicLink() ? walk(dir, path.join(rel, e.name)) : [path.join(rel, e.name)]));
@@ -104,7 +104,9 @@ describe('the packaged app (electron-builder dir target, stand-in Electron binar
     const shipped = fs.readdirSync(path.dirname(addon)).sort();
     expect(shipped).toEqual(fs.readdirSync(VARIANTS_BIN).filter((f) => NATIVE_FILE.test(f) && !f.includes('bench')).sort());
     // the backends the engine finds next to the addon: the CPU variants, as in the release set
-    expect([...backendModules(path.dirname(addon)).keys()]).toEqual(['cpu']);
+    expect([...backendModules(path.dirname(addon)).keys()]).toEqual(['cpu', 'rpc']);
+    // llama.cpp's rpc-server, which hearth rpc-server runs (main/engine/addon.ts rpcServerPath), executable
+    expect(fs.statSync(path.join(path.dirname(addon), RPC_SERVER_FILE)).mode & 0o111).not.toBe(0);
     expect(backendModules(path.dirname(addon)).get('cpu')!.length).toBeGreaterThan(1);
     // and nothing native inside the archive but better-sqlite3's module (unpacked by electron-builder)
     expect(asarFiles.filter((f) => /\.(node|so|dll|dylib)$/.test(f))).toEqual(['node_modules/better-sqlite3/build/Release/better_sqlite3.node']);
