@@ -88,12 +88,16 @@ void onAbort(const char * message) {
         g_list_mu.unlock();
     }
     std::string gone, all;
-    for (const auto & e : eps) {
-        all += (all.empty() ? "" : ", ") + e;
+    for (const auto & e : eps) all += (all.empty() ? "" : ", ") + e;
 #ifndef _WIN32
-        if (!accepts(e, 500)) gone += (gone.empty() ? "" : ", ") + e;
-#endif
+    // a server that was killed may still be closing its sockets as its connection breaks: ask a few times
+    for (int attempt = 0; attempt < 5 && gone.empty(); attempt++) {
+        if (attempt > 0) usleep(200 * 1000);
+        for (const auto & e : eps) {
+            if (!accepts(e, 500)) gone += (gone.empty() ? "" : ", ") + e;
+        }
     }
+#endif
     if (!gone.empty()) {
         fprintf(stderr, "hearth: remote device lost: the RPC server at %s stopped answering\n", gone.c_str());
     } else if (!all.empty()) {
