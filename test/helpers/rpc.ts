@@ -48,7 +48,9 @@ export async function startRpcServer(opts: { threads?: number; readyMs?: number 
     output: () => out,
     kill: async () => {
       if (!exited) child.kill('SIGKILL');
-      await Promise.race([exit, new Promise((r) => setTimeout(r, 10_000))]);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([exit, new Promise((r) => (timer = setTimeout(r, 10_000)))]);
+      clearTimeout(timer);
     },
   };
   const end = Date.now() + (opts.readyMs ?? 30_000);
