@@ -1,5 +1,5 @@
 /**
- * npm run bench:rpc -- [--model PATH | --size bench|1b [--type f16|q8_0|…]] [--threads N] [--reps 7] [--pp 256]
+ * npm run bench:rpc -- [--model PATH | --size bench|1b [--type f16|q8_0|…]] [--threads N] [--reps 7] [--pp 256] [--offload N]
  *
  * The RPC backend's overhead: a model split three ways (the local CPU and two rpc-servers on loopback,
  * a third of the layers each) against the same model loaded locally only, both through the app's path
@@ -31,7 +31,9 @@ async function main(): Promise<void> {
     engines.push(local, split);
     const meta = await local.info(model);
     // a third of the blocks on each rpc-server, the rest (and the output) on this machine's CPU
-    const offloaded = Math.round((meta.layers * 2) / 3);
+    // (--offload N: N blocks to the rpc-servers instead, e.g. all of a 2-block test model's)
+    const offloaded = arg('offload') !== undefined ? Number(arg('offload')) : Math.round((meta.layers * 2) / 3);
+    if (!Number.isInteger(offloaded) || offloaded < 2 || offloaded > meta.layers) throw new Error(`--offload must be 2 to ${meta.layers} (the model's blocks)`);
     const common = { threads, threadsBatch: threads, contextSize: Math.ceil((ppTokens + 130) / 256) * 256, batchSize: 2048, ubatchSize: 512 };
     await local.load('m', model, { ...common, gpuLayers: 0 });
     await split.load('m', model, { ...common, gpuLayers: offloaded, tensorSplit: [1, 1] });

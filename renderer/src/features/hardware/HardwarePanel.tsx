@@ -1,7 +1,7 @@
 /**
  * Settings → Hardware: the backend pin (offering the backends this build has, as the engine reports
  * them: hardware.info `built`) and the backend in use (with why), the CPU, RAM, backends
- * and devices, and live usage charts. Usage is polled once a second only while this page is shown
+ * and devices, the remote devices (rpc-server endpoints, RemoteDevices.tsx), and live usage charts. Usage is polled once a second only while this page is shown
  * (./listeners.ts).
  */
 import { useAppDispatch, useAppSelector, useViewShown } from '../../app/hooks';
@@ -10,6 +10,7 @@ import { BackendPin, fetchAppInfo, selectSettings, updateSettings } from '../set
 import { fetchHardwareInfo, selectHardware } from './hardwareSlice';
 import { Sparkline } from './Sparkline';
 import { DevicesTable } from '../../components/DevicesTable';
+import { RemoteDevices } from './RemoteDevices';
 import { pinLabel, pinsFor } from '../../../../main/params/backends';
 
 function pct(used: number, total: number): string {
@@ -162,6 +163,7 @@ export function HardwarePanel() {
           {info.devices.length === 0 && <p className="muted">No devices: the engine is not running.</p>}
         </>
       )}
+      <RemoteDevices />
       <LiveUsage />
       <p className="muted small-note">One sample a second while this page is open; the charts show the last minute.</p>
     </div>
