@@ -54,6 +54,17 @@ export const testModelOptionsSchema = z.object({
   /** Write a separate `output.weight` even where the size ties it to the embeddings (tied tiny models
    *  decode greedily into a repetition of the last prompt token; untied ones give varied text). */
   untied: z.boolean().default(false),
+  /**
+   * The architecture: 'llama', or 'gemma3' (Gemma 3's layers: extra norms, and with `slidingWindow`
+   * sliding-window attention in every layer but each `slidingWindowPattern`-th).
+   */
+  arch: z.enum(['llama', 'gemma3']).default('llama'),
+  /** gemma3: the attention window of its sliding-window layers, in tokens (0: none). */
+  slidingWindow: z.number().int().min(0).default(0),
+  /** gemma3: every n-th layer attends to the whole context, the others to the window. */
+  slidingWindowPattern: z.number().int().min(1).default(2),
+  /** FIM special tokens: `tokenizer.ggml.fim_{pre,suf,mid}_token_id` set to these vocab entries (a code model's infill markers). */
+  fimTokens: z.object({ pre: z.string().min(1), suf: z.string().min(1), mid: z.string().min(1) }).strict().optional(),
   /** Folder holding `ggml-vocab-<vocab>.gguf`; defaults to the llama.cpp checkout (see {@link resolveVocabFile}). */
   vocabDir: z.string().min(1).optional(),
 }).strict();
@@ -279,7 +290,7 @@ export interface TestModelTensor {
 }
 
 /** The tensors of a llama-architecture model of shape `hp` with `nVocab` tokens, in file order. */
-export function testModelTensors(hp: TestModelHparams, nVocab: number): TestModelTensor[] {
+export function testModelTensors(hp: TestModelHparams, nVocab: number, arch: 'llama' | 'gemma3' = 'llama'): TestModelTensor[] {
   const nEmbd = hp.embeddingLength;
   const nEmbdKv = (nEmbd / hp.headCount) * hp.headCountKv;
   const nFf = hp.feedForwardLength;
@@ -298,6 +309,15 @@ export function testModelTensors(hp: TestModelHparams, nVocab: number): TestMode
       matrix(`blk.${i}.ffn_up.weight`, nEmbd, nFf),
       matrix(`blk.${i}.ffn_down.weight`, nFf, nEmbd),
     );
+    if (arch === 'gemma3') {
+      const headDim = nEmbd / hp.headCount;
+      tensors.push(
+        norm(`blk.${i}.post_attention_norm.weight`),
+        { name: `blk.${i}.attn_k_norm.weight`, shape: [headDim], type: 'F32' },
+        { name: `blk.${i}.attn_q_norm.weight`, shape: [headDim], type: 'F32' },
+        norm(`blk.${i}.post_ffw_norm.weight`),
+      );
+    }
   }
   tensors.push(norm('output_norm.weight'));
   if (!hp.tieEmbeddings) tensors.push(matrix('output.weight', nEmbd, nVocab));
@@ -316,25 +336,42 @@ export async function writeTestModel(options: TestModelOptions): Promise<TestMod
   const nFf = hp.feedForwardLength;
 
   const w = new GgufWriter();
-  w.setString('general.architecture', 'llama');
-  w.setString('general.name', opts.name ?? `hearth-test-${opts.size}-${opts.vocab}${opts.pooling === 'none' ? '' : `-${opts.pooling}`}${opts.nonCausal ? '-noncausal' : ''}`);
+  const a = opts.arch;
+  w.setString('general.architecture', a);
+  w.setString('general.name', opts.name ?? `hearth-test-${opts.size}-${opts.vocab}${a === 'llama' ? '' : `-${a}`}${opts.pooling === 'none' ? '' : `-${opts.pooling}`}${opts.nonCausal ? '-noncausal' : ''}`);
   w.setUint32('general.file_type', 1); // LLAMA_FTYPE_MOSTLY_F16
-  w.setUint32('llama.context_length', hp.contextLength);
-  w.setUint32('llama.embedding_length', nEmbd);
-  w.setUint32('llama.block_count', hp.blockCount);
-  w.setUint32('llama.feed_forward_length', nFf);
-  w.setUint32('llama.attention.head_count', hp.headCount);
-  w.setUint32('llama.attention.head_count_kv', hp.headCountKv);
-  w.setUint32('llama.rope.dimension_count', headDim);
-  w.setFloat32('llama.rope.freq_base', hp.ropeFreqBase);
-  w.setFloat32('llama.attention.layer_norm_rms_epsilon', hp.rmsEps);
-  w.setUint32('llama.vocab_size', nVocab);
-  if (opts.pooling !== 'none') w.setUint32('llama.pooling_type', POOLING_TYPE[opts.pooling]);
-  if (opts.nonCausal) w.setBool('llama.attention.causal', false);
+  w.setUint32(`${a}.context_length`, hp.contextLength);
+  w.setUint32(`${a}.embedding_length`, nEmbd);
+  w.setUint32(`${a}.block_count`, hp.blockCount);
+  w.setUint32(`${a}.feed_forward_length`, nFf);
+  w.setUint32(`${a}.attention.head_count`, hp.headCount);
+  w.setUint32(`${a}.attention.head_count_kv`, hp.headCountKv);
+  w.setUint32(`${a}.rope.dimension_count`, headDim);
+  w.setFloat32(`${a}.rope.freq_base`, hp.ropeFreqBase);
+  w.setFloat32(`${a}.attention.layer_norm_rms_epsilon`, hp.rmsEps);
+  w.setUint32(`${a}.vocab_size`, nVocab);
+  if (opts.pooling !== 'none') w.setUint32(`${a}.pooling_type`, POOLING_TYPE[opts.pooling]);
+  if (opts.nonCausal) w.setBool(`${a}.attention.causal`, false);
+  if (a === 'gemma3' && opts.slidingWindow > 0) {
+    w.setUint32('gemma3.attention.sliding_window', opts.slidingWindow);
+    w.setUint32('gemma3.attention.sliding_window_pattern', opts.slidingWindowPattern);
+  }
   for (const [key, value] of tokenizer) w.set(key, value);
+  if (opts.fimTokens) {
+    const tokens = tokenizer.find(([k]) => k === 'tokenizer.ggml.tokens')?.[1];
+    const list = (tokens as { value?: unknown } | undefined)?.value;
+    const idOf = (text: string): number => {
+      const i = Array.isArray(list) ? list.indexOf(text) : -1;
+      if (i < 0) throw new Error(`fimTokens: ${text} is not in the ${opts.vocab} vocab`);
+      return i;
+    };
+    w.setUint32('tokenizer.ggml.fim_pre_token_id', idOf(opts.fimTokens.pre));
+    w.setUint32('tokenizer.ggml.fim_suf_token_id', idOf(opts.fimTokens.suf));
+    w.setUint32('tokenizer.ggml.fim_mid_token_id', idOf(opts.fimTokens.mid));
+  }
   w.setString('tokenizer.chat_template', opts.chatTemplate ?? DEFAULT_CHAT_TEMPLATE);
 
-  for (const t of testModelTensors(hp, nVocab)) {
+  for (const t of testModelTensors(hp, nVocab, a)) {
     if (t.type === 'F16') {
       const seed = hash32(t.name, opts.seed);
       const n = t.shape[0] * (t.shape[1] ?? 1);

@@ -17,7 +17,7 @@ import { BackendChoice, BackendPin } from './backends';
 import { toCode } from '../errors/catalogue';
 import { Logger, silentLogger } from '../logging';
 import { HostChannel, MalformedResultError, RequestOptions } from './channel';
-import { abortedError, ChatRequest, CompletionRequest, EngineError, HungMessage, LoadParamsInput, TokenLogprobs } from './protocol';
+import { abortedError, ChatRequest, CompletionRequest, EngineError, InfillRequest, HungMessage, LoadParamsInput, TokenLogprobs } from './protocol';
 import { LoadedModel, Method, ModelMethod, ParamsIn, ResultOf } from './methods';
 import { HostSupervisor, SupervisorOptions } from './supervisor';
 import type { RpcProbe } from './rpc';
@@ -326,8 +326,19 @@ export class EngineClient {
     return this.onModel('detokenize', { modelId, tokens });
   }
 
-  applyTemplate(modelId: string, request: ChatRequest): Promise<ResultOf<'applyTemplate'>> {
-    return this.onModel('applyTemplate', { modelId, request });
+  /** `template`: render with it instead of the model's own (the chatTemplate setting's preview) */
+  applyTemplate(modelId: string, request: ChatRequest, template?: string): Promise<ResultOf<'applyTemplate'>> {
+    return this.onModel('applyTemplate', { modelId, request, ...(template !== undefined ? { template } : {}) });
+  }
+
+  /** A chat rendered with `template` for a model file that need not be loaded. */
+  previewTemplate(file: string, template: string, request: ChatRequest): Promise<ResultOf<'previewTemplate'>> {
+    return this.request('previewTemplate', { path: file, template, request });
+  }
+
+  /** Fill-in-the-middle on a code model (its FIM tokens); `probs`: as chat's. */
+  infill(modelId: string, request: InfillRequest, opts: { onPiece?: (text: string, probs?: TokenLogprobs[]) => void; signal?: AbortSignal } = {}): Promise<ResultOf<'infill'>> {
+    return this.onModel('infill', { modelId, request }, { signal: opts.signal, onEvent: (ev) => opts.onPiece?.(ev.content, ev.probs) });
   }
 
   saveSession(modelId: string, file: string, seq = 0): Promise<ResultOf<'saveSession'>> {

@@ -57,7 +57,7 @@ export function createHandlers({ addon, models, watchdog, logger }: HandlerDeps)
     }
   }
 
-  function generate(modelId: string, request: object, call: Call<'chat' | 'complete'>): Promise<ResultOf<'chat'>> {
+  function generate(modelId: string, request: object, call: Call<'chat' | 'complete' | 'infill'>): Promise<ResultOf<'chat'>> {
     const l = models.get(modelId);
     return task(l, call.signal, async (taskId) => {
       generationsStarted++;
@@ -95,6 +95,10 @@ export function createHandlers({ addon, models, watchdog, logger }: HandlerDeps)
     loaded: async () => models.list().map((l) => ({ modelId: l.modelId, path: l.path, params: l.params, context: l.ctx.info() })),
     chat: (p, call) => generate(p.modelId, p.request, call),
     complete: (p, call) => generate(p.modelId, p.request, call),
+    infill: (p, call) => {
+      const { prefix, suffix, extra, prompt, ...rest } = p.request;
+      return generate(p.modelId, { ...rest, infill: { prefix, suffix, extra: extra ?? [], ...(prompt !== undefined ? { prompt } : {}) } }, call);
+    },
     embed: (p, call) => {
       const l = models.get(p.modelId);
       return task(l, call.signal, async (id) => (await l.ctx.embed(p.texts, { id })).map((v) => Array.from(v)));
@@ -105,7 +109,8 @@ export function createHandlers({ addon, models, watchdog, logger }: HandlerDeps)
     },
     tokenize: async (p) => Array.from(models.get(p.modelId).model.tokenize(p.text, { addSpecial: p.addSpecial, parseSpecial: p.parseSpecial })),
     detokenize: async (p) => models.get(p.modelId).model.detokenize(p.tokens),
-    applyTemplate: (p) => models.get(p.modelId).model.applyChatTemplate(JSON.stringify(p.request)),
+    applyTemplate: (p) => models.get(p.modelId).model.applyChatTemplate(JSON.stringify(p.request), p.template),
+    previewTemplate: (p) => models.previewTemplate(p.path, p.template, JSON.stringify(p.request)),
     saveSession: (p) => models.get(p.modelId).ctx.saveSession(p.path, { seq: p.seq }),
     restoreSession: (p) => models.get(p.modelId).ctx.restoreSession(p.path, { seq: p.seq }),
     clearSequence: async (p) => {

@@ -112,6 +112,18 @@ export class HostModels {
     });
   }
 
+  /** A chat rendered with `template` for a model file, without allocating its weights (the chatTemplate setting's preview). */
+  previewTemplate(file: string, template: string, requestJson: string): Promise<{ prompt: string; tokens: number; format: string; supportsThinking: boolean }> {
+    return this.withModelFile(file, undefined, async (f) => {
+      const model = await this.addon.loadModel(f.nativePath, { gpuLayers: 0, noAlloc: true, useMmap: false, displayPath: f.file }).promise;
+      try {
+        return await model.applyChatTemplate(requestJson, template);
+      } finally {
+        await model.dispose();
+      }
+    });
+  }
+
   /** llama.cpp's memory estimate for a load of `file` with these parameters, without loading the weights. */
   estimate(file: string, params: LoadParams, signal: AbortSignal): Promise<Estimate> {
     return this.withModelFile(file, signal, async (f) => {

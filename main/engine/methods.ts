@@ -11,6 +11,7 @@ import { LOAD_FIELDS, LoadParams, REQUEST_FIELDS } from '../params';
 import {
   ChatRequest,
   CompletionRequest,
+  InfillRequest,
   Device,
   Estimate,
   FitResult,
@@ -29,6 +30,8 @@ const FilePath = z.string().min(1);
 /** the KV cache sequence (slot) a session call works on: the request family's `seq` */
 const Seq = REQUEST_FIELDS.seq.schema.default(REQUEST_FIELDS.seq.default);
 const None = z.object({}).strict();
+/** a chat template setting (main/params/load.ts) */
+const ChatTemplate = LOAD_FIELDS.chatTemplate.schema;
 
 /** What a context was created with (llama_context's own values) and the tokens each sequence holds; the addon may add keys. */
 export const ContextInfo = z
@@ -43,6 +46,10 @@ export const ContextInfo = z
     cacheTypeV: z.string(),
     flashAttention: z.string(),
     embeddings: z.boolean(),
+    /** whether sliding-window layers keep the whole context (the swaFull setting) */
+    swaFull: z.boolean(),
+    /** the model's attention window in its sliding-window layers (0: it has none) */
+    slidingWindow: z.number(),
     /** tokens held per sequence, as the worker last published them */
     sequenceTokens: z.array(z.number()),
   })
@@ -99,6 +106,8 @@ export const METHODS = {
   loaded: { params: None, result: z.array(z.object({ modelId: z.string(), path: z.string(), params: LoadParams, context: ContextInfo })) },
   chat: { params: z.object({ modelId: ModelId, request: ChatRequest }).strict(), result: GenerateResult, event: PieceEvent },
   complete: { params: z.object({ modelId: ModelId, request: CompletionRequest }).strict(), result: GenerateResult, event: PieceEvent },
+  /** fill-in-the-middle (a code model's FIM tokens): the text between a prefix and a suffix */
+  infill: { params: z.object({ modelId: ModelId, request: InfillRequest }).strict(), result: GenerateResult, event: PieceEvent },
   embed: { params: z.object({ modelId: ModelId, texts: z.array(z.string()).min(1).max(4096) }).strict(), result: z.array(numberList()) },
   /** a reranker (rank pooling) scores each document against the query (raw scores, as llama-server's); `tokens`: of all the pairs */
   rerank: {
@@ -110,7 +119,10 @@ export const METHODS = {
     result: numberList({ integers: true }),
   },
   detokenize: { params: z.object({ modelId: ModelId, tokens: z.array(z.number().int()) }).strict(), result: z.string() },
-  applyTemplate: { params: z.object({ modelId: ModelId, request: ChatRequest }).strict(), result: TemplateResult },
+  /** renders a chat with the model's template, or with `template` instead (a preview of the chatTemplate setting) */
+  applyTemplate: { params: z.object({ modelId: ModelId, request: ChatRequest, template: ChatTemplate.optional() }).strict(), result: TemplateResult },
+  /** renders a chat with `template` for a model file that need not be loaded (its vocabulary only): the settings' preview */
+  previewTemplate: { params: z.object({ path: FilePath, template: ChatTemplate, request: ChatRequest }).strict(), result: TemplateResult },
   saveSession: { params: z.object({ modelId: ModelId, path: FilePath, seq: Seq }).strict(), result: SessionResult },
   restoreSession: { params: z.object({ modelId: ModelId, path: FilePath, seq: Seq }).strict(), result: SessionResult },
   clearSequence: { params: z.object({ modelId: ModelId, seq: Seq }).strict(), result: z.null() },

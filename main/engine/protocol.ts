@@ -67,6 +67,26 @@ export type ChatRequest = z.input<typeof ChatRequest>;
 export const CompletionRequest = z.object({ prompt: z.union([z.string().min(1), z.array(z.number().int().min(0)).min(1)]), addSpecial: z.boolean().optional(), ...GenerateCommon }).strict();
 export type CompletionRequest = z.input<typeof CompletionRequest>;
 
+/** The most extra context chunks (other files) one infill request carries. */
+export const INFILL_EXTRA_MAX = 256;
+
+/**
+ * Fill-in-the-middle for code models: the text before and after the cursor, other files as extra
+ * context, and an optional start of the middle (`prompt`). The engine builds the prompt from the
+ * vocab's FIM tokens as llama-server's /infill does (native/src/generation.cpp infillPrompt); a model
+ * without them is refused (not_supported).
+ */
+export const InfillRequest = z
+  .object({
+    prefix: z.string().max(MAX_CHAT_CHARS),
+    suffix: z.string().max(MAX_CHAT_CHARS),
+    extra: z.array(z.object({ filename: z.string().max(4096).optional(), text: z.string().max(MAX_CHAT_CHARS) }).strict()).max(INFILL_EXTRA_MAX).optional(),
+    prompt: z.string().max(MAX_CHAT_CHARS).optional(),
+    ...GenerateCommon,
+  })
+  .strict();
+export type InfillRequest = z.input<typeof InfillRequest>;
+
 export const StopReason = z.enum(['eos', 'stop', 'length', 'aborted']);
 
 export const Timings = z.object({

@@ -4,6 +4,7 @@
  * fields. The C++ side reads these in native/src/params.cpp (parseRequest).
  */
 import { z } from 'zod';
+import { MAX_CONTEXT_SIZE } from './context';
 import { boolean, choice, custom, defaultedShape, defaultsOf, integer, MAX_PATH_CHARS, metaOf, settingShape, strings } from './field';
 import { SAMPLING_META, SAMPLING_SETTING_KEYS, SamplingSettings } from './sampling';
 import { grammarProblem, schemaProblem } from './grammar-limits';
@@ -105,6 +106,23 @@ export const REQUEST_SETTINGS = {
     settingNot: { value: 0, message: 'maxTokens must be -1 or at least 1' },
   }),
   stop: strings({ label: 'Stop strings', help: 'The reply ends before any of these, as a JSON list.', maxItems: 16, maxLength: 1000, default: [], advanced: true }),
+  // llama.cpp's reasoning budget sampler (common/reasoning-budget.h), for templates with thinking tags
+  reasoningBudget: integer({
+    label: 'Reasoning budget',
+    help: 'Most tokens a thinking model reasons for before it must answer (-1 = no limit; only for chat templates with thinking tags).',
+    unit: 'tokens',
+    min: -1,
+    max: MAX_TOKENS,
+    default: -1,
+    advanced: true,
+  }),
+  // chat_template_kwargs.reasoning_effort, as llama-server passes it: templates that read it (gpt-oss) use it
+  reasoningEffort: choice(['low', 'medium', 'high'] as const, {
+    label: 'Reasoning effort',
+    help: 'How long to think, for chat templates that read reasoning_effort (gpt-oss); blank = the template\'s default.',
+    labels: { low: 'Low', medium: 'Medium', high: 'High' },
+    advanced: true,
+  }),
 };
 
 /**
@@ -143,6 +161,14 @@ export const REQUEST_ENGINE_ONLY = {
   ignoreEos: boolean({ label: 'Ignore end of text', help: 'Go on past the end-of-text token.', default: false }),
   seq: integer({ label: 'Sequence', help: 'The KV cache sequence (slot) to run on.', min: 0, max: 255, default: 0 }),
   ...ADAPTER_REQUEST,
+  // llama-server's n_keep: what its context shift keeps (absent: the system prompt, which llama-server cannot know)
+  nKeep: integer({
+    label: 'Tokens kept on a shift',
+    help: 'With overflow "shift": the leading tokens a context shift keeps (-1 = the whole prompt). Absent: a chat\'s system prompt, else BOS.',
+    unit: 'tokens',
+    min: -1,
+    max: MAX_CONTEXT_SIZE,
+  }),
 };
 
 export const REQUEST_FIELDS = { ...REQUEST_SETTINGS, ...REQUEST_ENGINE_ONLY };

@@ -47,6 +47,14 @@ export const CONTEXT_SETTINGS = {
   threads: integer({ label: 'CPU threads', help: 'Threads for generation.', group: 'CPU and batches', min: 1, max: 1024 }),
   batchSize: integer({ label: 'Batch size', help: 'Most tokens one decode step holds (prompt chunks and generating sequences together).', unit: 'tokens', group: 'CPU and batches', min: 1, max: 1 << 20, default: 2048 }),
   ubatchSize: integer({ label: 'Micro-batch size', help: 'Tokens per compute pass; at most the batch.', unit: 'tokens', group: 'CPU and batches', min: 1, max: 1 << 20, default: 512 }),
+  // llama.cpp's own default is on; off, a model with sliding-window layers (Gemma, gpt-oss) keeps only
+  // their window in those layers' cache
+  swaFull: boolean({
+    label: 'Full sliding-window cache',
+    help: 'For models with sliding-window attention (Gemma, gpt-oss): keep the whole context in those layers too. More memory; an edited earlier message then reuses more of the cache.',
+    group: 'Context',
+    default: false,
+  }),
 };
 
 export const CONTEXT_ENGINE_ONLY = {

@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 
-export type FieldKind = 'number' | 'integer' | 'boolean' | 'choice' | 'strings' | 'numbers' | 'gpuLayers' | 'json' | 'path' | 'adapters';
+export type FieldKind = 'number' | 'integer' | 'boolean' | 'choice' | 'strings' | 'numbers' | 'gpuLayers' | 'json' | 'path' | 'adapters' | 'text';
 
 /** What the UI needs to show a field. */
 export interface FieldMeta {
@@ -116,10 +116,10 @@ export function path(o: Common): Field<z.ZodString, z.ZodString, undefined> {
 /** Any other shape (GPU layers, a tensor split, logit biases): the schema is given, the kind says how a form shows it. */
 export function custom<S extends z.ZodTypeAny, const D extends z.infer<S> | undefined = undefined>(
   schema: S,
-  o: Common & { kind: FieldKind; min?: number; max?: number; step?: number; maxItems?: number; default?: D },
+  o: Common & { kind: FieldKind; min?: number; max?: number; step?: number; maxItems?: number; maxLength?: number; default?: D },
 ): Field<S, S, D> {
-  const { kind, min, max, step, maxItems } = o;
-  return { schema, setting: schema, default: o.default as D, meta: meta(o, { kind, min, max, step, maxItems, default: o.default }) };
+  const { kind, min, max, step, maxItems, maxLength } = o;
+  return { schema, setting: schema, default: o.default as D, meta: meta(o, { kind, min, max, step, maxItems, maxLength, default: o.default }) };
 }
 
 // ---- deriving schemas from a family ---------------------------------------------------------------

@@ -12,6 +12,9 @@ export const MAX_DEVICES = 16;
 /** GPU layers: a count, "max" (every layer) or "auto" (as many as fit, keeping the fit margin free). */
 export const GpuLayers = z.union([z.number().int().min(0).max(100_000), z.literal('max'), z.literal('auto')]);
 
+/** The longest chat template a model's settings may hold, in characters (native/src/params.cpp holds the same). */
+export const MAX_CHAT_TEMPLATE_CHARS = 200_000;
+
 export const LOAD_SETTINGS = {
   gpuLayers: custom(GpuLayers, {
     kind: 'gpuLayers',
@@ -39,6 +42,14 @@ export const LOAD_SETTINGS = {
     maxItems: MAX_DEVICES,
   }),
   ...ADAPTER_SETTINGS,
+  // common_chat_templates_init's override: applied when the model loads (the settings page previews it)
+  chatTemplate: custom(z.string().min(1).max(MAX_CHAT_TEMPLATE_CHARS), {
+    kind: 'text',
+    label: 'Chat template',
+    help: 'A Jinja chat template used instead of the one in the model file. Blank: the model\'s own.',
+    group: 'Chat template',
+    maxLength: MAX_CHAT_TEMPLATE_CHARS,
+  }),
 };
 
 export const LOAD_ENGINE_ONLY = {

@@ -6,7 +6,7 @@
 import type { EngineClient } from '../engine/client';
 import { z } from 'zod';
 import { issuesText } from '../engine/methods';
-import { type ChatMessage, ChatRequest, CompletionRequest, type GenerateResult, type ModelMetadata, type TokenLogprobs } from '../engine/protocol';
+import { type ChatMessage, ChatRequest, CompletionRequest, type GenerateResult, InfillRequest, type ModelMetadata, type TokenLogprobs } from '../engine/protocol';
 import type { FastifyRequest } from 'fastify';
 import { imageCount } from '../params';
 import { ApiError } from './errors';
@@ -104,5 +104,12 @@ export function runCompletion(deps: { models: ApiModels; engine: EngineClient },
   checked(CompletionRequest, request);
   return run(deps, model, opts, (modelId, seq) =>
     deps.engine.complete(modelId, { ...request, seq } as CompletionRequest, { signal: opts.req.apiSignal, onPiece: (text, probs) => opts.onPiece?.(text, '', probs) }),
+  );
+}
+
+export function runInfill(deps: { models: ApiModels; engine: EngineClient }, model: string | undefined, request: Omit<InfillRequest, 'seq'>, opts: RunOptions): Promise<Generated> {
+  checked(InfillRequest, request);
+  return run(deps, model, opts, (modelId, seq) =>
+    deps.engine.infill(modelId, { ...request, seq } as InfillRequest, { signal: opts.req.apiSignal, onPiece: (text, probs) => opts.onPiece?.(text, '', probs) }),
   );
 }

@@ -7,7 +7,7 @@
 import crypto from 'crypto';
 import { z } from 'zod';
 import type { ChatMessage, ChatRequest, GenerateResult, TokenLogprobs } from '../engine/protocol';
-import { type ContentPart, MAX_TOKENS } from '../params';
+import { type ContentPart, MAX_TOKENS, REQUEST_FIELDS } from '../params';
 import { ApiError } from './errors';
 import { samplerBodyShape, samplingOf, StopField, stopList } from './samplers';
 import { engineTool, engineToolCall } from './generate';
@@ -74,6 +74,8 @@ export const generationShape = {
   n: z.number().int().min(1).max(1, 'Hearth generates one choice per request (n = 1)').nullable().optional(),
   ignore_eos: z.boolean().optional(),
   grammar: z.string().max(1_000_000).optional(),
+  /** llama-server's: the leading tokens a context shift keeps (-1: the whole prompt) */
+  n_keep: REQUEST_FIELDS.nKeep.schema.optional(),
   ...samplerBodyShape,
 };
 
@@ -88,7 +90,12 @@ export const ChatCompletionBody = z
     logprobs: z.boolean().nullable().optional(),
     top_logprobs: z.number().int().min(0).max(20).nullable().optional(),
     /** llama-server's: options passed to the template (enable_thinking) */
-    chat_template_kwargs: z.object({ enable_thinking: z.boolean().optional() }).passthrough().optional(),
+    chat_template_kwargs: z.object({ enable_thinking: z.boolean().optional(), reasoning_effort: REQUEST_FIELDS.reasoningEffort.schema.optional() }).passthrough().optional(),
+    /** OpenAI's (o-series): passed to the template as chat_template_kwargs.reasoning_effort, as llama-server does */
+    reasoning_effort: REQUEST_FIELDS.reasoningEffort.schema.nullable().optional(),
+    /** llama-server's: most tokens of reasoning before the end of thinking is forced (-1: no limit) */
+    reasoning_budget_tokens: REQUEST_FIELDS.reasoningBudget.schema.optional(),
+    thinking_budget_tokens: REQUEST_FIELDS.reasoningBudget.schema.optional(),
     ...generationShape,
   })
   .passthrough();
@@ -156,7 +163,7 @@ export function engineMessages(messages: z.infer<typeof OpenAiMessage>[]): ChatM
 }
 
 /** The request fields every OpenAI generation maps the same way. */
-export function requestOptions(b: z.infer<z.ZodObject<typeof generationShape>>, defaultMaxTokens = -1): Pick<ChatRequest, 'sampling' | 'maxTokens' | 'stop' | 'ignoreEos' | 'grammar'> {
+export function requestOptions(b: z.infer<z.ZodObject<typeof generationShape>>, defaultMaxTokens = -1): Pick<ChatRequest, 'sampling' | 'maxTokens' | 'stop' | 'ignoreEos' | 'grammar' | 'nKeep'> {
   const sampling = samplingOf(b);
   const maxTokens = b.max_completion_tokens ?? b.max_tokens ?? b.n_predict ?? defaultMaxTokens;
   const stop = stopList(b.stop);
@@ -166,6 +173,7 @@ export function requestOptions(b: z.infer<z.ZodObject<typeof generationShape>>, 
     ...(stop ? { stop } : {}),
     ...(b.ignore_eos !== undefined ? { ignoreEos: b.ignore_eos } : {}),
     ...(b.grammar ? { grammar: b.grammar } : {}),
+    ...(b.n_keep !== undefined ? { nKeep: b.n_keep } : {}),
   };
 }
 
@@ -187,6 +195,8 @@ export function chatRequestOf(b: ChatCompletionBody): Omit<ChatRequest, 'seq'> {
   const jsonSchema = b.json_schema ?? (rf?.type === 'json_object' ? { type: 'object' } : rf?.type === 'json_schema' ? (rf.json_schema.schema ?? { type: 'object' }) : undefined);
   const nProbs = b.logprobs ? (b.top_logprobs ?? 0) || 1 : undefined;
   const opts = requestOptions(b);
+  const effort = b.reasoning_effort ?? b.chat_template_kwargs?.reasoning_effort;
+  const budget = b.reasoning_budget_tokens ?? b.thinking_budget_tokens;
   return {
     messages: engineMessages(b.messages),
     ...(tools?.length && toolChoice !== 'none'
@@ -194,6 +204,8 @@ export function chatRequestOf(b: ChatCompletionBody): Omit<ChatRequest, 'seq'> {
       : {}),
     ...(jsonSchema ? { jsonSchema } : {}),
     ...(b.chat_template_kwargs?.enable_thinking !== undefined ? { enableThinking: b.chat_template_kwargs.enable_thinking } : {}),
+    ...(effort ? { reasoningEffort: effort } : {}),
+    ...(budget !== undefined ? { reasoningBudget: budget } : {}),
     ...opts,
     sampling: { ...opts.sampling, ...(nProbs ? { nProbs } : {}) },
   };

@@ -16,6 +16,7 @@ import type { Logger } from '../logging';
 import { ApiError, errorBody, toApiError } from './errors';
 import type { ApiModels } from './models';
 import { registerAnthropic } from './anthropic';
+import { registerInfill } from './infill';
 import { registerOllama } from './ollama';
 import { registerOpenAi } from './openai';
 import { registerRerank } from './rerank';
@@ -227,6 +228,7 @@ export class ApiServer {
         registerAnthropic(scope, this.opts);
         registerOllama(scope, this.opts);
         registerRerank(scope, this.opts);
+        registerInfill(scope, this.opts);
       },
       { prefix: s.prefix },
     );

@@ -19,6 +19,11 @@ static bool checkReusedTokens() {
 
 RenderedChat renderChat(const ModelHandle & h, const common_json & req, const common_json * messagesOverride, PromptMemo * memo) {
     if (!h.templates) throw HearthError(codes::not_supported, "the model has no usable chat template; use a raw prompt");
+    return renderChatWith(h, h.templates.get(), req, messagesOverride, memo);
+}
+
+RenderedChat renderChatWith(const ModelHandle & h, const common_chat_templates * templates, const common_json & req, const common_json * messagesOverride,
+                            PromptMemo * memo) {
     RenderedChat out;
     common_chat_templates_inputs & in = out.inputs;
     const common_json & given = messagesOverride ? *messagesOverride : req.at("messages");
@@ -44,6 +49,10 @@ RenderedChat renderChat(const ModelHandle & h, const common_json & req, const co
     if (req.contains("jsonSchema") && !req.at("jsonSchema").is_null()) in.json_schema = req.at("jsonSchema").dump();
     if (req.contains("grammar") && req.at("grammar").is_string()) in.grammar = req.at("grammar").get<std::string>();
     in.enable_thinking = req.value("enableThinking", true);
+    // as llama-server's chat_template_kwargs: templates that read it (gpt-oss) set their effort by it
+    if (req.contains("reasoningEffort") && req.at("reasoningEffort").is_string()) {
+        in.chat_template_kwargs["reasoning_effort"] = common_json(req.at("reasoningEffort").get<std::string>()).dump();
+    }
     in.reasoning_format = req.value("reasoning", true) ? COMMON_REASONING_FORMAT_DEEPSEEK : COMMON_REASONING_FORMAT_NONE;
     if (req.value("continueFinal", false)) {
         in.continue_final_message = COMMON_CHAT_CONTINUATION_AUTO;
@@ -57,7 +66,7 @@ RenderedChat renderChat(const ModelHandle & h, const common_json & req, const co
         // this (activity.h); tokenizing the rendered prompt below is ordinary work, however long
         TemplateScope rendering(h.path);
         try {
-            out.params = common_chat_templates_apply(h.templates.get(), in);
+            out.params = common_chat_templates_apply(templates, in);
         } catch (const std::exception & e) {
             throw HearthError(codes::invalid_argument, std::string("chat template failed: ") + e.what());
         }

@@ -23,13 +23,16 @@ struct RenderedChat {
 };
 
 // req: { messages, tools?, toolChoice?, jsonSchema?, grammar?, enableThinking?, reasoning?,
-//        addGenerationPrompt?, continueFinal? }
+//        reasoningEffort?, addGenerationPrompt?, continueFinal? }
 // messagesOverride, when given, replaces req.messages (used to drop old turns on overflow).
 // Image parts ({type: "image", data | path}) need the model's projector (not_supported without one):
 // they are rendered as its media marker and tokenized with mtmd (vision.h).
 // memo, when given, is the sequence's previous prompt: the tokens of the text the two share are reused
 // where that is safe (prompt_tokens.h), and it then holds this prompt (a prompt with images: nothing).
 RenderedChat renderChat(const ModelHandle & h, const common_json & req, const common_json * messagesOverride = nullptr, PromptMemo * memo = nullptr);
+// The same with other templates than the model's (a preview of a chatTemplate setting).
+RenderedChat renderChatWith(const ModelHandle & h, const common_chat_templates * templates, const common_json & req,
+                            const common_json * messagesOverride = nullptr, PromptMemo * memo = nullptr);
 
 // How many of rendered.tokens belong to the leading system messages (the system prompt): the leading
 // tokens a context shift keeps. Renders those messages alone and takes the common token prefix;

@@ -345,6 +345,7 @@ Napi::Value Context::Create(const Napi::CallbackInfo & info) {
     st->embeddings = cp.embeddings;
     st->type_k = cp.type_k;
     st->type_v = cp.type_v;
+    st->swa_full = cp.swa_full;
     st->flash_attn = cp.flash_attn_type == LLAMA_FLASH_ATTN_TYPE_ENABLED ? "on" : cp.flash_attn_type == LLAMA_FLASH_ATTN_TYPE_DISABLED ? "off" : "auto";
     return AsyncTask::run(env,
         [st, cp, adapters]() {
@@ -538,6 +539,8 @@ Napi::Value Context::Info(const Napi::CallbackInfo & info) {
     o.Set("cacheTypeV", ggml_type_name(state_->type_v));
     o.Set("flashAttention", state_->flash_attn);
     o.Set("embeddings", state_->embeddings);
+    o.Set("swaFull", state_->swa_full);
+    o.Set("slidingWindow", llama_model_n_swa(state_->model->model)); // 0: the model has no sliding-window layers
     // as the worker last published them (it changes them while it decodes)
     const std::vector<int> used = state_->published().seq_tokens;
     Napi::Array seqs = Napi::Array::New(env, used.size());

@@ -139,6 +139,72 @@ void GenRun::done() {
     moveTo(SlotState::Done);
 }
 
+// ---- fill-in-the-middle -------------------------------------------------------------------------------
+
+// The prompt of a fill-in-the-middle request { prefix, suffix, extra?: [{ filename?, text }], prompt? },
+// built from the vocab's FIM tokens as llama-server's format_prompt_infill builds it (the repo-level
+// pattern: [FIM_REP]project [FIM_SEP]file extra… [FIM_SEP]filename [FIM_PRE]prefix prompt [FIM_SUF]suffix
+// [FIM_MID]); the prefix keeps its last 3/4 of a batch, the suffix the rest, the extra chunks what
+// the context leaves.
+std::vector<llama_token> infillPrompt(const llama_vocab * vocab, const common_json & in, int n_batch, int n_ctx, int64_t max_tokens) {
+    std::string missing;
+    if (llama_vocab_fim_pre(vocab) == LLAMA_TOKEN_NULL) missing += " prefix";
+    if (llama_vocab_fim_suf(vocab) == LLAMA_TOKEN_NULL) missing += " suffix";
+    if (llama_vocab_fim_mid(vocab) == LLAMA_TOKEN_NULL) missing += " middle";
+    if (!missing.empty()) throw HearthError(codes::not_supported, "this model has no fill-in-the-middle tokens (missing:" + missing + "); infill needs a code model trained for it");
+    if (!in.is_object() || !in.contains("prefix") || !in.at("prefix").is_string() || !in.contains("suffix") || !in.at("suffix").is_string()) {
+        throw HearthError(codes::invalid_argument, "infill needs a prefix and a suffix string");
+    }
+    auto tok = [&](const std::string & t) { return common_tokenize(vocab, t, false, false); };
+    std::vector<llama_token> prefix = tok(in.at("prefix").get<std::string>());
+    std::vector<llama_token> suffix = tok(in.at("suffix").get<std::string>());
+    std::vector<llama_token> middle = in.contains("prompt") && in.at("prompt").is_string() ? tok(in.at("prompt").get<std::string>()) : std::vector<llama_token>();
+    std::vector<llama_token> extra;
+    const llama_token rep = llama_vocab_fim_rep(vocab), sep = llama_vocab_fim_sep(vocab);
+    if (rep != LLAMA_TOKEN_NULL) {
+        extra.push_back(rep);
+        auto project = tok("myproject\n");
+        extra.insert(extra.end(), project.begin(), project.end());
+    }
+    const common_json chunks = in.value("extra", common_json::array());
+    if (!chunks.is_array()) throw HearthError(codes::invalid_argument, "infill extra must be a list of { filename?, text }");
+    for (const auto & c : chunks) {
+        if (!c.is_object() || !c.contains("text") || !c.at("text").is_string()) throw HearthError(codes::invalid_argument, "infill extra entries need a text string");
+        const std::string filename = c.contains("filename") && c.at("filename").is_string() ? c.at("filename").get<std::string>() : "tmp";
+        if (sep != LLAMA_TOKEN_NULL) {
+            extra.push_back(sep);
+            auto f = tok(filename + "\n");
+            extra.insert(extra.end(), f.begin(), f.end());
+        } else {
+            auto f = tok("\n\n--- snippet ---\n\n");
+            extra.insert(extra.end(), f.begin(), f.end());
+        }
+        auto t = tok(c.at("text").get<std::string>());
+        extra.insert(extra.end(), t.begin(), t.end());
+    }
+    if (sep != LLAMA_TOKEN_NULL) {
+        extra.push_back(sep);
+        auto f = tok("filename\n");
+        extra.insert(extra.end(), f.begin(), f.end());
+    }
+    const int n_prefix_take = std::min<int>((int) prefix.size(), 3 * (n_batch / 4));
+    const int n_suffix_take = std::min<int>((int) suffix.size(), std::max<int>(0, n_batch / 4 - (2 + (int) middle.size())));
+    const int n_predict = max_tokens < 0 ? 0 : (int) std::min<int64_t>(max_tokens, n_ctx);
+    const int n_extra_take = std::min<int>(std::max<int>(0, n_ctx - n_batch - 2 * n_predict), (int) extra.size());
+    prefix.erase(prefix.begin(), prefix.begin() + (prefix.size() - n_prefix_take));
+    suffix.resize(n_suffix_take);
+    std::vector<llama_token> out;
+    if (llama_vocab_get_add_bos(vocab)) out.push_back(llama_vocab_bos(vocab));
+    out.insert(out.begin(), extra.end() - n_extra_take, extra.end());
+    out.push_back(llama_vocab_fim_pre(vocab));
+    out.insert(out.end(), prefix.begin(), prefix.end());
+    out.insert(out.end(), middle.begin(), middle.end());
+    out.push_back(llama_vocab_fim_suf(vocab));
+    out.insert(out.end(), suffix.begin(), suffix.end());
+    out.push_back(llama_vocab_fim_mid(vocab));
+    return out;
+}
+
 // ---- generation (worker thread) -------------------------------------------------------------------
 
 void prepareRun(Context::State & st, GenRun & run) {
@@ -189,6 +255,8 @@ void prepareRun(Context::State & st, GenRun & run) {
             if (tok < 0 || tok >= n_vocab) throw HearthError(codes::invalid_argument, "prompt token " + std::to_string(tok) + " is outside the vocabulary");
             prompt.push_back(tok);
         }
+    } else if (req.contains("infill")) {
+        prompt = infillPrompt(vocab, req.at("infill"), st.n_batch, n_ctx, opts.max_tokens);
     } else {
         if (!req.contains("prompt") || !req.at("prompt").is_string()) throw HearthError(codes::invalid_argument, "a request needs messages, a prompt string or prompt tokens");
         prompt = common_tokenize(vocab, req.at("prompt").get<std::string>(), req.value("addSpecial", true), true);
@@ -196,8 +264,12 @@ void prepareRun(Context::State & st, GenRun & run) {
     if (prompt.empty()) throw HearthError(codes::invalid_argument, "the prompt is empty");
     // the last prompt token's logits give the first token: text, never an image's position
     if (isImageToken(prompt.back())) throw HearthError(codes::invalid_argument, "the prompt ends with an image: add text after it");
-    // what a context shift keeps: the system prompt of a chat, else BOS
-    if (policy == "shift") run.n_keep = chat ? systemPromptTokens(*st.model, req, rc) : std::min<int>(llama_vocab_get_add_bos(vocab) ? 1 : 0, (int) prompt.size());
+    // what a context shift keeps: nKeep tokens (-1: the whole prompt), else the system prompt of a chat,
+    // else BOS
+    if (policy == "shift") {
+        if (opts.n_keep_given) run.n_keep = opts.n_keep < 0 ? (int) prompt.size() : opts.n_keep;
+        else run.n_keep = chat ? systemPromptTokens(*st.model, req, rc) : std::min<int>(llama_vocab_get_add_bos(vocab) ? 1 : 0, (int) prompt.size());
+    }
     if ((int) prompt.size() >= n_ctx) {
         if (rc.media) {
             // cutting the prompt's tokens could cut an image in two
@@ -205,14 +277,15 @@ void prepareRun(Context::State & st, GenRun & run) {
                                                       std::to_string(n_ctx) + " (raise the context size)");
         }
         if (policy == "shift" || (policy == "truncateMiddle" && !chat)) {
-            // keep the start (a chat's system prompt if it takes at most half the context, else a quarter of
-            // the context) and the most recent tokens, leave a quarter of the context free
-            int n_keep = chat && run.n_keep <= n_ctx / 2 ? run.n_keep : n_ctx / 4;
+            // keep the start (nKeep or a chat's system prompt if it takes at most half the context, else a
+            // quarter of the context) and the most recent tokens, leave a quarter of the context free
+            int n_keep = (chat || opts.n_keep_given) && run.n_keep <= n_ctx / 2 ? run.n_keep : n_ctx / 4;
             n_keep = std::min<int>(n_keep, (int) prompt.size());
             int n_tail = n_ctx * 3 / 4 - n_keep;
             std::vector<llama_token> cut(prompt.begin(), prompt.begin() + n_keep);
             cut.insert(cut.end(), prompt.end() - n_tail, prompt.end());
             prompt.swap(cut);
+            if (policy == "shift") run.n_keep = n_keep; // what later shifts keep too
             r.shifted = true;
         } else {
             throw HearthError(codes::context_overflow, "the prompt is " + std::to_string(prompt.size()) + " tokens but the context holds " +
@@ -260,6 +333,14 @@ void prepareRun(Context::State & st, GenRun & run) {
             sp.grammar_triggers.push_back(trig);
         }
         for (const auto & s : rc.params.additional_stops) stops.push_back(s);
+        // a reasoning budget, where the template has thinking tags (as llama-server: the budget sampler
+        // counts the tokens after the start tag and then forces the first end tag)
+        if (opts.reasoning_budget >= 0 && !rc.params.thinking_start_tag.empty() && !rc.params.thinking_end_tags.empty()) {
+            sp.reasoning_budget_tokens = opts.reasoning_budget;
+            sp.reasoning_budget_start = common_tokenize(vocab, rc.params.thinking_start_tag, false, true);
+            for (const auto & tag : rc.params.thinking_end_tags) sp.reasoning_budget_end.push_back(common_tokenize(vocab, tag, false, true));
+            sp.reasoning_budget_forced = sp.reasoning_budget_end.front();
+        }
     } else if (!opts.json_schema.is_null()) {
         try {
             sp.grammar = {COMMON_GRAMMAR_TYPE_OUTPUT_FORMAT, json_schema_to_grammar(opts.json_schema)};
@@ -285,6 +366,13 @@ void prepareRun(Context::State & st, GenRun & run) {
     // an image is reused whole or not at all (its embeddings are decoded together)
     if (rc.media) {
         if (const auto * img = rc.media->covering(n_past)) n_past = img->first;
+    }
+    // sliding-window layers without a full cache (swaFull off) keep only the last window of positions: a
+    // prefix is reusable only while they still hold the window before it (as llama-server checks)
+    const int n_swa = llama_model_n_swa(model);
+    if (n_past > 0 && n_swa > 0 && !st.swa_full) {
+        const llama_pos pos_min = llama_memory_seq_pos_min(mem, seq);
+        if (pos_min > std::max<llama_pos>(0, (llama_pos) n_past - n_swa)) n_past = 0;
     }
     if (!llama_memory_seq_rm(mem, seq, (llama_pos) n_past, -1)) {
         llama_memory_seq_rm(mem, seq, -1, -1);

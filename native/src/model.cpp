@@ -148,8 +148,9 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
 
     auto result = std::make_shared<std::shared_ptr<ModelHandle>>();
     uint64_t file_size = (uint64_t) st.st_size;
+    const std::string chat_template = p.load.chat_template;
     Napi::Promise promise = AsyncTask::run(env,
-        [path, display, mparams, state, result, file_size, fit_cparams, fit_margin_mib, user_split, mmproj]() mutable {
+        [path, display, mparams, state, result, file_size, fit_cparams, fit_margin_mib, user_split, mmproj, chat_template]() mutable {
             Activity activity("load", display);
             struct ProgressGuard {
                 LoadState & s;
@@ -193,11 +194,15 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
                 // never ends keeps this thread here, and the host's watchdog restarts the host
                 TemplateScope rendering(display);
                 try {
-                    h->templates = common_chat_templates_init(m, "");
+                    h->templates = common_chat_templates_init(m, chat_template);
                 } catch (const std::exception & e) {
-                    // a broken template must not make the model unusable for raw completion
+                    // the user's own template (the model's chatTemplate setting) that fails is refused:
+                    // the settings' preview shows why
+                    if (!chat_template.empty()) throw HearthError(codes::invalid_argument, std::string("the chat template setting failed: ") + e.what());
+                    // a broken template in the file must not make the model unusable for raw completion
                     h->templates.reset();
                 }
+                h->chat_template = chat_template;
             }
             if (!mmproj.empty()) {
                 progressHere();
@@ -278,6 +283,13 @@ Napi::Value Model::Metadata(const Napi::CallbackInfo & info) {
     tok("sep", llama_vocab_sep(vocab));
     tok("nl", llama_vocab_nl(vocab));
     tok("pad", llama_vocab_pad(vocab));
+    // fill-in-the-middle (code models): prefix, suffix, middle, and the repo-level file markers
+    tok("fimPre", llama_vocab_fim_pre(vocab));
+    tok("fimSuf", llama_vocab_fim_suf(vocab));
+    tok("fimMid", llama_vocab_fim_mid(vocab));
+    tok("fimPad", llama_vocab_fim_pad(vocab));
+    tok("fimRep", llama_vocab_fim_rep(vocab));
+    tok("fimSep", llama_vocab_fim_sep(vocab));
     o.Set("specialTokens", special);
     o.Set("addBos", llama_vocab_get_add_bos(vocab));
     o.Set("tokenizer", metaString(m, "tokenizer.ggml.model"));
@@ -320,21 +332,39 @@ Napi::Value Model::Detokenize(const Napi::CallbackInfo & info) {
     return Napi::String::New(env, common_detokenize(vocab, toks, special));
 }
 
-// applyChatTemplate(requestJson) -> Promise<{ prompt, tokens, format, supportsThinking }>, rendered on
-// the libuv pool (a template may run long; the host's watchdog sees it there, see activity.h)
+// applyChatTemplate(requestJson, template?) -> Promise<{ prompt, tokens, format, supportsThinking }>,
+// rendered on the libuv pool (a template may run long; the host's watchdog sees it there, see
+// activity.h). `template`: a Jinja template to render with instead of the model's (a preview of the
+// chatTemplate setting; a model loaded without weights renders only with one)
 Napi::Value Model::ApplyChatTemplate(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
     std::shared_ptr<ModelHandle> h = requireHandle();
     auto req = std::make_shared<common_json>();
-    if (info.Length() < 1 || !info[0].IsString()) throw HearthError(codes::invalid_argument, "applyChatTemplate(requestJson): a JSON string is required");
+    if (info.Length() < 1 || !info[0].IsString()) throw HearthError(codes::invalid_argument, "applyChatTemplate(requestJson, template?): a JSON string is required");
     *req = common_json::parse_no_throw(info[0].As<Napi::String>().Utf8Value());
     if (req->is_discarded() || !req->is_object()) throw HearthError(codes::invalid_argument, "applyChatTemplate: the request is not a JSON object");
+    const bool has_override = info.Length() > 1 && info[1].IsString();
+    const std::string override_template = has_override ? info[1].As<Napi::String>().Utf8Value() : std::string();
+    if (has_override && override_template.empty()) throw HearthError(codes::invalid_argument, "applyChatTemplate: the template is empty");
     auto r = std::make_shared<RenderedChat>();
     return AsyncTask::run(env,
-        [h, req, r]() {
+        [h, req, r, override_template]() {
             LlamaUse use(LlamaUseKind::lengthy);
             try {
-                *r = renderChat(*h, *req);
+                if (override_template.empty()) {
+                    *r = renderChat(*h, *req);
+                } else {
+                    common_chat_templates_ptr tmpls;
+                    {
+                        TemplateScope rendering(h->path);
+                        try {
+                            tmpls = common_chat_templates_init(h->model, override_template);
+                        } catch (const std::exception & e) {
+                            throw HearthError(codes::invalid_argument, std::string("chat template failed: ") + e.what());
+                        }
+                    }
+                    *r = renderChatWith(*h, tmpls.get(), *req);
+                }
             } catch (const HearthError &) {
                 throw;
             } catch (const std::exception & e) {

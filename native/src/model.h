@@ -21,6 +21,7 @@ struct PromptCuts; // prompt_tokens.cpp
 struct ModelHandle {
     llama_model * model = nullptr;
     common_chat_templates_ptr templates;
+    std::string chat_template; // the load's chatTemplate (empty: the model's own template)
     std::string path;
     uint64_t file_size = 0;
     std::string fingerprint; // identifies the weights for session files

@@ -20,6 +20,8 @@ namespace {
 // A grammar starting with this is an llguidance (Lark) grammar, not GBNF (common/sampling.cpp)
 const char * const LLGUIDANCE_PREFIX = "%llguidance";
 const char * const LLGUIDANCE_REFUSAL = "grammar: llguidance grammars are not supported in this build";
+// main/params/load.ts MAX_CHAT_TEMPLATE_CHARS
+const size_t MAX_CHAT_TEMPLATE_CHARS = 200000;
 
 [[noreturn]] void bad(const std::string & key, const std::string & why) {
     throw HearthError(codes::invalid_argument, key + " " + why);
@@ -227,6 +229,14 @@ const Table<LP> & loadTable() {
          [](const LP & s) { return common_json(s.adapters.cvec_start); }},
         {"controlVectorLayerEnd", [](LP & s, const common_json & v) { s.adapters.cvec_end = (int32_t) numberIn("controlVectorLayerEnd", v, 0, 4096, true); },
          [](const LP & s) { return common_json(s.adapters.cvec_end); }},
+        {"chatTemplate",
+         [](LP & s, const common_json & v) {
+             if (!v.is_string() || v.get<std::string>().empty() || jsLength(v.get<std::string>()) > MAX_CHAT_TEMPLATE_CHARS) {
+                 bad("chatTemplate", "must be a Jinja template of 1 to " + std::to_string(MAX_CHAT_TEMPLATE_CHARS) + " characters");
+             }
+             s.chat_template = v.get<std::string>();
+         },
+         [](const LP & s) { return s.chat_template.empty() ? common_json(nullptr) : common_json(s.chat_template); }},
     };
     return t;
 }
@@ -258,6 +268,7 @@ const Table<CP> & contextTable() {
         optional("threadsBatch", &CP::threads_batch, 1, 1024, nullptr),
         whole("parallel", &CP::parallel, 1, 64),
         flag("embeddings", &CP::embeddings),
+        flag("swaFull", &CP::swa_full),
     };
     return t;
 }
@@ -286,6 +297,22 @@ const Table<RP> & requestTable() {
              s.lora_given = true;
          },
          [](const RP & s) { return s.lora_given ? adapterListJson(s.lora) : common_json(nullptr); }},
+        {"nKeep",
+         [](RP & s, const common_json & v) {
+             s.n_keep = (int) numberIn("nKeep", v, -1, 1 << 24, true);
+             s.n_keep_given = true;
+         },
+         [](const RP & s) { return s.n_keep_given ? common_json(s.n_keep) : common_json(nullptr); }},
+        whole("reasoningBudget", &RP::reasoning_budget, -1, 10000000),
+        {"reasoningEffort",
+         [](RP & s, const common_json & v) {
+             static const char * const efforts[] = {"low", "medium", "high"};
+             for (const char * e : efforts) {
+                 if (v.is_string() && v.get<std::string>() == e) { s.reasoning_effort = e; return; }
+             }
+             bad("reasoningEffort", "must be one of low, medium, high");
+         },
+         [](const RP & s) { return s.reasoning_effort.empty() ? common_json(nullptr) : common_json(s.reasoning_effort); }},
     };
     return t;
 }
@@ -401,6 +428,9 @@ llama_context_params contextParams(const ContextParams & c, const llama_model * 
     cp.type_k = c.type_k;
     cp.type_v = c.type_v;
     cp.embeddings = c.embeddings;
+    // llama.cpp's default keeps the whole context for sliding-window layers too (Gemma, gpt-oss): only
+    // the window is needed to generate; a full cache only lets a conversation be rolled back further
+    cp.swa_full = c.swa_full;
     // parallel slots share one KV buffer, so one long conversation can use the whole context; a single
     // sequence needs no sharing, and a unified cache makes llama.cpp check every batch against all 256
     // possible sequences (a 256 x 256 loop per decode)

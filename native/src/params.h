@@ -38,6 +38,7 @@ struct LoadParams {
     bool no_alloc = false;
     std::string mmproj; // the projector for images (vision.h); empty: none
     AdapterParams adapters; // applied to the context (adapters.h), not to the model's load
+    std::string chat_template; // a Jinja chat template used instead of the model's own (empty: the model's)
 
     // llama.cpp's model parameters (the tensor split is the caller's: it must outlive the load)
     llama_model_params model() const;
@@ -55,6 +56,7 @@ struct ContextParams {
     llama_flash_attn_type flash_attention = LLAMA_FLASH_ATTN_TYPE_AUTO;
     ggml_type type_k = GGML_TYPE_F16, type_v = GGML_TYPE_F16;
     bool embeddings = false;
+    bool swa_full = false; // a full-size cache for sliding-window layers (llama.cpp's default is true)
 };
 ContextParams parseContextFamily(const common_json & o, Keys * consumed = nullptr);
 
@@ -78,6 +80,11 @@ struct RequestParams {
     bool ignore_eos = false;
     int seq = 0;
     std::vector<AdapterEntry> lora; bool lora_given = false; // this request's LoRA scales (adapters.h)
+    // leading tokens a context shift keeps: -1 all of the prompt; absent (n_keep_given false): the
+    // system prompt of a chat, else BOS
+    int n_keep = 0; bool n_keep_given = false;
+    int reasoning_budget = -1;      // tokens of reasoning before the end tag is forced (-1: unlimited)
+    std::string reasoning_effort;   // chat_template_kwargs.reasoning_effort (empty: none)
 };
 RequestParams parseRequest(const common_json & req, Keys * consumed = nullptr);
 

@@ -41,7 +41,9 @@ bool isPlainGreedy(const llama_model * model, const common_params_sampling & sp)
     const bool penalties = sp.penalty_last_n != 0 && (sp.penalty_repeat != 1.0f || sp.penalty_freq != 0.0f || sp.penalty_present != 0.0f);
     const bool dry = sp.dry_multiplier != 0.0f && sp.dry_penalty_last_n != 0;
     const bool xtc = sp.xtc_probability > 0.0f && sp.xtc_threshold <= 0.5f;
-    return sp.temp <= 0.0f && sp.mirostat == 0 && common_grammar_value(sp.grammar).empty() && sp.logit_bias.empty() && !penalties && !dry && !xtc;
+    // a reasoning budget is a sampler of the chain (common/reasoning-budget.h)
+    const bool budget = sp.reasoning_budget_tokens >= 0 && !sp.reasoning_budget_end.empty();
+    return !budget && sp.temp <= 0.0f && sp.mirostat == 0 && common_grammar_value(sp.grammar).empty() && sp.logit_bias.empty() && !penalties && !dry && !xtc;
 }
 
 TokenProbs tokenProbs(llama_context * ctx, int idx, llama_token tok, int n, std::vector<llama_token> & ids) {

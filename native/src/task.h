@@ -87,6 +87,7 @@ struct Context::State {
     ggml_type type_k = GGML_TYPE_F16, type_v = GGML_TYPE_F16;
     std::string flash_attn = "auto"; // as asked: auto, on or off
     int threads = 0, threads_batch = 0;
+    bool swa_full = false; // sliding-window layers keep the whole context (else only their window)
     // the tokens each sequence holds in the KV cache (one cell each; the sequences share the cache);
     // the worker's alone: the JS thread reads what publish() copied
     std::vector<std::vector<llama_token>> seq_tokens;

@@ -65,6 +65,8 @@ function probes(f: Field): unknown[] {
         [e(m.max! + 0.5)], [e(m.min! - 1)], [e(1, '')], [e(1, 'x'.repeat(MAX_ADAPTER_PATH))], [e(1, 'x'.repeat(MAX_ADAPTER_PATH + 1))],
         [{ path: 'a.gguf' }], [{ ...e(1), bogus: 1 }], [e('1')], ['a.gguf'], 'a.gguf', 1];
     }
+    case 'text':
+      return ['{{ messages }}', 'x'.repeat(m.maxLength!), 'x'.repeat(m.maxLength! + 1), '', 1, ['a']];
     case 'json':
       return [[], {}, 'x', 1, [{ token: 1, bias: -2.5 }], [{ token: -1, bias: 0 }], [{ token: 1 }], { type: 'string' },
         // a logit bias at and past its bounds (LOGIT_BIAS_MAX)

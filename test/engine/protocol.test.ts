@@ -139,7 +139,7 @@ const meta = { path: '/m.gguf', architecture: 'llama', name: 'm', description: '
   embeddingSize: 1, heads: 1, trainedContext: 512, vocabSize: 1, chatTemplate: null, pooling: 'none', isEmbedding: false, specialTokens: {},
   addBos: true, tokenizer: 'llama', fingerprint: 'f' };
 const context = { contextSize: 512, batchSize: 512, ubatchSize: 512, parallel: 1, threads: 1, threadsBatch: 1, cacheTypeK: 'f16', cacheTypeV: 'f16',
-  flashAttention: 'off', embeddings: false, sequenceTokens: [0] };
+  flashAttention: 'off', embeddings: false, swaFull: false, slidingWindow: 0, sequenceTokens: [0] };
 const answers = {
   version: { llamaCommit: 'fake', backends: ['CPU'], systemInfo: '', defaultThreads: 1, pid: process.pid, modules: [] },
   devices: [{ backend: 'CPU', name: 'CPU' }],

@@ -89,6 +89,40 @@ export const STEERED_TOOLS_TEMPLATE = TOOLS_CHAT_TEMPLATE.replace(`'\\n<tool_cal
 /** TINY_TOOLS with STEERED_TOOLS_TEMPLATE. */
 export const TINY_TOOLS_STEERED = path.join(TEST_MODELS_DIR, 'tiny-tools-steered.gguf');
 
+/**
+ * Tiny Gemma 3 model with sliding-window attention: a window of SWA_WINDOW tokens in layer 0, the whole
+ * context in layer 1 (pattern 2). With swaFull off its sliding-window layer's KV cache holds about the
+ * window, not the context.
+ */
+export const TINY_SWA = path.join(TEST_MODELS_DIR, 'tiny-swa.gguf');
+export const SWA_WINDOW = 64;
+
+/** Fill-in-the-middle markers of TINY_FIM: three reserved special tokens of the Llama 3 vocab. */
+export const FIM_TOKENS = { pre: '<|reserved_special_token_10|>', suf: '<|reserved_special_token_11|>', mid: '<|reserved_special_token_12|>' } as const;
+/** A tiny "code model": the Llama 3 vocab with FIM_TOKENS marked as its fill-in-the-middle tokens. */
+export const TINY_FIM = path.join(TEST_MODELS_DIR, 'tiny-fim.gguf');
+
+/**
+ * A thinking template (as Qwen 3's, without tools): the generation prompt opens `<think>\n`, and an
+ * assistant message's reasoning_content is rendered in <think> tags. llama.cpp's chat library finds the
+ * thinking tags in it (a reasoning budget can then be applied).
+ */
+export const THINKING_CHAT_TEMPLATE =
+  "{%- for message in messages -%}" +
+  "{%- if message['role'] == 'assistant' -%}" +
+  "{{- '<|im_start|>assistant\n' -}}" +
+  "{%- if message['reasoning_content'] -%}{{- '<think>\n' + message['reasoning_content'] + '\n</think>\n\n' -}}{%- endif -%}" +
+  "{{- message['content'] + '<|im_end|>\n' -}}" +
+  "{%- else -%}" +
+  "{{- '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' -}}" +
+  "{%- endif -%}" +
+  "{%- endfor -%}" +
+  "{%- if add_generation_prompt -%}{{- '<|im_start|>assistant\n' -}}" +
+  "{%- if enable_thinking is defined and not enable_thinking -%}{{- '<think>\n\n</think>\n\n' -}}{%- else -%}{{- '<think>\n' -}}{%- endif -%}" +
+  "{%- endif -%}";
+/** A tiny chat model with THINKING_CHAT_TEMPLATE. */
+export const TINY_THINK = path.join(TEST_MODELS_DIR, 'tiny-think.gguf');
+
 /** How each test model is generated (used by the global setup and by tests that check metadata). */
 export const TEST_MODELS: readonly (TestModelOptions & { out: string })[] = [
   { out: TINY_SPM, size: 'tiny', vocab: 'llama-spm', seed: TEST_MODEL_SEED, untied: true },
@@ -98,6 +132,9 @@ export const TEST_MODELS: readonly (TestModelOptions & { out: string })[] = [
   { out: TINY_RERANK, size: 'tiny', vocab: 'llama-spm', seed: TEST_MODEL_SEED, pooling: 'rank', nonCausal: true },
   { out: TINY_TOOLS, size: 'tiny', vocab: 'llama-bpe', seed: TEST_MODEL_SEED, chatTemplate: TOOLS_CHAT_TEMPLATE },
   { out: TINY_TOOLS_STEERED, size: 'tiny', vocab: 'llama-bpe', seed: TEST_MODEL_SEED, chatTemplate: STEERED_TOOLS_TEMPLATE },
+  { out: TINY_SWA, size: 'tiny', vocab: 'llama-spm', seed: TEST_MODEL_SEED, arch: 'gemma3', slidingWindow: SWA_WINDOW, slidingWindowPattern: 2 },
+  { out: TINY_FIM, size: 'tiny', vocab: 'llama-bpe', seed: TEST_MODEL_SEED, fimTokens: FIM_TOKENS },
+  { out: TINY_THINK, size: 'tiny', vocab: 'llama-spm', seed: TEST_MODEL_SEED, untied: true, chatTemplate: THINKING_CHAT_TEMPLATE },
   { out: HOSTILE_TEMPLATE, size: 'tiny', vocab: 'llama-spm', seed: TEST_MODEL_SEED, chatTemplate: ENDLESS + DEFAULT_CHAT_TEMPLATE },
   {
     out: HOSTILE_RENDER,

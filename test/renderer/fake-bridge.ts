@@ -106,6 +106,7 @@ export function modelSettingsView(over: Partial<ModelSettingsView> = {}): ModelS
       threads: 8,
       batchSize: 2048,
       ubatchSize: 512,
+      swaFull: false,
       useMmap: true,
       useMlock: false,
       loraAdapters: [],
