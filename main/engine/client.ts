@@ -331,9 +331,9 @@ export class EngineClient {
     return this.onModel('applyTemplate', { modelId, request, ...(template !== undefined ? { template } : {}) });
   }
 
-  /** A chat rendered with `template` for a model file that need not be loaded. */
-  previewTemplate(file: string, template: string, request: ChatRequest): Promise<ResultOf<'previewTemplate'>> {
-    return this.request('previewTemplate', { path: file, template, request });
+  /** A chat rendered with `template` (absent: the file's own) for a model file that need not be loaded. */
+  previewTemplate(file: string, template: string | undefined, request: ChatRequest): Promise<ResultOf<'previewTemplate'>> {
+    return this.request('previewTemplate', { path: file, request, ...(template ? { template } : {}) });
   }
 
   /** Fill-in-the-middle on a code model (its FIM tokens); `probs`: as chat's. */

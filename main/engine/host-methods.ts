@@ -109,7 +109,7 @@ export function createHandlers({ addon, models, watchdog, logger }: HandlerDeps)
     },
     tokenize: async (p) => Array.from(models.get(p.modelId).model.tokenize(p.text, { addSpecial: p.addSpecial, parseSpecial: p.parseSpecial })),
     detokenize: async (p) => models.get(p.modelId).model.detokenize(p.tokens),
-    applyTemplate: (p) => models.get(p.modelId).model.applyChatTemplate(JSON.stringify(p.request), p.template),
+    applyTemplate: (p) => models.get(p.modelId).model.applyChatTemplate(JSON.stringify(p.request), p.template || undefined),
     previewTemplate: (p) => models.previewTemplate(p.path, p.template, JSON.stringify(p.request)),
     saveSession: (p) => models.get(p.modelId).ctx.saveSession(p.path, { seq: p.seq }),
     restoreSession: (p) => models.get(p.modelId).ctx.restoreSession(p.path, { seq: p.seq }),

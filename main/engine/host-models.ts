@@ -112,12 +112,17 @@ export class HostModels {
     });
   }
 
-  /** A chat rendered with `template` for a model file, without allocating its weights (the chatTemplate setting's preview). */
-  previewTemplate(file: string, template: string, requestJson: string): Promise<{ prompt: string; tokens: number; format: string; supportsThinking: boolean }> {
+  /**
+   * A chat rendered with `template` (undefined or blank: the file's own) for a model file, without allocating
+   * its weights: the chatTemplate setting's preview.
+   */
+  previewTemplate(file: string, template: string | undefined, requestJson: string): Promise<ResultOf<'previewTemplate'>> {
     return this.withModelFile(file, undefined, async (f) => {
       const model = await this.addon.loadModel(f.nativePath, { gpuLayers: 0, noAlloc: true, useMmap: false, displayPath: f.file }).promise;
       try {
-        return await model.applyChatTemplate(requestJson, template);
+        const used = template || model.metadata().chatTemplate;
+        if (!used) throw new EngineError('not_supported', 'the model file has no chat template: write one');
+        return { ...(await model.applyChatTemplate(requestJson, used)), template: used };
       } finally {
         await model.dispose();
       }

@@ -121,8 +121,14 @@ export const METHODS = {
   detokenize: { params: z.object({ modelId: ModelId, tokens: z.array(z.number().int()) }).strict(), result: z.string() },
   /** renders a chat with the model's template, or with `template` instead (a preview of the chatTemplate setting) */
   applyTemplate: { params: z.object({ modelId: ModelId, request: ChatRequest, template: ChatTemplate.optional() }).strict(), result: TemplateResult },
-  /** renders a chat with `template` for a model file that need not be loaded (its vocabulary only): the settings' preview */
-  previewTemplate: { params: z.object({ path: FilePath, template: ChatTemplate, request: ChatRequest }).strict(), result: TemplateResult },
+  /**
+   * renders a chat with `template` (absent: the file's own) for a model file that need not be loaded (its
+   * vocabulary only): the settings' preview; `template` in the result is the one rendered
+   */
+  previewTemplate: {
+    params: z.object({ path: FilePath, template: ChatTemplate.optional(), request: ChatRequest }).strict(),
+    result: TemplateResult.extend({ template: z.string() }),
+  },
   saveSession: { params: z.object({ modelId: ModelId, path: FilePath, seq: Seq }).strict(), result: SessionResult },
   restoreSession: { params: z.object({ modelId: ModelId, path: FilePath, seq: Seq }).strict(), result: SessionResult },
   clearSequence: { params: z.object({ modelId: ModelId, seq: Seq }).strict(), result: z.null() },

@@ -376,6 +376,11 @@ export const contract = {
   'models.settings.reset': { request: z.object({ path: z.string().min(1) }).strict(), response: ModelSettingsView },
   /** memory per device for a model and settings, without loading it; cancellable (newer calls win) */
   'models.estimate': { request: z.object({ path: z.string().min(1), settings: LoadSettingsDTO }).strict(), response: MemoryEstimateDTO },
+  /** a sample conversation rendered with a chat template (blank: the model file's own), for the template setting's live preview */
+  'models.template.preview': {
+    request: z.object({ path: z.string().min(1), template: LOAD_SETTING_FIELDS.chatTemplate.schema }).strict(),
+    response: z.object({ prompt: z.string(), tokens: z.number(), template: z.string() }),
+  },
 
   'hardware.info': { request: Empty, response: HardwareInfo },
   /** one sample of live usage (CPU since the previous sample, RAM, device memory) */

@@ -15,6 +15,7 @@ import { planLoad } from './fit';
 import { ModelLibrary } from './library';
 import { adaptersFor } from '../gguf/adapters';
 import { readGgufHeader } from '../gguf/read';
+import { previewTemplate } from './template-preview';
 
 /** Settings the engine would refuse (its LoadParams: bounds and combinations, e.g. micro-batch ≤ batch) are invalid input. */
 function checkLoadSettings(settings: LoadParamsInput): void {
@@ -96,6 +97,7 @@ export class ModelService {
         };
         return dto;
       },
+      'models.template.preview': async (r) => previewTemplate(this.deps.engine, await this.deps.library.known(r.path), r.template),
       'hardware.info': () => this.deps.hardware.info(),
       'hardware.usage': () => this.deps.hardware.usage(),
     });

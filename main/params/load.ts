@@ -43,7 +43,7 @@ export const LOAD_SETTINGS = {
   }),
   ...ADAPTER_SETTINGS,
   // common_chat_templates_init's override: applied when the model loads (the settings page previews it)
-  chatTemplate: custom(z.string().min(1).max(MAX_CHAT_TEMPLATE_CHARS), {
+  chatTemplate: custom(z.string().max(MAX_CHAT_TEMPLATE_CHARS), {
     kind: 'text',
     label: 'Chat template',
     help: 'A Jinja chat template used instead of the one in the model file. Blank: the model\'s own.',

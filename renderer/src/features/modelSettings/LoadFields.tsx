@@ -3,7 +3,7 @@
  * (LOAD_SETTINGS_META: label, help, bounds, choices, group): a new load setting appears here with no
  * code. Three need the model or the machine and have their own control: GPU layers (a slider up to
  * the model's layers), the context length (a slider up to the trained context) and the main GPU (the
- * GPUs by name). The "Reload required" mark is written here only (ReloadMark).
+ * GPUs by name); a text (the chat template) is a text box with its live preview. The "Reload required" mark is written here only (ReloadMark).
  */
 import { ReactNode } from 'react';
 import type { DeviceInfo } from '../../../../main/ipc/contract';
@@ -11,8 +11,10 @@ import { CONTEXT_STEP, contextSizeUsed, KeyedMeta, LOAD_GROUPS } from '../../../
 import type { ModelSettingsView } from '../../../../main/ipc/contract';
 import type { z } from 'zod';
 import { formatInt } from '../../app/format';
+import { useAppSelector } from '../../app/hooks';
 import { AdapterList } from './AdapterList';
 import { AdapterRow, LoadForm, maxGpuLayers, SETTING_FIELDS, SettingKey } from './loadForm';
+import { selectTemplatePreview } from './modelSettingsSlice';
 
 type Device = z.infer<typeof DeviceInfo>;
 
@@ -161,6 +163,44 @@ function GpuLayers(props: { form: LoadForm; view: ModelSettingsView; reload: boo
   );
 }
 
+/**
+ * The chat template: a Jinja text box and, under it, a sample conversation rendered with it (the
+ * listeners render it as the text changes; blank renders the model file's own template), or the
+ * render's error. "Edit the model's template" starts from the file's own.
+ */
+function TemplateField({ f, value, reload, set }: { f: KeyedMeta<SettingKey>; value: string; reload: boolean; set: (p: Partial<LoadForm>) => void }) {
+  const preview = useAppSelector(selectTemplatePreview);
+  const id = idOf(f.key);
+  return (
+    <Field id={id} label={f.label} reload={reload} hint={f.help} className="ms-template">
+      <textarea
+        id={id}
+        rows={10}
+        spellCheck={false}
+        placeholder="The model's own template"
+        value={value}
+        aria-describedby={describedBy(id, reload)}
+        onChange={(e) => set({ [f.key]: e.target.value })}
+      />
+      {value.trim() === '' && preview.template && (
+        <button type="button" className="secondary" onClick={() => set({ [f.key]: preview.template ?? '' })}>
+          Edit the model&apos;s template
+        </button>
+      )}
+      <section className="template-preview" aria-label="Template preview" aria-busy={preview.pending}>
+        <h4>Preview: a sample conversation as the model reads it</h4>
+        {preview.error !== null ? (
+          <p className="field-error" role="alert">
+            {preview.error}
+          </p>
+        ) : (
+          <pre aria-label="Rendered conversation">{preview.prompt ?? (preview.pending ? 'Rendering…' : '')}</pre>
+        )}
+      </section>
+    </Field>
+  );
+}
+
 /** One field: the controls that need the model or the machine, else by its kind. */
 function SettingField({ f, p }: { f: KeyedMeta<SettingKey>; p: LoadFieldsProps }) {
   const { draft, view, marks, invalid, gpus, set } = p;
@@ -170,6 +210,7 @@ function SettingField({ f, p }: { f: KeyedMeta<SettingKey>; p: LoadFieldsProps }
   const error = invalid?.field === key ? invalid.error : undefined;
   const value = (draft as unknown as Record<string, unknown>)[key];
   const aria = ariaOf(id, reload, error);
+  if (f.kind === 'text') return <TemplateField f={f} value={String(value ?? '')} reload={reload} set={set} />;
   if (f.kind === 'gpuLayers') return <GpuLayers form={draft} view={view} reload={reload} chosen={p.chosen} cpuOnly={p.cpuOnly} onChange={set} />;
   if (key === 'contextSize') {
     // the box keeps what is typed; llama.cpp rounds it up to the field's step, which the hint says and
@@ -280,7 +321,7 @@ export function LoadFields(p: LoadFieldsProps) {
       {LOAD_GROUPS.map((group) => {
         if (group === 'Several GPUs' && p.gpus.length < 2) return null;
         const fields = SETTING_FIELDS.filter((f) => f.group === group);
-        const wide = fields.filter((f) => f.kind === 'gpuLayers' || f.kind === 'adapters' || f.key === 'contextSize');
+        const wide = fields.filter((f) => f.kind === 'gpuLayers' || f.kind === 'adapters' || f.key === 'contextSize' || f.kind === 'text');
         const checks = fields.filter((f) => f.kind === 'boolean');
         const grid = fields.filter((f) => !wide.includes(f) && !checks.includes(f));
         return (

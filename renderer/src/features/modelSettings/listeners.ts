@@ -10,10 +10,12 @@ import type { AppStartListening } from '../../app/listeners';
 import type { RootState } from '../../app/store';
 import { selectViewShown } from '../../app/uiSlice';
 import { estimateRequest, parseForm } from './loadForm';
-import { fetchModelSettings, modelSettingsPathChosen, requestEstimate } from './modelSettingsSlice';
+import { fetchModelSettings, modelSettingsPathChosen, requestEstimate, requestTemplatePreview } from './modelSettingsSlice';
 
 /** how long the form must stay still before an estimate is asked for */
 export const ESTIMATE_DEBOUNCE_MS = 250;
+/** how long the chat template must stay still before its preview is rendered */
+export const PREVIEW_DEBOUNCE_MS = 300;
 
 const modelSettingsShown = (s: RootState): boolean => selectViewShown(s, 'modelSettings');
 
@@ -49,6 +51,11 @@ export const selectEstimateKey = createSelector(
     if (!parsed.ok) return null;
     return JSON.stringify({ path, settings: estimateRequest(parsed.value), margin: margin ?? null, loaded });
   },
+);
+
+/** What the template preview depends on (null: nothing to render). */
+export const selectPreviewKey = createSelector([formPath, (s: RootState) => s.modelSettings.draft?.chatTemplate], (path, template) =>
+  path ? JSON.stringify({ path, template: template ?? '' }) : null,
 );
 
 export function startModelSettingsListeners(start: AppStartListening): void {
@@ -89,6 +96,20 @@ export function startModelSettingsListeners(start: AppStartListening): void {
     effect: (_a, api) => {
       const path = pagePath(api.getState());
       if (path) void api.dispatch(fetchModelSettings({ path, keepDraft: true }));
+    },
+  });
+
+  // the chat template's preview follows its text: debounced, and a newer request aborts the one before
+  let previewing: { abort(): void } | null = null;
+  start({
+    predicate: (_a, state, before) => selectPreviewKey(state) !== selectPreviewKey(before),
+    effect: async (_a, api) => {
+      api.cancelActiveListeners();
+      const key = selectPreviewKey(api.getState());
+      if (key === null) return;
+      await api.delay(PREVIEW_DEBOUNCE_MS);
+      previewing?.abort();
+      previewing = api.dispatch(requestTemplatePreview(JSON.parse(key) as { path: string; template: string }));
     },
   });
 

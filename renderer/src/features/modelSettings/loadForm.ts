@@ -13,7 +13,7 @@ export const SETTING_KEYS: readonly SettingKey[] = SETTING_FIELDS.map((f) => f.k
 const META = Object.fromEntries(SETTING_FIELDS.map((f) => [f.key, f])) as Record<SettingKey, KeyedMeta<SettingKey>>;
 
 /** Every setting with a value: the saved ones over the defaults (tensorSplit stays optional). */
-export type FullSettings = Required<Omit<LoadSettingsDTO, 'tensorSplit'>> & { tensorSplit?: number[] };
+export type FullSettings = Required<Omit<LoadSettingsDTO, 'tensorSplit' | 'chatTemplate'>> & { tensorSplit?: number[]; chatTemplate?: string };
 
 export type GpuMode = 'auto' | 'max' | 'layers';
 
@@ -41,6 +41,7 @@ export function maxGpuLayers(layers: number): number {
 export function effectiveSettings(view: Pick<ModelSettingsView, 'defaults' | 'settings'>, over?: LoadSettingsDTO | null): FullSettings {
   const out = { ...view.defaults, ...view.settings, ...(over ?? {}) } as FullSettings;
   if (!out.tensorSplit?.length) delete out.tensorSplit;
+  if (!out.chatTemplate) delete out.chatTemplate;
   return out;
 }
 
@@ -119,6 +120,8 @@ export function parseForm(f: LoadForm): Parsed {
     else if (m.kind === 'integer' || m.kind === 'number') v = parseInt(String(v), m);
     else if (m.kind === 'numbers') v = parseNumbers(String(v), m);
     else if (m.kind === 'adapters') v = parseAdapters(v as AdapterRow[], m);
+    // blank text: unset (a chat template: the model's own)
+    else if (m.kind === 'text') v = String(v ?? '').trim() === '' ? undefined : v;
     if (isProblem(v)) return { ok: false, ...v };
     if (v !== undefined) value[m.key] = v;
   }
@@ -141,7 +144,8 @@ function diff(a: FullSettings, b: FullSettings): SettingKey[] {
 export function changedSettings(value: FullSettings, view: ModelSettingsView): LoadSettingsDTO {
   const saved = effectiveSettings(view);
   const out: Record<string, unknown> = {};
-  for (const k of diff(value, saved)) out[k] = k === 'tensorSplit' ? (value.tensorSplit ?? []) : value[k];
+  // a list or a text cleared is saved empty (what "none" is for them)
+  for (const k of diff(value, saved)) out[k] = k === 'tensorSplit' ? (value.tensorSplit ?? []) : META[k].kind === 'text' ? (value[k] ?? '') : value[k];
   return out as LoadSettingsDTO;
 }
 
@@ -157,7 +161,9 @@ export function reloadRequired(value: FullSettings, view: ModelSettingsView): Se
 
 /** What an estimate is asked for: every setting, so unsaved values count. */
 export function estimateRequest(value: FullSettings): LoadSettingsDTO {
-  return { ...value, tensorSplit: value.tensorSplit ?? [] };
+  // the chat template takes no memory: editing it asks for no estimate
+  const { chatTemplate: _template, ...rest } = value;
+  return { ...rest, tensorSplit: value.tensorSplit ?? [] };
 }
 
 /** Bytes in the unit that reads best: "512 KiB", "4.05 MiB", "62.6 MiB", "1.93 GiB". */

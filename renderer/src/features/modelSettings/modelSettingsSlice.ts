@@ -34,7 +34,21 @@ export interface ModelSettingsState {
   /** a failed save, reset or load, in words */
   actionError: string | null;
   estimate: EstimateState;
+  preview: TemplatePreviewState;
 }
+
+/** The chat template setting's preview: a sample conversation rendered with the draft's template. */
+export interface TemplatePreviewState {
+  requestId: string | null;
+  pending: boolean;
+  /** the rendered sample and the template it came from (the file's own when the draft's is blank) */
+  prompt: string | null;
+  template: string | null;
+  /** the render's error (a template that fails), in words */
+  error: string | null;
+}
+
+const noPreview: TemplatePreviewState = { requestId: null, pending: false, prompt: null, template: null, error: null };
 
 const noEstimate: EstimateState = { requestId: null, pending: false, data: null, error: null };
 
@@ -48,6 +62,7 @@ const initialState: ModelSettingsState = {
   note: null,
   actionError: null,
   estimate: noEstimate,
+  preview: noPreview,
 };
 
 /** Reads a model's settings. keepDraft: only refresh what main knows (loadedWith), keep the edits. */
@@ -112,6 +127,18 @@ export const requestEstimate = createAppAsyncThunk(
   },
 );
 
+/** The sample conversation rendered with a template (blank: the model file's own); the view drops stale answers. */
+export const requestTemplatePreview = createAppAsyncThunk(
+  'modelSettings/templatePreview',
+  async (arg: { path: string; template: string }, { rejectWithValue }) => {
+    try {
+      return await call('models.template.preview', arg);
+    } catch (e) {
+      return rejectWithValue(toErrorInfo(e));
+    }
+  },
+);
+
 const modelSettingsSlice = createSlice({
   name: 'modelSettings',
   initialState,
@@ -127,6 +154,7 @@ const modelSettingsSlice = createSlice({
       s.note = null;
       s.actionError = null;
       s.estimate = noEstimate;
+      s.preview = noPreview;
     },
     draftChanged(s, a: PayloadAction<Partial<LoadForm>>) {
       if (!s.draft) return;
@@ -212,6 +240,20 @@ const modelSettingsSlice = createSlice({
           s.note = 'Loaded.';
         }
       })
+      .addCase(requestTemplatePreview.pending, (s, a) => {
+        s.preview.requestId = a.meta.requestId;
+        s.preview.pending = true;
+      })
+      .addCase(requestTemplatePreview.fulfilled, (s, a) => {
+        if (a.meta.requestId !== s.preview.requestId || a.meta.arg.path !== s.path) return; // stale
+        s.preview = { requestId: s.preview.requestId, pending: false, prompt: a.payload.prompt, template: a.payload.template, error: null };
+      })
+      .addCase(requestTemplatePreview.rejected, (s, a) => {
+        if (a.meta.requestId !== s.preview.requestId || a.meta.aborted) return; // stale, or aborted for a newer one
+        s.preview.pending = false;
+        s.preview.prompt = null;
+        s.preview.error = a.payload ? a.payload.message : (a.error.message ?? 'Could not render the template.');
+      })
       .addCase(requestEstimate.pending, (s, a) => {
         s.estimate.requestId = a.meta.requestId;
         s.estimate.pending = true;
@@ -236,3 +278,4 @@ export default modelSettingsSlice.reducer;
 
 export const selectModelSettings = (s: RootState) => s.modelSettings;
 export const selectEstimate = (s: RootState) => s.modelSettings.estimate;
+export const selectTemplatePreview = (s: RootState) => s.modelSettings.preview;
