@@ -1,0 +1,72 @@
+/**
+ * A model's chatTemplate setting (common_chat_templates_init's override): a chat renders with it
+ * instead of the file's own; a template that fails refuses the load with llama.cpp's reason; and the
+ * settings' preview renders a sample with any template for a model file that is not loaded (its
+ * vocabulary only), or the file's own when none is given. Real engine, TINY_SPM (ChatML in the file).
+ */
+import { EngineClient } from '../../main/engine/client';
+import { SAMPLE_CONVERSATION } from '../../main/models/template-preview';
+import { errorOf, makeEngine } from '../helpers/engine';
+import { TINY_SPM } from '../helpers/models';
+
+jest.setTimeout(120_000);
+
+let engine: EngineClient;
+const greedy = { temperature: 0 };
+const messages = [{ role: 'user' as const, content: 'Hi there' }];
+const CUSTOM = "{%- for m in messages -%}[{{ m['role'] }}] {{ m['content'] }}\n{%- endfor -%}{%- if add_generation_prompt -%}[assistant] {%- endif -%}";
+const BROKEN = '{% for m in messages %}{{ m.content }'; // an unclosed expression
+
+beforeAll(async () => {
+  engine = makeEngine();
+});
+
+afterAll(async () => {
+  await engine.close();
+});
+
+describe('chatTemplate', () => {
+  test("a chat renders with the setting's template instead of the file's", async () => {
+    await engine.load('own', TINY_SPM, { contextSize: 512, threads: 2 });
+    await engine.load('custom', TINY_SPM, { contextSize: 512, threads: 2, chatTemplate: CUSTOM });
+    const own = await engine.applyTemplate('own', { messages });
+    const custom = await engine.applyTemplate('custom', { messages });
+    expect(own.prompt).toContain('<|im_start|>user\nHi there<|im_end|>');
+    expect(custom.prompt).toBe('[user] Hi there\n[assistant]');
+    // the chat reads what the template rendered: its prompt tokens are those of the custom prompt
+    const r = await engine.chat('custom', { messages, maxTokens: 2, sampling: greedy });
+    expect(r.timings.promptTokens).toBe(custom.tokens);
+    expect(custom.tokens).toBe((await engine.tokenize('custom', custom.prompt, { addSpecial: true, parseSpecial: true })).length);
+    // blank: the file's own
+    await engine.load('blank', TINY_SPM, { contextSize: 512, threads: 2, chatTemplate: '' });
+    expect((await engine.applyTemplate('blank', { messages })).prompt).toBe(own.prompt);
+    for (const id of ['own', 'custom', 'blank']) await engine.unload(id);
+  });
+
+  test("a template that fails refuses the load with llama.cpp's reason", async () => {
+    const err = await errorOf(engine.load('bad', TINY_SPM, { contextSize: 512, threads: 2, chatTemplate: BROKEN }));
+    expect(err.code).toBe('invalid_argument');
+    expect(err.message).toMatch(/the chat template setting failed/);
+  });
+
+  test('the preview renders a sample with any template, or the file\'s own, without loading the model', async () => {
+    const custom = await engine.previewTemplate(TINY_SPM, CUSTOM, SAMPLE_CONVERSATION);
+    expect(custom.prompt).toBe(
+      '[system] You are a helpful assistant.\n[user] Hello! Who are you?\n[assistant] I am an assistant running on your computer.\n[user] What can you do?\n[assistant]',
+    );
+    expect(custom.template).toBe(CUSTOM);
+    const own = await engine.previewTemplate(TINY_SPM, undefined, SAMPLE_CONVERSATION);
+    expect(own.prompt).toContain('<|im_start|>system\nYou are a helpful assistant.<|im_end|>');
+    expect(own.template).toContain('<|im_start|>');
+    const err = await errorOf(engine.previewTemplate(TINY_SPM, BROKEN, SAMPLE_CONVERSATION));
+    expect(err.code).toBe('invalid_argument');
+    expect(err.message).toMatch(/chat template failed/);
+  });
+
+  test('applyTemplate renders with a template given for one call, the model keeping its own', async () => {
+    await engine.load('m', TINY_SPM, { contextSize: 512, threads: 2 });
+    expect((await engine.applyTemplate('m', { messages }, CUSTOM)).prompt).toBe('[user] Hi there\n[assistant]');
+    expect((await engine.applyTemplate('m', { messages })).prompt).toContain('<|im_start|>user');
+    await engine.unload('m');
+  });
+});

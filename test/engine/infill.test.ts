@@ -1,0 +1,75 @@
+/**
+ * Fill-in-the-middle on the real engine: the prompt is built from the vocab's FIM tokens the way
+ * llama-server's /infill builds it ([BOS] [FIM_PRE] prefix [FIM_SUF] suffix [FIM_MID], extra files
+ * before), then generated as a completion. TINY_FIM is the Llama 3 vocab with three reserved tokens
+ * marked as its FIM tokens (FIM_TOKENS); a model without them is refused.
+ */
+import { EngineClient } from '../../main/engine/client';
+import { errorOf, makeEngine } from '../helpers/engine';
+import { FIM_TOKENS, TINY_FIM, TINY_SPM } from '../helpers/models';
+
+jest.setTimeout(120_000);
+
+let engine: EngineClient;
+const greedy = { temperature: 0 };
+const prefix = 'def add(a, b):\n    ';
+const suffix = '\n\nprint(add(1, 2))\n';
+
+beforeAll(async () => {
+  engine = makeEngine();
+  await engine.load('fim', TINY_FIM, { contextSize: 1024, threads: 2 });
+});
+
+afterAll(async () => {
+  await engine.close();
+});
+
+const ids = async (text: string, special = false) => engine.tokenize('fim', text, { addSpecial: false, parseSpecial: special });
+
+describe('infill', () => {
+  test('the model reports its FIM tokens', async () => {
+    const meta = await engine.info(TINY_FIM);
+    expect(meta.specialTokens.fimPre).toEqual({ id: (await ids(FIM_TOKENS.pre, true))[0], text: FIM_TOKENS.pre });
+    expect(meta.specialTokens.fimSuf?.text).toBe(FIM_TOKENS.suf);
+    expect(meta.specialTokens.fimMid?.text).toBe(FIM_TOKENS.mid);
+  });
+
+  test('the prompt is [BOS] [FIM_PRE] prefix [FIM_SUF] suffix [FIM_MID]: the same tokens as a completion of that prompt', async () => {
+    const r = await engine.infill('fim', { prefix, suffix, maxTokens: 8, ignoreEos: true, sampling: greedy });
+    const [pre, suf, mid] = [(await ids(FIM_TOKENS.pre, true))[0], (await ids(FIM_TOKENS.suf, true))[0], (await ids(FIM_TOKENS.mid, true))[0]];
+    const bos = (await engine.info(TINY_FIM)).specialTokens.bos!.id;
+    const built = [bos, pre, ...(await ids(prefix)), suf, ...(await ids(suffix)), mid];
+    expect(r.timings.promptTokens).toBe(built.length);
+    expect(r.tokens).toHaveLength(8);
+    await engine.clearSequence('fim');
+    const same = await engine.complete('fim', { prompt: built, maxTokens: 8, ignoreEos: true, sampling: greedy });
+    expect(same.tokens).toEqual(r.tokens);
+    expect(r.text).toBe(same.text);
+  });
+
+  test('a start of the middle follows the prefix, and extra files come first', async () => {
+    const plain = await engine.infill('fim', { prefix, suffix, maxTokens: 1, sampling: greedy });
+    const started = await engine.infill('fim', { prefix, suffix, prompt: 'return', maxTokens: 1, sampling: greedy });
+    expect(started.timings.promptTokens).toBe(plain.timings.promptTokens + (await ids('return')).length);
+    const extra = await engine.infill('fim', { prefix, suffix, extra: [{ filename: 'util.py', text: 'def sub(a, b):\n    return a - b\n' }], maxTokens: 1, sampling: greedy });
+    // without a FIM_SEP token a file is its text after a "--- snippet ---" separator
+    const sep = await ids('\n\n--- snippet ---\n\n');
+    expect(extra.timings.promptTokens).toBe(plain.timings.promptTokens + sep.length + (await ids('def sub(a, b):\n    return a - b\n')).length);
+  });
+
+  test('streams its text, and is deterministic with a seed', async () => {
+    let streamed = '';
+    const a = await engine.infill('fim', { prefix, suffix, maxTokens: 12, ignoreEos: true, sampling: { temperature: 0.8, seed: 7 } }, { onPiece: (t) => (streamed += t) });
+    const b = await engine.infill('fim', { prefix, suffix, maxTokens: 12, ignoreEos: true, sampling: { temperature: 0.8, seed: 7 } });
+    expect(streamed).toBe(a.text);
+    expect(b.tokens).toEqual(a.tokens);
+  });
+
+  test('a model without FIM tokens is refused, saying so', async () => {
+    await engine.load('spm', TINY_SPM, { contextSize: 256, threads: 2 });
+    const err = await errorOf(engine.infill('spm', { prefix, suffix, maxTokens: 4 }));
+    expect(err.code).toBe('not_supported');
+    expect(err.message).toMatch(/no fill-in-the-middle tokens \(missing: prefix suffix middle\)/);
+    await engine.unload('spm');
+  });
+});
