@@ -79,7 +79,15 @@ export const VersionInfo = z.object({
   modules: z.array(LoadedModule),
 });
 
-export const TemplateResult = z.object({ prompt: z.string(), tokens: z.number(), format: z.string(), supportsThinking: z.boolean() });
+export const TemplateResult = z.object({
+  prompt: z.string(),
+  tokens: z.number(),
+  format: z.string(),
+  supportsThinking: z.boolean(),
+  /** the thinking tags llama.cpp's chat library found in the template (a reasoning budget counts between them; empty: none) */
+  thinkingStart: z.string(),
+  thinkingEnd: z.array(z.string()),
+});
 export const SessionResult = z.object({ tokens: z.number() });
 
 interface MethodSpec {

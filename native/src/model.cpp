@@ -332,7 +332,7 @@ Napi::Value Model::Detokenize(const Napi::CallbackInfo & info) {
     return Napi::String::New(env, common_detokenize(vocab, toks, special));
 }
 
-// applyChatTemplate(requestJson, template?) -> Promise<{ prompt, tokens, format, supportsThinking }>,
+// applyChatTemplate(requestJson, template?) -> Promise<{ prompt, tokens, format, supportsThinking, thinkingStart, thinkingEnd }>,
 // rendered on the libuv pool (a template may run long; the host's watchdog sees it there, see
 // activity.h). `template`: a Jinja template to render with instead of the model's (a preview of the
 // chatTemplate setting; a model loaded without weights renders only with one)
@@ -377,6 +377,11 @@ Napi::Value Model::ApplyChatTemplate(const Napi::CallbackInfo & info) {
             o.Set("tokens", (double) r->tokens.size());
             o.Set("format", common_chat_format_name(r->params.format));
             o.Set("supportsThinking", r->params.supports_thinking);
+            // the tags a reasoning budget counts between (empty: the template has none the chat library found)
+            o.Set("thinkingStart", r->params.thinking_start_tag);
+            Napi::Array ends = Napi::Array::New(env, r->params.thinking_end_tags.size());
+            for (size_t i = 0; i < r->params.thinking_end_tags.size(); i++) ends.Set((uint32_t) i, r->params.thinking_end_tags[i]);
+            o.Set("thinkingEnd", ends);
             return o;
         });
 }

@@ -231,8 +231,9 @@ const Table<LP> & loadTable() {
          [](const LP & s) { return common_json(s.adapters.cvec_end); }},
         {"chatTemplate",
          [](LP & s, const common_json & v) {
-             if (!v.is_string() || v.get<std::string>().empty() || jsLength(v.get<std::string>()) > MAX_CHAT_TEMPLATE_CHARS) {
-                 bad("chatTemplate", "must be a Jinja template of 1 to " + std::to_string(MAX_CHAT_TEMPLATE_CHARS) + " characters");
+             // "": the model's own template
+             if (!v.is_string() || jsLength(v.get<std::string>()) > MAX_CHAT_TEMPLATE_CHARS) {
+                 bad("chatTemplate", "must be a Jinja template of at most " + std::to_string(MAX_CHAT_TEMPLATE_CHARS) + " characters");
              }
              s.chat_template = v.get<std::string>();
          },

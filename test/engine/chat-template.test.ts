@@ -14,7 +14,7 @@ jest.setTimeout(120_000);
 let engine: EngineClient;
 const greedy = { temperature: 0 };
 const messages = [{ role: 'user' as const, content: 'Hi there' }];
-const CUSTOM = "{%- for m in messages -%}[{{ m['role'] }}] {{ m['content'] }}\n{%- endfor -%}{%- if add_generation_prompt -%}[assistant] {%- endif -%}";
+const CUSTOM = "{%- for m in messages -%}[{{ m['role'] }}] {{ m['content'] }}\n{% endfor -%}{%- if add_generation_prompt -%}[assistant]{%- endif -%}";
 const BROKEN = '{% for m in messages %}{{ m.content }'; // an unclosed expression
 
 beforeAll(async () => {

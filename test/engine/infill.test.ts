@@ -17,7 +17,8 @@ const suffix = '\n\nprint(add(1, 2))\n';
 
 beforeAll(async () => {
   engine = makeEngine();
-  await engine.load('fim', TINY_FIM, { contextSize: 1024, threads: 2 });
+  // the extra files get what the context leaves beside a batch and twice the reply (llama-server's rule)
+  await engine.load('fim', TINY_FIM, { contextSize: 1024, batchSize: 256, ubatchSize: 256, threads: 2 });
 });
 
 afterAll(async () => {

@@ -2,7 +2,7 @@
  * The reasoning budget (llama.cpp's reasoning-budget sampler, as llama-server applies it): once a
  * thinking model has reasoned for `reasoningBudget` tokens after the template's start tag, the end tag
  * is forced and the answer follows. TINY_THINK's template (THINKING_CHAT_TEMPLATE) opens `<think>` in
- * its generation prompt; its random weights never close it by themselves, so without a budget a
+ * its generation prompt; its random weights never close it by themselves (greedy, they repeat `>`), so without a budget a
  * reply is reasoning only. And reasoningEffort reaches the template as reasoning_effort.
  */
 import { EngineClient } from '../../main/engine/client';
@@ -34,7 +34,9 @@ describe('reasoning budget', () => {
   test('the template is a thinking one', async () => {
     const t = await engine.applyTemplate('think', { messages });
     expect(t.supportsThinking).toBe(true);
-    expect(t.prompt.endsWith('<think>\n')).toBe(true);
+    expect(t.thinkingStart).toBe('<think>');
+    expect(t.thinkingEnd).toEqual(['</think>']);
+    expect(t.prompt.endsWith('<think>')).toBe(true);
   });
 
   test('without a budget the random model reasons until the limit', async () => {

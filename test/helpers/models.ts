@@ -103,23 +103,20 @@ export const FIM_TOKENS = { pre: '<|reserved_special_token_10|>', suf: '<|reserv
 export const TINY_FIM = path.join(TEST_MODELS_DIR, 'tiny-fim.gguf');
 
 /**
- * A thinking template (as Qwen 3's, without tools): the generation prompt opens `<think>\n`, and an
- * assistant message's reasoning_content is rendered in <think> tags. llama.cpp's chat library finds the
- * thinking tags in it (a reasoning budget can then be applied).
+ * A thinking template in DeepSeek R1's manner: ChatML whose generation prompt opens `<think>` for the
+ * reply (an assistant message keeps only what follows its `</think>`). llama.cpp's chat library finds
+ * the thinking tags in it, so a reasoning budget applies. The prompt ends right after `<think>`:
+ * llama.cpp's budget sampler finds the start tag by its tokens, and with the Llama 3 vocab `<think>`
+ * tokenizes alone as it does at the end of the prompt (followed by a newline it would not: `>\n` is
+ * one token). Real thinking models have the tags as single special tokens.
  */
 export const THINKING_CHAT_TEMPLATE =
   "{%- for message in messages -%}" +
-  "{%- if message['role'] == 'assistant' -%}" +
-  "{{- '<|im_start|>assistant\n' -}}" +
-  "{%- if message['reasoning_content'] -%}{{- '<think>\n' + message['reasoning_content'] + '\n</think>\n\n' -}}{%- endif -%}" +
-  "{{- message['content'] + '<|im_end|>\n' -}}" +
-  "{%- else -%}" +
-  "{{- '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' -}}" +
-  "{%- endif -%}" +
+  "{%- set content = message['content'] -%}" +
+  "{%- if message['role'] == 'assistant' and '</think>' in content -%}{%- set content = content.split('</think>')[-1] -%}{%- endif -%}" +
+  "{{- '<|im_start|>' + message['role'] + '\\n' + content + '<|im_end|>\\n' -}}" +
   "{%- endfor -%}" +
-  "{%- if add_generation_prompt -%}{{- '<|im_start|>assistant\n' -}}" +
-  "{%- if enable_thinking is defined and not enable_thinking -%}{{- '<think>\n\n</think>\n\n' -}}{%- else -%}{{- '<think>\n' -}}{%- endif -%}" +
-  "{%- endif -%}";
+  "{%- if add_generation_prompt -%}{{- '<|im_start|>assistant\\n<think>' -}}{%- endif -%}";
 /** A tiny chat model with THINKING_CHAT_TEMPLATE. */
 export const TINY_THINK = path.join(TEST_MODELS_DIR, 'tiny-think.gguf');
 
@@ -134,7 +131,7 @@ export const TEST_MODELS: readonly (TestModelOptions & { out: string })[] = [
   { out: TINY_TOOLS_STEERED, size: 'tiny', vocab: 'llama-bpe', seed: TEST_MODEL_SEED, chatTemplate: STEERED_TOOLS_TEMPLATE },
   { out: TINY_SWA, size: 'tiny', vocab: 'llama-spm', seed: TEST_MODEL_SEED, arch: 'gemma3', slidingWindow: SWA_WINDOW, slidingWindowPattern: 2 },
   { out: TINY_FIM, size: 'tiny', vocab: 'llama-bpe', seed: TEST_MODEL_SEED, fimTokens: FIM_TOKENS },
-  { out: TINY_THINK, size: 'tiny', vocab: 'llama-spm', seed: TEST_MODEL_SEED, untied: true, chatTemplate: THINKING_CHAT_TEMPLATE },
+  { out: TINY_THINK, size: 'tiny', vocab: 'llama-bpe', seed: TEST_MODEL_SEED, chatTemplate: THINKING_CHAT_TEMPLATE },
   { out: HOSTILE_TEMPLATE, size: 'tiny', vocab: 'llama-spm', seed: TEST_MODEL_SEED, chatTemplate: ENDLESS + DEFAULT_CHAT_TEMPLATE },
   {
     out: HOSTILE_RENDER,
