@@ -86,7 +86,7 @@ test('the template box previews the file\'s template, then each edit; an error s
   await preview(d).getByRole('alert').filter({ hasText: /chat template failed/ }).waitFor({ timeout: WAIT });
   await box.fill(THINKING_CHAT_TEMPLATE);
   await previewText(d, 'the thinking template in the preview', (t) => t.endsWith('<|im_start|>assistant\n<think>'));
-  await box.scrollIntoViewIfNeeded();
+  await preview(d).scrollIntoViewIfNeeded();
   await shot(page, 'chat-template');
   await d.getByRole('button', { name: /^Save and (re)?load$/ }).click();
   await until('the reload with the template', async () => !(await d.getByRole('textbox', { name: 'Chat template' }).locator('xpath=ancestor::div[contains(@class,"needs-reload")]').count()), WAIT);
