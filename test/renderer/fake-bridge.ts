@@ -175,4 +175,6 @@ const DEFAULTS: Record<string, Handler> = {
   'models.state': () => NO_MODEL,
   'assistants.list': () => [],
   'chat.countTokens': (p: { text: string }) => ({ tokens: p.text.split(/\s+/).filter(Boolean).length }),
+  // the chat template preview (a stand-in render: the engine's is tested in test/engine/chat-template.test.ts)
+  'models.template.preview': (p: { template: string }) => ({ prompt: `rendered with ${p.template || 'the file template'}`, tokens: 3, template: p.template || 'the file template' }),
 };
