@@ -13,6 +13,7 @@
 #include "ggml-backend.h"
 #include "model.h"
 #include "params.h"
+#include "tensor_overrides.h"
 #include "util.h"
 #include <vector>
 #include "../src/llama-ext.h"
@@ -59,12 +60,16 @@ static Napi::Object resultToJs(Napi::Env env, const std::vector<DeviceMem> & dev
     return o;
 }
 
-// the model parameters point into `split` (tensorSplit), which the caller keeps alive
-static void parseParams(const Napi::Value & v, llama_model_params & mp, llama_context_params & cp, std::vector<float> & split) {
+// the model parameters point into `split` (tensorSplit) and `overrides` (nCpuMoe, tensorOverrides),
+// which the caller keeps alive
+static void parseParams(const Napi::Value & v, llama_model_params & mp, llama_context_params & cp, std::vector<float> & split,
+                        std::shared_ptr<const TensorOverrides> & overrides) {
     EngineParams p = parseEngineParams(v);
     mp = p.load.model();
     cp = contextParams(p.context, nullptr);
     split = p.load.split();
+    overrides = p.load.overrides();
+    if (overrides) mp.tensor_buft_overrides = overrides->list.data();
 }
 
 Napi::Value EstimateMemory(const Napi::CallbackInfo & info) {
@@ -74,13 +79,14 @@ Napi::Value EstimateMemory(const Napi::CallbackInfo & info) {
     llama_model_params mp;
     llama_context_params cp;
     auto split = std::make_shared<std::vector<float>>();
-    parseParams(info.Length() > 1 ? info[1] : env.Undefined(), mp, cp, *split);
+    std::shared_ptr<const TensorOverrides> overrides;
+    parseParams(info.Length() > 1 ? info[1] : env.Undefined(), mp, cp, *split, overrides);
     if (!split->empty()) mp.tensor_split = split->data();
     auto devs = std::make_shared<std::vector<DeviceMem>>();
     auto host = std::make_shared<DeviceMem>();
-    auto hp = std::make_shared<std::vector<uint32_t>>(3, 0);
+    auto hp = std::make_shared<std::vector<uint32_t>>(4, 0);
     return AsyncTask::run(env,
-        [path, mp, cp, devs, host, hp, split]() {
+        [path, mp, cp, devs, host, hp, split, overrides]() {
             LlamaAlone alone; // it swaps the process-wide logger (llama_gate.h)
             Activity fitting("fit", path); // watched by the host while it runs alone; its log lines are its progress
             std::vector<ggml_backend_dev_t> dev_list;
@@ -100,13 +106,14 @@ Napi::Value EstimateMemory(const Napi::CallbackInfo & info) {
             }
             const auto & h = mem.back();
             host->total = h.total; host->free = h.free; host->model = h.model; host->context = h.context; host->compute = h.compute;
-            (*hp)[0] = ngl; (*hp)[1] = n_ctx_train; (*hp)[2] = cp.n_ctx;
+            (*hp)[0] = ngl; (*hp)[1] = n_ctx_train; (*hp)[2] = cp.n_ctx; (*hp)[3] = n_expert;
         },
         [devs, host, hp](Napi::Env env) -> Napi::Value {
             Napi::Object o = resultToJs(env, *devs, *host);
             o.Set("layers", (*hp)[0]);
             o.Set("trainedContext", (*hp)[1]);
             o.Set("contextSize", (*hp)[2]);
+            o.Set("experts", (*hp)[3]);
             return o;
         });
 }
@@ -120,7 +127,8 @@ Napi::Value FitParams(const Napi::CallbackInfo & info) {
     llama_context_params cp;
     double margin_mib, min_ctx;
     auto user_split = std::make_shared<std::vector<float>>();
-    parseParams(info.Length() > 1 ? info[1] : env.Undefined(), mp, cp, *user_split);
+    std::shared_ptr<const TensorOverrides> user_overrides; // refused with gpuLayers "auto" (params.cpp): the fit writes its own
+    parseParams(info.Length() > 1 ? info[1] : env.Undefined(), mp, cp, *user_split, user_overrides);
     // "auto" context: 0 lets the fit choose (down to minContext); a number is kept as given
     if (optString(opts, "contextMode", "fixed") == "auto") cp.n_ctx = 0;
     margin_mib = optNumber(opts, "marginMiB", 1024);
@@ -131,10 +139,12 @@ Napi::Value FitParams(const Napi::CallbackInfo & info) {
         int32_t ngl = 0;
         uint32_t n_ctx = 0;
         std::vector<float> split;
+        std::vector<std::string> overrides;
+        int32_t cpu_moe = 0;
     };
     auto out = std::make_shared<Out>();
     return AsyncTask::run(env,
-        [path, mp, cp, margin_mib, min_ctx, out, user_split]() mutable {
+        [path, mp, cp, margin_mib, min_ctx, out, user_split, user_overrides]() mutable {
             LlamaAlone alone; // it swaps the process-wide logger (llama_gate.h)
             Activity fitting("fit", path); // watched by the host while it runs alone; its log lines are its progress
             const size_t nd = llama_max_devices();
@@ -149,6 +159,9 @@ Napi::Value FitParams(const Napi::CallbackInfo & info) {
             out->ngl = mp.n_gpu_layers;
             out->n_ctx = cp.n_ctx;
             out->split = split;
+            // what the fit put where (for a MoE model: the experts it keeps in system RAM), as tensorOverrides
+            out->overrides = describeOverrides(mp.tensor_buft_overrides);
+            out->cpu_moe = cpuExpertLayers(mp.tensor_buft_overrides);
         },
         [out](Napi::Env env) -> Napi::Value {
             Napi::Object o = Napi::Object::New(env);
@@ -158,6 +171,10 @@ Napi::Value FitParams(const Napi::CallbackInfo & info) {
             Napi::Array split = Napi::Array::New(env);
             for (size_t i = 0; i < out->split.size(); i++) if (out->split[i] > 0) split.Set((uint32_t) split.Length(), out->split[i]);
             o.Set("tensorSplit", split);
+            Napi::Array ov = Napi::Array::New(env, out->overrides.size());
+            for (size_t i = 0; i < out->overrides.size(); i++) ov.Set((uint32_t) i, out->overrides[i]);
+            o.Set("tensorOverrides", ov);
+            o.Set("cpuMoeLayers", out->cpu_moe);
             return o;
         });
 }

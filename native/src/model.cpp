@@ -12,6 +12,7 @@
 #include "llama_gate.h"
 #include "memory.h"
 #include "params.h"
+#include "tensor_overrides.h"
 #include "common.h"
 #include "util.h"
 #include "vision.h"
@@ -129,6 +130,8 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
         if (stat(mmproj.c_str(), &mst) != 0 || !S_ISREG(mst.st_mode)) throw makeError(env, codes::load_failed, "projector file not found: " + mmproj);
     }
     *user_split = p.load.split();
+    // nCpuMoe and tensorOverrides (never with gpuLayers "auto": params.cpp), alive through the load
+    std::shared_ptr<const TensorOverrides> user_overrides = p.load.overrides();
     // gpuLayers "auto" with a margin: llama.cpp's own fitting picks the offload before the load
     if (p.load.gpu_auto && p.load.fit_margin_given) {
         fit_margin_mib = p.load.fit_margin_mib;
@@ -150,13 +153,14 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
     uint64_t file_size = (uint64_t) st.st_size;
     const std::string chat_template = p.load.chat_template;
     Napi::Promise promise = AsyncTask::run(env,
-        [path, display, mparams, state, result, file_size, fit_cparams, fit_margin_mib, user_split, mmproj, chat_template]() mutable {
+        [path, display, mparams, state, result, file_size, fit_cparams, fit_margin_mib, user_split, mmproj, chat_template, user_overrides]() mutable {
             Activity activity("load", display);
             struct ProgressGuard {
                 LoadState & s;
                 ~ProgressGuard() { s.releaseProgress(); }
             } progress_guard{*state};
             if (!user_split->empty()) mparams.tensor_split = user_split->data();
+            if (user_overrides) mparams.tensor_buft_overrides = user_overrides->list.data();
             // the fit writes tensor split and buffer overrides that must live through the load
             std::vector<float> split(llama_max_devices(), 0.0f);
             std::vector<llama_model_tensor_buft_override> overrides(llama_max_tensor_buft_overrides(), {nullptr, nullptr});
@@ -213,6 +217,10 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
             h->fits = fits;
             h->fitGpuLayers = mparams.n_gpu_layers;
             h->fitContext = fit_cparams.n_ctx;
+            if (fitted) {
+                h->fitOverrides = describeOverrides(mparams.tensor_buft_overrides);
+                h->fitCpuMoe = cpuExpertLayers(mparams.tensor_buft_overrides);
+            }
             h->fingerprint = describe(m) + "|" + std::to_string(llama_model_n_params(m)) + "|" +
                              std::to_string(llama_model_n_embd(m)) + "|" + std::to_string(llama_model_n_layer(m)) + "|" +
                              std::to_string(llama_vocab_n_tokens(llama_model_get_vocab(m))) + "|" +
@@ -386,7 +394,7 @@ Napi::Value Model::ApplyChatTemplate(const Napi::CallbackInfo & info) {
         });
 }
 
-// fitResult() -> { fits, gpuLayers, contextSize } when the load ran llama.cpp's fitting, else null
+// fitResult() -> { fits, gpuLayers, contextSize, tensorOverrides, cpuMoeLayers } when the load ran llama.cpp's fitting, else null
 Napi::Value Model::FitResult(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
     if (!handle_ || !handle_->fitted) return env.Null();
@@ -394,6 +402,10 @@ Napi::Value Model::FitResult(const Napi::CallbackInfo & info) {
     o.Set("fits", handle_->fits);
     o.Set("gpuLayers", handle_->fitGpuLayers);
     o.Set("contextSize", handle_->fitContext);
+    Napi::Array ov = Napi::Array::New(env, handle_->fitOverrides.size());
+    for (size_t i = 0; i < handle_->fitOverrides.size(); i++) ov.Set((uint32_t) i, handle_->fitOverrides[i]);
+    o.Set("tensorOverrides", ov);
+    o.Set("cpuMoeLayers", handle_->fitCpuMoe);
     return o;
 }
 

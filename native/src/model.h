@@ -7,6 +7,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "chat.h"
 #include "errors.h"
@@ -33,6 +34,8 @@ struct ModelHandle {
     // what reusing a previous prompt's tokens needs of the vocab, read when a chat prompt is first tokenized
     mutable std::once_flag prompt_cuts_once;
     mutable std::shared_ptr<const PromptCuts> prompt_cuts;
+    std::vector<std::string> fitOverrides; // "pattern=buffer type": where it put tensors (a MoE model's experts)
+    int32_t fitCpuMoe = 0;                 // layers whose experts it kept in system RAM
     ~ModelHandle();
 };
 

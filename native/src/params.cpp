@@ -238,6 +238,13 @@ const Table<LP> & loadTable() {
              s.chat_template = v.get<std::string>();
          },
          [](const LP & s) { return s.chat_template.empty() ? common_json(nullptr) : common_json(s.chat_template); }},
+        whole("nCpuMoe", &LP::n_cpu_moe, 0, MAX_CPU_MOE_LAYERS),
+        {"tensorOverrides",
+         [](LP & s, const common_json & v) {
+             texts("tensorOverrides", &LP::tensor_overrides, 64, 512).read(s, v);
+             for (const auto & e : s.tensor_overrides) checkTensorOverride(e);
+         },
+         [](const LP & s) { return common_json(s.tensor_overrides); }},
     };
     return t;
 }
@@ -337,7 +344,16 @@ common_params_sampling parseSampling(const common_json & o) {
 LoadParams parseLoad(const common_json & o, Keys * consumed) {
     LoadParams p;
     readTable(p, loadTable(), o, consumed, "load parameters");
+    // llama.cpp's fit places the experts itself and refuses overrides it did not write (common/fit.cpp)
+    if (p.gpu_auto && (p.n_cpu_moe > 0 || !p.tensor_overrides.empty())) {
+        throw HearthError(codes::invalid_argument, std::string(p.n_cpu_moe > 0 ? "nCpuMoe" : "tensorOverrides") +
+                                                       " needs gpuLayers set to a number or \"max\": with \"auto\" llama.cpp's fit places the experts itself");
+    }
     return p;
+}
+
+std::shared_ptr<const TensorOverrides> LoadParams::overrides() const {
+    return buildTensorOverrides(tensor_overrides, n_cpu_moe);
 }
 
 llama_model_params LoadParams::model() const {

@@ -14,6 +14,7 @@
 #include "common.h"
 #include "json.h"
 #include "llama.h"
+#include "tensor_overrides.h"
 
 namespace hearth {
 
@@ -39,9 +40,14 @@ struct LoadParams {
     std::string mmproj; // the projector for images (vision.h); empty: none
     AdapterParams adapters; // applied to the context (adapters.h), not to the model's load
     std::string chat_template; // a Jinja chat template used instead of the model's own (empty: the model's)
+    int32_t n_cpu_moe = 0;                       // the experts of the first N layers on the CPU
+    std::vector<std::string> tensor_overrides;   // "pattern=buffer type", checked (tensor_overrides.h)
 
-    // llama.cpp's model parameters (the tensor split is the caller's: it must outlive the load)
+    // llama.cpp's model parameters (the tensor split and the overrides are the caller's: they must
+    // outlive the load; model() leaves both unset)
     llama_model_params model() const;
+    // nCpuMoe and tensorOverrides as llama.cpp's list, or null
+    std::shared_ptr<const TensorOverrides> overrides() const;
     // tensor_split padded to llama_max_devices(), or empty
     std::vector<float> split() const;
 };
