@@ -12,6 +12,7 @@ import { CPU_ONLY, gpuDevices, planLoad } from '../models/fit';
 import { dataPaths, ensureDataDir, modelsFolderOf, projectRoot, resolveDataDir } from '../paths';
 import { checkKnownFlags, intFlag, numFlag, ParsedArgs, parseArgs, spelling, UsageError } from './args';
 import { resolveModelArg } from './model-arg';
+import { OFFLOAD_ALIASES, OFFLOAD_FLAG_OF, OFFLOAD_FLAGS, OFFLOAD_USAGE, offloadFlags } from './offload-flags';
 import { apiListenError, checkFlags, errorLine, listenError } from './errors';
 import { BrowserServer } from '../browser/server';
 import { hostHeaderOf, isLoopbackHost, isWildcardHost, machineNames } from '../browser/guard';
@@ -31,10 +32,16 @@ commands:
   info MODEL [--json]                           model metadata
   run MODEL -p TEXT [-n N] [--seed S] [--temp T] [--ctx N] [--threads N] [--gpu-layers N|max|auto]
       [--lora FILE[:SCALE],…] [--control-vector FILE[:STRENGTH],…] [--rpc HOST:PORT[,...]]
+      ${OFFLOAD_USAGE}
                                                 stream a completion (with LoRA adapters and
                                                 control vectors: GGUF files made for the model)
   fit MODEL [--gpu-layers N|max|auto] [--ctx N] [--cache-type q8_0] [--margin MiB] [--rpc ...] [--json]
-                                                memory per device before loading (llama.cpp's estimate)
+      ${OFFLOAD_USAGE}
+                                                memory per device before loading (llama.cpp's estimate);
+                                                auto shows where the fit puts a MoE model's experts;
+                                                --n-cpu-moe N keeps the experts of the first N layers
+                                                in system RAM, -ot puts tensors by name on a buffer
+                                                type (both need --gpu-layers N or max)
   devices [--rpc HOST:PORT[,HOST:PORT]] [--json]
                                                 backends and devices with memory; --rpc adds the
                                                 devices of rpc-servers on other machines
@@ -67,13 +74,13 @@ global options: --data-dir DIR (or HEARTH_DATA_DIR), --verbose
 hearth --version (-v)                           Hearth's version and the llama.cpp commit of its engine`;
 
 const BOOLEANS = new Set(['json', 'verbose', 'help', 'version', 'allow-remote', 'copy', 'move', 'link', 'api']);
-const ALIASES: Record<string, string> = { p: 'prompt', n: 'n-predict', h: 'help', v: 'version', t: 'threads', c: 'ctx' };
+const ALIASES: Record<string, string> = { p: 'prompt', n: 'n-predict', h: 'help', v: 'version', t: 'threads', c: 'ctx', ...OFFLOAD_ALIASES };
 const GLOBAL_FLAGS = ['data-dir', 'verbose', 'help'];
 /** the options each command takes, besides the global ones */
 const COMMAND_FLAGS: Record<string, string[]> = {
   info: ['json'],
-  run: ['prompt', 'n-predict', 'seed', 'temp', 'ctx', 'threads', 'gpu-layers', 'lora', 'control-vector', 'rpc'],
-  fit: ['gpu-layers', 'ctx', 'cache-type', 'margin', 'json', 'rpc'],
+  run: ['prompt', 'n-predict', 'seed', 'temp', 'ctx', 'threads', 'gpu-layers', 'lora', 'control-vector', 'rpc', ...OFFLOAD_FLAGS],
+  fit: ['gpu-layers', 'ctx', 'cache-type', 'margin', 'json', 'rpc', ...OFFLOAD_FLAGS],
   devices: ['json', 'rpc'],
   'rpc-server': ['host', 'port', 'threads', 'mem'],
   models: ['json'],
@@ -96,6 +103,7 @@ const FLAG_OF: Record<string, string> = {
   maxTokens: 'n-predict',
   'sampling.seed': 'seed',
   'sampling.temperature': 'temp',
+  ...OFFLOAD_FLAG_OF,
 };
 const PORT_MAX = 65535;
 
@@ -286,6 +294,7 @@ export async function main(argv: string[]): Promise<number> {
           loraAdapters: adapterFlag(parsed, 'lora'),
           controlVectors: adapterFlag(parsed, 'control-vector'),
         };
+        Object.assign(params, offloadFlags(parsed, params.gpuLayers));
         checkFlags(LoadParams, params, FLAG_OF, opt);
         const request: CompletionRequest = {
           prompt,
@@ -316,22 +325,25 @@ export async function main(argv: string[]): Promise<number> {
           cacheTypeV: cacheType as LoadParamsInput['cacheTypeV'],
           gpuLayers,
           fitMarginMiB: marginMiB,
+          ...offloadFlags(parsed, gpuLayers),
         };
         checkFlags(LoadParams, params, FLAG_OF, opt);
         const plan = await planLoad(engine, file, params, marginMiB);
-        const { estimate: est, fit, reason, check } = plan;
+        const { estimate: est, fit, reason, check, moe } = plan;
         const chosen = { gpuLayers: plan.gpuLayers };
         const rows = [
           ...est.devices.map((d) => ({ device: d.name, backend: d.backend, description: d.description, weights: d.model, kvCache: d.context, compute: d.compute, total: d.model + d.context + d.compute, free: d.free, memoryTotal: d.total })),
           { device: 'host', backend: 'CPU', description: 'system RAM', weights: est.host.model, kvCache: est.host.context, compute: est.host.compute, total: est.host.model + est.host.context + est.host.compute, free: est.host.free, memoryTotal: est.host.total },
         ];
-        const out = { model: path.resolve(file), gpuLayers: chosen.gpuLayers, contextSize: est.contextSize, layers: est.layers, trainedContext: est.trainedContext, fit, reason, fits: check.fits, problems: check.problems, devices: rows };
+        const out = { model: path.resolve(file), gpuLayers: chosen.gpuLayers, contextSize: est.contextSize, layers: est.layers, trainedContext: est.trainedContext, experts: est.experts, moe, fit, reason, fits: check.fits, problems: check.problems, devices: rows };
         if (flags.json) process.stdout.write(JSON.stringify(out, null, 2) + '\n');
         else {
           const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`.padStart(12);
           process.stdout.write(`${path.basename(file)}: ${est.layers} layers, context ${est.contextSize}, GPU layers ${String(chosen.gpuLayers)}\n`);
           const why = reason ?? (gpuDevices(est).length === 0 ? CPU_ONLY : null);
           if (why) process.stdout.write(`${why}\n`);
+          // a MoE model placed by hand (the fit's own choice is in its reason)
+          if (!fit && est.experts > 0) process.stdout.write(`MoE (${est.experts} experts per layer): experts of ${params.nCpuMoe ?? 0} layers on the CPU (--n-cpu-moe)${params.tensorOverrides?.length ? `, ${params.tensorOverrides.length} tensor overrides` : ''}\n`);
           process.stdout.write(`${'device'.padEnd(10)}${'weights'.padStart(12)}${'KV cache'.padStart(12)}${'compute'.padStart(12)}${'total'.padStart(12)}${'free'.padStart(14)}\n`);
           for (const r of rows) process.stdout.write(`${r.device.padEnd(10)}${mib(r.weights)}${mib(r.kvCache)}${mib(r.compute)}${mib(r.total)}${mib(r.free).padStart(14)}\n`);
           for (const p of check.problems) process.stdout.write(`does not fit: ${p}\n`);

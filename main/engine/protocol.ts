@@ -147,9 +147,22 @@ export const ModelMetadata = z.object({
 });
 export type ModelMetadata = z.infer<typeof ModelMetadata>;
 
-export const Estimate = MemoryBreakdown.extend({ layers: z.number(), trainedContext: z.number(), contextSize: z.number() });
+/** experts: the model's experts per MoE layer (0: a dense model) */
+export const Estimate = MemoryBreakdown.extend({ layers: z.number(), trainedContext: z.number(), contextSize: z.number(), experts: z.number().default(0) });
 export type Estimate = z.infer<typeof Estimate>;
-export const FitResult = z.object({ fits: z.boolean(), gpuLayers: z.number(), contextSize: z.number(), tensorSplit: z.array(z.number()) });
+/**
+ * llama.cpp's fit: the layers and context it chose, and where it put tensors by name (tensorOverrides,
+ * "pattern=buffer type" as the load setting takes them; for a MoE model the experts it keeps in system
+ * RAM, one entry per layer: cpuMoeLayers of them).
+ */
+export const FitResult = z.object({
+  fits: z.boolean(),
+  gpuLayers: z.number(),
+  contextSize: z.number(),
+  tensorSplit: z.array(z.number()),
+  tensorOverrides: z.array(z.string()).default([]),
+  cpuMoeLayers: z.number().default(0),
+});
 export type FitResult = z.infer<typeof FitResult>;
 
 /** A backend module the host loaded: for a backend built in variants (the CPU's), the one chosen with its ggml_backend_score (a base module is not scored). */

@@ -277,6 +277,8 @@ export const MemoryEstimateDTO = MemoryBreakdown.extend({
   layers: z.number(),
   /** llama.cpp's fitting decision when gpuLayers is auto (in words), else null */
   fitReason: z.string().nullable(),
+  /** a MoE model with gpuLayers auto: what the fit chose for its experts, in words ("experts of 3 layers on the CPU"), else null */
+  moeChoice: z.string().nullable(),
   fits: z.boolean(),
   problems: z.array(z.string()),
 });

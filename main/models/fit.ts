@@ -33,8 +33,26 @@ export function gpuDevices(est: MemoryBreakdown): MemoryBreakdown['devices'] {
 /** What every load does on a machine without a GPU device, in words. */
 export const CPU_ONLY = 'CPU only: no GPU device is available, every layer runs on the CPU.';
 
+/**
+ * What the fit chose for a MoE model's experts, in words ("experts of 3 layers on the CPU"), or null
+ * for a dense model. The fit keeps whole layers on GPUs and, where they do not fit, a layer's experts
+ * in system RAM (one tensor override per such layer); layers it leaves off the GPUs run on the CPU
+ * whole, experts and all.
+ */
+export function moeChoice(fit: FitResult, est: Estimate): string | null {
+  if (!est.experts) return null;
+  const n = fit.cpuMoeLayers;
+  return n === 0 ? 'every offloaded layer keeps its experts on the GPU' : `experts of ${n} layer${n === 1 ? '' : 's'} on the CPU`;
+}
+
 /** Why the fit chose what it chose, in one sentence. */
 export function describeFit(fit: FitResult, est: Estimate, marginMiB: number): string {
+  const moe = moeChoice(fit, est);
+  const base = describeLayers(fit, est, marginMiB);
+  return moe && fit.fits && gpuDevices(est).length > 0 ? `${base} MoE: ${moe}.` : base;
+}
+
+function describeLayers(fit: FitResult, est: Estimate, marginMiB: number): string {
   const gpus = gpuDevices(est);
   if (gpus.length === 0) return CPU_ONLY;
   // llama.cpp counts the output layer as one more offloadable layer: all = layers + 1
@@ -55,6 +73,8 @@ export interface PlannedLoad {
   estimate: Estimate;
   fit: FitResult | null;
   reason: string | null;
+  /** a MoE model fitted (gpuLayers auto, a GPU): what the fit chose for its experts, in words (moeChoice) */
+  moe: string | null;
   check: FitCheck;
 }
 
@@ -70,7 +90,8 @@ export async function planLoad(
   let chosen: LoadParamsInput = { ...params };
   if (auto) {
     fit = await engine.fit(file, params, { marginMiB });
-    chosen = { ...params, gpuLayers: fit.gpuLayers < 0 ? 'max' : fit.gpuLayers, contextSize: fit.contextSize };
+    // with where it put tensors by name: for a MoE model, the experts it keeps in system RAM
+    chosen = { ...params, gpuLayers: fit.gpuLayers < 0 ? 'max' : fit.gpuLayers, contextSize: fit.contextSize, tensorOverrides: fit.tensorOverrides };
   }
   const estimate = await engine.estimate(file, chosen);
   const asked = chosen.gpuLayers === 'max' || chosen.gpuLayers === 'auto' || chosen.gpuLayers === undefined ? 'max' : chosen.gpuLayers;
@@ -82,6 +103,7 @@ export async function planLoad(
     estimate,
     fit,
     reason: fit ? describeFit(fit, estimate, marginMiB) : null,
+    moe: fit && gpuDevices(estimate).length > 0 ? moeChoice(fit, estimate) : null,
     check: checkEstimate(estimate, marginMiB * 1024 * 1024),
   };
 }

@@ -92,6 +92,7 @@ export class ModelService {
           contextSize: plan.contextSize,
           layers: e.layers,
           fitReason: plan.reason,
+          moeChoice: plan.moe,
           fits: plan.check.fits,
           problems: plan.check.problems,
         };

@@ -119,7 +119,7 @@ export function custom<S extends z.ZodTypeAny, const D extends z.infer<S> | unde
   o: Common & { kind: FieldKind; min?: number; max?: number; step?: number; maxItems?: number; maxLength?: number; default?: D },
 ): Field<S, S, D> {
   const { kind, min, max, step, maxItems, maxLength } = o;
-  return { schema, setting: schema, default: o.default as D, meta: meta(o, { kind, min, max, step, maxItems, maxLength, default: o.default }) };
+  return { schema, setting: schema, default: o.default as D, meta: meta(o, { kind, min, max, step, maxItems, ...(maxLength !== undefined ? { maxLength } : {}), default: o.default }) };
 }
 
 // ---- deriving schemas from a family ---------------------------------------------------------------

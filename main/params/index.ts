@@ -6,8 +6,8 @@
  */
 import { z } from 'zod';
 import { CONTEXT_FIELDS, CONTEXT_RULES, CONTEXT_SETTINGS } from './context';
-import { defaultedShape, defaultsOf, metaOf, settingShape, withRules } from './field';
-import { LOAD_FIELDS, LOAD_SETTINGS } from './load';
+import { defaultedShape, defaultsOf, metaOf, Rule, settingShape, withRules } from './field';
+import { LOAD_FIELDS, LOAD_RULES, LOAD_SETTINGS } from './load';
 
 export * from './field';
 export * from './sampling';
@@ -21,7 +21,7 @@ export * from './rpc';
 
 /** What a load takes: the model load and context families together, defaults applied, combinations checked. */
 export const LOAD_PARAM_FIELDS = { ...LOAD_FIELDS, ...CONTEXT_FIELDS };
-export const LoadParams = withRules(z.object(defaultedShape(LOAD_PARAM_FIELDS)).strict(), CONTEXT_RULES);
+export const LoadParams = withRules(z.object(defaultedShape(LOAD_PARAM_FIELDS)).strict(), [...CONTEXT_RULES, ...LOAD_RULES] as readonly Rule<object>[]);
 export type LoadParams = z.infer<typeof LoadParams>;
 export type LoadParamsInput = z.input<typeof LoadParams>;
 

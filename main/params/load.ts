@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { ADAPTER_SETTINGS } from './adapters';
-import { boolean, choice, custom, integer, path } from './field';
+import { boolean, choice, custom, integer, path, Rule } from './field';
 
 /** The devices llama.cpp can split a model over (llama_max_devices()). */
 export const MAX_DEVICES = 16;
@@ -14,6 +14,31 @@ export const GpuLayers = z.union([z.number().int().min(0).max(100_000), z.litera
 
 /** The longest chat template a model's settings may hold, in characters (native/src/params.cpp holds the same). */
 export const MAX_CHAT_TEMPLATE_CHARS = 200_000;
+
+/** The most layers nCpuMoe may name: llama.cpp's LLAMA_MAX_LAYERS (native/src/tensor_overrides.h says the same). */
+export const MAX_CPU_MOE_LAYERS = 512;
+/**
+ * Tensor overrides: at most this many entries (room for what llama.cpp's fit writes, one per layer,
+ * with MAX_CPU_MOE_LAYERS more within its llama_max_tensor_buft_overrides() of 4096) of at most this
+ * many characters.
+ */
+export const MAX_TENSOR_OVERRIDES = 1024;
+export const MAX_TENSOR_OVERRIDE_LENGTH = 512;
+
+/**
+ * One tensor override, "pattern=buffer type" (llama.cpp's -ot): a regular expression over tensor
+ * names, then the buffer type that holds the tensors it matches (CPU, Vulkan0, CUDA0, ... as
+ * `hearth devices` names them). Its shape is checked here; whether the pattern compiles (with
+ * std::regex, as llama.cpp matches it) and the buffer type exists on this machine, by the engine.
+ */
+export const TensorOverride = z
+  .string()
+  .min(1)
+  .max(MAX_TENSOR_OVERRIDE_LENGTH)
+  .refine((s) => {
+    const eq = s.lastIndexOf('=');
+    return eq > 0 && eq < s.length - 1;
+  }, 'must be pattern=buffer type, like blk\\.1[0-9]\\.ffn_.*_exps=CPU');
 
 export const LOAD_SETTINGS = {
   gpuLayers: custom(GpuLayers, {
@@ -50,6 +75,25 @@ export const LOAD_SETTINGS = {
     group: 'Chat template',
     maxLength: MAX_CHAT_TEMPLATE_CHARS,
   }),
+  nCpuMoe: integer({
+    label: 'Experts on CPU',
+    help: 'MoE models: keep the experts of the first N layers in system RAM, the rest of those layers on the GPU (llama.cpp --n-cpu-moe). Needs GPU layers set to Max or a number: with Auto the fit places the experts itself.',
+    unit: 'layers',
+    group: 'GPU offload',
+    min: 0,
+    max: MAX_CPU_MOE_LAYERS,
+    default: 0,
+  }),
+  tensorOverrides: custom(z.array(TensorOverride).max(MAX_TENSOR_OVERRIDES), {
+    kind: 'strings',
+    label: 'Tensor overrides',
+    help: 'One per line: pattern=buffer type (llama.cpp -ot), like blk\\.[0-9]+\\.ffn_.*_exps=CPU. The first pattern matching a tensor wins; they come before Experts on CPU. Needs GPU layers set to Max or a number.',
+    group: 'GPU offload',
+    advanced: true,
+    maxItems: MAX_TENSOR_OVERRIDES,
+    maxLength: MAX_TENSOR_OVERRIDE_LENGTH,
+    default: [] as string[],
+  }),
 };
 
 export const LOAD_ENGINE_ONLY = {
@@ -62,3 +106,23 @@ export const LOAD_ENGINE_ONLY = {
 };
 
 export const LOAD_FIELDS = { ...LOAD_SETTINGS, ...LOAD_ENGINE_ONLY };
+
+type LoadValues = { gpuLayers?: number | 'max' | 'auto'; nCpuMoe?: number; tensorOverrides?: string[] };
+
+/** Where tensors go, decided by the user, needs the layers decided by the user: llama.cpp's fit refuses overrides it did not write. */
+export const LOAD_RULES: readonly Rule<LoadValues>[] = [
+  {
+    path: 'nCpuMoe',
+    reads: ['nCpuMoe', 'gpuLayers'],
+    ok: (p) => !p.nCpuMoe || (p.gpuLayers !== undefined && p.gpuLayers !== 'auto'),
+    message: 'nCpuMoe needs gpuLayers set to a number or "max": with "auto" llama.cpp\'s fit places the experts itself',
+    hint: 'Experts on CPU needs GPU layers set to Max or Custom: with Auto the fit places the experts itself.',
+  },
+  {
+    path: 'tensorOverrides',
+    reads: ['tensorOverrides', 'gpuLayers'],
+    ok: (p) => !p.tensorOverrides?.length || (p.gpuLayers !== undefined && p.gpuLayers !== 'auto'),
+    message: 'tensorOverrides needs gpuLayers set to a number or "max": with "auto" llama.cpp\'s fit places the tensors itself',
+    hint: 'Tensor overrides need GPU layers set to Max or Custom: with Auto the fit places the tensors itself.',
+  },
+];

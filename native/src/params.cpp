@@ -241,7 +241,7 @@ const Table<LP> & loadTable() {
         whole("nCpuMoe", &LP::n_cpu_moe, 0, MAX_CPU_MOE_LAYERS),
         {"tensorOverrides",
          [](LP & s, const common_json & v) {
-             texts("tensorOverrides", &LP::tensor_overrides, 64, 512).read(s, v);
+             texts("tensorOverrides", &LP::tensor_overrides, 1024, 512).read(s, v);
              for (const auto & e : s.tensor_overrides) checkTensorOverride(e);
          },
          [](const LP & s) { return common_json(s.tensor_overrides); }},
@@ -346,8 +346,8 @@ LoadParams parseLoad(const common_json & o, Keys * consumed) {
     readTable(p, loadTable(), o, consumed, "load parameters");
     // llama.cpp's fit places the experts itself and refuses overrides it did not write (common/fit.cpp)
     if (p.gpu_auto && (p.n_cpu_moe > 0 || !p.tensor_overrides.empty())) {
-        throw HearthError(codes::invalid_argument, std::string(p.n_cpu_moe > 0 ? "nCpuMoe" : "tensorOverrides") +
-                                                       " needs gpuLayers set to a number or \"max\": with \"auto\" llama.cpp's fit places the experts itself");
+        throw HearthError(codes::invalid_argument, p.n_cpu_moe > 0 ? "nCpuMoe needs gpuLayers set to a number or \"max\": with \"auto\" llama.cpp's fit places the experts itself"
+                                                                   : "tensorOverrides needs gpuLayers set to a number or \"max\": with \"auto\" llama.cpp's fit places the tensors itself");
     }
     return p;
 }

@@ -28,6 +28,8 @@ export interface LoadFieldsProps {
   gpus: Device[];
   /** what "auto" GPU layers came to in the last estimate */
   chosen: number | 'max' | null;
+  /** a MoE model with "auto" GPU layers: what the fit chose for its experts, in words */
+  moeChosen?: string | null;
   /** no GPU at all: "auto" means every layer on the CPU */
   cpuOnly: boolean;
   set: (p: Partial<LoadForm>) => void;
@@ -294,7 +296,16 @@ function SettingField({ f, p }: { f: KeyedMeta<SettingKey>; p: LoadFieldsProps }
       </div>
     );
   }
-  const hint = f.kind === 'numbers' ? f.help : `${f.help} Default: ${defaultText(view, key)}.`;
+  if (f.kind === 'strings') {
+    // one entry per line: a pattern may hold commas (blk\.[0-9]{1,2}\.)
+    return (
+      <Field id={id} label={f.label} reload={reload} error={error} hint={f.help}>
+        <textarea id={id} rows={3} spellCheck={false} placeholder="none" value={String(value)} {...aria} onChange={(e) => set({ [key]: e.target.value })} />
+      </Field>
+    );
+  }
+  const moe = key === 'nCpuMoe' && draft.gpuMode === 'auto' && p.moeChosen ? ` Auto now: the fit chose ${p.moeChosen}.` : '';
+  const hint = f.kind === 'numbers' ? f.help : `${f.help} Default: ${defaultText(view, key)}.${moe}`;
   return (
     <Field id={id} label={f.label} reload={reload} error={error} hint={hint}>
       {f.kind === 'choice' ? (
@@ -321,7 +332,7 @@ export function LoadFields(p: LoadFieldsProps) {
       {LOAD_GROUPS.map((group) => {
         if (group === 'Several GPUs' && p.gpus.length < 2) return null;
         const fields = SETTING_FIELDS.filter((f) => f.group === group);
-        const wide = fields.filter((f) => f.kind === 'gpuLayers' || f.kind === 'adapters' || f.key === 'contextSize' || f.kind === 'text');
+        const wide = fields.filter((f) => f.kind === 'gpuLayers' || f.kind === 'adapters' || f.key === 'contextSize' || f.kind === 'text' || f.kind === 'strings');
         const checks = fields.filter((f) => f.kind === 'boolean');
         const grid = fields.filter((f) => !wide.includes(f) && !checks.includes(f));
         return (

@@ -114,6 +114,7 @@ export function ModelSettingsPanel() {
   const set = (p: Partial<LoadForm>) => dispatch(draftChanged(p));
   const trained = view.trainedContext;
   const chosen = draft.gpuMode === 'auto' && estimate.data ? estimate.data.gpuLayers : null;
+  const moeChosen = draft.gpuMode === 'auto' && estimate.data ? estimate.data.moeChoice : null;
 
   // the actions are off with aria-disabled, not disabled: a button that is pressed and then turns
   // off keeps the focus (a disabled one drops it to the page)
@@ -149,7 +150,7 @@ export function ModelSettingsPanel() {
             onSave();
           }}
         >
-          <LoadFields draft={draft} view={view} marks={marks} invalid={parsed && !parsed.ok ? { field: parsed.field, error: parsed.error } : null} gpus={gpus} chosen={chosen} cpuOnly={cpuOnly} set={set} />
+          <LoadFields draft={draft} view={view} marks={marks} invalid={parsed && !parsed.ok ? { field: parsed.field, error: parsed.error } : null} gpus={gpus} chosen={chosen} moeChosen={moeChosen} cpuOnly={cpuOnly} set={set} />
 
           <div className="ms-footer">
             {parsed && !parsed.ok && (

@@ -4,7 +4,7 @@
  * and which differ from what the loaded model runs with ("reload required"). Every field, its bounds
  * and its label come from main/params (LOAD_SETTINGS_META): a new load setting needs no code here.
  */
-import { AdapterEntry, CONTEXT_RULES, KeyedMeta, LOAD_SETTINGS_META, LoadSettingKey } from '../../../../main/params';
+import { AdapterEntry, CONTEXT_RULES, KeyedMeta, LOAD_RULES, LOAD_SETTING_FIELDS, LOAD_SETTINGS_META, LoadSettingKey, Rule } from '../../../../main/params';
 import { LoadSettingsDTO, ModelSettingsView } from '../../../../main/ipc/contract';
 
 export type SettingKey = LoadSettingKey;
@@ -55,7 +55,15 @@ export function formFromSettings(s: FullSettings, layers: number): LoadForm {
     if (f.kind === 'gpuLayers') continue;
     const v = s[f.key];
     if (f.kind === 'adapters') out[f.key] = ((v as AdapterEntry[] | undefined) ?? []).map((e) => ({ path: e.path, scale: String(e.scale) }));
-    else out[f.key] = f.kind === 'boolean' || f.kind === 'choice' ? v : f.kind === 'numbers' ? ((v as number[] | undefined)?.join(', ') ?? '') : String(v ?? '');
+    else
+      out[f.key] =
+      f.kind === 'boolean' || f.kind === 'choice'
+        ? v
+        : f.kind === 'numbers'
+          ? ((v as number[] | undefined)?.join(', ') ?? '')
+          : f.kind === 'strings'
+            ? ((v as string[] | undefined)?.join('\n') ?? '')
+            : String(v ?? '');
   }
   return out as LoadForm;
 }
@@ -108,6 +116,18 @@ function parseAdapters(rows: AdapterRow[], f: KeyedMeta<SettingKey>): AdapterEnt
   return out;
 }
 
+/** One entry per line (blank lines skipped), each checked by the field's schema; blank = none. */
+function parseStrings(raw: string, f: KeyedMeta<SettingKey>): string[] | Problem {
+  const lines = raw.split('\n').map((l) => l.trim()).filter(Boolean);
+  const r = LOAD_SETTING_FIELDS[f.key].schema.safeParse(lines);
+  if (!r.success) {
+    const i = r.error.issues[0];
+    const at = typeof i.path[0] === 'number' ? ` Line ${i.path[0] + 1} (${lines[i.path[0]]}): ${i.message}.` : ` ${i.message}.`;
+    return { field: f.key, error: `${f.label}:${at}` };
+  }
+  return lines;
+}
+
 const isProblem = (v: unknown): v is Problem => typeof v === 'object' && v !== null && 'error' in v;
 
 /** Form → every setting, or the first field that is not valid (with a sentence saying why). */
@@ -122,11 +142,12 @@ export function parseForm(f: LoadForm): Parsed {
     else if (m.kind === 'adapters') v = parseAdapters(v as AdapterRow[], m);
     // blank text: unset (a chat template: the model's own)
     else if (m.kind === 'text') v = String(v ?? '').trim() === '' ? undefined : v;
+    else if (m.kind === 'strings') v = parseStrings(String(v), m);
     if (isProblem(v)) return { ok: false, ...v };
     if (v !== undefined) value[m.key] = v;
   }
   // the combinations llama.cpp asserts on, where the form has every field a rule reads
-  for (const r of CONTEXT_RULES) {
+  for (const r of [...CONTEXT_RULES, ...LOAD_RULES] as readonly Rule<object>[]) {
     if (r.reads.every((k) => k in META) && !r.ok(value)) return { ok: false, field: r.path as SettingKey, error: r.hint };
   }
   return { ok: true, value: value as FullSettings };
