@@ -67,7 +67,12 @@ export const testModelOptionsSchema = z.object({
   fimTokens: z.object({ pre: z.string().min(1), suf: z.string().min(1), mid: z.string().min(1) }).strict().optional(),
   /** Folder holding `ggml-vocab-<vocab>.gguf`; defaults to the llama.cpp checkout (see {@link resolveVocabFile}). */
   vocabDir: z.string().min(1).optional(),
-}).strict();
+  /** Experts per layer: a mixture-of-experts model as Mixtral is written (`llama.expert_count`, a router
+   *  `ffn_gate_inp` and 3-D `ffn_{gate,up,down}_exps` per layer instead of the dense FFN); 0: dense. */
+  experts: z.number().int().min(0).max(64).default(0),
+  /** Experts each token is routed to (`llama.expert_used_count`), at most `experts`. */
+  expertsUsed: z.number().int().min(1).max(64).default(2),
+}).strict().refine((o) => o.experts === 0 || o.expertsUsed <= o.experts, { message: 'expertsUsed must not exceed experts', path: ['expertsUsed'] });
 
 export type TestModelOptions = z.input<typeof testModelOptionsSchema>;
 
@@ -284,13 +289,13 @@ function* normalValues(n: number, std: number, seed: number): Generator<Float32A
 /** A tensor of a test model: a matrix of random F16 weights, or a norm vector of F32 ones. */
 export interface TestModelTensor {
   name: string;
-  /** ggml order: [ne0 = row length (input features), ne1 = rows (output features / tokens)]. */
-  shape: [number] | [number, number];
+  /** ggml order: [ne0 = row length (input features), ne1 = rows (output features / tokens), ne2 = experts]. */
+  shape: [number] | [number, number] | [number, number, number];
   type: 'F16' | 'F32';
 }
 
-/** The tensors of a llama-architecture model of shape `hp` with `nVocab` tokens, in file order. */
-export function testModelTensors(hp: TestModelHparams, nVocab: number, arch: 'llama' | 'gemma3' = 'llama'): TestModelTensor[] {
+/** The tensors of a model of shape `hp` with `nVocab` tokens (llama, or gemma3's extra norms; `experts` per layer: MoE), in file order. */
+export function testModelTensors(hp: TestModelHparams, nVocab: number, arch: 'llama' | 'gemma3' = 'llama', experts = 0): TestModelTensor[] {
   const nEmbd = hp.embeddingLength;
   const nEmbdKv = (nEmbd / hp.headCount) * hp.headCountKv;
   const nFf = hp.feedForwardLength;
@@ -305,9 +310,6 @@ export function testModelTensors(hp: TestModelHparams, nVocab: number, arch: 'll
       matrix(`blk.${i}.attn_v.weight`, nEmbd, nEmbdKv),
       matrix(`blk.${i}.attn_output.weight`, nEmbd, nEmbd),
       norm(`blk.${i}.ffn_norm.weight`),
-      matrix(`blk.${i}.ffn_gate.weight`, nEmbd, nFf),
-      matrix(`blk.${i}.ffn_up.weight`, nEmbd, nFf),
-      matrix(`blk.${i}.ffn_down.weight`, nFf, nEmbd),
     );
     if (arch === 'gemma3') {
       const headDim = nEmbd / hp.headCount;
@@ -316,6 +318,18 @@ export function testModelTensors(hp: TestModelHparams, nVocab: number, arch: 'll
         { name: `blk.${i}.attn_k_norm.weight`, shape: [headDim], type: 'F32' },
         { name: `blk.${i}.attn_q_norm.weight`, shape: [headDim], type: 'F32' },
         norm(`blk.${i}.post_ffw_norm.weight`),
+      );
+    }
+    if (experts === 0) {
+      tensors.push(matrix(`blk.${i}.ffn_gate.weight`, nEmbd, nFf), matrix(`blk.${i}.ffn_up.weight`, nEmbd, nFf), matrix(`blk.${i}.ffn_down.weight`, nFf, nEmbd));
+    } else {
+      // Mixtral's layout: the router, then every expert's FFN stacked along ne2
+      const stacked = (name: string, ne0: number, ne1: number): TestModelTensor => ({ name, shape: [ne0, ne1, experts], type: 'F16' });
+      tensors.push(
+        matrix(`blk.${i}.ffn_gate_inp.weight`, nEmbd, experts),
+        stacked(`blk.${i}.ffn_gate_exps.weight`, nEmbd, nFf),
+        stacked(`blk.${i}.ffn_up_exps.weight`, nEmbd, nFf),
+        stacked(`blk.${i}.ffn_down_exps.weight`, nFf, nEmbd),
       );
     }
   }
@@ -338,7 +352,7 @@ export async function writeTestModel(options: TestModelOptions): Promise<TestMod
   const w = new GgufWriter();
   const a = opts.arch;
   w.setString('general.architecture', a);
-  w.setString('general.name', opts.name ?? `hearth-test-${opts.size}-${opts.vocab}${a === 'llama' ? '' : `-${a}`}${opts.pooling === 'none' ? '' : `-${opts.pooling}`}${opts.nonCausal ? '-noncausal' : ''}`);
+  w.setString('general.name', opts.name ?? `hearth-test-${opts.size}-${opts.vocab}${a === 'llama' ? '' : `-${a}`}${opts.pooling === 'none' ? '' : `-${opts.pooling}`}${opts.nonCausal ? '-noncausal' : ''}${opts.experts ? `-${opts.experts}x` : ''}`);
   w.setUint32('general.file_type', 1); // LLAMA_FTYPE_MOSTLY_F16
   w.setUint32(`${a}.context_length`, hp.contextLength);
   w.setUint32(`${a}.embedding_length`, nEmbd);
@@ -350,6 +364,10 @@ export async function writeTestModel(options: TestModelOptions): Promise<TestMod
   w.setFloat32(`${a}.rope.freq_base`, hp.ropeFreqBase);
   w.setFloat32(`${a}.attention.layer_norm_rms_epsilon`, hp.rmsEps);
   w.setUint32(`${a}.vocab_size`, nVocab);
+  if (opts.experts > 0) {
+    w.setUint32(`${a}.expert_count`, opts.experts);
+    w.setUint32(`${a}.expert_used_count`, opts.expertsUsed);
+  }
   if (opts.pooling !== 'none') w.setUint32(`${a}.pooling_type`, POOLING_TYPE[opts.pooling]);
   if (opts.nonCausal) w.setBool(`${a}.attention.causal`, false);
   if (a === 'gemma3' && opts.slidingWindow > 0) {
@@ -371,10 +389,10 @@ export async function writeTestModel(options: TestModelOptions): Promise<TestMod
   }
   w.setString('tokenizer.chat_template', opts.chatTemplate ?? DEFAULT_CHAT_TEMPLATE);
 
-  for (const t of testModelTensors(hp, nVocab, a)) {
+  for (const t of testModelTensors(hp, nVocab, a, opts.experts)) {
     if (t.type === 'F16') {
       const seed = hash32(t.name, opts.seed);
-      const n = t.shape[0] * (t.shape[1] ?? 1);
+      const n = t.shape.reduce((a, b) => a * b, 1);
       w.addTensor({ name: t.name, shape: t.shape, type: 'F16', data: () => normalValues(n, hp.weightStd, seed) });
     } else {
       w.addTensor({ name: t.name, shape: t.shape, type: 'F32', data: new Float32Array(t.shape[0]).fill(1) });
@@ -420,6 +438,8 @@ options:
   --chat-template TEXT    Jinja chat template (default: ChatML)
   --name NAME             general.name
   --vocab-dir DIR         folder with ggml-vocab-*.gguf (default build/llama.cpp/models)
+  --experts N             a mixture-of-experts model (as Mixtral) with N experts per layer (default 0: dense)
+  --experts-used N        experts each token is routed to (default 2)
   -h, --help              this help`;
 
 /** Runs the CLI with `argv` (without node and script). Returns the exit code. */
@@ -433,7 +453,7 @@ export async function main(argv: string[]): Promise<number> {
       options: {
         size: { type: 'string' }, out: { type: 'string' }, vocab: { type: 'string' }, seed: { type: 'string' },
         pooling: { type: 'string' }, 'non-causal': { type: 'boolean' }, untied: { type: 'boolean' }, 'chat-template': { type: 'string' }, name: { type: 'string' },
-        'vocab-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+        'vocab-dir': { type: 'string' }, experts: { type: 'string' }, 'experts-used': { type: 'string' }, help: { type: 'boolean', short: 'h' },
       },
     }));
   } catch (err) {
@@ -448,6 +468,8 @@ export async function main(argv: string[]): Promise<number> {
   const parsed = testModelOptionsSchema.safeParse({
     out: values.out, size: values.size, vocab: values.vocab, seed, pooling: values.pooling, nonCausal: values['non-causal'], untied: values.untied,
     chatTemplate: values['chat-template'], name: values.name, vocabDir: values['vocab-dir'],
+    experts: values.experts === undefined ? undefined : /^\d+$/.test(values.experts) ? Number(values.experts) : NaN,
+    expertsUsed: values['experts-used'] === undefined ? undefined : /^\d+$/.test(values['experts-used']) ? Number(values['experts-used']) : NaN,
   });
   if (!parsed.success) {
     const flag = (key: string): string => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;

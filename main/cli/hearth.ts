@@ -343,7 +343,7 @@ export async function main(argv: string[]): Promise<number> {
           const why = reason ?? (gpuDevices(est).length === 0 ? CPU_ONLY : null);
           if (why) process.stdout.write(`${why}\n`);
           // a MoE model placed by hand (the fit's own choice is in its reason)
-          if (!fit && est.experts > 0) process.stdout.write(`MoE (${est.experts} experts per layer): experts of ${params.nCpuMoe ?? 0} layers on the CPU (--n-cpu-moe)${params.tensorOverrides?.length ? `, ${params.tensorOverrides.length} tensor overrides` : ''}\n`);
+          if (!fit && est.experts > 0) process.stdout.write(`MoE (${est.experts} experts per layer): experts of ${params.nCpuMoe ?? 0} layer${params.nCpuMoe === 1 ? '' : 's'} on the CPU (--n-cpu-moe)${params.tensorOverrides?.length ? `, ${params.tensorOverrides.length} tensor overrides` : ''}\n`);
           process.stdout.write(`${'device'.padEnd(10)}${'weights'.padStart(12)}${'KV cache'.padStart(12)}${'compute'.padStart(12)}${'total'.padStart(12)}${'free'.padStart(14)}\n`);
           for (const r of rows) process.stdout.write(`${r.device.padEnd(10)}${mib(r.weights)}${mib(r.kvCache)}${mib(r.compute)}${mib(r.total)}${mib(r.free).padStart(14)}\n`);
           for (const p of check.problems) process.stdout.write(`does not fit: ${p}\n`);

@@ -15,6 +15,7 @@ import {
   Field,
   Fields,
   LOAD_FIELDS,
+  LOAD_RULES,
   LOGIT_BIAS_MAX,
   MAX_ADAPTER_PATH,
   REQUEST_FIELDS,
@@ -29,7 +30,8 @@ type Family = 'sampling' | 'load' | 'context' | 'request';
 
 const FAMILIES: Record<Family, { fields: Fields; schema: z.ZodTypeAny; rules?: typeof CONTEXT_RULES }> = {
   sampling: { fields: SAMPLING_FIELDS, schema: Sampling },
-  load: { fields: LOAD_FIELDS, schema: z.object(defaultedShape(LOAD_FIELDS)).strict() },
+  // the load rules read gpuLayers (absent: "auto") with nCpuMoe and tensorOverrides
+  load: { fields: LOAD_FIELDS, schema: withRules(z.object(defaultedShape(LOAD_FIELDS)).strict(), LOAD_RULES) },
   context: { fields: CONTEXT_FIELDS, schema: withRules(z.object(defaultedShape(CONTEXT_FIELDS)).strict(), CONTEXT_RULES), rules: CONTEXT_RULES },
   request: { fields: REQUEST_FIELDS, schema: RequestOptions },
 };

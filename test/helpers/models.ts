@@ -120,6 +120,14 @@ export const THINKING_CHAT_TEMPLATE =
 /** A tiny chat model with THINKING_CHAT_TEMPLATE. */
 export const TINY_THINK = path.join(TEST_MODELS_DIR, 'tiny-think.gguf');
 
+/**
+ * Tiny mixture-of-experts chat model, laid out as Mixtral (llama architecture, `llama.expert_count` 8,
+ * 2 used per token, a router and 3-D `ffn_{gate,up,down}_exps` per layer): for MoE offload (nCpuMoe,
+ * tensor overrides, the fit's expert placement), ~9 MB.
+ */
+export const TINY_MOE = path.join(TEST_MODELS_DIR, 'tiny-moe.gguf');
+export const TINY_MOE_EXPERTS = 8;
+
 /** How each test model is generated (used by the global setup and by tests that check metadata). */
 export const TEST_MODELS: readonly (TestModelOptions & { out: string })[] = [
   { out: TINY_SPM, size: 'tiny', vocab: 'llama-spm', seed: TEST_MODEL_SEED, untied: true },
@@ -128,6 +136,7 @@ export const TEST_MODELS: readonly (TestModelOptions & { out: string })[] = [
   { out: TINY_BERT, size: 'tiny', vocab: 'llama-spm', seed: TEST_MODEL_SEED, pooling: 'mean', nonCausal: true },
   { out: TINY_RERANK, size: 'tiny', vocab: 'llama-spm', seed: TEST_MODEL_SEED, pooling: 'rank', nonCausal: true },
   { out: TINY_TOOLS, size: 'tiny', vocab: 'llama-bpe', seed: TEST_MODEL_SEED, chatTemplate: TOOLS_CHAT_TEMPLATE },
+  { out: TINY_MOE, size: 'tiny', vocab: 'llama-spm', seed: TEST_MODEL_SEED, untied: true, experts: TINY_MOE_EXPERTS, expertsUsed: 2 },
   { out: TINY_TOOLS_STEERED, size: 'tiny', vocab: 'llama-bpe', seed: TEST_MODEL_SEED, chatTemplate: STEERED_TOOLS_TEMPLATE },
   { out: TINY_SWA, size: 'tiny', vocab: 'llama-spm', seed: TEST_MODEL_SEED, arch: 'gemma3', slidingWindow: SWA_WINDOW, slidingWindowPattern: 2 },
   { out: TINY_FIM, size: 'tiny', vocab: 'llama-bpe', seed: TEST_MODEL_SEED, fimTokens: FIM_TOKENS },
