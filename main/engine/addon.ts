@@ -22,7 +22,7 @@ export interface NativeModel {
   detokenize(tokens: ArrayLike<number>, special?: boolean): string;
   /** rendered on the libuv pool: a template may run long, and the host's watchdog times it there */
   applyChatTemplate(requestJson: string, template?: string): Promise<{ prompt: string; tokens: number; format: string; supportsThinking: boolean; thinkingStart: string; thinkingEnd: string[] }>;
-  fitResult(): { fits: boolean; gpuLayers: number; contextSize: number; tensorOverrides: string[]; cpuMoeLayers: number } | null;
+  fitResult(): { fits: boolean; gpuLayers: number; contextSize: number; tensorOverrides: string[] } | null;
   /** Settles once the weights are freed (on the libuv pool), or at once when a context still holds them. */
   dispose(): Promise<void>;
 }

@@ -153,7 +153,7 @@ export type Estimate = z.infer<typeof Estimate>;
 /**
  * llama.cpp's fit: the layers and context it chose, and where it put tensors by name (tensorOverrides,
  * "pattern=buffer type" as the load setting takes them; for a MoE model the experts it keeps in system
- * RAM, one entry per layer: cpuMoeLayers of them).
+ * RAM, one entry per layer: main/models/fit.ts cpuExpertLayers counts them).
  */
 export const FitResult = z.object({
   fits: z.boolean(),
@@ -161,7 +161,6 @@ export const FitResult = z.object({
   contextSize: z.number(),
   tensorSplit: z.array(z.number()),
   tensorOverrides: z.array(z.string()).default([]),
-  cpuMoeLayers: z.number().default(0),
 });
 export type FitResult = z.infer<typeof FitResult>;
 

@@ -41,8 +41,22 @@ export const CPU_ONLY = 'CPU only: no GPU device is available, every layer runs 
  */
 export function moeChoice(fit: FitResult, est: Estimate): string | null {
   if (!est.experts) return null;
-  const n = fit.cpuMoeLayers;
+  const n = cpuExpertLayers(fit.tensorOverrides, est.layers);
   return n === 0 ? 'every offloaded layer keeps its experts on the GPU' : `experts of ${n} layer${n === 1 ? '' : 's'} on the CPU`;
+}
+
+/**
+ * The layers whose FFN (a MoE layer's experts) the fit's overrides keep on the CPU: entries
+ * "blk\\.N\\.ffn_...=CPU" for a layer the model has (llama.cpp's fit may also write one for index
+ * `layers`, the output layer's place in its count, which matches no tensor).
+ */
+export function cpuExpertLayers(overrides: readonly string[], layers: number): number {
+  const on = new Set<number>();
+  for (const o of overrides) {
+    const m = /^blk\\\.(\d+)\\\.ffn_.*=CPU$/.exec(o);
+    if (m && Number(m[1]) < layers) on.add(Number(m[1]));
+  }
+  return on.size;
 }
 
 /** Why the fit chose what it chose, in one sentence. */

@@ -140,7 +140,6 @@ Napi::Value FitParams(const Napi::CallbackInfo & info) {
         uint32_t n_ctx = 0;
         std::vector<float> split;
         std::vector<std::string> overrides;
-        int32_t cpu_moe = 0;
     };
     auto out = std::make_shared<Out>();
     return AsyncTask::run(env,
@@ -161,7 +160,6 @@ Napi::Value FitParams(const Napi::CallbackInfo & info) {
             out->split = split;
             // what the fit put where (for a MoE model: the experts it keeps in system RAM), as tensorOverrides
             out->overrides = describeOverrides(mp.tensor_buft_overrides);
-            out->cpu_moe = cpuExpertLayers(mp.tensor_buft_overrides);
         },
         [out](Napi::Env env) -> Napi::Value {
             Napi::Object o = Napi::Object::New(env);
@@ -174,7 +172,6 @@ Napi::Value FitParams(const Napi::CallbackInfo & info) {
             Napi::Array ov = Napi::Array::New(env, out->overrides.size());
             for (size_t i = 0; i < out->overrides.size(); i++) ov.Set((uint32_t) i, out->overrides[i]);
             o.Set("tensorOverrides", ov);
-            o.Set("cpuMoeLayers", out->cpu_moe);
             return o;
         });
 }

@@ -219,7 +219,6 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
             h->fitContext = fit_cparams.n_ctx;
             if (fitted) {
                 h->fitOverrides = describeOverrides(mparams.tensor_buft_overrides);
-                h->fitCpuMoe = cpuExpertLayers(mparams.tensor_buft_overrides);
             }
             h->fingerprint = describe(m) + "|" + std::to_string(llama_model_n_params(m)) + "|" +
                              std::to_string(llama_model_n_embd(m)) + "|" + std::to_string(llama_model_n_layer(m)) + "|" +
@@ -394,7 +393,7 @@ Napi::Value Model::ApplyChatTemplate(const Napi::CallbackInfo & info) {
         });
 }
 
-// fitResult() -> { fits, gpuLayers, contextSize, tensorOverrides, cpuMoeLayers } when the load ran llama.cpp's fitting, else null
+// fitResult() -> { fits, gpuLayers, contextSize, tensorOverrides } when the load ran llama.cpp's fitting, else null
 Napi::Value Model::FitResult(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
     if (!handle_ || !handle_->fitted) return env.Null();
@@ -405,7 +404,6 @@ Napi::Value Model::FitResult(const Napi::CallbackInfo & info) {
     Napi::Array ov = Napi::Array::New(env, handle_->fitOverrides.size());
     for (size_t i = 0; i < handle_->fitOverrides.size(); i++) ov.Set((uint32_t) i, handle_->fitOverrides[i]);
     o.Set("tensorOverrides", ov);
-    o.Set("cpuMoeLayers", handle_->fitCpuMoe);
     return o;
 }
 

@@ -35,7 +35,6 @@ struct ModelHandle {
     mutable std::once_flag prompt_cuts_once;
     mutable std::shared_ptr<const PromptCuts> prompt_cuts;
     std::vector<std::string> fitOverrides; // "pattern=buffer type": where it put tensors (a MoE model's experts)
-    int32_t fitCpuMoe = 0;                 // layers whose experts it kept in system RAM
     ~ModelHandle();
 };
 

@@ -77,12 +77,4 @@ std::vector<std::string> describeOverrides(const llama_model_tensor_buft_overrid
     return out;
 }
 
-int32_t cpuExpertLayers(const llama_model_tensor_buft_override * list) {
-    int32_t n = 0;
-    for (const auto * o = list; o && o->pattern; ++o) {
-        if (o->buft == ggml_backend_cpu_buffer_type() && std::string(o->pattern).find("ffn_") != std::string::npos) n++;
-    }
-    return n;
-}
-
 } // namespace hearth

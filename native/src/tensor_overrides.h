@@ -33,7 +33,5 @@ std::shared_ptr<const TensorOverrides> buildTensorOverrides(const std::vector<st
 
 // A null-terminated override list (what llama.cpp's fit wrote) as "pattern=buffer type" strings.
 std::vector<std::string> describeOverrides(const llama_model_tensor_buft_override * list);
-// How many of its entries keep MoE experts on the CPU (the fit writes one per layer).
-int32_t cpuExpertLayers(const llama_model_tensor_buft_override * list);
 
 } // namespace hearth

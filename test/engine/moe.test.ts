@@ -1,6 +1,6 @@
 /**
- * MoE offload on a generated tiny mixture-of-experts model (TINY_MOE: llama architecture with 8
- * experts per layer, as Mixtral): it loads and generates; nCpuMoe and tensor overrides move the
+ * MoE offload on a generated tiny mixture-of-experts model (TINY_MOE: llama architecture with 32
+ * experts per layer, laid out as Mixtral): it loads and generates; nCpuMoe and tensor overrides move the
  * experts between a real Vulkan device (Mesa's lavapipe, visible only with GGML_VK_VISIBLE_DEVICES=0)
  * and system RAM, and llama.cpp's estimate and the real breakdown move together and agree within 5%;
  * with gpuLayers "auto" llama.cpp's fit places the experts itself and says so (the engine, the load,
@@ -11,7 +11,7 @@ import path from 'path';
 import { spawnSync } from 'child_process';
 import { EngineClient } from '../../main/engine/client';
 import { MemoryBreakdown } from '../../main/engine/protocol';
-import { planLoad } from '../../main/models/fit';
+import { cpuExpertLayers, planLoad } from '../../main/models/fit';
 import { errorOf, makeEngine } from '../helpers/engine';
 import { REPO_ROOT, TINY_MOE, TINY_MOE_EXPERTS, TINY_SPM } from '../helpers/models';
 
@@ -19,7 +19,7 @@ const vulkanBuilt = fs.existsSync(path.join(REPO_ROOT, 'build', 'bin', 'libggml-
 const HEARTH = path.join(REPO_ROOT, 'bin', 'hearth.js');
 const MiB = 2 ** 20;
 
-/** One layer's experts, in bytes: gate, up and down, each 64 x 128 x 8 F16 values (the tiny size's shape). */
+/** One layer's experts, in bytes: gate, up and down, each 64 x 128 x TINY_MOE_EXPERTS F16 values (the tiny size's shape). */
 const EXPERT_BYTES_PER_LAYER = 3 * 64 * 128 * TINY_MOE_EXPERTS * 2;
 
 const sum = (m: { model: number; context: number; compute: number }) => m.model + m.context + m.compute;
@@ -89,6 +89,13 @@ describe('CPU', () => {
     expect(overAuto.message).toMatch(/tensorOverrides needs gpuLayers/);
   });
 
+  test("the fit's overrides counted as layers: only CPU entries for the FFN of a layer the model has", () => {
+    const fitWrote = ['blk\\.1\\.ffn_(gate|gate_up|down).*=CPU', 'blk\\.2\\.ffn_(up|down|gate_up|gate)_(ch|)exps=CPU'];
+    expect(cpuExpertLayers(fitWrote, 2)).toBe(1); // blk.2 is the output layer's place in llama.cpp's count: no tensor
+    expect(cpuExpertLayers(fitWrote, 3)).toBe(2);
+    expect(cpuExpertLayers(['blk\\.0\\.ffn_up_exps=Vulkan0', 'blk\\.0\\.attn_q.*=CPU'], 2)).toBe(0);
+  });
+
   test('hearth refuses a bad -ot and --n-cpu-moe without --gpu-layers, naming the option', () => {
     const env = { GGML_VK_VISIBLE_DEVICES: '' };
     const noLayers = hearth(['fit', TINY_MOE, '--n-cpu-moe', '1'], env);
@@ -114,7 +121,8 @@ describe('CPU', () => {
   test('the estimate and the real breakdown move with nCpuMoe, a layer of experts at a time, and agree within 5%', async () => {
     const seen: { n: number; est: MemoryBreakdown; real: MemoryBreakdown }[] = [];
     for (const nCpuMoe of [0, 1, 2]) {
-      const params = { contextSize: 512, gpuLayers: 'max' as const, nCpuMoe };
+      // without mmap, as llama.cpp advises for overrides to the CPU: a mapped file's pages are counted whole
+      const params = { contextSize: 512, gpuLayers: 'max' as const, nCpuMoe, useMmap: false };
       const est = await engine.estimate(TINY_MOE, params);
       expect(est.devices).toHaveLength(1);
       expect(est.devices[0].backend).toBe('Vulkan');
@@ -133,7 +141,7 @@ describe('CPU', () => {
       }
     }
     // an override by pattern does what nCpuMoe does: layer 0's experts in system RAM
-    const byPattern = await engine.estimate(TINY_MOE, { contextSize: 512, gpuLayers: 'max', tensorOverrides: ['blk\\.0\\.ffn_(up|down|gate)_exps=CPU'] });
+    const byPattern = await engine.estimate(TINY_MOE, { contextSize: 512, gpuLayers: 'max', useMmap: false, tensorOverrides: ['blk\\.0\\.ffn_(up|down|gate)_exps=CPU'] });
     expect(byPattern.devices[0].model).toBe(seen[1].est.devices[0].model);
     expect(byPattern.host.model).toBe(seen[1].est.host.model);
     // and the other way round: everything on the CPU but layer 1's experts, named by the device's buffer type
@@ -145,24 +153,23 @@ describe('CPU', () => {
     const vk = (await engine.devices()).find((d) => d.backend === 'Vulkan')!;
     const all = await engine.estimate(TINY_MOE, { contextSize: 512, gpuLayers: 'max' });
     const roomy = await engine.fit(TINY_MOE, { contextSize: 512 }, { marginMiB: 64 });
-    expect(roomy.cpuMoeLayers).toBe(0);
     expect(roomy.tensorOverrides).toEqual([]);
-    // a margin that leaves room for everything but one and a half layers of experts
-    const target = sum(all.devices[0]) - 1.5 * EXPERT_BYTES_PER_LAYER;
-    const marginMiB = Math.ceil((vk.memoryFree - target) / MiB);
+    // the smallest margin (in whole MiB) that leaves no room for everything: the fit moves experts first
+    const marginMiB = Math.floor((vk.memoryFree - sum(all.devices[0])) / MiB) + 1;
     const tight = await engine.fit(TINY_MOE, { contextSize: 512 }, { marginMiB });
     expect(tight.fits).toBe(true);
-    expect(tight.cpuMoeLayers).toBeGreaterThanOrEqual(1);
-    expect(tight.tensorOverrides.some((o) => /exps=CPU$/.test(o))).toBe(true);
+    const layersOff = cpuExpertLayers(tight.tensorOverrides, 2);
+    expect(layersOff).toBeGreaterThanOrEqual(1);
+    expect(tight.tensorOverrides.some((o) => /^blk\\\.[01]\\\.ffn_.*=CPU$/.test(o))).toBe(true);
     // the plan the app and the CLI use: the estimate with the fit's placement, in words
-    const plan = await planLoad(engine, TINY_MOE, { contextSize: 512 }, marginMiB);
-    expect(plan.moe).toBe(`experts of ${tight.cpuMoeLayers} layer${tight.cpuMoeLayers === 1 ? '' : 's'} on the CPU`);
+    // without mmap (see above): a mapped file's host part counts the mapped range around the experts
+    const plan = await planLoad(engine, TINY_MOE, { contextSize: 512, useMmap: false }, marginMiB);
+    expect(plan.moe).toBe(`experts of ${layersOff} layer${layersOff === 1 ? '' : 's'} on the CPU`);
     expect(plan.reason).toContain(`MoE: ${plan.moe}.`);
     expect(plan.estimate.devices[0].model).toBeLessThan(all.devices[0].model);
     expect(plan.check.fits).toBe(true);
     // loading with gpuLayers "auto" and that margin: the same placement, and the real allocation keeps the margin
-    const loaded = await engine.load('moe', TINY_MOE, { contextSize: 512, gpuLayers: 'auto', fitMarginMiB: marginMiB, threads: 2 });
-    expect(loaded.fit?.cpuMoeLayers).toBe(tight.cpuMoeLayers);
+    const loaded = await engine.load('moe', TINY_MOE, { contextSize: 512, gpuLayers: 'auto', fitMarginMiB: marginMiB, useMmap: false, threads: 2 });
     expect(loaded.fit?.tensorOverrides).toEqual(tight.tensorOverrides);
     const real = await engine.memory('moe');
     await engine.unload('moe');
@@ -177,7 +184,7 @@ describe('CPU', () => {
     const out = JSON.parse(json.stdout);
     expect(out.experts).toBe(TINY_MOE_EXPERTS);
     expect(out.moe).toBe(plan.moe);
-    expect(out.fit.cpuMoeLayers).toBe(tight.cpuMoeLayers);
+    expect(out.fit.tensorOverrides).toEqual(tight.tensorOverrides);
     // by hand: --n-cpu-moe with --gpu-layers max, the experts moved in the figures too
     const byHand = hearth(['fit', TINY_MOE, '--ctx', '512', '--gpu-layers', 'max', '--n-cpu-moe', '1', '--json'], env);
     expect(byHand.status).toBe(0);
@@ -185,6 +192,6 @@ describe('CPU', () => {
     const vkRow = h.devices.find((d: { backend: string }) => d.backend === 'Vulkan');
     expect(within(all.devices[0].model - vkRow.weights, EXPERT_BYTES_PER_LAYER)).toBe(true);
     const handText = hearth(['fit', TINY_MOE, '--ctx', '512', '--gpu-layers', 'max', '--n-cpu-moe', '1'], env);
-    expect(handText.stdout).toMatch(/MoE \(8 experts per layer\): experts of 1 layer on the CPU \(--n-cpu-moe\)/);
+    expect(handText.stdout).toMatch(/MoE \(32 experts per layer\): experts of 1 layer on the CPU \(--n-cpu-moe\)/);
   });
 });

@@ -121,12 +121,12 @@ export const THINKING_CHAT_TEMPLATE =
 export const TINY_THINK = path.join(TEST_MODELS_DIR, 'tiny-think.gguf');
 
 /**
- * Tiny mixture-of-experts chat model, laid out as Mixtral (llama architecture, `llama.expert_count` 8,
+ * Tiny mixture-of-experts chat model, laid out as Mixtral (llama architecture, `llama.expert_count` 32,
  * 2 used per token, a router and 3-D `ffn_{gate,up,down}_exps` per layer): for MoE offload (nCpuMoe,
- * tensor overrides, the fit's expert placement), ~9 MB.
+ * tensor overrides, the fit's expert placement), ~11 MB; 1.5 MiB of experts per layer, so a MiB of fit margin moves them.
  */
 export const TINY_MOE = path.join(TEST_MODELS_DIR, 'tiny-moe.gguf');
-export const TINY_MOE_EXPERTS = 8;
+export const TINY_MOE_EXPERTS = 32;
 
 /** How each test model is generated (used by the global setup and by tests that check metadata). */
 export const TEST_MODELS: readonly (TestModelOptions & { out: string })[] = [
