@@ -42,6 +42,7 @@ export function toMessageDTO(m: MessageView | (Omit<MessageView, 'alternatives'>
           promptTps: mm.promptTps ?? 0,
           genTps: mm.genTps ?? 0,
           contextSize: mm.contextSize ?? 0,
+          ...(mm.draftTokens ? { draftTokens: mm.draftTokens, acceptedTokens: mm.acceptedTokens ?? 0 } : {}),
         }
       : null,
     createdAt: m.createdAt,

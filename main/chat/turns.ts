@@ -376,6 +376,7 @@ export class ChatService {
           promptTps: t.promptTps,
           genTps: t.genTps,
           durationMs: t.promptMs + t.genMs,
+          ...(t.draftTokens ? { draftTokens: t.draftTokens, acceptedTokens: t.acceptedTokens ?? 0 } : {}),
           ...(contextSize > 0 ? { contextSize } : {}),
         }
       : null;

@@ -32,12 +32,16 @@ commands:
   info MODEL [--json]                           model metadata
   run MODEL -p TEXT [-n N] [--seed S] [--temp T] [--ctx N] [--threads N] [--gpu-layers N|max|auto]
       [--lora FILE[:SCALE],…] [--control-vector FILE[:STRENGTH],…] [--rpc HOST:PORT[,...]]
+      [--draft FILE] [--speculative KIND] [--draft-max N]
       ${OFFLOAD_USAGE}
                                                 stream a completion (with LoRA adapters and
-                                                control vectors: GGUF files made for the model)
-  fit MODEL [--gpu-layers N|max|auto] [--ctx N] [--cache-type q8_0] [--margin MiB] [--rpc ...] [--json]
+                                                control vectors: GGUF files made for the model;
+                                                speculative decoding: a draft model, or KIND
+                                                ngram-simple, ngram-map-k, ...)
+  fit MODEL [--gpu-layers N|max|auto] [--ctx N] [--cache-type q8_0] [--margin MiB] [--rpc ...] [--draft FILE] [--json]
       ${OFFLOAD_USAGE}
-                                                memory per device before loading (llama.cpp's estimate);
+                                                memory per device before loading (llama.cpp's estimate;
+                                                --draft: with a draft model beside it);
                                                 auto shows where the fit puts a MoE model's experts;
                                                 --n-cpu-moe N keeps the experts of the first N layers
                                                 in system RAM, -ot puts tensors by name on a buffer
@@ -79,8 +83,8 @@ const GLOBAL_FLAGS = ['data-dir', 'verbose', 'help'];
 /** the options each command takes, besides the global ones */
 const COMMAND_FLAGS: Record<string, string[]> = {
   info: ['json'],
-  run: ['prompt', 'n-predict', 'seed', 'temp', 'ctx', 'threads', 'gpu-layers', 'lora', 'control-vector', 'rpc', ...OFFLOAD_FLAGS],
-  fit: ['gpu-layers', 'ctx', 'cache-type', 'margin', 'json', 'rpc', ...OFFLOAD_FLAGS],
+  run: ['prompt', 'n-predict', 'seed', 'temp', 'ctx', 'threads', 'gpu-layers', 'lora', 'control-vector', 'rpc', 'draft', 'speculative', 'draft-max', ...OFFLOAD_FLAGS],
+  fit: ['gpu-layers', 'ctx', 'cache-type', 'margin', 'json', 'rpc', 'draft', ...OFFLOAD_FLAGS],
   devices: ['json', 'rpc'],
   'rpc-server': ['host', 'port', 'threads', 'mem'],
   models: ['json'],
@@ -99,6 +103,9 @@ const FLAG_OF: Record<string, string> = {
   fitMarginMiB: 'margin',
   loraAdapters: 'lora',
   controlVectors: 'control-vector',
+  draftModel: 'draft',
+  speculative: 'speculative',
+  draftMax: 'draft-max',
   prompt: 'prompt',
   maxTokens: 'n-predict',
   'sampling.seed': 'seed',
@@ -158,6 +165,16 @@ function adapterFlag(parsed: ParsedArgs, name: 'lora' | 'control-vector'): Adapt
     const m = /^(.*):([-+]?\d*\.?\d+(?:e[-+]?\d+)?)$/i.exec(item);
     return m ? { path: path.resolve(m[1]), scale: Number(m[2]) } : { path: path.resolve(item), scale: 1 };
   });
+}
+
+/** --draft FILE, --speculative KIND and --draft-max N: speculative decoding's load settings (checked with the rest). */
+function speculativeFlags(parsed: ParsedArgs): Pick<LoadParamsInput, 'draftModel' | 'speculative' | 'draftMax'> {
+  const out: Pick<LoadParamsInput, 'draftModel' | 'speculative' | 'draftMax'> = {};
+  if (typeof parsed.flags.draft === 'string') out.draftModel = path.resolve(parsed.flags.draft);
+  if (typeof parsed.flags.speculative === 'string') out.speculative = parsed.flags.speculative as LoadParamsInput['speculative'];
+  const max = intFlag(parsed, 'draft-max');
+  if (max !== undefined) out.draftMax = max;
+  return out;
 }
 
 /** serve's --api, --api-host and --api-port: null without --api (the saved settings decide then). */
@@ -293,6 +310,7 @@ export async function main(argv: string[]): Promise<number> {
           gpuLayers: gpuLayersFlag(parsed),
           loraAdapters: adapterFlag(parsed, 'lora'),
           controlVectors: adapterFlag(parsed, 'control-vector'),
+          ...speculativeFlags(parsed),
         };
         Object.assign(params, offloadFlags(parsed, params.gpuLayers));
         checkFlags(LoadParams, params, FLAG_OF, opt);
@@ -309,7 +327,7 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write('\n');
         const t = r.timings;
         process.stderr.write(
-          `[${t.promptTokens} prompt tokens, ${t.generatedTokens} generated; context ${loaded.context.contextSize}; prompt ${t.promptTps.toFixed(1)} tok/s, generation ${t.genTps.toFixed(1)} tok/s; stop: ${r.contextFull ? 'context full' : r.stopReason}]\n`,
+          `[${t.promptTokens} prompt tokens, ${t.generatedTokens} generated; context ${loaded.context.contextSize}; prompt ${t.promptTps.toFixed(1)} tok/s, generation ${t.genTps.toFixed(1)} tok/s${t.draftTokens ? `; draft ${t.acceptedTokens ?? 0}/${t.draftTokens} accepted` : ''}; stop: ${r.contextFull ? 'context full' : r.stopReason}]\n`,
         );
         return 0;
       }
@@ -326,6 +344,7 @@ export async function main(argv: string[]): Promise<number> {
           gpuLayers,
           fitMarginMiB: marginMiB,
           ...offloadFlags(parsed, gpuLayers),
+          ...speculativeFlags(parsed),
         };
         checkFlags(LoadParams, params, FLAG_OF, opt);
         const plan = await planLoad(engine, file, params, marginMiB);

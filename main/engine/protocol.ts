@@ -98,6 +98,9 @@ export const Timings = z.object({
   genMs: z.number(),
   promptTps: z.number(),
   genTps: z.number(),
+  /** speculative decoding: tokens drafted and how many the model accepted (absent or 0: no drafts) */
+  draftTokens: z.number().optional(),
+  acceptedTokens: z.number().optional(),
 });
 export type Timings = z.infer<typeof Timings>;
 

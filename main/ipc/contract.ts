@@ -92,6 +92,9 @@ export const MetricsDTO = z.object({
   genTps: z.number(),
   /** the context (tokens) the reply was written in; 0 when not known */
   contextSize: z.number(),
+  /** speculative decoding: tokens drafted and accepted (absent: none drafted) */
+  draftTokens: z.number().optional(),
+  acceptedTokens: z.number().optional(),
 });
 export type MetricsDTO = z.infer<typeof MetricsDTO>;
 

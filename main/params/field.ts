@@ -113,6 +113,12 @@ export function path(o: Common): Field<z.ZodString, z.ZodString, undefined> {
   return { schema: s, setting: s, default: undefined, meta: meta(o, { kind: 'path', maxLength: MAX_PATH_CHARS }) };
 }
 
+/** A file's path a user sets and may clear: '' is none (the default). */
+export function clearablePath(o: Common): Field<z.ZodString, z.ZodString, ''> {
+  const s = z.string().max(MAX_PATH_CHARS);
+  return { schema: s, setting: s, default: '', meta: meta(o, { kind: 'path', maxLength: MAX_PATH_CHARS, default: '' }) };
+}
+
 /** Any other shape (GPU layers, a tensor split, logit biases): the schema is given, the kind says how a form shows it. */
 export function custom<S extends z.ZodTypeAny, const D extends z.infer<S> | undefined = undefined>(
   schema: S,

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { ADAPTER_SETTINGS } from './adapters';
-import { boolean, choice, custom, integer, path, Rule } from './field';
+import { boolean, choice, clearablePath, custom, integer, number, path, Rule } from './field';
 
 /** The devices llama.cpp can split a model over (llama_max_devices()). */
 export const MAX_DEVICES = 16;
@@ -39,6 +39,48 @@ export const TensorOverride = z
     const eq = s.lastIndexOf('=');
     return eq > 0 && eq < s.length - 1;
   }, 'must be pattern=buffer type, like blk\\.1[0-9]\\.ffn_.*_exps=CPU');
+
+/** The kinds of speculative decoding: a draft model, or llama.cpp's draft-free n-gram lookups (its names). */
+export const SPECULATIVE_KINDS = ['auto', 'off', 'draft', 'ngram-simple', 'ngram-map-k', 'ngram-map-k4v', 'ngram-mod'] as const;
+
+/**
+ * Speculative decoding (native/src/speculative.cpp): a smaller model with the same vocabulary, or the
+ * text so far, drafts tokens that the model checks in one batch; its sampler keeps the ones it would
+ * have picked, so the output is the same, faster when drafts are accepted.
+ */
+const SPECULATIVE_SETTINGS = {
+  draftModel: clearablePath({
+    label: 'Draft model',
+    help: 'A smaller GGUF with the same vocabulary that drafts tokens for this model (its path). Blank: none.',
+    group: 'Speculative decoding',
+  }),
+  speculative: choice(SPECULATIVE_KINDS, {
+    label: 'Speculative decoding',
+    help: 'What drafts tokens: the draft model, or lookups of repeated text (n-grams) in the conversation. Auto: the draft model when one is set.',
+    group: 'Speculative decoding',
+    labels: {
+      auto: 'Auto (the draft model if set)',
+      off: 'Off',
+      draft: 'Draft model',
+      'ngram-simple': 'N-gram lookup (simple)',
+      'ngram-map-k': 'N-gram map (keys)',
+      'ngram-map-k4v': 'N-gram map (keys, 4 values)',
+      'ngram-mod': 'N-gram (rolling hash)',
+    },
+    default: 'auto',
+  }),
+  draftMax: integer({ label: 'Draft tokens (max)', help: 'The most tokens drafted at a time.', group: 'Speculative decoding', min: 1, max: 256, default: 16 }),
+  draftMin: integer({ label: 'Draft tokens (min)', help: 'A shorter draft from the draft model is not checked.', group: 'Speculative decoding', min: 0, max: 256, default: 0 }),
+  draftPMin: number({
+    label: 'Draft p-min',
+    help: 'The draft model stops drafting at a token it is less sure of than this (0: never stops early).',
+    group: 'Speculative decoding',
+    min: 0,
+    max: 1,
+    step: 0.05,
+    default: 0,
+  }),
+};
 
 export const LOAD_SETTINGS = {
   gpuLayers: custom(GpuLayers, {
@@ -94,6 +136,7 @@ export const LOAD_SETTINGS = {
     maxLength: MAX_TENSOR_OVERRIDE_LENGTH,
     default: [] as string[],
   }),
+  ...SPECULATIVE_SETTINGS,
 };
 
 export const LOAD_ENGINE_ONLY = {

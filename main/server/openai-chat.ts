@@ -241,6 +241,8 @@ export function timingsOf(r: GenerateResult) {
     predicted_n: t.generatedTokens,
     predicted_ms: t.genMs,
     predicted_per_second: t.genTps,
+    // llama-server's names for speculative decoding's counts (only when something was drafted)
+    ...(t.draftTokens ? { draft_n: t.draftTokens, draft_n_accepted: t.acceptedTokens ?? 0 } : {}),
   };
 }
 

@@ -75,6 +75,9 @@ export interface MessageMetrics {
   durationMs?: number;
   /** the context's size (tokens) the reply was written in */
   contextSize?: number;
+  /** speculative decoding: tokens drafted, and those the model accepted */
+  draftTokens?: number;
+  acceptedTokens?: number;
 }
 
 export interface Message {

@@ -72,6 +72,8 @@ export const metricsSchema = z.object({
   genTps: z.number().min(0),
   durationMs: z.number().min(0),
   contextSize: z.number().int().min(0),
+  draftTokens: z.number().int().min(0),
+  acceptedTokens: z.number().int().min(0),
 }).partial().strict();
 
 export const roleSchema = z.enum(ROLES);

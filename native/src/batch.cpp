@@ -11,6 +11,7 @@
 #include "activity.h"
 #include "generation.h"
 #include "kv_space.h"
+#include "speculation.h"
 #include "util.h"
 #include "vision.h"
 
@@ -77,6 +78,32 @@ static void testHoldDecode() {
     if (!std::ifstream(release)) std::ofstream(dir + "/timed-out") << "timed out\n";
 }
 
+// Speculative decoding: the run's pending token and its draft are decoded; the run's sampler decides how
+// much of the draft it takes (specVerify), the rejected tail leaves the cache, and each accepted token goes
+// through onToken as if sampled one at a time. A run that stops midway keeps in its cache only the tokens
+// before the one it stopped on (as without a draft: the last sampled token is never decoded).
+static void verifyDraft(Context::State & st, GenRun & run, const std::vector<int> & idxs) {
+    llama_memory_t mem = llama_get_memory(st.ctx);
+    const int seq = run.task->seq;
+    std::vector<llama_token> & cached = st.seq_tokens[seq];
+    const std::vector<llama_token> ids = specVerify(st.spec.get(), st.ctx, run, idxs);
+    const size_t base = cached.size(); // the pending token is in; ids[j] (j < accepted) sits at base + j
+    const size_t accepted = ids.size() - 1;
+    cached.insert(cached.end(), run.draft.begin(), run.draft.begin() + accepted);
+    llama_memory_seq_rm(mem, seq, (llama_pos) cached.size(), -1);
+    run.draft.clear();
+    for (size_t j = 0; j < ids.size(); j++) {
+        if (run.n_probs > 0) run.probs = tokenProbs(st.ctx, idxs[j], ids[j], run.n_probs, run.probs_ids);
+        onToken(st, run, ids[j]);
+        if (!run.ended()) continue;
+        if (cached.size() > base + j) {
+            llama_memory_seq_rm(mem, seq, (llama_pos) (base + j), -1);
+            cached.resize(base + j);
+        }
+        break;
+    }
+}
+
 // Decodes the parts as one batch, then samples for each run whose logits came. A failed batch of several
 // runs is retried one run at a time, so only a run that fails on its own fails (its request gets
 // decode_failed; the others go on). A sampling failure (a grammar that cannot go on, ...) fails only its run.
@@ -84,6 +111,7 @@ static void decodeParts(Context::State & st, const std::vector<Part> & parts) {
     llama_memory_t mem = llama_get_memory(st.ctx);
     common_batch_clear(st.batch);
     std::vector<int> logits_idx(parts.size(), -1);
+    std::vector<std::vector<int>> draft_idx(parts.size()); // a run with a draft: its pending token's and each draft token's outputs
     bool hooked = false;
     for (size_t i = 0; i < parts.size(); i++) {
         const Part & p = parts[i];
@@ -93,6 +121,14 @@ static void decodeParts(Context::State & st, const std::vector<Part> & parts) {
         if (p.gen) {
             common_batch_add(st.batch, run.pending, (llama_pos) st.seq_tokens[seq].size(), {seq}, true);
             logits_idx[i] = st.batch.n_tokens - 1;
+            if (!run.draft.empty()) {
+                // speculative decoding: the draft follows, every token with its logits for the verdict
+                draft_idx[i].push_back(logits_idx[i]);
+                for (size_t j = 0; j < run.draft.size(); j++) {
+                    common_batch_add(st.batch, run.draft[j], (llama_pos) (st.seq_tokens[seq].size() + 1 + j), {seq}, true);
+                    draft_idx[i].push_back(st.batch.n_tokens - 1);
+                }
+            }
         } else {
             for (size_t j = p.from; j < p.to; j++) common_batch_add(st.batch, run.prompt[j], (llama_pos) j, {seq}, j + 1 == run.prompt.size());
             if (p.to == run.prompt.size()) logits_idx[i] = st.batch.n_tokens - 1;
@@ -147,14 +183,22 @@ static void decodeParts(Context::State & st, const std::vector<Part> & parts) {
         } else {
             cached.insert(cached.end(), run.prompt.begin() + p.from, run.prompt.begin() + p.to);
             run.promptDecoded(p.to);
+            // (a prompt with images is not drafted for: the draft model cannot read an image's placeholders)
+            if (p.to == run.prompt.size() && st.spec && !run.rc.media) specBegin(*st.spec, run.task->seq, cached);
         }
         if (logits_idx[i] < 0) continue; // a prompt chunk before the last
         if (run.task->aborted) {
+            if (!run.draft.empty()) llama_memory_seq_rm(mem, run.task->seq, (llama_pos) cached.size(), -1);
+            run.draft.clear();
             run.stop("aborted");
             continue;
         }
         try {
             if (run.task->seq == testFailSeq("sample")) throw std::runtime_error("test hook: sampling failed");
+            if (!draft_idx[i].empty()) {
+                verifyDraft(st, run, draft_idx[i]);
+                continue;
+            }
             llama_token tok = run.argmax ? argmaxToken(st, logits_idx[i]) : common_sampler_sample(run.smpl.get(), st.ctx, logits_idx[i]);
             common_sampler_accept(run.smpl.get(), tok, true);
             if (run.n_probs > 0) run.probs = tokenProbs(st.ctx, logits_idx[i], tok, run.n_probs, run.probs_ids);
@@ -209,6 +253,22 @@ static bool stepImages(Context::State & st, std::vector<std::unique_ptr<GenRun>>
     return any;
 }
 
+// Speculative decoding: drafts for the generating runs, each at most the model's draftMax, an equal
+// share of the step's room beyond the pending tokens (one micro-batch, within the batch), and what its
+// request may still generate.
+static void draftRuns(Context::State & st, std::vector<std::unique_ptr<GenRun>> & runs, int generating, int budget) {
+    const int share = std::max(0, budget - generating) / generating;
+    std::vector<DraftAsk> asks;
+    for (auto & up : runs) {
+        GenRun & run = *up;
+        if (run.state() != SlotState::Generating || run.rc.media) continue; // no drafts over images (specBegin)
+        int n_max = std::min(share, st.spec->params.draft.n_max);
+        if (run.max_tokens >= 0) n_max = std::min(n_max, run.max_tokens - run.task->gen.generatedTokens - 1);
+        asks.push_back({&run, std::max(0, n_max)});
+    }
+    specDraft(*st.spec, st.seq_tokens, asks);
+}
+
 // One step of every running generation: the pending token of each run generating (first) and the next
 // prompt chunk of runs still reading their prompt, within one micro-batch (llama_n_ubatch) and the free
 // cells of the KV cache, which the sequences share. About one micro-batch per decode, because aborts are
@@ -236,10 +296,16 @@ void stepRuns(Context::State & st, std::vector<std::unique_ptr<GenRun>> & runs) 
     int budget = std::max(generating, std::min(st.n_batch, generating + st.n_ubatch));
     int planned = 0; // cells the parts below will take
     int free = kvCellsFree(st);
+    if (st.spec && generating > 0) draftRuns(st, runs, generating, budget);
     std::vector<Part> parts;
     for (auto & up : runs) {
         GenRun & run = *up;
         if (run.state() != SlotState::Generating || budget < 1) continue;
+        // a draft takes cells and batch room after its pending token; what does not fit is not verified
+        const int want = 1 + (int) run.draft.size();
+        if (free < want) free = kvMakeRoom(st, busy, planned + want) - planned;
+        if ((int) run.draft.size() > std::min(free, budget) - 1) run.draft.resize((size_t) std::max(0, std::min(free, budget) - 1));
+        if (run.draft.empty()) run.drafted_by_spec = false;
         if (free < 1) free = kvMakeRoom(st, busy, planned + 1) - planned;
         if (free < 1 && run.policy == "shift" && kvShift(st, run.task->seq, run.n_keep)) {
             run.task->gen.shifted = true;
@@ -252,9 +318,10 @@ void stepRuns(Context::State & st, std::vector<std::unique_ptr<GenRun>> & runs) 
             continue;
         }
         parts.push_back({&run, 0, 0, true});
-        budget--;
-        free--;
-        planned++;
+        const int took = 1 + (int) run.draft.size();
+        budget -= took;
+        free -= took;
+        planned += took;
     }
     GenRun * newest_waiting = nullptr;
     for (auto & up : runs) {

@@ -80,6 +80,9 @@ static Napi::Value genResultToJs(Napi::Env env, const GenResult & r) {
     tm.Set("ttftMs", r.ttftMs);
     tm.Set("promptMs", r.promptMs);
     tm.Set("genMs", r.genMs);
+    // speculative decoding: tokens drafted and accepted (both 0 without a drafter)
+    tm.Set("draftTokens", r.draftTokens);
+    tm.Set("acceptedTokens", r.acceptedTokens);
     int evaluated = r.promptTokens - r.cachedTokens;
     tm.Set("promptTps", r.promptMs > 0 ? evaluated * 1000.0 / r.promptMs : 0.0);
     // tokens decoded after the first one was sampled, over the time since (llama-bench's tg measure)
@@ -369,6 +372,8 @@ Napi::Value Context::Create(const Napi::CallbackInfo & info) {
             st->adapters.init(st->model->model, st->ctx, adapters, st->model->path);
             st->lora_applied = st->adapters.keyOf(st->adapters.defaults());
             st->seq_lora.assign(st->n_seq, st->lora_applied);
+            // speculative decoding, as the model's load settings ask (not for an embeddings context)
+            if (!cp.embeddings) st->spec = makeSpeculation(*st->model, st->ctx, cp);
             st->publish(true); // the worker does not run yet
         },
         [st](Napi::Env env) -> Napi::Value {

@@ -68,6 +68,8 @@ struct GenRun {
     size_t emitted = 0;
     std::string sent_content, sent_reasoning;
     llama_token pending = LLAMA_TOKEN_NULL; // Generating: sampled, to be decoded in the next batch
+    std::vector<llama_token> draft;         // speculative decoding: tokens drafted to follow `pending` (speculative.cpp)
+    bool drafted_by_spec = false;           // the draft came from the context's drafter (it is told the verdict)
 
     SlotState state() const { return state_; }
     // Ended or Done: nothing more is decoded or sampled for it

@@ -60,16 +60,37 @@ static Napi::Object resultToJs(Napi::Env env, const std::vector<DeviceMem> & dev
     return o;
 }
 
+// A draft model for speculative decoding (the load settings' draftModel): measured and fitted with the target.
+struct DraftOf {
+    std::string path; // empty: none
+    llama_model_params mp{};
+};
+
 // the model parameters point into `split` (tensorSplit) and `overrides` (nCpuMoe, tensorOverrides),
-// which the caller keeps alive
+// which the caller keeps alive; `draft`, when given, gets the draft model the settings name
 static void parseParams(const Napi::Value & v, llama_model_params & mp, llama_context_params & cp, std::vector<float> & split,
-                        std::shared_ptr<const TensorOverrides> & overrides) {
+                        std::shared_ptr<const TensorOverrides> & overrides, DraftOf * draft = nullptr) {
     EngineParams p = parseEngineParams(v);
     mp = p.load.model();
     cp = contextParams(p.context, nullptr);
     split = p.load.split();
     overrides = p.load.overrides();
     if (overrides) mp.tensor_buft_overrides = overrides->list.data();
+    if (draft && p.load.speculativeKind() == "draft" && !p.load.draft_model.empty()) {
+        draft->path = p.load.draft_model;
+        draft->mp = p.load.draftModel();
+    }
+}
+
+// The draft's context as the target's (speculative.cpp makeSpeculation): as many cells and sequences, one
+// output per sequence, an F16 cache.
+static llama_context_params draftContext(llama_context_params cp, uint32_t n_ctx) {
+    cp.n_ctx = n_ctx;
+    cp.n_outputs_max = cp.n_seq_max;
+    cp.n_outputs_max_per_seq = 1;
+    cp.type_k = GGML_TYPE_F16;
+    cp.type_v = GGML_TYPE_F16;
+    return cp;
 }
 
 Napi::Value EstimateMemory(const Napi::CallbackInfo & info) {
@@ -80,13 +101,14 @@ Napi::Value EstimateMemory(const Napi::CallbackInfo & info) {
     llama_context_params cp;
     auto split = std::make_shared<std::vector<float>>();
     std::shared_ptr<const TensorOverrides> overrides;
-    parseParams(info.Length() > 1 ? info[1] : env.Undefined(), mp, cp, *split, overrides);
+    DraftOf draft;
+    parseParams(info.Length() > 1 ? info[1] : env.Undefined(), mp, cp, *split, overrides, &draft);
     if (!split->empty()) mp.tensor_split = split->data();
     auto devs = std::make_shared<std::vector<DeviceMem>>();
     auto host = std::make_shared<DeviceMem>();
     auto hp = std::make_shared<std::vector<uint32_t>>(4, 0);
     return AsyncTask::run(env,
-        [path, mp, cp, devs, host, hp, split, overrides]() {
+        [path, mp, cp, devs, host, hp, split, overrides, draft]() {
             LlamaAlone alone; // it swaps the process-wide logger (llama_gate.h)
             Activity fitting("fit", path); // watched by the host while it runs alone; its log lines are its progress
             std::vector<ggml_backend_dev_t> dev_list;
@@ -106,6 +128,25 @@ Napi::Value EstimateMemory(const Napi::CallbackInfo & info) {
             }
             const auto & h = mem.back();
             host->total = h.total; host->free = h.free; host->model = h.model; host->context = h.context; host->compute = h.compute;
+            if (!draft.path.empty()) {
+                // the draft model and its context (as many cells as the target's) on the same devices
+                std::vector<ggml_backend_dev_t> ddevs;
+                uint32_t dngl = 0, dctx = 0, dexp = 0;
+                const llama_context_params dcp = draftContext(cp, cp.n_ctx ? cp.n_ctx : n_ctx_train);
+                common_device_memory_data_vec dmem;
+                try {
+                    dmem = common_get_device_memory_data(draft.path.c_str(), &draft.mp, &dcp, ddevs, dngl, dctx, dexp, GGML_LOG_LEVEL_ERROR);
+                } catch (const std::exception & e) {
+                    throw HearthError(codes::load_failed, std::string("could not estimate memory for the draft model ") + draft.path + ": " + e.what());
+                }
+                for (size_t j = 0; j + 1 < dmem.size() && j < ddevs.size(); j++) {
+                    for (size_t i = 0; i < devs->size() && i < dev_list.size(); i++) {
+                        if (dev_list[i] != ddevs[j]) continue;
+                        (*devs)[i].model += dmem[j].model; (*devs)[i].context += dmem[j].context; (*devs)[i].compute += dmem[j].compute;
+                    }
+                }
+                host->model += dmem.back().model; host->context += dmem.back().context; host->compute += dmem.back().compute;
+            }
             (*hp)[0] = ngl; (*hp)[1] = n_ctx_train; (*hp)[2] = cp.n_ctx; (*hp)[3] = n_expert;
         },
         [devs, host, hp](Napi::Env env) -> Napi::Value {
@@ -128,7 +169,8 @@ Napi::Value FitParams(const Napi::CallbackInfo & info) {
     double margin_mib, min_ctx;
     auto user_split = std::make_shared<std::vector<float>>();
     std::shared_ptr<const TensorOverrides> user_overrides; // refused with gpuLayers "auto" (params.cpp): the fit writes its own
-    parseParams(info.Length() > 1 ? info[1] : env.Undefined(), mp, cp, *user_split, user_overrides);
+    DraftOf draft;
+    parseParams(info.Length() > 1 ? info[1] : env.Undefined(), mp, cp, *user_split, user_overrides, &draft);
     // "auto" context: 0 lets the fit choose (down to minContext); a number is kept as given
     if (optString(opts, "contextMode", "fixed") == "auto") cp.n_ctx = 0;
     margin_mib = optNumber(opts, "marginMiB", 1024);
@@ -143,7 +185,7 @@ Napi::Value FitParams(const Napi::CallbackInfo & info) {
     };
     auto out = std::make_shared<Out>();
     return AsyncTask::run(env,
-        [path, mp, cp, margin_mib, min_ctx, out, user_split, user_overrides]() mutable {
+        [path, mp, cp, margin_mib, min_ctx, out, user_split, user_overrides, draft]() mutable {
             LlamaAlone alone; // it swaps the process-wide logger (llama_gate.h)
             Activity fitting("fit", path); // watched by the host while it runs alone; its log lines are its progress
             const size_t nd = llama_max_devices();
@@ -151,8 +193,12 @@ Napi::Value FitParams(const Napi::CallbackInfo & info) {
             if (!user_split->empty()) mp.tensor_split = user_split->data();
             std::vector<llama_model_tensor_buft_override> overrides(llama_max_tensor_buft_overrides(), {nullptr, nullptr});
             std::vector<size_t> margins(nd, (size_t) (margin_mib * 1024 * 1024));
+            // a draft model shares the devices: llama.cpp's fit counts it, its context following the target's
+            llama_model_params dmp = draft.mp;
+            llama_context_params dcp = draftContext(cp, cp.n_ctx);
+            const common_fit_extra_model extra{draft.path.c_str(), &dmp, &dcp, false};
             common_params_fit_status st = common_fit_params(path.c_str(), &mp, &cp, split.data(), overrides.data(), margins.data(),
-                                                            (uint32_t) min_ctx, nullptr, GGML_LOG_LEVEL_ERROR);
+                                                            (uint32_t) min_ctx, draft.path.empty() ? nullptr : &extra, GGML_LOG_LEVEL_ERROR);
             if (st == COMMON_PARAMS_FIT_STATUS_ERROR) throw HearthError(codes::load_failed, "llama.cpp could not fit " + path + " (see the engine log)");
             out->status = st;
             out->ngl = mp.n_gpu_layers;

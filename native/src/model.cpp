@@ -27,6 +27,7 @@ ModelHandle::~ModelHandle() {
         LlamaUse use;
         templates.reset();
         vision.reset(); // before the text model it was made for
+        if (draft) llama_model_free(draft);
         if (model) llama_model_free(model);
     }
     if (model) returnFreedMemory(); // outside the use: a fit need not wait for it
@@ -132,6 +133,17 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
     *user_split = p.load.split();
     // nCpuMoe and tensorOverrides (never with gpuLayers "auto": params.cpp), alive through the load
     std::shared_ptr<const TensorOverrides> user_overrides = p.load.overrides();
+    // speculative decoding: the draft model is loaded after the target, on the same devices
+    const std::string spec_kind = p.load.no_alloc ? "none" : p.load.speculativeKind();
+    const std::string draft_path = p.load.draft_model;
+    llama_model_params draft_mparams = p.load.draftModel();
+    const int32_t draft_max = p.load.draft_max, draft_min = p.load.draft_min;
+    const float draft_p_min = p.load.draft_p_min;
+    if (spec_kind == "draft" && draft_path.empty()) throw makeError(env, codes::invalid_argument, "speculative \"draft\" needs a draft model (draftModel)");
+    if (spec_kind == "draft") {
+        struct stat ds {};
+        if (stat(draft_path.c_str(), &ds) != 0 || !S_ISREG(ds.st_mode)) throw makeError(env, codes::load_failed, "draft model file not found: " + draft_path + " (the draft for " + display + ")");
+    }
     // gpuLayers "auto" with a margin: llama.cpp's own fitting picks the offload before the load
     if (p.load.gpu_auto && p.load.fit_margin_given) {
         fit_margin_mib = p.load.fit_margin_mib;
@@ -153,7 +165,8 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
     uint64_t file_size = (uint64_t) st.st_size;
     const std::string chat_template = p.load.chat_template;
     Napi::Promise promise = AsyncTask::run(env,
-        [path, display, mparams, state, result, file_size, fit_cparams, fit_margin_mib, user_split, mmproj, chat_template, user_overrides]() mutable {
+        [path, display, mparams, state, result, file_size, fit_cparams, fit_margin_mib, user_split, mmproj, chat_template, user_overrides, spec_kind, draft_path,
+         draft_mparams, draft_max, draft_min, draft_p_min]() mutable {
             Activity activity("load", display);
             struct ProgressGuard {
                 LoadState & s;
@@ -170,8 +183,12 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
                 LlamaAlone alone(&state->cancelled);
                 Activity fitting("fit", display); // watched while it runs alone; its log lines are its progress
                 std::vector<size_t> margins(llama_max_devices(), (size_t) (fit_margin_mib * 1024 * 1024));
+                // a draft model shares the devices: llama.cpp's fit counts it (its context follows the target's)
+                llama_model_params extra_mp = draft_mparams;
+                llama_context_params extra_cp = fit_cparams;
+                const common_fit_extra_model extra{draft_path.c_str(), &extra_mp, &extra_cp, false};
                 auto st = common_fit_params(path.c_str(), &mparams, &fit_cparams, split.data(), overrides.data(), margins.data(),
-                                            std::min<uint32_t>(fit_cparams.n_ctx, 4096), nullptr, GGML_LOG_LEVEL_ERROR);
+                                            std::min<uint32_t>(fit_cparams.n_ctx, 4096), spec_kind == "draft" ? &extra : nullptr, GGML_LOG_LEVEL_ERROR);
                 if (st == COMMON_PARAMS_FIT_STATUS_ERROR) throw HearthError(codes::load_failed, "llama.cpp could not fit " + display + " (see the engine log)");
                 fitted = true;
                 fits = st == COMMON_PARAMS_FIT_STATUS_SUCCESS;
@@ -188,8 +205,21 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
             }
             if (!m && allocation.failed()) throw HearthError(codes::out_of_memory, "not enough memory to load " + display + ": llama.cpp could not allocate its weights (see the engine log)");
             if (!m) throw HearthError(codes::load_failed, "llama.cpp could not load " + display + " (not a valid GGUF model or an unsupported architecture; see the engine log)");
+            llama_model * d = nullptr;
+            if (spec_kind == "draft") {
+                // the compatibility of the two vocabularies is llama.cpp's check, run when a context starts
+                // drafting (speculative.cpp: common_speculative_init)
+                d = llama_model_load_from_file(draft_path.c_str(), draft_mparams);
+                if (!d) {
+                    llama_model_free(m);
+                    if (allocation.failed()) throw HearthError(codes::out_of_memory, "not enough memory to load the draft model " + draft_path + " beside " + display);
+                    throw HearthError(codes::load_failed, "llama.cpp could not load the draft model " + draft_path + " (the draft for " + display + "; see the engine log)");
+                }
+            }
             auto h = std::make_shared<ModelHandle>();
             h->model = m;
+            h->draft = d;
+            h->draftPath = d ? draft_path : std::string();
             h->path = display;
             h->file_size = file_size;
             // a model loaded without weights (metadata only) never renders a chat: its template is not run
@@ -213,6 +243,10 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
                 h->vision = loadVision(mmproj, m, mparams.n_gpu_layers != 0, defaultThreads());
                 progressHere();
             }
+            h->specKind = spec_kind;
+            h->draftMax = draft_max;
+            h->draftMin = draft_min;
+            h->draftPMin = draft_p_min;
             h->fitted = fitted;
             h->fits = fits;
             h->fitGpuLayers = mparams.n_gpu_layers;

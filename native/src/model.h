@@ -35,6 +35,13 @@ struct ModelHandle {
     mutable std::once_flag prompt_cuts_once;
     mutable std::shared_ptr<const PromptCuts> prompt_cuts;
     std::vector<std::string> fitOverrides; // "pattern=buffer type": where it put tensors (a MoE model's experts)
+    // speculative decoding (speculative.cpp): the draft model loaded beside this one (null: none) and
+    // the load settings every context of this model drafts with
+    llama_model * draft = nullptr;
+    std::string draftPath;
+    std::string specKind = "none"; // "none", "draft" or one of llama.cpp's n-gram kinds
+    int32_t draftMax = 16, draftMin = 0;
+    float draftPMin = 0.0f;
     ~ModelHandle();
 };
 

@@ -245,6 +245,18 @@ const Table<LP> & loadTable() {
              for (const auto & e : s.tensor_overrides) checkTensorOverride(e);
          },
          [](const LP & s) { return common_json(s.tensor_overrides); }},
+        {"draftModel",
+         [](LP & s, const common_json & v) {
+             if (!v.is_string() || jsLength(v.get<std::string>()) > 4096) bad("draftModel", "must be a path of at most 4096 characters");
+             s.draft_model = v.get<std::string>();
+         },
+         [](const LP & s) { return common_json(s.draft_model); }},
+        oneOf<LP, std::string>("speculative", &LP::speculative,
+                               {{"auto", "auto"}, {"off", "off"}, {"draft", "draft"}, {"ngram-simple", "ngram-simple"},
+                                {"ngram-map-k", "ngram-map-k"}, {"ngram-map-k4v", "ngram-map-k4v"}, {"ngram-mod", "ngram-mod"}}),
+        whole("draftMax", &LP::draft_max, 1, 256),
+        whole("draftMin", &LP::draft_min, 0, 256),
+        real("draftPMin", &LP::draft_p_min, 0, 1),
     };
     return t;
 }
@@ -364,6 +376,19 @@ llama_model_params LoadParams::model() const {
     p.split_mode = split_mode;
     p.main_gpu = main_gpu;
     p.no_alloc = no_alloc;
+    return p;
+}
+
+std::string LoadParams::speculativeKind() const {
+    if (speculative == "auto") return draft_model.empty() ? "none" : "draft";
+    if (speculative == "off") return "none";
+    return speculative;
+}
+
+llama_model_params LoadParams::draftModel() const {
+    llama_model_params p = model();
+    p.n_gpu_layers = !gpu_auto && !gpu_max && gpu_layers == 0 ? 0 : -1;
+    p.split_mode = LLAMA_SPLIT_MODE_LAYER;
     return p;
 }
 

@@ -42,6 +42,18 @@ struct LoadParams {
     std::string chat_template; // a Jinja chat template used instead of the model's own (empty: the model's)
     int32_t n_cpu_moe = 0;                       // the experts of the first N layers on the CPU
     std::vector<std::string> tensor_overrides;   // "pattern=buffer type", checked (tensor_overrides.h)
+    // speculative decoding (speculative.cpp): a draft model's file ("" none), the kind of drafting
+    // ("auto": the draft model when one is given, else none; "off"; "draft"; llama.cpp's n-gram kinds),
+    // and the draft's bounds (llama.cpp's common_params_speculative_draft)
+    std::string draft_model;
+    std::string speculative = "auto";
+    int32_t draft_max = 16, draft_min = 0;
+    float draft_p_min = 0.0f;
+
+    // the kind of drafting these settings ask for: "none", "draft" or an n-gram kind (llama.cpp's names)
+    std::string speculativeKind() const;
+    // the draft model's parameters (all its layers where the target has any on a GPU)
+    llama_model_params draftModel() const;
 
     // llama.cpp's model parameters (the tensor split and the overrides are the caller's: they must
     // outlive the load; model() leaves both unset)

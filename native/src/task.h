@@ -27,6 +27,7 @@
 #include "model.h"
 #include "prompt_tokens.h"
 #include "sampler.h"
+#include "speculation.h"
 #include "util.h"
 
 namespace hearth {
@@ -41,6 +42,7 @@ struct GenResult {
     int promptTokensAfterAbort = -1; // prompt tokens decoded after abort() was called (-1: likewise)
     bool shifted = false, contextFull = false;
     double ttftMs = 0, promptMs = 0, genMs = 0;
+    int draftTokens = 0, acceptedTokens = 0; // speculative decoding: tokens drafted, and those the target accepted
 };
 
 struct Task {
@@ -100,6 +102,8 @@ struct Context::State {
     // each sequence's last chat prompt and its tokens, whatever its cache holds now: a follow-up turn
     // tokenizes only what it adds (prompt_tokens.h). The worker's alone; sized by prepareRun
     std::vector<PromptMemo> seq_prompts;
+    // speculative decoding (speculation.h): the drafter, when the model's load settings ask for one
+    std::unique_ptr<Speculation> spec;
 
     // what the worker publishes for the JS thread (info(), memoryBreakdown()), which must not read
     // seq_tokens or llama.cpp's accounting while a decode changes them
@@ -127,6 +131,7 @@ struct Context::State {
         Activity freeing("free", model ? model->path : std::string()); // watched, as in ~ModelHandle
         {
             LlamaUse use;
+            spec.reset(); // its draft context, before the target's
             if (ctx) llama_free(ctx);
             adapters.release(); // after the context that used them
             if (batch.token) llama_batch_free(batch);

@@ -16,13 +16,20 @@ import { selectSendOnEnter, selectShowReasoning } from '../settings/settingsSlic
 import { continueReply, editMessage, regenerate, selectIsStreaming, selectProbs, switchAlternative } from './chatSlice';
 import { TokenProbs } from './TokenProbs';
 
+/** Speculative decoding's acceptance: the share of drafted tokens the model took, as a whole percent. */
+export function acceptanceRate(drafted: number, accepted: number): string {
+  return `${Math.round((100 * accepted) / Math.max(1, drafted))}%`;
+}
+
 export function metricsText(m: MetricsDTO): string {
   const parts = [`${formatInt(m.generatedTokens)} tokens`, `${m.genTps.toFixed(1)} tok/s`, `TTFT ${formatInt(m.ttftMs)} ms`];
+  if (m.draftTokens) parts.push(`draft ${acceptanceRate(m.draftTokens, m.acceptedTokens ?? 0)} accepted`);
   return parts.join(' · ');
 }
 
 function metricsTitle(m: MetricsDTO): string {
-  return `Prompt: ${formatInt(m.promptTokens)} tokens (${formatInt(m.cachedTokens)} from cache) at ${m.promptTps.toFixed(1)} tok/s`;
+  const prompt = `Prompt: ${formatInt(m.promptTokens)} tokens (${formatInt(m.cachedTokens)} from cache) at ${m.promptTps.toFixed(1)} tok/s`;
+  return m.draftTokens ? `${prompt}. Speculative decoding: ${formatInt(m.acceptedTokens ?? 0)} of ${formatInt(m.draftTokens)} drafted tokens accepted` : prompt;
 }
 
 /** A reply's reasoning: open or folded as the settings say (showReasoning) until the user toggles it. */

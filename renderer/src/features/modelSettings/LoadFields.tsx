@@ -305,7 +305,7 @@ function SettingField({ f, p }: { f: KeyedMeta<SettingKey>; p: LoadFieldsProps }
     );
   }
   const moe = key === 'nCpuMoe' && draft.gpuMode === 'auto' && p.moeChosen ? ` Auto now: the fit chose ${p.moeChosen}.` : '';
-  const hint = f.kind === 'numbers' ? f.help : `${f.help} Default: ${defaultText(view, key)}.${moe}`;
+  const hint = f.kind === 'numbers' || f.kind === 'path' ? f.help : `${f.help} Default: ${defaultText(view, key)}.${moe}`;
   return (
     <Field id={id} label={f.label} reload={reload} error={error} hint={hint}>
       {f.kind === 'choice' ? (
@@ -318,6 +318,8 @@ function SettingField({ f, p }: { f: KeyedMeta<SettingKey>; p: LoadFieldsProps }
         </select>
       ) : f.kind === 'numbers' ? (
         <input id={id} type="text" placeholder="by free memory" value={String(value)} {...aria} onChange={(e) => set({ [key]: e.target.value })} />
+      ) : f.kind === 'path' ? (
+        <input id={id} type="text" spellCheck={false} placeholder="none" value={String(value)} {...aria} onChange={(e) => set({ [key]: e.target.value })} />
       ) : (
         <input id={id} type="number" inputMode="numeric" min={f.min} max={f.max} step={f.step} value={String(value)} {...aria} onChange={(e) => set({ [key]: e.target.value })} />
       )}

@@ -90,6 +90,13 @@ function parseInt(raw: string, f: KeyedMeta<SettingKey>): number | Problem {
   return n;
 }
 
+function parseReal(raw: string, f: KeyedMeta<SettingKey>): number | Problem {
+  const t = raw.trim();
+  const n = Number(t);
+  if (t === '' || !Number.isFinite(n) || n < f.min! || n > f.max!) return { field: f.key, error: `${f.label} must be a number from ${f.min} to ${f.max}.` };
+  return n;
+}
+
 /** Proportions (per GPU): numbers of at least 0, not all 0; blank = none. */
 function parseNumbers(raw: string, f: KeyedMeta<SettingKey>): number[] | undefined | Problem {
   if (raw.trim() === '') return undefined;
@@ -137,7 +144,9 @@ export function parseForm(f: LoadForm): Parsed {
   for (const m of SETTING_FIELDS) {
     let v: unknown = form[m.key];
     if (m.kind === 'gpuLayers') v = f.gpuMode === 'layers' ? Math.max(0, Math.round(f.gpuLayers)) : f.gpuMode;
-    else if (m.kind === 'integer' || m.kind === 'number') v = parseInt(String(v), m);
+    else if (m.kind === 'integer') v = parseInt(String(v), m);
+    else if (m.kind === 'number') v = parseReal(String(v), m);
+    else if (m.kind === 'path') v = String(v).trim();
     else if (m.kind === 'numbers') v = parseNumbers(String(v), m);
     else if (m.kind === 'adapters') v = parseAdapters(v as AdapterRow[], m);
     // blank text: unset (a chat template: the model's own)

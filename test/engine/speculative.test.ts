@@ -1,0 +1,158 @@
+/**
+ * Speculative decoding end to end (EngineClient → host → addon → llama.cpp's common_speculative), on
+ * generated models: a draft model with the target's vocabulary (the target itself: every draft token
+ * is accepted; another seed's weights: drafts are partly rejected), llama.cpp's vocabulary check
+ * refusing a draft of another vocabulary, draft-free n-gram drafting, and the estimate counting the
+ * draft. Greedy output with a draft must be the output without one, token for token.
+ */
+import fs from 'fs';
+import path from 'path';
+import { EngineClient } from '../../main/engine/client';
+import { Estimate } from '../../main/engine/protocol';
+import { writeTestModel } from '../../scripts/make-test-model';
+import { errorOf, makeEngine, tempDir } from '../helpers/engine';
+import { TINY_BPE, TINY_SPM } from '../helpers/models';
+
+let engine: EngineClient;
+let dir: string;
+/** the Llama 2 vocabulary like TINY_SPM, other weights: its drafts are often wrong */
+let OTHER_DRAFT: string;
+
+const greedy = { temperature: 0, seed: 3 };
+const base = { contextSize: 1024, threads: 2, gpuLayers: 0 } as const;
+const PROMPT = 'The quick brown fox jumps over the lazy dog. Then the fox runs home and sleeps.';
+
+beforeAll(async () => {
+  dir = tempDir('hearth-spec-');
+  OTHER_DRAFT = path.join(dir, 'draft-spm-seed2.gguf');
+  await writeTestModel({ out: OTHER_DRAFT, size: 'tiny', vocab: 'llama-spm', seed: 2, untied: true });
+  engine = makeEngine();
+  await engine.load('plain', TINY_SPM, base);
+});
+
+afterAll(async () => {
+  await engine.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+async function greedyRun(model: string, maxTokens = 64, prompt = PROMPT) {
+  return engine.complete(model, { prompt, maxTokens, ignoreEos: true, sampling: greedy });
+}
+
+describe('speculative decoding with a draft model', () => {
+  test('a draft with the same vocabulary loads; greedy output is identical to the output without it, and acceptance is counted', async () => {
+    const plain = await greedyRun('plain');
+    expect(plain.timings.draftTokens ?? 0).toBe(0);
+
+    await engine.load('self', TINY_SPM, { ...base, draftModel: TINY_SPM, draftMax: 8 });
+    const self = await greedyRun('self');
+    expect(self.tokens).toEqual(plain.tokens);
+    expect(self.text).toBe(plain.text);
+    // the target drafting for itself: every drafted token is the one it picks
+    expect(self.timings.draftTokens).toBeGreaterThan(0);
+    expect(self.timings.acceptedTokens).toBe(self.timings.draftTokens);
+    expect(self.timings.generatedTokens).toBe(64);
+
+    await engine.load('other', TINY_SPM, { ...base, draftModel: OTHER_DRAFT, draftMax: 4 });
+    const other = await greedyRun('other');
+    expect(other.tokens).toEqual(plain.tokens);
+    expect(other.timings.draftTokens).toBeGreaterThan(0);
+    expect(other.timings.acceptedTokens).toBeLessThan(other.timings.draftTokens!);
+    // a second turn reuses the cached prefix in both caches: still the same output
+    const again = await greedyRun('other', 40, PROMPT + ' And then');
+    const againPlain = await greedyRun('plain', 40, PROMPT + ' And then');
+    expect(again.tokens).toEqual(againPlain.tokens);
+    await engine.unload('other');
+    await engine.unload('self');
+  });
+
+  test('a chat with a draft streams the same reply as without, and the stop reasons hold', async () => {
+    await engine.load('chat-draft', TINY_SPM, { ...base, draftModel: OTHER_DRAFT, draftMax: 6 });
+    const request = { messages: [{ role: 'user' as const, content: 'Say something long.' }], maxTokens: 33, ignoreEos: true, sampling: greedy };
+    const pieces: string[] = [];
+    const withDraft = await engine.chat('chat-draft', request, { onPiece: (c) => pieces.push(c) });
+    const without = await engine.chat('plain', request);
+    expect(withDraft.tokens).toEqual(without.tokens);
+    expect(withDraft.content).toBe(without.content);
+    expect(pieces.join('')).toBe(withDraft.content);
+    expect(withDraft.stopReason).toBe('length');
+    expect(withDraft.timings.generatedTokens).toBe(33);
+    await engine.unload('chat-draft');
+  });
+
+  test('sampled generation with a draft: the seed decides, the length holds', async () => {
+    await engine.load('sampled', TINY_SPM, { ...base, draftModel: TINY_SPM, draftMax: 5 });
+    const sampling = { temperature: 0.8, topK: 40, topP: 0.95, minP: 0, seed: 1234 };
+    const a = await engine.complete('sampled', { prompt: PROMPT, maxTokens: 48, ignoreEos: true, sampling });
+    const b = await engine.complete('sampled', { prompt: PROMPT, maxTokens: 48, ignoreEos: true, sampling });
+    expect(a.tokens).toHaveLength(48);
+    expect(b.tokens).toEqual(a.tokens);
+    expect(a.timings.draftTokens).toBeGreaterThan(0);
+    await engine.unload('sampled');
+  });
+
+  test('parallel sequences with a draft batch together and each gets its own greedy output', async () => {
+    await engine.load('par', TINY_SPM, { ...base, parallel: 3, draftModel: OTHER_DRAFT, draftMax: 4 });
+    const prompts = [PROMPT, 'Once upon a time there was', 'Numbers: 1 2 3 4 5 6 7'];
+    const together = await Promise.all(prompts.map((p, i) => engine.complete('par', { prompt: p, maxTokens: 30 + i * 5, ignoreEos: true, sampling: greedy, seq: i })));
+    for (let i = 0; i < prompts.length; i++) {
+      const alone = await greedyRun('plain', 30 + i * 5, prompts[i]);
+      expect(together[i].tokens).toEqual(alone.tokens);
+      expect(together[i].timings.draftTokens).toBeGreaterThan(0);
+    }
+    await engine.unload('par');
+  });
+
+  test('a draft of another vocabulary is refused by llama.cpp\'s check, the error naming both files', async () => {
+    const e = await errorOf(engine.load('bad', TINY_SPM, { ...base, draftModel: TINY_BPE }));
+    expect(e.code).toBe('load_failed');
+    expect(e.message).toContain(TINY_BPE);
+    expect(e.message).toContain(path.basename(TINY_SPM));
+    expect(e.message).toMatch(/vocabular/);
+    // the engine goes on
+    expect((await greedyRun('plain', 4)).tokens).toHaveLength(4);
+  });
+
+  test('a draft file that does not exist is refused at load', async () => {
+    const missing = path.join(dir, 'nope.gguf');
+    const e = await errorOf(engine.load('missing', TINY_SPM, { ...base, draftModel: missing }));
+    expect(e.code).toBe('load_failed');
+    expect(e.message).toContain(missing);
+  });
+
+  test('"off" ignores a draft model; "draft" without one is refused', async () => {
+    await engine.load('off', TINY_SPM, { ...base, draftModel: TINY_BPE, speculative: 'off' });
+    const r = await greedyRun('off', 8);
+    expect(r.timings.draftTokens ?? 0).toBe(0);
+    await engine.unload('off');
+    const e = await errorOf(engine.load('nodraft', TINY_SPM, { ...base, speculative: 'draft' }));
+    expect(e.code).toBe('invalid_argument');
+  });
+});
+
+describe('draft-free n-gram decoding', () => {
+  test('on a repetitive prompt an n-gram kind drafts from the text and some drafts are accepted; greedy output unchanged', async () => {
+    const repetitive = Array(24).fill('red green blue yellow').join(' ');
+    const plain = await greedyRun('plain', 120, repetitive);
+    for (const kind of ['ngram-simple', 'ngram-map-k'] as const) {
+      await engine.load(kind, TINY_SPM, { ...base, speculative: kind, draftMax: 16 });
+      const r = await greedyRun(kind, 120, repetitive);
+      expect(r.tokens).toEqual(plain.tokens);
+      expect(r.timings.draftTokens).toBeGreaterThan(0);
+      expect(r.timings.acceptedTokens).toBeGreaterThan(0);
+      await engine.unload(kind);
+    }
+  });
+});
+
+describe('memory', () => {
+  test('the estimate counts the draft model and its context', async () => {
+    const est = async (params: object) => Estimate.parse(await engine.request('estimate', { path: TINY_SPM, params: { contextSize: 1024, ...params } }));
+    const sum = (e: Estimate, k: 'model' | 'context') => e.host[k] + e.devices.reduce((s, d) => s + d[k], 0);
+    const alone = await est({});
+    const withDraft = await est({ draftModel: OTHER_DRAFT });
+    const draftAlone = Estimate.parse(await engine.request('estimate', { path: OTHER_DRAFT, params: { contextSize: 1024 } }));
+    expect(sum(withDraft, 'model')).toBe(sum(alone, 'model') + sum(draftAlone, 'model'));
+    expect(sum(withDraft, 'context')).toBeGreaterThan(sum(alone, 'context'));
+  });
+});
