@@ -1,6 +1,7 @@
 /**
  * npm run bench:engine -- [--model PATH | --size fast|bench|1b [--type f16|q8_0|q4_0|q4_k_m|…]] [--threads N] [--reps 15]
  *                         [--conversation-reps 5] [--fa auto|on|off] [--pp 512] [--json]
+ * npm run bench:engine -- --draft PATH|auto [...]: speculative decoding instead (bench/speculative.ts)
  *
  * Measures the engine through the path the app uses (EngineClient → host process → addon) and, in
  * the same run, llama.cpp's own llama-bench built from the same source with the same model and
@@ -25,6 +26,7 @@ import path from 'path';
 import { EngineClient } from '../main/engine/client';
 import { ChatMessage } from '../main/engine/protocol';
 import { arg, ensureModel, ensureTool, log, median, medianInterval } from './common';
+import { benchSpeculative } from './speculative';
 
 const json = process.argv.includes('--json');
 const threads = Number(arg('threads') ?? Math.max(1, Math.min(os.cpus().length, 4)));
@@ -55,6 +57,8 @@ const PP_TG = { pp: { p: ppTokens, n: 0, context: Math.ceil((ppTokens + 1) / 256
 const CHAT_CONTEXT = 4096;
 
 async function main(): Promise<void> {
+  // --draft PATH|auto: speculative decoding against llama.cpp's (bench/speculative.ts)
+  if (arg('draft')) return benchSpeculative(threads, json);
   const model = await ensureModel(threads);
   // llama-bench runs with spawnSync, which holds this process's event loop (and the heartbeat's replies)
   // for as long as it runs: the watchdog's bound is set past any run

@@ -1,0 +1,143 @@
+/**
+ * npm run bench:engine -- --draft PATH|auto [--model PATH | --size bench|1b] [--threads N] [--reps 3]
+ *                         [--draft-max 8] [--n 128] [--json]
+ *
+ * Speculative decoding: generation tok/s of the same greedy completion with and without the draft
+ * through the path the app uses (EngineClient → host → addon), and the same pair through llama.cpp's
+ * llama-speculative-simple built from the same tree, against llama.cpp's own generation speed without
+ * a draft (llama-bench, tg at the prompt's depth). Each side's speed-up is its own with ÷ without.
+ *
+ * `--draft auto` writes the pair itself: the --size model in F16 as the target and the same weights
+ * quantized to Q4_0 (llama-quantize) as the draft, so the draft agrees with the target often (random
+ * weights, real acceptance). Prints one JSON object.
+ */
+import { spawnSync } from 'child_process';
+import fs from 'fs';
+import path from 'path';
+import { EngineClient } from '../main/engine/client';
+import { arg, ensureModel, ensureTool, log, median, root } from './common';
+
+const PROMPT =
+  'The river ran past the old mill, where the miller kept his books of accounts and his letters. ' +
+  'Every morning he walked along the bank, counted the sacks of flour and wrote the numbers down. ';
+
+/** The draft for `target`: --draft PATH, or (auto) the target's weights quantized to Q4_0. */
+function draftFor(target: string, threads: number): string {
+  const given = arg('draft')!;
+  if (given !== 'auto') return path.resolve(given);
+  const out = target.replace(/\.gguf$/, '-draft-q4_0.gguf');
+  if (!fs.existsSync(out)) {
+    log(`quantizing the target's weights to Q4_0 for the draft: ${out}`);
+    const tmp = `${out}.tmp-${process.pid}`;
+    const r = spawnSync(ensureTool('llama-quantize'), [target, tmp, 'Q4_0', String(threads)], { encoding: 'utf8', maxBuffer: 64 << 20 });
+    if (r.status !== 0) {
+      fs.rmSync(tmp, { force: true });
+      throw new Error(`llama-quantize Q4_0 failed: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' ')}`);
+    }
+    fs.renameSync(tmp, out);
+  }
+  return out;
+}
+
+/** llama-speculative-simple on the pair: its decoding speed and acceptance, as it prints them. */
+function llamaSpeculative(target: string, draft: string, threads: number, n: number, draftMax: number): { tps: number; drafted: number; accepted: number } {
+  const bin = ensureTool('llama-speculative-simple');
+  const r = spawnSync(
+    bin,
+    ['-m', target, '-md', draft, '--spec-type', 'draft-simple', '--spec-draft-n-max', String(draftMax), '--spec-draft-p-min', '0', '-p', PROMPT, '-n', String(n),
+      '--temp', '0', '-t', String(threads), '-td', String(threads), '-c', '2048', '-ngl', '0', '-ngld', '0', '-fa', 'off'],
+    { encoding: 'utf8', maxBuffer: 64 << 20, env: { ...process.env, GGML_VK_VISIBLE_DEVICES: '' } },
+  );
+  const out = `${r.stdout}\n${r.stderr}`;
+  const speed = /decoded\s+(\d+) tokens in\s+[\d.]+ seconds, speed:\s+([\d.]+) t\/s/.exec(out);
+  const drafted = /n_drafted\s*=\s*(\d+)/.exec(out);
+  const accepted = /n_accept\s*=\s*(\d+)/.exec(out);
+  if (r.status !== 0 || !speed) throw new Error(`llama-speculative-simple failed (${r.status}): ${out.trim().split('\n').slice(-5).join(' ')}`);
+  return { tps: Number(speed[2]), drafted: Number(drafted?.[1] ?? 0), accepted: Number(accepted?.[1] ?? 0) };
+}
+
+/** llama.cpp's generation speed without a draft: llama-bench's tg of n tokens at the prompt's depth. */
+function llamaBenchTg(model: string, threads: number, n: number, depth: number): number {
+  const r = spawnSync(ensureTool('llama-bench'), ['-m', model, '-t', String(threads), '-p', '0', '-n', String(n), '-d', String(depth), '-r', '1', '-fa', 'off', '-ngl', '0', '-o', 'json'], {
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+    env: { ...process.env, GGML_VK_VISIBLE_DEVICES: '' },
+  });
+  if (r.status !== 0) throw new Error(`llama-bench failed: ${r.stderr}`);
+  return (JSON.parse(r.stdout) as { avg_ts: number }[])[0].avg_ts;
+}
+
+export async function benchSpeculative(threads: number, json: boolean): Promise<void> {
+  const reps = Number(arg('reps') ?? 3);
+  const n = Number(arg('n') ?? 128);
+  const draftMax = Number(arg('draft-max') ?? 8);
+  const target = await ensureModel(threads);
+  const draft = draftFor(target, threads);
+  const engine = new EngineClient({ heartbeatTimeoutMs: 60 * 60_000 });
+  const common = { threads, threadsBatch: threads, contextSize: 2048, flashAttention: 'off' as const, gpuLayers: 0 };
+  const request = { prompt: PROMPT, maxTokens: n, ignoreEos: true, sampling: { temperature: 0 } };
+  try {
+    await engine.load('plain', target, common);
+    await engine.load('draft', target, { ...common, draftModel: draft, speculative: 'draft', draftMax, draftPMin: 0 });
+    const promptTokens = (await engine.tokenize('plain', PROMPT, { addSpecial: true })).length;
+    const plain: number[] = [];
+    const spec: number[] = [];
+    const lbPlain: number[] = [];
+    const lbSpec: number[] = [];
+    let drafted = 0;
+    let accepted = 0;
+    let lbDrafted = 0;
+    let lbAccepted = 0;
+    let same = true;
+    await engine.complete('plain', { ...request, maxTokens: 4 }); // warm-up
+    for (let i = 0; i < reps; i++) {
+      await engine.clearSequence('plain');
+      await engine.clearSequence('draft');
+      const a = await engine.complete('plain', request);
+      const b = await engine.complete('draft', request);
+      same = same && JSON.stringify(a.tokens) === JSON.stringify(b.tokens);
+      plain.push(a.timings.genTps);
+      spec.push(b.timings.genTps);
+      drafted += b.timings.draftTokens ?? 0;
+      accepted += b.timings.acceptedTokens ?? 0;
+      const s = llamaSpeculative(target, draft, threads, n, draftMax);
+      lbSpec.push(s.tps);
+      lbDrafted += s.drafted;
+      lbAccepted += s.accepted;
+      lbPlain.push(llamaBenchTg(target, threads, n, promptTokens));
+      log(`rep ${i + 1}: hearth ${a.timings.genTps.toFixed(1)} → ${b.timings.genTps.toFixed(1)} tok/s; llama.cpp ${lbPlain[i].toFixed(1)} → ${s.tps.toFixed(1)} tok/s`);
+    }
+    const hearthSpeedup = median(spec) / median(plain);
+    const llamaSpeedup = median(lbSpec) / median(lbPlain);
+    const result = {
+      target: path.relative(root, target),
+      draft: path.relative(root, draft),
+      threads,
+      reps,
+      generated_tokens: n,
+      prompt_tokens: promptTokens,
+      draft_max: draftMax,
+      hearth: {
+        tg_tps: median(plain),
+        tg_tps_with_draft: median(spec),
+        speedup: hearthSpeedup,
+        acceptance: drafted > 0 ? accepted / drafted : 0,
+        drafted_tokens: drafted,
+        accepted_tokens: accepted,
+        greedy_output_identical: same,
+      },
+      llama_cpp: {
+        tg_tps: median(lbPlain),
+        tg_tps_with_draft: median(lbSpec),
+        speedup: llamaSpeedup,
+        acceptance: lbDrafted > 0 ? lbAccepted / lbDrafted : 0,
+        tools: 'llama-bench (tg at the prompt depth), llama-speculative-simple',
+      },
+      speedup_ratio: hearthSpeedup / llamaSpeedup,
+      target_speedup_ratio: 1,
+    };
+    process.stdout.write(JSON.stringify(result, null, json ? undefined : 2) + '\n');
+  } finally {
+    await engine.close();
+  }
+}
