@@ -141,6 +141,14 @@ describe('messages', () => {
     expect(within(log).queryByText('message 0')).toBeNull();
   });
 
+  test('a reply written with speculative decoding shows the share of drafted tokens accepted, the counts in its title', () => {
+    const metrics = { promptTokens: 40, cachedTokens: 0, generatedTokens: 64, ttftMs: 50, promptTps: 300, genTps: 90, contextSize: 2048, draftTokens: 80, acceptedTokens: 50 };
+    setup([message({ id: 'u', role: 'user', content: 'q' }), message({ id: 'r', parentId: 'u', content: 'a', metrics })]);
+    const note = screen.getByRole('note', { name: 'Reply metrics' });
+    expect(note.textContent).toBe('64 tokens · 90.0 tok/s · TTFT 50 ms · draft 63% accepted');
+    expect(note.getAttribute('title')).toMatch(/Speculative decoding: 50 of 80 drafted tokens accepted/);
+  });
+
   test('an errored reply explains itself in words with a next step', () => {
     setup([message({ id: 'u', role: 'user', content: 'q' }), message({ id: 'r', parentId: 'u', status: 'error', error: 'engine_crashed' })]);
     expect(screen.getByRole('alert').textContent).toBe('The engine stopped and restarted — try again.');

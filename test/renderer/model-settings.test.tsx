@@ -248,6 +248,39 @@ describe('model settings view', () => {
     expect(within(dialog).getByRole('radio', { name: 'Auto' })).toHaveProperty('checked', true);
   });
 
+  test('speculative decoding: a draft model path, the kind and the draft bounds are load settings; Save sends them, a cleared path sends none', async () => {
+    let view = modelSettingsView();
+    const { bridge } = renderApp(
+      settingsHandlers(() => view, {
+        'models.settings.update': (p: { settings: LoadSettingsDTO }) => (view = { ...view, settings: { ...view.settings, ...p.settings } }),
+      }),
+    );
+    const dialog = await openModelSettings();
+    const group = within(dialog).getByRole('group', { name: 'Speculative decoding' });
+    const draft = within(group).getByRole('textbox', { name: 'Draft model' }) as HTMLInputElement;
+    expect(draft.value).toBe('');
+    expect((within(group).getByRole('combobox', { name: 'Speculative decoding' }) as HTMLSelectElement).value).toBe('auto');
+    expect(within(group).getByRole('option', { name: 'N-gram lookup (simple)' })).toBeTruthy();
+    fireEvent.change(draft, { target: { value: ' /m/small.gguf ' } });
+    fireEvent.change(within(group).getByRole('spinbutton', { name: 'Draft tokens (max)' }), { target: { value: '8' } });
+    fireEvent.change(within(group).getByRole('spinbutton', { name: 'Draft p-min' }), { target: { value: '0.5' } });
+    const save = within(dialog).getByRole('button', { name: 'Save' });
+    fireEvent.click(save);
+    await within(dialog).findByText('Saved.');
+    expect(bridge.callsTo('models.settings.update')).toEqual([{ path: MODEL, settings: { draftModel: '/m/small.gguf', draftMax: 8, draftPMin: 0.5 } }]);
+
+    // p-min is a fraction: past 1 is said in words
+    fireEvent.change(within(group).getByRole('spinbutton', { name: 'Draft p-min' }), { target: { value: '1.5' } });
+    expect(within(dialog).getByRole('alert').textContent).toMatch(/Draft p-min must be a number from 0 to 1/);
+    fireEvent.change(within(group).getByRole('spinbutton', { name: 'Draft p-min' }), { target: { value: '0.5' } });
+
+    fireEvent.change(draft, { target: { value: '' } });
+    fireEvent.change(within(group).getByRole('combobox', { name: 'Speculative decoding' }), { target: { value: 'ngram-map-k' } });
+    fireEvent.click(save);
+    await waitFor(() => expect(bridge.callsTo('models.settings.update')).toHaveLength(2));
+    expect(bridge.callsTo('models.settings.update')[1]).toEqual({ path: MODEL, settings: { draftModel: '', speculative: 'ngram-map-k' } });
+  });
+
   test('fields that differ from what the loaded model runs with are marked "Reload required"; Save and reload reloads', async () => {
     let view = modelSettingsView({ settings: { contextSize: 2048 }, loadedWith: { contextSize: 2048 } });
     const loadedState = (ctx: number) => ({ loaded: { path: MODEL, contextSize: ctx, tokensUsed: 0, tokensUsedBy: null }, loading: null, error: null });
