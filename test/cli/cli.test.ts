@@ -40,6 +40,21 @@ test('hearth run streams text and is deterministic with a seed', () => {
   expect(a.stderr).toMatch(/16 generated/);
 });
 
+test('hearth run --draft decodes speculatively: the same greedy text, the acceptance on stderr; hearth fit --draft counts the draft\'s weights', () => {
+  const args = ['run', TINY_SPM, '-p', 'Once upon a time', '-n', '16', '--temp', '0', '--ctx', '512'];
+  const plain = hearth(args);
+  const drafted = hearth([...args, '--draft', TINY_SPM, '--draft-max', '4']);
+  expect(drafted.status).toBe(0);
+  expect(drafted.stdout).toBe(plain.stdout);
+  expect(drafted.stderr).toMatch(/draft (\d+)\/\1 accepted/);
+  const weights = (r: ReturnType<typeof hearth>) => JSON.parse(r.stdout).devices.reduce((n: number, d: { weights: number }) => n + d.weights, 0);
+  const fitArgs = ['fit', TINY_SPM, '--ctx', '512', '--json'];
+  const alone = hearth(fitArgs);
+  const withDraft = hearth([...fitArgs, '--draft', TINY_SPM]);
+  expect(withDraft.status).toBe(0);
+  expect(weights(withDraft)).toBe(2 * weights(alone));
+});
+
 test('errors exit 1 with one line on stderr, never a signal', () => {
   const dir = tempDir();
   const bad = path.join(dir, 'bad.gguf');
