@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "activity.h"
 #include "generation.h"
 #include "model.h"
 #include "sampling.h"
@@ -116,6 +117,7 @@ static std::vector<bool> syncDraft(Speculation & sp, const std::vector<std::vect
         }
         if (sp.batch.n_tokens == 0) break;
         const int rc = llama_decode(sp.ctx_dft, sp.batch);
+        progressHere(); // the host's watchdog (activity.h): a long prompt's catch-up is progress
         for (int s : in_batch) {
             if (rc != 0) {
                 llama_memory_seq_rm(mem, s, -1, -1);
@@ -158,6 +160,7 @@ void specDraft(Speculation & sp, const std::vector<std::vector<llama_token>> & s
     }
     if (n == 0) return;
     common_speculative_draft(sp.spec);
+    progressHere();
     for (const DraftAsk & a : asks) {
         const int seq = a.run->task->seq;
         if (!drafting[seq] || !ok[seq]) continue;
