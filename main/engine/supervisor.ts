@@ -159,33 +159,30 @@ export class HostSupervisor {
   private startShared(): Promise<HostChannel> {
     if (this.closed) return Promise.reject(new EngineError('engine_closed', 'the engine was shut down'));
     if (this.ready) return this.ready;
-    if (!this.choice && fs.existsSync(this.hostScript)) {
-      const p: Promise<HostChannel> = this.choose().then(() => {
-        if (this.ready === p) this.ready = undefined;
-        return this.startShared();
-      });
-      this.ready = p;
-      p.catch(() => {
-        if (this.ready === p) this.ready = undefined;
-      });
-      return p;
-    }
+    if (!this.choice && fs.existsSync(this.hostScript)) return this.startAfter(() => this.choose());
     if (!this.rpcFresh && (this.opts.rpcServers ?? []).length && fs.existsSync(this.hostScript)) {
       // every host start probes the endpoints: ggml-rpc would end the host on one that does not answer
-      const p: Promise<HostChannel> = probeAll(this.opts.rpcServers!, this.opts.rpcProbeTimeoutMs).then((r) => {
+      return this.startAfter(async () => {
+        const r = await probeAll(this.opts.rpcServers!, this.opts.rpcProbeTimeoutMs);
         this.rpc = r;
         this.rpcFresh = true;
         for (const x of r) if (!x.ok) this.logger.warn(`remote device left out: ${x.error}`);
-        if (this.ready === p) this.ready = undefined;
-        return this.startShared();
       });
-      this.ready = p;
-      p.catch(() => {
-        if (this.ready === p) this.ready = undefined;
-      });
-      return p;
     }
     return this.spawnHost();
+  }
+
+  /** Runs `before`, then starts the host as startShared does; callers meanwhile share the same wait. */
+  private startAfter(before: () => Promise<unknown>): Promise<HostChannel> {
+    const p: Promise<HostChannel> = before().then(() => {
+      if (this.ready === p) this.ready = undefined;
+      return this.startShared();
+    });
+    this.ready = p;
+    p.catch(() => {
+      if (this.ready === p) this.ready = undefined;
+    });
+    return p;
   }
 
   private spawnHost(): Promise<HostChannel> {

@@ -10,12 +10,12 @@
  * request with another set waits until the running ones end: continuous batching shares one set).
  */
 import { z } from 'zod';
-import { custom, integer } from './field';
+import { custom, integer, MAX_PATH_CHARS } from './field';
 
 /** Adapters (and control vectors) one load or request may name. */
 export const MAX_ADAPTERS = 8;
-/** The longest path of an adapter file, in characters. */
-export const MAX_ADAPTER_PATH = 4096;
+/** The longest path of an adapter file, in characters (any path field's). */
+export const MAX_ADAPTER_PATH = MAX_PATH_CHARS;
 /** The bounds of an adapter's scale (a control vector's strength). */
 export const ADAPTER_SCALE_MAX = 10;
 
@@ -31,30 +31,15 @@ export type AdapterEntry = z.infer<typeof AdapterEntry>;
 const AdapterList = z.array(AdapterEntry).max(MAX_ADAPTERS);
 const NO_ADAPTERS: AdapterEntry[] = [];
 
+/** A list of adapter files with their scales, as the settings page's "Adapters" group shows it. */
+function adapterList(label: string, help: string) {
+  return custom(AdapterList, { kind: 'adapters', label, help, group: 'Adapters', maxItems: MAX_ADAPTERS, min: -ADAPTER_SCALE_MAX, max: ADAPTER_SCALE_MAX, step: 0.05, default: NO_ADAPTERS });
+}
+
 /** The load settings (a model's settings page shows them in the "Adapters" group). */
 export const ADAPTER_SETTINGS = {
-  loraAdapters: custom(AdapterList, {
-    kind: 'adapters',
-    label: 'LoRA adapters',
-    help: 'LoRA adapter files (GGUF, made for this model) and their scales. Scale 0 loads one without applying it: a request can set its scale.',
-    group: 'Adapters',
-    maxItems: MAX_ADAPTERS,
-    min: -ADAPTER_SCALE_MAX,
-    max: ADAPTER_SCALE_MAX,
-    step: 0.05,
-    default: NO_ADAPTERS,
-  }),
-  controlVectors: custom(AdapterList, {
-    kind: 'adapters',
-    label: 'Control vectors',
-    help: 'Control vector files (GGUF, made for this model) and their strengths, added together.',
-    group: 'Adapters',
-    maxItems: MAX_ADAPTERS,
-    min: -ADAPTER_SCALE_MAX,
-    max: ADAPTER_SCALE_MAX,
-    step: 0.05,
-    default: NO_ADAPTERS,
-  }),
+  loraAdapters: adapterList('LoRA adapters', 'LoRA adapter files (GGUF, made for this model) and their scales. Scale 0 loads one without applying it: a request can set its scale.'),
+  controlVectors: adapterList('Control vectors', 'Control vector files (GGUF, made for this model) and their strengths, added together.'),
   controlVectorLayerStart: integer({
     label: 'Control vector from layer',
     help: 'The first layer the control vectors steer (layer 0 is never steered).',

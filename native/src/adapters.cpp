@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "errors.h"
+#include "util.h"
 
 namespace hearth {
 
@@ -18,16 +19,6 @@ constexpr double ADAPTER_SCALE_MAX = 10;
 
 [[noreturn]] void bad(const std::string & key, const std::string & why) {
     throw HearthError(codes::invalid_argument, key + " " + why);
-}
-
-// UTF-16 code units, as JavaScript (and zod) count a string's length
-size_t jsLength(const std::string & s) {
-    size_t n = 0;
-    for (unsigned char c : s) {
-        if ((c & 0xC0) == 0x80) continue;
-        n += (c & 0xF8) == 0xF0 ? 2 : 1;
-    }
-    return n;
 }
 
 // llama.cpp's last error line, without the function's name before it ("llama_adapter_lora_init: ")

@@ -87,16 +87,6 @@ template <class S, class E> Field<S> oneOf(const char * key, E S::*m, std::vecto
             }};
 }
 
-// UTF-16 code units, as JavaScript (and zod) count a string's length
-size_t jsLength(const std::string & s) {
-    size_t n = 0;
-    for (unsigned char c : s) {
-        if ((c & 0xC0) == 0x80) continue;
-        n += (c & 0xF8) == 0xF0 ? 2 : 1;
-    }
-    return n;
-}
-
 template <class S> Field<S> texts(const char * key, std::vector<std::string> S::*m, size_t max_items, size_t max_len) {
     return {key,
             [=](S & s, const common_json & v) {

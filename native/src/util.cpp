@@ -82,4 +82,13 @@ std::string optString(const Napi::Object & o, const char * key, const std::strin
     return v.As<Napi::String>().Utf8Value();
 }
 
+size_t jsLength(const std::string & s) {
+    size_t n = 0;
+    for (unsigned char c : s) {
+        if ((c & 0xC0) == 0x80) continue;
+        n += (c & 0xF8) == 0xF0 ? 2 : 1;
+    }
+    return n;
+}
+
 } // namespace hearth

@@ -44,6 +44,9 @@ void returnFreedMemory();
 // "cpu", "gpu", "igpu", "accel" or "other"
 const char * deviceTypeName(enum ggml_backend_dev_type t);
 
+// a string's length in UTF-16 code units, as JavaScript (and zod) count it: the bounds main/params sets
+size_t jsLength(const std::string & s);
+
 // helpers for reading options objects
 double      optNumber(const Napi::Object & o, const char * key, double def);
 bool        optBool(const Napi::Object & o, const char * key, bool def);
