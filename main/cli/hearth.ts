@@ -12,7 +12,7 @@ import { CPU_ONLY, gpuDevices, planLoad } from '../models/fit';
 import { dataPaths, ensureDataDir, modelsFolderOf, projectRoot, resolveDataDir } from '../paths';
 import { checkKnownFlags, intFlag, numFlag, ParsedArgs, parseArgs, spelling, UsageError } from './args';
 import { resolveModelArg } from './model-arg';
-import { OFFLOAD_ALIASES, OFFLOAD_FLAG_OF, OFFLOAD_FLAGS, OFFLOAD_USAGE, offloadFlags } from './offload-flags';
+import { handPlacedExperts, OFFLOAD_ALIASES, OFFLOAD_FLAG_OF, OFFLOAD_FLAGS, OFFLOAD_USAGE, offloadFlags } from './offload-flags';
 import { apiListenError, checkFlags, errorLine, listenError } from './errors';
 import { BrowserServer } from '../browser/server';
 import { hostHeaderOf, isLoopbackHost, isWildcardHost, machineNames } from '../browser/guard';
@@ -362,7 +362,7 @@ export async function main(argv: string[]): Promise<number> {
           const why = reason ?? (gpuDevices(est).length === 0 ? CPU_ONLY : null);
           if (why) process.stdout.write(`${why}\n`);
           // a MoE model placed by hand (the fit's own choice is in its reason)
-          if (!fit && est.experts > 0) process.stdout.write(`MoE (${est.experts} experts per layer): experts of ${params.nCpuMoe ?? 0} layer${params.nCpuMoe === 1 ? '' : 's'} on the CPU (--n-cpu-moe)${params.tensorOverrides?.length ? `, ${params.tensorOverrides.length} tensor overrides` : ''}\n`);
+          if (!fit && est.experts > 0) process.stdout.write(`MoE (${est.experts} experts per layer): ${handPlacedExperts(params.nCpuMoe ?? 0, params.tensorOverrides?.length ?? 0)}\n`);
           process.stdout.write(`${'device'.padEnd(10)}${'weights'.padStart(12)}${'KV cache'.padStart(12)}${'compute'.padStart(12)}${'total'.padStart(12)}${'free'.padStart(14)}\n`);
           for (const r of rows) process.stdout.write(`${r.device.padEnd(10)}${mib(r.weights)}${mib(r.kvCache)}${mib(r.compute)}${mib(r.total)}${mib(r.free).padStart(14)}\n`);
           for (const p of check.problems) process.stdout.write(`does not fit: ${p}\n`);

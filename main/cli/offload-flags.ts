@@ -40,3 +40,11 @@ export function offloadFlags(parsed: ParsedArgs, gpuLayers: LoadParamsInput['gpu
   }
   return out;
 }
+
+/** Where `hearth fit` says a MoE model's experts go when placed by hand: only the options given, counted right. */
+export function handPlacedExperts(nCpuMoe: number, overrides: number): string {
+  const parts: string[] = [];
+  if (nCpuMoe > 0) parts.push(`experts of ${nCpuMoe} layer${nCpuMoe === 1 ? '' : 's'} on the CPU (--n-cpu-moe)`);
+  if (overrides > 0) parts.push(`${overrides} tensor override${overrides === 1 ? '' : 's'} (-ot)`);
+  return parts.length ? parts.join(', ') : 'every offloaded layer keeps its experts on the GPU';
+}

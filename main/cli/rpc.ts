@@ -92,7 +92,11 @@ export async function rpcServerCommand(parsed: Pick<ParsedArgs, 'flags' | 'spell
   const onTerm = pass('SIGTERM');
   process.on('SIGINT', onInt);
   process.on('SIGTERM', onTerm);
-  process.stdout.write(`lending this machine's devices at ${host}:${port}: add it on the other machine with hearth devices --rpc ${isLoopback(host) ? `127.0.0.1:${port}` : `<this machine's address>:${port}`}, or in Settings → Hardware\n`);
+  process.stdout.write(
+    isLoopback(host)
+      ? `lending this machine's devices at ${host}:${port}: reachable from this machine only (give --host to lend it to another machine); use it here with hearth devices --rpc 127.0.0.1:${port}, or in Settings → Hardware\n`
+      : `lending this machine's devices at ${host}:${port}: add it on the other machine with hearth devices --rpc <this machine's address>:${port}, or in Settings → Hardware\n`,
+  );
   try {
     const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
       child.once('error', (e) => {

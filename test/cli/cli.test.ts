@@ -5,7 +5,7 @@ import http from 'http';
 import net from 'net';
 import path from 'path';
 import { tempDir } from '../helpers/engine';
-import { copyModel, REPO_ROOT, TEST_MODELS, TINY_BPE, TINY_SPM } from '../helpers/models';
+import { copyModel, REPO_ROOT, TEST_MODELS, TINY_BPE, TINY_MOE, TINY_SPM } from '../helpers/models';
 
 const BIN = path.join(REPO_ROOT, 'bin', 'hearth.js');
 
@@ -53,6 +53,15 @@ test('hearth run --draft decodes speculatively: the same greedy text, the accept
   const withDraft = hearth([...fitArgs, '--draft', TINY_SPM]);
   expect(withDraft.status).toBe(0);
   expect(weights(withDraft)).toBe(2 * weights(alone));
+});
+
+test('hearth fit with experts placed by hand names only the options given, counted right', () => {
+  const ot = hearth(['fit', TINY_MOE, '--ctx', '512', '--gpu-layers', 'max', '-ot', 'ffn_.*_exps=CPU']);
+  expect(ot.status).toBe(0);
+  expect(ot.stdout).toMatch(/MoE \(\d+ experts per layer\): 1 tensor override \(-ot\)\n/);
+  const both = hearth(['fit', TINY_MOE, '--ctx', '512', '--gpu-layers', 'max', '--n-cpu-moe', '2', '-ot', 'blk\\.0\\.ffn_.*_exps=CPU,blk\\.1\\.ffn_.*_exps=CPU']);
+  expect(both.status).toBe(0);
+  expect(both.stdout).toMatch(/MoE \(\d+ experts per layer\): experts of 2 layers on the CPU \(--n-cpu-moe\), 2 tensor overrides \(-ot\)\n/);
 });
 
 test('errors exit 1 with one line on stderr, never a signal', () => {

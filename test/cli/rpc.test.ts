@@ -73,7 +73,8 @@ describe('hearth rpc-server', () => {
       expect(probe).toEqual({ endpoint: `127.0.0.1:${port}`, ok: true, devices: 1 });
       expect(err).toContain('warning: the RPC protocol has no authentication and no encryption');
       expect(err).toContain('It listens on loopback only');
-      expect(out).toContain(`lending this machine's devices at 127.0.0.1:${port}`);
+      expect(out).toContain(`lending this machine's devices at 127.0.0.1:${port}: reachable from this machine only (give --host to lend it to another machine)`);
+      expect(out).not.toContain('on the other machine');
     } finally {
       child.kill('SIGTERM');
     }

@@ -193,5 +193,9 @@ describe('CPU', () => {
     expect(within(all.devices[0].model - vkRow.weights, EXPERT_BYTES_PER_LAYER)).toBe(true);
     const handText = hearth(['fit', TINY_MOE, '--ctx', '512', '--gpu-layers', 'max', '--n-cpu-moe', '1'], env);
     expect(handText.stdout).toMatch(/MoE \(32 experts per layer\): experts of 1 layer on the CPU \(--n-cpu-moe\)/);
+    // -ot alone: only the overrides are named, counted in the singular
+    const otText = hearth(['fit', TINY_MOE, '--ctx', '512', '--gpu-layers', 'max', '-ot', 'ffn_.*_exps=CPU'], env);
+    expect(otText.status).toBe(0);
+    expect(otText.stdout).toMatch(/MoE \(32 experts per layer\): 1 tensor override \(-ot\)\n/);
   });
 });
