@@ -67,6 +67,11 @@ export type ChatRequest = z.input<typeof ChatRequest>;
 export const CompletionRequest = z.object({ prompt: z.union([z.string().min(1), z.array(z.number().int().min(0)).min(1)]), addSpecial: z.boolean().optional(), ...GenerateCommon }).strict();
 export type CompletionRequest = z.input<typeof CompletionRequest>;
 
+/** The characters an infill request carries over its parts, as MAX_CHAT_CHARS counts them. */
+function infillChars(r: { prefix: string; suffix: string; prompt?: string; extra?: { text: string }[] }): number {
+  return r.prefix.length + r.suffix.length + (r.prompt?.length ?? 0) + (r.extra ?? []).reduce((n, e) => n + e.text.length, 0);
+}
+
 /** The most extra context chunks (other files) one infill request carries. */
 export const INFILL_EXTRA_MAX = 256;
 
@@ -84,7 +89,9 @@ export const InfillRequest = z
     prompt: z.string().max(MAX_CHAT_CHARS).optional(),
     ...GenerateCommon,
   })
-  .strict();
+  .strict()
+  // all of it together within one chat request's bound (the engine tokenizes every part)
+  .refine((r) => infillChars(r) <= MAX_CHAT_CHARS, (r) => ({ message: `the infill request has ${infillChars(r)} characters; one request may carry at most ${MAX_CHAT_CHARS}`, path: ['prefix'] }));
 export type InfillRequest = z.input<typeof InfillRequest>;
 
 export const StopReason = z.enum(['eos', 'stop', 'length', 'aborted']);

@@ -10,6 +10,7 @@
  * one on stderr (rpcLostLine), and the next host starts without it.
  */
 import net from 'net';
+import { MAX_DEVICES } from '../params';
 import { parseEndpoint } from '../params/rpc';
 
 export { parseEndpoint, RpcEndpoint, RpcEndpoints, RPC_DEFAULT_PORT, RPC_SERVERS_MAX } from '../params/rpc';
@@ -28,6 +29,9 @@ export function isLoopback(host: string): boolean {
   const h = host.replace(/^\[|\]$/g, '').toLowerCase();
   return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
 }
+
+/** The most devices one rpc-server may lend (llama.cpp's llama_max_devices()). */
+export const MAX_RPC_DEVICES = MAX_DEVICES;
 
 /** What a probe found: a server that answered HELLO (with its device count), or why not. */
 export type RpcProbe = { endpoint: string; ok: true; devices: number } | { endpoint: string; ok: false; error: string };
@@ -94,6 +98,8 @@ export function probeRpc(endpoint: string, timeoutMs = RPC_PROBE_TIMEOUT_MS): Pr
       }
       const devices = body.readUInt32LE(0);
       if (devices === 0) return fail('has no devices');
+      // ggml-rpc makes a device per unit it is told of: a server claiming thousands is refused
+      if (devices > MAX_RPC_DEVICES) return fail(`claims ${devices} devices (at most ${MAX_RPC_DEVICES} are taken from one server)`);
       finish({ endpoint, ok: true, devices });
     });
   });

@@ -307,7 +307,8 @@ void stepRuns(Context::State & st, std::vector<std::unique_ptr<GenRun>> & runs) 
         if ((int) run.draft.size() > std::min(free, budget) - 1) run.draft.resize((size_t) std::max(0, std::min(free, budget) - 1));
         if (run.draft.empty()) run.drafted_by_spec = false;
         if (free < 1) free = kvMakeRoom(st, busy, planned + 1) - planned;
-        if (free < 1 && run.policy == "shift" && kvShift(st, run.task->seq, run.n_keep)) {
+        // (never over images: a shift could cut one in two, as llama-server refuses context shift with a projector)
+        if (free < 1 && run.policy == "shift" && !run.rc.media && kvShift(st, run.task->seq, run.n_keep)) {
             run.task->gen.shifted = true;
             free = kvCellsFree(st) - planned;
         }

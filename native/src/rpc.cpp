@@ -43,6 +43,7 @@ namespace {
 std::mutex g_list_mu; // held only to read or append the list, never while ggml-rpc works (it may abort)
 std::vector<std::string> g_endpoints; // registered, in order
 bool g_abort_hook = false; // the JS thread's alone
+ggml_abort_callback_t g_prev_abort = nullptr; // the callback set before ours, chained to for other aborts
 
 #ifndef _WIN32
 // Whether a TCP connection to host:port opens within timeout_ms (no protocol: the process is ending).
@@ -80,8 +81,12 @@ bool accepts(const std::string & endpoint, int timeout_ms) {
 // ggml_abort's last words: the message as ggml prints it, then, for a failure of the RPC backend, a line
 // the client shows (main/engine/rpc.ts rpcLostLine reads "hearth: remote device ...").
 void onAbort(const char * message) {
-    fprintf(stderr, "%s\n", message ? message : "ggml abort");
-    if (!message || !strstr(message, "ggml-rpc")) return;
+    if (!message || !strstr(message, "ggml-rpc")) {
+        if (g_prev_abort) g_prev_abort(message);
+        else fprintf(stderr, "%s\n", message ? message : "ggml abort");
+        return;
+    }
+    fprintf(stderr, "%s\n", message);
     std::vector<std::string> eps;
     if (g_list_mu.try_lock()) {
         eps = g_endpoints;
@@ -122,7 +127,7 @@ Napi::Value AddRpcServer(const Napi::CallbackInfo & info) {
     if (!add) throw makeError(env, codes::backend_failed, "the RPC backend has no ggml_backend_rpc_add_server");
     LlamaUse use(LlamaUseKind::js); // the backend may log while it connects
     if (!g_abort_hook) {
-        ggml_set_abort_callback(onAbort);
+        g_prev_abort = ggml_set_abort_callback(onAbort);
         g_abort_hook = true;
     }
     ggml_backend_reg_t reg = add(endpoint.c_str());

@@ -28,6 +28,11 @@ std::unique_ptr<Speculation> makeSpeculation(const ModelHandle & model, llama_co
         throw HearthError(codes::not_supported, "speculative decoding needs a model whose cache can drop tokens; " + model.path +
                                                     " is recurrent or hybrid (turn speculative decoding off for it)");
     }
+    // a sliding-window cache without swaFull drops window cells a rejected draft's tail would still need
+    if (llama_model_n_swa(model.model) > 0 && !cp.swa_full) {
+        throw HearthError(codes::not_supported, "speculative decoding on a sliding-window model (" + model.path +
+                                                    ") needs the full sliding-window cache: turn swaFull on, or speculative decoding off");
+    }
     const int n_seq = (int) llama_n_seq_max(ctx);
     common_params_speculative & p = sp->params;
     p.types = {common_speculative_type_from_name(sp->kind == "draft" ? "draft-simple" : sp->kind)};

@@ -1,5 +1,8 @@
 #include "vision.h"
 
+#include <algorithm>
+#include <climits>
+#include <cstring>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -8,7 +11,22 @@
 #include "errors.h"
 #include "mtmd-helper.h"
 
+// stb_image's header reader only (stbi_info_from_memory), private to this file: libmtmd decodes with its own copy
+#define STB_IMAGE_STATIC
+#define STB_IMAGE_IMPLEMENTATION
+#define STBI_NO_STDIO
+#define STBI_ONLY_PNG
+#define STBI_ONLY_JPEG
+#define STBI_ONLY_GIF
+#define STBI_ONLY_BMP
+#include "stb/stb_image.h"
+
 namespace hearth {
+
+// The most pixels one image may hold (8192 x 8192), and all the images of one request together:
+// decoding holds width x height x 3 bytes per image until the projector has them all.
+constexpr uint64_t MAX_IMAGE_PIXELS = 8192ull * 8192ull;
+constexpr uint64_t MAX_REQUEST_PIXELS = 2 * MAX_IMAGE_PIXELS;
 
 Vision::~Vision() {
     if (ctx) mtmd_free(ctx);
@@ -151,16 +169,45 @@ static llama_token placeholder(const std::string & id) {
     return -2 - (llama_token) (h & 0x3FFFFFFF);
 }
 
+// The image formats read (stb_image's, as mtmd decodes them), by their leading bytes: anything else is
+// refused before mtmd sees it (its helper would hand other bytes to an audio decoder or to ffmpeg).
+static bool isImageFormat(const std::string & b) {
+    auto starts = [&](const char * magic, size_t n) { return b.size() >= n && std::memcmp(b.data(), magic, n) == 0; };
+    return starts("\x89PNG\r\n\x1a\n", 8) || starts("\xFF\xD8\xFF", 3) || starts("GIF87a", 6) || starts("GIF89a", 6) || starts("BM", 2);
+}
+
 std::vector<llama_token> tokenizeWithImages(Vision & v, const std::string & prompt, const std::vector<std::string> & images, PromptMedia & media) {
     std::vector<mtmd::bitmap> bitmaps;
+    uint64_t pixels = 0;
     for (size_t i = 0; i < images.size(); i++) {
         const std::string & bytes = images[i];
+        const std::string which = "image " + std::to_string(i + 1);
+        if (!isImageFormat(bytes)) throw HearthError(codes::invalid_argument, which + " is not a PNG, JPEG, GIF or BMP file");
+        // its size before anything is decoded: a small file can declare a huge image (stb_image would
+        // allocate width x height x 3 bytes)
+        int w = 0, h = 0, comp = 0;
+        if (!stbi_info_from_memory((const stbi_uc *) bytes.data(), (int) std::min<size_t>(bytes.size(), INT32_MAX), &w, &h, &comp)) {
+            throw HearthError(codes::invalid_argument, which + " could not be decoded (PNG, JPEG, BMP or GIF)");
+        }
+        if ((uint64_t) w * (uint64_t) h > MAX_IMAGE_PIXELS) {
+            throw HearthError(codes::invalid_argument, which + " is " + std::to_string(w) + "x" + std::to_string(h) + " pixels; at most " +
+                                                           std::to_string(MAX_IMAGE_PIXELS) + " pixels are read (scale it down)");
+        }
+        pixels += (uint64_t) w * (uint64_t) h;
+        if (pixels > MAX_REQUEST_PIXELS) {
+            throw HearthError(codes::invalid_argument, "the images of one request hold more than " + std::to_string(MAX_REQUEST_PIXELS) + " pixels together (send fewer or smaller ones)");
+        }
         progressHere(); // decoding a large image takes a while
         mtmd_helper_bitmap_wrapper w = mtmd_helper_bitmap_init_from_buf(v.ctx, (const unsigned char *) bytes.data(), bytes.size(), false, mtmd_helper_init_opt_default());
-        if (w.video_ctx) mtmd_helper_video_free(w.video_ctx);
-        if (!w.bitmap) throw HearthError(codes::invalid_argument, "image " + std::to_string(i + 1) + " could not be decoded (PNG, JPEG, BMP or GIF)");
+        if (w.video_ctx) {
+            // never for the formats above (mtmd is built without video); a lazy bitmap would read from it
+            mtmd_helper_video_free(w.video_ctx);
+            if (w.bitmap) mtmd_bitmap_free(w.bitmap);
+            throw HearthError(codes::invalid_argument, which + " is not a still image");
+        }
+        if (!w.bitmap) throw HearthError(codes::invalid_argument, which + " could not be decoded (PNG, JPEG, BMP or GIF)");
         mtmd::bitmap b(w.bitmap);
-        if (mtmd_bitmap_is_audio(w.bitmap)) throw HearthError(codes::not_supported, "image " + std::to_string(i + 1) + " is audio");
+        if (mtmd_bitmap_is_audio(w.bitmap)) throw HearthError(codes::not_supported, which + " is audio");
         bitmaps.push_back(std::move(b));
     }
     std::vector<const mtmd_bitmap *> ptrs;
@@ -207,6 +254,12 @@ void evalImage(Vision & v, llama_context * lctx, const PromptImage & img, int n_
         embd.assign(out, out + n_embd * img.n_tokens);
     }
     progressHere();
+    // a projector whose image attends both ways (Gemma 3's and its kind) needs the whole image in one
+    // micro-batch: llama.cpp asserts on a non-causal batch larger than n_ubatch
+    if (mtmd_decode_use_non_causal(v.ctx, img.chunk.get()) && img.n_tokens > (size_t) llama_n_ubatch(lctx)) {
+        throw HearthError(codes::invalid_argument, "an image takes " + std::to_string(img.n_tokens) + " tokens, read in one micro-batch by this projector, but the micro-batch is " +
+                                                       std::to_string(llama_n_ubatch(lctx)) + " (raise the micro-batch size to at least " + std::to_string(img.n_tokens) + ")");
+    }
     llama_pos new_n_past = 0;
     AllocationWatch allocation;
     const int32_t rc = mtmd_helper_decode_image_chunk(v.ctx, lctx, img.chunk.get(), embd.data(), n_past, seq, n_batch, &new_n_past, nullptr, nullptr);
