@@ -185,15 +185,15 @@ std::vector<llama_token> tokenizeWithImages(Vision & v, const std::string & prom
         if (!isImageFormat(bytes)) throw HearthError(codes::invalid_argument, which + " is not a PNG, JPEG, GIF or BMP file");
         // its size before anything is decoded: a small file can declare a huge image (stb_image would
         // allocate width x height x 3 bytes)
-        int w = 0, h = 0, comp = 0;
-        if (!stbi_info_from_memory((const stbi_uc *) bytes.data(), (int) std::min<size_t>(bytes.size(), INT32_MAX), &w, &h, &comp)) {
+        int iw = 0, ih = 0, comp = 0;
+        if (!stbi_info_from_memory((const stbi_uc *) bytes.data(), (int) std::min<size_t>(bytes.size(), INT32_MAX), &iw, &ih, &comp)) {
             throw HearthError(codes::invalid_argument, which + " could not be decoded (PNG, JPEG, BMP or GIF)");
         }
-        if ((uint64_t) w * (uint64_t) h > MAX_IMAGE_PIXELS) {
-            throw HearthError(codes::invalid_argument, which + " is " + std::to_string(w) + "x" + std::to_string(h) + " pixels; at most " +
+        if ((uint64_t) iw * (uint64_t) ih > MAX_IMAGE_PIXELS) {
+            throw HearthError(codes::invalid_argument, which + " is " + std::to_string(iw) + "x" + std::to_string(ih) + " pixels; at most " +
                                                            std::to_string(MAX_IMAGE_PIXELS) + " pixels are read (scale it down)");
         }
-        pixels += (uint64_t) w * (uint64_t) h;
+        pixels += (uint64_t) iw * (uint64_t) ih;
         if (pixels > MAX_REQUEST_PIXELS) {
             throw HearthError(codes::invalid_argument, "the images of one request hold more than " + std::to_string(MAX_REQUEST_PIXELS) + " pixels together (send fewer or smaller ones)");
         }

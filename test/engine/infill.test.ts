@@ -5,6 +5,7 @@
  * marked as its FIM tokens (FIM_TOKENS); a model without them is refused.
  */
 import { EngineClient } from '../../main/engine/client';
+import { MAX_CHAT_CHARS } from '../../main/params';
 import { errorOf, makeEngine } from '../helpers/engine';
 import { FIM_TOKENS, TINY_FIM, TINY_SPM } from '../helpers/models';
 
@@ -72,5 +73,12 @@ describe('infill', () => {
     expect(err.code).toBe('not_supported');
     expect(err.message).toMatch(/no fill-in-the-middle tokens \(missing: prefix suffix middle\)/);
     await engine.unload('spm');
+  });
+
+  test("all of a request's parts together stay within one chat request's bound", async () => {
+    const half = 'x'.repeat(MAX_CHAT_CHARS / 2);
+    const err = await errorOf(engine.infill('fim', { prefix: half, suffix: half, extra: [{ text: 'one more' }], maxTokens: 1 }));
+    expect(err.code).toBe('invalid_argument');
+    expect(err.message).toMatch(/the infill request has 4000008 characters; one request may carry at most 4000000/);
   });
 });

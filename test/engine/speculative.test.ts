@@ -11,7 +11,7 @@ import { EngineClient } from '../../main/engine/client';
 import { Estimate } from '../../main/engine/protocol';
 import { writeTestModel } from '../../scripts/make-test-model';
 import { errorOf, makeEngine, tempDir } from '../helpers/engine';
-import { TINY_BPE, TINY_SPM } from '../helpers/models';
+import { TINY_BPE, TINY_SPM, TINY_SWA } from '../helpers/models';
 
 let engine: EngineClient;
 let dir: string;
@@ -154,5 +154,14 @@ describe('memory', () => {
     const draftAlone = Estimate.parse(await engine.request('estimate', { path: OTHER_DRAFT, params: { contextSize: 1024 } }));
     expect(sum(withDraft, 'model')).toBe(sum(alone, 'model') + sum(draftAlone, 'model'));
     expect(sum(withDraft, 'context')).toBeGreaterThan(sum(alone, 'context'));
+  });
+
+  test('a sliding-window model drafts only with its full window cache (swaFull), and says so', async () => {
+    const err = await errorOf(engine.load('swa-spec', TINY_SWA, { contextSize: 512, threads: 2, speculative: 'ngram-mod' }));
+    expect(err.code).toBe('not_supported');
+    expect(err.message).toMatch(/sliding-window model .* needs the full sliding-window cache: turn swaFull on/);
+    const ok = await engine.load('swa-spec', TINY_SWA, { contextSize: 512, threads: 2, speculative: 'ngram-mod', swaFull: true });
+    expect(ok.context.contextSize).toBe(512);
+    await engine.unload('swa-spec');
   });
 });

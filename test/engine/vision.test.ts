@@ -6,6 +6,7 @@
  */
 import fs from 'fs';
 import path from 'path';
+import { crc32 } from 'zlib';
 import { EngineClient } from '../../main/engine/client';
 import type { ChatMessage } from '../../main/engine/protocol';
 import { errorOf, makeEngine, tempDir } from '../helpers/engine';
@@ -98,9 +99,48 @@ describe('images', () => {
     const junk = Buffer.from('not an image at all').toString('base64');
     const e = await errorOf(engine.chat(M, { messages: withImage(junk), maxTokens: 4 }));
     expect(e.code).toBe('invalid_argument');
-    expect(e.message).toMatch(/could not be decoded/);
+    expect(e.message).toMatch(/image 1 is not a PNG, JPEG, GIF or BMP file/);
+    // a PNG signature over garbage: read as a PNG, and refused as one that does not decode
+    const broken = Buffer.concat([testPng(0).subarray(0, 8), Buffer.from('garbage after the signature')]).toString('base64');
+    const b = await errorOf(engine.chat(M, { messages: withImage(broken), maxTokens: 4 }));
+    expect(b.code).toBe('invalid_argument');
+    expect(b.message).toMatch(/image 1 could not be decoded/);
     const ok = await engine.chat(M, { messages: withImage(png), maxTokens: 4, ignoreEos: true, sampling: greedy });
     expect(ok.timings.generatedTokens).toBe(4);
+  });
+
+  test('an image declaring more pixels than are read is refused before it is decoded', async () => {
+    // a valid PNG header (IHDR) that declares 10000 x 10000 pixels: only the header is read
+    const real = testPng(0);
+    const ihdr = Buffer.from(real.subarray(8, 8 + 25));
+    ihdr.writeUInt32BE(10000, 8);
+    ihdr.writeUInt32BE(10000, 12);
+    const crc = crc32(ihdr.subarray(4, 21));
+    ihdr.writeUInt32BE(crc >>> 0, 21);
+    const huge = Buffer.concat([real.subarray(0, 8), ihdr, real.subarray(33)]).toString('base64');
+    const e = await errorOf(engine.chat(M, { messages: withImage(huge), maxTokens: 4 }));
+    expect(e.code).toBe('invalid_argument');
+    expect(e.message).toMatch(/image 1 is 10000x10000 pixels; at most 67108864/);
+  });
+
+  test('bytes that are not an image never reach a decoder that runs programs (ffprobe/ffmpeg from PATH)', async () => {
+    // stand-ins for ffprobe and ffmpeg first on PATH: each leaves a mark if it is ever run
+    const dir = tempDir('vision-path');
+    const mark = path.join(dir, 'ran');
+    for (const name of ['ffprobe', 'ffmpeg']) {
+      fs.writeFileSync(path.join(dir, name), `#!/bin/sh\necho ${name} >> ${mark}\ncat > /dev/null\nexit 1\n`, { mode: 0o755 });
+    }
+    const e2 = makeEngine({ PATH: `${dir}:${process.env.PATH ?? ''}` });
+    try {
+      await e2.load(M, TINY_BPE, { contextSize: 512, threads: 2, mmproj: TINY_PROJECTOR });
+      for (const bytes of [Buffer.from('this is not an image, just some bytes'), Buffer.from('RIFF\0\0\0\0WEBPVP8 '), Buffer.from('\0\0\0\x20ftypisom')]) {
+        const e = await errorOf(e2.chat(M, { messages: withImage(bytes.toString('base64')), maxTokens: 4 }));
+        expect(e.code).toBe('invalid_argument');
+      }
+      expect(fs.existsSync(mark)).toBe(false);
+    } finally {
+      await e2.close();
+    }
   });
 
   test('a model without a projector refuses images (not_supported) and says why', async () => {
