@@ -138,7 +138,9 @@ export class HostSupervisor {
     if (this.choice) return Promise.resolve(this.choice);
     this.choosing ??= (async () => {
       const dir = this.opts.backendDir ?? path.dirname(addonPath());
-      const available = [...backendModules(dir).keys()];
+      // the compute backends to choose from: ggml-rpc is a way to reach other machines' devices, loaded
+      // only when remote devices are set (rpc.ts), never a backend to pick
+      const available = [...backendModules(dir).keys()].filter((b) => b !== 'rpc');
       const env = { ...process.env, ...this.opts.env };
       const c = await chooseBackend(this.opts.probeSpawner ?? nodeProbeSpawner, this.hostScript, env, available, this.opts.backend ?? 'auto');
       this.logger.info(`engine backend: ${c.reason}`);
