@@ -102,9 +102,9 @@ describe('a release build (every CPU variant)', () => {
     await engine?.close();
   });
 
-  test('the build holds only CPU variants, and this machine accepts some and refuses others', () => {
+  test('the build holds only CPU variants (and ggml-rpc, for remote devices), and this machine accepts some and refuses others', () => {
     const mods = backendModules(path.dirname(ADDON));
-    expect([...mods.keys()]).toEqual(['cpu']);
+    expect([...mods.keys()]).toEqual(['cpu', 'rpc']);
     expect(Object.keys(scores).length).toBeGreaterThan(1);
     expect(Object.keys(scores)).not.toContain(''); // no base libggml-cpu module: a variant must be chosen
     expect(scores[best]).toBeGreaterThan(0);
