@@ -82,6 +82,9 @@ export const DEV_ONLY_ENV = [
   'HEARTH_TEST_TASK_BOUNDS',
   'HEARTH_TEST_LOAD_GATE',
   'HEARTH_ENGINE_LOG_DIR',
+  // main hands the engine host the remote devices that answered its probe (main/engine/rpc.ts): one
+  // from outside would reach the host unprobed, and ggml-rpc ends the process on one that does not answer
+  'HEARTH_RPC_SERVERS',
 ] as const;
 
 export interface ShellLayout {
