@@ -6,6 +6,7 @@
 import path from 'path';
 import { assistantChannels } from './chat/assistants';
 import { chatChannels } from './chat/channels';
+import { ImageStore } from './chat/images';
 import { chatParallel, type LoadedChat, loadFingerprint, ThreadSessions } from './chat/sessions';
 import { ChatService } from './chat/turns';
 import { ChatViews } from './chat/views';
@@ -153,8 +154,9 @@ export function composeApp(opts: ComposeOptions): App {
   });
   const folder = new FolderService({ services, store, library, downloads, folder: modelsDir, dataDir: paths.root, lock: folderLock, onLibraryChanged: modelsChanged, logger });
   const views = new ChatViews(store);
-  const chat = new ChatService({ store, engine, library, services, logger, views, usageRefreshMs: opts.usageRefreshMs, sessions });
-  services.register(chatChannels({ store, engine, library, services, views, chat, sessions }));
+  const images = new ImageStore(paths.images);
+  const chat = new ChatService({ store, engine, library, services, logger, views, usageRefreshMs: opts.usageRefreshMs, sessions, images });
+  services.register(chatChannels({ store, engine, library, services, views, chat, images, sessions }));
   services.register(assistantChannels({ store, views }));
   // the updater: follows the updateChannel and updateMode settings; an install waits for replies and downloads
   const updates = new UpdateController({

@@ -33,6 +33,8 @@ export interface DataPaths {
   database: string;
   logs: string;
   sessions: string;
+  /** the images the user attached to messages, each named by its hash (main/chat/images.ts) */
+  images: string;
 }
 
 export function dataPaths(root: string): DataPaths {
@@ -42,6 +44,7 @@ export function dataPaths(root: string): DataPaths {
     database: path.join(root, 'hearth.db'),
     logs: path.join(root, 'logs'),
     sessions: path.join(root, 'sessions'),
+    images: path.join(root, 'images'),
   };
 }
 
@@ -56,7 +59,7 @@ export function modelsFolderOf(paths: Pick<DataPaths, 'models'>, settings: { get
 /** Creates the data folder and its subfolders if missing. */
 export function ensureDataDir(root: string): DataPaths {
   const p = dataPaths(root);
-  for (const d of [p.root, p.models, p.logs, p.sessions]) makeDirs(d);
+  for (const d of [p.root, p.models, p.logs, p.sessions, p.images]) makeDirs(d);
   return p;
 }
 

@@ -9,6 +9,7 @@ import crypto from 'crypto';
 import http from 'http';
 import { Duplex } from 'stream';
 import { WebSocketServer } from 'ws';
+import { MAX_IMAGE_CHARS } from '../params';
 import { Services } from '../services';
 import type { Logger } from '../logging';
 import { Guard, hostHeaderOf, isLoopbackHost, isWildcardHost, parseTarget } from './guard';
@@ -17,10 +18,10 @@ import { attachSocket } from './ws-bridge';
 
 /** Bounds of what one client can make the server hold. */
 export const LIMITS = {
-  /** largest WebSocket message accepted (a chat message is at most 1,000,000 characters) */
-  maxPayloadBytes: 16 * 1024 * 1024,
-  /** unsent output a WebSocket may hold before it is dropped */
-  maxBufferedBytes: 32 * 1024 * 1024,
+  /** largest WebSocket message accepted: an image to store (images.store: MAX_IMAGE_CHARS of base64) and its frame */
+  maxPayloadBytes: MAX_IMAGE_CHARS + 1024 * 1024,
+  /** unsent output a WebSocket may hold before it is dropped: room for two of the largest replies (a stored image read back, images.read) */
+  maxBufferedBytes: 2 * (MAX_IMAGE_CHARS + 1024 * 1024),
   /** time to receive a request's headers, and the whole request */
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 30_000,

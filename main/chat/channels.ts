@@ -1,17 +1,28 @@
 /**
  * The conversation channels of the IPC contract: threads.*, messages.*, chat.* (turns are started
- * and stopped by ./turns.ts) and search.query over the stored chats.
+ * and stopped by ./turns.ts), images.* (the images messages carry, ./images.ts) and search.query over
+ * the stored chats.
  */
 import type { EngineClient } from '../engine/client';
 import { CHAT_MODEL_ID, ModelLibrary } from '../models/library';
 import type { Handlers, Services } from '../services';
 import type { Store } from '../store';
+import type { ImageStore } from './images';
 import type { ThreadSessions } from './sessions';
 import type { ChatService } from './turns';
 import { toThreadDTO } from './dto';
 import { ChatViews } from './views';
 
-export function chatChannels(deps: { store: Store; engine: EngineClient; library: ModelLibrary; services: Services; views: ChatViews; chat: ChatService; sessions?: ThreadSessions }): Handlers {
+export function chatChannels(deps: {
+  store: Store;
+  engine: EngineClient;
+  library: ModelLibrary;
+  services: Services;
+  views: ChatViews;
+  chat: ChatService;
+  images: ImageStore;
+  sessions?: ThreadSessions;
+}): Handlers {
   const { store, services, views, chat } = deps;
   const changed = (t: ReturnType<typeof toThreadDTO>) => {
     services.emit('threads.changed', { thread: t });
@@ -51,6 +62,8 @@ export function chatChannels(deps: { store: Store; engine: EngineClient; library
     'chat.regenerate': (r) => chat.regenerate(r.threadId, r.messageId),
     'chat.edit': (r) => chat.edit(r),
     'chat.continue': (r) => chat.continue(r.threadId, r.messageId),
+    'images.store': (r) => deps.images.addBase64(r.data, r.name),
+    'images.read': async (r) => ({ url: await deps.images.dataUrl(r.ref) }),
     'chat.countTokens': async (r) => {
       if (!deps.library.loadedPath) return { tokens: Math.ceil(r.text.length / 4) };
       const toks = await deps.engine.tokenize(CHAT_MODEL_ID, r.text, { addSpecial: false });

@@ -48,6 +48,7 @@ export function toMessageDTO(m: MessageView | (Omit<MessageView, 'alternatives'>
     createdAt: m.createdAt,
     parentId: m.parentId,
     alternative: m.alternatives ? { index: m.alternatives.index, count: m.alternatives.count } : { index: 0, count: 1 },
+    attachments: m.attachments,
   };
 }
 

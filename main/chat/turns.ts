@@ -11,13 +11,14 @@ import { untilAborted } from '../abort';
 import { EngineClient } from '../engine/client';
 import type { Logger } from '../logging';
 import { ChatMessage, EngineError, GenerateResult, Sampling } from '../engine/protocol';
-import { IpcError, IpcErrorCode, MessageDTO, SamplingDTO } from '../ipc/contract';
+import { ImageAttachment, IpcError, IpcErrorCode, MessageDTO, NO_VISION, SamplingDTO } from '../ipc/contract';
 import { CHAT_MODEL_ID, ModelLibrary } from '../models/library';
-import { pickKeys, REQUEST_SETTING_KEYS, RequestSettingKey, SAMPLING_SETTING_KEYS } from '../params';
+import { chatChars, MAX_IMAGES, pickKeys, REQUEST_SETTING_KEYS, RequestSettingKey, SAMPLING_SETTING_KEYS } from '../params';
 import { Services } from '../services';
-import { Assistant, FinishReply, ReplyWriter, Store, Thread } from '../store';
+import { Assistant, FinishReply, MessageView, ReplyWriter, Store, Thread } from '../store';
 import { finishReasonOf } from './dto';
-import { wellFormed } from './text';
+import { historyImages, toEngineMessages } from './history';
+import type { ImageStore } from './images';
 import { type ThreadSessions, tokensNeeded } from './sessions';
 import { nameThread } from './titles';
 import { ChatViews, modelName } from './views';
@@ -39,6 +40,15 @@ export interface ChatDeps {
   usageRefreshMs?: number;
   /** each thread's KV cache on a sequence of its own, saved and restored (./sessions.ts); without it every thread runs on sequence 0 */
   sessions?: ThreadSessions;
+  /** the images users attach (<data>/images) */
+  images: ImageStore;
+}
+
+/** How a turn runs: a continue of the last reply; a message whose new images the model must read. */
+interface TurnOptions {
+  continueFinal?: boolean;
+  /** the turn's message brings images: a model without a projector fails the reply (older images are left out instead) */
+  readsImages?: boolean;
 }
 
 interface Running {
@@ -174,16 +184,33 @@ export class ChatService {
    * model (a load in progress, or the thread's model loaded now) inside the reply, so the message is
    * shown and Stop reaches the turn while the model loads.
    */
-  send(r: { threadId: string; content: string }): { userMessage: MessageDTO; reply: MessageDTO } {
+  async send(r: { threadId: string; content: string; attachments?: ImageAttachment[] }): Promise<{ userMessage: MessageDTO; reply: MessageDTO }> {
     const { threads, messages } = this.api(r.threadId);
     const thread = threads.get(r.threadId);
     const turn = this.reserve(r.threadId);
     const model = this.guard(turn, () => this.expectedModel(thread));
-    const isFirst = messages.list(r.threadId).length === 0;
-    const user = this.guard(turn, () => messages.add({ threadId: r.threadId, role: 'user', content: r.content }));
+    const path = messages.list(r.threadId);
+    const images = r.attachments?.length ? await this.guard(turn, () => this.attachable(r.attachments!, path)) : [];
+    const isFirst = path.length === 0;
+    const user = this.guard(turn, () => messages.add({ threadId: r.threadId, role: 'user', content: r.content, ...(images.length ? { attachments: images } : {}) }));
     const writer = this.guard(turn, () => messages.beginReply({ threadId: r.threadId, model: modelName(model) }));
-    this.start(thread, writer, {}, turn, isFirst ? r.content : undefined);
+    this.start(thread, writer, { readsImages: images.length > 0 }, turn, isFirst ? r.content.trim() || images.map((i) => i.name).join(', ') : undefined);
     return { userMessage: this.deps.views.message(r.threadId, user.id), reply: this.deps.views.message(r.threadId, writer.messageId) };
+  }
+
+  /**
+   * The images a message may bring, as stored (kind and size from the file): refused when the loaded
+   * model has no projector (a load under way is checked by the turn), when the conversation would
+   * carry more than MAX_IMAGES, or when one is not stored.
+   */
+  private async attachable(attachments: readonly ImageAttachment[], path: readonly MessageView[]): Promise<ImageAttachment[]> {
+    const lib = this.deps.library;
+    if (lib.loadedPath !== null && lib.expected === lib.loadedPath && lib.loadedProjector === null) throw new IpcError('invalid_input', NO_VISION);
+    const before = historyImages(path);
+    if (before + attachments.length > MAX_IMAGES) {
+      throw new IpcError('invalid_input', `this chat has ${before} images and one conversation may carry at most ${MAX_IMAGES}: start a new chat for more`);
+    }
+    return Promise.all(attachments.map((a) => this.deps.images.attachment(a)));
   }
 
   /** A message of this thread with this role (a reply to regenerate or continue, a user message to edit). */
@@ -204,16 +231,20 @@ export class ChatService {
     return { reply: this.deps.views.message(threadId, writer.messageId) };
   }
 
-  edit(r: { threadId: string; messageId: string; content: string }): { userMessage: MessageDTO; reply: MessageDTO } {
+  async edit(r: { threadId: string; messageId: string; content: string; attachments?: ImageAttachment[] }): Promise<{ userMessage: MessageDTO; reply: MessageDTO }> {
     const { threads, messages } = this.api(r.threadId);
     const thread = threads.get(r.threadId);
     this.busy(r.threadId);
     this.messageIn(r.threadId, r.messageId, 'user');
     const turn = this.reserve(r.threadId);
     const model = this.guard(turn, () => this.expectedModel(thread));
-    const edited = this.guard(turn, () => messages.edit(r.messageId, r.content));
+    // the images it replaces are not counted: only the messages before it stay
+    const path = messages.list(r.threadId);
+    const before = path.slice(0, Math.max(0, path.findIndex((m) => m.id === r.messageId)));
+    const images = r.attachments?.length ? await this.guard(turn, () => this.attachable(r.attachments!, before)) : r.attachments;
+    const edited = this.guard(turn, () => messages.edit(r.messageId, r.content, images));
     const writer = this.guard(turn, () => messages.beginReply({ threadId: r.threadId, parentId: edited.id, model: modelName(model) }));
-    this.start(thread, writer, {}, turn);
+    this.start(thread, writer, { readsImages: (images?.length ?? 0) > 0 }, turn);
     return { userMessage: this.deps.views.message(r.threadId, edited.id), reply: this.deps.views.message(r.threadId, writer.messageId) };
   }
 
@@ -278,7 +309,7 @@ export class ChatService {
     return r;
   }
 
-  private start(thread: Thread, writer: ReplyWriter, opts: { continueFinal?: boolean }, turn: Turn, firstMessage?: string): void {
+  private start(thread: Thread, writer: ReplyWriter, opts: TurnOptions, turn: Turn, firstMessage?: string): void {
     const threadId = thread.id;
     // the reply ends here: a stop waits for this, never for the title that follows
     const done = this.generate(thread, writer, turn.abort, opts)
@@ -301,18 +332,14 @@ export class ChatService {
    * large, database locked past the retries) the generation is stopped and the reply ends as an
    * error naming the store failure.
    */
-  private async generate(thread: Thread, writer: ReplyWriter, abort: AbortController, opts: { continueFinal?: boolean }): Promise<void> {
+  private async generate(thread: Thread, writer: ReplyWriter, abort: AbortController, opts: TurnOptions): Promise<void> {
     const signal = abort.signal;
     const { messages } = this.api(thread.id);
     const { sampling, request, instructions } = this.sampling(thread);
     const path = messages.list(thread.id);
     const upTo = path.findIndex((m) => m.id === writer.messageId);
     const history = (upTo >= 0 ? path.slice(0, opts.continueFinal ? upTo + 1 : upTo) : path).filter((m) => m.status !== 'error' || m.role !== 'assistant');
-    const chat: ChatMessage[] = [];
-    if (instructions.trim()) chat.push({ role: 'system', content: wellFormed(instructions) });
-    for (const m of history) {
-      if (m.role === 'system' || m.role === 'user' || m.role === 'assistant') chat.push({ role: m.role, content: wellFormed(m.content) });
-    }
+    let chat: ChatMessage[] = [];
     let result: GenerateResult | undefined;
     let engineError: string | null = null;
     let engineCode = 'aborted';
@@ -326,8 +353,12 @@ export class ChatService {
     let acquired = false;
     try {
       model = await this.modelFor(thread, signal);
+      // the messages, with their images when the model reads them (its projector is known once it is loaded)
+      const vision = model !== null && this.deps.library.loadedProjector !== null;
+      if (model !== null && opts.readsImages && !vision) throw new IpcError('invalid_input', NO_VISION);
+      chat = await toEngineMessages(history, { instructions, images: vision ? this.deps.images : null });
       // the thread's own sequence, its saved cache restored into it (never throws)
-      const need = tokensNeeded(chat.reduce((n, m) => n + (m.content?.length ?? 0), 0), (request as { maxTokens?: number }).maxTokens);
+      const need = tokensNeeded(chatChars(chat), (request as { maxTokens?: number }).maxTokens);
       const seq = model !== null && sessions ? (await sessions.acquire(thread.id, need)).seq : 0;
       acquired = model !== null && sessions !== undefined;
       if (model !== null && !signal.aborted) result = await this.deps.engine.chat(

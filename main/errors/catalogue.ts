@@ -70,6 +70,12 @@ export const ERRORS = {
     cli: 'check the path',
     layers: ['ipc', 'store', 'engine'],
   },
+  image_missing: {
+    meaning: 'an image a message carries is no longer in the data folder (<data>/images): deleted or moved outside Hearth',
+    userFixable: true,
+    hint: '{Message} Edit the message to attach the image again, or start a new chat.',
+    layers: ['ipc'],
+  },
   too_large: {
     meaning: 'content, a file or its metadata over its limit',
     userFixable: true,

@@ -4,7 +4,10 @@
  * renderer. Main validates every incoming payload against these schemas.
  */
 import { z } from 'zod';
-import { BACKEND_PINS, RpcEndpoints, ChatSettings, Device, LOAD_FIELDS, LOAD_SETTING_FIELDS, LoadSettings, MAX_MESSAGE_CHARS, MemoryBreakdown, TokenLogprobs } from '../params';
+import {
+  BACKEND_PINS, RpcEndpoints, ChatSettings, Device, IMAGE_MIME_TYPES, LOAD_FIELDS, LOAD_SETTING_FIELDS, LoadSettings, MAX_IMAGE_BYTES, MAX_IMAGE_CHARS, MAX_IMAGES, MAX_MESSAGE_CHARS, MemoryBreakdown,
+  TokenLogprobs,
+} from '../params';
 import { codesOf, type IpcErrorCode } from '../errors/catalogue';
 import {
   ABSOLUTE_PATH, DiscoveryDTO, DownloadDTO, hfTokenSchema, HubFitDTO, hubFitRequestSchema, LibraryDeleteDTO, LibraryFactsDTO, LibraryImportDTO, libraryImportSchema, DownloadProgressDTO, downloadConcurrencySchema, DOWNLOAD_CONCURRENCY, downloadRequestSchema, proxyUrlSchema, hubSearchSchema, HubModelDTO,
@@ -100,6 +103,51 @@ export type MetricsDTO = z.infer<typeof MetricsDTO>;
 
 export const MessageStatus = z.enum(['streaming', 'done', 'error', 'interrupted', 'aborted']);
 
+/** The longest reference an attachment keeps (a path, a URL, a hash). */
+export const ATTACHMENT_REF_CHARS = 4096;
+
+/**
+ * A file a message carries, by reference (the store keeps references, not bytes): an image the app
+ * stored (ImageAttachment), or what an import brought (Jan's images: a URL or a data: URL).
+ */
+export const AttachmentDTO = z
+  .object({
+    /** e.g. 'image', 'file', 'url' */
+    type: z.string().min(1).max(64),
+    /** path, URL or blob id the attachment refers to */
+    ref: z.string().min(1).max(ATTACHMENT_REF_CHARS),
+    name: z.string().max(1000).optional(),
+    mimeType: z.string().max(255).optional(),
+    size: z.number().int().min(0).optional(),
+  })
+  .strict();
+export type AttachmentDTO = z.infer<typeof AttachmentDTO>;
+
+/** An image the app stored, named by its content: the SHA-256 of its bytes, 64 lowercase hex digits (nothing else ever names a file). */
+export const ImageRef = z.string().regex(/^[0-9a-f]{64}$/, 'an image is named by its SHA-256: 64 hex digits');
+
+/** An image the user attached, as images.store stored it in <data>/images (main/chat/images.ts). */
+export const ImageAttachment = AttachmentDTO.extend({
+  type: z.literal('image'),
+  ref: ImageRef,
+  name: z.string().min(1).max(1000),
+  mimeType: z.enum(IMAGE_MIME_TYPES),
+  size: z.number().int().min(1).max(MAX_IMAGE_BYTES),
+});
+export type ImageAttachment = z.infer<typeof ImageAttachment>;
+
+/** Why images are refused for a model without a projector (chat.send, a reply; the composer says it too). */
+export const NO_VISION = 'this model does not read images; load a vision model with its projector (mmproj)';
+
+/** The images one message may carry (each one stored by images.store). */
+const MessageImages = z.array(ImageAttachment).max(MAX_IMAGES);
+
+/** What a user message says: text, images, or both (never neither). */
+function textOrImages<T extends { content: string; attachments?: unknown[] }>(r: T): boolean {
+  return r.content.trim().length > 0 || (r.attachments?.length ?? 0) > 0;
+}
+const TEXT_OR_IMAGES = { message: 'a message needs text or an image', path: ['content'] };
+
 /**
  * Why a reply ended: the model's end of text, a stop string, the max tokens limit, a full context, a
  * stop by the user, or the engine host dying or hanging mid-reply and being restarted
@@ -125,6 +173,8 @@ export const MessageDTO = z.object({
   parentId: z.string().nullable(),
   /** position among the alternatives that share this message's parent (edits, regenerations) */
   alternative: z.object({ index: z.number().int(), count: z.number().int() }),
+  /** what the message carries: a user message's images (ImageAttachment; images.read shows one) */
+  attachments: z.array(AttachmentDTO).default([]),
 });
 export type MessageDTO = z.infer<typeof MessageDTO>;
 
@@ -358,17 +408,29 @@ export const contract = {
     response: ThreadView,
   },
 
+  /**
+   * sends a message: text, and images stored by images.store (refused unless the model has a
+   * projector; each must still be stored)
+   */
   'chat.send': {
-    request: z.object({ threadId: Id, content: z.string().min(1).max(MAX_MESSAGE_CHARS) }).strict(),
+    request: z.object({ threadId: Id, content: z.string().max(MAX_MESSAGE_CHARS), attachments: MessageImages.optional() }).strict().refine(textOrImages, TEXT_OR_IMAGES),
     response: z.object({ userMessage: MessageDTO, reply: MessageDTO }),
   },
   'chat.stop': { request: z.object({ threadId: Id }).strict(), response: Ok },
   'chat.regenerate': { request: z.object({ threadId: Id, messageId: Id }).strict(), response: z.object({ reply: MessageDTO }) },
+  /** a new version of a user message (its images stay; `attachments` replaces them) */
   'chat.edit': {
-    request: z.object({ threadId: Id, messageId: Id, content: z.string().min(1).max(MAX_MESSAGE_CHARS) }).strict(),
+    request: z.object({ threadId: Id, messageId: Id, content: z.string().max(MAX_MESSAGE_CHARS), attachments: MessageImages.optional() }).strict().refine(textOrImages, TEXT_OR_IMAGES),
     response: z.object({ userMessage: MessageDTO, reply: MessageDTO }),
   },
   'chat.continue': { request: z.object({ threadId: Id, messageId: Id }).strict(), response: z.object({ reply: MessageDTO }) },
+  /** checks an image the user attached (PNG, JPEG, GIF or BMP; at most MAX_IMAGE_BYTES) and stores it in <data>/images by its hash: the attachment chat.send takes */
+  'images.store': {
+    request: z.object({ name: z.string().trim().min(1).max(1000), data: z.string().min(1).max(MAX_IMAGE_CHARS) }).strict(),
+    response: ImageAttachment,
+  },
+  /** a stored image as a data: URL, to show */
+  'images.read': { request: z.object({ ref: ImageRef }).strict(), response: z.object({ url: z.string() }) },
   'chat.countTokens': { request: z.object({ threadId: Id.optional(), text: z.string().max(MAX_MESSAGE_CHARS) }).strict(), response: z.object({ tokens: z.number().int() }) },
 
   /** the models folder's models, then the references (marked, with who keeps them; `missing` when gone) */

@@ -312,6 +312,11 @@ export class ModelLibrary {
     return this.state.loaded?.path ?? null;
   }
 
+  /** The vision projector the loaded model reads images with, or null (none loaded, or it reads no images). */
+  get loadedProjector(): string | null {
+    return this.state.loaded?.projector ?? null;
+  }
+
   /**
    * The model a reply asked for now would run on, known without waiting (see ready()): the one a
    * switch under way loads (the last asked for), else the loaded one; null when neither.

@@ -30,6 +30,31 @@ export const MAX_IMAGE_CHARS = 32 * 1024 * 1024;
 /** The most images one chat request may carry. */
 export const MAX_IMAGES = 64;
 
+/** The most bytes one image may have: what base64 fits in MAX_IMAGE_CHARS. */
+export const MAX_IMAGE_BYTES = (MAX_IMAGE_CHARS / 4) * 3;
+
+/**
+ * The image kinds llama.cpp's mtmd decodes (stb_image: PNG, JPEG, GIF, BMP), each with the bytes its
+ * files start with. The app stores only these (main/chat/images.ts); the composer's picker offers them.
+ */
+export const IMAGE_KINDS = [
+  { name: 'PNG', mimeType: 'image/png', ext: 'png', magic: [[0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]] },
+  { name: 'JPEG', mimeType: 'image/jpeg', ext: 'jpg', magic: [[0xff, 0xd8, 0xff]] },
+  { name: 'GIF', mimeType: 'image/gif', ext: 'gif', magic: [[0x47, 0x49, 0x46, 0x38, 0x37, 0x61], [0x47, 0x49, 0x46, 0x38, 0x39, 0x61]] },
+  { name: 'BMP', mimeType: 'image/bmp', ext: 'bmp', magic: [[0x42, 0x4d]] },
+] as const;
+export type ImageKind = (typeof IMAGE_KINDS)[number];
+export type ImageMimeType = ImageKind['mimeType'];
+export const IMAGE_MIME_TYPES = IMAGE_KINDS.map((k) => k.mimeType) as [ImageMimeType, ...ImageMimeType[]];
+
+/** The kind of an image file from its first bytes, or null for anything else (WEBP, HEIC, not an image). */
+export function imageKindOf(bytes: Uint8Array): ImageKind | null {
+  return IMAGE_KINDS.find((k) => k.magic.some((m) => m.length <= bytes.length && m.every((b, i) => bytes[i] === b))) ?? null;
+}
+
+/** The kinds accepted, in words ("PNG, JPEG, GIF or BMP"). */
+export const IMAGE_KINDS_TEXT = `${IMAGE_KINDS.slice(0, -1).map((k) => k.name).join(', ')} or ${IMAGE_KINDS[IMAGE_KINDS.length - 1].name}`;
+
 /** A message's text part. */
 export const TextPart = z.object({ type: z.literal('text'), text: z.string() }).strict();
 /**

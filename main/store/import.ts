@@ -7,6 +7,7 @@ import fs from 'fs';
 import path from 'path';
 import type Database from 'better-sqlite3';
 import { z } from 'zod';
+import { ATTACHMENT_REF_CHARS } from '../ipc/contract';
 import type { Assistant, Assistants } from './assistants';
 import { StoreError } from './errors';
 import { bundleExportSchema, threadExportSchema, type ThreadExport } from './export';
@@ -311,8 +312,8 @@ function janContent(content: z.infer<typeof janMessageSchema>['content']): { tex
       const url = typeof img?.url === 'string' ? img.url : null;
       if (url) {
         attachments.push(url.startsWith('data:')
-          ? { type: 'image', ref: url.slice(0, LIMITS.modelRefChars), mimeType: url.slice(5, url.indexOf(';')) || undefined }
-          : { type: 'image', ref: url.slice(0, LIMITS.modelRefChars) });
+          ? { type: 'image', ref: url.slice(0, ATTACHMENT_REF_CHARS), mimeType: url.slice(5, url.indexOf(';')) || undefined }
+          : { type: 'image', ref: url.slice(0, ATTACHMENT_REF_CHARS) });
       }
     }
   }

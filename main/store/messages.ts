@@ -226,13 +226,13 @@ export class SqliteMessages implements MessagesApi {
     return this.get(id);
   }
 
-  edit(id: string, content: string): Message {
+  edit(id: string, content: string, attachments?: Attachment[]): Message {
     const c = check(contentSchema, content, 'content');
     const original = this.get(id);
     if (original.status === 'streaming') throw new StoreError('invalid_input', `message ${id} is still streaming`);
     return this.add({
       threadId: original.threadId, role: original.role, content: c, parentId: original.parentId,
-      attachments: original.attachments, toolCallId: original.toolCallId, model: original.model,
+      attachments: attachments ?? original.attachments, toolCallId: original.toolCallId, model: original.model,
     });
   }
 

@@ -9,7 +9,7 @@ import { BufferedReplyWriter, DEFAULT_WRITER_OPTIONS, type ReplySink } from './s
 import { DEFAULT_THREAD_TITLE, DEFAULT_PAGE_SIZE } from './threads';
 import { activePath } from './tree';
 import type {
-  BeginReply, Clock, ListThreadsRequest, Message, MessagePatch, MessagesApi, MessageView, NewMessage, NewThread,
+  Attachment, BeginReply, Clock, ListThreadsRequest, Message, MessagePatch, MessagesApi, MessageView, NewMessage, NewThread,
   Page, ReplyHooks, ReplyWriter, Thread, ThreadPatch, ThreadsApi,
 } from './types';
 import {
@@ -208,11 +208,11 @@ class MemoryMessages implements MessagesApi {
     return clone(m);
   }
 
-  edit(id: string, content: string): Message {
+  edit(id: string, content: string, attachments?: Attachment[]): Message {
     const c = check(contentSchema, content, 'content');
     const o = this.msg(id);
     if (o.status === 'streaming') throw new StoreError('invalid_input', `message ${id} is still streaming`);
-    return this.add({ threadId: o.threadId, role: o.role, content: c, parentId: o.parentId, attachments: o.attachments,
+    return this.add({ threadId: o.threadId, role: o.role, content: c, parentId: o.parentId, attachments: attachments ?? o.attachments,
       toolCallId: o.toolCallId, model: o.model });
   }
 

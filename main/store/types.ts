@@ -13,7 +13,7 @@ export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
 
 /** Why a finished reply ended (defined with the contract, the layer below the store). */
 export { FINISH_REASONS, type FinishReason } from '../ipc/contract';
-import type { FinishReason } from '../ipc/contract';
+import type { AttachmentDTO, FinishReason } from '../ipc/contract';
 
 /** A chat's sampling and request settings (main/params). */
 export type SamplingParams = ChatSettings;
@@ -52,15 +52,8 @@ export interface ToolCall {
   error?: string;
 }
 
-export interface Attachment {
-  /** e.g. 'file', 'image', 'url' */
-  type: string;
-  /** path, URL or blob id the attachment refers to (the store keeps references, not bytes) */
-  ref: string;
-  name?: string;
-  mimeType?: string;
-  size?: number;
-}
+/** A file a message carries, by reference (the store keeps references, not bytes): defined with the contract. */
+export type Attachment = AttachmentDTO;
 
 export interface MessageMetrics {
   promptTokens?: number;
@@ -250,7 +243,8 @@ export interface MessagesApi {
   /** Changes a message in place. */
   update(id: string, patch: MessagePatch): Message;
   /** Edits a message by adding an alternative beside it (the original and its replies are kept). */
-  edit(id: string, content: string): Message;
+  /** A new version of a message (an alternative to it): its attachments stay unless `attachments` replaces them. */
+  edit(id: string, content: string, attachments?: Attachment[]): Message;
   /** Selects an alternative; returns the new current path. */
   selectAlternative(id: string): MessageView[];
   /** Selects the previous or next alternative of a message (no change at either end); returns the current path. */

@@ -1,5 +1,6 @@
 /** Input validation: zod schemas for ids, texts and parameter objects, mapped to typed StoreErrors. */
 import { z } from 'zod';
+import { AttachmentDTO } from '../ipc/contract';
 import { ChatSettings, LoadSettings } from '../params';
 import { StoreError } from './errors';
 import { FINISH_REASONS, MESSAGE_STATUSES, ROLES } from './types';
@@ -55,13 +56,8 @@ export const toolCallSchema = z.object({
   error: z.string().max(LIMITS.errorChars).optional(),
 }).strict();
 
-export const attachmentSchema = z.object({
-  type: z.string().min(1).max(64),
-  ref: z.string().min(1).max(LIMITS.modelRefChars),
-  name: z.string().max(1000).optional(),
-  mimeType: z.string().max(255).optional(),
-  size: z.number().int().min(0).optional(),
-}).strict();
+/** A message's attachment: defined with the contract (the layer below). */
+export const attachmentSchema = AttachmentDTO;
 
 export const metricsSchema = z.object({
   promptTokens: z.number().int().min(0),

@@ -4,6 +4,7 @@
  */
 import net from 'net';
 import WebSocket from 'ws';
+import { LIMITS } from '../../main/browser/server';
 import { badRequestFrame, httpInput, protocolViolation, rng } from '../helpers/fuzz-inputs';
 import { parseServerFrames, rawExchange, serve, Served, statusOf, wsFrame, wsUpgrade } from '../helpers/serve';
 
@@ -61,7 +62,7 @@ describe('each request that used to end the process gets an answer', () => {
   });
 
   test.each([
-    ['a frame over the size limit', () => wsFrame(0x1, Buffer.alloc(0), { claimedLength: 17 * 1024 * 1024 }), 1009],
+    ['a frame over the size limit', () => wsFrame(0x1, Buffer.alloc(0), { claimedLength: LIMITS.maxPayloadBytes + 1024 * 1024 }), 1009],
     ['a reserved opcode', () => wsFrame(0x3, Buffer.from('x')), 1002],
     ['an unmasked client frame', () => wsFrame(0x1, Buffer.from('{}'), { masked: false }), 1002],
     ['invalid UTF-8 text', () => wsFrame(0x1, Buffer.from([0xff, 0xfe, 0xfd])), 1007],

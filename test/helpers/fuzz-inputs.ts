@@ -2,6 +2,7 @@
  * Seeded malformed inputs for the local server: HTTP requests (targets, methods, headers, bodies,
  * raw bytes) and WebSocket frames (protocol violations, and well-formed frames carrying bad requests).
  */
+import { LIMITS } from '../../main/browser/server';
 import { splitmix32 } from '../../scripts/make-test-model';
 import { wsFrame } from './serve';
 
@@ -112,7 +113,7 @@ export function protocolViolation(r: Rng): Buffer {
     case 6:
       return Buffer.concat([wsFrame(0x1, Buffer.from('{"a'), { fin: false }), wsFrame(0x1, Buffer.from('b"}'))]); // new message mid-fragment
     case 7:
-      return wsFrame(0x1, Buffer.alloc(0), { claimedLength: int(r, 16 * 1024 * 1024 + 1, 2 ** 40) });
+      return wsFrame(0x1, Buffer.alloc(0), { claimedLength: int(r, LIMITS.maxPayloadBytes + 1, 2 ** 40) });
     case 8:
       return wsFrame(0x8, Buffer.from([0x03])); // close with a one-byte body
     case 9: {

@@ -74,6 +74,7 @@ export function message(over: Partial<MessageDTO> = {}): MessageDTO {
     createdAt: T0 + seq,
     parentId: null,
     alternative: { index: 0, count: 1 },
+    attachments: [],
     ...over,
   };
 }
