@@ -2,6 +2,7 @@
 import { combineReducers, configureStore } from '@reduxjs/toolkit';
 import assistants from '../features/assistants/assistantsSlice';
 import chat from '../features/chat/chatSlice';
+import images from '../features/chat/imagesSlice';
 import downloads from '../features/downloads/downloadsSlice';
 import hub from '../features/hub/hubSlice';
 import hardware from '../features/hardware/hardwareSlice';
@@ -17,7 +18,7 @@ import welcome from '../features/welcome/welcomeSlice';
 import { appListeners } from './listeners';
 import ui from './uiSlice';
 
-export const rootReducer = combineReducers({ threads, chat, models, modelSettings, hardware, assistants, settings, search, downloads, hub, library, welcome, updates, apiServer, ui });
+export const rootReducer = combineReducers({ threads, chat, images, models, modelSettings, hardware, assistants, settings, search, downloads, hub, library, welcome, updates, apiServer, ui });
 
 export type RootState = ReturnType<typeof rootReducer>;
 

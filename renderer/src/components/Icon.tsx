@@ -20,6 +20,7 @@ const PATHS: Record<string, string> = {
   users: 'M17 21v-2a4 4 0 00-4-4H5a4 4 0 00-4 4v2M9 11a4 4 0 100-8 4 4 0 000 8zM23 21v-2a4 4 0 00-3-3.9M16 3.1a4 4 0 010 7.8',
   chevron: 'M6 9l6 6 6-6',
   play: 'M6 4l14 8-14 8z',
+  image: 'M4 5h16v14H4zM4 15l4-4 4 4 3-3 5 5M15 9h.01',
   chart: 'M3 3v18h18M7 16v-4M12 16V8M17 16v-7',
   sliders: 'M4 21v-7M4 10V3M12 21v-9M12 8V3M20 21v-5M20 12V3M1 14h6M9 8h6M17 16h6',
   download: 'M12 3v12M7 10l5 5 5-5M4 21h16',

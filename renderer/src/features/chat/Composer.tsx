@@ -1,14 +1,23 @@
 /**
  * The message box: Enter sends and Shift+Enter adds a line (or, with "Enter sends" off in the
- * settings, Ctrl+Enter sends and Enter adds a line), Stop while a reply streams, the draft's token count.
+ * settings, Ctrl+Enter sends and Enter adds a line), Stop while a reply streams, the draft's token
+ * count, and images attached by the picker, a paste or a drop (./Images.tsx).
  */
-import { FormEvent, KeyboardEvent, useEffect, useRef, useState } from 'react';
+import { ClipboardEvent, DragEvent, FormEvent, KeyboardEvent, useEffect, useRef, useState } from 'react';
 import { formatInt } from '../../app/format';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { isSendKey, messageKeys } from '../../app/shortcuts';
 import { Icon } from '../../components/Icon';
 import { selectSendOnEnter } from '../settings/settingsSlice';
 import { draftEdited, NEW_CHAT, selectDraftCount, selectIsSending, selectIsStreaming, sendMessage, stopGeneration } from './chatSlice';
+import { AttachButton, ComposerImages } from './Images';
+import { attachImages, imagesReturned, imagesTaken, selectAttachedImages } from './imagesSlice';
+
+/** The image files among a paste's or a drop's. */
+function imageFiles(list: DataTransfer | null, all: boolean): File[] {
+  if (!list) return [];
+  return Array.from(list.files).filter((f) => all || f.type.startsWith('image/'));
+}
 
 /** Drafts per thread (NEW_CHAT for the new-chat screen), kept while the app runs. */
 const drafts = new Map<string, string>();
@@ -25,6 +34,9 @@ export function Composer({ threadId }: { threadId: string | null }) {
   const ref = useRef<HTMLTextAreaElement>(null);
   // the draft's token count: counted by the listener once the typing pauses (./listeners.ts)
   const count = useAppSelector((s) => selectDraftCount(s, key));
+  const images = useAppSelector((s) => selectAttachedImages(s, key));
+  const storing = images.some((i) => i.status === 'storing');
+  const [dragging, setDragging] = useState(false);
   useEffect(() => {
     dispatch(draftEdited({ key, threadId, text }));
   }, [dispatch, key, threadId, text]);
@@ -45,18 +57,52 @@ export function Composer({ threadId }: { threadId: string | null }) {
     else drafts.delete(key);
   };
 
+  const canSend = (text.trim().length > 0 || images.length > 0) && !storing && !sending;
+
   const send = async () => {
     const content = text.trim();
-    if (!content || streaming || sending) return;
+    if (!canSend || streaming) return;
     update('');
-    const r = await dispatch(sendMessage({ threadId, content }));
+    const taken = images;
+    dispatch(imagesTaken(key));
+    const attachments = taken.flatMap((i) => (i.attachment ? [i.attachment] : []));
+    const r = await dispatch(sendMessage({ threadId, content, ...(attachments.length ? { attachments } : {}) }));
     if (sendMessage.rejected.match(r)) {
-      // give the text back, to the thread that was created for it if there is one
+      // give the text and the images back, to the thread that was created for them if there is one
       const target = (r.payload as { threadId?: string | null } | undefined)?.threadId ?? key;
-      drafts.set(target, text);
+      if (text) drafts.set(target, text);
       if (keyRef.current === target) setText(text);
+      if (taken.length) dispatch(imagesReturned({ key: target, images: taken }));
     }
     ref.current?.focus();
+  };
+
+  const attach = (files: File[]) => {
+    if (files.length) void dispatch(attachImages(key, files));
+  };
+
+  // a pasted image is attached; pasted text goes into the box as always
+  const onPaste = (e: ClipboardEvent<HTMLTextAreaElement>) => {
+    const files = imageFiles(e.clipboardData, false);
+    if (!files.length) return;
+    e.preventDefault();
+    attach(files);
+  };
+
+  const onDragOver = (e: DragEvent<HTMLFormElement>) => {
+    if (!Array.from(e.dataTransfer.types).includes('Files')) return;
+    e.preventDefault();
+    e.dataTransfer.dropEffect = 'copy';
+    setDragging(true);
+  };
+
+  // every dropped file is offered (main says which are not images a model reads)
+  const onDrop = (e: DragEvent<HTMLFormElement>) => {
+    setDragging(false);
+    const files = imageFiles(e.dataTransfer, true);
+    if (!files.length) return;
+    e.preventDefault();
+    attach(files);
   };
 
   const onKeyDown = (e: KeyboardEvent<HTMLTextAreaElement>) => {
@@ -74,8 +120,17 @@ export function Composer({ threadId }: { threadId: string | null }) {
   const hintId = `composer-hint-${key}`;
   const keys = messageKeys(sendOnEnter);
   return (
-    <form className="composer" aria-label="Message composer" onSubmit={onSubmit}>
+    <form
+      className={`composer${dragging ? ' dragging' : ''}`}
+      aria-label="Message composer"
+      onSubmit={onSubmit}
+      onDragOver={onDragOver}
+      onDragLeave={() => setDragging(false)}
+      onDrop={onDrop}
+    >
+      <ComposerImages composerKey={key} />
       <div className="composer-box">
+        <AttachButton onFiles={attach} />
         <textarea
           ref={ref}
           aria-label="Message"
@@ -85,6 +140,7 @@ export function Composer({ threadId }: { threadId: string | null }) {
           value={text}
           onChange={(e) => update(e.target.value)}
           onKeyDown={onKeyDown}
+          onPaste={onPaste}
         />
         {streaming ? (
           <button type="button" className="send-button stop" aria-label="Stop generating" title="Stop" onClick={() => {
@@ -94,7 +150,7 @@ export function Composer({ threadId }: { threadId: string | null }) {
             <Icon name="stop" />
           </button>
         ) : (
-          <button type="submit" className="send-button" aria-label="Send message" title={`Send (${keys.send.join('+')})`} disabled={!text.trim() || sending}>
+          <button type="submit" className="send-button" aria-label="Send message" title={`Send (${keys.send.join('+')})`} disabled={!canSend}>
             <Icon name="send" />
           </button>
         )}

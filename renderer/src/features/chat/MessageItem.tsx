@@ -14,6 +14,7 @@ import { isSendKey } from '../../app/shortcuts';
 import { Markdown } from '../../components/Markdown';
 import { selectSendOnEnter, selectShowReasoning } from '../settings/settingsSlice';
 import { continueReply, editMessage, regenerate, selectIsStreaming, selectProbs, switchAlternative } from './chatSlice';
+import { MessageImages } from './Images';
 import { TokenProbs } from './TokenProbs';
 
 /** Speculative decoding's acceptance: the share of drafted tokens the model took, as a whole percent. */
@@ -211,7 +212,10 @@ export const MessageItem = memo(function MessageItem({ id }: { id: string }) {
       {editing ? (
         <EditBox message={m} onDone={() => setEditing(false)} />
       ) : isUser ? (
-        <div className="bubble user-text">{m.content}</div>
+        <>
+          <MessageImages message={m} />
+          {m.content && <div className="bubble user-text">{m.content}</div>}
+        </>
       ) : showTokens && probs && !streaming ? (
         <TokenProbs probs={probs} />
       ) : (

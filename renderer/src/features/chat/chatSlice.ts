@@ -3,7 +3,7 @@
  * animation frame, see app/events.ts); chat.done replaces the message with main's final copy.
  */
 import { createAction, createSlice, PayloadAction } from '@reduxjs/toolkit';
-import type { MessageDTO } from '../../../../main/ipc/contract';
+import type { ImageAttachment, MessageDTO } from '../../../../main/ipc/contract';
 import type { TokenLogprobs } from '../../../../main/params';
 import { call } from '../../app/bridge';
 import { ErrorInfo, toErrorInfo } from '../../app/errors';
@@ -111,7 +111,7 @@ export function openThread(threadId: string | null, messageId?: string) {
 
 export const sendMessage = createAppAsyncThunk(
   'chat/send',
-  async (arg: { threadId: string | null; content: string }, { dispatch, getState, rejectWithValue }) => {
+  async (arg: { threadId: string | null; content: string; attachments?: ImageAttachment[] }, { dispatch, getState, rejectWithValue }) => {
     let threadId = arg.threadId;
     try {
       if (!threadId) {
@@ -130,7 +130,7 @@ export const sendMessage = createAppAsyncThunk(
         ).unwrap();
         threadId = thread.id;
       }
-      const r = await call('chat.send', { threadId, content: arg.content });
+      const r = await call('chat.send', { threadId, content: arg.content, ...(arg.attachments?.length ? { attachments: arg.attachments } : {}) });
       return { threadId, ...r };
     } catch (e) {
       return rejectWithValue({ ...toErrorInfo(e), threadId } as ErrorInfo);

@@ -1,0 +1,114 @@
+/**
+ * Images in the chat: the composer's "Attach image" button (a file picker of the kinds a model reads),
+ * the chips of the images attached to the next message, and a sent message's images, each read back
+ * from main once (./imagesSlice.ts).
+ */
+import { useEffect, useRef } from 'react';
+import { IMAGE_MIME_TYPES } from '../../../../main/params';
+import { describeError } from '../../app/errors';
+import { useAppDispatch, useAppSelector } from '../../app/hooks';
+import { Icon } from '../../components/Icon';
+import { type AttachedImage, imageRefused, imageRemoved, imagesOf, loadImage, selectAttachedImages, selectImageError, selectImageUrl, selectNoImagesReason } from './imagesSlice';
+import type { MessageDTO } from '../../../../main/ipc/contract';
+
+/** The picker's button; disabled, saying why, while the loaded model reads no images. */
+export function AttachButton({ onFiles }: { onFiles: (files: File[]) => void }) {
+  const input = useRef<HTMLInputElement>(null);
+  const noImages = useAppSelector(selectNoImagesReason);
+  return (
+    <>
+      <button
+        type="button"
+        className="icon-button attach-button"
+        aria-label="Attach image"
+        title={noImages ? `Images cannot be attached: ${noImages}` : 'Attach image (or paste or drop one)'}
+        disabled={noImages !== null}
+        onClick={() => input.current?.click()}
+      >
+        <Icon name="image" />
+      </button>
+      <input
+        ref={input}
+        type="file"
+        aria-label="Choose images"
+        accept={IMAGE_MIME_TYPES.join(',')}
+        multiple
+        hidden
+        onChange={(e) => {
+          const files = Array.from(e.target.files ?? []);
+          e.target.value = ''; // the same file can be picked again
+          onFiles(files);
+        }}
+      />
+    </>
+  );
+}
+
+function Chip({ composerKey, image }: { composerKey: string; image: AttachedImage }) {
+  const dispatch = useAppDispatch();
+  const url = useAppSelector((s) => (image.attachment ? selectImageUrl(s, image.attachment.ref)?.url : null));
+  return (
+    <li className={`image-chip${image.status === 'storing' ? ' storing' : ''}`} aria-busy={image.status === 'storing' || undefined}>
+      {url ? <img src={url} alt={image.name} /> : <span className="image-chip-placeholder" role="img" aria-label={`${image.name} (attaching)`} />}
+      <span className="image-chip-name">{image.name}</span>
+      <button type="button" className="icon-button small" aria-label={`Remove image ${image.name}`} title="Remove" onClick={() => dispatch(imageRemoved({ key: composerKey, id: image.id }))}>
+        <Icon name="close" size={14} />
+      </button>
+    </li>
+  );
+}
+
+/** The images attached to a composer's next message, and why the last one could not be. */
+export function ComposerImages({ composerKey }: { composerKey: string }) {
+  const dispatch = useAppDispatch();
+  const images = useAppSelector((s) => selectAttachedImages(s, composerKey));
+  const error = useAppSelector((s) => selectImageError(s, composerKey));
+  if (!images.length && !error) return null;
+  return (
+    <div className="composer-images">
+      {images.length > 0 && (
+        <ul aria-label="Attached images" className="image-chips">
+          {images.map((i) => (
+            <Chip key={i.id} composerKey={composerKey} image={i} />
+          ))}
+        </ul>
+      )}
+      {error && (
+        <p role="alert" className="inline-error">
+          {describeError(error)}{' '}
+          <button type="button" className="link-button" onClick={() => dispatch(imageRefused({ key: composerKey, error: null }))}>
+            Dismiss
+          </button>
+        </p>
+      )}
+    </div>
+  );
+}
+
+function StoredImage({ imageRef, name }: { imageRef: string; name: string }) {
+  const dispatch = useAppDispatch();
+  const url = useAppSelector((s) => selectImageUrl(s, imageRef));
+  useEffect(() => {
+    void dispatch(loadImage(imageRef));
+  }, [dispatch, imageRef]);
+  if (url?.status === 'ready' && url.url) return <img className="message-image" src={url.url} alt={name} />;
+  const what = url?.status === 'error' ? `${name} (no longer stored)` : `${name} (loading)`;
+  return <span className="message-image placeholder" role="img" aria-label={what} title={what} />;
+}
+
+/** A message's images, each with its file name as its text alternative. */
+export function MessageImages({ message }: { message: MessageDTO }) {
+  const images = imagesOf(message);
+  if (!images.length) return null;
+  return (
+    <div className="message-images" role="group" aria-label="Images">
+      {images.map((i, n) =>
+        i.stored ? (
+          <StoredImage key={`${i.ref}-${n}`} imageRef={i.ref} name={i.name} />
+        ) : (
+          <span key={`${i.ref}-${n}`} className="message-image placeholder" role="img" aria-label={`${i.name} (not stored by Hearth)`} />
+        ),
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,162 @@
+/** @jest-environment jsdom */
+/**
+ * Images in the composer and the thread, in jsdom: an image picked, pasted or dropped is stored
+ * through images.store and shows as a chip (with its own Remove button) until the message is sent
+ * with its attachment; a refused file says why; the Attach button is disabled, saying why, while the
+ * loaded model reads no images; a sent message shows its images, read back through images.read, with
+ * their file names as text alternatives. Main is the FakeBridge (./fake-bridge).
+ */
+import { act, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
+import { Provider } from 'react-redux';
+import type { ImageAttachment, MessageDTO, ModelState } from '../../main/ipc/contract';
+import { setBridge } from '../../renderer/src/app/bridge';
+import { makeStore } from '../../renderer/src/app/store';
+import { loadThread } from '../../renderer/src/features/chat/chatSlice';
+import { ChatView } from '../../renderer/src/features/chat/ChatView';
+import { modelStateReceived } from '../../renderer/src/features/models/modelsSlice';
+import { threadSelected } from '../../renderer/src/features/threads/threadsSlice';
+import { FakeBridge, ipcError, message, thread } from './fake-bridge';
+
+const PNG_BYTES = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3]);
+const REF_A = 'a'.repeat(64);
+const REF_B = 'b'.repeat(64);
+
+function attachment(ref: string, name: string): ImageAttachment {
+  return { type: 'image', ref, name, mimeType: 'image/png', size: PNG_BYTES.length };
+}
+
+/** images.store as main answers it: a ref per name (REF_A for cat.png, REF_B for anything else). */
+function storing(p: { name: string; data: string }): ImageAttachment {
+  expect(Buffer.from(p.data, 'base64').equals(PNG_BYTES)).toBe(true);
+  return attachment(p.name === 'cat.png' ? REF_A : REF_B, p.name);
+}
+
+function pngFile(name: string): File {
+  return new File([PNG_BYTES], name, { type: 'image/png' });
+}
+
+function setup(messages: MessageDTO[], handlers: ConstructorParameters<typeof FakeBridge>[0] = {}, models?: ModelState) {
+  const bridge = new FakeBridge({ 'images.store': storing, ...handlers });
+  setBridge(bridge);
+  const store = makeStore();
+  if (models) store.dispatch(modelStateReceived(models));
+  store.dispatch(loadThread.fulfilled({ thread: thread({ id: 't1', title: 'Test' }), messages }, 'q', 't1'));
+  store.dispatch(threadSelected('t1'));
+  const ui = render(
+    <Provider store={store}>
+      <ChatView />
+    </Provider>,
+  );
+  return { bridge, store, ...ui };
+}
+
+const loaded = (projector: string | null): ModelState => ({
+  loaded: { path: '/m/a.gguf', contextSize: 2048, tokensUsed: 0, tokensUsedBy: null, projector },
+  loading: null,
+  error: null,
+});
+
+const chips = () => within(screen.getByRole('list', { name: 'Attached images' }));
+
+test('an image picked with "Attach image" shows as a chip; Remove takes it off; Send sends the rest as attachments', async () => {
+  const user = message({ id: 'u1', role: 'user', content: 'What are these?', threadId: 't1', attachments: [attachment(REF_B, 'dog.png')] });
+  const reply = message({ id: 'r1', parentId: 'u1', status: 'streaming', threadId: 't1' });
+  const { bridge } = setup([], { 'chat.send': () => ({ userMessage: user, reply }), 'images.read': () => ({ url: 'data:image/png;base64,AAAA' }) }, loaded('/m/mmproj.gguf'));
+
+  const attach = screen.getByRole('button', { name: 'Attach image' }) as HTMLButtonElement;
+  expect(attach.disabled).toBe(false);
+  const picker = screen.getByLabelText('Choose images') as HTMLInputElement;
+  expect(picker.type).toBe('file');
+  expect(picker.accept).toBe('image/png,image/jpeg,image/gif,image/bmp');
+  // the button opens the picker
+  const click = jest.spyOn(picker, 'click').mockImplementation(() => undefined);
+  fireEvent.click(attach);
+  expect(click).toHaveBeenCalled();
+
+  fireEvent.change(picker, { target: { files: [pngFile('cat.png'), pngFile('dog.png')] } });
+  // each is stored, then shown by its name
+  expect(await chips().findByRole('img', { name: 'cat.png' })).toBeTruthy();
+  expect(await chips().findByRole('img', { name: 'dog.png' })).toBeTruthy();
+  expect(bridge.callsTo('images.store').map((p) => p.name).sort()).toEqual(['cat.png', 'dog.png']);
+  expect((chips().getByRole('img', { name: 'cat.png' }) as HTMLImageElement).src).toBe(`data:image/png;base64,${PNG_BYTES.toString('base64')}`);
+
+  fireEvent.click(chips().getByRole('button', { name: 'Remove image cat.png' }));
+  expect(chips().queryByRole('img', { name: 'cat.png' })).toBeNull();
+
+  const box = screen.getByRole('textbox', { name: 'Message' });
+  fireEvent.change(box, { target: { value: 'What are these?' } });
+  fireEvent.click(screen.getByRole('button', { name: 'Send message' }));
+  await waitFor(() => expect(bridge.callsTo('chat.send')).toEqual([{ threadId: 't1', content: 'What are these?', attachments: [attachment(REF_B, 'dog.png')] }]));
+  // the chips went with the message
+  expect(screen.queryByRole('list', { name: 'Attached images' })).toBeNull();
+  // and the sent message shows its image, named by its file
+  const sent = await screen.findByRole('article', { name: 'Your message' });
+  expect(within(sent).getByRole('img', { name: 'dog.png' })).toBeTruthy();
+});
+
+test('an image alone can be sent; a paste of an image attaches it, a drop too; a refused file says why', async () => {
+  const user = message({ id: 'u1', role: 'user', content: '', threadId: 't1', attachments: [attachment(REF_A, 'cat.png')] });
+  const reply = message({ id: 'r1', parentId: 'u1', status: 'streaming', threadId: 't1' });
+  const { bridge } = setup([], {
+    'chat.send': () => ({ userMessage: user, reply }),
+    'images.read': () => ({ url: 'data:image/png;base64,AAAA' }),
+  });
+  const send = screen.getByRole('button', { name: 'Send message' }) as HTMLButtonElement;
+  expect(send.disabled).toBe(true);
+  const box = screen.getByRole('textbox', { name: 'Message' });
+  // text pasted goes to the box (not prevented); an image pasted is attached
+  expect(fireEvent.paste(box, { clipboardData: { files: [], types: ['text/plain'] } })).toBe(true);
+  expect(fireEvent.paste(box, { clipboardData: { files: [pngFile('cat.png')], types: ['Files'] } })).toBe(false);
+  expect(await chips().findByRole('img', { name: 'cat.png' })).toBeTruthy();
+  await waitFor(() => expect(send.disabled).toBe(false));
+  fireEvent.click(send);
+  await waitFor(() => expect(bridge.callsTo('chat.send')).toEqual([{ threadId: 't1', content: '', attachments: [attachment(REF_A, 'cat.png')] }]));
+
+  // a dropped file that main refuses: no chip, and the reason
+  bridge.handlers['images.store'] = () => Promise.reject(ipcError('invalid_input', 'notes.webp is not an image Hearth can send to a model: only PNG, JPEG, GIF or BMP files are read'));
+  const form = screen.getByRole('form', { name: 'Message composer' });
+  fireEvent.drop(form, { dataTransfer: { files: [new File([PNG_BYTES], 'notes.webp', { type: 'image/webp' })], types: ['Files'] } });
+  const alert = await screen.findByRole('alert');
+  expect(alert.textContent).toContain('only PNG, JPEG, GIF or BMP files are read');
+  expect(screen.queryByRole('list', { name: 'Attached images' })).toBeNull();
+  fireEvent.click(within(alert).getByRole('button', { name: 'Dismiss' }));
+  expect(screen.queryByRole('alert')).toBeNull();
+});
+
+test('a failed send gives the images back', async () => {
+  const { bridge } = setup([], { 'chat.send': () => Promise.reject(ipcError('invalid_input', 'this model does not read images; load a vision model with its projector (mmproj)')) });
+  fireEvent.change(screen.getByLabelText('Choose images'), { target: { files: [pngFile('cat.png')] } });
+  expect(await chips().findByRole('img', { name: 'cat.png' })).toBeTruthy();
+  fireEvent.change(screen.getByRole('textbox', { name: 'Message' }), { target: { value: 'Look' } });
+  fireEvent.click(screen.getByRole('button', { name: 'Send message' }));
+  await waitFor(() => expect(bridge.callsTo('chat.send')).toHaveLength(1));
+  expect((await screen.findByRole('alert')).textContent).toContain('does not read images');
+  expect(chips().getByRole('img', { name: 'cat.png' })).toBeTruthy();
+});
+
+test('a loaded model without a projector: Attach image is disabled and says why; a paste is refused with the reason', async () => {
+  const { bridge, store } = setup([], {}, loaded(null));
+  const attach = screen.getByRole('button', { name: 'Attach image' }) as HTMLButtonElement;
+  expect(attach.disabled).toBe(true);
+  expect(attach.title).toBe('Images cannot be attached: this model does not read images; load a vision model with its projector (mmproj)');
+  fireEvent.paste(screen.getByRole('textbox', { name: 'Message' }), { clipboardData: { files: [pngFile('cat.png')], types: ['Files'] } });
+  expect((await screen.findByRole('alert')).textContent).toContain('this model does not read images');
+  expect(bridge.callsTo('images.store')).toEqual([]);
+  // a vision model loaded: the button is back
+  act(() => void store.dispatch(modelStateReceived(loaded('/m/mmproj.gguf'))));
+  expect(attach.disabled).toBe(false);
+});
+
+test("a thread's images are read once each, named by their files; one no longer stored says so", async () => {
+  const u1 = message({ id: 'u1', role: 'user', content: 'Two pictures', threadId: 't1', attachments: [attachment(REF_A, 'cat.png'), attachment(REF_B, 'gone.png')] });
+  const r1 = message({ id: 'r1', parentId: 'u1', content: 'Nice.', threadId: 't1' });
+  const u2 = message({ id: 'u2', role: 'user', content: 'Again', parentId: 'r1', threadId: 't1', attachments: [attachment(REF_A, 'cat.png')] });
+  const { bridge } = setup([u1, r1, u2], {
+    'images.read': (p: { ref: string }) => (p.ref === REF_A ? { url: 'data:image/png;base64,QUJD' } : Promise.reject(ipcError('image_missing', 'the image is no longer stored'))),
+  });
+  const [first, second] = screen.getAllByRole('article', { name: 'Your message' });
+  expect(((await within(first).findByRole('img', { name: 'cat.png' })) as HTMLImageElement).src).toBe('data:image/png;base64,QUJD');
+  expect(await within(first).findByRole('img', { name: 'gone.png (no longer stored)' })).toBeTruthy();
+  expect(await within(second).findByRole('img', { name: 'cat.png' })).toBeTruthy();
+  expect(bridge.callsTo('images.read').map((p) => p.ref).sort()).toEqual([REF_A, REF_B]);
+});
