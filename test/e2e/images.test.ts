@@ -1,0 +1,99 @@
+/**
+ * End to end: images in the composer, with `npm start` in browser mode (the images travel over the
+ * WebSocket), the real engine and store, the tiny BPE model with the tiny generated projector paired
+ * by its folder, driven through Debian's Chromium with playwright-core. Every control is found by its
+ * accessible role and name.
+ *
+ * An image picked with "Attach image" shows as a chip, is sent with the message and read by the model
+ * (the reply's prompt counts its tokens), and shows in the thread with its file name as alt text, also
+ * after a reload. Screenshots go to test-output/screenshots/e2e-images-*.png.
+ */
+import fs from 'fs';
+import path from 'path';
+import type { Page } from 'playwright-core';
+import { dataPaths } from '../../main/paths';
+import { Store } from '../../main/store';
+import { BrowserMode, openBrowserMode, shot, until } from '../helpers/browser-mode';
+import { testPng } from '../helpers/images';
+import { copyModel, TINY_BPE, TINY_PROJECTOR } from '../helpers/models';
+
+const WAIT = 60_000;
+
+jest.setTimeout(120_000);
+
+let e2e: BrowserMode;
+let page: Page;
+
+const composer = () => page.getByRole('textbox', { name: 'Message', exact: true });
+const messageLog = () => page.getByRole('log', { name: 'Messages' });
+const lastArticle = () => messageLog().getByRole('article').last();
+
+beforeAll(async () => {
+  e2e = await openBrowserMode({
+    prefix: 'hearth-e2e-images-',
+    prepare(dataDir) {
+      const models = path.join(dataDir, 'models');
+      fs.mkdirSync(models, { recursive: true });
+      copyModel(TINY_BPE, path.join(models, 'tiny-vision-Q8_0.gguf'));
+      fs.copyFileSync(TINY_PROJECTOR, path.join(models, 'mmproj-tiny-vision-f16.gguf'));
+      // short replies (the tiny model's random weights write until the context is full)
+      const store = Store.open(dataPaths(dataDir).database);
+      try {
+        store.settings.update({ chatDefaults: { ...store.settings.get('chatDefaults'), maxTokens: 8, temperature: 0 } });
+      } finally {
+        store.close();
+      }
+    },
+  });
+  page = await e2e.newPage();
+  await page.goto(e2e.url);
+  await composer().waitFor({ timeout: WAIT });
+});
+
+afterAll(async () => {
+  const stopped = (await e2e?.close()) ?? true;
+  expect(stopped).toBe(true);
+});
+
+test('an image picked, shown as a chip, sent, read by the model and shown in the thread', async () => {
+  const model = path.join(e2e.dataDir, 'models', 'tiny-vision-Q8_0.gguf');
+  const picker = page.getByRole('banner').getByRole('combobox', { name: 'Model' });
+  await until('the model in the picker', async () => (await picker.locator(`option[value="${model}"]`).count()) === 1, WAIT);
+  await picker.selectOption(model);
+  await until('the model loaded', async () => (await page.getByRole('meter', { name: 'Context used' }).count()) === 1, WAIT);
+  const png = testPng(40);
+  await page.getByLabel('Choose images').setInputFiles({ name: 'gradient.png', mimeType: 'image/png', buffer: png });
+  const chips = page.getByRole('list', { name: 'Attached images' });
+  const chip = chips.getByRole('img', { name: 'gradient.png', exact: true });
+  await chip.waitFor({ timeout: WAIT });
+  expect(await chip.evaluate((img) => (img as HTMLImageElement).naturalWidth)).toBe(48);
+  await chips.getByRole('button', { name: 'Remove image gradient.png' }).waitFor();
+  await composer().fill('What is in this picture?');
+  await shot(page, 'images-chip');
+
+  await page.getByRole('button', { name: 'Send message', exact: true }).click();
+  const mine = messageLog().getByRole('article', { name: 'Your message', exact: true }).last();
+  const shown = mine.getByRole('img', { name: 'gradient.png', exact: true });
+  await shown.waitFor({ timeout: WAIT });
+  await until('the image to load', async () => (await shown.evaluate((img) => (img as HTMLImageElement).naturalWidth)) === 48);
+  expect(await chips.count()).toBe(0);
+  await until('the reply', async () => /^Reply from /.test((await lastArticle().getAttribute('aria-label').catch(() => null)) ?? ''));
+  const metrics = lastArticle().getByRole('note', { name: 'Reply metrics' });
+  await metrics.waitFor({ timeout: WAIT });
+  // the prompt's tokens (the line's tooltip) hold the image's 16
+  const title = (await metrics.getAttribute('title')) ?? '';
+  const prompt = Number(/^Prompt: ([\d,]+) tokens/.exec(title)?.[1].replace(/,/g, ''));
+  expect(prompt).toBeGreaterThan(16);
+  // the model now loaded reads images: the button stays enabled
+  expect(await page.getByRole('button', { name: 'Attach image', exact: true }).isEnabled()).toBe(true);
+  await shot(page, 'images-sent');
+
+  // after a reload the thread shows its image again (read back from main)
+  await page.reload();
+  const chat = page.getByRole('list', { name: 'Chat list' }).getByRole('link').first();
+  await chat.waitFor({ timeout: WAIT });
+  await chat.click();
+  const again = messageLog().getByRole('article', { name: 'Your message', exact: true }).last().getByRole('img', { name: 'gradient.png', exact: true });
+  await again.waitFor({ timeout: WAIT });
+  await until('the image to load after a reload', async () => (await again.evaluate((img) => (img as HTMLImageElement).naturalWidth)) === 48);
+});
