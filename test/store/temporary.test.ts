@@ -53,6 +53,20 @@ describe('temporary chats', () => {
     expect(saved.summary.overrides).toEqual({ instructions: null, sampling: { temperature: 0.3 }, load: {} });
   });
 
+  test('an edit keeps the message\'s attachments unless given others, in both stores', () => {
+    const s = openStore();
+    const img = (c: string) => ({ type: 'image', ref: c.repeat(64), name: `${c}.png`, mimeType: 'image/png', size: 10 });
+    for (const api of [s, s.temporary]) {
+      const t = api.threads.create({});
+      const u = api.messages.add({ threadId: t.id, role: 'user', content: 'look', attachments: [img('a')] });
+      expect(api.messages.edit(u.id, 'look again').attachments).toEqual([img('a')]);
+      const other = api.messages.edit(u.id, 'look at this', [img('b'), img('c')]);
+      expect(api.messages.get(other.id).attachments).toEqual([img('b'), img('c')]);
+      expect(api.messages.get(u.id).attachments).toEqual([img('a')]);
+      expectCode(() => api.messages.edit(u.id, 'bad', [{ type: '', ref: 'x' }]), 'invalid_input');
+    }
+  });
+
   test('leave no trace on disk', () => {
     const s = openStore();
     const marker = 'qzxjvkwtemporarymarker';
