@@ -4,10 +4,7 @@
  * renderer. Main validates every incoming payload against these schemas.
  */
 import { z } from 'zod';
-import {
-  BACKEND_PINS, RpcEndpoints, ChatSettings, Device, IMAGE_MIME_TYPES, LOAD_FIELDS, LOAD_SETTING_FIELDS, LoadSettings, MAX_IMAGE_BYTES, MAX_IMAGE_CHARS, MAX_IMAGES, MAX_MESSAGE_CHARS, MemoryBreakdown,
-  TokenLogprobs,
-} from '../params';
+import { BACKEND_PINS, RpcEndpoints, ChatSettings, Device, LOAD_FIELDS, LOAD_SETTING_FIELDS, LoadSettings, MAX_IMAGE_CHARS, MAX_MESSAGE_CHARS, MemoryBreakdown, TokenLogprobs } from '../params';
 import { codesOf, type IpcErrorCode } from '../errors/catalogue';
 import {
   ABSOLUTE_PATH, DiscoveryDTO, DownloadDTO, hfTokenSchema, HubFitDTO, hubFitRequestSchema, LibraryDeleteDTO, LibraryFactsDTO, LibraryImportDTO, libraryImportSchema, DownloadProgressDTO, downloadConcurrencySchema, DOWNLOAD_CONCURRENCY, downloadRequestSchema, proxyUrlSchema, hubSearchSchema, HubModelDTO,
@@ -15,9 +12,11 @@ import {
 } from './models';
 import { UpdateChannelSchema, UpdateModeSchema, UpdateStateDTO } from './updates';
 import { ApiServerSettings, ApiStatusDTO } from './api';
+import { AttachmentDTO, ImageAttachment, ImageRef, MessageImages, TEXT_OR_IMAGES, textOrImages } from './images';
 import { ThreadCacheSettings } from './thread-cache';
 
 export { DownloadDTO, DOWNLOAD_CONCURRENCY, REFERENCE_SOURCES };
+export { ATTACHMENT_REF_CHARS, AttachmentDTO, ImageAttachment, ImageRef, NO_VISION } from './images';
 
 /** how llama.cpp rounds a context size (the settings page says what a size becomes) */
 export { CONTEXT_STEP, contextSizeUsed } from '../params';
@@ -102,51 +101,6 @@ export const MetricsDTO = z.object({
 export type MetricsDTO = z.infer<typeof MetricsDTO>;
 
 export const MessageStatus = z.enum(['streaming', 'done', 'error', 'interrupted', 'aborted']);
-
-/** The longest reference an attachment keeps (a path, a URL, a hash). */
-export const ATTACHMENT_REF_CHARS = 4096;
-
-/**
- * A file a message carries, by reference (the store keeps references, not bytes): an image the app
- * stored (ImageAttachment), or what an import brought (Jan's images: a URL or a data: URL).
- */
-export const AttachmentDTO = z
-  .object({
-    /** e.g. 'image', 'file', 'url' */
-    type: z.string().min(1).max(64),
-    /** path, URL or blob id the attachment refers to */
-    ref: z.string().min(1).max(ATTACHMENT_REF_CHARS),
-    name: z.string().max(1000).optional(),
-    mimeType: z.string().max(255).optional(),
-    size: z.number().int().min(0).optional(),
-  })
-  .strict();
-export type AttachmentDTO = z.infer<typeof AttachmentDTO>;
-
-/** An image the app stored, named by its content: the SHA-256 of its bytes, 64 lowercase hex digits (nothing else ever names a file). */
-export const ImageRef = z.string().regex(/^[0-9a-f]{64}$/, 'an image is named by its SHA-256: 64 hex digits');
-
-/** An image the user attached, as images.store stored it in <data>/images (main/chat/images.ts). */
-export const ImageAttachment = AttachmentDTO.extend({
-  type: z.literal('image'),
-  ref: ImageRef,
-  name: z.string().min(1).max(1000),
-  mimeType: z.enum(IMAGE_MIME_TYPES),
-  size: z.number().int().min(1).max(MAX_IMAGE_BYTES),
-});
-export type ImageAttachment = z.infer<typeof ImageAttachment>;
-
-/** Why images are refused for a model without a projector (chat.send, a reply; the composer says it too). */
-export const NO_VISION = 'this model does not read images; load a vision model with its projector (mmproj)';
-
-/** The images one message may carry (each one stored by images.store). */
-const MessageImages = z.array(ImageAttachment).max(MAX_IMAGES);
-
-/** What a user message says: text, images, or both (never neither). */
-function textOrImages<T extends { content: string; attachments?: unknown[] }>(r: T): boolean {
-  return r.content.trim().length > 0 || (r.attachments?.length ?? 0) > 0;
-}
-const TEXT_OR_IMAGES = { message: 'a message needs text or an image', path: ['content'] };
 
 /**
  * Why a reply ended: the model's end of text, a stop string, the max tokens limit, a full context, a
