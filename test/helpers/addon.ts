@@ -34,7 +34,7 @@ export function inAddon<T>(script: string, input: unknown = null, timeoutMs = 60
     const printed: Buffer[] = [];
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     (child.stdio[3] as NodeJS.ReadableStream).on('data', (d: Buffer) => out.push(d));
-    child.stdout.on('data', (d: Buffer) => printed.push(d));
+    child.stdout!.on('data', (d: Buffer) => printed.push(d));
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
@@ -48,6 +48,6 @@ export function inAddon<T>(script: string, input: unknown = null, timeoutMs = 60
         reject(new Error(`the addon script exited with ${code} and no answer (${answer.length} characters: ${answer.slice(0, 200)} … ${answer.slice(-200)}); its stdout: ${stdout.slice(-500)}`));
       }
     });
-    child.stdin.end(JSON.stringify(input));
+    child.stdin!.end(JSON.stringify(input));
   });
 }
