@@ -11,7 +11,8 @@ import type { FastifyRequest } from 'fastify';
 import { imageCount } from '../params';
 import { ApiError } from './errors';
 import { note } from './http';
-import type { ApiModels } from './models';
+import { type LoraField, loraAdaptersOf } from './lora';
+import type { ApiModels, Lease } from './models';
 
 export interface Generated {
   /** the model's name, as clients use it */
@@ -30,6 +31,8 @@ export interface RunOptions {
   onPiece?: (content: string, reasoning: string, probs?: TokenLogprobs[]) => void;
   /** called once the model is loaded and a slot is held, before the first token (a stream's headers go out then) */
   onStart?: (model: string) => void;
+  /** the request's own LoRA scales by adapter id (llama-server's `lora`), mapped once the model is known (lora.ts) */
+  lora?: LoraField;
 }
 
 /** A conversation as a slot key: what comes first stays first, so a longer conversation extends the key of a shorter one. */
@@ -53,18 +56,21 @@ export function engineTool(name: string, description: string | undefined, parame
 
 type ChatBody = Omit<ChatRequest, 'seq'>;
 type CompletionBody = Omit<CompletionRequest, 'seq'>;
+/** What a request gets from its slot and model: the slot's sequence, and its LoRA scales as the engine names them. */
+type SlotFields = Pick<ChatRequest, 'seq' | 'loraAdapters'>;
 
 async function run(
   deps: { models: ApiModels; engine: EngineClient },
   model: string | undefined,
   opts: RunOptions,
-  go: (modelId: string, seq: number, lease: { name: string; metadata: ModelMetadata }) => Promise<GenerateResult>,
+  go: (modelId: string, fields: SlotFields, lease: Lease) => Promise<GenerateResult>,
 ): Promise<Generated> {
   const lease = await deps.models.acquire(model, opts.key, opts.req.apiSignal);
   let key = opts.key;
   try {
+    const fields = { seq: lease.slot.id, ...loraAdaptersOf(opts.lora, lease.loraAdapters, lease.name) };
     opts.onStart?.(lease.name);
-    const result = await go(lease.modelId, lease.slot.id, lease);
+    const result = await go(lease.modelId, fields, lease);
     note(opts.req, { model: lease.name, tokens: result.timings.generatedTokens });
     // the client went away (the engine stopped within a token): nobody reads an answer
     if (result.stopReason === 'aborted') throw new ApiError(499, 'aborted', 'the client went away');
@@ -91,25 +97,25 @@ function checked<S extends z.ZodTypeAny>(schema: S, request: unknown): void {
 export function runChat(deps: { models: ApiModels; engine: EngineClient }, model: string | undefined, request: ChatBody, opts: RunOptions): Promise<Generated> {
   checked(ChatRequest, request);
   const images = imageCount(request.messages);
-  return run(deps, model, opts, (modelId, seq, lease) => {
+  return run(deps, model, opts, (modelId, fields, lease) => {
     // images need the model's projector (paired in its folder or chosen in its load settings)
     if (images > 0 && !lease.metadata.vision) {
       throw new ApiError(400, 'not_supported', `${lease.name} has no vision projector (mmproj), so it cannot read images: put its mmproj file beside it, or send text`, 'messages');
     }
-    return deps.engine.chat(modelId, { ...request, seq } as ChatRequest, { signal: opts.req.apiSignal, onPiece: opts.onPiece });
+    return deps.engine.chat(modelId, { ...request, ...fields } as ChatRequest, { signal: opts.req.apiSignal, onPiece: opts.onPiece });
   });
 }
 
 export function runCompletion(deps: { models: ApiModels; engine: EngineClient }, model: string | undefined, request: CompletionBody, opts: RunOptions): Promise<Generated> {
   checked(CompletionRequest, request);
-  return run(deps, model, opts, (modelId, seq) =>
-    deps.engine.complete(modelId, { ...request, seq } as CompletionRequest, { signal: opts.req.apiSignal, onPiece: (text, probs) => opts.onPiece?.(text, '', probs) }),
+  return run(deps, model, opts, (modelId, fields) =>
+    deps.engine.complete(modelId, { ...request, ...fields } as CompletionRequest, { signal: opts.req.apiSignal, onPiece: (text, probs) => opts.onPiece?.(text, '', probs) }),
   );
 }
 
 export function runInfill(deps: { models: ApiModels; engine: EngineClient }, model: string | undefined, request: Omit<InfillRequest, 'seq'>, opts: RunOptions): Promise<Generated> {
   checked(InfillRequest, request);
-  return run(deps, model, opts, (modelId, seq) =>
-    deps.engine.infill(modelId, { ...request, seq } as InfillRequest, { signal: opts.req.apiSignal, onPiece: (text, probs) => opts.onPiece?.(text, '', probs) }),
+  return run(deps, model, opts, (modelId, fields) =>
+    deps.engine.infill(modelId, { ...request, ...fields } as InfillRequest, { signal: opts.req.apiSignal, onPiece: (text, probs) => opts.onPiece?.(text, '', probs) }),
   );
 }

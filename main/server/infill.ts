@@ -71,7 +71,7 @@ export function registerInfill(app: FastifyInstance, deps: RouteDeps): void {
       timings: timingsOf(r),
     });
     if (!body.stream) {
-      const g = await runInfill(deps, body.model, request, { key, req });
+      const g = await runInfill(deps, body.model, request, { key, req, lora: body.lora });
       return final(g.model, g.result, g.result.text);
     }
     const sse = new SseStream(reply);
@@ -79,6 +79,7 @@ export function registerInfill(app: FastifyInstance, deps: RouteDeps): void {
       const g = await runInfill(deps, body.model, request, {
         key,
         req,
+        lora: body.lora,
         onStart: () => sse.start(),
         onPiece: (text) => {
           if (text) sse.send({ content: text, stop: false });

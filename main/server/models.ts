@@ -10,6 +10,7 @@ import type { LoadParamsInput, ModelMetadata } from '../engine/protocol';
 import type { ApiServerSettings } from '../ipc/api';
 import type { LibraryModelDTO } from '../ipc/contract';
 import type { Logger } from '../logging';
+import type { AdapterEntry } from '../params';
 import { planLoad } from '../models/fit';
 import { loadPaired, ProjectorPicker } from '../models/projector-pick';
 import { ApiError } from './errors';
@@ -61,6 +62,8 @@ interface Loaded {
   modelId: string;
   pool: SlotPool;
   metadata: ModelMetadata | null;
+  /** the LoRA adapters it was loaded with (its load settings'; an adapter's id is its index) */
+  loraAdapters: AdapterEntry[];
   /** the load in flight, shared by every request waiting for it */
   loading: Promise<void> | null;
   active: number;
@@ -74,6 +77,8 @@ export interface Lease {
   path: string;
   modelId: string;
   metadata: ModelMetadata;
+  /** the LoRA adapters the model was loaded with (a request's `lora` names them by index) */
+  loraAdapters: AdapterEntry[];
   slot: Slot;
   /** gives the slot back; `key`: what the slot's cache holds now */
   release(key?: string): void;
@@ -131,6 +136,16 @@ export class ApiModels {
     return found;
   }
 
+  /**
+   * The LoRA adapters of the model a request names (resolve's rules), in id order: those it is loaded
+   * with, else those its load settings would load (nothing is loaded to answer).
+   */
+  async loraAdapters(name: string | undefined | null): Promise<AdapterEntry[]> {
+    const entry = await this.resolve(name);
+    const m = this.models.get(entry.path);
+    return m?.metadata ? m.loraAdapters : (this.deps.loadSettings(entry.path).loraAdapters ?? []);
+  }
+
   /** What the settings page shows about the API's models. */
   status(): { name: string; path: string; busy: number; queued: number; unloadAt: number | null }[] {
     return [...this.models.values()].map((m) => ({ name: m.name, path: m.path, busy: m.pool.busy, queued: m.pool.queued, unloadAt: m.active > 0 ? null : m.unloadAt }));
@@ -174,6 +189,7 @@ export class ApiModels {
     this.deps.logger.info(`api: loading ${m.name}`, { path: m.path, parallel: params.parallel });
     const loaded = await loadPaired((p) => engine.load(m.modelId, m.path, p), params, paired, (why) => this.deps.logger.warn(`api: ${m.name} ${why}`));
     m.metadata = { ...info, vision: loaded.metadata.vision };
+    m.loraAdapters = params.loraAdapters ?? [];
   }
 
   /**
@@ -182,7 +198,7 @@ export class ApiModels {
    */
   async hold(name: string | undefined | null, signal?: AbortSignal): Promise<Omit<Lease, 'slot'>> {
     const { held, finish } = await this.loaded(name, signal);
-    return { name: held.name, path: held.path, modelId: held.modelId, metadata: held.metadata!, release: finish };
+    return { name: held.name, path: held.path, modelId: held.modelId, metadata: held.metadata!, loraAdapters: held.loraAdapters, release: finish };
   }
 
   /**
@@ -212,6 +228,7 @@ export class ApiModels {
         path: held.path,
         modelId: held.modelId,
         metadata: held.metadata!,
+        loraAdapters: held.loraAdapters,
         slot,
         release: (k?: string) => {
           held.pool.release(slot, k);
@@ -237,6 +254,7 @@ export class ApiModels {
         modelId: apiModelId(entry.path),
         pool: new SlotPool(s.parallel, s.queueLimit, this.now),
         metadata: null,
+        loraAdapters: [],
         loading: null,
         active: 0,
         timer: undefined,

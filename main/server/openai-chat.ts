@@ -9,6 +9,7 @@ import { z } from 'zod';
 import type { ChatMessage, ChatRequest, GenerateResult, TokenLogprobs } from '../engine/protocol';
 import { type ContentPart, MAX_TOKENS, REQUEST_FIELDS } from '../params';
 import { ApiError } from './errors';
+import { LoraField } from './lora';
 import { samplerBodyShape, samplingOf, StopField, stopList } from './samplers';
 import { engineTool, engineToolCall } from './generate';
 
@@ -76,6 +77,8 @@ export const generationShape = {
   grammar: z.string().max(1_000_000).optional(),
   /** llama-server's: the leading tokens a context shift keeps (-1: the whole prompt) */
   n_keep: REQUEST_FIELDS.nKeep.schema.optional(),
+  /** llama-server's: this request's LoRA scales by adapter id (applied once the model is known: lora.ts) */
+  lora: LoraField.optional(),
   ...samplerBodyShape,
 };
 

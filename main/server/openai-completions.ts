@@ -153,7 +153,7 @@ export function registerOpenAiCompletions(app: FastifyInstance, deps: RouteDeps)
     note(req, { model: body.model ?? null });
     if (!body.stream) {
       const probs: TokenLogprobs[] = [];
-      const g = await runCompletion(deps, body.model, request, { key, req, onPiece: (_c, _r, p) => p && probs.push(...p) });
+      const g = await runCompletion(deps, body.model, request, { key, req, lora: body.lora, onPiece: (_c, _r, p) => p && probs.push(...p) });
       const r = g.result;
       return {
         id,
@@ -181,6 +181,7 @@ export function registerOpenAiCompletions(app: FastifyInstance, deps: RouteDeps)
         const g = await runCompletion(deps, body.model, request, {
           key,
           req,
+          lora: body.lora,
           onStart: (name) => {
             model = name;
             sse.start();

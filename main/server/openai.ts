@@ -57,7 +57,7 @@ export function registerOpenAi(app: FastifyInstance, deps: RouteDeps): void {
     note(req, { model: body.model ?? null });
     if (!body.stream) {
       const probs: TokenLogprobs[] = [];
-      const g = await runChat(deps, body.model, request, { key, req, onPiece: (_c, _r, p) => p && probs.push(...p) });
+      const g = await runChat(deps, body.model, request, { key, req, lora: body.lora, onPiece: (_c, _r, p) => p && probs.push(...p) });
       const r = g.result;
       const toolCalls = toolCallsOf(r);
       return {
@@ -97,6 +97,7 @@ export function registerOpenAi(app: FastifyInstance, deps: RouteDeps): void {
         const g = await runChat(deps, body.model, request, {
           key,
           req,
+          lora: body.lora,
           onStart: (name) => {
             model = name;
             sse.send(chunk({ role: 'assistant', content: '' }, null));

@@ -17,6 +17,7 @@ import { ApiError, errorBody, toApiError } from './errors';
 import type { ApiModels } from './models';
 import { registerAnthropic } from './anthropic';
 import { registerInfill } from './infill';
+import { registerLora } from './lora';
 import { registerOllama } from './ollama';
 import { registerOpenAi } from './openai';
 import { registerRerank } from './rerank';
@@ -229,6 +230,7 @@ export class ApiServer {
         registerOllama(scope, this.opts);
         registerRerank(scope, this.opts);
         registerInfill(scope, this.opts);
+        registerLora(scope, this.opts);
       },
       { prefix: s.prefix },
     );
