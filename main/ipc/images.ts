@@ -5,7 +5,7 @@
  * the renderer imports this file too.
  */
 import { z } from 'zod';
-import { IMAGE_MIME_TYPES, MAX_IMAGE_BYTES, MAX_IMAGES } from '../params';
+import { IMAGE_MIME_TYPES, MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, MAX_IMAGES } from '../params';
 
 /** The longest reference an attachment keeps (a path, a URL, a hash). */
 export const ATTACHMENT_REF_CHARS = 4096;
@@ -23,6 +23,9 @@ export const AttachmentDTO = z
     name: z.string().max(1000).optional(),
     mimeType: z.string().max(255).optional(),
     size: z.number().int().min(0).optional(),
+    /** an image's width and height in pixels, as its header declares them (the image store records them; older rows have none) */
+    width: z.number().int().min(1).max(MAX_IMAGE_PIXELS).optional(),
+    height: z.number().int().min(1).max(MAX_IMAGE_PIXELS).optional(),
   })
   .strict();
 export type AttachmentDTO = z.infer<typeof AttachmentDTO>;

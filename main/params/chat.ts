@@ -34,6 +34,16 @@ export const MAX_IMAGES = 64;
 export const MAX_IMAGE_BYTES = (MAX_IMAGE_CHARS / 4) * 3;
 
 /**
+ * The most pixels (width x height) the engine reads of one image, and of all the images of one
+ * request together (decoding holds 3 bytes a pixel of each until the projector has them all). These
+ * must equal native/src/vision.cpp's MAX_IMAGE_PIXELS and MAX_REQUEST_PIXELS (test/engine/vision.test.ts
+ * holds them together): the image store refuses an image over the first, a turn sends a thread's older
+ * images while they fit the second.
+ */
+export const MAX_IMAGE_PIXELS = 8192 * 8192;
+export const MAX_REQUEST_PIXELS = 2 * MAX_IMAGE_PIXELS;
+
+/**
  * The image kinds llama.cpp's mtmd decodes (stb_image: PNG, JPEG, GIF, BMP), each with the bytes its
  * files start with. The app stores only these (main/chat/images.ts); the composer's picker offers them.
  */

@@ -6,11 +6,11 @@
  */
 import fs from 'fs';
 import path from 'path';
-import { crc32 } from 'zlib';
 import { EngineClient } from '../../main/engine/client';
 import type { ChatMessage } from '../../main/engine/protocol';
+import { MAX_IMAGE_PIXELS, MAX_REQUEST_PIXELS } from '../../main/params';
 import { errorOf, makeEngine, tempDir } from '../helpers/engine';
-import { testPng } from '../helpers/images';
+import { pngDeclaring, testPng } from '../helpers/images';
 import { TINY_BPE, TINY_PROJECTOR, TINY_PROJECTOR_IMAGE_TOKENS } from '../helpers/models';
 
 let engine: EngineClient;
@@ -111,16 +111,31 @@ describe('images', () => {
 
   test('an image declaring more pixels than are read is refused before it is decoded', async () => {
     // a valid PNG header (IHDR) that declares 10000 x 10000 pixels: only the header is read
-    const real = testPng(0);
-    const ihdr = Buffer.from(real.subarray(8, 8 + 25));
-    ihdr.writeUInt32BE(10000, 8);
-    ihdr.writeUInt32BE(10000, 12);
-    const crc = crc32(ihdr.subarray(4, 21));
-    ihdr.writeUInt32BE(crc >>> 0, 21);
-    const huge = Buffer.concat([real.subarray(0, 8), ihdr, real.subarray(33)]).toString('base64');
+    const huge = pngDeclaring(10000, 10000).toString('base64');
     const e = await errorOf(engine.chat(M, { messages: withImage(huge), maxTokens: 4 }));
     expect(e.code).toBe('invalid_argument');
     expect(e.message).toMatch(/image 1 is 10000x10000 pixels; at most 67108864/);
+  });
+
+  test("the engine's pixel bounds are main's (MAX_IMAGE_PIXELS, MAX_REQUEST_PIXELS in main/params/chat.ts)", async () => {
+    // one pixel over main's bound (5 x 13421773 = 8192 x 8192 + 1) is refused by its size; one at it
+    // passes the size check (and then fails to decode: the header's image data is 48 x 40)
+    expect(5 * 13421773).toBe(MAX_IMAGE_PIXELS + 1);
+    const over = await errorOf(engine.chat(M, { messages: withImage(pngDeclaring(5, 13421773).toString('base64')), maxTokens: 4 }));
+    expect(over.message).toBe(`image 1 is 5x13421773 pixels; at most ${MAX_IMAGE_PIXELS} pixels are read (scale it down)`);
+    const at = await errorOf(engine.chat(M, { messages: withImage(pngDeclaring(8192, 8192).toString('base64')), maxTokens: 4 }));
+    expect(at.message).toMatch(/^image 1 could not be decoded/);
+    // the request's bound would take decoding more than 8192 x 8192 pixels to reach: the source says it
+    const source = fs.readFileSync(path.join(__dirname, '../../native/src/vision.cpp'), 'utf8');
+    const constant = (name: string, known: Record<string, number>): number => {
+      const m = new RegExp(`constexpr uint64_t ${name} = ([^;]+);`).exec(source);
+      expect(m).not.toBeNull();
+      const factors = m![1].split('*').map((f) => f.trim().replace(/ull$/, ''));
+      return factors.reduce((n, f) => n * (f in known ? known[f] : /^\d+$/.test(f) ? Number(f) : NaN), 1);
+    };
+    const image = constant('MAX_IMAGE_PIXELS', {});
+    expect(image).toBe(MAX_IMAGE_PIXELS);
+    expect(constant('MAX_REQUEST_PIXELS', { MAX_IMAGE_PIXELS: image })).toBe(MAX_REQUEST_PIXELS);
   });
 
   test('bytes that are not an image never reach a decoder that runs programs (ffprobe/ffmpeg from PATH)', async () => {

@@ -1,6 +1,7 @@
 /**
  * Small image files for the vision tests: a PNG written here (8-bit RGB, no filter), which llama.cpp's
- * mtmd decodes with stb_image as it would any photo.
+ * mtmd decodes with stb_image as it would any photo; a BMP and a GIF; and headers that declare a size
+ * (a PNG's, a JPEG's) for what reads only headers.
  */
 import { deflateSync } from 'zlib';
 
@@ -53,4 +54,55 @@ export function pngImage(width: number, height: number, pixel: (x: number, y: nu
 /** A 48 x 40 gradient (not the projector's size: mtmd resizes it), tinted by `tint` so images differ. */
 export function testPng(tint = 0): Buffer {
   return pngImage(48, 40, (x, y) => [(x * 5 + tint) & 0xff, (y * 6) & 0xff, (x * y + tint * 3) & 0xff]);
+}
+
+/** testPng(tint) with its header (IHDR, CRC mended) declaring `width` x `height`: read by a header reader, not an image that decodes at that size. */
+export function pngDeclaring(width: number, height: number, tint = 0): Buffer {
+  const png = Buffer.from(testPng(tint));
+  png.writeUInt32BE(width, 16);
+  png.writeUInt32BE(height, 20);
+  png.writeUInt32BE(crc32(png.subarray(12, 29)), 29);
+  return png;
+}
+
+/** A `width` x `height` BMP (24 bits a pixel, rows bottom-up), every pixel `rgb`. */
+export function bmpImage(width: number, height: number, rgb: [number, number, number] = [0, 0, 0]): Buffer {
+  const row = Math.ceil((width * 3) / 4) * 4;
+  const header = 54;
+  const b = Buffer.alloc(header + row * height);
+  b.write('BM', 0, 'ascii');
+  b.writeUInt32LE(b.length, 2);
+  b.writeUInt32LE(header, 10);
+  b.writeUInt32LE(40, 14); // BITMAPINFOHEADER
+  b.writeInt32LE(width, 18);
+  b.writeInt32LE(height, 22);
+  b.writeUInt16LE(1, 26); // planes
+  b.writeUInt16LE(24, 28); // bits a pixel
+  b.writeUInt32LE(row * height, 34);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const at = header + y * row + x * 3;
+      [b[at], b[at + 1], b[at + 2]] = [rgb[2], rgb[1], rgb[0]];
+    }
+  }
+  return b;
+}
+
+/** A GIF whose screen is `width` x `height`, with one white pixel drawn at its corner. */
+export function gifImage(width: number, height: number): Buffer {
+  return Buffer.from([
+    ...Buffer.from('GIF89a', 'ascii'),
+    ...[width & 0xff, width >> 8, height & 0xff, height >> 8, 0x80, 0, 0], // logical screen: a 2-colour table
+    ...[0xff, 0xff, 0xff, 0, 0, 0], // the colour table
+    ...[0x2c, 0, 0, 0, 0, 1, 0, 1, 0, 0], // the image: 1 x 1 at 0, 0
+    ...[2, 2, 0x44, 0x01, 0], // its pixels (LZW)
+    0x3b,
+  ]);
+}
+
+/** A JPEG's markers up to its frame header (SOF0) declaring `width` x `height`, then its end: read by a header reader, not an image that decodes. */
+export function jpegHeader(width: number, height: number): Buffer {
+  const jfif = [0xff, 0xe0, 0, 16, ...Buffer.from('JFIF\0', 'ascii'), 1, 1, 0, 0, 1, 0, 1, 0, 0];
+  const sof = [0xff, 0xc0, 0, 17, 8, height >> 8, height & 0xff, width >> 8, width & 0xff, 3, 1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1];
+  return Buffer.from([0xff, 0xd8, ...jfif, ...sof, 0xff, 0xd9]);
 }
