@@ -1,16 +1,24 @@
 /**
  * A thread's history as the engine's chat messages: the instructions, then each message's text, and a
- * user message's images (as the paths of the files the app stored) when the model reads images. Every
- * message's images go each time, older ones too: the engine hashes an image's chunk, so the cached
- * prefix of the conversation holds across turns. Without a projector the text alone goes (a thread
- * with images can go on with a text model).
+ * user message's images (as the paths of the files the app stored) when the model reads images.
+ *
+ * The images of the newest user message (the one the reply answers) always go: one that is gone fails
+ * the reply with image_missing. Older messages' images go newest first while they fit what the engine
+ * takes in one request (MAX_IMAGES images, MAX_REQUEST_PIXELS pixels together, the newest message's
+ * counted first); an older image that is gone, cannot be read, or no longer fits is replaced by a short
+ * note in its message's text (imageNotShown), so a thread never breaks for good over an old image. The
+ * engine hashes an image's chunk, so the cached prefix of the conversation holds across turns while the
+ * same images go (a turn that drops an old image reads the conversation again from there). Without a
+ * projector the text alone goes (a thread with images can go on with a text model).
  */
 import type { ChatMessage } from '../engine/protocol';
 import { type AttachmentDTO, ImageRef } from '../ipc/contract';
-import type { ContentPart } from '../params';
+import { type ContentPart, MAX_IMAGE_PIXELS, MAX_IMAGES, MAX_REQUEST_PIXELS } from '../params';
 import type { Message } from '../store';
-import type { ImageStore } from './images';
+import type { ImageStore, StoredImage } from './images';
 import { wellFormed } from './text';
+
+type HistoryMessage = Pick<Message, 'role' | 'content' | 'attachments'>;
 
 /**
  * The images of a message the app stored (type image, named by their hash). An import's image (Jan's:
@@ -21,34 +29,91 @@ export function storedImages(m: Pick<Message, 'role' | 'attachments'>): Attachme
   return m.attachments.filter((a) => a.type === 'image' && ImageRef.safeParse(a.ref).success);
 }
 
-/** The stored images a conversation carries. */
-export function historyImages(path: readonly Pick<Message, 'role' | 'attachments'>[]): number {
-  return path.reduce((n, m) => n + storedImages(m).length, 0);
+/** What stands in a message's text for an older image that is not sent (gone, unreadable, or past the request's bounds). */
+export function imageNotShown(name: string | undefined): string {
+  return name ? `[image ${name} not shown]` : '[image not shown]';
+}
+
+/** An image's pixels: the width and height its attachment records, else (older rows) its file's header. */
+async function pixelsOf(store: ImageStore, a: AttachmentDTO, img: StoredImage): Promise<number> {
+  if (a.width !== undefined && a.height !== undefined) return a.width * a.height;
+  const d = await store.dimensions(img, a.name ?? a.ref);
+  return d.width * d.height;
+}
+
+/** What a message with stored images sends of them: the image parts that go, and notes for those that do not (in its order). */
+interface MessageImages {
+  parts: ContentPart[];
+  notes: string[];
+}
+
+/** Which of a history's stored images go (by message index); see the file's comment. */
+async function imagesSent(history: readonly HistoryMessage[], store: ImageStore): Promise<Map<number, MessageImages>> {
+  const out = new Map<number, MessageImages>();
+  let newest = -1;
+  for (let i = history.length - 1; i >= 0 && newest < 0; i--) if (history[i].role === 'user') newest = i;
+  let count = 0;
+  let pixels = 0;
+  // the newest user message's images: every one, or the reply fails (image_missing names a gone one)
+  if (newest >= 0) {
+    const parts: ContentPart[] = [];
+    for (const a of storedImages(history[newest])) {
+      const img = await store.get(a.ref, a.name);
+      count += 1;
+      pixels += await pixelsOf(store, a, img);
+      parts.push({ type: 'image', path: img.file });
+    }
+    if (parts.length) out.set(newest, { parts, notes: [] });
+  }
+  // older ones, newest first, while they fit
+  let full = false;
+  for (let i = newest - 1; i >= 0; i--) {
+    const images = storedImages(history[i]);
+    if (images.length === 0) continue;
+    const sent: (ContentPart | null)[] = images.map(() => null);
+    for (let j = images.length - 1; j >= 0 && !full; j--) {
+      const a = images[j];
+      let img: StoredImage;
+      let p: number;
+      try {
+        img = await store.get(a.ref, a.name);
+        p = await pixelsOf(store, a, img);
+      } catch {
+        continue; // gone, or not an image the engine reads: noted, and older ones still go
+      }
+      if (p > MAX_IMAGE_PIXELS) continue;
+      if (count + 1 > MAX_IMAGES || pixels + p > MAX_REQUEST_PIXELS) {
+        full = true;
+        break;
+      }
+      count += 1;
+      pixels += p;
+      sent[j] = { type: 'image', path: img.file };
+    }
+    out.set(i, { parts: sent.filter((s): s is ContentPart => s !== null), notes: images.flatMap((a, j) => (sent[j] ? [] : [imageNotShown(a.name)])) });
+  }
+  return out;
 }
 
 /**
  * The engine's messages for a history. `images`: where the stored images are, or null when the model
- * has no projector (then the text alone). A stored image that is gone fails with image_missing.
+ * has no projector (then the text alone). A gone image of the newest user message fails with
+ * image_missing; older ones are noted in their text instead (see the file's comment).
  */
-export async function toEngineMessages(
-  history: readonly Pick<Message, 'role' | 'content' | 'attachments'>[],
-  o: { instructions: string; images: ImageStore | null },
-): Promise<ChatMessage[]> {
+export async function toEngineMessages(history: readonly HistoryMessage[], o: { instructions: string; images: ImageStore | null }): Promise<ChatMessage[]> {
+  const sent = o.images ? await imagesSent(history, o.images) : new Map<number, MessageImages>();
   const chat: ChatMessage[] = [];
   if (o.instructions.trim()) chat.push({ role: 'system', content: wellFormed(o.instructions) });
-  for (const m of history) {
-    if (m.role !== 'system' && m.role !== 'user' && m.role !== 'assistant') continue;
-    const text = wellFormed(m.content);
-    const images = o.images ? storedImages(m) : [];
-    if (!o.images || images.length === 0) {
+  history.forEach((m, i) => {
+    if (m.role !== 'system' && m.role !== 'user' && m.role !== 'assistant') return;
+    const images = sent.get(i);
+    const text = wellFormed(images?.notes.length ? [...images.notes, m.content].filter((t) => t.length > 0).join('\n') : m.content);
+    if (!images || images.parts.length === 0) {
       chat.push({ role: m.role, content: text });
-      continue;
+      return;
     }
     // the images first, then the question about them (as the projector's models are trained)
-    const parts: ContentPart[] = [];
-    for (const a of images) parts.push({ type: 'image', path: (await o.images.get(a.ref, a.name)).file });
-    if (text) parts.push({ type: 'text', text });
-    chat.push({ role: m.role, content: parts });
-  }
+    chat.push({ role: m.role, content: text ? [...images.parts, { type: 'text', text }] : images.parts });
+  });
   return chat;
 }

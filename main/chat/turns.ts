@@ -13,11 +13,11 @@ import type { Logger } from '../logging';
 import { ChatMessage, EngineError, GenerateResult, Sampling } from '../engine/protocol';
 import { ImageAttachment, IpcError, IpcErrorCode, MessageDTO, NO_VISION, SamplingDTO } from '../ipc/contract';
 import { CHAT_MODEL_ID, ModelLibrary } from '../models/library';
-import { chatChars, MAX_IMAGES, pickKeys, REQUEST_SETTING_KEYS, RequestSettingKey, SAMPLING_SETTING_KEYS } from '../params';
+import { chatChars, MAX_REQUEST_PIXELS, pickKeys, REQUEST_SETTING_KEYS, RequestSettingKey, SAMPLING_SETTING_KEYS } from '../params';
 import { Services } from '../services';
-import { Assistant, FinishReply, MessageView, ReplyWriter, Store, Thread } from '../store';
+import { Assistant, FinishReply, ReplyWriter, Store, Thread } from '../store';
 import { finishReasonOf } from './dto';
-import { historyImages, toEngineMessages } from './history';
+import { toEngineMessages } from './history';
 import type { ImageStore } from './images';
 import { type ThreadSessions, tokensNeeded } from './sessions';
 import { nameThread } from './titles';
@@ -190,7 +190,7 @@ export class ChatService {
     const turn = this.reserve(r.threadId);
     const model = this.guard(turn, () => this.expectedModel(thread));
     const path = messages.list(r.threadId);
-    const images = r.attachments?.length ? await this.guard(turn, () => this.attachable(r.attachments!, path)) : [];
+    const images = r.attachments?.length ? await this.guard(turn, () => this.attachable(r.attachments!)) : [];
     const isFirst = path.length === 0;
     const user = this.guard(turn, () => messages.add({ threadId: r.threadId, role: 'user', content: r.content, ...(images.length ? { attachments: images } : {}) }));
     const writer = this.guard(turn, () => messages.beginReply({ threadId: r.threadId, model: modelName(model) }));
@@ -199,18 +199,20 @@ export class ChatService {
   }
 
   /**
-   * The images a message may bring, as stored (kind and size from the file): refused when the loaded
-   * model has no projector (a load under way is checked by the turn), when the conversation would
-   * carry more than MAX_IMAGES, or when one is not stored.
+   * The images a message may bring, as stored (kind, size, width and height from the file): refused
+   * when the loaded model has no projector (a load under way is checked by the turn), when one is not
+   * stored, or when together they hold more pixels than the engine reads in one request. (A thread's
+   * older images are not counted: a turn sends those that still fit, main/chat/history.ts.)
    */
-  private async attachable(attachments: readonly ImageAttachment[], path: readonly MessageView[]): Promise<ImageAttachment[]> {
+  private async attachable(attachments: readonly ImageAttachment[]): Promise<ImageAttachment[]> {
     const lib = this.deps.library;
     if (lib.loadedPath !== null && lib.expected === lib.loadedPath && lib.loadedProjector === null) throw new IpcError('invalid_input', NO_VISION);
-    const before = historyImages(path);
-    if (before + attachments.length > MAX_IMAGES) {
-      throw new IpcError('invalid_input', `this chat has ${before} images and one conversation may carry at most ${MAX_IMAGES}: start a new chat for more`);
+    const images = await Promise.all(attachments.map((a) => this.deps.images.attachment(a)));
+    const pixels = images.reduce((n, a) => n + (a.width ?? 0) * (a.height ?? 0), 0);
+    if (pixels > MAX_REQUEST_PIXELS) {
+      throw new IpcError('invalid_input', `these images hold ${pixels} pixels together; one message may carry at most ${MAX_REQUEST_PIXELS} (send fewer or smaller ones)`);
     }
-    return Promise.all(attachments.map((a) => this.deps.images.attachment(a)));
+    return images;
   }
 
   /** A message of this thread with this role (a reply to regenerate or continue, a user message to edit). */
@@ -238,10 +240,7 @@ export class ChatService {
     this.messageIn(r.threadId, r.messageId, 'user');
     const turn = this.reserve(r.threadId);
     const model = this.guard(turn, () => this.expectedModel(thread));
-    // the images it replaces are not counted: only the messages before it stay
-    const path = messages.list(r.threadId);
-    const before = path.slice(0, Math.max(0, path.findIndex((m) => m.id === r.messageId)));
-    const images = r.attachments?.length ? await this.guard(turn, () => this.attachable(r.attachments!, before)) : r.attachments;
+    const images = r.attachments?.length ? await this.guard(turn, () => this.attachable(r.attachments!)) : r.attachments;
     const edited = this.guard(turn, () => messages.edit(r.messageId, r.content, images));
     const writer = this.guard(turn, () => messages.beginReply({ threadId: r.threadId, parentId: edited.id, model: modelName(model) }));
     this.start(thread, writer, { readsImages: (images?.length ?? 0) > 0 }, turn);
@@ -357,7 +356,8 @@ export class ChatService {
       const vision = model !== null && this.deps.library.loadedProjector !== null;
       if (model !== null && opts.readsImages && !vision) throw new IpcError('invalid_input', NO_VISION);
       chat = await toEngineMessages(history, { instructions, images: vision ? this.deps.images : null });
-      // the thread's own sequence, its saved cache restored into it (never throws)
+      // the thread's own sequence, its saved cache restored into it (never throws). Not counted: the
+      // images' tokens (the projector's tokens per image are known only once mtmd has tokenized them)
       const need = tokensNeeded(chatChars(chat), (request as { maxTokens?: number }).maxTokens);
       const seq = model !== null && sessions ? (await sessions.acquire(thread.id, need)).seq : 0;
       acquired = model !== null && sessions !== undefined;

@@ -2,17 +2,19 @@
  * Images in chat turns, through the IPC entry point with the real store, the real engine host, the
  * tiny BPE model and the tiny generated projector paired by its folder (every image is
  * TINY_PROJECTOR_IMAGE_TOKENS image tokens): an image stored with images.store goes with its message
- * (stored with it, read by the model), the next turn finds the image in the thread's cache, a stored
- * image that is gone fails the reply saying so, and a model without a projector refuses new images
- * while a thread that has some goes on in text.
+ * (stored with it, read by the model), the next turn finds the image in the thread's cache, an older
+ * image that is gone or past one request's bounds is noted in its message while the thread goes on (what
+ * the engine was asked is watched), the newest message's gone image fails the reply saying so, and a
+ * model without a projector refuses new images while a thread that has some goes on in text.
  */
 import fs from 'fs';
 import path from 'path';
+import type { ChatMessage } from '../../main/engine/protocol';
 import type { ImageAttachment, MessageDTO } from '../../main/ipc/contract';
-import { MAX_IMAGES } from '../../main/params';
+import { contentText, MAX_IMAGE_PIXELS, MAX_IMAGES, MAX_REQUEST_PIXELS } from '../../main/params';
 import { type ChatApp, chatApp, nextDone } from '../helpers/chat';
 import { errorOf } from '../helpers/engine';
-import { testPng } from '../helpers/images';
+import { pngDeclaring, testPng } from '../helpers/images';
 import { copyModel, TINY_BPE, TINY_PROJECTOR, TINY_PROJECTOR_IMAGE_TOKENS, TINY_SPM } from '../helpers/models';
 
 jest.setTimeout(120_000);
@@ -96,24 +98,83 @@ test('a message of images alone is sent; a message of neither is refused', async
   expect(e.message).toMatch(/a message needs text or an image/);
 });
 
-test('a stored image that is gone fails the reply saying which; the thread goes on once the message is edited', async () => {
-  const gone = await store(31, 'holiday.png');
-  const t = await a.call('threads.create', {});
-  const first = await send(t.id, 'What is this?', [gone]);
-  expect(first.reply.status).toBe('done');
-  fs.rmSync(path.join(a.paths.images, `${gone.ref}.png`));
-  const next = await send(t.id, 'And now?');
-  expect(next.reply.status).toBe('error');
-  expect(next.reply.error).toMatch(/^image_missing: the image holiday\.png is no longer in /);
-  // a new image for the message: the conversation reads again
-  const fresh = await store(32, 'fresh.png');
-  const done = nextDone(a.app, t.id);
-  const edited = await a.call('chat.edit', { threadId: t.id, messageId: first.user.id, content: 'What is this?', attachments: [fresh] });
-  expect(edited.userMessage.attachments).toEqual([fresh]);
-  expect((await done).status).toBe('done');
+/** Watches what the engine is asked: the messages of the last chat request whose last message is the user's `text`. */
+function watchEngine(): { received(text: string): ChatMessage[]; stop(): void } {
+  const spy = jest.spyOn(a.engine, 'chat');
+  return {
+    received(text) {
+      const asked = spy.mock.calls.map((c) => c[1].messages).filter((ms) => ms.length > 0 && ms[ms.length - 1].role === 'user' && contentText(ms[ms.length - 1].content) === text);
+      expect(asked.length).toBeGreaterThan(0);
+      return asked[asked.length - 1];
+    },
+    stop: () => spy.mockRestore(),
+  };
+}
+
+const imagesIn = (ms: ChatMessage[]) => ms.flatMap((m) => (Array.isArray(m.content) ? m.content.filter((p) => p.type === 'image') : []));
+
+test('an older image that is gone is noted and the thread goes on; a gone image of the newest message fails the reply until it is attached again', async () => {
+  const engine = watchEngine();
+  try {
+    const gone = await store(31, 'holiday.png');
+    const t = await a.call('threads.create', {});
+    const first = await send(t.id, 'What is this?', [gone]);
+    expect(first.reply.status).toBe('done');
+    fs.rmSync(path.join(a.paths.images, `${gone.ref}.png`));
+    // the next turn: the gone image is noted in its message, and the reply is written
+    const next = await send(t.id, 'And now?');
+    expect(next.reply.status).toBe('done');
+    expect(engine.received('And now?').filter((m) => m.role === 'user').map((m) => m.content)).toEqual(['[image holiday.png not shown]\nWhat is this?', 'And now?']);
+
+    // the newest message's own image gone: its reply fails saying which
+    const lost = await store(32, 'lost.png');
+    const third = await send(t.id, 'This one?', [lost]);
+    expect(third.reply.status).toBe('done');
+    fs.rmSync(path.join(a.paths.images, `${lost.ref}.png`));
+    const done = nextDone(a.app, t.id);
+    await a.call('chat.regenerate', { threadId: t.id, messageId: third.reply.id });
+    const failed = await done;
+    await a.app.chat.idle();
+    expect(failed.status).toBe('error');
+    expect(failed.error).toMatch(/^image_missing: the image lost\.png is no longer in /);
+    // attached again in a new message: stored again (the same file), it is read with both messages
+    const again = await store(32, 'lost.png');
+    expect(again.ref).toBe(lost.ref);
+    const last = await send(t.id, 'Here it is again.', [again]);
+    expect(last.reply.status).toBe('done');
+    const asked = engine.received('Here it is again.');
+    const file = { type: 'image', path: path.join(a.paths.images, `${again.ref}.png`) };
+    expect(imagesIn(asked)).toEqual([file, file]);
+    expect(asked.filter((m) => m.role === 'user').map((m) => contentText(m.content))).toEqual(['[image holiday.png not shown]\nWhat is this?', 'And now?', 'This one?', 'Here it is again.']);
+  } finally {
+    engine.stop();
+  }
 });
 
-test('refusals: a ref that is no hash, an image never stored, more images than a conversation carries', async () => {
+test('a thread with more images than one request carries sends the newest that fit; the older are noted in their message', async () => {
+  const engine = watchEngine();
+  try {
+    const [old, many, newest] = [await store(61, 'old.png'), await store(62, 'many.png'), await store(63, 'newest.png')];
+    const file = (i: ImageAttachment) => ({ type: 'image', path: path.join(a.paths.images, `${i.ref}.png`) });
+    const t = await a.call('threads.create', {});
+    expect((await send(t.id, 'Oldest.', [old])).reply.status).toBe('done');
+    // MAX_IMAGES in the thread: every one goes
+    expect((await send(t.id, 'Many.', Array.from({ length: MAX_IMAGES - 1 }, () => many))).reply.status).toBe('done');
+    expect(imagesIn(engine.received('Many.'))).toEqual([file(old), ...Array.from({ length: MAX_IMAGES - 1 }, () => file(many))]);
+    // one more: the oldest no longer fits, and is noted
+    const last = await send(t.id, 'Newest.', [newest]);
+    expect(last.reply.status).toBe('done');
+    const asked = engine.received('Newest.');
+    expect(imagesIn(asked)).toEqual([...Array.from({ length: MAX_IMAGES - 1 }, () => file(many)), file(newest)]);
+    expect(asked.find((m) => m.role === 'user')!.content).toBe('[image old.png not shown]\nOldest.');
+    // the model read what was sent: 16 image tokens each
+    expect(last.reply.metrics!.promptTokens).toBeGreaterThan(MAX_IMAGES * TINY_PROJECTOR_IMAGE_TOKENS);
+  } finally {
+    engine.stop();
+  }
+});
+
+test('refusals: a ref that is no hash, an image never stored, more images than a message carries, more pixels than a request reads', async () => {
   const t = await a.call('threads.create', {});
   for (const ref of ['../hearth.db', 'A'.repeat(64), '0'.repeat(63)]) {
     expect((await errorOf(a.call('images.read', { ref }))).code).toBe('invalid_input');
@@ -125,6 +186,10 @@ test('refusals: a ref that is no hash, an image never stored, more images than a
   const one = await store(41, 'one.png');
   const tooMany = Array.from({ length: MAX_IMAGES + 1 }, () => one);
   expect((await errorOf(a.call('chat.send', { threadId: t.id, content: 'look', attachments: tooMany }))).code).toBe('invalid_input');
+  // three images of 8192 x 8192 (their headers say so): more pixels than the engine reads in one request
+  const largest = await Promise.all([1, 2, 3].map((i) => a.call<ImageAttachment>('images.store', { name: `poster${i}.png`, data: pngDeclaring(8192, 8192, i).toString('base64') })));
+  const px = await errorOf(a.call('chat.send', { threadId: t.id, content: 'look', attachments: largest }));
+  expect(px).toEqual({ code: 'invalid_input', message: `these images hold ${3 * MAX_IMAGE_PIXELS} pixels together; one message may carry at most ${MAX_REQUEST_PIXELS} (send fewer or smaller ones)` });
   expect((await errorOf(a.call('images.store', { name: 'a.webp', data: Buffer.from('RIFF\0\0\0\0WEBPVP8 ').toString('base64') }))).message).toMatch(/PNG, JPEG, GIF or BMP/);
   // nothing was stored in the thread, and it takes a turn
   expect(a.app.store.messages.list(t.id)).toEqual([]);

@@ -1,0 +1,96 @@
+/**
+ * A thread's history as the engine's messages (main/chat/history.ts) with the real image store on a
+ * real folder: the newest user message's images always go (a gone one fails with image_missing), older
+ * ones newest first while they fit the engine's pixel bound for one request (MAX_REQUEST_PIXELS), and
+ * an older image that is gone or does not fit is noted in its message's text instead. (The bound on the
+ * images' count, MAX_IMAGES, is held through the real engine in image-turns.test.ts.) The images here
+ * declare their sizes in their headers; nothing decodes them.
+ */
+import fs from 'fs';
+import path from 'path';
+import { imageNotShown, toEngineMessages } from '../../main/chat/history';
+import { ImageStore } from '../../main/chat/images';
+import type { ChatMessage } from '../../main/engine/protocol';
+import type { AttachmentDTO, ImageAttachment, IpcError } from '../../main/ipc/contract';
+import { MAX_IMAGE_PIXELS, MAX_REQUEST_PIXELS } from '../../main/params';
+import type { Message } from '../../main/store';
+import { tempDir } from '../helpers/engine';
+import { pngDeclaring, testPng } from '../helpers/images';
+
+type Turn = Pick<Message, 'role' | 'content' | 'attachments'>;
+
+let root: string;
+let images: ImageStore;
+
+beforeEach(() => {
+  root = tempDir('history');
+  images = new ImageStore(path.join(root, 'images'));
+});
+afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
+
+const user = (content: string, attachments: AttachmentDTO[] = []): Turn => ({ role: 'user', content, attachments });
+const reply = (content: string): Turn => ({ role: 'assistant', content, attachments: [] });
+const fileOf = (a: ImageAttachment) => path.join(root, 'images', `${a.ref}.png`);
+const imagePart = (a: ImageAttachment) => ({ type: 'image' as const, path: fileOf(a) });
+
+/** A stored image of 8192 x 8192 pixels (one image's most), told apart by `tint`. */
+const largest = (tint: number, name: string) => images.add(pngDeclaring(8192, 8192, tint), name);
+
+test('older images go newest first while their pixels fit one request; the others are noted in their text', async () => {
+  expect(MAX_REQUEST_PIXELS).toBe(2 * MAX_IMAGE_PIXELS);
+  const [one, two, three] = [await largest(1, 'one.png'), await largest(2, 'two.png'), await largest(3, 'three.png')];
+  const small = await images.add(testPng(4), 'small.png');
+  const older = [user('First.', [one]), reply('a'), user('Second.', [two]), reply('b'), user('Third.', [three]), reply('c')];
+
+  // a newest message with an image of its own: with it, only the newest older image fits
+  const chat = await toEngineMessages([...older, user('Now?', [small])], { instructions: 'Be brief.', images });
+  expect(chat).toEqual<ChatMessage[]>([
+    { role: 'system', content: 'Be brief.' },
+    { role: 'user', content: '[image one.png not shown]\nFirst.' },
+    { role: 'assistant', content: 'a' },
+    { role: 'user', content: '[image two.png not shown]\nSecond.' },
+    { role: 'assistant', content: 'b' },
+    { role: 'user', content: [imagePart(three), { type: 'text', text: 'Third.' }] },
+    { role: 'assistant', content: 'c' },
+    { role: 'user', content: [imagePart(small), { type: 'text', text: 'Now?' }] },
+  ]);
+  expect(imageNotShown('one.png')).toBe('[image one.png not shown]');
+
+  // a newest message of text alone: two of the largest fill the request exactly
+  const text = await toEngineMessages([...older, user('Now?')], { instructions: '', images });
+  expect(text.map((m) => m.content)).toEqual(['[image one.png not shown]\nFirst.', 'a', [imagePart(two), { type: 'text', text: 'Second.' }], 'b', [imagePart(three), { type: 'text', text: 'Third.' }], 'c', 'Now?']);
+});
+
+test('an older image that is gone is noted and older ones still go; one recorded without its size is measured from its file', async () => {
+  const [gone, kept] = [await images.add(testPng(11), 'gone.png'), await images.add(testPng(12), 'kept.png')];
+  const big = await largest(13, 'big.png');
+  fs.rmSync(fileOf(gone));
+  // a row stored before sizes were recorded: its file says 8192 x 8192
+  const { width: _w, height: _h, ...legacy } = big;
+  const history = [user('Old.', [kept]), reply('x'), user('Both.', [legacy, gone]), reply('y'), user('', [big])];
+  const chat = await toEngineMessages(history, { instructions: '', images });
+  // newest first: big (the newest message's), gone (noted), then the row without sizes, measured as
+  // 8192 x 8192, which fills the request: kept no longer fits
+  expect(chat.map((m) => m.content)).toEqual([
+    '[image kept.png not shown]\nOld.',
+    'x',
+    [imagePart(big), { type: 'text', text: '[image gone.png not shown]\nBoth.' }],
+    'y',
+    [imagePart(big)],
+  ]);
+  // an image of several in one message, noted alone
+  const two = await toEngineMessages([user('', [kept, gone]), reply('z'), user('Next.')], { instructions: '', images });
+  expect(two[0].content).toEqual([imagePart(kept), { type: 'text', text: '[image gone.png not shown]' }]);
+});
+
+test("the newest message's own image that is gone fails with image_missing naming it; without a projector the text alone goes", async () => {
+  const photo = await images.add(testPng(21), 'photo.png');
+  const old = await images.add(testPng(22), 'old.png');
+  fs.rmSync(fileOf(photo));
+  const history = [user('Before.', [old]), reply('r'), user('Look.', [photo])];
+  const e = (await toEngineMessages(history, { instructions: '', images }).catch((err: unknown) => err)) as IpcError;
+  expect(e.code).toBe('image_missing');
+  expect(e.message).toMatch(/^the image photo\.png is no longer in /);
+  // a text model: no images, no notes
+  expect((await toEngineMessages(history, { instructions: '', images: null })).map((m) => m.content)).toEqual(['Before.', 'r', 'Look.']);
+});
