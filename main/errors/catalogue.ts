@@ -71,9 +71,10 @@ export const ERRORS = {
     layers: ['ipc', 'store', 'engine'],
   },
   image_missing: {
-    meaning: 'an image a message carries is no longer in the data folder (<data>/images): deleted or moved outside Hearth',
+    meaning:
+      'an image a message carries is no longer in the data folder (<data>/images): deleted or moved outside Hearth, or something else put in its place (a link, a folder, a file larger than an image may be)',
     userFixable: true,
-    hint: '{Message} Edit the message to attach the image again, or start a new chat.',
+    hint: '{Message} Attach the image again in a new message, or start a new chat.',
     layers: ['ipc'],
   },
   too_large: {
