@@ -12,6 +12,7 @@
 import fs from 'fs';
 import type Database from 'better-sqlite3';
 import { Assistants, DEFAULT_ASSISTANT_ID } from './assistants';
+import { storedAttachmentRefs } from './attachment-refs';
 import { backupDatabase, openDatabase } from './db';
 import { Downloads } from './downloads';
 import { StoreError } from './errors';
@@ -150,6 +151,17 @@ export class Store {
   search(req: SearchRequest): SearchResult {
     this.ensureOpen();
     return this.searcher.search(req);
+  }
+
+  /**
+   * The refs every message's attachments make: the saved chats' (one query over all threads) and the
+   * open temporary chats' (in memory). An image a ref names is in use.
+   */
+  attachmentRefs(): Set<string> {
+    this.ensureOpen();
+    const refs = storedAttachmentRefs(this.db);
+    for (const r of this.temporary.attachmentRefs()) refs.add(r);
+    return refs;
   }
 
   private source(threadId: string): ExportSource {

@@ -1,9 +1,12 @@
 /**
  * Temporary chats: the same thread and message operations as the store, kept in memory only. Nothing of a
- * temporary chat is ever written to disk; it is gone when the app quits or the chat is deleted.
+ * temporary chat is ever written to disk by the store; it is gone when the app quits or the chat is deleted.
+ * (The images its messages carry are files of the image store while the chat is open: the image sweep
+ * deletes them after.)
  */
 import type { Logger } from '../logging';
 import { randomUUID } from 'crypto';
+import { attachmentRefsOf } from './attachment-refs';
 import { StoreError } from './errors';
 import { BufferedReplyWriter, DEFAULT_WRITER_OPTIONS, type ReplySink } from './stream-writer';
 import { DEFAULT_THREAD_TITLE, DEFAULT_PAGE_SIZE } from './threads';
@@ -329,6 +332,16 @@ export class TemporaryChats {
 
   has(threadId: string): boolean {
     return this.state.threads.has(threadId);
+  }
+
+  /**
+   * The refs the attachments of one temporary chat (every alternative) or of all of them make. The
+   * images they name are on disk (the image store writes before it knows the chat): the image sweep
+   * keeps them while a chat is open and deletes them once it is gone (main/chat/image-sweep.ts).
+   */
+  attachmentRefs(threadId?: string): Set<string> {
+    if (threadId === undefined) return attachmentRefsOf(this.state.messages.values());
+    return attachmentRefsOf(this.state.byThread.get(threadId) ?? []);
   }
 
   /** Forgets every temporary chat. */
