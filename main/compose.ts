@@ -6,6 +6,7 @@
 import path from 'path';
 import { assistantChannels } from './chat/assistants';
 import { chatChannels } from './chat/channels';
+import { ImageSweep } from './chat/image-sweep';
 import { ImageStore } from './chat/images';
 import { chatParallel, type LoadedChat, loadFingerprint, ThreadSessions } from './chat/sessions';
 import { ChatService } from './chat/turns';
@@ -45,6 +46,8 @@ export interface App {
   updates: UpdateController;
   /** the local API server (main/server/): started by startIfEnabled (the app) or start (hearth serve --api) */
   api: ApiService;
+  /** deletes the image files no message refers to (main/chat/image-sweep.ts): at startup, after a thread is deleted, at close */
+  imageSweep: ImageSweep;
   close(): Promise<void>;
 }
 
@@ -155,8 +158,11 @@ export function composeApp(opts: ComposeOptions): App {
   const folder = new FolderService({ services, store, library, downloads, folder: modelsDir, dataDir: paths.root, lock: folderLock, onLibraryChanged: modelsChanged, logger });
   const views = new ChatViews(store);
   const images = new ImageStore(paths.images);
+  // the image files no message refers to (saved chats, open temporary chats) go: now, after a thread is deleted, at close
+  const imageSweep = new ImageSweep({ dir: paths.images, referenced: () => store.attachmentRefs(), logger });
+  void imageSweep.run();
   const chat = new ChatService({ store, engine, library, services, logger, views, usageRefreshMs: opts.usageRefreshMs, sessions, images });
-  services.register(chatChannels({ store, engine, library, services, views, chat, images, sessions }));
+  services.register(chatChannels({ store, engine, library, services, views, chat, images, sessions, imageSweep }));
   services.register(assistantChannels({ store, views }));
   // the updater: follows the updateChannel and updateMode settings; an install waits for replies and downloads
   const updates = new UpdateController({
@@ -223,12 +229,17 @@ export function composeApp(opts: ComposeOptions): App {
     downloads,
     updates,
     api,
+    imageSweep,
     async close() {
       updates.close();
       await api.close();
       await chat.stopAll();
       // the live threads' caches are saved while the engine still holds them
       await sessions.saveAll();
+      // the temporary chats go now (store.close would drop them), and their images with them
+      const temporaryImages = store.temporary.attachmentRefs();
+      store.temporary.clear();
+      await imageSweep.run(temporaryImages);
       await downloads.close();
       hubService.close();
       library.close();

@@ -7,6 +7,7 @@ import type { EngineClient } from '../engine/client';
 import { CHAT_MODEL_ID, ModelLibrary } from '../models/library';
 import type { Handlers, Services } from '../services';
 import type { Store } from '../store';
+import type { ImageSweep } from './image-sweep';
 import type { ImageStore } from './images';
 import type { ThreadSessions } from './sessions';
 import type { ChatService } from './turns';
@@ -22,6 +23,8 @@ export function chatChannels(deps: {
   chat: ChatService;
   images: ImageStore;
   sessions?: ThreadSessions;
+  /** deletes the images no message refers to any more (./image-sweep.ts) */
+  imageSweep: ImageSweep;
 }): Handlers {
   const { store, services, views, chat } = deps;
   const changed = (t: ReturnType<typeof toThreadDTO>) => {
@@ -43,10 +46,14 @@ export function chatChannels(deps: {
     'threads.archive': (r) => changed(toThreadDTO(views.api(r.id).threads.setArchived(r.id, r.archived))),
     'threads.delete': async (r) => {
       await chat.stop(r.id);
+      // a temporary chat's images go with it (unless a message elsewhere refers to the same image)
+      const discarded = store.temporary.has(r.id) ? store.temporary.attachmentRefs(r.id) : undefined;
       views.api(r.id).threads.delete(r.id);
       // its cached conversation goes with it (the sequence, the saved file)
       await deps.sessions?.forget(r.id);
       services.emit('threads.deleted', { id: r.id });
+      // and the images no message refers to any more (the sweep logs its failures; it never throws)
+      void deps.imageSweep.run(discarded);
       return { ok: true as const };
     },
     'messages.switchAlternative': (r) => {
@@ -62,7 +69,12 @@ export function chatChannels(deps: {
     'chat.regenerate': (r) => chat.regenerate(r.threadId, r.messageId),
     'chat.edit': (r) => chat.edit(r),
     'chat.continue': (r) => chat.continue(r.threadId, r.messageId),
-    'images.store': (r) => deps.images.addBase64(r.data, r.name),
+    'images.store': async (r) => {
+      const a = await deps.images.addBase64(r.data, r.name);
+      // its grace period (an image in a composer, not sent yet) counts from now
+      deps.imageSweep.noteStored(a.ref);
+      return a;
+    },
     'images.read': async (r) => ({ url: await deps.images.dataUrl(r.ref) }),
     'chat.countTokens': async (r) => {
       if (!deps.library.loadedPath) return { tokens: Math.ceil(r.text.length / 4) };

@@ -1,0 +1,184 @@
+/**
+ * The image sweep: deletes the files of <data>/images (the image store, ./images.ts) that no message
+ * refers to. A stored image no saved message (SQLite, every thread) and no open temporary chat refers
+ * to goes once it is older than IMAGE_GRACE_MS, so an image attached in a composer and not yet sent
+ * survives; so does a temporary file a crashed write left. A temporary chat's images go as soon as the
+ * chat is discarded (deleted, or dropped when Hearth closes), unless a message still refers to them.
+ *
+ * It touches nothing but regular files (lstat: a link is left alone) directly in the folder whose names
+ * are the store's (`<sha256>.<ext>` of IMAGE_KINDS, `.<sha256>.<12 hex>.tmp`), and never throws into
+ * its caller: a failure is logged and the next sweep tries again. The app runs it at startup, after a
+ * thread is deleted and at close (main/compose.ts, ./channels.ts).
+ */
+import { promises as fsp } from 'fs';
+import path from 'path';
+import type { Logger } from '../logging';
+import { IMAGE_KINDS } from '../params';
+
+/**
+ * How long an image no message refers to is kept after it was stored: an image attached in a
+ * composer (stored at once, images.store) and sent within it is never lost.
+ */
+export const IMAGE_GRACE_MS = 60 * 60 * 1000;
+
+/** A stored image's name: its hash and its kind's extension (ImageStore's fileOf). */
+const STORED_NAME = new RegExp(`^([0-9a-f]{64})\\.(?:${IMAGE_KINDS.map((k) => k.ext).join('|')})$`);
+/** The temporary file ImageStore.add writes an image to before renaming it into place: `.<sha256>.<6 random bytes in hex>.tmp`. */
+const TEMPORARY_NAME = /^\.([0-9a-f]{64})\.[0-9a-f]{12}\.tmp$/;
+
+/** A file of the image store: a stored image, or a write's temporary file; with the image's hash. */
+export interface ImageFileName {
+  kind: 'image' | 'temporary';
+  ref: string;
+}
+
+/** What a name in the images folder is to the sweep; null for any other name (never touched). */
+export function imageFileOf(name: string): ImageFileName | null {
+  const stored = STORED_NAME.exec(name);
+  if (stored) return { kind: 'image', ref: stored[1] };
+  const tmp = TEMPORARY_NAME.exec(name);
+  return tmp ? { kind: 'temporary', ref: tmp[1] } : null;
+}
+
+/** A regular file of the image store, as the sweep found it. */
+export interface SweepFile extends ImageFileName {
+  name: string;
+  mtimeMs: number;
+}
+
+export interface SweepRules {
+  now: number;
+  graceMs: number;
+  /** the refs messages make (saved chats, open temporary chats): their images are kept */
+  referenced: ReadonlySet<string>;
+  /** images stored within the grace period (images.store of an image kept before: its file keeps its old time) */
+  recent: ReadonlySet<string>;
+  /** a discarded temporary chat's images: deleted whatever their age, unless referenced */
+  discarded: ReadonlySet<string>;
+}
+
+/**
+ * The files to delete: a temporary file older than the grace period; a stored image no message
+ * refers to, when its chat was discarded or it is older than the grace period and was not stored
+ * again within it.
+ */
+export function filesToDelete(files: readonly SweepFile[], r: SweepRules): SweepFile[] {
+  return files.filter((f) => {
+    const old = r.now - f.mtimeMs >= r.graceMs;
+    if (f.kind === 'temporary') return old;
+    if (r.referenced.has(f.ref)) return false;
+    return r.discarded.has(f.ref) || (old && !r.recent.has(f.ref));
+  });
+}
+
+export interface SweepResult {
+  /** the names of the files deleted */
+  deleted: string[];
+  /** the store's files left */
+  kept: number;
+}
+
+const NOTHING: SweepResult = { deleted: [], kept: 0 };
+
+export interface ImageSweepDeps {
+  /** the image store's folder, <data>/images */
+  dir: string;
+  /** the refs messages make now (Store.attachmentRefs: saved chats and open temporary chats); may throw */
+  referenced: () => ReadonlySet<string>;
+  logger: Logger;
+  /** default IMAGE_GRACE_MS */
+  graceMs?: number;
+  clock?: () => number;
+}
+
+export class ImageSweep {
+  private chain: Promise<unknown> = Promise.resolve();
+  /** ref → when images.store last kept it (dropped past the grace period) */
+  private readonly stored = new Map<string, number>();
+  private readonly graceMs: number;
+  private readonly clock: () => number;
+
+  constructor(private readonly deps: ImageSweepDeps) {
+    this.graceMs = deps.graceMs ?? IMAGE_GRACE_MS;
+    this.clock = deps.clock ?? Date.now;
+  }
+
+  /**
+   * images.store kept this image now: the grace period counts from now (the same image stored before
+   * is not written again, so its file keeps its old time).
+   */
+  noteStored(ref: string): void {
+    this.stored.delete(ref);
+    this.stored.set(ref, this.clock());
+    this.forgetOld();
+  }
+
+  /**
+   * Sweeps once, after any sweep under way. `discarded`: the refs of a temporary chat just discarded
+   * (its images go now unless a message refers to them). Never rejects: a failure is logged.
+   */
+  run(discarded: Iterable<string> = []): Promise<SweepResult> {
+    const gone = new Set(discarded);
+    const next = this.chain.then(() => this.sweep(gone)).catch((e: unknown) => {
+      this.deps.logger.warn(`images: the sweep of ${this.deps.dir} failed: ${(e as Error | null)?.message ?? String(e)}`);
+      return NOTHING;
+    });
+    this.chain = next;
+    return next;
+  }
+
+  /** Resolves once every sweep asked for so far has ended. */
+  async idle(): Promise<void> {
+    await this.chain;
+  }
+
+  private forgetOld(): void {
+    const since = this.clock() - this.graceMs;
+    // in the order noted: the oldest first
+    for (const [ref, at] of this.stored) {
+      if (at > since) break;
+      this.stored.delete(ref);
+    }
+  }
+
+  private async sweep(discarded: ReadonlySet<string>): Promise<SweepResult> {
+    const { dir, logger } = this.deps;
+    const at = await fsp.lstat(dir).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') return null; // no image stored yet
+      throw e;
+    });
+    if (!at) return NOTHING;
+    if (!at.isDirectory()) {
+      logger.warn(`images: ${dir} is not a folder (a link?): not swept`);
+      return NOTHING;
+    }
+    const files: SweepFile[] = [];
+    for (const name of await fsp.readdir(dir)) {
+      const what = imageFileOf(name);
+      if (!what) continue;
+      const st = await fsp.lstat(path.join(dir, name)).catch(() => undefined);
+      // a link, a folder, or gone meanwhile
+      if (!st?.isFile()) continue;
+      files.push({ name, ...what, mtimeMs: st.mtimeMs });
+    }
+    if (!files.length) return NOTHING;
+    this.forgetOld();
+    // the refs last, after the folder was read: a message sent meanwhile counts
+    const doomed = filesToDelete(files, {
+      now: this.clock(), graceMs: this.graceMs, referenced: this.deps.referenced(), recent: new Set(this.stored.keys()), discarded,
+    });
+    const deleted: string[] = [];
+    for (const f of doomed) {
+      // stored again while the sweep ran: kept
+      if (f.kind === 'image' && this.stored.has(f.ref) && !discarded.has(f.ref)) continue;
+      try {
+        await fsp.unlink(path.join(dir, f.name));
+        deleted.push(f.name);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') logger.warn(`images: ${f.name} could not be deleted: ${(e as Error).message}`);
+      }
+    }
+    if (deleted.length) logger.info('images: deleted the files no message refers to', { deleted: deleted.length, kept: files.length - deleted.length });
+    return { deleted, kept: files.length - deleted.length };
+  }
+}

@@ -1,0 +1,220 @@
+/**
+ * The image sweep (main/chat/image-sweep.ts) on a real folder and a real SQLite store: the images a
+ * saved or an open temporary chat's message refers to are kept, unreferenced ones older than the grace
+ * period go (and a crashed write's temporary file), young ones stay; a link or a foreign name is never
+ * touched. Through the app (composeApp): a sweep at startup, after a thread is deleted, a temporary
+ * chat's images once the chat is discarded (deleted, or dropped at close) unless a saved message
+ * refers to the same image.
+ */
+import fs from 'fs';
+import path from 'path';
+import { composeApp } from '../../main/compose';
+import { filesToDelete, IMAGE_GRACE_MS, ImageSweep, imageFileOf, type SweepFile } from '../../main/chat/image-sweep';
+import { ImageStore } from '../../main/chat/images';
+import type { ImageAttachment } from '../../main/ipc/contract';
+import { ensureDataDir } from '../../main/paths';
+import { Store } from '../../main/store';
+import { chatApp, type ChatApp } from '../helpers/chat';
+import { collectingLogger, makeEngine, tempDir } from '../helpers/engine';
+import { testPng } from '../helpers/images';
+
+const HOUR_AGO = () => (Date.now() - IMAGE_GRACE_MS - 60_000) / 1000;
+/** Makes a file (or a link) look older than the grace period. */
+const age = (file: string) => fs.lutimesSync(file, HOUR_AGO(), HOUR_AGO());
+const HASH = (c: string) => c.repeat(64);
+
+describe('the rules (pure)', () => {
+  test('names: the store\'s images and temporary files only', () => {
+    expect(imageFileOf(`${HASH('a')}.png`)).toEqual({ kind: 'image', ref: HASH('a') });
+    expect(imageFileOf(`${HASH('b')}.jpg`)).toEqual({ kind: 'image', ref: HASH('b') });
+    expect(imageFileOf(`.${HASH('c')}.0123456789ab.tmp`)).toEqual({ kind: 'temporary', ref: HASH('c') });
+    for (const other of [`${HASH('A')}.png`, `${HASH('a')}.webp`, `${HASH('a')}.png.bak`, `x${HASH('a')}.png`, 'notes.txt', `.${HASH('c')}.tmp`, `${'a'.repeat(63)}.png`, '..', '.']) {
+      expect(imageFileOf(other)).toBeNull();
+    }
+  });
+
+  test('what goes: unreferenced and old, a discarded chat\'s unless referenced, old temporary files', () => {
+    const now = 10 * IMAGE_GRACE_MS;
+    const old = now - IMAGE_GRACE_MS;
+    const young = now - IMAGE_GRACE_MS + 1;
+    const f = (c: string, mtimeMs: number, kind: SweepFile['kind'] = 'image'): SweepFile => ({ name: c, kind, ref: HASH(c), mtimeMs });
+    const files = [f('1', old), f('2', young), f('3', old), f('4', old), f('5', young), f('6', young), f('7', old, 'temporary'), f('8', young, 'temporary')];
+    const doomed = filesToDelete(files, {
+      now, graceMs: IMAGE_GRACE_MS, referenced: new Set([HASH('3'), HASH('6'), HASH('7')]), recent: new Set([HASH('4')]), discarded: new Set([HASH('5'), HASH('6')]),
+    });
+    // 1 old; 5 discarded (young); 7 a temporary file, old (a ref does not keep it)
+    expect(doomed.map((d) => d.name)).toEqual(['1', '5', '7']);
+  });
+});
+
+describe('on a real folder and store', () => {
+  let dir: string;
+  let imagesDir: string;
+  let store: Store;
+  let images: ImageStore;
+  let sweep: ImageSweep;
+  const logger = collectingLogger();
+
+  beforeEach(() => {
+    dir = tempDir('image-sweep-');
+    imagesDir = path.join(dir, 'images');
+    store = Store.open(path.join(dir, 'hearth.db'));
+    images = new ImageStore(imagesDir);
+    sweep = new ImageSweep({ dir: imagesDir, referenced: () => store.attachmentRefs(), logger });
+  });
+  afterEach(() => {
+    store.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const fileOf = (a: ImageAttachment) => path.join(imagesDir, `${a.ref}.png`);
+
+  test('referenced images are kept, unreferenced old ones and old temporary files go, young ones and others stay', async () => {
+    const [saved, temporary, oldLoose, youngLoose, alternative] = await Promise.all([1, 2, 3, 4, 5].map((n) => images.add(testPng(n), `${n}.png`)));
+    const thread = store.threads.create({ title: 'saved' });
+    const m = store.messages.add({ threadId: thread.id, role: 'user', content: 'look', attachments: [saved] });
+    // an edit's older version (an alternative, not on the active path) still refers to its image
+    store.messages.edit(m.id, 'look again', [alternative]);
+    const tmp = store.temporary.threads.create({});
+    store.temporary.messages.add({ threadId: tmp.id, role: 'user', content: '', attachments: [temporary] });
+    // what the query must get past: a column that is not JSON, an object, scalars, an import's URL
+    const other = store.messages.add({ threadId: thread.id, role: 'user', content: 'x' });
+    const bad = store.messages.add({ threadId: thread.id, role: 'user', content: 'y' });
+    const scalars = store.messages.add({ threadId: thread.id, role: 'user', content: 'z' });
+    const url = store.messages.add({ threadId: thread.id, role: 'user', content: 'w', attachments: [{ type: 'image', ref: 'https://example.com/a.png' }] });
+    store.db.prepare('UPDATE messages SET attachments = ? WHERE id = ?').run('not json', bad.id);
+    store.db.prepare('UPDATE messages SET attachments = ? WHERE id = ?').run(JSON.stringify({ ref: HASH('f') }), other.id);
+    store.db.prepare('UPDATE messages SET attachments = ? WHERE id = ?').run(JSON.stringify([1, 'x', null, { ref: 7 }]), scalars.id);
+    expect(url.attachments).toHaveLength(1);
+
+    // a crashed write's temporary files (old, young); a link and foreign names, old, never touched
+    const oldTmp = path.join(imagesDir, `.${oldLoose.ref}.00112233aabb.tmp`);
+    const youngTmp = path.join(imagesDir, `.${youngLoose.ref}.00112233aabc.tmp`);
+    fs.writeFileSync(oldTmp, 'partial');
+    fs.writeFileSync(youngTmp, 'partial');
+    const outside = path.join(dir, 'outside.png');
+    fs.writeFileSync(outside, testPng(9));
+    const link = path.join(imagesDir, `${HASH('d')}.png`);
+    fs.symlinkSync(outside, link);
+    const foreign = [path.join(imagesDir, 'notes.txt'), path.join(imagesDir, `${HASH('E')}.png`), path.join(imagesDir, `${HASH('e')}.webp`)];
+    for (const f of foreign) fs.writeFileSync(f, 'mine');
+    const folder = path.join(imagesDir, `${HASH('c')}.png`);
+    fs.mkdirSync(folder);
+    for (const f of [fileOf(saved), fileOf(temporary), fileOf(oldLoose), fileOf(alternative), oldTmp, outside, link, ...foreign, folder]) age(f);
+
+    const r = await sweep.run();
+    expect(r.deleted.sort()).toEqual([path.basename(fileOf(oldLoose)), path.basename(oldTmp)].sort());
+    expect(fs.existsSync(fileOf(oldLoose))).toBe(false);
+    expect(fs.existsSync(oldTmp)).toBe(false);
+    for (const kept of [fileOf(saved), fileOf(alternative), fileOf(temporary), fileOf(youngLoose), youngTmp, outside, ...foreign, folder]) expect(fs.existsSync(kept)).toBe(true);
+    expect(fs.lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(r.kept).toBe(5); // saved, alternative, temporary, youngLoose, youngTmp
+
+    // the temporary chat discarded: its image goes (however young), the saved chat's stays
+    const discarded = store.temporary.attachmentRefs(tmp.id);
+    store.temporary.threads.delete(tmp.id);
+    fs.utimesSync(fileOf(temporary), new Date(), new Date());
+    const after = await sweep.run([...discarded, saved.ref]);
+    expect(after.deleted).toEqual([path.basename(fileOf(temporary))]);
+    expect(fs.existsSync(fileOf(saved))).toBe(true);
+  });
+
+  test('an old image stored again is kept for the grace period; a closed store or a missing folder is logged, never thrown', async () => {
+    const a = await images.add(testPng(1), 'a.png');
+    age(fileOf(a));
+    sweep.noteStored(a.ref);
+    expect((await sweep.run()).deleted).toEqual([]);
+    expect(fs.existsSync(fileOf(a))).toBe(true);
+
+    const b = await images.add(testPng(2), 'b.png');
+    age(fileOf(b));
+    store.close();
+    expect(await sweep.run()).toEqual({ deleted: [], kept: 0 });
+    expect(fs.existsSync(fileOf(b))).toBe(true);
+    expect(logger.lines.some((l) => l.includes('the sweep of') && l.includes('closed'))).toBe(true);
+
+    const none = new ImageSweep({ dir: path.join(dir, 'nothing-here'), referenced: () => new Set(), logger });
+    expect(await none.run()).toEqual({ deleted: [], kept: 0 });
+  });
+
+  test('a link in place of the folder is not swept', async () => {
+    const real = path.join(dir, 'real-images');
+    const elsewhere = new ImageStore(real);
+    const a = await elsewhere.add(testPng(1), 'a.png');
+    age(path.join(real, `${a.ref}.png`));
+    fs.symlinkSync(real, path.join(dir, 'linked'));
+    const linked = new ImageSweep({ dir: path.join(dir, 'linked'), referenced: () => new Set(), logger });
+    expect((await linked.run()).deleted).toEqual([]);
+    expect(fs.existsSync(path.join(real, `${a.ref}.png`))).toBe(true);
+    expect(logger.lines.some((l) => l.includes('is not a folder'))).toBe(true);
+  });
+});
+
+describe('in the app', () => {
+  let chat: ChatApp;
+  afterEach(async () => chat?.close());
+
+  /** stored as images.store would, without its note (which keeps an image for the grace period from now) */
+  const store = (n: number): Promise<ImageAttachment> => new ImageStore(chat.paths.images).add(testPng(n), `${n}.png`);
+  const fileOf = (a: ImageAttachment) => path.join(chat.paths.images, `${a.ref}.png`);
+
+  test('a sweep at startup deletes the old unreferenced images', async () => {
+    const ref = HASH('a');
+    chat = chatApp({
+      model: null,
+      prepare: (paths) => {
+        fs.mkdirSync(paths.images, { recursive: true });
+        fs.writeFileSync(path.join(paths.images, `${ref}.png`), testPng(1));
+        age(path.join(paths.images, `${ref}.png`));
+      },
+    });
+    await chat.app.imageSweep.idle();
+    expect(fs.existsSync(path.join(chat.paths.images, `${ref}.png`))).toBe(false);
+  });
+
+  test('deleting a thread sweeps; a temporary chat\'s images go once it is deleted, unless a saved message refers to them', async () => {
+    chat = chatApp({ model: null });
+    const [shared, onlyTemporary, savedOnly, loose] = await Promise.all([1, 2, 3, 4].map(store));
+    const saved = await chat.call('threads.create', {});
+    chat.app.store.messages.add({ threadId: saved.id, role: 'user', content: 'a', attachments: [shared, savedOnly] });
+    const tmp = await chat.call('threads.create', { temporary: true });
+    chat.app.store.temporary.messages.add({ threadId: tmp.id, role: 'user', content: '', attachments: [shared, onlyTemporary] });
+
+    await chat.call('threads.delete', { id: tmp.id });
+    await chat.app.imageSweep.idle();
+    expect(fs.existsSync(fileOf(onlyTemporary))).toBe(false);
+    expect(fs.existsSync(fileOf(shared))).toBe(true);
+    // young and in no message: a composer's image not sent yet
+    expect(fs.existsSync(fileOf(loose))).toBe(true);
+
+    // the saved thread goes: its images once past the grace period (loose is past it too now)
+    for (const a of [shared, savedOnly, loose]) age(fileOf(a));
+    const other = await chat.call('threads.create', {});
+    chat.app.store.messages.add({ threadId: other.id, role: 'user', content: 'b', attachments: [loose] });
+    await chat.call('threads.delete', { id: saved.id });
+    await chat.app.imageSweep.idle();
+    expect(fs.existsSync(fileOf(shared))).toBe(false);
+    expect(fs.existsSync(fileOf(savedOnly))).toBe(false);
+    expect(fs.existsSync(fileOf(loose))).toBe(true);
+  });
+
+  test('an open temporary chat\'s images go when the app closes', async () => {
+    const dir = tempDir('image-sweep-close-');
+    const paths = ensureDataDir(dir);
+    const engine = makeEngine();
+    try {
+      const app = composeApp({ paths, engine, appVersion: '0.0.0-test', logger: collectingLogger() });
+      const png = testPng(7).toString('base64');
+      const a = (await app.services.handle('images.store', { name: 'a.png', data: png })) as ImageAttachment;
+      const tmp = app.store.temporary.threads.create({});
+      app.store.temporary.messages.add({ threadId: tmp.id, role: 'user', content: '', attachments: [a] });
+      await app.imageSweep.run();
+      expect(fs.existsSync(path.join(paths.images, `${a.ref}.png`))).toBe(true);
+      await app.close();
+      expect(fs.existsSync(path.join(paths.images, `${a.ref}.png`))).toBe(false);
+    } finally {
+      await engine.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
