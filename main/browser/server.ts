@@ -9,19 +9,32 @@ import crypto from 'crypto';
 import http from 'http';
 import { Duplex } from 'stream';
 import { WebSocketServer } from 'ws';
-import { MAX_IMAGE_CHARS } from '../params';
+import { contract } from '../ipc/contract';
+import { IMAGE_CALLS_IN_FLIGHT, MAX_IMAGE_CHARS, MAX_IMAGES } from '../params';
 import { Services } from '../services';
 import type { Logger } from '../logging';
 import { Guard, hostHeaderOf, isLoopbackHost, isWildcardHost, parseTarget } from './guard';
 import { BASE_HEADERS, sendText, serveStatic } from './static';
 import { attachSocket } from './ws-bridge';
 
+/**
+ * The largest frame either way: an image to store (images.store: MAX_IMAGE_CHARS of base64, its name
+ * with every character escaped as \uXXXX at worst, the frame's JSON) or a stored image read back
+ * (images.read: a data: URL of as much base64). Every other request is far smaller.
+ */
+const IMAGE_FRAME_BYTES = MAX_IMAGE_CHARS + 6 * (contract['images.store'].request.shape.name.maxLength ?? 0) + 1024;
+
 /** Bounds of what one client can make the server hold. */
 export const LIMITS = {
-  /** largest WebSocket message accepted: an image to store (images.store: MAX_IMAGE_CHARS of base64) and its frame */
-  maxPayloadBytes: MAX_IMAGE_CHARS + 1024 * 1024,
-  /** unsent output a WebSocket may hold before it is dropped: room for two of the largest replies (a stored image read back, images.read) */
-  maxBufferedBytes: 2 * (MAX_IMAGE_CHARS + 1024 * 1024),
+  /** largest WebSocket message accepted: an image to store */
+  maxPayloadBytes: IMAGE_FRAME_BYTES,
+  /** unsent output a WebSocket may hold before it is dropped: room for the image replies a socket may have running, and events */
+  maxBufferedBytes: IMAGE_CALLS_IN_FLIGHT * IMAGE_FRAME_BYTES + 2 * 1024 * 1024,
+  /** image requests (channels images.*) one socket runs at once; the others wait in its queue */
+  imageCallsInFlight: IMAGE_CALLS_IN_FLIGHT,
+  /** image requests one socket may have waiting (one message's images), and their frames' bytes (one image to store): past either, `busy` */
+  imageCallsQueued: MAX_IMAGES,
+  imageQueueBytes: IMAGE_FRAME_BYTES,
   /** time to receive a request's headers, and the whole request */
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 30_000,

@@ -44,6 +44,13 @@ export const MAX_IMAGE_PIXELS = 8192 * 8192;
 export const MAX_REQUEST_PIXELS = 2 * MAX_IMAGE_PIXELS;
 
 /**
+ * The image requests (images.store, images.read: an image's bytes in or out) one page may have running
+ * at once. Browser mode's socket runs no more and queues the rest (main/browser/ws-bridge.ts); the
+ * renderer keeps to it, so a page never waits in that queue.
+ */
+export const IMAGE_CALLS_IN_FLIGHT = 2;
+
+/**
  * The image kinds llama.cpp's mtmd decodes (stb_image: PNG, JPEG, GIF, BMP), each with the bytes its
  * files start with. The app stores only these (main/chat/images.ts); the composer's picker offers them.
  */

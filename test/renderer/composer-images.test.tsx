@@ -15,6 +15,7 @@ import { loadThread } from '../../renderer/src/features/chat/chatSlice';
 import { ChatView } from '../../renderer/src/features/chat/ChatView';
 import { modelStateReceived } from '../../renderer/src/features/models/modelsSlice';
 import { threadSelected } from '../../renderer/src/features/threads/threadsSlice';
+import { IMAGE_CALLS_IN_FLIGHT } from '../../main/params';
 import { FakeBridge, ipcError, message, thread } from './fake-bridge';
 
 const PNG_BYTES = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3]);
@@ -159,4 +160,29 @@ test("a thread's images are read once each, named by their files; one no longer 
   expect(await within(first).findByRole('img', { name: 'gone.png (no longer stored)' })).toBeTruthy();
   expect(await within(second).findByRole('img', { name: 'cat.png' })).toBeTruthy();
   expect(bridge.callsTo('images.read').map((p) => p.ref).sort()).toEqual([REF_A, REF_B]);
+});
+
+test('a page reads at most IMAGE_CALLS_IN_FLIGHT images at once (what browser mode runs for a socket); the others wait their turn', async () => {
+  const refs = ['c', 'd', 'e', 'f'].map((c) => c.repeat(64));
+  const u1 = message({ id: 'u1', role: 'user', content: 'Four pictures', threadId: 't1', attachments: refs.map((r, i) => attachment(r, `${i}.png`)) });
+  const held: (() => void)[] = [];
+  let most = 0;
+  const { bridge } = setup([u1], {
+    'images.read': () =>
+      new Promise((resolve) => {
+        held.push(() => resolve({ url: 'data:image/png;base64,QUJD' }));
+        most = Math.max(most, held.length);
+      }),
+  });
+  await waitFor(() => expect(held).toHaveLength(IMAGE_CALLS_IN_FLIGHT));
+  // every read was asked for at once: the others wait until one ends
+  await act(async () => undefined);
+  expect(bridge.callsTo('images.read')).toHaveLength(IMAGE_CALLS_IN_FLIGHT);
+  for (let n = 0; n < refs.length; n++) {
+    await waitFor(() => expect(held.length).toBeGreaterThan(0));
+    await act(async () => held.shift()!());
+  }
+  await waitFor(() => expect(screen.getAllByRole('img', { name: /^\d\.png$/ })).toHaveLength(refs.length));
+  expect(bridge.callsTo('images.read').map((p) => p.ref)).toEqual(refs);
+  expect(most).toBe(IMAGE_CALLS_IN_FLIGHT);
 });

@@ -6,7 +6,7 @@
  */
 import { createSlice, PayloadAction } from '@reduxjs/toolkit';
 import { type ImageAttachment, ImageRef, MessageDTO, NO_VISION } from '../../../../main/ipc/contract';
-import { MAX_IMAGE_BYTES, MAX_IMAGES } from '../../../../main/params';
+import { IMAGE_CALLS_IN_FLIGHT, MAX_IMAGE_BYTES, MAX_IMAGES } from '../../../../main/params';
 import { call } from '../../app/bridge';
 import { ErrorInfo, toErrorInfo } from '../../app/errors';
 import type { AppDispatch, RootState } from '../../app/store';
@@ -38,12 +38,31 @@ export interface ImagesState {
 
 const initialState: ImagesState = { attached: {}, errors: {}, urls: {} };
 
+/**
+ * The image calls (images.store, images.read) this page has running: at most IMAGE_CALLS_IN_FLIGHT,
+ * as many as browser mode's socket runs for a page (it refuses a page that queues too many); the
+ * others wait here, in order, each handed the slot of one that ended.
+ */
+const imageCalls = { running: 0, waiting: [] as (() => void)[] };
+
+async function imageCall<T>(run: () => Promise<T>): Promise<T> {
+  if (imageCalls.running < IMAGE_CALLS_IN_FLIGHT) imageCalls.running++;
+  else await new Promise<void>((resolve) => imageCalls.waiting.push(resolve));
+  try {
+    return await run();
+  } finally {
+    const next = imageCalls.waiting.shift();
+    if (next) next();
+    else imageCalls.running--;
+  }
+}
+
 /** Stores one image with main; the data: URL it is shown with comes back with its attachment. */
 export const storeImage = createAppAsyncThunk(
   'images/store',
   async (arg: { key: string; id: string; name: string; data: string }, { rejectWithValue }) => {
     try {
-      const attachment = await call('images.store', { name: arg.name, data: arg.data });
+      const attachment = await imageCall(() => call('images.store', { name: arg.name, data: arg.data }));
       return { attachment, url: `data:${attachment.mimeType};base64,${arg.data}` };
     } catch (e) {
       return rejectWithValue(toErrorInfo(e));
@@ -56,7 +75,7 @@ export const loadImage = createAppAsyncThunk(
   'images/read',
   async (ref: string, { rejectWithValue }) => {
     try {
-      return (await call('images.read', { ref })).url;
+      return (await imageCall(() => call('images.read', { ref }))).url;
     } catch (e) {
       return rejectWithValue(toErrorInfo(e));
     }
