@@ -151,16 +151,20 @@ describe('on a real folder and store', () => {
 });
 
 describe('in the app', () => {
-  let chat: ChatApp;
-  afterEach(async () => chat?.close());
+  let opened: ChatApp | null = null;
+  afterEach(async () => {
+    await opened?.close();
+    opened = null;
+  });
+  const open = (o: Parameters<typeof chatApp>[0]): ChatApp => (opened = chatApp(o));
 
   /** stored as images.store would, without its note (which keeps an image for the grace period from now) */
-  const store = (n: number): Promise<ImageAttachment> => new ImageStore(chat.paths.images).add(testPng(n), `${n}.png`);
-  const fileOf = (a: ImageAttachment) => path.join(chat.paths.images, `${a.ref}.png`);
+  const store = (c: ChatApp, n: number): Promise<ImageAttachment> => new ImageStore(c.paths.images).add(testPng(n), `${n}.png`);
+  const fileOf = (c: ChatApp, a: ImageAttachment) => path.join(c.paths.images, `${a.ref}.png`);
 
   test('a sweep at startup deletes the old unreferenced images', async () => {
     const ref = HASH('a');
-    chat = chatApp({
+    const chat = open({
       model: null,
       prepare: (paths) => {
         fs.mkdirSync(paths.images, { recursive: true });
@@ -173,8 +177,8 @@ describe('in the app', () => {
   });
 
   test('deleting a thread sweeps; a temporary chat\'s images go once it is deleted, unless a saved message refers to them', async () => {
-    chat = chatApp({ model: null });
-    const [shared, onlyTemporary, savedOnly, loose] = await Promise.all([1, 2, 3, 4].map(store));
+    const chat = open({ model: null });
+    const [shared, onlyTemporary, savedOnly, loose] = await Promise.all([1, 2, 3, 4].map((n) => store(chat, n)));
     const saved = await chat.call('threads.create', {});
     chat.app.store.messages.add({ threadId: saved.id, role: 'user', content: 'a', attachments: [shared, savedOnly] });
     const tmp = await chat.call('threads.create', { temporary: true });
@@ -182,20 +186,20 @@ describe('in the app', () => {
 
     await chat.call('threads.delete', { id: tmp.id });
     await chat.app.imageSweep.idle();
-    expect(fs.existsSync(fileOf(onlyTemporary))).toBe(false);
-    expect(fs.existsSync(fileOf(shared))).toBe(true);
+    expect(fs.existsSync(fileOf(chat, onlyTemporary))).toBe(false);
+    expect(fs.existsSync(fileOf(chat, shared))).toBe(true);
     // young and in no message: a composer's image not sent yet
-    expect(fs.existsSync(fileOf(loose))).toBe(true);
+    expect(fs.existsSync(fileOf(chat, loose))).toBe(true);
 
-    // the saved thread goes: its images once past the grace period (loose is past it too now)
-    for (const a of [shared, savedOnly, loose]) age(fileOf(a));
+    // the saved thread goes: its images once past the grace period (loose is past it too now, but sent meanwhile)
+    for (const a of [shared, savedOnly, loose]) age(fileOf(chat, a));
     const other = await chat.call('threads.create', {});
     chat.app.store.messages.add({ threadId: other.id, role: 'user', content: 'b', attachments: [loose] });
     await chat.call('threads.delete', { id: saved.id });
     await chat.app.imageSweep.idle();
-    expect(fs.existsSync(fileOf(shared))).toBe(false);
-    expect(fs.existsSync(fileOf(savedOnly))).toBe(false);
-    expect(fs.existsSync(fileOf(loose))).toBe(true);
+    expect(fs.existsSync(fileOf(chat, shared))).toBe(false);
+    expect(fs.existsSync(fileOf(chat, savedOnly))).toBe(false);
+    expect(fs.existsSync(fileOf(chat, loose))).toBe(true);
   });
 
   test('an open temporary chat\'s images go when the app closes', async () => {
