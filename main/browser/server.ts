@@ -40,6 +40,9 @@ export const LIMITS = {
   requestTimeoutMs: 30_000,
 } as const;
 
+/** The bounds a server runs with: LIMITS, some overridden (tests use small ones). */
+export type ServerLimits = Record<keyof typeof LIMITS, number>;
+
 /** Answers a connection outside the request/response cycle (upgrade, CONNECT, parse errors) and closes it. */
 function refuse(socket: Duplex, status: number): void {
   socket.on('error', () => socket.destroy());
@@ -57,7 +60,7 @@ export interface BrowserServerOptions {
   /** bind a non-loopback address; without it listen() refuses one */
   allowRemote?: boolean;
   /** overrides of LIMITS (tests use small ones) */
-  limits?: Partial<typeof LIMITS>;
+  limits?: Partial<ServerLimits>;
 }
 
 export class BrowserServer {
@@ -65,7 +68,7 @@ export class BrowserServer {
   /** true when bound beyond loopback */
   readonly remote: boolean;
   private readonly guard: Guard;
-  private readonly limits: typeof LIMITS;
+  private readonly limits: ServerLimits;
   private server: http.Server | undefined;
   private wss: WebSocketServer | undefined;
   private boundPort = 0;

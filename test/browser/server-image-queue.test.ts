@@ -7,7 +7,7 @@
  */
 import path from 'path';
 import WebSocket from 'ws';
-import { BrowserServer, LIMITS } from '../../main/browser/server';
+import { BrowserServer, LIMITS, type ServerLimits } from '../../main/browser/server';
 import { ImageStore } from '../../main/chat/images';
 import { contract } from '../../main/ipc/contract';
 import { IMAGE_CALLS_IN_FLIGHT, MAX_IMAGE_CHARS } from '../../main/params';
@@ -64,7 +64,7 @@ afterAll(async () => {
   await chat?.close();
 });
 
-async function serve(limits: Partial<typeof LIMITS> = {}): Promise<BrowserServer> {
+async function serve(limits: Partial<ServerLimits> = {}): Promise<BrowserServer> {
   const server = new BrowserServer({ services: chat.app.services, host: '127.0.0.1', port: 0, rendererDir: path.join(REPO_ROOT, 'dist', 'renderer'), logger, limits });
   servers.push(server);
   await server.listen();
