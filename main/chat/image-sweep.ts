@@ -14,6 +14,7 @@ import { promises as fsp } from 'fs';
 import path from 'path';
 import type { Logger } from '../logging';
 import { IMAGE_KINDS } from '../params';
+import { TEMPORARY_IMAGE_NAME } from './images';
 
 /**
  * How long an image no message refers to is kept after it was stored: an image attached in a
@@ -23,8 +24,6 @@ export const IMAGE_GRACE_MS = 60 * 60 * 1000;
 
 /** A stored image's name: its hash and its kind's extension (ImageStore's fileOf). */
 const STORED_NAME = new RegExp(`^([0-9a-f]{64})\\.(?:${IMAGE_KINDS.map((k) => k.ext).join('|')})$`);
-/** The temporary file ImageStore.add writes an image to before renaming it into place: `.<sha256>.<6 random bytes in hex>.tmp`. */
-const TEMPORARY_NAME = /^\.([0-9a-f]{64})\.[0-9a-f]{12}\.tmp$/;
 
 /** A file of the image store: a stored image, or a write's temporary file; with the image's hash. */
 export interface ImageFileName {
@@ -36,7 +35,7 @@ export interface ImageFileName {
 export function imageFileOf(name: string): ImageFileName | null {
   const stored = STORED_NAME.exec(name);
   if (stored) return { kind: 'image', ref: stored[1] };
-  const tmp = TEMPORARY_NAME.exec(name);
+  const tmp = TEMPORARY_IMAGE_NAME.exec(name);
   return tmp ? { kind: 'temporary', ref: tmp[1] } : null;
 }
 

@@ -35,6 +35,15 @@ export interface ImageDimensions {
 /** Base64 (standard alphabet, padded or not; no data: URL, no whitespace). */
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
+/** The random bytes in a write's temporary file name. */
+const TEMPORARY_RANDOM_BYTES = 6;
+/** The file an image is written to before it is renamed into place: `.<sha256>.<random hex>.tmp`. */
+function temporaryName(ref: string): string {
+  return `.${ref}.${randomBytes(TEMPORARY_RANDOM_BYTES).toString('hex')}.tmp`;
+}
+/** A write's temporary file name (what temporaryName makes), with the image's hash as its group 1: the sweep's (./image-sweep.ts). */
+export const TEMPORARY_IMAGE_NAME = new RegExp(`^\\.([0-9a-f]{64})\\.[0-9a-f]{${TEMPORARY_RANDOM_BYTES * 2}}\\.tmp$`);
+
 /** Opening a file this way fails on a link rather than following it (where the system has the flag). */
 const NO_FOLLOW = fsConstants.O_RDONLY | (fsConstants.O_NOFOLLOW ?? 0);
 
@@ -105,7 +114,7 @@ export class ImageStore {
     // anything else there (a link, a folder, a file cut short) is replaced
     if (!have?.isFile() || have.size !== bytes.length) {
       makeDirs(this.dir);
-      const tmp = path.join(this.dir, `.${ref}.${randomBytes(6).toString('hex')}.tmp`);
+      const tmp = path.join(this.dir, temporaryName(ref));
       try {
         const fh = await fsp.open(tmp, 'wx');
         try {

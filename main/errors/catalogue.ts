@@ -86,9 +86,9 @@ export const ERRORS = {
   },
   busy: {
     meaning:
-      'what this needs is taken: a reply is still being written in this chat (IPC), or the database stayed locked by another connection through every retry (the store: it reaches the user only as a reply’s `store_busy`)',
+      'what this needs is taken: a reply is still being written in this chat, or a browser page has too many image requests waiting (IPC), or the database stayed locked by another connection through every retry (the store: it reaches the user only as a reply’s `store_busy`)',
     userFixable: true,
-    hint: 'The engine is busy with another reply — wait for it to finish or press Stop.',
+    hint: 'Hearth is busy with another reply or with this page’s images — wait for it to finish (or press Stop) and try again.',
     replyHint: 'Hearth could not save this reply (its database stayed locked), so it was stopped — regenerate it.',
     layers: ['ipc', 'store'],
   },
