@@ -266,7 +266,7 @@ export const ModelSettingsView = z.object({
   settings: LoadSettingsDTO,
   /** what each setting is when not saved */
   // (a model trained on fewer than the 256 tokens a saved setting needs defaults to its trained context)
-  defaults: LoadSettings.required().omit({ tensorSplit: true, chatTemplate: true }).extend({ contextSize: LOAD_SETTING_FIELDS.contextSize.schema }),
+  defaults: LoadSettings.required().omit({ tensorSplit: true, chatTemplate: true, mmproj: true }).extend({ contextSize: LOAD_SETTING_FIELDS.contextSize.schema }),
   layers: z.number(),
   trainedContext: z.number(),
   /** the settings the loaded model runs with when this model is loaded (to mark "reload required") */

@@ -8,7 +8,7 @@ import type { Logger } from '../logging';
 import { LoadParams, LoadParamsInput } from '../engine/protocol';
 import { HardwareMonitor } from '../hardware';
 import { IpcError, LoadSettingsDTO, MemoryEstimateDTO, ModelSettingsView } from '../ipc/contract';
-import { defaultContextSize, LOAD_SETTING_DEFAULTS } from '../params';
+import { defaultContextSize, LOAD_SETTING_DEFAULTS, LOAD_SETTING_FIELDS, unsetBlankPaths } from '../params';
 import { Services } from '../services';
 import { Store } from '../store';
 import { planLoad } from './fit';
@@ -64,7 +64,7 @@ export class ModelService {
       'models.settings.get': (r) => this.view(r.path),
       'models.settings.update': async (r) => {
         const file = await this.deps.library.known(r.path);
-        const merged = { ...store.modelSettings.get(file), ...r.settings };
+        const merged = unsetBlankPaths(LOAD_SETTING_FIELDS, { ...store.modelSettings.get(file), ...r.settings });
         checkLoadSettings(merged);
         store.modelSettings.set(file, merged);
         return this.view(file);

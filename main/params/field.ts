@@ -107,10 +107,19 @@ export function strings<D extends string[] | undefined = undefined>(o: Common & 
 /** The longest file path a path field takes, in characters. */
 export const MAX_PATH_CHARS = 4096;
 
-/** A file's path (absent: none). */
+/** A file's path (absent: none, or what the app decides); as a setting, '' in an update unsets it (unsetBlankPaths). */
 export function path(o: Common): Field<z.ZodString, z.ZodString, undefined> {
   const s = z.string().min(1).max(MAX_PATH_CHARS);
-  return { schema: s, setting: s, default: undefined, meta: meta(o, { kind: 'path', maxLength: MAX_PATH_CHARS }) };
+  return { schema: s, setting: z.string().max(MAX_PATH_CHARS), default: undefined, meta: meta(o, { kind: 'path', maxLength: MAX_PATH_CHARS }) };
+}
+
+/** Settings after an update: a path field without a default given '' is unset (its absence has a meaning of its own). */
+export function unsetBlankPaths<T extends Record<string, unknown>>(fields: Fields, settings: T): T {
+  const out: Record<string, unknown> = { ...settings };
+  for (const [k, v] of Object.entries(out)) {
+    if (v === '' && fields[k]?.meta.kind === 'path' && fields[k].default === undefined) delete out[k];
+  }
+  return out as T;
 }
 
 /** A file's path a user sets and may clear: '' is none (the default). */

@@ -137,6 +137,15 @@ export const LOAD_SETTINGS = {
     default: [] as string[],
   }),
   ...SPECULATIVE_SETTINGS,
+  /**
+   * the model's projector for images (a CLIP GGUF, llama.cpp's mmproj): chat messages may then carry
+   * image parts; absent, the one its folder pairs with it (main/models/projector-pick.ts)
+   */
+  mmproj: path({
+    label: 'Projector (mmproj)',
+    help: 'The vision projector file that lets the model read images (its path). Blank: the projector found beside the model, if any.',
+    group: 'Images',
+  }),
 };
 
 export const LOAD_ENGINE_ONLY = {
@@ -144,8 +153,6 @@ export const LOAD_ENGINE_ONLY = {
   fitMarginMiB: integer({ label: 'Fit margin', help: 'Memory kept free on every GPU when GPU layers are auto.', unit: 'MiB', min: 0, max: 1 << 20, default: 1024 }),
   /** read the metadata without allocating the weights (model info) */
   noAlloc: boolean({ label: 'Metadata only', help: 'Read the model without allocating its weights.', default: false }),
-  /** the model's projector for images (a CLIP GGUF, llama.cpp's mmproj): chat messages may then carry image parts */
-  mmproj: path({ label: 'Projector (mmproj)', help: 'The vision projector file that lets the model read images.' }),
 };
 
 export const LOAD_FIELDS = { ...LOAD_SETTINGS, ...LOAD_ENGINE_ONLY };

@@ -129,6 +129,15 @@ describe('library.delete', () => {
     expect(a.app.store.modelSettings.get(a.modelPath)).toMatchObject({ contextSize: 1024 });
   });
 
+  test('the projector setting: a path is saved with the others, a blank one unsets it (the folder pairs again)', async () => {
+    const a = open();
+    await a.call('models.settings.update', { path: a.modelPath, settings: { contextSize: 1024, mmproj: '/models/mmproj-f16.gguf' } });
+    expect((await a.call('models.settings.get', { path: a.modelPath })).settings).toEqual({ contextSize: 1024, mmproj: '/models/mmproj-f16.gguf' });
+    const view = await a.call('models.settings.update', { path: a.modelPath, settings: { mmproj: '' } });
+    expect(view.settings).toEqual({ contextSize: 1024 });
+    expect(a.app.store.modelSettings.get(a.modelPath)).toEqual({ contextSize: 1024 });
+  });
+
   test('refuses a reference (the file stays), a path outside the models folder, and a path not in the library', async () => {
     const a = open();
     const away = path.join(outside(), 'elsewhere.gguf');

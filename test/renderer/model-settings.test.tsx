@@ -95,6 +95,22 @@ describe('the form as data', () => {
     expect(toDefault.ok && changedSettings(toDefault.value, view)).toEqual({ contextSize: 4096 });
   });
 
+  test('the projector: blank is unset (the one its folder pairs), a path is saved, clearing it again unsets it', () => {
+    const view = modelSettingsView();
+    const form = formFromView(view);
+    expect(form.mmproj).toBe('');
+    const blank = parseForm({ ...form, mmproj: '   ' });
+    expect(blank.ok && 'mmproj' in blank.value).toBe(false);
+    expect(blank.ok && changedSettings(blank.value, view)).toEqual({});
+    const chosen = parseForm({ ...form, mmproj: ' /models/mmproj-f16.gguf ' });
+    expect(chosen.ok && changedSettings(chosen.value, view)).toEqual({ mmproj: '/models/mmproj-f16.gguf' });
+    const saved = modelSettingsView({ settings: { mmproj: '/models/mmproj-f16.gguf' } });
+    expect(formFromView(saved).mmproj).toBe('/models/mmproj-f16.gguf');
+    const cleared = parseForm({ ...formFromView(saved), mmproj: '' });
+    expect(cleared.ok && 'mmproj' in cleared.value).toBe(false);
+    expect(cleared.ok && changedSettings(cleared.value, saved)).toEqual({ mmproj: '' });
+  });
+
   test('invalid values name the field and say why', () => {
     const form = formFromView(modelSettingsView());
     expect(parseForm({ ...form, contextSize: '100' })).toMatchObject({ ok: false, field: 'contextSize' });

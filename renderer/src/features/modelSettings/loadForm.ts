@@ -146,7 +146,8 @@ export function parseForm(f: LoadForm): Parsed {
     if (m.kind === 'gpuLayers') v = f.gpuMode === 'layers' ? Math.max(0, Math.round(f.gpuLayers)) : f.gpuMode;
     else if (m.kind === 'integer') v = parseInt(String(v), m);
     else if (m.kind === 'number') v = parseReal(String(v), m);
-    else if (m.kind === 'path') v = String(v).trim();
+    // a blank path: none ('' where that is the default), else unset (a projector: the one paired by its folder)
+    else if (m.kind === 'path') v = String(v ?? '').trim() === '' && m.default === undefined ? undefined : String(v ?? '').trim();
     else if (m.kind === 'numbers') v = parseNumbers(String(v), m);
     else if (m.kind === 'adapters') v = parseAdapters(v as AdapterRow[], m);
     // blank text: unset (a chat template: the model's own)
@@ -174,8 +175,10 @@ function diff(a: FullSettings, b: FullSettings): SettingKey[] {
 export function changedSettings(value: FullSettings, view: ModelSettingsView): LoadSettingsDTO {
   const saved = effectiveSettings(view);
   const out: Record<string, unknown> = {};
-  // a list or a text cleared is saved empty (what "none" is for them)
-  for (const k of diff(value, saved)) out[k] = k === 'tensorSplit' ? (value.tensorSplit ?? []) : META[k].kind === 'text' ? (value[k] ?? '') : value[k];
+  // a list or a text cleared is saved empty (what "none" is for them); a path cleared is sent blank (unset: unsetBlankPaths)
+  for (const k of diff(value, saved)) {
+    out[k] = k === 'tensorSplit' ? (value.tensorSplit ?? []) : META[k].kind === 'text' || META[k].kind === 'path' ? (value[k] ?? '') : value[k];
+  }
   return out as LoadSettingsDTO;
 }
 
