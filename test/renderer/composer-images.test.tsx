@@ -138,14 +138,21 @@ test('a failed send gives the images back', async () => {
 test('a loaded model without a projector: Attach image is disabled and says why; a paste is refused with the reason', async () => {
   const { bridge, store } = setup([], {}, loaded(null));
   const attach = screen.getByRole('button', { name: 'Attach image' }) as HTMLButtonElement;
-  expect(attach.disabled).toBe(true);
+  // marked disabled but focusable, its description saying why; a click shows the reason too
+  expect(attach.getAttribute('aria-disabled')).toBe('true');
   expect(attach.title).toBe('Images cannot be attached: this model does not read images; load a vision model with its projector (mmproj)');
+  expect(screen.getByRole('button', { name: 'Attach image', description: 'Images cannot be attached: this model does not read images; load a vision model with its projector (mmproj)' })).toBe(attach);
+  attach.focus();
+  expect(document.activeElement).toBe(attach);
+  fireEvent.click(attach);
+  expect((await screen.findByRole('alert')).textContent).toContain('this model does not read images');
   fireEvent.paste(screen.getByRole('textbox', { name: 'Message' }), { clipboardData: { files: [pngFile('cat.png')], types: ['Files'] } });
   expect((await screen.findByRole('alert')).textContent).toContain('this model does not read images');
   expect(bridge.callsTo('images.store')).toEqual([]);
   // a vision model loaded: the button is back
   act(() => void store.dispatch(modelStateReceived(loaded('/m/mmproj.gguf'))));
-  expect(attach.disabled).toBe(false);
+  expect(attach.hasAttribute('aria-disabled')).toBe(false);
+  expect(attach.getAttribute('aria-describedby')).toBeNull();
 });
 
 test("a thread's images are read once each, named by their files; one no longer stored says so", async () => {

@@ -130,7 +130,7 @@ export function Composer({ threadId }: { threadId: string | null }) {
     >
       <ComposerImages composerKey={key} />
       <div className="composer-box">
-        <AttachButton onFiles={attach} />
+        <AttachButton onFiles={attach} onRefused={() => void dispatch(attachImages(key, []))} />
         <textarea
           ref={ref}
           aria-label="Message"

@@ -3,7 +3,7 @@
  * the chips of the images attached to the next message, and a sent message's images, each read back
  * from main once (./imagesSlice.ts).
  */
-import { useEffect, useRef } from 'react';
+import { useEffect, useId, useRef } from 'react';
 import { IMAGE_MIME_TYPES } from '../../../../main/params';
 import { describeError } from '../../app/errors';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
@@ -11,10 +11,14 @@ import { Icon } from '../../components/Icon';
 import { type AttachedImage, imageRefused, imageRemoved, imagesOf, loadImage, selectAttachedImages, selectImageError, selectImageUrl, selectNoImagesReason } from './imagesSlice';
 import type { MessageDTO } from '../../../../main/ipc/contract';
 
-/** The picker's button; disabled, saying why, while the loaded model reads no images. */
-export function AttachButton({ onFiles }: { onFiles: (files: File[]) => void }) {
+/**
+ * The picker's button. While the loaded model reads no images it is marked disabled (aria-disabled,
+ * so it stays focusable), its description says why, and a click shows the reason (`onRefused`).
+ */
+export function AttachButton({ onFiles, onRefused }: { onFiles: (files: File[]) => void; onRefused: () => void }) {
   const input = useRef<HTMLInputElement>(null);
   const noImages = useAppSelector(selectNoImagesReason);
+  const reasonId = useId();
   return (
     <>
       <button
@@ -22,11 +26,17 @@ export function AttachButton({ onFiles }: { onFiles: (files: File[]) => void }) 
         className="icon-button attach-button"
         aria-label="Attach image"
         title={noImages ? `Images cannot be attached: ${noImages}` : 'Attach image (or paste or drop one)'}
-        disabled={noImages !== null}
-        onClick={() => input.current?.click()}
+        aria-disabled={noImages !== null || undefined}
+        aria-describedby={noImages ? reasonId : undefined}
+        onClick={() => (noImages ? onRefused() : input.current?.click())}
       >
         <Icon name="image" />
       </button>
+      {noImages && (
+        <span id={reasonId} className="visually-hidden">
+          Images cannot be attached: {noImages}
+        </span>
+      )}
       <input
         ref={input}
         type="file"
