@@ -239,7 +239,7 @@ export function composeApp(opts: ComposeOptions): App {
       // the temporary chats go now (store.close would drop them), and their images with them
       const temporaryImages = store.temporary.attachmentRefs();
       store.temporary.clear();
-      await imageSweep.run(temporaryImages);
+      await imageSweep.run(temporaryImages, { closing: true });
       await downloads.close();
       hubService.close();
       library.close();

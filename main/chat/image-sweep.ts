@@ -13,8 +13,7 @@
 import { promises as fsp } from 'fs';
 import path from 'path';
 import type { Logger } from '../logging';
-import { IMAGE_KINDS } from '../params';
-import { TEMPORARY_IMAGE_NAME } from './images';
+import { STORED_IMAGE_NAME, TEMPORARY_IMAGE_NAME } from './images';
 
 /**
  * How long an image no message refers to is kept after it was stored: an image attached in a
@@ -22,8 +21,6 @@ import { TEMPORARY_IMAGE_NAME } from './images';
  */
 export const IMAGE_GRACE_MS = 60 * 60 * 1000;
 
-/** A stored image's name: its hash and its kind's extension (ImageStore's fileOf). */
-const STORED_NAME = new RegExp(`^([0-9a-f]{64})\\.(?:${IMAGE_KINDS.map((k) => k.ext).join('|')})$`);
 
 /** A file of the image store: a stored image, or a write's temporary file; with the image's hash. */
 export interface ImageFileName {
@@ -33,7 +30,7 @@ export interface ImageFileName {
 
 /** What a name in the images folder is to the sweep; null for any other name (never touched). */
 export function imageFileOf(name: string): ImageFileName | null {
-  const stored = STORED_NAME.exec(name);
+  const stored = STORED_IMAGE_NAME.exec(name);
   if (stored) return { kind: 'image', ref: stored[1] };
   const tmp = TEMPORARY_IMAGE_NAME.exec(name);
   return tmp ? { kind: 'temporary', ref: tmp[1] } : null;
@@ -52,8 +49,10 @@ export interface SweepRules {
   referenced: ReadonlySet<string>;
   /** images stored within the grace period (images.store of an image kept before: its file keeps its old time) */
   recent: ReadonlySet<string>;
-  /** a discarded temporary chat's images: deleted whatever their age, unless referenced */
+  /** a discarded temporary chat's images: deleted whatever their age, unless referenced (or, before close, stored again within the grace period) */
   discarded: ReadonlySet<string>;
+  /** Hearth is closing: no composer outlives it, so a discarded chat's images go even if stored again lately */
+  closing?: boolean;
 }
 
 /**
@@ -66,7 +65,8 @@ export function filesToDelete(files: readonly SweepFile[], r: SweepRules): Sweep
     const old = r.now - f.mtimeMs >= r.graceMs;
     if (f.kind === 'temporary') return old;
     if (r.referenced.has(f.ref)) return false;
-    return r.discarded.has(f.ref) || (old && !r.recent.has(f.ref));
+    const recent = r.recent.has(f.ref);
+    return (r.discarded.has(f.ref) && (r.closing === true || !recent)) || (old && !recent);
   });
 }
 
@@ -116,9 +116,10 @@ export class ImageSweep {
    * Sweeps once, after any sweep under way. `discarded`: the refs of a temporary chat just discarded
    * (its images go now unless a message refers to them). Never rejects: a failure is logged.
    */
-  run(discarded: Iterable<string> = []): Promise<SweepResult> {
+  run(discarded: Iterable<string> = [], opts: { closing?: boolean } = {}): Promise<SweepResult> {
     const gone = new Set(discarded);
-    const next = this.chain.then(() => this.sweep(gone)).catch((e: unknown) => {
+    const closing = opts.closing === true;
+    const next = this.chain.then(() => this.sweep(gone, closing)).catch((e: unknown) => {
       this.deps.logger.warn(`images: the sweep of ${this.deps.dir} failed: ${(e as Error | null)?.message ?? String(e)}`);
       return NOTHING;
     });
@@ -140,7 +141,7 @@ export class ImageSweep {
     }
   }
 
-  private async sweep(discarded: ReadonlySet<string>): Promise<SweepResult> {
+  private async sweep(discarded: ReadonlySet<string>, closing: boolean): Promise<SweepResult> {
     const { dir, logger } = this.deps;
     const at = await fsp.lstat(dir).catch((e: NodeJS.ErrnoException) => {
       if (e.code === 'ENOENT') return null; // no image stored yet
@@ -164,14 +165,18 @@ export class ImageSweep {
     this.forgetOld();
     // the refs last, after the folder was read: a message sent meanwhile counts
     const doomed = filesToDelete(files, {
-      now: this.clock(), graceMs: this.graceMs, referenced: this.deps.referenced(), recent: new Set(this.stored.keys()), discarded,
+      now: this.clock(), graceMs: this.graceMs, referenced: this.deps.referenced(), recent: new Set(this.stored.keys()), discarded, closing,
     });
     const deleted: string[] = [];
     for (const f of doomed) {
       // stored again while the sweep ran: kept
-      if (f.kind === 'image' && this.stored.has(f.ref) && !discarded.has(f.ref)) continue;
+      if (f.kind === 'image' && this.stored.has(f.ref) && !(closing && discarded.has(f.ref))) continue;
+      const file = path.join(dir, f.name);
+      // kept again since it was listed (ImageStore.add restarts its time; another process's too): kept
+      const now = await fsp.lstat(file).catch(() => undefined);
+      if (!now?.isFile() || now.mtimeMs !== f.mtimeMs) continue;
       try {
-        await fsp.unlink(path.join(dir, f.name));
+        await fsp.unlink(file);
         deleted.push(f.name);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'ENOENT') logger.warn(`images: ${f.name} could not be deleted: ${(e as Error).message}`);

@@ -35,6 +35,9 @@ export interface ImageDimensions {
 /** Base64 (standard alphabet, padded or not; no data: URL, no whitespace). */
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
+/** A stored image's file name: its hash and its kind's extension (ImageStore's fileOf), with the hash as group 1; the sweep's (./image-sweep.ts). */
+export const STORED_IMAGE_NAME = new RegExp(`^([0-9a-f]{64})\\.(?:${IMAGE_KINDS.map((k) => k.ext).join('|')})$`);
+
 /** The random bytes in a write's temporary file name. */
 const TEMPORARY_RANDOM_BYTES = 6;
 /** The file an image is written to before it is renamed into place: `.<sha256>.<random hex>.tmp`. */
@@ -77,7 +80,7 @@ export function dimensionsOf(bytes: Uint8Array, kind: ImageKind): ImageDimension
 function checkDimensions(name: string, kind: ImageKind, d: ImageDimensions | null): ImageDimensions {
   if (!d) throw new IpcError('invalid_input', `${name}: its width and height cannot be read (a truncated or damaged ${kind.name} file)`);
   if (d.width * d.height > MAX_IMAGE_PIXELS) {
-    throw new IpcError('invalid_input', `${name} is ${d.width}x${d.height} pixels; a model reads at most ${MAX_IMAGE_PIXELS} pixels of one image (8192 x 8192): scale it down`);
+    throw new IpcError('invalid_input', `${name} is ${d.width}x${d.height} pixels; a model reads at most ${MAX_IMAGE_PIXELS} pixels of one image (${Math.sqrt(MAX_IMAGE_PIXELS)} x ${Math.sqrt(MAX_IMAGE_PIXELS)}): scale it down`);
   }
   return d;
 }
@@ -128,6 +131,10 @@ export class ImageStore {
         await fsp.rm(tmp, { force: true }).catch(() => undefined);
         throw e;
       }
+    } else {
+      // kept again: its time restarts, so the sweep (./image-sweep.ts) counts its grace period from now
+      const now = new Date();
+      await fsp.utimes(file, now, now).catch(() => undefined);
     }
     return { type: 'image', ref, name, mimeType: kind.mimeType, size: bytes.length, width, height };
   }

@@ -77,7 +77,7 @@ export class ModelService {
       'models.estimate': async (r) => {
         const seq = ++this.estimateSeq; // before any await: the order the requests came in
         const file = await this.deps.library.known(r.path);
-        const params = { ...store.modelSettings.get(file), ...r.settings } as LoadParamsInput;
+        const params = unsetBlankPaths(LOAD_SETTING_FIELDS, { ...store.modelSettings.get(file), ...r.settings }) as LoadParamsInput;
         checkLoadSettings(params);
         const margin = store.settings.get('fitMarginMiB');
         const plan = await planLoad(this.deps.engine, file, params, margin);

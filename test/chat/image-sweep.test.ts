@@ -44,6 +44,10 @@ describe('the rules (pure)', () => {
     });
     // 1 old; 5 discarded (young); 7 a temporary file, old (a ref does not keep it)
     expect(doomed.map((d) => d.name)).toEqual(['1', '5', '7']);
+    // a discarded chat's image stored again lately (4) waits while Hearth runs, and goes at close
+    const rules = { now, graceMs: IMAGE_GRACE_MS, referenced: new Set<string>(), recent: new Set([HASH('4')]), discarded: new Set([HASH('4')]) };
+    expect(filesToDelete([f('4', young)], rules)).toEqual([]);
+    expect(filesToDelete([f('4', young)], { ...rules, closing: true }).map((d) => d.name)).toEqual(['4']);
   });
 });
 
@@ -135,6 +139,37 @@ describe('on a real folder and store', () => {
 
     const none = new ImageSweep({ dir: path.join(dir, 'nothing-here'), referenced: () => new Set(), logger });
     expect(await none.run()).toEqual({ deleted: [], kept: 0 });
+  });
+
+  test('an image stored again restarts its time; one stored again while a sweep runs is kept; a discarded chat\'s image stored again lately waits until close', async () => {
+    // the same bytes stored again: the file's time restarts, so the grace period counts from now
+    const a = await images.add(testPng(1), 'a.png');
+    age(fileOf(a));
+    const before = fs.lstatSync(fileOf(a)).mtimeMs;
+    await images.add(testPng(1), 'a-again.png');
+    expect(fs.lstatSync(fileOf(a)).mtimeMs).toBeGreaterThan(before);
+    expect((await new ImageSweep({ dir: imagesDir, referenced: () => new Set(), logger }).run()).deleted).toEqual([]);
+
+    // stored again (by this process or another) after the sweep listed the folder: kept
+    const b = await images.add(testPng(2), 'b.png');
+    age(fileOf(a));
+    age(fileOf(b));
+    const racing = new ImageSweep({
+      dir: imagesDir,
+      logger,
+      // asked once the folder is listed: the moment an images.store of b lands
+      referenced: () => {
+        fs.utimesSync(fileOf(b), new Date(), new Date());
+        return new Set();
+      },
+    });
+    expect((await racing.run()).deleted).toEqual([path.basename(fileOf(a))]);
+    expect(fs.existsSync(fileOf(b))).toBe(true);
+
+    // a discarded temporary chat's image that a composer stored again lately: kept while Hearth runs, gone at close
+    sweep.noteStored(b.ref);
+    expect((await sweep.run([b.ref])).deleted).toEqual([]);
+    expect((await sweep.run([b.ref], { closing: true })).deleted).toEqual([path.basename(fileOf(b))]);
   });
 
   test('a link in place of the folder is not swept', async () => {

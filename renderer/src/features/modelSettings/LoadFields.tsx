@@ -319,7 +319,7 @@ function SettingField({ f, p }: { f: KeyedMeta<SettingKey>; p: LoadFieldsProps }
       ) : f.kind === 'numbers' ? (
         <input id={id} type="text" placeholder="by free memory" value={String(value)} {...aria} onChange={(e) => set({ [key]: e.target.value })} />
       ) : f.kind === 'path' ? (
-        <input id={id} type="text" spellCheck={false} placeholder="none" value={String(value)} {...aria} onChange={(e) => set({ [key]: e.target.value })} />
+        <input id={id} type="text" spellCheck={false} placeholder={f.default === undefined ? 'automatic' : 'none'} value={String(value)} {...aria} onChange={(e) => set({ [key]: e.target.value })} />
       ) : (
         <input id={id} type="number" inputMode="numeric" min={f.min} max={f.max} step={f.step} value={String(value)} {...aria} onChange={(e) => set({ [key]: e.target.value })} />
       )}
