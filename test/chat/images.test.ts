@@ -187,8 +187,9 @@ test('a link where an image should be is refused, never followed; storing the im
   fs.writeFileSync(outside, secret);
   fs.rmSync(file);
   fs.symlinkSync(outside, file);
-  for (const p of [images.find(a.ref, 'p.png'), images.get(a.ref, 'p.png'), images.dataUrl(a.ref), images.attachment({ ref: a.ref, name: 'p.png' })]) {
-    const e = await refusal(p);
+  // each call made when it is awaited: a refusal made earlier would be unhandled until its turn
+  for (const call of [() => images.find(a.ref, 'p.png'), () => images.get(a.ref, 'p.png'), () => images.dataUrl(a.ref), () => images.attachment({ ref: a.ref, name: 'p.png' })]) {
+    const e = await refusal(call());
     expect(e.code).toBe('image_missing');
     expect(e.message).toMatch(/is not a regular file \(a link or a folder took its place\): it is not read/);
   }
@@ -214,8 +215,8 @@ test('a file larger than an image may be is refused before it is read; a file of
   const big = Buffer.alloc(MAX_IMAGE_BYTES + 1);
   png.copy(big);
   fs.writeFileSync(file, big);
-  for (const p of [images.get(a.ref, 'p.png'), images.dataUrl(a.ref), images.attachment({ ref: a.ref, name: 'p.png' })]) {
-    const e = await refusal(p);
+  for (const call of [() => images.get(a.ref, 'p.png'), () => images.dataUrl(a.ref), () => images.attachment({ ref: a.ref, name: 'p.png' })]) {
+    const e = await refusal(call());
     expect(e.code).toBe('image_missing');
     expect(e.message).toContain(`has ${MAX_IMAGE_BYTES + 1} bytes, more than an image may have (${MAX_IMAGE_BYTES}): it is not read`);
   }
