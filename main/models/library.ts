@@ -435,6 +435,9 @@ export class ModelLibrary {
 
   /** Unloads the chat model; a load in progress is cancelled. */
   async unload(): Promise<ModelState> {
+    // a load asked for before the unload, still pairing its projector or estimating, gives way too
+    this.asked++;
+    this.lastAsked = null;
     await this.leaving();
     const loading = this.loadJob;
     this.loadToken = undefined;

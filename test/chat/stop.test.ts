@@ -6,7 +6,7 @@
 import fs from 'fs';
 import path from 'path';
 import { writeTestModel } from '../../scripts/make-test-model';
-import { hostStats } from '../helpers/engine';
+import { hostStats, untilValue } from '../helpers/engine';
 import { TEST_MODELS_DIR } from '../helpers/models';
 import { ChatApp, chatApp, nextDone } from '../helpers/chat';
 
@@ -32,9 +32,8 @@ test('a stop while the chat model loads: the turn ends as stopped, nothing is ge
   await call('threads.rename', { id: t.id, title: 'Stop' });
   const done = nextDone(chat.app, t.id);
   const sending = call('chat.send', { threadId: t.id, content: 'Tell me a long story' });
-  // the turn now waits for the load (a second message is refused as busy)
-  await new Promise((r) => setTimeout(r, 50));
-  expect((await call('models.state')).loading).not.toBeNull();
+  // the turn now waits for the load (a second message is refused as busy): stopped once the load is under way
+  await untilValue(async () => (await call('models.state')).loading, 'the load under way');
   await call('chat.stop', { threadId: t.id });
   const sent = await sending;
   const reply = await done;
