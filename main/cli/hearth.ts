@@ -24,7 +24,7 @@ import { IMPORT_MODES } from '../models/import';
 import { importFile, pull } from './pull';
 import { checkRpcProbes, rpcFlag, rpcServerCommand } from './rpc';
 import { Store } from '../store';
-import type { AdapterEntry } from '../params';
+import { memoryNeed, type AdapterEntry } from '../params';
 
 const USAGE = `usage: hearth <command> [options]
 
@@ -38,10 +38,12 @@ commands:
                                                 control vectors: GGUF files made for the model;
                                                 speculative decoding: a draft model, or KIND
                                                 ngram-simple, ngram-map-k, ...)
-  fit MODEL [--gpu-layers N|max|auto] [--ctx N] [--cache-type q8_0] [--margin MiB] [--rpc ...] [--draft FILE] [--json]
+  fit MODEL [--gpu-layers N|max|auto] [--ctx N] [--cache-type q8_0] [--margin MiB] [--rpc ...] [--draft FILE]
+      [--mmproj FILE] [--json]
       ${OFFLOAD_USAGE}
                                                 memory per device before loading (llama.cpp's estimate;
-                                                --draft: with a draft model beside it);
+                                                --draft: with a draft model beside it; --mmproj: with
+                                                a vision projector);
                                                 auto shows where the fit puts a MoE model's experts;
                                                 --n-cpu-moe N keeps the experts of the first N layers
                                                 in system RAM, -ot puts tensors by name on a buffer
@@ -84,7 +86,7 @@ const GLOBAL_FLAGS = ['data-dir', 'verbose', 'help'];
 const COMMAND_FLAGS: Record<string, string[]> = {
   info: ['json'],
   run: ['prompt', 'n-predict', 'seed', 'temp', 'ctx', 'threads', 'gpu-layers', 'lora', 'control-vector', 'rpc', 'draft', 'speculative', 'draft-max', ...OFFLOAD_FLAGS],
-  fit: ['gpu-layers', 'ctx', 'cache-type', 'margin', 'json', 'rpc', 'draft', ...OFFLOAD_FLAGS],
+  fit: ['gpu-layers', 'ctx', 'cache-type', 'margin', 'json', 'rpc', 'draft', 'mmproj', ...OFFLOAD_FLAGS],
   devices: ['json', 'rpc'],
   'rpc-server': ['host', 'port', 'threads', 'mem'],
   models: ['json'],
@@ -104,6 +106,7 @@ const FLAG_OF: Record<string, string> = {
   loraAdapters: 'lora',
   controlVectors: 'control-vector',
   draftModel: 'draft',
+  mmproj: 'mmproj',
   speculative: 'speculative',
   draftMax: 'draft-max',
   prompt: 'prompt',
@@ -345,14 +348,15 @@ export async function main(argv: string[]): Promise<number> {
           fitMarginMiB: marginMiB,
           ...offloadFlags(parsed, gpuLayers),
           ...speculativeFlags(parsed),
+          ...(typeof parsed.flags.mmproj === 'string' ? { mmproj: path.resolve(parsed.flags.mmproj) } : {}),
         };
         checkFlags(LoadParams, params, FLAG_OF, opt);
         const plan = await planLoad(engine, file, params, marginMiB);
         const { estimate: est, fit, reason, check, moe } = plan;
         const chosen = { gpuLayers: plan.gpuLayers };
         const rows = [
-          ...est.devices.map((d) => ({ device: d.name, backend: d.backend, description: d.description, weights: d.model, kvCache: d.context, compute: d.compute, total: d.model + d.context + d.compute, free: d.free, memoryTotal: d.total })),
-          { device: 'host', backend: 'CPU', description: 'system RAM', weights: est.host.model, kvCache: est.host.context, compute: est.host.compute, total: est.host.model + est.host.context + est.host.compute, free: est.host.free, memoryTotal: est.host.total },
+          ...est.devices.map((d) => ({ device: d.name, backend: d.backend, description: d.description, weights: d.model, kvCache: d.context, compute: d.compute, projector: d.projector, total: memoryNeed(d), free: d.free, memoryTotal: d.total })),
+          { device: 'host', backend: 'CPU', description: 'system RAM', weights: est.host.model, kvCache: est.host.context, compute: est.host.compute, projector: est.host.projector, total: memoryNeed(est.host), free: est.host.free, memoryTotal: est.host.total },
         ];
         const out = { model: path.resolve(file), gpuLayers: chosen.gpuLayers, contextSize: est.contextSize, layers: est.layers, trainedContext: est.trainedContext, experts: est.experts, moe, fit, reason, fits: check.fits, problems: check.problems, devices: rows };
         if (flags.json) process.stdout.write(JSON.stringify(out, null, 2) + '\n');
@@ -363,8 +367,10 @@ export async function main(argv: string[]): Promise<number> {
           if (why) process.stdout.write(`${why}\n`);
           // a MoE model placed by hand (the fit's own choice is in its reason)
           if (!fit && est.experts > 0) process.stdout.write(`MoE (${est.experts} experts per layer): ${handPlacedExperts(params.nCpuMoe ?? 0, params.tensorOverrides?.length ?? 0)}\n`);
-          process.stdout.write(`${'device'.padEnd(10)}${'weights'.padStart(12)}${'KV cache'.padStart(12)}${'compute'.padStart(12)}${'total'.padStart(12)}${'free'.padStart(14)}\n`);
-          for (const r of rows) process.stdout.write(`${r.device.padEnd(10)}${mib(r.weights)}${mib(r.kvCache)}${mib(r.compute)}${mib(r.total)}${mib(r.free).padStart(14)}\n`);
+          // the projector's column only with a projector
+          const proj = rows.some((r) => r.projector > 0);
+          process.stdout.write(`${'device'.padEnd(10)}${'weights'.padStart(12)}${'KV cache'.padStart(12)}${'compute'.padStart(12)}${proj ? 'projector'.padStart(12) : ''}${'total'.padStart(12)}${'free'.padStart(14)}\n`);
+          for (const r of rows) process.stdout.write(`${r.device.padEnd(10)}${mib(r.weights)}${mib(r.kvCache)}${mib(r.compute)}${proj ? mib(r.projector) : ''}${mib(r.total)}${mib(r.free).padStart(14)}\n`);
           for (const p of check.problems) process.stdout.write(`does not fit: ${p}\n`);
         }
         return 0;

@@ -1,5 +1,6 @@
 /** Reading llama.cpp's memory estimates: totals, whether they fit, and the words shown to the user. */
 import { contextSizeUsed, Estimate, FitResult, LoadParamsInput, MemoryBreakdown } from '../engine/protocol';
+import { memoryNeed } from '../params';
 
 const GiB = 1024 ** 3;
 
@@ -17,10 +18,10 @@ export interface FitCheck {
 export function checkEstimate(est: MemoryBreakdown, marginBytes: number): FitCheck {
   const problems: string[] = [];
   for (const d of est.devices) {
-    const need = d.model + d.context + d.compute;
+    const need = memoryNeed(d);
     if (need + marginBytes > d.free) problems.push(`${d.name} (${d.description}): needs ${gib(need)} + ${gib(marginBytes)} margin, ${gib(d.free)} free`);
   }
-  const hostNeed = est.host.model + est.host.context + est.host.compute;
+  const hostNeed = memoryNeed(est.host);
   if (hostNeed > est.host.free) problems.push(`system RAM: needs ${gib(hostNeed)}, ${gib(est.host.free)} free`);
   return { fits: problems.length === 0, problems };
 }

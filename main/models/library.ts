@@ -372,6 +372,16 @@ export class ModelLibrary {
     return job;
   }
 
+  /**
+   * What a load of `file` with `settings` asks the engine for: its parallel sequences, the fit's margin,
+   * the settings, and for images the projector the settings choose, else the one its folder pairs with it
+   * (projector-pick.ts). A load and its estimate (models.estimate) both take their parameters from here.
+   */
+  async loadParams(file: string, settings: LoadParamsInput, marginMiB: number): Promise<LoadParamsInput> {
+    const paired = settings.mmproj === undefined ? await this.projectors.projectorFor(file).catch(() => null) : null;
+    return { parallel: this.deps.parallel?.() ?? 2, fitMarginMiB: marginMiB, ...settings, ...(paired ? { mmproj: paired } : {}) };
+  }
+
   private async loadModel(modelPath: string, force: boolean, seq: number): Promise<ModelState> {
     const file = await this.known(modelPath);
     const settings = this.deps.loadSettings(file);
@@ -385,9 +395,8 @@ export class ModelLibrary {
       return this.current();
     }
     const guard = this.deps.guardrail();
-    // images: the projector the settings choose, else the one its folder pairs with it (projector-pick.ts)
-    const paired = settings.mmproj === undefined ? await this.projectors.projectorFor(file).catch(() => null) : null;
-    const params: LoadParamsInput = { parallel: this.deps.parallel?.() ?? 2, fitMarginMiB: guard.marginMiB, ...settings, ...(paired ? { mmproj: paired } : {}) };
+    const params = await this.loadParams(file, settings, guard.marginMiB);
+    const paired = settings.mmproj === undefined ? (params.mmproj ?? null) : null;
     if (guard.mode !== 'off') {
       const plan = await planLoad(this.deps.engine, file, params, guard.marginMiB);
       if (!plan.check.fits && (guard.mode === 'strict' || !force)) {

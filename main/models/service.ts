@@ -8,7 +8,7 @@ import type { Logger } from '../logging';
 import { LoadParams, LoadParamsInput } from '../engine/protocol';
 import { HardwareMonitor } from '../hardware';
 import { IpcError, LoadSettingsDTO, MemoryEstimateDTO, ModelSettingsView } from '../ipc/contract';
-import { defaultContextSize, LOAD_SETTING_DEFAULTS, LOAD_SETTING_FIELDS, unsetBlankPaths } from '../params';
+import { defaultContextSize, LOAD_SETTING_DEFAULTS, LOAD_SETTING_FIELDS, memoryNeed, type MemoryUse, unsetBlankPaths } from '../params';
 import { Services } from '../services';
 import { Store } from '../store';
 import { planLoad } from './fit';
@@ -77,14 +77,15 @@ export class ModelService {
       'models.estimate': async (r) => {
         const seq = ++this.estimateSeq; // before any await: the order the requests came in
         const file = await this.deps.library.known(r.path);
-        const params = unsetBlankPaths(LOAD_SETTING_FIELDS, { ...store.modelSettings.get(file), ...r.settings }) as LoadParamsInput;
-        checkLoadSettings(params);
+        const settings = unsetBlankPaths(LOAD_SETTING_FIELDS, { ...store.modelSettings.get(file), ...r.settings }) as LoadParamsInput;
+        checkLoadSettings(settings);
         const margin = store.settings.get('fitMarginMiB');
-        const plan = await planLoad(this.deps.engine, file, params, margin);
+        // the parameters the load would take (its folder's projector too), so the estimate is the load's
+        const plan = await planLoad(this.deps.engine, file, await this.deps.library.loadParams(file, settings, margin), margin);
         // a newer estimate (the slider moved again) makes this one stale: the renderer drops it
         if (seq !== this.estimateSeq) throw new IpcError('superseded', 'a newer estimate was asked for');
         const e = plan.estimate;
-        const part = (m: { model: number; context: number; compute: number; free: number }) => ({ ...m, total: m.model + m.context + m.compute });
+        const part = (m: MemoryUse) => ({ ...m, total: memoryNeed(m) });
         const dto: MemoryEstimateDTO = {
           devices: e.devices.map((d) => ({ ...part(d), name: d.name, backend: d.backend, description: d.description, type: d.type })),
           host: part(e.host),

@@ -16,9 +16,21 @@ export const Device = z.object({
 });
 export type Device = z.infer<typeof Device>;
 
-/** Bytes on one device or the host: total and free, and what weights (model), KV cache (context) and compute buffers take. */
-export const MemoryUse = z.object({ total: z.number(), free: z.number(), model: z.number(), context: z.number(), compute: z.number() });
+/**
+ * Bytes on one device or the host: total and free, and what weights (model), KV cache (context), compute
+ * buffers and the vision projector (its weights and compute buffer, as libmtmd reckons them) take.
+ */
+export const MemoryUse = z.object({ total: z.number(), free: z.number(), model: z.number(), context: z.number(), compute: z.number(), projector: z.number() });
+export type MemoryUse = z.infer<typeof MemoryUse>;
+
+/** The parts of a MemoryUse that a load takes, in the order the memory bars show them. */
+export const MEMORY_PARTS = ['model', 'context', 'compute', 'projector'] as const satisfies readonly (keyof MemoryUse)[];
+
+/** What a load takes of one device or the host: every part of MEMORY_PARTS. */
+export function memoryNeed(m: Pick<MemoryUse, (typeof MEMORY_PARTS)[number]>): number {
+  return MEMORY_PARTS.reduce((sum, k) => sum + m[k], 0);
+}
 export const DeviceMemory = MemoryUse.extend({ name: z.string(), backend: z.string(), description: z.string(), type: z.string() });
-/** Per device and host: bytes for weights (model), KV cache (context) and compute buffers. */
+/** Per device and host: bytes for weights (model), KV cache (context), compute buffers and the projector. */
 export const MemoryBreakdown = z.object({ devices: z.array(DeviceMemory), host: MemoryUse });
 export type MemoryBreakdown = z.infer<typeof MemoryBreakdown>;

@@ -12,6 +12,7 @@
 #include "generation.h"
 #include "limits.h"
 #include "memory.h"
+#include "vision.h"
 #include "llama_gate.h"
 #include "params.h"
 #include "reaper.h"
@@ -559,7 +560,8 @@ Napi::Value Context::Info(const Napi::CallbackInfo & info) {
 Napi::Value Context::MemoryBreakdown(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
     if (!state_) throw makeError(env, codes::disposed, "the context was disposed");
-    return memoryBreakdownToJs(env, state_->model->model, state_->published().memory);
+    const auto & vision = state_->model->vision;
+    return memoryBreakdownToJs(env, state_->model->model, state_->published().memory, vision ? vision->memory : ProjectorMemory{});
 }
 
 // dispose() -> Promise<void>: queued requests fail (disposed), running ones are aborted; the worker is

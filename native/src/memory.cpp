@@ -15,7 +15,7 @@
 #include "params.h"
 #include "tensor_overrides.h"
 #include "util.h"
-#include <vector>
+#include "vision.h"
 #include "../src/llama-ext.h"
 
 namespace hearth {
@@ -24,7 +24,7 @@ namespace hearth {
 struct DeviceMem {
     std::string name, backend, description, type;
     int64_t total = 0, free = 0;
-    size_t model = 0, context = 0, compute = 0;
+    size_t model = 0, context = 0, compute = 0, projector = 0;
 };
 
 
@@ -48,6 +48,7 @@ static Napi::Object memToJs(Napi::Env env, const DeviceMem & d, bool device) {
     o.Set("model", (double) d.model);
     o.Set("context", (double) d.context);
     o.Set("compute", (double) d.compute);
+    o.Set("projector", (double) d.projector);
     return o;
 }
 
@@ -66,11 +67,50 @@ struct DraftOf {
     llama_model_params mp{};
 };
 
+// Whether `dev` is the host's memory (the CPU, or an accelerator that uses system RAM) rather than a device's own.
+static bool onHost(ggml_backend_dev_t dev) {
+    const auto t = ggml_backend_dev_type(dev);
+    return t != GGML_BACKEND_DEVICE_TYPE_GPU && t != GGML_BACKEND_DEVICE_TYPE_IGPU;
+}
+
+// Where a projector's bytes go among `devices` (the model's, in its order) and the host: `at(i)` for the
+// model's i-th device, `host` for system RAM. A share on a device the model does not use is not counted
+// there (mtmd puts a projector on the first GPU, which a model with GPU layers always has among its own).
+template <typename At, typename Host>
+static void placeProjector(const ProjectorMemory & pm, const std::vector<ggml_backend_dev_t> & devices, At at, Host host) {
+    for (const auto & [dev, bytes] : pm) {
+        if (onHost(dev)) {
+            host(bytes);
+            continue;
+        }
+        for (size_t i = 0; i < devices.size(); i++) {
+            if (devices[i] == dev) at(i, bytes);
+        }
+    }
+}
+
+void addProjectorToMargins(const std::string & model_path, const llama_model_params & mp, const ProjectorMemory & pm, std::vector<size_t> & margins) {
+    if (pm.empty() || margins.empty()) return;
+    // the model's devices, in the order the fit's margins follow: a vocabulary-only load reads them
+    llama_model_params q = mp;
+    q.vocab_only = true;
+    q.progress_callback = nullptr;
+    llama_model * m = llama_model_load_from_file(model_path.c_str(), q);
+    if (!m) return; // the fit itself says why the model does not load
+    std::vector<ggml_backend_dev_t> devices;
+    for (int i = 0; i < llama_model_n_devices(m); i++) devices.push_back(llama_model_get_device(m, i));
+    llama_model_free(m);
+    // with no device, the fit keeps its first margin free in system RAM; with devices, it checks theirs alone
+    placeProjector(pm, devices, [&](size_t i, size_t b) { if (i < margins.size()) margins[i] += b; },
+                   [&](size_t b) { if (devices.empty()) margins[0] += b; });
+}
+
 // the model parameters point into `split` (tensorSplit) and `overrides` (nCpuMoe, tensorOverrides),
 // which the caller keeps alive; `draft`, when given, gets the draft model the settings name
 static void parseParams(const Napi::Value & v, llama_model_params & mp, llama_context_params & cp, std::vector<float> & split,
-                        std::shared_ptr<const TensorOverrides> & overrides, DraftOf * draft = nullptr) {
+                        std::shared_ptr<const TensorOverrides> & overrides, DraftOf * draft = nullptr, std::string * mmproj = nullptr) {
     EngineParams p = parseEngineParams(v);
+    if (mmproj) *mmproj = p.load.no_alloc ? std::string() : p.load.mmproj;
     mp = p.load.model();
     cp = contextParams(p.context, nullptr);
     split = p.load.split();
@@ -102,13 +142,14 @@ Napi::Value EstimateMemory(const Napi::CallbackInfo & info) {
     auto split = std::make_shared<std::vector<float>>();
     std::shared_ptr<const TensorOverrides> overrides;
     DraftOf draft;
-    parseParams(info.Length() > 1 ? info[1] : env.Undefined(), mp, cp, *split, overrides, &draft);
+    std::string mmproj;
+    parseParams(info.Length() > 1 ? info[1] : env.Undefined(), mp, cp, *split, overrides, &draft, &mmproj);
     if (!split->empty()) mp.tensor_split = split->data();
     auto devs = std::make_shared<std::vector<DeviceMem>>();
     auto host = std::make_shared<DeviceMem>();
     auto hp = std::make_shared<std::vector<uint32_t>>(4, 0);
     return AsyncTask::run(env,
-        [path, mp, cp, devs, host, hp, split, overrides, draft]() {
+        [path, mp, cp, devs, host, hp, split, overrides, draft, mmproj]() {
             LlamaAlone alone; // it swaps the process-wide logger (llama_gate.h)
             Activity fitting("fit", path); // watched by the host while it runs alone; its log lines are its progress
             std::vector<ggml_backend_dev_t> dev_list;
@@ -147,6 +188,13 @@ Napi::Value EstimateMemory(const Napi::CallbackInfo & info) {
                 }
                 host->model += dmem.back().model; host->context += dmem.back().context; host->compute += dmem.back().compute;
             }
+            if (!mmproj.empty()) {
+                // the vision projector, as the load will place it (vision.h)
+                const ProjectorMemory pm = projectorMemory(mmproj, projectorOnGpu(mp.n_gpu_layers), defaultThreads());
+                if (pm.empty()) throw HearthError(codes::load_failed, "could not estimate memory for the projector (mmproj) " + mmproj + ": llama.cpp could not read it");
+                placeProjector(pm, dev_list, [&](size_t i, size_t b) { if (i < devs->size()) (*devs)[i].projector += b; },
+                               [&](size_t b) { host->projector += b; });
+            }
             (*hp)[0] = ngl; (*hp)[1] = n_ctx_train; (*hp)[2] = cp.n_ctx; (*hp)[3] = n_expert;
         },
         [devs, host, hp](Napi::Env env) -> Napi::Value {
@@ -170,7 +218,8 @@ Napi::Value FitParams(const Napi::CallbackInfo & info) {
     auto user_split = std::make_shared<std::vector<float>>();
     std::shared_ptr<const TensorOverrides> user_overrides; // refused with gpuLayers "auto" (params.cpp): the fit writes its own
     DraftOf draft;
-    parseParams(info.Length() > 1 ? info[1] : env.Undefined(), mp, cp, *user_split, user_overrides, &draft);
+    std::string mmproj;
+    parseParams(info.Length() > 1 ? info[1] : env.Undefined(), mp, cp, *user_split, user_overrides, &draft, &mmproj);
     // "auto" context: 0 lets the fit choose (down to minContext); a number is kept as given
     if (optString(opts, "contextMode", "fixed") == "auto") cp.n_ctx = 0;
     margin_mib = optNumber(opts, "marginMiB", 1024);
@@ -185,7 +234,7 @@ Napi::Value FitParams(const Napi::CallbackInfo & info) {
     };
     auto out = std::make_shared<Out>();
     return AsyncTask::run(env,
-        [path, mp, cp, margin_mib, min_ctx, out, user_split, user_overrides, draft]() mutable {
+        [path, mp, cp, margin_mib, min_ctx, out, user_split, user_overrides, draft, mmproj]() mutable {
             LlamaAlone alone; // it swaps the process-wide logger (llama_gate.h)
             Activity fitting("fit", path); // watched by the host while it runs alone; its log lines are its progress
             const size_t nd = llama_max_devices();
@@ -193,6 +242,8 @@ Napi::Value FitParams(const Napi::CallbackInfo & info) {
             if (!user_split->empty()) mp.tensor_split = user_split->data();
             std::vector<llama_model_tensor_buft_override> overrides(llama_max_tensor_buft_overrides(), {nullptr, nullptr});
             std::vector<size_t> margins(nd, (size_t) (margin_mib * 1024 * 1024));
+            // the vision projector shares them too: its bytes widen the margins where it goes, as llama-server's fit does
+            if (!mmproj.empty()) addProjectorToMargins(path, mp, projectorMemory(mmproj, projectorOnGpu(mp.n_gpu_layers), defaultThreads()), margins);
             // a draft model shares the devices: llama.cpp's fit counts it, its context following the target's
             llama_model_params dmp = draft.mp;
             llama_context_params dcp = draftContext(cp, cp.n_ctx);
@@ -247,7 +298,7 @@ static void setUse(DeviceMem & d, const BufferUse & u) {
     d.compute = u.compute;
 }
 
-Napi::Value memoryBreakdownToJs(Napi::Env env, const llama_model * model, const ContextMemory & use) {
+Napi::Value memoryBreakdownToJs(Napi::Env env, const llama_model * model, const ContextMemory & use, const ProjectorMemory & projector) {
     LlamaUse gate_use(LlamaUseKind::js); // a backend may log while it reads its free memory (llama_gate.h)
     const int nd = llama_model_n_devices(model);
     std::vector<DeviceMem> devs(nd);
@@ -269,6 +320,9 @@ Napi::Value memoryBreakdownToJs(Napi::Env env, const llama_model * model, const 
         host.total = (int64_t) total;
     }
     setUse(host, use.host);
+    std::vector<ggml_backend_dev_t> model_devs;
+    for (int i = 0; i < nd; i++) model_devs.push_back(llama_model_get_device(model, i));
+    placeProjector(projector, model_devs, [&](size_t i, size_t b) { devs[i].projector += b; }, [&](size_t b) { host.projector += b; });
     return resultToJs(env, devs, host);
 }
 

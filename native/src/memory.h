@@ -5,8 +5,10 @@
 #include <napi.h>
 
 #include "llama.h"
+#include "vision.h"
 
 #include <mutex>
+#include <string>
 #include <vector>
 
 namespace hearth {
@@ -27,8 +29,12 @@ struct ContextMemory {
 };
 ContextMemory contextMemory(const llama_model * model, const llama_context * ctx);
 
-// per device (and host) { model, context, compute } bytes of a context (`use`, as its worker published
-// it), with each device's free and total memory read now
-Napi::Value memoryBreakdownToJs(Napi::Env env, const llama_model * model, const ContextMemory & use);
+// per device (and host) { model, context, compute, projector } bytes of a context (`use`, as its worker
+// published it) and of its model's vision projector, with each device's free and total memory read now
+Napi::Value memoryBreakdownToJs(Napi::Env env, const llama_model * model, const ContextMemory & use, const ProjectorMemory & projector);
+
+// Widens the fit's per-device `margins` by a vision projector's memory, where the projector will be
+// (llama-server adds it to --fit-target the same way): in the order of the model at `model_path`'s devices.
+void addProjectorToMargins(const std::string & model_path, const llama_model_params & mp, const ProjectorMemory & pm, std::vector<size_t> & margins);
 
 } // namespace hearth

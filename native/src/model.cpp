@@ -183,6 +183,8 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
                 LlamaAlone alone(&state->cancelled);
                 Activity fitting("fit", display); // watched while it runs alone; its log lines are its progress
                 std::vector<size_t> margins(llama_max_devices(), (size_t) (fit_margin_mib * 1024 * 1024));
+                // the vision projector shares the devices: its bytes widen the margins where it will go
+                if (!mmproj.empty()) addProjectorToMargins(path, mparams, projectorMemory(mmproj, projectorOnGpu(mparams.n_gpu_layers), defaultThreads()), margins);
                 // a draft model shares the devices: llama.cpp's fit counts it (its context follows the target's)
                 llama_model_params extra_mp = draft_mparams;
                 llama_context_params extra_cp = fit_cparams;
@@ -240,7 +242,7 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
             }
             if (!mmproj.empty()) {
                 progressHere();
-                h->vision = loadVision(mmproj, m, mparams.n_gpu_layers != 0, defaultThreads());
+                h->vision = loadVision(mmproj, m, projectorOnGpu(mparams.n_gpu_layers), defaultThreads());
                 progressHere();
             }
             h->specKind = spec_kind;

@@ -45,16 +45,26 @@ static const std::string & mediaMarker() {
     return marker;
 }
 
-std::shared_ptr<Vision> loadVision(const std::string & path, const llama_model * model, bool use_gpu, int threads) {
-    auto v = std::make_shared<Vision>();
-    v->path = path;
-    v->marker = mediaMarker();
+// The projector's parameters, one definition for the load and the memory reckoning.
+static mtmd_context_params visionParams(bool use_gpu, int threads, const std::string & marker) {
     mtmd_context_params p = mtmd_context_params_default();
     p.use_gpu = use_gpu;
     p.print_timings = false;
     p.n_threads = threads > 0 ? threads : p.n_threads;
-    p.media_marker = v->marker.c_str();
+    p.media_marker = marker.c_str();
     p.warmup = false;
+    return p;
+}
+
+ProjectorMemory projectorMemory(const std::string & path, bool use_gpu, int threads) {
+    return mtmd_get_memory_usage(path.c_str(), visionParams(use_gpu, threads, mediaMarker()));
+}
+
+std::shared_ptr<Vision> loadVision(const std::string & path, const llama_model * model, bool use_gpu, int threads) {
+    auto v = std::make_shared<Vision>();
+    v->path = path;
+    v->marker = mediaMarker();
+    const mtmd_context_params p = visionParams(use_gpu, threads, v->marker);
     AllocationWatch allocation;
     v->ctx = mtmd_init_from_file(path.c_str(), model, p);
     if (!v->ctx && allocation.failed()) throw HearthError(codes::out_of_memory, "not enough memory to load the projector " + path);
@@ -65,6 +75,7 @@ std::shared_ptr<Vision> loadVision(const std::string & path, const llama_model *
         // count one position per token
         throw HearthError(codes::not_supported, "the projector " + path + " uses M-RoPE positions, which Hearth does not support yet");
     }
+    v->memory = mtmd_get_memory_usage(path.c_str(), p);
     return v;
 }
 

@@ -22,18 +22,30 @@ namespace hearth {
 
 struct ModelHandle;
 
+// A projector's memory per device: its weights and its largest compute buffer, as libmtmd reckons it
+// (mtmd_get_memory_usage, what llama-server adds to its fit's margins). Empty: mtmd could not read it.
+using ProjectorMemory = std::map<ggml_backend_dev_t, size_t>;
+
 // A model's projector, shared by every context of the model. Encoding is not thread-safe: `mu`.
 struct Vision {
     mtmd_context * ctx = nullptr;
     std::string path;
     std::string marker;
+    ProjectorMemory memory; // reckoned when it loaded, with the same parameters (the memory breakdown shows it)
     std::mutex mu;
     ~Vision();
 };
 
-// Loads the projector at `path` for `model` (use_gpu: whether the projector may use a GPU). Throws
-// HearthError(load_failed) when mtmd refuses it.
+// Whether a projector loaded beside a model with `n_gpu_layers` may use a GPU: when the model's layers do
+// (every load, estimate and fit decides it by this).
+inline bool projectorOnGpu(int32_t n_gpu_layers) { return n_gpu_layers != 0; }
+
+// Loads the projector at `path` for `model`. Throws HearthError(load_failed) when mtmd refuses it.
 std::shared_ptr<Vision> loadVision(const std::string & path, const llama_model * model, bool use_gpu, int threads);
+
+// What the projector at `path` would take, loaded as loadVision loads it, without loading it (no
+// allocation). Empty when mtmd cannot read the file.
+ProjectorMemory projectorMemory(const std::string & path, bool use_gpu, int threads);
 
 // The images of a prompt: first position -> its chunk.
 struct PromptImage {

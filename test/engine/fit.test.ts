@@ -65,7 +65,7 @@ describe("system RAM's free memory", () => {
     const gpu = { backend: 'Vulkan', name: 'Vulkan0', description: 'y', type: 'gpu', memoryTotal: 50, memoryFree: 40 };
     expect(withAvailableRam([cpu, gpu], 60)).toEqual([{ ...cpu, memoryFree: 60 }, gpu]);
     expect(withAvailableRam([cpu], 500)[0].memoryFree).toBe(100); // never above the total
-    const part = { total: 100, free: 100, model: 1, context: 2, compute: 3 };
+    const part = { total: 100, free: 100, model: 1, context: 2, compute: 3, projector: 0 };
     expect(hostWithAvailableRam({ devices: [], host: part }, 70)).toEqual({ devices: [], host: { ...part, free: 70 } });
   });
 

@@ -167,6 +167,30 @@ describe('images', () => {
     await engine.unload(PLAIN);
   });
 
+  test("the projector's memory is in the estimate, where the load puts it, and the loaded breakdown shows the same", async () => {
+    const params = { contextSize: 512, threads: 2, gpuLayers: 0 };
+    const without = await engine.estimate(TINY_BPE, params);
+    const withIt = await engine.estimate(TINY_BPE, { ...params, mmproj: TINY_PROJECTOR });
+    // its weights at least (every tensor's data in the file) and a compute buffer, all in system RAM here
+    const weights = fs.statSync(TINY_PROJECTOR).size / 2; // the file is mostly its tensors' data
+    expect(without.host.projector).toBe(0);
+    expect(withIt.host.projector).toBeGreaterThan(weights);
+    for (const d of [...without.devices, ...withIt.devices]) expect(d.projector).toBe(0);
+    // the rest of the estimate is the model's own, unchanged
+    expect({ ...withIt.host, free: 0, projector: 0 }).toEqual({ ...without.host, free: 0, projector: 0 });
+    // the model loaded with it (beforeAll, on the CPU) reports the projector as the estimate did
+    const real = await engine.memory(M);
+    expect(real.host.projector).toBe(withIt.host.projector);
+    const plain = await engine.load(PLAIN, TINY_BPE, params);
+    expect(plain.metadata.vision).toBe(false);
+    expect((await engine.memory(PLAIN)).host.projector).toBe(0);
+    await engine.unload(PLAIN);
+    // a projector llama.cpp cannot read is a clear error, not a figure without it
+    const e = await errorOf(engine.estimate(TINY_BPE, { ...params, mmproj: TINY_BPE }));
+    expect(e.code).toBe('load_failed');
+    expect(e.message).toMatch(/projector/);
+  });
+
   test('a projector that does not exist fails the load (load_failed)', async () => {
     const e = await errorOf(engine.load('missing', TINY_BPE, { contextSize: 256, threads: 2, mmproj: '/nonexistent/mmproj.gguf' }));
     expect(e.code).toBe('load_failed');

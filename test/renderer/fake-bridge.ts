@@ -14,6 +14,7 @@ import type {
   ThreadDTO,
 } from '../../main/ipc/contract';
 import { SettingsDTO } from '../../main/ipc/contract';
+import { memoryNeed } from '../../main/params';
 import type { HearthBridge } from '../../renderer/src/app/bridge';
 
 type Handler = (payload: any) => unknown;
@@ -139,11 +140,11 @@ export function memoryEstimate(settings: { gpuLayers?: number | 'max' | 'auto'; 
   const onGpu = Math.min(ngl, layers) / layers;
   const weights = 4000 * MiB;
   const kv = ctx * 128 * 1024;
-  const dev = { model: weights * onGpu, context: kv * onGpu, compute: 300 * MiB, free: 8 * GiB };
-  const host = { model: weights * (1 - onGpu) + 250 * MiB, context: kv * (1 - onGpu), compute: 20 * MiB, free: 32 * GiB };
+  const dev = { model: weights * onGpu, context: kv * onGpu, compute: 300 * MiB, projector: 0, free: 8 * GiB };
+  const host = { model: weights * (1 - onGpu) + 250 * MiB, context: kv * (1 - onGpu), compute: 20 * MiB, projector: 0, free: 32 * GiB };
   return {
-    devices: [{ ...dev, total: dev.model + dev.context + dev.compute, name: 'Vulkan0', backend: 'Vulkan', description: 'Test GPU', type: 'gpu' }],
-    host: { ...host, total: host.model + host.context + host.compute },
+    devices: [{ ...dev, total: memoryNeed(dev), name: 'Vulkan0', backend: 'Vulkan', description: 'Test GPU', type: 'gpu' }],
+    host: { ...host, total: memoryNeed(host) },
     gpuLayers: settings.gpuLayers === undefined || settings.gpuLayers === 'auto' ? 'max' : settings.gpuLayers,
     contextSize: ctx,
     layers,

@@ -139,7 +139,11 @@ describe('the form as data', () => {
     expect(formatMem(2 * 1024 ** 3)).toBe('2.00 GiB');
     const e = memoryEstimate({ gpuLayers: 0, contextSize: 4096 });
     expect(describeMemory('Vulkan0', e.devices[0])).toBe('Vulkan0: needs 300 MiB (weights 0 B, KV cache 0 B, compute 300 MiB); 7.71 GiB of 8.00 GiB free left');
-    expect(describeMemory('X', { model: 2, context: 0, compute: 0, total: 2, free: 1 })).toMatch(/1 B more than the 1 B free$/);
+    expect(describeMemory('X', { model: 2, context: 0, compute: 0, projector: 0, total: 2, free: 1 })).toMatch(/1 B more than the 1 B free$/);
+    // a projector's share is named only where it takes memory
+    expect(describeMemory('CPU', { model: 2 * 1024 ** 2, context: 0, compute: 0, projector: 3 * 1024 ** 2, total: 5 * 1024 ** 2, free: 8 * 1024 ** 2 })).toBe(
+      'CPU: needs 5.00 MiB (weights 2.00 MiB, KV cache 0 B, compute 0 B, vision projector 3.00 MiB); 3.00 MiB of 8.00 MiB free left',
+    );
   });
 });
 

@@ -1,22 +1,30 @@
 /**
  * The memory a load would use, one bar per device and one for system RAM: model weights, KV cache
- * (the context), compute buffers, and what stays free. Each bar is a group named "Memory on <device>"
+ * (the context), compute buffers, the vision projector (when the model has one), and what stays free. Each bar is a group named "Memory on <device>"
  * with an image whose text alternative carries the numbers, and a legend with the same numbers.
  */
 import type { MemoryEstimateDTO } from '../../../../main/ipc/contract';
+import { MEMORY_PARTS } from '../../../../main/params';
 import { formatMem } from './loadForm';
 
 type Part = MemoryEstimateDTO['host'];
+type MemoryPart = (typeof MEMORY_PARTS)[number];
 
-const SEGMENTS = [
-  { key: 'model', label: 'Weights', words: 'weights' },
-  { key: 'context', label: 'KV cache', words: 'KV cache' },
-  { key: 'compute', label: 'Compute', words: 'compute' },
-] as const;
+/** Each part of the memory a load takes (MEMORY_PARTS, main/params/devices.ts) as the bar shows it. */
+const SEGMENT_OF: Record<MemoryPart, { label: string; words: string }> = {
+  model: { label: 'Weights', words: 'weights' },
+  context: { label: 'KV cache', words: 'KV cache' },
+  compute: { label: 'Compute', words: 'compute' },
+  projector: { label: 'Projector', words: 'vision projector' },
+};
+/** A bar's segments: the projector's only where a projector takes memory there. */
+function segmentsOf(p: Part) {
+  return MEMORY_PARTS.filter((key) => key !== 'projector' || p.projector > 0).map((key) => ({ key, ...SEGMENT_OF[key] }));
+}
 
 /** Words for one bar: what the load needs, split, and what stays free (or how much is missing). */
 export function describeMemory(name: string, p: Part): string {
-  const parts = SEGMENTS.map((s) => `${s.words} ${formatMem(p[s.key])}`).join(', ');
+  const parts = segmentsOf(p).map((s) => `${s.words} ${formatMem(p[s.key])}`).join(', ');
   const left = p.free - p.total;
   const tail = left >= 0 ? `${formatMem(left)} of ${formatMem(p.free)} free left` : `${formatMem(-left)} more than the ${formatMem(p.free)} free`;
   return `${name}: needs ${formatMem(p.total)} (${parts}); ${tail}`;
@@ -27,6 +35,7 @@ export function MemoryBar({ name, detail, part, marginBytes }: { name: string; d
   const over = part.total > part.free;
   const pct = (n: number) => `${Math.max(0, (n / capacity) * 100)}%`;
   const left = Math.max(0, part.free - part.total);
+  const segments = segmentsOf(part);
   const tight = !over && marginBytes !== undefined && marginBytes > 0 && left < marginBytes;
   return (
     <figure className={`membar${over ? ' over' : tight ? ' tight' : ''}`} role="group" aria-label={`Memory on ${name}`}>
@@ -40,12 +49,12 @@ export function MemoryBar({ name, detail, part, marginBytes }: { name: string; d
         </span>
       </figcaption>
       <div className="membar-track" role="img" aria-label={describeMemory(name, part)}>
-        {SEGMENTS.map((s) => (
+        {segments.map((s) => (
           <div key={s.key} className={`membar-seg seg-${s.key}${part[s.key] > 0 ? ' nonzero' : ''}`} style={{ width: pct(part[s.key]) }} />
         ))}
       </div>
       <ul className="membar-legend">
-        {SEGMENTS.map((s) => (
+        {segments.map((s) => (
           <li key={s.key}>
             <span className={`swatch-dot seg-${s.key}`} aria-hidden="true" />
             {s.label} <b>{formatMem(part[s.key])}</b>
