@@ -200,13 +200,15 @@ export class ChatService {
 
   /**
    * The images a message may bring, as stored (kind, size, width and height from the file): refused
-   * when the loaded model has no projector (a load under way is checked by the turn), when one is not
-   * stored, or when together they hold more pixels than the engine reads in one request. (A thread's
-   * older images are not counted: a turn sends those that still fit, main/chat/history.ts.)
+   * when one is not stored, or when together they hold more pixels than the engine reads in one
+   * request, and, when the message brings images it did not have (`brought`: always for a send; for an
+   * edit, one not on the message before), when the loaded model has no projector (a load under way is
+   * checked by the turn). (A thread's older images are not counted: a turn sends those that still fit,
+   * main/chat/history.ts; an edit's kept images are like them on a model without a projector.)
    */
-  private async attachable(attachments: readonly ImageAttachment[]): Promise<ImageAttachment[]> {
+  private async attachable(attachments: readonly ImageAttachment[], brought = true): Promise<ImageAttachment[]> {
     const lib = this.deps.library;
-    if (lib.loadedPath !== null && lib.expected === lib.loadedPath && lib.loadedProjector === null) throw new IpcError('invalid_input', NO_VISION);
+    if (brought && lib.loadedPath !== null && lib.expected === lib.loadedPath && lib.loadedProjector === null) throw new IpcError('invalid_input', NO_VISION);
     const images = await Promise.all(attachments.map((a) => this.deps.images.attachment(a)));
     const pixels = images.reduce((n, a) => n + (a.width ?? 0) * (a.height ?? 0), 0);
     if (pixels > MAX_REQUEST_PIXELS) {
@@ -238,12 +240,16 @@ export class ChatService {
     const thread = threads.get(r.threadId);
     this.busy(r.threadId);
     this.messageIn(r.threadId, r.messageId, 'user');
+    // the images the edit brings that the message did not have: only those need a model that reads
+    // images (the images it keeps, or fewer of them, go on with a text model as a thread's older ones do)
+    const had = new Set(messages.get(r.messageId).attachments.map((a) => a.ref));
+    const brings = r.attachments?.some((a) => !had.has(a.ref)) ?? false;
     const turn = this.reserve(r.threadId);
     const model = this.guard(turn, () => this.expectedModel(thread));
-    const images = r.attachments?.length ? await this.guard(turn, () => this.attachable(r.attachments!)) : r.attachments;
+    const images = r.attachments?.length ? await this.guard(turn, () => this.attachable(r.attachments!, brings)) : r.attachments;
     const edited = this.guard(turn, () => messages.edit(r.messageId, r.content, images));
     const writer = this.guard(turn, () => messages.beginReply({ threadId: r.threadId, parentId: edited.id, model: modelName(model) }));
-    this.start(thread, writer, { readsImages: (images?.length ?? 0) > 0 }, turn);
+    this.start(thread, writer, { readsImages: brings }, turn);
     return { userMessage: this.deps.views.message(r.threadId, edited.id), reply: this.deps.views.message(r.threadId, writer.messageId) };
   }
 

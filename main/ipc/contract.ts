@@ -372,7 +372,7 @@ export const contract = {
   },
   'chat.stop': { request: z.object({ threadId: Id }).strict(), response: Ok },
   'chat.regenerate': { request: z.object({ threadId: Id, messageId: Id }).strict(), response: z.object({ reply: MessageDTO }) },
-  /** a new version of a user message (its images stay; `attachments` replaces them) */
+  /** a new version of a user message (its images stay; `attachments` replaces them, and only images it did not have need a model that reads images) */
   'chat.edit': {
     request: z.object({ threadId: Id, messageId: Id, content: z.string().max(MAX_MESSAGE_CHARS), attachments: MessageImages.optional() }).strict().refine(textOrImages, TEXT_OR_IMAGES),
     response: z.object({ userMessage: MessageDTO, reply: MessageDTO }),

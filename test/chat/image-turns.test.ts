@@ -4,8 +4,9 @@
  * TINY_PROJECTOR_IMAGE_TOKENS image tokens): an image stored with images.store goes with its message
  * (stored with it, read by the model), the next turn finds the image in the thread's cache, an older
  * image that is gone or past one request's bounds is noted in its message while the thread goes on (what
- * the engine was asked is watched), the newest message's gone image fails the reply saying so, and a
- * model without a projector refuses new images while a thread that has some goes on in text.
+ * the engine was asked is watched), the newest message's gone image fails the reply saying so, a
+ * model without a projector refuses new images while a thread that has some goes on in text, and an
+ * edit replaces a message's images (on a model without a projector it may keep or drop them, not bring one).
  */
 import fs from 'fs';
 import path from 'path';
@@ -211,4 +212,53 @@ test('a model without a projector refuses new images; a thread with images goes 
   const next = await send(t.id, 'Tell me more.');
   expect(next.reply.status).toBe('done');
   expect(next.reply.metrics!.promptTokens).toBeGreaterThan(0);
+});
+
+/** Edits a user message and waits for the new reply. */
+async function edit(threadId: string, messageId: string, content: string, attachments?: ImageAttachment[]): Promise<{ user: MessageDTO; reply: MessageDTO }> {
+  const done = nextDone(a.app, threadId);
+  const r = await a.call('chat.edit', { threadId, messageId, content, ...(attachments ? { attachments } : {}) });
+  const reply = await done;
+  await a.app.chat.idle();
+  return { user: r.userMessage, reply };
+}
+
+test("an edit replaces the message's images; on a model without a projector it may keep or drop them, not bring one", async () => {
+  expect((await a.call('models.load', { path: a.modelPath })).loaded.projector).not.toBeNull();
+  const [x, y, z] = [await store(71, 'x.png'), await store(72, 'y.png'), await store(73, 'z.png')];
+  const file = (i: ImageAttachment) => ({ type: 'image', path: path.join(a.paths.images, `${i.ref}.png`) });
+  const t = await a.call('threads.create', {});
+  const first = await send(t.id, 'Two.', [x, y]);
+  expect(first.reply.status).toBe('done');
+  const engine = watchEngine();
+  try {
+    // y out, z in: the new version carries x and z (stored with it), and the model reads them
+    const swapped = await edit(t.id, first.user.id, 'Two again.', [x, z]);
+    expect(swapped.reply.status).toBe('done');
+    expect(swapped.user.attachments).toEqual([x, z]);
+    expect(a.app.store.messages.get(swapped.user.id).attachments).toEqual([x, z]);
+    expect(a.app.store.messages.get(first.user.id).attachments).toEqual([x, y]);
+    expect(imagesIn(engine.received('Two again.'))).toEqual([file(x), file(z)]);
+
+    // a text model: an edit that keeps the images (left out, or given again) or drops some saves the text, which goes alone
+    expect((await a.call('models.load', { path: plainPath })).loaded.projector).toBeNull();
+    const kept = await edit(t.id, swapped.user.id, 'Kept.');
+    expect(kept.reply.status).toBe('done');
+    expect(kept.user.attachments).toEqual([x, z]);
+    expect(imagesIn(engine.received('Kept.'))).toEqual([]);
+    const same = await edit(t.id, kept.user.id, '', [x, z]);
+    expect(same.reply.status).toBe('done');
+    expect(same.user).toMatchObject({ content: '', attachments: [x, z] });
+    const fewer = await edit(t.id, same.user.id, 'Fewer.', [z]);
+    expect(fewer.reply.status).toBe('done');
+    expect(fewer.user.attachments).toEqual([z]);
+    expect(imagesIn(engine.received('Fewer.'))).toEqual([]);
+    // one it did not have is refused, as a send's is, and nothing is stored
+    const stored = a.app.store.messages.list(t.id);
+    const e = await errorOf(a.call('chat.edit', { threadId: t.id, messageId: fewer.user.id, content: 'More.', attachments: [z, y] }));
+    expect(e).toEqual({ code: 'invalid_input', message: 'this model does not read images; load a vision model with its projector (mmproj)' });
+    expect(a.app.store.messages.list(t.id)).toEqual(stored);
+  } finally {
+    engine.stop();
+  }
 });
