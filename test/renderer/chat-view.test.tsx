@@ -8,36 +8,20 @@
 import { act, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
 import { Profiler } from 'react';
 import { Provider } from 'react-redux';
-import type { MessageDTO } from '../../main/ipc/contract';
 import { setBridge } from '../../renderer/src/app/bridge';
 import { makeStore } from '../../renderer/src/app/store';
 import { loadThread, piecesApplied } from '../../renderer/src/features/chat/chatSlice';
-import { ChatView } from '../../renderer/src/features/chat/ChatView';
 import { MessageItem } from '../../renderer/src/features/chat/MessageItem';
 import { UNMEASURED_COUNT } from '../../renderer/src/components/VirtualList';
-import { threadSelected } from '../../renderer/src/features/threads/threadsSlice';
 import { fetchSettings } from '../../renderer/src/features/settings/settingsSlice';
 import { FakeBridge, ipcError, message, settingsDTO, thread } from './fake-bridge';
+import { renderChat } from './render-chat';
 
 const writeText = jest.fn<Promise<void>, [string]>();
 beforeAll(() => {
   Object.defineProperty(navigator, 'clipboard', { value: { writeText }, configurable: true });
 });
 beforeEach(() => writeText.mockReset().mockResolvedValue(undefined));
-
-function setup(messages: MessageDTO[], handlers: ConstructorParameters<typeof FakeBridge>[0] = {}) {
-  const bridge = new FakeBridge(handlers);
-  setBridge(bridge);
-  const store = makeStore();
-  store.dispatch(loadThread.fulfilled({ thread: thread({ id: 't1', title: 'Test' }), messages }, 'q', 't1'));
-  store.dispatch(threadSelected('t1'));
-  const ui = render(
-    <Provider store={store}>
-      <ChatView />
-    </Provider>,
-  );
-  return { bridge, store, ...ui };
-}
 
 const REPLY = [
   'Here is a table:',
@@ -64,7 +48,7 @@ describe('messages', () => {
       model: '/data/models/tiny.Q4_K_M.gguf',
       metrics: { promptTokens: 40, cachedTokens: 8, generatedTokens: 12, ttftMs: 120, promptTps: 300, genTps: 30, contextSize: 2048 },
     });
-    const { container } = setup([user, reply]);
+    const { container } = renderChat([user, reply]);
     const log = screen.getByRole('log', { name: 'Messages' });
     const articles = within(log).getAllByRole('article');
     expect(articles).toHaveLength(2);
@@ -132,7 +116,7 @@ describe('messages', () => {
     const many = Array.from({ length: 300 }, (_, i) =>
       message({ id: `x${i}`, role: i % 2 ? 'assistant' : 'user', content: `message ${i}`, parentId: i ? `x${i - 1}` : null }),
     );
-    setup(many);
+    renderChat(many);
     const log = screen.getByRole('log', { name: 'Messages' });
     const mounted = within(log).getAllByRole('article');
     // jsdom has no layout, so the list mounts its last window (the bottom of the chat)
@@ -143,14 +127,14 @@ describe('messages', () => {
 
   test('a reply written with speculative decoding shows the share of drafted tokens accepted, the counts in its title', () => {
     const metrics = { promptTokens: 40, cachedTokens: 0, generatedTokens: 64, ttftMs: 50, promptTps: 300, genTps: 90, contextSize: 2048, draftTokens: 80, acceptedTokens: 50 };
-    setup([message({ id: 'u', role: 'user', content: 'q' }), message({ id: 'r', parentId: 'u', content: 'a', metrics })]);
+    renderChat([message({ id: 'u', role: 'user', content: 'q' }), message({ id: 'r', parentId: 'u', content: 'a', metrics })]);
     const note = screen.getByRole('note', { name: 'Reply metrics' });
     expect(note.textContent).toBe('64 tokens · 90.0 tok/s · TTFT 50 ms · draft 63% accepted');
     expect(note.getAttribute('title')).toMatch(/Speculative decoding: 50 of 80 drafted tokens accepted/);
   });
 
   test('an errored reply explains itself in words with a next step', () => {
-    setup([message({ id: 'u', role: 'user', content: 'q' }), message({ id: 'r', parentId: 'u', status: 'error', error: 'engine_crashed' })]);
+    renderChat([message({ id: 'u', role: 'user', content: 'q' }), message({ id: 'r', parentId: 'u', status: 'error', error: 'engine_crashed' })]);
     expect(screen.getByRole('alert').textContent).toBe('The engine stopped and restarted — try again.');
     expect(screen.getByRole('button', { name: 'Regenerate reply' })).toBeTruthy();
   });
@@ -160,7 +144,7 @@ describe('why a reply stopped', () => {
   const metrics = { promptTokens: 60, cachedTokens: 0, generatedTokens: 1988, ttftMs: 20, promptTps: 900, genTps: 40, contextSize: 2048 };
 
   test('a reply that filled the context says so, names the size and opens the model settings', () => {
-    const { store } = setup([message({ id: 'u', role: 'user', content: 'q' }), message({ id: 'r', parentId: 'u', content: 'long…', finishReason: 'contextFull', metrics })]);
+    const { store } = renderChat([message({ id: 'u', role: 'user', content: 'q' }), message({ id: 'r', parentId: 'u', content: 'long…', finishReason: 'contextFull', metrics })]);
     const note = screen.getByRole('note', { name: 'Why the reply stopped' });
     expect(note.textContent).toBe("Stopped: the context (2,048 tokens) is full — raise Context length in the model's settings or start a new chat. Model settings");
     // nothing to continue into: the context is full
@@ -170,7 +154,7 @@ describe('why a reply stopped', () => {
   });
 
   test('a reply cut off by an engine restart says so, unlike a stop, and can be continued', () => {
-    setup([
+    renderChat([
       message({ id: 'u', role: 'user', content: 'q' }),
       message({ id: 'r', parentId: 'u', content: 'Once upon', status: 'interrupted', finishReason: 'engineRestarted', error: 'engine_crashed: the engine host stopped (signal SIGKILL)' }),
     ]);
@@ -182,7 +166,7 @@ describe('why a reply stopped', () => {
   });
 
   test('a reply left streaming when Hearth closed says that, and a stop is a stop', () => {
-    setup([
+    renderChat([
       message({ id: 'u', role: 'user', content: 'q' }),
       message({ id: 'r', parentId: 'u', content: 'Once upon', status: 'interrupted', finishReason: null }),
       message({ id: 'u2', parentId: 'r', role: 'user', content: 'again' }),
@@ -194,7 +178,7 @@ describe('why a reply stopped', () => {
 
   test('a reply cut at the max tokens limit says so and can be continued', async () => {
     const cut = message({ id: 'r', parentId: 'u', content: 'Once upon', finishReason: 'maxTokens', metrics, threadId: 't1' });
-    const { bridge, store } = setup([message({ id: 'u', role: 'user', content: 'q', threadId: 't1' }), cut], {
+    const { bridge, store } = renderChat([message({ id: 'u', role: 'user', content: 'q', threadId: 't1' }), cut], {
       'chat.continue': () => ({ reply: { ...cut, status: 'streaming', finishReason: null } }),
     });
     const note = screen.getByRole('note', { name: 'Why the reply stopped' });
@@ -208,7 +192,7 @@ describe('why a reply stopped', () => {
   test('Continue: the reply streams again where it is shown (its pieces, even those before the answer, and Stop)', async () => {
     const cut = message({ id: 'r', parentId: 'u', content: 'Once upon', status: 'aborted', finishReason: 'aborted', metrics, threadId: 't1' });
     let answer: (v: unknown) => void = () => undefined;
-    const { bridge, store } = setup([message({ id: 'u', role: 'user', content: 'q', threadId: 't1' }), cut], {
+    const { bridge, store } = renderChat([message({ id: 'u', role: 'user', content: 'q', threadId: 't1' }), cut], {
       'chat.continue': () => new Promise((r) => (answer = r)),
     });
     fireEvent.click(screen.getByRole('button', { name: 'Continue reply' }));
@@ -227,7 +211,7 @@ describe('why a reply stopped', () => {
 
   test('a continue the app refuses leaves the reply as it was', async () => {
     const cut = message({ id: 'r', parentId: 'u', content: 'Once upon', status: 'aborted', finishReason: 'aborted', metrics, threadId: 't1' });
-    const { store } = setup([message({ id: 'u', role: 'user', content: 'q', threadId: 't1' }), cut], {
+    const { store } = renderChat([message({ id: 'u', role: 'user', content: 'q', threadId: 't1' }), cut], {
       'chat.continue': () => {
         throw ipcError('busy', 'a reply is still being written in this chat');
       },
@@ -239,7 +223,7 @@ describe('why a reply stopped', () => {
   });
 
   test('a reply that ended by itself, with a stop string, or unknown shows no note', () => {
-    setup([
+    renderChat([
       message({ id: 'u', role: 'user', content: 'q' }),
       message({ id: 'a', parentId: 'u', content: 'one', finishReason: 'eos', metrics }),
       message({ id: 'b', parentId: 'a', content: 'two', finishReason: 'stop', metrics }),
@@ -253,7 +237,7 @@ describe('composer', () => {
   test('Enter sends, Shift+Enter is left to the textarea (new line); Stop while generating', async () => {
     const user = message({ id: 'u1', role: 'user', content: 'Hello there', threadId: 't1' });
     const reply = message({ id: 'r1', parentId: 'u1', status: 'streaming', threadId: 't1' });
-    const { bridge, store } = setup([], {
+    const { bridge, store } = renderChat([], {
       'chat.send': () => ({ userMessage: user, reply }),
       'chat.stop': () => ({ ok: true }),
     });
@@ -285,7 +269,7 @@ describe('composer', () => {
   test('with "Enter sends" off, Enter is a new line and Ctrl+Enter sends; the text size and open reasoning follow the settings', async () => {
     const user = message({ id: 'u1', role: 'user', content: 'Two\nlines', threadId: 't1' });
     const reply = message({ id: 'r1', parentId: 'u1', content: 'Yes.', reasoning: 'Counting lines.', threadId: 't1' });
-    const { bridge, store, container } = setup([], { 'chat.send': () => ({ userMessage: user, reply }) });
+    const { bridge, store, container } = renderChat([], { 'chat.send': () => ({ userMessage: user, reply }) });
     act(() => void store.dispatch(fetchSettings.fulfilled(settingsDTO({ sendOnEnter: false, fontSize: 18, showReasoning: true }), 's')));
     expect(screen.getByText('Ctrl+Enter to send · Enter for a new line')).toBeTruthy();
     expect(screen.getByRole('button', { name: 'Send message' }).getAttribute('title')).toBe('Send (Ctrl+Enter)');
@@ -310,7 +294,7 @@ describe('composer', () => {
   });
 
   test('a failed send shows the reason inline and gives the text back', async () => {
-    setup([], { 'chat.send': () => Promise.reject(ipcError('no_model', 'no model loaded')) });
+    renderChat([], { 'chat.send': () => Promise.reject(ipcError('no_model', 'no model loaded')) });
     const box = screen.getByRole('textbox', { name: 'Message' }) as HTMLTextAreaElement;
     fireEvent.change(box, { target: { value: 'Will this work?' } });
     fireEvent.keyDown(box, { key: 'Enter' });
@@ -327,7 +311,7 @@ describe('alternatives pager', () => {
     const u = message({ id: 'u', role: 'user', content: 'Tell a joke', threadId: 't1' });
     const first = message({ id: 'r1', parentId: 'u', content: 'First joke', threadId: 't1', alternative: { index: 0, count: 2 } });
     const second = message({ id: 'r2', parentId: 'u', content: 'Second joke', threadId: 't1', alternative: { index: 1, count: 2 } });
-    const { bridge } = setup([u, first], {
+    const { bridge } = renderChat([u, first], {
       'messages.switchAlternative': (p: { messageId: string; direction: string }) => ({
         thread: thread({ id: 't1' }),
         messages: [u, p.direction === 'next' ? second : first],
@@ -354,7 +338,7 @@ describe('alternatives pager', () => {
     const regen = message({ id: 'r2', parentId: 'u', content: 'Better answer', threadId: 't1', alternative: { index: 1, count: 2 } });
     const u2 = message({ id: 'u2', role: 'user', content: 'Edited question', threadId: 't1', alternative: { index: 1, count: 2 } });
     const r3 = message({ id: 'r3', parentId: 'u2', content: 'Edited answer', threadId: 't1' });
-    const { bridge } = setup([u, r], {
+    const { bridge } = renderChat([u, r], {
       'chat.regenerate': () => ({ reply: regen }),
       'chat.edit': () => ({ userMessage: u2, reply: r3 }),
     });

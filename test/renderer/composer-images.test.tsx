@@ -6,56 +6,16 @@
  * loaded model reads no images; a sent message shows its images, read back through images.read, with
  * their file names as text alternatives. Main is the FakeBridge (./fake-bridge).
  */
-import { act, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
-import { Provider } from 'react-redux';
-import type { ImageAttachment, MessageDTO, ModelState } from '../../main/ipc/contract';
-import { setBridge } from '../../renderer/src/app/bridge';
-import { makeStore } from '../../renderer/src/app/store';
-import { loadThread } from '../../renderer/src/features/chat/chatSlice';
-import { ChatView } from '../../renderer/src/features/chat/ChatView';
+import { act, fireEvent, screen, waitFor, within } from '@testing-library/react';
+import type { MessageDTO, ModelState } from '../../main/ipc/contract';
 import { modelStateReceived } from '../../renderer/src/features/models/modelsSlice';
-import { threadSelected } from '../../renderer/src/features/threads/threadsSlice';
 import { IMAGE_CALLS_IN_FLIGHT } from '../../main/params';
-import { FakeBridge, ipcError, message, thread } from './fake-bridge';
-
-const PNG_BYTES = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3]);
-const REF_A = 'a'.repeat(64);
-const REF_B = 'b'.repeat(64);
-
-function attachment(ref: string, name: string): ImageAttachment {
-  return { type: 'image', ref, name, mimeType: 'image/png', size: PNG_BYTES.length };
-}
-
-/** images.store as main answers it: a ref per name (REF_A for cat.png, REF_B for anything else). */
-function storing(p: { name: string; data: string }): ImageAttachment {
-  expect(Buffer.from(p.data, 'base64').equals(PNG_BYTES)).toBe(true);
-  return attachment(p.name === 'cat.png' ? REF_A : REF_B, p.name);
-}
-
-function pngFile(name: string): File {
-  return new File([PNG_BYTES], name, { type: 'image/png' });
-}
+import { FakeBridge, ipcError, message } from './fake-bridge';
+import { attachment, loaded, PNG_BYTES, pngFile, REF_A, REF_B, renderChat, storing } from './render-chat';
 
 function setup(messages: MessageDTO[], handlers: ConstructorParameters<typeof FakeBridge>[0] = {}, models?: ModelState) {
-  const bridge = new FakeBridge({ 'images.store': storing, ...handlers });
-  setBridge(bridge);
-  const store = makeStore();
-  if (models) store.dispatch(modelStateReceived(models));
-  store.dispatch(loadThread.fulfilled({ thread: thread({ id: 't1', title: 'Test' }), messages }, 'q', 't1'));
-  store.dispatch(threadSelected('t1'));
-  const ui = render(
-    <Provider store={store}>
-      <ChatView />
-    </Provider>,
-  );
-  return { bridge, store, ...ui };
+  return renderChat(messages, { 'images.store': storing, ...handlers }, models);
 }
-
-const loaded = (projector: string | null): ModelState => ({
-  loaded: { path: '/m/a.gguf', contextSize: 2048, tokensUsed: 0, tokensUsedBy: null, projector },
-  loading: null,
-  error: null,
-});
 
 const chips = () => within(screen.getByRole('list', { name: 'Attached images' }));
 
