@@ -6,6 +6,8 @@
  *
  * An image picked with "Attach image" shows as a chip, is sent with the message and read by the model
  * (the reply's prompt counts its tokens), and shows in the thread with its file name as alt text, also
+ * after a reload. Editing that message shows its image as a chip in the edit box: removed, another
+ * attached there, saved; the new version with its image (and the old one, its alternative) is there
  * after a reload. Screenshots go to test-output/screenshots/e2e-images-*.png.
  */
 import fs from 'fs';
@@ -14,7 +16,7 @@ import type { Page } from 'playwright-core';
 import { dataPaths } from '../../main/paths';
 import { Store } from '../../main/store';
 import { BrowserMode, openBrowserMode, shot, until } from '../helpers/browser-mode';
-import { testPng } from '../helpers/images';
+import { bmpImage, testPng } from '../helpers/images';
 import { copyModel, TINY_BPE, TINY_PROJECTOR } from '../helpers/models';
 
 const WAIT = 60_000;
@@ -96,4 +98,44 @@ test('an image picked, shown as a chip, sent, read by the model and shown in the
   const again = messageLog().getByRole('article', { name: 'Your message', exact: true }).last().getByRole('img', { name: 'gradient.png', exact: true });
   await again.waitFor({ timeout: WAIT });
   await until('the image to load after a reload', async () => (await again.evaluate((img) => (img as HTMLImageElement).naturalWidth)) === 48);
+});
+
+test("the sent message's images edited: one removed in the edit box, another attached there, saved, and so after a reload", async () => {
+  // the thread of the test before, reloaded: its message with gradient.png
+  const mine = () => messageLog().getByRole('article', { name: 'Your message', exact: true }).last();
+  await mine().getByRole('button', { name: 'Edit message', exact: true }).click();
+  const box = page.getByRole('group', { name: 'Editing your message' });
+  const chips = box.getByRole('list', { name: 'Attached images' });
+  const old = chips.getByRole('img', { name: 'gradient.png', exact: true });
+  await old.waitFor({ timeout: WAIT });
+  await until('the chip to show the image', async () => (await old.evaluate((img) => (img as HTMLImageElement).naturalWidth)) === 48);
+  await chips.getByRole('button', { name: 'Remove image gradient.png' }).click();
+  await box.getByLabel('Choose images').setInputFiles({ name: 'square.bmp', mimeType: 'image/bmp', buffer: bmpImage(32, 24, [200, 40, 40]) });
+  const added = chips.getByRole('img', { name: 'square.bmp', exact: true });
+  await added.waitFor({ timeout: WAIT });
+  expect(await chips.getByRole('img').count()).toBe(1);
+  await box.getByRole('textbox', { name: 'Edit message' }).fill('And in this one?');
+  await shot(page, 'images-edit');
+  await box.getByRole('button', { name: 'Save and send', exact: true }).click();
+
+  await until('the box to close', async () => (await box.count()) === 0);
+  await until('the reply to the edit', async () => /^Reply from /.test((await lastArticle().getAttribute('aria-label').catch(() => null)) ?? '') && (await lastArticle().getAttribute('aria-busy')) === null);
+  const shownNow = mine().getByRole('img', { name: 'square.bmp', exact: true });
+  await shownNow.waitFor({ timeout: WAIT });
+
+  await page.reload();
+  await page.getByRole('list', { name: 'Chat list' }).getByRole('link').first().click();
+  const again = mine().getByRole('img', { name: 'square.bmp', exact: true });
+  await again.waitFor({ timeout: WAIT });
+  await until('the edited image to load after a reload', async () => (await again.evaluate((img) => (img as HTMLImageElement).naturalWidth)) === 32);
+  expect(await mine().getByRole('img').count()).toBe(1);
+  expect(await mine().getByText('And in this one?', { exact: true }).count()).toBe(1);
+  await shot(page, 'images-edited');
+  // the version before the edit is its alternative, with its own image
+  const pager = mine().getByRole('group', { name: 'Alternatives' });
+  expect(await pager.getByLabel('Alternative 2 of 2').count()).toBe(1);
+  await pager.getByRole('button', { name: 'Previous alternative' }).click();
+  const before = mine().getByRole('img', { name: 'gradient.png', exact: true });
+  await before.waitFor({ timeout: WAIT });
+  expect(await mine().getByText('What is in this picture?', { exact: true }).count()).toBe(1);
 });

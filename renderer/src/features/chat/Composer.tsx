@@ -1,9 +1,9 @@
 /**
  * The message box: Enter sends and Shift+Enter adds a line (or, with "Enter sends" off in the
  * settings, Ctrl+Enter sends and Enter adds a line), Stop while a reply streams, the draft's token
- * count, and images attached by the picker, a paste or a drop (./Images.tsx).
+ * count, and images attached by the picker, a paste or a drop (./useAttachImages.ts, ./Images.tsx).
  */
-import { ClipboardEvent, DragEvent, FormEvent, KeyboardEvent, useEffect, useRef, useState } from 'react';
+import { FormEvent, KeyboardEvent, useEffect, useRef, useState } from 'react';
 import { formatInt } from '../../app/format';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { isSendKey, messageKeys } from '../../app/shortcuts';
@@ -11,13 +11,8 @@ import { Icon } from '../../components/Icon';
 import { selectSendOnEnter } from '../settings/settingsSlice';
 import { draftEdited, NEW_CHAT, selectDraftCount, selectIsSending, selectIsStreaming, sendMessage, stopGeneration } from './chatSlice';
 import { AttachButton, ComposerImages } from './Images';
-import { attachImages, imagesReturned, imagesTaken, selectAttachedImages } from './imagesSlice';
-
-/** The image files among a paste's or a drop's. */
-function imageFiles(list: DataTransfer | null, all: boolean): File[] {
-  if (!list) return [];
-  return Array.from(list.files).filter((f) => all || f.type.startsWith('image/'));
-}
+import { attachmentsOf, imagesReturned, imagesTaken } from './imagesSlice';
+import { useAttachImages } from './useAttachImages';
 
 /** Drafts per thread (NEW_CHAT for the new-chat screen), kept while the app runs. */
 const drafts = new Map<string, string>();
@@ -34,9 +29,7 @@ export function Composer({ threadId }: { threadId: string | null }) {
   const ref = useRef<HTMLTextAreaElement>(null);
   // the draft's token count: counted by the listener once the typing pauses (./listeners.ts)
   const count = useAppSelector((s) => selectDraftCount(s, key));
-  const images = useAppSelector((s) => selectAttachedImages(s, key));
-  const storing = images.some((i) => i.status === 'storing');
-  const [dragging, setDragging] = useState(false);
+  const { images, storing, dragging, attachButton, onPaste, dropTarget } = useAttachImages(key);
   useEffect(() => {
     dispatch(draftEdited({ key, threadId, text }));
   }, [dispatch, key, threadId, text]);
@@ -65,7 +58,7 @@ export function Composer({ threadId }: { threadId: string | null }) {
     update('');
     const taken = images;
     dispatch(imagesTaken(key));
-    const attachments = taken.flatMap((i) => (i.attachment ? [i.attachment] : []));
+    const attachments = attachmentsOf(taken);
     const r = await dispatch(sendMessage({ threadId, content, ...(attachments.length ? { attachments } : {}) }));
     if (sendMessage.rejected.match(r)) {
       // give the text and the images back, to the thread that was created for them if there is one
@@ -75,34 +68,6 @@ export function Composer({ threadId }: { threadId: string | null }) {
       if (taken.length) dispatch(imagesReturned({ key: target, images: taken }));
     }
     ref.current?.focus();
-  };
-
-  const attach = (files: File[]) => {
-    if (files.length) void dispatch(attachImages(key, files));
-  };
-
-  // a pasted image is attached; pasted text goes into the box as always
-  const onPaste = (e: ClipboardEvent<HTMLTextAreaElement>) => {
-    const files = imageFiles(e.clipboardData, false);
-    if (!files.length) return;
-    e.preventDefault();
-    attach(files);
-  };
-
-  const onDragOver = (e: DragEvent<HTMLFormElement>) => {
-    if (!Array.from(e.dataTransfer.types).includes('Files')) return;
-    e.preventDefault();
-    e.dataTransfer.dropEffect = 'copy';
-    setDragging(true);
-  };
-
-  // every dropped file is offered (main says which are not images a model reads)
-  const onDrop = (e: DragEvent<HTMLFormElement>) => {
-    setDragging(false);
-    const files = imageFiles(e.dataTransfer, true);
-    if (!files.length) return;
-    e.preventDefault();
-    attach(files);
   };
 
   const onKeyDown = (e: KeyboardEvent<HTMLTextAreaElement>) => {
@@ -124,13 +89,11 @@ export function Composer({ threadId }: { threadId: string | null }) {
       className={`composer${dragging ? ' dragging' : ''}`}
       aria-label="Message composer"
       onSubmit={onSubmit}
-      onDragOver={onDragOver}
-      onDragLeave={() => setDragging(false)}
-      onDrop={onDrop}
+      {...dropTarget}
     >
       <ComposerImages composerKey={key} />
       <div className="composer-box">
-        <AttachButton onFiles={attach} onRefused={() => void dispatch(attachImages(key, []))} />
+        <AttachButton {...attachButton} />
         <textarea
           ref={ref}
           aria-label="Message"

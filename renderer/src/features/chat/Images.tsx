@@ -1,7 +1,7 @@
 /**
- * Images in the chat: the composer's "Attach image" button (a file picker of the kinds a model reads),
- * the chips of the images attached to the next message, and a sent message's images, each read back
- * from main once (./imagesSlice.ts).
+ * Images in the chat: a message box's "Attach image" button (a file picker of the kinds a model reads),
+ * the chips of the images a message box holds (the composer's next message, an edit box's message),
+ * and a sent message's images, each read back from main once (./imagesSlice.ts).
  */
 import { useEffect, useId, useRef } from 'react';
 import { IMAGE_MIME_TYPES } from '../../../../main/params';
@@ -54,12 +54,18 @@ export function AttachButton({ onFiles, onRefused }: { onFiles: (files: File[]) 
   );
 }
 
+/** One image of a message box: stored (read back once when it came from a sent message), or being stored. */
 function Chip({ composerKey, image }: { composerKey: string; image: AttachedImage }) {
   const dispatch = useAppDispatch();
-  const url = useAppSelector((s) => (image.attachment ? selectImageUrl(s, image.attachment.ref)?.url : null));
+  const ref = image.attachment?.ref ?? null;
+  const url = useAppSelector((s) => (ref ? selectImageUrl(s, ref) : undefined));
+  useEffect(() => {
+    if (ref) void dispatch(loadImage(ref));
+  }, [dispatch, ref]);
+  const what = !ref ? 'attaching' : url?.status === 'error' ? 'no longer stored' : 'loading';
   return (
     <li className={`image-chip${image.status === 'storing' ? ' storing' : ''}`} aria-busy={image.status === 'storing' || undefined}>
-      {url ? <img src={url} alt={image.name} /> : <span className="image-chip-placeholder" role="img" aria-label={`${image.name} (attaching)`} />}
+      {url?.url ? <img src={url.url} alt={image.name} /> : <span className="image-chip-placeholder" role="img" aria-label={`${image.name} (${what})`} />}
       <span className="image-chip-name">{image.name}</span>
       <button type="button" className="icon-button small" aria-label={`Remove image ${image.name}`} title="Remove" onClick={() => dispatch(imageRemoved({ key: composerKey, id: image.id }))}>
         <Icon name="close" size={14} />
@@ -68,7 +74,7 @@ function Chip({ composerKey, image }: { composerKey: string; image: AttachedImag
   );
 }
 
-/** The images attached to a composer's next message, and why the last one could not be. */
+/** The images a message box holds (its `composerKey`: a thread, NEW_CHAT, or `editKey`), and why the last one could not be attached. */
 export function ComposerImages({ composerKey }: { composerKey: string }) {
   const dispatch = useAppDispatch();
   const images = useAppSelector((s) => selectAttachedImages(s, composerKey));

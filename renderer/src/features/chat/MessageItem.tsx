@@ -13,8 +13,10 @@ import { Icon } from '../../components/Icon';
 import { isSendKey } from '../../app/shortcuts';
 import { Markdown } from '../../components/Markdown';
 import { selectSendOnEnter, selectShowReasoning } from '../settings/settingsSlice';
-import { continueReply, editMessage, regenerate, selectIsStreaming, selectProbs, switchAlternative } from './chatSlice';
-import { MessageImages } from './Images';
+import { continueReply, regenerate, saveEdit, selectIsStreaming, selectProbs, switchAlternative } from './chatSlice';
+import { AttachButton, ComposerImages, MessageImages } from './Images';
+import { editKey, imagesSet, imagesTaken, storedAttachments } from './imagesSlice';
+import { useAttachImages } from './useAttachImages';
 import { TokenProbs } from './TokenProbs';
 
 /** Speculative decoding's acceptance: the share of drafted tokens the model took, as a whole percent. */
@@ -74,15 +76,23 @@ export function AlternativesPager({ message, disabled }: { message: MessageDTO; 
   );
 }
 
+/**
+ * A user message being edited: its text, and its images as chips (opened with them by the Edit button:
+ * imagesSlice `imagesSet` under `editKey`) that can be removed, or added to as in the composer (the
+ * picker, a paste, a drop). Save sends both (`saveEdit`); Cancel (or Escape) leaves the message as it was.
+ */
 function EditBox({ message, onDone }: { message: MessageDTO; onDone: () => void }) {
   const dispatch = useAppDispatch();
   const sendOnEnter = useAppSelector(selectSendOnEnter);
   const [text, setText] = useState(message.content);
+  const key = editKey(message.id);
+  const { images, storing, dragging, attachButton, onPaste, dropTarget } = useAttachImages(key);
   const save = () => {
-    const content = text.trim();
-    if (!content) return;
+    if (dispatch(saveEdit(message, text))) onDone();
+  };
+  const cancel = () => {
+    dispatch(imagesTaken(key));
     onDone();
-    if (content !== message.content) void dispatch(editMessage({ threadId: message.threadId, messageId: message.id, content }));
   };
   const onKeyDown = (e: KeyboardEvent<HTMLTextAreaElement>) => {
     if (isSendKey(e.nativeEvent, sendOnEnter)) {
@@ -90,17 +100,19 @@ function EditBox({ message, onDone }: { message: MessageDTO; onDone: () => void 
       save();
     } else if (e.key === 'Escape') {
       e.stopPropagation();
-      onDone();
+      cancel();
     }
   };
   return (
-    <div className="edit-box">
-      <textarea aria-label="Edit message" value={text} onChange={(e) => setText(e.target.value)} onKeyDown={onKeyDown} autoFocus />
+    <div className={`edit-box${dragging ? ' dragging' : ''}`} role="group" aria-label="Editing your message" {...dropTarget}>
+      <ComposerImages composerKey={key} />
+      <textarea aria-label="Edit message" value={text} onChange={(e) => setText(e.target.value)} onKeyDown={onKeyDown} onPaste={onPaste} autoFocus />
       <div className="edit-actions">
-        <button type="button" className="button" onClick={onDone}>
+        <AttachButton {...attachButton} />
+        <button type="button" className="button" onClick={cancel}>
           Cancel
         </button>
-        <button type="button" className="button primary" onClick={save} disabled={!text.trim()}>
+        <button type="button" className="button primary" onClick={save} disabled={storing || (!text.trim() && !images.length)}>
           Save and send
         </button>
       </div>
@@ -236,7 +248,10 @@ export const MessageItem = memo(function MessageItem({ id }: { id: string }) {
               <Icon name="copy" size={15} />
             </button>
             {isUser && (
-              <button type="button" className="icon-button small" aria-label="Edit message" title="Edit" disabled={busy} onClick={() => setEditing(true)}>
+              <button type="button" className="icon-button small" aria-label="Edit message" title="Edit" disabled={busy} onClick={() => {
+                  dispatch(imagesSet(editKey(m.id), storedAttachments(m)));
+                  setEditing(true);
+                }}>
                 <Icon name="edit" size={15} />
               </button>
             )}

@@ -13,6 +13,7 @@ import { pageShown } from '../../app/uiSlice';
 import { selectAssistantForNew } from '../assistants/assistantsSlice';
 import { selectDefaultModelPath } from '../models/modelsSlice';
 import { createThread, threadRemoved, threadSelected, threadUpserted } from '../threads/threadsSlice';
+import { attachmentsOf, editKey, imagesTaken, selectAttachedImages, storedAttachments } from './imagesSlice';
 
 /** The errors key of the new-chat screen (no thread yet). */
 export const NEW_CHAT = 'new';
@@ -159,7 +160,7 @@ export const regenerate = createAppAsyncThunk(
 
 export const editMessage = createAppAsyncThunk(
   'chat/edit',
-  async (arg: { threadId: string; messageId: string; content: string }, { rejectWithValue }) => {
+  async (arg: { threadId: string; messageId: string; content: string; attachments?: ImageAttachment[] }, { rejectWithValue }) => {
     try {
       return await call('chat.edit', arg);
     } catch (e) {
@@ -167,6 +168,30 @@ export const editMessage = createAppAsyncThunk(
     }
   },
 );
+
+/**
+ * Saves a message's edit box: its text and its images (imagesSlice's list under `editKey`). Nothing
+ * while an image is still being stored, or when the message would say nothing; otherwise the box's
+ * images are taken and, unless nothing changed, chat.edit is asked. Its `attachments` go when the
+ * images changed (left out, the message keeps its own, an import's image too) or when the text is
+ * empty (chat.edit reads "text or images" in the request). Answers whether the box may close.
+ */
+export function saveEdit(message: MessageDTO, text: string) {
+  return (dispatch: AppDispatch, getState: () => RootState): boolean => {
+    const key = editKey(message.id);
+    const images = selectAttachedImages(getState(), key);
+    const content = text.trim();
+    if (images.some((i) => i.status === 'storing') || (!content && !images.length)) return false;
+    const attachments = attachmentsOf(images);
+    const had = storedAttachments(message);
+    const changed = attachments.length !== had.length || attachments.some((a, i) => a.ref !== had[i].ref);
+    dispatch(imagesTaken(key));
+    if (content !== message.content || changed) {
+      void dispatch(editMessage({ threadId: message.threadId, messageId: message.id, content, ...(changed || !content ? { attachments } : {}) }));
+    }
+    return true;
+  };
+}
 
 export const continueReply = createAppAsyncThunk(
   'chat/continue',

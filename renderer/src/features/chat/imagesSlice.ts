@@ -1,18 +1,22 @@
 /**
- * Images in chats: the ones attached to each composer (per thread, or NEW_CHAT) before they are sent,
- * and the stored images shown in the thread, read back from main as data: URLs (by their ref, the
+ * Images in chats: the ones attached to each message box before they are sent (per composer: a
+ * thread, or NEW_CHAT; per edit box: `editKey`, filled with the message's images when it opens), and
+ * the stored images shown in the thread, read back from main as data: URLs (by their ref, the
  * image's hash; read once per session). An attached image is stored by main (images.store) as soon as
  * it is picked, pasted or dropped; the message then carries its attachment.
  */
 import { createSlice, PayloadAction } from '@reduxjs/toolkit';
-import { type ImageAttachment, ImageRef, MessageDTO, NO_VISION } from '../../../../main/ipc/contract';
+import { ImageAttachment, ImageRef, MessageDTO, NO_VISION } from '../../../../main/ipc/contract';
 import { IMAGE_CALLS_IN_FLIGHT, MAX_IMAGE_BYTES, MAX_IMAGES } from '../../../../main/params';
 import { call } from '../../app/bridge';
 import { ErrorInfo, toErrorInfo } from '../../app/errors';
 import type { AppDispatch, RootState } from '../../app/store';
 import { createAppAsyncThunk } from '../../app/thunk';
 
-/** An image attached to a composer: being stored, or stored (its attachment). */
+/** The images key of a sent message's edit box. */
+export const editKey = (messageId: string): string => `edit:${messageId}`;
+
+/** An image attached to a message box: being stored, or stored (its attachment). */
 export interface AttachedImage {
   /** this composer's own id for it (the same image may be attached twice) */
   id: string;
@@ -136,6 +140,16 @@ const imagesSlice = createSlice({
   name: 'images',
   initialState,
   reducers: {
+    /** a message box opens with these images (an edit box with its message's): they replace what it had */
+    imagesSet: {
+      reducer(state, a: PayloadAction<{ key: string; images: AttachedImage[] }>) {
+        state.attached[a.payload.key] = a.payload.images;
+        delete state.errors[a.payload.key];
+      },
+      prepare: (key: string, attachments: readonly ImageAttachment[]) => ({
+        payload: { key, images: attachments.map((attachment): AttachedImage => ({ id: `image-${++nextId}`, name: attachment.name, status: 'ready', attachment })) },
+      }),
+    },
     imageAdded(state, a: PayloadAction<{ key: string; id: string; name: string }>) {
       (state.attached[a.payload.key] ??= []).push({ id: a.payload.id, name: a.payload.name, status: 'storing', attachment: null });
     },
@@ -182,7 +196,7 @@ const imagesSlice = createSlice({
   },
 });
 
-export const { imageAdded, imageRemoved, imageRefused, imagesTaken, imagesReturned } = imagesSlice.actions;
+export const { imagesSet, imageAdded, imageRemoved, imageRefused, imagesTaken, imagesReturned } = imagesSlice.actions;
 export default imagesSlice.reducer;
 
 const NONE: AttachedImage[] = [];
@@ -194,6 +208,14 @@ export const selectNoImagesReason = (s: RootState): string | null => {
   const { loaded, loading } = s.models.state;
   return loaded && !loading && loaded.projector === null ? NO_VISION : null;
 };
+/** What a message box's images send: the attachments of those stored. */
+export const attachmentsOf = (images: readonly AttachedImage[]): ImageAttachment[] => images.flatMap((i) => (i.attachment ? [i.attachment] : []));
+/** A message's images that Hearth stored, as chat.send and chat.edit take them (an import's image is not one). */
+export const storedAttachments = (m: MessageDTO): ImageAttachment[] =>
+  m.attachments.flatMap((a) => {
+    const r = ImageAttachment.safeParse(a);
+    return r.success ? [r.data] : [];
+  });
 /** A message's images (an import's image that names no stored file is shown by its name only). */
 export function imagesOf(m: MessageDTO): { ref: string; name: string; stored: boolean }[] {
   return m.attachments.filter((a) => a.type === 'image').map((a) => ({ ref: a.ref, name: a.name ?? 'image', stored: ImageRef.safeParse(a.ref).success }));
