@@ -28,7 +28,31 @@ export const AdapterEntry = z
   .strict();
 export type AdapterEntry = z.infer<typeof AdapterEntry>;
 
-const AdapterList = z.array(AdapterEntry).max(MAX_ADAPTERS);
+/** What a repeated path's issue carries (`params`), for a form to word it its own way. */
+export interface RepeatedAdapter {
+  /** the index the path is first listed at */
+  listedAt: number;
+}
+
+/**
+ * A list of adapters: each file at most once. The engine names an adapter by its path (a request's
+ * scales) and the API server by its index (llama-server's `lora` ids): a path listed twice would make
+ * both ambiguous. Paths are compared as given, as the engine matches them.
+ */
+const AdapterList = z
+  .array(AdapterEntry)
+  .max(MAX_ADAPTERS)
+  .superRefine((list, ctx) => {
+    const first = new Map<string, number>();
+    list.forEach((e, i) => {
+      const at = first.get(e.path);
+      if (at === undefined) first.set(e.path, i);
+      else {
+        const params: RepeatedAdapter = { listedAt: at };
+        ctx.addIssue({ code: z.ZodIssueCode.custom, path: [i], message: `${e.path} is already listed at ${at}: give one scale per adapter`, params });
+      }
+    });
+  });
 const NO_ADAPTERS: AdapterEntry[] = [];
 
 /** A list of adapter files with their scales, as the settings page's "Adapters" group shows it. */

@@ -55,6 +55,12 @@ std::vector<AdapterEntry> parseAdapterList(const std::string & key, const common
         if (!s.is_number()) bad(key, "scales must be numbers");
         const double d = s.get<double>();
         if (!(d >= -ADAPTER_SCALE_MAX && d <= ADAPTER_SCALE_MAX)) bad(key, "scales must be at least -10 and at most 10");
+        // each file once, as main/params/adapters.ts: a request names an adapter by path, the API server by index
+        for (size_t j = 0; j < out.size(); j++) {
+            if (out[j].path == path) {
+                throw HearthError(codes::invalid_argument, key + "." + std::to_string(out.size()) + " " + path + " is already listed at " + std::to_string(j) + ": give one scale per adapter");
+            }
+        }
         out.push_back({path, (float) d});
     }
     return out;

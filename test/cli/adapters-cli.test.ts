@@ -1,6 +1,6 @@
 /**
  * `hearth run --lora FILE[:SCALE]` and `--control-vector FILE[:STRENGTH]`: the load settings of
- * main/params/adapters.ts from the command line. A real process, the real engine host, the tiny test
+ * main/params/adapters.ts from the command line (each file once: a repeat is a usage error). A real process, the real engine host, the tiny test
  * model with a generated LoRA and control vector (scripts/make-test-adapter.ts).
  */
 import { spawnSync } from 'child_process';
@@ -47,4 +47,19 @@ test('an adapter for another model, or a scale out of bounds, is one line on std
   const big = greedy('--lora', `${lora}:11`);
   expect(big.status).toBe(1);
   expect(big.stderr).toMatch(/^hearth: --lora .*at most 10/);
+});
+
+test('a file given twice is a usage error naming --lora, after the paths are resolved; nothing loads', () => {
+  const twice = greedy('--lora', `${lora}:0.5,${lora}:1`);
+  expect(twice.status).toBe(1);
+  expect(twice.stdout).toBe('');
+  expect(twice.stderr.trim().split('\n')).toHaveLength(1);
+  expect(twice.stderr).toContain(`hearth: --lora: ${lora} is already listed at 0: give one scale per adapter`);
+  // the same file by another spelling (relative to the working folder) is the same file
+  const relative = spawnSync(process.execPath, [BIN, 'run', TINY_SPM, '-p', 'x', '-n', '1', '--lora', `${lora},./${path.basename(lora)}:0`], { encoding: 'utf8', timeout: 120000, cwd: path.dirname(lora) });
+  expect(relative.status).toBe(1);
+  expect(relative.stderr).toContain(`hearth: --lora: ${lora} is already listed at 0`);
+  const vectors = greedy('--control-vector', `${cvec},${cvec}:2`);
+  expect(vectors.status).toBe(1);
+  expect(vectors.stderr).toContain(`hearth: --control-vector: ${cvec} is already listed at 0`);
 });

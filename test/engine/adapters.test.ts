@@ -4,13 +4,13 @@
  * output and log-probabilities with their scale; scale 0 is the model alone, to the bit. A request's
  * own scales apply without reloading, and do not mix with another request's set in a parallel
  * context; a prefix cached under one set is not reused under another. An adapter made for another
- * model (other width) is refused with a clear error, and the model stays usable. Real host, real
- * addon, generated files.
+ * model (other width) is refused with a clear error, and the model stays usable. A file listed twice
+ * is refused by the schema, the host and the addon alike. Real host, real addon, generated files.
  */
 import path from 'path';
 import { EngineClient } from '../../main/engine/client';
 import type { CompletionRequest, TokenLogprobs } from '../../main/engine/protocol';
-import type { AdapterEntry } from '../../main/params';
+import { LoadParams, RequestOptions, type AdapterEntry } from '../../main/params';
 import { writeTestControlVector, writeTestLora } from '../../scripts/make-test-adapter';
 import { inAddon } from '../helpers/addon';
 import { errorOf, makeEngine, tempDir } from '../helpers/engine';
@@ -146,6 +146,43 @@ describe('LoRA adapters', () => {
     expect(r.error.code).toBe('invalid_argument');
     expect(r.error.message).toMatch(/the LoRA adapter .*other-width-lora\.gguf does not fit .*: tensor 'blk\.\d+\.\w+\.weight' has incorrect shape/);
     expect(r.tokens).toBe(4);
+  });
+});
+
+describe('each file once', () => {
+  const e = (p: string, scale = 1): AdapterEntry => ({ path: p, scale });
+
+  test('the schema refuses a path listed twice, naming the field, the index and the path; distinct paths pass', () => {
+    const twice = LoadParams.safeParse({ loraAdapters: [e('/x/a.gguf'), e('/x/b.gguf'), e('/x/a.gguf', 0.5)] });
+    expect(twice.success).toBe(false);
+    expect(!twice.success && twice.error.issues.map((i) => ({ path: i.path, message: i.message, params: i.code === 'custom' ? i.params : undefined }))).toEqual([
+      { path: ['loraAdapters', 2], message: '/x/a.gguf is already listed at 0: give one scale per adapter', params: { listedAt: 0 } },
+    ]);
+    const vectors = LoadParams.safeParse({ controlVectors: [e('/x/v.gguf'), e('/x/v.gguf', -1)] });
+    expect(!vectors.success && vectors.error.issues.map((i) => i.path)).toEqual([['controlVectors', 1]]);
+    // paths as given, as the engine matches them; a LoRA and a control vector are separate lists
+    expect(LoadParams.safeParse({ loraAdapters: [e('/x/a.gguf'), e('/x/A.gguf'), e('/y/a.gguf')], controlVectors: [e('/x/a.gguf')] }).success).toBe(true);
+    // a request's own scales: one per adapter too
+    expect(RequestOptions.safeParse({ loraAdapters: [e('/x/a.gguf', 0), e('/x/a.gguf', 1)] }).success).toBe(false);
+    expect(RequestOptions.safeParse({ loraAdapters: [e('/x/a.gguf', 0), e('/x/b.gguf', 1)] }).success).toBe(true);
+  });
+
+  test('the engine refuses a load or a request naming a file twice; the model goes on', async () => {
+    const load = await errorOf(engine.load('twice', TINY_SPM, { ...BASE, loraAdapters: [e(lora), e(lora, 0.5)] }));
+    expect(load.code).toBe('invalid_argument');
+    expect(load.message).toContain(`loraAdapters.1 ${lora} is already listed at 0: give one scale per adapter`);
+    const request = await errorOf(run('lora', { loraAdapters: [e(lora, 0), e(lora, 1)] }));
+    expect(request.code).toBe('invalid_argument');
+    expect(request.message).toContain(`loraAdapters.1 ${lora} is already listed at 0`);
+    // and the addon's own parser (native/src/adapters.cpp), which the host's schema stands before
+    const addon = await inAddon<{ code: string; message: string } | null>(
+      `const m = await addon.loadModel(input.model, { gpuLayers: 0 }).promise;
+       try { await addon.createContext(m, { contextSize: 256, threads: 2, controlVectors: input.list }); return null; }
+       catch (e) { return { code: e.code, message: e.message }; } finally { await m.dispose(); }`,
+      { model: TINY_SPM, list: [e(cvec), e(cvec, 0.5)] },
+    );
+    expect(addon).toEqual({ code: 'invalid_argument', message: `controlVectors.1 ${cvec} is already listed at 0: give one scale per adapter` });
+    expectSame(await run('lora', scaled(0)), await run('plain'));
   });
 });
 

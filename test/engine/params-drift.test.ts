@@ -63,7 +63,9 @@ function probes(f: Field): unknown[] {
       return ['/models/a.gguf', 'x'.repeat(m.maxLength!), 'é'.repeat(m.maxLength! + 1), '', 1, true];
     case 'adapters': {
       const e = (scale: unknown, p: unknown = 'a.gguf') => ({ path: p, scale });
-      return [[], [e(1)], [e(m.min!), e(m.max!, 'b.gguf')], [e(0.25)], Array(m.maxItems!).fill(e(1)), Array(m.maxItems! + 1).fill(e(1)),
+      const distinct = (n: number) => Array.from({ length: n }, (_, i) => e(1, `a${i}.gguf`));
+      // a file listed twice (each file once: a request names an adapter by path, the API server by index)
+      return [[], [e(1)], [e(m.min!), e(m.max!, 'b.gguf')], [e(0.25)], distinct(m.maxItems!), distinct(m.maxItems! + 1), [e(1), e(0.5, 'b.gguf'), e(0)],
         [e(m.max! + 0.5)], [e(m.min! - 1)], [e(1, '')], [e(1, 'x'.repeat(MAX_ADAPTER_PATH))], [e(1, 'x'.repeat(MAX_ADAPTER_PATH + 1))],
         [{ path: 'a.gguf' }], [{ ...e(1), bogus: 1 }], [e('1')], ['a.gguf'], 'a.gguf', 1];
     }

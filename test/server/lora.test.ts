@@ -3,8 +3,9 @@
  * model's adapters by id with their load scales; a request's `lora: [{id, scale}]` sets its own scales
  * on /v1/completions and /v1/chat/completions (scale 0: what a copy of the model loaded without the
  * adapter answers; an adapter left out is off, as in llama-server); an unknown id or a scale out of
- * bounds is a 400 naming it; POST /lora-adapters answers 501. Real server, real engine, the tiny
- * model with a generated LoRA in its load settings (applied at scale 1), through OpenAI's client.
+ * bounds is a 400 naming it; POST /lora-adapters answers 501; load settings naming a file twice (two
+ * ids for one path) are refused when saved. Real server, real engine, the tiny model with a generated
+ * LoRA in its load settings (applied at scale 1), through OpenAI's client.
  */
 import fs from 'fs';
 import path from 'path';
@@ -82,6 +83,13 @@ test('GET /lora-adapters lists the model\'s adapters by id with their load scale
   expect(await getAdapters(api.modelName)).toEqual({ status: 200, body: [{ id: 0, path: lora, scale: 1 }] });
   expect((await getAdapters('nope')).status).toBe(404);
 }, 120_000);
+
+test('ids stay unambiguous: load settings listing a file twice are refused over IPC, naming the field, the index and the file; nothing is saved', async () => {
+  const twice = api.call('models.settings.update', { path: api.modelPath, settings: { loraAdapters: [{ path: lora, scale: 1 }, { path: lora, scale: 0.5 }] } });
+  await expect(twice).rejects.toMatchObject({ code: 'invalid_input', message: expect.stringContaining(`loraAdapters.1 ${lora} is already listed at 0: give one scale per adapter`) });
+  expect((await api.call('models.settings.get', { path: api.modelPath })).settings.loraAdapters).toEqual([{ path: lora, scale: 1 }]);
+  expect(await getAdapters(api.modelName)).toEqual({ status: 200, body: [{ id: 0, path: lora, scale: 1 }] });
+});
 
 test('a completion\'s lora scale 0 is the model without the adapter; the load\'s scale and scale 1 change the reply alike', async () => {
   const loaded = await complete(api.modelName);

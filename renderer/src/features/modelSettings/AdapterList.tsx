@@ -1,7 +1,9 @@
 /**
  * A list of adapter files with their scales (the load settings of kind "adapters": LoRA adapters,
  * control vectors). Each row is a file (typed, or one of those found for the model: view.adapters)
- * and a scale, with a Remove button; "Add" adds a row. Every control is named for its row.
+ * and a scale, with a Remove button; "Add" adds a row (with a found file not listed yet). A file is
+ * listed once: the found ones already listed are not offered again, and a repeat typed in is the
+ * form's error (loadForm.ts parseAdapters, from the field's schema). Every control is named for its row.
  */
 import type { KeyedMeta } from '../../../../main/params';
 import type { ModelSettingsView } from '../../../../main/ipc/contract';
@@ -26,11 +28,13 @@ export function AdapterList({ f, id, rows, view, describedBy, invalid, onChange 
   const listId = `${id}-found`;
   const update = (i: number, p: Partial<AdapterRow>) => onChange(rows.map((r, j) => (j === i ? { ...r, ...p } : r)));
   const full = rows.length >= (f.maxItems ?? Infinity);
+  // each file once (the field's schema refuses a repeat, and the form says so): only files not yet listed are offered
+  const unlisted = found.filter((p) => !rows.some((r) => r.path.trim() === p));
   return (
     <div className="adapter-list" role="group" id={id} aria-label={f.label} aria-describedby={describedBy} aria-invalid={invalid}>
       {found.length > 0 && (
         <datalist id={listId}>
-          {found.map((p) => (
+          {unlisted.map((p) => (
             <option key={p} value={p} />
           ))}
         </datalist>
@@ -61,7 +65,7 @@ export function AdapterList({ f, id, rows, view, describedBy, invalid, onChange 
           </button>
         </div>
       ))}
-      <button type="button" disabled={full} onClick={() => onChange([...rows, { path: found.find((p) => !rows.some((r) => r.path === p)) ?? '', scale: '1' }])}>
+      <button type="button" disabled={full} onClick={() => onChange([...rows, { path: unlisted[0] ?? '', scale: '1' }])}>
         Add {noun}
       </button>
       {found.length > 0 && (

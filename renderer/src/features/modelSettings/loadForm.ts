@@ -4,7 +4,7 @@
  * and which differ from what the loaded model runs with ("reload required"). Every field, its bounds
  * and its label come from main/params (LOAD_SETTINGS_META): a new load setting needs no code here.
  */
-import { AdapterEntry, CONTEXT_RULES, KeyedMeta, LOAD_RULES, LOAD_SETTING_FIELDS, LOAD_SETTINGS_META, LoadSettingKey, Rule } from '../../../../main/params';
+import { AdapterEntry, CONTEXT_RULES, KeyedMeta, LOAD_RULES, LOAD_SETTING_FIELDS, LOAD_SETTINGS_META, LoadSettingKey, RepeatedAdapter, Rule } from '../../../../main/params';
 import { LoadSettingsDTO, ModelSettingsView } from '../../../../main/ipc/contract';
 
 export type SettingKey = LoadSettingKey;
@@ -107,9 +107,14 @@ function parseNumbers(raw: string, f: KeyedMeta<SettingKey>): number[] | undefin
   return parts;
 }
 
-/** Adapter rows: each with a file and a scale in the field's bounds; rows left blank are dropped. */
+/**
+ * Adapter rows: each with a file and a scale in the field's bounds, each file once (the field's
+ * schema says which repeats an earlier one); rows left blank are dropped.
+ */
 function parseAdapters(rows: AdapterRow[], f: KeyedMeta<SettingKey>): AdapterEntry[] | Problem {
   const out: AdapterEntry[] = [];
+  /** the row (from 1) of each entry of `out` */
+  const rowOf: number[] = [];
   for (const [i, r] of rows.entries()) {
     if (r.path.trim() === '' && r.scale.trim() === '') continue;
     const scale = Number(r.scale.trim());
@@ -118,8 +123,16 @@ function parseAdapters(rows: AdapterRow[], f: KeyedMeta<SettingKey>): AdapterEnt
       return { field: f.key, error: `${f.label}: row ${i + 1} needs a number from ${f.min} to ${f.max}.` };
     }
     out.push({ path: r.path.trim(), scale });
+    rowOf.push(i + 1);
   }
   if (out.length > (f.maxItems ?? Infinity)) return { field: f.key, error: `${f.label}: at most ${f.maxItems}.` };
+  const r = LOAD_SETTING_FIELDS[f.key].setting.safeParse(out);
+  const repeat = r.success ? undefined : r.error.issues.find((i) => i.code === 'custom' && typeof (i.params as Partial<RepeatedAdapter> | undefined)?.listedAt === 'number');
+  if (repeat?.code === 'custom') {
+    const at = repeat.path[0] as number;
+    const first = (repeat.params as RepeatedAdapter).listedAt;
+    return { field: f.key, error: `${f.label}: row ${rowOf[at]} (${out[at].path}) is already in row ${rowOf[first]}: give each file one ${f.key === 'controlVectors' ? 'strength' : 'scale'}.` };
+  }
   return out;
 }
 
