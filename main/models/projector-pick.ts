@@ -3,13 +3,15 @@
  * the one its folder pairs with it (main/models/projector.ts: by file name, header name, or the
  * folder's one model and projector; never one made for another width). Headers are read once per
  * file while it is unchanged; a folder's other GGUFs are read only when their name says `mmproj` or
- * they are small enough to be one (a projector is at most a couple of GB).
+ * they are small enough to be one (a projector is at most a couple of GB). A projector the user
+ * chooses is checked when the setting is saved (`projectorFileProblem`).
  */
-import { promises as fsp } from 'fs';
+import { promises as fsp, type Stats } from 'fs';
 import path from 'path';
 import type { LoadedModel } from '../engine/methods';
 import type { EngineError, LoadParamsInput } from '../engine/protocol';
 import { readGgufHeader } from '../gguf/read';
+import type { GgufError } from '../gguf/types';
 import { headerFacts, type HeaderFacts } from './facts';
 import { pairProjectors, type PairFile } from './projector';
 import { splitParts } from './split-name';
@@ -75,4 +77,30 @@ export async function loadPaired(load: (params: LoadParamsInput) => Promise<Load
     const { mmproj: _projector, ...without } = params;
     return load(without);
   }
+}
+
+/**
+ * Why `file` cannot be the projector a user chooses for a model (null: it can): it must be a regular
+ * file whose GGUF header reads (main/gguf's reader) and says it is a vision projector (facts.ts).
+ * Checked when the setting is saved, so a wrong path is said then, not at the next load. Words for
+ * people, naming the file.
+ */
+export async function projectorFileProblem(file: string): Promise<string | null> {
+  let st: Stats;
+  try {
+    st = await fsp.stat(file);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    return err.code === 'ENOENT' || err.code === 'ENOTDIR' ? `${file} does not exist` : `${file} cannot be read (${err.code ?? err.message})`;
+  }
+  if (!st.isFile()) return `${file} is not a file${st.isDirectory() ? ' (it is a folder)' : ''}: choose the model's mmproj file`;
+  let facts: HeaderFacts;
+  try {
+    facts = headerFacts(await readGgufHeader(file));
+  } catch (e) {
+    const err = e as Partial<GgufError> & NodeJS.ErrnoException;
+    return `${file} cannot be read as a GGUF file (${err.detail ?? err.code ?? err.message})`;
+  }
+  if (!facts.projector) return `${file} is not a vision projector (its architecture is ${facts.architecture ?? 'not given'}): choose the model's mmproj file`;
+  return null;
 }

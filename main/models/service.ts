@@ -1,6 +1,6 @@
 /**
  * The models.* and hardware.* channels: the library's models and the loaded one (list, state,
- * load, unload), per-model load settings, memory estimates as the user moves sliders (llama.cpp's
+ * load, unload), per-model load settings (a projector path chosen is checked when saved), memory estimates as the user moves sliders (llama.cpp's
  * own fit and estimate: nothing is loaded), and the hardware page's info and live usage.
  */
 import { EngineClient } from '../engine/client';
@@ -12,6 +12,7 @@ import { defaultContextSize, LOAD_SETTING_DEFAULTS, LOAD_SETTING_FIELDS, memoryN
 import { Services } from '../services';
 import { Store } from '../store';
 import { planLoad } from './fit';
+import { projectorFileProblem } from './projector-pick';
 import { ModelLibrary } from './library';
 import { adaptersFor } from '../gguf/adapters';
 import { readGgufHeader } from '../gguf/read';
@@ -66,6 +67,11 @@ export class ModelService {
         const file = await this.deps.library.known(r.path);
         const merged = unsetBlankPaths(LOAD_SETTING_FIELDS, { ...store.modelSettings.get(file), ...r.settings });
         checkLoadSettings(merged);
+        // a projector the user chooses is checked now, not at the next load (blank: unset, the folder pairs)
+        if (r.settings.mmproj !== undefined && merged.mmproj !== undefined) {
+          const problem = await projectorFileProblem(merged.mmproj);
+          if (problem) throw new IpcError('invalid_input', problem);
+        }
         store.modelSettings.set(file, merged);
         return this.view(file);
       },

@@ -13,7 +13,7 @@ import { errorOf } from '../helpers/engine';
 import { pairProjectors, modelStem } from '../../main/models/projector';
 import { gguf } from '../../main/gguf/types';
 import { GgufWriter } from '../../main/gguf/write';
-import { copyModel, TINY_BPE, TINY_SPM, writeSplitModel } from '../helpers/models';
+import { copyModel, TINY_BPE, TINY_PROJECTOR, TINY_SPM, writeSplitModel } from '../helpers/models';
 
 jest.setTimeout(120_000);
 
@@ -131,11 +131,43 @@ describe('library.delete', () => {
 
   test('the projector setting: a path is saved with the others, a blank one unsets it (the folder pairs again)', async () => {
     const a = open();
-    await a.call('models.settings.update', { path: a.modelPath, settings: { contextSize: 1024, mmproj: '/models/mmproj-f16.gguf' } });
-    expect((await a.call('models.settings.get', { path: a.modelPath })).settings).toEqual({ contextSize: 1024, mmproj: '/models/mmproj-f16.gguf' });
+    await a.call('models.settings.update', { path: a.modelPath, settings: { contextSize: 1024, mmproj: TINY_PROJECTOR } });
+    expect((await a.call('models.settings.get', { path: a.modelPath })).settings).toEqual({ contextSize: 1024, mmproj: TINY_PROJECTOR });
     const view = await a.call('models.settings.update', { path: a.modelPath, settings: { mmproj: '' } });
     expect(view.settings).toEqual({ contextSize: 1024 });
     expect(a.app.store.modelSettings.get(a.modelPath)).toEqual({ contextSize: 1024 });
+  });
+
+  test('a projector path is checked when saved: a missing file, a folder, a file that is no GGUF and a model are refused naming the file and why; nothing is saved', async () => {
+    const a = open();
+    const dir = outside();
+    const chosen = path.join(dir, 'mmproj-tiny-f16.gguf');
+    fs.copyFileSync(TINY_PROJECTOR, chosen);
+    await a.call('models.settings.update', { path: a.modelPath, settings: { contextSize: 1024, mmproj: chosen } });
+    const saved = { contextSize: 1024, mmproj: chosen };
+    expect(a.app.store.modelSettings.get(a.modelPath)).toEqual(saved);
+
+    const notes = path.join(dir, 'notes.gguf');
+    fs.writeFileSync(notes, 'not a model, not a projector');
+    const refused = async (mmproj: string) => {
+      const e = await errorOf(a.call('models.settings.update', { path: a.modelPath, settings: { contextSize: 2048, mmproj } }));
+      expect(e).toEqual({ code: 'invalid_input', message: e.message });
+      // nothing of the update is saved, the other settings neither
+      expect(a.app.store.modelSettings.get(a.modelPath)).toEqual(saved);
+      return e.message;
+    };
+    expect(await refused(path.join(dir, 'gone.gguf'))).toBe(`${path.join(dir, 'gone.gguf')} does not exist`);
+    expect(await refused(path.join(notes, 'below.gguf'))).toBe(`${path.join(notes, 'below.gguf')} does not exist`);
+    expect(await refused(dir)).toBe(`${dir} is not a file (it is a folder): choose the model's mmproj file`);
+    expect(await refused(notes)).toBe(`${notes} cannot be read as a GGUF file (expected magic "GGUF", found 0x6e6f7420)`);
+    expect(await refused(TINY_BPE)).toBe(`${TINY_BPE} is not a vision projector (its architecture is llama): choose the model's mmproj file`);
+    expect(await refused(a.modelPath)).toMatch(/tiny\.gguf is not a vision projector \(its architecture is llama\)/);
+
+    // checked when a path is saved, not when other settings are: a chosen file since removed does not block them (the load says it)
+    fs.rmSync(chosen);
+    expect((await a.call('models.settings.update', { path: a.modelPath, settings: { contextSize: 2048 } })).settings).toEqual({ contextSize: 2048, mmproj: chosen });
+    // and blank unsets it
+    expect((await a.call('models.settings.update', { path: a.modelPath, settings: { mmproj: '' } })).settings).toEqual({ contextSize: 2048 });
   });
 
   test('refuses a reference (the file stays), a path outside the models folder, and a path not in the library', async () => {

@@ -2,10 +2,10 @@
 /**
  * Per-model load settings, memory estimates, the guardrail and the hardware page in jsdom, with the
  * in-memory FakeBridge standing in for main: the form's pure logic (parse, changed fields, reload
- * marks), the slice (stale and superseded estimates dropped), the form saving only what changed,
- * "Reload required" marks against what the loaded model runs with, the debounced estimate following
- * the GPU-layers slider, the warn/strict guardrail flows, and usage polling only while the hardware
- * page is open.
+ * marks), the slice (stale and superseded estimates dropped), the form saving only what changed, a
+ * save main refuses (a projector path that is no projector) shown in words, "Reload required" marks
+ * against what the loaded model runs with, the debounced estimate following the GPU-layers slider,
+ * the warn/strict guardrail flows, and usage polling only while the hardware page is open.
  */
 import { act, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
 import { Provider } from 'react-redux';
@@ -299,6 +299,38 @@ describe('model settings view', () => {
     fireEvent.click(save);
     await waitFor(() => expect(bridge.callsTo('models.settings.update')).toHaveLength(2));
     expect(bridge.callsTo('models.settings.update')[1]).toEqual({ path: MODEL, settings: { draftModel: '', speculative: 'ngram-map-k' } });
+  });
+
+  test('a projector path main refuses when saved: its reason is shown, nothing is marked saved, the edit stays to fix', async () => {
+    const NOT_PROJECTOR = `${MODEL} is not a vision projector (its architecture is llama): choose the model's mmproj file`;
+    let view = modelSettingsView();
+    const { bridge } = renderApp(
+      settingsHandlers(() => view, {
+        // as main's models.settings.update: the projector's file is checked before anything is saved
+        'models.settings.update': (p: { settings: LoadSettingsDTO }) => {
+          if (p.settings.mmproj === MODEL) throw ipcError('invalid_input', NOT_PROJECTOR);
+          return (view = { ...view, settings: { ...view.settings, ...p.settings } });
+        },
+      }),
+    );
+    const dialog = await openModelSettings();
+    const projector = within(within(dialog).getByRole('group', { name: 'Images' })).getByRole('textbox', { name: 'Projector (mmproj)' }) as HTMLInputElement;
+    fireEvent.change(projector, { target: { value: MODEL } });
+    const save = within(dialog).getByRole('button', { name: 'Save' });
+    fireEvent.click(save);
+    await waitFor(() => expect(bridge.callsTo('models.settings.update')).toEqual([{ path: MODEL, settings: { mmproj: MODEL } }]));
+    const alert = await within(dialog).findByRole('alert');
+    expect(alert.textContent).toBe(`That was not accepted: ${NOT_PROJECTOR}`);
+    expect(within(dialog).queryByText('Saved.')).toBeNull();
+    expect(within(dialog).getByText('1 unsaved change')).toBeTruthy();
+    expect(projector.value).toBe(MODEL);
+
+    // the model's projector: saved, the refusal gone
+    fireEvent.change(projector, { target: { value: '/m/mmproj-a-f16.gguf' } });
+    fireEvent.click(save);
+    await within(dialog).findByText('Saved.');
+    expect(within(dialog).queryByRole('alert')).toBeNull();
+    expect(view.settings).toEqual({ mmproj: '/m/mmproj-a-f16.gguf' });
   });
 
   test('fields that differ from what the loaded model runs with are marked "Reload required"; Save and reload reloads', async () => {
