@@ -9,6 +9,7 @@ import { projectRoot } from '../paths';
 import { rpcServersFromEnv } from './rpc';
 import type { ContextInfo } from './methods';
 import type { Device, Estimate, FitResult, GenerateResult, LoadedModule, MemoryBreakdown, ModelMetadata, TokenLogprobs } from './protocol';
+import type { ImageSize } from '../params';
 
 export interface LlamaGateStats {
   fits: number;
@@ -23,6 +24,8 @@ export interface NativeModel {
   /** rendered on the libuv pool: a template may run long, and the host's watchdog times it there */
   applyChatTemplate(requestJson: string, template?: string): Promise<{ prompt: string; tokens: number; format: string; supportsThinking: boolean; thinkingStart: string; thinkingEnd: string[] }>;
   fitResult(): { fits: boolean; gpuLayers: number; contextSize: number; tensorOverrides: string[] } | null;
+  /** the positions an image of each size takes in a chat prompt (the projector's layout, counted on the libuv pool); rejects not_supported without a projector */
+  imageTokens(sizes: readonly ImageSize[]): Promise<number[]>;
   /** Settles once the weights are freed (on the libuv pool), or at once when a context still holds them. */
   dispose(): Promise<void>;
 }

@@ -21,6 +21,7 @@ import { abortedError, ChatRequest, CompletionRequest, EngineError, InfillReques
 import { LoadedModel, Method, ModelMethod, ParamsIn, ResultOf } from './methods';
 import { HostSupervisor, SupervisorOptions } from './supervisor';
 import type { RpcProbe } from './rpc';
+import type { ImageSize } from '../params';
 import { TEMPLATE_TIMEOUT } from './watchdog';
 
 export { defaultHostScript, nodeSpawner, STDERR_TAIL_CHARS } from './channel';
@@ -355,6 +356,11 @@ export class EngineClient {
 
   contextInfo(modelId: string): Promise<ResultOf<'contextInfo'>> {
     return this.onModel('contextInfo', { modelId });
+  }
+
+  /** The positions an image of each size takes in a chat prompt on the model (its projector's count), in the sizes' order. */
+  imageTokens(modelId: string, sizes: ImageSize[], opts: { signal?: AbortSignal } = {}): Promise<ResultOf<'imageTokens'>> {
+    return this.onModel('imageTokens', { modelId, sizes }, { signal: opts.signal });
   }
 
   /** llama.cpp's memory estimate for a model and load parameters, without loading the weights. */

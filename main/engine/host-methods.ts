@@ -118,6 +118,7 @@ export function createHandlers({ addon, models, watchdog, logger }: HandlerDeps)
       return null;
     },
     contextInfo: async (p) => models.get(p.modelId).ctx.info(),
+    imageTokens: (p) => models.get(p.modelId).model.imageTokens(p.sizes),
     estimate: (p, call) => models.estimate(p.path, p.params, call.signal),
     fit: (p, call) => models.fit(p.path, p.params, { marginMiB: p.marginMiB, autoContext: p.autoContext }, call.signal),
     memory: async (p) => hostWithAvailableRam(models.get(p.modelId).ctx.memoryBreakdown()),

@@ -7,7 +7,7 @@
  * with `internal`). Parameter families come from main/params; shapes from protocol.ts.
  */
 import { z } from 'zod';
-import { LOAD_FIELDS, LoadParams, REQUEST_FIELDS } from '../params';
+import { ImageSize, LOAD_FIELDS, LoadParams, MAX_IMAGES, REQUEST_FIELDS } from '../params';
 import {
   ChatRequest,
   CompletionRequest,
@@ -141,6 +141,12 @@ export const METHODS = {
   restoreSession: { params: z.object({ modelId: ModelId, path: FilePath, seq: Seq }).strict(), result: SessionResult },
   clearSequence: { params: z.object({ modelId: ModelId, seq: Seq }).strict(), result: z.null() },
   contextInfo: { params: z.object({ modelId: ModelId }).strict(), result: ContextInfo },
+  /**
+   * the positions an image of each size takes in a chat prompt on the model, in the sizes' order: what
+   * its projector makes of the media marker with such an image (mtmd's tokens, nothing encoded);
+   * not_supported when the model has no projector
+   */
+  imageTokens: { params: z.object({ modelId: ModelId, sizes: z.array(ImageSize).min(1).max(MAX_IMAGES) }).strict(), result: numberList({ integers: true }) },
   estimate: { params: z.object({ path: FilePath, params: LoadParams.default({}) }).strict(), result: Estimate },
   fit: {
     params: z

@@ -43,6 +43,13 @@ export const MAX_IMAGE_BYTES = (MAX_IMAGE_CHARS / 4) * 3;
 export const MAX_IMAGE_PIXELS = 8192 * 8192;
 export const MAX_REQUEST_PIXELS = 2 * MAX_IMAGE_PIXELS;
 
+/** An image's width and height in pixels, as the engine reads one: whole, at least 1, at most MAX_IMAGE_PIXELS together. */
+export const ImageSize = z
+  .object({ width: z.number().int().min(1), height: z.number().int().min(1) })
+  .strict()
+  .refine((s) => s.width * s.height <= MAX_IMAGE_PIXELS, (s) => ({ message: `an image of ${s.width}x${s.height} pixels; at most ${MAX_IMAGE_PIXELS} are read` }));
+export type ImageSize = z.infer<typeof ImageSize>;
+
 /**
  * The image requests (images.store, images.read: an image's bytes in or out) one page may have running
  * at once. Browser mode's socket runs no more and queues the rest (main/browser/ws-bridge.ts); the

@@ -1,5 +1,6 @@
 #include "model.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -58,6 +59,7 @@ Napi::Function Model::Init(Napi::Env env) {
         InstanceMethod("applyChatTemplate", &Model::guarded<&Model::ApplyChatTemplate>),
         InstanceMethod("dispose", &Model::guarded<&Model::Dispose>),
         InstanceMethod("fitResult", &Model::guarded<&Model::FitResult>),
+        InstanceMethod("imageTokens", &Model::guarded<&Model::ImageTokens>),
     });
     constructor = Napi::Persistent(fn);
     constructor.SuppressDestruct();
@@ -426,6 +428,41 @@ Napi::Value Model::ApplyChatTemplate(const Napi::CallbackInfo & info) {
             for (size_t i = 0; i < r->params.thinking_end_tags.size(); i++) ends.Set((uint32_t) i, r->params.thinking_end_tags[i]);
             o.Set("thinkingEnd", ends);
             return o;
+        });
+}
+
+// imageTokens([{ width, height }, ...]) -> Promise<number[]>: the positions an image of each size takes in
+// a chat prompt (vision.h imageTokens), counted on the libuv pool under the projector's lock (an image
+// encoding on a context's worker goes first). not_supported without a projector; invalid_argument for
+// a size that is not whole numbers, under 1 or over MAX_IMAGE_PIXELS.
+Napi::Value Model::ImageTokens(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    std::shared_ptr<ModelHandle> h = requireHandle();
+    if (!h->vision) throw HearthError(codes::not_supported, "the model " + h->path + " has no projector (mmproj): it reads no images");
+    if (info.Length() < 1 || !info[0].IsArray()) throw HearthError(codes::invalid_argument, "imageTokens(sizes): sizes must be an array of { width, height }");
+    Napi::Array arr = info[0].As<Napi::Array>();
+    auto sizes = std::make_shared<std::vector<std::pair<int64_t, int64_t>>>();
+    auto dimension = [](const Napi::Value & d) -> int64_t {
+        const double n = d.IsNumber() ? d.As<Napi::Number>().DoubleValue() : std::nan("");
+        if (!std::isfinite(n) || n != std::floor(n)) throw HearthError(codes::invalid_argument, "imageTokens: an image's width and height must be whole numbers");
+        return (int64_t) std::max(-1.0, std::min(n, 1e15)); // out of bounds either way: imageTokens says so
+    };
+    for (uint32_t i = 0; i < arr.Length(); i++) {
+        Napi::Value s = arr.Get(i);
+        if (!s.IsObject()) throw HearthError(codes::invalid_argument, "imageTokens(sizes): sizes must be an array of { width, height }");
+        Napi::Object o = s.As<Napi::Object>();
+        sizes->emplace_back(dimension(o.Get("width")), dimension(o.Get("height")));
+    }
+    auto out = std::make_shared<std::vector<size_t>>();
+    return AsyncTask::run(env,
+        [h, sizes, out]() {
+            LlamaUse use; // mtmd tokenizes the marker's text with the model's vocab
+            for (const auto & [w, ht] : *sizes) out->push_back(imageTokens(*h->vision, w, ht));
+        },
+        [out](Napi::Env env) -> Napi::Value {
+            Napi::Array a = Napi::Array::New(env, out->size());
+            for (size_t i = 0; i < out->size(); i++) a.Set((uint32_t) i, (double) (*out)[i]);
+            return a;
         });
 }
 

@@ -65,6 +65,7 @@ private:
     Napi::Value ApplyChatTemplate(const Napi::CallbackInfo & info);
     Napi::Value Dispose(const Napi::CallbackInfo & info);
     Napi::Value FitResult(const Napi::CallbackInfo & info);
+    Napi::Value ImageTokens(const Napi::CallbackInfo & info);
 
     std::shared_ptr<ModelHandle> handle_;
 };

@@ -251,6 +251,49 @@ std::vector<llama_token> tokenizeWithImages(Vision & v, const std::string & prom
     return tokens;
 }
 
+// The tokens of a prompt holding only the media marker, tokenized with `bmp` (no special tokens of the
+// vocab's own: only what the marker becomes); mtmd's return code (0: done) into `rc`.
+static size_t markerTokens(const Vision & v, const mtmd_bitmap * bmp, int32_t & rc) {
+    mtmd_input_text text{v.marker.c_str(), v.marker.size(), false, true};
+    mtmd::input_chunks_ptr chunks(mtmd_input_chunks_init());
+    rc = mtmd_tokenize(v.ctx, chunks.get(), &text, &bmp, 1);
+    if (rc != 0) return 0;
+    size_t n = 0;
+    for (size_t i = 0; i < mtmd_input_chunks_size(chunks.get()); i++) n += mtmd_input_chunk_get_n_tokens(mtmd_input_chunks_get(chunks.get(), i));
+    return n;
+}
+
+size_t imageTokens(Vision & v, int64_t width, int64_t height) {
+    const std::string size = std::to_string(width) + "x" + std::to_string(height);
+    if (width < 1 || height < 1) throw HearthError(codes::invalid_argument, "an image of " + size + " pixels: its width and height must be at least 1");
+    if ((uint64_t) width > MAX_IMAGE_PIXELS || (uint64_t) height > MAX_IMAGE_PIXELS || (uint64_t) width * (uint64_t) height > MAX_IMAGE_PIXELS) {
+        throw HearthError(codes::invalid_argument, "an image of " + size + " pixels; at most " + std::to_string(MAX_IMAGE_PIXELS) + " pixels are read");
+    }
+    const auto key = std::make_pair((uint32_t) width, (uint32_t) height);
+    std::lock_guard<std::mutex> lock(v.mu); // mtmd's context is the model's, shared by its contexts
+    if (auto hit = v.image_tokens.find(key); hit != v.image_tokens.end()) return hit->second;
+    // a bitmap without pixels (mtmd's placeholder, made for counting): laid out as the image would be,
+    // nothing resampled; a preprocessor that cannot take one gets as many zeroed pixels
+    int32_t rc = 0;
+    size_t n = 0;
+    {
+        mtmd::bitmap empty(mtmd_bitmap_init(key.first, key.second, nullptr));
+        n = markerTokens(v, empty.ptr.get(), rc);
+    }
+    if (rc != 0) {
+        mtmd::bitmap black;
+        {
+            const std::vector<unsigned char> zeros((size_t) width * (size_t) height * 3, 0);
+            black.ptr.reset(mtmd_bitmap_init(key.first, key.second, zeros.data())); // copies them
+        }
+        n = markerTokens(v, black.ptr.get(), rc);
+    }
+    if (rc != 0) throw HearthError(codes::invalid_argument, "the projector could not lay out an image of " + size + " pixels (see the engine log)");
+    if (v.image_tokens.size() >= IMAGE_TOKENS_CACHED) v.image_tokens.clear();
+    v.image_tokens.emplace(key, n);
+    return n;
+}
+
 void evalImage(Vision & v, llama_context * lctx, const PromptImage & img, int n_past, int seq, int n_batch) {
     std::vector<float> embd;
     const size_t n_embd = (size_t) llama_model_n_embd_inp(llama_get_model(lctx));

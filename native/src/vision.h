@@ -7,10 +7,12 @@
 // the same way. PromptMedia maps each image's first position to its mtmd chunk.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common.h"
@@ -26,6 +28,9 @@ struct ModelHandle;
 // (mtmd_get_memory_usage, what llama-server adds to its fit's margins). Empty: mtmd could not read it.
 using ProjectorMemory = std::map<ggml_backend_dev_t, size_t>;
 
+// The most image sizes a projector remembers the tokens of (imageTokens): past it, it starts over.
+constexpr size_t IMAGE_TOKENS_CACHED = 256;
+
 // A model's projector, shared by every context of the model. Encoding is not thread-safe: `mu`.
 struct Vision {
     mtmd_context * ctx = nullptr;
@@ -33,6 +38,8 @@ struct Vision {
     std::string marker;
     ProjectorMemory memory; // reckoned when it loaded, with the same parameters (the memory breakdown shows it)
     std::mutex mu;
+    // imageTokens' answers by width x height (under `mu`; at most IMAGE_TOKENS_CACHED)
+    std::map<std::pair<uint32_t, uint32_t>, size_t> image_tokens;
     ~Vision();
 };
 
@@ -74,6 +81,13 @@ common_json withMediaMarkers(const Vision & v, const common_json & messages, std
 // Tokenizes a rendered prompt holding media markers with its images; the placeholders and chunks
 // go to `media`. Throws HearthError(invalid_argument) when an image cannot be decoded.
 std::vector<llama_token> tokenizeWithImages(Vision & v, const std::string & prompt, const std::vector<std::string> & images, PromptMedia & media);
+
+// The positions an image of width x height pixels takes in a prompt, as tokenizeWithImages lays it out:
+// everything the media marker becomes once mtmd has tokenized it with such an image (the image's chunk,
+// and any text the projector puts around it), one position per token (M-RoPE is refused at load).
+// Nothing is decoded or encoded; remembered per size on `v`. Throws HearthError(invalid_argument) for a
+// width or height under 1 or more than MAX_IMAGE_PIXELS pixels, or a size the projector refuses.
+size_t imageTokens(Vision & v, int64_t width, int64_t height);
 
 // Encodes the image and decodes its embeddings at position n_past of `seq` in `lctx`. Throws
 // HearthError (decode_failed, out_of_memory) when mtmd or llama.cpp fails; the caller drops what

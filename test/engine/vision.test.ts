@@ -9,8 +9,9 @@ import path from 'path';
 import { EngineClient } from '../../main/engine/client';
 import type { ChatMessage } from '../../main/engine/protocol';
 import { MAX_IMAGE_PIXELS, MAX_REQUEST_PIXELS } from '../../main/params';
+import { inAddon } from '../helpers/addon';
 import { errorOf, makeEngine, tempDir } from '../helpers/engine';
-import { pngDeclaring, testPng } from '../helpers/images';
+import { bmpImage, pngDeclaring, testPng } from '../helpers/images';
 import { TINY_BPE, TINY_PROJECTOR, TINY_PROJECTOR_IMAGE_TOKENS } from '../helpers/models';
 
 let engine: EngineClient;
@@ -78,6 +79,60 @@ describe('images', () => {
     const back = await engine.chat(M, { messages: history, maxTokens: 8, ignoreEos: true, sampling: greedy });
     expect(back.timings.cachedTokens).toBe(turn3.timings.cachedTokens);
     expect(back.tokens).toEqual(turn2.tokens);
+  });
+
+  test("imageTokens answers the positions an image takes, as a real chat counts them in its prompt", async () => {
+    await engine.clearSequence(M);
+    const text = await engine.chat(M, { messages: [{ role: 'user', content: 'Describe it.' }], maxTokens: 1, sampling: greedy });
+    const one = await engine.chat(M, { messages: withImage(png), maxTokens: 1, sampling: greedy });
+    // testPng is 48 x 40; a second image of another size (a 100 x 20 BMP) beside it
+    const bmp = bmpImage(100, 20, [200, 30, 90]).toString('base64');
+    const two = await engine.chat(M, { messages: [{ role: 'user', content: [{ type: 'image', data: png }, { type: 'image', data: bmp }, { type: 'text', text: 'Describe it.' }] }], maxTokens: 1, sampling: greedy });
+    const [png48x40, bmp100x20] = await engine.imageTokens(M, [{ width: 48, height: 40 }, { width: 100, height: 20 }]);
+    expect(png48x40).toBe(one.timings.promptTokens - text.timings.promptTokens);
+    expect(png48x40 + bmp100x20).toBe(two.timings.promptTokens - text.timings.promptTokens);
+    expect(png48x40).toBeGreaterThan(0);
+    // asked again (remembered per size), in another order, with the largest image read: nothing is decoded
+    const again = await engine.imageTokens(M, [{ width: 100, height: 20 }, { width: 8192, height: 8192 }, { width: 48, height: 40 }, { width: 1, height: 1 }]);
+    expect(again[0]).toBe(bmp100x20);
+    expect(again[2]).toBe(png48x40);
+    // this projector resizes every image to its own size: every size is the same count
+    expect(again).toEqual([png48x40, png48x40, png48x40, png48x40]);
+    expect(png48x40).toBe(TINY_PROJECTOR_IMAGE_TOKENS);
+  });
+
+  test('imageTokens refuses sizes out of bounds (invalid_argument, the host and the addon) and a model without a projector (not_supported)', async () => {
+    for (const size of [{ width: 0, height: 40 }, { width: 48, height: -1 }, { width: 4.5, height: 40 }, { width: 8193, height: 8192 }, { width: 5, height: 13421773 }]) {
+      const e = await errorOf(engine.imageTokens(M, [{ width: 48, height: 40 }, size]));
+      expect(e.code).toBe('invalid_argument');
+    }
+    expect((await errorOf(engine.imageTokens(M, []))).code).toBe('invalid_argument');
+    // at the bound: answered
+    expect(await engine.imageTokens(M, [{ width: 5, height: 13421772 }])).toHaveLength(1);
+    // the addon's own checks (main's schema is not in front of it)
+    const refused = await inAddon<{ code: string; message: string }[]>(
+      `const m = await addon.loadModel(input.model, { gpuLayers: 0, mmproj: input.projector }).promise;
+       const plain = await addon.loadModel(input.model, { gpuLayers: 0 }).promise;
+       const out = [];
+       const tryIt = async (model, sizes) => { try { await model.imageTokens(sizes); out.push({ code: 'none', message: '' }); } catch (e) { out.push({ code: e.code, message: e.message }); } };
+       try {
+         for (const s of input.sizes) await tryIt(m, [s]);
+         await tryIt(plain, [{ width: 48, height: 40 }]);
+         out.push({ code: 'answer', message: JSON.stringify(await m.imageTokens([{ width: 48, height: 40 }, { width: 5, height: 13421772 }])) });
+         return out;
+       } finally { await m.dispose(); await plain.dispose(); }`,
+      { model: TINY_BPE, projector: TINY_PROJECTOR, sizes: [{ width: 0, height: 40 }, { width: 48, height: -3 }, { width: 1.5, height: 2 }, { width: '48', height: 40 }, { width: 5, height: 13421773 }, { width: 2 ** 40, height: 2 ** 40 }] },
+    );
+    expect(refused.slice(0, 6).map((r) => r.code)).toEqual(Array(6).fill('invalid_argument'));
+    expect(refused[4].message).toBe(`an image of 5x13421773 pixels; at most ${MAX_IMAGE_PIXELS} pixels are read`);
+    expect(refused[6].code).toBe('not_supported');
+    expect(refused[6].message).toMatch(/no projector/);
+    expect(JSON.parse(refused[7].message)).toEqual([TINY_PROJECTOR_IMAGE_TOKENS, TINY_PROJECTOR_IMAGE_TOKENS]);
+    // and through the engine: a model loaded without a projector
+    await engine.load(PLAIN, TINY_BPE, { contextSize: 256, threads: 2 });
+    const e = await errorOf(engine.imageTokens(PLAIN, [{ width: 48, height: 40 }]));
+    expect(e.code).toBe('not_supported');
+    await engine.unload(PLAIN);
   });
 
   test('an image by path, a data URL and base64 are the same image', async () => {
