@@ -15,7 +15,7 @@ import type { ChatMessage } from '../engine/protocol';
 import { type AttachmentDTO, ImageRef } from '../ipc/contract';
 import { type ContentPart, MAX_IMAGE_PIXELS, MAX_IMAGES, MAX_REQUEST_PIXELS } from '../params';
 import type { Message } from '../store';
-import type { ImageStore, StoredImage } from './images';
+import type { ImageDimensions, ImageStore, StoredImage } from './images';
 import { wellFormed } from './text';
 
 type HistoryMessage = Pick<Message, 'role' | 'content' | 'attachments'>;
@@ -34,16 +34,21 @@ export function imageNotShown(name: string | undefined): string {
   return name ? `[image ${name} not shown]` : '[image not shown]';
 }
 
-/** An image's pixels: the width and height its attachment records, else (older rows) its file's header. */
-async function pixelsOf(store: ImageStore, a: AttachmentDTO, img: StoredImage): Promise<number> {
-  if (a.width !== undefined && a.height !== undefined) return a.width * a.height;
-  const d = await store.dimensions(img, a.name ?? a.ref);
-  return d.width * d.height;
+/** An image's width and height: those its attachment records, else (older rows) its file's header's. */
+async function sizeOf(store: ImageStore, a: AttachmentDTO, img: StoredImage): Promise<ImageDimensions> {
+  if (a.width !== undefined && a.height !== undefined) return { width: a.width, height: a.height };
+  return store.dimensions(img, a.name ?? a.ref);
 }
 
-/** What a message with stored images sends of them: the image parts that go, and notes for those that do not (in its order). */
+/** An image that goes: its part and its size. */
+interface SentImage {
+  part: ContentPart;
+  size: ImageDimensions;
+}
+
+/** What a message with stored images sends of them: the images that go, and notes for those that do not (in its order). */
 interface MessageImages {
-  parts: ContentPart[];
+  sent: SentImage[];
   notes: string[];
 }
 
@@ -56,31 +61,33 @@ async function imagesSent(history: readonly HistoryMessage[], store: ImageStore)
   let pixels = 0;
   // the newest user message's images: every one, or the reply fails (image_missing names a gone one)
   if (newest >= 0) {
-    const parts: ContentPart[] = [];
+    const sent: SentImage[] = [];
     for (const a of storedImages(history[newest])) {
       const img = await store.get(a.ref, a.name);
+      const size = await sizeOf(store, a, img);
       count += 1;
-      pixels += await pixelsOf(store, a, img);
-      parts.push({ type: 'image', path: img.file });
+      pixels += size.width * size.height;
+      sent.push({ part: { type: 'image', path: img.file }, size });
     }
-    if (parts.length) out.set(newest, { parts, notes: [] });
+    if (sent.length) out.set(newest, { sent, notes: [] });
   }
   // older ones, newest first, while they fit
   let full = false;
   for (let i = newest - 1; i >= 0; i--) {
     const images = storedImages(history[i]);
     if (images.length === 0) continue;
-    const sent: (ContentPart | null)[] = images.map(() => null);
+    const sent: (SentImage | null)[] = images.map(() => null);
     for (let j = images.length - 1; j >= 0 && !full; j--) {
       const a = images[j];
       let img: StoredImage;
-      let p: number;
+      let size: ImageDimensions;
       try {
         img = await store.get(a.ref, a.name);
-        p = await pixelsOf(store, a, img);
+        size = await sizeOf(store, a, img);
       } catch {
         continue; // gone, or not an image the engine reads: noted, and older ones still go
       }
+      const p = size.width * size.height;
       if (p > MAX_IMAGE_PIXELS) continue;
       if (count + 1 > MAX_IMAGES || pixels + p > MAX_REQUEST_PIXELS) {
         full = true;
@@ -88,11 +95,17 @@ async function imagesSent(history: readonly HistoryMessage[], store: ImageStore)
       }
       count += 1;
       pixels += p;
-      sent[j] = { type: 'image', path: img.file };
+      sent[j] = { part: { type: 'image', path: img.file }, size };
     }
-    out.set(i, { parts: sent.filter((s): s is ContentPart => s !== null), notes: images.flatMap((a, j) => (sent[j] ? [] : [imageNotShown(a.name)])) });
+    out.set(i, { sent: sent.filter((s): s is SentImage => s !== null), notes: images.flatMap((a, j) => (sent[j] ? [] : [imageNotShown(a.name)])) });
   }
   return out;
+}
+
+/** A history as the engine's messages, and the width and height of each image part they carry, in their order. */
+export interface EngineChat {
+  messages: ChatMessage[];
+  imageSizes: ImageDimensions[];
 }
 
 /**
@@ -100,20 +113,23 @@ async function imagesSent(history: readonly HistoryMessage[], store: ImageStore)
  * has no projector (then the text alone). A gone image of the newest user message fails with
  * image_missing; older ones are noted in their text instead (see the file's comment).
  */
-export async function toEngineMessages(history: readonly HistoryMessage[], o: { instructions: string; images: ImageStore | null }): Promise<ChatMessage[]> {
+export async function toEngineMessages(history: readonly HistoryMessage[], o: { instructions: string; images: ImageStore | null }): Promise<EngineChat> {
   const sent = o.images ? await imagesSent(history, o.images) : new Map<number, MessageImages>();
   const chat: ChatMessage[] = [];
+  const imageSizes: ImageDimensions[] = [];
   if (o.instructions.trim()) chat.push({ role: 'system', content: wellFormed(o.instructions) });
   history.forEach((m, i) => {
     if (m.role !== 'system' && m.role !== 'user' && m.role !== 'assistant') return;
     const images = sent.get(i);
     const text = wellFormed(images?.notes.length ? [...images.notes, m.content].filter((t) => t.length > 0).join('\n') : m.content);
-    if (!images || images.parts.length === 0) {
+    if (!images || images.sent.length === 0) {
       chat.push({ role: m.role, content: text });
       return;
     }
     // the images first, then the question about them (as the projector's models are trained)
-    chat.push({ role: m.role, content: text ? [...images.parts, { type: 'text', text }] : images.parts });
+    const parts = images.sent.map((s) => s.part);
+    imageSizes.push(...images.sent.map((s) => s.size));
+    chat.push({ role: m.role, content: text ? [...parts, { type: 'text', text }] : parts });
   });
-  return chat;
+  return { messages: chat, imageSizes };
 }

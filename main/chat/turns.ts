@@ -18,7 +18,7 @@ import { Services } from '../services';
 import { Assistant, FinishReply, ReplyWriter, Store, Thread } from '../store';
 import { finishReasonOf } from './dto';
 import { toEngineMessages } from './history';
-import type { ImageStore } from './images';
+import type { ImageDimensions, ImageStore } from './images';
 import { type ThreadSessions, tokensNeeded } from './sessions';
 import { nameThread } from './titles';
 import { ChatViews, modelName } from './views';
@@ -332,6 +332,26 @@ export class ChatService {
   }
 
   /**
+   * The tokens a turn's images take in the loaded model's context: the engine's count for each image's
+   * width and height (asked once per distinct size). When the engine cannot say, 0 and a warning: the
+   * room made for the turn is then its text's estimate alone, and the turn goes on.
+   */
+  private async imageTokens(threadId: string, sizes: readonly ImageDimensions[], signal: AbortSignal): Promise<number> {
+    if (sizes.length === 0) return 0;
+    const key = (s: ImageDimensions) => `${s.width}x${s.height}`;
+    const distinct = [...new Map(sizes.map((s) => [key(s), s])).values()];
+    try {
+      const tokens = await this.deps.engine.imageTokens(CHAT_MODEL_ID, distinct, { signal });
+      if (tokens.length !== distinct.length) throw new Error(`the engine answered ${tokens.length} counts for ${distinct.length} sizes`);
+      const per = new Map(distinct.map((s, i) => [key(s), tokens[i]]));
+      return sizes.reduce((n, s) => n + per.get(key(s))!, 0);
+    } catch (e) {
+      if (!signal.aborted) this.deps.logger.warn(`chat: the images' tokens could not be counted, the room made for the turn is its text's estimate: ${(e as Error).message}`, { threadId, images: sizes.length });
+      return 0;
+    }
+  }
+
+  /**
    * Runs one reply. Pieces go to the renderer and to the store writer; the writer never throws into
    * the engine's stream callback. When the store can no longer take the text (disk full, reply too
    * large, database locked past the retries) the generation is stopped and the reply ends as an
@@ -361,12 +381,17 @@ export class ChatService {
       // the messages, with their images when the model reads them (its projector is known once it is loaded)
       const vision = model !== null && this.deps.library.loadedProjector !== null;
       if (model !== null && opts.readsImages && !vision) throw new IpcError('invalid_input', NO_VISION);
-      chat = await toEngineMessages(history, { instructions, images: vision ? this.deps.images : null });
-      // the thread's own sequence, its saved cache restored into it (never throws). Not counted: the
-      // images' tokens (the projector's tokens per image are known only once mtmd has tokenized them)
-      const need = tokensNeeded(chatChars(chat), (request as { maxTokens?: number }).maxTokens);
-      const seq = model !== null && sessions ? (await sessions.acquire(thread.id, need)).seq : 0;
-      acquired = model !== null && sessions !== undefined;
+      const sent = await toEngineMessages(history, { instructions, images: vision ? this.deps.images : null });
+      chat = sent.messages;
+      // the thread's own sequence, its saved cache restored into it (never throws), with room made for
+      // the turn: its text estimated from its characters and what it may generate, its images counted
+      // exactly (the projector's tokens for each image's width and height, asked of the engine)
+      let seq = 0;
+      if (model !== null && sessions) {
+        const need = tokensNeeded(chatChars(chat), (request as { maxTokens?: number }).maxTokens) + (await this.imageTokens(thread.id, sent.imageSizes, signal));
+        seq = (await sessions.acquire(thread.id, need)).seq;
+        acquired = true;
+      }
       if (model !== null && !signal.aborted) result = await this.deps.engine.chat(
         CHAT_MODEL_ID,
         { messages: chat, sampling, ...request, continueFinal: opts.continueFinal, overflow: 'error', seq },

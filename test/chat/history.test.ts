@@ -44,7 +44,7 @@ test('older images go newest first while their pixels fit one request; the other
 
   // a newest message with an image of its own: with it, only the newest older image fits
   const chat = await toEngineMessages([...older, user('Now?', [small])], { instructions: 'Be brief.', images });
-  expect(chat).toEqual<ChatMessage[]>([
+  expect(chat.messages).toEqual<ChatMessage[]>([
     { role: 'system', content: 'Be brief.' },
     { role: 'user', content: '[image one.png not shown]\nFirst.' },
     { role: 'assistant', content: 'a' },
@@ -55,10 +55,13 @@ test('older images go newest first while their pixels fit one request; the other
     { role: 'user', content: [imagePart(small), { type: 'text', text: 'Now?' }] },
   ]);
   expect(imageNotShown('one.png')).toBe('[image one.png not shown]');
+  // the sizes of the images that go, in their order (a turn counts their tokens: main/chat/turns.ts)
+  expect(chat.imageSizes).toEqual([{ width: 8192, height: 8192 }, { width: 48, height: 40 }]);
 
   // a newest message of text alone: two of the largest fill the request exactly
   const text = await toEngineMessages([...older, user('Now?')], { instructions: '', images });
-  expect(text.map((m) => m.content)).toEqual(['[image one.png not shown]\nFirst.', 'a', [imagePart(two), { type: 'text', text: 'Second.' }], 'b', [imagePart(three), { type: 'text', text: 'Third.' }], 'c', 'Now?']);
+  expect(text.imageSizes).toEqual([{ width: 8192, height: 8192 }, { width: 8192, height: 8192 }]);
+  expect(text.messages.map((m) => m.content)).toEqual(['[image one.png not shown]\nFirst.', 'a', [imagePart(two), { type: 'text', text: 'Second.' }], 'b', [imagePart(three), { type: 'text', text: 'Third.' }], 'c', 'Now?']);
 });
 
 test('an older image that is gone is noted and older ones still go; one recorded without its size is measured from its file', async () => {
@@ -71,7 +74,7 @@ test('an older image that is gone is noted and older ones still go; one recorded
   const chat = await toEngineMessages(history, { instructions: '', images });
   // newest first: big (the newest message's), gone (noted), then the row without sizes, measured as
   // 8192 x 8192, which fills the request: kept no longer fits
-  expect(chat.map((m) => m.content)).toEqual([
+  expect(chat.messages.map((m) => m.content)).toEqual([
     '[image kept.png not shown]\nOld.',
     'x',
     [imagePart(big), { type: 'text', text: '[image gone.png not shown]\nBoth.' }],
@@ -80,7 +83,10 @@ test('an older image that is gone is noted and older ones still go; one recorded
   ]);
   // an image of several in one message, noted alone
   const two = await toEngineMessages([user('', [kept, gone]), reply('z'), user('Next.')], { instructions: '', images });
-  expect(two[0].content).toEqual([imagePart(kept), { type: 'text', text: '[image gone.png not shown]' }]);
+  expect(two.messages[0].content).toEqual([imagePart(kept), { type: 'text', text: '[image gone.png not shown]' }]);
+  // the row without sizes is counted with its file's
+  expect(chat.imageSizes).toEqual([{ width: 8192, height: 8192 }, { width: 8192, height: 8192 }]);
+  expect(two.imageSizes).toEqual([{ width: 48, height: 40 }]);
 });
 
 test("the newest message's own image that is gone fails with image_missing naming it; without a projector the text alone goes", async () => {
@@ -92,5 +98,7 @@ test("the newest message's own image that is gone fails with image_missing namin
   expect(e.code).toBe('image_missing');
   expect(e.message).toMatch(/^the image photo\.png is no longer in /);
   // a text model: no images, no notes
-  expect((await toEngineMessages(history, { instructions: '', images: null })).map((m) => m.content)).toEqual(['Before.', 'r', 'Look.']);
+  const text = await toEngineMessages(history, { instructions: '', images: null });
+  expect(text.messages.map((m) => m.content)).toEqual(['Before.', 'r', 'Look.']);
+  expect(text.imageSizes).toEqual([]);
 });

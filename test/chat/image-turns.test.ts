@@ -7,12 +7,18 @@
  * the engine was asked is watched), the newest message's gone image fails the reply saying so, a
  * model without a projector refuses new images while a thread that has some goes on in text, and an
  * edit replaces a message's images (on a model without a projector it may keep or drop them, not bring one).
+ * The room a turn makes in the shared KV cache (main/chat/sessions.ts) counts its images' tokens as the
+ * engine counts them for their sizes: a thread whose images need more than its text's estimate saves an
+ * idle thread first; when the engine cannot count them, the turn goes on with the text's estimate.
  */
 import fs from 'fs';
 import path from 'path';
-import type { ChatMessage } from '../../main/engine/protocol';
+import { tokensNeeded } from '../../main/chat/sessions';
+import { type ChatMessage, EngineError } from '../../main/engine/protocol';
 import type { ImageAttachment, MessageDTO } from '../../main/ipc/contract';
-import { contentText, MAX_IMAGE_PIXELS, MAX_IMAGES, MAX_REQUEST_PIXELS } from '../../main/params';
+import { silentLogger } from '../../main/logging';
+import { CHAT_MODEL_ID } from '../../main/models/library';
+import { chatChars, contentText, MAX_IMAGE_PIXELS, MAX_IMAGES, MAX_REQUEST_PIXELS } from '../../main/params';
 import { type ChatApp, chatApp, nextDone } from '../helpers/chat';
 import { errorOf } from '../helpers/engine';
 import { pngDeclaring, testPng } from '../helpers/images';
@@ -260,5 +266,86 @@ test("an edit replaces the message's images; on a model without a projector it m
     expect(a.app.store.messages.list(t.id)).toEqual(stored);
   } finally {
     engine.stop();
+  }
+});
+
+/** The room the last turn of a thread asked the sessions for (ThreadSessions.acquire's `need`). */
+function roomAsked(spy: jest.SpyInstance, threadId: string): number {
+  const calls = spy.mock.calls.filter((c) => c[0] === threadId);
+  expect(calls.length).toBeGreaterThan(0);
+  return calls[calls.length - 1][1] as number;
+}
+
+test("a turn's room counts its images' tokens: a thread whose images need more than its text's estimate saves an idle thread first", async () => {
+  // a context where a long thread and the images' thread do not fit together
+  await a.call('models.settings.update', { path: a.modelPath, settings: { contextSize: 1536 } });
+  const state = await a.call('models.load', { path: a.modelPath });
+  expect(state.loaded.projector).not.toBeNull();
+  const acquire = jest.spyOn(a.app.sessions, 'acquire');
+  const engine = watchEngine();
+  try {
+    const A = await a.call('threads.create', {});
+    const long = Array.from({ length: 40 }, (_, i) => `alpha line ${i}: the quick brown fox jumps over the lazy dog.`).join('\n');
+    const first = await send(A.id, long);
+    expect(first.reply.status).toBe('done');
+    const B = await a.call('threads.create', {});
+    expect((await send(B.id, 'Hi.')).reply.status).toBe('done'); // its title is written now, not after the images' turn
+    const kv = path.join(a.paths.sessions, `${A.id}.kv`);
+    expect(fs.existsSync(kv)).toBe(false);
+
+    // what the cache holds before B's turn with MAX_IMAGES images
+    const before = await a.engine.contextInfo(CHAT_MODEL_ID);
+    const free = before.contextSize - before.sequenceTokens.reduce((n, t) => n + t, 0);
+    const heldByB = before.sequenceTokens[a.app.sessions.seqOf(B.id)!];
+    const many = await store(71, 'many.png');
+    const r = await send(B.id, 'Look.', Array.from({ length: MAX_IMAGES }, () => many));
+    expect(r.reply.status).toBe('done');
+
+    // the room asked for: the text's estimate and each image's tokens as the engine counts them for its size
+    const [perImage] = await a.engine.imageTokens(CHAT_MODEL_ID, [{ width: many.width!, height: many.height! }]);
+    expect(perImage).toBe(TINY_PROJECTOR_IMAGE_TOKENS);
+    const estimate = tokensNeeded(chatChars(engine.received('Look.')), 6);
+    const need = roomAsked(acquire, B.id);
+    expect(need).toBe(estimate + MAX_IMAGES * perImage);
+    // the model read them all: the images' tokens are in the prompt
+    expect(r.reply.metrics!.promptTokens).toBeGreaterThan(MAX_IMAGES * perImage);
+    // the text's estimate alone fit beside A's cache; with the images it did not: A was saved and its
+    // sequence freed before the turn (not its cells dropped by the engine, unsaved)
+    expect(estimate - heldByB).toBeLessThanOrEqual(free);
+    expect(need - heldByB).toBeGreaterThan(free);
+    expect(fs.statSync(kv).size).toBeGreaterThan(0);
+    // and A's next turn restores it: its whole first prompt is cached
+    const again = await send(A.id, 'and then?');
+    expect(again.reply.metrics!.cachedTokens).toBeGreaterThanOrEqual(first.reply.metrics!.promptTokens - 1);
+  } finally {
+    engine.stop();
+    acquire.mockRestore();
+  }
+});
+
+test("when the engine cannot count a turn's images, the turn goes on with its text's estimate and a warning", async () => {
+  const acquire = jest.spyOn(a.app.sessions, 'acquire');
+  const counting = jest.spyOn(a.engine, 'imageTokens').mockRejectedValueOnce(new EngineError('internal', 'the count failed'));
+  const warn = jest.spyOn(silentLogger, 'warn');
+  const engine = watchEngine();
+  try {
+    const photo = await store(81, 'uncounted.png');
+    const t = await a.call('threads.create', {});
+    await send(t.id, 'Hello.'); // its title is written now (the title's request is not the turn's)
+    const r = await send(t.id, 'Count this.', [photo]);
+    expect(r.reply.status).toBe('done');
+    expect(counting).toHaveBeenCalledTimes(1);
+    expect(warn).toHaveBeenCalledWith(expect.stringMatching(/images' tokens could not be counted.*the count failed/), expect.objectContaining({ threadId: t.id, images: 1 }));
+    expect(roomAsked(acquire, t.id)).toBe(tokensNeeded(chatChars(engine.received('Count this.')), 6));
+    // the next turn counts again (the image goes with the thread)
+    const next = await send(t.id, 'And again.');
+    expect(next.reply.status).toBe('done');
+    expect(counting).toHaveBeenCalledTimes(2);
+    expect(roomAsked(acquire, t.id)).toBe(tokensNeeded(chatChars(engine.received('And again.')), 6) + TINY_PROJECTOR_IMAGE_TOKENS);
+  } finally {
+    engine.stop();
+    warn.mockRestore();
+    counting.mockRestore();
+    acquire.mockRestore();
   }
 });
