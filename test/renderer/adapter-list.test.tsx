@@ -24,8 +24,9 @@ const info = () => ({
   canOpenLogsFolder: false,
 });
 
-test('adapters found for the model are offered; rows are added, scaled and removed by name; Save sends the list', async () => {
-  let view: ModelSettingsView = modelSettingsView({ adapters: [{ path: FOUND, kind: 'lora' }] });
+/** The app on a model whose settings view starts as `initial` (updates kept), its settings dialog opened. */
+async function openSettings(initial: ModelSettingsView) {
+  let view = initial;
   const { bridge } = renderApp({
     'app.info': info,
     'models.list': () => [{ path: MODEL, name: 'a', fileSize: 4e9 }],
@@ -38,6 +39,12 @@ test('adapters found for the model are offered; rows are added, scaled and remov
   fireEvent.click(button);
   const dialog = screen.getByRole('dialog', { name: 'Settings' });
   await within(dialog).findByRole('form', { name: 'Load settings' });
+  return { bridge, dialog };
+}
+
+test('adapters found for the model are offered; rows are added, scaled and removed by name; Save sends the list', async () => {
+  const view: ModelSettingsView = modelSettingsView({ adapters: [{ path: FOUND, kind: 'lora' }] });
+  const { bridge, dialog } = await openSettings(view);
 
   const loras = within(dialog).getByRole('group', { name: 'LoRA adapters' });
   expect(within(loras).getByText(/Found for this model: a-lora\.gguf/)).toBeTruthy();
@@ -67,19 +74,8 @@ test('adapters found for the model are offered; rows are added, scaled and remov
 
 test('a file is listed once: a found file already listed is not offered again, and a repeat typed in is refused in words before Save', async () => {
   const OTHER = '/m/adapters/b-lora.gguf';
-  let view: ModelSettingsView = modelSettingsView({ settings: { loraAdapters: [{ path: FOUND, scale: 1 }] }, adapters: [{ path: FOUND, kind: 'lora' }, { path: OTHER, kind: 'lora' }] });
-  const { bridge } = renderApp({
-    'app.info': info,
-    'models.list': () => [{ path: MODEL, name: 'a', fileSize: 4e9 }],
-    'models.settings.get': () => view,
-    'models.estimate': (p: { settings: LoadSettingsDTO }) => memoryEstimate(p.settings as never),
-    'models.settings.update': (p: { settings: LoadSettingsDTO }) => (view = { ...view, settings: { ...view.settings, ...p.settings } }),
-  });
-  const button = await screen.findByRole('button', { name: 'Model settings' });
-  await waitFor(() => expect(button).toHaveProperty('disabled', false));
-  fireEvent.click(button);
-  const dialog = screen.getByRole('dialog', { name: 'Settings' });
-  await within(dialog).findByRole('form', { name: 'Load settings' });
+  const view: ModelSettingsView = modelSettingsView({ settings: { loraAdapters: [{ path: FOUND, scale: 1 }] }, adapters: [{ path: FOUND, kind: 'lora' }, { path: OTHER, kind: 'lora' }] });
+  const { bridge, dialog } = await openSettings(view);
   const loras = within(dialog).getByRole('group', { name: 'LoRA adapters' });
   /** what a row's file box offers: its datalist's options */
   const offered = (row = 1) => {
