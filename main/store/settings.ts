@@ -11,7 +11,7 @@ import type { Logger } from '../logging';
 import type { Clock, LoadParams } from './types';
 import { ModelsFolderPath, SettingsFields } from '../ipc/contract';
 import { ApiServerSettings } from '../ipc/api';
-import { check, idSchema, loadSchema, modelRefSchema } from './validation';
+import { check, idSchema, loadSchema, modelRefSchema, storedLoadSchema } from './validation';
 
 /** The app's chat settings (main/params: the fields, their bounds and Hearth's starting values). */
 export const chatDefaultsSchema = ChatDefaults;
@@ -115,7 +115,7 @@ export class ModelSettings {
   }
 
   private decode(model: string, raw: string | undefined): LoadParams {
-    return decodeJson(raw, loadSchema, {}, this.logger, { model });
+    return decodeJson(raw, storedLoadSchema, {}, this.logger, { model });
   }
 
   get(model: string): LoadParams {

@@ -6,7 +6,7 @@ import { decodeJson } from './json';
 import type { Logger } from '../logging';
 import type { Clock, ListThreadsRequest, NewThread, Page, Thread, ThreadPatch, ThreadsApi, ThreadOverrides } from './types';
 import {
-  check, checkId, decodeCursor, encodeCursor, loadSchema, newThreadSchema, pageSchema, samplingSchema, threadPatchSchema, titleSchema,
+  check, checkId, decodeCursor, encodeCursor, newThreadSchema, storedLoadSchema, pageSchema, samplingSchema, threadPatchSchema, titleSchema,
 } from './validation';
 
 export const DEFAULT_THREAD_TITLE = 'New chat';
@@ -72,7 +72,7 @@ export class SqliteThreads implements ThreadsApi {
     const overrides: ThreadOverrides = {
       instructions: r.instructions,
       sampling: decodeJson(r.sampling, samplingSchema, {}, this.logger, { where: `${where} sampling` }),
-      load: decodeJson(r.load, loadSchema, {}, this.logger, { where: `${where} load` }),
+      load: decodeJson(r.load, storedLoadSchema, {}, this.logger, { where: `${where} load` }),
     };
     return {
       id: r.id, title: r.title, assistantId: r.assistant_id, model: r.model,

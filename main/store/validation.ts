@@ -1,7 +1,7 @@
 /** Input validation: zod schemas for ids, texts and parameter objects, mapped to typed StoreErrors. */
 import { z } from 'zod';
 import { AttachmentDTO } from '../ipc/contract';
-import { ChatSettings, LoadSettings } from '../params';
+import { ChatSettings, LOAD_SETTINGS_META, LoadSettings } from '../params';
 import { StoreError } from './errors';
 import { FINISH_REASONS, MESSAGE_STATUSES, ROLES } from './types';
 
@@ -38,6 +38,33 @@ export const instructionsSchema = z.string().max(LIMITS.instructionsChars);
 /** A chat's sampling and request settings, and a model's load settings: defined once in main/params. */
 export const samplingSchema = ChatSettings;
 export const loadSchema = LoadSettings;
+
+/** The load settings' adapter lists (LOAD_SETTINGS' fields of kind 'adapters'). */
+const ADAPTER_KEYS = LOAD_SETTINGS_META.filter((f) => f.kind === 'adapters').map((f) => f.key);
+
+/**
+ * Load settings as stored: a list saved before each adapter file could be listed only once keeps each
+ * path's first entry (the engine applied that file once anyway), so the rest of the settings is not
+ * lost to the rule. What comes in new (IPC, CLI, API) is held to `loadSchema` as it is.
+ */
+export const storedLoadSchema = z.preprocess((v) => {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return v;
+  const out: Record<string, unknown> = { ...(v as Record<string, unknown>) };
+  for (const k of ADAPTER_KEYS) {
+    const list = out[k];
+    if (!Array.isArray(list)) continue;
+    const seen = new Set<unknown>();
+    out[k] = list.filter((e) => {
+      const p = typeof e === 'object' && e !== null ? (e as { path?: unknown }).path : undefined;
+      if (p === undefined || !seen.has(p)) {
+        seen.add(p);
+        return true;
+      }
+      return false;
+    });
+  }
+  return out;
+}, loadSchema);
 
 export const overridesSchema = z.object({
   instructions: instructionsSchema.nullable(),

@@ -79,6 +79,17 @@ describe('settings', () => {
     s.modelSettings.delete('/models/qwen.gguf');
     expect(s.modelSettings.get('/models/qwen.gguf')).toEqual({});
   });
+
+  test('settings stored before an adapter could be listed only once keep each file once, and the rest of them', () => {
+    const logger = recordingLogger();
+    const s = openStore({ logger });
+    const stored = { contextSize: 8192, loraAdapters: [{ path: '/a.gguf', scale: 0.5 }, { path: '/b.gguf', scale: 1 }, { path: '/a.gguf', scale: 2 }], controlVectors: [{ path: '/c.gguf', scale: 1 }, { path: '/c.gguf', scale: 1 }] };
+    s.db.prepare(`INSERT INTO model_settings (model, value, updated_at) VALUES (?, ?, 0)`).run('/models/old.gguf', JSON.stringify(stored));
+    expect(s.modelSettings.get('/models/old.gguf')).toEqual({ contextSize: 8192, loraAdapters: [{ path: '/a.gguf', scale: 0.5 }, { path: '/b.gguf', scale: 1 }], controlVectors: [{ path: '/c.gguf', scale: 1 }] });
+    expect(logger.warnings).toHaveLength(0);
+    // a new value is held to the rule
+    expectCode(() => s.modelSettings.set('/models/old.gguf', stored as never), 'invalid_input');
+  });
 });
 
 describe('assistants', () => {
