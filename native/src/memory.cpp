@@ -190,8 +190,9 @@ Napi::Value EstimateMemory(const Napi::CallbackInfo & info) {
             }
             if (!mmproj.empty()) {
                 // the vision projector, as the load will place it (vision.h)
+                // one llama.cpp cannot read counts nothing: a load drops a paired one and goes on without images
+                // (library.ts loadPaired), and fails on a chosen one saying why
                 const ProjectorMemory pm = projectorMemory(mmproj, projectorOnGpu(mp.n_gpu_layers), defaultThreads());
-                if (pm.empty()) throw HearthError(codes::load_failed, "could not estimate memory for the projector (mmproj) " + mmproj + ": llama.cpp could not read it");
                 placeProjector(pm, dev_list, [&](size_t i, size_t b) { if (i < devs->size()) (*devs)[i].projector += b; },
                                [&](size_t b) { host->projector += b; });
             }

@@ -180,13 +180,21 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
             std::vector<float> split(llama_max_devices(), 0.0f);
             std::vector<llama_model_tensor_buft_override> overrides(llama_max_tensor_buft_overrides(), {nullptr, nullptr});
             bool fitted = false, fits = false;
+            // the projector's memory as the fit reckoned it (reused by the load when it goes where the fit put it)
+            ProjectorMemory projector_mem;
+            bool reckoned = false, reckoned_on_gpu = false;
             mparams.progress_callback = nullptr; // the fit's trial loads are not the load the user waits for
             if (fit_margin_mib >= 0) {
                 LlamaAlone alone(&state->cancelled);
                 Activity fitting("fit", display); // watched while it runs alone; its log lines are its progress
                 std::vector<size_t> margins(llama_max_devices(), (size_t) (fit_margin_mib * 1024 * 1024));
                 // the vision projector shares the devices: its bytes widen the margins where it will go
-                if (!mmproj.empty()) addProjectorToMargins(path, mparams, projectorMemory(mmproj, projectorOnGpu(mparams.n_gpu_layers), defaultThreads()), margins);
+                if (!mmproj.empty()) {
+                    reckoned_on_gpu = projectorOnGpu(mparams.n_gpu_layers);
+                    projector_mem = projectorMemory(mmproj, reckoned_on_gpu, defaultThreads());
+                    reckoned = true;
+                    addProjectorToMargins(path, mparams, projector_mem, margins);
+                }
                 // a draft model shares the devices: llama.cpp's fit counts it (its context follows the target's)
                 llama_model_params extra_mp = draft_mparams;
                 llama_context_params extra_cp = fit_cparams;
@@ -244,7 +252,8 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
             }
             if (!mmproj.empty()) {
                 progressHere();
-                h->vision = loadVision(mmproj, m, projectorOnGpu(mparams.n_gpu_layers), defaultThreads());
+                const bool on_gpu = projectorOnGpu(mparams.n_gpu_layers);
+                h->vision = loadVision(mmproj, m, on_gpu, defaultThreads(), reckoned && reckoned_on_gpu == on_gpu ? &projector_mem : nullptr);
                 progressHere();
             }
             h->specKind = spec_kind;

@@ -45,26 +45,28 @@ static const std::string & mediaMarker() {
     return marker;
 }
 
-// The projector's parameters, one definition for the load and the memory reckoning.
-static mtmd_context_params visionParams(bool use_gpu, int threads, const std::string & marker) {
+// The projector's parameters, one definition for the load and the memory reckoning. `warmup`: whether
+// mtmd sizes its compute buffer for the largest image now (the reckoning: without it only the weights
+// are counted; the load leaves it to the first image).
+static mtmd_context_params visionParams(bool use_gpu, int threads, const std::string & marker, bool warmup) {
     mtmd_context_params p = mtmd_context_params_default();
     p.use_gpu = use_gpu;
     p.print_timings = false;
     p.n_threads = threads > 0 ? threads : p.n_threads;
     p.media_marker = marker.c_str();
-    p.warmup = false;
+    p.warmup = warmup;
     return p;
 }
 
 ProjectorMemory projectorMemory(const std::string & path, bool use_gpu, int threads) {
-    return mtmd_get_memory_usage(path.c_str(), visionParams(use_gpu, threads, mediaMarker()));
+    return mtmd_get_memory_usage(path.c_str(), visionParams(use_gpu, threads, mediaMarker(), true));
 }
 
-std::shared_ptr<Vision> loadVision(const std::string & path, const llama_model * model, bool use_gpu, int threads) {
+std::shared_ptr<Vision> loadVision(const std::string & path, const llama_model * model, bool use_gpu, int threads, const ProjectorMemory * memory) {
     auto v = std::make_shared<Vision>();
     v->path = path;
     v->marker = mediaMarker();
-    const mtmd_context_params p = visionParams(use_gpu, threads, v->marker);
+    const mtmd_context_params p = visionParams(use_gpu, threads, v->marker, false);
     AllocationWatch allocation;
     v->ctx = mtmd_init_from_file(path.c_str(), model, p);
     if (!v->ctx && allocation.failed()) throw HearthError(codes::out_of_memory, "not enough memory to load the projector " + path);
@@ -75,7 +77,7 @@ std::shared_ptr<Vision> loadVision(const std::string & path, const llama_model *
         // count one position per token
         throw HearthError(codes::not_supported, "the projector " + path + " uses M-RoPE positions, which Hearth does not support yet");
     }
-    v->memory = mtmd_get_memory_usage(path.c_str(), p);
+    v->memory = memory ? *memory : projectorMemory(path, use_gpu, threads);
     return v;
 }
 
@@ -270,7 +272,7 @@ size_t imageTokens(Vision & v, int64_t width, int64_t height) {
         throw HearthError(codes::invalid_argument, "an image of " + size + " pixels; at most " + std::to_string(MAX_IMAGE_PIXELS) + " pixels are read");
     }
     const auto key = std::make_pair((uint32_t) width, (uint32_t) height);
-    std::lock_guard<std::mutex> lock(v.mu); // mtmd's context is the model's, shared by its contexts
+    std::lock_guard<std::mutex> lock(v.count_mu);
     if (auto hit = v.image_tokens.find(key); hit != v.image_tokens.end()) return hit->second;
     // a bitmap without pixels (mtmd's placeholder, made for counting): laid out as the image would be,
     // nothing resampled; a preprocessor that cannot take one gets as many zeroed pixels

@@ -38,7 +38,9 @@ struct Vision {
     std::string marker;
     ProjectorMemory memory; // reckoned when it loaded, with the same parameters (the memory breakdown shows it)
     std::mutex mu;
-    // imageTokens' answers by width x height (under `mu`; at most IMAGE_TOKENS_CACHED)
+    // imageTokens' answers by width x height (at most IMAGE_TOKENS_CACHED), under their own lock: counting
+    // tokenizes, as a prompt does, without the encoder, so it never waits for an image's encoding
+    std::mutex count_mu;
     std::map<std::pair<uint32_t, uint32_t>, size_t> image_tokens;
     ~Vision();
 };
@@ -48,7 +50,8 @@ struct Vision {
 inline bool projectorOnGpu(int32_t n_gpu_layers) { return n_gpu_layers != 0; }
 
 // Loads the projector at `path` for `model`. Throws HearthError(load_failed) when mtmd refuses it.
-std::shared_ptr<Vision> loadVision(const std::string & path, const llama_model * model, bool use_gpu, int threads);
+// `memory`: its projectorMemory with the same use_gpu when the caller has it (else reckoned here).
+std::shared_ptr<Vision> loadVision(const std::string & path, const llama_model * model, bool use_gpu, int threads, const ProjectorMemory * memory = nullptr);
 
 // What the projector at `path` would take, loaded as loadVision loads it, without loading it (no
 // allocation). Empty when mtmd cannot read the file.
