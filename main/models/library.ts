@@ -373,13 +373,13 @@ export class ModelLibrary {
   }
 
   /**
-   * What a load of `file` with `settings` asks the engine for: its parallel sequences, the fit's margin,
-   * the settings, and for images the projector the settings choose, else the one its folder pairs with it
-   * (projector-pick.ts). A load and its estimate (models.estimate) both take their parameters from here.
+   * The settings of a load of `file` with, for images, the projector the settings choose, else the one
+   * its folder pairs with it (projector-pick.ts). A load (which adds its parallel sequences and the
+   * fit's margin) and its estimate (models.estimate) both take them from here.
    */
-  async loadParams(file: string, settings: LoadParamsInput, marginMiB: number): Promise<LoadParamsInput> {
+  async withProjector(file: string, settings: LoadParamsInput): Promise<LoadParamsInput> {
     const paired = settings.mmproj === undefined ? await this.projectors.projectorFor(file).catch(() => null) : null;
-    return { parallel: this.deps.parallel?.() ?? 2, fitMarginMiB: marginMiB, ...settings, ...(paired ? { mmproj: paired } : {}) };
+    return paired ? { ...settings, mmproj: paired } : settings;
   }
 
   private async loadModel(modelPath: string, force: boolean, seq: number): Promise<ModelState> {
@@ -395,7 +395,7 @@ export class ModelLibrary {
       return this.current();
     }
     const guard = this.deps.guardrail();
-    const params = await this.loadParams(file, settings, guard.marginMiB);
+    const params: LoadParamsInput = { parallel: this.deps.parallel?.() ?? 2, fitMarginMiB: guard.marginMiB, ...(await this.withProjector(file, settings)) };
     const paired = settings.mmproj === undefined ? (params.mmproj ?? null) : null;
     if (guard.mode !== 'off') {
       const plan = await planLoad(this.deps.engine, file, params, guard.marginMiB);

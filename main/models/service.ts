@@ -86,8 +86,8 @@ export class ModelService {
         const settings = unsetBlankPaths(LOAD_SETTING_FIELDS, { ...store.modelSettings.get(file), ...r.settings }) as LoadParamsInput;
         checkLoadSettings(settings);
         const margin = store.settings.get('fitMarginMiB');
-        // the parameters the load would take (its folder's projector too), so the estimate is the load's
-        const plan = await planLoad(this.deps.engine, file, await this.deps.library.loadParams(file, settings, margin), margin);
+        // the settings as the load takes them: its folder's projector too
+        const plan = await planLoad(this.deps.engine, file, await this.deps.library.withProjector(file, settings), margin);
         // a newer estimate (the slider moved again) makes this one stale: the renderer drops it
         if (seq !== this.estimateSeq) throw new IpcError('superseded', 'a newer estimate was asked for');
         const e = plan.estimate;

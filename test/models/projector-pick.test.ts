@@ -106,12 +106,12 @@ describe('ModelLibrary loads the paired projector', () => {
       onState: () => undefined,
     });
     try {
-      // the load's parameters, which the estimate takes too (models.estimate): the folder's projector
+      // the settings as the load and the estimate (models.estimate) take them: the folder's projector
       // is in them, so the estimate counts its memory
-      const params = await lib.loadParams(model, settings, 0);
+      const params = await lib.withProjector(model, settings);
       expect(params.mmproj).toBe(path.join(dir, 'mmproj-tiny-f16.gguf'));
       expect((await engine.estimate(model, params)).host.projector).toBeGreaterThan(0);
-      expect((await lib.loadParams(model, { ...settings, mmproj: TINY_PROJECTOR }, 0)).mmproj).toBe(TINY_PROJECTOR);
+      expect((await lib.withProjector(model, { ...settings, mmproj: TINY_PROJECTOR })).mmproj).toBe(TINY_PROJECTOR);
       const state = await lib.load(model);
       expect(state.loaded?.projector).toBe(path.join(dir, 'mmproj-tiny-f16.gguf'));
       const text = await engine.chat('chat', { messages: [{ role: 'user', content: 'Hi' }], maxTokens: 1 });
