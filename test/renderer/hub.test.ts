@@ -29,7 +29,7 @@ const FILES = {
 };
 const fitOf = (file: string) => ({
   repo: 'o/r-GGUF', revision: 'main', file, name: file, quant: null, size: 100, verdict: 'cpu-only', words: 'CPU only', reason: null,
-  gpuLayers: 0, contextSize: 4096, layers: 2, estimate: { devices: [], host: { total: 1, free: 1, model: 1, context: 0, compute: 0 } }, problems: [], fetched: { requests: 1, bytes: 10 },
+  gpuLayers: 0, contextSize: 4096, layers: 2, estimate: { devices: [], host: { total: 1, free: 1, model: 1, context: 0, compute: 0, projector: 0 } }, problems: [], fetched: { requests: 1, bytes: 10 },
 });
 
 test('the search follows the fields once they stay still; the page asks the first search when it opens', async () => {
