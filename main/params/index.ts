@@ -18,6 +18,7 @@ export * from './devices';
 export * from './backends';
 export * from './adapters';
 export * from './rpc';
+export * from './tools';
 
 /** What a load takes: the model load and context families together, defaults applied, combinations checked. */
 export const LOAD_PARAM_FIELDS = { ...LOAD_FIELDS, ...CONTEXT_FIELDS };
