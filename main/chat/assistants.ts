@@ -11,7 +11,7 @@ export function assistantChannels(deps: { store: Store; views: ChatViews }): Han
     'assistants.list': () => store.assistants.list().map((a) => toAssistantDTO(a, views.defaultAssistantId())),
     'assistants.create': (r) =>
       toAssistantDTO(
-        store.assistants.create({ name: r.name, avatar: r.emoji, instructions: r.instructions, sampling: r.sampling, model: r.modelPath }),
+        store.assistants.create({ name: r.name, avatar: r.emoji, instructions: r.instructions, sampling: r.sampling, model: r.modelPath, tools: r.tools }),
         views.defaultAssistantId(),
       ),
     'assistants.update': (r) => {
@@ -22,6 +22,7 @@ export function assistantChannels(deps: { store: Store; views: ChatViews }): Han
         ...(p.instructions !== undefined ? { instructions: p.instructions } : {}),
         ...(p.sampling !== undefined ? { sampling: p.sampling } : {}),
         ...(p.modelPath !== undefined ? { model: p.modelPath } : {}),
+        ...(p.tools !== undefined ? { tools: p.tools } : {}),
       };
       return toAssistantDTO(store.assistants.update(r.id, patch), views.defaultAssistantId());
     },

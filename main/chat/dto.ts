@@ -2,10 +2,31 @@
  * The chat service's records in the IPC contract's shapes: threads, messages (with why a reply
  * ended, from the engine's result), assistants and sampling.
  */
-import type { AssistantDTO, MessageDTO, SamplingDTO, ThreadDTO } from '../ipc/contract';
+import { type AssistantDTO, type MessageDTO, type SamplingDTO, type ThreadDTO, ToolResultDTO, type ToolCallDTO } from '../ipc/contract';
 import type { GenerateResult } from '../engine/protocol';
 import { CHAT_SETTING_KEYS, pickKeys } from '../params';
-import type { Assistant, FinishReason, MessageView, Thread } from '../store';
+import type { Assistant, FinishReason, MessageView, Thread, ToolCall } from '../store';
+
+/** What a tool message keeps in its call's `result` (the store's tool_calls column): its outcome beside the text. */
+export const StoredToolResult = ToolResultDTO.pick({ source: true, state: true, durationMs: true, truncated: true });
+export type StoredToolResult = typeof StoredToolResult._type;
+
+/** A stored call's arguments as the JSON text the model wrote. */
+export function argumentsText(c: ToolCall): string {
+  return typeof c.arguments === 'string' ? c.arguments : JSON.stringify(c.arguments ?? {});
+}
+
+function toolCallsOf(m: { role: string; toolCalls: ToolCall[] | null }): ToolCallDTO[] {
+  return m.role === 'assistant' ? (m.toolCalls ?? []).map((c) => ({ id: c.id, name: c.name, arguments: argumentsText(c) })) : [];
+}
+
+/** A tool message's outcome; null for another message, or one whose stored outcome does not parse. */
+function toolOf(m: { role: string; toolCalls: ToolCall[] | null; toolCallId: string | null }): ToolResultDTO | null {
+  const c = m.role === 'tool' ? m.toolCalls?.[0] : undefined;
+  if (!c) return null;
+  const r = StoredToolResult.safeParse(c.result);
+  return r.success ? { callId: m.toolCallId ?? c.id, name: c.name, arguments: argumentsText(c), ...r.data } : null;
+}
 
 export function toThreadDTO(t: Thread): ThreadDTO {
   return {
@@ -49,6 +70,8 @@ export function toMessageDTO(m: MessageView | (Omit<MessageView, 'alternatives'>
     parentId: m.parentId,
     alternative: m.alternatives ? { index: m.alternatives.index, count: m.alternatives.count } : { index: 0, count: 1 },
     attachments: m.attachments,
+    toolCalls: toolCallsOf(m),
+    tool: toolOf(m),
   };
 }
 
@@ -62,6 +85,7 @@ export function toAssistantDTO(a: Assistant, defaultId: string): AssistantDTO {
     sampling: pickSampling(s),
     modelPath: a.model,
     isDefault: a.id === defaultId,
+    tools: a.tools,
   };
 }
 

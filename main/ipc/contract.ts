@@ -14,9 +14,12 @@ import { UpdateChannelSchema, UpdateModeSchema, UpdateStateDTO } from './updates
 import { ApiServerSettings, ApiStatusDTO } from './api';
 import { AttachmentDTO, ImageAttachment, ImageRef, MessageImages, TEXT_OR_IMAGES, textOrImages } from './images';
 import { ThreadCacheSettings } from './thread-cache';
+import { LiveToolCallDTO, McpImportDTO, McpServerSave, TOOL_SECRET_NAMES, ToolCallDTO, ToolResultDTO, ToolsStatusDTO } from './tools';
+import { APPROVAL_DECISIONS, AssistantTools, McpServerName, ToolSettings } from '../params';
 
 export { DownloadDTO, DOWNLOAD_CONCURRENCY, REFERENCE_SOURCES };
 export { ATTACHMENT_REF_CHARS, AttachmentDTO, ImageAttachment, ImageRef, NO_VISION } from './images';
+export { LiveToolCallDTO, McpServerStatusDTO, TOOL_SECRET_NAMES, ToolCallDTO, ToolResultDTO, ToolsStatusDTO } from './tools';
 
 /** how llama.cpp rounds a context size (the settings page says what a size becomes) */
 export { CONTEXT_STEP, contextSizeUsed } from '../params';
@@ -105,10 +108,12 @@ export const MessageStatus = z.enum(['streaming', 'done', 'error', 'interrupted'
 /**
  * Why a reply ended: the model's end of text, a stop string, the max tokens limit, a full context, a
  * stop by the user, or the engine host dying or hanging mid-reply and being restarted
- * (`engineRestarted`, on an `interrupted` reply). Null for a reply that failed, was interrupted by
+ * (`engineRestarted`, on an `interrupted` reply); `toolCalls`: it called tools (their messages
+ * follow, then the next reply); `toolSteps`: the turn reached its step limit (settings' tools.maxSteps),
+ * so this reply was written without tools. Null for a reply that failed, was interrupted by
  * Hearth itself closing, or predates it.
  */
-export const FINISH_REASONS = ['eos', 'stop', 'maxTokens', 'contextFull', 'aborted', 'engineRestarted'] as const;
+export const FINISH_REASONS = ['eos', 'stop', 'maxTokens', 'contextFull', 'aborted', 'engineRestarted', 'toolCalls', 'toolSteps'] as const;
 export type FinishReason = (typeof FINISH_REASONS)[number];
 
 export const MessageDTO = z.object({
@@ -129,6 +134,10 @@ export const MessageDTO = z.object({
   alternative: z.object({ index: z.number().int(), count: z.number().int() }),
   /** what the message carries: a user message's images (ImageAttachment; images.read shows one) */
   attachments: z.array(AttachmentDTO).default([]),
+  /** a reply's tool calls (finishReason toolCalls) */
+  toolCalls: z.array(ToolCallDTO).default([]),
+  /** a tool message's outcome (role tool) */
+  tool: ToolResultDTO.nullable().default(null),
 });
 export type MessageDTO = z.infer<typeof MessageDTO>;
 
@@ -140,6 +149,8 @@ export const AssistantDTO = z.object({
   sampling: SamplingDTO,
   modelPath: z.string().nullable(),
   isDefault: z.boolean(),
+  /** the tools its chats are offered (null: every enabled one) */
+  tools: AssistantTools.nullable(),
 });
 export type AssistantDTO = z.infer<typeof AssistantDTO>;
 
@@ -150,6 +161,7 @@ export const AssistantInput = z
     instructions: z.string().max(20000).default(''),
     sampling: SamplingDTO.default({}),
     modelPath: z.string().nullable().default(null),
+    tools: AssistantTools.nullable().default(null),
   })
   .strict();
 
@@ -185,6 +197,8 @@ export const SettingsFields = z.object({
   updateMode: UpdateModeSchema.default('auto'),
   /** the chat threads' KV caches: how many stay live, and the saved ones' disk budget and age (main/chat/sessions.ts) */
   threadCache: ThreadCacheSettings.default({}),
+  /** the tools: the call loop's step limit, web search, fetch's reach, the tools allowed always (main/params/tools.ts) */
+  tools: ToolSettings.default({}),
 });
 
 /** A folder chosen for the models (library.moveFolder's target; the store's modelsFolder setting): an absolute path (POSIX, or Windows' drive or UNC; the renderer reads this file too, so no `path`). */
@@ -423,6 +437,26 @@ export const contract = {
     response: SettingsDTO,
   },
 
+  /** the tools the model may be offered, the MCP servers with their state and tools, which secrets are set */
+  'tools.status': { request: Empty, response: ToolsStatusDTO },
+  /** adds an MCP server, or changes one (previousName: its name before); its secret values ("" keeps the stored one) go to the secret store */
+  'tools.servers.save': { request: McpServerSave, response: ToolsStatusDTO },
+  'tools.servers.delete': { request: z.object({ name: McpServerName }).strict(), response: ToolsStatusDTO },
+  'tools.servers.restart': { request: z.object({ name: McpServerName }).strict(), response: ToolsStatusDTO },
+  /** adds the servers of another app's MCP config (Claude Desktop, Jan, Cursor, VS Code, LM Studio): its text, or a file found by tools.servers.importSources */
+  'tools.servers.import': {
+    request: z.union([z.object({ text: z.string().min(1).max(1_000_000), filename: z.string().max(300).optional() }).strict(), z.object({ path: z.string().min(1).max(4096) }).strict()]),
+    response: McpImportDTO,
+  },
+  /** the other apps' MCP configs found on this machine */
+  'tools.servers.importSources': { request: Empty, response: z.object({ sources: z.array(z.object({ app: z.string(), path: z.string() })) }) },
+  /** sets a tool secret (a search key), or forgets it (null) */
+  'tools.secrets.set': { request: z.object({ name: z.enum(TOOL_SECRET_NAMES), value: z.string().trim().min(1).max(4096).nullable() }).strict(), response: ToolsStatusDTO },
+  /** the calls of a chat awaiting approval or running */
+  'tools.pending': { request: z.object({ threadId: Id }).strict(), response: z.array(LiveToolCallDTO) },
+  /** the user's decision on a call awaiting approval */
+  'tools.decide': { request: z.object({ threadId: Id, callId: z.string().min(1).max(256), decision: z.enum(APPROVAL_DECISIONS) }).strict(), response: Ok },
+
   'search.query': {
     request: z.object({ q: z.string().trim().min(1).max(500), threadId: Id.optional(), limit: z.number().int().min(1).max(100).default(20), offset: z.number().int().min(0).default(0) }).strict(),
     response: z.object({ hits: z.array(SearchHit) }),
@@ -480,6 +514,12 @@ export const events = {
   'chat.piece': z.object({ threadId: Id, messageId: Id, content: z.string(), reasoning: z.string(), probs: z.array(TokenLogprobs).optional() }),
   /** a reply finished (done, aborted, error): the final message */
   'chat.done': z.object({ threadId: Id, message: MessageDTO }),
+  /** a message the call loop added to a chat: a tool's outcome, or the next reply (streaming) after the tools answered */
+  'chat.message': z.object({ threadId: Id, message: MessageDTO }),
+  /** a tool call awaits approval or runs (call), or left that state (call null: its message follows) */
+  'tools.call': z.object({ threadId: Id, callId: z.string(), call: LiveToolCallDTO.nullable() }),
+  /** the tools or an MCP server's state changed */
+  'tools.changed': ToolsStatusDTO,
   /** a thread's metadata changed (title, pin, updatedAt…) or it was created */
   'threads.changed': z.object({ thread: ThreadDTO }),
   'threads.deleted': z.object({ id: Id }),

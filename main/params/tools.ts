@@ -105,6 +105,12 @@ export const ToolSettings = z
   .strict();
 export type ToolSettings = z.output<typeof ToolSettings>;
 
+/** The tools an assistant's chats are offered: built-ins by name, MCP servers by name (all their tools). */
+export const AssistantTools = z
+  .object({ builtins: z.array(z.enum(BUILTIN_TOOLS)).default([]), servers: z.array(McpServerName).max(MAX_MCP_SERVERS).default([]) })
+  .strict();
+export type AssistantTools = z.output<typeof AssistantTools>;
+
 /**
  * A tool's key, stable across renames of what the model sees: `builtin:<name>` or
  * `mcp:<server name>:<tool name>`. Approvals ("for this thread", "always") are kept by key.

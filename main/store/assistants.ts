@@ -1,10 +1,11 @@
-/** Assistants repository: name, avatar, instructions, default sampling and default model. */
+/** Assistants repository: name, avatar, instructions, default sampling, default model and the tools its chats are offered. */
 import { randomUUID } from 'crypto';
 import type Database from 'better-sqlite3';
 import { z } from 'zod';
 import { StoreError } from './errors';
 import { decodeJson } from './json';
 import type { Logger } from '../logging';
+import { AssistantTools } from '../params';
 import type { Clock, SamplingParams } from './types';
 import { check, checkId, instructionsSchema, LIMITS, modelRefSchema, samplingSchema } from './validation';
 
@@ -19,12 +20,14 @@ export interface Assistant {
   instructions: string;
   sampling: SamplingParams;
   model: string | null;
+  /** the tools its chats are offered; null: every enabled one */
+  tools: AssistantTools | null;
   createdAt: number;
   updatedAt: number;
 }
 
-export type NewAssistant = Partial<Pick<Assistant, 'avatar' | 'description' | 'instructions' | 'sampling' | 'model'>> & { name: string };
-export type AssistantPatch = Partial<Pick<Assistant, 'name' | 'avatar' | 'description' | 'instructions' | 'sampling' | 'model'>>;
+export type NewAssistant = Partial<Pick<Assistant, 'avatar' | 'description' | 'instructions' | 'sampling' | 'model' | 'tools'>> & { name: string };
+export type AssistantPatch = Partial<Pick<Assistant, 'name' | 'avatar' | 'description' | 'instructions' | 'sampling' | 'model' | 'tools'>>;
 
 const fields = {
   name: z.string().trim().min(1).max(LIMITS.nameChars),
@@ -33,15 +36,16 @@ const fields = {
   instructions: instructionsSchema,
   sampling: samplingSchema,
   model: modelRefSchema.nullable(),
+  tools: AssistantTools.nullable(),
 };
 export const newAssistantSchema = z.object(fields).partial().required({ name: true }).strict();
 export const assistantPatchSchema = z.object(fields).partial().strict();
 
 interface AssistantRow {
   id: string; name: string; avatar: string | null; description: string; instructions: string; sampling: string;
-  model: string | null; created_at: number; updated_at: number;
+  model: string | null; tools: string | null; created_at: number; updated_at: number;
 }
-const COLS = 'id, name, avatar, description, instructions, sampling, model, created_at, updated_at';
+const COLS = 'id, name, avatar, description, instructions, sampling, model, tools, created_at, updated_at';
 
 export class Assistants {
   private readonly stmts;
@@ -50,8 +54,8 @@ export class Assistants {
     this.stmts = {
       get: db.prepare(`SELECT ${COLS} FROM assistants WHERE id = ?`),
       list: db.prepare(`SELECT ${COLS} FROM assistants ORDER BY id = '${DEFAULT_ASSISTANT_ID}' DESC, created_at, seq`),
-      insert: db.prepare(`INSERT INTO assistants (id, name, avatar, description, instructions, sampling, model, created_at, updated_at)
-        VALUES (@id, @name, @avatar, @description, @instructions, @sampling, @model, @created_at, @updated_at)`),
+      insert: db.prepare(`INSERT INTO assistants (id, name, avatar, description, instructions, sampling, model, tools, created_at, updated_at)
+        VALUES (@id, @name, @avatar, @description, @instructions, @sampling, @model, @tools, @created_at, @updated_at)`),
       delete: db.prepare('DELETE FROM assistants WHERE id = ?'),
       count: db.prepare('SELECT count(*) FROM assistants').pluck(),
     };
@@ -61,7 +65,9 @@ export class Assistants {
     return {
       id: r.id, name: r.name, avatar: r.avatar, description: r.description, instructions: r.instructions,
       sampling: decodeJson(r.sampling, samplingSchema, {}, this.logger, { where: `assistant ${r.id} sampling` }),
-      model: r.model, createdAt: r.created_at, updatedAt: r.updated_at,
+      model: r.model,
+      tools: r.tools === null ? null : decodeJson(r.tools, AssistantTools.nullable(), null, this.logger, { where: `assistant ${r.id} tools` }),
+      createdAt: r.created_at, updatedAt: r.updated_at,
     };
   }
 
@@ -71,7 +77,7 @@ export class Assistants {
     const now = this.clock();
     this.insertRecord({
       id: DEFAULT_ASSISTANT_ID, name: 'Hearth', avatar: '🔥', description: 'A helpful general assistant',
-      instructions: 'You are a helpful assistant.', sampling: {}, model: null, createdAt: now, updatedAt: now,
+      instructions: 'You are a helpful assistant.', sampling: {}, model: null, tools: null, createdAt: now, updatedAt: now,
     });
     return true;
   }
@@ -96,7 +102,7 @@ export class Assistants {
     const now = this.clock();
     return this.insertRecord({
       id: randomUUID(), name: v.name, avatar: v.avatar ?? null, description: v.description ?? '',
-      instructions: v.instructions ?? '', sampling: v.sampling ?? {}, model: v.model ?? null, createdAt: now, updatedAt: now,
+      instructions: v.instructions ?? '', sampling: v.sampling ?? {}, model: v.model ?? null, tools: v.tools ?? null, createdAt: now, updatedAt: now,
     });
   }
 
@@ -104,7 +110,7 @@ export class Assistants {
   insertRecord(a: Assistant): Assistant {
     this.stmts.insert.run({
       id: a.id, name: a.name, avatar: a.avatar, description: a.description, instructions: a.instructions,
-      sampling: JSON.stringify(a.sampling), model: a.model, created_at: a.createdAt, updated_at: a.updatedAt,
+      sampling: JSON.stringify(a.sampling), model: a.model, tools: a.tools ? JSON.stringify(a.tools) : null, created_at: a.createdAt, updated_at: a.updatedAt,
     });
     return this.get(a.id);
   }
@@ -114,9 +120,9 @@ export class Assistants {
     const v = check(assistantPatchSchema, patch, 'assistant patch');
     const next = { ...current, ...v, updatedAt: this.clock() };
     this.db.prepare(`UPDATE assistants SET name = @name, avatar = @avatar, description = @description,
-      instructions = @instructions, sampling = @sampling, model = @model, updated_at = @updated_at WHERE id = @id`).run({
+      instructions = @instructions, sampling = @sampling, model = @model, tools = @tools, updated_at = @updated_at WHERE id = @id`).run({
       id, name: next.name, avatar: next.avatar, description: next.description, instructions: next.instructions,
-      sampling: JSON.stringify(next.sampling), model: next.model, updated_at: next.updatedAt,
+      sampling: JSON.stringify(next.sampling), model: next.model, tools: next.tools ? JSON.stringify(next.tools) : null, updated_at: next.updatedAt,
     });
     return this.get(id);
   }

@@ -1,6 +1,7 @@
 /** Export a thread to Markdown (readable) and to JSON (lossless; re-importable with importJson). */
 import { z } from 'zod';
 import type { Assistant } from './assistants';
+import { AssistantTools } from '../params';
 import { activePath } from './tree';
 import type { Message, MessagesApi, Thread, ThreadsApi } from './types';
 import {
@@ -59,6 +60,8 @@ export const exportedAssistantSchema = z.object({
   instructions: z.string().max(LIMITS.instructionsChars),
   sampling: samplingSchema,
   model: modelRefSchema.nullable(),
+  /** the tools its chats are offered (exports before tools have none: every enabled one) */
+  tools: AssistantTools.nullable().default(null),
   createdAt: ts,
   updatedAt: ts,
 }).strict();

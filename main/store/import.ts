@@ -437,7 +437,7 @@ function prepareJanAssistant(file: string, now: number): Assistant {
   return {
     id: validId(a.id), name: (a.name?.trim() || a.id).slice(0, LIMITS.nameChars), avatar: a.avatar?.slice(0, 1000) || null,
     description: (a.description ?? '').slice(0, 10_000), instructions: (a.instructions ?? '').slice(0, LIMITS.instructionsChars),
-    sampling: janSampling(a.parameters), model: modelId(a.model), createdAt: at, updatedAt: at,
+    sampling: janSampling(a.parameters), model: modelId(a.model), tools: null, createdAt: at, updatedAt: at,
   };
 }
 

@@ -15,6 +15,7 @@ import { Assistants, DEFAULT_ASSISTANT_ID } from './assistants';
 import { storedAttachmentRefs } from './attachment-refs';
 import { backupDatabase, openDatabase } from './db';
 import { Downloads } from './downloads';
+import { ToolGrants } from './tool-grants';
 import { StoreError } from './errors';
 import { exportThreadJson, exportThreadMarkdown, type ExportSource, type ThreadExport } from './export';
 import { importHearthJson, importJanFolder, type ImportContext, type ImportResult } from './import';
@@ -73,6 +74,8 @@ export class Store {
   readonly temporary: TemporaryChats;
   /** Model downloads kept so they resume after a restart (main/models/downloads.ts drives them). */
   readonly downloads: Downloads;
+  /** The tools allowed per saved thread ("Allow for this thread"). */
+  readonly toolGrants: ToolGrants;
 
   private readonly clock: Clock;
   private readonly logger: Logger;
@@ -96,6 +99,7 @@ export class Store {
       this.settings = new Settings(db, clock, logger);
       this.modelSettings = new ModelSettings(db, clock, logger);
       this.downloads = new Downloads(db, clock, logger);
+      this.toolGrants = new ToolGrants(db, clock);
       this.modelRefs = new ModelRefs(db, clock, logger);
       this.assistants = new Assistants(db, clock, logger);
       if (this.assistants.ensureDefault()) logger.info('store: created the default assistant');

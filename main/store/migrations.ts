@@ -193,6 +193,23 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 7,
+    name: 'tools: the tools an assistant\'s chats are offered, and those allowed per thread',
+    up(db) {
+      // JSON (main/params/tools.ts AssistantTools); NULL: every enabled tool
+      db.exec(`ALTER TABLE assistants ADD COLUMN tools TEXT;`);
+      // the tools the user allowed for a whole thread ("Allow for this thread"), by tool key
+      db.exec(`
+        CREATE TABLE tool_grants (
+          thread_id  TEXT NOT NULL REFERENCES threads(id) ON DELETE CASCADE,
+          tool       TEXT NOT NULL,
+          granted_at INTEGER NOT NULL,
+          PRIMARY KEY (thread_id, tool)
+        ) WITHOUT ROWID;
+      `);
+    },
+  },
 ];
 
 /** The version a list of migrations ends at. */

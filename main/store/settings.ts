@@ -4,7 +4,7 @@
  */
 import type Database from 'better-sqlite3';
 import { z } from 'zod';
-import { ChatDefaults } from '../params';
+import { ChatDefaults, MAX_MCP_SERVERS, McpServerConfig } from '../params';
 import { StoreError } from './errors';
 import { decodeJson } from './json';
 import type { Logger } from '../logging';
@@ -29,6 +29,8 @@ export const appSettingsSchema = SettingsFields.extend({
   modelsFolder: ModelsFolderPath.nullable().default(null),
   /** The local API server's settings (main/ipc/api.ts; main/server/ runs it). */
   apiServer: ApiServerSettings.default({}),
+  /** The MCP servers the user configured (main/tools/mcp): their env and header values are kept in the secret store, "" here. */
+  mcpServers: z.array(McpServerConfig).max(MAX_MCP_SERVERS).default([]),
   /** Milliseconds between writes of a streaming reply. */
   streamFlushMs: z.number().int().min(0).max(5000).default(250),
 }).strict();
