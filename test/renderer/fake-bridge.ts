@@ -76,13 +76,15 @@ export function message(over: Partial<MessageDTO> = {}): MessageDTO {
     parentId: null,
     alternative: { index: 0, count: 1 },
     attachments: [],
+    toolCalls: [],
+    tool: null,
     ...over,
   };
 }
 
 export function assistant(over: Partial<AssistantDTO> = {}): AssistantDTO {
   seq++;
-  return { id: `a${seq}`, name: `Assistant ${seq}`, emoji: '🙂', instructions: '', sampling: {}, modelPath: null, isDefault: false, ...over };
+  return { id: `a${seq}`, name: `Assistant ${seq}`, emoji: '🙂', instructions: '', sampling: {}, modelPath: null, isDefault: false, tools: null, ...over };
 }
 
 export const NO_MODEL: ModelState = { loaded: null, loading: null, error: null };
