@@ -32,6 +32,9 @@ import { Services } from './services';
 import { settingsChannels } from './settings/channels';
 import { type SecretCipher, TokenVault } from './settings/token';
 import { Store } from './store';
+import { SecretStore } from './tools/secrets';
+import { ToolsService } from './tools/service';
+import type { ToolSource } from './tools/types';
 import { installFailureFile } from './updates/install-failure';
 import { UpdateController, updatesChannels, type Blocker, type UpdaterPort, BROWSER_MODE_UPDATES_REASON } from './updates/controller';
 
@@ -48,6 +51,8 @@ export interface App {
   api: ApiService;
   /** deletes the image files no message refers to (main/chat/image-sweep.ts): at startup, after a thread is deleted, at close */
   imageSweep: ImageSweep;
+  /** the tools chats are offered (built-ins, MCP servers), their approvals and settings (main/tools/) */
+  tools: ToolsService;
   close(): Promise<void>;
 }
 
@@ -75,6 +80,12 @@ export interface ComposeOptions {
    */
   updates?: { port: UpdaterPort; beforeInstall: () => Promise<void>; relaunch: () => void; gpu: string };
   updatesUnsupported?: string;
+  /** more tool sources beside the built-ins and the MCP servers (tests) */
+  toolSources?: ToolSource[];
+  /** the fetch the built-in tools use (default the global one) */
+  toolFetch?: typeof fetch;
+  /** where other apps' MCP configs are looked for (default this process's platform, environment and home) */
+  toolImportEnv?: { platform: NodeJS.Platform; env: NodeJS.ProcessEnv; home: string };
 }
 
 export function composeApp(opts: ComposeOptions): App {
@@ -161,7 +172,22 @@ export function composeApp(opts: ComposeOptions): App {
   // the image files no message refers to (saved chats, open temporary chats) go: now, after a thread is deleted, at close
   const imageSweep = new ImageSweep({ dir: paths.images, referenced: () => store.attachmentRefs(), logger });
   void imageSweep.run();
-  const chat = new ChatService({ store, engine, library, services, logger, views, usageRefreshMs: opts.usageRefreshMs, sessions, images });
+  // the tools: their secrets with the OS keychain where there is one (as the token), the MCP servers started now
+  const tools = new ToolsService({
+    store,
+    services,
+    secrets: new SecretStore(paths.root, { cipher: opts.secrets, logger }),
+    logger,
+    ...(opts.toolSources ? { sources: opts.toolSources } : {}),
+    ...(opts.toolFetch ? { fetch: opts.toolFetch } : {}),
+    ...(opts.toolImportEnv ? { importEnv: opts.toolImportEnv } : {}),
+  });
+  tools.start();
+  services.register(tools.channels());
+  const chat = new ChatService({
+    store, engine, library, services, logger, views, usageRefreshMs: opts.usageRefreshMs, sessions, images,
+    tools: { registry: tools.registry, approvals: tools.approvals, settings: () => tools.settings() },
+  });
   services.register(chatChannels({ store, engine, library, services, views, chat, images, sessions, imageSweep }));
   services.register(assistantChannels({ store, views }));
   // the updater: follows the updateChannel and updateMode settings; an install waits for replies and downloads
@@ -195,6 +221,7 @@ export function composeApp(opts: ComposeOptions): App {
   services.register(updatesChannels(updates));
   services.register(settingsChannels({
     store, engine, library, tokens, modelsFolder: () => folder.folder, setDownloadConcurrency: (n) => downloads.setConcurrency(n), updateSettingsChanged: () => updates.settingsChanged(),
+    toolSettingsChanged: () => tools.changed(),
   }));
   const hardware = new HardwareMonitor(engine);
   new ModelService({ store, engine, library, services, hardware, logger }).register();
@@ -230,10 +257,12 @@ export function composeApp(opts: ComposeOptions): App {
     updates,
     api,
     imageSweep,
+    tools,
     async close() {
       updates.close();
       await api.close();
       await chat.stopAll();
+      await tools.close();
       // the live threads' caches are saved while the engine still holds them
       await sessions.saveAll();
       // the temporary chats go now (store.close would drop them), and their images with them

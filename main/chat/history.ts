@@ -10,6 +10,10 @@
  * engine hashes an image's chunk, so the cached prefix of the conversation holds across turns while the
  * same images go (a turn that drops an old image reads the conversation again from there). Without a
  * projector the text alone goes (a thread with images can go on with a text model).
+ *
+ * A reply that called tools goes with its calls (tool_calls, the arguments as the model wrote them),
+ * and each tool message as the call's answer (role tool, tool_call_id): the template renders them in
+ * its own format.
  */
 import type { ChatMessage } from '../engine/protocol';
 import { type AttachmentDTO, ImageRef } from '../ipc/contract';
@@ -17,8 +21,9 @@ import { type ContentPart, MAX_IMAGE_PIXELS, MAX_IMAGES, MAX_REQUEST_PIXELS } fr
 import type { Message } from '../store';
 import type { ImageDimensions, ImageStore, StoredImage } from './images';
 import { wellFormed } from './text';
+import { argumentsText } from './dto';
 
-type HistoryMessage = Pick<Message, 'role' | 'content' | 'attachments'>;
+type HistoryMessage = Pick<Message, 'role' | 'content' | 'attachments'> & Partial<Pick<Message, 'toolCalls' | 'toolCallId'>>;
 
 /**
  * The images of a message the app stored (type image, named by their hash). An import's image (Jan's:
@@ -119,6 +124,15 @@ export async function toEngineMessages(history: readonly HistoryMessage[], o: { 
   const imageSizes: ImageDimensions[] = [];
   if (o.instructions.trim()) chat.push({ role: 'system', content: wellFormed(o.instructions) });
   history.forEach((m, i) => {
+    if (m.role === 'tool') {
+      if (m.toolCallId) chat.push({ role: 'tool', content: wellFormed(m.content), tool_call_id: m.toolCallId });
+      return;
+    }
+    if (m.role === 'assistant' && m.toolCalls?.length) {
+      const calls = m.toolCalls.map((c) => ({ id: c.id, type: 'function' as const, function: { name: c.name, arguments: argumentsText(c) } }));
+      chat.push({ role: 'assistant', content: wellFormed(m.content), tool_calls: calls });
+      return;
+    }
     if (m.role !== 'system' && m.role !== 'user' && m.role !== 'assistant') return;
     const images = sent.get(i);
     const text = wellFormed(images?.notes.length ? [...images.notes, m.content].filter((t) => t.length > 0).join('\n') : m.content);

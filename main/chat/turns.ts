@@ -21,6 +21,9 @@ import { toEngineMessages } from './history';
 import type { ImageDimensions, ImageStore } from './images';
 import { type ThreadSessions, tokensNeeded } from './sessions';
 import { nameThread } from './titles';
+import { runToolCalls, type ToolDeps, withIds } from './tool-loop';
+import type { OfferedTools } from '../tools/registry';
+import type { ToolCallDTO } from '../ipc/tools';
 import { ChatViews, modelName } from './views';
 
 /** While a reply streams, the header's context meter is refreshed at most this often. */
@@ -42,6 +45,21 @@ export interface ChatDeps {
   sessions?: ThreadSessions;
   /** the images users attach (<data>/images) */
   images: ImageStore;
+  /** the tools chats are offered, who allows their calls, their settings; without them no chat is offered tools */
+  tools?: ToolDeps;
+}
+
+/** A step's tools: those offered, and whether this is the last step (the model may not call them). */
+interface StepTools {
+  offered: OfferedTools;
+  last: boolean;
+  /** the step's number (1: the turn's first reply) */
+  step: number;
+}
+
+/** How a step ended: the calls to run before the next one (none: the turn is over). */
+interface StepEnd {
+  calls: ToolCallDTO[];
 }
 
 /** How a turn runs: a continue of the last reply; a message whose new images the model must read. */
@@ -230,9 +248,25 @@ export class ChatService {
     this.messageIn(threadId, replyId, 'assistant');
     const turn = this.reserve(threadId);
     const model = this.guard(turn, () => this.expectedModel(thread));
-    const writer = this.guard(turn, () => messages.regenerate(replyId, { model: modelName(model) }));
+    const writer = this.guard(turn, () => messages.regenerate(this.turnStart(threadId, replyId), { model: modelName(model) }));
     this.start(thread, writer, {}, turn);
     return { reply: this.deps.views.message(threadId, writer.messageId) };
+  }
+
+  /**
+   * The first reply of the turn a reply belongs to: a reply written after tool calls is regenerated from
+   * the user message, so the whole turn (its calls too) runs again as an alternative.
+   */
+  private turnStart(threadId: string, replyId: string): string {
+    const { messages } = this.api(threadId);
+    let id = replyId;
+    for (let m = messages.get(id); m.parentId !== null; ) {
+      const parent = messages.get(m.parentId);
+      if (parent.role !== 'tool' && !(parent.role === 'assistant' && parent.toolCalls?.length)) break;
+      id = parent.id;
+      m = parent;
+    }
+    return messages.get(id).role === 'assistant' ? id : replyId;
   }
 
   async edit(r: { threadId: string; messageId: string; content: string; attachments?: ImageAttachment[] }): Promise<{ userMessage: MessageDTO; reply: MessageDTO }> {
@@ -294,8 +328,7 @@ export class ChatService {
   /** The effective sampling: app defaults < assistant < thread overrides. */
   private sampling(thread: Thread): { sampling: Sampling; request: Pick<SamplingDTO, RequestSettingKey>; instructions: string } {
     const app = this.store.settings.get('chatDefaults');
-    let assistant: Assistant | null = null;
-    if (thread.assistantId && this.store.assistants.exists(thread.assistantId)) assistant = this.store.assistants.get(thread.assistantId);
+    const assistant = this.assistantOf(thread);
     const merged: SamplingDTO = { ...app, ...assistant?.sampling, ...thread.overrides.sampling };
     const instructions = thread.overrides.instructions ?? assistant?.instructions ?? '';
     return { sampling: pickKeys(merged, SAMPLING_SETTING_KEYS), request: pickKeys(merged, REQUEST_SETTING_KEYS), instructions };
@@ -357,7 +390,54 @@ export class ChatService {
    * large, database locked past the retries) the generation is stopped and the reply ends as an
    * error naming the store failure.
    */
-  private async generate(thread: Thread, writer: ReplyWriter, abort: AbortController, opts: TurnOptions): Promise<void> {
+  private async generate(first: Thread, firstWriter: ReplyWriter, abort: AbortController, opts: TurnOptions): Promise<void> {
+    const tools = this.deps.tools;
+    let writer = firstWriter;
+    let thread = first;
+    for (let step = 1; ; step++) {
+      const maxSteps = tools?.settings().maxSteps ?? 1;
+      const offered = tools && !opts.continueFinal ? tools.registry.offered(this.assistantOf(thread)?.tools ?? null) : null;
+      const stepTools = offered && offered.definitions.length > 0 ? { offered, last: step >= maxSteps, step } : null;
+      const end = await this.step(thread, writer, abort, step === 1 ? opts : {}, stepTools);
+      if (!end.calls.length || !tools || !stepTools || abort.signal.aborted) return;
+      const { messages, threads } = this.api(thread.id);
+      const lastId = await runToolCalls(tools, {
+        threadId: thread.id,
+        replyId: writer.messageId,
+        calls: end.calls,
+        offered: stepTools.offered,
+        signal: abort.signal,
+        countTokens: (text) => this.countTokens(text),
+        addMessage: (m) => messages.add(m),
+        added: (id) => this.deps.services.emit('chat.message', { threadId: thread.id, message: this.deps.views.message(thread.id, id) }),
+        logger: this.deps.logger,
+      });
+      if (abort.signal.aborted) return;
+      // the next reply reads the thread's settings as they are now (they may change while a call waits)
+      thread = threads.get(thread.id);
+      writer = messages.beginReply({ threadId: thread.id, parentId: lastId, model: modelName(this.deps.library.loadedPath ?? this.expectedModel(thread)) });
+      this.deps.services.emit('chat.message', { threadId: thread.id, message: this.deps.views.message(thread.id, writer.messageId) });
+    }
+  }
+
+  /** The chat model's tokens in a text (a tool result's budget); its characters ÷ 3 when the engine cannot say. */
+  private async countTokens(text: string): Promise<number> {
+    try {
+      return (await this.deps.engine.tokenize(CHAT_MODEL_ID, text, { addSpecial: false })).length;
+    } catch {
+      return Math.ceil(text.length / 3);
+    }
+  }
+
+  private assistantOf(thread: Thread): Assistant | null {
+    return thread.assistantId && this.store.assistants.exists(thread.assistantId) ? this.store.assistants.get(thread.assistantId) : null;
+  }
+
+  /**
+   * One step of a turn: one reply, offered the step's tools (on the last step the model may not call
+   * them: toolChoice none, so the prompt, and its cache, stay the same). Answers the calls it made.
+   */
+  private async step(thread: Thread, writer: ReplyWriter, abort: AbortController, opts: TurnOptions, tools: StepTools | null): Promise<StepEnd> {
     const signal = abort.signal;
     const { messages } = this.api(thread.id);
     const { sampling, request, instructions } = this.sampling(thread);
@@ -394,7 +474,7 @@ export class ChatService {
       }
       if (model !== null && !signal.aborted) result = await this.deps.engine.chat(
         CHAT_MODEL_ID,
-        { messages: chat, sampling, ...request, continueFinal: opts.continueFinal, overflow: 'error', seq },
+        { messages: chat, sampling, ...request, continueFinal: opts.continueFinal, overflow: 'error', seq, ...(tools ? { tools: tools.offered.engine, toolChoice: tools.last ? ('none' as const) : ('auto' as const) } : {}) },
         {
           signal,
           onPiece: (content, reasoning, probs) => {
@@ -453,6 +533,12 @@ export class ChatService {
         : engineError
           ? { status: 'error', error: engineError }
           : { status: !result || result.stopReason === 'aborted' ? 'aborted' : 'done', finishReason: result ? finishReasonOf(result) : 'aborted', metrics };
+    // the calls it made (when it was offered tools and may call them; the loop runs them), or the step limit it reached
+    const calls = tools && !tools.last && result && final.status === 'done' && !signal.aborted ? withIds(result.toolCalls) : [];
+    if (calls.length > 0) {
+      final.finishReason = 'toolCalls';
+      final.toolCalls = calls.map((c) => ({ id: c.id, name: c.name, arguments: c.arguments }));
+    } else if (tools?.last && tools.step > 1 && final.status === 'done' && (final.finishReason === 'eos' || final.finishReason === 'stop')) final.finishReason = 'toolSteps';
     // ids, counts and times only: never the text
     if (failure) this.deps.logger.warn('chat reply stopped: the store failed', { threadId: thread.id, messageId: writer.messageId, code: failure.code });
     else if (cutByRestart) this.deps.logger.warn('chat reply cut off: the engine host was restarted', { threadId: thread.id, messageId: writer.messageId, code: engineCode });
@@ -483,5 +569,6 @@ export class ChatService {
     } catch {
       /* thread deleted meanwhile */
     }
+    return { calls: message?.status === 'done' ? calls : [] };
   }
 }

@@ -26,6 +26,8 @@ export function settingsChannels(deps: {
   setDownloadConcurrency: (n: number) => void;
   /** told when the updateChannel or updateMode setting changes (the updater follows them) */
   updateSettingsChanged?: () => void;
+  /** told when the tools setting changes (the tools' status is told again: web search's provider, the built-ins on) */
+  toolSettingsChanged?: () => void;
 }): Handlers {
   const { store } = deps;
   const settings = (): SettingsDTO => {
@@ -54,6 +56,7 @@ export function settingsChannels(deps: {
       if (hfToken !== undefined) deps.tokens.set(hfToken);
       if (r.downloadConcurrency !== undefined) deps.setDownloadConcurrency(r.downloadConcurrency);
       if (r.updateChannel !== undefined || r.updateMode !== undefined) deps.updateSettingsChanged?.();
+      if (r.tools !== undefined) deps.toolSettingsChanged?.();
       if (backendChanged) await deps.engine.setBackend(r.backend!);
       // the engine restarts with the remote devices that answer; the hardware page shows what the probe found
       if (rpcChanged) await deps.engine.setRpcServers(r.rpcServers!);

@@ -1,0 +1,73 @@
+/**
+ * The tools a chat is offered, put together from every source (the built-ins, each MCP server): an
+ * assistant that chose its tools gets those (built-ins by name, MCP servers by name), else every
+ * enabled one; a name two sources give is offered once (the first source's). A call goes to the source
+ * that listed the tool. And the budget: a tool's text is cut to its tokens before the model reads it.
+ */
+import type { z } from 'zod';
+import type { Tool } from '../engine/protocol';
+import type { AssistantTools } from '../params';
+import type { ToolDefinition, ToolOutcome, ToolSource } from './types';
+
+export interface OfferedTools {
+  definitions: ToolDefinition[];
+  /** as the engine takes them */
+  engine: z.input<typeof Tool>[];
+  call(name: string, args: Record<string, unknown>, signal: AbortSignal): Promise<ToolOutcome>;
+  byName(name: string): ToolDefinition | undefined;
+}
+
+export class ToolRegistry {
+  constructor(private readonly sources: readonly ToolSource[]) {}
+
+  /** Every tool of every source (the settings' list). */
+  all(): ToolDefinition[] {
+    return this.offered(null).definitions;
+  }
+
+  offered(choice: AssistantTools | null): OfferedTools {
+    const bySource = new Map<string, { def: ToolDefinition; source: ToolSource }>();
+    for (const source of this.sources) {
+      for (const def of source.tools()) {
+        if (bySource.has(def.name)) continue;
+        if (choice && !(def.source === 'builtin' ? (choice.builtins as readonly string[]).includes(def.name) : choice.servers.includes(def.source))) continue;
+        bySource.set(def.name, { def, source });
+      }
+    }
+    const definitions = [...bySource.values()].map((e) => e.def);
+    return {
+      definitions,
+      engine: definitions.map((d) => ({ type: 'function' as const, function: { name: d.name, description: d.description, parameters: d.parameters as never } })),
+      byName: (name) => bySource.get(name)?.def,
+      call: async (name, args, signal) => {
+        const e = bySource.get(name);
+        if (!e) return { text: `There is no tool named ${JSON.stringify(name)}. The tools: ${definitions.map((d) => d.name).join(', ') || 'none'}.`, isError: true };
+        return e.source.call(name, args, signal);
+      },
+    };
+  }
+}
+
+/** A text cut to a budget of tokens, with what was kept of how many. */
+export interface Budgeted {
+  text: string;
+  truncated: { keptTokens: number; totalTokens: number } | null;
+}
+
+/**
+ * Cuts `text` to at most `budget` tokens as `count` counts them (the chat model's tokenizer), noting the
+ * cut at its end. The cut is made on characters, in proportion, and checked again (a few tries).
+ */
+export async function withinBudget(text: string, budget: number, count: (t: string) => Promise<number>): Promise<Budgeted> {
+  const total = await count(text);
+  if (total <= budget) return { text, truncated: null };
+  let chars = Math.floor((text.length * budget) / total);
+  let kept = text.slice(0, chars);
+  let keptTokens = await count(kept);
+  for (let i = 0; i < 4 && keptTokens > budget && chars > 0; i++) {
+    chars = Math.floor((chars * budget) / keptTokens * 0.95);
+    kept = text.slice(0, chars);
+    keptTokens = await count(kept);
+  }
+  return { text: `${kept}\n[truncated: ${keptTokens} of ${total} tokens shown]`, truncated: { keptTokens, totalTokens: total } };
+}

@@ -1,0 +1,87 @@
+/**
+ * The tools' secrets: web search keys and MCP servers' environment and header values. Kept in
+ * <data>/tool-secrets.json (mode 0600), each value encrypted with the cipher main/app passes
+ * (Electron's safeStorage: the OS keychain) when there is one, else in clear (browser mode, `hearth
+ * serve`) — which the Tools settings say. Values leave this file only towards the tool that uses them,
+ * never towards a page: tools.status names the secrets that are set, never their values.
+ */
+import fs from 'fs';
+import path from 'path';
+import { z } from 'zod';
+import type { Logger } from '../logging';
+import type { SecretCipher } from '../settings/token';
+
+const FileSchema = z.record(z.string().max(600), z.object({ keychain: z.boolean(), value: z.string().max(64 * 1024) }).strict());
+
+export class SecretStore {
+  private readonly file: string;
+  private cache: z.infer<typeof FileSchema> | null = null;
+
+  constructor(
+    dataDir: string,
+    private readonly opts: { cipher?: SecretCipher; logger: Logger },
+  ) {
+    this.file = path.join(dataDir, 'tool-secrets.json');
+  }
+
+  /** Where values are kept: encrypted with the OS keychain, or a file only this user may read. */
+  get kind(): 'keychain' | 'file' {
+    return this.opts.cipher ? 'keychain' : 'file';
+  }
+
+  private read(): z.infer<typeof FileSchema> {
+    if (this.cache) return this.cache;
+    let data: z.infer<typeof FileSchema> = {};
+    try {
+      const parsed = FileSchema.safeParse(JSON.parse(fs.readFileSync(this.file, 'utf8')));
+      if (parsed.success) data = parsed.data;
+      else this.opts.logger.warn('tools: the secrets file does not parse; its secrets are ignored (set them again)');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') this.opts.logger.warn(`tools: the secrets file could not be read: ${(e as Error).message}`);
+    }
+    this.cache = data;
+    return data;
+  }
+
+  private write(data: z.infer<typeof FileSchema>): void {
+    const tmp = `${this.file}.tmp`;
+    fs.writeFileSync(tmp, JSON.stringify(data), { mode: 0o600 });
+    fs.renameSync(tmp, this.file);
+    this.cache = data;
+  }
+
+  /** A secret's value; null when not set, or kept with a keychain this process cannot use (logged). */
+  get(name: string): string | null {
+    const e = this.read()[name];
+    if (!e) return null;
+    if (!e.keychain) return e.value;
+    if (!this.opts.cipher) {
+      this.opts.logger.warn(`tools: the secret ${name} was kept with the OS keychain, which is not available here`);
+      return null;
+    }
+    try {
+      return this.opts.cipher.decrypt(Buffer.from(e.value, 'base64'));
+    } catch (err) {
+      this.opts.logger.warn(`tools: the secret ${name} could not be decrypted: ${(err as Error).message}`);
+      return null;
+    }
+  }
+
+  /** Sets a secret, or forgets it (null). */
+  set(name: string, value: string | null): void {
+    const data = { ...this.read() };
+    if (value === null) delete data[name];
+    else data[name] = this.opts.cipher ? { keychain: true, value: this.opts.cipher.encrypt(value).toString('base64') } : { keychain: false, value };
+    this.write(data);
+  }
+
+  /** Forgets every secret whose name starts with `prefix`. */
+  deletePrefix(prefix: string): void {
+    const data = Object.fromEntries(Object.entries(this.read()).filter(([k]) => !k.startsWith(prefix)));
+    this.write(data);
+  }
+
+  names(): string[] {
+    return Object.keys(this.read());
+  }
+}
