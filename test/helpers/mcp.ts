@@ -8,18 +8,22 @@ import type { AddressInfo } from 'net';
 import * as path from 'path';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { z } from 'zod';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod/v4'; // the SDK's types with zod 3's API instantiate too deep for tsc
 import type { Logger } from '../../main/logging';
 import { McpServerConfig, type McpServerInput } from '../../main/params/tools';
 
 export const EVERYTHING = require.resolve('@modelcontextprotocol/server-everything/dist/index.js');
 export const FIXTURE = path.join(__dirname, '..', 'fixtures', 'mcp-server.js');
 
+type StdioConfig = Extract<McpServerConfig, { transport: 'stdio' }>;
 type StdioInput = Omit<Extract<McpServerInput, { transport: 'stdio' }>, 'transport' | 'command'>;
 
 /** A stdio server run with this Node (`node <script> ...args`). */
-export function nodeServer(name: string, script: string, args: string[] = [], more: Partial<StdioInput> = {}): McpServerConfig {
-  return McpServerConfig.parse({ transport: 'stdio', name, command: process.execPath, args: [script, ...args], ...more });
+export function nodeServer(name: string, script: string, args: string[] = [], more: Partial<StdioInput> = {}): StdioConfig {
+  const config = McpServerConfig.parse({ transport: 'stdio', name, command: process.execPath, args: [script, ...args], ...more });
+  if (config.transport !== 'stdio') throw new Error('unreachable');
+  return config;
 }
 export const everything = (name = 'everything', more: Partial<StdioInput> = {}) => nodeServer(name, EVERYTHING, ['stdio'], more);
 export const fixture = (name = 'fixture', more: Partial<StdioInput> = {}) => nodeServer(name, FIXTURE, [], more);
@@ -73,9 +77,9 @@ export async function startHttpMcp(): Promise<HttpMcp> {
       return;
     }
     const mcp = new McpServer({ name: 'http-test', version: '1.0.0' });
-    mcp.registerTool('add', { description: 'Adds two numbers', inputSchema: { a: z.number(), b: z.number() } }, async ({ a, b }) => ({
-      content: [{ type: 'text', text: String(a + b) }],
-    }));
+    const inputSchema = { a: z.number(), b: z.number() };
+    const add = async ({ a, b }: { a: number; b: number }): Promise<CallToolResult> => ({ content: [{ type: 'text', text: String(a + b) }] });
+    mcp.registerTool('add', { description: 'Adds two numbers', inputSchema }, add);
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
     res.on('close', () => {
       void transport.close();

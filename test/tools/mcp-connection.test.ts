@@ -208,7 +208,7 @@ describe('Streamable HTTP', () => {
   });
 
   test('with a wrong or missing header: failed, saying what the server answered', async () => {
-    for (const headers of [{ [HTTP_HEADER]: 'wrong' }, {}]) {
+    for (const headers of [{ [HTTP_HEADER]: 'wrong' }, {}] as Record<string, string>[]) {
       const { c } = connect(config(headers));
       await c.start();
       expect(c.status().state).toBe('failed');
