@@ -16,7 +16,8 @@ import type { Handlers, Services } from '../services';
 import type { Store } from '../store';
 import { ToolApprovals } from './approvals';
 import { createBuiltinTools } from './builtins';
-import { knownConfigPaths, parseMcpImport } from './mcp/import';
+import { parseMcpImport } from './mcp/import';
+import { knownConfigPaths } from './mcp/import-paths';
 import { McpManager } from './mcp/manager';
 import { ToolRegistry } from './registry';
 import { SecretStore } from './secrets';
@@ -87,7 +88,7 @@ export class ToolsService {
   }
 
   private applyServers(): void {
-    this.mcp.setConfigs(this.store.settings.get('mcpServers').map((c) => this.withSecrets(c)));
+    this.mcp.setConfigs(this.store.settings.get('mcpServers').map((c) => this.withSecrets(c))).catch((e: Error) => this.deps.logger.error(`tools: the MCP servers could not be set: ${e.message}`));
   }
 
   /** Tells every page the tools' state (a server's state changed, a tool setting, a secret). */
@@ -162,9 +163,10 @@ export class ToolsService {
 
   /** Adds the servers of another app's config; a name already there gets a number. */
   import(text: string, filename?: string): { added: string[]; skipped: { name: string; reason: string }[] } {
+    // names already taken get a number (parseMcpImport); each is checked again as it is saved
     let parsed;
     try {
-      parsed = parseMcpImport(text, filename);
+      parsed = parseMcpImport(text, filename, this.store.settings.get('mcpServers').map((c) => c.name));
     } catch (e) {
       throw new IpcError('invalid_input', (e as Error).message);
     }
