@@ -5,7 +5,8 @@
  */
 import type { EventOf } from '../../../main/ipc/contract';
 import { onEvent } from './bridge';
-import { messageDone, piecesApplied, Piece } from '../features/chat/chatSlice';
+import { messageAdded, messageDone, piecesApplied, Piece } from '../features/chat/chatSlice';
+import { liveCallChanged, toolsStatusReceived } from '../features/tools/toolsSlice';
 import { importProgressReceived } from '../features/library/librarySlice';
 import { downloadProgress, downloadsChanged } from '../features/downloads/downloadsSlice';
 import { modelListReceived, modelStateReceived } from '../features/models/modelsSlice';
@@ -78,6 +79,11 @@ export function startEvents(dispatch: AppDispatch, schedule?: FrameScheduler): (
       // (main pushes models.state with the context use after the reply, for the header's meter)
       dispatch(messageDone(p));
     }),
+    // a message the tool call loop added: a tool's outcome, or the next reply (its pieces follow by chat.piece)
+    onEvent('chat.message', (p) => dispatch(messageAdded(p))),
+    // a tool call awaits approval or runs, or left that state (its tool message follows by chat.message)
+    onEvent('tools.call', (p) => dispatch(liveCallChanged(p))),
+    onEvent('tools.changed', (p) => dispatch(toolsStatusReceived(p))),
     onEvent('threads.changed', (p) => dispatch(threadUpserted(p.thread))),
     onEvent('threads.deleted', (p) => dispatch(threadRemoved(p.id))),
     onEvent('models.state', (p) => dispatch(modelStateReceived(p))),

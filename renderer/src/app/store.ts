@@ -15,10 +15,11 @@ import threads from '../features/threads/threadsSlice';
 import updates from '../features/updates/updatesSlice';
 import apiServer from '../features/apiServer/apiServerSlice';
 import welcome from '../features/welcome/welcomeSlice';
+import tools from '../features/tools/toolsSlice';
 import { appListeners } from './listeners';
 import ui from './uiSlice';
 
-export const rootReducer = combineReducers({ threads, chat, images, models, modelSettings, hardware, assistants, settings, search, downloads, hub, library, welcome, updates, apiServer, ui });
+export const rootReducer = combineReducers({ threads, chat, images, models, modelSettings, hardware, assistants, settings, search, downloads, hub, library, welcome, updates, apiServer, tools, ui });
 
 export type RootState = ReturnType<typeof rootReducer>;
 

@@ -18,6 +18,7 @@ import { AttachButton, ComposerImages, MessageImages } from './Images';
 import { editKey, imagesSet, imagesTaken, storedAttachments } from './imagesSlice';
 import { useAttachImages } from './useAttachImages';
 import { TokenProbs } from './TokenProbs';
+import { ToolCalls, ToolStepsNote } from '../tools/ToolCard';
 
 /** Speculative decoding's acceptance: the share of drafted tokens the model took, as a whole percent. */
 export function acceptanceRate(drafted: number, accepted: number): string {
@@ -130,6 +131,7 @@ function StatusNote({ m }: { m: MessageDTO }) {
   }
   if (m.status === 'interrupted') return <InterruptedNote m={m} />;
   if (m.status === 'aborted') return <p className="notice">Stopped.</p>;
+  if (m.finishReason === 'toolSteps') return <ToolStepsNote m={m} />;
   return <FinishNote m={m} />;
 }
 
@@ -233,8 +235,9 @@ export const MessageItem = memo(function MessageItem({ id }: { id: string }) {
       ) : (
         <Markdown text={m.content} className={streaming ? 'with-caret' : undefined} />
       )}
+      <ToolCalls message={m} />
       {streaming && !m.content && !m.reasoning && modelLoading && <ModelLoadingNote model={modelLoading.loading?.path ?? m.model} progress={modelLoading.loading?.progress ?? null} />}
-      {streaming && !m.content && !m.reasoning && !modelLoading && (
+      {streaming && !m.content && !m.reasoning && !modelLoading && !m.toolCalls.length && (
         <p className="waiting" role="status">
           <span className="dots" aria-hidden="true" /> Waiting for the first token…
         </p>

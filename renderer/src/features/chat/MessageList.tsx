@@ -1,12 +1,14 @@
-/** The thread's messages in a virtualized log; each row is a memoized <MessageItem id>. */
+/** The thread's messages in a virtualized log; each row is a memoized <MessageItem id>. Tool messages show in their call's card (features/tools). */
 import { useCallback, useEffect } from 'react';
+import { shallowEqual } from 'react-redux';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { VirtualList } from '../../components/VirtualList';
-import { jumpDone, selectIsStreaming, selectMessageIds } from './chatSlice';
+import { selectShownMessageIds } from '../tools/toolCalls';
+import { jumpDone, selectIsStreaming } from './chatSlice';
 import { MessageItem } from './MessageItem';
 
 export function MessageList({ threadId }: { threadId: string }) {
-  const ids = useAppSelector((s) => selectMessageIds(s, threadId));
+  const ids = useAppSelector((s) => selectShownMessageIds(s, threadId), shallowEqual);
   const streaming = useAppSelector((s) => selectIsStreaming(s, threadId));
   const jump = useAppSelector((s) => (s.chat.jumpTo?.threadId === threadId ? s.chat.jumpTo : null));
   const dispatch = useAppDispatch();

@@ -1,6 +1,7 @@
 /**
  * Messages of the opened threads. Streaming text arrives as batches of pieces (one batch per
- * animation frame, see app/events.ts); chat.done replaces the message with main's final copy.
+ * animation frame, see app/events.ts); chat.done replaces the message with main's final copy;
+ * chat.message adds one the tool call loop made (a tool message, or the next reply, streaming).
  */
 import { createAction, createSlice, PayloadAction } from '@reduxjs/toolkit';
 import type { ImageAttachment, MessageDTO } from '../../../../main/ipc/contract';
@@ -281,6 +282,18 @@ const chatSlice = createSlice({
         if (message.parentId === last) t.ids.push(message.id);
       }
     },
+    /**
+     * chat.message: a message the tool call loop added to a thread (a tool's outcome, or the next reply,
+     * streaming: its pieces follow) goes after its parent on the thread's path, or replaces our copy.
+     */
+    messageAdded(state, a: PayloadAction<{ threadId: string; message: MessageDTO }>) {
+      const { threadId, message } = a.payload;
+      putMessage(state, message);
+      const t = state.byThread[threadId];
+      if (!t || t.ids.includes(message.id)) return;
+      const at = message.parentId ? t.ids.indexOf(message.parentId) : -1;
+      t.ids = at >= 0 ? [...t.ids.slice(0, at + 1), message.id] : [...t.ids, message.id];
+    },
     errorCleared(state, a: PayloadAction<string>) {
       delete state.errors[a.payload];
     },
@@ -395,7 +408,7 @@ const chatSlice = createSlice({
   },
 });
 
-export const { piecesApplied, messageDone, errorCleared, jumpRequested, jumpDone, draftCounted } = chatSlice.actions;
+export const { piecesApplied, messageDone, messageAdded, errorCleared, jumpRequested, jumpDone, draftCounted } = chatSlice.actions;
 export default chatSlice.reducer;
 
 // ---- selectors -----------------------------------------------------------------------------------
@@ -407,11 +420,14 @@ export const selectThreadMessages = (s: RootState, threadId: string | null): Thr
   threadId ? s.chat.byThread[threadId] : undefined;
 export const selectMessageIds = (s: RootState, threadId: string | null): string[] =>
   (threadId && s.chat.byThread[threadId]?.ids) || NO_IDS;
-/** A reply is streaming in this thread (it is always the last message of the path). */
+/**
+ * A turn runs in this thread: a reply is streaming (it is always the last message of the path), or
+ * its tool call loop has a call awaiting approval or running (Stop ends the turn either way).
+ */
 export function selectIsStreaming(s: RootState, threadId: string | null): boolean {
   const ids = selectMessageIds(s, threadId);
   const last = ids.length ? s.chat.messages[ids[ids.length - 1]] : undefined;
-  return last?.status === 'streaming';
+  return last?.status === 'streaming' || (!!threadId && !!s.tools.live[threadId]);
 }
 /** The context a reply's conversation fills once it ended: its prompt and what it generated (0 without metrics). */
 const contextOf = (m: MessageDTO | undefined): number => (m?.metrics ? m.metrics.promptTokens + m.metrics.generatedTokens : 0);
