@@ -1,4 +1,4 @@
-/** Assistants: the list, and a form to create or edit one (instructions, model, sampling defaults). */
+/** Assistants: the list, and a form to create or edit one (instructions, model, sampling defaults, tools). */
 import { FormEvent, useState } from 'react';
 import type { AssistantDTO } from '../../../../main/ipc/contract';
 import { describeError } from '../../app/errors';
@@ -10,6 +10,7 @@ import { Icon } from '../../components/Icon';
 import { useDiscardGuard, useUnsavedChanges } from '../../components/unsaved';
 import { openThread } from '../chat/chatSlice';
 import { parseSampling, SamplingFields, samplingToStrings } from '../settings/SamplingFields';
+import { AssistantToolsPicker } from '../tools/AssistantToolsPicker';
 import { assistantPicked, createAssistant, deleteAssistant, selectAssistants, updateAssistant } from './assistantsSlice';
 
 interface Draft {
@@ -18,6 +19,7 @@ interface Draft {
   instructions: string;
   modelPath: string;
   sampling: ReturnType<typeof samplingToStrings>;
+  tools: AssistantDTO['tools'];
 }
 
 const toDraft = (a: AssistantDTO | null): Draft => ({
@@ -26,6 +28,7 @@ const toDraft = (a: AssistantDTO | null): Draft => ({
   instructions: a?.instructions ?? '',
   modelPath: a?.modelPath ?? '',
   sampling: samplingToStrings(a?.sampling),
+  tools: a?.tools ?? null,
 });
 
 function AssistantForm({ assistant, onSaved }: { assistant: AssistantDTO | null; onSaved: (a: AssistantDTO) => void }) {
@@ -50,7 +53,7 @@ function AssistantForm({ assistant, onSaved }: { assistant: AssistantDTO | null;
     if (!d.name.trim()) return setError('Give the assistant a name.');
     const sampling = parseSampling(d.sampling);
     if ('error' in sampling) return setError(sampling.error);
-    const input = { name: d.name.trim(), emoji: d.emoji.trim() || '🙂', instructions: d.instructions, modelPath: d.modelPath || null, sampling: sampling.value };
+    const input = { name: d.name.trim(), emoji: d.emoji.trim() || '🙂', instructions: d.instructions, modelPath: d.modelPath || null, sampling: sampling.value, tools: d.tools };
     setBusy(true);
     const r = assistant ? await dispatch(updateAssistant({ id: assistant.id, patch: input })) : await dispatch(createAssistant(input));
     setBusy(false);
@@ -104,6 +107,7 @@ function AssistantForm({ assistant, onSaved }: { assistant: AssistantDTO | null;
           ))}
         </select>
       </div>
+      <AssistantToolsPicker value={d.tools} onChange={(tools) => setD({ ...d, tools })} />
       <fieldset>
         <legend>Sampling defaults</legend>
         <SamplingFields values={d.sampling} onChange={(sampling) => setD({ ...d, sampling })} />

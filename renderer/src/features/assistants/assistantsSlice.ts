@@ -1,6 +1,7 @@
-/** Assistants (name, emoji, instructions, sampling defaults, model) and the one picked for the next new chat. */
+/** Assistants (name, emoji, instructions, sampling defaults, model, tools) and the one picked for the next new chat. */
 import { createEntityAdapter, createSlice, EntityState, PayloadAction } from '@reduxjs/toolkit';
 import type { AssistantDTO, SamplingDTO } from '../../../../main/ipc/contract';
+import type { AssistantTools } from '../../../../main/params';
 import { call } from '../../app/bridge';
 import { toErrorInfo } from '../../app/errors';
 import type { RootState } from '../../app/store';
@@ -12,6 +13,8 @@ export interface AssistantInput {
   instructions?: string;
   sampling?: SamplingDTO;
   modelPath?: string | null;
+  /** the tools its chats are offered; null: every enabled one */
+  tools?: AssistantTools | null;
 }
 
 const adapter = createEntityAdapter<AssistantDTO>();

@@ -1,4 +1,4 @@
-/** Settings: appearance, chat defaults (sampling), models (load settings, guardrail), hardware, data folder, updates, about. */
+/** Settings: appearance, chat defaults (sampling), models (load settings, guardrail), tools, hardware, data folder, updates, about. */
 import { KeyboardEvent, useState } from 'react';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { closeDialog, setSettingsSection, SettingsSection } from '../../app/uiSlice';
@@ -9,6 +9,7 @@ import { ModelSettingsPanel } from '../modelSettings/ModelSettingsPanel';
 import { UpdatesSection } from './Updates';
 import { ApiServerSection } from './ApiServer';
 import { About } from './About';
+import { ToolsSettings } from '../tools/ToolsSettings';
 import { HfTokenField, ModelsFolder } from './ModelsFolder';
 import { DownloadLimitField, ProxyField } from './Downloading';
 import { ThreadCacheFields } from './ThreadCache';
@@ -20,6 +21,7 @@ const SECTIONS: { id: SettingsSection; label: string }[] = [
   { id: 'appearance', label: 'Appearance' },
   { id: 'chat', label: 'Chat defaults' },
   { id: 'models', label: 'Models' },
+  { id: 'tools', label: 'Tools' },
   { id: 'hardware', label: 'Hardware' },
   { id: 'data', label: 'Data' },
   { id: 'updates', label: 'Updates' },
@@ -187,6 +189,7 @@ function SettingsBody() {
             <ModelSettingsPanel />
           </div>
         )}
+        {section === 'tools' && <ToolsSettings />}
         {section === 'hardware' && <HardwarePanel />}
         {section === 'data' && <DataFolder />}
         {section === 'updates' && <UpdatesSection />}
