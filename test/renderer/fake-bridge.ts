@@ -12,9 +12,10 @@ import type {
   ModelSettingsView,
   ModelState,
   ThreadDTO,
+  ToolsStatusDTO,
 } from '../../main/ipc/contract';
 import { SettingsDTO } from '../../main/ipc/contract';
-import { memoryNeed } from '../../main/params';
+import { BUILTIN_TOOLS, builtinKey, memoryNeed } from '../../main/params';
 import type { HearthBridge } from '../../renderer/src/app/bridge';
 
 type Handler = (payload: any) => unknown;
@@ -91,6 +92,12 @@ export const NO_MODEL: ModelState = { loaded: null, loading: null, error: null }
 
 export function settingsDTO(over: Partial<SettingsDTO> = {}): SettingsDTO {
   return { ...SettingsDTO.parse({ chatDefaults: {} }), ...over };
+}
+
+/** tools.status's answer: the built-ins, no MCP server, no secret set, the OS keychain. */
+export function toolsStatus(over: Partial<ToolsStatusDTO> = {}): ToolsStatusDTO {
+  const tools = BUILTIN_TOOLS.map((name) => ({ name, key: builtinKey(name), description: `the ${name} tool`, source: 'built-in', alwaysAllowed: false }));
+  return { tools, servers: [], secrets: [], secretStore: 'keychain', ...over };
 }
 
 const MiB = 1024 * 1024;
@@ -186,6 +193,10 @@ const DEFAULTS: Record<string, Handler> = {
   'models.list': () => [],
   'models.state': () => NO_MODEL,
   'assistants.list': () => [],
+  // the tools: no call awaits in any chat, no server is configured
+  'tools.pending': () => [],
+  'tools.status': () => toolsStatus(),
+  'tools.servers.importSources': () => ({ sources: [] }),
   'chat.countTokens': (p: { text: string }) => ({ tokens: p.text.split(/\s+/).filter(Boolean).length }),
   // the chat template preview (a stand-in render: the engine's is tested in test/engine/chat-template.test.ts)
   'models.template.preview': (p: { template: string }) => ({ prompt: `rendered with ${p.template || 'the file template'}`, tokens: 3, template: p.template || 'the file template' }),
