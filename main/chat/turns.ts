@@ -10,18 +10,19 @@ import path from 'path';
 import { untilAborted } from '../abort';
 import { EngineClient } from '../engine/client';
 import type { Logger } from '../logging';
-import { ChatMessage, EngineError, GenerateResult, Sampling } from '../engine/protocol';
-import { ImageAttachment, IpcError, IpcErrorCode, MessageDTO, NO_VISION, SamplingDTO } from '../ipc/contract';
+import { ChatMessage, EngineError, GenerateResult } from '../engine/protocol';
+import { ImageAttachment, IpcError, IpcErrorCode, MessageDTO, NO_VISION } from '../ipc/contract';
 import { CHAT_MODEL_ID, ModelLibrary } from '../models/library';
-import { chatChars, MAX_REQUEST_PIXELS, pickKeys, REQUEST_SETTING_KEYS, RequestSettingKey, SAMPLING_SETTING_KEYS } from '../params';
+import { chatChars, MAX_REQUEST_PIXELS } from '../params';
 import { Services } from '../services';
-import { Assistant, FinishReply, ReplyWriter, Store, Thread } from '../store';
+import { FinishReply, ReplyWriter, Store, Thread } from '../store';
 import { finishReasonOf } from './dto';
 import { toEngineMessages } from './history';
-import type { ImageDimensions, ImageStore } from './images';
+import type { ImageStore } from './images';
 import { type ThreadSessions, tokensNeeded } from './sessions';
 import { nameThread } from './titles';
 import { runToolCalls, type ToolDeps, withIds } from './tool-loop';
+import { assistantOf, countImageTokens, countTokens, effectiveSampling } from './turn-inputs';
 import type { OfferedTools } from '../tools/registry';
 import type { ToolCallDTO } from '../ipc/tools';
 import { ChatViews, modelName } from './views';
@@ -325,15 +326,6 @@ export class ChatService {
     await Promise.all([...this.titling].map((t) => t.done));
   }
 
-  /** The effective sampling: app defaults < assistant < thread overrides. */
-  private sampling(thread: Thread): { sampling: Sampling; request: Pick<SamplingDTO, RequestSettingKey>; instructions: string } {
-    const app = this.store.settings.get('chatDefaults');
-    const assistant = this.assistantOf(thread);
-    const merged: SamplingDTO = { ...app, ...assistant?.sampling, ...thread.overrides.sampling };
-    const instructions = thread.overrides.instructions ?? assistant?.instructions ?? '';
-    return { sampling: pickKeys(merged, SAMPLING_SETTING_KEYS), request: pickKeys(merged, REQUEST_SETTING_KEYS), instructions };
-  }
-
   /** Runs a step of a turn that has not started yet; if it throws, the turn is released. */
   private guard<T>(turn: Turn, step: () => T): T {
     let r: T;
@@ -364,39 +356,13 @@ export class ChatService {
     }
   }
 
-  /**
-   * The tokens a turn's images take in the loaded model's context: the engine's count for each image's
-   * width and height (asked once per distinct size). When the engine cannot say, 0 and a warning: the
-   * room made for the turn is then its text's estimate alone, and the turn goes on.
-   */
-  private async imageTokens(threadId: string, sizes: readonly ImageDimensions[], signal: AbortSignal): Promise<number> {
-    if (sizes.length === 0) return 0;
-    const key = (s: ImageDimensions) => `${s.width}x${s.height}`;
-    const distinct = [...new Map(sizes.map((s) => [key(s), s])).values()];
-    try {
-      const tokens = await this.deps.engine.imageTokens(CHAT_MODEL_ID, distinct, { signal });
-      if (tokens.length !== distinct.length) throw new Error(`the engine answered ${tokens.length} counts for ${distinct.length} sizes`);
-      const per = new Map(distinct.map((s, i) => [key(s), tokens[i]]));
-      return sizes.reduce((n, s) => n + per.get(key(s))!, 0);
-    } catch (e) {
-      if (!signal.aborted) this.deps.logger.warn(`chat: the images' tokens could not be counted, the room made for the turn is its text's estimate: ${(e as Error).message}`, { threadId, images: sizes.length });
-      return 0;
-    }
-  }
-
-  /**
-   * Runs one reply. Pieces go to the renderer and to the store writer; the writer never throws into
-   * the engine's stream callback. When the store can no longer take the text (disk full, reply too
-   * large, database locked past the retries) the generation is stopped and the reply ends as an
-   * error naming the store failure.
-   */
   private async generate(first: Thread, firstWriter: ReplyWriter, abort: AbortController, opts: TurnOptions): Promise<void> {
     const tools = this.deps.tools;
     let writer = firstWriter;
     let thread = first;
     for (let step = 1; ; step++) {
       const maxSteps = tools?.settings().maxSteps ?? 1;
-      const offered = tools && !opts.continueFinal ? tools.registry.offered(this.assistantOf(thread)?.tools ?? null) : null;
+      const offered = tools && !opts.continueFinal ? tools.registry.offered(assistantOf(this.store, thread)?.tools ?? null) : null;
       const stepTools = offered && offered.definitions.length > 0 ? { offered, last: step >= maxSteps, step } : null;
       const end = await this.step(thread, writer, abort, step === 1 ? opts : {}, stepTools);
       if (!end.calls.length || !tools || !stepTools || abort.signal.aborted) return;
@@ -407,7 +373,7 @@ export class ChatService {
         calls: end.calls,
         offered: stepTools.offered,
         signal: abort.signal,
-        countTokens: (text) => this.countTokens(text),
+        countTokens: (text) => countTokens(this.deps.engine, text),
         addMessage: (m) => messages.add(m),
         added: (id) => this.deps.services.emit('chat.message', { threadId: thread.id, message: this.deps.views.message(thread.id, id) }),
         logger: this.deps.logger,
@@ -420,27 +386,18 @@ export class ChatService {
     }
   }
 
-  /** The chat model's tokens in a text (a tool result's budget); its characters ÷ 3 when the engine cannot say. */
-  private async countTokens(text: string): Promise<number> {
-    try {
-      return (await this.deps.engine.tokenize(CHAT_MODEL_ID, text, { addSpecial: false })).length;
-    } catch {
-      return Math.ceil(text.length / 3);
-    }
-  }
-
-  private assistantOf(thread: Thread): Assistant | null {
-    return thread.assistantId && this.store.assistants.exists(thread.assistantId) ? this.store.assistants.get(thread.assistantId) : null;
-  }
-
   /**
    * One step of a turn: one reply, offered the step's tools (on the last step the model may not call
-   * them: toolChoice none, so the prompt, and its cache, stay the same). Answers the calls it made.
+   * them: toolChoice none, so the prompt, and its cache, stay the same); answers the calls it made.
+   * Pieces go to the renderer and to the store writer; the writer never throws into the engine's
+   * stream callback. When the store can no longer take the text (disk full, reply too large, database
+   * locked past the retries) the generation is stopped and the reply ends as an error naming the store
+   * failure.
    */
   private async step(thread: Thread, writer: ReplyWriter, abort: AbortController, opts: TurnOptions, tools: StepTools | null): Promise<StepEnd> {
     const signal = abort.signal;
     const { messages } = this.api(thread.id);
-    const { sampling, request, instructions } = this.sampling(thread);
+    const { sampling, request, instructions } = effectiveSampling(this.store, thread);
     const path = messages.list(thread.id);
     const upTo = path.findIndex((m) => m.id === writer.messageId);
     const history = (upTo >= 0 ? path.slice(0, opts.continueFinal ? upTo + 1 : upTo) : path).filter((m) => m.status !== 'error' || m.role !== 'assistant');
@@ -468,7 +425,7 @@ export class ChatService {
       // exactly (the projector's tokens for each image's width and height, asked of the engine)
       let seq = 0;
       if (model !== null && sessions) {
-        const need = tokensNeeded(chatChars(chat), (request as { maxTokens?: number }).maxTokens) + (await this.imageTokens(thread.id, sent.imageSizes, signal));
+        const need = tokensNeeded(chatChars(chat), (request as { maxTokens?: number }).maxTokens) + (await countImageTokens(this.deps, thread.id, sent.imageSizes, signal));
         seq = (await sessions.acquire(thread.id, need)).seq;
         acquired = true;
       }

@@ -1,0 +1,56 @@
+/**
+ * What a turn reads before each step (main/chat/turns.ts): the thread's effective sampling (app
+ * defaults < assistant < thread overrides) and instructions, its assistant, and the chat model's
+ * count of tokens in a text and in images of given sizes.
+ */
+import { CHAT_MODEL_ID } from '../models/library';
+import type { EngineClient } from '../engine/client';
+import type { Sampling } from '../engine/protocol';
+import type { SamplingDTO } from '../ipc/contract';
+import type { Logger } from '../logging';
+import { pickKeys, REQUEST_SETTING_KEYS, type RequestSettingKey, SAMPLING_SETTING_KEYS } from '../params';
+import type { Assistant, Store, Thread } from '../store';
+import type { ImageDimensions } from './images';
+
+/** The thread's assistant (null: none, or one deleted since). */
+export function assistantOf(store: Store, thread: Thread): Assistant | null {
+  return thread.assistantId && store.assistants.exists(thread.assistantId) ? store.assistants.get(thread.assistantId) : null;
+}
+
+/** The effective sampling: app defaults < assistant < thread overrides. */
+export function effectiveSampling(store: Store, thread: Thread): { sampling: Sampling; request: Pick<SamplingDTO, RequestSettingKey>; instructions: string } {
+  const app = store.settings.get('chatDefaults');
+  const assistant = assistantOf(store, thread);
+  const merged: SamplingDTO = { ...app, ...assistant?.sampling, ...thread.overrides.sampling };
+  const instructions = thread.overrides.instructions ?? assistant?.instructions ?? '';
+  return { sampling: pickKeys(merged, SAMPLING_SETTING_KEYS), request: pickKeys(merged, REQUEST_SETTING_KEYS), instructions };
+}
+
+/**
+ * The tokens a turn's images take in the loaded model's context: the engine's count for each image's
+ * width and height (asked once per distinct size). When the engine cannot say, 0 and a warning: the
+ * room made for the turn is then its text's estimate alone, and the turn goes on.
+ */
+export async function countImageTokens(deps: { engine: EngineClient; logger: Logger }, threadId: string, sizes: readonly ImageDimensions[], signal: AbortSignal): Promise<number> {
+  if (sizes.length === 0) return 0;
+  const key = (s: ImageDimensions) => `${s.width}x${s.height}`;
+  const distinct = [...new Map(sizes.map((s) => [key(s), s])).values()];
+  try {
+    const tokens = await deps.engine.imageTokens(CHAT_MODEL_ID, distinct, { signal });
+    if (tokens.length !== distinct.length) throw new Error(`the engine answered ${tokens.length} counts for ${distinct.length} sizes`);
+    const per = new Map(distinct.map((s, i) => [key(s), tokens[i]]));
+    return sizes.reduce((n, s) => n + per.get(key(s))!, 0);
+  } catch (e) {
+    if (!signal.aborted) deps.logger.warn(`chat: the images' tokens could not be counted, the room made for the turn is its text's estimate: ${(e as Error).message}`, { threadId, images: sizes.length });
+    return 0;
+  }
+}
+
+/** The chat model's tokens in a text (a tool result's budget); its characters ÷ 3 when the engine cannot say. */
+export async function countTokens(engine: EngineClient, text: string): Promise<number> {
+  try {
+    return (await engine.tokenize(CHAT_MODEL_ID, text, { addSpecial: false })).length;
+  } catch {
+    return Math.ceil(text.length / 3);
+  }
+}
