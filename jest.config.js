@@ -11,6 +11,9 @@ module.exports = {
       module: { type: 'commonjs' },
     }],
   },
+  // linkedom (the web tools' DOM, main/tools/builtins/readable.ts) requires packages that ship only as
+  // ES modules; Node runs them (require of ESM), jest's module system cannot, so SWC turns them into CommonJS
+  transformIgnorePatterns: ['/node_modules/(?!(css-select|css-what|domutils|domhandler|domelementtype|dom-serializer|nth-check|boolbase|entities|cssomnom)/)'],
   testEnvironment: 'node',
   testTimeout: 120000,
   // one suite at a time: the engine's threads, Chromium and the server share 2 cores, and oversubscribed

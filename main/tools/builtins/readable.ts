@@ -20,6 +20,13 @@ const BLOCK = new Set([
   'figure', 'footer', 'form', 'header', 'hr', 'li', 'main', 'nav', 'ol', 'p', 'pre', 'section', 'summary',
   'table', 'tr', 'ul', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6',
 ]);
+/**
+ * The most elements (start tags, counted in the source) a page may have for Readability to read it;
+ * a larger one is read whole, which is much faster. Readability's scoring is slow on huge pages and
+ * runs on the caller's thread: a 2 MiB page of 50,000 paragraphs took seconds. (Its own
+ * maxElemsToParse counts getElementsByTagName('*'), which linkedom answers empty.)
+ */
+const MAX_READABILITY_ELEMENTS = 20_000;
 /** Stands for a line break inside <pre> until the lines are tidied (a private-use character). */
 const PRE_BREAK = '\uE000';
 
@@ -68,24 +75,33 @@ export function nodeText(node: WalkNode): string {
     .trim();
 }
 
+function startTags(html: string): number {
+  let n = 0;
+  for (const _ of html.matchAll(/<[a-zA-Z]/g)) n++;
+  return n;
+}
+
 /** The readable text of an HTML page fetched from `url`. */
 export function readableHtml(html: string, url: string): ReadablePage {
   const { document } = parseHTML(html);
   const pageTitle = (document.title ?? '').trim();
-  let article: { title?: string | null; content?: string | null } | null = null;
-  try {
-    // Readability resolves links against the document's URL; linkedom's documents have none, so it is given
-    Object.defineProperty(document, 'baseURI', { value: url, configurable: true });
-    Object.defineProperty(document, 'documentURI', { value: url, configurable: true });
-    article = new Readability(document as unknown as Document).parse();
-  } catch {
-    article = null; // a page Readability cannot take: read whole below
+  const readable = startTags(html) <= MAX_READABILITY_ELEMENTS;
+  if (readable) {
+    let article: { title?: string | null; content?: string | null } | null = null;
+    try {
+      // Readability resolves links against the document's URL; linkedom's documents have none, so it is given
+      Object.defineProperty(document, 'baseURI', { value: url, configurable: true });
+      Object.defineProperty(document, 'documentURI', { value: url, configurable: true });
+      article = new Readability(document as unknown as Document).parse();
+    } catch {
+      article = null; // a page Readability cannot take: read whole below
+    }
+    if (article?.content) {
+      const text = nodeText(parseHTML(`<!doctype html><html><body>${article.content}</body></html>`).document as unknown as WalkNode);
+      if (text) return { title: (article.title ?? '').trim() || pageTitle, text };
+    }
   }
-  if (article?.content) {
-    const text = nodeText(parseHTML(`<!doctype html><html><body>${article.content}</body></html>`).document as unknown as WalkNode);
-    if (text) return { title: (article.title ?? '').trim() || pageTitle, text };
-  }
-  // Readability mutated the first DOM: the whole page is parsed again
-  const whole = parseHTML(html).document;
+  // read whole; Readability (when it ran) changed the first DOM, so the page is parsed again
+  const whole = readable ? parseHTML(html).document : document;
   return { title: pageTitle, text: nodeText((whole.body ?? whole.documentElement ?? whole) as unknown as WalkNode) };
 }
