@@ -151,11 +151,11 @@ export async function webSearch(args: WebSearchArgs, ctx: WebSearchContext): Pro
   // No private-network check here: SearXNG's URL is one the user configured, so an instance on
   // localhost or the LAN is allowed; the other providers are fixed public hosts.
   const { url, init } = request(args.query, count, credential);
-  const results = await withTimeLimit(ctx.signal, ctx.timeoutMs, `${label} search`, async (signal) => {
+  const results = await withTimeLimit(ctx.signal, ctx.timeoutMs, `searching with ${label}`, async (signal) => {
     const res = await ctx.fetch(url, { ...init, signal, redirect: 'follow' });
     if (!res.ok) {
       await discard(res);
-      throw new ToolFailure(`${label} search failed: HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}${statusHint(provider, res.status)}`);
+      throw new ToolFailure(`${label} failed: HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}${statusHint(provider, res.status)}`);
     }
     const { bytes } = await readCapped(res, MAX_ANSWER_BYTES);
     let json: unknown;
