@@ -2,6 +2,7 @@
  * The private-network rule as a pure function over addresses: every range it names, the edges just
  * outside them, IPv4 carried inside IPv6, and what is not an address (refused: the check fails closed).
  */
+import { publicOnlyLookup } from '../../main/tools/builtins/pinned-fetch';
 import { ipv6Groups, isPrivateAddress } from '../../main/tools/builtins/private-address';
 
 test('IPv4: loopback, private, link-local, carrier-grade NAT, "this network" and broadcast are private', () => {
@@ -45,4 +46,22 @@ test('IPv6 groups: "::" expands where it stands, a dotted tail becomes two group
   expect(ipv6Groups('::ffff:192.168.1.1')).toEqual([0, 0, 0, 0, 0, 0xffff, 0xc0a8, 0x0101]);
   expect(ipv6Groups('1:2:3:4:5:6:7:8')).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
   expect(ipv6Groups('10.0.0.1')).toBeNull();
+});
+
+describe('the connection\'s lookup (pinned fetch)', () => {
+  const lookup = async (host: string) => (host === 'pub.test' ? [{ address: '203.0.113.7', family: 4 }, { address: '2001:db8::1', family: 6 }] : [{ address: '192.168.1.1', family: 4 }]);
+  const ask = (host: string, options: object) =>
+    new Promise<unknown[]>((resolve) => publicOnlyLookup(lookup)(host, options, (...answer: unknown[]) => resolve(answer)));
+
+  test('answers a public name in the form net.connect asks for (one address of a family, or all)', async () => {
+    expect(await ask('pub.test', {})).toEqual([null, '203.0.113.7', 4]);
+    expect(await ask('pub.test', { family: 6 })).toEqual([null, '2001:db8::1', 6]);
+    expect(await ask('pub.test', { all: true })).toEqual([null, [{ address: '203.0.113.7', family: 4 }, { address: '2001:db8::1', family: 6 }]]);
+  });
+
+  test('fails a private answer', async () => {
+    const [error] = await ask('lan.test', { all: true });
+    expect(error).toBeInstanceOf(Error);
+    expect((error as Error).message).toMatch(/^refused: lan\.test \(192\.168\.1\.1\) is a private-network address/);
+  });
 });

@@ -168,6 +168,19 @@ describe('the private-network rule (allowPrivateNetwork off)', () => {
     expect(server.paths.slice(before)).toEqual(['/to-mixed']);
   });
 
+  test('DNS rebinding: a name that answers public at the check and private at the connection is refused by the connection', async () => {
+    let asked = 0;
+    const rebinding: BuiltinToolDeps['lookup'] = async (host) => {
+      if (host !== 'rebind.test') throw Object.assign(new Error(host), { code: 'ENOTFOUND' });
+      return [{ address: asked++ === 0 ? '203.0.113.7' : '127.0.0.1', family: 4 }];
+    };
+    const before = server.paths.length;
+    const out = await fetchUrl(`http://rebind.test:${server.port}/secret`, tools({ allowPrivateNetwork: false, lookup: rebinding }));
+    expect(out).toEqual({ isError: true, text: 'refused: rebind.test (127.0.0.1) is a private-network address (it resolved to a public one a moment before)' });
+    expect(asked).toBe(2); // the check's lookup, then the connection's
+    expect(server.paths.length).toBe(before);
+  });
+
   test('a name that does not resolve is an error outcome', async () => {
     const out = await fetchUrl('http://nowhere.test/', tools({ allowPrivateNetwork: false, lookup }));
     expect(out).toEqual({ isError: true, text: 'could not resolve the host nowhere.test (ENOTFOUND)' });
@@ -198,6 +211,13 @@ test('JSON is given as text; an HTTP error status is an error outcome', async ()
   const json = await fetchUrl(server.url('/json'));
   expect(json).toEqual({ isError: false, text: `URL: ${server.url('/json')}\nTitle: (none)\n\n{"answer": 42}` });
   expect(await fetchUrl(server.url('/missing'))).toEqual({ isError: true, text: `HTTP 404 Not Found from ${server.url('/missing')}` });
+});
+
+test('a server that cannot be reached is an error outcome saying why', async () => {
+  const gone = await webServer(() => undefined);
+  const url = gone.url('/');
+  await gone.close();
+  expect(await fetchUrl(url)).toEqual({ isError: true, text: expect.stringMatching(/^fetch_url failed: fetch failed: .*ECONNREFUSED/) });
 });
 
 test('only http(s) URLs are fetched; a URL that is not one is an error outcome', async () => {

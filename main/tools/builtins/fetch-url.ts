@@ -4,10 +4,8 @@
  * read up to MAX_BODY_BYTES and no further; HTML becomes readable text (./readable.ts), text types
  * are given as they are, and binary content is refused without being read.
  *
- * Rebinding: the check resolves the name, and fetch resolves it again when it connects, so a name
- * whose DNS answer changes between the two could still reach a private address. Closing that gap
- * needs a connection that uses the checked address (an undici Agent with a checking `lookup`),
- * which Node's built-in fetch does not expose without the undici package.
+ * Rebinding: the check resolves the name, and the connection resolves it again; the default fetch
+ * (./pinned-fetch.ts) refuses a private answer at the connection too.
  */
 import { z } from 'zod/v4';
 import type { ToolOutcome } from '../types';

@@ -13,6 +13,7 @@ import { currentTime, CurrentTimeArgs, systemTimeZone } from './current-time';
 import { fetchUrl, FetchUrlArgs } from './fetch-url';
 import { DEFAULT_HTTP_TIMEOUT_MS } from './http';
 import { describeError, failed, ToolFailure } from './outcome';
+import { pinnedFetch } from './pinned-fetch';
 import type { Lookup } from './private-address';
 import { searchCredential, webSearch, WebSearchArgs } from './web-search';
 
@@ -21,7 +22,11 @@ export interface BuiltinToolDeps {
   settings: () => ToolSettings;
   /** a secret by name: the search providers' keys (web-search.ts searchKeyName: `search.brave`, …) */
   secret: (name: string) => string | null;
-  /** HTTP (default: Node's fetch) */
+  /**
+   * HTTP (default: Node's fetch; for fetch_url while private addresses are refused, ./pinned-fetch.ts,
+   * whose connections refuse them too). One given here is used as it is: the check before each
+   * request still applies, the connection's is its own (a proxy's, say).
+   */
   fetch?: typeof fetch;
   /** the time now (default: the clock) */
   now?: () => Date;
@@ -62,6 +67,9 @@ function argsProblem(error: z.ZodError): string {
 export function createBuiltinTools(deps: BuiltinToolDeps): ToolSource {
   const http = deps.fetch ?? ((input, init) => fetch(input, init));
   const lookup: Lookup = deps.lookup ?? ((host, options) => dns.lookup(host, options));
+  let pinned: typeof fetch | undefined;
+  /** fetch_url's fetch under the private-network setting now */
+  const pageFetch = (allowPrivate: boolean): typeof fetch => deps.fetch ?? (allowPrivate ? http : (pinned ??= pinnedFetch(lookup)));
   const now = deps.now ?? (() => new Date());
   const timeZone = deps.timeZone ?? systemTimeZone;
   const timeoutMs = deps.httpTimeoutMs ?? DEFAULT_HTTP_TIMEOUT_MS;
@@ -81,7 +89,10 @@ export function createBuiltinTools(deps: BuiltinToolDeps): ToolSource {
         'without menus, ads or scripts. Use it to read a result of web_search or a link the user gave.',
       args: FetchUrlArgs,
       readsWebOnly: true,
-      run: (args, signal) => fetchUrl(args, { fetch: http, lookup, allowPrivateNetwork: deps.settings().allowPrivateNetwork, timeoutMs, signal }),
+      run: (args, signal) => {
+        const allowPrivateNetwork = deps.settings().allowPrivateNetwork;
+        return fetchUrl(args, { fetch: pageFetch(allowPrivateNetwork), lookup, allowPrivateNetwork, timeoutMs, signal });
+      },
     }),
     current_time: builtin({
       description: 'Get the current date, time and weekday in the user\'s time zone, or in another time zone if one is given.',

@@ -18,13 +18,23 @@ export function failed(text: string): ToolOutcome {
   return { text, isError: true };
 }
 
+interface ErrorLike {
+  message: string;
+  code?: unknown;
+  cause?: unknown;
+}
+
+/** Whether a value looks like an Error (fetch's errors may come from another realm, where instanceof fails). */
+function errorLike(e: unknown): e is ErrorLike {
+  return typeof e === 'object' && e !== null && typeof (e as { message?: unknown }).message === 'string';
+}
+
 /** A thrown value as a short text (a fetch failure's cause, which says what went wrong, included). */
 export function describeError(e: unknown): string {
-  if (!(e instanceof Error)) return String(e);
-  const cause = (e as { cause?: unknown }).cause;
-  if (cause instanceof Error) {
-    const code = (cause as { code?: unknown }).code;
-    return `${e.message}: ${typeof code === 'string' ? `${code} ` : ''}${cause.message}`.trim();
+  if (!errorLike(e)) return String(e);
+  if (errorLike(e.cause)) {
+    const code = e.cause.code;
+    return `${e.message}: ${typeof code === 'string' && !e.cause.message.includes(code) ? `${code} ` : ''}${e.cause.message}`;
   }
   return e.message;
 }

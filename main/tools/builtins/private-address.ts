@@ -100,8 +100,8 @@ export function isPrivateAddress(address: string): boolean {
 
 /**
  * Refuses (ToolFailure) a URL whose host is, or resolves to any, private-network address. The
- * addresses are looked up here; fetch looks the name up again when it connects (see the note in
- * ./fetch-url.ts on rebinding).
+ * addresses are looked up here; fetch looks the name up again when it connects (./pinned-fetch.ts
+ * applies the rule there too).
  */
 export async function checkPublicHost(url: URL, lookup: Lookup): Promise<void> {
   const host = url.hostname.replace(/^\[|\]$/g, '');
