@@ -107,6 +107,19 @@ async function imagesSent(history: readonly HistoryMessage[], store: ImageStore)
   return out;
 }
 
+/**
+ * A call's arguments as the template takes them: a JSON object's text. What a model wrote that is not
+ * one (its call answered an error) goes as {}, or the template's rendering would fail the thread.
+ */
+function objectText(text: string): string {
+  try {
+    const v: unknown = JSON.parse(text);
+    return v !== null && typeof v === 'object' && !Array.isArray(v) ? text : '{}';
+  } catch {
+    return '{}';
+  }
+}
+
 /** A history as the engine's messages, and the width and height of each image part they carry, in their order. */
 export interface EngineChat {
   messages: ChatMessage[];
@@ -129,7 +142,7 @@ export async function toEngineMessages(history: readonly HistoryMessage[], o: { 
       return;
     }
     if (m.role === 'assistant' && m.toolCalls?.length) {
-      const calls = m.toolCalls.map((c) => ({ id: c.id, type: 'function' as const, function: { name: c.name, arguments: argumentsText(c) } }));
+      const calls = m.toolCalls.map((c) => ({ id: c.id, type: 'function' as const, function: { name: c.name, arguments: objectText(argumentsText(c)) } }));
       chat.push({ role: 'assistant', content: wellFormed(m.content), tool_calls: calls });
       return;
     }

@@ -491,11 +491,13 @@ export class ChatService {
           ? { status: 'error', error: engineError }
           : { status: !result || result.stopReason === 'aborted' ? 'aborted' : 'done', finishReason: result ? finishReasonOf(result) : 'aborted', metrics };
     // the calls it made (when it was offered tools and may call them; the loop runs them), or the step limit it reached
-    const calls = tools && !tools.last && result && final.status === 'done' && !signal.aborted ? withIds(result.toolCalls) : [];
+    // (a reply cut by the max tokens or a full context may hold a call cut short: it is not run)
+    const finished = final.finishReason === 'eos' || final.finishReason === 'stop';
+    const calls = tools && !tools.last && result && final.status === 'done' && finished && !signal.aborted ? withIds(result.toolCalls) : [];
     if (calls.length > 0) {
       final.finishReason = 'toolCalls';
       final.toolCalls = calls.map((c) => ({ id: c.id, name: c.name, arguments: c.arguments }));
-    } else if (tools?.last && tools.step > 1 && final.status === 'done' && (final.finishReason === 'eos' || final.finishReason === 'stop')) final.finishReason = 'toolSteps';
+    } else if (tools?.last && tools.step > 1 && final.status === 'done' && finished) final.finishReason = 'toolSteps';
     // ids, counts and times only: never the text
     if (failure) this.deps.logger.warn('chat reply stopped: the store failed', { threadId: thread.id, messageId: writer.messageId, code: failure.code });
     else if (cutByRestart) this.deps.logger.warn('chat reply cut off: the engine host was restarted', { threadId: thread.id, messageId: writer.messageId, code: engineCode });

@@ -3,13 +3,17 @@
  * generated model whose chat template has tools (the steered one: a call opens with one special token,
  * biased here so the seeded random model calls; see TOOL_CALL_OPEN in test/helpers/models.ts), and a
  * real MCP server over stdio (test/fixtures/mcp-weather.js, built with the official SDK). The bias is
- * the app's chat default, read again at every step: the test takes it away while the call awaits
- * approval, so the next step answers in text.
+ * not a user setting, so the test adds it where main's requests reach the engine client, to requests
+ * that offer tools and let the model call them (`steer`), with the call's closing marker as a stop
+ * string (the grammar lets the random model write call after call); it takes it away while a call
+ * awaits approval, so the next step answers in text.
  */
 import path from 'path';
 import type { EventOf, MessageDTO, ToolsStatusDTO } from '../../main/ipc/contract';
+import type { EngineClient } from '../../main/engine/client';
 import { ChatApp, chatApp, nextDone } from '../helpers/chat';
-import { TINY_TOOLS_STEERED, TOOL_CALL_OPEN_ID } from '../helpers/models';
+import { makeEngine } from '../helpers/engine';
+import { TINY_TOOLS_STEERED, TOOL_CALL_CLOSE, TOOL_CALL_OPEN_ID } from '../helpers/models';
 
 jest.setTimeout(120_000);
 
@@ -17,13 +21,22 @@ const WEATHER = path.join(__dirname, '..', 'fixtures', 'mcp-weather.js');
 const BIAS = [{ token: TOOL_CALL_OPEN_ID, bias: 100 }];
 
 let chat: ChatApp;
+/** whether requests that offer tools (toolChoice auto) get the bias */
+let steer = true;
+
+function steered(engine: EngineClient): EngineClient {
+  const chatFn = engine.chat.bind(engine);
+  engine.chat = ((id, req, opts) =>
+    chatFn(id, steer && req.tools?.length && req.toolChoice === 'auto' ? { ...req, stop: [TOOL_CALL_CLOSE], sampling: { ...req.sampling, logitBias: BIAS } } : req, opts)) as EngineClient['chat'];
+  return engine;
+}
 const call: ChatApp['call'] = (channel, payload) => chat.call(channel, payload);
 
 /** The next event of a kind that passes `match`. */
 function nextEvent<E extends 'tools.call' | 'chat.message' | 'chat.done'>(event: E, match: (p: EventOf<E>) => boolean): Promise<EventOf<E>> {
   return new Promise((resolve) => {
     const off = chat.app.services.subscribe((e, payload) => {
-      if (e === event && match(payload as EventOf<E>)) {
+      if ((e as string) === event && match(payload as EventOf<E>)) {
         off();
         resolve(payload as EventOf<E>);
       }
@@ -49,7 +62,7 @@ async function weatherThread(temporary = false): Promise<string> {
 }
 
 beforeAll(async () => {
-  chat = chatApp({ model: TINY_TOOLS_STEERED, modelAs: 'tools.gguf' });
+  chat = chatApp({ model: TINY_TOOLS_STEERED, modelAs: 'tools.gguf', engine: steered(makeEngine()) });
   await call('models.settings.update', { path: chat.modelPath, settings: { contextSize: 2048 } });
   await call('models.load', { path: chat.modelPath });
   const saved = await call<ToolsStatusDTO>('tools.servers.save', { config: { transport: 'stdio', name: 'weather', command: process.execPath, args: [WEATHER] } });
@@ -60,7 +73,10 @@ beforeAll(async () => {
 
 afterAll(() => chat?.close());
 
-beforeEach(() => chat.setChatDefaults({ seed: 1, maxTokens: 40, logitBias: BIAS }));
+beforeEach(() => {
+  steer = true;
+  chat.setChatDefaults({ seed: 1, maxTokens: 200 });
+});
 
 test('one full loop: the model calls the tool, the user allows it once, the result goes back, the model answers; all stored in order', async () => {
   const threadId = await weatherThread();
@@ -79,8 +95,8 @@ test('one full loop: the model calls the tool, the user allows it once, the resu
   // a page that opens the chat now sees the call waiting
   expect(await call('tools.pending', { threadId })).toEqual([asked]);
 
-  // the next step reads the defaults as they are then: without the bias it answers in text
-  chat.setChatDefaults({ logitBias: [] });
+  // the next step: without the bias the model answers in text
+  steer = false;
   const toolMessage = nextEvent('chat.message', (p) => p.threadId === threadId && p.message.role === 'tool');
   const nextReply = nextEvent('chat.message', (p) => p.threadId === threadId && p.message.role === 'assistant');
   await call('tools.decide', { threadId, callId: asked.callId, decision: 'once' });
@@ -114,7 +130,7 @@ test('deny is respected: the model is told, and nothing runs', async () => {
   const awaiting = nextEvent('tools.call', (p) => p.threadId === threadId && p.call?.state === 'awaiting');
   await call('chat.send', { threadId, content: 'Weather in Rome?' });
   const asked = (await awaiting).call!;
-  chat.setChatDefaults({ logitBias: [] });
+  steer = false;
   const toolMessage = nextEvent('chat.message', (p) => p.threadId === threadId && p.message.role === 'tool');
   await call('tools.decide', { threadId, callId: asked.callId, decision: 'deny' });
   const tool = (await toolMessage).message;
@@ -130,13 +146,13 @@ test('"allow for this thread" is remembered: the next call in the thread runs wi
   let awaiting = nextEvent('tools.call', (p) => p.threadId === threadId && p.call?.state === 'awaiting');
   await call('chat.send', { threadId, content: 'Weather?' });
   let asked = (await awaiting).call!;
-  chat.setChatDefaults({ logitBias: [] });
+  steer = false;
   await call('tools.decide', { threadId, callId: asked.callId, decision: 'thread' });
   await chat.app.chat.idle();
   expect(chat.app.store.toolGrants.list(threadId)).toEqual(['mcp:weather:weather']);
 
   // again in the same thread: it calls, and the call runs at once
-  chat.setChatDefaults({ logitBias: BIAS });
+  steer = true;
   const events: string[] = [];
   const off = chat.app.services.subscribe((e, p) => {
     if (e === 'tools.call' && (p as EventOf<'tools.call'>).threadId === threadId) events.push((p as EventOf<'tools.call'>).call?.state ?? 'ended');
@@ -144,7 +160,7 @@ test('"allow for this thread" is remembered: the next call in the thread runs wi
   const toolMessage = nextEvent('chat.message', (p) => p.threadId === threadId && p.message.role === 'tool');
   await call('chat.send', { threadId, content: 'And tomorrow?' });
   const tool = (await toolMessage).message;
-  chat.setChatDefaults({ logitBias: [] });
+  steer = false;
   expect(tool.tool!.state).toBe('done');
   expect(events).not.toContain('awaiting');
   expect(events).toContain('running');
@@ -153,7 +169,7 @@ test('"allow for this thread" is remembered: the next call in the thread runs wi
 
   // another thread asks
   const other = await weatherThread();
-  chat.setChatDefaults({ logitBias: BIAS });
+  steer = true;
   awaiting = nextEvent('tools.call', (p) => p.threadId === other && p.call?.state === 'awaiting');
   await call('chat.send', { threadId: other, content: 'Weather?' });
   asked = (await awaiting).call!;
@@ -172,7 +188,7 @@ test('the step limit: with the bias kept, the model calls until the last step, w
     await chat.app.chat.idle();
     const view = await call<{ messages: MessageDTO[] }>('threads.get', { id: threadId });
     expect(view.messages.map((m) => m.role)).toEqual(['user', 'assistant', 'tool', 'assistant']);
-    // the last step ran with toolChoice none: no call parsed; it ended by the max tokens (the bias keeps the marker coming) or says the limit
+    // the last step ran with toolChoice none (and so without the bias): no call; it ended by the max tokens, or says the limit
     const last = view.messages[3];
     expect(last.toolCalls).toEqual([]);
     expect(['toolSteps', 'maxTokens']).toContain(last.finishReason);
@@ -188,7 +204,7 @@ test('regenerate after a tool turn re-runs the whole turn from the user message'
     const toolMessage = nextEvent('chat.message', (p) => p.threadId === threadId && p.message.role === 'tool');
     await call('chat.send', { threadId, content: 'Weather in Paris?' });
     await toolMessage;
-    chat.setChatDefaults({ logitBias: [] });
+    steer = false;
     await chat.app.chat.idle();
     let view = await call<{ messages: MessageDTO[] }>('threads.get', { id: threadId });
     expect(view.messages.map((m) => m.role)).toEqual(['user', 'assistant', 'tool', 'assistant']);
