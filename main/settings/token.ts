@@ -10,11 +10,9 @@ import path from 'path';
 import type { Logger } from '../logging';
 import { tokenFromEnv } from '../ipc/models';
 
-/** An encrypt/decrypt pair (main/app gives Electron's safeStorage; nothing else may import electron). */
-export interface SecretCipher {
-  encrypt(text: string): Buffer;
-  decrypt(data: Buffer): string;
-}
+import type { SecretCipher } from '../cipher';
+
+export type { SecretCipher };
 
 export type TokenStorage = 'keychain' | 'file' | 'environment' | 'none';
 

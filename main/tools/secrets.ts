@@ -9,7 +9,7 @@ import fs from 'fs';
 import path from 'path';
 import { z } from 'zod';
 import type { Logger } from '../logging';
-import type { SecretCipher } from '../settings/token';
+import type { SecretCipher } from '../cipher';
 
 const FileSchema = z.record(z.string().max(600), z.object({ keychain: z.boolean(), value: z.string().max(64 * 1024) }).strict());
 
