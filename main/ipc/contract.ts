@@ -445,7 +445,10 @@ export const contract = {
   'tools.servers.restart': { request: z.object({ name: McpServerName }).strict(), response: ToolsStatusDTO },
   /** adds the servers of another app's MCP config (Claude Desktop, Jan, Cursor, VS Code, LM Studio): its text, or a file found by tools.servers.importSources */
   'tools.servers.import': {
-    request: z.union([z.object({ text: z.string().min(1).max(1_000_000), filename: z.string().max(300).optional() }).strict(), z.object({ path: z.string().min(1).max(4096) }).strict()]),
+    request: z
+      .object({ text: z.string().min(1).max(1_000_000).optional(), filename: z.string().max(300).optional(), path: z.string().min(1).max(4096).optional() })
+      .strict()
+      .refine((r) => (r.text === undefined) !== (r.path === undefined), 'give the config\'s text, or the path of a file tools.servers.importSources found (one of them)'),
     response: McpImportDTO,
   },
   /** the other apps' MCP configs found on this machine */

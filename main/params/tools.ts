@@ -48,7 +48,13 @@ const HttpUrl = z
   .string()
   .max(4096)
   .url()
-  .refine((u) => /^https?:$/.test(new URL(u).protocol), 'only http(s) URLs');
+  .refine((u) => {
+    try {
+      return /^https?:$/.test(new URL(u).protocol);
+    } catch {
+      return false; // url() says what is wrong with it
+    }
+  }, 'only http(s) URLs');
 
 const ServerCommon = {
   name: McpServerName,

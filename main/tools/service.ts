@@ -223,7 +223,7 @@ export class ToolsService {
         await this.mcp.restart(r.name);
         return this.status();
       },
-      'tools.servers.import': (r) => ('path' in r ? this.importFile(r.path) : this.import(r.text, r.filename)),
+      'tools.servers.import': (r) => (r.path !== undefined ? this.importFile(r.path) : this.import(r.text ?? '', r.filename)),
       'tools.servers.importSources': () => ({ sources: this.importSources() }),
       'tools.secrets.set': (r) => {
         this.deps.secrets.set(r.name, r.value);

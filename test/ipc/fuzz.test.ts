@@ -79,7 +79,8 @@ class Raw {
 }
 
 function serialize(v: unknown): string {
-  if (v instanceof Raw) return v.text;
+  // a Raw itself: not a payload whose __proto__ a mutation set to one (it would pass instanceof, and its own `text` field be sent raw)
+  if (v instanceof Raw && Object.getPrototypeOf(v) === Raw.prototype) return v.text;
   if (Array.isArray(v)) return `[${v.map(serialize).join(',')}]`;
   if (v && typeof v === 'object') return `{${Object.keys(v).map((k) => `${JSON.stringify(k)}:${serialize((v as Record<string, unknown>)[k])}`).join(',')}}`;
   return JSON.stringify(v) ?? 'null';
@@ -198,7 +199,10 @@ function valid(s: AnyZod, key: string, channel: string, pools: Pools, rng: Rng, 
     case 'ZodLiteral':
       return d.value;
     case 'ZodUnion':
+    case 'ZodDiscriminatedUnion':
       return valid(rng.pick(d.options as AnyZod[]), key, channel, pools, rng, tame);
+    case 'ZodRecord':
+      return rng.chance(0.5) ? {} : { [`K${rng.int(0, 9)}`]: valid(d.valueType, key, channel, pools, rng, tame) };
     case 'ZodArray': {
       const n = rng.int(0, Math.min(d.maxLength?.value ?? 4, 4));
       return Array.from({ length: n }, () => valid(d.type, key, channel, pools, rng, tame));
