@@ -1,7 +1,7 @@
 /**
  * What a turn reads before each step (main/chat/turns.ts): the thread's effective sampling (app
- * defaults < assistant < thread overrides) and instructions, its assistant, and the chat model's
- * count of tokens in a text and in images of given sizes.
+ * defaults < assistant < thread overrides) and instructions, its assistant, the chat model's count
+ * of tokens in a text and in images of given sizes, and whether its template takes tools.
  */
 import { CHAT_MODEL_ID } from '../models/library';
 import type { EngineClient } from '../engine/client';
@@ -52,5 +52,22 @@ export async function countTokens(engine: EngineClient, text: string): Promise<n
     return (await engine.tokenize(CHAT_MODEL_ID, text, { addSpecial: false })).length;
   } catch {
     return Math.ceil(text.length / 3);
+  }
+}
+
+/** A tool no one calls, to see whether the loaded model's chat template renders tools. */
+const PROBE_TOOL = { type: 'function' as const, function: { name: 'hearth_probe_tool', description: 'probe', parameters: { type: 'object', properties: {} } } };
+
+/**
+ * Whether the chat model's template renders the tools it is given (its prompt then names them). A
+ * template without tools ignores them; llama.cpp's chat library then has no format to parse calls in.
+ * A template that fails to render answers false (the step goes on without tools and fails, or not, on its own).
+ */
+export async function templateTakesTools(engine: EngineClient): Promise<boolean> {
+  try {
+    const r = await engine.applyTemplate(CHAT_MODEL_ID, { messages: [{ role: 'user', content: 'x' }], tools: [PROBE_TOOL] });
+    return r.prompt.includes(PROBE_TOOL.function.name);
+  } catch {
+    return false;
   }
 }

@@ -22,7 +22,7 @@ import type { ImageStore } from './images';
 import { type ThreadSessions, tokensNeeded } from './sessions';
 import { nameThread } from './titles';
 import { runToolCalls, type ToolDeps, withIds } from './tool-loop';
-import { assistantOf, countImageTokens, countTokens, effectiveSampling } from './turn-inputs';
+import { assistantOf, countImageTokens, countTokens, effectiveSampling, templateTakesTools } from './turn-inputs';
 import type { OfferedTools } from '../tools/registry';
 import type { ToolCallDTO } from '../ipc/tools';
 import { ChatViews, modelName } from './views';
@@ -415,6 +415,9 @@ export class ChatService {
     let acquired = false;
     try {
       model = await this.modelFor(thread, signal);
+      // tools go only to a model whose chat template renders them (one that ignores them would gain nothing, and
+      // llama.cpp's parser would hold its text back looking for calls)
+      if (tools && model !== null && !(await templateTakesTools(this.deps.engine))) tools = null;
       // the messages, with their images when the model reads them (its projector is known once it is loaded)
       const vision = model !== null && this.deps.library.loadedProjector !== null;
       if (model !== null && opts.readsImages && !vision) throw new IpcError('invalid_input', NO_VISION);
