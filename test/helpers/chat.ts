@@ -32,8 +32,8 @@ export interface ChatAppOptions {
   chatDefaults?: Partial<ChatSettings>;
   /** composeApp's bound on the context meter's refresh while a reply streams. */
   usageRefreshMs?: number;
-  /** More of composeApp's options (the environment read for HF_ENDPOINT/HF_TOKEN, discovery's home, the token's cipher, the recommended models' file). */
-  compose?: Partial<Pick<ComposeOptions, 'env' | 'discoverEnv' | 'secrets' | 'fetch' | 'recommendedFile'>>;
+  /** More of composeApp's options (the environment read for HF_ENDPOINT/HF_TOKEN, discovery's home, the token's and tool secrets' cipher, the recommended models' file, where other apps' MCP configs are looked for). */
+  compose?: Partial<Pick<ComposeOptions, 'env' | 'discoverEnv' | 'secrets' | 'fetch' | 'recommendedFile' | 'toolImportEnv'>>;
 }
 
 export interface ChatApp {
