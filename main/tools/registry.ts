@@ -56,18 +56,32 @@ export interface Budgeted {
 
 /**
  * Cuts `text` to at most `budget` tokens as `count` counts them (the chat model's tokenizer), noting the
- * cut at its end. The cut is made on characters, in proportion, and checked again (a few tries).
+ * cut at its end. The cut is made on characters, in proportion, and checked again (a few tries); when
+ * tokens are spread so unevenly that those tries still keep too much, the longest prefix within the
+ * budget is searched by halves between the longest known within it and the shortest known over it.
  */
 export async function withinBudget(text: string, budget: number, count: (t: string) => Promise<number>): Promise<Budgeted> {
   const total = await count(text);
   if (total <= budget) return { text, truncated: null };
+  /** the longest prefix known within the budget, and the shortest known over it (in characters) */
+  let within = { chars: 0, tokens: 0 };
+  let over = text.length;
   let chars = Math.floor((text.length * budget) / total);
-  let kept = text.slice(0, chars);
-  let keptTokens = await count(kept);
-  for (let i = 0; i < 4 && keptTokens > budget && chars > 0; i++) {
-    chars = Math.floor((chars * budget) / keptTokens * 0.95);
-    kept = text.slice(0, chars);
-    keptTokens = await count(kept);
+  for (let i = 0; i < 5 && chars > within.chars && chars < over; i++) {
+    const tokens = await count(text.slice(0, chars));
+    if (tokens <= budget) {
+      within = { chars, tokens };
+      break;
+    }
+    over = chars;
+    chars = Math.floor(((chars * budget) / tokens) * 0.95);
   }
-  return { text: `${kept}\n[truncated: ${keptTokens} of ${total} tokens shown]`, truncated: { keptTokens, totalTokens: total } };
+  // still over: halves, to within 2% of the characters
+  for (let i = 0; i < 30 && over - within.chars > Math.max(1, Math.floor(within.chars / 50)); i++) {
+    const mid = Math.floor((within.chars + over) / 2);
+    const tokens = await count(text.slice(0, mid));
+    if (tokens <= budget) within = { chars: mid, tokens };
+    else over = mid;
+  }
+  return { text: `${text.slice(0, within.chars)}\n[truncated: ${within.tokens} of ${total} tokens shown]`, truncated: { keptTokens: within.tokens, totalTokens: total } };
 }
