@@ -46,6 +46,8 @@ export class SecretStore {
   private write(data: z.infer<typeof FileSchema>): void {
     const tmp = `${this.file}.tmp`;
     fs.writeFileSync(tmp, JSON.stringify(data), { mode: 0o600 });
+    // the mode applies to a file the write creates: a stale one left by a crash keeps its own
+    fs.chmodSync(tmp, 0o600);
     fs.renameSync(tmp, this.file);
     this.cache = data;
   }

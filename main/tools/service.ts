@@ -117,35 +117,35 @@ export class ToolsService {
     };
   }
 
-  /** Adds or changes a server; its secret values go to the secret store ("" keeps the stored value). */
+  /**
+   * Adds or changes a server; its secret values go to the secret store ("" keeps the stored value).
+   * The settings are written first: a save the store refuses (too many servers) leaves no secret behind
+   * for a later server of that name to inherit. Then the secrets: the kept ones under the (new) name,
+   * every other one under the old or the new name dropped.
+   */
   save(previousName: string | undefined, input: McpServerConfig): ToolsStatusDTO {
     const list = this.store.settings.get('mcpServers');
     const at = previousName !== undefined ? list.findIndex((c) => c.name === previousName) : -1;
     if (previousName !== undefined && at < 0) throw new IpcError('not_found', `there is no MCP server named ${previousName}`);
     if (list.some((c, i) => i !== at && c.name === input.name)) throw new IpcError('invalid_input', `an MCP server named ${input.name} is there already: pick another name`);
     const { secrets } = this.deps;
-    const keep = (kind: 'env' | 'header', pairs: Record<string, string>) => {
-      const out: Record<string, string> = {};
-      for (const [k, v] of Object.entries(pairs)) {
-        const stored = previousName !== undefined ? secrets.get(secretName(previousName, kind, k)) : null;
-        const value = v !== '' ? v : stored;
-        if (value !== null) secrets.set(secretName(input.name, kind, k), value);
-        out[k] = '';
-      }
-      return out;
-    };
+    const kind = input.transport === 'stdio' ? 'env' : 'header';
     const pairs = input.transport === 'stdio' ? input.env : input.headers;
-    const stripped: McpServerConfig = input.transport === 'stdio' ? { ...input, env: keep('env', pairs) } : { ...input, headers: keep('header', pairs) };
-    // the secrets of names no longer there (and of the old name) go
-    if (previousName !== undefined) {
-      const kind = input.transport === 'stdio' ? 'env' : 'header';
-      const keepNames = new Set(Object.keys(pairs).map((k) => secretName(input.name, kind, k)));
-      for (const n of this.deps.secrets.names()) if ((n.startsWith(serverPrefix(previousName)) || n.startsWith(serverPrefix(input.name))) && !keepNames.has(n)) secrets.set(n, null);
+    /** the values to keep, by secret name: those given, else those stored under the previous name */
+    const values = new Map<string, string>();
+    for (const [k, v] of Object.entries(pairs)) {
+      const value = v !== '' ? v : previousName !== undefined ? secrets.get(secretName(previousName, kind, k)) : null;
+      if (value !== null) values.set(secretName(input.name, kind, k), value);
     }
+    const blank = Object.fromEntries(Object.keys(pairs).map((k) => [k, '']));
+    const stripped: McpServerConfig = input.transport === 'stdio' ? { ...input, env: blank } : { ...input, headers: blank };
     const next = [...list];
     if (at >= 0) next[at] = stripped;
     else next.push(stripped);
     this.store.settings.set('mcpServers', next);
+    for (const [n, v] of values) secrets.set(n, v);
+    const owned = (n: string) => n.startsWith(serverPrefix(input.name)) || (previousName !== undefined && n.startsWith(serverPrefix(previousName)));
+    for (const n of secrets.names()) if (owned(n) && !values.has(n)) secrets.set(n, null);
     this.applyServers();
     this.changed();
     return this.status();

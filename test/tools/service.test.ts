@@ -11,7 +11,7 @@
 import fs from 'fs';
 import path from 'path';
 import type { EventOf, ToolsStatusDTO } from '../../main/ipc/contract';
-import { mcpKey } from '../../main/params/tools';
+import { MAX_MCP_SERVERS, McpServerConfig, mcpKey } from '../../main/params/tools';
 import type { SecretCipher } from '../../main/settings/token';
 import type { ToolDefinition } from '../../main/tools/types';
 import { type ChatApp, useChatApps } from '../helpers/chat';
@@ -28,7 +28,7 @@ const save = (c: ChatApp, config: Record<string, unknown>, previousName?: string
   c.call<ToolsStatusDTO>('tools.servers.save', { config, ...(previousName ? { previousName } : {}) });
 const settingsRow = (c: ChatApp) => c.app.store.db.prepare("SELECT value FROM settings WHERE key = 'mcpServers'").pluck().get() as string;
 const secretsFile = (c: ChatApp) => path.join(c.dir, 'tool-secrets.json');
-const secretNames = (c: ChatApp) => Object.keys(JSON.parse(fs.readFileSync(secretsFile(c), 'utf8'))).sort();
+const secretNames = (c: ChatApp) => (fs.existsSync(secretsFile(c)) ? Object.keys(JSON.parse(fs.readFileSync(secretsFile(c), 'utf8'))).sort() : []);
 
 async function untilState(c: ChatApp, name: string, state: 'ready' | 'failed'): Promise<ToolsStatusDTO> {
   let last: ToolsStatusDTO | null = null;
@@ -170,6 +170,24 @@ describe('a server\'s secrets', () => {
     expect(settingsRow(c)).toBe(before);
     expect(secretNames(c)).toEqual(['mcp.a.env.K', 'mcp.b.env.K']);
     expect(JSON.parse(fs.readFileSync(secretsFile(c), 'utf8'))['mcp.a.env.K'].value).toBe('ka');
+  });
+  test('a save the store refuses (the 65th server) keeps no secret, which a later server of that name would get', async () => {
+    const c = open();
+    for (let i = 0; i < MAX_MCP_SERVERS; i++) c.app.tools.save(undefined, McpServerConfig.parse(stdio(`s${i}`, { enabled: false })));
+    await expect(save(c, stdio('extra', { enabled: false, env: { K: 'orphan' } }))).rejects.toMatchObject({ code: 'too_large' });
+    expect(secretNames(c)).toEqual([]);
+    await c.call('tools.servers.delete', { name: 's0' });
+    await save(c, stdio('extra', { enabled: false, env: { K: '' } }));
+    expect(secretNames(c)).toEqual([]);
+    expect(JSON.stringify(c.app.tools.mcp.status())).not.toContain('orphan');
+  });
+
+  test('the secrets file is 0600 even when a stale temporary file of another mode lies there', async () => {
+    const c = open();
+    fs.writeFileSync(`${secretsFile(c)}.tmp`, '{}', { mode: 0o644 });
+    fs.chmodSync(`${secretsFile(c)}.tmp`, 0o644);
+    await save(c, stdio('fixture', { enabled: false, env: { API_KEY: SECRET } }));
+    expect(fs.statSync(secretsFile(c)).mode & 0o777).toBe(0o600);
   });
 });
 
@@ -448,7 +466,7 @@ describe('approvals', () => {
     expect(await c.call('tools.pending', { threadId: t })).toEqual([]);
   });
 
-  test('a temporary chat keeps its grants in memory (no row, no foreign key error)', async () => {
+  test('a temporary chat keeps its grants in memory (no row, no foreign key error) until it is deleted', async () => {
     const { c } = setup();
     const t = await thread(c, true);
     const asked = await ask(c, t, mcpTool);
@@ -457,5 +475,8 @@ describe('approvals', () => {
     expect(await asked.outcome).toBe(true);
     expect(c.app.store.db.prepare('SELECT count(*) FROM tool_grants').pluck().get()).toBe(0);
     expect((await ask(c, t, mcpTool)).awaiting).toBe(false);
+    // deleted: its grants go with it
+    await c.call('threads.delete', { id: t });
+    expect(c.app.tools.approvals.allowedWithoutAsking(t, mcpTool)).toBe(false);
   });
 });
