@@ -5,6 +5,7 @@
  */
 import type Database from 'better-sqlite3';
 import { z } from 'zod';
+import { StoreError } from './errors';
 import type { Clock } from './types';
 import { check, checkId } from './validation';
 
@@ -17,6 +18,7 @@ export class ToolGrants {
     this.stmts = {
       list: db.prepare('SELECT tool FROM tool_grants WHERE thread_id = ? ORDER BY granted_at, tool').pluck(),
       add: db.prepare('INSERT OR IGNORE INTO tool_grants (thread_id, tool, granted_at) VALUES (?, ?, ?)'),
+      thread: db.prepare('SELECT 1 FROM threads WHERE id = ?'),
     };
   }
 
@@ -25,9 +27,11 @@ export class ToolGrants {
     return this.stmts.list.all(threadId) as string[];
   }
 
-  /** Grants a tool for a thread (the thread must exist: a foreign key). */
+  /** Grants a tool for a thread; a thread not stored (deleted meanwhile) is not_found. */
   add(threadId: string, key: string): void {
     checkId(threadId, 'thread id');
-    this.stmts.add.run(threadId, check(toolKey, key, 'tool key'), this.clock());
+    const tool = check(toolKey, key, 'tool key');
+    if (!this.stmts.thread.get(threadId)) throw new StoreError('not_found', `thread ${threadId} not found`);
+    this.stmts.add.run(threadId, tool, this.clock());
   }
 }
