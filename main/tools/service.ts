@@ -65,6 +65,10 @@ export class ToolsService {
       emit: (threadId, callId, call) => deps.services.emit('tools.call', { threadId, callId, call }),
     });
     this.mcp.onChange(() => this.changed());
+    // a deleted chat's grants go (a saved thread's with it, by the foreign key; a temporary chat's from memory)
+    deps.services.subscribe((event, payload) => {
+      if (event === 'threads.deleted') this.approvals.forget((payload as { id: string }).id);
+    });
   }
 
   settings(): ToolSettings {
