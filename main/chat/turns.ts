@@ -434,7 +434,7 @@ export class ChatService {
       }
       if (model !== null && !signal.aborted) result = await this.deps.engine.chat(
         CHAT_MODEL_ID,
-        { messages: chat, sampling, ...request, continueFinal: opts.continueFinal, overflow: 'error', seq, ...(tools ? { tools: tools.offered.engine, toolChoice: tools.last ? ('none' as const) : ('auto' as const) } : {}) },
+        { messages: chat, sampling, ...request, continueFinal: opts.continueFinal, overflow: 'error', seq, ...(tools ? { tools: tools.offered.engine, toolChoice: tools.last ? ('none' as const) : ('auto' as const), parallelToolCalls: true } : {}) },
         {
           signal,
           onPiece: (content, reasoning, probs) => {

@@ -56,6 +56,8 @@ export const ChatRequest = z
       }),
     tools: z.array(Tool).optional(),
     toolChoice: z.enum(['auto', 'none', 'required']).optional(),
+    /** the model may make several calls in one reply (llama.cpp's parallel_tool_calls; off unless set) */
+    parallelToolCalls: z.boolean().optional(),
     enableThinking: z.boolean().optional(),
     reasoning: z.boolean().optional(),
     continueFinal: z.boolean().optional(),
