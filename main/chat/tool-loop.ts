@@ -69,7 +69,9 @@ function parseArguments(text: string): Record<string, unknown> | null {
 }
 
 async function runOne(deps: ToolDeps, ctx: CallsContext, call: ToolCallDTO): Promise<Outcome> {
-  const started = Date.now();
+  // how long the call ran: from when it starts running (the time it waited for the user's decision is not
+  // the tool's; a call that never runs took 0)
+  let started = Date.now();
   const def = ctx.offered.byName(call.name);
   const source = def?.source ?? 'unknown';
   const done = (state: ToolCallState, text: string): Outcome => ({ call, text, state, source, durationMs: Date.now() - started, truncated: null });
@@ -78,7 +80,13 @@ async function runOne(deps: ToolDeps, ctx: CallsContext, call: ToolCallDTO): Pro
   if (!args) return done('error', `Error: the arguments of ${call.name} must be a JSON object; got ${JSON.stringify(call.arguments.slice(0, 200))}.`);
   const live = { threadId: ctx.threadId, messageId: ctx.replyId, callId: call.id, name: call.name, key: def.key, source, arguments: call.arguments };
   try {
-    if (!(await deps.approvals.approve(live, def, ctx.signal))) return done('denied', `The user denied this call of ${call.name}. Do not call it again for this request; answer without it.`);
+    let allowed: boolean;
+    try {
+      allowed = await deps.approvals.approve(live, def, ctx.signal);
+    } finally {
+      started = Date.now();
+    }
+    if (!allowed) return done('denied', `The user denied this call of ${call.name}. Do not call it again for this request; answer without it.`);
     deps.approvals.running(live);
     const outcome = await ctx.offered.call(call.name, args, ctx.signal);
     let budgeted;
