@@ -22,7 +22,7 @@ import os from 'os';
 import path from 'path';
 import { Locator, Page } from 'playwright-core';
 import { CHAT_SETTINGS_META } from '../../main/params';
-import { BrowserMode, openBrowserMode, openReadyPage, openSettings, shot, until } from '../helpers/browser-mode';
+import { BrowserMode, openBrowserMode, openReadyPage, openSettings, shot, until as untilHolds } from '../helpers/browser-mode';
 import { REPO_ROOT, TINY_TOOLS_STEERED, TOOL_CALL_CLOSE, TOOL_CALL_OPEN_ID } from '../helpers/models';
 
 const WAIT = 60_000;
@@ -41,6 +41,16 @@ let steerDir: string;
 let steerFile: string;
 /** the first chat's name in the chat list (the model titles it) */
 let firstChat: string;
+
+/** until(), with a screenshot of the page when it times out (test-output/screenshots/e2e-tools-timeout.png). */
+async function until(what: string, predicate: () => Promise<boolean>, timeoutMs = WAIT): Promise<void> {
+  try {
+    await untilHolds(what, predicate, timeoutMs);
+  } catch (e) {
+    await shot(page, 'tools-timeout').catch(() => undefined);
+    throw e;
+  }
+}
 
 /** Steers the next chat request that offers tools (test/helpers/steer-tools.js deletes the file once it is used). */
 function steerNext(): void {
@@ -83,6 +93,18 @@ async function turnEnded(count: number): Promise<void> {
 /** The card's state label once it reads `label`. */
 async function expectState(card: Locator, label: string): Promise<void> {
   await until(`${TOOL}: ${label}`, async () => (await cardState(card).getAttribute('aria-label').catch(() => null)) === `${TOOL}: ${label}`, WAIT);
+}
+
+/** How long the card says its call ran, in ms. */
+async function durationOf(card: Locator): Promise<number> {
+  const text = (await card.getByText(/^\d+ ms$|^\d+\.\d s$/).textContent()) ?? '';
+  return text.endsWith(' ms') ? Number(text.slice(0, -3)) : Number(text.slice(0, -2)) * 1000;
+}
+
+/** How long a call is left awaiting the user's decision: the card's duration must not count it. */
+const DECIDING_MS = 1500;
+async function takeTime(since: number): Promise<void> {
+  await new Promise((r) => setTimeout(r, Math.max(0, since + DECIDING_MS - Date.now())));
 }
 
 /** Opens a finished card's body (it opens by itself only while the call awaits approval) and returns its result's text. */
@@ -170,14 +192,18 @@ test('a call awaits approval with its four decisions; "Allow for this thread" ru
   await cards().first().waitFor({ timeout: WAIT });
   const card = cards().first();
   await expectState(card, 'Awaiting approval');
+  const asked = Date.now();
   expect(steeringUsed()).toBe(true);
   await expect(approval(card).getByRole('button').allTextContents()).resolves.toEqual(DECISIONS);
   // the arguments show while it waits
   expect(JSON.parse((await card.getByLabel('Arguments', { exact: true }).textContent()) ?? '')).toEqual({ city: expect.stringMatching(/^(Paris|Rome)$/) });
   await shot(page, 'tools-awaiting');
 
+  await takeTime(asked);
   await approval(card).getByRole('button', { name: 'Allow for this thread' }).click();
   await expectState(card, 'Done');
+  // how long the tool ran, not how long the call waited for the user
+  expect(await durationOf(card)).toBeLessThan(DECIDING_MS);
   await expect(approval(card).count()).resolves.toBe(0);
   expect(await resultOf(card)).toMatch(RESULT);
   // the reply with the call, then the answer (no call of its own)
@@ -224,9 +250,13 @@ test('another chat asks again; "Deny" is shown as denied and the model answers',
   await cards().first().waitFor({ timeout: WAIT });
   const card = cards().first();
   await expectState(card, 'Awaiting approval');
+  const asked = Date.now();
   expect(steeringUsed()).toBe(true);
+  await takeTime(asked);
   await approval(card).getByRole('button', { name: 'Deny' }).click();
   await expectState(card, 'Denied');
+  // it never ran
+  expect(await durationOf(card)).toBeLessThan(DECIDING_MS);
   expect(await resultOf(card)).toMatch(/denied/i);
   await turnEnded(2);
   await expect(replies().last().getByRole('group', { name: `Tool call ${TOOL}` }).count()).resolves.toBe(0);
