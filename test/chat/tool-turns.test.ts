@@ -5,7 +5,7 @@
  * real MCP server over stdio (test/fixtures/mcp-weather.js, built with the official SDK). The bias is
  * not a user setting, so the test adds it where main's requests reach the engine client, to requests
  * that offer tools and let the model call them (`steer`), with the call's closing marker as a stop
- * string (the grammar lets the random model write call after call); it takes it away while a call
+ * string and one call per reply (the grammar lets the random model write call after call); it takes it away while a call
  * awaits approval, so the next step answers in text.
  */
 import fs from 'fs';
@@ -28,7 +28,7 @@ let steer = true;
 function steered(engine: EngineClient): EngineClient {
   const chatFn = engine.chat.bind(engine);
   engine.chat = ((id, req, opts) =>
-    chatFn(id, steer && req.tools?.length && req.toolChoice === 'auto' ? { ...req, stop: [TOOL_CALL_CLOSE], sampling: { ...req.sampling, logitBias: BIAS } } : req, opts)) as EngineClient['chat'];
+    chatFn(id, steer && req.tools?.length && req.toolChoice === 'auto' ? { ...req, stop: [TOOL_CALL_CLOSE], parallelToolCalls: false, sampling: { ...req.sampling, logitBias: BIAS } } : req, opts)) as EngineClient['chat'];
   return engine;
 }
 const call: ChatApp['call'] = (channel, payload) => chat.call(channel, payload);

@@ -35,6 +35,8 @@ function steer(msg) {
   if (!s) return;
   request.sampling = { ...(request.sampling || {}), logitBias: [...((request.sampling && request.sampling.logitBias) || []), ...s.logitBias] };
   request.stop = [...(request.stop || []), ...s.stop];
+  // one call per steered reply (the app lets the model make several; the grammar would let the biased model go on)
+  request.parallelToolCalls = false;
   // what was steered, for the server's output (the test's failure message shows its tail)
   process.stderr.write(`steer-tools: steered chat request ${msg.id}\n`);
   if (typeof s.times === 'number') {
