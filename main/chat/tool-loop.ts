@@ -111,6 +111,17 @@ async function runOne(deps: ToolDeps, ctx: CallsContext, call: ToolCallDTO): Pro
 export async function runToolCalls(deps: ToolDeps, ctx: CallsContext): Promise<string> {
   const outcomes = await Promise.all(ctx.calls.map((c) => runOne(deps, ctx, c)));
   let parentId = ctx.replyId;
+  try {
+    parentId = storeOutcomes(deps, ctx, outcomes);
+  } finally {
+    // no call stays live, even when a message could not be stored (the page would show it running for good)
+    for (const c of ctx.calls) deps.approvals.end(ctx.threadId, c.id);
+  }
+  return parentId;
+}
+
+function storeOutcomes(deps: ToolDeps, ctx: CallsContext, outcomes: readonly Outcome[]): string {
+  let parentId = ctx.replyId;
   for (const o of outcomes) {
     const result: StoredToolResult = { source: o.source, state: o.state, durationMs: o.durationMs, truncated: o.truncated };
     const m = ctx.addMessage({

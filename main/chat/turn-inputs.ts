@@ -5,7 +5,8 @@
  */
 import { CHAT_MODEL_ID } from '../models/library';
 import type { EngineClient } from '../engine/client';
-import type { Sampling } from '../engine/protocol';
+import type { Sampling, Tool } from '../engine/protocol';
+import type { z } from 'zod';
 import type { SamplingDTO } from '../ipc/contract';
 import type { Logger } from '../logging';
 import { pickKeys, REQUEST_SETTING_KEYS, type RequestSettingKey, SAMPLING_SETTING_KEYS } from '../params';
@@ -58,16 +59,35 @@ export async function countTokens(engine: EngineClient, text: string): Promise<n
 /** A tool no one calls, to see whether the loaded model's chat template renders tools. */
 const PROBE_TOOL = { type: 'function' as const, function: { name: 'hearth_probe_tool', description: 'probe', parameters: { type: 'object', properties: {} } } };
 
+type EngineTool = z.input<typeof Tool>;
+
 /**
- * Whether the chat model's template renders the tools it is given (its prompt then names them). A
- * template without tools ignores them; llama.cpp's chat library then has no format to parse calls in.
- * A template that fails to render answers false (the step goes on without tools and fails, or not, on its own).
+ * The tools the chat model's template takes: none when the template does not render tools (its prompt
+ * then does not name them: llama.cpp's chat library has no format to parse calls in, and would hold the
+ * reply's text back looking for them); else those llama.cpp can make a grammar of. One tool whose
+ * arguments' schema it cannot convert (an unresolvable $ref, an unsupported pattern) would fail every
+ * reply: such a tool is left out, with a warning naming it.
  */
-export async function templateTakesTools(engine: EngineClient): Promise<boolean> {
+export async function toolsTheTemplateTakes(engine: EngineClient, tools: readonly EngineTool[], logger: Logger): Promise<EngineTool[]> {
+  const render = (t: readonly EngineTool[]) => engine.applyTemplate(CHAT_MODEL_ID, { messages: [{ role: 'user', content: 'x' }], tools: [...t], toolChoice: 'auto' });
   try {
-    const r = await engine.applyTemplate(CHAT_MODEL_ID, { messages: [{ role: 'user', content: 'x' }], tools: [PROBE_TOOL] });
-    return r.prompt.includes(PROBE_TOOL.function.name);
+    const r = await render([PROBE_TOOL, ...tools]);
+    return r.prompt.includes(PROBE_TOOL.function.name) ? [...tools] : [];
   } catch {
-    return false;
+    const takes = await render([PROBE_TOOL]).then(
+      (r) => r.prompt.includes(PROBE_TOOL.function.name),
+      () => false,
+    );
+    if (!takes) return [];
+    const ok: EngineTool[] = [];
+    for (const t of tools) {
+      try {
+        await render([t]);
+        ok.push(t);
+      } catch (e) {
+        logger.warn(`tools: ${t.function.name} is left out: llama.cpp cannot use its arguments' schema (${(e as Error).message})`);
+      }
+    }
+    return ok;
   }
 }

@@ -22,7 +22,7 @@ import type { ImageStore } from './images';
 import { type ThreadSessions, tokensNeeded } from './sessions';
 import { nameThread } from './titles';
 import { runToolCalls, type ToolDeps, withIds } from './tool-loop';
-import { assistantOf, countImageTokens, countTokens, effectiveSampling, templateTakesTools } from './turn-inputs';
+import { assistantOf, countImageTokens, countTokens, effectiveSampling, toolsTheTemplateTakes } from './turn-inputs';
 import type { OfferedTools } from '../tools/registry';
 import type { ToolCallDTO } from '../ipc/tools';
 import { ChatViews, modelName } from './views';
@@ -416,8 +416,9 @@ export class ChatService {
     try {
       model = await this.modelFor(thread, signal);
       // tools go only to a model whose chat template renders them (one that ignores them would gain nothing, and
-      // llama.cpp's parser would hold its text back looking for calls)
-      if (tools && model !== null && !(await templateTakesTools(this.deps.engine))) tools = null;
+      // llama.cpp's parser would hold its text back looking for calls), and only those llama.cpp can make a grammar of
+      const engineTools = tools && model !== null ? await toolsTheTemplateTakes(this.deps.engine, tools.offered.engine, this.deps.logger) : [];
+      if (engineTools.length === 0) tools = null;
       // the messages, with their images when the model reads them (its projector is known once it is loaded)
       const vision = model !== null && this.deps.library.loadedProjector !== null;
       if (model !== null && opts.readsImages && !vision) throw new IpcError('invalid_input', NO_VISION);
@@ -434,7 +435,7 @@ export class ChatService {
       }
       if (model !== null && !signal.aborted) result = await this.deps.engine.chat(
         CHAT_MODEL_ID,
-        { messages: chat, sampling, ...request, continueFinal: opts.continueFinal, overflow: 'error', seq, ...(tools ? { tools: tools.offered.engine, toolChoice: tools.last ? ('none' as const) : ('auto' as const), parallelToolCalls: true } : {}) },
+        { messages: chat, sampling, ...request, continueFinal: opts.continueFinal, overflow: 'error', seq, ...(tools ? { tools: engineTools, toolChoice: tools.last ? ('none' as const) : ('auto' as const), parallelToolCalls: true } : {}) },
         {
           signal,
           onPiece: (content, reasoning, probs) => {

@@ -38,7 +38,10 @@ export const McpServerName = z
   .trim()
   .min(1)
   .max(40)
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_-]*$/, 'a server name is letters, digits, - and _ (it prefixes its tools\' names)');
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_-]*$/, 'a server name is letters, digits, - and _ (it prefixes its tools\' names)')
+  // "__" separates a server's name from its tools' (two servers' tools could otherwise get one name); "builtin" is the built-ins' source
+  .refine((n) => !n.includes('__'), 'a server name may not contain "__" (it separates the server from its tools in their names)')
+  .refine((n) => n.toLowerCase() !== 'builtin', '"builtin" is the built-in tools\' name: pick another');
 
 const Pairs = z
   .record(z.string().min(1).max(200), z.string().max(8192))
@@ -123,6 +126,14 @@ export type AssistantTools = z.output<typeof AssistantTools>;
  */
 export function builtinKey(name: BuiltinTool): string {
   return `builtin:${name}`;
+}
+/** Whether a tool key is a built-in's (decided by the key, never by a name a server could take). */
+export function isBuiltinKey(key: string): boolean {
+  return BUILTIN_TOOLS.some((b) => key === builtinKey(b));
+}
+/** The prefix of every key of an MCP server's tools. */
+export function mcpKeyPrefix(server: string): string {
+  return `mcp:${server}:`;
 }
 export function mcpKey(server: string, tool: string): string {
   return `mcp:${server}:${tool}`;

@@ -18,6 +18,7 @@ export class ToolGrants {
     this.stmts = {
       list: db.prepare('SELECT tool FROM tool_grants WHERE thread_id = ? ORDER BY granted_at, tool').pluck(),
       add: db.prepare('INSERT OR IGNORE INTO tool_grants (thread_id, tool, granted_at) VALUES (?, ?, ?)'),
+      deletePrefix: db.prepare('DELETE FROM tool_grants WHERE substr(tool, 1, length(?)) = ?'),
       thread: db.prepare('SELECT 1 FROM threads WHERE id = ?'),
     };
   }
@@ -33,5 +34,10 @@ export class ToolGrants {
     const tool = check(toolKey, key, 'tool key');
     if (!this.stmts.thread.get(threadId)) throw new StoreError('not_found', `thread ${threadId} not found`);
     this.stmts.add.run(threadId, tool, this.clock());
+  }
+
+  /** Drops every thread's grant of the tools whose keys start with `prefix` (a server deleted or renamed). */
+  deletePrefix(prefix: string): number {
+    return this.stmts.deletePrefix.run(prefix, prefix).changes;
   }
 }

@@ -8,7 +8,7 @@
  */
 import { IpcError } from '../ipc/contract';
 import type { LiveToolCallDTO } from '../ipc/tools';
-import { APPROVAL_DECISIONS, type ApprovalDecision } from '../params';
+import { APPROVAL_DECISIONS, type ApprovalDecision, isBuiltinKey } from '../params';
 import type { ToolDefinition } from './types';
 
 export interface ApprovalDeps {
@@ -51,7 +51,7 @@ export class ToolApprovals {
 
   /** Whether a call of this tool in this thread runs without asking. */
   allowedWithoutAsking(threadId: string, tool: ToolDefinition): boolean {
-    if (tool.source === 'builtin' && !tool.readsWebOnly) return true;
+    if (isBuiltinKey(tool.key) && !tool.readsWebOnly) return true;
     return this.deps.alwaysAllowed().includes(tool.key) || this.granted(threadId).has(tool.key);
   }
 
@@ -98,7 +98,7 @@ export class ToolApprovals {
     const key = entry.tool.key;
     if (decision === 'always') this.deps.allowAlways(key);
     // a web-reading built-in asks once per thread: any allow covers the thread
-    if (decision === 'thread' || (decision === 'once' && entry.tool.source === 'builtin' && entry.tool.readsWebOnly)) this.grant(threadId, key);
+    if (decision === 'thread' || (decision === 'once' && isBuiltinKey(entry.tool.key) && entry.tool.readsWebOnly)) this.grant(threadId, key);
     // no longer decidable; the loop marks it running, or ends it (denied)
     this.live.get(threadId)!.set(callId, { call: entry.call });
     entry.resolve(decision !== 'deny');

@@ -6,7 +6,7 @@
  */
 import type { z } from 'zod';
 import type { Tool } from '../engine/protocol';
-import type { AssistantTools } from '../params';
+import { type AssistantTools, isBuiltinKey } from '../params';
 import type { ToolDefinition, ToolOutcome, ToolSource } from './types';
 
 export interface OfferedTools {
@@ -30,7 +30,7 @@ export class ToolRegistry {
     for (const source of this.sources) {
       for (const def of source.tools()) {
         if (bySource.has(def.name)) continue;
-        if (choice && !(def.source === 'builtin' ? (choice.builtins as readonly string[]).includes(def.name) : choice.servers.includes(def.source))) continue;
+        if (choice && !(isBuiltinKey(def.key) ? (choice.builtins as readonly string[]).includes(def.name) : choice.servers.includes(def.source))) continue;
         bySource.set(def.name, { def, source });
       }
     }
@@ -60,11 +60,24 @@ export interface Budgeted {
  * tokens are spread so unevenly that those tries still keep too much, the longest prefix within the
  * budget is searched by halves between the longest known within it and the shortest known over it.
  */
-export async function withinBudget(text: string, budget: number, count: (t: string) => Promise<number>): Promise<Budgeted> {
-  const total = await count(text);
+/**
+ * A text longer than this many characters, and than 16 a token of its budget, is cut to that before it
+ * is counted (a server may answer megabytes; counting them would tie up the engine); its total is then
+ * estimated from the part counted.
+ */
+export const COUNTED_CHARS = 256 * 1024;
+const MAX_CHARS_PER_TOKEN = 16;
+
+export async function withinBudget(whole: string, budget: number, count: (t: string) => Promise<number>): Promise<Budgeted> {
+  // a huge result (a server may answer megabytes) is cut to what the budget could hold before it is counted
+  const cap = Math.max(COUNTED_CHARS, budget * MAX_CHARS_PER_TOKEN);
+  const text = whole.length > cap ? whole.slice(0, cap) : whole;
+  // (the whole's tokens, estimated from the part counted when it was cut)
+  const counted = await count(text);
+  const total = text === whole ? counted : Math.max(budget + 1, Math.round((counted * whole.length) / text.length));
   if (total <= budget) return { text, truncated: null };
   /** the longest prefix known within the budget, and the shortest known over it (in characters) */
-  let within = { chars: 0, tokens: 0 };
+  let within = counted <= budget ? { chars: text.length, tokens: counted } : { chars: 0, tokens: 0 };
   let over = text.length;
   let chars = Math.floor((text.length * budget) / total);
   for (let i = 0; i < 5 && chars > within.chars && chars < over; i++) {

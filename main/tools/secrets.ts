@@ -69,6 +69,16 @@ export class SecretStore {
     }
   }
 
+  /** A secret as it is kept (encrypted or not): to move it under another name without reading it (a keychain this process cannot use). */
+  raw(name: string): { keychain: boolean; value: string } | null {
+    return this.read()[name] ?? null;
+  }
+
+  /** Keeps a secret as raw() gave it. */
+  setRaw(name: string, entry: { keychain: boolean; value: string }): void {
+    this.write({ ...this.read(), [name]: entry });
+  }
+
   /** Sets a secret, or forgets it (null). */
   set(name: string, value: string | null): void {
     const data = { ...this.read() };

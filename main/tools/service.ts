@@ -11,7 +11,7 @@ import path from 'path';
 import { IpcError } from '../ipc/contract';
 import type { McpServerStatusDTO, ToolsStatusDTO } from '../ipc/tools';
 import type { Logger } from '../logging';
-import { McpServerConfig, type ToolSettings } from '../params';
+import { McpServerConfig, mcpKeyPrefix, type ToolSettings } from '../params';
 import type { Handlers, Services } from '../services';
 import type { Store } from '../store';
 import { ToolApprovals } from './approvals';
@@ -135,10 +135,10 @@ export class ToolsService {
     const { secrets } = this.deps;
     const kind = input.transport === 'stdio' ? 'env' : 'header';
     const pairs = input.transport === 'stdio' ? input.env : input.headers;
-    /** the values to keep, by secret name: those given, else those stored under the previous name */
-    const values = new Map<string, string>();
+    /** the values to keep, by secret name: those given, else those stored under the previous name, as they are kept (never decrypted: one this process cannot read stays) */
+    const values = new Map<string, string | { keychain: boolean; value: string }>();
     for (const [k, v] of Object.entries(pairs)) {
-      const value = v !== '' ? v : previousName !== undefined ? secrets.get(secretName(previousName, kind, k)) : null;
+      const value = v !== '' ? v : previousName !== undefined ? secrets.raw(secretName(previousName, kind, k)) : null;
       if (value !== null) values.set(secretName(input.name, kind, k), value);
     }
     const blank = Object.fromEntries(Object.keys(pairs).map((k) => [k, '']));
@@ -147,7 +147,12 @@ export class ToolsService {
     if (at >= 0) next[at] = stripped;
     else next.push(stripped);
     this.store.settings.set('mcpServers', next);
-    for (const [n, v] of values) secrets.set(n, v);
+    for (const [n, v] of values) {
+      if (typeof v === 'string') secrets.set(n, v);
+      else secrets.setRaw(n, v);
+    }
+    // a renamed server's tools are other tools now: what was allowed for the old name goes
+    if (previousName !== undefined && previousName !== input.name) this.forgetGrants(previousName);
     const owned = (n: string) => n.startsWith(serverPrefix(input.name)) || (previousName !== undefined && n.startsWith(serverPrefix(previousName)));
     for (const n of secrets.names()) if (owned(n) && !values.has(n)) secrets.set(n, null);
     this.applyServers();
@@ -155,11 +160,21 @@ export class ToolsService {
     return this.status();
   }
 
+  /** Drops what was allowed of a server's tools: always, and for any thread. */
+  private forgetGrants(server: string): void {
+    const prefix = mcpKeyPrefix(server);
+    const t = this.settings();
+    if (t.alwaysAllowed.some((k) => k.startsWith(prefix))) this.store.settings.set('tools', { ...t, alwaysAllowed: t.alwaysAllowed.filter((k) => !k.startsWith(prefix)) });
+    this.store.toolGrants.deletePrefix(prefix);
+  }
+
   delete(name: string): ToolsStatusDTO {
     const list = this.store.settings.get('mcpServers');
     if (!list.some((c) => c.name === name)) throw new IpcError('not_found', `there is no MCP server named ${name}`);
     this.store.settings.set('mcpServers', list.filter((c) => c.name !== name));
     this.deps.secrets.deletePrefix(serverPrefix(name));
+    // a later server of the same name is not the one allowed
+    this.forgetGrants(name);
     this.applyServers();
     this.changed();
     return this.status();

@@ -12,6 +12,9 @@ import fs from 'fs';
 import path from 'path';
 import type { EventOf, MessageDTO, ToolsStatusDTO } from '../../main/ipc/contract';
 import type { EngineClient } from '../../main/engine/client';
+import { toolsTheTemplateTakes } from '../../main/chat/turn-inputs';
+import { silentLogger } from '../../main/logging';
+import { CHAT_MODEL_ID } from '../../main/models/library';
 import { ChatApp, chatApp, nextDone } from '../helpers/chat';
 import { makeEngine } from '../helpers/engine';
 import { REPO_ROOT, TINY_TOOLS_STEERED, TOOL_CALL_CLOSE, TOOL_CALL_OPEN_ID } from '../helpers/models';
@@ -225,4 +228,16 @@ test('regenerate after a tool turn re-runs the whole turn from the user message'
   } finally {
     await call('settings.update', { tools: { ...(await call('settings.get')).tools, alwaysAllowed: [] } });
   }
+});
+
+test("a tool whose arguments' schema llama.cpp cannot make a grammar of is left out (with a warning); the others stay", async () => {
+  const good = { type: 'function' as const, function: { name: 'good', description: 'fine', parameters: { type: 'object', properties: { city: { type: 'string' } } } } };
+  const bad = { type: 'function' as const, function: { name: 'bad', description: 'unresolvable $ref', parameters: { type: 'object', properties: { x: { $ref: '#/definitions/missing' } } } } };
+  const warnings: string[] = [];
+  const logger = { ...silentLogger, warn: (m: string) => void warnings.push(m) };
+  // together they fail to render: every reply would fail
+  await expect(chat.engine.applyTemplate(CHAT_MODEL_ID, { messages: [{ role: 'user', content: 'x' }], tools: [good, bad], toolChoice: 'auto' })).rejects.toThrow();
+  expect(await toolsTheTemplateTakes(chat.engine, [good, bad], logger)).toEqual([good]);
+  expect(warnings).toEqual([expect.stringMatching(/^tools: bad is left out: llama\.cpp cannot use its arguments' schema/)]);
+  expect(await toolsTheTemplateTakes(chat.engine, [good], logger)).toEqual([good]);
 });

@@ -4,7 +4,7 @@
  * its budget of tokens) with counters standing in for the model's tokenizer.
  */
 import { type ToolDefinition, type ToolSource } from '../../main/tools/types';
-import { ToolRegistry, withinBudget } from '../../main/tools/registry';
+import { COUNTED_CHARS, ToolRegistry, withinBudget } from '../../main/tools/registry';
 
 const def = (name: string, source: string): ToolDefinition => ({
   name, key: `${source}:${name}`, description: `${name} of ${source}`, parameters: { type: 'object', properties: {} }, source, readsWebOnly: false, resultBudgetTokens: 100,
@@ -81,4 +81,17 @@ describe('withinBudget', () => {
       expect(out.truncated!.keptTokens).toBeGreaterThan(budget * 0.8);
     }
   });
+});
+
+test('a huge text is cut before it is counted: no count sees more than COUNTED_CHARS, and the total is estimated from the part counted', async () => {
+  const huge = 'word '.repeat(1_000_000); // 5,000,000 characters, 1,000,000 words
+  let longest = 0;
+  const count = async (t: string) => {
+    longest = Math.max(longest, t.length);
+    return t.split(' ').length - 1;
+  };
+  const out = await withinBudget(huge, 100, count);
+  expect(longest).toBeLessThanOrEqual(COUNTED_CHARS);
+  expect(out.truncated!.keptTokens).toBeLessThanOrEqual(100);
+  expect(Math.abs(out.truncated!.totalTokens - 1_000_000)).toBeLessThan(1000); // an estimate: the cut's last word is split
 });

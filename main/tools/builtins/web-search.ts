@@ -152,7 +152,8 @@ export async function webSearch(args: WebSearchArgs, ctx: WebSearchContext): Pro
   // localhost or the LAN is allowed; the other providers are fixed public hosts.
   const { url, init } = request(args.query, count, credential);
   const results = await withTimeLimit(ctx.signal, ctx.timeoutMs, `searching with ${label}`, async (signal) => {
-    const res = await ctx.fetch(url, { ...init, signal, redirect: 'follow' });
+    // a keyed provider's answer is never a redirect: following one would send its key's header to another host
+    const res = await ctx.fetch(url, { ...init, signal, redirect: provider === 'searxng' ? 'follow' : 'error' });
     if (!res.ok) {
       await discard(res);
       throw new ToolFailure(`${label} failed: HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}${statusHint(provider, res.status)}`);
