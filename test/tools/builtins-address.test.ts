@@ -16,14 +16,21 @@ test('IPv4: the addresses just outside each range, and public ones, are not', ()
   for (const a of [
     '126.255.255.255', '128.0.0.1', '9.255.255.255', '11.0.0.0', '172.15.255.255', '172.32.0.0', '192.167.255.255',
     '192.169.0.0', '169.253.255.255', '169.255.0.0', '100.63.255.255', '100.128.0.0', '1.0.0.0', '8.8.8.8', '93.184.216.34', '203.0.113.7',
+    '191.255.255.255', '192.0.1.0', '198.17.255.255', '198.20.0.0', '223.255.255.255',
   ]) expect([a, isPrivateAddress(a)]).toEqual([a, false]);
 });
 
-test('IPv6: loopback, unspecified, unique-local, link-local (with a zone) and site-local are private', () => {
-  for (const a of ['::1', '[::1]', '::', 'fc00::1', 'fdff:ffff::1', 'fe80::1', 'fe80::1%eth0', 'febf::1', 'fec0::1', '0:0:0:0:0:0:0:1']) {
+test('IPv4: the protocol assignments, benchmarking, multicast and reserved ranges are private', () => {
+  for (const a of ['192.0.0.1', '192.0.0.255', '198.18.0.1', '198.19.255.255', '224.0.0.1', '239.255.255.250', '240.0.0.1', '255.255.255.255']) {
     expect([a, isPrivateAddress(a)]).toEqual([a, true]);
   }
-  for (const a of ['2001:4860:4860::8888', '2606:4700::1111', 'fbff::1', 'ff02::1', 'fe7f::1', '2a00:1450:4001::200e']) {
+});
+
+test('IPv6: loopback, unspecified, unique-local, link-local (with a zone), site-local and multicast are private', () => {
+  for (const a of ['::1', '[::1]', '::', 'fc00::1', 'fdff:ffff::1', 'fe80::1', 'fe80::1%eth0', 'febf::1', 'fec0::1', '0:0:0:0:0:0:0:1', 'ff02::1', 'ff0e::1']) {
+    expect([a, isPrivateAddress(a)]).toEqual([a, true]);
+  }
+  for (const a of ['2001:4860:4860::8888', '2606:4700::1111', 'fbff::1', 'fe7f::1', 'fe00::1', '2a00:1450:4001::200e']) {
     expect([a, isPrivateAddress(a)]).toEqual([a, false]);
   }
 });

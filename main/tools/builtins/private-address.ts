@@ -1,6 +1,7 @@
 /**
  * The private-network rule of the web-reading built-ins: an address on the user's own machine or
- * network (loopback, the private ranges, link-local, carrier-grade NAT, "this network", unique-local
+ * network (loopback, the private ranges, link-local, carrier-grade NAT, "this network", protocol
+ * assignments, benchmarking, multicast and reserved ranges, unique-local and multicast
  * IPv6, and IPv4 addresses carried inside IPv6) is refused unless the user allowed it, so a page or a
  * prompt cannot make fetch_url read the router, a local service or a cloud metadata endpoint.
  * A host name counts by every address it resolves to.
@@ -20,8 +21,11 @@ const PRIVATE_V4: Array<[string, number]> = [
   ['127.0.0.0', 8],
   ['169.254.0.0', 16], // link-local (cloud metadata: 169.254.169.254)
   ['172.16.0.0', 12],
+  ['192.0.0.0', 24], // IETF protocol assignments
   ['192.168.0.0', 16],
-  ['255.255.255.255', 32],
+  ['198.18.0.0', 15], // benchmarking
+  ['224.0.0.0', 4], // multicast
+  ['240.0.0.0', 4], // reserved, and the broadcast address
 ];
 
 /** IPv6 ranges as [first 16-bit groups, prefix length]; IPv4 carried inside IPv6 is checked as IPv4 (below). */
@@ -31,6 +35,7 @@ const PRIVATE_V6: Array<[number[], number]> = [
   [[0xfc00], 7], // unique local
   [[0xfe80], 10], // link-local
   [[0xfec0], 10], // site-local (deprecated, still routed by some)
+  [[0xff00], 8], // multicast
 ];
 
 function v4Number(address: string): number {
