@@ -75,6 +75,8 @@ export const McpServerSave = z.object({ previousName: McpServerName.optional(), 
 export const McpImportDTO = z.object({
   added: z.array(z.string()),
   skipped: z.array(z.object({ name: z.string(), reason: z.string() })),
+  /** what the user should know of a server added (renamed; added disabled, and why) */
+  notes: z.array(z.object({ name: z.string(), note: z.string() })).default([]),
 });
 
 /** The secrets tools may use, by name (the web search providers' keys). */

@@ -181,7 +181,7 @@ export class ToolsService {
   }
 
   /** Adds the servers of another app's config; a name already there gets a number. */
-  import(text: string, filename?: string): { added: string[]; skipped: { name: string; reason: string }[] } {
+  import(text: string, filename?: string): { added: string[]; skipped: { name: string; reason: string }[]; notes: { name: string; note: string }[] } {
     // names already taken get a number (parseMcpImport); each is checked again as it is saved
     let parsed;
     try {
@@ -203,10 +203,11 @@ export class ToolsService {
       this.save(undefined, config.data);
       added.push(name);
     }
-    return { added, skipped };
+    const notes = parsed.notes.filter((n) => added.includes(n.name));
+    return { added, skipped, notes };
   }
 
-  importFile(file: string): { added: string[]; skipped: { name: string; reason: string }[] } {
+  importFile(file: string): { added: string[]; skipped: { name: string; reason: string }[]; notes: { name: string; note: string }[] } {
     const known = this.importSources().some((s) => s.path === file);
     if (!known) throw new IpcError('invalid_input', 'only a config listed by tools.servers.importSources can be imported by path; paste the file\'s text otherwise');
     let text: string;

@@ -251,7 +251,15 @@ describe('import', () => {
       text: claude({ fixture: { command: process.execPath, args: [FIXTURE], env: { API_KEY: 'imported' } }, 'my weather': { command: 'weather-mcp', args: ['--x'] } }),
       filename: 'claude_desktop_config.json',
     });
-    expect(out).toEqual({ added: ['fixture-2', 'my-weather'], skipped: [] });
+    expect(out).toEqual({
+      added: ['fixture-2', 'my-weather'],
+      skipped: [],
+      // the user is told what became of the names
+      notes: [
+        { name: 'fixture-2', note: 'named "fixture" in "claude_desktop_config.json"' },
+        { name: 'my-weather', note: 'named "my weather" in "claude_desktop_config.json"' },
+      ],
+    });
     const row = settingsRow(c);
     expect(row).not.toContain('imported');
     expect(JSON.parse(row).map((x: { name: string }) => x.name)).toEqual(['fixture', 'fixture-2', 'my-weather']);
@@ -267,18 +275,22 @@ describe('import', () => {
       // VS Code's user mcp.json
       "servers": {
         "vs": { "type": "stdio", "command": "vs-mcp", "args": ["a"], },
+        "asks": { "type": "stdio", "command": "asks-mcp", "env": { "TOKEN": "\${input:token}" } },
         "remote": { "type": "http", "url": "http://127.0.0.1:9/mcp", "headers": { "X-Key": "k" } },
         "old": { "type": "sse", "url": "http://127.0.0.1:9/sse" },
       },
       "inputs": [],
     }`;
     const out = await c.call('tools.servers.import', { text, filename: 'mcp.json' });
-    expect(out.added).toEqual(['vs', 'remote']);
+    expect(out.added).toEqual(['vs', 'asks', 'remote']);
     expect(out.skipped).toEqual([{ name: 'old', reason: expect.stringMatching(/SSE/i) }]);
+    // the user is told why a server came in disabled
+    expect(out.notes).toEqual([{ name: 'asks', note: expect.stringMatching(/\$\{input:token\}.*imported disabled/) }]);
+    expect(c.app.tools.status().servers.find((s) => s.name === 'asks')!.config.enabled).toBe(false);
     const servers = JSON.parse(settingsRow(c));
     expect(servers[0]).toMatchObject({ name: 'vs', transport: 'stdio', command: 'vs-mcp', args: ['a'] });
-    expect(servers[1]).toMatchObject({ name: 'remote', transport: 'http', url: 'http://127.0.0.1:9/mcp', headers: { 'X-Key': '' } });
-    expect(secretNames(c)).toEqual(['mcp.remote.header.X-Key']);
+    expect(servers[2]).toMatchObject({ name: 'remote', transport: 'http', url: 'http://127.0.0.1:9/mcp', headers: { 'X-Key': '' } });
+    expect(secretNames(c)).toEqual(['mcp.asks.env.TOKEN', 'mcp.remote.header.X-Key']);
 
     const before = settingsRow(c);
     await expect(c.call('tools.servers.import', { text: '{ "mcpServers": ', filename: 'broken.json' })).rejects.toMatchObject({
@@ -302,7 +314,7 @@ describe('import', () => {
     const c = open({ compose: { toolImportEnv: { platform: 'linux', env: {}, home } } });
 
     expect(await c.call('tools.servers.importSources')).toEqual({ sources: [{ app: 'claude-desktop', path: file }] });
-    expect(await c.call('tools.servers.import', { path: file })).toEqual({ added: ['found'], skipped: [] });
+    expect(await c.call('tools.servers.import', { path: file })).toEqual({ added: ['found'], skipped: [], notes: [] });
     expect(JSON.parse(settingsRow(c))[0]).toMatchObject({ name: 'found', command: 'found-mcp', enabled: false });
 
     await expect(c.call('tools.servers.import', { path: other })).rejects.toMatchObject({ code: 'invalid_input', message: expect.stringContaining('tools.servers.importSources') });

@@ -113,6 +113,15 @@ function McpImport() {
       {lastImport && (
         <div role="status" className="mcp-import-result">
           <p>{lastImport.added.length ? `Added: ${lastImport.added.join(', ')}.` : 'Added none.'}</p>
+          {lastImport.notes.length > 0 && (
+            <ul aria-label="Notes on the servers added" className="plain-list">
+              {lastImport.notes.map((n) => (
+                <li key={`${n.name}:${n.note}`}>
+                  {n.name}: {n.note}
+                </li>
+              ))}
+            </ul>
+          )}
           {lastImport.skipped.length > 0 && (
             <ul aria-label="Skipped servers" className="plain-list">
               {lastImport.skipped.map((s) => (
