@@ -241,6 +241,15 @@ export class McpConnection {
   private async closeClient(client: Client | null): Promise<void> {
     if (!client) return;
     try {
+      // a Streamable HTTP session is ended on the server (an HTTP DELETE, as the spec asks of clients), within a few seconds
+      const transport = client.transport as { terminateSession?: () => Promise<void> } | undefined;
+      if (transport?.terminateSession) {
+        await Promise.race([transport.terminateSession().catch(() => undefined), new Promise((r) => setTimeout(r, 3000).unref?.())]);
+      }
+    } catch (e) {
+      this.safely(() => this.log.debug('mcp: ending the session failed', { server: this.name, error: messageOf(e) }));
+    }
+    try {
       await client.close();
     } catch (e) {
       this.safely(() => this.log.debug('mcp: closing failed', { server: this.name, error: messageOf(e) }));
