@@ -199,7 +199,7 @@ export function ToolsSettings() {
     <div className="stack tools-settings">
       {status?.secretStore === 'file' && (
         <p role="note" className="notice warning">
-          Keys and MCP servers’ secret values are kept in a file readable by your user only (browser mode has no OS keychain).
+          Keys and MCP servers’ secret values are kept in a file readable by your user only, not encrypted: there is no OS keychain here (browser mode, or a desktop without one).
         </p>
       )}
       {loadError && (
