@@ -3,7 +3,7 @@
  * tools/list pages (./tool-list.ts) — pagination, limits, and tools that fail the check.
  */
 import { base64Bytes, outcomeOf } from '../../main/tools/mcp/content';
-import { listAllTools, MAX_MCP_TOOLS } from '../../main/tools/mcp/tool-list';
+import { listAllTools, MAX_MCP_TOOLS, MAX_TOOL_SCHEMA_CHARS } from '../../main/tools/mcp/tool-list';
 
 describe('outcomeOf', () => {
   test('each kind of part as text', () => {
@@ -70,6 +70,13 @@ describe('listAllTools', () => {
       expect.stringMatching(/^"c": /),
       expect.stringMatching(/^a tool: /),
     ]);
+  });
+
+  test('leaves out a tool whose schema is longer than MAX_TOOL_SCHEMA_CHARS (it would go into every prompt)', async () => {
+    const huge = { name: 'huge', inputSchema: { type: 'object', description: 'x'.repeat(MAX_TOOL_SCHEMA_CHARS) } };
+    const list = await listAllTools(async () => ({ tools: [tool('a'), huge] }));
+    expect(list.tools.map((t) => t.name)).toEqual(['a']);
+    expect(list.rejected).toEqual([`"huge": its arguments' schema is longer than ${MAX_TOOL_SCHEMA_CHARS} characters`]);
   });
 
   test('stops at MAX_MCP_TOOLS, at a repeated cursor, and rejects a page that is not a list', async () => {

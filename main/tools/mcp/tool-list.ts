@@ -11,6 +11,8 @@ export const MAX_MCP_TOOLS = 500;
 export const MAX_LIST_PAGES = 50;
 /** A tool's description is cut to this many characters (it goes into every prompt). */
 export const MAX_TOOL_DESCRIPTION_CHARS = 4000;
+/** A tool whose arguments' schema is longer than this (as JSON) is left out: it would go into every prompt. */
+export const MAX_TOOL_SCHEMA_CHARS = 16 * 1024;
 
 /** A tool as a server lists it (the MCP spec's tool names: 1 to 128 characters, no spaces or controls). */
 const RemoteTool = z.object({
@@ -58,6 +60,7 @@ export async function listAllTools(page: ListPageFn): Promise<ToolList> {
       const label = typeof (raw as { name?: unknown })?.name === 'string' ? JSON.stringify((raw as { name: string }).name.slice(0, 128)) : 'a tool';
       if (!t.success) rejected.push(`${label}: ${t.error.issues[0]?.message ?? 'not a tool'}`);
       else if (names.has(t.data.name)) rejected.push(`${label}: listed twice`);
+      else if (JSON.stringify(t.data.inputSchema).length > MAX_TOOL_SCHEMA_CHARS) rejected.push(`${label}: its arguments' schema is longer than ${MAX_TOOL_SCHEMA_CHARS} characters`);
       else if (tools.length >= MAX_MCP_TOOLS) {
         rejected.push(`tools past the first ${MAX_MCP_TOOLS} are left out`);
         return { tools, rejected };
