@@ -61,6 +61,8 @@ interface StepTools {
 /** How a step ended: the calls to run before the next one (none: the turn is over). */
 interface StepEnd {
   calls: ToolCallDTO[];
+  /** the reply as it ended (null: it could not be read back) */
+  message: MessageDTO | null;
 }
 
 /** How a turn runs: a continue of the last reply; a message whose new images the model must read. */
@@ -343,8 +345,19 @@ export class ChatService {
     const threadId = thread.id;
     // the reply ends here: a stop waits for this, never for the title that follows
     const done = this.generate(thread, writer, turn.abort, opts)
-      .catch((e: Error) => this.deps.logger.error(`chat: ${e.message}`))
-      .finally(() => turn.release());
+      .catch((e: Error) => {
+        this.deps.logger.error(`chat: ${e.message}`);
+        return null;
+      })
+      .then((last) => {
+        turn.release();
+        // the turn's last reply, told once the chat is free
+        try {
+          if (last) this.deps.services.emit('chat.done', { threadId, message: last });
+        } catch (e) {
+          this.deps.logger.error(`chat: the end of a reply could not be told: ${(e as Error).message}`);
+        }
+      });
     turn.running.done = done;
     if (firstMessage !== undefined) {
       const titling = { abort: new AbortController(), done: Promise.resolve() };
@@ -356,7 +369,8 @@ export class ChatService {
     }
   }
 
-  private async generate(first: Thread, firstWriter: ReplyWriter, abort: AbortController, opts: TurnOptions): Promise<void> {
+  /** Runs a turn's steps; answers its last reply, to be told once the turn is released (null: told already, or none). */
+  private async generate(first: Thread, firstWriter: ReplyWriter, abort: AbortController, opts: TurnOptions): Promise<MessageDTO | null> {
     const tools = this.deps.tools;
     let writer = firstWriter;
     let thread = first;
@@ -365,7 +379,8 @@ export class ChatService {
       const offered = tools && !opts.continueFinal ? tools.registry.offered(assistantOf(this.store, thread)?.tools ?? null) : null;
       const stepTools = offered && offered.definitions.length > 0 ? { offered, last: step >= maxSteps, step } : null;
       const end = await this.step(thread, writer, abort, step === 1 ? opts : {}, stepTools);
-      if (!end.calls.length || !tools || !stepTools || abort.signal.aborted) return;
+      if (!end.calls.length || !tools || !stepTools) return end.message;
+      if (abort.signal.aborted) return null;
       const { messages, threads } = this.api(thread.id);
       const lastId = await runToolCalls(tools, {
         threadId: thread.id,
@@ -378,7 +393,7 @@ export class ChatService {
         added: (id) => this.deps.services.emit('chat.message', { threadId: thread.id, message: this.deps.views.message(thread.id, id) }),
         logger: this.deps.logger,
       });
-      if (abort.signal.aborted) return;
+      if (abort.signal.aborted) return null;
       // the next reply reads the thread's settings as they are now (they may change while a call waits)
       thread = threads.get(thread.id);
       writer = messages.beginReply({ threadId: thread.id, parentId: lastId, model: modelName(this.deps.library.loadedPath ?? this.expectedModel(thread)) });
@@ -524,7 +539,10 @@ export class ChatService {
     }
     // what the UI shows even when the store could not record the end
     if (message && message.status === 'streaming') message = { ...message, status: final.status, error: final.error ?? null };
-    if (message) this.deps.services.emit('chat.done', { threadId: thread.id, message });
+    const next = message?.status === 'done' ? calls : [];
+    // a reply the turn goes on after is told now; the turn's last one once the turn is released (./start), so
+    // a page that sends again when it hears of it finds the chat free
+    if (message && next.length > 0) this.deps.services.emit('chat.done', { threadId: thread.id, message });
     // the reply is in the context now: the header's meter shows it (not after a failure: the engine may be restarting)
     if (result) void this.deps.library.refreshUsage(thread.id);
     try {
@@ -532,6 +550,6 @@ export class ChatService {
     } catch {
       /* thread deleted meanwhile */
     }
-    return { calls: message?.status === 'done' ? calls : [] };
+    return { calls: next, message };
   }
 }

@@ -117,7 +117,8 @@ describe('the packaged app (electron-builder dir target, stand-in Electron binar
     const own = asarFiles.filter((f) => !f.startsWith('node_modules/'));
     expect(own.filter((f) => /\.(ts|tsx|map)$/.test(f) || /^(test|main|renderer\/src|native|scripts|build|build-variants|test-output|bench|\.cache)(\/|$)/.test(f))).toEqual([]);
     expect(asarFiles.filter((f) => /\.map$/.test(f) || /(^|\/)\.github\//.test(f))).toEqual([]);
-    const packages = [...new Set(asarFiles.map((f) => /^((?:node_modules\/(?:@[^/]+\/)?[^/]+)(?:\/|$))/.exec(f)?.[1]?.replace(/\/$/, '')).filter((p): p is string => !!p && p !== 'node_modules'))];
+    // (a scope's own folder, node_modules/@scope, is no package)
+    const packages = [...new Set(asarFiles.map((f) => /^((?:node_modules\/(?:@[^/]+\/)?[^/]+)(?:\/|$))/.exec(f)?.[1]?.replace(/\/$/, '')).filter((p): p is string => !!p && p !== 'node_modules' && !/^node_modules\/@[^/]+$/.test(p)))];
     expect(packages.length).toBeGreaterThan(0);
     // electron-builder hoists a production copy nested in the lockfile (e.g. tar-fs's chownr) to the
     // archive's top level: each package is matched by name and version to a non-dev lockfile entry

@@ -15,6 +15,9 @@ import { Agent, fetch as undiciFetch } from 'undici';
 import { ToolFailure } from './outcome';
 import { isPrivateAddress, type Lookup } from './private-address';
 
+/** The system error codes (errno names, as dns and net give them; not Hearth's error codes) a refused lookup carries. */
+const LOOKUP_CODES = { private: 'EPRIVATE', notFound: 'ENOTFOUND' } as const;
+
 /** A net.connect lookup that answers only public addresses (a private one fails the connection). */
 export function publicOnlyLookup(lookup: Lookup): LookupFunction {
   return (hostname, options, callback) => {
@@ -22,12 +25,12 @@ export function publicOnlyLookup(lookup: Lookup): LookupFunction {
       (found) => {
         const bad = found.find((a) => isPrivateAddress(a.address));
         if (bad) {
-          const refusal = Object.assign(new ToolFailure(`refused: ${hostname} (${bad.address}) is a private-network address (it resolved to a public one a moment before)`), { code: 'EPRIVATE' });
+          const refusal = Object.assign(new ToolFailure(`refused: ${hostname} (${bad.address}) is a private-network address (it resolved to a public one a moment before)`), { code: LOOKUP_CODES.private });
           return callback(refusal, '', 0);
         }
         const family = options.family === 4 || options.family === 6 ? options.family : 0;
         const usable: LookupAddress[] = family ? found.filter((a) => a.family === family) : found;
-        if (usable.length === 0) return callback(Object.assign(new Error(`no address for ${hostname}`), { code: 'ENOTFOUND' }), '', 0);
+        if (usable.length === 0) return callback(Object.assign(new Error(`no address for ${hostname}`), { code: LOOKUP_CODES.notFound }), '', 0);
         // net.connect asks for every address when it races the families (autoSelectFamily)
         if (options.all) return (callback as unknown as (e: null, all: LookupAddress[]) => void)(null, usable);
         callback(null, usable[0].address, usable[0].family);
