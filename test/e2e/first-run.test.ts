@@ -111,7 +111,8 @@ test('"Add" puts the model in the library by reference: the first-run view goes,
   // the tiny model writes until its context is full: stop it once it has written something
   await until('the reply to have text', async () => ((await reply.locator('.markdown').first().textContent().catch(() => '')) ?? '').trim().length > 20, WAIT);
   const stop = page.getByRole('button', { name: 'Stop generating', exact: true });
-  if (await stop.isVisible()) await stop.click();
+  // the reply may end between the check and the click (the button is then Send, disabled while the box is empty)
+  if (await stop.isVisible()) await stop.click({ timeout: 5000 }).catch(() => undefined);
   await reply.getByRole('note', { name: 'Reply metrics' }).waitFor({ timeout: WAIT });
   await shot(page, 'first-run-added');
 });

@@ -106,14 +106,14 @@ export function Composer({ threadId }: { threadId: string | null }) {
           onPaste={onPaste}
         />
         {streaming ? (
-          <button type="button" className="send-button stop" aria-label="Stop generating" title="Stop" onClick={() => {
+          <button key="stop" type="button" className="send-button stop" aria-label="Stop generating" title="Stop" onClick={() => {
               ref.current?.focus(); // this button goes away with the reply
               if (threadId) void dispatch(stopGeneration(threadId));
             }}>
             <Icon name="stop" />
           </button>
         ) : (
-          <button type="submit" className="send-button" aria-label="Send message" title={`Send (${keys.send.join('+')})`} disabled={!canSend}>
+          <button key="send" type="submit" className="send-button" aria-label="Send message" title={`Send (${keys.send.join('+')})`} disabled={!canSend}>
             <Icon name="send" />
           </button>
         )}
