@@ -16,6 +16,16 @@ export function argumentsText(c: ToolCall): string {
   return typeof c.arguments === 'string' ? c.arguments : JSON.stringify(c.arguments ?? {});
 }
 
+/** A call's arguments as the object they must be (empty text: no arguments); null when the model wrote something else. */
+export function callArguments(text: string): Record<string, unknown> | null {
+  try {
+    const v: unknown = JSON.parse(text.trim() || '{}');
+    return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
 function toolCallsOf(m: { role: string; toolCalls: ToolCall[] | null }): ToolCallDTO[] {
   return m.role === 'assistant' ? (m.toolCalls ?? []).map((c) => ({ id: c.id, name: c.name, arguments: argumentsText(c) })) : [];
 }

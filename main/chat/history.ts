@@ -21,7 +21,13 @@ import { type ContentPart, MAX_IMAGE_PIXELS, MAX_IMAGES, MAX_REQUEST_PIXELS } fr
 import type { Message } from '../store';
 import type { ImageDimensions, ImageStore, StoredImage } from './images';
 import { wellFormed } from './text';
-import { argumentsText } from './dto';
+import { argumentsText, callArguments } from './dto';
+
+/**
+ * A call's arguments as the template takes them: a JSON object's text. What a model wrote that is not
+ * one (its call answered an error) goes as {}, or the template's rendering would fail the thread.
+ */
+const templateArguments = (text: string): string => (callArguments(text) !== null && text.trim() ? text : '{}');
 
 type HistoryMessage = Pick<Message, 'role' | 'content' | 'attachments'> & Partial<Pick<Message, 'toolCalls' | 'toolCallId'>>;
 
@@ -107,19 +113,6 @@ async function imagesSent(history: readonly HistoryMessage[], store: ImageStore)
   return out;
 }
 
-/**
- * A call's arguments as the template takes them: a JSON object's text. What a model wrote that is not
- * one (its call answered an error) goes as {}, or the template's rendering would fail the thread.
- */
-function objectText(text: string): string {
-  try {
-    const v: unknown = JSON.parse(text);
-    return v !== null && typeof v === 'object' && !Array.isArray(v) ? text : '{}';
-  } catch {
-    return '{}';
-  }
-}
-
 /** A history as the engine's messages, and the width and height of each image part they carry, in their order. */
 export interface EngineChat {
   messages: ChatMessage[];
@@ -142,7 +135,7 @@ export async function toEngineMessages(history: readonly HistoryMessage[], o: { 
       return;
     }
     if (m.role === 'assistant' && m.toolCalls?.length) {
-      const calls = m.toolCalls.map((c) => ({ id: c.id, type: 'function' as const, function: { name: c.name, arguments: objectText(argumentsText(c)) } }));
+      const calls = m.toolCalls.map((c) => ({ id: c.id, type: 'function' as const, function: { name: c.name, arguments: templateArguments(argumentsText(c)) } }));
       chat.push({ role: 'assistant', content: wellFormed(m.content), tool_calls: calls });
       return;
     }

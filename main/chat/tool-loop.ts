@@ -15,7 +15,7 @@ import { DEFAULT_RESULT_BUDGET_TOKENS, type ToolCallState, type ToolSettings } f
 import type { Message, NewMessage } from '../store';
 import type { ToolApprovals } from '../tools/approvals';
 import { type OfferedTools, type ToolRegistry, withinBudget } from '../tools/registry';
-import type { StoredToolResult } from './dto';
+import { callArguments, type StoredToolResult } from './dto';
 
 /** What the chat needs for tools: where they come from, who allows them, their settings. */
 export interface ToolDeps {
@@ -59,15 +59,6 @@ interface Outcome {
   truncated: StoredToolResult['truncated'];
 }
 
-function parseArguments(text: string): Record<string, unknown> | null {
-  try {
-    const v: unknown = JSON.parse(text.trim() || '{}');
-    return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
-  } catch {
-    return null;
-  }
-}
-
 async function runOne(deps: ToolDeps, ctx: CallsContext, call: ToolCallDTO): Promise<Outcome> {
   // how long the call ran: from when it starts running (the time it waited for the user's decision is not
   // the tool's; a call that never runs took 0)
@@ -76,7 +67,7 @@ async function runOne(deps: ToolDeps, ctx: CallsContext, call: ToolCallDTO): Pro
   const source = def?.source ?? 'unknown';
   const done = (state: ToolCallState, text: string): Outcome => ({ call, text, state, source, durationMs: Date.now() - started, truncated: null });
   if (!def) return done('error', `Error: there is no tool named ${JSON.stringify(call.name)}. The tools: ${ctx.offered.definitions.map((d) => d.name).join(', ') || 'none'}.`);
-  const args = parseArguments(call.arguments);
+  const args = callArguments(call.arguments);
   if (!args) return done('error', `Error: the arguments of ${call.name} must be a JSON object; got ${JSON.stringify(call.arguments.slice(0, 200))}.`);
   const live = { threadId: ctx.threadId, messageId: ctx.replyId, callId: call.id, name: call.name, key: def.key, source, arguments: call.arguments };
   try {

@@ -182,7 +182,7 @@ export class ToolsService {
 
   /** Adds the servers of another app's config; a name already there gets a number. */
   import(text: string, filename?: string): { added: string[]; skipped: { name: string; reason: string }[]; notes: { name: string; note: string }[] } {
-    // names already taken get a number (parseMcpImport); each is checked again as it is saved
+    // names already taken get a number (parseMcpImport); each config is checked again as it is saved
     let parsed;
     try {
       parsed = parseMcpImport(text, filename, this.store.settings.get('mcpServers').map((c) => c.name));
@@ -191,11 +191,10 @@ export class ToolsService {
     }
     const added: string[] = [];
     const skipped = [...parsed.skipped];
+    // (parseMcpImport gave every server a name not taken)
     for (const input of parsed.servers) {
-      const taken = new Set(this.store.settings.get('mcpServers').map((c) => c.name));
-      let name = input.name;
-      for (let n = 2; taken.has(name); n++) name = `${input.name.slice(0, 36)}-${n}`;
-      const config = McpServerConfig.safeParse({ ...input, name });
+      const name = input.name;
+      const config = McpServerConfig.safeParse(input);
       if (!config.success) {
         skipped.push({ name: input.name, reason: config.error.issues.map((i) => i.message).join('; ') });
         continue;
