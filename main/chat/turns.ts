@@ -90,6 +90,8 @@ export class ChatService {
   private readonly titling = new Set<Running>();
   /** told whenever a reply starts or ends (the updater's install waits while one is generating) */
   private readonly activityListeners = new Set<() => void>();
+  /** the last check of which tools the loaded model's template takes (./toolsTaken) */
+  private toolCheck: { key: string; tools: Awaited<ReturnType<typeof toolsTheTemplateTakes>> } | null = null;
 
   constructor(private readonly deps: ChatDeps) {}
 
@@ -369,6 +371,18 @@ export class ChatService {
     }
   }
 
+  /**
+   * The tools the loaded model's template takes (toolsTheTemplateTakes), checked once per load and set
+   * of tools: a step does not render the template again to learn what the last one learned.
+   */
+  private async toolsTaken(offered: Parameters<typeof toolsTheTemplateTakes>[1]): Promise<Awaited<ReturnType<typeof toolsTheTemplateTakes>>> {
+    const key = `${this.deps.library.loadedChat?.loadId ?? 'none'}\n${JSON.stringify(offered)}`;
+    if (this.toolCheck?.key === key) return this.toolCheck.tools;
+    const tools = await toolsTheTemplateTakes(this.deps.engine, offered, this.deps.logger);
+    this.toolCheck = { key, tools };
+    return tools;
+  }
+
   /** Runs a turn's steps; answers its last reply, to be told once the turn is released (null: told already, or none). */
   private async generate(first: Thread, firstWriter: ReplyWriter, abort: AbortController, opts: TurnOptions): Promise<MessageDTO | null> {
     const tools = this.deps.tools;
@@ -432,7 +446,7 @@ export class ChatService {
       model = await this.modelFor(thread, signal);
       // tools go only to a model whose chat template renders them (one that ignores them would gain nothing, and
       // llama.cpp's parser would hold its text back looking for calls), and only those llama.cpp can make a grammar of
-      const engineTools = tools && model !== null ? await toolsTheTemplateTakes(this.deps.engine, tools.offered.engine, this.deps.logger) : [];
+      const engineTools = tools && model !== null ? await this.toolsTaken(tools.offered.engine) : [];
       if (engineTools.length === 0) tools = null;
       // the messages, with their images when the model reads them (its projector is known once it is loaded)
       const vision = model !== null && this.deps.library.loadedProjector !== null;
