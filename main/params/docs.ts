@@ -1,0 +1,101 @@
+/**
+ * Documents (chat with files and folders), defined once: the kinds of file read and their extensions,
+ * the bounds of a stored document, the states of its indexing, and the documents settings with their
+ * bounds and defaults. main/docs runs them; the contract, the store and the renderer derive from here.
+ * zod only, nothing of Node.
+ */
+import { z } from 'zod';
+import { MAX_IMAGE_CHARS } from './chat';
+
+/** The kinds of document read, and the file extensions (lower case, no dot) each is known by. */
+export const DOC_KINDS = ['text', 'markdown', 'code', 'csv', 'json', 'html', 'pdf', 'docx'] as const;
+export type DocKind = (typeof DOC_KINDS)[number];
+
+export const DOC_EXTENSIONS: Readonly<Record<DocKind, readonly string[]>> = {
+  text: ['txt', 'text', 'log', 'rst', 'org', 'tex'],
+  markdown: ['md', 'markdown', 'mdx'],
+  code: [
+    'js', 'mjs', 'cjs', 'jsx', 'ts', 'tsx', 'py', 'rb', 'go', 'rs', 'java', 'kt', 'kts', 'scala', 'c', 'h', 'cc', 'cpp', 'cxx', 'hpp',
+    'cs', 'swift', 'm', 'mm', 'php', 'pl', 'lua', 'r', 'jl', 'sh', 'bash', 'zsh', 'fish', 'ps1', 'sql', 'css', 'scss', 'less',
+    'vue', 'svelte', 'yaml', 'yml', 'toml', 'ini', 'cfg', 'conf', 'xml', 'gradle', 'cmake', 'dockerfile', 'makefile', 'proto', 'graphql',
+  ],
+  csv: ['csv', 'tsv'],
+  json: ['json', 'jsonl', 'ndjson', 'geojson'],
+  html: ['html', 'htm', 'xhtml'],
+  pdf: ['pdf'],
+  docx: ['docx'],
+};
+
+/** The MIME type each kind is given when the file does not say. */
+export const DOC_MIME_TYPES: Readonly<Record<DocKind, string>> = {
+  text: 'text/plain',
+  markdown: 'text/markdown',
+  code: 'text/plain',
+  csv: 'text/csv',
+  json: 'application/json',
+  html: 'text/html',
+  pdf: 'application/pdf',
+  docx: 'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
+};
+
+/** A file's kind by its name's extension (or whole name: Dockerfile, Makefile); null: not a kind Hearth reads. */
+export function docKindOfName(name: string): DocKind | null {
+  const base = name.split(/[\\/]/).pop()?.toLowerCase() ?? '';
+  const dot = base.lastIndexOf('.');
+  const ext = dot > 0 ? base.slice(dot + 1) : base;
+  for (const kind of DOC_KINDS) if (DOC_EXTENSIONS[kind].includes(ext)) return kind;
+  return null;
+}
+
+/** The longest document stored through IPC, as base64 characters (what a WebSocket frame of images.store holds too), and its bytes. */
+export const MAX_DOC_CHARS = MAX_IMAGE_CHARS;
+export const MAX_DOC_BYTES = (MAX_DOC_CHARS / 4) * 3;
+/** The most documents one message attaches, and one thread holds. */
+export const MAX_MESSAGE_DOCS = 20;
+export const MAX_THREAD_DOCS = 200;
+/** The most text one document yields (characters); past it the rest is left out and the document says so. */
+export const MAX_DOC_TEXT_CHARS = 20_000_000;
+/** An extraction's time limit and memory limit (it runs in a worker thread: a bad file ends the worker, never the app). */
+export const EXTRACT_TIMEOUT_MS = 120_000;
+export const EXTRACT_MEMORY_MB = 1024;
+
+/**
+ * A document's indexing: queued → extracting → embedding → ready; `empty`: the file yields no text
+ * (a scanned PDF), `failed`: extraction or embedding failed (the error says why), `cancelled` by the
+ * user. A document without an embedding model stops at `ready` with keyword search only.
+ */
+export const DOC_STATES = ['queued', 'extracting', 'embedding', 'ready', 'empty', 'failed', 'cancelled'] as const;
+export type DocState = (typeof DOC_STATES)[number];
+
+/** Chunking: a chunk's target size and overlap in tokens, and their bounds. */
+export const DEFAULT_CHUNK_TOKENS = 256;
+export const MIN_CHUNK_TOKENS = 32;
+export const MAX_CHUNK_TOKENS = 2048;
+export const DEFAULT_CHUNK_OVERLAP_TOKENS = 32;
+
+/** Retrieval: how many chunks a turn is given at most, and their token budget. */
+export const DEFAULT_TOP_K = 6;
+export const MAX_TOP_K = 50;
+export const DEFAULT_RETRIEVAL_TOKENS = 2048;
+/** The reciprocal rank fusion's constant (Cormack et al.: 60). */
+export const RRF_K = 60;
+
+/** The documents settings (app settings' `documents`). */
+export const DocumentSettings = z
+  .object({
+    /** the embedding model (a library model's path: a GGUF with pooling); null: keyword search only */
+    embeddingModel: z.string().min(1).max(4096).nullable().default(null),
+    /** a reranker (a GGUF with rank pooling) that reorders the fused results; null: none */
+    rerankModel: z.string().min(1).max(4096).nullable().default(null),
+    chunkTokens: z.number().int().min(MIN_CHUNK_TOKENS).max(MAX_CHUNK_TOKENS).default(DEFAULT_CHUNK_TOKENS),
+    /** the chunker uses at most a third of the chunk's size, whatever is set here */
+    chunkOverlapTokens: z.number().int().min(0).max(MAX_CHUNK_TOKENS / 2).default(DEFAULT_CHUNK_OVERLAP_TOKENS),
+    /** the most chunks retrieved for a turn */
+    topK: z.number().int().min(1).max(MAX_TOP_K).default(DEFAULT_TOP_K),
+    /** the retrieved chunks' token budget in a turn's prompt */
+    retrievalTokens: z.number().int().min(128).max(65_536).default(DEFAULT_RETRIEVAL_TOKENS),
+    /** the share of the context a thread's documents may fill whole (no retrieval) */
+    wholeDocumentShare: z.number().min(0).max(0.9).default(0.5),
+  })
+  .strict();
+export type DocumentSettings = z.output<typeof DocumentSettings>;
