@@ -82,6 +82,7 @@ export function toMessageDTO(m: MessageView | (Omit<MessageView, 'alternatives'>
     attachments: m.attachments,
     toolCalls: toolCallsOf(m),
     tool: toolOf(m),
+    sources: m.role === 'assistant' ? m.sources : null,
   };
 }
 

@@ -4,7 +4,7 @@
  * renderer. Main validates every incoming payload against these schemas.
  */
 import { z } from 'zod';
-import { BACKEND_PINS, RpcEndpoints, ChatSettings, Device, LOAD_FIELDS, LOAD_SETTING_FIELDS, LoadSettings, MAX_IMAGE_CHARS, MAX_MESSAGE_CHARS, MemoryBreakdown, TokenLogprobs } from '../params';
+import { BACKEND_PINS, RpcEndpoints, ChatSettings, Device, LOAD_FIELDS, LOAD_SETTING_FIELDS, LoadSettings, MAX_DOC_CHARS, MAX_IMAGE_CHARS, MAX_MESSAGE_CHARS, MemoryBreakdown, TokenLogprobs } from '../params';
 import { codesOf, type IpcErrorCode } from '../errors/catalogue';
 import {
   ABSOLUTE_PATH, DiscoveryDTO, DownloadDTO, hfTokenSchema, HubFitDTO, hubFitRequestSchema, LibraryDeleteDTO, LibraryFactsDTO, LibraryImportDTO, libraryImportSchema, DownloadProgressDTO, downloadConcurrencySchema, DOWNLOAD_CONCURRENCY, downloadRequestSchema, proxyUrlSchema, hubSearchSchema, HubModelDTO,
@@ -14,11 +14,13 @@ import { UpdateChannelSchema, UpdateModeSchema, UpdateStateDTO } from './updates
 import { ApiServerSettings, ApiStatusDTO } from './api';
 import { AttachmentDTO, ImageAttachment, ImageRef, MessageImages, TEXT_OR_IMAGES, textOrImages } from './images';
 import { ThreadCacheSettings } from './thread-cache';
+import { DocProgressDTO, DocsStatusDTO, DocumentAttachment, DocumentDTO, DocumentRef, KnowledgeFolderDTO, MessageDocuments, PassageDTO, Sources } from './docs';
 import { LiveToolCallDTO, McpImportDTO, McpServerSave, TOOL_SECRET_NAMES, ToolCallDTO, ToolResultDTO, ToolsStatusDTO } from './tools';
-import { APPROVAL_DECISIONS, AssistantTools, McpServerName, ToolSettings } from '../params';
+import { APPROVAL_DECISIONS, AssistantTools, DocumentSettings, McpServerName, ToolSettings } from '../params';
 
 export { DownloadDTO, DOWNLOAD_CONCURRENCY, REFERENCE_SOURCES };
 export { ATTACHMENT_REF_CHARS, AttachmentDTO, ImageAttachment, ImageRef, NO_VISION } from './images';
+export { DocProgressDTO, DocsStatusDTO, DocumentAttachment, DocumentDTO, KnowledgeFolderDTO, PassageDTO, SourceDTO } from './docs';
 export { LiveToolCallDTO, McpServerStatusDTO, TOOL_SECRET_NAMES, ToolCallDTO, ToolResultDTO, ToolsStatusDTO } from './tools';
 
 /** how llama.cpp rounds a context size (the settings page says what a size becomes) */
@@ -138,6 +140,8 @@ export const MessageDTO = z.object({
   toolCalls: z.array(ToolCallDTO).default([]),
   /** a tool message's outcome (role tool) */
   tool: ToolResultDTO.nullable().default(null),
+  /** the documents' passages a reply was given (it cites them as [n]); null: none */
+  sources: Sources.nullable().default(null),
 });
 export type MessageDTO = z.infer<typeof MessageDTO>;
 
@@ -199,6 +203,8 @@ export const SettingsFields = z.object({
   threadCache: ThreadCacheSettings.default({}),
   /** the tools: the call loop's step limit, web search, fetch's reach, the tools allowed always (main/params/tools.ts) */
   tools: ToolSettings.default({}),
+  /** documents: the embedding and rerank models, chunking and retrieval budgets (main/params/docs.ts) */
+  documents: DocumentSettings.default({}),
 });
 
 /** A folder chosen for the models (library.moveFolder's target; the store's modelsFolder setting): an absolute path (POSIX, or Windows' drive or UNC; the renderer reads this file too, so no `path`). */
@@ -381,14 +387,14 @@ export const contract = {
    * projector; each must still be stored)
    */
   'chat.send': {
-    request: z.object({ threadId: Id, content: z.string().max(MAX_MESSAGE_CHARS), attachments: MessageImages.optional() }).strict().refine(textOrImages, TEXT_OR_IMAGES),
+    request: z.object({ threadId: Id, content: z.string().max(MAX_MESSAGE_CHARS), attachments: MessageImages.optional(), documents: MessageDocuments.optional() }).strict().refine(textOrImages, TEXT_OR_IMAGES),
     response: z.object({ userMessage: MessageDTO, reply: MessageDTO }),
   },
   'chat.stop': { request: z.object({ threadId: Id }).strict(), response: Ok },
   'chat.regenerate': { request: z.object({ threadId: Id, messageId: Id }).strict(), response: z.object({ reply: MessageDTO }) },
   /** a new version of a user message (its images stay; `attachments` replaces them, and only images it did not have need a model that reads images) */
   'chat.edit': {
-    request: z.object({ threadId: Id, messageId: Id, content: z.string().max(MAX_MESSAGE_CHARS), attachments: MessageImages.optional() }).strict().refine(textOrImages, TEXT_OR_IMAGES),
+    request: z.object({ threadId: Id, messageId: Id, content: z.string().max(MAX_MESSAGE_CHARS), attachments: MessageImages.optional(), documents: MessageDocuments.optional() }).strict().refine(textOrImages, TEXT_OR_IMAGES),
     response: z.object({ userMessage: MessageDTO, reply: MessageDTO }),
   },
   'chat.continue': { request: z.object({ threadId: Id, messageId: Id }).strict(), response: z.object({ reply: MessageDTO }) },
@@ -399,6 +405,25 @@ export const contract = {
   },
   /** a stored image as a data: URL, to show */
   'images.read': { request: z.object({ ref: ImageRef }).strict(), response: z.object({ url: z.string() }) },
+  /** reads a document the user attached (text, Markdown, code, CSV, JSON, HTML, PDF, DOCX; at most MAX_DOC_BYTES) and queues its indexing; the same content is one document: the attachment chat.send takes */
+  'docs.store': {
+    request: z.object({ name: z.string().trim().min(1).max(1000), data: z.string().min(1).max(MAX_DOC_CHARS) }).strict(),
+    response: z.object({ attachment: DocumentAttachment, document: DocumentDTO }),
+  },
+  /** a thread's documents (those its messages attached, removed ones marked) */
+  'docs.list': { request: z.object({ threadId: Id }).strict(), response: z.array(DocumentDTO) },
+  /** takes a document out of a thread: its passages are no longer given to the thread's replies */
+  'docs.remove': { request: z.object({ threadId: Id, ref: DocumentRef }).strict(), response: Ok },
+  /** stops a document's indexing (state cancelled), or indexes it again (a cancelled or failed one) */
+  'docs.cancel': { request: z.object({ ref: DocumentRef }).strict(), response: Ok },
+  'docs.retry': { request: z.object({ ref: DocumentRef }).strict(), response: Ok },
+  'docs.status': { request: Empty, response: DocsStatusDTO },
+  /** a chunk a reply cited, with the chunks around it, in its document */
+  'docs.passage': { request: z.object({ chunkId: z.number().int().min(1) }).strict(), response: PassageDTO },
+  /** an assistant's knowledge folder: watched, its files indexed as they change */
+  'docs.folders.add': { request: z.object({ assistantId: Id, path: z.string().trim().min(1).max(4096) }).strict(), response: KnowledgeFolderDTO },
+  'docs.folders.remove': { request: z.object({ id: z.number().int().min(1) }).strict(), response: Ok },
+  'docs.folders.rescan': { request: z.object({ id: z.number().int().min(1) }).strict(), response: KnowledgeFolderDTO },
   'chat.countTokens': { request: z.object({ threadId: Id.optional(), text: z.string().max(MAX_MESSAGE_CHARS) }).strict(), response: z.object({ tokens: z.number().int() }) },
 
   /** the models folder's models, then the references (marked, with who keeps them; `missing` when gone) */
@@ -521,6 +546,10 @@ export const events = {
   'chat.message': z.object({ threadId: Id, message: MessageDTO }),
   /** a tool call awaits approval or runs (call), or left that state (call null: its message follows) */
   'tools.call': z.object({ threadId: Id, callId: z.string(), call: LiveToolCallDTO.nullable() }),
+  /** a document's indexing went on (at most a few times a second per document) */
+  'docs.progress': DocProgressDTO,
+  /** documents' states changed (indexed, failed, removed, a folder scanned): what docs.status answers now, and the documents that changed */
+  'docs.changed': z.object({ status: DocsStatusDTO, refs: z.array(DocumentRef) }),
   /** the tools or an MCP server's state changed */
   'tools.changed': ToolsStatusDTO,
   /** a thread's metadata changed (title, pin, updatedAt…) or it was created */

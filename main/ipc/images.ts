@@ -49,8 +49,8 @@ export const NO_VISION = 'this model does not read images; load a vision model w
 /** The images one message may carry (each one stored by images.store). */
 export const MessageImages = z.array(ImageAttachment).max(MAX_IMAGES);
 
-/** What a user message says: text, images, or both (never neither). */
-export function textOrImages<T extends { content: string; attachments?: unknown[] }>(r: T): boolean {
-  return r.content.trim().length > 0 || (r.attachments?.length ?? 0) > 0;
+/** What a user message says: text, images, documents, or some of them (never none). */
+export function textOrImages<T extends { content: string; attachments?: unknown[]; documents?: unknown[] }>(r: T): boolean {
+  return r.content.trim().length > 0 || (r.attachments?.length ?? 0) > 0 || (r.documents?.length ?? 0) > 0;
 }
-export const TEXT_OR_IMAGES = { message: 'a message needs text or an image', path: ['content'] };
+export const TEXT_OR_IMAGES = { message: 'a message needs text, an image or a document', path: ['content'] };

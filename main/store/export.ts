@@ -1,4 +1,5 @@
 /** Export a thread to Markdown (readable) and to JSON (lossless; re-importable with importJson). */
+import { Sources } from '../ipc/docs';
 import { z } from 'zod';
 import type { Assistant } from './assistants';
 import { AssistantTools } from '../params';
@@ -42,6 +43,8 @@ export const exportedMessageSchema = z.object({
   toolCalls: z.array(toolCallSchema).nullable(),
   toolCallId: z.string().min(1).max(256).nullable(),
   attachments: z.array(attachmentSchema),
+  /** the documents' passages a reply was given; absent in files written before documents */
+  sources: Sources.nullable().optional(),
   status: statusSchema,
   /** absent in files written before finish reasons were kept */
   finishReason: finishReasonSchema.nullable().optional(),
@@ -96,7 +99,7 @@ export interface ExportSource {
 function exportMessage(m: Message): ExportedMessage {
   return {
     id: m.id, parentId: m.parentId, active: m.active, role: m.role, content: m.content, reasoning: m.reasoning,
-    toolCalls: m.toolCalls, toolCallId: m.toolCallId, attachments: m.attachments, status: m.status,
+    toolCalls: m.toolCalls, toolCallId: m.toolCallId, attachments: m.attachments, sources: m.sources, status: m.status,
     finishReason: m.finishReason, error: m.error,
     model: m.model, metrics: m.metrics, createdAt: m.createdAt, updatedAt: m.updatedAt,
   };

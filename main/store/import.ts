@@ -126,7 +126,7 @@ function prepareHearth(doc: ThreadExport, where: string): PreparedThread {
   const messages: Message[] = doc.messages.map((m) => {
     checkSizes(m, `${where} message ${m.id}`);
     return {
-      ...m, threadId: doc.thread.id,
+      ...m, threadId: doc.thread.id, sources: m.sources ?? null,
       status: (m.status === 'streaming' ? 'interrupted' : m.status) as MessageStatus,
       finishReason: m.status === 'streaming' ? null : m.finishReason ?? null,
     };
@@ -405,7 +405,7 @@ function prepareJanThread(t: JanThreadDir, now: number, assistantIds: Map<string
     const status = JAN_STATUS[m.status ?? 'ready'] ?? 'done';
     const msg: Message = {
       id, threadId, parentId, active: true, role: m.role as Role, content, reasoning,
-      toolCalls: janToolCalls(m.metadata), toolCallId: m.tool_call_id ?? null, attachments,
+      toolCalls: janToolCalls(m.metadata), toolCallId: m.tool_call_id ?? null, attachments, sources: null,
       status, finishReason: null, error: status === 'error' ? String(m.error_code ?? 'error') : null,
       model: m.role === 'assistant' ? model : null, metrics: janMetrics(m.metadata),
       createdAt: at, updatedAt: Math.max(at, toMillis(m.completed_at ?? m.updated, at)),

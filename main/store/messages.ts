@@ -1,8 +1,10 @@
 /** Messages repository (SQLite): the conversation tree, edits as alternatives, and streamed replies. */
+import type { SourceDTO } from '../ipc/docs';
 import type { Logger } from '../logging';
 import { randomUUID } from 'crypto';
 import type Database from 'better-sqlite3';
 import { z } from 'zod';
+import { Sources } from '../ipc/docs';
 import { StoreError } from './errors';
 import { decodeJson, encodeJson } from './json';
 import { BufferedReplyWriter, DEFAULT_WRITER_OPTIONS, type ReplySink, type WriterOptions } from './stream-writer';
@@ -30,6 +32,7 @@ interface MessageRow {
   tool_calls: string | null;
   tool_call_id: string | null;
   attachments: string | null;
+  sources: string | null;
   status: MessageStatus;
   finish_reason: string | null;
   error: string | null;
@@ -39,11 +42,12 @@ interface MessageRow {
   updated_at: number;
 }
 
-const COLS = `seq, id, thread_id, parent_id, active, role, content, reasoning, tool_calls, tool_call_id, attachments,
+const COLS = `seq, id, thread_id, parent_id, active, role, content, reasoning, tool_calls, tool_call_id, attachments, sources,
   status, finish_reason, error, model, metrics, created_at, updated_at`;
 
 const toolCallsSchema = z.array(toolCallSchema.passthrough()).nullable();
 const attachmentsSchema = z.array(attachmentSchema.passthrough());
+const sourcesSchema = Sources.nullable();
 const storedMetricsSchema = metricsSchema.passthrough().nullable();
 
 /** A stored finish reason; a value this version does not know (written by a newer one) reads as null. */
@@ -90,8 +94,8 @@ export class SqliteMessages implements MessagesApi {
       bySeq: db.prepare(`SELECT ${COLS} FROM messages WHERE seq = ?`),
       byThread: db.prepare(`SELECT ${COLS} FROM messages WHERE thread_id = ? ORDER BY created_at, seq`),
       insert: db.prepare(`INSERT INTO messages (id, thread_id, parent_id, active, role, content, reasoning, tool_calls,
-          tool_call_id, attachments, status, finish_reason, error, model, metrics, created_at, updated_at)
-        VALUES (@id, @thread_id, @parent_id, @active, @role, @content, @reasoning, @tool_calls, @tool_call_id, @attachments,
+          tool_call_id, attachments, sources, status, finish_reason, error, model, metrics, created_at, updated_at)
+        VALUES (@id, @thread_id, @parent_id, @active, @role, @content, @reasoning, @tool_calls, @tool_call_id, @attachments, @sources,
           @status, @finish_reason, @error, @model, @metrics, @created_at, @updated_at)`),
       leaf: db.prepare(`
         WITH RECURSIVE path(id, depth) AS (
@@ -113,6 +117,7 @@ export class SqliteMessages implements MessagesApi {
           tool_calls = coalesce(@tool_calls, tool_calls),
           model = coalesce(@model, model), updated_at = @now
         WHERE seq = @seq AND status = 'streaming'`),
+      setSources: db.prepare('UPDATE messages SET sources = ? WHERE id = ?'),
       recover: db.prepare(`UPDATE messages SET status = 'interrupted', updated_at = ? WHERE status = 'streaming'`),
     };
   }
@@ -125,6 +130,7 @@ export class SqliteMessages implements MessagesApi {
       toolCalls: decodeJson(r.tool_calls, toolCallsSchema, null, this.logger, { where: `${where} tool_calls` }) as ToolCall[] | null,
       toolCallId: r.tool_call_id,
       attachments: decodeJson(r.attachments, attachmentsSchema, [], this.logger, { where: `${where} attachments` }) as Attachment[],
+      sources: decodeJson(r.sources, sourcesSchema, null, this.logger, { where: `${where} sources` }),
       status: r.status, finishReason: decodeFinishReason(r.finish_reason), error: r.error, model: r.model,
       metrics: decodeMetrics(r.metrics) ?? decodeJson(r.metrics, storedMetricsSchema, null, this.logger, { where: `${where} metrics` }) as MessageMetrics | null,
       createdAt: r.created_at, updatedAt: r.updated_at,
@@ -166,7 +172,7 @@ export class SqliteMessages implements MessagesApi {
     return Number(this.stmts.insert.run({
       id: m.id, thread_id: m.threadId, parent_id: m.parentId, active: m.active ? 1 : 0, role: m.role,
       content: m.content, reasoning: m.reasoning, tool_calls: encodeJson(m.toolCalls), tool_call_id: m.toolCallId,
-      attachments: m.attachments.length ? JSON.stringify(m.attachments) : null, status: m.status,
+      attachments: m.attachments.length ? JSON.stringify(m.attachments) : null, sources: encodeJson(m.sources), status: m.status,
       finish_reason: m.finishReason, error: m.error, model: m.model, metrics: encodeJson(m.metrics),
       created_at: m.createdAt, updated_at: m.updatedAt,
     }).lastInsertRowid);
@@ -182,7 +188,7 @@ export class SqliteMessages implements MessagesApi {
       this.insertActive({
         id, threadId: v.threadId, parentId, active: true, role: v.role, content: v.content ?? '',
         reasoning: v.reasoning ?? '', toolCalls: v.toolCalls ?? null, toolCallId: v.toolCallId ?? null,
-        attachments: v.attachments ?? [], status: v.status ?? 'done', finishReason: v.finishReason ?? null, error: v.error ?? null,
+        attachments: v.attachments ?? [], sources: null, status: v.status ?? 'done', finishReason: v.finishReason ?? null, error: v.error ?? null,
         model: v.model ?? null, metrics: v.metrics ?? null, createdAt: now, updatedAt: now,
       });
       this.threads.touch(v.threadId, now);
@@ -275,7 +281,7 @@ export class SqliteMessages implements MessagesApi {
       const now = this.clock();
       seq = this.insertActive({
         id, threadId: v.threadId, parentId, active: true, role: v.role ?? 'assistant', content: '', reasoning: '',
-        toolCalls: null, toolCallId: null, attachments: [], status: 'streaming', finishReason: null, error: null,
+        toolCalls: null, toolCallId: null, attachments: [], sources: null, status: 'streaming', finishReason: null, error: null,
         model: v.model ?? null, metrics: null, createdAt: now, updatedAt: now,
       });
       this.threads.touch(v.threadId, now);
@@ -322,6 +328,11 @@ export class SqliteMessages implements MessagesApi {
     } finally {
       this.db.pragma(`busy_timeout = ${saved}`);
     }
+  }
+
+  setSources(id: string, sources: SourceDTO[] | null): void {
+    const v = check(sourcesSchema, sources, 'sources');
+    if (this.stmts.setSources.run(encodeJson(v), id).changes === 0) throw new StoreError('not_found', `message ${id} not found`);
   }
 
   continueReply(replyId: string, hooks?: ReplyHooks): ReplyWriter {

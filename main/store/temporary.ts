@@ -4,6 +4,7 @@
  * (The images its messages carry are files of the image store while the chat is open: the image sweep
  * deletes them after.)
  */
+import type { SourceDTO } from '../ipc/docs';
 import type { Logger } from '../logging';
 import { randomUUID } from 'crypto';
 import { attachmentRefsOf } from './attachment-refs';
@@ -176,7 +177,7 @@ class MemoryMessages implements MessagesApi {
     const m: Message = {
       id: randomUUID(), threadId: v.threadId, parentId, active: true, role: v.role, content: v.content ?? '',
       reasoning: v.reasoning ?? '', toolCalls: clone(v.toolCalls ?? null), toolCallId: v.toolCallId ?? null,
-      attachments: clone(v.attachments ?? []), status: v.status ?? 'done', finishReason: v.finishReason ?? null,
+      attachments: clone(v.attachments ?? []), sources: null, status: v.status ?? 'done', finishReason: v.finishReason ?? null,
       error: v.error ?? null, model: v.model ?? null, metrics: clone(v.metrics ?? null), createdAt: now, updatedAt: now,
     };
     this.insertActive(m);
@@ -255,7 +256,7 @@ class MemoryMessages implements MessagesApi {
     const now = this.clock();
     const m: Message = {
       id: randomUUID(), threadId: v.threadId, parentId, active: true, role: v.role ?? 'assistant', content: '',
-      reasoning: '', toolCalls: null, toolCallId: null, attachments: [], status: 'streaming', finishReason: null, error: null,
+      reasoning: '', toolCalls: null, toolCallId: null, attachments: [], sources: null, status: 'streaming', finishReason: null, error: null,
       model: v.model ?? null, metrics: null, createdAt: now, updatedAt: now,
     };
     this.insertActive(m);
@@ -291,6 +292,10 @@ class MemoryMessages implements MessagesApi {
       this.clock, this.logger, hooks, (x) => this.writers.delete(x));
     this.writers.add(w);
     return w;
+  }
+
+  setSources(id: string, sources: SourceDTO[] | null): void {
+    this.msg(id).sources = clone(sources);
   }
 
   continueReply(replyId: string, hooks?: ReplyHooks): ReplyWriter {

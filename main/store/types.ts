@@ -13,7 +13,7 @@ export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
 
 /** Why a finished reply ended (defined with the contract, the layer below the store). */
 export { FINISH_REASONS, type FinishReason } from '../ipc/contract';
-import type { AttachmentDTO, FinishReason } from '../ipc/contract';
+import type { AttachmentDTO, FinishReason, SourceDTO } from '../ipc/contract';
 
 /** A chat's sampling and request settings (main/params). */
 export type SamplingParams = ChatSettings;
@@ -87,6 +87,8 @@ export interface Message {
   /** For role 'tool': the call this message answers. */
   toolCallId: string | null;
   attachments: Attachment[];
+  /** the documents' passages a reply was given (main/docs): null for none */
+  sources: SourceDTO[] | null;
   status: MessageStatus;
   /** why the reply ended (see FINISH_REASONS) */
   finishReason: FinishReason | null;
@@ -257,4 +259,6 @@ export interface MessagesApi {
   regenerate(replyId: string, opts?: { model?: string | null }, hooks?: ReplyHooks): ReplyWriter;
   /** Reopens a finished or interrupted assistant reply to append more text ("continue"). */
   continueReply(replyId: string, hooks?: ReplyHooks): ReplyWriter;
+  /** Records the documents' passages a reply is given (while it streams too): null clears them. */
+  setSources(id: string, sources: SourceDTO[] | null): void;
 }

@@ -78,6 +78,7 @@ export function message(over: Partial<MessageDTO> = {}): MessageDTO {
     alternative: { index: 0, count: 1 },
     attachments: [],
     toolCalls: [],
+    sources: null,
     tool: null,
     ...over,
   };
