@@ -34,6 +34,10 @@ import { type SecretCipher, TokenVault } from './settings/token';
 import { Store } from './store';
 import { SecretStore } from './tools/secrets';
 import { ToolsService } from './tools/service';
+import { DocFiles } from './docs/files';
+import { DocModels } from './docs/models';
+import { DocsService } from './docs/service';
+import { extractInWorker } from './docs/extract-run';
 import type { ToolSource } from './tools/types';
 import { installFailureFile } from './updates/install-failure';
 import { UpdateController, updatesChannels, type Blocker, type UpdaterPort, BROWSER_MODE_UPDATES_REASON } from './updates/controller';
@@ -184,10 +188,25 @@ export function composeApp(opts: ComposeOptions): App {
   });
   tools.start();
   services.register(tools.channels());
+  // documents: attached to chats or in assistants' knowledge folders, indexed by the documents' own models
+  // (a reply being written keeps priority over their embedding)
+  const docs = new DocsService({
+    store,
+    files: new DocFiles(paths.documents),
+    models: new DocModels({ engine, loadSettings: storeDeps(store).loadSettings, guardrail: storeDeps(store).guardrail, logger }),
+    services,
+    logger,
+    extract: (name, bytes, signal) => extractInWorker(name, bytes, { signal }),
+    chat: { replying: () => chat.replying(), onActivity: (l) => chat.onActivity(l) },
+    libraryPaths: async () => (await library.entries()).filter((e) => !e.missing).map((e) => e.path),
+  });
+  services.register(docs.channels());
   const chat = new ChatService({
     store, engine, library, services, logger, views, usageRefreshMs: opts.usageRefreshMs, sessions, images,
     tools: { registry: tools.registry, approvals: tools.approvals, settings: () => tools.settings() },
+    docs,
   });
+  docs.start();
   services.register(chatChannels({ store, engine, library, services, views, chat, images, sessions, imageSweep }));
   services.register(assistantChannels({ store, views }));
   // the updater: follows the updateChannel and updateMode settings; an install waits for replies and downloads
@@ -222,6 +241,7 @@ export function composeApp(opts: ComposeOptions): App {
   services.register(settingsChannels({
     store, engine, library, tokens, modelsFolder: () => folder.folder, setDownloadConcurrency: (n) => downloads.setConcurrency(n), updateSettingsChanged: () => updates.settingsChanged(),
     toolSettingsChanged: () => tools.changed(),
+    documentSettingsChanged: () => docs.settingsChanged(),
   }));
   const hardware = new HardwareMonitor(engine);
   new ModelService({ store, engine, library, services, hardware, logger }).register();
@@ -263,6 +283,7 @@ export function composeApp(opts: ComposeOptions): App {
       await api.close();
       await chat.stopAll();
       await tools.close();
+      await docs.close();
       // the live threads' caches are saved while the engine still holds them
       await sessions.saveAll();
       // the temporary chats go now (store.close would drop them), and their images with them

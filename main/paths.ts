@@ -35,6 +35,8 @@ export interface DataPaths {
   sessions: string;
   /** the images the user attached to messages, each named by its hash (main/chat/images.ts) */
   images: string;
+  /** the documents the user attached to chats, each named by its hash (main/docs/files.ts) */
+  documents: string;
 }
 
 export function dataPaths(root: string): DataPaths {
@@ -45,6 +47,7 @@ export function dataPaths(root: string): DataPaths {
     logs: path.join(root, 'logs'),
     sessions: path.join(root, 'sessions'),
     images: path.join(root, 'images'),
+    documents: path.join(root, 'documents'),
   };
 }
 

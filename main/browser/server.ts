@@ -30,7 +30,7 @@ export const LIMITS = {
   maxPayloadBytes: IMAGE_FRAME_BYTES,
   /** unsent output a WebSocket may hold before it is dropped: room for the image replies a socket may have running, and events */
   maxBufferedBytes: IMAGE_CALLS_IN_FLIGHT * IMAGE_FRAME_BYTES + 2 * 1024 * 1024,
-  /** image requests (channels images.*) one socket runs at once; the others wait in its queue */
+  /** image requests (channels images.* and docs.store) one socket runs at once; the others wait in its queue */
   imageCallsInFlight: IMAGE_CALLS_IN_FLIGHT,
   /** image requests one socket may have waiting (one message's images), and their frames' bytes (one image to store): past either, `busy` */
   imageCallsQueued: MAX_IMAGES,

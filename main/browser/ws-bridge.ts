@@ -2,7 +2,7 @@
  * One browser page's WebSocket: requests in (the IPC contract), replies and every event out. Every
  * request gets a reply, a malformed one an `invalid_input` error (with id null when it had no usable
  * id); a socket whose unsent output passes a bound is dropped, since its page stopped reading.
- * Requests run as they come, but the image requests (channels `images.*`: an image's bytes in or out)
+ * Requests run as they come, but the image requests (channels `images.*` and `docs.store`: an image's or a document's bytes)
  * run at most `imageCallsInFlight` at once per socket; the others wait in order, and past the queue's
  * bounds (count, frame bytes) one is refused `busy`. What still waits when its socket closes never runs.
  */
@@ -21,9 +21,9 @@ export interface SocketLimits {
   imageQueueBytes: number;
 }
 
-/** The heavy channels: an image's bytes in (images.store) or out (images.read). */
+/** The heavy channels: an image's bytes in (images.store) or out (images.read), a document's in (docs.store: as many bytes as an image's). */
 export function isImageChannel(channel: string): boolean {
-  return channel.startsWith('images.');
+  return channel.startsWith('images.') || channel === 'docs.store';
 }
 
 /** The id of a frame that is not a valid request, when it has an integer one. */

@@ -14,6 +14,9 @@
  * A reply that called tools goes with its calls (tool_calls, the arguments as the model wrote them),
  * and each tool message as the call's answer (role tool, tool_call_id): the template renders them in
  * its own format.
+ *
+ * A user message whose reply was given documents' passages (the reply's `sources`) goes with them
+ * before its text (main/docs/prompt.ts), each turn the same, so the conversation's cached prefix holds.
  */
 import type { ChatMessage } from '../engine/protocol';
 import { type AttachmentDTO, ImageRef } from '../ipc/contract';
@@ -22,6 +25,7 @@ import type { Message } from '../store';
 import type { ImageDimensions, ImageStore, StoredImage } from './images';
 import { wellFormed } from './text';
 import { argumentsText, callArguments } from './dto';
+import { withSources } from '../docs/prompt';
 
 /**
  * A call's arguments as the template takes them: a JSON object's text. What a model wrote that is not
@@ -30,6 +34,14 @@ import { argumentsText, callArguments } from './dto';
 const templateArguments = (text: string): string => (callArguments(text) !== null && text.trim() ? text : '{}');
 
 type HistoryMessage = Pick<Message, 'role' | 'content' | 'attachments'> & Partial<Pick<Message, 'toolCalls' | 'toolCallId'>>;
+
+/** The thread's path with each user message carrying the sources the reply after it was given. */
+export function withQuestionSources<M extends Pick<Message, 'role' | 'content' | 'sources'>>(path: readonly M[]): M[] {
+  return path.map((m, i) => {
+    const next = path[i + 1];
+    return m.role === 'user' && next?.role === 'assistant' && next.sources?.length ? { ...m, content: withSources(m.content, next.sources) } : m;
+  });
+}
 
 /**
  * The images of a message the app stored (type image, named by their hash). An import's image (Jan's:

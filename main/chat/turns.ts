@@ -17,7 +17,7 @@ import { chatChars, MAX_REQUEST_PIXELS } from '../params';
 import { Services } from '../services';
 import { FinishReply, ReplyWriter, Store, Thread } from '../store';
 import { finishReasonOf } from './dto';
-import { toEngineMessages } from './history';
+import { toEngineMessages, withQuestionSources } from './history';
 import type { ImageStore } from './images';
 import { type ThreadSessions, tokensNeeded } from './sessions';
 import { nameThread } from './titles';
@@ -25,6 +25,7 @@ import { runToolCalls, type ToolDeps, withIds } from './tool-loop';
 import { assistantOf, countImageTokens, countTokens, effectiveSampling, toolsTheTemplateTakes } from './turn-inputs';
 import type { OfferedTools } from '../tools/registry';
 import type { ToolCallDTO } from '../ipc/tools';
+import type { DocumentAttachment, SourceDTO } from '../ipc/docs';
 import { ChatViews, modelName } from './views';
 
 /** While a reply streams, the header's context meter is refreshed at most this often. */
@@ -48,6 +49,15 @@ export interface ChatDeps {
   images: ImageStore;
   /** the tools chats are offered, who allows their calls, their settings; without them no chat is offered tools */
   tools?: ToolDeps;
+  /** the documents of chats and assistants (main/docs): a turn's sources; without them no chat has documents */
+  docs?: TurnDocs;
+}
+
+/** What a turn asks of the documents. */
+export interface TurnDocs {
+  attach(threadId: string, documents: readonly DocumentAttachment[]): DocumentAttachment[];
+  hasDocuments(threadId: string, assistantId: string | null): boolean;
+  sourcesFor(r: { threadId: string; assistantId: string | null; query: string; contextTokens: number; signal: AbortSignal }): Promise<SourceDTO[] | null>;
 }
 
 /** A step's tools: those offered, and whether this is the last step (the model may not call them). */
@@ -92,6 +102,8 @@ export class ChatService {
   private readonly activityListeners = new Set<() => void>();
   /** the last check of which tools the loaded model's template takes (./toolsTaken) */
   private toolCheck: { key: string; tools: Awaited<ReturnType<typeof toolsTheTemplateTakes>> } | null = null;
+  /** replies the engine is writing now (./replying) */
+  private writing = 0;
 
   constructor(private readonly deps: ChatDeps) {}
 
@@ -110,6 +122,16 @@ export class ChatService {
   /** Whether a reply is being generated in any chat. */
   generating(): boolean {
     return this.running.size > 0;
+  }
+
+  /** Whether the engine is writing a reply now (a turn waiting for its model or documents is not). */
+  replying(): boolean {
+    return this.writing > 0;
+  }
+
+  private writingChanged(by: 1 | -1): void {
+    this.writing += by;
+    this.activityChanged();
   }
 
   /** Calls `listener` when a reply starts or ends; returns the unsubscribe. */
@@ -207,17 +229,19 @@ export class ChatService {
    * model (a load in progress, or the thread's model loaded now) inside the reply, so the message is
    * shown and Stop reaches the turn while the model loads.
    */
-  async send(r: { threadId: string; content: string; attachments?: ImageAttachment[] }): Promise<{ userMessage: MessageDTO; reply: MessageDTO }> {
+  async send(r: { threadId: string; content: string; attachments?: ImageAttachment[]; documents?: DocumentAttachment[] }): Promise<{ userMessage: MessageDTO; reply: MessageDTO }> {
     const { threads, messages } = this.api(r.threadId);
     const thread = threads.get(r.threadId);
     const turn = this.reserve(r.threadId);
     const model = this.guard(turn, () => this.expectedModel(thread));
     const path = messages.list(r.threadId);
     const images = r.attachments?.length ? await this.guard(turn, () => this.attachable(r.attachments!)) : [];
+    const documents = r.documents?.length ? this.guard(turn, () => this.documents(r.threadId, r.documents!)) : [];
     const isFirst = path.length === 0;
-    const user = this.guard(turn, () => messages.add({ threadId: r.threadId, role: 'user', content: r.content, ...(images.length ? { attachments: images } : {}) }));
+    const attachments = [...images, ...documents];
+    const user = this.guard(turn, () => messages.add({ threadId: r.threadId, role: 'user', content: r.content, ...(attachments.length ? { attachments } : {}) }));
     const writer = this.guard(turn, () => messages.beginReply({ threadId: r.threadId, model: modelName(model) }));
-    this.start(thread, writer, { readsImages: images.length > 0 }, turn, isFirst ? r.content.trim() || images.map((i) => i.name).join(', ') : undefined);
+    this.start(thread, writer, { readsImages: images.length > 0 }, turn, isFirst ? r.content.trim() || attachments.map((i) => i.name).join(', ') : undefined);
     return { userMessage: this.deps.views.message(r.threadId, user.id), reply: this.deps.views.message(r.threadId, writer.messageId) };
   }
 
@@ -238,6 +262,12 @@ export class ChatService {
       throw new IpcError('invalid_input', `these images hold ${pixels} pixels together; one message may carry at most ${MAX_REQUEST_PIXELS} (send fewer or smaller ones)`);
     }
     return images;
+  }
+
+  /** A message's documents, linked to its thread (each must be stored: docs.store). */
+  private documents(threadId: string, documents: readonly DocumentAttachment[]): DocumentAttachment[] {
+    if (!this.deps.docs) throw new IpcError('invalid_input', 'documents cannot be attached here');
+    return this.deps.docs.attach(threadId, documents);
   }
 
   /** A message of this thread with this role (a reply to regenerate or continue, a user message to edit). */
@@ -274,19 +304,24 @@ export class ChatService {
     return messages.get(id).role === 'assistant' ? id : replyId;
   }
 
-  async edit(r: { threadId: string; messageId: string; content: string; attachments?: ImageAttachment[] }): Promise<{ userMessage: MessageDTO; reply: MessageDTO }> {
+  async edit(r: { threadId: string; messageId: string; content: string; attachments?: ImageAttachment[]; documents?: DocumentAttachment[] }): Promise<{ userMessage: MessageDTO; reply: MessageDTO }> {
     const { threads, messages } = this.api(r.threadId);
     const thread = threads.get(r.threadId);
     this.busy(r.threadId);
     this.messageIn(r.threadId, r.messageId, 'user');
     // the images the edit brings that the message did not have: only those need a model that reads
     // images (the images it keeps, or fewer of them, go on with a text model as a thread's older ones do)
-    const had = new Set(messages.get(r.messageId).attachments.map((a) => a.ref));
+    const original = messages.get(r.messageId).attachments;
+    const had = new Set(original.map((a) => a.ref));
     const brings = r.attachments?.some((a) => !had.has(a.ref)) ?? false;
     const turn = this.reserve(r.threadId);
     const model = this.guard(turn, () => this.expectedModel(thread));
     const images = r.attachments?.length ? await this.guard(turn, () => this.attachable(r.attachments!, brings)) : r.attachments;
-    const edited = this.guard(turn, () => messages.edit(r.messageId, r.content, images));
+    // images and documents each stay unless the edit gives others
+    const documents = r.documents?.length ? this.guard(turn, () => this.documents(r.threadId, r.documents!)) : r.documents;
+    const isDoc = (a: { type: string }) => a.type === 'document';
+    const attachments = images === undefined && documents === undefined ? undefined : [...(images ?? original.filter((a) => !isDoc(a))), ...(documents ?? original.filter(isDoc))];
+    const edited = this.guard(turn, () => messages.edit(r.messageId, r.content, attachments));
     const writer = this.guard(turn, () => messages.beginReply({ threadId: r.threadId, parentId: edited.id, model: modelName(model) }));
     this.start(thread, writer, { readsImages: brings }, turn);
     return { userMessage: this.deps.views.message(r.threadId, edited.id), reply: this.deps.views.message(r.threadId, writer.messageId) };
@@ -392,7 +427,7 @@ export class ChatService {
       const maxSteps = tools?.settings().maxSteps ?? 1;
       const offered = tools && !opts.continueFinal ? tools.registry.offered(assistantOf(this.store, thread)?.tools ?? null) : null;
       const stepTools = offered && offered.definitions.length > 0 ? { offered, last: step >= maxSteps, step } : null;
-      const end = await this.step(thread, writer, abort, step === 1 ? opts : {}, stepTools);
+      const end = await this.step(thread, writer, abort, step === 1 ? opts : {}, stepTools, step === 1);
       if (!end.calls.length || !tools || !stepTools) return end.message;
       if (abort.signal.aborted) return null;
       const { messages, threads } = this.api(thread.id);
@@ -416,6 +451,23 @@ export class ChatService {
   }
 
   /**
+   * Gives a turn's reply the sources of its thread's documents (and its assistant's folders'), found
+   * for the question it answers (the user message before it), stored on the reply so the prompt is the
+   * same at every later turn (history.ts withQuestionSources).
+   */
+  private async giveSources(thread: Thread, replyId: string, signal: AbortSignal): Promise<void> {
+    const docs = this.deps.docs;
+    const assistantId = assistantOf(this.store, thread)?.id ?? null;
+    if (!docs || !docs.hasDocuments(thread.id, assistantId)) return;
+    const { messages } = this.api(thread.id);
+    const path = messages.list(thread.id);
+    const at = path.findIndex((m) => m.id === replyId);
+    const question = at > 0 && path[at - 1].role === 'user' ? path[at - 1].content : '';
+    const sources = await docs.sourcesFor({ threadId: thread.id, assistantId, query: question, contextTokens: this.deps.library.loadedContextSize, signal });
+    if (sources !== null && !signal.aborted) messages.setSources(replyId, sources.length ? sources : null);
+  }
+
+  /**
    * One step of a turn: one reply, offered the step's tools (on the last step the model may not call
    * them: toolChoice none, so the prompt, and its cache, stay the same); answers the calls it made.
    * Pieces go to the renderer and to the store writer; the writer never throws into the engine's
@@ -423,13 +475,11 @@ export class ChatService {
    * locked past the retries) the generation is stopped and the reply ends as an error naming the store
    * failure.
    */
-  private async step(thread: Thread, writer: ReplyWriter, abort: AbortController, opts: TurnOptions, tools: StepTools | null): Promise<StepEnd> {
+  private async step(thread: Thread, writer: ReplyWriter, abort: AbortController, opts: TurnOptions, tools: StepTools | null, first: boolean): Promise<StepEnd> {
     const signal = abort.signal;
     const { messages } = this.api(thread.id);
     const { sampling, request, instructions } = effectiveSampling(this.store, thread);
-    const path = messages.list(thread.id);
-    const upTo = path.findIndex((m) => m.id === writer.messageId);
-    const history = (upTo >= 0 ? path.slice(0, opts.continueFinal ? upTo + 1 : upTo) : path).filter((m) => m.status !== 'error' || m.role !== 'assistant');
+    let writingCounted = false;
     let chat: ChatMessage[] = [];
     let result: GenerateResult | undefined;
     let engineError: string | null = null;
@@ -444,6 +494,11 @@ export class ChatService {
     let acquired = false;
     try {
       model = await this.modelFor(thread, signal);
+      // a turn's first reply is given its thread's documents (whole, or the passages found for the question)
+      if (first && model !== null && !opts.continueFinal) await this.giveSources(thread, writer.messageId, signal);
+      const path = withQuestionSources(messages.list(thread.id));
+      const upTo = path.findIndex((m) => m.id === writer.messageId);
+      const history = (upTo >= 0 ? path.slice(0, opts.continueFinal ? upTo + 1 : upTo) : path).filter((m) => m.status !== 'error' || m.role !== 'assistant');
       // tools go only to a model whose chat template renders them (one that ignores them would gain nothing, and
       // llama.cpp's parser would hold its text back looking for calls), and only those llama.cpp can make a grammar of
       const engineTools = tools && model !== null ? await this.toolsTaken(tools.offered.engine) : [];
@@ -461,6 +516,10 @@ export class ChatService {
         const need = tokensNeeded(chatChars(chat), (request as { maxTokens?: number }).maxTokens) + (await countImageTokens(this.deps, thread.id, sent.imageSizes, signal));
         seq = (await sessions.acquire(thread.id, need)).seq;
         acquired = true;
+      }
+      if (model !== null && !signal.aborted) {
+        writingCounted = true;
+        this.writingChanged(1);
       }
       if (model !== null && !signal.aborted) result = await this.deps.engine.chat(
         CHAT_MODEL_ID,
@@ -495,6 +554,7 @@ export class ChatService {
       if (engineCode !== 'aborted') engineError = `${engineCode}: ${err.message}`;
     } finally {
       if (acquired) sessions?.release(thread.id);
+      if (writingCounted) this.writingChanged(-1);
     }
     const t = result?.timings;
     // the context the reply ran in (what a "context full" notice names)

@@ -28,6 +28,8 @@ export function settingsChannels(deps: {
   updateSettingsChanged?: () => void;
   /** told when the tools setting changes (the tools' status is told again: web search's provider, the built-ins on) */
   toolSettingsChanged?: () => void;
+  /** told when the documents settings change (a new embedding model embeds the documents again) */
+  documentSettingsChanged?: () => void;
 }): Handlers {
   const { store } = deps;
   const settings = (): SettingsDTO => {
@@ -57,6 +59,7 @@ export function settingsChannels(deps: {
       if (r.downloadConcurrency !== undefined) deps.setDownloadConcurrency(r.downloadConcurrency);
       if (r.updateChannel !== undefined || r.updateMode !== undefined) deps.updateSettingsChanged?.();
       if (r.tools !== undefined) deps.toolSettingsChanged?.();
+      if (r.documents !== undefined) deps.documentSettingsChanged?.();
       if (backendChanged) await deps.engine.setBackend(r.backend!);
       // the engine restarts with the remote devices that answer; the hardware page shows what the probe found
       if (rpcChanged) await deps.engine.setRpcServers(r.rpcServers!);

@@ -339,6 +339,11 @@ export class TemporaryChats {
     return this.state.threads.has(threadId);
   }
 
+  /** The open temporary chats' ids. */
+  ids(): Set<string> {
+    return new Set(this.state.threads.keys());
+  }
+
   /**
    * The refs the attachments of one temporary chat (every alternative) or of all of them make. The
    * images they name are on disk (the image store writes before it knows the chat): the image sweep

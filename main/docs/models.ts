@@ -1,0 +1,177 @@
+/**
+ * The documents' models in the engine: the embedding model (vectors of chunks and of questions) and
+ * the reranker, each loaded under an engine id of its own (`docs:embed`, `docs:rerank`, beside the
+ * chat's model) with its saved load settings, a pooled context (ubatch = batch, as llama-server), and
+ * unloaded after IDLE_MS without use. A model's key (its path and the engine's fingerprint of its
+ * weights) names its embedding space, so vectors of different models never mix.
+ */
+import type { EngineClient } from '../engine/client';
+import type { LoadParamsInput, ModelMetadata } from '../engine/protocol';
+import type { Logger } from '../logging';
+import { planLoad } from '../models/fit';
+
+/** A documents' model unloads after this long unused. */
+export const IDLE_MS = 5 * 60_000;
+/** The context (and batch) an embedding model is loaded with, at most: a chunk is one sequence of one micro-batch. */
+const EMBED_CONTEXT = 4096;
+/** Sequences one embedding batch packs. */
+const EMBED_SEQUENCES = 16;
+
+export interface DocModelsDeps {
+  engine: EngineClient;
+  loadSettings: (file: string) => LoadParamsInput;
+  guardrail: () => { mode: 'off' | 'warn' | 'strict'; marginMiB: number };
+  logger: Logger;
+  /** tests control time */
+  timers?: { set(fn: () => void, ms: number): unknown; clear(h: unknown): void };
+}
+
+export class DocModelError extends Error {}
+
+interface Held {
+  role: 'embed' | 'rerank';
+  file: string;
+  modelId: string;
+  info: ModelMetadata;
+  /** the batch a sequence must fit (tokens) */
+  batch: number;
+  active: number;
+  timer: unknown;
+}
+
+/** What the embedding model is: its space's key and width. */
+export interface EmbedSpace {
+  key: string;
+  name: string;
+  dims: number;
+}
+
+export class DocModels {
+  private readonly held = new Map<'embed' | 'rerank', Held>();
+  private readonly loading = new Map<'embed' | 'rerank', Promise<Held>>();
+  private readonly timers: NonNullable<DocModelsDeps['timers']>;
+
+  constructor(private readonly deps: DocModelsDeps) {
+    this.timers = deps.timers ?? {
+      set: (fn, ms) => {
+        const t = setTimeout(fn, ms);
+        t.unref?.();
+        return t;
+      },
+      clear: (h) => clearTimeout(h as NodeJS.Timeout),
+    };
+  }
+
+  /** Checks that `file` can serve `role` (read from its header; nothing loads); answers its space for embed. */
+  async check(role: 'embed' | 'rerank', file: string): Promise<EmbedSpace> {
+    const info = await this.deps.engine.info(file);
+    this.suits(role, file, info);
+    return { key: `${file}\n${info.fingerprint}`, name: info.name || file, dims: info.embeddingSize };
+  }
+
+  private suits(role: 'embed' | 'rerank', file: string, info: ModelMetadata): void {
+    const rank = info.pooling === 'rank';
+    if (role === 'embed' && (!info.isEmbedding || rank)) {
+      throw new DocModelError(`${file} is not an embedding model (${rank ? 'it is a reranker' : 'its GGUF has no pooling'}): choose one such as nomic-embed or bge in Settings → Documents`);
+    }
+    if (role === 'rerank' && !rank) throw new DocModelError(`${file} is not a reranker (a GGUF with rank pooling, such as bge-reranker): choose one in Settings → Documents, or none`);
+  }
+
+  /** Runs `work` on the model `file` loaded for `role` (loading it first; a load in flight is shared). */
+  private async use<T>(role: 'embed' | 'rerank', file: string, work: (h: Held) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    let h = this.held.get(role);
+    if (h && (h.file !== file || !this.deps.engine.isLoaded(h.modelId))) {
+      if (h.file !== file) await this.unload(role);
+      h = undefined;
+    }
+    if (!h) {
+      let p = this.loading.get(role);
+      if (!p) {
+        p = this.load(role, file).finally(() => this.loading.delete(role));
+        this.loading.set(role, p);
+      }
+      h = await p;
+    }
+    if (signal?.aborted) throw Object.assign(new Error('aborted'), { code: 'aborted' });
+    const held = h;
+    held.active++;
+    if (held.timer !== undefined) this.timers.clear(held.timer);
+    held.timer = undefined;
+    try {
+      return await work(held);
+    } finally {
+      held.active--;
+      if (held.active === 0 && this.held.get(role) === held) {
+        held.timer = this.timers.set(() => {
+          held.timer = undefined;
+          if (held.active === 0 && this.held.get(role) === held) void this.unload(role);
+        }, IDLE_MS);
+      }
+    }
+  }
+
+  private async load(role: 'embed' | 'rerank', file: string): Promise<Held> {
+    const { engine } = this.deps;
+    const info = await engine.info(file);
+    this.suits(role, file, info);
+    const saved = this.deps.loadSettings(file);
+    const ctx = Math.max(256, Math.min(info.trainedContext || EMBED_CONTEXT, EMBED_CONTEXT));
+    const params: LoadParamsInput = { ...saved, embeddings: true, contextSize: ctx, batchSize: ctx, ubatchSize: ctx, parallel: EMBED_SEQUENCES };
+    const guard = this.deps.guardrail();
+    if (guard.mode !== 'off') {
+      const plan = await planLoad(engine, file, params, guard.marginMiB);
+      if (!plan.check.fits) throw new DocModelError(`the ${role === 'embed' ? 'embedding model' : 'reranker'} does not fit in memory: ${plan.check.problems.join('; ')}`);
+    }
+    const modelId = `docs:${role}`;
+    this.deps.logger.info(`docs: loading the ${role === 'embed' ? 'embedding model' : 'reranker'}`, { path: file });
+    await engine.load(modelId, file, params);
+    const batch = (await engine.contextInfo(modelId)).ubatchSize;
+    const h: Held = { role, file, modelId, info, batch, active: 0, timer: undefined };
+    this.held.set(role, h);
+    return h;
+  }
+
+  /** Vectors of `texts` (each cut to the model's batch when longer) on the embedding model `file`. */
+  async embed(file: string, texts: string[], signal?: AbortSignal): Promise<number[][]> {
+    return this.use('embed', file, async (h) => {
+      try {
+        return await this.deps.engine.embed(h.modelId, texts, { signal });
+      } catch (e) {
+        if ((e as { code?: string }).code !== 'context_overflow') throw e;
+        // a text longer than the batch: cut to it (its tokens), then the batch again
+        return this.deps.engine.embed(h.modelId, await Promise.all(texts.map((t) => this.fit(h, t))), { signal });
+      }
+    }, signal);
+  }
+
+  /** Scores of `documents` against `query` on the reranker `file`, in their order. */
+  async rerank(file: string, query: string, documents: string[], signal?: AbortSignal): Promise<number[]> {
+    return this.use('rerank', file, async (h) => {
+      return (await this.deps.engine.rerank(h.modelId, query, documents, { signal })).scores;
+    }, signal);
+  }
+
+  private async fit(h: Held, text: string): Promise<string> {
+    const { engine } = this.deps;
+    const all = await engine.tokenize(h.modelId, text, { addSpecial: true, parseSpecial: false });
+    if (all.length <= h.batch) return text;
+    const plain = await engine.tokenize(h.modelId, text, { addSpecial: false, parseSpecial: false });
+    return engine.detokenize(h.modelId, plain.slice(0, Math.max(1, h.batch - (all.length - plain.length))));
+  }
+
+  private async unload(role: 'embed' | 'rerank'): Promise<void> {
+    const h = this.held.get(role);
+    if (!h) return;
+    this.held.delete(role);
+    if (h.timer !== undefined) this.timers.clear(h.timer);
+    try {
+      await this.deps.engine.unload(h.modelId);
+    } catch (e) {
+      this.deps.logger.warn(`docs: unloading the ${role} model failed: ${(e as Error).message}`);
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.unload('embed'), this.unload('rerank')]);
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * How a reply's sources enter its prompt: a block before the user's message, each source numbered
+ * and labelled (file, page, heading) so the model can cite it as [n]. Pure: history.ts builds every
+ * user message a reply with sources answered the same way each turn, so the prompt's prefix (and the
+ * thread's cache) stays the same.
+ */
+import type { SourceDTO } from '../ipc/docs';
+
+/** A source's label: its file, page and heading. */
+export function sourceLabel(s: Pick<SourceDTO, 'name' | 'page' | 'heading'>): string {
+  return [s.name, s.page !== null ? `page ${s.page}` : null, s.heading ? `"${s.heading}"` : null].filter(Boolean).join(', ');
+}
+
+/** The block of sources put before a user's message. */
+export function sourcesBlock(sources: readonly SourceDTO[]): string {
+  const parts = sources.map((s) => `[${s.n}] ${sourceLabel(s)}\n${s.text.trim()}`);
+  return (
+    'Sources from the documents attached to this chat. Use them where they help answer, and cite the ones you use as [1], [2]; ' +
+    'say so when they do not hold the answer.\n\n' +
+    parts.join('\n\n') +
+    '\n\n---\n\n'
+  );
+}
+
+/** A user message's text with the sources its reply was given before it. */
+export function withSources(content: string, sources: readonly SourceDTO[] | null | undefined): string {
+  return sources?.length ? sourcesBlock(sources) + content : content;
+}
+
+/**
+ * One document's text from its chunks in order, without the overlap each chunk repeats from the one
+ * before it (the longest end of the previous chunk the next one starts with), a heading line where the
+ * heading changes.
+ */
+export function joinChunks(chunks: readonly { text: string; heading: string | null }[]): string {
+  let out = '';
+  let prev = '';
+  let heading: string | null = null;
+  for (const c of chunks) {
+    let text = c.text;
+    if (c.heading !== heading) {
+      heading = c.heading;
+      if (heading) out += (out ? '\n\n' : '') + `## ${heading}`;
+    } else {
+      text = text.slice(overlapOf(prev, text));
+    }
+    out += (out ? (text.startsWith('\n') || !text ? '' : '\n\n') : '') + text.replace(/^\s+/, '');
+    prev = c.text;
+  }
+  return out;
+}
+
+/** The length of the longest end of `a` that `b` starts with (a chunk's overlap with the one before; bounded). */
+export function overlapOf(a: string, b: string, max = 8000): number {
+  const limit = Math.min(a.length, b.length, max);
+  for (let k = limit; k > 0; k--) {
+    if (a.charCodeAt(a.length - k) === b.charCodeAt(0) && a.endsWith(b.slice(0, k))) return k;
+  }
+  return 0;
+}

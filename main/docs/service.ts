@@ -1,0 +1,410 @@
+/**
+ * The documents domain: documents attached to chats and assistants' knowledge folders, their
+ * indexing (./indexer.ts), the sources a turn is given (./retrieve.ts) and the docs.* channels. A
+ * document is its content (SHA-256): attached twice, or in a folder and a chat, it is stored and
+ * indexed once; it goes (row, chunks, vectors, kept file) when nothing links it any more.
+ */
+import { createHash } from 'crypto';
+import fs from 'fs';
+import { IpcError } from '../ipc/contract';
+import type { DocsStatusDTO, DocumentAttachment, DocumentDTO, PassageDTO, SourceDTO } from '../ipc/docs';
+import type { Logger } from '../logging';
+import { DOC_MIME_TYPES, docKindOfName, type DocumentSettings, MAX_DOC_BYTES, MAX_THREAD_DOCS } from '../params';
+import type { Handlers, Services } from '../services';
+import type { Store } from '../store';
+import type { DocRow } from '../store/docs';
+import type { Extracted } from './extract';
+import type { DocFiles } from './files';
+import { KnowledgeFolders } from './folders';
+import { Indexer } from './indexer';
+import { DocModelError, type DocModels } from './models';
+import { retrieveSources, type ThreadDoc } from './retrieve';
+
+/** Chunks shown around a cited one in its passage. */
+const PASSAGE_NEIGHBOURS = 2;
+/** A turn waits for its documents' indexing at most this long (then goes on with what is searchable). */
+const READY_WAIT_MS = 10 * 60_000;
+
+export interface DocsServiceDeps {
+  store: Store;
+  files: DocFiles;
+  models: DocModels;
+  services: Services;
+  logger: Logger;
+  extract: (name: string, bytes: Uint8Array, signal: AbortSignal) => Promise<Extracted>;
+  /** the chats' activity: a reply being written keeps priority over embedding */
+  chat: { replying(): boolean; onActivity(listener: () => void): () => void };
+  /** the library's model files (an embedding model must be one of them) */
+  libraryPaths: () => Promise<string[]>;
+}
+
+const err = (code: 'invalid_input' | 'not_found' | 'too_large', message: string) => new IpcError(code, message);
+
+export class DocsService {
+  readonly indexer: Indexer;
+  readonly folders: KnowledgeFolders;
+  private readonly waiters = new Set<() => void>();
+  private vectorsOff: string | null = null;
+  /** the embedding space last used, and its model's file */
+  private space: { file: string; id: number } | null = null;
+
+  constructor(private readonly deps: DocsServiceDeps) {
+    const docs = deps.store.docs;
+    this.indexer = new Indexer({
+      store: docs,
+      settings: () => this.settings(),
+      read: (doc) => this.read(doc),
+      extract: deps.extract,
+      vectors: () => this.vectors(),
+      chatIdle: (signal) => this.chatIdle(signal),
+      progress: (p) => deps.services.emit('docs.progress', p),
+      changed: (hash) => this.changed([hash]),
+      logger: deps.logger,
+    });
+    this.folders = new KnowledgeFolders({
+      store: docs,
+      index: (doc, name) => this.indexer.add(doc, name),
+      collect: () => this.collect(),
+      changed: () => this.changed([]),
+      logger: deps.logger,
+    });
+    deps.services.subscribe((event, payload) => {
+      if (event === 'threads.deleted') {
+        docs.dropThread((payload as { id: string }).id);
+        this.collect();
+      }
+    });
+  }
+
+  settings(): DocumentSettings {
+    return this.deps.store.settings.get('documents');
+  }
+
+  /** Picks up where the last run stopped: documents left queued or mid-way are indexed, folders scanned and watched. */
+  start(): void {
+    const docs = this.deps.store.docs;
+    this.collect();
+    for (const d of docs.unfinished()) this.indexer.add(d, d.name);
+    this.folders.start();
+    this.indexer.reembed();
+  }
+
+  /** The settings changed: a new embedding model embeds every document again (its own space). */
+  settingsChanged(): void {
+    this.indexer.reembed();
+    this.changed([]);
+  }
+
+  private async read(doc: { id: number; hash: string }): Promise<Uint8Array | null> {
+    const kept = await this.deps.files.get(doc.hash);
+    if (kept) return kept;
+    // a folder's file: read where it lies, if it still holds this content
+    for (const file of this.deps.store.docs.folderPathsOf(doc.id)) {
+      const bytes = await fs.promises.readFile(file).catch(() => null);
+      if (bytes && createHash('sha256').update(bytes).digest('hex') === doc.hash) return bytes;
+    }
+    return null;
+  }
+
+  /** The embedding space of the model the settings choose; off (with why) when there is none or it cannot be used. */
+  private async vectors(): Promise<{ spaceId: number; embed: (texts: string[], signal: AbortSignal) => Promise<number[][]> } | { off: string }> {
+    const file = this.settings().embeddingModel;
+    const docs = this.deps.store.docs;
+    const off = (why: string) => {
+      this.vectorsOff = why;
+      return { off: why };
+    };
+    if (!docs.vectorsAvailable) return off(`vector search is not available on this system (${docs.vectorsReason ?? 'sqlite-vec did not load'})`);
+    if (!file) return off('no embedding model is chosen (Settings → Documents)');
+    if (!(await this.deps.libraryPaths()).includes(file)) return off(`the embedding model ${file} is not in the library`);
+    try {
+      const space = await this.deps.models.check('embed', file);
+      const spaceId = docs.ensureSpace(space.key, space.name, space.dims);
+      this.vectorsOff = null;
+      this.space = { file, id: spaceId };
+      return { spaceId, embed: (texts, signal) => this.deps.models.embed(file, texts, signal) };
+    } catch (e) {
+      if (e instanceof DocModelError) return off(e.message);
+      return off(`the embedding model cannot be read: ${(e as Error).message}`);
+    }
+  }
+
+  private chatIdle(signal: AbortSignal): Promise<void> {
+    const chat = this.deps.chat;
+    if (!chat.replying()) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        if (chat.replying() && !signal.aborted) return;
+        off();
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const off = chat.onActivity(done);
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  private collect(): void {
+    try {
+      const gone = this.deps.store.docs.collectGarbage(this.deps.store.temporary.ids());
+      for (const hash of gone) {
+        this.indexer.cancelHash(hash);
+        void this.deps.files.delete(hash).catch((e: Error) => this.deps.logger.warn(`docs: a document's file could not be deleted: ${e.message}`));
+      }
+    } catch (e) {
+      this.deps.logger.warn(`docs: unlinked documents could not be collected: ${(e as Error).message}`);
+    }
+  }
+
+  private changed(refs: string[]): void {
+    try {
+      this.deps.services.emit('docs.changed', { status: this.status(), refs });
+    } catch (e) {
+      this.deps.logger.warn(`docs: a change could not be told: ${(e as Error).message}`);
+    }
+    for (const w of [...this.waiters]) w();
+  }
+
+  private dto(row: DocRow, name: string, removed: boolean, spaceId: number | null): DocumentDTO {
+    return {
+      ref: row.hash,
+      name,
+      kind: row.kind,
+      size: row.size,
+      state: row.state,
+      error: row.error,
+      note: row.note,
+      pages: row.pages,
+      chunks: row.chunkCount,
+      tokens: row.tokens,
+      embedded: spaceId !== null && row.chunkCount > 0 && this.deps.store.docs.vectorCount(spaceId, row.id) >= row.chunkCount,
+      removed,
+      progress: this.indexer.progress(row.hash),
+    };
+  }
+
+  private currentSpace(): number | null {
+    const file = this.settings().embeddingModel;
+    return file && this.space?.file === file ? this.space.id : null;
+  }
+
+  /** Keeps a document the user attached and queues its indexing. */
+  async storeDocument(name: string, base64: string): Promise<{ attachment: DocumentAttachment; document: DocumentDTO }> {
+    const bytes = Buffer.from(base64, 'base64');
+    if (bytes.length === 0) throw err('invalid_input', `${name} is empty`);
+    if (bytes.length > MAX_DOC_BYTES) throw err('too_large', `${name} is ${bytes.length} bytes; a document may have at most ${MAX_DOC_BYTES}`);
+    const kind = docKindOfName(name);
+    const hash = await this.deps.files.put(bytes);
+    const docs = this.deps.store.docs;
+    const row = docs.ensureDocument({ hash, kind, size: bytes.length });
+    if (row.state === 'queued' || row.state === 'failed' || row.state === 'cancelled') this.indexer.add(row, name);
+    const attachment: DocumentAttachment = { type: 'document', ref: hash, name, mimeType: DOC_MIME_TYPES[kind ?? 'text'], size: bytes.length };
+    this.changed([hash]);
+    return { attachment, document: this.dto(docs.document(row.id)!, name, false, this.currentSpace()) };
+  }
+
+  /** Links a message's documents to its thread (chat.send, chat.edit): each must be stored. */
+  attach(threadId: string, documents: readonly DocumentAttachment[]): DocumentAttachment[] {
+    const docs = this.deps.store.docs;
+    const rows = documents.map((a) => {
+      const row = docs.documentByHash(a.ref);
+      if (!row) throw err('not_found', `the document ${a.name} is not stored: attach it again`);
+      return { a, row };
+    });
+    const have = docs.threadDocs(threadId, { includeRemoved: false }).length;
+    if (have + rows.length > MAX_THREAD_DOCS) throw err('invalid_input', `a chat may hold at most ${MAX_THREAD_DOCS} documents (this one has ${have})`);
+    for (const { a, row } of rows) docs.linkThread(threadId, row.id, a.name);
+    this.changed(rows.map((r) => r.row.hash));
+    return rows.map(({ a, row }) => ({ ...a, size: row.size }));
+  }
+
+  list(threadId: string): DocumentDTO[] {
+    const space = this.currentSpace();
+    return this.deps.store.docs.threadDocs(threadId, { includeRemoved: true }).map((l) => this.dto(l.doc, l.name, l.removed, space));
+  }
+
+  remove(threadId: string, ref: string): void {
+    const docs = this.deps.store.docs;
+    const row = docs.documentByHash(ref);
+    if (!row || !docs.threadDocs(threadId, { includeRemoved: false }).some((l) => l.doc.id === row.id)) throw err('not_found', 'this chat holds no such document');
+    docs.unlinkThread(threadId, row.id);
+    this.changed([ref]);
+  }
+
+  cancel(ref: string): void {
+    const row = this.deps.store.docs.documentByHash(ref);
+    if (!row) throw err('not_found', 'no such document');
+    if (!this.indexer.cancel(row.id)) throw err('invalid_input', `${ref.slice(0, 12)}… is not being indexed`);
+  }
+
+  retry(ref: string): void {
+    const docs = this.deps.store.docs;
+    const row = docs.documentByHash(ref);
+    if (!row) throw err('not_found', 'no such document');
+    if (this.indexer.has(row.id)) return;
+    docs.setState(row.id, 'queued', { error: null });
+    this.indexer.add(row, docs.nameOf(row.id) ?? ref);
+    this.changed([ref]);
+  }
+
+  status(): DocsStatusDTO {
+    const s = this.settings();
+    const docs = this.deps.store.docs;
+    const space = this.currentSpace();
+    const totals = docs.totals(space);
+    return {
+      embeddingModel: s.embeddingModel,
+      vectorsOff: !docs.vectorsAvailable ? `vector search is not available on this system (${docs.vectorsReason ?? 'sqlite-vec did not load'})` : !s.embeddingModel ? 'no embedding model is chosen: documents are found by keywords only' : this.vectorsOff,
+      rerankModel: s.rerankModel,
+      documents: totals.documents,
+      chunks: totals.chunks,
+      embedded: totals.embedded,
+      queued: this.indexer.queued(),
+      active: this.indexer.active(),
+      folders: this.folders.list(),
+    };
+  }
+
+  passage(chunkId: number): PassageDTO {
+    const docs = this.deps.store.docs;
+    const c = docs.chunk(chunkId);
+    if (!c) throw err('not_found', 'that passage is no longer stored (its document was removed or indexed again)');
+    const doc = docs.document(c.docId)!;
+    const around = docs.neighbours(chunkId, PASSAGE_NEIGHBOURS);
+    return {
+      ref: doc.hash,
+      name: docs.nameOf(doc.id) ?? doc.hash.slice(0, 12),
+      kind: doc.kind,
+      chunkId,
+      page: c.page,
+      heading: c.heading,
+      before: around.filter((x) => x.seq < c.seq).map((x) => x.text),
+      text: c.text,
+      after: around.filter((x) => x.seq > c.seq).map((x) => x.text),
+    };
+  }
+
+  /** The documents a thread's turn searches: its own (not removed) and its assistant's folders'. */
+  private threadDocs(threadId: string, assistantId: string | null): (ThreadDoc & { state: DocRow['state'] })[] {
+    const docs = this.deps.store.docs;
+    const own = docs.threadDocs(threadId, { includeRemoved: false }).map((l) => ({ id: l.doc.id, hash: l.doc.hash, name: l.name, tokens: l.doc.tokens, state: l.doc.state }));
+    const folders = assistantId ? docs.folders(assistantId).flatMap((f) => docs.folderFiles(f.id).map((x) => ({ id: x.docId, hash: x.hash, name: x.relPath, tokens: x.tokens, state: x.state }))) : [];
+    const seen = new Set<number>();
+    return [...own, ...folders].filter((d) => !seen.has(d.id) && !!seen.add(d.id));
+  }
+
+  /** Whether a thread (or its assistant) has documents: a turn then asks for its sources. */
+  hasDocuments(threadId: string, assistantId: string | null): boolean {
+    return this.threadDocs(threadId, assistantId).length > 0;
+  }
+
+  /**
+   * The sources a turn's reply is given: waits (Stop ends the wait) for the thread's documents still
+   * being indexed, then gives them whole or retrieves their best passages for `query`. Null: the
+   * thread has no documents. Never throws for a model it cannot use: it searches by keywords then.
+   */
+  async sourcesFor(r: { threadId: string; assistantId: string | null; query: string; contextTokens: number; signal: AbortSignal }): Promise<SourceDTO[] | null> {
+    const pending = () => this.threadDocs(r.threadId, r.assistantId).filter((d) => this.indexer.has(d.id)).length;
+    const until = Date.now() + READY_WAIT_MS;
+    while (pending() > 0 && !r.signal.aborted && Date.now() < until) {
+      await new Promise<void>((resolve) => {
+        const wake = () => {
+          this.waiters.delete(wake);
+          r.signal.removeEventListener('abort', wake);
+          clearTimeout(t);
+          resolve();
+        };
+        const t = setTimeout(wake, 1000);
+        this.waiters.add(wake);
+        r.signal.addEventListener('abort', wake, { once: true });
+      });
+    }
+    if (r.signal.aborted) return null;
+    const all = this.threadDocs(r.threadId, r.assistantId);
+    const ready = all.filter((d) => d.state === 'ready' || d.state === 'embedding');
+    if (all.length === 0) return null;
+    const s = this.settings();
+    const space = this.currentSpace();
+    const embedFile = s.embeddingModel;
+    const rerankFile = s.rerankModel;
+    const models = this.deps.models;
+    const logger = this.deps.logger;
+    return retrieveSources(
+      {
+        store: this.deps.store.docs,
+        settings: s,
+        vector:
+          space !== null && embedFile
+            ? async (text, signal) => {
+                try {
+                  const [v] = await models.embed(embedFile, [text], signal);
+                  return { spaceId: space, vector: Float32Array.from(v) };
+                } catch (e) {
+                  logger.warn(`docs: the question could not be embedded (keyword search only): ${(e as Error).message}`);
+                  return null;
+                }
+              }
+            : null,
+        rerank: rerankFile
+          ? async (query, passages, signal) => {
+              try {
+                return await models.rerank(rerankFile, query, passages, signal);
+              } catch (e) {
+                logger.warn(`docs: reranking failed (fused order kept): ${(e as Error).message}`);
+                return [];
+              }
+            }
+          : null,
+      },
+      ready,
+      r.query,
+      r.contextTokens,
+      r.signal,
+    );
+  }
+
+  channels(): Handlers {
+    const wrap = async <T>(f: () => T | Promise<T>): Promise<T> => {
+      try {
+        return await f();
+      } catch (e) {
+        const code = (e as { code?: string }).code;
+        if (e instanceof IpcError || !code) throw e;
+        if (code === 'invalid_input' || code === 'not_found') throw new IpcError(code, (e as Error).message);
+        throw e;
+      }
+    };
+    return {
+      'docs.store': (r) => this.storeDocument(r.name, r.data),
+      'docs.list': (r) => this.list(r.threadId),
+      'docs.remove': (r) => {
+        this.remove(r.threadId, r.ref);
+        return { ok: true as const };
+      },
+      'docs.cancel': (r) => {
+        this.cancel(r.ref);
+        return { ok: true as const };
+      },
+      'docs.retry': (r) => {
+        this.retry(r.ref);
+        return { ok: true as const };
+      },
+      'docs.status': () => this.status(),
+      'docs.passage': (r) => this.passage(r.chunkId),
+      'docs.folders.add': (r) => wrap(() => this.folders.add(r.assistantId, r.path)),
+      'docs.folders.remove': (r) =>
+        wrap(() => {
+          if (!this.deps.store.docs.folder(r.id)) throw err('not_found', `there is no knowledge folder ${r.id}`);
+          this.folders.remove(r.id);
+          return { ok: true as const };
+        }),
+      'docs.folders.rescan': (r) => wrap(() => this.folders.rescan(r.id)),
+    };
+  }
+
+  async close(): Promise<void> {
+    this.folders.close();
+    await this.indexer.close();
+    await this.deps.models.close();
+  }
+}

@@ -1,0 +1,229 @@
+/**
+ * Documents through the real parts: composeApp over a real store (sqlite-vec loaded), the real engine
+ * host with the tiny chat model and a tiny embedding model (generated, random weights: its vectors
+ * carry no meaning, so what these tests assert of the ranking is decided by the keywords; the fusion's
+ * mechanics with fixed vectors are test/docs/fuse.test.ts), extraction in the real worker thread
+ * (dist/docs-extract-worker.js). The engine's chat requests are recorded where main's requests reach
+ * the engine client, to read the prompt a turn sent.
+ */
+import fs from 'fs';
+import path from 'path';
+import type { DocsStatusDTO, DocumentDTO, EventOf, MessageDTO } from '../../main/ipc/contract';
+import type { EngineClient } from '../../main/engine/client';
+import type { ChatMessage } from '../../main/engine/protocol';
+import { ChatApp, chatApp, nextDone } from '../helpers/chat';
+import { makeEngine, tempDir } from '../helpers/engine';
+import { copyModel, TINY_BERT, TINY_EMBED, TINY_SPM } from '../helpers/models';
+
+jest.setTimeout(180_000);
+
+let chat: ChatApp;
+let embedPath: string;
+/** the messages of every chat request the engine was sent */
+const sent: ChatMessage[][] = [];
+
+function recording(engine: EngineClient): EngineClient {
+  const chatFn = engine.chat.bind(engine);
+  engine.chat = ((id, req, opts) => {
+    sent.push(req.messages);
+    return chatFn(id, req, opts);
+  }) as EngineClient['chat'];
+  return engine;
+}
+
+const call: ChatApp['call'] = (channel, payload) => chat.call(channel, payload);
+const b64 = (text: string | Buffer) => Buffer.from(text).toString('base64');
+
+/** A long Markdown document: sections of filler words, one of them holding `needle`. */
+function longDoc(sections: number, needle: string, at: number): string {
+  const words = 'river stone lamp orchard window bridge harbor meadow candle letter garden valley engine signal paper thread'.split(' ');
+  let out = '';
+  for (let s = 0; s < sections; s++) {
+    out += `# Section ${s + 1}\n\n`;
+    for (let p = 0; p < 4; p++) {
+      const line = Array.from({ length: 60 }, (_, i) => words[(s * 7 + p * 3 + i) % words.length]).join(' ');
+      out += (s === at && p === 2 ? `The ${needle} lives here. ` : '') + line + '.\n\n';
+    }
+  }
+  return out;
+}
+
+/** Waits until `test` passes on the documents of a thread (or on the status when no thread). */
+async function until<T>(read: () => Promise<T>, test: (v: T) => boolean, what: string, ms = 120_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await read();
+    if (test(v)) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(v).slice(0, 500)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function storeDoc(name: string, content: string | Buffer) {
+  return call<{ attachment: any; document: DocumentDTO }>('docs.store', { name, data: b64(content) });
+}
+
+async function sendAndWait(threadId: string, content: string, documents?: unknown[]): Promise<MessageDTO> {
+  const done = nextDone(chat.app, threadId);
+  await call('chat.send', { threadId, content, ...(documents ? { documents } : {}) });
+  return done;
+}
+
+beforeAll(async () => {
+  chat = chatApp({
+    model: TINY_SPM,
+    engine: recording(makeEngine()),
+    prepare: (paths) => {
+      embedPath = path.join(paths.models, 'embed.gguf');
+      copyModel(TINY_EMBED, embedPath);
+      copyModel(TINY_BERT, path.join(paths.models, 'embed-bert.gguf'));
+    },
+    chatDefaults: { maxTokens: 4, temperature: 0 },
+  });
+  await call('models.settings.update', { path: chat.modelPath, settings: { contextSize: 2048 } });
+  await call('models.load', { path: chat.modelPath });
+  await call('settings.update', { documents: { embeddingModel: embedPath, chunkTokens: 128, chunkOverlapTokens: 16 } });
+});
+
+afterAll(() => chat?.close());
+
+test('a long document is indexed (chunks, vectors), its best passages are the reply\'s sources, cited in the prompt, and the next turn reuses the prefix', async () => {
+  const { attachment, document } = await storeDoc('notes.md', longDoc(12, 'zanzibar quokka', 7));
+  expect(attachment).toMatchObject({ type: 'document', name: 'notes.md', mimeType: 'text/markdown' });
+  expect(['queued', 'extracting', 'embedding', 'ready']).toContain(document.state);
+  const t = await call('threads.create', {});
+  const first = await sendAndWait(t.id, 'Where does the zanzibar quokka live?', [attachment]);
+  expect(first.status).toBe('done');
+  const docs = await call<DocumentDTO[]>('docs.list', { threadId: t.id });
+  expect(docs).toHaveLength(1);
+  expect(docs[0]).toMatchObject({ state: 'ready', embedded: true, removed: false, kind: 'markdown' });
+  expect(docs[0].chunks).toBeGreaterThan(5);
+  // whole it would not fit half of a 2,048-token context: passages were retrieved
+  expect(docs[0].tokens).toBeGreaterThan(1024);
+  const sources = first.sources!;
+  expect(sources.length).toBeGreaterThan(0);
+  expect(sources[0]).toMatchObject({ n: 1, name: 'notes.md', mode: 'retrieved', heading: 'Section 8' });
+  expect(sources[0].text).toContain('zanzibar quokka');
+  // the keywords found it first; the vectors ranked it too (they rank every chunk of this small set)
+  expect(sources[0].score).toMatchObject({ keywordRank: 1 });
+  expect(sources[0].score!.vectorRank).not.toBeNull();
+  expect(typeof sources[0].score!.distance).toBe('number');
+  // the prompt held the sources, numbered and labelled, before the question
+  const prompt = sent[sent.length - 1];
+  const user = prompt.filter((m) => m.role === 'user').pop()!;
+  expect(typeof user.content).toBe('string');
+  expect(user.content as string).toMatch(/\[1\] notes\.md, "Section 8"\n[^]*zanzibar quokka[^]*\n---\n\nWhere does the zanzibar quokka live\?$/);
+  // a passage opens with the chunks around it
+  const passage = await call('docs.passage', { chunkId: sources[0].chunkId });
+  expect(passage).toMatchObject({ name: 'notes.md', heading: 'Section 8', text: sources[0].text });
+  expect(passage.before.length + passage.after.length).toBeGreaterThan(0);
+  // the next turn: the first turn's prompt (with its sources) is the cached prefix
+  const second = await sendAndWait(t.id, 'And the river?');
+  expect(second.sources?.length).toBeGreaterThan(0);
+  expect(second.metrics!.cachedTokens).toBeGreaterThanOrEqual(first.metrics!.promptTokens);
+  const again = sent[sent.length - 1].filter((m) => m.role === 'user');
+  expect(again[0].content).toBe(user.content);
+});
+
+test('a document that fits the context goes whole; one message may be a document alone', async () => {
+  const text = '# Recipe\n\nMix the flour with water.\n\nBake for twenty minutes.\n';
+  const { attachment } = await storeDoc('recipe.md', text);
+  const t = await call('threads.create', {});
+  const reply = await sendAndWait(t.id, '', [attachment]);
+  expect(reply.status).toBe('done');
+  expect(reply.sources).toHaveLength(1);
+  expect(reply.sources![0]).toMatchObject({ n: 1, mode: 'whole', chunkId: null, name: 'recipe.md', score: null });
+  expect(reply.sources![0].text).toContain('Mix the flour with water.');
+  expect(reply.sources![0].text).toContain('Bake for twenty minutes.');
+});
+
+test('a removed document is no longer given; a scanned-like file says it has no text; bad input is refused clearly', async () => {
+  const { attachment } = await storeDoc('fruit.txt', 'Apples are red.\n\nBananas are yellow.\n');
+  const t = await call('threads.create', {});
+  const one = await sendAndWait(t.id, 'apples?', [attachment]);
+  expect(one.sources?.length).toBe(1);
+  await call('docs.remove', { threadId: t.id, ref: attachment.ref });
+  const listed = await call<DocumentDTO[]>('docs.list', { threadId: t.id });
+  expect(listed[0].removed).toBe(true);
+  const two = await sendAndWait(t.id, 'apples again?');
+  expect(two.sources).toBeNull();
+  // a file with no text: empty, with a note; a file of no kind Hearth reads: failed, saying which kinds it reads
+  const blank = await storeDoc('blank.txt', '\n\n   \n');
+  const binary = await storeDoc('photo.bin', Buffer.from([0, 1, 2, 3, 0, 0, 255, 0x89]));
+  const t2 = await call('threads.create', {});
+  await sendAndWait(t2.id, 'what is in them?', [blank.attachment, binary.attachment]);
+  const [blankDoc, binaryDoc] = await call<DocumentDTO[]>('docs.list', { threadId: t2.id });
+  expect(blankDoc).toMatchObject({ name: 'blank.txt', state: 'empty' });
+  expect(blankDoc.note).toMatch(/no text/);
+  expect(binaryDoc).toMatchObject({ name: 'photo.bin', state: 'failed' });
+  expect(binaryDoc.error).toMatch(/PDF/);
+  // a document that is not stored
+  await expect(call('chat.send', { threadId: t2.id, content: 'x', documents: [{ ...attachment, ref: 'f'.repeat(64) }] })).rejects.toMatchObject({ code: 'not_found' });
+});
+
+test('a new embedding model embeds every document again into its own space; the old vectors go', async () => {
+  const status0 = await call<DocsStatusDTO>('docs.status');
+  expect(status0.embedded).toBe(status0.chunks);
+  const spaces0 = chat.app.store.docs.spaces();
+  expect(spaces0).toHaveLength(1);
+  await call('settings.update', { documents: { embeddingModel: path.join(chat.paths.models, 'embed-bert.gguf') } });
+  const status = await until(() => call<DocsStatusDTO>('docs.status'), (s) => s.queued === 0 && s.embedded === s.chunks && s.chunks > 0 && chat.app.store.docs.spaces().length === 1 && chat.app.store.docs.spaces()[0].id !== spaces0[0].id, 're-embedding');
+  expect(status.vectorsOff).toBeNull();
+  await call('settings.update', { documents: { embeddingModel: embedPath } });
+  await until(() => call<DocsStatusDTO>('docs.status'), (s) => s.queued === 0 && s.embedded === s.chunks, 're-embedding back');
+});
+
+test('an assistant\'s knowledge folder: scanned, indexed, watched; a changed file is indexed again, a deleted one goes', async () => {
+  const folder = tempDir('knowledge-');
+  try {
+    fs.writeFileSync(path.join(folder, 'a.md'), '# Alpha\n\nThe alpha file talks about the pelican harbor.\n');
+    fs.mkdirSync(path.join(folder, 'sub'));
+    fs.writeFileSync(path.join(folder, 'sub', 'b.txt'), 'The beta file talks about tomatoes.\n');
+    fs.writeFileSync(path.join(folder, 'ignored.exe'), 'MZ');
+    const a = await call('assistants.create', { name: 'Librarian' });
+    const added = await call('docs.folders.add', { assistantId: a.id, path: folder });
+    expect(added).toMatchObject({ assistantId: a.id, path: folder, files: 2 });
+    await until(() => call<DocsStatusDTO>('docs.status'), (s) => s.queued === 0 && s.folders.some((f) => f.id === added.id && f.ready === 2), 'folder indexed');
+    const t = await call('threads.create', { assistantId: a.id });
+    const reply = await sendAndWait(t.id, 'pelican?');
+    expect(reply.sources!.map((s) => s.name).sort()).toEqual(['a.md', 'sub/b.txt']);
+    // a changed file: indexed again (new content, new document); a deleted one: gone
+    fs.writeFileSync(path.join(folder, 'a.md'), '# Alpha\n\nNow about the walrus.\n');
+    fs.rmSync(path.join(folder, 'sub', 'b.txt'));
+    const rescanned = await call('docs.folders.rescan', { id: added.id });
+    expect(rescanned.files).toBe(1);
+    await until(() => call<DocsStatusDTO>('docs.status'), (s) => s.queued === 0, 'rescan indexed');
+    const next = await sendAndWait(t.id, 'walrus?');
+    expect(next.sources).toHaveLength(1);
+    expect(next.sources![0].text).toContain('walrus');
+    // bad input: a relative path, a missing folder
+    await expect(call('docs.folders.add', { assistantId: a.id, path: 'relative/dir' })).rejects.toMatchObject({ code: 'invalid_input' });
+    await expect(call('docs.folders.add', { assistantId: a.id, path: path.join(folder, 'nope') })).rejects.toMatchObject({ code: 'not_found' });
+    await call('docs.folders.remove', { id: added.id });
+    expect((await call<DocsStatusDTO>('docs.status')).folders.some((f) => f.id === added.id)).toBe(false);
+  } finally {
+    fs.rmSync(folder, { recursive: true, force: true });
+  }
+});
+
+test('indexing can be cancelled and retried; progress is told', async () => {
+  const progress: EventOf<'docs.progress'>[] = [];
+  const off = chat.app.services.subscribe((e, p) => {
+    if (e === 'docs.progress') progress.push(p as EventOf<'docs.progress'>);
+  });
+  try {
+    const { attachment } = await storeDoc('big.md', longDoc(60, 'ocelot', 30));
+    await until(async () => progress.filter((p) => p.ref === attachment.ref && p.phase === 'embedding').length, (n) => n > 0, 'embedding progress');
+    await call('docs.cancel', { ref: attachment.ref });
+    const t = await call('threads.create', {});
+    await call('chat.send', { threadId: t.id, content: 'x', documents: [attachment] }).then(() => call('chat.stop', { threadId: t.id }));
+    await until(async () => (await call<DocumentDTO[]>('docs.list', { threadId: t.id }))[0].state, (s) => s === 'cancelled', 'cancelled');
+    await call('docs.retry', { ref: attachment.ref });
+    const done = await until(async () => (await call<DocumentDTO[]>('docs.list', { threadId: t.id }))[0], (d) => d.state === 'ready', 'ready after retry');
+    expect(done.embedded).toBe(true);
+    const mine = progress.filter((p) => p.ref === attachment.ref && p.phase === 'embedding');
+    expect(mine[mine.length - 1].done).toBe(mine[mine.length - 1].total);
+  } finally {
+    off();
+  }
+});
