@@ -9,6 +9,7 @@ import path from 'path';
 import Database from 'better-sqlite3';
 import { StoreError } from './errors';
 import { applyMigrations, latestOf, MIGRATIONS, readSchemaVersion, type Migration } from './migrations';
+import { loadVectorExtension, type VectorSupport } from './vector-ext';
 import { checkNoUnfinishedRestore, lockForUpdate, makeUpdateBackup, restoreAfterFailedUpdate, updateBackupPath } from './update-backup';
 import type { Logger } from '../logging';
 import type { Clock } from './types';
@@ -25,6 +26,8 @@ export interface OpenDatabaseOptions {
   appVersion?: string;
   /** Tests only: the schema's migrations instead of MIGRATIONS (to make one fail). */
   migrations?: readonly Migration[];
+  /** Tests only: the sqlite-vec file to load instead of the installed one's (vector-ext.ts). */
+  vectorExtension?: string;
 }
 
 export interface OpenedDatabase {
@@ -38,6 +41,8 @@ export interface OpenedDatabase {
    * then calls releaseUpdateLock(db), or on failure restoreAfterFailedUpdate(db, …).
    */
   backupPath: string | null;
+  /** whether sqlite-vec loaded into `db` (documents' vector search), and if not why */
+  vectors: VectorSupport;
 }
 
 const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
@@ -89,6 +94,9 @@ export function openDatabase(dbPath: string, opts: OpenDatabaseOptions): OpenedD
   } catch (e) {
     throw new StoreError('invalid_database', `cannot open database ${dbPath}: ${(e as Error).message}`, undefined, { cause: e });
   }
+
+  // sqlite-vec, before migrations (a later one may use it); a failure leaves vectors off, never the store
+  const vectors = loadVectorExtension(db, logger, opts.vectorExtension);
 
   let backupPath: string | null = null;
   try {
@@ -147,7 +155,7 @@ export function openDatabase(dbPath: string, opts: OpenDatabaseOptions): OpenedD
       db.pragma(`user_version = ${target}`);
       logger.info('store: migrated database', { from, to: target, ms: Date.now() - t0 });
     }
-    return { db, fromVersion: from, version: pending.length > 0 ? target : from, backupPath };
+    return { db, fromVersion: from, version: pending.length > 0 ? target : from, backupPath, vectors };
   } catch (e) {
     if (backupPath !== null) throw restoreAfterFailedUpdate(db, dbPath, backupPath, e, logger);
     db.close();

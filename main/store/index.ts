@@ -14,6 +14,7 @@ import type Database from 'better-sqlite3';
 import { Assistants, DEFAULT_ASSISTANT_ID } from './assistants';
 import { storedAttachmentRefs } from './attachment-refs';
 import { backupDatabase, openDatabase } from './db';
+import { DocsStore } from './docs';
 import { Downloads } from './downloads';
 import { ToolGrants } from './tool-grants';
 import { StoreError } from './errors';
@@ -47,6 +48,8 @@ export interface StoreOptions {
   appVersion?: string;
   /** Tests only: the schema's migrations instead of MIGRATIONS (to make one fail). */
   migrations?: readonly Migration[];
+  /** Tests only: the sqlite-vec file to load instead of the installed one's (a missing one: vectors unavailable). */
+  vectorExtension?: string;
 }
 
 /** A checkpoint runs even while replies stream once the WAL file is this large. */
@@ -76,6 +79,8 @@ export class Store {
   readonly downloads: Downloads;
   /** The tools allowed per saved thread ("Allow for this thread"). */
   readonly toolGrants: ToolGrants;
+  /** Documents: their chunks, links to threads and knowledge folders, embedding spaces, keyword and vector search. */
+  readonly docs: DocsStore;
 
   private readonly clock: Clock;
   private readonly logger: Logger;
@@ -89,6 +94,7 @@ export class Store {
     this.logger = opts.logger ?? silentLogger;
     const opened = openDatabase(dbPath, {
       logger: this.logger, clock: this.clock, busyTimeoutMs: opts.busyTimeoutMs, appVersion: opts.appVersion, migrations: opts.migrations,
+      vectorExtension: opts.vectorExtension,
     });
     this.db = opened.db;
     this.schemaVersion = opened.version;
@@ -100,6 +106,7 @@ export class Store {
       this.modelSettings = new ModelSettings(db, clock, logger);
       this.downloads = new Downloads(db, clock, logger);
       this.toolGrants = new ToolGrants(db, clock);
+      this.docs = new DocsStore(db, clock, logger, opened.vectors);
       this.modelRefs = new ModelRefs(db, clock, logger);
       this.assistants = new Assistants(db, clock, logger);
       if (this.assistants.ensureDefault()) logger.info('store: created the default assistant');
@@ -288,3 +295,6 @@ export type { ImportResult } from './import';
 export { LIMITS } from './validation';
 export { LATEST_VERSION } from './migrations';
 export type { ModelRef, ModelRefInput } from './model-refs';
+export { DocsStore, type ChunkRow, type DocLink, type DocRow, type EmbeddingSpace, type KnowledgeFolder, type LinkedDoc, type NewChunk,
+  type TextHit, type VectorHit, type VectorRow } from './docs';
+export type { VectorSupport } from './vector-ext';

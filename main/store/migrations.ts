@@ -210,6 +210,96 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 8,
+    name: 'documents: files attached to threads or in an assistant\'s knowledge folders, their chunks, search and embedding spaces',
+    up(db) {
+      // documents are stored once per content (hash: sha256 of the file's bytes) and referred to by links: a
+      // thread's attachment, or a file of a knowledge folder. state: no CHECK, as finish_reason (main/params/docs.ts
+      // DOC_STATES; reads map a state this version does not know to 'failed'). Ids are AUTOINCREMENT: a deleted
+      // chunk's or space's id is never reused, so a vector left behind (written where sqlite-vec was unavailable
+      // to delete it) can never stand for another chunk. An embedding space's vectors live in a vec0 table
+      // `doc_vec_<space id>` made on demand (main/store/docs-vectors.ts), not here: migrations run without sqlite-vec.
+      db.exec(`
+        CREATE TABLE documents (
+          id          INTEGER PRIMARY KEY AUTOINCREMENT,
+          hash        TEXT NOT NULL UNIQUE,
+          kind        TEXT,
+          size        INTEGER NOT NULL,
+          state       TEXT NOT NULL,
+          error       TEXT,
+          note        TEXT,
+          pages       INTEGER,
+          chars       INTEGER,
+          chunk_count INTEGER NOT NULL DEFAULT 0,
+          tokens      INTEGER NOT NULL DEFAULT 0,
+          created_at  INTEGER NOT NULL,
+          indexed_at  INTEGER
+        );
+        CREATE TABLE doc_chunks (
+          id      INTEGER PRIMARY KEY AUTOINCREMENT,
+          doc_id  INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+          seq     INTEGER NOT NULL,
+          text    TEXT NOT NULL,
+          page    INTEGER,
+          heading TEXT,
+          tokens  INTEGER NOT NULL,
+          UNIQUE (doc_id, seq)
+        );
+        CREATE VIRTUAL TABLE doc_chunks_fts USING fts5(
+          text, heading, content = 'doc_chunks', content_rowid = 'id', tokenize = 'unicode61 remove_diacritics 2');
+        CREATE TRIGGER doc_chunks_fts_insert AFTER INSERT ON doc_chunks BEGIN
+          INSERT INTO doc_chunks_fts(rowid, text, heading) VALUES (new.id, new.text, coalesce(new.heading, ''));
+        END;
+        CREATE TRIGGER doc_chunks_fts_delete AFTER DELETE ON doc_chunks BEGIN
+          INSERT INTO doc_chunks_fts(doc_chunks_fts, rowid, text, heading) VALUES ('delete', old.id, old.text, coalesce(old.heading, ''));
+        END;
+        CREATE TRIGGER doc_chunks_fts_update AFTER UPDATE OF text, heading ON doc_chunks BEGIN
+          INSERT INTO doc_chunks_fts(doc_chunks_fts, rowid, text, heading) VALUES ('delete', old.id, old.text, coalesce(old.heading, ''));
+          INSERT INTO doc_chunks_fts(rowid, text, heading) VALUES (new.id, new.text, coalesce(new.heading, ''));
+        END;
+
+        CREATE TABLE knowledge_folders (
+          id           INTEGER PRIMARY KEY,
+          assistant_id TEXT NOT NULL REFERENCES assistants(id) ON DELETE CASCADE,
+          path         TEXT NOT NULL,
+          added_at     INTEGER NOT NULL,
+          scanned_at   INTEGER,
+          UNIQUE (assistant_id, path)
+        );
+        -- thread_id: no foreign key, a temporary chat's thread lives in memory (collectGarbage drops the links of
+        -- threads gone); rel_path: a folder file's path under its folder ('/'-separated)
+        CREATE TABLE doc_links (
+          id            INTEGER PRIMARY KEY,
+          doc_id        INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+          thread_id     TEXT,
+          folder_id     INTEGER REFERENCES knowledge_folders(id) ON DELETE CASCADE,
+          name          TEXT NOT NULL,
+          rel_path      TEXT,
+          file_size     INTEGER,
+          file_mtime_ms INTEGER,
+          added_at      INTEGER NOT NULL,
+          removed_at    INTEGER,
+          CHECK ((thread_id IS NULL) <> (folder_id IS NULL)),
+          CHECK ((folder_id IS NULL) = (rel_path IS NULL)),
+          UNIQUE (thread_id, doc_id),
+          UNIQUE (folder_id, rel_path)
+        );
+        CREATE INDEX doc_links_doc ON doc_links(doc_id);
+
+        CREATE TABLE embedding_spaces (
+          id         INTEGER PRIMARY KEY AUTOINCREMENT,
+          model_key  TEXT NOT NULL UNIQUE,
+          model_name TEXT,
+          dims       INTEGER NOT NULL,
+          created_at INTEGER NOT NULL
+        );
+
+        -- the sources a reply was given (JSON)
+        ALTER TABLE messages ADD COLUMN sources TEXT;
+      `);
+    },
+  },
 ];
 
 /** The version a list of migrations ends at. */

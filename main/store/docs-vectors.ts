@@ -1,0 +1,263 @@
+/**
+ * The documents' vectors (migration 8): one embedding space per embedding model (`embedding_spaces`,
+ * keyed by the indexer's fingerprint of the model), each space's vectors in its own sqlite-vec vec0
+ * table `doc_vec_<space id>` (chunk_id, embedding float[dims] cosine, doc_id as a metadata column so a
+ * KNN search is filtered to a set of documents while it runs). Vectors of different models never mix.
+ * Where sqlite-vec did not load (vector-ext.ts) spaces are still recorded, but every vector operation
+ * is a no-op or an empty result and no vec0 table is made or dropped (that needs the module).
+ * Used through store.docs (docs.ts).
+ */
+import type Database from 'better-sqlite3';
+import { z } from 'zod';
+import type { Logger } from '../logging';
+import { StoreError } from './errors';
+import type { Clock } from './types';
+import { check } from './validation';
+import type { VectorSupport } from './vector-ext';
+
+/** sqlite-vec's most neighbours per KNN query. */
+export const MAX_KNN = 4096;
+/** The widest vector a space holds. */
+export const MAX_DIMS = 8192;
+
+export interface EmbeddingSpace {
+  id: number;
+  /** the indexer's fingerprint of the embedding model */
+  modelKey: string;
+  modelName: string | null;
+  dims: number;
+  createdAt: number;
+}
+
+export interface VectorRow {
+  chunkId: number;
+  docId: number;
+  vector: Float32Array;
+}
+
+/** A KNN neighbour: rank 1 is the nearest; distance is cosine distance (0: same direction, 2: opposite). */
+export interface VectorHit {
+  chunkId: number;
+  rank: number;
+  distance: number;
+}
+
+export const rowId = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+const spaceSchema = z.object({
+  modelKey: z.string().min(1).max(1000),
+  modelName: z.string().max(1000).nullable(),
+  dims: z.number().int().min(1).max(MAX_DIMS),
+}).strict();
+export const docIdsSchema = z.array(rowId).max(1_000_000);
+export const kSchema = z.number().int().min(1).max(MAX_KNN);
+const limitSchema = z.number().int().min(1).max(100_000);
+
+interface SpaceDbRow { id: number; model_key: string; model_name: string | null; dims: number; created_at: number }
+const toSpace = (r: SpaceDbRow): EmbeddingSpace => ({ id: r.id, modelKey: r.model_key, modelName: r.model_name, dims: r.dims, createdAt: r.created_at });
+
+/** The vec0 table of a space (the id is an integer from the database, never user text). */
+const tableOf = (spaceId: number) => `doc_vec_${spaceId}`;
+const TABLE_NAME = /^doc_vec_(\d+)$/;
+
+interface SpaceStmts {
+  count: Database.Statement;
+  countDoc: Database.Statement;
+  remove: Database.Statement;
+  insert: Database.Statement;
+  knn: Database.Statement;
+  missing: Database.Statement;
+  missingDoc: Database.Statement;
+}
+
+export class DocVectors {
+  private readonly stmts;
+  private readonly perSpace = new Map<number, SpaceStmts>();
+
+  constructor(private readonly db: Database.Database, private readonly clock: Clock, private readonly logger: Logger,
+    readonly support: VectorSupport) {
+    this.stmts = {
+      space: db.prepare('SELECT * FROM embedding_spaces WHERE id = ?'),
+      spaceByKey: db.prepare('SELECT * FROM embedding_spaces WHERE model_key = ?'),
+      spaces: db.prepare('SELECT * FROM embedding_spaces ORDER BY id'),
+      insertSpace: db.prepare('INSERT INTO embedding_spaces (model_key, model_name, dims, created_at) VALUES (?, ?, ?, ?)'),
+      renameSpace: db.prepare('UPDATE embedding_spaces SET model_name = ? WHERE id = ?'),
+      deleteSpace: db.prepare('DELETE FROM embedding_spaces WHERE id = ?'),
+      hasTable: db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").pluck(),
+      vecTables: db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'doc\\_vec\\_%' ESCAPE '\\' AND sql LIKE 'CREATE VIRTUAL TABLE%'").pluck(),
+      chunkDoc: db.prepare('SELECT doc_id FROM doc_chunks WHERE id = ?').pluck(),
+    };
+  }
+
+  get available(): boolean {
+    return this.support.available;
+  }
+
+  /** The space of `modelKey`, made (with its vec0 table) if new; a model key recorded with other dims is invalid_input. */
+  ensureSpace(modelKey: string, modelName: string | null, dims: number): number {
+    const v = check(spaceSchema, { modelKey, modelName, dims }, 'embedding space');
+    return this.db.transaction(() => {
+      const found = this.stmts.spaceByKey.get(v.modelKey) as SpaceDbRow | undefined;
+      if (found && found.dims !== v.dims) {
+        throw new StoreError('invalid_input', `embedding model ${v.modelKey} has ${found.dims} dimensions here, not ${v.dims}`,
+          { spaceId: found.id, dims: found.dims });
+      }
+      const id = found ? found.id : Number(this.stmts.insertSpace.run(v.modelKey, v.modelName, v.dims, this.clock()).lastInsertRowid);
+      if (found && v.modelName !== null && found.model_name !== v.modelName) this.stmts.renameSpace.run(v.modelName, id);
+      if (this.available) {
+        this.db.exec(`CREATE VIRTUAL TABLE IF NOT EXISTS ${tableOf(id)} USING vec0(
+          chunk_id integer primary key, embedding float[${v.dims}] distance_metric=cosine, doc_id integer)`);
+      }
+      return id;
+    })();
+  }
+
+  spaces(): EmbeddingSpace[] {
+    return (this.stmts.spaces.all() as SpaceDbRow[]).map(toSpace);
+  }
+
+  space(id: number): EmbeddingSpace | null {
+    const r = this.stmts.space.get(check(rowId, id, 'space id')) as SpaceDbRow | undefined;
+    return r ? toSpace(r) : null;
+  }
+
+  /** Deletes a space and its vectors (its table stays where sqlite-vec is unavailable; dropOrphanTables drops it later). */
+  dropSpace(id: number): boolean {
+    const spaceId = check(rowId, id, 'space id');
+    return this.db.transaction(() => {
+      const gone = this.stmts.deleteSpace.run(spaceId).changes > 0;
+      this.perSpace.delete(spaceId);
+      if (this.available) this.db.exec(`DROP TABLE IF EXISTS ${tableOf(spaceId)}`);
+      return gone;
+    })();
+  }
+
+  /** Chunks that have no vector in the space yet, oldest first ([] without sqlite-vec). */
+  chunksWithoutVectors(spaceId: number, opts: { docId?: number; limit: number }): { id: number; docId: number; text: string }[] {
+    const s = this.statements(spaceId);
+    const limit = check(limitSchema, opts.limit, 'limit');
+    if (!s) return [];
+    const rows = (opts.docId === undefined ? s.missing.all(limit) : s.missingDoc.all(check(rowId, opts.docId, 'document id'), limit)) as
+      { id: number; doc_id: number; text: string }[];
+    return rows.map((r) => ({ id: r.id, docId: r.doc_id, text: r.text }));
+  }
+
+  /**
+   * Stores vectors (a chunk's previous vector in the space is replaced). A chunk no longer stored (its document was
+   * re-chunked or deleted while it was embedded) is skipped; returns how many were stored (0 without sqlite-vec).
+   */
+  putVectors(spaceId: number, rows: VectorRow[]): number {
+    const space = this.requireSpace(spaceId);
+    const s = this.statements(spaceId);
+    if (!s) return 0;
+    for (const [i, r] of rows.entries()) {
+      check(rowId, r.chunkId, `vectors[${i}].chunkId`);
+      check(rowId, r.docId, `vectors[${i}].docId`);
+      this.checkVector(r.vector, space.dims, `vectors[${i}].vector`);
+    }
+    return this.db.transaction(() => {
+      let stored = 0;
+      for (const r of rows) {
+        const docId = this.stmts.chunkDoc.get(r.chunkId) as number | undefined;
+        if (docId === undefined) continue;
+        if (docId !== r.docId) throw new StoreError('invalid_input', `chunk ${r.chunkId} belongs to document ${docId}, not ${r.docId}`);
+        s.remove.run(BigInt(r.chunkId));
+        s.insert.run(BigInt(r.chunkId), r.vector, BigInt(r.docId));
+        stored++;
+      }
+      return stored;
+    })();
+  }
+
+  /** Vectors stored in the space (of one document), 0 without sqlite-vec. */
+  vectorCount(spaceId: number, docId?: number): number {
+    const s = this.statements(spaceId);
+    if (!s) return 0;
+    return (docId === undefined ? s.count.get() : s.countDoc.get(BigInt(check(rowId, docId, 'document id')))) as number;
+  }
+
+  /** The `k` chunks of `docIds` nearest to `vector`, nearest first ([] without sqlite-vec). */
+  searchVectors(spaceId: number, docIds: number[], vector: Float32Array, k: number): VectorHit[] {
+    const space = this.requireSpace(spaceId);
+    const ids = check(docIdsSchema, docIds, 'document ids');
+    const n = check(kSchema, k, 'k');
+    this.checkVector(vector, space.dims, 'query vector');
+    const s = this.statements(spaceId);
+    if (!s || ids.length === 0) return [];
+    // the IN list is read from JSON (json_each), so any number of documents is one query and one KNN pass
+    const rows = s.knn.all(vector, n, JSON.stringify(ids)) as { chunk_id: number; distance: number }[];
+    return rows.map((r, i) => ({ chunkId: r.chunk_id, rank: i + 1, distance: r.distance }));
+  }
+
+  /** Deletes the vectors of these chunks in every space (before the chunks themselves go). */
+  deleteChunks(chunkIds: readonly number[]): void {
+    if (!this.available || chunkIds.length === 0) return;
+    for (const space of this.spaces()) {
+      const s = this.statements(space.id);
+      if (!s) continue;
+      for (const id of chunkIds) s.remove.run(BigInt(id));
+    }
+  }
+
+  /** Drops the vec0 tables no space owns (a space dropped where sqlite-vec was unavailable); returns how many. */
+  dropOrphanTables(): number {
+    if (!this.available) return 0;
+    const owned = new Set(this.spaces().map((sp) => sp.id));
+    let dropped = 0;
+    for (const name of this.stmts.vecTables.all() as string[]) {
+      const m = TABLE_NAME.exec(name);
+      if (!m || owned.has(Number(m[1]))) continue;
+      this.db.exec(`DROP TABLE IF EXISTS ${name}`);
+      this.logger.info('store: dropped the vectors of an embedding space no longer kept', { table: name });
+      dropped++;
+    }
+    return dropped;
+  }
+
+  private requireSpace(spaceId: number): EmbeddingSpace {
+    const space = this.space(spaceId);
+    if (!space) throw new StoreError('not_found', `no embedding space ${spaceId}`);
+    return space;
+  }
+
+  private checkVector(v: unknown, dims: number, what: string): void {
+    if (!(v instanceof Float32Array)) throw new StoreError('invalid_input', `${what}: not a Float32Array`);
+    if (v.length !== dims) throw new StoreError('invalid_input', `${what}: ${v.length} dimensions, the space has ${dims}`);
+    for (let i = 0; i < v.length; i++) {
+      if (!Number.isFinite(v[i])) throw new StoreError('invalid_input', `${what}: value ${i} is not a finite number`);
+    }
+  }
+
+  /** The space's statements (its vec0 table made if missing); null without sqlite-vec. not_found for an unknown space. */
+  private statements(spaceId: number): SpaceStmts | null {
+    const id = check(rowId, spaceId, 'space id');
+    const cached = this.perSpace.get(id);
+    if (cached) return cached;
+    const space = this.requireSpace(id);
+    if (!this.available) return null;
+    const t = tableOf(id);
+    if (!this.stmts.hasTable.get(t)) {
+      // recorded where sqlite-vec was unavailable: its table is made on first use
+      this.db.exec(`CREATE VIRTUAL TABLE IF NOT EXISTS ${t} USING vec0(
+        chunk_id integer primary key, embedding float[${space.dims}] distance_metric=cosine, doc_id integer)`);
+    }
+    const db = this.db;
+    const stmts: SpaceStmts = {
+      count: db.prepare(`SELECT count(*) FROM ${t}`).pluck(),
+      countDoc: db.prepare(`SELECT count(*) FROM ${t} WHERE doc_id = ?`).pluck(),
+      remove: db.prepare(`DELETE FROM ${t} WHERE chunk_id = ?`),
+      insert: db.prepare(`INSERT INTO ${t} (chunk_id, embedding, doc_id) VALUES (?, ?, ?)`),
+      // joined to doc_chunks so a vector whose chunk is gone is never returned
+      // (MATERIALIZED: the KNN query stays whole, vec0 takes no other ORDER BY)
+      knn: db.prepare(`WITH v AS MATERIALIZED (
+          SELECT chunk_id, distance FROM ${t}
+          WHERE embedding MATCH ? AND k = ? AND doc_id IN (SELECT value FROM json_each(?))
+        ) SELECT v.chunk_id, v.distance FROM v JOIN doc_chunks c ON c.id = v.chunk_id ORDER BY v.distance, v.chunk_id`),
+      missing: db.prepare(`SELECT c.id, c.doc_id, c.text FROM doc_chunks c
+        WHERE NOT EXISTS (SELECT 1 FROM ${t} v WHERE v.chunk_id = c.id) ORDER BY c.id LIMIT ?`),
+      missingDoc: db.prepare(`SELECT c.id, c.doc_id, c.text FROM doc_chunks c
+        WHERE c.doc_id = ? AND NOT EXISTS (SELECT 1 FROM ${t} v WHERE v.chunk_id = c.id) ORDER BY c.seq LIMIT ?`),
+    };
+    this.perSpace.set(id, stmts);
+    return stmts;
+  }
+}

@@ -1,0 +1,485 @@
+/**
+ * The documents' store (migration 8), `store.docs`: documents stored once per content (sha256 of the
+ * file's bytes), their chunks with a full-text index, the links that keep them (a thread's attachment,
+ * a file of an assistant's knowledge folder), the folders, the embedding spaces and their vectors
+ * (docs-vectors.ts) and retrieval: keyword search (FTS5 bm25) and vector search (KNN) within a set of
+ * documents, which main/docs/fuse.ts fuses. Synchronous; every write is one transaction.
+ *
+ * A document is kept while a live link (removed_at NULL) refers to it: collectGarbage() deletes the
+ * rest, so link a document in the same synchronous step that ensures it.
+ */
+import path from 'path';
+import type Database from 'better-sqlite3';
+import { z } from 'zod';
+import { DOC_KINDS, DOC_STATES, MAX_CHUNK_TOKENS, MAX_THREAD_DOCS, type DocKind, type DocState } from '../params/docs';
+import type { Logger } from '../logging';
+import { DocVectors, docIdsSchema, kSchema, rowId, type EmbeddingSpace, type VectorHit, type VectorRow } from './docs-vectors';
+import { StoreError } from './errors';
+import { parseQuery } from './search';
+import type { Clock } from './types';
+import { check, idSchema, LIMITS } from './validation';
+import type { VectorSupport } from './vector-ext';
+
+export type { EmbeddingSpace, VectorHit, VectorRow };
+
+export interface DocRow {
+  id: number;
+  /** sha256 (hex) of the file's bytes */
+  hash: string;
+  /** null: a kind this version does not know (written by a newer one) */
+  kind: DocKind | null;
+  size: number;
+  state: DocState;
+  error: string | null;
+  note: string | null;
+  pages: number | null;
+  chars: number | null;
+  chunkCount: number;
+  tokens: number;
+  createdAt: number;
+  /** when it last became ready (or empty) */
+  indexedAt: number | null;
+}
+
+export interface ChunkRow {
+  id: number;
+  docId: number;
+  seq: number;
+  text: string;
+  page: number | null;
+  heading: string | null;
+  tokens: number;
+}
+
+export interface DocLink {
+  id: number;
+  docId: number;
+  /** a thread's attachment (saved or temporary chat) … */
+  threadId: string | null;
+  /** … or a knowledge folder's file, at relPath under the folder */
+  folderId: number | null;
+  relPath: string | null;
+  name: string;
+  fileSize: number | null;
+  fileMtimeMs: number | null;
+  addedAt: number;
+  removedAt: number | null;
+}
+
+export interface LinkedDoc extends DocLink {
+  doc: DocRow;
+}
+
+export interface KnowledgeFolder {
+  id: number;
+  assistantId: string;
+  path: string;
+  addedAt: number;
+  scannedAt: number | null;
+}
+
+/** A keyword match: rank 1 is the best; score is bm25 (lower is better). */
+export interface TextHit {
+  chunkId: number;
+  rank: number;
+  score: number;
+}
+
+/** The longest chunk text stored (characters): far above what MAX_CHUNK_TOKENS of any text makes. */
+export const MAX_CHUNK_CHARS = MAX_CHUNK_TOKENS * 64;
+/** The most words of a query searched (the rest of a long message is left out). */
+export const MAX_QUERY_TERMS = 64;
+
+const count = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const hashSchema = z.string().regex(/^[0-9a-f]{64}$/, 'not a sha256 hex digest');
+const newDocSchema = z.object({ hash: hashSchema, kind: z.enum(DOC_KINDS), size: count }).strict();
+const stateSchema = z.enum(DOC_STATES);
+const stateInfoSchema = z.object({
+  error: z.string().max(LIMITS.errorChars).nullable(),
+  note: z.string().max(LIMITS.errorChars).nullable(),
+  pages: count.nullable(),
+  chars: count.nullable(),
+}).partial().strict();
+const chunkSchema = z.object({
+  seq: count,
+  text: z.string().max(MAX_CHUNK_CHARS),
+  page: count.nullable().optional(),
+  heading: z.string().max(LIMITS.titleChars).nullable().optional(),
+  tokens: count,
+}).strict();
+const chunksSchema = z.array(chunkSchema).refine((cs) => new Set(cs.map((c) => c.seq)).size === cs.length, 'chunk seq numbers repeat');
+export type NewChunk = z.input<typeof chunkSchema>;
+const nameSchema = z.string().min(1).max(1024);
+/** A folder file's path under its folder: '/'-separated, relative, no '.' or '..' parts. */
+const relPathSchema = z.string().min(1).max(4096)
+  .refine((p) => p.split('/').every((part) => part !== '' && part !== '.' && part !== '..'), 'not a relative path under the folder');
+const folderPathSchema = z.string().min(1).max(LIMITS.modelRefChars).refine((p) => path.isAbsolute(p), 'not an absolute path');
+const fileInfoSchema = z.object({ size: count, mtimeMs: z.number().min(0).max(Number.MAX_SAFE_INTEGER) }).strict();
+const neighboursSchema = z.number().int().min(0).max(1000);
+
+interface DocDbRow {
+  id: number; hash: string; kind: string | null; size: number; state: string; error: string | null; note: string | null;
+  pages: number | null; chars: number | null; chunk_count: number; tokens: number; created_at: number; indexed_at: number | null;
+}
+interface ChunkDbRow { id: number; doc_id: number; seq: number; text: string; page: number | null; heading: string | null; tokens: number }
+interface LinkDbRow {
+  id: number; doc_id: number; thread_id: string | null; folder_id: number | null; name: string; rel_path: string | null;
+  file_size: number | null; file_mtime_ms: number | null; added_at: number; removed_at: number | null;
+}
+interface FolderDbRow { id: number; assistant_id: string; path: string; added_at: number; scanned_at: number | null }
+
+const isKind = (k: string | null): k is DocKind => (DOC_KINDS as readonly (string | null)[]).includes(k);
+const isState = (s: string): s is DocState => (DOC_STATES as readonly string[]).includes(s);
+
+function toDoc(r: DocDbRow): DocRow {
+  // a state a newer version wrote reads as failed (no CHECK on the column, see migration 8)
+  const state: DocState = isState(r.state) ? r.state : 'failed';
+  return {
+    id: r.id, hash: r.hash, kind: isKind(r.kind) ? r.kind : null, size: r.size, state,
+    error: state === r.state ? r.error : (r.error ?? `unknown state ${r.state}`), note: r.note, pages: r.pages, chars: r.chars,
+    chunkCount: r.chunk_count, tokens: r.tokens, createdAt: r.created_at, indexedAt: r.indexed_at,
+  };
+}
+const toChunk = (r: ChunkDbRow): ChunkRow => ({ id: r.id, docId: r.doc_id, seq: r.seq, text: r.text, page: r.page, heading: r.heading, tokens: r.tokens });
+const toLink = (r: LinkDbRow): DocLink => ({
+  id: r.id, docId: r.doc_id, threadId: r.thread_id, folderId: r.folder_id, relPath: r.rel_path, name: r.name,
+  fileSize: r.file_size, fileMtimeMs: r.file_mtime_ms, addedAt: r.added_at, removedAt: r.removed_at,
+});
+const toFolder = (r: FolderDbRow): KnowledgeFolder => ({ id: r.id, assistantId: r.assistant_id, path: r.path, addedAt: r.added_at, scannedAt: r.scanned_at });
+
+/** A retrieval query's FTS5 expression: search.ts's words and "quoted phrases" (FTS syntax loses its meaning), any of them. */
+export function toDocFtsQuery(input: string): string | null {
+  const seen = new Set<string>();
+  const terms: string[] = [];
+  for (const p of parseQuery(input)) {
+    const key = p.text.toLowerCase();
+    if (seen.has(key)) continue;
+    seen.add(key);
+    terms.push(`"${p.text}"`);
+    if (terms.length === MAX_QUERY_TERMS) break;
+  }
+  return terms.length ? terms.join(' OR ') : null;
+}
+
+export class DocsStore {
+  private readonly stmts;
+  private readonly vectors: DocVectors;
+
+  constructor(private readonly db: Database.Database, private readonly clock: Clock, private readonly logger: Logger, support: VectorSupport) {
+    this.vectors = new DocVectors(db, clock, logger, support);
+    const linkCols = 'l.id, l.doc_id, l.thread_id, l.folder_id, l.name, l.rel_path, l.file_size, l.file_mtime_ms, l.added_at, l.removed_at';
+    this.stmts = {
+      insertDoc: db.prepare(`INSERT INTO documents (hash, kind, size, state, created_at) VALUES (@hash, @kind, @size, 'queued', @now)
+        ON CONFLICT (hash) DO NOTHING`),
+      doc: db.prepare('SELECT * FROM documents WHERE id = ?'),
+      docByHash: db.prepare('SELECT * FROM documents WHERE hash = ?'),
+      setState: db.prepare(`UPDATE documents SET state = @state, error = @error,
+          note = CASE WHEN @setNote THEN @note ELSE note END,
+          pages = CASE WHEN @setPages THEN @pages ELSE pages END,
+          chars = CASE WHEN @setChars THEN @chars ELSE chars END,
+          indexed_at = CASE WHEN @state IN ('ready', 'empty') THEN @now ELSE indexed_at END
+        WHERE id = @id`),
+      chunkIds: db.prepare('SELECT id FROM doc_chunks WHERE doc_id = ?').pluck(),
+      deleteChunks: db.prepare('DELETE FROM doc_chunks WHERE doc_id = ?'),
+      insertChunk: db.prepare('INSERT INTO doc_chunks (doc_id, seq, text, page, heading, tokens) VALUES (?, ?, ?, ?, ?, ?)'),
+      setCounts: db.prepare('UPDATE documents SET chunk_count = ?, tokens = ? WHERE id = ?'),
+      chunks: db.prepare('SELECT * FROM doc_chunks WHERE doc_id = ? ORDER BY seq'),
+      chunk: db.prepare('SELECT * FROM doc_chunks WHERE id = ?'),
+      before: db.prepare('SELECT * FROM doc_chunks WHERE doc_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?'),
+      after: db.prepare('SELECT * FROM doc_chunks WHERE doc_id = ? AND seq > ? ORDER BY seq LIMIT ?'),
+      liveThreadLinks: db.prepare('SELECT count(*) FROM doc_links WHERE thread_id = ? AND removed_at IS NULL').pluck(),
+      threadLink: db.prepare('SELECT removed_at FROM doc_links WHERE thread_id = ? AND doc_id = ?'),
+      linkThread: db.prepare(`INSERT INTO doc_links (doc_id, thread_id, name, added_at) VALUES (@doc, @thread, @name, @now)
+        ON CONFLICT (thread_id, doc_id) DO UPDATE SET name = excluded.name, removed_at = NULL,
+          added_at = CASE WHEN removed_at IS NULL THEN added_at ELSE excluded.added_at END`),
+      unlinkThread: db.prepare('UPDATE doc_links SET removed_at = ? WHERE thread_id = ? AND doc_id = ? AND removed_at IS NULL'),
+      threadDocs: db.prepare(`SELECT ${linkCols} FROM doc_links l WHERE l.thread_id = ? AND (? OR l.removed_at IS NULL) ORDER BY l.added_at, l.id`),
+      threadDoc: db.prepare(`SELECT ${linkCols} FROM doc_links l WHERE l.thread_id = ? AND l.doc_id = ?`),
+      dropThread: db.prepare('DELETE FROM doc_links WHERE thread_id = ?'),
+      linkFile: db.prepare(`INSERT INTO doc_links (doc_id, folder_id, rel_path, name, file_size, file_mtime_ms, added_at)
+          VALUES (@doc, @folder, @rel, @name, @size, @mtime, @now)
+        ON CONFLICT (folder_id, rel_path) DO UPDATE SET doc_id = excluded.doc_id, name = excluded.name, file_size = excluded.file_size,
+          file_mtime_ms = excluded.file_mtime_ms, removed_at = NULL,
+          added_at = CASE WHEN doc_id = excluded.doc_id THEN added_at ELSE excluded.added_at END`),
+      unlinkFile: db.prepare('DELETE FROM doc_links WHERE folder_id = ? AND rel_path = ?'),
+      folderFiles: db.prepare(`SELECT ${linkCols} FROM doc_links l WHERE l.folder_id = ? ORDER BY l.rel_path`),
+      folderFile: db.prepare(`SELECT ${linkCols} FROM doc_links l WHERE l.folder_id = ? AND l.rel_path = ?`),
+      assistant: db.prepare('SELECT 1 FROM assistants WHERE id = ?'),
+      insertFolder: db.prepare('INSERT INTO knowledge_folders (assistant_id, path, added_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING'),
+      folder: db.prepare('SELECT * FROM knowledge_folders WHERE id = ?'),
+      folderByPath: db.prepare('SELECT * FROM knowledge_folders WHERE assistant_id = ? AND path = ?'),
+      folders: db.prepare('SELECT * FROM knowledge_folders ORDER BY assistant_id, added_at, id'),
+      foldersOf: db.prepare('SELECT * FROM knowledge_folders WHERE assistant_id = ? ORDER BY added_at, id'),
+      removeFolder: db.prepare('DELETE FROM knowledge_folders WHERE id = ?'),
+      markScanned: db.prepare('UPDATE knowledge_folders SET scanned_at = ? WHERE id = ?'),
+      liveDocIds: db.prepare(`SELECT DISTINCT l.doc_id FROM doc_links l LEFT JOIN knowledge_folders f ON f.id = l.folder_id
+        WHERE l.removed_at IS NULL AND (l.thread_id = @thread OR f.assistant_id = @assistant) ORDER BY l.doc_id`).pluck(),
+      dropDeadThreadLinks: db.prepare(`DELETE FROM doc_links WHERE thread_id IS NOT NULL
+        AND thread_id NOT IN (SELECT id FROM threads) AND thread_id NOT IN (SELECT value FROM json_each(?))`),
+      unreferenced: db.prepare(`SELECT id, hash FROM documents d
+        WHERE NOT EXISTS (SELECT 1 FROM doc_links l WHERE l.doc_id = d.id AND l.removed_at IS NULL) ORDER BY id`),
+      deleteDoc: db.prepare('DELETE FROM documents WHERE id = ?'),
+      searchText: db.prepare(`SELECT f.rowid AS chunk_id, bm25(doc_chunks_fts) AS score
+        FROM doc_chunks_fts f JOIN doc_chunks c ON c.id = f.rowid
+        WHERE doc_chunks_fts MATCH @q AND c.doc_id IN (SELECT value FROM json_each(@docs))
+        ORDER BY score, chunk_id LIMIT @k`),
+    };
+  }
+
+  /** Whether vector search works here (sqlite-vec loaded); without it documents use keyword search only. */
+  get vectorsAvailable(): boolean {
+    return this.vectors.available;
+  }
+
+  /** Why vectors are unavailable (null when they are). */
+  get vectorsReason(): string | null {
+    return this.vectors.support.reason;
+  }
+
+  // ---- documents --------------------------------------------------------------------------------
+
+  /** The document of this content: a new one is 'queued'; an existing one is returned as it is. */
+  ensureDocument(input: { hash: string; kind: DocKind; size: number }): DocRow {
+    const v = check(newDocSchema, input, 'document');
+    return this.db.transaction(() => {
+      this.stmts.insertDoc.run({ ...v, now: this.clock() });
+      return toDoc(this.stmts.docByHash.get(v.hash) as DocDbRow);
+    })();
+  }
+
+  document(id: number): DocRow | null {
+    const r = this.stmts.doc.get(check(rowId, id, 'document id')) as DocDbRow | undefined;
+    return r ? toDoc(r) : null;
+  }
+
+  documentByHash(hash: string): DocRow | null {
+    const r = this.stmts.docByHash.get(check(hashSchema, hash, 'document hash')) as DocDbRow | undefined;
+    return r ? toDoc(r) : null;
+  }
+
+  /**
+   * Sets a document's state. `error` is the new state's (null unless given); note, pages and chars are kept unless
+   * given (null clears). Becoming 'ready' or 'empty' stamps indexedAt.
+   */
+  setState(id: number, state: DocState, info: { error?: string | null; note?: string | null; pages?: number | null; chars?: number | null } = {}): DocRow {
+    const docId = check(rowId, id, 'document id');
+    const s = check(stateSchema, state, 'document state');
+    const v = check(stateInfoSchema, info, 'document state info');
+    const changed = this.stmts.setState.run({
+      id: docId, state: s, error: v.error ?? null, now: this.clock(),
+      setNote: v.note !== undefined ? 1 : 0, note: v.note ?? null,
+      setPages: v.pages !== undefined ? 1 : 0, pages: v.pages ?? null,
+      setChars: v.chars !== undefined ? 1 : 0, chars: v.chars ?? null,
+    }).changes;
+    if (changed === 0) throw new StoreError('not_found', `no document ${docId}`);
+    return this.document(docId)!;
+  }
+
+  /** Replaces a document's chunks (the old ones' search rows and vectors in every space go too); sets chunkCount and tokens. */
+  replaceChunks(docId: number, chunks: NewChunk[]): DocRow {
+    const id = check(rowId, docId, 'document id');
+    const cs = check(chunksSchema, chunks, 'chunks');
+    this.db.transaction(() => {
+      if (!this.stmts.doc.get(id)) throw new StoreError('not_found', `no document ${id}`);
+      this.vectors.deleteChunks(this.stmts.chunkIds.all(id) as number[]);
+      this.stmts.deleteChunks.run(id);
+      let tokens = 0;
+      for (const c of cs) {
+        this.stmts.insertChunk.run(id, c.seq, c.text, c.page ?? null, c.heading ?? null, c.tokens);
+        tokens += c.tokens;
+      }
+      this.stmts.setCounts.run(cs.length, tokens, id);
+    })();
+    return this.document(id)!;
+  }
+
+  chunks(docId: number): ChunkRow[] {
+    return (this.stmts.chunks.all(check(rowId, docId, 'document id')) as ChunkDbRow[]).map(toChunk);
+  }
+
+  /** A chunk with its document; null when it is no longer stored. */
+  chunk(id: number): (ChunkRow & { doc: DocRow }) | null {
+    const r = this.stmts.chunk.get(check(rowId, id, 'chunk id')) as ChunkDbRow | undefined;
+    if (!r) return null;
+    return { ...toChunk(r), doc: toDoc(this.stmts.doc.get(r.doc_id) as DocDbRow) };
+  }
+
+  /** The chunk with up to `n` chunks before and `n` after it in its document, in order; [] when it is gone. */
+  neighbours(chunkId: number, n: number): ChunkRow[] {
+    const r = this.stmts.chunk.get(check(rowId, chunkId, 'chunk id')) as ChunkDbRow | undefined;
+    const m = check(neighboursSchema, n, 'neighbours');
+    if (!r) return [];
+    const before = (this.stmts.before.all(r.doc_id, r.seq, m) as ChunkDbRow[]).reverse();
+    const after = this.stmts.after.all(r.doc_id, r.seq, m) as ChunkDbRow[];
+    return [...before, r, ...after].map(toChunk);
+  }
+
+  // ---- links ------------------------------------------------------------------------------------
+
+  /** Attaches a document to a thread (saved or temporary); a removed link comes back. At most MAX_THREAD_DOCS live ones. */
+  linkThread(threadId: string, docId: number, name: string): LinkedDoc {
+    const thread = check(idSchema, threadId, 'thread id');
+    const doc = check(rowId, docId, 'document id');
+    const n = check(nameSchema, name, 'document name');
+    return this.db.transaction(() => {
+      this.requireDoc(doc);
+      const existing = this.stmts.threadLink.get(thread, doc) as { removed_at: number | null } | undefined;
+      if ((!existing || existing.removed_at !== null) && (this.stmts.liveThreadLinks.get(thread) as number) >= MAX_THREAD_DOCS) {
+        throw new StoreError('too_large', `a thread holds at most ${MAX_THREAD_DOCS} documents`);
+      }
+      this.stmts.linkThread.run({ doc, thread, name: n, now: this.clock() });
+      return this.linked(this.stmts.threadDoc.get(thread, doc) as LinkDbRow);
+    })();
+  }
+
+  /** Removes a document from a thread (the link stays, marked removed, until the thread goes); false if it was not attached. */
+  unlinkThread(threadId: string, docId: number): boolean {
+    return this.stmts.unlinkThread.run(this.clock(), check(idSchema, threadId, 'thread id'), check(rowId, docId, 'document id')).changes > 0;
+  }
+
+  /** A thread's documents, oldest first (with `includeRemoved`, those removed too). */
+  threadDocs(threadId: string, opts: { includeRemoved?: boolean } = {}): LinkedDoc[] {
+    const rows = this.stmts.threadDocs.all(check(idSchema, threadId, 'thread id'), opts.includeRemoved ? 1 : 0) as LinkDbRow[];
+    return rows.map((r) => this.linked(r));
+  }
+
+  /** Deletes a thread's links (a deleted thread, a closed temporary chat); returns how many. */
+  dropThread(threadId: string): number {
+    return this.stmts.dropThread.run(check(idSchema, threadId, 'thread id')).changes;
+  }
+
+  /** Records a knowledge folder's file (relPath: '/'-separated under the folder) as this document, replacing the path's previous one. */
+  linkFolderFile(folderId: number, relPath: string, docId: number, file: { size: number; mtimeMs: number }): LinkedDoc {
+    const folder = check(rowId, folderId, 'folder id');
+    const rel = check(relPathSchema, relPath, 'folder file path');
+    const doc = check(rowId, docId, 'document id');
+    const f = check(fileInfoSchema, file, 'folder file');
+    return this.db.transaction(() => {
+      this.requireDoc(doc);
+      if (!this.stmts.folder.get(folder)) throw new StoreError('not_found', `no knowledge folder ${folder}`);
+      this.stmts.linkFile.run({ doc, folder, rel, name: rel.split('/').pop()!, size: f.size, mtime: Math.floor(f.mtimeMs), now: this.clock() });
+      return this.linked(this.stmts.folderFile.get(folder, rel) as LinkDbRow);
+    })();
+  }
+
+  /** Forgets a folder file (gone from the folder); false if it was not recorded. */
+  unlinkFolderFile(folderId: number, relPath: string): boolean {
+    return this.stmts.unlinkFile.run(check(rowId, folderId, 'folder id'), check(relPathSchema, relPath, 'folder file path')).changes > 0;
+  }
+
+  /** A folder's files, by path. */
+  folderFiles(folderId: number): LinkedDoc[] {
+    return (this.stmts.folderFiles.all(check(rowId, folderId, 'folder id')) as LinkDbRow[]).map((r) => this.linked(r));
+  }
+
+  /** The documents a turn searches: the thread's attached ones and the files of its assistant's folders (live links). */
+  liveDocIds(scope: { threadId?: string | null; assistantId?: string | null }): number[] {
+    const thread = scope.threadId == null ? null : check(idSchema, scope.threadId, 'thread id');
+    const assistant = scope.assistantId == null ? null : check(idSchema, scope.assistantId, 'assistant id');
+    return this.stmts.liveDocIds.all({ thread, assistant }) as number[];
+  }
+
+  // ---- knowledge folders ------------------------------------------------------------------------
+
+  /** Adds a folder (an absolute path) to an assistant's knowledge; the same folder again returns the one recorded. */
+  addFolder(assistantId: string, folderPath: string): KnowledgeFolder {
+    const a = check(idSchema, assistantId, 'assistant id');
+    const p = check(folderPathSchema, folderPath, 'folder path');
+    return this.db.transaction(() => {
+      if (!this.stmts.assistant.get(a)) throw new StoreError('not_found', `assistant ${a} not found`);
+      this.stmts.insertFolder.run(a, p, this.clock());
+      return toFolder(this.stmts.folderByPath.get(a, p) as FolderDbRow);
+    })();
+  }
+
+  /** Removes a folder and its files' links (their documents go at the next collectGarbage). */
+  removeFolder(id: number): boolean {
+    return this.stmts.removeFolder.run(check(rowId, id, 'folder id')).changes > 0;
+  }
+
+  folders(assistantId?: string): KnowledgeFolder[] {
+    const rows = assistantId === undefined ? this.stmts.folders.all() : this.stmts.foldersOf.all(check(idSchema, assistantId, 'assistant id'));
+    return (rows as FolderDbRow[]).map(toFolder);
+  }
+
+  markScanned(id: number): void {
+    if (this.stmts.markScanned.run(this.clock(), check(rowId, id, 'folder id')).changes === 0) {
+      throw new StoreError('not_found', `no knowledge folder ${id}`);
+    }
+  }
+
+  // ---- garbage ----------------------------------------------------------------------------------
+
+  /**
+   * Drops the links of threads that no longer exist (except `keepThreads`: the open temporary chats), then deletes
+   * the documents no live link refers to, with their chunks, search rows and vectors. Returns the deleted documents' hashes.
+   */
+  collectGarbage(keepThreads: ReadonlySet<string> = new Set()): string[] {
+    const keep = JSON.stringify([...keepThreads]);
+    return this.db.transaction(() => {
+      this.stmts.dropDeadThreadLinks.run(keep);
+      const gone = this.stmts.unreferenced.all() as { id: number; hash: string }[];
+      for (const d of gone) {
+        this.vectors.deleteChunks(this.stmts.chunkIds.all(d.id) as number[]);
+        this.stmts.deleteDoc.run(d.id);
+      }
+      this.vectors.dropOrphanTables();
+      if (gone.length > 0) this.logger.info('store: deleted documents no chat or folder refers to', { count: gone.length });
+      return gone.map((d) => d.hash);
+    })();
+  }
+
+  // ---- embedding spaces and vectors (docs-vectors.ts) ---------------------------------------------
+
+  ensureSpace(modelKey: string, modelName: string | null, dims: number): number {
+    return this.vectors.ensureSpace(modelKey, modelName, dims);
+  }
+
+  spaces(): EmbeddingSpace[] {
+    return this.vectors.spaces();
+  }
+
+  dropSpace(id: number): boolean {
+    return this.vectors.dropSpace(id);
+  }
+
+  chunksWithoutVectors(spaceId: number, opts: { docId?: number; limit: number }): { id: number; docId: number; text: string }[] {
+    return this.vectors.chunksWithoutVectors(spaceId, opts);
+  }
+
+  putVectors(spaceId: number, rows: VectorRow[]): number {
+    return this.vectors.putVectors(spaceId, rows);
+  }
+
+  vectorCount(spaceId: number, docId?: number): number {
+    return this.vectors.vectorCount(spaceId, docId);
+  }
+
+  // ---- retrieval --------------------------------------------------------------------------------
+
+  /**
+   * Keyword search over the chunks of `docIds` (text and heading, bm25): any of the query's words or "phrases"
+   * (search.ts's parsing: FTS syntax in user text is only text). Best first; [] for nothing searchable.
+   */
+  searchText(docIds: number[], query: string, k: number): TextHit[] {
+    const ids = check(docIdsSchema, docIds, 'document ids');
+    const n = check(kSchema, k, 'k');
+    const q = toDocFtsQuery(check(z.string(), query, 'query'));
+    if (q === null || ids.length === 0) return [];
+    const rows = this.stmts.searchText.all({ q, docs: JSON.stringify(ids), k: n }) as { chunk_id: number; score: number }[];
+    return rows.map((r, i) => ({ chunkId: r.chunk_id, rank: i + 1, score: r.score }));
+  }
+
+  /** Vector search (KNN, cosine) over the chunks of `docIds` in one space; [] without sqlite-vec. */
+  searchVectors(spaceId: number, docIds: number[], vector: Float32Array, k: number): VectorHit[] {
+    return this.vectors.searchVectors(spaceId, docIds, vector, k);
+  }
+
+  private requireDoc(id: number): void {
+    if (!this.stmts.doc.get(id)) throw new StoreError('not_found', `no document ${id}`);
+  }
+
+  private linked(r: LinkDbRow): LinkedDoc {
+    return { ...toLink(r), doc: toDoc(this.stmts.doc.get(r.doc_id) as DocDbRow) };
+  }
+}
