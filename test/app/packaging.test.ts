@@ -57,3 +57,17 @@ test('the configuration scripts/package-app.js builds (signing and notarization 
   expect(config.mac.notarize).toBe(false);
   await expect(validateConfiguration(config, noDebug)).resolves.toBeUndefined();
 });
+
+test("sqlite-vec's loadable file is unpacked from app.asar (dlopen cannot read inside it), where vector-ext.ts looks for it", () => {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const { minimatch } = require('minimatch') as { minimatch(p: string, pattern: string, o?: { dot?: boolean }): boolean };
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const { getLoadablePath } = require('sqlite-vec') as { getLoadablePath(): string };
+  const { unpackedPath } = require('../../main/store/vector-ext') as typeof import('../../main/store/vector-ext');
+  const file = path.relative(REPO_ROOT, fs.realpathSync(getLoadablePath())).split(path.sep).join('/');
+  expect(file).toMatch(/^node_modules\/sqlite-vec-[a-z0-9]+-[a-z0-9]+\/vec0\.(so|dylib|dll)$/);
+  const patterns = readConfig().asarUnpack as string[];
+  expect(patterns.some((p) => minimatch(file, p, { dot: true }))).toBe(true);
+  // the packaged path: resources/app.asar/<file> is read at resources/app.asar.unpacked/<file>
+  expect(unpackedPath(path.join('/opt/Hearth/resources/app.asar', file))).toBe(path.join('/opt/Hearth/resources/app.asar.unpacked', file));
+});
