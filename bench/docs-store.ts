@@ -1,0 +1,200 @@
+/**
+ * Documents store benchmark: stores N synthetic chunks (documents of 50 chunks, ~150 words each from a
+ * Zipf-distributed vocabulary, random unit vectors) in a fresh database, then measures a turn's
+ * retrieval — searchText + searchVectors + fuseRanks — over every document (an assistant's whole
+ * knowledge) and over 20 documents (a thread's attachments), p50/p95, and the database file's growth
+ * per 1,000 chunks (text, FTS index and vectors). Prints JSON.
+ *
+ *   npm run bench:docs-store -- [--chunks 10000,100000] [--dims 384] [--queries 50] [--keep] [--dir DIR]
+ *
+ * benchStore() is the core, for a larger documents bench to call.
+ */
+import fs from 'fs';
+import os from 'os';
+import path from 'path';
+import { fuseRanks } from '../main/docs/fuse';
+import { Store } from '../main/store';
+
+export interface BenchStoreOptions {
+  chunks: number;
+  dims: number;
+  /** queries measured per scope */
+  queries: number;
+  /** the folder the database is made in (it must not hold hearth.db yet) */
+  dir: string;
+  chunksPerDoc?: number;
+  wordsPerChunk?: number;
+  /** the k of each search (and of the fused list) */
+  k?: number;
+  seed?: number;
+}
+
+export interface Latency { p50: number; p95: number; max: number }
+export interface ScopeResult { docs: number; textMs: Latency; vectorMs: Latency; fuseMs: Latency; totalMs: Latency; textHits: number }
+
+export interface BenchStoreResult {
+  chunks: number;
+  docs: number;
+  dims: number;
+  vectors: boolean;
+  insertMs: number;
+  chunksPerSecond: number;
+  dbBytes: number;
+  bytesPer1000Chunks: number;
+  all: ScopeResult;
+  thread: ScopeResult;
+}
+
+function prng(seed: number): () => number { // mulberry32
+  let s = seed | 0;
+  return () => {
+    s = (s + 0x6d2b79f5) | 0;
+    let t = Math.imul(s ^ (s >>> 15), 1 | s);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const SYL = ['ka', 'lo', 'mi', 'ren', 'tor', 'va', 'sel', 'dun', 'pha', 'qui', 'bre', 'stal', 'om', 'ix', 'ne', 'gra', 'zu', 'pel',
+  'cor', 'tin', 'vex', 'rho', 'sam', 'lu', 'dra', 'fen', 'gor', 'hil', 'jas', 'mon'];
+
+function vocabulary(rand: () => number, n: number): string[] {
+  const words = new Set<string>();
+  while (words.size < n) {
+    const parts = 1 + Math.floor(rand() * 3);
+    let w = '';
+    for (let i = 0; i < parts; i++) w += SYL[Math.floor(rand() * SYL.length)];
+    words.add(w);
+  }
+  return [...words];
+}
+
+/** A Zipf(1) sampler over `n` ranks (a few words very common, most rare, as in prose). */
+function zipf(rand: () => number, n: number): () => number {
+  const cdf = new Float64Array(n);
+  let sum = 0;
+  for (let i = 0; i < n; i++) cdf[i] = sum += 1 / (i + 1);
+  return () => {
+    const x = rand() * sum;
+    let lo = 0;
+    let hi = n - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (cdf[mid] < x) lo = mid + 1; else hi = mid;
+    }
+    return lo;
+  };
+}
+
+function unitVector(rand: () => number, dims: number): Float32Array {
+  const v = new Float32Array(dims);
+  let n = 0;
+  for (let i = 0; i < dims; i++) { v[i] = rand() * 2 - 1; n += v[i] * v[i]; }
+  n = Math.sqrt(n);
+  for (let i = 0; i < dims; i++) v[i] /= n;
+  return v;
+}
+
+function latency(xs: number[]): Latency {
+  const s = [...xs].sort((a, b) => a - b);
+  const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))];
+  const r = (x: number) => Math.round(x * 1000) / 1000;
+  return { p50: r(at(0.5)), p95: r(at(0.95)), max: r(s[s.length - 1]) };
+}
+
+function dbBytes(file: string): number {
+  return ['', '-wal'].reduce((n, suffix) => n + (fs.existsSync(file + suffix) ? fs.statSync(file + suffix).size : 0), 0);
+}
+
+export function benchStore(opts: BenchStoreOptions): BenchStoreResult {
+  const { chunks, dims, queries, dir } = opts;
+  const perDoc = opts.chunksPerDoc ?? 50;
+  const words = opts.wordsPerChunk ?? 150;
+  const k = opts.k ?? 20;
+  const rand = prng(opts.seed ?? 0x9e3779b9);
+  const vocab = vocabulary(rand, 20_000);
+  const word = zipf(rand, vocab.length);
+  const file = path.join(dir, 'hearth.db');
+  if (fs.existsSync(file)) throw new Error(`${file} exists; benchStore makes a fresh database`);
+
+  const store = Store.open(file, { checkpointIntervalMs: 0 });
+  try {
+    const space = store.docs.ensureSpace('bench-model', 'bench', dims);
+    store.checkpoint();
+    const before = dbBytes(file);
+    const docIds: number[] = [];
+    const t0 = performance.now();
+    for (let done = 0, d = 0; done < chunks; d++) {
+      const n = Math.min(perDoc, chunks - done);
+      const doc = store.docs.ensureDocument({ hash: d.toString(16).padStart(64, '0'), kind: 'text', size: n * words * 6 });
+      store.docs.replaceChunks(doc.id, Array.from({ length: n }, (_, seq) => ({
+        seq, tokens: words, heading: `Section ${seq >> 3}`,
+        text: Array.from({ length: words }, () => vocab[word()]).join(' '),
+      })));
+      store.docs.putVectors(space, store.docs.chunks(doc.id).map((c) => ({ chunkId: c.id, docId: doc.id, vector: unitVector(rand, dims) })));
+      store.docs.linkThread(`bench-${d % 100}`, doc.id, `doc ${d}.txt`);
+      docIds.push(doc.id);
+      done += n;
+    }
+    const insertMs = performance.now() - t0;
+    store.db.pragma('wal_checkpoint(TRUNCATE)');
+    const after = dbBytes(file);
+
+    const measure = (ids: number[]): ScopeResult => {
+      const text: number[] = [];
+      const vector: number[] = [];
+      const fuse: number[] = [];
+      const total: number[] = [];
+      let textHits = 0;
+      for (let q = 0; q < queries; q++) {
+        // a question: a few common words and a rarer one or two
+        const query = Array.from({ length: 3 + (q % 4) }, () => vocab[word()]).join(' ');
+        const qv = unitVector(rand, dims);
+        const a = performance.now();
+        const th = store.docs.searchText(ids, query, k);
+        const b = performance.now();
+        const vh = store.docs.searchVectors(space, ids, qv, k);
+        const c = performance.now();
+        fuseRanks([th, vh]).slice(0, k);
+        const e = performance.now();
+        text.push(b - a); vector.push(c - b); fuse.push(e - c); total.push(e - a);
+        textHits += th.length;
+      }
+      return { docs: ids.length, textMs: latency(text), vectorMs: latency(vector), fuseMs: latency(fuse), totalMs: latency(total),
+        textHits: Math.round(textHits / queries) };
+    };
+    // warm the page cache and the statements once, as a running app has
+    store.docs.searchText(docIds, vocab[0], k);
+    const all = measure(docIds);
+    const thread = measure(docIds.filter((_, i) => i % Math.max(1, Math.floor(docIds.length / 20)) === 0).slice(0, 20));
+    return {
+      chunks, docs: docIds.length, dims, vectors: store.docs.vectorsAvailable,
+      insertMs: Math.round(insertMs), chunksPerSecond: Math.round(chunks / (insertMs / 1000)),
+      dbBytes: after, bytesPer1000Chunks: Math.round(((after - before) / chunks) * 1000),
+      all, thread,
+    };
+  } finally {
+    store.close();
+  }
+}
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+if (/docs-store\.(ts|js)$/.test(process.argv[1] ?? '')) {
+  const sizes = (arg('chunks') ?? '10000,100000').split(',').map(Number);
+  const dims = Number(arg('dims') ?? 384);
+  const queries = Number(arg('queries') ?? 50);
+  const base = arg('dir') ?? fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-docs-bench-'));
+  const results: BenchStoreResult[] = [];
+  for (const n of sizes) {
+    const dir = path.join(base, `chunks-${n}`);
+    fs.mkdirSync(dir, { recursive: true });
+    process.stderr.write(`storing ${n} chunks of ${dims} dimensions in ${dir}\n`);
+    results.push(benchStore({ chunks: n, dims, queries, dir }));
+  }
+  if (!process.argv.includes('--keep') && arg('dir') === undefined) fs.rmSync(base, { recursive: true, force: true });
+  console.log(JSON.stringify(results, null, 2));
+}
