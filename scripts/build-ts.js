@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Bundles the TypeScript with esbuild: the CLI and browser mode (dist/cli.js), the engine host
-// (dist/engine-host.js), the Electron main and preload (dist/app/), and the renderer (dist/renderer/,
-// with the app icon from resources/).
+// (dist/engine-host.js), the documents' reader thread (dist/docs-extract-worker.js), the Electron main
+// and preload (dist/app/), and the renderer (dist/renderer/, with the app icon from resources/).
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -16,15 +16,25 @@ const root = path.resolve(__dirname, '..');
  */
 const APP_EXTERNAL = ['electron', ...Object.keys(require(path.join(root, 'package.json')).dependencies)];
 
+const NODE_BUNDLE = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', packages: 'external', sourcemap: true, logLevel: 'error' };
+// what the packaged app runs carries its pure-JS packages inside the bundle; only APP_EXTERNAL is
+// required from the asar's node_modules at run time
+const APP_BUNDLE = { ...NODE_BUNDLE, packages: undefined, external: APP_EXTERNAL };
+const DOCS_EXTRACT_WORKER = { entry: path.join(root, 'main/docs/extract-worker.ts'), outfile: path.join(root, 'dist/docs-extract-worker.js') };
+
+/** dist/docs-extract-worker.js: the documents' reader, run in a worker thread (main/docs/extract-run.ts). */
+function buildDocsExtractWorker() {
+  require('esbuild').buildSync({ ...APP_BUNDLE, entryPoints: [DOCS_EXTRACT_WORKER.entry], outfile: DOCS_EXTRACT_WORKER.outfile });
+}
+
 function build() {
   const esbuild = require('esbuild');
-  const node = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', packages: 'external', sourcemap: true, logLevel: 'error' };
+  const node = NODE_BUNDLE;
   // the CLI runs from a checkout (node_modules complete): every package stays external
   esbuild.buildSync({ ...node, entryPoints: [path.join(root, 'main/cli/entry.ts')], outfile: path.join(root, 'dist/cli.js') });
-  // what the packaged app runs carries its pure-JS packages inside the bundle; only APP_EXTERNAL is
-  // required from the asar's node_modules at run time
-  const app = { ...node, packages: undefined, external: APP_EXTERNAL };
+  const app = APP_BUNDLE;
   esbuild.buildSync({ ...app, entryPoints: [path.join(root, 'main/engine/host-entry.ts')], outfile: path.join(root, 'dist/engine-host.js') });
+  buildDocsExtractWorker();
   esbuild.buildSync({ ...app, entryPoints: [path.join(root, 'main/app/main.ts')], outfile: path.join(root, 'dist/app/main.js') });
   esbuild.buildSync({ ...node, entryPoints: [path.join(root, 'main/app/preload.ts')], outfile: path.join(root, 'dist/app/preload.js'), external: ['electron'], packages: undefined });
   const out = path.join(root, 'dist/renderer');
@@ -49,7 +59,7 @@ function build() {
   fs.copyFileSync(path.join(root, 'resources/icon.png'), path.join(out, 'icon.png'));
 }
 
-module.exports = { build, APP_EXTERNAL };
+module.exports = { build, buildDocsExtractWorker, DOCS_EXTRACT_WORKER, APP_EXTERNAL };
 if (require.main === module) {
   const t0 = Date.now();
   build();

@@ -12,8 +12,8 @@ export interface ReadablePage {
   text: string;
 }
 
-/** Elements whose content is not text a reader sees. */
-const SKIP = new Set(['script', 'style', 'noscript', 'template', 'svg', 'canvas', 'iframe', 'object', 'embed', 'head', 'select', 'button']);
+/** Elements whose content is not text a reader sees (the documents' HTML reader skips them too). */
+export const NON_TEXT_ELEMENTS: ReadonlySet<string> = new Set(['script', 'style', 'noscript', 'template', 'svg', 'canvas', 'iframe', 'object', 'embed', 'head', 'select', 'button']);
 /** Elements that begin and end a line. */
 const BLOCK = new Set([
   'address', 'article', 'aside', 'blockquote', 'dd', 'details', 'div', 'dl', 'dt', 'fieldset', 'figcaption',
@@ -31,7 +31,7 @@ const MAX_READABILITY_ELEMENTS = 20_000;
 const PRE_BREAK = '\uE000';
 
 /** The minimal DOM node the walk reads (linkedom's nodes, typed loosely: its types are not the DOM's). */
-interface WalkNode {
+export interface WalkNode {
   nodeType: number;
   nodeName: string;
   textContent: string | null;
@@ -46,7 +46,7 @@ function walk(node: WalkNode, out: string[], inPre: boolean): void {
   }
   if (node.nodeType !== 1 && node.nodeType !== 9 && node.nodeType !== 11) return;
   const tag = node.nodeName.toLowerCase();
-  if (SKIP.has(tag)) return;
+  if (NON_TEXT_ELEMENTS.has(tag)) return;
   if (tag === 'br') {
     out.push(inPre ? PRE_BREAK : '\n');
     return;

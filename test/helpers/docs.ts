@@ -1,0 +1,62 @@
+/**
+ * Documents in tests: the reader thread's bundle (dist/docs-extract-worker.js), built here when it is
+ * missing or older than the sources it bundles, and real small files built with pdf-lib and docx.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { Document, HeadingLevel, Packer, Paragraph } from 'docx';
+import { PDFDocument, StandardFonts } from 'pdf-lib';
+import { REPO_ROOT } from './models';
+
+const buildTs = require('../../scripts/build-ts.js') as { buildDocsExtractWorker(): void; DOCS_EXTRACT_WORKER: { outfile: string } };
+
+export const EXTRACT_WORKER = buildTs.DOCS_EXTRACT_WORKER.outfile;
+
+/** The folders and files the worker bundles (its imports reach no further). */
+const SOURCES = ['main/docs', 'main/params', 'main/tools/builtins/readable.ts', 'main/paths.ts', 'scripts/build-ts.js'];
+
+function newestMtime(p: string): number {
+  const st = fs.statSync(p);
+  if (!st.isDirectory()) return st.mtimeMs;
+  return Math.max(0, ...fs.readdirSync(p).map((f) => newestMtime(path.join(p, f))));
+}
+
+/** dist/docs-extract-worker.js, up to date with its sources. */
+export function ensureExtractWorker(): string {
+  const built = fs.existsSync(EXTRACT_WORKER) ? fs.statSync(EXTRACT_WORKER).mtimeMs : -1;
+  if (built < Math.max(...SOURCES.map((s) => newestMtime(path.join(REPO_ROOT, s))))) buildTs.buildDocsExtractWorker();
+  return EXTRACT_WORKER;
+}
+
+/** A PDF of one page per entry of `pages`, each page's paragraphs drawn as lines far apart. */
+export async function makePdf(pages: readonly (readonly string[])[]): Promise<Uint8Array> {
+  const pdf = await PDFDocument.create();
+  const font = await pdf.embedFont(StandardFonts.Helvetica);
+  for (const paragraphs of pages) {
+    const page = pdf.addPage([600, 800]);
+    let y = 740;
+    for (const text of paragraphs) {
+      page.drawText(text, { x: 50, y, size: 12, font });
+      y -= 60;
+    }
+  }
+  return pdf.save();
+}
+
+/** A PDF whose page holds only a rectangle and an image: what a scan looks like to a text reader. */
+export async function makeScannedPdf(): Promise<Uint8Array> {
+  const pdf = await PDFDocument.create();
+  const page = pdf.addPage([600, 800]);
+  page.drawRectangle({ x: 50, y: 50, width: 300, height: 200 });
+  const png = await pdf.embedPng(fs.readFileSync(path.join(REPO_ROOT, 'resources', 'icon.png')));
+  page.drawImage(png, { x: 100, y: 300, width: 128, height: 128 });
+  return pdf.save();
+}
+
+/** A Word document: a Heading 1, then the paragraphs. */
+export async function makeDocx(heading: string, paragraphs: readonly string[]): Promise<Uint8Array> {
+  const doc = new Document({
+    sections: [{ children: [new Paragraph({ text: heading, heading: HeadingLevel.HEADING_1 }), ...paragraphs.map((text) => new Paragraph({ text }))] }],
+  });
+  return new Uint8Array(await Packer.toBuffer(doc));
+}
