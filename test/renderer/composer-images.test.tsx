@@ -2,8 +2,8 @@
 /**
  * Images in the composer and the thread, in jsdom: an image picked, pasted or dropped is stored
  * through images.store and shows as a chip (with its own Remove button) until the message is sent
- * with its attachment; a refused file says why; the Attach button is disabled, saying why, while the
- * loaded model reads no images; a sent message shows its images, read back through images.read, with
+ * with its attachment; a refused file says why; while the loaded model reads no images the Attach
+ * files button (documents need no vision) says why images would be refused, and refuses them; a sent message shows its images, read back through images.read, with
  * their file names as text alternatives. Main is the FakeBridge (./fake-bridge).
  */
 import { act, fireEvent, screen, waitFor, within } from '@testing-library/react';
@@ -19,16 +19,18 @@ function setup(messages: MessageDTO[], handlers: ConstructorParameters<typeof Fa
 
 const chips = () => within(screen.getByRole('list', { name: 'Attached images' }));
 
-test('an image picked with "Attach image" shows as a chip; Remove takes it off; Send sends the rest as attachments', async () => {
+test('an image picked with "Attach files" shows as a chip; Remove takes it off; Send sends the rest as attachments', async () => {
   const user = message({ id: 'u1', role: 'user', content: 'What are these?', threadId: 't1', attachments: [attachment(REF_B, 'dog.png')] });
   const reply = message({ id: 'r1', parentId: 'u1', status: 'streaming', threadId: 't1' });
   const { bridge } = setup([], { 'chat.send': () => ({ userMessage: user, reply }), 'images.read': () => ({ url: 'data:image/png;base64,AAAA' }) }, loaded('/m/mmproj.gguf'));
 
-  const attach = screen.getByRole('button', { name: 'Attach image' }) as HTMLButtonElement;
+  const attach = screen.getByRole('button', { name: 'Attach files' }) as HTMLButtonElement;
   expect(attach.disabled).toBe(false);
-  const picker = screen.getByLabelText('Choose images') as HTMLInputElement;
+  const picker = screen.getByLabelText('Choose files') as HTMLInputElement;
   expect(picker.type).toBe('file');
-  expect(picker.accept).toBe('image/png,image/jpeg,image/gif,image/bmp');
+  // the images a model reads, then the documents Hearth reads (by extension)
+  expect(picker.accept.startsWith('image/png,image/jpeg,image/gif,image/bmp,.txt,')).toBe(true);
+  expect(picker.accept.split(',')).toEqual(expect.arrayContaining(['.pdf', '.docx', '.md', '.csv']));
   // the button opens the picker
   const click = jest.spyOn(picker, 'click').mockImplementation(() => undefined);
   fireEvent.click(attach);
@@ -86,7 +88,7 @@ test('an image alone can be sent; a paste of an image attaches it, a drop too; a
 
 test('a failed send gives the images back', async () => {
   const { bridge } = setup([], { 'chat.send': () => Promise.reject(ipcError('invalid_input', 'this model does not read images; load a vision model with its projector (mmproj)')) });
-  fireEvent.change(screen.getByLabelText('Choose images'), { target: { files: [pngFile('cat.png')] } });
+  fireEvent.change(screen.getByLabelText('Choose files'), { target: { files: [pngFile('cat.png')] } });
   expect(await chips().findByRole('img', { name: 'cat.png' })).toBeTruthy();
   fireEvent.change(screen.getByRole('textbox', { name: 'Message' }), { target: { value: 'Look' } });
   fireEvent.click(screen.getByRole('button', { name: 'Send message' }));
@@ -95,24 +97,28 @@ test('a failed send gives the images back', async () => {
   expect(chips().getByRole('img', { name: 'cat.png' })).toBeTruthy();
 });
 
-test('a loaded model without a projector: Attach image is disabled and says why; a paste is refused with the reason', async () => {
+test('a loaded model without a projector: Attach files stays enabled (documents need no vision) and says why images are refused; an image picked or pasted is refused with the reason', async () => {
   const { bridge, store } = setup([], {}, loaded(null));
-  const attach = screen.getByRole('button', { name: 'Attach image' }) as HTMLButtonElement;
-  // marked disabled but focusable, its description saying why; a click shows the reason too
-  expect(attach.getAttribute('aria-disabled')).toBe('true');
-  expect(attach.title).toBe('Images cannot be attached: this model does not read images; load a vision model with its projector (mmproj)');
-  expect(screen.getByRole('button', { name: 'Attach image', description: 'Images cannot be attached: this model does not read images; load a vision model with its projector (mmproj)' })).toBe(attach);
-  attach.focus();
-  expect(document.activeElement).toBe(attach);
+  const attach = screen.getByRole('button', { name: 'Attach files' }) as HTMLButtonElement;
+  expect(attach.hasAttribute('aria-disabled')).toBe(false);
+  const reason = 'Images cannot be read by this model: this model does not read images; load a vision model with its projector (mmproj)';
+  expect(attach.title).toBe(reason);
+  expect(screen.getByRole('button', { name: 'Attach files', description: reason })).toBe(attach);
+  // the button opens the picker; an image picked is refused with the reason
+  const picker = screen.getByLabelText('Choose files') as HTMLInputElement;
+  const click = jest.spyOn(picker, 'click').mockImplementation(() => undefined);
   fireEvent.click(attach);
+  expect(click).toHaveBeenCalled();
+  fireEvent.change(picker, { target: { files: [pngFile('cat.png')] } });
   expect((await screen.findByRole('alert')).textContent).toContain('this model does not read images');
+  fireEvent.click(within(screen.getByRole('alert')).getByRole('button', { name: 'Dismiss' }));
   fireEvent.paste(screen.getByRole('textbox', { name: 'Message' }), { clipboardData: { files: [pngFile('cat.png')], types: ['Files'] } });
   expect((await screen.findByRole('alert')).textContent).toContain('this model does not read images');
   expect(bridge.callsTo('images.store')).toEqual([]);
-  // a vision model loaded: the button is back
+  // a vision model loaded: the reason goes
   act(() => void store.dispatch(modelStateReceived(loaded('/m/mmproj.gguf'))));
-  expect(attach.hasAttribute('aria-disabled')).toBe(false);
   expect(attach.getAttribute('aria-describedby')).toBeNull();
+  expect(attach.title).toBe('Attach images or documents (or paste or drop them)');
 });
 
 test("a thread's images are read once each, named by their files; one no longer stored says so", async () => {

@@ -5,6 +5,10 @@
  */
 import type {
   AssistantDTO,
+  DocsStatusDTO,
+  DocumentDTO,
+  KnowledgeFolderDTO,
+  SourceDTO,
   HardwareInfo,
   HardwareUsage,
   MemoryEstimateDTO,
@@ -99,6 +103,25 @@ export function settingsDTO(over: Partial<SettingsDTO> = {}): SettingsDTO {
 export function toolsStatus(over: Partial<ToolsStatusDTO> = {}): ToolsStatusDTO {
   const tools = BUILTIN_TOOLS.map((name) => ({ name, key: builtinKey(name), description: `the ${name} tool`, source: 'built-in', alwaysAllowed: false }));
   return { tools, servers: [], secrets: [], secretStore: 'keychain', ...over };
+}
+
+/** A document as docs.store and docs.list answer it: a text file, queued. */
+export function documentDTO(over: Partial<DocumentDTO> = {}): DocumentDTO {
+  return { ref: 'd'.repeat(64), name: 'notes.txt', kind: 'text', size: 100, state: 'queued', error: null, note: null, pages: null, chunks: 0, tokens: 0, embedded: false, removed: false, progress: null, ...over };
+}
+
+/** docs.status's answer: nothing stored, no embedding model (keyword search only), no folder. */
+export function docsStatus(over: Partial<DocsStatusDTO> = {}): DocsStatusDTO {
+  return { embeddingModel: null, vectorsOff: 'no embedding model chosen', rerankModel: null, documents: 0, chunks: 0, embedded: 0, queued: 0, active: null, folders: [], ...over };
+}
+
+export function knowledgeFolder(over: Partial<KnowledgeFolderDTO> = {}): KnowledgeFolderDTO {
+  return { id: 1, assistantId: 'a1', path: '/home/me/Notes', state: 'watching', error: null, files: 3, ready: 2, problems: 1, scannedAt: T0, ...over };
+}
+
+/** A source a reply was given: a retrieved chunk of report.pdf. */
+export function source(over: Partial<SourceDTO> = {}): SourceDTO {
+  return { n: 1, ref: 'e'.repeat(64), name: 'report.pdf', chunkId: 7, page: 3, heading: 'Results', text: 'Revenue grew 12%.', mode: 'retrieved', score: { fused: 0.0325, keywordRank: 1, vectorRank: 2, distance: 0.214, rerank: null }, ...over };
 }
 
 const MiB = 1024 * 1024;
@@ -198,6 +221,9 @@ const DEFAULTS: Record<string, Handler> = {
   'tools.pending': () => [],
   'tools.status': () => toolsStatus(),
   'tools.servers.importSources': () => ({ sources: [] }),
+  // documents: no thread holds any, nothing stored
+  'docs.list': () => [],
+  'docs.status': () => docsStatus(),
   'chat.countTokens': (p: { text: string }) => ({ tokens: p.text.split(/\s+/).filter(Boolean).length }),
   // the chat template preview (a stand-in render: the engine's is tested in test/engine/chat-template.test.ts)
   'models.template.preview': (p: { template: string }) => ({ prompt: `rendered with ${p.template || 'the file template'}`, tokens: 3, template: p.template || 'the file template' }),

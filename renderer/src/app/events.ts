@@ -7,6 +7,7 @@ import type { EventOf } from '../../../main/ipc/contract';
 import { onEvent } from './bridge';
 import { messageAdded, messageDone, piecesApplied, Piece } from '../features/chat/chatSlice';
 import { liveCallChanged, toolsStatusReceived } from '../features/tools/toolsSlice';
+import { docsChanged, progressReceived } from '../features/documents/docsSlice';
 import { importProgressReceived } from '../features/library/librarySlice';
 import { downloadProgress, downloadsChanged } from '../features/downloads/downloadsSlice';
 import { modelListReceived, modelStateReceived } from '../features/models/modelsSlice';
@@ -84,6 +85,9 @@ export function startEvents(dispatch: AppDispatch, schedule?: FrameScheduler): (
     // a tool call awaits approval or runs, or left that state (its tool message follows by chat.message)
     onEvent('tools.call', (p) => dispatch(liveCallChanged(p))),
     onEvent('tools.changed', (p) => dispatch(toolsStatusReceived(p))),
+    // a document's indexing (extracting, embedding: done of total), and documents' states changed
+    onEvent('docs.progress', (p) => dispatch(progressReceived(p))),
+    onEvent('docs.changed', (p) => dispatch(docsChanged(p))),
     onEvent('threads.changed', (p) => dispatch(threadUpserted(p.thread))),
     onEvent('threads.deleted', (p) => dispatch(threadRemoved(p.id))),
     onEvent('models.state', (p) => dispatch(modelStateReceived(p))),

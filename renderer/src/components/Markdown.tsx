@@ -1,10 +1,11 @@
 /**
  * Renders Markdown (already sanitized by markdown-it with html:false). Each segment keeps its HTML
- * string, so while a reply streams React only touches the segment that changed (the last one).
+ * string, so while a reply streams React only touches the segment that changed (the last one). A
+ * reply's citations ([n] naming one of `citations`) are buttons whose clicks go to `onCite`.
  */
 import { memo, MouseEvent, useMemo } from 'react';
 import { CodeBlock, copyText } from './CodeBlock';
-import { renderSegments } from './render-markdown';
+import { type Citations, renderSegments } from './render-markdown';
 
 const HtmlSegment = memo(function HtmlSegment({ html }: { html: string }) {
   return <div className="md-seg" dangerouslySetInnerHTML={{ __html: html }} />;
@@ -22,10 +23,15 @@ function onClick(e: MouseEvent<HTMLDivElement>): void {
   });
 }
 
-export const Markdown = memo(function Markdown({ text, className }: { text: string; className?: string }) {
-  const segments = useMemo(() => renderSegments(text), [text]);
+export const Markdown = memo(function Markdown({ text, className, citations, onCite }: { text: string; className?: string; citations?: Citations; onCite?: (n: number) => void }) {
+  const segments = useMemo(() => renderSegments(text, citations), [text, citations]);
+  const click = (e: MouseEvent<HTMLDivElement>) => {
+    const cite = (e.target as HTMLElement).closest('button[data-cite]');
+    if (cite && onCite) onCite(Number(cite.getAttribute('data-cite')));
+    else onClick(e);
+  };
   return (
-    <div className={`markdown${className ? ` ${className}` : ''}`} onClick={onClick}>
+    <div className={`markdown${className ? ` ${className}` : ''}`} onClick={click}>
       {segments.map((s, i) =>
         s.kind === 'code' ? <CodeBlock key={i} code={s.code} lang={s.lang} /> : <HtmlSegment key={i} html={s.html} />,
       )}

@@ -3,6 +3,9 @@
  * GFM tables, syntax highlighting (highlight.js) and math (KaTeX: $…$, $$…$$, \(…\), \[…\]).
  * Top-level code blocks come out as separate segments so <CodeBlock> can render them with a copy
  * button; code nested in lists or quotes gets the same markup with a delegated copy button.
+ * A reply given documents' passages cites them as [n] (or [n, m]): with its sources in the render's
+ * env (`Citations`), each [n] naming one of them becomes a button (data-cite, named "Source n: name")
+ * that the view handles by a delegated click; any other [n] stays text.
  */
 import hljs from 'highlight.js/lib/common';
 import katex from 'katex';
@@ -103,6 +106,34 @@ function mathInline(state: StateInline, silent: boolean): boolean {
   return true;
 }
 
+/** The sources a reply's citations may name: n → the document's name (the render's env.citations). */
+export type Citations = Readonly<Record<number, string>>;
+
+/** [n] or [n, m, …] where every n is a source of the reply, and not a link's text or a link ([n](url)). */
+function citation(state: StateInline, silent: boolean): boolean {
+  const citations = (state.env as { citations?: Citations }).citations;
+  if (!citations || state.src.charCodeAt(state.pos) !== 0x5b /* [ */ || (state as unknown as { linkLevel?: number }).linkLevel) return false;
+  const m = /^\[(\d{1,4}(?:\s*,\s*\d{1,4})*)\]/.exec(state.src.slice(state.pos, state.posMax));
+  if (!m) return false;
+  const next = state.src.charCodeAt(state.pos + m[0].length);
+  if (next === 0x28 /* ( */) return false;
+  const ns = m[1].split(',').map((x) => Number(x.trim()));
+  if (!ns.every((n) => Object.prototype.hasOwnProperty.call(citations, n))) return false;
+  if (!silent) {
+    for (const n of ns) {
+      const token = state.push('citation', 'button', 0);
+      token.meta = { n, name: citations[n] };
+    }
+  }
+  state.pos += m[0].length;
+  return true;
+}
+
+function citationHtml(n: number, name: string): string {
+  const label = escapeHtml(`Source ${n}: ${name}`);
+  return `<button type="button" class="citation" data-cite="${n}" aria-label="${label}" title="${label}">[${n}]</button>`;
+}
+
 function mathBlock(state: StateBlock, startLine: number, endLine: number, silent: boolean): boolean {
   if (state.sCount[startLine] - state.blkIndent >= 4) return false;
   const src = state.src;
@@ -162,9 +193,14 @@ export function fenceLang(t: Token): string {
 function createMarkdown(): MarkdownIt.MarkdownIt {
   const md = new MarkdownIt({ html: false, linkify: true, breaks: false, typographer: false });
   md.inline.ruler.before('escape', 'math_inline', mathInline);
+  md.inline.ruler.before('link', 'citation', citation);
   md.block.ruler.before('fence', 'math_block', mathBlock, { alt: ['paragraph', 'reference', 'blockquote', 'list'] });
   const r = md.renderer.rules;
   r.math_inline = (tokens, idx) => renderMath(tokens[idx].content, tokens[idx].markup === 'display');
+  r.citation = (tokens, idx) => {
+    const { n, name } = tokens[idx].meta as { n: number; name: string };
+    return citationHtml(n, name);
+  };
   r.math_block = (tokens, idx) => `<div class="math-block">${renderMath(tokens[idx].content, true)}</div>\n`;
   r.fence = (tokens, idx) => codeBlockHtml(tokens[idx].content, fenceLang(tokens[idx]));
   r.code_block = (tokens, idx) => codeBlockHtml(tokens[idx].content, '');
@@ -189,9 +225,9 @@ export const md = createMarkdown();
 
 export type Segment = { kind: 'html'; html: string } | { kind: 'code'; lang: string; code: string };
 
-/** Markdown → segments: runs of HTML, and top-level code blocks for <CodeBlock>. */
-export function renderSegments(src: string): Segment[] {
-  const env = {};
+/** Markdown → segments: runs of HTML, and top-level code blocks for <CodeBlock>; [n] naming one of `citations` as a citation button. */
+export function renderSegments(src: string, citations?: Citations): Segment[] {
+  const env = citations ? { citations } : {};
   const tokens = md.parse(src, env);
   const out: Segment[] = [];
   let buf: Token[] = [];

@@ -1,4 +1,4 @@
-/** Assistants: the list, and a form to create or edit one (instructions, model, sampling defaults, tools). */
+/** Assistants: the list, and a form to create or edit one (instructions, model, sampling defaults, tools, knowledge folders). */
 import { FormEvent, useState } from 'react';
 import type { AssistantDTO } from '../../../../main/ipc/contract';
 import { describeError } from '../../app/errors';
@@ -11,6 +11,7 @@ import { useDiscardGuard, useUnsavedChanges } from '../../components/unsaved';
 import { openThread } from '../chat/chatSlice';
 import { parseSampling, SamplingFields, samplingToStrings } from '../settings/SamplingFields';
 import { AssistantToolsPicker } from '../tools/AssistantToolsPicker';
+import { KnowledgeFolders } from '../documents/KnowledgeFolders';
 import { assistantPicked, createAssistant, deleteAssistant, selectAssistants, updateAssistant } from './assistantsSlice';
 
 interface Draft {
@@ -108,6 +109,7 @@ function AssistantForm({ assistant, onSaved }: { assistant: AssistantDTO | null;
         </select>
       </div>
       <AssistantToolsPicker value={d.tools} onChange={(tools) => setD({ ...d, tools })} />
+      {assistant && <KnowledgeFolders assistantId={assistant.id} />}
       <fieldset>
         <legend>Sampling defaults</legend>
         <SamplingFields values={d.sampling} onChange={(sampling) => setD({ ...d, sampling })} />

@@ -10,6 +10,7 @@ import { selectSelectedThreadId } from '../threads/threadsSlice';
 import { FirstRun } from '../welcome/Welcome';
 import { errorCleared, loadThread, NEW_CHAT, selectChatError, selectIsSending, selectThreadMessages } from './chatSlice';
 import { Composer } from './Composer';
+import { PassagePanel } from '../documents/PassagePanel';
 import { MessageList } from './MessageList';
 
 export function ChatError({ errorKey }: { errorKey: string }) {
@@ -129,6 +130,7 @@ export function ChatView() {
         <ChatError errorKey={threadId ?? NEW_CHAT} />
         <Composer threadId={threadId} />
       </div>
+      <PassagePanel />
     </main>
   );
 }

@@ -1,7 +1,8 @@
 /**
  * The message box: Enter sends and Shift+Enter adds a line (or, with "Enter sends" off in the
  * settings, Ctrl+Enter sends and Enter adds a line), Stop while a reply streams, the draft's token
- * count, and images attached by the picker, a paste or a drop (./useAttachImages.ts, ./Images.tsx).
+ * count, and images and documents attached by the picker, a paste or a drop (./useAttachImages.ts,
+ * ./Images.tsx, ../documents/DocChips.tsx): a message may carry documents alone.
  */
 import { FormEvent, KeyboardEvent, useEffect, useRef, useState } from 'react';
 import { formatInt } from '../../app/format';
@@ -13,6 +14,8 @@ import { draftEdited, NEW_CHAT, selectDraftCount, selectIsSending, selectIsStrea
 import { AttachButton, ComposerImages } from './Images';
 import { attachmentsOf, imagesReturned, imagesTaken } from './imagesSlice';
 import { useAttachImages } from './useAttachImages';
+import { ComposerDocs } from '../documents/DocChips';
+import { docAttachmentsOf, docsReturned, docsTaken } from '../documents/docsSlice';
 
 /** Drafts per thread (NEW_CHAT for the new-chat screen), kept while the app runs. */
 const drafts = new Map<string, string>();
@@ -29,7 +32,7 @@ export function Composer({ threadId }: { threadId: string | null }) {
   const ref = useRef<HTMLTextAreaElement>(null);
   // the draft's token count: counted by the listener once the typing pauses (./listeners.ts)
   const count = useAppSelector((s) => selectDraftCount(s, key));
-  const { images, storing, dragging, attachButton, onPaste, dropTarget } = useAttachImages(key);
+  const { images, docs, storing, dragging, attachButton, onPaste, dropTarget } = useAttachImages(key, { documents: true });
   useEffect(() => {
     dispatch(draftEdited({ key, threadId, text }));
   }, [dispatch, key, threadId, text]);
@@ -50,7 +53,7 @@ export function Composer({ threadId }: { threadId: string | null }) {
     else drafts.delete(key);
   };
 
-  const canSend = (text.trim().length > 0 || images.length > 0) && !storing && !sending;
+  const canSend = (text.trim().length > 0 || images.length > 0 || docAttachmentsOf(docs).length > 0) && !storing && !sending;
 
   const send = async () => {
     const content = text.trim();
@@ -58,14 +61,18 @@ export function Composer({ threadId }: { threadId: string | null }) {
     update('');
     const taken = images;
     dispatch(imagesTaken(key));
+    const takenDocs = docs;
+    dispatch(docsTaken(key));
     const attachments = attachmentsOf(taken);
-    const r = await dispatch(sendMessage({ threadId, content, ...(attachments.length ? { attachments } : {}) }));
+    const documents = docAttachmentsOf(takenDocs);
+    const r = await dispatch(sendMessage({ threadId, content, ...(attachments.length ? { attachments } : {}), ...(documents.length ? { documents } : {}) }));
     if (sendMessage.rejected.match(r)) {
       // give the text and the images back, to the thread that was created for them if there is one
       const target = (r.payload as { threadId?: string | null } | undefined)?.threadId ?? key;
       if (text) drafts.set(target, text);
       if (keyRef.current === target) setText(text);
       if (taken.length) dispatch(imagesReturned({ key: target, images: taken }));
+      if (takenDocs.length) dispatch(docsReturned({ key: target, docs: takenDocs }));
     }
     ref.current?.focus();
   };
@@ -92,8 +99,9 @@ export function Composer({ threadId }: { threadId: string | null }) {
       {...dropTarget}
     >
       <ComposerImages composerKey={key} />
+      <ComposerDocs composerKey={key} />
       <div className="composer-box">
-        <AttachButton {...attachButton} />
+        <AttachButton {...attachButton} documents />
         <textarea
           ref={ref}
           aria-label="Message"

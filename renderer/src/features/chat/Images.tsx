@@ -4,44 +4,52 @@
  * and a sent message's images, each read back from main once (./imagesSlice.ts).
  */
 import { useEffect, useId, useRef } from 'react';
-import { IMAGE_MIME_TYPES } from '../../../../main/params';
+import { DOC_EXTENSIONS, IMAGE_MIME_TYPES } from '../../../../main/params';
 import { describeError } from '../../app/errors';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { Icon } from '../../components/Icon';
 import { type AttachedImage, imageRefused, imageRemoved, imagesOf, loadImage, selectAttachedImages, selectImageError, selectImageUrl, selectNoImagesReason } from './imagesSlice';
 import type { MessageDTO } from '../../../../main/ipc/contract';
 
+/** What the composer's picker offers: the images a model reads, and the documents Hearth reads (by extension). */
+const FILE_ACCEPT = [...IMAGE_MIME_TYPES, ...Object.values(DOC_EXTENSIONS).flat().map((e) => `.${e}`)].join(',');
+
 /**
- * The picker's button. While the loaded model reads no images it is marked disabled (aria-disabled,
- * so it stays focusable), its description says why, and a click shows the reason (`onRefused`).
+ * The picker's button: "Attach image" (an edit box) or, where documents are taken too (`documents`: the
+ * composer), "Attach files". While the loaded model reads no images, "Attach image" is marked disabled
+ * (aria-disabled, so it stays focusable), its description says why, and a click shows the reason
+ * (`onRefused`); "Attach files" stays enabled (documents need no vision) and its description says why
+ * images would be refused.
  */
-export function AttachButton({ onFiles, onRefused }: { onFiles: (files: File[]) => void; onRefused: () => void }) {
+export function AttachButton({ onFiles, onRefused, documents = false }: { onFiles: (files: File[]) => void; onRefused: () => void; documents?: boolean }) {
   const input = useRef<HTMLInputElement>(null);
   const noImages = useAppSelector(selectNoImagesReason);
   const reasonId = useId();
+  const refused = noImages !== null && !documents;
+  const reason = noImages && (documents ? `Images cannot be read by this model: ${noImages}` : `Images cannot be attached: ${noImages}`);
   return (
     <>
       <button
         type="button"
         className="icon-button attach-button"
-        aria-label="Attach image"
-        title={noImages ? `Images cannot be attached: ${noImages}` : 'Attach image (or paste or drop one)'}
-        aria-disabled={noImages !== null || undefined}
+        aria-label={documents ? 'Attach files' : 'Attach image'}
+        title={reason ?? (documents ? 'Attach images or documents (or paste or drop them)' : 'Attach image (or paste or drop one)')}
+        aria-disabled={refused || undefined}
         aria-describedby={noImages ? reasonId : undefined}
-        onClick={() => (noImages ? onRefused() : input.current?.click())}
+        onClick={() => (refused ? onRefused() : input.current?.click())}
       >
-        <Icon name="image" />
+        <Icon name={documents ? 'plus' : 'image'} />
       </button>
       {noImages && (
         <span id={reasonId} className="visually-hidden">
-          Images cannot be attached: {noImages}
+          {reason}
         </span>
       )}
       <input
         ref={input}
         type="file"
-        aria-label="Choose images"
-        accept={IMAGE_MIME_TYPES.join(',')}
+        aria-label={documents ? 'Choose files' : 'Choose images'}
+        accept={documents ? FILE_ACCEPT : IMAGE_MIME_TYPES.join(',')}
         multiple
         hidden
         onChange={(e) => {

@@ -19,6 +19,8 @@ import { editKey, imagesSet, imagesTaken, storedAttachments } from './imagesSlic
 import { useAttachImages } from './useAttachImages';
 import { TokenProbs } from './TokenProbs';
 import { ToolCalls, ToolStepsNote } from '../tools/ToolCard';
+import { MessageDocs } from '../documents/DocChips';
+import { CitedMarkdown, Retrieved, SourcesList } from '../documents/Sources';
 
 /** Speculative decoding's acceptance: the share of drafted tokens the model took, as a whole percent. */
 export function acceptanceRate(drafted: number, accepted: number): string {
@@ -228,14 +230,21 @@ export const MessageItem = memo(function MessageItem({ id }: { id: string }) {
       ) : isUser ? (
         <>
           <MessageImages message={m} />
+          <MessageDocs message={m} />
           {m.content && <div className="bubble user-text">{m.content}</div>}
         </>
       ) : showTokens && probs && !streaming ? (
         <TokenProbs probs={probs} />
       ) : (
-        <Markdown text={m.content} className={streaming ? 'with-caret' : undefined} />
+        <CitedMarkdown message={m} className={streaming ? 'with-caret' : undefined} />
       )}
       <ToolCalls message={m} />
+      {!editing && m.role === 'assistant' && (
+        <>
+          <SourcesList message={m} />
+          <Retrieved message={m} />
+        </>
+      )}
       {streaming && !m.content && !m.reasoning && modelLoading && <ModelLoadingNote model={modelLoading.loading?.path ?? m.model} progress={modelLoading.loading?.progress ?? null} />}
       {streaming && !m.content && !m.reasoning && !modelLoading && !m.toolCalls.length && (
         <p className="waiting" role="status">

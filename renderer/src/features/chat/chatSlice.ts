@@ -4,7 +4,7 @@
  * chat.message adds one the tool call loop made (a tool message, or the next reply, streaming).
  */
 import { createAction, createSlice, PayloadAction } from '@reduxjs/toolkit';
-import type { ImageAttachment, MessageDTO } from '../../../../main/ipc/contract';
+import type { DocumentAttachment, ImageAttachment, MessageDTO } from '../../../../main/ipc/contract';
 import type { TokenLogprobs } from '../../../../main/params';
 import { call } from '../../app/bridge';
 import { ErrorInfo, toErrorInfo } from '../../app/errors';
@@ -113,7 +113,7 @@ export function openThread(threadId: string | null, messageId?: string) {
 
 export const sendMessage = createAppAsyncThunk(
   'chat/send',
-  async (arg: { threadId: string | null; content: string; attachments?: ImageAttachment[] }, { dispatch, getState, rejectWithValue }) => {
+  async (arg: { threadId: string | null; content: string; attachments?: ImageAttachment[]; documents?: DocumentAttachment[] }, { dispatch, getState, rejectWithValue }) => {
     let threadId = arg.threadId;
     try {
       if (!threadId) {
@@ -132,7 +132,12 @@ export const sendMessage = createAppAsyncThunk(
         ).unwrap();
         threadId = thread.id;
       }
-      const r = await call('chat.send', { threadId, content: arg.content, ...(arg.attachments?.length ? { attachments: arg.attachments } : {}) });
+      const r = await call('chat.send', {
+        threadId,
+        content: arg.content,
+        ...(arg.attachments?.length ? { attachments: arg.attachments } : {}),
+        ...(arg.documents?.length ? { documents: arg.documents } : {}),
+      });
       return { threadId, ...r };
     } catch (e) {
       return rejectWithValue({ ...toErrorInfo(e), threadId } as ErrorInfo);

@@ -1,4 +1,4 @@
-/** Settings: appearance, chat defaults (sampling), models (load settings, guardrail), tools, hardware, data folder, updates, about. */
+/** Settings: appearance, chat defaults (sampling), models (load settings, guardrail), tools, documents, hardware, data folder, updates, about. */
 import { KeyboardEvent, useState } from 'react';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { closeDialog, setSettingsSection, SettingsSection } from '../../app/uiSlice';
@@ -10,6 +10,7 @@ import { UpdatesSection } from './Updates';
 import { ApiServerSection } from './ApiServer';
 import { About } from './About';
 import { ToolsSettings } from '../tools/ToolsSettings';
+import { DocumentsSettings } from '../documents/DocumentsSettings';
 import { HfTokenField, ModelsFolder } from './ModelsFolder';
 import { DownloadLimitField, ProxyField } from './Downloading';
 import { ThreadCacheFields } from './ThreadCache';
@@ -22,6 +23,7 @@ const SECTIONS: { id: SettingsSection; label: string }[] = [
   { id: 'chat', label: 'Chat defaults' },
   { id: 'models', label: 'Models' },
   { id: 'tools', label: 'Tools' },
+  { id: 'documents', label: 'Documents' },
   { id: 'hardware', label: 'Hardware' },
   { id: 'data', label: 'Data' },
   { id: 'updates', label: 'Updates' },
@@ -190,6 +192,7 @@ function SettingsBody() {
           </div>
         )}
         {section === 'tools' && <ToolsSettings />}
+        {section === 'documents' && <DocumentsSettings />}
         {section === 'hardware' && <HardwarePanel />}
         {section === 'data' && <DataFolder />}
         {section === 'updates' && <UpdatesSection />}
