@@ -121,6 +121,8 @@ export function DocumentsSettings() {
       <form
         aria-label="Documents settings"
         className="stack"
+        // the bounds are checked by the setting's schema, its message shown under the form
+        noValidate
         onSubmit={(e) => {
           e.preventDefault();
           void save();
