@@ -190,18 +190,18 @@ export function composeApp(opts: ComposeOptions): App {
   services.register(tools.channels());
   // documents: attached to chats or in assistants' knowledge folders, indexed by the documents' own models
   // (a reply being written keeps priority over their embedding)
-  const docs = new DocsService({
+  const docs: DocsService = new DocsService({
     store,
     files: new DocFiles(paths.documents),
     models: new DocModels({ engine, loadSettings: storeDeps(store).loadSettings, guardrail: storeDeps(store).guardrail, logger }),
     services,
     logger,
     extract: (name, bytes, signal) => extractInWorker(name, bytes, { signal }),
-    chat: { replying: () => chat.replying(), onActivity: (l) => chat.onActivity(l) },
+    chat: { replying: (): boolean => chat.replying(), onActivity: (l: () => void): (() => void) => chat.onActivity(l) },
     libraryPaths: async () => (await library.entries()).filter((e) => !e.missing).map((e) => e.path),
   });
   services.register(docs.channels());
-  const chat = new ChatService({
+  const chat: ChatService = new ChatService({
     store, engine, library, services, logger, views, usageRefreshMs: opts.usageRefreshMs, sessions, images,
     tools: { registry: tools.registry, approvals: tools.approvals, settings: () => tools.settings() },
     docs,

@@ -12,7 +12,7 @@ import path from 'path';
 import type { KnowledgeFolderDTO } from '../ipc/docs';
 import type { Logger } from '../logging';
 import { docKindOfName, MAX_DOC_BYTES } from '../params';
-import type { DocsStore, FolderRow } from '../store/docs';
+import type { DocsStore, KnowledgeFolder as FolderRow } from '../store/docs';
 
 /** A change is scanned this long after the last event (editors write a file in several steps). */
 export const SETTLE_MS = 1000;
@@ -108,8 +108,8 @@ export class KnowledgeFolders {
       state: l?.state ?? 'watching',
       error: l?.error ?? null,
       files: files.length,
-      ready: files.filter((x) => x.state === 'ready').length,
-      problems: files.filter((x) => x.state === 'failed' || x.state === 'empty').length,
+      ready: files.filter((x) => x.doc.state === 'ready').length,
+      problems: files.filter((x) => x.doc.state === 'failed' || x.doc.state === 'empty').length,
       scannedAt: f.scannedAt,
     };
   }
@@ -199,7 +199,7 @@ export class KnowledgeFolders {
     const { store } = this.deps;
     const st = await fs.promises.stat(f.path).catch(() => null);
     if (!st?.isDirectory()) throw new Error(`${f.path} is no longer a folder Hearth can read`);
-    const known = new Map(store.folderFiles(f.id).map((x) => [x.relPath, x]));
+    const known = new Map(store.folderFiles(f.id).map((x) => [x.relPath ?? '', x]));
     const seen = new Set<string>();
     let count = 0;
     const walk = async (dir: string, depth: number): Promise<void> => {
@@ -220,12 +220,12 @@ export class KnowledgeFolders {
         const rel = path.relative(f.path, full).split(path.sep).join('/');
         seen.add(rel);
         const was = known.get(rel);
-        if (was && was.size === s.size && was.mtimeMs === Math.floor(s.mtimeMs)) continue;
+        if (was && was.fileSize === s.size && was.fileMtimeMs === Math.floor(s.mtimeMs)) continue;
         const bytes = await fs.promises.readFile(full).catch(() => null);
         if (!bytes) continue;
         const hash = createHash('sha256').update(bytes).digest('hex');
         const doc = store.ensureDocument({ hash, kind: docKindOfName(e.name), size: bytes.length });
-        store.linkFolderFile(f.id, rel, doc.id, { name: rel, size: s.size, mtimeMs: Math.floor(s.mtimeMs) });
+        store.linkFolderFile(f.id, rel, doc.id, { size: s.size, mtimeMs: Math.floor(s.mtimeMs) });
         if (doc.state === 'queued') this.deps.index(doc, rel);
       }
     };

@@ -244,7 +244,7 @@ export class Indexer {
       return;
     }
     if ('off' in v) return;
-    for (const doc of store.documentsMissingVectors(v.spaceId)) {
+    for (const doc of store.reports.documentsMissingVectors(v.spaceId)) {
       if (this.closed || this.queue.length > 0) {
         // new documents first; the catch-up goes on after them
         this.catchUp = true;

@@ -20,6 +20,8 @@ import { Indexer } from './indexer';
 import { DocModelError, type DocModels } from './models';
 import { retrieveSources, type ThreadDoc } from './retrieve';
 
+/** A document stored and not yet linked to a message is kept this long (the composer's attachment not yet sent). */
+export const UNSENT_GRACE_MS = 60 * 60_000;
 /** Chunks shown around a cited one in its passage. */
 const PASSAGE_NEIGHBOURS = 2;
 /** A turn waits for its documents' indexing at most this long (then goes on with what is searchable). */
@@ -84,7 +86,7 @@ export class DocsService {
   start(): void {
     const docs = this.deps.store.docs;
     this.collect();
-    for (const d of docs.unfinished()) this.indexer.add(d, d.name);
+    for (const d of docs.reports.unfinished()) this.indexer.add(d, d.name);
     this.folders.start();
     this.indexer.reembed();
   }
@@ -99,7 +101,7 @@ export class DocsService {
     const kept = await this.deps.files.get(doc.hash);
     if (kept) return kept;
     // a folder's file: read where it lies, if it still holds this content
-    for (const file of this.deps.store.docs.folderPathsOf(doc.id)) {
+    for (const file of this.deps.store.docs.reports.folderPathsOf(doc.id)) {
       const bytes = await fs.promises.readFile(file).catch(() => null);
       if (bytes && createHash('sha256').update(bytes).digest('hex') === doc.hash) return bytes;
     }
@@ -146,7 +148,8 @@ export class DocsService {
 
   private collect(): void {
     try {
-      const gone = this.deps.store.docs.collectGarbage(this.deps.store.temporary.ids());
+      // a document stored for a message not yet sent is kept a while (as an image a composer stored)
+      const gone = this.deps.store.docs.collectGarbage(this.deps.store.temporary.ids(), { createdBefore: Date.now() - UNSENT_GRACE_MS });
       for (const hash of gone) {
         this.indexer.cancelHash(hash);
         void this.deps.files.delete(hash).catch((e: Error) => this.deps.logger.warn(`docs: a document's file could not be deleted: ${e.message}`));
@@ -220,7 +223,7 @@ export class DocsService {
 
   list(threadId: string): DocumentDTO[] {
     const space = this.currentSpace();
-    return this.deps.store.docs.threadDocs(threadId, { includeRemoved: true }).map((l) => this.dto(l.doc, l.name, l.removed, space));
+    return this.deps.store.docs.threadDocs(threadId, { includeRemoved: true }).map((l) => this.dto(l.doc, l.name, l.removedAt !== null, space));
   }
 
   remove(threadId: string, ref: string): void {
@@ -243,7 +246,7 @@ export class DocsService {
     if (!row) throw err('not_found', 'no such document');
     if (this.indexer.has(row.id)) return;
     docs.setState(row.id, 'queued', { error: null });
-    this.indexer.add(row, docs.nameOf(row.id) ?? ref);
+    this.indexer.add(row, docs.reports.nameOf(row.id) ?? ref);
     this.changed([ref]);
   }
 
@@ -251,7 +254,7 @@ export class DocsService {
     const s = this.settings();
     const docs = this.deps.store.docs;
     const space = this.currentSpace();
-    const totals = docs.totals(space);
+    const totals = docs.reports.totals(space);
     return {
       embeddingModel: s.embeddingModel,
       vectorsOff: !docs.vectorsAvailable ? `vector search is not available on this system (${docs.vectorsReason ?? 'sqlite-vec did not load'})` : !s.embeddingModel ? 'no embedding model is chosen: documents are found by keywords only' : this.vectorsOff,
@@ -269,11 +272,11 @@ export class DocsService {
     const docs = this.deps.store.docs;
     const c = docs.chunk(chunkId);
     if (!c) throw err('not_found', 'that passage is no longer stored (its document was removed or indexed again)');
-    const doc = docs.document(c.docId)!;
+    const doc = c.doc;
     const around = docs.neighbours(chunkId, PASSAGE_NEIGHBOURS);
     return {
       ref: doc.hash,
-      name: docs.nameOf(doc.id) ?? doc.hash.slice(0, 12),
+      name: docs.reports.nameOf(doc.id) ?? doc.hash.slice(0, 12),
       kind: doc.kind,
       chunkId,
       page: c.page,
@@ -288,7 +291,7 @@ export class DocsService {
   private threadDocs(threadId: string, assistantId: string | null): (ThreadDoc & { state: DocRow['state'] })[] {
     const docs = this.deps.store.docs;
     const own = docs.threadDocs(threadId, { includeRemoved: false }).map((l) => ({ id: l.doc.id, hash: l.doc.hash, name: l.name, tokens: l.doc.tokens, state: l.doc.state }));
-    const folders = assistantId ? docs.folders(assistantId).flatMap((f) => docs.folderFiles(f.id).map((x) => ({ id: x.docId, hash: x.hash, name: x.relPath, tokens: x.tokens, state: x.state }))) : [];
+    const folders = assistantId ? docs.folders(assistantId).flatMap((f) => docs.folderFiles(f.id).map((x) => ({ id: x.docId, hash: x.doc.hash, name: x.relPath ?? x.name, tokens: x.doc.tokens, state: x.doc.state }))) : [];
     const seen = new Set<number>();
     return [...own, ...folders].filter((d) => !seen.has(d.id) && !!seen.add(d.id));
   }

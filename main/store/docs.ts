@@ -14,6 +14,7 @@ import { z } from 'zod';
 import { DOC_KINDS, DOC_STATES, MAX_CHUNK_TOKENS, MAX_THREAD_DOCS, type DocKind, type DocState } from '../params/docs';
 import type { Logger } from '../logging';
 import { DocVectors, docIdsSchema, kSchema, rowId, type EmbeddingSpace, type VectorHit, type VectorRow } from './docs-vectors';
+import { DocsReports } from './docs-reports';
 import { StoreError } from './errors';
 import { parseQuery } from './search';
 import type { Clock } from './types';
@@ -92,13 +93,14 @@ export const MAX_QUERY_TERMS = 64;
 
 const count = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const hashSchema = z.string().regex(/^[0-9a-f]{64}$/, 'not a sha256 hex digest');
-const newDocSchema = z.object({ hash: hashSchema, kind: z.enum(DOC_KINDS), size: count }).strict();
+const newDocSchema = z.object({ hash: hashSchema, kind: z.enum(DOC_KINDS).nullable(), size: count }).strict();
 const stateSchema = z.enum(DOC_STATES);
 const stateInfoSchema = z.object({
   error: z.string().max(LIMITS.errorChars).nullable(),
   note: z.string().max(LIMITS.errorChars).nullable(),
   pages: count.nullable(),
   chars: count.nullable(),
+  kind: z.enum(DOC_KINDS),
 }).partial().strict();
 const chunkSchema = z.object({
   seq: count,
@@ -164,16 +166,19 @@ export function toDocFtsQuery(input: string): string | null {
 export class DocsStore {
   private readonly stmts;
   private readonly vectors: DocVectors;
+  /** reads across the tables for the documents' service (docs-reports.ts) */
+  readonly reports: DocsReports;
 
   constructor(private readonly db: Database.Database, private readonly clock: Clock, private readonly logger: Logger, support: VectorSupport) {
     this.vectors = new DocVectors(db, clock, logger, support);
+    this.reports = new DocsReports(db, (spaceId, docId) => this.vectorCount(spaceId, docId));
     const linkCols = 'l.id, l.doc_id, l.thread_id, l.folder_id, l.name, l.rel_path, l.file_size, l.file_mtime_ms, l.added_at, l.removed_at';
     this.stmts = {
       insertDoc: db.prepare(`INSERT INTO documents (hash, kind, size, state, created_at) VALUES (@hash, @kind, @size, 'queued', @now)
         ON CONFLICT (hash) DO NOTHING`),
       doc: db.prepare('SELECT * FROM documents WHERE id = ?'),
       docByHash: db.prepare('SELECT * FROM documents WHERE hash = ?'),
-      setState: db.prepare(`UPDATE documents SET state = @state, error = @error,
+      setState: db.prepare(`UPDATE documents SET state = @state, error = @error, kind = coalesce(@kind, kind),
           note = CASE WHEN @setNote THEN @note ELSE note END,
           pages = CASE WHEN @setPages THEN @pages ELSE pages END,
           chars = CASE WHEN @setChars THEN @chars ELSE chars END,
@@ -216,8 +221,8 @@ export class DocsStore {
         WHERE l.removed_at IS NULL AND (l.thread_id = @thread OR f.assistant_id = @assistant) ORDER BY l.doc_id`).pluck(),
       dropDeadThreadLinks: db.prepare(`DELETE FROM doc_links WHERE thread_id IS NOT NULL
         AND thread_id NOT IN (SELECT id FROM threads) AND thread_id NOT IN (SELECT value FROM json_each(?))`),
-      unreferenced: db.prepare(`SELECT id, hash FROM documents d
-        WHERE NOT EXISTS (SELECT 1 FROM doc_links l WHERE l.doc_id = d.id AND l.removed_at IS NULL) ORDER BY id`),
+      unreferenced: db.prepare(`SELECT id, hash FROM documents d WHERE created_at < @before
+        AND NOT EXISTS (SELECT 1 FROM doc_links l WHERE l.doc_id = d.id AND l.removed_at IS NULL) ORDER BY id`),
       deleteDoc: db.prepare('DELETE FROM documents WHERE id = ?'),
       searchText: db.prepare(`SELECT f.rowid AS chunk_id, bm25(doc_chunks_fts) AS score
         FROM doc_chunks_fts f JOIN doc_chunks c ON c.id = f.rowid
@@ -239,7 +244,7 @@ export class DocsStore {
   // ---- documents --------------------------------------------------------------------------------
 
   /** The document of this content: a new one is 'queued'; an existing one is returned as it is. */
-  ensureDocument(input: { hash: string; kind: DocKind; size: number }): DocRow {
+  ensureDocument(input: { hash: string; kind: DocKind | null; size: number }): DocRow {
     const v = check(newDocSchema, input, 'document');
     return this.db.transaction(() => {
       this.stmts.insertDoc.run({ ...v, now: this.clock() });
@@ -261,12 +266,12 @@ export class DocsStore {
    * Sets a document's state. `error` is the new state's (null unless given); note, pages and chars are kept unless
    * given (null clears). Becoming 'ready' or 'empty' stamps indexedAt.
    */
-  setState(id: number, state: DocState, info: { error?: string | null; note?: string | null; pages?: number | null; chars?: number | null } = {}): DocRow {
+  setState(id: number, state: DocState, info: { error?: string | null; note?: string | null; pages?: number | null; chars?: number | null; kind?: DocKind } = {}): DocRow {
     const docId = check(rowId, id, 'document id');
     const s = check(stateSchema, state, 'document state');
     const v = check(stateInfoSchema, info, 'document state info');
     const changed = this.stmts.setState.run({
-      id: docId, state: s, error: v.error ?? null, now: this.clock(),
+      id: docId, state: s, error: v.error ?? null, now: this.clock(), kind: v.kind ?? null,
       setNote: v.note !== undefined ? 1 : 0, note: v.note ?? null,
       setPages: v.pages !== undefined ? 1 : 0, pages: v.pages ?? null,
       setChars: v.chars !== undefined ? 1 : 0, chars: v.chars ?? null,
@@ -397,6 +402,11 @@ export class DocsStore {
     return this.stmts.removeFolder.run(check(rowId, id, 'folder id')).changes > 0;
   }
 
+  folder(id: number): KnowledgeFolder | null {
+    const r = this.stmts.folder.get(check(rowId, id, 'folder id')) as FolderDbRow | undefined;
+    return r ? toFolder(r) : null;
+  }
+
   folders(assistantId?: string): KnowledgeFolder[] {
     const rows = assistantId === undefined ? this.stmts.folders.all() : this.stmts.foldersOf.all(check(idSchema, assistantId, 'assistant id'));
     return (rows as FolderDbRow[]).map(toFolder);
@@ -412,13 +422,13 @@ export class DocsStore {
 
   /**
    * Drops the links of threads that no longer exist (except `keepThreads`: the open temporary chats), then deletes
-   * the documents no live link refers to, with their chunks, search rows and vectors. Returns the deleted documents' hashes.
+   * the documents no live link refers to (created before `createdBefore`: a document stored for a message not yet sent is kept a while), with their chunks, search rows and vectors. Returns the deleted documents' hashes.
    */
-  collectGarbage(keepThreads: ReadonlySet<string> = new Set()): string[] {
+  collectGarbage(keepThreads: ReadonlySet<string> = new Set(), opts: { createdBefore?: number } = {}): string[] {
     const keep = JSON.stringify([...keepThreads]);
     return this.db.transaction(() => {
       this.stmts.dropDeadThreadLinks.run(keep);
-      const gone = this.stmts.unreferenced.all() as { id: number; hash: string }[];
+      const gone = this.stmts.unreferenced.all({ before: opts.createdBefore ?? Number.MAX_SAFE_INTEGER }) as { id: number; hash: string }[];
       for (const d of gone) {
         this.vectors.deleteChunks(this.stmts.chunkIds.all(d.id) as number[]);
         this.stmts.deleteDoc.run(d.id);

@@ -82,7 +82,7 @@ beforeAll(async () => {
   });
   await call('models.settings.update', { path: chat.modelPath, settings: { contextSize: 2048 } });
   await call('models.load', { path: chat.modelPath });
-  await call('settings.update', { documents: { embeddingModel: embedPath, chunkTokens: 128, chunkOverlapTokens: 16 } });
+  await call('settings.update', { documents: { embeddingModel: embedPath, chunkTokens: 128, chunkOverlapTokens: 16, topK: 12 } });
 });
 
 afterAll(() => chat?.close());
@@ -98,13 +98,14 @@ test('a long document is indexed (chunks, vectors), its best passages are the re
   expect(docs).toHaveLength(1);
   expect(docs[0]).toMatchObject({ state: 'ready', embedded: true, removed: false, kind: 'markdown' });
   expect(docs[0].chunks).toBeGreaterThan(5);
+  expect(docs[0].chunks).toBeLessThanOrEqual(48);
   // whole it would not fit half of a 2,048-token context: passages were retrieved
   expect(docs[0].tokens).toBeGreaterThan(1024);
   const sources = first.sources!;
   expect(sources.length).toBeGreaterThan(0);
   expect(sources[0]).toMatchObject({ n: 1, name: 'notes.md', mode: 'retrieved', heading: 'Section 8' });
   expect(sources[0].text).toContain('zanzibar quokka');
-  // the keywords found it first; the vectors ranked it too (they rank every chunk of this small set)
+  // the keywords found it first; the vectors ranked it too (topK 12: 48 candidates a list, more than the document's chunks)
   expect(sources[0].score).toMatchObject({ keywordRank: 1 });
   expect(sources[0].score!.vectorRank).not.toBeNull();
   expect(typeof sources[0].score!.distance).toBe('number');

@@ -1,0 +1,56 @@
+/**
+ * What the documents' service reads across the documents' tables beside DocsStore's own calls: the
+ * documents left unfinished (indexing to pick up at start), those lacking vectors of a space, a
+ * document's name and its folder files' paths, and the totals Settings → Documents shows.
+ */
+import path from 'path';
+import type Database from 'better-sqlite3';
+
+export interface UnfinishedDoc {
+  id: number;
+  hash: string;
+  name: string;
+  note: string | null;
+}
+
+export class DocsReports {
+  private readonly stmts;
+
+  constructor(db: Database.Database, private readonly vectorCount: (spaceId: number, docId?: number) => number) {
+    // a document's name: its newest live link's
+    const name = `(SELECT l.name FROM doc_links l WHERE l.doc_id = d.id ORDER BY l.removed_at IS NOT NULL, l.added_at DESC, l.id DESC LIMIT 1)`;
+    this.stmts = {
+      unfinished: db.prepare(`SELECT d.id, d.hash, ${name} AS name, d.note FROM documents d WHERE d.state IN ('queued', 'extracting', 'embedding') ORDER BY d.id`),
+      embeddable: db.prepare(`SELECT d.id, d.hash, ${name} AS name, d.note, d.chunk_count FROM documents d WHERE d.state IN ('ready', 'embedding') AND d.chunk_count > 0 ORDER BY d.id`),
+      name: db.prepare(`SELECT ${name} AS name FROM documents d WHERE d.id = ?`).pluck(),
+      folderPaths: db.prepare(`SELECT f.path, l.rel_path FROM doc_links l JOIN knowledge_folders f ON f.id = l.folder_id WHERE l.doc_id = ? AND l.removed_at IS NULL`),
+      totals: db.prepare(`SELECT count(*) AS documents, coalesce(sum(chunk_count), 0) AS chunks FROM documents`),
+    };
+  }
+
+  /** Documents whose indexing did not finish (Hearth closed meanwhile), oldest first. */
+  unfinished(): UnfinishedDoc[] {
+    return (this.stmts.unfinished.all() as UnfinishedDoc[]).map((d) => ({ ...d, name: d.name ?? d.hash.slice(0, 12) }));
+  }
+
+  /** Indexed documents some of whose chunks lack vectors of `spaceId`. */
+  documentsMissingVectors(spaceId: number): UnfinishedDoc[] {
+    return (this.stmts.embeddable.all() as (UnfinishedDoc & { chunk_count: number })[])
+      .filter((d) => this.vectorCount(spaceId, d.id) < d.chunk_count)
+      .map((d) => ({ id: d.id, hash: d.hash, name: d.name ?? d.hash.slice(0, 12), note: d.note }));
+  }
+
+  nameOf(docId: number): string | null {
+    return (this.stmts.name.get(docId) as string | null | undefined) ?? null;
+  }
+
+  /** The files in knowledge folders that hold a document (absolute paths). */
+  folderPathsOf(docId: number): string[] {
+    return (this.stmts.folderPaths.all(docId) as { path: string; rel_path: string }[]).map((r) => path.join(r.path, ...r.rel_path.split('/')));
+  }
+
+  totals(spaceId: number | null): { documents: number; chunks: number; embedded: number } {
+    const t = this.stmts.totals.get() as { documents: number; chunks: number };
+    return { ...t, embedded: spaceId === null ? 0 : this.vectorCount(spaceId) };
+  }
+}
