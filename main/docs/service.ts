@@ -161,7 +161,13 @@ export class DocsService {
 
   private changed(refs: string[]): void {
     try {
-      this.deps.services.emit('docs.changed', { status: this.status(), refs });
+      const docs = this.deps.store.docs;
+      const space = this.currentSpace();
+      const documents = refs.flatMap((ref) => {
+        const row = docs.documentByHash(ref);
+        return row ? [this.dto(row, docs.reports.nameOf(row.id) ?? ref.slice(0, 12), false, space)] : [];
+      });
+      this.deps.services.emit('docs.changed', { status: this.status(), refs, documents });
     } catch (e) {
       this.deps.logger.warn(`docs: a change could not be told: ${(e as Error).message}`);
     }

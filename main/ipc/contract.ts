@@ -548,8 +548,8 @@ export const events = {
   'tools.call': z.object({ threadId: Id, callId: z.string(), call: LiveToolCallDTO.nullable() }),
   /** a document's indexing went on (at most a few times a second per document) */
   'docs.progress': DocProgressDTO,
-  /** documents' states changed (indexed, failed, removed, a folder scanned): what docs.status answers now, and the documents that changed */
-  'docs.changed': z.object({ status: DocsStatusDTO, refs: z.array(DocumentRef) }),
+  /** documents' states changed (indexed, failed, removed, a folder scanned): what docs.status answers now, the documents that changed, and their states now (those still stored; `removed` is a thread's: false here) */
+  'docs.changed': z.object({ status: DocsStatusDTO, refs: z.array(DocumentRef), documents: z.array(DocumentDTO) }),
   /** the tools or an MCP server's state changed */
   'tools.changed': ToolsStatusDTO,
   /** a thread's metadata changed (title, pin, updatedAt…) or it was created */

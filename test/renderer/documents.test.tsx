@@ -59,7 +59,7 @@ test('a document picked is stored; its chip follows docs.progress to ready; Send
   const bar = within(chip).getByRole('progressbar', { name: 'Indexing notes.txt' }) as HTMLProgressElement;
   expect([bar.value, bar.max]).toEqual([2, 4]);
 
-  act(() => bridge.emit('docs.changed', { status: docsStatus({ documents: 1 }), refs: [REF] }));
+  act(() => bridge.emit('docs.changed', { status: docsStatus({ documents: 1 }), refs: [REF], documents: [documentDTO({ ref: REF, state: 'ready', chunks: 3 })] }));
   expect(within(chip).getByRole('status').textContent).toBe('ready');
   expect(within(chip).queryByRole('progressbar')).toBeNull();
 
@@ -147,10 +147,10 @@ test("a sent message's documents: Cancel while indexing, Retry once failed, Remo
 
   // a change to another document asks nothing; one naming this document asks for the thread's list again
   const asked = bridge.callsTo('docs.list').length;
-  await act(async () => bridge.emit('docs.changed', { status: docsStatus(), refs: ['9'.repeat(64)] }));
+  await act(async () => bridge.emit('docs.changed', { status: docsStatus(), refs: ['9'.repeat(64)], documents: [] }));
   expect(bridge.callsTo('docs.list')).toHaveLength(asked);
   listed = documentDTO({ ref: REF, state: 'ready', chunks: 3 });
-  await act(async () => bridge.emit('docs.changed', { status: docsStatus(), refs: [REF] }));
+  await act(async () => bridge.emit('docs.changed', { status: docsStatus(), refs: [REF], documents: [] }));
   await waitFor(() => expect(within(chip()).getByRole('status').textContent).toBe('ready'));
   expect(bridge.callsTo('docs.list')).toHaveLength(asked + 1);
 
@@ -269,7 +269,7 @@ test('Settings → Documents: the status with the job under way and why vectors 
   await waitFor(() => expect(save.disabled).toBe(true));
 
   // docs.changed brings the status
-  act(() => r.bridge.emit('docs.changed', { status: docsStatus({ documents: 5, embeddingModel: '/m/embed.gguf', vectorsOff: null }), refs: [] }));
+  act(() => r.bridge.emit('docs.changed', { status: docsStatus({ documents: 5, embeddingModel: '/m/embed.gguf', vectorsOff: null }), refs: [], documents: [] }));
   expect(status.textContent).toContain('Documents5');
   expect(within(status).queryByRole('note')).toBeNull();
   expect(within(status).queryByRole('progressbar')).toBeNull();

@@ -206,14 +206,12 @@ const docsSlice = createSlice({
       .addCase(docsChanged, (s, a) => {
         s.status = a.payload.status;
         s.statusError = null;
-        const active = a.payload.status.active;
-        for (const ref of a.payload.refs) {
-          const d = s.documents[ref];
+        // the changed documents' states as main holds them now (a thread's `removed` stays the thread's)
+        for (const doc of a.payload.documents) {
+          const d = s.documents[doc.ref];
           if (!d) continue;
-          if (active?.ref === ref) applyProgress(d, active);
-          // a document no thread lists yet (a composer's) settles when main says it changed and indexes it
-          // no longer: docs.list, asked for each thread that has it, tells its state from here on
-          else if (isIndexing(d) && !Object.values(s.threads).some((t) => t.refs.includes(ref))) Object.assign(d, { state: 'ready', progress: null });
+          const { name: _n, removed: _r, ...state } = doc;
+          Object.assign(d, state);
         }
       })
       .addCase(fetchThreadDocs.pending, (s, a) => {
