@@ -56,6 +56,7 @@ export class KnowledgeFolders {
   async add(assistantId: string, folder: string): Promise<KnowledgeFolderDTO> {
     if (!path.isAbsolute(folder)) throw Object.assign(new Error('give the folder as an absolute path'), { code: 'invalid_input' });
     const resolved = path.resolve(folder);
+    if (path.parse(resolved).root === resolved) throw Object.assign(new Error(`${resolved} is a whole drive: pick the folder that holds the documents`), { code: 'invalid_input' });
     const st = await fs.promises.stat(resolved).catch(() => null);
     if (!st?.isDirectory()) throw Object.assign(new Error(`${resolved} is not a folder Hearth can read`), { code: 'not_found' });
     const row = this.deps.store.addFolder(assistantId, resolved);

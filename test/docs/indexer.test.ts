@@ -1,0 +1,180 @@
+/**
+ * The indexer's queue over a real store (SQLite file, sqlite-vec) and the real chunker. Its
+ * boundaries are parameters, as PieceBatcher's scheduler is: the extraction (a function of the bytes:
+ * the worker's own tests are extract.test.ts), the embedding (recorded, vectors from the text) and
+ * whether a chat reply is being written (a gate the test opens), so what runs when is the test's to see.
+ */
+import { createHash } from 'crypto';
+import type { Extracted } from '../../main/docs/extract';
+import { EMBED_BATCH, Indexer, type IndexerDeps } from '../../main/docs/indexer';
+import { silentLogger } from '../../main/logging';
+import { DocumentSettings } from '../../main/params';
+import type { Store } from '../../main/store';
+import { cleanupDirs, closeStores, openStore } from '../store/helpers';
+
+afterEach(() => {
+  closeStores();
+  cleanupDirs();
+});
+
+const DIMS = 8;
+const settings = DocumentSettings.parse({ chunkTokens: 32, chunkOverlapTokens: 0 });
+
+/** A document of `paragraphs` paragraphs, each about one chunk. */
+const text = (paragraphs: number) => Array.from({ length: paragraphs }, (_, i) => `Paragraph ${i} ${'word '.repeat(20)}`.trim()).join('\n\n');
+const extracted = (t: string): Extracted => ({
+  kind: 'text',
+  blocks: t.split('\n\n').filter(Boolean).map((p) => ({ type: 'paragraph' as const, text: p, page: null })),
+  pages: null,
+  chars: t.length,
+  note: t.trim() ? null : 'no text found in this file',
+  truncated: false,
+});
+const vectorOf = (s: string) => Array.from({ length: DIMS }, (_, i) => (s.charCodeAt(i % s.length) % 7) + i + 1);
+
+interface Harness {
+  store: Store;
+  indexer: Indexer;
+  embedded: string[][];
+  /** the gate: while set, a chat reply is being written */
+  replying: { on: boolean; release: (() => void) | null };
+  add(name: string, body: string): number;
+  states(): string[];
+}
+
+function harness(over: Partial<IndexerDeps> = {}): Harness {
+  const store = openStore();
+  const space = store.docs.ensureSpace('embed-a', 'a', DIMS);
+  const bodies = new Map<string, string>();
+  const embedded: string[][] = [];
+  const replying: Harness['replying'] = { on: false, release: null };
+  const indexer = new Indexer({
+    store: store.docs,
+    settings: () => settings,
+    read: async (doc) => Buffer.from(bodies.get(doc.hash) ?? ''),
+    extract: async (_name, bytes) => extracted(Buffer.from(bytes).toString()),
+    vectors: async () => ({
+      spaceId: space,
+      embed: async (texts) => {
+        embedded.push(texts);
+        return texts.map(vectorOf);
+      },
+    }),
+    chatIdle: () => (replying.on ? new Promise<void>((r) => (replying.release = r)) : Promise.resolve()),
+    progress: () => undefined,
+    changed: () => undefined,
+    logger: silentLogger,
+    ...over,
+  });
+  const ids: number[] = [];
+  return {
+    store,
+    indexer,
+    embedded,
+    replying,
+    add(name, body) {
+      const hash = createHash('sha256').update(body).digest('hex');
+      bodies.set(hash, body);
+      const d = store.docs.ensureDocument({ hash, kind: 'text', size: body.length });
+      store.docs.linkThread('t1', d.id, name);
+      ids.push(d.id);
+      indexer.add(d, name);
+      return d.id;
+    },
+    states: () => ids.map((id) => store.docs.document(id)!.state),
+  };
+}
+
+const flush = () => new Promise((r) => setImmediate(r));
+
+test('a chat reply being written keeps priority: no embedding batch runs until it ends, then every chunk gets its vector', async () => {
+  const h = harness();
+  h.replying.on = true;
+  const id = h.add('a.txt', text(EMBED_BATCH + 5));
+  for (let i = 0; i < 20 && !h.replying.release; i++) await flush();
+  // chunked and searchable by keywords, waiting to embed
+  expect(h.store.docs.document(id)!.state).toBe('embedding');
+  expect(h.store.docs.searchText([id], 'Paragraph', 5).length).toBeGreaterThan(0);
+  expect(h.embedded).toHaveLength(0);
+  h.replying.on = false;
+  h.replying.release!();
+  await h.indexer.idle();
+  const chunks = h.store.docs.document(id)!.chunkCount;
+  expect(chunks).toBeGreaterThan(EMBED_BATCH);
+  expect(h.embedded.map((b) => b.length)).toEqual([EMBED_BATCH, chunks - EMBED_BATCH]);
+  expect(h.states()).toEqual(['ready']);
+  expect(h.store.docs.vectorCount(h.store.docs.spaces()[0].id, id)).toBe(chunks);
+});
+
+test('documents are indexed one at a time in order; a cancelled one stops between batches, and indexed again it finishes', async () => {
+  const h = harness();
+  h.replying.on = true;
+  const a = h.add('a.txt', text(EMBED_BATCH * 2));
+  const b = h.add('b.txt', text(3));
+  for (let i = 0; i < 20 && !h.replying.release; i++) await flush();
+  expect(h.states()).toEqual(['embedding', 'queued']);
+  expect(h.indexer.queued()).toBe(2);
+  // Stop on a: the batch it waits for never runs
+  expect(h.indexer.cancel(a)).toBe(true);
+  h.replying.on = false;
+  h.replying.release!();
+  await h.indexer.idle();
+  expect(h.states()).toEqual(['cancelled', 'ready']);
+  const space = h.store.docs.spaces()[0].id;
+  expect(h.store.docs.vectorCount(space, a)).toBe(0);
+  h.indexer.add(h.store.docs.document(a)!, 'a.txt');
+  await h.indexer.idle();
+  expect(h.states()).toEqual(['ready', 'ready']);
+  expect(h.store.docs.vectorCount(space, a)).toBe(h.store.docs.document(a)!.chunkCount);
+  expect(h.indexer.cancel(a)).toBe(false);
+});
+
+test('no text: empty with its note; an extraction that throws: failed with its message; no embedding model: ready for keyword search', async () => {
+  const h = harness({
+    extract: async (_n, bytes) => {
+      const t = Buffer.from(bytes).toString();
+      if (t.startsWith('BAD')) throw new Error('this PDF is damaged');
+      return extracted(t);
+    },
+  });
+  h.add('blank.txt', '   ');
+  h.add('bad.pdf', 'BAD file');
+  await h.indexer.idle();
+  expect(h.states()).toEqual(['empty', 'failed']);
+  const [blank, bad] = h.store.docs.threadDocs('t1').map((l) => l.doc);
+  expect(blank.note).toBe('no text found in this file');
+  expect(bad.error).toBe('this PDF is damaged');
+
+  const off = harness({ vectors: async () => ({ off: 'no embedding model is chosen' }) });
+  const id = off.add('c.txt', text(3));
+  await off.indexer.idle();
+  expect(off.states()).toEqual(['ready']);
+  expect(off.embedded).toHaveLength(0);
+  expect(off.store.docs.searchText([id], 'Paragraph', 5).length).toBe(3);
+});
+
+test('a new embedding model: every indexed document is embedded into its space once the queue is empty, and the old space goes', async () => {
+  const h = harness();
+  const id = h.add('a.txt', text(4));
+  await h.indexer.idle();
+  const old = h.store.docs.spaces()[0].id;
+  const next = h.store.docs.ensureSpace('embed-b', 'b', DIMS);
+  const embedded: number[] = [];
+  const swapped = new Indexer({
+    store: h.store.docs,
+    settings: () => settings,
+    read: async () => null,
+    extract: async () => extracted(''),
+    vectors: async () => ({ spaceId: next, embed: async (texts) => (embedded.push(texts.length), texts.map(vectorOf)) }),
+    chatIdle: async () => undefined,
+    progress: () => undefined,
+    changed: () => undefined,
+    logger: silentLogger,
+  });
+  swapped.reembed();
+  await swapped.idle();
+  expect(embedded).toEqual([4]);
+  expect(h.store.docs.vectorCount(next, id)).toBe(4);
+  expect(h.store.docs.spaces().map((s) => s.id)).toEqual([next]);
+  expect(old).not.toBe(next);
+});
