@@ -6,7 +6,7 @@ import { cleanupDirs, closeStores, expectCode, openStore, tmpDir } from './helpe
 
 afterEach(() => { closeStores(); cleanupDirs(); });
 
-/** A thread using every feature: alternatives, reasoning, tool calls, attachments, metrics, statuses, overrides. */
+/** A thread using every feature: alternatives, reasoning, tool calls, attachments (a document too), a reply's sources, metrics, statuses, overrides. */
 function richThread(s: Store) {
   const coach = s.assistants.create({ name: 'Coach', avatar: '🏃', instructions: 'Motivate.', sampling: { temperature: 0.9 }, model: 'phi-4' });
   const t = s.threads.create({ title: 'Marathon plan', assistantId: coach.id, model: 'phi-4',
@@ -18,6 +18,10 @@ function richThread(s: Store) {
   w.append('Start with 30 km a week.');
   const r1 = w.finish({ status: 'done', finishReason: 'maxTokens', metrics: { promptTokens: 40, cachedTokens: 8, generatedTokens: 9, ttftMs: 150, genTps: 25, contextSize: 4096 },
     toolCalls: [{ id: 'call_1', name: 'calendar', arguments: { weeks: 16 }, result: { ok: true } }] });
+  // the documents' passages the reply was given (a document attached beside the file)
+  s.messages.update(u.id, { attachments: [...s.messages.get(u.id).attachments, { type: 'document', ref: 'a'.repeat(64), name: 'plan.pdf', mimeType: 'application/pdf', size: 4096 }] });
+  s.messages.setSources(r1.id, [{ n: 1, ref: 'a'.repeat(64), name: 'plan.pdf', chunkId: 12, page: 3, heading: 'Base › Mileage', text: 'Run 30 km a week.', mode: 'retrieved',
+    score: { fused: 0.032, keywordRank: 1, vectorRank: 2, distance: 0.41, rerank: null } }]);
   s.messages.add({ threadId: t.id, role: 'tool', content: '{"ok":true}', toolCallId: 'call_1' });
   const w2 = s.messages.regenerate(r1.id);
   w2.append('Follow a 16-week plan ```code``` with `ticks`');
@@ -41,6 +45,7 @@ describe('export and import', () => {
     expect(doc.format).toBe('hearth.thread');
     expect(doc.messages).toHaveLength(7);
     expect(doc.assistant?.name).toBe('Coach');
+    expect(doc.messages.flatMap((m) => m.sources ?? []).map((x) => x.heading)).toEqual(['Base › Mileage']);
 
     const b = openStore();
     const text = JSON.stringify(doc);
@@ -48,6 +53,7 @@ describe('export and import', () => {
     expect(res).toMatchObject({ threadIds: [t.id], messages: 7, assistants: 1, remapped: false });
     expect(strip(b.exportThreadJson(t.id))).toEqual(strip(doc));
     expect(b.messages.list(t.id)).toEqual(a.messages.list(t.id));
+    expect(b.messages.listAll(t.id).find((m) => m.sources)?.sources).toEqual(a.messages.listAll(t.id).find((m) => m.sources)?.sources);
     expect(b.threads.get(t.id)).toEqual(a.threads.get(t.id));
     expect(b.assistants.get(doc.assistant!.id)).toEqual(a.assistants.get(doc.assistant!.id));
     expect(b.search({ query: 'twelve' }).hits).toHaveLength(1);
