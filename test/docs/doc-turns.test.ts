@@ -13,7 +13,7 @@ import type { EngineClient } from '../../main/engine/client';
 import type { ChatMessage } from '../../main/engine/protocol';
 import { ChatApp, chatApp, nextDone } from '../helpers/chat';
 import { makeEngine, tempDir } from '../helpers/engine';
-import { copyModel, TINY_BERT, TINY_EMBED, TINY_SPM } from '../helpers/models';
+import { copyModel, TINY_BERT, TINY_EMBED, TINY_RERANK, TINY_SPM } from '../helpers/models';
 
 jest.setTimeout(180_000);
 
@@ -77,6 +77,7 @@ beforeAll(async () => {
       embedPath = path.join(paths.models, 'embed.gguf');
       copyModel(TINY_EMBED, embedPath);
       copyModel(TINY_BERT, path.join(paths.models, 'embed-bert.gguf'));
+      copyModel(TINY_RERANK, path.join(paths.models, 'rerank.gguf'));
     },
     chatDefaults: { maxTokens: 4, temperature: 0 },
   });
@@ -160,6 +161,28 @@ test('a removed document is no longer given; a scanned-like file says it has no 
   expect(binaryDoc.error).toMatch(/PDF/);
   // a document that is not stored
   await expect(call('chat.send', { threadId: t2.id, content: 'x', documents: [{ ...attachment, ref: 'f'.repeat(64) }] })).rejects.toMatchObject({ code: 'not_found' });
+});
+
+test('a reranker reorders the fused passages by its scores; one that is not a reranker is said so and the fused order kept', async () => {
+  const { attachment } = await storeDoc('rerank.md', longDoc(12, 'okapi', 4));
+  const t = await call('threads.create', {});
+  await call('settings.update', { documents: { rerankModel: path.join(chat.paths.models, 'rerank.gguf') } });
+  try {
+    const reply = await sendAndWait(t.id, 'okapi river stone', [attachment]);
+    const scores = reply.sources!.map((x) => x.score!.rerank);
+    expect(scores.length).toBeGreaterThan(1);
+    expect(scores.every((x) => typeof x === 'number')).toBe(true);
+    expect([...scores].sort((x, y) => y! - x!)).toEqual(scores);
+    // an embedding model named as the reranker: the turn goes on in the fused order
+    await call('settings.update', { documents: { rerankModel: embedPath } });
+    const again = await sendAndWait(t.id, 'okapi river stone');
+    expect(again.status).toBe('done');
+    expect(again.sources!.every((x) => x.score!.rerank === null)).toBe(true);
+    const fused = again.sources!.map((x) => x.score!.fused);
+    expect([...fused].sort((x, y) => y - x)).toEqual(fused);
+  } finally {
+    await call('settings.update', { documents: { rerankModel: null } });
+  }
 });
 
 test('a new embedding model embeds every document again into its own space; the old vectors go', async () => {
