@@ -3,7 +3,11 @@
  * the reranker, each loaded under an engine id of its own (`docs:embed`, `docs:rerank`, beside the
  * chat's model) with its saved load settings, a pooled context (ubatch = batch, as llama-server), and
  * unloaded after IDLE_MS without use. A model's key (its path and the engine's fingerprint of its
- * weights) names its embedding space, so vectors of different models never mix.
+ * weights) names its embedding space, so vectors of different models never mix. The uses of one role
+ * run one after another (a load, a batch, a question's vector): a switch to another file waits for the
+ * batch in flight, and a batch always runs on the file it names. Models trained with task prefixes get
+ * them (TASK_PREFIXES: nomic-embed's search_document:/search_query:, Qwen3-Embedding's query
+ * instruction).
  */
 import type { EngineClient } from '../engine/client';
 import type { LoadParamsInput, ModelMetadata } from '../engine/protocol';
@@ -28,6 +32,19 @@ export interface DocModelsDeps {
 
 export class DocModelError extends Error {}
 
+/** What a text to embed is: a passage of a document, or a question searching them. */
+export type EmbedTask = 'document' | 'query';
+
+/**
+ * The prefixes an embedding model was trained with, by its GGUF architecture: without them its
+ * vectors are poorer (nomic-embed's model card; Qwen3-Embedding instructs its queries only).
+ */
+export const TASK_PREFIXES: Readonly<Record<string, Readonly<Record<EmbedTask, string>>>> = {
+  'nomic-bert': { document: 'search_document: ', query: 'search_query: ' },
+  'nomic-bert-moe': { document: 'search_document: ', query: 'search_query: ' },
+  qwen3: { document: '', query: 'Instruct: Given a question, retrieve passages that answer it\nQuery: ' },
+};
+
 interface Held {
   role: 'embed' | 'rerank';
   file: string;
@@ -48,7 +65,8 @@ export interface EmbedSpace {
 
 export class DocModels {
   private readonly held = new Map<'embed' | 'rerank', Held>();
-  private readonly loading = new Map<'embed' | 'rerank', Promise<Held>>();
+  /** each role's uses, one after another */
+  private readonly chains = new Map<'embed' | 'rerank', Promise<unknown>>();
   private readonly timers: NonNullable<DocModelsDeps['timers']>;
 
   constructor(private readonly deps: DocModelsDeps) {
@@ -77,22 +95,21 @@ export class DocModels {
     if (role === 'rerank' && !rank) throw new DocModelError(`${file} is not a reranker (a GGUF with rank pooling, such as bge-reranker): choose one in Settings → Documents, or none`);
   }
 
-  /** Runs `work` on the model `file` loaded for `role` (loading it first; a load in flight is shared). */
-  private async use<T>(role: 'embed' | 'rerank', file: string, work: (h: Held) => Promise<T>, signal?: AbortSignal): Promise<T> {
+  /** Runs `work` on the model `file` loaded for `role` (loading it first), after the role's earlier uses. */
+  private use<T>(role: 'embed' | 'rerank', file: string, work: (h: Held) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    const run = (this.chains.get(role) ?? Promise.resolve()).catch(() => undefined).then(() => this.useNow(role, file, work, signal));
+    this.chains.set(role, run.catch(() => undefined));
+    return run;
+  }
+
+  private async useNow<T>(role: 'embed' | 'rerank', file: string, work: (h: Held) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    if (signal?.aborted) throw Object.assign(new Error('aborted'), { code: 'aborted' });
     let h = this.held.get(role);
     if (h && (h.file !== file || !this.deps.engine.isLoaded(h.modelId))) {
       if (h.file !== file) await this.unload(role);
       h = undefined;
     }
-    if (!h) {
-      let p = this.loading.get(role);
-      if (!p) {
-        p = this.load(role, file).finally(() => this.loading.delete(role));
-        this.loading.set(role, p);
-      }
-      h = await p;
-    }
-    if (signal?.aborted) throw Object.assign(new Error('aborted'), { code: 'aborted' });
+    h ??= await this.load(role, file);
     const held = h;
     held.active++;
     if (held.timer !== undefined) this.timers.clear(held.timer);
@@ -131,9 +148,11 @@ export class DocModels {
     return h;
   }
 
-  /** Vectors of `texts` (each cut to the model's batch when longer) on the embedding model `file`. */
-  async embed(file: string, texts: string[], signal?: AbortSignal): Promise<number[][]> {
+  /** Vectors of `texts` (each with the model's prefix for the task, cut to its batch when longer) on the embedding model `file`. */
+  async embed(file: string, texts: string[], task: EmbedTask, signal?: AbortSignal): Promise<number[][]> {
     return this.use('embed', file, async (h) => {
+      const prefix = TASK_PREFIXES[h.info.architecture]?.[task] ?? '';
+      texts = prefix ? texts.map((t) => prefix + t) : texts;
       try {
         return await this.deps.engine.embed(h.modelId, texts, { signal });
       } catch (e) {

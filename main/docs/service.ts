@@ -22,6 +22,8 @@ import { retrieveSources, type ThreadDoc } from './retrieve';
 
 /** A document stored and not yet linked to a message is kept this long (the composer's attachment not yet sent). */
 export const UNSENT_GRACE_MS = 60 * 60_000;
+/** docs.changed is told at most this often (the documents changed meanwhile together). */
+export const CHANGE_MS = 250;
 /** Chunks shown around a cited one in its passage. */
 const PASSAGE_NEIGHBOURS = 2;
 /** A turn waits for its documents' indexing at most this long (then goes on with what is searchable). */
@@ -40,6 +42,11 @@ export interface DocsServiceDeps {
   libraryPaths: () => Promise<string[]>;
 }
 
+const NO_MODEL = 'no embedding model is chosen (Settings → Documents): documents are found by keywords only';
+
+/** The states of a document whose chunks are stored. */
+const SEARCHABLE: ReadonlySet<DocRow['state']> = new Set(['ready', 'embedding', 'cancelled']);
+
 const err = (code: 'invalid_input' | 'not_found' | 'too_large', message: string) => new IpcError(code, message);
 
 export class DocsService {
@@ -47,6 +54,8 @@ export class DocsService {
   readonly folders: KnowledgeFolders;
   private readonly waiters = new Set<() => void>();
   private vectorsOff: string | null = null;
+  private readonly changedRefs = new Set<string>();
+  private changeTimer: NodeJS.Timeout | null = null;
   /** the embedding space last used, and its model's file */
   private space: { file: string; id: number } | null = null;
 
@@ -116,19 +125,23 @@ export class DocsService {
       this.vectorsOff = why;
       return { off: why };
     };
-    if (!docs.vectorsAvailable) return off(`vector search is not available on this system (${docs.vectorsReason ?? 'sqlite-vec did not load'})`);
-    if (!file) return off('no embedding model is chosen (Settings → Documents)');
+    if (!docs.vectorsAvailable) return off(this.noVectors());
+    if (!file) return off(NO_MODEL);
     if (!(await this.deps.libraryPaths()).includes(file)) return off(`the embedding model ${file} is not in the library`);
     try {
       const space = await this.deps.models.check('embed', file);
       const spaceId = docs.ensureSpace(space.key, space.name, space.dims);
       this.vectorsOff = null;
       this.space = { file, id: spaceId };
-      return { spaceId, embed: (texts, signal) => this.deps.models.embed(file, texts, signal) };
+      return { spaceId, embed: (texts, signal) => this.deps.models.embed(file, texts, 'document', signal) };
     } catch (e) {
       if (e instanceof DocModelError) return off(e.message);
       return off(`the embedding model cannot be read: ${(e as Error).message}`);
     }
+  }
+
+  private noVectors(): string {
+    return `vector search is not available on this system (${this.deps.store.docs.vectorsReason ?? 'sqlite-vec did not load'}): documents are found by keywords only`;
   }
 
   private chatIdle(signal: AbortSignal): Promise<void> {
@@ -159,7 +172,21 @@ export class DocsService {
     }
   }
 
+  /** Tells a change within CHANGE_MS, the documents named meanwhile together (a folder's indexing changes many). */
   private changed(refs: string[]): void {
+    for (const r of refs) this.changedRefs.add(r);
+    for (const w of [...this.waiters]) w();
+    if (this.changeTimer) return;
+    this.changeTimer = setTimeout(() => {
+      this.changeTimer = null;
+      const named = [...this.changedRefs];
+      this.changedRefs.clear();
+      this.tellChanged(named);
+    }, CHANGE_MS);
+    this.changeTimer.unref?.();
+  }
+
+  private tellChanged(refs: string[]): void {
     try {
       const docs = this.deps.store.docs;
       const space = this.currentSpace();
@@ -171,7 +198,6 @@ export class DocsService {
     } catch (e) {
       this.deps.logger.warn(`docs: a change could not be told: ${(e as Error).message}`);
     }
-    for (const w of [...this.waiters]) w();
   }
 
   private dto(row: DocRow, name: string, removed: boolean, spaceId: number | null): DocumentDTO {
@@ -263,7 +289,7 @@ export class DocsService {
     const totals = docs.reports.totals(space);
     return {
       embeddingModel: s.embeddingModel,
-      vectorsOff: !docs.vectorsAvailable ? `vector search is not available on this system (${docs.vectorsReason ?? 'sqlite-vec did not load'})` : !s.embeddingModel ? 'no embedding model is chosen: documents are found by keywords only' : this.vectorsOff,
+      vectorsOff: !docs.vectorsAvailable ? this.noVectors() : !s.embeddingModel ? NO_MODEL : this.vectorsOff,
       rerankModel: s.rerankModel,
       documents: totals.documents,
       chunks: totals.chunks,
@@ -313,7 +339,8 @@ export class DocsService {
    * thread has no documents. Never throws for a model it cannot use: it searches by keywords then.
    */
   async sourcesFor(r: { threadId: string; assistantId: string | null; query: string; contextTokens: number; signal: AbortSignal }): Promise<SourceDTO[] | null> {
-    const pending = () => this.threadDocs(r.threadId, r.assistantId).filter((d) => this.indexer.has(d.id)).length;
+    // the chat's own attachments are waited for; an assistant's folder is searched as it is (it may be large and still indexing)
+    const pending = () => this.threadDocs(r.threadId, null).filter((d) => this.indexer.has(d.id)).length;
     const until = Date.now() + READY_WAIT_MS;
     while (pending() > 0 && !r.signal.aborted && Date.now() < until) {
       await new Promise<void>((resolve) => {
@@ -330,7 +357,8 @@ export class DocsService {
     }
     if (r.signal.aborted) return null;
     const all = this.threadDocs(r.threadId, r.assistantId);
-    const ready = all.filter((d) => d.state === 'ready' || d.state === 'embedding');
+    // chunked documents are searchable (a cancelled embedding keeps its chunks: found by keywords)
+    const ready = all.filter((d) => SEARCHABLE.has(d.state));
     if (all.length === 0) return null;
     const s = this.settings();
     const space = this.currentSpace();
@@ -346,7 +374,7 @@ export class DocsService {
           space !== null && embedFile
             ? async (text, signal) => {
                 try {
-                  const [v] = await models.embed(embedFile, [text], signal);
+                  const [v] = await models.embed(embedFile, [text], 'query', signal);
                   return { spaceId: space, vector: Float32Array.from(v) };
                 } catch (e) {
                   logger.warn(`docs: the question could not be embedded (keyword search only): ${(e as Error).message}`);
@@ -412,6 +440,8 @@ export class DocsService {
   }
 
   async close(): Promise<void> {
+    if (this.changeTimer) clearTimeout(this.changeTimer);
+    this.changeTimer = null;
     this.folders.close();
     await this.indexer.close();
     await this.deps.models.close();

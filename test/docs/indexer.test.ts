@@ -110,7 +110,7 @@ test('documents are indexed one at a time in order; a cancelled one stops betwee
   const h = harness();
   h.replying.on = true;
   const a = h.add('a.txt', text(EMBED_BATCH * 2));
-  const b = h.add('b.txt', text(3));
+  h.add('b.txt', text(3));
   for (let i = 0; i < 20 && !h.replying.release; i++) await flush();
   expect(h.states()).toEqual(['embedding', 'queued']);
   expect(h.indexer.queued()).toBe(2);
