@@ -1,5 +1,5 @@
 /**
- * A turn's tool calls, between one reply that made them and the next (main/chat/turns.ts runs the
+ * A turn's tool calls, between one reply that made them and the next (main/chat/steps.ts runs the
  * steps): each call is asked of the user when the policy says so (main/tools/approvals.ts), runs
  * (several at once when the reply made several), its text is cut to its tool's budget in the chat
  * model's tokens, and it becomes a tool message (role 'tool', its outcome beside the text), chained

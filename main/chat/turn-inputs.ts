@@ -1,5 +1,5 @@
 /**
- * What a turn reads before each step (main/chat/turns.ts): the thread's effective sampling (app
+ * What a turn reads before each step (main/chat/steps.ts): the thread's effective sampling (app
  * defaults < assistant < thread overrides) and instructions, its assistant, the chat model's count
  * of tokens in a text and in images of given sizes, and whether its template takes tools.
  */

@@ -1,38 +1,27 @@
 /**
- * A turn: a user message (or a regenerate, edit or continue) becomes a reply. Thread history and
- * instructions go to the engine with the thread's effective sampling (app defaults < assistant <
- * thread overrides); pieces stream to the renderer and to the store in batches; the final status
- * and metrics are saved; a new thread is named after its first reply. One turn at a time per
- * thread, claimed before anything is awaited so a stop always reaches it. The channels that start
- * and stop turns are in ./channels.ts.
+ * A turn: a user message (or a regenerate, edit or continue) becomes a reply. The message and the
+ * reply are stored and answered at once; the turn's steps (its replies, with the tool calls between
+ * them: ./steps.ts) then run in the background, and a new thread is named after its first reply. One
+ * turn at a time per thread, claimed before anything is awaited so a stop always reaches it; the
+ * service tells whether a reply is being generated or written (the updater waits for them). The
+ * channels that start and stop turns are in ./channels.ts.
  */
 import path from 'path';
 import { untilAborted } from '../abort';
 import { EngineClient } from '../engine/client';
 import type { Logger } from '../logging';
-import { ChatMessage, EngineError, GenerateResult } from '../engine/protocol';
-import { ImageAttachment, IpcError, IpcErrorCode, MessageDTO, NO_VISION } from '../ipc/contract';
-import { CHAT_MODEL_ID, ModelLibrary } from '../models/library';
-import { chatChars, MAX_REQUEST_PIXELS } from '../params';
+import { ImageAttachment, IpcError, MessageDTO, NO_VISION } from '../ipc/contract';
+import { ModelLibrary } from '../models/library';
+import { MAX_REQUEST_PIXELS } from '../params';
 import { Services } from '../services';
-import { FinishReply, ReplyWriter, Store, Thread } from '../store';
-import { finishReasonOf } from './dto';
-import { toEngineMessages, withQuestionSources } from './history';
+import { ReplyWriter, Store, Thread } from '../store';
 import type { ImageStore } from './images';
-import { type ThreadSessions, tokensNeeded } from './sessions';
+import type { ThreadSessions } from './sessions';
+import { TurnSteps, type TurnOptions } from './steps';
 import { nameThread } from './titles';
-import { runToolCalls, type ToolDeps, withIds } from './tool-loop';
-import { assistantOf, countImageTokens, countTokens, effectiveSampling, toolsTheTemplateTakes } from './turn-inputs';
-import type { OfferedTools } from '../tools/registry';
-import type { ToolCallDTO } from '../ipc/tools';
+import type { ToolDeps } from './tool-loop';
 import type { DocumentAttachment, SourceDTO } from '../ipc/docs';
 import { ChatViews, modelName } from './views';
-
-/** While a reply streams, the header's context meter is refreshed at most this often. */
-const USAGE_REFRESH_MS = 1000;
-
-/** Engine codes of a request the host died or hung under (the host is restarted). */
-const HOST_RESTARTED: ReadonlySet<string> = new Set<IpcErrorCode>(['engine_crashed', 'engine_hung']);
 
 export interface ChatDeps {
   store: Store;
@@ -60,28 +49,6 @@ export interface TurnDocs {
   sourcesFor(r: { threadId: string; assistantId: string | null; query: string; contextTokens: number; signal: AbortSignal }): Promise<SourceDTO[] | null>;
 }
 
-/** A step's tools: those offered, and whether this is the last step (the model may not call them). */
-interface StepTools {
-  offered: OfferedTools;
-  last: boolean;
-  /** the step's number (1: the turn's first reply) */
-  step: number;
-}
-
-/** How a step ended: the calls to run before the next one (none: the turn is over). */
-interface StepEnd {
-  calls: ToolCallDTO[];
-  /** the reply as it ended (null: it could not be read back) */
-  message: MessageDTO | null;
-}
-
-/** How a turn runs: a continue of the last reply; a message whose new images the model must read. */
-interface TurnOptions {
-  continueFinal?: boolean;
-  /** the turn's message brings images: a model without a projector fails the reply (older images are left out instead) */
-  readsImages?: boolean;
-}
-
 interface Running {
   abort: AbortController;
   done: Promise<void>;
@@ -100,15 +67,19 @@ export class ChatService {
   private readonly titling = new Set<Running>();
   /** told whenever a reply starts or ends (the updater's install waits while one is generating) */
   private readonly activityListeners = new Set<() => void>();
-  /** the last check of which tools the loaded model's template takes (./toolsTaken) */
-  private toolCheck: { key: string; tools: Awaited<ReturnType<typeof toolsTheTemplateTakes>> } | null = null;
   /** replies the engine is writing now (./replying) */
   private writing = 0;
 
-  constructor(private readonly deps: ChatDeps) {}
+  /** the steps of the turns (./steps.ts) */
+  private readonly steps: TurnSteps;
 
-  private get store(): Store {
-    return this.deps.store;
+  constructor(private readonly deps: ChatDeps) {
+    this.steps = new TurnSteps(deps, {
+      modelFor: (thread, signal) => this.modelFor(thread, signal),
+      expectedModel: (thread) => this.expectedModel(thread),
+      writingChanged: (by) => this.writingChanged(by),
+      emitThread: (threadId) => this.emitThread(threadId),
+    });
   }
 
   private api(threadId: string) {
@@ -381,7 +352,7 @@ export class ChatService {
   private start(thread: Thread, writer: ReplyWriter, opts: TurnOptions, turn: Turn, firstMessage?: string): void {
     const threadId = thread.id;
     // the reply ends here: a stop waits for this, never for the title that follows
-    const done = this.generate(thread, writer, turn.abort, opts)
+    const done = this.steps.generate(thread, writer, turn.abort, opts)
       .catch((e: Error) => {
         this.deps.logger.error(`chat: ${e.message}`);
         return null;
@@ -404,226 +375,5 @@ export class ChatService {
         .finally(() => this.titling.delete(titling));
       this.titling.add(titling);
     }
-  }
-
-  /**
-   * The tools the loaded model's template takes (toolsTheTemplateTakes), checked once per load and set
-   * of tools: a step does not render the template again to learn what the last one learned.
-   */
-  private async toolsTaken(offered: Parameters<typeof toolsTheTemplateTakes>[1]): Promise<Awaited<ReturnType<typeof toolsTheTemplateTakes>>> {
-    const key = `${this.deps.library.loadedChat?.loadId ?? 'none'}\n${JSON.stringify(offered)}`;
-    if (this.toolCheck?.key === key) return this.toolCheck.tools;
-    const tools = await toolsTheTemplateTakes(this.deps.engine, offered, this.deps.logger);
-    this.toolCheck = { key, tools };
-    return tools;
-  }
-
-  /** Runs a turn's steps; answers its last reply, to be told once the turn is released (null: told already, or none). */
-  private async generate(first: Thread, firstWriter: ReplyWriter, abort: AbortController, opts: TurnOptions): Promise<MessageDTO | null> {
-    const tools = this.deps.tools;
-    let writer = firstWriter;
-    let thread = first;
-    for (let step = 1; ; step++) {
-      const maxSteps = tools?.settings().maxSteps ?? 1;
-      const offered = tools && !opts.continueFinal ? tools.registry.offered(assistantOf(this.store, thread)?.tools ?? null) : null;
-      const stepTools = offered && offered.definitions.length > 0 ? { offered, last: step >= maxSteps, step } : null;
-      const end = await this.step(thread, writer, abort, step === 1 ? opts : {}, stepTools, step === 1);
-      if (!end.calls.length || !tools || !stepTools) return end.message;
-      if (abort.signal.aborted) return null;
-      const { messages, threads } = this.api(thread.id);
-      const lastId = await runToolCalls(tools, {
-        threadId: thread.id,
-        replyId: writer.messageId,
-        calls: end.calls,
-        offered: stepTools.offered,
-        signal: abort.signal,
-        countTokens: (text) => countTokens(this.deps.engine, text),
-        addMessage: (m) => messages.add(m),
-        added: (id) => this.deps.services.emit('chat.message', { threadId: thread.id, message: this.deps.views.message(thread.id, id) }),
-        logger: this.deps.logger,
-      });
-      if (abort.signal.aborted) return null;
-      // the next reply reads the thread's settings as they are now (they may change while a call waits)
-      thread = threads.get(thread.id);
-      writer = messages.beginReply({ threadId: thread.id, parentId: lastId, model: modelName(this.deps.library.loadedPath ?? this.expectedModel(thread)) });
-      this.deps.services.emit('chat.message', { threadId: thread.id, message: this.deps.views.message(thread.id, writer.messageId) });
-    }
-  }
-
-  /**
-   * Gives a turn's reply the sources of its thread's documents (and its assistant's folders'), found
-   * for the question it answers (the user message before it), stored on the reply so the prompt is the
-   * same at every later turn (history.ts withQuestionSources).
-   */
-  private async giveSources(thread: Thread, replyId: string, signal: AbortSignal): Promise<void> {
-    const docs = this.deps.docs;
-    const assistantId = assistantOf(this.store, thread)?.id ?? null;
-    if (!docs || !docs.hasDocuments(thread.id, assistantId)) return;
-    const { messages } = this.api(thread.id);
-    const path = messages.list(thread.id);
-    const at = path.findIndex((m) => m.id === replyId);
-    const question = at > 0 && path[at - 1].role === 'user' ? path[at - 1].content : '';
-    const sources = await docs.sourcesFor({ threadId: thread.id, assistantId, query: question, contextTokens: this.deps.library.loadedContextSize, signal });
-    if (sources !== null && !signal.aborted) messages.setSources(replyId, sources.length ? sources : null);
-  }
-
-  /**
-   * One step of a turn: one reply, offered the step's tools (on the last step the model may not call
-   * them: toolChoice none, so the prompt, and its cache, stay the same); answers the calls it made.
-   * Pieces go to the renderer and to the store writer; the writer never throws into the engine's
-   * stream callback. When the store can no longer take the text (disk full, reply too large, database
-   * locked past the retries) the generation is stopped and the reply ends as an error naming the store
-   * failure.
-   */
-  private async step(thread: Thread, writer: ReplyWriter, abort: AbortController, opts: TurnOptions, tools: StepTools | null, first: boolean): Promise<StepEnd> {
-    const signal = abort.signal;
-    const { messages } = this.api(thread.id);
-    const { sampling, request, instructions } = effectiveSampling(this.store, thread);
-    let writingCounted = false;
-    let chat: ChatMessage[] = [];
-    let result: GenerateResult | undefined;
-    let engineError: string | null = null;
-    let engineCode = 'aborted';
-    // the host that streamed this reply (its first piece): a reply whose host is gone at the end was cut off by a restart
-    let streamedBy: number | undefined;
-    let streamed = false;
-    let usageAt = Date.now();
-    // the model the reply ran on (null: stopped while it loaded)
-    let model: string | null = null;
-    const sessions = this.deps.sessions;
-    let acquired = false;
-    try {
-      model = await this.modelFor(thread, signal);
-      // a turn's first reply is given its thread's documents (whole, or the passages found for the question)
-      if (first && model !== null && !opts.continueFinal) await this.giveSources(thread, writer.messageId, signal);
-      const path = withQuestionSources(messages.list(thread.id));
-      const upTo = path.findIndex((m) => m.id === writer.messageId);
-      const history = (upTo >= 0 ? path.slice(0, opts.continueFinal ? upTo + 1 : upTo) : path).filter((m) => m.status !== 'error' || m.role !== 'assistant');
-      // tools go only to a model whose chat template renders them (one that ignores them would gain nothing, and
-      // llama.cpp's parser would hold its text back looking for calls), and only those llama.cpp can make a grammar of
-      const engineTools = tools && model !== null ? await this.toolsTaken(tools.offered.engine) : [];
-      if (engineTools.length === 0) tools = null;
-      // the messages, with their images when the model reads them (its projector is known once it is loaded)
-      const vision = model !== null && this.deps.library.loadedProjector !== null;
-      if (model !== null && opts.readsImages && !vision) throw new IpcError('invalid_input', NO_VISION);
-      const sent = await toEngineMessages(history, { instructions, images: vision ? this.deps.images : null });
-      chat = sent.messages;
-      // the thread's own sequence, its saved cache restored into it (never throws), with room made for
-      // the turn: its text estimated from its characters and what it may generate, its images counted
-      // exactly (the projector's tokens for each image's width and height, asked of the engine)
-      let seq = 0;
-      if (model !== null && sessions) {
-        const need = tokensNeeded(chatChars(chat), (request as { maxTokens?: number }).maxTokens) + (await countImageTokens(this.deps, thread.id, sent.imageSizes, signal));
-        seq = (await sessions.acquire(thread.id, need)).seq;
-        acquired = true;
-      }
-      if (model !== null && !signal.aborted) {
-        writingCounted = true;
-        this.writingChanged(1);
-      }
-      if (model !== null && !signal.aborted) result = await this.deps.engine.chat(
-        CHAT_MODEL_ID,
-        { messages: chat, sampling, ...request, continueFinal: opts.continueFinal, overflow: 'error', seq, ...(tools ? { tools: engineTools, toolChoice: tools.last ? ('none' as const) : ('auto' as const), parallelToolCalls: true } : {}) },
-        {
-          signal,
-          onPiece: (content, reasoning, probs) => {
-            // this runs inside the engine client's message listener: nothing may escape from it
-            try {
-              if (!streamed) {
-                streamed = true;
-                streamedBy = this.deps.engine.pid;
-              }
-              if (content) writer.append(content);
-              if (reasoning) writer.appendReasoning(reasoning);
-              if (writer.failure && !signal.aborted) abort.abort();
-              this.deps.services.emit('chat.piece', { threadId: thread.id, messageId: writer.messageId, content, reasoning, ...(probs ? { probs } : {}) });
-              if (Date.now() - usageAt >= (this.deps.usageRefreshMs ?? USAGE_REFRESH_MS)) {
-                usageAt = Date.now();
-                void this.deps.library.refreshUsage(thread.id);
-              }
-            } catch (e) {
-              this.deps.logger.error(`chat: a streamed piece could not be handled: ${(e as Error).message}`);
-            }
-          },
-        },
-      );
-    } catch (e) {
-      // the engine's error, or the model's (no model, a load that failed or needs confirming)
-      const err = e as EngineError | IpcError;
-      engineCode = err.code ?? 'internal';
-      if (engineCode !== 'aborted') engineError = `${engineCode}: ${err.message}`;
-    } finally {
-      if (acquired) sessions?.release(thread.id);
-      if (writingCounted) this.writingChanged(-1);
-    }
-    const t = result?.timings;
-    // the context the reply ran in (what a "context full" notice names)
-    const contextSize = this.deps.library.loadedContextSize;
-    const metrics = t
-      ? {
-          promptTokens: t.promptTokens,
-          cachedTokens: t.cachedTokens,
-          generatedTokens: t.generatedTokens,
-          ttftMs: t.ttftMs,
-          promptTps: t.promptTps,
-          genTps: t.genTps,
-          durationMs: t.promptMs + t.genMs,
-          ...(t.draftTokens ? { draftTokens: t.draftTokens, acceptedTokens: t.acceptedTokens ?? 0 } : {}),
-          ...(contextSize > 0 ? { contextSize } : {}),
-        }
-      : null;
-    const failure = writer.failure;
-    // cut off mid-reply by the engine host dying or hanging (it is restarted): the host failed the request, or a
-    // stop was answered by the host's end rather than by the generation (the host that streamed is gone)
-    const cutByRestart = streamed && !result && (HOST_RESTARTED.has(engineCode) || (engineCode === 'aborted' && this.deps.engine.pid !== streamedBy));
-    const final: FinishReply = failure
-      ? { status: 'error', error: `store_${failure.code}: the reply could not be saved (${failure.message}); generation was stopped`, metrics }
-      : cutByRestart
-        ? { status: 'interrupted', finishReason: 'engineRestarted', error: engineError ?? 'the engine host ended (and was restarted) while the reply was being stopped' }
-        : engineError
-          ? { status: 'error', error: engineError }
-          : { status: !result || result.stopReason === 'aborted' ? 'aborted' : 'done', finishReason: result ? finishReasonOf(result) : 'aborted', metrics };
-    // the calls it made (when it was offered tools and may call them; the loop runs them), or the step limit it reached
-    // (a reply cut by the max tokens or a full context may hold a call cut short: it is not run)
-    const finished = final.finishReason === 'eos' || final.finishReason === 'stop';
-    const calls = tools && !tools.last && result && final.status === 'done' && finished && !signal.aborted ? withIds(result.toolCalls) : [];
-    if (calls.length > 0) {
-      final.finishReason = 'toolCalls';
-      final.toolCalls = calls.map((c) => ({ id: c.id, name: c.name, arguments: c.arguments }));
-    } else if (tools?.last && tools.step > 1 && final.status === 'done' && finished) final.finishReason = 'toolSteps';
-    // ids, counts and times only: never the text
-    if (failure) this.deps.logger.warn('chat reply stopped: the store failed', { threadId: thread.id, messageId: writer.messageId, code: failure.code });
-    else if (cutByRestart) this.deps.logger.warn('chat reply cut off: the engine host was restarted', { threadId: thread.id, messageId: writer.messageId, code: engineCode });
-    else if (engineError) this.deps.logger.warn('chat reply failed', { threadId: thread.id, messageId: writer.messageId, code: engineCode });
-    else if (result && t) this.deps.logger.info('chat reply', { threadId: thread.id, messageId: writer.messageId, stopReason: result.stopReason, finishReason: finishReasonOf(result), promptTokens: t.promptTokens, generatedTokens: t.generatedTokens, ms: Math.round(t.promptMs + t.genMs) });
-    else this.deps.logger.info('chat reply failed', { threadId: thread.id, messageId: writer.messageId, code: engineCode });
-    let message: MessageDTO | null = null;
-    if (!writer.closed) {
-      try {
-        // the model it ran on (it recorded the one expected when it began; a continue keeps its own)
-        await writer.end(model !== null && !opts.continueFinal ? { ...final, model: modelName(model) ?? null } : final);
-      } catch (e) {
-        this.deps.logger.error(`chat: the reply could not be ended in the store: ${(e as Error).message}`);
-      }
-    }
-    try {
-      message = this.deps.views.message(thread.id, writer.messageId);
-    } catch (e) {
-      this.deps.logger.error(`chat: the finished reply could not be read back: ${(e as Error).message}`);
-    }
-    // what the UI shows even when the store could not record the end
-    if (message && message.status === 'streaming') message = { ...message, status: final.status, error: final.error ?? null };
-    const next = message?.status === 'done' ? calls : [];
-    // a reply the turn goes on after is told now; the turn's last one once the turn is released (./start), so
-    // a page that sends again when it hears of it finds the chat free
-    if (message && next.length > 0) this.deps.services.emit('chat.done', { threadId: thread.id, message });
-    // the reply is in the context now: the header's meter shows it (not after a failure: the engine may be restarting)
-    if (result) void this.deps.library.refreshUsage(thread.id);
-    try {
-      this.emitThread(thread.id);
-    } catch {
-      /* thread deleted meanwhile */
-    }
-    return { calls: next, message };
   }
 }

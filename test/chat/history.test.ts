@@ -55,7 +55,7 @@ test('older images go newest first while their pixels fit one request; the other
     { role: 'user', content: [imagePart(small), { type: 'text', text: 'Now?' }] },
   ]);
   expect(imageNotShown('one.png')).toBe('[image one.png not shown]');
-  // the sizes of the images that go, in their order (a turn counts their tokens: main/chat/turns.ts)
+  // the sizes of the images that go, in their order (a turn counts their tokens: main/chat/steps.ts)
   expect(chat.imageSizes).toEqual([{ width: 8192, height: 8192 }, { width: 48, height: 40 }]);
 
   // a newest message of text alone: two of the largest fill the request exactly

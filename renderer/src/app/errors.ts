@@ -23,7 +23,7 @@ export function describeError(err: ErrorInfo): string {
 }
 
 /**
- * MessageDTO.error is `<code>: <message>` from main (main/chat/turns.ts), or `store_<code>: …` when the
+ * MessageDTO.error is `<code>: <message>` from main (main/chat/steps.ts), or `store_<code>: …` when the
  * store could not save the reply (generation was then stopped).
  */
 export function describeMessageError(error: string): string {
