@@ -25,7 +25,7 @@ import type { Message } from '../store';
 import type { ImageDimensions, ImageStore, StoredImage } from './images';
 import { wellFormed } from './text';
 import { argumentsText, callArguments } from './dto';
-import { withSources } from '../docs/prompt';
+import { sourceKey, withSources } from '../docs/prompt';
 
 /**
  * A call's arguments as the template takes them: a JSON object's text. What a model wrote that is not
@@ -35,11 +35,18 @@ const templateArguments = (text: string): string => (callArguments(text) !== nul
 
 type HistoryMessage = Pick<Message, 'role' | 'content' | 'attachments'> & Partial<Pick<Message, 'toolCalls' | 'toolCallId'>>;
 
-/** The thread's path with each user message carrying the sources the reply after it was given. */
+/**
+ * The thread's path with each user message carrying the sources the reply after it was given; a
+ * source an earlier question carries is named there, not repeated (main/docs/prompt.ts).
+ */
 export function withQuestionSources<M extends Pick<Message, 'role' | 'content' | 'sources'>>(path: readonly M[]): M[] {
+  const given = new Set<string>();
   return path.map((m, i) => {
     const next = path[i + 1];
-    return m.role === 'user' && next?.role === 'assistant' && next.sources?.length ? { ...m, content: withSources(m.content, next.sources) } : m;
+    if (m.role !== 'user' || next?.role !== 'assistant' || !next.sources?.length) return m;
+    const content = withSources(m.content, next.sources, new Set(given));
+    for (const s of next.sources) given.add(sourceKey(s));
+    return { ...m, content };
   });
 }
 

@@ -2,7 +2,9 @@
  * How a reply's sources enter its prompt: a block before the user's message, each source numbered
  * and labelled (file, page, heading) so the model can cite it as [n]. Pure: history.ts builds every
  * user message a reply with sources answered the same way each turn, so the prompt's prefix (and the
- * thread's cache) stays the same.
+ * thread's cache) stays the same. A passage (or a whole document) an earlier question of the thread
+ * already carries is named, not repeated: a document given whole is in the prompt once however many
+ * questions follow.
  */
 import type { SourceDTO } from '../ipc/docs';
 
@@ -11,9 +13,12 @@ export function sourceLabel(s: Pick<SourceDTO, 'name' | 'page' | 'heading'>): st
   return [s.name, s.page !== null ? `page ${s.page}` : null, s.heading ? `"${s.heading}"` : null].filter(Boolean).join(', ');
 }
 
-/** The block of sources put before a user's message. */
-export function sourcesBlock(sources: readonly SourceDTO[]): string {
-  const parts = sources.map((s) => `[${s.n}] ${sourceLabel(s)}\n${s.text.trim()}`);
+/** What a source is, for "given above": its document and chunk (a whole document: its document). */
+export const sourceKey = (s: Pick<SourceDTO, 'ref' | 'chunkId'>): string => `${s.ref}#${s.chunkId ?? 'whole'}`;
+
+/** The block of sources put before a user's message; those `given` above are named without their text. */
+export function sourcesBlock(sources: readonly SourceDTO[], given: ReadonlySet<string> = new Set()): string {
+  const parts = sources.map((s) => (given.has(sourceKey(s)) ? `[${s.n}] ${sourceLabel(s)}: the same text as given above` : `[${s.n}] ${sourceLabel(s)}\n${s.text.trim()}`));
   return (
     'Sources from the documents attached to this chat. Use them where they help answer, and cite the ones you use as [1], [2]; ' +
     'say so when they do not hold the answer.\n\n' +
@@ -22,9 +27,9 @@ export function sourcesBlock(sources: readonly SourceDTO[]): string {
   );
 }
 
-/** A user message's text with the sources its reply was given before it. */
-export function withSources(content: string, sources: readonly SourceDTO[] | null | undefined): string {
-  return sources?.length ? sourcesBlock(sources) + content : content;
+/** A user message's text with the sources its reply was given before it (those `given` above named only). */
+export function withSources(content: string, sources: readonly SourceDTO[] | null | undefined, given?: ReadonlySet<string>): string {
+  return sources?.length ? sourcesBlock(sources, given) + content : content;
 }
 
 /**

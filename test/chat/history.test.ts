@@ -8,7 +8,8 @@
  */
 import fs from 'fs';
 import path from 'path';
-import { imageNotShown, toEngineMessages } from '../../main/chat/history';
+import { imageNotShown, toEngineMessages, withQuestionSources } from '../../main/chat/history';
+import type { SourceDTO } from '../../main/ipc/docs';
 import { ImageStore } from '../../main/chat/images';
 import type { ChatMessage } from '../../main/engine/protocol';
 import type { AttachmentDTO, ImageAttachment, IpcError } from '../../main/ipc/contract';
@@ -101,4 +102,33 @@ test("the newest message's own image that is gone fails with image_missing namin
   const text = await toEngineMessages(history, { instructions: '', images: null });
   expect(text.messages.map((m) => m.content)).toEqual(['Before.', 'r', 'Look.']);
   expect(text.imageSizes).toEqual([]);
+});
+
+describe('a question\'s sources (documents)', () => {
+  const src = (n: number, chunkId: number | null, text: string): SourceDTO => ({
+    n, ref: 'a'.repeat(64), name: 'guide.md', chunkId, page: chunkId === null ? null : 2, heading: chunkId === null ? null : 'Setup', text, mode: chunkId === null ? 'whole' : 'retrieved', score: null,
+  });
+  const path = (sources: (SourceDTO[] | null)[]) =>
+    sources.flatMap((s, i) => [
+      { role: 'user' as const, content: `question ${i}`, sources: null },
+      { role: 'assistant' as const, content: `answer ${i}`, sources: s },
+    ]);
+
+  test('go before the question their reply answered, numbered and labelled; a question without sources is left as it is', () => {
+    const out = withQuestionSources(path([[src(1, 7, 'Install with npm.')], null]));
+    expect(out[0].content).toMatch(/^Sources from the documents[^]*\[1\] guide\.md, page 2, "Setup"\nInstall with npm\.\n\n---\n\nquestion 0$/);
+    expect(out[2].content).toBe('question 1');
+    expect(out[1].content).toBe('answer 0');
+  });
+
+  test('a document given whole, or a passage, that an earlier question carries is named again, not repeated', () => {
+    const whole = 'The whole guide. '.repeat(50);
+    const out = withQuestionSources(path([[src(1, null, whole)], [src(1, null, whole), src(2, 9, 'A new passage.')]]));
+    expect(out[0].content.split('The whole guide.').length - 1).toBe(50);
+    expect(out[2].content).not.toContain('The whole guide.');
+    expect(out[2].content).toContain('[1] guide.md: the same text as given above');
+    expect(out[2].content).toContain('[2] guide.md, page 2, "Setup"\nA new passage.');
+    // the same every turn: the prompt's prefix holds
+    expect(withQuestionSources(path([[src(1, null, whole)], [src(1, null, whole), src(2, 9, 'A new passage.')]]))).toEqual(out);
+  });
 });
