@@ -3,8 +3,12 @@
  * assistant's chats. A scan lists the folder (not following links, skipping hidden folders and
  * node_modules), hashes a file whose size or time changed since the last scan and links it (the same
  * content is one document, indexed once), and unlinks the files that are gone (their documents go
- * when nothing else links them). Each folder is watched (fs.watch, recursive) and scanned again a
- * moment after a change; where watching fails it is scanned every RESCAN_MS.
+ * when nothing else links them). Each folder is watched and scanned again a moment after a change
+ * (SETTLE_MS after the last event, at most SETTLE_MAX_MS after the first); where watching fails it is
+ * scanned every RESCAN_MS. On Linux, where Node's recursive watch walks the whole tree synchronously
+ * and watches every folder in it, each folder the scan read is watched on its own (hidden ones and
+ * node_modules not), up to MAX_WATCHED_DIRS; elsewhere one recursive watch (the OS's). Events for
+ * hidden names are ignored. A folder whose row is gone (its assistant deleted) stops being followed.
  */
 import { createHash } from 'crypto';
 import fs from 'fs';
@@ -14,8 +18,13 @@ import type { Logger } from '../logging';
 import { docKindOfName, MAX_DOC_BYTES } from '../params';
 import type { DocsStore, KnowledgeFolder as FolderRow } from '../store/docs';
 
-/** A change is scanned this long after the last event (editors write a file in several steps). */
+/** A change is scanned this long after the last event (editors write a file in several steps), at most SETTLE_MAX_MS after the first. */
 export const SETTLE_MS = 1000;
+export const SETTLE_MAX_MS = 10_000;
+/** The most folders watched one by one (Linux); a larger tree is scanned every RESCAN_MS instead. */
+export const MAX_WATCHED_DIRS = 1000;
+/** Whether the OS watches a tree recursively itself (Node emulates it on Linux). */
+const NATIVE_RECURSIVE = process.platform === 'darwin' || process.platform === 'win32';
 /** A folder that cannot be watched is scanned this often. */
 export const RESCAN_MS = 60_000;
 /** The most files one folder contributes, and how deep a scan goes. */
@@ -36,7 +45,14 @@ export interface FoldersDeps {
 interface Live {
   state: KnowledgeFolderDTO['state'];
   error: string | null;
-  watcher: fs.FSWatcher | null;
+  /** the watches, by folder ('' : the recursive one) */
+  watchers: Map<string, fs.FSWatcher>;
+  /** scanned on a timer (watching failed or the tree is too large) */
+  polling: boolean;
+  /** when the first event not yet scanned came */
+  firstEventAt: number | null;
+  /** files past MAX_FOLDER_FILES were left out at the last scan */
+  truncated: boolean;
   timer: NodeJS.Timeout | null;
   scanning: Promise<void> | null;
   again: boolean;
@@ -117,21 +133,60 @@ export class KnowledgeFolders {
 
   private follow(f: FolderRow): void {
     if (this.closed) return;
-    const l: Live = { state: 'scanning', error: null, watcher: null, timer: null, scanning: null, again: false };
+    const l: Live = { state: 'scanning', error: null, watchers: new Map(), polling: false, firstEventAt: null, truncated: false, timer: null, scanning: null, again: false };
     this.live.set(f.id, l);
-    try {
-      l.watcher = fs.watch(f.path, { recursive: true, persistent: false }, () => this.soon(f.id));
-      l.watcher.on('error', (e) => {
-        this.deps.logger.warn(`docs: watching ${f.path} failed: ${e.message}; it is scanned every ${RESCAN_MS / 1000} s`);
-        l.watcher?.close();
-        l.watcher = null;
-        this.poll(f.id);
-      });
-    } catch (e) {
-      this.deps.logger.warn(`docs: ${f.path} cannot be watched (${(e as Error).message}); it is scanned every ${RESCAN_MS / 1000} s`);
-      this.poll(f.id);
-    }
+    if (NATIVE_RECURSIVE) this.watch(f, l, '', true);
     this.scan(f);
+  }
+
+  /** Watches `dir` (relative to the folder; recursive: the whole tree, where the OS does it). */
+  private watch(f: FolderRow, l: Live, dir: string, recursive: boolean): void {
+    if (l.watchers.has(dir) || l.polling) return;
+    try {
+      const w = fs.watch(path.join(f.path, dir), { recursive, persistent: false }, (_event, name) => {
+        const rel = name ? path.join(dir, name.toString()) : dir;
+        if (rel.split(/[\\/]/).some((part) => part.startsWith('.') || SKIP_DIRS.has(part))) return;
+        this.soon(f.id);
+      });
+      w.on('error', (e) => this.unwatchable(f, l, e as Error));
+      l.watchers.set(dir, w);
+    } catch (e) {
+      this.unwatchable(f, l, e as Error);
+    }
+  }
+
+  private unwatchable(f: FolderRow, l: Live, e: Error): void {
+    if (l.polling) return;
+    this.deps.logger.warn(`docs: ${f.path} cannot be watched (${e.message}); it is scanned every ${RESCAN_MS / 1000} s`);
+    this.stopWatching(l);
+    l.polling = true;
+    this.poll(f.id);
+  }
+
+  private stopWatching(l: Live): void {
+    for (const w of l.watchers.values()) w.close();
+    l.watchers.clear();
+  }
+
+  /** After a scan (Linux): each folder it read watched, those gone unwatched; too many: scanned on a timer. */
+  private watchDirs(f: FolderRow, l: Live, dirs: readonly string[]): void {
+    if (NATIVE_RECURSIVE || l.polling || this.live.get(f.id) !== l) return;
+    if (dirs.length > MAX_WATCHED_DIRS) return this.unwatchable(f, l, new Error(`it holds more than ${MAX_WATCHED_DIRS} folders`));
+    const keep = new Set(dirs);
+    for (const [dir, w] of l.watchers) {
+      if (!keep.has(dir)) {
+        w.close();
+        l.watchers.delete(dir);
+      }
+    }
+    for (const dir of dirs) this.watch(f, l, dir, false);
+  }
+
+  /** The folder's row, or null when it is gone (its assistant deleted): then it is no longer followed. */
+  private rowOf(id: number): FolderRow | null {
+    const row = this.deps.store.folder(id);
+    if (!row) this.unfollow(id);
+    return row;
   }
 
   private poll(id: number): void {
@@ -140,20 +195,26 @@ export class KnowledgeFolders {
     if (l.timer) clearTimeout(l.timer);
     l.timer = setTimeout(() => {
       l.timer = null;
-      const row = this.deps.store.folder(id);
-      if (row) this.scan(row);
-      if (!l.watcher) this.poll(id);
+      const row = this.rowOf(id);
+      if (!row) return;
+      this.scan(row);
+      this.poll(id);
     }, RESCAN_MS);
     l.timer.unref?.();
   }
 
   private soon(id: number): void {
     const l = this.live.get(id);
-    if (!l || this.closed) return;
+    if (!l || this.closed || l.polling) return;
+    const now = Date.now();
+    l.firstEventAt ??= now;
+    // a file written on and on does not hold back the scan for ever
+    if (l.timer && now - l.firstEventAt >= SETTLE_MAX_MS) return;
     if (l.timer) clearTimeout(l.timer);
     l.timer = setTimeout(() => {
       l.timer = null;
-      const row = this.deps.store.folder(id);
+      l.firstEventAt = null;
+      const row = this.rowOf(id);
       if (row) this.scan(row);
     }, SETTLE_MS);
     l.timer.unref?.();
@@ -162,7 +223,7 @@ export class KnowledgeFolders {
   private unfollow(id: number): void {
     const l = this.live.get(id);
     if (!l) return;
-    l.watcher?.close();
+    this.stopWatching(l);
     if (l.timer) clearTimeout(l.timer);
     this.live.delete(id);
   }
@@ -177,9 +238,10 @@ export class KnowledgeFolders {
     l.state = 'scanning';
     this.deps.changed();
     l.scanning = this.scanOnce(f)
-      .then(() => {
+      .then((r) => {
         l.state = 'watching';
-        l.error = null;
+        l.error = r.truncated ? `only the first ${MAX_FOLDER_FILES} files are read: give a smaller folder` : null;
+        this.watchDirs(f, l, r.dirs);
       })
       .catch((e: Error) => {
         l.state = 'failed';
@@ -196,18 +258,27 @@ export class KnowledgeFolders {
       });
   }
 
-  private async scanOnce(f: FolderRow): Promise<void> {
+  /** One scan; answers the folders it read (relative, '' the folder itself) and whether files were left out. */
+  private async scanOnce(f: FolderRow): Promise<{ dirs: string[]; truncated: boolean }> {
     const { store } = this.deps;
     const st = await fs.promises.stat(f.path).catch(() => null);
     if (!st?.isDirectory()) throw new Error(`${f.path} is no longer a folder Hearth can read`);
     const known = new Map(store.folderFiles(f.id).map((x) => [x.relPath ?? '', x]));
     const seen = new Set<string>();
     let count = 0;
+    let truncated = false;
+    const dirs: string[] = [];
     const walk = async (dir: string, depth: number): Promise<void> => {
       if (depth > MAX_DEPTH || this.closed) return;
-      const entries = await fs.promises.readdir(dir, { withFileTypes: true }).catch(() => []);
+      const entries = await fs.promises.readdir(dir, { withFileTypes: true }).catch(() => null);
+      if (!entries) return;
+      dirs.push(path.relative(f.path, dir));
       for (const e of entries) {
-        if (count >= MAX_FOLDER_FILES || this.closed) return;
+        if (this.closed) return;
+        if (count >= MAX_FOLDER_FILES) {
+          truncated = true;
+          return;
+        }
         if (e.name.startsWith('.')) continue;
         const full = path.join(dir, e.name);
         if (e.isDirectory()) {
@@ -234,5 +305,6 @@ export class KnowledgeFolders {
     for (const rel of known.keys()) if (!seen.has(rel)) store.unlinkFolderFile(f.id, rel);
     store.markScanned(f.id);
     this.deps.collect();
+    return { dirs, truncated };
   }
 }

@@ -220,6 +220,10 @@ test('an assistant\'s knowledge folder: scanned, indexed, watched; a changed fil
     const next = await sendAndWait(t.id, 'walrus?');
     expect(next.sources).toHaveLength(1);
     expect(next.sources![0].text).toContain('walrus');
+    // watched: a new file is indexed without a rescan (a moment after it is written)
+    fs.writeFileSync(path.join(folder, 'c.md'), '# Gamma\n\nThe gamma file talks about kiwis.\n');
+    fs.writeFileSync(path.join(folder, '.hidden.md'), 'not read');
+    await until(() => call<DocsStatusDTO>('docs.status'), (s) => s.queued === 0 && s.folders.some((f) => f.id === added.id && f.files === 2 && f.ready === 2), 'the watched change indexed', 20_000);
     // bad input: a relative path, a missing folder
     await expect(call('docs.folders.add', { assistantId: a.id, path: 'relative/dir' })).rejects.toMatchObject({ code: 'invalid_input' });
     await expect(call('docs.folders.add', { assistantId: a.id, path: path.join(folder, 'nope') })).rejects.toMatchObject({ code: 'not_found' });
