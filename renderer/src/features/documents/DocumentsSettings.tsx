@@ -19,7 +19,7 @@ type Form = { embeddingModel: string; rerankModel: string } & Record<NumberKey, 
 
 /** The number fields, with their bounds read from the setting's schema. */
 const NUMBER_FIELDS: { key: NumberKey; label: string; hint: string; step?: number }[] = [
-  { key: 'chunkTokens', label: 'Chunk size (tokens)', hint: 'How much text each indexed passage holds. A change re-indexes the documents.' },
+  { key: 'chunkTokens', label: 'Chunk size (tokens)', hint: 'How much text each indexed passage holds. It applies to documents added from now on (Retry on a document indexes it again with it).' },
   { key: 'chunkOverlapTokens', label: 'Chunk overlap (tokens)', hint: 'Text shared by neighbouring chunks (at most a third of the chunk size is used).' },
   { key: 'topK', label: 'Passages per reply (top K)', hint: 'The most passages retrieved for one reply.' },
   { key: 'retrievalTokens', label: 'Retrieval budget (tokens)', hint: 'The most tokens the retrieved passages take in a reply’s prompt.' },
