@@ -173,6 +173,11 @@ export class Indexer {
     } catch (e) {
       this.deps.logger.warn(`docs: the state of ${job.name} could not be stored: ${(e as Error).message}`);
     }
+    // done: the status told with the change no longer names it as the active job (nor counts it queued)
+    if (this.current === job) {
+      this.current = null;
+      this.progressOf.delete(job.hash);
+    }
     this.deps.changed(job.hash);
   }
 
