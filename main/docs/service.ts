@@ -103,7 +103,10 @@ export class DocsService {
   /** The settings changed: a new embedding model embeds every document again (its own space). */
   settingsChanged(): void {
     this.indexer.reembed();
-    this.changed([]);
+    // told once the chosen model is checked, so that the status says whether vectors are on with it (and why not)
+    void this.vectors()
+      .catch((e: Error) => this.deps.logger.warn(`docs: the embedding model could not be checked: ${e.message}`))
+      .finally(() => this.changed([]));
   }
 
   private async read(doc: { id: number; hash: string }): Promise<Uint8Array | null> {
