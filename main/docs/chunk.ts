@@ -65,16 +65,31 @@ function cut(text: string, level: Exclude<Level, 'chars'>): string[] {
   return text.split(re).filter((p) => p !== '');
 }
 
-/** The longest prefix of `text` within `budget` tokens (at least one character). */
-function fitPrefix(text: string, budget: number, count: (t: string) => number): number {
-  let lo = 1;
-  let hi = text.length;
+/**
+ * How many characters a search for a prefix (or suffix) of `budget` tokens first looks at: a token is
+ * rarely more than a few characters, so a window of budget × WINDOW_CHARS_PER_TOKEN characters holds
+ * the answer; the window doubles only while all of it still fits. The cost of a search is then the
+ * window's, not the whole text's (which made cutting a long text without whitespace quadratic).
+ */
+const WINDOW_CHARS_PER_TOKEN = 8;
+
+/** The most characters `take(n)` (a prefix or suffix of `length` characters) holds within `budget` tokens; at least `min`. */
+function fitLength(length: number, budget: number, min: number, take: (n: number) => string, count: (t: string) => number): number {
+  let window = Math.min(length, Math.max(min, budget * WINDOW_CHARS_PER_TOKEN));
+  while (window < length && count(take(window)) <= budget) window = Math.min(length, window * 2);
+  let lo = min;
+  let hi = window;
   while (lo < hi) {
     const mid = Math.ceil((lo + hi) / 2);
-    if (count(text.slice(0, mid)) <= budget) lo = mid;
+    if (count(take(mid)) <= budget) lo = mid;
     else hi = mid - 1;
   }
   return lo;
+}
+
+/** The longest prefix of `text` within `budget` tokens (at least one character). */
+function fitPrefix(text: string, budget: number, count: (t: string) => number): number {
+  return fitLength(text.length, budget, 1, (n) => text.slice(0, n), count);
 }
 
 /** `text` in pieces of at most `budget` tokens each, cut at the coarsest of `levels` that fits. */
@@ -111,8 +126,7 @@ function tailOf(text: string, budget: number, linesOnly: boolean, count: (t: str
   }
   if (linesOnly) return '';
   const trimmed = text.trimEnd();
-  let n = 0;
-  while (n < trimmed.length && count(trimmed.slice(trimmed.length - n - 1)) <= budget) n++;
+  const n = fitLength(trimmed.length, budget, 0, (k) => trimmed.slice(trimmed.length - k), count);
   return n ? text.slice(trimmed.length - n) : '';
 }
 

@@ -233,3 +233,31 @@ describe('the bound over a seeded random corpus', () => {
     }
   });
 });
+
+describe('cost: cutting a long text without whitespace is linear', () => {
+  const N = 4_000_000;
+  const text = 'x'.repeat(N);
+
+  test('the characters counted stay within a small multiple of the text (the whole rest of it was counted for every chunk)', () => {
+    let counted = 0;
+    const count = (t: string) => {
+      counted += t.length;
+      return Math.ceil(t.length / 4);
+    };
+    const chunks = chunkBlocks([p(text)], { targetTokens: 256, overlapTokens: 32, count });
+    expectWellFormed(chunks, 256, count);
+    expect(chunks[0].text).toBe('x'.repeat(1024));
+    expect(chunks[1].text.startsWith('x'.repeat(128))).toBe(true);
+    expect(counted).toBeLessThan(50 * N);
+  });
+
+  test('with the default estimate: every chunk full, and the text covered', () => {
+    const started = Date.now();
+    const chunks = chunkBlocks([p(text)], { targetTokens: 512, overlapTokens: 0 });
+    expectWellFormed(chunks, 512);
+    expect(chunks.map((c) => c.text).join('')).toBe(text);
+    expect(chunks.slice(0, -1).every((c) => c.tokens === 512)).toBe(true);
+    // generous on a loaded machine; the quadratic cut took about 6 s here
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+});
