@@ -2,7 +2,8 @@
  * The documents' files: each document the user attached is kept as `<data>/documents/<sha256>` (its
  * bytes, written to a temporary file, synced and renamed; the same content twice is one file), so its
  * indexing can run (and run again: a retry, other chunk settings) after Hearth restarts. What lies in
- * the folder is not trusted: only a regular file of at most MAX_DOC_BYTES is read.
+ * the folder is not trusted: only a regular file of at most MAX_DOC_BYTES is read (readRegularFile,
+ * which knowledge folders' files, not written by Hearth, are read with too).
  */
 import { createHash, randomBytes } from 'crypto';
 import fs from 'fs';
@@ -10,6 +11,57 @@ import path from 'path';
 import { MAX_DOC_BYTES } from '../params';
 
 const NAME = /^[0-9a-f]{64}$/;
+
+/** Errors of opening that mean "not a regular file here" (a link, gone, a folder, a FIFO without O_NONBLOCK's help). */
+const NOT_A_FILE = new Set(['ENOENT', 'ENOTDIR', 'ELOOP', 'EISDIR', 'ENXIO', 'EMLINK']);
+/** How much one read asks for: an abort is seen between reads. */
+const READ_PIECE = 4 * 1024 * 1024;
+
+/**
+ * A file's bytes, read safely from a folder Hearth does not own: opened without following a symbolic
+ * link (O_NOFOLLOW) and without blocking on a FIFO (O_NONBLOCK) where the platform has them (Windows
+ * lacks both: a link is refused by an lstat before opening there), then checked on the open descriptor
+ * (fstat). null when it is not a regular file (a link, a folder, a FIFO, a device, a socket), is gone,
+ * or holds more than `maxBytes` (counted as read: a file that grows past it is null too). On abort it
+ * stops between reads and rejects with the signal's reason. Other errors (no permission) are thrown.
+ */
+export async function readRegularFile(file: string, maxBytes: number, signal?: AbortSignal): Promise<Buffer | null> {
+  signal?.throwIfAborted();
+  const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
+  const notAFile = (e: unknown) => {
+    if (NOT_A_FILE.has((e as NodeJS.ErrnoException).code ?? '')) return null;
+    throw e;
+  };
+  if (O_NOFOLLOW === undefined) {
+    const st = await fs.promises.lstat(file).catch(notAFile);
+    if (!st?.isFile()) return null;
+  }
+  const fh = await fs.promises.open(file, O_RDONLY | (O_NOFOLLOW ?? 0) | (O_NONBLOCK ?? 0)).catch(notAFile);
+  if (!fh) return null;
+  try {
+    const st = await fh.stat();
+    if (!st.isFile() || st.size > maxBytes) return null;
+    // one byte more than allowed tells a file that grew past it
+    let buf = Buffer.allocUnsafe(Math.min(st.size, maxBytes) + 1);
+    let length = 0;
+    for (;;) {
+      signal?.throwIfAborted();
+      if (length === buf.length) {
+        if (length > maxBytes) return null;
+        const bigger = Buffer.allocUnsafe(Math.min(maxBytes + 1, buf.length * 2));
+        buf.copy(bigger, 0, 0, length);
+        buf = bigger;
+      }
+      const { bytesRead } = await fh.read(buf, length, Math.min(READ_PIECE, buf.length - length), length);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+    }
+    signal?.throwIfAborted();
+    return length > maxBytes ? null : buf.subarray(0, length);
+  } finally {
+    await fh.close();
+  }
+}
 
 export class DocFiles {
   constructor(readonly dir: string) {}
@@ -46,10 +98,7 @@ export class DocFiles {
 
   /** A kept document's bytes; null when it is gone (or is not a regular file of a document's size). */
   async get(hash: string): Promise<Buffer | null> {
-    const file = this.file(hash);
-    const st = await fs.promises.lstat(file).catch(() => null);
-    if (!st?.isFile() || st.size > MAX_DOC_BYTES) return null;
-    return fs.promises.readFile(file);
+    return readRegularFile(this.file(hash), MAX_DOC_BYTES);
   }
 
   async delete(hash: string): Promise<void> {
