@@ -10,9 +10,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Worker } from 'worker_threads';
 import { z } from 'zod';
-import { DOC_KINDS, EXTRACT_MEMORY_MB, EXTRACT_TIMEOUT_MS } from '../params/docs';
+import { EXTRACT_MEMORY_MB, EXTRACT_TIMEOUT_MS } from '../params/docs';
 import { projectRoot } from '../paths';
-import type { Extracted } from './extract';
+import { Extracted } from './extract';
 
 /** What the worker is given (workerData). */
 export interface ExtractRequest {
@@ -21,29 +21,9 @@ export interface ExtractRequest {
   maxChars?: number;
 }
 
-const page = z.number().int().min(1).nullable();
-const Block = z.union([
-  z.object({ type: z.literal('heading'), level: z.number().int().min(1).max(6), text: z.string().min(1), page }).strict(),
-  z.object({ type: z.enum(['paragraph', 'code', 'table', 'list']), text: z.string().min(1), page }).strict(),
-]);
 /** The worker's answer, checked at the thread boundary. */
-const ExtractReply = z.union([
-  z.object({
-    ok: z.literal(true),
-    result: z
-      .object({
-        kind: z.enum(DOC_KINDS),
-        blocks: z.array(Block),
-        pages: z.number().int().min(0).nullable(),
-        chars: z.number().int().min(0),
-        note: z.string().nullable(),
-        truncated: z.boolean(),
-      })
-      .strict(),
-  }),
-  z.object({ ok: z.literal(false), message: z.string() }),
-]);
-export type ExtractReply = { ok: true; result: Extracted } | { ok: false; message: string };
+const ExtractReply = z.union([z.object({ ok: z.literal(true), result: Extracted }), z.object({ ok: z.literal(false), message: z.string() })]);
+export type ExtractReply = z.infer<typeof ExtractReply>;
 
 /** The bundled worker: dist/docs-extract-worker.js next to the project's other bundles (as the engine host's). */
 export function defaultExtractWorkerFile(): string {

@@ -2,31 +2,43 @@
  * A document's text as blocks (headings, paragraphs, code, tables, lists), each with its page where
  * the format has pages (PDF). The kind comes from the file's name (params/docs.ts docKindOfName), else
  * from its bytes (a PDF header, a Word zip, UTF-8 text). Text kinds are parsed here and in
- * extract-text.ts; HTML and DOCX (through mammoth's HTML) by extract-html.ts; PDF by extract-pdf.ts.
+ * extract-text.ts; HTML and DOCX (through mammoth's HTML, its images left out, its zip checked first by
+ * extract-zip.ts) by extract-html.ts; PDF by extract-pdf.ts.
  * No more than MAX_DOC_TEXT_CHARS characters are kept (`truncated`, and the note says so).
  *
  * It runs in a worker thread (extract-run.ts): a hostile file costs the worker, never the app.
  */
+import { z } from 'zod';
 import { DOC_KINDS, MAX_DOC_BYTES, MAX_DOC_TEXT_CHARS, docKindOfName, type DocKind } from '../params/docs';
 import { readCode, readCsv, readJson, readMarkdown, readPlainText } from './extract-text';
 import { readHtml } from './extract-html';
+import { checkDocxZip } from './extract-zip';
 
-export type Block =
-  | { type: 'heading'; level: number; text: string; page: number | null }
-  | { type: 'paragraph' | 'code' | 'table' | 'list'; text: string; page: number | null };
+const page = z.number().int().min(1).nullable();
+/** One block of a document's text (checked where it crosses the worker thread's boundary, extract-run.ts). */
+export const Block = z.union([
+  z.object({ type: z.literal('heading'), level: z.number().int().min(1).max(6), text: z.string().min(1), page }).strict(),
+  z.object({ type: z.enum(['paragraph', 'code', 'table', 'list']), text: z.string().min(1), page }).strict(),
+]);
+export type Block = z.infer<typeof Block>;
 
-export interface Extracted {
-  kind: DocKind;
-  blocks: Block[];
-  /** a PDF's pages; null for kinds without pages */
-  pages: number | null;
-  /** the characters of the blocks' text */
-  chars: number;
-  /** what the reader should know (no text found, text cut, not JSON…); null: nothing */
-  note: string | null;
-  truncated: boolean;
-}
+/** A document as read. */
+export const Extracted = z
+  .object({
+    kind: z.enum(DOC_KINDS),
+    blocks: z.array(Block),
+    /** a PDF's pages; null for kinds without pages */
+    pages: z.number().int().min(0).nullable(),
+    /** the characters of the blocks' text */
+    chars: z.number().int().min(0),
+    /** what the reader should know (no text found, text cut, not JSON…); null: nothing */
+    note: z.string().nullable(),
+    truncated: z.boolean(),
+  })
+  .strict();
+export type Extracted = z.infer<typeof Extracted>;
 
+/** The note of a document that yields no text (the indexer's `empty` state says it too). */
 export const NOTE_NO_TEXT = 'no text found in this file';
 export const NOTE_SCANNED = 'no text found: this PDF looks scanned (images only); Hearth does not read text in images (no OCR)';
 
@@ -135,10 +147,14 @@ async function readKind(kind: DocKind, name: string, bytes: Uint8Array, sink: Bl
     return readPdf(bytes, sink);
   }
   if (kind === 'docx') {
+    // before anything unpacks it: a zip bomb is refused here (extract-zip.ts)
+    checkDocxZip(name, bytes);
     const mammoth = await import('mammoth');
+    // images are not read (mammoth would inline each as base64 in the HTML); an <img> without a source stays
+    const convertImage = mammoth.images.imgElement(() => Promise.resolve({ src: '' }));
     let html: string;
     try {
-      html = (await mammoth.convertToHtml({ buffer: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) })).value;
+      html = (await mammoth.convertToHtml({ buffer: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) }, { convertImage })).value;
     } catch (e) {
       throw new Error(`"${name}" could not be read as a Word document (DOCX): it is damaged or not DOCX (${(e as Error).message})`);
     }

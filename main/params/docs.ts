@@ -58,6 +58,13 @@ export const MAX_DOC_TEXT_CHARS = 20_000_000;
 /** An extraction's time limit and memory limit (it runs in a worker thread: a bad file ends the worker, never the app). */
 export const EXTRACT_TIMEOUT_MS = 120_000;
 export const EXTRACT_MEMORY_MB = 1024;
+/**
+ * A Word document (a zip) is refused before it is unpacked when one entry would unpack to more than
+ * MAX_DOCX_ENTRY_BYTES, or all of them to more than MAX_DOCX_TOTAL_BYTES: the unpacked bytes are
+ * ArrayBuffers, which the worker's memory limit does not bound (a 1.5 MB zip can hold 1.5 GB).
+ */
+export const MAX_DOCX_ENTRY_BYTES = 64 * 1024 * 1024;
+export const MAX_DOCX_TOTAL_BYTES = 256 * 1024 * 1024;
 
 /**
  * A document's indexing: queued → extracting → embedding → ready; `empty`: the file yields no text

@@ -7,7 +7,10 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { extractInWorker } from '../../main/docs/extract-run';
-import { NOTE_NO_TEXT, NOTE_SCANNED, type Extracted } from '../../main/docs/extract';
+import * as zlib from 'zlib';
+import { extractDocument, NOTE_NO_TEXT, NOTE_SCANNED, type Extracted } from '../../main/docs/extract';
+import { checkDocxZip } from '../../main/docs/extract-zip';
+import { MAX_DOCX_ENTRY_BYTES } from '../../main/params/docs';
 import { ensureExtractWorker, makeDocx, makePdf, makeScannedPdf } from '../helpers/docs';
 
 let workerFile: string;
@@ -63,6 +66,87 @@ test('DOCX: the Heading 1 as a heading block, then the paragraphs', async () => 
   // by its bytes: a zip holding word/document.xml
   expect((await read('attachment', await makeDocx('Sniffed', ['Body.']))).kind).toBe('docx');
   await expect(read('fake.docx', text('not a zip'))).rejects.toThrow(/could not be read as a Word document/);
+});
+
+/**
+ * A zip written by hand: each entry deflated (or given packed already, with the size it declares),
+ * local headers, the central directory, its end record. `zip64` marks the end record as ZIP64's.
+ */
+function makeZip(entries: { name: string; packed: Buffer; size: number }[], opts: { zip64?: boolean } = {}): Uint8Array {
+  const locals: Buffer[] = [];
+  const centrals: Buffer[] = [];
+  let offset = 0;
+  for (const e of entries) {
+    const name = Buffer.from(e.name);
+    const local = Buffer.alloc(30);
+    local.writeUInt32LE(0x04034b50, 0);
+    local.writeUInt16LE(20, 4);
+    local.writeUInt16LE(8, 8);
+    local.writeUInt32LE(e.packed.length, 18);
+    local.writeUInt32LE(e.size, 22);
+    local.writeUInt16LE(name.length, 26);
+    const central = Buffer.alloc(46);
+    central.writeUInt32LE(0x02014b50, 0);
+    central.writeUInt16LE(20, 4);
+    central.writeUInt16LE(20, 6);
+    central.writeUInt16LE(8, 10);
+    central.writeUInt32LE(e.packed.length, 20);
+    central.writeUInt32LE(opts.zip64 ? 0xffffffff : e.size, 24);
+    central.writeUInt16LE(name.length, 28);
+    central.writeUInt32LE(offset, 42);
+    locals.push(local, name, e.packed);
+    centrals.push(central, name);
+    offset += local.length + name.length + e.packed.length;
+  }
+  const dir = Buffer.concat(centrals);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(entries.length, 8);
+  end.writeUInt16LE(entries.length, 10);
+  end.writeUInt32LE(dir.length, 12);
+  end.writeUInt32LE(offset, 16);
+  return new Uint8Array(Buffer.concat([...locals, dir, end]));
+}
+
+const deflated = (name: string, data: Buffer) => ({ name, packed: zlib.deflateRawSync(data), size: data.length });
+
+describe('DOCX zip bombs are refused before anything unpacks them', () => {
+  // 80 MB of zeros packs to about 80 KB: more than MAX_DOCX_ENTRY_BYTES unpacked
+  const HUGE = 80 * 1024 * 1024;
+  let bomb: { name: string; packed: Buffer; size: number };
+  beforeAll(() => {
+    bomb = deflated('word/document.xml', Buffer.alloc(HUGE));
+    expect(HUGE).toBeGreaterThan(MAX_DOCX_ENTRY_BYTES);
+  });
+  const types = () => deflated('[Content_Types].xml', Buffer.from('<?xml version="1.0"?><Types/>'));
+
+  test('an entry that says it unpacks past the cap: a clear refusal from the reader, and no memory spent in-process', async () => {
+    const zip = makeZip([types(), bomb]);
+    expect(zip.length).toBeLessThan(1024 * 1024);
+    await expect(read('bomb.docx', zip)).rejects.toThrow(/"bomb\.docx" is refused: its entry word\/document\.xml unpacks to 83886080 bytes .*zip bomb/);
+    const before = process.memoryUsage().arrayBuffers;
+    const started = Date.now();
+    await expect(extractDocument('bomb.docx', makeZip([types(), bomb]))).rejects.toThrow(/zip bomb/);
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(16 * 1024 * 1024);
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  test('an entry that lies about its size: unpacked no further than it declares, and refused', async () => {
+    const liar = { ...bomb, size: 4096 };
+    await expect(read('liar.docx', makeZip([types(), liar]))).rejects.toThrow(/its entry word\/document\.xml unpacks to more than the 4096 bytes it declares/);
+  });
+
+  test('entries that together unpack past the total: refused', () => {
+    const kb = (i: number) => deflated(`word/media/${i}.bin`, Buffer.alloc(1024, i));
+    const zip = makeZip([0, 1, 2, 3, 4].map(kb));
+    expect(() => checkDocxZip('many.docx', zip, { entry: 2048, total: 4096 })).toThrow(/"many\.docx" is refused: its entries unpack to more than 5120 bytes/);
+    expect(() => checkDocxZip('many.docx', zip, { entry: 2048, total: 8192 })).not.toThrow();
+  });
+
+  test('a ZIP64 marker is refused; a zip with no directory is damaged', async () => {
+    await expect(read('big.docx', makeZip([types(), deflated('word/document.xml', Buffer.from('<w:document/>'))], { zip64: true }))).rejects.toThrow(/ZIP64/);
+    await expect(read('cut.docx', (await makeDocx('Cut', ['off'])).slice(0, 300))).rejects.toThrow(/could not be read as a Word document/);
+  });
 });
 
 test('HTML: headings, paragraphs, code, lists and table rows; scripts and styles dropped', async () => {
