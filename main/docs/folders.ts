@@ -17,6 +17,7 @@ import type { KnowledgeFolderDTO } from '../ipc/docs';
 import type { Logger } from '../logging';
 import { docKindOfName, MAX_DOC_BYTES } from '../params';
 import type { DocsStore, KnowledgeFolder as FolderRow } from '../store/docs';
+import { readRegularFile } from './files';
 
 /** A change is scanned this long after the last event (editors write a file in several steps), at most SETTLE_MAX_MS after the first. */
 export const SETTLE_MS = 1000;
@@ -293,7 +294,8 @@ export class KnowledgeFolders {
         seen.add(rel);
         const was = known.get(rel);
         if (was && was.fileSize === s.size && was.fileMtimeMs === Math.floor(s.mtimeMs)) continue;
-        const bytes = await fs.promises.readFile(full).catch(() => null);
+        // a file Hearth did not write: only a regular file of a document's size is read (a FIFO, a device, a link never)
+        const bytes = await readRegularFile(full, MAX_DOC_BYTES).catch(() => null);
         if (!bytes) continue;
         const hash = createHash('sha256').update(bytes).digest('hex');
         const doc = store.ensureDocument({ hash, kind: docKindOfName(e.name), size: bytes.length });

@@ -12,7 +12,7 @@ import type { Logger } from '../logging';
 import type { DocKind, DocumentSettings } from '../params';
 import type { DocsStore } from '../store/docs';
 import { chunkBlocks } from './chunk';
-import type { Extracted } from './extract';
+import { type Extracted, NOTE_NO_TEXT } from './extract';
 
 /** Progress of one document is told at most this often. */
 export const PROGRESS_MS = 250;
@@ -203,7 +203,7 @@ export class Indexer {
         note = extracted.note;
         this.tell(job, 'extracting', 1, 1, true);
         this.deps.changed(job.hash);
-        if (!chunks.length) return this.finish(job, 'empty', { note: extracted.note ?? 'no text found in this file' });
+        if (!chunks.length) return this.finish(job, 'empty', { note: extracted.note ?? NOTE_NO_TEXT });
       }
       const v = await this.deps.vectors();
       // keyword search only (the status says why); a model chosen later embeds it (embedMissing)

@@ -5,7 +5,6 @@
  * indexed once; it goes (row, chunks, vectors, kept file) when nothing links it any more.
  */
 import { createHash } from 'crypto';
-import fs from 'fs';
 import { IpcError } from '../ipc/contract';
 import type { DocsStatusDTO, DocumentAttachment, DocumentDTO, PassageDTO, SourceDTO } from '../ipc/docs';
 import type { Logger } from '../logging';
@@ -14,7 +13,7 @@ import type { Handlers, Services } from '../services';
 import type { Store } from '../store';
 import type { DocRow } from '../store/docs';
 import type { Extracted } from './extract';
-import type { DocFiles } from './files';
+import { type DocFiles, readRegularFile } from './files';
 import { KnowledgeFolders } from './folders';
 import { Indexer } from './indexer';
 import { DocModelError, type DocModels } from './models';
@@ -114,7 +113,7 @@ export class DocsService {
     if (kept) return kept;
     // a folder's file: read where it lies, if it still holds this content
     for (const file of this.deps.store.docs.reports.folderPathsOf(doc.id)) {
-      const bytes = await fs.promises.readFile(file).catch(() => null);
+      const bytes = await readRegularFile(file, MAX_DOC_BYTES).catch(() => null);
       if (bytes && createHash('sha256').update(bytes).digest('hex') === doc.hash) return bytes;
     }
     return null;
