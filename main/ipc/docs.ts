@@ -5,11 +5,11 @@
  * mapping, main/docs and the renderer. zod only: the renderer imports this file too.
  */
 import { z } from 'zod';
-import { DOC_KINDS, DOC_STATES, MAX_DOC_BYTES, MAX_MESSAGE_DOCS } from '../params';
+import { DOC_KINDS, DOC_STATES, MAX_DOC_BYTES, MAX_MESSAGE_DOCS, SHA256_HEX } from '../params';
 import { AttachmentDTO } from './images';
 
 /** A document the app stored, named by its content: the SHA-256 of its bytes, 64 lowercase hex digits. */
-export const DocumentRef = z.string().regex(/^[0-9a-f]{64}$/, 'a document is named by its SHA-256: 64 hex digits');
+export const DocumentRef = z.string().regex(SHA256_HEX, 'a document is named by its SHA-256: 64 hex digits');
 
 /** A document the user attached to a message, as docs.store stored it. */
 export const DocumentAttachment = AttachmentDTO.extend({

@@ -7,6 +7,9 @@
 import { z } from 'zod';
 import { MAX_IMAGE_CHARS } from './chat';
 
+/** A stored document's name: the SHA-256 of its bytes as 64 lowercase hex digits. */
+export const SHA256_HEX = /^[0-9a-f]{64}$/;
+
 /** The kinds of document read, and the file extensions (lower case, no dot) each is known by. */
 export const DOC_KINDS = ['text', 'markdown', 'code', 'csv', 'json', 'html', 'pdf', 'docx'] as const;
 export type DocKind = (typeof DOC_KINDS)[number];

@@ -16,12 +16,15 @@ export interface UnfinishedDoc {
 export class DocsReports {
   private readonly stmts;
 
-  constructor(db: Database.Database, private readonly vectorCount: (spaceId: number, docId?: number) => number) {
+  constructor(db: Database.Database, private readonly vectorCount: (spaceId: number) => number) {
     // a document's name: its newest live link's
     const name = `(SELECT l.name FROM doc_links l WHERE l.doc_id = d.id ORDER BY l.removed_at IS NOT NULL, l.added_at DESC, l.id DESC LIMIT 1)`;
     this.stmts = {
       unfinished: db.prepare(`SELECT d.id, d.hash, ${name} AS name, d.note FROM documents d WHERE d.state IN ('queued', 'extracting', 'embedding') ORDER BY d.id`),
-      embeddable: db.prepare(`SELECT d.id, d.hash, ${name} AS name, d.note, d.chunk_count FROM documents d WHERE d.state IN ('ready', 'embedding') AND d.chunk_count > 0 ORDER BY d.id`),
+      // the count is an index range of doc_embedded (space_id, doc_id) per document, no vec0 scan
+      missingVectors: db.prepare(`SELECT d.id, d.hash, ${name} AS name, d.note FROM documents d
+        WHERE d.state IN ('ready', 'embedding') AND d.chunk_count > 0
+          AND (SELECT count(*) FROM doc_embedded e WHERE e.space_id = ? AND e.doc_id = d.id) < d.chunk_count ORDER BY d.id`),
       name: db.prepare(`SELECT ${name} AS name FROM documents d WHERE d.id = ?`).pluck(),
       folderPaths: db.prepare(`SELECT f.path, l.rel_path FROM doc_links l JOIN knowledge_folders f ON f.id = l.folder_id WHERE l.doc_id = ? AND l.removed_at IS NULL`),
       totals: db.prepare(`SELECT count(*) AS documents, coalesce(sum(chunk_count), 0) AS chunks FROM documents`),
@@ -33,11 +36,9 @@ export class DocsReports {
     return (this.stmts.unfinished.all() as UnfinishedDoc[]).map((d) => ({ ...d, name: d.name ?? d.hash.slice(0, 12) }));
   }
 
-  /** Indexed documents some of whose chunks lack vectors of `spaceId`. */
+  /** Indexed documents some of whose chunks lack vectors of `spaceId` (one query). */
   documentsMissingVectors(spaceId: number): UnfinishedDoc[] {
-    return (this.stmts.embeddable.all() as (UnfinishedDoc & { chunk_count: number })[])
-      .filter((d) => this.vectorCount(spaceId, d.id) < d.chunk_count)
-      .map((d) => ({ id: d.id, hash: d.hash, name: d.name ?? d.hash.slice(0, 12), note: d.note }));
+    return (this.stmts.missingVectors.all(spaceId) as UnfinishedDoc[]).map((d) => ({ ...d, name: d.name ?? d.hash.slice(0, 12) }));
   }
 
   nameOf(docId: number): string | null {

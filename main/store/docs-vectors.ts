@@ -3,6 +3,9 @@
  * keyed by the indexer's fingerprint of the model), each space's vectors in its own sqlite-vec vec0
  * table `doc_vec_<space id>` (chunk_id, embedding float[dims] cosine, doc_id as a metadata column so a
  * KNN search is filtered to a set of documents while it runs). Vectors of different models never mix.
+ * Which chunks have a vector in a space is kept in plain SQLite as well (`doc_embedded`, written in the
+ * same transaction as the vector, gone with its chunk or space by cascade): counts and "what is left to
+ * embed" read that index, never a vec0 table (a vec0 metadata filter is a full scan).
  * Where sqlite-vec did not load (vector-ext.ts) spaces are still recorded, but every vector operation
  * is a no-op or an empty result and no vec0 table is made or dropped (that needs the module).
  * Used through store.docs (docs.ts).
@@ -50,7 +53,7 @@ const spaceSchema = z.object({
 }).strict();
 export const docIdsSchema = z.array(rowId).max(1_000_000);
 export const kSchema = z.number().int().min(1).max(MAX_KNN);
-const limitSchema = z.number().int().min(1).max(100_000);
+export const limitSchema = z.number().int().min(1).max(100_000);
 
 interface SpaceDbRow { id: number; model_key: string; model_name: string | null; dims: number; created_at: number }
 const toSpace = (r: SpaceDbRow): EmbeddingSpace => ({ id: r.id, modelKey: r.model_key, modelName: r.model_name, dims: r.dims, createdAt: r.created_at });
@@ -58,15 +61,22 @@ const toSpace = (r: SpaceDbRow): EmbeddingSpace => ({ id: r.id, modelKey: r.mode
 /** The vec0 table of a space (the id is an integer from the database, never user text). */
 const tableOf = (spaceId: number) => `doc_vec_${spaceId}`;
 const TABLE_NAME = /^doc_vec_(\d+)$/;
+/** Makes a space's vec0 table if it is missing (needs sqlite-vec). */
+const createTable = (db: Database.Database, spaceId: number, dims: number) => db.exec(`CREATE VIRTUAL TABLE IF NOT EXISTS ${tableOf(spaceId)}
+  USING vec0(chunk_id integer primary key, embedding float[${dims}] distance_metric=cosine, doc_id integer)`);
+
+/** A chunk to embed: the indexer embeds "heading\ntext". */
+export interface ChunkToEmbed {
+  id: number;
+  docId: number;
+  text: string;
+  heading: string | null;
+}
 
 interface SpaceStmts {
-  count: Database.Statement;
-  countDoc: Database.Statement;
   remove: Database.Statement;
   insert: Database.Statement;
   knn: Database.Statement;
-  missing: Database.Statement;
-  missingDoc: Database.Statement;
 }
 
 export class DocVectors {
@@ -85,6 +95,14 @@ export class DocVectors {
       hasTable: db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").pluck(),
       vecTables: db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'doc\\_vec\\_%' ESCAPE '\\' AND sql LIKE 'CREATE VIRTUAL TABLE%'").pluck(),
       chunkDoc: db.prepare('SELECT doc_id FROM doc_chunks WHERE id = ?').pluck(),
+      // which chunks have a vector in a space: doc_embedded (plain SQLite, indexed), never a vec0 scan
+      embedded: db.prepare('INSERT INTO doc_embedded (space_id, chunk_id, doc_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING'),
+      count: db.prepare('SELECT count(*) FROM doc_embedded WHERE space_id = ?').pluck(),
+      countDoc: db.prepare('SELECT count(*) FROM doc_embedded WHERE space_id = ? AND doc_id = ?').pluck(),
+      missing: db.prepare(`SELECT c.id, c.doc_id, c.text, c.heading FROM doc_chunks c
+        WHERE NOT EXISTS (SELECT 1 FROM doc_embedded e WHERE e.space_id = ? AND e.chunk_id = c.id) ORDER BY c.id LIMIT ?`),
+      missingDoc: db.prepare(`SELECT c.id, c.doc_id, c.text, c.heading FROM doc_chunks c
+        WHERE c.doc_id = ? AND NOT EXISTS (SELECT 1 FROM doc_embedded e WHERE e.space_id = ? AND e.chunk_id = c.id) ORDER BY c.seq LIMIT ?`),
     };
   }
 
@@ -103,10 +121,7 @@ export class DocVectors {
       }
       const id = found ? found.id : Number(this.stmts.insertSpace.run(v.modelKey, v.modelName, v.dims, this.clock()).lastInsertRowid);
       if (found && v.modelName !== null && found.model_name !== v.modelName) this.stmts.renameSpace.run(v.modelName, id);
-      if (this.available) {
-        this.db.exec(`CREATE VIRTUAL TABLE IF NOT EXISTS ${tableOf(id)} USING vec0(
-          chunk_id integer primary key, embedding float[${v.dims}] distance_metric=cosine, doc_id integer)`);
-      }
+      if (this.available) createTable(this.db, id, v.dims);
       return id;
     })();
   }
@@ -120,7 +135,7 @@ export class DocVectors {
     return r ? toSpace(r) : null;
   }
 
-  /** Deletes a space and its vectors (its table stays where sqlite-vec is unavailable; dropOrphanTables drops it later). */
+  /** Deletes a space and its vectors, and its doc_embedded rows (its table stays where sqlite-vec is unavailable; dropOrphanTables drops it later). */
   dropSpace(id: number): boolean {
     const spaceId = check(rowId, id, 'space id');
     return this.db.transaction(() => {
@@ -131,14 +146,15 @@ export class DocVectors {
     })();
   }
 
-  /** Chunks that have no vector in the space yet, oldest first ([] without sqlite-vec). */
-  chunksWithoutVectors(spaceId: number, opts: { docId?: number; limit: number }): { id: number; docId: number; text: string }[] {
+  /** Chunks that have no vector in the space yet, oldest first (of one document: in order), with their headings ([] without sqlite-vec). */
+  chunksWithoutVectors(spaceId: number, opts: { docId?: number; limit: number }): ChunkToEmbed[] {
     const s = this.statements(spaceId);
     const limit = check(limitSchema, opts.limit, 'limit');
     if (!s) return [];
-    const rows = (opts.docId === undefined ? s.missing.all(limit) : s.missingDoc.all(check(rowId, opts.docId, 'document id'), limit)) as
-      { id: number; doc_id: number; text: string }[];
-    return rows.map((r) => ({ id: r.id, docId: r.doc_id, text: r.text }));
+    const rows = (opts.docId === undefined ? this.stmts.missing.all(spaceId, limit)
+      : this.stmts.missingDoc.all(check(rowId, opts.docId, 'document id'), spaceId, limit)) as
+      { id: number; doc_id: number; text: string; heading: string | null }[];
+    return rows.map((r) => ({ id: r.id, docId: r.doc_id, text: r.text, heading: r.heading }));
   }
 
   /**
@@ -162,17 +178,18 @@ export class DocVectors {
         if (docId !== r.docId) throw new StoreError('invalid_input', `chunk ${r.chunkId} belongs to document ${docId}, not ${r.docId}`);
         s.remove.run(BigInt(r.chunkId));
         s.insert.run(BigInt(r.chunkId), r.vector, BigInt(r.docId));
+        this.stmts.embedded.run(spaceId, r.chunkId, r.docId);
         stored++;
       }
       return stored;
     })();
   }
 
-  /** Vectors stored in the space (of one document), 0 without sqlite-vec. */
+  /** Chunks (of one document) with a vector in the space, 0 without sqlite-vec: an index range of doc_embedded, no vec0 scan. */
   vectorCount(spaceId: number, docId?: number): number {
     const s = this.statements(spaceId);
     if (!s) return 0;
-    return (docId === undefined ? s.count.get() : s.countDoc.get(BigInt(check(rowId, docId, 'document id')))) as number;
+    return (docId === undefined ? this.stmts.count.get(spaceId) : this.stmts.countDoc.get(spaceId, check(rowId, docId, 'document id'))) as number;
   }
 
   /** The `k` chunks of `docIds` nearest to `vector`, nearest first ([] without sqlite-vec). */
@@ -188,7 +205,7 @@ export class DocVectors {
     return rows.map((r, i) => ({ chunkId: r.chunk_id, rank: i + 1, distance: r.distance }));
   }
 
-  /** Deletes the vectors of these chunks in every space (before the chunks themselves go). */
+  /** Deletes the vectors of these chunks in every space (before the chunks themselves go; their doc_embedded rows go with them by cascade). */
   deleteChunks(chunkIds: readonly number[]): void {
     if (!this.available || chunkIds.length === 0) return;
     for (const space of this.spaces()) {
@@ -235,15 +252,10 @@ export class DocVectors {
     const space = this.requireSpace(id);
     if (!this.available) return null;
     const t = tableOf(id);
-    if (!this.stmts.hasTable.get(t)) {
-      // recorded where sqlite-vec was unavailable: its table is made on first use
-      this.db.exec(`CREATE VIRTUAL TABLE IF NOT EXISTS ${t} USING vec0(
-        chunk_id integer primary key, embedding float[${space.dims}] distance_metric=cosine, doc_id integer)`);
-    }
+    // recorded where sqlite-vec was unavailable: its table is made on first use
+    if (!this.stmts.hasTable.get(t)) createTable(this.db, id, space.dims);
     const db = this.db;
     const stmts: SpaceStmts = {
-      count: db.prepare(`SELECT count(*) FROM ${t}`).pluck(),
-      countDoc: db.prepare(`SELECT count(*) FROM ${t} WHERE doc_id = ?`).pluck(),
       remove: db.prepare(`DELETE FROM ${t} WHERE chunk_id = ?`),
       insert: db.prepare(`INSERT INTO ${t} (chunk_id, embedding, doc_id) VALUES (?, ?, ?)`),
       // joined to doc_chunks so a vector whose chunk is gone is never returned
@@ -252,10 +264,6 @@ export class DocVectors {
           SELECT chunk_id, distance FROM ${t}
           WHERE embedding MATCH ? AND k = ? AND doc_id IN (SELECT value FROM json_each(?))
         ) SELECT v.chunk_id, v.distance FROM v JOIN doc_chunks c ON c.id = v.chunk_id ORDER BY v.distance, v.chunk_id`),
-      missing: db.prepare(`SELECT c.id, c.doc_id, c.text FROM doc_chunks c
-        WHERE NOT EXISTS (SELECT 1 FROM ${t} v WHERE v.chunk_id = c.id) ORDER BY c.id LIMIT ?`),
-      missingDoc: db.prepare(`SELECT c.id, c.doc_id, c.text FROM doc_chunks c
-        WHERE c.doc_id = ? AND NOT EXISTS (SELECT 1 FROM ${t} v WHERE v.chunk_id = c.id) ORDER BY c.seq LIMIT ?`),
     };
     this.perSpace.set(id, stmts);
     return stmts;

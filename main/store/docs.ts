@@ -11,9 +11,9 @@
 import path from 'path';
 import type Database from 'better-sqlite3';
 import { z } from 'zod';
-import { DOC_KINDS, DOC_STATES, MAX_CHUNK_TOKENS, MAX_THREAD_DOCS, type DocKind, type DocState } from '../params/docs';
+import { DOC_KINDS, DOC_STATES, MAX_CHUNK_TOKENS, MAX_THREAD_DOCS, SHA256_HEX, type DocKind, type DocState } from '../params/docs';
 import type { Logger } from '../logging';
-import { DocVectors, docIdsSchema, kSchema, rowId, type EmbeddingSpace, type VectorHit, type VectorRow } from './docs-vectors';
+import { DocVectors, docIdsSchema, kSchema, limitSchema, rowId, type ChunkToEmbed, type EmbeddingSpace, type VectorHit, type VectorRow } from './docs-vectors';
 import { DocsReports } from './docs-reports';
 import { StoreError } from './errors';
 import { parseQuery } from './search';
@@ -21,7 +21,7 @@ import type { Clock } from './types';
 import { check, idSchema, LIMITS } from './validation';
 import type { VectorSupport } from './vector-ext';
 
-export type { EmbeddingSpace, VectorHit, VectorRow };
+export type { ChunkToEmbed, EmbeddingSpace, VectorHit, VectorRow };
 
 export interface DocRow {
   id: number;
@@ -38,6 +38,8 @@ export interface DocRow {
   chunkCount: number;
   tokens: number;
   createdAt: number;
+  /** when its content was last stored for a message (insert, touchStored): garbage collection's grace runs from here */
+  storedAt: number;
   /** when it last became ready (or empty) */
   indexedAt: number | null;
 }
@@ -79,6 +81,13 @@ export interface KnowledgeFolder {
   scannedAt: number | null;
 }
 
+/** A knowledge folder's files by their documents' state (problems: failed or empty). */
+export interface FolderCounts {
+  files: number;
+  ready: number;
+  problems: number;
+}
+
 /** A keyword match: rank 1 is the best; score is bm25 (lower is better). */
 export interface TextHit {
   chunkId: number;
@@ -92,7 +101,7 @@ export const MAX_CHUNK_CHARS = MAX_CHUNK_TOKENS * 64;
 export const MAX_QUERY_TERMS = 64;
 
 const count = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
-const hashSchema = z.string().regex(/^[0-9a-f]{64}$/, 'not a sha256 hex digest');
+const hashSchema = z.string().regex(SHA256_HEX, 'not a sha256 hex digest');
 const newDocSchema = z.object({ hash: hashSchema, kind: z.enum(DOC_KINDS).nullable(), size: count }).strict();
 const stateSchema = z.enum(DOC_STATES);
 const stateInfoSchema = z.object({
@@ -121,7 +130,7 @@ const neighboursSchema = z.number().int().min(0).max(1000);
 
 interface DocDbRow {
   id: number; hash: string; kind: string | null; size: number; state: string; error: string | null; note: string | null;
-  pages: number | null; chars: number | null; chunk_count: number; tokens: number; created_at: number; indexed_at: number | null;
+  pages: number | null; chars: number | null; chunk_count: number; tokens: number; created_at: number; stored_at: number; indexed_at: number | null;
 }
 interface ChunkDbRow { id: number; doc_id: number; seq: number; text: string; page: number | null; heading: string | null; tokens: number }
 interface LinkDbRow {
@@ -133,13 +142,15 @@ interface FolderDbRow { id: number; assistant_id: string; path: string; added_at
 const isKind = (k: string | null): k is DocKind => (DOC_KINDS as readonly (string | null)[]).includes(k);
 const isState = (s: string): s is DocState => (DOC_STATES as readonly string[]).includes(s);
 
+/** A state a newer version wrote reads as failed (no CHECK on the column, see migration 8). */
+const readState = (s: string): DocState => (isState(s) ? s : 'failed');
+
 function toDoc(r: DocDbRow): DocRow {
-  // a state a newer version wrote reads as failed (no CHECK on the column, see migration 8)
-  const state: DocState = isState(r.state) ? r.state : 'failed';
+  const state = readState(r.state);
   return {
     id: r.id, hash: r.hash, kind: isKind(r.kind) ? r.kind : null, size: r.size, state,
     error: state === r.state ? r.error : (r.error ?? `unknown state ${r.state}`), note: r.note, pages: r.pages, chars: r.chars,
-    chunkCount: r.chunk_count, tokens: r.tokens, createdAt: r.created_at, indexedAt: r.indexed_at,
+    chunkCount: r.chunk_count, tokens: r.tokens, createdAt: r.created_at, storedAt: r.stored_at, indexedAt: r.indexed_at,
   };
 }
 const toChunk = (r: ChunkDbRow): ChunkRow => ({ id: r.id, docId: r.doc_id, seq: r.seq, text: r.text, page: r.page, heading: r.heading, tokens: r.tokens });
@@ -171,12 +182,13 @@ export class DocsStore {
 
   constructor(private readonly db: Database.Database, private readonly clock: Clock, private readonly logger: Logger, support: VectorSupport) {
     this.vectors = new DocVectors(db, clock, logger, support);
-    this.reports = new DocsReports(db, (spaceId, docId) => this.vectorCount(spaceId, docId));
+    this.reports = new DocsReports(db, (spaceId) => this.vectorCount(spaceId));
     const linkCols = 'l.id, l.doc_id, l.thread_id, l.folder_id, l.name, l.rel_path, l.file_size, l.file_mtime_ms, l.added_at, l.removed_at';
     this.stmts = {
-      insertDoc: db.prepare(`INSERT INTO documents (hash, kind, size, state, created_at) VALUES (@hash, @kind, @size, 'queued', @now)
+      insertDoc: db.prepare(`INSERT INTO documents (hash, kind, size, state, created_at, stored_at) VALUES (@hash, @kind, @size, 'queued', @now, @now)
         ON CONFLICT (hash) DO NOTHING`),
       doc: db.prepare('SELECT * FROM documents WHERE id = ?'),
+      touchStored: db.prepare('UPDATE documents SET stored_at = ? WHERE id = ?'),
       docByHash: db.prepare('SELECT * FROM documents WHERE hash = ?'),
       setState: db.prepare(`UPDATE documents SET state = @state, error = @error, kind = coalesce(@kind, kind),
           note = CASE WHEN @setNote THEN @note ELSE note END,
@@ -192,6 +204,10 @@ export class DocsStore {
       chunk: db.prepare('SELECT * FROM doc_chunks WHERE id = ?'),
       before: db.prepare('SELECT * FROM doc_chunks WHERE doc_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?'),
       after: db.prepare('SELECT * FROM doc_chunks WHERE doc_id = ? AND seq > ? ORDER BY seq LIMIT ?'),
+      // the first chunks in (given document order, seq): ids picked on the (doc_id, seq) index, then only those rows read
+      fallback: db.prepare(`WITH picked AS (
+          SELECT c.id, j.key AS pos, c.seq FROM json_each(@docs) j JOIN doc_chunks c ON c.doc_id = j.value ORDER BY j.key, c.seq LIMIT @limit
+        ) SELECT c.* FROM picked p JOIN doc_chunks c ON c.id = p.id ORDER BY p.pos, p.seq`),
       liveThreadLinks: db.prepare('SELECT count(*) FROM doc_links WHERE thread_id = ? AND removed_at IS NULL').pluck(),
       threadLink: db.prepare('SELECT removed_at FROM doc_links WHERE thread_id = ? AND doc_id = ?'),
       linkThread: db.prepare(`INSERT INTO doc_links (doc_id, thread_id, name, added_at) VALUES (@doc, @thread, @name, @now)
@@ -208,6 +224,8 @@ export class DocsStore {
           added_at = CASE WHEN doc_id = excluded.doc_id THEN added_at ELSE excluded.added_at END`),
       unlinkFile: db.prepare('DELETE FROM doc_links WHERE folder_id = ? AND rel_path = ?'),
       folderFiles: db.prepare(`SELECT ${linkCols} FROM doc_links l WHERE l.folder_id = ? ORDER BY l.rel_path`),
+      folderStates: db.prepare(`SELECT d.state, count(*) AS n FROM doc_links l JOIN documents d ON d.id = l.doc_id
+        WHERE l.folder_id = ? AND l.removed_at IS NULL GROUP BY d.state`),
       folderFile: db.prepare(`SELECT ${linkCols} FROM doc_links l WHERE l.folder_id = ? AND l.rel_path = ?`),
       assistant: db.prepare('SELECT 1 FROM assistants WHERE id = ?'),
       insertFolder: db.prepare('INSERT INTO knowledge_folders (assistant_id, path, added_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING'),
@@ -221,7 +239,7 @@ export class DocsStore {
         WHERE l.removed_at IS NULL AND (l.thread_id = @thread OR f.assistant_id = @assistant) ORDER BY l.doc_id`).pluck(),
       dropDeadThreadLinks: db.prepare(`DELETE FROM doc_links WHERE thread_id IS NOT NULL
         AND thread_id NOT IN (SELECT id FROM threads) AND thread_id NOT IN (SELECT value FROM json_each(?))`),
-      unreferenced: db.prepare(`SELECT id, hash FROM documents d WHERE created_at < @before
+      unreferenced: db.prepare(`SELECT id, hash FROM documents d WHERE stored_at < @before
         AND NOT EXISTS (SELECT 1 FROM doc_links l WHERE l.doc_id = d.id AND l.removed_at IS NULL) ORDER BY id`),
       deleteDoc: db.prepare('DELETE FROM documents WHERE id = ?'),
       searchText: db.prepare(`SELECT f.rowid AS chunk_id, bm25(doc_chunks_fts) AS score
@@ -250,6 +268,12 @@ export class DocsStore {
       this.stmts.insertDoc.run({ ...v, now: this.clock() });
       return toDoc(this.stmts.docByHash.get(v.hash) as DocDbRow);
     })();
+  }
+
+  /** Marks a document's content as stored now (stored again for a message): collectGarbage's grace starts again. */
+  touchStored(id: number): void {
+    const docId = check(rowId, id, 'document id');
+    if (this.stmts.touchStored.run(this.clock(), docId).changes === 0) throw new StoreError('not_found', `no document ${docId}`);
   }
 
   document(id: number): DocRow | null {
@@ -319,6 +343,14 @@ export class DocsStore {
     return [...before, r, ...after].map(toChunk);
   }
 
+  /** The first `limit` chunks of `docIds`, in the order given then by seq (retrieval's fallback when nothing matched). */
+  chunksForFallback(docIds: number[], limit: number): ChunkRow[] {
+    const ids = [...new Set(check(docIdsSchema, docIds, 'document ids'))];
+    const n = check(limitSchema, limit, 'limit');
+    if (ids.length === 0) return [];
+    return (this.stmts.fallback.all({ docs: JSON.stringify(ids), limit: n }) as ChunkDbRow[]).map(toChunk);
+  }
+
   // ---- links ------------------------------------------------------------------------------------
 
   /** Attaches a document to a thread (saved or temporary); a removed link comes back. At most MAX_THREAD_DOCS live ones. */
@@ -377,6 +409,19 @@ export class DocsStore {
     return (this.stmts.folderFiles.all(check(rowId, folderId, 'folder id')) as LinkDbRow[]).map((r) => this.linked(r));
   }
 
+  /** How many files a folder has, how many are ready, and how many failed or are empty (one query, no rows loaded). */
+  folderCounts(folderId: number): FolderCounts {
+    const rows = this.stmts.folderStates.all(check(rowId, folderId, 'folder id')) as { state: string; n: number }[];
+    const counts: FolderCounts = { files: 0, ready: 0, problems: 0 };
+    for (const r of rows) {
+      const state = readState(r.state);
+      counts.files += r.n;
+      if (state === 'ready') counts.ready += r.n;
+      else if (state === 'failed' || state === 'empty') counts.problems += r.n;
+    }
+    return counts;
+  }
+
   /** The documents a turn searches: the thread's attached ones and the files of its assistant's folders (live links). */
   liveDocIds(scope: { threadId?: string | null; assistantId?: string | null }): number[] {
     const thread = scope.threadId == null ? null : check(idSchema, scope.threadId, 'thread id');
@@ -422,13 +467,15 @@ export class DocsStore {
 
   /**
    * Drops the links of threads that no longer exist (except `keepThreads`: the open temporary chats), then deletes
-   * the documents no live link refers to (created before `createdBefore`: a document stored for a message not yet sent is kept a while), with their chunks, search rows and vectors. Returns the deleted documents' hashes.
+   * the documents no live link refers to (stored before `storedBefore`: a document stored for a message not yet sent,
+   * or stored again by touchStored, is kept a while), with their chunks, search rows and vectors. Returns the deleted
+   * documents' hashes. `createdBefore`: the former name of `storedBefore`.
    */
-  collectGarbage(keepThreads: ReadonlySet<string> = new Set(), opts: { createdBefore?: number } = {}): string[] {
+  collectGarbage(keepThreads: ReadonlySet<string> = new Set(), opts: { storedBefore?: number; createdBefore?: number } = {}): string[] {
     const keep = JSON.stringify([...keepThreads]);
     return this.db.transaction(() => {
       this.stmts.dropDeadThreadLinks.run(keep);
-      const gone = this.stmts.unreferenced.all({ before: opts.createdBefore ?? Number.MAX_SAFE_INTEGER }) as { id: number; hash: string }[];
+      const gone = this.stmts.unreferenced.all({ before: opts.storedBefore ?? opts.createdBefore ?? Number.MAX_SAFE_INTEGER }) as { id: number; hash: string }[];
       for (const d of gone) {
         this.vectors.deleteChunks(this.stmts.chunkIds.all(d.id) as number[]);
         this.stmts.deleteDoc.run(d.id);
@@ -453,7 +500,7 @@ export class DocsStore {
     return this.vectors.dropSpace(id);
   }
 
-  chunksWithoutVectors(spaceId: number, opts: { docId?: number; limit: number }): { id: number; docId: number; text: string }[] {
+  chunksWithoutVectors(spaceId: number, opts: { docId?: number; limit: number }): ChunkToEmbed[] {
     return this.vectors.chunksWithoutVectors(spaceId, opts);
   }
 

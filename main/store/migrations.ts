@@ -219,7 +219,9 @@ export const MIGRATIONS: readonly Migration[] = [
       // DOC_STATES; reads map a state this version does not know to 'failed'). Ids are AUTOINCREMENT: a deleted
       // chunk's or space's id is never reused, so a vector left behind (written where sqlite-vec was unavailable
       // to delete it) can never stand for another chunk. An embedding space's vectors live in a vec0 table
-      // `doc_vec_<space id>` made on demand (main/store/docs-vectors.ts), not here: migrations run without sqlite-vec.
+      // `doc_vec_<space id>` made on demand (main/store/docs-vectors.ts), not here: migrations run without sqlite-vec;
+      // which chunks have a vector in a space is kept in plain SQLite too (doc_embedded), so counting is an index
+      // range, not a vec0 scan. stored_at: when the content was last stored for a message (garbage's grace).
       db.exec(`
         CREATE TABLE documents (
           id          INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -234,6 +236,7 @@ export const MIGRATIONS: readonly Migration[] = [
           chunk_count INTEGER NOT NULL DEFAULT 0,
           tokens      INTEGER NOT NULL DEFAULT 0,
           created_at  INTEGER NOT NULL,
+          stored_at   INTEGER NOT NULL,
           indexed_at  INTEGER
         );
         CREATE TABLE doc_chunks (
@@ -294,6 +297,15 @@ export const MIGRATIONS: readonly Migration[] = [
           dims       INTEGER NOT NULL,
           created_at INTEGER NOT NULL
         );
+        -- the chunks with a vector in a space's vec0 table (written with it by putVectors)
+        CREATE TABLE doc_embedded (
+          space_id INTEGER NOT NULL REFERENCES embedding_spaces(id) ON DELETE CASCADE,
+          chunk_id INTEGER NOT NULL REFERENCES doc_chunks(id) ON DELETE CASCADE,
+          doc_id   INTEGER NOT NULL,
+          PRIMARY KEY (space_id, chunk_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX doc_embedded_doc ON doc_embedded(space_id, doc_id);
+        CREATE INDEX doc_embedded_chunk ON doc_embedded(chunk_id);
 
         -- the sources a reply was given (JSON)
         ALTER TABLE messages ADD COLUMN sources TEXT;

@@ -9,7 +9,7 @@ import path from 'path';
 import Database from 'better-sqlite3';
 import { MAX_THREAD_DOCS } from '../../main/params/docs';
 import type { NewChunk, Store } from '../../main/store';
-import { cleanupDirs, closeStores, expectCode, FIXTURES, openStore, tmpDir } from './helpers';
+import { cleanupDirs, closeStores, expectCode, fakeClock, FIXTURES, openStore, tmpDir } from './helpers';
 
 afterEach(() => { closeStores(); cleanupDirs(); });
 
@@ -233,6 +233,42 @@ describe('links and garbage', () => {
     expectCode(() => s.docs.linkThread('not an id!', a.id, 'x'), 'invalid_input');
   });
 
+  test('the unsent grace runs from when the content was last stored: stored again (touchStored), it is not collected', () => {
+    const clock = fakeClock();
+    const s = openStore({ clock });
+    const t = s.threads.create({});
+    const d = addDoc(s, 'again', ['attached twice']);
+    expect(d.storedAt).toBe(d.createdAt);
+    s.docs.linkThread(t.id, d.id, 'again.txt');
+    s.docs.unlinkThread(t.id, d.id); // removed from that chat …
+    clock.advance(60 * 60_000);
+    const same = s.docs.ensureDocument({ hash: hashOf('again'), kind: 'text', size: 100 }); // … stored again for a message not yet sent
+    expect(same.id).toBe(d.id);
+    s.docs.touchStored(same.id);
+    const grace = 10 * 60_000;
+    expect(s.docs.document(d.id)!.storedAt).toBeGreaterThan(d.createdAt + grace);
+    expect(s.docs.collectGarbage(new Set(), { storedBefore: clock.peek() - grace })).toEqual([]);
+    expect(s.docs.collectGarbage(new Set(), { createdBefore: clock.peek() - grace })).toEqual([]); // the former name
+    clock.advance(grace + 1);
+    expect(s.docs.collectGarbage(new Set(), { storedBefore: clock.peek() - grace })).toEqual([hashOf('again')]);
+    expectCode(() => s.docs.touchStored(d.id), 'not_found');
+  });
+
+  test('chunksForFallback: the first chunks in the given documents\' order, then seq, at most limit', () => {
+    const s = openStore();
+    const a = addDoc(s, 'a', ['a0', 'a1', 'a2']);
+    const b = addDoc(s, 'b', ['b0', 'b1']);
+    const c = addDoc(s, 'c', ['c0']);
+    const texts = (ids: number[], n: number) => s.docs.chunksForFallback(ids, n).map((x) => x.text);
+    expect(texts([b.id, a.id, c.id], 4)).toEqual(['b0', 'b1', 'a0', 'a1']);
+    expect(texts([c.id, a.id], 10)).toEqual(['c0', 'a0', 'a1', 'a2']);
+    expect(texts([a.id, b.id, a.id], 5)).toEqual(['a0', 'a1', 'a2', 'b0', 'b1']);
+    expect(texts([424242], 3)).toEqual([]);
+    expect(texts([], 3)).toEqual([]);
+    expect(s.docs.chunksForFallback([b.id], 1)).toEqual([s.docs.chunks(b.id)[0]]);
+    expectCode(() => s.docs.chunksForFallback([a.id], 0), 'invalid_input');
+  });
+
   test(`a thread holds at most ${MAX_THREAD_DOCS} documents`, () => {
     const s = openStore();
     const t = s.threads.create({});
@@ -280,6 +316,35 @@ describe('knowledge folders', () => {
     expectCode(() => s.docs.addFolder('default', 'relative/path'), 'invalid_input');
     expectCode(() => s.docs.linkFolderFile(f.id, 'a.txt', v2.id, { size: 1, mtimeMs: 1 }), 'not_found');
     expectCode(() => s.docs.markScanned(f.id), 'not_found');
+  });
+
+  test('folderCounts: files, ready, and problems (failed or empty) in one query', () => {
+    const s = openStore();
+    const f = s.docs.addFolder('default', path.join(tmpDir(), 'kb'));
+    const other = s.docs.addFolder('default', path.join(tmpDir(), 'kb2'));
+    expect(s.docs.folderCounts(f.id)).toEqual({ files: 0, ready: 0, problems: 0 });
+    const states = ['ready', 'ready', 'failed', 'empty', 'queued', 'embedding', 'cancelled'] as const;
+    states.forEach((state, i) => {
+      const d = addDoc(s, `file ${i}`, [`text ${i}`]);
+      s.docs.setState(d.id, state);
+      s.docs.linkFolderFile(f.id, `f${i}.txt`, d.id, { size: 1, mtimeMs: 1 });
+    });
+    // a state a newer version wrote counts as failed, as it reads
+    const future = addDoc(s, 'future', ['from a newer version']);
+    s.db.prepare("UPDATE documents SET state = 'archived' WHERE id = ?").run(future.id);
+    s.docs.linkFolderFile(f.id, 'future.txt', future.id, { size: 1, mtimeMs: 1 });
+    // the same document under two paths is two files; another folder's files are not counted
+    s.docs.linkFolderFile(f.id, 'copy.txt', s.docs.folderFiles(f.id)[0].docId, { size: 1, mtimeMs: 1 });
+    s.docs.linkFolderFile(other.id, 'x.txt', future.id, { size: 1, mtimeMs: 1 });
+    const files = s.docs.folderFiles(f.id);
+    expect(s.docs.folderCounts(f.id)).toEqual({
+      files: files.length,
+      ready: files.filter((x) => x.doc.state === 'ready').length,
+      problems: files.filter((x) => x.doc.state === 'failed' || x.doc.state === 'empty').length,
+    });
+    expect(s.docs.folderCounts(f.id)).toEqual({ files: 9, ready: 3, problems: 3 });
+    expect(s.docs.folderCounts(other.id)).toEqual({ files: 1, ready: 0, problems: 1 });
+    expect(s.docs.folderCounts(424242)).toEqual({ files: 0, ready: 0, problems: 0 });
   });
 
   test('folder paths must stay under the folder; an assistant\'s deletion takes its folders and their links', () => {
