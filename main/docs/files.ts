@@ -8,9 +8,8 @@
 import { createHash, randomBytes } from 'crypto';
 import fs from 'fs';
 import path from 'path';
-import { MAX_DOC_BYTES } from '../params';
+import { MAX_DOC_BYTES, SHA256_HEX } from '../params';
 
-const NAME = /^[0-9a-f]{64}$/;
 
 /** Errors of opening that mean "not a regular file here" (a link, gone, a folder, a FIFO without O_NONBLOCK's help). */
 const NOT_A_FILE = new Set(['ENOENT', 'ENOTDIR', 'ELOOP', 'EISDIR', 'ENXIO', 'EMLINK']);
@@ -67,7 +66,7 @@ export class DocFiles {
   constructor(readonly dir: string) {}
 
   private file(hash: string): string {
-    if (!NAME.test(hash)) throw new Error(`not a document hash: ${hash}`);
+    if (!SHA256_HEX.test(hash)) throw new Error(`not a document hash: ${hash}`);
     return path.join(this.dir, hash);
   }
 

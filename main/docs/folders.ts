@@ -118,16 +118,14 @@ export class KnowledgeFolders {
 
   private dto(f: FolderRow): KnowledgeFolderDTO {
     const l = this.live.get(f.id);
-    const files = this.deps.store.folderFiles(f.id);
+    const counts = this.deps.store.folderCounts(f.id);
     return {
       id: f.id,
       assistantId: f.assistantId,
       path: f.path,
       state: l?.state ?? 'watching',
       error: l?.error ?? null,
-      files: files.length,
-      ready: files.filter((x) => x.doc.state === 'ready').length,
-      problems: files.filter((x) => x.doc.state === 'failed' || x.doc.state === 'empty').length,
+      ...counts,
       scannedAt: f.scannedAt,
     };
   }

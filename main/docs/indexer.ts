@@ -229,7 +229,8 @@ export class Indexer {
       if (rows.length === 0 || aborted(signal)) break;
       await this.deps.chatIdle(signal);
       if (aborted(signal)) break;
-      const vectors = await embed(rows.map((r) => r.text), signal);
+      // a chunk's heading path goes with its text (the chunk's text has no heading lines)
+      const vectors = await embed(rows.map((r) => (r.heading ? `${r.heading}\n${r.text}` : r.text)), signal);
       if (aborted(signal)) break;
       store.putVectors(spaceId, rows.map((r, i) => ({ chunkId: r.id, docId: r.docId, vector: Float32Array.from(vectors[i]) })));
       done += rows.length;

@@ -164,7 +164,7 @@ export class DocsService {
   private collect(): void {
     try {
       // a document stored for a message not yet sent is kept a while (as an image a composer stored)
-      const gone = this.deps.store.docs.collectGarbage(this.deps.store.temporary.ids(), { createdBefore: Date.now() - UNSENT_GRACE_MS });
+      const gone = this.deps.store.docs.collectGarbage(this.deps.store.temporary.ids(), { storedBefore: Date.now() - UNSENT_GRACE_MS });
       for (const hash of gone) {
         this.indexer.cancelHash(hash);
         void this.deps.files.delete(hash).catch((e: Error) => this.deps.logger.warn(`docs: a document's file could not be deleted: ${e.message}`));
@@ -234,6 +234,8 @@ export class DocsService {
     const hash = await this.deps.files.put(bytes);
     const docs = this.deps.store.docs;
     const row = docs.ensureDocument({ hash, kind, size: bytes.length });
+    // stored again (removed from another chat, attached anew): its grace before a send starts now
+    docs.touchStored(row.id);
     if (row.state === 'queued' || row.state === 'failed' || row.state === 'cancelled') this.indexer.add(row, name);
     const attachment: DocumentAttachment = { type: 'document', ref: hash, name, mimeType: DOC_MIME_TYPES[kind ?? 'text'], size: bytes.length };
     this.changed([hash]);

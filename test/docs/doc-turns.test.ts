@@ -59,6 +59,12 @@ async function until<T>(read: () => Promise<T>, test: (v: T) => boolean, what: s
   }
 }
 
+/** Changes some documents settings (settings.update takes the documents settings whole). */
+async function setDocs(patch: Record<string, unknown>): Promise<void> {
+  const s = await call('settings.get');
+  await call('settings.update', { documents: { ...s.documents, ...patch } });
+}
+
 async function storeDoc(name: string, content: string | Buffer) {
   return call<{ attachment: any; document: DocumentDTO }>('docs.store', { name, data: b64(content) });
 }
@@ -166,7 +172,7 @@ test('a removed document is no longer given; a scanned-like file says it has no 
 test('a reranker reorders the fused passages by its scores; one that is not a reranker is said so and the fused order kept', async () => {
   const { attachment } = await storeDoc('rerank.md', longDoc(12, 'okapi', 4));
   const t = await call('threads.create', {});
-  await call('settings.update', { documents: { rerankModel: path.join(chat.paths.models, 'rerank.gguf') } });
+  await setDocs({ rerankModel: path.join(chat.paths.models, 'rerank.gguf') });
   try {
     const reply = await sendAndWait(t.id, 'okapi river stone', [attachment]);
     const scores = reply.sources!.map((x) => x.score!.rerank);
@@ -174,14 +180,14 @@ test('a reranker reorders the fused passages by its scores; one that is not a re
     expect(scores.every((x) => typeof x === 'number')).toBe(true);
     expect([...scores].sort((x, y) => y! - x!)).toEqual(scores);
     // an embedding model named as the reranker: the turn goes on in the fused order
-    await call('settings.update', { documents: { rerankModel: embedPath } });
+    await setDocs({ rerankModel: embedPath });
     const again = await sendAndWait(t.id, 'okapi river stone');
     expect(again.status).toBe('done');
     expect(again.sources!.every((x) => x.score!.rerank === null)).toBe(true);
     const fused = again.sources!.map((x) => x.score!.fused);
     expect([...fused].sort((x, y) => y - x)).toEqual(fused);
   } finally {
-    await call('settings.update', { documents: { rerankModel: null } });
+    await setDocs({ rerankModel: null });
   }
 });
 
@@ -190,10 +196,10 @@ test('a new embedding model embeds every document again into its own space; the 
   expect(status0.embedded).toBe(status0.chunks);
   const spaces0 = chat.app.store.docs.spaces();
   expect(spaces0).toHaveLength(1);
-  await call('settings.update', { documents: { embeddingModel: path.join(chat.paths.models, 'embed-bert.gguf') } });
+  await setDocs({ embeddingModel: path.join(chat.paths.models, 'embed-bert.gguf') });
   const status = await until(() => call<DocsStatusDTO>('docs.status'), (s) => s.queued === 0 && s.embedded === s.chunks && s.chunks > 0 && chat.app.store.docs.spaces().length === 1 && chat.app.store.docs.spaces()[0].id !== spaces0[0].id, 're-embedding');
   expect(status.vectorsOff).toBeNull();
-  await call('settings.update', { documents: { embeddingModel: embedPath } });
+  await setDocs({ embeddingModel: embedPath });
   await until(() => call<DocsStatusDTO>('docs.status'), (s) => s.queued === 0 && s.embedded === s.chunks, 're-embedding back');
 });
 
