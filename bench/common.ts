@@ -7,7 +7,7 @@ import { spawnSync } from 'child_process';
 import fs from 'fs';
 import path from 'path';
 import { projectRoot } from '../main/paths';
-import { splitmix32, TEST_MODEL_SIZES, writeTestModel, type TestModelSize } from '../scripts/make-test-model';
+import { splitmix32, TEST_MODEL_SIZES, writeTestModel, type TestModelPooling, type TestModelSize } from '../scripts/make-test-model';
 
 export const root = projectRoot();
 
@@ -50,27 +50,28 @@ export function ensureTool(name: string): string {
 export const DEFAULT_BENCH_TYPE: Readonly<Record<TestModelSize, string>> = { tiny: 'f16', fast: 'q8_0', bench: 'f16', '1b': 'f16' };
 
 /**
- * The model to measure: --model, or a generated one of --size (default `bench`), quantized to --type
- * (default {@link DEFAULT_BENCH_TYPE}) with llama-quantize on `threads` threads (written once under
- * test-output/models, then reused).
+ * The model to measure: --model, or a generated one of --size (default `bench`, or `defaults.size`), quantized
+ * to --type (default `defaults.type`, else {@link DEFAULT_BENCH_TYPE}) with llama-quantize on `threads` threads
+ * (written once under test-output/models, then reused). `defaults.pooling`: an embedding model of that pooling.
  */
-export async function ensureModel(threads: number): Promise<string> {
+export async function ensureModel(threads: number, defaults: { size?: TestModelSize; type?: string; pooling?: Exclude<TestModelPooling, 'none'> } = {}): Promise<string> {
   const given = arg('model');
-  const size = arg('size') ?? 'bench';
+  const size = arg('size') ?? defaults.size ?? 'bench';
   if (given) {
     if (arg('size') || arg('type')) throw new Error('--model and --size/--type exclude each other');
     return path.resolve(given);
   }
   if (!(TEST_MODEL_SIZES as readonly string[]).includes(size)) throw new Error(`--size must be one of ${TEST_MODEL_SIZES.join(', ')}`);
-  const type = (arg('type') ?? DEFAULT_BENCH_TYPE[size as TestModelSize]).toLowerCase();
+  const type = (arg('type') ?? defaults.type ?? DEFAULT_BENCH_TYPE[size as TestModelSize]).toLowerCase();
   if (!/^[a-z0-9_]+$/.test(type)) throw new Error(`--type ${type}: a llama-quantize type such as q8_0, q4_0 or q4_k_m`);
   const dir = path.join(root, 'test-output', 'models');
-  const f16 = path.join(dir, size === 'bench' ? 'bench.gguf' : `bench-${size}.gguf`);
+  const pooling = defaults.pooling ?? 'none';
+  const f16 = path.join(dir, `${size === 'bench' ? 'bench' : `bench-${size}`}${pooling === 'none' ? '' : `-embed-${pooling}`}.gguf`);
   if (!fs.existsSync(f16)) {
     log(`writing the ${size} model to ${f16}`);
     fs.mkdirSync(dir, { recursive: true });
     const tmp = `${f16}.tmp-${process.pid}`;
-    await writeTestModel({ out: tmp, size: size as TestModelSize, vocab: 'llama-spm', seed: 1 });
+    await writeTestModel({ out: tmp, size: size as TestModelSize, vocab: 'llama-spm', seed: 1, pooling });
     fs.renameSync(tmp, f16);
   }
   if (type === 'f16') return f16;

@@ -45,7 +45,8 @@ export interface BenchStoreResult {
   thread: ScopeResult;
 }
 
-function prng(seed: number): () => number { // mulberry32
+/** A seeded PRNG in [0, 1) (mulberry32). */
+export function prng(seed: number): () => number { // mulberry32
   let s = seed | 0;
   return () => {
     s = (s + 0x6d2b79f5) | 0;
@@ -58,7 +59,8 @@ function prng(seed: number): () => number { // mulberry32
 const SYL = ['ka', 'lo', 'mi', 'ren', 'tor', 'va', 'sel', 'dun', 'pha', 'qui', 'bre', 'stal', 'om', 'ix', 'ne', 'gra', 'zu', 'pel',
   'cor', 'tin', 'vex', 'rho', 'sam', 'lu', 'dra', 'fen', 'gor', 'hil', 'jas', 'mon'];
 
-function vocabulary(rand: () => number, n: number): string[] {
+/** `n` distinct made-up words of 1-3 syllables. */
+export function vocabulary(rand: () => number, n: number): string[] {
   const words = new Set<string>();
   while (words.size < n) {
     const parts = 1 + Math.floor(rand() * 3);
@@ -70,7 +72,7 @@ function vocabulary(rand: () => number, n: number): string[] {
 }
 
 /** A Zipf(1) sampler over `n` ranks (a few words very common, most rare, as in prose). */
-function zipf(rand: () => number, n: number): () => number {
+export function zipf(rand: () => number, n: number): () => number {
   const cdf = new Float64Array(n);
   let sum = 0;
   for (let i = 0; i < n; i++) cdf[i] = sum += 1 / (i + 1);
@@ -86,7 +88,8 @@ function zipf(rand: () => number, n: number): () => number {
   };
 }
 
-function unitVector(rand: () => number, dims: number): Float32Array {
+/** A random direction of `dims` dimensions, length 1. */
+export function unitVector(rand: () => number, dims: number): Float32Array {
   const v = new Float32Array(dims);
   let n = 0;
   for (let i = 0; i < dims; i++) { v[i] = rand() * 2 - 1; n += v[i] * v[i]; }
@@ -95,14 +98,16 @@ function unitVector(rand: () => number, dims: number): Float32Array {
   return v;
 }
 
-function latency(xs: number[]): Latency {
+/** p50, p95 and max of `xs`, rounded to microseconds. */
+export function latency(xs: number[]): Latency {
   const s = [...xs].sort((a, b) => a - b);
   const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))];
   const r = (x: number) => Math.round(x * 1000) / 1000;
   return { p50: r(at(0.5)), p95: r(at(0.95)), max: r(s[s.length - 1]) };
 }
 
-function dbBytes(file: string): number {
+/** A database's bytes on disk (its file and WAL). */
+export function dbBytes(file: string): number {
   return ['', '-wal'].reduce((n, suffix) => n + (fs.existsSync(file + suffix) ? fs.statSync(file + suffix).size : 0), 0);
 }
 

@@ -29,7 +29,7 @@ export interface RetrieveDeps {
 }
 
 /** How many candidates each list gives the fusion, per chunk taken. */
-const CANDIDATES_PER_PICK = 4;
+export const CANDIDATES_PER_PICK = 4;
 /** The most candidates a reranker scores. */
 const RERANK_CANDIDATES = 32;
 
