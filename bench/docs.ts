@@ -140,7 +140,7 @@ async function embedSample(store: Store, engine: EngineClient, models: DocModels
       };
       const engineBefore = engineFirst ? await alone() : 0;
       const b = performance.now();
-      const vectors = await models.embed(file, texts);
+      const vectors = await models.embed(file, texts, 'document');
       store.docs.putVectors(spaceId, rows.map((r, i) => ({ chunkId: r.id, docId: r.docId, vector: Float32Array.from(vectors[i]) })));
       const pipelineMs = readMs + performance.now() - b;
       const engineMs = engineFirst ? engineBefore : await alone();
@@ -239,7 +239,7 @@ async function main(): Promise<void> {
     const space = await models.check('embed', modelFile);
     const spaceId = store.docs.ensureSpace(space.key, space.name, space.dims);
     t = performance.now();
-    await models.embed(modelFile, ['warm up']);
+    await models.embed(modelFile, ['warm up'], 'query');
     const loadMs = performance.now() - t;
     const info = await engine.contextInfo('docs:embed');
 
@@ -266,7 +266,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < queries; i++) {
       const text = w.question();
       const a = performance.now();
-      const [v] = await models.embed(modelFile, [text]);
+      const [v] = await models.embed(modelFile, [text], 'query');
       questionMs.push(performance.now() - a);
       questions.push({ text, vector: Float32Array.from(v) });
     }
