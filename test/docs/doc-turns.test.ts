@@ -6,6 +6,7 @@
  * (dist/docs-extract-worker.js). The engine's chat requests are recorded where main's requests reach
  * the engine client, to read the prompt a turn sent.
  */
+import { longDoc } from '../helpers/docs';
 import fs from 'fs';
 import path from 'path';
 import type { DocsStatusDTO, DocumentDTO, EventOf, MessageDTO } from '../../main/ipc/contract';
@@ -34,19 +35,6 @@ function recording(engine: EngineClient): EngineClient {
 const call: ChatApp['call'] = (channel, payload) => chat.call(channel, payload);
 const b64 = (text: string | Buffer) => Buffer.from(text).toString('base64');
 
-/** A long Markdown document: sections of filler words, one of them holding `needle`. */
-function longDoc(sections: number, needle: string, at: number): string {
-  const words = 'river stone lamp orchard window bridge harbor meadow candle letter garden valley engine signal paper thread'.split(' ');
-  let out = '';
-  for (let s = 0; s < sections; s++) {
-    out += `# Section ${s + 1}\n\n`;
-    for (let p = 0; p < 4; p++) {
-      const line = Array.from({ length: 60 }, (_, i) => words[(s * 7 + p * 3 + i) % words.length]).join(' ');
-      out += (s === at && p === 2 ? `The ${needle} lives here. ` : '') + line + '.\n\n';
-    }
-  }
-  return out;
-}
 
 /** Waits until `test` passes on the documents of a thread (or on the status when no thread). */
 async function until<T>(read: () => Promise<T>, test: (v: T) => boolean, what: string, ms = 120_000): Promise<T> {

@@ -18,6 +18,7 @@
  * first by its keywords, and topK 12 makes the vector list cover the document's chunks too.
  * Screenshots: test-output/screenshots/e2e-documents-*.png.
  */
+import { longDoc } from '../helpers/docs';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
@@ -57,19 +58,6 @@ async function until(what: string, predicate: () => Promise<boolean>, timeoutMs 
   }
 }
 
-/** A long Markdown document: sections of filler words, one paragraph of section `at` (0-based) opening with the needle. */
-function longDoc(sections: number, needle: string, at: number): string {
-  const words = 'river stone lamp orchard window bridge harbor meadow candle letter garden valley engine signal paper thread'.split(' ');
-  let out = '';
-  for (let s = 0; s < sections; s++) {
-    out += `# Section ${s + 1}\n\n`;
-    for (let p = 0; p < 4; p++) {
-      const line = Array.from({ length: 60 }, (_, i) => words[(s * 7 + p * 3 + i) % words.length]).join(' ');
-      out += (s === at && p === 2 ? `The ${needle} lives here. ` : '') + line + '.\n\n';
-    }
-  }
-  return out;
-}
 
 
 const composer = () => page.getByRole('textbox', { name: 'Message', exact: true });

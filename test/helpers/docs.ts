@@ -60,3 +60,17 @@ export async function makeDocx(heading: string, paragraphs: readonly string[]): 
   });
   return new Uint8Array(await Packer.toBuffer(doc));
 }
+
+/** A long Markdown document: sections of filler words, one paragraph of section `at` (0-based) opening with `needle`. */
+export function longDoc(sections: number, needle: string, at: number): string {
+  const words = 'river stone lamp orchard window bridge harbor meadow candle letter garden valley engine signal paper thread'.split(' ');
+  let out = '';
+  for (let s = 0; s < sections; s++) {
+    out += `# Section ${s + 1}\n\n`;
+    for (let p = 0; p < 4; p++) {
+      const line = Array.from({ length: 60 }, (_, i) => words[(s * 7 + p * 3 + i) % words.length]).join(' ');
+      out += (s === at && p === 2 ? `The ${needle} lives here. ` : '') + line + '.\n\n';
+    }
+  }
+  return out;
+}

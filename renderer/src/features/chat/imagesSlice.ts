@@ -5,6 +5,7 @@
  * image's hash; read once per session). An attached image is stored by main (images.store) as soon as
  * it is picked, pasted or dropped; the message then carries its attachment.
  */
+import { readBase64 } from '../../app/read-file';
 import { createSlice, PayloadAction } from '@reduxjs/toolkit';
 import { ImageAttachment, ImageRef, MessageDTO, NO_VISION } from '../../../../main/ipc/contract';
 import { IMAGE_CALLS_IN_FLIGHT, MAX_IMAGE_BYTES, MAX_IMAGES } from '../../../../main/params';
@@ -86,19 +87,6 @@ export const loadImage = createAppAsyncThunk(
   },
   { condition: (ref, { getState }) => ImageRef.safeParse(ref).success && !getState().images.urls[ref] },
 );
-
-/** A file's bytes as base64 (what images.store carries). */
-function readBase64(file: Blob): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const reader = new FileReader();
-    reader.onload = () => {
-      const url = String(reader.result);
-      resolve(url.slice(url.indexOf(',') + 1));
-    };
-    reader.onerror = () => reject(reader.error ?? new Error('the file could not be read'));
-    reader.readAsDataURL(file);
-  });
-}
 
 let nextId = 0;
 

@@ -6,6 +6,7 @@
  * the assistants' knowledge folders, and the passage a citation opened (docs.passage). What to ask
  * main and when is decided by ./listeners.ts; components only render and dispatch.
  */
+import { readBase64 } from '../../app/read-file';
 import { createAction, createSlice, PayloadAction } from '@reduxjs/toolkit';
 import type { DocProgressDTO, DocsStatusDTO, DocumentDTO, EventOf, MessageDTO, PassageDTO, RequestOf, SourceDTO } from '../../../../main/ipc/contract';
 import { DocumentAttachment } from '../../../../main/ipc/contract';
@@ -99,19 +100,6 @@ export const rescanFolder = ask<'docs.folders.rescan', number>('docs/rescanFolde
 export const DOC_ACTIONS = [cancelDocument, retryDocument, removeDocument] as const;
 /** The actions on a knowledge folder, each followed by docs.status asked again. */
 export const FOLDER_ACTIONS = [addFolder, removeFolder, rescanFolder] as const;
-
-/** A file's bytes as base64 (what docs.store carries). */
-function readBase64(file: Blob): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const reader = new FileReader();
-    reader.onload = () => {
-      const url = String(reader.result);
-      resolve(url.slice(url.indexOf(',') + 1));
-    };
-    reader.onerror = () => reject(reader.error ?? new Error('the file could not be read'));
-    reader.readAsDataURL(file);
-  });
-}
 
 let nextId = 0;
 
