@@ -311,6 +311,10 @@ void prepareRun(Context::State & st, GenRun & run) {
                                                              : COMMON_GRAMMAR_TYPE_TOOL_CALLS;
             sp.grammar = {gt, rc.params.grammar};
             sp.grammar_lazy = rc.params.grammar_lazy;
+        } else if (!opts.grammar.empty()) {
+            // the caller's own grammar, where the template's rendering did not carry it (its format has no
+            // place for one): as llama-server, which samples a chat request with the request's grammar
+            sp.grammar = {COMMON_GRAMMAR_TYPE_USER, opts.grammar};
         }
         sp.generation_prompt = rc.params.generation_prompt;
         for (const auto & p : rc.params.preserved_tokens) {

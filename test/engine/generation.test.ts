@@ -150,6 +150,17 @@ describe('generation', () => {
     expect(Person.safeParse(value).success).toBe(true);
   });
 
+  test('a chat request\'s own grammar holds its reply, as a completion\'s does (the template renders no grammar of its own)', async () => {
+    await engine.load('bpe', TINY_BPE, { contextSize: 512, threads: 2 });
+    try {
+      const r = await engine.chat('bpe', { messages: [{ role: 'user', content: 'Say yes.' }], grammar: 'root ::= "yes" ("-yes")*', maxTokens: 12, sampling: sampled });
+      expect(r.content).toMatch(/^yes(-yes)*(-(y(e)?)?)?$/);
+      expect(r.content.length).toBeGreaterThan(2);
+    } finally {
+      await engine.unload('bpe');
+    }
+  });
+
   test('a grown conversation reuses the cached prefix and gives the same text as a cold run', async () => {
     const history = [
       { role: 'system' as const, content: 'You are a helpful assistant.' },
