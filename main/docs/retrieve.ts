@@ -64,7 +64,7 @@ export async function retrieveSources(deps: RetrieveDeps, docs: readonly ThreadD
   }));
   if (ranked.length === 0) {
     // nothing matched (or no question: documents alone): the documents' first chunks, in order
-    ranked = docs.flatMap((d) => store.chunks(d.id).map((c) => ({ chunkId: c.id, score: { fused: 0, keywordRank: null, vectorRank: null, distance: null, rerank: null } })));
+    ranked = store.chunksForFallback(ids, settings.topK).map((c) => ({ chunkId: c.id, score: { fused: 0, keywordRank: null, vectorRank: null, distance: null, rerank: null } }));
   }
   if (deps.rerank && q && ranked.length > 1) {
     const head = ranked.slice(0, RERANK_CANDIDATES);

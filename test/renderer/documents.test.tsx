@@ -206,6 +206,17 @@ describe('a reply with sources', () => {
     stop();
   });
 
+  test('a passage no longer stored (its document removed or indexed again) says so and shows the text the reply was given', async () => {
+    const { stop } = setup([reply], { 'docs.passage': () => { throw ipcError('not_found', 'that passage is no longer stored'); } });
+    const article = screen.getByRole('article', { name: /Reply from/ });
+    fireEvent.click(within(article).getAllByRole('button', { name: 'Source 1: report.pdf' })[0]);
+    const panel = await screen.findByRole('complementary', { name: 'Passage' });
+    expect((await within(panel).findByRole('alert')).textContent).toMatch(/no longer exists/);
+    const mark = within(panel).getByText(source().text);
+    expect(mark.tagName).toBe('MARK');
+    stop();
+  });
+
   test('"What was retrieved" lists each source with its mode, scores and text', () => {
     const { stop } = setup([reply]);
     const toggle = screen.getByRole('button', { name: 'What was retrieved' });

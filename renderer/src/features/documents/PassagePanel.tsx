@@ -52,9 +52,16 @@ export function PassagePanel() {
         </p>
       )}
       {open.status === 'error' && (
-        <p role="alert" className="inline-error">
-          {open.error}
-        </p>
+        <div className="passage-body">
+          <p role="alert" className="inline-error">
+            {open.error}
+          </p>
+          {/* the document was removed or indexed again since: the text the reply's prompt held is still the reply's */}
+          <p className="muted">The text the reply was given:</p>
+          <mark ref={cited} className="passage-cited" aria-current="true">
+            {source.text}
+          </mark>
+        </div>
       )}
       {open.status === 'ready' && !passage && (
         <div className="passage-body">
