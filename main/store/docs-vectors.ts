@@ -8,6 +8,18 @@
  * embed" read that index, never a vec0 table (a vec0 metadata filter is a full scan).
  * Where sqlite-vec did not load (vector-ext.ts) spaces are still recorded, but every vector operation
  * is a no-op or an empty result and no vec0 table is made or dropped (that needs the module).
+ *
+ * searchVectors is approximate, in two stages (binary quantization with exact rescoring, as sqlite-vec's docs and
+ * many vector stores do): (1) the space's vectors as sign bits in memory (docs-binary.ts, built from vec0 on the
+ * first search of the space, kept in step by this class's writes, rebuilt when doc_embedded's count or highest
+ * chunk id says another connection changed the space), the nearest k × OVERSAMPLE (at least MIN_CANDIDATES) of
+ * the documents by Hamming distance; (2) those candidates' exact cosine distances, from the float vectors held in
+ * memory beside the bits (a vec0 point lookup costs ~1 ms: docs-binary.ts). A vec0 KNN reads every float vector of
+ * the space whatever the document filter (256 MB at 100,000 × 640); this reads 8 MB of bits and k × OVERSAMPLE
+ * vectors, at the cost of holding the vectors in memory (4 × dims bytes each) and of building that copy on the
+ * first search (~3 s at 100,000 × 640). It is exact when the documents hold no more vectors than the candidates;
+ * otherwise a true neighbour whose sign bits differ much from the query's can be missed. Another connection's
+ * replacement of a vector that changes neither the count nor the highest chunk id is not seen until a rebuild.
  * Used through store.docs (docs.ts).
  */
 import type Database from 'better-sqlite3';
@@ -17,11 +29,15 @@ import { StoreError } from './errors';
 import type { Clock } from './types';
 import { check } from './validation';
 import type { VectorSupport } from './vector-ext';
+import { BinaryIndex } from './docs-binary';
 
 /** sqlite-vec's most neighbours per KNN query. */
 export const MAX_KNN = 4096;
 /** The widest vector a space holds. */
 export const MAX_DIMS = 8192;
+/** Candidates of the sign-bit stage per neighbour asked for, and their least number. */
+export const OVERSAMPLE = 8;
+export const MIN_CANDIDATES = 64;
 
 export interface EmbeddingSpace {
   id: number;
@@ -77,11 +93,22 @@ interface SpaceStmts {
   remove: Database.Statement;
   insert: Database.Statement;
   knn: Database.Statement;
+  all: Database.Statement;
+}
+
+/** A space's sign-bit index and what doc_embedded said when it was last known to be in step. */
+interface SpaceIndex {
+  index: BinaryIndex;
+  /** PRAGMA data_version then (it changes when another connection commits) */
+  dataVersion: number;
+  /** false after a write of this connection (which may yet be rolled back): check doc_embedded before the next search */
+  verified: boolean;
 }
 
 export class DocVectors {
   private readonly stmts;
   private readonly perSpace = new Map<number, SpaceStmts>();
+  private readonly indexes = new Map<number, SpaceIndex>();
 
   constructor(private readonly db: Database.Database, private readonly clock: Clock, private readonly logger: Logger,
     readonly support: VectorSupport) {
@@ -98,6 +125,9 @@ export class DocVectors {
       // which chunks have a vector in a space: doc_embedded (plain SQLite, indexed), never a vec0 scan
       embedded: db.prepare('INSERT INTO doc_embedded (space_id, chunk_id, doc_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING'),
       count: db.prepare('SELECT count(*) FROM doc_embedded WHERE space_id = ?').pluck(),
+      extent: db.prepare('SELECT count(*) AS n, coalesce(max(chunk_id), 0) AS hi FROM doc_embedded WHERE space_id = ?'),
+      embeddedIds: db.prepare('SELECT chunk_id FROM doc_embedded WHERE space_id = ?').pluck(),
+      liveChunk: db.prepare('SELECT 1 FROM doc_chunks WHERE id = ?').pluck(),
       countDoc: db.prepare('SELECT count(*) FROM doc_embedded WHERE space_id = ? AND doc_id = ?').pluck(),
       missing: db.prepare(`SELECT c.id, c.doc_id, c.text, c.heading FROM doc_chunks c
         WHERE NOT EXISTS (SELECT 1 FROM doc_embedded e WHERE e.space_id = ? AND e.chunk_id = c.id) ORDER BY c.id LIMIT ?`),
@@ -141,6 +171,7 @@ export class DocVectors {
     return this.db.transaction(() => {
       const gone = this.stmts.deleteSpace.run(spaceId).changes > 0;
       this.perSpace.delete(spaceId);
+      this.indexes.delete(spaceId);
       if (this.available) this.db.exec(`DROP TABLE IF EXISTS ${tableOf(spaceId)}`);
       return gone;
     })();
@@ -170,6 +201,8 @@ export class DocVectors {
       check(rowId, r.docId, `vectors[${i}].docId`);
       this.checkVector(r.vector, space.dims, `vectors[${i}].vector`);
     }
+    const mem = this.indexes.get(spaceId);
+    if (mem) mem.verified = false;
     return this.db.transaction(() => {
       let stored = 0;
       for (const r of rows) {
@@ -179,6 +212,7 @@ export class DocVectors {
         s.remove.run(BigInt(r.chunkId));
         s.insert.run(BigInt(r.chunkId), r.vector, BigInt(r.docId));
         this.stmts.embedded.run(spaceId, r.chunkId, r.docId);
+        mem?.index.put(r.chunkId, r.docId, r.vector);
         stored++;
       }
       return stored;
@@ -200,9 +234,62 @@ export class DocVectors {
     this.checkVector(vector, space.dims, 'query vector');
     const s = this.statements(spaceId);
     if (!s || ids.length === 0) return [];
+    return this.db.transaction(() => {
+      // 1. candidates by the sign bits' Hamming distance
+      const index = this.binaryIndex(spaceId, space.dims, s);
+      const candidates = index.nearest(vector, new Set(ids), Math.max(MIN_CANDIDATES, n * OVERSAMPLE));
+      // 2. their exact distances (a chunk gone since its vector was stored is never returned)
+      let qq = 0;
+      for (let i = 0; i < vector.length; i++) qq += vector[i] * vector[i];
+      const hits: { chunkId: number; distance: number }[] = [];
+      for (const chunkId of candidates) {
+        const distance = index.distance(chunkId, vector, Math.sqrt(qq));
+        if (distance !== undefined && this.stmts.liveChunk.get(chunkId)) hits.push({ chunkId, distance });
+      }
+      hits.sort((a, b) => a.distance - b.distance || a.chunkId - b.chunkId);
+      return hits.slice(0, n).map((h, i) => ({ chunkId: h.chunkId, rank: i + 1, distance: h.distance }));
+    })();
+  }
+
+  /**
+   * The exact KNN (vec0 reads every vector of the space): the `k` chunks of `docIds` nearest to `vector`. What
+   * searchVectors approximates; for tests and measurements.
+   */
+  searchVectorsExact(spaceId: number, docIds: number[], vector: Float32Array, k: number): VectorHit[] {
+    const space = this.requireSpace(spaceId);
+    const ids = check(docIdsSchema, docIds, 'document ids');
+    const n = check(kSchema, k, 'k');
+    this.checkVector(vector, space.dims, 'query vector');
+    const s = this.statements(spaceId);
+    if (!s || ids.length === 0) return [];
     // the IN list is read from JSON (json_each), so any number of documents is one query and one KNN pass
     const rows = s.knn.all(vector, n, JSON.stringify(ids)) as { chunk_id: number; distance: number }[];
     return rows.map((r, i) => ({ chunkId: r.chunk_id, rank: i + 1, distance: r.distance }));
+  }
+
+  /** The space's sign-bit index, built (or built again when another connection changed the space) from vec0. */
+  private binaryIndex(spaceId: number, dims: number, s: SpaceStmts): BinaryIndex {
+    const mem = this.indexes.get(spaceId);
+    const dataVersion = this.db.pragma('data_version', { simple: true }) as number;
+    if (mem && mem.verified && mem.dataVersion === dataVersion) return mem.index;
+    const extent = this.stmts.extent.get(spaceId) as { n: number; hi: number };
+    if (mem && mem.index.dims === dims && mem.index.size === extent.n && mem.index.maxChunkId() === extent.hi) {
+      mem.verified = true;
+      mem.dataVersion = dataVersion;
+      return mem.index;
+    }
+    // the vectors doc_embedded lists (a vec0 row left behind by a deletion without sqlite-vec is not one)
+    const listed = new Set(this.stmts.embeddedIds.all(spaceId) as number[]);
+    const index = new BinaryIndex(dims, listed.size);
+    for (const r of s.all.iterate() as Iterable<{ chunk_id: number; doc_id: number; embedding: Buffer }>) {
+      if (!listed.has(r.chunk_id)) continue;
+      const b = r.embedding;
+      // a Float32Array view needs a 4-byte aligned offset; copy otherwise
+      const v = b.byteOffset % 4 === 0 ? new Float32Array(b.buffer, b.byteOffset, dims) : new Float32Array(Uint8Array.from(b.subarray(0, dims * 4)).buffer);
+      index.put(r.chunk_id, r.doc_id, v);
+    }
+    this.indexes.set(spaceId, { index, dataVersion, verified: true });
+    return index;
   }
 
   /** Deletes the vectors of these chunks in every space (before the chunks themselves go; their doc_embedded rows go with them by cascade). */
@@ -211,7 +298,12 @@ export class DocVectors {
     for (const space of this.spaces()) {
       const s = this.statements(space.id);
       if (!s) continue;
-      for (const id of chunkIds) s.remove.run(BigInt(id));
+      const mem = this.indexes.get(space.id);
+      if (mem) mem.verified = false;
+      for (const id of chunkIds) {
+        s.remove.run(BigInt(id));
+        mem?.index.remove(id);
+      }
     }
   }
 
@@ -264,6 +356,7 @@ export class DocVectors {
           SELECT chunk_id, distance FROM ${t}
           WHERE embedding MATCH ? AND k = ? AND doc_id IN (SELECT value FROM json_each(?))
         ) SELECT v.chunk_id, v.distance FROM v JOIN doc_chunks c ON c.id = v.chunk_id ORDER BY v.distance, v.chunk_id`),
+      all: db.prepare(`SELECT chunk_id, doc_id, embedding FROM ${t}`),
     };
     this.perSpace.set(id, stmts);
     return stmts;

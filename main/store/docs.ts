@@ -15,13 +15,14 @@ import { DOC_KINDS, DOC_STATES, MAX_CHUNK_TOKENS, MAX_THREAD_DOCS, SHA256_HEX, t
 import type { Logger } from '../logging';
 import { DocVectors, docIdsSchema, kSchema, limitSchema, rowId, type ChunkToEmbed, type EmbeddingSpace, type VectorHit, type VectorRow } from './docs-vectors';
 import { DocsReports } from './docs-reports';
+import { DocText, docQueryTerms } from './docs-text';
 import { StoreError } from './errors';
-import { parseQuery } from './search';
 import type { Clock } from './types';
 import { check, idSchema, LIMITS } from './validation';
 import type { VectorSupport } from './vector-ext';
 
 export type { ChunkToEmbed, EmbeddingSpace, VectorHit, VectorRow };
+export { docQueryTerms, MAX_QUERY_TERMS, STOP_WORDS, toDocFtsQuery } from './docs-text';
 
 export interface DocRow {
   id: number;
@@ -97,8 +98,6 @@ export interface TextHit {
 
 /** The longest chunk text stored (characters): far above what MAX_CHUNK_TOKENS of any text makes. */
 export const MAX_CHUNK_CHARS = MAX_CHUNK_TOKENS * 64;
-/** The most words of a query searched (the rest of a long message is left out). */
-export const MAX_QUERY_TERMS = 64;
 
 const count = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const hashSchema = z.string().regex(SHA256_HEX, 'not a sha256 hex digest');
@@ -160,28 +159,16 @@ const toLink = (r: LinkDbRow): DocLink => ({
 });
 const toFolder = (r: FolderDbRow): KnowledgeFolder => ({ id: r.id, assistantId: r.assistant_id, path: r.path, addedAt: r.added_at, scannedAt: r.scanned_at });
 
-/** A retrieval query's FTS5 expression: search.ts's words and "quoted phrases" (FTS syntax loses its meaning), any of them. */
-export function toDocFtsQuery(input: string): string | null {
-  const seen = new Set<string>();
-  const terms: string[] = [];
-  for (const p of parseQuery(input)) {
-    const key = p.text.toLowerCase();
-    if (seen.has(key)) continue;
-    seen.add(key);
-    terms.push(`"${p.text}"`);
-    if (terms.length === MAX_QUERY_TERMS) break;
-  }
-  return terms.length ? terms.join(' OR ') : null;
-}
-
 export class DocsStore {
   private readonly stmts;
   private readonly vectors: DocVectors;
+  private readonly text: DocText;
   /** reads across the tables for the documents' service (docs-reports.ts) */
   readonly reports: DocsReports;
 
   constructor(private readonly db: Database.Database, private readonly clock: Clock, private readonly logger: Logger, support: VectorSupport) {
     this.vectors = new DocVectors(db, clock, logger, support);
+    this.text = new DocText(db);
     this.reports = new DocsReports(db, (spaceId) => this.vectorCount(spaceId));
     const linkCols = 'l.id, l.doc_id, l.thread_id, l.folder_id, l.name, l.rel_path, l.file_size, l.file_mtime_ms, l.added_at, l.removed_at';
     this.stmts = {
@@ -242,10 +229,6 @@ export class DocsStore {
       unreferenced: db.prepare(`SELECT id, hash FROM documents d WHERE stored_at < @before
         AND NOT EXISTS (SELECT 1 FROM doc_links l WHERE l.doc_id = d.id AND l.removed_at IS NULL) ORDER BY id`),
       deleteDoc: db.prepare('DELETE FROM documents WHERE id = ?'),
-      searchText: db.prepare(`SELECT f.rowid AS chunk_id, bm25(doc_chunks_fts) AS score
-        FROM doc_chunks_fts f JOIN doc_chunks c ON c.id = f.rowid
-        WHERE doc_chunks_fts MATCH @q AND c.doc_id IN (SELECT value FROM json_each(@docs))
-        ORDER BY score, chunk_id LIMIT @k`),
     };
   }
 
@@ -516,20 +499,26 @@ export class DocsStore {
 
   /**
    * Keyword search over the chunks of `docIds` (text and heading, bm25): any of the query's words or "phrases"
-   * (search.ts's parsing: FTS syntax in user text is only text). Best first; [] for nothing searchable.
+   * (search.ts's parsing: FTS syntax in user text is only text; very common English words left out unless nothing
+   * else is left: docs-text.ts). Best first; [] for nothing searchable.
    */
   searchText(docIds: number[], query: string, k: number): TextHit[] {
     const ids = check(docIdsSchema, docIds, 'document ids');
     const n = check(kSchema, k, 'k');
-    const q = toDocFtsQuery(check(z.string(), query, 'query'));
-    if (q === null || ids.length === 0) return [];
-    const rows = this.stmts.searchText.all({ q, docs: JSON.stringify(ids), k: n }) as { chunk_id: number; score: number }[];
+    const terms = docQueryTerms(check(z.string(), query, 'query'));
+    if (terms.length === 0 || ids.length === 0) return [];
+    const rows = this.text.search(terms, ids, n);
     return rows.map((r, i) => ({ chunkId: r.chunk_id, rank: i + 1, score: r.score }));
   }
 
-  /** Vector search (KNN, cosine) over the chunks of `docIds` in one space; [] without sqlite-vec. */
+  /** Vector search (KNN, cosine; approximate: docs-vectors.ts) over the chunks of `docIds` in one space; [] without sqlite-vec. */
   searchVectors(spaceId: number, docIds: number[], vector: Float32Array, k: number): VectorHit[] {
     return this.vectors.searchVectors(spaceId, docIds, vector, k);
+  }
+
+  /** The exact KNN that searchVectors approximates (every vector of the space read); for tests and measurements. */
+  searchVectorsExact(spaceId: number, docIds: number[], vector: Float32Array, k: number): VectorHit[] {
+    return this.vectors.searchVectorsExact(spaceId, docIds, vector, k);
   }
 
   private requireDoc(id: number): void {

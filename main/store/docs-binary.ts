@@ -1,0 +1,185 @@
+/**
+ * A space's vectors in memory for docs-vectors.ts's two-stage search: as sign bits (one bit a dimension, 1: the
+ * value is > 0, packed in 32-bit words; 8 MB at 100,000 × 640) for the first stage, whose Hamming distance
+ * approximates the angle between the vectors, and as floats for the exact cosine distance of the candidates
+ * (4 × dims bytes a vector: 256 MB at 100,000 × 640, 25 MB at 10,000). The floats are here because a vec0 point
+ * lookup costs ~1 ms (vec0 keeps 1,024 vectors in one 2.6 MB blob, and reading one walks its overflow pages).
+ * Each vector's chunk id and document id are in typed arrays. Pure: no store, no I/O.
+ */
+
+/** The packed sign bits of a vector: ceil(dims / 32) words, the bits past dims 0. */
+export function signBits(v: Float32Array, out: Uint32Array = new Uint32Array(Math.ceil(v.length / 32)), at = 0): Uint32Array {
+  const words = Math.ceil(v.length / 32);
+  for (let w = 0; w < words; w++) {
+    let bits = 0;
+    const end = Math.min(v.length, (w + 1) * 32);
+    for (let i = w * 32; i < end; i++) if (v[i] > 0) bits |= 1 << (i & 31);
+    out[at + w] = bits >>> 0;
+  }
+  return out;
+}
+
+/** Set bits of a 32-bit word. */
+function popcount(x: number): number {
+  x -= (x >>> 1) & 0x55555555;
+  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+  x = (x + (x >>> 4)) & 0x0f0f0f0f;
+  return Math.imul(x, 0x01010101) >>> 24;
+}
+
+export class BinaryIndex {
+  readonly words: number;
+  private bits: Uint32Array;
+  private floats: Float32Array;
+  private norms: Float64Array;
+  private chunkIds: Float64Array;
+  private docIds: Float64Array;
+  /** slots in use (some may be holes: chunk id 0) */
+  private used = 0;
+  private readonly slotOf = new Map<number, number>();
+
+  constructor(readonly dims: number, capacity = 1024) {
+    this.words = Math.ceil(dims / 32);
+    this.bits = new Uint32Array(Math.max(1, capacity) * this.words);
+    this.floats = new Float32Array(Math.max(1, capacity) * dims);
+    this.norms = new Float64Array(Math.max(1, capacity));
+    this.chunkIds = new Float64Array(Math.max(1, capacity));
+    this.docIds = new Float64Array(Math.max(1, capacity));
+  }
+
+  /** Vectors held. */
+  get size(): number {
+    return this.slotOf.size;
+  }
+
+  has(chunkId: number): boolean {
+    return this.slotOf.has(chunkId);
+  }
+
+  /** The highest chunk id held (0: none). */
+  maxChunkId(): number {
+    let hi = 0;
+    for (let s = 0; s < this.used; s++) if (this.chunkIds[s] > hi) hi = this.chunkIds[s];
+    return hi;
+  }
+
+  /** Adds or replaces a chunk's vector. */
+  put(chunkId: number, docId: number, v: Float32Array): void {
+    let slot = this.slotOf.get(chunkId);
+    if (slot === undefined) {
+      if (this.used === this.chunkIds.length) this.grow();
+      slot = this.used++;
+      this.slotOf.set(chunkId, slot);
+    }
+    this.chunkIds[slot] = chunkId;
+    this.docIds[slot] = docId;
+    signBits(v, this.bits, slot * this.words);
+    this.floats.set(v, slot * this.dims);
+    let nn = 0;
+    for (let i = 0; i < v.length; i++) nn += v[i] * v[i];
+    this.norms[slot] = Math.sqrt(nn);
+  }
+
+  /** The cosine distance of a chunk's vector to `query` (as sqlite-vec's: 1 - cos); undefined when it is not held. */
+  distance(chunkId: number, query: Float32Array, queryNorm: number): number | undefined {
+    const slot = this.slotOf.get(chunkId);
+    if (slot === undefined) return undefined;
+    const f = this.floats;
+    const base = slot * this.dims;
+    let dot = 0;
+    for (let i = 0; i < this.dims; i++) dot += f[base + i] * query[i];
+    const denom = this.norms[slot] * queryNorm;
+    return denom === 0 ? 1 : 1 - dot / denom;
+  }
+
+  remove(chunkId: number): void {
+    const slot = this.slotOf.get(chunkId);
+    if (slot === undefined) return;
+    this.slotOf.delete(chunkId);
+    this.chunkIds[slot] = 0;
+    this.docIds[slot] = 0;
+    // many holes: pack the slots again
+    if (this.used > 1024 && this.slotOf.size < this.used / 2) this.compact();
+  }
+
+  /**
+   * The chunk ids of the (at most) `n` vectors of `docs` nearest to `query` by Hamming distance of their sign bits,
+   * nearest first (equal distances: in slot order). Every vector of `docs` when they hold `n` or fewer.
+   */
+  nearest(query: Float32Array, docs: ReadonlySet<number>, n: number): number[] {
+    const q = signBits(query);
+    const W = this.words;
+    const bits = this.bits;
+    const dist = new Uint16Array(this.used);
+    const hist = new Uint32Array(this.dims + 2);
+    const NONE = this.dims + 1;
+    let found = 0;
+    for (let s = 0; s < this.used; s++) {
+      if (this.chunkIds[s] === 0 || !docs.has(this.docIds[s])) { dist[s] = NONE; continue; }
+      let d = 0;
+      const base = s * W;
+      for (let w = 0; w < W; w++) d += popcount((bits[base + w] ^ q[w]) >>> 0);
+      dist[s] = d;
+      hist[d]++;
+      found++;
+    }
+    // the distance at which the n nearest are reached (a counting sort: no comparisons)
+    const want = Math.min(n, found);
+    let cut = 0;
+    for (let acc = 0; cut <= this.dims; cut++) {
+      acc += hist[cut];
+      if (acc >= want) break;
+    }
+    const byDist: number[][] = [];
+    for (let s = 0; s < this.used; s++) {
+      const d = dist[s];
+      if (d <= cut) (byDist[d] ??= []).push(this.chunkIds[s]);
+    }
+    const out: number[] = [];
+    for (const list of byDist) {
+      if (!list) continue;
+      for (const id of list) {
+        if (out.length === want) return out;
+        out.push(id);
+      }
+    }
+    return out;
+  }
+
+  private grow(): void {
+    const cap = this.chunkIds.length * 2;
+    const floats = new Float32Array(cap * this.dims);
+    floats.set(this.floats);
+    this.floats = floats;
+    const norms = new Float64Array(cap);
+    norms.set(this.norms);
+    this.norms = norms;
+    const bits = new Uint32Array(cap * this.words);
+    bits.set(this.bits);
+    this.bits = bits;
+    const c = new Float64Array(cap);
+    c.set(this.chunkIds);
+    this.chunkIds = c;
+    const d = new Float64Array(cap);
+    d.set(this.docIds);
+    this.docIds = d;
+  }
+
+  private compact(): void {
+    let to = 0;
+    for (let s = 0; s < this.used; s++) {
+      if (this.chunkIds[s] === 0) continue;
+      if (to !== s) {
+        this.chunkIds[to] = this.chunkIds[s];
+        this.docIds[to] = this.docIds[s];
+        this.bits.copyWithin(to * this.words, s * this.words, (s + 1) * this.words);
+        this.floats.copyWithin(to * this.dims, s * this.dims, (s + 1) * this.dims);
+        this.norms[to] = this.norms[s];
+        this.slotOf.set(this.chunkIds[to], to);
+      }
+      to++;
+    }
+    this.chunkIds.fill(0, to, this.used);
+    this.used = to;
+  }
+}
