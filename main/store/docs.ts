@@ -8,156 +8,23 @@
  * A document is kept while a live link (removed_at NULL) refers to it: collectGarbage() deletes the
  * rest, so link a document in the same synchronous step that ensures it.
  */
-import path from 'path';
 import type Database from 'better-sqlite3';
 import { z } from 'zod';
-import { DOC_KINDS, DOC_STATES, MAX_CHUNK_TOKENS, MAX_THREAD_DOCS, SHA256_HEX, type DocKind, type DocState } from '../params/docs';
+import { MAX_THREAD_DOCS, type DocKind, type DocState } from '../params/docs';
 import type { Logger } from '../logging';
 import { DocVectors, docIdsSchema, kSchema, limitSchema, rowId, type ChunkToEmbed, type EmbeddingSpace, type VectorHit, type VectorRow } from './docs-vectors';
 import { DocsReports } from './docs-reports';
 import { DocText, docQueryTerms } from './docs-text';
+import { hashSchema, newDocSchema, stateSchema, stateInfoSchema, chunksSchema, nameSchema, relPathSchema, folderPathSchema, fileInfoSchema, neighboursSchema, readState, toDoc, toChunk, toLink, toFolder, type DocRow, type ChunkRow, type LinkedDoc, type KnowledgeFolder, type FolderCounts, type TextHit, type NewChunk, type DocDbRow, type ChunkDbRow, type LinkDbRow, type FolderDbRow } from './docs-rows';
 import { StoreError } from './errors';
 import type { Clock } from './types';
-import { check, idSchema, LIMITS } from './validation';
+import { check, idSchema } from './validation';
 import type { VectorSupport } from './vector-ext';
 
 export type { ChunkToEmbed, EmbeddingSpace, VectorHit, VectorRow };
+export type { DocRow, ChunkRow, DocLink, LinkedDoc, KnowledgeFolder, FolderCounts, TextHit, NewChunk } from './docs-rows';
+export { MAX_CHUNK_CHARS } from './docs-rows';
 export { docQueryTerms, MAX_QUERY_TERMS, STOP_WORDS, toDocFtsQuery } from './docs-text';
-
-export interface DocRow {
-  id: number;
-  /** sha256 (hex) of the file's bytes */
-  hash: string;
-  /** null: a kind this version does not know (written by a newer one) */
-  kind: DocKind | null;
-  size: number;
-  state: DocState;
-  error: string | null;
-  note: string | null;
-  pages: number | null;
-  chars: number | null;
-  chunkCount: number;
-  tokens: number;
-  createdAt: number;
-  /** when its content was last stored for a message (insert, touchStored): garbage collection's grace runs from here */
-  storedAt: number;
-  /** when it last became ready (or empty) */
-  indexedAt: number | null;
-}
-
-export interface ChunkRow {
-  id: number;
-  docId: number;
-  seq: number;
-  text: string;
-  page: number | null;
-  heading: string | null;
-  tokens: number;
-}
-
-export interface DocLink {
-  id: number;
-  docId: number;
-  /** a thread's attachment (saved or temporary chat) … */
-  threadId: string | null;
-  /** … or a knowledge folder's file, at relPath under the folder */
-  folderId: number | null;
-  relPath: string | null;
-  name: string;
-  fileSize: number | null;
-  fileMtimeMs: number | null;
-  addedAt: number;
-  removedAt: number | null;
-}
-
-export interface LinkedDoc extends DocLink {
-  doc: DocRow;
-}
-
-export interface KnowledgeFolder {
-  id: number;
-  assistantId: string;
-  path: string;
-  addedAt: number;
-  scannedAt: number | null;
-}
-
-/** A knowledge folder's files by their documents' state (problems: failed or empty). */
-export interface FolderCounts {
-  files: number;
-  ready: number;
-  problems: number;
-}
-
-/** A keyword match: rank 1 is the best; score is bm25 (lower is better). */
-export interface TextHit {
-  chunkId: number;
-  rank: number;
-  score: number;
-}
-
-/** The longest chunk text stored (characters): far above what MAX_CHUNK_TOKENS of any text makes. */
-export const MAX_CHUNK_CHARS = MAX_CHUNK_TOKENS * 64;
-
-const count = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
-const hashSchema = z.string().regex(SHA256_HEX, 'not a sha256 hex digest');
-const newDocSchema = z.object({ hash: hashSchema, kind: z.enum(DOC_KINDS).nullable(), size: count }).strict();
-const stateSchema = z.enum(DOC_STATES);
-const stateInfoSchema = z.object({
-  error: z.string().max(LIMITS.errorChars).nullable(),
-  note: z.string().max(LIMITS.errorChars).nullable(),
-  pages: count.nullable(),
-  chars: count.nullable(),
-  kind: z.enum(DOC_KINDS),
-}).partial().strict();
-const chunkSchema = z.object({
-  seq: count,
-  text: z.string().max(MAX_CHUNK_CHARS),
-  page: count.nullable().optional(),
-  heading: z.string().max(LIMITS.titleChars).nullable().optional(),
-  tokens: count,
-}).strict();
-const chunksSchema = z.array(chunkSchema).refine((cs) => new Set(cs.map((c) => c.seq)).size === cs.length, 'chunk seq numbers repeat');
-export type NewChunk = z.input<typeof chunkSchema>;
-const nameSchema = z.string().min(1).max(1024);
-/** A folder file's path under its folder: '/'-separated, relative, no '.' or '..' parts. */
-const relPathSchema = z.string().min(1).max(4096)
-  .refine((p) => p.split('/').every((part) => part !== '' && part !== '.' && part !== '..'), 'not a relative path under the folder');
-const folderPathSchema = z.string().min(1).max(LIMITS.modelRefChars).refine((p) => path.isAbsolute(p), 'not an absolute path');
-const fileInfoSchema = z.object({ size: count, mtimeMs: z.number().min(0).max(Number.MAX_SAFE_INTEGER) }).strict();
-const neighboursSchema = z.number().int().min(0).max(1000);
-
-interface DocDbRow {
-  id: number; hash: string; kind: string | null; size: number; state: string; error: string | null; note: string | null;
-  pages: number | null; chars: number | null; chunk_count: number; tokens: number; created_at: number; stored_at: number; indexed_at: number | null;
-}
-interface ChunkDbRow { id: number; doc_id: number; seq: number; text: string; page: number | null; heading: string | null; tokens: number }
-interface LinkDbRow {
-  id: number; doc_id: number; thread_id: string | null; folder_id: number | null; name: string; rel_path: string | null;
-  file_size: number | null; file_mtime_ms: number | null; added_at: number; removed_at: number | null;
-}
-interface FolderDbRow { id: number; assistant_id: string; path: string; added_at: number; scanned_at: number | null }
-
-const isKind = (k: string | null): k is DocKind => (DOC_KINDS as readonly (string | null)[]).includes(k);
-const isState = (s: string): s is DocState => (DOC_STATES as readonly string[]).includes(s);
-
-/** A state a newer version wrote reads as failed (no CHECK on the column, see migration 8). */
-const readState = (s: string): DocState => (isState(s) ? s : 'failed');
-
-function toDoc(r: DocDbRow): DocRow {
-  const state = readState(r.state);
-  return {
-    id: r.id, hash: r.hash, kind: isKind(r.kind) ? r.kind : null, size: r.size, state,
-    error: state === r.state ? r.error : (r.error ?? `unknown state ${r.state}`), note: r.note, pages: r.pages, chars: r.chars,
-    chunkCount: r.chunk_count, tokens: r.tokens, createdAt: r.created_at, storedAt: r.stored_at, indexedAt: r.indexed_at,
-  };
-}
-const toChunk = (r: ChunkDbRow): ChunkRow => ({ id: r.id, docId: r.doc_id, seq: r.seq, text: r.text, page: r.page, heading: r.heading, tokens: r.tokens });
-const toLink = (r: LinkDbRow): DocLink => ({
-  id: r.id, docId: r.doc_id, threadId: r.thread_id, folderId: r.folder_id, relPath: r.rel_path, name: r.name,
-  fileSize: r.file_size, fileMtimeMs: r.file_mtime_ms, addedAt: r.added_at, removedAt: r.removed_at,
-});
-const toFolder = (r: FolderDbRow): KnowledgeFolder => ({ id: r.id, assistantId: r.assistant_id, path: r.path, addedAt: r.added_at, scannedAt: r.scanned_at });
 
 export class DocsStore {
   private readonly stmts;
