@@ -108,9 +108,13 @@ describe('the packaged app (electron-builder dir target, stand-in Electron binar
     // llama.cpp's rpc-server, which hearth rpc-server runs (main/engine/addon.ts rpcServerPath), executable
     expect(fs.statSync(path.join(path.dirname(addon), RPC_SERVER_FILE)).mode & 0o111).not.toBe(0);
     expect(backendModules(path.dirname(addon)).get('cpu')!.length).toBeGreaterThan(1);
-    // and nothing native inside the archive but better-sqlite3's module (unpacked by electron-builder)
-    expect(asarFiles.filter((f) => /\.(node|so|dll|dylib)$/.test(f))).toEqual(['node_modules/better-sqlite3/build/Release/better_sqlite3.node']);
-    expect(fs.existsSync(path.join(resources, 'app.asar.unpacked', 'node_modules/better-sqlite3/build/Release/better_sqlite3.node'))).toBe(true);
+    // and nothing native inside the archive but better-sqlite3's module and sqlite-vec's loadable extension
+    // for this platform, both unpacked (dlopen cannot read inside app.asar)
+    const natives = asarFiles.filter((f) => /\.(node|so|dll|dylib)$/.test(f));
+    expect(natives).toEqual(['node_modules/better-sqlite3/build/Release/better_sqlite3.node', expect.stringMatching(/^node_modules\/sqlite-vec-[a-z0-9]+-[a-z0-9]+\/vec0\.(so|dylib|dll)$/)]);
+    for (const f of natives) expect(fs.existsSync(path.join(resources, 'app.asar.unpacked', f))).toBe(true);
+    // the documents' reader thread's bundle, where the engine host's is
+    expect(asarFiles).toContain('dist/docs-extract-worker.js');
   });
 
   test('nothing from tests, sources, build folders, maps or devDependencies is shipped', () => {
