@@ -4,7 +4,7 @@
  * by its folder, driven through Debian's Chromium with playwright-core. Every control is found by its
  * accessible role and name.
  *
- * An image picked with "Attach image" shows as a chip, is sent with the message and read by the model
+ * An image picked with "Attach files" shows as a chip, is sent with the message and read by the model
  * (the reply's prompt counts its tokens), and shows in the thread with its file name as alt text, also
  * after a reload. Editing that message shows its image as a chip in the edit box: removed, another
  * attached there, saved; the new version with its image (and the old one, its alternative) is there
@@ -64,7 +64,7 @@ test('an image picked, shown as a chip, sent, read by the model and shown in the
   await picker.selectOption(model);
   await until('the model loaded', async () => (await page.getByRole('meter', { name: 'Context used' }).count()) === 1, WAIT);
   const png = testPng(40);
-  await page.getByLabel('Choose images').setInputFiles({ name: 'gradient.png', mimeType: 'image/png', buffer: png });
+  await page.getByLabel('Choose files').setInputFiles({ name: 'gradient.png', mimeType: 'image/png', buffer: png });
   const chips = page.getByRole('list', { name: 'Attached images' });
   const chip = chips.getByRole('img', { name: 'gradient.png', exact: true });
   await chip.waitFor({ timeout: WAIT });
@@ -87,7 +87,7 @@ test('an image picked, shown as a chip, sent, read by the model and shown in the
   const prompt = Number(/^Prompt: ([\d,]+) tokens/.exec(title)?.[1].replace(/,/g, ''));
   expect(prompt).toBeGreaterThan(16);
   // the model now loaded reads images: the button stays enabled
-  expect(await page.getByRole('button', { name: 'Attach image', exact: true }).isEnabled()).toBe(true);
+  expect(await page.getByRole('button', { name: 'Attach files', exact: true }).isEnabled()).toBe(true);
   await shot(page, 'images-sent');
 
   // after a reload the thread shows its image again (read back from main)
