@@ -226,14 +226,21 @@ export class DocVectors {
     return (docId === undefined ? this.stmts.count.get(spaceId) : this.stmts.countDoc.get(spaceId, check(rowId, docId, 'document id'))) as number;
   }
 
-  /** The `k` chunks of `docIds` nearest to `vector`, nearest first ([] without sqlite-vec). */
-  searchVectors(spaceId: number, docIds: number[], vector: Float32Array, k: number): VectorHit[] {
+  /** A search's arguments checked, with the space's statements; null: nothing to search (no sqlite-vec, no documents). */
+  private searchArgs(spaceId: number, docIds: number[], vector: Float32Array, k: number) {
     const space = this.requireSpace(spaceId);
     const ids = check(docIdsSchema, docIds, 'document ids');
     const n = check(kSchema, k, 'k');
     this.checkVector(vector, space.dims, 'query vector');
     const s = this.statements(spaceId);
-    if (!s || ids.length === 0) return [];
+    return s && ids.length > 0 ? { space, ids, n, s } : null;
+  }
+
+  /** The `k` chunks of `docIds` nearest to `vector`, nearest first ([] without sqlite-vec). */
+  searchVectors(spaceId: number, docIds: number[], vector: Float32Array, k: number): VectorHit[] {
+    const q = this.searchArgs(spaceId, docIds, vector, k);
+    if (!q) return [];
+    const { space, ids, n, s } = q;
     return this.db.transaction(() => {
       // 1. candidates by the sign bits' Hamming distance
       const index = this.binaryIndex(spaceId, space.dims, s);
@@ -256,12 +263,9 @@ export class DocVectors {
    * searchVectors approximates; for tests and measurements.
    */
   searchVectorsExact(spaceId: number, docIds: number[], vector: Float32Array, k: number): VectorHit[] {
-    const space = this.requireSpace(spaceId);
-    const ids = check(docIdsSchema, docIds, 'document ids');
-    const n = check(kSchema, k, 'k');
-    this.checkVector(vector, space.dims, 'query vector');
-    const s = this.statements(spaceId);
-    if (!s || ids.length === 0) return [];
+    const q = this.searchArgs(spaceId, docIds, vector, k);
+    if (!q) return [];
+    const { ids, n, s } = q;
     // the IN list is read from JSON (json_each), so any number of documents is one query and one KNN pass
     const rows = s.knn.all(vector, n, JSON.stringify(ids)) as { chunk_id: number; distance: number }[];
     return rows.map((r, i) => ({ chunkId: r.chunk_id, rank: i + 1, distance: r.distance }));
