@@ -13,6 +13,7 @@
 import { createHash } from 'crypto';
 import fs from 'fs';
 import path from 'path';
+import { IpcError } from '../ipc/contract';
 import type { KnowledgeFolderDTO } from '../ipc/docs';
 import type { Logger } from '../logging';
 import { docKindOfName, MAX_DOC_BYTES } from '../params';
@@ -71,11 +72,11 @@ export class KnowledgeFolders {
   }
 
   async add(assistantId: string, folder: string): Promise<KnowledgeFolderDTO> {
-    if (!path.isAbsolute(folder)) throw Object.assign(new Error('give the folder as an absolute path'), { code: 'invalid_input' });
+    if (!path.isAbsolute(folder)) throw new IpcError('invalid_input', 'give the folder as an absolute path');
     const resolved = path.resolve(folder);
-    if (path.parse(resolved).root === resolved) throw Object.assign(new Error(`${resolved} is a whole drive: pick the folder that holds the documents`), { code: 'invalid_input' });
+    if (path.parse(resolved).root === resolved) throw new IpcError('invalid_input', `${resolved} is a whole drive: pick the folder that holds the documents`);
     const st = await fs.promises.stat(resolved).catch(() => null);
-    if (!st?.isDirectory()) throw Object.assign(new Error(`${resolved} is not a folder Hearth can read`), { code: 'not_found' });
+    if (!st?.isDirectory()) throw new IpcError('not_found', `${resolved} is not a folder Hearth can read`);
     const row = this.deps.store.addFolder(assistantId, resolved);
     this.follow(row);
     await this.live.get(row.id)?.scanning;
@@ -91,7 +92,7 @@ export class KnowledgeFolders {
 
   async rescan(id: number): Promise<KnowledgeFolderDTO> {
     const row = this.deps.store.folder(id);
-    if (!row) throw Object.assign(new Error(`there is no knowledge folder ${id}`), { code: 'not_found' });
+    if (!row) throw new IpcError('not_found', `there is no knowledge folder ${id}`);
     if (!this.live.has(id)) this.follow(row);
     else this.scan(row);
     await this.live.get(id)?.scanning;

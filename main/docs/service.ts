@@ -405,16 +405,6 @@ export class DocsService {
   }
 
   channels(): Handlers {
-    const wrap = async <T>(f: () => T | Promise<T>): Promise<T> => {
-      try {
-        return await f();
-      } catch (e) {
-        const code = (e as { code?: string }).code;
-        if (e instanceof IpcError || !code) throw e;
-        if (code === 'invalid_input' || code === 'not_found') throw new IpcError(code, (e as Error).message);
-        throw e;
-      }
-    };
     return {
       'docs.store': (r) => this.storeDocument(r.name, r.data),
       'docs.list': (r) => this.list(r.threadId),
@@ -432,14 +422,13 @@ export class DocsService {
       },
       'docs.status': () => this.status(),
       'docs.passage': (r) => this.passage(r.chunkId),
-      'docs.folders.add': (r) => wrap(() => this.folders.add(r.assistantId, r.path)),
-      'docs.folders.remove': (r) =>
-        wrap(() => {
-          if (!this.deps.store.docs.folder(r.id)) throw err('not_found', `there is no knowledge folder ${r.id}`);
-          this.folders.remove(r.id);
-          return { ok: true as const };
-        }),
-      'docs.folders.rescan': (r) => wrap(() => this.folders.rescan(r.id)),
+      'docs.folders.add': (r) => this.folders.add(r.assistantId, r.path),
+      'docs.folders.remove': (r) => {
+        if (!this.deps.store.docs.folder(r.id)) throw err('not_found', `there is no knowledge folder ${r.id}`);
+        this.folders.remove(r.id);
+        return { ok: true as const };
+      },
+      'docs.folders.rescan': (r) => this.folders.rescan(r.id),
     };
   }
 
