@@ -32,8 +32,9 @@ import { Services } from './services';
 import { settingsChannels } from './settings/channels';
 import { type SecretCipher, TokenVault } from './settings/token';
 import { Store } from './store';
-import { SecretStore } from './tools/secrets';
+import { SecretStore } from './secrets';
 import { ToolsService } from './tools/service';
+import { ProviderService } from './providers/service';
 import { DocFiles } from './docs/files';
 import { DocModels } from './docs/models';
 import { DocsService } from './docs/service';
@@ -57,6 +58,8 @@ export interface App {
   imageSweep: ImageSweep;
   /** the tools chats are offered (built-ins, MCP servers), their approvals and settings (main/tools/) */
   tools: ToolsService;
+  /** the remote providers (main/providers/) */
+  providers: ProviderService;
   close(): Promise<void>;
 }
 
@@ -86,6 +89,8 @@ export interface ComposeOptions {
   updatesUnsupported?: string;
   /** more tool sources beside the built-ins and the MCP servers (tests) */
   toolSources?: ToolSource[];
+  /** how long a remote provider may stay silent (tests; default PROVIDER_TIMEOUT_MS, and PROVIDER_LIST_TIMEOUT_MS for a model list) */
+  providerTimeoutMs?: number;
   /** the fetch the built-in tools use (default the global one) */
   toolFetch?: typeof fetch;
   /** where other apps' MCP configs are looked for (default this process's platform, environment and home) */
@@ -201,10 +206,20 @@ export function composeApp(opts: ComposeOptions): App {
     libraryPaths: async () => (await library.entries()).filter((e) => !e.missing).map((e) => e.path),
   });
   services.register(docs.channels());
+  // remote providers: their keys in a secret store of their own (the OS keychain where there is one)
+  const providers = new ProviderService({
+    store,
+    services,
+    secrets: new SecretStore(paths.root, { cipher: opts.secrets, logger, file: 'provider-secrets.json' }),
+    logger,
+    ...(opts.providerTimeoutMs ? { listTimeoutMs: opts.providerTimeoutMs, chatTimeoutMs: opts.providerTimeoutMs } : {}),
+  });
+  services.register(providers.channels());
   const chat: ChatService = new ChatService({
     store, engine, library, services, logger, views, usageRefreshMs: opts.usageRefreshMs, sessions, images,
     tools: { registry: tools.registry, approvals: tools.approvals, settings: () => tools.settings() },
     docs,
+    providers,
   });
   docs.start();
   services.register(chatChannels({ store, engine, library, services, views, chat, images, sessions, imageSweep }));
@@ -278,6 +293,7 @@ export function composeApp(opts: ComposeOptions): App {
     api,
     imageSweep,
     tools,
+    providers,
     async close() {
       updates.close();
       await api.close();

@@ -44,6 +44,7 @@ export function chatChannels(deps: {
     'threads.rename': (r) => changed(toThreadDTO(views.api(r.id).threads.rename(r.id, r.title))),
     'threads.pin': (r) => changed(toThreadDTO(views.api(r.id).threads.setPinned(r.id, r.pinned))),
     'threads.archive': (r) => changed(toThreadDTO(views.api(r.id).threads.setArchived(r.id, r.archived))),
+    'threads.setModel': (r) => changed(toThreadDTO(chat.setModel(r.id, r.model))),
     'threads.delete': async (r) => {
       await chat.stop(r.id);
       // a temporary chat's images go with it (unless a message elsewhere refers to the same image)

@@ -49,6 +49,7 @@ export function toThreadDTO(t: Thread): ThreadDTO {
     temporary: t.temporary,
     createdAt: t.createdAt,
     updatedAt: t.updatedAt,
+    remoteSent: t.remoteSent ?? [],
   };
 }
 

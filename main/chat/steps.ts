@@ -5,11 +5,12 @@
  * pieces streamed to the renderer and to the store in batches, its final status and metrics saved —
  * and between steps the tool calls a reply made are run (./tool-loop.ts) before the next reply.
  */
-import { ChatMessage, EngineError, GenerateResult } from '../engine/protocol';
+import { ChatMessage, EngineError, GenerateResult, type TokenLogprobs } from '../engine/protocol';
 import { IpcError, IpcErrorCode, MessageDTO, NO_VISION } from '../ipc/contract';
 import type { ToolCallDTO } from '../ipc/tools';
 import { CHAT_MODEL_ID } from '../models/library';
-import { chatChars } from '../params';
+import { chatChars, parseRemoteModelRef } from '../params';
+import type { RemoteTarget } from '../providers/service';
 import type { FinishReply, ReplyWriter, Store, Thread } from '../store';
 import type { OfferedTools } from '../tools/registry';
 import { finishReasonOf } from './dto';
@@ -61,6 +62,19 @@ export interface StepHost {
 }
 
 export class TurnSteps {
+  /** Records that a thread's messages went to a remote provider (what the thread shows; never fails the turn). */
+  private markRemote(threadId: string, provider: string): void {
+    try {
+      const { threads } = this.api(threadId);
+      const sent = threads.get(threadId).remoteSent ?? [];
+      if (sent.includes(provider)) return;
+      threads.update(threadId, { remoteSent: [...sent, provider].slice(-64) });
+      this.host.emitThread(threadId);
+    } catch (e) {
+      this.deps.logger.error(`chat: the remote provider a thread used could not be recorded: ${(e as Error).message}`);
+    }
+  }
+
   /** the last check of which tools the loaded model's template takes (./toolsTaken) */
   private toolCheck: { key: string; tools: Awaited<ReturnType<typeof toolsTheTemplateTakes>> } | null = null;
 
@@ -116,7 +130,8 @@ export class TurnSteps {
       if (abort.signal.aborted) return null;
       // the next reply reads the thread's settings as they are now (they may change while a call waits)
       thread = threads.get(thread.id);
-      writer = messages.beginReply({ threadId: thread.id, parentId: lastId, model: modelName(this.deps.library.loadedPath ?? this.host.expectedModel(thread)) });
+      const next = parseRemoteModelRef(thread.model) ? thread.model : (this.deps.library.loadedPath ?? this.host.expectedModel(thread));
+      writer = messages.beginReply({ threadId: thread.id, parentId: lastId, model: modelName(next) });
       this.deps.services.emit('chat.message', { threadId: thread.id, message: this.deps.views.message(thread.id, writer.messageId) });
     }
   }
@@ -126,7 +141,7 @@ export class TurnSteps {
    * for the question it answers (the user message before it), stored on the reply so the prompt is the
    * same at every later turn (history.ts withQuestionSources).
    */
-  private async giveSources(thread: Thread, replyId: string, signal: AbortSignal): Promise<void> {
+  private async giveSources(thread: Thread, replyId: string, contextTokens: number, signal: AbortSignal): Promise<void> {
     const docs = this.deps.docs;
     const assistantId = assistantOf(this.store, thread)?.id ?? null;
     if (!docs || !docs.hasDocuments(thread.id, assistantId)) return;
@@ -134,7 +149,7 @@ export class TurnSteps {
     const path = messages.list(thread.id);
     const at = path.findIndex((m) => m.id === replyId);
     const question = at > 0 && path[at - 1].role === 'user' ? path[at - 1].content : '';
-    const sources = await docs.sourcesFor({ threadId: thread.id, assistantId, query: question, contextTokens: this.deps.library.loadedContextSize, signal });
+    const sources = await docs.sourcesFor({ threadId: thread.id, assistantId, query: question, contextTokens, signal });
     if (sources !== null && !signal.aborted) messages.setSources(replyId, sources.length ? sources : null);
   }
 
@@ -163,19 +178,24 @@ export class TurnSteps {
     let model: string | null = null;
     const sessions = this.deps.sessions;
     let acquired = false;
+    // the remote model the reply is asked of (null: the local engine writes it)
+    let remote: RemoteTarget | null = null;
     try {
       model = await this.host.modelFor(thread, signal);
+      remote = model !== null ? (this.deps.providers?.target(model) ?? null) : null;
       // a turn's first reply is given its thread's documents (whole, or the passages found for the question)
-      if (first && model !== null && !opts.continueFinal) await this.giveSources(thread, writer.messageId, signal);
+      if (first && model !== null && !opts.continueFinal) await this.giveSources(thread, writer.messageId, remote ? remote.contextSize : this.deps.library.loadedContextSize, signal);
       const path = withQuestionSources(messages.list(thread.id));
       const upTo = path.findIndex((m) => m.id === writer.messageId);
       const history = (upTo >= 0 ? path.slice(0, opts.continueFinal ? upTo + 1 : upTo) : path).filter((m) => m.status !== 'error' || m.role !== 'assistant');
       // tools go only to a model whose chat template renders them (one that ignores them would gain nothing, and
       // llama.cpp's parser would hold its text back looking for calls), and only those llama.cpp can make a grammar of
-      const engineTools = tools && model !== null ? await this.toolsTaken(tools.offered.engine) : [];
+      // (a remote model is given every tool: its provider renders them)
+      const engineTools = tools && model !== null ? (remote ? tools.offered.engine : await this.toolsTaken(tools.offered.engine)) : [];
       if (engineTools.length === 0) tools = null;
-      // the messages, with their images when the model reads them (its projector is known once it is loaded)
-      const vision = model !== null && this.deps.library.loadedProjector !== null;
+      // the messages, with their images when the model reads them (a local one's projector is known once it is
+      // loaded; a remote model is sent them, and its provider answers for itself)
+      const vision = model !== null && (remote !== null || this.deps.library.loadedProjector !== null);
       if (model !== null && opts.readsImages && !vision) throw new IpcError('invalid_input', NO_VISION);
       const sent = await toEngineMessages(history, { instructions, images: vision ? this.deps.images : null });
       chat = sent.messages;
@@ -183,7 +203,7 @@ export class TurnSteps {
       // the turn: its text estimated from its characters and what it may generate, its images counted
       // exactly (the projector's tokens for each image's width and height, asked of the engine)
       let seq = 0;
-      if (model !== null && sessions) {
+      if (model !== null && sessions && !remote) {
         const need = tokensNeeded(chatChars(chat), (request as { maxTokens?: number }).maxTokens) + (await countImageTokens(this.deps, thread.id, sent.imageSizes, signal));
         seq = (await sessions.acquire(thread.id, need)).seq;
         acquired = true;
@@ -192,31 +212,38 @@ export class TurnSteps {
         writingCounted = true;
         this.host.writingChanged(1);
       }
-      if (model !== null && !signal.aborted) result = await this.deps.engine.chat(
+      // a piece of the reply (the engine's or the provider's): to the store and the page. It runs inside
+      // the engine client's message listener, or the provider's stream loop: nothing may escape from it
+      const onPiece = (content: string, reasoning: string, probs?: TokenLogprobs[]) => {
+        try {
+          if (!streamed) {
+            streamed = true;
+            if (!remote) streamedBy = this.deps.engine.pid;
+          }
+          if (content) writer.append(content);
+          if (reasoning) writer.appendReasoning(reasoning);
+          if (writer.failure && !signal.aborted) abort.abort();
+          this.deps.services.emit('chat.piece', { threadId: thread.id, messageId: writer.messageId, content, reasoning, ...(probs ? { probs } : {}) });
+          if (!remote && Date.now() - usageAt >= (this.deps.usageRefreshMs ?? USAGE_REFRESH_MS)) {
+            usageAt = Date.now();
+            void this.deps.library.refreshUsage(thread.id);
+          }
+        } catch (e) {
+          this.deps.logger.error(`chat: a streamed piece could not be handled: ${(e as Error).message}`);
+        }
+      };
+      if (remote && !signal.aborted) {
+        // what the thread shows: its messages went to this provider (recorded before they go)
+        this.markRemote(thread.id, remote.access.config.name);
+        result = await this.deps.providers!.chat(
+          remote,
+          { messages: chat, settings: { ...sampling, ...request }, ...(tools ? { tools: engineTools, toolChoice: tools.last ? ('none' as const) : ('auto' as const) } : {}) },
+          { signal, onPiece },
+        );
+      } else if (model !== null && !signal.aborted) result = await this.deps.engine.chat(
         CHAT_MODEL_ID,
         { messages: chat, sampling, ...request, continueFinal: opts.continueFinal, overflow: 'error', seq, ...(tools ? { tools: engineTools, toolChoice: tools.last ? ('none' as const) : ('auto' as const), parallelToolCalls: true } : {}) },
-        {
-          signal,
-          onPiece: (content, reasoning, probs) => {
-            // this runs inside the engine client's message listener: nothing may escape from it
-            try {
-              if (!streamed) {
-                streamed = true;
-                streamedBy = this.deps.engine.pid;
-              }
-              if (content) writer.append(content);
-              if (reasoning) writer.appendReasoning(reasoning);
-              if (writer.failure && !signal.aborted) abort.abort();
-              this.deps.services.emit('chat.piece', { threadId: thread.id, messageId: writer.messageId, content, reasoning, ...(probs ? { probs } : {}) });
-              if (Date.now() - usageAt >= (this.deps.usageRefreshMs ?? USAGE_REFRESH_MS)) {
-                usageAt = Date.now();
-                void this.deps.library.refreshUsage(thread.id);
-              }
-            } catch (e) {
-              this.deps.logger.error(`chat: a streamed piece could not be handled: ${(e as Error).message}`);
-            }
-          },
-        },
+        { signal, onPiece },
       );
     } catch (e) {
       // the engine's error, or the model's (no model, a load that failed or needs confirming)
@@ -229,7 +256,7 @@ export class TurnSteps {
     }
     const t = result?.timings;
     // the context the reply ran in (what a "context full" notice names)
-    const contextSize = this.deps.library.loadedContextSize;
+    const contextSize = remote ? remote.contextSize : this.deps.library.loadedContextSize;
     const metrics = t
       ? {
           promptTokens: t.promptTokens,
@@ -246,7 +273,7 @@ export class TurnSteps {
     const failure = writer.failure;
     // cut off mid-reply by the engine host dying or hanging (it is restarted): the host failed the request, or a
     // stop was answered by the host's end rather than by the generation (the host that streamed is gone)
-    const cutByRestart = streamed && !result && (HOST_RESTARTED.has(engineCode) || (engineCode === 'aborted' && this.deps.engine.pid !== streamedBy));
+    const cutByRestart = streamed && !result && !remote && (HOST_RESTARTED.has(engineCode) || (engineCode === 'aborted' && this.deps.engine.pid !== streamedBy));
     const final: FinishReply = failure
       ? { status: 'error', error: `store_${failure.code}: the reply could not be saved (${failure.message}); generation was stopped`, metrics }
       : cutByRestart
@@ -289,7 +316,7 @@ export class TurnSteps {
     // a page that sends again when it hears of it finds the chat free
     if (message && next.length > 0) this.deps.services.emit('chat.done', { threadId: thread.id, message });
     // the reply is in the context now: the header's meter shows it (not after a failure: the engine may be restarting)
-    if (result) void this.deps.library.refreshUsage(thread.id);
+    if (result && !remote) void this.deps.library.refreshUsage(thread.id);
     try {
       this.host.emitThread(thread.id);
     } catch {

@@ -21,6 +21,10 @@ import { TurnSteps, type TurnOptions } from './steps';
 import { nameThread } from './titles';
 import type { ToolDeps } from './tool-loop';
 import type { DocumentAttachment, SourceDTO } from '../ipc/docs';
+import type { GenerateResult } from '../engine/protocol';
+import { parseRemoteModelRef, REMOTE_MODEL_PREFIX } from '../params';
+import type { RemoteChatOptions, RemoteChatRequest } from '../providers/client';
+import type { RemoteTarget } from '../providers/service';
 import { ChatViews, modelName } from './views';
 
 export interface ChatDeps {
@@ -40,6 +44,15 @@ export interface ChatDeps {
   tools?: ToolDeps;
   /** the documents of chats and assistants (main/docs): a turn's sources; without them no chat has documents */
   docs?: TurnDocs;
+  /** the remote providers (main/providers): a thread on a remote model is answered by one; without them none is */
+  providers?: TurnProviders;
+}
+
+/** What a turn asks of the remote providers (main/providers/service.ts ProviderService). */
+export interface TurnProviders {
+  /** the remote model a thread's model names (null: a local model); throws when it may not or cannot be used */
+  target(ref: string | null): RemoteTarget | null;
+  chat(t: RemoteTarget, r: Omit<RemoteChatRequest, 'model'>, o: RemoteChatOptions): Promise<GenerateResult>;
 }
 
 /** What a turn asks of the documents. */
@@ -155,6 +168,8 @@ export class ChatService {
    * loaded now. A stop while waiting gives null: the turn then ends at once as stopped.
    */
   private async modelFor(thread: Thread, signal: AbortSignal): Promise<string | null> {
+    // a remote model needs no load: its provider is checked again as the reply starts
+    if (this.remoteTarget(thread)) return signal.aborted ? null : thread.model;
     try {
       return await untilAborted(this.loadedModelFor(thread), signal);
     } catch (e) {
@@ -190,9 +205,33 @@ export class ChatService {
    * The reply records it at once; its final write names the model it ran on.
    */
   private expectedModel(thread: Thread): string {
+    if (this.remoteTarget(thread)) return thread.model!;
     const model = this.deps.library.expected ?? thread.model;
     if (!model) throw new IpcError('no_model', 'no model is loaded: pick one in the header');
     return model;
+  }
+
+  /**
+   * Sets the model a thread's next turn runs on: a local model's path (the picker loads it), or a remote
+   * model, refused when remote providers are forbidden or its provider is gone.
+   */
+  setModel(threadId: string, model: string): Thread {
+    const { threads } = this.api(threadId);
+    if (model.startsWith(REMOTE_MODEL_PREFIX)) {
+      if (!parseRemoteModelRef(model)) throw new IpcError('invalid_input', `${model} is not a remote model (remote:<provider id>/<model>)`);
+      this.remoteTarget({ ...threads.get(threadId), model });
+    }
+    return threads.update(threadId, { model });
+  }
+
+  /**
+   * The remote model a thread runs on (null: a local one). Refused (remote_forbidden, provider_unknown)
+   * when it may not or cannot be used, so a turn on it fails before anything is stored.
+   */
+  private remoteTarget(thread: Thread): RemoteTarget | null {
+    if (!parseRemoteModelRef(thread.model)) return null;
+    if (!this.deps.providers) throw new IpcError('provider_unknown', 'remote providers are not available here');
+    return this.deps.providers.target(thread.model);
   }
 
   /**
@@ -206,7 +245,7 @@ export class ChatService {
     const turn = this.reserve(r.threadId);
     const model = this.guard(turn, () => this.expectedModel(thread));
     const path = messages.list(r.threadId);
-    const images = r.attachments?.length ? await this.guard(turn, () => this.attachable(r.attachments!)) : [];
+    const images = r.attachments?.length ? await this.guard(turn, () => this.attachable(r.attachments!, !parseRemoteModelRef(model))) : [];
     const documents = r.documents?.length ? this.guard(turn, () => this.documents(r.threadId, r.documents!)) : [];
     const isFirst = path.length === 0;
     const attachments = [...images, ...documents];
@@ -220,7 +259,7 @@ export class ChatService {
    * The images a message may bring, as stored (kind, size, width and height from the file): refused
    * when one is not stored, or when together they hold more pixels than the engine reads in one
    * request, and, when the message brings images it did not have (`brought`: always for a send; for an
-   * edit, one not on the message before), when the loaded model has no projector (a load under way is
+   * edit, one not on the message before; a remote model's provider says for itself), when the loaded model has no projector (a load under way is
    * checked by the turn). (A thread's older images are not counted: a turn sends those that still fit,
    * main/chat/history.ts; an edit's kept images are like them on a model without a projector.)
    */
@@ -287,7 +326,7 @@ export class ChatService {
     const brings = r.attachments?.some((a) => !had.has(a.ref)) ?? false;
     const turn = this.reserve(r.threadId);
     const model = this.guard(turn, () => this.expectedModel(thread));
-    const images = r.attachments?.length ? await this.guard(turn, () => this.attachable(r.attachments!, brings)) : r.attachments;
+    const images = r.attachments?.length ? await this.guard(turn, () => this.attachable(r.attachments!, brings && !parseRemoteModelRef(model))) : r.attachments;
     // images and documents each stay unless the edit gives others
     const documents = r.documents?.length ? this.guard(turn, () => this.documents(r.threadId, r.documents!)) : r.documents;
     const isDoc = (a: { type: string }) => a.type === 'document';

@@ -5,10 +5,13 @@
 import type { MessageDTO, ThreadDTO } from '../ipc/contract';
 import { isStoreError, MessagesApi, Store, ThreadsApi } from '../store';
 import { toMessageDTO, toThreadDTO } from './dto';
+import { parseRemoteModelRef } from '../params';
 
-/** A model file's name without folder and extension (what a reply records as its model). */
+/** A model file's name without folder and extension, or a remote model's id (what a reply records as its model). */
 export function modelName(p: string | null): string | undefined {
   if (p === null) return undefined;
+  const remote = parseRemoteModelRef(p);
+  if (remote) return remote.model;
   return p.split(/[\\/]/).pop()!.replace(/\.gguf$/i, '');
 }
 

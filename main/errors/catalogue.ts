@@ -417,6 +417,44 @@ export const ERRORS = {
     layers: ['hub', 'ipc'],
   },
 
+  // ---- remote providers (main/providers/) ----------------------------------------------------------
+  provider_auth: {
+    meaning: 'a remote provider answered 401 or 403: no API key, a wrong or revoked one, or one without access to the model',
+    userFixable: true,
+    hint: 'The provider refused the API key — check it in Settings → Providers ({message}).',
+    layers: ['ipc'],
+  },
+  provider_rate_limited: {
+    meaning: 'a remote provider answered 429 (too many requests, or the quota is used up); its Retry-After, when sent, is in the message',
+    userFixable: true,
+    hint: 'The provider is limiting requests — {message}',
+    layers: ['ipc'],
+  },
+  provider_offline: {
+    meaning: 'a remote provider could not be reached (no network, a wrong address, a refused connection) or did not answer in time',
+    userFixable: true,
+    hint: 'The provider could not be reached — check the connection and its address in Settings → Providers ({message}).',
+    layers: ['ipc'],
+  },
+  provider_error: {
+    meaning: 'a remote provider refused the request or failed (any other 4xx or 5xx): the message is the provider’s own words',
+    userFixable: true,
+    hint: 'The provider answered with an error: {message}',
+    layers: ['ipc'],
+  },
+  provider_unknown: {
+    meaning: 'a thread names a remote provider that was removed or turned off',
+    userFixable: true,
+    hint: 'This chat’s provider is gone or turned off — pick another model in the header ({message}).',
+    layers: ['ipc'],
+  },
+  remote_forbidden: {
+    meaning: 'a chat turn on a remote model while the setting that forbids remote providers is on',
+    userFixable: true,
+    hint: 'Remote providers are turned off in Settings → Providers — pick a local model, or allow them there.',
+    layers: ['ipc'],
+  },
+
   // ---- updates (main/updates/, main/app/updater.ts) --------------------------------------------------
   update_bad_signature: {
     meaning: 'a channel file or a downloaded update whose Ed25519 signature (its .sig) is missing or does not verify with the public key the app carries; nothing was installed',

@@ -16,12 +16,14 @@ import { ApiServerSettings, ApiStatusDTO } from './api';
 import { ImageAttachment, ImageRef, MessageImages, TEXT_OR_IMAGES, textOrImages } from './images';
 import { DocProgressDTO, DocsStatusDTO, DocumentAttachment, DocumentDTO, DocumentRef, KnowledgeFolderDTO, MessageDocuments, PassageDTO } from './docs';
 import { LiveToolCallDTO, McpImportDTO, McpServerSave, TOOL_SECRET_NAMES, ToolsStatusDTO } from './tools';
-import { APPROVAL_DECISIONS, McpServerName } from '../params';
+import { APPROVAL_DECISIONS, McpServerName, ProviderId } from '../params';
+import { ProviderSave, ProvidersStatusDTO } from './providers';
 import { AppInfo, Diagnostics, SamplingDTO, Id, ThreadDTO, MessageDTO, AssistantDTO, AssistantInput, SettingsFields, ModelsFolderPath, HfToken, SettingsDTO, LibraryModelDTO, ModelState, SearchHit, LoadSettingsDTO, ModelSettingsView, MemoryEstimateDTO, HardwareInfo, HardwareUsage, Empty, Ok, ThreadView } from './dtos';
 
 export { DownloadDTO, DOWNLOAD_CONCURRENCY, REFERENCE_SOURCES };
 export { ATTACHMENT_REF_CHARS, AttachmentDTO, ImageAttachment, ImageRef, NO_VISION } from './images';
 export { DocProgressDTO, DocsStatusDTO, DocumentAttachment, DocumentDTO, KnowledgeFolderDTO, PassageDTO, SourceDTO } from './docs';
+export { ProviderDTO, ProviderSave, ProvidersStatusDTO } from './providers';
 export { LiveToolCallDTO, McpServerStatusDTO, TOOL_SECRET_NAMES, ToolCallDTO, ToolResultDTO, ToolsStatusDTO } from './tools';
 
 export * from './dtos';
@@ -173,6 +175,19 @@ export const contract = {
   /** the user's decision on a call awaiting approval */
   'tools.decide': { request: z.object({ threadId: Id, callId: z.string().min(1).max(256), decision: z.enum(APPROVAL_DECISIONS) }).strict(), response: Ok },
 
+  /** the remote providers (keys masked), whether they are allowed, where keys are kept */
+  'providers.status': { request: Empty, response: ProvidersStatusDTO },
+  /** adds a provider (no id: one is made) or changes one; its API key goes to the secret store (absent: kept, null: forgotten) */
+  'providers.save': { request: ProviderSave, response: ProvidersStatusDTO },
+  /** removes a provider and its key (its threads keep their messages; a turn on it is refused until another model is picked) */
+  'providers.delete': { request: z.object({ id: ProviderId }).strict(), response: ProvidersStatusDTO },
+  /** asks the provider for its models (GET /v1/models) and adds those not listed: the provider's error when it cannot answer */
+  'providers.refreshModels': { request: z.object({ id: ProviderId }).strict(), response: ProvidersStatusDTO },
+  /** allows or forbids remote providers altogether */
+  'providers.allow': { request: z.object({ allowRemote: z.boolean() }).strict(), response: ProvidersStatusDTO },
+  /** the model a thread runs on: a local model's path, or a remote model (remote:<provider id>/<model>); its next turn uses it */
+  'threads.setModel': { request: z.object({ id: Id, model: z.string().min(1).max(4096) }).strict(), response: ThreadDTO },
+
   'search.query': {
     request: z.object({ q: z.string().trim().min(1).max(500), threadId: Id.optional(), limit: z.number().int().min(1).max(100).default(20), offset: z.number().int().min(0).default(0) }).strict(),
     response: z.object({ hits: z.array(SearchHit) }),
@@ -240,6 +255,8 @@ export const events = {
   'docs.changed': z.object({ status: DocsStatusDTO, refs: z.array(DocumentRef), documents: z.array(DocumentDTO) }),
   /** the tools or an MCP server's state changed */
   'tools.changed': ToolsStatusDTO,
+  /** the remote providers changed (added, changed, removed, their models refreshed, allowed or forbidden) */
+  'providers.changed': ProvidersStatusDTO,
   /** a thread's metadata changed (title, pin, updatedAt…) or it was created */
   'threads.changed': z.object({ thread: ThreadDTO }),
   'threads.deleted': z.object({ id: Id }),

@@ -77,6 +77,8 @@ export const ThreadDTO = z.object({
   temporary: z.boolean(),
   createdAt: z.number(),
   updatedAt: z.number(),
+  /** the remote providers (their names) this thread's messages were sent to: shown on the thread */
+  remoteSent: z.array(z.string()).default([]),
 });
 export type ThreadDTO = z.infer<typeof ThreadDTO>;
 

@@ -38,3 +38,4 @@ export const LOAD_SETTINGS_META = metaOf(LOAD_SETTING_FIELDS);
 /** The order of the load settings form's parts. */
 export const LOAD_GROUPS = ['GPU offload', 'Context', 'CPU and batches', 'Memory', 'Several GPUs', 'Adapters', 'Speculative decoding', 'Images', 'Chat template'] as const;
 export * from './docs';
+export * from './providers';

@@ -312,6 +312,14 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 9,
+    name: 'remote providers: the providers a thread has sent messages to',
+    up(db) {
+      // JSON: the names of the remote providers the thread's messages went to (NULL: none; main/providers)
+      db.exec(`ALTER TABLE threads ADD COLUMN remote_sent TEXT;`);
+    },
+  },
 ];
 
 /** The version a list of migrations ends at. */

@@ -4,7 +4,7 @@
  */
 import type Database from 'better-sqlite3';
 import { z } from 'zod';
-import { ChatDefaults, MAX_MCP_SERVERS, McpServerConfig } from '../params';
+import { ChatDefaults, MAX_MCP_SERVERS, McpServerConfig, ProviderSettings } from '../params';
 import { StoreError } from './errors';
 import { decodeJson } from './json';
 import type { Logger } from '../logging';
@@ -31,6 +31,8 @@ export const appSettingsSchema = SettingsFields.extend({
   apiServer: ApiServerSettings.default({}),
   /** The MCP servers the user configured (main/tools/mcp): their env and header values are kept in the secret store, "" here. */
   mcpServers: z.array(McpServerConfig).max(MAX_MCP_SERVERS).default([]),
+  /** The remote providers (main/providers): their API keys are kept in the secret store, never here. */
+  providers: ProviderSettings.default({}),
   /** Milliseconds between writes of a streaming reply. */
   streamFlushMs: z.number().int().min(0).max(5000).default(250),
 }).strict();

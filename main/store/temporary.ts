@@ -108,6 +108,7 @@ class MemoryThreads implements ThreadsApi {
     if (v.title !== undefined) e.thread.title = v.title;
     if (v.assistantId !== undefined) e.thread.assistantId = v.assistantId;
     if (v.model !== undefined) e.thread.model = v.model;
+    if (v.remoteSent !== undefined) e.thread.remoteSent = [...v.remoteSent];
     if (v.overrides) {
       const o = e.thread.overrides;
       if (v.overrides.instructions !== undefined) o.instructions = v.overrides.instructions;

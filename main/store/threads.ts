@@ -6,7 +6,7 @@ import { decodeJson } from './json';
 import type { Logger } from '../logging';
 import type { Clock, ListThreadsRequest, NewThread, Page, Thread, ThreadPatch, ThreadsApi, ThreadOverrides } from './types';
 import {
-  check, checkId, decodeCursor, encodeCursor, newThreadSchema, storedLoadSchema, pageSchema, samplingSchema, threadPatchSchema, titleSchema,
+  check, checkId, decodeCursor, encodeCursor, newThreadSchema, storedLoadSchema, pageSchema, remoteSentSchema, samplingSchema, threadPatchSchema, titleSchema,
 } from './validation';
 
 export const DEFAULT_THREAD_TITLE = 'New chat';
@@ -25,9 +25,10 @@ interface ThreadRow {
   load: string;
   created_at: number;
   updated_at: number;
+  remote_sent: string | null;
 }
 
-const COLS = 'seq, id, title, assistant_id, model, pinned, archived, instructions, sampling, load, created_at, updated_at';
+const COLS = 'seq, id, title, assistant_id, model, pinned, archived, instructions, sampling, load, created_at, updated_at, remote_sent';
 
 export interface ThreadsDeps {
   db: Database.Database;
@@ -55,8 +56,8 @@ export class SqliteThreads implements ThreadsApi {
       list: db.prepare(`SELECT ${COLS} FROM threads WHERE archived = ? ORDER BY pinned DESC, updated_at DESC, seq DESC LIMIT ? OFFSET ?`),
       listAfter: db.prepare(`SELECT ${COLS} FROM threads WHERE archived = @archived AND (pinned, updated_at, seq) < (@pinned, @updatedAt, @seq)
         ORDER BY pinned DESC, updated_at DESC, seq DESC LIMIT @limit`),
-      insert: db.prepare(`INSERT INTO threads (id, title, assistant_id, model, pinned, archived, instructions, sampling, load, created_at, updated_at)
-        VALUES (@id, @title, @assistant_id, @model, @pinned, @archived, @instructions, @sampling, @load, @created_at, @updated_at)`),
+      insert: db.prepare(`INSERT INTO threads (id, title, assistant_id, model, pinned, archived, instructions, sampling, load, created_at, updated_at, remote_sent)
+        VALUES (@id, @title, @assistant_id, @model, @pinned, @archived, @instructions, @sampling, @load, @created_at, @updated_at, @remote_sent)`),
       assistantExists: db.prepare('SELECT 1 FROM assistants WHERE id = ?'),
       rename: db.prepare('UPDATE threads SET title = ? WHERE id = ?'),
       pinned: db.prepare('UPDATE threads SET pinned = ? WHERE id = ?'),
@@ -78,6 +79,7 @@ export class SqliteThreads implements ThreadsApi {
       id: r.id, title: r.title, assistantId: r.assistant_id, model: r.model,
       createdAt: r.created_at, updatedAt: r.updated_at, pinned: r.pinned === 1, archived: r.archived === 1,
       overrides, temporary: false,
+      remoteSent: r.remote_sent === null ? [] : decodeJson(r.remote_sent, remoteSentSchema, [], this.logger, { where: `${where} remote_sent` }),
     };
   }
 
@@ -103,6 +105,7 @@ export class SqliteThreads implements ThreadsApi {
       archived: t.archived ? 1 : 0, instructions: t.overrides.instructions ?? null,
       sampling: JSON.stringify(t.overrides.sampling ?? {}), load: JSON.stringify(t.overrides.load ?? {}),
       created_at: t.createdAt, updated_at: t.updatedAt,
+      remote_sent: t.remoteSent?.length ? JSON.stringify(t.remoteSent) : null,
     });
     return this.get(t.id);
   }
@@ -171,6 +174,7 @@ export class SqliteThreads implements ThreadsApi {
     if (v.title !== undefined) { sets.push('title = @title'); params.title = v.title; }
     if (v.assistantId !== undefined) { sets.push('assistant_id = @assistant_id'); params.assistant_id = v.assistantId; }
     if (v.model !== undefined) { sets.push('model = @model'); params.model = v.model; }
+    if (v.remoteSent !== undefined) { sets.push('remote_sent = @remote_sent'); params.remote_sent = v.remoteSent.length ? JSON.stringify(v.remoteSent) : null; }
     if (v.overrides) {
       if (v.overrides.instructions !== undefined) { sets.push('instructions = @instructions'); params.instructions = v.overrides.instructions; }
       if (v.overrides.sampling !== undefined) { sets.push('sampling = @sampling'); params.sampling = JSON.stringify(v.overrides.sampling); }

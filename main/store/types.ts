@@ -42,6 +42,8 @@ export interface Thread {
   overrides: ThreadOverrides;
   /** True for temporary chats, which live in memory only. */
   temporary: boolean;
+  /** the names of the remote providers the thread's messages were sent to (absent or empty: none) */
+  remoteSent?: string[];
 }
 
 export interface ToolCall {
@@ -131,6 +133,8 @@ export interface ThreadPatch {
   assistantId?: string | null;
   model?: string | null;
   overrides?: ThreadOverrides;
+  /** the remote providers the thread's messages went to (the whole list) */
+  remoteSent?: string[];
 }
 
 export interface ListThreadsRequest extends PageRequest {

@@ -33,6 +33,8 @@ export const titleSchema = z.string().max(LIMITS.titleChars);
 export const contentSchema = z.string().refine((s) => s.length <= LIMITS.contentBytes / 4 || utf8Bytes(s) <= LIMITS.contentBytes,
   { message: `over ${LIMITS.contentBytes} bytes`, params: TOO_LARGE });
 export const modelRefSchema = z.string().min(1).max(LIMITS.modelRefChars);
+/** The names of the remote providers a thread's messages went to. */
+export const remoteSentSchema = z.array(z.string().min(1).max(200)).max(64);
 export const instructionsSchema = z.string().max(LIMITS.instructionsChars);
 
 /** A chat's sampling and request settings, and a model's load settings: defined once in main/params. */
@@ -117,6 +119,7 @@ export const threadPatchSchema = z.object({
   assistantId: idSchema.nullable().optional(),
   model: modelRefSchema.nullable().optional(),
   overrides: overridesSchema.optional(),
+  remoteSent: remoteSentSchema.optional(),
 }).strict();
 
 export const pageSchema = z.object({

@@ -20,7 +20,7 @@ import { parseMcpImport } from './mcp/import';
 import { knownConfigPaths } from './mcp/import-paths';
 import { McpManager } from './mcp/manager';
 import { ToolRegistry } from './registry';
-import { SecretStore } from './secrets';
+import { SecretStore } from '../secrets';
 import type { ToolSource } from './types';
 
 /** The most bytes of another app's MCP config read for an import. */

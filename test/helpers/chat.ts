@@ -33,7 +33,7 @@ export interface ChatAppOptions {
   /** composeApp's bound on the context meter's refresh while a reply streams. */
   usageRefreshMs?: number;
   /** More of composeApp's options (the environment read for HF_ENDPOINT/HF_TOKEN, discovery's home, the token's and tool secrets' cipher, the recommended models' file, where other apps' MCP configs are looked for). */
-  compose?: Partial<Pick<ComposeOptions, 'env' | 'discoverEnv' | 'secrets' | 'fetch' | 'recommendedFile' | 'toolImportEnv'>>;
+  compose?: Partial<Pick<ComposeOptions, 'env' | 'discoverEnv' | 'secrets' | 'fetch' | 'recommendedFile' | 'toolImportEnv' | 'providerTimeoutMs' | 'toolSources'>>;
 }
 
 export interface ChatApp {

@@ -61,7 +61,7 @@ const T0 = 1_700_000_000_000;
 
 export function thread(over: Partial<ThreadDTO> = {}): ThreadDTO {
   seq++;
-  return { id: `t${seq}`, title: `Thread ${seq}`, assistantId: null, modelPath: null, pinned: false, archived: false, temporary: false, createdAt: T0 + seq, updatedAt: T0 + seq, ...over };
+  return { id: `t${seq}`, title: `Thread ${seq}`, assistantId: null, modelPath: null, pinned: false, archived: false, temporary: false, createdAt: T0 + seq, updatedAt: T0 + seq, remoteSent: [], ...over };
 }
 
 export function message(over: Partial<MessageDTO> = {}): MessageDTO {

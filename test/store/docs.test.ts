@@ -8,7 +8,7 @@ import fs from 'fs';
 import path from 'path';
 import Database from 'better-sqlite3';
 import { MAX_THREAD_DOCS } from '../../main/params/docs';
-import type { NewChunk, Store } from '../../main/store';
+import { LATEST_VERSION, type NewChunk, type Store } from '../../main/store';
 import { cleanupDirs, closeStores, expectCode, fakeClock, FIXTURES, openStore, tmpDir } from './helpers';
 
 afterEach(() => { closeStores(); cleanupDirs(); });
@@ -40,7 +40,7 @@ describe('migration 8', () => {
 
     const s = openStore({ file });
     expect(s.migratedFrom).toBe(7);
-    expect(s.schemaVersion).toBe(8);
+    expect(s.schemaVersion).toBe(LATEST_VERSION);
     expect(counts(s.db)).toEqual(before);
     for (const t of ['documents', 'doc_chunks', 'doc_chunks_fts', 'doc_links', 'knowledge_folders', 'embedding_spaces']) expect(hasTable(s.db, t)).toBe(true);
     expect(columns(s.db, 'messages')).toContain('sources');

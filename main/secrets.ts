@@ -1,15 +1,16 @@
 /**
- * The tools' secrets: web search keys and MCP servers' environment and header values. Kept in
- * <data>/tool-secrets.json (mode 0600), each value encrypted with the cipher main/app passes
+ * Secrets Hearth keeps for what it talks to: the tools' (web search keys, MCP servers' environment
+ * and header values: <data>/tool-secrets.json) and the remote providers' API keys
+ * (<data>/provider-secrets.json). Each file has mode 0600, each value encrypted with the cipher main/app passes
  * (Electron's safeStorage: the OS keychain) when there is one, else in clear (browser mode, `hearth
- * serve`) — which the Tools settings say. Values leave this file only towards the tool that uses them,
- * never towards a page: tools.status names the secrets that are set, never their values.
+ * serve`) — which the Tools settings say. Values leave the file only towards what uses them, never
+ * towards a page: tools.status names the secrets that are set, providers.list shows a key masked.
  */
 import fs from 'fs';
 import path from 'path';
 import { z } from 'zod';
-import type { Logger } from '../logging';
-import type { SecretCipher } from '../cipher';
+import type { Logger } from './logging';
+import type { SecretCipher } from './cipher';
 
 const FileSchema = z.record(z.string().max(600), z.object({ keychain: z.boolean(), value: z.string().max(64 * 1024) }).strict());
 
@@ -19,9 +20,9 @@ export class SecretStore {
 
   constructor(
     dataDir: string,
-    private readonly opts: { cipher?: SecretCipher; logger: Logger },
+    private readonly opts: { cipher?: SecretCipher; logger: Logger; file?: string },
   ) {
-    this.file = path.join(dataDir, 'tool-secrets.json');
+    this.file = path.join(dataDir, opts.file ?? 'tool-secrets.json');
   }
 
   /** Where values are kept: encrypted with the OS keychain, or a file only this user may read. */
@@ -35,9 +36,9 @@ export class SecretStore {
     try {
       const parsed = FileSchema.safeParse(JSON.parse(fs.readFileSync(this.file, 'utf8')));
       if (parsed.success) data = parsed.data;
-      else this.opts.logger.warn('tools: the secrets file does not parse; its secrets are ignored (set them again)');
+      else this.opts.logger.warn(`secrets: ${path.basename(this.file)} does not parse; its secrets are ignored (set them again)`);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') this.opts.logger.warn(`tools: the secrets file could not be read: ${(e as Error).message}`);
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') this.opts.logger.warn(`secrets: ${path.basename(this.file)} could not be read: ${(e as Error).message}`);
     }
     this.cache = data;
     return data;
@@ -58,13 +59,13 @@ export class SecretStore {
     if (!e) return null;
     if (!e.keychain) return e.value;
     if (!this.opts.cipher) {
-      this.opts.logger.warn(`tools: the secret ${name} was kept with the OS keychain, which is not available here`);
+      this.opts.logger.warn(`secrets: ${name} was kept with the OS keychain, which is not available here`);
       return null;
     }
     try {
       return this.opts.cipher.decrypt(Buffer.from(e.value, 'base64'));
     } catch (err) {
-      this.opts.logger.warn(`tools: the secret ${name} could not be decrypted: ${(err as Error).message}`);
+      this.opts.logger.warn(`secrets: ${name} could not be decrypted: ${(err as Error).message}`);
       return null;
     }
   }

@@ -1,0 +1,226 @@
+/**
+ * Remote providers (main/providers/): their kinds and what each kind's API accepts, the presets, the
+ * bounds of a provider's settings, and how a thread names a remote model. Kept with the other
+ * parameters so the contract, the store, the chat service and the renderer read one definition.
+ */
+import { z } from 'zod';
+import { RANDOM_SEED, type SamplingKey } from './sampling';
+import type { RequestSettingKey } from './chat';
+
+/**
+ * The kinds of provider: an OpenAI-compatible chat completions API (hosted: OpenAI, OpenRouter, Groq,
+ * Mistral), the same API served by a llama.cpp-family server (llama-server, LM Studio, Ollama, vLLM,
+ * Jan Server: it also takes llama.cpp's sampler names), and Anthropic's Messages API.
+ */
+export const PROVIDER_KINDS = ['openai', 'openai-server', 'anthropic'] as const;
+export type ProviderKind = (typeof PROVIDER_KINDS)[number];
+
+export const PROVIDER_KIND_LABELS: Readonly<Record<ProviderKind, string>> = {
+  openai: 'OpenAI-compatible API',
+  'openai-server': 'OpenAI-compatible server (llama.cpp sampling)',
+  anthropic: 'Anthropic Messages API',
+};
+
+/** A chat setting the remote request may carry: what the user sets (sampling and request settings). */
+type SettingKey = SamplingKey | RequestSettingKey;
+
+/**
+ * What each kind's API accepts: a chat setting's name in its request body. A setting a kind does not
+ * list is not sent (the API would refuse it, or ignore it while the user thinks it applies). From the
+ * APIs' references: OpenAI's chat completions; llama-server's /v1/chat/completions (which reads
+ * llama.cpp's sampler names as extra fields; LM Studio, Ollama and vLLM read the common ones);
+ * Anthropic's Messages (no seed, penalties or min-p).
+ */
+export const PROVIDER_CAPABILITIES: Readonly<Record<ProviderKind, Partial<Record<SettingKey, string>>>> = {
+  openai: {
+    temperature: 'temperature',
+    topP: 'top_p',
+    presencePenalty: 'presence_penalty',
+    frequencyPenalty: 'frequency_penalty',
+    seed: 'seed',
+    stop: 'stop',
+    maxTokens: 'max_tokens',
+    reasoningEffort: 'reasoning_effort',
+  },
+  'openai-server': {
+    temperature: 'temperature',
+    topK: 'top_k',
+    topP: 'top_p',
+    minP: 'min_p',
+    typicalP: 'typical_p',
+    repeatPenalty: 'repeat_penalty',
+    repeatLastN: 'repeat_last_n',
+    presencePenalty: 'presence_penalty',
+    frequencyPenalty: 'frequency_penalty',
+    dryMultiplier: 'dry_multiplier',
+    dryBase: 'dry_base',
+    dryAllowedLength: 'dry_allowed_length',
+    dryPenaltyLastN: 'dry_penalty_last_n',
+    drySequenceBreakers: 'dry_sequence_breakers',
+    xtcProbability: 'xtc_probability',
+    xtcThreshold: 'xtc_threshold',
+    mirostat: 'mirostat',
+    mirostatTau: 'mirostat_tau',
+    mirostatEta: 'mirostat_eta',
+    topNSigma: 'top_n_sigma',
+    dynatempRange: 'dynatemp_range',
+    dynatempExponent: 'dynatemp_exponent',
+    seed: 'seed',
+    stop: 'stop',
+    maxTokens: 'max_tokens',
+  },
+  anthropic: {
+    temperature: 'temperature',
+    topK: 'top_k',
+    topP: 'top_p',
+    stop: 'stop_sequences',
+    maxTokens: 'max_tokens',
+  },
+};
+
+/** Anthropic's API needs max_tokens: a reply with no limit set (-1) asks for this many. */
+export const ANTHROPIC_DEFAULT_MAX_TOKENS = 4096;
+/** Anthropic's temperature range is 0–1: a higher setting is sent as 1. */
+export const ANTHROPIC_MAX_TEMPERATURE = 1;
+
+/**
+ * The request body fields a thread's effective settings give for a kind: only the settings the kind
+ * accepts, under its names; unset values (a random seed, no stop strings, no limit) are left out.
+ */
+export function remoteSettings(kind: ProviderKind, settings: Partial<Record<SettingKey, unknown>>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, field] of Object.entries(PROVIDER_CAPABILITIES[kind]) as [SettingKey, string][]) {
+    let v = settings[key];
+    if (v === undefined || v === null) continue;
+    if (key === 'seed' && v === RANDOM_SEED) continue;
+    if (key === 'stop' && Array.isArray(v) && v.length === 0) continue;
+    if (key === 'maxTokens' && typeof v === 'number' && v < 1) continue;
+    if (kind === 'anthropic' && key === 'temperature' && typeof v === 'number') v = Math.min(v, ANTHROPIC_MAX_TEMPERATURE);
+    out[field] = v;
+  }
+  if (kind === 'anthropic' && out.max_tokens === undefined) out.max_tokens = ANTHROPIC_DEFAULT_MAX_TOKENS;
+  return out;
+}
+
+export const MAX_PROVIDERS = 32;
+export const MAX_PROVIDER_MODELS = 1000;
+export const MAX_PROVIDER_HEADERS = 32;
+/** The context a remote model is given (the documents' budget, the meter) when its entry does not say. */
+export const DEFAULT_REMOTE_CONTEXT = 32_768;
+/** How long a request waits for the provider's answer to begin (the SDKs' timeout), and between two streamed pieces. */
+export const PROVIDER_TIMEOUT_MS = 120_000;
+/** How long a model list or a check waits. */
+export const PROVIDER_LIST_TIMEOUT_MS = 20_000;
+
+/** A provider's id: made by Hearth when it is added. */
+export const ProviderId = z.string().regex(/^[a-z0-9-]{1,64}$/, 'a provider id is lowercase letters, digits and -');
+
+const HeaderName = z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$/, 'a header name is letters, digits and !#$%&\'*+.^_`|~-');
+/** Header names the SDKs set themselves from the key and the request: not taken as extra headers. */
+const RESERVED_HEADERS = new Set(['authorization', 'x-api-key', 'content-type', 'content-length', 'host', 'anthropic-version', 'accept']);
+
+export const ProviderHeaders = z
+  .record(HeaderName, z.string().max(4096).regex(/^[^\r\n]*$/, 'a header value is one line'))
+  .refine((h) => Object.keys(h).length <= MAX_PROVIDER_HEADERS, `at most ${MAX_PROVIDER_HEADERS} headers`)
+  .refine((h) => !Object.keys(h).some((k) => RESERVED_HEADERS.has(k.toLowerCase())), 'the API key and the content headers are set by Hearth: remove them from the extra headers');
+
+export const ProviderUrl = z
+  .string()
+  .trim()
+  .max(2048)
+  .url('the base URL is an http:// or https:// address')
+  .refine((u) => /^https?:$/.test(new URL(u).protocol), 'the base URL is an http:// or https:// address')
+  .refine((u) => !new URL(u).username && !new URL(u).password, 'put the key in the API key field, not in the URL')
+  .transform((u) => u.replace(/\/+$/, ''));
+
+/** A model a provider serves, as the picker lists it. */
+export const ProviderModel = z
+  .object({
+    id: z.string().trim().min(1).max(300),
+    /** its context in tokens, when known (the documents' budget); null: DEFAULT_REMOTE_CONTEXT */
+    contextSize: z.number().int().min(256).max(10_000_000).nullable().default(null),
+  })
+  .strict();
+export type ProviderModel = z.output<typeof ProviderModel>;
+
+/** A provider as it is kept in the settings (its API key is kept in the secret store, never here). */
+export const ProviderConfig = z
+  .object({
+    id: ProviderId,
+    name: z.string().trim().min(1).max(60),
+    kind: z.enum(PROVIDER_KINDS),
+    baseUrl: ProviderUrl,
+    headers: ProviderHeaders.default({}),
+    models: z
+      .array(ProviderModel)
+      .max(MAX_PROVIDER_MODELS)
+      .default([])
+      .refine((ms) => new Set(ms.map((m) => m.id)).size === ms.length, 'a model is listed twice'),
+    enabled: z.boolean().default(true),
+  })
+  .strict();
+export type ProviderConfig = z.output<typeof ProviderConfig>;
+export type ProviderInput = z.input<typeof ProviderConfig>;
+
+/** The remote providers' settings (app settings' `providers`). */
+export const ProviderSettings = z
+  .object({
+    /** off: no request goes to a remote provider (the picker hides them; a thread on one is refused) */
+    allowRemote: z.boolean().default(true),
+    list: z
+      .array(ProviderConfig)
+      .max(MAX_PROVIDERS)
+      .default([])
+      .refine((ps) => new Set(ps.map((p) => p.id)).size === ps.length, 'two providers have one id'),
+  })
+  .strict();
+export type ProviderSettings = z.output<typeof ProviderSettings>;
+
+export const PROVIDER_PRESET_IDS = ['openai', 'anthropic', 'openrouter', 'groq', 'mistral', 'local'] as const;
+export type ProviderPresetId = (typeof PROVIDER_PRESET_IDS)[number];
+
+export interface ProviderPreset {
+  id: ProviderPresetId;
+  name: string;
+  kind: ProviderKind;
+  baseUrl: string;
+  /** the provider needs an API key (a local server: URL only) */
+  needsKey: boolean;
+  /** where the key comes from, or what the URL should be */
+  help: string;
+}
+
+/** What "Add provider" offers. The OpenAI SDK's base URL ends in /v1; Anthropic's does not (the SDK adds it). */
+export const PROVIDER_PRESETS: readonly ProviderPreset[] = [
+  { id: 'openai', name: 'OpenAI', kind: 'openai', baseUrl: 'https://api.openai.com/v1', needsKey: true, help: 'A key from platform.openai.com → API keys.' },
+  { id: 'anthropic', name: 'Anthropic', kind: 'anthropic', baseUrl: 'https://api.anthropic.com', needsKey: true, help: 'A key from console.anthropic.com → API keys.' },
+  { id: 'openrouter', name: 'OpenRouter', kind: 'openai', baseUrl: 'https://openrouter.ai/api/v1', needsKey: true, help: 'A key from openrouter.ai → Keys.' },
+  { id: 'groq', name: 'Groq', kind: 'openai', baseUrl: 'https://api.groq.com/openai/v1', needsKey: true, help: 'A key from console.groq.com → API keys.' },
+  { id: 'mistral', name: 'Mistral', kind: 'openai', baseUrl: 'https://api.mistral.ai/v1', needsKey: true, help: 'A key from console.mistral.ai → API keys.' },
+  {
+    id: 'local',
+    name: 'Local server',
+    kind: 'openai-server',
+    baseUrl: 'http://127.0.0.1:8080/v1',
+    needsKey: false,
+    help: 'llama-server (:8080/v1), LM Studio (:1234/v1), Ollama (:11434/v1), vLLM (:8000/v1), Jan Server, or another Hearth (:1337/v1): the URL, and a key if the server asks for one.',
+  },
+];
+
+/** How a thread names a remote model: `remote:<provider id>/<model id>` (a local model is a file path). */
+export const REMOTE_MODEL_PREFIX = 'remote:';
+
+export function remoteModelRef(providerId: string, model: string): string {
+  return `${REMOTE_MODEL_PREFIX}${providerId}/${model}`;
+}
+
+/** A remote model reference's provider and model; null for anything else (a local model's path). */
+export function parseRemoteModelRef(ref: string | null | undefined): { providerId: string; model: string } | null {
+  if (!ref || !ref.startsWith(REMOTE_MODEL_PREFIX)) return null;
+  const rest = ref.slice(REMOTE_MODEL_PREFIX.length);
+  const slash = rest.indexOf('/');
+  if (slash <= 0 || slash === rest.length - 1) return null;
+  const providerId = rest.slice(0, slash);
+  if (!ProviderId.safeParse(providerId).success) return null;
+  return { providerId, model: rest.slice(slash + 1) };
+}

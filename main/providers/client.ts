@@ -1,0 +1,255 @@
+/**
+ * One reply from a remote provider, streamed through the API's official client (`openai`,
+ * `@anthropic-ai/sdk`): the pieces (text and reasoning) as they come, the tool calls, the usage and the
+ * stop reason, given back in the engine's result shape (main/engine/protocol.ts GenerateResult) so the
+ * chat service ends a remote reply as it ends a local one. A stop aborts the HTTP request (the server
+ * sees the connection close); the reply keeps what came. The SDKs' own retries are off: a 429 is shown
+ * with the wait the provider asked for (./errors.ts), never retried behind the user's back.
+ */
+import Anthropic from '@anthropic-ai/sdk';
+import OpenAI from 'openai';
+import type { ChatMessage, GenerateResult } from '../engine/protocol';
+import { PROVIDER_TIMEOUT_MS, remoteSettings, type ProviderConfig } from '../params';
+import { providerError } from './errors';
+import { toAnthropicMessages, toAnthropicTools, toOpenAIMessages, type RemoteTool } from './messages';
+
+/** What one remote reply takes. */
+export interface RemoteChatRequest {
+  model: string;
+  messages: readonly ChatMessage[];
+  /** the thread's effective chat settings (sampling and request): only those the kind accepts are sent */
+  settings: Record<string, unknown>;
+  tools?: readonly RemoteTool[];
+  toolChoice?: 'auto' | 'none';
+}
+
+export interface RemoteChatOptions {
+  signal: AbortSignal;
+  onPiece: (content: string, reasoning: string) => void;
+  /** the longest wait for the answer to begin and between two pieces (PROVIDER_TIMEOUT_MS unless given) */
+  timeoutMs?: number;
+}
+
+/** A provider with its key, as the clients take it. */
+export interface ProviderAccess {
+  config: ProviderConfig;
+  /** null: none (a local server); a placeholder is sent, as the SDKs need one */
+  apiKey: string | null;
+}
+
+/** What the SDKs send as the key of a provider without one (a local server ignores it). */
+const NO_KEY = 'none';
+
+export function openaiClient(p: ProviderAccess, timeoutMs = PROVIDER_TIMEOUT_MS): OpenAI {
+  // organization and project given (null) so the SDK does not read them from the environment
+  return new OpenAI({ apiKey: p.apiKey ?? NO_KEY, baseURL: p.config.baseUrl, defaultHeaders: p.config.headers, maxRetries: 0, timeout: timeoutMs, organization: null, project: null });
+}
+
+export function anthropicClient(p: ProviderAccess, timeoutMs = PROVIDER_TIMEOUT_MS): Anthropic {
+  // authToken null: the SDK would otherwise send ANTHROPIC_AUTH_TOKEN from the environment
+  return new Anthropic({ apiKey: p.apiKey ?? NO_KEY, authToken: null, baseURL: p.config.baseUrl, defaultHeaders: p.config.headers, maxRetries: 0, timeout: timeoutMs });
+}
+
+/** The result being built as pieces come. */
+class Reply {
+  content = '';
+  reasoning = '';
+  readonly calls: { id: string; name: string; arguments: string }[] = [];
+  stopReason: GenerateResult['stopReason'] = 'eos';
+  promptTokens = 0;
+  cachedTokens = 0;
+  generatedTokens = 0;
+  private readonly start = Date.now();
+  private firstAt: number | null = null;
+
+  piece(): void {
+    if (this.firstAt === null) this.firstAt = Date.now();
+  }
+
+  result(aborted: boolean): GenerateResult {
+    const end = Date.now();
+    const first = this.firstAt ?? end;
+    const promptMs = first - this.start;
+    const genMs = end - first;
+    return {
+      text: this.content,
+      content: this.content,
+      reasoning: this.reasoning,
+      toolCalls: this.calls.filter((c) => c.name),
+      tokens: [],
+      tokensAfterAbort: -1,
+      promptTokensAfterAbort: -1,
+      stopReason: aborted ? 'aborted' : this.stopReason,
+      droppedMessages: 0,
+      shifted: false,
+      contextFull: false,
+      timings: {
+        promptTokens: this.promptTokens,
+        cachedTokens: this.cachedTokens,
+        generatedTokens: this.generatedTokens,
+        ttftMs: promptMs,
+        promptMs,
+        genMs,
+        promptTps: promptMs > 0 ? (this.promptTokens / promptMs) * 1000 : 0,
+        genTps: genMs > 0 ? (this.generatedTokens / genMs) * 1000 : 0,
+      },
+    };
+  }
+}
+
+/**
+ * A signal for the request: aborted by the user's stop, or when the provider is silent past the
+ * timeout (`stalled()` then says so). `beat()` restarts the wait at each piece.
+ */
+function watch(signal: AbortSignal, timeoutMs: number) {
+  const ctl = new AbortController();
+  let stalled = false;
+  let timer: NodeJS.Timeout | null = null;
+  const onAbort = () => ctl.abort();
+  signal.addEventListener('abort', onAbort, { once: true });
+  if (signal.aborted) ctl.abort();
+  const beat = () => {
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(() => {
+      stalled = true;
+      ctl.abort();
+    }, timeoutMs);
+  };
+  beat();
+  return {
+    signal: ctl.signal,
+    beat,
+    stalled: () => stalled,
+    done: () => {
+      if (timer) clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+    },
+  };
+}
+
+const OPENAI_STOP: Record<string, GenerateResult['stopReason']> = { stop: 'eos', tool_calls: 'eos', function_call: 'eos', length: 'length', content_filter: 'eos' };
+const ANTHROPIC_STOP: Record<string, GenerateResult['stopReason']> = { end_turn: 'eos', tool_use: 'eos', pause_turn: 'eos', refusal: 'eos', stop_sequence: 'stop', max_tokens: 'length' };
+
+/** Streams one reply from `p`; answers the result (stopReason `aborted` after a stop), or throws an IpcError (./errors.ts). */
+export async function remoteChat(p: ProviderAccess, r: RemoteChatRequest, o: RemoteChatOptions): Promise<GenerateResult> {
+  const timeoutMs = o.timeoutMs ?? PROVIDER_TIMEOUT_MS;
+  const w = watch(o.signal, timeoutMs);
+  const reply = new Reply();
+  try {
+    if (p.config.kind === 'anthropic') await streamAnthropic(p, r, reply, w, o.onPiece, timeoutMs);
+    else await streamOpenAI(p, r, reply, w, o.onPiece, timeoutMs);
+    return reply.result(false);
+  } catch (e) {
+    if (o.signal.aborted) return reply.result(true);
+    throw providerError(p.config, e, w.stalled() ? timeoutMs : null);
+  } finally {
+    w.done();
+  }
+}
+
+async function streamOpenAI(p: ProviderAccess, r: RemoteChatRequest, reply: Reply, w: ReturnType<typeof watch>, onPiece: RemoteChatOptions['onPiece'], timeoutMs: number): Promise<void> {
+  const tools = r.tools?.length ? { tools: r.tools, tool_choice: r.toolChoice ?? 'auto', parallel_tool_calls: true } : {};
+  const body = {
+    model: r.model,
+    messages: await toOpenAIMessages(r.messages),
+    stream: true,
+    stream_options: { include_usage: true },
+    ...remoteSettings(p.config.kind, r.settings),
+    ...tools,
+  };
+  const stream = await openaiClient(p, timeoutMs).chat.completions.create(body as unknown as OpenAI.Chat.ChatCompletionCreateParamsStreaming, { signal: w.signal });
+  for await (const chunk of stream) {
+    w.beat();
+    if (chunk.usage) {
+      reply.promptTokens = chunk.usage.prompt_tokens ?? 0;
+      reply.generatedTokens = chunk.usage.completion_tokens ?? 0;
+      reply.cachedTokens = chunk.usage.prompt_tokens_details?.cached_tokens ?? 0;
+    }
+    const choice = chunk.choices?.[0];
+    if (!choice) continue;
+    // llama-server and DeepSeek send reasoning_content, OpenRouter and Groq reasoning
+    const delta = choice.delta as OpenAI.Chat.ChatCompletionChunk.Choice.Delta & { reasoning_content?: string | null; reasoning?: string | null };
+    const content = delta.content ?? '';
+    const reasoning = delta.reasoning_content ?? delta.reasoning ?? '';
+    if (content || reasoning) {
+      reply.piece();
+      reply.content += content;
+      reply.reasoning += reasoning;
+      onPiece(content, reasoning);
+    }
+    for (const tc of delta.tool_calls ?? []) {
+      reply.piece();
+      const call = (reply.calls[tc.index] ??= { id: '', name: '', arguments: '' });
+      if (tc.id) call.id = tc.id;
+      if (tc.function?.name) call.name += tc.function.name;
+      if (tc.function?.arguments) call.arguments += tc.function.arguments;
+    }
+    if (choice.finish_reason) reply.stopReason = OPENAI_STOP[choice.finish_reason] ?? 'eos';
+  }
+}
+
+async function streamAnthropic(p: ProviderAccess, r: RemoteChatRequest, reply: Reply, w: ReturnType<typeof watch>, onPiece: RemoteChatOptions['onPiece'], timeoutMs: number): Promise<void> {
+  const { system, messages } = await toAnthropicMessages(r.messages);
+  const tools = r.tools?.length ? { tools: toAnthropicTools(r.tools), tool_choice: { type: r.toolChoice === 'none' ? 'none' : 'auto' } } : {};
+  const body = { model: r.model, ...(system ? { system } : {}), messages, stream: true, ...remoteSettings('anthropic', r.settings), ...tools };
+  const stream = await anthropicClient(p, timeoutMs).messages.create(body as unknown as Anthropic.MessageCreateParamsStreaming, { signal: w.signal });
+  // the content blocks by index: a tool_use block's input comes as pieces of JSON
+  const blocks = new Map<number, { id: string; name: string; arguments: string }>();
+  for await (const ev of stream) {
+    w.beat();
+    switch (ev.type) {
+      case 'message_start':
+        reply.promptTokens = ev.message.usage.input_tokens ?? 0;
+        reply.cachedTokens = ev.message.usage.cache_read_input_tokens ?? 0;
+        reply.generatedTokens = ev.message.usage.output_tokens ?? 0;
+        break;
+      case 'content_block_start':
+        if (ev.content_block.type === 'tool_use') {
+          reply.piece();
+          const call = { id: ev.content_block.id, name: ev.content_block.name, arguments: '' };
+          blocks.set(ev.index, call);
+          reply.calls.push(call);
+        }
+        break;
+      case 'content_block_delta': {
+        const d = ev.delta;
+        if (d.type === 'text_delta' && d.text) {
+          reply.piece();
+          reply.content += d.text;
+          onPiece(d.text, '');
+        } else if (d.type === 'thinking_delta' && d.thinking) {
+          reply.piece();
+          reply.reasoning += d.thinking;
+          onPiece('', d.thinking);
+        } else if (d.type === 'input_json_delta') {
+          const call = blocks.get(ev.index);
+          if (call) call.arguments += d.partial_json;
+        }
+        break;
+      }
+      case 'message_delta':
+        if (ev.delta.stop_reason) reply.stopReason = ANTHROPIC_STOP[ev.delta.stop_reason] ?? 'eos';
+        if (ev.usage?.output_tokens !== undefined && ev.usage.output_tokens !== null) reply.generatedTokens = ev.usage.output_tokens;
+        if (ev.usage?.input_tokens) reply.promptTokens = ev.usage.input_tokens;
+        break;
+      default:
+        break;
+    }
+  }
+  for (const c of reply.calls) if (!c.arguments) c.arguments = '{}';
+}
+
+/** The ids of the models a provider lists (OpenAI's and Anthropic's GET /v1/models; every page). */
+export async function listRemoteModels(p: ProviderAccess, signal: AbortSignal, timeoutMs: number): Promise<string[]> {
+  const ids: string[] = [];
+  try {
+    if (p.config.kind === 'anthropic') {
+      for await (const m of anthropicClient(p, timeoutMs).models.list({ limit: 1000 }, { signal })) ids.push(m.id);
+    } else {
+      for await (const m of openaiClient(p, timeoutMs).models.list({ signal })) ids.push(m.id);
+    }
+  } catch (e) {
+    throw providerError(p.config, e, null);
+  }
+  return [...new Set(ids)];
+}

@@ -1,0 +1,65 @@
+/**
+ * A remote provider's failure as the user reads it: the provider's own words and what to do, under a
+ * catalogue code (main/errors/catalogue.ts): 401/403 → provider_auth (check the key), 429 →
+ * provider_rate_limited (with the wait its Retry-After gave), no connection or no answer in time →
+ * provider_offline, anything else → provider_error. The API key never appears: the SDKs' messages do
+ * not carry it, and any echo of it is cut out.
+ */
+import Anthropic from '@anthropic-ai/sdk';
+import OpenAI from 'openai';
+import { IpcError } from '../ipc/contract';
+import type { ProviderConfig } from '../params';
+
+/** The most of a provider's message kept (an HTML error page is cut). */
+const MAX_MESSAGE = 500;
+
+type SdkError = { status?: number; headers?: Headers; message: string };
+
+function isSdkError(e: unknown): e is SdkError {
+  return e instanceof OpenAI.APIError || e instanceof Anthropic.APIError;
+}
+
+function isConnectionError(e: unknown): boolean {
+  return e instanceof OpenAI.APIConnectionError || e instanceof Anthropic.APIConnectionError;
+}
+
+/** The wait a 429's headers ask for, in seconds (Retry-After: seconds or an HTTP date; retry-after-ms), or null. */
+export function retryAfterSeconds(headers: Headers | undefined, now = Date.now()): number | null {
+  if (!headers) return null;
+  const ms = Number(headers.get('retry-after-ms'));
+  if (headers.get('retry-after-ms') && Number.isFinite(ms) && ms >= 0) return Math.ceil(ms / 1000);
+  const v = headers.get('retry-after');
+  if (!v) return null;
+  const s = Number(v);
+  if (Number.isFinite(s) && s >= 0) return Math.ceil(s);
+  const at = Date.parse(v);
+  return Number.isFinite(at) ? Math.max(0, Math.ceil((at - now) / 1000)) : null;
+}
+
+function clean(message: string): string {
+  const m = message.replace(/\s+/g, ' ').trim();
+  return m.length > MAX_MESSAGE ? `${m.slice(0, MAX_MESSAGE)}…` : m;
+}
+
+/** `e` (from an SDK call to `provider`) as an IpcError; `stalledMs`: Hearth stopped waiting after that long. */
+export function providerError(provider: Pick<ProviderConfig, 'name' | 'baseUrl'>, e: unknown, stalledMs: number | null): IpcError {
+  const who = provider.name;
+  if (stalledMs !== null) return new IpcError('provider_offline', `${who} sent nothing for ${Math.round(stalledMs / 1000)} s: gave up`);
+  if (e instanceof IpcError) return e;
+  if (isConnectionError(e)) {
+    const timeout = e instanceof OpenAI.APIConnectionTimeoutError || e instanceof Anthropic.APIConnectionTimeoutError;
+    const cause = (e as Error & { cause?: { message?: string; code?: string } }).cause;
+    const why = timeout ? 'it did not answer in time' : (cause?.code ?? cause?.message ?? (e as Error).message);
+    return new IpcError('provider_offline', `${who} at ${provider.baseUrl}: ${clean(why)}`);
+  }
+  if (isSdkError(e) && e.status !== undefined) {
+    const words = clean(e.message);
+    if (e.status === 401 || e.status === 403) return new IpcError('provider_auth', `${who} answered ${words}`);
+    if (e.status === 429) {
+      const wait = retryAfterSeconds(e.headers);
+      return new IpcError('provider_rate_limited', `${who} answered ${words}; ${wait !== null ? `try again in ${wait} s` : 'wait a little, then try again'}`);
+    }
+    return new IpcError('provider_error', `${who} answered ${words}`);
+  }
+  return new IpcError('provider_error', `${who}: ${clean((e as Error)?.message ?? String(e))}`);
+}

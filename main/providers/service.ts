@@ -1,0 +1,172 @@
+/**
+ * The remote providers: their configs in the store's settings (`providers`), their API keys in a
+ * secret store of their own (<data>/provider-secrets.json: the OS keychain where there is one), the
+ * providers.* channels, and a remote reply for the chat service (./client.ts). A key leaves the
+ * secret store only towards its provider: the page sees it masked. Every change is told
+ * (providers.changed).
+ */
+import { randomUUID } from 'crypto';
+import type { GenerateResult } from '../engine/protocol';
+import { IpcError } from '../ipc/contract';
+import type { ProviderDTO, ProviderSave, ProvidersStatusDTO } from '../ipc/providers';
+import type { Logger } from '../logging';
+import { DEFAULT_REMOTE_CONTEXT, MAX_PROVIDER_MODELS, parseRemoteModelRef, PROVIDER_LIST_TIMEOUT_MS, ProviderConfig, ProviderSettings, type ProviderModel } from '../params';
+import type { SecretStore } from '../secrets';
+import type { Handlers, Services } from '../services';
+import type { Store } from '../store';
+import { listRemoteModels, remoteChat, type ProviderAccess, type RemoteChatOptions, type RemoteChatRequest } from './client';
+
+const keyName = (id: string) => `provider.${id}.key`;
+
+/** A key as the page sees it: its last four characters (none of a short key). */
+export function maskKey(key: string): string {
+  return key.length >= 12 ? `••••${key.slice(-4)}` : '••••';
+}
+
+export interface ProviderServiceDeps {
+  store: Store;
+  services: Services;
+  secrets: SecretStore;
+  logger: Logger;
+  /** how long a model list waits (PROVIDER_LIST_TIMEOUT_MS unless given) */
+  listTimeoutMs?: number;
+  /** how long a reply waits for its first piece and between pieces (the clients' default unless given) */
+  chatTimeoutMs?: number;
+}
+
+/** A remote model a thread runs on, resolved: its provider (with its key), the model, its context. */
+export interface RemoteTarget {
+  access: ProviderAccess;
+  model: string;
+  contextSize: number;
+}
+
+export class ProviderService {
+  constructor(private readonly deps: ProviderServiceDeps) {}
+
+  settings(): ProviderSettings {
+    return this.deps.store.settings.get('providers');
+  }
+
+  private write(s: ProviderSettings): void {
+    this.deps.store.settings.set('providers', ProviderSettings.parse(s));
+  }
+
+  status(): ProvidersStatusDTO {
+    const s = this.settings();
+    const providers: ProviderDTO[] = s.list.map((p) => {
+      const key = this.deps.secrets.raw(keyName(p.id)) ? this.deps.secrets.get(keyName(p.id)) : null;
+      return { ...p, key: key ? 'set' : 'not set', keyHint: key ? maskKey(key) : null };
+    });
+    const warnings =
+      this.deps.secrets.kind === 'file' && providers.some((p) => p.key === 'set')
+        ? ['API keys are kept in a file only you can read (provider-secrets.json in the data folder), not in an OS keychain: this is browser mode, or no keychain was found.']
+        : [];
+    return { allowRemote: s.allowRemote, providers, keyStorage: this.deps.secrets.kind, warnings };
+  }
+
+  private changed(): ProvidersStatusDTO {
+    const st = this.status();
+    this.deps.services.emit('providers.changed', st);
+    return st;
+  }
+
+  private find(id: string): ProviderConfig {
+    const p = this.settings().list.find((x) => x.id === id);
+    if (!p) throw new IpcError('not_found', `no provider ${id}`);
+    return p;
+  }
+
+  /** Adds or changes a provider; its key kept (apiKey absent), set, or forgotten (null). */
+  save(r: ProviderSave): ProvidersStatusDTO {
+    const s = this.settings();
+    const id = r.provider.id ?? randomUUID();
+    if (r.provider.id !== undefined) this.find(r.provider.id);
+    const parsed = ProviderConfig.safeParse({ ...r.provider, id });
+    if (!parsed.success) throw new IpcError('invalid_input', parsed.error.issues.map((i) => `${i.path.join('.') || 'provider'}: ${i.message}`).join('; '));
+    const others = s.list.filter((p) => p.id !== id);
+    if (others.some((p) => p.name.toLowerCase() === parsed.data.name.toLowerCase())) throw new IpcError('invalid_input', `a provider is already named ${parsed.data.name}`);
+    const at = s.list.findIndex((p) => p.id === id);
+    const list = at >= 0 ? s.list.map((p, i) => (i === at ? parsed.data : p)) : [...s.list, parsed.data];
+    const next = ProviderSettings.safeParse({ ...s, list });
+    if (!next.success) throw new IpcError('invalid_input', next.error.issues.map((i) => i.message).join('; '));
+    if (r.apiKey !== undefined) this.deps.secrets.set(keyName(id), r.apiKey);
+    this.write(next.data);
+    this.deps.logger.info(`providers: ${at >= 0 ? 'changed' : 'added'} ${parsed.data.name} (${parsed.data.kind})`);
+    return this.changed();
+  }
+
+  delete(id: string): ProvidersStatusDTO {
+    const p = this.find(id);
+    const s = this.settings();
+    this.write({ ...s, list: s.list.filter((x) => x.id !== id) });
+    this.deps.secrets.set(keyName(id), null);
+    this.deps.logger.info(`providers: removed ${p.name}`);
+    return this.changed();
+  }
+
+  allow(allowRemote: boolean): ProvidersStatusDTO {
+    this.write({ ...this.settings(), allowRemote });
+    return this.changed();
+  }
+
+  private access(p: ProviderConfig): ProviderAccess {
+    return { config: p, apiKey: this.deps.secrets.get(keyName(p.id)) };
+  }
+
+  /** Asks the provider for its models; adds those not listed yet (the listed ones keep their context). */
+  async refreshModels(id: string): Promise<ProvidersStatusDTO> {
+    const p = this.find(id);
+    const signal = AbortSignal.timeout(this.deps.listTimeoutMs ?? PROVIDER_LIST_TIMEOUT_MS);
+    const ids = await listRemoteModels(this.access(p), signal, this.deps.listTimeoutMs ?? PROVIDER_LIST_TIMEOUT_MS);
+    // the provider may have changed meanwhile (renamed, removed): the list goes to the one there is now
+    const s = this.settings();
+    const now = s.list.find((x) => x.id === id);
+    if (!now) throw new IpcError('not_found', `no provider ${id}`);
+    const known = new Set(now.models.map((m) => m.id));
+    const added: ProviderModel[] = ids.filter((m) => !known.has(m)).map((m) => ({ id: m, contextSize: null }));
+    const models = [...now.models, ...added].slice(0, MAX_PROVIDER_MODELS);
+    this.write({ ...s, list: s.list.map((x) => (x.id === id ? { ...x, models } : x)) });
+    this.deps.logger.info(`providers: ${p.name} lists ${ids.length} models (${added.length} new)`);
+    return this.changed();
+  }
+
+  /**
+   * The remote model `ref` names, ready to send to: refused when remote providers are forbidden, or
+   * its provider is gone or turned off. Null when `ref` is not a remote model.
+   */
+  target(ref: string | null): RemoteTarget | null {
+    const r = parseRemoteModelRef(ref);
+    if (!r) return null;
+    const s = this.settings();
+    if (!s.allowRemote) throw new IpcError('remote_forbidden', 'remote providers are turned off in Settings → Providers');
+    const p = s.list.find((x) => x.id === r.providerId);
+    if (!p) throw new IpcError('provider_unknown', `the provider of ${r.model} was removed`);
+    if (!p.enabled) throw new IpcError('provider_unknown', `${p.name} is turned off`);
+    const entry = p.models.find((m) => m.id === r.model);
+    return { access: this.access(p), model: r.model, contextSize: entry?.contextSize ?? DEFAULT_REMOTE_CONTEXT };
+  }
+
+  /** A remote model's label: "model · provider" (the model alone when its provider is gone). */
+  label(ref: string): string | null {
+    const r = parseRemoteModelRef(ref);
+    if (!r) return null;
+    const p = this.settings().list.find((x) => x.id === r.providerId);
+    return p ? `${r.model} · ${p.name}` : r.model;
+  }
+
+  /** One reply from a remote model (./client.ts). */
+  chat(t: RemoteTarget, r: Omit<RemoteChatRequest, 'model'>, o: RemoteChatOptions): Promise<GenerateResult> {
+    return remoteChat(t.access, { ...r, model: t.model }, { ...(this.deps.chatTimeoutMs ? { timeoutMs: this.deps.chatTimeoutMs } : {}), ...o });
+  }
+
+  channels(): Handlers {
+    return {
+      'providers.status': () => this.status(),
+      'providers.save': (r) => this.save(r),
+      'providers.delete': (r) => this.delete(r.id),
+      'providers.refreshModels': (r) => this.refreshModels(r.id),
+      'providers.allow': (r) => this.allow(r.allowRemote),
+    };
+  }
+}
