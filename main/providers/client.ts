@@ -138,6 +138,9 @@ export async function remoteChat(p: ProviderAccess, r: RemoteChatRequest, o: Rem
   try {
     if (p.config.kind === 'anthropic') await streamAnthropic(p, r, reply, w, o.onPiece, timeoutMs);
     else await streamOpenAI(p, r, reply, w, o.onPiece, timeoutMs);
+    // the SDKs end a stream whose request was aborted without an error: a stop, or Hearth's own timeout
+    if (o.signal.aborted) return reply.result(true);
+    if (w.stalled()) throw providerError(p.config, null, timeoutMs);
     return reply.result(false);
   } catch (e) {
     if (o.signal.aborted) return reply.result(true);
@@ -198,11 +201,14 @@ async function streamAnthropic(p: ProviderAccess, r: RemoteChatRequest, reply: R
   for await (const ev of stream) {
     w.beat();
     switch (ev.type) {
-      case 'message_start':
-        reply.promptTokens = ev.message.usage.input_tokens ?? 0;
-        reply.cachedTokens = ev.message.usage.cache_read_input_tokens ?? 0;
-        reply.generatedTokens = ev.message.usage.output_tokens ?? 0;
+      case 'message_start': {
+        // Anthropic's input_tokens leave out the prompt read from (or written to) its cache: the prompt is all three
+        const u = ev.message.usage;
+        reply.cachedTokens = u.cache_read_input_tokens ?? 0;
+        reply.promptTokens = (u.input_tokens ?? 0) + reply.cachedTokens + (u.cache_creation_input_tokens ?? 0);
+        reply.generatedTokens = u.output_tokens ?? 0;
         break;
+      }
       case 'content_block_start':
         if (ev.content_block.type === 'tool_use') {
           reply.piece();
@@ -230,7 +236,8 @@ async function streamAnthropic(p: ProviderAccess, r: RemoteChatRequest, reply: R
       case 'message_delta':
         if (ev.delta.stop_reason) reply.stopReason = ANTHROPIC_STOP[ev.delta.stop_reason] ?? 'eos';
         if (ev.usage?.output_tokens !== undefined && ev.usage.output_tokens !== null) reply.generatedTokens = ev.usage.output_tokens;
-        if (ev.usage?.input_tokens) reply.promptTokens = ev.usage.input_tokens;
+        if (ev.usage?.input_tokens) reply.promptTokens = ev.usage.input_tokens + (ev.usage.cache_read_input_tokens ?? 0) + (ev.usage.cache_creation_input_tokens ?? 0);
+        if (ev.usage?.cache_read_input_tokens) reply.cachedTokens = ev.usage.cache_read_input_tokens;
         break;
       default:
         break;

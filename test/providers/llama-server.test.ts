@@ -1,0 +1,91 @@
+/**
+ * llama.cpp's llama-server (built from the same tree) as a "local server" provider of Hearth's chat
+ * service (composeApp over a real store, no local model): its model list, a streamed reply with the
+ * thread's settings — llama.cpp's sampler names (top_k, min_p, repeat_penalty) reach its slot, as
+ * its /slots endpoint shows — and a stop mid-stream, which llama-server logs as a cancelled task.
+ */
+import type { EventOf, MessageDTO, ProvidersStatusDTO, ThreadDTO } from '../../main/ipc/contract';
+import { remoteModelRef } from '../../main/params';
+import { chatApp, nextDone, type ChatApp } from '../helpers/chat';
+import { startLlamaServer, type LlamaServer } from '../helpers/llama-server';
+import { TINY_BPE } from '../helpers/models';
+
+jest.setTimeout(600_000);
+
+let server: LlamaServer;
+let b: ChatApp;
+let modelId: string;
+let providerId: string;
+
+beforeAll(async () => {
+  // one slot; its context capped at the model's trained 2048: a long reply runs for a while
+  server = await startLlamaServer(TINY_BPE, ['-c', '2048', '-np', '1']);
+  b = chatApp({ model: null });
+  // seed 1: llama-server's chat parser fails some random-weight outputs mid-stream ("does not match the expected
+  // peg-native format", shown as a provider_error); this seed's reply is not one of them
+  b.setChatDefaults({ seed: 1, maxTokens: 16, topK: 7, minP: 0.07, repeatPenalty: 1.3, temperature: 0.6 });
+}, 600_000);
+afterAll(async () => {
+  await b?.close();
+  await server?.close();
+});
+
+test('the model list; a streamed reply whose llama.cpp sampler settings reach the slot', async () => {
+  const saved = await b.call<ProvidersStatusDTO>('providers.save', { provider: { name: 'llama-server', kind: 'openai-server', baseUrl: `${server.url}/v1` } });
+  providerId = saved.providers[0].id;
+  expect(saved.providers[0]).toMatchObject({ key: 'not set', keyHint: null });
+  const st = await b.call<ProvidersStatusDTO>('providers.refreshModels', { id: providerId });
+  const models = st.providers[0].models.map((m) => m.id);
+  expect(models).toHaveLength(1);
+  expect(models[0]).toContain('tiny-bpe');
+  modelId = models[0];
+
+  const thread = await b.call<ThreadDTO>('threads.create', { modelPath: remoteModelRef(providerId, modelId) });
+  let pieces = 0;
+  const off = b.app.services.subscribe((e, p) => {
+    if (e === 'chat.piece' && (p as EventOf<'chat.piece'>).threadId === thread.id) pieces++;
+  });
+  const done = nextDone(b.app, thread.id);
+  await b.call('chat.send', { threadId: thread.id, content: 'Hello' });
+  const reply = await done;
+  off();
+  expect(reply.error).toBeNull();
+  expect(reply).toMatchObject({ status: 'done', finishReason: 'maxTokens', model: modelId });
+  expect(reply.metrics).toMatchObject({ generatedTokens: 16 });
+  expect(reply.metrics!.promptTokens).toBeGreaterThan(0);
+  expect(pieces).toBeGreaterThan(1);
+  const slot = ((await (await fetch(`${server.url}/slots`)).json()) as { params: Record<string, number> }[])[0].params;
+  expect(slot.top_k).toBe(7);
+  expect(slot.min_p).toBeCloseTo(0.07, 5);
+  expect(slot.repeat_penalty).toBeCloseTo(1.3, 5);
+  expect(slot.temperature).toBeCloseTo(0.6, 5);
+  expect(slot.seed).toBe(1);
+  const t = (await b.call<{ thread: ThreadDTO; messages: MessageDTO[] }>('threads.get', { id: thread.id })).thread;
+  expect(t.remoteSent).toEqual(['llama-server']);
+});
+
+test('a stop mid-stream: the reply ends as stopped, and llama-server cancels the task', async () => {
+  b.setChatDefaults({ maxTokens: -1 });
+  const thread = await b.call<ThreadDTO>('threads.create', { modelPath: remoteModelRef(providerId, modelId) });
+  let first!: () => void;
+  const firstPiece = new Promise<void>((r) => (first = r));
+  const off = b.app.services.subscribe((e, p) => {
+    if (e === 'chat.piece' && (p as EventOf<'chat.piece'>).threadId === thread.id) first();
+  });
+  const done = nextDone(b.app, thread.id);
+  const logBefore = server.output().length;
+  await b.call('chat.send', { threadId: thread.id, content: 'Tell me everything' });
+  await firstPiece;
+  off();
+  await b.call('chat.stop', { threadId: thread.id });
+  const reply = await done;
+  expect(reply.status).toBe('aborted');
+  expect(reply.content.length).toBeGreaterThan(0);
+  for (let i = 0; i < 100 && !/cancel task/.test(server.output().slice(logBefore)); i++) await new Promise((r) => setTimeout(r, 50));
+  const log = server.output().slice(logBefore);
+  expect(log).toMatch(/cancel task/);
+  // it stopped well before the context's end
+  const n = Number(/stop processing: n_tokens = (\d+)/.exec(log)?.[1]);
+  expect(n).toBeGreaterThan(0);
+  expect(n).toBeLessThan(2048);
+});
