@@ -124,13 +124,21 @@ export const ProviderHeaders = z
   .refine((h) => Object.keys(h).length <= MAX_PROVIDER_HEADERS, `at most ${MAX_PROVIDER_HEADERS} headers`)
   .refine((h) => !Object.keys(h).some((k) => RESERVED_HEADERS.has(k.toLowerCase())), 'the API key and the content headers are set by Hearth: remove them from the extra headers');
 
+/** A URL's parts, or null for text that is not one (zod runs refinements after a failed check too). */
+function urlOf(text: string): URL | null {
+  try {
+    return new URL(text);
+  } catch {
+    return null;
+  }
+}
+
 export const ProviderUrl = z
   .string()
   .trim()
   .max(2048)
-  .url('the base URL is an http:// or https:// address')
-  .refine((u) => /^https?:$/.test(new URL(u).protocol), 'the base URL is an http:// or https:// address')
-  .refine((u) => !new URL(u).username && !new URL(u).password, 'put the key in the API key field, not in the URL')
+  .refine((u) => /^https?:$/.test(urlOf(u)?.protocol ?? ''), 'the base URL is an http:// or https:// address')
+  .refine((u) => !urlOf(u)?.username && !urlOf(u)?.password, 'put the key in the API key field, not in the URL')
   .transform((u) => u.replace(/\/+$/, ''));
 
 /** A model a provider serves, as the picker lists it. */
