@@ -5,7 +5,7 @@
 import { createEntityAdapter, createSelector, createSlice, EntityState, PayloadAction } from '@reduxjs/toolkit';
 import type { ThreadDTO } from '../../../../main/ipc/contract';
 import { call } from '../../app/bridge';
-import { toErrorInfo } from '../../app/errors';
+import { describeError, toErrorInfo } from '../../app/errors';
 import type { AppDispatch, RootState } from '../../app/store';
 import { createAppAsyncThunk } from '../../app/thunk';
 import { requestFocus, toastAdded, toastRemoved } from '../../app/uiSlice';
@@ -63,6 +63,24 @@ export const pinThread = createAppAsyncThunk('threads/pin', async (arg: { id: st
   } catch (e) {
     const err = toErrorInfo(e);
     dispatch(toastAdded({ kind: 'error', text: `Could not ${arg.pinned ? 'pin' : 'unpin'} the chat: ${err.message}` }));
+    return rejectWithValue(err);
+  }
+});
+
+/**
+ * Switches a chat's model (a local model's path, or a remote model's ref): shown at once in the
+ * header; put back when main refuses (with a toast saying why).
+ */
+export const setThreadModel = createAppAsyncThunk('threads/setModel', async (arg: { id: string; model: string }, { getState, rejectWithValue, dispatch }) => {
+  const before = getState().threads.entities[arg.id];
+  if (before) dispatch(threadsSlice.actions.threadUpserted({ ...before, modelPath: arg.model }));
+  try {
+    return await call('threads.setModel', arg);
+  } catch (e) {
+    const err = toErrorInfo(e);
+    const now = getState().threads.entities[arg.id];
+    if (before && now?.modelPath === arg.model) dispatch(threadsSlice.actions.threadUpserted({ ...now, modelPath: before.modelPath }));
+    dispatch(toastAdded({ kind: 'error', text: `Could not switch the chat's model: ${describeError(err)}` }));
     return rejectWithValue(err);
   }
 });
@@ -176,6 +194,9 @@ const threadsSlice = createSlice({
       .addCase(createThread.fulfilled, (state, a) => {
         threadsAdapter.upsertOne(state, a.payload);
         state.selectedId = a.payload.id;
+      })
+      .addCase(setThreadModel.fulfilled, (state, a) => {
+        threadsAdapter.upsertOne(state, a.payload);
       })
       .addCase(renameThread.fulfilled, (state, a) => {
         threadsAdapter.upsertOne(state, a.payload);
