@@ -15,6 +15,8 @@ import type {
   MessageDTO,
   ModelSettingsView,
   ModelState,
+  ProviderDTO,
+  ProvidersStatusDTO,
   ThreadDTO,
   ToolsStatusDTO,
 } from '../../main/ipc/contract';
@@ -103,6 +105,30 @@ export function settingsDTO(over: Partial<SettingsDTO> = {}): SettingsDTO {
 export function toolsStatus(over: Partial<ToolsStatusDTO> = {}): ToolsStatusDTO {
   const tools = BUILTIN_TOOLS.map((name) => ({ name, key: builtinKey(name), description: `the ${name} tool`, source: 'built-in', alwaysAllowed: false }));
   return { tools, servers: [], secrets: [], secretStore: 'keychain', ...over };
+}
+
+/** A remote provider as providers.status lists it: OpenAI with a key and two models. */
+export function providerDTO(over: Partial<ProviderDTO> = {}): ProviderDTO {
+  return {
+    id: 'openai',
+    name: 'OpenAI',
+    kind: 'openai',
+    baseUrl: 'https://api.openai.com/v1',
+    headers: {},
+    models: [
+      { id: 'gpt-4o', contextSize: 128000 },
+      { id: 'gpt-4o-mini', contextSize: null },
+    ],
+    enabled: true,
+    key: 'set',
+    keyHint: '••••abcd',
+    ...over,
+  };
+}
+
+/** providers.status's answer: remote providers allowed, none configured, the OS keychain. */
+export function providersStatus(over: Partial<ProvidersStatusDTO> = {}): ProvidersStatusDTO {
+  return { allowRemote: true, providers: [], keyStorage: 'keychain', warnings: [], ...over };
 }
 
 /** A document as docs.store and docs.list answer it: a text file, queued. */
@@ -221,6 +247,8 @@ const DEFAULTS: Record<string, Handler> = {
   'tools.pending': () => [],
   'tools.status': () => toolsStatus(),
   'tools.servers.importSources': () => ({ sources: [] }),
+  // remote providers: none configured
+  'providers.status': () => providersStatus(),
   // documents: no thread holds any, nothing stored
   'docs.list': () => [],
   'docs.status': () => docsStatus(),

@@ -15,6 +15,7 @@ import { threadRemoved, threadUpserted } from '../features/threads/threadsSlice'
 import { moveProgressReceived } from '../features/settings/settingsSlice';
 import { updateStateReceived } from '../features/updates/updatesSlice';
 import { apiStatusReceived } from '../features/apiServer/apiServerSlice';
+import { providersStatusReceived } from '../features/providers/providersSlice';
 import type { AppDispatch } from './store';
 import { openDialog, toastAdded } from './uiSlice';
 
@@ -101,6 +102,8 @@ export function startEvents(dispatch: AppDispatch, schedule?: FrameScheduler): (
     onEvent('updates.changed', (p) => dispatch(updateStateReceived(p))),
     // the local API server's status (started, stopped, failed, a request answered)
     onEvent('api.changed', (p) => dispatch(apiStatusReceived(p))),
+    // the remote providers changed (added, changed, removed, their models refreshed, allowed or forbidden)
+    onEvent('providers.changed', (p) => dispatch(providersStatusReceived(p))),
     // the desktop app's Help → Keyboard Shortcuts
     onEvent('app.menu', (p) => p.item === 'shortcuts' && dispatch(openDialog('help'))),
     // what main tells the user outside any request (a link the desktop app could not open)

@@ -6,7 +6,7 @@ export type DialogName = 'settings' | 'help' | 'assistants';
 /** The page in the main column: the chat, the Hugging Face hub, the library of models on this disk. */
 export const PAGES = ['chat', 'hub', 'library'] as const;
 export type PageName = (typeof PAGES)[number];
-export type SettingsSection = 'appearance' | 'chat' | 'models' | 'hardware' | 'data' | 'updates' | 'api' | 'tools' | 'documents' | 'about';
+export type SettingsSection = 'appearance' | 'chat' | 'models' | 'hardware' | 'data' | 'updates' | 'api' | 'tools' | 'providers' | 'documents' | 'about';
 /** where a shortcut or an action sends focus: the message box, the search box, a toast's action button (`id`: the toast) or a chat in the list (`id`: the thread), the sidebar's toggle, Settings → Models' "Model to set up" */
 export type FocusTarget = 'composer' | 'search' | 'toastAction' | 'thread' | 'sidebarToggle' | 'modelSetup';
 /** Views whose requests to main the listeners make while they are on screen (app/listeners.ts). */

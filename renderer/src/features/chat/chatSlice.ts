@@ -13,6 +13,7 @@ import { createAppAsyncThunk } from '../../app/thunk';
 import { pageShown } from '../../app/uiSlice';
 import { selectAssistantForNew } from '../assistants/assistantsSlice';
 import { selectDefaultModelPath } from '../models/modelsSlice';
+import { selectNewChatRemote } from '../providers/providersSlice';
 import { createThread, threadRemoved, threadSelected, threadUpserted } from '../threads/threadsSlice';
 import { attachmentsOf, editKey, imagesTaken, selectAttachedImages, storedAttachments } from './imagesSlice';
 
@@ -119,7 +120,8 @@ export const sendMessage = createAppAsyncThunk(
       if (!threadId) {
         const st = getState();
         const assistant = selectAssistantForNew(st);
-        const modelPath = assistant?.modelPath ?? selectDefaultModelPath(st);
+        // a remote model chosen in the header wins: the header shows it
+        const modelPath = selectNewChatRemote(st) ?? assistant?.modelPath ?? selectDefaultModelPath(st);
         if (!modelPath && st.models.listStatus === 'ready') {
           return rejectWithValue(
             st.models.list.length === 0
