@@ -1,4 +1,4 @@
-/** Settings: appearance, chat defaults (sampling), models (load settings, guardrail), tools, documents, hardware, data folder, updates, about. */
+/** Settings: appearance, chat defaults (sampling), models (load settings, guardrail), tools, remote providers, documents, hardware, data folder, updates, about. */
 import { KeyboardEvent, useState } from 'react';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { closeDialog, setSettingsSection, SettingsSection } from '../../app/uiSlice';
@@ -10,6 +10,7 @@ import { UpdatesSection } from './Updates';
 import { ApiServerSection } from './ApiServer';
 import { About } from './About';
 import { ToolsSettings } from '../tools/ToolsSettings';
+import { ProvidersSettings } from '../providers/ProvidersSettings';
 import { DocumentsSettings } from '../documents/DocumentsSettings';
 import { HfTokenField, ModelsFolder } from './ModelsFolder';
 import { DownloadLimitField, ProxyField } from './Downloading';
@@ -23,6 +24,7 @@ const SECTIONS: { id: SettingsSection; label: string }[] = [
   { id: 'chat', label: 'Chat defaults' },
   { id: 'models', label: 'Models' },
   { id: 'tools', label: 'Tools' },
+  { id: 'providers', label: 'Providers' },
   { id: 'documents', label: 'Documents' },
   { id: 'hardware', label: 'Hardware' },
   { id: 'data', label: 'Data' },
@@ -192,6 +194,7 @@ function SettingsBody() {
           </div>
         )}
         {section === 'tools' && <ToolsSettings />}
+        {section === 'providers' && <ProvidersSettings />}
         {section === 'documents' && <DocumentsSettings />}
         {section === 'hardware' && <HardwarePanel />}
         {section === 'data' && <DataFolder />}
