@@ -8,6 +8,8 @@ import { fetchDownloads } from '../features/downloads/downloadsSlice';
 import { HubPage } from '../features/hub/HubPage';
 import { LibraryPage } from '../features/library/LibraryPage';
 import { fetchModels, fetchModelState } from '../features/models/modelsSlice';
+import { fetchProvidersStatus } from '../features/providers/providersSlice';
+import { RemoteSentBadge } from '../features/providers/RemoteSent';
 import { LoadConfirmDialog } from '../features/models/LoadConfirmDialog';
 import { ModelError, ModelPicker } from '../features/models/ModelPicker';
 import { SettingsDialog } from '../features/settings/SettingsDialog';
@@ -47,6 +49,8 @@ function useStartup(): void {
     void dispatch(fetchAssistants());
     void dispatch(fetchDownloads());
     void dispatch(fetchUpdateState());
+    // the remote providers: the model picker lists their models
+    void dispatch(fetchProvidersStatus());
     if (window.location.hash === '#settings' || window.location.hash === '#about') {
       dispatch(openDialog(window.location.hash === '#about' ? { name: 'settings', section: 'about' } : 'settings'));
     }
@@ -75,6 +79,7 @@ function Header() {
       <span className="topbar-title" title={title}>
         {title}
       </span>
+      {page === 'chat' && <RemoteSentBadge thread={thread} />}
       <ModelPicker />
       <div className="topbar-actions">
         <UpdateIndicator />

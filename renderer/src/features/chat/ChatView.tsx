@@ -5,6 +5,7 @@ import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { openDialog, pageShown } from '../../app/uiSlice';
 import { assistantPicked, selectAssistantForNew, selectAssistants } from '../assistants/assistantsSlice';
 import { selectDefaultModelPath } from '../models/modelsSlice';
+import { selectNewChatRemote, selectRemoteLabel } from '../providers/providersSlice';
 import { selectFontSize } from '../settings/settingsSlice';
 import { selectSelectedThreadId } from '../threads/threadsSlice';
 import { FirstRun } from '../welcome/Welcome';
@@ -50,12 +51,16 @@ function NewChat() {
   const modelPath = useAppSelector(selectDefaultModelPath);
   const loadedPath = useAppSelector((s) => s.models.state.loaded?.path ?? null);
   const loading = useAppSelector((s) => s.models.state.loading);
+  // a remote model picked in the header: the chat's messages go to its provider
+  const remote = useAppSelector(selectNewChatRemote);
+  const remoteLabel = useAppSelector((s) => (remote ? selectRemoteLabel(s, remote) : null));
 
   // no model yet: the first-run view (models found on this computer, recommended ones)
-  if (listStatus === 'ready' && models.length === 0) return <FirstRun />;
+  if (listStatus === 'ready' && models.length === 0 && !remote) return <FirstRun />;
 
   let modelNote: string | null = null;
-  if (chosen?.modelPath) modelNote = `${chosen.name} uses ${modelLabel(chosen.modelPath)}.`;
+  if (remoteLabel) modelNote = `Replies come from ${remoteLabel}.`;
+  else if (chosen?.modelPath) modelNote = `${chosen.name} uses ${modelLabel(chosen.modelPath)}.`;
   else if (modelPath && loading?.path === modelPath) modelNote = `Loading ${modelLabel(modelPath)}… ${Math.round(loading.progress * 100)}%`;
   else if (modelPath && !loadedPath && !loading) modelNote = `${modelLabel(modelPath)} is loaded when you send.`;
   else if (!modelPath && models.length > 1) modelNote = 'Pick a model in the header to start.';
@@ -63,7 +68,7 @@ function NewChat() {
   return (
     <section className="new-chat" aria-labelledby="new-chat-title">
       <h2 id="new-chat-title">New chat</h2>
-      <p className="muted">Everything stays on this computer.</p>
+      <p className="muted">{remote ? 'Your messages are sent to the remote provider.' : 'Everything stays on this computer.'}</p>
       {assistants.length > 0 && (
         <fieldset className="assistant-pick">
           <legend>Assistant</legend>

@@ -1,11 +1,17 @@
-/** Header: pick a model from <data>/models/, its load progress, the open chat's context use, its settings, and its error below the header. */
+/**
+ * Header: pick a model from <data>/models/ or, while remote providers are allowed, a remote provider's
+ * (grouped by provider, marked remote); a local model's load progress, the open chat's context use,
+ * its settings, and its error below the header. A chat on a remote model shows that model: the local
+ * one's meter and unload button are hidden (they are not what answers it).
+ */
 import { formatBytes, formatInt, modelLabel } from '../../app/format';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { openDialog } from '../../app/uiSlice';
 import { Icon } from '../../components/Icon';
 import { selectContextUsed } from '../chat/chatSlice';
 import { modelSettingsPathChosen } from '../modelSettings/modelSettingsSlice';
-import { loadModel, modelErrorDismissed, selectModelError, selectModels, selectModelState, unloadModel } from './modelsSlice';
+import { modelPicked, remoteGroups, selectActiveRemote, selectRemoteLabel } from '../providers/providersSlice';
+import { modelErrorDismissed, selectModelError, selectModels, selectModelState, unloadModel } from './modelsSlice';
 
 export function ContextMeter({ used, size }: { used: number; size: number }) {
   const pct = size > 0 ? Math.min(100, (used / size) * 100) : 0;
@@ -37,35 +43,54 @@ export function ModelPicker() {
   const st = useAppSelector(selectModelState);
   // the open chat's own count (0 on the new-chat screen), not whatever the engine last held
   const used = useAppSelector((s) => selectContextUsed(s, s.threads.selectedId));
-  const value = st.loading?.path ?? st.loaded?.path ?? '';
-  const known = models.some((m) => m.path === value);
+  const threadId = useAppSelector((s) => s.threads.selectedId);
+  const groups = remoteGroups(useAppSelector((s) => s.providers.status));
+  const remote = useAppSelector(selectActiveRemote);
+  const remoteLabel = useAppSelector((s) => (remote ? selectRemoteLabel(s, remote) : null));
+  const local = st.loading?.path ?? st.loaded?.path ?? '';
+  const value = remote ?? local;
+  const known = remote ? groups.some((g) => g.options.some((o) => o.ref === remote)) : models.some((m) => m.path === value);
 
   return (
     <div className="model-picker">
       <select
         aria-label="Model"
         value={value}
-        disabled={models.length === 0 && !value}
-        onChange={(e) => e.target.value && void dispatch(loadModel(e.target.value))}
+        disabled={models.length === 0 && groups.length === 0 && !value}
+        onChange={(e) => e.target.value && dispatch(modelPicked({ value: e.target.value, threadId }))}
       >
         <option value="" disabled>
-          {listStatus === 'ready' && models.length === 0 ? 'No models found' : 'Choose a model…'}
+          {listStatus === 'ready' && models.length === 0 && groups.length === 0 ? 'No models found' : 'Choose a model…'}
         </option>
-        {value && !known && <option value={value}>{modelLabel(value)}</option>}
+        {value && !known && <option value={value}>{remoteLabel ?? modelLabel(value)}</option>}
         {models.map((m) => (
           <option key={m.path} value={m.path}>
             {modelLabel(m.name)} · {formatBytes(m.fileSize)}
           </option>
         ))}
+        {groups.map((g) => (
+          <optgroup key={g.provider.id} label={g.provider.name}>
+            {g.options.map((o) => (
+              <option key={o.ref} value={o.ref}>
+                {o.label}
+              </option>
+            ))}
+          </optgroup>
+        ))}
       </select>
+      {remote && (
+        <span className="badge remote-badge" title={`Replies come from ${remoteLabel}: your messages are sent to the provider`}>
+          Remote
+        </span>
+      )}
       <button
         type="button"
         className="icon-button small"
         aria-label="Model settings"
         title="Model settings: GPU layers, context, memory"
-        disabled={!value && models.length === 0}
+        disabled={!local && models.length === 0}
         onClick={() => {
-          const target = value || models[0]?.path;
+          const target = local || models[0]?.path;
           if (target) dispatch(modelSettingsPathChosen(target));
           dispatch(openDialog({ name: 'settings', section: 'models' }));
         }}
@@ -78,8 +103,8 @@ export function ModelPicker() {
           <span className="muted">{Math.round(st.loading.progress * 100)}%</span>
         </div>
       )}
-      {st.loaded && !st.loading && <ContextMeter used={used} size={st.loaded.contextSize} />}
-      {st.loaded && !st.loading && (
+      {st.loaded && !st.loading && !remote && <ContextMeter used={used} size={st.loaded.contextSize} />}
+      {st.loaded && !st.loading && !remote && (
         <button type="button" className="icon-button small" aria-label="Unload model" title="Unload model" onClick={() => void dispatch(unloadModel())}>
           <Icon name="eject" size={15} />
         </button>

@@ -5,6 +5,7 @@ import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { focusHandled, selectFocusRequest } from '../../app/uiSlice';
 import { Icon } from '../../components/Icon';
 import { openThread } from '../chat/chatSlice';
+import { RemoteSentMark } from '../providers/RemoteSent';
 import { deleteWithUndo, fetchThreads, pinThread, renameThread, selectVisibleThreads, titleOf } from './threadsSlice';
 
 const ThreadItem = memo(function ThreadItem({ thread, selected }: { thread: ThreadDTO; selected: boolean }) {
@@ -54,6 +55,7 @@ const ThreadItem = memo(function ThreadItem({ thread, selected }: { thread: Thre
             </span>
           )}
           <span className="thread-title">{title}</span>
+          <RemoteSentMark thread={thread} />
         </a>
       )}
       {!renaming && (
