@@ -41,13 +41,14 @@ export interface ProviderAccess {
 const NO_KEY = 'none';
 
 export function openaiClient(p: ProviderAccess, timeoutMs = PROVIDER_TIMEOUT_MS): OpenAI {
-  // organization and project given (null) so the SDK does not read them from the environment
-  return new OpenAI({ apiKey: p.apiKey ?? NO_KEY, baseURL: p.config.baseUrl, defaultHeaders: p.config.headers, maxRetries: 0, timeout: timeoutMs, organization: null, project: null });
+  // organization and project given (null) so the SDK does not read them from the environment; its own
+  // logging off (OPENAI_LOG=debug would print the requests): failures are logged by Hearth, without the key
+  return new OpenAI({ apiKey: p.apiKey ?? NO_KEY, baseURL: p.config.baseUrl, defaultHeaders: p.config.headers, maxRetries: 0, timeout: timeoutMs, organization: null, project: null, logLevel: 'off' });
 }
 
 export function anthropicClient(p: ProviderAccess, timeoutMs = PROVIDER_TIMEOUT_MS): Anthropic {
   // authToken null: the SDK would otherwise send ANTHROPIC_AUTH_TOKEN from the environment
-  return new Anthropic({ apiKey: p.apiKey ?? NO_KEY, authToken: null, baseURL: p.config.baseUrl, defaultHeaders: p.config.headers, maxRetries: 0, timeout: timeoutMs });
+  return new Anthropic({ apiKey: p.apiKey ?? NO_KEY, authToken: null, baseURL: p.config.baseUrl, defaultHeaders: p.config.headers, maxRetries: 0, timeout: timeoutMs, logLevel: 'off' });
 }
 
 /** The result being built as pieces come. */

@@ -31,11 +31,14 @@ let steer = false;
 /** A's replies run past the end of text (a long reply to stop mid-way) */
 let long = false;
 const signals: AbortSignal[] = [];
+/** the messages of A's last chat request */
+let lastMessages: unknown[] = [];
 
 function serverEngine(engine: EngineClient): EngineClient {
   const chatFn = engine.chat.bind(engine);
   engine.chat = ((id, req, opts) => {
     if (opts?.signal) signals.push(opts.signal);
+    lastMessages = req.messages;
     let r = req;
     if (steer && req.tools?.length && req.toolChoice === 'auto') r = { ...req, stop: [TOOL_CALL_CLOSE], parallelToolCalls: false, sampling: { ...req.sampling, logitBias: [{ token: TOOL_CALL_OPEN_ID, bias: 100 }] } };
     if (long) r = { ...r, ignoreEos: true };
@@ -158,6 +161,22 @@ describe.each([
     expect(reply.error).not.toContain('not-the-right-key-000');
     await expect(call('providers.refreshModels', { id })).rejects.toMatchObject({ code: 'provider_auth' });
   });
+});
+
+test('documents: a chat’s document goes to the remote model as it would to a local one', async () => {
+  const text = '# Recipe\n\nMix the flour with water, then bake the quokka bread for twenty minutes.\n';
+  const { attachment } = await call('docs.store', { name: 'recipe.md', data: Buffer.from(text).toString('base64') });
+  const thread = await remoteThread(await providerOf('openai-server'));
+  const done = nextDone(b.app, thread.id);
+  await call('chat.send', { threadId: thread.id, content: 'How long does it bake?', documents: [attachment] });
+  const reply = await done;
+  expect(reply.status).toBe('done');
+  // it fits the remote model's context whole, and is the reply's source
+  expect(reply.sources).toHaveLength(1);
+  expect(reply.sources![0]).toMatchObject({ n: 1, name: 'recipe.md', mode: 'whole' });
+  // A was sent it, before the question
+  const user = (lastMessages as { role: string; content: unknown }[]).filter((m) => m.role === 'user').pop()!;
+  expect(JSON.stringify(user.content)).toMatch(/recipe\.md[^]*quokka bread for twenty minutes[^]*How long does it bake\?/);
 });
 
 describe('tools through a remote model', () => {
