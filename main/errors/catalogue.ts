@@ -427,7 +427,7 @@ export const ERRORS = {
   provider_rate_limited: {
     meaning: 'a remote provider answered 429 (too many requests, or the quota is used up); its Retry-After, when sent, is in the message',
     userFixable: true,
-    hint: 'The provider is limiting requests — {message}',
+    hint: 'The provider is limiting requests — {Message}',
     layers: ['ipc'],
   },
   provider_offline: {

@@ -12,6 +12,7 @@ import type { IpcError } from '../../main/ipc/contract';
 import { CHAT_DEFAULTS, PROVIDER_CAPABILITIES, RANDOM_SEED, remoteSettings, type ProviderConfig } from '../../main/params';
 import { listRemoteModels, remoteChat, type ProviderAccess } from '../../main/providers/client';
 import { retryAfterSeconds } from '../../main/providers/errors';
+import { describeMessageError } from '../../renderer/src/app/errors';
 import { webServer, type WebServer } from '../helpers/web-server';
 
 const KEY = 'sk-test-0123456789abcdef';
@@ -194,6 +195,21 @@ describe('errors the user reads', () => {
     const a = await fail(provider('anthropic'));
     expect(a.code).toBe('provider_auth');
     expect(a.message).toContain('invalid x-api-key');
+  });
+
+  test('what the user reads: the hint says what to do, with the provider’s words', async () => {
+    respond = (_q, res) => {
+      res.writeHead(401, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { message: 'Incorrect API key provided', type: 'invalid_request_error' } }));
+    };
+    const auth = await fail(provider('openai'));
+    expect(describeMessageError(`${auth.code}: ${auth.message}`)).toBe('The provider refused the API key — check it in Settings → Providers (Stand-in answered 401 Incorrect API key provided).');
+    respond = (_q, res) => {
+      res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '30' });
+      res.end(JSON.stringify({ error: { message: 'Slow down' } }));
+    };
+    const limited = await fail(provider('openai'));
+    expect(describeMessageError(`${limited.code}: ${limited.message}`)).toBe('The provider is limiting requests — Stand-in answered 429 Slow down; try again in 30 s.');
   });
 
   test('429: provider_rate_limited, with the wait the provider gave; nothing retried behind the user', async () => {
