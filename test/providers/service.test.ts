@@ -1,0 +1,114 @@
+/**
+ * ProviderService over a real store and a real secret file: a provider's key kept with the OS
+ * keychain's cipher (a reversible double here: Electron's safeStorage is out of reach in jest) or in a
+ * plain 0600 file with a warning (browser mode); kept, replaced and forgotten; shown masked only;
+ * never in the settings row or the log. Saves that do not fit are refused with the reason; a model
+ * list refresh adds new models and keeps the context sizes the user gave (a stand-in provider).
+ */
+import fs from 'fs';
+import path from 'path';
+import type { ProvidersStatusDTO } from '../../main/ipc/contract';
+import type { SecretCipher } from '../../main/cipher';
+import { SecretStore } from '../../main/secrets';
+import { Services } from '../../main/services';
+import { dataPaths } from '../../main/paths';
+import { ProviderService, maskKey } from '../../main/providers/service';
+import { cleanupDirs, closeStores, openStore, recordingLogger, tmpDir } from '../store/helpers';
+import { webServer } from '../helpers/web-server';
+
+afterEach(() => {
+  closeStores();
+  cleanupDirs();
+});
+
+const KEY = 'sk-proj-secret-value-9876';
+/** a reversible stand-in for Electron's safeStorage (the real one needs Electron and an OS keychain) */
+const cipher: SecretCipher = { encrypt: (t) => Buffer.from(t.split('').reverse().join('')), decrypt: (b) => b.toString().split('').reverse().join('') };
+
+function service(opts: { cipher?: SecretCipher } = {}) {
+  const dir = tmpDir();
+  const store = openStore({ file: path.join(dir, 'hearth.db') });
+  const logger = recordingLogger();
+  const services = new Services({ engine: {} as never, paths: dataPaths(dir), appVersion: '0', logger });
+  const events: ProvidersStatusDTO[] = [];
+  services.subscribe((e, p) => {
+    if (e === 'providers.changed') events.push(p as ProvidersStatusDTO);
+  });
+  const secrets = new SecretStore(dir, { logger, file: 'provider-secrets.json', ...(opts.cipher ? { cipher: opts.cipher } : {}) });
+  const svc = new ProviderService({ store, services, secrets, logger, listTimeoutMs: 2000 });
+  return { svc, store, logger, events, file: path.join(dir, 'provider-secrets.json') };
+}
+
+const openai = { name: 'OpenAI', kind: 'openai' as const, baseUrl: 'https://api.openai.com/v1/' };
+
+test('with the keychain: the key encrypted, masked on the way out, kept on a save without one, replaced, forgotten', () => {
+  const { svc, store, logger, events, file } = service({ cipher });
+  const st = svc.save({ provider: openai, apiKey: KEY });
+  const p = st.providers[0];
+  expect(p).toMatchObject({ name: 'OpenAI', baseUrl: 'https://api.openai.com/v1', key: 'set', keyHint: '••••9876', enabled: true, models: [] });
+  expect(st).toMatchObject({ keyStorage: 'keychain', warnings: [], allowRemote: true });
+  expect(events).toHaveLength(1);
+  // nowhere in clear: not in the settings row, the key file, the status, the log
+  expect(String(store.db.prepare("SELECT value FROM settings WHERE key = 'providers'").pluck().get())).not.toContain(KEY);
+  expect(fs.readFileSync(file, 'utf8')).not.toContain(KEY);
+  expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+  expect(JSON.stringify(st)).not.toContain(KEY);
+  expect(JSON.stringify([logger.infos, logger.warnings])).not.toContain(KEY);
+  // what the chat uses: the key itself
+  expect(svc.target(`remote:${p.id}/gpt-4o`)!.access.apiKey).toBe(KEY);
+
+  // a save without apiKey keeps it; one with a new key replaces it; null forgets it
+  expect(svc.save({ provider: { ...openai, id: p.id, name: 'OpenAI (work)' } }).providers[0]).toMatchObject({ name: 'OpenAI (work)', key: 'set', keyHint: '••••9876' });
+  expect(svc.save({ provider: { ...openai, id: p.id }, apiKey: 'sk-another-key-1111' }).providers[0].keyHint).toBe('••••1111');
+  expect(svc.save({ provider: { ...openai, id: p.id }, apiKey: null }).providers[0]).toMatchObject({ key: 'not set', keyHint: null });
+  expect(svc.target(`remote:${p.id}/gpt-4o`)!.access.apiKey).toBeNull();
+  expect(maskKey('short')).toBe('••••');
+});
+
+test('browser mode (no keychain): a 0600 file, and the status warns', () => {
+  const { svc, file } = service();
+  const st = svc.save({ provider: openai, apiKey: KEY });
+  expect(st.keyStorage).toBe('file');
+  expect(st.warnings).toEqual([expect.stringContaining('provider-secrets.json')]);
+  expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+});
+
+test('saves that do not fit are refused with the reason, and nothing changes', () => {
+  const { svc } = service();
+  svc.save({ provider: openai });
+  const refused = (p: object, why: RegExp) => expect(() => svc.save({ provider: p as never })).toThrow(expect.objectContaining({ code: 'invalid_input', message: expect.stringMatching(why) }));
+  refused({ ...openai, name: 'openai' }, /already named/);
+  refused({ ...openai, name: 'X', baseUrl: 'ftp://example.com' }, /http:\/\/ or https:\/\//);
+  refused({ ...openai, name: 'X', baseUrl: 'not a url' }, /http:\/\/ or https:\/\//);
+  refused({ ...openai, name: 'X', baseUrl: 'https://user:pw@example.com/v1' }, /API key field/);
+  refused({ ...openai, name: 'X', headers: { Authorization: 'Bearer x' } }, /set by Hearth/);
+  refused({ ...openai, name: 'X', headers: { 'X-A': 'one\r\ntwo' } }, /one line/);
+  refused({ ...openai, name: 'X', models: [{ id: 'a' }, { id: 'a' }] }, /listed twice/);
+  expect(() => svc.save({ provider: { ...openai, id: 'no-such-id' } })).toThrow(expect.objectContaining({ code: 'not_found' }));
+  expect(svc.status().providers.map((p) => p.name)).toEqual(['OpenAI']);
+});
+
+test('refresh: the provider’s new models added, the listed ones keep their context size; a removed provider takes its key', async () => {
+  const server = await webServer((_q, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ object: 'list', data: [{ id: 'alpha', object: 'model' }, { id: 'beta', object: 'model' }] }));
+  });
+  try {
+    const { svc, file } = service({ cipher });
+    const id = svc.save({ provider: { name: 'Box', kind: 'openai-server', baseUrl: server.url('/v1'), models: [{ id: 'alpha', contextSize: 8192 }, { id: 'mine' }] }, apiKey: KEY }).providers[0].id;
+    const st = await svc.refreshModels(id);
+    expect(st.providers[0].models).toEqual([
+      { id: 'alpha', contextSize: 8192 },
+      { id: 'mine', contextSize: null },
+      { id: 'beta', contextSize: null },
+    ]);
+    expect(svc.target(`remote:${id}/alpha`)!.contextSize).toBe(8192);
+    expect(svc.target(`remote:${id}/beta`)!.contextSize).toBe(32_768);
+    svc.delete(id);
+    expect(svc.status().providers).toEqual([]);
+    expect(fs.readFileSync(file, 'utf8')).not.toContain(id);
+    expect(() => svc.target(`remote:${id}/alpha`)).toThrow(expect.objectContaining({ code: 'provider_unknown' }));
+  } finally {
+    await server.close();
+  }
+});
