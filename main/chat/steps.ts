@@ -17,7 +17,7 @@ import { finishReasonOf } from './dto';
 import { toEngineMessages, withQuestionSources } from './history';
 import { tokensNeeded } from './sessions';
 import { runToolCalls, withIds } from './tool-loop';
-import { assistantOf, countImageTokens, countTokens, effectiveSampling, toolsTheTemplateTakes } from './turn-inputs';
+import { assistantOf, chosenSettings, countImageTokens, countTokens, effectiveSampling, toolsTheTemplateTakes } from './turn-inputs';
 import type { ChatDeps } from './turns';
 import { modelName } from './views';
 
@@ -237,7 +237,7 @@ export class TurnSteps {
         this.markRemote(thread.id, remote.access.config.name);
         result = await this.deps.providers!.chat(
           remote,
-          { messages: chat, settings: { ...sampling, ...request }, ...(tools ? { tools: engineTools, toolChoice: tools.last ? ('none' as const) : ('auto' as const) } : {}) },
+          { messages: chat, settings: chosenSettings(this.store, thread), ...(tools ? { tools: engineTools, toolChoice: tools.last ? ('none' as const) : ('auto' as const) } : {}) },
           { signal, onPiece },
         );
       } else if (model !== null && !signal.aborted) result = await this.deps.engine.chat(

@@ -9,7 +9,7 @@ import type { Sampling, Tool } from '../engine/protocol';
 import type { z } from 'zod';
 import type { SamplingDTO } from '../ipc/contract';
 import type { Logger } from '../logging';
-import { pickKeys, REQUEST_SETTING_KEYS, type RequestSettingKey, SAMPLING_SETTING_KEYS } from '../params';
+import { CHAT_DEFAULTS, pickKeys, REQUEST_SETTING_KEYS, type RequestSettingKey, SAMPLING_SETTING_KEYS } from '../params';
 import type { Assistant, Store, Thread } from '../store';
 import type { ImageDimensions } from './images';
 
@@ -25,6 +25,19 @@ export function effectiveSampling(store: Store, thread: Thread): { sampling: Sam
   const merged: SamplingDTO = { ...app, ...assistant?.sampling, ...thread.overrides.sampling };
   const instructions = thread.overrides.instructions ?? assistant?.instructions ?? '';
   return { sampling: pickKeys(merged, SAMPLING_SETTING_KEYS), request: pickKeys(merged, REQUEST_SETTING_KEYS), instructions };
+}
+
+/**
+ * The chat settings the user chose for a thread: the app defaults they changed from Hearth's starting
+ * values (CHAT_DEFAULTS, tuned for small local models), the assistant's and the thread's. What a
+ * remote request carries: a hosted model gets its provider's defaults for the rest (some refuse a
+ * temperature other than their own, or temperature and top_p together).
+ */
+export function chosenSettings(store: Store, thread: Thread): Partial<SamplingDTO> {
+  const app = store.settings.get('chatDefaults') as Record<string, unknown>;
+  const starting = CHAT_DEFAULTS as Record<string, unknown>;
+  const changed = Object.fromEntries(Object.entries(app).filter(([k, v]) => v !== undefined && JSON.stringify(v) !== JSON.stringify(starting[k])));
+  return { ...changed, ...assistantOf(store, thread)?.sampling, ...thread.overrides.sampling };
 }
 
 /**

@@ -341,6 +341,12 @@ export class ChatService {
     const { threads, messages } = this.api(threadId);
     const thread = threads.get(threadId);
     this.messageIn(threadId, replyId, 'assistant');
+    // a hosted API is not told it continues a reply (it would write a new one after it): only a
+    // llama.cpp-family server goes on from the reply's last token, as the engine does
+    const remote = this.remoteTarget(thread);
+    if (remote && remote.access.config.kind !== 'openai-server') {
+      throw new IpcError('invalid_input', `Continue works with local models and llama.cpp-family servers; ${remote.access.config.name} would start a new reply — use Regenerate, or raise Max tokens`);
+    }
     const turn = this.reserve(threadId);
     this.guard(turn, () => this.expectedModel(thread));
     // a continue reopens a finished reply, so it waits for the model before touching it: a load that

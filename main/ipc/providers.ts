@@ -4,7 +4,7 @@
  * masked. zod only: the renderer imports this file too.
  */
 import { z } from 'zod';
-import { ProviderConfig, ProviderId } from '../params';
+import { ProviderApiKey, ProviderConfig, ProviderId } from '../params';
 
 export const ProviderDTO = ProviderConfig.extend({
   /** whether an API key is kept for it */
@@ -28,7 +28,7 @@ export type ProvidersStatusDTO = z.infer<typeof ProvidersStatusDTO>;
 export const ProviderSave = z
   .object({
     provider: ProviderConfig.omit({ id: true }).extend({ id: ProviderId.optional() }).strict(),
-    apiKey: z.string().trim().min(1).max(4096).nullable().optional(),
+    apiKey: ProviderApiKey.nullable().optional(),
   })
   .strict();
 export type ProviderSave = z.input<typeof ProviderSave>;

@@ -80,11 +80,14 @@ export const PROVIDER_CAPABILITIES: Readonly<Record<ProviderKind, Partial<Record
 
 /** Anthropic's API needs max_tokens: a reply with no limit set (-1) asks for this many. */
 export const ANTHROPIC_DEFAULT_MAX_TOKENS = 4096;
+/** OpenAI's chat completions take at most this many stop strings. */
+export const OPENAI_MAX_STOP = 4;
 /** Anthropic's temperature range is 0–1: a higher setting is sent as 1. */
 export const ANTHROPIC_MAX_TEMPERATURE = 1;
 
 /**
- * The request body fields a thread's effective settings give for a kind: only the settings the kind
+ * The request body fields a thread's chosen settings give for a kind (the chat service passes the
+ * settings the user chose, not Hearth's starting values for local models): only the settings the kind
  * accepts, under its names; unset values (a random seed, no stop strings, no limit) are left out.
  */
 export function remoteSettings(kind: ProviderKind, settings: Partial<Record<SettingKey, unknown>>): Record<string, unknown> {
@@ -96,11 +99,20 @@ export function remoteSettings(kind: ProviderKind, settings: Partial<Record<Sett
     if (key === 'stop' && Array.isArray(v) && v.length === 0) continue;
     if (key === 'maxTokens' && typeof v === 'number' && v < 1) continue;
     if (kind === 'anthropic' && key === 'temperature' && typeof v === 'number') v = Math.min(v, ANTHROPIC_MAX_TEMPERATURE);
+    // OpenAI's API takes at most OPENAI_MAX_STOP stop strings
+    if (kind === 'openai' && key === 'stop' && Array.isArray(v)) v = v.slice(0, OPENAI_MAX_STOP);
     out[field] = v;
   }
-  if (kind === 'anthropic' && out.max_tokens === undefined) out.max_tokens = ANTHROPIC_DEFAULT_MAX_TOKENS;
+  if (kind === 'anthropic') {
+    // Anthropic's newer models refuse temperature and top_p together: the temperature goes
+    if (out.temperature !== undefined) delete out.top_p;
+    if (out.max_tokens === undefined) out.max_tokens = ANTHROPIC_DEFAULT_MAX_TOKENS;
+  }
   return out;
 }
+
+/** An API key as it may be sent in a header: printable ASCII, no spaces. */
+export const ProviderApiKey = z.string().trim().min(1).max(4096).regex(/^[\x21-\x7e]+$/, 'an API key is printable characters without spaces (check what was pasted)');
 
 export const MAX_PROVIDERS = 32;
 export const MAX_PROVIDER_MODELS = 1000;
@@ -120,7 +132,7 @@ const HeaderName = z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$/, 'a he
 const RESERVED_HEADERS = new Set(['authorization', 'x-api-key', 'content-type', 'content-length', 'host', 'anthropic-version', 'accept']);
 
 export const ProviderHeaders = z
-  .record(HeaderName, z.string().max(4096).regex(/^[^\r\n]*$/, 'a header value is one line'))
+  .record(HeaderName, z.string().max(4096).regex(/^[\x20-\x7e\t]*$/, 'a header value is one line of printable ASCII'))
   .refine((h) => Object.keys(h).length <= MAX_PROVIDER_HEADERS, `at most ${MAX_PROVIDER_HEADERS} headers`)
   .refine((h) => !Object.keys(h).some((k) => RESERVED_HEADERS.has(k.toLowerCase())), 'the API key and the content headers are set by Hearth: remove them from the extra headers');
 
@@ -139,6 +151,7 @@ export const ProviderUrl = z
   .max(2048)
   .refine((u) => /^https?:$/.test(urlOf(u)?.protocol ?? ''), 'the base URL is an http:// or https:// address')
   .refine((u) => !urlOf(u)?.username && !urlOf(u)?.password, 'put the key in the API key field, not in the URL')
+  .refine((u) => !urlOf(u)?.search && !urlOf(u)?.hash && !/[?#]/.test(u), 'the base URL has no ?query or #fragment (the API\'s paths are added after it)')
   .transform((u) => u.replace(/\/+$/, ''));
 
 /** A model a provider serves, as the picker lists it. */

@@ -4,12 +4,16 @@
  * stop reason, given back in the engine's result shape (main/engine/protocol.ts GenerateResult) so the
  * chat service ends a remote reply as it ends a local one. A stop aborts the HTTP request (the server
  * sees the connection close); the reply keeps what came. The SDKs' own retries are off: a 429 is shown
- * with the wait the provider asked for (./errors.ts), never retried behind the user's back.
+ * with the wait the provider asked for (./errors.ts), never retried behind the user's back. What a
+ * server streams is bounded (tool calls by count and length; the text by the reply writer's cap), and
+ * a redirect is refused (the extra headers would follow it to another host).
  */
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import type { ChatMessage, GenerateResult } from '../engine/protocol';
+import { IpcError } from '../ipc/contract';
 import { PROVIDER_TIMEOUT_MS, remoteSettings, type ProviderConfig } from '../params';
+import { LIMITS } from '../store/validation';
 import { providerError } from './errors';
 import { toAnthropicMessages, toAnthropicTools, toOpenAIMessages, type RemoteTool } from './messages';
 
@@ -37,25 +41,39 @@ export interface ProviderAccess {
   apiKey: string | null;
 }
 
+/** What must never appear in an error a user reads: the key, and the extra headers' values. */
+function secretsOf(p: ProviderAccess): string[] {
+  return [p.apiKey, ...Object.values(p.config.headers)].filter((s): s is string => !!s && s.length >= 4);
+}
+
 /** What the SDKs send as the key of a provider without one (a local server ignores it). */
 const NO_KEY = 'none';
 
 export function openaiClient(p: ProviderAccess, timeoutMs = PROVIDER_TIMEOUT_MS): OpenAI {
   // organization and project given (null) so the SDK does not read them from the environment; its own
   // logging off (OPENAI_LOG=debug would print the requests): failures are logged by Hearth, without the key
-  return new OpenAI({ apiKey: p.apiKey ?? NO_KEY, baseURL: p.config.baseUrl, defaultHeaders: p.config.headers, maxRetries: 0, timeout: timeoutMs, organization: null, project: null, logLevel: 'off' });
+  return new OpenAI({ apiKey: p.apiKey ?? NO_KEY, baseURL: p.config.baseUrl, defaultHeaders: p.config.headers, maxRetries: 0, timeout: timeoutMs, organization: null, project: null, logLevel: 'off', fetchOptions: { redirect: 'error' } });
 }
 
 export function anthropicClient(p: ProviderAccess, timeoutMs = PROVIDER_TIMEOUT_MS): Anthropic {
   // authToken null: the SDK would otherwise send ANTHROPIC_AUTH_TOKEN from the environment
-  return new Anthropic({ apiKey: p.apiKey ?? NO_KEY, authToken: null, baseURL: p.config.baseUrl, defaultHeaders: p.config.headers, maxRetries: 0, timeout: timeoutMs, logLevel: 'off' });
+  return new Anthropic({ apiKey: p.apiKey ?? NO_KEY, authToken: null, baseURL: p.config.baseUrl, defaultHeaders: p.config.headers, maxRetries: 0, timeout: timeoutMs, logLevel: 'off', fetchOptions: { redirect: 'error' } });
 }
+
+/** The most tool calls one reply may make, and the most characters of one call's arguments (what the store keeps). */
+const MAX_CALLS = LIMITS.toolCalls;
+const MAX_CALL_CHARS = LIMITS.jsonFieldBytes;
+
+/** A stream that breaks a bound: the request is stopped, the reply fails with what the provider did. */
+class StreamRefused extends Error {}
 
 /** The result being built as pieces come. */
 class Reply {
   content = '';
   reasoning = '';
   readonly calls: { id: string; name: string; arguments: string }[] = [];
+  /** the calls by the stream's index for them (any value a server sends: never an array index) */
+  private readonly byIndex = new Map<number, { id: string; name: string; arguments: string }>();
   stopReason: GenerateResult['stopReason'] = 'eos';
   promptTokens = 0;
   cachedTokens = 0;
@@ -65,6 +83,26 @@ class Reply {
 
   piece(): void {
     if (this.firstAt === null) this.firstAt = Date.now();
+  }
+
+  /** The call a streamed piece continues (OpenAI's `index`, Anthropic's block index), made when new; bounded. */
+  call(index: unknown, make: () => { id: string; name: string; arguments: string } = () => ({ id: '', name: '', arguments: '' })) {
+    if (typeof index !== 'number' || !Number.isInteger(index) || index < 0 || index > 1_000_000) throw new StreamRefused(`sent a tool call with the index ${JSON.stringify(index)?.slice(0, 40)}`);
+    let c = this.byIndex.get(index);
+    if (!c) {
+      if (this.calls.length >= MAX_CALLS) throw new StreamRefused(`made more than ${MAX_CALLS} tool calls in one reply`);
+      c = make();
+      this.byIndex.set(index, c);
+      this.calls.push(c);
+    }
+    return c;
+  }
+
+  /** Adds to a call's name or arguments, within the bound. */
+  static grow(call: { name: string; arguments: string }, field: 'name' | 'arguments', text: unknown): void {
+    if (typeof text !== 'string' || !text) return;
+    if (call[field].length + text.length > MAX_CALL_CHARS) throw new StreamRefused(`sent a tool call longer than ${MAX_CALL_CHARS} characters`);
+    call[field] += text;
   }
 
   result(aborted: boolean): GenerateResult {
@@ -141,11 +179,12 @@ export async function remoteChat(p: ProviderAccess, r: RemoteChatRequest, o: Rem
     else await streamOpenAI(p, r, reply, w, o.onPiece, timeoutMs);
     // the SDKs end a stream whose request was aborted without an error: a stop, or Hearth's own timeout
     if (o.signal.aborted) return reply.result(true);
-    if (w.stalled()) throw providerError(p.config, null, timeoutMs);
+    if (w.stalled()) throw providerError(p.config, null, timeoutMs, secretsOf(p));
     return reply.result(false);
   } catch (e) {
     if (o.signal.aborted) return reply.result(true);
-    throw providerError(p.config, e, w.stalled() ? timeoutMs : null);
+    if (e instanceof StreamRefused) throw new IpcError('provider_error', `${p.config.name} ${e.message}: the reply was stopped`);
+    throw providerError(p.config, e, w.stalled() ? timeoutMs : null, secretsOf(p));
   } finally {
     w.done();
   }
@@ -163,7 +202,6 @@ async function streamOpenAI(p: ProviderAccess, r: RemoteChatRequest, reply: Repl
   };
   const stream = await openaiClient(p, timeoutMs).chat.completions.create(body as unknown as OpenAI.Chat.ChatCompletionCreateParamsStreaming, { signal: w.signal });
   for await (const chunk of stream) {
-    w.beat();
     if (chunk.usage) {
       reply.promptTokens = chunk.usage.prompt_tokens ?? 0;
       reply.generatedTokens = chunk.usage.completion_tokens ?? 0;
@@ -181,14 +219,17 @@ async function streamOpenAI(p: ProviderAccess, r: RemoteChatRequest, reply: Repl
       reply.reasoning += reasoning;
       onPiece(content, reasoning);
     }
-    for (const tc of delta.tool_calls ?? []) {
+    const calls = Array.isArray(delta.tool_calls) ? delta.tool_calls : [];
+    for (const tc of calls) {
       reply.piece();
-      const call = (reply.calls[tc.index] ??= { id: '', name: '', arguments: '' });
-      if (tc.id) call.id = tc.id;
-      if (tc.function?.name) call.name += tc.function.name;
-      if (tc.function?.arguments) call.arguments += tc.function.arguments;
+      const call = reply.call(tc.index);
+      if (typeof tc.id === 'string' && tc.id) call.id = tc.id.slice(0, 256);
+      Reply.grow(call, 'name', tc.function?.name);
+      Reply.grow(call, 'arguments', tc.function?.arguments);
     }
     if (choice.finish_reason) reply.stopReason = OPENAI_STOP[choice.finish_reason] ?? 'eos';
+    // the silence timeout restarts on progress only (a server sending empty chunks forever is silent)
+    if (content || reasoning || calls.length || choice.finish_reason) w.beat();
   }
 }
 
@@ -197,10 +238,9 @@ async function streamAnthropic(p: ProviderAccess, r: RemoteChatRequest, reply: R
   const tools = r.tools?.length ? { tools: toAnthropicTools(r.tools), tool_choice: { type: r.toolChoice === 'none' ? 'none' : 'auto' } } : {};
   const body = { model: r.model, ...(system ? { system } : {}), messages, stream: true, ...remoteSettings('anthropic', r.settings), ...tools };
   const stream = await anthropicClient(p, timeoutMs).messages.create(body as unknown as Anthropic.MessageCreateParamsStreaming, { signal: w.signal });
-  // the content blocks by index: a tool_use block's input comes as pieces of JSON
-  const blocks = new Map<number, { id: string; name: string; arguments: string }>();
   for await (const ev of stream) {
-    w.beat();
+    // the silence timeout restarts on progress only (a block opened, a piece, the usage): not on empty events
+    if (ev.type === 'message_start' || ev.type === 'content_block_start' || ev.type === 'message_delta' || (ev.type === 'content_block_delta' && ev.delta.type !== 'signature_delta')) w.beat();
     switch (ev.type) {
       case 'message_start': {
         // Anthropic's input_tokens leave out the prompt read from (or written to) its cache: the prompt is all three
@@ -213,9 +253,9 @@ async function streamAnthropic(p: ProviderAccess, r: RemoteChatRequest, reply: R
       case 'content_block_start':
         if (ev.content_block.type === 'tool_use') {
           reply.piece();
-          const call = { id: ev.content_block.id, name: ev.content_block.name, arguments: '' };
-          blocks.set(ev.index, call);
-          reply.calls.push(call);
+          const block = ev.content_block;
+          const call = reply.call(ev.index, () => ({ id: String(block.id ?? '').slice(0, 256), name: '', arguments: '' }));
+          Reply.grow(call, 'name', block.name);
         }
         break;
       case 'content_block_delta': {
@@ -229,8 +269,7 @@ async function streamAnthropic(p: ProviderAccess, r: RemoteChatRequest, reply: R
           reply.reasoning += d.thinking;
           onPiece('', d.thinking);
         } else if (d.type === 'input_json_delta') {
-          const call = blocks.get(ev.index);
-          if (call) call.arguments += d.partial_json;
+          Reply.grow(reply.call(ev.index), 'arguments', d.partial_json);
         }
         break;
       }
@@ -257,7 +296,7 @@ export async function listRemoteModels(p: ProviderAccess, signal: AbortSignal, t
       for await (const m of openaiClient(p, timeoutMs).models.list({ signal })) ids.push(m.id);
     }
   } catch (e) {
-    throw providerError(p.config, e, null);
+    throw providerError(p.config, e, null, secretsOf(p));
   }
-  return [...new Set(ids)];
+  return ids;
 }

@@ -2,8 +2,8 @@
  * A remote provider's failure as the user reads it: the provider's own words and what to do, under a
  * catalogue code (main/errors/catalogue.ts): 401/403 → provider_auth (check the key), 429 →
  * provider_rate_limited (with the wait its Retry-After gave), no connection or no answer in time →
- * provider_offline, anything else → provider_error. The API key never appears: the SDKs' messages do
- * not carry it, and any echo of it is cut out.
+ * provider_offline, anything else → provider_error. The API key and the extra headers' values never
+ * appear: a server's echo of them, or a fetch error quoting a header, is masked.
  */
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
@@ -36,13 +36,19 @@ export function retryAfterSeconds(headers: Headers | undefined, now = Date.now()
   return Number.isFinite(at) ? Math.max(0, Math.ceil((at - now) / 1000)) : null;
 }
 
-function clean(message: string): string {
-  const m = message.replace(/\s+/g, ' ').trim();
+/** A message as shown: one line, cut, with every secret (the key, the extra headers' values) masked, wherever it is echoed. */
+function clean(message: string, secrets: readonly string[]): string {
+  let m = message;
+  for (const s of secrets) m = m.split(s).join('••••');
+  m = m.replace(/\s+/g, ' ').trim();
   return m.length > MAX_MESSAGE ? `${m.slice(0, MAX_MESSAGE)}…` : m;
 }
 
-/** `e` (from an SDK call to `provider`) as an IpcError; `stalledMs`: Hearth stopped waiting after that long. */
-export function providerError(provider: Pick<ProviderConfig, 'name' | 'baseUrl'>, e: unknown, stalledMs: number | null): IpcError {
+/**
+ * `e` (from an SDK call to `provider`) as an IpcError; `stalledMs`: Hearth stopped waiting after that
+ * long; `secrets`: what must not show (a server may echo the request's headers in its error).
+ */
+export function providerError(provider: Pick<ProviderConfig, 'name' | 'baseUrl'>, e: unknown, stalledMs: number | null, secrets: readonly string[] = []): IpcError {
   const who = provider.name;
   if (stalledMs !== null) return new IpcError('provider_offline', `${who} sent nothing for ${Math.round(stalledMs / 1000)} s: gave up`);
   if (e instanceof IpcError) return e;
@@ -50,16 +56,18 @@ export function providerError(provider: Pick<ProviderConfig, 'name' | 'baseUrl'>
     const timeout = e instanceof OpenAI.APIConnectionTimeoutError || e instanceof Anthropic.APIConnectionTimeoutError;
     const cause = (e as Error & { cause?: { message?: string; code?: string } }).cause;
     const why = timeout ? 'it did not answer in time' : (cause?.code ?? cause?.message ?? (e as Error).message);
-    return new IpcError('provider_offline', `${who} at ${provider.baseUrl}: ${clean(why)}`);
+    return new IpcError('provider_offline', `${who} at ${provider.baseUrl}: ${clean(why, secrets)}`);
   }
   if (isSdkError(e) && e.status !== undefined) {
-    const words = clean(e.message);
+    const words = clean(e.message, secrets);
     if (e.status === 401 || e.status === 403) return new IpcError('provider_auth', `${who} answered ${words}`);
     if (e.status === 429) {
       const wait = retryAfterSeconds(e.headers);
       return new IpcError('provider_rate_limited', `${who} answered ${words}; ${wait !== null ? `try again in ${wait} s` : 'wait a little, then try again'}`);
     }
+    // a 404: most often the base URL (OpenAI-style ones end in /v1, Anthropic's do not) or the model's name
+    if (e.status === 404) return new IpcError('provider_error', `${who} answered ${words} (check the base URL — OpenAI-style URLs end in /v1, Anthropic's do not — and the model's name)`);
     return new IpcError('provider_error', `${who} answered ${words}`);
   }
-  return new IpcError('provider_error', `${who}: ${clean((e as Error)?.message ?? String(e))}`);
+  return new IpcError('provider_error', `${who}: ${clean((e as Error)?.message ?? String(e), secrets)}`);
 }

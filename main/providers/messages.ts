@@ -74,6 +74,12 @@ interface AnthropicMessage {
   content: AnthropicBlock[];
 }
 
+/** A tool call's id as Anthropic takes it (letters, digits, _ and -), the same for the call and its result. */
+export function anthropicToolId(id: string | undefined, fallback: string): string {
+  const clean = (id ?? '').replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 200);
+  return clean || fallback;
+}
+
 /** A tool call's arguments as an object (Anthropic's input); text that is not a JSON object goes under `input`. */
 function argumentsObject(text: string): unknown {
   try {
@@ -105,7 +111,7 @@ export async function toAnthropicMessages(messages: readonly ChatMessage[]): Pro
       continue;
     }
     if (m.role === 'tool') {
-      push('user', [{ type: 'tool_result', tool_use_id: m.tool_call_id ?? '', content: textOf(m.content) }]);
+      push('user', [{ type: 'tool_result', tool_use_id: anthropicToolId(m.tool_call_id, 'call_0'), content: textOf(m.content) }]);
       continue;
     }
     const blocks: AnthropicBlock[] = [];
@@ -120,7 +126,7 @@ export async function toAnthropicMessages(messages: readonly ChatMessage[]): Pro
       }
     } else if (m.content) blocks.push({ type: 'text', text: m.content });
     if (m.role === 'assistant') {
-      (m.tool_calls ?? []).forEach((c, i) => blocks.push({ type: 'tool_use', id: c.id ?? `call_${i}`, name: c.function.name, input: argumentsObject(c.function.arguments) }));
+      (m.tool_calls ?? []).forEach((c, i) => blocks.push({ type: 'tool_use', id: anthropicToolId(c.id, `call_${i}`), name: c.function.name, input: argumentsObject(c.function.arguments) }));
     }
     push(m.role, blocks);
   }

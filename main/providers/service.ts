@@ -10,13 +10,19 @@ import type { GenerateResult } from '../engine/protocol';
 import { IpcError } from '../ipc/contract';
 import type { ProviderDTO, ProviderSave, ProvidersStatusDTO } from '../ipc/providers';
 import type { Logger } from '../logging';
-import { DEFAULT_REMOTE_CONTEXT, MAX_PROVIDER_MODELS, parseRemoteModelRef, PROVIDER_LIST_TIMEOUT_MS, ProviderConfig, ProviderSettings, type ProviderModel } from '../params';
+import { DEFAULT_REMOTE_CONTEXT, MAX_PROVIDER_MODELS, parseRemoteModelRef, PROVIDER_LIST_TIMEOUT_MS, ProviderConfig, ProviderModel, ProviderSettings } from '../params';
 import type { SecretStore } from '../secrets';
 import type { Handlers, Services } from '../services';
 import type { Store } from '../store';
 import { listRemoteModels, remoteChat, type ProviderAccess, type RemoteChatOptions, type RemoteChatRequest } from './client';
 
 const keyName = (id: string) => `provider.${id}.key`;
+
+/** An http:// URL to another machine (not loopback). */
+function plainRemote(url: string): boolean {
+  const u = new URL(url);
+  return u.protocol === 'http:' && !['localhost', '127.0.0.1', '[::1]'].includes(u.hostname) && !u.hostname.startsWith('127.');
+}
 
 /** A key as the page sees it: its last four characters (none of a short key). */
 export function maskKey(key: string): string {
@@ -58,10 +64,13 @@ export class ProviderService {
       const key = this.deps.secrets.raw(keyName(p.id)) ? this.deps.secrets.get(keyName(p.id)) : null;
       return { ...p, key: key ? 'set' : 'not set', keyHint: key ? maskKey(key) : null };
     });
-    const warnings =
-      this.deps.secrets.kind === 'file' && providers.some((p) => p.key === 'set')
+    const warnings = [
+      ...(this.deps.secrets.kind === 'file' && providers.some((p) => p.key === 'set')
         ? ['API keys are kept in a file only you can read (provider-secrets.json in the data folder), not in an OS keychain: this is browser mode, or no keychain was found.']
-        : [];
+        : []),
+      // a key sent in clear over the network (loopback is this machine)
+      ...providers.filter((p) => p.key === 'set' && plainRemote(p.baseUrl)).map((p) => `${p.name} is reached over plain http:// beyond this machine: its API key and your messages travel unencrypted.`),
+    ];
     return { allowRemote: s.allowRemote, providers, keyStorage: this.deps.secrets.kind, warnings };
   }
 
@@ -90,7 +99,15 @@ export class ProviderService {
     const list = at >= 0 ? s.list.map((p, i) => (i === at ? parsed.data : p)) : [...s.list, parsed.data];
     const next = ProviderSettings.safeParse({ ...s, list });
     if (!next.success) throw new IpcError('invalid_input', next.error.issues.map((i) => i.message).join('; '));
+    // a kept key goes only where it was given for: a provider moved to another origin (or kind) without a key
+    // given with the move forgets it (a page could otherwise send it to a host of its choosing)
+    const before = at >= 0 ? s.list[at] : null;
+    const moved = before !== null && (new URL(before.baseUrl).origin !== new URL(parsed.data.baseUrl).origin || before.kind !== parsed.data.kind);
     if (r.apiKey !== undefined) this.deps.secrets.set(keyName(id), r.apiKey);
+    else if (moved && this.deps.secrets.raw(keyName(id))) {
+      this.deps.secrets.set(keyName(id), null);
+      this.deps.logger.info(`providers: ${parsed.data.name} moved to another address or kind: its key was forgotten`);
+    }
     this.write(next.data);
     this.deps.logger.info(`providers: ${at >= 0 ? 'changed' : 'added'} ${parsed.data.name} (${parsed.data.kind})`);
     return this.changed();
@@ -117,14 +134,22 @@ export class ProviderService {
   /** Asks the provider for its models; adds those not listed yet (the listed ones keep their context). */
   async refreshModels(id: string): Promise<ProvidersStatusDTO> {
     const p = this.find(id);
+    if (!this.settings().allowRemote) throw new IpcError('remote_forbidden', 'remote providers are turned off in Settings → Providers: nothing is sent to one');
     const signal = AbortSignal.timeout(this.deps.listTimeoutMs ?? PROVIDER_LIST_TIMEOUT_MS);
     const ids = await listRemoteModels(this.access(p), signal, this.deps.listTimeoutMs ?? PROVIDER_LIST_TIMEOUT_MS);
     // the provider may have changed meanwhile (renamed, removed): the list goes to the one there is now
     const s = this.settings();
     const now = s.list.find((x) => x.id === id);
     if (!now) throw new IpcError('not_found', `no provider ${id}`);
+    // the ids a model entry takes (a server's odd ones are left out), each once
     const known = new Set(now.models.map((m) => m.id));
-    const added: ProviderModel[] = ids.filter((m) => !known.has(m)).map((m) => ({ id: m, contextSize: null }));
+    const added: ProviderModel[] = [];
+    for (const raw of ids) {
+      const m = ProviderModel.safeParse({ id: raw });
+      if (!m.success || known.has(m.data.id)) continue;
+      known.add(m.data.id);
+      added.push(m.data);
+    }
     const models = [...now.models, ...added].slice(0, MAX_PROVIDER_MODELS);
     this.write({ ...s, list: s.list.map((x) => (x.id === id ? { ...x, models } : x)) });
     this.deps.logger.info(`providers: ${p.name} lists ${ids.length} models (${added.length} new)`);

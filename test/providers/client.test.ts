@@ -121,9 +121,12 @@ describe('what each kind sends', () => {
     const all = { temperature: 0.5, topK: 5, topP: 0.5, minP: 0.1, typicalP: 0.9, repeatPenalty: 1.2, repeatLastN: 32, presencePenalty: 0.1, frequencyPenalty: 0.2, seed: 3, stop: ['x'], maxTokens: 9, reasoningEffort: 'low', mirostat: 1 };
     for (const kind of ['openai', 'openai-server', 'anthropic'] as const) {
       const sent = Object.keys(remoteSettings(kind, all)).sort();
-      const listed = Object.entries(PROVIDER_CAPABILITIES[kind]).filter(([k]) => k in all).map(([, f]) => f).sort();
+      // (Anthropic: temperature or top_p, not both — its newer models refuse the pair)
+      const listed = Object.entries(PROVIDER_CAPABILITIES[kind]).filter(([k]) => k in all && !(kind === 'anthropic' && k === 'topP')).map(([, f]) => f).sort();
       expect(sent).toEqual(listed);
     }
+    expect(remoteSettings('anthropic', { topP: 0.9 })).toEqual({ top_p: 0.9, max_tokens: 4096 });
+    expect(remoteSettings('openai', { stop: ['a', 'b', 'c', 'd', 'e'] })).toEqual({ stop: ['a', 'b', 'c', 'd'] });
   });
 });
 
@@ -276,6 +279,74 @@ describe('errors the user reads', () => {
     expect(r).toMatchObject({ stopReason: 'aborted', content: 'partial' });
     for (let i = 0; i < 100 && !closed; i++) await new Promise((res) => setTimeout(res, 20));
     expect(closed).toBe(true);
+  });
+});
+
+describe('a hostile or broken provider', () => {
+  const failWith = async (p: ProviderAccess, timeoutMs?: number) =>
+    (await run(p, {}, timeoutMs ? { timeoutMs } : {}).result.then(
+      () => null,
+      (x: unknown) => x,
+    )) as IpcError;
+
+  test('an error that echoes the request’s headers shows neither the key nor the extra headers’ values', async () => {
+    respond = (req, res) => {
+      res.writeHead(400, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { message: `bad request; you sent ${req.headers.authorization} and X-Team ${req.headers['x-team']}` } }));
+    };
+    for (const kind of ['openai', 'anthropic'] as const) {
+      const e = await failWith(provider(kind, { headers: { 'X-Team': 'blue-team-token' } }));
+      expect(e.code).toBe('provider_error');
+      expect(e.message).toContain('you sent Bearer ••••');
+      expect(e.message).not.toContain(KEY);
+      expect(e.message).not.toContain('blue-team-token');
+    }
+  });
+
+  test('tool calls with a hostile index, too many, or too long: the reply is stopped, nothing else is touched', async () => {
+    for (const index of [4294967294, '__proto__', -1, 1.5]) {
+      respond = (_q, res) => sse(res, [chunk({ tool_calls: [{ index, id: 'x', type: 'function', function: { name: 'f', arguments: '{}' } }] }, 'tool_calls')]);
+      const t0 = Date.now();
+      const e = await failWith(provider('openai'));
+      expect(e.code).toBe('provider_error');
+      expect(e.message).toContain('tool call with the index');
+      expect(Date.now() - t0).toBeLessThan(2000);
+    }
+    expect(([] as unknown as Record<string, unknown>).name).toBeUndefined();
+    respond = (_q, res) => sse(res, Array.from({ length: 300 }, (_, i) => chunk({ tool_calls: [{ index: i, id: `c${i}`, type: 'function', function: { name: 'f', arguments: '{}' } }] })));
+    expect((await failWith(provider('openai'))).message).toContain('more than 256 tool calls');
+    const piece = 'x'.repeat(1024 * 1024);
+    respond = (_q, res) => sse(res, Array.from({ length: 6 }, () => chunk({ tool_calls: [{ index: 0, function: { arguments: piece } }] })));
+    expect((await failWith(provider('openai'))).message).toMatch(/tool call longer than \d+ characters/);
+  });
+
+  test('empty chunks forever are silence: the timeout still ends the reply', async () => {
+    let timer: NodeJS.Timeout | undefined;
+    respond = (_q, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      timer = setInterval(() => res.write(`data: ${JSON.stringify({ ...chunk({}), choices: [] })}\n\n`), 50);
+      res.on('close', () => clearInterval(timer));
+    };
+    const t0 = Date.now();
+    const e = await failWith(provider('openai'), 500);
+    clearInterval(timer);
+    expect(e.code).toBe('provider_offline');
+    expect(Date.now() - t0).toBeLessThan(5000);
+  });
+
+  test('a redirect is not followed (the extra headers would go to another host)', async () => {
+    const other = await webServer((_q, res) => res.end('{}'));
+    try {
+      respond = (_q, res) => {
+        res.writeHead(307, { location: other.url('/v1/chat/completions') });
+        res.end();
+      };
+      const e = await failWith(provider('openai'));
+      expect(e.code).toBe('provider_offline');
+      expect(other.paths).toEqual([]);
+    } finally {
+      await other.close();
+    }
   });
 });
 

@@ -163,6 +163,27 @@ describe.each([
   });
 });
 
+test('Continue: a llama.cpp-family server goes on from the reply; a hosted API kind is refused (it would start anew)', async () => {
+  for (const kind of ['openai-server', 'anthropic'] as const) {
+    const thread = await remoteThread(await providerOf(kind));
+    const done = nextDone(b.app, thread.id);
+    await call('chat.send', { threadId: thread.id, content: 'Hi' });
+    const reply = await done;
+    expect(reply.status).toBe('done');
+    if (kind === 'anthropic') {
+      await expect(call('chat.continue', { threadId: thread.id, messageId: reply.id })).rejects.toMatchObject({ code: 'invalid_input', message: expect.stringMatching(/^Continue works with local models/) });
+      continue;
+    }
+    const more = nextDone(b.app, thread.id);
+    await call('chat.continue', { threadId: thread.id, messageId: reply.id });
+    const continued = await more;
+    expect(continued.id).toBe(reply.id);
+    expect(continued.status).toBe('done');
+    expect(continued.content.startsWith(reply.content)).toBe(true);
+    expect(continued.content.length).toBeGreaterThan(reply.content.length);
+  }
+});
+
 test('documents: a chat’s document goes to the remote model as it would to a local one', async () => {
   const text = '# Recipe\n\nMix the flour with water, then bake the quokka bread for twenty minutes.\n';
   const { attachment } = await call('docs.store', { name: 'recipe.md', data: Buffer.from(text).toString('base64') });

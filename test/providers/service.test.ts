@@ -13,6 +13,8 @@ import { SecretStore } from '../../main/secrets';
 import { Services } from '../../main/services';
 import { dataPaths } from '../../main/paths';
 import { ProviderService, maskKey } from '../../main/providers/service';
+import { ProviderSave } from '../../main/ipc/providers';
+import { chosenSettings } from '../../main/chat/turn-inputs';
 import { cleanupDirs, closeStores, openStore, recordingLogger, tmpDir } from '../store/helpers';
 import { webServer } from '../helpers/web-server';
 
@@ -65,6 +67,33 @@ test('with the keychain: the key encrypted, masked on the way out, kept on a sav
   expect(maskKey('short')).toBe('••••');
 });
 
+test('a provider moved to another address forgets its key unless one is given with the move; plain http beyond this machine is warned of', () => {
+  const { svc } = service({ cipher });
+  const id = svc.save({ provider: openai, apiKey: KEY }).providers[0].id;
+  // the same origin: kept
+  expect(svc.save({ provider: { ...openai, id, baseUrl: 'https://api.openai.com/v2' } }).providers[0].key).toBe('set');
+  // another host: forgotten
+  const moved = svc.save({ provider: { ...openai, id, baseUrl: 'http://192.168.1.20:8080/v1' } });
+  expect(moved.providers[0]).toMatchObject({ key: 'not set', keyHint: null });
+  expect(moved.warnings).toEqual([]);
+  // given with the move: kept, and the plain-http warning says what travels unencrypted
+  const given = svc.save({ provider: { ...openai, id, baseUrl: 'http://192.168.1.20:8080/v1' }, apiKey: KEY });
+  expect(given.providers[0].key).toBe('set');
+  expect(given.warnings).toEqual([expect.stringMatching(/OpenAI is reached over plain http:\/\/ beyond this machine/)]);
+  // loopback is this machine: no warning
+  expect(svc.save({ provider: { ...openai, id, baseUrl: 'http://127.0.0.1:8080/v1' }, apiKey: KEY }).warnings).toEqual([]);
+});
+
+test('the settings a remote request carries: those the user chose, not Hearth’s starting values for local models', () => {
+  const { store } = service();
+  const thread = store.threads.create({});
+  expect(chosenSettings(store, thread)).toEqual({});
+  store.settings.update({ chatDefaults: { ...store.settings.get('chatDefaults'), temperature: 0.3, presencePenalty: 0.5 } });
+  expect(chosenSettings(store, thread)).toEqual({ temperature: 0.3, presencePenalty: 0.5 });
+  const t2 = store.threads.update(thread.id, { overrides: { sampling: { topP: 0.8 } } });
+  expect(chosenSettings(store, t2)).toEqual({ temperature: 0.3, presencePenalty: 0.5, topP: 0.8 });
+});
+
 test('browser mode (no keychain): a 0600 file, and the status warns', () => {
   const { svc, file } = service();
   const st = svc.save({ provider: openai, apiKey: KEY });
@@ -84,6 +113,11 @@ test('saves that do not fit are refused with the reason, and nothing changes', (
   refused({ ...openai, name: 'X', headers: { Authorization: 'Bearer x' } }, /set by Hearth/);
   refused({ ...openai, name: 'X', headers: { 'X-A': 'one\r\ntwo' } }, /one line/);
   refused({ ...openai, name: 'X', models: [{ id: 'a' }, { id: 'a' }] }, /listed twice/);
+  refused({ ...openai, name: 'X', baseUrl: 'https://example.com/v1?x=1' }, /no \?query/);
+  refused({ ...openai, name: 'X', headers: { 'X-A': 'nul\u0000byte' } }, /printable ASCII/);
+  // a key is what a header can carry: a paste with a newline, a space or a NUL is refused before it is kept
+  for (const apiKey of ['sk-abc\ndef', 'sk abc', 'sk-\u0000x', 'ключ']) expect(ProviderSave.safeParse({ provider: openai, apiKey }).success).toBe(false);
+  expect(ProviderSave.safeParse({ provider: openai, apiKey: ' sk-ok-123 ' }).data?.apiKey).toBe('sk-ok-123');
   expect(() => svc.save({ provider: { ...openai, id: 'no-such-id' } })).toThrow(expect.objectContaining({ code: 'not_found' }));
   expect(svc.status().providers.map((p) => p.name)).toEqual(['OpenAI']);
 });
@@ -91,7 +125,8 @@ test('saves that do not fit are refused with the reason, and nothing changes', (
 test('refresh: the provider’s new models added, the listed ones keep their context size; a removed provider takes its key', async () => {
   const server = await webServer((_q, res) => {
     res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ object: 'list', data: [{ id: 'alpha', object: 'model' }, { id: 'beta', object: 'model' }] }));
+    // odd ids a server may list (padded, empty, too long, not text, twice) are left out or taken once
+    res.end(JSON.stringify({ object: 'list', data: [{ id: 'alpha', object: 'model' }, { id: 'beta', object: 'model' }, { id: ' gamma' }, { id: 'gamma' }, { id: '' }, { id: 'x'.repeat(301) }, { id: 42 }] }));
   });
   try {
     const { svc, file } = service({ cipher });
@@ -101,7 +136,14 @@ test('refresh: the provider’s new models added, the listed ones keep their con
       { id: 'alpha', contextSize: 8192 },
       { id: 'mine', contextSize: null },
       { id: 'beta', contextSize: null },
+      { id: 'gamma', contextSize: null },
     ]);
+    // forbidden: nothing is asked of any provider
+    const asked = server.paths.length;
+    svc.allow(false);
+    await expect(svc.refreshModels(id)).rejects.toMatchObject({ code: 'remote_forbidden' });
+    expect(server.paths.length).toBe(asked);
+    svc.allow(true);
     expect(svc.target(`remote:${id}/alpha`)!.contextSize).toBe(8192);
     expect(svc.target(`remote:${id}/beta`)!.contextSize).toBe(32_768);
     svc.delete(id);

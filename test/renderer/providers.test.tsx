@@ -117,7 +117,7 @@ describe('Settings → Providers', () => {
     const form = within(dialog).getByRole('form', { name: 'Edit OpenAI' });
     expect(within(form).queryByRole('combobox', { name: 'Preset' })).toBeNull();
     expect((within(form).getByLabelText('API key') as HTMLInputElement).value).toBe('');
-    expect(within(form).getByText('A key is kept (••••abcd): leave this empty to keep it, or type a new one.')).toBeTruthy();
+    expect(within(form).getByText('A key is kept (••••abcd): leave this empty to keep it, or type a new one. Moved to another address or kind, it is forgotten unless you type it again.')).toBeTruthy();
     fireEvent.change(within(form).getByLabelText('Name'), { target: { value: 'OpenAI work' } });
     fireEvent.click(within(form).getByRole('button', { name: 'Remove model gpt-4o-mini' }));
     fireEvent.click(within(form).getByRole('button', { name: 'Save provider' }));

@@ -156,7 +156,7 @@ export function ProviderForm({ provider, onDone }: { provider: ProviderDTO | nul
         <input id="provider-key" type="password" autoComplete="off" value={d.apiKey} spellCheck={false} aria-describedby="provider-key-hint" onChange={(e) => set({ apiKey: e.target.value })} />
         <span className="hint" id="provider-key-hint">
           {keyKept
-            ? `A key is kept (${provider?.keyHint ?? 'set'}): leave this empty to keep it, or type a new one.`
+            ? `A key is kept (${provider?.keyHint ?? 'set'}): leave this empty to keep it, or type a new one. Moved to another address or kind, it is forgotten unless you type it again.`
             : d.forgetKey
               ? 'The kept key is forgotten when you save.'
               : `Kept ${keyStorage === 'file' ? 'in a file only you can read' : 'in the OS keychain'}, never shown again.`}
