@@ -69,5 +69,9 @@ export function providerError(provider: Pick<ProviderConfig, 'name' | 'baseUrl'>
     if (e.status === 404) return new IpcError('provider_error', `${who} answered ${words} (check the base URL — OpenAI-style URLs end in /v1, Anthropic's do not — and the model's name)`);
     return new IpcError('provider_error', `${who} answered ${words}`);
   }
+  // an error event in the middle of a stream (no status): Anthropic's types say which kind it is
+  const type = isSdkError(e) ? ((e as { error?: { error?: { type?: unknown }; type?: unknown } }).error?.error?.type ?? (e as { error?: { type?: unknown } }).error?.type) : undefined;
+  if (type === 'overloaded_error' || type === 'rate_limit_error') return new IpcError('provider_rate_limited', `${who} answered ${clean((e as Error).message, secrets)}; wait a little, then try again`);
+  if (type === 'authentication_error' || type === 'permission_error') return new IpcError('provider_auth', `${who} answered ${clean((e as Error).message, secrets)}`);
   return new IpcError('provider_error', `${who}: ${clean((e as Error)?.message ?? String(e), secrets)}`);
 }

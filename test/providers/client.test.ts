@@ -255,6 +255,21 @@ describe('errors the user reads', () => {
     expect(m.message).toMatch(/sent nothing for \d+ s|did not answer in time/);
   });
 
+  test('an error event in the middle of an Anthropic stream: overloaded is a rate limit', async () => {
+    respond = (_q, res) =>
+      sse(
+        res,
+        [
+          { type: 'message_start', message: { id: 'm1', type: 'message', role: 'assistant', model: 'm', content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 3, output_tokens: 0 } } },
+          { type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } },
+        ],
+        true,
+      );
+    const e = await fail(provider('anthropic'));
+    expect(e.code).toBe('provider_rate_limited');
+    expect(e.message).toContain('Overloaded');
+  });
+
   test('no server at the address: provider_offline naming it', async () => {
     const gone = await webServer(() => undefined);
     const url = gone.url('/v1');
