@@ -134,6 +134,7 @@ const RESERVED_HEADERS = new Set(['authorization', 'x-api-key', 'content-type', 
 export const ProviderHeaders = z
   .record(HeaderName, z.string().max(4096).regex(/^[\x20-\x7e\t]*$/, 'a header value is one line of printable ASCII'))
   .refine((h) => Object.keys(h).length <= MAX_PROVIDER_HEADERS, `at most ${MAX_PROVIDER_HEADERS} headers`)
+  .refine((h) => new Set(Object.keys(h).map((k) => k.toLowerCase())).size === Object.keys(h).length, 'a header is listed twice (names are case-insensitive)')
   .refine((h) => !Object.keys(h).some((k) => RESERVED_HEADERS.has(k.toLowerCase())), 'the API key and the content headers are set by Hearth: remove them from the extra headers');
 
 /** A URL's parts, or null for text that is not one (zod runs refinements after a failed check too). */

@@ -1,6 +1,7 @@
 /**
- * The remote providers: their configs in the store's settings (`providers`), their API keys in a
- * secret store of their own (<data>/provider-secrets.json: the OS keychain where there is one), the
+ * The remote providers: their configs in the store's settings (`providers`), their API keys and extra
+ * headers' values in a secret store of their own (<data>/provider-secrets.json: the OS keychain where
+ * there is one; the settings hold the headers' names with "" values), the
  * providers.* channels, and a remote reply for the chat service (./client.ts). A key leaves the
  * secret store only towards its provider: the page sees it masked. Every change is told
  * (providers.changed).
@@ -17,6 +18,9 @@ import type { Store } from '../store';
 import { listRemoteModels, remoteChat, type ProviderAccess, type RemoteChatOptions, type RemoteChatRequest } from './client';
 
 const keyName = (id: string) => `provider.${id}.key`;
+/** An extra header's value (header names are case-insensitive: one secret per name) */
+const headerName = (id: string, header: string) => `provider.${id}.header.${header.toLowerCase()}`;
+const providerPrefix = (id: string) => `provider.${id}.`;
 
 /** An http:// URL to another machine (not loopback). */
 function plainRemote(url: string): boolean {
@@ -62,7 +66,8 @@ export class ProviderService {
     const s = this.settings();
     const providers: ProviderDTO[] = s.list.map((p) => {
       const key = this.deps.secrets.raw(keyName(p.id)) ? this.deps.secrets.get(keyName(p.id)) : null;
-      return { ...p, key: key ? 'set' : 'not set', keyHint: key ? maskKey(key) : null };
+      // the extra headers' values are secrets too (an api-key header, a gateway's token): the page sees their names
+      return { ...p, headers: Object.fromEntries(Object.keys(p.headers).map((h) => [h, ''])), key: key ? 'set' : 'not set', keyHint: key ? maskKey(key) : null };
     });
     const warnings = [
       ...(this.deps.secrets.kind === 'file' && providers.some((p) => p.key === 'set')
@@ -108,7 +113,18 @@ export class ProviderService {
       this.deps.secrets.set(keyName(id), null);
       this.deps.logger.info(`providers: ${parsed.data.name} moved to another address or kind: its key was forgotten`);
     }
-    this.write(next.data);
+    // the extra headers' values go to the secret store ("" here): a value given replaces the kept one, "" keeps
+    // it (not after a move: the same rule as the key), a header left out forgets it
+    const headers: Record<string, string> = {};
+    const keptBefore = new Set(Object.keys(before?.headers ?? {}).map((h) => h.toLowerCase()));
+    for (const [h, value] of Object.entries(parsed.data.headers)) {
+      if (value !== '') this.deps.secrets.set(headerName(id, h), value);
+      else if (moved || !keptBefore.has(h.toLowerCase())) this.deps.secrets.set(headerName(id, h), null);
+      headers[h] = '';
+    }
+    for (const h of keptBefore) if (!Object.keys(headers).some((x) => x.toLowerCase() === h)) this.deps.secrets.set(headerName(id, h), null);
+    const stored = { ...next.data, list: next.data.list.map((p) => (p.id === id ? { ...p, headers } : p)) };
+    this.write(stored);
     this.deps.logger.info(`providers: ${at >= 0 ? 'changed' : 'added'} ${parsed.data.name} (${parsed.data.kind})`);
     return this.changed();
   }
@@ -117,7 +133,7 @@ export class ProviderService {
     const p = this.find(id);
     const s = this.settings();
     this.write({ ...s, list: s.list.filter((x) => x.id !== id) });
-    this.deps.secrets.set(keyName(id), null);
+    this.deps.secrets.deletePrefix(providerPrefix(id));
     this.deps.logger.info(`providers: removed ${p.name}`);
     return this.changed();
   }
@@ -127,8 +143,14 @@ export class ProviderService {
     return this.changed();
   }
 
+  /** A provider with its key and its extra headers' values, as the clients send them (a header without a value is left out). */
   private access(p: ProviderConfig): ProviderAccess {
-    return { config: p, apiKey: this.deps.secrets.get(keyName(p.id)) };
+    const headers: Record<string, string> = {};
+    for (const h of Object.keys(p.headers)) {
+      const v = this.deps.secrets.get(headerName(p.id, h));
+      if (v) headers[h] = v;
+    }
+    return { config: { ...p, headers }, apiKey: this.deps.secrets.get(keyName(p.id)) };
   }
 
   /** Asks the provider for its models; adds those not listed yet (the listed ones keep their context). */

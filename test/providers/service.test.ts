@@ -94,6 +94,32 @@ test('the settings a remote request carries: those the user chose, not Hearth’
   expect(chosenSettings(store, t2)).toEqual({ temperature: 0.3, presencePenalty: 0.5, topP: 0.8 });
 });
 
+test('extra headers: their values kept like the key (the page sees names only), "" keeps one, left out forgets it, a move forgets them', () => {
+  const { svc, store, file } = service({ cipher });
+  const GW = 'gateway-token-5555';
+  const id = svc.save({ provider: { ...openai, headers: { 'X-Gateway': GW, 'X-Title': 'Hearth' } }, apiKey: KEY }).providers[0].id;
+  const dto = svc.status().providers[0];
+  expect(dto.headers).toEqual({ 'X-Gateway': '', 'X-Title': '' });
+  expect(JSON.stringify(svc.status())).not.toContain(GW);
+  expect(String(store.db.prepare("SELECT value FROM settings WHERE key = 'providers'").pluck().get())).not.toContain(GW);
+  expect(fs.readFileSync(file, 'utf8')).not.toContain(GW);
+  const sent = () => svc.target(`remote:${id}/m`)!.access.config.headers;
+  expect(sent()).toEqual({ 'X-Gateway': GW, 'X-Title': 'Hearth' });
+  // "" keeps a kept value; a new one replaces it; a header left out goes
+  svc.save({ provider: { ...openai, id, headers: { 'X-Gateway': '', 'X-Title': 'Hearth 2' } } });
+  expect(sent()).toEqual({ 'X-Gateway': GW, 'X-Title': 'Hearth 2' });
+  svc.save({ provider: { ...openai, id, headers: { 'X-Title': '' } } });
+  expect(sent()).toEqual({ 'X-Title': 'Hearth 2' });
+  svc.save({ provider: { ...openai, id, headers: { 'X-Gateway': '', 'X-Title': '' } } });
+  expect(sent()).toEqual({ 'X-Title': 'Hearth 2' }); // the gateway's value went with it: "" has nothing to keep
+  // moved elsewhere: the kept values stay behind, as the key does
+  svc.save({ provider: { ...openai, id, baseUrl: 'https://gateway.example.com/v1', headers: { 'X-Title': '' } } });
+  expect(sent()).toEqual({});
+  expect(() => svc.save({ provider: { ...openai, id, headers: { 'X-A': '1', 'x-a': '2' } } })).toThrow(expect.objectContaining({ code: 'invalid_input', message: expect.stringMatching(/case-insensitive/) }));
+  svc.delete(id);
+  expect(fs.readFileSync(file, 'utf8')).not.toContain(`provider.${id}.`);
+});
+
 test('browser mode (no keychain): a 0600 file, and the status warns', () => {
   const { svc, file } = service();
   const st = svc.save({ provider: openai, apiKey: KEY });

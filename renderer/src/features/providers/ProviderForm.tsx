@@ -171,11 +171,15 @@ export function ProviderForm({ provider, onDone }: { provider: ProviderDTO | nul
       </div>
       <fieldset className="chat-prefs">
         <legend>Extra headers</legend>
-        {d.headers.length === 0 && <p className="muted">None. The API key's header is set by Hearth.</p>}
+        {d.headers.length === 0 ? (
+          <p className="muted">None. The API key's header is set by Hearth.</p>
+        ) : (
+          <p className="muted">Their values are kept like the key and never shown again: leave a kept one empty to keep it.</p>
+        )}
         {d.headers.map((h, i) => (
           <div className="row header-row" key={i}>
             <input aria-label={`Header ${i + 1} name`} value={h.name} spellCheck={false} placeholder="Name" onChange={(e) => set({ headers: d.headers.map((x, j) => (j === i ? { ...x, name: e.target.value } : x)) })} />
-            <input aria-label={`Header ${i + 1} value`} value={h.value} spellCheck={false} placeholder="Value" onChange={(e) => set({ headers: d.headers.map((x, j) => (j === i ? { ...x, value: e.target.value } : x)) })} />
+            <input aria-label={`Header ${i + 1} value`} value={h.value} spellCheck={false} placeholder={provider && h.name in provider.headers ? 'Kept: type to replace' : 'Value'} onChange={(e) => set({ headers: d.headers.map((x, j) => (j === i ? { ...x, value: e.target.value } : x)) })} />
             <button type="button" className="button small" aria-label={`Remove header ${i + 1}`} onClick={() => set({ headers: d.headers.filter((_, j) => j !== i) })}>
               Remove
             </button>
