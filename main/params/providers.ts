@@ -10,16 +10,25 @@ import type { RequestSettingKey } from './chat';
 /**
  * The kinds of provider: an OpenAI-compatible chat completions API (hosted: OpenAI, OpenRouter, Groq,
  * Mistral), the same API served by a llama.cpp-family server (llama-server, LM Studio, Ollama, vLLM,
- * Jan Server: it also takes llama.cpp's sampler names), and Anthropic's Messages API.
+ * Jan Server: it also takes llama.cpp's sampler names), Mistral's (OpenAI's shape, but it refuses any
+ * field it does not know, stream_options among them, and names the seed random_seed), and Anthropic's
+ * Messages API.
  */
-export const PROVIDER_KINDS = ['openai', 'openai-server', 'anthropic'] as const;
+export const PROVIDER_KINDS = ['openai', 'openai-server', 'mistral', 'anthropic'] as const;
 export type ProviderKind = (typeof PROVIDER_KINDS)[number];
 
 export const PROVIDER_KIND_LABELS: Readonly<Record<ProviderKind, string>> = {
   openai: 'OpenAI-compatible API',
   'openai-server': 'OpenAI-compatible server (llama.cpp sampling)',
+  mistral: 'Mistral API',
   anthropic: 'Anthropic Messages API',
 };
+
+/**
+ * The OpenAI-shaped kinds that take stream_options.include_usage (the usage at the end of a stream);
+ * Mistral refuses the field (422 extra_forbidden) and sends the usage anyway.
+ */
+export const STREAM_USAGE_OPTION: Readonly<Record<Exclude<ProviderKind, 'anthropic'>, boolean>> = { openai: true, 'openai-server': true, mistral: false };
 
 /** A chat setting the remote request may carry: what the user sets (sampling and request settings). */
 type SettingKey = SamplingKey | RequestSettingKey;
@@ -29,7 +38,7 @@ type SettingKey = SamplingKey | RequestSettingKey;
  * list is not sent (the API would refuse it, or ignore it while the user thinks it applies). From the
  * APIs' references: OpenAI's chat completions; llama-server's /v1/chat/completions (which reads
  * llama.cpp's sampler names as extra fields; LM Studio, Ollama and vLLM read the common ones);
- * Anthropic's Messages (no seed, penalties or min-p).
+ * Mistral's chat completions (random_seed); Anthropic's Messages (no seed, penalties or min-p).
  */
 export const PROVIDER_CAPABILITIES: Readonly<Record<ProviderKind, Partial<Record<SettingKey, string>>>> = {
   openai: {
@@ -66,6 +75,15 @@ export const PROVIDER_CAPABILITIES: Readonly<Record<ProviderKind, Partial<Record
     dynatempRange: 'dynatemp_range',
     dynatempExponent: 'dynatemp_exponent',
     seed: 'seed',
+    stop: 'stop',
+    maxTokens: 'max_tokens',
+  },
+  mistral: {
+    temperature: 'temperature',
+    topP: 'top_p',
+    presencePenalty: 'presence_penalty',
+    frequencyPenalty: 'frequency_penalty',
+    seed: 'random_seed',
     stop: 'stop',
     maxTokens: 'max_tokens',
   },
@@ -218,7 +236,7 @@ export const PROVIDER_PRESETS: readonly ProviderPreset[] = [
   { id: 'anthropic', name: 'Anthropic', kind: 'anthropic', baseUrl: 'https://api.anthropic.com', needsKey: true, help: 'A key from console.anthropic.com → API keys.' },
   { id: 'openrouter', name: 'OpenRouter', kind: 'openai', baseUrl: 'https://openrouter.ai/api/v1', needsKey: true, help: 'A key from openrouter.ai → Keys.' },
   { id: 'groq', name: 'Groq', kind: 'openai', baseUrl: 'https://api.groq.com/openai/v1', needsKey: true, help: 'A key from console.groq.com → API keys.' },
-  { id: 'mistral', name: 'Mistral', kind: 'openai', baseUrl: 'https://api.mistral.ai/v1', needsKey: true, help: 'A key from console.mistral.ai → API keys.' },
+  { id: 'mistral', name: 'Mistral', kind: 'mistral', baseUrl: 'https://api.mistral.ai/v1', needsKey: true, help: 'A key from console.mistral.ai → API keys.' },
   {
     id: 'local',
     name: 'Local server',

@@ -12,7 +12,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import type { ChatMessage, GenerateResult } from '../engine/protocol';
 import { IpcError } from '../ipc/contract';
-import { PROVIDER_TIMEOUT_MS, remoteSettings, type ProviderConfig } from '../params';
+import { PROVIDER_TIMEOUT_MS, remoteSettings, STREAM_USAGE_OPTION, type ProviderConfig } from '../params';
 import { LIMITS } from '../store/validation';
 import { providerError } from './errors';
 import { toAnthropicMessages, toAnthropicTools, toOpenAIMessages, type RemoteTool } from './messages';
@@ -196,7 +196,7 @@ async function streamOpenAI(p: ProviderAccess, r: RemoteChatRequest, reply: Repl
     model: r.model,
     messages: await toOpenAIMessages(r.messages),
     stream: true,
-    stream_options: { include_usage: true },
+    ...(STREAM_USAGE_OPTION[p.config.kind as keyof typeof STREAM_USAGE_OPTION] ? { stream_options: { include_usage: true } } : {}),
     ...remoteSettings(p.config.kind, r.settings),
     ...tools,
   };

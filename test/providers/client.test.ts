@@ -9,7 +9,7 @@
  */
 import type http from 'http';
 import type { IpcError } from '../../main/ipc/contract';
-import { CHAT_DEFAULTS, PROVIDER_CAPABILITIES, RANDOM_SEED, remoteSettings, type ProviderConfig } from '../../main/params';
+import { CHAT_DEFAULTS, PROVIDER_CAPABILITIES, PROVIDER_KINDS, RANDOM_SEED, remoteSettings, type ProviderConfig } from '../../main/params';
 import { listRemoteModels, remoteChat, type ProviderAccess } from '../../main/providers/client';
 import { retryAfterSeconds } from '../../main/providers/errors';
 import { describeMessageError } from '../../renderer/src/app/errors';
@@ -86,6 +86,15 @@ describe('what each kind sends', () => {
     expect(seen[0].body).not.toHaveProperty('max_tokens');
   });
 
+  test('Mistral: no stream_options (it refuses unknown fields), the seed as random_seed; the usage it sends anyway is read', async () => {
+    respond = (_q, res) => sse(res, [chunk({ content: 'Bonjour' }), chunk({}, 'stop', { prompt_tokens: 5, completion_tokens: 1, total_tokens: 6 })]);
+    const r = await run(provider('mistral'), settings).result;
+    expect(r).toMatchObject({ content: 'Bonjour', timings: { promptTokens: 5, generatedTokens: 1 } });
+    expect(seen[0].body).not.toHaveProperty('stream_options');
+    expect(seen[0].body).toMatchObject({ random_seed: 7, temperature: 1.5, max_tokens: 100, stop: ['END'] });
+    for (const k of ['seed', 'top_k', 'min_p', 'repeat_penalty']) expect(seen[0].body).not.toHaveProperty(k);
+  });
+
   test('Anthropic: the key, the system prompt apart, stop_sequences, temperature within 0–1, max_tokens always', async () => {
     respond = (_q, res) =>
       sse(
@@ -119,7 +128,7 @@ describe('what each kind sends', () => {
 
   test('the capability table is the one definition: every kind sends exactly its listed settings', () => {
     const all = { temperature: 0.5, topK: 5, topP: 0.5, minP: 0.1, typicalP: 0.9, repeatPenalty: 1.2, repeatLastN: 32, presencePenalty: 0.1, frequencyPenalty: 0.2, seed: 3, stop: ['x'], maxTokens: 9, reasoningEffort: 'low', mirostat: 1 };
-    for (const kind of ['openai', 'openai-server', 'anthropic'] as const) {
+    for (const kind of PROVIDER_KINDS) {
       const sent = Object.keys(remoteSettings(kind, all)).sort();
       // (Anthropic: temperature or top_p, not both — its newer models refuse the pair)
       const listed = Object.entries(PROVIDER_CAPABILITIES[kind]).filter(([k]) => k in all && !(kind === 'anthropic' && k === 'topP')).map(([, f]) => f).sort();
