@@ -168,8 +168,8 @@ export class ChatService {
    * loaded now. A stop while waiting gives null: the turn then ends at once as stopped.
    */
   private async modelFor(thread: Thread, signal: AbortSignal): Promise<string | null> {
-    // a remote model needs no load: its provider is checked again as the reply starts
-    if (this.remoteTarget(thread)) return signal.aborted ? null : thread.model;
+    // a remote model needs no load (its provider was checked as the turn began, and is again as the step asks it)
+    if (parseRemoteModelRef(thread.model)) return signal.aborted ? null : thread.model;
     try {
       return await untilAborted(this.loadedModelFor(thread), signal);
     } catch (e) {

@@ -7,7 +7,7 @@
  */
 import fs from 'fs';
 import type { ChatMessage } from '../engine/protocol';
-import { IMAGE_KINDS, type ContentPart } from '../params';
+import { imageKindOf, type ContentPart } from '../params';
 
 /** A tool as the engine takes it (OpenAI's function tool). */
 export interface RemoteTool {
@@ -23,7 +23,7 @@ async function imageData(part: Extract<ContentPart, { type: 'image' }>): Promise
     if (m) return { mime: m[1], base64: m[2] };
     bytes = Buffer.from(part.data, 'base64');
   } else bytes = await fs.promises.readFile(part.path!);
-  const kind = IMAGE_KINDS.find((k) => k.magic.some((mg) => mg.every((b, i) => bytes[i] === b)));
+  const kind = imageKindOf(bytes);
   return { mime: kind?.mimeType ?? 'application/octet-stream', base64: bytes.toString('base64') };
 }
 
