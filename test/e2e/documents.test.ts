@@ -25,7 +25,7 @@ import path from 'path';
 import type { Locator, Page } from 'playwright-core';
 import { dataPaths } from '../../main/paths';
 import { Store } from '../../main/store';
-import { BrowserMode, openBrowserMode, openSettings, shot, until as untilHolds } from '../helpers/browser-mode';
+import { BrowserMode, openBrowserMode, openSettings, sendAndFinish as send, shot, untilWithShot } from '../helpers/browser-mode';
 import { copyModel, REPO_ROOT, TINY_BPE, TINY_EMBED } from '../helpers/models';
 
 const WAIT = 60_000;
@@ -48,17 +48,12 @@ let page: Page;
 let steerDir: string;
 let steerFile: string;
 
-/** until(), with a screenshot of the page when it times out (test-output/screenshots/e2e-documents-timeout.png). */
-async function until(what: string, predicate: () => Promise<boolean>, timeoutMs = WAIT): Promise<void> {
-  try {
-    await untilHolds(what, predicate, timeoutMs);
-  } catch (e) {
-    await shot(page, 'documents-timeout').catch(() => undefined);
-    throw e;
-  }
-}
 
 
+
+/** until(), with a screenshot of the page when it times out (test-output/screenshots/e2e-documents-timeout.png) */
+const until = untilWithShot(() => page, 'documents', WAIT);
+const sendAndFinish = (text: string, replyCount: number) => send(page, text, replyCount, until, WAIT);
 
 const composer = () => page.getByRole('textbox', { name: 'Message', exact: true });
 const messageLog = () => page.getByRole('log', { name: 'Messages' });
@@ -68,20 +63,6 @@ const passagePanel = () => page.getByRole('complementary', { name: 'Passage', ex
 const composerChip = () => page.getByRole('list', { name: 'Attached documents' }).getByRole('listitem', { name: DOC, exact: true });
 const messageChip = () => mine().first().getByRole('list', { name: 'Documents', exact: true }).getByRole('listitem', { name: DOC, exact: true });
 
-/** Sends `text` and waits until its reply finished (its metrics show, no Stop button). */
-async function sendAndFinish(text: string, replyCount: number): Promise<Locator> {
-  await composer().fill(text);
-  await page.getByRole('button', { name: 'Send message', exact: true }).click();
-  await mine().filter({ hasText: text }).last().waitFor({ timeout: WAIT });
-  await until(
-    `reply ${replyCount} to finish`,
-    async () =>
-      (await replies().count()) === replyCount &&
-      (await replies().last().getByRole('note', { name: 'Reply metrics' }).count()) === 1 &&
-      (await page.getByRole('button', { name: 'Stop generating', exact: true }).count()) === 0,
-  );
-  return replies().last();
-}
 
 beforeAll(async () => {
   steerDir = fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-e2e-steer-'));

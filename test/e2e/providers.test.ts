@@ -10,11 +10,11 @@
  */
 import fs from 'fs';
 import path from 'path';
-import type { Locator, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { dataPaths } from '../../main/paths';
 import { Store } from '../../main/store';
 import { apiApp, type ApiApp } from '../helpers/api-server';
-import { BrowserMode, openBrowserMode, openSettings, shot, until as untilHolds } from '../helpers/browser-mode';
+import { BrowserMode, openBrowserMode, openSettings, sendAndFinish as send, shot, untilWithShot } from '../helpers/browser-mode';
 import { copyModel, TINY_BPE } from '../helpers/models';
 
 const WAIT = 60_000;
@@ -25,35 +25,11 @@ let remote: ApiApp;
 let e2e: BrowserMode;
 let page: Page;
 
-/** until(), with a screenshot of the page when it times out (test-output/screenshots/e2e-providers-timeout.png). */
-async function until(what: string, predicate: () => Promise<boolean>, timeoutMs = WAIT): Promise<void> {
-  try {
-    await untilHolds(what, predicate, timeoutMs);
-  } catch (e) {
-    await shot(page, 'providers-timeout').catch(() => undefined);
-    throw e;
-  }
-}
+/** until(), with a screenshot of the page when it times out (test-output/screenshots/e2e-providers-timeout.png) */
+const until = untilWithShot(() => page, 'providers', WAIT);
+const sendAndFinish = (text: string, replyCount: number) => send(page, text, replyCount, until, WAIT);
 
 const picker = () => page.getByRole('combobox', { name: 'Model' });
-const messageLog = () => page.getByRole('log', { name: 'Messages' });
-const replies = () => messageLog().getByRole('article', { name: /^Reply from / });
-
-/** Sends `text` and waits until its reply finished (its metrics show, no Stop button). */
-async function sendAndFinish(text: string, replyCount: number): Promise<Locator> {
-  await page.getByRole('textbox', { name: 'Message', exact: true }).fill(text);
-  await page.getByRole('button', { name: 'Send message', exact: true }).click();
-  await messageLog().getByRole('article', { name: 'Your message', exact: true }).filter({ hasText: text }).last().waitFor({ timeout: WAIT });
-  await until(
-    `reply ${replyCount} to finish`,
-    async () =>
-      (await replies().count()) === replyCount &&
-      (await replies().last().getByRole('note', { name: 'Reply metrics' }).count()) === 1 &&
-      (await page.getByRole('button', { name: 'Stop generating', exact: true }).count()) === 0,
-    WAIT,
-  );
-  return replies().last();
-}
 
 beforeAll(async () => {
   remote = await apiApp({}, { model: TINY_BPE, modelAs: 'remote-bpe.gguf' });

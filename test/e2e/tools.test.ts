@@ -22,7 +22,7 @@ import os from 'os';
 import path from 'path';
 import { Locator, Page } from 'playwright-core';
 import { CHAT_SETTINGS_META } from '../../main/params';
-import { BrowserMode, openBrowserMode, openReadyPage, openSettings, shot, until as untilHolds } from '../helpers/browser-mode';
+import { BrowserMode, openBrowserMode, openReadyPage, openSettings, shot, untilWithShot } from '../helpers/browser-mode';
 import { REPO_ROOT, TINY_TOOLS_STEERED, TOOL_CALL_CLOSE, TOOL_CALL_OPEN_ID } from '../helpers/models';
 
 const WAIT = 60_000;
@@ -42,15 +42,9 @@ let steerFile: string;
 /** the first chat's name in the chat list (the model titles it) */
 let firstChat: string;
 
-/** until(), with a screenshot of the page when it times out (test-output/screenshots/e2e-tools-timeout.png). */
-async function until(what: string, predicate: () => Promise<boolean>, timeoutMs = WAIT): Promise<void> {
-  try {
-    await untilHolds(what, predicate, timeoutMs);
-  } catch (e) {
-    await shot(page, 'tools-timeout').catch(() => undefined);
-    throw e;
-  }
-}
+
+/** until(), with a screenshot of the page when it times out (test-output/screenshots/e2e-tools-timeout.png) */
+const until = untilWithShot(() => page, 'tools', WAIT);
 
 /** Steers the next chat request that offers tools (test/helpers/steer-tools.js deletes the file once it is used). */
 function steerNext(): void {

@@ -186,3 +186,32 @@ export async function sendMessage(page: Page, text: string, timeoutMs = 60_000):
   await until('the reply', async () => /^Reply from /.test((await last().getAttribute('aria-label').catch(() => null)) ?? ''), timeoutMs);
   return last();
 }
+
+/** An until() for a suite's page that takes a screenshot when it times out (test-output/screenshots/e2e-<name>-timeout.png). */
+export function untilWithShot(page: () => Page, name: string, defaultMs = 60_000): (what: string, predicate: () => Promise<boolean>, timeoutMs?: number) => Promise<void> {
+  return async (what, predicate, timeoutMs = defaultMs) => {
+    try {
+      await until(what, predicate, timeoutMs);
+    } catch (e) {
+      await shot(page(), `${name}-timeout`).catch(() => undefined);
+      throw e;
+    }
+  };
+}
+
+/** Sends `text` and waits, with `wait`, until reply number `replyCount` finished (its metrics show, no Stop button); resolves with it. */
+export async function sendAndFinish(page: Page, text: string, replyCount: number, wait: (what: string, predicate: () => Promise<boolean>) => Promise<void>, timeoutMs = 60_000): Promise<Locator> {
+  const log = page.getByRole('log', { name: 'Messages' });
+  const replies = () => log.getByRole('article', { name: /^Reply from / });
+  await page.getByRole('textbox', { name: 'Message', exact: true }).fill(text);
+  await page.getByRole('button', { name: 'Send message', exact: true }).click();
+  await log.getByRole('article', { name: 'Your message', exact: true }).filter({ hasText: text }).last().waitFor({ timeout: timeoutMs });
+  await wait(
+    `reply ${replyCount} to finish`,
+    async () =>
+      (await replies().count()) === replyCount &&
+      (await replies().last().getByRole('note', { name: 'Reply metrics' }).count()) === 1 &&
+      (await page.getByRole('button', { name: 'Stop generating', exact: true }).count()) === 0,
+  );
+  return replies().last();
+}
