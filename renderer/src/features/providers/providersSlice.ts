@@ -8,9 +8,9 @@ import { createAction, createSlice, PayloadAction } from '@reduxjs/toolkit';
 import type { ProviderDTO, ProviderSave, ProvidersStatusDTO, RequestOf } from '../../../../main/ipc/contract';
 import { parseRemoteModelRef, remoteModelRef } from '../../../../main/params';
 import { call } from '../../app/bridge';
-import { describeError, ErrorInfo, toErrorInfo } from '../../app/errors';
+import { toErrorInfo } from '../../app/errors';
 import type { RootState } from '../../app/store';
-import { createAppAsyncThunk } from '../../app/thunk';
+import { addStatusChanges, createAppAsyncThunk, errorWords as words } from '../../app/thunk';
 import { selectSelectedThread } from '../threads/threadsSlice';
 
 export interface ProvidersState {
@@ -53,7 +53,6 @@ export const allowRemoteProviders = ask<'providers.allow', boolean>('providers/a
 
 const STATUS_ACTIONS = [saveProvider, deleteProvider, allowRemoteProviders] as const;
 
-const words = (e: ErrorInfo | undefined, fallback: string) => (e ? describeError(e) : fallback);
 
 const providersSlice = createSlice({
   name: 'providers',
@@ -91,20 +90,7 @@ const providersSlice = createSlice({
         delete s.refreshing[a.meta.arg];
         s.refreshErrors[a.meta.arg] = words(a.payload, 'The models were not refreshed.');
       });
-    for (const thunk of STATUS_ACTIONS) {
-      b.addCase(thunk.pending, (s) => {
-        s.busy = true;
-        s.actionError = null;
-      })
-        .addCase(thunk.fulfilled, (s, a) => {
-          s.busy = false;
-          s.status = a.payload;
-        })
-        .addCase(thunk.rejected, (s, a) => {
-          s.busy = false;
-          s.actionError = words(a.payload, 'Hearth refused the change.');
-        });
-    }
+    addStatusChanges(b, STATUS_ACTIONS);
   },
 });
 

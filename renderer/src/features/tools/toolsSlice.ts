@@ -8,9 +8,9 @@ import { createSlice, PayloadAction } from '@reduxjs/toolkit';
 import type { EventOf, LiveToolCallDTO, RequestOf, ResponseOf, ToolsStatusDTO } from '../../../../main/ipc/contract';
 import type { ApprovalDecision } from '../../../../main/params';
 import { call } from '../../app/bridge';
-import { describeError, ErrorInfo, toErrorInfo } from '../../app/errors';
+import { toErrorInfo } from '../../app/errors';
 import type { RootState } from '../../app/store';
-import { createAppAsyncThunk } from '../../app/thunk';
+import { addStatusChanges, createAppAsyncThunk, errorWords as words } from '../../app/thunk';
 
 export type McpImportResult = ResponseOf<'tools.servers.import'>;
 export type ImportSource = ResponseOf<'tools.servers.importSources'>['sources'][number];
@@ -62,7 +62,6 @@ export const setToolSecret = ask('tools/setSecret', 'tools.secrets.set');
 /** The server actions: each answers the new status (import answers what it added; tools.changed brings the status). */
 const STATUS_ACTIONS = [saveMcpServer, deleteMcpServer, restartMcpServer, setToolSecret] as const;
 
-const words = (e: ErrorInfo | undefined, fallback: string) => (e ? describeError(e) : fallback);
 
 const toolsSlice = createSlice({
   name: 'tools',
@@ -131,20 +130,7 @@ const toolsSlice = createSlice({
         s.busy = false;
         s.actionError = words(a.payload, 'The import failed.');
       });
-    for (const thunk of STATUS_ACTIONS) {
-      b.addCase(thunk.pending, (s) => {
-        s.busy = true;
-        s.actionError = null;
-      })
-        .addCase(thunk.fulfilled, (s, a) => {
-          s.busy = false;
-          s.status = a.payload;
-        })
-        .addCase(thunk.rejected, (s, a) => {
-          s.busy = false;
-          s.actionError = words(a.payload, 'Hearth refused the change.');
-        });
-    }
+    addStatusChanges(b, STATUS_ACTIONS);
   },
 });
 
