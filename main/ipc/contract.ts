@@ -18,12 +18,16 @@ import { DocProgressDTO, DocsStatusDTO, DocumentAttachment, DocumentDTO, Documen
 import { LiveToolCallDTO, McpImportDTO, McpServerSave, TOOL_SECRET_NAMES, ToolsStatusDTO } from './tools';
 import { APPROVAL_DECISIONS, McpServerName, ProviderId } from '../params';
 import { ProviderSave, ProvidersStatusDTO } from './providers';
+import {
+  BackupName, BackupSettings, BackupsDTO, DataFolderDTO, ERASE_SCOPES, ExportFileDTO, ExportRequest, ImportFormatChoice, ImportPreviewDTO, ImportProgressDTO, ImportSource, ImportUpload, UploadId,
+} from './data';
 import { AppInfo, Diagnostics, SamplingDTO, Id, ThreadDTO, MessageDTO, AssistantDTO, AssistantInput, SettingsFields, ModelsFolderPath, HfToken, SettingsDTO, LibraryModelDTO, ModelState, SearchHit, LoadSettingsDTO, ModelSettingsView, MemoryEstimateDTO, HardwareInfo, HardwareUsage, Empty, Ok, ThreadView } from './dtos';
 
 export { DownloadDTO, DOWNLOAD_CONCURRENCY, REFERENCE_SOURCES };
 export { ATTACHMENT_REF_CHARS, AttachmentDTO, ImageAttachment, ImageRef, NO_VISION } from './images';
 export { DocProgressDTO, DocsStatusDTO, DocumentAttachment, DocumentDTO, KnowledgeFolderDTO, PassageDTO, SourceDTO } from './docs';
 export { ProviderDTO, ProviderSave, ProvidersStatusDTO } from './providers';
+export * from './data';
 export { LiveToolCallDTO, McpServerStatusDTO, TOOL_SECRET_NAMES, ToolCallDTO, ToolResultDTO, ToolsStatusDTO } from './tools';
 
 export * from './dtos';
@@ -188,6 +192,32 @@ export const contract = {
   /** the model a thread runs on: a local model's path, or a remote model (remote:<provider id>/<model>); its next turn uses it */
   'threads.setModel': { request: z.object({ id: Id, model: z.string().min(1).max(4096) }).strict(), response: ThreadDTO },
 
+  /** a piece of a file to import (the browser cannot hand main a path): the upload's id and the bytes it holds */
+  'data.import.upload': { request: ImportUpload, response: z.object({ uploadId: UploadId, bytes: z.number().int() }) },
+  /** reads an upload or a path to the end (format detected unless given) and says what an import would do; nothing is written */
+  'data.import.preview': { request: z.object({ source: ImportSource, from: ImportFormatChoice.default('auto') }).strict(), response: ImportPreviewDTO },
+  /** imports what a preview read (data.importProgress as it goes; one transaction per thread) */
+  'data.import.start': { request: z.object({ jobId: Id }).strict(), response: ImportProgressDTO },
+  /** stops an import between threads (those written stay) or forgets a preview */
+  'data.import.cancel': { request: z.object({ jobId: Id }).strict(), response: Ok },
+  /** threads (or every thread) as one file: Hearth JSON, one Markdown file, or a zip of Markdown files */
+  'data.export': { request: ExportRequest, response: ExportFileDTO },
+  /** the backups of hearth.db (newest first), their folder and settings */
+  'data.backups.list': { request: Empty, response: BackupsDTO },
+  /** backs hearth.db up now (SQLite's online backup: consistent while replies stream) */
+  'data.backups.create': { request: Empty, response: BackupsDTO },
+  /** daily backups on or off, how many are kept */
+  'data.backups.settings': { request: BackupSettings.partial().strict(), response: BackupsDTO },
+  /** makes a backup the data (a backup of the data as it is is made first); the app restarts onto it */
+  'data.backups.restore': { request: z.object({ name: BackupName }).strict(), response: Ok },
+  'data.backups.delete': { request: z.object({ name: BackupName }).strict(), response: BackupsDTO },
+  /** the data folder in use */
+  'data.folder': { request: Empty, response: DataFolderDTO },
+  /** moves the data folder to `to` (an empty or new folder; data.moveProgress as it goes); the app restarts there */
+  'data.move': { request: z.object({ to: z.string().trim().min(1).max(4096) }).strict(), response: Ok },
+  /** erases every thread, or everything Hearth keeps (threads, assistants, settings, documents, images, backups; models stay) */
+  'data.erase': { request: z.object({ scope: z.enum(ERASE_SCOPES) }).strict(), response: Ok },
+
   'search.query': {
     request: z.object({ q: z.string().trim().min(1).max(500), threadId: Id.optional(), limit: z.number().int().min(1).max(100).default(20), offset: z.number().int().min(0).default(0) }).strict(),
     response: z.object({ hits: z.array(SearchHit) }),
@@ -271,6 +301,12 @@ export const events = {
   'library.moveProgress': z.object({ bytes: z.number(), total: z.number(), file: z.string().nullable() }),
   /** a library.import copying or moving its file(s) in: bytes written of the total (at most a few times a second, and at the end) */
   'library.importProgress': z.object({ path: z.string(), bytes: z.number(), total: z.number() }),
+  /** an import's progress (at most a few times a second, and at its end) */
+  'data.importProgress': ImportProgressDTO,
+  /** data.move's progress: bytes copied of all, the file being copied */
+  'data.moveProgress': z.object({ bytes: z.number(), total: z.number(), file: z.string().nullable() }),
+  /** the app is about to restart (a backup restored, the data folder moved, everything erased): the page reloads once it answers again */
+  'app.restarting': z.object({ reason: z.string() }),
   /** an item of the desktop app's menu was chosen that the page carries out (Help → Keyboard Shortcuts) */
   'app.menu': z.object({ item: z.enum(['shortcuts']) }),
   /** the updater's state changed (a check, a download's progress at most every 500 ms, an install waiting) */

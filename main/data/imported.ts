@@ -1,0 +1,71 @@
+/**
+ * What every importer of another app's chats reads a conversation into (main/data/formats/), and what
+ * the import job (main/data/import-job.ts) previews, dedupes and writes. One shape for every format:
+ * a tree of messages (parentKey), where siblings are alternatives (edits, regenerations) and `active`
+ * marks the branch the other app showed.
+ */
+import { z } from 'zod';
+
+/** The formats `hearth chats import --from` and the Data page take ('auto': detected from the file). */
+export const IMPORT_FORMATS = ['hearth', 'jan', 'lmstudio', 'openwebui', 'chatgpt', 'claude'] as const;
+export type ImportFormat = (typeof IMPORT_FORMATS)[number];
+export const ImportFormatChoice = z.enum(['auto', ...IMPORT_FORMATS]);
+export type ImportFormatChoice = z.infer<typeof ImportFormatChoice>;
+
+/** The names people know the formats by (the preview and errors say them). */
+export const IMPORT_FORMAT_NAMES: Record<ImportFormat, string> = {
+  hearth: 'Hearth JSON',
+  jan: 'Jan threads',
+  lmstudio: 'LM Studio conversations',
+  openwebui: 'Open WebUI chats',
+  chatgpt: 'ChatGPT data export',
+  claude: 'Claude data export',
+};
+
+export type ImportedRole = 'system' | 'user' | 'assistant' | 'tool';
+
+export interface ImportedMessage {
+  /** unique within its conversation (the other app's id, or one made from its position) */
+  key: string;
+  /** the message it answers or follows; null for the first (a root) */
+  parentKey: string | null;
+  role: ImportedRole;
+  content: string;
+  /** the model's thinking, where the other app kept it apart */
+  reasoning?: string;
+  /** ms since the epoch; null when the other app kept none (the import uses the conversation's time) */
+  createdAt: number | null;
+  /** on the branch the other app showed (one active child per parent) */
+  active: boolean;
+  /** the model that wrote it, as the other app named it */
+  model?: string | null;
+}
+
+/** Something left out, said in the preview: counted by reason. */
+export interface SkipNote {
+  /** one line a user understands: 'attachments (not in the export)', 'unknown node type "x"' */
+  reason: string;
+}
+
+export interface ImportedThread {
+  /** the other app's id for the conversation: a re-import of the same one is skipped (kept per thread with its format) */
+  sourceId: string;
+  title: string;
+  createdAt: number;
+  updatedAt: number;
+  model?: string | null;
+  /** parents before their children */
+  messages: ImportedMessage[];
+  skipped: SkipNote[];
+}
+
+/**
+ * A file or folder opened as one format: its conversations one at a time (a large export is streamed,
+ * never read whole), and whatever could not be read at all (a conversation the parser refused).
+ */
+export interface ImportReader {
+  format: ImportFormat;
+  /** what the reader read from (the file or folder) */
+  source: string;
+  conversations(signal?: AbortSignal): AsyncIterable<ImportedThread | { skipped: SkipNote }>;
+}

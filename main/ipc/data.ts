@@ -1,0 +1,119 @@
+/**
+ * The Data page's shapes on the contract (main/data/ does the work): importing another app's chats
+ * (an upload in pieces or a path, a preview, then the import with progress), exporting, backups,
+ * moving the data folder and erasing. zod only: the renderer imports this file too.
+ */
+import { z } from 'zod';
+import { IMPORT_FORMATS } from '../data/imported';
+import { Id } from './dtos';
+
+export { IMPORT_FORMATS, IMPORT_FORMAT_NAMES, ImportFormatChoice } from '../data/imported';
+
+/** one piece of an upload: base64 of at most this many bytes (the WebSocket frame stays small) */
+export const UPLOAD_CHUNK_BYTES = 4 * 1024 * 1024;
+/** the largest file an import takes (a ChatGPT export can be hundreds of MB) */
+export const IMPORT_MAX_BYTES = 2 * 1024 * 1024 * 1024 - 1;
+
+export const UploadId = z.string().regex(/^[a-z0-9-]{8,64}$/);
+
+export const ImportUpload = z.object({
+  /** absent for the first piece: the answer names the upload */
+  uploadId: UploadId.optional(),
+  /** the file's name as the user picked it (its extension tells a zip) */
+  name: z.string().trim().min(1).max(300),
+  /** where this piece goes: the bytes received so far */
+  offset: z.number().int().min(0).max(IMPORT_MAX_BYTES),
+  /** base64 of the piece */
+  chunk: z.string().max(Math.ceil(UPLOAD_CHUNK_BYTES / 3) * 4),
+  /** the last piece: the upload is complete */
+  last: z.boolean(),
+}).strict();
+
+export const ImportSource = z.union([
+  z.object({ upload: UploadId }).strict(),
+  /** a file or folder on this machine (the desktop app's picker; the CLI) */
+  z.object({ path: z.string().trim().min(1).max(4096) }).strict(),
+]);
+export type ImportSource = z.infer<typeof ImportSource>;
+
+export const ImportPreviewDTO = z.object({
+  jobId: Id,
+  format: z.enum(IMPORT_FORMATS),
+  /** the file or folder's name */
+  name: z.string(),
+  /** conversations that will be imported (new ones) */
+  threads: z.number().int(),
+  messages: z.number().int(),
+  /** conversations already imported before (skipped: a re-import adds nothing) */
+  duplicates: z.number().int(),
+  /** the oldest and newest conversation's time (ms), null when there are none */
+  firstAt: z.number().nullable(),
+  lastAt: z.number().nullable(),
+  /** what will be left out, counted by reason */
+  skipped: z.array(z.object({ reason: z.string(), count: z.number().int() })),
+});
+export type ImportPreviewDTO = z.infer<typeof ImportPreviewDTO>;
+
+export const IMPORT_STATES = ['previewed', 'running', 'done', 'cancelled', 'failed'] as const;
+
+export const ImportProgressDTO = z.object({
+  jobId: Id,
+  state: z.enum(IMPORT_STATES),
+  /** conversations handled (imported or skipped) of all the preview counted */
+  done: z.number().int(),
+  total: z.number().int(),
+  imported: z.number().int(),
+  messages: z.number().int(),
+  duplicates: z.number().int(),
+  /** why it failed (state failed) */
+  error: z.string().nullable(),
+});
+export type ImportProgressDTO = z.infer<typeof ImportProgressDTO>;
+
+export const EXPORT_FORMATS = ['md', 'json'] as const;
+
+export const ExportRequest = z.object({
+  /** the threads to export; null: every thread */
+  threadIds: z.array(Id).min(1).max(100_000).nullable(),
+  format: z.enum(EXPORT_FORMATS),
+}).strict();
+
+export const ExportFileDTO = z.object({
+  fileName: z.string(),
+  mime: z.string(),
+  /** utf8: data is the text; base64: the bytes (a zip of Markdown files) */
+  encoding: z.enum(['utf8', 'base64']),
+  data: z.string(),
+  threads: z.number().int(),
+});
+export type ExportFileDTO = z.infer<typeof ExportFileDTO>;
+
+/** how many backups are kept (the oldest go first) */
+export const BACKUP_KEEP = { min: 1, max: 100, default: 7 } as const;
+
+export const BackupSettings = z.object({
+  /** a backup every day the app runs */
+  daily: z.boolean().default(true),
+  keep: z.number().int().min(BACKUP_KEEP.min).max(BACKUP_KEEP.max).default(BACKUP_KEEP.default),
+}).strict();
+export type BackupSettings = z.infer<typeof BackupSettings>;
+
+export const BackupName = z.string().regex(/^hearth-[0-9]{8}-[0-9]{6}(-[0-9]+)?\.db$/);
+
+export const BackupsDTO = z.object({
+  folder: z.string(),
+  settings: BackupSettings,
+  /** newest first */
+  backups: z.array(z.object({ name: BackupName, bytes: z.number(), createdAt: z.number() })),
+});
+export type BackupsDTO = z.infer<typeof BackupsDTO>;
+
+export const DataFolderDTO = z.object({
+  /** the data folder in use */
+  folder: z.string(),
+  /** whether this app can move it and restore backups (it restarts to do so) */
+  canRestart: z.boolean(),
+});
+export type DataFolderDTO = z.infer<typeof DataFolderDTO>;
+
+export const ERASE_SCOPES = ['threads', 'everything'] as const;
