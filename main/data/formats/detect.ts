@@ -1,0 +1,161 @@
+/**
+ * Which format a file or folder is, and a reader for it. Detection looks, never trusts a name alone:
+ * - a zip: its conversations.json, then as below (ChatGPT's and Claude's exports as downloaded);
+ * - a JSON array: the first element's keys: `mapping` → ChatGPT, `chat_messages` → Claude,
+ *   `chat.history` (or `chat.messages`) → Open WebUI;
+ * - a JSON object: `"format": "hearth.thread" | "hearth.threads"` → Hearth, `messages[].versions` → LM Studio;
+ * - a folder: thread.json (at its top, in threads/<id>/ or <id>/) → Jan, *.conversation.json below it → LM Studio.
+ * Only the start of a file is read (the first element of an array).
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import type { Readable } from 'stream';
+import { JSONParser } from '@streamparser/json';
+import { IMPORT_FORMAT_NAMES, IMPORT_FORMATS, type ImportFormat, type ImportFormatChoice, type ImportReader } from '../imported';
+import { chatgptReader } from './chatgpt';
+import { claudeReader } from './claude';
+import { findLmstudioFiles, LMSTUDIO_SUFFIX, lmstudioReader } from './lmstudio';
+import { openwebuiReader } from './openwebui';
+import { fileSource, type JsonSource } from './stream';
+import { importFailed } from './tree';
+import { CONVERSATIONS_ENTRY, ZIP_LIMITS, zipEntrySource, zipHasEntry, type ZipLimits } from './zip';
+
+/** The formats openImport streams; Hearth JSON and Jan folders go to the store's importers (main/store/import.ts). */
+export const STREAMED_FORMATS = ['chatgpt', 'claude', 'openwebui', 'lmstudio'] as const satisfies readonly ImportFormat[];
+
+const TAKEN = IMPORT_FORMATS.map((f) => IMPORT_FORMAT_NAMES[f]).join(', ');
+const unknown = (where: string, why: string): never =>
+  importFailed(`${where} is not a format Hearth imports (${why}); it takes: ${TAKEN}`);
+
+type Sniffed = ImportFormat | 'empty' | null;
+
+/** Reads the start of a JSON stream until it can tell the format (or the first element / the object ends). */
+async function sniffJson(input: Readable, where: string): Promise<Sniffed> {
+  let parser: JSONParser | null = null;
+  let result: Sniffed | undefined;
+  let failure: Error | null = null;
+  const WS = new Set([0x20, 0x09, 0x0a, 0x0d, 0xef, 0xbb, 0xbf]);
+  try {
+    for await (const raw of input) {
+      let chunk = raw as Buffer;
+      if (!parser) {
+        let i = 0;
+        while (i < chunk.length && WS.has(chunk[i])) i++;
+        if (i === chunk.length) continue;
+        chunk = chunk.subarray(i);
+        const isArray = chunk[0] === 0x5b;
+        if (!isArray && chunk[0] !== 0x7b) return null;
+        parser = new JSONParser(isArray
+          ? { paths: ['$.0', '$.0.*', '$.0.chat.history', '$.0.chat.messages'], keepStack: false }
+          : { paths: ['$.format', '$.messages'], keepStack: false });
+        parser.onError = (e) => { failure ??= e; };
+        parser.onEnd = () => { if (result === undefined) result = isArray ? 'empty' : null; };
+        parser.onValue = ({ key, value, stack }) => {
+          if (result !== undefined) return;
+          if (isArray) {
+            if (stack.length === 1) { result = null; return; } // the first element ended undecided
+            if (stack.length === 2 && key === 'mapping') result = 'chatgpt';
+            else if (stack.length === 2 && key === 'chat_messages') result = 'claude';
+            else if (stack.length === 3 && (key === 'history' || key === 'messages')) result = 'openwebui';
+          } else if (key === 'format') {
+            result = value === 'hearth.thread' || value === 'hearth.threads' ? 'hearth' : null;
+          } else if (key === 'messages') {
+            const first = Array.isArray(value) ? value[0] : undefined;
+            if (first !== null && typeof first === 'object' && 'versions' in first) result = 'lmstudio';
+          }
+        };
+      }
+      parser.write(chunk);
+      if (result !== undefined) return result;
+      if (failure) return importFailed(`${where} is not valid JSON: ${(failure as Error).message}`, failure);
+    }
+    if (result !== undefined) return result;
+    return importFailed(parser ? `${where} ends early: the file is truncated or not complete JSON` : `${where} is empty`);
+  } catch (e) {
+    if ((e as { code?: string }).code === 'import_failed') throw e;
+    return importFailed(`cannot read ${where}: ${(e as Error).message}`, e);
+  } finally {
+    input.destroy();
+  }
+}
+
+async function isZip(file: string): Promise<boolean> {
+  const fd = await fs.promises.open(file, 'r');
+  try {
+    const buf = Buffer.alloc(4);
+    const { bytesRead } = await fd.read(buf, 0, 4, 0);
+    return bytesRead === 4 && buf.readUInt32LE(0) === 0x04034b50;
+  } finally {
+    await fd.close();
+  }
+}
+
+const JAN_THREAD = 'thread.json';
+
+function isJanFolder(folder: string): boolean {
+  if (fs.existsSync(path.join(folder, JAN_THREAD))) return true;
+  const threads = path.join(folder, 'threads');
+  const base = fs.existsSync(threads) && fs.statSync(threads).isDirectory() ? threads : folder;
+  return fs.readdirSync(base, { withFileTypes: true }).some((d) => d.isDirectory() && fs.existsSync(path.join(base, d.name, JAN_THREAD)));
+}
+
+interface Detected {
+  format: ImportFormat;
+  /** the JSON array to stream, for the array formats */
+  source?: JsonSource;
+}
+
+async function detect(target: string, zipLimits: ZipLimits): Promise<Detected> {
+  let st: fs.Stats;
+  try { st = await fs.promises.stat(target); } catch (e) { return importFailed(`cannot read ${target}: ${(e as Error).message}`, e); }
+  if (st.isDirectory()) {
+    let jan = false;
+    try { jan = isJanFolder(target); } catch (e) { importFailed(`cannot read ${target}: ${(e as Error).message}`, e); }
+    if (jan) return { format: 'jan' };
+    if ((await findLmstudioFiles(target)).length > 0) return { format: 'lmstudio' };
+    return unknown(target, `a folder with no Jan thread.json and no LM Studio *${LMSTUDIO_SUFFIX}`);
+  }
+  if (!st.isFile()) return unknown(target, 'not a file or a folder');
+  let source: JsonSource;
+  if (await isZip(target)) {
+    if (!(await zipHasEntry(target, CONVERSATIONS_ENTRY, zipLimits))) return unknown(target, `a zip without ${CONVERSATIONS_ENTRY}`);
+    source = zipEntrySource(target, CONVERSATIONS_ENTRY, zipLimits);
+  } else {
+    source = fileSource(target);
+  }
+  const sniffed = await sniffJson(await source.open(), source.where);
+  if (sniffed === 'empty') return importFailed(`${source.where} holds no conversations (an empty list)`);
+  if (!sniffed) return unknown(source.where, 'JSON of an unknown shape');
+  if (sniffed === 'lmstudio' || sniffed === 'hearth') {
+    if (source.where !== target) return unknown(source.where, 'not an array of conversations');
+    return { format: sniffed };
+  }
+  return { format: sniffed, source };
+}
+
+/** The format of a file or folder (an import_failed error when it is none that Hearth takes). */
+export async function detectFormat(target: string, zipLimits: ZipLimits = ZIP_LIMITS): Promise<ImportFormat> {
+  return (await detect(target, zipLimits)).format;
+}
+
+/**
+ * A reader for a file or folder: its format detected, and with `from` other than 'auto' insisted on (a
+ * mismatch is the error). Only the streamed formats (STREAMED_FORMATS) have one: Hearth JSON and Jan folders
+ * are detected (detectFormat) but throw 'not a streamed format' here; the caller routes them to the store's
+ * importers (importHearthJson, importJanFolder).
+ */
+export async function openImport(target: string, from: ImportFormatChoice, zipLimits: ZipLimits = ZIP_LIMITS): Promise<ImportReader> {
+  const d = await detect(target, zipLimits);
+  if (from !== 'auto' && from !== d.format) {
+    importFailed(`${target} looks like ${IMPORT_FORMAT_NAMES[d.format]}, not ${IMPORT_FORMAT_NAMES[from]}`);
+  }
+  switch (d.format) {
+    case 'chatgpt': return chatgptReader(d.source as JsonSource);
+    case 'claude': return claudeReader(d.source as JsonSource);
+    case 'openwebui': return openwebuiReader(d.source as JsonSource);
+    case 'lmstudio': return lmstudioReader(target);
+    case 'hearth':
+    case 'jan':
+      return importFailed(`${IMPORT_FORMAT_NAMES[d.format]} is not a streamed format (the store's importer reads it)`);
+  }
+}

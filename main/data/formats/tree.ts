@@ -1,0 +1,147 @@
+/**
+ * The parts every format's parser shares: the failure every import error is, and the tree builder that
+ * turns another app's nodes (each with its parent, some to leave out) into ImportedThread.messages:
+ * parents before their children, left-out nodes' children re-parented to the nearest kept ancestor, and
+ * `active` on the path from the node the other app showed back to the root.
+ */
+import { StoreError } from '../../store/errors';
+import type { ImportedMessage, SkipNote } from '../imported';
+
+/** The notes every format says alike (counted together in the preview). */
+export const NOTES = {
+  files: 'images and files (not in the export)',
+  attachments: 'attachments (not in the export)',
+  audio: 'audio (not in the export)',
+} as const;
+
+/** Every import error: one code (the catalogue's import_failed), a message that names the file. */
+export function importError(message: string, cause?: unknown): StoreError {
+  return new StoreError('import_failed', message, undefined, cause === undefined ? undefined : { cause });
+}
+
+export function importFailed(message: string, cause?: unknown): never {
+  throw importError(message, cause);
+}
+
+/** Throws when the caller cancelled (the job's Stop). */
+export function checkAborted(signal: AbortSignal | undefined, where: string): void {
+  if (signal?.aborted) throw new StoreError('import_failed', `the import of ${where} was cancelled`, { cancelled: true });
+}
+
+export type NodeMessage = Omit<ImportedMessage, 'key' | 'parentKey' | 'active'>;
+
+export interface RawNode {
+  key: string;
+  /** the other app's parent; one that is missing makes this a root */
+  parentKey: string | null;
+  /** null: left out (the root placeholder, a hidden node): its children hang from its parent instead */
+  message: NodeMessage | null;
+}
+
+/**
+ * Builds the message tree. `leafKey` is the node the other app showed last (ChatGPT's current_node,
+ * Open WebUI's currentId); without one (or when it is not in the tree) the last child at each level is active.
+ */
+export function buildTree(nodes: readonly RawNode[], leafKey: string | null, skipped: SkipNote[]): ImportedMessage[] {
+  const byKey = new Map<string, RawNode>();
+  for (const n of nodes) if (!byKey.has(n.key)) byKey.set(n.key, n);
+  const limit = byKey.size + 1;
+
+  // the nearest kept ancestor (left-out nodes are passed through); a loop makes a root
+  const keptParent = (n: RawNode): string | null => {
+    let p = n.parentKey;
+    for (let steps = 0; p !== null && steps < limit; steps++) {
+      const parent = byKey.get(p);
+      if (!parent || parent === n) return null;
+      if (parent.message) return parent.key;
+      p = parent.parentKey;
+    }
+    return null;
+  };
+
+  const children = new Map<string | null, string[]>();
+  const parentOf = new Map<string, string | null>();
+  for (const n of byKey.values()) {
+    if (!n.message) continue;
+    const p = keptParent(n);
+    parentOf.set(n.key, p);
+    const list = children.get(p);
+    if (list) list.push(n.key); else children.set(p, [n.key]);
+  }
+
+  // the shown path, through left-out nodes too
+  const onPath = new Set<string>();
+  let at = leafKey !== null ? byKey.get(leafKey) : undefined;
+  for (let steps = 0; at && steps < limit && !onPath.has(at.key); steps++) {
+    onPath.add(at.key);
+    at = at.parentKey !== null ? byKey.get(at.parentKey) : undefined;
+  }
+  const activeKeys = new Set<string>();
+  if (onPath.size > 0) {
+    for (const k of onPath) if (byKey.get(k)?.message) activeKeys.add(k);
+  } else {
+    let level = children.get(null);
+    const seen = new Set<string>();
+    while (level && level.length > 0) {
+      const last = level[level.length - 1];
+      if (seen.has(last)) break;
+      seen.add(last);
+      activeKeys.add(last);
+      level = children.get(last);
+    }
+  }
+
+  // parents before children: depth first, iteratively (a conversation can be thousands deep)
+  const out: ImportedMessage[] = [];
+  const stack = [...(children.get(null) ?? [])].reverse();
+  const placed = new Set<string>();
+  while (stack.length > 0) {
+    const key = stack.pop() as string;
+    if (placed.has(key)) continue;
+    placed.add(key);
+    const n = byKey.get(key) as RawNode;
+    out.push({ key, parentKey: parentOf.get(key) ?? null, active: activeKeys.has(key), ...(n.message as NodeMessage) });
+    const kids = children.get(key);
+    if (kids) for (let i = kids.length - 1; i >= 0; i--) stack.push(kids[i]);
+  }
+  // a loop of parents never reaches a root
+  const lost = parentOf.size - placed.size;
+  for (let i = 0; i < lost; i++) skipped.push({ reason: 'messages in a loop of parents (a broken export)' });
+  return out;
+}
+
+/** Seconds (a float, as ChatGPT and Open WebUI keep them) to ms; null when absent or not a time. */
+export function secondsToMs(s: number | null | undefined): number | null {
+  return typeof s === 'number' && Number.isFinite(s) && s > 0 ? Math.round(s * 1000) : null;
+}
+
+/** A time kept in seconds, ms or ns (Open WebUI has used all three) to ms, judged by its size. */
+export function epochToMs(n: number | null | undefined): number | null {
+  if (typeof n !== 'number' || !Number.isFinite(n) || n <= 0) return null;
+  if (n > 1e17) return Math.round(n / 1e6);
+  if (n > 1e11) return Math.round(n);
+  return Math.round(n * 1000);
+}
+
+/** An ISO date to ms; null when absent or unreadable. */
+export function isoToMs(s: string | null | undefined): number | null {
+  if (typeof s !== 'string') return null;
+  const t = Date.parse(s);
+  return Number.isFinite(t) ? t : null;
+}
+
+/** The conversation's times from its own and its messages' (a conversation without any takes `fallback`). */
+export function threadTimes(created: number | null, updated: number | null, messages: readonly ImportedMessage[], fallback: number): { createdAt: number; updatedAt: number } {
+  let min = Infinity;
+  let max = -Infinity;
+  for (const m of messages) if (m.createdAt !== null) { min = Math.min(min, m.createdAt); max = Math.max(max, m.createdAt); }
+  const createdAt = created ?? (Number.isFinite(min) ? min : updated ?? fallback);
+  const updatedAt = Math.max(updated ?? (Number.isFinite(max) ? max : createdAt), createdAt);
+  return { createdAt, updatedAt };
+}
+
+/** zod's first issue in words, for a conversation that could not be read. */
+export function describeIssue(error: { issues: { path: (string | number)[]; message: string }[] }): string {
+  const i = error.issues[0];
+  return i ? `${i.path.join('.') || 'value'}: ${i.message}` : 'invalid';
+}
