@@ -209,10 +209,12 @@ describe('detection', () => {
       [path.join(FIX, 'lmstudio/1700000000000.conversation.json'), 'lmstudio'],
       [path.join(FIX, 'jan'), 'jan'],
       [path.join(FIX, 'jan/threads/jan_1700000000'), 'jan'],
-      [path.join(FIX, 'hearth.json'), 'hearth'],
       [hearthFile, 'hearth'],
     ];
     for (const [p, f] of cases) expect([p, await detectFormat(p)]).toEqual([p, f]);
+    // what is detected as Hearth and Jan is what the store's importers take
+    expect(s.importJan(path.join(FIX, 'jan')).messages).toBe(1);
+    expect(openStore().importJsonFile(hearthFile).threadIds).toHaveLength(1);
 
     await expectImportError(openImport(path.join(FIX, 'claude/conversations.json'), 'chatgpt'),
       /conversations\.json looks like Claude data export, not ChatGPT data export/);
