@@ -19,6 +19,8 @@ import { UpdateIndicator } from '../features/updates/UpdateIndicator';
 import { fetchUpdateState } from '../features/updates/updatesSlice';
 import { fetchThreads, selectSelectedThread, titleOf } from '../features/threads/threadsSlice';
 import { Icon } from '../components/Icon';
+import { RestartingOverlay } from '../features/data/RestartingOverlay';
+import { startWindowDrop } from '../features/data/windowDrop';
 import { HelpDialog } from './HelpDialog';
 import { useAppDispatch, useAppSelector } from './hooks';
 import { shortcutLabel, useShortcuts } from './shortcuts';
@@ -51,9 +53,12 @@ function useStartup(): void {
     void dispatch(fetchUpdateState());
     // the remote providers: the model picker lists their models
     void dispatch(fetchProvidersStatus());
+    // a chat export dropped on the window (outside the message boxes) goes to Settings → Data's import
+    const stopDrop = startWindowDrop(dispatch);
     if (window.location.hash === '#settings' || window.location.hash === '#about') {
       dispatch(openDialog(window.location.hash === '#about' ? { name: 'settings', section: 'about' } : 'settings'));
     }
+    return stopDrop;
   }, [dispatch]);
 }
 
@@ -120,6 +125,7 @@ export function App() {
       {dialog === 'assistants' && <AssistantsDialog />}
       <LoadConfirmDialog />
       <Toasts />
+      <RestartingOverlay />
     </div>
   );
 }

@@ -16,6 +16,7 @@ import { moveProgressReceived } from '../features/settings/settingsSlice';
 import { updateStateReceived } from '../features/updates/updatesSlice';
 import { apiStatusReceived } from '../features/apiServer/apiServerSlice';
 import { providersStatusReceived } from '../features/providers/providersSlice';
+import { appRestarting, importProgressReceived as chatImportProgress, moveProgressReceived as dataMoveProgress } from '../features/data/dataSlice';
 import type { AppDispatch } from './store';
 import { openDialog, toastAdded } from './uiSlice';
 
@@ -104,6 +105,10 @@ export function startEvents(dispatch: AppDispatch, schedule?: FrameScheduler): (
     onEvent('api.changed', (p) => dispatch(apiStatusReceived(p))),
     // the remote providers changed (added, changed, removed, their models refreshed, allowed or forbidden)
     onEvent('providers.changed', (p) => dispatch(providersStatusReceived(p))),
+    // Settings → Data: an import of another app's chats, the data folder's move, and main restarting (a restore, a move)
+    onEvent('data.importProgress', (p) => dispatch(chatImportProgress(p))),
+    onEvent('data.moveProgress', (p) => dispatch(dataMoveProgress(p))),
+    onEvent('app.restarting', (p) => dispatch(appRestarting(p.reason))),
     // the desktop app's Help → Keyboard Shortcuts
     onEvent('app.menu', (p) => p.item === 'shortcuts' && dispatch(openDialog('help'))),
     // what main tells the user outside any request (a link the desktop app could not open)

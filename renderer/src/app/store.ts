@@ -18,10 +18,11 @@ import welcome from '../features/welcome/welcomeSlice';
 import tools from '../features/tools/toolsSlice';
 import docs from '../features/documents/docsSlice';
 import providers from '../features/providers/providersSlice';
+import data from '../features/data/dataSlice';
 import { appListeners } from './listeners';
 import ui from './uiSlice';
 
-export const rootReducer = combineReducers({ threads, chat, images, models, modelSettings, hardware, assistants, settings, search, downloads, hub, library, welcome, updates, apiServer, tools, docs, providers, ui });
+export const rootReducer = combineReducers({ threads, chat, images, models, modelSettings, hardware, assistants, settings, search, downloads, hub, library, welcome, updates, apiServer, tools, docs, providers, data, ui });
 
 export type RootState = ReturnType<typeof rootReducer>;
 

@@ -1,4 +1,4 @@
-/** Settings: appearance, chat defaults (sampling), models (load settings, guardrail), tools, remote providers, documents, hardware, data folder, updates, about. */
+/** Settings: appearance, chat defaults (sampling), models (load settings, guardrail), tools, remote providers, documents, hardware, data (import, export, backups, the data folder, erase), updates, about. */
 import { KeyboardEvent, useState } from 'react';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { closeDialog, setSettingsSection, SettingsSection } from '../../app/uiSlice';
@@ -17,7 +17,8 @@ import { DownloadLimitField, ProxyField } from './Downloading';
 import { ThreadCacheFields } from './ThreadCache';
 import { ChatBehaviour, TextSize } from './ChatPrefs';
 import { parseSampling, SamplingFields, samplingToStrings } from './SamplingFields';
-import { selectDataDir, selectSettings, Theme, updateSettings } from './settingsSlice';
+import { selectSettings, Theme, updateSettings } from './settingsSlice';
+import { DataPage } from '../data/DataPage';
 
 const SECTIONS: { id: SettingsSection; label: string }[] = [
   { id: 'appearance', label: 'Appearance' },
@@ -113,25 +114,6 @@ function ChatDefaults() {
   );
 }
 
-function DataFolder() {
-  const dataDir = useAppSelector(selectDataDir) ?? '';
-  const modelsDir = useAppSelector(selectSettings)?.modelsFolder ?? '';
-  return (
-    <div className="stack">
-      <div className="field">
-        <label htmlFor="data-dir">Data folder</label>
-        <input id="data-dir" readOnly value={dataDir} />
-        <span className="hint">Chats, settings and models live here. To use another folder, start Hearth with --data-dir (or set HEARTH_DATA_DIR; the flag wins).</span>
-      </div>
-      <div className="field">
-        <label htmlFor="models-dir">Models folder</label>
-        <input id="models-dir" readOnly value={modelsDir} />
-        <span className="hint">Put .gguf files here; they appear in the model picker. Settings → Models moves it.</span>
-      </div>
-    </div>
-  );
-}
-
 /** The tabs and the shown section; switching tab asks first when the section holds unsaved edits. */
 function SettingsBody() {
   const dispatch = useAppDispatch();
@@ -197,7 +179,7 @@ function SettingsBody() {
         {section === 'providers' && <ProvidersSettings />}
         {section === 'documents' && <DocumentsSettings />}
         {section === 'hardware' && <HardwarePanel />}
-        {section === 'data' && <DataFolder />}
+        {section === 'data' && <DataPage />}
         {section === 'updates' && <UpdatesSection />}
         {section === 'api' && <ApiServerSection />}
         {section === 'about' && <About />}

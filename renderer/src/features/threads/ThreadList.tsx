@@ -1,4 +1,4 @@
-/** The chats, pinned first; each with rename, pin and delete (with undo). */
+/** The chats, pinned first; each with pin, rename, export (Markdown or Hearth JSON) and delete (with undo). */
 import { KeyboardEvent, memo, useEffect, useRef, useState } from 'react';
 import type { ThreadDTO } from '../../../../main/ipc/contract';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
@@ -6,6 +6,7 @@ import { focusHandled, selectFocusRequest } from '../../app/uiSlice';
 import { Icon } from '../../components/Icon';
 import { openThread } from '../chat/chatSlice';
 import { RemoteSentMark } from '../providers/RemoteSent';
+import { ExportMenu } from '../data/ExportMenu';
 import { deleteWithUndo, fetchThreads, pinThread, renameThread, selectVisibleThreads, titleOf } from './threadsSlice';
 
 const ThreadItem = memo(function ThreadItem({ thread, selected }: { thread: ThreadDTO; selected: boolean }) {
@@ -66,6 +67,7 @@ const ThreadItem = memo(function ThreadItem({ thread, selected }: { thread: Thre
           <button type="button" className="icon-button small" aria-label={`Rename ${title}`} title="Rename" onClick={() => setRenaming(true)}>
             <Icon name="edit" size={14} />
           </button>
+          <ExportMenu threadId={thread.id} title={title} />
           <button type="button" className="icon-button small danger" aria-label={`Delete ${title}`} title="Delete" onClick={(e) => dispatch(deleteWithUndo(thread.id, { byKeyboard: e.detail === 0 }))}>
             <Icon name="trash" size={14} />
           </button>

@@ -1,0 +1,51 @@
+/**
+ * Settings → Data's side effects: the page asks main for its backups and data folder when it opens;
+ * after main said it restarts (app.restarting), app.info is asked every second and the page reloads
+ * once main answers again (after it was seen gone, or after RESTART_GIVE_UP_MS of answering: a
+ * restart too quick to be seen between two asks); an import's end refreshes the chat list.
+ */
+import type { AppStartListening } from '../../app/listeners';
+import { call } from '../../app/bridge';
+import { dialogShown, setSettingsSection } from '../../app/uiSlice';
+import { fetchThreads } from '../threads/threadsSlice';
+import { appRestarting, importProgressReceived } from './dataSlice';
+import { page } from './page';
+import { fetchBackups, fetchDataFolder, startImport } from './thunks';
+
+export const RESTART_POLL_MS = 1000;
+export const RESTART_GIVE_UP_MS = 15_000;
+
+export function startDataListeners(start: AppStartListening): void {
+  start({
+    predicate: (a, state) => (setSettingsSection.match(a) || dialogShown.match(a)) && state.ui.dialog === 'settings' && state.ui.settingsSection === 'data',
+    effect: (_a, api) => {
+      void api.dispatch(fetchBackups());
+      void api.dispatch(fetchDataFolder());
+    },
+  });
+  start({
+    actionCreator: appRestarting,
+    effect: async (_a, api) => {
+      api.unsubscribe(); // one reload per page
+      let gone = false;
+      let answered = 0;
+      for (;;) {
+        await api.delay(RESTART_POLL_MS);
+        try {
+          await call('app.info', {});
+          answered += RESTART_POLL_MS;
+          if (gone || answered >= RESTART_GIVE_UP_MS) break;
+        } catch {
+          gone = true;
+        }
+      }
+      page.reload();
+    },
+  });
+  // the chats an import added (or the part of them a cancel kept) appear in the list
+  start({
+    predicate: (a, state, before) =>
+      (importProgressReceived.match(a) || startImport.fulfilled.match(a)) && before.data.import.phase === 'running' && ['done', 'cancelled', 'failed'].includes(state.data.import.phase),
+    effect: (_a, api) => void api.dispatch(fetchThreads()),
+  });
+}
