@@ -255,4 +255,7 @@ const DEFAULTS: Record<string, Handler> = {
   'chat.countTokens': (p: { text: string }) => ({ tokens: p.text.split(/\s+/).filter(Boolean).length }),
   // the chat template preview (a stand-in render: the engine's is tested in test/engine/chat-template.test.ts)
   'models.template.preview': (p: { template: string }) => ({ prompt: `rendered with ${p.template || 'the file template'}`, tokens: 3, template: p.template || 'the file template' }),
+  // Settings → Data: the data folder (this app can restart itself), no backups yet
+  'data.folder': () => ({ folder: '/data', canRestart: true }),
+  'data.backups.list': () => ({ folder: '/data/backups', settings: { daily: true, keep: 7 }, backups: [] }),
 };
