@@ -124,6 +124,10 @@ describe('Settings → Data → Import chats', () => {
     expect([...within(card).getByRole('list', { name: 'Left out' }).querySelectorAll('li')].map((li) => li.textContent)).toEqual(['no messages: 2', 'a voice conversation: 1']);
     expect(within(dialog).getByRole('button', { name: 'Import 3 chats' })).toBeTruthy();
     expect(bridge.callsTo('data.import.start')).toEqual([]);
+    // another file instead: main drops the preview's job
+    bridge.handlers['data.import.cancel'] = () => ({ ok: true });
+    pick(dialog, new File(['{}'], 'other.json'));
+    await waitFor(() => expect(bridge.callsTo('data.import.cancel')).toEqual([{ jobId: JOB }]));
   });
 
   test('the import runs with a progress bar; its end says what was added and the chat list is asked again', async () => {
@@ -267,8 +271,12 @@ describe('Settings → Data → Export', () => {
     expect(bridge.callsTo('data.export')).toEqual([{ threadIds: ['t1'], format: 'md' }]);
     expect(got[0].name).toBe('Trip plans.md');
     fireEvent.click(button);
+    expect(document.activeElement?.textContent).toBe('Markdown');
+    fireEvent.keyDown(screen.getByRole('menu'), { key: 'ArrowDown' });
+    expect(document.activeElement?.textContent).toBe('Hearth JSON');
     fireEvent.keyDown(screen.getByRole('menu'), { key: 'Escape' });
     expect(screen.queryByRole('menu')).toBeNull();
+    expect(document.activeElement).toBe(button);
   });
 });
 
@@ -378,6 +386,7 @@ describe('a file dropped on the window', () => {
       'data.import.upload': uploads().handler,
       'data.import.preview': () => preview({ format: 'lmstudio', name: 'conversation.json', threads: 1, duplicates: 0, skipped: [] }),
       'docs.store': (p: { name: string }) => documentDTO({ name: p.name }),
+      'data.import.start': () => new Promise(() => undefined),
     });
     await waitFor(() => expect(bridge.callsTo('settings.get')).toHaveLength(1));
     const json = () => new File(['{"messages":[]}'], 'conversation.json', { type: 'application/json' });
@@ -396,6 +405,11 @@ describe('a file dropped on the window', () => {
     expect(within(dialog).getByRole('button', { name: 'Import 1 chat' })).toBeTruthy();
     expect(bridge.callsTo('data.import.upload')).toHaveLength(1);
     expect(bridge.callsTo('docs.store')).toHaveLength(1);
+    // another drop while this one is imported: refused with a toast
+    fireEvent.click(within(dialog).getByRole('button', { name: 'Import 1 chat' }));
+    fireEvent.drop(document.body, { dataTransfer: { files: [json()], types: ['Files'] } });
+    expect(await screen.findByText('conversation.json was not imported: another import is under way (Settings → Data).')).toBeTruthy();
+    expect(bridge.callsTo('data.import.upload')).toHaveLength(1);
   });
 
   test('another kind of file beside the message box is not imported: a toast says where files go', async () => {

@@ -1,5 +1,5 @@
 /** A chat's Export button in the chat list: a small menu of the export formats; the chosen one downloads that chat (exportChats). */
-import { FocusEvent, KeyboardEvent, useRef, useState } from 'react';
+import { FocusEvent, KeyboardEvent, useEffect, useRef, useState } from 'react';
 import { EXPORT_FORMATS } from '../../../../main/ipc/contract';
 import { useAppDispatch } from '../../app/hooks';
 import { Icon } from '../../components/Icon';
@@ -9,6 +9,11 @@ export function ExportMenu({ threadId, title }: { threadId: string; title: strin
   const dispatch = useAppDispatch();
   const [open, setOpen] = useState(false);
   const buttonRef = useRef<HTMLButtonElement>(null);
+  const menuRef = useRef<HTMLDivElement>(null);
+  // the menu opens with its first item focused
+  useEffect(() => {
+    if (open) menuRef.current?.querySelector<HTMLElement>('[role="menuitem"]')?.focus();
+  }, [open]);
   const close = (refocus: boolean) => {
     setOpen(false);
     if (refocus) buttonRef.current?.focus();
@@ -34,13 +39,12 @@ export function ExportMenu({ threadId, title }: { threadId: string; title: strin
         <Icon name="download" size={14} />
       </button>
       {open && (
-        <div role="menu" aria-label={`Export ${title} as`} className="export-menu-list">
-          {EXPORT_FORMATS.map((f, i) => (
+        <div ref={menuRef} role="menu" aria-label={`Export ${title} as`} className="export-menu-list">
+          {EXPORT_FORMATS.map((f) => (
             <button
               key={f}
               type="button"
               role="menuitem"
-              ref={i === 0 ? (el) => el?.focus() : undefined}
               onClick={() => {
                 close(true);
                 void dispatch(exportChats({ threadIds: [threadId], format: f }));

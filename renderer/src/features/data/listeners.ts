@@ -2,7 +2,8 @@
  * Settings → Data's side effects: the page asks main for its backups and data folder when it opens;
  * after main said it restarts (app.restarting), app.info is asked every second and the page reloads
  * once main answers again (after it was seen gone, or after RESTART_GIVE_UP_MS of answering: a
- * restart too quick to be seen between two asks); an import's end refreshes the chat list.
+ * restart too quick to be seen between two asks); an import's end refreshes the chat list; a new
+ * file picked while a preview waited drops that preview's job in main.
  */
 import type { AppStartListening } from '../../app/listeners';
 import { call } from '../../app/bridge';
@@ -10,7 +11,7 @@ import { dialogShown, setSettingsSection } from '../../app/uiSlice';
 import { fetchThreads } from '../threads/threadsSlice';
 import { appRestarting, importProgressReceived } from './dataSlice';
 import { page } from './page';
-import { fetchBackups, fetchDataFolder, startImport } from './thunks';
+import { fetchBackups, fetchDataFolder, importFile, startImport } from './thunks';
 
 export const RESTART_POLL_MS = 1000;
 export const RESTART_GIVE_UP_MS = 15_000;
@@ -40,6 +41,14 @@ export function startDataListeners(start: AppStartListening): void {
         }
       }
       page.reload();
+    },
+  });
+  // a new file while a preview waited: main drops the preview's job
+  start({
+    actionCreator: importFile.pending,
+    effect: (_a, api) => {
+      const before = api.getOriginalState().data.import;
+      if (before.phase === 'previewed' && before.preview) void call('data.import.cancel', { jobId: before.preview.jobId }).catch(() => undefined);
     },
   });
   // the chats an import added (or the part of them a cancel kept) appear in the list

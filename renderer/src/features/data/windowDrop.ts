@@ -34,7 +34,10 @@ export function startWindowDrop(dispatch: AppDispatch, win: Window = window): ()
       return;
     }
     dispatch(openDialog({ name: 'settings', section: 'data' }));
-    dispatch(importFile({ file, from: 'auto' }));
+    void dispatch(importFile({ file, from: 'auto' })).then((r) => {
+      // refused before it began: another import is under way
+      if (importFile.rejected.match(r) && r.meta.condition) dispatch(toastAdded({ kind: 'info', text: `${file.name} was not imported: another import is under way (Settings → Data).` }));
+    });
   };
   win.addEventListener('dragover', onDragOver);
   win.addEventListener('drop', onDrop);
