@@ -216,7 +216,7 @@ function FolderSection() {
         <input id="data-move-to" value={to} placeholder="/an/empty/or/new/folder" spellCheck={false} disabled={moving || noRestart !== null} onChange={(e) => setTo(e.target.value)} />
         <span className="hint">An empty or new folder. Everything in the data folder is copied there, then Hearth restarts using it.</span>
       </div>
-      {noRestart && <p className="muted">Moving the data folder: {noRestart}</p>}
+      {noRestart && <p className="muted">Moving the data folder: {noRestart} To use another folder, stop Hearth and start it with --data-dir (or HEARTH_DATA_DIR).</p>}
       {moving && <ProgressBar label="Moving data" done={move.bytes} total={move.total} text={`${formatBytes(move.bytes)} of ${formatBytes(move.total)}${move.file ? ` — ${move.file}` : ''}`} />}
       {move?.state === 'failed' && (
         <p role="alert" className="inline-error">

@@ -218,4 +218,4 @@ export const selectImport = (s: RootState) => s.data.import;
 export const selectRestarting = (s: RootState) => s.data.restarting;
 /** Why a restore or a move cannot be done here (null: it can): main's data.folder says whether this app restarts itself. */
 export const selectNoRestart = (s: RootState): string | null =>
-  s.data.folder && !s.data.folder.canRestart ? 'Hearth cannot restart itself here (it was started from a terminal or as a server): stop it and start it again instead.' : null;
+  s.data.folder && !s.data.folder.canRestart ? 'Hearth cannot restart itself here, which this needs.' : null;
