@@ -41,6 +41,9 @@ import { DocsService } from './docs/service';
 import { extractInWorker } from './docs/extract-run';
 import type { ToolSource } from './tools/types';
 import { installFailureFile } from './updates/install-failure';
+import { Backups } from './data/backups';
+import { backupChannels, folderChannels } from './data/local-channels';
+import { Restarter, type RestartPort } from './data/restart';
 import { UpdateController, updatesChannels, type Blocker, type UpdaterPort, BROWSER_MODE_UPDATES_REASON } from './updates/controller';
 
 export interface App {
@@ -60,6 +63,8 @@ export interface App {
   tools: ToolsService;
   /** the remote providers (main/providers/) */
   providers: ProviderService;
+  /** the data folder's backups (main/data/backups.ts): the host starts the daily one (backups.start) */
+  backups: Backups;
   close(): Promise<void>;
 }
 
@@ -95,6 +100,12 @@ export interface ComposeOptions {
   toolFetch?: typeof fetch;
   /** where other apps' MCP configs are looked for (default this process's platform, environment and home) */
   toolImportEnv?: { platform: NodeJS.Platform; env: NodeJS.ProcessEnv; home: string };
+  /**
+   * closes this App, runs `work` (a restore's, a move's or an erase's file swap), then starts Hearth
+   * again on the data folder resolveDataDir gives (main/data/restart.ts); without it (tests, a host
+   * that cannot) data.folder says canRestart false and those are refused
+   */
+  restart?: RestartPort;
 }
 
 export function composeApp(opts: ComposeOptions): App {
@@ -280,6 +291,14 @@ export function composeApp(opts: ComposeOptions): App {
     emit: (s) => services.emit('api.changed', s),
   });
   services.register(apiChannels(api));
+  // this machine's data: backups (the daily one from now), the folder's move, erasing
+  const backups = new Backups({
+    db: store.db, database: paths.database, dir: path.join(paths.root, 'backups'), logger,
+    settings: { get: () => store.settings.get('backups'), set: (s) => void store.settings.set('backups', s) },
+  });
+  const restarter = new Restarter(opts.restart, (reason) => services.emit('app.restarting', { reason }));
+  services.register(backupChannels({ backups, restarter, logger }));
+  services.register(folderChannels({ paths, restarter, services, store, logger, chat, sessions, imageSweep }));
   // the downloads the store holds (running or waiting when Hearth last closed) go on
   downloads.restore().catch((e: Error) => logger.error(`downloads: could not restore: ${e.message}`));
   return {
@@ -294,8 +313,10 @@ export function composeApp(opts: ComposeOptions): App {
     imageSweep,
     tools,
     providers,
+    backups,
     async close() {
       updates.close();
+      await backups.close();
       await api.close();
       await chat.stopAll();
       await tools.close();

@@ -2,6 +2,7 @@
 import os from 'os';
 import path from 'path';
 import fs from 'fs';
+import { z } from 'zod';
 import { makeDirs } from './dirs';
 
 /** The platform's user-data folder for an app named Hearth (what Electron's app.getPath('userData') gives). */
@@ -21,10 +22,72 @@ export function dataDirFlag(argv: readonly string[]): string | undefined {
   return undefined;
 }
 
-/** --data-dir wins over HEARTH_DATA_DIR, which wins over the platform default. */
-export function resolveDataDir(flag?: string, env: NodeJS.ProcessEnv = process.env): string {
+/** The pointer a data folder keeps once it was moved (main/data/move.ts): where the data went. */
+export const MOVED_TO_FILE = 'moved-to.json';
+const MovedTo = z.object({ to: z.string().min(1).max(4096) }).strict();
+/** How many pointers resolveDataDir follows (a folder moved twice leaves two). */
+const MAX_HOPS = 8;
+
+/** The folder a moved-to.json's text points to: an absolute path for `p`'s platform, else null. */
+export function parseMovedTo(text: string, p: Pick<path.PlatformPath, 'isAbsolute' | 'normalize'> = path): string | null {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  const r = MovedTo.safeParse(json);
+  return r.success && p.isAbsolute(r.data.to) ? p.normalize(r.data.to) : null;
+}
+
+/** Writes `<from>/moved-to.json` pointing to `to` (a temporary file renamed into place). */
+export function writeMovedTo(from: string, to: string): void {
+  const file = path.join(from, MOVED_TO_FILE);
+  fs.writeFileSync(`${file}.tmp`, JSON.stringify(MovedTo.parse({ to }), null, 2) + '\n');
+  fs.renameSync(`${file}.tmp`, file);
+}
+
+/**
+ * Where `dir`'s data is: `dir`, or the folder its moved-to.json points to (and on, a few hops). A
+ * pointer that does not parse, or to a folder that is not there, is reported to `warn` and `dir` used.
+ */
+export function followMovedTo(dir: string, warn: (message: string) => void): string {
+  const seen = new Set([dir]);
+  for (let i = 0; i < MAX_HOPS; i++) {
+    let text: string;
+    try {
+      text = fs.readFileSync(path.join(dir, MOVED_TO_FILE), 'utf8');
+    } catch {
+      return dir;
+    }
+    const to = parseMovedTo(text);
+    if (to === null) {
+      warn(`${path.join(dir, MOVED_TO_FILE)} does not name a folder: using ${dir}`);
+      return dir;
+    }
+    let isDir = false;
+    try {
+      isDir = fs.statSync(to).isDirectory();
+    } catch {
+      // missing
+    }
+    if (!isDir || seen.has(to)) {
+      warn(`the data folder was moved to ${to}, which ${isDir ? 'points back' : 'is not there'}: using ${dir}`);
+      return dir;
+    }
+    seen.add(to);
+    dir = to;
+  }
+  return dir;
+}
+
+/**
+ * --data-dir wins over HEARTH_DATA_DIR, which wins over the platform default; a folder that was moved
+ * (Data → Move) leads to where it went.
+ */
+export function resolveDataDir(flag?: string, env: NodeJS.ProcessEnv = process.env, warn: (message: string) => void = (m) => process.stderr.write(`warning: ${m}\n`)): string {
   const dir = flag || env.HEARTH_DATA_DIR || defaultDataDir(process.platform, env);
-  return path.resolve(dir);
+  return followMovedTo(path.resolve(dir), warn);
 }
 
 export interface DataPaths {

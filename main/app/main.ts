@@ -125,7 +125,21 @@ if (!app.requestSingleInstanceLock()) {
           gpu: build.gpu,
         }
       : undefined;
-    hearth = composeApp({ paths, engine, appVersion: app.getVersion(), logger, secrets, updates, updatesUnsupported: noUpdates ?? undefined });
+    // a restore, a move of the data folder or an erase of everything: everything closes, the files are swapped, Hearth starts again
+    const restart = (reason: string, work: () => Promise<void>) => {
+      logger.info('restarting', { reason });
+      void (async () => {
+        try {
+          await closeAll();
+          await work();
+        } catch (e) {
+          logger.error(`restart (${reason}) failed: ${(e as Error).message}`);
+        }
+        app.relaunch(relaunchOptions(process.env, process.argv));
+        app.exit(0);
+      })();
+    };
+    hearth = composeApp({ paths, engine, appVersion: app.getVersion(), logger, secrets, updates, updatesUnsupported: noUpdates ?? undefined, restart });
     // the app's own menu items (Help → Keyboard Shortcuts) are carried out by the page
     Menu.setApplicationMenu(Menu.buildFromTemplate(menuTemplate(process.platform, pageMenuActions(hearth.services)) as Electron.MenuItemConstructorOptions[] & MenuItem[]));
     // Help → "Open logs folder" (About); only the app has a file manager to open it in
@@ -142,6 +156,8 @@ if (!app.requestSingleInstanceLock()) {
     createWindow();
     // the first check (modes auto and check) and the schedule
     hearth.updates.start();
+    // the daily backup (now if the newest is a day old, then hourly checks)
+    hearth.backups.start();
     // the local API server, when the settings page's toggle left it on (a failed start shows there)
     hearth.api.startIfEnabled().catch((e: Error) => logger.warn(`api: ${e.message}`));
   };

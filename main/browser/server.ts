@@ -72,8 +72,10 @@ export class BrowserServer {
   private server: http.Server | undefined;
   private wss: WebSocketServer | undefined;
   private boundPort = 0;
+  private services: Services;
 
   constructor(private readonly opts: BrowserServerOptions) {
+    this.services = opts.services;
     this.token = opts.token ?? crypto.randomBytes(24).toString('base64url');
     this.remote = !isLoopbackHost(opts.host);
     this.guard = new Guard({ host: opts.host, token: this.token, remote: this.remote });
@@ -164,7 +166,7 @@ export class BrowserServer {
     if (api && !this.guard.tokenOk(req, target)) return sendText(res, 401, 'unauthorized: open the URL Hearth printed (it carries the token)');
     if (req.method !== 'GET' && req.method !== 'HEAD') return sendText(res, 405, 'method not allowed', { allow: 'GET, HEAD' });
     if (target.path === '/api/info') {
-      this.opts.services.handle('app.info', {}).then(
+      this.services.handle('app.info', {}).then(
         (info) => this.sendJson(res, 200, info),
         (e: unknown) => this.sendJson(res, 500, { error: (e as Error | null)?.message ?? String(e) }),
       ).catch(() => res.destroy());
@@ -190,8 +192,17 @@ export class BrowserServer {
     if (target.path !== '/ws') return refuse(socket, 404);
     if (!this.guard.tokenOk(req, target)) return refuse(socket, 401);
     wss.handleUpgrade(req, socket, head, (ws) =>
-      this.guarded('socket', () => attachSocket(ws, this.opts.services, this.opts.logger, this.limits), () => ws.terminate()),
+      this.guarded('socket', () => attachSocket(ws, this.services, this.opts.logger, this.limits), () => ws.terminate()),
     );
+  }
+
+  /**
+   * Serves another App's services from now (browser mode's restart): the open pages' sockets close,
+   * and the pages reconnect to the new ones.
+   */
+  setServices(services: Services): void {
+    this.services = services;
+    for (const c of this.wss?.clients ?? []) c.close(1012, 'Hearth restarted');
   }
 
   async close(): Promise<void> {

@@ -14,6 +14,7 @@ import { OFFLOAD_ALIASES, OFFLOAD_FLAGS, OFFLOAD_USAGE } from './offload-flags';
 import { fitCommand, infoCommand, mib, notice, runCommand } from './model-commands';
 import { apiListenError, checkFlags, errorLine, listenError } from './errors';
 import { BrowserServer } from '../browser/server';
+import { restartableApp } from '../browser/restartable';
 import { hostHeaderOf, isLoopbackHost, isWildcardHost, machineNames } from '../browser/guard';
 import { composeApp, type App } from '../compose';
 import { ApiServerSettings, type ApiStatusDTO } from '../ipc/api';
@@ -259,16 +260,27 @@ export async function main(argv: string[]): Promise<number> {
         if (!isLoopbackHost(host) && !allowRemote) {
           throw new UsageError(`--host ${host} is not a loopback address: add --allow-remote to serve Hearth to other machines (its token and your chats then travel unencrypted)`);
         }
-        const paths = openDataDir(dataDir);
         const version = appVersion();
-        const app = composeApp({ paths, engine, appVersion: version, logger });
-        const server = new BrowserServer({ services: app.services, host, port, rendererDir: path.join(projectRoot(), 'dist', 'renderer'), logger, allowRemote });
+        // a restore, a move or an erase of everything composes a new App (on the data folder as it then resolves) for the same server
+        const served = restartableApp(
+          (restart) => composeApp({ paths: openDataDir(resolveDataDir(typeof flags['data-dir'] === 'string' ? flags['data-dir'] : undefined)), engine, appVersion: version, logger, restart }),
+          (next) => {
+            server.setServices(next.services);
+            next.backups.start();
+            next.api.startIfEnabled().catch((e: Error) => logger.warn(`api: ${e.message}`));
+          },
+          logger,
+        );
+        const app = served.current();
+        const paths = app.services.paths;
+        const server: BrowserServer = new BrowserServer({ services: app.services, host, port, rendererDir: path.join(projectRoot(), 'dist', 'renderer'), logger, allowRemote });
         try {
           await server.listen();
         } catch (e) {
           await app.close();
           throw listenError(e, host, port);
         }
+        app.backups.start();
         // the address without its token: the token never goes to a log
         logger.info('browser mode started', { version, platform: process.platform, arch: process.arch, host, port: server.port });
         engine.start().catch((e: Error) => process.stderr.write(`engine: ${e.message}\n`));
@@ -295,7 +307,8 @@ export async function main(argv: string[]): Promise<number> {
           process.once('SIGTERM', resolve);
         });
         await server.close();
-        await app.close();
+        await served.settled();
+        await served.current().close();
         return 0;
       }
       default:

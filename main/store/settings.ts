@@ -11,6 +11,7 @@ import type { Logger } from '../logging';
 import type { Clock, LoadParams } from './types';
 import { ModelsFolderPath, SettingsFields } from '../ipc/contract';
 import { ApiServerSettings } from '../ipc/api';
+import { BackupSettings } from '../ipc/data';
 import { check, idSchema, loadSchema, modelRefSchema, storedLoadSchema } from './validation';
 
 /** The app's chat settings (main/params: the fields, their bounds and Hearth's starting values). */
@@ -33,6 +34,8 @@ export const appSettingsSchema = SettingsFields.extend({
   mcpServers: z.array(McpServerConfig).max(MAX_MCP_SERVERS).default([]),
   /** The remote providers (main/providers): their API keys are kept in the secret store, never here. */
   providers: ProviderSettings.default({}),
+  /** The data folder's backups (main/data/backups.ts): daily or not, how many are kept. */
+  backups: BackupSettings.default({}),
   /** Milliseconds between writes of a streaming reply. */
   streamFlushMs: z.number().int().min(0).max(5000).default(250),
 }).strict();

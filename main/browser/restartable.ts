@@ -1,0 +1,38 @@
+/**
+ * Browser mode's restart port (`hearth serve`): the App closes, the work runs (a restore's, a move's
+ * or an erase's file swap), a new App is composed on the data folder as it now resolves, and `started`
+ * hands it to the running server (whose pages reconnect). The process and the engine stay.
+ */
+import type { App } from '../compose';
+import type { RestartPort } from '../data/restart';
+import type { Logger } from '../logging';
+
+export interface RestartableApp {
+  /** the App in use now */
+  current(): App;
+  /** settles once a restart under way (if any) is done */
+  settled(): Promise<void>;
+}
+
+export function restartableApp(compose: (restart: RestartPort) => App, started: (app: App) => void | Promise<void>, logger: Logger): RestartableApp {
+  let settled: Promise<void> = Promise.resolve();
+  const restart: RestartPort = (reason, work) => {
+    logger.info('restarting', { reason });
+    settled = (async () => {
+      await app.close();
+      try {
+        await work();
+      } catch (e) {
+        logger.error(`restart (${reason}): ${(e as Error).message}`);
+      }
+      app = compose(restart);
+      await started(app);
+      logger.info('restarted', { reason, dataDir: app.services.paths.root });
+    })().catch((e: Error) => {
+      logger.error(`restart (${reason}) failed: ${e.message}`);
+      process.stderr.write(`Hearth could not start again (${e.message}): stop it and start it again\n`);
+    });
+  };
+  let app = compose(restart);
+  return { current: () => app, settled: () => settled };
+}

@@ -1,0 +1,38 @@
+/**
+ * What each data.erase scope deletes, as data: the confirmation the Data page shows (eraseSummary)
+ * and the files main/data/erase.ts removes come from this one list. No node imports: the renderer
+ * imports this file too.
+ */
+import type { ERASE_SCOPES } from '../ipc/data';
+
+export type EraseScope = (typeof ERASE_SCOPES)[number];
+
+export interface ErasedItem {
+  /** what goes, in the user's words */
+  says: string;
+  /** the data folder's entries (files or folders, relative to it) removed for scope everything */
+  entries: readonly string[];
+}
+
+/** scope 'everything': every item goes (after Hearth closes; it starts again on a fresh store). The models stay. */
+export const ERASED_EVERYTHING: readonly ErasedItem[] = [
+  { says: 'every chat and its messages, assistants, settings, tool approvals, remote providers and the documents index', entries: ['hearth.db', 'hearth.db-wal', 'hearth.db-shm', 'hearth.db.before-update', 'hearth.db.before-update.json'] },
+  { says: 'the images and documents attached to chats', entries: ['images', 'documents'] },
+  { says: 'the saved conversation caches', entries: ['sessions'] },
+  { says: 'every backup', entries: ['backups'] },
+  { says: 'the Hugging Face token, the tools’ and remote providers’ keys', entries: ['hf-token', 'tool-secrets.json', 'provider-secrets.json'] },
+  { says: 'the logs, the window’s size and the updater’s state', entries: ['logs', 'window.json', 'updater'] },
+];
+
+/** scope 'threads': what goes (live; nothing else changes). */
+const ERASED_THREADS: readonly string[] = [
+  'every saved chat: its messages, its attached images and documents (unless another chat uses them) and its saved conversation cache',
+];
+
+/** What an erase of `scope` deletes, and what it keeps, one line each: the confirmation's text. */
+export function eraseSummary(scope: EraseScope): { goes: string[]; stays: string[]; restarts: boolean } {
+  if (scope === 'threads') {
+    return { goes: [...ERASED_THREADS], stays: ['assistants, settings, backups and models'], restarts: false };
+  }
+  return { goes: ERASED_EVERYTHING.map((i) => i.says), stays: ['the models (their files and folder)'], restarts: true };
+}
