@@ -25,3 +25,37 @@ export function closeBeforeQuit(app: QuittingApp, close: () => Promise<void>): v
       });
   });
 }
+
+export interface RelaunchingApp {
+  relaunch(options?: { execPath: string; args: string[] }): void;
+  exit(code: number): void;
+}
+
+/**
+ * The app's restart port (main/data/restart.ts): closes everything, runs `work` (skipped when closing
+ * failed: the files may still be open), then relaunches Hearth and exits. Once only.
+ */
+export function relaunchingRestart(
+  app: RelaunchingApp,
+  close: () => Promise<void>,
+  opts: { relaunchOptions?: { execPath: string; args: string[] }; log: (message: string) => void },
+): (reason: string, work: () => Promise<void>) => void {
+  let started = false;
+  return (reason, work) => {
+    if (started) return;
+    started = true;
+    opts.log(`restarting: ${reason}`);
+    void (async () => {
+      let closed = false;
+      try {
+        await close();
+        closed = true;
+        await work();
+      } catch (e) {
+        opts.log(`restart (${reason}): ${closed ? 'its work' : 'closing'} failed: ${(e as Error).message}`);
+      }
+      app.relaunch(opts.relaunchOptions);
+      app.exit(0);
+    })();
+  };
+}

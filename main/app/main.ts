@@ -14,7 +14,7 @@ import { logLevelFrom, logUncaught, openFileLogger } from '../logging';
 import { dataDirFlag, ensureDataDir, resolveDataDir } from '../paths';
 import { registerIpc } from './ipc';
 import { LinkOpener, reportLinkNotices, windowOpenHandler } from './links';
-import { closeBeforeQuit } from './lifecycle';
+import { closeBeforeQuit, relaunchingRestart } from './lifecycle';
 import { APP_INDEX_URL, APP_SCHEME, APP_SCHEME_PRIVILEGES, isAppUrl, refuseFileRequest, serveAppRequest } from './scheme';
 import { menuTemplate, MenuItem, pageMenuActions, parseBounds, permissionAllowed, replaceEnv, shellLayout, spellcheckEnabled, WindowBounds, windowOptions } from './security';
 import { utilityHostSpawner, utilityProbeSpawner } from './spawners';
@@ -126,19 +126,7 @@ if (!app.requestSingleInstanceLock()) {
         }
       : undefined;
     // a restore, a move of the data folder or an erase of everything: everything closes, the files are swapped, Hearth starts again
-    const restart = (reason: string, work: () => Promise<void>) => {
-      logger.info('restarting', { reason });
-      void (async () => {
-        try {
-          await closeAll();
-          await work();
-        } catch (e) {
-          logger.error(`restart (${reason}) failed: ${(e as Error).message}`);
-        }
-        app.relaunch(relaunchOptions(process.env, process.argv));
-        app.exit(0);
-      })();
-    };
+    const restart = relaunchingRestart(app, closeAll, { relaunchOptions: relaunchOptions(process.env, process.argv), log: (m) => logger.info(m) });
     hearth = composeApp({ paths, engine, appVersion: app.getVersion(), logger, secrets, updates, updatesUnsupported: noUpdates ?? undefined, restart });
     // the app's own menu items (Help → Keyboard Shortcuts) are carried out by the page
     Menu.setApplicationMenu(Menu.buildFromTemplate(menuTemplate(process.platform, pageMenuActions(hearth.services)) as Electron.MenuItemConstructorOptions[] & MenuItem[]));

@@ -87,7 +87,8 @@ export class Backups {
   private timer: unknown = null;
   /** the backup under way: a second waits for it */
   private running: Promise<unknown> = Promise.resolve();
-  private busy = false;
+  /** backups asked for and not done (the daily check makes none while one is) */
+  private pending = 0;
   private closed = false;
 
   constructor(private readonly deps: BackupsDeps) {
@@ -124,15 +125,15 @@ export class Backups {
 
   /** Makes a backup now (after the one under way, if any), then keeps the newest `keep`; its name. */
   create(why = 'manual'): Promise<string> {
-    const next = this.running.catch(() => undefined).then(() => this.make(why));
+    this.pending++;
+    const next = this.running.catch(() => undefined).then(() => this.make(why)).finally(() => this.pending--);
     this.running = next;
     return next;
   }
 
   private async make(why: string): Promise<string> {
     if (this.closed) throw new IpcError('invalid_input', 'Hearth is closing: no backup was made');
-    this.busy = true;
-    try {
+    {
       makeDirs(this.deps.dir);
       const stem = backupStem(this.clock());
       let name = `${stem}.db`;
@@ -157,8 +158,6 @@ export class Backups {
       this.deps.logger.info('backups: made a backup', { name, why });
       this.prune();
       return name;
-    } finally {
-      this.busy = false;
     }
   }
 
@@ -227,7 +226,7 @@ export class Backups {
   /** One daily check; never throws (a failure is logged). Resolves when its backup (if any) is done. */
   tick(): Promise<void> {
     try {
-      if (this.closed || this.busy || !this.deps.settings.get().daily) return Promise.resolve();
+      if (this.closed || this.pending > 0 || !this.deps.settings.get().daily) return Promise.resolve();
       const newest = this.list().backups[0];
       if (newest && this.clock() - newest.createdAt < DAY_MS) return Promise.resolve();
       return this.create('daily').then(
