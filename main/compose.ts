@@ -41,9 +41,9 @@ import { DocsService } from './docs/service';
 import { extractInWorker } from './docs/extract-run';
 import type { ToolSource } from './tools/types';
 import { installFailureFile } from './updates/install-failure';
-import { Backups } from './data/backups';
-import { backupChannels, folderChannels } from './data/local-channels';
-import { Restarter, type RestartPort } from './data/restart';
+import { Backups } from './data-folder/backups';
+import { backupChannels, folderChannels } from './data-folder/local-channels';
+import { Restarter, type RestartPort } from './data-folder/restart';
 import { UpdateController, updatesChannels, type Blocker, type UpdaterPort, BROWSER_MODE_UPDATES_REASON } from './updates/controller';
 
 export interface App {

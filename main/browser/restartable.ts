@@ -4,7 +4,7 @@
  * hands it to the running server (whose pages reconnect). The process and the engine stay.
  */
 import type { App } from '../compose';
-import type { RestartPort } from '../data/restart';
+import type { RestartPort } from '../data-folder/restart';
 import type { Logger } from '../logging';
 
 export interface RestartableApp {

@@ -1,5 +1,5 @@
 /**
- * The Data page's backups, restore, move and erase (main/data/): real SQLite in temporary folders,
+ * The Data page's backups, restore, move and erase (main/data-folder/): real SQLite in temporary folders,
  * the app as composeApp builds it, and browser mode's restart host (main/browser/restartable.ts)
  * recomposing it after a restore, a move or an erase of everything.
  */
@@ -8,9 +8,9 @@ import path from 'path';
 import Database from 'better-sqlite3';
 import { composeApp, type App } from '../../main/compose';
 import { restartableApp, type RestartableApp } from '../../main/browser/restartable';
-import { Backups, backupStem, DAY_MS, DAILY_CHECK_MS } from '../../main/data/backups';
-import { eraseSummary, ERASED_EVERYTHING } from '../../main/data/erase-scope';
-import { NO_RESTART_MESSAGE } from '../../main/data/restart';
+import { Backups, backupStem, DAY_MS, DAILY_CHECK_MS } from '../../main/data-folder/backups';
+import { eraseSummary, ERASED_EVERYTHING } from '../../main/data-folder/erase-scope';
+import { NO_RESTART_MESSAGE } from '../../main/data-folder/restart';
 import type { EngineClient } from '../../main/engine/client';
 import type { EventName, EventOf } from '../../main/ipc/contract';
 import { BackupsDTO, DataFolderDTO } from '../../main/ipc/data';

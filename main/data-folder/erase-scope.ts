@@ -1,6 +1,6 @@
 /**
  * What each data.erase scope deletes, as data: the confirmation the Data page shows (eraseSummary)
- * and the files main/data/erase.ts removes come from this one list. No node imports: the renderer
+ * and the files main/data-folder/erase.ts removes come from this one list. No node imports: the renderer
  * imports this file too.
  */
 import type { ERASE_SCOPES } from '../ipc/data';
