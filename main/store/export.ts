@@ -129,6 +129,8 @@ function fence(text: string, lang = ''): string {
   return `${f}${lang}\n${text}\n${f}`;
 }
 
+const escapeHtml = (t: string) => t.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
 /** The thread's current path as Markdown; alternatives are noted, not repeated. */
 export function exportThreadMarkdown(src: ExportSource, threadId: string, now: number): string {
   const t = src.threads.get(threadId);
@@ -148,12 +150,15 @@ export function exportThreadMarkdown(src: ExportSource, threadId: string, now: n
     else if (m.finishReason === 'maxTokens') head.push('stopped at the max tokens limit');
     lines.push(`## ${head.join(' · ')}`, '');
     if (m.reasoning) lines.push('<details><summary>Reasoning</summary>', '', m.reasoning, '', '</details>', '');
-    if (m.role === 'tool') lines.push(fence(m.content), '');
+    if (m.role === 'tool') lines.push('<details><summary>Tool result</summary>', '', fence(m.content), '', '</details>', '');
     else if (m.content) lines.push(m.content, '');
     if (m.toolCalls?.length) {
       for (const c of m.toolCalls) {
-        lines.push(`**Tool call:** \`${c.name}\``, '', fence(JSON.stringify(c.arguments ?? {}, null, 2), 'json'), '');
+        // collapsed, as the reasoning: a reader sees the conversation, and opens what the model did
+        lines.push(`<details><summary>Tool call: ${escapeHtml(c.name)}</summary>`, '', fence(JSON.stringify(c.arguments ?? {}, null, 2), 'json'), '');
         if (c.result !== undefined) lines.push('**Result:**', '', fence(typeof c.result === 'string' ? c.result : JSON.stringify(c.result, null, 2)), '');
+        if (c.error) lines.push(`**Error:** ${c.error.replace(/\n/g, ' ')}`, '');
+        lines.push('</details>', '');
       }
     }
     for (const a of m.attachments) lines.push(`- Attachment (${a.type}): ${a.name ?? a.ref}`);

@@ -35,7 +35,7 @@ export interface ImportResult {
   remapped: boolean;
 }
 
-function fail(message: string, details?: Record<string, unknown>, cause?: unknown): never {
+export function fail(message: string, details?: Record<string, unknown>, cause?: unknown): never {
   throw new StoreError('import_failed', message, details, cause === undefined ? undefined : { cause });
 }
 
@@ -65,7 +65,7 @@ function parseJson(text: string, where: string): unknown {
 }
 
 /** Orders messages so that every parent comes before its replies; rejects unknown parents and cycles. */
-function parentsFirst<M extends { id: string; parentId: string | null }>(messages: M[], where: string): M[] {
+export function parentsFirst<M extends { id: string; parentId: string | null }>(messages: M[], where: string): M[] {
   const byId = new Map<string, M>();
   for (const m of messages) {
     if (byId.has(m.id)) fail(`${where}: message id ${m.id} appears twice`);
@@ -92,7 +92,7 @@ function parentsFirst<M extends { id: string; parentId: string | null }>(message
 }
 
 /** Exactly one selected message among each set of siblings (the last selected, else the newest). */
-function normalizeActive(messages: Message[]): void {
+export function normalizeActive(messages: Message[]): void {
   const groups = new Map<string, Message[]>();
   for (const m of messages) {
     const k = m.parentId ?? '';
@@ -115,13 +115,13 @@ function checkSizes(m: { content: string; reasoning: string }, where: string): v
 
 /* ------------------------------------------------------------------ Hearth JSON */
 
-interface PreparedThread {
+export interface PreparedThread {
   thread: Thread;
   messages: Message[];
   assistant: Assistant | null;
 }
 
-function prepareHearth(doc: ThreadExport, where: string): PreparedThread {
+export function prepareHearth(doc: ThreadExport, where: string): PreparedThread {
   if (doc.thread.title.length > LIMITS.titleChars) fail(`${where}: title over ${LIMITS.titleChars} characters`);
   const messages: Message[] = doc.messages.map((m) => {
     checkSizes(m, `${where} message ${m.id}`);
@@ -158,7 +158,7 @@ function idsTaken(ctx: ImportContext, p: PreparedThread): boolean {
 }
 
 /** 'remap': any taken id gives the thread new ids. 'skip': a thread whose id exists is skipped (already imported). */
-function write(ctx: ImportContext, items: PreparedThread[], onConflict: 'remap' | 'skip'): ImportResult {
+export function writePrepared(ctx: ImportContext, items: PreparedThread[], onConflict: 'remap' | 'skip'): ImportResult {
   const result: ImportResult = { threadIds: [], messages: 0, assistants: 0, skipped: 0, remapped: false };
   ctx.db.transaction(() => {
     for (let p of items) {
@@ -191,6 +191,13 @@ function write(ctx: ImportContext, items: PreparedThread[], onConflict: 'remap' 
 
 /** Imports JSON exported by Hearth (one thread, or a bundle of threads): a string, parsed value, or file path. */
 export function importHearthJson(ctx: ImportContext, input: string | unknown, opts: { fromFile?: boolean } = {}): ImportResult {
+  const { docs, where } = readHearthDocs(input, opts);
+  const prepared = docs.map((d, i) => prepareHearth(d, docs.length > 1 ? `${where} thread ${i + 1}` : where));
+  return writePrepared(ctx, prepared, 'remap');
+}
+
+/** Reads and checks Hearth JSON (one thread or a bundle): a string, parsed value, or file path. */
+export function readHearthDocs(input: string | unknown, opts: { fromFile?: boolean } = {}): { docs: ThreadExport[]; where: string } {
   let value: unknown = input;
   let where = 'import';
   if (typeof input === 'string') {
@@ -212,8 +219,7 @@ export function importHearthJson(ctx: ImportContext, input: string | unknown, op
   } else {
     fail(`${where} is not a Hearth export (no "format": "hearth.thread")`);
   }
-  const prepared = docs.map((d, i) => prepareHearth(d, docs.length > 1 ? `${where} thread ${i + 1}` : where));
-  return write(ctx, prepared, 'remap');
+  return { docs, where };
 }
 
 /* ------------------------------------------------------------------ Jan */
@@ -350,9 +356,9 @@ function janMetrics(meta: Record<string, unknown> | null | undefined): MessageMe
   return Object.keys(m).length ? m : null;
 }
 
-interface JanThreadDir { dir: string; threadFile: string; messagesFile: string }
+export interface JanThreadDir { dir: string; threadFile: string; messagesFile: string }
 
-function findJanThreads(folder: string): { threads: JanThreadDir[]; assistantFiles: string[] } {
+export function findJanThreads(folder: string): { threads: JanThreadDir[]; assistantFiles: string[] } {
   if (!fs.existsSync(folder) || !fs.statSync(folder).isDirectory()) fail(`${folder} is not a folder`);
   const asThread = (dir: string): JanThreadDir => ({ dir, threadFile: path.join(dir, 'thread.json'), messagesFile: path.join(dir, 'messages.jsonl') });
   const subThreads = (dir: string) => fs.readdirSync(dir, { withFileTypes: true })
@@ -371,7 +377,7 @@ function findJanThreads(folder: string): { threads: JanThreadDir[]; assistantFil
   return { threads, assistantFiles };
 }
 
-function prepareJanThread(t: JanThreadDir, now: number, assistantIds: Map<string, string>): PreparedThread {
+export function prepareJanThread(t: JanThreadDir, now: number, assistantIds: Map<string, string>): PreparedThread {
   const raw = parseJson(readFileChecked(t.threadFile), t.threadFile);
   const tr = janThreadSchema.safeParse(raw);
   if (!tr.success) fail(`${t.threadFile} is not a Jan thread (${describeZod(tr.error, 'thread.json')})`);
@@ -429,7 +435,7 @@ function prepareJanThread(t: JanThreadDir, now: number, assistantIds: Map<string
   };
 }
 
-function prepareJanAssistant(file: string, now: number): Assistant {
+export function prepareJanAssistant(file: string, now: number): Assistant {
   const r = janAssistantSchema.safeParse(parseJson(readFileChecked(file), file));
   if (!r.success) fail(`${file} is not a Jan assistant (${describeZod(r.error, 'assistant.json')})`);
   const a = r.data;
@@ -458,7 +464,7 @@ export function importJanFolder(ctx: ImportContext, folder: string, defaultAssis
       if (!ctx.assistants.exists(a.id)) { ctx.assistants.insertRecord(a); newAssistants++; }
     }
     for (const p of prepared) if (!p.thread.assistantId) p.thread.assistantId = defaultAssistantId;
-    return write(ctx, prepared, 'skip');
+    return writePrepared(ctx, prepared, 'skip');
   })();
   return { ...result, assistants: result.assistants + newAssistants };
 }

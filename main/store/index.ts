@@ -20,6 +20,7 @@ import { ToolGrants } from './tool-grants';
 import { StoreError } from './errors';
 import { exportThreadJson, exportThreadMarkdown, type ExportSource, type ThreadExport } from './export';
 import { importHearthJson, importJanFolder, type ImportContext, type ImportResult } from './import';
+import { ImportedThreads } from './imported-threads';
 import { SqliteMessages } from './messages';
 import { LATEST_VERSION, type Migration } from './migrations';
 import { Search, type SearchOptions, type SearchRequest, type SearchResult } from './search';
@@ -81,6 +82,8 @@ export class Store {
   readonly toolGrants: ToolGrants;
   /** Documents: their chunks, links to threads and knowledge folders, embedding spaces, keyword and vector search. */
   readonly docs: DocsStore;
+  /** Where imported threads came from (a re-import skips them), and one imported thread written at a time. */
+  readonly imported: ImportedThreads;
 
   private readonly clock: Clock;
   private readonly logger: Logger;
@@ -117,6 +120,7 @@ export class Store {
         writer: { flushIntervalMs: this.settings.get('streamFlushMs'), ...opts.writer },
       });
       this.searcher = new Search(db, opts.search);
+      this.imported = new ImportedThreads(this.importContext());
       this.temporary = new TemporaryChats({ clock, logger, defaultAssistantId });
       this.recoveredReplies = this.messages.recoverInterrupted();
       if (this.recoveredReplies > 0) logger.warn('store: replies interrupted by a crash were kept as interrupted', { count: this.recoveredReplies });
@@ -148,7 +152,8 @@ export class Store {
 
   static readonly latestSchemaVersion = LATEST_VERSION;
 
-  private defaultAssistantId(): string | null {
+  /** The assistant a new thread gets: the setting's, else the built-in one (null when neither exists). */
+  defaultAssistantId(): string | null {
     const id = this.settings.get('defaultAssistantId');
     if (this.assistants.exists(id)) return id;
     return this.assistants.exists(DEFAULT_ASSISTANT_ID) ? DEFAULT_ASSISTANT_ID : null;
@@ -194,7 +199,8 @@ export class Store {
     return exportThreadMarkdown(this.source(threadId), threadId, this.clock());
   }
 
-  private importContext(): ImportContext {
+  /** What the importers write through (main/data's import job too). */
+  importContext(): ImportContext {
     return { db: this.db, threads: this.threads, messages: this.messages, assistants: this.assistants, clock: this.clock };
   }
 

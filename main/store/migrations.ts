@@ -320,6 +320,23 @@ export const MIGRATIONS: readonly Migration[] = [
       db.exec(`ALTER TABLE threads ADD COLUMN remote_sent TEXT;`);
     },
   },
+  {
+    version: 10,
+    name: 'imports: where an imported thread came from',
+    up(db) {
+      // a conversation of another app's export (its format and id there) and the thread it became: a re-import of it
+      // is skipped; deleting the thread forgets it (it may be imported again)
+      db.exec(`
+        CREATE TABLE imported_threads (
+          format    TEXT NOT NULL,
+          source_id TEXT NOT NULL,
+          thread_id TEXT NOT NULL REFERENCES threads(id) ON DELETE CASCADE,
+          PRIMARY KEY (format, source_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX imported_threads_thread ON imported_threads(thread_id);
+      `);
+    },
+  },
 ];
 
 /** The version a list of migrations ends at. */

@@ -117,7 +117,7 @@ describe('export and import', () => {
     expect(md2).toContain('## Assistant · phi-4 · alternative 1 of 2 · stopped at the max tokens limit');
     expect(md2).toContain('<details><summary>Reasoning</summary>');
     expect(md2).toContain('Consider the base mileage.');
-    expect(md2).toContain('**Tool call:** `calendar`');
+    expect(md2).toContain('<details><summary>Tool call: calendar</summary>');
     expect(md2).toContain('"weeks": 16');
     expect(md2).toContain('- Attachment (file): log.csv');
     expect(md2).toContain('## Tool');

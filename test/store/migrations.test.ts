@@ -123,6 +123,10 @@ describe('open and migrate', () => {
     expect(logger.warnings.length).toBeGreaterThanOrEqual(2);
     expect(s.modelSettings.get('llama-3.1-8b')).toEqual({ contextSize: 16384, gpuLayers: 33 });
 
+    // v10: where imported threads came from (none yet); deleting a thread forgets its record
+    expect(s.imported.has('jan', 'thread-rust', undefined)).toBe(false);
+    expect(s.imported.has('hearth', 'thread-rust', 'thread-rust')).toBe(true);
+
     // still fully usable: new messages continue the current path
     const added = s.messages.add({ threadId: 'thread-pasta', role: 'user', content: 'Thanks!' });
     expect(added.parentId).toBe(pasta[pasta.length - 1].id);
