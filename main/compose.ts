@@ -38,6 +38,7 @@ import { ProviderService } from './providers/service';
 import { DocFiles } from './docs/files';
 import { DocModels } from './docs/models';
 import { DocsService } from './docs/service';
+import { DataService } from './data/service';
 import { extractInWorker } from './docs/extract-run';
 import type { ToolSource } from './tools/types';
 import { installFailureFile } from './updates/install-failure';
@@ -299,6 +300,9 @@ export function composeApp(opts: ComposeOptions): App {
   const restarter = new Restarter(opts.restart, (reason) => services.emit('app.restarting', { reason }));
   services.register(backupChannels({ backups, restarter, logger }));
   services.register(folderChannels({ paths, restarter, services, store, logger, chat, sessions, imageSweep }));
+  // the Data page: imports of other apps' chats, exports
+  const data = new DataService({ store, services, dataDir: paths.root, logger });
+  services.register(data.importExportChannels());
   // the downloads the store holds (running or waiting when Hearth last closed) go on
   downloads.restore().catch((e: Error) => logger.error(`downloads: could not restore: ${e.message}`));
   return {
@@ -319,6 +323,7 @@ export function composeApp(opts: ComposeOptions): App {
       await backups.close();
       await api.close();
       await chat.stopAll();
+      await data.close();
       await tools.close();
       await docs.close();
       // the live threads' caches are saved while the engine still holds them

@@ -4,23 +4,10 @@
  * a tree of messages (parentKey), where siblings are alternatives (edits, regenerations) and `active`
  * marks the branch the other app showed.
  */
-import { z } from 'zod';
+import type { ImportFormat } from '../ipc/data';
 
-/** The formats `hearth chats import --from` and the Data page take ('auto': detected from the file). */
-export const IMPORT_FORMATS = ['hearth', 'jan', 'lmstudio', 'openwebui', 'chatgpt', 'claude'] as const;
-export type ImportFormat = (typeof IMPORT_FORMATS)[number];
-export const ImportFormatChoice = z.enum(['auto', ...IMPORT_FORMATS]);
-export type ImportFormatChoice = z.infer<typeof ImportFormatChoice>;
-
-/** The names people know the formats by (the preview and errors say them). */
-export const IMPORT_FORMAT_NAMES: Record<ImportFormat, string> = {
-  hearth: 'Hearth JSON',
-  jan: 'Jan threads',
-  lmstudio: 'LM Studio conversations',
-  openwebui: 'Open WebUI chats',
-  chatgpt: 'ChatGPT data export',
-  claude: 'Claude data export',
-};
+// the formats are the contract's (the page and the CLI name them); defined there so that the contract needs nothing of main/data
+export { IMPORT_FORMATS, IMPORT_FORMAT_NAMES, ImportFormatChoice, type ImportFormat } from '../ipc/data';
 
 export type ImportedRole = 'system' | 'user' | 'assistant' | 'tool';
 

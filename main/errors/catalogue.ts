@@ -333,10 +333,10 @@ export const ERRORS = {
     layers: ['store'],
   },
   import_failed: {
-    meaning: 'an import file is unreadable or malformed; nothing was imported',
+    meaning: 'an import file is unreadable or malformed; nothing was imported (the store; data.import.preview answers it too)',
     userFixable: true,
     hint: 'Nothing was imported: {Message}',
-    layers: ['store'],
+    layers: ['store', 'ipc'],
   },
 
   // ---- GGUF files (the reader's; the engine reports them as invalid_model) -------------------------

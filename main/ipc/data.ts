@@ -4,10 +4,23 @@
  * moving the data folder and erasing. zod only: the renderer imports this file too.
  */
 import { z } from 'zod';
-import { IMPORT_FORMATS } from '../data/imported';
 import { Id } from './dtos';
 
-export { IMPORT_FORMATS, IMPORT_FORMAT_NAMES, ImportFormatChoice } from '../data/imported';
+/** The formats `hearth chats import --from` and the Data page take ('auto': detected from the file); main/data/formats reads them. */
+export const IMPORT_FORMATS = ['hearth', 'jan', 'lmstudio', 'openwebui', 'chatgpt', 'claude'] as const;
+export type ImportFormat = (typeof IMPORT_FORMATS)[number];
+export const ImportFormatChoice = z.enum(['auto', ...IMPORT_FORMATS]);
+export type ImportFormatChoice = z.infer<typeof ImportFormatChoice>;
+
+/** The names people know the formats by (the preview and errors say them). */
+export const IMPORT_FORMAT_NAMES: Record<ImportFormat, string> = {
+  hearth: 'Hearth JSON',
+  jan: 'Jan threads',
+  lmstudio: 'LM Studio conversations',
+  openwebui: 'Open WebUI chats',
+  chatgpt: 'ChatGPT data export',
+  claude: 'Claude data export',
+};
 
 /** one piece of an upload: base64 of at most this many bytes (the WebSocket frame stays small) */
 export const UPLOAD_CHUNK_BYTES = 4 * 1024 * 1024;

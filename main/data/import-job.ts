@@ -1,0 +1,208 @@
+/**
+ * Imports of other apps' chats as jobs: a preview reads the whole file once and says what an import
+ * would do (new conversations and messages, those imported before, the time they span, what is left
+ * out by reason) without writing; the import reads it again and writes each new conversation in its
+ * own transaction, telling its progress (at most every `progressIntervalMs`, and at its end). One
+ * import runs at a time. Cancelling stops between conversations: those written stay. A conversation
+ * imported before (same format and id, or a Hearth JSON or Jan thread whose id is already here) is
+ * skipped, so importing the same file twice adds nothing.
+ */
+import { randomUUID } from 'crypto';
+import path from 'path';
+import { IpcError, type ImportPreviewDTO, type ImportProgressDTO, type ImportSource } from '../ipc/contract';
+import type { Logger } from '../logging';
+import type { Store } from '../store';
+import type { ImportFormat, ImportFormatChoice, SkipNote } from './imported';
+import { openSource, type ReaderFactory } from './import-sources';
+import type { Uploads } from './uploads';
+
+export interface ImportJobsDeps {
+  store: Store;
+  /** opens the formats main/data/formats reads (Hearth JSON and Jan are read here) */
+  readers: ReaderFactory;
+  uploads: Uploads;
+  emit: (p: ImportProgressDTO) => void;
+  logger: Logger;
+  /** the clock progress is paced by (tests move it) */
+  now?: () => number;
+  progressIntervalMs?: number;
+  /** lets other work in between conversations (default: the next macrotask) */
+  yieldTurn?: () => Promise<void>;
+}
+
+type State = ImportProgressDTO['state'];
+
+interface Job {
+  id: string;
+  path: string;
+  uploadId: string | null;
+  format: ImportFormat;
+  total: number;
+  state: State;
+  done: number;
+  imported: number;
+  messages: number;
+  duplicates: number;
+  error: string | null;
+  abort: AbortController;
+}
+
+/** Previews kept waiting for their import (the oldest is forgotten past this). */
+const MAX_PREVIEWS = 20;
+export const IMPORT_PROGRESS_MS = 200;
+
+export class ImportJobs {
+  private readonly jobs = new Map<string, Job>();
+  private running: { job: Job; finished: Promise<ImportProgressDTO> } | null = null;
+  private readonly now: () => number;
+
+  constructor(private readonly deps: ImportJobsDeps) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  private pathOf(source: ImportSource): { path: string; uploadId: string | null } {
+    return 'upload' in source ? { path: this.deps.uploads.fileOf(source.upload), uploadId: source.upload } : { path: source.path, uploadId: null };
+  }
+
+  /** Reads the source to the end and says what an import would do; writes nothing. */
+  async preview(source: ImportSource, from: ImportFormatChoice): Promise<ImportPreviewDTO> {
+    const { path: p, uploadId } = this.pathOf(source);
+    const src = await openSource(this.deps.store, this.deps.readers, p, from, this.now);
+    const seen = new Set<string>();
+    const skipped = new Map<string, number>();
+    const skip = (n: SkipNote) => skipped.set(n.reason, (skipped.get(n.reason) ?? 0) + 1);
+    let threads = 0;
+    let messages = 0;
+    let duplicates = 0;
+    let firstAt: number | null = null;
+    let lastAt: number | null = null;
+    for await (const u of src.units()) {
+      if ('skipped' in u) {
+        skip(u.skipped);
+        continue;
+      }
+      if (seen.has(u.sourceId) || this.deps.store.imported.has(src.format, u.sourceId, u.keptId)) {
+        duplicates++;
+        continue;
+      }
+      seen.add(u.sourceId);
+      threads++;
+      messages += u.prepared.messages.length;
+      u.notes.forEach(skip);
+      const at = u.prepared.thread.createdAt;
+      firstAt = firstAt === null ? at : Math.min(firstAt, at);
+      lastAt = lastAt === null ? at : Math.max(lastAt, at);
+    }
+    const job: Job = {
+      id: randomUUID(), path: p, uploadId, format: src.format, total: threads + duplicates, state: 'previewed',
+      done: 0, imported: 0, messages: 0, duplicates: 0, error: null, abort: new AbortController(),
+    };
+    this.keep(job);
+    return {
+      jobId: job.id, format: src.format, name: path.basename(p), threads, messages, duplicates, firstAt, lastAt,
+      skipped: [...skipped].map(([reason, count]) => ({ reason, count })).sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason)),
+    };
+  }
+
+  private keep(job: Job): void {
+    this.jobs.set(job.id, job);
+    const previews = [...this.jobs.values()].filter((j) => j.state === 'previewed');
+    for (const old of previews.slice(0, Math.max(0, previews.length - MAX_PREVIEWS))) this.forget(old);
+  }
+
+  private forget(job: Job): void {
+    this.jobs.delete(job.id);
+    if (job.uploadId !== null && ![...this.jobs.values()].some((j) => j.uploadId === job.uploadId)) this.deps.uploads.remove(job.uploadId);
+  }
+
+  private progress(job: Job): ImportProgressDTO {
+    const { id: jobId, state, done, total, imported, messages, duplicates, error } = job;
+    return { jobId, state, done, total, imported, messages, duplicates, error };
+  }
+
+  private emit(job: Job): void {
+    try {
+      this.deps.emit(this.progress(job));
+    } catch (e) {
+      this.deps.logger.warn(`imports: progress could not be sent: ${(e as Error).message}`);
+    }
+  }
+
+  private job(jobId: string): Job {
+    const job = this.jobs.get(jobId);
+    if (!job) throw new IpcError('not_found', `import ${jobId} is not here (it ended, or Hearth restarted): preview the file again`);
+    return job;
+  }
+
+  /** Starts the import a preview read; its progress as it begins (data.importProgress follows it). */
+  start(jobId: string): ImportProgressDTO {
+    const job = this.job(jobId);
+    if (this.running) throw new IpcError('busy', 'another import is running: wait for it to finish, or cancel it');
+    if (job.state !== 'previewed') throw new IpcError('invalid_input', `import ${jobId} was started already`);
+    job.state = 'running';
+    this.emit(job);
+    const finished = this.run(job);
+    this.running = { job, finished };
+    return this.progress(job);
+  }
+
+  /** The running import's end (its last progress), or null when none runs. */
+  get finished(): Promise<ImportProgressDTO> | null {
+    return this.running?.finished ?? null;
+  }
+
+  private async run(job: Job): Promise<ImportProgressDTO> {
+    const { store } = this.deps;
+    const interval = this.deps.progressIntervalMs ?? IMPORT_PROGRESS_MS;
+    const yieldTurn = this.deps.yieldTurn ?? (() => new Promise<void>((r) => setImmediate(r)));
+    let sentAt = this.now();
+    try {
+      await yieldTurn(); // the caller has its answer before the first write
+      const src = await openSource(store, this.deps.readers, job.path, job.format, this.now);
+      if (!job.abort.signal.aborted) src.before();
+      for await (const u of src.units(job.abort.signal)) {
+        if (job.abort.signal.aborted) break;
+        if ('skipped' in u) continue;
+        if (store.imported.has(src.format, u.sourceId, u.keptId)) job.duplicates++;
+        else {
+          const r = store.imported.write(src.format, u.sourceId, u.prepared);
+          job.imported++;
+          job.messages += r.messages;
+        }
+        job.done++;
+        if (this.now() - sentAt >= interval) {
+          sentAt = this.now();
+          this.emit(job);
+        }
+        await yieldTurn();
+      }
+      job.state = job.abort.signal.aborted ? 'cancelled' : 'done';
+    } catch (e) {
+      job.state = job.abort.signal.aborted ? 'cancelled' : 'failed';
+      job.error = job.state === 'failed' ? (e as Error).message : null;
+      if (job.state === 'failed') this.deps.logger.warn('imports: an import failed', { format: job.format, imported: job.imported, error: job.error });
+    }
+    // more conversations than the preview counted (the file changed meanwhile): the total follows
+    job.total = Math.max(job.total, job.done);
+    this.running = null;
+    this.forget(job);
+    this.emit(job);
+    this.deps.logger.info('imports: an import ended', { format: job.format, state: job.state, imported: job.imported, duplicates: job.duplicates });
+    return this.progress(job);
+  }
+
+  /** Stops a running import between conversations (those written stay), or forgets a preview. */
+  cancel(jobId: string): void {
+    const job = this.job(jobId);
+    if (job.state === 'running') job.abort.abort();
+    else this.forget(job);
+  }
+
+  /** Stops the running import and waits for it (at close). */
+  async close(): Promise<void> {
+    const r = this.running;
+    if (!r) return;
+    r.job.abort.abort();
+    await r.finished;
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * The Data page's work in main: importing other apps' chats (uploads, previews, imports as jobs),
+ * exporting threads. Its channels are the data.* ones of the contract; each answers its own errors.
+ */
+import path from 'path';
+import { IpcError } from '../ipc/contract';
+import type { Logger } from '../logging';
+import type { Handlers, Services } from '../services';
+import type { Store } from '../store';
+import { exportFile } from './export-file';
+import { ImportJobs } from './import-job';
+import type { ReaderFactory } from './import-sources';
+import { Uploads } from './uploads';
+
+export interface DataServiceDeps {
+  store: Store;
+  services: Services;
+  /** the data folder: uploads go to <data>/imports */
+  dataDir: string;
+  /** opens the other apps' formats (main/data/formats' openImport); without it only Hearth JSON and Jan folders import */
+  readers?: ReaderFactory;
+  logger: Logger;
+  /** the clock (imports' progress pace, uploads' age, exports' date) */
+  now?: () => number;
+  progressIntervalMs?: number;
+}
+
+const noReaders: ReaderFactory = async (p) => {
+  throw new IpcError('invalid_input', `${path.basename(p)} is neither Hearth JSON nor a Jan folder, the formats this build imports`);
+};
+
+export class DataService {
+  readonly uploads: Uploads;
+  readonly imports: ImportJobs;
+  private readonly now: () => number;
+
+  constructor(private readonly deps: DataServiceDeps) {
+    this.now = deps.now ?? Date.now;
+    this.uploads = new Uploads(path.join(deps.dataDir, 'imports'), deps.logger, this.now);
+    this.imports = new ImportJobs({
+      store: deps.store, readers: deps.readers ?? noReaders, uploads: this.uploads, logger: deps.logger, now: this.now,
+      progressIntervalMs: deps.progressIntervalMs,
+      emit: (p) => deps.services.emit('data.importProgress', p),
+    });
+    // the uploads an earlier run left
+    this.uploads.sweep();
+  }
+
+  importExportChannels(): Handlers {
+    return {
+      'data.import.upload': (r) => this.uploads.put(r),
+      'data.import.preview': (r) => this.imports.preview(r.source, r.from),
+      'data.import.start': (r) => this.imports.start(r.jobId),
+      'data.import.cancel': (r) => {
+        this.imports.cancel(r.jobId);
+        return { ok: true as const };
+      },
+      'data.export': (r) => exportFile(this.deps.store, r, this.now()),
+    };
+  }
+
+  /** Stops a running import (between conversations) and waits for it. */
+  close(): Promise<void> {
+    return this.imports.close();
+  }
+}
