@@ -13,8 +13,8 @@ import { safeFileName } from './uploads';
 /** the largest export (its data as it crosses IPC) */
 export const EXPORT_MAX_BYTES = 256 * 1024 * 1024;
 
-function tooLarge(threads: number): never {
-  throw new IpcError('too_large', `the export of ${threads} threads is over ${EXPORT_MAX_BYTES / (1024 * 1024)} MB: export fewer threads at a time`);
+function tooLarge(threads: number, max: number): never {
+  throw new IpcError('too_large', `the export of ${threads} threads is over ${Math.floor(max / (1024 * 1024))} MB: export fewer threads at a time`);
 }
 
 /** Every saved thread's id, oldest first. */
@@ -45,7 +45,7 @@ function zip(files: { name: string; text: string }[], mtime: Date): Promise<Buff
   });
 }
 
-export async function exportFile(store: Store, req: RequestOf<'data.export'>, now: number): Promise<ExportFileDTO> {
+export async function exportFile(store: Store, req: RequestOf<'data.export'>, now: number, max = EXPORT_MAX_BYTES): Promise<ExportFileDTO> {
   const ids = req.threadIds ?? allThreadIds(store);
   if (ids.length === 0) throw new IpcError('invalid_input', 'there are no threads to export');
   for (const id of ids) if (!store.threads.exists(id)) throw new IpcError('not_found', `thread ${id} is not here`);
@@ -55,12 +55,12 @@ export async function exportFile(store: Store, req: RequestOf<'data.export'>, no
     for (const id of ids) {
       const t = store.exportThreadJson(id);
       bytes += Buffer.byteLength(JSON.stringify(t));
-      if (bytes > EXPORT_MAX_BYTES) tooLarge(ids.length);
+      if (bytes > max) tooLarge(ids.length, max);
       threads.push(t);
     }
     const bundle: BundleExport = { format: EXPORT_BUNDLE_FORMAT, version: EXPORT_VERSION, exportedAt: now, threads };
     const data = JSON.stringify(bundle, null, 1);
-    if (Buffer.byteLength(data) > EXPORT_MAX_BYTES) tooLarge(ids.length);
+    if (Buffer.byteLength(data) > max) tooLarge(ids.length, max);
     return { fileName: `hearth-chats-${stamp(now)}.json`, mime: 'application/json', encoding: 'utf8', data, threads: ids.length };
   }
   const taken = new Set<string>();
@@ -70,11 +70,11 @@ export async function exportFile(store: Store, req: RequestOf<'data.export'>, no
     const text = store.exportThreadMarkdown(id);
     bytes += Buffer.byteLength(text);
     // base64 grows the zip by a third: the cap holds for what crosses IPC
-    if (bytes * (ids.length > 1 ? 4 / 3 : 1) > EXPORT_MAX_BYTES) tooLarge(ids.length);
+    if (bytes * (ids.length > 1 ? 4 / 3 : 1) > max) tooLarge(ids.length, max);
     files.push({ name: unique(safeFileName(store.threads.get(id).title, 'chat'), '.md', taken), text });
   }
   if (files.length === 1) return { fileName: files[0].name, mime: 'text/markdown', encoding: 'utf8', data: files[0].text, threads: 1 };
   const data = (await zip(files, new Date(now))).toString('base64');
-  if (data.length > EXPORT_MAX_BYTES) tooLarge(ids.length);
+  if (data.length > max) tooLarge(ids.length, max);
   return { fileName: `hearth-chats-${stamp(now)}.zip`, mime: 'application/zip', encoding: 'base64', data, threads: ids.length };
 }

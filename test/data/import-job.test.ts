@@ -315,8 +315,15 @@ describe('Markdown export', () => {
     const undated = (md: string) => md.replace(/Exported from Hearth on \S+/, 'Exported');
     expect(undated(files.get('Plan - training.md')!)).toBe(undated(one.data));
     expect(files.get('Plan - training (2).md')).toContain('Sourdough starter?');
-    expect(second).toBeDefined();
     expect((await fail('data.export', { threadIds: ['no-such-thread'], format: 'md' })).code).toBe('not_found');
+    // over the cap: refused, saying what to do
+    const { exportFile } = await import('../../main/data/export-file');
+    store.messages.add({ threadId: second, role: 'user', content: 'x'.repeat(1024 * 1024) });
+    const cap = 1024 * 1024 + 300;
+    for (const format of ['md', 'json'] as const) {
+      await expect(exportFile(store, { threadIds: null, format }, 0, cap)).rejects.toThrow(expect.objectContaining({ code: 'too_large', message: 'the export of 2 threads is over 1 MB: export fewer threads at a time' }));
+      expect((await exportFile(store, { threadIds: [first], format }, 0, cap)).threads).toBe(1);
+    }
   });
 });
 
