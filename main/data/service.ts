@@ -23,6 +23,8 @@ export interface DataServiceDeps {
   /** the clock (imports' progress pace, uploads' age, exports' date) */
   now?: () => number;
   progressIntervalMs?: number;
+  /** what an import awaits between conversations (tests hold it; default the next macrotask) */
+  yieldTurn?: () => Promise<void>;
 }
 
 const noReaders: ReaderFactory = async (p) => {
@@ -39,7 +41,7 @@ export class DataService {
     this.uploads = new Uploads(path.join(deps.dataDir, 'imports'), deps.logger, this.now);
     this.imports = new ImportJobs({
       store: deps.store, readers: deps.readers ?? noReaders, uploads: this.uploads, logger: deps.logger, now: this.now,
-      progressIntervalMs: deps.progressIntervalMs,
+      progressIntervalMs: deps.progressIntervalMs, yieldTurn: deps.yieldTurn,
       emit: (p) => deps.services.emit('data.importProgress', p),
     });
     // the uploads an earlier run left

@@ -86,9 +86,9 @@ export const ERRORS = {
   },
   busy: {
     meaning:
-      'what this needs is taken: a reply is still being written in this chat, or a browser page has too many image requests waiting (IPC), or the database stayed locked by another connection through every retry (the store: it reaches the user only as a reply’s `store_busy`)',
+      'what this needs is taken: a reply is still being written in this chat, or a browser page has too many image requests waiting, or another import of chats runs (IPC), or the database stayed locked by another connection through every retry (the store: it reaches the user only as a reply’s `store_busy`)',
     userFixable: true,
-    hint: 'Hearth is busy with another reply or with this page’s images — wait for it to finish (or press Stop) and try again.',
+    hint: 'Hearth is busy with another reply, an import, or this page’s images — wait for it to finish (or stop it) and try again.',
     replyHint: 'Hearth could not save this reply (its database stayed locked), so it was stopped — regenerate it.',
     layers: ['ipc', 'store'],
   },

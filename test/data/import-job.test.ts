@@ -58,8 +58,7 @@ function setup(opts: { readers?: ReaderFactory; yieldTurn?: Turn; store?: Store;
   services.subscribe((e: EventName, p) => {
     if (e === 'data.importProgress') progress.push(p as ImportProgressDTO);
   });
-  const data = new DataService({ store, services, dataDir: dir, logger, readers: opts.readers, now: opts.now, progressIntervalMs: 200 });
-  if (opts.yieldTurn) (data.imports as unknown as { deps: { yieldTurn: Turn } }).deps.yieldTurn = opts.yieldTurn;
+  const data = new DataService({ store, services, dataDir: dir, logger, readers: opts.readers, now: opts.now, progressIntervalMs: 200, yieldTurn: opts.yieldTurn });
   services.register(data.importExportChannels());
   const call = (channel: string, payload: unknown) => services.handle(channel, payload) as Promise<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
   const fail = async (channel: string, payload: unknown) => {
