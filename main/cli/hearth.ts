@@ -14,7 +14,7 @@ import { OFFLOAD_ALIASES, OFFLOAD_FLAGS, OFFLOAD_USAGE } from './offload-flags';
 import { fitCommand, infoCommand, mib, notice, runCommand } from './model-commands';
 import { apiListenError, checkFlags, errorLine, listenError } from './errors';
 import { BrowserServer } from '../browser/server';
-import { restartableApp } from '../browser/restartable';
+import { restartableApp } from './restartable';
 import { hostHeaderOf, isLoopbackHost, isWildcardHost, machineNames } from '../browser/guard';
 import { composeApp, type App } from '../compose';
 import { ApiServerSettings, type ApiStatusDTO } from '../ipc/api';

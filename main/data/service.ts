@@ -3,11 +3,11 @@
  * exporting threads. Its channels are the data.* ones of the contract; each answers its own errors.
  */
 import path from 'path';
-import { IpcError } from '../ipc/contract';
 import type { Logger } from '../logging';
 import type { Handlers, Services } from '../services';
 import type { Store } from '../store';
 import { exportFile } from './export-file';
+import { openImport } from './formats/detect';
 import { ImportJobs } from './import-job';
 import type { ReaderFactory } from './import-sources';
 import { Uploads } from './uploads';
@@ -17,7 +17,7 @@ export interface DataServiceDeps {
   services: Services;
   /** the data folder: uploads go to <data>/imports */
   dataDir: string;
-  /** opens the other apps' formats (main/data/formats' openImport); without it only Hearth JSON and Jan folders import */
+  /** opens the other apps' formats (default main/data/formats' openImport) */
   readers?: ReaderFactory;
   logger: Logger;
   /** the clock (imports' progress pace, uploads' age, exports' date) */
@@ -26,10 +26,6 @@ export interface DataServiceDeps {
   /** what an import awaits between conversations (tests hold it; default the next macrotask) */
   yieldTurn?: () => Promise<void>;
 }
-
-const noReaders: ReaderFactory = async (p) => {
-  throw new IpcError('invalid_input', `${path.basename(p)} is neither Hearth JSON nor a Jan folder, the formats this build imports`);
-};
 
 export class DataService {
   readonly uploads: Uploads;
@@ -40,7 +36,7 @@ export class DataService {
     this.now = deps.now ?? Date.now;
     this.uploads = new Uploads(path.join(deps.dataDir, 'imports'), deps.logger, this.now);
     this.imports = new ImportJobs({
-      store: deps.store, readers: deps.readers ?? noReaders, uploads: this.uploads, logger: deps.logger, now: this.now,
+      store: deps.store, readers: deps.readers ?? openImport, uploads: this.uploads, logger: deps.logger, now: this.now,
       progressIntervalMs: deps.progressIntervalMs, yieldTurn: deps.yieldTurn,
       emit: (p) => deps.services.emit('data.importProgress', p),
     });

@@ -1,13 +1,13 @@
 /**
  * The Data page's backups, restore, move and erase (main/data-folder/): real SQLite in temporary folders,
- * the app as composeApp builds it, and browser mode's restart host (main/browser/restartable.ts)
+ * the app as composeApp builds it, and browser mode's restart host (main/cli/restartable.ts)
  * recomposing it after a restore, a move or an erase of everything.
  */
 import fs from 'fs';
 import path from 'path';
 import Database from 'better-sqlite3';
 import { composeApp, type App } from '../../main/compose';
-import { restartableApp, type RestartableApp } from '../../main/browser/restartable';
+import { restartableApp, type RestartableApp } from '../../main/cli/restartable';
 import { Backups, backupStem, DAY_MS, DAILY_CHECK_MS } from '../../main/data-folder/backups';
 import { eraseSummary, ERASED_EVERYTHING } from '../../main/data-folder/erase-scope';
 import { NO_RESTART_MESSAGE } from '../../main/data-folder/restart';

@@ -121,9 +121,10 @@ describe('Jan folders', () => {
     expect(data.imports.finished).toBeNull();
     const missing = await fail('data.import.preview', { source: { path: path.join(tmpDir(), 'nothing-here') }, from: 'jan' });
     expect(missing).toMatchObject({ code: 'import_failed' });
-    // a format this build has no parser for yet says so
-    const other = await fail('data.import.preview', { source: { path: janFolder(0) } });
-    expect(other.code).toBe('invalid_input');
+    // a Jan folder given as another format: refused, naming what it is
+    const other = await fail('data.import.preview', { source: { path: janFolder(1) }, from: 'chatgpt' });
+    expect(other.code).toBe('import_failed');
+    expect(other.message).toMatch(/Jan/);
   });
 
   test('progress goes out at most every 200 ms of the clock, and at the end', async () => {
