@@ -12,6 +12,7 @@ import { checkKnownFlags, intFlag, ParsedArgs, parseArgs, spelling, UsageError }
 import { resolveModelArg } from './model-arg';
 import { OFFLOAD_ALIASES, OFFLOAD_FLAGS, OFFLOAD_USAGE } from './offload-flags';
 import { fitCommand, infoCommand, mib, notice, runCommand } from './model-commands';
+import { CHATS_BOOLEANS, CHATS_FLAGS, CHATS_USAGE, chatsCommand } from './chats';
 import { apiListenError, checkFlags, errorLine, listenError } from './errors';
 import { BrowserServer } from '../browser/server';
 import { restartableApp } from './restartable';
@@ -65,6 +66,7 @@ commands:
   import FILE [--copy|--move|--link] [--json]   a GGUF file into the library: checked first, then
                                                 copied (default) or moved into the models folder,
                                                 or added by reference where it is
+${CHATS_USAGE}
   serve [--port 1420] [--host 127.0.0.1] [--allow-remote] [--api [--api-host H] [--api-port P]]
                                                 browser mode: the UI on a local URL; a --host
                                                 beyond loopback needs --allow-remote. --api also
@@ -78,7 +80,7 @@ MODEL: a .gguf file's path, or the name of a model in the data folder's models/ 
 global options: --data-dir DIR (or HEARTH_DATA_DIR), --verbose
 hearth --version (-v)                           Hearth's version and the llama.cpp commit of its engine`;
 
-const BOOLEANS = new Set(['json', 'verbose', 'help', 'version', 'allow-remote', 'copy', 'move', 'link', 'api']);
+const BOOLEANS = new Set(['json', 'verbose', 'help', 'version', 'allow-remote', 'copy', 'move', 'link', 'api', ...CHATS_BOOLEANS]);
 const ALIASES: Record<string, string> = { p: 'prompt', n: 'n-predict', h: 'help', v: 'version', t: 'threads', c: 'ctx', ...OFFLOAD_ALIASES };
 const GLOBAL_FLAGS = ['data-dir', 'verbose', 'help'];
 const PORT_MAX = 65535;
@@ -94,6 +96,7 @@ const COMMAND_FLAGS: Record<string, string[]> = {
   pull: ['json'],
   import: ['json', 'copy', 'move', 'link'],
   serve: ['port', 'host', 'allow-remote', 'api', 'api-host', 'api-port'],
+  chats: [...CHATS_FLAGS],
 };
 
 /** serve's --api, --api-host and --api-port: null without --api (the saved settings decide then). */
@@ -251,6 +254,8 @@ export async function main(argv: string[]): Promise<number> {
         if (modes.length > 1) throw new UsageError(`give one of --copy, --move, --link, not ${modes.map((m) => `--${m}`).join(' and ')}`);
         return await importFile(rest[0], modes[0] ?? 'copy', { engine, paths: openModelsFolder(dataDir, logger), logger, json: flags.json === true });
       }
+      case 'chats':
+        return await chatsCommand({ parsed, rest, dataDir, logger, openStore: () => Store.open(openDataDir(dataDir).database, { logger, appVersion: appVersion() }) });
       case 'serve': {
         const port = intFlag(parsed, 'port', 1420)!;
         if (port < 0 || port > PORT_MAX) throw new UsageError(`--port ${port} is not a port: give one from 0 to ${PORT_MAX} (0 picks a free one)`);

@@ -17,9 +17,12 @@ function tooLarge(threads: number, max: number): never {
   throw new IpcError('too_large', `the export of ${threads} threads is over ${Math.floor(max / (1024 * 1024))} MB: export fewer threads at a time`);
 }
 
-/** Every saved thread's id, oldest first. */
-function allThreadIds(store: Store): string[] {
-  return store.db.prepare('SELECT id FROM threads ORDER BY created_at, seq').pluck().all() as string[];
+/** The threads asked for (null: every saved thread, oldest first), each checked to be here. */
+export function threadIdsOf(store: Store, ids: readonly string[] | null): string[] {
+  const out = ids ? [...ids] : (store.db.prepare('SELECT id FROM threads ORDER BY created_at, seq').pluck().all() as string[]);
+  if (out.length === 0) throw new IpcError('invalid_input', 'there are no threads to export');
+  for (const id of out) if (!store.threads.exists(id)) throw new IpcError('not_found', `thread ${id} is not here`);
+  return out;
 }
 
 /** `name` once among `taken` (case-insensitively, as Windows and macOS see names): "x (2).md" after "x.md". */
@@ -33,7 +36,26 @@ function unique(name: string, ext: string, taken: Set<string>): string {
   }
 }
 
-const stamp = (now: number) => new Date(now).toISOString().slice(0, 10);
+export const exportStamp = (now: number) => new Date(now).toISOString().slice(0, 10);
+
+/** One Markdown file per thread, each with a unique name safe on every OS. */
+export function* markdownFiles(store: Store, ids: readonly string[]): Generator<{ name: string; text: string }> {
+  const taken = new Set<string>();
+  for (const id of ids) yield { name: unique(safeFileName(store.threads.get(id).title, 'chat'), '.md', taken), text: store.exportThreadMarkdown(id) };
+}
+
+/**
+ * The Hearth bundle of these threads as the pieces of its JSON text, one thread at a time (the CLI writes
+ * them to a file as they come; data.export joins them under its cap).
+ */
+export function* bundleParts(store: Store, ids: readonly string[], now: number): Generator<string> {
+  const head: Omit<BundleExport, 'threads'> = { format: EXPORT_BUNDLE_FORMAT, version: EXPORT_VERSION, exportedAt: now };
+  yield `${JSON.stringify(head).slice(0, -1)},"threads":[`;
+  for (let i = 0; i < ids.length; i++) yield (i ? ',\n' : '\n') + JSON.stringify(store.exportThreadJson(ids[i]));
+  yield '\n]}\n';
+}
+
+export const bundleFileName = (now: number) => `hearth-chats-${exportStamp(now)}.json`;
 
 function zip(files: { name: string; text: string }[], mtime: Date): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -46,35 +68,27 @@ function zip(files: { name: string; text: string }[], mtime: Date): Promise<Buff
 }
 
 export async function exportFile(store: Store, req: RequestOf<'data.export'>, now: number, max = EXPORT_MAX_BYTES): Promise<ExportFileDTO> {
-  const ids = req.threadIds ?? allThreadIds(store);
-  if (ids.length === 0) throw new IpcError('invalid_input', 'there are no threads to export');
-  for (const id of ids) if (!store.threads.exists(id)) throw new IpcError('not_found', `thread ${id} is not here`);
+  const ids = threadIdsOf(store, req.threadIds);
   if (req.format === 'json') {
-    const threads: BundleExport['threads'] = [];
+    const parts: string[] = [];
     let bytes = 0;
-    for (const id of ids) {
-      const t = store.exportThreadJson(id);
-      bytes += Buffer.byteLength(JSON.stringify(t));
+    for (const part of bundleParts(store, ids, now)) {
+      bytes += Buffer.byteLength(part);
       if (bytes > max) tooLarge(ids.length, max);
-      threads.push(t);
+      parts.push(part);
     }
-    const bundle: BundleExport = { format: EXPORT_BUNDLE_FORMAT, version: EXPORT_VERSION, exportedAt: now, threads };
-    const data = JSON.stringify(bundle, null, 1);
-    if (Buffer.byteLength(data) > max) tooLarge(ids.length, max);
-    return { fileName: `hearth-chats-${stamp(now)}.json`, mime: 'application/json', encoding: 'utf8', data, threads: ids.length };
+    return { fileName: bundleFileName(now), mime: 'application/json', encoding: 'utf8', data: parts.join(''), threads: ids.length };
   }
-  const taken = new Set<string>();
   const files: { name: string; text: string }[] = [];
   let bytes = 0;
-  for (const id of ids) {
-    const text = store.exportThreadMarkdown(id);
-    bytes += Buffer.byteLength(text);
+  for (const f of markdownFiles(store, ids)) {
+    bytes += Buffer.byteLength(f.text);
     // base64 grows the zip by a third: the cap holds for what crosses IPC
     if (bytes * (ids.length > 1 ? 4 / 3 : 1) > max) tooLarge(ids.length, max);
-    files.push({ name: unique(safeFileName(store.threads.get(id).title, 'chat'), '.md', taken), text });
+    files.push(f);
   }
   if (files.length === 1) return { fileName: files[0].name, mime: 'text/markdown', encoding: 'utf8', data: files[0].text, threads: 1 };
   const data = (await zip(files, new Date(now))).toString('base64');
   if (data.length > max) tooLarge(ids.length, max);
-  return { fileName: `hearth-chats-${stamp(now)}.zip`, mime: 'application/zip', encoding: 'base64', data, threads: ids.length };
+  return { fileName: `hearth-chats-${exportStamp(now)}.zip`, mime: 'application/zip', encoding: 'base64', data, threads: ids.length };
 }
