@@ -64,7 +64,7 @@ export interface App {
   tools: ToolsService;
   /** the remote providers (main/providers/) */
   providers: ProviderService;
-  /** the data folder's backups (main/data/backups.ts): the host starts the daily one (backups.start) */
+  /** the data folder's backups (main/data-folder/backups.ts): the host starts the daily one (backups.start) */
   backups: Backups;
   close(): Promise<void>;
 }
