@@ -363,7 +363,7 @@ test('back up while a reply streams, change something, restore: the app restarts
   for (const title of IMPORTED_TITLES) expect(await chatLink(title).count()).toBe(1);
   await shot(page, 'data-restored');
 
-  // the restored chat whose reply was streaming at the backup: it is not left streaming
+  // the restored chat whose reply was streaming at the backup: not left streaming, it says it is incomplete
   const story = chatLinks().filter({ hasNotText: new RegExp(IMPORTED_TITLES.join('|')) });
   expect(await story.count()).toBe(1);
   await story.click();
@@ -371,7 +371,7 @@ test('back up while a reply streams, change something, restore: the app restarts
   expect(await stopButton().count()).toBe(0);
   const restoredReply = replies().last();
   await restoredReply.waitFor({ timeout: WAIT });
-  console.log('restored reply:', await restoredReply.getAttribute('aria-label'), JSON.stringify(await restoredReply.textContent()));
+  expect(await restoredReply.getByRole('note', { name: 'Why the reply stopped' }).textContent()).toMatch(/^Hearth closed while this reply was being written; it is incomplete/);
   await shot(page, 'data-restored-chat');
 
   // the backups list: the one restored and the one taken before restoring
