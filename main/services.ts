@@ -3,6 +3,7 @@
  * mode. handle() is the one entry for the IPC contract: it validates the request, dispatches to the
  * channel's handler, and validates the response. Events go to every subscriber (windows, sockets).
  */
+import { randomUUID } from 'crypto';
 import { EngineClient } from './engine/client';
 import { Logger, RepeatLimiter } from './logging';
 import { toCode } from './errors/catalogue';
@@ -26,6 +27,8 @@ export type Handlers = { [C in Channel]?: Handler<C> };
 export type EventListener = <E extends EventName>(event: E, payload: EventOf<E>) => void;
 
 export class Services {
+  /** app.info's instance: new with each composed App */
+  private readonly instance = randomUUID();
   private readonly handlers: Handlers = {};
   private readonly listeners = new Set<EventListener>();
   /** failed calls' log lines, per (channel, code): a page flooding bad calls cannot fill the log */
@@ -80,6 +83,7 @@ export class Services {
       dataDir: this.deps.paths.root,
       logsDir: this.deps.paths.logs,
       canOpenLogsFolder: this.handlers['app.openLogsFolder'] !== undefined,
+      instance: this.instance,
     };
     try {
       const [v, devices] = await Promise.all([this.deps.engine.version(), this.deps.engine.devices()]);

@@ -32,6 +32,8 @@ export const AppInfo = z.object({
   /** whether app.openLogsFolder is available (the desktop app; not browser mode) */
   canOpenLogsFolder: z.boolean(),
   engineError: z.string().optional(),
+  /** this run of main's services: a restart (a restore, a move, an erase of everything) answers with another (the window reloads on it) */
+  instance: z.string().optional(),
 });
 export type AppInfo = z.infer<typeof AppInfo>;
 

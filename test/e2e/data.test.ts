@@ -17,6 +17,7 @@ import type { Locator, Page } from 'playwright-core';
 import * as yauzl from 'yauzl';
 import { openImport } from '../../main/data/formats/detect';
 import { IMPORT_FORMAT_NAMES } from '../../main/ipc/contract';
+import { RESTART_GIVE_UP_MS } from '../../renderer/src/features/data/listeners';
 import { dataPaths } from '../../main/paths';
 import { Store } from '../../main/store';
 import { BrowserMode, engineHosts, openBrowserMode, openSettings, shot, untilWithShot } from '../helpers/browser-mode';
@@ -351,10 +352,13 @@ test('back up while a reply streams, change something, restore: the app restarts
   await shot(page, 'data-restore-confirm');
   const reloaded = page.waitForEvent('load', { timeout: WAIT });
   await confirm.getByRole('button', { name: 'Restore and restart', exact: true }).click();
+  const asked = Date.now();
   const overlay = page.getByRole('alertdialog', { name: 'Restarting…' });
   await overlay.waitFor({ timeout: WAIT });
   await shot(page, 'data-restarting');
   await reloaded;
+  // the new App's app.info (another instance) reloads the page: not the fallback after RESTART_GIVE_UP_MS of answers
+  expect(Date.now() - asked).toBeLessThan(RESTART_GIVE_UP_MS);
   await page.getByRole('textbox', { name: 'Message', exact: true }).waitFor({ timeout: WAIT });
   await until('the chat list after the restart', async () => (await chatLink('No current node').count()) === 1);
 

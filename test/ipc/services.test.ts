@@ -5,7 +5,7 @@
  */
 import { EngineClient } from '../../main/engine/client';
 import { EngineError } from '../../main/engine/protocol';
-import { IPC_ERROR_CODES, IpcError } from '../../main/ipc/contract';
+import { type AppInfo, IPC_ERROR_CODES, IpcError } from '../../main/ipc/contract';
 import { dataPaths } from '../../main/paths';
 import { Services, toIpcError } from '../../main/services';
 import { StoreError } from '../../main/store';
@@ -65,4 +65,16 @@ test('a response that fails its schema is internal; bad requests and channels ke
   expect((await errorOf(s.handle('no.such.channel', {}))).code).toBe('unknown_channel');
   expect((await errorOf(s.handle('threads.list', {}))).code).toBe('unknown_channel'); // not registered here
   expect(new Set(IPC_ERROR_CODES).size).toBe(IPC_ERROR_CODES.length);
+});
+
+test('app.info names its instance: the same for one Services, another for the next (a restart composes new ones)', async () => {
+  const make = () => new Services({ engine: {} as EngineClient, paths: dataPaths('/nonexistent'), appVersion: '0.0.0-test', logger: levelLogger() });
+  const instanceOf = async (s: Services) => ((await s.handle('app.info', {})) as AppInfo).instance;
+  const one = make();
+  const first = await instanceOf(one);
+  const again = await instanceOf(one);
+  const next = await instanceOf(make());
+  expect(typeof first).toBe('string');
+  expect(again).toBe(first);
+  expect(next).not.toBe(first);
 });

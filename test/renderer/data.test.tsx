@@ -13,6 +13,7 @@ import type { ImportPreviewDTO, ImportProgressDTO } from '../../main/ipc/contrac
 import { UPLOAD_CHUNK_BYTES } from '../../main/ipc/contract';
 import { openDialog } from '../../renderer/src/app/uiSlice';
 import { page } from '../../renderer/src/features/data/page';
+import { RESTART_GIVE_UP_MS, RESTART_POLL_MS } from '../../renderer/src/features/data/listeners';
 import { documentDTO, thread } from './fake-bridge';
 import { renderApp } from './render-app';
 
@@ -377,6 +378,24 @@ describe('Settings → Data → Backups, folder, erase, restart', () => {
     expect(reload).not.toHaveBeenCalled();
     up = true;
     await waitFor(() => expect(reload).toHaveBeenCalledTimes(1), { timeout: 4000 });
+  });
+
+  test('a restart in the same server (browser mode: app.info answers throughout) reloads the page once another instance answers', async () => {
+    const reload = jest.spyOn(page, 'reload').mockImplementation(() => undefined);
+    let instance = 'first';
+    const { bridge } = await openData({
+      'app.info': () => ({ appVersion: '0.1.0', llamaCommit: 'b1234', backends: ['CPU'], devices: [], dataDir: '/data', logsDir: '/data/logs', canOpenLogsFolder: false, instance }),
+    });
+    await waitFor(() => expect(bridge.callsTo('app.info').length).toBeGreaterThanOrEqual(1));
+    act(() => bridge.emit('app.restarting', { reason: 'Restoring the backup of 1 December.' }));
+    const asked = bridge.callsTo('app.info').length;
+    // the same instance answering: not back yet
+    await waitFor(() => expect(bridge.callsTo('app.info').length).toBeGreaterThanOrEqual(asked + 2), { timeout: 4000 });
+    expect(reload).not.toHaveBeenCalled();
+    instance = 'second';
+    await waitFor(() => expect(reload).toHaveBeenCalledTimes(1), { timeout: 4000 });
+    // well before RESTART_GIVE_UP_MS of answering
+    expect(bridge.callsTo('app.info').length).toBeLessThan(asked + RESTART_GIVE_UP_MS / RESTART_POLL_MS);
   });
 });
 

@@ -1,8 +1,9 @@
 /**
  * Settings → Data's side effects: the page asks main for its backups and data folder when it opens;
  * after main said it restarts (app.restarting), app.info is asked every second and the page reloads
- * once main answers again (after it was seen gone, or after RESTART_GIVE_UP_MS of answering: a
- * restart too quick to be seen between two asks); an import's end refreshes the chat list; a new
+ * once main answers again: as another instance than the page knew (browser mode restarts in the same
+ * server, which may answer throughout), after it was seen gone, or after RESTART_GIVE_UP_MS of
+ * answering (a restart too quick to be seen between two asks, an instance not known); an import's end refreshes the chat list; a new
  * file picked while a preview waited drops that preview's job in main.
  */
 import type { AppStartListening } from '../../app/listeners';
@@ -28,14 +29,15 @@ export function startDataListeners(start: AppStartListening): void {
     actionCreator: appRestarting,
     effect: async (_a, api) => {
       api.unsubscribe(); // one reload per page
+      const before = api.getState().settings.info?.instance;
       let gone = false;
       let answered = 0;
       for (;;) {
         await api.delay(RESTART_POLL_MS);
         try {
-          await call('app.info', {});
+          const info = await call('app.info', {});
           answered += RESTART_POLL_MS;
-          if (gone || answered >= RESTART_GIVE_UP_MS) break;
+          if (gone || answered >= RESTART_GIVE_UP_MS || (before !== undefined && info.instance !== undefined && info.instance !== before)) break;
         } catch {
           gone = true;
         }
