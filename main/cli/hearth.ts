@@ -275,6 +275,7 @@ export async function main(argv: string[]): Promise<number> {
             next.api.startIfEnabled().catch((e: Error) => logger.warn(`api: ${e.message}`));
           },
           logger,
+          engine,
         );
         const app = served.current();
         const paths = app.services.paths;

@@ -268,6 +268,16 @@ export class EngineClient {
     return this.specs.has(modelId);
   }
 
+  /** The ids of the models loaded or loading (what unloadAll unloads). */
+  loadedIds(): string[] {
+    return [...new Set([...this.specs.keys(), ...this.loads.keys()])];
+  }
+
+  /** Unloads every model (an App closing for a restart in the same process leaves the engine empty). */
+  async unloadAll(): Promise<void> {
+    for (const id of this.loadedIds()) await this.unload(id);
+  }
+
   /** Makes sure the host has the model, loading it again after a host restart; resolves with that host. */
   private async ensure(modelId: string, signal?: AbortSignal): Promise<HostChannel> {
     const ch = await this.sup.start(signal);

@@ -146,11 +146,13 @@ export class ModelLibrary {
   private readonly headers = new GgufHeaderCache({ maxEntries: 4, maxBytes: 64 * 1024 * 1024 });
 
   private modelFolder: ModelFolder;
+  /** stops listening for the engine's lost models (at close: a restarted App's library replaces this one) */
+  private readonly stopLost: () => void;
 
   constructor(private readonly deps: LibraryDeps) {
     this.modelFolder = this.follow(deps.modelsDir);
     // the engine dropped the chat model (its native work hung, the engine restarted without it): say so
-    deps.engine.onModelLost((modelId, error) => {
+    this.stopLost = deps.engine.onModelLost((modelId, error) => {
       if (modelId !== CHAT_MODEL_ID) return;
       this.loadToken = undefined;
       this.loadedSettings = null;
@@ -187,6 +189,7 @@ export class ModelLibrary {
   /** Stops watching the models folder. */
   close(): void {
     this.folder.close();
+    this.stopLost();
   }
 
   /** Accepts `file` for this session as if it were in the library: only for a file the user picked in a dialog. */

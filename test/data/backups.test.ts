@@ -19,6 +19,9 @@ import { ensureDataDir, MOVED_TO_FILE, resolveDataDir } from '../../main/paths';
 import { openDatabase } from '../../main/store/db';
 import { Store } from '../../main/store';
 import { collectingLogger, errorOf, makeEngine, tempDir } from '../helpers/engine';
+import { copyModel, TINY_BPE } from '../helpers/models';
+import type { ModelState } from '../../main/ipc/contract';
+import { CHAT_MODEL_ID } from '../../main/models/library';
 
 jest.setTimeout(60_000);
 
@@ -47,6 +50,7 @@ function host(dir: string): RestartableApp {
     (restart) => composeApp({ paths: ensureDataDir(resolveDataDir(dir, {}, () => undefined)), engine, appVersion: '0.0.0-test', logger: silentLogger, restart }),
     () => undefined,
     silentLogger,
+    engine,
   );
 }
 
@@ -228,6 +232,26 @@ describe('restore', () => {
       expect(db.prepare('SELECT title FROM threads ORDER BY title').pluck().all()).toEqual(['after the backup', 'kept']);
       db.close();
       expect(fs.readdirSync(dir).filter((n) => n.includes('restore-from'))).toEqual([]);
+    } finally {
+      await h.current().close();
+    }
+  });
+
+  test('the model the closed App had loaded is unloaded from the engine; the new App starts with none loaded', async () => {
+    const dir = fresh();
+    fs.mkdirSync(path.join(dir, 'models'), { recursive: true });
+    copyModel(TINY_BPE, path.join(dir, 'models', 'tiny.gguf'));
+    const h = host(dir);
+    let app = h.current();
+    try {
+      const name = await app.backups.create();
+      const state = (await app.services.handle('models.load', { path: path.join(dir, 'models', 'tiny.gguf') })) as ModelState;
+      expect(state.loaded?.path).toBe(path.join(dir, 'models', 'tiny.gguf'));
+      expect(engine.loadedIds()).toEqual([CHAT_MODEL_ID]);
+      await app.services.handle('data.backups.restore', { name });
+      app = await restarted(h);
+      expect(engine.loadedIds()).toEqual([]);
+      expect(((await app.services.handle('models.state', {})) as ModelState).loaded).toBeNull();
     } finally {
       await h.current().close();
     }
