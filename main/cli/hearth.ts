@@ -6,7 +6,7 @@ import fs from 'fs';
 import path from 'path';
 import { addonLlamaCommit } from '../engine/addon';
 import { EngineClient } from '../engine/client';
-import { Logger, logLevelFrom, logUncaught, openFileLogger, silentLogger, stderrLogger, teeLogger } from '../logging';
+import { followingLogger, Logger, logLevelFrom, logUncaught, openFileLogger, silentLogger, stderrLogger, teeLogger } from '../logging';
 import { dataPaths, ensureDataDir, modelsFolderOf, projectRoot, resolveDataDir } from '../paths';
 import { checkKnownFlags, intFlag, ParsedArgs, parseArgs, spelling, UsageError } from './args';
 import { resolveModelArg } from './model-arg';
@@ -169,10 +169,12 @@ export async function main(argv: string[]): Promise<number> {
   const dataDir = resolveDataDir(typeof flags['data-dir'] === 'string' ? flags['data-dir'] : undefined);
   // serve keeps main.log and engine.log in <data>/logs (like the app); --verbose also prints to stderr
   const logDir = command === 'serve' ? openDataDir(dataDir).logs : undefined;
-  const file = logDir ? openFileLogger(logDir, 'main', { level: logLevelFrom() }) : undefined;
-  const sinks = [...(file ? [file] : []), ...(flags.verbose === true ? [stderrLogger()] : [])];
+  // main.log: serve's follows the data folder when a move restarts it there (see serve below)
+  let file = logDir ? openFileLogger(logDir, 'main', { level: logLevelFrom() }) : undefined;
+  const fileLog: Logger | undefined = file ? followingLogger(() => file ?? silentLogger) : undefined;
+  const sinks = [...(fileLog ? [fileLog] : []), ...(flags.verbose === true ? [stderrLogger()] : [])];
   const logger: Logger = sinks.length ? teeLogger(...sinks) : silentLogger;
-  if (file) logUncaught(file);
+  if (fileLog) logUncaught(fileLog);
   const rpcServers = rpcFlag(parsed);
   const engine = new EngineClient({ logger, logDir, ...(rpcServers ? { rpcServers } : {}) });
   /** the MODEL argument: a path, or a library model's name */
@@ -267,15 +269,29 @@ export async function main(argv: string[]): Promise<number> {
         }
         const version = appVersion();
         // a restore, a move or an erase of everything composes a new App (on the data folder as it then resolves) for the same server
+        let stop: (code: number) => void = () => undefined;
         const served = restartableApp(
           (restart) => composeApp({ paths: openDataDir(resolveDataDir(typeof flags['data-dir'] === 'string' ? flags['data-dir'] : undefined)), engine, appVersion: version, logger, restart }),
-          (next) => {
+          async (next) => {
+            const logs = next.services.paths.logs;
+            if (file && path.dirname(file.file) !== logs) {
+              // moved: main.log goes on in the new folder (engine.log stays where the engine host opened it until Hearth restarts)
+              const old = file;
+              file = openFileLogger(logs, 'main', { level: logLevelFrom() });
+              old.close();
+            }
             server.setServices(next.services);
             next.backups.start();
-            next.api.startIfEnabled().catch((e: Error) => logger.warn(`api: ${e.message}`));
+            // this run's --api host and port again, as at start
+            await startApi(next, api).catch((e: Error) => {
+              logger.warn(`api: ${e.message}`);
+              process.stderr.write(`warning: the API server did not start again: ${errorLine(e)}\n`);
+            });
           },
           logger,
           engine,
+          // a new App that could not be composed: the server would answer with a closed one, so the command ends
+          () => stop(1),
         );
         const app = served.current();
         const paths = app.services.paths;
@@ -308,14 +324,15 @@ export async function main(argv: string[]): Promise<number> {
         }
         printApi(apiStatus);
         process.stdout.write(`data folder: ${paths.root}\n`);
-        await new Promise<void>((resolve) => {
-          process.once('SIGINT', resolve);
-          process.once('SIGTERM', resolve);
+        const code = await new Promise<number>((resolve) => {
+          stop = resolve;
+          process.once('SIGINT', () => resolve(0));
+          process.once('SIGTERM', () => resolve(0));
         });
         await server.close();
         await served.settled();
-        await served.current().close();
-        return 0;
+        await served.current().close().catch((e: Error) => logger.warn(`close: ${e.message}`));
+        return code;
       }
       default:
         throw new UsageError(`unknown command ${command}: see hearth --help`);

@@ -21,6 +21,8 @@ export function restartableApp(
   started: (app: App) => void | Promise<void>,
   logger: Logger,
   engine: Pick<EngineClient, 'unloadAll'>,
+  /** the new App could not be composed (the old one is closed): the host ends */
+  failed: (e: Error) => void = () => undefined,
 ): RestartableApp {
   let settled: Promise<void> = Promise.resolve();
   const restart: RestartPort = (reason, work) => {
@@ -38,7 +40,8 @@ export function restartableApp(
       logger.info('restarted', { reason, dataDir: app.services.paths.root });
     })().catch((e: Error) => {
       logger.error(`restart (${reason}) failed: ${e.message}`);
-      process.stderr.write(`Hearth could not start again (${e.message}): stop it and start it again\n`);
+      process.stderr.write(`Hearth could not start again (${e.message}): start it again\n`);
+      failed(e);
     });
   };
   let app = compose(restart);

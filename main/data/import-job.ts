@@ -54,6 +54,7 @@ export const IMPORT_PROGRESS_MS = 200;
 export class ImportJobs {
   private readonly jobs = new Map<string, Job>();
   private running: { job: Job; finished: Promise<ImportProgressDTO> } | null = null;
+  private previewing: AbortController | null = null;
   private readonly now: () => number;
 
   constructor(private readonly deps: ImportJobsDeps) {
@@ -67,6 +68,21 @@ export class ImportJobs {
   /** Reads the source to the end and says what an import would do; writes nothing. */
   async preview(source: ImportSource, from: ImportFormatChoice): Promise<ImportPreviewDTO> {
     const { path: p, uploadId } = this.pathOf(source);
+    // one preview reads at a time: a newer one (another file picked) stops the one still reading
+    this.previewing?.abort();
+    const reading = new AbortController();
+    this.previewing = reading;
+    try {
+      return await this.read(p, uploadId, from, reading.signal);
+    } catch (e) {
+      if (reading.signal.aborted) throw new IpcError('superseded', 'another file was picked while this one was read');
+      throw e;
+    } finally {
+      if (this.previewing === reading) this.previewing = null;
+    }
+  }
+
+  private async read(p: string, uploadId: string | null, from: ImportFormatChoice, signal: AbortSignal): Promise<ImportPreviewDTO> {
     const src = await openSource(this.deps.store, this.deps.readers, p, from, this.now);
     const seen = new Set<string>();
     const skipped = new Map<string, number>();
@@ -76,7 +92,8 @@ export class ImportJobs {
     let duplicates = 0;
     let firstAt: number | null = null;
     let lastAt: number | null = null;
-    for await (const u of src.units()) {
+    for await (const u of src.units(signal)) {
+      if (signal.aborted) throw new IpcError('superseded', 'another file was picked while this one was read');
       if ('skipped' in u) {
         skip(u.skipped);
         continue;

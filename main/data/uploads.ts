@@ -12,6 +12,12 @@ import { IMPORT_MAX_BYTES, IpcError, type RequestOf } from '../ipc/contract';
 import type { Logger } from '../logging';
 
 export const UPLOAD_STALE_MS = 24 * 60 * 60 * 1000;
+/** uploads kept at once: a new one drops the least recently written beyond this (the page sends one at a time) */
+export const MAX_UPLOADS = 4;
+/** the free space an upload leaves on its disk (a piece that would take more is refused, the upload dropped) */
+export const UPLOAD_DISK_RESERVE_BYTES = 512 * 1024 * 1024;
+
+const notHere = (id: string) => new IpcError('not_found', `upload ${id} is not here (it was finished, or Hearth restarted): upload the file again`);
 
 interface Upload {
   file: string;
@@ -40,7 +46,18 @@ export class Uploads {
     private readonly logger: Logger,
     private readonly now: () => number = Date.now,
     private readonly maxBytes: number = IMPORT_MAX_BYTES,
+    private readonly reserveBytes: number = UPLOAD_DISK_RESERVE_BYTES,
   ) {}
+
+  /** free bytes on the disk of `file` (unknown: as if there were room) */
+  private freeBytes(file: string): number {
+    try {
+      const st = fs.statfsSync(path.dirname(file));
+      return st.bavail * st.bsize;
+    } catch {
+      return Number.POSITIVE_INFINITY;
+    }
+  }
 
   /** Deletes every upload folder this run does not know (at start: all of them) and those untouched for a day. */
   sweep(): void {
@@ -71,6 +88,8 @@ export class Uploads {
     if (id === undefined) {
       if (req.offset !== 0) throw new IpcError('invalid_input', `an upload starts at offset 0, not ${req.offset}`);
       this.sweep();
+      const oldest = [...this.uploads].sort((a, b) => a[1].touchedAt - b[1].touchedAt);
+      for (const [old] of oldest.slice(0, Math.max(0, oldest.length - MAX_UPLOADS + 1))) this.remove(old);
       id = randomUUID();
       const folder = path.join(this.dir, id);
       fs.mkdirSync(folder, { recursive: true });
@@ -79,7 +98,7 @@ export class Uploads {
       this.uploads.set(id, u);
     } else {
       const found = this.uploads.get(id);
-      if (!found) throw new IpcError('not_found', `upload ${id} is not here (it was finished, or Hearth restarted): upload the file again`);
+      if (!found) throw notHere(id);
       u = found;
       if (u.complete) throw new IpcError('invalid_input', `upload ${id} is already complete`);
       if (path.basename(u.file) !== safeFileName(req.name, 'upload')) throw new IpcError('invalid_input', `upload ${id} is of another file`);
@@ -88,6 +107,10 @@ export class Uploads {
     if (u.bytes + bytes.length > this.maxBytes) {
       this.remove(id);
       throw new IpcError('too_large', `the file is over ${Math.floor(this.maxBytes / (1024 * 1024))} MiB, more than an import takes`);
+    }
+    if (this.freeBytes(u.file) - bytes.length < this.reserveBytes) {
+      this.remove(id);
+      throw new IpcError('disk_full', `the disk of ${this.dir} would have less than ${Math.floor(this.reserveBytes / (1024 * 1024))} MiB free with this file: the upload was dropped`);
     }
     try {
       fs.appendFileSync(u.file, bytes);
@@ -104,7 +127,7 @@ export class Uploads {
   /** The file of a complete upload. */
   fileOf(id: string): string {
     const u = this.uploads.get(id);
-    if (!u) throw new IpcError('not_found', `upload ${id} is not here (it was finished, or Hearth restarted): upload the file again`);
+    if (!u) throw notHere(id);
     if (!u.complete) throw new IpcError('invalid_input', `upload ${id} is not complete (${u.bytes} bytes so far)`);
     u.touchedAt = this.now();
     return u.file;

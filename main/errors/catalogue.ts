@@ -93,9 +93,9 @@ export const ERRORS = {
     layers: ['ipc', 'store'],
   },
   superseded: {
-    meaning: 'a newer memory estimate was asked for; this one was dropped (the renderer ignores it)',
+    meaning: 'a newer request of the same kind replaced this one (a memory estimate, an import\'s preview of another file); this one was dropped (the renderer ignores it)',
     userFixable: true,
-    hint: 'A newer estimate is on its way.',
+    hint: 'A newer one is on its way.',
     layers: ['ipc'],
   },
   aborted: {
@@ -411,9 +411,9 @@ export const ERRORS = {
     layers: ['hub', 'ipc'],
   },
   disk_full: {
-    meaning: 'the models folder’s disk has less free space than the download still needs (checked before the start and while it runs), or a write failed with ENOSPC; the download is paused with its bytes kept',
+    meaning: 'the disk has less free space than a download still needs (checked before the start and while it runs; the download is paused with its bytes kept) or than an import\'s upload keeps free (the upload is dropped), or a write failed with ENOSPC',
     userFixable: true,
-    hint: 'There is not enough free disk space for this download — free some space, then resume it ({message}).',
+    hint: 'There is not enough free disk space — free some space, then try again ({message}).',
     layers: ['hub', 'ipc'],
   },
 

@@ -59,6 +59,12 @@ export function fromPino(p: pino.Logger): Logger {
 }
 
 /** Several loggers as one (e.g. the log file and, with --verbose, stderr). */
+/** A logger that writes wherever `current()` says now (hearth serve's main.log follows a moved data folder). */
+export function followingLogger(current: () => Logger): Logger {
+  const at = (level: LogLevel) => (msg: string, meta?: Record<string, unknown>) => current()[level](msg, meta);
+  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+}
+
 export function teeLogger(...all: Logger[]): Logger {
   const at = (level: LogLevel) => (msg: string, meta?: Record<string, unknown>) => {
     for (const l of all) l[level](msg, meta);

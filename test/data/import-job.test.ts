@@ -111,6 +111,14 @@ describe('Jan folders', () => {
     expect((await setupFail(call, 'data.import.start', { jobId: again.preview.jobId })).code).toBe('not_found');
   });
 
+  test('a second preview while one reads stops the first (superseded); the second answers', async () => {
+    const { call, fail } = setup();
+    const first = fail('data.import.preview', { source: { path: janFolder(3) }, from: 'jan' });
+    const second = call('data.import.preview', { source: { path: janFolder(2) }, from: 'jan' });
+    expect(await first).toMatchObject({ code: 'superseded' });
+    expect(await second).toMatchObject({ format: 'jan', threads: 2 });
+  });
+
   test('a bad file: a clear error and nothing written, not even its assistant', async () => {
     const { store, fail, data } = setup();
     const err = await fail('data.import.preview', { source: { path: janFolder(2, { bad: true }) }, from: 'jan' });
@@ -266,6 +274,21 @@ describe('uploads', () => {
     expect(fs.existsSync(path.join(dir, 'imports', left.uploadId))).toBe(true);
     new Uploads(path.join(dir, 'imports'), recordingLogger()).sweep();
     expect(fs.readdirSync(path.join(dir, 'imports'))).toEqual([]);
+  });
+
+  test('at most MAX_UPLOADS are kept (a new one drops the least recently written); a piece that would leave the disk under its reserve drops the upload', async () => {
+    const { dir } = setup();
+    const { Uploads, MAX_UPLOADS } = await import('../../main/data/uploads');
+    let t = 0;
+    const ups = new Uploads(path.join(dir, 'imports'), recordingLogger(), () => ++t);
+    const ids = Array.from({ length: MAX_UPLOADS + 2 }, (_, i) => ups.put({ name: `f${i}.json`, offset: 0, chunk: 'AAAA', last: false }).uploadId);
+    const kept = fs.readdirSync(path.join(dir, 'imports')).sort();
+    expect(kept).toEqual(ids.slice(-MAX_UPLOADS).sort());
+    expect(() => ups.put({ uploadId: ids[0], name: 'f0.json', offset: 3, chunk: 'AAAA', last: true })).toThrow(expect.objectContaining({ code: 'not_found' }));
+    // a reserve larger than any disk: the first piece is refused with disk_full, nothing stays
+    const full = new Uploads(path.join(dir, 'imports2'), recordingLogger(), Date.now, 1024, Number.MAX_SAFE_INTEGER);
+    expect(() => full.put({ name: 'x.json', offset: 0, chunk: 'AAAA', last: false })).toThrow(expect.objectContaining({ code: 'disk_full' }));
+    expect(fs.readdirSync(path.join(dir, 'imports2'))).toEqual([]);
   });
 
   test('an upload untouched for a day is deleted', () => {

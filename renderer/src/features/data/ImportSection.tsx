@@ -71,8 +71,9 @@ export function ImportSection() {
     <section className="stack" aria-labelledby="data-import-title">
       <h4 id="data-import-title">Import chats</h4>
       <p className="muted">
-        Chats exported from Hearth, Jan, LM Studio, Open WebUI, ChatGPT or Claude (a .json file or the export's .zip). You see what is in it before anything is imported; a chat imported before is not
-        imported again. You can also drop the file on the window.
+        ChatGPT's or Claude's data export (the .zip as downloaded, or its conversations.json), Open WebUI's chat export, one LM Studio conversation file, or Hearth JSON.
+        You see what is in it before anything is imported; a chat imported before is not imported again. You can also drop the file on the window. A whole folder (Jan's
+        threads, LM Studio's conversations): <code>hearth chats import FOLDER</code>.
       </p>
       <div className="field">
         <label htmlFor="data-import-format">Format</label>
