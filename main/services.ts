@@ -29,6 +29,8 @@ export type EventListener = <E extends EventName>(event: E, payload: EventOf<E>)
 export class Services {
   /** app.info's instance: new with each composed App */
   private readonly instance = randomUUID();
+  /** set by close (an App closing for a restart or at quit): calls then answer `closed` */
+  private closed = false;
   private readonly handlers: Handlers = {};
   private readonly listeners = new Set<EventListener>();
   /** failed calls' log lines, per (channel, code): a page flooding bad calls cannot fill the log */
@@ -109,6 +111,7 @@ export class Services {
     if (!req.success) throw new IpcError('invalid_input', `${channel}: ${req.error.issues.map((i) => `${i.path.join('.') || 'payload'} ${i.message}`).join('; ')}`);
     const handler = this.handlers[channel] as Handler<typeof channel> | undefined;
     if (!handler) throw new IpcError('unknown_channel', `${channel} is not available`);
+    if (this.closed) throw new IpcError('closed', `${channel}: Hearth is restarting or closing; this call was not done`);
     const t0 = Date.now();
     try {
       const result = spec.response.parse(await handler(req.data as never));
@@ -127,6 +130,7 @@ export class Services {
 
   /** Writes the count of failure lines still held back (at shutdown). */
   close(): void {
+    this.closed = true;
     this.failures.flush();
   }
 

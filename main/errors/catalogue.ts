@@ -293,11 +293,11 @@ export const ERRORS = {
 
   // ---- the store ----------------------------------------------------------------------------------
   closed: {
-    meaning: 'the store was closed, or a streamed reply was already finished',
+    meaning: 'the store was closed, or a streamed reply was already finished, or (IPC) a call reached an App that closed for a restart or at quit',
     userFixable: false,
-    hint: 'Hearth is shutting down — this was not saved.',
+    hint: 'Hearth is shutting down or restarting — this was not done; try again in a moment.',
     replyHint: 'This reply was already finished; later text was not saved.',
-    layers: ['store'],
+    layers: ['store', 'ipc'],
   },
   write_failed: {
     meaning: 'a write failed for good (SQLITE_FULL, an I/O error…)',

@@ -328,8 +328,12 @@ let server: ChildProcess;
 let serverLog = '';
 let exited: { code: number | null; signal: string | null } | null = null;
 let ws: WebSocket;
+/** set while the harness connects again after a restart; calls wait for it */
+let reconnecting: Promise<void> | null = null;
+/** how many times the server's App restarted under the fuzz (a restore, a move, erasing everything) */
+let restarts = 0;
 let nextId = 1;
-const pending = new Map<number, (frame: { ok: boolean; result?: unknown; error?: { code: unknown; message: unknown } }) => void>();
+const pending = new Map<number, (frame: { ok: boolean; result?: unknown; error?: { code: unknown; message: unknown }; restarted?: boolean }) => void>();
 const eventListeners = new Set<(event: string, payload: unknown) => void>();
 
 function start(): Promise<string> {
@@ -359,10 +363,17 @@ interface Reply {
   error?: { code: unknown; message: unknown };
   ms: number;
   hung?: boolean;
+  /** the App restarted before it answered (the socket closed with 1012) */
+  restarted?: boolean;
 }
 
 /** One call with a raw payload; never rejects: a reply slower than CALL_BOUND_MS comes back as hung. */
-function send(channel: string, payload: unknown): Promise<Reply> {
+async function send(channel: string, payload: unknown): Promise<Reply> {
+  while (reconnecting) {
+    const r = reconnecting;
+    await r;
+    if (reconnecting === r) reconnecting = null;
+  }
   const id = nextId++;
   const t0 = performance.now();
   const body = payload === undefined ? `{"id":${id},"channel":${JSON.stringify(channel)}}` : `{"id":${id},"channel":${JSON.stringify(channel)},"payload":${serialize(payload)}}`;
@@ -375,7 +386,14 @@ function send(channel: string, payload: unknown): Promise<Reply> {
       clearTimeout(timer);
       resolve({ ...frame, ms: performance.now() - t0 });
     });
-    ws.send(body);
+    try {
+      ws.send(body);
+    } catch {
+      // the socket is closing for a restart
+      pending.delete(id);
+      clearTimeout(timer);
+      resolve({ ok: false, ms: performance.now() - t0, restarted: true });
+    }
   });
 }
 
@@ -405,18 +423,45 @@ function nextDone(threadId: string): Promise<EventOf<'chat.done'>['message']> {
   });
 }
 
+/**
+ * The WebSocket to the server. A call that restarts the app (data.erase everything, a restore, a move) closes
+ * it with 1012 (service restart) once the new App serves: the calls then in flight answer `restarted` (not a
+ * defect: the page reloads then) and the harness connects again, as the page does.
+ */
 async function connect(url: string): Promise<void> {
   const u = new URL(url);
-  ws = new WebSocket(`ws://${u.host}/ws?token=${u.searchParams.get('token')}`, { maxPayload: 64 * 1024 * 1024 });
-  ws.on('message', (data) => {
-    const frame = JSON.parse(data.toString()) as { id?: number; event?: string; payload?: unknown; ok: boolean };
-    if (typeof frame.event === 'string') for (const l of [...eventListeners]) l(frame.event, frame.payload);
-    else if (typeof frame.id === 'number') pending.get(frame.id)?.(frame);
-  });
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('error', reject);
-  });
+  const open = async () => {
+    for (let tries = 0; ; tries++) {
+      const sock = new WebSocket(`ws://${u.host}/ws?token=${u.searchParams.get('token')}`, { maxPayload: 64 * 1024 * 1024 });
+      try {
+        await new Promise<void>((resolve, reject) => {
+          sock.once('open', () => resolve());
+          sock.once('error', reject);
+        });
+      } catch (e) {
+        if (tries >= 50 || exited) throw e;
+        await new Promise((r) => setTimeout(r, 100));
+        continue;
+      }
+      ws = sock;
+      sock.on('message', (data) => {
+        const frame = JSON.parse(data.toString()) as { id?: number; event?: string; payload?: unknown; ok: boolean };
+        if (typeof frame.event === 'string') for (const l of [...eventListeners]) l(frame.event, frame.payload);
+        else if (typeof frame.id === 'number') pending.get(frame.id)?.(frame);
+      });
+      sock.once('close', (code) => {
+        if (code !== 1012 || exited) return;
+        restarts++;
+        for (const [id, answer] of [...pending]) {
+          pending.delete(id);
+          answer({ ok: false, restarted: true });
+        }
+        reconnecting = open();
+      });
+      return;
+    }
+  };
+  await open();
 }
 
 // ---- the real things payloads refer to -------------------------------------------------------------
@@ -475,8 +520,8 @@ const UNEXPECTED: ReadonlySet<string> = new Set(['internal', 'engine_crashed', '
 /** How a reply to fuzzed input may fail: a message longer than the context. */
 const REPLY_ERRORS: ReadonlySet<string> = new Set(['context_overflow']);
 
-/** Channels whose valid calls delete or reset what the others refer to run last. */
-const LAST: readonly string[] = ['library.delete', 'threads.delete', 'assistants.delete', 'models.unload', 'settings.update'];
+/** Channels whose valid calls delete or reset what the others refer to run last (those restarting the App at the very end). */
+const LAST: readonly string[] = ['library.delete', 'threads.delete', 'assistants.delete', 'models.unload', 'settings.update', 'data.move', 'data.backups.restore', 'data.erase'];
 
 beforeAll(async () => {
   dataDir = tempDir('hearth-ipcfuzz-');
@@ -511,7 +556,7 @@ test('every channel, ≥ 200 random, boundary and valid payloads each: typed err
   const only = process.env.FUZZ_CHANNELS?.split(',');
   const channels = (Object.keys(contract) as Channel[]).filter((c) => !only || only.includes(c)).sort((a, b) => Number(LAST.includes(a)) - Number(LAST.includes(b)) || LAST.indexOf(a) - LAST.indexOf(b));
   const known = new Set<string>(IPC_ERROR_CODES);
-  const figures = { channels: channels.length, payloads: 0, ok: 0, errors: {} as Record<string, number>, maxLatencyMs: 0, maxLatencyChannel: '', crashes: 0, hung: 0 };
+  const figures = { channels: channels.length, payloads: 0, ok: 0, errors: {} as Record<string, number>, maxLatencyMs: 0, maxLatencyChannel: '', crashes: 0, hung: 0, restarted: 0 };
   const defects: string[] = [];
   const describe = (p: unknown) => {
     const s = serialize(p).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
@@ -544,7 +589,9 @@ test('every channel, ≥ 200 random, boundary and valid payloads each: typed err
         const r = await send(channel, payload);
         figures.payloads++;
         if (r.ms > figures.maxLatencyMs) [figures.maxLatencyMs, figures.maxLatencyChannel] = [r.ms, channel];
-        if (r.hung) {
+        if (r.restarted) {
+          figures.restarted++;
+        } else if (r.hung) {
           figures.hung++;
           defects.push(`${channel}: no reply within ${CALL_BOUND_MS} ms to ${describe(payload)}; server log:\n${serverLog.slice(-1500)}`);
         } else if (r.ok) {
@@ -569,7 +616,7 @@ test('every channel, ≥ 200 random, boundary and valid payloads each: typed err
   }
   eventListeners.delete(watch);
   figures.maxLatencyMs = Math.round(figures.maxLatencyMs);
-  console.log(`IPC fuzz (seed ${SEED}, ${Math.round((Date.now() - started) / 1000)} s): ${JSON.stringify(figures)}\nreplies ended: ${JSON.stringify(replies)}\nseconds per channel: ${JSON.stringify(seconds)}`);
+  console.log(`IPC fuzz (seed ${SEED}, ${Math.round((Date.now() - started) / 1000)} s, ${restarts} restarts): ${JSON.stringify(figures)}\nreplies ended: ${JSON.stringify(replies)}\nseconds per channel: ${JSON.stringify(seconds)}`);
   if (defects.length) console.log(`IPC fuzz defects (${defects.length}):\n${[...new Set(defects)].slice(0, 60).join('\n')}`);
   expect(defects).toEqual([]);
   expect(figures.crashes).toBe(0);

@@ -78,3 +78,13 @@ test('app.info names its instance: the same for one Services, another for the ne
   expect(again).toBe(first);
   expect(next).not.toBe(first);
 });
+
+test('a closed Services (an App closed for a restart or at quit) answers every call `closed`, its handler not run', async () => {
+  let ran = 0;
+  const s = new Services({ engine: {} as EngineClient, paths: dataPaths('/nonexistent'), appVersion: '0.0.0-test', logger: levelLogger() });
+  s.register({ 'data.folder': () => (ran++, { folder: '/x', canRestart: false }) });
+  expect(await s.handle('data.folder', {})).toEqual({ folder: '/x', canRestart: false });
+  s.close();
+  expect(await errorOf(s.handle('data.folder', {}))).toMatchObject({ code: 'closed', message: expect.stringMatching(/restarting or closing/) });
+  expect(ran).toBe(1);
+});
