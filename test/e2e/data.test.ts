@@ -19,9 +19,8 @@ import { openImport } from '../../main/data/formats/detect';
 import { IMPORT_FORMAT_NAMES } from '../../main/ipc/contract';
 import { RESTART_GIVE_UP_MS } from '../../renderer/src/features/data/listeners';
 import { dataPaths } from '../../main/paths';
-import { Store } from '../../main/store';
-import { BrowserMode, engineHosts, openBrowserMode, openSettings, shot, untilWithShot } from '../helpers/browser-mode';
-import { copyModel, REPO_ROOT, TINY_BPE } from '../helpers/models';
+import { BrowserMode, engineHosts, openBrowserMode, openSettings, seedDataDir, shot, untilWithShot } from '../helpers/browser-mode';
+import { REPO_ROOT, TINY_BPE } from '../helpers/models';
 
 const WAIT = 60_000;
 jest.setTimeout(240_000);
@@ -138,14 +137,7 @@ beforeAll(async () => {
   e2e = await openBrowserMode({
     prefix: 'hearth-e2e-data-',
     prepare(dataDir) {
-      fs.mkdirSync(path.join(dataDir, 'models'), { recursive: true });
-      copyModel(TINY_BPE, path.join(dataDir, 'models', LOCAL));
-      const store = Store.open(dataPaths(dataDir).database);
-      try {
-        store.settings.update({ chatDefaults: { ...store.settings.get('chatDefaults'), maxTokens: LONG_REPLY_TOKENS, seed: 1 } });
-      } finally {
-        store.close();
-      }
+      seedDataDir(dataDir, { [LOCAL]: TINY_BPE }, { maxTokens: LONG_REPLY_TOKENS, seed: 1 });
     },
   });
   downloads = path.join(e2e.dataDir, '..', `${path.basename(e2e.dataDir)}-downloads`);

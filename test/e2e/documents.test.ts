@@ -23,10 +23,8 @@ import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import type { Locator, Page } from 'playwright-core';
-import { dataPaths } from '../../main/paths';
-import { Store } from '../../main/store';
-import { BrowserMode, openBrowserMode, openSettings, sendAndFinish as send, shot, untilWithShot } from '../helpers/browser-mode';
-import { copyModel, REPO_ROOT, TINY_BPE, TINY_EMBED } from '../helpers/models';
+import { BrowserMode, openBrowserMode, openSettings, seedDataDir, sendAndFinish as send, shot, untilWithShot } from '../helpers/browser-mode';
+import { REPO_ROOT, TINY_BPE, TINY_EMBED } from '../helpers/models';
 
 const WAIT = 60_000;
 jest.setTimeout(120_000);
@@ -70,17 +68,7 @@ beforeAll(async () => {
   e2e = await openBrowserMode({
     prefix: 'hearth-e2e-documents-',
     prepare(dataDir) {
-      const models = path.join(dataDir, 'models');
-      fs.mkdirSync(models, { recursive: true });
-      copyModel(TINY_BPE, path.join(models, CHAT_MODEL));
-      copyModel(TINY_EMBED, path.join(models, EMBED_MODEL));
-      // short replies (the tiny model's random weights write until the context is full)
-      const store = Store.open(dataPaths(dataDir).database);
-      try {
-        store.settings.update({ chatDefaults: { ...store.settings.get('chatDefaults'), maxTokens: 8, temperature: 0 } });
-      } finally {
-        store.close();
-      }
+      seedDataDir(dataDir, { [CHAT_MODEL]: TINY_BPE, [EMBED_MODEL]: TINY_EMBED }, { maxTokens: 8, temperature: 0 });
     },
     env: { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require ${STEER_JS}`.trim(), HEARTH_TEST_STEER_REPLY_FILE: steerFile },
   });

@@ -13,11 +13,9 @@
 import fs from 'fs';
 import path from 'path';
 import type { Page } from 'playwright-core';
-import { dataPaths } from '../../main/paths';
-import { Store } from '../../main/store';
-import { BrowserMode, openBrowserMode, shot, until } from '../helpers/browser-mode';
+import { BrowserMode, openBrowserMode, seedDataDir, shot, until } from '../helpers/browser-mode';
 import { bmpImage, testPng } from '../helpers/images';
-import { copyModel, TINY_BPE, TINY_PROJECTOR } from '../helpers/models';
+import { TINY_BPE, TINY_PROJECTOR } from '../helpers/models';
 
 const WAIT = 60_000;
 
@@ -34,17 +32,8 @@ beforeAll(async () => {
   e2e = await openBrowserMode({
     prefix: 'hearth-e2e-images-',
     prepare(dataDir) {
-      const models = path.join(dataDir, 'models');
-      fs.mkdirSync(models, { recursive: true });
-      copyModel(TINY_BPE, path.join(models, 'tiny-vision-Q8_0.gguf'));
-      fs.copyFileSync(TINY_PROJECTOR, path.join(models, 'mmproj-tiny-vision-f16.gguf'));
-      // short replies (the tiny model's random weights write until the context is full)
-      const store = Store.open(dataPaths(dataDir).database);
-      try {
-        store.settings.update({ chatDefaults: { ...store.settings.get('chatDefaults'), maxTokens: 8, temperature: 0 } });
-      } finally {
-        store.close();
-      }
+      seedDataDir(dataDir, { 'tiny-vision-Q8_0.gguf': TINY_BPE }, { maxTokens: 8, temperature: 0 });
+      fs.copyFileSync(TINY_PROJECTOR, path.join(dataDir, 'models', 'mmproj-tiny-vision-f16.gguf'));
     },
   });
   page = await e2e.newPage();

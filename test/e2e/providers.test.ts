@@ -8,14 +8,10 @@
  * provider; the same chat is switched back to the local model, whose reply the other server never sees.
  * Screenshots: test-output/screenshots/e2e-providers-*.png.
  */
-import fs from 'fs';
-import path from 'path';
 import type { Page } from 'playwright-core';
-import { dataPaths } from '../../main/paths';
-import { Store } from '../../main/store';
 import { apiApp, type ApiApp } from '../helpers/api-server';
-import { BrowserMode, openBrowserMode, openSettings, sendAndFinish as send, shot, untilWithShot } from '../helpers/browser-mode';
-import { copyModel, TINY_BPE } from '../helpers/models';
+import { BrowserMode, openBrowserMode, openSettings, seedDataDir, sendAndFinish as send, shot, untilWithShot } from '../helpers/browser-mode';
+import { TINY_BPE } from '../helpers/models';
 
 const WAIT = 60_000;
 jest.setTimeout(180_000);
@@ -36,15 +32,7 @@ beforeAll(async () => {
   e2e = await openBrowserMode({
     prefix: 'hearth-e2e-providers-',
     prepare(dataDir) {
-      fs.mkdirSync(path.join(dataDir, 'models'), { recursive: true });
-      copyModel(TINY_BPE, path.join(dataDir, 'models', LOCAL));
-      // short replies (the tiny model's random weights write until the context is full)
-      const store = Store.open(dataPaths(dataDir).database);
-      try {
-        store.settings.update({ chatDefaults: { ...store.settings.get('chatDefaults'), maxTokens: 8, seed: 1 } });
-      } finally {
-        store.close();
-      }
+      seedDataDir(dataDir, { [LOCAL]: TINY_BPE }, { maxTokens: 8, seed: 1 });
     },
   });
   page = await e2e.newPage({ width: 1280, height: 900 });

@@ -9,6 +9,9 @@ import path from 'path';
 import { Browser, chromium, Locator, Page } from 'playwright-core';
 import { tempDir } from './engine';
 import { copyModel, REPO_ROOT } from './models';
+import { dataPaths } from '../../main/paths';
+import { Store } from '../../main/store';
+import type { SamplingParams } from '../../main/store/types';
 
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({
@@ -214,4 +217,21 @@ export async function sendAndFinish(page: Page, text: string, replyCount: number
       (await page.getByRole('button', { name: 'Stop generating', exact: true }).count()) === 0,
   );
   return replies().last();
+}
+
+/**
+ * A data folder for a browser-mode suite: these models copied into its models folder (source → name there),
+ * and the chat defaults changed as given (short replies: the tiny models' random weights write until the
+ * context is full).
+ */
+export function seedDataDir(dataDir: string, models: Record<string, string>, chatDefaults: Partial<SamplingParams>): void {
+  const folder = path.join(dataDir, 'models');
+  fs.mkdirSync(folder, { recursive: true });
+  for (const [name, from] of Object.entries(models)) copyModel(from, path.join(folder, name));
+  const store = Store.open(dataPaths(dataDir).database);
+  try {
+    store.settings.update({ chatDefaults: { ...store.settings.get('chatDefaults'), ...chatDefaults } });
+  } finally {
+    store.close();
+  }
 }
