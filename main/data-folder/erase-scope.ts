@@ -4,6 +4,7 @@
  * imports this file too.
  */
 import type { ERASE_SCOPES } from '../ipc/data';
+import { DATABASE_FILE, DATABASE_FILES } from '../database-files';
 
 export type EraseScope = (typeof ERASE_SCOPES)[number];
 
@@ -16,7 +17,7 @@ export interface ErasedItem {
 
 /** scope 'everything': every item goes (after Hearth closes; it starts again on a fresh store). The models stay. */
 export const ERASED_EVERYTHING: readonly ErasedItem[] = [
-  { says: 'every chat and its messages, assistants, settings, tool approvals, remote providers and the documents index', entries: ['hearth.db', 'hearth.db-wal', 'hearth.db-shm', 'hearth.db.before-update', 'hearth.db.before-update.json'] },
+  { says: 'every chat and its messages, assistants, settings, tool approvals, remote providers and the documents index', entries: [...DATABASE_FILES, `${DATABASE_FILE}.before-update`, `${DATABASE_FILE}.before-update.json`] },
   { says: 'the images and documents attached to chats', entries: ['images', 'documents'] },
   { says: 'the saved conversation caches', entries: ['sessions'] },
   { says: 'every backup', entries: ['backups'] },

@@ -15,6 +15,7 @@ import type { Store } from '../store';
 import type { ImportFormat, ImportFormatChoice, SkipNote } from './imported';
 import { openSource, type ReaderFactory } from './import-sources';
 import type { Uploads } from './uploads';
+import { PROGRESS_EVERY_MS } from '../progress-pace';
 
 export interface ImportJobsDeps {
   store: Store;
@@ -49,7 +50,8 @@ interface Job {
 
 /** Previews kept waiting for their import (the oldest is forgotten past this). */
 const MAX_PREVIEWS = 20;
-export const IMPORT_PROGRESS_MS = 200;
+/** the least time between two data.importProgress events of one import */
+export const IMPORT_PROGRESS_MS = PROGRESS_EVERY_MS;
 
 export class ImportJobs {
   private readonly jobs = new Map<string, Job>();
@@ -215,7 +217,7 @@ export class ImportJobs {
     else this.forget(job);
   }
 
-  /** Stops the running import and waits for it (at close). */
+  /** Stops the running import and waits for it (at close, and before every thread is erased); imports can start again after. */
   async close(): Promise<void> {
     const r = this.running;
     if (!r) return;

@@ -26,9 +26,10 @@ import { inside } from './inside';
 import type { LibraryEntry, ModelLibrary } from './library';
 import { splitParts } from './split-name';
 import { pairProjectors } from './projector';
+import { PROGRESS_EVERY_MS } from '../progress-pace';
 
 /** the least time between two library.importProgress events of one import */
-export const IMPORT_PROGRESS_MS = 200;
+export const IMPORT_PROGRESS_MS = PROGRESS_EVERY_MS;
 
 /** Facts kept at most for this many files (a bigger library reads the rest again). */
 const FACTS_KEPT = 2000;
