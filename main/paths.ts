@@ -4,6 +4,7 @@ import path from 'path';
 import fs from 'fs';
 import { z } from 'zod';
 import { makeDirs } from './dirs';
+import { DATABASE_FILE } from './database-files';
 
 /** The platform's user-data folder for an app named Hearth (what Electron's app.getPath('userData') gives). */
 export function defaultDataDir(platform: NodeJS.Platform = process.platform, env: NodeJS.ProcessEnv = process.env): string {
@@ -48,8 +49,20 @@ export function writeMovedTo(from: string, to: string): void {
 }
 
 /**
+ * A data folder's pointer names a folder that is not there (a drive not connected): starting afresh in
+ * the old folder would strand what is written then, so Hearth does not start; the message says what to do.
+ */
+export class MovedAwayError extends Error {
+  constructor(readonly pointer: string, readonly to: string) {
+    super(`the data folder was moved to ${to}, which is not there: connect it, or delete ${pointer} to start afresh here`);
+    this.name = 'MovedAwayError';
+  }
+}
+
+/**
  * Where `dir`'s data is: `dir`, or the folder its moved-to.json points to (and on, a few hops). A
- * pointer that does not parse, or to a folder that is not there, is reported to `warn` and `dir` used.
+ * pointer that does not parse, or one leading back, is reported to `warn` and the folder holding it
+ * used; one to a folder that is not there throws MovedAwayError.
  */
 export function followMovedTo(dir: string, warn: (message: string) => void): string {
   const seen = new Set([dir]);
@@ -71,8 +84,9 @@ export function followMovedTo(dir: string, warn: (message: string) => void): str
     } catch {
       // missing
     }
-    if (!isDir || seen.has(to)) {
-      warn(`the data folder was moved to ${to}, which ${isDir ? 'points back' : 'is not there'}: using ${dir}`);
+    if (!isDir) throw new MovedAwayError(path.join(dir, MOVED_TO_FILE), to);
+    if (seen.has(to)) {
+      warn(`the data folder was moved to ${to}, which points back: using ${dir}`);
       return dir;
     }
     seen.add(to);
@@ -83,7 +97,7 @@ export function followMovedTo(dir: string, warn: (message: string) => void): str
 
 /**
  * --data-dir wins over HEARTH_DATA_DIR, which wins over the platform default; a folder that was moved
- * (Data → Move) leads to where it went.
+ * (Data → Move) leads to where it went (MovedAwayError when that is not there).
  */
 export function resolveDataDir(flag?: string, env: NodeJS.ProcessEnv = process.env, warn: (message: string) => void = (m) => process.stderr.write(`warning: ${m}\n`)): string {
   const dir = flag || env.HEARTH_DATA_DIR || defaultDataDir(process.platform, env);
@@ -106,7 +120,7 @@ export function dataPaths(root: string): DataPaths {
   return {
     root,
     models: path.join(root, 'models'),
-    database: path.join(root, 'hearth.db'),
+    database: path.join(root, DATABASE_FILE),
     logs: path.join(root, 'logs'),
     sessions: path.join(root, 'sessions'),
     images: path.join(root, 'images'),

@@ -11,7 +11,7 @@ import { App, composeApp } from '../compose';
 import { EngineClient } from '../engine/client';
 import { IpcError } from '../ipc/contract';
 import { logLevelFrom, logUncaught, openFileLogger } from '../logging';
-import { dataDirFlag, ensureDataDir, resolveDataDir } from '../paths';
+import { dataDirFlag, ensureDataDir, resolveDataDir, type DataPaths } from '../paths';
 import { registerIpc } from './ipc';
 import { LinkOpener, reportLinkNotices, windowOpenHandler } from './links';
 import { closeBeforeQuit, relaunchingRestart } from './lifecycle';
@@ -44,11 +44,28 @@ function toResponse(r: { status: number; headers: Record<string, string>; body: 
   return new Response(r.body as BodyInit | null, { status: r.status, headers: r.headers });
 }
 
+/** The data folder, made if missing, or why there is none (a moved folder that is not there: startErrorBox says what to do). */
+function openStartFolder(): DataPaths | Error {
+  try {
+    // --data-dir wins over HEARTH_DATA_DIR, which wins over the platform's folder (as for the CLI)
+    return ensureDataDir(resolveDataDir(dataDirFlag(process.argv)));
+  } catch (e) {
+    return e instanceof Error ? e : new Error(String(e));
+  }
+}
+
+let started: DataPaths | Error | undefined;
 if (!app.requestSingleInstanceLock()) {
   app.quit();
+} else if ((started = openStartFolder()) instanceof Error) {
+  const failure = started;
+  void app.whenReady().then(() => {
+    const box = startErrorBox(failure);
+    dialog.showErrorBox(box.title, box.content);
+    app.quit();
+  });
 } else {
-  // --data-dir wins over HEARTH_DATA_DIR, which wins over the platform's folder (as for the CLI)
-  const paths = ensureDataDir(resolveDataDir(dataDirFlag(process.argv)));
+  const paths = started;
   app.setPath('userData', paths.root);
   const logger = openFileLogger(paths.logs, 'main', { level: logLevelFrom() });
   logUncaught(logger);

@@ -3,6 +3,7 @@
  * dialog.showErrorBox, then quits). No Electron here, so it is tested as it is.
  */
 import { isStoreError } from '../store';
+import { MovedAwayError } from '../paths';
 
 export interface StartErrorBox {
   title: string;
@@ -20,5 +21,6 @@ export function startErrorBox(e: unknown): StartErrorBox {
     return { title: e.details?.restored === true ? 'Hearth restored your data after a failed update' : 'Hearth could not update your data', content: message };
   }
   if (isStoreError(e, 'in_use')) return { title: 'Hearth could not update your data', content: message };
+  if (e instanceof MovedAwayError) return { title: 'Hearth could not find your data', content: `${message[0].toUpperCase()}${message.slice(1)}.` };
   return { title: 'Hearth could not start', content: message };
 }

@@ -1,11 +1,14 @@
 /**
  * A moved data folder's pointer (main/paths.ts): resolveDataDir follows `moved-to.json` to where the
- * data went; a pointer that does not parse, to a relative path, or to a missing folder is reported
- * and the folder itself used. The pointer's path is checked by the platform's rules.
+ * data went; a pointer that does not parse, to a relative path, or one leading back is reported and
+ * the folder itself used; one to a missing folder (a drive not connected) stops the start, saying what
+ * to do (the app's error box, the CLI's line). The pointer's path is checked by the platform's rules.
  */
 import fs from 'fs';
 import path from 'path';
-import { followMovedTo, MOVED_TO_FILE, parseMovedTo, resolveDataDir, writeMovedTo } from '../../main/paths';
+import { startErrorBox } from '../../main/app/start-error';
+import { errorLine } from '../../main/cli/errors';
+import { followMovedTo, MovedAwayError, MOVED_TO_FILE, parseMovedTo, resolveDataDir, writeMovedTo } from '../../main/paths';
 import { tempDir } from '../helpers/engine';
 
 let dirs: string[] = [];
@@ -47,19 +50,44 @@ test('resolveDataDir follows the pointer (through --data-dir and HEARTH_DATA_DIR
   expect(fs.readdirSync(old)).toEqual([MOVED_TO_FILE]);
 });
 
-test('a pointer to a missing folder, one that does not parse, or a loop: the folder holding it, with a warning', () => {
+test('a pointer to a missing folder (a drive not connected): the start stops, saying to connect it or delete the pointer; nothing is made', () => {
+  const old = fresh(), other = fresh();
+  const first = path.join(other, 'first');
+  fs.mkdirSync(first);
+  const gone = path.join(other, 'gone');
+  writeMovedTo(old, first);
+  writeMovedTo(first, gone);
+  const warnings: string[] = [];
+  let error: unknown;
+  try {
+    resolveDataDir(old, {}, (m) => warnings.push(m));
+  } catch (e) {
+    error = e;
+  }
+  expect(error).toBeInstanceOf(MovedAwayError);
+  const message = `the data folder was moved to ${gone}, which is not there: connect it, or delete ${path.join(first, MOVED_TO_FILE)} to start afresh here`;
+  expect((error as Error).message).toBe(message);
+  expect(warnings).toEqual([]);
+  expect(fs.readdirSync(old)).toEqual([MOVED_TO_FILE]);
+  expect(fs.readdirSync(first)).toEqual([MOVED_TO_FILE]);
+  // the app's error box and the CLI's line
+  expect(startErrorBox(error)).toEqual({ title: 'Hearth could not find your data', content: `T${message.slice(1)}.` });
+  expect(errorLine(error)).toBe(message);
+  // the pointer deleted as it says: the folder holding it is used
+  fs.rmSync(path.join(first, MOVED_TO_FILE));
+  expect(resolveDataDir(old, {}, (m) => warnings.push(m))).toBe(first);
+});
+
+test('a pointer that does not parse, or a loop: the folder holding it, with a warning', () => {
   const old = fresh(), other = fresh();
   const warnings: string[] = [];
   const warn = (m: string) => warnings.push(m);
-  writeMovedTo(old, path.join(other, 'gone'));
-  expect(followMovedTo(old, warn)).toBe(old);
-  expect(warnings.pop()).toContain('is not there');
   fs.writeFileSync(path.join(old, MOVED_TO_FILE), '{"to": "relative"}');
   expect(followMovedTo(old, warn)).toBe(old);
   expect(warnings.pop()).toContain('does not name a folder');
   writeMovedTo(old, other);
   writeMovedTo(other, old);
-  // the folder that points back is used (a move never makes a loop: it refuses a non-empty target)
+  // the folder that points back is used (a move never makes a loop: it refuses a non-empty target, and a move back removes the target's pointer)
   expect(followMovedTo(old, warn)).toBe(other);
   expect(warnings.pop()).toContain('points back');
 });
