@@ -6,19 +6,18 @@
 import fs from 'fs';
 import path from 'path';
 import Database from 'better-sqlite3';
-import { composeApp, type App } from '../../main/compose';
-import { restartableApp, type RestartableApp } from '../../main/cli/restartable';
+import { composeApp } from '../../main/compose';
 import { Backups, backupStem, DAY_MS, DAILY_CHECK_MS } from '../../main/data-folder/backups';
 import { eraseSummary, ERASED_EVERYTHING } from '../../main/data-folder/erase-scope';
 import { NO_RESTART_MESSAGE } from '../../main/data-folder/restart';
 import type { EngineClient } from '../../main/engine/client';
-import type { EventName, EventOf } from '../../main/ipc/contract';
 import { BackupsDTO, DataFolderDTO } from '../../main/ipc/data';
 import { silentLogger } from '../../main/logging';
 import { ensureDataDir, MOVED_TO_FILE, resolveDataDir } from '../../main/paths';
 import { openDatabase } from '../../main/store/db';
 import { Store } from '../../main/store';
 import { collectingLogger, errorOf, makeEngine, tempDir } from '../helpers/engine';
+import { addThread, host as hostOf, record, restarted, titles } from './folder-helpers';
 import { copyModel, TINY_BPE } from '../helpers/models';
 import type { ModelState } from '../../main/ipc/contract';
 import { CHAT_MODEL_ID } from '../../main/models/library';
@@ -27,6 +26,7 @@ jest.setTimeout(60_000);
 
 let dirs: string[] = [];
 let engine: EngineClient;
+const host = (dir: string) => hostOf(dir, engine);
 const fresh = () => {
   const d = tempDir('hearth-data-');
   dirs.push(d);
@@ -43,38 +43,6 @@ afterEach(() => {
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
   dirs = [];
 });
-
-/** Browser mode's host over `dir`: each start resolves the data folder again (following a move). */
-function host(dir: string): RestartableApp {
-  return restartableApp(
-    (restart) => composeApp({ paths: ensureDataDir(resolveDataDir(dir, {}, () => undefined)), engine, appVersion: '0.0.0-test', logger: silentLogger, restart }),
-    () => undefined,
-    silentLogger,
-    engine,
-  );
-}
-
-/** Waits for the restart the request asked for (the port runs on the next tick). */
-async function restarted(h: RestartableApp): Promise<App> {
-  await new Promise((r) => setImmediate(r));
-  await h.settled();
-  return h.current();
-}
-
-function record(app: App): { of<E extends EventName>(e: E): EventOf<E>[] } {
-  const seen: { event: string; payload: unknown }[] = [];
-  app.services.subscribe((event, payload) => seen.push({ event, payload }));
-  return { of: <E extends EventName>(e: E) => seen.filter((s) => s.event === e).map((s) => s.payload as EventOf<E>) };
-}
-
-const titles = (app: App) => app.store.threads.list({ limit: 100 }).items.map((t) => t.title).sort();
-
-function addThread(app: App, title: string, messages = 1): string {
-  const t = app.store.threads.create({ assistantId: 'default', model: null });
-  app.store.threads.rename(t.id, title);
-  for (let i = 0; i < messages; i++) app.store.messages.add({ threadId: t.id, role: 'user', content: `${title} message ${i} ${'x'.repeat(500)}` });
-  return t.id;
-}
 
 const counts = (db: Database.Database) => ({
   messages: db.prepare('SELECT count(*) FROM messages').pluck().get() as number,

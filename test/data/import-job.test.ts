@@ -19,33 +19,12 @@ import { Services } from '../../main/services';
 import type { Store } from '../../main/store';
 import { LIMITS } from '../../main/store';
 import { cleanupDirs, closeStores, openStore, recordingLogger, tmpDir } from '../store/helpers';
+import { janFolder, SEC } from './folder-helpers';
 
 afterEach(() => {
   closeStores();
   cleanupDirs();
 });
-
-const SEC = 1_700_000_000;
-
-/** A Jan data folder of `n` threads (two messages each, the second an answer) and its assistant. */
-function janFolder(n: number, opts: { bad?: boolean; prefix?: string } = {}): string {
-  const root = tmpDir();
-  const write = (rel: string, text: string) => {
-    fs.mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
-    fs.writeFileSync(path.join(root, rel), text);
-  };
-  for (let i = 0; i < n; i++) {
-    const id = `${opts.prefix ?? 'jan'}_${SEC + i}`;
-    write(`threads/${id}/thread.json`, JSON.stringify({ id, object: 'thread', title: `Jan chat ${i}`, assistants: [{ id: 'jan', name: 'Jan', model: 'llama3.2-3b' }], created: SEC + i * 100, updated: SEC + i * 100 + 50 }));
-    write(`threads/${id}/messages.jsonl`, [
-      JSON.stringify({ id: `${id}-q`, role: 'user', content: [{ type: 'text', text: { value: `Question ${i} about goroutines` } }], status: 'ready', created_at: SEC + i * 100 + 1 }),
-      JSON.stringify({ id: `${id}-a`, role: 'assistant', content: [{ type: 'text', text: { value: `<think>basics</think>Answer ${i}: light threads` } }], status: 'ready', created_at: SEC + i * 100 + 2 }),
-      ...(opts.bad && i === n - 1 ? ['{"id": "broken", "role": "narrator"}'] : []),
-    ].join('\n'));
-  }
-  write('assistants/jan/assistant.json', JSON.stringify({ id: 'jan', name: 'Jan', instructions: 'You are Jan.', created_at: SEC }));
-  return root;
-}
 
 type Turn = () => Promise<void>;
 
