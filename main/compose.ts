@@ -298,11 +298,11 @@ export function composeApp(opts: ComposeOptions): App {
     settings: { get: () => store.settings.get('backups'), set: (s) => void store.settings.set('backups', s) },
   });
   const restarter = new Restarter(opts.restart, (reason) => services.emit('app.restarting', { reason }));
-  services.register(backupChannels({ backups, restarter, logger }));
-  services.register(folderChannels({ paths, restarter, services, store, logger, chat, sessions, imageSweep }));
   // the Data page: imports of other apps' chats, exports
   const data = new DataService({ store, services, dataDir: paths.root, logger });
   services.register(data.importExportChannels());
+  services.register(backupChannels({ backups, restarter, store, paths, logger }));
+  services.register(folderChannels({ paths, restarter, services, store, logger, chat, sessions, imageSweep, imports: data.imports }));
   // the downloads the store holds (running or waiting when Hearth last closed) go on
   downloads.restore().catch((e: Error) => logger.error(`downloads: could not restore: ${e.message}`));
   return {

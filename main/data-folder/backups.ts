@@ -12,7 +12,9 @@ import { BackupName, BackupSettings, type BackupsDTO } from '../ipc/data';
 import { IpcError } from '../ipc/contract';
 import type { Logger } from '../logging';
 import { LATEST_VERSION, readSchemaVersion } from '../store/migrations';
+import { checkNobodyHas } from '../store/update-backup';
 import { makeDirs } from '../dirs';
+import { DATABASE_SIDE_SUFFIXES } from '../database-files';
 
 export const DAY_MS = 24 * 60 * 60 * 1000;
 export const DAILY_CHECK_MS = 60 * 60 * 1000;
@@ -123,15 +125,18 @@ export class Backups {
     return { folder: this.deps.dir, settings: this.deps.settings.get(), backups };
   }
 
-  /** Makes a backup now (after the one under way, if any), then keeps the newest `keep`; its name. */
-  create(why = 'manual'): Promise<string> {
+  /**
+   * Makes a backup now (after the one under way, if any), then keeps the newest `keep` unless `prune`
+   * is false (the backup before a restore: the one restored may be among the older ones); its name.
+   */
+  create(why = 'manual', prune = true): Promise<string> {
     this.pending++;
-    const next = this.running.catch(() => undefined).then(() => this.make(why)).finally(() => this.pending--);
+    const next = this.running.catch(() => undefined).then(() => this.make(why, prune)).finally(() => this.pending--);
     this.running = next;
     return next;
   }
 
-  private async make(why: string): Promise<string> {
+  private async make(why: string, prune: boolean): Promise<string> {
     if (this.closed) throw new IpcError('invalid_input', 'Hearth is closing: no backup was made');
     {
       makeDirs(this.deps.dir);
@@ -156,7 +161,7 @@ export class Backups {
         throw e;
       }
       this.deps.logger.info('backups: made a backup', { name, why });
-      this.prune();
+      if (prune) this.prune();
       return name;
     }
   }
@@ -195,7 +200,8 @@ export class Backups {
 
   /**
    * Copies backup `name` beside hearth.db (`hearth.db.restore-from`) and checks the copy is a Hearth
-   * store this version opens; returns the swap to run once the store is closed: the old WAL files go,
+   * store this version opens; returns the swap to run once the store is closed (refused, nothing changed,
+   * while another process has the store open): the old WAL files go,
    * then the copy is renamed over hearth.db (one atomic step: a crash leaves either store whole).
    */
   stageRestore(name: string): () => Promise<void> {
@@ -211,7 +217,9 @@ export class Backups {
     }
     const db = this.deps.database;
     return async () => {
-      for (const f of [`${db}-wal`, `${db}-shm`, `${staged}-journal`]) fs.rmSync(f, { force: true });
+      // another process with the store open keeps it: nothing is swapped (the staged copy goes at the next start)
+      checkNobodyHas(db);
+      for (const f of [...DATABASE_SIDE_SUFFIXES.map((s) => `${db}${s}`), `${staged}-journal`]) fs.rmSync(f, { force: true });
       fs.renameSync(staged, db);
     };
   }

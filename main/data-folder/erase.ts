@@ -1,5 +1,5 @@
 /**
- * Erasing (data.erase): every saved thread, live (each goes as threads.delete deletes one: its
+ * Erasing (data.erase): every saved thread, live (a running chats import stopped first; each goes as threads.delete deletes one: its
  * messages and their search index, its saved cache, then the images no message refers to); or all of
  * Hearth's data, as the restart's work once everything is closed (erase-scope.ts lists what goes; the
  * models stay, and the next start makes a fresh store).
@@ -12,6 +12,9 @@ import type { ChatService } from '../chat/turns';
 import type { Logger } from '../logging';
 import type { Services } from '../services';
 import type { Store } from '../store';
+import { checkNobodyHas } from '../store/update-backup';
+import type { ImportJobs } from '../data/import-job';
+import { DATABASE_FILE } from '../database-files';
 import { ERASED_EVERYTHING } from './erase-scope';
 
 export interface EraseThreadsDeps {
@@ -20,11 +23,14 @@ export interface EraseThreadsDeps {
   sessions: Pick<ThreadSessions, 'forget'>;
   services: Pick<Services, 'emit'>;
   imageSweep: Pick<ImageSweep, 'run'>;
+  /** the chats imports: one running would go on writing threads */
+  imports: Pick<ImportJobs, 'close'>;
 }
 
 /** Deletes every saved thread (one transaction), then their caches and unreferenced images; threads.deleted for each. The count. */
 export async function eraseThreads(deps: EraseThreadsDeps): Promise<number> {
   await deps.chat.stopAll();
+  await deps.imports.close();
   const ids = deps.store.db.prepare('SELECT id FROM threads').pluck().all() as string[];
   deps.store.db.transaction(() => {
     for (const id of ids) deps.store.threads.delete(id);
@@ -37,9 +43,13 @@ export async function eraseThreads(deps: EraseThreadsDeps): Promise<number> {
   return ids.length;
 }
 
-/** Removes everything ERASED_EVERYTHING lists from the data folder `root` (the store closed). */
+/**
+ * Removes everything ERASED_EVERYTHING lists from the data folder `root` (the store closed); refuses,
+ * nothing deleted, while another process has the store open.
+ */
 export function eraseEverythingWork(root: string, logger: Logger): () => Promise<void> {
   return async () => {
+    checkNobodyHas(path.join(root, DATABASE_FILE));
     for (const entry of ERASED_EVERYTHING.flatMap((i) => i.entries)) {
       try {
         fs.rmSync(path.join(root, entry), { recursive: true, force: true });

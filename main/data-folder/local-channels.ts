@@ -1,7 +1,10 @@
 /**
  * The Data page's channels for this machine's data: data.backups.* (backups.ts), data.folder,
  * data.move (move.ts) and data.erase (erase.ts). A restore, a move and an erase of everything go
- * through the restart port (restart.ts); without one they are refused and data.folder says so.
+ * through the restart port (restart.ts); without one they are refused and data.folder says so. Each
+ * is refused (busy, nothing changed) while another process (a second `hearth serve`, a `hearth`
+ * command) has the store open: swapping its files under it would corrupt it. The restart's work checks
+ * again before it touches them.
  */
 import fs from 'fs';
 import path from 'path';
@@ -10,13 +13,25 @@ import type { Handlers, Services } from '../services';
 import type { Logger } from '../logging';
 import type { DataPaths } from '../paths';
 import type { Store } from '../store';
-import { modelsFolderOf } from '../paths';
+import { modelsFolderOf, MOVED_TO_FILE } from '../paths';
+import { isStoreError } from '../store';
+import { checkSoleUser } from '../store/update-backup';
 import { Backups } from './backups';
 import { eraseEverythingWork, eraseThreads, type EraseThreadsDeps } from './erase';
 import { copyForMove, finishMove, planMove } from './move';
 import type { Restarter } from './restart';
 
-export function backupChannels(deps: { backups: Backups; restarter: Restarter; logger: Logger }): Handlers {
+/** Refuses (busy) while a connection other than the store's own has its database open. */
+function refuseIfShared(store: Pick<Store, 'db'>, database: string): void {
+  try {
+    checkSoleUser(store.db, database);
+  } catch (e) {
+    if (isStoreError(e, 'in_use')) throw new IpcError('busy', e.message);
+    throw e;
+  }
+}
+
+export function backupChannels(deps: { backups: Backups; restarter: Restarter; store: Pick<Store, 'db'>; paths: Pick<DataPaths, 'database'>; logger: Logger }): Handlers {
   const { backups, restarter } = deps;
   return {
     'data.backups.list': () => backups.list(),
@@ -27,12 +42,14 @@ export function backupChannels(deps: { backups: Backups; restarter: Restarter; l
     'data.backups.settings': (r) => backups.updateSettings(r),
     'data.backups.delete': (r) => backups.delete(r.name),
     'data.backups.restore': async (r) => {
-      restarter.check();
-      const swap = backups.stageRestore(r.name);
-      // the data as it is now stays among the backups
-      const before = await backups.create('before restoring ' + r.name);
-      deps.logger.info('backups: restoring', { name: r.name, savedFirst: before });
-      restarter.request(`restoring the backup ${r.name}`, swap);
+      await restarter.run(async () => {
+        refuseIfShared(deps.store, deps.paths.database);
+        const swap = backups.stageRestore(r.name);
+        // the data as it is now stays among the backups (not pruned: the one restored may be the oldest)
+        const before = await backups.create('before restoring ' + r.name, false);
+        deps.logger.info('backups: restoring', { name: r.name, savedFirst: before });
+        return { reason: `restoring the backup ${r.name}`, work: swap };
+      });
       return { ok: true as const };
     },
   };
@@ -40,30 +57,26 @@ export function backupChannels(deps: { backups: Backups; restarter: Restarter; l
 
 export function folderChannels(deps: EraseThreadsDeps & { paths: DataPaths; restarter: Restarter; services: Services; store: Store; logger: Logger }): Handlers {
   const { paths, restarter, store, logger } = deps;
-  let moving = false;
   return {
     'data.folder': () => ({ folder: paths.root, canRestart: restarter.available }),
     'data.move': async (r) => {
-      restarter.check();
-      if (moving) throw new IpcError('busy', 'the data folder is already being moved');
-      moving = true;
-      try {
+      await restarter.run(async () => {
+        refuseIfShared(store, paths.database);
         const includeModels = path.resolve(modelsFolderOf(paths, store.settings)) === path.resolve(paths.models);
+        const plan = await planMove(paths, r.to, { includeModels });
         // the default folder, named: it follows the data folder
         if (includeModels && store.settings.get('modelsFolder') !== null) store.settings.set('modelsFolder', null);
-        const plan = await planMove(paths, r.to, { includeModels });
         try {
           await copyForMove(plan, store.db, (p) => deps.services.emit('data.moveProgress', p));
+          refuseIfShared(store, paths.database);
         } catch (e) {
-          // the target was empty or new: what was copied goes, the data stays where it was
-          for (const n of fs.existsSync(plan.to) ? fs.readdirSync(plan.to) : []) fs.rmSync(path.join(plan.to, n), { recursive: true, force: true });
+          // the target was empty or new (or held only a pointer back here, which stays): what was copied goes, the data stays where it was
+          for (const n of fs.existsSync(plan.to) ? fs.readdirSync(plan.to) : []) if (n !== MOVED_TO_FILE) fs.rmSync(path.join(plan.to, n), { recursive: true, force: true });
           throw e;
         }
-        restarter.request(`moving the data folder to ${plan.to}`, finishMove(plan, logger));
-        return { ok: true as const };
-      } finally {
-        moving = false;
-      }
+        return { reason: `moving the data folder to ${plan.to}`, work: finishMove(plan, logger) };
+      });
+      return { ok: true as const };
     },
     'data.erase': async (r) => {
       if (r.scope === 'threads') {
@@ -71,7 +84,10 @@ export function folderChannels(deps: EraseThreadsDeps & { paths: DataPaths; rest
         logger.info('erase: every thread was deleted', { threads: n });
         return { ok: true as const };
       }
-      restarter.request('erasing all of Hearth\'s data', eraseEverythingWork(paths.root, logger));
+      await restarter.run(async () => {
+        refuseIfShared(store, paths.database);
+        return { reason: 'erasing all of Hearth\'s data', work: eraseEverythingWork(paths.root, logger) };
+      });
       return { ok: true as const };
     },
   };

@@ -1,10 +1,12 @@
 /**
  * Moving the data folder: checks the target (absolute, not inside the current folder, empty or new,
- * room for everything), copies every file there while the app runs (hearth.db through SQLite's online
- * backup, consistent while replies are written) with throttled progress, and returns the finish the
- * restart runs once the store is closed: what changed since is copied again, the store copied from
- * its closed file, the pointer `moved-to.json` written in the old folder (resolveDataDir follows it),
- * then the old folder's copied entries deleted.
+ * or holding only the pointer of a folder moved from there: moving back; room for everything), copies
+ * every file there while the app runs (hearth.db through SQLite's online backup, consistent while
+ * replies are written) with throttled progress, and returns the finish the restart runs once the store
+ * is closed (refused while another process has it open): the folder listed again, what changed or
+ * appeared since copied, the store copied from its closed file, the target's old pointer removed, the
+ * pointer `moved-to.json` written in the old folder (resolveDataDir follows it), then the old folder's
+ * entries deleted.
  */
 import fs from 'fs';
 import path from 'path';
@@ -15,11 +17,13 @@ import { IpcError } from '../ipc/contract';
 import type { Logger } from '../logging';
 import { type DataPaths, MOVED_TO_FILE, writeMovedTo } from '../paths';
 import { makeDirs } from '../dirs';
+import { checkNobodyHas } from '../store/update-backup';
+import { DATABASE_FILE, DATABASE_FILES } from '../database-files';
+import { PROGRESS_EVERY_MS } from '../progress-pace';
 
-const DB_ENTRIES = ['hearth.db', 'hearth.db-wal', 'hearth.db-shm'];
+const DB_ENTRIES = DATABASE_FILES;
 /** room kept free beyond what is copied */
 const SPARE_BYTES = 64 * 1024 * 1024;
-export const PROGRESS_EVERY_MS = 200;
 
 export interface MoveProgress {
   bytes: number;
@@ -30,7 +34,9 @@ export interface MoveProgress {
 export interface MovePlan {
   from: string;
   to: string;
-  /** the data folder's entries (top level) that are copied, and deleted after the move */
+  /** whether the models folder (<data>/models) moves too */
+  includeModels: boolean;
+  /** the data folder's entries (top level) that are copied, and deleted after the move (listed again at the finish) */
   entries: string[];
   /** the files (relative to `from`), links among them */
   files: string[];
@@ -64,6 +70,12 @@ function walk(root: string, rel: string, out: string[]): void {
   }
 }
 
+/** The data folder's entries (top level) a move copies besides the store: all but the store, the pointer, a staged restore and (unless they move) the models. */
+function entriesToMove(from: string, includeModels: boolean): string[] {
+  const skip = new Set<string>([...DB_ENTRIES, MOVED_TO_FILE, ...(includeModels ? [] : ['models'])]);
+  return fs.readdirSync(from).filter((n) => !skip.has(n) && !n.endsWith('.restore-from'));
+}
+
 /**
  * Checks `toRaw` and lists what will be copied. `includeModels`: the models folder is the default
  * <data>/models (a folder chosen elsewhere stays where it is). Throws IpcError invalid_input, nothing changed.
@@ -76,10 +88,10 @@ export async function planMove(paths: DataPaths, toRaw: string, opts: { includeM
   if (isWithin(to, from)) throw new IpcError('invalid_input', `${to} holds the data folder ${from}: choose an empty folder`);
   if (fs.existsSync(to)) {
     if (!fs.statSync(to).isDirectory()) throw new IpcError('invalid_input', `${to} is a file: choose an empty folder`);
-    if (fs.readdirSync(to).length > 0) throw new IpcError('invalid_input', `${to} is not empty: choose an empty or new folder`);
+    // only a pointer: the data was moved from there (to here, perhaps through others); moving back replaces it
+    if (fs.readdirSync(to).some((n) => n !== MOVED_TO_FILE)) throw new IpcError('invalid_input', `${to} is not empty: choose an empty or new folder`);
   }
-  const skip = new Set([...DB_ENTRIES, MOVED_TO_FILE, ...(opts.includeModels ? [] : ['models'])]);
-  const entries = fs.readdirSync(from).filter((n) => !skip.has(n) && !n.endsWith('.restore-from'));
+  const entries = entriesToMove(from, opts.includeModels);
   const files: string[] = [];
   for (const e of entries) walk(from, e, files);
   let total = 0;
@@ -91,7 +103,7 @@ export async function planMove(paths: DataPaths, toRaw: string, opts: { includeM
   if (free < total + SPARE_BYTES) {
     throw new IpcError('invalid_input', `${to} has ${mb(free)} free; the data folder needs ${mb(total + SPARE_BYTES)}: free some space or choose another disk`);
   }
-  return { from, to, entries: [...entries, ...DB_ENTRIES.filter((f) => fs.existsSync(path.join(from, f)))], files, total };
+  return { from, to, includeModels: opts.includeModels, entries: [...entries, ...DB_ENTRIES.filter((f) => fs.existsSync(path.join(from, f)))], files, total };
 }
 
 const mb = (n: number) => `${Math.round(n / 1024 / 1024)} MB`;
@@ -147,10 +159,10 @@ export async function copyForMove(plan: MovePlan, db: Database.Database, onProgr
       report(f);
     });
   }
-  const dbFile = path.join(plan.to, 'hearth.db');
+  const dbFile = path.join(plan.to, DATABASE_FILE);
   await db.backup(dbFile, {
     progress: ({ totalPages, remainingPages }) => {
-      report('hearth.db');
+      report(DATABASE_FILE);
       void totalPages;
       void remainingPages;
       return 100;
@@ -161,18 +173,22 @@ export async function copyForMove(plan: MovePlan, db: Database.Database, onProgr
 }
 
 /**
- * The move's finish, run by the restart once the store is closed: the files changed since the copy
- * copied again, the store copied from its closed file, the pointer written, the old entries deleted
- * (a failure to delete one is logged: the data is already in the new place).
+ * The move's finish, run by the restart once the store is closed: refused (nothing changed) while
+ * another process has the store open; the folder listed again, the files changed or made since the
+ * copy copied, the store copied from its closed file, the target's pointer (a move back) removed and
+ * the old folder's written, the old entries deleted (a failure to delete one is logged: the data is
+ * already in the new place).
  */
 export function finishMove(plan: MovePlan, logger: Logger): () => Promise<void> {
   return async () => {
+    const oldDb = path.join(plan.from, DATABASE_FILE);
+    checkNobodyHas(oldDb);
+    const entries = entriesToMove(plan.from, plan.includeModels);
     const now: string[] = [];
-    for (const e of plan.entries.filter((n) => !DB_ENTRIES.includes(n))) if (fs.existsSync(path.join(plan.from, e))) walk(plan.from, e, now);
+    for (const e of entries) walk(plan.from, e, now);
     for (const f of now) if (!sameFile(path.join(plan.from, f), path.join(plan.to, f))) await copyOne(path.join(plan.from, f), path.join(plan.to, f), () => undefined);
-    const oldDb = path.join(plan.from, 'hearth.db');
     if (fs.existsSync(oldDb)) {
-      const tmp = path.join(plan.to, 'hearth.db.tmp');
+      const tmp = path.join(plan.to, `${DATABASE_FILE}.tmp`);
       fs.rmSync(tmp, { force: true });
       const src = new Database(oldDb, { fileMustExist: true });
       try {
@@ -181,10 +197,11 @@ export function finishMove(plan: MovePlan, logger: Logger): () => Promise<void> 
         src.close();
       }
       for (const f of DB_ENTRIES) fs.rmSync(path.join(plan.to, f), { force: true });
-      fs.renameSync(tmp, path.join(plan.to, 'hearth.db'));
+      fs.renameSync(tmp, path.join(plan.to, DATABASE_FILE));
     }
+    fs.rmSync(path.join(plan.to, MOVED_TO_FILE), { force: true });
     writeMovedTo(plan.from, plan.to);
-    for (const e of plan.entries) {
+    for (const e of [...entries, ...DB_ENTRIES]) {
       try {
         fs.rmSync(path.join(plan.from, e), { recursive: true, force: true });
       } catch (err) {

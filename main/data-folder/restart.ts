@@ -10,10 +10,17 @@ export type RestartPort = (reason: string, work: () => Promise<void>) => void;
 /** What data.* answers when this Hearth cannot restart itself (tests, a host without the port). */
 export const NO_RESTART_MESSAGE = 'this Hearth cannot restart itself, so it cannot swap its data while it runs: close it and do this by hand';
 
+/** What a restart job's preparation gives back: why Hearth restarts, and the work to run once everything is closed. */
+export interface RestartJob {
+  reason: string;
+  work: () => Promise<void>;
+}
+
 /**
- * Runs `work` through the port once: refuses with a clear error without a port or while a restart is
- * already under way; `announce` (the app.restarting event) goes first. The port is called on the next
- * tick, so the request that asked gets its answer before the App closes.
+ * Runs one restart job through the port: refuses with a clear error without a port, or from the moment
+ * a restart is being prepared (its files staged, copied) until the host restarts; `announce` (the
+ * app.restarting event) goes first. The port is called on the next tick, so the request that asked
+ * gets its answer before the App closes. A preparation that fails frees the Restarter again.
  */
 export class Restarter {
   private pending = false;
@@ -27,14 +34,22 @@ export class Restarter {
   /** Throws unless a restart can be asked for now. */
   check(): void {
     if (!this.port) throw new IpcError('invalid_input', NO_RESTART_MESSAGE);
-    if (this.pending) throw new IpcError('busy', 'Hearth is already restarting');
+    if (this.pending) throw new IpcError('busy', 'Hearth is already preparing a restart (a restore, a move of the data folder or an erase): wait for it');
   }
 
-  request(reason: string, work: () => Promise<void>): void {
+  /** Prepares the job (nothing else may be prepared meanwhile), then asks the port to run it. */
+  async run(prepare: () => Promise<RestartJob>): Promise<void> {
     this.check();
-    const port = this.port!;
     this.pending = true;
-    this.announce(reason);
-    setImmediate(() => port(reason, work));
+    let job: RestartJob;
+    try {
+      job = await prepare();
+    } catch (e) {
+      this.pending = false;
+      throw e;
+    }
+    const port = this.port!;
+    this.announce(job.reason);
+    setImmediate(() => port(job.reason, job.work));
   }
 }

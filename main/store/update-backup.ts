@@ -21,7 +21,7 @@
  */
 import fs from 'fs';
 import path from 'path';
-import type Database from 'better-sqlite3';
+import Database from 'better-sqlite3';
 import { z } from 'zod';
 import { StoreError } from './errors';
 import type { Logger } from '../logging';
@@ -119,6 +119,9 @@ function inUseMessage(dbPath: string): string {
   return `Another Hearth (the app, \`hearth serve\` or a \`hearth\` command) has this data open (${dbPath}), so this version cannot update it: close it, then start this version again. Nothing was changed.`;
 }
 
+/** What a restore, a move or an erase of the data folder says when another Hearth has its database open. */
+export const OTHER_USER_MESSAGE = 'another Hearth process (the app, `hearth serve` or a `hearth` command) has this data open: close it first. Nothing was changed.';
+
 const isBusy = (e: unknown) => typeof (e as { code?: unknown })?.code === 'string' && (e as { code: string }).code.startsWith('SQLITE_BUSY');
 
 /**
@@ -128,7 +131,7 @@ const isBusy = (e: unknown) => typeof (e as { code?: unknown })?.code === 'strin
  * keeps its shared-memory index, so the connection can later return to normal locking). Throws
  * StoreError 'in_use' when another connection holds the file; nothing was written then.
  */
-export function lockForUpdate(db: Database.Database, dbPath: string): void {
+export function lockForUpdate(db: Database.Database, dbPath: string, message: string = inUseMessage(dbPath)): void {
   db.pragma('locking_mode = EXCLUSIVE');
   try {
     db.exec('BEGIN EXCLUSIVE');
@@ -136,8 +139,36 @@ export function lockForUpdate(db: Database.Database, dbPath: string): void {
   } catch (e) {
     if (db.inTransaction) db.exec('ROLLBACK');
     db.pragma('locking_mode = NORMAL');
-    if (isBusy(e)) throw new StoreError('in_use', inUseMessage(dbPath), { dbPath }, { cause: e });
+    if (isBusy(e)) throw new StoreError('in_use', message, { dbPath }, { cause: e });
     throw e;
+  }
+}
+
+/**
+ * Throws StoreError 'in_use' (OTHER_USER_MESSAGE) when a connection other than `db` has `dbPath` open:
+ * lockForUpdate's lock taken, waiting at most `waitMs`, and given back at once.
+ */
+export function checkSoleUser(db: Database.Database, dbPath: string, waitMs = 100): void {
+  const timeout = db.pragma('busy_timeout', { simple: true }) as number;
+  db.pragma(`busy_timeout = ${waitMs}`);
+  try {
+    lockForUpdate(db, dbPath, OTHER_USER_MESSAGE);
+    releaseUpdateLock(db);
+  } finally {
+    db.pragma(`busy_timeout = ${timeout}`);
+  }
+}
+
+/** checkSoleUser for a database this process has closed: nothing to check when `dbPath` is not there. */
+export function checkNobodyHas(dbPath: string, waitMs = 100): void {
+  if (!fs.existsSync(dbPath)) return;
+  const db = new Database(dbPath, { fileMustExist: true, timeout: waitMs });
+  try {
+    // read once in normal locking mode first: a WAL database keeps its shared-memory index (lockForUpdate's premise)
+    db.prepare('SELECT count(*) FROM sqlite_master').get();
+    checkSoleUser(db, dbPath, waitMs);
+  } finally {
+    db.close();
   }
 }
 
