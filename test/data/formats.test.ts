@@ -305,6 +305,56 @@ describe('streaming and its errors', () => {
     await expectImportError(detectFormat(notZip), /fake\.zip is not a readable zip/);
   });
 
+  test('deep nesting is refused at the cap, quickly and in bounded memory (a file, a zip, detection); so is one huge element', async () => {
+    const dir = tmpDir();
+    const deep = Buffer.alloc(3 * 1024 * 1024, '[');
+    const file = path.join(dir, 'conversations.json');
+    fs.writeFileSync(file, deep);
+    const DEEP = /conversations\.json nests arrays and objects deeper than 64 levels/;
+
+    // the heap, sampled as the parser reads: without the guard it grows ~140 bytes a level (hundreds of MB here)
+    const base = process.memoryUsage().heapUsed;
+    let peak = 0;
+    async function* sampled() {
+      for await (const c of fs.createReadStream(file, { highWaterMark: 64 * 1024 })) {
+        peak = Math.max(peak, process.memoryUsage().heapUsed - base);
+        yield c as Buffer;
+      }
+    }
+    const started = Date.now();
+    await expectImportError((async () => { for await (const v of streamJsonArray(Readable.from(sampled()), file)) void v; })(), DEEP);
+    expect(peak).toBeLessThan(50 * 1024 * 1024);
+    await expectImportError(detectFormat(file), DEEP);
+    await expectImportError(openImport(file, 'auto'), DEEP);
+
+    // 100 MB of `[` in a zip of ~100 KB (within a raised zip cap: the nesting is what stops it)
+    const zip = await zipOf(dir, { 'conversations.json': Buffer.alloc(100 * 1024 * 1024, '[') });
+    expect(fs.statSync(zip).size).toBeLessThan(200 * 1024);
+    const zipLimits = { maxBytes: 200 * 1024 * 1024, maxEntries: 10 };
+    await expectImportError(openImport(zip, 'auto', zipLimits), /› conversations\.json nests arrays and objects deeper than 64 levels/);
+    await expectImportError((async () => { for await (const v of readJsonArray(zipEntrySource(zip, 'conversations.json', zipLimits))) void v; })(), /deeper than 64 levels/);
+    expect(Date.now() - started).toBeLessThan(10_000);
+
+    // nesting at the cap reads; brackets inside strings (and escaped quotes) are not nesting
+    const at = (n: number) => '['.repeat(n) + ']'.repeat(n);
+    const tricky = '[[[[\\"[[[[ \\'; // a backslash, a quote, a backslash at the end: all escaped in the file
+    fs.writeFileSync(file, `[${at(63)}, ${JSON.stringify(tricky)}, {"a": "}}]]"}]`);
+    const values: unknown[] = [];
+    for await (const v of streamJsonArray(fs.createReadStream(file), file, { limits: { maxDepth: 64 } })) values.push(v);
+    expect(values).toHaveLength(3);
+    expect(values[1]).toBe(tricky);
+    fs.writeFileSync(file, `[${at(64)}]`);
+    await expectImportError((async () => { for await (const v of streamJsonArray(fs.createReadStream(file), file)) void v; })(), DEEP);
+
+    // one element larger than the cap is refused before the parser holds it; smaller ones before it read
+    fs.writeFileSync(file, `[{"a": 1}, "${'x'.repeat(5000)}"]`);
+    const seen: unknown[] = [];
+    await expectImportError((async () => {
+      for await (const v of streamJsonArray(fs.createReadStream(file, { highWaterMark: 1024 }), file, { limits: { maxElementBytes: 4096 } })) seen.push(v);
+    })(), /conversations\.json holds one conversation larger than 4096 bytes/);
+    expect(seen).toEqual([{ a: 1 }]);
+  }, 60_000);
+
   test('a 20k-conversation export streams whole in bounded memory', async () => {
     const dir = tmpDir();
     const file = path.join(dir, 'conversations.json');

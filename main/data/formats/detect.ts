@@ -16,6 +16,7 @@ import { chatgptReader } from './chatgpt';
 import { claudeReader } from './claude';
 import { findLmstudioFiles, LMSTUDIO_SUFFIX, lmstudioReader } from './lmstudio';
 import { openwebuiReader } from './openwebui';
+import { JsonGuard, skipSpace } from './json-guard';
 import { fileSource, type JsonSource } from './stream';
 import { importFailed } from './tree';
 import { CONVERSATIONS_ENTRY, ZIP_LIMITS, zipEntrySource, zipHasEntry, type ZipLimits } from './zip';
@@ -34,13 +35,14 @@ async function sniffJson(input: Readable, where: string): Promise<Sniffed> {
   let parser: JSONParser | null = null;
   let result: Sniffed | undefined;
   let failure: Error | null = null;
-  const WS = new Set([0x20, 0x09, 0x0a, 0x0d, 0xef, 0xbb, 0xbf]);
+  const guard = new JsonGuard(where);
+  let first = true;
   try {
     for await (const raw of input) {
       let chunk = raw as Buffer;
       if (!parser) {
-        let i = 0;
-        while (i < chunk.length && WS.has(chunk[i])) i++;
+        const i = skipSpace(chunk, first);
+        first = false;
         if (i === chunk.length) continue;
         chunk = chunk.subarray(i);
         const isArray = chunk[0] === 0x5b;
@@ -65,6 +67,7 @@ async function sniffJson(input: Readable, where: string): Promise<Sniffed> {
           }
         };
       }
+      guard.scan(chunk); // before the parser builds what it holds
       parser.write(chunk);
       if (result !== undefined) return result;
       if (failure) return importFailed(`${where} is not valid JSON: ${(failure as Error).message}`, failure);

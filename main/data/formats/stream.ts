@@ -7,6 +7,7 @@ import * as fs from 'fs';
 import type { Readable } from 'stream';
 import { JSONParser } from '@streamparser/json';
 import { IMPORT_MAX_BYTES } from '../../ipc/data';
+import { JsonGuard, skipSpace, type JsonLimits } from './json-guard';
 import { checkAborted, importFailed } from './tree';
 
 /** Where a JSON array comes from: a file, or an entry of a zip (zip.ts). Opened again for each read. */
@@ -20,6 +21,8 @@ export interface StreamOptions {
   signal?: AbortSignal;
   /** the most bytes read before the file is refused (IMPORT_MAX_BYTES) */
   maxBytes?: number;
+  /** the deepest nesting and the largest conversation read (JSON_LIMITS) */
+  limits?: Partial<JsonLimits>;
 }
 
 /** A file as a JsonSource, refused when larger than the cap. */
@@ -39,14 +42,13 @@ export function fileSource(file: string, maxBytes = IMPORT_MAX_BYTES): JsonSourc
   };
 }
 
-const WHITESPACE = new Set([0x20, 0x09, 0x0a, 0x0d]);
-
 /**
  * The elements of the JSON array `input` holds, in order. A file that is not an array, is not JSON, or
  * ends early (a truncated download) is an import_failed error naming `where`.
  */
 export async function* streamJsonArray(input: Readable, where: string, opts: StreamOptions = {}): AsyncGenerator<unknown> {
   const maxBytes = opts.maxBytes ?? IMPORT_MAX_BYTES;
+  const guard = new JsonGuard(where, opts.limits);
   const parser = new JSONParser({ paths: ['$.*'], keepStack: false });
   const ready: unknown[] = [];
   let failure: Error | null = null;
@@ -68,15 +70,17 @@ export async function* streamJsonArray(input: Readable, where: string, opts: Str
       bytes += chunk.length;
       if (bytes > maxBytes) importFailed(`${where} is larger than an import takes (${maxBytes} bytes)`);
       if (!started) {
-        if (bytes === chunk.length && chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) chunk = chunk.subarray(3);
-        let i = 0;
-        while (i < chunk.length && WHITESPACE.has(chunk[i])) i++;
-        if (i < chunk.length) {
-          if (chunk[i] !== 0x5b /* [ */) importFailed(`${where} is not a JSON array`);
+        const i = skipSpace(chunk, bytes === chunk.length);
+        chunk = chunk.subarray(i);
+        if (chunk.length > 0) {
+          if (chunk[0] !== 0x5b /* [ */) importFailed(`${where} is not a JSON array`);
           started = true;
         }
       }
-      if (chunk.length > 0) parser.write(chunk);
+      if (chunk.length > 0) {
+        guard.scan(chunk); // before the parser builds what it holds
+        parser.write(chunk);
+      }
       if (failure) fail(failure);
       while (ready.length > 0) {
         yield ready.shift();

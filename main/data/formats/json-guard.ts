@@ -1,0 +1,93 @@
+/**
+ * What a streamed JSON file may cost before @streamparser/json sees it. The parser builds each element it
+ * emits in memory, level by level (a file of `[[[[…` costs ~140 bytes a level: 4 MB of it took 884 MB, a
+ * 97 KB zip of 100 MB of `[` aborted the process), and holds a whole element before emitting it. So every
+ * chunk is scanned first (aware of strings and their escapes): past the deepest nesting or the largest
+ * element the file is refused, naming it, before the parser is given the chunk.
+ */
+import { importFailed } from './tree';
+
+export interface JsonLimits {
+  /** the deepest nesting of arrays and objects (the top-level array is level 1) */
+  maxDepth: number;
+  /** the most bytes one element (or member) of the top-level value may take */
+  maxElementBytes: number;
+}
+
+/** No export Hearth reads nests past a dozen levels; one conversation of 64 MiB is already huge. */
+export const JSON_LIMITS: JsonLimits = { maxDepth: 64, maxElementBytes: 64 * 1024 * 1024 };
+
+/** JSON's whitespace bytes. */
+const SPACE = new Set([0x20, 0x09, 0x0a, 0x0d]);
+const BOM = [0xef, 0xbb, 0xbf];
+
+/** Where the JSON starts in `chunk`: past whitespace, and past a UTF-8 BOM when `first` (the stream's first bytes). */
+export function skipSpace(chunk: Buffer, first: boolean): number {
+  let i = first && chunk[0] === BOM[0] && chunk[1] === BOM[1] && chunk[2] === BOM[2] ? 3 : 0;
+  while (i < chunk.length && SPACE.has(chunk[i])) i++;
+  return i;
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const OPEN_ARRAY = 0x5b;
+const OPEN_OBJECT = 0x7b;
+const CLOSE_ARRAY = 0x5d;
+const CLOSE_OBJECT = 0x7d;
+const COMMA = 0x2c;
+
+/** Scans a JSON stream chunk by chunk (state kept across chunks); throws import_failed past the limits. */
+export class JsonGuard {
+  private depth = 0;
+  private inString = false;
+  private escaped = false;
+  private elementBytes = 0;
+  private readonly limits: JsonLimits;
+
+  constructor(private readonly where: string, limits: Partial<JsonLimits> = {}) {
+    this.limits = { ...JSON_LIMITS, ...limits };
+  }
+
+  scan(chunk: Buffer): void {
+    const { maxDepth, maxElementBytes } = this.limits;
+    let { depth, inString, escaped } = this;
+    let from = 0; // where the bytes of the current top-level element start in this chunk
+    const endElement = (at: number) => {
+      this.elementBytes += at - from;
+      if (this.elementBytes > maxElementBytes) this.tooLarge();
+      this.elementBytes = 0;
+      from = at + 1;
+    };
+    for (let i = 0; i < chunk.length; i++) {
+      const b = chunk[i];
+      if (inString) {
+        if (escaped) escaped = false;
+        else if (b === BACKSLASH) escaped = true;
+        else if (b === QUOTE) inString = false;
+        continue;
+      }
+      if (b === QUOTE) inString = true;
+      else if (b === OPEN_ARRAY || b === OPEN_OBJECT) {
+        depth++;
+        if (depth > maxDepth) {
+          importFailed(`${this.where} nests arrays and objects deeper than ${maxDepth} levels (refused: no chat export is built so)`);
+        }
+        if (depth === 1) { this.elementBytes = 0; from = i + 1; }
+      } else if (b === CLOSE_ARRAY || b === CLOSE_OBJECT) {
+        if (depth === 1) endElement(i);
+        if (depth > 0) depth--;
+      } else if (b === COMMA && depth === 1) endElement(i);
+    }
+    if (depth >= 1) {
+      this.elementBytes += chunk.length - from;
+      if (this.elementBytes > maxElementBytes) this.tooLarge();
+    }
+    this.depth = depth;
+    this.inString = inString;
+    this.escaped = escaped;
+  }
+
+  private tooLarge(): never {
+    return importFailed(`${this.where} holds one conversation larger than ${this.limits.maxElementBytes} bytes (refused: too large to read)`);
+  }
+}
