@@ -8,7 +8,9 @@ import path from 'path';
 import { Readable } from 'stream';
 import * as yazl from 'yazl';
 import type { ImportedThread, ImportReader, SkipNote } from '../../main/data/imported';
+import { readChatgptConversation } from '../../main/data/formats/chatgpt';
 import { detectFormat, openImport } from '../../main/data/formats/detect';
+import { MAX_NODES } from '../../main/data/formats/tree';
 import { readJsonArray, streamJsonArray } from '../../main/data/formats/stream';
 import { byteCap, zipEntrySource } from '../../main/data/formats/zip';
 import { isStoreError } from '../../main/store/errors';
@@ -390,5 +392,33 @@ describe('streaming and its errors', () => {
     expect(count).toBe(N);
     expect(last).toBe(`a${N - 1}`);
     expect(peak).toBeLessThan(50 * 1024 * 1024); // the file is ~90 MB: reading it whole would pass this
+  }, 60_000);
+});
+
+// last: its large heap would make the bounded-memory test above count garbage V8 has not yet collected
+describe('scale', () => {
+  test('a long chain of left-out nodes above many answers is walked once (not once per answer); a huge conversation is a note', () => {
+    const N = 20_000;
+    const msg = (id: string, role: string, text: string, type = 'text') => ({
+      id, author: { role }, content: type === 'thoughts' ? { content_type: 'thoughts', thoughts: [{ summary: 'S', content: text }] } : { content_type: type, parts: [text] },
+    });
+    const mapping: Record<string, unknown> = {
+      u: { id: 'u', parent: null, message: msg('u', 'user', 'Q') },
+      t: { id: 't', parent: 'u', message: msg('t', 'assistant', 'thinking', 'thoughts') },
+    };
+    for (let i = 0; i < N; i++) mapping[`d${i}`] = { id: `d${i}`, parent: i ? `d${i - 1}` : 't', message: null };
+    for (let i = 0; i < N; i++) mapping[`a${i}`] = { id: `a${i}`, parent: `d${N - 1}`, message: msg(`a${i}`, 'assistant', `A${i}`) };
+    const started = Date.now();
+    const t = readChatgptConversation({ title: 'Deep', conversation_id: 'deep', current_node: `a${N - 1}`, mapping }, 0) as ImportedThread;
+    expect(Date.now() - started).toBeLessThan(10_000); // ~80 s when each answer walked the chain
+    expect(t.messages).toHaveLength(N + 1);
+    expect(t.messages[0]).toMatchObject({ key: 'u', parentKey: null, active: true });
+    expect(t.messages.slice(1).every((m) => m.parentKey === 'u' && m.reasoning === 'S\nthinking')).toBe(true);
+    expect(t.messages.filter((m) => m.active).map((m) => m.key)).toEqual(['u', `a${N - 1}`]);
+    expect(t.skipped).toEqual([]);
+
+    expect(MAX_NODES).toBe(100_000);
+    expect(readChatgptConversation({ title: 'Deep', conversation_id: 'deep', mapping }, 0, 2 * N + 1)).toEqual({ skipped: { reason: `conversations of more than ${2 * N + 1} messages (too large to import)` } });
+    expect('sourceId' in readChatgptConversation({ title: 'Deep', conversation_id: 'deep', mapping }, 0, 2 * N + 2)).toBe(true);
   }, 60_000);
 });

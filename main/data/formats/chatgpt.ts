@@ -18,7 +18,7 @@
 import { z } from 'zod';
 import type { ImportedRole, ImportedThread, ImportReader, SkipNote } from '../imported';
 import { readJsonArray, type JsonSource } from './stream';
-import { buildTree, checkAborted, NOTES, describeIssue, secondsToMs, threadTimes, type RawNode } from './tree';
+import { buildTree, checkAborted, NOTES, describeIssue, MAX_NODES, memoUp, secondsToMs, threadTimes, tooManyNodes, type RawNode } from './tree';
 
 const nullish = <T extends z.ZodTypeAny>(t: T) => t.nullable().optional();
 
@@ -89,16 +89,16 @@ function thoughtsOf(m: ChatgptMessage): string {
   return (m.content.thoughts ?? []).map((t) => [t.summary, t.content].filter((s) => s).join('\n')).filter((s) => s).join('\n\n');
 }
 
-/** One conversation of the export in Hearth's shape (`value` is one element of the array). */
-export function readChatgptConversation(value: unknown, index: number): ImportedThread | { skipped: SkipNote } {
+/** One conversation of the export in Hearth's shape (`value` is one element of the array); one of more than `maxNodes` nodes is a note. */
+export function readChatgptConversation(value: unknown, index: number, maxNodes = MAX_NODES): ImportedThread | { skipped: SkipNote } {
   const r = chatgptConversationSchema.safeParse(value);
   if (!r.success) return { skipped: { reason: `a ChatGPT conversation that could not be read (${describeIssue(r.error)})` } };
   const c = r.data;
+  const tooMany = tooManyNodes(Object.keys(c.mapping).length, maxNodes);
+  if (tooMany) return tooMany;
   const skipped: SkipNote[] = [];
   const nodes: RawNode[] = [];
   const thoughts = new Map<string, string>(); // a thoughts node's key → its text, until an answer takes it
-  const parentOf = new Map<string, string | null>();
-  for (const [key, n] of Object.entries(c.mapping)) parentOf.set(key, n.parent ?? null);
 
   for (const [key, n] of Object.entries(c.mapping)) {
     const m = n.message;
@@ -124,19 +124,20 @@ export function readChatgptConversation(value: unknown, index: number): Imported
     });
   }
 
-  // thoughts above an answer (through left-out nodes) are its reasoning
-  const kept = new Set(nodes.filter((n) => n.message).map((n) => n.key));
+  // thoughts above an answer (through left-out nodes) are its reasoning; each chain is walked once
   const used = new Set<string>();
-  for (const n of nodes) {
-    if (!n.message || n.message.role !== 'assistant') continue;
-    const parts: string[] = [];
-    let p = n.parentKey;
-    for (let steps = 0; p !== null && !kept.has(p) && steps <= parentOf.size; steps++) {
-      const t = thoughts.get(p);
-      if (t !== undefined) { used.add(p); if (t) parts.unshift(t); }
-      p = parentOf.get(p) ?? null;
+  if (thoughts.size > 0) {
+    const reasoningAbove = memoUp<string>(new Map(nodes.map((n) => [n.key, n])), (n) => (n.message ? '' : undefined), '', (above, n) => {
+      const t = thoughts.get(n.key);
+      if (t === undefined) return above;
+      used.add(n.key);
+      return t ? (above ? `${above}\n\n${t}` : t) : above;
+    });
+    for (const n of nodes) {
+      if (!n.message || n.message.role !== 'assistant' || n.parentKey === null) continue;
+      const reasoning = reasoningAbove(n.parentKey);
+      if (reasoning) n.message.reasoning = reasoning;
     }
-    if (parts.length > 0) n.message.reasoning = parts.join('\n\n');
   }
   for (const k of thoughts.keys()) if (!used.has(k)) skipped.push({ reason: 'reasoning without an answer after it' });
 

@@ -20,7 +20,7 @@
 import { z } from 'zod';
 import type { ImportedRole, ImportedThread, ImportReader, SkipNote } from '../imported';
 import { readJsonArray, type JsonSource } from './stream';
-import { buildTree, checkAborted, describeIssue, isoToMs, NOTES, threadTimes, type RawNode } from './tree';
+import { buildTree, checkAborted, describeIssue, isoToMs, NOTES, threadTimes, tooManyNodes, type RawNode } from './tree';
 
 const nullish = <T extends z.ZodTypeAny>(t: T) => t.nullable().optional();
 
@@ -88,6 +88,8 @@ export function readClaudeConversation(value: unknown): ImportedThread | { skipp
   const r = claudeConversationSchema.safeParse(value);
   if (!r.success) return { skipped: { reason: `a Claude conversation that could not be read (${describeIssue(r.error)})` } };
   const c = r.data;
+  const tooMany = tooManyNodes(c.chat_messages.length);
+  if (tooMany) return tooMany;
   const skipped: SkipNote[] = [];
   const ids = new Set(c.chat_messages.map((m) => m.uuid));
   const tree = c.chat_messages.some((m) => m.parent_message_uuid && ids.has(m.parent_message_uuid));

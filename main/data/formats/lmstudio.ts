@@ -21,7 +21,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { z } from 'zod';
 import type { ImportedRole, ImportedThread, ImportReader, SkipNote } from '../imported';
-import { buildTree, checkAborted, describeIssue, epochToMs, importFailed, NOTES, threadTimes, type RawNode } from './tree';
+import { buildTree, checkAborted, describeIssue, epochToMs, importFailed, NOTES, threadTimes, tooManyNodes, type RawNode } from './tree';
 
 const nullish = <T extends z.ZodTypeAny>(t: T) => t.nullable().optional();
 
@@ -89,6 +89,8 @@ export function readLmstudioConversation(value: unknown, sourceId: string, fileT
   const r = lmstudioConversationSchema.safeParse(value);
   if (!r.success) return { skipped: { reason: `an LM Studio conversation that could not be read (${describeIssue(r.error)})` } };
   const c = r.data;
+  const tooMany = tooManyNodes(c.messages.reduce((sum, m) => sum + m.versions.length, 0));
+  if (tooMany) return tooMany;
   const skipped: SkipNote[] = [];
   const nodes: RawNode[] = [];
   const system = c.systemPrompt?.trim()

@@ -17,7 +17,7 @@
 import { z } from 'zod';
 import type { ImportedRole, ImportedThread, ImportReader, SkipNote } from '../imported';
 import { readJsonArray, type JsonSource } from './stream';
-import { buildTree, checkAborted, describeIssue, epochToMs, NOTES, threadTimes, type RawNode } from './tree';
+import { buildTree, checkAborted, describeIssue, epochToMs, NOTES, threadTimes, tooManyNodes, type RawNode } from './tree';
 
 const nullish = <T extends z.ZodTypeAny>(t: T) => t.nullable().optional();
 
@@ -78,6 +78,8 @@ export function readOpenwebuiChat(value: unknown): ImportedThread | { skipped: S
   const r = openwebuiChatSchema.safeParse(value);
   if (!r.success) return { skipped: { reason: `an Open WebUI chat that could not be read (${describeIssue(r.error)})` } };
   const c = r.data;
+  const tooMany = tooManyNodes(Math.max(Object.keys(c.chat.history?.messages ?? {}).length, c.chat.messages?.length ?? 0));
+  if (tooMany) return tooMany;
   const skipped: SkipNote[] = [];
   const nodes: RawNode[] = [];
   const add = (key: string, parentKey: string | null, m: WebuiMessage) => {

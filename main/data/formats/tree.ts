@@ -14,6 +14,17 @@ export const NOTES = {
   audio: 'audio (not in the export)',
 } as const;
 
+/**
+ * The most nodes (messages, left-out nodes, versions) one conversation may have: a larger one is skipped
+ * with a note (the tree is built in one synchronous pass on the main process).
+ */
+export const MAX_NODES = 100_000;
+
+/** The note for a conversation of more than `max` nodes, or null when it fits. */
+export function tooManyNodes(count: number, max = MAX_NODES): { skipped: SkipNote } | null {
+  return count > max ? { skipped: { reason: `conversations of more than ${max} messages (too large to import)` } } : null;
+}
+
 /** Every import error: one code (the catalogue's import_failed), a message that names the file. */
 export function importError(message: string, cause?: unknown): StoreError {
   return new StoreError('import_failed', message, undefined, cause === undefined ? undefined : { cause });
@@ -47,16 +58,12 @@ export function buildTree(nodes: readonly RawNode[], leafKey: string | null, ski
   for (const n of nodes) if (!byKey.has(n.key)) byKey.set(n.key, n);
   const limit = byKey.size + 1;
 
-  // the nearest kept ancestor (left-out nodes are passed through); a loop makes a root
+  // the nearest kept node at or above each left-out node, remembered (a chain of left-out nodes is walked once)
+  const keptAbove = memoUp<string | null>(byKey, (n) => (n.message ? n.key : undefined), null);
+  // the nearest kept ancestor; a loop (back to the node itself, or of left-out nodes) makes a root
   const keptParent = (n: RawNode): string | null => {
-    let p = n.parentKey;
-    for (let steps = 0; p !== null && steps < limit; steps++) {
-      const parent = byKey.get(p);
-      if (!parent || parent === n) return null;
-      if (parent.message) return parent.key;
-      p = parent.parentKey;
-    }
-    return null;
+    const p = n.parentKey === null ? null : keptAbove(n.parentKey);
+    return p === n.key ? null : p;
   };
 
   const children = new Map<string | null, string[]>();
@@ -108,6 +115,38 @@ export function buildTree(nodes: readonly RawNode[], leafKey: string | null, ski
   const lost = parentOf.size - placed.size;
   for (let i = 0; i < lost; i++) skipped.push({ reason: 'messages in a loop of parents (a broken export)' });
   return out;
+}
+
+/**
+ * A value for each key found by walking up the parents: `own(node)` where it is defined, else the parent's
+ * (a missing parent, or a loop, is `none`). Each node is walked once and remembered, so a long chain of
+ * nodes under which many ask costs its length once, not once per asker.
+ */
+export function memoUp<T>(byKey: ReadonlyMap<string, RawNode>, own: (n: RawNode) => T | undefined, none: T,
+  combine: (above: T, n: RawNode) => T = (above) => above): (key: string) => T {
+  const memo = new Map<string, T>();
+  const walking = new Set<string>();
+  return (start: string) => {
+    const path: RawNode[] = [];
+    let base = none;
+    for (let key: string | null = start; key !== null;) {
+      const known = memo.get(key);
+      if (known !== undefined || memo.has(key)) { base = known as T; break; }
+      const n = byKey.get(key);
+      if (!n || walking.has(key)) break; // missing, or a loop: `none` above
+      const v = own(n);
+      if (v !== undefined) { memo.set(key, v); base = v; break; }
+      walking.add(key);
+      path.push(n);
+      key = n.parentKey;
+    }
+    for (let i = path.length - 1; i >= 0; i--) {
+      base = combine(base, path[i]);
+      memo.set(path[i].key, base);
+      walking.delete(path[i].key);
+    }
+    return base;
+  };
 }
 
 /** Seconds (a float, as ChatGPT and Open WebUI keep them) to ms; null when absent or not a time. */
