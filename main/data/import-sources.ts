@@ -32,6 +32,9 @@ export interface ImportSourceOpen {
   units(signal?: AbortSignal): AsyncIterable<ImportUnit | { skipped: SkipNote }>;
 }
 
+/** The note for another app's conversation with no message to import (it is not written). */
+export const EMPTY_CONVERSATIONS = 'empty conversations';
+
 const HEARTH_HEAD = /^\s*\{\s*"format"\s*:\s*"hearth\.threads?"/;
 
 function isJanFolder(p: string): boolean {
@@ -112,6 +115,10 @@ function readerSource(store: Store, reader: ImportReader, now: () => number): Im
         // a conversation has its own `skipped` list: what tells it from one the reader could not read is its id
         if (!('sourceId' in c)) {
           yield c;
+          continue;
+        }
+        if (c.messages.length === 0) {
+          yield { skipped: { reason: EMPTY_CONVERSATIONS } }; // nothing to read: not an empty thread
           continue;
         }
         let unit: ImportUnit;

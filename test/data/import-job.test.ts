@@ -12,7 +12,7 @@ import yauzl from 'yauzl';
 import type { EventName, ImportProgressDTO } from '../../main/ipc/contract';
 import { DataService } from '../../main/data/service';
 import type { ImportedThread, ImportReader } from '../../main/data/imported';
-import type { ReaderFactory } from '../../main/data/import-sources';
+import { EMPTY_CONVERSATIONS, type ReaderFactory } from '../../main/data/import-sources';
 import { CUT_NOTE, CUT_REASON } from '../../main/data/to-thread';
 import { dataPaths } from '../../main/paths';
 import { Services } from '../../main/services';
@@ -390,5 +390,23 @@ describe("another app's conversations", () => {
     const third = await importAll({ path: '/anywhere/conversations.json' });
     expect(third.end).toMatchObject({ imported: 1, duplicates: 1 });
     expect(threadCount(store)).toBe(2);
+  });
+
+  test('conversations with no messages are skipped with a note, not written as empty threads', async () => {
+    const { store, importAll } = setup({ readers: memoryReaders([convo({ sourceId: 'e1', messages: [] }), convo(), convo({ sourceId: 'e2', messages: [], skipped: [] })]) });
+    const { preview, end } = await importAll({ path: '/anywhere/conversations.json' });
+    expect(preview).toMatchObject({ threads: 1, messages: 3 });
+    expect(preview.skipped).toEqual(expect.arrayContaining([{ reason: EMPTY_CONVERSATIONS, count: 2 }]));
+    expect(end).toMatchObject({ state: 'done', imported: 1 });
+    expect(threadCount(store)).toBe(1);
+
+    // through the real ChatGPT reader: an export of empty mappings imports nothing
+    const dir = tmpDir();
+    const file = path.join(dir, 'conversations.json');
+    fs.writeFileSync(file, JSON.stringify(Array.from({ length: 500 }, () => ({ mapping: {} }))));
+    const real = setup();
+    const preview2 = await real.call('data.import.preview', { source: { path: file }, from: 'auto' });
+    expect(preview2).toMatchObject({ format: 'chatgpt', threads: 0, messages: 0 });
+    expect(preview2.skipped).toEqual([{ reason: EMPTY_CONVERSATIONS, count: 500 }]);
   });
 });
