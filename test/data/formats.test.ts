@@ -6,6 +6,8 @@
 import fs from 'fs';
 import path from 'path';
 import { Readable } from 'stream';
+import v8 from 'v8';
+import vm from 'vm';
 import * as yazl from 'yazl';
 import type { ImportedThread, ImportReader, SkipNote } from '../../main/data/imported';
 import { readChatgptConversation } from '../../main/data/formats/chatgpt';
@@ -17,6 +19,11 @@ import { isStoreError } from '../../main/store/errors';
 import { cleanupDirs, closeStores, openStore, tmpDir } from '../store/helpers';
 
 const FIX = path.resolve(__dirname, '../fixtures/imports');
+
+/** The heap still in use after a full collection: what is held, not garbage V8 has yet to collect. */
+v8.setFlagsFromString('--expose-gc');
+const gc = vm.runInNewContext('gc') as () => void;
+const liveHeap = (): number => { gc(); return process.memoryUsage().heapUsed; };
 
 afterEach(() => { closeStores(); cleanupDirs(); });
 
@@ -100,6 +107,35 @@ describe('ChatGPT', () => {
     expect(c.updatedAt).toBe(1700200000000);
   });
 
+  test('ids such as "__proto__" or "constructor" are ids like any other (ChatGPT mapping, Open WebUI history, Claude sender)', async () => {
+    const dir = tmpDir();
+    const file = path.join(dir, 'conversations.json');
+    const node = (id: string, parent: string | null, role: string, text: string) =>
+      `"${id}": {"id": "${id}", "parent": ${parent === null ? 'null' : `"${parent}"`}, "message": {"id": "${id}", "author": {"role": "${role}"}, "content": {"content_type": "text", "parts": ["${text}"]}}}`;
+    // written as text: an object literal's "__proto__" would set its prototype, not make a key
+    fs.writeFileSync(file, `[{"conversation_id": "p", "current_node": "constructor", "mapping": {${[
+      node('__proto__', null, 'user', 'Q'), node('constructor', '__proto__', 'assistant', 'A'),
+    ].join(', ')}}}]`);
+    const [t] = await threads(file);
+    expect(tree(t)).toEqual([
+      ['__proto__', null, true, 'user', 'Q', null],
+      ['constructor', '__proto__', true, 'assistant', 'A', null],
+    ]);
+
+    fs.writeFileSync(file, `[{"id": "w", "chat": {"history": {"currentId": "toString", "messages": {
+      "__proto__": {"id": "__proto__", "role": "user", "content": "Q"},
+      "toString": {"id": "toString", "parentId": "__proto__", "role": "assistant", "content": "A"}}}}}]`);
+    expect(tree((await threads(file))[0])).toEqual([
+      ['__proto__', null, true, 'user', 'Q', null],
+      ['toString', '__proto__', true, 'assistant', 'A', null],
+    ]);
+
+    const claude = JSON.parse(fs.readFileSync(path.join(FIX, 'claude/conversations.json'), 'utf8'))[0];
+    claude.chat_messages[0].sender = 'constructor';
+    fs.writeFileSync(file, JSON.stringify([claude]));
+    expect(reasons((await threads(file))[0])).toContain('messages from "constructor" (not a chat role)');
+  });
+
   test('the export as downloaded: conversations.json inside the zip, beside the images', async () => {
     const dir = tmpDir();
     const zip = await zipOf(dir, {
@@ -158,7 +194,7 @@ describe('LM Studio', () => {
       ['3.0', '2.0', true, 'assistant', 'Goodbye.', null],
     ]);
     expect(greet.messages.map((m) => m.model ?? null)).toEqual([null, null, 'qwen3-4b', 'qwen3-4b', null, 'qwen3-4b']);
-    expect(cat.sourceId).toBe('1700000100000.conversation.json');
+    expect(cat.sourceId).toBe('Work/1700000100000.conversation.json');
     expect(cat.title).toBe('LM Studio conversation');
     expect(tree(cat)).toEqual([
       ['0.0', null, true, 'user', 'What is this?', null],
@@ -172,7 +208,14 @@ describe('LM Studio', () => {
     fs.writeFileSync(path.join(dir, 'Work/1700000200000.conversation.json'), '{"name": "half', 'utf8');
     const all = await readAll(await openImport(dir, 'lmstudio'));
     expect(all).toHaveLength(3);
-    expect((all[2] as { skipped: SkipNote }).skipped.reason).toMatch(/^an LM Studio conversation that could not be read \(1700000200000\.conversation\.json: /);
+    expect((all[2] as { skipped: SkipNote }).skipped.reason).toMatch(/^an LM Studio conversation that could not be read \(Work\/1700000200000\.conversation\.json: /);
+
+    // one name in two folders: two conversations (their ids are their paths under the folder)
+    fs.mkdirSync(path.join(dir, 'Home'));
+    fs.cpSync(path.join(dir, 'Work/1700000100000.conversation.json'), path.join(dir, 'Home/1700000100000.conversation.json'));
+    fs.rmSync(path.join(dir, 'Work/1700000200000.conversation.json'));
+    const ids = (await readAll(await openImport(dir, 'lmstudio'))).map((t) => (t as ImportedThread).sourceId);
+    expect(ids).toEqual(['1700000000000.conversation.json', 'Home/1700000100000.conversation.json', 'Work/1700000100000.conversation.json']);
   });
 });
 
@@ -379,7 +422,7 @@ describe('streaming and its errors', () => {
     fs.closeSync(fd);
     expect(fs.statSync(file).size).toBeGreaterThan(80 * 1024 * 1024);
 
-    const base = process.memoryUsage().heapUsed;
+    const base = liveHeap();
     let peak = 0;
     let count = 0;
     let last = '';
@@ -387,7 +430,7 @@ describe('streaming and its errors', () => {
       const th = t as ImportedThread;
       if (th.messages.length !== 2 || th.sourceId !== `id-${count}`) throw new Error(`conversation ${count} read wrong`);
       last = th.messages[1].content;
-      if (++count % 500 === 0) peak = Math.max(peak, process.memoryUsage().heapUsed - base);
+      if (++count % 500 === 0) peak = Math.max(peak, liveHeap() - base);
     }
     expect(count).toBe(N);
     expect(last).toBe(`a${N - 1}`);
@@ -395,7 +438,6 @@ describe('streaming and its errors', () => {
   }, 60_000);
 });
 
-// last: its large heap would make the bounded-memory test above count garbage V8 has not yet collected
 describe('scale', () => {
   test('a long chain of left-out nodes above many answers is walked once (not once per answer); a huge conversation is a note', () => {
     const N = 20_000;

@@ -18,7 +18,7 @@
 import { z } from 'zod';
 import type { ImportedRole, ImportedThread, ImportReader, SkipNote } from '../imported';
 import { readJsonArray, type JsonSource } from './stream';
-import { buildTree, checkAborted, NOTES, describeIssue, MAX_NODES, memoUp, secondsToMs, threadTimes, tooManyNodes, type RawNode } from './tree';
+import { buildTree, checkAborted, NOTES, describeIssue, idMap, MAX_NODES, memoUp, secondsToMs, threadTimes, tooManyNodes, type RawNode } from './tree';
 
 const nullish = <T extends z.ZodTypeAny>(t: T) => t.nullable().optional();
 
@@ -49,7 +49,7 @@ export const chatgptConversationSchema = z.object({
   title: nullish(z.string()),
   create_time: nullish(z.number()),
   update_time: nullish(z.number()),
-  mapping: z.record(nodeSchema),
+  mapping: idMap(nodeSchema),
   current_node: nullish(z.string()),
   conversation_id: nullish(z.string()),
   id: nullish(z.string()),
@@ -94,13 +94,13 @@ export function readChatgptConversation(value: unknown, index: number, maxNodes 
   const r = chatgptConversationSchema.safeParse(value);
   if (!r.success) return { skipped: { reason: `a ChatGPT conversation that could not be read (${describeIssue(r.error)})` } };
   const c = r.data;
-  const tooMany = tooManyNodes(Object.keys(c.mapping).length, maxNodes);
+  const tooMany = tooManyNodes(c.mapping.size, maxNodes);
   if (tooMany) return tooMany;
   const skipped: SkipNote[] = [];
   const nodes: RawNode[] = [];
   const thoughts = new Map<string, string>(); // a thoughts node's key → its text, until an answer takes it
 
-  for (const [key, n] of Object.entries(c.mapping)) {
+  for (const [key, n] of c.mapping) {
     const m = n.message;
     const parentKey = n.parent ?? null;
     const skip = () => nodes.push({ key, parentKey, message: null });

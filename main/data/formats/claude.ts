@@ -53,7 +53,7 @@ export const claudeConversationSchema = z.object({
 
 type ClaudeMessage = z.infer<typeof messageSchema>;
 
-const SENDERS: Record<string, ImportedRole> = { human: 'user', assistant: 'assistant' };
+const SENDERS = new Map<string, ImportedRole>([['human', 'user'], ['assistant', 'assistant']]);
 
 /** An attachment's text as a quoted block that names it. */
 export function quoteAttachment(name: string, text: string): string {
@@ -98,7 +98,7 @@ export function readClaudeConversation(value: unknown): ImportedThread | { skipp
   for (const m of c.chat_messages) {
     const parentKey = tree ? (m.parent_message_uuid && ids.has(m.parent_message_uuid) ? m.parent_message_uuid : null) : previous;
     previous = m.uuid;
-    const role = SENDERS[m.sender];
+    const role = SENDERS.get(m.sender);
     if (!role) { skipped.push({ reason: `messages from "${m.sender}" (not a chat role)` }); nodes.push({ key: m.uuid, parentKey, message: null }); continue; }
     const { content, reasoning } = contentOf(m, skipped);
     if (!content && !reasoning) { nodes.push({ key: m.uuid, parentKey, message: null }); continue; }

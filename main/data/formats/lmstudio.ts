@@ -84,7 +84,7 @@ function versionContent(v: Version, skipped: SkipNote[]): { content: string; rea
   return { content: content.trim(), reasoning: thinking.filter((t) => t).join('\n\n') };
 }
 
-/** One conversation file's parsed JSON in Hearth's shape; `sourceId` names the file (LM Studio's `<ms>.conversation.json`). */
+/** One conversation file's parsed JSON in Hearth's shape; `sourceId` names the file (its path under the folder read, or its name when read alone). */
 export function readLmstudioConversation(value: unknown, sourceId: string, fileTime: number): ImportedThread | { skipped: SkipNote } {
   const r = lmstudioConversationSchema.safeParse(value);
   if (!r.success) return { skipped: { reason: `an LM Studio conversation that could not be read (${describeIssue(r.error)})` } };
@@ -174,7 +174,8 @@ export function lmstudioReader(target: string, limits = LMSTUDIO_LIMITS): Import
       }
       for (const file of await findLmstudioFiles(target, limits)) {
         checkAborted(signal, target);
-        const id = path.basename(file);
+        // the path under the folder: two chats of one name in two of LM Studio's folders are two conversations
+        const id = path.relative(target, file).split(path.sep).join('/');
         try {
           const read = await readFileJson(file, limits.maxFileBytes);
           yield readLmstudioConversation(read.value, id, read.mtime);

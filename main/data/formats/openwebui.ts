@@ -17,7 +17,7 @@
 import { z } from 'zod';
 import type { ImportedRole, ImportedThread, ImportReader, SkipNote } from '../imported';
 import { readJsonArray, type JsonSource } from './stream';
-import { buildTree, checkAborted, describeIssue, epochToMs, NOTES, threadTimes, tooManyNodes, type RawNode } from './tree';
+import { buildTree, checkAborted, describeIssue, epochToMs, idMap, NOTES, threadTimes, tooManyNodes, type RawNode } from './tree';
 
 const nullish = <T extends z.ZodTypeAny>(t: T) => t.nullable().optional();
 
@@ -40,7 +40,7 @@ export const openwebuiChatSchema = z.object({
   chat: z.object({
     title: nullish(z.string()),
     models: nullish(z.array(z.string())),
-    history: nullish(z.object({ currentId: nullish(z.string()), messages: z.record(messageSchema) }).passthrough()),
+    history: nullish(z.object({ currentId: nullish(z.string()), messages: idMap(messageSchema) }).passthrough()),
     messages: nullish(z.array(messageSchema)),
     timestamp: nullish(z.number()),
   }).passthrough(),
@@ -78,7 +78,7 @@ export function readOpenwebuiChat(value: unknown): ImportedThread | { skipped: S
   const r = openwebuiChatSchema.safeParse(value);
   if (!r.success) return { skipped: { reason: `an Open WebUI chat that could not be read (${describeIssue(r.error)})` } };
   const c = r.data;
-  const tooMany = tooManyNodes(Math.max(Object.keys(c.chat.history?.messages ?? {}).length, c.chat.messages?.length ?? 0));
+  const tooMany = tooManyNodes(Math.max(c.chat.history?.messages.size ?? 0, c.chat.messages?.length ?? 0));
   if (tooMany) return tooMany;
   const skipped: SkipNote[] = [];
   const nodes: RawNode[] = [];
@@ -95,8 +95,8 @@ export function readOpenwebuiChat(value: unknown): ImportedThread | { skipped: S
   };
   let leaf: string | null = null;
   const history = c.chat.history;
-  if (history && Object.keys(history.messages).length > 0) {
-    for (const [key, m] of Object.entries(history.messages)) add(m.id ?? key, m.parentId ?? null, m);
+  if (history && history.messages.size > 0) {
+    for (const [key, m] of history.messages) add(m.id ?? key, m.parentId ?? null, m);
     leaf = history.currentId ?? null;
   } else {
     let previous: string | null = null;

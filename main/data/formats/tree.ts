@@ -4,6 +4,7 @@
  * parents before their children, left-out nodes' children re-parented to the nearest kept ancestor, and
  * `active` on the path from the node the other app showed back to the root.
  */
+import { z } from 'zod';
 import { StoreError } from '../../store/errors';
 import type { ImportedMessage, SkipNote } from '../imported';
 
@@ -147,6 +148,30 @@ export function memoUp<T>(byKey: ReadonlyMap<string, RawNode>, own: (n: RawNode)
     }
     return base;
   };
+}
+
+/**
+ * An object keyed by the other app's ids, as a Map of its values each checked by `schema`. Not z.record:
+ * its output is a plain object, where an id "__proto__" would be dropped (or set the prototype); here
+ * every own key is an id like any other. An issue's path names the id, as z.record's would.
+ */
+export function idMap<T extends z.ZodTypeAny>(schema: T) {
+  return z.unknown().transform((value, ctx): Map<string, z.output<T>> => {
+    const out = new Map<string, z.output<T>>();
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      ctx.addIssue({ code: z.ZodIssueCode.invalid_type, expected: 'object', received: z.getParsedType(value) });
+      return z.NEVER;
+    }
+    for (const [key, v] of Object.entries(value)) {
+      const r = schema.safeParse(v);
+      if (!r.success) {
+        for (const i of r.error.issues) ctx.addIssue({ code: z.ZodIssueCode.custom, message: i.message, path: [key, ...i.path] });
+        return z.NEVER;
+      }
+      out.set(key, r.data);
+    }
+    return out;
+  });
 }
 
 /** Seconds (a float, as ChatGPT and Open WebUI keep them) to ms; null when absent or not a time. */
