@@ -7,7 +7,7 @@
 import fs from 'fs';
 import path from 'path';
 import type { Store } from '../store';
-import { findJanThreads, prepareHearth, prepareJanAssistant, prepareJanThread, readHearthDocs, type PreparedThread } from '../store/import';
+import { findJanThreads, isJanFolder, prepareHearth, prepareJanAssistant, prepareJanThread, readHearthDocs, type PreparedThread } from '../store/import';
 import type { ImportFormat, ImportFormatChoice, ImportReader, SkipNote } from './imported';
 import { toPreparedThread } from './to-thread';
 
@@ -36,15 +36,6 @@ export interface ImportSourceOpen {
 export const EMPTY_CONVERSATIONS = 'empty conversations';
 
 const HEARTH_HEAD = /^\s*\{\s*"format"\s*:\s*"hearth\.threads?"/;
-
-function isJanFolder(p: string): boolean {
-  try {
-    findJanThreads(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function startsLikeHearth(p: string): boolean {
   const fd = fs.openSync(p, 'r');

@@ -5,11 +5,18 @@
  * marks the branch the other app showed.
  */
 import type { ImportFormat } from '../ipc/data';
+import { ROLES, type Role } from '../store/types';
 
 // the formats are the contract's (the page and the CLI name them); defined there so that the contract needs nothing of main/data
 export { IMPORT_FORMATS, IMPORT_FORMAT_NAMES, ImportFormatChoice, type ImportFormat } from '../ipc/data';
 
-export type ImportedRole = 'system' | 'user' | 'assistant' | 'tool';
+/** The roles an imported message may have: the store's. */
+export type ImportedRole = Role;
+
+/** Whether another app's role is one Hearth keeps (anything else is a note). */
+export function isImportedRole(role: string): role is ImportedRole {
+  return (ROLES as readonly string[]).includes(role);
+}
 
 export interface ImportedMessage {
   /** unique within its conversation (the other app's id, or one made from its position) */

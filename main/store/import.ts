@@ -358,21 +358,34 @@ function janMetrics(meta: Record<string, unknown> | null | undefined): MessageMe
 
 export interface JanThreadDir { dir: string; threadFile: string; messagesFile: string }
 
-export function findJanThreads(folder: string): { threads: JanThreadDir[]; assistantFiles: string[] } {
-  if (!fs.existsSync(folder) || !fs.statSync(folder).isDirectory()) fail(`${folder} is not a folder`);
+/** The thread folders of a Jan data folder (thread.json at its top, in threads/<id>/ or in <id>/); none: not Jan. */
+function janThreadDirs(folder: string): JanThreadDir[] {
   const asThread = (dir: string): JanThreadDir => ({ dir, threadFile: path.join(dir, 'thread.json'), messagesFile: path.join(dir, 'messages.jsonl') });
   const subThreads = (dir: string) => fs.readdirSync(dir, { withFileTypes: true })
     .filter((d) => d.isDirectory() && fs.existsSync(path.join(dir, d.name, 'thread.json')))
     .map((d) => asThread(path.join(dir, d.name))).sort((a, b) => a.dir.localeCompare(b.dir));
+  if (fs.existsSync(path.join(folder, 'thread.json'))) return [asThread(folder)];
+  if (fs.existsSync(path.join(folder, 'threads'))) return subThreads(path.join(folder, 'threads'));
+  return subThreads(folder);
+}
+
+/** Whether `folder` is a Jan data folder (or one of its threads): the one test detection and the import use. */
+export function isJanFolder(folder: string): boolean {
+  try {
+    return fs.statSync(folder).isDirectory() && janThreadDirs(folder).length > 0;
+  } catch {
+    return false;
+  }
+}
+
+export function findJanThreads(folder: string): { threads: JanThreadDir[]; assistantFiles: string[] } {
+  if (!fs.existsSync(folder) || !fs.statSync(folder).isDirectory()) fail(`${folder} is not a folder`);
   const assistantsDir = path.join(folder, 'assistants');
   const assistantFiles = fs.existsSync(assistantsDir)
     ? fs.readdirSync(assistantsDir, { withFileTypes: true }).filter((d) => d.isDirectory())
       .map((d) => path.join(assistantsDir, d.name, 'assistant.json')).filter((f) => fs.existsSync(f)).sort()
     : [];
-  let threads: JanThreadDir[];
-  if (fs.existsSync(path.join(folder, 'thread.json'))) threads = [asThread(folder)];
-  else if (fs.existsSync(path.join(folder, 'threads'))) threads = subThreads(path.join(folder, 'threads'));
-  else threads = subThreads(folder);
+  const threads = janThreadDirs(folder);
   if (threads.length === 0) fail(`no Jan threads found in ${folder} (expected thread.json, threads/<id>/thread.json or <id>/thread.json)`);
   return { threads, assistantFiles };
 }

@@ -12,6 +12,8 @@ import * as yazl from 'yazl';
 import type { ImportedThread, ImportReader, SkipNote } from '../../main/data/imported';
 import { readChatgptConversation } from '../../main/data/formats/chatgpt';
 import { detectFormat, openImport } from '../../main/data/formats/detect';
+import { isImportedRole } from '../../main/data/imported';
+import { ownFormat } from '../../main/data/import-sources';
 import { MAX_NODES } from '../../main/data/formats/tree';
 import { readJsonArray, streamJsonArray } from '../../main/data/formats/stream';
 import { byteCap, zipEntrySource } from '../../main/data/formats/zip';
@@ -257,6 +259,13 @@ describe('detection', () => {
       [hearthFile, 'hearth'],
     ];
     for (const [p, f] of cases) expect([p, await detectFormat(p)]).toEqual([p, f]);
+    // the import's routing takes the same folders for Jan (one test of a Jan folder, the store's)
+    for (const [p, f] of cases) if (fs.statSync(p).isDirectory()) expect([p, ownFormat(p, 'auto')]).toEqual([p, f === 'jan' ? 'jan' : null]);
+    const ownDir = tmpDir();
+    fs.writeFileSync(path.join(ownDir, 'threads'), 'a file, not the threads folder');
+    fs.cpSync(path.join(FIX, 'jan/threads/jan_1700000000'), path.join(ownDir, 'jan_1700000000'), { recursive: true });
+    expect([await detectFormat(ownDir).catch((e: Error) => e.message), ownFormat(ownDir, 'auto')]).toEqual([expect.stringMatching(/not a format Hearth imports/), null]);
+    expect(['system', 'user', 'assistant', 'tool', 'developer', 'constructor'].filter(isImportedRole)).toEqual(['system', 'user', 'assistant', 'tool']);
     // what is detected as Hearth and Jan is what the store's importers take
     expect(s.importJan(path.join(FIX, 'jan')).messages).toBe(1);
     expect(openStore().importJsonFile(hearthFile).threadIds).toHaveLength(1);

@@ -16,7 +16,7 @@
  * - Content types other than text / multimodal_text / code, and non-text parts, are notes.
  */
 import { z } from 'zod';
-import type { ImportedRole, ImportedThread, ImportReader, SkipNote } from '../imported';
+import { isImportedRole, type ImportedThread, type ImportReader, type SkipNote } from '../imported';
 import { readJsonArray, type JsonSource } from './stream';
 import { buildTree, checkAborted, NOTES, describeIssue, idMap, MAX_NODES, memoUp, secondsToMs, threadTimes, tooManyNodes, type RawNode } from './tree';
 
@@ -58,7 +58,6 @@ export const chatgptConversationSchema = z.object({
 
 type ChatgptMessage = z.infer<typeof messageSchema>;
 
-const ROLES: readonly ImportedRole[] = ['system', 'user', 'assistant', 'tool'];
 const TEXT_TYPES = new Set(['text', 'multimodal_text', 'code']);
 
 /** A message's text, and notes for what it held that is not text. */
@@ -105,7 +104,7 @@ export function readChatgptConversation(value: unknown, index: number, maxNodes 
     const parentKey = n.parent ?? null;
     const skip = () => nodes.push({ key, parentKey, message: null });
     if (!m) { skip(); continue; }
-    const role = m.author.role as ImportedRole;
+    const role = m.author.role;
     const type = m.content.content_type;
     const hidden = m.metadata?.is_visually_hidden_from_conversation === true;
     if (type === 'thoughts') { thoughts.set(key, thoughtsOf(m)); skip(); continue; }
@@ -116,7 +115,7 @@ export function readChatgptConversation(value: unknown, index: number, maxNodes 
     }
     const content = hidden ? '' : textOf(m, skipped);
     if (hidden || content.trim() === '') { skip(); continue; }
-    if (!ROLES.includes(role)) { skipped.push({ reason: `messages from "${m.author.role}" (not a chat role)` }); skip(); continue; }
+    if (!isImportedRole(role)) { skipped.push({ reason: `messages from "${m.author.role}" (not a chat role)` }); skip(); continue; }
     const model = m.metadata?.model_slug;
     nodes.push({
       key, parentKey,

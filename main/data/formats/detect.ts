@@ -8,9 +8,9 @@
  * Only the start of a file is read (the first element of an array).
  */
 import * as fs from 'fs';
-import * as path from 'path';
 import type { Readable } from 'stream';
 import { JSONParser } from '@streamparser/json';
+import { isJanFolder } from '../../store/import';
 import { IMPORT_FORMAT_NAMES, IMPORT_FORMATS, type ImportFormat, type ImportFormatChoice, type ImportReader } from '../imported';
 import { chatgptReader } from './chatgpt';
 import { claudeReader } from './claude';
@@ -93,15 +93,6 @@ async function isZip(file: string): Promise<boolean> {
   }
 }
 
-const JAN_THREAD = 'thread.json';
-
-function isJanFolder(folder: string): boolean {
-  if (fs.existsSync(path.join(folder, JAN_THREAD))) return true;
-  const threads = path.join(folder, 'threads');
-  const base = fs.existsSync(threads) && fs.statSync(threads).isDirectory() ? threads : folder;
-  return fs.readdirSync(base, { withFileTypes: true }).some((d) => d.isDirectory() && fs.existsSync(path.join(base, d.name, JAN_THREAD)));
-}
-
 interface Detected {
   format: ImportFormat;
   /** the JSON array to stream, for the array formats */
@@ -112,9 +103,7 @@ async function detect(target: string, zipLimits: ZipLimits): Promise<Detected> {
   let st: fs.Stats;
   try { st = await fs.promises.stat(target); } catch (e) { return importFailed(`cannot read ${target}: ${(e as Error).message}`, e); }
   if (st.isDirectory()) {
-    let jan = false;
-    try { jan = isJanFolder(target); } catch (e) { importFailed(`cannot read ${target}: ${(e as Error).message}`, e); }
-    if (jan) return { format: 'jan' };
+    if (isJanFolder(target)) return { format: 'jan' };
     if ((await findLmstudioFiles(target)).length > 0) return { format: 'lmstudio' };
     return unknown(target, `a folder with no Jan thread.json and no LM Studio *${LMSTUDIO_SUFFIX}`);
   }

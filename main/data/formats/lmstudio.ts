@@ -20,7 +20,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { z } from 'zod';
-import type { ImportedRole, ImportedThread, ImportReader, SkipNote } from '../imported';
+import { isImportedRole, type ImportedThread, type ImportReader, type SkipNote } from '../imported';
 import { buildTree, checkAborted, describeIssue, epochToMs, importFailed, NOTES, threadTimes, tooManyNodes, type RawNode } from './tree';
 
 const nullish = <T extends z.ZodTypeAny>(t: T) => t.nullable().optional();
@@ -55,7 +55,6 @@ export const lmstudioConversationSchema = z.object({
 
 type Version = z.infer<typeof versionSchema>;
 
-const ROLES: readonly ImportedRole[] = ['system', 'user', 'assistant', 'tool'];
 const THINK = /<think>([\s\S]*?)(<\/think>|$)\s*/g;
 
 function partsText(parts: readonly z.infer<typeof partSchema>[], skipped: SkipNote[]): string {
@@ -102,8 +101,8 @@ export function readLmstudioConversation(value: unknown, sourceId: string, fileT
       ? m.currentlySelected : m.versions.length - 1;
     m.versions.forEach((v, j) => {
       const key = `${i}.${j}`;
-      const role = v.role as ImportedRole;
-      if (!ROLES.includes(role)) { skipped.push({ reason: `messages from "${v.role}" (not a chat role)` }); nodes.push({ key, parentKey: parent, message: null }); return; }
+      const role = v.role;
+      if (!isImportedRole(role)) { skipped.push({ reason: `messages from "${v.role}" (not a chat role)` }); nodes.push({ key, parentKey: parent, message: null }); return; }
       const { content, reasoning } = versionContent(v, skipped);
       if (!content && !reasoning) { nodes.push({ key, parentKey: parent, message: null }); return; }
       const model = v.senderInfo?.senderName;

@@ -15,7 +15,7 @@
  * - Times are seconds, though older versions kept ms (judged by size).
  */
 import { z } from 'zod';
-import type { ImportedRole, ImportedThread, ImportReader, SkipNote } from '../imported';
+import { isImportedRole, type ImportedThread, type ImportReader, type SkipNote } from '../imported';
 import { readJsonArray, type JsonSource } from './stream';
 import { buildTree, checkAborted, describeIssue, epochToMs, idMap, NOTES, threadTimes, tooManyNodes, type RawNode } from './tree';
 
@@ -48,7 +48,6 @@ export const openwebuiChatSchema = z.object({
 
 type WebuiMessage = z.infer<typeof messageSchema>;
 
-const ROLES: readonly ImportedRole[] = ['system', 'user', 'assistant', 'tool'];
 const REASONING = /<details\b[^>]*\btype="reasoning"[^>]*>([\s\S]*?)<\/details>\s*/g;
 
 /** The content without its reasoning blocks, and their text (summary line and quote marks taken off). */
@@ -83,8 +82,8 @@ export function readOpenwebuiChat(value: unknown): ImportedThread | { skipped: S
   const skipped: SkipNote[] = [];
   const nodes: RawNode[] = [];
   const add = (key: string, parentKey: string | null, m: WebuiMessage) => {
-    const role = m.role as ImportedRole;
-    if (!ROLES.includes(role)) { skipped.push({ reason: `messages from "${m.role}" (not a chat role)` }); nodes.push({ key, parentKey, message: null }); return; }
+    const role = m.role;
+    if (!isImportedRole(role)) { skipped.push({ reason: `messages from "${m.role}" (not a chat role)` }); nodes.push({ key, parentKey, message: null }); return; }
     for (let i = 0; i < (m.files?.length ?? 0); i++) skipped.push({ reason: NOTES.files });
     const { content, reasoning } = splitReasoning(textOf(m, skipped));
     if (!content && !reasoning) { nodes.push({ key, parentKey, message: null }); return; }
