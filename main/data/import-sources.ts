@@ -35,14 +35,14 @@ export interface ImportSourceOpen {
 /** The note for another app's conversation with no message to import (it is not written). */
 export const EMPTY_CONVERSATIONS = 'empty conversations';
 
-const HEARTH_HEAD = /^\s*\{\s*"format"\s*:\s*"hearth\.threads?"/;
+const hearthJsonStart = /^\s*\{\s*"format"\s*:\s*"hearth\.threads?"/;
 
 function startsLikeHearth(p: string): boolean {
   const fd = fs.openSync(p, 'r');
   try {
     const head = Buffer.alloc(4096);
     const n = fs.readSync(fd, head, 0, head.length, 0);
-    return HEARTH_HEAD.test(head.subarray(0, n).toString('utf8'));
+    return hearthJsonStart.test(head.subarray(0, n).toString('utf8'));
   } finally {
     fs.closeSync(fd);
   }

@@ -14,8 +14,8 @@ export interface JsonLimits {
   maxElementBytes: number;
 }
 
-/** No export Hearth reads nests past a dozen levels; one conversation of 64 MiB is already huge. */
-export const JSON_LIMITS: JsonLimits = { maxDepth: 64, maxElementBytes: 64 * 1024 * 1024 };
+/** No export Hearth reads nests past a dozen levels; one conversation of 32 MiB is already huge (its parsed objects take several times its bytes). */
+export const JSON_LIMITS: JsonLimits = { maxDepth: 64, maxElementBytes: 32 * 1024 * 1024 };
 
 /** JSON's whitespace bytes. */
 const SPACE = new Set([0x20, 0x09, 0x0a, 0x0d]);
