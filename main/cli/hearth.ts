@@ -95,8 +95,8 @@ const COMMAND_FLAGS: Record<string, string[]> = {
   discover: ['json'],
   pull: ['json'],
   import: ['json', 'copy', 'move', 'link'],
-  serve: ['port', 'host', 'allow-remote', 'api', 'api-host', 'api-port'],
   chats: [...CHATS_FLAGS],
+  serve: ['port', 'host', 'allow-remote', 'api', 'api-host', 'api-port'],
 };
 
 /** serve's --api, --api-host and --api-port: null without --api (the saved settings decide then). */

@@ -186,7 +186,7 @@ describe('errors are one line that says what to do', () => {
   });
 
   test('an unknown command or option (a typo) is refused, not ignored', () => {
-    expectOneLine(run(['frobnicate']), /^hearth: unknown command frobnicate: the commands are info, run, fit, devices, rpc-server, models, discover, pull, import, serve \(see hearth --help\)$/);
+    expectOneLine(run(['frobnicate']), /^hearth: unknown command frobnicate: the commands are info, run, fit, devices, rpc-server, models, discover, pull, import, chats, serve \(see hearth --help\)$/);
     expectOneLine(run(['serve', '--prot', '8080']), /^hearth: hearth serve has no option --prot: see hearth --help$/);
     expectOneLine(run(['info', TINY_SPM, '--ctx', '512']), /^hearth: hearth info has no option --ctx/);
   });
