@@ -254,6 +254,27 @@ describe('Settings → Data → Export', () => {
     expect(document.querySelector('a[download]')).toBeNull();
   });
 
+  test('chosen chats: the ones ticked are exported, in the format chosen', async () => {
+    const got = catchDownloads();
+    const threads = [thread({ id: 't1', title: 'Trip plans' }), thread({ id: 't2', title: 'Recipes' }), thread({ id: 't3', title: 'Taxes' })];
+    const { bridge, dialog } = await openData({
+      'threads.list': () => ({ threads, nextCursor: null }),
+      'data.export': () => ({ fileName: 'hearth-chats-2026-12-03.zip', mime: 'application/zip', encoding: 'base64', data: 'UEsDBA==', threads: 2 }),
+    });
+    // nothing chosen: only "Export all chats"
+    expect(within(dialog).queryByRole('button', { name: /chosen/ })).toBeNull();
+    const group = within(dialog).getByRole('group', { name: 'Chats to export' });
+    await waitFor(() => expect(within(group).getAllByRole('checkbox')).toHaveLength(3));
+    fireEvent.click(within(group).getByRole('checkbox', { name: 'Trip plans' }));
+    fireEvent.click(within(group).getByRole('checkbox', { name: 'Taxes' }));
+    fireEvent.click(within(dialog).getByRole('button', { name: 'Export 2 chosen chats' }));
+    await waitFor(() => expect(got).toHaveLength(1));
+    expect(bridge.callsTo('data.export')).toEqual([{ threadIds: ['t1', 't3'], format: 'md' }]);
+    // untick one: the button says one
+    fireEvent.click(within(group).getByRole('checkbox', { name: 'Trip plans' }));
+    expect(within(dialog).getByRole('button', { name: 'Export 1 chosen chat' })).toBeTruthy();
+  });
+
   test("a chat's Export menu exports that chat as Markdown or Hearth JSON", async () => {
     const got = catchDownloads();
     const t = thread({ id: 't1', title: 'Trip plans' });

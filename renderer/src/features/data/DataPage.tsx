@@ -10,6 +10,7 @@ import { formatBytes } from '../../app/format';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { Dialog } from '../../components/Dialog';
 import { selectDataDir, selectSettings } from '../settings/settingsSlice';
+import { selectVisibleThreads } from '../threads/threadsSlice';
 import { selectData, selectNoRestart } from './dataSlice';
 import { ImportSection, ProgressBar } from './ImportSection';
 import { createBackup, deleteBackup, eraseData, EXPORT_FORMAT_NAMES, exportChats, moveDataFolder, restoreBackup, saveBackupSettings } from './thunks';
@@ -36,14 +37,46 @@ function Confirm(props: { title: string; children: ReactNode; action: string; on
   );
 }
 
+/** A choice of the chats the list has loaded, for exporting a selection. */
+function ChatChoice({ chosen, setChosen, disabled }: { chosen: ReadonlySet<string>; setChosen: (next: Set<string>) => void; disabled: boolean }) {
+  const threads = useAppSelector(selectVisibleThreads);
+  const toggle = (id: string, on: boolean) => {
+    const next = new Set(chosen);
+    if (on) next.add(id);
+    else next.delete(id);
+    setChosen(next);
+  };
+  return (
+    <details className="chat-choice">
+      <summary>Choose chats{chosen.size ? ` (${chosen.size} chosen)` : ''}</summary>
+      {threads.length === 0 ? (
+        <p className="muted">No chats yet.</p>
+      ) : (
+        <div role="group" aria-label="Chats to export" className="stack">
+          {threads.map((t) => (
+            <label key={t.id} className="check">
+              <input type="checkbox" checked={chosen.has(t.id)} disabled={disabled} onChange={(e) => toggle(t.id, e.target.checked)} />
+              {t.title}
+            </label>
+          ))}
+        </div>
+      )}
+    </details>
+  );
+}
+
 function ExportSection() {
   const dispatch = useAppDispatch();
   const { exporting, exportNote } = useAppSelector(selectData);
   const [format, setFormat] = useState<ExportFormat>('md');
+  const [chosen, setChosen] = useState<Set<string>>(new Set());
+  // a chat deleted meanwhile is no longer chosen
+  const known = new Set(useAppSelector(selectVisibleThreads).map((t) => t.id));
+  const picked = [...chosen].filter((id) => known.has(id));
   return (
     <section className="stack" aria-labelledby="data-export-title">
       <h4 id="data-export-title">Export chats</h4>
-      <p className="muted">Markdown to read anywhere (a .zip of one file per chat), or Hearth JSON to import again, here or on another computer. A chat's own menu in the list exports that chat.</p>
+      <p className="muted">Markdown to read anywhere (a .zip of one file per chat), or Hearth JSON to import again, here or on another computer. Export every chat, the chats you choose, or one chat from its menu in the list.</p>
       <fieldset className="radio-row">
         <legend>Export as</legend>
         {EXPORT_FORMATS.map((f) => (
@@ -53,10 +86,16 @@ function ExportSection() {
           </label>
         ))}
       </fieldset>
+      <ChatChoice chosen={chosen} setChosen={setChosen} disabled={exporting} />
       <div className="form-actions">
         <span role="status" className={exportNote?.kind === 'failed' ? 'inline-error' : 'muted'}>
           {exportNote?.text}
         </span>
+        {picked.length > 0 && (
+          <button type="button" className="button" disabled={exporting} onClick={() => void dispatch(exportChats({ threadIds: picked, format }))}>
+            {`Export ${picked.length} chosen ${picked.length === 1 ? 'chat' : 'chats'}`}
+          </button>
+        )}
         <button type="button" className="button primary" disabled={exporting} onClick={() => void dispatch(exportChats({ threadIds: null, format }))}>
           {exporting ? 'Exporting…' : 'Export all chats'}
         </button>
