@@ -287,6 +287,49 @@ test('Settings → Documents: the status with the job under way and why vectors 
   r.stop();
 });
 
+test("a new assistant's knowledge folders: chosen before it exists, added once it is created; a refused one says which and why", async () => {
+  let folders: ReturnType<typeof knowledgeFolder>[] = [];
+  const r = renderApp({
+    'assistants.list': () => [],
+    'assistants.create': (p: { name: string }) => assistant({ id: 'new1', name: p.name }),
+    'docs.status': () => docsStatus({ folders }),
+    'docs.folders.add': (p: { assistantId: string; path: string }) => {
+      if (p.path === '/gone') return Promise.reject(ipcError('not_found', 'no folder /gone'));
+      const f = knowledgeFolder({ id: folders.length + 10, assistantId: p.assistantId, path: p.path, state: 'scanning', files: 0, ready: 0, problems: 0 });
+      folders = [...folders, f];
+      return f;
+    },
+  });
+  await waitFor(() => expect(r.store.getState().assistants.status).toBe('ready'));
+  await act(async () => void r.store.dispatch(openDialog('assistants')));
+  const dialog = screen.getByRole('dialog', { name: 'Assistants' });
+  fireEvent.click(within(dialog).getByRole('button', { name: /New assistant/ }));
+  fireEvent.change(within(dialog).getByRole('textbox', { name: 'Name' }), { target: { value: 'Reader' } });
+  const field = within(dialog).getByLabelText('Folder to add (absolute path)');
+  // a relative path is refused at once, and nothing is asked of main
+  fireEvent.change(field, { target: { value: 'notes' } });
+  fireEvent.click(within(dialog).getByRole('button', { name: 'Add folder' }));
+  expect((await within(dialog).findByRole('alert')).textContent).toContain('absolute path');
+  for (const p of ['/data/notes', '/gone', '/data/notes']) {
+    fireEvent.change(field, { target: { value: p } });
+    fireEvent.keyDown(field, { key: 'Enter' });
+  }
+  const list = within(dialog).getByRole('list', { name: 'Knowledge folders' });
+  // the same folder twice is one entry
+  expect(within(list).getAllByRole('listitem').map((li) => li.getAttribute('aria-label'))).toEqual(['/data/notes', '/gone']);
+  expect(within(within(list).getByRole('listitem', { name: '/gone' })).getByRole('status').textContent).toBe('Added when the assistant is created');
+  expect(r.bridge.callsTo('docs.folders.add')).toEqual([]);
+  expect(r.bridge.callsTo('assistants.create')).toEqual([]);
+
+  fireEvent.click(within(dialog).getByRole('button', { name: 'Create assistant' }));
+  await waitFor(() => expect(r.bridge.callsTo('docs.folders.add')).toEqual([{ assistantId: 'new1', path: '/data/notes' }, { assistantId: 'new1', path: '/gone' }]));
+  // the saved assistant's list shows the added folder (docs.status asked again), and the refusal names its folder
+  const saved = await within(dialog).findByRole('listitem', { name: '/data/notes' });
+  expect(within(saved).getByRole('status').textContent).toBe('Scanning…');
+  expect((await within(dialog).findByRole('alert')).textContent).toContain('/gone:');
+  r.stop();
+});
+
 test("an assistant's knowledge folders: listed with their state and counts; Rescan, Remove and Add folder ask main, then the status again", async () => {
   const poet = assistant({ id: 'a1', name: 'Poet' });
   let folders = [knowledgeFolder(), knowledgeFolder({ id: 2, assistantId: 'a2', path: '/other' })];

@@ -11,6 +11,7 @@ import { useDiscardGuard, useUnsavedChanges } from '../../components/unsaved';
 import { openThread } from '../chat/chatSlice';
 import { parseSampling, SamplingFields, samplingToStrings } from '../settings/SamplingFields';
 import { AssistantToolsPicker } from '../tools/AssistantToolsPicker';
+import { addFolders } from '../documents/docsSlice';
 import { KnowledgeFolders } from '../documents/KnowledgeFolders';
 import { assistantPicked, createAssistant, deleteAssistant, selectAssistants, updateAssistant } from './assistantsSlice';
 
@@ -21,6 +22,8 @@ interface Draft {
   modelPath: string;
   sampling: ReturnType<typeof samplingToStrings>;
   tools: AssistantDTO['tools'];
+  /** a new assistant's knowledge folders, added once it is created */
+  folders: string[];
 }
 
 const toDraft = (a: AssistantDTO | null): Draft => ({
@@ -30,6 +33,7 @@ const toDraft = (a: AssistantDTO | null): Draft => ({
   modelPath: a?.modelPath ?? '',
   sampling: samplingToStrings(a?.sampling),
   tools: a?.tools ?? null,
+  folders: [],
 });
 
 function AssistantForm({ assistant, onSaved }: { assistant: AssistantDTO | null; onSaved: (a: AssistantDTO) => void }) {
@@ -61,6 +65,8 @@ function AssistantForm({ assistant, onSaved }: { assistant: AssistantDTO | null;
     if (createAssistant.fulfilled.match(r) || updateAssistant.fulfilled.match(r)) {
       setError(null);
       onSaved(r.payload);
+      // the folders chosen before it existed (their progress and any refusal show in its folder list)
+      if (!assistant && d.folders.length > 0) void dispatch(addFolders({ assistantId: r.payload.id, paths: d.folders }));
     } else setError(r.payload ? describeError(r.payload) : 'Could not save the assistant.');
   };
 
@@ -109,7 +115,11 @@ function AssistantForm({ assistant, onSaved }: { assistant: AssistantDTO | null;
         </select>
       </div>
       <AssistantToolsPicker value={d.tools} onChange={(tools) => setD({ ...d, tools })} />
-      {assistant && <KnowledgeFolders assistantId={assistant.id} />}
+      {assistant ? (
+        <KnowledgeFolders assistantId={assistant.id} />
+      ) : (
+        <KnowledgeFolders pending={{ paths: d.folders, onChange: (folders) => setD({ ...d, folders }) }} />
+      )}
       <fieldset>
         <legend>Sampling defaults</legend>
         <SamplingFields values={d.sampling} onChange={(sampling) => setD({ ...d, sampling })} />

@@ -3,9 +3,12 @@
  * its state, its files, how many are ready and how many have problems, Rescan and Remove; and a folder
  * added by its absolute path (browser mode has no native folder picker, nor does the preload offer
  * one). The folders come from docs.status (asked when the dialog opens, kept by docs.changed).
+ * A new assistant's form holds the folders chosen before it is saved (`pending`): they are added when
+ * the assistant is created (AssistantsDialog), and any that Hearth refuses says why there.
  */
 import { KeyboardEvent, useState } from 'react';
 import type { KnowledgeFolderDTO } from '../../../../main/ipc/contract';
+import { ABSOLUTE_PATH } from '../../../../main/ipc/models';
 import { formatInt } from '../../app/format';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { addFolder, folderErrorCleared, removeFolder, rescanFolder, selectDocsStatus } from './docsSlice';
@@ -42,16 +45,36 @@ function FolderRow({ f, busy }: { f: KnowledgeFolderDTO; busy: boolean }) {
   );
 }
 
-export function KnowledgeFolders({ assistantId }: { assistantId: string }) {
+/** The folders of an assistant not saved yet: paths kept by its form, added when it is created. */
+export interface PendingFolders {
+  paths: string[];
+  onChange: (paths: string[]) => void;
+}
+
+/** A saved assistant's folders (`assistantId`), or a new one's chosen paths (`pending`). */
+export function KnowledgeFolders(props: { assistantId: string } | { pending: PendingFolders }) {
   const dispatch = useAppDispatch();
   const status = useAppSelector(selectDocsStatus);
   const busy = useAppSelector((s) => s.docs.folderBusy);
-  const error = useAppSelector((s) => s.docs.folderError);
+  const savedError = useAppSelector((s) => s.docs.folderError);
   const [path, setPath] = useState('');
+  const [pendingError, setPendingError] = useState<string | null>(null);
+  const assistantId = 'assistantId' in props ? props.assistantId : null;
+  const pending = 'pending' in props ? props.pending : null;
   const folders = status?.folders.filter((f) => f.assistantId === assistantId) ?? [];
+  const error = pending ? pendingError : savedError;
   const add = async () => {
-    if (!path.trim()) return;
-    const r = await dispatch(addFolder({ assistantId, path: path.trim() }));
+    const p = path.trim();
+    if (!p) return;
+    if (pending) {
+      // checked as main checks it on creation; the folder itself is read then
+      if (!ABSOLUTE_PATH.test(p)) return setPendingError('Give the folder’s absolute path.');
+      if (!pending.paths.includes(p)) pending.onChange([...pending.paths, p]);
+      setPendingError(null);
+      setPath('');
+      return;
+    }
+    const r = await dispatch(addFolder({ assistantId: assistantId!, path: p }));
     if (addFolder.fulfilled.match(r)) setPath('');
   };
   const onKeyDown = (e: KeyboardEvent<HTMLInputElement>) => {
@@ -64,7 +87,27 @@ export function KnowledgeFolders({ assistantId }: { assistantId: string }) {
     <fieldset className="knowledge-folders">
       <legend>Knowledge folders</legend>
       <p className="hint">The assistant’s replies draw on the documents in these folders; Hearth indexes them as they change.</p>
-      {status === null ? (
+      {pending ? (
+        pending.paths.length === 0 ? (
+          <p className="muted">No folders.</p>
+        ) : (
+          <ul aria-label="Knowledge folders" className="folder-list">
+            {pending.paths.map((p) => (
+              <li key={p} aria-label={p} className="folder-row">
+                <div className="folder-path">{p}</div>
+                <div className="folder-meta">
+                  <span role="status">Added when the assistant is created</span>
+                </div>
+                <div className="folder-actions">
+                  <button type="button" className="button small danger" aria-label={`Remove ${p}`} onClick={() => pending.onChange(pending.paths.filter((x) => x !== p))}>
+                    Remove
+                  </button>
+                </div>
+              </li>
+            ))}
+          </ul>
+        )
+      ) : status === null ? (
         <p role="status" className="muted">
           Asking Hearth about its folders…
         </p>
@@ -79,8 +122,8 @@ export function KnowledgeFolders({ assistantId }: { assistantId: string }) {
       )}
       <div className="row">
         <div className="field grow">
-          <label htmlFor={`folder-path-${assistantId}`}>Folder to add (absolute path)</label>
-          <input id={`folder-path-${assistantId}`} value={path} placeholder="/home/me/Notes" onChange={(e) => setPath(e.target.value)} onKeyDown={onKeyDown} />
+          <label htmlFor={`folder-path-${assistantId ?? 'new'}`}>Folder to add (absolute path)</label>
+          <input id={`folder-path-${assistantId ?? 'new'}`} value={path} placeholder="/home/me/Notes" onChange={(e) => setPath(e.target.value)} onKeyDown={onKeyDown} />
         </div>
         <button type="button" className="button" disabled={busy || !path.trim()} onClick={() => void add()}>
           Add folder
@@ -89,7 +132,7 @@ export function KnowledgeFolders({ assistantId }: { assistantId: string }) {
       {error && (
         <p role="alert" className="inline-error">
           {error}{' '}
-          <button type="button" className="link-button" onClick={() => dispatch(folderErrorCleared())}>
+          <button type="button" className="link-button" onClick={() => (pending ? setPendingError(null) : dispatch(folderErrorCleared()))}>
             Dismiss
           </button>
         </p>

@@ -12,7 +12,7 @@ import type { DocProgressDTO, DocsStatusDTO, DocumentDTO, EventOf, MessageDTO, P
 import { DocumentAttachment } from '../../../../main/ipc/contract';
 import { type DocState, MAX_DOC_BYTES, MAX_MESSAGE_DOCS } from '../../../../main/params';
 import { call } from '../../app/bridge';
-import { describeError, toErrorInfo } from '../../app/errors';
+import { describeError, type ErrorInfo, toErrorInfo } from '../../app/errors';
 import { formatBytes } from '../../app/format';
 import type { AppDispatch, RootState } from '../../app/store';
 import { createAppAsyncThunk } from '../../app/thunk';
@@ -93,13 +93,29 @@ export const cancelDocument = ask<'docs.cancel', { threadId: string; ref: string
 export const retryDocument = ask<'docs.retry', { threadId: string; ref: string }>('docs/retry', 'docs.retry', ({ ref }) => ({ ref }));
 export const removeDocument = ask<'docs.remove', { threadId: string; ref: string }>('docs/remove', 'docs.remove', (a) => a);
 export const addFolder = ask<'docs.folders.add', { assistantId: string; path: string }>('docs/addFolder', 'docs.folders.add', (a) => a);
+/**
+ * A new assistant's folders, added once it is created: each asked for in turn; rejected, naming each folder
+ * Hearth refused and why, when any was (the others are added).
+ */
+export const addFolders = createAppAsyncThunk('docs/addFolders', async (arg: { assistantId: string; paths: string[] }, { rejectWithValue }) => {
+  const refused: string[] = [];
+  for (const path of arg.paths) {
+    try {
+      await call('docs.folders.add', { assistantId: arg.assistantId, path });
+    } catch (e) {
+      refused.push(`${path}: ${describeError(toErrorInfo(e))}`);
+    }
+  }
+  if (refused.length > 0) return rejectWithValue({ code: 'invalid_input', message: refused.join('\n') } satisfies ErrorInfo);
+  return arg.paths.length;
+});
 export const removeFolder = ask<'docs.folders.remove', number>('docs/removeFolder', 'docs.folders.remove', (id) => ({ id }));
 export const rescanFolder = ask<'docs.folders.rescan', number>('docs/rescanFolder', 'docs.folders.rescan', (id) => ({ id }));
 
 /** The actions on a thread's document, each followed by the thread's list asked again (./listeners.ts). */
 export const DOC_ACTIONS = [cancelDocument, retryDocument, removeDocument] as const;
 /** The actions on a knowledge folder, each followed by docs.status asked again. */
-export const FOLDER_ACTIONS = [addFolder, removeFolder, rescanFolder] as const;
+export const FOLDER_ACTIONS = [addFolder, addFolders, removeFolder, rescanFolder] as const;
 
 let nextId = 0;
 
@@ -255,7 +271,7 @@ const docsSlice = createSlice({
         })
         .addCase(thunk.rejected, (s, a) => {
           s.folderBusy = false;
-          s.folderError = a.payload ? describeError(a.payload) : 'Hearth refused the change.';
+          s.folderError = a.payload ? (thunk === addFolders ? a.payload.message : describeError(a.payload)) : 'Hearth refused the change.';
         });
     }
   },
