@@ -49,8 +49,12 @@ export async function retrieveSources(deps: RetrieveDeps, docs: readonly ThreadD
   const k = settings.topK * CANDIDATES_PER_PICK;
   const ids = docs.map((d) => d.id);
   const q = query.trim();
+  // the question's vector is asked first: the engine host embeds it while this process searches the words
+  const embedding = q && deps.vector ? deps.vector(q, signal) : null;
+  // (a failed embedding is awaited below; until then it must not count as unhandled)
+  embedding?.catch(() => undefined);
   const keyword = q ? store.searchText(ids, q, k) : [];
-  const found = q && deps.vector ? await deps.vector(q, signal) : null;
+  const found = embedding ? await embedding : null;
   const vector = found ? store.searchVectors(found.spaceId, ids, found.vector, k) : [];
   let ranked = fuseRanks([keyword, vector]).map((f) => ({
     chunkId: f.chunkId,
