@@ -375,14 +375,9 @@ export class ModelLibrary {
     return job;
   }
 
-  /**
-   * The settings of a load of `file` with, for images, the projector the settings choose, else the one
-   * its folder pairs with it (projector-pick.ts). A load (which adds its parallel sequences and the
-   * fit's margin) and its estimate (models.estimate) both take them from here.
-   */
+  /** The settings of a load of `file` with its projector (ProjectorPicker.withProjector); models.estimate takes them too. */
   async withProjector(file: string, settings: LoadParamsInput): Promise<LoadParamsInput> {
-    const paired = settings.mmproj === undefined ? await this.projectors.projectorFor(file).catch(() => null) : null;
-    return paired ? { ...settings, mmproj: paired } : settings;
+    return (await this.projectors.withProjector(file, settings)).params;
   }
 
   private async loadModel(modelPath: string, force: boolean, seq: number): Promise<ModelState> {
@@ -398,8 +393,9 @@ export class ModelLibrary {
       return this.current();
     }
     const guard = this.deps.guardrail();
-    const params: LoadParamsInput = { parallel: this.deps.parallel?.() ?? 2, fitMarginMiB: guard.marginMiB, ...(await this.withProjector(file, settings)) };
-    const paired = settings.mmproj === undefined ? (params.mmproj ?? null) : null;
+    const pick = await this.projectors.withProjector(file, settings);
+    const params: LoadParamsInput = { parallel: this.deps.parallel?.() ?? 2, fitMarginMiB: guard.marginMiB, ...pick.params };
+    const paired = pick.paired;
     if (guard.mode !== 'off') {
       const plan = await planLoad(this.deps.engine, file, params, guard.marginMiB);
       if (!plan.check.fits && (guard.mode === 'strict' || !force)) {

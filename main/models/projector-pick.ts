@@ -60,6 +60,16 @@ export class ProjectorPicker {
     if (!models.some((m) => m.path === file)) return null;
     return pairProjectors(models, projectors).get(file) ?? null;
   }
+
+  /**
+   * The settings of a load of `file` with, for images, the projector the settings choose, else the one
+   * its folder pairs with it (`paired`: that one, null when the settings chose or none pairs). The app's
+   * loads and estimates (library.ts) and the API server's (server/models.ts) take them from here.
+   */
+  async withProjector(file: string, settings: LoadParamsInput): Promise<{ params: LoadParamsInput; paired: string | null }> {
+    const paired = settings.mmproj === undefined ? await this.projectorFor(file).catch(() => null) : null;
+    return { params: paired ? { ...settings, mmproj: paired } : settings, paired };
+  }
 }
 
 /**
@@ -80,12 +90,13 @@ export async function loadPaired(load: (params: LoadParamsInput) => Promise<Load
 }
 
 /**
- * Why `file` cannot be the projector a user chooses for a model (null: it can): it must be a regular
- * file whose GGUF header reads (main/gguf's reader) and says it is a vision projector (facts.ts).
- * Checked when the setting is saved, so a wrong path is said then, not at the next load. Words for
- * people, naming the file.
+ * Why `file` cannot be the projector a user chooses for `model` (null: it can): it must be a regular
+ * file whose GGUF header reads (main/gguf's reader) and says it is a vision projector (facts.ts), made
+ * for a text model of the model's width where both headers say one (the rule pairing uses). Checked when
+ * the setting is saved, so a wrong path is said then, not at the next load. Words for people, naming the
+ * file.
  */
-export async function projectorFileProblem(file: string): Promise<string | null> {
+export async function projectorFileProblem(file: string, model: string): Promise<string | null> {
   let st: Stats;
   try {
     st = await fsp.stat(file);
@@ -102,5 +113,9 @@ export async function projectorFileProblem(file: string): Promise<string | null>
     return `${file} cannot be read as a GGUF file (${err.detail ?? err.code ?? err.message})`;
   }
   if (!facts.projector) return `${file} is not a vision projector (its architecture is ${facts.architecture ?? 'not given'}): choose the model's mmproj file`;
+  const width = await readGgufHeader(model).then((h) => headerFacts(h).width, () => null);
+  if (facts.width !== null && width !== null && facts.width !== width) {
+    return `${file} is a projector for a model ${facts.width} wide, and ${path.basename(model)} is ${width} wide: choose the mmproj file made for this model`;
+  }
   return null;
 }

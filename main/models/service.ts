@@ -69,7 +69,7 @@ export class ModelService {
         checkLoadSettings(merged);
         // a projector the user chooses is checked now, not at the next load (blank: unset, the folder pairs)
         if (r.settings.mmproj !== undefined && merged.mmproj !== undefined) {
-          const problem = await projectorFileProblem(merged.mmproj);
+          const problem = await projectorFileProblem(merged.mmproj, file);
           if (problem) throw new IpcError('invalid_input', problem);
         }
         store.modelSettings.set(file, merged);

@@ -162,9 +162,10 @@ export class ApiModels {
   /** Load parameters: the model's saved settings, with the API's slots (and an embedding model's pooled context). */
   private async paramsFor(file: string, info: ModelMetadata): Promise<{ params: LoadParamsInput; paired: string | null }> {
     const saved = this.deps.loadSettings(file);
-    // images: the projector the settings choose, else its folder's (main/models/projector-pick.ts)
-    const paired = !info.isEmbedding && saved.mmproj === undefined ? await this.projectors.projectorFor(file).catch(() => null) : null;
-    const params: LoadParamsInput = { ...saved, parallel: this.deps.settings().parallel, fitMarginMiB: this.deps.guardrail().marginMiB, ...(paired ? { mmproj: paired } : {}) };
+    // images: the projector the settings choose, else its folder's (an embedding model takes none)
+    const pick = info.isEmbedding ? { params: saved, paired: null } : await this.projectors.withProjector(file, saved);
+    const paired = pick.paired;
+    const params: LoadParamsInput = { ...pick.params, parallel: this.deps.settings().parallel, fitMarginMiB: this.deps.guardrail().marginMiB };
     if (info.isEmbedding) {
       // a pooled sequence is evaluated in one micro-batch: ubatch = batch (llama-server does the same)
       params.embeddings = true;

@@ -14,6 +14,8 @@ import { pairProjectors, modelStem } from '../../main/models/projector';
 import { gguf } from '../../main/gguf/types';
 import { GgufWriter } from '../../main/gguf/write';
 import { copyModel, TINY_BPE, TINY_PROJECTOR, TINY_SPM, writeSplitModel } from '../helpers/models';
+import { writeTestProjector } from '../../scripts/make-test-projector';
+import { TEST_MODEL_HPARAMS } from '../../scripts/make-test-model';
 
 jest.setTimeout(120_000);
 
@@ -162,6 +164,10 @@ describe('library.delete', () => {
     expect(await refused(notes)).toBe(`${notes} cannot be read as a GGUF file (expected magic "GGUF", found 0x6e6f7420)`);
     expect(await refused(TINY_BPE)).toBe(`${TINY_BPE} is not a vision projector (its architecture is llama): choose the model's mmproj file`);
     expect(await refused(a.modelPath)).toMatch(/tiny\.gguf is not a vision projector \(its architecture is llama\)/);
+    // a projector made for a text model of another width (the rule the folder's pairing uses)
+    const wide = path.join(dir, 'mmproj-wide.gguf');
+    await writeTestProjector({ out: wide, projectionDim: TEST_MODEL_HPARAMS.tiny.embeddingLength * 2, imageSize: 32, patchSize: 8, seed: 1 });
+    expect(await refused(wide)).toBe(`${wide} is a projector for a model ${TEST_MODEL_HPARAMS.tiny.embeddingLength * 2} wide, and ${path.basename(a.modelPath)} is ${TEST_MODEL_HPARAMS.tiny.embeddingLength} wide: choose the mmproj file made for this model`);
 
     // checked when a path is saved, not when other settings are: a chosen file since removed does not block them (the load says it)
     fs.rmSync(chosen);
