@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <climits>
 #include <cstring>
+#include <filesystem>
+#include <map>
+#include <mutex>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -58,8 +61,30 @@ static mtmd_context_params visionParams(bool use_gpu, int threads, const std::st
     return p;
 }
 
+// A projector's reckoning loads it whole (weights and a warmup): kept per file (path, size, modification
+// time) and placement, so an estimate asked again (a settings slider moved) does not load it again.
 ProjectorMemory projectorMemory(const std::string & path, bool use_gpu, int threads) {
-    return mtmd_get_memory_usage(path.c_str(), visionParams(use_gpu, threads, mediaMarker(), true));
+    static std::mutex mu;
+    static std::map<std::string, ProjectorMemory> kept;
+    constexpr size_t KEPT = 16;
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(path, ec);
+    const auto mtime = ec ? std::filesystem::file_time_type{} : std::filesystem::last_write_time(path, ec);
+    std::string key;
+    if (!ec) {
+        std::ostringstream k;
+        k << path << '\0' << size << '\0' << mtime.time_since_epoch().count() << '\0' << use_gpu;
+        key = k.str();
+        std::lock_guard<std::mutex> lock(mu);
+        if (auto it = kept.find(key); it != kept.end()) return it->second;
+    }
+    ProjectorMemory pm = mtmd_get_memory_usage(path.c_str(), visionParams(use_gpu, threads, mediaMarker(), true));
+    if (!key.empty() && !pm.empty()) {
+        std::lock_guard<std::mutex> lock(mu);
+        if (kept.size() >= KEPT) kept.clear();
+        kept[key] = pm;
+    }
+    return pm;
 }
 
 std::shared_ptr<Vision> loadVision(const std::string & path, const llama_model * model, bool use_gpu, int threads, const ProjectorMemory * memory) {
