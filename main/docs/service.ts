@@ -94,6 +94,7 @@ export class DocsService {
   start(): void {
     const docs = this.deps.store.docs;
     this.collect();
+    this.compact();
     for (const d of docs.reports.unfinished()) this.indexer.add(d, d.name);
     this.folders.start();
     this.indexer.reembed();
@@ -159,6 +160,15 @@ export class DocsService {
       const off = chat.onActivity(done);
       signal.addEventListener('abort', done, { once: true });
     });
+  }
+
+  /** The vectors' space left by deleted ones, given back at start (docs-compact.ts: rare, and seconds at most). */
+  private compact(): void {
+    try {
+      this.deps.store.docs.compactVectors();
+    } catch (e) {
+      this.deps.logger.warn(`docs: the vectors' space could not be given back: ${(e as Error).message}`);
+    }
   }
 
   private collect(): void {

@@ -29,6 +29,7 @@ import { StoreError } from './errors';
 import type { Clock } from './types';
 import { check } from './validation';
 import type { VectorSupport } from './vector-ext';
+import { rewriteVecTable, vecSlots, worthCompacting } from './docs-compact';
 import { BinaryIndex } from './docs-binary';
 
 /** sqlite-vec's most neighbours per KNN query. */
@@ -309,6 +310,25 @@ export class DocVectors {
         mem?.index.remove(id);
       }
     }
+  }
+
+  /**
+   * Writes again each space's vec0 table whose deleted vectors' slots outnumber its vectors (docs-compact.ts);
+   * returns the slots freed. Takes a while on a large space: the documents' start calls it, not a search.
+   */
+  compact(): number {
+    if (!this.available) return 0;
+    let freed = 0;
+    for (const space of this.spaces()) {
+      const t = tableOf(space.id);
+      if (!this.stmts.hasTable.get(t) || !worthCompacting(vecSlots(this.db, t))) continue;
+      const n = this.db.transaction(() => rewriteVecTable(this.db, t, () => createTable(this.db, space.id, space.dims)))();
+      // statements prepared on the old table are made again on first use
+      this.perSpace.delete(space.id);
+      this.logger.info('store: gave back the space of deleted vectors', { space: space.id, slots: n });
+      freed += n;
+    }
+    return freed;
   }
 
   /** Drops the vec0 tables no space owns (a space dropped where sqlite-vec was unavailable); returns how many. */

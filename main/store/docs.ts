@@ -338,6 +338,11 @@ export class DocsStore {
 
   // ---- embedding spaces and vectors (docs-vectors.ts) ---------------------------------------------
 
+  /** Gives back the space of deleted vectors where it outnumbers the vectors (docs-compact.ts); returns the slots freed. */
+  compactVectors(): number {
+    return this.vectors.compact();
+  }
+
   ensureSpace(modelKey: string, modelName: string | null, dims: number): number {
     return this.vectors.ensureSpace(modelKey, modelName, dims);
   }

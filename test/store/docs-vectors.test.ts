@@ -5,6 +5,7 @@
  */
 import { createHash } from 'crypto';
 import path from 'path';
+import { vecSlots } from '../../main/store/docs-compact';
 import { unpackedPath } from '../../main/store/vector-ext';
 import type { Store } from '../../main/store';
 import { cleanupDirs, closeStores, expectCode, openStore, recordingLogger, tmpDir } from './helpers';
@@ -249,5 +250,47 @@ describe('where sqlite-vec cannot load', () => {
     const unpacked = '/Applications/Hearth.app/Contents/Resources/app.asar.unpacked/node_modules/sqlite-vec-darwin-arm64/vec0.dylib';
     expect(unpackedPath(unpacked)).toBe(unpacked);
     expect(unpackedPath('/home/me/hearth/node_modules/sqlite-vec-linux-x64/vec0.so')).toBe('/home/me/hearth/node_modules/sqlite-vec-linux-x64/vec0.so');
+  });
+});
+
+describe('space given back', () => {
+  test('a table whose deleted vectors leave more holes than vectors is written again: fewer slots, the same search results; one with few holes is left', () => {
+    const s = openStore();
+    const sp = s.docs.ensureSpace('model-a@1', 'Model A', 8);
+    const a = addDoc(s, 'kept', 4000);
+    const b = addDoc(s, 'changed once', 2000);
+    const c = addDoc(s, 'changed twice', 6000);
+    // embedded in turn, so every vec0 chunk (1,024 slots) holds vectors of all three documents
+    const next = { a: 0, b: 0, c: 0 };
+    const rows = Array.from({ length: 12_000 }, (_, i) => {
+      const which = i % 6 < 2 ? a : i % 6 === 2 ? b : c;
+      const key = which === a ? 'a' : which === b ? 'b' : 'c';
+      return { chunkId: which.chunks[next[key]++], docId: which.id, vector: unit(8, i % 8, (i % 13) / 13) };
+    });
+    expect(s.docs.putVectors(sp, rows)).toBe(12_000);
+    const slots = () => vecSlots(s.db, `doc_vec_${sp}`);
+    expect(slots()).toEqual({ slots: 12 * 1024, vectors: 12_000 });
+    // a document indexed again: its vectors' slots stay held, too few holes to rewrite the table
+    s.docs.replaceChunks(b.id, []);
+    expect(slots()).toEqual({ slots: 12 * 1024, vectors: 10_000 });
+    expect(s.docs.compactVectors()).toBe(0);
+    s.docs.replaceChunks(c.id, []);
+    expect(slots()).toEqual({ slots: 12 * 1024, vectors: 4000 });
+    const q = unit(8, 2, 0.3);
+    const before = { fast: s.docs.searchVectors(sp, [a.id], q, 20), exact: s.docs.searchVectorsExact(sp, [a.id], q, 20) };
+    expect(before.fast).toHaveLength(20);
+
+    // more holes than vectors: written again with the 4,000 vectors in 4 chunks
+    expect(s.docs.compactVectors()).toBe(8 * 1024);
+    expect(slots()).toEqual({ slots: 4 * 1024, vectors: 4000 });
+    // the same vectors, found the same way (statements on the old table are made again)
+    expect(s.docs.searchVectors(sp, [a.id], q, 20)).toEqual(before.fast);
+    expect(s.docs.searchVectorsExact(sp, [a.id], q, 20)).toEqual(before.exact);
+    expect(s.docs.vectorCount(sp)).toBe(4000);
+    // and new ones still go in
+    const d = addDoc(s, 'new', 3);
+    expect(s.docs.putVectors(sp, d.chunks.map((id, i) => ({ chunkId: id, docId: d.id, vector: unit(8, i) })))).toBe(3);
+    expect(s.docs.searchVectors(sp, [d.id], unit(8, 1), 1).map((h) => h.chunkId)).toEqual([d.chunks[1]]);
+    expect(s.docs.compactVectors()).toBe(0);
   });
 });
