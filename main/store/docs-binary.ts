@@ -27,6 +27,17 @@ function popcount(x: number): number {
   return Math.imul(x, 0x01010101) >>> 24;
 }
 
+/** What an index holds, as typed arrays (a worker thread builds them: docs-index-worker.ts). */
+export interface IndexArrays {
+  bits: Uint32Array;
+  floats: Float32Array;
+  norms: Float64Array;
+  chunkIds: Float64Array;
+  docIds: Float64Array;
+  /** slots in use */
+  used: number;
+}
+
 export class BinaryIndex {
   readonly words: number;
   private bits: Uint32Array;
@@ -38,13 +49,36 @@ export class BinaryIndex {
   private used = 0;
   private readonly slotOf = new Map<number, number>();
 
-  constructor(readonly dims: number, capacity = 1024) {
+  constructor(readonly dims: number, capacity = 1024, from?: IndexArrays) {
     this.words = Math.ceil(dims / 32);
+    if (from) {
+      const cap = from.chunkIds.length;
+      if (cap < 1 || from.used > cap || from.bits.length !== cap * this.words || from.floats.length !== cap * dims
+        || from.norms.length !== cap || from.docIds.length !== cap) throw new Error('the index arrays do not fit together');
+      ({ bits: this.bits, floats: this.floats, norms: this.norms, chunkIds: this.chunkIds, docIds: this.docIds, used: this.used } = from);
+      for (let s = 0; s < this.used; s++) if (this.chunkIds[s] !== 0) this.slotOf.set(this.chunkIds[s], s);
+      return;
+    }
     this.bits = new Uint32Array(Math.max(1, capacity) * this.words);
     this.floats = new Float32Array(Math.max(1, capacity) * dims);
     this.norms = new Float64Array(Math.max(1, capacity));
     this.chunkIds = new Float64Array(Math.max(1, capacity));
     this.docIds = new Float64Array(Math.max(1, capacity));
+  }
+
+  /** An index over arrays another thread built (arrays(), moved here): they are used as they are, not copied. */
+  static fromArrays(dims: number, a: IndexArrays): BinaryIndex {
+    return new BinaryIndex(dims, 0, a);
+  }
+
+  /** The index's arrays (to move to another thread; this index must not be used afterwards). */
+  arrays(): IndexArrays {
+    return { bits: this.bits, floats: this.floats, norms: this.norms, chunkIds: this.chunkIds, docIds: this.docIds, used: this.used };
+  }
+
+  /** The arrays' buffers, for a transfer list. */
+  static buffers(a: IndexArrays): ArrayBuffer[] {
+    return [a.bits, a.floats, a.norms, a.chunkIds, a.docIds].map((x) => x.buffer as ArrayBuffer);
   }
 
   /** Vectors held. */

@@ -31,6 +31,7 @@ import { check } from './validation';
 import type { VectorSupport } from './vector-ext';
 import { rewriteVecTable, vecSlots, worthCompacting } from './docs-compact';
 import { BinaryIndex } from './docs-binary';
+import { buildIndexInWorker, type IndexBuild } from './docs-index-build';
 
 /** sqlite-vec's most neighbours per KNN query. */
 export const MAX_KNN = 4096;
@@ -39,6 +40,8 @@ export const MAX_DIMS = 8192;
 /** Candidates of the sign-bit stage per neighbour asked for, and their least number. */
 export const OVERSAMPLE = 8;
 export const MIN_CANDIDATES = 64;
+/** After a failed index build, searches of the space use the exact KNN this long before a build is tried again. */
+export const INDEX_RETRY_MS = 60_000;
 
 export interface EmbeddingSpace {
   id: number;
@@ -106,13 +109,36 @@ interface SpaceIndex {
   verified: boolean;
 }
 
+/** A write of this connection to a space while its index is built: replayed onto the index when it arrives. */
+type LoggedWrite = { chunkId: number; docId: number; vector: Float32Array } | { chunkId: number; docId?: undefined };
+
+/** A space's index being built in the worker, the writes made here since it started, and who waits for it. */
+interface SpaceBuild {
+  build: IndexBuild;
+  writes: LoggedWrite[];
+  /** resolves true when the index is in place, false when the build failed or was stopped */
+  ready: Promise<boolean>;
+}
+
+/** Where the index is built: in a worker thread (its bundled file), or on the calling thread (null). */
+export interface DocVectorsOptions {
+  indexWorker: string | null;
+}
+
+/** Where a space's index stands: searches use it ('ready'), or vec0's exact KNN while it is built or not yet asked for. */
+export type VectorIndexState = 'none' | 'building' | 'reading' | 'ready';
+
 export class DocVectors {
   private readonly stmts;
   private readonly perSpace = new Map<number, SpaceStmts>();
   private readonly indexes = new Map<number, SpaceIndex>();
+  private readonly builds = new Map<number, SpaceBuild>();
+  /** when a space's last build failed (performance.now()) */
+  private readonly failedAt = new Map<number, number>();
+  private closed = false;
 
   constructor(private readonly db: Database.Database, private readonly clock: Clock, private readonly logger: Logger,
-    readonly support: VectorSupport) {
+    readonly support: VectorSupport, private readonly opts: DocVectorsOptions = { indexWorker: null }) {
     this.stmts = {
       space: db.prepare('SELECT * FROM embedding_spaces WHERE id = ?'),
       spaceByKey: db.prepare('SELECT * FROM embedding_spaces WHERE model_key = ?'),
@@ -172,7 +198,7 @@ export class DocVectors {
     return this.db.transaction(() => {
       const gone = this.stmts.deleteSpace.run(spaceId).changes > 0;
       this.perSpace.delete(spaceId);
-      this.indexes.delete(spaceId);
+      this.forgetIndex(spaceId);
       if (this.available) this.db.exec(`DROP TABLE IF EXISTS ${tableOf(spaceId)}`);
       return gone;
     })();
@@ -204,6 +230,7 @@ export class DocVectors {
     }
     const mem = this.indexes.get(spaceId);
     if (mem) mem.verified = false;
+    const building = this.builds.get(spaceId);
     return this.db.transaction(() => {
       let stored = 0;
       for (const r of rows) {
@@ -214,6 +241,7 @@ export class DocVectors {
         s.insert.run(BigInt(r.chunkId), r.vector, BigInt(r.docId));
         this.stmts.embedded.run(spaceId, r.chunkId, r.docId);
         mem?.index.put(r.chunkId, r.docId, r.vector);
+        building?.writes.push({ chunkId: r.chunkId, docId: r.docId, vector: r.vector.slice() });
         stored++;
       }
       return stored;
@@ -237,14 +265,18 @@ export class DocVectors {
     return s && ids.length > 0 ? { space, ids, n, s } : null;
   }
 
-  /** The `k` chunks of `docIds` nearest to `vector`, nearest first ([] without sqlite-vec). */
+  /**
+   * The `k` chunks of `docIds` nearest to `vector`, nearest first ([] without sqlite-vec): from the space's in-memory
+   * index when it is ready; otherwise (its build just started, or under way in the worker) from vec0's exact KNN.
+   */
   searchVectors(spaceId: number, docIds: number[], vector: Float32Array, k: number): VectorHit[] {
     const q = this.searchArgs(spaceId, docIds, vector, k);
     if (!q) return [];
     const { space, ids, n, s } = q;
     return this.db.transaction(() => {
-      // 1. candidates by the sign bits' Hamming distance
       const index = this.binaryIndex(spaceId, space.dims, s);
+      if (!index) return this.knn(s, vector, n, ids);
+      // 1. candidates by the sign bits' Hamming distance
       const candidates = index.nearest(vector, new Set(ids), Math.max(MIN_CANDIDATES, n * OVERSAMPLE));
       // 2. their exact distances (a chunk gone since its vector was stored is never returned)
       let qq = 0;
@@ -261,19 +293,52 @@ export class DocVectors {
 
   /**
    * The exact KNN (vec0 reads every vector of the space): the `k` chunks of `docIds` nearest to `vector`. What
-   * searchVectors approximates; for tests and measurements.
+   * searchVectors approximates, and answers with while the space's index is not ready.
    */
   searchVectorsExact(spaceId: number, docIds: number[], vector: Float32Array, k: number): VectorHit[] {
     const q = this.searchArgs(spaceId, docIds, vector, k);
-    if (!q) return [];
-    const { ids, n, s } = q;
+    return q ? this.knn(q.s, vector, q.n, q.ids) : [];
+  }
+
+  private knn(s: SpaceStmts, vector: Float32Array, n: number, ids: number[]): VectorHit[] {
     // the IN list is read from JSON (json_each), so any number of documents is one query and one KNN pass
     const rows = s.knn.all(vector, n, JSON.stringify(ids)) as { chunk_id: number; distance: number }[];
     return rows.map((r, i) => ({ chunkId: r.chunk_id, rank: i + 1, distance: r.distance }));
   }
 
-  /** The space's sign-bit index, built (or built again when another connection changed the space) from vec0. */
-  private binaryIndex(spaceId: number, dims: number, s: SpaceStmts): BinaryIndex {
+  /**
+   * Starts building the space's index if it is neither ready nor being built (a search would start it too): the
+   * documents' service warms the space in use so a session's first question rarely finds it unbuilt. Resolves true
+   * once the index is ready, false when it cannot be (no sqlite-vec, no worker, the build failed). not_found for an
+   * unknown space.
+   */
+  warmIndex(spaceId: number): Promise<boolean> {
+    const space = this.requireSpace(check(rowId, spaceId, 'space id'));
+    const s = this.statements(spaceId);
+    if (!s || this.opts.indexWorker === null || this.db.memory) return Promise.resolve(false);
+    if (this.db.transaction(() => this.binaryIndex(spaceId, space.dims, s))()) return Promise.resolve(true);
+    return this.builds.get(spaceId)?.ready ?? Promise.resolve(false);
+  }
+
+  /** Where the space's index stands (for the bench and tests; a stale index is found only by the next search). */
+  indexState(spaceId: number): VectorIndexState {
+    const building = this.builds.get(spaceId);
+    if (building) return building.build.snapshot ? 'reading' : 'building';
+    return this.indexes.has(spaceId) ? 'ready' : 'none';
+  }
+
+  /** Stops the builds under way (the store closes). */
+  close(): void {
+    this.closed = true;
+    for (const id of [...this.builds.keys()]) this.forgetIndex(id);
+  }
+
+  /**
+   * The space's sign-bit index when it is ready and in step with the database. Null while it is built: a build
+   * is started here when there is none (not sooner than INDEX_RETRY_MS after a failed one). Without a worker
+   * (opts.indexWorker null) it is built here, on this thread, as the call waits.
+   */
+  private binaryIndex(spaceId: number, dims: number, s: SpaceStmts): BinaryIndex | null {
     const mem = this.indexes.get(spaceId);
     const dataVersion = this.db.pragma('data_version', { simple: true }) as number;
     if (mem && mem.verified && mem.dataVersion === dataVersion) return mem.index;
@@ -283,6 +348,56 @@ export class DocVectors {
       mem.dataVersion = dataVersion;
       return mem.index;
     }
+    // missing, or stale: another connection changed the space (or a write here was rolled back)
+    this.indexes.delete(spaceId);
+    // (a database in memory has no file another connection could read)
+    const worker = this.db.memory ? null : this.opts.indexWorker;
+    if (worker === null) {
+      const index = this.buildHere(spaceId, dims, s);
+      this.indexes.set(spaceId, { index, dataVersion, verified: true });
+      return index;
+    }
+    if (!this.builds.has(spaceId) && !this.closed && performance.now() - (this.failedAt.get(spaceId) ?? -Infinity) >= INDEX_RETRY_MS) {
+      this.startBuild(worker, spaceId, dims);
+    }
+    return null;
+  }
+
+  private startBuild(workerFile: string, spaceId: number, dims: number): void {
+    const build = buildIndexInWorker(workerFile, { dbFile: this.db.name, extensionFile: this.support.file ?? '', spaceId, dims });
+    const entry: SpaceBuild = {
+      build,
+      writes: [],
+      ready: build.done.then(
+        ({ index }) => {
+          if (this.builds.get(spaceId) !== entry) return false;
+          this.builds.delete(spaceId);
+          this.failedAt.delete(spaceId);
+          // what this connection wrote since the build started (some of it perhaps in the worker's snapshot
+          // already: a put or a removal again changes nothing), in order
+          for (const w of entry.writes) {
+            if (w.docId === undefined) index.remove(w.chunkId);
+            else index.put(w.chunkId, w.docId, w.vector);
+          }
+          // checked against doc_embedded before its first search: another connection's writes, or one of these
+          // rolled back, make it stale (then it is built again)
+          this.indexes.set(spaceId, { index, dataVersion: -1, verified: false });
+          return true;
+        },
+        (e: Error) => {
+          if (this.builds.get(spaceId) !== entry) return false;
+          this.builds.delete(spaceId);
+          this.failedAt.set(spaceId, performance.now());
+          this.logger.warn('store: the vector index could not be built; vector search reads every vector meanwhile', { spaceId, error: e.message });
+          return false;
+        },
+      ),
+    };
+    this.builds.set(spaceId, entry);
+  }
+
+  /** The space's index built on this thread from vec0 (no worker). */
+  private buildHere(spaceId: number, dims: number, s: SpaceStmts): BinaryIndex {
     // the vectors doc_embedded lists (a vec0 row left behind by a deletion without sqlite-vec is not one)
     const listed = new Set(this.stmts.embeddedIds.all(spaceId) as number[]);
     const index = new BinaryIndex(dims, listed.size);
@@ -293,8 +408,15 @@ export class DocVectors {
       const v = b.byteOffset % 4 === 0 ? new Float32Array(b.buffer, b.byteOffset, dims) : new Float32Array(Uint8Array.from(b.subarray(0, dims * 4)).buffer);
       index.put(r.chunk_id, r.doc_id, v);
     }
-    this.indexes.set(spaceId, { index, dataVersion, verified: true });
     return index;
+  }
+
+  /** Drops the space's index and stops its build. */
+  private forgetIndex(spaceId: number): void {
+    this.indexes.delete(spaceId);
+    const building = this.builds.get(spaceId);
+    this.builds.delete(spaceId);
+    building?.build.stop();
   }
 
   /** Deletes the vectors of these chunks in every space (before the chunks themselves go; their doc_embedded rows go with them by cascade). */
@@ -305,9 +427,11 @@ export class DocVectors {
       if (!s) continue;
       const mem = this.indexes.get(space.id);
       if (mem) mem.verified = false;
+      const building = this.builds.get(space.id);
       for (const id of chunkIds) {
         s.remove.run(BigInt(id));
         mem?.index.remove(id);
+        building?.writes.push({ chunkId: id });
       }
     }
   }

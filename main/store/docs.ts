@@ -12,7 +12,7 @@ import type Database from 'better-sqlite3';
 import { z } from 'zod';
 import { MAX_THREAD_DOCS, type DocKind, type DocState } from '../params/docs';
 import type { Logger } from '../logging';
-import { DocVectors, docIdsSchema, kSchema, limitSchema, rowId, type ChunkToEmbed, type EmbeddingSpace, type VectorHit, type VectorRow } from './docs-vectors';
+import { DocVectors, type DocVectorsOptions, type VectorIndexState, docIdsSchema, kSchema, limitSchema, rowId, type ChunkToEmbed, type EmbeddingSpace, type VectorHit, type VectorRow } from './docs-vectors';
 import { DocsReports } from './docs-reports';
 import { DocText, docQueryTerms } from './docs-text';
 import { hashSchema, newDocSchema, stateSchema, stateInfoSchema, chunksSchema, nameSchema, relPathSchema, folderPathSchema, fileInfoSchema, neighboursSchema, readState, toDoc, toChunk, toLink, toFolder, type DocRow, type ChunkRow, type LinkedDoc, type KnowledgeFolder, type FolderCounts, type TextHit, type NewChunk, type DocDbRow, type ChunkDbRow, type LinkDbRow, type FolderDbRow } from './docs-rows';
@@ -33,8 +33,9 @@ export class DocsStore {
   /** reads across the tables for the documents' service (docs-reports.ts) */
   readonly reports: DocsReports;
 
-  constructor(private readonly db: Database.Database, private readonly clock: Clock, private readonly logger: Logger, support: VectorSupport) {
-    this.vectors = new DocVectors(db, clock, logger, support);
+  constructor(private readonly db: Database.Database, private readonly clock: Clock, private readonly logger: Logger, support: VectorSupport,
+    vectorOpts?: DocVectorsOptions) {
+    this.vectors = new DocVectors(db, clock, logger, support, vectorOpts);
     this.text = new DocText(db);
     this.reports = new DocsReports(db, (spaceId) => this.vectorCount(spaceId));
     const linkCols = 'l.id, l.doc_id, l.thread_id, l.folder_id, l.name, l.rel_path, l.file_size, l.file_mtime_ms, l.added_at, l.removed_at';
@@ -388,9 +389,24 @@ export class DocsStore {
     return this.vectors.searchVectors(spaceId, docIds, vector, k);
   }
 
-  /** The exact KNN that searchVectors approximates (every vector of the space read); for tests and measurements. */
+  /** The exact KNN that searchVectors approximates (every vector of the space read), and answers with while its index is built. */
   searchVectorsExact(spaceId: number, docIds: number[], vector: Float32Array, k: number): VectorHit[] {
     return this.vectors.searchVectorsExact(spaceId, docIds, vector, k);
+  }
+
+  /** Starts building a space's vector index off the main thread (docs-vectors.ts); true once it is ready, false when it cannot be. */
+  warmVectors(spaceId: number): Promise<boolean> {
+    return this.vectors.warmIndex(spaceId);
+  }
+
+  /** Where a space's vector index stands (bench, tests). */
+  vectorIndexState(spaceId: number): VectorIndexState {
+    return this.vectors.indexState(spaceId);
+  }
+
+  /** Stops the vector index builds under way (Store.close). */
+  close(): void {
+    this.vectors.close();
   }
 
   private requireDoc(id: number): void {

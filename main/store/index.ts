@@ -15,6 +15,7 @@ import { Assistants, DEFAULT_ASSISTANT_ID } from './assistants';
 import { storedAttachmentRefs } from './attachment-refs';
 import { backupDatabase, openDatabase } from './db';
 import { DocsStore } from './docs';
+import { defaultIndexWorkerFile } from './docs-index-build';
 import { Downloads } from './downloads';
 import { ToolGrants } from './tool-grants';
 import { StoreError } from './errors';
@@ -51,6 +52,11 @@ export interface StoreOptions {
   migrations?: readonly Migration[];
   /** Tests only: the sqlite-vec file to load instead of the installed one's (a missing one: vectors unavailable). */
   vectorExtension?: string;
+  /**
+   * The bundled worker that builds a space's vector index off the main thread (default dist/docs-index-worker.js:
+   * docs-index-build.ts); null builds it on the calling thread, as a search waits (tests, measurements).
+   */
+  vectorIndexWorker?: string | null;
 }
 
 /** A checkpoint runs even while replies stream once the WAL file is this large. */
@@ -109,7 +115,7 @@ export class Store {
       this.modelSettings = new ModelSettings(db, clock, logger);
       this.downloads = new Downloads(db, clock, logger);
       this.toolGrants = new ToolGrants(db, clock);
-      this.docs = new DocsStore(db, clock, logger, opened.vectors);
+      this.docs = new DocsStore(db, clock, logger, opened.vectors, { indexWorker: opts.vectorIndexWorker === undefined ? defaultIndexWorkerFile() : opts.vectorIndexWorker });
       this.modelRefs = new ModelRefs(db, clock, logger);
       this.assistants = new Assistants(db, clock, logger);
       if (this.assistants.ensureDefault()) logger.info('store: created the default assistant');
@@ -277,6 +283,7 @@ export class Store {
   close(): void {
     if (this.closed) return;
     if (this.checkpointTimer) clearInterval(this.checkpointTimer);
+    this.docs.close();
     this.messages.abandonAll();
     this.temporary.clear();
     try {

@@ -13,6 +13,8 @@ export interface VectorSupport {
   available: boolean;
   /** why vectors are unavailable; null when they are */
   reason: string | null;
+  /** the file loaded (null when none did): another connection to the store (docs-index-worker.ts) loads the same */
+  file: string | null;
 }
 
 /**
@@ -35,13 +37,14 @@ export function vectorExtensionPath(): string {
  */
 export function loadVectorExtension(db: Database.Database, logger: Logger, file?: string): VectorSupport {
   try {
-    db.loadExtension(file ?? vectorExtensionPath());
+    const loaded = file ?? vectorExtensionPath();
+    db.loadExtension(loaded);
     const version = db.prepare('SELECT vec_version()').pluck().get() as string;
     logger.debug('store: sqlite-vec loaded', { version });
-    return { available: true, reason: null };
+    return { available: true, reason: null, file: loaded };
   } catch (e) {
     const reason = `sqlite-vec could not be loaded: ${(e as Error).message}`;
     logger.warn('store: vector search unavailable, documents use keyword search only', { reason });
-    return { available: false, reason };
+    return { available: false, reason, file: null };
   }
 }

@@ -39,7 +39,7 @@ function expectSameHits(fast: VectorHit[], exact: VectorHit[]) {
 }
 
 describe('two-stage vector search', () => {
-  test('equals the exact KNN when the nearest are well separated; kept in step with writes', () => {
+  test('equals the exact KNN when the nearest are well separated; kept in step with writes', async () => {
     const rand = prng(7);
     const dims = 96;
     const s = openStore();
@@ -54,6 +54,9 @@ describe('two-stage vector search', () => {
 
     const exact = s.docs.searchVectorsExact(sp, ids, q, 6);
     expect(exact.map((h) => h.chunkId)).toEqual(close.map((i) => all[i].chunkId));
+    // the index, built in its worker (until then searches are the exact KNN)
+    expect(await s.docs.warmVectors(sp)).toBe(true);
+    expect(s.docs.vectorIndexState(sp)).toBe('ready');
     const fast = s.docs.searchVectors(sp, ids, q, 6);
     expect(fast.map((h) => h.chunkId)).toEqual(exact.map((h) => h.chunkId));
     fast.forEach((h, i) => expect(h.distance).toBeCloseTo(exact[i].distance, 6));
@@ -69,9 +72,11 @@ describe('two-stage vector search', () => {
     s.docs.replaceChunks(all[500].docId, [{ seq: 0, text: 'new', tokens: 1 }]);
     expect(s.docs.searchVectors(sp, ids, q, 6).map((h) => h.chunkId)).toEqual(exact.map((h) => h.chunkId));
     expect(s.docs.searchVectors(sp, [all[500].docId], q, 6)).toEqual([]);
+    // all of it on the index, never rebuilt (a write here changes it in step)
+    expect(s.docs.vectorIndexState(sp)).toBe('ready');
   });
 
-  test('another connection\'s writes are seen (the index is built again)', () => {
+  test('another connection\'s writes are seen (the index is built again)', async () => {
     const rand = prng(11);
     const file = path.join(tmpDir(), 'hearth.db');
     const s = openStore({ file });
@@ -80,12 +85,17 @@ describe('two-stage vector search', () => {
     const ids = docs.map((d) => d.id);
     s.docs.putVectors(sp, docs.flatMap((d) => d.chunks.map((chunkId) => ({ chunkId, docId: d.id, vector: unitVector(rand, 32) }))));
     const q = unitVector(rand, 32);
+    expect(await s.docs.warmVectors(sp)).toBe(true);
     expectSameHits(s.docs.searchVectors(sp, ids, q, 5), s.docs.searchVectorsExact(sp, ids, q, 5));
 
     const other = openStore({ file });
     const [fresh] = addDocs(other, 1, 1, () => 'fresh').map((d) => ({ ...d, id: d.id }));
     // (addDocs names documents by index: this one is "doc 0" again, so it is docs[0] with one new chunk)
     other.docs.putVectors(sp, [{ chunkId: fresh.chunks[0], docId: fresh.id, vector: q }]);
+    // stale: the exact KNN while the index is built again, then the new index
+    expect(s.docs.searchVectors(sp, ids, q, 1).map((h) => [h.chunkId, h.distance])).toEqual([[fresh.chunks[0], expect.closeTo(0, 6)]]);
+    expect(s.docs.vectorIndexState(sp)).not.toBe('ready');
+    expect(await s.docs.warmVectors(sp)).toBe(true);
     expect(s.docs.searchVectors(sp, ids, q, 1).map((h) => [h.chunkId, h.distance])).toEqual([[fresh.chunks[0], expect.closeTo(0, 6)]]);
     other.docs.dropSpace(sp);
     expect(() => s.docs.searchVectors(sp, ids, q, 1)).toThrow();
