@@ -98,6 +98,8 @@ export class DocsService {
     for (const d of docs.reports.unfinished()) this.indexer.add(d, d.name);
     this.folders.start();
     this.indexer.reembed();
+    // the embedding model's space: its vector index is built (off the main thread) before the first question asks
+    void this.vectors().catch(() => undefined);
   }
 
   /** The settings changed: a new embedding model embeds every document again (its own space). */
@@ -134,12 +136,22 @@ export class DocsService {
     try {
       const space = await this.deps.models.check('embed', file);
       const spaceId = docs.ensureSpace(space.key, space.name, space.dims);
+      this.warm(spaceId);
       this.vectorsOff = null;
       this.space = { file, id: spaceId };
       return { spaceId, embed: (texts, signal) => this.deps.models.embed(file, texts, 'document', signal) };
     } catch (e) {
       if (e instanceof DocModelError) return off(e.message);
       return off(`the embedding model cannot be read: ${(e as Error).message}`);
+    }
+  }
+
+  /** Starts building a space's vector index off the main thread (ready, or under way, it is left as it is); never throws. */
+  private warm(spaceId: number): void {
+    try {
+      void this.deps.store.docs.warmVectors(spaceId);
+    } catch (e) {
+      this.deps.logger.debug(`docs: the vector index was not warmed: ${(e as Error).message}`);
     }
   }
 
@@ -376,6 +388,8 @@ export class DocsService {
     if (all.length === 0) return null;
     const s = this.settings();
     const space = this.currentSpace();
+    // while the question is embedded, the space's vector index gets built if it is not yet
+    if (space !== null) this.warm(space);
     const embedFile = s.embeddingModel;
     const rerankFile = s.rerankModel;
     const models = this.deps.models;
