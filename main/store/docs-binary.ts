@@ -1,10 +1,13 @@
 /**
  * A space's vectors in memory for docs-vectors.ts's two-stage search: as sign bits (one bit a dimension, 1: the
  * value is > 0, packed in 32-bit words; 8 MB at 100,000 × 640) for the first stage, whose Hamming distance
- * approximates the angle between the vectors, and as floats for the exact cosine distance of the candidates
- * (4 × dims bytes a vector: 256 MB at 100,000 × 640, 25 MB at 10,000). The floats are here because a vec0 point
- * lookup costs ~1 ms (vec0 keeps 1,024 vectors in one 2.6 MB blob, and reading one walks its overflow pages).
- * Each vector's chunk id and document id are in typed arrays. Pure: no store, no I/O.
+ * approximates the angle between the vectors, and as int8 codes for the cosine distance of the candidates (each
+ * vector scaled by 127 / its largest |value| and rounded; the scale cancels out of a cosine, so only the codes' length
+ * is kept: dims + 8 bytes a vector, 64 MB of codes at 100,000 × 640 where floats took 256 MB). A distance from the codes
+ * is within ~1e-3 of the float vector's. The codes are here because a vec0 point lookup costs ~1 ms (vec0 keeps 1,024
+ * vectors in one 2.6 MB blob, and reading one walks its overflow pages). Each vector's chunk id and document id are in
+ * typed arrays, which a worker thread builds and moves to the main thread (arrays / fromArrays:
+ * docs-index-worker.ts). Pure: no store, no I/O.
  */
 
 /** The packed sign bits of a vector: ceil(dims / 32) words, the bits past dims 0. */
@@ -19,6 +22,23 @@ export function signBits(v: Float32Array, out: Uint32Array = new Uint32Array(Mat
   return out;
 }
 
+/**
+ * `v` as int8 codes at `out[at…]`: scaled so its largest |value| is 127, rounded. Returns the codes' length (0 for a
+ * zero vector). A cosine from the codes differs from the float vector's by the rounding alone (≤ 0.5 a value).
+ */
+export function quantize(v: Float32Array, out: Int8Array, at: number): number {
+  let max = 0;
+  for (let i = 0; i < v.length; i++) max = Math.max(max, Math.abs(v[i]));
+  const scale = max === 0 ? 0 : 127 / max;
+  let nn = 0;
+  for (let i = 0; i < v.length; i++) {
+    const c = Math.round(v[i] * scale);
+    out[at + i] = c;
+    nn += c * c;
+  }
+  return Math.sqrt(nn);
+}
+
 /** Set bits of a 32-bit word. */
 function popcount(x: number): number {
   x -= (x >>> 1) & 0x55555555;
@@ -30,7 +50,7 @@ function popcount(x: number): number {
 /** What an index holds, as typed arrays (a worker thread builds them: docs-index-worker.ts). */
 export interface IndexArrays {
   bits: Uint32Array;
-  floats: Float32Array;
+  codes: Int8Array;
   norms: Float64Array;
   chunkIds: Float64Array;
   docIds: Float64Array;
@@ -41,7 +61,9 @@ export interface IndexArrays {
 export class BinaryIndex {
   readonly words: number;
   private bits: Uint32Array;
-  private floats: Float32Array;
+  /** each vector scaled by 127 / its largest |value| and rounded (int8 scalar quantization, a scale per vector) */
+  private codes: Int8Array;
+  /** the length of each vector's codes */
   private norms: Float64Array;
   private chunkIds: Float64Array;
   private docIds: Float64Array;
@@ -53,14 +75,14 @@ export class BinaryIndex {
     this.words = Math.ceil(dims / 32);
     if (from) {
       const cap = from.chunkIds.length;
-      if (cap < 1 || from.used > cap || from.bits.length !== cap * this.words || from.floats.length !== cap * dims
+      if (cap < 1 || from.used > cap || from.bits.length !== cap * this.words || from.codes.length !== cap * dims
         || from.norms.length !== cap || from.docIds.length !== cap) throw new Error('the index arrays do not fit together');
-      ({ bits: this.bits, floats: this.floats, norms: this.norms, chunkIds: this.chunkIds, docIds: this.docIds, used: this.used } = from);
+      ({ bits: this.bits, codes: this.codes, norms: this.norms, chunkIds: this.chunkIds, docIds: this.docIds, used: this.used } = from);
       for (let s = 0; s < this.used; s++) if (this.chunkIds[s] !== 0) this.slotOf.set(this.chunkIds[s], s);
       return;
     }
     this.bits = new Uint32Array(Math.max(1, capacity) * this.words);
-    this.floats = new Float32Array(Math.max(1, capacity) * dims);
+    this.codes = new Int8Array(Math.max(1, capacity) * dims);
     this.norms = new Float64Array(Math.max(1, capacity));
     this.chunkIds = new Float64Array(Math.max(1, capacity));
     this.docIds = new Float64Array(Math.max(1, capacity));
@@ -73,12 +95,12 @@ export class BinaryIndex {
 
   /** The index's arrays (to move to another thread; this index must not be used afterwards). */
   arrays(): IndexArrays {
-    return { bits: this.bits, floats: this.floats, norms: this.norms, chunkIds: this.chunkIds, docIds: this.docIds, used: this.used };
+    return { bits: this.bits, codes: this.codes, norms: this.norms, chunkIds: this.chunkIds, docIds: this.docIds, used: this.used };
   }
 
   /** The arrays' buffers, for a transfer list. */
   static buffers(a: IndexArrays): ArrayBuffer[] {
-    return [a.bits, a.floats, a.norms, a.chunkIds, a.docIds].map((x) => x.buffer as ArrayBuffer);
+    return [a.bits, a.codes, a.norms, a.chunkIds, a.docIds].map((x) => x.buffer as ArrayBuffer);
   }
 
   /** Vectors held. */
@@ -108,17 +130,17 @@ export class BinaryIndex {
     this.chunkIds[slot] = chunkId;
     this.docIds[slot] = docId;
     signBits(v, this.bits, slot * this.words);
-    this.floats.set(v, slot * this.dims);
-    let nn = 0;
-    for (let i = 0; i < v.length; i++) nn += v[i] * v[i];
-    this.norms[slot] = Math.sqrt(nn);
+    this.norms[slot] = quantize(v, this.codes, slot * this.dims);
   }
 
-  /** The cosine distance of a chunk's vector to `query` (as sqlite-vec's: 1 - cos); undefined when it is not held. */
+  /**
+   * The cosine distance of a chunk's vector to `query` (as sqlite-vec's: 1 - cos), from its int8 codes (the scale
+   * cancels out of a cosine): within ~1e-3 of the float vector's; undefined when it is not held.
+   */
   distance(chunkId: number, query: Float32Array, queryNorm: number): number | undefined {
     const slot = this.slotOf.get(chunkId);
     if (slot === undefined) return undefined;
-    const f = this.floats;
+    const f = this.codes;
     const base = slot * this.dims;
     let dot = 0;
     for (let i = 0; i < this.dims; i++) dot += f[base + i] * query[i];
@@ -182,9 +204,9 @@ export class BinaryIndex {
 
   private grow(): void {
     const cap = this.chunkIds.length * 2;
-    const floats = new Float32Array(cap * this.dims);
-    floats.set(this.floats);
-    this.floats = floats;
+    const codes = new Int8Array(cap * this.dims);
+    codes.set(this.codes);
+    this.codes = codes;
     const norms = new Float64Array(cap);
     norms.set(this.norms);
     this.norms = norms;
@@ -207,7 +229,7 @@ export class BinaryIndex {
         this.chunkIds[to] = this.chunkIds[s];
         this.docIds[to] = this.docIds[s];
         this.bits.copyWithin(to * this.words, s * this.words, (s + 1) * this.words);
-        this.floats.copyWithin(to * this.dims, s * this.dims, (s + 1) * this.dims);
+        this.codes.copyWithin(to * this.dims, s * this.dims, (s + 1) * this.dims);
         this.norms[to] = this.norms[s];
         this.slotOf.set(this.chunkIds[to], to);
       }

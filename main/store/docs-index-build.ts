@@ -29,7 +29,7 @@ export interface IndexBuildRequest {
 const typed = <T>(kind: string) => z.custom<T>((x) => Object.prototype.toString.call(x) === `[object ${kind}]`, `not a ${kind}`);
 const arrays = z.object({
   bits: typed<Uint32Array>('Uint32Array'),
-  floats: typed<Float32Array>('Float32Array'),
+  codes: typed<Int8Array>('Int8Array'),
   norms: typed<Float64Array>('Float64Array'),
   chunkIds: typed<Float64Array>('Float64Array'),
   docIds: typed<Float64Array>('Float64Array'),

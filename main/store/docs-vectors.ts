@@ -9,17 +9,24 @@
  * Where sqlite-vec did not load (vector-ext.ts) spaces are still recorded, but every vector operation
  * is a no-op or an empty result and no vec0 table is made or dropped (that needs the module).
  *
- * searchVectors is approximate, in two stages (binary quantization with exact rescoring, as sqlite-vec's docs and
- * many vector stores do): (1) the space's vectors as sign bits in memory (docs-binary.ts, built from vec0 on the
- * first search of the space, kept in step by this class's writes, rebuilt when doc_embedded's count or highest
- * chunk id says another connection changed the space), the nearest k × OVERSAMPLE (at least MIN_CANDIDATES) of
- * the documents by Hamming distance; (2) those candidates' exact cosine distances, from the float vectors held in
- * memory beside the bits (a vec0 point lookup costs ~1 ms: docs-binary.ts). A vec0 KNN reads every float vector of
- * the space whatever the document filter (256 MB at 100,000 × 640); this reads 8 MB of bits and k × OVERSAMPLE
- * vectors, at the cost of holding the vectors in memory (4 × dims bytes each) and of building that copy on the
- * first search (~3 s at 100,000 × 640). It is exact when the documents hold no more vectors than the candidates;
- * otherwise a true neighbour whose sign bits differ much from the query's can be missed. Another connection's
- * replacement of a vector that changes neither the count nor the highest chunk id is not seen until a rebuild.
+ * searchVectors is approximate, in two stages (binary quantization with rescoring, as sqlite-vec's docs and many
+ * vector stores do): (1) the space's vectors as sign bits in memory (docs-binary.ts), the nearest k × OVERSAMPLE (at
+ * least MIN_CANDIDATES) of the documents by Hamming distance; (2) those candidates' cosine distances from the int8
+ * codes held in memory beside the bits (a vec0 point lookup costs ~1 ms: docs-binary.ts), within ~1e-3 of the exact.
+ * A vec0 KNN reads every float vector of the space whatever the document filter (256 MB at 100,000 × 640); this reads
+ * 8 MB of bits and k × OVERSAMPLE codes, at the cost of holding them in memory (dims + 8 bytes a vector besides the bits and ids, ~74 MB in all at
+ * 100,000 × 640). It equals the exact KNN when the documents hold no more vectors than the candidates (and the nearest
+ * are not nearly tied); otherwise a true neighbour whose sign bits differ much from the query's can be missed.
+ *
+ * The index is built off the main thread (seconds at 100,000 × 640): the space's first search, or warmIndex (the
+ * documents' service warms the space in use), starts a worker (docs-index-build.ts) that reads the vectors through its
+ * own read-only connection and moves the arrays back. Until then searches answer from vec0's exact KNN
+ * (searchVectorsExact); this class's writes meanwhile are logged and replayed onto the index when it arrives. It is
+ * kept in step by this class's writes; before a search after another connection committed (data_version) or a write
+ * here, doc_embedded's count and highest chunk id are compared with the index's, and a stale index is dropped and
+ * built again (exact searches meanwhile). Another connection's replacement of a vector that changes neither the count
+ * nor the highest chunk id is not seen until a rebuild. Without a worker (DocVectorsOptions.indexWorker null, or a
+ * database in memory) the index is built on the calling thread as the first search waits.
  * Used through store.docs (docs.ts).
  */
 import type Database from 'better-sqlite3';

@@ -7,7 +7,8 @@
  *   const w = store.messages.beginReply({ threadId: t.id, model });   // row created, status 'streaming'
  *   w.append(piece) ... w.finish({ status: 'done', metrics });
  *
- * One connection, owned by the main process. Temporary chats (store.temporary) have the same API and stay in memory.
+ * One connection, owned by the main process (and, while a space's vector index is built, a read-only one in a worker
+ * thread: docs-index-build.ts). Temporary chats (store.temporary) have the same API and stay in memory.
  */
 import fs from 'fs';
 import type Database from 'better-sqlite3';

@@ -109,8 +109,9 @@ describe('the vector index is built in a worker thread', () => {
       + `longest event-loop wait while it is built: ${Math.round(workerGap)} ms in the worker, ${Math.round(mainGap)} ms on the main thread\n`);
     // (a generous bound: a loaded machine's scheduler and the test's garbage hold the loop now and then; the build
     // on the main thread takes ~0.8 s here, several times that on a busy machine)
+    // (on a machine so loaded that the scheduler alone holds the loop longer, the bound grows with the build's gap)
     expect(mainGap).toBeGreaterThan(MAX_GAP_MS);
-    expect(workerGap).toBeLessThan(MAX_GAP_MS);
+    expect(workerGap).toBeLessThan(Math.max(MAX_GAP_MS, mainGap / 5));
   });
 
   test('writes made here while the index is built, and another connection\'s, are in what searches find once it is ready', async () => {
