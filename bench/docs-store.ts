@@ -3,7 +3,9 @@
  * Zipf-distributed vocabulary, random unit vectors) in a fresh database, then measures a turn's
  * retrieval — searchText + searchVectors + fuseRanks — over every document (an assistant's whole
  * knowledge) and over 20 documents (a thread's attachments), p50/p95, and the database file's growth
- * per 1,000 chunks (text, FTS index and vectors). Prints JSON.
+ * per 1,000 chunks (text, FTS index and vectors). The vector index (built in a worker thread from a space's
+ * first search): how long until it is ready, the longest the main thread's event loop was held meanwhile, and how
+ * well the two-stage search agrees with the exact KNN on these random vectors. Prints JSON.
  *
  *   npm run bench:docs-store -- [--chunks 10000,100000] [--dims 384] [--queries 50] [--keep] [--dir DIR]
  *
@@ -31,6 +33,15 @@ export interface BenchStoreOptions {
 
 export interface Latency { p50: number; p95: number; max: number }
 export interface ScopeResult { docs: number; textMs: Latency; vectorMs: Latency; fuseMs: Latency; totalMs: Latency; textHits: number }
+/** The two-stage vector search against the exact KNN (searchVectorsExact) over the same queries. */
+export interface Agreement {
+  /** the share of the exact k nearest it returns too */
+  recall: number;
+  /** the share of queries whose nearest it returns first */
+  top1: number;
+  /** the largest difference of a distance it reports from the exact one (the same chunk) */
+  maxDistanceError: number;
+}
 
 export interface BenchStoreResult {
   chunks: number;
@@ -41,10 +52,15 @@ export interface BenchStoreResult {
   chunksPerSecond: number;
   dbBytes: number;
   bytesPer1000Chunks: number;
-  /** the first vector search's time (it builds the space's in-memory index) */
+  /** the first vector search's time (it starts the index's build and answers from the exact KNN) */
+  firstVectorSearchMs: number;
+  /** from the first vector search until the space's in-memory index is ready (built in a worker thread) */
   vectorIndexMs: number;
+  /** the longest the main thread's event loop was held (a 1 ms timer's longest wait) while the index was built */
+  vectorIndexBlockMs: number;
   all: ScopeResult;
   thread: ScopeResult;
+  agreement: { all: Agreement; thread: Agreement };
 }
 
 /** A seeded PRNG in [0, 1) (mulberry32). */
@@ -113,7 +129,7 @@ export function dbBytes(file: string): number {
   return ['', '-wal'].reduce((n, suffix) => n + (fs.existsSync(file + suffix) ? fs.statSync(file + suffix).size : 0), 0);
 }
 
-export function benchStore(opts: BenchStoreOptions): BenchStoreResult {
+export async function benchStore(opts: BenchStoreOptions): Promise<BenchStoreResult> {
   const { chunks, dims, queries, dir } = opts;
   const perDoc = opts.chunksPerDoc ?? 50;
   const words = opts.wordsPerChunk ?? 150;
@@ -170,19 +186,55 @@ export function benchStore(opts: BenchStoreOptions): BenchStoreResult {
       return { docs: ids.length, textMs: latency(text), vectorMs: latency(vector), fuseMs: latency(fuse), totalMs: latency(total),
         textHits: Math.round(textHits / queries) };
     };
-    // warm the page cache and the statements once, as a running app has (and the vector search's in-memory
-    // index, built on a space's first search: its time is vectorIndexMs)
+    const agreement = (ids: number[]): Agreement => {
+      let found = 0;
+      let wanted = 0;
+      let top1 = 0;
+      let maxDistanceError = 0;
+      for (let q = 0; q < queries; q++) {
+        const qv = unitVector(rand, dims);
+        const exact = store.docs.searchVectorsExact(space, ids, qv, k);
+        const fast = new Map(store.docs.searchVectors(space, ids, qv, k).map((h) => [h.chunkId, h]));
+        wanted += exact.length;
+        for (const e of exact) {
+          const f = fast.get(e.chunkId);
+          if (!f) continue;
+          found++;
+          maxDistanceError = Math.max(maxDistanceError, Math.abs(f.distance - e.distance));
+          if (e.rank === 1 && f.rank === 1) top1++;
+        }
+      }
+      const r = (x: number) => Math.round(x * 10000) / 10000;
+      return { recall: r(found / Math.max(1, wanted)), top1: r(top1 / queries), maxDistanceError: Number(maxDistanceError.toPrecision(3)) };
+    };
+    // warm the page cache and the statements once, as a running app has; the vector search's in-memory index is
+    // built in a worker from the space's first search (which answers from the exact KNN): how long until it is
+    // ready, and the longest the event loop was held meanwhile
     store.docs.searchText(docIds, vocab[0], k);
     const w = performance.now();
     store.docs.searchVectors(space, docIds, unitVector(rand, dims), k);
+    const firstVectorSearchMs = Math.round(performance.now() - w);
+    let last = performance.now();
+    let held = 0;
+    const tick = setInterval(() => {
+      const now = performance.now();
+      held = Math.max(held, now - last);
+      last = now;
+    }, 1);
+    const ready = await store.docs.warmVectors(space);
+    clearInterval(tick);
+    held = Math.max(held, performance.now() - last);
+    if (store.docs.vectorsAvailable && !ready) throw new Error('the vector index was not built (is dist/docs-index-worker.js built? node scripts/build-ts.js)');
     const vectorIndexMs = Math.round(performance.now() - w);
     const all = measure(docIds);
-    const thread = measure(docIds.filter((_, i) => i % Math.max(1, Math.floor(docIds.length / 20)) === 0).slice(0, 20));
+    const threadIds = docIds.filter((_, i) => i % Math.max(1, Math.floor(docIds.length / 20)) === 0).slice(0, 20);
+    const thread = measure(threadIds);
     return {
       chunks, docs: docIds.length, dims, vectors: store.docs.vectorsAvailable,
       insertMs: Math.round(insertMs), chunksPerSecond: Math.round(chunks / (insertMs / 1000)),
       dbBytes: after, bytesPer1000Chunks: Math.round(((after - before) / chunks) * 1000),
-      vectorIndexMs, all, thread,
+      firstVectorSearchMs, vectorIndexMs, vectorIndexBlockMs: Math.round(held), all, thread,
+      agreement: { all: agreement(docIds), thread: agreement(threadIds) },
     };
   } finally {
     store.close();
@@ -194,7 +246,7 @@ function arg(name: string): string | undefined {
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
-if (/docs-store\.(ts|js)$/.test(process.argv[1] ?? '')) {
+async function main(): Promise<void> {
   const sizes = (arg('chunks') ?? '10000,100000').split(',').map(Number);
   const dims = Number(arg('dims') ?? 384);
   const queries = Number(arg('queries') ?? 50);
@@ -204,8 +256,10 @@ if (/docs-store\.(ts|js)$/.test(process.argv[1] ?? '')) {
     const dir = path.join(base, `chunks-${n}`);
     fs.mkdirSync(dir, { recursive: true });
     process.stderr.write(`storing ${n} chunks of ${dims} dimensions in ${dir}\n`);
-    results.push(benchStore({ chunks: n, dims, queries, dir }));
+    results.push(await benchStore({ chunks: n, dims, queries, dir }));
   }
   if (!process.argv.includes('--keep') && arg('dir') === undefined) fs.rmSync(base, { recursive: true, force: true });
   console.log(JSON.stringify(results, null, 2));
 }
+
+if (/docs-store\.(ts|js)$/.test(process.argv[1] ?? '')) void main();
