@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 // Bundles the TypeScript with esbuild: the CLI and browser mode (dist/cli.js), the engine host
-// (dist/engine-host.js), the documents' reader thread (dist/docs-extract-worker.js), the vector index's builder
-// thread (dist/docs-index-worker.js), the Electron main
+// (dist/engine-host.js), the worker threads (WORKERS: dist/docs-*-worker.js), the Electron main
 // and preload (dist/app/), and the renderer (dist/renderer/, with the app icon from resources/).
 'use strict';
 const fs = require('fs');
@@ -21,18 +20,21 @@ const NODE_BUNDLE = { bundle: true, platform: 'node', target: 'node20', format: 
 // what the packaged app runs carries its pure-JS packages inside the bundle; only APP_EXTERNAL is
 // required from the asar's node_modules at run time
 const APP_BUNDLE = { ...NODE_BUNDLE, packages: undefined, external: APP_EXTERNAL };
-const DOCS_EXTRACT_WORKER = { entry: path.join(root, 'main/docs/extract-worker.ts'), outfile: path.join(root, 'dist/docs-extract-worker.js') };
+/**
+ * The worker threads' bundles, each run by `new Worker(dist/<file>)`: the documents' reader (main/docs/extract-run.ts),
+ * a space's vector index builder (main/store/docs-index-build.ts) and the keyword search's thread
+ * (main/store/docs-text-remote.ts).
+ */
+const WORKERS = {
+  extract: { entry: path.join(root, 'main/docs/extract-worker.ts'), outfile: path.join(root, 'dist/docs-extract-worker.js') },
+  index: { entry: path.join(root, 'main/store/docs-index-worker.ts'), outfile: path.join(root, 'dist/docs-index-worker.js') },
+  text: { entry: path.join(root, 'main/store/docs-text-worker.ts'), outfile: path.join(root, 'dist/docs-text-worker.js') },
+};
 
-const DOCS_INDEX_WORKER = { entry: path.join(root, 'main/store/docs-index-worker.ts'), outfile: path.join(root, 'dist/docs-index-worker.js') };
-
-/** dist/docs-extract-worker.js: the documents' reader, run in a worker thread (main/docs/extract-run.ts). */
-function buildDocsExtractWorker() {
-  require('esbuild').buildSync({ ...APP_BUNDLE, entryPoints: [DOCS_EXTRACT_WORKER.entry], outfile: DOCS_EXTRACT_WORKER.outfile });
-}
-
-/** dist/docs-index-worker.js: a space's vector index built in a worker thread (main/store/docs-index-build.ts). */
-function buildDocsIndexWorker() {
-  require('esbuild').buildSync({ ...APP_BUNDLE, entryPoints: [DOCS_INDEX_WORKER.entry], outfile: DOCS_INDEX_WORKER.outfile });
+/** Bundles one worker of WORKERS. */
+function buildWorker(name) {
+  const w = WORKERS[name];
+  require('esbuild').buildSync({ ...APP_BUNDLE, entryPoints: [w.entry], outfile: w.outfile });
 }
 
 function build() {
@@ -42,8 +44,7 @@ function build() {
   esbuild.buildSync({ ...node, entryPoints: [path.join(root, 'main/cli/entry.ts')], outfile: path.join(root, 'dist/cli.js') });
   const app = APP_BUNDLE;
   esbuild.buildSync({ ...app, entryPoints: [path.join(root, 'main/engine/host-entry.ts')], outfile: path.join(root, 'dist/engine-host.js') });
-  buildDocsExtractWorker();
-  buildDocsIndexWorker();
+  for (const name of Object.keys(WORKERS)) buildWorker(name);
   esbuild.buildSync({ ...app, entryPoints: [path.join(root, 'main/app/main.ts')], outfile: path.join(root, 'dist/app/main.js') });
   esbuild.buildSync({ ...node, entryPoints: [path.join(root, 'main/app/preload.ts')], outfile: path.join(root, 'dist/app/preload.js'), external: ['electron'], packages: undefined });
   const out = path.join(root, 'dist/renderer');
@@ -68,7 +69,7 @@ function build() {
   fs.copyFileSync(path.join(root, 'resources/icon.png'), path.join(out, 'icon.png'));
 }
 
-module.exports = { build, buildDocsExtractWorker, DOCS_EXTRACT_WORKER, buildDocsIndexWorker, DOCS_INDEX_WORKER, APP_EXTERNAL };
+module.exports = { build, buildWorker, WORKERS, APP_EXTERNAL };
 if (require.main === module) {
   const t0 = Date.now();
   build();

@@ -49,13 +49,16 @@ export async function retrieveSources(deps: RetrieveDeps, docs: readonly ThreadD
   const k = settings.topK * CANDIDATES_PER_PICK;
   const ids = docs.map((d) => d.id);
   const q = query.trim();
-  // the question's vector is asked first: the engine host embeds it while this process searches the words
+  // the three at once: the engine host embeds the question and the keyword search's thread searches its words
+  // while this thread searches the vectors
   const embedding = q && deps.vector ? deps.vector(q, signal) : null;
-  // (a failed embedding is awaited below; until then it must not count as unhandled)
+  const words = q ? store.searchTextOffThread(ids, q, k) : Promise.resolve([]);
+  // (each is awaited below; until then a failure must not count as unhandled)
   embedding?.catch(() => undefined);
-  const keyword = q ? store.searchText(ids, q, k) : [];
+  words.catch(() => undefined);
   const found = embedding ? await embedding : null;
   const vector = found ? store.searchVectors(found.spaceId, ids, found.vector, k) : [];
+  const keyword = await words;
   let ranked = fuseRanks([keyword, vector]).map((f) => ({
     chunkId: f.chunkId,
     score: {

@@ -14,7 +14,8 @@ import { MAX_THREAD_DOCS, type DocKind, type DocState } from '../params/docs';
 import type { Logger } from '../logging';
 import { DocVectors, type DocVectorsOptions, type VectorIndexState, docIdsSchema, kSchema, limitSchema, rowId, type ChunkToEmbed, type EmbeddingSpace, type VectorHit, type VectorRow } from './docs-vectors';
 import { DocsReports } from './docs-reports';
-import { DocText, docQueryTerms } from './docs-text';
+import { DocText, docQueryTerms, type TextRow } from './docs-text';
+import { TextSearchWorker } from './docs-text-remote';
 import { hashSchema, newDocSchema, stateSchema, stateInfoSchema, chunksSchema, nameSchema, relPathSchema, folderPathSchema, fileInfoSchema, neighboursSchema, readState, toDoc, toChunk, toLink, toFolder, type DocRow, type ChunkRow, type LinkedDoc, type KnowledgeFolder, type FolderCounts, type TextHit, type NewChunk, type DocDbRow, type ChunkDbRow, type LinkDbRow, type FolderDbRow } from './docs-rows';
 import { StoreError } from './errors';
 import type { Clock } from './types';
@@ -26,17 +27,24 @@ export type { DocRow, ChunkRow, DocLink, LinkedDoc, KnowledgeFolder, FolderCount
 export { MAX_CHUNK_CHARS } from './docs-rows';
 export { docQueryTerms, MAX_QUERY_TERMS, STOP_WORDS, toDocFtsQuery } from './docs-text';
 
+/** A keyword search's rows as hits, ranked from 1. */
+const toTextHits = (rows: TextRow[]): TextHit[] => rows.map((r, i) => ({ chunkId: r.chunk_id, rank: i + 1, score: r.score }));
+
 export class DocsStore {
   private readonly stmts;
   private readonly vectors: DocVectors;
   private readonly text: DocText;
+  /** the keyword search's own thread (null: searched on this connection only) */
+  private readonly textWorker: TextSearchWorker | null;
   /** reads across the tables for the documents' service (docs-reports.ts) */
   readonly reports: DocsReports;
 
   constructor(private readonly db: Database.Database, private readonly clock: Clock, private readonly logger: Logger, support: VectorSupport,
-    vectorOpts?: DocVectorsOptions) {
+    vectorOpts?: DocVectorsOptions, textWorkerFile: string | null = null) {
     this.vectors = new DocVectors(db, clock, logger, support, vectorOpts);
     this.text = new DocText(db);
+    // (an in-memory database cannot be opened by another connection)
+    this.textWorker = textWorkerFile && !db.memory ? new TextSearchWorker(textWorkerFile, db.name, logger) : null;
     this.reports = new DocsReports(db, (spaceId) => this.vectorCount(spaceId));
     const linkCols = 'l.id, l.doc_id, l.thread_id, l.folder_id, l.name, l.rel_path, l.file_size, l.file_mtime_ms, l.added_at, l.removed_at';
     this.stmts = {
@@ -376,12 +384,27 @@ export class DocsStore {
    * else is left: docs-text.ts). Best first; [] for nothing searchable.
    */
   searchText(docIds: number[], query: string, k: number): TextHit[] {
+    const args = this.textArgs(docIds, query, k);
+    return args ? toTextHits(this.text.search(args.terms, args.ids, args.n)) : [];
+  }
+
+  /**
+   * searchText in the keyword search's own thread (docs-text-remote.ts), so the main thread does other work (the
+   * vector search) meanwhile; on this connection when that thread cannot answer. The same hits.
+   */
+  async searchTextOffThread(docIds: number[], query: string, k: number): Promise<TextHit[]> {
+    const args = this.textArgs(docIds, query, k);
+    if (!args) return [];
+    const rows = this.textWorker ? await this.textWorker.search(args.terms, args.ids, args.n).catch(() => null) : null;
+    return toTextHits(rows ?? this.text.search(args.terms, args.ids, args.n));
+  }
+
+  /** A keyword search's arguments checked, with the query's terms; null: nothing to search. */
+  private textArgs(docIds: number[], query: string, k: number): { ids: number[]; n: number; terms: string[] } | null {
     const ids = check(docIdsSchema, docIds, 'document ids');
     const n = check(kSchema, k, 'k');
     const terms = docQueryTerms(check(z.string(), query, 'query'));
-    if (terms.length === 0 || ids.length === 0) return [];
-    const rows = this.text.search(terms, ids, n);
-    return rows.map((r, i) => ({ chunkId: r.chunk_id, rank: i + 1, score: r.score }));
+    return terms.length === 0 || ids.length === 0 ? null : { ids, n, terms };
   }
 
   /** Vector search (KNN, cosine; approximate: docs-vectors.ts) over the chunks of `docIds` in one space; [] without sqlite-vec. */
@@ -407,6 +430,7 @@ export class DocsStore {
   /** Stops the vector index builds under way (Store.close). */
   close(): void {
     this.vectors.close();
+    this.textWorker?.close();
   }
 
   private requireDoc(id: number): void {

@@ -17,6 +17,7 @@ import { storedAttachmentRefs } from './attachment-refs';
 import { backupDatabase, openDatabase } from './db';
 import { DocsStore } from './docs';
 import { defaultIndexWorkerFile } from './docs-index-build';
+import { defaultTextWorkerFile } from './docs-text-remote';
 import { Downloads } from './downloads';
 import { ToolGrants } from './tool-grants';
 import { StoreError } from './errors';
@@ -58,6 +59,11 @@ export interface StoreOptions {
    * docs-index-build.ts); null builds it on the calling thread, as a search waits (tests, measurements).
    */
   vectorIndexWorker?: string | null;
+  /**
+   * The bundled worker the keyword search runs in (default dist/docs-text-worker.js: docs-text-remote.ts); null: on
+   * the calling thread only.
+   */
+  textSearchWorker?: string | null;
 }
 
 /** A checkpoint runs even while replies stream once the WAL file is this large. */
@@ -116,7 +122,8 @@ export class Store {
       this.modelSettings = new ModelSettings(db, clock, logger);
       this.downloads = new Downloads(db, clock, logger);
       this.toolGrants = new ToolGrants(db, clock);
-      this.docs = new DocsStore(db, clock, logger, opened.vectors, { indexWorker: opts.vectorIndexWorker === undefined ? defaultIndexWorkerFile() : opts.vectorIndexWorker });
+      this.docs = new DocsStore(db, clock, logger, opened.vectors, { indexWorker: opts.vectorIndexWorker === undefined ? defaultIndexWorkerFile() : opts.vectorIndexWorker },
+        opts.textSearchWorker === undefined ? defaultTextWorkerFile() : opts.textSearchWorker);
       this.modelRefs = new ModelRefs(db, clock, logger);
       this.assistants = new Assistants(db, clock, logger);
       if (this.assistants.ensureDefault()) logger.info('store: created the default assistant');

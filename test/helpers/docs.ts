@@ -7,25 +7,13 @@ import * as path from 'path';
 import { Document, HeadingLevel, Packer, Paragraph } from 'docx';
 import { PDFDocument, StandardFonts } from 'pdf-lib';
 import { REPO_ROOT } from './models';
+import { ensureWorker, workerFile } from './workers';
 
-const buildTs = require('../../scripts/build-ts.js') as { buildDocsExtractWorker(): void; DOCS_EXTRACT_WORKER: { outfile: string } };
-
-export const EXTRACT_WORKER = buildTs.DOCS_EXTRACT_WORKER.outfile;
-
-/** The folders and files the worker bundles (its imports reach no further). */
-const SOURCES = ['main/docs', 'main/params', 'main/tools/builtins/readable.ts', 'main/paths.ts', 'scripts/build-ts.js'];
-
-function newestMtime(p: string): number {
-  const st = fs.statSync(p);
-  if (!st.isDirectory()) return st.mtimeMs;
-  return Math.max(0, ...fs.readdirSync(p).map((f) => newestMtime(path.join(p, f))));
-}
+export const EXTRACT_WORKER = workerFile('extract');
 
 /** dist/docs-extract-worker.js, up to date with its sources. */
 export function ensureExtractWorker(): string {
-  const built = fs.existsSync(EXTRACT_WORKER) ? fs.statSync(EXTRACT_WORKER).mtimeMs : -1;
-  if (built < Math.max(...SOURCES.map((s) => newestMtime(path.join(REPO_ROOT, s))))) buildTs.buildDocsExtractWorker();
-  return EXTRACT_WORKER;
+  return ensureWorker('extract');
 }
 
 /** A PDF of one page per entry of `pages`, each page's paragraphs drawn as lines far apart. */

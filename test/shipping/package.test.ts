@@ -113,9 +113,8 @@ describe('the packaged app (electron-builder dir target, stand-in Electron binar
     const natives = asarFiles.filter((f) => /\.(node|so|dll|dylib)$/.test(f));
     expect(natives).toEqual(['node_modules/better-sqlite3/build/Release/better_sqlite3.node', expect.stringMatching(/^node_modules\/sqlite-vec-[a-z0-9]+-[a-z0-9]+\/vec0\.(so|dylib|dll)$/)]);
     for (const f of natives) expect(fs.existsSync(path.join(resources, 'app.asar.unpacked', f))).toBe(true);
-    // the documents' reader thread's bundle and the vector index builder's, where the engine host's is
-    expect(asarFiles).toContain('dist/docs-extract-worker.js');
-    expect(asarFiles).toContain('dist/docs-index-worker.js');
+    // the documents' worker threads' bundles (scripts/build-ts.js WORKERS), where the engine host's is
+    for (const w of ['extract', 'index', 'text']) expect(asarFiles).toContain(`dist/docs-${w}-worker.js`);
   });
 
   test('nothing from tests, sources, build folders, maps or devDependencies is shipped', () => {

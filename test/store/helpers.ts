@@ -4,6 +4,7 @@ import os from 'os';
 import path from 'path';
 import { Store, type StoreOptions } from '../../main/store';
 import type { Logger } from '../../main/logging';
+import { ensureWorker } from '../helpers/workers';
 
 const dirs: string[] = [];
 
@@ -44,33 +45,15 @@ export function recordingLogger(): RecordingLogger {
   };
 }
 
-const buildTs = require('../../scripts/build-ts.js') as { buildDocsIndexWorker(): void; DOCS_INDEX_WORKER: { outfile: string } };
-const REPO = path.resolve(__dirname, '../..');
-/** The folders and files the vector index builder's bundle comes from (its imports reach no further). */
-const INDEX_WORKER_SOURCES = ['main/store', 'main/paths.ts', 'scripts/build-ts.js'];
-
-function newestMtime(p: string): number {
-  const st = fs.statSync(p);
-  if (!st.isDirectory()) return st.mtimeMs;
-  return Math.max(0, ...fs.readdirSync(p).map((f) => newestMtime(path.join(p, f))));
-}
-
-let indexWorkerChecked = false;
 /** dist/docs-index-worker.js (the store's default vector index builder), up to date with its sources. */
-export function ensureIndexWorker(): string {
-  const out = buildTs.DOCS_INDEX_WORKER.outfile;
-  if (indexWorkerChecked) return out;
-  const built = fs.existsSync(out) ? fs.statSync(out).mtimeMs : -1;
-  if (built < Math.max(...INDEX_WORKER_SOURCES.map((s) => newestMtime(path.join(REPO, s))))) buildTs.buildDocsIndexWorker();
-  indexWorkerChecked = true;
-  return out;
-}
+export const ensureIndexWorker = (): string => ensureWorker('index');
 
 const open: Store[] = [];
 
 /** Opens a store in a fresh temp folder (or at `file`); closed by closeStores(). Its vector index is built in the bundled worker. */
 export function openStore(opts: StoreOptions & { file?: string } = {}): Store {
   ensureIndexWorker();
+  ensureWorker('text');
   const file = opts.file ?? path.join(tmpDir(), 'hearth.db');
   const s = Store.open(file, { clock: fakeClock(), ...opts });
   open.push(s);

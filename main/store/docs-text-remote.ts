@@ -1,0 +1,98 @@
+/**
+ * The keyword search (docs-text.ts) in a thread of its own: scoring every match of a question's common words takes
+ * tens of milliseconds at 100,000 chunks, which the main thread then spends on other work (the vector search, IPC).
+ * One long-lived worker (docs-text-worker.ts, bundled to dist/docs-text-worker.js) with its own read-only
+ * connection answers requests in order. Its answers are checked at the thread boundary. When it cannot answer (its
+ * file missing, an error, an exit) `search` rejects and the caller searches on its own connection; a worker that
+ * stopped is started again at the next search, no sooner than RESTART_MS after. The worker is unref'd: it never
+ * keeps a command-line process alive.
+ */
+import fs from 'fs';
+import path from 'path';
+import { Worker } from 'worker_threads';
+import { z } from 'zod';
+import type { Logger } from '../logging';
+import { projectRoot } from '../paths';
+import type { TextRow } from './docs-text';
+
+export interface TextSearchRequest { id: number; terms: string[]; docIds: number[]; k: number }
+const TextSearchReply = z.union([
+  z.object({ id: z.number(), rows: z.array(z.object({ chunk_id: z.number(), score: z.number() }).strict()) }).strict(),
+  z.object({ id: z.number(), error: z.string() }).strict(),
+]);
+export type TextSearchReply = z.infer<typeof TextSearchReply>;
+
+/** A worker that stopped is started again no sooner than this after. */
+export const RESTART_MS = 60_000;
+
+/** The bundled worker: dist/docs-text-worker.js next to the project's other bundles. */
+export function defaultTextWorkerFile(): string {
+  return path.join(projectRoot(), 'dist', 'docs-text-worker.js');
+}
+
+interface Waiting { resolve: (rows: TextRow[]) => void; reject: (e: Error) => void }
+
+export class TextSearchWorker {
+  private worker: Worker | null = null;
+  private readonly waiting = new Map<number, Waiting>();
+  private next = 1;
+  private stoppedAt = -Infinity;
+  private closed = false;
+
+  constructor(private readonly workerFile: string, private readonly dbFile: string, private readonly logger: Logger,
+    private readonly now: () => number = Date.now) {}
+
+  /** The best `k` chunks of `docIds` matching any of `terms` (DocText.search), from the thread; rejects when it cannot answer. */
+  search(terms: string[], docIds: number[], k: number): Promise<TextRow[]> {
+    const worker = this.started();
+    if (!worker) return Promise.reject(new Error('the keyword search thread is not running'));
+    const id = this.next++;
+    return new Promise<TextRow[]>((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      worker.postMessage({ id, terms, docIds, k } satisfies TextSearchRequest);
+    });
+  }
+
+  close(): void {
+    this.closed = true;
+    this.stop(this.worker, new Error('the store was closed'));
+  }
+
+  private started(): Worker | null {
+    if (this.worker) return this.worker;
+    if (this.closed || this.now() - this.stoppedAt < RESTART_MS) return null;
+    if (!fs.existsSync(this.workerFile)) {
+      this.stoppedAt = this.now();
+      this.logger.warn(`store: the keyword search thread ${this.workerFile} is missing (build it: node scripts/build-ts.js); searching on the main thread`);
+      return null;
+    }
+    const worker = new Worker(this.workerFile, { workerData: { dbFile: this.dbFile }, stdout: true, stderr: true });
+    worker.unref();
+    worker.stdout.resume();
+    worker.stderr.resume();
+    worker.on('message', (m: unknown) => {
+      const reply = TextSearchReply.safeParse(m);
+      if (!reply.success) return this.stop(worker, new Error(`the keyword search thread answered with a malformed message: ${reply.error.message}`));
+      const w = this.waiting.get(reply.data.id);
+      if (!w) return;
+      this.waiting.delete(reply.data.id);
+      if ('error' in reply.data) w.reject(new Error(reply.data.error));
+      else w.resolve(reply.data.rows);
+    });
+    worker.on('error', (e: Error) => this.stop(worker, new Error(`the keyword search thread failed: ${e.message}`)));
+    worker.on('exit', (code) => this.stop(worker, new Error(`the keyword search thread stopped (exit code ${code})`)));
+    this.worker = worker;
+    return worker;
+  }
+
+  /** Ends `worker` if it is the running one (an old one's exit changes nothing); what waits on it rejects with `why`. */
+  private stop(worker: Worker | null, why: Error): void {
+    if (!worker || worker !== this.worker) return;
+    this.worker = null;
+    this.stoppedAt = this.now();
+    void worker.terminate().catch(() => undefined);
+    if (!this.closed) this.logger.warn(`store: ${why.message}; searching on the main thread for a while`);
+    for (const w of this.waiting.values()) w.reject(why);
+    this.waiting.clear();
+  }
+}
