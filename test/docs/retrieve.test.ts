@@ -1,6 +1,6 @@
 /**
- * retrieveSources over a real store (SQLite, FTS5): the question's vector is asked before the words are
- * searched, so the engine host embeds it while main searches. The embedding is the engine's (another
+ * retrieveSources over a real store (SQLite, FTS5): the question's vector is asked, and its words searched (in the
+ * keyword search's thread), before either answers, so the engine host embeds while the words are searched. The embedding is the engine's (another
  * process): here a function the test controls, to see the order.
  */
 import path from 'path';
@@ -16,8 +16,8 @@ test('the question is embedded while its words are searched; a failed embedding 
     store.docs.replaceChunks(doc.id, Array.from({ length: 40 }, (_, seq) => ({ seq, tokens: 50, heading: null, text: seq === 7 ? 'the pelican note' : `filler passage ${seq}` })));
     const settings = DocumentSettings.parse({ wholeDocumentShare: 0, topK: 3, retrievalTokens: 500 });
     const order: string[] = [];
-    const searchText = store.docs.searchText.bind(store.docs);
-    store.docs.searchText = (...args) => {
+    const searchText = store.docs.searchTextOffThread.bind(store.docs);
+    store.docs.searchTextOffThread = (...args) => {
       order.push('words searched');
       return searchText(...args);
     };
@@ -28,7 +28,7 @@ test('the question is embedded while its words are searched; a failed embedding 
     };
     const docs = [{ id: doc.id, hash: doc.hash, name: 'notes.md', tokens: 2000 }];
     const pending = retrieveSources({ store: store.docs, settings, vector, rerank: null }, docs, 'pelican', 4096, new AbortController().signal);
-    // the words were searched before the embedding answered
+    // the words' search was started before the embedding answered
     expect(order).toEqual(['embedding asked: pelican', 'words searched']);
     embedded(null);
     const sources = await pending;
