@@ -13,6 +13,7 @@ import type { EngineClient } from '../engine/client';
 import type { LoadParamsInput, ModelMetadata } from '../engine/protocol';
 import type { Logger } from '../logging';
 import { planLoad } from '../models/fit';
+import { docModelMismatch, poolingOf, type DocModelRole } from '../params/docs';
 
 /** A documents' model unloads after this long unused. */
 export const IDLE_MS = 5 * 60_000;
@@ -46,7 +47,7 @@ export const TASK_PREFIXES: Readonly<Record<string, Readonly<Record<EmbedTask, s
 };
 
 interface Held {
-  role: 'embed' | 'rerank';
+  role: DocModelRole;
   file: string;
   modelId: string;
   info: ModelMetadata;
@@ -64,9 +65,9 @@ export interface EmbedSpace {
 }
 
 export class DocModels {
-  private readonly held = new Map<'embed' | 'rerank', Held>();
+  private readonly held = new Map<DocModelRole, Held>();
   /** each role's uses, one after another */
-  private readonly chains = new Map<'embed' | 'rerank', Promise<unknown>>();
+  private readonly chains = new Map<DocModelRole, Promise<unknown>>();
   private readonly timers: NonNullable<DocModelsDeps['timers']>;
 
   constructor(private readonly deps: DocModelsDeps) {
@@ -81,28 +82,27 @@ export class DocModels {
   }
 
   /** Checks that `file` can serve `role` (read from its header; nothing loads); answers its space for embed. */
-  async check(role: 'embed' | 'rerank', file: string): Promise<EmbedSpace> {
+  async check(role: DocModelRole, file: string): Promise<EmbedSpace> {
     const info = await this.deps.engine.info(file);
     this.suits(role, file, info);
     return { key: `${file}\n${info.fingerprint}`, name: info.name || file, dims: info.embeddingSize };
   }
 
-  private suits(role: 'embed' | 'rerank', file: string, info: ModelMetadata): void {
-    const rank = info.pooling === 'rank';
-    if (role === 'embed' && (!info.isEmbedding || rank)) {
-      throw new DocModelError(`${file} is not an embedding model (${rank ? 'it is a reranker' : 'its GGUF has no pooling'}): choose one such as nomic-embed or bge in Settings → Documents`);
-    }
-    if (role === 'rerank' && !rank) throw new DocModelError(`${file} is not a reranker (a GGUF with rank pooling, such as bge-reranker): choose one in Settings → Documents, or none`);
+  private suits(role: DocModelRole, file: string, info: ModelMetadata): void {
+    const why = docModelMismatch(role, poolingOf(info.pooling));
+    if (why === null) return;
+    const choose = role === 'embed' ? 'choose one such as nomic-embed or bge in Settings → Documents' : 'choose one (a GGUF with rank pooling, such as bge-reranker) in Settings → Documents, or none';
+    throw new DocModelError(`${file} is ${why}: ${choose}`);
   }
 
   /** Runs `work` on the model `file` loaded for `role` (loading it first), after the role's earlier uses. */
-  private use<T>(role: 'embed' | 'rerank', file: string, work: (h: Held) => Promise<T>, signal?: AbortSignal): Promise<T> {
+  private use<T>(role: DocModelRole, file: string, work: (h: Held) => Promise<T>, signal?: AbortSignal): Promise<T> {
     const run = (this.chains.get(role) ?? Promise.resolve()).catch(() => undefined).then(() => this.useNow(role, file, work, signal));
     this.chains.set(role, run.catch(() => undefined));
     return run;
   }
 
-  private async useNow<T>(role: 'embed' | 'rerank', file: string, work: (h: Held) => Promise<T>, signal?: AbortSignal): Promise<T> {
+  private async useNow<T>(role: DocModelRole, file: string, work: (h: Held) => Promise<T>, signal?: AbortSignal): Promise<T> {
     if (signal?.aborted) throw Object.assign(new Error('aborted'), { code: 'aborted' });
     let h = this.held.get(role);
     if (h && (h.file !== file || !this.deps.engine.isLoaded(h.modelId))) {
@@ -127,7 +127,7 @@ export class DocModels {
     }
   }
 
-  private async load(role: 'embed' | 'rerank', file: string): Promise<Held> {
+  private async load(role: DocModelRole, file: string): Promise<Held> {
     const { engine } = this.deps;
     const info = await engine.info(file);
     this.suits(role, file, info);
@@ -178,7 +178,7 @@ export class DocModels {
     return engine.detokenize(h.modelId, plain.slice(0, Math.max(1, h.batch - (all.length - plain.length))));
   }
 
-  private async unload(role: 'embed' | 'rerank'): Promise<void> {
+  private async unload(role: DocModelRole): Promise<void> {
     const h = this.held.get(role);
     if (!h) return;
     this.held.delete(role);

@@ -131,6 +131,14 @@ class Cursor {
     }
   }
 
+  /** Moves past the next `n` bytes without reading them (the next `need` reads from there), or throws `truncated`. */
+  skip(n: number, what: string): void {
+    if (n > this.remaining) {
+      throw new GgufError('truncated', this.path, `${what} of ${n} bytes at offset ${this.pos} runs past the end of the file (size ${this.size})`);
+    }
+    this.pos += n;
+  }
+
   // The accessors below assume `need`/`has` covered the bytes.
   private at(n: number): number {
     const o = this.pos - this.bufStart;
@@ -321,7 +329,56 @@ class HeaderParser {
     return { type: 'array', itemType, value: out } as GgufArrayValue;
   }
 
-  async parse(): Promise<GgufHeader> {
+  /** Moves past a value of `type` without decoding it (its lengths and counts checked as a read checks them). */
+  private async skip(type: GgufTypeName, what: string, depth: number): Promise<void> {
+    const cur = this.cur;
+    if (type === 'string') return this.skipStrings(1, what);
+    if (type !== 'array') return cur.skip(MIN_ENCODED_SIZE[type], what);
+    if (depth + 1 > GGUF_LIMITS.maxArrayDepth) throw this.corrupt(`${what} nests arrays deeper than ${GGUF_LIMITS.maxArrayDepth}`);
+    const itemType = await this.typeId(`item type of ${what}`);
+    const n = await this.count(`element count of ${what}`, GGUF_LIMITS.maxArrayLength);
+    if (n * MIN_ENCODED_SIZE[itemType] > cur.remaining) {
+      throw this.truncated(`${what} has ${n} elements of type ${itemType} but only ${cur.remaining} bytes are left in the file`);
+    }
+    if (itemType === 'string') return this.skipStrings(n, what);
+    if (itemType !== 'array') return cur.skip(n * MIN_ENCODED_SIZE[itemType], what);
+    for (let i = 0; i < n; i++) await this.skip(itemType, `${what}[${i}]`, depth + 1);
+  }
+
+  /** Moves past `n` strings (awaiting only to read more of the file). */
+  private async skipStrings(n: number, what: string): Promise<void> {
+    const cur = this.cur;
+    for (let i = 0; i < n; i++) {
+      if (!cur.has(8)) await cur.need(8, `length of ${what}`);
+      const len = cur.u64n();
+      if (len > GGUF_LIMITS.maxStringLength) throw this.corrupt(`length of ${what} is ${len} bytes, more than the limit of ${GGUF_LIMITS.maxStringLength}`);
+      cur.skip(len, what);
+    }
+  }
+
+  /** The metadata entries whose keys `wanted` picks, the others skipped undecoded; the tensor infos are not read. */
+  async metadata(wanted: (key: string) => boolean): Promise<Map<string, GgufValue>> {
+    return this.entries((await this.preamble()).kvCount, wanted);
+  }
+
+  /** The `kvCount` metadata entries, in file order: those `wanted` picks decoded, the others skipped. */
+  private async entries(kvCount: number, wanted: (key: string) => boolean): Promise<Map<string, GgufValue>> {
+    const metadata = new Map<string, GgufValue>();
+    const keys = new Set<string>();
+    for (let i = 0; i < kvCount; i++) {
+      const key = await this.string(`metadata key #${i}`, GGUF_LIMITS.maxNameLength);
+      if (key.length === 0) throw this.corrupt(`metadata key #${i} is empty`);
+      if (keys.has(key)) throw this.corrupt(`duplicate metadata key ${quote(key)}`);
+      keys.add(key);
+      const type = await this.typeId(`metadata ${quote(key)}`);
+      if (wanted(key)) metadata.set(key, await this.value(type, `metadata ${quote(key)}`, 0));
+      else await this.skip(type, `metadata ${quote(key)}`, 0);
+    }
+    return metadata;
+  }
+
+  /** The magic, the version and the counts, checked. */
+  private async preamble(): Promise<{ version: number; tensorCount: number; kvCount: number }> {
     const cur = this.cur;
     if (cur.size < 4) throw new GgufError('bad_magic', this.path, `file is ${cur.size} bytes, too small to be a GGUF file`);
     await cur.need(4, 'magic');
@@ -343,15 +400,13 @@ class HeaderParser {
     if (tensorCount * 24 + kvCount * 14 > cur.remaining) {
       throw this.truncated(`header declares ${kvCount} metadata entries and ${tensorCount} tensors but only ${cur.remaining} bytes follow`);
     }
+    return { version, tensorCount, kvCount };
+  }
 
-    const metadata = new Map<string, GgufValue>();
-    for (let i = 0; i < kvCount; i++) {
-      const key = await this.string(`metadata key #${i}`, GGUF_LIMITS.maxNameLength);
-      if (key.length === 0) throw this.corrupt(`metadata key #${i} is empty`);
-      if (metadata.has(key)) throw this.corrupt(`duplicate metadata key ${quote(key)}`);
-      const type = await this.typeId(`metadata ${quote(key)}`);
-      metadata.set(key, await this.value(type, `metadata ${quote(key)}`, 0));
-    }
+  async parse(): Promise<GgufHeader> {
+    const cur = this.cur;
+    const { version, tensorCount, kvCount } = await this.preamble();
+    const metadata = await this.entries(kvCount, () => true);
 
     let alignment = GGUF_DEFAULT_ALIGNMENT;
     const alignValue = metadata.get('general.alignment');
@@ -427,6 +482,21 @@ class HeaderParser {
 /** Parses a GGUF header from any byte source (`label` names it in errors). */
 export function parseGgufHeader(src: GgufByteSource, label: string, opts: ReadOptions = {}): Promise<GgufHeader> {
   return new HeaderParser(new Cursor(src, label, opts.signal), label).parse();
+}
+
+/**
+ * Reads only the metadata entries of a GGUF file whose keys `wanted` picks: the others (a vocabulary's
+ * arrays) are skipped without being decoded, and the tensor infos are not read, so a model's header
+ * costs a few reads and little memory. Checked and thrown as readGgufHeader.
+ */
+export async function readGgufMetadata(filePath: string, wanted: (key: string) => boolean, opts: ReadOptions = {}): Promise<Map<string, GgufValue>> {
+  const fh = await fsp.open(filePath, 'r');
+  try {
+    const { size } = await fh.stat();
+    return await new HeaderParser(new Cursor(fileSource(fh, size), filePath, opts.signal), filePath).metadata(wanted);
+  } finally {
+    await fh.close();
+  }
 }
 
 /** The byte source of a GGUF file in memory (tests: a mutated copy of a model, without touching the disk). */

@@ -13,7 +13,7 @@ import { AttachmentDTO } from './images';
 import { ThreadCacheSettings } from './thread-cache';
 import { Sources } from './docs';
 import { ToolCallDTO, ToolResultDTO } from './tools';
-import { AssistantTools, DocumentSettings, ToolSettings } from '../params';
+import { AssistantTools, DocumentSettings, Pooling, ToolSettings } from '../params';
 
 
 
@@ -240,6 +240,12 @@ export const LibraryModelDTO = ModelDTO.extend({
   source: z.enum(REFERENCE_SOURCES).nullable().default(null),
   /** a referenced file no longer there (moved or deleted by the app that keeps it); its size is then 0 */
   missing: z.boolean().default(false),
+  /**
+   * How llama.cpp pools it, read from its GGUF header (main/params/docs.ts Pooling): none (a model to
+   * chat with), mean/cls/last (an embedding model), rank (a reranker); null: its header could not be
+   * read. Settings → Documents offers each role the models docModelMismatch passes.
+   */
+  pooling: Pooling.nullable().default(null),
 });
 export type LibraryModelDTO = z.infer<typeof LibraryModelDTO>;
 

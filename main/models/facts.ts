@@ -5,6 +5,7 @@
  */
 import { GgufHeader, ggufNumber, ggufString } from '../gguf/read';
 import { FILE_TYPE_NAMES } from '../engine/protocol';
+import { poolingOf, type Pooling } from '../params/docs';
 
 export interface HeaderFacts {
   architecture: string | null;
@@ -43,4 +44,16 @@ export function headerFacts(h: GgufHeader): HeaderFacts {
     projector,
     width: (projector ? ggufNumber(h, 'clip.vision.projection_dim') : arch('embedding_length')) ?? null,
   };
+}
+
+/** Whether a metadata key is one headerPooling reads (readGgufMetadata decodes only these). */
+export const isPoolingKey = (key: string): boolean => key === 'general.architecture' || key.endsWith('.pooling_type');
+
+/**
+ * How llama.cpp pools the model (main/params/docs.ts poolingOf): its `<arch>.pooling_type`, none
+ * when absent; what tells an embedding model or a reranker from a model to chat with.
+ */
+export function headerPooling(h: Pick<GgufHeader, 'metadata'>): Pooling {
+  const architecture = ggufString(h, 'general.architecture');
+  return poolingOf(architecture === undefined ? undefined : ggufNumber(h, `${architecture}.pooling_type`));
 }

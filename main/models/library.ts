@@ -4,7 +4,7 @@
  * model_refs), and the one chat model loaded in the engine: load with progress, unload, switch.
  * Per-model load settings come from the store.
  */
-import { promises as fsp } from 'fs';
+import { promises as fsp, type Stats } from 'fs';
 import path from 'path';
 import { EngineClient } from '../engine/client';
 import type { Logger } from '../logging';
@@ -12,11 +12,13 @@ import type { LoadedModel } from '../engine/methods';
 import { EngineError, LoadParamsInput } from '../engine/protocol';
 import { IpcError, IpcErrorCode, ModelDTO, ModelState } from '../ipc/contract';
 import { GgufHeaderCache } from '../gguf/cache';
+import { readGgufMetadata } from '../gguf/read';
 import { hparamProblem } from '../gguf/hparams';
 import { GgufError } from '../gguf/types';
 import type { ModelRef, ModelRefInput, Store } from '../store';
 import { REFERENCE_SOURCES } from '../ipc/models';
-import { headerFacts, type HeaderFacts } from './facts';
+import { headerFacts, headerPooling, isPoolingKey, type HeaderFacts } from './facts';
+import type { Pooling } from '../params/docs';
 import { planLoad } from './fit';
 import { loadPaired, ProjectorPicker } from './projector-pick';
 import { splitParts, withoutSplitSuffix } from './split-name';
@@ -41,9 +43,14 @@ export interface LibraryEntry extends ModelDTO {
   source: ReferenceSource | null;
   /** a referenced file no longer there (moved or deleted by the app that keeps it); its size is then 0 */
   missing: boolean;
+  /** how llama.cpp pools it, from its header (an embedding model, a reranker, or none); null: its header could not be read */
+  pooling: Pooling | null;
 }
 
 export const CHAT_MODEL_ID = 'chat';
+
+/** Poolings kept at most (ModelLibrary.entries: a bigger library reads the rest again). */
+const POOLINGS_KEPT = 2000;
 
 /**
  * A split model (`-00001-of-00003.gguf`) as one model: its first part, named without the suffix, with
@@ -142,6 +149,8 @@ export class ModelLibrary {
   private loadedModel: LoadedChatModel | null = null;
   /** Files the user picked in a file dialog this session (main/app adds them). */
   private readonly picked = new Set<string>();
+  /** each listed file's pooling by (path, size, mtime): its header's few keys read once while the file is unchanged */
+  private readonly poolings = new Map<string, Promise<Pooling | null>>();
   /** headers of files offered by reference, read once while unchanged */
   private readonly headers = new GgufHeaderCache({ maxEntries: 4, maxBytes: 64 * 1024 * 1024 });
 
@@ -215,17 +224,36 @@ export class ModelLibrary {
     return (await fsp.stat(file).catch(() => undefined))?.isFile() ?? false;
   }
 
-  /** Every model of the library: the models folder's, then the references (each stat'ed: gone ones say so). */
+  /** Every model of the library: the models folder's, then the references (each stat'ed: gone ones say so), each with its pooling. */
   async entries(): Promise<LibraryEntry[]> {
-    const folder: LibraryEntry[] = splitAsOne(await this.list()).map((m) => ({ ...m, origin: 'folder', source: null, missing: false }));
-    const refs = await Promise.all(
-      (this.deps.references?.list() ?? []).map(async (r): Promise<LibraryEntry> => {
-        const st = await fsp.stat(r.path).catch(() => undefined);
-        const source = (REFERENCE_SOURCES as readonly string[]).includes(r.source) ? (r.source as ReferenceSource) : 'file';
-        return { path: r.path, name: r.name, fileSize: st?.isFile() ? st.size : 0, origin: 'reference', source, missing: !st?.isFile() };
-      }),
-    );
-    return [...folder, ...refs];
+    const folder = splitAsOne(await this.list()).map(async (m): Promise<LibraryEntry> => {
+      const st = await fsp.stat(m.path).catch(() => undefined);
+      return { ...m, origin: 'folder', source: null, missing: false, pooling: await this.poolingOf(m.path, st) };
+    });
+    const refs = (this.deps.references?.list() ?? []).map(async (r): Promise<LibraryEntry> => {
+      const st = await fsp.stat(r.path).catch(() => undefined);
+      const source = (REFERENCE_SOURCES as readonly string[]).includes(r.source) ? (r.source as ReferenceSource) : 'file';
+      const there = st?.isFile() === true;
+      return { path: r.path, name: r.name, fileSize: there ? st!.size : 0, origin: 'reference', source, missing: !there, pooling: await this.poolingOf(r.path, st) };
+    });
+    return Promise.all([...folder, ...refs]);
+  }
+
+  /**
+   * How `file` pools (its header's general.architecture and <arch>.pooling_type only: the vocabulary is
+   * skipped, not decoded), kept while its size and mtime stay; null when it is not a regular file or
+   * its header cannot be read.
+   */
+  private poolingOf(file: string, st: Stats | undefined): Promise<Pooling | null> {
+    if (!st?.isFile()) return Promise.resolve(null);
+    const key = `${file}\0${st.size}\0${st.mtimeMs}`;
+    let got = this.poolings.get(key);
+    if (!got) {
+      got = readGgufMetadata(file, isPoolingKey).then((metadata) => headerPooling({ metadata }), () => null);
+      if (this.poolings.size >= POOLINGS_KEPT) this.poolings.clear();
+      this.poolings.set(key, got);
+    }
+    return got;
   }
 
   /**
@@ -237,12 +265,12 @@ export class ModelLibrary {
   async addReference(modelPath: string, opts: { source: ReferenceSource; name?: string }): Promise<LibraryEntry> {
     const refs = this.deps.references;
     if (!refs) throw new IpcError('invalid_input', 'this library keeps no references');
-    const { file, size } = await this.checkModelFile(modelPath);
+    const { file, size, pooling } = await this.checkModelFile(modelPath);
     // by default its file name, as the models folder's models are named (the header's general.name is
     // shared by every quantization of a model)
     const name = opts.name ?? path.basename(file).replace(/\.gguf$/i, '');
     const r = refs.add({ path: file, name, source: opts.source });
-    return { path: r.path, name: r.name, fileSize: size, origin: 'reference', source: opts.source, missing: false };
+    return { path: r.path, name: r.name, fileSize: size, origin: 'reference', source: opts.source, missing: false, pooling };
   }
 
   /**
@@ -250,24 +278,25 @@ export class ModelLibrary {
    * file outside the models folder, a well-formed GGUF header with hyperparameters llama.cpp accepts,
    * not a vision projector. Refuses with IpcError (not_found, invalid_model, invalid_input) and the reason.
    */
-  async checkModelFile(modelPath: string): Promise<{ file: string; size: number; facts: HeaderFacts }> {
+  async checkModelFile(modelPath: string): Promise<{ file: string; size: number; facts: HeaderFacts; pooling: Pooling }> {
     const file = path.resolve(modelPath);
     const st = await fsp.stat(file).catch(() => undefined);
     if (!st) throw new IpcError('not_found', `${file} does not exist`);
     if (!st.isFile()) throw new IpcError('invalid_model', `${file} is not a regular file`);
     if (await this.folder.has(file)) throw new IpcError('invalid_input', `${file} is in the models folder: it is in the library already`);
-    let facts;
+    let facts, pooling;
     try {
       const header = await this.headers.read(file);
       const problem = hparamProblem(header);
       if (problem) throw new IpcError('invalid_model', `${file}: ${problem}`);
       facts = headerFacts(header);
+      pooling = headerPooling(header);
     } catch (e) {
       if (e instanceof GgufError) throw new IpcError('invalid_model', e.message);
       throw e;
     }
     if (facts.projector) throw new IpcError('invalid_model', `${file} is a vision projector, not a model: add the model it belongs to`);
-    return { file, size: st.size, facts };
+    return { file, size: st.size, facts, pooling };
   }
 
   /** Removes a reference from the library (the file stays where it is); false when `modelPath` was not referenced. */

@@ -109,3 +109,39 @@ export const DocumentSettings = z
   })
   .strict();
 export type DocumentSettings = z.output<typeof DocumentSettings>;
+
+/**
+ * How a model pools its tokens' states into one output per sequence: llama.cpp's enum
+ * llama_pooling_type by value (0 none … 4 rank), as its GGUF's `<arch>.pooling_type` says. none: a
+ * model to chat with; mean, cls, last: an embedding model (a vector per text); rank: a reranker (a
+ * score per query/document pair).
+ */
+export const POOLINGS = ['none', 'mean', 'cls', 'last', 'rank'] as const;
+export const Pooling = z.enum(POOLINGS);
+export type Pooling = z.infer<typeof Pooling>;
+
+/**
+ * The pooling llama.cpp runs a model with, from the value of its GGUF's `<arch>.pooling_type`: a key
+ * that is absent, -1 (unspecified) or unknown pools none (llama.cpp's hparams default, the same for
+ * every architecture). A name (the engine's ModelMetadata.pooling: 'unspecified' when absent) reads the same way.
+ */
+export function poolingOf(value: number | string | undefined): Pooling {
+  const p = typeof value === 'number' ? POOLINGS[value] : POOLINGS.find((n) => n === value);
+  return p ?? 'none';
+}
+
+/** The documents' models: the embedding model (settings' embeddingModel) and the reranker (rerankModel). */
+export type DocModelRole = 'embed' | 'rerank';
+
+/**
+ * Why a model pooling `pooling` cannot serve `role`, in words ("not an embedding model: …"); null when
+ * it can. The one rule for both: Settings → Documents offers only the models it passes, and
+ * main/docs/models.ts refuses the others before loading them.
+ */
+export function docModelMismatch(role: DocModelRole, pooling: Pooling): string | null {
+  if (role === 'embed') {
+    if (pooling === 'rank') return 'not an embedding model: it is a reranker (rank pooling)';
+    return pooling === 'none' ? 'not an embedding model: its GGUF has no pooling (a model to chat with)' : null;
+  }
+  return pooling === 'rank' ? null : `not a reranker: its GGUF has ${pooling === 'none' ? 'no pooling' : `${pooling} pooling, not rank`}`;
+}

@@ -76,8 +76,8 @@ test('hearth models --json: the models folder and the references in the store', 
   expect(JSON.parse(r.stdout)).toEqual({
     modelsFolder: path.join(data, 'models'),
     models: [
-      { path: inFolder, name: 'bpe', fileSize: fs.statSync(TINY_BPE).size, origin: 'folder', source: null, missing: false },
-      { path: ref, name: 'Tiny SPM', fileSize: fs.statSync(TINY_SPM).size, origin: 'reference', source: 'jan', missing: false },
+      { path: inFolder, name: 'bpe', fileSize: fs.statSync(TINY_BPE).size, origin: 'folder', source: null, missing: false, pooling: 'none' },
+      { path: ref, name: 'Tiny SPM', fileSize: fs.statSync(TINY_SPM).size, origin: 'reference', source: 'jan', missing: false, pooling: 'none' },
     ],
   });
   // a library model may be named by its file name: in the folder or by reference

@@ -4,7 +4,7 @@ import { promises as fsp } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { promisify } from 'util';
-import { ggufNumber, ggufString, readGgufHeader, readGgufTensorBytes, type GgufHeader } from '../../main/gguf/read';
+import { ggufNumber, ggufString, readGgufHeader, readGgufMetadata, readGgufTensorBytes, type GgufHeader } from '../../main/gguf/read';
 import { GGUF_DEFAULT_ALIGNMENT, GgufError, gguf, type GgufValue } from '../../main/gguf/types';
 import { GgufWriter, f16ToF32, f32ArrayToF16, f32ToF16 } from '../../main/gguf/write';
 import {
@@ -214,6 +214,41 @@ describe('GgufWriter → readGgufHeader round trip', () => {
     w.addTensor({ name: 't', shape: [4, 4], type: 'F16', data: function* () { yield new Float32Array(15); } });
     await expect(w.write(file)).rejects.toThrow(/15 elements/);
     expect(await fsp.readdir(tmp)).not.toContainEqual(expect.stringContaining('short.gguf'));
+  });
+});
+
+describe('readGgufMetadata: the keys asked for, the rest skipped', () => {
+  test('the values asked for equal the full parse\'s, whatever else lies around them (a vocabulary, nested arrays, numbers)', async () => {
+    for (const model of [TINY_SPM, TINY_BPE, TINY_EMBED]) {
+      const full = await readGgufHeader(model);
+      const arch = ggufString(full, 'general.architecture');
+      const picked = await readGgufMetadata(model, (k) => k === 'general.architecture' || k.endsWith('.pooling_type') || k === 'tokenizer.ggml.model');
+      expect([...picked.keys()]).toEqual([...full.metadata.keys()].filter((k) => picked.has(k)));
+      expect(picked.get('general.architecture')).toEqual(full.metadata.get('general.architecture'));
+      expect(picked.get('tokenizer.ggml.model')).toEqual(full.metadata.get('tokenizer.ggml.model'));
+      expect(picked.get(`${arch}.pooling_type`)).toEqual(full.metadata.get(`${arch}.pooling_type`));
+      expect(picked.has('tokenizer.ggml.tokens')).toBe(false);
+      // asking for everything reads what readGgufHeader reads
+      expect(await readGgufMetadata(model, () => true)).toEqual(full.metadata);
+    }
+    expect((await readGgufMetadata(TINY_EMBED, (k) => k === 'llama.pooling_type')).get('llama.pooling_type')).toEqual({ type: 'uint32', value: 1 });
+    const file = path.join(tmp, 'nested.gguf');
+    const w = new GgufWriter();
+    w.set('a.nested', gguf.arr('array', [gguf.arr('string', ['x', 'yy']), gguf.arr('uint16', [1, 2, 3])]));
+    w.set('b.bools', gguf.arr('bool', [true, false]));
+    w.set('c.big', gguf.u64(5n));
+    w.set('d.after', gguf.str('found'));
+    await w.write(file);
+    expect([...(await readGgufMetadata(file, (k) => k === 'd.after'))]).toEqual([['d.after', { type: 'string', value: 'found' }]]);
+  });
+
+  test('a skipped value that runs past the end is refused as a full parse refuses it', async () => {
+    const bytes = await fsp.readFile(TINY_SPM);
+    const cut = path.join(tmp, 'cut-metadata.gguf');
+    // inside the vocabulary: the skipped array's strings run past the end of the file
+    await fsp.writeFile(cut, bytes.subarray(0, 200_000));
+    await expectGgufError(readGgufMetadata(cut, (k) => k === 'general.architecture'), 'truncated', cut);
+    await expectGgufError(readGgufHeader(cut), 'truncated', cut);
   });
 });
 

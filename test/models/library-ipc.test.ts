@@ -13,7 +13,10 @@ import { errorOf } from '../helpers/engine';
 import { pairProjectors, modelStem } from '../../main/models/projector';
 import { gguf } from '../../main/gguf/types';
 import { GgufWriter } from '../../main/gguf/write';
-import { copyModel, TINY_BPE, TINY_PROJECTOR, TINY_SPM, writeSplitModel } from '../helpers/models';
+import { docModelMismatch, poolingOf } from '../../main/params';
+import { DocModels } from '../../main/docs/models';
+import { silentLogger } from '../../main/logging';
+import { copyModel, TINY_BERT, TINY_BPE, TINY_EMBED, TINY_PROJECTOR, TINY_RERANK, TINY_SPM, writeHalfModel, writeSplitModel } from '../helpers/models';
 import { writeTestProjector } from '../../scripts/make-test-projector';
 import { TEST_MODEL_HPARAMS } from '../../scripts/make-test-model';
 
@@ -91,6 +94,59 @@ describe('vision projectors', () => {
     expect(of('llava/model.gguf').projector).toBe(path.join(models, 'llava', 'vision-encoder.gguf'));
     expect(of('plain-Q4_0.gguf').projector).toBeNull();
     expect(of('mmproj-vision-f16.gguf')).toMatchObject({ projector: null, facts: { projector: true, architecture: 'clip' } });
+  });
+});
+
+describe('each model\'s pooling', () => {
+  test('models.list says from each header how llama.cpp pools the model: embedding models, a reranker, chat models; the engine reads the same', async () => {
+    const a = open();
+    const models = a.paths.models;
+    copyModel(TINY_EMBED, path.join(models, 'embed.gguf'));
+    copyModel(TINY_BERT, path.join(models, 'bert.gguf'));
+    copyModel(TINY_RERANK, path.join(models, 'rerank.gguf'));
+    copyModel(TINY_BPE, path.join(models, 'chat-bpe.gguf'));
+    // another architecture's key (<arch>.pooling_type), and an explicit -1 (llama.cpp: unspecified, so none)
+    for (const [name, arch, key] of [['cls.gguf', 'bert', gguf.u32(2)], ['unspecified.gguf', 'llama', gguf.i32(-1)]] as const) {
+      const w = new GgufWriter();
+      w.set('general.architecture', gguf.str(arch));
+      w.set(`${arch}.pooling_type`, key);
+      w.set('tokenizer.ggml.tokens', gguf.arr('string', ['a', 'b', 'c']));
+      w.addTensor({ name: 'token_embd.weight', shape: [4, 3], type: 'F32', data: new Float32Array(12) });
+      await w.write(path.join(models, name));
+      const old = new Date(Date.now() - 3600_000);
+      fs.utimesSync(path.join(models, name), old, old);
+    }
+    // a download cut short: its header cannot be read
+    writeHalfModel(path.join(models, 'half.gguf'));
+    // a reference outside the models folder reads the same way
+    const elsewhere = path.join(outside(), 'ref-rerank.gguf');
+    copyModel(TINY_RERANK, elsewhere);
+    const added = await a.app.library.addReference(elsewhere, { source: 'file' });
+    expect(added.pooling).toBe('rank');
+    await a.app.library.folder.listing();
+
+    const list: { path: string; pooling: string | null }[] = await a.call('models.list');
+    const pooling = Object.fromEntries(list.map((m) => [path.basename(m.path), m.pooling]));
+    expect(pooling).toEqual({
+      'tiny.gguf': 'none', 'chat-bpe.gguf': 'none', 'embed.gguf': 'mean', 'bert.gguf': 'mean', 'rerank.gguf': 'rank',
+      'cls.gguf': 'cls', 'unspecified.gguf': 'none', 'half.gguf': null, 'ref-rerank.gguf': 'rank',
+    });
+    // the engine's reading of the real models (after llama.cpp loads their metadata) agrees, and so does the rule on it
+    for (const name of ['tiny.gguf', 'chat-bpe.gguf', 'embed.gguf', 'bert.gguf', 'rerank.gguf']) {
+      const info = await a.engine.info(path.join(models, name));
+      expect([name, poolingOf(info.pooling)]).toEqual([name, pooling[name]]);
+    }
+    const fits = (role: 'embed' | 'rerank') => list.filter((m) => m.pooling !== null && docModelMismatch(role, m.pooling as never) === null).map((m) => path.basename(m.path)).sort();
+    expect(fits('embed')).toEqual(['bert.gguf', 'cls.gguf', 'embed.gguf']);
+    expect(fits('rerank')).toEqual(['ref-rerank.gguf', 'rerank.gguf']);
+
+    // main/docs/models.ts applies the same rule to what the engine reads: what Settings → Documents would not offer is refused
+    const docModels = new DocModels({ engine: a.engine, loadSettings: () => ({}), guardrail: () => ({ mode: 'off', marginMiB: 0 }), logger: silentLogger });
+    await expect(docModels.check('embed', path.join(models, 'tiny.gguf'))).rejects.toThrow(/is not an embedding model: its GGUF has no pooling/);
+    await expect(docModels.check('embed', path.join(models, 'rerank.gguf'))).rejects.toThrow(/is not an embedding model: it is a reranker/);
+    await expect(docModels.check('rerank', path.join(models, 'embed.gguf'))).rejects.toThrow(/is not a reranker: its GGUF has mean pooling/);
+    await expect(docModels.check('embed', path.join(models, 'embed.gguf'))).resolves.toMatchObject({ dims: expect.any(Number) });
+    await expect(docModels.check('rerank', path.join(models, 'rerank.gguf'))).resolves.toBeDefined();
   });
 });
 

@@ -32,7 +32,7 @@ test('just-in-time load with saved settings, then unload after the time-to-live'
   const settings = ApiServerSettings.parse({ parallel: 3, modelTtlMinutes: 7 });
   const models = new ApiModels({
     engine,
-    entries: async () => [{ path: TINY_SPM, name: 'tiny', fileSize: 1, origin: 'folder', source: null, missing: false }],
+    entries: async () => [{ path: TINY_SPM, name: 'tiny', fileSize: 1, origin: 'folder', source: null, missing: false, pooling: 'none' }],
     chatModel: () => null,
     loadSettings: () => ({ contextSize: 1024 }),
     guardrail: () => ({ mode: 'off', marginMiB: 0 }),

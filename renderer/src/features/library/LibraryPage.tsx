@@ -5,7 +5,7 @@
  * (a reference: its file stays). An import form takes a file's path and copies, moves or references it.
  */
 import { FormEvent, useState } from 'react';
-import type { LibraryModelDTO, ModelDTO } from '../../../../main/ipc/contract';
+import type { LibraryModelDTO } from '../../../../main/ipc/contract';
 import { formatBytes, modelLabel } from '../../app/format';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { pageShown } from '../../app/uiSlice';
@@ -16,9 +16,6 @@ import {
   deleteAsked, deleteDismissed, deleteLibraryModel, importLibraryFile, ImportMode, importMessagesCleared, LibraryFacts, openLoadSettings, removeLibraryReference,
   selectLibrary, selectModelsDir, whereFrom,
 } from './librarySlice';
-
-/** models.list answers LibraryModelDTO; the models slice keeps them as ModelDTO (older fields only). */
-const asLibrary = (m: ModelDTO): LibraryModelDTO => ({ origin: 'folder', source: null, missing: false, ...(m as Partial<LibraryModelDTO>), path: m.path, name: m.name, fileSize: m.fileSize });
 
 const fileName = (p: string) => p.split(/[\\/]/).pop() ?? p;
 
@@ -189,7 +186,7 @@ function ImportForm() {
 
 export function LibraryPage() {
   const dispatch = useAppDispatch();
-  const models = useAppSelector(selectModels).map(asLibrary);
+  const models = useAppSelector(selectModels);
   const listStatus = useAppSelector((s) => s.models.listStatus);
   const lib = useAppSelector(selectLibrary);
   const modelsDir = useAppSelector(selectModelsDir);

@@ -1,13 +1,14 @@
 /** The models in <data>/models/ and the engine's model state (loaded, loading with progress, error). */
 import { createSlice, PayloadAction } from '@reduxjs/toolkit';
-import type { ModelDTO, ModelState } from '../../../../main/ipc/contract';
+import type { LibraryModelDTO, ModelState } from '../../../../main/ipc/contract';
 import { call } from '../../app/bridge';
 import { describeError, toErrorInfo } from '../../app/errors';
 import type { RootState } from '../../app/store';
 import { createAppAsyncThunk } from '../../app/thunk';
 
 export interface ModelsState {
-  list: ModelDTO[];
+  /** the library (models.list, models.changed) */
+  list: LibraryModelDTO[];
   listStatus: 'idle' | 'loading' | 'ready' | 'error';
   state: ModelState;
   /** an error from models.load / models.unload, in words, and the model it is about */
@@ -100,7 +101,7 @@ const modelsSlice = createSlice({
       stateReceived(state, a.payload);
     },
     /** main's models.changed: the models folder changed; an error about a model no longer there goes with it */
-    modelListReceived(state, a: PayloadAction<ModelDTO[]>) {
+    modelListReceived(state, a: PayloadAction<LibraryModelDTO[]>) {
       state.list = a.payload;
       state.listStatus = 'ready';
       const there = (p: string | null) => p === null || a.payload.some((m) => m.path === p);
