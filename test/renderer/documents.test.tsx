@@ -12,6 +12,7 @@
 import { act, fireEvent, screen, waitFor, within } from '@testing-library/react';
 import type { DocumentAttachment, MessageDTO } from '../../main/ipc/contract';
 import { MAX_DOC_BYTES } from '../../main/params';
+import { loadRecommended } from '../../main/models/recommended';
 import { startEvents } from '../../renderer/src/app/events';
 import { openDialog } from '../../renderer/src/app/uiSlice';
 import { assistant, docsStatus, documentDTO, FakeBridge, ipcError, knowledgeFolder, message, settingsDTO, source } from './fake-bridge';
@@ -237,8 +238,8 @@ describe('a reply with sources', () => {
 
 test('Settings → Documents: the status with the job under way and why vectors are off; the settings saved whole; a bad value refused before it is sent', async () => {
   const models = [
-    { path: '/m/embed.gguf', name: 'embed.gguf', fileSize: 1e8 },
-    { path: '/m/rerank.gguf', name: 'rerank.gguf', fileSize: 1e8 },
+    { path: '/m/embed.gguf', name: 'embed.gguf', fileSize: 1e8, pooling: 'mean' },
+    { path: '/m/rerank.gguf', name: 'rerank.gguf', fileSize: 1e8, pooling: 'rank' },
   ];
   const r = renderApp({
     'models.list': () => models,
@@ -258,7 +259,7 @@ test('Settings → Documents: the status with the job under way and why vectors 
   expect(within(status).getByRole('note').textContent).toBe('Keyword search only: no embedding model chosen');
 
   const embedding = within(dialog).getByLabelText('Embedding model') as HTMLSelectElement;
-  expect(Array.from(embedding.options).map((o) => o.textContent)).toEqual(['None (keyword search only)', 'embed', 'rerank']);
+  expect(Array.from(embedding.options).map((o) => o.textContent)).toEqual(['None (keyword search only)', 'embed']);
   expect(embedding.value).toBe('');
   expect((within(dialog).getByLabelText('Rerank model') as HTMLSelectElement).value).toBe('');
   const save = within(dialog).getByRole('button', { name: 'Save documents settings' }) as HTMLButtonElement;
@@ -328,6 +329,77 @@ test("a new assistant's knowledge folders: chosen before it exists, added once i
   expect(within(saved).getByRole('status').textContent).toBe('Scanning…');
   expect((await within(dialog).findByRole('alert')).textContent).toContain('/gone:');
   r.stop();
+describe('Settings → Documents offers each role the models that fit it', () => {
+  const library = [
+    { path: '/m/chat.gguf', name: 'chat.gguf', fileSize: 1e9, pooling: 'none' },
+    { path: '/m/embed.gguf', name: 'embed.gguf', fileSize: 1e8, pooling: 'mean' },
+    { path: '/m/bge.gguf', name: 'bge.gguf', fileSize: 1e8, pooling: 'cls' },
+    { path: '/m/rerank.gguf', name: 'rerank.gguf', fileSize: 1e8, pooling: 'rank' },
+    { path: '/m/cut.gguf', name: 'cut.gguf', fileSize: 4096, pooling: null },
+    { path: '/elsewhere/gone.gguf', name: 'gone', fileSize: 0, origin: 'reference', source: 'file', missing: true, pooling: null },
+  ];
+
+  async function openDocuments(models: object[], documents: object, more: ConstructorParameters<typeof FakeBridge>[0] = {}) {
+    const r = renderApp({ 'models.list': () => models, 'settings.get': () => settingsDTO({ documents: documents as never }), ...more });
+    await waitFor(() => expect(r.bridge.callsTo('settings.get')).toHaveLength(1));
+    await waitFor(() => expect(r.store.getState().models.list).toHaveLength(models.length));
+    await act(async () => void r.store.dispatch(openDialog({ name: 'settings', section: 'documents' })));
+    const dialog = screen.getByRole('dialog', { name: 'Settings' });
+    const select = (name: string) => within(dialog).getByRole('combobox', { name }) as HTMLSelectElement;
+    const options = (name: string) => Array.from(select(name).options).map((o) => o.textContent);
+    /** what the select's description says (its hint, and why the choice cannot be used, or that none fits) */
+    const description = (name: string) => (select(name).getAttribute('aria-describedby') ?? '').split(' ').map((id) => document.getElementById(id)?.textContent).join(' | ');
+    /** stops its events and takes it off the page (the next one renders alone) */
+    const close = () => (r.stop(), r.unmount());
+    return { ...r, dialog, select, options, description, close };
+  }
+
+  test('only embedding models for the embedding model, only rerankers for the reranker; a saved choice that does not fit stays, marked with why', async () => {
+    const r = await openDocuments(library, { embeddingModel: '/m/chat.gguf', rerankModel: '/m/embed.gguf' });
+    expect(r.options('Embedding model')).toEqual(['None (keyword search only)', 'chat (not an embedding model: its GGUF has no pooling (a model to chat with))', 'embed', 'bge']);
+    expect(r.select('Embedding model').value).toBe('/m/chat.gguf');
+    expect(r.select('Embedding model').getAttribute('aria-invalid')).toBe('true');
+    expect(r.description('Embedding model')).toContain('The chosen model, chat, cannot be used: not an embedding model: its GGUF has no pooling');
+    expect(r.options('Rerank model')).toEqual(['None', 'embed (not a reranker: its GGUF has mean pooling, not rank)', 'rerank']);
+    expect(r.description('Rerank model')).toContain('The chosen model, embed, cannot be used: not a reranker');
+    // a fitting choice: the unfit one is no longer offered, nothing is marked
+    fireEvent.change(r.select('Embedding model'), { target: { value: '/m/bge.gguf' } });
+    expect(r.options('Embedding model')).toEqual(['None (keyword search only)', 'embed', 'bge']);
+    expect(r.select('Embedding model').getAttribute('aria-invalid')).toBeNull();
+    expect(r.description('Embedding model')).not.toContain('cannot be used');
+    r.close();
+
+    // a saved model no longer in the library, one whose header cannot be read, a missing reference: each says so
+    for (const [saved, why] of [['/m/old.gguf', 'not in the library'], ['/m/cut.gguf', 'its GGUF header could not be read'], ['/elsewhere/gone.gguf', 'its file is missing']]) {
+      const again = await openDocuments(library, { embeddingModel: saved });
+      expect(again.options('Embedding model')[1]).toBe(`${saved.split('/').pop()!.replace('.gguf', '')} (${why})`);
+      again.close();
+    }
+  });
+
+  test('a library without an embedding model or a reranker says so and leads to the hub: the recommended embedding model, or a search', async () => {
+    const recommended = await loadRecommended();
+    const suggested = recommended.find((m) => m.use === 'embedding')!;
+    const r = await openDocuments([library[0]], {}, { 'hub.recommended': () => ({ models: recommended }) });
+    expect(r.options('Embedding model')).toEqual(['None (keyword search only)']);
+    expect(r.options('Rerank model')).toEqual(['None']);
+    expect(r.description('Embedding model')).toContain('Your library has no embedding model (a GGUF with pooling');
+    expect(r.description('Rerank model')).toContain('Your library has no reranker (a GGUF with rank pooling');
+    const get = await within(r.dialog).findByRole('button', { name: `Get ${suggested.name}` });
+    expect(r.bridge.callsTo('hub.recommended')).toHaveLength(1);
+    await act(async () => void fireEvent.click(get));
+    expect(screen.queryByRole('dialog', { name: 'Settings' })).toBeNull();
+    expect(r.store.getState().ui.page).toBe('hub');
+    expect(r.store.getState().hub.repo).toBe(suggested.repo);
+    r.close();
+
+    const again = await openDocuments([library[0]], {});
+    await act(async () => void fireEvent.click(within(again.dialog).getByRole('button', { name: 'Find rerankers on the hub' })));
+    expect(screen.queryByRole('dialog', { name: 'Settings' })).toBeNull();
+    expect(again.store.getState().ui.page).toBe('hub');
+    expect(again.store.getState().hub.query).toBe('reranker');
+    again.close();
+  });
 });
 
 test("an assistant's knowledge folders: listed with their state and counts; Rescan, Remove and Add folder ask main, then the status again", async () => {

@@ -1,16 +1,17 @@
 /**
  * Settings → Documents: the embedding model (a library model, or none: keyword search only), the
- * rerank model, chunking and the retrieval budgets (the `documents` setting, DocumentSettings' bounds
+ * rerank model (each offered only the library's models that fit: DocModelField), chunking and the retrieval budgets (the `documents` setting, DocumentSettings' bounds
  * and defaults), saved with the button; and the documents' status (docs.status, then docs.changed):
  * how many documents and chunks, how many have vectors, what is queued, the job under way, and why
  * vectors are off when they are.
  */
 import { useState } from 'react';
 import { DocumentSettings } from '../../../../main/params';
-import { formatInt, modelLabel } from '../../app/format';
+import { formatInt } from '../../app/format';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { useUnsavedChanges } from '../../components/unsaved';
 import { selectSettings, updateSettings } from '../settings/settingsSlice';
+import { DocModelField } from './DocModelField';
 import { selectDocsStatus } from './docsSlice';
 
 const DEFAULTS = DocumentSettings.parse({});
@@ -71,7 +72,6 @@ function DocsStatus() {
 export function DocumentsSettings() {
   const dispatch = useAppDispatch();
   const saved = useAppSelector(selectSettings)?.documents ?? DEFAULTS;
-  const models = useAppSelector((s) => s.models.list);
   const saveError = useAppSelector((s) => s.settings.saveError);
   const [form, setForm] = useState(() => toForm(saved));
   const [error, setError] = useState<string | null>(null);
@@ -104,17 +104,6 @@ export function DocumentsSettings() {
     setNote(updateSettings.fulfilled.match(r) ? 'Saved.' : null);
   };
 
-  const modelOptions = (current: string) => (
-    <>
-      {current && !models.some((m) => m.path === current) && <option value={current}>{modelLabel(current)} (not in the library)</option>}
-      {models.map((m) => (
-        <option key={m.path} value={m.path}>
-          {modelLabel(m.name)}
-        </option>
-      ))}
-    </>
-  );
-
   return (
     <div className="stack">
       <DocsStatus />
@@ -128,22 +117,8 @@ export function DocumentsSettings() {
           void save();
         }}
       >
-        <div className="field">
-          <label htmlFor="docs-embedding">Embedding model</label>
-          <select id="docs-embedding" value={form.embeddingModel} onChange={(e) => set({ embeddingModel: e.target.value })}>
-            <option value="">None (keyword search only)</option>
-            {modelOptions(form.embeddingModel)}
-          </select>
-          <p className="hint">A GGUF embedding model (with pooling) finds passages by meaning as well as by words.</p>
-        </div>
-        <div className="field">
-          <label htmlFor="docs-rerank">Rerank model</label>
-          <select id="docs-rerank" value={form.rerankModel} onChange={(e) => set({ rerankModel: e.target.value })}>
-            <option value="">None</option>
-            {modelOptions(form.rerankModel)}
-          </select>
-          <p className="hint">A reranker (rank pooling) orders the passages found before they go to the model.</p>
-        </div>
+        <DocModelField role="embed" value={form.embeddingModel} onChange={(embeddingModel) => set({ embeddingModel })} />
+        <DocModelField role="rerank" value={form.rerankModel} onChange={(rerankModel) => set({ rerankModel })} />
         {NUMBER_FIELDS.map((f) => (
           <div className="field" key={f.key}>
             <label htmlFor={`docs-${f.key}`}>{f.label}</label>
