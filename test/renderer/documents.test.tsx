@@ -2,7 +2,8 @@
 /**
  * Documents in the renderer, in jsdom (main is the FakeBridge): a document attached to the composer is
  * stored through docs.store and its chip follows its indexing (docs.progress, docs.changed) until it is
- * sent with chat.send's `documents`; a file too large is refused before it is read; main's refusal and
+ * sent with chat.send's `documents` (and a sent message's edit box takes them the same way, for
+ * chat.edit); a file too large is refused before it is read; main's refusal and
  * an empty PDF's note show on the chip; a sent message's documents show their state from docs.list with
  * Cancel, Retry and Remove from chat; a reply's citations are buttons that open the passage panel
  * (docs.passage) with the cited chunk marked; "What was retrieved" lists how each source was found;
@@ -160,6 +161,50 @@ test("a sent message's documents: Cancel while indexing, Retry once failed, Remo
   await waitFor(() => expect(within(chip()).getByRole('status').textContent).toBe('removed'));
   expect(chip().querySelector('s')?.textContent).toBe('notes.txt');
   expect(within(chip()).queryByRole('button')).toBeNull();
+  stop();
+});
+
+test("a sent message's edit box takes documents as the composer does: it opens with the message's, one removed and one picked; Save sends them with chat.edit; Cancel sends nothing", async () => {
+  const MORE_REF = 'e'.repeat(64);
+  const notes = docAttachment(REF, 'notes.txt');
+  const more = docAttachment(MORE_REF, 'more.txt');
+  const u1 = message({ id: 'u1', role: 'user', content: 'Summarize', threadId: 't1', attachments: [notes] });
+  const r1 = message({ id: 'r1', parentId: 'u1', content: 'A summary.', threadId: 't1' });
+  const u2 = message({ id: 'u2', role: 'user', content: 'Summarize this', threadId: 't1', attachments: [more], alternative: { index: 1, count: 2 } });
+  const r2 = message({ id: 'r2', parentId: 'u2', content: 'Another summary.', threadId: 't1' });
+  const { bridge, stop } = setup([u1, r1], {
+    'docs.store': (p: { name: string }) => ({ attachment: docAttachment(MORE_REF, p.name), document: documentDTO({ ref: MORE_REF, name: p.name }) }),
+    'chat.edit': () => ({ userMessage: u2, reply: r2 }),
+  });
+  const editBox = () => within(screen.getByRole('group', { name: 'Editing your message' }));
+  const chips = () => editBox().getAllByRole('listitem').map((li) => li.getAttribute('aria-label'));
+  const openEdit = () => fireEvent.click(screen.getByRole('button', { name: 'Edit message' }));
+
+  // Cancel: nothing is sent, the message keeps its document, the box opens again with it
+  openEdit();
+  expect(chips()).toEqual(['notes.txt']);
+  fireEvent.click(editBox().getByRole('button', { name: 'Remove notes.txt' }));
+  fireEvent.change(editBox().getByLabelText('Choose files'), { target: { files: [new File([TEXT], 'more.txt', { type: 'text/plain' })] } });
+  await waitFor(() => expect(chips()).toEqual(['more.txt']));
+  fireEvent.click(editBox().getByRole('button', { name: 'Cancel' }));
+  expect(screen.queryByRole('group', { name: 'Editing your message' })).toBeNull();
+  const mine = screen.getByRole('article', { name: 'Your message' });
+  expect(within(within(mine).getByRole('list', { name: 'Documents' })).getAllByRole('listitem').map((li) => li.getAttribute('aria-label'))).toEqual(['notes.txt']);
+
+  // Save: the text and the documents as the box holds them (the composer's list is not the box's)
+  openEdit();
+  expect(chips()).toEqual(['notes.txt']);
+  expect(screen.getAllByRole('list', { name: 'Attached documents' })).toHaveLength(1);
+  fireEvent.click(editBox().getByRole('button', { name: 'Remove notes.txt' }));
+  fireEvent.change(editBox().getByLabelText('Choose files'), { target: { files: [new File([TEXT], 'more.txt', { type: 'text/plain' })] } });
+  const chip = await editBox().findByRole('listitem', { name: 'more.txt' });
+  await waitFor(() => expect(within(chip).getByRole('status').textContent).toBe('queued'));
+  fireEvent.change(editBox().getByRole('textbox', { name: 'Edit message' }), { target: { value: 'Summarize this' } });
+  fireEvent.click(editBox().getByRole('button', { name: 'Save and send' }));
+  await waitFor(() => expect(bridge.callsTo('chat.edit')).toEqual([{ threadId: 't1', messageId: 'u1', content: 'Summarize this', documents: [more] }]));
+  expect(bridge.callsTo('docs.store').map((p) => p.name)).toEqual(['more.txt', 'more.txt']);
+  expect(screen.queryByRole('group', { name: 'Editing your message' })).toBeNull();
+  expect(await screen.findByText('Another summary.')).toBeTruthy();
   stop();
 });
 

@@ -19,7 +19,8 @@ import { editKey, imagesSet, imagesTaken, storedAttachments } from './imagesSlic
 import { useAttachImages } from './useAttachImages';
 import { TokenProbs } from './TokenProbs';
 import { ToolCalls, ToolStepsNote } from '../tools/ToolCard';
-import { MessageDocs } from '../documents/DocChips';
+import { ComposerDocs, MessageDocs } from '../documents/DocChips';
+import { docAttachmentsOf, docsSet, docsTaken, documentsOf } from '../documents/docsSlice';
 import { CitedMarkdown, Retrieved, SourcesList } from '../documents/Sources';
 
 /** Speculative decoding's acceptance: the share of drafted tokens the model took, as a whole percent. */
@@ -80,21 +81,23 @@ export function AlternativesPager({ message, disabled }: { message: MessageDTO; 
 }
 
 /**
- * A user message being edited: its text, and its images as chips (opened with them by the Edit button:
- * imagesSlice `imagesSet` under `editKey`) that can be removed, or added to as in the composer (the
- * picker, a paste, a drop). Save sends both (`saveEdit`); Cancel (or Escape) leaves the message as it was.
+ * A user message being edited: its text, and its images and documents as chips (opened with them by
+ * the Edit button: imagesSlice `imagesSet` and docsSlice `docsSet` under `editKey`) that can be
+ * removed, or added to as in the composer (the same attach code: the picker, a paste, a drop). Save
+ * sends them all (`saveEdit`); Cancel (or Escape) leaves the message as it was.
  */
 function EditBox({ message, onDone }: { message: MessageDTO; onDone: () => void }) {
   const dispatch = useAppDispatch();
   const sendOnEnter = useAppSelector(selectSendOnEnter);
   const [text, setText] = useState(message.content);
   const key = editKey(message.id);
-  const { images, storing, dragging, attachButton, onPaste, dropTarget } = useAttachImages(key);
+  const { images, docs, storing, dragging, attachButton, onPaste, dropTarget } = useAttachImages(key, { documents: true });
   const save = () => {
     if (dispatch(saveEdit(message, text))) onDone();
   };
   const cancel = () => {
     dispatch(imagesTaken(key));
+    dispatch(docsTaken(key));
     onDone();
   };
   const onKeyDown = (e: KeyboardEvent<HTMLTextAreaElement>) => {
@@ -109,13 +112,14 @@ function EditBox({ message, onDone }: { message: MessageDTO; onDone: () => void 
   return (
     <div className={`edit-box${dragging ? ' dragging' : ''}`} role="group" aria-label="Editing your message" {...dropTarget}>
       <ComposerImages composerKey={key} />
+      <ComposerDocs composerKey={key} />
       <textarea aria-label="Edit message" value={text} onChange={(e) => setText(e.target.value)} onKeyDown={onKeyDown} onPaste={onPaste} autoFocus />
       <div className="edit-actions">
-        <AttachButton {...attachButton} />
+        <AttachButton {...attachButton} documents />
         <button type="button" className="button" onClick={cancel}>
           Cancel
         </button>
-        <button type="button" className="button primary" onClick={save} disabled={storing || (!text.trim() && !images.length)}>
+        <button type="button" className="button primary" onClick={save} disabled={storing || (!text.trim() && !images.length && !docAttachmentsOf(docs).length)}>
           Save and send
         </button>
       </div>
@@ -262,6 +266,7 @@ export const MessageItem = memo(function MessageItem({ id }: { id: string }) {
             {isUser && (
               <button type="button" className="icon-button small" aria-label="Edit message" title="Edit" disabled={busy} onClick={() => {
                   dispatch(imagesSet(editKey(m.id), storedAttachments(m)));
+                  dispatch(docsSet(editKey(m.id), documentsOf(m)));
                   setEditing(true);
                 }}>
                 <Icon name="edit" size={15} />

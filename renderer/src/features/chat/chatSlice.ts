@@ -16,6 +16,7 @@ import { selectDefaultModelPath } from '../models/modelsSlice';
 import { selectNewChatRemote } from '../providers/providersSlice';
 import { createThread, threadRemoved, threadSelected, threadUpserted } from '../threads/threadsSlice';
 import { attachmentsOf, editKey, imagesTaken, selectAttachedImages, storedAttachments } from './imagesSlice';
+import { docAttachmentsOf, docsTaken, documentsOf, selectAttachedDocs } from '../documents/docsSlice';
 
 /** The errors key of the new-chat screen (no thread yet). */
 export const NEW_CHAT = 'new';
@@ -168,7 +169,7 @@ export const regenerate = createAppAsyncThunk(
 
 export const editMessage = createAppAsyncThunk(
   'chat/edit',
-  async (arg: { threadId: string; messageId: string; content: string; attachments?: ImageAttachment[] }, { rejectWithValue }) => {
+  async (arg: { threadId: string; messageId: string; content: string; attachments?: ImageAttachment[]; documents?: DocumentAttachment[] }, { rejectWithValue }) => {
     try {
       return await call('chat.edit', arg);
     } catch (e) {
@@ -177,25 +178,37 @@ export const editMessage = createAppAsyncThunk(
   },
 );
 
+/** Whether two lists of attachments name the same files in the same order. */
+const sameRefs = (a: readonly { ref: string }[], b: readonly { ref: string }[]) => a.length === b.length && a.every((x, i) => x.ref === b[i].ref);
+
 /**
- * Saves a message's edit box: its text and its images (imagesSlice's list under `editKey`). Nothing
- * while an image is still being stored, or when the message would say nothing; otherwise the box's
- * images are taken and, unless nothing changed, chat.edit is asked. Its `attachments` go when the
- * images changed (left out, the message keeps its own, an import's image too) or when the text is
- * empty (chat.edit reads "text or images" in the request). Answers whether the box may close.
+ * Saves a message's edit box: its text, its images (imagesSlice's list under `editKey`) and its
+ * documents (docsSlice's under the same key). Nothing while a file is still being stored, or when the
+ * message would say nothing; otherwise the box's files are taken and, unless nothing changed,
+ * chat.edit is asked. Its `attachments` (images) and `documents` each go when they changed (left out,
+ * the message keeps its own, an import's image too) or, when the text is empty, whichever it has
+ * (chat.edit reads "text, images or documents" in the request). Answers whether the box may close.
  */
 export function saveEdit(message: MessageDTO, text: string) {
   return (dispatch: AppDispatch, getState: () => RootState): boolean => {
     const key = editKey(message.id);
     const images = selectAttachedImages(getState(), key);
+    const docs = selectAttachedDocs(getState(), key);
     const content = text.trim();
-    if (images.some((i) => i.status === 'storing') || (!content && !images.length)) return false;
     const attachments = attachmentsOf(images);
-    const had = storedAttachments(message);
-    const changed = attachments.length !== had.length || attachments.some((a, i) => a.ref !== had[i].ref);
+    const documents = docAttachmentsOf(docs);
+    if (images.some((i) => i.status === 'storing') || docs.some((d) => d.status === 'storing')) return false;
+    if (!content && !attachments.length && !documents.length) return false;
+    const imagesChanged = !sameRefs(attachments, storedAttachments(message));
+    const docsChanged = !sameRefs(documents, documentsOf(message));
     dispatch(imagesTaken(key));
-    if (content !== message.content || changed) {
-      void dispatch(editMessage({ threadId: message.threadId, messageId: message.id, content, ...(changed || !content ? { attachments } : {}) }));
+    dispatch(docsTaken(key));
+    if (content !== message.content || imagesChanged || docsChanged) {
+      void dispatch(editMessage({
+        threadId: message.threadId, messageId: message.id, content,
+        ...(imagesChanged || (!content && attachments.length) ? { attachments } : {}),
+        ...(docsChanged || (!content && documents.length) ? { documents } : {}),
+      }));
     }
     return true;
   };

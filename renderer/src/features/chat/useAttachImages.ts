@@ -2,8 +2,8 @@
  * How a message box takes files, the same in the composer and in a sent message's edit box: the
  * attach picker's files, a pasted file, dropped files, each attached to the box's key (a thread,
  * NEW_CHAT, or an edit: imagesSlice.ts `editKey`). Images go to the attachImages thunk; in a box that
- * takes documents (the composer) every other file goes to attachDocuments (main says which kinds it
- * does not read), in one that does not (the edit box) to attachImages too (which says it is no image).
+ * takes documents (the composer, the edit box) every other file goes to attachDocuments (main says
+ * which kinds it does not read), in one that does not to attachImages too (which says it is no image).
  */
 import { ClipboardEvent, DragEvent, useState } from 'react';
 import { IMAGE_KINDS } from '../../../../main/params';

@@ -1,5 +1,5 @@
 /**
- * Documents in the renderer: the files attached to a composer before they are sent (each stored by
+ * Documents in the renderer: the files attached to a composer (or a sent message's edit box) before they are sent (each stored by
  * main at once with docs.store, which queues its indexing), every document's indexing state as main
  * last told it (by its ref: docs.store's answer, a thread's docs.list, the docs.progress events), which
  * documents each thread took out (docs.remove), the documents' status (docs.status, docs.changed) with
@@ -181,6 +181,16 @@ const docsSlice = createSlice({
       delete s.attached[a.payload];
       delete s.errors[a.payload];
     },
+    /** a message box opened with these documents (a sent message's edit box: imagesSlice `editKey`), each stored already */
+    docsSet: {
+      reducer(s, a: PayloadAction<{ key: string; docs: AttachedDoc[] }>) {
+        s.attached[a.payload.key] = a.payload.docs;
+        delete s.errors[a.payload.key];
+      },
+      prepare: (key: string, attachments: readonly DocumentAttachment[]) => ({
+        payload: { key, docs: attachments.map((attachment): AttachedDoc => ({ id: `doc-${++nextId}`, name: attachment.name, status: 'stored', attachment, error: null })) },
+      }),
+    },
     docsReturned(s, a: PayloadAction<{ key: string; docs: AttachedDoc[] }>) {
       s.attached[a.payload.key] = [...a.payload.docs, ...(s.attached[a.payload.key] ?? [])];
     },
@@ -277,7 +287,7 @@ const docsSlice = createSlice({
   },
 });
 
-export const { docAdded, docReadFailed, docDetached, docRefused, docsTaken, docsReturned, progressReceived, passageClosed, folderErrorCleared } = docsSlice.actions;
+export const { docAdded, docReadFailed, docDetached, docRefused, docsSet, docsTaken, docsReturned, progressReceived, passageClosed, folderErrorCleared } = docsSlice.actions;
 export default docsSlice.reducer;
 
 // ---- selectors -----------------------------------------------------------------------------------
