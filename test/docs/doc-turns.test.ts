@@ -133,6 +133,28 @@ test('a document that fits the context goes whole; one message may be a document
   expect(reply.sources![0].text).toContain('Bake for twenty minutes.');
 });
 
+test('chat.edit keeps a message\'s documents when it gives none, replaces them with those it gives, and [] drops them; the thread keeps every document it was given until removed', async () => {
+  const alpha = await storeDoc('alpha.txt', 'Alpha is the first letter.\n');
+  const beta = await storeDoc('beta.txt', 'Beta is the second letter.\n');
+  const t = await call('threads.create', {});
+  const first = await sendAndWait(t.id, 'letters?', [alpha.attachment]);
+  const edit = async (messageId: string, content: string, documents?: unknown[]) => {
+    const done = nextDone(chat.app, t.id);
+    const r = await call<{ userMessage: MessageDTO }>('chat.edit', { threadId: t.id, messageId, content, ...(documents ? { documents } : {}) });
+    const reply = await done;
+    return { user: r.userMessage, names: r.userMessage.attachments.map((a) => a.name), sources: reply.sources?.map((s) => s.name) ?? null };
+  };
+  const kept = await edit(first.parentId!, 'which letters?');
+  expect([kept.names, kept.sources]).toEqual([['alpha.txt'], ['alpha.txt']]);
+  const replaced = await edit(kept.user.id, 'which letters now?', [beta.attachment]);
+  expect(replaced.names).toEqual(['beta.txt']);
+  // the turn is given the thread's documents: the one the edit brought, and the one given before (docs.remove takes a document out)
+  expect(replaced.sources?.sort()).toEqual(['alpha.txt', 'beta.txt']);
+  const dropped = await edit(replaced.user.id, 'no letters', []);
+  expect(dropped.names).toEqual([]);
+  expect((await call<DocumentDTO[]>('docs.list', { threadId: t.id })).map((d) => d.name).sort()).toEqual(['alpha.txt', 'beta.txt']);
+});
+
 test('a removed document is no longer given; a scanned-like file says it has no text; bad input is refused clearly', async () => {
   const { attachment } = await storeDoc('fruit.txt', 'Apples are red.\n\nBananas are yellow.\n');
   const t = await call('threads.create', {});
