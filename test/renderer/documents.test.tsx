@@ -374,6 +374,8 @@ test("a new assistant's knowledge folders: chosen before it exists, added once i
   expect(within(saved).getByRole('status').textContent).toBe('Scanning…');
   expect((await within(dialog).findByRole('alert')).textContent).toContain('/gone:');
   r.stop();
+});
+
 describe('Settings → Documents offers each role the models that fit it', () => {
   const library = [
     { path: '/m/chat.gguf', name: 'chat.gguf', fileSize: 1e9, pooling: 'none' },
