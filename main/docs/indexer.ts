@@ -270,6 +270,13 @@ export class Indexer {
         this.progressOf.delete(doc.hash);
       }
     }
+    // the model may have changed while this pass embedded (its space is then another): that space is not dropped,
+    // and a pass for it follows
+    const now = await this.deps.vectors().catch(() => null);
+    if (!now || 'off' in now || now.spaceId !== v.spaceId) {
+      this.catchUp = true;
+      return;
+    }
     for (const s of store.spaces()) if (s.id !== v.spaceId) store.dropSpace(s.id);
   }
 }

@@ -178,3 +178,36 @@ test('a new embedding model: every indexed document is embedded into its space o
   expect(h.store.docs.spaces().map((s) => s.id)).toEqual([next]);
   expect(old).not.toBe(next);
 });
+
+test('a model changed while a catch-up embeds into the old one: the new space is kept, and a pass for it follows', async () => {
+  const h = harness();
+  h.add('a.txt', text(3));
+  await h.indexer.idle();
+  const a = h.store.docs.spaces()[0].id;
+  const b = h.store.docs.ensureSpace('embed-b', 'b', DIMS);
+  const c = h.store.docs.ensureSpace('embed-c', 'c', DIMS);
+  // the settings name b when the pass starts, c once its first batch is under way
+  let current = b;
+  const into: number[] = [];
+  const indexer = new Indexer({
+    store: h.store.docs,
+    settings: () => settings,
+    read: async () => null,
+    extract: async () => extracted(''),
+    vectors: async () => {
+      const spaceId = current;
+      return { spaceId, embed: async (texts) => (into.push(spaceId), (current = c), texts.map(vectorOf)) };
+    },
+    chatIdle: async () => undefined,
+    progress: () => undefined,
+    changed: () => undefined,
+    logger: silentLogger,
+  });
+  indexer.reembed();
+  await indexer.idle();
+  // b's pass did not drop c; c's pass embedded everything and dropped a and b
+  expect(into).toEqual([b, c]);
+  expect(h.store.docs.spaces().map((s) => s.id)).toEqual([c]);
+  expect(h.store.docs.spaces().map((s) => s.id)).not.toContain(a);
+  expect(h.store.docs.vectorCount(c)).toBe(3);
+});
