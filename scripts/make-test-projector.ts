@@ -26,6 +26,8 @@ export const testProjectorOptionsSchema = z.object({
   hiddenLength: z.number().int().min(1).default(64),
   seed: z.number().int().default(1),
   name: z.string().optional(),
+  /** as llama.cpp's older converter (convert_image_encoder_to_gguf.py) writes it: no general.type */
+  legacy: z.boolean().default(false),
 });
 export type TestProjectorOptions = z.input<typeof testProjectorOptionsSchema>;
 
@@ -49,7 +51,7 @@ export async function writeTestProjector(options: TestProjectorOptions): Promise
   const nPatches = (o.imageSize / o.patchSize) ** 2;
   const w = new GgufWriter();
   w.setString('general.architecture', 'clip');
-  w.setString('general.type', 'mmproj');
+  if (!o.legacy) w.setString('general.type', 'mmproj');
   w.setString('general.name', o.name ?? `hearth-test-projector-${o.projectionDim}`);
   w.setUint32('general.file_type', 0); // all F32
   w.setString('clip.projector_type', 'mlp');

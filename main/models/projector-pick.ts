@@ -10,7 +10,7 @@ import { promises as fsp, type Stats } from 'fs';
 import path from 'path';
 import type { LoadedModel } from '../engine/methods';
 import type { EngineError, LoadParamsInput } from '../engine/protocol';
-import { readGgufHeader } from '../gguf/read';
+import { ggufString, readGgufHeader } from '../gguf/read';
 import type { GgufError } from '../gguf/types';
 import { headerFacts, type HeaderFacts } from './facts';
 import { pairProjectors, type PairFile } from './projector';
@@ -92,7 +92,8 @@ export async function loadPaired(load: (params: LoadParamsInput) => Promise<Load
 /**
  * Why `file` cannot be the projector a user chooses for `model` (null: it can): it must be a regular
  * file whose GGUF header reads (main/gguf's reader) and says it is a vision projector (facts.ts), made
- * for a text model of the model's width where both headers say one (the rule pairing uses). Checked when
+ * for a text model of the model's width where the projector is of llama.cpp's current converter
+ * (general.type mmproj, a width over 0: older projectors' projection_dim is not the model's). Checked when
  * the setting is saved, so a wrong path is said then, not at the next load. Words for people, naming the
  * file.
  */
@@ -106,14 +107,19 @@ export async function projectorFileProblem(file: string, model: string): Promise
   }
   if (!st.isFile()) return `${file} is not a file${st.isDirectory() ? ' (it is a folder)' : ''}: choose the model's mmproj file`;
   let facts: HeaderFacts;
+  let typed: boolean;
   try {
-    facts = headerFacts(await readGgufHeader(file));
+    const header = await readGgufHeader(file);
+    facts = headerFacts(header);
+    typed = ggufString(header, 'general.type') === 'mmproj';
   } catch (e) {
     const err = e as Partial<GgufError> & NodeJS.ErrnoException;
     return `${file} cannot be read as a GGUF file (${err.detail ?? err.code ?? err.message})`;
   }
   if (!facts.projector) return `${file} is not a vision projector (its architecture is ${facts.architecture ?? 'not given'}): choose the model's mmproj file`;
-  const width = await readGgufHeader(model).then((h) => headerFacts(h).width, () => null);
+  // only llama.cpp's current converter (general.type mmproj) writes the text model's width there; the older one
+  // (LLaVA 1.5/1.6, SigLIP projectors) writes the CLIP's own projection size or 0, which says nothing of the model
+  const width = typed && facts.width ? await readGgufHeader(model).then((h) => headerFacts(h).width, () => null) : null;
   if (facts.width !== null && width !== null && facts.width !== width) {
     return `${file} is a projector for a model ${facts.width} wide, and ${path.basename(model)} is ${width} wide: choose the mmproj file made for this model`;
   }

@@ -224,6 +224,11 @@ describe('library.delete', () => {
     const wide = path.join(dir, 'mmproj-wide.gguf');
     await writeTestProjector({ out: wide, projectionDim: TEST_MODEL_HPARAMS.tiny.embeddingLength * 2, imageSize: 32, patchSize: 8, seed: 1 });
     expect(await refused(wide)).toBe(`${wide} is a projector for a model ${TEST_MODEL_HPARAMS.tiny.embeddingLength * 2} wide, and ${path.basename(a.modelPath)} is ${TEST_MODEL_HPARAMS.tiny.embeddingLength} wide: choose the mmproj file made for this model`);
+    // an older converter's projector (no general.type: its projection_dim is the CLIP's own, not the model's) is not judged by it
+    const legacy = path.join(dir, 'mmproj-legacy.gguf');
+    await writeTestProjector({ out: legacy, projectionDim: 768, imageSize: 32, patchSize: 8, seed: 1, legacy: true });
+    expect((await a.call('models.settings.update', { path: a.modelPath, settings: { mmproj: legacy } })).settings).toEqual({ contextSize: 1024, mmproj: legacy });
+    await a.call('models.settings.update', { path: a.modelPath, settings: { mmproj: chosen } });
 
     // checked when a path is saved, not when other settings are: a chosen file since removed does not block them (the load says it)
     fs.rmSync(chosen);
