@@ -21,6 +21,10 @@ import { retrieveSources, type ThreadDoc } from './retrieve';
 
 /** A document stored and not yet linked to a message is kept this long (the composer's attachment not yet sent). */
 export const UNSENT_GRACE_MS = 60 * 60_000;
+/** A step of giving back deleted vectors' space takes about this long… */
+const COMPACT_STEP_MS = 20;
+/** …and the next waits this long (the first: after start). */
+const COMPACT_PAUSE_MS = 50;
 /** docs.changed is told at most this often (the documents changed meanwhile together). */
 export const CHANGE_MS = 250;
 /** Chunks shown around a cited one in its passage. */
@@ -55,6 +59,9 @@ export class DocsService {
   private vectorsOff: string | null = null;
   private readonly changedRefs = new Set<string>();
   private changeTimer: NodeJS.Timeout | null = null;
+  /** the next step of giving back deleted vectors' space (compact) */
+  private compactTimer: NodeJS.Timeout | null = null;
+  private closing = false;
   /** the embedding space last used, and its model's file */
   private space: { file: string; id: number } | null = null;
 
@@ -174,13 +181,23 @@ export class DocsService {
     });
   }
 
-  /** The vectors' space left by deleted ones, given back at start (docs-compact.ts: rare, and seconds at most). */
+  /**
+   * The vectors' space left by deleted ones, given back after start in steps of COMPACT_STEP_MS, one every
+   * COMPACT_PAUSE_MS (docs-compact.ts), so the main thread is never held for long; stopped by close.
+   */
   private compact(): void {
-    try {
-      this.deps.store.docs.compactVectors();
-    } catch (e) {
-      this.deps.logger.warn(`docs: the vectors' space could not be given back: ${(e as Error).message}`);
-    }
+    const step = () => {
+      this.compactTimer = null;
+      if (this.closing) return;
+      let more = false;
+      try {
+        more = this.deps.store.docs.compactVectors(COMPACT_STEP_MS);
+      } catch (e) {
+        this.deps.logger.warn(`docs: the vectors' space could not be given back: ${(e as Error).message}`);
+      }
+      if (more) this.compactTimer = setTimeout(step, COMPACT_PAUSE_MS);
+    };
+    this.compactTimer = setTimeout(step, COMPACT_PAUSE_MS);
   }
 
   private collect(): void {
@@ -457,8 +474,11 @@ export class DocsService {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     if (this.changeTimer) clearTimeout(this.changeTimer);
     this.changeTimer = null;
+    if (this.compactTimer) clearTimeout(this.compactTimer);
+    this.compactTimer = null;
     this.folders.close();
     await this.indexer.close();
     await this.deps.models.close();

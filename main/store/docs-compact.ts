@@ -1,16 +1,21 @@
 /**
- * Space kept by deleted vectors, given back. sqlite-vec's vec0 (0.1) stores a table's vectors in chunks of
- * slots (1,024 by default) and frees a chunk only when every vector in it is deleted: a document indexed again
- * (a knowledge folder's file that changed) leaves holes in chunks that other documents' vectors keep, and
- * hearth.db grows with each change. A table whose holes outnumber its vectors (and hold at least
- * MIN_WASTED_SLOTS) is written again whole: its vectors copied out, the table made anew, the vectors put back,
- * in one transaction (the same rows: searches and the in-memory index are unchanged). The store does it when the
- * documents start (docs/service.ts), not while a chat waits.
+ * Space kept by deleted vectors, given back a little at a time. sqlite-vec's vec0 (0.1) stores a table's vectors in
+ * chunks of slots (1,024 by default) and frees a chunk only when every vector in it is deleted: a document indexed
+ * again (a knowledge folder's file that changed) leaves holes in chunks that other documents' vectors keep, and
+ * hearth.db grows with each change. When a table's holes outnumber its vectors (and are at least MIN_WASTED_SLOTS),
+ * the vectors of its sparse chunks (at most half full; not the newest, which takes new vectors) are moved — read,
+ * then deleted and inserted again, which puts them in the newest chunks — until those chunks are empty and freed.
+ * The work goes in steps of a few milliseconds (docs-vectors.ts `compactStep`, driven by the documents' service), each
+ * whole in one transaction, so the main thread is never held for long. The table's layout is read from vec0's own
+ * tables (`<table>_chunks`, `<table>_rowids`), as sqlite-vec 0.1 makes them: with another version (COMPACTS_VEC)
+ * nothing is done.
  */
 import type Database from 'better-sqlite3';
 
-/** Holes worth a rewrite, at least (4 chunks of 1,024 slots). */
+/** Holes worth moving vectors for, at least (4 chunks of 1,024 slots). */
 export const MIN_WASTED_SLOTS = 4096;
+/** The sqlite-vec versions whose vec0 tables this reads (`vec_version()`). */
+export const COMPACTS_VEC = /^v0\.1\./;
 
 /** A vec0 table's slots (its chunks' sizes summed) and the vectors it holds. */
 export function vecSlots(db: Database.Database, table: string): { slots: number; vectors: number } {
@@ -19,25 +24,20 @@ export function vecSlots(db: Database.Database, table: string): { slots: number;
   return { slots, vectors };
 }
 
-/** Whether a table with these slots and vectors is worth writing again. */
+/** Whether a table with these slots and vectors is worth compacting. */
 export function worthCompacting(t: { slots: number; vectors: number }): boolean {
   const wasted = t.slots - t.vectors;
   return wasted >= MIN_WASTED_SLOTS && wasted > t.vectors;
 }
 
-/**
- * Writes a vec0 table again with only its vectors (`create` makes it anew, empty); returns the slots freed. The
- * caller runs it in a transaction and forgets statements prepared on the table.
- */
-export function rewriteVecTable(db: Database.Database, table: string, create: () => void): number {
-  const before = vecSlots(db, table).slots;
-  db.exec(`CREATE TEMP TABLE hearth_vec_keep AS SELECT chunk_id, embedding, doc_id FROM ${table}`);
-  try {
-    db.exec(`DROP TABLE ${table}`);
-    create();
-    db.exec(`INSERT INTO ${table} (chunk_id, embedding, doc_id) SELECT chunk_id, embedding, doc_id FROM temp.hearth_vec_keep ORDER BY chunk_id`);
-  } finally {
-    db.exec('DROP TABLE temp.hearth_vec_keep');
-  }
-  return before - vecSlots(db, table).slots;
+/** The vectors (chunk ids, which are vec0's rowids) in a table's sparse chunks, the oldest chunk's first. */
+export function vectorsToMove(db: Database.Database, table: string): number[] {
+  const chunks = db.prepare(`SELECT c.chunk_id AS id, c.size AS size, coalesce(r.n, 0) AS live FROM ${table}_chunks c
+    LEFT JOIN (SELECT chunk_id, count(*) AS n FROM ${table}_rowids GROUP BY chunk_id) r ON r.chunk_id = c.chunk_id
+    ORDER BY c.chunk_id`).all() as { id: number; size: number; live: number }[];
+  const newest = chunks.length > 0 ? chunks[chunks.length - 1].id : null;
+  const sparse = new Set(chunks.filter((c) => c.id !== newest && c.live * 2 <= c.size).map((c) => c.id));
+  if (sparse.size === 0) return [];
+  const rows = db.prepare(`SELECT rowid AS id, chunk_id AS chunk FROM ${table}_rowids ORDER BY chunk_id, chunk_offset`).all() as { id: number; chunk: number }[];
+  return rows.filter((r) => sparse.has(r.chunk)).map((r) => r.id);
 }

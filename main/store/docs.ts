@@ -347,9 +347,9 @@ export class DocsStore {
 
   // ---- embedding spaces and vectors (docs-vectors.ts) ---------------------------------------------
 
-  /** Gives back the space of deleted vectors where it outnumbers the vectors (docs-compact.ts); returns the slots freed. */
-  compactVectors(): number {
-    return this.vectors.compact();
+  /** One step (about `budgetMs`) of giving back the space of deleted vectors (docs-compact.ts); whether more remains. */
+  compactVectors(budgetMs: number): boolean {
+    return this.vectors.compactStep(budgetMs);
   }
 
   ensureSpace(modelKey: string, modelName: string | null, dims: number): number {
