@@ -52,13 +52,17 @@ export async function retrieveSources(deps: RetrieveDeps, docs: readonly ThreadD
   // the three at once: the engine host embeds the question and the keyword search's thread searches its words
   // while this thread searches the vectors
   const embedding = q && deps.vector ? deps.vector(q, signal) : null;
-  const words = q ? store.searchTextOffThread(ids, q, k) : Promise.resolve([]);
+  const words = q ? store.searchTextOffThread(ids, q, k, signal) : Promise.resolve([]);
   // (each is awaited below; until then a failure must not count as unhandled)
   embedding?.catch(() => undefined);
   words.catch(() => undefined);
   const found = embedding ? await embedding : null;
   const vector = found ? store.searchVectors(found.spaceId, ids, found.vector, k) : [];
-  const keyword = await words;
+  // (stopped: what was found so far, as the embedding's and the reranker's failures give; the turn drops it)
+  const keyword = await words.catch((e: Error) => {
+    if (signal.aborted) return [];
+    throw e;
+  });
   let ranked = fuseRanks([keyword, vector]).map((f) => ({
     chunkId: f.chunkId,
     score: {

@@ -67,10 +67,9 @@ export function buildIndexInWorker(workerFile: string, req: IndexBuildRequest): 
   let stop = () => undefined as void;
   const done = new Promise<{ index: BinaryIndex; count: number; maxChunkId: number }>((resolve, reject) => {
     if (!fs.existsSync(workerFile)) return reject(new Error(`the vector index builder ${workerFile} is missing (build it: node scripts/build-ts.js)`));
-    const worker = new Worker(workerFile, { workerData: req, stdout: true, stderr: true });
+    const worker = new Worker(workerFile, { workerData: req });
+    // unref'd, and its output not piped here (a piped stream would keep the process alive)
     worker.unref();
-    worker.stdout.resume();
-    worker.stderr.resume();
     let settled = false;
     const finish = (settle: () => void) => {
       if (settled) return;

@@ -19,11 +19,15 @@ export interface TextSearchRequest { id: number; terms: string[]; docIds: number
 const TextSearchReply = z.union([
   z.object({ id: z.number(), rows: z.array(z.object({ chunk_id: z.number(), score: z.number() }).strict()) }).strict(),
   z.object({ id: z.number(), error: z.string() }).strict(),
+  // the thread cannot search at all (its connection did not open)
+  z.object({ fatal: z.string() }).strict(),
 ]);
 export type TextSearchReply = z.infer<typeof TextSearchReply>;
 
 /** A worker that stopped is started again no sooner than this after. */
 export const RESTART_MS = 60_000;
+/** A search not answered within this is given up, and the thread (busy with it) ended. */
+export const SEARCH_TIMEOUT_MS = 10_000;
 
 /** The bundled worker: dist/docs-text-worker.js next to the project's other bundles. */
 export function defaultTextWorkerFile(): string {
@@ -31,6 +35,9 @@ export function defaultTextWorkerFile(): string {
 }
 
 interface Waiting { resolve: (rows: TextRow[]) => void; reject: (e: Error) => void }
+
+/** What an aborted search rejects with (as fetch's). */
+const abortError = () => Object.assign(new Error('the search was stopped'), { name: 'AbortError' });
 
 export class TextSearchWorker {
   private worker: Worker | null = null;
@@ -42,13 +49,33 @@ export class TextSearchWorker {
   constructor(private readonly workerFile: string, private readonly dbFile: string, private readonly logger: Logger,
     private readonly now: () => number = Date.now) {}
 
-  /** The best `k` chunks of `docIds` matching any of `terms` (DocText.search), from the thread; rejects when it cannot answer. */
-  search(terms: string[], docIds: number[], k: number): Promise<TextRow[]> {
+  /**
+   * The best `k` chunks of `docIds` matching any of `terms` (DocText.search), from the thread; rejects when it cannot
+   * answer, when `signal` aborts (the thread's answer is then dropped) and after `timeoutMs` (the thread, stuck on
+   * it, is ended: the requests after it would wait behind it).
+   */
+  search(terms: string[], docIds: number[], k: number, signal?: AbortSignal, timeoutMs = SEARCH_TIMEOUT_MS): Promise<TextRow[]> {
+    if (signal?.aborted) return Promise.reject(abortError());
     const worker = this.started();
     if (!worker) return Promise.reject(new Error('the keyword search thread is not running'));
     const id = this.next++;
     return new Promise<TextRow[]>((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject });
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        this.waiting.delete(id);
+      };
+      const onAbort = () => {
+        done();
+        reject(abortError());
+      };
+      const timer = setTimeout(() => this.stop(worker, new Error(`the keyword search thread did not answer within ${timeoutMs} ms`)), timeoutMs);
+      timer.unref?.();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.waiting.set(id, {
+        resolve: (rows) => (done(), resolve(rows)),
+        reject: (e) => (done(), reject(e)),
+      });
       worker.postMessage({ id, terms, docIds, k } satisfies TextSearchRequest);
     });
   }
@@ -66,13 +93,13 @@ export class TextSearchWorker {
       this.logger.warn(`store: the keyword search thread ${this.workerFile} is missing (build it: node scripts/build-ts.js); searching on the main thread`);
       return null;
     }
-    const worker = new Worker(this.workerFile, { workerData: { dbFile: this.dbFile }, stdout: true, stderr: true });
+    const worker = new Worker(this.workerFile, { workerData: { dbFile: this.dbFile } });
+    // unref'd, and its output not piped here (a piped stream would keep the process alive)
     worker.unref();
-    worker.stdout.resume();
-    worker.stderr.resume();
     worker.on('message', (m: unknown) => {
       const reply = TextSearchReply.safeParse(m);
       if (!reply.success) return this.stop(worker, new Error(`the keyword search thread answered with a malformed message: ${reply.error.message}`));
+      if ('fatal' in reply.data) return this.stop(worker, new Error(`the keyword search thread cannot search: ${reply.data.fatal}`));
       const w = this.waiting.get(reply.data.id);
       if (!w) return;
       this.waiting.delete(reply.data.id);
@@ -92,7 +119,7 @@ export class TextSearchWorker {
     this.stoppedAt = this.now();
     void worker.terminate().catch(() => undefined);
     if (!this.closed) this.logger.warn(`store: ${why.message}; searching on the main thread for a while`);
-    for (const w of this.waiting.values()) w.reject(why);
+    for (const w of [...this.waiting.values()]) w.reject(why);
     this.waiting.clear();
   }
 }

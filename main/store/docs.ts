@@ -390,12 +390,18 @@ export class DocsStore {
 
   /**
    * searchText in the keyword search's own thread (docs-text-remote.ts), so the main thread does other work (the
-   * vector search) meanwhile; on this connection when that thread cannot answer. The same hits.
+   * vector search) meanwhile; on this connection when that thread cannot answer. The same hits. `signal` aborting
+   * rejects it (an AbortError).
    */
-  async searchTextOffThread(docIds: number[], query: string, k: number): Promise<TextHit[]> {
+  async searchTextOffThread(docIds: number[], query: string, k: number, signal?: AbortSignal): Promise<TextHit[]> {
     const args = this.textArgs(docIds, query, k);
     if (!args) return [];
-    const rows = this.textWorker ? await this.textWorker.search(args.terms, args.ids, args.n).catch(() => null) : null;
+    const rows = this.textWorker
+      ? await this.textWorker.search(args.terms, args.ids, args.n, signal).catch((e: Error) => {
+        if (e.name === 'AbortError') throw e;
+        return null;
+      })
+      : null;
     return toTextHits(rows ?? this.text.search(args.terms, args.ids, args.n));
   }
 

@@ -93,3 +93,41 @@ test('the thread on its own: answers in order; a malformed request is an error f
   await expect(w.search(['"kalo"'], ids, 3)).rejects.toThrow('not running');
   expect(logger.warnings).toEqual([]);
 });
+
+test('a search stopped, or not answered in time, rejects; one the thread cannot open says so and ends it; the main connection then searches', async () => {
+  const s = openStore();
+  const { ids } = fill(s, 10);
+  const logger = recordingLogger();
+  const w = new TextSearchWorker(ensureWorker('text'), s.path, logger);
+  // stopped before and while it runs
+  const stopped = new AbortController();
+  stopped.abort();
+  await expect(w.search(['"kalo"'], ids, 3, stopped.signal)).rejects.toMatchObject({ name: 'AbortError' });
+  const stop = new AbortController();
+  const pending = w.search(['"kalo"'], ids, 3, stop.signal);
+  stop.abort();
+  await expect(pending).rejects.toMatchObject({ name: 'AbortError' });
+  // the thread goes on
+  expect((await w.search(['"kalo"'], ids, 3)).length).toBeGreaterThan(0);
+  w.close();
+  expect(logger.warnings).toEqual([]);
+
+  // not answered in time (a thread that never answers): given up, and the thread ended
+  const silent = path.join(tmpDir(), 'silent.js');
+  fs.writeFileSync(silent, "require('worker_threads').parentPort.on('message', () => undefined)");
+  const mute = new TextSearchWorker(silent, s.path, logger);
+  await expect(mute.search(['"kalo"'], ids, 3, undefined, 100)).rejects.toThrow(/did not answer within 100 ms/);
+  await expect(mute.search(['"kalo"'], ids, 3)).rejects.toThrow('not running');
+  expect(logger.warnings.map((x) => x.msg)).toEqual([expect.stringMatching(/did not answer within 100 ms/)]);
+  mute.close();
+
+  // a file it cannot open: it says why, and is ended (the store's search falls back)
+  const gone = new TextSearchWorker(ensureWorker('text'), path.join(tmpDir(), 'no-such.db'), logger);
+  await expect(gone.search(['"kalo"'], ids, 3)).rejects.toThrow(/cannot search: .*(unable to open|no such file|directory does not exist)/i);
+  await expect(gone.search(['"kalo"'], ids, 3)).rejects.toThrow('not running');
+  gone.close();
+  // through the store, a stopped search rejects rather than searching on main
+  const st = new AbortController();
+  st.abort();
+  await expect(s.docs.searchTextOffThread(ids, 'kalo', 3, st.signal)).rejects.toMatchObject({ name: 'AbortError' });
+});
