@@ -57,7 +57,8 @@ export interface TurnProviders {
 
 /** What a turn asks of the documents. */
 export interface TurnDocs {
-  attach(threadId: string, documents: readonly DocumentAttachment[]): DocumentAttachment[];
+  /** links a message's documents to its thread; `kept` (an edit): the refs the message had, whose removal from the thread stays */
+  attach(threadId: string, documents: readonly DocumentAttachment[], kept?: ReadonlySet<string>): DocumentAttachment[];
   hasDocuments(threadId: string, assistantId: string | null): boolean;
   sourcesFor(r: { threadId: string; assistantId: string | null; query: string; contextTokens: number; signal: AbortSignal }): Promise<SourceDTO[] | null>;
 }
@@ -274,10 +275,13 @@ export class ChatService {
     return images;
   }
 
-  /** A message's documents, linked to its thread (each must be stored: docs.store). */
-  private documents(threadId: string, documents: readonly DocumentAttachment[]): DocumentAttachment[] {
+  /**
+   * A message's documents, linked to its thread (each must be stored: docs.store); for an edit, `kept`:
+   * the refs the message had (one of them the thread removed stays removed: main/docs/service.ts attach).
+   */
+  private documents(threadId: string, documents: readonly DocumentAttachment[], kept?: ReadonlySet<string>): DocumentAttachment[] {
     if (!this.deps.docs) throw new IpcError('invalid_input', 'documents cannot be attached here');
-    return this.deps.docs.attach(threadId, documents);
+    return this.deps.docs.attach(threadId, documents, kept);
   }
 
   /** A message of this thread with this role (a reply to regenerate or continue, a user message to edit). */
@@ -328,8 +332,10 @@ export class ChatService {
     const model = this.guard(turn, () => this.expectedModel(thread));
     const images = r.attachments?.length ? await this.guard(turn, () => this.attachable(r.attachments!, brings && !parseRemoteModelRef(model))) : r.attachments;
     // images and documents each stay unless the edit gives others
-    const documents = r.documents?.length ? this.guard(turn, () => this.documents(r.threadId, r.documents!)) : r.documents;
+    // (a document the message had that the thread took out is not brought back by keeping it)
     const isDoc = (a: { type: string }) => a.type === 'document';
+    const hadDocs = new Set(original.filter(isDoc).map((a) => a.ref));
+    const documents = r.documents?.length ? this.guard(turn, () => this.documents(r.threadId, r.documents!, hadDocs)) : r.documents;
     const attachments = images === undefined && documents === undefined ? undefined : [...(images ?? original.filter((a) => !isDoc(a))), ...(documents ?? original.filter(isDoc))];
     const edited = this.guard(turn, () => messages.edit(r.messageId, r.content, attachments));
     const writer = this.guard(turn, () => messages.beginReply({ threadId: r.threadId, parentId: edited.id, model: modelName(model) }));

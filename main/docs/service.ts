@@ -281,18 +281,29 @@ export class DocsService {
     return { attachment, document: this.dto(docs.document(row.id)!, name, false, this.currentSpace()) };
   }
 
-  /** Links a message's documents to its thread (chat.send, chat.edit): each must be stored. */
-  attach(threadId: string, documents: readonly DocumentAttachment[]): DocumentAttachment[] {
+  /**
+   * Links a message's documents to its thread (chat.send, chat.edit): each must be stored. `kept` (an
+   * edit): the refs the message had before. A kept document the thread took out ("Remove from chat")
+   * stays out: an edit never undoes a removal, only a document it brings (one the message did not
+   * have) is linked again. Every other is linked (a live link stays as it was). The thread's limit
+   * counts only the documents this adds (not live on the thread yet), so an edit keeping many of a
+   * busy thread's documents is not refused for them.
+   */
+  attach(threadId: string, documents: readonly DocumentAttachment[], kept: ReadonlySet<string> = new Set()): DocumentAttachment[] {
     const docs = this.deps.store.docs;
     const rows = documents.map((a) => {
       const row = docs.documentByHash(a.ref);
       if (!row) throw err('not_found', `the document ${a.name} is not stored: attach it again`);
       return { a, row };
     });
-    const have = docs.threadDocs(threadId, { includeRemoved: false }).length;
-    if (have + rows.length > MAX_THREAD_DOCS) throw err('invalid_input', `a chat may hold at most ${MAX_THREAD_DOCS} documents (this one has ${have})`);
-    for (const { a, row } of rows) docs.linkThread(threadId, row.id, a.name);
-    this.changed(rows.map((r) => r.row.hash));
+    // the thread's links: live (true) or removed (false)
+    const live = new Map(docs.threadDocs(threadId, { includeRemoved: true }).map((l) => [l.doc.id, l.removedAt === null]));
+    const linked = rows.filter(({ a, row }) => !(kept.has(a.ref) && live.get(row.id) === false));
+    const have = [...live.values()].filter(Boolean).length;
+    const adds = new Set(linked.filter(({ row }) => live.get(row.id) !== true).map(({ row }) => row.id)).size;
+    if (have + adds > MAX_THREAD_DOCS) throw err('invalid_input', `a chat may hold at most ${MAX_THREAD_DOCS} documents (this one has ${have})`);
+    for (const { a, row } of linked) docs.linkThread(threadId, row.id, a.name);
+    this.changed(linked.map((r) => r.row.hash));
     return rows.map(({ a, row }) => ({ ...a, size: row.size }));
   }
 

@@ -7,10 +7,12 @@
  * the engine client, to read the prompt a turn sent.
  */
 import { longDoc } from '../helpers/docs';
+import { createHash } from 'crypto';
 import fs from 'fs';
 import path from 'path';
 import type { DocsStatusDTO, DocumentDTO, EventOf, MessageDTO } from '../../main/ipc/contract';
 import type { EngineClient } from '../../main/engine/client';
+import { MAX_THREAD_DOCS } from '../../main/params';
 import type { ChatMessage } from '../../main/engine/protocol';
 import { ChatApp, chatApp, nextDone } from '../helpers/chat';
 import { makeEngine, tempDir } from '../helpers/engine';
@@ -153,6 +155,18 @@ test('chat.edit keeps a message\'s documents when it gives none, replaces them w
   const dropped = await edit(replaced.user.id, 'no letters', []);
   expect(dropped.names).toEqual([]);
   expect((await call<DocumentDTO[]>('docs.list', { threadId: t.id })).map((d) => d.name).sort()).toEqual(['alpha.txt', 'beta.txt']);
+  // a document the thread took out stays out when an edit keeps it (here sent whole with one it adds);
+  // only an edit that brings it (the message did not have it) links it again
+  const gamma = await storeDoc('gamma.txt', 'Gamma is the third letter.\n');
+  const both = await edit(dropped.user.id, 'two letters', [alpha.attachment, beta.attachment]);
+  await call('docs.remove', { threadId: t.id, ref: alpha.attachment.ref });
+  const listed = async () => Object.fromEntries((await call<DocumentDTO[]>('docs.list', { threadId: t.id })).map((d) => [d.name, d.removed]));
+  const added = await edit(both.user.id, 'three letters', [alpha.attachment, beta.attachment, gamma.attachment]);
+  expect(await listed()).toEqual({ 'alpha.txt': true, 'beta.txt': false, 'gamma.txt': false });
+  expect(added.sources?.sort()).toEqual(['beta.txt', 'gamma.txt']);
+  const without = await edit(added.user.id, 'gamma only', [gamma.attachment]);
+  await edit(without.user.id, 'alpha again', [alpha.attachment, gamma.attachment]);
+  expect(await listed()).toEqual({ 'alpha.txt': false, 'beta.txt': false, 'gamma.txt': false });
 });
 
 test('a removed document is no longer given; a scanned-like file says it has no text; bad input is refused clearly', async () => {
@@ -269,5 +283,35 @@ test('indexing can be cancelled and retried; progress is told', async () => {
     expect(mine[mine.length - 1].done).toBe(mine[mine.length - 1].total);
   } finally {
     off();
+  }
+});
+
+test('an edit counts against the thread\'s limit only the documents it adds, not those the thread holds already', async () => {
+  const one = await storeDoc('one.txt', 'The first of many.\n');
+  const two = await storeDoc('two.txt', 'The second of many.\n');
+  const three = await storeDoc('three.txt', 'The third of many.\n');
+  const t = await call('threads.create', {});
+  try {
+    const first = await sendAndWait(t.id, 'many?', [one.attachment]);
+    // the thread filled to one short of MAX_THREAD_DOCS through the store: documents with no file, which
+    // no turn waits for (never indexed; 'empty'): linking is what the limit counts
+    const docs = chat.app.store.docs;
+    for (let i = 0; docs.threadDocs(t.id).length < MAX_THREAD_DOCS - 1; i++) {
+      const row = docs.ensureDocument({ hash: createHash('sha256').update(`filler ${i}`).digest('hex'), kind: 'text', size: 1 });
+      docs.setState(row.id, 'empty');
+      docs.linkThread(t.id, row.id, `filler-${i}.txt`);
+    }
+    // keeping one.txt and adding two.txt fills it exactly (counting one.txt again, it was refused)
+    const done = nextDone(chat.app, t.id);
+    const r = await call<{ userMessage: MessageDTO }>('chat.edit', { threadId: t.id, messageId: first.parentId!, content: 'more?', documents: [one.attachment, two.attachment] });
+    expect(r.userMessage.attachments.map((a) => a.name)).toEqual(['one.txt', 'two.txt']);
+    expect((await done).status).toBe('done');
+    expect(docs.threadDocs(t.id)).toHaveLength(MAX_THREAD_DOCS);
+    // one more than the limit is refused, and nothing is linked
+    await expect(call('chat.edit', { threadId: t.id, messageId: r.userMessage.id, content: 'even more?', documents: [one.attachment, two.attachment, three.attachment] }))
+      .rejects.toMatchObject({ code: 'invalid_input', message: expect.stringContaining(`at most ${MAX_THREAD_DOCS}`) });
+    expect(docs.threadDocs(t.id)).toHaveLength(MAX_THREAD_DOCS);
+  } finally {
+    await call('threads.delete', { id: t.id });
   }
 });
