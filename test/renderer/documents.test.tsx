@@ -208,6 +208,54 @@ test("a sent message's edit box takes documents as the composer does: it opens w
   stop();
 });
 
+test("the edit box does not offer a document the thread removed (Remove from chat), nor sends it again with chat.edit", async () => {
+  const GONE_REF = 'a'.repeat(64);
+  const MORE_REF = 'e'.repeat(64);
+  const notes = docAttachment(REF, 'notes.txt');
+  const gone = docAttachment(GONE_REF, 'gone.txt');
+  const more = docAttachment(MORE_REF, 'more.txt');
+  const u1 = message({ id: 'u1', role: 'user', content: 'Summarize', threadId: 't1', attachments: [notes, gone] });
+  const r1 = message({ id: 'r1', parentId: 'u1', content: 'A summary.', threadId: 't1' });
+  const u2 = message({ id: 'u2', role: 'user', content: 'Summarize both', threadId: 't1', attachments: [notes, gone], alternative: { index: 1, count: 2 } });
+  const r2 = message({ id: 'r2', parentId: 'u2', content: 'Another summary.', threadId: 't1' });
+  const u3 = message({ id: 'u3', role: 'user', content: 'Summarize both', threadId: 't1', attachments: [notes, more], alternative: { index: 2, count: 3 } });
+  const r3 = message({ id: 'r3', parentId: 'u3', content: 'A third summary.', threadId: 't1' });
+  const edits = [{ userMessage: u2, reply: r2 }, { userMessage: u3, reply: r3 }];
+  const { bridge, store, stop } = setup([], {
+    'docs.list': () => [documentDTO({ ref: REF, name: 'notes.txt', state: 'ready', chunks: 1 }), documentDTO({ ref: GONE_REF, name: 'gone.txt', state: 'ready', chunks: 1, removed: true })],
+    'docs.store': (p: { name: string }) => ({ attachment: docAttachment(MORE_REF, p.name), document: documentDTO({ ref: MORE_REF, name: p.name }) }),
+    'chat.edit': () => edits.shift()!,
+  });
+  const { loadThread } = await import('../../renderer/src/features/chat/chatSlice');
+  const { thread } = await import('./fake-bridge');
+  await act(async () => void store.dispatch(loadThread.fulfilled({ thread: thread({ id: 't1' }), messages: [u1, r1] }, 'q3', 't1')));
+  const mine = () => screen.getByRole('article', { name: 'Your message' });
+  // the message shows the removed one struck through
+  await waitFor(() => expect(within(within(mine()).getByRole('listitem', { name: 'gone.txt' })).getByRole('status').textContent).toBe('removed'));
+  const editBox = () => within(screen.getByRole('group', { name: 'Editing your message' }));
+  const chips = () => editBox().getAllByRole('listitem').map((li) => li.getAttribute('aria-label'));
+  const openEdit = () => fireEvent.click(screen.getByRole('button', { name: 'Edit message' }));
+
+  // the box opens without it; a text-only edit leaves the documents alone (the message keeps its own)
+  openEdit();
+  expect(chips()).toEqual(['notes.txt']);
+  fireEvent.change(editBox().getByRole('textbox', { name: 'Edit message' }), { target: { value: 'Summarize both' } });
+  fireEvent.click(editBox().getByRole('button', { name: 'Save and send' }));
+  await waitFor(() => expect(bridge.callsTo('chat.edit')).toEqual([{ threadId: 't1', messageId: 'u1', content: 'Summarize both' }]));
+  expect(await screen.findByText('Another summary.')).toBeTruthy();
+
+  // a document added: the box's documents go, the removed one not among them
+  openEdit();
+  expect(chips()).toEqual(['notes.txt']);
+  fireEvent.change(editBox().getByLabelText('Choose files'), { target: { files: [new File([TEXT], 'more.txt', { type: 'text/plain' })] } });
+  await waitFor(() => expect(chips()).toEqual(['notes.txt', 'more.txt']));
+  await waitFor(() => expect(within(editBox().getByRole('listitem', { name: 'more.txt' })).getByRole('status').textContent).toBe('queued'));
+  fireEvent.click(editBox().getByRole('button', { name: 'Save and send' }));
+  await waitFor(() => expect(bridge.callsTo('chat.edit')).toHaveLength(2));
+  expect(bridge.callsTo('chat.edit')[1]).toEqual({ threadId: 't1', messageId: 'u2', content: 'Summarize both', documents: [notes, more] });
+  stop();
+});
+
 describe('a reply with sources', () => {
   const whole = source({ n: 2, ref: REF, name: 'notes <b>md</b>.md', chunkId: null, page: null, heading: null, text: 'All of the notes.', mode: 'whole', score: null });
   const reply = message({ id: 'r1', role: 'assistant', threadId: 't1', content: 'Revenue grew [1]. The notes agree [2], not [9]; see [1](https://example.com).', sources: [source(), whole] });

@@ -20,7 +20,7 @@ import { useAttachImages } from './useAttachImages';
 import { TokenProbs } from './TokenProbs';
 import { ToolCalls, ToolStepsNote } from '../tools/ToolCard';
 import { ComposerDocs, MessageDocs } from '../documents/DocChips';
-import { docAttachmentsOf, docsSet, docsTaken, documentsOf } from '../documents/docsSlice';
+import { docAttachmentsOf, docsTaken, editDocsOpened } from '../documents/docsSlice';
 import { CitedMarkdown, Retrieved, SourcesList } from '../documents/Sources';
 
 /** Speculative decoding's acceptance: the share of drafted tokens the model took, as a whole percent. */
@@ -82,7 +82,8 @@ export function AlternativesPager({ message, disabled }: { message: MessageDTO; 
 
 /**
  * A user message being edited: its text, and its images and documents as chips (opened with them by
- * the Edit button: imagesSlice `imagesSet` and docsSlice `docsSet` under `editKey`) that can be
+ * the Edit button: imagesSlice `imagesSet` and docsSlice `editDocsOpened` under `editKey`; not a
+ * document the thread took out with "Remove from chat") that can be
  * removed, or added to as in the composer (the same attach code: the picker, a paste, a drop). Save
  * sends them all (`saveEdit`); Cancel (or Escape) leaves the message as it was.
  */
@@ -266,7 +267,7 @@ export const MessageItem = memo(function MessageItem({ id }: { id: string }) {
             {isUser && (
               <button type="button" className="icon-button small" aria-label="Edit message" title="Edit" disabled={busy} onClick={() => {
                   dispatch(imagesSet(editKey(m.id), storedAttachments(m)));
-                  dispatch(docsSet(editKey(m.id), documentsOf(m)));
+                  dispatch(editDocsOpened(editKey(m.id), m));
                   setEditing(true);
                 }}>
                 <Icon name="edit" size={15} />

@@ -16,7 +16,7 @@ import { selectDefaultModelPath } from '../models/modelsSlice';
 import { selectNewChatRemote } from '../providers/providersSlice';
 import { createThread, threadRemoved, threadSelected, threadUpserted } from '../threads/threadsSlice';
 import { attachmentsOf, editKey, imagesTaken, selectAttachedImages, storedAttachments } from './imagesSlice';
-import { docAttachmentsOf, docsTaken, documentsOf, selectAttachedDocs } from '../documents/docsSlice';
+import { docAttachmentsOf, docsTaken, selectAttachedDocs, selectEditableDocuments } from '../documents/docsSlice';
 
 /** The errors key of the new-chat screen (no thread yet). */
 export const NEW_CHAT = 'new';
@@ -185,7 +185,8 @@ const sameRefs = (a: readonly { ref: string }[], b: readonly { ref: string }[]) 
  * Saves a message's edit box: its text, its images (imagesSlice's list under `editKey`) and its
  * documents (docsSlice's under the same key). Nothing while a file is still being stored, or when the
  * message would say nothing; otherwise the box's files are taken and, unless nothing changed,
- * chat.edit is asked. Its `attachments` (images) and `documents` each go when they changed (left out,
+ * chat.edit is asked. Its `attachments` (images) and `documents` each go when they changed (documents
+ * against those the box offered: selectEditableDocuments, without the thread's removed ones; left out,
  * the message keeps its own, an import's image too) or, when the text is empty, whichever it has
  * (chat.edit reads "text, images or documents" in the request). Answers whether the box may close.
  */
@@ -200,7 +201,7 @@ export function saveEdit(message: MessageDTO, text: string) {
     if (images.some((i) => i.status === 'storing') || docs.some((d) => d.status === 'storing')) return false;
     if (!content && !attachments.length && !documents.length) return false;
     const imagesChanged = !sameRefs(attachments, storedAttachments(message));
-    const docsChanged = !sameRefs(documents, documentsOf(message));
+    const docsChanged = !sameRefs(documents, selectEditableDocuments(getState(), message));
     dispatch(imagesTaken(key));
     dispatch(docsTaken(key));
     if (content !== message.content || imagesChanged || docsChanged) {

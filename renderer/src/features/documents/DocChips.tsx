@@ -20,7 +20,7 @@ import {
   selectAttachedDocs,
   selectDocsError,
   selectDocument,
-  selectThreadDocument,
+  selectRemovedFrom,
 } from './docsSlice';
 
 /** A document's state in words (what its chip says beside its name). */
@@ -129,10 +129,10 @@ export function ComposerDocs({ composerKey }: { composerKey: string }) {
 /** One document a sent message carries, with what can be done to it in this thread. */
 function MessageDocChip({ threadId, a }: { threadId: string; a: DocumentAttachment }) {
   const dispatch = useAppDispatch();
-  const d = useAppSelector((s) => selectThreadDocument(s, threadId, a.ref));
+  const d = useAppSelector((s) => selectDocument(s, a.ref));
+  const removed = useAppSelector((s) => selectRemovedFrom(s, threadId, a.ref));
   const error = useAppSelector((s) => s.docs.actionErrors[a.ref]);
   const arg = { threadId, ref: a.ref };
-  const removed = !!d?.removed;
   return (
     <li className={`doc-chip${removed ? ' removed' : ''}${d ? ` state-${d.state}` : ''}`} aria-label={a.name} aria-busy={(d && isIndexing(d)) || undefined}>
       <span className="doc-chip-head">

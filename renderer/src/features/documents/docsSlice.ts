@@ -181,7 +181,7 @@ const docsSlice = createSlice({
       delete s.attached[a.payload];
       delete s.errors[a.payload];
     },
-    /** a message box opened with these documents (a sent message's edit box: imagesSlice `editKey`), each stored already */
+    /** a message box opened with these documents (a sent message's edit box: imagesSlice `editKey`, editDocsOpened), each stored already */
     docsSet: {
       reducer(s, a: PayloadAction<{ key: string; docs: AttachedDoc[] }>) {
         s.attached[a.payload.key] = a.payload.docs;
@@ -296,11 +296,8 @@ const NONE: AttachedDoc[] = [];
 export const selectAttachedDocs = (s: RootState, key: string): AttachedDoc[] => s.docs.attached[key] ?? NONE;
 export const selectDocsError = (s: RootState, key: string): string | undefined => s.docs.errors[key];
 export const selectDocument = (s: RootState, ref: string): DocumentDTO | undefined => s.docs.documents[ref];
-/** A thread's document as its chip shows it: its state, and whether the thread took it out. */
-export const selectThreadDocument = (s: RootState, threadId: string, ref: string): DocumentDTO | undefined => {
-  const d = s.docs.documents[ref];
-  return d && s.docs.threads[threadId]?.removed.includes(ref) ? { ...d, removed: true } : d;
-};
+/** Whether a thread took this document out ("Remove from chat", as docs.list last said). */
+export const selectRemovedFrom = (s: RootState, threadId: string, ref: string): boolean => s.docs.threads[threadId]?.removed.includes(ref) ?? false;
 export const selectDocsStatus = (s: RootState) => s.docs.status;
 export const selectPassage = (s: RootState) => s.docs.passage;
 /** What a composer's documents send: the attachments of those stored. */
@@ -311,6 +308,19 @@ export const documentsOf = (m: MessageDTO): DocumentAttachment[] =>
     const r = DocumentAttachment.safeParse(a);
     return a.type === 'document' && r.success ? [r.data] : [];
   });
+/**
+ * The documents a message's edit box offers: the message's, less those its thread took out ("Remove
+ * from chat", docs.list's `removed`). The box does not offer a removed one, so an edit that changes
+ * the documents leaves it off the message; main keeps it removed either way (an edit never undoes a
+ * removal: main/docs/service.ts attach). `saveEdit` compares the box with this list.
+ */
+export const selectEditableDocuments = (s: RootState, m: MessageDTO): DocumentAttachment[] => documentsOf(m).filter((d) => !selectRemovedFrom(s, m.threadId, d.ref));
+/** Opens a message's edit box (key: imagesSlice `editKey`) with the documents it offers (selectEditableDocuments). */
+export function editDocsOpened(key: string, m: MessageDTO) {
+  return (dispatch: AppDispatch, getState: () => RootState): void => {
+    dispatch(docsSet(key, selectEditableDocuments(getState(), m)));
+  };
+}
 /** The refs of the documents a thread's loaded messages carry. */
 export function threadDocRefs(s: RootState, threadId: string): string[] {
   const ids = s.chat.byThread[threadId]?.ids ?? [];
