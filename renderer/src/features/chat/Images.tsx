@@ -1,5 +1,5 @@
 /**
- * Images in the chat: a message box's "Attach image" button (a file picker of the kinds a model reads),
+ * Images in the chat: a message box's "Attach files" button (a file picker of the images a model reads and the documents Hearth reads),
  * the chips of the images a message box holds (the composer's next message, an edit box's message),
  * and a sent message's images, each read back from main once (./imagesSlice.ts).
  */
@@ -15,8 +15,8 @@ import type { MessageDTO } from '../../../../main/ipc/contract';
 const FILE_ACCEPT = [...IMAGE_MIME_TYPES, ...Object.values(DOC_EXTENSIONS).flat().map((e) => `.${e}`)].join(',');
 
 /**
- * The picker's button: "Attach image" (an edit box) or, where documents are taken too (`documents`: the
- * composer), "Attach files". While the loaded model reads no images, "Attach image" is marked disabled
+ * The picker's button: "Attach files" where documents are taken too (`documents`: the composer and the
+ * edit box), else "Attach image" (no box uses it now). While the loaded model reads no images, "Attach image" is marked disabled
  * (aria-disabled, so it stays focusable), its description says why, and a click shows the reason
  * (`onRefused`); "Attach files" stays enabled (documents need no vision) and its description says why
  * images would be refused.
