@@ -6,7 +6,8 @@
  * A hostile file cannot make it take much memory or time: every length and count read from the
  * file is checked against hard caps and against the bytes left in the file *before* anything is
  * allocated; the decoded metadata is counted against `GGUF_LIMITS.maxMetadataBytes` before it is
- * allocated (numeric arrays become typed arrays); every tensor dimension is checked (no zero, no
+ * allocated (numeric arrays become typed arrays), and metadata skipped undecoded (readGgufMetadata)
+ * is counted as if decoded; every tensor dimension is checked (no zero, no
  * overflowing product, data inside the file); and a parse checks its AbortSignal before each chunk
  * it reads. Every failure is a {@link GgufError} with a machine-readable `code`.
  */
@@ -56,6 +57,14 @@ export interface GgufHeader {
 export interface ReadOptions {
   /** Checked before each chunk read from the file: an aborted parse rejects with the signal's reason. */
   signal?: AbortSignal;
+}
+
+export interface MetadataOptions extends ReadOptions {
+  /**
+   * Asked before each entry with the entries picked so far: true ends the read there (every key the
+   * caller needs is found), so the rest of the metadata is neither read nor checked.
+   */
+  complete?: (found: ReadonlyMap<string, GgufValue>) => boolean;
 }
 
 /** Where the reader gets bytes: an open file or a buffer in memory. */
@@ -283,6 +292,16 @@ class HeaderParser {
     }
   }
 
+  /** Counts the array slots of `n` items of `itemType` (strings' bytes and nested arrays' items are counted as they are read). */
+  private chargeItems(itemType: GgufTypeName, n: number, what: string): void {
+    switch (itemType) {
+      case 'string': return this.charge(n * (COST.slot + COST.string), what);
+      case 'array': return this.charge(n * (COST.slot + COST.entry), what);
+      case 'bool': return this.charge(n * COST.slot, what);
+      default: return this.charge(n * TYPED_ARRAY[itemType].BYTES_PER_ELEMENT, what);
+    }
+  }
+
   private async array(what: string, depth: number): Promise<GgufArrayValue> {
     if (depth > GGUF_LIMITS.maxArrayDepth) throw this.corrupt(`${what} nests arrays deeper than ${GGUF_LIMITS.maxArrayDepth}`);
     const itemType = await this.typeId(`item type of ${what}`);
@@ -292,8 +311,8 @@ class HeaderParser {
       throw this.truncated(`${what} has ${n} elements of type ${itemType} but only ${this.cur.remaining} bytes are left in the file`);
     }
     const cur = this.cur;
+    this.chargeItems(itemType, n, what);
     if (itemType === 'string') {
-      this.charge(n * (COST.slot + COST.string), what);
       const out: string[] = new Array<string>(n);
       for (let i = 0; i < n; i++) {
         out[i] = this.stringFast(GGUF_LIMITS.maxStringLength, what) ?? await this.string(`${what}[${i}]`, GGUF_LIMITS.maxStringLength);
@@ -301,7 +320,6 @@ class HeaderParser {
       return { type: 'array', itemType, value: out };
     }
     if (itemType === 'array') {
-      this.charge(n * (COST.slot + COST.entry), what);
       const out: GgufArrayValue[] = new Array<GgufArrayValue>(n);
       for (let i = 0; i < n; i++) out[i] = await this.array(`${what}[${i}]`, depth + 1);
       return { type: 'array', itemType, value: out };
@@ -309,7 +327,6 @@ class HeaderParser {
     // Fixed-size items, read in buffered batches: numbers into a typed array, bools into a JS array.
     const batchOf = Math.floor(READ_CHUNK / minSize);
     if (itemType === 'bool') {
-      this.charge(n * COST.slot, what);
       const out: boolean[] = new Array<boolean>(n);
       for (let i = 0; i < n;) {
         const batch = Math.min(n - i, batchOf);
@@ -318,9 +335,7 @@ class HeaderParser {
       }
       return { type: 'array', itemType, value: out };
     }
-    const Typed = TYPED_ARRAY[itemType];
-    this.charge(n * Typed.BYTES_PER_ELEMENT, what);
-    const out = new Typed(n);
+    const out = new TYPED_ARRAY[itemType](n);
     for (let i = 0; i < n;) {
       const batch = Math.min(n - i, batchOf);
       if (!cur.has(batch * minSize)) await cur.need(batch * minSize, what);
@@ -329,43 +344,62 @@ class HeaderParser {
     return { type: 'array', itemType, value: out } as GgufArrayValue;
   }
 
-  /** Moves past a value of `type` without decoding it (its lengths and counts checked as a read checks them). */
+  /**
+   * Moves past a value of `type` without decoding it: its lengths and counts checked as a read checks
+   * them, and counted against `maxMetadataBytes` as a read counts them, so a skip refuses what a full
+   * parse refuses (`too_large` included) and its work is bounded the same way.
+   */
   private async skip(type: GgufTypeName, what: string, depth: number): Promise<void> {
+    this.charge(COST.entry, what);
+    if (type === 'string') {
+      this.charge(COST.string, what);
+      return this.skipStrings(1, what);
+    }
+    if (type === 'array') return this.skipArray(what, depth + 1);
+    return this.cur.skip(MIN_ENCODED_SIZE[type], what);
+  }
+
+  /** Moves past an array (as {@link array} reads one: same checks, same charges). */
+  private async skipArray(what: string, depth: number): Promise<void> {
     const cur = this.cur;
-    if (type === 'string') return this.skipStrings(1, what);
-    if (type !== 'array') return cur.skip(MIN_ENCODED_SIZE[type], what);
-    if (depth + 1 > GGUF_LIMITS.maxArrayDepth) throw this.corrupt(`${what} nests arrays deeper than ${GGUF_LIMITS.maxArrayDepth}`);
+    if (depth > GGUF_LIMITS.maxArrayDepth) throw this.corrupt(`${what} nests arrays deeper than ${GGUF_LIMITS.maxArrayDepth}`);
     const itemType = await this.typeId(`item type of ${what}`);
     const n = await this.count(`element count of ${what}`, GGUF_LIMITS.maxArrayLength);
     if (n * MIN_ENCODED_SIZE[itemType] > cur.remaining) {
       throw this.truncated(`${what} has ${n} elements of type ${itemType} but only ${cur.remaining} bytes are left in the file`);
     }
+    this.chargeItems(itemType, n, what);
     if (itemType === 'string') return this.skipStrings(n, what);
     if (itemType !== 'array') return cur.skip(n * MIN_ENCODED_SIZE[itemType], what);
-    for (let i = 0; i < n; i++) await this.skip(itemType, `${what}[${i}]`, depth + 1);
+    for (let i = 0; i < n; i++) await this.skipArray(`${what}[${i}]`, depth + 1);
   }
 
-  /** Moves past `n` strings (awaiting only to read more of the file). */
+  /** Moves past `n` strings, each counted as a read counts it (awaiting only to read more of the file). */
   private async skipStrings(n: number, what: string): Promise<void> {
     const cur = this.cur;
     for (let i = 0; i < n; i++) {
       if (!cur.has(8)) await cur.need(8, `length of ${what}`);
       const len = cur.u64n();
       if (len > GGUF_LIMITS.maxStringLength) throw this.corrupt(`length of ${what} is ${len} bytes, more than the limit of ${GGUF_LIMITS.maxStringLength}`);
+      if (len > cur.remaining) throw this.truncated(`${what} of ${len} bytes at offset ${cur.pos} runs past the end of the file (size ${cur.size})`);
+      this.charge(2 * len, what);
       cur.skip(len, what);
     }
   }
 
   /** The metadata entries whose keys `wanted` picks, the others skipped undecoded; the tensor infos are not read. */
-  async metadata(wanted: (key: string) => boolean): Promise<Map<string, GgufValue>> {
-    return this.entries((await this.preamble()).kvCount, wanted);
+  async metadata(wanted: (key: string) => boolean, complete?: MetadataOptions['complete']): Promise<Map<string, GgufValue>> {
+    return this.entries((await this.preamble()).kvCount, wanted, complete);
   }
 
-  /** The `kvCount` metadata entries, in file order: those `wanted` picks decoded, the others skipped. */
-  private async entries(kvCount: number, wanted: (key: string) => boolean): Promise<Map<string, GgufValue>> {
+  /**
+   * The `kvCount` metadata entries, in file order: those `wanted` picks decoded, the others skipped;
+   * it stops after the entry that makes `complete` say so.
+   */
+  private async entries(kvCount: number, wanted: (key: string) => boolean, complete?: MetadataOptions['complete']): Promise<Map<string, GgufValue>> {
     const metadata = new Map<string, GgufValue>();
     const keys = new Set<string>();
-    for (let i = 0; i < kvCount; i++) {
+    for (let i = 0; i < kvCount && !complete?.(metadata); i++) {
       const key = await this.string(`metadata key #${i}`, GGUF_LIMITS.maxNameLength);
       if (key.length === 0) throw this.corrupt(`metadata key #${i} is empty`);
       if (keys.has(key)) throw this.corrupt(`duplicate metadata key ${quote(key)}`);
@@ -487,13 +521,15 @@ export function parseGgufHeader(src: GgufByteSource, label: string, opts: ReadOp
 /**
  * Reads only the metadata entries of a GGUF file whose keys `wanted` picks: the others (a vocabulary's
  * arrays) are skipped without being decoded, and the tensor infos are not read, so a model's header
- * costs a few reads and little memory. Checked and thrown as readGgufHeader.
+ * costs a few reads and little memory; with `complete`, it stops once the caller has what it needs.
+ * Checked and thrown as readGgufHeader, skipped values counted against `maxMetadataBytes` as decoded
+ * ones are (a file the full parse refuses as too_large is refused as quickly here).
  */
-export async function readGgufMetadata(filePath: string, wanted: (key: string) => boolean, opts: ReadOptions = {}): Promise<Map<string, GgufValue>> {
+export async function readGgufMetadata(filePath: string, wanted: (key: string) => boolean, opts: MetadataOptions = {}): Promise<Map<string, GgufValue>> {
   const fh = await fsp.open(filePath, 'r');
   try {
     const { size } = await fh.stat();
-    return await new HeaderParser(new Cursor(fileSource(fh, size), filePath, opts.signal), filePath).metadata(wanted);
+    return await new HeaderParser(new Cursor(fileSource(fh, size), filePath, opts.signal), filePath).metadata(wanted, opts.complete);
   } finally {
     await fh.close();
   }

@@ -4,6 +4,7 @@
  * header main/gguf parses (no second reader) without loading the model.
  */
 import { GgufHeader, ggufNumber, ggufString } from '../gguf/read';
+import type { GgufValue } from '../gguf/types';
 import { FILE_TYPE_NAMES } from '../engine/protocol';
 import { poolingOf, type Pooling } from '../params/docs';
 
@@ -48,6 +49,12 @@ export function headerFacts(h: GgufHeader): HeaderFacts {
 
 /** Whether a metadata key is one headerPooling reads (readGgufMetadata decodes only these). */
 export const isPoolingKey = (key: string): boolean => key === 'general.architecture' || key.endsWith('.pooling_type');
+
+/** Whether `found` holds every key headerPooling reads (the architecture and its pooling_type): a read of them can stop there. */
+export function hasPoolingKeys(found: ReadonlyMap<string, GgufValue>): boolean {
+  const arch = found.get('general.architecture');
+  return arch?.type === 'string' && found.has(`${arch.value}.pooling_type`);
+}
 
 /**
  * How llama.cpp pools the model (main/params/docs.ts poolingOf): its `<arch>.pooling_type`, none

@@ -5,7 +5,8 @@ import * as os from 'os';
 import * as path from 'path';
 import { promisify } from 'util';
 import { ggufNumber, ggufString, readGgufHeader, readGgufMetadata, readGgufTensorBytes, type GgufHeader } from '../../main/gguf/read';
-import { GGUF_DEFAULT_ALIGNMENT, GgufError, gguf, type GgufValue } from '../../main/gguf/types';
+import { GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GgufError, GgufType, gguf, type GgufValue } from '../../main/gguf/types';
+import { hasPoolingKeys, isPoolingKey } from '../../main/models/facts';
 import { GgufWriter, f16ToF32, f32ArrayToF16, f32ToF16 } from '../../main/gguf/write';
 import {
   DEFAULT_CHAT_TEMPLATE, TEST_MODEL_HPARAMS, resolveVocabFile, testModelTensors, writeTestModel, type TestModelHparams,
@@ -249,6 +250,53 @@ describe('readGgufMetadata: the keys asked for, the rest skipped', () => {
     await fsp.writeFile(cut, bytes.subarray(0, 200_000));
     await expectGgufError(readGgufMetadata(cut, (k) => k === 'general.architecture'), 'truncated', cut);
     await expectGgufError(readGgufHeader(cut), 'truncated', cut);
+  });
+});
+
+describe('readGgufMetadata: skipped metadata within the full parse\'s budget', () => {
+  const u32 = (n: number) => { const b = Buffer.alloc(4); b.writeUInt32LE(n); return b; };
+  const u64 = (n: number) => { const b = Buffer.alloc(8); b.writeBigUInt64LE(BigInt(n)); return b; };
+  const str = (s: string) => Buffer.concat([u64(Buffer.byteLength(s)), Buffer.from(s)]);
+  const kv = (key: string, type: number, value: Buffer) => Buffer.concat([str(key), u32(type), value]);
+
+  /**
+   * A GGUF whose metadata is `kvs`, then a key `x.bomb` holding `n` items of `itemType`, each
+   * `itemBytes` of zeros (an empty string, an empty uint8 array, false): written sparse, so a file of
+   * tens of MB costs nothing to make.
+   */
+  async function bomb(name: string, kvs: Buffer[], itemType: number, n: number, itemBytes: number): Promise<string> {
+    const head = Buffer.concat([u32(GGUF_MAGIC), u32(3), u64(0), u64(kvs.length + 1), ...kvs, str('x.bomb'), u32(GgufType.ARRAY), u32(itemType), u64(n)]);
+    const file = path.join(tmp, name);
+    await fsp.writeFile(file, head);
+    await fsp.truncate(file, head.length + n * itemBytes);
+    return file;
+  }
+  const arch = kv('general.architecture', GgufType.STRING, str('llama'));
+
+  test('a skipped value past GGUF_LIMITS.maxMetadataBytes is refused as the full parse refuses it (too_large), and as quickly', async () => {
+    // 5M empty arrays (60 MB, each 72 bytes counted), 9M bools (8 each), 1.5M empty strings (48 each): each over 64 MiB
+    for (const [itemType, n, itemBytes] of [[GgufType.ARRAY, 5_000_000, 12], [GgufType.BOOL, 9_000_000, 1], [GgufType.STRING, 1_500_000, 8]]) {
+      const file = await bomb(`bomb-${itemType}.gguf`, [arch], itemType, n, itemBytes);
+      const full = await expectGgufError(readGgufHeader(file), 'too_large', file);
+      const started = performance.now();
+      const skipped = await expectGgufError(readGgufMetadata(file, isPoolingKey), 'too_large', file);
+      // refused at the array's count, before its items are walked (walking 5M arrays took seconds)
+      expect(performance.now() - started).toBeLessThan(1000);
+      expect(skipped.detail).toBe(full.detail);
+      expect(skipped.detail).toContain('x.bomb');
+    }
+  });
+
+  test('with `complete`, the read stops once the caller has its keys: what follows is neither read nor checked', async () => {
+    const pooling = kv('llama.pooling_type', GgufType.UINT32, u32(1));
+    const after = await bomb('bomb-after.gguf', [arch, pooling], GgufType.ARRAY, 5_000_000, 12);
+    expect([...(await readGgufMetadata(after, isPoolingKey, { complete: hasPoolingKeys }))]).toEqual([
+      ['general.architecture', { type: 'string', value: 'llama' }], ['llama.pooling_type', { type: 'uint32', value: 1 }],
+    ]);
+    // without it, or with the keys after the bomb, the whole metadata is read (and refused)
+    await expectGgufError(readGgufMetadata(after, isPoolingKey), 'too_large', after);
+    const before = await bomb('bomb-before.gguf', [arch], GgufType.ARRAY, 5_000_000, 12);
+    await expectGgufError(readGgufMetadata(before, isPoolingKey, { complete: hasPoolingKeys }), 'too_large', before);
   });
 });
 
