@@ -4,7 +4,7 @@
  * model_refs), and the one chat model loaded in the engine: load with progress, unload, switch.
  * Per-model load settings come from the store.
  */
-import { promises as fsp, type Stats } from 'fs';
+import { promises as fsp } from 'fs';
 import path from 'path';
 import { EngineClient } from '../engine/client';
 import type { Logger } from '../logging';
@@ -12,12 +12,12 @@ import type { LoadedModel } from '../engine/methods';
 import { EngineError, LoadParamsInput } from '../engine/protocol';
 import { IpcError, IpcErrorCode, ModelDTO, ModelState } from '../ipc/contract';
 import { GgufHeaderCache } from '../gguf/cache';
-import { readGgufMetadata } from '../gguf/read';
 import { hparamProblem } from '../gguf/hparams';
 import { GgufError } from '../gguf/types';
 import type { ModelRef, ModelRefInput, Store } from '../store';
 import { REFERENCE_SOURCES } from '../ipc/models';
-import { headerFacts, headerPooling, isPoolingKey, type HeaderFacts } from './facts';
+import { headerFacts, headerPooling, type HeaderFacts } from './facts';
+import { Poolings } from './poolings';
 import type { Pooling } from '../params/docs';
 import { planLoad } from './fit';
 import { loadPaired, ProjectorPicker } from './projector-pick';
@@ -48,9 +48,6 @@ export interface LibraryEntry extends ModelDTO {
 }
 
 export const CHAT_MODEL_ID = 'chat';
-
-/** Poolings kept at most (ModelLibrary.entries: a bigger library reads the rest again). */
-const POOLINGS_KEPT = 2000;
 
 /**
  * A split model (`-00001-of-00003.gguf`) as one model: its first part, named without the suffix, with
@@ -149,8 +146,8 @@ export class ModelLibrary {
   private loadedModel: LoadedChatModel | null = null;
   /** Files the user picked in a file dialog this session (main/app adds them). */
   private readonly picked = new Set<string>();
-  /** each listed file's pooling by (path, size, mtime): its header's few keys read once while the file is unchanged */
-  private readonly poolings = new Map<string, Promise<Pooling | null>>();
+  /** each listed file's pooling, kept by (path, size, mtime) while its header reads (main/models/poolings.ts) */
+  private readonly poolings: Poolings;
   /** headers of files offered by reference, read once while unchanged */
   private readonly headers = new GgufHeaderCache({ maxEntries: 4, maxBytes: 64 * 1024 * 1024 });
 
@@ -159,6 +156,7 @@ export class ModelLibrary {
   private readonly stopLost: () => void;
 
   constructor(private readonly deps: LibraryDeps) {
+    this.poolings = new Poolings(deps.logger);
     this.modelFolder = this.follow(deps.modelsDir);
     // the engine dropped the chat model (its native work hung, the engine restarted without it): say so
     this.stopLost = deps.engine.onModelLost((modelId, error) => {
@@ -228,32 +226,15 @@ export class ModelLibrary {
   async entries(): Promise<LibraryEntry[]> {
     const folder = splitAsOne(await this.list()).map(async (m): Promise<LibraryEntry> => {
       const st = await fsp.stat(m.path).catch(() => undefined);
-      return { ...m, origin: 'folder', source: null, missing: false, pooling: await this.poolingOf(m.path, st) };
+      return { ...m, origin: 'folder', source: null, missing: false, pooling: await this.poolings.of(m.path, st) };
     });
     const refs = (this.deps.references?.list() ?? []).map(async (r): Promise<LibraryEntry> => {
       const st = await fsp.stat(r.path).catch(() => undefined);
       const source = (REFERENCE_SOURCES as readonly string[]).includes(r.source) ? (r.source as ReferenceSource) : 'file';
       const there = st?.isFile() === true;
-      return { path: r.path, name: r.name, fileSize: there ? st!.size : 0, origin: 'reference', source, missing: !there, pooling: await this.poolingOf(r.path, st) };
+      return { path: r.path, name: r.name, fileSize: there ? st!.size : 0, origin: 'reference', source, missing: !there, pooling: await this.poolings.of(r.path, st) };
     });
     return Promise.all([...folder, ...refs]);
-  }
-
-  /**
-   * How `file` pools (its header's general.architecture and <arch>.pooling_type only: the vocabulary is
-   * skipped, not decoded), kept while its size and mtime stay; null when it is not a regular file or
-   * its header cannot be read.
-   */
-  private poolingOf(file: string, st: Stats | undefined): Promise<Pooling | null> {
-    if (!st?.isFile()) return Promise.resolve(null);
-    const key = `${file}\0${st.size}\0${st.mtimeMs}`;
-    let got = this.poolings.get(key);
-    if (!got) {
-      got = readGgufMetadata(file, isPoolingKey).then((metadata) => headerPooling({ metadata }), () => null);
-      if (this.poolings.size >= POOLINGS_KEPT) this.poolings.clear();
-      this.poolings.set(key, got);
-    }
-    return got;
   }
 
   /**

@@ -16,6 +16,7 @@ import { GgufWriter } from '../../main/gguf/write';
 import { docModelMismatch, poolingOf } from '../../main/params';
 import { DocModels } from '../../main/docs/models';
 import { silentLogger } from '../../main/logging';
+import { POOLING_READS } from '../../main/models/poolings';
 import { copyModel, TINY_BERT, TINY_BPE, TINY_EMBED, TINY_PROJECTOR, TINY_RERANK, TINY_SPM, writeHalfModel, writeSplitModel } from '../helpers/models';
 import { writeTestProjector } from '../../scripts/make-test-projector';
 import { TEST_MODEL_HPARAMS } from '../../scripts/make-test-model';
@@ -147,6 +148,52 @@ describe('each model\'s pooling', () => {
     await expect(docModels.check('rerank', path.join(models, 'embed.gguf'))).rejects.toThrow(/is not a reranker: its GGUF has mean pooling/);
     await expect(docModels.check('embed', path.join(models, 'embed.gguf'))).resolves.toMatchObject({ dims: expect.any(Number) });
     await expect(docModels.check('rerank', path.join(models, 'rerank.gguf'))).resolves.toBeDefined();
+  });
+});
+
+describe('each model\'s pooling, read again after a passing failure', () => {
+  test('a header read that fails for a passing reason (EBUSY) is read again by the next models.list; one that is not a GGUF is kept; at most POOLING_READS headers are read at once', async () => {
+    const a = open();
+    const models = a.paths.models;
+    // the test runs as root (chmod 000 would not stop it): the failure comes from the file system's boundary,
+    // where a busy file, a network drive timing out or too many open files would show
+    const busy = path.join(models, 'embed-0.gguf');
+    const realOpen = fs.promises.open;
+    let failed = false;
+    const opened: string[] = [];
+    let reading = 0;
+    let most = 0;
+    const spy = jest.spyOn(fs.promises, 'open').mockImplementation((async (file: fs.PathLike, ...rest: unknown[]) => {
+      // the header reads (readGgufMetadata opens with 'r'; the listing's magic check opens non-blocking, by flags)
+      if (!String(file).startsWith(models + path.sep) || rest[0] !== 'r') return realOpen(file, ...(rest as []));
+      opened.push(path.basename(String(file)));
+      if (String(file) === busy && !failed) {
+        failed = true;
+        throw Object.assign(new Error(`EBUSY: resource busy or locked, open '${busy}'`), { code: 'EBUSY', errno: -16, syscall: 'open', path: busy });
+      }
+      const fh = await realOpen(file, ...(rest as []));
+      most = Math.max(most, ++reading);
+      const close = fh.close.bind(fh);
+      fh.close = async () => { reading--; return close(); };
+      return fh;
+    }) as typeof realOpen);
+    try {
+      for (let i = 0; i < 8; i++) copyModel(TINY_EMBED, path.join(models, `embed-${i}.gguf`));
+      writeHalfModel(path.join(models, 'half.gguf'));
+      await a.app.library.folder.listing();
+      const poolings = async () => Object.fromEntries(((await a.call('models.list')) as { path: string; pooling: string | null }[]).map((m) => [path.basename(m.path), m.pooling]));
+      // the first read of embed-0.gguf failed (this listing's, or one models.changed's push made first)
+      expect(await poolings()).toMatchObject({ 'embed-1.gguf': 'mean', 'embed-7.gguf': 'mean', 'half.gguf': null, 'tiny.gguf': 'none' });
+      expect(failed).toBe(true);
+      expect(await poolings()).toMatchObject({ 'embed-0.gguf': 'mean', 'embed-1.gguf': 'mean', 'half.gguf': null });
+      // read once more after its failure; the cut file (a GgufError: not a readable GGUF) and the others once, kept while unchanged
+      const times = (name: string) => opened.filter((n) => n === name).length;
+      expect([times('embed-0.gguf'), times('embed-1.gguf'), times('half.gguf')]).toEqual([2, 1, 1]);
+      expect(most).toBeGreaterThan(0);
+      expect(most).toBeLessThanOrEqual(POOLING_READS);
+    } finally {
+      spy.mockRestore();
+    }
   });
 });
 
