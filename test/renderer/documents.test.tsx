@@ -472,6 +472,25 @@ describe('Settings → Documents offers each role the models that fit it', () =>
     }
   });
 
+  test('while the library is being listed, a saved choice is shown as it is: no reason, no empty notice, nothing fetched', async () => {
+    let answer!: (v: object[]) => void;
+    const r = renderApp({ 'models.list': () => new Promise<object[]>((res) => (answer = res)), 'settings.get': () => settingsDTO({ documents: { embeddingModel: '/m/embed.gguf' } as never }) });
+    await waitFor(() => expect(r.bridge.callsTo('settings.get')).toHaveLength(1));
+    await act(async () => void r.store.dispatch(openDialog({ name: 'settings', section: 'documents' })));
+    const dialog = screen.getByRole('dialog', { name: 'Settings' });
+    const select = within(dialog).getByRole('combobox', { name: 'Embedding model' }) as HTMLSelectElement;
+    expect(select.value).toBe('/m/embed.gguf');
+    expect(Array.from(select.options).map((o) => o.textContent)).toEqual(['None (keyword search only)', 'embed']);
+    expect(select.getAttribute('aria-invalid')).toBeNull();
+    expect(within(dialog).queryByText(/Your library has no/)).toBeNull();
+    expect(r.bridge.callsTo('hub.recommended')).toEqual([]);
+    // listed: judged
+    await act(async () => answer(library));
+    await waitFor(() => expect(Array.from(select.options).map((o) => o.textContent)).toEqual(['None (keyword search only)', 'embed', 'bge']));
+    expect(select.value).toBe('/m/embed.gguf');
+    r.stop();
+  });
+
   test('a library without an embedding model or a reranker says so and leads to the hub: the recommended embedding model, or a search', async () => {
     const recommended = await loadRecommended();
     const suggested = recommended.find((m) => m.use === 'embedding')!;

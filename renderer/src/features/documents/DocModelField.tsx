@@ -49,11 +49,13 @@ export function DocModelField({ role, value, onChange }: { role: DocModelRole; v
   const recommended = useAppSelector((s) => s.welcome.recommended);
   const r = ROLES[role];
   const id = useId();
+  // until main has listed the library, nothing is judged (a saved choice is shown as it is, no notice)
+  const listed = useAppSelector((s) => s.models.listStatus === 'ready');
   const fitting = models.filter((m) => unfitReason(role, m) === null);
-  const chosenWhy = value ? unfitReason(role, models.find((m) => m.path === value)) : null;
   const chosen = models.find((m) => m.path === value);
+  const chosenWhy = listed && value ? unfitReason(role, chosen) : null;
   const suggestion = r.recommendedUse ? recommended.models.find((m) => m.use === r.recommendedUse) : undefined;
-  const empty = fitting.length === 0;
+  const empty = listed && fitting.length === 0;
   // the recommended list names the model to suggest when the library has none
   useEffect(() => {
     if (empty && r.recommendedUse && recommended.status === 'idle') void dispatch(fetchRecommended());
@@ -72,9 +74,10 @@ export function DocModelField({ role, value, onChange }: { role: DocModelRole; v
       <label htmlFor={`${id}-select`}>{r.label}</label>
       <select id={`${id}-select`} value={value} onChange={(e) => onChange(e.target.value)} aria-describedby={describedBy} aria-invalid={chosenWhy ? true : undefined}>
         <option value="">{r.none}</option>
-        {value && chosenWhy && (
+        {value && (chosenWhy || !chosen) && (
           <option value={value}>
-            {modelLabel(chosen?.name ?? value)} ({chosenWhy})
+            {modelLabel(chosen?.name ?? value)}
+            {chosenWhy ? ` (${chosenWhy})` : ''}
           </option>
         )}
         {fitting.map((m) => (
