@@ -87,6 +87,21 @@ function harness(over: Partial<IndexerDeps> = {}): Harness {
 
 const flush = () => new Promise((r) => setImmediate(r));
 
+/** Another indexer over the harness's store that only catches up (nothing to read or extract), with `vectors`. */
+function catchUpIndexer(h: Harness, vectors: IndexerDeps['vectors']): Indexer {
+  return new Indexer({
+    store: h.store.docs,
+    settings: () => settings,
+    read: async () => null,
+    extract: async () => extracted(''),
+    vectors,
+    chatIdle: async () => undefined,
+    progress: () => undefined,
+    changed: () => undefined,
+    logger: silentLogger,
+  });
+}
+
 test('a chat reply being written keeps priority: no embedding batch runs until it ends, then every chunk gets its vector', async () => {
   const h = harness();
   h.replying.on = true;
@@ -160,17 +175,7 @@ test('a new embedding model: every indexed document is embedded into its space o
   const old = h.store.docs.spaces()[0].id;
   const next = h.store.docs.ensureSpace('embed-b', 'b', DIMS);
   const embedded: number[] = [];
-  const swapped = new Indexer({
-    store: h.store.docs,
-    settings: () => settings,
-    read: async () => null,
-    extract: async () => extracted(''),
-    vectors: async () => ({ spaceId: next, embed: async (texts) => (embedded.push(texts.length), texts.map(vectorOf)) }),
-    chatIdle: async () => undefined,
-    progress: () => undefined,
-    changed: () => undefined,
-    logger: silentLogger,
-  });
+  const swapped = catchUpIndexer(h, async () => ({ spaceId: next, embed: async (texts) => (embedded.push(texts.length), texts.map(vectorOf)) }));
   swapped.reembed();
   await swapped.idle();
   expect(embedded).toEqual([4]);
@@ -189,19 +194,9 @@ test('a model changed while a catch-up embeds into the old one: the new space is
   // the settings name b when the pass starts, c once its first batch is under way
   let current = b;
   const into: number[] = [];
-  const indexer = new Indexer({
-    store: h.store.docs,
-    settings: () => settings,
-    read: async () => null,
-    extract: async () => extracted(''),
-    vectors: async () => {
-      const spaceId = current;
-      return { spaceId, embed: async (texts) => (into.push(spaceId), (current = c), texts.map(vectorOf)) };
-    },
-    chatIdle: async () => undefined,
-    progress: () => undefined,
-    changed: () => undefined,
-    logger: silentLogger,
+  const indexer = catchUpIndexer(h, async () => {
+    const spaceId = current;
+    return { spaceId, embed: async (texts) => (into.push(spaceId), (current = c), texts.map(vectorOf)) };
   });
   indexer.reembed();
   await indexer.idle();

@@ -4,25 +4,16 @@
  * rebuilt after another connection's; the keyword search's document filter (docs-text.ts) against a
  * brute-force filter of all matches, and its stop words. Real SQLite files, real sqlite-vec.
  */
-import { createHash } from 'crypto';
 import path from 'path';
 import type { Store } from '../../main/store';
 import type { VectorHit } from '../../main/store/docs';
 import { prng, unitVector } from '../../bench/docs-store';
 import { toDocFtsQuery } from '../../main/store/docs';
-import { cleanupDirs, closeStores, openStore, tmpDir } from './helpers';
+import { cleanupDirs, closeStores, openStore, tmpDir, hashOf, near } from './helpers';
 
 afterEach(() => { closeStores(); cleanupDirs(); });
 
-const hashOf = (s: string) => createHash('sha256').update(s).digest('hex');
 
-/** `q` moved a little (distance ~ eps² / 2) in a random direction, length 1. */
-function near(rand: () => number, q: Float32Array, eps: number): Float32Array {
-  const noise = unitVector(rand, q.length);
-  const v = q.map((x, i) => x + eps * noise[i]);
-  const n = Math.hypot(...v);
-  return v.map((x) => x / n);
-}
 
 function addDocs(s: Store, docs: number, perDoc: number, text: (d: number, c: number) => string) {
   return s.db.transaction(() => Array.from({ length: docs }, (_, d) => {

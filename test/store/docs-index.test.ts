@@ -4,25 +4,16 @@
  * main thread, measured the same way); writes made here while it is built, and another connection's, are in what
  * searches see once it is ready; a builder that fails leaves the exact search. Real SQLite files, real sqlite-vec.
  */
-import { createHash } from 'crypto';
 import fs from 'fs';
 import path from 'path';
 import type { Store } from '../../main/store';
 import type { VectorHit } from '../../main/store/docs';
-import { prng, unitVector } from '../../bench/docs-store';
-import { cleanupDirs, closeStores, openStore, recordingLogger, tmpDir } from './helpers';
+import { longestHold, prng, unitVector } from '../../bench/docs-store';
+import { cleanupDirs, closeStores, openStore, recordingLogger, tmpDir, hashOf, near } from './helpers';
 
 afterEach(() => { closeStores(); cleanupDirs(); });
 
-const hashOf = (s: string) => createHash('sha256').update(s).digest('hex');
 
-/** `q` moved a little (distance ~ eps² / 2) in a random direction, length 1. */
-function near(rand: () => number, q: Float32Array, eps: number): Float32Array {
-  const noise = unitVector(rand, q.length);
-  const v = q.map((x, i) => x + eps * noise[i]);
-  const n = Math.hypot(...v);
-  return v.map((x) => x / n);
-}
 
 /** `docs` documents of `perDoc` chunks each, every chunk with a random vector (in one transaction). */
 function fill(s: Store, sp: number, rand: () => number, dims: number, docs: number, perDoc: number, from = 0) {
@@ -38,23 +29,7 @@ function fill(s: Store, sp: number, rand: () => number, dims: number, docs: numb
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The longest wait between the ticks of a 5 ms timer while `run` runs (how long the event loop was held). */
-async function maxTimerGap(run: () => Promise<unknown>): Promise<number> {
-  let last = performance.now();
-  let gap = 0;
-  const timer = setInterval(() => {
-    const now = performance.now();
-    gap = Math.max(gap, now - last);
-    last = now;
-  }, 5);
-  try {
-    await sleep(20);
-    await run();
-    await sleep(20);
-  } finally {
-    clearInterval(timer);
-  }
-  return Math.max(gap, performance.now() - last);
-}
+const maxTimerGap = (run: () => Promise<unknown>) => longestHold(run, 5, 20);
 
 const ids = (hits: VectorHit[]) => hits.map((h) => h.chunkId);
 /** The same neighbours in the same order, at (nearly) the same distances. */

@@ -4,18 +4,16 @@
  * thread that cannot answer (its file missing, one that exits) leaving the search to the main connection, logged,
  * with the same hits. Real SQLite files, real FTS5.
  */
-import { createHash } from 'crypto';
 import fs from 'fs';
 import path from 'path';
 import type { Store } from '../../main/store';
 import { TextSearchWorker } from '../../main/store/docs-text-remote';
 import { prng, vocabulary, zipf } from '../../bench/docs-store';
 import { ensureWorker } from '../helpers/workers';
-import { cleanupDirs, closeStores, openStore, recordingLogger, tmpDir } from './helpers';
+import { cleanupDirs, closeStores, openStore, recordingLogger, tmpDir, hashOf } from './helpers';
 
 afterEach(() => { closeStores(); cleanupDirs(); });
 
-const hashOf = (s: string) => createHash('sha256').update(s).digest('hex');
 
 /** `docs` documents of 20 chunks of Zipf-drawn words (a few very common, most rare). */
 function fill(s: Store, docs: number): { ids: number[]; vocab: string[]; word: () => number } {

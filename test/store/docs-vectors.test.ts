@@ -3,16 +3,14 @@
  * that go with their chunks, KNN filtered to a set of documents (2,000 of them too), and a store
  * where sqlite-vec does not load. Real SQLite files, real sqlite-vec.
  */
-import { createHash } from 'crypto';
 import path from 'path';
 import { vecSlots, worthCompacting } from '../../main/store/docs-compact';
 import { unpackedPath } from '../../main/store/vector-ext';
 import type { Store } from '../../main/store';
-import { cleanupDirs, closeStores, expectCode, openStore, recordingLogger, tmpDir } from './helpers';
+import { cleanupDirs, closeStores, expectCode, openStore, recordingLogger, tmpDir, hashOf } from './helpers';
 
 afterEach(() => { closeStores(); cleanupDirs(); });
 
-const hashOf = (s: string) => createHash('sha256').update(s).digest('hex');
 const unit = (dims: number, axis: number, tilt = 0) => {
   const v = new Float32Array(dims);
   v[axis % dims] = 1;

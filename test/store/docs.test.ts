@@ -3,17 +3,15 @@
  * full-text search, links to threads and knowledge folders, garbage collection, neighbours, and user
  * text that is FTS syntax. Real SQLite files in a temp folder, real sqlite-vec (vectors: docs-vectors.test.ts).
  */
-import { createHash } from 'crypto';
 import fs from 'fs';
 import path from 'path';
 import Database from 'better-sqlite3';
 import { MAX_THREAD_DOCS } from '../../main/params/docs';
 import { LATEST_VERSION, type NewChunk, type Store } from '../../main/store';
-import { cleanupDirs, closeStores, expectCode, fakeClock, FIXTURES, openStore, tmpDir } from './helpers';
+import { cleanupDirs, closeStores, expectCode, fakeClock, FIXTURES, openStore, tmpDir, hashOf } from './helpers';
 
 afterEach(() => { closeStores(); cleanupDirs(); });
 
-const hashOf = (s: string) => createHash('sha256').update(s).digest('hex');
 const columns = (db: Database.Database, table: string) => (db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).map((c) => c.name);
 const hasTable = (db: Database.Database, name: string) => db.prepare("SELECT 1 FROM sqlite_master WHERE name = ?").get(name) !== undefined;
 /** rows the FTS index itself holds for a word (a stale row of a deleted chunk would still be found here) */

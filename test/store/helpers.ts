@@ -1,10 +1,12 @@
 /** Helpers for the store tests: temp folders, a controllable clock, a logger that records warnings. */
+import { createHash } from 'crypto';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import { Store, type StoreOptions } from '../../main/store';
 import type { Logger } from '../../main/logging';
 import { ensureWorker } from '../helpers/workers';
+import { unitVector } from '../../bench/docs-store';
 
 const dirs: string[] = [];
 
@@ -78,3 +80,14 @@ export function expectCode(fn: () => unknown, code: string): void {
 }
 
 export const FIXTURES = path.resolve(__dirname, '../fixtures/store');
+
+/** A document's content hash as the store keys it (sha-256, hex), of any text. */
+export const hashOf = (s: string): string => createHash('sha256').update(s).digest('hex');
+
+/** `q` moved a little (distance ~ eps² / 2) in a random direction, length 1. */
+export function near(rand: () => number, q: Float32Array, eps: number): Float32Array {
+  const noise = unitVector(rand, q.length);
+  const v = q.map((x, i) => x + eps * noise[i]);
+  const n = Math.hypot(...v);
+  return v.map((x) => x / n);
+}
