@@ -36,7 +36,7 @@ import { StoreError } from './errors';
 import type { Clock } from './types';
 import { check } from './validation';
 import type { VectorSupport } from './vector-ext';
-import { COMPACTS_VEC, vecSlots, vectorsToMove, worthCompacting } from './docs-compact';
+import { VectorCompactor } from './docs-compact';
 import { BinaryIndex } from './docs-binary';
 import { buildIndexInWorker, type IndexBuild } from './docs-index-build';
 
@@ -139,10 +139,8 @@ export class DocVectors {
   private readonly stmts;
   private readonly perSpace = new Map<number, SpaceStmts>();
   private readonly indexes = new Map<number, SpaceIndex>();
-  /** a compaction under way (docs-compact.ts): the space, the vectors to move and how many are done */
-  private compaction: { spaceId: number; ids: number[]; at: number; read: Database.Statement } | null = null;
-  /** sqlite-vec's vec_version(), asked once */
-  private vecVersion: string | undefined;
+  /** gives back the space of deleted vectors (docs-compact.ts) */
+  private readonly compactor: VectorCompactor;
   private readonly builds = new Map<number, SpaceBuild>();
   /** when a space's last build failed (performance.now()) */
   private readonly failedAt = new Map<number, number>();
@@ -172,6 +170,11 @@ export class DocVectors {
       missingDoc: db.prepare(`SELECT c.id, c.doc_id, c.text, c.heading FROM doc_chunks c
         WHERE c.doc_id = ? AND NOT EXISTS (SELECT 1 FROM doc_embedded e WHERE e.space_id = ? AND e.chunk_id = c.id) ORDER BY c.seq LIMIT ?`),
     };
+    this.compactor = new VectorCompactor({
+      db, logger,
+      tables: () => this.spaces().filter((sp) => this.stmts.hasTable.get(tableOf(sp.id))).map((sp) => ({ spaceId: sp.id, dims: sp.dims, table: tableOf(sp.id) })),
+      put: (spaceId, rows) => this.putVectors(spaceId, rows),
+    });
   }
 
   get available(): boolean {
@@ -447,43 +450,9 @@ export class DocVectors {
     }
   }
 
-  /**
-   * One step of giving back the space of deleted vectors (docs-compact.ts): a few vectors of a sparse vec0 chunk moved
-   * (read, then put again: putVectors, which skips a chunk no longer stored), for about `budgetMs`. The first step
-   * plans: the first space whose holes outnumber its vectors. Returns whether there is more to do.
-   */
+  /** One step (about `budgetMs`) of giving back the space of deleted vectors (docs-compact.ts); whether more remains. */
   compactStep(budgetMs: number): boolean {
-    if (!this.available || !this.compactable()) return false;
-    if (!this.compaction) {
-      const space = this.spaces().find((sp) => this.stmts.hasTable.get(tableOf(sp.id)) && worthCompacting(vecSlots(this.db, tableOf(sp.id))));
-      if (!space) return false;
-      const ids = vectorsToMove(this.db, tableOf(space.id));
-      if (ids.length === 0) return false;
-      this.compaction = { spaceId: space.id, ids, at: 0, read: this.db.prepare(`SELECT doc_id, embedding FROM ${tableOf(space.id)} WHERE chunk_id = ?`) };
-      this.logger.info('store: giving back the space of deleted vectors', { space: space.id, vectors: ids.length });
-    }
-    const c = this.compaction;
-    const end = performance.now() + budgetMs / 2;
-    const rows: VectorRow[] = [];
-    const dims = this.space(c.spaceId)?.dims;
-    // (reading takes about half the step; putting them again the other half)
-    while (dims !== undefined && c.at < c.ids.length && (rows.length === 0 || performance.now() < end)) {
-      const id = c.ids[c.at++];
-      const r = c.read.get(BigInt(id)) as { doc_id: number; embedding: Buffer } | undefined;
-      if (!r) continue;
-      rows.push({ chunkId: id, docId: r.doc_id, vector: new Float32Array(Uint8Array.from(r.embedding.subarray(0, dims * 4)).buffer) });
-    }
-    if (rows.length > 0) this.putVectors(c.spaceId, rows);
-    if (dims !== undefined && c.at < c.ids.length) return true;
-    this.compaction = null;
-    // another space may be next
-    return this.spaces().some((sp) => this.stmts.hasTable.get(tableOf(sp.id)) && worthCompacting(vecSlots(this.db, tableOf(sp.id))));
-  }
-
-  /** Whether this sqlite-vec's tables are the layout compaction reads (docs-compact.ts COMPACTS_VEC). */
-  private compactable(): boolean {
-    this.vecVersion ??= String(this.db.prepare('SELECT vec_version()').pluck().get());
-    return COMPACTS_VEC.test(this.vecVersion);
+    return this.available && this.compactor.step(budgetMs);
   }
 
   /** Drops the vec0 tables no space owns (a space dropped where sqlite-vec was unavailable); returns how many. */
