@@ -195,9 +195,14 @@ export class DocsService {
       } catch (e) {
         this.deps.logger.warn(`docs: the vectors' space could not be given back: ${(e as Error).message}`);
       }
-      if (more) this.compactTimer = setTimeout(step, COMPACT_PAUSE_MS);
+      if (more) later();
     };
-    this.compactTimer = setTimeout(step, COMPACT_PAUSE_MS);
+    // (unref'd: giving back space is no reason for a process to stay)
+    const later = () => {
+      this.compactTimer = setTimeout(step, COMPACT_PAUSE_MS);
+      this.compactTimer.unref?.();
+    };
+    later();
   }
 
   private collect(): void {
