@@ -10,7 +10,7 @@
  */
 import { fireEvent, screen, waitFor, within } from '@testing-library/react';
 import type { ImageAttachment } from '../../main/ipc/contract';
-import { message } from './fake-bridge';
+import { ipcError, message } from './fake-bridge';
 import { attachment, loaded, PNG_BYTES, pngFile, REF_A, REF_B, renderChat } from './render-chat';
 
 const REF_C = 'c'.repeat(64);
@@ -156,4 +156,31 @@ test('a model that reads no images: Attach files in the edit box says why images
   fireEvent.click(editBox().getByRole('button', { name: 'Remove image dog.png' }));
   fireEvent.change(editBox().getByRole('textbox', { name: 'Edit message' }), { target: { value: '' } });
   expect((editBox().getByRole('button', { name: 'Save and send' }) as HTMLButtonElement).disabled).toBe(true);
+});
+
+test('an edit main refuses opens the box again with its text and images, the error said; saved again it goes', async () => {
+  const u2 = message({ id: 'u2', role: 'user', content: 'Only the bird?', threadId: 't1', attachments: [BIRD], alternative: { index: 1, count: 2 } });
+  const r2 = message({ id: 'r2', parentId: 'u2', content: 'A bird.', threadId: 't1' });
+  let refuse = true;
+  const { bridge } = setup({
+    'chat.edit': () => (refuse ? Promise.reject(ipcError('busy', 'a reply is being written in this chat')) : { userMessage: u2, reply: r2 }),
+  });
+  openEdit();
+  fireEvent.click(editBox().getByRole('button', { name: 'Remove image cat.png' }));
+  fireEvent.click(editBox().getByRole('button', { name: 'Remove image dog.png' }));
+  fireEvent.change(editBox().getByLabelText('Choose files'), { target: { files: [pngFile('bird.png')] } });
+  expect(await editBox().findByRole('img', { name: 'bird.png' })).toBeTruthy();
+  fireEvent.change(editBox().getByRole('textbox', { name: 'Edit message' }), { target: { value: 'Only the bird?' } });
+  fireEvent.click(editBox().getByRole('button', { name: 'Save and send' }));
+  await waitFor(() => expect(bridge.callsTo('chat.edit')).toHaveLength(1));
+  // refused: the box is back with what was written and attached, and the error is shown
+  expect(await screen.findByRole('group', { name: 'Editing your message' })).toBeTruthy();
+  expect((editBox().getByRole('textbox', { name: 'Edit message' }) as HTMLTextAreaElement).value).toBe('Only the bird?');
+  expect(chipNames()).toEqual(['bird.png']);
+  expect(screen.getAllByRole('alert').some((a) => /reply is being written|busy|wait/i.test(a.textContent ?? ''))).toBe(true);
+  refuse = false;
+  fireEvent.click(editBox().getByRole('button', { name: 'Save and send' }));
+  await waitFor(() => expect(bridge.callsTo('chat.edit')).toHaveLength(2));
+  expect(bridge.callsTo('chat.edit')[1]).toEqual({ threadId: 't1', messageId: 'u1', content: 'Only the bird?', attachments: [BIRD] });
+  await waitFor(() => expect(screen.queryByRole('group', { name: 'Editing your message' })).toBeNull());
 });

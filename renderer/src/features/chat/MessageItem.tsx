@@ -2,7 +2,7 @@
  * One message. Memoized and selecting its own message by id, so while a reply streams only that
  * reply's component re-renders (the list and the other messages keep their props and state).
  */
-import { KeyboardEvent, memo, useId, useState } from 'react';
+import { KeyboardEvent, memo, useEffect, useId, useState } from 'react';
 import type { MessageDTO, MetricsDTO } from '../../../../main/ipc/contract';
 import { describeMessageError } from '../../app/errors';
 import { formatInt, modelLabel } from '../../app/format';
@@ -13,7 +13,7 @@ import { Icon } from '../../components/Icon';
 import { isSendKey } from '../../app/shortcuts';
 import { Markdown } from '../../components/Markdown';
 import { selectSendOnEnter, selectShowReasoning } from '../settings/settingsSlice';
-import { continueReply, regenerate, saveEdit, selectIsStreaming, selectProbs, switchAlternative } from './chatSlice';
+import { continueReply, failedEditTaken, regenerate, saveEdit, selectIsStreaming, selectProbs, switchAlternative } from './chatSlice';
 import { AttachButton, ComposerImages, MessageImages } from './Images';
 import { editKey, imagesSet, imagesTaken, storedAttachments } from './imagesSlice';
 import { useAttachImages } from './useAttachImages';
@@ -85,12 +85,13 @@ export function AlternativesPager({ message, disabled }: { message: MessageDTO; 
  * the Edit button: imagesSlice `imagesSet` and docsSlice `editDocsOpened` under `editKey`; not a
  * document the thread took out with "Remove from chat") that can be
  * removed, or added to as in the composer (the same attach code: the picker, a paste, a drop). Save
- * sends them all (`saveEdit`); Cancel (or Escape) leaves the message as it was.
+ * sends them all (`saveEdit`); Cancel (or Escape) leaves the message as it was. An edit main refuses
+ * opens the box again with its text and files (chatSlice `failedEdits`), the error shown as usual.
  */
-function EditBox({ message, onDone }: { message: MessageDTO; onDone: () => void }) {
+function EditBox({ message, text: initial, onDone }: { message: MessageDTO; text: string; onDone: () => void }) {
   const dispatch = useAppDispatch();
   const sendOnEnter = useAppSelector(selectSendOnEnter);
-  const [text, setText] = useState(message.content);
+  const [text, setText] = useState(initial);
   const key = editKey(message.id);
   const { images, docs, storing, dragging, attachButton, onPaste, dropTarget } = useAttachImages(key, { documents: true });
   const save = () => {
@@ -216,6 +217,15 @@ export const MessageItem = memo(function MessageItem({ id }: { id: string }) {
   const modelLoading = useAppSelector((s) => (m?.status === 'streaming' && (s.models.state.loading || !s.models.state.loaded) ? s.models.state : null));
   const dispatch = useAppDispatch();
   const [editing, setEditing] = useState(false);
+  const [editText, setEditText] = useState('');
+  // an edit main refused: the box opens again with its text (its files are still under editKey)
+  const failedEdit = useAppSelector((s) => (m ? s.chat.failedEdits[m.id] : undefined));
+  useEffect(() => {
+    if (failedEdit === undefined || !m) return;
+    setEditText(failedEdit);
+    setEditing(true);
+    dispatch(failedEditTaken(m.id));
+  }, [failedEdit, m, dispatch]);
   const [showTokens, setShowTokens] = useState(false);
   const [copied, copy] = useCopied();
   if (!m) return null;
@@ -231,7 +241,7 @@ export const MessageItem = memo(function MessageItem({ id }: { id: string }) {
       </div>
       {m.reasoning && <Reasoning text={m.reasoning} thinking={streaming && !m.content} />}
       {editing ? (
-        <EditBox message={m} onDone={() => setEditing(false)} />
+        <EditBox message={m} text={editText} onDone={() => setEditing(false)} />
       ) : isUser ? (
         <>
           <MessageImages message={m} />
@@ -268,6 +278,7 @@ export const MessageItem = memo(function MessageItem({ id }: { id: string }) {
               <button type="button" className="icon-button small" aria-label="Edit message" title="Edit" disabled={busy} onClick={() => {
                   dispatch(imagesSet(editKey(m.id), storedAttachments(m)));
                   dispatch(editDocsOpened(editKey(m.id), m));
+                  setEditText(m.content);
                   setEditing(true);
                 }}>
                 <Icon name="edit" size={15} />

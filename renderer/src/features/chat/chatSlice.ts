@@ -57,6 +57,8 @@ export interface ChatState {
   probs: Record<string, TokenLogprobs[]>;
   /** each composer's draft in tokens (per thread, or NEW_CHAT): the loaded model's count, or an estimate */
   draftCounts: Record<string, DraftCount>;
+  /** an edit main refused, per message: its text, for the edit box to open with again (its files stay under editKey) */
+  failedEdits: Record<string, string>;
 }
 
 export interface DraftCount {
@@ -83,7 +85,7 @@ function addProbs(state: ChatState, messageId: string, probs: TokenLogprobs[]): 
   for (const id of ids.slice(0, Math.max(0, ids.length - MAX_PROBS_REPLIES))) delete state.probs[id];
 }
 
-const initialState: ChatState = { messages: {}, byThread: {}, orphans: {}, errors: {}, sending: {}, resuming: {}, jumpTo: null, probs: {}, draftCounts: {} };
+const initialState: ChatState = { messages: {}, byThread: {}, orphans: {}, errors: {}, sending: {}, resuming: {}, jumpTo: null, probs: {}, draftCounts: {}, failedEdits: {} };
 
 /** A composer's text changed (or it shows another thread's draft): the listener counts its tokens. */
 export const draftEdited = createAction<{ key: string; threadId: string | null; text: string }>('chat/draftEdited');
@@ -202,15 +204,20 @@ export function saveEdit(message: MessageDTO, text: string) {
     if (!content && !attachments.length && !documents.length) return false;
     const imagesChanged = !sameRefs(attachments, storedAttachments(message));
     const docsChanged = !sameRefs(documents, selectEditableDocuments(getState(), message));
-    dispatch(imagesTaken(key));
-    dispatch(docsTaken(key));
+    const take = () => {
+      dispatch(imagesTaken(key));
+      dispatch(docsTaken(key));
+    };
     if (content !== message.content || imagesChanged || docsChanged) {
+      // the box's files stay until main answers: a refused edit opens again with them and its text (failedEdits)
       void dispatch(editMessage({
         threadId: message.threadId, messageId: message.id, content,
         ...(imagesChanged || (!content && attachments.length) ? { attachments } : {}),
         ...(docsChanged || (!content && documents.length) ? { documents } : {}),
-      }));
-    }
+      })).then((r) => {
+        if (editMessage.fulfilled.match(r)) take();
+      });
+    } else take();
     return true;
   };
 }
@@ -274,6 +281,10 @@ const chatSlice = createSlice({
   name: 'chat',
   initialState,
   reducers: {
+    /** the edit box opened again with a refused edit's text */
+    failedEditTaken(s, a: PayloadAction<string>) {
+      delete s.failedEdits[a.payload];
+    },
     /** one animation frame's worth of chat.piece events, merged per message */
     piecesApplied(state, a: PayloadAction<Piece[]>) {
       for (const p of a.payload) {
@@ -376,7 +387,9 @@ const chatSlice = createSlice({
       })
       .addCase(editMessage.pending, (s, a) => {
         delete s.errors[a.meta.arg.threadId];
+        delete s.failedEdits[a.meta.arg.messageId];
       })
+
       .addCase(editMessage.fulfilled, (s, a) => {
         // the replies after the edited message leave the path: their probabilities go
         const t = s.byThread[a.meta.arg.threadId];
@@ -414,6 +427,8 @@ const chatSlice = createSlice({
       });
     for (const thunk of [regenerate, editMessage, continueReply, switchAlternative, stopGeneration]) {
       b.addCase(thunk.rejected, (s, a) => {
+        // a refused edit: its text, for the box to open with again
+        if (editMessage.rejected.match(a)) s.failedEdits[a.meta.arg.messageId] = a.meta.arg.content;
         const arg = a.meta.arg as string | { threadId: string; messageId?: string };
         const threadId = typeof arg === 'string' ? arg : arg.threadId;
         const was = typeof arg === 'string' || !arg.messageId ? undefined : s.resuming[arg.messageId];
@@ -429,7 +444,7 @@ const chatSlice = createSlice({
   },
 });
 
-export const { piecesApplied, messageDone, messageAdded, errorCleared, jumpRequested, jumpDone, draftCounted } = chatSlice.actions;
+export const { piecesApplied, messageDone, messageAdded, errorCleared, jumpRequested, jumpDone, draftCounted, failedEditTaken } = chatSlice.actions;
 export default chatSlice.reducer;
 
 // ---- selectors -----------------------------------------------------------------------------------
