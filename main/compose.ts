@@ -299,7 +299,7 @@ export function composeApp(opts: ComposeOptions): App {
   });
   const restarter = new Restarter(opts.restart, (reason) => services.emit('app.restarting', { reason }));
   // the Data page: imports of other apps' chats, exports
-  const data = new DataService({ store, services, dataDir: paths.root, logger });
+  const data = new DataService({ store, services, dataDir: paths.root, logger, indexDocuments: (refs) => docs.adoptImported(refs) });
   services.register(data.importExportChannels());
   services.register(backupChannels({ backups, restarter, store, paths, logger }));
   services.register(folderChannels({ paths, restarter, services, store, logger, chat, sessions, imageSweep, imports: data.imports }));

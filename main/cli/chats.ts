@@ -2,7 +2,7 @@
  * hearth chats import|export: another app's chats (or Hearth JSON) into the data folder's store, and
  * the store's threads out to a folder. The import is the Data page's job (main/data/import-job.ts):
  * a preview first (printed), then one transaction per conversation; Ctrl+C stops between
- * conversations (those written stay). Exports write one Markdown file per thread, or one Hearth bundle.
+ * conversations (those written stay). Exports write one Markdown file per thread, or one Hearth bundle (with its chats' attached documents).
  */
 import fs from 'fs';
 import path from 'path';
@@ -14,6 +14,8 @@ import { openImport } from '../data/formats/detect';
 import { ImportJobs } from '../data/import-job';
 import { Uploads } from '../data/uploads';
 import { makeDirs } from '../dirs';
+import { DocFiles } from '../docs/files';
+import { dataPaths } from '../paths';
 import { type ParsedArgs, spelling, UsageError } from './args';
 
 export const CHATS_USAGE = `  chats import FILE|DIR [--from auto|${IMPORT_FORMATS.join('|')}] [--preview] [--json]
@@ -25,7 +27,8 @@ export const CHATS_USAGE = `  chats import FILE|DIR [--from auto|${IMPORT_FORMAT
                                                 that); importing the same file again adds nothing
   chats export --out DIR [--format md|json] [--thread ID[,ID…]] [--json]
                                                 threads (default all) to DIR: one Markdown file per
-                                                thread (default), or one Hearth JSON bundle`;
+                                                thread (default), or one Hearth JSON bundle (with
+                                                the chats' attached documents)`;
 
 /** the options of each chats command (hearth.ts takes their union for `chats`; each command refuses the other's) */
 const SUB_FLAGS = { import: ['from', 'preview', 'json'], export: ['out', 'format', 'thread', 'json'] } as const;
@@ -66,6 +69,8 @@ async function importCommand({ parsed, rest, dataDir, openStore, logger }: Chats
     readers: openImport,
     // a path is read where it is: nothing is uploaded
     uploads: new Uploads(path.join(dataDir, 'imports'), logger),
+    // a Hearth bundle's documents are kept here; the app indexes them at its next start
+    documents: { files: new DocFiles(dataPaths(dataDir).documents) },
     logger,
     emit: (p) => {
       sent = p;
@@ -91,6 +96,10 @@ async function importCommand({ parsed, rest, dataDir, openStore, logger }: Chats
     if (json) process.stdout.write(JSON.stringify({ preview, result: end }, null, 2) + '\n');
     else if (end.state === 'done') process.stdout.write(`imported ${end.imported} chats (${end.messages} messages)${end.duplicates ? `; ${end.duplicates} imported before were skipped` : ''}\n`);
     else if (end.state === 'cancelled') process.stdout.write(`stopped: ${end.imported} chats imported before the stop stay\n`);
+    if (!json && end.documents) {
+      process.stdout.write(`  ${end.documents.linked} attached documents kept\n`);
+      for (const d of end.documents.skipped) process.stdout.write(`  document ${d.ref.slice(0, 12)}… left out: ${d.reason}\n`);
+    }
     if (end.state === 'failed') throw new Error(`the import failed after ${end.imported} chats (those stay): ${end.error}`);
     return end.state === 'done' ? 0 : 1;
   } finally {
@@ -99,7 +108,7 @@ async function importCommand({ parsed, rest, dataDir, openStore, logger }: Chats
   }
 }
 
-function exportCommand({ parsed, rest, openStore }: ChatsContext): number {
+async function exportCommand({ parsed, rest, dataDir, openStore }: ChatsContext): Promise<number> {
   if (rest.length !== 0) throw new UsageError('usage: hearth chats export --out DIR [--format md|json] [--thread ID[,ID…]]');
   const out = parsed.flags.out;
   if (typeof out !== 'string' || out.trim() === '') throw new UsageError(`hearth chats export needs ${spelling(parsed, 'out')} DIR: the folder the files go to`);
@@ -114,19 +123,19 @@ function exportCommand({ parsed, rest, openStore }: ChatsContext): number {
     makeDirs(dir);
     const written: string[] = [];
     // never over a file that is there: the user's own files stay
-    const write = (name: string, parts: Iterable<string>) => {
+    const write = async (name: string, parts: Iterable<string> | AsyncIterable<string>) => {
       const target = path.join(dir, name);
       const fd = fs.openSync(target, 'wx');
       try {
-        for (const p of parts) fs.writeSync(fd, p);
+        for await (const p of parts) fs.writeSync(fd, p);
       } finally {
         fs.closeSync(fd);
       }
       written.push(target);
     };
     try {
-      if (format === 'json') write(bundleFileName(Date.now()), bundleParts(store, chosen, Date.now()));
-      else for (const f of markdownFiles(store, chosen)) write(f.name, [f.text]);
+      if (format === 'json') await write(bundleFileName(Date.now()), bundleParts(store, chosen, Date.now(), new DocFiles(dataPaths(dataDir).documents)));
+      else for (const f of markdownFiles(store, chosen)) await write(f.name, [f.text]);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new UsageError(`${dir} already holds ${path.basename((e as NodeJS.ErrnoException).path ?? '')}: export to an empty folder`);
       throw e;

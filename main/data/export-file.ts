@@ -1,13 +1,15 @@
 /**
  * Threads exported as one file for data.export: Hearth JSON (one bundle, which Hearth imports back
- * losslessly), one thread's Markdown, or a zip of one Markdown file per thread (unique, safe names).
+ * losslessly, with the bytes of the documents its messages attach), one thread's Markdown, or a zip of one Markdown file per thread (unique, safe names).
  * The file crosses IPC whole, so it is capped at EXPORT_MAX_BYTES: more is refused with the way out
  * (fewer threads at a time).
  */
+import { createHash } from 'crypto';
 import yazl from 'yazl';
 import { IpcError, type ExportFileDTO, type RequestOf } from '../ipc/contract';
 import type { Store } from '../store';
-import { EXPORT_BUNDLE_FORMAT, EXPORT_VERSION, type BundleExport } from '../store/export';
+import { docKindOfName } from '../params';
+import { EXPORT_BUNDLE_FORMAT, EXPORT_VERSION, type BundleExport, type ExportedDocument, type ThreadExport } from '../store/export';
 import { safeFileName } from './uploads';
 
 /** the largest export (its data as it crosses IPC) */
@@ -44,15 +46,49 @@ export function* markdownFiles(store: Store, ids: readonly string[]): Generator<
   for (const id of ids) yield { name: unique(safeFileName(store.threads.get(id).title, 'chat'), '.md', taken), text: store.exportThreadMarkdown(id) };
 }
 
+/** Reads a kept document's bytes by its ref (main/docs/files.ts's DocFiles): null when it is gone. */
+export interface DocumentReader {
+  get(ref: string): Promise<Buffer | null>;
+}
+
+/** The documents a thread's messages attach: ref → the name it was first attached with. */
+function attachedDocuments(t: ThreadExport, into: Map<string, string>): void {
+  for (const m of t.messages) for (const a of m.attachments) if (a.type === 'document' && !into.has(a.ref)) into.set(a.ref, a.name ?? a.ref.slice(0, 12));
+}
+
 /**
- * The Hearth bundle of these threads as the pieces of its JSON text, one thread at a time (the CLI writes
- * them to a file as they come; data.export joins them under its cap).
+ * The Hearth bundle of these threads as the pieces of its JSON text, one thread at a time, then one
+ * attached document at a time (the CLI writes them to a file as they come; data.export joins them under
+ * its cap). A document whose file is gone, unreadable or not its content is named in documentsMissing:
+ * the export goes on without it. Without `files` no document is carried.
  */
-export function* bundleParts(store: Store, ids: readonly string[], now: number): Generator<string> {
+export async function* bundleParts(store: Store, ids: readonly string[], now: number, files: DocumentReader | null): AsyncGenerator<string> {
   const head: Omit<BundleExport, 'threads'> = { format: EXPORT_BUNDLE_FORMAT, version: EXPORT_VERSION, exportedAt: now };
   yield `${JSON.stringify(head).slice(0, -1)},"threads":[`;
-  for (let i = 0; i < ids.length; i++) yield (i ? ',\n' : '\n') + JSON.stringify(store.exportThreadJson(ids[i]));
-  yield '\n]}\n';
+  const refs = new Map<string, string>();
+  for (let i = 0; i < ids.length; i++) {
+    const t = store.exportThreadJson(ids[i]);
+    attachedDocuments(t, refs);
+    yield (i ? ',\n' : '\n') + JSON.stringify(t);
+  }
+  yield '\n]';
+  if (files && refs.size > 0) {
+    const missing: string[] = [];
+    let n = 0;
+    yield ',"documents":[';
+    for (const [ref, name] of refs) {
+      const bytes = await files.get(ref).catch(() => null);
+      if (!bytes || createHash('sha256').update(bytes).digest('hex') !== ref) {
+        missing.push(ref);
+        continue;
+      }
+      const doc: ExportedDocument = { ref, name, kind: store.docs.documentByHash(ref)?.kind ?? docKindOfName(name), data: bytes.toString('base64') };
+      yield (n++ ? ',\n' : '\n') + JSON.stringify(doc);
+    }
+    yield ']';
+    if (missing.length > 0) yield `,"documentsMissing":${JSON.stringify(missing)}`;
+  }
+  yield '}\n';
 }
 
 export const bundleFileName = (now: number) => `hearth-chats-${exportStamp(now)}.json`;
@@ -67,12 +103,12 @@ function zip(files: { name: string; text: string }[], mtime: Date): Promise<Buff
   });
 }
 
-export async function exportFile(store: Store, req: RequestOf<'data.export'>, now: number, max = EXPORT_MAX_BYTES): Promise<ExportFileDTO> {
+export async function exportFile(store: Store, req: RequestOf<'data.export'>, now: number, max = EXPORT_MAX_BYTES, docs: DocumentReader | null = null): Promise<ExportFileDTO> {
   const ids = threadIdsOf(store, req.threadIds);
   if (req.format === 'json') {
     const parts: string[] = [];
     let bytes = 0;
-    for (const part of bundleParts(store, ids, now)) {
+    for await (const part of bundleParts(store, ids, now, docs)) {
       bytes += Buffer.byteLength(part);
       if (bytes > max) tooLarge(ids.length, max);
       parts.push(part);

@@ -13,7 +13,8 @@ import { IpcError, type ImportPreviewDTO, type ImportProgressDTO, type ImportSou
 import type { Logger } from '../logging';
 import type { Store } from '../store';
 import type { ImportFormat, ImportFormatChoice, SkipNote } from './imported';
-import { openSource, type ReaderFactory } from './import-sources';
+import { openSource, type ImportSourceOpen, type ReaderFactory } from './import-sources';
+import { adoptDocuments, type DocumentsAdopted, type ImportedDocumentsDeps, type WrittenThread } from './import-documents';
 import type { Uploads } from './uploads';
 import { PROGRESS_EVERY_MS } from '../progress-pace';
 
@@ -29,6 +30,8 @@ export interface ImportJobsDeps {
   progressIntervalMs?: number;
   /** lets other work in between conversations (default: the next macrotask) */
   yieldTurn?: () => Promise<void>;
+  /** where the documents a Hearth bundle carries are kept, and who indexes them (without it they are left out) */
+  documents?: Omit<ImportedDocumentsDeps, 'store' | 'logger'>;
 }
 
 type State = ImportProgressDTO['state'];
@@ -45,6 +48,7 @@ interface Job {
   messages: number;
   duplicates: number;
   error: string | null;
+  documents: DocumentsAdopted | null;
   abort: AbortController;
 }
 
@@ -114,7 +118,7 @@ export class ImportJobs {
     }
     const job: Job = {
       id: randomUUID(), path: p, uploadId, format: src.format, total: threads + duplicates, state: 'previewed',
-      done: 0, imported: 0, messages: 0, duplicates: 0, error: null, abort: new AbortController(),
+      done: 0, imported: 0, messages: 0, duplicates: 0, error: null, documents: null, abort: new AbortController(),
     };
     this.keep(job);
     return {
@@ -136,7 +140,7 @@ export class ImportJobs {
 
   private progress(job: Job): ImportProgressDTO {
     const { id: jobId, state, done, total, imported, messages, duplicates, error } = job;
-    return { jobId, state, done, total, imported, messages, duplicates, error };
+    return { jobId, state, done, total, imported, messages, duplicates, error, ...(job.documents ? { documents: job.documents } : {}) };
   }
 
   private emit(job: Job): void {
@@ -175,9 +179,12 @@ export class ImportJobs {
     const interval = this.deps.progressIntervalMs ?? IMPORT_PROGRESS_MS;
     const yieldTurn = this.deps.yieldTurn ?? (() => new Promise<void>((r) => setImmediate(r)));
     let sentAt = this.now();
+    const written: WrittenThread[] = [];
+    let carried: ImportSourceOpen['documents'];
     try {
       await yieldTurn(); // the caller has its answer before the first write
       const src = await openSource(store, this.deps.readers, job.path, job.format, this.now);
+      carried = src.documents;
       if (!job.abort.signal.aborted) src.before();
       for await (const u of src.units(job.abort.signal)) {
         if (job.abort.signal.aborted) break;
@@ -185,6 +192,7 @@ export class ImportJobs {
         if (store.imported.has(src.format, u.sourceId, u.keptId)) job.duplicates++;
         else {
           const r = store.imported.write(src.format, u.sourceId, u.prepared);
+          written.push({ threadId: r.threadId, messages: u.prepared.messages });
           job.imported++;
           job.messages += r.messages;
         }
@@ -200,6 +208,15 @@ export class ImportJobs {
       job.state = job.abort.signal.aborted ? 'cancelled' : 'failed';
       job.error = job.state === 'failed' ? (e as Error).message : null;
       if (job.state === 'failed') this.deps.logger.warn('imports: an import failed', { format: job.format, imported: job.imported, error: job.error });
+    }
+    // the threads written (a cancelled import's too) get the documents they attach
+    if (carried && this.deps.documents && written.length > 0) {
+      try {
+        const r = await adoptDocuments({ ...this.deps.documents, store, logger: this.deps.logger }, carried, written);
+        if (r.linked > 0 || r.skipped.length > 0) job.documents = r;
+      } catch (e) {
+        this.deps.logger.warn(`imports: the imported chats' documents could not be kept: ${(e as Error).message}`);
+      }
     }
     // more conversations than the preview counted (the file changed meanwhile): the total follows
     job.total = Math.max(job.total, job.done);

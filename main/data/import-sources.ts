@@ -8,6 +8,7 @@ import fs from 'fs';
 import path from 'path';
 import type { Store } from '../store';
 import { findJanThreads, isJanFolder, prepareHearth, prepareJanAssistant, prepareJanThread, readHearthDocs, type PreparedThread } from '../store/import';
+import type { ExportedDocument } from '../store/export';
 import type { ImportFormat, ImportFormatChoice, ImportReader, SkipNote } from './imported';
 import { toPreparedThread } from './to-thread';
 
@@ -30,6 +31,8 @@ export interface ImportSourceOpen {
   /** what must be in the store before its threads (Jan's assistants); run once by the import, never by a preview */
   before(): void;
   units(signal?: AbortSignal): AsyncIterable<ImportUnit | { skipped: SkipNote }>;
+  /** the attached documents' bytes the file carries (Hearth JSON; main/data/import-documents.ts adopts them) */
+  documents?: ExportedDocument[];
 }
 
 /** The note for another app's conversation with no message to import (it is not written). */
@@ -63,9 +66,10 @@ export function ownFormat(p: string, from: ImportFormatChoice): 'hearth' | 'jan'
 }
 
 function hearthSource(p: string): ImportSourceOpen {
-  const { docs, where } = readHearthDocs(p, { fromFile: true });
+  const { docs, where, documents } = readHearthDocs(p, { fromFile: true });
   return {
     format: 'hearth',
+    documents,
     before: () => undefined,
     async *units() {
       for (let i = 0; i < docs.length; i++) {

@@ -286,6 +286,16 @@ export class DocsService {
     return { attachment, document: this.dto(docs.document(row.id)!, name, false, this.currentSpace()) };
   }
 
+  /** Queues the indexing of documents an import kept (main/data/import-documents.ts): those still queued and not being indexed. */
+  adoptImported(refs: readonly string[]): void {
+    const docs = this.deps.store.docs;
+    for (const ref of refs) {
+      const row = docs.documentByHash(ref);
+      if (row?.state === 'queued' && !this.indexer.has(row.id)) this.indexer.add(row, docs.reports.nameOf(row.id) ?? ref.slice(0, 12));
+    }
+    this.changed([...refs]);
+  }
+
   /**
    * Links a message's documents to its thread (chat.send, chat.edit): each must be stored. `kept` (an
    * edit): the refs the message had before. A kept document the thread took out ("Remove from chat")

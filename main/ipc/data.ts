@@ -80,6 +80,8 @@ export const ImportProgressDTO = z.object({
   duplicates: z.number().int(),
   /** why it failed (state failed) */
   error: z.string().nullable(),
+  /** at its end, when the file carried documents (Hearth JSON): those linked to the imported chats, and those not kept with why */
+  documents: z.object({ linked: z.number().int(), skipped: z.array(z.object({ ref: z.string(), reason: z.string() })) }).optional(),
 });
 export type ImportProgressDTO = z.infer<typeof ImportProgressDTO>;
 

@@ -2,7 +2,7 @@
 import { Sources } from '../ipc/docs';
 import { z } from 'zod';
 import type { Assistant } from './assistants';
-import { AssistantTools } from '../params';
+import { AssistantTools, DOC_KINDS, SHA256_HEX } from '../params';
 import { activePath } from './tree';
 import type { Message, MessagesApi, Thread, ThreadsApi } from './types';
 import {
@@ -12,8 +12,11 @@ import {
 
 export const EXPORT_FORMAT = 'hearth.thread';
 export const EXPORT_BUNDLE_FORMAT = 'hearth.threads';
-/** 2: messages carry finishReason (optional, so version 1 files still read) */
-export const EXPORT_VERSION = 2;
+/**
+ * 2: messages carry finishReason; 3: a bundle carries its attached documents' bytes (`documents`,
+ * `documentsMissing`). Each is optional, so older files still read.
+ */
+export const EXPORT_VERSION = 3;
 
 const ts = z.number().int().min(0);
 
@@ -78,16 +81,32 @@ export const threadExportSchema = z.object({
   messages: z.array(exportedMessageSchema),
 }).strict();
 
+const docRefSchema = z.string().regex(SHA256_HEX, 'not a sha256 hex digest');
+
+/** A document a bundle's messages attach, its bytes carried along (ref: their SHA-256, checked on import). */
+export const exportedDocumentSchema = z.object({
+  ref: docRefSchema,
+  name: z.string().min(1).max(1024),
+  kind: z.enum(DOC_KINDS).nullable(),
+  /** the file's bytes, base64 */
+  data: z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'not base64'),
+}).strict();
+
 export const bundleExportSchema = z.object({
   format: z.literal(EXPORT_BUNDLE_FORMAT),
   version: z.number().int().min(1).max(EXPORT_VERSION),
   exportedAt: ts,
   threads: z.array(threadExportSchema),
+  /** the attached documents, once each (absent before version 3) */
+  documents: z.array(exportedDocumentSchema).optional(),
+  /** the attached documents whose file was not there (or not their content) when exported */
+  documentsMissing: z.array(docRefSchema).optional(),
 }).strict();
 
 export type ThreadExport = z.output<typeof threadExportSchema>;
 export type BundleExport = z.output<typeof bundleExportSchema>;
 export type ExportedMessage = z.output<typeof exportedMessageSchema>;
+export type ExportedDocument = z.output<typeof exportedDocumentSchema>;
 
 export interface ExportSource {
   threads: ThreadsApi;

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { ATTACHMENT_REF_CHARS } from '../ipc/contract';
 import type { Assistant, Assistants } from './assistants';
 import { StoreError } from './errors';
-import { bundleExportSchema, threadExportSchema, type ThreadExport } from './export';
+import { bundleExportSchema, threadExportSchema, type ExportedDocument, type ThreadExport } from './export';
 import type { SqliteMessages } from './messages';
 import type { SqliteThreads } from './threads';
 import type { Attachment, Clock, Message, MessageMetrics, MessageStatus, Role, SamplingParams, Thread, ToolCall } from './types';
@@ -196,8 +196,11 @@ export function importHearthJson(ctx: ImportContext, input: string | unknown, op
   return writePrepared(ctx, prepared, 'remap');
 }
 
-/** Reads and checks Hearth JSON (one thread or a bundle): a string, parsed value, or file path. */
-export function readHearthDocs(input: string | unknown, opts: { fromFile?: boolean } = {}): { docs: ThreadExport[]; where: string } {
+/**
+ * Reads and checks Hearth JSON (one thread or a bundle): a string, parsed value, or file path. `documents`:
+ * the attached documents a bundle carries ([] for one thread, or before version 3).
+ */
+export function readHearthDocs(input: string | unknown, opts: { fromFile?: boolean } = {}): { docs: ThreadExport[]; where: string; documents: ExportedDocument[] } {
   let value: unknown = input;
   let where = 'import';
   if (typeof input === 'string') {
@@ -208,10 +211,12 @@ export function readHearthDocs(input: string | unknown, opts: { fromFile?: boole
   }
   const format = (value as { format?: unknown } | null)?.format;
   let docs: ThreadExport[];
+  let documents: ExportedDocument[] = [];
   if (format === 'hearth.threads') {
     const r = bundleExportSchema.safeParse(value);
     if (!r.success) fail(`not a valid Hearth export (${describeZod(r.error, where)})`);
     docs = r.data.threads;
+    documents = r.data.documents ?? [];
   } else if (format === 'hearth.thread') {
     const r = threadExportSchema.safeParse(value);
     if (!r.success) fail(`not a valid Hearth export (${describeZod(r.error, where)})`);
@@ -219,7 +224,7 @@ export function readHearthDocs(input: string | unknown, opts: { fromFile?: boole
   } else {
     fail(`${where} is not a Hearth export (no "format": "hearth.thread")`);
   }
-  return { docs, where };
+  return { docs, where, documents };
 }
 
 /* ------------------------------------------------------------------ Jan */

@@ -1,0 +1,106 @@
+/**
+ * The documents a Hearth JSON bundle carries (version 3: `documents`, their bytes), adopted by an
+ * import: each whose bytes are its ref's content (SHA-256) is kept as `<data>/documents/<ref>` (not
+ * written again when it is there), its row made ('queued' when new) and linked to the imported threads
+ * whose messages attach it, under the attachment's name. A document stored here already, carried or
+ * not, is just linked. A carried document whose bytes are not its ref's, or are too large, is skipped
+ * with why; a link a thread cannot take (its limit of documents) is skipped too. Nothing here fails
+ * the import: the threads are written before. The documents' service is told the refs to index
+ * (without it, as for the CLI, the app indexes the queued ones at its next start).
+ */
+import { createHash } from 'crypto';
+import type { Logger } from '../logging';
+import { docKindOfName, MAX_DOC_BYTES } from '../params';
+import type { Store } from '../store';
+import type { ExportedDocument } from '../store/export';
+import type { Attachment } from '../store/types';
+
+export interface ImportedDocumentsDeps {
+  store: Store;
+  /** where documents are kept (main/docs/files.ts's DocFiles) */
+  files: { put(bytes: Uint8Array): Promise<string> };
+  /** the documents' service: queues the adopted documents' indexing (absent in the CLI) */
+  index?: (refs: string[]) => void;
+  logger: Logger;
+}
+
+/** What an import did with the documents. */
+export interface DocumentsAdopted {
+  /** documents linked to the imported threads (carried, or stored here already) */
+  linked: number;
+  /** carried documents not kept, with why */
+  skipped: { ref: string; reason: string }[];
+}
+
+/** A thread the import wrote, with its messages' attachments. */
+export interface WrittenThread {
+  threadId: string;
+  messages: readonly { attachments: readonly Attachment[] }[];
+}
+
+/** The carried document's bytes, or why they are not kept. */
+function checked(d: ExportedDocument): Buffer | string {
+  const bytes = Buffer.from(d.data, 'base64');
+  if (bytes.length === 0) return 'the document is empty';
+  if (bytes.length > MAX_DOC_BYTES) return `the document is ${bytes.length} bytes; a document may have at most ${MAX_DOC_BYTES}`;
+  if (createHash('sha256').update(bytes).digest('hex') !== d.ref) return 'its bytes are not the content its ref names (the file was changed)';
+  return bytes;
+}
+
+export async function adoptDocuments(deps: ImportedDocumentsDeps, carried: readonly ExportedDocument[], threads: readonly WrittenThread[]): Promise<DocumentsAdopted> {
+  const docs = deps.store.docs;
+  const out: DocumentsAdopted = { linked: 0, skipped: [] };
+  const skip = (ref: string, reason: string) => {
+    out.skipped.push({ ref, reason });
+    deps.logger.warn(`imports: the document ${ref.slice(0, 12)}… was not kept: ${reason}`);
+  };
+  // the documents the written threads attach: ref → each thread's name for it
+  const wanted = new Map<string, Map<string, string>>();
+  for (const t of threads) {
+    for (const m of t.messages) {
+      for (const a of m.attachments) {
+        if (a.type !== 'document') continue;
+        const names = wanted.get(a.ref) ?? new Map<string, string>();
+        if (!names.has(t.threadId)) names.set(t.threadId, a.name ?? a.ref.slice(0, 12));
+        wanted.set(a.ref, names);
+      }
+    }
+  }
+  const bytesOf = new Map<string, ExportedDocument>();
+  for (const d of carried) if (!bytesOf.has(d.ref)) bytesOf.set(d.ref, d);
+  const toIndex: string[] = [];
+  for (const [ref, names] of wanted) {
+    const d = bytesOf.get(ref);
+    let kind = d?.kind ?? null;
+    let size = 0;
+    if (d) {
+      const bytes = checked(d);
+      if (typeof bytes === 'string') {
+        skip(ref, bytes);
+        continue;
+      }
+      try {
+        await deps.files.put(bytes);
+      } catch (e) {
+        skip(ref, `its file could not be written: ${(e as Error).message}`);
+        continue;
+      }
+      size = bytes.length;
+      kind ??= docKindOfName(d.name);
+    }
+    // the row and its links in one synchronous step (an unlinked row is the garbage collector's)
+    const row = d ? docs.ensureDocument({ hash: ref, kind, size }) : docs.documentByHash(ref);
+    if (!row) continue; // neither carried nor stored here: the export named it missing
+    for (const [threadId, name] of names) {
+      try {
+        docs.linkThread(threadId, row.id, name);
+        out.linked++;
+      } catch (e) {
+        skip(ref, `it could not be linked to its chat: ${(e as Error).message}`);
+      }
+    }
+    if (row.state === 'queued') toIndex.push(ref);
+  }
+  if (toIndex.length > 0) deps.index?.(toIndex);
+  return out;
+}
