@@ -63,7 +63,7 @@ describe('export and import', () => {
     const a = openStore();
     const t = richThread(a);
     const doc = a.exportThreadJson(t.id);
-    expect(doc.version).toBe(2);
+    expect(doc.version).toBe(3);
     expect(doc.messages.find((m) => m.role === 'assistant' && m.status === 'done')?.finishReason).toBe('maxTokens');
     const v1 = { ...doc, version: 1, messages: doc.messages.map(({ finishReason: _, ...m }) => m) };
     const b = openStore();
