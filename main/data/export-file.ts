@@ -8,7 +8,7 @@ import { createHash } from 'crypto';
 import yazl from 'yazl';
 import { IpcError, type ExportFileDTO, type RequestOf } from '../ipc/contract';
 import type { Store } from '../store';
-import { docKindOfName } from '../params';
+import { docKindOfName, SHA256_HEX } from '../params';
 import { EXPORT_BUNDLE_FORMAT, EXPORT_VERSION, type BundleExport, type ExportedDocument, type ThreadExport } from '../store/export';
 import { safeFileName } from './uploads';
 
@@ -51,9 +51,11 @@ export interface DocumentReader {
   get(ref: string): Promise<Buffer | null>;
 }
 
-/** The documents a thread's messages attach: ref → the name it was first attached with. */
+/** The documents a thread's messages attach: ref → the name it was first attached with (a ref that names no content is no document). */
 function attachedDocuments(t: ThreadExport, into: Map<string, string>): void {
-  for (const m of t.messages) for (const a of m.attachments) if (a.type === 'document' && !into.has(a.ref)) into.set(a.ref, a.name ?? a.ref.slice(0, 12));
+  for (const m of t.messages) {
+    for (const a of m.attachments) if (a.type === 'document' && SHA256_HEX.test(a.ref) && !into.has(a.ref)) into.set(a.ref, a.name ?? a.ref.slice(0, 12));
+  }
 }
 
 /**

@@ -10,7 +10,7 @@
  */
 import { createHash } from 'crypto';
 import type { Logger } from '../logging';
-import { docKindOfName, MAX_DOC_BYTES } from '../params';
+import { docKindOfName, MAX_DOC_BYTES, SHA256_HEX } from '../params';
 import type { Store } from '../store';
 import type { ExportedDocument } from '../store/export';
 import type { Attachment } from '../store/types';
@@ -59,7 +59,7 @@ export async function adoptDocuments(deps: ImportedDocumentsDeps, carried: reado
   for (const t of threads) {
     for (const m of t.messages) {
       for (const a of m.attachments) {
-        if (a.type !== 'document') continue;
+        if (a.type !== 'document' || !SHA256_HEX.test(a.ref)) continue;
         const names = wanted.get(a.ref) ?? new Map<string, string>();
         if (!names.has(t.threadId)) names.set(t.threadId, a.name ?? a.ref.slice(0, 12));
         wanted.set(a.ref, names);

@@ -160,6 +160,22 @@ describe('Settings → Data → Import chats', () => {
     expect(within(dialog).getByLabelText('Choose a file to import')).toHaveProperty('disabled', false);
   });
 
+  test('a Hearth JSON import\'s end says how many attached documents were kept, and lists those left out with why', async () => {
+    const { bridge, dialog } = await openData({
+      'data.import.upload': uploads().handler,
+      'data.import.preview': () => preview({ format: 'hearth', name: 'chats.json' }),
+      'data.import.start': () => progress(),
+    });
+    pick(dialog, new File(['{"threads":[]}'], 'chats.json', { type: 'application/json' }));
+    fireEvent.click(await within(dialog).findByRole('button', { name: 'Import 3 chats' }));
+    await waitFor(() => expect(bridge.callsTo('data.import.start')).toEqual([{ jobId: JOB }]));
+    const bad = 'ab'.repeat(32);
+    act(() => bridge.emit('data.importProgress', progress({ state: 'done', done: 3, imported: 3, messages: 9, documents: { linked: 2, skipped: [{ ref: bad, reason: 'its bytes are not the content its ref names' }] } })));
+    expect(within(dialog).getByText('Imported 3 chats (9 messages). 2 attached documents kept.')).toBeTruthy();
+    expect([...within(dialog).getByRole('list', { name: 'Documents left out' }).querySelectorAll('li')].map((li) => li.textContent))
+      .toEqual([`A document (${bad.slice(0, 12)}…) was left out: its bytes are not the content its ref names`]);
+  });
+
   test('cancel: while running main is asked to stop and says what was kept; while uploading no more pieces are sent', async () => {
     const { bridge, dialog } = await openData({
       'data.import.upload': uploads().handler,

@@ -110,7 +110,17 @@ export function ImportSection() {
       {imp.phase === 'done' && p && (
         <p role="status">
           Imported {plural(p.imported, 'chat')} ({plural(p.messages, 'message')}){p.duplicates ? `; ${plural(p.duplicates, 'chat')} imported before left out` : ''}.
+          {p.documents && ` ${plural(p.documents.linked, 'attached document')} kept.`}
         </p>
+      )}
+      {imp.phase !== 'running' && p?.documents && p.documents.skipped.length > 0 && (
+        <ul aria-label="Documents left out" className="muted">
+          {p.documents.skipped.map((d) => (
+            <li key={d.ref}>
+              A document ({d.ref.slice(0, 12)}…) was left out: {d.reason}
+            </li>
+          ))}
+        </ul>
       )}
       {imp.phase === 'cancelled' && (
         <p role="status">{p && p.imported > 0 ? `Cancelled: ${plural(p.imported, 'chat')} imported before it stopped are kept.` : 'Cancelled: nothing was imported.'}</p>
