@@ -32,10 +32,20 @@ export interface DocumentsAdopted {
   skipped: { ref: string; reason: string }[];
 }
 
-/** A thread the import wrote, with its messages' attachments. */
+/** A thread the import wrote: the documents its messages attach (ref, the name first given), and those it had taken out. */
 export interface WrittenThread {
   threadId: string;
-  messages: readonly { attachments: readonly Attachment[] }[];
+  documents: readonly { ref: string; name: string }[];
+  removed: ReadonlySet<string>;
+}
+
+/** The documents messages attach, once each: ref and the name it was first attached with (a ref that names no content is no document). */
+export function attachedDocumentsOf(messages: readonly { attachments: readonly Attachment[] }[]): { ref: string; name: string }[] {
+  const out = new Map<string, string>();
+  for (const m of messages) {
+    for (const a of m.attachments) if (a.type === 'document' && SHA256_HEX.test(a.ref) && !out.has(a.ref)) out.set(a.ref, a.name ?? a.ref.slice(0, 12));
+  }
+  return [...out].map(([ref, name]) => ({ ref, name }));
 }
 
 /** The carried document's bytes, or why they are not kept. */
@@ -57,21 +67,16 @@ export async function adoptDocuments(deps: ImportedDocumentsDeps, carried: reado
   // the documents the written threads attach: ref → each thread's name for it
   const wanted = new Map<string, Map<string, string>>();
   for (const t of threads) {
-    for (const m of t.messages) {
-      for (const a of m.attachments) {
-        if (a.type !== 'document' || !SHA256_HEX.test(a.ref)) continue;
-        const names = wanted.get(a.ref) ?? new Map<string, string>();
-        if (!names.has(t.threadId)) names.set(t.threadId, a.name ?? a.ref.slice(0, 12));
-        wanted.set(a.ref, names);
-      }
-    }
+    for (const d of t.documents) wanted.set(d.ref, (wanted.get(d.ref) ?? new Map<string, string>()).set(t.threadId, d.name));
   }
+  const removedIn = new Map(threads.map((t) => [t.threadId, t.removed]));
   const bytesOf = new Map<string, ExportedDocument>();
   for (const d of carried) if (!bytesOf.has(d.ref)) bytesOf.set(d.ref, d);
   const toIndex: string[] = [];
   for (const [ref, names] of wanted) {
     const d = bytesOf.get(ref);
-    let kind = d?.kind ?? null;
+    // the kind from the name, as an attached file's (a file's claim is not trusted to pick the reader)
+    let kind = d ? docKindOfName(d.name) : null;
     let size = 0;
     if (d) {
       const bytes = checked(d);
@@ -86,7 +91,6 @@ export async function adoptDocuments(deps: ImportedDocumentsDeps, carried: reado
         continue;
       }
       size = bytes.length;
-      kind ??= docKindOfName(d.name);
     }
     // the row and its links in one synchronous step (an unlinked row is the garbage collector's)
     const row = d ? docs.ensureDocument({ hash: ref, kind, size }) : docs.documentByHash(ref);
@@ -94,7 +98,9 @@ export async function adoptDocuments(deps: ImportedDocumentsDeps, carried: reado
     for (const [threadId, name] of names) {
       try {
         docs.linkThread(threadId, row.id, name);
-        out.linked++;
+        // one the chat had taken out stays out (shown removed, as in the chat exported)
+        if (removedIn.get(threadId)?.has(ref)) docs.unlinkThread(threadId, row.id);
+        else out.linked++;
       } catch (e) {
         skip(ref, `it could not be linked to its chat: ${(e as Error).message}`);
       }

@@ -14,7 +14,7 @@ import type { Logger } from '../logging';
 import type { Store } from '../store';
 import type { ImportFormat, ImportFormatChoice, SkipNote } from './imported';
 import { openSource, type ImportSourceOpen, type ReaderFactory } from './import-sources';
-import { adoptDocuments, type DocumentsAdopted, type ImportedDocumentsDeps, type WrittenThread } from './import-documents';
+import { adoptDocuments, attachedDocumentsOf, type DocumentsAdopted, type ImportedDocumentsDeps, type WrittenThread } from './import-documents';
 import type { Uploads } from './uploads';
 import { PROGRESS_EVERY_MS } from '../progress-pace';
 
@@ -192,7 +192,9 @@ export class ImportJobs {
         if (store.imported.has(src.format, u.sourceId, u.keptId)) job.duplicates++;
         else {
           const r = store.imported.write(src.format, u.sourceId, u.prepared);
-          written.push({ threadId: r.threadId, messages: u.prepared.messages });
+          // only what the documents' adoption needs: the threads' document refs, not their messages
+          const attached = attachedDocumentsOf(u.prepared.messages);
+          if (attached.length > 0) written.push({ threadId: r.threadId, documents: attached, removed: new Set(u.removedDocuments ?? []) });
           job.imported++;
           job.messages += r.messages;
         }

@@ -24,6 +24,8 @@ export interface ImportUnit {
   prepared: PreparedThread;
   /** what was left out or changed in it */
   notes: SkipNote[];
+  /** documents its messages attach that the chat had taken out (Hearth JSON): they stay out */
+  removedDocuments?: string[];
 }
 
 export interface ImportSourceOpen {
@@ -74,7 +76,7 @@ function hearthSource(p: string): ImportSourceOpen {
     async *units() {
       for (let i = 0; i < docs.length; i++) {
         const prepared = prepareHearth(docs[i], docs.length > 1 ? `${where} thread ${i + 1}` : where);
-        yield { sourceId: docs[i].thread.id, keptId: docs[i].thread.id, prepared, notes: [] };
+        yield { sourceId: docs[i].thread.id, keptId: docs[i].thread.id, prepared, notes: [], removedDocuments: docs[i].removedDocuments };
       }
     },
   };

@@ -69,7 +69,8 @@ export class TextSearchWorker {
         done();
         reject(abortError());
       };
-      const timer = setTimeout(() => this.stop(worker, new Error(`the keyword search thread did not answer within ${timeoutMs} ms`)), timeoutMs);
+      // (a TimeoutError: the caller does not run the same search on its own thread, which it would hold as long)
+      const timer = setTimeout(() => this.stop(worker, Object.assign(new Error(`the keyword search thread did not answer within ${timeoutMs} ms`), { name: 'TimeoutError' })), timeoutMs);
       timer.unref?.();
       signal?.addEventListener('abort', onAbort, { once: true });
       this.waiting.set(id, {

@@ -390,8 +390,8 @@ export class DocsStore {
 
   /**
    * searchText in the keyword search's own thread (docs-text-remote.ts), so the main thread does other work (the
-   * vector search) meanwhile; on this connection when that thread cannot answer. The same hits. `signal` aborting
-   * rejects it (an AbortError).
+   * vector search) meanwhile; on this connection when that thread cannot answer (not for a search that outran its
+   * time limit: none then). The same hits. `signal` aborting rejects it (an AbortError).
    */
   async searchTextOffThread(docIds: number[], query: string, k: number, signal?: AbortSignal): Promise<TextHit[]> {
     const args = this.textArgs(docIds, query, k);
@@ -399,6 +399,8 @@ export class DocsStore {
     const rows = this.textWorker
       ? await this.textWorker.search(args.terms, args.ids, args.n, signal).catch((e: Error) => {
         if (e.name === 'AbortError') throw e;
+        // a search that outran the thread's limit is not run again here (it would hold main as long): no keyword hits
+        if (e.name === 'TimeoutError') return [];
         return null;
       })
       : null;

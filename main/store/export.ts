@@ -2,7 +2,7 @@
 import { Sources } from '../ipc/docs';
 import { z } from 'zod';
 import type { Assistant } from './assistants';
-import { AssistantTools, DOC_KINDS, SHA256_HEX } from '../params';
+import { AssistantTools, DOC_KINDS, MAX_DOC_BYTES, MAX_THREAD_DOCS, SHA256_HEX } from '../params';
 import { activePath } from './tree';
 import type { Message, MessagesApi, Thread, ThreadsApi } from './types';
 import {
@@ -12,6 +12,8 @@ import {
 
 export const EXPORT_FORMAT = 'hearth.thread';
 export const EXPORT_BUNDLE_FORMAT = 'hearth.threads';
+/** The most documents a bundle carries (or names missing). */
+export const MAX_EXPORT_DOCUMENTS = 20_000;
 /**
  * 2: messages carry finishReason; 3: a bundle carries its attached documents' bytes (`documents`,
  * `documentsMissing`). Each is optional, so older files still read.
@@ -79,6 +81,8 @@ export const threadExportSchema = z.object({
   thread: exportedThreadSchema,
   assistant: exportedAssistantSchema.nullable(),
   messages: z.array(exportedMessageSchema),
+  /** documents its messages attach that the chat took out ("Remove from chat"): an import keeps them out */
+  removedDocuments: z.array(z.string().regex(SHA256_HEX)).max(MAX_THREAD_DOCS * 10).optional(),
 }).strict();
 
 const docRefSchema = z.string().regex(SHA256_HEX, 'not a sha256 hex digest');
@@ -88,8 +92,8 @@ export const exportedDocumentSchema = z.object({
   ref: docRefSchema,
   name: z.string().min(1).max(1024),
   kind: z.enum(DOC_KINDS).nullable(),
-  /** the file's bytes, base64 */
-  data: z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'not base64'),
+  /** the file's bytes, base64 (at most a document's bytes: checked before they are decoded) */
+  data: z.string().max(Math.ceil(MAX_DOC_BYTES / 3) * 4).regex(/^[A-Za-z0-9+/]*={0,2}$/, 'not base64'),
 }).strict();
 
 export const bundleExportSchema = z.object({
@@ -98,9 +102,9 @@ export const bundleExportSchema = z.object({
   exportedAt: ts,
   threads: z.array(threadExportSchema),
   /** the attached documents, once each (absent before version 3) */
-  documents: z.array(exportedDocumentSchema).optional(),
+  documents: z.array(exportedDocumentSchema).max(MAX_EXPORT_DOCUMENTS).optional(),
   /** the attached documents whose file was not there (or not their content) when exported */
-  documentsMissing: z.array(docRefSchema).optional(),
+  documentsMissing: z.array(docRefSchema).max(MAX_EXPORT_DOCUMENTS).optional(),
 }).strict();
 
 export type ThreadExport = z.output<typeof threadExportSchema>;
@@ -111,6 +115,8 @@ export type ExportedDocument = z.output<typeof exportedDocumentSchema>;
 export interface ExportSource {
   threads: ThreadsApi;
   messages: MessagesApi;
+  /** the documents the thread took out (their refs); none for a temporary thread */
+  removedDocuments?: (threadId: string) => string[];
   /** Looks up the thread's assistant, to carry it along; null when unknown. */
   assistant?: (id: string) => Assistant | null;
 }
@@ -136,6 +142,7 @@ export function exportThreadJson(src: ExportSource, threadId: string, now: numbe
     },
     assistant: assistant ? { ...assistant } : null,
     messages: messages.map(exportMessage),
+    ...(src.removedDocuments ? { removedDocuments: src.removedDocuments(threadId) } : {}),
   };
 }
 

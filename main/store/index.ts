@@ -198,7 +198,10 @@ export class Store {
     const assistant = (id: string) => (this.assistants.exists(id) ? this.assistants.get(id) : null);
     return this.temporary.has(threadId)
       ? { threads: this.temporary.threads, messages: this.temporary.messages, assistant }
-      : { threads: this.threads, messages: this.messages, assistant };
+      : {
+        threads: this.threads, messages: this.messages, assistant,
+        removedDocuments: (id: string) => this.docs.threadDocs(id, { includeRemoved: true }).filter((l) => l.removedAt !== null).map((l) => l.doc.hash),
+      };
   }
 
   /** Lossless JSON of a thread (saved or temporary), with every alternative. */

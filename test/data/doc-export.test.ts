@@ -134,3 +134,20 @@ test('a document whose bytes are not its ref\'s is left out with why; the chat i
   expect(await importText(other, JSON.stringify(gone))).toMatchObject({ state: 'done', imported: 1 });
   expect(await other.call('docs.list', { threadId })).toEqual([]);
 });
+
+test('a document the chat took out ("Remove from chat") is exported as taken out, and the imported chat keeps it out', async () => {
+  const from = apps.open();
+  const threadId = await chatWithDocument(from);
+  await from.call('docs.remove', { threadId, ref: REF });
+  const out: ExportFileDTO = await from.call('data.export', { threadIds: [threadId], format: 'json' });
+  const bundle = JSON.parse(out.data);
+  expect(bundle.threads[0].removedDocuments).toEqual([REF]);
+
+  const to = apps.open();
+  const end = await importText(to, out.data);
+  expect(end.state).toBe('done');
+  // listed, but removed: no turn is given it
+  expect(await to.call<DocumentDTO[]>('docs.list', { threadId })).toEqual([expect.objectContaining({ ref: REF, removed: true })]);
+  await to.call('models.load', { path: to.modelPath });
+  expect((await send(to, threadId, 'What does the zanzibar quokka do at dusk?')).sources).toBeNull();
+});

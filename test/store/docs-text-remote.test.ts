@@ -7,7 +7,7 @@
 import fs from 'fs';
 import path from 'path';
 import type { Store } from '../../main/store';
-import { TextSearchWorker } from '../../main/store/docs-text-remote';
+import { SEARCH_TIMEOUT_MS, TextSearchWorker } from '../../main/store/docs-text-remote';
 import { prng, vocabulary, zipf } from '../../bench/docs-store';
 import { ensureWorker } from '../helpers/workers';
 import { cleanupDirs, closeStores, openStore, recordingLogger, tmpDir, hashOf } from './helpers';
@@ -114,7 +114,7 @@ test('a search stopped, or not answered in time, rejects; one the thread cannot 
   const silent = path.join(tmpDir(), 'silent.js');
   fs.writeFileSync(silent, "require('worker_threads').parentPort.on('message', () => undefined)");
   const mute = new TextSearchWorker(silent, s.path, logger);
-  await expect(mute.search(['"kalo"'], ids, 3, undefined, 100)).rejects.toThrow(/did not answer within 100 ms/);
+  await expect(mute.search(['"kalo"'], ids, 3, undefined, 100)).rejects.toMatchObject({ name: 'TimeoutError', message: expect.stringMatching(/did not answer within 100 ms/) });
   await expect(mute.search(['"kalo"'], ids, 3)).rejects.toThrow('not running');
   expect(logger.warnings.map((x) => x.msg)).toEqual([expect.stringMatching(/did not answer within 100 ms/)]);
   mute.close();
@@ -129,3 +129,16 @@ test('a search stopped, or not answered in time, rejects; one the thread cannot 
   st.abort();
   await expect(s.docs.searchTextOffThread(ids, 'kalo', 3, st.signal)).rejects.toMatchObject({ name: 'AbortError' });
 });
+
+test("a search that outran the thread's limit gives no keyword hits rather than running again on the main thread", async () => {
+  const silent = path.join(tmpDir(), 'silent.js');
+  fs.writeFileSync(silent, "require('worker_threads').parentPort.on('message', () => undefined)");
+  const logger = recordingLogger();
+  const s = openStore({ textSearchWorker: silent, logger });
+  const { ids } = fill(s, 5);
+  expect(s.docs.searchText(ids, 'kalo', 3).length).toBeGreaterThan(0);
+  const t = performance.now();
+  expect(await s.docs.searchTextOffThread(ids, 'kalo', 3)).toEqual([]);
+  expect(performance.now() - t).toBeGreaterThanOrEqual(SEARCH_TIMEOUT_MS - 50);
+  expect(logger.warnings.map((w) => w.msg)).toEqual([expect.stringMatching(/did not answer within/)]);
+}, SEARCH_TIMEOUT_MS + 30_000);
