@@ -9,6 +9,9 @@ import { IMPORT_FORMAT_NAMES, IMPORT_FORMATS, type ImportFormatChoice, type Impo
 import { formatBytes, formatInt } from '../../app/format';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { importReset, selectImport } from './dataSlice';
+
+/** Documents left out that the page lists, at most (the log names every one). */
+const SKIPPED_SHOWN = 20;
 import { cancelImport, IMPORT_BUSY, importFile, startImport } from './thunks';
 
 const FORMAT_OPTIONS: { value: ImportFormatChoice; label: string }[] = [{ value: 'auto', label: 'Detect automatically' }, ...IMPORT_FORMATS.map((f) => ({ value: f, label: IMPORT_FORMAT_NAMES[f] }))];
@@ -115,11 +118,12 @@ export function ImportSection() {
       )}
       {imp.phase !== 'running' && p?.documents && p.documents.skipped.length > 0 && (
         <ul aria-label="Documents left out" className="muted">
-          {p.documents.skipped.map((d) => (
-            <li key={d.ref}>
+          {p.documents.skipped.slice(0, SKIPPED_SHOWN).map((d, i) => (
+            <li key={`${i}:${d.ref}`}>
               A document ({d.ref.slice(0, 12)}…) was left out: {d.reason}
             </li>
           ))}
+          {p.documents.skipped.length > SKIPPED_SHOWN && <li>and {formatInt(p.documents.skipped.length - SKIPPED_SHOWN)} more (the log names them)</li>}
         </ul>
       )}
       {imp.phase === 'cancelled' && (
