@@ -14,6 +14,7 @@ import type { DocumentDTO, EventOf, ExportFileDTO, ImportProgressDTO, MessageDTO
 import { exportFile } from '../../main/data/export-file';
 import { DocFiles } from '../../main/docs/files';
 import { type ChatApp, nextDone, useChatApps } from '../helpers/chat';
+import { until } from '../helpers/docs';
 
 jest.setTimeout(180_000);
 
@@ -21,16 +22,6 @@ const apps = useChatApps((extra) => ({ chatDefaults: { maxTokens: 4, temperature
 
 const NOTES = '# Field notes\n\nThe zanzibar quokka sleeps under the baobab tree.\n\nIt wakes at dusk.\n';
 const REF = createHash('sha256').update(NOTES).digest('hex');
-
-async function until<T>(read: () => Promise<T>, test: (v: T) => boolean, what: string, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await read();
-    if (test(v)) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(v).slice(0, 500)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 async function send(a: ChatApp, threadId: string, content: string, documents?: unknown[]): Promise<MessageDTO> {
   const done = nextDone(a.app, threadId);

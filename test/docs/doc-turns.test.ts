@@ -6,7 +6,7 @@
  * (dist/docs-extract-worker.js). The engine's chat requests are recorded where main's requests reach
  * the engine client, to read the prompt a turn sent.
  */
-import { longDoc } from '../helpers/docs';
+import { longDoc, until } from '../helpers/docs';
 import { createHash } from 'crypto';
 import fs from 'fs';
 import path from 'path';
@@ -37,17 +37,6 @@ function recording(engine: EngineClient): EngineClient {
 const call: ChatApp['call'] = (channel, payload) => chat.call(channel, payload);
 const b64 = (text: string | Buffer) => Buffer.from(text).toString('base64');
 
-
-/** Waits until `test` passes on the documents of a thread (or on the status when no thread). */
-async function until<T>(read: () => Promise<T>, test: (v: T) => boolean, what: string, ms = 120_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await read();
-    if (test(v)) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(v).slice(0, 500)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** Changes some documents settings (settings.update takes the documents settings whole). */
 async function setDocs(patch: Record<string, unknown>): Promise<void> {

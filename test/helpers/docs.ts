@@ -62,3 +62,14 @@ export function longDoc(sections: number, needle: string, at: number): string {
   }
   return out;
 }
+
+/** Reads until `test` passes on what `read` answers (a thread's documents, the status), at most `ms`; says what it last read. */
+export async function until<T>(read: () => Promise<T>, test: (v: T) => boolean, what: string, ms = 120_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await read();
+    if (test(v)) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(v).slice(0, 500)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
