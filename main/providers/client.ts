@@ -166,6 +166,33 @@ function watch(signal: AbortSignal, timeoutMs: number) {
   };
 }
 
+/**
+ * A stream's items until `signal` aborts: then the wait for the next item ends at once (rejecting with the
+ * signal's reason) whether or not the SDK's own reading notices the abort, so a stop or the silence timeout
+ * always ends the reply; the SDK's iterator is closed.
+ */
+async function* untilAborted<T>(items: AsyncIterable<T>, signal: AbortSignal): AsyncGenerator<T> {
+  const it = items[Symbol.asyncIterator]();
+  let off = () => undefined as void;
+  const aborted = new Promise<never>((_, reject) => {
+    const on = () => reject(signal.reason ?? Object.assign(new Error('aborted'), { name: 'AbortError' }));
+    if (signal.aborted) return on();
+    signal.addEventListener('abort', on, { once: true });
+    off = () => signal.removeEventListener('abort', on);
+  });
+  aborted.catch(() => undefined);
+  try {
+    for (;;) {
+      const r = await Promise.race([it.next(), aborted]);
+      if (r.done) return;
+      yield r.value;
+    }
+  } finally {
+    off();
+    void it.return?.()?.catch(() => undefined);
+  }
+}
+
 const OPENAI_STOP: Record<string, GenerateResult['stopReason']> = { stop: 'eos', tool_calls: 'eos', function_call: 'eos', length: 'length', content_filter: 'eos' };
 const ANTHROPIC_STOP: Record<string, GenerateResult['stopReason']> = { end_turn: 'eos', tool_use: 'eos', pause_turn: 'eos', refusal: 'eos', stop_sequence: 'stop', max_tokens: 'length' };
 
@@ -201,7 +228,7 @@ async function streamOpenAI(p: ProviderAccess, r: RemoteChatRequest, reply: Repl
     ...tools,
   };
   const stream = await openaiClient(p, timeoutMs).chat.completions.create(body as unknown as OpenAI.Chat.ChatCompletionCreateParamsStreaming, { signal: w.signal });
-  for await (const chunk of stream) {
+  for await (const chunk of untilAborted(stream, w.signal)) {
     if (chunk.usage) {
       reply.promptTokens = chunk.usage.prompt_tokens ?? 0;
       reply.generatedTokens = chunk.usage.completion_tokens ?? 0;
@@ -238,7 +265,7 @@ async function streamAnthropic(p: ProviderAccess, r: RemoteChatRequest, reply: R
   const tools = r.tools?.length ? { tools: toAnthropicTools(r.tools), tool_choice: { type: r.toolChoice === 'none' ? 'none' : 'auto' } } : {};
   const body = { model: r.model, ...(system ? { system } : {}), messages, stream: true, ...remoteSettings('anthropic', r.settings), ...tools };
   const stream = await anthropicClient(p, timeoutMs).messages.create(body as unknown as Anthropic.MessageCreateParamsStreaming, { signal: w.signal });
-  for await (const ev of stream) {
+  for await (const ev of untilAborted(stream, w.signal)) {
     // the silence timeout restarts on progress only (a block opened, a piece, the usage): not on empty events
     if (ev.type === 'message_start' || ev.type === 'content_block_start' || ev.type === 'message_delta' || (ev.type === 'content_block_delta' && ev.delta.type !== 'signature_delta')) w.beat();
     switch (ev.type) {
