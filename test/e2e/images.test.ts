@@ -99,7 +99,7 @@ test("the sent message's images edited: one removed in the edit box, another att
   await old.waitFor({ timeout: WAIT });
   await until('the chip to show the image', async () => (await old.evaluate((img) => (img as HTMLImageElement).naturalWidth)) === 48);
   await chips.getByRole('button', { name: 'Remove image gradient.png' }).click();
-  await box.getByLabel('Choose images').setInputFiles({ name: 'square.bmp', mimeType: 'image/bmp', buffer: bmpImage(32, 24, [200, 40, 40]) });
+  await box.getByLabel('Choose files').setInputFiles({ name: 'square.bmp', mimeType: 'image/bmp', buffer: bmpImage(32, 24, [200, 40, 40]) });
   const added = chips.getByRole('img', { name: 'square.bmp', exact: true });
   await added.waitFor({ timeout: WAIT });
   expect(await chips.getByRole('img').count()).toBe(1);
