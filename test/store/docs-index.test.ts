@@ -31,6 +31,15 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** The longest wait between the ticks of a 5 ms timer while `run` runs (how long the event loop was held). */
 const maxTimerGap = (run: () => Promise<unknown>) => longestHold(run, 5, 20);
 
+/** A store file with 200 documents of 100 chunks, each with a random vector (seeded). */
+function filledStore(seed: number, dims: number) {
+  const rand = prng(seed);
+  const file = path.join(tmpDir(), 'hearth.db');
+  const s = openStore({ file });
+  const sp = s.docs.ensureSpace('m', null, dims);
+  return { rand, file, s, sp, docs: fill(s, sp, rand, dims, 200, 100) };
+}
+
 const ids = (hits: VectorHit[]) => hits.map((h) => h.chunkId);
 /** The same neighbours in the same order, at (nearly) the same distances. */
 function expectSameHits(fast: VectorHit[], exact: VectorHit[]) {
@@ -43,11 +52,7 @@ describe('the vector index is built in a worker thread', () => {
   const MAX_GAP_MS = 300;
 
   test('20,000 vectors: searches meanwhile are the exact KNN, and the event loop keeps turning (a build on it does not)', async () => {
-    const rand = prng(5);
-    const file = path.join(tmpDir(), 'hearth.db');
-    const s = openStore({ file });
-    const sp = s.docs.ensureSpace('m', null, DIMS);
-    const docs = fill(s, sp, rand, DIMS, 200, 100);
+    const { rand, file, s, sp, docs } = filledStore(5, DIMS);
     const all = docs.map((d) => d.id);
     const q = unitVector(rand, DIMS);
     // three near-duplicates of the question: the nearest, well apart from the random rest
@@ -90,11 +95,7 @@ describe('the vector index is built in a worker thread', () => {
   });
 
   test('writes made here while the index is built, and another connection\'s, are in what searches find once it is ready', async () => {
-    const rand = prng(9);
-    const file = path.join(tmpDir(), 'hearth.db');
-    const s = openStore({ file });
-    const sp = s.docs.ensureSpace('m', null, DIMS);
-    const docs = fill(s, sp, rand, DIMS, 200, 100);
+    const { rand, file, s, sp, docs } = filledStore(9, DIMS);
     // a document whose chunks have no vector yet
     const extra = s.docs.ensureDocument({ hash: hashOf('extra'), kind: 'text', size: 1 });
     s.docs.replaceChunks(extra.id, [{ seq: 0, text: 'extra', tokens: 1 }]);
