@@ -49,12 +49,23 @@ export function ensureTool(name: string): string {
  */
 export const DEFAULT_BENCH_TYPE: Readonly<Record<TestModelSize, string>> = { tiny: 'f16', fast: 'q8_0', bench: 'f16', '1b': 'f16' };
 
+/** A generated bench model: its size, its llama-quantize type, and the writer's variants (scripts/make-test-model). */
+export interface GeneratedModel {
+  size: TestModelSize;
+  type: string;
+  /** an embedding model of that pooling */
+  pooling?: Exclude<TestModelPooling, 'none'>;
+  /** layers that write little into the residual stream */
+  residualScale?: number;
+  /** fewer layers than the size has: the size's first layers and its embeddings (the same seed) */
+  blockCount?: number;
+}
+
 /**
  * The model to measure: --model, or a generated one of --size (default `bench`, or `defaults.size`), quantized
- * to --type (default `defaults.type`, else {@link DEFAULT_BENCH_TYPE}) with llama-quantize on `threads` threads
- * (written once under test-output/models, then reused). `defaults.pooling`: an embedding model of that pooling.
+ * to --type (default `defaults.type`, else {@link DEFAULT_BENCH_TYPE}) with llama-quantize on `threads` threads.
  */
-export async function ensureModel(threads: number, defaults: { size?: TestModelSize; type?: string; pooling?: Exclude<TestModelPooling, 'none'> } = {}): Promise<string> {
+export async function ensureModel(threads: number, defaults: Partial<GeneratedModel> = {}): Promise<string> {
   const given = arg('model');
   const size = arg('size') ?? defaults.size ?? 'bench';
   if (given) {
@@ -62,16 +73,23 @@ export async function ensureModel(threads: number, defaults: { size?: TestModelS
     return path.resolve(given);
   }
   if (!(TEST_MODEL_SIZES as readonly string[]).includes(size)) throw new Error(`--size must be one of ${TEST_MODEL_SIZES.join(', ')}`);
-  const type = (arg('type') ?? defaults.type ?? DEFAULT_BENCH_TYPE[size as TestModelSize]).toLowerCase();
+  const type = arg('type') ?? defaults.type ?? DEFAULT_BENCH_TYPE[size as TestModelSize];
+  return generatedModel(threads, { ...defaults, size: size as TestModelSize, type });
+}
+
+/** `spec`'s model: written in F16 once under test-output/models, quantized to its type once, then reused. */
+export async function generatedModel(threads: number, spec: GeneratedModel): Promise<string> {
+  const { size, pooling = 'none', residualScale = 1, blockCount } = spec;
+  const type = spec.type.toLowerCase();
   if (!/^[a-z0-9_]+$/.test(type)) throw new Error(`--type ${type}: a llama-quantize type such as q8_0, q4_0 or q4_k_m`);
   const dir = path.join(root, 'test-output', 'models');
-  const pooling = defaults.pooling ?? 'none';
-  const f16 = path.join(dir, `${size === 'bench' ? 'bench' : `bench-${size}`}${pooling === 'none' ? '' : `-embed-${pooling}`}.gguf`);
+  const variant = `${pooling === 'none' ? '' : `-embed-${pooling}`}${residualScale < 1 ? `-rs${residualScale}` : ''}${blockCount ? `-L${blockCount}` : ''}`;
+  const f16 = path.join(dir, `${size === 'bench' ? 'bench' : `bench-${size}`}${variant}.gguf`);
   if (!fs.existsSync(f16)) {
     log(`writing the ${size} model to ${f16}`);
     fs.mkdirSync(dir, { recursive: true });
     const tmp = `${f16}.tmp-${process.pid}`;
-    await writeTestModel({ out: tmp, size: size as TestModelSize, vocab: 'llama-spm', seed: 1, pooling });
+    await writeTestModel({ out: tmp, size, vocab: 'llama-spm', seed: 1, pooling, residualScale, blockCount });
     fs.renameSync(tmp, f16);
   }
   if (type === 'f16') return f16;

@@ -1,5 +1,5 @@
 /**
- * npm run bench:engine -- --draft PATH|auto [--model PATH | --size bench|1b] [--threads N] [--reps 3]
+ * npm run bench:engine -- --draft PATH|auto [--model PATH | --size fast|bench|1b] [--threads N] [--reps 3]
  *                         [--draft-max 8] [--n 128] [--json]
  *
  * Speculative decoding: generation tok/s of the same greedy completion with and without the draft
@@ -7,37 +7,50 @@
  * llama-speculative-simple built from the same tree, against llama.cpp's own generation speed without
  * a draft (llama-bench, tg at the prompt's depth). Each side's speed-up is its own with ÷ without.
  *
- * `--draft auto` writes the pair itself: the --size model in F16 as the target and the same weights
- * quantized to Q4_0 (llama-quantize) as the draft, so the draft agrees with the target often (random
- * weights, real acceptance). Prints one JSON object.
+ * `--draft auto` writes the pair itself: a --size model (default 1b) in F16 as the target, and as the draft
+ * its first AUTO_DRAFT_LAYERS layers with its embeddings (the same weights) quantized to Q4_0
+ * (llama-quantize): a smaller model of the same family. Plain random weights give nearly flat logits, whose
+ * greedy choice another model rarely shares; so the auto pair's layers write little into the residual
+ * stream (AUTO_RESIDUAL_SCALE) and their output is their tied embeddings: both predict their input token
+ * again by a wide margin — real acceptance, and a draft many times lighter than its target. Prints one
+ * JSON object.
  */
 import { spawnSync } from 'child_process';
-import fs from 'fs';
 import path from 'path';
 import { EngineClient } from '../main/engine/client';
-import { arg, ensureModel, ensureTool, log, median, root } from './common';
+import { TEST_MODEL_HPARAMS, TEST_MODEL_SIZES, type TestModelSize } from '../scripts/make-test-model';
+import { arg, ensureModel, ensureTool, generatedModel, log, median, root } from './common';
+
+/**
+ * The auto pair's scale of its layers' output projections: the 32 updates (attention and FFN) of Llama 3.2
+ * 1B's 16 layers then add up to a fraction of the token's embedding, well inside its √2048 margin.
+ */
+const AUTO_RESIDUAL_SCALE = 1e-3;
+const AUTO_SIZE: TestModelSize = '1b';
+const AUTO_DRAFT_LAYERS = 2;
+
+/** The target and its draft: --model and --draft PATH, or (--draft auto) the pair written here. */
+async function pairFor(threads: number): Promise<{ target: string; draft: string }> {
+  const given = arg('draft')!;
+  if (given !== 'auto') return { target: await ensureModel(threads), draft: path.resolve(given) };
+  if (arg('model')) throw new Error('--draft auto writes its own target: leave out --model, or give --draft PATH');
+  const size = (arg('size') ?? AUTO_SIZE) as TestModelSize;
+  if (!TEST_MODEL_SIZES.includes(size)) throw new Error(`--size must be one of ${TEST_MODEL_SIZES.join(', ')}`);
+  const hp = TEST_MODEL_HPARAMS[size];
+  if (!hp.tieEmbeddings || hp.blockCount <= AUTO_DRAFT_LAYERS) {
+    const fit = TEST_MODEL_SIZES.filter((s) => TEST_MODEL_HPARAMS[s].tieEmbeddings && TEST_MODEL_HPARAMS[s].blockCount > AUTO_DRAFT_LAYERS).join(', ');
+    throw new Error(`--draft auto needs a size whose output is its embeddings and that has more than ${AUTO_DRAFT_LAYERS} layers (${fit})`);
+  }
+  const family = { size, residualScale: AUTO_RESIDUAL_SCALE };
+  return {
+    target: await generatedModel(threads, { ...family, type: arg('type') ?? 'f16' }),
+    draft: await generatedModel(threads, { ...family, type: 'q4_0', blockCount: AUTO_DRAFT_LAYERS }),
+  };
+}
 
 const PROMPT =
   'The river ran past the old mill, where the miller kept his books of accounts and his letters. ' +
   'Every morning he walked along the bank, counted the sacks of flour and wrote the numbers down. ';
-
-/** The draft for `target`: --draft PATH, or (auto) the target's weights quantized to Q4_0. */
-function draftFor(target: string, threads: number): string {
-  const given = arg('draft')!;
-  if (given !== 'auto') return path.resolve(given);
-  const out = target.replace(/\.gguf$/, '-draft-q4_0.gguf');
-  if (!fs.existsSync(out)) {
-    log(`quantizing the target's weights to Q4_0 for the draft: ${out}`);
-    const tmp = `${out}.tmp-${process.pid}`;
-    const r = spawnSync(ensureTool('llama-quantize'), [target, tmp, 'Q4_0', String(threads)], { encoding: 'utf8', maxBuffer: 64 << 20 });
-    if (r.status !== 0) {
-      fs.rmSync(tmp, { force: true });
-      throw new Error(`llama-quantize Q4_0 failed: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' ')}`);
-    }
-    fs.renameSync(tmp, out);
-  }
-  return out;
-}
 
 /** llama-speculative-simple on the pair: its decoding speed and acceptance, as it prints them. */
 function llamaSpeculative(target: string, draft: string, threads: number, n: number, draftMax: number): { tps: number; drafted: number; accepted: number } {
@@ -71,8 +84,7 @@ export async function benchSpeculative(threads: number, json: boolean): Promise<
   const reps = Number(arg('reps') ?? 3);
   const n = Number(arg('n') ?? 128);
   const draftMax = Number(arg('draft-max') ?? 8);
-  const target = await ensureModel(threads);
-  const draft = draftFor(target, threads);
+  const { target, draft } = await pairFor(threads);
   const engine = new EngineClient({ heartbeatTimeoutMs: 60 * 60_000 });
   const common = { threads, threadsBatch: threads, contextSize: 2048, flashAttention: 'off' as const, gpuLayers: 0 };
   const request = { prompt: PROMPT, maxTokens: n, ignoreEos: true, sampling: { temperature: 0 } };

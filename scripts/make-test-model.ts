@@ -72,6 +72,18 @@ export const testModelOptionsSchema = z.object({
   experts: z.number().int().min(0).max(64).default(0),
   /** Experts each token is routed to (`llama.expert_used_count`), at most `experts`. */
   expertsUsed: z.number().int().min(1).max(64).default(2),
+  /**
+   * Scales the weights of each layer's output projections (`attn_output`, `ffn_down`, `ffn_down_exps`):
+   * below 1 the layers write little into the residual stream. With tied embeddings such a model predicts
+   * its input token again by a margin of ~√(embedding width) standard deviations, so a quantized copy of
+   * it agrees with it token for token: a speculative-decoding pair with real acceptance on random weights.
+   */
+  residualScale: z.number().gt(0).max(1).default(1),
+  /**
+   * Layers instead of the size's count. Each tensor's weights come from its name and the seed, so fewer
+   * layers are the size's first ones with its embeddings: a smaller model of the same family, a draft for it.
+   */
+  blockCount: z.number().int().min(1).max(256).optional(),
 }).strict().refine((o) => o.experts === 0 || o.expertsUsed <= o.experts, { message: 'expertsUsed must not exceed experts', path: ['expertsUsed'] });
 
 export type TestModelOptions = z.input<typeof testModelOptionsSchema>;
@@ -338,11 +350,14 @@ export function testModelTensors(hp: TestModelHparams, nVocab: number, arch: 'll
   return tensors;
 }
 
+/** The tensors whose output is added to the residual stream (scaled by `residualScale`). */
+const WRITES_RESIDUAL = /\.(attn_output|ffn_down|ffn_down_exps)\.weight$/;
+
 /** Writes a test model and returns what was written. Options are validated (zod). */
 export async function writeTestModel(options: TestModelOptions): Promise<TestModelResult> {
   const started = performance.now();
   const opts = testModelOptionsSchema.parse(options);
-  const hp = { ...TEST_MODEL_HPARAMS[opts.size], ...(opts.untied ? { tieEmbeddings: false } : {}) };
+  const hp = { ...TEST_MODEL_HPARAMS[opts.size], ...(opts.untied ? { tieEmbeddings: false } : {}), ...(opts.blockCount ? { blockCount: opts.blockCount } : {}) };
   const { entries: tokenizer, nVocab } = await readTokenizerMetadata(resolveVocabFile(opts.vocab, opts.vocabDir));
 
   const nEmbd = hp.embeddingLength;
@@ -352,7 +367,7 @@ export async function writeTestModel(options: TestModelOptions): Promise<TestMod
   const w = new GgufWriter();
   const a = opts.arch;
   w.setString('general.architecture', a);
-  w.setString('general.name', opts.name ?? `hearth-test-${opts.size}-${opts.vocab}${a === 'llama' ? '' : `-${a}`}${opts.pooling === 'none' ? '' : `-${opts.pooling}`}${opts.nonCausal ? '-noncausal' : ''}${opts.experts ? `-${opts.experts}x` : ''}`);
+  w.setString('general.name', opts.name ?? `hearth-test-${opts.size}-${opts.vocab}${a === 'llama' ? '' : `-${a}`}${opts.pooling === 'none' ? '' : `-${opts.pooling}`}${opts.nonCausal ? '-noncausal' : ''}${opts.experts ? `-${opts.experts}x` : ''}${opts.residualScale < 1 ? `-rs${opts.residualScale}` : ''}${opts.blockCount ? `-L${opts.blockCount}` : ''}`);
   w.setUint32('general.file_type', 1); // LLAMA_FTYPE_MOSTLY_F16
   w.setUint32(`${a}.context_length`, hp.contextLength);
   w.setUint32(`${a}.embedding_length`, nEmbd);
@@ -393,7 +408,8 @@ export async function writeTestModel(options: TestModelOptions): Promise<TestMod
     if (t.type === 'F16') {
       const seed = hash32(t.name, opts.seed);
       const n = t.shape.reduce((a, b) => a * b, 1);
-      w.addTensor({ name: t.name, shape: t.shape, type: 'F16', data: () => normalValues(n, hp.weightStd, seed) });
+      const std = hp.weightStd * (WRITES_RESIDUAL.test(t.name) ? opts.residualScale : 1);
+      w.addTensor({ name: t.name, shape: t.shape, type: 'F16', data: () => normalValues(n, std, seed) });
     } else {
       w.addTensor({ name: t.name, shape: t.shape, type: 'F32', data: new Float32Array(t.shape[0]).fill(1) });
     }
@@ -440,6 +456,10 @@ options:
   --vocab-dir DIR         folder with ggml-vocab-*.gguf (default build/llama.cpp/models)
   --experts N             a mixture-of-experts model (as Mixtral) with N experts per layer (default 0: dense)
   --experts-used N        experts each token is routed to (default 2)
+  --residual-scale X      scale the layers' output projections by X (0 < X <= 1, default 1): with tied
+                          embeddings, a model that repeats its input token by a wide margin
+  --block-count N         N layers instead of the size's: below it, the size's first N layers and its
+                          embeddings (the same weights): a smaller model of the family, a draft for it
   -h, --help              this help`;
 
 /** Runs the CLI with `argv` (without node and script). Returns the exit code. */
@@ -453,7 +473,7 @@ export async function main(argv: string[]): Promise<number> {
       options: {
         size: { type: 'string' }, out: { type: 'string' }, vocab: { type: 'string' }, seed: { type: 'string' },
         pooling: { type: 'string' }, 'non-causal': { type: 'boolean' }, untied: { type: 'boolean' }, 'chat-template': { type: 'string' }, name: { type: 'string' },
-        'vocab-dir': { type: 'string' }, experts: { type: 'string' }, 'experts-used': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+        'vocab-dir': { type: 'string' }, experts: { type: 'string' }, 'experts-used': { type: 'string' }, 'residual-scale': { type: 'string' }, 'block-count': { type: 'string' }, help: { type: 'boolean', short: 'h' },
       },
     }));
   } catch (err) {
@@ -470,6 +490,8 @@ export async function main(argv: string[]): Promise<number> {
     chatTemplate: values['chat-template'], name: values.name, vocabDir: values['vocab-dir'],
     experts: values.experts === undefined ? undefined : /^\d+$/.test(values.experts) ? Number(values.experts) : NaN,
     expertsUsed: values['experts-used'] === undefined ? undefined : /^\d+$/.test(values['experts-used']) ? Number(values['experts-used']) : NaN,
+    blockCount: values['block-count'] === undefined ? undefined : /^\d+$/.test(values['block-count']) ? Number(values['block-count']) : NaN,
+    residualScale: values['residual-scale'] === undefined ? undefined : /^[0-9.eE+-]+$/.test(values['residual-scale']) ? Number(values['residual-scale']) : NaN,
   });
   if (!parsed.success) {
     const flag = (key: string): string => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;

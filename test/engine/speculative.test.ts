@@ -103,6 +103,31 @@ describe('speculative decoding with a draft model', () => {
     await engine.unload('par');
   });
 
+  test('a quiet family (as bench:engine --draft auto writes it): the target\'s first layer drafts for it and nearly every draft is accepted; with plain layers few are', async () => {
+    // the principle of the pair bench/speculative.ts writes: layers that write little into the residual
+    // stream (make-test-model's residualScale) leave each token's prediction to the embeddings and the
+    // output matrix, which the draft (the target's own first layer: blockCount 1) shares. Untied here, so
+    // the output alone does not make them agree (the bench's pair is tied, for a margin Q4_0 keeps)
+    const acceptance = async (residualScale: number) => {
+      const family = { size: 'tiny', vocab: 'llama-spm', seed: 1, untied: true, residualScale } as const;
+      const target = path.join(dir, `family-${residualScale}.gguf`);
+      const draft = path.join(dir, `family-${residualScale}-L1.gguf`);
+      await writeTestModel({ ...family, out: target });
+      await writeTestModel({ ...family, out: draft, blockCount: 1 });
+      await engine.load('family', target, base);
+      await engine.load('family-draft', target, { ...base, draftModel: draft, draftMax: 8 });
+      const plain = await greedyRun('family');
+      const drafted = await greedyRun('family-draft');
+      expect(drafted.tokens).toEqual(plain.tokens);
+      expect(drafted.timings.draftTokens).toBeGreaterThan(20);
+      await engine.unload('family-draft');
+      await engine.unload('family');
+      return drafted.timings.acceptedTokens! / drafted.timings.draftTokens!;
+    };
+    expect(await acceptance(1e-3)).toBeGreaterThan(0.95);
+    expect(await acceptance(1)).toBeLessThan(0.5);
+  });
+
   test('a draft of another vocabulary is refused by llama.cpp\'s check, the error naming both files', async () => {
     const e = await errorOf(engine.load('bad', TINY_SPM, { ...base, draftModel: TINY_BPE }));
     expect(e.code).toBe('load_failed');

@@ -525,6 +525,31 @@ describe('test models', () => {
     expect(shapes['output.weight']).toEqual([640, 32_000]);
   });
 
+  it('--residual-scale writes the layers\' output projections that much smaller and every other tensor as before', async () => {
+    const plain = path.join(tmp, 'plain.gguf');
+    const quiet = path.join(tmp, 'quiet.gguf');
+    const p = await writeTestModel({ out: plain, size: 'tiny', vocab: 'llama-spm', seed: TEST_MODEL_SEED });
+    const r = await writeTestModel({ out: quiet, size: 'tiny', vocab: 'llama-spm', seed: TEST_MODEL_SEED, residualScale: 1e-3 });
+    expect(r.parameters).toBe(p.parameters);
+    const [hp, hq] = [await readGgufHeader(plain), await readGgufHeader(quiet)];
+    expect(ggufString(hq, 'general.name')).toMatch(/-rs0\.001$/);
+    const rms = (b: Buffer) => {
+      let sum = 0;
+      for (let i = 0; i < b.length; i += 2) sum += f16ToF32(b.readUInt16LE(i)) ** 2;
+      return Math.sqrt(sum / (b.length / 2));
+    };
+    for (const name of ['blk.0.attn_output.weight', 'blk.1.ffn_down.weight']) {
+      const ratio = rms(await readGgufTensorBytes(hq, name)) / rms(await readGgufTensorBytes(hp, name));
+      expect(ratio).toBeGreaterThan(0.99e-3);
+      expect(ratio).toBeLessThan(1.01e-3);
+    }
+    for (const name of ['token_embd.weight', 'blk.0.attn_q.weight', 'blk.1.ffn_up.weight']) {
+      expect((await readGgufTensorBytes(hq, name)).equals(await readGgufTensorBytes(hp, name))).toBe(true);
+    }
+    await expect(writeTestModel({ out: quiet, size: 'tiny', residualScale: 0 })).rejects.toThrow();
+    await expect(writeTestModel({ out: quiet, size: 'tiny', residualScale: 2 })).rejects.toThrow();
+  });
+
   it('rejects invalid options', async () => {
     await expect(writeTestModel({ out: path.join(tmp, 'x.gguf'), size: 'huge' as 'tiny' })).rejects.toThrow();
     await expect(writeTestModel({ out: path.join(tmp, 'x.gguf'), size: 'tiny', seed: -1 })).rejects.toThrow();
