@@ -89,17 +89,25 @@ static void placeProjector(const ProjectorMemory & pm, const std::vector<ggml_ba
     }
 }
 
-void addProjectorToMargins(const std::string & model_path, const llama_model_params & mp, const ProjectorMemory & pm, std::vector<size_t> & margins) {
-    if (pm.empty() || margins.empty()) return;
-    // the model's devices, in the order the fit's margins follow: a vocabulary-only load reads them
+std::vector<ggml_backend_dev_t> modelDevices(const llama_model * model) {
+    std::vector<ggml_backend_dev_t> devices;
+    for (int i = 0; i < llama_model_n_devices(model); i++) devices.push_back(llama_model_get_device(model, i));
+    return devices;
+}
+
+std::vector<ggml_backend_dev_t> modelDevices(const std::string & model_path, const llama_model_params & mp) {
     llama_model_params q = mp;
     q.vocab_only = true;
     q.progress_callback = nullptr;
     llama_model * m = llama_model_load_from_file(model_path.c_str(), q);
-    if (!m) return; // the fit itself says why the model does not load
-    std::vector<ggml_backend_dev_t> devices;
-    for (int i = 0; i < llama_model_n_devices(m); i++) devices.push_back(llama_model_get_device(m, i));
+    if (!m) return {};
+    std::vector<ggml_backend_dev_t> devices = modelDevices(m);
     llama_model_free(m);
+    return devices;
+}
+
+void addProjectorToMargins(const std::vector<ggml_backend_dev_t> & devices, const ProjectorMemory & pm, std::vector<size_t> & margins) {
+    if (pm.empty() || margins.empty()) return;
     // with no device, the fit keeps its first margin free in system RAM; with devices, it checks theirs alone
     placeProjector(pm, devices, [&](size_t i, size_t b) { if (i < margins.size()) margins[i] += b; },
                    [&](size_t b) { if (devices.empty()) margins[0] += b; });
@@ -192,7 +200,7 @@ Napi::Value EstimateMemory(const Napi::CallbackInfo & info) {
                 // the vision projector, as the load will place it (vision.h)
                 // one llama.cpp cannot read counts nothing: a load drops a paired one and goes on without images
                 // (library.ts loadPaired), and fails on a chosen one saying why
-                const ProjectorMemory pm = projectorMemory(mmproj, projectorOnGpu(mp.n_gpu_layers), defaultThreads());
+                const ProjectorMemory pm = projectorMemory(mmproj, projectorDevice(dev_list, mp.n_gpu_layers), defaultThreads());
                 placeProjector(pm, dev_list, [&](size_t i, size_t b) { if (i < devs->size()) (*devs)[i].projector += b; },
                                [&](size_t b) { host->projector += b; });
             }
@@ -244,7 +252,10 @@ Napi::Value FitParams(const Napi::CallbackInfo & info) {
             std::vector<llama_model_tensor_buft_override> overrides(llama_max_tensor_buft_overrides(), {nullptr, nullptr});
             std::vector<size_t> margins(nd, (size_t) (margin_mib * 1024 * 1024));
             // the vision projector shares them too: its bytes widen the margins where it goes, as llama-server's fit does
-            if (!mmproj.empty()) addProjectorToMargins(path, mp, projectorMemory(mmproj, projectorOnGpu(mp.n_gpu_layers), defaultThreads()), margins);
+            if (!mmproj.empty()) {
+                const std::vector<ggml_backend_dev_t> devices = modelDevices(path, mp);
+                addProjectorToMargins(devices, projectorMemory(mmproj, projectorDevice(devices, mp.n_gpu_layers), defaultThreads()), margins);
+            }
             // a draft model shares the devices: llama.cpp's fit counts it, its context following the target's
             llama_model_params dmp = draft.mp;
             llama_context_params dcp = draftContext(cp, cp.n_ctx);

@@ -33,8 +33,13 @@ ContextMemory contextMemory(const llama_model * model, const llama_context * ctx
 // published it) and of its model's vision projector, with each device's free and total memory read now
 Napi::Value memoryBreakdownToJs(Napi::Env env, const llama_model * model, const ContextMemory & use, const ProjectorMemory & projector);
 
-// Widens the fit's per-device `margins` by a vision projector's memory, where the projector will be
-// (llama-server adds it to --fit-target the same way): in the order of the model at `model_path`'s devices.
-void addProjectorToMargins(const std::string & model_path, const llama_model_params & mp, const ProjectorMemory & pm, std::vector<size_t> & margins);
+// The devices a model uses, in llama.cpp's order; of the model at `model_path` loaded with `mp`, as a
+// vocabulary-only load reads them (empty when it fails: the fit itself then says why the model does not load).
+std::vector<ggml_backend_dev_t> modelDevices(const llama_model * model);
+std::vector<ggml_backend_dev_t> modelDevices(const std::string & model_path, const llama_model_params & mp);
+
+// Widens the fit's per-device `margins` (in the order of the model's `devices`) by a vision projector's
+// memory, where the projector will be (llama-server adds it to --fit-target the same way).
+void addProjectorToMargins(const std::vector<ggml_backend_dev_t> & devices, const ProjectorMemory & pm, std::vector<size_t> & margins);
 
 } // namespace hearth

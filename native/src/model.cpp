@@ -182,7 +182,8 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
             bool fitted = false, fits = false;
             // the projector's memory as the fit reckoned it (reused by the load when it goes where the fit put it)
             ProjectorMemory projector_mem;
-            bool reckoned = false, reckoned_on_gpu = false;
+            bool reckoned = false;
+            ggml_backend_dev_t reckoned_device = nullptr;
             mparams.progress_callback = nullptr; // the fit's trial loads are not the load the user waits for
             if (fit_margin_mib >= 0) {
                 LlamaAlone alone(&state->cancelled);
@@ -190,10 +191,11 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
                 std::vector<size_t> margins(llama_max_devices(), (size_t) (fit_margin_mib * 1024 * 1024));
                 // the vision projector shares the devices: its bytes widen the margins where it will go
                 if (!mmproj.empty()) {
-                    reckoned_on_gpu = projectorOnGpu(mparams.n_gpu_layers);
-                    projector_mem = projectorMemory(mmproj, reckoned_on_gpu, defaultThreads());
+                    const std::vector<ggml_backend_dev_t> devices = modelDevices(path, mparams);
+                    reckoned_device = projectorDevice(devices, mparams.n_gpu_layers);
+                    projector_mem = projectorMemory(mmproj, reckoned_device, defaultThreads());
                     reckoned = true;
-                    addProjectorToMargins(path, mparams, projector_mem, margins);
+                    addProjectorToMargins(devices, projector_mem, margins);
                 }
                 // a draft model shares the devices: llama.cpp's fit counts it (its context follows the target's)
                 llama_model_params extra_mp = draft_mparams;
@@ -252,8 +254,8 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
             }
             if (!mmproj.empty()) {
                 progressHere();
-                const bool on_gpu = projectorOnGpu(mparams.n_gpu_layers);
-                h->vision = loadVision(mmproj, m, on_gpu, defaultThreads(), reckoned && reckoned_on_gpu == on_gpu ? &projector_mem : nullptr);
+                const ggml_backend_dev_t device = projectorDevice(modelDevices(m), mparams.n_gpu_layers);
+                h->vision = loadVision(mmproj, m, device, defaultThreads(), reckoned && reckoned_device == device ? &projector_mem : nullptr);
                 progressHere();
             }
             h->specKind = spec_kind;

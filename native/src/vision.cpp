@@ -51,9 +51,10 @@ static const std::string & mediaMarker() {
 // The projector's parameters, one definition for the load and the memory reckoning. `warmup`: whether
 // mtmd sizes its compute buffer for the largest image now (the reckoning: without it only the weights
 // are counted; the load leaves it to the first image).
-static mtmd_context_params visionParams(bool use_gpu, int threads, const std::string & marker, bool warmup) {
+static mtmd_context_params visionParams(ggml_backend_dev_t device, int threads, const std::string & marker, bool warmup) {
     mtmd_context_params p = mtmd_context_params_default();
-    p.use_gpu = use_gpu;
+    p.use_gpu = device != nullptr;
+    p.device = device;
     p.print_timings = false;
     p.n_threads = threads > 0 ? threads : p.n_threads;
     p.media_marker = marker.c_str();
@@ -63,7 +64,7 @@ static mtmd_context_params visionParams(bool use_gpu, int threads, const std::st
 
 // A projector's reckoning loads it whole (weights and a warmup): kept per file (path, size, modification
 // time) and placement, so an estimate asked again (a settings slider moved) does not load it again.
-ProjectorMemory projectorMemory(const std::string & path, bool use_gpu, int threads) {
+ProjectorMemory projectorMemory(const std::string & path, ggml_backend_dev_t device, int threads) {
     static std::mutex mu;
     static std::map<std::string, ProjectorMemory> kept;
     constexpr size_t KEPT = 16;
@@ -73,12 +74,19 @@ ProjectorMemory projectorMemory(const std::string & path, bool use_gpu, int thre
     std::string key;
     if (!ec) {
         std::ostringstream k;
-        k << path << '\0' << size << '\0' << mtime.time_since_epoch().count() << '\0' << use_gpu;
+        k << path << '\0' << size << '\0' << mtime.time_since_epoch().count() << '\0' << (device ? ggml_backend_dev_name(device) : "");
         key = k.str();
         std::lock_guard<std::mutex> lock(mu);
         if (auto it = kept.find(key); it != kept.end()) return it->second;
     }
-    ProjectorMemory pm = mtmd_get_memory_usage(path.c_str(), visionParams(use_gpu, threads, mediaMarker(), true));
+    ProjectorMemory pm;
+    {
+        // mtmd_get_memory_usage silences mtmd's log while it loads (a process-wide callback it saves and
+        // restores, unlocked): two at once could restore the silence for good, so one at a time
+        static std::mutex reckoning;
+        std::lock_guard<std::mutex> lock(reckoning);
+        pm = mtmd_get_memory_usage(path.c_str(), visionParams(device, threads, mediaMarker(), true));
+    }
     if (!key.empty() && !pm.empty()) {
         std::lock_guard<std::mutex> lock(mu);
         if (kept.size() >= KEPT) kept.clear();
@@ -87,11 +95,11 @@ ProjectorMemory projectorMemory(const std::string & path, bool use_gpu, int thre
     return pm;
 }
 
-std::shared_ptr<Vision> loadVision(const std::string & path, const llama_model * model, bool use_gpu, int threads, const ProjectorMemory * memory) {
+std::shared_ptr<Vision> loadVision(const std::string & path, const llama_model * model, ggml_backend_dev_t device, int threads, const ProjectorMemory * memory) {
     auto v = std::make_shared<Vision>();
     v->path = path;
     v->marker = mediaMarker();
-    const mtmd_context_params p = visionParams(use_gpu, threads, v->marker, false);
+    const mtmd_context_params p = visionParams(device, threads, v->marker, false);
     AllocationWatch allocation;
     v->ctx = mtmd_init_from_file(path.c_str(), model, p);
     if (!v->ctx && allocation.failed()) throw HearthError(codes::out_of_memory, "not enough memory to load the projector " + path);
@@ -102,7 +110,7 @@ std::shared_ptr<Vision> loadVision(const std::string & path, const llama_model *
         // count one position per token
         throw HearthError(codes::not_supported, "the projector " + path + " uses M-RoPE positions, which Hearth does not support yet");
     }
-    v->memory = memory ? *memory : projectorMemory(path, use_gpu, threads);
+    v->memory = memory ? *memory : projectorMemory(path, device, threads);
     return v;
 }
 

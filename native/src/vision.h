@@ -45,17 +45,22 @@ struct Vision {
     ~Vision();
 };
 
-// Whether a projector loaded beside a model with `n_gpu_layers` may use a GPU: when the model's layers do
-// (every load, estimate and fit decides it by this).
-inline bool projectorOnGpu(int32_t n_gpu_layers) { return n_gpu_layers != 0; }
+// Where a projector loaded beside a model goes: the first device the model's layers use (with split mode
+// none, its main GPU), when its layers use one (`n_gpu_layers` != 0); nullptr: the CPU. `model_devices`
+// are the model's devices as llama.cpp lists them (llama_model_get_device). Every load, estimate and fit
+// decides it by this (mtmd's own default would be the system's first GPU, whichever the model uses).
+inline ggml_backend_dev_t projectorDevice(const std::vector<ggml_backend_dev_t> & model_devices, int32_t n_gpu_layers) {
+    return n_gpu_layers != 0 && !model_devices.empty() ? model_devices.front() : nullptr;
+}
 
-// Loads the projector at `path` for `model`. Throws HearthError(load_failed) when mtmd refuses it.
-// `memory`: its projectorMemory with the same use_gpu when the caller has it (else reckoned here).
-std::shared_ptr<Vision> loadVision(const std::string & path, const llama_model * model, bool use_gpu, int threads, const ProjectorMemory * memory = nullptr);
+// Loads the projector at `path` for `model`, on `device` (projectorDevice; nullptr: the CPU). Throws
+// HearthError(load_failed) when mtmd refuses it. `memory`: its projectorMemory on the same device when the
+// caller has it (else reckoned here).
+std::shared_ptr<Vision> loadVision(const std::string & path, const llama_model * model, ggml_backend_dev_t device, int threads, const ProjectorMemory * memory = nullptr);
 
-// What the projector at `path` would take, loaded as loadVision loads it, without loading it (no
-// allocation). Empty when mtmd cannot read the file.
-ProjectorMemory projectorMemory(const std::string & path, bool use_gpu, int threads);
+// What the projector at `path` would take on `device`, loaded as loadVision loads it, without loading it
+// (no allocation). Empty when mtmd cannot read the file.
+ProjectorMemory projectorMemory(const std::string & path, ggml_backend_dev_t device, int threads);
 
 // The images of a prompt: first position -> its chunk.
 struct PromptImage {

@@ -10,7 +10,7 @@ import path from 'path';
 import { EngineClient } from '../../main/engine/client';
 import { BackendPin } from '../../main/engine/backends';
 import { collectingLogger, makeEngine } from '../helpers/engine';
-import { REPO_ROOT, TINY_SPM } from '../helpers/models';
+import { REPO_ROOT, TINY_BPE, TINY_PROJECTOR, TINY_SPM } from '../helpers/models';
 
 const backend = (process.env.HEARTH_TEST_GPU_BACKEND ?? 'vulkan').toLowerCase() as Exclude<BackendPin, 'auto' | 'cpu'>;
 const NAMES: Record<string, string> = { vulkan: 'Vulkan', cuda: 'CUDA', metal: 'Metal' };
@@ -55,5 +55,23 @@ const env = backend === 'vulkan' && !process.env.GGML_VK_VISIBLE_DEVICES ? { GGM
     expect(gpuLog.lines.join('\n')).toMatch(/offloaded (\d+)\/\1 layers to GPU/);
     const mem = await gpu.memory('m');
     expect(mem.devices[0].model).toBeGreaterThan(0);
+  });
+
+  test("a vision projector goes on the device of the model's layers, in the estimate and the load alike; with no GPU layers, in system RAM", async () => {
+    const params = { contextSize: 256, threads: 2, mmproj: TINY_PROJECTOR };
+    const onCpu = await gpu.estimate(TINY_BPE, { ...params, gpuLayers: 0 });
+    expect(onCpu.host.projector).toBeGreaterThan(0);
+    for (const d of onCpu.devices) expect(d.projector).toBe(0);
+    const onGpu = await gpu.estimate(TINY_BPE, { ...params, gpuLayers: 'max' });
+    const dev = onGpu.devices.findIndex((d) => d.backend === NAMES[backend]);
+    expect(dev).toBeGreaterThanOrEqual(0);
+    // its weights go to the device; mtmd keeps a small CPU buffer beside them
+    expect(onGpu.devices[dev].projector).toBeGreaterThan(onGpu.host.projector);
+    expect(onGpu.host.projector).toBeLessThan(onCpu.host.projector / 2);
+    await gpu.load('vision', TINY_BPE, { ...params, gpuLayers: 'max' });
+    const loaded = await gpu.memory('vision');
+    expect(loaded.devices[dev].projector).toBe(onGpu.devices[dev].projector);
+    expect(loaded.host.projector).toBe(onGpu.host.projector);
+    await gpu.unload('vision');
   });
 });
