@@ -35,10 +35,12 @@ static size_t incompleteUtf8(const std::string & s) {
 
 // Streamed text is coalesced: a piece is appended to the task's buffer, and a call to JS is queued only
 // when none is pending and the last one was at least kEmitInterval ago (the first piece goes at once);
-// that call takes everything buffered. So JS, the host's IPC and the app wake at most ~20 times a
-// second however fast tokens come, and those wake-ups do not take turns from the decoding threads.
+// that call takes everything buffered. So JS, the host's IPC and the app wake at most ~10 times a
+// second however fast tokens come: with every core decoding, each wake-up takes a turn from a decoding
+// thread, and both wait at the next barrier (docs/benchmarks.md: at 50 ms, 3% of a 250 tok/s model's speed
+// on 2 cores; at 100 ms, none measurable). Ten updates a second still read as streaming.
 // finishTask() flushes what is left (`now`) before the result settles.
-static constexpr auto kEmitInterval = std::chrono::milliseconds(50);
+static constexpr auto kEmitInterval = std::chrono::milliseconds(100);
 void emit(Task & t, const std::string & content, const std::string & reasoning, bool now) {
     std::lock_guard<std::mutex> lock(t.out_mu);
     t.out_content += content;
