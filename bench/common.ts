@@ -67,14 +67,20 @@ export interface GeneratedModel {
  */
 export async function ensureModel(threads: number, defaults: Partial<GeneratedModel> = {}): Promise<string> {
   const given = arg('model');
-  const size = arg('size') ?? defaults.size ?? 'bench';
   if (given) {
     if (arg('size') || arg('type')) throw new Error('--model and --size/--type exclude each other');
     return path.resolve(given);
   }
+  const size = sizeArg(defaults.size ?? 'bench');
+  const type = arg('type') ?? defaults.type ?? DEFAULT_BENCH_TYPE[size];
+  return generatedModel(threads, { ...defaults, size, type });
+}
+
+/** --size, checked; `fallback` without it. */
+export function sizeArg(fallback: TestModelSize): TestModelSize {
+  const size = arg('size') ?? fallback;
   if (!(TEST_MODEL_SIZES as readonly string[]).includes(size)) throw new Error(`--size must be one of ${TEST_MODEL_SIZES.join(', ')}`);
-  const type = arg('type') ?? defaults.type ?? DEFAULT_BENCH_TYPE[size as TestModelSize];
-  return generatedModel(threads, { ...defaults, size: size as TestModelSize, type });
+  return size as TestModelSize;
 }
 
 /** `spec`'s model: written in F16 once under test-output/models, quantized to its type once, then reused. */

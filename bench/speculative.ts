@@ -1,6 +1,7 @@
 /**
- * npm run bench:engine -- --draft PATH|auto [--model PATH | --size fast|bench|1b] [--threads N] [--reps 3]
+ * npm run bench:engine -- --draft PATH [--model PATH | --size fast|bench|1b [--type …]] [--threads N] [--reps 3]
  *                         [--draft-max 8] [--n 128] [--json]
+ * npm run bench:engine -- --draft auto [--size 1b] [--type f16] [...]
  *
  * Speculative decoding: generation tok/s of the same greedy completion with and without the draft
  * through the path the app uses (EngineClient → host → addon), and the same pair through llama.cpp's
@@ -12,14 +13,16 @@
  * (llama-quantize): a smaller model of the same family. Plain random weights give nearly flat logits, whose
  * greedy choice another model rarely shares; so the auto pair's layers write little into the residual
  * stream (AUTO_RESIDUAL_SCALE) and their output is their tied embeddings: both predict their input token
- * again by a wide margin — real acceptance, and a draft many times lighter than its target. Prints one
- * JSON object.
+ * again by a wide margin, so they agree by construction (the text is one token repeated) and the draft is
+ * many times lighter than its target: what is measured is the speculative machinery's cost and gain at
+ * full acceptance. The first run writes ~2.4 GB under test-output/models and builds llama-quantize,
+ * llama-speculative-simple and llama-bench if missing. Prints one JSON object.
  */
 import { spawnSync } from 'child_process';
 import path from 'path';
 import { EngineClient } from '../main/engine/client';
 import { TEST_MODEL_HPARAMS, TEST_MODEL_SIZES, type TestModelSize } from '../scripts/make-test-model';
-import { arg, ensureModel, ensureTool, generatedModel, log, median, root } from './common';
+import { arg, ensureModel, ensureTool, generatedModel, log, median, root, sizeArg } from './common';
 
 /**
  * The auto pair's scale of its layers' output projections: the 32 updates (attention and FFN) of Llama 3.2
@@ -34,8 +37,7 @@ async function pairFor(threads: number): Promise<{ target: string; draft: string
   const given = arg('draft')!;
   if (given !== 'auto') return { target: await ensureModel(threads), draft: path.resolve(given) };
   if (arg('model')) throw new Error('--draft auto writes its own target: leave out --model, or give --draft PATH');
-  const size = (arg('size') ?? AUTO_SIZE) as TestModelSize;
-  if (!TEST_MODEL_SIZES.includes(size)) throw new Error(`--size must be one of ${TEST_MODEL_SIZES.join(', ')}`);
+  const size = sizeArg(AUTO_SIZE);
   const hp = TEST_MODEL_HPARAMS[size];
   if (!hp.tieEmbeddings || hp.blockCount <= AUTO_DRAFT_LAYERS) {
     const fit = TEST_MODEL_SIZES.filter((s) => TEST_MODEL_HPARAMS[s].tieEmbeddings && TEST_MODEL_HPARAMS[s].blockCount > AUTO_DRAFT_LAYERS).join(', ');

@@ -61,7 +61,8 @@ export function createHandlers({ addon, models, watchdog, logger }: HandlerDeps)
     const l = models.get(modelId);
     return task(l, call.signal, async (taskId) => {
       generationsStarted++;
-      // the addon already coalesces streamed text (at most one call per ~50 ms), so each call is one message
+      // the addon already coalesces streamed text (at most one call per ~100 ms: kEmitInterval in
+      // native/src/generation.cpp), so each call is one message
       const { probs: _streamed, ...result } = await l.ctx.generate(JSON.stringify({ ...request, id: taskId }), (ev) => {
         call.emit({ kind: 'piece', content: ev.content ?? '', reasoning: ev.reasoning ?? '', ...(ev.probs ? { probs: ev.probs } : {}) });
       });

@@ -3,7 +3,6 @@
 // run whose logits came. Runs on the context's worker thread.
 #include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <string>
@@ -23,23 +22,7 @@ namespace hearth {
 static llama_token argmaxToken(Context::State & st, int idx) {
     const float * logits = llama_get_logits_ith(st.ctx, idx);
     if (!logits) throw HearthError(codes::internal, "llama.cpp returned no logits");
-    const int n = llama_vocab_n_tokens(llama_model_get_vocab(st.model->model));
-    // the first index of the largest logit (NaNs never win), in two passes the compiler vectorizes: the
-    // maximum per lane, then the first logit equal to it; once a token, so it counts on a fast model
-    constexpr int kLanes = 16;
-    float lane[kLanes];
-    for (float & m : lane) m = -INFINITY;
-    int i = 0;
-    for (; i + kLanes <= n; i += kLanes) {
-        for (int j = 0; j < kLanes; j++) lane[j] = logits[i + j] > lane[j] ? logits[i + j] : lane[j];
-    }
-    float max = -INFINITY;
-    for (float m : lane) max = m > max ? m : max;
-    for (; i < n; i++) max = logits[i] > max ? logits[i] : max;
-    for (int k = 0; k < n; k++) {
-        if (logits[k] == max) return k;
-    }
-    return 0; // every logit NaN
+    return argmaxLogits(logits, llama_vocab_n_tokens(llama_model_get_vocab(st.model->model)));
 }
 
 // What one run puts in a batch: prompt tokens [from, to), or its pending token (gen).

@@ -93,7 +93,7 @@ private:
     size_t next_prompt_ = 0;
 };
 
-// Streams text to the task's onEvent (coalesced: at most one call to JS per ~50 ms; `now` flushes).
+// Streams text to the task's onEvent (coalesced: at most one call to JS per kEmitInterval, 100 ms; `now` flushes).
 void emit(Task & t, const std::string & content, const std::string & reasoning, bool now = false);
 
 // The prompt of a fill-in-the-middle request (req.infill: { prefix, suffix, extra?, prompt? }) from the

@@ -75,7 +75,7 @@ static bool onHost(ggml_backend_dev_t dev) {
 
 // Where a projector's bytes go among `devices` (the model's, in its order) and the host: `at(i)` for the
 // model's i-th device, `host` for system RAM. A share on a device the model does not use is not counted
-// there (mtmd puts a projector on the first GPU, which a model with GPU layers always has among its own).
+// there (projectorDevice picks one of the model's own).
 template <typename At, typename Host>
 static void placeProjector(const ProjectorMemory & pm, const std::vector<ggml_backend_dev_t> & devices, At at, Host host) {
     for (const auto & [dev, bytes] : pm) {
@@ -200,7 +200,7 @@ Napi::Value EstimateMemory(const Napi::CallbackInfo & info) {
                 // the vision projector, as the load will place it (vision.h)
                 // one llama.cpp cannot read counts nothing: a load drops a paired one and goes on without images
                 // (library.ts loadPaired), and fails on a chosen one saying why
-                const ProjectorMemory pm = projectorMemory(mmproj, projectorDevice(dev_list, mp.n_gpu_layers), defaultThreads());
+                const ProjectorMemory pm = projectorMemory(mmproj, projectorDevice(dev_list, mp), defaultThreads());
                 placeProjector(pm, dev_list, [&](size_t i, size_t b) { if (i < devs->size()) (*devs)[i].projector += b; },
                                [&](size_t b) { host->projector += b; });
             }
@@ -254,7 +254,7 @@ Napi::Value FitParams(const Napi::CallbackInfo & info) {
             // the vision projector shares them too: its bytes widen the margins where it goes, as llama-server's fit does
             if (!mmproj.empty()) {
                 const std::vector<ggml_backend_dev_t> devices = modelDevices(path, mp);
-                addProjectorToMargins(devices, projectorMemory(mmproj, projectorDevice(devices, mp.n_gpu_layers), defaultThreads()), margins);
+                addProjectorToMargins(devices, projectorMemory(mmproj, projectorDevice(devices, mp), defaultThreads()), margins);
             }
             // a draft model shares the devices: llama.cpp's fit counts it, its context following the target's
             llama_model_params dmp = draft.mp;

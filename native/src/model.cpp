@@ -192,7 +192,7 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
                 // the vision projector shares the devices: its bytes widen the margins where it will go
                 if (!mmproj.empty()) {
                     const std::vector<ggml_backend_dev_t> devices = modelDevices(path, mparams);
-                    reckoned_device = projectorDevice(devices, mparams.n_gpu_layers);
+                    reckoned_device = projectorDevice(devices, mparams);
                     projector_mem = projectorMemory(mmproj, reckoned_device, defaultThreads());
                     reckoned = true;
                     addProjectorToMargins(devices, projector_mem, margins);
@@ -254,7 +254,7 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
             }
             if (!mmproj.empty()) {
                 progressHere();
-                const ggml_backend_dev_t device = projectorDevice(modelDevices(m), mparams.n_gpu_layers);
+                const ggml_backend_dev_t device = projectorDevice(modelDevices(m), mparams);
                 h->vision = loadVision(mmproj, m, device, defaultThreads(), reckoned && reckoned_device == device ? &projector_mem : nullptr);
                 progressHere();
             }

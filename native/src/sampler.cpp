@@ -119,4 +119,23 @@ void addSamplerExports(Napi::Env env, Napi::Object exports) {
     exports.Set("samplerChain", Napi::Function::New(env, guard<SamplerChain>));
 }
 
+llama_token argmaxLogits(const float * logits, int n) {
+    // the largest value per lane (a loop the compiler vectorizes), then a scan for its first index: once a
+    // token, it shows on a fast model
+    constexpr int kLanes = 16;
+    float lane[kLanes];
+    for (float & m : lane) m = -INFINITY;
+    int i = 0;
+    for (; i + kLanes <= n; i += kLanes) {
+        for (int j = 0; j < kLanes; j++) lane[j] = logits[i + j] > lane[j] ? logits[i + j] : lane[j];
+    }
+    float max = -INFINITY;
+    for (float m : lane) max = m > max ? m : max;
+    for (; i < n; i++) max = logits[i] > max ? logits[i] : max;
+    for (int k = 0; k < n; k++) {
+        if (logits[k] == max) return k;
+    }
+    return 0;
+}
+
 } // namespace hearth

@@ -23,6 +23,10 @@ common_sampler * buildSampler(const llama_model * model, common_params_sampling 
 // the caller may take the argmax without the chain.
 bool isPlainGreedy(const llama_model * model, const common_params_sampling & sp);
 
+// Plain greedy's token: the first index of the largest of `n` logits. A NaN never wins (llama.cpp's greedy
+// sampler would pick a NaN at index 0); all NaN: 0. Every greedy pick (with a draft or without) is this.
+llama_token argmaxLogits(const float * logits, int n);
+
 // A generated token with its log-probability and the n likeliest tokens' (from the model's
 // distribution before sampling, like llama-server's default), likeliest first.
 struct TokenProbs {

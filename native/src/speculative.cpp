@@ -193,10 +193,7 @@ std::vector<llama_token> specVerify(Speculation * sp, llama_context * ctx, GenRu
         for (size_t i = 0; i < idxs.size(); i++) {
             const float * logits = llama_get_logits_ith(ctx, idxs[i]);
             if (!logits) throw HearthError(codes::internal, "llama.cpp returned no logits");
-            int best = 0;
-            for (int k = 1; k < n_vocab; k++) {
-                if (logits[k] > logits[best]) best = k;
-            }
+            const llama_token best = argmaxLogits(logits, n_vocab);
             common_sampler_accept(run.smpl.get(), best, true);
             ids.push_back(best);
             if (i >= draft.size() || best != draft[i]) break;

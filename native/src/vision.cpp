@@ -48,6 +48,20 @@ static const std::string & mediaMarker() {
     return marker;
 }
 
+ggml_backend_dev_t projectorDevice(const std::vector<ggml_backend_dev_t> & model_devices, const llama_model_params & mp) {
+    if (mp.n_gpu_layers == 0) return nullptr;
+    // a tensor split that gives a device no share leaves it without layers (all zero: by free memory)
+    bool shares = false;
+    for (size_t i = 0; mp.tensor_split && mp.split_mode != LLAMA_SPLIT_MODE_NONE && i < model_devices.size(); i++) shares = shares || mp.tensor_split[i] > 0;
+    for (size_t i = 0; i < model_devices.size(); i++) {
+        ggml_backend_reg_t reg = ggml_backend_dev_backend_reg(model_devices[i]);
+        if (reg && std::string(ggml_backend_reg_name(reg)) == "RPC") continue;
+        if (shares && !(mp.tensor_split[i] > 0)) continue;
+        return model_devices[i];
+    }
+    return nullptr;
+}
+
 // The projector's parameters, one definition for the load and the memory reckoning. `warmup`: whether
 // mtmd sizes its compute buffer for the largest image now (the reckoning: without it only the weights
 // are counted; the load leaves it to the first image).
@@ -82,7 +96,8 @@ ProjectorMemory projectorMemory(const std::string & path, ggml_backend_dev_t dev
     ProjectorMemory pm;
     {
         // mtmd_get_memory_usage silences mtmd's log while it loads (a process-wide callback it saves and
-        // restores, unlocked): two at once could restore the silence for good, so one at a time
+        // restores, unlocked): two at once could restore the silence for good, so one at a time (what
+        // another thread's mtmd logs meanwhile, a projector loading, is lost)
         static std::mutex reckoning;
         std::lock_guard<std::mutex> lock(reckoning);
         pm = mtmd_get_memory_usage(path.c_str(), visionParams(device, threads, mediaMarker(), true));

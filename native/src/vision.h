@@ -45,13 +45,13 @@ struct Vision {
     ~Vision();
 };
 
-// Where a projector loaded beside a model goes: the first device the model's layers use (with split mode
-// none, its main GPU), when its layers use one (`n_gpu_layers` != 0); nullptr: the CPU. `model_devices`
-// are the model's devices as llama.cpp lists them (llama_model_get_device). Every load, estimate and fit
-// decides it by this (mtmd's own default would be the system's first GPU, whichever the model uses).
-inline ggml_backend_dev_t projectorDevice(const std::vector<ggml_backend_dev_t> & model_devices, int32_t n_gpu_layers) {
-    return n_gpu_layers != 0 && !model_devices.empty() ? model_devices.front() : nullptr;
-}
+// Where a projector loaded beside a model (loaded with `mp`) goes: the first of the model's devices that
+// takes a share of its layers (with split mode none, its main GPU) and is on this machine, when the model
+// has GPU layers; nullptr: the CPU. An RPC server's device is never chosen: llama.cpp lists those first,
+// and the whole encoder would run across the network (mtmd has no CPU fallback for an RPC device).
+// `model_devices` are the model's devices in llama.cpp's order (modelDevices). Every load, estimate and fit
+// decides it by this. (llama-server leaves it to mtmd, which takes the system's first GPU.)
+ggml_backend_dev_t projectorDevice(const std::vector<ggml_backend_dev_t> & model_devices, const llama_model_params & mp);
 
 // Loads the projector at `path` for `model`, on `device` (projectorDevice; nullptr: the CPU). Throws
 // HearthError(load_failed) when mtmd refuses it. `memory`: its projectorMemory on the same device when the

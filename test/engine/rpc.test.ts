@@ -8,7 +8,7 @@ import { EngineClient } from '../../main/engine/client';
 import { probeRpc, RPC_PROTOCOL, rpcLostLine } from '../../main/engine/rpc';
 import { inAddon } from '../helpers/addon';
 import { errorOf, makeEngine, untilValue } from '../helpers/engine';
-import { TINY_SPM } from '../helpers/models';
+import { TINY_BPE, TINY_PROJECTOR, TINY_SPM } from '../helpers/models';
 import { RpcServer, startRpcServer, freePort } from '../helpers/rpc';
 
 jest.setTimeout(120_000);
@@ -67,6 +67,20 @@ describe('remote devices over RPC', () => {
     // nothing offloaded: nothing remote
     const none = await remote.estimate(TINY_SPM, { ...SPLIT, gpuLayers: 0 });
     for (const d of none.devices.filter((x) => x.backend === 'RPC')) expect(d.model).toBe(0);
+  });
+
+  test("a vision projector stays on this machine when the model's layers go to the rpc-servers (llama.cpp lists them first)", async () => {
+    const params = { ...SPLIT, mmproj: TINY_PROJECTOR };
+    const est = await remote.estimate(TINY_BPE, params);
+    const rpc = est.devices.filter((d) => d.backend === 'RPC');
+    expect(rpc.every((d) => d.model > 0)).toBe(true);
+    for (const d of rpc) expect(d.projector).toBe(0);
+    expect(est.host.projector).toBeGreaterThan(0); // no local GPU here: system RAM
+    await remote.load('vision', TINY_BPE, params);
+    const mem = await remote.memory('vision');
+    for (const d of mem.devices.filter((x) => x.backend === 'RPC')) expect(d.projector).toBe(0);
+    expect(mem.host.projector).toBe(est.host.projector);
+    await remote.unload('vision');
   });
 
   test('a model split across the local CPU and both rpc-servers gives the same seeded greedy output as a local load', async () => {
