@@ -97,5 +97,10 @@ test('the template box previews the file\'s template, then each edit; an error s
 test('a chat uses the saved template: the reply is reasoning', async () => {
   await until('the model loaded again', () => page.getByRole('combobox', { name: 'Model' }).isEnabled(), WAIT);
   const reply = await sendMessage(page, 'Why is the sky blue?');
-  await reply.getByRole('button', { name: /Reasoning|Thinking/ }).first().waitFor({ timeout: WAIT });
+  await until('the reply to finish', async () => (await page.getByRole('button', { name: 'Stop generating', exact: true }).count()) === 0, WAIT);
+  if ((await reply.getByRole('button', { name: /Reasoning|Thinking/ }).count()) === 0) {
+    // what the reply was instead (a CI run once timed out here: ci57)
+    await shot(page, 'chat-template-no-reasoning');
+    throw new Error(`the reply shows no reasoning; it reads: ${JSON.stringify((await reply.innerText()).slice(0, 400))}`);
+  }
 });
