@@ -11,7 +11,7 @@ const out = path.join(root, '.cache', 'run', path.relative(root, entry).replace(
 esbuild.buildSync({ entryPoints: [entry], outfile: out, bundle: true, platform: 'node', target: 'node20',
   format: 'cjs', packages: 'external', sourcemap: 'inline', logLevel: 'error' });
 // buildSync leaves esbuild's service (a worker thread and its Go child process) running for the life of
-// this process; its wake-ups took turns from a benchmark's decoding threads (perf sched, 2026-12-03)
+// this process, waking beside a benchmark's decoding threads (perf sched, 2026-12-03: docs/benchmarks.md)
 esbuild.stop();
 process.argv.splice(1, 2, out);
 require(out);
