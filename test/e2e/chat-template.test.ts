@@ -10,7 +10,7 @@
 import fs from 'fs';
 import path from 'path';
 import { Locator, Page } from 'playwright-core';
-import { BrowserMode, openBrowserMode, openReadyPage, openSettings, sendMessage, shot, until } from '../helpers/browser-mode';
+import { BrowserMode, openBrowserMode, openReadyPage, openSettings, sendAndFinish, shot, until } from '../helpers/browser-mode';
 import { REPO_ROOT, THINKING_CHAT_TEMPLATE, TINY_SPM } from '../helpers/models';
 
 const WAIT = 60_000;
@@ -68,8 +68,7 @@ test('short replies (the defaults: until the context is full)', async () => {
 });
 
 test("the file's template gives no reasoning", async () => {
-  const reply = await sendMessage(page, 'Hello there');
-  await until('the reply to finish', async () => (await page.getByRole('button', { name: 'Stop generating', exact: true }).count()) === 0, WAIT);
+  const reply = await sendAndFinish(page, 'Hello there', 1, until, WAIT);
   await expect(reply.getByRole('button', { name: /Reasoning|Thinking/ }).count()).resolves.toBe(0);
 });
 
@@ -96,8 +95,7 @@ test('the template box previews the file\'s template, then each edit; an error s
 
 test('a chat uses the saved template: the reply is reasoning', async () => {
   await until('the model loaded again', () => page.getByRole('combobox', { name: 'Model' }).isEnabled(), WAIT);
-  const reply = await sendMessage(page, 'Why is the sky blue?');
-  await until('the reply to finish', async () => (await page.getByRole('button', { name: 'Stop generating', exact: true }).count()) === 0, WAIT);
+  const reply = await sendAndFinish(page, 'Why is the sky blue?', 2, until, WAIT);
   if ((await reply.getByRole('button', { name: /Reasoning|Thinking/ }).count()) === 0) {
     // what the reply was instead (a CI run once timed out here: ci57)
     await shot(page, 'chat-template-no-reasoning');
