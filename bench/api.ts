@@ -1,5 +1,5 @@
 /**
- * npm run bench:api -- [--model PATH | --size bench|1b [--type …]] [--threads N] [--reps 5] [--tokens 128] [--json]
+ * npm run bench:api -- [--model PATH | --size fast|bench|1b [--type …]] [--threads N] [--reps 5] [--tokens 128] [--json]
  *
  * Hearth's API server (composeApp's ApiService over a temporary data folder, as the app runs it) on
  * one model, threads and context size, against (a) the engine directly (EngineClient.chat on the
@@ -109,6 +109,10 @@ async function startLlamaServer(bin: string, model: string, fa: string): Promise
   const port = await freePort();
   const args = ['-m', model, '-t', String(threads), '-tb', String(threads), '-c', String(CONTEXT * PARALLEL), '--parallel', String(PARALLEL)];
   args.push('-b', '2048', '-ub', '512', '-fa', fa, '-ngl', '0', '--host', '127.0.0.1', '--port', String(port));
+  // a conversation's last assistant message is a whole turn, as Hearth's API renders it: llama-server
+  // otherwise leaves it open for the reply to continue (its prefill), so the follow-up, where that message
+  // is closed, would share a shorter prefix with its cache and decode more new tokens than Hearth
+  args.push('--no-prefill-assistant');
   const proc = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, GGML_VK_VISIBLE_DEVICES: '' } });
   let stderr = '';
   proc.stderr!.on('data', (d: Buffer) => {
