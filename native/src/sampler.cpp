@@ -5,6 +5,12 @@
 #include <cmath>
 #include <numeric>
 
+#if defined(__SSE2__) || defined(_M_X64)
+#include <emmintrin.h>
+#elif defined(__ARM_NEON) && defined(__aarch64__)
+#include <arm_neon.h>
+#endif
+
 #include "model.h"
 #include "params.h"
 #include "task.h"
@@ -115,27 +121,85 @@ static Napi::Value SamplerChain(const Napi::CallbackInfo & info) {
     return names;
 }
 
+static Napi::Value ArgmaxLogits(const Napi::CallbackInfo & info);
+
 void addSamplerExports(Napi::Env env, Napi::Object exports) {
     exports.Set("samplerChain", Napi::Function::New(env, guard<SamplerChain>));
+    exports.Set("argmaxLogits", Napi::Function::New(env, guard<ArgmaxLogits>));
 }
 
 llama_token argmaxLogits(const float * logits, int n) {
-    // the largest value per lane (a loop the compiler vectorizes), then a scan for its first index: once a
-    // token, it shows on a fast model
-    constexpr int kLanes = 16;
-    float lane[kLanes];
-    for (float & m : lane) m = -INFINITY;
-    int i = 0;
-    for (; i + kLanes <= n; i += kLanes) {
-        for (int j = 0; j < kLanes; j++) lane[j] = logits[i + j] > lane[j] ? logits[i + j] : lane[j];
-    }
+    // once a token: on a fast model its cost shows. Four vectors of running maxima, then a search for the
+    // first 16-value block that holds the maximum, then its index in that block. x > m ? x : m throughout,
+    // so a NaN never replaces a maximum. (GCC does not vectorize the plain loop: it keeps 16 scalars.)
     float max = -INFINITY;
-    for (float m : lane) max = m > max ? m : max;
+    int i = 0;
+#if defined(__SSE2__) || defined(_M_X64)
+    {
+        __m128 m0 = _mm_set1_ps(-INFINITY), m1 = m0, m2 = m0, m3 = m0;
+        for (; i + 16 <= n; i += 16) {
+            // MAXPS(a, b) is a > b ? a : b
+            m0 = _mm_max_ps(_mm_loadu_ps(logits + i), m0);
+            m1 = _mm_max_ps(_mm_loadu_ps(logits + i + 4), m1);
+            m2 = _mm_max_ps(_mm_loadu_ps(logits + i + 8), m2);
+            m3 = _mm_max_ps(_mm_loadu_ps(logits + i + 12), m3);
+        }
+        float lanes[16];
+        _mm_storeu_ps(lanes, m0);
+        _mm_storeu_ps(lanes + 4, m1);
+        _mm_storeu_ps(lanes + 8, m2);
+        _mm_storeu_ps(lanes + 12, m3);
+        for (float v : lanes) max = v > max ? v : max;
+    }
+#elif defined(__ARM_NEON) && defined(__aarch64__)
+    {
+        // vmaxq_f32 would keep a NaN: compare and select instead
+        float32x4_t m0 = vdupq_n_f32(-INFINITY), m1 = m0, m2 = m0, m3 = m0;
+        auto step = [](float32x4_t x, float32x4_t m) { return vbslq_f32(vcgtq_f32(x, m), x, m); };
+        for (; i + 16 <= n; i += 16) {
+            m0 = step(vld1q_f32(logits + i), m0);
+            m1 = step(vld1q_f32(logits + i + 4), m1);
+            m2 = step(vld1q_f32(logits + i + 8), m2);
+            m3 = step(vld1q_f32(logits + i + 12), m3);
+        }
+        float lanes[16];
+        vst1q_f32(lanes, m0);
+        vst1q_f32(lanes + 4, m1);
+        vst1q_f32(lanes + 8, m2);
+        vst1q_f32(lanes + 12, m3);
+        for (float v : lanes) max = v > max ? v : max;
+    }
+#endif
     for (; i < n; i++) max = logits[i] > max ? logits[i] : max;
-    for (int k = 0; k < n; k++) {
+    int k = 0;
+#if defined(__SSE2__) || defined(_M_X64)
+    const __m128 mv = _mm_set1_ps(max);
+    for (; k + 16 <= n; k += 16) {
+        const __m128 a = _mm_or_ps(_mm_cmpeq_ps(_mm_loadu_ps(logits + k), mv), _mm_cmpeq_ps(_mm_loadu_ps(logits + k + 4), mv));
+        const __m128 b = _mm_or_ps(_mm_cmpeq_ps(_mm_loadu_ps(logits + k + 8), mv), _mm_cmpeq_ps(_mm_loadu_ps(logits + k + 12), mv));
+        if (_mm_movemask_ps(_mm_or_ps(a, b))) break;
+    }
+#elif defined(__ARM_NEON) && defined(__aarch64__)
+    const float32x4_t mv = vdupq_n_f32(max);
+    for (; k + 16 <= n; k += 16) {
+        const uint32x4_t a = vorrq_u32(vceqq_f32(vld1q_f32(logits + k), mv), vceqq_f32(vld1q_f32(logits + k + 4), mv));
+        const uint32x4_t b = vorrq_u32(vceqq_f32(vld1q_f32(logits + k + 8), mv), vceqq_f32(vld1q_f32(logits + k + 12), mv));
+        if (vmaxvq_u32(vorrq_u32(a, b))) break;
+    }
+#endif
+    for (; k < n; k++) {
         if (logits[k] == max) return k;
     }
     return 0;
+}
+
+static Napi::Value ArgmaxLogits(const Napi::CallbackInfo & info) {
+    if (info.Length() < 1 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+        throw HearthError(codes::invalid_argument, "argmaxLogits(Float32Array)");
+    }
+    Napi::Float32Array a = info[0].As<Napi::Float32Array>();
+    if (a.ElementLength() == 0 || a.ElementLength() > (size_t) INT32_MAX) throw HearthError(codes::invalid_argument, "argmaxLogits: 1 to 2^31-1 values");
+    return Napi::Number::New(info.Env(), argmaxLogits(a.Data(), (int) a.ElementLength()));
 }
 
 } // namespace hearth

@@ -49,7 +49,8 @@ struct Task;
 void recordProbs(Task & t, TokenProbs && p);
 Napi::Array probsToJs(Napi::Env env, const std::vector<TokenProbs> & probs);
 
-// samplerChain(model, sampling) -> the names of the samplers a generation would run (test hook)
+// samplerChain(model, sampling) -> the names of the samplers a generation would run; argmaxLogits(Float32Array)
+// -> argmaxLogits of its values (test hooks)
 void addSamplerExports(Napi::Env env, Napi::Object exports);
 
 } // namespace hearth

@@ -196,3 +196,62 @@ describe('requests llama.cpp would abort on, and the greedy fast path', () => {
     expect(await chainOf({ temperature: 0, dynatempRange: 2 })).toContain('temp-ext');
   });
 });
+
+describe('plain greedy picks the first largest logit (addon.argmaxLogits, vectorized)', () => {
+  /** The reference: the first index of the largest value; a NaN never wins; all NaN: 0. */
+  const reference = (xs: number[]) => {
+    let best = -1;
+    for (let i = 0; i < xs.length; i++) if (!Number.isNaN(xs[i]) && (best < 0 || xs[i] > xs[best])) best = i;
+    return best < 0 ? 0 : best;
+  };
+
+  test('on random, tied, infinite and NaN logits of every length around the vector width', async () => {
+    // a seeded generator, so a failure replays
+    let seed = 12345;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const cases: number[][] = [];
+    for (const n of [1, 2, 3, 4, 5, 15, 16, 17, 31, 32, 33, 47, 48, 49, 63, 64, 65, 100, 1000, 32000, 32001, 151936]) {
+      cases.push(Array.from({ length: n }, () => rand() * 20 - 10));
+      // the largest value in the last position, in the tail past the last whole block, and at 0
+      const last = Array.from({ length: n }, () => rand());
+      last[n - 1] = 5;
+      cases.push(last);
+      cases.push(Array.from({ length: n }, (_, i) => (i === 0 ? 2 : 1)));
+      // ties: the first of equals wins, wherever the first falls in a block
+      const tied = Array.from({ length: n }, () => Math.floor(rand() * 4));
+      cases.push(tied);
+      // NaNs scattered among the values, and one before the maximum
+      cases.push(Array.from({ length: n }, (_, i) => (i % 7 === 3 ? NaN : rand())));
+      // -Infinity everywhere but one NaN (all -Infinity: index 0), and all NaN (0)
+      cases.push(Array.from({ length: n }, (_, i) => (i === n >> 1 ? NaN : -Infinity)));
+      cases.push(Array.from({ length: n }, () => NaN));
+      // +Infinity twice: the first
+      const inf = Array.from({ length: n }, () => rand());
+      inf[n >> 1] = Infinity;
+      inf[n - 1] = Infinity;
+      cases.push(inf);
+    }
+    const got = await inAddon<number[]>(
+      // NaN and the infinities do not survive JSON: they travel as strings
+      `const num = (x) => (x === 'NaN' ? NaN : x === 'Inf' ? Infinity : x === '-Inf' ? -Infinity : x);
+       return input.map((xs) => addon.argmaxLogits(new Float32Array(xs.map(num))));`,
+      cases.map((xs) => xs.map((x) => (Number.isNaN(x) ? 'NaN' : x === Infinity ? 'Inf' : x === -Infinity ? '-Inf' : x))),
+    );
+    // compared in float32, as the addon reads them
+    const want = cases.map((xs) => reference(Array.from(new Float32Array(xs))));
+    expect(got).toEqual(want);
+    // the cases reach past index 0 (a pick that always said 0 would not pass)
+    expect(want.filter((w) => w > 16).length).toBeGreaterThan(20);
+  });
+
+  test('anything but a non-empty Float32Array is refused', async () => {
+    const errors = await inAddon<string[]>(
+      `const out = [];
+       for (const bad of [[1, 2], new Float64Array(3), new Float32Array(0), 'x', undefined]) {
+         try { addon.argmaxLogits(bad); out.push('accepted'); } catch (e) { out.push(e.code); }
+       }
+       return out;`,
+    );
+    expect(errors).toEqual(['invalid_argument', 'invalid_argument', 'invalid_argument', 'invalid_argument', 'invalid_argument']);
+  });
+});
