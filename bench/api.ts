@@ -111,7 +111,8 @@ async function startLlamaServer(bin: string, model: string, fa: string): Promise
   args.push('-b', '2048', '-ub', '512', '-fa', fa, '-ngl', '0', '--host', '127.0.0.1', '--port', String(port));
   // a conversation's last assistant message is a whole turn, as Hearth's API renders it: llama-server
   // otherwise leaves it open for the reply to continue (its prefill), so the follow-up, where that message
-  // is closed, would share a shorter prefix with its cache and decode more new tokens than Hearth
+  // is closed, would share a shorter prefix with its cache and decode more new tokens than Hearth (the
+  // flag is in the pinned llama.cpp; an older LLAMA_CPP_DIR's llama-server refuses it, and its stderr is shown)
   args.push('--no-prefill-assistant');
   const proc = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, GGML_VK_VISIBLE_DEVICES: '' } });
   let stderr = '';

@@ -137,7 +137,7 @@ llama_token argmaxLogits(const float * logits, int n) {
 #if defined(__SSE2__) || defined(_M_X64)
     {
         __m128 m0 = _mm_set1_ps(-INFINITY), m1 = m0, m2 = m0, m3 = m0;
-        for (; i + 16 <= n; i += 16) {
+        for (; n - i >= 16; i += 16) {
             // MAXPS(a, b) is a > b ? a : b
             m0 = _mm_max_ps(_mm_loadu_ps(logits + i), m0);
             m1 = _mm_max_ps(_mm_loadu_ps(logits + i + 4), m1);
@@ -156,7 +156,7 @@ llama_token argmaxLogits(const float * logits, int n) {
         // vmaxq_f32 would keep a NaN: compare and select instead
         float32x4_t m0 = vdupq_n_f32(-INFINITY), m1 = m0, m2 = m0, m3 = m0;
         auto step = [](float32x4_t x, float32x4_t m) { return vbslq_f32(vcgtq_f32(x, m), x, m); };
-        for (; i + 16 <= n; i += 16) {
+        for (; n - i >= 16; i += 16) {
             m0 = step(vld1q_f32(logits + i), m0);
             m1 = step(vld1q_f32(logits + i + 4), m1);
             m2 = step(vld1q_f32(logits + i + 8), m2);
@@ -174,14 +174,14 @@ llama_token argmaxLogits(const float * logits, int n) {
     int k = 0;
 #if defined(__SSE2__) || defined(_M_X64)
     const __m128 mv = _mm_set1_ps(max);
-    for (; k + 16 <= n; k += 16) {
+    for (; n - k >= 16; k += 16) {
         const __m128 a = _mm_or_ps(_mm_cmpeq_ps(_mm_loadu_ps(logits + k), mv), _mm_cmpeq_ps(_mm_loadu_ps(logits + k + 4), mv));
         const __m128 b = _mm_or_ps(_mm_cmpeq_ps(_mm_loadu_ps(logits + k + 8), mv), _mm_cmpeq_ps(_mm_loadu_ps(logits + k + 12), mv));
         if (_mm_movemask_ps(_mm_or_ps(a, b))) break;
     }
 #elif defined(__ARM_NEON) && defined(__aarch64__)
     const float32x4_t mv = vdupq_n_f32(max);
-    for (; k + 16 <= n; k += 16) {
+    for (; n - k >= 16; k += 16) {
         const uint32x4_t a = vorrq_u32(vceqq_f32(vld1q_f32(logits + k), mv), vceqq_f32(vld1q_f32(logits + k + 4), mv));
         const uint32x4_t b = vorrq_u32(vceqq_f32(vld1q_f32(logits + k + 8), mv), vceqq_f32(vld1q_f32(logits + k + 12), mv));
         if (vmaxvq_u32(vorrq_u32(a, b))) break;
@@ -198,7 +198,7 @@ static Napi::Value ArgmaxLogits(const Napi::CallbackInfo & info) {
         throw HearthError(codes::invalid_argument, "argmaxLogits(Float32Array)");
     }
     Napi::Float32Array a = info[0].As<Napi::Float32Array>();
-    if (a.ElementLength() == 0 || a.ElementLength() > (size_t) INT32_MAX) throw HearthError(codes::invalid_argument, "argmaxLogits: 1 to 2^31-1 values");
+    if (a.ElementLength() == 0 || a.ElementLength() > (size_t) (1 << 24)) throw HearthError(codes::invalid_argument, "argmaxLogits: 1 to 2^24 values");
     return Napi::Number::New(info.Env(), argmaxLogits(a.Data(), (int) a.ElementLength()));
 }
 

@@ -244,14 +244,27 @@ describe('plain greedy picks the first largest logit (addon.argmaxLogits, vector
     expect(want.filter((w) => w > 16).length).toBeGreaterThan(20);
   });
 
-  test('anything but a non-empty Float32Array is refused', async () => {
+  test('a view at an offset that is no multiple of the vector width, and signed zeros', async () => {
+    const got = await inAddon<number[]>(
+      `const buf = new Float32Array(1000 + 3);
+       for (let i = 0; i < buf.length; i++) buf[i] = Math.sin(i);
+       buf[3 + 517] = 9; // the view's 517th value
+       buf[1] = 20; // before the view: never read
+       const view = new Float32Array(buf.buffer, 3 * 4, 1000);
+       return [addon.argmaxLogits(view), addon.argmaxLogits(new Float32Array([-0, 0])), addon.argmaxLogits(new Float32Array([0, -0]))];`,
+    );
+    // -0 and +0 are equal: the first
+    expect(got).toEqual([517, 0, 0]);
+  });
+
+  test('anything but a Float32Array of 1 to 2^24 values is refused', async () => {
     const errors = await inAddon<string[]>(
       `const out = [];
-       for (const bad of [[1, 2], new Float64Array(3), new Float32Array(0), 'x', undefined]) {
+       for (const bad of [[1, 2], new Float64Array(3), new Float32Array(0), new Float32Array((1 << 24) + 1), 'x', undefined]) {
          try { addon.argmaxLogits(bad); out.push('accepted'); } catch (e) { out.push(e.code); }
        }
        return out;`,
     );
-    expect(errors).toEqual(['invalid_argument', 'invalid_argument', 'invalid_argument', 'invalid_argument', 'invalid_argument']);
+    expect(errors).toEqual(Array(6).fill('invalid_argument'));
   });
 });
