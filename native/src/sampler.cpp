@@ -128,63 +128,59 @@ void addSamplerExports(Napi::Env env, Napi::Object exports) {
     exports.Set("argmaxLogits", Napi::Function::New(env, guard<ArgmaxLogits>));
 }
 
+// Four floats at once, for argmaxLogits: SSE2 on x86-64, NEON on arm64 (none elsewhere: the plain loops)
+#if defined(__SSE2__) || defined(_M_X64)
+#define HEARTH_F4 1
+using F4 = __m128;
+static inline F4 f4Load(const float * p) { return _mm_loadu_ps(p); }
+static inline F4 f4Fill(float x) { return _mm_set1_ps(x); }
+static inline void f4Store(float * p, F4 v) { _mm_storeu_ps(p, v); }
+// x > m ? x : m (MAXPS(a, b) is a > b ? a : b: a NaN x keeps m)
+static inline F4 f4Above(F4 x, F4 m) { return _mm_max_ps(x, m); }
+// whether any lane of a, b, c or d equals v's
+static inline bool f4AnyEqual(F4 a, F4 b, F4 c, F4 d, F4 v) {
+    return _mm_movemask_ps(_mm_or_ps(_mm_or_ps(_mm_cmpeq_ps(a, v), _mm_cmpeq_ps(b, v)), _mm_or_ps(_mm_cmpeq_ps(c, v), _mm_cmpeq_ps(d, v)))) != 0;
+}
+#elif defined(__ARM_NEON) && defined(__aarch64__)
+#define HEARTH_F4 1
+using F4 = float32x4_t;
+static inline F4 f4Load(const float * p) { return vld1q_f32(p); }
+static inline F4 f4Fill(float x) { return vdupq_n_f32(x); }
+static inline void f4Store(float * p, F4 v) { vst1q_f32(p, v); }
+// x > m ? x : m (vmaxq_f32 would keep a NaN)
+static inline F4 f4Above(F4 x, F4 m) { return vbslq_f32(vcgtq_f32(x, m), x, m); }
+static inline bool f4AnyEqual(F4 a, F4 b, F4 c, F4 d, F4 v) {
+    return vmaxvq_u32(vorrq_u32(vorrq_u32(vceqq_f32(a, v), vceqq_f32(b, v)), vorrq_u32(vceqq_f32(c, v), vceqq_f32(d, v)))) != 0;
+}
+#endif
+
 llama_token argmaxLogits(const float * logits, int n) {
     // once a token: on a fast model its cost shows. Four vectors of running maxima, then a search for the
     // first 16-value block that holds the maximum, then its index in that block. x > m ? x : m throughout,
     // so a NaN never replaces a maximum. (GCC does not vectorize the plain loop: it keeps 16 scalars.)
     float max = -INFINITY;
     int i = 0;
-#if defined(__SSE2__) || defined(_M_X64)
-    {
-        __m128 m0 = _mm_set1_ps(-INFINITY), m1 = m0, m2 = m0, m3 = m0;
-        for (; n - i >= 16; i += 16) {
-            // MAXPS(a, b) is a > b ? a : b
-            m0 = _mm_max_ps(_mm_loadu_ps(logits + i), m0);
-            m1 = _mm_max_ps(_mm_loadu_ps(logits + i + 4), m1);
-            m2 = _mm_max_ps(_mm_loadu_ps(logits + i + 8), m2);
-            m3 = _mm_max_ps(_mm_loadu_ps(logits + i + 12), m3);
-        }
-        float lanes[16];
-        _mm_storeu_ps(lanes, m0);
-        _mm_storeu_ps(lanes + 4, m1);
-        _mm_storeu_ps(lanes + 8, m2);
-        _mm_storeu_ps(lanes + 12, m3);
-        for (float v : lanes) max = v > max ? v : max;
+#ifdef HEARTH_F4
+    F4 m0 = f4Fill(-INFINITY), m1 = m0, m2 = m0, m3 = m0;
+    for (; n - i >= 16; i += 16) {
+        m0 = f4Above(f4Load(logits + i), m0);
+        m1 = f4Above(f4Load(logits + i + 4), m1);
+        m2 = f4Above(f4Load(logits + i + 8), m2);
+        m3 = f4Above(f4Load(logits + i + 12), m3);
     }
-#elif defined(__ARM_NEON) && defined(__aarch64__)
-    {
-        // vmaxq_f32 would keep a NaN: compare and select instead
-        float32x4_t m0 = vdupq_n_f32(-INFINITY), m1 = m0, m2 = m0, m3 = m0;
-        auto step = [](float32x4_t x, float32x4_t m) { return vbslq_f32(vcgtq_f32(x, m), x, m); };
-        for (; n - i >= 16; i += 16) {
-            m0 = step(vld1q_f32(logits + i), m0);
-            m1 = step(vld1q_f32(logits + i + 4), m1);
-            m2 = step(vld1q_f32(logits + i + 8), m2);
-            m3 = step(vld1q_f32(logits + i + 12), m3);
-        }
-        float lanes[16];
-        vst1q_f32(lanes, m0);
-        vst1q_f32(lanes + 4, m1);
-        vst1q_f32(lanes + 8, m2);
-        vst1q_f32(lanes + 12, m3);
-        for (float v : lanes) max = v > max ? v : max;
-    }
+    float lanes[16];
+    f4Store(lanes, m0);
+    f4Store(lanes + 4, m1);
+    f4Store(lanes + 8, m2);
+    f4Store(lanes + 12, m3);
+    for (float v : lanes) max = v > max ? v : max;
 #endif
     for (; i < n; i++) max = logits[i] > max ? logits[i] : max;
     int k = 0;
-#if defined(__SSE2__) || defined(_M_X64)
-    const __m128 mv = _mm_set1_ps(max);
+#ifdef HEARTH_F4
+    const F4 mv = f4Fill(max);
     for (; n - k >= 16; k += 16) {
-        const __m128 a = _mm_or_ps(_mm_cmpeq_ps(_mm_loadu_ps(logits + k), mv), _mm_cmpeq_ps(_mm_loadu_ps(logits + k + 4), mv));
-        const __m128 b = _mm_or_ps(_mm_cmpeq_ps(_mm_loadu_ps(logits + k + 8), mv), _mm_cmpeq_ps(_mm_loadu_ps(logits + k + 12), mv));
-        if (_mm_movemask_ps(_mm_or_ps(a, b))) break;
-    }
-#elif defined(__ARM_NEON) && defined(__aarch64__)
-    const float32x4_t mv = vdupq_n_f32(max);
-    for (; n - k >= 16; k += 16) {
-        const uint32x4_t a = vorrq_u32(vceqq_f32(vld1q_f32(logits + k), mv), vceqq_f32(vld1q_f32(logits + k + 4), mv));
-        const uint32x4_t b = vorrq_u32(vceqq_f32(vld1q_f32(logits + k + 8), mv), vceqq_f32(vld1q_f32(logits + k + 12), mv));
-        if (vmaxvq_u32(vorrq_u32(a, b))) break;
+        if (f4AnyEqual(f4Load(logits + k), f4Load(logits + k + 4), f4Load(logits + k + 8), f4Load(logits + k + 12), mv)) break;
     }
 #endif
     for (; k < n; k++) {
