@@ -8,7 +8,8 @@
  * threads: prompt processing of 512 tokens (`--pp N`: N tokens, fed as micro-batches of 512 by both) and
  * generation of 128 tokens. Then the follow-up turn
  * (TTFT after a ~2,000-token conversation gains one short message, against evaluating that message
- * alone, and against llama-bench evaluating the same new tokens at the same depth) and reopening from
+ * alone, and against llama-bench evaluating the same new tokens at the same depth, in `--reps` pairs like
+ * pp and tg) and reopening from
  * a saved session (against evaluating the whole conversation again). Flash attention is the app's
  * choice (--fa, default auto, as resolved by the engine host) and llama-bench gets the same. Prints
  * one JSON object.
@@ -30,8 +31,8 @@ import { benchSpeculative } from './speculative';
 
 const json = process.argv.includes('--json');
 const threads = Number(arg('threads') ?? Math.max(1, Math.min(os.cpus().length, 4)));
-// pairs of pp512 and of tg128 (a pair's ratio varies by several percent on a shared machine, so many
-// short pairs), and repetitions of the slower conversation measures
+// pairs of pp512, of tg128 and of the follow-up (a pair's ratio varies by several percent on a shared
+// machine, so many short pairs), and repetitions of the other conversation measures
 const reps = Number(arg('reps') ?? 15);
 const convReps = Number(arg('conversation-reps') ?? 5);
 const faArg = arg('fa') ?? 'auto';
@@ -148,15 +149,40 @@ async function main(): Promise<void> {
     const convTokens = (await engine.applyTemplate(M, { messages: history })).tokens;
     const short: ChatMessage = { role: 'user', content: 'And then?' };
     const gen = { maxTokens: 1, ignoreEos: true, sampling: { temperature: 0 } };
-    await engine.clearSequence(M);
-    await engine.chat(M, { messages: [...history.slice(0, -1)], ...gen }); // the conversation so far is in the cache
-    await engine.chat(M, { messages: history, ...gen });
-    const followTtft: number[] = [];
-    const aloneTtft: number[] = [];
     const sessionFile = path.join(os.tmpdir(), `hearth-bench-${process.pid}.session`);
+    // the conversation so far in the cache, then its follow-up (a warm-up, which also tells how many of its
+    // tokens are new), and the cache saved for the reopening measure below
+    await engine.clearSequence(M);
+    await engine.chat(M, { messages: history, ...gen });
     const follow = await engine.chat(M, { messages: [...history, short], ...gen });
-    followTtft.push(follow.timings.ttftMs);
     await engine.saveSession(M, sessionFile);
+    const newTokens = follow.timings.promptTokens - follow.timings.cachedTokens;
+    // the follow-up against llama.cpp's own cost of the same work (llama-bench evaluating the same new
+    // tokens at the conversation's depth: prompt time only, no template, tokenizer or sampling), paired
+    // and taken in turn like pp and tg: the cache regrown to the conversation, then one follow-up
+    const followTtft: number[] = [];
+    const lbDepth: number[] = [];
+    const oursFollow = async () => {
+      await engine.clearSequence(M);
+      await engine.chat(M, { messages: history, ...gen });
+      const f = await engine.chat(M, { messages: [...history, short], ...gen });
+      if (f.timings.cachedTokens !== follow.timings.cachedTokens) throw new Error(`a follow-up reused ${f.timings.cachedTokens} tokens, the first ${follow.timings.cachedTokens}`);
+      followTtft.push(f.timings.ttftMs);
+    };
+    const theirsFollow = () => lbDepth.push((newTokens / llamaBench(bin, model, fa, { p: newTokens, n: 0, d: follow.timings.cachedTokens }).tps) * 1000);
+    for (let i = 0; i < reps; i++) {
+      if (i % 2 === 0) {
+        await oursFollow();
+        theirsFollow();
+      } else {
+        theirsFollow();
+        await oursFollow();
+      }
+    }
+    const followRatios = followTtft.map((x, i) => x / lbDepth[i]);
+    log(`follow-up: hearth ${followTtft.map((x) => x.toFixed(1)).join(', ')} ms; llama-bench ${lbDepth.map((x) => x.toFixed(1)).join(', ')} ms`);
+    // the message alone in an empty context, against llama-bench's prompt time for it
+    const aloneTtft: number[] = [];
     let aloneTokens = 0;
     for (let i = 0; i < convReps; i++) {
       await engine.clearSequence(M);
@@ -164,18 +190,8 @@ async function main(): Promise<void> {
       aloneTtft.push(alone.timings.ttftMs);
       aloneTokens = alone.timings.promptTokens;
     }
-    // llama.cpp's own cost of the same work: the follow-up's new tokens at the conversation's depth, and
-    // the message alone in an empty context (prompt time only: no template, tokenizer or sampling)
-    const newTokens = follow.timings.promptTokens - follow.timings.cachedTokens;
-    const lbDepthMs = (newTokens / llamaBench(bin, model, fa, { p: newTokens, n: 0, d: follow.timings.cachedTokens, r: convReps }).tps) * 1000;
+    const lbDepthMs = median(lbDepth);
     const lbAloneMs = (aloneTokens / llamaBench(bin, model, fa, { p: aloneTokens, n: 0, r: convReps }).tps) * 1000;
-    // re-grow: the cache holds the conversation again, then measure the follow-up once more per rep
-    for (let i = 1; i < convReps; i++) {
-      await engine.clearSequence(M);
-      await engine.chat(M, { messages: history, ...gen });
-      const f = await engine.chat(M, { messages: [...history, short], ...gen });
-      followTtft.push(f.timings.ttftMs);
-    }
 
     // reopening a thread: restore the saved session vs evaluate the whole conversation again
     const restoreMs: number[] = [];
@@ -227,7 +243,10 @@ async function main(): Promise<void> {
           message_alone_ms: lbAloneMs,
           ratio: lbDepthMs / lbAloneMs,
         },
-        ratio_vs_llama_bench_at_depth: median(followTtft) / lbDepthMs,
+        // median and 95% interval of the pairs' ratios
+        ratio_vs_llama_bench_at_depth: median(followRatios),
+        ratio_vs_llama_bench_at_depth_interval: medianInterval(followRatios),
+        pair_ratios: followRatios,
       },
       session_reopen: {
         restore_and_first_token_ms: median(restoreMs),
