@@ -8,8 +8,8 @@
  * threads: prompt processing of 512 tokens (`--pp N`: N tokens, fed as micro-batches of 512 by both) and
  * generation of 128 tokens. Then the follow-up turn
  * (TTFT after a ~2,000-token conversation gains one short message, against evaluating that message
- * alone, and against llama-bench evaluating the same new tokens at the same depth, in `--reps` pairs like
- * pp and tg) and reopening from
+ * alone, and against llama-bench evaluating the same new tokens at the same depth, in
+ * `--conversation-reps` pairs taken in turn like pp's and tg's) and reopening from
  * a saved session (against evaluating the whole conversation again). Flash attention is the app's
  * choice (--fa, default auto, as resolved by the engine host) and llama-bench gets the same. Prints
  * one JSON object.
@@ -31,8 +31,8 @@ import { benchSpeculative } from './speculative';
 
 const json = process.argv.includes('--json');
 const threads = Number(arg('threads') ?? Math.max(1, Math.min(os.cpus().length, 4)));
-// pairs of pp512, of tg128 and of the follow-up (a pair's ratio varies by several percent on a shared
-// machine, so many short pairs), and repetitions of the other conversation measures
+// pairs of pp512 and of tg128 (a pair's ratio varies by several percent on a shared machine, so many
+// short pairs), and pairs or repetitions of the slower conversation measures
 const reps = Number(arg('reps') ?? 15);
 const convReps = Number(arg('conversation-reps') ?? 5);
 const faArg = arg('fa') ?? 'auto';
@@ -170,7 +170,7 @@ async function main(): Promise<void> {
       followTtft.push(f.timings.ttftMs);
     };
     const theirsFollow = () => lbDepth.push((newTokens / llamaBench(bin, model, fa, { p: newTokens, n: 0, d: follow.timings.cachedTokens }).tps) * 1000);
-    for (let i = 0; i < reps; i++) {
+    for (let i = 0; i < convReps; i++) {
       if (i % 2 === 0) {
         await oursFollow();
         theirsFollow();
