@@ -32,6 +32,31 @@ export function medianInterval(xs: number[], resamples = 2000): [number, number]
   return [medians[Math.floor(resamples * 0.025)], medians[Math.floor(resamples * 0.975)]];
 }
 
+/**
+ * `n` pairs of two measures of the same work, the two in turn (`a` first in even pairs, `b` first in odd
+ * ones), so a ratio taken pair by pair holds when the machine's speed drifts. `each` sees every pair.
+ */
+export async function inTurn(
+  n: number,
+  a: () => number | Promise<number>,
+  b: () => number | Promise<number>,
+  each?: (i: number, a: number, b: number) => void,
+): Promise<[number[], number[]]> {
+  const as: number[] = [];
+  const bs: number[] = [];
+  for (let i = 0; i < n; i++) {
+    if (i % 2 === 0) {
+      as.push(await a());
+      bs.push(await b());
+    } else {
+      bs.push(await b());
+      as.push(await a());
+    }
+    each?.(i, as[i], bs[i]);
+  }
+  return [as, bs];
+}
+
 /** A llama.cpp tool of the same build (llama-bench, llama-quantize, llama-server), built on first use. */
 export function ensureTool(name: string): string {
   const bin = path.join(root, 'build', 'bin', name);

@@ -26,7 +26,7 @@ import os from 'os';
 import path from 'path';
 import { EngineClient } from '../main/engine/client';
 import { ChatMessage } from '../main/engine/protocol';
-import { arg, ensureModel, ensureTool, log, median, medianInterval } from './common';
+import { arg, ensureModel, ensureTool, inTurn, log, median, medianInterval } from './common';
 import { benchSpeculative } from './speculative';
 
 const json = process.argv.includes('--json');
@@ -109,20 +109,7 @@ async function main(): Promise<void> {
       commit = b.commit;
       return b.tps;
     };
-    const pairs = async (test: 'pp' | 'tg') => {
-      const a: number[] = [];
-      const b: number[] = [];
-      for (let i = 0; i < reps; i++) {
-        if (i % 2 === 0) {
-          a.push(await ours[test]());
-          b.push(theirs(test));
-        } else {
-          b.push(theirs(test));
-          a.push(await ours[test]());
-        }
-      }
-      return [a, b];
-    };
+    const pairs = (test: 'pp' | 'tg') => inTurn(reps, ours[test], () => theirs(test));
     await engine.complete(M, { prompt: ppPrompt.slice(0, 16), maxTokens: 2, ignoreEos: true }); // warm-up
     theirs('tg'); // warm-up (page cache)
     const [pp, lbPp] = await pairs('pp');
@@ -160,25 +147,15 @@ async function main(): Promise<void> {
     // the follow-up against llama.cpp's own cost of the same work (llama-bench evaluating the same new
     // tokens at the conversation's depth: prompt time only, no template, tokenizer or sampling), paired
     // and taken in turn like pp and tg: the cache regrown to the conversation, then one follow-up
-    const followTtft: number[] = [];
-    const lbDepth: number[] = [];
     const oursFollow = async () => {
       await engine.clearSequence(M);
       await engine.chat(M, { messages: history, ...gen });
       const f = await engine.chat(M, { messages: [...history, short], ...gen });
       if (f.timings.cachedTokens !== follow.timings.cachedTokens) throw new Error(`a follow-up reused ${f.timings.cachedTokens} tokens, the first ${follow.timings.cachedTokens}`);
-      followTtft.push(f.timings.ttftMs);
+      return f.timings.ttftMs;
     };
-    const theirsFollow = () => lbDepth.push((newTokens / llamaBench(bin, model, fa, { p: newTokens, n: 0, d: follow.timings.cachedTokens }).tps) * 1000);
-    for (let i = 0; i < convReps; i++) {
-      if (i % 2 === 0) {
-        await oursFollow();
-        theirsFollow();
-      } else {
-        theirsFollow();
-        await oursFollow();
-      }
-    }
+    const theirsFollow = () => (newTokens / llamaBench(bin, model, fa, { p: newTokens, n: 0, d: follow.timings.cachedTokens }).tps) * 1000;
+    const [followTtft, lbDepth] = await inTurn(convReps, oursFollow, theirsFollow);
     const followRatios = followTtft.map((x, i) => x / lbDepth[i]);
     log(`follow-up: hearth ${followTtft.map((x) => x.toFixed(1)).join(', ')} ms; llama-bench ${lbDepth.map((x) => x.toFixed(1)).join(', ')} ms`);
     // the message alone in an empty context, against llama-bench's prompt time for it

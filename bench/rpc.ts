@@ -12,7 +12,7 @@
 import os from 'os';
 import { EngineClient } from '../main/engine/client';
 import { RpcServer, startRpcServer } from '../test/helpers/rpc';
-import { arg, ensureModel, log, median, medianInterval } from './common';
+import { arg, ensureModel, inTurn, log, median, medianInterval } from './common';
 
 const threads = Number(arg('threads') ?? Math.max(1, Math.min(os.cpus().length, 4)));
 const reps = Number(arg('reps') ?? 7);
@@ -56,18 +56,7 @@ async function main(): Promise<void> {
     const [wl, ws] = [await local.complete('m', { prompt: [1], maxTokens: 16, ignoreEos: true, sampling: { temperature: 0 } }), await split.complete('m', { prompt: [1], maxTokens: 16, ignoreEos: true, sampling: { temperature: 0 } })];
     const sameOutput = JSON.stringify(wl.tokens) === JSON.stringify(ws.tokens);
     const pairs = async (run: (e: EngineClient) => Promise<number>) => {
-      const l: number[] = [];
-      const s: number[] = [];
-      for (let i = 0; i < reps; i++) {
-        if (i % 2 === 0) {
-          l.push(await run(local));
-          s.push(await run(split));
-        } else {
-          s.push(await run(split));
-          l.push(await run(local));
-        }
-        log(`  pair ${i + 1}/${reps}: local ${l[i].toFixed(1)} tok/s, split ${s[i].toFixed(1)} tok/s`);
-      }
+      const [l, s] = await inTurn(reps, () => run(local), () => run(split), (i, x, y) => log(`  pair ${i + 1}/${reps}: local ${x.toFixed(1)} tok/s, split ${y.toFixed(1)} tok/s`));
       const ratios = s.map((x, i) => x / l[i]);
       const [lo, hi] = medianInterval(ratios);
       const r3 = (x: number) => Math.round(x * 1000) / 1000;
