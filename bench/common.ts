@@ -17,14 +17,34 @@ export function arg(name: string): string | undefined {
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
+/** `--name N`, an integer from `min` to `max` (absent: `fallback`); anything else ends the bench with a message naming it. */
+export function intArg(name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const text = arg(name);
+  const n = text === undefined ? fallback : Number(text);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    process.stderr.write(`--${name} must be an integer from ${min}${max === Number.MAX_SAFE_INTEGER ? ' up' : ` to ${max}`} (got ${text ?? 'nothing'})\n`);
+    process.exit(2);
+  }
+  return n;
+}
+
 export const log = (s: string) => process.stderr.write(s + '\n');
-export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+/** The median (of an even count, the mean of the two middle values). */
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Fewer values than this give no interval: a bootstrap of so few cannot reach 95% (of 5, its bounds are the extremes). */
+export const MIN_INTERVAL_VALUES = 6;
 
 /**
  * A 95% interval for the median of `xs` by bootstrap (2,000 resamples, a fixed-seed PRNG so the same
  * pairs give the same interval): how far the median ratio could move on this machine's noise.
  */
 export function medianInterval(xs: number[], resamples = 2000): [number, number] {
+  if (xs.length < MIN_INTERVAL_VALUES) return [NaN, NaN]; // null in the JSON
   const next = splitmix32(1);
   const medians: number[] = [];
   for (let r = 0; r < resamples; r++) medians.push(median(xs.map(() => xs[Math.floor((next() / 0x100000000) * xs.length)])));
@@ -55,6 +75,11 @@ export async function inTurn(
     each?.(i, as[i], bs[i]);
   }
   return [as, bs];
+}
+
+/** The median of the ratios of `inTurn`'s pairs with `a` first (even pairs) and with `b` first (odd ones): an order effect shows as a gap. */
+export function orderMedians(ratios: number[]): { a_first: number; b_first: number } {
+  return { a_first: median(ratios.filter((_, i) => i % 2 === 0)), b_first: median(ratios.filter((_, i) => i % 2 === 1)) };
 }
 
 /** A llama.cpp tool of the same build (llama-bench, llama-quantize, llama-server), built on first use. */

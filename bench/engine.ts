@@ -26,30 +26,31 @@ import os from 'os';
 import path from 'path';
 import { EngineClient } from '../main/engine/client';
 import { ChatMessage } from '../main/engine/protocol';
-import { arg, ensureModel, ensureTool, inTurn, log, median, medianInterval } from './common';
+import { arg, ensureModel, ensureTool, intArg, inTurn, log, median, medianInterval, orderMedians } from './common';
 import { benchSpeculative } from './speculative';
 
 const json = process.argv.includes('--json');
-const threads = Number(arg('threads') ?? Math.max(1, Math.min(os.cpus().length, 4)));
+const threads = intArg('threads', Math.max(1, Math.min(os.cpus().length, 4)), 1, 512);
 // pairs of pp512 and of tg128 (a pair's ratio varies by several percent on a shared machine, so many
-// short pairs), and pairs or repetitions of the slower conversation measures
-const reps = Number(arg('reps') ?? 15);
-const convReps = Number(arg('conversation-reps') ?? 5);
+// short pairs), and pairs or repetitions of the slower conversation measures (an even count puts each
+// side first as often)
+const reps = intArg('reps', 16, 1);
+const convReps = intArg('conversation-reps', 6, 1);
 const faArg = arg('fa') ?? 'auto';
 if (!['auto', 'on', 'off'].includes(faArg)) throw new Error('--fa must be auto, on or off');
-const ppTokens = Number(arg('pp') ?? 512);
-if (!Number.isInteger(ppTokens) || ppTokens < 1 || ppTokens > 2048) throw new Error('--pp must be an integer from 1 to 2048 (one batch)');
+const ppTokens = intArg('pp', 512, 1, 2048); // one batch
 
-/** One llama-bench run: `-p`/`-n`/`-d` as given, same threads, batch sizes and flash attention as the engine. */
+/** One llama-bench run: `-p`/`-n`/`-d` as given, same threads, batch sizes and flash attention as the engine, on the CPU as the engine here. */
 function llamaBench(bin: string, model: string, fa: string, test: { p: number; n: number; d?: number; r?: number; context?: number }): { tps: number; commit: string } {
   const args = ['-p', String(test.p), '-n', String(test.n), '-d', String(test.d ?? 0), '-r', String(test.r ?? 1)];
-  const r = spawnSync(bin, ['-m', model, '-t', String(threads), ...args, '-b', '2048', '-ub', '512', '-fa', fa, '-o', 'json'], {
+  const r = spawnSync(bin, ['-m', model, '-t', String(threads), ...args, '-b', '2048', '-ub', '512', '-fa', fa, '-ngl', '0', '-o', 'json'], {
     encoding: 'utf8',
     maxBuffer: 64 << 20,
     env: { ...process.env, GGML_VK_VISIBLE_DEVICES: '' },
   });
   if (r.status !== 0) throw new Error(`llama-bench failed: ${r.stderr}`);
   const rows = JSON.parse(r.stdout) as { avg_ts: number; build_commit: string }[];
+  if (!rows.length) throw new Error(`llama-bench ran no test (${args.join(' ')})`);
   return { tps: rows[0].avg_ts, commit: rows[0].build_commit };
 }
 
@@ -65,6 +66,7 @@ async function main(): Promise<void> {
   // for as long as it runs: the watchdog's bound is set past any run
   const engine = new EngineClient({ heartbeatTimeoutMs: 60 * 60_000 });
   const M = 'bench';
+  const sessionFile = path.join(os.tmpdir(), `hearth-bench-${process.pid}.session`);
   try {
     const load = (contextSize: number) =>
       engine.load(M, model, { threads, threadsBatch: threads, contextSize, batchSize: 2048, ubatchSize: 512, flashAttention: faArg as 'auto', gpuLayers: 0 });
@@ -136,7 +138,6 @@ async function main(): Promise<void> {
     const convTokens = (await engine.applyTemplate(M, { messages: history })).tokens;
     const short: ChatMessage = { role: 'user', content: 'And then?' };
     const gen = { maxTokens: 1, ignoreEos: true, sampling: { temperature: 0 } };
-    const sessionFile = path.join(os.tmpdir(), `hearth-bench-${process.pid}.session`);
     // the conversation so far in the cache, then its follow-up (a warm-up, which also tells how many of its
     // tokens are new), and the cache saved for the reopening measure below
     await engine.clearSequence(M);
@@ -146,7 +147,11 @@ async function main(): Promise<void> {
     const newTokens = follow.timings.promptTokens - follow.timings.cachedTokens;
     // the follow-up against llama.cpp's own cost of the same work (llama-bench evaluating the same new
     // tokens at the conversation's depth: prompt time only, no template, tokenizer or sampling), paired
-    // and taken in turn like pp and tg: the cache regrown to the conversation, then one follow-up
+    // and taken in turn like pp and tg: the cache regrown to the conversation, then one follow-up. Like
+    // pp and tg, in a context of llama-bench's size for the test (depth + new tokens, padded to 256).
+    // llama-bench copies the depth's cache state (tens of MB) just before its timed decode, untimed.
+    const followContext = Math.ceil((follow.timings.promptTokens + 1) / 256) * 256;
+    await load(followContext);
     const oursFollow = async () => {
       await engine.clearSequence(M);
       await engine.chat(M, { messages: history, ...gen });
@@ -158,6 +163,8 @@ async function main(): Promise<void> {
     const [followTtft, lbDepth] = await inTurn(convReps, oursFollow, theirsFollow);
     const followRatios = followTtft.map((x, i) => x / lbDepth[i]);
     log(`follow-up: hearth ${followTtft.map((x) => x.toFixed(1)).join(', ')} ms; llama-bench ${lbDepth.map((x) => x.toFixed(1)).join(', ')} ms`);
+    // the rest in the app's chat context again
+    await load(CHAT_CONTEXT);
     // the message alone in an empty context, against llama-bench's prompt time for it
     const aloneTtft: number[] = [];
     let aloneTokens = 0;
@@ -185,7 +192,6 @@ async function main(): Promise<void> {
       await engine.chat(M, { messages: [...history, short], ...gen });
       fullMs.push(performance.now() - t1);
     }
-    fs.rmSync(sessionFile, { force: true });
 
     const result = {
       model: path.basename(model),
@@ -196,7 +202,7 @@ async function main(): Promise<void> {
       conversation_reps: convReps,
       flash_attention: fa,
       pp_tokens: ppTokens,
-      context_size: { pp: PP_TG.pp.context, tg: PP_TG.tg.context, conversation: CHAT_CONTEXT },
+      context_size: { pp: PP_TG.pp.context, tg: PP_TG.tg.context, followup_pairs: followContext, conversation: CHAT_CONTEXT },
       pp_tps: median(pp),
       tg_tps: median(tg),
       llama_bench: { pp_tps: median(lbPp), tg_tps: median(lbTg), commit },
@@ -206,6 +212,8 @@ async function main(): Promise<void> {
       pp_ratio_interval: medianInterval(ppRatios),
       tg_ratio_interval: medianInterval(tgRatios),
       pair_ratios: { pp: ppRatios, tg: tgRatios },
+      // the pairs' median ratio with ours first (a_first) and with llama-bench first (b_first)
+      order_medians: { pp: orderMedians(ppRatios), tg: orderMedians(tgRatios), followup: orderMedians(followRatios) },
       followup: {
         conversation_tokens: convTokens,
         ttft_followup_ms: median(followTtft),
@@ -236,6 +244,7 @@ async function main(): Promise<void> {
     if (json) process.stdout.write(JSON.stringify(result) + '\n');
     else process.stdout.write(JSON.stringify(result, null, 2) + '\n');
   } finally {
+    fs.rmSync(sessionFile, { force: true });
     await engine.close();
   }
 }
