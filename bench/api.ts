@@ -1,5 +1,5 @@
 /**
- * npm run bench:api -- [--model PATH | --size fast|bench|1b [--type …]] [--threads N] [--reps 5] [--tokens 128] [--json]
+ * npm run bench:api -- [--model PATH | --size fast|bench|1b [--type …]] [--threads N] [--reps 6] [--tokens 128] [--json]
  *
  * Hearth's API server (composeApp's ApiService over a temporary data folder, as the app runs it) on
  * one model, threads and context size, against (a) the engine directly (EngineClient.chat on the
@@ -25,14 +25,12 @@ import { silentLogger } from '../main/logging';
 import { ensureDataDir } from '../main/paths';
 import { apiModelId } from '../main/server/models';
 import { ChatCompletionBody, chatRequestOf } from '../main/server/openai-chat';
-import { arg, ensureModel, ensureTool, log, median, medianInterval } from './common';
+import { ensureModel, ensureTool, intArg, log, median, medianInterval } from './common';
 
 const json = process.argv.includes('--json');
-const threads = Number(arg('threads') ?? Math.max(1, Math.min(os.cpus().length, 4)));
-const reps = Number(arg('reps') ?? 5);
-const tokens = Number(arg('tokens') ?? 128);
-if (!Number.isInteger(reps) || reps < 1) throw new Error('--reps must be a positive integer');
-if (!Number.isInteger(tokens) || tokens < 2) throw new Error('--tokens must be an integer of at least 2');
+const threads = intArg('threads', Math.max(1, Math.min(os.cpus().length, 4)), 1, 512);
+const reps = intArg('reps', 6, 1); // even: each side first as often
+const tokens = intArg('tokens', 128, 2);
 /** the context of both servers: the app's default chat context, one slot */
 const CONTEXT = 4096;
 const PARALLEL = 1;

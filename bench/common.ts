@@ -1,5 +1,5 @@
 /**
- * What the engine benches share (bench/engine.ts, bench/api.ts): command-line options, the model to
+ * What the engine benches share (bench/engine.ts, api.ts, rpc.ts, threads.ts, …): command-line options, the model to
  * measure (given, or generated and quantized once), llama.cpp's tools of the same build, and the
  * statistics of paired runs.
  */

@@ -1,6 +1,6 @@
 /**
- * npm run bench:engine -- [--model PATH | --size fast|bench|1b [--type f16|q8_0|q4_0|q4_k_m|…]] [--threads N] [--reps 15]
- *                         [--conversation-reps 5] [--fa auto|on|off] [--pp 512] [--json]
+ * npm run bench:engine -- [--model PATH | --size fast|bench|1b [--type f16|q8_0|q4_0|q4_k_m|…]] [--threads N] [--reps 16]
+ *                         [--conversation-reps 6] [--fa auto|on|off] [--pp 512] [--json]
  * npm run bench:engine -- --draft PATH|auto [...]: speculative decoding instead (bench/speculative.ts)
  *
  * Measures the engine through the path the app uses (EngineClient → host process → addon) and, in

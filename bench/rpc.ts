@@ -1,5 +1,5 @@
 /**
- * npm run bench:rpc -- [--model PATH | --size bench|1b [--type f16|q8_0|…]] [--threads N] [--reps 7] [--pp 256] [--offload N]
+ * npm run bench:rpc -- [--model PATH | --size bench|1b [--type f16|q8_0|…]] [--threads N] [--reps 8] [--pp 256] [--offload N]
  *
  * The RPC backend's overhead: a model split three ways (the local CPU and two rpc-servers on loopback,
  * a third of the layers each) against the same model loaded locally only, both through the app's path
@@ -12,13 +12,11 @@
 import os from 'os';
 import { EngineClient } from '../main/engine/client';
 import { RpcServer, startRpcServer } from '../test/helpers/rpc';
-import { arg, ensureModel, inTurn, log, median, medianInterval } from './common';
+import { arg, ensureModel, intArg, inTurn, log, median, medianInterval } from './common';
 
-const threads = Number(arg('threads') ?? Math.max(1, Math.min(os.cpus().length, 4)));
-const reps = Number(arg('reps') ?? 7);
-const ppTokens = Number(arg('pp') ?? 256);
-if (!Number.isInteger(reps) || reps < 1) throw new Error('--reps must be a positive integer');
-if (!Number.isInteger(ppTokens) || ppTokens < 1 || ppTokens > 2048) throw new Error('--pp must be an integer from 1 to 2048');
+const threads = intArg('threads', Math.max(1, Math.min(os.cpus().length, 4)), 1, 512);
+const reps = intArg('reps', 8, 1); // even: each side first as often
+const ppTokens = intArg('pp', 256, 1, 2048);
 
 async function main(): Promise<void> {
   const model = await ensureModel(threads);

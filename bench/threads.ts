@@ -20,13 +20,13 @@ import { EngineClient } from '../main/engine/client';
 import type { EventOf, MessageDTO } from '../main/ipc/contract';
 import { silentLogger } from '../main/logging';
 import { ensureDataDir } from '../main/paths';
-import { arg, ensureModel, log, median, medianInterval, root } from './common';
+import { ensureModel, intArg, log, median, medianInterval, root } from './common';
 
 const JSON_OUT = process.argv.includes('--json');
-const threads = Number(arg('threads') ?? 2);
-const reps = Number(arg('reps') ?? 5);
-const restarts = Number(arg('restarts') ?? 3);
-const historyTokens = Number(arg('history') ?? 2000);
+const threads = intArg('threads', 2, 1, 512);
+const reps = intArg('reps', 5, 1);
+const restarts = intArg('restarts', 3, 1);
+const historyTokens = intArg('history', 2000, 1);
 const CONTEXT = 8192;
 
 /** Conversation text: words from a fixed list, deterministic. */
