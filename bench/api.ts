@@ -25,10 +25,10 @@ import { silentLogger } from '../main/logging';
 import { ensureDataDir } from '../main/paths';
 import { apiModelId } from '../main/server/models';
 import { ChatCompletionBody, chatRequestOf } from '../main/server/openai-chat';
-import { ensureModel, ensureTool, intArg, log, median, medianInterval } from './common';
+import { ensureModel, ensureTool, intArg, log, median, medianInterval, threadsArg } from './common';
 
 const json = process.argv.includes('--json');
-const threads = intArg('threads', Math.max(1, Math.min(os.cpus().length, 4)), 1, 512);
+const threads = threadsArg();
 const reps = intArg('reps', 6, 1); // even: each side first as often
 const tokens = intArg('tokens', 128, 2);
 /** the context of both servers: the app's default chat context, one slot */

@@ -5,6 +5,7 @@
  */
 import { spawnSync } from 'child_process';
 import fs from 'fs';
+import os from 'os';
 import path from 'path';
 import { projectRoot } from '../main/paths';
 import { splitmix32, TEST_MODEL_SIZES, writeTestModel, type TestModelPooling, type TestModelSize } from '../scripts/make-test-model';
@@ -20,12 +21,18 @@ export function arg(name: string): string | undefined {
 /** `--name N`, an integer from `min` to `max` (absent: `fallback`); anything else ends the bench with a message naming it. */
 export function intArg(name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const text = arg(name);
-  const n = text === undefined ? fallback : Number(text);
+  const given = process.argv.includes(`--${name}`); // given with no value after it: refused, not the fallback
+  const n = !given ? fallback : text === undefined ? NaN : Number(text);
   if (!Number.isInteger(n) || n < min || n > max) {
     process.stderr.write(`--${name} must be an integer from ${min}${max === Number.MAX_SAFE_INTEGER ? ' up' : ` to ${max}`} (got ${text ?? 'nothing'})\n`);
     process.exit(2);
   }
   return n;
+}
+
+/** `--threads N`: absent, `fallback` (the machine's cores, at most 4). */
+export function threadsArg(fallback = Math.max(1, Math.min(os.cpus().length, 4))): number {
+  return intArg('threads', fallback, 1, 512);
 }
 
 export const log = (s: string) => process.stderr.write(s + '\n');

@@ -26,11 +26,11 @@ import os from 'os';
 import path from 'path';
 import { EngineClient } from '../main/engine/client';
 import { ChatMessage } from '../main/engine/protocol';
-import { arg, ensureModel, ensureTool, intArg, inTurn, log, median, medianInterval, orderMedians } from './common';
+import { arg, ensureModel, ensureTool, intArg, inTurn, log, median, medianInterval, orderMedians, threadsArg } from './common';
 import { benchSpeculative } from './speculative';
 
 const json = process.argv.includes('--json');
-const threads = intArg('threads', Math.max(1, Math.min(os.cpus().length, 4)), 1, 512);
+const threads = threadsArg();
 // pairs of pp512 and of tg128 (a pair's ratio varies by several percent on a shared machine, so many
 // short pairs), and pairs or repetitions of the slower conversation measures (an even count puts each
 // side first as often)
@@ -54,8 +54,10 @@ function llamaBench(bin: string, model: string, fa: string, test: { p: number; n
   return { tps: rows[0].avg_ts, commit: rows[0].build_commit };
 }
 
-/** llama-bench's tests, and the context each runs in here: llama-bench's own (p + n padded to 256; ours needs one more slot for pp's sampled token). */
-const PP_TG = { pp: { p: ppTokens, n: 0, context: Math.ceil((ppTokens + 1) / 256) * 256 }, tg: { p: 0, n: 128, context: 256 } };
+/** The context llama-bench gives a test of `tokens` (depth + p + n, padded to 256), and one more slot for the token ours samples. */
+const llamaBenchContext = (tokens: number) => Math.ceil((tokens + 1) / 256) * 256;
+/** llama-bench's tests, and the context each runs in here: llama-bench's own. */
+const PP_TG = { pp: { p: ppTokens, n: 0, context: llamaBenchContext(ppTokens) }, tg: { p: 0, n: 128, context: 256 } };
 const CHAT_CONTEXT = 4096;
 
 async function main(): Promise<void> {
@@ -148,9 +150,9 @@ async function main(): Promise<void> {
     // the follow-up against llama.cpp's own cost of the same work (llama-bench evaluating the same new
     // tokens at the conversation's depth: prompt time only, no template, tokenizer or sampling), paired
     // and taken in turn like pp and tg: the cache regrown to the conversation, then one follow-up. Like
-    // pp and tg, in a context of llama-bench's size for the test (depth + new tokens, padded to 256).
+    // pp and tg, in a context of llama-bench's size for the test.
     // llama-bench copies the depth's cache state (tens of MB) just before its timed decode, untimed.
-    const followContext = Math.ceil((follow.timings.promptTokens + 1) / 256) * 256;
+    const followContext = llamaBenchContext(follow.timings.promptTokens);
     await load(followContext);
     const oursFollow = async () => {
       await engine.clearSequence(M);

@@ -9,12 +9,11 @@
  * generation (128 tokens) and prompt (--pp tokens) tok/s, split ÷ local with a 95% interval of the
  * median ratio.
  */
-import os from 'os';
 import { EngineClient } from '../main/engine/client';
 import { RpcServer, startRpcServer } from '../test/helpers/rpc';
-import { arg, ensureModel, intArg, inTurn, log, median, medianInterval } from './common';
+import { arg, ensureModel, intArg, inTurn, log, median, medianInterval, threadsArg } from './common';
 
-const threads = intArg('threads', Math.max(1, Math.min(os.cpus().length, 4)), 1, 512);
+const threads = threadsArg();
 const reps = intArg('reps', 8, 1); // even: each side first as often
 const ppTokens = intArg('pp', 256, 1, 2048);
 

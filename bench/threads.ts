@@ -20,10 +20,10 @@ import { EngineClient } from '../main/engine/client';
 import type { EventOf, MessageDTO } from '../main/ipc/contract';
 import { silentLogger } from '../main/logging';
 import { ensureDataDir } from '../main/paths';
-import { ensureModel, intArg, log, median, medianInterval, root } from './common';
+import { ensureModel, intArg, log, median, medianInterval, root, threadsArg } from './common';
 
 const JSON_OUT = process.argv.includes('--json');
-const threads = intArg('threads', 2, 1, 512);
+const threads = threadsArg(2);
 const reps = intArg('reps', 5, 1);
 const restarts = intArg('restarts', 3, 1);
 const historyTokens = intArg('history', 2000, 1);
