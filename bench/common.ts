@@ -12,18 +12,31 @@ import { splitmix32, TEST_MODEL_SIZES, writeTestModel, type TestModelPooling, ty
 
 export const root = projectRoot();
 
-/** The value after `--name` on the command line. */
+/** Where `--name` is on the command line, as `--name VALUE` or `--name=VALUE` (the first one given). */
+function option(name: string): { given: boolean; value: string | undefined } {
+  const flag = `--${name}`;
+  const i = process.argv.findIndex((a) => a === flag || a.startsWith(`${flag}=`));
+  if (i < 0) return { given: false, value: undefined };
+  const a = process.argv[i];
+  return { given: true, value: a === flag ? process.argv[i + 1] : a.slice(flag.length + 1) };
+}
+
+/** The value of `--name VALUE` or `--name=VALUE` on the command line. */
 export function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : undefined;
+  return option(name).value;
+}
+
+/** Whether `--name` is on the command line, with a value or not. */
+export function given(name: string): boolean {
+  return option(name).given;
 }
 
 /** `--name N`, an integer from `min` to `max` (absent: `fallback`); anything else ends the bench with a message naming it. */
 export function intArg(name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  const text = arg(name);
-  const given = process.argv.includes(`--${name}`); // given with no value after it: refused, not the fallback
-  const n = !given ? fallback : text === undefined ? NaN : Number(text);
-  if (!Number.isInteger(n) || n < min || n > max) {
+  // given with no value, or with anything but decimal digits (Number() would take "", "0x10", "1e3"): refused
+  const { given: present, value: text } = option(name);
+  const n = !present ? fallback : text !== undefined && /^-?\d+$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
     process.stderr.write(`--${name} must be an integer from ${min}${max === Number.MAX_SAFE_INTEGER ? ' up' : ` to ${max}`} (got ${text ?? 'nothing'})\n`);
     process.exit(2);
   }
@@ -36,8 +49,10 @@ export function threadsArg(fallback = Math.max(1, Math.min(os.cpus().length, 4))
 }
 
 export const log = (s: string) => process.stderr.write(s + '\n');
-/** The median (of an even count, the mean of the two middle values). */
+/** The median (of an even count, the mean of the two middle values). None of nothing, or of a value that is not a finite number: an error. */
 export function median(xs: number[]): number {
+  if (!xs.length) throw new Error('the median of no values');
+  if (!xs.every(Number.isFinite)) throw new Error(`the median of values that are not all finite numbers (${xs.join(', ')})`);
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
@@ -86,8 +101,12 @@ export async function inTurn(
 
 /** The median of the ratios of `inTurn`'s pairs with `a` first (even pairs) and with `b` first (odd ones): an order effect shows as a gap. */
 export function orderMedians(ratios: number[]): { a_first: number; b_first: number } {
-  return { a_first: median(ratios.filter((_, i) => i % 2 === 0)), b_first: median(ratios.filter((_, i) => i % 2 === 1)) };
+  const of = (xs: number[]) => (xs.length ? median(xs) : NaN); // a side with no pair (of one pair): NaN, null in the JSON
+  return { a_first: of(ratios.filter((_, i) => i % 2 === 0)), b_first: of(ratios.filter((_, i) => i % 2 === 1)) };
 }
+
+/** The context llama-bench gives a test of `tokens` (depth + p + n, padded to 256), with one more slot for the token ours samples. */
+export const llamaBenchContext = (tokens: number) => Math.ceil((tokens + 1) / 256) * 256;
 
 /** A llama.cpp tool of the same build (llama-bench, llama-quantize, llama-server), built on first use. */
 export function ensureTool(name: string): string {

@@ -26,7 +26,7 @@ import os from 'os';
 import path from 'path';
 import { EngineClient } from '../main/engine/client';
 import { ChatMessage } from '../main/engine/protocol';
-import { arg, ensureModel, ensureTool, intArg, inTurn, log, median, medianInterval, orderMedians, threadsArg } from './common';
+import { arg, ensureModel, ensureTool, given, intArg, inTurn, llamaBenchContext, log, median, medianInterval, orderMedians, threadsArg } from './common';
 import { benchSpeculative } from './speculative';
 
 const json = process.argv.includes('--json');
@@ -54,15 +54,16 @@ function llamaBench(bin: string, model: string, fa: string, test: { p: number; n
   return { tps: rows[0].avg_ts, commit: rows[0].build_commit };
 }
 
-/** The context llama-bench gives a test of `tokens` (depth + p + n, padded to 256), and one more slot for the token ours samples. */
-const llamaBenchContext = (tokens: number) => Math.ceil((tokens + 1) / 256) * 256;
 /** llama-bench's tests, and the context each runs in here: llama-bench's own. */
 const PP_TG = { pp: { p: ppTokens, n: 0, context: llamaBenchContext(ppTokens) }, tg: { p: 0, n: 128, context: 256 } };
 const CHAT_CONTEXT = 4096;
 
 async function main(): Promise<void> {
   // --draft PATH|auto: speculative decoding against llama.cpp's (bench/speculative.ts)
-  if (arg('draft')) return benchSpeculative(threads, json);
+  if (given('draft')) {
+    if (!arg('draft') || arg('draft')!.startsWith('--')) throw new Error('--draft needs a GGUF path or auto');
+    return benchSpeculative(threads, json);
+  }
   const model = await ensureModel(threads);
   // llama-bench runs with spawnSync, which holds this process's event loop (and the heartbeat's replies)
   // for as long as it runs: the watchdog's bound is set past any run

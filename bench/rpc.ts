@@ -11,7 +11,7 @@
  */
 import { EngineClient } from '../main/engine/client';
 import { RpcServer, startRpcServer } from '../test/helpers/rpc';
-import { arg, ensureModel, intArg, inTurn, log, median, medianInterval, threadsArg } from './common';
+import { arg, ensureModel, given, intArg, inTurn, log, median, medianInterval, threadsArg } from './common';
 
 const threads = threadsArg();
 const reps = intArg('reps', 8, 1); // even: each side first as often
@@ -29,7 +29,8 @@ async function main(): Promise<void> {
     const meta = await local.info(model);
     // a third of the blocks on each rpc-server, the rest (and the output) on this machine's CPU
     // (--offload N: N blocks to the rpc-servers instead, e.g. all of a 2-block test model's)
-    const offloaded = arg('offload') !== undefined ? Number(arg('offload')) : Math.round((meta.layers * 2) / 3);
+    const offloadText = arg('offload');
+    const offloaded = !given('offload') ? Math.round((meta.layers * 2) / 3) : offloadText !== undefined && /^\d+$/.test(offloadText) ? Number(offloadText) : NaN;
     if (!Number.isInteger(offloaded) || offloaded < 2 || offloaded > meta.layers) throw new Error(`--offload must be 2 to ${meta.layers} (the model's blocks)`);
     const common = { threads, threadsBatch: threads, contextSize: Math.ceil((ppTokens + 130) / 256) * 256, batchSize: 2048, ubatchSize: 512 };
     await local.load('m', model, { ...common, gpuLayers: 0 });

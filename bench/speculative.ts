@@ -22,7 +22,7 @@ import { spawnSync } from 'child_process';
 import path from 'path';
 import { EngineClient } from '../main/engine/client';
 import { TEST_MODEL_HPARAMS, TEST_MODEL_SIZES, type TestModelSize } from '../scripts/make-test-model';
-import { arg, ensureModel, ensureTool, generatedModel, log, median, root, sizeArg } from './common';
+import { arg, ensureModel, ensureTool, generatedModel, intArg, log, median, root, sizeArg } from './common';
 
 /**
  * The auto pair's scale of its layers' output projections: the 32 updates (attention and FFN) of Llama 3.2
@@ -83,9 +83,9 @@ function llamaBenchTg(model: string, threads: number, n: number, depth: number):
 }
 
 export async function benchSpeculative(threads: number, json: boolean): Promise<void> {
-  const reps = Number(arg('reps') ?? 3);
-  const n = Number(arg('n') ?? 128);
-  const draftMax = Number(arg('draft-max') ?? 8);
+  const reps = intArg('reps', 3, 1);
+  const n = intArg('n', 128, 1);
+  const draftMax = intArg('draft-max', 8, 1);
   const { target, draft } = await pairFor(threads);
   const engine = new EngineClient({ heartbeatTimeoutMs: 60 * 60_000 });
   const common = { threads, threadsBatch: threads, contextSize: 2048, flashAttention: 'off' as const, gpuLayers: 0 };

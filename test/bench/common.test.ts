@@ -3,7 +3,7 @@
  * intArg's refusal ends the process: process.exit is replaced by a throwing double (the process
  * boundary), and process.argv is set per case.
  */
-import { inTurn, intArg, median, medianInterval, MIN_INTERVAL_VALUES, orderMedians } from '../../bench/common';
+import { given, inTurn, intArg, llamaBenchContext, median, medianInterval, MIN_INTERVAL_VALUES, orderMedians, threadsArg } from '../../bench/common';
 
 describe('median', () => {
   test('of an odd count, the middle value; of an even count, the mean of the two middle values', () => {
@@ -16,6 +16,11 @@ describe('median', () => {
     median(xs);
     expect(xs).toEqual([3, 1, 2]);
   });
+  test('of no values, or of a value that is not a finite number: an error, not NaN in the JSON', () => {
+    expect(() => median([])).toThrow('the median of no values');
+    expect(() => median([1, NaN, 2])).toThrow('not all finite');
+    expect(() => median([1, Infinity])).toThrow('not all finite');
+  });
 });
 
 describe('medianInterval', () => {
@@ -23,6 +28,12 @@ describe('medianInterval', () => {
     const [lo, hi] = medianInterval([1, 2, 3, 4, 5]);
     expect(Number.isNaN(lo) && Number.isNaN(hi)).toBe(true);
     expect(JSON.stringify(medianInterval([1, 2]))).toBe('[null,null]');
+  });
+  test(`an interval from exactly ${MIN_INTERVAL_VALUES} values`, () => {
+    const xs = [0.97, 0.99, 1.0, 1.01, 1.02, 1.05].slice(0, MIN_INTERVAL_VALUES);
+    const [lo, hi] = medianInterval(xs);
+    expect(Number.isFinite(lo) && Number.isFinite(hi)).toBe(true);
+    expect(lo).toBeLessThanOrEqual(hi);
   });
   test('brackets the median, inside the values, the same for the same values', () => {
     const xs = Array.from({ length: 40 }, (_, i) => 0.95 + ((i * 37) % 40) / 400);
@@ -76,6 +87,16 @@ describe('inTurn', () => {
 
 test("orderMedians: the pairs with a first (even) apart from those with b first (odd)", () => {
   expect(orderMedians([1.0, 0.9, 1.2, 0.8, 1.1, 0.7])).toEqual({ a_first: 1.1, b_first: 0.8 });
+  // one pair: no b-first side, NaN (null in the JSON), not an error
+  const one = orderMedians([1.02]);
+  expect(one.a_first).toBe(1.02);
+  expect(JSON.stringify(one)).toBe('{"a_first":1.02,"b_first":null}');
+});
+
+test("llamaBenchContext: the test's tokens and the one ours samples, padded to llama-bench's 256", () => {
+  expect(llamaBenchContext(511)).toBe(512);
+  expect(llamaBenchContext(512)).toBe(768);
+  expect(llamaBenchContext(2062 + 23)).toBe(2304);
 });
 
 describe('intArg', () => {
@@ -103,11 +124,33 @@ describe('intArg', () => {
     withArgs('--json');
     expect(intArg('reps', 16, 1)).toBe(16);
   });
+  test('--name=VALUE as well as --name VALUE', () => {
+    withArgs('--reps=40');
+    expect(intArg('reps', 16, 1)).toBe(40);
+    expect(given('reps')).toBe(true);
+    withArgs('--reps-other', '3');
+    expect(given('reps')).toBe(false);
+    expect(intArg('reps', 16, 1)).toBe(16);
+  });
+  test('threadsArg: the fallback when absent, 1 to 512 when given', () => {
+    withArgs();
+    expect(threadsArg(3)).toBe(3);
+    withArgs('--threads', '512');
+    expect(threadsArg(3)).toBe(512);
+    withArgs('--threads', '513');
+    expect(() => threadsArg(3)).toThrow('exit 2');
+    expect(stderr).toHaveBeenCalledWith('--threads must be an integer from 1 to 512 (got 513)\n');
+  });
   test.each([
     [['--reps', '0'], '--reps must be an integer from 1 up (got 0)'],
     [['--reps', '2.5'], '--reps must be an integer from 1 up (got 2.5)'],
     [['--reps', '--json'], '--reps must be an integer from 1 up (got --json)'],
     [['--reps'], '--reps must be an integer from 1 up (got nothing)'],
+    [['--reps='], '--reps must be an integer from 1 up (got )'],
+    [['--reps', ''], '--reps must be an integer from 1 up (got )'],
+    [['--reps', '0x10'], '--reps must be an integer from 1 up (got 0x10)'],
+    [['--reps', '1e3'], '--reps must be an integer from 1 up (got 1e3)'],
+    [['--reps', '99999999999999999999'], '--reps must be an integer from 1 up (got 99999999999999999999)'],
   ])('%j is refused by name, exit 2', (args, message) => {
     withArgs(...args);
     expect(() => intArg('reps', 16, 1)).toThrow('exit 2');
