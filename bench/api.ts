@@ -25,14 +25,17 @@ import { silentLogger } from '../main/logging';
 import { ensureDataDir } from '../main/paths';
 import { apiModelId } from '../main/server/models';
 import { ChatCompletionBody, chatRequestOf } from '../main/server/openai-chat';
-import { ensureModel, ensureTool, intArg, log, median, medianInterval, threadsArg } from './common';
+import { ensureModel, ensureTool, log, median, medianInterval } from './common';
+import { flag, intArg, MODEL_OPTIONS, threadsArg, useOptions } from './options';
 
-const json = process.argv.includes('--json');
-const threads = threadsArg();
-const reps = intArg('reps', 6, 1); // even: each side first as often
-const tokens = intArg('tokens', 128, 2);
 /** the context of both servers: the app's default chat context, one slot */
 const CONTEXT = 4096;
+useOptions('bench:api', { ...MODEL_OPTIONS, json: 'flag', threads: 'value', reps: 'value', tokens: 'value' });
+const json = flag('json');
+const threads = threadsArg();
+const reps = intArg('reps', 6, 1, 1000); // even: each side first as often
+// at least two streamed chunks to time a rate between; at most half the context (the follow-up's conversation is ~2,000 tokens)
+const tokens = intArg('tokens', 128, 16, CONTEXT / 2);
 const PARALLEL = 1;
 const TARGETS = { api_vs_engine: 0.97, api_vs_llama_server: 1.0, followup_ttft_vs_llama_server: 1.0 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -47,7 +50,11 @@ interface Streamed {
   cached: number | null;
 }
 
-const tps = (s: Streamed) => (tokens - 1) / ((s.lastMs - s.firstMs) / 1000);
+/** A stream's rate between its first and last content chunk (text is sent as it comes, coalesced): none from one chunk. */
+const tps = (s: Streamed) => {
+  if (s.chunks < 2) throw new Error(`${tokens} tokens came in ${s.chunks} chunk: no rate between chunks to time (raise --tokens)`);
+  return (tokens - 1) / ((s.lastMs - s.firstMs) / 1000);
+};
 
 /** POSTs an OpenAI chat completion with stream: true and times its content chunks (content or reasoning). */
 async function streamChat(baseUrl: string, body: Record<string, unknown>): Promise<Streamed> {

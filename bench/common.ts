@@ -1,52 +1,16 @@
 /**
- * What the engine benches share (bench/engine.ts, api.ts, rpc.ts, threads.ts, …): command-line options, the model to
+ * What the engine benches share (bench/engine.ts, api.ts, rpc.ts, threads.ts, …): the model to
  * measure (given, or generated and quantized once), llama.cpp's tools of the same build, and the
  * statistics of paired runs.
  */
 import { spawnSync } from 'child_process';
 import fs from 'fs';
-import os from 'os';
 import path from 'path';
 import { projectRoot } from '../main/paths';
 import { splitmix32, TEST_MODEL_SIZES, writeTestModel, type TestModelPooling, type TestModelSize } from '../scripts/make-test-model';
+import { arg, choiceArg, refuse } from './options';
 
 export const root = projectRoot();
-
-/** Where `--name` is on the command line, as `--name VALUE` or `--name=VALUE` (the first one given). */
-function option(name: string): { given: boolean; value: string | undefined } {
-  const flag = `--${name}`;
-  const i = process.argv.findIndex((a) => a === flag || a.startsWith(`${flag}=`));
-  if (i < 0) return { given: false, value: undefined };
-  const a = process.argv[i];
-  return { given: true, value: a === flag ? process.argv[i + 1] : a.slice(flag.length + 1) };
-}
-
-/** The value of `--name VALUE` or `--name=VALUE` on the command line. */
-export function arg(name: string): string | undefined {
-  return option(name).value;
-}
-
-/** Whether `--name` is on the command line, with a value or not. */
-export function given(name: string): boolean {
-  return option(name).given;
-}
-
-/** `--name N`, an integer from `min` to `max` (absent: `fallback`); anything else ends the bench with a message naming it. */
-export function intArg(name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  // given with no value, or with anything but decimal digits (Number() would take "", "0x10", "1e3"): refused
-  const { given: present, value: text } = option(name);
-  const n = !present ? fallback : text !== undefined && /^-?\d+$/.test(text) ? Number(text) : NaN;
-  if (!Number.isSafeInteger(n) || n < min || n > max) {
-    process.stderr.write(`--${name} must be an integer from ${min}${max === Number.MAX_SAFE_INTEGER ? ' up' : ` to ${max}`} (got ${text ?? 'nothing'})\n`);
-    process.exit(2);
-  }
-  return n;
-}
-
-/** `--threads N`: absent, `fallback` (the machine's cores, at most 4). */
-export function threadsArg(fallback = Math.max(1, Math.min(os.cpus().length, 4))): number {
-  return intArg('threads', fallback, 1, 512);
-}
 
 export const log = (s: string) => process.stderr.write(s + '\n');
 /** The median (of an even count, the mean of the two middle values). None of nothing, or of a value that is not a finite number: an error. */
@@ -76,7 +40,9 @@ export function medianInterval(xs: number[], resamples = 2000): [number, number]
 
 /**
  * `n` pairs of two measures of the same work, the two in turn (`a` first in even pairs, `b` first in odd
- * ones), so a ratio taken pair by pair holds when the machine's speed drifts. `each` sees every pair.
+ * ones), so a ratio taken pair by pair holds when the machine's speed drifts. `each` sees every pair. A
+ * measure that is not a positive finite number (a rate of nothing, a time of zero) ends it at once, naming
+ * the pair, rather than when the figures are reckoned at the end of a long run.
  */
 export async function inTurn(
   n: number,
@@ -86,13 +52,18 @@ export async function inTurn(
 ): Promise<[number[], number[]]> {
   const as: number[] = [];
   const bs: number[] = [];
+  const measured = async (side: 'a' | 'b', i: number, measure: () => number | Promise<number>) => {
+    const x = await measure();
+    if (!(Number.isFinite(x) && x > 0)) throw new Error(`pair ${i + 1}: measure ${side} gave ${x}, not a positive number`);
+    return x;
+  };
   for (let i = 0; i < n; i++) {
     if (i % 2 === 0) {
-      as.push(await a());
-      bs.push(await b());
+      as.push(await measured('a', i, a));
+      bs.push(await measured('b', i, b));
     } else {
-      bs.push(await b());
-      as.push(await a());
+      bs.push(await measured('b', i, b));
+      as.push(await measured('a', i, a));
     }
     each?.(i, as[i], bs[i]);
   }
@@ -105,7 +76,11 @@ export function orderMedians(ratios: number[]): { a_first: number; b_first: numb
   return { a_first: of(ratios.filter((_, i) => i % 2 === 0)), b_first: of(ratios.filter((_, i) => i % 2 === 1)) };
 }
 
-/** The context llama-bench gives a test of `tokens` (depth + p + n, padded to 256), with one more slot for the token ours samples. */
+/**
+ * The context ours runs a llama-bench test of `tokens` in (depth + p + n): llama-bench's own (padded to 256)
+ * with one more slot, since the engine, as llama-server, refuses a prompt that fills the context. Where
+ * `tokens` is a multiple of 256 (pp512) that is 256 more than llama-bench's.
+ */
 export const llamaBenchContext = (tokens: number) => Math.ceil((tokens + 1) / 256) * 256;
 
 /** A llama.cpp tool of the same build (llama-bench, llama-quantize, llama-server), built on first use. */
@@ -143,8 +118,9 @@ export interface GeneratedModel {
  */
 export async function ensureModel(threads: number, defaults: Partial<GeneratedModel> = {}): Promise<string> {
   const given = arg('model');
-  if (given) {
-    if (arg('size') || arg('type')) throw new Error('--model and --size/--type exclude each other');
+  if (given !== undefined) {
+    if (arg('size') !== undefined || arg('type') !== undefined) refuse('--model and --size/--type exclude each other');
+    if (!fs.existsSync(given)) refuse(`--model ${given}: no such file`);
     return path.resolve(given);
   }
   const size = sizeArg(defaults.size ?? 'bench');
@@ -154,9 +130,7 @@ export async function ensureModel(threads: number, defaults: Partial<GeneratedMo
 
 /** --size, checked; `fallback` without it. */
 export function sizeArg(fallback: TestModelSize): TestModelSize {
-  const size = arg('size') ?? fallback;
-  if (!(TEST_MODEL_SIZES as readonly string[]).includes(size)) throw new Error(`--size must be one of ${TEST_MODEL_SIZES.join(', ')}`);
-  return size as TestModelSize;
+  return choiceArg('size', fallback, TEST_MODEL_SIZES);
 }
 
 /** `spec`'s model: written in F16 once under test-output/models, quantized to its type once, then reused. */

@@ -17,6 +17,7 @@ import os from 'os';
 import path from 'path';
 import { fuseRanks } from '../main/docs/fuse';
 import { Store } from '../main/store';
+import { arg, flag, intArg, intListArg, useOptions } from './options';
 
 export interface BenchStoreOptions {
   chunks: number;
@@ -280,15 +281,11 @@ export async function benchStore(opts: BenchStoreOptions): Promise<BenchStoreRes
   }
 }
 
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
-
 async function main(): Promise<void> {
-  const sizes = (arg('chunks') ?? '10000,100000').split(',').map(Number);
-  const dims = Number(arg('dims') ?? 384);
-  const queries = Number(arg('queries') ?? 50);
+  useOptions('bench:docs-store', { chunks: 'value', dims: 'value', queries: 'value', keep: 'flag', dir: 'value' });
+  const sizes = intListArg('chunks', [10_000, 100_000], 1);
+  const dims = intArg('dims', 384, 1, 8192);
+  const queries = intArg('queries', 50, 1);
   const base = arg('dir') ?? fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-docs-bench-'));
   const results: BenchStoreResult[] = [];
   for (const n of sizes) {
@@ -297,7 +294,7 @@ async function main(): Promise<void> {
     process.stderr.write(`storing ${n} chunks of ${dims} dimensions in ${dir}\n`);
     results.push(await benchStore({ chunks: n, dims, queries, dir }));
   }
-  if (!process.argv.includes('--keep') && arg('dir') === undefined) fs.rmSync(base, { recursive: true, force: true });
+  if (!flag('keep') && arg('dir') === undefined) fs.rmSync(base, { recursive: true, force: true });
   console.log(JSON.stringify(results, null, 2));
 }
 

@@ -38,16 +38,18 @@ import { silentLogger } from '../main/logging/logger';
 import { DocumentSettings, type DocKind } from '../main/params/docs';
 import { Store } from '../main/store';
 import type { DocsStore } from '../main/store/docs';
-import { arg, ensureModel, log, median, medianInterval } from './common';
+import { ensureModel, log, median, medianInterval } from './common';
+import { flag, intArg, intListArg, MODEL_OPTIONS, threadsArg, useOptions } from './options';
 import { CORPUS_FORMATS, Words, writeCorpus, type CorpusFormat } from './docs-corpus';
 import { benchStore, dbBytes, latency, prng, unitVector, type BenchStoreResult, type Latency } from './docs-store';
 
-const JSON_OUT = process.argv.includes('--json');
-const threads = Number(arg('threads') ?? 2);
-const nDocs = Number(arg('docs') ?? 1000);
-const sampleArg = Number(arg('sample') ?? 1000);
-const queries = Number(arg('queries') ?? 50);
-const sizes = (arg('chunks') ?? '10000,100000').split(',').filter(Boolean).map(Number);
+useOptions('bench:docs', { ...MODEL_OPTIONS, json: 'flag', threads: 'value', docs: 'value', sample: 'value', queries: 'value', chunks: 'value', keep: 'flag' });
+const JSON_OUT = flag('json');
+const threads = threadsArg(2);
+const nDocs = intArg('docs', 1000, 1);
+const sampleArg = intArg('sample', 1000, 0); // 0: every chunk
+const queries = intArg('queries', 50, 1);
+const sizes = intListArg('chunks', [10_000, 100_000], 1);
 /** the documents of a thread-sized scope */
 const THREAD_DOCS = 20;
 /** the p95 the issue asks of a turn's search at 100,000 chunks */
@@ -343,7 +345,7 @@ async function main(): Promise<void> {
   } finally {
     store?.close();
     await engine?.close();
-    if (!process.argv.includes('--keep')) fs.rmSync(base, { recursive: true, force: true });
+    if (!flag('keep')) fs.rmSync(base, { recursive: true, force: true });
     else log(`kept ${base}`);
   }
 }

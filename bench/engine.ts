@@ -26,19 +26,24 @@ import os from 'os';
 import path from 'path';
 import { EngineClient } from '../main/engine/client';
 import { ChatMessage } from '../main/engine/protocol';
-import { arg, ensureModel, ensureTool, given, intArg, inTurn, llamaBenchContext, log, median, medianInterval, orderMedians, threadsArg } from './common';
-import { benchSpeculative } from './speculative';
+import { ensureModel, ensureTool, inTurn, llamaBenchContext, log, median, medianInterval, orderMedians } from './common';
+import { arg, choiceArg, flag, intArg, MODEL_OPTIONS, refuse, threadsArg, useOptions } from './options';
+import { benchSpeculative, SPECULATIVE_OPTIONS } from './speculative';
 
-const json = process.argv.includes('--json');
+useOptions('bench:engine', { ...MODEL_OPTIONS, ...SPECULATIVE_OPTIONS, json: 'flag', threads: 'value', reps: 'value', 'conversation-reps': 'value', fa: 'value', pp: 'value' });
+const json = flag('json');
 const threads = threadsArg();
+// --draft PATH|auto: speculative decoding against llama.cpp's (bench/speculative.ts), its own options
+const draft = arg('draft');
+if (draft === undefined) for (const name of Object.keys(SPECULATIVE_OPTIONS)) if (arg(name) !== undefined) refuse(`--${name} is an option of --draft`);
 // pairs of pp512 and of tg128 (a pair's ratio varies by several percent on a shared machine, so many
 // short pairs), and pairs or repetitions of the slower conversation measures (an even count puts each
 // side first as often)
-const reps = intArg('reps', 16, 1);
-const convReps = intArg('conversation-reps', 6, 1);
-const faArg = arg('fa') ?? 'auto';
-if (!['auto', 'on', 'off'].includes(faArg)) throw new Error('--fa must be auto, on or off');
+const reps = intArg('reps', draft ? 3 : 16, 1, 1000);
+const convReps = intArg('conversation-reps', 6, 1, 1000);
+const faArg = choiceArg('fa', 'auto', ['auto', 'on', 'off'] as const);
 const ppTokens = intArg('pp', 512, 1, 2048); // one batch
+if (draft !== undefined && (arg('conversation-reps') ?? arg('fa') ?? arg('pp')) !== undefined) refuse('--conversation-reps, --fa and --pp are not options of --draft');
 
 /** One llama-bench run: `-p`/`-n`/`-d` as given, same threads, batch sizes and flash attention as the engine, on the CPU as the engine here. */
 function llamaBench(bin: string, model: string, fa: string, test: { p: number; n: number; d?: number; r?: number; context?: number }): { tps: number; commit: string } {
@@ -54,16 +59,12 @@ function llamaBench(bin: string, model: string, fa: string, test: { p: number; n
   return { tps: rows[0].avg_ts, commit: rows[0].build_commit };
 }
 
-/** llama-bench's tests, and the context each runs in here: llama-bench's own. */
+/** llama-bench's tests, and the context each runs in here: llama-bench's own, with one more slot where the test fills it (pp512: 768 against 512; llamaBenchContext). */
 const PP_TG = { pp: { p: ppTokens, n: 0, context: llamaBenchContext(ppTokens) }, tg: { p: 0, n: 128, context: 256 } };
 const CHAT_CONTEXT = 4096;
 
 async function main(): Promise<void> {
-  // --draft PATH|auto: speculative decoding against llama.cpp's (bench/speculative.ts)
-  if (given('draft')) {
-    if (!arg('draft') || arg('draft')!.startsWith('--')) throw new Error('--draft needs a GGUF path or auto');
-    return benchSpeculative(threads, json);
-  }
+  if (draft !== undefined) return benchSpeculative(draft, threads, reps, json);
   const model = await ensureModel(threads);
   // llama-bench runs with spawnSync, which holds this process's event loop (and the heartbeat's replies)
   // for as long as it runs: the watchdog's bound is set past any run
@@ -72,9 +73,9 @@ async function main(): Promise<void> {
   const sessionFile = path.join(os.tmpdir(), `hearth-bench-${process.pid}.session`);
   try {
     const load = (contextSize: number) =>
-      engine.load(M, model, { threads, threadsBatch: threads, contextSize, batchSize: 2048, ubatchSize: 512, flashAttention: faArg as 'auto', gpuLayers: 0 });
-    // pp512 and tg128 each run in a context sized the way llama-bench sizes its own (its prompt plus
-    // generated tokens, which llama.cpp pads to 256): with flash attention off, llama.cpp itself runs
+      engine.load(M, model, { threads, threadsBatch: threads, contextSize, batchSize: 2048, ubatchSize: 512, flashAttention: faArg, gpuLayers: 0 });
+    // pp512 and tg128 each run in a context sized the way llama-bench sizes its own (its prompt plus generated tokens,
+    // which llama.cpp pads to 256; one slot more where they fill it, llamaBenchContext): with flash attention off, llama.cpp itself runs
     // slower in a larger context (its V cache is stored transposed, one row per context slot, and is read
     // with that stride), and that is not the engine's cost
     await load(PP_TG.pp.context);

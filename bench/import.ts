@@ -14,14 +14,12 @@ import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import { projectRoot } from '../main/paths';
+import { flag, intArg, useOptions } from './options';
 
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
-const JSON_OUT = process.argv.includes('--json');
-const KEEP = process.argv.includes('--keep');
-const N = Number(arg('conversations') ?? 10_000);
+useOptions('bench:import', { json: 'flag', keep: 'flag', conversations: 'value' });
+const JSON_OUT = flag('json');
+const KEEP = flag('keep');
+const N = intArg('conversations', 10_000, 5); // the second run imports N/5
 /** the heap the capped run gets (far below the file's size) */
 const HEAP_CAP_MIB = 48;
 const log = (...a: unknown[]) => (JSON_OUT ? console.error(...a) : console.log(...a));

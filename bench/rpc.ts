@@ -11,11 +11,15 @@
  */
 import { EngineClient } from '../main/engine/client';
 import { RpcServer, startRpcServer } from '../test/helpers/rpc';
-import { arg, ensureModel, given, intArg, inTurn, log, median, medianInterval, threadsArg } from './common';
+import { ensureModel, inTurn, log, median, medianInterval } from './common';
+import { arg, intArg, MODEL_OPTIONS, refuse, threadsArg, useOptions } from './options';
 
+useOptions('bench:rpc', { ...MODEL_OPTIONS, threads: 'value', reps: 'value', pp: 'value', offload: 'value' });
 const threads = threadsArg();
-const reps = intArg('reps', 8, 1); // even: each side first as often
+const reps = intArg('reps', 8, 1, 1000); // even: each side first as often
 const ppTokens = intArg('pp', 256, 1, 2048);
+/** --offload N: the blocks sent to the rpc-servers (checked against the model's blocks once it is read) */
+const offloadArg = arg('offload') !== undefined ? intArg('offload', 0, 2) : undefined;
 
 async function main(): Promise<void> {
   const model = await ensureModel(threads);
@@ -29,9 +33,8 @@ async function main(): Promise<void> {
     const meta = await local.info(model);
     // a third of the blocks on each rpc-server, the rest (and the output) on this machine's CPU
     // (--offload N: N blocks to the rpc-servers instead, e.g. all of a 2-block test model's)
-    const offloadText = arg('offload');
-    const offloaded = !given('offload') ? Math.round((meta.layers * 2) / 3) : offloadText !== undefined && /^\d+$/.test(offloadText) ? Number(offloadText) : NaN;
-    if (!Number.isInteger(offloaded) || offloaded < 2 || offloaded > meta.layers) throw new Error(`--offload must be 2 to ${meta.layers} (the model's blocks)`);
+    const offloaded = offloadArg ?? Math.round((meta.layers * 2) / 3);
+    if (offloaded < 2 || offloaded > meta.layers) refuse(`--offload must be an integer from 2 to ${meta.layers} (the model's blocks; got ${offloaded})`);
     const common = { threads, threadsBatch: threads, contextSize: Math.ceil((ppTokens + 130) / 256) * 256, batchSize: 2048, ubatchSize: 512 };
     await local.load('m', model, { ...common, gpuLayers: 0 });
     await split.load('m', model, { ...common, gpuLayers: offloaded, tensorSplit: [1, 1] });

@@ -19,10 +19,19 @@
  * llama-speculative-simple and llama-bench if missing. Prints one JSON object.
  */
 import { spawnSync } from 'child_process';
+import fs from 'fs';
 import path from 'path';
 import { EngineClient } from '../main/engine/client';
 import { TEST_MODEL_HPARAMS, TEST_MODEL_SIZES, type TestModelSize } from '../scripts/make-test-model';
-import { arg, ensureModel, ensureTool, generatedModel, intArg, log, median, root, sizeArg } from './common';
+import { LOAD_SETTINGS } from '../main/params/load';
+import { ensureModel, ensureTool, generatedModel, log, median, root, sizeArg } from './common';
+import { arg, intArg, refuse } from './options';
+
+/** The options the speculative bench takes beside a model's, threads, --reps and --json (bench:engine reads them). */
+export const SPECULATIVE_OPTIONS = { draft: 'value', n: 'value', 'draft-max': 'value' } as const;
+/** Both decodings run in this context, the prompt's ~44 tokens and the generated ones in it. */
+const CONTEXT = 2048;
+const MAX_GENERATED = 1024;
 
 /**
  * The auto pair's scale of its layers' output projections: the 32 updates (attention and FFN) of Llama 3.2
@@ -33,10 +42,12 @@ const AUTO_SIZE: TestModelSize = '1b';
 const AUTO_DRAFT_LAYERS = 2;
 
 /** The target and its draft: --model and --draft PATH, or (--draft auto) the pair written here. */
-async function pairFor(threads: number): Promise<{ target: string; draft: string }> {
-  const given = arg('draft')!;
-  if (given !== 'auto') return { target: await ensureModel(threads), draft: path.resolve(given) };
-  if (arg('model')) throw new Error('--draft auto writes its own target: leave out --model, or give --draft PATH');
+async function pairFor(given: string, threads: number): Promise<{ target: string; draft: string }> {
+  if (given !== 'auto') {
+    if (!fs.existsSync(given)) refuse(`--draft ${given}: no such file (a GGUF path, or auto)`);
+    return { target: await ensureModel(threads), draft: path.resolve(given) };
+  }
+  if (arg('model') !== undefined) refuse('--draft auto writes its own target: leave out --model, or give --draft PATH');
   const size = sizeArg(AUTO_SIZE);
   const hp = TEST_MODEL_HPARAMS[size];
   if (!hp.tieEmbeddings || hp.blockCount <= AUTO_DRAFT_LAYERS) {
@@ -60,7 +71,7 @@ function llamaSpeculative(target: string, draft: string, threads: number, n: num
   const r = spawnSync(
     bin,
     ['-m', target, '-md', draft, '--spec-type', 'draft-simple', '--spec-draft-n-max', String(draftMax), '--spec-draft-p-min', '0', '-p', PROMPT, '-n', String(n),
-      '--temp', '0', '-t', String(threads), '-td', String(threads), '-c', '2048', '-ngl', '0', '-ngld', '0', '-fa', 'off'],
+      '--temp', '0', '-t', String(threads), '-td', String(threads), '-c', String(CONTEXT), '-ngl', '0', '-ngld', '0', '-fa', 'off'],
     { encoding: 'utf8', maxBuffer: 64 << 20, env: { ...process.env, GGML_VK_VISIBLE_DEVICES: '' } },
   );
   const out = `${r.stdout}\n${r.stderr}`;
@@ -82,13 +93,13 @@ function llamaBenchTg(model: string, threads: number, n: number, depth: number):
   return (JSON.parse(r.stdout) as { avg_ts: number }[])[0].avg_ts;
 }
 
-export async function benchSpeculative(threads: number, json: boolean): Promise<void> {
-  const reps = intArg('reps', 3, 1);
-  const n = intArg('n', 128, 1);
-  const draftMax = intArg('draft-max', 8, 1);
-  const { target, draft } = await pairFor(threads);
+/** `--draft PATH|auto`: `reps` runs of each of the four, on `threads` threads. */
+export async function benchSpeculative(draftArg: string, threads: number, reps: number, json: boolean): Promise<void> {
+  const n = intArg('n', 128, 1, MAX_GENERATED);
+  const draftMax = intArg('draft-max', 8, LOAD_SETTINGS.draftMax.meta.min ?? 1, LOAD_SETTINGS.draftMax.meta.max);
+  const { target, draft } = await pairFor(draftArg, threads);
   const engine = new EngineClient({ heartbeatTimeoutMs: 60 * 60_000 });
-  const common = { threads, threadsBatch: threads, contextSize: 2048, flashAttention: 'off' as const, gpuLayers: 0 };
+  const common = { threads, threadsBatch: threads, contextSize: CONTEXT, flashAttention: 'off' as const, gpuLayers: 0 };
   const request = { prompt: PROMPT, maxTokens: n, ignoreEos: true, sampling: { temperature: 0 } };
   try {
     await engine.load('plain', target, common);

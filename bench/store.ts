@@ -12,17 +12,16 @@ import os from 'os';
 import path from 'path';
 import Database from 'better-sqlite3';
 import { Store } from '../main/store';
+import { arg, flag, intArg, refuse, useOptions } from './options';
 
 const TARGETS = { thread_list_ms: 50, thread_open_ms: 50, fts_p95_ms: 20, append_flush_ms: 1 };
 
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
-const JSON_OUT = process.argv.includes('--json');
-const KEEP = process.argv.includes('--keep');
-const N_THREADS = Number(arg('threads') ?? 10_000);
-const N_MESSAGES = Number(arg('messages') ?? 1_000_000);
+useOptions('bench:store', { json: 'flag', keep: 'flag', threads: 'value', messages: 'value', triggers: 'flag', dir: 'value', reuse: 'flag' });
+const JSON_OUT = flag('json');
+const KEEP = flag('keep');
+const N_THREADS = intArg('threads', 10_000, 1);
+const N_MESSAGES = intArg('messages', 1_000_000, 1);
+if (N_MESSAGES < N_THREADS) refuse(`--messages must be at least --threads (${N_THREADS})`);
 const BIG_THREAD = 1000;
 const N_BIG = Math.min(20, Math.floor(N_MESSAGES / BIG_THREAD / 4));
 
@@ -225,8 +224,8 @@ function main(): void {
   const dir = arg('dir') ?? fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-bench-store-'));
   log(`building ${N_THREADS.toLocaleString()} threads / ${N_MESSAGES.toLocaleString()} messages in ${dir}`);
   const meta = path.join(dir, 'bench-meta.json');
-  const reuse = process.argv.includes('--reuse') && fs.existsSync(meta);
-  const b: Built = reuse ? JSON.parse(fs.readFileSync(meta, 'utf8')) : build(dir, process.argv.includes('--triggers'));
+  const reuse = flag('reuse') && fs.existsSync(meta);
+  const b: Built = reuse ? JSON.parse(fs.readFileSync(meta, 'utf8')) : build(dir, flag('triggers'));
   if (!reuse) fs.writeFileSync(meta, JSON.stringify(b));
   log(`  built in ${b.build_s.toFixed(1)} s${reuse ? ' (reused)' : ''}`);
   const size = (p: string) => (fs.existsSync(p) ? fs.statSync(p).size : 0);

@@ -20,14 +20,17 @@ import { EngineClient } from '../main/engine/client';
 import type { EventOf, MessageDTO } from '../main/ipc/contract';
 import { silentLogger } from '../main/logging';
 import { ensureDataDir } from '../main/paths';
-import { ensureModel, intArg, log, median, medianInterval, root, threadsArg } from './common';
+import { ensureModel, log, median, medianInterval, root } from './common';
+import { flag, intArg, MODEL_OPTIONS, threadsArg, useOptions } from './options';
 
-const JSON_OUT = process.argv.includes('--json');
-const threads = threadsArg(2);
-const reps = intArg('reps', 5, 1);
-const restarts = intArg('restarts', 3, 1);
-const historyTokens = intArg('history', 2000, 1);
 const CONTEXT = 8192;
+useOptions('bench:threads', { ...MODEL_OPTIONS, json: 'flag', threads: 'value', reps: 'value', restarts: 'value', history: 'value' });
+const JSON_OUT = flag('json');
+const threads = threadsArg(2);
+const reps = intArg('reps', 5, 1, 1000);
+const restarts = intArg('restarts', 3, 1, 100);
+// two threads' histories and their replies share the context
+const historyTokens = intArg('history', 2000, 1, CONTEXT / 2 - 256);
 
 /** Conversation text: words from a fixed list, deterministic. */
 function words(n: number, seed: number): string {

@@ -1,9 +1,8 @@
 /**
- * The statistics and options the benches share (bench/common.ts): what their JSON figures rest on.
- * intArg's refusal ends the process: process.exit is replaced by a throwing double (the process
- * boundary), and process.argv is set per case.
+ * The statistics the benches share (bench/common.ts): what their JSON figures rest on. (Their
+ * command-line options: options.test.ts.)
  */
-import { given, inTurn, intArg, llamaBenchContext, median, medianInterval, MIN_INTERVAL_VALUES, orderMedians, threadsArg } from '../../bench/common';
+import { inTurn, llamaBenchContext, median, medianInterval, MIN_INTERVAL_VALUES, orderMedians } from '../../bench/common';
 
 describe('median', () => {
   test('of an odd count, the middle value; of an even count, the mean of the two middle values', () => {
@@ -30,10 +29,13 @@ describe('medianInterval', () => {
     expect(JSON.stringify(medianInterval([1, 2]))).toBe('[null,null]');
   });
   test(`an interval from exactly ${MIN_INTERVAL_VALUES} values`, () => {
-    const xs = [0.97, 0.99, 1.0, 1.01, 1.02, 1.05].slice(0, MIN_INTERVAL_VALUES);
+    const xs = [1.05, 0.97, 1.01, 0.99, 1.02, 1.0].slice(0, MIN_INTERVAL_VALUES);
     const [lo, hi] = medianInterval(xs);
-    expect(Number.isFinite(lo) && Number.isFinite(hi)).toBe(true);
-    expect(lo).toBeLessThanOrEqual(hi);
+    expect(lo).toBeLessThanOrEqual(median(xs));
+    expect(hi).toBeGreaterThanOrEqual(median(xs));
+    expect(lo).toBeGreaterThanOrEqual(Math.min(...xs));
+    expect(hi).toBeLessThanOrEqual(Math.max(...xs));
+    expect(medianInterval(xs.slice(1))).toEqual([NaN, NaN]);
   });
   test('brackets the median, inside the values, the same for the same values', () => {
     const xs = Array.from({ length: 40 }, (_, i) => 0.95 + ((i * 37) % 40) / 400);
@@ -80,6 +82,12 @@ describe('inTurn', () => {
       [3, 8, 107],
     ]);
   });
+  test.each([[0], [NaN], [Infinity], [-1]])('a measure of %p ends it at once, naming the pair', async (bad) => {
+    let calls = 0;
+    const b = () => (++calls === 3 ? bad : 1);
+    await expect(inTurn(4, () => 1, b)).rejects.toThrow(`pair 3: measure b gave ${bad}, not a positive number`);
+    expect(calls).toBe(3);
+  });
   test("a measure's error ends it", async () => {
     await expect(inTurn(3, () => 1, () => Promise.reject(new Error('llama-bench failed')))).rejects.toThrow('llama-bench failed');
   });
@@ -91,74 +99,14 @@ test("orderMedians: the pairs with a first (even) apart from those with b first 
   const one = orderMedians([1.02]);
   expect(one.a_first).toBe(1.02);
   expect(JSON.stringify(one)).toBe('{"a_first":1.02,"b_first":null}');
+  expect(JSON.stringify(orderMedians([]))).toBe('{"a_first":null,"b_first":null}');
 });
 
 test("llamaBenchContext: the test's tokens and the one ours samples, padded to llama-bench's 256", () => {
+  expect(llamaBenchContext(1)).toBe(256);
+  expect(llamaBenchContext(255)).toBe(256);
+  expect(llamaBenchContext(256)).toBe(512); // a prompt of 256 fills llama-bench's 256: ours needs one more slot
   expect(llamaBenchContext(511)).toBe(512);
   expect(llamaBenchContext(512)).toBe(768);
   expect(llamaBenchContext(2062 + 23)).toBe(2304);
-});
-
-describe('intArg', () => {
-  const argv = process.argv;
-  let exit: jest.SpyInstance;
-  let stderr: jest.SpyInstance;
-  beforeEach(() => {
-    exit = jest.spyOn(process, 'exit').mockImplementation(((code?: number) => {
-      throw new Error(`exit ${code}`);
-    }) as never);
-    stderr = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
-  });
-  afterEach(() => {
-    process.argv = argv;
-    exit.mockRestore();
-    stderr.mockRestore();
-  });
-  const withArgs = (...args: string[]) => {
-    process.argv = ['node', 'bench', ...args];
-  };
-
-  test('the value given, or the fallback when absent', () => {
-    withArgs('--reps', '40');
-    expect(intArg('reps', 16, 1)).toBe(40);
-    withArgs('--json');
-    expect(intArg('reps', 16, 1)).toBe(16);
-  });
-  test('--name=VALUE as well as --name VALUE', () => {
-    withArgs('--reps=40');
-    expect(intArg('reps', 16, 1)).toBe(40);
-    expect(given('reps')).toBe(true);
-    withArgs('--reps-other', '3');
-    expect(given('reps')).toBe(false);
-    expect(intArg('reps', 16, 1)).toBe(16);
-  });
-  test('threadsArg: the fallback when absent, 1 to 512 when given', () => {
-    withArgs();
-    expect(threadsArg(3)).toBe(3);
-    withArgs('--threads', '512');
-    expect(threadsArg(3)).toBe(512);
-    withArgs('--threads', '513');
-    expect(() => threadsArg(3)).toThrow('exit 2');
-    expect(stderr).toHaveBeenCalledWith('--threads must be an integer from 1 to 512 (got 513)\n');
-  });
-  test.each([
-    [['--reps', '0'], '--reps must be an integer from 1 up (got 0)'],
-    [['--reps', '2.5'], '--reps must be an integer from 1 up (got 2.5)'],
-    [['--reps', '--json'], '--reps must be an integer from 1 up (got --json)'],
-    [['--reps'], '--reps must be an integer from 1 up (got nothing)'],
-    [['--reps='], '--reps must be an integer from 1 up (got )'],
-    [['--reps', ''], '--reps must be an integer from 1 up (got )'],
-    [['--reps', '0x10'], '--reps must be an integer from 1 up (got 0x10)'],
-    [['--reps', '1e3'], '--reps must be an integer from 1 up (got 1e3)'],
-    [['--reps', '99999999999999999999'], '--reps must be an integer from 1 up (got 99999999999999999999)'],
-  ])('%j is refused by name, exit 2', (args, message) => {
-    withArgs(...args);
-    expect(() => intArg('reps', 16, 1)).toThrow('exit 2');
-    expect(stderr).toHaveBeenCalledWith(`${message}\n`);
-  });
-  test('above the maximum is refused with the range', () => {
-    withArgs('--pp', '4000');
-    expect(() => intArg('pp', 512, 1, 2048)).toThrow('exit 2');
-    expect(stderr).toHaveBeenCalledWith('--pp must be an integer from 1 to 2048 (got 4000)\n');
-  });
 });
