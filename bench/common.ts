@@ -13,6 +13,35 @@ import { arg, choiceArg, refuse } from './options';
 export const root = projectRoot();
 
 export const log = (s: string) => process.stderr.write(s + '\n');
+
+const scratchFiles = new Set<string>();
+let scratchHandlers = false;
+/**
+ * `file` is written for a while (a model being written, a saved session): it is removed however the bench
+ * ends, Ctrl-C (SIGINT) and SIGTERM included, unless the returned function is called first (it removes it
+ * from the list; `remove: true` deletes it too).
+ */
+export function scratch(file: string): (opts?: { remove?: boolean }) => void {
+  if (!scratchHandlers) {
+    scratchHandlers = true;
+    const removeAll = () => {
+      for (const f of scratchFiles) fs.rmSync(f, { force: true });
+      scratchFiles.clear();
+    };
+    process.on('exit', removeAll);
+    for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+      process.once(signal, () => {
+        removeAll();
+        process.exit(code);
+      });
+    }
+  }
+  scratchFiles.add(file);
+  return ({ remove = false } = {}) => {
+    scratchFiles.delete(file);
+    if (remove) fs.rmSync(file, { force: true });
+  };
+}
 /** The median (of an even count, the mean of the two middle values). None of nothing, or of a value that is not a finite number: an error. */
 export function median(xs: number[]): number {
   if (!xs.length) throw new Error('the median of no values');
@@ -145,20 +174,24 @@ export async function generatedModel(threads: number, spec: GeneratedModel): Pro
     log(`writing the ${size} model to ${f16}`);
     fs.mkdirSync(dir, { recursive: true });
     const tmp = `${f16}.tmp-${process.pid}`;
+    const release = scratch(tmp);
     await writeTestModel({ out: tmp, size, vocab: 'llama-spm', seed: 1, pooling, residualScale, blockCount });
     fs.renameSync(tmp, f16);
+    release();
   }
   if (type === 'f16') return f16;
   const out = f16.replace(/\.gguf$/, `-${type}.gguf`);
   if (!fs.existsSync(out)) {
     log(`quantizing it to ${type.toUpperCase()}: ${out}`);
     const tmp = `${out}.tmp-${process.pid}`;
+    const release = scratch(tmp);
     const r = spawnSync(ensureTool('llama-quantize'), [f16, tmp, type.toUpperCase(), String(threads)], { encoding: 'utf8', maxBuffer: 64 << 20 });
     if (r.status !== 0) {
-      fs.rmSync(tmp, { force: true });
+      release({ remove: true });
       throw new Error(`llama-quantize ${type.toUpperCase()} failed: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' ')}`);
     }
     fs.renameSync(tmp, out);
+    release();
   }
   return out;
 }

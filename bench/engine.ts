@@ -21,12 +21,11 @@
  * quantized to `--type` with llama.cpp's llama-quantize built from the same source.
  */
 import { spawnSync } from 'child_process';
-import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import { EngineClient } from '../main/engine/client';
 import { ChatMessage } from '../main/engine/protocol';
-import { ensureModel, ensureTool, inTurn, llamaBenchContext, log, median, medianInterval, orderMedians } from './common';
+import { ensureModel, ensureTool, inTurn, scratch, llamaBenchContext, log, median, medianInterval, orderMedians } from './common';
 import { arg, choiceArg, flag, intArg, MODEL_OPTIONS, refuse, threadsArg, useOptions } from './options';
 import { benchSpeculative, SPECULATIVE_OPTIONS } from './speculative';
 
@@ -71,6 +70,7 @@ async function main(): Promise<void> {
   const engine = new EngineClient({ heartbeatTimeoutMs: 60 * 60_000 });
   const M = 'bench';
   const sessionFile = path.join(os.tmpdir(), `hearth-bench-${process.pid}.session`);
+  const releaseSession = scratch(sessionFile);
   try {
     const load = (contextSize: number) =>
       engine.load(M, model, { threads, threadsBatch: threads, contextSize, batchSize: 2048, ubatchSize: 512, flashAttention: faArg, gpuLayers: 0 });
@@ -248,7 +248,7 @@ async function main(): Promise<void> {
     if (json) process.stdout.write(JSON.stringify(result) + '\n');
     else process.stdout.write(JSON.stringify(result, null, 2) + '\n');
   } finally {
-    fs.rmSync(sessionFile, { force: true });
+    releaseSession({ remove: true });
     await engine.close();
   }
 }

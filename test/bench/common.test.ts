@@ -2,7 +2,10 @@
  * The statistics the benches share (bench/common.ts): what their JSON figures rest on. (Their
  * command-line options: options.test.ts.)
  */
-import { inTurn, llamaBenchContext, median, medianInterval, MIN_INTERVAL_VALUES, orderMedians } from '../../bench/common';
+import fs from 'fs';
+import os from 'os';
+import path from 'path';
+import { inTurn, llamaBenchContext, median, medianInterval, MIN_INTERVAL_VALUES, orderMedians, scratch } from '../../bench/common';
 
 describe('median', () => {
   test('of an odd count, the middle value; of an even count, the mean of the two middle values', () => {
@@ -109,4 +112,40 @@ test("llamaBenchContext: the test's tokens and the one ours samples, padded to l
   expect(llamaBenchContext(511)).toBe(512);
   expect(llamaBenchContext(512)).toBe(768);
   expect(llamaBenchContext(2062 + 23)).toBe(2304);
+});
+
+describe('scratch', () => {
+  // Ctrl-C is a signal to this (jest's) process: emitted here, with process.exit replaced by a throwing
+  // double (the process boundary)
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-scratch-'));
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  test('a file released is kept; one released with remove is deleted', () => {
+    const kept = path.join(dir, 'kept');
+    const gone = path.join(dir, 'gone');
+    fs.writeFileSync(kept, 'x');
+    fs.writeFileSync(gone, 'x');
+    scratch(kept)();
+    scratch(gone)({ remove: true });
+    expect(fs.existsSync(kept)).toBe(true);
+    expect(fs.existsSync(gone)).toBe(false);
+  });
+  test('Ctrl-C (SIGINT) removes the files still being written, then ends the bench with 130', () => {
+    const writing = path.join(dir, 'model.gguf.tmp-1');
+    const done = path.join(dir, 'model.gguf');
+    fs.writeFileSync(writing, 'x');
+    fs.writeFileSync(done, 'x');
+    scratch(writing);
+    scratch(done)();
+    const exit = jest.spyOn(process, 'exit').mockImplementation(((code?: number) => {
+      throw new Error(`exit ${code}`);
+    }) as never);
+    try {
+      expect(() => process.emit('SIGINT')).toThrow('exit 130');
+    } finally {
+      exit.mockRestore();
+    }
+    expect(fs.existsSync(writing)).toBe(false);
+    expect(fs.existsSync(done)).toBe(true);
+  });
 });
