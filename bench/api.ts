@@ -1,5 +1,5 @@
 /**
- * npm run bench:api -- [--model PATH | --size fast|bench|1b [--type …]] [--threads N] [--reps 6] [--tokens 128] [--json]
+ * npm run bench:api -- [--model PATH | --size fast|bench|1b [--type …]] [--threads N] [--reps 6] [--tokens 128 (16–2048)] [--json]
  *
  * Hearth's API server (composeApp's ApiService over a temporary data folder, as the app runs it) on
  * one model, threads and context size, against (a) the engine directly (EngineClient.chat on the
@@ -25,7 +25,7 @@ import { silentLogger } from '../main/logging';
 import { ensureDataDir } from '../main/paths';
 import { apiModelId } from '../main/server/models';
 import { ChatCompletionBody, chatRequestOf } from '../main/server/openai-chat';
-import { ensureModel, ensureTool, log, median, medianInterval } from './common';
+import { ensureModel, ensureTool, log, median, medianInterval, scratch } from './common';
 import { flag, intArg, MODEL_OPTIONS, threadsArg, useOptions } from './options';
 
 /** the context of both servers: the app's default chat context, one slot */
@@ -157,6 +157,7 @@ async function main(): Promise<void> {
   const model = await ensureModel(threads);
   const serverBin = ensureTool('llama-server');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-bench-api-'));
+  const releaseDir = scratch(dir);
   const paths = ensureDataDir(dir);
   const engine = new EngineClient({ heartbeatTimeoutMs: 10 * 60_000 });
   const app = composeApp({ paths, engine, appVersion: '0.0.0-bench', logger: silentLogger });
@@ -286,7 +287,7 @@ async function main(): Promise<void> {
     await server?.stop();
     await app.close();
     await engine.close();
-    fs.rmSync(dir, { recursive: true, force: true });
+    releaseDir({ remove: true });
   }
 }
 

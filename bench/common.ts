@@ -17,29 +17,31 @@ export const log = (s: string) => process.stderr.write(s + '\n');
 const scratchFiles = new Set<string>();
 let scratchHandlers = false;
 /**
- * `file` is written for a while (a model being written, a saved session): it is removed however the bench
- * ends, Ctrl-C (SIGINT) and SIGTERM included, unless the returned function is called first (it removes it
- * from the list; `remove: true` deletes it too).
+ * `file` (or folder) is written for a while (a model being written, a saved session, a temporary data
+ * folder): it is removed however the bench ends, Ctrl-C (SIGINT), SIGTERM and SIGHUP included, unless the
+ * returned function is called first (it takes it off the list; `remove: true` deletes it too). A signal
+ * is handled once the event loop is free (after a llama-bench run, say), then raised again, so the bench
+ * ends as the signal's default would have ended it.
  */
 export function scratch(file: string): (opts?: { remove?: boolean }) => void {
   if (!scratchHandlers) {
     scratchHandlers = true;
     const removeAll = () => {
-      for (const f of scratchFiles) fs.rmSync(f, { force: true });
+      for (const f of scratchFiles) fs.rmSync(f, { recursive: true, force: true });
       scratchFiles.clear();
     };
     process.on('exit', removeAll);
-    for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
       process.once(signal, () => {
         removeAll();
-        process.exit(code);
+        process.kill(process.pid, signal); // no listener now: the signal's default
       });
     }
   }
   scratchFiles.add(file);
   return ({ remove = false } = {}) => {
     scratchFiles.delete(file);
-    if (remove) fs.rmSync(file, { force: true });
+    if (remove) fs.rmSync(file, { recursive: true, force: true });
   };
 }
 /** The median (of an even count, the mean of the two middle values). None of nothing, or of a value that is not a finite number: an error. */

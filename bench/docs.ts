@@ -1,6 +1,6 @@
 /**
  * npm run bench:docs -- [--json] [--model PATH | --size fast|bench [--type f16]] [--threads 2] [--docs 1000]
- *   [--sample 1000] [--queries 50] [--chunks 10000,100000] [--keep]
+ *   [--sample 1000] [--queries 50] [--chunks 10000,100000|none] [--keep]
  *
  * Documents (RAG), measured through the real parts, as issue #19 asks:
  *
@@ -38,7 +38,7 @@ import { silentLogger } from '../main/logging/logger';
 import { DocumentSettings, type DocKind } from '../main/params/docs';
 import { Store } from '../main/store';
 import type { DocsStore } from '../main/store/docs';
-import { ensureModel, log, median, medianInterval } from './common';
+import { ensureModel, log, median, medianInterval, scratch } from './common';
 import { flag, intArg, intListArg, MODEL_OPTIONS, threadsArg, useOptions } from './options';
 import { CORPUS_FORMATS, Words, writeCorpus, type CorpusFormat } from './docs-corpus';
 import { benchStore, dbBytes, latency, prng, unitVector, type BenchStoreResult, type Latency } from './docs-store';
@@ -213,6 +213,7 @@ async function main(): Promise<void> {
   if (!fs.existsSync(workerFile)) throw new Error(`${workerFile} is missing: node scripts/build-ts.js`);
   const modelFile = await ensureModel(threads, { size: 'fast', type: 'f16', pooling: 'mean' });
   const base = fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-bench-docs-'));
+  const releaseBase = flag('keep') ? undefined : scratch(base);
   const loadBefore = os.loadavg();
   const started = new Date().toISOString();
   let engine: EngineClient | null = null;
@@ -345,8 +346,8 @@ async function main(): Promise<void> {
   } finally {
     store?.close();
     await engine?.close();
-    if (!flag('keep')) fs.rmSync(base, { recursive: true, force: true });
-    else log(`kept ${base}`);
+    if (flag('keep')) log(`kept ${base}`);
+    else releaseBase?.({ remove: true });
   }
 }
 

@@ -29,8 +29,8 @@ export function useOptions(bench: string, kinds: OptionKinds, argv: string[] = p
   try {
     parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as typeof parsed;
   } catch (e) {
-    // Node's message names the option (and its own advice for a value that starts with a dash)
-    refuse(`${bench}: ${(e as Error).message.split('\n')[0]} (its options: ${list})`);
+    // Node's message names the option (and gives its own advice for a value that starts with a dash)
+    refuse(`${bench}: ${(e as Error).message.replace(/\s*\n\s*/g, ' ')} (its options: ${list})`);
   }
   const values: Record<string, string | boolean> = {};
   for (const [name, given] of Object.entries(parsed)) {
@@ -70,13 +70,14 @@ export function intArg(name: string, fallback: number, min: number, max = Number
   return n;
 }
 
-/** `--name A,B,…`: integers each from `min` to `max` (absent: `fallback`). */
+/** `--name A,B,…`: different integers each from `min` to `max`, or `none` (absent: `fallback`). */
 export function intListArg(name: string, fallback: readonly number[], min: number, max = Number.MAX_SAFE_INTEGER): number[] {
   const text = arg(name);
   if (text === undefined) return [...fallback];
+  if (text === 'none') return [];
   const items = text.split(',');
-  if (!items.every((s) => /^\d+$/.test(s) && Number(s) >= min && Number(s) <= max)) {
-    refuse(`--${name} must be integers from ${min}${max === Number.MAX_SAFE_INTEGER ? ' up' : ` to ${max}`}, separated by commas (got ${text})`);
+  if (!items.every((s) => /^\d+$/.test(s) && Number(s) >= min && Number(s) <= max) || new Set(items.map(Number)).size < items.length) {
+    refuse(`--${name} must be different integers from ${min}${max === Number.MAX_SAFE_INTEGER ? ' up' : ` to ${max}`}, separated by commas, or none (got ${text})`);
   }
   return items.map(Number);
 }

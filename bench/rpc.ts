@@ -12,7 +12,7 @@
 import { EngineClient } from '../main/engine/client';
 import { RpcServer, startRpcServer } from '../test/helpers/rpc';
 import { ensureModel, inTurn, log, median, medianInterval } from './common';
-import { arg, intArg, MODEL_OPTIONS, refuse, threadsArg, useOptions } from './options';
+import { arg, intArg, MODEL_OPTIONS, threadsArg, useOptions } from './options';
 
 useOptions('bench:rpc', { ...MODEL_OPTIONS, threads: 'value', reps: 'value', pp: 'value', offload: 'value' });
 const threads = threadsArg();
@@ -34,7 +34,8 @@ async function main(): Promise<void> {
     // a third of the blocks on each rpc-server, the rest (and the output) on this machine's CPU
     // (--offload N: N blocks to the rpc-servers instead, e.g. all of a 2-block test model's)
     const offloaded = offloadArg ?? Math.round((meta.layers * 2) / 3);
-    if (offloaded < 2 || offloaded > meta.layers) refuse(`--offload must be an integer from 2 to ${meta.layers} (the model's blocks; got ${offloaded})`);
+    // an error, not refuse(): the rpc-servers are running, and the finally below stops them
+    if (offloaded < 2 || offloaded > meta.layers) throw new Error(`--offload must be an integer from 2 to ${meta.layers} (the model's blocks; got ${offloaded})`);
     const common = { threads, threadsBatch: threads, contextSize: Math.ceil((ppTokens + 130) / 256) * 256, batchSize: 2048, ubatchSize: 512 };
     await local.load('m', model, { ...common, gpuLayers: 0 });
     await split.load('m', model, { ...common, gpuLayers: offloaded, tensorSplit: [1, 1] });

@@ -4,7 +4,7 @@
  *   open + first page of threads, opening a 1,000-message thread, FTS queries (p50/p95 over 20 varied queries),
  *   streaming append cost per flush, and the database size.
  *
- *   npm run bench:store -- [--json] [--threads N] [--messages N] [--triggers] [--keep] [--dir DIR]
+ *   npm run bench:store -- [--json] [--threads 10000] [--messages 1000000] [--triggers] [--keep] [--dir DIR [--reuse]]
  */
 import { randomUUID } from 'crypto';
 import fs from 'fs';
@@ -21,9 +21,12 @@ const JSON_OUT = flag('json');
 const KEEP = flag('keep');
 const N_THREADS = intArg('threads', 10_000, 1);
 const N_MESSAGES = intArg('messages', 1_000_000, 1);
-if (N_MESSAGES < N_THREADS) refuse(`--messages must be at least --threads (${N_THREADS})`);
 const BIG_THREAD = 1000;
-const N_BIG = Math.min(20, Math.floor(N_MESSAGES / BIG_THREAD / 4));
+/** threads of BIG_THREAD messages (a quarter of the messages at most), and at least one other */
+const N_BIG = Math.min(20, Math.floor(N_MESSAGES / BIG_THREAD / 4), N_THREADS - 1);
+// every other thread has at least 2 messages
+const MIN_MESSAGES = N_BIG * BIG_THREAD + 2 * (N_THREADS - N_BIG);
+if (N_MESSAGES < MIN_MESSAGES) refuse(`--messages must be at least ${MIN_MESSAGES} for ${N_THREADS} threads (2 a thread; got ${N_MESSAGES})`);
 
 const log = (...a: unknown[]) => { if (!JSON_OUT) console.log(...a); else console.error(...a); };
 

@@ -20,7 +20,7 @@ import { EngineClient } from '../main/engine/client';
 import type { EventOf, MessageDTO } from '../main/ipc/contract';
 import { silentLogger } from '../main/logging';
 import { ensureDataDir } from '../main/paths';
-import { ensureModel, log, median, medianInterval, root } from './common';
+import { ensureModel, log, median, medianInterval, root, scratch } from './common';
 import { flag, intArg, MODEL_OPTIONS, threadsArg, useOptions } from './options';
 
 const CONTEXT = 8192;
@@ -83,6 +83,7 @@ async function main(): Promise<void> {
   const model = await ensureModel(threads);
   const dir = path.join(root, 'test-output', `bench-threads-${process.pid}`);
   fs.rmSync(dir, { recursive: true, force: true });
+  const releaseDir = scratch(dir);
   const paths = ensureDataDir(dir);
   const modelPath = path.join(paths.models, 'bench.gguf');
   try {
@@ -171,7 +172,7 @@ async function main(): Promise<void> {
   } finally {
     await app.close().catch(() => undefined);
     await engine.close().catch(() => undefined);
-    fs.rmSync(dir, { recursive: true, force: true });
+    releaseDir({ remove: true });
   }
 }
 

@@ -2,6 +2,7 @@
  * The statistics the benches share (bench/common.ts): what their JSON figures rest on. (Their
  * command-line options: options.test.ts.)
  */
+import { spawn } from 'child_process';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
@@ -130,22 +131,40 @@ describe('scratch', () => {
     expect(fs.existsSync(kept)).toBe(true);
     expect(fs.existsSync(gone)).toBe(false);
   });
-  test('Ctrl-C (SIGINT) removes the files still being written, then ends the bench with 130', () => {
+  test('a signal (here Ctrl-C, SIGINT) removes the files still being written, then is raised again for its default', () => {
     const writing = path.join(dir, 'model.gguf.tmp-1');
     const done = path.join(dir, 'model.gguf');
     fs.writeFileSync(writing, 'x');
     fs.writeFileSync(done, 'x');
     scratch(writing);
     scratch(done)();
-    const exit = jest.spyOn(process, 'exit').mockImplementation(((code?: number) => {
-      throw new Error(`exit ${code}`);
-    }) as never);
+    // the signal raised again would end jest's worker: process.kill is a double here (the process boundary)
+    const kill = jest.spyOn(process, 'kill').mockImplementation(() => true);
     try {
-      expect(() => process.emit('SIGINT')).toThrow('exit 130');
+      expect(process.emit('SIGINT')).toBe(true);
+      expect(kill).toHaveBeenCalledWith(process.pid, 'SIGINT');
     } finally {
-      exit.mockRestore();
+      kill.mockRestore();
     }
     expect(fs.existsSync(writing)).toBe(false);
     expect(fs.existsSync(done)).toBe(true);
+    expect(process.listenerCount('SIGINT')).toBe(0);
   });
+  test('a real bench process: SIGTERM removes its scratch file and folder, and ends it by the signal', async () => {
+    const file = path.join(dir, 'child.session');
+    const folder = path.join(dir, 'child-data');
+    fs.writeFileSync(file, 'x');
+    fs.mkdirSync(folder);
+    fs.writeFileSync(path.join(folder, 'db'), 'x');
+    const child = spawn(process.execPath, [path.join(__dirname, '..', '..', 'scripts', 'run-ts.js'), path.join(__dirname, 'scratch-child.ts'), file, folder], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
+      child.once('exit', (code) => reject(new Error(`the child ended (${code}) before it was ready`)));
+    });
+    const ended = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.once('exit', (code, signal) => resolve([code, signal])));
+    child.kill('SIGTERM');
+    expect(await ended).toEqual([null, 'SIGTERM']);
+    expect(fs.existsSync(file)).toBe(false);
+    expect(fs.existsSync(folder)).toBe(false);
+  }, 60_000);
 });

@@ -41,11 +41,12 @@ describe('the command line', () => {
   test.each([
     [['--rep', '3'], "Unknown option '--rep'"],
     [['--reps'], "Option '--reps <value>' argument missing"],
-    [['--reps', '--json'], "Option '--reps' argument is ambiguous"],
+    [['--reps', '--json'], "Option '--reps' argument is ambiguous. Did you forget to specify the option argument for '--reps'? To specify an option argument starting with a dash use '--reps=-XYZ'."],
     [['--reps='], '--reps needs a value'],
     [['--model', ''], '--model needs a value'],
     [['--reps', '4', '--reps', '40'], '--reps is given 2 times'],
     [['--json=1'], "Option '--json' does not take an argument"],
+    [['--json', '--json'], '--json is given 2 times'],
     [['stray'], "Unexpected argument 'stray'"],
   ])('%j is refused by name, exit 2, before anything is read', (args, message) => {
     refused(() => use(...args), `bench:test: ${message}`);
@@ -58,6 +59,17 @@ describe('the command line', () => {
     expect(() => arg('offload')).toThrow('bench:test reads --offload as a value, which it does not declare');
     expect(() => flag('reps')).toThrow('bench:test reads --reps as a flag');
   });
+});
+
+test('useOptions reads the command line by default (its arguments after the script)', () => {
+  const argv = process.argv;
+  process.argv = ['node', '/x/.cache/run/bench_engine.js', '--reps', '7'];
+  try {
+    useOptions('bench:test', KINDS);
+    expect(intArg('reps', 16, 1)).toBe(7);
+  } finally {
+    process.argv = argv;
+  }
 });
 
 describe('intArg', () => {
@@ -80,7 +92,15 @@ describe('intArg', () => {
   });
   test('threadsArg: the cores (at most 4) or the fallback when absent, 1 to 512 when given', () => {
     use();
-    expect(threadsArg()).toBe(Math.max(1, Math.min(os.cpus().length, 4)));
+    const cpus = jest.spyOn(os, 'cpus');
+    try {
+      for (const [cores, threads] of [[1, 1], [2, 2], [4, 4], [16, 4]]) {
+        cpus.mockReturnValue(new Array(cores).fill(os.cpus()[0]));
+        expect(threadsArg()).toBe(threads);
+      }
+    } finally {
+      cpus.mockRestore();
+    }
     expect(threadsArg(2)).toBe(2);
     use('--threads', '512');
     expect(threadsArg(2)).toBe(512);
@@ -94,9 +114,11 @@ test('intListArg: integers separated by commas, each in range', () => {
   expect(intListArg('chunks', [10], 1)).toEqual([100, 2000]);
   use();
   expect(intListArg('chunks', [10], 1)).toEqual([10]);
-  for (const bad of ['100,', '1,x', '0,5', '1e3']) {
+  use('--chunks', 'none');
+  expect(intListArg('chunks', [10], 1)).toEqual([]);
+  for (const bad of ['100,', '1,x', '0,5', '1e3', '5,5']) {
     use('--chunks', bad);
-    refused(() => intListArg('chunks', [10], 1), `--chunks must be integers from 1 up, separated by commas (got ${bad})`);
+    refused(() => intListArg('chunks', [10], 1), `--chunks must be different integers from 1 up, separated by commas, or none (got ${bad})`);
   }
 });
 
