@@ -29,12 +29,15 @@ import { ensureModel, ensureTool, inTurn, scratch, llamaBenchContext, log, media
 import { arg, choiceArg, flag, intArg, MODEL_OPTIONS, refuse, threadsArg, useOptions } from './options';
 import { benchSpeculative, SPECULATIVE_OPTIONS } from './speculative';
 
-useOptions('bench:engine', { ...MODEL_OPTIONS, ...SPECULATIVE_OPTIONS, json: 'flag', threads: 'value', reps: 'value', 'conversation-reps': 'value', fa: 'value', pp: 'value' });
+/** the options of the run against llama-bench alone (--draft runs bench/speculative.ts, which takes SPECULATIVE_OPTIONS instead) */
+const LLAMA_BENCH_OPTIONS = { 'conversation-reps': 'value', fa: 'value', pp: 'value' } as const;
+useOptions('bench:engine', { ...MODEL_OPTIONS, ...SPECULATIVE_OPTIONS, ...LLAMA_BENCH_OPTIONS, json: 'flag', threads: 'value', reps: 'value' });
 const json = flag('json');
 const threads = threadsArg();
 // --draft PATH|auto: speculative decoding against llama.cpp's (bench/speculative.ts), its own options
 const draft = arg('draft');
-if (draft === undefined) for (const name of Object.keys(SPECULATIVE_OPTIONS)) if (arg(name) !== undefined) refuse(`--${name} is an option of --draft`);
+const misplaced = Object.keys(draft === undefined ? SPECULATIVE_OPTIONS : LLAMA_BENCH_OPTIONS).find((name) => arg(name) !== undefined);
+if (misplaced) refuse(draft === undefined ? `--${misplaced} is an option of --draft` : `--${misplaced} is not an option of --draft`);
 // pairs of pp512 and of tg128 (a pair's ratio varies by several percent on a shared machine, so many
 // short pairs), and pairs or repetitions of the slower conversation measures (an even count puts each
 // side first as often)
@@ -42,7 +45,6 @@ const reps = intArg('reps', draft ? 3 : 16, 1, 1000);
 const convReps = intArg('conversation-reps', 6, 1, 1000);
 const faArg = choiceArg('fa', 'auto', ['auto', 'on', 'off'] as const);
 const ppTokens = intArg('pp', 512, 1, 2048); // one batch
-if (draft !== undefined && (arg('conversation-reps') ?? arg('fa') ?? arg('pp')) !== undefined) refuse('--conversation-reps, --fa and --pp are not options of --draft');
 
 /** One llama-bench run: `-p`/`-n`/`-d` as given, same threads, batch sizes and flash attention as the engine, on the CPU as the engine here. */
 function llamaBench(bin: string, model: string, fa: string, test: { p: number; n: number; d?: number; r?: number; context?: number }): { tps: number; commit: string } {

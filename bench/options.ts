@@ -59,13 +59,16 @@ export function flag(name: string): boolean {
   return read(name, 'flag') === true;
 }
 
+/** "from 1 up", "from 1 to 2048" */
+const range = (min: number, max: number) => `from ${min}${max === Number.MAX_SAFE_INTEGER ? ' up' : ` to ${max}`}`;
+
 /** `--name N`: an integer from `min` to `max` (absent: `fallback`). */
 export function intArg(name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const text = arg(name);
   // decimal digits only (Number() would take "0x10", "1e3" or " 3")
   const n = text === undefined ? fallback : /^-?\d+$/.test(text) ? Number(text) : NaN;
   if (!Number.isSafeInteger(n) || n < min || n > max) {
-    refuse(`--${name} must be an integer from ${min}${max === Number.MAX_SAFE_INTEGER ? ' up' : ` to ${max}`} (got ${text})`);
+    refuse(`--${name} must be an integer ${range(min, max)} (got ${text})`);
   }
   return n;
 }
@@ -77,7 +80,7 @@ export function intListArg(name: string, fallback: readonly number[], min: numbe
   if (text === 'none') return [];
   const items = text.split(',');
   if (!items.every((s) => /^\d+$/.test(s) && Number(s) >= min && Number(s) <= max) || new Set(items.map(Number)).size < items.length) {
-    refuse(`--${name} must be different integers from ${min}${max === Number.MAX_SAFE_INTEGER ? ' up' : ` to ${max}`}, separated by commas, or none (got ${text})`);
+    refuse(`--${name} must be different integers ${range(min, max)}, separated by commas, or none (got ${text})`);
   }
   return items.map(Number);
 }
