@@ -1,31 +1,43 @@
 /**
- * npm run bench:beside -- [--model PATH | --size fast|bench|1b [--type …]] [--threads N] [--reps 6] [--tokens 5] [--json]
+ * npm run bench:beside -- [--model PATH | --size fast|bench|1b [--type …]] [--threads N] [--reps 6] [--runs 5] [--json]
  *
  * A chat model's generation alone in the engine host against the same generation while another model
  * is loaded beside it and has been used, as the documents' embedding model is after a search (it stays
  * loaded for minutes: main/docs/models.ts IDLE_MS). Each context decodes on its own worker thread, each
  * such thread leads an OpenMP team of its own, and libgomp waits less at every barrier once the teams
- * hold more threads than the machine has CPUs (main/engine/supervisor.ts hostOpenmpEnv). Each of
- * `--reps` cycles: tg128 `--tokens` times alone; the embedding model (a generated tiny one) loaded, one
- * text embedded, tg128 `--tokens` times beside it, the embedding model unloaded (the two in turn: alone
- * first in even cycles). A cycle's ratio
- * is its median beside over its median alone; prints one JSON object.
- * `GOMP_SPINCOUNT=300000 npm run bench:beside` runs the host as libgomp's defaults have it (a variable
- * the user sets leaves the host's OpenMP settings alone).
+ * hold more threads than the process may use CPUs (main/engine/openmp.ts): 1 + (threads - 1) for each
+ * of the two models here, so the bench says when `--threads` is too few on this machine to show it.
+ * `--reps` pairs, taken in turn (bench/common.ts inTurn): `--runs` tg128 alone; and the embedding model
+ * (a generated tiny one) loaded, one text embedded, `--runs` tg128 beside it, the model unloaded. A
+ * pair's ratio is its median beside over its median alone; prints one JSON object, with the OpenMP
+ * variables the host ran with. A user's own OpenMP variable leaves the host's alone (openmp.ts), so
+ * `GOMP_SPINCOUNT=300000 npm run bench:beside` measures the host as libgomp's defaults run it.
  */
+import fs from 'fs';
+import os from 'os';
 import { EngineClient } from '../main/engine/client';
-import { ensureModel, generatedModel, log, median, medianInterval, MIN_INTERVAL_VALUES } from './common';
+import { ensureModel, generatedModel, inTurn, log, median, medianInterval, MIN_INTERVAL_VALUES } from './common';
 import { flag, intArg, MODEL_OPTIONS, threadsArg, useOptions } from './options';
 
-useOptions('bench:beside', { ...MODEL_OPTIONS, json: 'flag', threads: 'value', reps: 'value', tokens: 'value' });
+useOptions('bench:beside', { ...MODEL_OPTIONS, json: 'flag', threads: 'value', reps: 'value', runs: 'value' });
 const json = flag('json');
 const threads = threadsArg();
 const reps = intArg('reps', 6, 1, 1000);
-const perSide = intArg('tokens', 5, 1, 100);
+const runs = intArg('runs', 5, 1, 100);
+
+/** The OpenMP variables of a running process, as Linux shows its environment (null elsewhere). */
+function openmpVariables(pid: number | undefined): Record<string, string> | null {
+  if (pid === undefined || process.platform !== 'linux') return null;
+  const entries = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter((e) => /^(OMP_|GOMP_)/.test(e));
+  return Object.fromEntries(entries.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
+}
 
 async function main(): Promise<void> {
   const model = await ensureModel(threads, { size: 'fast' });
   const embedding = await generatedModel(threads, { size: 'tiny', type: 'f16', pooling: 'mean' });
+  const cpus = os.availableParallelism();
+  const teamThreads = 1 + 2 * (threads - 1);
+  if (teamThreads <= cpus) log(`note: two models' OpenMP teams of ${threads} threads hold ${teamThreads} threads, not more than the ${cpus} CPUs: libgomp does not throttle its waiting here (raise --threads to see it)`);
   const engine = new EngineClient();
   try {
     await engine.load('chat', model, { threads, threadsBatch: threads, contextSize: 256, flashAttention: 'off', gpuLayers: 0 });
@@ -35,37 +47,33 @@ async function main(): Promise<void> {
       return r.timings.genTps;
     };
     await tg(); // warm-up
-    const alone: number[] = [];
-    const beside: number[] = [];
-    const ratios: number[] = [];
-    for (let c = 0; c < reps; c++) {
-      const a: number[] = [];
-      const b: number[] = [];
-      const measureAlone = async () => {
-        for (let i = 0; i < perSide; i++) a.push(await tg());
-      };
-      // alone first in even cycles, beside first in odd ones, so a drift of the machine's speed evens out
-      if (c % 2 === 0) await measureAlone();
+    const block = async () => {
+      const xs: number[] = [];
+      for (let i = 0; i < runs; i++) xs.push(await tg());
+      return median(xs);
+    };
+    const beside = async () => {
       await engine.load('embedding', embedding, { threads, threadsBatch: threads, contextSize: 512, gpuLayers: 0, embeddings: true });
       await engine.embed('embedding', ['a text to embed']);
-      for (let i = 0; i < perSide; i++) b.push(await tg());
+      const x = await block();
       await engine.unload('embedding');
-      if (c % 2 === 1) await measureAlone();
-      alone.push(...a);
-      beside.push(...b);
-      ratios.push(median(b) / median(a));
-      log(`cycle ${c + 1}: alone ${median(a).toFixed(1)} tok/s, beside ${median(b).toFixed(1)} tok/s`);
-    }
+      return x;
+    };
+    const [alone, besides] = await inTurn(reps, block, beside, (i, a, b) => log(`pair ${i + 1}: alone ${a.toFixed(1)} tok/s, beside ${b.toFixed(1)} tok/s`));
+    const ratios = besides.map((b, i) => b / alone[i]);
     const out = {
       model: model.split('/').pop(),
       threads,
+      cpus,
+      openmp_team_threads: teamThreads,
+      throttled_by_libgomp: teamThreads > cpus,
+      host_openmp_env: openmpVariables(engine.pid),
       reps,
-      tokens_per_side: perSide,
-      openmp_env: { OMP_WAIT_POLICY: process.env.OMP_WAIT_POLICY ?? null, GOMP_SPINCOUNT: process.env.GOMP_SPINCOUNT ?? null },
-      tg_tps: { alone: median(alone), beside: median(beside) },
+      runs_per_side: runs,
+      tg_tps: { alone: median(alone), beside: median(besides) },
       ratio: median(ratios),
       ratio_interval: ratios.length >= MIN_INTERVAL_VALUES ? medianInterval(ratios) : null,
-      cycle_ratios: ratios,
+      pair_ratios: ratios,
     };
     console.log(json ? JSON.stringify(out) : JSON.stringify(out, null, 2));
   } finally {

@@ -13,26 +13,12 @@ import { BackendChoice, BackendPin, chooseBackend, nodeProbeSpawner, ProbeSpawne
 import { ENGINE_LOG_DIR_ENV, Logger, silentLogger } from '../logging';
 import { untilAborted } from '../abort';
 import { HostChannel, HostSpawner, STDERR_TAIL_CHARS, defaultHostScript, nodeSpawner } from './channel';
+import { hostOpenmpEnv, hybridCpu, openmpRuntime, OpenmpRuntime } from './openmp';
 import { abortedError, EngineError, HungMessage } from './protocol';
 import { probeAll, RPC_SERVERS_ENV, rpcLostLine, RpcProbe } from './rpc';
 
 /** libuv threads of an engine host (UV_THREADPOOL_SIZE), unless the environment sets it. */
 export const HOST_THREADPOOL_SIZE = 16;
-
-/**
- * GNU OpenMP's waiting in an engine host, on Linux (where ggml's CPU backend is built with GCC's libgomp),
- * unless the environment sets either variable. Each loaded model's context decodes on its own worker
- * thread, and each such thread leads an OpenMP team of its own; once the host's teams hold more threads
- * than the machine has CPUs, libgomp waits at a barrier only 100 spins before it sleeps (its "throttled"
- * count), and ggml's CPU backend meets a barrier between every two graph nodes, so a chat generated
- * beside a loaded embedding model ran ~0.77x as fast (docs/benchmarks.md, bench:beside). OMP_WAIT_POLICY
- * ACTIVE raises that count to 1000; GOMP_SPINCOUNT keeps the ordinary count at libgomp's default (300,000
- * spins, ~3 ms, before an idle thread sleeps) rather than ACTIVE's minutes of spinning.
- */
-export function hostOpenmpEnv(env: NodeJS.ProcessEnv, platform: NodeJS.Platform = process.platform): Record<string, string> {
-  if (platform !== 'linux' || env.OMP_WAIT_POLICY !== undefined || env.GOMP_SPINCOUNT !== undefined) return {};
-  return { OMP_WAIT_POLICY: 'ACTIVE', GOMP_SPINCOUNT: '300000' };
-}
 
 export interface SupervisorOptions {
   hostScript?: string;
@@ -82,6 +68,8 @@ export class HostSupervisor {
   private closed = false;
   private choice: BackendChoice | undefined;
   private choosing: Promise<BackendChoice> | undefined;
+  /** the OpenMP runtime of the CPU backend next to the addon, read once */
+  private openmp: OpenmpRuntime | undefined;
   /** what the last probe of the remote endpoints found */
   private rpc: RpcProbe[] | undefined;
   /** the last probe is for the host about to start (every start probes again: an endpoint may have gone or come back) */
@@ -225,8 +213,10 @@ export class HostSupervisor {
     // fitting to get its turn (native/src/llama_gate.h) holds a thread, so the host gets more than the 4
     // of the default (a value already in process.env or opts.env is kept: both are spread after it)
     const pool = { UV_THREADPOOL_SIZE: String(HOST_THREADPOOL_SIZE) };
-    const given = { ...process.env, ...this.opts.env };
-    const proc = this.spawner(this.hostScript, { ...pool, ...hostOpenmpEnv(given), ...given, ...backends, ...rpc, ...logDir });
+    // OpenMP's waiting as with one model when several are loaded (openmp.ts), unless the user chose their own
+    this.openmp ??= openmpRuntime(this.opts.backendDir ?? path.dirname(addonPath()));
+    const env = hostOpenmpEnv({ ...process.env, ...this.opts.env }, this.openmp, hybridCpu());
+    const proc = this.spawner(this.hostScript, { ...pool, ...env, ...backends, ...rpc, ...logDir });
     let stderrTail = '';
     proc.onStderr?.((chunk) => {
       stderrTail = (stderrTail + chunk).slice(-STDERR_TAIL_CHARS);

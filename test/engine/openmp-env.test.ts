@@ -1,66 +1,91 @@
 /**
- * The engine host's OpenMP waiting (supervisor.ts hostOpenmpEnv): on Linux the host starts with
- * OMP_WAIT_POLICY=ACTIVE and GOMP_SPINCOUNT=300000 unless the environment sets either, so several
- * models' OpenMP teams in one host do not make every barrier sleep (docs/benchmarks.md, bench:beside).
- * The rule as a pure function on every platform, then the real host: its environment as Linux shows it
- * (/proc/PID/environ), and GCC's libgomp mapped into it once a model decoded, the runtime the two
- * variables are for.
+ * The engine host's OpenMP settings (main/engine/openmp.ts): with ggml's CPU backend on GCC's libgomp
+ * the host starts with OMP_WAIT_POLICY=ACTIVE and GOMP_SPINCOUNT=300000, unless the user chose how
+ * OpenMP waits, the CPU is hybrid, or the runtime is another one; several models' OpenMP teams then do
+ * not make every barrier sleep (docs/benchmarks.md, bench:beside). The rule as a pure function, the
+ * runtime read from real and written module files, then the real host: libgomp's own account of what
+ * it read (OMP_DISPLAY_ENV=verbose, printed when libgomp starts in the host).
  */
 import fs from 'fs';
-import { hostOpenmpEnv } from '../../main/engine/supervisor';
-import { makeEngine } from '../helpers/engine';
+import os from 'os';
+import path from 'path';
+import { HostSpawner, nodeSpawner } from '../../main/engine/channel';
+import { HOST_OPENMP, hostOpenmpEnv, openmpRuntime } from '../../main/engine/openmp';
+import { ADDON, makeEngine } from '../helpers/engine';
 import { TINY_SPM } from '../helpers/models';
 
-test('the rule: ACTIVE with the default spin count on Linux; nothing where the user set either variable, nothing elsewhere', () => {
-  expect(hostOpenmpEnv({}, 'linux')).toEqual({ OMP_WAIT_POLICY: 'ACTIVE', GOMP_SPINCOUNT: '300000' });
-  expect(hostOpenmpEnv({ PATH: '/usr/bin' }, 'linux')).toEqual({ OMP_WAIT_POLICY: 'ACTIVE', GOMP_SPINCOUNT: '300000' });
-  // the user's choice stands whole: ours would change what either of theirs means
-  expect(hostOpenmpEnv({ OMP_WAIT_POLICY: 'PASSIVE' }, 'linux')).toEqual({});
-  expect(hostOpenmpEnv({ GOMP_SPINCOUNT: '0' }, 'linux')).toEqual({});
-  expect(hostOpenmpEnv({ OMP_WAIT_POLICY: '' }, 'linux')).toEqual({});
-  // macOS builds use ggml's own threads, Windows builds MSVC's OpenMP, for which ACTIVE means never sleeping
-  expect(hostOpenmpEnv({}, 'darwin')).toEqual({});
-  expect(hostOpenmpEnv({}, 'win32')).toEqual({});
+test('the rule: the pair on libgomp; nothing where the user chose, the CPU is hybrid or the runtime is another', () => {
+  expect(hostOpenmpEnv({ PATH: '/usr/bin' }, 'libgomp', false)).toEqual({ PATH: '/usr/bin', ...HOST_OPENMP });
+  for (const chosen of [{ OMP_WAIT_POLICY: 'PASSIVE' }, { GOMP_SPINCOUNT: '0' }, { OMP_WAIT_POLICY_ALL: 'active' }, { OMP_WAIT_POLICY_DEV_0: 'passive' }]) {
+    expect(hostOpenmpEnv(chosen, 'libgomp', false)).toEqual(chosen);
+  }
+  expect(hostOpenmpEnv({ PATH: '/usr/bin' }, 'libgomp', true)).toEqual({ PATH: '/usr/bin' });
+  // LLVM's libomp and MSVC's vcomp read ACTIVE as never sleeping; without OpenMP there is nothing to tune
+  expect(hostOpenmpEnv({}, 'other', false)).toEqual({});
+  expect(hostOpenmpEnv({}, 'none', false)).toEqual({});
 });
 
-/** A process's environment as Linux shows it. */
-function environOf(pid: number): Map<string, string> {
-  const entries = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean);
-  return new Map(entries.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
+test('an OpenMP variable set empty is dropped (libgomp refuses it) and counts as unset; unset entries are dropped', () => {
+  expect(hostOpenmpEnv({ OMP_WAIT_POLICY: '', HOME: '/h' }, 'libgomp', false)).toEqual({ HOME: '/h', ...HOST_OPENMP });
+  expect(hostOpenmpEnv({ GOMP_SPINCOUNT: '', OMP_WAIT_POLICY: 'PASSIVE' }, 'libgomp', false)).toEqual({ OMP_WAIT_POLICY: 'PASSIVE' });
+  // a caller that unsets an inherited variable: it is gone, and our pair comes whole
+  expect(hostOpenmpEnv({ OMP_WAIT_POLICY: undefined, EMPTY: '' }, 'libgomp', false)).toEqual({ EMPTY: '', ...HOST_OPENMP });
+});
+
+test('the runtime, read from the CPU backend modules', () => {
+  // this build's own modules (CMakeLists.txt builds ggml with GGML_OPENMP; GCC links libgomp)
+  expect(openmpRuntime(path.dirname(ADDON))).toBe('libgomp');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-omp-'));
+  try {
+    expect(openmpRuntime(dir)).toBe('none');
+    fs.writeFileSync(path.join(dir, 'libggml-cpu.so'), Buffer.from('\x7fELF...libomp.so.5\0...'));
+    expect(openmpRuntime(dir)).toBe('other');
+    fs.writeFileSync(path.join(dir, 'libggml-cpu-haswell.so'), Buffer.from('\x7fELF...libgomp.so.1\0...'));
+    expect(openmpRuntime(dir)).toBe('libgomp');
+    fs.writeFileSync(path.join(dir, 'libggml-vulkan.so'), Buffer.from('libgomp.so.1'));
+    fs.rmSync(path.join(dir, 'libggml-cpu-haswell.so'));
+    expect(openmpRuntime(dir)).toBe('other'); // only the CPU backend's modules count
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** An engine whose host's stderr is kept (libgomp prints its settings there with OMP_DISPLAY_ENV). */
+function engineWithStderr(env: NodeJS.ProcessEnv): { engine: ReturnType<typeof makeEngine>; stderr: () => string } {
+  let text = '';
+  const spawner: HostSpawner = (script, e) => {
+    const p = nodeSpawner(script, e);
+    p.onStderr?.((chunk) => (text += chunk));
+    return p;
+  };
+  return { engine: makeEngine({ GGML_VK_VISIBLE_DEVICES: '', OMP_DISPLAY_ENV: 'verbose', ...env }, undefined, { spawner }), stderr: () => text };
 }
 
-const linux = process.platform === 'linux' ? test : test.skip;
-const userSet = process.env.OMP_WAIT_POLICY !== undefined || process.env.GOMP_SPINCOUNT !== undefined;
+const userChose = Object.keys(process.env).some((k) => /^(OMP_WAIT_POLICY.*|GOMP_SPINCOUNT)$/.test(k));
+const onLibgomp = openmpRuntime(path.dirname(ADDON)) === 'libgomp' && !fs.existsSync('/sys/devices/cpu_atom') && !userChose;
+const libgompTest = onLibgomp ? test : test.skip;
 
-linux('the real host gets them, and libgomp is the OpenMP runtime it decodes with', async () => {
-  const engine = makeEngine({ GGML_VK_VISIBLE_DEVICES: '' });
+libgompTest('the real host: libgomp read ACTIVE and 300000, and the host generates', async () => {
+  const { engine, stderr } = engineWithStderr({});
   try {
     await engine.load('m', TINY_SPM, { contextSize: 256, threads: 2 });
     const r = await engine.complete('m', { prompt: 'hello', maxTokens: 4, ignoreEos: true });
     expect(r.timings.generatedTokens).toBe(4);
-    const pid = engine.pid!;
-    const env = environOf(pid);
-    if (userSet) {
-      expect(env.get('OMP_WAIT_POLICY')).toBe(process.env.OMP_WAIT_POLICY);
-      expect(env.get('GOMP_SPINCOUNT')).toBe(process.env.GOMP_SPINCOUNT);
-    } else {
-      expect(env.get('OMP_WAIT_POLICY')).toBe('ACTIVE');
-      expect(env.get('GOMP_SPINCOUNT')).toBe('300000');
-    }
-    // a decode on two threads ran an OpenMP team: the runtime the variables tune is the one mapped
-    expect(fs.readFileSync(`/proc/${pid}/maps`, 'utf8')).toMatch(/libgomp\.so/);
+    expect(stderr()).toMatch(/OMP_WAIT_POLICY = 'ACTIVE'/);
+    expect(stderr()).toMatch(/GOMP_SPINCOUNT = '300000'/);
   } finally {
     await engine.close();
   }
 });
 
-linux("a user's setting reaches the host unchanged, without ours beside it", async () => {
-  const engine = makeEngine({ GGML_VK_VISIBLE_DEVICES: '', OMP_WAIT_POLICY: 'PASSIVE' });
+libgompTest("the real host: a user's choice reaches libgomp unchanged, without our pair", async () => {
+  const { engine, stderr } = engineWithStderr({ OMP_WAIT_POLICY: 'PASSIVE' });
   try {
     await engine.start();
-    const env = environOf(engine.pid!);
-    expect(env.get('OMP_WAIT_POLICY')).toBe('PASSIVE');
-    expect(env.get('GOMP_SPINCOUNT')).toBe(process.env.GOMP_SPINCOUNT);
+    await engine.version();
+    expect(stderr()).toMatch(/OMP_WAIT_POLICY = 'PASSIVE'/);
+    // PASSIVE without a spin count: libgomp's own 0, not our 300000
+    expect(stderr()).not.toMatch(/GOMP_SPINCOUNT = '300000'/);
   } finally {
     await engine.close();
   }
