@@ -5,7 +5,7 @@
  * is loaded beside it and has been used, as the documents' embedding model is after a search (it stays
  * loaded for minutes: main/docs/models.ts IDLE_MS). Each context decodes on its own worker thread, each
  * such thread leads an OpenMP team of its own, and libgomp waits less at every barrier once the teams
- * hold more threads than the process may use CPUs (main/engine/openmp.ts): 1 + (threads - 1) for each
+ * hold more threads than the CPUs the host may use (main/engine/openmp.ts): 1 + (threads - 1) for each
  * of the two models here, so the bench says when `--threads` is too few on this machine to show it.
  * `--reps` pairs, taken in turn (bench/common.ts inTurn): `--runs` tg128 alone; and the embedding model
  * (a generated tiny one) loaded, one text embedded, `--runs` tg128 beside it, the model unloaded. A
@@ -16,7 +16,7 @@
 import fs from 'fs';
 import os from 'os';
 import { EngineClient } from '../main/engine/client';
-import { ensureModel, generatedModel, inTurn, log, median, medianInterval, MIN_INTERVAL_VALUES } from './common';
+import { ensureModel, generatedModel, inTurn, log, median, medianInterval, MIN_INTERVAL_VALUES, orderMedians } from './common';
 import { flag, intArg, MODEL_OPTIONS, threadsArg, useOptions } from './options';
 
 useOptions('bench:beside', { ...MODEL_OPTIONS, json: 'flag', threads: 'value', reps: 'value', runs: 'value' });
@@ -32,15 +32,28 @@ function openmpVariables(pid: number | undefined): Record<string, string> | null
   return Object.fromEntries(entries.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
 }
 
+/** The CPUs a process may run on, as libgomp counts them (its affinity mask; Linux), else Node's count. */
+function cpusOf(pid: number | undefined): number {
+  if (pid !== undefined && process.platform === 'linux') {
+    const list = /^Cpus_allowed_list:\s*(.+)$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? '';
+    const n = list.split(',').reduce((sum, r) => {
+      const [a, b] = r.split('-').map(Number);
+      return sum + (b === undefined ? 1 : b - a + 1);
+    }, 0);
+    if (n > 0) return n;
+  }
+  return os.availableParallelism();
+}
+
 async function main(): Promise<void> {
   const model = await ensureModel(threads, { size: 'fast' });
   const embedding = await generatedModel(threads, { size: 'tiny', type: 'f16', pooling: 'mean' });
-  const cpus = os.availableParallelism();
-  const teamThreads = 1 + 2 * (threads - 1);
-  if (teamThreads <= cpus) log(`note: two models' OpenMP teams of ${threads} threads hold ${teamThreads} threads, not more than the ${cpus} CPUs: libgomp does not throttle its waiting here (raise --threads to see it)`);
   const engine = new EngineClient();
   try {
     await engine.load('chat', model, { threads, threadsBatch: threads, contextSize: 256, flashAttention: 'off', gpuLayers: 0 });
+    const cpus = cpusOf(engine.pid);
+    const teamThreads = 1 + 2 * (threads - 1);
+    if (teamThreads <= cpus) log(`note: two models' OpenMP teams of ${threads} threads hold ${teamThreads} threads, not more than the ${cpus} CPUs: libgomp does not throttle its waiting here (raise --threads to see it)`);
     const tg = async () => {
       await engine.clearSequence('chat');
       const r = await engine.complete('chat', { prompt: [1], maxTokens: 129, ignoreEos: true, sampling: { temperature: 0 } });
@@ -73,6 +86,7 @@ async function main(): Promise<void> {
       tg_tps: { alone: median(alone), beside: median(besides) },
       ratio: median(ratios),
       ratio_interval: ratios.length >= MIN_INTERVAL_VALUES ? medianInterval(ratios) : null,
+      order_medians: orderMedians(ratios),
       pair_ratios: ratios,
     };
     console.log(json ? JSON.stringify(out) : JSON.stringify(out, null, 2));

@@ -15,50 +15,66 @@ import { backendModules } from './addon';
 /** The pair the host gets. */
 export const HOST_OPENMP: Readonly<Record<string, string>> = { OMP_WAIT_POLICY: 'ACTIVE', GOMP_SPINCOUNT: '300000' };
 
-/** A variable by which the user already chose how OpenMP waits (libgomp's, GCC 13's per-device forms included). */
+/**
+ * A variable by which the user already chose how OpenMP waits. libgomp reads the plain variable and its
+ * `_ALL` form for the host; the per-device forms (GCC 13) are counted too, to leave any choice alone.
+ */
 const USER_CHOICE = /^(OMP_WAIT_POLICY(_ALL|_DEV(_\d+)?)?|GOMP_SPINCOUNT)$/;
 
-export type OpenmpRuntime = 'libgomp' | 'other' | 'none';
+/** A CPU backend module larger than this is not read (a module is a few MB; this bounds a stray file). */
+const MAX_MODULE_BYTES = 256 << 20;
 
 /**
- * The OpenMP runtime ggml's CPU backend modules in `dir` are linked with, by the library name each
- * names: GCC's libgomp, another (LLVM's libomp, MSVC's vcomp: for them ACTIVE means never sleeping), or
- * none found (ggml's own threads, or a module that cannot be read: nothing is changed then).
+ * Whether ggml's CPU backend modules in `dir` link GCC's libgomp (the library name a module needs is in
+ * its dynamic string table). Not for another runtime (LLVM's libomp, MSVC's vcomp: for them ACTIVE means
+ * never sleeping), nor without OpenMP, nor when no module can be read (nothing is changed then).
  */
-export function openmpRuntime(dir: string): OpenmpRuntime {
-  let other = false;
+export function linksLibgomp(dir: string): boolean {
   for (const m of backendModules(dir).get('cpu') ?? []) {
-    let bytes: Buffer;
     try {
-      bytes = fs.readFileSync(m.path);
+      const st = fs.statSync(m.path);
+      if (!st.isFile() || st.size > MAX_MODULE_BYTES) continue;
+      if (fs.readFileSync(m.path).includes('libgomp')) return true;
     } catch {
       continue;
     }
-    if (bytes.includes('libgomp')) return 'libgomp';
-    other ||= bytes.includes('libomp') || bytes.includes('libiomp') || bytes.includes('VCOMP');
   }
-  return other ? 'other' : 'none';
+  return false;
 }
 
 /**
- * Intel's hybrid CPUs (performance and efficiency cores), as Linux shows them (an "atom" core PMU):
- * there GCC 14's libgomp lowers its own default spin count, which an explicit GOMP_SPINCOUNT would undo.
+ * Intel's hybrid CPUs (performance and efficiency cores), as Linux shows them (the `hybrid_cpu` flag, or
+ * an "atom" core PMU): there GCC 14's libgomp sets its own spin count to 1 when none is given, which an
+ * explicit GOMP_SPINCOUNT would undo.
  */
 export function hybridCpu(): boolean {
-  return fs.existsSync('/sys/devices/cpu_atom');
+  if (fs.existsSync('/sys/devices/cpu_atom')) return true;
+  try {
+    return /^flags\s*:.*\bhybrid_cpu\b/m.test(fs.readFileSync('/proc/cpuinfo', 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/** Whether `env` holds the user's own choice of how OpenMP waits (an empty value is no choice). */
+export function userChoseOpenmp(env: NodeJS.ProcessEnv): boolean {
+  return Object.entries(env).some(([k, v]) => USER_CHOICE.test(k) && v !== undefined && v !== '');
+}
+
+/** Why the host gets HOST_OPENMP or not, in words for the log. */
+export function openmpDecision(env: NodeJS.ProcessEnv, libgomp: boolean, hybrid: boolean): { apply: boolean; why: string } {
+  if (!libgomp) return { apply: false, why: "the CPU backend does not run on GCC's libgomp: its OpenMP settings left as they are" };
+  if (userChoseOpenmp(env)) return { apply: false, why: 'libgomp with OpenMP variables of your own: used as given' };
+  if (hybrid) return { apply: false, why: 'libgomp on a hybrid CPU: its own spin count kept' };
+  return { apply: true, why: `libgomp: the host gets ${Object.entries(HOST_OPENMP).map(([k, v]) => `${k}=${v}`).join(' ')}` };
 }
 
 /**
- * The host's environment from `given` (this process's and the caller's): without unset entries, an
- * OpenMP variable set empty dropped (libgomp refuses it with a warning at every start), and HOST_OPENMP
- * added where the backend runs on libgomp, the CPU is not hybrid, and the user chose none of their own.
+ * The host's environment from `env` (already without unset entries): an OpenMP variable set empty
+ * dropped (libgomp refuses it with a warning at every start), and HOST_OPENMP added when `apply`.
  */
-export function hostOpenmpEnv(given: NodeJS.ProcessEnv, runtime: OpenmpRuntime, hybrid: boolean): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(given)) {
-    if (v === undefined || (v === '' && USER_CHOICE.test(k))) continue;
-    env[k] = v;
-  }
-  const chosen = Object.keys(env).some((k) => USER_CHOICE.test(k));
-  return runtime === 'libgomp' && !hybrid && !chosen ? { ...HOST_OPENMP, ...env } : env;
+export function hostOpenmpEnv(env: NodeJS.ProcessEnv, apply: boolean): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(env)) if (!(v === '' && USER_CHOICE.test(k))) out[k] = v;
+  return apply ? { ...HOST_OPENMP, ...out } : out;
 }

@@ -13,7 +13,7 @@ import { BackendChoice, BackendPin, chooseBackend, nodeProbeSpawner, ProbeSpawne
 import { ENGINE_LOG_DIR_ENV, Logger, silentLogger } from '../logging';
 import { untilAborted } from '../abort';
 import { HostChannel, HostSpawner, STDERR_TAIL_CHARS, defaultHostScript, nodeSpawner } from './channel';
-import { hostOpenmpEnv, hybridCpu, openmpRuntime, OpenmpRuntime } from './openmp';
+import { hostOpenmpEnv, hybridCpu, linksLibgomp, openmpDecision } from './openmp';
 import { abortedError, EngineError, HungMessage } from './protocol';
 import { probeAll, RPC_SERVERS_ENV, rpcLostLine, RpcProbe } from './rpc';
 
@@ -68,8 +68,8 @@ export class HostSupervisor {
   private closed = false;
   private choice: BackendChoice | undefined;
   private choosing: Promise<BackendChoice> | undefined;
-  /** the OpenMP runtime of the CPU backend next to the addon, read once */
-  private openmp: OpenmpRuntime | undefined;
+  /** whether the host gets the OpenMP settings of openmp.ts, decided (and logged) at its first start */
+  private openmp: boolean | undefined;
   /** what the last probe of the remote endpoints found */
   private rpc: RpcProbe[] | undefined;
   /** the last probe is for the host about to start (every start probes again: an endpoint may have gone or come back) */
@@ -213,10 +213,15 @@ export class HostSupervisor {
     // fitting to get its turn (native/src/llama_gate.h) holds a thread, so the host gets more than the 4
     // of the default (a value already in process.env or opts.env is kept: both are spread after it)
     const pool = { UV_THREADPOOL_SIZE: String(HOST_THREADPOOL_SIZE) };
+    const given: NodeJS.ProcessEnv = {};
+    for (const [k, v] of Object.entries({ ...pool, ...process.env, ...this.opts.env })) if (v !== undefined) given[k] = v;
     // OpenMP's waiting as with one model when several are loaded (openmp.ts), unless the user chose their own
-    this.openmp ??= openmpRuntime(this.opts.backendDir ?? path.dirname(addonPath()));
-    const env = hostOpenmpEnv({ ...process.env, ...this.opts.env }, this.openmp, hybridCpu());
-    const proc = this.spawner(this.hostScript, { ...pool, ...env, ...backends, ...rpc, ...logDir });
+    if (this.openmp === undefined) {
+      const d = openmpDecision(given, linksLibgomp(this.opts.backendDir ?? path.dirname(addonPath())), hybridCpu());
+      this.logger.info(`engine OpenMP: ${d.why}`);
+      this.openmp = d.apply;
+    }
+    const proc = this.spawner(this.hostScript, { ...hostOpenmpEnv(given, this.openmp), ...backends, ...rpc, ...logDir });
     let stderrTail = '';
     proc.onStderr?.((chunk) => {
       stderrTail = (stderrTail + chunk).slice(-STDERR_TAIL_CHARS);

@@ -10,41 +10,57 @@ import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import { HostSpawner, nodeSpawner } from '../../main/engine/channel';
-import { HOST_OPENMP, hostOpenmpEnv, openmpRuntime } from '../../main/engine/openmp';
+import { HOST_OPENMP, hostOpenmpEnv, hybridCpu, linksLibgomp, openmpDecision, userChoseOpenmp } from '../../main/engine/openmp';
 import { ADDON, makeEngine } from '../helpers/engine';
 import { TINY_SPM } from '../helpers/models';
 
 test('the rule: the pair on libgomp; nothing where the user chose, the CPU is hybrid or the runtime is another', () => {
-  expect(hostOpenmpEnv({ PATH: '/usr/bin' }, 'libgomp', false)).toEqual({ PATH: '/usr/bin', ...HOST_OPENMP });
+  expect(openmpDecision({ PATH: '/usr/bin' }, true, false).apply).toBe(true);
   for (const chosen of [{ OMP_WAIT_POLICY: 'PASSIVE' }, { GOMP_SPINCOUNT: '0' }, { OMP_WAIT_POLICY_ALL: 'active' }, { OMP_WAIT_POLICY_DEV_0: 'passive' }]) {
-    expect(hostOpenmpEnv(chosen, 'libgomp', false)).toEqual(chosen);
+    expect(userChoseOpenmp(chosen)).toBe(true);
+    expect(openmpDecision(chosen, true, false)).toEqual({ apply: false, why: expect.stringMatching(/of your own/) });
   }
-  expect(hostOpenmpEnv({ PATH: '/usr/bin' }, 'libgomp', true)).toEqual({ PATH: '/usr/bin' });
+  expect(openmpDecision({}, true, true)).toEqual({ apply: false, why: expect.stringMatching(/hybrid/) });
   // LLVM's libomp and MSVC's vcomp read ACTIVE as never sleeping; without OpenMP there is nothing to tune
-  expect(hostOpenmpEnv({}, 'other', false)).toEqual({});
-  expect(hostOpenmpEnv({}, 'none', false)).toEqual({});
+  expect(openmpDecision({}, false, false)).toEqual({ apply: false, why: expect.stringMatching(/does not run on GCC's libgomp/) });
+  expect(openmpDecision({}, true, false).why).toBe("libgomp: the host gets OMP_WAIT_POLICY=ACTIVE GOMP_SPINCOUNT=300000");
+  expect(hostOpenmpEnv({ PATH: '/usr/bin' }, true)).toEqual({ PATH: '/usr/bin', ...HOST_OPENMP });
+  expect(hostOpenmpEnv({ PATH: '/usr/bin' }, false)).toEqual({ PATH: '/usr/bin' });
 });
 
-test('an OpenMP variable set empty is dropped (libgomp refuses it) and counts as unset; unset entries are dropped', () => {
-  expect(hostOpenmpEnv({ OMP_WAIT_POLICY: '', HOME: '/h' }, 'libgomp', false)).toEqual({ HOME: '/h', ...HOST_OPENMP });
-  expect(hostOpenmpEnv({ GOMP_SPINCOUNT: '', OMP_WAIT_POLICY: 'PASSIVE' }, 'libgomp', false)).toEqual({ OMP_WAIT_POLICY: 'PASSIVE' });
-  // a caller that unsets an inherited variable: it is gone, and our pair comes whole
-  expect(hostOpenmpEnv({ OMP_WAIT_POLICY: undefined, EMPTY: '' }, 'libgomp', false)).toEqual({ EMPTY: '', ...HOST_OPENMP });
+test('an OpenMP variable set empty is no choice and is dropped (libgomp refuses it)', () => {
+  const env = { OMP_WAIT_POLICY: '', HOME: '/h', EMPTY: '' };
+  expect(userChoseOpenmp(env)).toBe(false);
+  expect(hostOpenmpEnv(env, openmpDecision(env, true, false).apply)).toEqual({ HOME: '/h', EMPTY: '', ...HOST_OPENMP });
+  const mixed = { GOMP_SPINCOUNT: '', OMP_WAIT_POLICY: 'PASSIVE' };
+  expect(hostOpenmpEnv(mixed, openmpDecision(mixed, true, false).apply)).toEqual({ OMP_WAIT_POLICY: 'PASSIVE' });
 });
+
+/** What this build's CMake found for OpenMP (build/CMakeCache.txt): whether its CPU backend links libgomp. */
+function builtWithLibgomp(): boolean {
+  const cache = path.join(path.dirname(path.dirname(ADDON)), 'CMakeCache.txt');
+  return /^OpenMP_C_LIB_NAMES:STRING=.*\bgomp\b/m.test(fs.existsSync(cache) ? fs.readFileSync(cache, 'utf8') : '');
+}
 
 test('the runtime, read from the CPU backend modules', () => {
-  // this build's own modules (CMakeLists.txt builds ggml with GGML_OPENMP; GCC links libgomp)
-  expect(openmpRuntime(path.dirname(ADDON))).toBe('libgomp');
+  // this build's own modules, as its CMake configured them
+  expect(linksLibgomp(path.dirname(ADDON))).toBe(builtWithLibgomp());
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-omp-'));
   try {
-    expect(openmpRuntime(dir)).toBe('none');
+    expect(linksLibgomp(dir)).toBe(false);
     fs.writeFileSync(path.join(dir, 'libggml-cpu.so'), Buffer.from('\x7fELF...libomp.so.5\0...'));
-    expect(openmpRuntime(dir)).toBe('other');
+    expect(linksLibgomp(dir)).toBe(false);
     fs.writeFileSync(path.join(dir, 'libggml-cpu-haswell.so'), Buffer.from('\x7fELF...libgomp.so.1\0...'));
-    expect(openmpRuntime(dir)).toBe('libgomp');
-    fs.writeFileSync(path.join(dir, 'libggml-vulkan.so'), Buffer.from('libgomp.so.1'));
+    expect(linksLibgomp(dir)).toBe(true);
     fs.rmSync(path.join(dir, 'libggml-cpu-haswell.so'));
-    expect(openmpRuntime(dir)).toBe('other'); // only the CPU backend's modules count
+    fs.writeFileSync(path.join(dir, 'libggml-vulkan.so'), Buffer.from('libgomp.so.1'));
+    expect(linksLibgomp(dir)).toBe(false); // only the CPU backend's modules count
+    if (process.platform !== 'win32') {
+      // a module name that is not a file (a folder, a dangling link) is skipped, not read
+      fs.mkdirSync(path.join(dir, 'libggml-cpu-zen4.so'));
+      fs.symlinkSync(path.join(dir, 'gone'), path.join(dir, 'libggml-cpu-icelake.so'));
+      expect(linksLibgomp(dir)).toBe(false);
+    }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -61,8 +77,8 @@ function engineWithStderr(env: NodeJS.ProcessEnv): { engine: ReturnType<typeof m
   return { engine: makeEngine({ GGML_VK_VISIBLE_DEVICES: '', OMP_DISPLAY_ENV: 'verbose', ...env }, undefined, { spawner }), stderr: () => text };
 }
 
-const userChose = Object.keys(process.env).some((k) => /^(OMP_WAIT_POLICY.*|GOMP_SPINCOUNT)$/.test(k));
-const onLibgomp = openmpRuntime(path.dirname(ADDON)) === 'libgomp' && !fs.existsSync('/sys/devices/cpu_atom') && !userChose;
+// the real host gets the pair where the supervisor decides so: libgomp, not hybrid, no variable of the user's
+const onLibgomp = openmpDecision(process.env, linksLibgomp(path.dirname(ADDON)), hybridCpu()).apply;
 const libgompTest = onLibgomp ? test : test.skip;
 
 libgompTest('the real host: libgomp read ACTIVE and 300000, and the host generates', async () => {
