@@ -137,13 +137,17 @@ export class HostSupervisor {
     return this.rpcServers;
   }
 
+  /** The folder of ggml's backend modules: the option, else the addon's own folder. */
+  private get backendDir(): string {
+    return this.opts.backendDir ?? path.dirname(addonPath());
+  }
+
   private choose(): Promise<BackendChoice> {
     if (this.choice) return Promise.resolve(this.choice);
     this.choosing ??= (async () => {
-      const dir = this.opts.backendDir ?? path.dirname(addonPath());
       // the compute backends to choose from: ggml-rpc is a way to reach other machines' devices, loaded
       // only when remote devices are set (rpc.ts), never a backend to pick
-      const available = [...backendModules(dir).keys()].filter((b) => b !== 'rpc');
+      const available = [...backendModules(this.backendDir).keys()].filter((b) => b !== 'rpc');
       const env = { ...process.env, ...this.opts.env };
       const c = await chooseBackend(this.opts.probeSpawner ?? nodeProbeSpawner, this.hostScript, env, available, this.opts.backend ?? 'auto');
       this.logger.info(`engine backend: ${c.reason}`);
@@ -217,7 +221,7 @@ export class HostSupervisor {
     for (const [k, v] of Object.entries({ ...pool, ...process.env, ...this.opts.env })) if (v !== undefined) given[k] = v;
     // OpenMP's waiting as with one model when several are loaded (openmp.ts), unless the user chose their own
     if (this.openmp === undefined) {
-      const d = openmpDecision(given, linksLibgomp(this.opts.backendDir ?? path.dirname(addonPath())), hybridCpu());
+      const d = openmpDecision(given, linksLibgomp(this.backendDir), hybridCpu());
       this.logger.info(`engine OpenMP: ${d.why}`);
       this.openmp = d.apply;
     }

@@ -189,5 +189,10 @@ test('without a stream field the answer streams as NDJSON, as Ollama\'s does; lo
   const lines = (await res.text()).trim().split('\n').map((l) => JSON.parse(l));
   expect(lines.length).toBeGreaterThan(1);
   expect(lines.slice(0, -1).every((l) => l.done === false && typeof l.response === 'string')).toBe(true);
-  expect(lines[lines.length - 1]).toMatchObject({ done: true, done_reason: 'length', eval_count: 3 });
+  // seed -1 is Ollama's random seed: the end of text may be drawn before num_predict
+  const last = lines[lines.length - 1];
+  expect(last.done).toBe(true);
+  if (last.done_reason === 'length') expect(last.eval_count).toBe(3);
+  else expect(last).toMatchObject({ done_reason: 'stop', eval_count: expect.any(Number) });
+  expect(last.eval_count).toBeLessThanOrEqual(3);
 }, 60_000);

@@ -59,6 +59,7 @@ test('a tool round trip: tools offered, the assistant tool call and the tool res
       { role: 'tool', tool_call_id: 'call_1', content: 'sunny, 21 C' },
     ],
     max_tokens: 3,
+    seed: 1,
   });
   expect(r.choices[0].finish_reason).toBe('length');
   expect(r.usage!.completion_tokens).toBe(3);

@@ -58,6 +58,7 @@ test('OpenAI: tool_choice required gives a tool call (stream and not, the same),
     tools,
     messages: [...params.messages, r.choices[0].message, { role: 'tool', tool_call_id: call.id, content: `sunny in ${c}` }],
     max_tokens: 4,
+    seed: 1,
   });
   expect(answer.choices[0].finish_reason).toBe('length');
   expect(answer.usage!.prompt_tokens).toBeGreaterThan(r.usage!.prompt_tokens);
@@ -80,12 +81,14 @@ test('Anthropic: tool_choice any gives a tool_use block, stop_reason tool_use (s
   const sUse = streamed.content.find((b): b is Anthropic.ToolUseBlock => b.type === 'tool_use')!;
   expect(sUse.input).toEqual(use.input);
 
-  const answer = await client.messages.create({
+  const answerParams = {
     ...params,
-    tool_choice: { type: 'auto' },
+    tool_choice: { type: 'auto' as const },
     max_tokens: 4,
-    messages: [...params.messages, { role: 'assistant', content: r.content }, { role: 'user', content: [{ type: 'tool_result', tool_use_id: use.id, content: `sunny in ${c}` }] }],
-  });
+    messages: [...params.messages, { role: 'assistant' as const, content: r.content }, { role: 'user' as const, content: [{ type: 'tool_result' as const, tool_use_id: use.id, content: `sunny in ${c}` }] }],
+  };
+  // seeded (as an extra field) so that the end of text is not drawn before max_tokens
+  const answer = await client.messages.create(answerParams, { body: { ...answerParams, seed: 1 } } as never);
   expect(answer.stop_reason).toBe('max_tokens');
 }, 120_000);
 
@@ -102,7 +105,7 @@ test('Ollama: tools give message.tool_calls with the arguments as an object; the
     tools: tools as never,
     messages: [{ role: 'user', content: 'Weather in Paris?' }, r.message, { role: 'tool', content: `sunny in ${c}`, tool_name: 'get_weather' } as never],
     stream: false,
-    options: { num_predict: 4 },
+    options: { num_predict: 4, seed: 1 },
   });
   expect(answer.done_reason).toBe('length');
 }, 120_000);
