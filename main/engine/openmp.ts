@@ -56,9 +56,12 @@ export function hybridCpu(): boolean {
   }
 }
 
-/** Whether `env` holds the user's own choice of how OpenMP waits (an empty value is no choice). */
+/** A value libgomp refuses as empty (it skips leading white space first): no choice. */
+const blank = (v: string | undefined) => v === undefined || v.trim() === '';
+
+/** Whether `env` holds the user's own choice of how OpenMP waits (an empty or blank value is no choice). */
 export function userChoseOpenmp(env: NodeJS.ProcessEnv): boolean {
-  return Object.entries(env).some(([k, v]) => USER_CHOICE.test(k) && v !== undefined && v !== '');
+  return Object.entries(env).some(([k, v]) => USER_CHOICE.test(k) && !blank(v));
 }
 
 /** Why the host gets HOST_OPENMP or not, in words for the log. */
@@ -70,11 +73,11 @@ export function openmpDecision(env: NodeJS.ProcessEnv, libgomp: boolean, hybrid:
 }
 
 /**
- * The host's environment from `env` (already without unset entries): an OpenMP variable set empty
- * dropped (libgomp refuses it with a warning at every start), and HOST_OPENMP added when `apply`.
+ * The host's environment from `env` (already without unset entries): an OpenMP variable set empty or
+ * blank dropped (libgomp refuses it with a warning at every start), and HOST_OPENMP added when `apply`.
  */
 export function hostOpenmpEnv(env: NodeJS.ProcessEnv, apply: boolean): NodeJS.ProcessEnv {
   const out: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(env)) if (!(v === '' && USER_CHOICE.test(k))) out[k] = v;
+  for (const [k, v] of Object.entries(env)) if (!(blank(v) && USER_CHOICE.test(k))) out[k] = v;
   return apply ? { ...HOST_OPENMP, ...out } : out;
 }

@@ -28,12 +28,16 @@ test('the rule: the pair on libgomp; nothing where the user chose, the CPU is hy
   expect(hostOpenmpEnv({ PATH: '/usr/bin' }, false)).toEqual({ PATH: '/usr/bin' });
 });
 
-test('an OpenMP variable set empty is no choice and is dropped (libgomp refuses it)', () => {
+test('an OpenMP variable set empty or blank is no choice and is dropped (libgomp refuses it)', () => {
   const env = { OMP_WAIT_POLICY: '', HOME: '/h', EMPTY: '' };
   expect(userChoseOpenmp(env)).toBe(false);
   expect(hostOpenmpEnv(env, openmpDecision(env, true, false).apply)).toEqual({ HOME: '/h', EMPTY: '', ...HOST_OPENMP });
   const mixed = { GOMP_SPINCOUNT: '', OMP_WAIT_POLICY: 'PASSIVE' };
   expect(hostOpenmpEnv(mixed, openmpDecision(mixed, true, false).apply)).toEqual({ OMP_WAIT_POLICY: 'PASSIVE' });
+  const blank = { OMP_WAIT_POLICY_ALL: ' \t', GOMP_SPINCOUNT: '  ', SPACE: ' ' };
+  expect(userChoseOpenmp(blank)).toBe(false);
+  expect(hostOpenmpEnv(blank, openmpDecision(blank, true, false).apply)).toEqual({ SPACE: ' ', ...HOST_OPENMP });
+  expect(userChoseOpenmp({ GOMP_SPINCOUNT: ' 10' })).toBe(true);
 });
 
 /** What this build's CMake found for OpenMP (build/CMakeCache.txt): whether its CPU backend links libgomp. */
