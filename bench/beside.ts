@@ -1,17 +1,19 @@
 /**
- * npm run bench:beside -- [--model PATH | --size fast|bench|1b [--type …]] [--threads N] [--reps 6] [--runs 5] [--json]
+ * npm run bench:beside -- [--model PATH | --size fast|bench|1b [--type …]] [--threads N] [--reps 6] [--runs 5] [--busy] [--json]
  *
  * A chat model's generation alone in the engine host against the same generation while another model
  * is loaded beside it and has been used, as the documents' embedding model is after a search (it stays
  * loaded for minutes: main/docs/models.ts IDLE_MS). Each context decodes on its own worker thread, each
- * such thread leads an OpenMP team of its own, and libgomp waits less at every barrier once the teams
- * hold more threads than the CPUs the host may use (main/engine/openmp.ts): 1 + (threads - 1) for each
- * of the two models here, so the bench says when `--threads` is too few on this machine to show it.
+ * such thread leads an OpenMP team of its own, and libgomp waits less at every barrier once the live
+ * teams hold more threads than the CPUs the host may use: 1 + (threads - 1) for each of the two models
+ * here, so the bench says when `--threads` is too few on this machine to show it. A worker hands its
+ * team back when it runs out of work (native/src/openmp_team.h), so an idle model's team no longer counts.
  * `--reps` pairs, taken in turn (bench/common.ts inTurn): `--runs` tg128 alone; and the embedding model
  * (a generated tiny one) loaded, one text embedded, `--runs` tg128 beside it, the model unloaded. A
  * pair's ratio is its median beside over its median alone; prints one JSON object, with the OpenMP
- * variables the host ran with. A user's own OpenMP variable leaves the host's alone (openmp.ts), so
- * `GOMP_SPINCOUNT=300000 npm run bench:beside` measures the host as libgomp's defaults run it.
+ * variables the host ran with (OMP_WAIT_POLICY, GOMP_SPINCOUNT: the user's, passed on as given).
+ * `--busy`: the embedding model embeds without pause while the chat generates beside it (documents
+ * indexed during a chat), and the JSON adds the texts it embedded per second.
  */
 import fs from 'fs';
 import os from 'os';
@@ -19,8 +21,9 @@ import { EngineClient } from '../main/engine/client';
 import { ensureModel, generatedModel, inTurn, log, median, medianInterval, MIN_INTERVAL_VALUES, orderMedians } from './common';
 import { flag, intArg, MODEL_OPTIONS, threadsArg, useOptions } from './options';
 
-useOptions('bench:beside', { ...MODEL_OPTIONS, json: 'flag', threads: 'value', reps: 'value', runs: 'value' });
+useOptions('bench:beside', { ...MODEL_OPTIONS, json: 'flag', busy: 'flag', threads: 'value', reps: 'value', runs: 'value' });
 const json = flag('json');
+const busy = flag('busy');
 const threads = threadsArg();
 const reps = intArg('reps', 6, 1, 1000);
 const runs = intArg('runs', 5, 1, 100);
@@ -65,10 +68,22 @@ async function main(): Promise<void> {
       for (let i = 0; i < runs; i++) xs.push(await tg());
       return median(xs);
     };
+    // with --busy: a passage of about 100 tokens, embedded again and again while the chat generates
+    const passage = Array.from({ length: 20 }, (_, i) => `sentence ${i} of a document being indexed.`).join(' ');
+    const embedRates: number[] = [];
     const beside = async () => {
       await engine.load('embedding', embedding, { threads, threadsBatch: threads, contextSize: 512, gpuLayers: 0, embeddings: true });
       await engine.embed('embedding', ['a text to embed']);
+      let stop = false;
+      let embedded = 0;
+      const started = performance.now();
+      const indexing = (async () => {
+        while (busy && !stop) embedded += (await engine.embed('embedding', [passage])).length;
+      })();
       const x = await block();
+      stop = true;
+      await indexing;
+      if (busy) embedRates.push(embedded / ((performance.now() - started) / 1000));
       await engine.unload('embedding');
       return x;
     };
@@ -81,6 +96,8 @@ async function main(): Promise<void> {
       openmp_team_threads: teamThreads,
       throttled_by_libgomp: teamThreads > cpus,
       host_openmp_env: openmpVariables(engine.pid),
+      busy,
+      ...(busy ? { embedded_per_s: median(embedRates) } : {}),
       reps,
       runs_per_side: runs,
       tg_tps: { alone: median(alone), beside: median(besides) },

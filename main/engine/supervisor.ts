@@ -13,7 +13,6 @@ import { BackendChoice, BackendPin, chooseBackend, nodeProbeSpawner, ProbeSpawne
 import { ENGINE_LOG_DIR_ENV, Logger, silentLogger } from '../logging';
 import { untilAborted } from '../abort';
 import { HostChannel, HostSpawner, STDERR_TAIL_CHARS, defaultHostScript, nodeSpawner } from './channel';
-import { hostOpenmpEnv, hybridCpu, linksLibgomp, openmpDecision } from './openmp';
 import { abortedError, EngineError, HungMessage } from './protocol';
 import { probeAll, RPC_SERVERS_ENV, rpcLostLine, RpcProbe } from './rpc';
 
@@ -68,8 +67,6 @@ export class HostSupervisor {
   private closed = false;
   private choice: BackendChoice | undefined;
   private choosing: Promise<BackendChoice> | undefined;
-  /** whether the host gets the OpenMP settings of openmp.ts, decided (and logged) at its first start */
-  private openmp: boolean | undefined;
   /** what the last probe of the remote endpoints found */
   private rpc: RpcProbe[] | undefined;
   /** the last probe is for the host about to start (every start probes again: an endpoint may have gone or come back) */
@@ -137,17 +134,13 @@ export class HostSupervisor {
     return this.rpcServers;
   }
 
-  /** The folder of ggml's backend modules: the option, else the addon's own folder. */
-  private get backendDir(): string {
-    return this.opts.backendDir ?? path.dirname(addonPath());
-  }
-
   private choose(): Promise<BackendChoice> {
     if (this.choice) return Promise.resolve(this.choice);
     this.choosing ??= (async () => {
+      const dir = this.opts.backendDir ?? path.dirname(addonPath());
       // the compute backends to choose from: ggml-rpc is a way to reach other machines' devices, loaded
       // only when remote devices are set (rpc.ts), never a backend to pick
-      const available = [...backendModules(this.backendDir).keys()].filter((b) => b !== 'rpc');
+      const available = [...backendModules(dir).keys()].filter((b) => b !== 'rpc');
       const env = { ...process.env, ...this.opts.env };
       const c = await chooseBackend(this.opts.probeSpawner ?? nodeProbeSpawner, this.hostScript, env, available, this.opts.backend ?? 'auto');
       this.logger.info(`engine backend: ${c.reason}`);
@@ -217,15 +210,7 @@ export class HostSupervisor {
     // fitting to get its turn (native/src/llama_gate.h) holds a thread, so the host gets more than the 4
     // of the default (a value already in process.env or opts.env is kept: both are spread after it)
     const pool = { UV_THREADPOOL_SIZE: String(HOST_THREADPOOL_SIZE) };
-    const given: NodeJS.ProcessEnv = {};
-    for (const [k, v] of Object.entries({ ...pool, ...process.env, ...this.opts.env })) if (v !== undefined) given[k] = v;
-    // OpenMP's waiting as with one model when several are loaded (openmp.ts), unless the user chose their own
-    if (this.openmp === undefined) {
-      const d = openmpDecision(given, linksLibgomp(this.backendDir), hybridCpu());
-      this.logger.info(`engine OpenMP: ${d.why}`);
-      this.openmp = d.apply;
-    }
-    const proc = this.spawner(this.hostScript, { ...hostOpenmpEnv(given, this.openmp), ...backends, ...rpc, ...logDir });
+    const proc = this.spawner(this.hostScript, { ...pool, ...process.env, ...this.opts.env, ...backends, ...rpc, ...logDir });
     let stderrTail = '';
     proc.onStderr?.((chunk) => {
       stderrTail = (stderrTail + chunk).slice(-STDERR_TAIL_CHARS);

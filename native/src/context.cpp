@@ -14,6 +14,7 @@
 #include "memory.h"
 #include "vision.h"
 #include "llama_gate.h"
+#include "openmp_team.h"
 #include "params.h"
 #include "reaper.h"
 #include "task.h"
@@ -160,12 +161,23 @@ static void finishTask(Context::State & st, const std::shared_ptr<Task> & task) 
 // one decode for all; any other task (embeddings, sessions, clearing) runs alone, in queue order.
 static void workerLoop(std::shared_ptr<Context::State> st) {
     std::vector<std::unique_ptr<GenRun>> runs;
+    bool teamHeld = false; // this thread may lead an idle OpenMP team since its last step (openmp_team.h)
+    nameThisThread(WORKER_THREAD_NAME);
     while (true) {
         std::vector<std::shared_ptr<Task>> admitted;
         std::shared_ptr<Task> solo;
         {
             std::unique_lock<std::mutex> lock(st->mu);
+            if (teamHeld && runs.empty() && st->queue.empty()) {
+                // out of work: its team handed back before the wait, so that it does not count against a
+                // model working beside this one (a task queued meanwhile is seen by the wait below)
+                lock.unlock();
+                releaseOpenmpTeam();
+                teamHeld = false;
+                lock.lock();
+            }
             st->cv.wait(lock, [&] { return st->stopping || !st->queue.empty() || !runs.empty(); });
+            teamHeld = true;
             if (st->stopping && runs.empty() && st->queue.empty()) return;
             // admit from the front of the queue only: order is kept
             while (!st->queue.empty() && !st->stopping) {

@@ -1,0 +1,76 @@
+/**
+ * A context's worker hands its OpenMP team back when it runs out of work (native/src/openmp_team.h):
+ * with ggml's CPU backend on GCC's libgomp each worker leads a team of its own, and libgomp waits less
+ * at every barrier once the live teams' threads outnumber the CPUs, so an idle model's team slowed a
+ * chat generating beside it (bench:beside, docs/benchmarks.md). Read in the real host: its workers are
+ * named hearth-work, and the team threads they start inherit the name (Linux, /proc/PID/task/N/comm).
+ */
+import fs from 'fs';
+import path from 'path';
+import { ADDON, makeEngine } from '../helpers/engine';
+import { TINY_EMBED, TINY_SPM } from '../helpers/models';
+
+/** What this build's CMake found for OpenMP (build/CMakeCache.txt): whether its CPU backend links libgomp. */
+function builtWithLibgomp(): boolean {
+  const cache = path.join(path.dirname(path.dirname(ADDON)), 'CMakeCache.txt');
+  return /^OpenMP_C_LIB_NAMES:STRING=.*\bgomp\b/m.test(fs.existsSync(cache) ? fs.readFileSync(cache, 'utf8') : '');
+}
+
+/** The host's threads named as context workers: the workers and the OpenMP threads they started. */
+function workerThreads(pid: number): number {
+  let n = 0;
+  for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
+    try {
+      if (fs.readFileSync(`/proc/${pid}/task/${t}/comm`, 'utf8').trim() === 'hearth-work') n++;
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return n;
+}
+
+async function until(ok: () => boolean, ms = 5_000): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) return false;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return true;
+}
+
+const onLibgomp = process.platform === 'linux' && builtWithLibgomp();
+(onLibgomp ? test : test.skip)('two models: each worker leads a team while it works and hands it back when idle', async () => {
+  const engine = makeEngine({ GGML_VK_VISIBLE_DEVICES: '' });
+  try {
+    const threads = 3; // a team of 3: its leader (the worker) and 2 threads it starts
+    await engine.load('chat', TINY_SPM, { contextSize: 256, threads, threadsBatch: threads, gpuLayers: 0 });
+    await engine.load('embed', TINY_EMBED, { contextSize: 256, threads, threadsBatch: threads, gpuLayers: 0, embeddings: true });
+    const pid = engine.pid!;
+    // the two workers, no team yet
+    expect(workerThreads(pid)).toBe(2);
+
+    // while the chat generates, its team's threads run beside the workers
+    let during = 0;
+    const reply = engine.complete('chat', { prompt: 'hello', maxTokens: 200, ignoreEos: true }, {
+      onPiece: () => {
+        during = Math.max(during, workerThreads(pid));
+      },
+    });
+    await reply;
+    expect(during).toBe(2 + (threads - 1));
+    // and once its work is done, the team is handed back: only the workers remain
+    expect(await until(() => workerThreads(pid) === 2)).toBe(true);
+
+    // the embedding model's worker does the same after its work
+    await engine.embed('embed', ['a text to embed', 'another one']);
+    expect(await until(() => workerThreads(pid) === 2)).toBe(true);
+
+    // and a team started again works as before: the next reply is the same as a fresh one
+    const a = await engine.complete('chat', { prompt: 'Once upon a time', maxTokens: 8, ignoreEos: true, sampling: { seed: 5 } });
+    await engine.clearSequence('chat');
+    const b = await engine.complete('chat', { prompt: 'Once upon a time', maxTokens: 8, ignoreEos: true, sampling: { seed: 5 } });
+    expect(b.text).toBe(a.text);
+  } finally {
+    await engine.close();
+  }
+}, 60_000);
