@@ -7,7 +7,7 @@
  * such thread leads an OpenMP team of its own, and libgomp waits less at every barrier once the live
  * teams hold more threads than the CPUs the host may use: 1 + (threads - 1) for each of the two models
  * here, so the bench says when `--threads` is too few on this machine to show it. A worker hands its
- * team back when it runs out of work (native/src/openmp_team.h), so an idle model's team no longer counts.
+ * team back once out of work a while (native/src/openmp_team.h), so an idle model's team no longer counts.
  * `--reps` pairs, taken in turn (bench/common.ts inTurn): `--runs` tg128 alone; and the embedding model
  * (a generated tiny one) loaded, one text embedded, `--runs` tg128 beside it, the model unloaded. A
  * pair's ratio is its median beside over its median alone; prints one JSON object, with the OpenMP
@@ -94,7 +94,8 @@ async function main(): Promise<void> {
       threads,
       cpus,
       openmp_team_threads: teamThreads,
-      throttled_by_libgomp: teamThreads > cpus,
+      // with the idle model's team handed back, libgomp throttles only while both models work (--busy)
+      teams_outnumber_cpus_when_both_work: teamThreads > cpus,
       host_openmp_env: openmpVariables(engine.pid),
       busy,
       ...(busy ? { embedded_per_s: median(embedRates) } : {}),

@@ -162,21 +162,21 @@ static void finishTask(Context::State & st, const std::shared_ptr<Task> & task) 
 static void workerLoop(std::shared_ptr<Context::State> st) {
     std::vector<std::unique_ptr<GenRun>> runs;
     bool teamHeld = false; // this thread may lead an idle OpenMP team since its last step (openmp_team.h)
-    nameThisThread(WORKER_THREAD_NAME);
     while (true) {
         std::vector<std::shared_ptr<Task>> admitted;
         std::shared_ptr<Task> solo;
         {
             std::unique_lock<std::mutex> lock(st->mu);
-            if (teamHeld && runs.empty() && st->queue.empty()) {
-                // out of work: its team handed back before the wait, so that it does not count against a
-                // model working beside this one (a task queued meanwhile is seen by the wait below)
+            auto hasWork = [&] { return st->stopping || !st->queue.empty() || !runs.empty(); };
+            // out of work a while: its team handed back, so that it does not count against a model working
+            // beside this one (a task queued meanwhile is seen by the wait below)
+            if (teamHeld && !st->cv.wait_for(lock, TEAM_IDLE_RELEASE, hasWork)) {
                 lock.unlock();
                 releaseOpenmpTeam();
                 teamHeld = false;
                 lock.lock();
             }
-            st->cv.wait(lock, [&] { return st->stopping || !st->queue.empty() || !runs.empty(); });
+            st->cv.wait(lock, hasWork);
             teamHeld = true;
             if (st->stopping && runs.empty() && st->queue.empty()) return;
             // admit from the front of the queue only: order is kept
@@ -306,6 +306,7 @@ Context::Context(const Napi::CallbackInfo & info) : Napi::ObjectWrap<Context>(in
     state_ = std::move(*ext); // this object holds the state alone: it is freed where dispose() lets go of it, never by the GC
     try {
         state_->worker = std::thread(workerLoop, state_);
+        nameThread(state_->worker, WORKER_THREAD_NAME);
     } catch (const std::exception & e) { // no thread to be had: a JS error, never std::terminate
         state_.reset();
         throw makeError(info.Env(), codes::internal, std::string("could not start the context's worker thread: ") + e.what());

@@ -16,8 +16,8 @@ namespace {
 using pause_fn = int (*)(int);
 constexpr int omp_pause_soft = 1; // omp.h's omp_pause_resource_t: omp_pause_soft = 1
 
-// libgomp's omp_pause_resource_all once it is loaded (by a CPU backend module that links it: the
-// addon itself does not link OpenMP). It frees the calling thread's pool and touches no offload device
+// libgomp's omp_pause_resource_all once it is loaded (ggml links it where its CPU backend is built with
+// GCC's OpenMP; the addon itself does not). It frees the calling thread's pool and touches no offload device
 // (omp_pause_resource with omp_get_initial_device() would first initialize libgomp's offload plugins).
 // Only GCC's runtime: LLVM's libomp pauses the threads of the whole process, not the caller's team.
 // Looked up until found; found once, kept (libgomp is never unloaded).
@@ -41,10 +41,11 @@ void releaseOpenmpTeam() {
     if (pause_fn fn = lookup()) fn(omp_pause_soft);
 }
 
-void nameThisThread(const char * name) {
+void nameThread(std::thread & t, const char * name) {
 #ifdef __linux__
-    pthread_setname_np(pthread_self(), name);
+    pthread_setname_np(t.native_handle(), name);
 #else
+    (void) t;
     (void) name;
 #endif
 }

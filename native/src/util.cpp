@@ -1,5 +1,7 @@
 #include "util.h"
 
+#include "openmp_team.h"
+
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
@@ -29,6 +31,8 @@ void AsyncTask::Execute() {
     } catch (...) {
         failure_ = currentFailure();
     }
+    // a pool thread keeps no OpenMP team between tasks (openmp_team.h; nothing to free when it led none)
+    releaseOpenmpTeam();
 }
 
 void AsyncTask::OnOK() {

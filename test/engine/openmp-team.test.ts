@@ -43,34 +43,37 @@ const onLibgomp = process.platform === 'linux' && builtWithLibgomp();
   const engine = makeEngine({ GGML_VK_VISIBLE_DEVICES: '' });
   try {
     const threads = 3; // a team of 3: its leader (the worker) and 2 threads it starts
-    await engine.load('chat', TINY_SPM, { contextSize: 256, threads, threadsBatch: threads, gpuLayers: 0 });
+    await engine.load('chat', TINY_SPM, { contextSize: 4096, threads, threadsBatch: threads, gpuLayers: 0 });
     await engine.load('embed', TINY_EMBED, { contextSize: 256, threads, threadsBatch: threads, gpuLayers: 0, embeddings: true });
     const pid = engine.pid!;
-    // the two workers, no team yet
+    const team = threads - 1;
+    // the two workers (named by their creator), no team yet
     expect(workerThreads(pid)).toBe(2);
 
-    // while the chat generates, its team's threads run beside the workers
-    let during = 0;
-    const reply = engine.complete('chat', { prompt: 'hello', maxTokens: 200, ignoreEos: true }, {
-      onPiece: () => {
-        during = Math.max(during, workerThreads(pid));
-      },
-    });
-    await reply;
-    expect(during).toBe(2 + (threads - 1));
-    // and once its work is done, the team is handed back: only the workers remain
+    // a seeded reply, the first the chat's team computes
+    const seeded = { prompt: 'Once upon a time', maxTokens: 3000, ignoreEos: true, sampling: { seed: 5, temperature: 0.9 } };
+    const first = await engine.complete('chat', seeded);
+    // once the chat is out of work a while, its team is handed back: only the workers remain
     expect(await until(() => workerThreads(pid) === 2)).toBe(true);
 
-    // the embedding model's worker does the same after its work
-    await engine.embed('embed', ['a text to embed', 'another one']);
-    expect(await until(() => workerThreads(pid) === 2)).toBe(true);
-
-    // and a team started again works as before: the next reply is the same as a fresh one
-    const a = await engine.complete('chat', { prompt: 'Once upon a time', maxTokens: 8, ignoreEos: true, sampling: { seed: 5 } });
+    // the same reply again: its team started anew, and while it runs the embedding model works and
+    // goes idle beside it, handing its own team back while the chat's runs
     await engine.clearSequence('chat');
-    const b = await engine.complete('chat', { prompt: 'Once upon a time', maxTokens: 8, ignoreEos: true, sampling: { seed: 5 } });
-    expect(b.text).toBe(a.text);
+    const again = engine.complete('chat', seeded);
+    let chatWorking = true;
+    void again.finally(() => (chatWorking = false));
+    expect(await until(() => workerThreads(pid) === 2 + team || !chatWorking)).toBe(true);
+    expect(chatWorking).toBe(true); // a reply of 3,000 tokens outlasts the check (else make it longer)
+    await engine.embed('embed', ['a text to embed', 'another one']);
+    // the embedder's team came and went (handed back after its idle delay) while the chat still worked
+    expect(await until(() => workerThreads(pid) === 2 + team || !chatWorking)).toBe(true);
+    const sawEmbedderIdle = chatWorking;
+    // the same text as the first time: teams started again, and another freed beside it, change nothing
+    expect((await again).text).toBe(first.text);
+    expect(sawEmbedderIdle).toBe(true); // seen while the chat still worked
+    // and both hand theirs back once idle
+    expect(await until(() => workerThreads(pid) === 2)).toBe(true);
   } finally {
     await engine.close();
   }
-}, 60_000);
+}, 120_000);
