@@ -16,7 +16,7 @@
 namespace hearth {
 
 // How long a worker stays out of work before it hands its team back.
-inline constexpr std::chrono::milliseconds TEAM_IDLE_RELEASE{200};
+inline constexpr std::chrono::milliseconds TEAM_IDLE_RELEASE{50};
 
 // Frees the calling thread's OpenMP team, where the CPU backend runs on GCC's libgomp; nothing elsewhere
 // (no OpenMP, another runtime, Windows). Call only outside a parallel region, from the thread that
