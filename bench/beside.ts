@@ -56,7 +56,7 @@ async function main(): Promise<void> {
     await engine.load('chat', model, { threads, threadsBatch: threads, contextSize: 256, flashAttention: 'off', gpuLayers: 0 });
     const cpus = cpusOf(engine.pid);
     const teamThreads = 1 + 2 * (threads - 1);
-    if (teamThreads <= cpus) log(`note: two models' OpenMP teams of ${threads} threads hold ${teamThreads} threads, not more than the ${cpus} CPUs: libgomp does not throttle its waiting here (raise --threads to see it)`);
+    if (teamThreads <= cpus) log(`note: two models' OpenMP teams of ${threads} threads hold ${teamThreads} threads, not more than the ${cpus} CPUs: libgomp does not throttle its waiting here even with --busy (raise --threads to see it)`);
     const tg = async () => {
       await engine.clearSequence('chat');
       const r = await engine.complete('chat', { prompt: [1], maxTokens: 129, ignoreEos: true, sampling: { temperature: 0 } });

@@ -22,6 +22,7 @@
 #include "ggml-backend.h"
 #include "llama.h"
 #include "llama_gate.h"
+#include "openmp_team.h"
 #include "log.h"
 #include "memory.h"
 #include "model.h"
@@ -133,6 +134,7 @@ Napi::Value Init(const Napi::CallbackInfo & info) {
             ggml_backend_load_all();
         }
         llama_backend_init();
+        findOpenmpRuntime(); // the CPU backend's OpenMP runtime, now loaded (openmp_team.h)
         g_initialized = true;
     }
     return env.Undefined();

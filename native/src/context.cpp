@@ -306,11 +306,11 @@ Context::Context(const Napi::CallbackInfo & info) : Napi::ObjectWrap<Context>(in
     state_ = std::move(*ext); // this object holds the state alone: it is freed where dispose() lets go of it, never by the GC
     try {
         state_->worker = std::thread(workerLoop, state_);
-        nameThread(state_->worker, WORKER_THREAD_NAME);
     } catch (const std::exception & e) { // no thread to be had: a JS error, never std::terminate
         state_.reset();
         throw makeError(info.Env(), codes::internal, std::string("could not start the context's worker thread: ") + e.what());
     }
+    nameThread(state_->worker, WORKER_THREAD_NAME);
 }
 
 // A context never disposed (garbage collected, or the process ending): stopped here (running tasks abort,

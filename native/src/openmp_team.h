@@ -18,18 +18,23 @@ namespace hearth {
 // How long a worker stays out of work before it hands its team back.
 inline constexpr std::chrono::milliseconds TEAM_IDLE_RELEASE{50};
 
-// Frees the calling thread's OpenMP team, where the CPU backend runs on GCC's libgomp; nothing elsewhere
-// (no OpenMP, another runtime, Windows). Call only outside a parallel region, from the thread that
-// leads the team. This relies on libgomp's implementation (GCC 9 and later), not on the OpenMP spec:
-// libgomp's omp_pause_resource_all frees only the calling thread's pool, and is safe while other
-// threads' teams run; the spec allows the call only when no other thread is in a parallel region.
+// Finds GCC's libgomp in the process, once the backends are loaded (addon.cpp Init); before it, and
+// where it finds none (no OpenMP, another runtime, Windows), releaseOpenmpTeam does nothing.
+void findOpenmpRuntime();
+
+// Frees the calling thread's OpenMP team, where the CPU backend runs on GCC's libgomp. Call only
+// outside a parallel region, from the thread that leads the team. This relies on libgomp's
+// implementation (GCC 9 and later), not on the OpenMP spec: libgomp's omp_pause_resource_all frees only
+// the calling thread's pool and is safe while other threads' teams exist or run, where the spec allows
+// the call only once "all explicit threads that do not bind to the implicit parallel region have
+// finalized execution".
 void releaseOpenmpTeam();
 
 // A context worker's thread name (Linux shows it in /proc/PID/task/*/comm, top -H and perf); the
-// OpenMP threads of its team are started by it and inherit it.
+// OpenMP threads of its team, and any other thread it starts, inherit it.
 inline constexpr const char * WORKER_THREAD_NAME = "hearth-work";
 
 // Names `t` (Linux; at most 15 characters), by its creator, before it can start a team; nothing elsewhere.
-void nameThread(std::thread & t, const char * name);
+void nameThread(std::thread & t, const char * name) noexcept;
 
 } // namespace hearth

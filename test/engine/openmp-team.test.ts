@@ -42,36 +42,50 @@ const onLibgomp = process.platform === 'linux' && builtWithLibgomp();
 (onLibgomp ? test : test.skip)('two models: each worker leads a team while it works and hands it back when idle', async () => {
   const engine = makeEngine({ GGML_VK_VISIBLE_DEVICES: '' });
   try {
-    const threads = 3; // a team of 3: its leader (the worker) and 2 threads it starts
-    await engine.load('chat', TINY_SPM, { contextSize: 4096, threads, threadsBatch: threads, gpuLayers: 0 });
+    const threads = 2; // a team of 2: its leader (the worker) and 1 thread it starts
+    await engine.load('chat', TINY_SPM, { contextSize: 32768, threads, threadsBatch: threads, gpuLayers: 0 });
     await engine.load('embed', TINY_EMBED, { contextSize: 256, threads, threadsBatch: threads, gpuLayers: 0, embeddings: true });
     const pid = engine.pid!;
     const team = threads - 1;
     // the two workers (named by their creator), no team yet
     expect(workerThreads(pid)).toBe(2);
 
-    // a seeded reply, the first the chat's team computes
-    const seeded = { prompt: 'Once upon a time', maxTokens: 3000, ignoreEos: true, sampling: { seed: 5, temperature: 0.9 } };
+    // a seeded reply, the first the chat's team computes; once the chat is out of work a while, its team
+    // is handed back: only the workers remain
+    const seeded = { prompt: 'Once upon a time', maxTokens: 64, ignoreEos: true, sampling: { seed: 5, temperature: 0.9 } };
     const first = await engine.complete('chat', seeded);
-    // once the chat is out of work a while, its team is handed back: only the workers remain
+    expect(await until(() => workerThreads(pid) === 2)).toBe(true);
+    // the same reply from a team started anew
+    await engine.clearSequence('chat');
+    expect((await engine.complete('chat', seeded)).text).toBe(first.text);
     expect(await until(() => workerThreads(pid) === 2)).toBe(true);
 
-    // the same reply again: its team started anew, and while it runs the embedding model works and
-    // goes idle beside it, handing its own team back while the chat's runs
+    // a reply that runs until aborted: its team runs beside the workers
     await engine.clearSequence('chat');
-    const again = engine.complete('chat', seeded);
+    const stop = new AbortController();
     let chatWorking = true;
-    void again.finally(() => (chatWorking = false));
-    expect(await until(() => workerThreads(pid) === 2 + team || !chatWorking)).toBe(true);
-    expect(chatWorking).toBe(true); // a reply of 3,000 tokens outlasts the check (else make it longer)
-    await engine.embed('embed', ['a text to embed', 'another one']);
-    // the embedder's team came and went (handed back after its idle delay) while the chat still worked
-    expect(await until(() => workerThreads(pid) === 2 + team || !chatWorking)).toBe(true);
-    const sawEmbedderIdle = chatWorking;
-    // the same text as the first time: teams started again, and another freed beside it, change nothing
-    expect((await again).text).toBe(first.text);
-    expect(sawEmbedderIdle).toBe(true); // seen while the chat still worked
-    // and both hand theirs back once idle
+    const long = engine
+      .complete('chat', { prompt: 'Go on', maxTokens: 30000, ignoreEos: true }, { signal: stop.signal })
+      .then(
+        () => (chatWorking = false),
+        () => (chatWorking = false),
+      );
+    expect(await until(() => workerThreads(pid) === 2 + team)).toBe(true);
+    // the embedding model works beside it (its team seen: sampled while it embeds and just after)
+    let most = 0;
+    const sample = setInterval(() => (most = Math.max(most, workerThreads(pid))), 2);
+    try {
+      for (let i = 0; i < 20 && most < 2 + 2 * team; i++) await engine.embed('embed', ['a text to embed', 'another one']);
+    } finally {
+      clearInterval(sample);
+    }
+    expect(most).toBe(2 + 2 * team);
+    // and hands its team back while the chat's still runs
+    expect(await until(() => workerThreads(pid) === 2 + team)).toBe(true);
+    expect(chatWorking).toBe(true);
+    stop.abort();
+    await long;
+    // both hand theirs back once idle
     expect(await until(() => workerThreads(pid) === 2)).toBe(true);
   } finally {
     await engine.close();
