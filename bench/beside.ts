@@ -15,7 +15,6 @@
  * `--busy`: the embedding model embeds without pause while the chat generates beside it (documents
  * indexed during a chat), and the JSON adds the texts it embedded per second.
  */
-import fs from 'fs';
 import os from 'os';
 import { EngineClient } from '../main/engine/client';
 import { ensureModel, generatedModel, inTurn, log, median, medianInterval, MIN_INTERVAL_VALUES, orderMedians } from './common';
@@ -28,24 +27,9 @@ const threads = threadsArg();
 const reps = intArg('reps', 6, 1, 1000);
 const runs = intArg('runs', 5, 1, 100);
 
-/** The OpenMP variables of a running process, as Linux shows its environment (null elsewhere). */
-function openmpVariables(pid: number | undefined): Record<string, string> | null {
-  if (pid === undefined || process.platform !== 'linux') return null;
-  const entries = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter((e) => /^(OMP_|GOMP_)/.test(e));
-  return Object.fromEntries(entries.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
-}
-
-/** The CPUs a process may run on, as libgomp counts them (its affinity mask; Linux), else Node's count. */
-function cpusOf(pid: number | undefined): number {
-  if (pid !== undefined && process.platform === 'linux') {
-    const list = /^Cpus_allowed_list:\s*(.+)$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? '';
-    const n = list.split(',').reduce((sum, r) => {
-      const [a, b] = r.split('-').map(Number);
-      return sum + (b === undefined ? 1 : b - a + 1);
-    }, 0);
-    if (n > 0) return n;
-  }
-  return os.availableParallelism();
+/** The OpenMP variables the host gets from this process's environment (the engine adds none). */
+function openmpVariables(): Record<string, string> {
+  return Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => /^(OMP_|GOMP_)/.test(e[0]) && e[1] !== undefined));
 }
 
 async function main(): Promise<void> {
@@ -54,7 +38,7 @@ async function main(): Promise<void> {
   const engine = new EngineClient();
   try {
     await engine.load('chat', model, { threads, threadsBatch: threads, contextSize: 256, flashAttention: 'off', gpuLayers: 0 });
-    const cpus = cpusOf(engine.pid);
+    const cpus = os.availableParallelism(); // libuv's count honours the affinity mask the host inherits, as libgomp's does
     const teamThreads = 1 + 2 * (threads - 1);
     if (teamThreads <= cpus) log(`note: two models' OpenMP teams of ${threads} threads hold ${teamThreads} threads, not more than the ${cpus} CPUs: libgomp does not throttle its waiting here even with --busy (raise --threads to see it)`);
     const tg = async () => {
@@ -96,7 +80,7 @@ async function main(): Promise<void> {
       openmp_team_threads: teamThreads,
       // with the idle model's team handed back, libgomp throttles only while both models work (--busy)
       teams_outnumber_cpus_when_both_work: teamThreads > cpus,
-      host_openmp_env: openmpVariables(engine.pid),
+      host_openmp_env: openmpVariables(),
       busy,
       ...(busy ? { embedded_per_s: median(embedRates) } : {}),
       reps,

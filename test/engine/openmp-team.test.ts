@@ -7,7 +7,7 @@
  */
 import fs from 'fs';
 import path from 'path';
-import { ADDON, makeEngine } from '../helpers/engine';
+import { ADDON, makeEngine, untilValue } from '../helpers/engine';
 import { TINY_EMBED, TINY_SPM } from '../helpers/models';
 
 /** What this build's CMake found for OpenMP (build/CMakeCache.txt): whether its CPU backend links libgomp. */
@@ -29,14 +29,8 @@ function workerThreads(pid: number): number {
   return n;
 }
 
-async function until(ok: () => boolean, ms = 5_000): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) return false;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return true;
-}
+/** Waits (5 s at most) until the host has `n` such threads; an error naming `what` else. */
+const untilThreads = (pid: number, n: number, what: string) => untilValue(() => workerThreads(pid) === n, `${n} hearth-work threads: ${what}`, 5_000);
 
 const onLibgomp = process.platform === 'linux' && builtWithLibgomp();
 (onLibgomp ? test : test.skip)('two models: each worker leads a team while it works and hands it back when idle', async () => {
@@ -54,11 +48,11 @@ const onLibgomp = process.platform === 'linux' && builtWithLibgomp();
     // is handed back: only the workers remain
     const seeded = { prompt: 'Once upon a time', maxTokens: 64, ignoreEos: true, sampling: { seed: 5, temperature: 0.9 } };
     const first = await engine.complete('chat', seeded);
-    expect(await until(() => workerThreads(pid) === 2)).toBe(true);
+    await untilThreads(pid, 2, "the chat's team handed back");
     // the same reply from a team started anew
     await engine.clearSequence('chat');
     expect((await engine.complete('chat', seeded)).text).toBe(first.text);
-    expect(await until(() => workerThreads(pid) === 2)).toBe(true);
+    await untilThreads(pid, 2, "the new team handed back");
 
     // a reply that runs until aborted: its team runs beside the workers
     await engine.clearSequence('chat');
@@ -70,7 +64,7 @@ const onLibgomp = process.platform === 'linux' && builtWithLibgomp();
         () => (chatWorking = false),
         () => (chatWorking = false),
       );
-    expect(await until(() => workerThreads(pid) === 2 + team)).toBe(true);
+    await untilThreads(pid, 2 + team, "the chat's team at work");
     // the embedding model works beside it (its team seen: sampled while it embeds and just after)
     let most = 0;
     const sample = setInterval(() => (most = Math.max(most, workerThreads(pid))), 2);
@@ -81,12 +75,12 @@ const onLibgomp = process.platform === 'linux' && builtWithLibgomp();
     }
     expect(most).toBe(2 + 2 * team);
     // and hands its team back while the chat's still runs
-    expect(await until(() => workerThreads(pid) === 2 + team)).toBe(true);
+    await untilThreads(pid, 2 + team, "the embedder's team handed back");
     expect(chatWorking).toBe(true);
     stop.abort();
     await long;
     // both hand theirs back once idle
-    expect(await until(() => workerThreads(pid) === 2)).toBe(true);
+    await untilThreads(pid, 2, 'both handed back');
   } finally {
     await engine.close();
   }
