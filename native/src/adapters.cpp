@@ -21,19 +21,6 @@ constexpr double ADAPTER_SCALE_MAX = 10;
     throw HearthError(codes::invalid_argument, key + " " + why);
 }
 
-// llama.cpp's last error line, without the function's name before it ("llama_adapter_lora_init: ")
-// and the words that only say a load failed
-std::string reasonOf(std::string line) {
-    while (!line.empty() && (line.back() == '\n' || line.back() == '\r' || line.back() == ' ')) line.pop_back();
-    size_t i = 0;
-    while (i < line.size() && (std::isalnum((unsigned char) line[i]) || line[i] == '_')) i++;
-    if (i > 0 && line.compare(i, 2, ": ") == 0) line = line.substr(i + 2);
-    for (const char * lead : {"failed to apply lora adapter: "}) {
-        if (line.rfind(lead, 0) == 0) line = line.substr(std::string(lead).size());
-    }
-    return line;
-}
-
 bool isFile(const std::string & path) {
     struct stat st {};
     return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
@@ -80,7 +67,7 @@ void ContextAdapters::init(llama_model * model, llama_context * ctx, const Adapt
             llama_adapter_lora * a = llama_adapter_lora_init(model, e.path.c_str());
             if (!a && watch.failed()) throw HearthError(codes::out_of_memory, "not enough memory for the LoRA adapter " + e.path);
             if (!a) {
-                const std::string why = reasonOf(watch.lastError());
+                const std::string why = logReason(watch.lastError());
                 throw HearthError(codes::invalid_argument, "the LoRA adapter " + e.path + " does not fit " + model_name + (why.empty() ? "" : ": " + why));
             }
             paths_.push_back(e.path);

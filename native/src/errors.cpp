@@ -69,9 +69,27 @@ bool isAllocationFailure(const char * text) {
     return false;
 }
 
+std::string logReason(std::string line) {
+    while (!line.empty() && (line.back() == '\n' || line.back() == '\r' || line.back() == ' ')) line.pop_back();
+    size_t i = 0;
+    while (i < line.size() && (std::isalnum((unsigned char) line[i]) || line[i] == '_')) i++;
+    if (i > 0 && line.compare(i, 2, ": ") == 0) line = line.substr(i + 2);
+    for (const char * lead : {"error loading model: ", "failed to apply lora adapter: "}) {
+        if (line.rfind(lead, 0) == 0) line = line.substr(std::strlen(lead));
+    }
+    return line;
+}
+
+std::string failedBecause(const AllocationWatch & watch, const std::string & otherwise) {
+    const std::string why = logReason(watch.firstError());
+    if (!why.empty()) return ": " + why + " (see the engine log)";
+    return otherwise.empty() ? " (see the engine log)" : " (" + otherwise + "; see the engine log)";
+}
+
 void noteLogLine(ggml_log_level level, const char * text) {
     if (!t_watch || level != GGML_LOG_LEVEL_ERROR || !text) return;
     t_watch->last_error_ = text;
+    if (t_watch->first_error_.empty()) t_watch->first_error_ = text;
     if (isAllocationFailure(text)) t_watch->failed_ = true;
 }
 

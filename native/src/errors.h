@@ -84,13 +84,24 @@ public:
     bool failed() const { return failed_; }
     // the last ERROR line logged meanwhile (why an adapter did not load, say), "" when none
     const std::string & lastError() const { return last_error_; }
+    // the first one: the cause, where llama.cpp logs a general line after it ("failed to load model")
+    const std::string & firstError() const { return first_error_; }
 
 private:
     bool failed_ = false;
     std::string last_error_;
+    std::string first_error_;
     AllocationWatch * outer_;
     friend void noteLogLine(ggml_log_level level, const char * text);
 };
+
+// A llama.cpp log line as a reason to show: without the function's name before it ("llama_model_load: "),
+// the words that only say something failed ("error loading model: ") and the line's end; "" stays "".
+std::string logReason(std::string line);
+
+// What to add to "llama.cpp could not load X" once a watched call failed: ": <its first ERROR line's
+// reason> (see the engine log)", else " (<otherwise>; see the engine log)", else " (see the engine log)".
+std::string failedBecause(const AllocationWatch & watch, const std::string & otherwise = "");
 
 // Whether a log line is ggml's or llama.cpp's report of an allocation failure (not words it quotes).
 bool isAllocationFailure(const char * text);

@@ -163,10 +163,14 @@ Napi::Value EstimateMemory(const Napi::CallbackInfo & info) {
             std::vector<ggml_backend_dev_t> dev_list;
             uint32_t ngl = 0, n_ctx_train = 0, n_expert = 0;
             common_device_memory_data_vec mem;
-            try {
-                mem = common_get_device_memory_data(path.c_str(), &mp, &cp, dev_list, ngl, n_ctx_train, n_expert, GGML_LOG_LEVEL_ERROR);
-            } catch (const std::exception & e) {
-                throw HearthError(codes::load_failed, std::string("could not estimate memory for ") + path + ": " + e.what());
+            {
+                AllocationWatch watch; // llama.cpp says why its trial load failed only in its log
+                try {
+                    mem = common_get_device_memory_data(path.c_str(), &mp, &cp, dev_list, ngl, n_ctx_train, n_expert, GGML_LOG_LEVEL_ERROR);
+                } catch (const std::exception & e) {
+                    const std::string why = logReason(watch.firstError());
+                    throw HearthError(codes::load_failed, std::string("could not estimate memory for ") + path + ": " + (why.empty() ? e.what() : why));
+                }
             }
             for (size_t i = 0; i + 1 < mem.size() && i < dev_list.size(); i++) {
                 DeviceMem d;
@@ -260,9 +264,10 @@ Napi::Value FitParams(const Napi::CallbackInfo & info) {
             llama_model_params dmp = draft.mp;
             llama_context_params dcp = draftContext(cp, cp.n_ctx);
             const common_fit_extra_model extra{draft.path.c_str(), &dmp, &dcp, false};
+            AllocationWatch fit_watch; // llama.cpp says why a fit failed only in its log
             common_params_fit_status st = common_fit_params(path.c_str(), &mp, &cp, split.data(), overrides.data(), margins.data(),
                                                             (uint32_t) min_ctx, draft.path.empty() ? nullptr : &extra, GGML_LOG_LEVEL_ERROR);
-            if (st == COMMON_PARAMS_FIT_STATUS_ERROR) throw HearthError(codes::load_failed, "llama.cpp could not fit " + path + " (see the engine log)");
+            if (st == COMMON_PARAMS_FIT_STATUS_ERROR) throw HearthError(codes::load_failed, "llama.cpp could not fit " + path + failedBecause(fit_watch));
             out->status = st;
             out->ngl = mp.n_gpu_layers;
             out->n_ctx = cp.n_ctx;

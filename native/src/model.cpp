@@ -201,9 +201,10 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
                 llama_model_params extra_mp = draft_mparams;
                 llama_context_params extra_cp = fit_cparams;
                 const common_fit_extra_model extra{draft_path.c_str(), &extra_mp, &extra_cp, false};
+                AllocationWatch fit_watch; // llama.cpp says why a fit failed only in its log
                 auto st = common_fit_params(path.c_str(), &mparams, &fit_cparams, split.data(), overrides.data(), margins.data(),
                                             std::min<uint32_t>(fit_cparams.n_ctx, 4096), spec_kind == "draft" ? &extra : nullptr, GGML_LOG_LEVEL_ERROR);
-                if (st == COMMON_PARAMS_FIT_STATUS_ERROR) throw HearthError(codes::load_failed, "llama.cpp could not fit " + display + " (see the engine log)");
+                if (st == COMMON_PARAMS_FIT_STATUS_ERROR) throw HearthError(codes::load_failed, "llama.cpp could not fit " + display + failedBecause(fit_watch));
                 fitted = true;
                 fits = st == COMMON_PARAMS_FIT_STATUS_SUCCESS;
             }
@@ -218,7 +219,7 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
                 throw HearthError(codes::aborted, "model load cancelled");
             }
             if (!m && allocation.failed()) throw HearthError(codes::out_of_memory, "not enough memory to load " + display + ": llama.cpp could not allocate its weights (see the engine log)");
-            if (!m) throw HearthError(codes::load_failed, "llama.cpp could not load " + display + " (not a valid GGUF model or an unsupported architecture; see the engine log)");
+            if (!m) throw HearthError(codes::load_failed, "llama.cpp could not load " + display + failedBecause(allocation, "not a valid GGUF model or an unsupported architecture"));
             llama_model * d = nullptr;
             if (spec_kind == "draft") {
                 // the compatibility of the two vocabularies is llama.cpp's check, run when a context starts
