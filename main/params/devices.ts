@@ -34,3 +34,16 @@ export const DeviceMemory = MemoryUse.extend({ name: z.string(), backend: z.stri
 /** Per device and host: bytes for weights (model), KV cache (context), compute buffers and the projector. */
 export const MemoryBreakdown = z.object({ devices: z.array(DeviceMemory), host: MemoryUse });
 export type MemoryBreakdown = z.infer<typeof MemoryBreakdown>;
+
+/**
+ * The GPUs in the order llama.cpp numbers them for Main GPU and Tensor split: its default choice of a
+ * model's devices (llama_model_load_from_file, src/llama.cpp) puts remote (RPC) devices first, then this
+ * machine's GPUs, and its integrated GPUs only when it has no other. (llama.cpp also skips a device whose
+ * id another already has, the same GPU through two backends; a build loads one GPU backend.)
+ * test/engine/two-gpus.test.ts checks this against where llama.cpp puts a model with each Main GPU.
+ */
+export function gpuOrder<D extends Pick<Device, 'backend' | 'type'>>(devices: readonly D[]): D[] {
+  const remote = devices.filter((d) => d.type === 'gpu' && d.backend === 'RPC');
+  const local = devices.filter((d) => d.type === 'gpu' && d.backend !== 'RPC');
+  return [...remote, ...local, ...(local.length > 0 ? [] : devices.filter((d) => d.type === 'igpu'))];
+}

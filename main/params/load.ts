@@ -104,7 +104,7 @@ export const LOAD_SETTINGS = {
   tensorSplit: custom(z.array(z.number().min(0)).max(MAX_DEVICES), {
     kind: 'numbers',
     label: 'Tensor split',
-    help: 'Proportions in GPU order, like 3, 1. Blank: by free memory.',
+    help: 'Proportions in the order Main GPU lists the GPUs (remote devices first), like 3, 1. Blank: by free memory.',
     group: 'Several GPUs',
     maxItems: MAX_DEVICES,
   }),

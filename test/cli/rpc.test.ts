@@ -42,7 +42,8 @@ describe('hearth devices --rpc', () => {
     ]);
     const text = hearth(['devices', '--rpc', a.endpoint]);
     expect(text.status).toBe(0);
-    expect(text.stdout).toMatch(new RegExp(`RPC/RPC0  gpu  ${a.endpoint.replace(/\./g, '\\.')}  \\d+\\.\\d / \\d+\\.\\d GiB free`));
+    // llama.cpp numbers remote devices first: the rpc-server's is GPU 0, the number Main GPU takes
+    expect(text.stdout).toMatch(new RegExp(`RPC/RPC0  gpu \\(GPU 0\\)  ${a.endpoint.replace(/\./g, '\\.')}  \\d+\\.\\d / \\d+\\.\\d GiB free`));
   });
 
   test('an endpoint nobody answers on is the command\'s error, in one line; a malformed one is refused before anything starts', async () => {

@@ -524,6 +524,38 @@ describe('model settings view', () => {
     await within(dialog).findByText('Saved.');
     expect(bridge.callsTo('models.settings.update')).toEqual([{ path: MODEL, settings: { mainGpu: 1, splitMode: 'row', tensorSplit: [3, 1] } }]);
   });
+
+  test("Main GPU lists the GPUs in llama.cpp's order (a remote one first), and saves the chosen one's number in it", async () => {
+    let view = modelSettingsView();
+    const withRemote = {
+      appVersion: '0.1.0',
+      llamaCommit: 'b1',
+      backends: ['CUDA', 'CPU', 'RPC'],
+      dataDir: '/data',
+      logsDir: '/data/logs',
+      canOpenLogsFolder: false,
+      // as the engine lists them (ggml's registry): the local GPU, the CPU, then the rpc-server's device
+      devices: [
+        { backend: 'CUDA', name: 'CUDA0', description: 'GPU A', type: 'gpu', memoryTotal: 2 ** 34, memoryFree: 2 ** 33 },
+        { backend: 'CPU', name: 'CPU', description: 'CPU', type: 'cpu', memoryTotal: 2 ** 35, memoryFree: 2 ** 34 },
+        { backend: 'RPC', name: 'RPC0', description: '10.0.0.2:50052', type: 'gpu', memoryTotal: 2 ** 34, memoryFree: 2 ** 33 },
+      ],
+    };
+    const { bridge } = renderApp(
+      settingsHandlers(() => view, {
+        'app.info': () => withRemote,
+        'models.settings.update': (p: { settings: LoadSettingsDTO }) => (view = { ...view, settings: { ...view.settings, ...p.settings } }),
+      }),
+    );
+    const dialog = await openModelSettings();
+    const main = await within(dialog).findByRole('combobox', { name: 'Main GPU' });
+    expect(within(main).getAllByRole('option').map((o) => o.textContent)).toEqual(['RPC0 · 10.0.0.2:50052', 'CUDA0 · GPU A']);
+    fireEvent.change(main, { target: { value: '1' } });
+    fireEvent.change(within(dialog).getByRole('combobox', { name: 'Split mode' }), { target: { value: 'none' } });
+    fireEvent.click(within(dialog).getByRole('button', { name: 'Save' }));
+    await within(dialog).findByText('Saved.');
+    expect(bridge.callsTo('models.settings.update')).toEqual([{ path: MODEL, settings: { mainGpu: 1, splitMode: 'none' } }]);
+  });
 });
 
 // ---- guardrail -----------------------------------------------------------------------------------

@@ -6,6 +6,7 @@
  * what the loaded model runs with are marked "Reload required".
  */
 import { useEffect, useMemo, useRef } from 'react';
+import { gpuOrder } from '../../../../main/params';
 import { focusHandled, selectFocusRequest } from '../../app/uiSlice';
 import { formatInt, modelLabel } from '../../app/format';
 import { useDiscardGuard, useUnsavedChanges } from '../../components/unsaved';
@@ -35,7 +36,8 @@ export function ModelSettingsPanel() {
   const info = useAppSelector(selectAppInfo);
   const settings = useAppSelector(selectSettings);
   const { path, view, draft, estimate } = ms;
-  const gpus = (info?.devices ?? []).filter((d) => d.type === 'gpu' || d.type === 'igpu');
+  // numbered as llama.cpp numbers them: Main GPU's value is an index into this list
+  const gpus = gpuOrder(info?.devices ?? []);
   /** no GPU device (as the engine reports): the GPU-only controls are disabled, saying why */
   const cpuOnly = info !== null && !info.engineError && gpus.length === 0;
   // "Load settings" (My models) asks for the model's settings: the picker scrolled into view and focused
