@@ -154,3 +154,19 @@ describe('the descriptor path and the messages that name it (pure functions)', (
     expect(renameInMessage('at /proc/self/fd/4.', '/proc/self/fd/4', "/m/$&$1.gguf")).toBe('at /m/$&$1.gguf.');
   });
 });
+
+test("a model llama.cpp refuses is refused with llama.cpp's reason (here an architecture it does not know), in the load and the estimate", async () => {
+  // tiny-spm with its general.architecture renamed in place (same length, so the file stays well formed)
+  const bytes = fs.readFileSync(TINY_SPM);
+  const key = bytes.indexOf('general.architecture');
+  const at = bytes.indexOf('llama', key);
+  expect(key > 0 && at > key).toBe(true);
+  bytes.write('llamb', at);
+  const file = path.join(dir, 'unknown-arch.gguf');
+  fs.writeFileSync(file, bytes);
+  const load = await errorOf(engine.load('unknown', file, SMALL));
+  expect(load.code).toBe('load_failed');
+  expect(load.message).toMatch(/could not load .*unknown-arch\.gguf: unknown model architecture: 'llamb' \(see the engine log\)$/);
+  const est = await errorOf(engine.estimate(file, SMALL));
+  expect(est.message).toMatch(/could not estimate memory for .*unknown-arch\.gguf: unknown model architecture: 'llamb'$/);
+});
