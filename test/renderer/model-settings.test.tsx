@@ -495,28 +495,33 @@ describe('model settings view', () => {
     expect(problems.textContent).toContain('needs 4.30 GiB + 58.59 GiB margin, 8.00 GiB free');
   });
 
-  test('several GPUs: main GPU, split mode and tensor split are offered and saved', async () => {
+  /** The settings dialog on an engine that reports these devices; saves go to the view. */
+  async function settingsWithDevices(devices: { backend: string; name: string; description: string; type: string }[]) {
     let view = modelSettingsView();
-    const twoGpus = {
+    const info = {
       appVersion: '0.1.0',
       llamaCommit: 'b1',
-      backends: ['CUDA', 'CPU'],
+      backends: [...new Set(devices.map((d) => d.backend))],
       dataDir: '/data',
       logsDir: '/data/logs',
       canOpenLogsFolder: false,
-      devices: [
-        { backend: 'CUDA', name: 'CUDA0', description: 'GPU A', type: 'gpu', memoryTotal: 2 ** 34, memoryFree: 2 ** 33 },
-        { backend: 'CUDA', name: 'CUDA1', description: 'GPU B', type: 'gpu', memoryTotal: 2 ** 34, memoryFree: 2 ** 33 },
-      ],
+      devices: devices.map((d) => ({ ...d, memoryTotal: 2 ** 34, memoryFree: 2 ** 33 })),
     };
     const { bridge } = renderApp(
       settingsHandlers(() => view, {
-        'app.info': () => twoGpus,
+        'app.info': () => info,
         'models.settings.update': (p: { settings: LoadSettingsDTO }) => (view = { ...view, settings: { ...view.settings, ...p.settings } }),
       }),
     );
     const dialog = await openModelSettings();
-    const main = await within(dialog).findByRole('combobox', { name: 'Main GPU' });
+    return { bridge, dialog, main: await within(dialog).findByRole('combobox', { name: 'Main GPU' }) };
+  }
+
+  test('several GPUs: main GPU, split mode and tensor split are offered and saved', async () => {
+    const { bridge, dialog, main } = await settingsWithDevices([
+      { backend: 'CUDA', name: 'CUDA0', description: 'GPU A', type: 'gpu' },
+      { backend: 'CUDA', name: 'CUDA1', description: 'GPU B', type: 'gpu' },
+    ]);
     fireEvent.change(main, { target: { value: '1' } });
     fireEvent.change(within(dialog).getByRole('combobox', { name: 'Split mode' }), { target: { value: 'row' } });
     fireEvent.change(within(dialog).getByRole('textbox', { name: 'Tensor split' }), { target: { value: '3, 1' } });
@@ -526,29 +531,12 @@ describe('model settings view', () => {
   });
 
   test("Main GPU lists the GPUs in llama.cpp's order (a remote one first), and saves the chosen one's number in it", async () => {
-    let view = modelSettingsView();
-    const withRemote = {
-      appVersion: '0.1.0',
-      llamaCommit: 'b1',
-      backends: ['CUDA', 'CPU', 'RPC'],
-      dataDir: '/data',
-      logsDir: '/data/logs',
-      canOpenLogsFolder: false,
-      // as the engine lists them (ggml's registry): the local GPU, the CPU, then the rpc-server's device
-      devices: [
-        { backend: 'CUDA', name: 'CUDA0', description: 'GPU A', type: 'gpu', memoryTotal: 2 ** 34, memoryFree: 2 ** 33 },
-        { backend: 'CPU', name: 'CPU', description: 'CPU', type: 'cpu', memoryTotal: 2 ** 35, memoryFree: 2 ** 34 },
-        { backend: 'RPC', name: 'RPC0', description: '10.0.0.2:50052', type: 'gpu', memoryTotal: 2 ** 34, memoryFree: 2 ** 33 },
-      ],
-    };
-    const { bridge } = renderApp(
-      settingsHandlers(() => view, {
-        'app.info': () => withRemote,
-        'models.settings.update': (p: { settings: LoadSettingsDTO }) => (view = { ...view, settings: { ...view.settings, ...p.settings } }),
-      }),
-    );
-    const dialog = await openModelSettings();
-    const main = await within(dialog).findByRole('combobox', { name: 'Main GPU' });
+    // as the engine lists them (ggml's registry): the local GPU, the CPU, then the rpc-server's device
+    const { bridge, dialog, main } = await settingsWithDevices([
+      { backend: 'CUDA', name: 'CUDA0', description: 'GPU A', type: 'gpu' },
+      { backend: 'CPU', name: 'CPU', description: 'CPU', type: 'cpu' },
+      { backend: 'RPC', name: 'RPC0', description: '10.0.0.2:50052', type: 'gpu' },
+    ]);
     expect(within(main).getAllByRole('option').map((o) => o.textContent)).toEqual(['RPC0 · 10.0.0.2:50052', 'CUDA0 · GPU A']);
     fireEvent.change(main, { target: { value: '1' } });
     fireEvent.change(within(dialog).getByRole('combobox', { name: 'Split mode' }), { target: { value: 'none' } });
