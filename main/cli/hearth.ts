@@ -25,7 +25,6 @@ import { IMPORT_MODES } from '../models/import';
 import { importFile, pull } from './pull';
 import { checkRpcProbes, rpcFlag, rpcServerCommand } from './rpc';
 import { Store } from '../store';
-import { gpuOrder } from '../params';
 
 const USAGE = `usage: hearth <command> [options]
 
@@ -201,10 +200,9 @@ export async function main(argv: string[]): Promise<number> {
           process.stdout.write(`llama.cpp ${v.llamaCommit}; backends: ${v.backends.join(', ')}\n`);
           for (const m of v.modules.filter((x) => x.variant)) process.stdout.write(`  ${m.backend} variant: ${m.variant} (${path.basename(m.path)})\n`);
           // a GPU's number is the one the load settings' Main GPU and Tensor split use (llama.cpp's order)
-          const gpus = gpuOrder(devices);
           for (const d of devices) {
-            const n = gpus.indexOf(d);
-            process.stdout.write(`  ${d.backend}/${d.name}  ${d.type}${n >= 0 ? ` (GPU ${n})` : ''}  ${d.description}  ${(d.memoryFree / 2 ** 30).toFixed(1)} / ${(d.memoryTotal / 2 ** 30).toFixed(1)} GiB free\n`);
+            const n = d.gpuIndex;
+            process.stdout.write(`  ${d.backend}/${d.name}  ${d.type}${n !== undefined ? ` (GPU ${n})` : ''}  ${d.description}  ${(d.memoryFree / 2 ** 30).toFixed(1)} / ${(d.memoryTotal / 2 ** 30).toFixed(1)} GiB free\n`);
           }
         }
         return 0;

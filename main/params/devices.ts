@@ -13,6 +13,8 @@ export const Device = z.object({
   type: z.string(),
   memoryTotal: z.number(),
   memoryFree: z.number(),
+  /** the number llama.cpp gives this GPU for Main GPU and Tensor split; absent on the CPU and on a GPU llama.cpp leaves out */
+  gpuIndex: z.number().int().min(0).optional(),
 });
 export type Device = z.infer<typeof Device>;
 
@@ -36,14 +38,9 @@ export const MemoryBreakdown = z.object({ devices: z.array(DeviceMemory), host: 
 export type MemoryBreakdown = z.infer<typeof MemoryBreakdown>;
 
 /**
- * The GPUs in the order llama.cpp numbers them for Main GPU and Tensor split: its default choice of a
- * model's devices (llama_model_load_from_file, src/llama.cpp) puts remote (RPC) devices first, then this
- * machine's GPUs, and its integrated GPUs only when it has no other. (llama.cpp also skips a device whose
- * id another already has, the same GPU through two backends; a build loads one GPU backend.)
- * test/engine/two-gpus.test.ts checks this against where llama.cpp puts a model with each Main GPU.
+ * The GPUs in the order llama.cpp numbers them for Main GPU and Tensor split (each device's `gpuIndex`, which
+ * the engine takes from llama.cpp's default choice of a model's devices: native/src/memory.cpp llamaGpus).
  */
-export function gpuOrder<D extends Pick<Device, 'backend' | 'type'>>(devices: readonly D[]): D[] {
-  const remote = devices.filter((d) => d.type === 'gpu' && d.backend === 'RPC');
-  const local = devices.filter((d) => d.type === 'gpu' && d.backend !== 'RPC');
-  return [...remote, ...local, ...(local.length > 0 ? [] : devices.filter((d) => d.type === 'igpu'))];
+export function gpuOrder<D extends Pick<Device, 'gpuIndex'>>(devices: readonly D[]): D[] {
+  return devices.filter((d) => d.gpuIndex !== undefined).sort((a, b) => a.gpuIndex! - b.gpuIndex!);
 }

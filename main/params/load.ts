@@ -9,6 +9,9 @@ import { boolean, choice, clearablePath, custom, integer, number, path, Rule } f
 /** The devices llama.cpp can split a model over (llama_max_devices()). */
 export const MAX_DEVICES = 16;
 
+/** The largest proportion of Tensor split (so that llama.cpp's sum of them stays finite). */
+export const TENSOR_SPLIT_MAX = 1e6;
+
 /** GPU layers: a count, "max" (every layer) or "auto" (as many as fit, keeping the fit margin free). */
 export const GpuLayers = z.union([z.number().int().min(0).max(100_000), z.literal('max'), z.literal('auto')]);
 
@@ -93,18 +96,27 @@ export const LOAD_SETTINGS = {
   }),
   useMmap: boolean({ label: 'Use mmap', help: 'Map the file instead of reading it: faster loads, memory shared with the file cache.', group: 'Memory', default: true }),
   useMlock: boolean({ label: 'Use mlock', help: 'Keep the model in RAM, never swapped out (needs the permission and the free RAM).', group: 'Memory', default: false }),
-  mainGpu: integer({ label: 'Main GPU', help: 'The GPU for the small tensors (and everything, with split mode none).', group: 'Several GPUs', min: 0, max: MAX_DEVICES - 1, default: 0 }),
-  splitMode: choice(['layer', 'row', 'none'] as const, {
+  mainGpu: integer({
+    label: 'Main GPU',
+    help: 'With split mode none, the one GPU that holds the model and its cache (llama.cpp reads it for nothing else).',
+    group: 'Several GPUs',
+    min: 0,
+    max: MAX_DEVICES - 1,
+    default: 0,
+  }),
+  // llama.cpp's "row" split needs a backend with split buffers, which only SYCL has in this llama.cpp
+  // (Hearth builds none): it is not offered, and a stored one reads as "layer" (store/validation.ts)
+  splitMode: choice(['layer', 'none'] as const, {
     label: 'Split mode',
     help: 'How the weights are spread over several GPUs.',
     group: 'Several GPUs',
-    labels: { layer: 'By layer', row: 'By row', none: 'None (main GPU only)' },
+    labels: { layer: 'By layer', none: 'None (main GPU only)' },
     default: 'layer',
   }),
-  tensorSplit: custom(z.array(z.number().min(0)).max(MAX_DEVICES), {
+  tensorSplit: custom(z.array(z.number().min(0).max(TENSOR_SPLIT_MAX)).max(MAX_DEVICES), {
     kind: 'numbers',
     label: 'Tensor split',
-    help: 'Proportions in the order Main GPU lists the GPUs (remote devices first), like 3, 1. Blank: by free memory.',
+    help: "Proportions per GPU in llama.cpp's order (remote devices first, as Main GPU lists them), like 3, 1. Blank: by free memory.",
     group: 'Several GPUs',
     maxItems: MAX_DEVICES,
   }),

@@ -46,12 +46,14 @@ const ADAPTER_KEYS = LOAD_SETTINGS_META.filter((f) => f.kind === 'adapters').map
 
 /**
  * Load settings as stored: a list saved before each adapter file could be listed only once keeps each
- * path's first entry (the engine applied that file once anyway), so the rest of the settings is not
- * lost to the rule. What comes in new (IPC, CLI, API) is held to `loadSchema` as it is.
+ * path's first entry (the engine applied that file once anyway), and a split mode "row" saved before it
+ * was withdrawn reads as "layer", so the rest of the settings is not lost to the rule. What comes in new (IPC, CLI, API) is held to `loadSchema` as it is.
  */
 export const storedLoadSchema = z.preprocess((v) => {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return v;
   const out: Record<string, unknown> = { ...(v as Record<string, unknown>) };
+  // split mode "row", offered before, never loaded in this llama.cpp (only SYCL has split buffers)
+  if (out.splitMode === 'row') out.splitMode = 'layer';
   for (const k of ADAPTER_KEYS) {
     const list = out[k];
     if (!Array.isArray(list)) continue;

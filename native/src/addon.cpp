@@ -162,10 +162,12 @@ Napi::Value SetLogger(const Napi::CallbackInfo & info) {
 }
 
 
-// devices() -> [{ backend, name, description, type, memoryTotal, memoryFree }]
+// devices() -> [{ backend, name, description, type, memoryTotal, memoryFree, gpuIndex? }]: gpuIndex is
+// the number llama.cpp gives the device for main_gpu and tensor_split (llamaGpus), on the GPUs it uses
 Napi::Value Devices(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
     LlamaUse use(LlamaUseKind::js); // a backend may log while it reads its memory (llama_gate.h)
+    const std::vector<ggml_backend_dev_t> gpus = llamaGpus();
     size_t n = ggml_backend_dev_count();
     Napi::Array arr = Napi::Array::New(env, n);
     for (size_t i = 0; i < n; i++) {
@@ -179,6 +181,9 @@ Napi::Value Devices(const Napi::CallbackInfo & info) {
         o.Set("type", deviceTypeName(ggml_backend_dev_type(d)));
         o.Set("memoryTotal", (double) total);
         o.Set("memoryFree", (double) free);
+        for (size_t g = 0; g < gpus.size(); g++) {
+            if (gpus[g] == d) o.Set("gpuIndex", (double) g);
+        }
         arr.Set((uint32_t) i, o);
     }
     return arr;

@@ -96,7 +96,9 @@ private:
 };
 
 // A llama.cpp log line as a reason to show: without the function's name before it ("llama_model_load: "),
-// the words that only say something failed ("error loading model: ") and the line's end; "" stays "".
+// the words that only say something failed ("error loading model: ") and the line's end; at most 300
+// bytes, with control characters and bidirectional overrides escaped (its words may be a model file's,
+// and they reach the UI, the command line and the API server); "" stays "".
 std::string logReason(std::string line);
 
 // What to add to "llama.cpp could not load X" once a watched call failed: ": <its first ERROR line's

@@ -89,6 +89,41 @@ static void placeProjector(const ProjectorMemory & pm, const std::vector<ggml_ba
     }
 }
 
+std::vector<ggml_backend_dev_t> llamaGpus() {
+    std::vector<ggml_backend_dev_t> rpc, gpus, igpus;
+    for (size_t i = 0; i < ggml_backend_dev_count(); i++) {
+        ggml_backend_dev_t dev = ggml_backend_dev_get(i);
+        ggml_backend_reg_t reg = ggml_backend_dev_backend_reg(dev);
+        switch (ggml_backend_dev_type(dev)) {
+            case GGML_BACKEND_DEVICE_TYPE_GPU: {
+                if (reg && std::string(ggml_backend_reg_name(reg)) == "RPC") {
+                    rpc.push_back(dev);
+                    break;
+                }
+                ggml_backend_dev_props props;
+                ggml_backend_dev_get_props(dev, &props);
+                bool seen = false;
+                for (ggml_backend_dev_t g : gpus) {
+                    ggml_backend_dev_props gp;
+                    ggml_backend_dev_get_props(g, &gp);
+                    seen = seen || (props.device_id && gp.device_id && std::string(props.device_id) == gp.device_id);
+                }
+                if (!seen) gpus.push_back(dev);
+                break;
+            }
+            case GGML_BACKEND_DEVICE_TYPE_IGPU:
+                if (igpus.empty() || reg == ggml_backend_dev_backend_reg(igpus.back())) igpus.push_back(dev);
+                break;
+            default:
+                break;
+        }
+    }
+    std::vector<ggml_backend_dev_t> out = rpc;
+    out.insert(out.end(), gpus.begin(), gpus.end());
+    if (gpus.empty()) out.insert(out.end(), igpus.begin(), igpus.end());
+    return out;
+}
+
 std::vector<ggml_backend_dev_t> modelDevices(const llama_model * model) {
     std::vector<ggml_backend_dev_t> devices;
     for (int i = 0; i < llama_model_n_devices(model); i++) devices.push_back(llama_model_get_device(model, i));
@@ -168,8 +203,7 @@ Napi::Value EstimateMemory(const Napi::CallbackInfo & info) {
                 try {
                     mem = common_get_device_memory_data(path.c_str(), &mp, &cp, dev_list, ngl, n_ctx_train, n_expert, GGML_LOG_LEVEL_ERROR);
                 } catch (const std::exception & e) {
-                    const std::string why = logReason(watch.firstError());
-                    throw HearthError(codes::load_failed, std::string("could not estimate memory for ") + path + ": " + (why.empty() ? e.what() : why));
+                    throw HearthError(codes::load_failed, "could not estimate memory for " + path + failedBecause(watch, e.what()));
                 }
             }
             for (size_t i = 0; i + 1 < mem.size() && i < dev_list.size(); i++) {

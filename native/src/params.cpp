@@ -170,6 +170,9 @@ const Table<SP> & samplingTable() {
     return t;
 }
 
+// as main/params/load.ts TENSOR_SPLIT_MAX: llama.cpp's sum of the proportions stays finite
+constexpr double TENSOR_SPLIT_MAX = 1e6;
+
 using LP = LoadParams;
 const Table<LP> & loadTable() {
     static const Table<LP> t = {
@@ -189,13 +192,13 @@ const Table<LP> & loadTable() {
         flag("useMmap", &LP::use_mmap),
         flag("useMlock", &LP::use_mlock),
         whole("mainGpu", &LP::main_gpu, 0, 15),
-        oneOf<LP, llama_split_mode>("splitMode", &LP::split_mode, {{"layer", LLAMA_SPLIT_MODE_LAYER}, {"row", LLAMA_SPLIT_MODE_ROW}, {"none", LLAMA_SPLIT_MODE_NONE}}),
+        oneOf<LP, llama_split_mode>("splitMode", &LP::split_mode, {{"layer", LLAMA_SPLIT_MODE_LAYER}, {"none", LLAMA_SPLIT_MODE_NONE}}),
         {"tensorSplit",
          [](LP & s, const common_json & v) {
              // llama.cpp takes a proportion per device, at most llama_max_devices() of them
              if (!v.is_array() || v.size() > llama_max_devices()) bad("tensorSplit", "must be a list of at most " + std::to_string(llama_max_devices()) + " numbers");
              s.tensor_split.clear();
-             for (const auto & e : v) s.tensor_split.push_back((float) numberIn("tensorSplit entries", e, 0, HUGE_VAL, false));
+             for (const auto & e : v) s.tensor_split.push_back((float) numberIn("tensorSplit entries", e, 0, TENSOR_SPLIT_MAX, false));
          },
          [](const LP & s) { return s.tensor_split.empty() ? common_json(nullptr) : common_json(s.tensor_split); }},
         {"fitMarginMiB",

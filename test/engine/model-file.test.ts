@@ -168,5 +168,25 @@ test("a model llama.cpp refuses is refused with llama.cpp's reason (here an arch
   expect(load.code).toBe('load_failed');
   expect(load.message).toMatch(/could not load .*unknown-arch\.gguf: unknown model architecture: 'llamb' \(see the engine log\)$/);
   const est = await errorOf(engine.estimate(file, SMALL));
-  expect(est.message).toMatch(/could not estimate memory for .*unknown-arch\.gguf: unknown model architecture: 'llamb'$/);
+  expect(est.message).toMatch(/could not estimate memory for .*unknown-arch\.gguf: unknown model architecture: 'llamb' \(see the engine log\)$/);
+});
+
+test("llama.cpp's reason is shown as words only: a file's control characters escaped, a long name cut", async () => {
+  // an architecture named with a terminal's erase-line and a carriage return, in place of "llama"
+  const bytes = fs.readFileSync(TINY_SPM);
+  bytes.write('\x1b[2K\r', bytes.indexOf('llama', bytes.indexOf('general.architecture')));
+  const ctl = path.join(dir, 'control-arch.gguf');
+  fs.writeFileSync(ctl, bytes);
+  const a = await errorOf(engine.load('ctl', ctl, SMALL));
+  expect(a.message).toContain("unknown model architecture: '\\x1b[2K\\x0d'");
+  expect(a.message).not.toMatch(/[\x00-\x1f\x7f]/);
+  // 100,000 characters of name, a line break and a right-to-left override early among them
+  const long = path.join(dir, 'long-arch.gguf');
+  await new GgufWriter().set('general.architecture', gguf.str('x'.repeat(100) + '\n\u202e' + 'y'.repeat(100_000))).write(long);
+  const b = await errorOf(engine.load('long', long, SMALL));
+  expect(b.code).toBe('load_failed');
+  const reason = b.message.slice(b.message.indexOf(': ') + 2, b.message.lastIndexOf(' (see the engine log)'));
+  expect(reason).toMatch(/^unknown model architecture: 'x{100}\\x0a\\u202ey+…$/);
+  expect(Buffer.byteLength(reason)).toBeLessThanOrEqual(300 + Buffer.byteLength('…'));
+  expect(b.message).not.toMatch(/[\x00-\x1f\x7f\u202e]/);
 });

@@ -101,7 +101,7 @@ function taken(m: MemoryBreakdown) {
     await gpus.unload('split');
   });
 
-  test("a Main GPU llama.cpp does not have, and a row split Vulkan cannot do, are refused with llama.cpp's reason; the engine goes on", async () => {
+  test("a Main GPU llama.cpp does not have is refused with llama.cpp's reason (load, its fit, estimate, fit), a row split by name; the engine goes on", async () => {
     const missing = { ...BASE, splitMode: 'none', mainGpu: 3 } as const;
     const load = await errorOf(gpus.load('x', TINY_SPM, missing));
     expect(load.code).toBe('load_failed');
@@ -110,9 +110,12 @@ function taken(m: MemoryBreakdown) {
     expect(est.message).toMatch(/could not estimate memory for .*: invalid value for main_gpu: 3 \(available devices: 3\)/);
     const fit = await errorOf(gpus.load('x', TINY_SPM, { ...missing, gpuLayers: 'auto', fitMarginMiB: 64 }));
     expect(fit.message).toMatch(/could not fit .*: invalid value for main_gpu: 3/);
-    const row = await errorOf(gpus.load('x', TINY_SPM, { ...BASE, splitMode: 'row' }));
-    expect(row.code).toBe('load_failed');
-    expect(row.message).toMatch(/could not load .*: device \S+ does not support split buffers/);
+    const fitAlone = await errorOf(gpus.fit(TINY_SPM, { ...missing, gpuLayers: 'auto' }));
+    expect(fitAlone.message).toMatch(/could not fit .*: invalid value for main_gpu: 3/);
+    // llama.cpp's row split needs split buffers, which only SYCL has here: not offered, refused by name
+    const row = await errorOf(gpus.load('x', TINY_SPM, { ...BASE, splitMode: 'row' as never }));
+    expect(row.code).toBe('invalid_argument');
+    expect(row.message).toMatch(/splitMode .*'layer' \| 'none', received 'row'/);
     await gpus.load('after', TINY_SPM, { ...BASE, splitMode: 'none', mainGpu: 1 });
     expect((await gpus.complete('after', { ...GREEDY, maxTokens: 2 })).tokens).toHaveLength(2);
     await gpus.unload('after');

@@ -223,7 +223,7 @@ export function hardwareInfo(over: Partial<HardwareInfo> = {}): HardwareInfo {
     built: ['cpu', 'vulkan'],
     backends: ['Vulkan', 'CPU'],
     devices: [
-      { backend: 'Vulkan', name: 'Vulkan0', description: 'Test GPU', type: 'gpu', memoryTotal: 8 * GiB, memoryFree: 7 * GiB },
+      { backend: 'Vulkan', name: 'Vulkan0', description: 'Test GPU', type: 'gpu', memoryTotal: 8 * GiB, memoryFree: 7 * GiB, gpuIndex: 0 },
       { backend: 'CPU', name: 'CPU', description: 'Test CPU', type: 'cpu', memoryTotal: 32 * GiB, memoryFree: 20 * GiB },
     ],
     backendChoice: { backend: 'vulkan', reason: 'Vulkan: Test GPU' },

@@ -45,7 +45,7 @@ const oneGpuInfo = () => ({
   llamaCommit: 'b1234',
   backends: ['Vulkan', 'CPU'],
   devices: [
-    { backend: 'Vulkan', name: 'Vulkan0', description: 'Test GPU', type: 'gpu', memoryTotal: 8 * 2 ** 30, memoryFree: 7 * 2 ** 30 },
+    { backend: 'Vulkan', name: 'Vulkan0', description: 'Test GPU', type: 'gpu', memoryTotal: 8 * 2 ** 30, memoryFree: 7 * 2 ** 30, gpuIndex: 0 },
     { backend: 'CPU', name: 'CPU', description: 'Test CPU', type: 'cpu', memoryTotal: 2 ** 34, memoryFree: 2 ** 33 },
   ],
   dataDir: '/data',
@@ -496,8 +496,8 @@ describe('model settings view', () => {
   });
 
   /** The settings dialog on an engine that reports these devices; saves go to the view. */
-  async function settingsWithDevices(devices: { backend: string; name: string; description: string; type: string }[]) {
-    let view = modelSettingsView();
+  async function settingsWithDevices(devices: { backend: string; name: string; description: string; type: string; gpuIndex?: number }[], start = modelSettingsView()) {
+    let view = start;
     const info = {
       appVersion: '0.1.0',
       llamaCommit: 'b1',
@@ -517,32 +517,57 @@ describe('model settings view', () => {
     return { bridge, dialog, main: await within(dialog).findByRole('combobox', { name: 'Main GPU' }) };
   }
 
-  test('several GPUs: main GPU, split mode and tensor split are offered and saved', async () => {
+  test('several GPUs: tensor split, split mode and, with split mode none, main GPU are offered and saved', async () => {
     const { bridge, dialog, main } = await settingsWithDevices([
-      { backend: 'CUDA', name: 'CUDA0', description: 'GPU A', type: 'gpu' },
-      { backend: 'CUDA', name: 'CUDA1', description: 'GPU B', type: 'gpu' },
+      { backend: 'CUDA', name: 'CUDA0', description: 'GPU A', type: 'gpu', gpuIndex: 0 },
+      { backend: 'CUDA', name: 'CUDA1', description: 'GPU B', type: 'gpu', gpuIndex: 1 },
     ]);
-    fireEvent.change(main, { target: { value: '1' } });
-    fireEvent.change(within(dialog).getByRole('combobox', { name: 'Split mode' }), { target: { value: 'row' } });
+    // split by layer (the default), Main GPU does nothing in llama.cpp: it is disabled, saying when it counts
+    expect((main as HTMLSelectElement).disabled).toBe(true);
+    const hint = (main.getAttribute('aria-describedby') ?? '').split(' ').map((id) => document.getElementById(id)?.textContent ?? '').join(' ');
+    expect(hint).toMatch(/With split mode none/);
+    const split = within(dialog).getByRole('combobox', { name: 'Split mode' });
+    expect(within(split).getAllByRole('option').map((o) => (o as HTMLOptionElement).value)).toEqual(['layer', 'none']);
     fireEvent.change(within(dialog).getByRole('textbox', { name: 'Tensor split' }), { target: { value: '3, 1' } });
     fireEvent.click(within(dialog).getByRole('button', { name: 'Save' }));
     await within(dialog).findByText('Saved.');
-    expect(bridge.callsTo('models.settings.update')).toEqual([{ path: MODEL, settings: { mainGpu: 1, splitMode: 'row', tensorSplit: [3, 1] } }]);
+    fireEvent.change(split, { target: { value: 'none' } });
+    expect((main as HTMLSelectElement).disabled).toBe(false);
+    fireEvent.change(main, { target: { value: '1' } });
+    fireEvent.click(within(dialog).getByRole('button', { name: 'Save' }));
+    await waitFor(() => expect(bridge.callsTo('models.settings.update')).toHaveLength(2));
+    expect(bridge.callsTo('models.settings.update')).toEqual([
+      { path: MODEL, settings: { tensorSplit: [3, 1] } },
+      { path: MODEL, settings: { splitMode: 'none', mainGpu: 1 } },
+    ]);
   });
 
-  test("Main GPU lists the GPUs in llama.cpp's order (a remote one first), and saves the chosen one's number in it", async () => {
-    // as the engine lists them (ggml's registry): the local GPU, the CPU, then the rpc-server's device
+  test("Main GPU lists the GPUs by the engine's numbers (llama.cpp's: a remote one first), and saves the chosen one's number", async () => {
+    // as the engine lists them (ggml's registry: the local GPU, the CPU, the rpc-server's device), numbered as llama.cpp numbers them
     const { bridge, dialog, main } = await settingsWithDevices([
-      { backend: 'CUDA', name: 'CUDA0', description: 'GPU A', type: 'gpu' },
+      { backend: 'CUDA', name: 'CUDA0', description: 'GPU A', type: 'gpu', gpuIndex: 1 },
       { backend: 'CPU', name: 'CPU', description: 'CPU', type: 'cpu' },
-      { backend: 'RPC', name: 'RPC0', description: '10.0.0.2:50052', type: 'gpu' },
+      { backend: 'RPC', name: 'RPC0', description: '10.0.0.2:50052', type: 'gpu', gpuIndex: 0 },
     ]);
     expect(within(main).getAllByRole('option').map((o) => o.textContent)).toEqual(['RPC0 · 10.0.0.2:50052', 'CUDA0 · GPU A']);
-    fireEvent.change(main, { target: { value: '1' } });
     fireEvent.change(within(dialog).getByRole('combobox', { name: 'Split mode' }), { target: { value: 'none' } });
+    fireEvent.change(main, { target: { value: '1' } });
     fireEvent.click(within(dialog).getByRole('button', { name: 'Save' }));
     await within(dialog).findByText('Saved.');
-    expect(bridge.callsTo('models.settings.update')).toEqual([{ path: MODEL, settings: { mainGpu: 1, splitMode: 'none' } }]);
+    expect(bridge.callsTo('models.settings.update')).toEqual([{ path: MODEL, settings: { splitMode: 'none', mainGpu: 1 } }]);
+  });
+
+  test('a Main GPU saved when there were more GPUs shows as not found, not as another GPU', async () => {
+    const saved = modelSettingsView();
+    const { main } = await settingsWithDevices(
+      [
+        { backend: 'CUDA', name: 'CUDA0', description: 'GPU A', type: 'gpu', gpuIndex: 0 },
+        { backend: 'CUDA', name: 'CUDA1', description: 'GPU B', type: 'gpu', gpuIndex: 1 },
+      ],
+      { ...saved, settings: { ...saved.settings, splitMode: 'none', mainGpu: 2 } },
+    );
+    expect((main as HTMLSelectElement).value).toBe('2');
+    expect(within(main).getByRole('option', { selected: true }).textContent).toBe('GPU 2 (not found)');
   });
 });
 

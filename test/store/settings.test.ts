@@ -90,6 +90,15 @@ describe('settings', () => {
     // a new value is held to the rule
     expectCode(() => s.modelSettings.set('/models/old.gguf', stored as never), 'invalid_input');
   });
+
+  test('a split mode "row" stored before it was withdrawn (no backend Hearth builds can split rows) reads as "layer", the rest kept', () => {
+    const logger = recordingLogger();
+    const s = openStore({ logger });
+    s.db.prepare(`INSERT INTO model_settings (model, value, updated_at) VALUES (?, ?, 0)`).run('/models/rows.gguf', JSON.stringify({ splitMode: 'row', mainGpu: 1, tensorSplit: [3, 1] }));
+    expect(s.modelSettings.get('/models/rows.gguf')).toEqual({ splitMode: 'layer', mainGpu: 1, tensorSplit: [3, 1] });
+    expect(logger.warnings).toHaveLength(0);
+    expectCode(() => s.modelSettings.set('/models/rows.gguf', { splitMode: 'row' } as never), 'invalid_input');
+  });
 });
 
 describe('assistants', () => {

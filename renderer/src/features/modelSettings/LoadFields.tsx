@@ -255,14 +255,17 @@ function SettingField({ f, p }: { f: KeyedMeta<SettingKey>; p: LoadFieldsProps }
     );
   }
   if (key === 'mainGpu') {
+    // llama.cpp reads it with split mode none only: under another split mode the choice would do nothing
     return (
       <Field id={id} label={f.label} reload={reload} hint={f.help}>
-        <select id={id} value={String(value)} {...aria} onChange={(e) => set({ [key]: e.target.value })}>
+        <select id={id} value={String(value)} {...aria} disabled={draft.splitMode !== 'none'} onChange={(e) => set({ [key]: e.target.value })}>
           {gpus.map((g, i) => (
             <option key={`${g.backend}/${g.name}`} value={i}>
               {g.name} · {g.description}
             </option>
           ))}
+          {/* a number saved when there were more GPUs (an rpc-server since removed): shown as it is, not as GPU 0 */}
+          {Number(value) >= gpus.length && <option value={String(value)}>GPU {String(value)} (not found)</option>}
         </select>
       </Field>
     );

@@ -39,7 +39,7 @@ export function ModelSettingsPanel() {
   // numbered as llama.cpp numbers them: Main GPU's value is an index into this list
   const gpus = gpuOrder(info?.devices ?? []);
   /** no GPU device (as the engine reports): the GPU-only controls are disabled, saying why */
-  const cpuOnly = info !== null && !info.engineError && gpus.length === 0;
+  const cpuOnly = info !== null && !info.engineError && !(info.devices ?? []).some((d) => d.type === 'gpu' || d.type === 'igpu');
   // "Load settings" (My models) asks for the model's settings: the picker scrolled into view and focused
   const focusRequest = useAppSelector((s) => selectFocusRequest(s, 'modelSetup'));
   const pickerRef = useRef<HTMLSelectElement>(null);
