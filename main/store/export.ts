@@ -6,7 +6,7 @@ import { AssistantTools, DOC_KINDS, MAX_DOC_BYTES, MAX_THREAD_DOCS, SHA256_HEX }
 import { activePath } from './tree';
 import type { Message, MessagesApi, Thread, ThreadsApi } from './types';
 import {
-  attachmentSchema, idSchema, LIMITS, loadSchema, metricsSchema, modelRefSchema, roleSchema, samplingSchema, statusSchema,
+  attachmentSchema, idSchema, LIMITS, metricsSchema, modelRefSchema, roleSchema, samplingSchema, statusSchema, storedLoadSchema,
   finishReasonSchema, toolCallSchema,
 } from './validation';
 
@@ -34,7 +34,7 @@ export const exportedThreadSchema = z.object({
   overrides: z.object({
     instructions: z.string().max(LIMITS.instructionsChars).nullable().optional(),
     sampling: samplingSchema.optional(),
-    load: loadSchema.optional(),
+    load: storedLoadSchema.optional(), // an older export's settings read as stored ones are
   }).strict(),
 }).strict();
 

@@ -1,7 +1,7 @@
 /** Input validation: zod schemas for ids, texts and parameter objects, mapped to typed StoreErrors. */
 import { z } from 'zod';
 import { AttachmentDTO } from '../ipc/contract';
-import { ChatSettings, LOAD_SETTINGS_META, LoadSettings } from '../params';
+import { ChatSettings, LOAD_SETTINGS_META, LoadSettings, TENSOR_SPLIT_MAX } from '../params';
 import { StoreError } from './errors';
 import { FINISH_REASONS, MESSAGE_STATUSES, ROLES } from './types';
 
@@ -46,14 +46,21 @@ const ADAPTER_KEYS = LOAD_SETTINGS_META.filter((f) => f.kind === 'adapters').map
 
 /**
  * Load settings as stored: a list saved before each adapter file could be listed only once keeps each
- * path's first entry (the engine applied that file once anyway), and a split mode "row" saved before it
- * was withdrawn reads as "layer", so the rest of the settings is not lost to the rule. What comes in new (IPC, CLI, API) is held to `loadSchema` as it is.
+ * path's first entry (the engine applied that file once anyway), a split mode "row" saved before it
+ * was withdrawn reads as "layer", and a tensor split saved before its bound is scaled into it, so the
+ * rest of the settings is not lost to the rule. What comes in new (IPC, CLI, API) is held to `loadSchema` as it is.
  */
 export const storedLoadSchema = z.preprocess((v) => {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return v;
   const out: Record<string, unknown> = { ...(v as Record<string, unknown>) };
   // split mode "row", offered before, never loaded in this llama.cpp (only SYCL has split buffers)
   if (out.splitMode === 'row') out.splitMode = 'layer';
+  // proportions saved before they were bounded: scaled into the bound, the same proportions
+  const split = out.tensorSplit;
+  if (Array.isArray(split) && split.every((x) => typeof x === 'number' && Number.isFinite(x) && x >= 0)) {
+    const top = Math.max(...(split as number[]));
+    if (top > TENSOR_SPLIT_MAX) out.tensorSplit = (split as number[]).map((x) => (x * TENSOR_SPLIT_MAX) / top);
+  }
   for (const k of ADAPTER_KEYS) {
     const list = out[k];
     if (!Array.isArray(list)) continue;

@@ -79,8 +79,11 @@ std::string printable(const std::string & s) {
         const size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 1;
         bool whole = i + len <= s.size();
         for (size_t k = 1; whole && k < len; k++) whole = ((unsigned char) s[i + k] & 0xC0) == 0x80;
+        // UTF-8's ranges for the second byte: no overlong form, no surrogate, nothing past U+10FFFF
+        const unsigned char b1 = whole && len > 1 ? (unsigned char) s[i + 1] : 0;
+        whole = whole && !(c == 0xE0 && b1 < 0xA0) && !(c == 0xED && b1 > 0x9F) && !(c == 0xF0 && b1 < 0x90) && !(c == 0xF4 && b1 > 0x8F);
         std::string piece = s.substr(i, len);
-        if (c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xC2) || c >= 0xF8 || !whole) {
+        if (c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xC2) || c >= 0xF5 || !whole) {
             snprintf(buf, sizeof buf, "\\x%02x", c); // a control character, or a byte that starts no character
             piece = buf;
             i += 1;
@@ -95,7 +98,7 @@ std::string printable(const std::string & s) {
             }
             i += len;
         }
-        if (out.size() + piece.size() > MAX_REASON) return out + "\u2026";
+        if (out.size() + piece.size() > MAX_REASON) return out + "\xE2\x80\xA6"; // "…" in UTF-8 whatever the compiler's charset
         out += piece;
     }
     return out;

@@ -224,11 +224,12 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
             if (spec_kind == "draft") {
                 // the compatibility of the two vocabularies is llama.cpp's check, run when a context starts
                 // drafting (speculative.cpp: common_speculative_init)
+                AllocationWatch draft_watch; // its own first error: the draft's reason
                 d = llama_model_load_from_file(draft_path.c_str(), draft_mparams);
                 if (!d) {
                     llama_model_free(m);
-                    if (allocation.failed()) throw HearthError(codes::out_of_memory, "not enough memory to load the draft model " + draft_path + " beside " + display);
-                    throw HearthError(codes::load_failed, "llama.cpp could not load the draft model " + draft_path + " (the draft for " + display + "; see the engine log)");
+                    if (allocation.failed() || draft_watch.failed()) throw HearthError(codes::out_of_memory, "not enough memory to load the draft model " + draft_path + " beside " + display);
+                    throw HearthError(codes::load_failed, "llama.cpp could not load the draft model " + draft_path + " (the draft for " + display + ")" + failedBecause(draft_watch));
                 }
             }
             auto h = std::make_shared<ModelHandle>();

@@ -569,6 +569,19 @@ describe('model settings view', () => {
     expect((main as HTMLSelectElement).value).toBe('2');
     expect(within(main).getByRole('option', { selected: true }).textContent).toBe('GPU 2 (not found)');
   });
+
+  test('with one GPU left the several-GPU settings still show while a saved one would change a load, and can be put back', async () => {
+    const saved = modelSettingsView();
+    const { bridge, dialog, main } = await settingsWithDevices(
+      [{ backend: 'CUDA', name: 'CUDA0', description: 'GPU A', type: 'gpu', gpuIndex: 0 }],
+      { ...saved, settings: { ...saved.settings, splitMode: 'none', mainGpu: 1 } },
+    );
+    expect(within(main).getAllByRole('option').map((o) => o.textContent)).toEqual(['CUDA0 · GPU A', 'GPU 1 (not found)']);
+    fireEvent.change(main, { target: { value: '0' } });
+    fireEvent.click(within(dialog).getByRole('button', { name: 'Save' }));
+    await within(dialog).findByText('Saved.');
+    expect(bridge.callsTo('models.settings.update')).toEqual([{ path: MODEL, settings: { mainGpu: 0 } }]);
+  });
 });
 
 // ---- guardrail -----------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
 import { DEFAULT_SETTINGS } from '../../main/store';
+import { TENSOR_SPLIT_MAX } from '../../main/params';
 import { cleanupDirs, closeStores, expectCode, openStore, recordingLogger } from './helpers';
 
 afterEach(() => { closeStores(); cleanupDirs(); });
@@ -98,6 +99,15 @@ describe('settings', () => {
     expect(s.modelSettings.get('/models/rows.gguf')).toEqual({ splitMode: 'layer', mainGpu: 1, tensorSplit: [3, 1] });
     expect(logger.warnings).toHaveLength(0);
     expectCode(() => s.modelSettings.set('/models/rows.gguf', { splitMode: 'row' } as never), 'invalid_input');
+  });
+
+  test('a tensor split stored before its bound keeps its proportions, scaled into it, and the rest of the settings', () => {
+    const logger = recordingLogger();
+    const s = openStore({ logger });
+    s.db.prepare(`INSERT INTO model_settings (model, value, updated_at) VALUES (?, ?, 0)`).run('/models/big.gguf', JSON.stringify({ contextSize: 8192, tensorSplit: [24e9, 12e9, 0] }));
+    expect(s.modelSettings.get('/models/big.gguf')).toEqual({ contextSize: 8192, tensorSplit: [TENSOR_SPLIT_MAX, TENSOR_SPLIT_MAX / 2, 0] });
+    expect(logger.warnings).toHaveLength(0);
+    expectCode(() => s.modelSettings.set('/models/big.gguf', { tensorSplit: [24e9, 12e9] }), 'invalid_input');
   });
 });
 

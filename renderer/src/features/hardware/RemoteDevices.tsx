@@ -6,7 +6,7 @@
 import { useEffect, useState } from 'react';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { RpcEndpoints } from '../../../../main/params/rpc';
-import { selectSettings, updateSettings } from '../settings/settingsSlice';
+import { fetchAppInfo, selectSettings, updateSettings } from '../settings/settingsSlice';
 import { fetchHardwareInfo, selectHardware } from './hardwareSlice';
 
 const parse = (text: string) =>
@@ -38,7 +38,11 @@ export function RemoteDevices() {
     setSaving(true);
     try {
       const done = await dispatch(updateSettings({ rpcServers: r.data }));
-      if (updateSettings.fulfilled.match(done)) void dispatch(fetchHardwareInfo());
+      // the engine restarted with the new list: the GPUs' numbers (Main GPU's list) change with it
+      if (updateSettings.fulfilled.match(done)) {
+        void dispatch(fetchHardwareInfo());
+        void dispatch(fetchAppInfo());
+      }
     } finally {
       setSaving(false);
     }

@@ -260,7 +260,7 @@ function SettingField({ f, p }: { f: KeyedMeta<SettingKey>; p: LoadFieldsProps }
       <Field id={id} label={f.label} reload={reload} hint={f.help}>
         <select id={id} value={String(value)} {...aria} disabled={draft.splitMode !== 'none'} onChange={(e) => set({ [key]: e.target.value })}>
           {gpus.map((g, i) => (
-            <option key={`${g.backend}/${g.name}`} value={i}>
+            <option key={`${g.backend}/${g.name}`} value={g.gpuIndex ?? i}>
               {g.name} · {g.description}
             </option>
           ))}
@@ -330,12 +330,17 @@ function SettingField({ f, p }: { f: KeyedMeta<SettingKey>; p: LoadFieldsProps }
   );
 }
 
-/** Every group of settings (LOAD_GROUPS order); "Several GPUs" only with two GPUs or more. */
+/**
+ * Every group of settings (LOAD_GROUPS order); "Several GPUs" with two GPUs or more, or while a value set
+ * there would still change a load (saved when there were more GPUs: an rpc-server since removed).
+ */
 export function LoadFields(p: LoadFieldsProps) {
+  const { splitMode, mainGpu, tensorSplit } = p.draft;
+  const severalSet = splitMode !== 'layer' || String(mainGpu) !== '0' || String(tensorSplit ?? '').trim() !== '';
   return (
     <>
       {LOAD_GROUPS.map((group) => {
-        if (group === 'Several GPUs' && p.gpus.length < 2) return null;
+        if (group === 'Several GPUs' && p.gpus.length < 2 && !severalSet) return null;
         const fields = SETTING_FIELDS.filter((f) => f.group === group);
         const wide = fields.filter((f) => f.kind === 'gpuLayers' || f.kind === 'adapters' || f.key === 'contextSize' || f.kind === 'text' || f.kind === 'strings');
         const checks = fields.filter((f) => f.kind === 'boolean');
