@@ -71,10 +71,11 @@ inline Code decodeFailure(int rc, bool allocation_failed) {
     return rc == -2 && allocation_failed ? codes::out_of_memory : codes::decode_failed;
 }
 
-// Notes, on this thread and while it lives, whether llama.cpp or ggml logged an allocation failure.
-// llama.cpp reports why a model or context could not be made only in its log (llama_model_load_from_file
-// and llama_init_from_model return null for any failure), so an allocation failure (out_of_memory) is told
-// apart from the rest (load_failed, context_failed) this way.
+// Notes, on this thread and while it lives, whether llama.cpp or ggml logged an allocation failure, and
+// the first and last ERROR lines logged. llama.cpp reports why a model or context could not be made only
+// in its log (llama_model_load_from_file and llama_init_from_model return null for any failure), so an
+// allocation failure (out_of_memory) is told apart from the rest (load_failed, context_failed) this way,
+// and the rest say why with those lines (failedBecause). Only the innermost watch of a thread notes.
 class AllocationWatch {
 public:
     AllocationWatch();

@@ -1,6 +1,7 @@
 #include "memory.h"
 #include "llama_gate.h"
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -91,6 +92,7 @@ static void placeProjector(const ProjectorMemory & pm, const std::vector<ggml_ba
 
 std::vector<ggml_backend_dev_t> llamaGpus() {
     std::vector<ggml_backend_dev_t> rpc, gpus, igpus;
+    std::vector<std::string> ids; // of the GPUs kept, those that have one
     for (size_t i = 0; i < ggml_backend_dev_count(); i++) {
         ggml_backend_dev_t dev = ggml_backend_dev_get(i);
         ggml_backend_reg_t reg = ggml_backend_dev_backend_reg(dev);
@@ -102,13 +104,9 @@ std::vector<ggml_backend_dev_t> llamaGpus() {
                 }
                 ggml_backend_dev_props props;
                 ggml_backend_dev_get_props(dev, &props);
-                bool seen = false;
-                for (ggml_backend_dev_t g : gpus) {
-                    ggml_backend_dev_props gp;
-                    ggml_backend_dev_get_props(g, &gp);
-                    seen = seen || (props.device_id && gp.device_id && std::string(props.device_id) == gp.device_id);
-                }
-                if (!seen) gpus.push_back(dev);
+                if (props.device_id && std::find(ids.begin(), ids.end(), props.device_id) != ids.end()) break;
+                if (props.device_id) ids.push_back(props.device_id);
+                gpus.push_back(dev);
                 break;
             }
             case GGML_BACKEND_DEVICE_TYPE_IGPU:

@@ -33,14 +33,14 @@ ContextMemory contextMemory(const llama_model * model, const llama_context * ctx
 // published it) and of its model's vision projector, with each device's free and total memory read now
 Napi::Value memoryBreakdownToJs(Napi::Env env, const llama_model * model, const ContextMemory & use, const ProjectorMemory & projector);
 
-// The devices a model uses, in llama.cpp's order; of the model at `model_path` loaded with `mp`, as a
-// vocabulary-only load reads them (empty when it fails: the fit itself then says why the model does not load).
 // The GPUs as llama.cpp numbers them for main_gpu and tensor_split when a load names no devices (its
 // default choice in llama_model_load_from_file_impl, src/llama.cpp): rpc-servers' devices first, then
 // the GPUs (a second device with another's id skipped), the integrated GPUs of one backend only when
 // there is no other GPU. test/engine/two-gpus.test.ts checks it against where llama.cpp loads a model.
 std::vector<ggml_backend_dev_t> llamaGpus();
 
+// The devices a model uses, in llama.cpp's order; of the model at `model_path` loaded with `mp`, as a
+// vocabulary-only load reads them (empty when it fails: the fit itself then says why the model does not load).
 std::vector<ggml_backend_dev_t> modelDevices(const llama_model * model);
 std::vector<ggml_backend_dev_t> modelDevices(const std::string & model_path, const llama_model_params & mp);
 

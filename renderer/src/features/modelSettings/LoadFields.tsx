@@ -336,7 +336,8 @@ function SettingField({ f, p }: { f: KeyedMeta<SettingKey>; p: LoadFieldsProps }
  */
 export function LoadFields(p: LoadFieldsProps) {
   const { splitMode, mainGpu, tensorSplit } = p.draft;
-  const severalSet = splitMode !== 'layer' || String(mainGpu) !== '0' || String(tensorSplit ?? '').trim() !== '';
+  const { defaults } = p.view;
+  const severalSet = splitMode !== defaults.splitMode || String(mainGpu) !== String(defaults.mainGpu) || String(tensorSplit ?? '').trim() !== '';
   return (
     <>
       {LOAD_GROUPS.map((group) => {
