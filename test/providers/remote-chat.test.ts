@@ -33,6 +33,12 @@ let long = false;
 const signals: AbortSignal[] = [];
 /** the messages of A's last chat request */
 let lastMessages: unknown[] = [];
+/**
+ * While set, each piece A's engine streams is passed on in two (the text cut in half) and kept here:
+ * the engine coalesces what comes within 100 ms (native/src/generation.cpp), so on a busy machine a
+ * short reply can leave it in one piece; cut, A always sends several, and B must pass on each.
+ */
+let cutPieces: string[] | null = null;
 
 function serverEngine(engine: EngineClient): EngineClient {
   const chatFn = engine.chat.bind(engine);
@@ -42,6 +48,18 @@ function serverEngine(engine: EngineClient): EngineClient {
     let r = req;
     if (steer && req.tools?.length && req.toolChoice === 'auto') r = { ...req, stop: [TOOL_CALL_CLOSE], parallelToolCalls: false, sampling: { ...req.sampling, logitBias: [{ token: TOOL_CALL_OPEN_ID, bias: 100 }] } };
     if (long) r = { ...r, ignoreEos: true };
+    const cut = cutPieces;
+    if (cut && opts?.onPiece) {
+      const onPiece = opts.onPiece;
+      const halves = (c: string) => { const chars = [...c]; const h = Math.ceil(chars.length / 2); return [chars.slice(0, h).join(''), chars.slice(h).join('')].filter((x) => x); };
+      return chatFn(id, r, { ...opts, onPiece: (content, reasoning, probs) => {
+        if (reasoning || probs) return onPiece(content, reasoning, probs);
+        for (const half of halves(content)) {
+          cut.push(half);
+          onPiece(half, '', undefined);
+        }
+      } });
+    }
     return chatFn(id, r, opts);
   }) as EngineClient['chat'];
   return engine;
@@ -102,6 +120,8 @@ describe.each([
     const done = nextDone(b.app, thread.id);
     // all 12 tokens (an Anthropic request carries no seed: a reply ended at its first token came in one piece)
     long = true;
+    const sentPieces: string[] = [];
+    cutPieces = sentPieces;
     let reply: MessageDTO;
     try {
       const sent = await call<{ reply: MessageDTO }>('chat.send', { threadId: thread.id, content: 'Hello there' });
@@ -109,13 +129,16 @@ describe.each([
       reply = await done;
     } finally {
       long = false;
+      cutPieces = null;
     }
     off();
     expect(reply).toMatchObject({ status: 'done', model: a.modelName, error: null });
     expect(reply.finishReason).toBe('maxTokens');
     expect(reply.content.length).toBeGreaterThan(0);
     expect(pieces.join('')).toBe(reply.content);
-    expect(pieces.length).toBeGreaterThan(1); // streamed, not in one piece
+    // streamed, not in one piece: each piece A sent reached B's thread as its own
+    expect(sentPieces.length).toBeGreaterThan(1);
+    expect(pieces).toEqual(sentPieces);
     expect(reply.metrics).toMatchObject({ contextSize: 32_768 });
     expect(reply.metrics!.promptTokens).toBeGreaterThan(0);
     expect(reply.metrics!.generatedTokens).toBeGreaterThan(0);
