@@ -165,7 +165,8 @@ export type Estimate = z.infer<typeof Estimate>;
 /**
  * llama.cpp's fit: the layers and context it chose, and where it put tensors by name (tensorOverrides,
  * "pattern=buffer type" as the load setting takes them; for a MoE model the experts it keeps in system
- * RAM, one entry per layer: main/models/fit.ts cpuExpertLayers counts them).
+ * RAM, one entry per layer: main/models/fit.ts cpuExpertLayers counts them) and, with several GPUs, the
+ * layers it gave each (tensorSplit, indexed by the GPUs' numbers; empty when it left the split to llama.cpp).
  */
 export const FitResult = z.object({
   fits: z.boolean(),

@@ -73,7 +73,9 @@ function describeLayers(fit: FitResult, est: Estimate, marginMiB: number): strin
   // llama.cpp counts the output layer as one more offloadable layer: all = layers + 1
   const total = est.layers + 1;
   const layers = fit.gpuLayers < 0 ? total : Math.min(fit.gpuLayers, total);
-  const names = gpus.map((d) => d.name).join(', ');
+  // with several GPUs given layers, the layers each got (the split is indexed as the estimate lists its GPUs)
+  const split = fit.tensorSplit.length > 1 && fit.tensorSplit.length <= gpus.length ? fit.tensorSplit : null;
+  const names = gpus.map((d, i) => (split ? `${d.name} (${split[i] ?? 0} ${(split[i] ?? 0) === 1 ? 'layer' : 'layers'})` : d.name)).join(', ');
   const ctx = `a context of ${fit.contextSize.toLocaleString('en-US')} tokens`;
   if (!fit.fits) return `Does not fit: even with the fewest layers on ${names} and ${ctx}, less than ${marginMiB} MiB would stay free.`;
   if (layers >= total) return `All ${est.layers} layers and the output layer on ${names} with ${ctx}, leaving at least ${marginMiB} MiB free.`;
@@ -105,8 +107,15 @@ export async function planLoad(
   let chosen: LoadParamsInput = { ...params };
   if (auto) {
     fit = await engine.fit(file, params, { marginMiB });
-    // with where it put tensors by name: for a MoE model, the experts it keeps in system RAM
-    chosen = { ...params, gpuLayers: fit.gpuLayers < 0 ? 'max' : fit.gpuLayers, contextSize: fit.contextSize, tensorOverrides: fit.tensorOverrides };
+    // with where it put tensors by name (for a MoE model, the experts it keeps in system RAM) and, with
+    // several GPUs, the layers it gave each: the load takes both, so the estimate does
+    chosen = {
+      ...params,
+      gpuLayers: fit.gpuLayers < 0 ? 'max' : fit.gpuLayers,
+      contextSize: fit.contextSize,
+      tensorOverrides: fit.tensorOverrides,
+      ...(fit.tensorSplit.length ? { tensorSplit: fit.tensorSplit } : {}),
+    };
   }
   const estimate = await engine.estimate(file, chosen);
   const asked = chosen.gpuLayers === 'max' || chosen.gpuLayers === 'auto' || chosen.gpuLayers === undefined ? 'max' : chosen.gpuLayers;

@@ -312,8 +312,12 @@ Napi::Value FitParams(const Napi::CallbackInfo & info) {
             o.Set("fits", out->status == COMMON_PARAMS_FIT_STATUS_SUCCESS);
             o.Set("gpuLayers", out->ngl);
             o.Set("contextSize", out->n_ctx);
-            Napi::Array split = Napi::Array::New(env);
-            for (size_t i = 0; i < out->split.size(); i++) if (out->split[i] > 0) split.Set((uint32_t) split.Length(), out->split[i]);
+            // the layers per GPU, indexed as llama.cpp numbers the GPUs (a GPU given none keeps its 0), up to the last
+            // given any: empty when the fit left the split to llama.cpp (one GPU, or everything fitted as asked)
+            size_t used = out->split.size();
+            while (used > 0 && !(out->split[used - 1] > 0)) used--;
+            Napi::Array split = Napi::Array::New(env, used);
+            for (size_t i = 0; i < used; i++) split.Set((uint32_t) i, out->split[i]);
             o.Set("tensorSplit", split);
             Napi::Array ov = Napi::Array::New(env, out->overrides.size());
             for (size_t i = 0; i < out->overrides.size(); i++) ov.Set((uint32_t) i, out->overrides[i]);

@@ -2,13 +2,16 @@
  * Several GPUs without one: Mesa's lavapipe named twice (GGML_VK_VISIBLE_DEVICES=0,0 makes ggml-vulkan
  * open the one software GPU as two devices, Vulkan0 and Vulkan1, each with its own buffers) and an
  * rpc-server on loopback as a third. The real engine host and llama.cpp place a tiny model on them: a Main
- * GPU other than 0, a layer split between two GPUs, the vision projector's device, and what llama.cpp
- * refuses. Skipped only where the Vulkan module was not built.
+ * GPU other than 0, a layer split between two GPUs, the vision projector's device, what llama.cpp
+ * refuses, and the split llama.cpp's fit chooses. Skipped only where the Vulkan module was not built.
  */
 import fs from 'fs';
+import os from 'os';
 import path from 'path';
 import { EngineClient } from '../../main/engine/client';
+import { planLoad } from '../../main/models/fit';
 import { gpuOrder, MemoryBreakdown } from '../../main/params';
+import { writeTestModel } from '../../scripts/make-test-model';
 import { collectingLogger, errorOf, makeEngine } from '../helpers/engine';
 import { REPO_ROOT, TINY_BPE, TINY_PROJECTOR, TINY_SPM } from '../helpers/models';
 import { RpcServer, startRpcServer } from '../helpers/rpc';
@@ -119,5 +122,47 @@ function taken(m: MemoryBreakdown) {
     await gpus.load('after', TINY_SPM, { ...BASE, splitMode: 'none', mainGpu: 1 });
     expect((await gpus.complete('after', { ...GREEDY, maxTokens: 2 })).tokens).toHaveLength(2);
     await gpus.unload('after');
+  });
+});
+
+(built ? describe : describe.skip)('two Vulkan GPUs, placed by llama.cpp\'s fit', () => {
+  let gpus: EngineClient;
+  let dir: string;
+  let model: string;
+
+  beforeAll(async () => {
+    gpus = makeEngine({ GGML_VK_VISIBLE_DEVICES: '0,0' });
+    await gpus.setBackend('vulkan');
+    // layers of ~9 MB (the fast size, F16, 4 of its layers): a few MiB of margin move one
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-two-gpus-'));
+    model = path.join(dir, 'four-layers.gguf');
+    await writeTestModel({ out: model, size: 'fast', blockCount: 4, untied: true });
+  });
+
+  afterAll(async () => {
+    await gpus?.close();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('with too little room for its own split, the fit gives each GPU its layers: the estimate shown before the load places them so, and the load takes exactly that', async () => {
+    const free = Math.min(...(await gpus.devices()).filter((d) => d.backend === 'Vulkan').map((d) => d.memoryFree)) / 2 ** 20;
+    // room on each GPU for the output layer (39 MiB), its compute buffer (34 MiB) and little more, so
+    // llama.cpp's own split (by free memory, even here) overfills the second GPU and the fit moves layers to the first
+    const marginMiB = Math.floor(free) - 76;
+    const params = { contextSize: 256, threads: 2, gpuLayers: 'auto' as const, fitMarginMiB: marginMiB };
+    const plan = await planLoad(gpus, model, params, marginMiB);
+    const split = plan.fit!.tensorSplit;
+    expect(plan.fit).toMatchObject({ fits: true, gpuLayers: 5 }); // 4 layers and the output layer
+    expect(split).toHaveLength(2);
+    expect(split[0]).toBeGreaterThan(split[1]);
+    expect(split[1]).toBeGreaterThan(0);
+    expect(split[0] + split[1]).toBe(5);
+    expect(plan.reason).toContain(`on Vulkan0 (${split[0]} layers), Vulkan1 (${split[1]} ${split[1] === 1 ? 'layer' : 'layers'})`);
+    // the split matters: llama.cpp's own puts the layers elsewhere
+    const own = await gpus.estimate(model, { ...params, gpuLayers: 'max' });
+    expect(taken(own)).not.toEqual(taken(plan.estimate));
+    await gpus.load('fitted', model, params);
+    expect(taken(await gpus.memory('fitted'))).toEqual(taken(plan.estimate));
+    await gpus.unload('fitted');
   });
 });
