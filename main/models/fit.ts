@@ -60,14 +60,14 @@ export function cpuExpertLayers(overrides: readonly string[], layers: number): n
   return on.size;
 }
 
-/** Why the fit chose what it chose, in one sentence. */
-export function describeFit(fit: FitResult, est: Estimate, marginMiB: number): string {
+/** Why the fit chose what it chose, in one sentence; `userSplit`: the load gives its own tensor split. */
+export function describeFit(fit: FitResult, est: Estimate, marginMiB: number, userSplit = false): string {
   const moe = moeChoice(fit, est);
-  const base = describeLayers(fit, est, marginMiB);
+  const base = describeLayers(fit, est, marginMiB, userSplit);
   return moe && fit.fits && gpuDevices(est).length > 0 ? `${base} MoE: ${moe}.` : base;
 }
 
-function describeLayers(fit: FitResult, est: Estimate, marginMiB: number): string {
+function describeLayers(fit: FitResult, est: Estimate, marginMiB: number, userSplit: boolean): string {
   const gpus = gpuDevices(est);
   if (gpus.length === 0) return CPU_ONLY;
   // llama.cpp counts the output layer as one more offloadable layer: all = layers + 1
@@ -77,6 +77,11 @@ function describeLayers(fit: FitResult, est: Estimate, marginMiB: number): strin
   const split = fit.tensorSplit.length > 1 && fit.tensorSplit.length <= gpus.length ? fit.tensorSplit : null;
   const names = gpus.map((d, i) => (split ? `${d.name} (${split[i] ?? 0} ${(split[i] ?? 0) === 1 ? 'layer' : 'layers'})` : d.name)).join(', ');
   const ctx = `a context of ${fit.contextSize.toLocaleString('en-US')} tokens`;
+  // llama.cpp's fit moves no layer between several GPUs split by the user: it tried nothing smaller
+  if (!fit.fits && userSplit && gpus.length > 1) {
+    const over = gpus.filter((d) => memoryNeed(d) + marginMiB * 2 ** 20 > d.free).map((d) => d.name);
+    return `Does not fit as split: with ${ctx}, less than ${marginMiB} MiB would stay free on ${(over.length ? over : gpus.map((d) => d.name)).join(', ')}. llama.cpp's fit moves layers only when Tensor split is empty: clear it, or set GPU layers to a number.`;
+  }
   if (!fit.fits) return `Does not fit: even with the fewest layers on ${names} and ${ctx}, less than ${marginMiB} MiB would stay free.`;
   if (layers >= total) return `All ${est.layers} layers and the output layer on ${names} with ${ctx}, leaving at least ${marginMiB} MiB free.`;
   return `${layers} of ${total} layers (the output layer counts as one) on ${names} with ${ctx}: more would leave less than ${marginMiB} MiB free; the rest runs on the CPU.`;
@@ -126,7 +131,7 @@ export async function planLoad(
     contextSize: contextSizeUsed(estimate.contextSize),
     estimate,
     fit,
-    reason: fit ? describeFit(fit, estimate, marginMiB) : null,
+    reason: fit ? describeFit(fit, estimate, marginMiB, !!params.tensorSplit?.some((x) => x > 0)) : null,
     moe: fit && gpuDevices(estimate).length > 0 ? moeChoice(fit, estimate) : null,
     check: checkEstimate(estimate, marginMiB * 1024 * 1024),
   };

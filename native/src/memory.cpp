@@ -303,7 +303,7 @@ Napi::Value FitParams(const Napi::CallbackInfo & info) {
             out->status = st;
             out->ngl = mp.n_gpu_layers;
             out->n_ctx = cp.n_ctx;
-            out->split = split;
+            if (user_split->empty()) out->split = split; // with the user's split the fit writes none (it refuses to move layers)
             // what the fit put where (for a MoE model: the experts it keeps in system RAM), as tensorOverrides
             out->overrides = describeOverrides(mp.tensor_buft_overrides);
         },
@@ -313,7 +313,7 @@ Napi::Value FitParams(const Napi::CallbackInfo & info) {
             o.Set("gpuLayers", out->ngl);
             o.Set("contextSize", out->n_ctx);
             // the layers per GPU, indexed as llama.cpp numbers the GPUs (a GPU given none keeps its 0), up to the last
-            // given any: empty when the fit left the split to llama.cpp (one GPU, or everything fitted as asked)
+            // given any: empty when the fit chose no split (one GPU, everything fitted as asked, or the user's split)
             size_t used = out->split.size();
             while (used > 0 && !(out->split[used - 1] > 0)) used--;
             Napi::Array split = Napi::Array::New(env, used);

@@ -144,7 +144,7 @@ function taken(m: MemoryBreakdown) {
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  test('with too little room for its own split, the fit gives each GPU its layers: the estimate shown before the load places them so, and the load takes exactly that', async () => {
+  test("with too little room for its own split, the fit gives each GPU its layers: the estimate shown before the load places them so, and the load takes exactly that; a split of the user's own is kept, and where it overfills a GPU the plan says so", async () => {
     const free = Math.min(...(await gpus.devices()).filter((d) => d.backend === 'Vulkan').map((d) => d.memoryFree)) / 2 ** 20;
     // room on each GPU for the output layer (39 MiB), its compute buffer (34 MiB) and little more, so
     // llama.cpp's own split (by free memory, even here) overfills the second GPU and the fit moves layers to the first
@@ -164,5 +164,13 @@ function taken(m: MemoryBreakdown) {
     await gpus.load('fitted', model, params);
     expect(taken(await gpus.memory('fitted'))).toEqual(taken(plan.estimate));
     await gpus.unload('fitted');
+
+    // a split of the user's own: llama.cpp's fit moves no layer then (it refuses a split it did not
+    // write), so the plan keeps the user's split and says why it does not fit, naming the GPU it overfills
+    const mine = { ...params, tensorSplit: [1, 3] };
+    const asSplit = await planLoad(gpus, model, mine, marginMiB);
+    expect(asSplit.fit).toMatchObject({ fits: false, tensorSplit: [] });
+    expect(asSplit.reason).toMatch(/^Does not fit as split: with a context of 256 tokens, less than \d+ MiB would stay free on Vulkan1\. llama\.cpp's fit moves layers only when Tensor split is empty/);
+    expect(taken(asSplit.estimate)).toEqual(taken(await gpus.estimate(model, { ...mine, gpuLayers: 'max' })));
   });
 });
