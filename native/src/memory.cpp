@@ -185,7 +185,7 @@ Napi::Value EstimateMemory(const Napi::CallbackInfo & info) {
     DraftOf draft;
     std::string mmproj;
     parseParams(info.Length() > 1 ? info[1] : env.Undefined(), mp, cp, *split, overrides, &draft, &mmproj);
-    if (!split->empty()) mp.tensor_split = split->data();
+    if (!split->empty()) mp.tensor_split = draft.mp.tensor_split = split->data();
     auto devs = std::make_shared<std::vector<DeviceMem>>();
     auto host = std::make_shared<DeviceMem>();
     auto hp = std::make_shared<std::vector<uint32_t>>(4, 0);
@@ -294,6 +294,7 @@ Napi::Value FitParams(const Napi::CallbackInfo & info) {
             }
             // a draft model shares the devices: llama.cpp's fit counts it, its context following the target's
             llama_model_params dmp = draft.mp;
+            if (!user_split->empty()) dmp.tensor_split = user_split->data(); // the user's, as the target's before the fit
             llama_context_params dcp = draftContext(cp, cp.n_ctx);
             const common_fit_extra_model extra{draft.path.c_str(), &dmp, &dcp, false};
             AllocationWatch fit_watch; // llama.cpp says why a fit failed only in its log
@@ -326,21 +327,24 @@ Napi::Value FitParams(const Napi::CallbackInfo & info) {
         });
 }
 
-ContextMemory contextMemory(const llama_model * model, const llama_context * ctx) {
+ContextMemory contextMemory(const llama_model * model, const llama_context * ctx, const llama_context * draft) {
     const int nd = llama_model_n_devices(model);
     ContextMemory out;
     out.devices.resize(nd);
-    for (const auto & [buft, mb] : llama_get_memory_breakdown(ctx)) {
-        BufferUse * target = nullptr;
-        if (ggml_backend_buft_is_host(buft)) target = &out.host;
-        else {
-            ggml_backend_dev_t dev = ggml_backend_buft_get_device(buft);
-            for (int i = 0; i < nd && dev; i++) if (dev == llama_model_get_device(model, i)) target = &out.devices[i];
+    for (const llama_context * c : {ctx, draft}) {
+        if (!c) continue;
+        for (const auto & [buft, mb] : llama_get_memory_breakdown(c)) {
+            BufferUse * target = nullptr;
+            if (ggml_backend_buft_is_host(buft)) target = &out.host;
+            else {
+                ggml_backend_dev_t dev = ggml_backend_buft_get_device(buft);
+                for (int i = 0; i < nd && dev; i++) if (dev == llama_model_get_device(model, i)) target = &out.devices[i];
+            }
+            if (!target) continue;
+            target->model += mb.model;
+            target->context += mb.context;
+            target->compute += mb.compute;
         }
-        if (!target) continue;
-        target->model += mb.model;
-        target->context += mb.context;
-        target->compute += mb.compute;
     }
     return out;
 }

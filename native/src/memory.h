@@ -27,7 +27,9 @@ struct ContextMemory {
     std::vector<BufferUse> devices;
     BufferUse host;
 };
-ContextMemory contextMemory(const llama_model * model, const llama_context * ctx);
+// `draft`: a speculative draft model's context beside it, whose model and cache count on the same
+// devices (the draft loads on the target's devices: LoadParams::draftModel)
+ContextMemory contextMemory(const llama_model * model, const llama_context * ctx, const llama_context * draft = nullptr);
 
 // per device (and host) { model, context, compute, projector } bytes of a context (`use`, as its worker
 // published it) and of its model's vision projector, with each device's free and total memory read now

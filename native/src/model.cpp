@@ -199,6 +199,7 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
                 }
                 // a draft model shares the devices: llama.cpp's fit counts it (its context follows the target's)
                 llama_model_params extra_mp = draft_mparams;
+                extra_mp.tensor_split = mparams.tensor_split; // the user's split, or none: the fit's is not yet written
                 llama_context_params extra_cp = fit_cparams;
                 const common_fit_extra_model extra{draft_path.c_str(), &extra_mp, &extra_cp, false};
                 AllocationWatch fit_watch; // llama.cpp says why a fit failed only in its log
@@ -225,6 +226,7 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
                 // the compatibility of the two vocabularies is llama.cpp's check, run when a context starts
                 // drafting (speculative.cpp: common_speculative_init)
                 AllocationWatch draft_watch; // its own first error: the draft's reason
+                draft_mparams.tensor_split = mparams.tensor_split; // the target's (the fit's, when it chose one), as llama-server's draft
                 d = llama_model_load_from_file(draft_path.c_str(), draft_mparams);
                 if (!d) {
                     llama_model_free(m);

@@ -381,7 +381,6 @@ std::string LoadParams::speculativeKind() const {
 llama_model_params LoadParams::draftModel() const {
     llama_model_params p = model();
     p.n_gpu_layers = !gpu_auto && !gpu_max && gpu_layers == 0 ? 0 : -1;
-    p.split_mode = LLAMA_SPLIT_MODE_LAYER;
     return p;
 }
 
