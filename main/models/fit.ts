@@ -14,12 +14,16 @@ export interface FitCheck {
   problems: string[];
 }
 
+/** Whether a device of an estimate would keep `marginBytes` free. */
+function keepsMargin(d: MemoryBreakdown['devices'][number], marginBytes: number): boolean {
+  return memoryNeed(d) + marginBytes <= d.free;
+}
+
 /** Compares an estimate with the free memory of each device, keeping `marginBytes` free on GPUs. */
 export function checkEstimate(est: MemoryBreakdown, marginBytes: number): FitCheck {
   const problems: string[] = [];
   for (const d of est.devices) {
-    const need = memoryNeed(d);
-    if (need + marginBytes > d.free) problems.push(`${d.name} (${d.description}): needs ${gib(need)} + ${gib(marginBytes)} margin, ${gib(d.free)} free`);
+    if (!keepsMargin(d, marginBytes)) problems.push(`${d.name} (${d.description}): needs ${gib(memoryNeed(d))} + ${gib(marginBytes)} margin, ${gib(d.free)} free`);
   }
   const hostNeed = memoryNeed(est.host);
   if (hostNeed > est.host.free) problems.push(`system RAM: needs ${gib(hostNeed)}, ${gib(est.host.free)} free`);
@@ -60,27 +64,33 @@ export function cpuExpertLayers(overrides: readonly string[], layers: number): n
   return on.size;
 }
 
-/** Why the fit chose what it chose, in one sentence; `userSplit`: the load gives its own tensor split. */
-export function describeFit(fit: FitResult, est: Estimate, marginMiB: number, userSplit = false): string {
+/**
+ * Why the fit chose what it chose, in one sentence. `tensorSplit`: the split the load gives (llama.cpp's
+ * fit moves no layer over one with layers for a GPU the model uses).
+ */
+export function describeFit(fit: FitResult, est: Estimate, marginMiB: number, tensorSplit?: readonly number[]): string {
   const moe = moeChoice(fit, est);
-  const base = describeLayers(fit, est, marginMiB, userSplit);
+  const base = describeLayers(fit, est, marginMiB, tensorSplit ?? []);
   return moe && fit.fits && gpuDevices(est).length > 0 ? `${base} MoE: ${moe}.` : base;
 }
 
-function describeLayers(fit: FitResult, est: Estimate, marginMiB: number, userSplit: boolean): string {
+function describeLayers(fit: FitResult, est: Estimate, marginMiB: number, tensorSplit: readonly number[]): string {
   const gpus = gpuDevices(est);
   if (gpus.length === 0) return CPU_ONLY;
   // llama.cpp counts the output layer as one more offloadable layer: all = layers + 1
   const total = est.layers + 1;
   const layers = fit.gpuLayers < 0 ? total : Math.min(fit.gpuLayers, total);
-  // with several GPUs given layers, the layers each got (the split is indexed as the estimate lists its GPUs)
-  const split = fit.tensorSplit.length > 1 && fit.tensorSplit.length <= gpus.length ? fit.tensorSplit : null;
+  // with several GPUs split by the fit, the layers each got (indexed as the estimate lists its GPUs; zeros
+  // past the last GPU given any are left off)
+  const split = gpus.length > 1 && fit.tensorSplit.length > 0 && fit.tensorSplit.length <= gpus.length ? fit.tensorSplit : null;
   const names = gpus.map((d, i) => (split ? `${d.name} (${split[i] ?? 0} ${(split[i] ?? 0) === 1 ? 'layer' : 'layers'})` : d.name)).join(', ');
   const ctx = `a context of ${fit.contextSize.toLocaleString('en-US')} tokens`;
-  // llama.cpp's fit moves no layer between several GPUs split by the user: it tried nothing smaller
-  if (!fit.fits && userSplit && gpus.length > 1) {
-    const over = gpus.filter((d) => memoryNeed(d) + marginMiB * 2 ** 20 > d.free).map((d) => d.name);
-    return `Does not fit as split: with ${ctx}, less than ${marginMiB} MiB would stay free on ${(over.length ? over : gpus.map((d) => d.name)).join(', ')}. llama.cpp's fit moves layers only when Tensor split is empty: clear it, or set GPU layers to a number.`;
+  // llama.cpp's fit moves no layer between several GPUs split by the user (it may have shortened the context first)
+  if (!fit.fits && gpus.length > 1 && tensorSplit.slice(0, gpus.length).some((x) => x > 0)) {
+    const over = gpus.filter((d) => !keepsMargin(d, marginMiB * 2 ** 20)).map((d) => d.name);
+    const moves = "llama.cpp's fit moves layers only when Tensor split is empty";
+    if (over.length === 0) return `As split, with ${ctx}, leaving at least ${marginMiB} MiB free (${moves}).`;
+    return `Does not fit as split: with ${ctx}, less than ${marginMiB} MiB would stay free on ${over.join(', ')}. ${moves}: clear it, or set GPU layers to a smaller number.`;
   }
   if (!fit.fits) return `Does not fit: even with the fewest layers on ${names} and ${ctx}, less than ${marginMiB} MiB would stay free.`;
   if (layers >= total) return `All ${est.layers} layers and the output layer on ${names} with ${ctx}, leaving at least ${marginMiB} MiB free.`;
@@ -131,7 +141,7 @@ export async function planLoad(
     contextSize: contextSizeUsed(estimate.contextSize),
     estimate,
     fit,
-    reason: fit ? describeFit(fit, estimate, marginMiB, !!params.tensorSplit?.some((x) => x > 0)) : null,
+    reason: fit ? describeFit(fit, estimate, marginMiB, params.tensorSplit) : null,
     moe: fit && gpuDevices(estimate).length > 0 ? moeChoice(fit, estimate) : null,
     check: checkEstimate(estimate, marginMiB * 1024 * 1024),
   };

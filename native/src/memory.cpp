@@ -14,6 +14,7 @@
 #include "ggml-backend.h"
 #include "model.h"
 #include "params.h"
+#include "speculation.h"
 #include "tensor_overrides.h"
 #include "util.h"
 #include "vision.h"
@@ -163,17 +164,6 @@ static void parseParams(const Napi::Value & v, llama_model_params & mp, llama_co
     }
 }
 
-// The draft's context as the target's (speculative.cpp makeSpeculation): as many cells and sequences, one
-// output per sequence, an F16 cache.
-static llama_context_params draftContext(llama_context_params cp, uint32_t n_ctx) {
-    cp.n_ctx = n_ctx;
-    cp.n_outputs_max = cp.n_seq_max;
-    cp.n_outputs_max_per_seq = 1;
-    cp.type_k = GGML_TYPE_F16;
-    cp.type_v = GGML_TYPE_F16;
-    return cp;
-}
-
 Napi::Value EstimateMemory(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
     if (info.Length() < 1 || !info[0].IsString()) throw makeError(env, codes::invalid_argument, "estimateMemory(path, params)");
@@ -217,7 +207,7 @@ Napi::Value EstimateMemory(const Napi::CallbackInfo & info) {
                 // the draft model and its context (as many cells as the target's) on the same devices
                 std::vector<ggml_backend_dev_t> ddevs;
                 uint32_t dngl = 0, dctx = 0, dexp = 0;
-                const llama_context_params dcp = draftContext(cp, cp.n_ctx ? cp.n_ctx : n_ctx_train);
+                const llama_context_params dcp = draftContextParams(cp, cp.n_ctx ? cp.n_ctx : n_ctx_train);
                 common_device_memory_data_vec dmem;
                 try {
                     dmem = common_get_device_memory_data(draft.path.c_str(), &draft.mp, &dcp, ddevs, dngl, dctx, dexp, GGML_LOG_LEVEL_ERROR);
@@ -284,6 +274,7 @@ Napi::Value FitParams(const Napi::CallbackInfo & info) {
             Activity fitting("fit", path); // watched by the host while it runs alone; its log lines are its progress
             const size_t nd = llama_max_devices();
             std::vector<float> split = user_split->empty() ? std::vector<float>(nd, 0.0f) : *user_split;
+            split.resize(std::max(split.size(), nd), 0.0f); // fit.h: at least llama_max_devices() entries
             if (!user_split->empty()) mp.tensor_split = user_split->data();
             std::vector<llama_model_tensor_buft_override> overrides(llama_max_tensor_buft_overrides(), {nullptr, nullptr});
             std::vector<size_t> margins(nd, (size_t) (margin_mib * 1024 * 1024));
@@ -295,7 +286,7 @@ Napi::Value FitParams(const Napi::CallbackInfo & info) {
             // a draft model shares the devices: llama.cpp's fit counts it, its context following the target's
             llama_model_params dmp = draft.mp;
             if (!user_split->empty()) dmp.tensor_split = user_split->data(); // the user's, as the target's before the fit
-            llama_context_params dcp = draftContext(cp, cp.n_ctx);
+            llama_context_params dcp = draftContextParams(cp, cp.n_ctx);
             const common_fit_extra_model extra{draft.path.c_str(), &dmp, &dcp, false};
             AllocationWatch fit_watch; // llama.cpp says why a fit failed only in its log
             common_params_fit_status st = common_fit_params(path.c_str(), &mp, &cp, split.data(), overrides.data(), margins.data(),
@@ -304,7 +295,9 @@ Napi::Value FitParams(const Napi::CallbackInfo & info) {
             out->status = st;
             out->ngl = mp.n_gpu_layers;
             out->n_ctx = cp.n_ctx;
-            if (user_split->empty()) out->split = split; // with the user's split the fit writes none (it refuses to move layers)
+            // the fit points tensor_split at `split` when it writes one; it writes none over a split of the
+            // user's (one with layers for a GPU the model uses: llama.cpp reads a split of zeros as none)
+            if (mp.tensor_split == split.data()) out->split = split;
             // what the fit put where (for a MoE model: the experts it keeps in system RAM), as tensorOverrides
             out->overrides = describeOverrides(mp.tensor_buft_overrides);
         },

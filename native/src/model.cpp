@@ -12,6 +12,7 @@
 #include "fit.h"
 #include "llama_gate.h"
 #include "memory.h"
+#include "speculation.h"
 #include "params.h"
 #include "tensor_overrides.h"
 #include "common.h"
@@ -200,7 +201,7 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
                 // a draft model shares the devices: llama.cpp's fit counts it (its context follows the target's)
                 llama_model_params extra_mp = draft_mparams;
                 extra_mp.tensor_split = mparams.tensor_split; // the user's split, or none: the fit's is not yet written
-                llama_context_params extra_cp = fit_cparams;
+                llama_context_params extra_cp = draftContextParams(fit_cparams, fit_cparams.n_ctx); // the fit sets its cells
                 const common_fit_extra_model extra{draft_path.c_str(), &extra_mp, &extra_cp, false};
                 AllocationWatch fit_watch; // llama.cpp says why a fit failed only in its log
                 auto st = common_fit_params(path.c_str(), &mparams, &fit_cparams, split.data(), overrides.data(), margins.data(),

@@ -19,6 +19,17 @@ Speculation::~Speculation() {
     if (batch.token) llama_batch_free(batch);
 }
 
+llama_context_params draftContextParams(llama_context_params cp, uint32_t n_ctx) {
+    cp.n_ctx = n_ctx;
+    cp.n_outputs_max = std::max<uint32_t>(1, cp.n_seq_max);
+    cp.n_outputs_max_per_seq = 1;
+    cp.type_k = GGML_TYPE_F16;
+    cp.type_v = GGML_TYPE_F16;
+    cp.embeddings = false;
+    cp.pooling_type = LLAMA_POOLING_TYPE_UNSPECIFIED;
+    return cp;
+}
+
 std::unique_ptr<Speculation> makeSpeculation(const ModelHandle & model, llama_context * ctx, const llama_context_params & cp) {
     if (model.specKind == "none") return nullptr;
     auto sp = std::make_unique<Speculation>();
@@ -42,19 +53,8 @@ std::unique_ptr<Speculation> makeSpeculation(const ModelHandle & model, llama_co
     p.draft.p_min = model.draftPMin;
     if (sp->kind == "draft") {
         if (!model.draft) throw HearthError(codes::internal, "speculative decoding: the draft model is not loaded");
-        // the draft's context: as many sequences and cells as the target's, one output per sequence
-        // (common_base_params_to_speculative), an F16 cache
-        llama_context_params dcp = cp;
-        dcp.n_ctx = llama_n_ctx(ctx);
-        dcp.n_batch = llama_n_batch(ctx);
-        dcp.n_ubatch = llama_n_ubatch(ctx);
-        dcp.n_outputs_max = (uint32_t) n_seq;
-        dcp.n_outputs_max_per_seq = 1;
-        dcp.type_k = GGML_TYPE_F16;
-        dcp.type_v = GGML_TYPE_F16;
-        dcp.embeddings = false;
-        dcp.pooling_type = LLAMA_POOLING_TYPE_UNSPECIFIED;
-        sp->ctx_dft = llama_init_from_model(model.draft, dcp);
+        // the draft's context: as many cells as the target's (its batch clamped as the target's was)
+        sp->ctx_dft = llama_init_from_model(model.draft, draftContextParams(cp, llama_n_ctx(ctx)));
         if (!sp->ctx_dft) throw HearthError(codes::context_failed, "llama.cpp could not create a context for the draft model " + model.draftPath + " (see the engine log)");
         if (common_context_can_seq_rm(sp->ctx_dft) != COMMON_CONTEXT_SEQ_RM_TYPE_PART) {
             throw HearthError(codes::not_supported, "the draft model " + model.draftPath + " is recurrent or hybrid: its cache cannot drop a rejected draft");

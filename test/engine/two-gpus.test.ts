@@ -100,6 +100,16 @@ function taken(m: MemoryBreakdown) {
     expect(r.timings.draftTokens).toBeGreaterThan(0);
     expect(r.timings.acceptedTokens).toBeGreaterThan(0);
     await gpus.unload('drafting');
+
+    // split by layer, all of them on the second local GPU: the draft's layers go there too, none to the
+    // remote GPU (the split by free memory would give it most: its memory is this machine's RAM)
+    const split = { ...BASE, splitMode: 'layer' as const, tensorSplit: [0, 0, 1], draftModel: TINY_SPM };
+    const splitEst = await gpus.estimate(TINY_SPM, split);
+    const models = Object.fromEntries(splitEst.devices.map((d) => [d.name, d.model]));
+    expect(models).toEqual({ RPC0: 0, Vulkan0: 0, Vulkan1: 2 * alone.devices[0].model });
+    await gpus.load('drafting', TINY_SPM, split);
+    expect(taken(await gpus.memory('drafting'))).toEqual(taken(splitEst));
+    await gpus.unload('drafting');
   });
 
   test('layers split 1:3 between the two local GPUs (none remote): both hold layers, as estimated; the projector goes to the first', async () => {
@@ -169,7 +179,7 @@ function taken(m: MemoryBreakdown) {
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  test("with too little room for its own split, the fit gives each GPU its layers: the estimate shown before the load places them so, and the load takes exactly that; a split of the user's own is kept, and where it overfills a GPU the plan says so", async () => {
+  test("with too little room for its own split, the fit gives each GPU its layers: the estimate shown before the load places them so, and the load takes exactly that; a split of the user's own is kept, and where it overfills a GPU the plan says so; a split of zeros is none", async () => {
     const free = Math.min(...(await gpus.devices()).filter((d) => d.backend === 'Vulkan').map((d) => d.memoryFree)) / 2 ** 20;
     // room on each GPU for the output layer (39 MiB), its compute buffer (34 MiB) and little more, so
     // llama.cpp's own split (by free memory, even here) overfills the second GPU and the fit moves layers to the first
@@ -197,5 +207,14 @@ function taken(m: MemoryBreakdown) {
     expect(asSplit.fit).toMatchObject({ fits: false, tensorSplit: [] });
     expect(asSplit.reason).toMatch(/^Does not fit as split: with a context of 256 tokens, less than \d+ MiB would stay free on Vulkan1\. llama\.cpp's fit moves layers only when Tensor split is empty/);
     expect(taken(asSplit.estimate)).toEqual(taken(await gpus.estimate(model, { ...mine, gpuLayers: 'max' })));
+
+    // a split of zeros is none to llama.cpp: the fit splits as it would without one, and the load follows
+    const zeros = { ...params, tensorSplit: [0, 0] };
+    const asNone = await planLoad(gpus, model, zeros, marginMiB);
+    expect(asNone.fit!.tensorSplit).toEqual(split);
+    expect(taken(asNone.estimate)).toEqual(taken(plan.estimate));
+    await gpus.load('fitted', model, zeros);
+    expect(taken(await gpus.memory('fitted'))).toEqual(taken(plan.estimate));
+    await gpus.unload('fitted');
   });
 });

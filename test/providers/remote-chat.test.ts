@@ -53,7 +53,10 @@ function serverEngine(engine: EngineClient): EngineClient {
       const onPiece = opts.onPiece;
       const halves = (c: string) => { const chars = [...c]; const h = Math.ceil(chars.length / 2); return [chars.slice(0, h).join(''), chars.slice(h).join('')].filter((x) => x); };
       return chatFn(id, r, { ...opts, onPiece: (content, reasoning, probs) => {
-        if (reasoning || probs) return onPiece(content, reasoning, probs);
+        if (reasoning || probs) {
+          if (content) cut.push(content);
+          return onPiece(content, reasoning, probs);
+        }
         for (const half of halves(content)) {
           cut.push(half);
           onPiece(half, '', undefined);
