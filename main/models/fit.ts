@@ -90,9 +90,11 @@ function describeLayers(fit: FitResult, est: Estimate, marginMiB: number, tensor
     const over = gpus.filter((d) => !keepsMargin(d, marginMiB * 2 ** 20)).map((d) => d.name);
     const moves = "llama.cpp's fit moves layers only when Tensor split is empty";
     if (over.length === 0) return `As split, with ${ctx}, leaving at least ${marginMiB} MiB free (${moves}).`;
-    return `Does not fit as split: with ${ctx}, less than ${marginMiB} MiB would stay free on ${over.join(', ')}. ${moves}: clear it, or set GPU layers to a smaller number.`;
+    return `Does not fit as split: with ${ctx}, less than ${marginMiB} MiB would stay free on ${over.join(', ')}. ${moves}: clear it, change the proportions, shorten the context, or set GPU layers to a smaller number.`;
   }
   if (!fit.fits) return `Does not fit: even with the fewest layers on ${names} and ${ctx}, less than ${marginMiB} MiB would stay free.`;
+  // the fit's counts per GPU count the output layer as one
+  if (layers >= total && split) return `All ${total} layers (the output layer counts as one) on ${names} with ${ctx}, leaving at least ${marginMiB} MiB free.`;
   if (layers >= total) return `All ${est.layers} layers and the output layer on ${names} with ${ctx}, leaving at least ${marginMiB} MiB free.`;
   return `${layers} of ${total} layers (the output layer counts as one) on ${names} with ${ctx}: more would leave less than ${marginMiB} MiB free; the rest runs on the CPU.`;
 }

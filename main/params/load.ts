@@ -116,7 +116,7 @@ export const LOAD_SETTINGS = {
   tensorSplit: custom(z.array(z.number().min(0).max(TENSOR_SPLIT_MAX)).max(MAX_DEVICES), {
     kind: 'numbers',
     label: 'Tensor split',
-    help: "Proportions per GPU in llama.cpp's order (remote devices first, as Main GPU lists them), like 3, 1. Blank (or all zeros): by free memory, or with GPU layers Auto as llama.cpp's fit chooses. A split given here is used as it is: the fit then only checks it.",
+    help: "Proportions per GPU in llama.cpp's order (remote devices first, as Main GPU lists them), like 3, 1. Blank (or all zeros): by free memory, or with GPU layers Auto as llama.cpp's fit chooses. With several GPUs a split given here is kept: the fit moves no layers (it may still shorten an automatic context).",
     group: 'Several GPUs',
     maxItems: MAX_DEVICES,
   }),

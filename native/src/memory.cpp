@@ -160,7 +160,7 @@ static void parseParams(const Napi::Value & v, llama_model_params & mp, llama_co
     if (overrides) mp.tensor_buft_overrides = overrides->list.data();
     if (draft && p.load.speculativeKind() == "draft" && !p.load.draft_model.empty()) {
         draft->path = p.load.draft_model;
-        draft->mp = p.load.draftModel();
+        draft->mp = p.load.draftModel(split.empty() ? nullptr : split.data()); // `split`: the caller keeps it alive
     }
 }
 
@@ -175,7 +175,7 @@ Napi::Value EstimateMemory(const Napi::CallbackInfo & info) {
     DraftOf draft;
     std::string mmproj;
     parseParams(info.Length() > 1 ? info[1] : env.Undefined(), mp, cp, *split, overrides, &draft, &mmproj);
-    if (!split->empty()) mp.tensor_split = draft.mp.tensor_split = split->data();
+    if (!split->empty()) mp.tensor_split = split->data();
     auto devs = std::make_shared<std::vector<DeviceMem>>();
     auto host = std::make_shared<DeviceMem>();
     auto hp = std::make_shared<std::vector<uint32_t>>(4, 0);
@@ -207,7 +207,7 @@ Napi::Value EstimateMemory(const Napi::CallbackInfo & info) {
                 // the draft model and its context (as many cells as the target's) on the same devices
                 std::vector<ggml_backend_dev_t> ddevs;
                 uint32_t dngl = 0, dctx = 0, dexp = 0;
-                const llama_context_params dcp = draftContextParams(cp, cp.n_ctx ? cp.n_ctx : n_ctx_train);
+                const llama_context_params dcp = draftContextParams(cp, n_ctx_train);
                 common_device_memory_data_vec dmem;
                 try {
                     dmem = common_get_device_memory_data(draft.path.c_str(), &draft.mp, &dcp, ddevs, dngl, dctx, dexp, GGML_LOG_LEVEL_ERROR);
@@ -273,8 +273,7 @@ Napi::Value FitParams(const Napi::CallbackInfo & info) {
             LlamaAlone alone; // it swaps the process-wide logger (llama_gate.h)
             Activity fitting("fit", path); // watched by the host while it runs alone; its log lines are its progress
             const size_t nd = llama_max_devices();
-            std::vector<float> split = user_split->empty() ? std::vector<float>(nd, 0.0f) : *user_split;
-            split.resize(std::max(split.size(), nd), 0.0f); // fit.h: at least llama_max_devices() entries
+            std::vector<float> split(nd, 0.0f); // where the fit writes its split (fit.h: at least llama_max_devices() entries)
             if (!user_split->empty()) mp.tensor_split = user_split->data();
             std::vector<llama_model_tensor_buft_override> overrides(llama_max_tensor_buft_overrides(), {nullptr, nullptr});
             std::vector<size_t> margins(nd, (size_t) (margin_mib * 1024 * 1024));
@@ -285,8 +284,7 @@ Napi::Value FitParams(const Napi::CallbackInfo & info) {
             }
             // a draft model shares the devices: llama.cpp's fit counts it, its context following the target's
             llama_model_params dmp = draft.mp;
-            if (!user_split->empty()) dmp.tensor_split = user_split->data(); // the user's, as the target's before the fit
-            llama_context_params dcp = draftContextParams(cp, cp.n_ctx);
+            llama_context_params dcp = draftContextParams(cp, 0); // the fit sets its cells
             const common_fit_extra_model extra{draft.path.c_str(), &dmp, &dcp, false};
             AllocationWatch fit_watch; // llama.cpp says why a fit failed only in its log
             common_params_fit_status st = common_fit_params(path.c_str(), &mp, &cp, split.data(), overrides.data(), margins.data(),

@@ -139,7 +139,8 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
     // speculative decoding: the draft model is loaded after the target, on the same devices
     const std::string spec_kind = p.load.no_alloc ? "none" : p.load.speculativeKind();
     const std::string draft_path = p.load.draft_model;
-    llama_model_params draft_mparams = p.load.draftModel();
+    // on the user's split (the fit measures it so, as llama.cpp's does); loaded on the target's after the fit
+    llama_model_params draft_mparams = p.load.draftModel(user_split->empty() ? nullptr : user_split->data());
     const int32_t draft_max = p.load.draft_max, draft_min = p.load.draft_min;
     const float draft_p_min = p.load.draft_p_min;
     if (spec_kind == "draft" && draft_path.empty()) throw makeError(env, codes::invalid_argument, "speculative \"draft\" needs a draft model (draftModel)");
@@ -200,8 +201,7 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
                 }
                 // a draft model shares the devices: llama.cpp's fit counts it (its context follows the target's)
                 llama_model_params extra_mp = draft_mparams;
-                extra_mp.tensor_split = mparams.tensor_split; // the user's split, or none: the fit's is not yet written
-                llama_context_params extra_cp = draftContextParams(fit_cparams, fit_cparams.n_ctx); // the fit sets its cells
+                llama_context_params extra_cp = draftContextParams(fit_cparams, 0); // the fit sets its cells
                 const common_fit_extra_model extra{draft_path.c_str(), &extra_mp, &extra_cp, false};
                 AllocationWatch fit_watch; // llama.cpp says why a fit failed only in its log
                 auto st = common_fit_params(path.c_str(), &mparams, &fit_cparams, split.data(), overrides.data(), margins.data(),

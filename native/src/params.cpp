@@ -378,8 +378,9 @@ std::string LoadParams::speculativeKind() const {
     return speculative;
 }
 
-llama_model_params LoadParams::draftModel() const {
+llama_model_params LoadParams::draftModel(const float * target_split) const {
     llama_model_params p = model();
+    p.tensor_split = target_split;
     p.n_gpu_layers = !gpu_auto && !gpu_max && gpu_layers == 0 ? 0 : -1;
     return p;
 }

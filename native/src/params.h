@@ -53,9 +53,9 @@ struct LoadParams {
     // the kind of drafting these settings ask for: "none", "draft" or an n-gram kind (llama.cpp's names)
     std::string speculativeKind() const;
     // the draft model's parameters: all its layers where the target has any on a GPU, split over the GPUs
-    // as the target's (split mode and main GPU here; the caller points its tensor_split at the target's, as
-    // llama.cpp's common_base_params_to_speculative keeps the target's), so both are on the same devices
-    llama_model_params draftModel() const;
+    // as the target's (its split mode, main GPU and `target_split`, the target's tensor_split: llama.cpp's
+    // common_base_params_to_speculative keeps them), so both are on the same devices
+    llama_model_params draftModel(const float * target_split) const;
 
     // llama.cpp's model parameters (the tensor split and the overrides are the caller's: they must
     // outlive the load; model() leaves both unset)

@@ -33,10 +33,11 @@ struct Speculation {
 };
 
 // The draft model's context beside a target's context made with `cp` (llama.cpp's
-// common_base_params_to_speculative): `n_ctx` cells and the target's batch and sequences, one output per
-// sequence, an F16 cache, no embeddings. The drafter makes its context so, and the estimate and both fits
-// (fitParams, a load's) reckon the draft's memory so.
-llama_context_params draftContextParams(llama_context_params cp, uint32_t n_ctx);
+// common_base_params_to_speculative): the target's context size as asked (none: `n_ctx_train`, the
+// target's), so llama.cpp rounds both to the same cells and clamps both batches alike; the target's
+// sequences, one output per sequence, an F16 cache, no embeddings. The drafter makes its context so, and
+// the estimate and both fits (fitParams, a load's, which set the cells themselves) reckon the draft's memory so.
+llama_context_params draftContextParams(llama_context_params cp, uint32_t n_ctx_train);
 
 // The drafter for a context of `model` (null: the model's load settings ask for none). Throws
 // HearthError: a draft whose vocabulary llama.cpp finds incompatible with the target's (load_failed,

@@ -19,8 +19,8 @@ Speculation::~Speculation() {
     if (batch.token) llama_batch_free(batch);
 }
 
-llama_context_params draftContextParams(llama_context_params cp, uint32_t n_ctx) {
-    cp.n_ctx = n_ctx;
+llama_context_params draftContextParams(llama_context_params cp, uint32_t n_ctx_train) {
+    if (cp.n_ctx == 0) cp.n_ctx = n_ctx_train;
     cp.n_outputs_max = std::max<uint32_t>(1, cp.n_seq_max);
     cp.n_outputs_max_per_seq = 1;
     cp.type_k = GGML_TYPE_F16;
@@ -53,8 +53,7 @@ std::unique_ptr<Speculation> makeSpeculation(const ModelHandle & model, llama_co
     p.draft.p_min = model.draftPMin;
     if (sp->kind == "draft") {
         if (!model.draft) throw HearthError(codes::internal, "speculative decoding: the draft model is not loaded");
-        // the draft's context: as many cells as the target's (its batch clamped as the target's was)
-        sp->ctx_dft = llama_init_from_model(model.draft, draftContextParams(cp, llama_n_ctx(ctx)));
+        sp->ctx_dft = llama_init_from_model(model.draft, draftContextParams(cp, llama_model_n_ctx_train(model.model)));
         if (!sp->ctx_dft) throw HearthError(codes::context_failed, "llama.cpp could not create a context for the draft model " + model.draftPath + " (see the engine log)");
         if (common_context_can_seq_rm(sp->ctx_dft) != COMMON_CONTEXT_SEQ_RM_TYPE_PART) {
             throw HearthError(codes::not_supported, "the draft model " + model.draftPath + " is recurrent or hybrid: its cache cannot drop a rejected draft");

@@ -110,6 +110,14 @@ function taken(m: MemoryBreakdown) {
     await gpus.load('drafting', TINY_SPM, split);
     expect(taken(await gpus.memory('drafting'))).toEqual(taken(splitEst));
     await gpus.unload('drafting');
+
+    // a context size llama.cpp rounds up (300 → 512 cells) with batches larger than it asked: the draft's
+    // context takes the target's batch as the target's own (clamped to 300), as estimated
+    const odd = { ...params, contextSize: 300, batchSize: 512, ubatchSize: 512 };
+    const oddEst = await gpus.estimate(TINY_SPM, odd);
+    await gpus.load('drafting', TINY_SPM, odd);
+    expect(taken(await gpus.memory('drafting'))).toEqual(taken(oddEst));
+    await gpus.unload('drafting');
   });
 
   test('layers split 1:3 between the two local GPUs (none remote): both hold layers, as estimated; the projector goes to the first', async () => {

@@ -20,7 +20,7 @@ const fit = (f: Partial<FitResult>): FitResult => ({ fits: true, gpuLayers: -1, 
 
 test("the fit's own split names each GPU's layers, a GPU given none too", () => {
   expect(describeFit(fit({ gpuLayers: 5, tensorSplit: [4, 1] }), estimate(36, 41), 1972)).toBe(
-    'All 4 layers and the output layer on Vulkan0 (4 layers), Vulkan1 (1 layer) with a context of 256 tokens, leaving at least 1972 MiB free.',
+    'All 5 layers (the output layer counts as one) on Vulkan0 (4 layers), Vulkan1 (1 layer) with a context of 256 tokens, leaving at least 1972 MiB free.',
   );
   // zeros after the last GPU given any are not sent: the GPU still shows, with none
   expect(describeFit(fit({ gpuLayers: 5, tensorSplit: [5] }), estimate(77, 0), 1972)).toContain('on Vulkan0 (5 layers), Vulkan1 (0 layers) with');
@@ -32,7 +32,7 @@ test("the fit's own split names each GPU's layers, a GPU given none too", () => 
 test("a split of the user's that the fit could not move: what overfills, and what to change; one that keeps the margin says so", () => {
   const over = describeFit(fit({ fits: false }), estimate(10, 100), 1972, [1, 3]);
   expect(over).toBe(
-    "Does not fit as split: with a context of 256 tokens, less than 1972 MiB would stay free on Vulkan1. llama.cpp's fit moves layers only when Tensor split is empty: clear it, or set GPU layers to a smaller number.",
+    "Does not fit as split: with a context of 256 tokens, less than 1972 MiB would stay free on Vulkan1. llama.cpp's fit moves layers only when Tensor split is empty: clear it, change the proportions, shorten the context, or set GPU layers to a smaller number.",
   );
   // llama.cpp shortened the context, then refused to move the user's layers: at that context it fits
   expect(describeFit(fit({ fits: false, contextSize: 1024 }), estimate(10, 10), 1972, [1, 3])).toBe(
