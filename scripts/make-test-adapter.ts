@@ -69,6 +69,8 @@ export interface TestControlVectorOptions {
   embeddingLength?: number;
   std?: number;
   seed?: number;
+  /** the layers given a direction (default: each from 1) */
+  layers?: number[];
 }
 
 /** Writes a control vector for the test model of `size` (a direction for each layer from 1); returns its path. */
@@ -79,7 +81,7 @@ export async function writeTestControlVector(o: TestControlVectorOptions): Promi
   w.setString('general.architecture', 'controlvector');
   w.setString('controlvector.model_hint', 'llama');
   w.setInt32('controlvector.layer_count', hp.blockCount - 1);
-  for (let il = 1; il < hp.blockCount; il++) {
+  for (const il of o.layers ?? Array.from({ length: hp.blockCount - 1 }, (_, i) => i + 1)) {
     w.addTensor({ name: `direction.${il}`, shape: [nEmbd], type: 'F32', data: noise(nEmbd, o.std ?? 1, (o.seed ?? 11) + il) });
   }
   await fs.promises.mkdir(path.dirname(path.resolve(o.out)), { recursive: true });

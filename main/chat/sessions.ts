@@ -11,7 +11,9 @@
  * turn's prefix reuse finds it, after a restart too. A state saved under another fingerprint, or one
  * the engine refuses, is deleted and the turn reads the conversation again: never an error.
  * The saved states are bounded by the thread-cache settings (disk budget, oldest first; age), and a
- * deleted thread's state goes with it. Temporary chats are never written to disk.
+ * deleted thread's state goes with it. Temporary chats are never written to disk, nor is a sequence
+ * whose cells may hold another conversation than its thread's (a guest's turn, when every sequence
+ * was generating; a title's, in a context of one sequence).
  */
 import { createHash } from 'crypto';
 import { promises as fsp } from 'fs';
@@ -96,6 +98,15 @@ interface Slot {
   lastUsed: number;
   /** turns running on it */
   busy: number;
+  /** other threads' turns running on it (every sequence was generating when they came) */
+  guests: string[];
+  /** its cells may hold another conversation (a guest's, or a title's in a context of one sequence): never saved as this thread's */
+  foreign: boolean;
+}
+
+/** A sequence no turn runs on. */
+function idle(s: Slot): boolean {
+  return s.busy === 0 && s.guests.length === 0;
 }
 
 export interface AcquireResult {
@@ -159,6 +170,8 @@ export class ThreadSessions {
       }
       let seq = this.seqOf(threadId);
       const held = seq !== undefined;
+      // this turn runs after any guest's and leaves the thread's own conversation in the cells
+      if (held) this.slots.get(seq!)!.foreign = false;
       let tokens: number[] = [];
       let contextSize = 0;
       try {
@@ -174,19 +187,23 @@ export class ThreadSessions {
         const free = seqs.find((s) => !this.slots.has(s));
         if (free !== undefined) seq = free;
         else {
-          const idle = seqs.filter((s) => this.slots.get(s)!.busy === 0).sort((a, b) => this.slots.get(a)!.lastUsed - this.slots.get(b)!.lastUsed);
-          if (idle.length === 0) {
-            // every sequence is generating: share the least recent one without taking it (its turn runs first)
+          const idleSeqs = seqs.filter((s) => idle(this.slots.get(s)!)).sort((a, b) => this.slots.get(a)!.lastUsed - this.slots.get(b)!.lastUsed);
+          if (idleSeqs.length === 0) {
+            // every sequence is generating: share the least recent one without taking it (its turns run
+            // first); what this turn leaves there is not its holder's to save
             const lru = [...seqs].sort((a, b) => this.slots.get(a)!.lastUsed - this.slots.get(b)!.lastUsed)[0];
+            const host = this.slots.get(lru)!;
+            host.guests.push(threadId);
+            host.foreign = true;
             return { seq: lru, restored: 0 };
           }
-          seq = idle[0];
+          seq = idleSeqs[0];
           const victim = this.slots.get(seq)!;
-          if ((tokens[seq] ?? 0) > 0) await this.save(victim.threadId, seq, loaded);
+          if ((tokens[seq] ?? 0) > 0) await this.save(victim, seq, loaded);
           this.slots.delete(seq);
         }
       }
-      const slot: Slot = this.slots.get(seq) ?? { threadId, lastUsed: this.now(), busy: 0 };
+      const slot: Slot = this.slots.get(seq) ?? { threadId, lastUsed: this.now(), busy: 0, guests: [], foreign: false };
       slot.busy++;
       slot.lastUsed = this.now();
       this.slots.set(seq, slot);
@@ -204,12 +221,19 @@ export class ThreadSessions {
   /**
    * Room for `need` more tokens in the shared cache: the least recently used idle threads' states are
    * saved and their sequences freed until it is there, so the engine never drops a live thread's
-   * cells unsaved (it frees idle sequences itself when a decode finds no room). Never throws.
+   * cells unsaved (it frees idle sequences itself when a decode finds no room). `runsOn`: the sequence
+   * the request will run on, when a thread may hold it too (the titles' in a context of one sequence):
+   * its cells are then no longer that thread's to save. Never throws.
    */
-  makeRoom(need: number): Promise<void> {
+  makeRoom(need: number, runsOn?: number): Promise<void> {
     return this.serial(async () => {
       const loaded = this.deps.loaded();
-      if (!loaded || loaded.loadId !== this.loadId || need <= 0) return;
+      if (!loaded || loaded.loadId !== this.loadId) return;
+      if (runsOn !== undefined) {
+        const host = this.slots.get(runsOn);
+        if (host) host.foreign = true;
+      }
+      if (need <= 0) return;
       try {
         const info = await this.deps.engine.contextInfo(CHAT_MODEL_ID);
         await this.room(info.sequenceTokens, info.contextSize, need, null, loaded);
@@ -221,10 +245,10 @@ export class ThreadSessions {
 
   private async room(tokens: number[], contextSize: number, need: number, keep: string | null, loaded: LoadedChat): Promise<void> {
     let free = contextSize - tokens.reduce((n, t) => n + t, 0);
-    const idle = [...this.slots].filter(([seq, s]) => s.busy === 0 && s.threadId !== keep && (tokens[seq] ?? 0) > 0).sort(([, a], [, b]) => a.lastUsed - b.lastUsed);
-    for (const [seq, s] of idle) {
+    const idleSlots = [...this.slots].filter(([seq, s]) => idle(s) && s.threadId !== keep && (tokens[seq] ?? 0) > 0).sort(([, a], [, b]) => a.lastUsed - b.lastUsed);
+    for (const [seq, s] of idleSlots) {
       if (free >= need) return;
-      await this.save(s.threadId, seq, loaded);
+      await this.save(s, seq, loaded);
       await this.deps.engine.clearSequence(CHAT_MODEL_ID, seq).catch((e: Error) => this.deps.logger.warn(`sessions: sequence ${seq} could not be cleared: ${e.message}`));
       this.slots.delete(seq);
       free += tokens[seq] ?? 0;
@@ -232,12 +256,19 @@ export class ThreadSessions {
     }
   }
 
-  /** A turn on the thread's sequence ended. */
+  /** A turn on the thread's sequence (or as a guest on another's) ended. */
   release(threadId: string): void {
     for (const s of this.slots.values()) {
       if (s.threadId === threadId && s.busy > 0) {
         s.busy--;
         s.lastUsed = this.now();
+        return;
+      }
+    }
+    for (const s of this.slots.values()) {
+      const i = s.guests.indexOf(threadId);
+      if (i >= 0) {
+        s.guests.splice(i, 1);
         return;
       }
     }
@@ -261,7 +292,7 @@ export class ThreadSessions {
         this.deps.logger.warn(`sessions: the context could not be read: ${(e as Error).message}`);
         return;
       }
-      for (const [seq, s] of this.slots) if (s.busy === 0 && (tokens[seq] ?? 0) > 0) await this.save(s.threadId, seq, loaded);
+      for (const [seq, s] of this.slots) if (idle(s) && (tokens[seq] ?? 0) > 0) await this.save(s, seq, loaded);
       this.slots = new Map();
       this.loadId = null;
     });
@@ -273,7 +304,7 @@ export class ThreadSessions {
       for (const [seq, s] of this.slots) {
         if (s.threadId !== threadId) continue;
         this.slots.delete(seq);
-        if (s.busy === 0) await this.deps.engine.clearSequence(CHAT_MODEL_ID, seq).catch(() => undefined);
+        if (idle(s)) await this.deps.engine.clearSequence(CHAT_MODEL_ID, seq).catch(() => undefined);
       }
       await this.remove(threadId);
     });
@@ -296,6 +327,10 @@ export class ThreadSessions {
       return;
     }
     const now = this.now();
+    // a save that failed midway (the chain runs one at a time: none is being written now)
+    for (const n of names) {
+      if (/\.(kv|json)\.tmp$/.test(n) && FILE_ID.test(n.replace(/\.(kv|json)\.tmp$/, ''))) await fsp.rm(path.join(this.deps.dir, n), { force: true }).catch(() => undefined);
+    }
     const kept: { threadId: string; meta: Meta; bytes: number }[] = [];
     const ids = new Set(names.filter((n) => n.endsWith('.kv') || n.endsWith('.json')).map((n) => n.replace(/\.(kv|json)$/, '')));
     for (const threadId of ids) {
@@ -322,6 +357,8 @@ export class ThreadSessions {
     const f = this.files(threadId);
     if (!f) return null;
     try {
+      // a regular file only (a FIFO would block the read for good)
+      if (!(await fsp.lstat(f.meta)).isFile()) return null;
       const r = Meta.safeParse(JSON.parse(await fsp.readFile(f.meta, 'utf8')));
       return r.success ? r.data : null;
     } catch {
@@ -335,10 +372,11 @@ export class ThreadSessions {
     await Promise.all([f.kv, f.meta].map((p) => fsp.rm(p, { force: true }).catch((e: Error) => this.deps.logger.warn(`sessions: ${p} could not be deleted: ${e.message}`))));
   }
 
-  /** Writes a sequence's state to the thread's files, then keeps the folder in its bounds. */
-  private async save(threadId: string, seq: number, loaded: LoadedChat): Promise<void> {
+  /** Writes a sequence's state to its thread's files, then keeps the folder in its bounds. */
+  private async save(slot: Slot, seq: number, loaded: LoadedChat): Promise<void> {
+    const { threadId } = slot;
     const f = this.files(threadId);
-    if (!f || !this.deps.persist(threadId) || this.deps.settings().diskBudgetMiB === 0) return;
+    if (!f || slot.foreign || !this.deps.persist(threadId) || this.deps.settings().diskBudgetMiB === 0) return;
     try {
       await fsp.mkdir(this.deps.dir, { recursive: true });
       // the description goes first and is rewritten last: a state whose description is missing or older is never trusted

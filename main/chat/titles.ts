@@ -46,8 +46,9 @@ export async function nameThread(
   const TITLE_MAX_TOKENS = 16;
   const text = wellFormed(firstMessage.slice(0, 2000));
   try {
-    // room for it without the engine dropping a thread's cache unsaved
-    await deps.sessions?.makeRoom(tokensNeeded(text.length + 200, TITLE_MAX_TOKENS));
+    // room for it without the engine dropping a thread's cache unsaved (and in a context of one
+    // sequence, the thread there no longer has its own conversation in it)
+    await deps.sessions?.makeRoom(tokensNeeded(text.length + 200, TITLE_MAX_TOKENS), TITLE_SEQ);
     const r = await deps.engine.chat(
       CHAT_MODEL_ID,
       {

@@ -6,6 +6,8 @@
 #include <sys/stat.h>
 
 #include "errors.h"
+#include "ggml.h"
+#include "gguf.h"
 #include "util.h"
 
 namespace hearth {
@@ -24,6 +26,34 @@ constexpr double ADAPTER_SCALE_MAX = 10;
 bool isFile(const std::string & path) {
     struct stat st {};
     return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+// Why llama.cpp must not read a control vector file for a model n_embd wide with n_layer layers (empty:
+// it may). common_control_vector_load trusts each direction.<layer>'s number: it sizes and indexes its
+// buffer by n_embd * layer in 32-bit ints, so a large one writes outside it (or zero-fills gigabytes).
+// Here, from the header alone: every tensor is direction.<1..n_layer>, F32, one vector n_embd wide.
+std::string cvecProblem(const std::string & path, int64_t n_embd, int64_t n_layer) {
+    ggml_context * meta = nullptr;
+    gguf_init_params gp = {/* .no_alloc = */ true, /* .ctx = */ &meta};
+    gguf_context * g = gguf_init_from_file(path.c_str(), gp);
+    if (!g) return "it is not a GGUF file llama.cpp can read";
+    std::string why;
+    const int64_t n = gguf_get_n_tensors(g);
+    for (int64_t i = 0; i < n && why.empty(); i++) {
+        const std::string name = gguf_get_tensor_name(g, i);
+        const std::string num = name.rfind("direction.", 0) == 0 ? name.substr(10) : "";
+        bool digits = !num.empty() && num.size() <= 9;
+        for (char c : num) digits = digits && std::isdigit((unsigned char) c);
+        const long layer = digits ? std::stol(num) : 0;
+        const ggml_tensor * t = ggml_get_tensor(meta, name.c_str());
+        if (!digits) why = "its tensor " + name + " is not named direction.<layer>";
+        else if (layer < 1 || layer > n_layer) why = "its tensor " + name + " is for layer " + num + "; the model's layers are 1 to " + std::to_string(n_layer);
+        else if (!t || t->type != GGML_TYPE_F32 || ggml_n_dims(t) != 1) why = "its tensor " + name + " is not one F32 vector";
+        else if (t->ne[0] != n_embd) why = "its vectors are " + std::to_string(t->ne[0]) + " wide, the model's layers " + std::to_string(n_embd);
+    }
+    gguf_free(g);
+    ggml_free(meta);
+    return why;
 }
 
 } // namespace
@@ -91,6 +121,8 @@ void ContextAdapters::init(llama_model * model, llama_context * ctx, const Adapt
         }
         // each file alone first: which one does not fit is worth saying
         for (const auto & info : infos) {
+            const std::string problem = cvecProblem(info.fname, n_embd, n_layer);
+            if (!problem.empty()) throw HearthError(codes::invalid_argument, "the control vector " + info.fname + " does not fit " + model_name + ": " + problem);
             const common_control_vector_data one = common_control_vector_load({info});
             if (one.n_embd == -1) {
                 throw HearthError(codes::invalid_argument, "the control vector " + info.fname + " could not be read: it must be a GGUF of F32 vectors named direction.<layer> (see the engine log)");

@@ -373,10 +373,11 @@ void prepareRun(Context::State & st, GenRun & run) {
     if (rc.media) {
         if (const auto * img = rc.media->covering(n_past)) n_past = img->first;
     }
-    // sliding-window layers without a full cache (swaFull off) keep only the last window of positions: a
-    // prefix is reusable only while they still hold the window before it (as llama-server checks)
+    // sliding-window layers keep only the last window of positions without a full cache (swaFull off), and
+    // with one after a restore (llama.cpp saves no masked cell): a prefix is reusable only while they still
+    // hold the window before it (as llama-server checks)
     const int n_swa = llama_model_n_swa(model);
-    if (n_past > 0 && n_swa > 0 && !st.swa_full) {
+    if (n_past > 0 && n_swa > 0) {
         const llama_pos pos_min = llama_memory_seq_pos_min(mem, seq);
         if (pos_min > std::max<llama_pos>(0, (llama_pos) n_past - n_swa)) n_past = 0;
     }

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 
 #include "task.h"
@@ -19,6 +20,10 @@ static std::string sessionHeader(const Context::State & st) {
     return st.model->fingerprint + "|k=" + ggml_type_name(st.type_k) + "|v=" + ggml_type_name(st.type_v);
 }
 
+// A path as the addon gets it (UTF-8): std::filesystem reads it as wide on Windows, where a plain
+// std::string path would be read in the ANSI code page.
+static std::filesystem::path fsPath(const std::string & utf8) { return std::filesystem::u8path(utf8); }
+
 void runSave(Context::State & st, Task & t) {
     const auto & toks = st.seq_tokens[t.seq];
     if (toks.empty()) throw HearthError(codes::invalid_argument, "sequence " + std::to_string(t.seq) + " is empty: nothing to save");
@@ -27,10 +32,17 @@ void runSave(Context::State & st, Task & t) {
     size_t got = llama_state_seq_get_data(st.ctx, data.data(), size, t.seq);
     if (got == 0) throw HearthError(codes::session_failed, "llama.cpp could not serialize the sequence");
     std::string header = sessionHeader(st);
-    std::string tmp = t.path + ".tmp";
+    const std::string tmp = t.path + ".tmp";
+    const auto tmp_path = fsPath(tmp);
+    std::error_code ec;
+    std::filesystem::remove(tmp_path, ec); // a leftover (or a link planted there) is not written through
+    auto fail = [&](const std::string & why) {
+        std::filesystem::remove(tmp_path, ec);
+        throw HearthError(codes::session_failed, why);
+    };
     {
-        std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-        if (!f) throw HearthError(codes::session_failed, "cannot write " + tmp);
+        std::ofstream f(tmp_path, std::ios::binary | std::ios::trunc);
+        if (!f) fail("cannot write " + tmp);
         uint32_t hl = (uint32_t) header.size(), nt = (uint32_t) toks.size();
         uint64_t ds = got;
         f.write(SESSION_MAGIC, 8);
@@ -40,14 +52,25 @@ void runSave(Context::State & st, Task & t) {
         f.write((const char *) toks.data(), nt * sizeof(llama_token));
         f.write((const char *) &ds, 8);
         f.write((const char *) data.data(), ds);
-        if (!f) throw HearthError(codes::session_failed, "write to " + tmp + " failed");
+        f.close(); // its last flush can fail too (a full disk)
+        if (f.fail()) fail("write to " + tmp + " failed");
     }
-    if (std::rename(tmp.c_str(), t.path.c_str()) != 0) throw HearthError(codes::session_failed, "cannot rename " + tmp + " to " + t.path);
+    // replaces the file before it, on Windows too (std::rename refuses an existing one there)
+    std::filesystem::rename(tmp_path, fsPath(t.path), ec);
+    if (ec) fail("cannot rename " + tmp + " to " + t.path + ": " + ec.message());
     t.sessionTokens = (int) toks.size();
 }
 
 void runRestore(Context::State & st, Task & t) {
-    std::ifstream f(t.path, std::ios::binary);
+    const auto path = fsPath(t.path);
+    std::error_code ec;
+    // a regular file only: a FIFO would block the worker, a link could point anywhere
+    if (std::filesystem::symlink_status(path, ec).type() != std::filesystem::file_type::regular) {
+        throw HearthError(codes::session_failed, "cannot open session file " + t.path + " (not a regular file)");
+    }
+    const uint64_t file_size = std::filesystem::file_size(path, ec);
+    if (ec) throw HearthError(codes::session_failed, "cannot open session file " + t.path);
+    std::ifstream f(path, std::ios::binary);
     if (!f) throw HearthError(codes::session_failed, "cannot open session file " + t.path);
     char magic[8];
     uint32_t hl = 0, nt = 0;
@@ -64,11 +87,14 @@ void runRestore(Context::State & st, Task & t) {
         throw HearthError(codes::session_mismatch, "the session in " + t.path + " was saved for another model or cache type (" + header + "), not this one (" + want + ")");
     }
     f.read((char *) &nt, 4);
-    if (!f || (int) nt > (int) llama_n_ctx(st.ctx)) throw HearthError(codes::session_mismatch, t.path + ": " + std::to_string(nt) + " tokens do not fit this context");
+    if (!f || nt > llama_n_ctx(st.ctx)) throw HearthError(codes::session_mismatch, t.path + ": " + std::to_string(nt) + " tokens do not fit this context");
+    // the sizes it states must add up to the file's, before anything is allocated by them
+    const uint64_t before_data = 8 + 4 + (uint64_t) hl + 4 + (uint64_t) nt * sizeof(llama_token) + 8;
+    if (file_size < before_data) throw HearthError(codes::session_failed, t.path + ": truncated");
     std::vector<llama_token> toks(nt);
     f.read((char *) toks.data(), nt * sizeof(llama_token));
     f.read((char *) &ds, 8);
-    if (!f || ds > (1ull << 40)) throw HearthError(codes::session_failed, t.path + ": truncated");
+    if (!f || ds != file_size - before_data) throw HearthError(codes::session_failed, t.path + ": truncated or corrupt");
     std::vector<uint8_t> data(ds);
     f.read((char *) data.data(), ds);
     if (!f) throw HearthError(codes::session_failed, t.path + ": truncated");
@@ -79,9 +105,14 @@ void runRestore(Context::State & st, Task & t) {
         llama_memory_seq_rm(mem, t.seq, -1, -1);
         throw HearthError(codes::session_mismatch, t.path + ": llama.cpp rejected the saved state for this context");
     }
-    // the token list must describe the restored cells (one per position), or the next decode on this
-    // sequence fails
-    if (llama_memory_seq_pos_max(mem, t.seq) + 1 != (llama_pos) nt || llama_memory_seq_pos_min(mem, t.seq) > 0) {
+    // the token list must describe the restored cells (one per position up to the last), or the next
+    // decode on this sequence fails. Every position is restored for a plain model; llama.cpp saves only
+    // the last window of a sliding-window cache (masked cells are left out, with swaFull too: the window
+    // check in generation.cpp then decides what is reusable) and one cell of a recurrent state.
+    const llama_model * model = st.model->model;
+    const bool every_position = llama_model_n_swa(model) == 0 && !llama_model_is_recurrent(model) && !llama_model_is_hybrid(model);
+    const llama_pos pos_min = llama_memory_seq_pos_min(mem, t.seq);
+    if (llama_memory_seq_pos_max(mem, t.seq) + 1 != (llama_pos) nt || (every_position && pos_min > 0)) {
         llama_memory_seq_rm(mem, t.seq, -1, -1);
         throw HearthError(codes::session_mismatch, t.path + ": the saved state does not match its " + std::to_string(nt) + " tokens");
     }

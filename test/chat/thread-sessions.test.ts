@@ -10,6 +10,7 @@ import path from 'path';
 import { ThreadSessions } from '../../main/chat/sessions';
 import type { MessageDTO } from '../../main/ipc/contract';
 import { silentLogger } from '../../main/logging';
+import { CHAT_MODEL_ID } from '../../main/models/library';
 import { type ChatApp, chatApp, nextDone } from '../helpers/chat';
 
 jest.setTimeout(120_000);
@@ -193,4 +194,39 @@ test('a turn or title that needs room saves the least recently used thread first
   expect(fs.existsSync(kvFile(a, A.id))).toBe(true);
   const a2 = await send(a, A.id, 'and then?');
   expect(a2.metrics!.cachedTokens).toBeGreaterThanOrEqual(A.first.metrics!.promptTokens);
+});
+
+test("a turn run on another thread's sequence (every sequence was generating) is never saved as that thread's", async () => {
+  const a = open({ liveThreads: 1 }); // one sequence for threads
+  await a.call('models.load', { path: a.modelPath });
+  const P = await threadWithTurn(a, 'alpha');
+  const Q = await a.call('threads.create', { temporary: true });
+  const { sessions } = a.app;
+  const p = await sessions.acquire(P.id, 100); // P's turn is generating
+  const q = await sessions.acquire(Q.id, 100); // the temporary chat's turn comes: it runs after P's, on P's sequence
+  expect(q.seq).toBe(p.seq);
+  sessions.release(P.id);
+  const reply = await a.engine.chat(CHAT_MODEL_ID, { messages: [{ role: 'user', content: long('temporary') }], maxTokens: 4, seq: q.seq });
+  expect(reply.timings.promptTokens).toBeGreaterThan(100);
+  sessions.release(Q.id);
+  // another thread takes the sequence: what is there is the temporary chat's, so nothing is written as P's
+  const R = await a.call('threads.create', {});
+  const r = await sessions.acquire(R.id, 100);
+  expect(r.seq).toBe(p.seq);
+  expect(fs.existsSync(kvFile(a, P.id))).toBe(false);
+  expect((await a.engine.contextInfo(CHAT_MODEL_ID)).sequenceTokens[r.seq]).toBe(0); // cleared for R
+  sessions.release(R.id);
+  // a request on a thread's sequence that is not its turn (a title, in a context of one sequence) likewise
+  await a.engine.chat(CHAT_MODEL_ID, { messages: [{ role: 'user', content: long('title') }], maxTokens: 4, seq: r.seq });
+  await sessions.makeRoom(0, r.seq);
+  const S = await a.call('threads.create', {});
+  await sessions.acquire(S.id, 100);
+  expect(fs.existsSync(kvFile(a, R.id))).toBe(false);
+  sessions.release(S.id);
+  // and a thread's own turn on its sequence makes its cells its own again: saved when evicted
+  const s2 = await send(a, S.id, long('sigma'));
+  expect(s2.metrics!.promptTokens).toBeGreaterThan(100);
+  await sessions.acquire(R.id, 100);
+  expect(fs.existsSync(kvFile(a, S.id))).toBe(true);
+  sessions.release(R.id);
 });

@@ -7,6 +7,7 @@
  * model (other width) is refused with a clear error, and the model stays usable. A file listed twice
  * is refused by the schema, the host and the addon alike. Real host, real addon, generated files.
  */
+import fs from 'fs';
 import path from 'path';
 import { EngineClient } from '../../main/engine/client';
 import type { CompletionRequest, TokenLogprobs } from '../../main/engine/protocol';
@@ -203,6 +204,19 @@ describe('control vectors', () => {
     } finally {
       for (const id of ['cv1', 'cv0', 'cvPast']) await engine.unload(id);
     }
+  });
+
+  test("a control vector for layers the model lacks is refused before llama.cpp reads it (its loader sizes by layer in 32-bit ints)", async () => {
+    const dir = tempDir();
+    // 64 wide × layer 2^26 wraps to 0 in llama.cpp's int arithmetic: it wrote before its buffer
+    for (const layers of [[1, 67108864], [2000]]) {
+      const file = await writeTestControlVector({ out: path.join(dir, `layers-${layers.join('-')}.gguf`), layers });
+      const e = await errorOf(engine.load('cvLayers', TINY_SPM, { ...BASE, controlVectors: [{ path: file, scale: 1 }] }));
+      expect(e.code).toBe('invalid_argument');
+      expect(e.message).toContain(`its tensor direction.${layers[layers.length - 1]} is for layer ${layers[layers.length - 1]}; the model's layers are 1 to 2`);
+    }
+    expect((await run('plain')).tokens).toHaveLength(12);
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 
   test('a control vector for another width is refused with a clear error', async () => {

@@ -2,6 +2,7 @@
  * The engine end to end: EngineClient → host process → native addon → llama.cpp, on generated GGUF
  * models. Nothing is mocked.
  */
+import { execFileSync } from 'child_process';
 import fs from 'fs';
 import path from 'path';
 import { z } from 'zod';
@@ -207,6 +208,45 @@ describe('generation', () => {
     const err = await errorOf(engine.restoreSession('bpe', file));
     expect(err.code).toBe('session_mismatch');
     await engine.unload('bpe');
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('a session file is read only when it is a regular file whose sizes add up; a save writes no link', async () => {
+    const dir = tempDir();
+    const prompt = await engine.tokenize(M, 'In a village by the mountains there lived');
+    await engine.complete(M, { prompt, maxTokens: 4, ignoreEos: true, sampling: { temperature: 0 } });
+    const file = path.join(dir, 'seq.kv');
+    // a link left where the save writes first is replaced, not written through
+    const target = path.join(dir, 'target');
+    fs.writeFileSync(target, 'kept');
+    fs.symlinkSync(target, `${file}.tmp`);
+    const saved = await engine.saveSession(M, file);
+    expect(fs.readFileSync(target, 'utf8')).toBe('kept');
+    expect(fs.existsSync(`${file}.tmp`)).toBe(false);
+    await engine.saveSession(M, file); // over the file before it
+    const buf = fs.readFileSync(file);
+    const tokensAt = 12 + buf.readUInt32LE(8);
+    expect(buf.readUInt32LE(tokensAt)).toBe(saved.tokens);
+    const variant = (name: string, edit: (b: Buffer) => Buffer): string => {
+      const f = path.join(dir, name);
+      fs.writeFileSync(f, edit(Buffer.from(buf)));
+      return f;
+    };
+    // a token count past 2^31 (negative as an int) and one the file is too short for
+    const huge = variant('huge', (b) => (b.writeUInt32LE(0xc0000000, tokensAt), b));
+    expect((await errorOf(engine.restoreSession(M, huge))).message).toMatch(/3221225472 tokens do not fit/);
+    const short = variant('short', (b) => b.subarray(0, b.length - 1));
+    expect((await errorOf(engine.restoreSession(M, short))).message).toMatch(/truncated or corrupt/);
+    const long = variant('long', (b) => Buffer.concat([b, Buffer.alloc(1)]));
+    expect((await errorOf(engine.restoreSession(M, long))).message).toMatch(/truncated or corrupt/);
+    // a link or a FIFO is refused at once (a FIFO's read would block the worker)
+    const link = path.join(dir, 'link');
+    fs.symlinkSync(file, link);
+    expect((await errorOf(engine.restoreSession(M, link))).message).toMatch(/not a regular file/);
+    const fifo = path.join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    expect((await errorOf(engine.restoreSession(M, fifo))).message).toMatch(/not a regular file/);
+    expect((await engine.restoreSession(M, file)).tokens).toBe(saved.tokens);
     fs.rmSync(dir, { recursive: true, force: true });
   });
 

@@ -4,10 +4,13 @@
  * generated tiny Gemma 3 (TINY_SWA: a window of SWA_WINDOW tokens in layer 0, the whole context in
  * layer 1). Without a full cache a prefix far behind the window cannot be reused (those cells are
  * gone): the engine then reads the prompt again, as llama-server does, instead of decoding on a cache
- * that lacks them.
+ * that lacks them. A saved state (a thread's, evicted) holds only the window in those layers, full
+ * cache or not (llama.cpp saves no masked cell): it restores, and a follow-up reuses it.
  */
+import fs from 'fs';
+import path from 'path';
 import { EngineClient } from '../../main/engine/client';
-import { makeEngine } from '../helpers/engine';
+import { makeEngine, tempDir } from '../helpers/engine';
 import { SWA_WINDOW, TINY_SPM, TINY_SWA } from '../helpers/models';
 
 jest.setTimeout(120_000);
@@ -74,5 +77,30 @@ describe('swaFull', () => {
     expect(full.timings.cachedTokens).toBe(50);
     // and what is generated is the same (the window layer sees the same tokens either way)
     expect(win.tokens).toEqual(full.tokens);
+  });
+
+  test('a conversation longer than the window is saved and restored, and its follow-up reads only what is new', async () => {
+    const dir = tempDir();
+    const prompt = tokens(300, 7000);
+    for (const id of ['win', 'full']) {
+      const first = await engine.complete(id, { prompt, maxTokens: 4, ignoreEos: true, sampling: greedy });
+      const conversation = [...prompt, ...first.tokens.slice(0, 3)]; // the last token sampled is not decoded yet
+      const file = path.join(dir, `${id}.kv`);
+      expect((await engine.saveSession(id, file)).tokens).toBe(conversation.length);
+      await engine.clearSequence(id);
+      expect((await engine.restoreSession(id, file)).tokens).toBe(conversation.length);
+      const follow = await engine.complete(id, { prompt: [...conversation, first.tokens[3], 5], maxTokens: 4, ignoreEos: true, sampling: greedy });
+      expect(follow.timings.cachedTokens).toBe(conversation.length);
+      // the same reply as from a cache never saved
+      await engine.clearSequence(id);
+      const cold = await engine.complete(id, { prompt: [...conversation, first.tokens[3], 5], maxTokens: 4, ignoreEos: true, sampling: greedy });
+      expect(cold.timings.cachedTokens).toBe(0);
+      expect(follow.tokens).toEqual(cold.tokens);
+      // restored with the full cache too, the window layer lacks what is behind its window: an edit there is read again
+      await engine.restoreSession(id, file);
+      const edited = await engine.complete(id, { prompt: [...prompt.slice(0, 50), 6], maxTokens: 1, sampling: greedy });
+      expect(edited.timings.cachedTokens).toBe(0);
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 });
