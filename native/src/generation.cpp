@@ -191,12 +191,19 @@ std::vector<llama_token> infillPrompt(const llama_vocab * vocab, const common_js
     }
     const int n_prefix_take = std::min<int>((int) prefix.size(), 3 * (n_batch / 4));
     const int n_suffix_take = std::min<int>((int) suffix.size(), std::max<int>(0, n_batch / 4 - (2 + (int) middle.size())));
-    const int n_predict = max_tokens < 0 ? 0 : (int) std::min<int64_t>(max_tokens, n_ctx);
-    const int n_extra_take = std::min<int>(std::max<int>(0, n_ctx - n_batch - 2 * n_predict), (int) extra.size());
+    // a reply without a bound is given a batch (at most a quarter of the context) here: with none, the
+    // extra files would fill the context and leave the reply no room
+    const int n_predict = max_tokens < 0 ? std::min(n_batch, n_ctx / 4) : (int) std::min<int64_t>(max_tokens, n_ctx);
+    const bool bos = llama_vocab_get_add_bos(vocab);
+    // the prompt without the extra files (BOS, its three FIM tokens): with llama-server's rule alone
+    // (the context less a batch and twice the reply) the whole could still be a few tokens too long
+    const int n_rest = (bos ? 1 : 0) + 3 + n_prefix_take + (int) middle.size() + n_suffix_take;
+    const int n_extra_room = std::min(n_ctx - n_batch - 2 * n_predict, n_ctx - n_rest - std::max(1, n_predict));
+    const int n_extra_take = std::min<int>(std::max<int>(0, n_extra_room), (int) extra.size());
     prefix.erase(prefix.begin(), prefix.begin() + (prefix.size() - n_prefix_take));
     suffix.resize(n_suffix_take);
     std::vector<llama_token> out;
-    if (llama_vocab_get_add_bos(vocab)) out.push_back(llama_vocab_bos(vocab));
+    if (bos) out.push_back(llama_vocab_bos(vocab));
     out.insert(out.begin(), extra.end() - n_extra_take, extra.end());
     out.push_back(llama_vocab_fim_pre(vocab));
     out.insert(out.end(), prefix.begin(), prefix.end());

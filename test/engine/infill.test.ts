@@ -75,6 +75,25 @@ describe('infill', () => {
     await engine.unload('spm');
   });
 
+  test('long files around the cursor and long extra files fit the context, with room for the reply, bounded or not', async () => {
+    const words = (tag: string) => Array.from({ length: 2000 }, (_, i) => `${tag}${i}`).join(' ');
+    const big = { prefix: words('p'), suffix: words('s'), extra: [{ filename: 'a.py', text: words('e') }], sampling: greedy, ignoreEos: true };
+    const CTX = 1024;
+    const BATCH = 256;
+    // no bound (an editor's request without n_predict): the extra files leave a batch for the reply
+    const open = await engine.infill('fim', { ...big });
+    expect(open.timings.promptTokens).toBeLessThanOrEqual(CTX - BATCH);
+    expect(open.timings.promptTokens).toBeGreaterThan(CTX - 3 * BATCH - 8);
+    expect(open.timings.generatedTokens).toBeGreaterThanOrEqual(BATCH);
+    expect(open.stopReason).toBe('length');
+    for (const maxTokens of [0, 1, 16]) {
+      const r = await engine.infill('fim', { ...big, maxTokens });
+      // llama-server's rule: the extra files take at most the context less a batch and twice the reply
+      expect(r.timings.promptTokens).toBeLessThanOrEqual(CTX - Math.max(1, maxTokens));
+      expect(r.timings.promptTokens).toBeGreaterThan(CTX - BATCH - 2 * maxTokens - 8);
+    }
+  });
+
   test("all of a request's parts together stay within one chat request's bound", async () => {
     const half = 'x'.repeat(MAX_CHAT_CHARS / 2);
     const err = await errorOf(engine.infill('fim', { prefix: half, suffix: half, extra: [{ text: 'one more' }], maxTokens: 1 }));
