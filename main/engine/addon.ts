@@ -63,6 +63,8 @@ export interface NativeActivity {
   idleMs: number;
   /** how long the chat template render in progress has run; null outside one */
   templateMs: number | null;
+  /** that template is the user's (a chatTemplate setting or its preview), not the model file's own */
+  templateGiven: boolean;
 }
 
 export interface NativeAddon {

@@ -90,7 +90,7 @@ export class EngineClient {
   /** The host's task watchdog gave up: forget the models it names, remember a hostile template's file. */
   private lost(msg: HungMessage): void {
     const error = new EngineError(toCode(msg.code, 'engine', 'native'), msg.message);
-    if (msg.code === TEMPLATE_TIMEOUT) {
+    if (msg.code === TEMPLATE_TIMEOUT && msg.refuseFiles) {
       for (const file of msg.files) {
         const key = path.resolve(file);
         this.hostileTemplates.set(key, { identity: fileIdentity(key), error });
@@ -343,7 +343,12 @@ export class EngineClient {
   }
 
   /** A chat rendered with `template` (absent: the file's own) for a model file that need not be loaded. */
-  previewTemplate(file: string, template: string | undefined, request: ChatRequest): Promise<ResultOf<'previewTemplate'>> {
+  async previewTemplate(file: string, template: string | undefined, request: ChatRequest): Promise<ResultOf<'previewTemplate'>> {
+    // the file's own template, known to hang: not run again
+    if (!template) {
+      const refused = await this.refusal(file);
+      if (refused) throw refused;
+    }
     return this.request('previewTemplate', { path: file, request, ...(template ? { template } : {}) });
   }
 

@@ -138,7 +138,7 @@ export class EngineHost {
     // a request naming a file is concerned when it is that file (a load of another file waiting for the
     // one that hangs is not); one naming a model, when it is a model concerned
     this.requests.answerAll(v, (r) => (r.file !== undefined ? files.has(r.file) : r.modelId !== undefined && modelIds.has(r.modelId)));
-    this.port.send({ type: 'hung', code: v.code, message: v.message, modelIds: [...modelIds], files: [...files] });
+    this.port.send({ type: 'hung', code: v.code, message: v.message, modelIds: [...modelIds], files: [...files], refuseFiles: v.refuseFiles === true });
     // the client kills this process when it reads `hung`; should that not come, the host ends itself
     // (exit() would run native destructors under the thread that hangs: SIGKILL ends it outright)
     setTimeout(() => process.kill(process.pid, 'SIGKILL'), 2000);

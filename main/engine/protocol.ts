@@ -202,9 +202,9 @@ export const HostMessage = z.union([
   /**
    * the host's task watchdog gave up on native work that hangs (host.ts giveUp): it answered the requests
    * concerned and ends; `modelIds` went with it (the client does not load them again by itself), `files`
-   * are the model files the work was on
+   * are the model files the work was on, `refuseFiles`: their own chat template hung (Verdict)
    */
-  z.object({ type: z.literal('hung'), code: z.string(), message: z.string(), modelIds: z.array(z.string()), files: z.array(z.string()) }),
+  z.object({ type: z.literal('hung'), code: z.string(), message: z.string(), modelIds: z.array(z.string()), files: z.array(z.string()), refuseFiles: z.boolean() }),
 ]);
 export type HungMessage = Extract<z.infer<typeof HostMessage>, { type: 'hung' }>;
 
@@ -220,7 +220,7 @@ export const HostStats = z.object({
   loading: z.array(z.string()),
   rssBytes: z.number(),
   /** native work in progress, as the task watchdog sees it (NativeActivity in addon.ts) */
-  activities: z.array(z.object({ kind: z.string(), model: z.string(), runningMs: z.number(), idleMs: z.number(), templateMs: z.number().nullable() })),
+  activities: z.array(z.object({ kind: z.string(), model: z.string(), runningMs: z.number(), idleMs: z.number(), templateMs: z.number().nullable(), templateGiven: z.boolean() })),
   /** llama.cpp's fitting runs alone (native/src/llama_gate.h): fits run, uses that waited, log lines from other threads during a fit (must stay 0) */
   llamaGate: z.object({ fits: z.number(), waited: z.number(), foreignLogs: z.number() }),
   /** libuv's threads in the host (UV_THREADPOOL_SIZE; supervisor.ts HOST_THREADPOOL_SIZE unless set) */

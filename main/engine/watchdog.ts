@@ -72,6 +72,8 @@ export interface Verdict {
   files: string[];
   /** models concerned besides those loaded or loading from `files` (one being unloaded is neither any more) */
   modelIds?: string[];
+  /** the chat template in `files` themselves hung: a load of them is refused until they change (client.ts) */
+  refuseFiles?: boolean;
 }
 
 const seconds = (ms: number) => `${Math.round(ms / 100) / 10} s`;
@@ -86,7 +88,17 @@ const DOING: Record<string, string> = {
   free: 'freeing its memory',
 };
 
-export function templateVerdict(file: string, bounds: TaskBounds): Verdict {
+/** `given`: the template was the user's (the model's Chat template setting), not the file's own. */
+export function templateVerdict(file: string, bounds: TaskBounds, given = false): Verdict {
+  if (given) {
+    return {
+      code: TEMPLATE_TIMEOUT,
+      message:
+        `the Chat template setting of ${name(file)} ran for more than ${seconds(bounds.templateMs)} without finishing, so Hearth ` +
+        `stopped it and restarted the engine. Change the setting (blank: the model's own template)`,
+      files: [file],
+    };
+  }
   return {
     code: TEMPLATE_TIMEOUT,
     message:
@@ -94,6 +106,7 @@ export function templateVerdict(file: string, bounds: TaskBounds): Verdict {
       `model file is broken or hostile), so Hearth stopped it and restarted the engine. Pick another model: this one cannot ` +
       `be used until its file is replaced`,
     files: [file],
+    refuseFiles: true,
   };
 }
 
@@ -130,7 +143,7 @@ export function progressBoundMs(a: NativeActivity, bounds: TaskBounds, sizeOf: F
 /** The first activity past a bound: a template past its deadline first, else work without progress. */
 export function judge(activities: readonly NativeActivity[], bounds: TaskBounds, sizeOf: FileSizeOf = () => undefined): Verdict | undefined {
   const tmpl = activities.find((a) => a.templateMs !== null && a.templateMs > bounds.templateMs);
-  if (tmpl) return templateVerdict(tmpl.model, bounds);
+  if (tmpl) return templateVerdict(tmpl.model, bounds, tmpl.templateGiven);
   // a render still inside its deadline makes no progress by design: only the deadline judges it
   const stalled = activities.find((a) => a.templateMs === null && a.idleMs > progressBoundMs(a, bounds, sizeOf));
   return stalled ? stallVerdict(stalled.model, stalled.kind, bounds, progressBoundMs(stalled, bounds, sizeOf)) : undefined;

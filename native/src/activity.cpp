@@ -66,13 +66,16 @@ void progressHere() {
     for (Activity * a = t_current; a; a = a->parent()) a->progress();
 }
 
-TemplateScope::TemplateScope(const std::string & model) : act_(t_current), prev_(0) {
+TemplateScope::TemplateScope(const std::string & model, bool given) : act_(t_current), prev_(0) {
     if (!act_) {
         own_.emplace("render", model);
         act_ = &*own_;
     }
     prev_ = act_->template_since_.load(std::memory_order_relaxed);
-    if (prev_ == 0) act_->template_since_.store(nowMs(), std::memory_order_relaxed);
+    if (prev_ == 0) {
+        act_->template_given_.store(given, std::memory_order_relaxed);
+        act_->template_since_.store(nowMs(), std::memory_order_relaxed);
+    }
 }
 
 TemplateScope::~TemplateScope() {
@@ -86,12 +89,13 @@ Napi::Value Activities(const Napi::CallbackInfo & info) {
     struct Row {
         std::string kind, model;
         int64_t started, last, tmpl;
+        bool given;
     };
     std::vector<Row> rows;
     {
         Registry & r = registry();
         std::lock_guard<std::mutex> lock(r.mu);
-        for (Activity * a : r.all) rows.push_back({a->kind(), a->model(), a->started(), a->last(), a->templateSince()});
+        for (Activity * a : r.all) rows.push_back({a->kind(), a->model(), a->started(), a->last(), a->templateSince(), a->templateGiven()});
     }
     const int64_t now = nowMs();
     Napi::Array arr = Napi::Array::New(env, rows.size());
@@ -102,6 +106,7 @@ Napi::Value Activities(const Napi::CallbackInfo & info) {
         o.Set("runningMs", (double) (now - rows[i].started));
         o.Set("idleMs", (double) std::max<int64_t>(0, now - rows[i].last));
         o.Set("templateMs", rows[i].tmpl ? Napi::Value(Napi::Number::New(env, (double) (now - rows[i].tmpl))) : env.Null());
+        o.Set("templateGiven", rows[i].tmpl != 0 && rows[i].given);
         arr.Set((uint32_t) i, o);
     }
     return arr;

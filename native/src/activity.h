@@ -37,6 +37,7 @@ public:
     int64_t started() const { return started_.load(std::memory_order_relaxed); }
     int64_t last() const { return last_.load(std::memory_order_relaxed); }
     int64_t templateSince() const { return template_since_.load(std::memory_order_relaxed); }
+    bool templateGiven() const { return template_given_.load(std::memory_order_relaxed); }
 
 private:
     friend class TemplateScope;
@@ -45,14 +46,16 @@ private:
     std::atomic<int64_t> started_;
     std::atomic<int64_t> last_;
     std::atomic<int64_t> template_since_{0}; // when the chat template render in progress began (0: none)
+    std::atomic<bool> template_given_{false}; // that template is the user's (a chatTemplate setting), not the file's
     Activity * parent_;
 };
 
 // While it lives, the calling thread renders a chat template of `model`: its activity reports for how
-// long (a thread that runs no activity gets one of its own, kind "render").
+// long, and whether it is the user's (`given`) or the file's own (a thread that runs no activity gets
+// one of its own, kind "render").
 class TemplateScope {
 public:
-    explicit TemplateScope(const std::string & model);
+    TemplateScope(const std::string & model, bool given);
     ~TemplateScope();
     TemplateScope(const TemplateScope &) = delete;
     TemplateScope & operator=(const TemplateScope &) = delete;
@@ -67,7 +70,7 @@ private:
 // one relaxed store, so it may run per graph node.
 void progressHere();
 
-// activities() -> [{ kind, model, runningMs, idleMs, templateMs }] (templateMs null outside a template)
+// activities() -> [{ kind, model, runningMs, idleMs, templateMs, templateGiven }] (templateMs null outside a template)
 Napi::Value Activities(const Napi::CallbackInfo & info);
 
 } // namespace hearth

@@ -19,10 +19,10 @@ static bool checkReusedTokens() {
 
 RenderedChat renderChat(const ModelHandle & h, const common_json & req, const common_json * messagesOverride, PromptMemo * memo) {
     if (!h.templates) throw HearthError(codes::not_supported, "the model has no usable chat template; use a raw prompt");
-    return renderChatWith(h, h.templates.get(), req, messagesOverride, memo);
+    return renderChatWith(h, h.templates.get(), !h.chat_template.empty(), req, messagesOverride, memo);
 }
 
-RenderedChat renderChatWith(const ModelHandle & h, const common_chat_templates * templates, const common_json & req, const common_json * messagesOverride,
+RenderedChat renderChatWith(const ModelHandle & h, const common_chat_templates * templates, bool given_template, const common_json & req, const common_json * messagesOverride,
                             PromptMemo * memo) {
     RenderedChat out;
     common_chat_templates_inputs & in = out.inputs;
@@ -64,7 +64,7 @@ RenderedChat renderChatWith(const ModelHandle & h, const common_chat_templates *
     {
         // llama.cpp's Jinja engine has no step or time limit: the host's watchdog times this, and only
         // this (activity.h); tokenizing the rendered prompt below is ordinary work, however long
-        TemplateScope rendering(h.path);
+        TemplateScope rendering(h.path, given_template);
         try {
             out.params = common_chat_templates_apply(templates, in);
         } catch (const std::exception & e) {

@@ -30,8 +30,9 @@ struct RenderedChat {
 // memo, when given, is the sequence's previous prompt: the tokens of the text the two share are reused
 // where that is safe (prompt_tokens.h), and it then holds this prompt (a prompt with images: nothing).
 RenderedChat renderChat(const ModelHandle & h, const common_json & req, const common_json * messagesOverride = nullptr, PromptMemo * memo = nullptr);
-// The same with other templates than the model's (a preview of a chatTemplate setting).
-RenderedChat renderChatWith(const ModelHandle & h, const common_chat_templates * templates, const common_json & req,
+// The same with other templates than the model's (a preview of a chatTemplate setting); `given`: they
+// are the user's (a chatTemplate setting), not the file's own (the watchdog's verdict says which).
+RenderedChat renderChatWith(const ModelHandle & h, const common_chat_templates * templates, bool given, const common_json & req,
                             const common_json * messagesOverride = nullptr, PromptMemo * memo = nullptr);
 
 // How many of rendered.tokens belong to the leading system messages (the system prompt): the leading

@@ -245,7 +245,7 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
             if (!mparams.vocab_only && !mparams.no_alloc) {
                 // common_chat_templates_init runs the template to learn what it supports; a template that
                 // never ends keeps this thread here, and the host's watchdog restarts the host
-                TemplateScope rendering(display);
+                TemplateScope rendering(display, !chat_template.empty());
                 try {
                     h->templates = common_chat_templates_init(m, chat_template);
                 } catch (const std::exception & e) {
@@ -416,15 +416,18 @@ Napi::Value Model::ApplyChatTemplate(const Napi::CallbackInfo & info) {
                     *r = renderChat(*h, *req);
                 } else {
                     common_chat_templates_ptr tmpls;
+                    // the file's own template previewed is the file's; any other is the user's
+                    const char * own = llama_model_chat_template(h->model, nullptr);
+                    const bool given = own == nullptr || override_template != own;
                     {
-                        TemplateScope rendering(h->path);
+                        TemplateScope rendering(h->path, given);
                         try {
                             tmpls = common_chat_templates_init(h->model, override_template);
                         } catch (const std::exception & e) {
                             throw HearthError(codes::invalid_argument, std::string("chat template failed: ") + e.what());
                         }
                     }
-                    *r = renderChatWith(*h, tmpls.get(), *req);
+                    *r = renderChatWith(*h, tmpls.get(), given, *req);
                 }
             } catch (const HearthError &) {
                 throw;

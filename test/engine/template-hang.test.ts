@@ -45,7 +45,7 @@ async function exited(pid: number): Promise<boolean> {
 }
 
 describe('the verdict', () => {
-  const act = (a: Partial<NativeActivity>): NativeActivity => ({ kind: 'work', model: '/m/x.gguf', runningMs: 0, idleMs: 0, templateMs: null, ...a });
+  const act = (a: Partial<NativeActivity>): NativeActivity => ({ kind: 'work', model: '/m/x.gguf', runningMs: 0, idleMs: 0, templateMs: null, templateGiven: false, ...a });
   const bounds = { templateMs: 1000, stallMs: 5000, stopMs: 1000 };
 
   it('a template past its deadline, else work without progress past the stall bound; a render inside its deadline is left alone', () => {
@@ -192,6 +192,33 @@ describe('a template that never ends', () => {
       const copy = path.join(dir, 'copy.gguf');
       fs.copyFileSync(HOSTILE_TEMPLATE, copy);
       expect((await errorOf(engine.load('bad', copy, SMALL))).code).toBe('template_timeout');
+    } finally {
+      await engine.close();
+    }
+  });
+
+  test("the Chat template setting that never ends (its preview, a load with it) fails naming the setting; the file itself is not refused", async () => {
+    const engine = engineWith({ templateMs: TEMPLATE_MS });
+    try {
+      const hang = (await engine.info(HOSTILE_TEMPLATE)).chatTemplate!;
+      const hi = { messages: [{ role: 'user' as const, content: 'Hi' }] };
+      for (const attempt of [() => engine.previewTemplate(TINY_SPM, hang, hi), () => engine.load('spm', TINY_SPM, { ...SMALL, chatTemplate: hang })]) {
+        const err = await errorOf(attempt());
+        expect(err.code).toBe('template_timeout');
+        expect(err.message).toMatch(/the Chat template setting of "tiny-spm\.gguf" ran for more than 3 s .*Change the setting/);
+        // the file's own template is another: its preview and a load without the setting go on
+        expect((await engine.previewTemplate(TINY_SPM, undefined, hi)).prompt).toContain('Hi');
+        await engine.load('spm', TINY_SPM, SMALL);
+        expect((await engine.chat('spm', { ...hi, maxTokens: 2, ignoreEos: true })).tokens).toHaveLength(2);
+        await engine.unload('spm');
+      }
+      // the preview of a file whose own template hung is refused at once, as its load is
+      expect((await errorOf(engine.load('bad', HOSTILE_TEMPLATE, SMALL))).code).toBe('template_timeout');
+      const before = (await hostStats(engine)).loadsStarted;
+      const refused = await errorOf(engine.previewTemplate(HOSTILE_TEMPLATE, undefined, hi));
+      expect(refused.code).toBe('template_timeout');
+      expect(refused.message).toMatch(/Pick another model/);
+      expect((await hostStats(engine)).loadsStarted).toBe(before);
     } finally {
       await engine.close();
     }
