@@ -1,5 +1,7 @@
 #include "vision.h"
 
+#include "image_check.h"
+
 #include <algorithm>
 #include <climits>
 #include <cstring>
@@ -258,6 +260,8 @@ std::vector<llama_token> tokenizeWithImages(Vision & v, const std::string & prom
         if (pixels > MAX_REQUEST_PIXELS) {
             throw HearthError(codes::invalid_argument, "the images of one request hold more than " + std::to_string(MAX_REQUEST_PIXELS) + " pixels together (send fewer or smaller ones)");
         }
+        const std::string problem = imageDataProblem(bytes, which);
+        if (!problem.empty()) throw HearthError(codes::invalid_argument, problem);
         progressHere(); // decoding a large image takes a while
         mtmd_helper_bitmap_wrapper w = mtmd_helper_bitmap_init_from_buf(v.ctx, (const unsigned char *) bytes.data(), bytes.size(), false, mtmd_helper_init_opt_default());
         if (w.video_ctx) {

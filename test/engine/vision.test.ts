@@ -11,7 +11,7 @@ import type { ChatMessage } from '../../main/engine/protocol';
 import { MAX_IMAGE_PIXELS, MAX_REQUEST_PIXELS } from '../../main/params';
 import { inAddon } from '../helpers/addon';
 import { errorOf, makeEngine, tempDir } from '../helpers/engine';
-import { bmpImage, pngDeclaring, testPng } from '../helpers/images';
+import { adam7RawBytes, bmpImage, pngDeclaring, pngWithRows, progressiveJpeg, testPng } from '../helpers/images';
 import { TINY_BPE, TINY_PROJECTOR, TINY_PROJECTOR_IMAGE_TOKENS } from '../helpers/models';
 
 let engine: EngineClient;
@@ -170,6 +170,23 @@ describe('images', () => {
     const e = await errorOf(engine.chat(M, { messages: withImage(huge), maxTokens: 4 }));
     expect(e.code).toBe('invalid_argument');
     expect(e.message).toMatch(/image 1 is 10000x10000 pixels; at most 67108864/);
+  });
+
+  test('an image whose data would cost the decoder more than its pixels is refused before it is decoded', async () => {
+    const ask = (image: Buffer) => engine.chat(M, { messages: withImage(image.toString('base64')), maxTokens: 1, sampling: greedy });
+    // a 1x1 PNG whose data inflates to 16 MiB (stb_image would grow its buffer to hold all of it; 2 GiB at most)
+    const bomb = await errorOf(ask(pngWithRows(1, 1, Buffer.alloc(16 << 20))));
+    expect(bomb.code).toBe('invalid_argument');
+    expect(bomb.message).toBe('image 1 could not be decoded, or its compressed data holds more than its pixels need');
+    // the rows it declares, exactly: decoded; and interlaced (Adam7's seven passes, RGBA)
+    expect((await ask(pngWithRows(1, 1, Buffer.alloc(4)))).timings.promptTokens).toBeGreaterThan(0);
+    expect((await ask(pngWithRows(13, 11, Buffer.alloc(adam7RawBytes(13, 11, 4)), { rgba: true, interlaced: true }))).timings.promptTokens).toBeGreaterThan(0);
+    expect((await errorOf(ask(pngWithRows(13, 11, Buffer.alloc(adam7RawBytes(13, 11, 4) + 1), { rgba: true, interlaced: true })))).code).toBe('invalid_argument');
+    // a progressive JPEG's scans are each a pass over every block: at most MAX_JPEG_SCANS (100)
+    expect((await ask(progressiveJpeg(64, 100))).timings.promptTokens).toBeGreaterThan(0);
+    const scans = await errorOf(ask(progressiveJpeg(64, 101)));
+    expect(scans.message).toBe('image 1 is a JPEG of more than 100 scans (save it again as an ordinary JPEG)');
+    expect(fs.readFileSync(path.join(__dirname, '../../native/src/image_check.h'), 'utf8')).toMatch(/constexpr int MAX_JPEG_SCANS = 100;/);
   });
 
   test("the engine's pixel bounds are main's (MAX_IMAGE_PIXELS, MAX_REQUEST_PIXELS in main/params/chat.ts)", async () => {

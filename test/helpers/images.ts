@@ -106,3 +106,83 @@ export function jpegHeader(width: number, height: number): Buffer {
   const sof = [0xff, 0xc0, 0, 17, 8, height >> 8, height & 0xff, width >> 8, width & 0xff, 3, 1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1];
   return Buffer.from([0xff, 0xd8, ...jfif, ...sof, 0xff, 0xd9]);
 }
+
+/**
+ * A PNG of `width` x `height` whose IDAT inflates to `raw` (its rows with their filter bytes, as given:
+ * any length), 8 bits a channel; colour type 2 (RGB) or 6 (RGBA); Adam7-interlaced when asked.
+ */
+export function pngWithRows(width: number, height: number, raw: Buffer, opts: { rgba?: boolean; interlaced?: boolean } = {}): Buffer {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 8;
+  ihdr[9] = opts.rgba ? 6 : 2;
+  ihdr[12] = opts.interlaced ? 1 : 0;
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+}
+
+/** The bytes an Adam7-interlaced image's rows take (each pass's rows, a filter byte each), `channels` bytes a pixel. */
+export function adam7RawBytes(width: number, height: number, channels: number): number {
+  const passes = [[0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2, 4], [1, 0, 2, 2], [0, 1, 1, 2]];
+  let n = 0;
+  for (const [x0, y0, dx, dy] of passes) {
+    const cols = Math.max(0, Math.ceil((width - x0) / dx));
+    const rows = Math.max(0, Math.ceil((height - y0) / dy));
+    if (cols > 0) n += rows * (1 + cols * channels);
+  }
+  return n;
+}
+
+function jpegSegment(marker: number, body: Buffer): Buffer {
+  const h = Buffer.alloc(4);
+  h[0] = 0xff;
+  h[1] = marker;
+  h.writeUInt16BE(body.length + 2, 2);
+  return Buffer.concat([h, body]);
+}
+
+/**
+ * A progressive grayscale `size` x `size` JPEG of `scans` AC refinement scans (each a run of
+ * end-of-block codes over every block: a few bytes a scan, which a decoder walks block by block).
+ */
+export function progressiveJpeg(size: number, scans: number): Buffer {
+  const blocks = Math.ceil(size / 8) ** 2;
+  const bits: number[] = [];
+  const put = (v: number, n: number) => {
+    for (let i = n - 1; i >= 0; i--) bits.push((v >> i) & 1);
+  };
+  // symbol r<<4 (an end-of-band run of 2^r + extra blocks) has the 4-bit code r
+  let left = blocks;
+  while (left >= 32767) {
+    put(14, 4);
+    put(16383, 14);
+    left -= 32767;
+  }
+  if (left > 0) {
+    const r = Math.floor(Math.log2(left));
+    put(r, 4);
+    if (r) put(left - (1 << r), r);
+  }
+  while (bits.length % 8) bits.push(1);
+  const data: number[] = [];
+  for (let i = 0; i < bits.length; i += 8) {
+    let b = 0;
+    for (let j = 0; j < 8; j++) b = (b << 1) | bits[i + j];
+    data.push(b);
+    if (b === 0xff) data.push(0);
+  }
+  const dqt = jpegSegment(0xdb, Buffer.concat([Buffer.from([0]), Buffer.alloc(64, 1)]));
+  const sof = Buffer.alloc(9);
+  sof[0] = 8;
+  sof.writeUInt16BE(size, 1);
+  sof.writeUInt16BE(size, 3);
+  sof[5] = 1;
+  sof[6] = 1;
+  sof[7] = 0x11;
+  sof[8] = 0;
+  const counts = Buffer.alloc(16);
+  counts[3] = 15;
+  const dht = jpegSegment(0xc4, Buffer.concat([Buffer.from([0x10]), counts, Buffer.from(Array.from({ length: 15 }, (_, r) => r << 4))]));
+  const scan = Buffer.concat([jpegSegment(0xda, Buffer.from([1, 1, 0x00, 1, 63, 0x10])), Buffer.from(data)]);
+  return Buffer.concat([Buffer.from([0xff, 0xd8]), dqt, jpegSegment(0xc2, sof), dht, ...Array<Buffer>(Math.max(1, scans)).fill(scan), Buffer.from([0xff, 0xd9])]);
+}
