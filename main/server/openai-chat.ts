@@ -166,7 +166,10 @@ export function engineMessages(messages: z.infer<typeof OpenAiMessage>[]): ChatM
 }
 
 /** The request fields every OpenAI generation maps the same way. */
-export function requestOptions(b: z.infer<z.ZodObject<typeof generationShape>>, defaultMaxTokens = -1): Pick<ChatRequest, 'sampling' | 'maxTokens' | 'stop' | 'ignoreEos' | 'grammar' | 'nKeep'> {
+export function requestOptions(
+  b: z.infer<z.ZodObject<typeof generationShape>>,
+  defaultMaxTokens = -1,
+): Pick<ChatRequest, 'sampling' | 'maxTokens' | 'stop' | 'ignoreEos' | 'grammar' | 'nKeep' | 'overflow'> {
   const sampling = samplingOf(b);
   const maxTokens = b.max_completion_tokens ?? b.max_tokens ?? b.n_predict ?? defaultMaxTokens;
   const stop = stopList(b.stop);
@@ -176,7 +179,9 @@ export function requestOptions(b: z.infer<z.ZodObject<typeof generationShape>>, 
     ...(stop ? { stop } : {}),
     ...(b.ignore_eos !== undefined ? { ignoreEos: b.ignore_eos } : {}),
     ...(b.grammar ? { grammar: b.grammar } : {}),
-    ...(b.n_keep !== undefined ? { nKeep: b.n_keep } : {}),
+    // llama-server shifts the context only when started with --context-shift; here a request opts in
+    // by saying what a shift keeps
+    ...(b.n_keep !== undefined ? { nKeep: b.n_keep, overflow: 'shift' as const } : {}),
   };
 }
 

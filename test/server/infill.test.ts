@@ -1,18 +1,27 @@
 /**
  * POST /infill (llama-server's fill-in-the-middle, /completion-shaped answers) through raw HTTP against
  * the real server on the real engine, with a generated "code model" (TINY_FIM: FIM tokens marked)
- * beside a chat model without them. Also the chat route's n_keep, reasoning_effort and
- * reasoning_budget_tokens reach the engine's request (checked by what they change).
+ * beside a chat model without them. Also what the generation routes' n_keep (a request that says
+ * what a context shift keeps asks for one) and reasoning_budget_tokens change.
  */
 import path from 'path';
 import { apiApp, type ApiApp } from '../helpers/api-server';
-import { copyModel, TINY_FIM } from '../helpers/models';
+import { copyModel, TINY_FIM, TINY_THINK } from '../helpers/models';
 
 let api: ApiApp;
 const CODER = 'coder';
+const THINKER = 'thinker';
 
 beforeAll(async () => {
-  api = await apiApp({}, { prepare: (paths) => copyModel(TINY_FIM, path.join(paths.models, `${CODER}.gguf`)) });
+  api = await apiApp(
+    {},
+    {
+      prepare: async (paths) => {
+        await copyModel(TINY_FIM, path.join(paths.models, `${CODER}.gguf`));
+        await copyModel(TINY_THINK, path.join(paths.models, `${THINKER}.gguf`));
+      },
+    },
+  );
 }, 60_000);
 afterAll(() => api?.close());
 
@@ -59,3 +68,30 @@ test('a model without FIM tokens gets a 400 saying so; a body without the suffix
   expect(bad.status).toBe(400);
   expect(bad.text).toMatch(/input_suffix/);
 }, 60_000);
+
+test('n_keep asks for a context shift keeping that many tokens: a reply longer than the context goes on; without it the context bounds the reply', async () => {
+  const warm = await post('/v1/completions', { model: CODER, prompt: 'Hello', max_tokens: 1 });
+  expect(warm.status).toBe(200);
+  const loaded = (await api.engine.request('loaded', {})) as { modelId: string; path: string }[];
+  const modelId = loaded.find((l) => l.path.endsWith(`${CODER}.gguf`))!.modelId;
+  const { contextSize } = await api.engine.contextInfo(modelId);
+  const long = { model: CODER, prompt: 'Hello', max_tokens: contextSize + 40, ignore_eos: true, temperature: 0 };
+  const shifted = await post('/v1/completions', { ...long, n_keep: 1 });
+  expect(shifted.status).toBe(200);
+  expect(JSON.parse(shifted.text).usage.completion_tokens).toBe(contextSize + 40);
+  const bounded = await post('/v1/completions', long);
+  expect(bounded.status === 200 ? JSON.parse(bounded.text).usage.completion_tokens : 0).toBeLessThan(contextSize);
+}, 120_000);
+
+test('reasoning_budget_tokens ends the thinking after that many tokens, as the engine\'s reasoningBudget does', async () => {
+  const chat = { model: THINKER, messages: [{ role: 'user', content: 'Why is the sky blue?' }], max_tokens: 30, ignore_eos: true, temperature: 0 };
+  const free = JSON.parse((await post('/v1/chat/completions', chat)).text);
+  expect(free.choices[0].message.content ?? '').toBe('');
+  for (const key of ['reasoning_budget_tokens', 'thinking_budget_tokens']) {
+    const r = await post('/v1/chat/completions', { ...chat, [key]: 4 });
+    expect(r.status).toBe(200);
+    const m = JSON.parse(r.text).choices[0].message;
+    expect(m.reasoning_content.length).toBeGreaterThan(0);
+    expect(m.content.length).toBeGreaterThan(0);
+  }
+}, 120_000);
