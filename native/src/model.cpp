@@ -8,6 +8,7 @@
 
 #include "activity.h"
 #include "chat_render.h"
+#include "template_check.h"
 #include "context.h"
 #include "fit.h"
 #include "llama_gate.h"
@@ -247,7 +248,7 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
                 // never ends keeps this thread here, and the host's watchdog restarts the host
                 TemplateScope rendering(display, !chat_template.empty());
                 try {
-                    h->templates = common_chat_templates_init(m, chat_template);
+                    h->templates = initTemplates(m, chat_template);
                 } catch (const std::exception & e) {
                     // the user's own template (the model's chatTemplate setting) that fails is refused:
                     // the settings' preview shows why
@@ -422,7 +423,7 @@ Napi::Value Model::ApplyChatTemplate(const Napi::CallbackInfo & info) {
                     {
                         TemplateScope rendering(h->path, given);
                         try {
-                            tmpls = common_chat_templates_init(h->model, override_template);
+                            tmpls = initTemplates(h->model, override_template);
                         } catch (const std::exception & e) {
                             throw HearthError(codes::invalid_argument, std::string("chat template failed: ") + e.what());
                         }

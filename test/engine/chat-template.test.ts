@@ -4,6 +4,8 @@
  * settings' preview renders a sample with any template for a model file that is not loaded (its
  * vocabulary only), or the file's own when none is given. Real engine, TINY_SPM (ChatML in the file).
  */
+import fs from 'fs';
+import path from 'path';
 import { EngineClient } from '../../main/engine/client';
 import { SAMPLE_CONVERSATION } from '../../main/models/template-preview';
 import { errorOf, makeEngine } from '../helpers/engine';
@@ -47,6 +49,32 @@ describe('chatTemplate', () => {
     const err = await errorOf(engine.load('bad', TINY_SPM, { contextSize: 512, threads: 2, chatTemplate: BROKEN }));
     expect(err.code).toBe('invalid_argument');
     expect(err.message).toMatch(/the chat template setting failed/);
+  });
+
+  test("a template nested past what llama.cpp's Jinja engine's stack holds is refused before it parses; llama.cpp's own templates pass", async () => {
+    const deep = [
+      { tmpl: `{{ ${'('.repeat(20000)}1${')'.repeat(20000)} }}`, why: /the template has a tag with more than 256 operators and brackets \(line 1\)/ },
+      { tmpl: `{{ 1${' + 1'.repeat(5000)} }}`, why: /more than 256 operators/ },
+      { tmpl: `\n${'{% if true %}'.repeat(65)}x${'{% endif %}'.repeat(65)}`, why: /the template has blocks more than 64 deep inside each other \(line 2\)/ },
+    ];
+    for (const { tmpl, why } of deep) {
+      const preview = await errorOf(engine.previewTemplate(TINY_SPM, tmpl, { messages }));
+      expect(preview.code).toBe('invalid_argument');
+      expect(preview.message).toMatch(why);
+      const load = await errorOf(engine.load('deep', TINY_SPM, { contextSize: 512, threads: 2, chatTemplate: tmpl }));
+      expect(load.message).toMatch(/^the chat template setting failed: /);
+      expect(load.message).toMatch(why);
+    }
+    // at the bounds: rendered
+    expect((await engine.previewTemplate(TINY_SPM, `{{ ${'('.repeat(100)}1${')'.repeat(100)} }}${'{% if true %}'.repeat(64)}x${'{% endif %}'.repeat(64)}`, { messages })).prompt).toBe('1x');
+    // every template in llama.cpp's models/templates (the checkout this build cloned) is under the bounds
+    const dir = path.join(__dirname, '../../build/llama.cpp/models/templates');
+    const files = fs.readdirSync(dir).filter((f) => f.endsWith('.jinja'));
+    expect(files.length).toBeGreaterThan(40);
+    for (const f of files) {
+      const r = await engine.previewTemplate(TINY_SPM, fs.readFileSync(path.join(dir, f), 'utf8'), { messages }).then(() => null, (e: Error) => e.message);
+      expect([f, r]).not.toEqual([f, expect.stringMatching(/run out of stack/)]);
+    }
   });
 
   test('the preview renders a sample with any template, or the file\'s own, without loading the model', async () => {

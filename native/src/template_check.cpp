@@ -1,0 +1,111 @@
+#include "template_check.h"
+
+#include <cctype>
+#include <cstring>
+#include <stdexcept>
+
+namespace hearth {
+
+namespace {
+
+bool startsWith(const std::string & s, size_t at, const char * p) { return s.compare(at, std::strlen(p), p) == 0; }
+
+// After a quote at `at`: where the string literal ends (past its closing quote), escapes skipped.
+size_t skipString(const std::string & s, size_t at) {
+    const char q = s[at];
+    for (size_t i = at + 1; i < s.size(); i++) {
+        if (s[i] == '\\') i++;
+        else if (s[i] == q) return i + 1;
+    }
+    return s.size();
+}
+
+std::string lineOf(const std::string & s, size_t at) {
+    size_t line = 1;
+    for (size_t i = 0; i < at && i < s.size(); i++) line += s[i] == '\n';
+    return "line " + std::to_string(line);
+}
+
+} // namespace
+
+std::string templateProblem(const std::string & s) {
+    int depth = 0;
+    size_t i = 0;
+    while (i < s.size()) {
+        const size_t open = s.find('{', i);
+        if (open == std::string::npos || open + 1 >= s.size()) break;
+        const char kind = s[open + 1];
+        if (kind == '#') { // a comment
+            const size_t end = s.find("#}", open + 2);
+            i = end == std::string::npos ? s.size() : end + 2;
+            continue;
+        }
+        if (kind != '{' && kind != '%') {
+            i = open + 1;
+            continue;
+        }
+        // the tag's body up to its close (}} outside the tag's own braces, or %}), strings skipped
+        int operators = 0, braces = 0;
+        bool assigns = false;
+        size_t j = open + 2;
+        std::string first; // a statement's first word
+        for (; j < s.size(); j++) {
+            const char c = s[j];
+            if (c == '"' || c == '\'') {
+                j = skipString(s, j) - 1;
+                continue;
+            }
+            if (kind == '{' && c == '}' && braces == 0 && startsWith(s, j, "}}")) break;
+            if (kind == '%' && startsWith(s, j, "%}")) break;
+            if (std::isalpha((unsigned char) c) || c == '_') {
+                size_t k = j;
+                while (k < s.size() && (std::isalnum((unsigned char) s[k]) || s[k] == '_')) k++;
+                const std::string word = s.substr(j, k - j);
+                if (first.empty()) first = word;
+                if (word == "and" || word == "or" || word == "not" || word == "in" || word == "is" || word == "if" || word == "else") operators++;
+                j = k - 1;
+                continue;
+            }
+            if (c == '{') braces++;
+            if (c == '}') braces = std::max(0, braces - 1);
+            if (c == '=' && !startsWith(s, j, "==") && (j == 0 || std::strchr("=!<>", s[j - 1]) == nullptr)) assigns = true;
+            if (std::strchr("+-*/%~|.<>([{=!", c) != nullptr) operators++;
+            if (operators > MAX_TEMPLATE_TAG_OPERATORS) {
+                return "the template has a tag with more than " + std::to_string(MAX_TEMPLATE_TAG_OPERATORS) + " operators and brackets (" + lineOf(s, open) +
+                       "): llama.cpp's Jinja engine would run out of stack";
+            }
+        }
+        if (kind == '%') {
+            if (first == "raw") { // its text is not parsed
+                const size_t end = s.find("endraw", j);
+                i = end == std::string::npos ? s.size() : end;
+                continue;
+            }
+            const bool opens = first == "if" || first == "for" || first == "macro" || first == "call" || first == "filter" || first == "generation" ||
+                               (first == "set" && !assigns);
+            if (opens && ++depth > MAX_TEMPLATE_BLOCK_DEPTH) {
+                return "the template has blocks more than " + std::to_string(MAX_TEMPLATE_BLOCK_DEPTH) + " deep inside each other (" + lineOf(s, open) +
+                       "): llama.cpp's Jinja engine would run out of stack";
+            }
+            if (first.rfind("end", 0) == 0) depth = std::max(0, depth - 1);
+        }
+        i = j + 2;
+    }
+    return "";
+}
+
+common_chat_templates_ptr initTemplates(const llama_model * model, const std::string & tmpl) {
+    if (!tmpl.empty()) {
+        const std::string problem = templateProblem(tmpl);
+        if (!problem.empty()) throw std::runtime_error(problem);
+    } else {
+        for (const char * name : {(const char *) nullptr, "tool_use"}) {
+            const char * own = llama_model_chat_template(model, name);
+            const std::string problem = own ? templateProblem(own) : "";
+            if (!problem.empty()) throw std::runtime_error(problem);
+        }
+    }
+    return common_chat_templates_init(model, tmpl);
+}
+
+} // namespace hearth
