@@ -3,10 +3,12 @@
 #include "session.h"
 
 #include <cstdio>
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 
+#include "activity.h"
 #include "task.h"
 #include "util.h"
 
@@ -15,6 +17,8 @@ namespace hearth {
 // ---- sessions (worker thread) ---------------------------------------------------------
 
 static const char SESSION_MAGIC[8] = {'H', 'E', 'A', 'R', 'T', 'H', 'S', '1'};
+// the piece a state is written or read in (progress is stamped between pieces)
+static constexpr uint64_t kIoPiece = 64ull << 20;
 
 static std::string sessionHeader(const Context::State & st) {
     return st.model->fingerprint + "|k=" + ggml_type_name(st.type_k) + "|v=" + ggml_type_name(st.type_v);
@@ -27,9 +31,11 @@ static std::filesystem::path fsPath(const std::string & utf8) { return std::file
 void runSave(Context::State & st, Task & t) {
     const auto & toks = st.seq_tokens[t.seq];
     if (toks.empty()) throw HearthError(codes::invalid_argument, "sequence " + std::to_string(t.seq) + " is empty: nothing to save");
+    progressHere();
     size_t size = llama_state_seq_get_size(st.ctx, t.seq);
     std::vector<uint8_t> data(size);
     size_t got = llama_state_seq_get_data(st.ctx, data.data(), size, t.seq);
+    progressHere();
     if (got == 0) throw HearthError(codes::session_failed, "llama.cpp could not serialize the sequence");
     std::string header = sessionHeader(st);
     const std::string tmp = t.path + ".tmp";
@@ -51,7 +57,11 @@ void runSave(Context::State & st, Task & t) {
         f.write((const char *) &nt, 4);
         f.write((const char *) toks.data(), nt * sizeof(llama_token));
         f.write((const char *) &ds, 8);
-        f.write((const char *) data.data(), ds);
+        // a long conversation's state can be gigabytes: progress for the task watchdog between pieces
+        for (uint64_t at = 0; at < ds && f; at += kIoPiece) {
+            progressHere();
+            f.write((const char *) data.data() + at, (std::streamsize) std::min<uint64_t>(kIoPiece, ds - at));
+        }
         f.close(); // its last flush can fail too (a full disk)
         if (f.fail()) fail("write to " + tmp + " failed");
     }
@@ -96,8 +106,12 @@ void runRestore(Context::State & st, Task & t) {
     f.read((char *) &ds, 8);
     if (!f || ds != file_size - before_data) throw HearthError(codes::session_failed, t.path + ": truncated or corrupt");
     std::vector<uint8_t> data(ds);
-    f.read((char *) data.data(), ds);
+    for (uint64_t at = 0; at < ds && f; at += kIoPiece) {
+        progressHere();
+        f.read((char *) data.data() + at, (std::streamsize) std::min<uint64_t>(kIoPiece, ds - at));
+    }
     if (!f) throw HearthError(codes::session_failed, t.path + ": truncated");
+    progressHere();
     llama_memory_t mem = llama_get_memory(st.ctx);
     llama_memory_seq_rm(mem, t.seq, -1, -1);
     st.seq_tokens[t.seq].clear();
