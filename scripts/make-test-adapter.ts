@@ -24,6 +24,8 @@ export interface TestLoraOptions {
   /** the spread of the random A and B values */
   std?: number;
   seed?: number;
+  /** an activated LoRA's (aLoRA) invocation tokens */
+  aloraInvocationTokens?: number[];
 }
 
 /** Seeded values uniform in [-std·√3, std·√3] (standard deviation `std`). */
@@ -49,6 +51,7 @@ export async function writeTestLora(o: TestLoraOptions): Promise<string> {
   w.setString('general.name', `hearth-test-lora-${hp.embeddingLength}`);
   w.setString('adapter.type', 'lora');
   w.setFloat32('adapter.lora.alpha', o.alpha ?? rank);
+  if (o.aloraInvocationTokens) w.set('adapter.alora.invocation_tokens', { type: 'array', itemType: 'uint32', value: o.aloraInvocationTokens });
   let k = 0;
   // the vocabulary does not matter: token_embd is never adapted here
   for (const t of testModelTensors(hp, 1)) {

@@ -45,10 +45,12 @@ export function pairProjectors(models: readonly PairFile[], projectors: readonly
     const here = projectors.filter((x) => p.dirname(x.path) === p.dirname(m.path) && widthsAgree(m, x));
     if (here.length === 0) continue;
     const stem = modelStem(m.path, p);
-    const byName = here.find((x) => {
-      const s = modelStem(x.path, p);
-      return s !== '' && (stem === s || stem.startsWith(`${s}-`));
-    });
+    // the same stem first, else the longest that starts the model's (gemma-3-4b-it-qat pairs with
+    // mmproj-gemma-3-4b-it-qat before mmproj-gemma-3-4b-it, whatever the folder's order)
+    const byName = here
+      .map((x) => ({ x, s: modelStem(x.path, p) }))
+      .filter(({ s }) => s !== '' && (stem === s || stem.startsWith(`${s}-`)))
+      .sort((a, b) => b.s.length - a.s.length || (a.x.path < b.x.path ? -1 : a.x.path > b.x.path ? 1 : 0))[0]?.x;
     const byMeta = m.name ? here.find((x) => x.name !== null && x.name.toLowerCase() === m.name!.toLowerCase()) : undefined;
     // the folder's one model and one projector, whose widths both headers give and agree
     const alone = models.filter((x) => p.dirname(x.path) === p.dirname(m.path)).length === 1 &&

@@ -100,6 +100,12 @@ void ContextAdapters::init(llama_model * model, llama_context * ctx, const Adapt
                 const std::string why = logReason(watch.lastError());
                 throw HearthError(codes::invalid_argument, "the LoRA adapter " + e.path + " does not fit " + model_name + (why.empty() ? "" : ": " + why));
             }
+            // an activated LoRA applies only after its invocation tokens (llama-server follows them per
+            // request); applied as a plain one it would change every token
+            if (llama_adapter_get_alora_n_invocation_tokens(a) > 0) {
+                llama_adapter_lora_free(a);
+                throw HearthError(codes::not_supported, "the LoRA adapter " + e.path + " is an activated LoRA (aLoRA: it applies after its invocation tokens), which Hearth does not apply");
+            }
             paths_.push_back(e.path);
             loras_.push_back(a);
             scales_.push_back(e.scale);

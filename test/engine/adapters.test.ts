@@ -124,6 +124,14 @@ describe('LoRA adapters', () => {
     expectSame(await run('lora', scaled(0)), await run('plain'));
   });
 
+  test('an activated LoRA (aLoRA: it applies after its invocation tokens) is refused, not applied to every token', async () => {
+    const alora = await writeTestLora({ out: path.join(dir, 'alora.gguf'), aloraInvocationTokens: [1, 2, 3] });
+    const e = await errorOf(engine.load('alora', TINY_SPM, { ...BASE, loraAdapters: [{ path: alora, scale: 1 }] }));
+    expect(e.code).toBe('not_supported');
+    expect(e.message).toMatch(/alora\.gguf is an activated LoRA \(aLoRA: it applies after its invocation tokens\), which Hearth does not apply/);
+    expect((await run('plain')).tokens).toHaveLength(12);
+  });
+
   test('an adapter for another width is refused with a clear error, and the model stays usable', async () => {
     // the engine host reads its header first
     const e = await errorOf(engine.load('wide', TINY_SPM, { ...BASE, loraAdapters: [{ path: wideLora, scale: 1 }] }));

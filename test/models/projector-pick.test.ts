@@ -49,6 +49,17 @@ describe('pairing by width', () => {
     expect(Object.fromEntries(pairs)).toEqual({ '/m/llava-7b-Q4_K_M.gguf': '/m/mmproj-llava-7b-f16.gguf', '/n/small-Q8_0.gguf': '/n/mmproj-small-f16.gguf' });
   });
 
+  test('by name, the same stem wins, else the longest one that starts the model\'s, in any folder order', () => {
+    const models = [{ path: '/a/gemma-3-4b-it-qat-Q4_0.gguf', name: null, width: 64 }, { path: '/a/gemma-3-4b-it-Q8_0.gguf', name: null, width: 64 }];
+    const general = { path: '/a/mmproj-gemma-3-4b-it.gguf', name: null, width: 64 };
+    const qat = { path: '/a/mmproj-gemma-3-4b-it-qat.gguf', name: null, width: 64 };
+    for (const projectors of [[general, qat], [qat, general]]) {
+      const pairs = pairProjectors(models, projectors);
+      expect(pairs.get('/a/gemma-3-4b-it-qat-Q4_0.gguf')).toBe(qat.path);
+      expect(pairs.get('/a/gemma-3-4b-it-Q8_0.gguf')).toBe(general.path);
+    }
+  });
+
   test("a folder's one model and one projector pair when both headers give the same width", () => {
     expect(pairProjectors([{ path: '/a/model.gguf', name: 'A', width: 64 }], [{ path: '/a/vision.gguf', name: 'B', width: 64 }]).get('/a/model.gguf')).toBe('/a/vision.gguf');
     expect(pairProjectors([{ path: '/a/model.gguf', name: 'A', width: 64 }], [{ path: '/a/vision.gguf', name: 'B', width: 32 }]).size).toBe(0);
