@@ -170,8 +170,9 @@ export class ThreadSessions {
       }
       let seq = this.seqOf(threadId);
       const held = seq !== undefined;
-      // this turn runs after any guest's and leaves the thread's own conversation in the cells
-      if (held) this.slots.get(seq!)!.foreign = false;
+      // this turn leaves the thread's own conversation in the cells, unless a guest's turn may still
+      // come after it
+      if (held && this.slots.get(seq!)!.guests.length === 0) this.slots.get(seq!)!.foreign = false;
       let tokens: number[] = [];
       let contextSize = 0;
       try {
@@ -229,16 +230,18 @@ export class ThreadSessions {
     return this.serial(async () => {
       const loaded = this.deps.loaded();
       if (!loaded || loaded.loadId !== this.loadId) return;
+      try {
+        const info = await this.deps.engine.contextInfo(CHAT_MODEL_ID);
+        if (need > 0) await this.room(info.sequenceTokens, info.contextSize, need, null, loaded);
+        // the thread there keeps what it has: saved first while idle, its cells then another's
+        const host = runsOn === undefined ? undefined : this.slots.get(runsOn);
+        if (host && idle(host) && (info.sequenceTokens[runsOn!] ?? 0) > 0) await this.save(host, runsOn!, loaded);
+      } catch (e) {
+        this.deps.logger.warn(`sessions: the context could not be read: ${(e as Error).message}`);
+      }
       if (runsOn !== undefined) {
         const host = this.slots.get(runsOn);
         if (host) host.foreign = true;
-      }
-      if (need <= 0) return;
-      try {
-        const info = await this.deps.engine.contextInfo(CHAT_MODEL_ID);
-        await this.room(info.sequenceTokens, info.contextSize, need, null, loaded);
-      } catch (e) {
-        this.deps.logger.warn(`sessions: the context could not be read: ${(e as Error).message}`);
       }
     });
   }

@@ -70,6 +70,8 @@ export class EngineClient {
   private readonly logger: Logger;
   /** model files whose chat template ran past its deadline, as they were then, with the error to answer */
   private readonly hostileTemplates = new Map<string, { identity: Promise<string | undefined>; error: EngineError }>();
+  /** loads of a file that ended with the host crashing: its identity then, and how many */
+  private readonly crashedLoads = new Map<string, { identity: Promise<string | undefined>; count: number }>();
   private readonly lostListeners = new Set<(modelId: string, error: EngineError) => void>();
 
   constructor(opts: EngineClientOptions = {}) {
@@ -193,8 +195,29 @@ export class EngineClient {
       if (specKey(this.specs.get(modelId)) === key && !this.loads.has(modelId) && this.liveIn.get(modelId) !== this.sup.current) {
         this.specs.delete(modelId);
       }
+      if (e instanceof EngineError && e.code === 'engine_crashed') await this.loadCrashed(file, e);
       throw e;
     }
+  }
+
+  /**
+   * A load of `file` ended with the host crashing. llama.cpp can crash on a file (a chat template whose
+   * macros recurse without end overflows the stack while the load runs it): the second crash loading
+   * the unchanged file marks it as a hostile template's is marked, so loading it again is refused at
+   * once instead of crashing the engine (and every model in it) each time.
+   */
+  private async loadCrashed(file: string, e: EngineError): Promise<void> {
+    const key = path.resolve(file);
+    const identity = fileIdentity(key);
+    const known = this.crashedLoads.get(key);
+    const count = known && (await known.identity) === (await identity) ? known.count + 1 : 1;
+    this.crashedLoads.set(key, { identity, count });
+    if (count < 2) return;
+    const error = new EngineError(
+      'engine_crashed',
+      `the engine crashed twice loading "${path.basename(file)}" (${e.message}), so Hearth will not load it again: pick another model, or replace the file`,
+    );
+    this.hostileTemplates.set(key, { identity, error });
   }
 
   private loadShared(ch: HostChannel, modelId: string, spec: ModelSpec, onProgress: ((p: number) => void) | undefined, signal: AbortSignal | undefined): Promise<LoadedModel> {

@@ -49,6 +49,9 @@ std::string pngProblem(const std::string & bytes, const std::string & which) {
         if (len > n - at - 12) break; // truncated: stb says so
         const char * type = (const char *) b + at + 4;
         const unsigned char * data = b + at + 8;
+        // Apple's CgBI PNG: stb inflates its data without a zlib header, so what the check below reads
+        // with one could be another stream to stb (and it is no standard PNG)
+        if (std::memcmp(type, "CgBI", 4) == 0) return which + " is an Apple-optimized PNG (CgBI), not a standard one (save it again as an ordinary PNG)";
         if (std::memcmp(type, "IHDR", 4) == 0 && len >= 13) raw = pngRawSize(be32(data), be32(data + 4), data[8], data[9], data[12] != 0);
         if (std::memcmp(type, "IDAT", 4) == 0) idat.append((const char *) data, len);
         if (std::memcmp(type, "IEND", 4) == 0) break;

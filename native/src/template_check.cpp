@@ -3,6 +3,8 @@
 #include <cctype>
 #include <cstring>
 #include <stdexcept>
+#include <utility>
+#include <vector>
 
 namespace hearth {
 
@@ -29,6 +31,9 @@ std::string lineOf(const std::string & s, size_t at) {
 } // namespace
 
 std::string templateProblem(const std::string & s) {
+    // the blocks open around this point, each with the levels of llama.cpp's parser it holds (an if
+    // with its elifs: each elif is parsed as an if inside the one before), and their sum
+    std::vector<std::pair<std::string, int>> blocks;
     int depth = 0;
     size_t i = 0;
     while (i < s.size()) {
@@ -45,8 +50,8 @@ std::string templateProblem(const std::string & s) {
             continue;
         }
         // the tag's body up to its close (}} outside the tag's own braces, or %}), strings skipped
-        int operators = 0, braces = 0;
-        bool assigns = false;
+        int operators = 0, braces = 0, brackets = 0;
+        bool assigns = false; // an = outside brackets: {% set x = … %}, not a block set with arguments
         size_t j = open + 2;
         std::string first; // a statement's first word
         for (; j < s.size(); j++) {
@@ -68,7 +73,9 @@ std::string templateProblem(const std::string & s) {
             }
             if (c == '{') braces++;
             if (c == '}') braces = std::max(0, braces - 1);
-            if (c == '=' && !startsWith(s, j, "==") && (j == 0 || std::strchr("=!<>", s[j - 1]) == nullptr)) assigns = true;
+            if (c == '(' || c == '[' || c == '{') brackets++;
+            if (c == ')' || c == ']' || c == '}') brackets = std::max(0, brackets - 1);
+            if (c == '=' && brackets == 0 && !startsWith(s, j, "==") && (j == 0 || std::strchr("=!<>", s[j - 1]) == nullptr)) assigns = true;
             if (std::strchr("+-*/%~|.<>([{=!", c) != nullptr) operators++;
             if (operators > MAX_TEMPLATE_TAG_OPERATORS) {
                 return "the template has a tag with more than " + std::to_string(MAX_TEMPLATE_TAG_OPERATORS) + " operators and brackets (" + lineOf(s, open) +
@@ -76,18 +83,28 @@ std::string templateProblem(const std::string & s) {
             }
         }
         if (kind == '%') {
-            if (first == "raw") { // its text is not parsed
-                const size_t end = s.find("endraw", j);
-                i = end == std::string::npos ? s.size() : end;
-                continue;
+            // the statements that hold a body (generation and raw hold none in llama.cpp's parser)
+            static const char * const BLOCKS[] = {"if", "for", "macro", "call", "filter", "set"};
+            bool deeper = false;
+            for (const char * b : BLOCKS) {
+                if (first == b && (first != "set" || !assigns)) {
+                    blocks.push_back({first, 1});
+                    deeper = true;
+                }
+                // only the end of the innermost block closes it (a stray end closes nothing)
+                if (first == std::string("end") + b && !blocks.empty() && blocks.back().first == b) {
+                    depth -= blocks.back().second;
+                    blocks.pop_back();
+                }
             }
-            const bool opens = first == "if" || first == "for" || first == "macro" || first == "call" || first == "filter" || first == "generation" ||
-                               (first == "set" && !assigns);
-            if (opens && ++depth > MAX_TEMPLATE_BLOCK_DEPTH) {
-                return "the template has blocks more than " + std::to_string(MAX_TEMPLATE_BLOCK_DEPTH) + " deep inside each other (" + lineOf(s, open) +
-                       "): llama.cpp's Jinja engine would run out of stack";
+            if (first == "elif" && !blocks.empty() && blocks.back().first == "if") {
+                blocks.back().second++;
+                deeper = true;
             }
-            if (first.rfind("end", 0) == 0) depth = std::max(0, depth - 1);
+            if (deeper && ++depth > MAX_TEMPLATE_BLOCK_DEPTH) {
+                return "the template has blocks more than " + std::to_string(MAX_TEMPLATE_BLOCK_DEPTH) + " deep inside each other, elif counted as a level (" +
+                       lineOf(s, open) + "): llama.cpp's Jinja engine would run out of stack";
+            }
         }
         i = j + 2;
     }

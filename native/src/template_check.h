@@ -12,7 +12,7 @@
 
 namespace hearth {
 
-// Blocks ({% if %}, {% for %}, {% macro %} …) inside each other.
+// Blocks ({% if %}, {% for %}, {% macro %} …) inside each other, each elif of an if one more.
 constexpr int MAX_TEMPLATE_BLOCK_DEPTH = 64;
 // Operators and brackets in one {{ … }} or {% … %} (each may nest one level deeper).
 constexpr int MAX_TEMPLATE_TAG_OPERATORS = 256;

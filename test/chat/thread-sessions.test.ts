@@ -217,16 +217,25 @@ test("a turn run on another thread's sequence (every sequence was generating) is
   expect((await a.engine.contextInfo(CHAT_MODEL_ID)).sequenceTokens[r.seq]).toBe(0); // cleared for R
   sessions.release(R.id);
   // a request on a thread's sequence that is not its turn (a title, in a context of one sequence) likewise
-  await a.engine.chat(CHAT_MODEL_ID, { messages: [{ role: 'user', content: long('title') }], maxTokens: 4, seq: r.seq });
   await sessions.makeRoom(0, r.seq);
+  await a.engine.chat(CHAT_MODEL_ID, { messages: [{ role: 'user', content: long('title') }], maxTokens: 4, seq: r.seq });
   const S = await a.call('threads.create', {});
   await sessions.acquire(S.id, 100);
   expect(fs.existsSync(kvFile(a, R.id))).toBe(false);
   sessions.release(S.id);
-  // and a thread's own turn on its sequence makes its cells its own again: saved when evicted
+  // a thread's own turn on its sequence makes its cells its own again; a title coming there saves them
+  // first, and what the title leaves is not saved as the thread's
   const s2 = await send(a, S.id, long('sigma'));
   expect(s2.metrics!.promptTokens).toBeGreaterThan(100);
+  const sSeq = sessions.seqOf(S.id)!;
+  await sessions.makeRoom(0, sSeq);
+  const before = fs.readFileSync(metaFile(a, S.id), 'utf8');
+  expect(JSON.parse(before).tokens).toBeGreaterThan(s2.metrics!.promptTokens);
+  await a.engine.chat(CHAT_MODEL_ID, { messages: [{ role: 'user', content: 'a title' }], maxTokens: 4, seq: sSeq });
   await sessions.acquire(R.id, 100);
-  expect(fs.existsSync(kvFile(a, S.id))).toBe(true);
+  expect(fs.readFileSync(metaFile(a, S.id), 'utf8')).toBe(before);
   sessions.release(R.id);
+  // and its next turn restores what was saved
+  const s3 = await send(a, S.id, 'and then?');
+  expect(s3.metrics!.cachedTokens).toBeGreaterThan(s2.metrics!.promptTokens);
 });

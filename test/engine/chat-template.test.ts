@@ -55,7 +55,12 @@ describe('chatTemplate', () => {
     const deep = [
       { tmpl: `{{ ${'('.repeat(20000)}1${')'.repeat(20000)} }}`, why: /the template has a tag with more than 256 operators and brackets \(line 1\)/ },
       { tmpl: `{{ 1${' + 1'.repeat(5000)} }}`, why: /more than 256 operators/ },
-      { tmpl: `\n${'{% if true %}'.repeat(65)}x${'{% endif %}'.repeat(65)}`, why: /the template has blocks more than 64 deep inside each other \(line 2\)/ },
+      { tmpl: `\n${'{% if true %}'.repeat(65)}x${'{% endif %}'.repeat(65)}`, why: /the template has blocks more than 64 deep inside each other, elif counted as a level \(line 2\)/ },
+      // what closes no block in llama.cpp's parser lowers no count, a block set with arguments is a
+      // block, and each elif is an if inside the one before
+      { tmpl: `${'{% if true %}{% endgeneration %}'.repeat(65)}x${'{% endif %}'.repeat(65)}`, why: /more than 64 deep/ },
+      { tmpl: `${'{% set x(a=1) %}'.repeat(65)}x${'{% endset %}'.repeat(65)}`, why: /more than 64 deep/ },
+      { tmpl: `{% if false %}${'{% elif false %}'.repeat(64)}{% endif %}`, why: /more than 64 deep/ },
     ];
     for (const { tmpl, why } of deep) {
       const preview = await errorOf(engine.previewTemplate(TINY_SPM, tmpl, { messages }));

@@ -14,6 +14,7 @@ import { EngineClient } from '../../main/engine/client';
 import type { NativeActivity } from '../../main/engine/addon';
 import { firstProgressMs, judge, SLOW_DISK_BYTES_PER_S, TASK_BOUNDS, taskBounds, TaskWatchdog, TEST_BOUNDS_ENV } from '../../main/engine/watchdog';
 import { MAX_CHAT_CHARS } from '../../main/params';
+import { writeTestModel } from '../../scripts/make-test-model';
 import { chatApp, nextDone } from '../helpers/chat';
 import { alive, errorOf, hostStats, makeEngine, tempDir } from '../helpers/engine';
 import { HANG_TRIGGER, HOSTILE_RENDER, HOSTILE_TEMPLATE, TINY_EMBED, TINY_SPM } from '../helpers/models';
@@ -219,6 +220,27 @@ describe('a template that never ends', () => {
       expect(refused.code).toBe('template_timeout');
       expect(refused.message).toMatch(/Pick another model/);
       expect((await hostStats(engine)).loadsStarted).toBe(before);
+    } finally {
+      await engine.close();
+    }
+  });
+
+  test("a file whose load crashes the engine (its template's macro recurses without end) is refused after the second crash; other models load", async () => {
+    const engine = engineWith({ templateMs: TEMPLATE_MS });
+    try {
+      const file = path.join(dir, 'recursing.gguf');
+      await writeTestModel({ out: file, size: 'tiny', vocab: 'llama-spm', seed: 1, chatTemplate: '{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}' });
+      for (let i = 0; i < 2; i++) {
+        const e = await errorOf(engine.load('rec', file, SMALL));
+        expect(e.code).toBe('engine_crashed');
+      }
+      const before = (await hostStats(engine)).loadsStarted;
+      const refused = await errorOf(engine.load('rec', file, SMALL));
+      expect(refused.code).toBe('engine_crashed');
+      expect(refused.message).toMatch(/^the engine crashed twice loading "recursing\.gguf" \(.*\), so Hearth will not load it again: pick another model, or replace the file$/);
+      expect((await hostStats(engine)).loadsStarted).toBe(before);
+      await engine.load('good', TINY_SPM, SMALL);
+      expect((await engine.complete('good', { prompt: 'Hi', maxTokens: 2, ignoreEos: true })).tokens).toHaveLength(2);
     } finally {
       await engine.close();
     }

@@ -182,6 +182,9 @@ describe('images', () => {
     expect((await ask(pngWithRows(1, 1, Buffer.alloc(4)))).timings.promptTokens).toBeGreaterThan(0);
     expect((await ask(pngWithRows(13, 11, Buffer.alloc(adam7RawBytes(13, 11, 4)), { rgba: true, interlaced: true }))).timings.promptTokens).toBeGreaterThan(0);
     expect((await errorOf(ask(pngWithRows(13, 11, Buffer.alloc(adam7RawBytes(13, 11, 4) + 1), { rgba: true, interlaced: true })))).code).toBe('invalid_argument');
+    // Apple's CgBI PNG: stb reads its data without a zlib header (one stream could be two): refused
+    const cgbi = await errorOf(ask(pngWithRows(1, 1, Buffer.alloc(4), { cgbi: true })));
+    expect(cgbi.message).toBe('image 1 is an Apple-optimized PNG (CgBI), not a standard one (save it again as an ordinary PNG)');
     // a progressive JPEG's scans are each a pass over every block: at most MAX_JPEG_SCANS (100)
     expect((await ask(progressiveJpeg(64, 100))).timings.promptTokens).toBeGreaterThan(0);
     const scans = await errorOf(ask(progressiveJpeg(64, 101)));

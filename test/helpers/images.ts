@@ -111,14 +111,16 @@ export function jpegHeader(width: number, height: number): Buffer {
  * A PNG of `width` x `height` whose IDAT inflates to `raw` (its rows with their filter bytes, as given:
  * any length), 8 bits a channel; colour type 2 (RGB) or 6 (RGBA); Adam7-interlaced when asked.
  */
-export function pngWithRows(width: number, height: number, raw: Buffer, opts: { rgba?: boolean; interlaced?: boolean } = {}): Buffer {
+export function pngWithRows(width: number, height: number, raw: Buffer, opts: { rgba?: boolean; interlaced?: boolean; cgbi?: boolean } = {}): Buffer {
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(width, 0);
   ihdr.writeUInt32BE(height, 4);
   ihdr[8] = 8;
   ihdr[9] = opts.rgba ? 6 : 2;
   ihdr[12] = opts.interlaced ? 1 : 0;
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+  // Apple's CgBI chunk (before IHDR): its data is read without a zlib header
+  const cgbi = opts.cgbi ? [chunk('CgBI', Buffer.from([0x50, 0x00, 0x20, 0x06]))] : [];
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), ...cgbi, chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
 }
 
 /** The bytes an Adam7-interlaced image's rows take (each pass's rows, a filter byte each), `channels` bytes a pixel. */
