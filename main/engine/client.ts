@@ -70,8 +70,12 @@ export class EngineClient {
   private readonly logger: Logger;
   /** model files whose chat template ran past its deadline, as they were then, with the error to answer */
   private readonly hostileTemplates = new Map<string, { identity: Promise<string | undefined>; error: EngineError }>();
-  /** loads of a file that ended with the host crashing: its identity then, and how many */
-  private readonly crashedLoads = new Map<string, { identity: Promise<string | undefined>; count: number }>();
+  /**
+   * Loads that ended with the host crashing, by file and parameters (specKey): the file's identity, the
+   * hosts that died (one crash counts once, however many callers shared the load), and the refusal once
+   * there were two
+   */
+  private readonly crashedLoads = new Map<string, { identity: Promise<string | undefined>; hosts: Set<HostChannel>; error?: EngineError }>();
   private readonly lostListeners = new Set<(modelId: string, error: EngineError) => void>();
 
   constructor(opts: EngineClientOptions = {}) {
@@ -179,15 +183,17 @@ export class EngineClient {
    * caller (the load is cancelled in the host when nobody waits for it any more).
    */
   async load(modelId: string, file: string, params: LoadParamsInput = {}, onProgress?: (p: number) => void, signal?: AbortSignal): Promise<LoadedModel> {
-    const refused = await this.refusal(file);
-    if (refused) throw refused;
     const spec: ModelSpec = { path: file, params };
     const key = specKey(spec);
+    const refused = (await this.refusal(file)) ?? (await this.crashRefusal(key, file));
+    if (refused) throw refused;
     if (specKey(this.specs.get(modelId)) !== key) this.liveIn.delete(modelId);
     this.specs.set(modelId, spec);
+    let ch: HostChannel | undefined;
     try {
-      const ch = await this.sup.start(signal);
+      ch = await this.sup.start(signal);
       const r = await this.loadShared(ch, modelId, spec, onProgress, signal);
+      this.crashedLoads.delete(key);
       // unloaded (or loaded with other parameters) while this load ran
       if (specKey(this.specs.get(modelId)) !== key) throw abortedError();
       return r;
@@ -195,29 +201,39 @@ export class EngineClient {
       if (specKey(this.specs.get(modelId)) === key && !this.loads.has(modelId) && this.liveIn.get(modelId) !== this.sup.current) {
         this.specs.delete(modelId);
       }
-      if (e instanceof EngineError && e.code === 'engine_crashed') await this.loadCrashed(file, e);
+      if (ch && e instanceof EngineError && e.code === 'engine_crashed') this.loadCrashed(key, file, ch, e);
       throw e;
     }
   }
 
   /**
-   * A load of `file` ended with the host crashing. llama.cpp can crash on a file (a chat template whose
-   * macros recurse without end overflows the stack while the load runs it): the second crash loading
-   * the unchanged file marks it as a hostile template's is marked, so loading it again is refused at
-   * once instead of crashing the engine (and every model in it) each time.
+   * A load of `file` with these parameters (`key`) ended with host `ch` crashing. llama.cpp can crash on
+   * a file or a setting (a chat template whose macros recurse without end overflows the stack while the
+   * load runs it): after crashes of two hosts loading the same unchanged file so, that load is refused at
+   * once (crashRefusal), instead of crashing the engine and every model in it each time. A load that
+   * succeeds clears the count; other settings are another load.
    */
-  private async loadCrashed(file: string, e: EngineError): Promise<void> {
-    const key = path.resolve(file);
-    const identity = fileIdentity(key);
+  private loadCrashed(key: string, file: string, ch: HostChannel, e: EngineError): void {
+    const abs = path.resolve(file);
     const known = this.crashedLoads.get(key);
-    const count = known && (await known.identity) === (await identity) ? known.count + 1 : 1;
-    this.crashedLoads.set(key, { identity, count });
-    if (count < 2) return;
-    const error = new EngineError(
-      'engine_crashed',
-      `the engine crashed twice loading "${path.basename(file)}" (${e.message}), so Hearth will not load it again: pick another model, or replace the file`,
-    );
-    this.hostileTemplates.set(key, { identity, error });
+    const entry = known ?? { identity: fileIdentity(abs), hosts: new Set<HostChannel>() };
+    entry.hosts.add(ch);
+    this.crashedLoads.set(key, entry);
+    if (entry.hosts.size >= 2 && !entry.error) {
+      entry.error = new EngineError(
+        'engine_crashed',
+        `the engine crashed twice loading "${path.basename(file)}" with these settings (${e.message}), so Hearth will not load it so again: change its load settings (chat template, projector, GPU layers) or pick another model`,
+      );
+    }
+  }
+
+  /** The refusal of a load (`key`) that crashed the engine twice, while its file is unchanged. */
+  private async crashRefusal(key: string, file: string): Promise<EngineError | undefined> {
+    const known = this.crashedLoads.get(key);
+    if (!known?.error) return undefined;
+    if ((await known.identity) === (await fileIdentity(path.resolve(file)))) return known.error;
+    if (this.crashedLoads.get(key) === known) this.crashedLoads.delete(key);
+    return undefined;
   }
 
   private loadShared(ch: HostChannel, modelId: string, spec: ModelSpec, onProgress: ((p: number) => void) | undefined, signal: AbortSignal | undefined): Promise<LoadedModel> {

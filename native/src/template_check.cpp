@@ -1,5 +1,6 @@
 #include "template_check.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cstring>
 #include <stdexcept>
@@ -49,8 +50,10 @@ std::string templateProblem(const std::string & s) {
             i = open + 1;
             continue;
         }
-        // the tag's body up to its close (}} outside the tag's own braces, or %}), strings skipped
+        // the tag's body up to where llama.cpp's lexer ends it: at %} or at }} outside the tag's own
+        // braces, whichever tag opened (its tokens do not say); strings and comments skipped
         int operators = 0, braces = 0, brackets = 0;
+        bool closed_by_statement = false;
         bool assigns = false; // an = outside brackets: {% set x = … %}, not a block set with arguments
         size_t j = open + 2;
         std::string first; // a statement's first word
@@ -60,8 +63,16 @@ std::string templateProblem(const std::string & s) {
                 j = skipString(s, j) - 1;
                 continue;
             }
-            if (kind == '{' && c == '}' && braces == 0 && startsWith(s, j, "}}")) break;
-            if (kind == '%' && startsWith(s, j, "%}")) break;
+            if (startsWith(s, j, "{#")) {
+                const size_t end = s.find("#}", j + 2);
+                j = end == std::string::npos ? s.size() : end + 1;
+                continue;
+            }
+            if (c == '}' && braces == 0 && startsWith(s, j, "}}")) break;
+            if (startsWith(s, j, "%}")) {
+                closed_by_statement = true;
+                break;
+            }
             if (std::isalpha((unsigned char) c) || c == '_') {
                 size_t k = j;
                 while (k < s.size() && (std::isalnum((unsigned char) s[k]) || s[k] == '_')) k++;
@@ -83,6 +94,15 @@ std::string templateProblem(const std::string & s) {
             }
         }
         if (kind == '%') {
+            // llama.cpp's parser skips the one token after generation or endgeneration unread (meant
+            // to be %}): a tag with anything else could hide what follows from this count
+            if (first == "generation" || first == "endgeneration") {
+                std::string rest = s.substr(open + 2, j - open - 2);
+                rest.erase(std::remove_if(rest.begin(), rest.end(), [](char ch) { return std::isspace((unsigned char) ch) || ch == '-' || ch == '+'; }), rest.end());
+                if (rest != first || !closed_by_statement) {
+                    return "the template has a {% " + first + " %} tag with more in it than the word (" + lineOf(s, open) + "): llama.cpp's parser skips what follows it unread";
+                }
+            }
             // the statements that hold a body (generation and raw hold none in llama.cpp's parser)
             static const char * const BLOCKS[] = {"if", "for", "macro", "call", "filter", "set"};
             bool deeper = false;

@@ -61,6 +61,11 @@ describe('chatTemplate', () => {
       { tmpl: `${'{% if true %}{% endgeneration %}'.repeat(65)}x${'{% endif %}'.repeat(65)}`, why: /more than 64 deep/ },
       { tmpl: `${'{% set x(a=1) %}'.repeat(65)}x${'{% endset %}'.repeat(65)}`, why: /more than 64 deep/ },
       { tmpl: `{% if false %}${'{% elif false %}'.repeat(64)}{% endif %}`, why: /more than 64 deep/ },
+      // llama.cpp's parser skips the one token after generation unread: a tag closed by }} (the lexer
+      // ends a tag there too) or with more in it could hide what follows
+      { tmpl: `${'{% generation }}{% if 1 %}'.repeat(100)}`, why: /a \{% generation %\} tag with more in it than the word \(line 1\)/ },
+      { tmpl: `{% if 1 %}{% generation{# %}{% endif %} #}x`, why: /a \{% generation %\} tag with more in it/ },
+      { tmpl: `{%endgeneration}}{%for x in y%}{%endfor%}`, why: /a \{% endgeneration %\} tag with more in it/ },
     ];
     for (const { tmpl, why } of deep) {
       const preview = await errorOf(engine.previewTemplate(TINY_SPM, tmpl, { messages }));
@@ -70,6 +75,8 @@ describe('chatTemplate', () => {
       expect(load.message).toMatch(/^the chat template setting failed: /);
       expect(load.message).toMatch(why);
     }
+    // a plain generation tag is no block
+    expect((await engine.previewTemplate(TINY_SPM, `{%- generation -%}${'{% if true %}'.repeat(64)}x${'{% endif %}'.repeat(64)}{% endgeneration %}`, { messages })).prompt).toBe('x');
     // at the bounds: rendered
     expect((await engine.previewTemplate(TINY_SPM, `{{ ${'('.repeat(100)}1${')'.repeat(100)} }}${'{% if true %}'.repeat(64)}x${'{% endif %}'.repeat(64)}`, { messages })).prompt).toBe('1x');
     // every template in llama.cpp's models/templates (the checkout this build cloned) is under the bounds

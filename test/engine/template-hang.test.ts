@@ -225,7 +225,7 @@ describe('a template that never ends', () => {
     }
   });
 
-  test("a file whose load crashes the engine (its template's macro recurses without end) is refused after the second crash; other models load", async () => {
+  test("a load that crashes the engine (the file's template's macro recurses without end) is refused after the second crash; other settings and models load", async () => {
     const engine = engineWith({ templateMs: TEMPLATE_MS });
     try {
       const file = path.join(dir, 'recursing.gguf');
@@ -237,8 +237,11 @@ describe('a template that never ends', () => {
       const before = (await hostStats(engine)).loadsStarted;
       const refused = await errorOf(engine.load('rec', file, SMALL));
       expect(refused.code).toBe('engine_crashed');
-      expect(refused.message).toMatch(/^the engine crashed twice loading "recursing\.gguf" \(.*\), so Hearth will not load it again: pick another model, or replace the file$/);
+      expect(refused.message).toMatch(/^the engine crashed twice loading "recursing\.gguf" with these settings \(.*\), so Hearth will not load it so again: change its load settings/);
       expect((await hostStats(engine)).loadsStarted).toBe(before);
+      // other settings are another load: with a chat template of its own setting it loads and chats
+      await engine.load('rec', file, { ...SMALL, chatTemplate: '{% for m in messages %}{{ m.content }}{% endfor %}' });
+      expect((await engine.chat('rec', { messages: [{ role: 'user', content: 'Hi' }], maxTokens: 2, ignoreEos: true })).tokens).toHaveLength(2);
       await engine.load('good', TINY_SPM, SMALL);
       expect((await engine.complete('good', { prompt: 'Hi', maxTokens: 2, ignoreEos: true })).tokens).toHaveLength(2);
     } finally {
