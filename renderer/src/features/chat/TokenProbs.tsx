@@ -31,6 +31,14 @@ export function showToken(text: string): string {
   return text.replace(/\n/g, '↵').replace(/\t/g, '⇥') || '∅';
 }
 
+/**
+ * A token's text in the reply's run of tokens: as written, each line break after a visible ↵ (a token
+ * of line breaks alone, or of nothing, would be a button of no width, which no pointer can reach).
+ */
+export function tokenFace(text: string): string {
+  return text === '' ? '∅' : text.replace(/\n/g, '↵\n');
+}
+
 const percent = (logprob: number) => `${(Math.exp(logprob) * 100).toFixed(logprob > -4.6 ? 1 : 3)}%`;
 
 export function TokenProbs({ probs }: { probs: TokenLogprobs[] }) {
@@ -76,7 +84,7 @@ export function TokenProbs({ probs }: { probs: TokenLogprobs[] }) {
             onFocus={() => setActive(i)}
             onBlur={() => setActive(null)}
           >
-            {p.text}
+            {tokenFace(p.text)}
           </button>
         ))}
       </p>
