@@ -8,8 +8,9 @@
 import crypto from 'crypto';
 import { z } from 'zod';
 import type { ChatMessage, ChatRequest, GenerateResult } from '../engine/protocol';
-import { MAX_TOKENS } from '../params';
+import { MAX_TOKENS, REQUEST_FIELDS } from '../params';
 import { ApiError, invalidBody } from './errors';
+import { ClientEffort, effortOf } from './reasoning';
 import { samplerBodyShape, samplingOf } from './samplers';
 import { engineTool, engineToolCall } from './generate';
 
@@ -51,11 +52,21 @@ export const AnthropicToolChoice = z.discriminatedUnion('type', [
   z.object({ type: z.literal('none') }).passthrough(),
 ]);
 
+/** Thinking on (its budget the engine's reasoning budget: Anthropic's floor of 1,024 is Claude's, not a local model's) or off. */
 const Thinking = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('enabled'), budget_tokens: z.number().int().optional() }).passthrough(),
+  z.object({ type: z.literal('enabled'), budget_tokens: REQUEST_FIELDS.reasoningBudget.schema.optional() }).passthrough(),
   z.object({ type: z.literal('disabled') }).passthrough(),
   z.object({ type: z.literal('adaptive') }).passthrough(),
+  z.object({ type: z.literal('between_tools') }).passthrough(),
 ]);
+
+/** How much to think (reasoning.ts) and the reply's JSON schema. */
+const OutputConfig = z
+  .object({
+    effort: ClientEffort.nullable().optional(),
+    format: z.object({ type: z.literal('json_schema'), schema: z.record(z.unknown()) }).passthrough().nullable().optional(),
+  })
+  .passthrough();
 
 /** What a messages request and a token count share: the conversation and the tools. */
 const conversationShape = {
@@ -65,6 +76,7 @@ const conversationShape = {
   tools: z.array(AnthropicTool).max(512).optional(),
   tool_choice: AnthropicToolChoice.optional(),
   thinking: Thinking.optional(),
+  output_config: OutputConfig.nullable().optional(),
 };
 
 export const CountTokensBody = z.object(conversationShape).passthrough();
@@ -184,7 +196,10 @@ export function chatRequestOf(b: CountTokensBody | MessagesBody): Omit<ChatReque
     ...(tools?.length && toolChoice !== 'none'
       ? { tools: tools.map((t) => engineTool(t.name, t.description, t.input_schema)), ...(toolChoice ? { toolChoice } : {}) }
       : {}),
+    ...effortOf(b.output_config?.effort),
     ...(b.thinking ? { enableThinking: b.thinking.type !== 'disabled' } : {}),
+    ...(b.thinking?.type === 'enabled' && b.thinking.budget_tokens !== undefined ? { reasoningBudget: b.thinking.budget_tokens } : {}),
+    ...(gen && b.output_config?.format ? { jsonSchema: b.output_config.format.schema } : {}),
     ...(gen ? { sampling: samplingOf(gen), maxTokens: gen.max_tokens } : {}),
     ...(stop?.length ? { stop } : {}),
   };

@@ -11,6 +11,7 @@ import type { ChatMessage, ChatRequest, GenerateResult } from '../engine/protoco
 import type { HeaderFacts } from '../models/facts';
 import { MAX_TOKENS } from '../params';
 import { ApiError } from './errors';
+import { ClientEffort, effortOf } from './reasoning';
 import { samplerBodyShape, samplingOf, StopField, stopList } from './samplers';
 import { engineTool, engineToolCall } from './generate';
 
@@ -53,9 +54,9 @@ export function jsonSchemaOf(format: z.infer<typeof Format>): unknown {
   return format;
 }
 
-/** `think`: true or a level turns the template's thinking on, false off; absent: the template's default. */
-const Think = z.union([z.boolean(), z.enum(['high', 'medium', 'low'])]).optional();
-const thinkingOf = (t: z.infer<typeof Think>) => (t === undefined ? {} : { enableThinking: t !== false });
+/** `think`: true turns the template's thinking on, false off, a level (gpt-oss's) is also its effort; absent: the template's default. */
+const Think = z.union([z.boolean(), ClientEffort]).optional();
+const thinkingOf = (t: z.infer<typeof Think>) => (t === undefined ? {} : typeof t === 'boolean' ? { enableThinking: t } : { enableThinking: true, ...effortOf(t) });
 
 /** keep_alive ("5m", 300, 0): accepted; the API server's model TTL decides when a model goes. */
 const KeepAlive = z.union([z.string(), z.number()]).optional();

@@ -8,6 +8,7 @@ import crypto from 'crypto';
 import { z } from 'zod';
 import type { ChatMessage, ChatRequest, GenerateResult, TokenLogprobs } from '../engine/protocol';
 import { type ContentPart, MAX_TOKENS, REQUEST_FIELDS } from '../params';
+import { ClientEffort, effortOf } from './reasoning';
 import { ApiError } from './errors';
 import { LoraField } from './lora';
 import { samplerBodyShape, samplingOf, StopField, stopList } from './samplers';
@@ -93,9 +94,9 @@ export const ChatCompletionBody = z
     logprobs: z.boolean().nullable().optional(),
     top_logprobs: z.number().int().min(0).max(20).nullable().optional(),
     /** llama-server's: options passed to the template (enable_thinking) */
-    chat_template_kwargs: z.object({ enable_thinking: z.boolean().optional(), reasoning_effort: REQUEST_FIELDS.reasoningEffort.schema.optional() }).passthrough().optional(),
-    /** OpenAI's (o-series): passed to the template as chat_template_kwargs.reasoning_effort, as llama-server does */
-    reasoning_effort: REQUEST_FIELDS.reasoningEffort.schema.nullable().optional(),
+    chat_template_kwargs: z.object({ enable_thinking: z.boolean().optional(), reasoning_effort: ClientEffort.optional() }).passthrough().optional(),
+    /** OpenAI's: passed to the template as its reasoning_effort, as llama-server does ('none' turns thinking off; reasoning.ts) */
+    reasoning_effort: ClientEffort.nullable().optional(),
     /** llama-server's: most tokens of reasoning before the end of thinking is forced (-1: no limit) */
     reasoning_budget_tokens: REQUEST_FIELDS.reasoningBudget.schema.optional(),
     thinking_budget_tokens: REQUEST_FIELDS.reasoningBudget.schema.optional(),
@@ -203,7 +204,6 @@ export function chatRequestOf(b: ChatCompletionBody): Omit<ChatRequest, 'seq'> {
   const jsonSchema = b.json_schema ?? (rf?.type === 'json_object' ? { type: 'object' } : rf?.type === 'json_schema' ? (rf.json_schema.schema ?? { type: 'object' }) : undefined);
   const nProbs = b.logprobs ? (b.top_logprobs ?? 0) || 1 : undefined;
   const opts = requestOptions(b);
-  const effort = b.reasoning_effort ?? b.chat_template_kwargs?.reasoning_effort;
   const budget = b.reasoning_budget_tokens ?? b.thinking_budget_tokens;
   return {
     messages: engineMessages(b.messages),
@@ -211,8 +211,8 @@ export function chatRequestOf(b: ChatCompletionBody): Omit<ChatRequest, 'seq'> {
       ? { tools: tools.map((t) => engineTool(t.function.name, t.function.description, t.function.parameters)), toolChoice }
       : {}),
     ...(jsonSchema ? { jsonSchema } : {}),
+    ...effortOf(b.reasoning_effort ?? b.chat_template_kwargs?.reasoning_effort),
     ...(b.chat_template_kwargs?.enable_thinking !== undefined ? { enableThinking: b.chat_template_kwargs.enable_thinking } : {}),
-    ...(effort ? { reasoningEffort: effort } : {}),
     ...(budget !== undefined ? { reasoningBudget: budget } : {}),
     ...opts,
     sampling: { ...opts.sampling, ...(nProbs ? { nProbs } : {}) },

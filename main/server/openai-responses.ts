@@ -13,6 +13,7 @@ import { promptKey, runChat } from './generate';
 import { note, parseBody, SseStream, streaming } from './http';
 import { chatRequestOf, completionId, finishReason, toolCallsOf, type ChatCompletionBody, type OpenAiMessage } from './openai-chat';
 import { samplerBodyShape } from './samplers';
+import { ClientEffort } from './reasoning';
 import type { RouteDeps } from './server';
 import { MAX_TOKENS } from '../params';
 
@@ -55,6 +56,8 @@ export const ResponsesBody = z
     tool_choice: z.union([z.enum(['auto', 'none', 'required']), z.object({ type: z.literal('function'), name: z.string().min(1) }).passthrough()]).nullable().optional(),
     text: z.object({ format: TextFormat.optional() }).passthrough().nullable().optional(),
     max_output_tokens: z.number().int().min(1).max(MAX_TOKENS).nullable().optional(),
+    /** how much to think (reasoning.ts); a summary is not made: the reasoning items carry the whole text */
+    reasoning: z.object({ effort: ClientEffort.nullable().optional() }).passthrough().nullable().optional(),
     top_logprobs: z.number().int().min(0).max(20).nullable().optional(),
     stream: z.boolean().nullable().optional(),
     store: z.boolean().nullable().optional(),
@@ -150,6 +153,7 @@ export function chatBodyOf(b: ResponsesBody): ChatCompletionBody {
         ? { response_format: { type: 'json_object' as const } }
         : {}),
     ...(b.max_output_tokens ? { max_tokens: b.max_output_tokens } : {}),
+    ...(b.reasoning?.effort ? { reasoning_effort: b.reasoning.effort } : {}),
   } as ChatCompletionBody;
 }
 

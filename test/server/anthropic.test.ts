@@ -124,6 +124,14 @@ test('a tool round trip: tool_use and tool_result turns with tools are accepted 
   expect(noTools.input_tokens).toBeLessThan(counted.input_tokens);
 }, 60_000);
 
+test('output_config.format constrains the reply to its JSON schema', async () => {
+  const schema = { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'], additionalProperties: false };
+  const m = await client.messages.create({ model: api.modelName, messages: [{ role: 'user', content: 'Answer in JSON' }], max_tokens: 64, output_config: { format: { type: 'json_schema', schema } }, ...{ seed: 1 } });
+  expect(m.stop_reason).toBe('end_turn');
+  const text = m.content.map((b) => (b.type === 'text' ? b.text : '')).join('');
+  expect(typeof JSON.parse(text).ok).toBe('boolean');
+}, 60_000);
+
 test('count_tokens grows with the text', async () => {
   const count = async (content: string) => (await client.messages.countTokens({ model: api.modelName, messages: [{ role: 'user', content }] })).input_tokens;
   const short = await count('Hello');
