@@ -1,5 +1,6 @@
 #include "adapters.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstdio>
@@ -9,6 +10,8 @@
 #include "ggml.h"
 #include "gguf.h"
 #include "util.h"
+#include "../src/llama-adapter.h" // llama_adapter_lora's buffers (ContextAdapters::memory)
+#include "../src/llama-model.h"   // llama_model::get_tensor: where an adapter's base tensor is (loraMemory)
 
 namespace hearth {
 
@@ -56,7 +59,70 @@ std::string cvecProblem(const std::string & path, int64_t n_embd, int64_t n_laye
     return why;
 }
 
+// The device a buffer type's memory is on: system RAM's (the CPU's device) for a host buffer type.
+ggml_backend_dev_t deviceOf(ggml_backend_buffer_type_t buft) {
+    ggml_backend_dev_t dev = ggml_backend_buft_is_host(buft) ? nullptr : ggml_backend_buft_get_device(buft);
+    return dev ? dev : ggml_backend_dev_by_type(GGML_BACKEND_DEVICE_TYPE_CPU);
+}
+
+// The CPU's extra buffer types (for repacked weights): llama_adapter_lora_init puts an adapter of a tensor
+// in one of them on the CPU's own buffer type instead.
+std::vector<ggml_backend_buffer_type_t> cpuExtraBufts() {
+    std::vector<ggml_backend_buffer_type_t> out;
+    ggml_backend_dev_t cpu = ggml_backend_dev_by_type(GGML_BACKEND_DEVICE_TYPE_CPU);
+    ggml_backend_reg_t reg = cpu ? ggml_backend_dev_backend_reg(cpu) : nullptr;
+    auto get = reg ? (ggml_backend_dev_get_extra_bufts_t) ggml_backend_reg_get_proc_address(reg, "ggml_backend_dev_get_extra_bufts") : nullptr;
+    for (ggml_backend_buffer_type_t * b = get ? get(cpu) : nullptr; b && *b; b++) out.push_back(*b);
+    return out;
+}
+
+// One adapter file's tensors by the buffer type llama.cpp would put them in, padded as an allocation of
+// them there would be (ggml_backend_alloc_ctx_tensors_from_buft).
+void addLoraFile(const llama_model * model, const std::string & path, const std::vector<ggml_backend_buffer_type_t> & extra, DeviceBytes & out) {
+    ggml_context * meta = nullptr;
+    gguf_init_params gp = {/* .no_alloc = */ true, /* .ctx = */ &meta};
+    gguf_context * g = isFile(path) ? gguf_init_from_file(path.c_str(), gp) : nullptr;
+    if (!g) return;
+    for (ggml_tensor * t = ggml_get_first_tensor(meta); t; t = ggml_get_next_tensor(meta, t)) {
+        const std::string name = ggml_get_name(t);
+        const bool a = name.size() > 7 && name.compare(name.size() - 7, 7, ".lora_a") == 0;
+        const bool b = name.size() > 7 && name.compare(name.size() - 7, 7, ".lora_b") == 0;
+        if (!a && !b) continue;
+        const std::string base = name.substr(0, name.size() - 7);
+        // llama.cpp takes a pair: one without its other half is refused at load
+        if (!ggml_get_tensor(meta, (base + (a ? ".lora_b" : ".lora_a")).c_str())) continue;
+        const ggml_tensor * w = model->get_tensor(base.c_str());
+        if (!w || !w->buffer) continue;
+        ggml_backend_buffer_type_t buft = ggml_backend_buffer_get_type(w->buffer);
+        if (std::find(extra.begin(), extra.end(), buft) != extra.end()) buft = ggml_backend_dev_buffer_type(ggml_backend_dev_by_type(GGML_BACKEND_DEVICE_TYPE_CPU));
+        const size_t align = ggml_backend_buft_get_alignment(buft);
+        out[deviceOf(buft)] += GGML_PAD(ggml_backend_buft_get_alloc_size(buft, t), align);
+    }
+    gguf_free(g);
+    ggml_free(meta);
+}
+
 } // namespace
+
+DeviceBytes loraMemory(const llama_model * model, const std::vector<AdapterEntry> & lora) {
+    DeviceBytes out;
+    const std::vector<ggml_backend_buffer_type_t> extra = cpuExtraBufts();
+    for (const auto & e : lora) addLoraFile(model, e.path, extra, out);
+    return out;
+}
+
+DeviceBytes loraMemory(const std::string & path, const llama_model_params & mp, const std::vector<AdapterEntry> & lora) {
+    if (lora.empty()) return {};
+    llama_model_params q = mp;
+    q.no_alloc = true; // the tensors get buffer types (and empty buffers) but no memory or data, as common_fit_params reads a model
+    q.load_mode = LLAMA_LOAD_MODE_NONE;
+    q.progress_callback = nullptr;
+    llama_model * m = llama_model_load_from_file(path.c_str(), q);
+    if (!m) return {};
+    DeviceBytes out = loraMemory(m, lora);
+    llama_model_free(m);
+    return out;
+}
 
 std::vector<AdapterEntry> parseAdapterList(const std::string & key, const common_json & v) {
     const std::string shape = "must be a list of at most " + std::to_string(MAX_ADAPTERS) + " { path, scale }";
@@ -182,6 +248,14 @@ std::string ContextAdapters::keyOf(const std::vector<float> & scales) const {
         key += buf;
     }
     return key;
+}
+
+DeviceBytes ContextAdapters::memory() const {
+    DeviceBytes out;
+    for (const llama_adapter_lora * a : loras_) {
+        for (const auto & buf : a->bufs) out[deviceOf(ggml_backend_buffer_get_type(buf.get()))] += ggml_backend_buffer_get_size(buf.get());
+    }
+    return out;
 }
 
 void ContextAdapters::apply(llama_context * ctx, const std::vector<float> & scales) {

@@ -15,6 +15,7 @@
 #include "common.h"
 #include "json.h"
 #include "llama.h"
+#include "util.h"
 
 namespace hearth {
 
@@ -35,6 +36,15 @@ struct AdapterParams {
     std::vector<AdapterEntry> lora, cvecs;
     int32_t cvec_start = 1, cvec_end = 0;
 };
+
+// What LoRA adapters will take where, on `model` as it is loaded (with no_alloc too: its tensors' buffer
+// types say where they would be), as llama_adapter_lora_init places and allocates them: each pair of
+// lora_a/lora_b tensors on the buffer type of the tensor it changes (the CPU's where that one is
+// repacked), each tensor padded to its buffer type's alignment. What llama.cpp would refuse of a file
+// (no such tensor, not a GGUF) counts nothing: the load says why.
+DeviceBytes loraMemory(const llama_model * model, const std::vector<AdapterEntry> & lora);
+// The same for the model at `path` loaded with `mp`, read without allocating its weights.
+DeviceBytes loraMemory(const std::string & path, const llama_model_params & mp, const std::vector<AdapterEntry> & lora);
 
 // The adapters a context was created with. Set up before the context's worker starts; afterwards read
 // only (from the JS thread too), but for apply() on the worker.
@@ -59,6 +69,8 @@ public:
     void apply(llama_context * ctx, const std::vector<float> & scales);
 
     size_t size() const { return loras_.size(); }
+    // What the loaded LoRA adapters' buffers hold, per device (memory.h adds it to the model's bytes).
+    DeviceBytes memory() const;
 
 private:
     std::vector<std::string> paths_;

@@ -39,7 +39,7 @@ void Context::State::publish(bool memory) {
     std::vector<int> sizes(seq_tokens.size());
     for (size_t i = 0; i < seq_tokens.size(); i++) sizes[i] = (int) seq_tokens[i].size();
     ContextMemory mem;
-    if (memory) mem = contextMemory(model->model, ctx, spec ? spec->ctx_dft : nullptr);
+    if (memory) mem = contextMemory(model->model, ctx, spec ? spec->ctx_dft : nullptr, adapters.memory());
     std::lock_guard<std::mutex> lock(pub_mu);
     pub.seq_tokens.swap(sizes);
     if (memory) pub.memory = std::move(mem);

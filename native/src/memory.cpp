@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "activity.h"
+#include "adapters.h"
 #include "context.h"
 #include "fit.h"
 #include "ggml-backend.h"
@@ -75,11 +76,11 @@ static bool onHost(ggml_backend_dev_t dev) {
     return t != GGML_BACKEND_DEVICE_TYPE_GPU && t != GGML_BACKEND_DEVICE_TYPE_IGPU;
 }
 
-// Where a projector's bytes go among `devices` (the model's, in its order) and the host: `at(i)` for the
-// model's i-th device, `host` for system RAM. A share on a device the model does not use is not counted
-// there (projectorDevice picks one of the model's own).
+// Where bytes of a projector or LoRA adapters go among `devices` (the model's, in its order) and the host:
+// `at(i)` for the model's i-th device, `host` for system RAM. A share on a device the model does not use
+// is not counted there (projectorDevice picks one of the model's own; an adapter sits beside its tensor).
 template <typename At, typename Host>
-static void placeProjector(const ProjectorMemory & pm, const std::vector<ggml_backend_dev_t> & devices, At at, Host host) {
+static void placeBytes(const DeviceBytes & pm, const std::vector<ggml_backend_dev_t> & devices, At at, Host host) {
     for (const auto & [dev, bytes] : pm) {
         if (onHost(dev)) {
             host(bytes);
@@ -140,19 +141,22 @@ std::vector<ggml_backend_dev_t> modelDevices(const std::string & model_path, con
     return devices;
 }
 
-void addProjectorToMargins(const std::vector<ggml_backend_dev_t> & devices, const ProjectorMemory & pm, std::vector<size_t> & margins) {
+void addToMargins(const std::vector<ggml_backend_dev_t> & devices, const DeviceBytes & pm, std::vector<size_t> & margins) {
     if (pm.empty() || margins.empty()) return;
     // with no device, the fit keeps its first margin free in system RAM; with devices, it checks theirs alone
-    placeProjector(pm, devices, [&](size_t i, size_t b) { if (i < margins.size()) margins[i] += b; },
+    placeBytes(pm, devices, [&](size_t i, size_t b) { if (i < margins.size()) margins[i] += b; },
                    [&](size_t b) { if (devices.empty()) margins[0] += b; });
 }
 
 // the model parameters point into `split` (tensorSplit) and `overrides` (nCpuMoe, tensorOverrides),
-// which the caller keeps alive; `draft`, when given, gets the draft model the settings name
+// which the caller keeps alive; `draft`, when given, gets the draft model the settings name; `mmproj`
+// and `lora` the projector and LoRA adapters they load with
 static void parseParams(const Napi::Value & v, llama_model_params & mp, llama_context_params & cp, std::vector<float> & split,
-                        std::shared_ptr<const TensorOverrides> & overrides, DraftOf * draft = nullptr, std::string * mmproj = nullptr) {
+                        std::shared_ptr<const TensorOverrides> & overrides, DraftOf * draft = nullptr, std::string * mmproj = nullptr,
+                        std::vector<AdapterEntry> * lora = nullptr) {
     EngineParams p = parseEngineParams(v);
     if (mmproj) *mmproj = p.load.no_alloc ? std::string() : p.load.mmproj;
+    if (lora) *lora = p.load.no_alloc ? std::vector<AdapterEntry>() : p.load.adapters.lora;
     mp = p.load.model();
     cp = contextParams(p.context, nullptr);
     split = p.load.split();
@@ -174,13 +178,14 @@ Napi::Value EstimateMemory(const Napi::CallbackInfo & info) {
     std::shared_ptr<const TensorOverrides> overrides;
     DraftOf draft;
     std::string mmproj;
-    parseParams(info.Length() > 1 ? info[1] : env.Undefined(), mp, cp, *split, overrides, &draft, &mmproj);
+    std::vector<AdapterEntry> lora;
+    parseParams(info.Length() > 1 ? info[1] : env.Undefined(), mp, cp, *split, overrides, &draft, &mmproj, &lora);
     if (!split->empty()) mp.tensor_split = split->data();
     auto devs = std::make_shared<std::vector<DeviceMem>>();
     auto host = std::make_shared<DeviceMem>();
     auto hp = std::make_shared<std::vector<uint32_t>>(4, 0);
     return AsyncTask::run(env,
-        [path, mp, cp, devs, host, hp, split, overrides, draft, mmproj]() {
+        [path, mp, cp, devs, host, hp, split, overrides, draft, mmproj, lora]() {
             LlamaAlone alone; // it swaps the process-wide logger (llama_gate.h)
             Activity fitting("fit", path); // watched by the host while it runs alone; its log lines are its progress
             std::vector<ggml_backend_dev_t> dev_list;
@@ -227,9 +232,12 @@ Napi::Value EstimateMemory(const Napi::CallbackInfo & info) {
                 // one llama.cpp cannot read counts nothing: a load drops a paired one and goes on without images
                 // (library.ts loadPaired), and fails on a chosen one saying why
                 const ProjectorMemory pm = projectorMemory(mmproj, projectorDevice(dev_list, mp), defaultThreads());
-                placeProjector(pm, dev_list, [&](size_t i, size_t b) { if (i < devs->size()) (*devs)[i].projector += b; },
-                               [&](size_t b) { host->projector += b; });
+                placeBytes(pm, dev_list, [&](size_t i, size_t b) { if (i < devs->size()) (*devs)[i].projector += b; },
+                           [&](size_t b) { host->projector += b; });
             }
+            // LoRA adapters, beside the tensors they change: in the model's bytes, as the loaded breakdown counts them
+            placeBytes(loraMemory(path, mp, lora), dev_list, [&](size_t i, size_t b) { if (i < devs->size()) (*devs)[i].model += b; },
+                       [&](size_t b) { host->model += b; });
             (*hp)[0] = ngl; (*hp)[1] = n_ctx_train; (*hp)[2] = cp.n_ctx; (*hp)[3] = n_expert;
         },
         [devs, host, hp](Napi::Env env) -> Napi::Value {
@@ -254,7 +262,8 @@ Napi::Value FitParams(const Napi::CallbackInfo & info) {
     std::shared_ptr<const TensorOverrides> user_overrides; // refused with gpuLayers "auto" (params.cpp): the fit writes its own
     DraftOf draft;
     std::string mmproj;
-    parseParams(info.Length() > 1 ? info[1] : env.Undefined(), mp, cp, *user_split, user_overrides, &draft, &mmproj);
+    std::vector<AdapterEntry> lora;
+    parseParams(info.Length() > 1 ? info[1] : env.Undefined(), mp, cp, *user_split, user_overrides, &draft, &mmproj, &lora);
     // "auto" context: 0 lets the fit choose (down to minContext); a number is kept as given
     if (optString(opts, "contextMode", "fixed") == "auto") cp.n_ctx = 0;
     margin_mib = optNumber(opts, "marginMiB", 1024);
@@ -269,7 +278,7 @@ Napi::Value FitParams(const Napi::CallbackInfo & info) {
     };
     auto out = std::make_shared<Out>();
     return AsyncTask::run(env,
-        [path, mp, cp, margin_mib, min_ctx, out, user_split, user_overrides, draft, mmproj]() mutable {
+        [path, mp, cp, margin_mib, min_ctx, out, user_split, user_overrides, draft, mmproj, lora]() mutable {
             LlamaAlone alone; // it swaps the process-wide logger (llama_gate.h)
             Activity fitting("fit", path); // watched by the host while it runs alone; its log lines are its progress
             const size_t nd = llama_max_devices();
@@ -277,10 +286,13 @@ Napi::Value FitParams(const Napi::CallbackInfo & info) {
             if (!user_split->empty()) mp.tensor_split = user_split->data();
             std::vector<llama_model_tensor_buft_override> overrides(llama_max_tensor_buft_overrides(), {nullptr, nullptr});
             std::vector<size_t> margins(nd, (size_t) (margin_mib * 1024 * 1024));
-            // the vision projector shares them too: its bytes widen the margins where it goes, as llama-server's fit does
-            if (!mmproj.empty()) {
+            // the vision projector shares them too: its bytes widen the margins where it goes, as llama-server's fit does;
+            // so do LoRA adapters (llama-server's fit leaves them out), where they go with the layers as asked
+            // before the fit moves any (with every layer asked on the GPUs: all of them there, the most they can take)
+            if (!mmproj.empty() || !lora.empty()) {
                 const std::vector<ggml_backend_dev_t> devices = modelDevices(path, mp);
-                addProjectorToMargins(devices, projectorMemory(mmproj, projectorDevice(devices, mp), defaultThreads()), margins);
+                if (!mmproj.empty()) addToMargins(devices, projectorMemory(mmproj, projectorDevice(devices, mp), defaultThreads()), margins);
+                addToMargins(devices, loraMemory(path, mp, lora), margins);
             }
             // a draft model shares the devices: llama.cpp's fit counts it, its context following the target's
             llama_model_params dmp = draft.mp;
@@ -318,7 +330,7 @@ Napi::Value FitParams(const Napi::CallbackInfo & info) {
         });
 }
 
-ContextMemory contextMemory(const llama_model * model, const llama_context * ctx, const llama_context * draft) {
+ContextMemory contextMemory(const llama_model * model, const llama_context * ctx, const llama_context * draft, const DeviceBytes & adapters) {
     const int nd = llama_model_n_devices(model);
     ContextMemory out;
     out.devices.resize(nd);
@@ -337,6 +349,7 @@ ContextMemory contextMemory(const llama_model * model, const llama_context * ctx
             target->compute += mb.compute;
         }
     }
+    placeBytes(adapters, modelDevices(model), [&](size_t i, size_t b) { out.devices[i].model += b; }, [&](size_t b) { out.host.model += b; });
     return out;
 }
 
@@ -370,7 +383,7 @@ Napi::Value memoryBreakdownToJs(Napi::Env env, const llama_model * model, const 
     setUse(host, use.host);
     std::vector<ggml_backend_dev_t> model_devs;
     for (int i = 0; i < nd; i++) model_devs.push_back(llama_model_get_device(model, i));
-    placeProjector(projector, model_devs, [&](size_t i, size_t b) { devs[i].projector += b; }, [&](size_t b) { host.projector += b; });
+    placeBytes(projector, model_devs, [&](size_t i, size_t b) { devs[i].projector += b; }, [&](size_t b) { host.projector += b; });
     return resultToJs(env, devs, host);
 }
 

@@ -28,8 +28,9 @@ struct ContextMemory {
     BufferUse host;
 };
 // `draft`: a speculative draft model's context beside it, whose model and cache count on the same
-// devices (the draft loads on the target's devices: LoadParams::draftModel)
-ContextMemory contextMemory(const llama_model * model, const llama_context * ctx, const llama_context * draft = nullptr);
+// devices (the draft loads on the target's devices: LoadParams::draftModel); `adapters`: the context's
+// LoRA adapters (ContextAdapters::memory), counted in the model's bytes where they are
+ContextMemory contextMemory(const llama_model * model, const llama_context * ctx, const llama_context * draft = nullptr, const DeviceBytes & adapters = {});
 
 // per device (and host) { model, context, compute, projector } bytes of a context (`use`, as its worker
 // published it) and of its model's vision projector, with each device's free and total memory read now
@@ -46,8 +47,8 @@ std::vector<ggml_backend_dev_t> llamaGpus();
 std::vector<ggml_backend_dev_t> modelDevices(const llama_model * model);
 std::vector<ggml_backend_dev_t> modelDevices(const std::string & model_path, const llama_model_params & mp);
 
-// Widens the fit's per-device `margins` (in the order of the model's `devices`) by a vision projector's
-// memory, where the projector will be (llama-server adds it to --fit-target the same way).
-void addProjectorToMargins(const std::vector<ggml_backend_dev_t> & devices, const ProjectorMemory & pm, std::vector<size_t> & margins);
+// Widens the fit's per-device `margins` (in the order of the model's `devices`) by the memory of a vision
+// projector or LoRA adapters, where it will be (llama-server adds a projector's to --fit-target the same way).
+void addToMargins(const std::vector<ggml_backend_dev_t> & devices, const DeviceBytes & bytes, std::vector<size_t> & margins);
 
 } // namespace hearth

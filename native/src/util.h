@@ -8,12 +8,17 @@
 #include "ggml-backend.h"
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
 
 namespace hearth {
+
+// Bytes per device, system RAM under a host device (the CPU's): what a vision projector or LoRA
+// adapters take where (memory.cpp places them beside a model's own).
+using DeviceBytes = std::map<ggml_backend_dev_t, size_t>;
 
 // Runs `work` on the libuv thread pool and settles a promise with `done(env)` or the error.
 class AsyncTask : public Napi::AsyncWorker {

@@ -19,6 +19,7 @@
 #include "json.h"
 #include "llama.h"
 #include "mtmd.h"
+#include "util.h"
 
 namespace hearth {
 
@@ -26,7 +27,7 @@ struct ModelHandle;
 
 // A projector's memory per device: its weights and its largest compute buffer, as libmtmd reckons it
 // (mtmd_get_memory_usage, what llama-server adds to its fit's margins). Empty: mtmd could not read it.
-using ProjectorMemory = std::map<ggml_backend_dev_t, size_t>;
+using ProjectorMemory = DeviceBytes;
 
 // The most image sizes a projector remembers the tokens of (imageTokens): past it, it starts over.
 constexpr size_t IMAGE_TOKENS_CACHED = 256;

@@ -117,6 +117,29 @@ describe('LoRA adapters', () => {
     }
   });
 
+  test("the adapter's memory is in the estimate, where the load puts it, and the loaded breakdown shows the same", async () => {
+    const without = await engine.estimate(TINY_SPM, BASE);
+    const withIt = await engine.estimate(TINY_SPM, { ...BASE, loraAdapters: [{ path: lora, scale: 0 }] });
+    const added = withIt.host.model - without.host.model;
+    // its tensors (F32, whole multiples of any alignment here): the file less its header, all in system RAM here
+    const header = fs.statSync(lora).size - added;
+    expect(header).toBeGreaterThan(0);
+    expect(header).toBeLessThan(8192);
+    for (const d of [...without.devices, ...withIt.devices]) expect(d.model).toBe(0);
+    // the rest of the estimate is the model's own, unchanged
+    expect({ ...withIt.host, free: 0, model: 0 }).toEqual({ ...without.host, free: 0, model: 0 });
+    // the model loaded with it (beforeAll, at scale 0: loaded all the same) holds what the estimate said more than the one without
+    expect((await engine.memory('lora')).host.model - (await engine.memory('plain')).host.model).toBe(added);
+    // each adapter counts; a file llama.cpp would refuse counts nothing (its load says why)
+    const two = await engine.estimate(TINY_SPM, { ...BASE, loraAdapters: [{ path: lora, scale: 0 }, { path: path.join(dir, 'copy.gguf'), scale: 0 }] });
+    expect(two.host.model - without.host.model).toBe(added);
+    fs.copyFileSync(lora, path.join(dir, 'copy.gguf'));
+    const copied = await engine.estimate(TINY_SPM, { ...BASE, loraAdapters: [{ path: lora, scale: 0 }, { path: path.join(dir, 'copy.gguf'), scale: 0 }] });
+    expect(copied.host.model - without.host.model).toBe(2 * added);
+    const wrong = await engine.estimate(TINY_SPM, { ...BASE, loraAdapters: [{ path: TINY_SPM, scale: 0 }] });
+    expect(wrong.host.model).toBe(without.host.model);
+  });
+
   test('a request naming an adapter the model was not loaded with is refused; the model goes on', async () => {
     const e = await errorOf(run('lora', scaled(1, path.join(dir, 'elsewhere.gguf'))));
     expect(e.code).toBe('invalid_argument');

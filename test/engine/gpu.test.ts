@@ -9,7 +9,8 @@ import fs from 'fs';
 import path from 'path';
 import { EngineClient } from '../../main/engine/client';
 import { BackendPin } from '../../main/engine/backends';
-import { collectingLogger, makeEngine } from '../helpers/engine';
+import { writeTestLora } from '../../scripts/make-test-adapter';
+import { collectingLogger, makeEngine, tempDir } from '../helpers/engine';
 import { REPO_ROOT, TINY_BPE, TINY_PROJECTOR, TINY_SPM } from '../helpers/models';
 
 const backend = (process.env.HEARTH_TEST_GPU_BACKEND ?? 'vulkan').toLowerCase() as Exclude<BackendPin, 'auto' | 'cpu'>;
@@ -73,5 +74,35 @@ const env = backend === 'vulkan' && !process.env.GGML_VK_VISIBLE_DEVICES ? { GGM
     expect(loaded.devices[dev].projector).toBe(onGpu.devices[dev].projector);
     expect(loaded.host.projector).toBe(onGpu.host.projector);
     await gpu.unload('vision');
+  });
+
+  test('a LoRA adapter sits beside the layers it changes, in the estimate and the load alike', async () => {
+    const lora = await writeTestLora({ out: path.join(tempDir('hearth-gpu-lora-'), 'tiny-lora.gguf') }); // each layer's attn_output and ffn_down
+    const base = { contextSize: 256, threads: 2 };
+    const adapters = { loraAdapters: [{ path: lora, scale: 1 }] };
+    const added = async (gpuLayers: number | 'max') => {
+      const [a, b] = [await gpu.estimate(TINY_SPM, { ...base, gpuLayers }), await gpu.estimate(TINY_SPM, { ...base, gpuLayers, ...adapters })];
+      return { host: b.host.model - a.host.model, device: b.devices.map((d, i) => d.model - a.devices[i].model) };
+    };
+    const dev = (await gpu.estimate(TINY_SPM, base)).devices.findIndex((d) => d.backend === NAMES[backend]);
+    expect(dev).toBeGreaterThanOrEqual(0);
+    const all = await added('max');
+    const none = await added(0);
+    const half = await added(2); // the output and the last of the two layers on the GPU (llama.cpp offloads from the end)
+    expect(none.host).toBeGreaterThan(0);
+    expect(none.device[dev]).toBe(0);
+    expect(all.host).toBe(0);
+    expect(all.device[dev]).toBe(none.host);
+    expect(half.host).toBeGreaterThan(0);
+    expect(half.device[dev]).toBeGreaterThan(0);
+    expect(half.host + half.device[dev]).toBe(none.host);
+    // the loaded model holds on each side what the estimate said, beyond the one without the adapter
+    await gpu.load('plain', TINY_SPM, { ...base, gpuLayers: 2 });
+    await gpu.load('lora', TINY_SPM, { ...base, gpuLayers: 2, ...adapters });
+    const [plain, withIt] = [await gpu.memory('plain'), await gpu.memory('lora')];
+    expect(withIt.host.model - plain.host.model).toBe(half.host);
+    expect(withIt.devices[dev].model - plain.devices[dev].model).toBe(half.device[dev]);
+    await gpu.unload('plain');
+    await gpu.unload('lora');
   });
 });
