@@ -213,7 +213,7 @@ export const REQUEST_ENGINE_ONLY = {
   // llama-server's n_keep: what its context shift keeps (absent: the system prompt, which llama-server cannot know)
   nKeep: integer({
     label: 'Tokens kept on a shift',
-    help: 'With overflow "shift": the leading tokens a context shift keeps (-1 = the whole prompt). Absent: a chat\'s system prompt, else BOS.',
+    help: 'With overflow "shift": the tokens a context shift keeps after the BOS, as llama-server\'s n_keep (-1 = the whole prompt). Absent: a chat\'s system prompt, else BOS.',
     unit: 'tokens',
     min: -1,
     max: MAX_CONTEXT_SIZE,

@@ -76,7 +76,7 @@ export const generationShape = {
   n: z.number().int().min(1).max(1, 'Hearth generates one choice per request (n = 1)').nullable().optional(),
   ignore_eos: z.boolean().optional(),
   grammar: z.string().max(1_000_000).optional(),
-  /** llama-server's: the leading tokens a context shift keeps (-1: the whole prompt) */
+  /** llama-server's: the tokens after the BOS a context shift keeps (-1: the whole prompt) */
   n_keep: REQUEST_FIELDS.nKeep.schema.optional(),
   /** llama-server's: this request's LoRA scales by adapter id (applied once the model is known: lora.ts) */
   lora: LoraField.optional(),

@@ -273,10 +273,10 @@ void prepareRun(Context::State & st, GenRun & run) {
     if (prompt.empty()) throw HearthError(codes::invalid_argument, "the prompt is empty");
     // the last prompt token's logits give the first token: text, never an image's position
     if (isImageToken(prompt.back())) throw HearthError(codes::invalid_argument, "the prompt ends with an image: add text after it");
-    // what a context shift keeps: nKeep tokens (-1: the whole prompt), else the system prompt of a chat,
-    // else BOS
+    // what a context shift keeps: BOS and nKeep tokens after it, as llama-server counts its n_keep
+    // (-1: the whole prompt), else the system prompt of a chat, else BOS
     if (policy == "shift") {
-        if (opts.n_keep_given) run.n_keep = opts.n_keep < 0 ? (int) prompt.size() : opts.n_keep;
+        if (opts.n_keep_given) run.n_keep = opts.n_keep < 0 ? (int) prompt.size() : opts.n_keep + (llama_vocab_get_add_bos(vocab) ? 1 : 0);
         else run.n_keep = chat ? systemPromptTokens(*st.model, req, rc) : std::min<int>(llama_vocab_get_add_bos(vocab) ? 1 : 0, (int) prompt.size());
     }
     if ((int) prompt.size() >= n_ctx) {

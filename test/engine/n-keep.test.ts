@@ -1,5 +1,6 @@
 /**
- * nKeep (llama-server's n_keep): with overflow "shift", the leading tokens a context shift keeps; -1
+ * nKeep (llama-server's n_keep): with overflow "shift", the tokens a context shift keeps after the
+ * BOS (which it keeps too, for a model that adds one, as llama-server does); -1
  * keeps the whole prompt; absent, a chat keeps its system prompt and a raw prompt its BOS (the
  * context-shift test in slots.test.ts). Real engine, tiny model, a 256-token context that a long reply
  * outgrows. What a shift kept is read back by a follow-up: the sequence's cache still starts with
@@ -37,9 +38,10 @@ async function keptAfterShift(nKeep: number | undefined): Promise<number> {
 }
 
 describe('nKeep', () => {
-  test('a shift keeps exactly nKeep leading tokens', async () => {
-    expect(await keptAfterShift(10)).toBe(10);
-    expect(await keptAfterShift(25)).toBe(25);
+  test('a shift keeps the BOS and exactly nKeep tokens after it', async () => {
+    expect(await keptAfterShift(0)).toBe(1);
+    expect(await keptAfterShift(10)).toBe(11);
+    expect(await keptAfterShift(25)).toBe(26);
   });
 
   test('-1 keeps the whole prompt', async () => {
