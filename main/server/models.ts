@@ -159,13 +159,13 @@ export class ApiModels {
     }
   }
 
-  /** Load parameters: the model's saved settings, with the API's slots (and an embedding model's pooled context). */
-  private async paramsFor(file: string, info: ModelMetadata): Promise<{ params: LoadParamsInput; paired: string | null }> {
+  /** Load parameters: the model's saved settings, with its `parallel` slots (and an embedding model's pooled context). */
+  private async paramsFor(file: string, info: ModelMetadata, parallel: number): Promise<{ params: LoadParamsInput; paired: string | null }> {
     const saved = this.deps.loadSettings(file);
     // images: the projector the settings choose, else its folder's (an embedding model takes none)
     const pick = info.isEmbedding ? { params: saved, paired: null } : await this.projectors.withProjector(file, saved);
     const paired = pick.paired;
-    const params: LoadParamsInput = { ...pick.params, parallel: this.deps.settings().parallel, fitMarginMiB: this.deps.guardrail().marginMiB };
+    const params: LoadParamsInput = { ...pick.params, parallel, fitMarginMiB: this.deps.guardrail().marginMiB };
     if (info.isEmbedding) {
       // a pooled sequence is evaluated in one micro-batch: ubatch = batch (llama-server does the same)
       params.embeddings = true;
@@ -178,7 +178,8 @@ export class ApiModels {
   private async load(m: Loaded): Promise<void> {
     const { engine } = this.deps;
     const info = await engine.info(m.path);
-    const { params, paired } = await this.paramsFor(m.path, info);
+    // as many sequences as its pool has slots, also when it loads again after a crash
+    const { params, paired } = await this.paramsFor(m.path, info, m.pool.slots.length);
     const guard = this.deps.guardrail();
     if (guard.mode !== 'off') {
       const plan = await planLoad(engine, m.path, params, guard.marginMiB);
@@ -247,13 +248,21 @@ export class ApiModels {
     if (this.closed) throw new ApiError(503, 'engine_closed', 'the API server is stopping');
     const entry = await this.resolve(name);
     let m = this.models.get(entry.path);
+    const parallel = this.deps.settings().parallel;
+    const pool = () => new SlotPool(parallel, () => this.deps.settings().queueLimit, this.now);
+    if (m && m.active === 0 && !m.loading && m.pool.slots.length !== parallel) {
+      // a changed number of slots applies once the model is idle (no request holds or waits for a
+      // slot): it loads again with as many sequences
+      this.deps.logger.info(`api: reloading ${m.name} with ${parallel} slots (was ${m.pool.slots.length})`);
+      m.pool = pool();
+      m.metadata = null;
+    }
     if (!m) {
-      const s = this.deps.settings();
       m = {
         name: entry.name,
         path: entry.path,
         modelId: apiModelId(entry.path),
-        pool: new SlotPool(s.parallel, s.queueLimit, this.now),
+        pool: pool(),
         metadata: null,
         loraAdapters: [],
         loading: null,

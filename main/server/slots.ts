@@ -53,9 +53,10 @@ export class SlotPool {
   private readonly queue: Waiter[] = [];
   private tick = 0;
 
+  /** `queueLimit`: a number, or read at each request (a changed setting applies at once) */
   constructor(
     count: number,
-    private readonly queueLimit: number,
+    private readonly queueLimit: number | (() => number),
     private readonly now: () => number = Date.now,
   ) {
     this.slots = Array.from({ length: count }, (_, id) => ({ id, state: 'idle' as SlotState, key: '', usedAt: 0 }));
@@ -105,7 +106,7 @@ export class SlotPool {
     if (signal?.aborted) return Promise.reject(new ApiError(499, 'aborted', 'the client went away'));
     const s = this.queue.length === 0 ? this.pick(key) : null;
     if (s) return Promise.resolve(this.take(s, key));
-    if (this.queue.length >= this.queueLimit) {
+    if (this.queue.length >= (typeof this.queueLimit === 'number' ? this.queueLimit : this.queueLimit())) {
       return Promise.reject(
         new ApiError(429, 'busy', `the model is busy: ${this.slots.length} requests are running and ${this.queue.length} waiting; try again shortly`, null, RETRY_AFTER_S),
       );

@@ -70,3 +70,56 @@ test('just-in-time load with saved settings, then unload after the time-to-live'
     await engine.close();
   }
 }, 60_000);
+
+test('a changed number of slots applies once the model is idle: it loads again with as many sequences, and a crash reload keeps the pool\'s', async () => {
+  const engine = makeEngine();
+  let settings = ApiServerSettings.parse({ parallel: 3, queueLimit: 1 });
+  const models = new ApiModels({
+    engine,
+    entries: async () => [{ path: TINY_SPM, name: 'tiny', fileSize: 1, origin: 'folder', source: null, missing: false, pooling: 'none' }],
+    chatModel: () => null,
+    loadSettings: () => ({ contextSize: 1024 }),
+    guardrail: () => ({ mode: 'off', marginMiB: 0 }),
+    settings: () => settings,
+    logger: silentLogger,
+    timers: new ManualTimers(),
+  });
+  try {
+    const first = await models.acquire('tiny', 'a');
+    expect((await engine.contextInfo(first.modelId)).parallel).toBe(3);
+    // while a request holds a slot the model keeps its three; a new queue limit applies at once
+    settings = ApiServerSettings.parse({ parallel: 1, queueLimit: 0 });
+    const second = await models.acquire('tiny', 'b');
+    expect(second.slot.id).toBe(1);
+    expect((await engine.contextInfo(first.modelId)).parallel).toBe(3);
+    const third = await models.acquire('tiny', 'c');
+    // refused at once, not queued (a queued one would wait for a slot: the race says which)
+    const fourthWaits = models.acquire('tiny', 'd').then(
+      () => 'granted',
+      (e: { status?: number }) => e.status,
+    );
+    expect(await Promise.race([fourthWaits, new Promise((r) => setTimeout(() => r('queued'), 2000))])).toBe(429);
+    for (const l of [first, second, third]) l.release();
+    // idle: the next request loads it with one sequence, on slot 0
+    const fourth = await models.acquire('tiny', 'e');
+    expect(fourth.slot.id).toBe(0);
+    expect((await engine.contextInfo(fourth.modelId)).parallel).toBe(1);
+    const r = await engine.complete(fourth.modelId, { prompt: 'hello', maxTokens: 2, seq: fourth.slot.id });
+    expect(r.tokens.length).toBeGreaterThan(0);
+    fourth.release();
+    // the engine dropping the model (a host restart) loads it again with the pool's one sequence,
+    // whatever the settings say meanwhile
+    settings = ApiServerSettings.parse({ parallel: 2 });
+    const held = await models.acquire('tiny', 'f');
+    settings = ApiServerSettings.parse({ parallel: 4 });
+    await engine.unload(held.modelId);
+    const fifth = await models.acquire('tiny', 'g');
+    expect(fifth.slot.id).toBe(1);
+    expect((await engine.contextInfo(fifth.modelId)).parallel).toBe(2);
+    fifth.release();
+    held.release();
+  } finally {
+    await models.close();
+    await engine.close();
+  }
+}, 60_000);
