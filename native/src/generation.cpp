@@ -346,9 +346,11 @@ void prepareRun(Context::State & st, GenRun & run) {
             sp.grammar_triggers.push_back(trig);
         }
         for (const auto & s : rc.params.additional_stops) stops.push_back(s);
-        // a reasoning budget, where the template has thinking tags (as llama-server: the budget sampler
-        // counts the tokens after the start tag and then forces the first end tag)
-        if (opts.reasoning_budget >= 0 && !rc.params.thinking_start_tag.empty() && !rc.params.thinking_end_tags.empty()) {
+        // the thinking tags, where the template has them (as llama-server): with a budget, the budget
+        // sampler counts the tokens after the start tag and then forces the first end tag; with a lazy
+        // grammar (tools), budget or not, it keeps the grammar out of the thinking (common_sampler_init
+        // makes one then), so a call marker the model thinks about does not start a call inside it
+        if (!rc.params.thinking_start_tag.empty() && !rc.params.thinking_end_tags.empty()) {
             sp.reasoning_budget_tokens = opts.reasoning_budget;
             sp.reasoning_budget_start = common_tokenize(vocab, rc.params.thinking_start_tag, false, true);
             for (const auto & tag : rc.params.thinking_end_tags) sp.reasoning_budget_end.push_back(common_tokenize(vocab, tag, false, true));

@@ -6,6 +6,8 @@
  * Why the test steers, and how: see TOOL_CALL_OPEN in test/helpers/models.ts (the grammar lets free text
  * come first; the steered model's template opens a call with one special token, biased here).
  */
+import fs from 'fs';
+import path from 'path';
 import { EngineClient } from '../../main/engine/client';
 import { makeEngine } from '../helpers/engine';
 import { STEERED_TOOLS_TEMPLATE, TINY_TOOLS, TINY_TOOLS_STEERED, TOOL_CALL_CLOSE as CLOSE, TOOL_CALL_OPEN as OPEN, TOOL_CALL_OPEN_ID, TOOLS_CHAT_TEMPLATE } from '../helpers/models';
@@ -79,5 +81,37 @@ describe('tool calls', () => {
     expect(answer.timings.promptTokens).toBe(next.tokens);
     expect(answer.stopReason).toBe('length');
     expect(answer.timings.generatedTokens).toBe(8);
+  });
+});
+
+describe('tool calls of a thinking model', () => {
+  // QwQ's template (llama.cpp's models/templates: tools and a generation prompt that opens <think>),
+  // steered as STEERED_TOOLS_TEMPLATE is, its prompt ending right after <think> (see THINKING_CHAT_TEMPLATE)
+  const qwq = fs.readFileSync(path.join(__dirname, '../../build/llama.cpp/models/templates/Qwen-QwQ-32B.jinja'), 'utf8');
+  const steered = qwq
+    .replace(/<tool_call>\\n/g, OPEN)
+    .replace(/\\n<\/tool_call>/g, CLOSE)
+    .replace("'<|im_start|>assistant\\n<think>\\n'", "'<|im_start|>assistant\\n<think>'");
+  const ask = (reasoningBudget: number) =>
+    engine.chat('thinker', { messages: [question], tools, toolChoice: 'auto', reasoningBudget, maxTokens: 40, sampling: { temperature: 0, logitBias: [{ token: openToken, bias: 100 }] } });
+
+  beforeAll(async () => {
+    expect(steered.split(OPEN).length).toBeGreaterThan(2);
+    expect(steered).toContain("'<|im_start|>assistant\\n<think>'");
+    await engine.load('thinker', TINY_TOOLS_STEERED, { contextSize: 1024, threads: 2, chatTemplate: steered });
+    const t = await engine.applyTemplate('thinker', { messages: [question], tools, toolChoice: 'auto' });
+    expect(t).toMatchObject({ format: 'peg-native', thinkingStart: '<think>', thinkingEnd: ['</think>'] });
+    expect(t.prompt.endsWith('<think>')).toBe(true);
+  });
+
+  test('a call marker written while thinking does not start a call there: the tool grammar waits for the end of the thinking', async () => {
+    // the biased marker comes at once, inside the thinking: it stays thinking, no call is forced into it
+    const thinking = await ask(-1);
+    expect(thinking.toolCalls).toEqual([]);
+    expect(thinking.reasoning).toBe(OPEN.repeat(40));
+    // with a budget the thinking ends after 5 tokens; the same marker then opens a real call
+    const called = await ask(5);
+    expect(called.reasoning).toBe(OPEN.repeat(5));
+    expect(called.toolCalls.map((c) => c.name)).toEqual(['get_weather']);
   });
 });
