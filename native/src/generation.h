@@ -96,9 +96,6 @@ private:
 // Streams text to the task's onEvent (coalesced: at most one call to JS per kEmitInterval, 100 ms; `now` flushes).
 void emit(Task & t, const std::string & content, const std::string & reasoning, bool now = false);
 
-// The prompt of a fill-in-the-middle request (req.infill: { prefix, suffix, extra?, prompt? }) from the
-// vocab's FIM tokens; not_supported when the model has none.
-std::vector<llama_token> infillPrompt(const llama_vocab * vocab, const common_json & infill, int n_batch, int n_ctx, int64_t max_tokens);
 
 // Steps 1-3 of a request: prompt, sampler, prefix reuse; Waiting -> Prompt (or Ended: maxTokens 0).
 // Nothing is decoded. Throws HearthError.
