@@ -26,6 +26,8 @@ export interface TestLoraOptions {
   seed?: number;
   /** an activated LoRA's (aLoRA) invocation tokens */
   aloraInvocationTokens?: number[];
+  /** that many more tensors (tiny, unpaired): a file crowded past what the model could take */
+  extraTensors?: number;
 }
 
 /** Seeded values uniform in [-std·√3, std·√3] (standard deviation `std`). */
@@ -61,6 +63,7 @@ export async function writeTestLora(o: TestLoraOptions): Promise<string> {
     w.addTensor({ name: `${t.name}.lora_a`, shape: [nIn, rank], type: 'F32', data: noise(nIn * rank, std, seed + k++) });
     w.addTensor({ name: `${t.name}.lora_b`, shape: [rank, nOut], type: 'F32', data: noise(rank * nOut, std, seed + k++) });
   }
+  for (let i = 0; i < (o.extraTensors ?? 0); i++) w.addTensor({ name: `blk.0.extra${i}.weight.lora_a`, shape: [1, 1], type: 'F32', data: new Float32Array(1) });
   await fs.promises.mkdir(path.dirname(path.resolve(o.out)), { recursive: true });
   await w.write(o.out);
   return path.resolve(o.out);

@@ -132,6 +132,7 @@ export class HostModels {
   /** llama.cpp's memory estimate for a load of `file` with these parameters, without loading the weights. */
   estimate(file: string, params: LoadParams, signal: AbortSignal): Promise<Estimate> {
     return this.withModelFile(file, signal, async (f) => {
+      await this.checkAdapters(f.header, params, signal);
       const lp = this.withDefaultContext(f.header, params);
       return hostWithAvailableRam(await this.addon.estimateMemory(f.nativePath, this.nativeParams(lp)));
     });
@@ -140,6 +141,7 @@ export class HostModels {
   /** llama.cpp's parameter fitting for a load of `file`: the offload (and with `autoContext` the context) that fits. */
   fit(file: string, params: LoadParams, opts: { marginMiB: number; autoContext: boolean }, signal: AbortSignal): Promise<FitResult> {
     return this.withModelFile(file, signal, async (f) => {
+      await this.checkAdapters(f.header, params, signal);
       const lp = this.withDefaultContext(f.header, params);
       return this.addon.fitParams(f.nativePath, this.nativeParams(lp, { gpuLayers: 'auto' }), {
         marginMiB: opts.marginMiB,
@@ -163,9 +165,9 @@ export class HostModels {
   }
 
   /**
-   * The load's LoRA adapters and control vectors, their headers read here (main/gguf's reader, built
-   * for hostile files) before llama.cpp sees them: a file that is no adapter for this model is refused
-   * naming it (`invalid_argument`). llama.cpp checks every LoRA tensor's shape again.
+   * The LoRA adapters and control vectors of a load, an estimate or a fit, their headers read here
+   * (main/gguf's reader, built for hostile files) before llama.cpp sees them: a file that is no adapter
+   * for this model is refused naming it (`invalid_argument`). llama.cpp checks every LoRA tensor's shape again.
    */
   private async checkAdapters(model: GgufHeader, p: LoadParams, signal: AbortSignal): Promise<void> {
     const lists: [readonly { path: string }[], AdapterKind][] = [[p.loraAdapters, 'lora'], [p.controlVectors, 'controlVector']];

@@ -39,7 +39,7 @@ function widthsOf(h: Pick<GgufHeader, 'tensors'>, kind: AdapterKind): number[] {
  * Why `adapter` cannot go with the model `model` as a `want` (null: it can, as far as headers tell).
  * Words for people, naming the file.
  */
-export function adapterProblem(adapter: Pick<GgufHeader, 'path' | 'metadata' | 'tensors'>, model: Pick<GgufHeader, 'metadata'>, want: AdapterKind): string | null {
+export function adapterProblem(adapter: Pick<GgufHeader, 'path' | 'metadata' | 'tensors'>, model: Pick<GgufHeader, 'metadata' | 'tensors'>, want: AdapterKind): string | null {
   const name = path.basename(adapter.path);
   const kind = adapterKind(adapter);
   const what = want === 'lora' ? 'a LoRA adapter' : 'a control vector';
@@ -50,6 +50,14 @@ export function adapterProblem(adapter: Pick<GgufHeader, 'path' | 'metadata' | '
   const width = modelArch === undefined ? undefined : ggufNumber(model, `${modelArch}.embedding_length`);
   const wrong = width === undefined ? undefined : widthsOf(adapter, kind).find((w) => w !== width);
   if (wrong !== undefined) return `${name} is for a model ${wrong} wide; this model is ${width} wide`;
+  // a LoRA holds at most a pair (lora_a, lora_b) for each of the model's tensors, a control vector one
+  // direction per layer; more is no adapter of this model (and gguf's reader takes time that grows with
+  // the square of a header's tensors)
+  const layers = modelArch === undefined ? undefined : ggufNumber(model, `${modelArch}.block_count`);
+  const most = kind === 'lora' ? 2 * model.tensors.length : layers;
+  if (most !== undefined && adapter.tensors.length > most) {
+    return `${name} has ${adapter.tensors.length} tensors; ${what} for this model has at most ${most} (${kind === 'lora' ? "a pair for each of the model's tensors" : 'one for each of its layers'})`;
+  }
   return null;
 }
 
@@ -66,7 +74,7 @@ export interface AdapterFile {
  */
 export async function adaptersFor(
   modelPath: string,
-  model: Pick<GgufHeader, 'metadata'>,
+  model: Pick<GgufHeader, 'metadata' | 'tensors'>,
   read: (file: string) => Promise<Pick<GgufHeader, 'path' | 'metadata' | 'tensors'>> = readGgufHeader,
 ): Promise<AdapterFile[]> {
   const out: AdapterFile[] = [];

@@ -177,6 +177,9 @@ export class ApiModels {
 
   private async load(m: Loaded): Promise<void> {
     const { engine } = this.deps;
+    // loaded already: a reload with another number of slots; the old model goes first, so the guardrail
+    // counts memory without it and no failure below leaves it loaded under no entry
+    if (engine.isLoaded(m.modelId)) await engine.unload(m.modelId);
     const info = await engine.info(m.path);
     // as many sequences as its pool has slots, also when it loads again after a crash
     const { params, paired } = await this.paramsFor(m.path, info, m.pool.slots.length);
@@ -295,8 +298,14 @@ export class ApiModels {
       if (!held.metadata) throw new ApiError(503, 'load_failed', `${held.name} is not loaded`);
       return { held, finish };
     } catch (e) {
-      // a failed load is forgotten, so the next request tries again
-      if (!held.metadata && held.active === 1 && this.models.get(held.path) === held) this.models.delete(held.path);
+      // a failed load is forgotten, so the next request tries again; whatever the engine still holds of
+      // it goes too (no entry would unload it)
+      if (!held.metadata && held.active === 1 && this.models.get(held.path) === held) {
+        this.models.delete(held.path);
+        if (this.deps.engine.isLoaded(held.modelId)) {
+          this.deps.engine.unload(held.modelId).catch((u: Error) => this.deps.logger.warn(`api: unloading ${held.name} failed: ${u.message}`));
+        }
+      }
       finish();
       throw e;
     }

@@ -95,7 +95,7 @@ export const ChatCompletionBody = z
     top_logprobs: z.number().int().min(0).max(20).nullable().optional(),
     /** llama-server's: options passed to the template (enable_thinking) */
     chat_template_kwargs: z.object({ enable_thinking: z.boolean().optional(), reasoning_effort: ClientEffort.optional() }).passthrough().optional(),
-    /** OpenAI's: passed to the template as its reasoning_effort, as llama-server does ('none' turns thinking off; reasoning.ts) */
+    /** OpenAI's: passed to the template as its reasoning_effort, as llama-server does ('none' turns thinking off; a level templates do not read goes as the nearest one: reasoning.ts) */
     reasoning_effort: ClientEffort.nullable().optional(),
     /** llama-server's: most tokens of reasoning before the end of thinking is forced (-1: no limit) */
     reasoning_budget_tokens: REQUEST_FIELDS.reasoningBudget.schema.optional(),
@@ -211,8 +211,9 @@ export function chatRequestOf(b: ChatCompletionBody): Omit<ChatRequest, 'seq'> {
       ? { tools: tools.map((t) => engineTool(t.function.name, t.function.description, t.function.parameters)), toolChoice }
       : {}),
     ...(jsonSchema ? { jsonSchema } : {}),
-    ...effortOf(b.reasoning_effort ?? b.chat_template_kwargs?.reasoning_effort),
+    // after enable_thinking, as llama-server applies them: reasoning_effort "none" turns thinking off whatever it says
     ...(b.chat_template_kwargs?.enable_thinking !== undefined ? { enableThinking: b.chat_template_kwargs.enable_thinking } : {}),
+    ...effortOf(b.reasoning_effort ?? b.chat_template_kwargs?.reasoning_effort),
     ...(budget !== undefined ? { reasoningBudget: budget } : {}),
     ...opts,
     sampling: { ...opts.sampling, ...(nProbs ? { nProbs } : {}) },

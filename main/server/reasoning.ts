@@ -3,7 +3,9 @@
  * the Responses API's `reasoning.effort` ('none' … 'max'), Anthropic's `output_config.effort` and
  * `thinking.budget_tokens`, Ollama's `think` levels. One mapping onto the engine's two knobs: the
  * template's thinking switch (enable_thinking) and the effort level templates read (gpt-oss's
- * reasoning_effort: low, medium or high; main/params/chat.ts reasoningEffort).
+ * reasoning_effort: low, medium or high; main/params/chat.ts reasoningEffort). llama-server passes a
+ * level through as it comes; here one a template does not read (minimal, xhigh, max) goes as the
+ * nearest one it does, since a template that names its levels renders an unknown one as none of them.
  */
 import { z } from 'zod';
 import type { ChatRequest } from '../engine/protocol';

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <sys/stat.h>
+#include <unordered_map>
 
 #include "errors.h"
 #include "ggml.h"
@@ -77,26 +78,38 @@ std::vector<ggml_backend_buffer_type_t> cpuExtraBufts() {
 }
 
 // One adapter file's tensors by the buffer type llama.cpp would put them in, padded as an allocation of
-// them there would be (ggml_backend_alloc_ctx_tensors_from_buft).
+// them there would be (ggml_backend_alloc_ctx_tensors_from_buft). A file whose tensors' data does not
+// lie within it (llama.cpp's read of it would fail) counts nothing. The host has read its header first
+// (main/gguf: its tensor count is bounded by the model's, so gguf's own reading stays quick).
 void addLoraFile(const llama_model * model, const std::string & path, const std::vector<ggml_backend_buffer_type_t> & extra, DeviceBytes & out) {
+    struct stat st {};
+    if (stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return;
     ggml_context * meta = nullptr;
     gguf_init_params gp = {/* .no_alloc = */ true, /* .ctx = */ &meta};
-    gguf_context * g = isFile(path) ? gguf_init_from_file(path.c_str(), gp) : nullptr;
+    gguf_context * g = gguf_init_from_file(path.c_str(), gp);
     if (!g) return;
-    for (ggml_tensor * t = ggml_get_first_tensor(meta); t; t = ggml_get_next_tensor(meta, t)) {
-        const std::string name = ggml_get_name(t);
+    const uint64_t size = (uint64_t) st.st_size, data = gguf_get_data_offset(g);
+    std::unordered_map<std::string, const ggml_tensor *> by_name;
+    bool within = true;
+    for (int64_t i = 0; i < gguf_get_n_tensors(g) && within; i++) {
+        const char * name = gguf_get_tensor_name(g, i);
+        const ggml_tensor * t = ggml_get_tensor(meta, name);
+        const uint64_t at = gguf_get_tensor_offset(g, i);
+        within = t && data <= size && at <= size - data && ggml_nbytes(t) <= size - data - at;
+        by_name[name] = t;
+    }
+    for (const auto & [name, t] : by_name) {
+        if (!within) break;
         const bool a = name.size() > 7 && name.compare(name.size() - 7, 7, ".lora_a") == 0;
-        const bool b = name.size() > 7 && name.compare(name.size() - 7, 7, ".lora_b") == 0;
-        if (!a && !b) continue;
+        if (!a && !(name.size() > 7 && name.compare(name.size() - 7, 7, ".lora_b") == 0)) continue;
         const std::string base = name.substr(0, name.size() - 7);
         // llama.cpp takes a pair: one without its other half is refused at load
-        if (!ggml_get_tensor(meta, (base + (a ? ".lora_b" : ".lora_a")).c_str())) continue;
+        if (!by_name.count(base + (a ? ".lora_b" : ".lora_a"))) continue;
         const ggml_tensor * w = model->get_tensor(base.c_str());
         if (!w || !w->buffer) continue;
         ggml_backend_buffer_type_t buft = ggml_backend_buffer_get_type(w->buffer);
         if (std::find(extra.begin(), extra.end(), buft) != extra.end()) buft = ggml_backend_dev_buffer_type(ggml_backend_dev_by_type(GGML_BACKEND_DEVICE_TYPE_CPU));
-        const size_t align = ggml_backend_buft_get_alignment(buft);
-        out[deviceOf(buft)] += GGML_PAD(ggml_backend_buft_get_alloc_size(buft, t), align);
+        out[deviceOf(buft)] += GGML_PAD(ggml_backend_buft_get_alloc_size(buft, const_cast<ggml_tensor *>(t)), ggml_backend_buft_get_alignment(buft));
     }
     gguf_free(g);
     ggml_free(meta);

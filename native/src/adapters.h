@@ -40,8 +40,9 @@ struct AdapterParams {
 // What LoRA adapters will take where, on `model` as it is loaded (with no_alloc too: its tensors' buffer
 // types say where they would be), as llama_adapter_lora_init places and allocates them: each pair of
 // lora_a/lora_b tensors on the buffer type of the tensor it changes (the CPU's where that one is
-// repacked), each tensor padded to its buffer type's alignment. What llama.cpp would refuse of a file
-// (no such tensor, not a GGUF) counts nothing: the load says why.
+// repacked), each tensor padded to its buffer type's alignment. A pair with no such tensor in the model,
+// or a file that is no GGUF or whose data lies outside it, counts nothing (a pair of the wrong shape
+// counts as if it fitted): the load says why it refuses them.
 DeviceBytes loraMemory(const llama_model * model, const std::vector<AdapterEntry> & lora);
 // The same for the model at `path` loaded with `mp`, read without allocating its weights.
 DeviceBytes loraMemory(const std::string & path, const llama_model_params & mp, const std::vector<AdapterEntry> & lora);

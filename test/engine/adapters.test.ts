@@ -130,14 +130,27 @@ describe('LoRA adapters', () => {
     expect({ ...withIt.host, free: 0, model: 0 }).toEqual({ ...without.host, free: 0, model: 0 });
     // the model loaded with it (beforeAll, at scale 0: loaded all the same) holds what the estimate said more than the one without
     expect((await engine.memory('lora')).host.model - (await engine.memory('plain')).host.model).toBe(added);
-    // each adapter counts; a file llama.cpp would refuse counts nothing (its load says why)
-    const two = await engine.estimate(TINY_SPM, { ...BASE, loraAdapters: [{ path: lora, scale: 0 }, { path: path.join(dir, 'copy.gguf'), scale: 0 }] });
-    expect(two.host.model - without.host.model).toBe(added);
+    // each adapter counts; the estimate refuses a file the load would refuse, as the load says it
+    const two = { ...BASE, loraAdapters: [{ path: lora, scale: 0 }, { path: path.join(dir, 'copy.gguf'), scale: 0 }] };
+    const missing = await errorOf(engine.estimate(TINY_SPM, two));
+    expect(missing.code).toBe('invalid_argument');
+    expect(missing.message).toMatch(/LoRA adapter .*copy\.gguf: ENOENT/);
     fs.copyFileSync(lora, path.join(dir, 'copy.gguf'));
-    const copied = await engine.estimate(TINY_SPM, { ...BASE, loraAdapters: [{ path: lora, scale: 0 }, { path: path.join(dir, 'copy.gguf'), scale: 0 }] });
-    expect(copied.host.model - without.host.model).toBe(2 * added);
-    const wrong = await engine.estimate(TINY_SPM, { ...BASE, loraAdapters: [{ path: TINY_SPM, scale: 0 }] });
-    expect(wrong.host.model).toBe(without.host.model);
+    expect((await engine.estimate(TINY_SPM, two)).host.model - without.host.model).toBe(2 * added);
+    const wrong = await errorOf(engine.estimate(TINY_SPM, { ...BASE, loraAdapters: [{ path: TINY_SPM, scale: 0 }] }));
+    expect(wrong.message).toMatch(/tiny-spm\.gguf is not a LoRA adapter/);
+  });
+
+  test('an adapter with more tensors than the model could take is refused by the estimate, the fit and the load, naming it', async () => {
+    const crowded = await writeTestLora({ out: path.join(dir, 'crowded-lora.gguf'), extraTensors: 200 });
+    const params = { ...BASE, loraAdapters: [{ path: crowded, scale: 1 }] };
+    const errors = [await errorOf(engine.estimate(TINY_SPM, params)), await errorOf(engine.fit(TINY_SPM, params)), await errorOf(engine.load('crowded', TINY_SPM, params))];
+    for (const e of errors) {
+      expect(e.code).toBe('invalid_argument');
+      expect(e.message).toMatch(/crowded-lora\.gguf has 2\d\d tensors; a LoRA adapter for this model has at most \d\d \(a pair for each of the model's tensors\)/);
+    }
+    // the tiny adapter itself passes: its estimate answers
+    expect((await engine.estimate(TINY_SPM, { ...BASE, loraAdapters: [{ path: lora, scale: 1 }] })).host.model).toBeGreaterThan(0);
   });
 
   test('a request naming an adapter the model was not loaded with is refused; the model goes on', async () => {

@@ -6,7 +6,9 @@
 import { ApiServerSettings } from '../../main/ipc/api';
 import { silentLogger } from '../../main/logging';
 import { ApiModels, type Timers } from '../../main/server/models';
-import { makeEngine } from '../helpers/engine';
+import fs from 'fs';
+import path from 'path';
+import { makeEngine, tempDir } from '../helpers/engine';
 import { TINY_SPM } from '../helpers/models';
 
 class ManualTimers implements Timers {
@@ -121,5 +123,43 @@ test('a changed number of slots applies once the model is idle: it loads again w
   } finally {
     await models.close();
     await engine.close();
+  }
+}, 60_000);
+
+test('a reload that fails leaves nothing loaded: the old model went first, and the next request starts over', async () => {
+  const engine = makeEngine();
+  const dir = tempDir('hearth-api-reload-');
+  const file = path.join(dir, 'moving.gguf');
+  fs.copyFileSync(TINY_SPM, file);
+  let settings = ApiServerSettings.parse({ parallel: 2 });
+  const models = new ApiModels({
+    engine,
+    entries: async () => [{ path: file, name: 'moving', fileSize: 1, origin: 'folder', source: null, missing: false, pooling: 'none' }],
+    chatModel: () => null,
+    loadSettings: () => ({ contextSize: 512 }),
+    guardrail: () => ({ mode: 'off', marginMiB: 0 }),
+    settings: () => settings,
+    logger: silentLogger,
+    timers: new ManualTimers(),
+  });
+  try {
+    const first = await models.acquire('moving', 'a');
+    first.release();
+    expect(engine.isLoaded(first.modelId)).toBe(true);
+    // the slots change and the file goes away: the reload fails, and the old model is not left behind
+    settings = ApiServerSettings.parse({ parallel: 1 });
+    fs.rmSync(file);
+    await expect(models.acquire('moving', 'b')).rejects.toThrow();
+    expect(engine.isLoaded(first.modelId)).toBe(false);
+    expect(models.status()).toEqual([]);
+    // the file back: the next request loads it with the new number of slots
+    fs.copyFileSync(TINY_SPM, file);
+    const again = await models.acquire('moving', 'c');
+    expect((await engine.contextInfo(again.modelId)).parallel).toBe(1);
+    again.release();
+  } finally {
+    await models.close();
+    await engine.close();
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 }, 60_000);

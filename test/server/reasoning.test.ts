@@ -53,9 +53,10 @@ test('OpenAI\'s reasoning_effort: each level reaches the template as the nearest
   const seen: Record<string, number> = {};
   for (const level of Object.keys(levels)) seen[level] = (await openaiPrompt({ reasoning_effort: level })) - base;
   expect(seen).toEqual(levels);
-  // the same through llama-server's chat_template_kwargs; its own enable_thinking wins over a level
+  // the same through llama-server's chat_template_kwargs; 'none' turns thinking off over its enable_thinking, as in llama-server
   expect((await openaiPrompt({ chat_template_kwargs: { reasoning_effort: 'medium' } })) - base).toBe(ADDED.medium);
-  expect((await openaiPrompt({ reasoning_effort: 'none', chat_template_kwargs: { enable_thinking: true } })) - base).toBe(0);
+  expect((await openaiPrompt({ reasoning_effort: 'none', chat_template_kwargs: { enable_thinking: true } })) - base).toBe(OFF);
+  expect((await openaiPrompt({ chat_template_kwargs: { enable_thinking: false } })) - base).toBe(OFF);
   // a level no client sends is refused, naming the field
   const bad = await fetch(`${api.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: EFFORT, messages, reasoning_effort: 'extreme' }) });
   expect(bad.status).toBe(400);
