@@ -54,7 +54,9 @@ export function adapterProblem(adapter: Pick<GgufHeader, 'path' | 'metadata' | '
   // direction per layer; more is no adapter of this model (and gguf's reader takes time that grows with
   // the square of a header's tensors)
   const layers = modelArch === undefined ? undefined : ggufNumber(model, `${modelArch}.block_count`);
-  const most = kind === 'lora' ? 2 * model.tensors.length : layers;
+  // a split model's first file holds only some of its tensors; its header counts them all
+  const modelTensors = ggufNumber(model, 'split.tensors.count') ?? model.tensors.length;
+  const most = kind === 'lora' ? 2 * modelTensors : layers;
   if (most !== undefined && adapter.tensors.length > most) {
     return `${name} has ${adapter.tensors.length} tensors; ${what} for this model has at most ${most} (${kind === 'lora' ? "a pair for each of the model's tensors" : 'one for each of its layers'})`;
   }

@@ -36,10 +36,14 @@ export const GGML_MAX_NAME = 64;
 
 /** Sanity caps applied while reading. Values beyond these are reported as `corrupt` (memory: `too_large`). */
 export const GGUF_LIMITS = {
-  /** Metadata key count. Real files have tens to a few hundred. */
-  maxKvCount: 1 << 20,
-  /** Tensor count. The largest MoE models have a few thousand. */
-  maxTensorCount: 1 << 20,
+  /**
+   * Metadata key count. Real files have tens to a few hundred. ggml's reader checks each key against
+   * every one before it (time growing with the square of the count: 16,384 keys take it ~0.3 s,
+   * 240,000 two minutes, while it holds the engine), so a file past this never reaches it.
+   */
+  maxKvCount: 1 << 14,
+  /** Tensor count. The largest models have about 1,200 (ggml checks tensor names the same way). */
+  maxTensorCount: 1 << 15,
   /** Byte length of a metadata key or tensor name. */
   maxNameLength: 4096,
   /** Byte length of a string value (chat templates are the largest, ~100 KB). */

@@ -299,8 +299,9 @@ export class ApiModels {
       return { held, finish };
     } catch (e) {
       // a failed load is forgotten, so the next request tries again; whatever the engine still holds of
-      // it goes too (no entry would unload it)
-      if (!held.metadata && held.active === 1 && this.models.get(held.path) === held) {
+      // it goes too (no entry would unload it). A load still running (this request went away) keeps its
+      // entry: its time-to-live unloads it, and no second load of the id can race it
+      if (!held.metadata && !held.loading && held.active === 1 && this.models.get(held.path) === held) {
         this.models.delete(held.path);
         if (this.deps.engine.isLoaded(held.modelId)) {
           this.deps.engine.unload(held.modelId).catch((u: Error) => this.deps.logger.warn(`api: unloading ${held.name} failed: ${u.message}`));

@@ -91,12 +91,12 @@ void addLoraFile(const llama_model * model, const std::string & path, const std:
     const uint64_t size = (uint64_t) st.st_size, data = gguf_get_data_offset(g);
     std::unordered_map<std::string, const ggml_tensor *> by_name;
     bool within = true;
-    for (int64_t i = 0; i < gguf_get_n_tensors(g) && within; i++) {
-        const char * name = gguf_get_tensor_name(g, i);
-        const ggml_tensor * t = ggml_get_tensor(meta, name);
+    // gguf made the tensors of `meta` in the header's order
+    ggml_tensor * cur = ggml_get_first_tensor(meta);
+    for (int64_t i = 0; i < gguf_get_n_tensors(g) && cur && within; i++, cur = ggml_get_next_tensor(meta, cur)) {
         const uint64_t at = gguf_get_tensor_offset(g, i);
-        within = t && data <= size && at <= size - data && ggml_nbytes(t) <= size - data - at;
-        by_name[name] = t;
+        within = data <= size && at <= size - data && ggml_nbytes(cur) <= size - data - at;
+        by_name[ggml_get_name(cur)] = cur;
     }
     for (const auto & [name, t] : by_name) {
         if (!within) break;

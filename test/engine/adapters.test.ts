@@ -15,7 +15,8 @@ import { LoadParams, RequestOptions, type AdapterEntry } from '../../main/params
 import { writeTestControlVector, writeTestLora } from '../../scripts/make-test-adapter';
 import { inAddon } from '../helpers/addon';
 import { errorOf, makeEngine, tempDir } from '../helpers/engine';
-import { TINY_SPM } from '../helpers/models';
+import { readGgufHeader } from '../../main/gguf/read';
+import { TINY_SPM, writeSplitModel } from '../helpers/models';
 
 let engine: EngineClient;
 let dir: string;
@@ -151,6 +152,20 @@ describe('LoRA adapters', () => {
     }
     // the tiny adapter itself passes: its estimate answers
     expect((await engine.estimate(TINY_SPM, { ...BASE, loraAdapters: [{ path: lora, scale: 1 }] })).host.model).toBeGreaterThan(0);
+  });
+
+  test("a split model's adapters are bounded by all its tensors, not by those of its first file", async () => {
+    const tensors = (await readGgufHeader(TINY_SPM)).tensors.length;
+    const parts = await writeSplitModel(TINY_SPM, dir, 'split', 3);
+    const first = (await readGgufHeader(parts[0])).tensors.length;
+    expect(first).toBeLessThan(tensors);
+    // more than a pair for each tensor of the first file, fewer than one for each of the model's
+    const paired = (await readGgufHeader(lora)).tensors.length;
+    const wide = await writeTestLora({ out: path.join(dir, 'wide-lora.gguf'), extraTensors: 2 * first + 1 - paired });
+    expect(2 * first + 1).toBeLessThanOrEqual(2 * tensors);
+    const without = await engine.estimate(parts[0], BASE);
+    const withIt = await engine.estimate(parts[0], { ...BASE, loraAdapters: [{ path: wide, scale: 1 }] });
+    expect(withIt.host.model).toBeGreaterThan(without.host.model);
   });
 
   test('a request naming an adapter the model was not loaded with is refused; the model goes on', async () => {

@@ -88,6 +88,18 @@ describe('metadata memory cap', () => {
   });
 });
 
+describe('key and tensor counts', () => {
+  it("refuses more keys or tensors than ggml reads in reasonable time (it checks each name against every one before it)", async () => {
+    const kv = (i: number) => Buffer.concat([str(`k.${i}`), u32(GgufType.UINT32), u32(i)]);
+    const keys = Array.from({ length: GGUF_LIMITS.maxKvCount }, (_, i) => kv(i));
+    // at the bound it reads; one more is refused by its count, before anything else is read
+    expect((await parseGgufHeader(bufferSource(rawGguf([kvArch, ...keys.slice(1)])), 'mem.gguf')).metadata.size).toBe(GGUF_LIMITS.maxKvCount);
+    expect((await ggufError(rawGguf([kvArch, ...keys]), 'corrupt')).message).toMatch(/metadata key\/value count is 16385, more than the limit of 16384/);
+    const tensors = Array.from({ length: GGUF_LIMITS.maxTensorCount + 1 }, (_, i) => ({ name: `t.${i}`, dims: [1n], type: 0, offset: BigInt(i * 32) }));
+    expect((await ggufError(rawGguf([kvArch], tensors, tensors.length * 32), 'corrupt')).message).toMatch(/tensor count is 32769, more than the limit of 32768/);
+  });
+});
+
 describe('tensor dimensions', () => {
   const F32 = 0;
   it('refuses a zero dimension, even when the other dimensions would overflow', async () => {

@@ -28,20 +28,26 @@ class ManualTimers implements Timers {
   }
 }
 
+/** ApiModels over one library model (`file`, named `name`) on `engine`, with the API settings `settings()` gives. */
+function apiModels(engine: ReturnType<typeof makeEngine>, settings: () => ApiServerSettings, o: { file?: string; name?: string; contextSize?: number; timers?: Timers } = {}) {
+  const { file = TINY_SPM, name = 'tiny', contextSize = 1024, timers = new ManualTimers() } = o;
+  return new ApiModels({
+    engine,
+    entries: async () => [{ path: file, name, fileSize: 1, origin: 'folder', source: null, missing: false, pooling: 'none' }],
+    chatModel: () => null,
+    loadSettings: () => ({ contextSize }),
+    guardrail: () => ({ mode: 'off', marginMiB: 0 }),
+    settings,
+    logger: silentLogger,
+    timers,
+  });
+}
+
 test('just-in-time load with saved settings, then unload after the time-to-live', async () => {
   const engine = makeEngine();
   const timers = new ManualTimers();
   const settings = ApiServerSettings.parse({ parallel: 3, modelTtlMinutes: 7 });
-  const models = new ApiModels({
-    engine,
-    entries: async () => [{ path: TINY_SPM, name: 'tiny', fileSize: 1, origin: 'folder', source: null, missing: false, pooling: 'none' }],
-    chatModel: () => null,
-    loadSettings: () => ({ contextSize: 1024 }),
-    guardrail: () => ({ mode: 'off', marginMiB: 0 }),
-    settings: () => settings,
-    logger: silentLogger,
-    timers,
-  });
+  const models = apiModels(engine, () => settings, { timers });
   try {
     expect((await models.list())[0].loaded).toBe(false);
     const lease = await models.acquire('tiny', 'k');
@@ -76,16 +82,7 @@ test('just-in-time load with saved settings, then unload after the time-to-live'
 test('a changed number of slots applies once the model is idle: it loads again with as many sequences, and a crash reload keeps the pool\'s', async () => {
   const engine = makeEngine();
   let settings = ApiServerSettings.parse({ parallel: 3, queueLimit: 1 });
-  const models = new ApiModels({
-    engine,
-    entries: async () => [{ path: TINY_SPM, name: 'tiny', fileSize: 1, origin: 'folder', source: null, missing: false, pooling: 'none' }],
-    chatModel: () => null,
-    loadSettings: () => ({ contextSize: 1024 }),
-    guardrail: () => ({ mode: 'off', marginMiB: 0 }),
-    settings: () => settings,
-    logger: silentLogger,
-    timers: new ManualTimers(),
-  });
+  const models = apiModels(engine, () => settings);
   try {
     const first = await models.acquire('tiny', 'a');
     expect((await engine.contextInfo(first.modelId)).parallel).toBe(3);
@@ -132,16 +129,7 @@ test('a reload that fails leaves nothing loaded: the old model went first, and t
   const file = path.join(dir, 'moving.gguf');
   fs.copyFileSync(TINY_SPM, file);
   let settings = ApiServerSettings.parse({ parallel: 2 });
-  const models = new ApiModels({
-    engine,
-    entries: async () => [{ path: file, name: 'moving', fileSize: 1, origin: 'folder', source: null, missing: false, pooling: 'none' }],
-    chatModel: () => null,
-    loadSettings: () => ({ contextSize: 512 }),
-    guardrail: () => ({ mode: 'off', marginMiB: 0 }),
-    settings: () => settings,
-    logger: silentLogger,
-    timers: new ManualTimers(),
-  });
+  const models = apiModels(engine, () => settings, { file, name: 'moving', contextSize: 512 });
   try {
     const first = await models.acquire('moving', 'a');
     first.release();
@@ -161,5 +149,33 @@ test('a reload that fails leaves nothing loaded: the old model went first, and t
     await models.close();
     await engine.close();
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+}, 60_000);
+
+test('a request that goes away while its model loads leaves the load to its entry: the time-to-live unloads it, nothing is left behind', async () => {
+  const engine = makeEngine();
+  const timers = new ManualTimers();
+  let settings = ApiServerSettings.parse({ parallel: 2, modelTtlMinutes: 5 });
+  const models = apiModels(engine, () => settings, { timers });
+  try {
+    const first = await models.acquire('tiny', 'a');
+    first.release();
+    // the slots change, and the next request is withdrawn at once: the reload it started goes on
+    settings = ApiServerSettings.parse({ parallel: 1, modelTtlMinutes: 5 });
+    const gone = new AbortController();
+    gone.abort();
+    await expect(models.acquire('tiny', 'b', gone.signal)).rejects.toMatchObject({ status: 499 });
+    const reloaded = async () => engine.isLoaded(first.modelId) && (await engine.contextInfo(first.modelId).catch(() => null))?.parallel === 1;
+    for (let i = 0; i < 100 && !(await reloaded()); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(await reloaded()).toBe(true);
+    // its entry still holds it, counting down
+    expect(models.status().map((s) => s.name)).toEqual(['tiny']);
+    timers.fireAll();
+    for (let i = 0; i < 50 && engine.isLoaded(first.modelId); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(engine.isLoaded(first.modelId)).toBe(false);
+    expect(models.status()).toEqual([]);
+  } finally {
+    await models.close();
+    await engine.close();
   }
 }, 60_000);
