@@ -55,7 +55,8 @@ export function adapterProblem(adapter: Pick<GgufHeader, 'path' | 'metadata' | '
   // the square of a header's tensors)
   const layers = modelArch === undefined ? undefined : ggufNumber(model, `${modelArch}.block_count`);
   // a split model's first file holds only some of its tensors; its header counts them all
-  const modelTensors = ggufNumber(model, 'split.tensors.count') ?? model.tensors.length;
+  const split = (ggufNumber(model, 'split.count') ?? 1) > 1;
+  const modelTensors = (split ? ggufNumber(model, 'split.tensors.count') : undefined) ?? model.tensors.length;
   const most = kind === 'lora' ? 2 * modelTensors : layers;
   if (most !== undefined && adapter.tensors.length > most) {
     return `${name} has ${adapter.tensors.length} tensors; ${what} for this model has at most ${most} (${kind === 'lora' ? "a pair for each of the model's tensors" : 'one for each of its layers'})`;

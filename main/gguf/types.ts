@@ -38,8 +38,10 @@ export const GGML_MAX_NAME = 64;
 export const GGUF_LIMITS = {
   /**
    * Metadata key count. Real files have tens to a few hundred. ggml's reader checks each key against
-   * every one before it (time growing with the square of the count: 16,384 keys take it ~0.3 s,
-   * 240,000 two minutes, while it holds the engine), so a file past this never reaches it.
+   * every one before it (time growing with the square of the count: 16,384 short keys take it ~0.3 s,
+   * of 2 KiB each a few seconds, 240,000 short ones two minutes, while it holds the engine), so a model's
+   * first file or an adapter past this never reaches it (llama.cpp opens a split model's other files,
+   * a projector and a draft model itself).
    */
   maxKvCount: 1 << 14,
   /** Tensor count. The largest models have about 1,200 (ggml checks tensor names the same way). */

@@ -175,17 +175,48 @@ export class ApiModels {
     return { params, paired };
   }
 
+  /**
+   * The entry's load, started or joined (`m.loading` while it runs). A failure nobody waits for any more
+   * (its requests went away) is logged here, and the entry forgotten, as a waiting request's catch does.
+   */
+  private startLoad(m: Loaded): Promise<void> {
+    if (m.loading) return m.loading;
+    const p = this.load(m).finally(() => {
+      m.loading = null;
+    });
+    p.catch((e: Error) => {
+      if (m.active > 0) return; // a waiting request has it
+      this.deps.logger.warn(`api: loading ${m.name} failed: ${e.message}`);
+      if (!m.metadata && this.models.get(m.path) === m) {
+        this.models.delete(m.path);
+        this.cancelTimer(m);
+        this.changed();
+      }
+    });
+    m.loading = p;
+    return p;
+  }
+
   private async load(m: Loaded): Promise<void> {
     const { engine } = this.deps;
+    // the entry unloaded (its time-to-live, close) while this ran: nothing more is loaded for it
+    const gone = () => this.closed || this.models.get(m.path) !== m;
+    const check = () => {
+      if (gone()) throw new ApiError(503, 'not_loaded', `${m.name} was unloaded while it loaded`);
+    };
     // loaded already: a reload with another number of slots; the old model goes first, so the guardrail
     // counts memory without it and no failure below leaves it loaded under no entry
     if (engine.isLoaded(m.modelId)) await engine.unload(m.modelId);
+    check();
     const info = await engine.info(m.path);
+    check();
     // as many sequences as its pool has slots, also when it loads again after a crash
     const { params, paired } = await this.paramsFor(m.path, info, m.pool.slots.length);
+    check();
     const guard = this.deps.guardrail();
     if (guard.mode !== 'off') {
       const plan = await planLoad(engine, m.path, params, guard.marginMiB);
+      check();
       // the API cannot ask "load anyway?": warn refuses like strict (the user may set the guardrail off)
       if (!plan.check.fits) {
         throw new ApiError(507, 'insufficient_memory', `${m.name} with its load settings does not fit in memory: ${plan.check.problems.join('; ')}. Unload another model, lower its settings, or set the guardrail off.`, 'model');
@@ -193,6 +224,10 @@ export class ApiModels {
     }
     this.deps.logger.info(`api: loading ${m.name}`, { path: m.path, parallel: params.parallel });
     const loaded = await loadPaired((p) => engine.load(m.modelId, m.path, p), params, paired, (why) => this.deps.logger.warn(`api: ${m.name} ${why}`));
+    if (gone()) {
+      await engine.unload(m.modelId).catch(() => undefined);
+      check();
+    }
     m.metadata = { ...info, vision: loaded.metadata.vision };
     m.loraAdapters = params.loraAdapters ?? [];
   }
@@ -219,10 +254,7 @@ export class ApiModels {
       // host restarted): load it again before running on it
       if (!this.deps.engine.isLoaded(held.modelId)) {
         try {
-          held.loading ??= this.load(held).finally(() => {
-            held.loading = null;
-          });
-          await raceAbort(held.loading, signal);
+          await raceAbort(this.startLoad(held), signal);
         } catch (e) {
           held.pool.release(slot, '');
           throw e;
@@ -290,9 +322,7 @@ export class ApiModels {
     try {
       // loaded once, and again after the engine dropped it (its client reloads a model after a crash by itself)
       if (!held.metadata || (!this.deps.engine.isLoaded(held.modelId) && !held.loading)) {
-        held.loading ??= this.load(held).finally(() => {
-          held.loading = null;
-        });
+        this.startLoad(held);
       }
       if (held.loading) await raceAbort(held.loading, signal);
       if (!held.metadata) throw new ApiError(503, 'load_failed', `${held.name} is not loaded`);

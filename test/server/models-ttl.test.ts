@@ -5,10 +5,11 @@
  */
 import { ApiServerSettings } from '../../main/ipc/api';
 import { silentLogger } from '../../main/logging';
-import { ApiModels, type Timers } from '../../main/server/models';
+import { ApiModels, apiModelId, type Timers } from '../../main/server/models';
 import fs from 'fs';
 import path from 'path';
-import { makeEngine, tempDir } from '../helpers/engine';
+import type { Logger } from '../../main/logging';
+import { collectingLogger, makeEngine, tempDir } from '../helpers/engine';
 import { TINY_SPM } from '../helpers/models';
 
 class ManualTimers implements Timers {
@@ -29,8 +30,8 @@ class ManualTimers implements Timers {
 }
 
 /** ApiModels over one library model (`file`, named `name`) on `engine`, with the API settings `settings()` gives. */
-function apiModels(engine: ReturnType<typeof makeEngine>, settings: () => ApiServerSettings, o: { file?: string; name?: string; contextSize?: number; timers?: Timers } = {}) {
-  const { file = TINY_SPM, name = 'tiny', contextSize = 1024, timers = new ManualTimers() } = o;
+function apiModels(engine: ReturnType<typeof makeEngine>, settings: () => ApiServerSettings, o: { file?: string; name?: string; contextSize?: number; timers?: Timers; logger?: Logger } = {}) {
+  const { file = TINY_SPM, name = 'tiny', contextSize = 1024, timers = new ManualTimers(), logger = silentLogger } = o;
   return new ApiModels({
     engine,
     entries: async () => [{ path: file, name, fileSize: 1, origin: 'folder', source: null, missing: false, pooling: 'none' }],
@@ -38,7 +39,7 @@ function apiModels(engine: ReturnType<typeof makeEngine>, settings: () => ApiSer
     loadSettings: () => ({ contextSize }),
     guardrail: () => ({ mode: 'off', marginMiB: 0 }),
     settings,
-    logger: silentLogger,
+    logger,
     timers,
   });
 }
@@ -177,5 +178,61 @@ test('a request that goes away while its model loads leaves the load to its entr
   } finally {
     await models.close();
     await engine.close();
+  }
+}, 60_000);
+
+/** Waits (up to 10 s) until `pred` holds. */
+async function until(pred: () => boolean): Promise<void> {
+  for (let i = 0; i < 100 && !pred(); i++) await new Promise((r) => setTimeout(r, 100));
+}
+
+test('a load nobody waits for any more loads nothing once its entry is gone, and one that fails is logged and forgotten, never unhandled', async () => {
+  const real = makeEngine();
+  // the real engine, its `info` held open by the test: the load waits there as long as the test says
+  let release = () => {};
+  const held = new Promise<void>((r) => (release = r));
+  const engine = new Proxy(real, {
+    get(target, key) {
+      if (key === 'info') return async (file: string) => (await held, target.info(file));
+      const v = Reflect.get(target, key, target);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+  const unhandled: unknown[] = [];
+  const onUnhandled = (e: unknown) => unhandled.push(e);
+  process.on('unhandledRejection', onUnhandled);
+  const timers = new ManualTimers();
+  const log = collectingLogger();
+  const settings = ApiServerSettings.parse({ modelTtlMinutes: 5 });
+  const models = apiModels(engine, () => settings, { timers, logger: log });
+  const dir = tempDir('hearth-api-gone-');
+  const missing = apiModels(real, () => settings, { file: path.join(dir, 'missing.gguf'), name: 'missing', logger: log });
+  try {
+    const gone = () => {
+      const ac = new AbortController();
+      ac.abort();
+      return ac.signal;
+    };
+    // the request goes away while the load waits; its time-to-live runs out meanwhile
+    await expect(models.acquire('tiny', 'a', gone())).rejects.toMatchObject({ status: 499 });
+    expect(models.status().map((s) => s.name)).toEqual(['tiny']);
+    timers.fireAll();
+    expect(models.status()).toEqual([]);
+    release();
+    await until(() => log.lines.some((l) => l.includes('api: loading tiny failed')));
+    expect(log.lines.find((l) => l.includes('api: loading tiny failed'))).toMatch(/tiny was unloaded while it loaded/);
+    expect(real.isLoaded(apiModelId(TINY_SPM))).toBe(false);
+    // a file that is gone, asked for by a request that went away: the failure is logged, the entry forgotten
+    await expect(missing.acquire('missing', 'b', gone())).rejects.toMatchObject({ status: 499 });
+    await until(() => log.lines.some((l) => l.includes('api: loading missing failed')));
+    expect(missing.status()).toEqual([]);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(unhandled).toEqual([]);
+  } finally {
+    process.off('unhandledRejection', onUnhandled);
+    await models.close();
+    await missing.close();
+    await real.close();
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 }, 60_000);
