@@ -407,7 +407,12 @@ export class ModelLibrary {
     const params: LoadParamsInput = { parallel: this.deps.parallel?.() ?? 2, fitMarginMiB: guard.marginMiB, ...pick.params };
     const paired = pick.paired;
     if (guard.mode !== 'off') {
-      const plan = await planLoad(this.deps.engine, file, params, guard.marginMiB);
+      const plan = await planLoad(this.deps.engine, file, params, guard.marginMiB).catch((e: unknown) => {
+        // the engine refused a file the settings name (an adapter that is none of this model's): the
+        // load fails saying why, as it would without the guardrail
+        if (e instanceof EngineError && e.code === 'invalid_argument') throw new IpcError('load_failed', e.message);
+        throw e;
+      });
       if (!plan.check.fits && (guard.mode === 'strict' || !force)) {
         const what = plan.check.problems.join('; ');
         throw guard.mode === 'strict'

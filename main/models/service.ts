@@ -5,7 +5,7 @@
  */
 import { EngineClient } from '../engine/client';
 import type { Logger } from '../logging';
-import { LoadParams, LoadParamsInput } from '../engine/protocol';
+import { EngineError, LoadParams, LoadParamsInput } from '../engine/protocol';
 import { HardwareMonitor } from '../hardware';
 import { IpcError, LoadSettingsDTO, MemoryEstimateDTO, ModelSettingsView } from '../ipc/contract';
 import { defaultContextSize, LOAD_SETTING_DEFAULTS, LOAD_SETTING_FIELDS, memoryNeed, type MemoryUse, unsetBlankPaths } from '../params';
@@ -87,7 +87,11 @@ export class ModelService {
         checkLoadSettings(settings);
         const margin = store.settings.get('fitMarginMiB');
         // the settings as the load takes them: its folder's projector too
-        const plan = await planLoad(this.deps.engine, file, await this.deps.library.withProjector(file, settings), margin);
+        const plan = await planLoad(this.deps.engine, file, await this.deps.library.withProjector(file, settings), margin).catch((e: unknown) => {
+          // the engine refused a file the settings name (an adapter that is no adapter of this model): the user's to change
+          if (e instanceof EngineError && e.code === 'invalid_argument') throw new IpcError('invalid_input', e.message);
+          throw e;
+        });
         // a newer estimate (the slider moved again) makes this one stale: the renderer drops it
         if (seq !== this.estimateSeq) throw new IpcError('superseded', 'a newer estimate was asked for');
         const e = plan.estimate;

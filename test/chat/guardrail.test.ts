@@ -31,6 +31,21 @@ const vulkanBuilt = fs.existsSync(path.join(REPO_ROOT, 'build', 'bin', 'libggml-
     expect(auto.fitReason).toMatch(/All 2 layers and the output layer on Vulkan0/);
   });
 
+  test('settings naming a file that is no adapter of the model: the estimate says so as a settings error, the load (guardrail or not) as its failure', async () => {
+    const adapters = { controlVectors: [{ path: chat.modelPath, scale: 1 }] };
+    const estimate = await errorOf(call('models.estimate', { path: chat.modelPath, settings: { contextSize: 1024, ...adapters } }));
+    expect(estimate.code).toBe('invalid_input');
+    expect(estimate.message).toMatch(/tiny\.gguf is not a control vector/);
+    for (const guardrail of ['warn', 'off']) {
+      await call('settings.update', { guardrail, fitMarginMiB: 64 });
+      await call('models.settings.update', { path: chat.modelPath, settings: { contextSize: 1024, ...adapters } });
+      const load = await errorOf(call('models.load', { path: chat.modelPath }));
+      expect(load.code).toBe('load_failed');
+      expect(load.message).toMatch(/tiny\.gguf is not a control vector/);
+    }
+    await call('models.settings.reset', { path: chat.modelPath });
+  });
+
   test('strict refuses with the numbers; warn asks once; off loads', async () => {
     await call('settings.update', { guardrail: 'strict', fitMarginMiB: 60000 });
     const strict = await errorOf(call('models.load', { path: chat.modelPath }));
