@@ -1,8 +1,9 @@
 /**
  * Writes a tiny CLIP projector GGUF (an "mmproj", as llama.cpp's convert_hf_to_gguf.py writes for
- * LLaVA) with random weights, that llama.cpp's mtmd loads for a test model: projector type `mlp`, no
- * transformer blocks (clip.vision.block_count 0: the patch embeddings go straight to the projector),
- * a small square image cut into patches. Each patch becomes one image token of the text model's
+ * LLaVA) with random weights, that llama.cpp's mtmd loads for a test model: projector type `mlp`, by
+ * default no transformer blocks (clip.vision.block_count 0: the patch embeddings go straight to the
+ * projector; `blockCount` adds a ViT's, of which LLaVA runs all but the last), a small square image cut
+ * into patches. Each patch becomes one image token of the text model's
  * embedding width (`projectionDim`), so an image is (imageSize / patchSize)^2 tokens.
  *
  *   scripts/make-test-model's sibling: used by test/global-setup.ts (test/helpers/models.ts TEST_PROJECTORS)
@@ -22,8 +23,11 @@ export const testProjectorOptionsSchema = z.object({
   patchSize: z.number().int().min(1).default(8),
   /** the vision encoder's width */
   embeddingLength: z.number().int().min(1).default(32),
-  /** the projector's hidden width (mm.0 -> gelu -> mm.2) */
+  /** the projector's hidden width (mm.0 -> gelu -> mm.2), and each transformer block's feed-forward width */
   hiddenLength: z.number().int().min(1).default(64),
+  /** the vision encoder's transformer blocks (an encode then takes a graph of many nodes, as a real one) */
+  blockCount: z.number().int().min(0).default(0),
+  headCount: z.number().int().min(1).default(1),
   seed: z.number().int().default(1),
   name: z.string().optional(),
   /** as llama.cpp's older converter (convert_image_encoder_to_gguf.py) writes it: no general.type */
@@ -63,9 +67,9 @@ export async function writeTestProjector(options: TestProjectorOptions): Promise
   w.setUint32('clip.vision.embedding_length', o.embeddingLength);
   w.setUint32('clip.vision.feed_forward_length', o.hiddenLength);
   w.setUint32('clip.vision.projection_dim', o.projectionDim);
-  w.setUint32('clip.vision.attention.head_count', 1);
+  w.setUint32('clip.vision.attention.head_count', o.headCount);
   w.setFloat32('clip.vision.attention.layer_norm_epsilon', 1e-5);
-  w.setUint32('clip.vision.block_count', 0);
+  w.setUint32('clip.vision.block_count', o.blockCount);
   w.set('clip.vision.image_mean', gguf.arr('float32', [0.5, 0.5, 0.5]));
   w.set('clip.vision.image_std', gguf.arr('float32', [0.5, 0.5, 0.5]));
   const tensor = (name: string, shape: number[], scale: number, seed: number): void => {
@@ -76,6 +80,22 @@ export async function writeTestProjector(options: TestProjectorOptions): Promise
   tensor('v.patch_embd.weight', [o.patchSize, o.patchSize, 3, o.embeddingLength], 0.05, 1);
   tensor('v.patch_embd.bias', [o.embeddingLength], 0.01, 2);
   tensor('v.position_embd.weight', [o.embeddingLength, nPatches], 0.02, 3);
+  for (let b = 0; b < o.blockCount; b++) {
+    const seed = 100 + b * 20;
+    const e = o.embeddingLength;
+    for (const [i, ln] of ['ln1', 'ln2'].entries()) {
+      w.addTensor({ name: `v.blk.${b}.${ln}.weight`, shape: [e], type: 'F32', data: new Float32Array(e).fill(1) });
+      tensor(`v.blk.${b}.${ln}.bias`, [e], 0.01, seed + i);
+    }
+    for (const [i, attn] of ['attn_q', 'attn_k', 'attn_v', 'attn_out'].entries()) {
+      tensor(`v.blk.${b}.${attn}.weight`, [e, e], 1 / Math.sqrt(e), seed + 2 + 2 * i);
+      tensor(`v.blk.${b}.${attn}.bias`, [e], 0.01, seed + 3 + 2 * i);
+    }
+    tensor(`v.blk.${b}.ffn_up.weight`, [e, o.hiddenLength], 1 / Math.sqrt(e), seed + 10);
+    tensor(`v.blk.${b}.ffn_up.bias`, [o.hiddenLength], 0.01, seed + 11);
+    tensor(`v.blk.${b}.ffn_down.weight`, [o.hiddenLength, e], 1 / Math.sqrt(o.hiddenLength), seed + 12);
+    tensor(`v.blk.${b}.ffn_down.bias`, [e], 0.01, seed + 13);
+  }
   tensor('mm.0.weight', [o.embeddingLength, o.hiddenLength], 0.1, 4);
   tensor('mm.0.bias', [o.hiddenLength], 0.01, 5);
   tensor('mm.2.weight', [o.hiddenLength, o.projectionDim], 0.1, 6);

@@ -226,7 +226,7 @@ static bool stepImages(Context::State & st, std::vector<std::unique_ptr<GenRun>>
             std::vector<llama_token> & cached = st.seq_tokens[seq];
             st.abort_flag = &run.task->aborted;
             try {
-                evalImage(*st.model->vision, st.ctx, it->second, (int) start, seq, st.n_batch);
+                evalImage(*st.model->vision, st.ctx, it->second, (int) start, seq, st.n_batch, [&st] { return st.aborting(); });
             } catch (...) {
                 st.abort_flag = nullptr;
                 const Failure f = currentFailure();

@@ -27,10 +27,7 @@ Napi::FunctionReference Context::constructor;
 // llama.cpp's abort callback: the running task's flag (set for a decode of one run), or dispose()
 static bool abortCallback(void * data) {
     progressHere(); // called per graph node on the CPU, by the decoding thread: progress for the watchdog
-    auto * st = static_cast<Context::State *>(data);
-    if (st->closing.load()) return true;
-    std::atomic<bool> * f = st->abort_flag.load();
-    return f && f->load();
+    return static_cast<Context::State *>(data)->aborting();
 }
 
 // ---- what the worker publishes ----------------------------------------------------------------------

@@ -124,6 +124,12 @@ struct Context::State {
     std::vector<std::shared_ptr<Task>> active; // running now (several generations, or one other task)
     std::atomic<std::atomic<bool> *> abort_flag{nullptr};
     std::atomic<bool> closing{false}; // dispose(): llama.cpp's abort callback stops any decode
+    // whether the work running now is to stop: its request aborted (abort_flag), or the context disposed
+    bool aborting() const {
+        if (closing.load()) return true;
+        std::atomic<bool> * f = abort_flag.load();
+        return f && f->load();
+    }
     bool stopping = false;
     std::thread worker;
 

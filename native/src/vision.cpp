@@ -64,6 +64,31 @@ ggml_backend_dev_t projectorDevice(const std::vector<ggml_backend_dev_t> & model
     return nullptr;
 }
 
+// An image's encode runs the projector's graph on mtmd's own scheduler, which takes no abort callback.
+// Its eval callback does the same work: asked before each node whether to stop after it, it stops after
+// every ENCODE_NODES_PER_CHECK nodes, where it stamps progress for the watchdog and asks the encode's
+// `aborted` (a "false" there ends the scheduler's split; the encode then returns and is refused). Set
+// for the calling thread's encode only (the scheduler calls back on that thread): elsewhere (a
+// reckoning's warmup computes nothing) the graph runs whole.
+struct EncodeWatch {
+    const std::function<bool()> & aborted;
+    int since = 0;
+    bool stopped = false;
+};
+static thread_local EncodeWatch * t_encode = nullptr;
+// a ViT layer is some 20 to 30 nodes; each stop synchronizes the backend once
+static constexpr int ENCODE_NODES_PER_CHECK = 32;
+
+static bool encodeEval(ggml_tensor *, bool ask, void *) {
+    EncodeWatch * w = t_encode;
+    if (!w) return false;
+    // once stopped, every node of any later split ends it
+    if (ask) return w->stopped || ++w->since % ENCODE_NODES_PER_CHECK == 0;
+    progressHere();
+    if (!w->stopped && w->aborted()) w->stopped = true;
+    return !w->stopped;
+}
+
 // The projector's parameters, one definition for the load and the memory reckoning. `warmup`: whether
 // mtmd sizes its compute buffer for the largest image now (the reckoning: without it only the weights
 // are counted; the load leaves it to the first image).
@@ -75,6 +100,8 @@ static mtmd_context_params visionParams(ggml_backend_dev_t device, int threads, 
     p.n_threads = threads > 0 ? threads : p.n_threads;
     p.media_marker = marker.c_str();
     p.warmup = warmup;
+    p.cb_eval = encodeEval;
+    p.cb_eval_user_data = nullptr;
     return p;
 }
 
@@ -348,13 +375,24 @@ size_t imageTokens(Vision & v, int64_t width, int64_t height) {
     return n;
 }
 
-void evalImage(Vision & v, llama_context * lctx, const PromptImage & img, int n_past, int seq, int n_batch) {
+void evalImage(Vision & v, llama_context * lctx, const PromptImage & img, int n_past, int seq, int n_batch, const std::function<bool()> & aborted) {
     std::vector<float> embd;
     const size_t n_embd = (size_t) llama_model_n_embd_inp(llama_get_model(lctx));
     {
         std::lock_guard<std::mutex> lock(v.mu); // the projector's encoder is the model's, shared by its contexts
+        if (aborted()) throw HearthError(codes::aborted, "the request was aborted before its image was encoded");
         AllocationWatch allocation;
-        if (mtmd_encode_chunk(v.ctx, img.chunk.get()) != 0) {
+        EncodeWatch watch{aborted};
+        int32_t rc;
+        {
+            struct Watching {
+                explicit Watching(EncodeWatch * w) { t_encode = w; }
+                ~Watching() { t_encode = nullptr; } // when mtmd throws too
+            } watching(&watch);
+            rc = mtmd_encode_chunk(v.ctx, img.chunk.get());
+        }
+        if (watch.stopped) throw HearthError(codes::aborted, "the request was aborted while its image was encoded");
+        if (rc != 0) {
             throw HearthError(decodeFailure(-2, allocation.failed()) == codes::out_of_memory ? codes::out_of_memory : codes::decode_failed,
                               "the projector could not encode an image");
         }
