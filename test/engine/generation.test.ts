@@ -225,20 +225,56 @@ describe('generation', () => {
     expect(fs.existsSync(`${file}.tmp`)).toBe(false);
     await engine.saveSession(M, file); // over the file before it
     const buf = fs.readFileSync(file);
-    const tokensAt = 12 + buf.readUInt32LE(8);
+    // llama.cpp's sequence file ('ggsq', its version, the token count, the tokens, the state), then
+    // Hearth's trailer (header, its length, llama.cpp's part's length and checksum, HEARTHS2)
+    expect(buf.readUInt32LE(0)).toBe(0x67677371);
+    const tokensAt = 8;
     expect(buf.readUInt32LE(tokensAt)).toBe(saved.tokens);
+    expect(buf.subarray(buf.length - 8).toString('latin1')).toBe('HEARTHS2');
+    const llamaBytes = Number(buf.readBigUInt64LE(buf.length - 24));
+    const headerBytes = buf.readUInt32LE(buf.length - 28);
+    expect(llamaBytes + headerBytes + 28).toBe(buf.length);
+    expect(buf.readBigUInt64LE(buf.length - 16)).toBe(sessionChecksum(buf.subarray(0, llamaBytes)));
     const variant = (name: string, edit: (b: Buffer) => Buffer): string => {
       const f = path.join(dir, name);
       fs.writeFileSync(f, edit(Buffer.from(buf)));
       return f;
     };
-    // a token count past 2^31 (negative as an int) and one the file is too short for
+    /** an edit of llama.cpp's part, with the checksum made to agree */
+    const resummed = (b: Buffer): Buffer => (b.writeBigUInt64LE(sessionChecksum(b.subarray(0, Number(b.readBigUInt64LE(b.length - 24)))), b.length - 16), b);
+    const refusal = async (f: string) => errorOf(engine.restoreSession(M, f));
+    // a token count past 2^31 (negative as an int), and more tokens than llama.cpp's part holds
     const huge = variant('huge', (b) => (b.writeUInt32LE(0xc0000000, tokensAt), b));
-    expect((await errorOf(engine.restoreSession(M, huge))).message).toMatch(/3221225472 tokens do not fit/);
+    expect((await refusal(huge)).message).toMatch(/3221225472 tokens do not fit/);
+    const many = variant('many', (b) => (b.writeUInt32LE(Math.ceil(llamaBytes / 4), tokensAt), b));
+    expect((await refusal(many)).message).toMatch(/tokens do not fit|truncated or corrupt/);
+    // cut or lengthened at the end (the trailer is not where it must be), or inside llama.cpp's part
     const short = variant('short', (b) => b.subarray(0, b.length - 1));
-    expect((await errorOf(engine.restoreSession(M, short))).message).toMatch(/truncated or corrupt/);
+    expect((await refusal(short)).message).toMatch(/not a Hearth session file, or it is truncated/);
     const long = variant('long', (b) => Buffer.concat([b, Buffer.alloc(1)]));
-    expect((await errorOf(engine.restoreSession(M, long))).message).toMatch(/truncated or corrupt/);
+    expect((await refusal(long)).message).toMatch(/not a Hearth session file, or it is truncated/);
+    const cut = variant('cut', (b) => Buffer.concat([b.subarray(0, llamaBytes - 100), b.subarray(llamaBytes)]));
+    expect((await refusal(cut)).message).toMatch(/truncated or corrupt/);
+    // damage inside llama.cpp's part, its sizes made to agree: the checksum refuses it before llama.cpp's
+    // reader, which reads on past the end of a file and then asserts, runs
+    const shorter = variant('shorter', (b) => {
+      const out = Buffer.concat([b.subarray(0, llamaBytes - 100), b.subarray(llamaBytes)]);
+      out.writeBigUInt64LE(BigInt(llamaBytes - 100), out.length - 24);
+      return out;
+    });
+    expect(await refusal(shorter)).toEqual({ code: 'session_failed', message: expect.stringMatching(/corrupt \(its checksum does not match\)/) });
+    const flipped = variant('flipped', (b) => (b[llamaBytes - 7] ^= 1, b));
+    expect((await refusal(flipped)).message).toMatch(/its checksum does not match/);
+    // a state llama.cpp refuses (its stream count made wrong), its checksum right
+    const streams = variant('streams', (b) => (b.writeUInt32LE(0xffffffff, 12 + saved.tokens * 4), resummed(b)));
+    const g = await refusal(streams);
+    expect(g.code).toBe('session_mismatch');
+    expect(g.message).toMatch(/llama.cpp rejected the saved state/);
+    // an earlier Hearth's file (its own header first)
+    const earlier = variant('earlier', (b) => Buffer.concat([Buffer.from('HEARTHS1', 'latin1'), b]));
+    const e = await refusal(earlier);
+    expect(e.code).toBe('session_mismatch');
+    expect(e.message).toMatch(/earlier version of Hearth/);
     // a link or a FIFO is refused at once (a FIFO's read would block the worker)
     const link = path.join(dir, 'link');
     fs.symlinkSync(file, link);
@@ -346,3 +382,21 @@ describe('parallel slots', () => {
     expect(together.b.slice(0, 20)).toEqual(queued.b.slice(0, 20));
   });
 });
+
+/**
+ * native/src/session.cpp's checksum, as the file format states it (four lanes of a 64-bit
+ * multiply-rotate mix over 8-byte words, the bytes past the last 32 one at a time, then the length).
+ */
+function sessionChecksum(b: Buffer): bigint {
+  const M64 = (1n << 64n) - 1n;
+  const mix = (h: bigint, w: bigint): bigint => {
+    h ^= (w * 0x9e3779b97f4a7c15n) & M64;
+    h = ((h << 31n) | (h >> 33n)) & M64;
+    return (h * 0xc2b2ae3d27d4eb4fn) & M64;
+  };
+  const lanes = [1n, 2n, 3n, 4n];
+  let i = 0;
+  for (; i + 32 <= b.length; i += 32) for (let l = 0; l < 4; l++) lanes[l] = mix(lanes[l], b.readBigUInt64LE(i + 8 * l));
+  for (; i < b.length; i++) lanes[i % 4] = mix(lanes[i % 4], BigInt(b[i]));
+  return mix(mix(mix(mix(BigInt(b.length), lanes[0]), lanes[1]), lanes[2]), lanes[3]);
+}
