@@ -26,7 +26,9 @@ export interface TestLoraOptions {
   seed?: number;
   /** an activated LoRA's (aLoRA) invocation tokens */
   aloraInvocationTokens?: number[];
-  /** that many more tensors (tiny, unpaired): a file crowded past what the model could take */
+  /** another FFN width than the size's: pairs of the model's width, but of the wrong shape for its FFN (llama.cpp refuses them) */
+  feedForwardLength?: number;
+  /** that many more tensors (tiny, lora_a and lora_b in turn, for tensors no model has; an odd count leaves the last one unpaired): a file crowded past what the model could take */
   extraTensors?: number;
 }
 
@@ -43,6 +45,7 @@ function noise(n: number, std: number, seed: number): Float32Array {
 export async function writeTestLora(o: TestLoraOptions): Promise<string> {
   const hp = { ...TEST_MODEL_HPARAMS[o.size ?? 'tiny'] };
   if (o.embeddingLength !== undefined) hp.embeddingLength = o.embeddingLength;
+  if (o.feedForwardLength !== undefined) hp.feedForwardLength = o.feedForwardLength;
   const rank = o.rank ?? 4;
   const std = o.std ?? 0.5;
   const seed = o.seed ?? 7;
@@ -63,7 +66,7 @@ export async function writeTestLora(o: TestLoraOptions): Promise<string> {
     w.addTensor({ name: `${t.name}.lora_a`, shape: [nIn, rank], type: 'F32', data: noise(nIn * rank, std, seed + k++) });
     w.addTensor({ name: `${t.name}.lora_b`, shape: [rank, nOut], type: 'F32', data: noise(rank * nOut, std, seed + k++) });
   }
-  for (let i = 0; i < (o.extraTensors ?? 0); i++) w.addTensor({ name: `blk.0.extra${i}.weight.lora_a`, shape: [1, 1], type: 'F32', data: new Float32Array(1) });
+  for (let i = 0; i < (o.extraTensors ?? 0); i++) w.addTensor({ name: `blk.0.extra${i >> 1}.weight.lora_${i % 2 ? 'b' : 'a'}`, shape: [1, 1], type: 'F32', data: new Float32Array(1) });
   await fs.promises.mkdir(path.dirname(path.resolve(o.out)), { recursive: true });
   await w.write(o.out);
   return path.resolve(o.out);

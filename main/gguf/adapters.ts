@@ -3,7 +3,8 @@
  * the model they are for: the engine host checks a load's adapters with `adapterProblem` before
  * llama.cpp sees them (a clear error naming the file, not a log line), and the library lists each
  * model's adapters (`adaptersFor`: the adapter files beside the model or in an `adapters` folder there
- * whose architecture is the model's). llama.cpp checks each LoRA tensor's shape again when it loads one.
+ * whose architecture is the model's). A LoRA's pairs are checked against the model's tensors as
+ * llama.cpp checks them when it loads one.
  */
 import { promises as fsp } from 'fs';
 import path from 'path';
@@ -60,6 +61,45 @@ export function adapterProblem(adapter: Pick<GgufHeader, 'path' | 'metadata' | '
   const most = kind === 'lora' ? 2 * modelTensors : layers;
   if (most !== undefined && adapter.tensors.length > most) {
     return `${name} has ${adapter.tensors.length} tensors; ${what} for this model has at most ${most} (${kind === 'lora' ? "a pair for each of the model's tensors" : 'one for each of its layers'})`;
+  }
+  return kind === 'lora' ? loraPairProblem(adapter, model, split) : null;
+}
+
+/**
+ * Why llama.cpp's `llama_adapter_lora_init` would refuse a LoRA's tensors for this model, checked as it
+ * checks them: each tensor a `lora_a` or a `lora_b` (a `*_norm.weight` is skipped), each pair whole, for
+ * a tensor the model has, of that tensor's shape (`lora_a` [in, rank], `lora_b` [rank, out]; token_embd's
+ * pair the other way round). A split model's first file holds only some of its tensors: a pair for one
+ * it does not hold is left to llama.cpp. Null: none.
+ */
+function loraPairProblem(adapter: Pick<GgufHeader, 'path' | 'tensors'>, model: Pick<GgufHeader, 'tensors'>, split: boolean): string | null {
+  const name = path.basename(adapter.path);
+  const pairs = new Map<string, { a?: number[]; b?: number[] }>();
+  for (const t of adapter.tensors) {
+    const half = t.name.endsWith('.lora_a') ? 'a' : t.name.endsWith('.lora_b') ? 'b' : null;
+    if (half === null) {
+      if (t.name.endsWith('_norm.weight')) continue;
+      return `${name} is not a LoRA adapter llama.cpp reads: its tensor ${t.name} is neither a lora_a nor a lora_b`;
+    }
+    const base = t.name.slice(0, -'.lora_a'.length);
+    const pair = pairs.get(base) ?? {};
+    pair[half] = t.dims;
+    pairs.set(base, pair);
+  }
+  const modelShapes = new Map(model.tensors.map((t) => [t.name, t.dims] as const));
+  for (const [base, { a, b }] of pairs) {
+    if (!a || !b) return `${name} is not a LoRA adapter llama.cpp reads: ${base} has a lora_${a ? 'a' : 'b'} without its lora_${a ? 'b' : 'a'}`;
+    const w = modelShapes.get(base);
+    if (!w) {
+      if (split) continue;
+      return `${name} is not an adapter of this model: it changes ${base}, which the model does not have`;
+    }
+    const ne = (d: number[], i: number) => d[i] ?? 1;
+    // llama.cpp's checks, in ggml's order (ne0 first)
+    const fits = base.endsWith('token_embd.weight')
+      ? ne(w, 0) === ne(b, 1) && ne(w, 1) === ne(a, 1)
+      : ne(w, 0) === ne(a, 0) && ne(w, 1) === ne(b, 1) && ne(a, 1) === ne(b, 0);
+    if (!fits) return `${name} is not an adapter of this model: its ${base} pair is [${a.join(', ')}] and [${b.join(', ')}], the model's ${base} is [${w.join(', ')}]`;
   }
   return null;
 }

@@ -42,7 +42,8 @@ struct AdapterParams {
 // lora_a/lora_b tensors on the buffer type of the tensor it changes (the CPU's where that one is
 // repacked), each tensor padded to its buffer type's alignment. A pair with no such tensor in the model,
 // or a file that is no GGUF or whose data lies outside it, counts nothing (a pair of the wrong shape
-// counts as if it fitted): the load says why it refuses them.
+// counts as if it fitted: the engine host refuses such a file first, main/gguf/adapters.ts); the load
+// says why it refuses them.
 DeviceBytes loraMemory(const llama_model * model, const std::vector<AdapterEntry> & lora);
 // The same for the model at `path` loaded with `mp`, read without allocating its weights.
 DeviceBytes loraMemory(const std::string & path, const llama_model_params & mp, const std::vector<AdapterEntry> & lora);

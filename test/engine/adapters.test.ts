@@ -12,7 +12,7 @@ import path from 'path';
 import { EngineClient } from '../../main/engine/client';
 import type { CompletionRequest, TokenLogprobs } from '../../main/engine/protocol';
 import { LoadParams, RequestOptions, type AdapterEntry } from '../../main/params';
-import { writeTestControlVector, writeTestLora } from '../../scripts/make-test-adapter';
+import { writeTestControlVector, writeTestLora, type TestLoraOptions } from '../../scripts/make-test-adapter';
 import { inAddon } from '../helpers/addon';
 import { errorOf, makeEngine, tempDir } from '../helpers/engine';
 import { readGgufHeader } from '../../main/gguf/read';
@@ -160,12 +160,44 @@ describe('LoRA adapters', () => {
     const first = (await readGgufHeader(parts[0])).tensors.length;
     expect(first).toBeLessThan(tensors);
     // more than a pair for each tensor of the first file, fewer than one for each of the model's
+    // (the extras in pairs: for tensors the first file does not hold, left to llama.cpp)
     const paired = (await readGgufHeader(lora)).tensors.length;
-    const wide = await writeTestLora({ out: path.join(dir, 'wide-lora.gguf'), extraTensors: 2 * first + 1 - paired });
-    expect(2 * first + 1).toBeLessThanOrEqual(2 * tensors);
+    const extra = 2 * first + 1 - paired + ((2 * first + 1 - paired) % 2);
+    const wide = await writeTestLora({ out: path.join(dir, 'wide-lora.gguf'), extraTensors: extra });
+    expect(paired + extra).toBeGreaterThan(2 * first);
+    expect(paired + extra).toBeLessThanOrEqual(2 * tensors);
     const without = await engine.estimate(parts[0], BASE);
     const withIt = await engine.estimate(parts[0], { ...BASE, loraAdapters: [{ path: wide, scale: 1 }] });
     expect(withIt.host.model).toBeGreaterThan(without.host.model);
+  });
+
+  test("a LoRA whose pairs do not fit the model's tensors is refused by the estimate, the fit and the load, naming it and the tensor", async () => {
+    const cases: [string, Omit<TestLoraOptions, 'out'>, RegExp][] = [
+      // the model's width (the width check passes), another FFN: ffn_down's pair is [96, 4] and [4, 64]
+      ['ffn-lora.gguf', { feedForwardLength: 96 }, /ffn-lora\.gguf is not an adapter of this model: its blk\.0\.ffn_down\.weight pair is \[96, 4\] and \[4, 64\], the model's blk\.0\.ffn_down\.weight is \[128, 64\]/],
+      ['absent-lora.gguf', { extraTensors: 2 }, /absent-lora\.gguf is not an adapter of this model: it changes blk\.0\.extra0\.weight, which the model does not have/],
+      ['half-lora.gguf', { extraTensors: 1 }, /half-lora\.gguf is not a LoRA adapter llama\.cpp reads: blk\.0\.extra0\.weight has a lora_a without its lora_b/],
+    ];
+    for (const [name, options, why] of cases) {
+      const file = await writeTestLora({ ...options, out: path.join(dir, name) });
+      const params = { ...BASE, loraAdapters: [{ path: file, scale: 1 }] };
+      for (const e of [await errorOf(engine.estimate(TINY_SPM, params)), await errorOf(engine.fit(TINY_SPM, params)), await errorOf(engine.load('misfit', TINY_SPM, params))]) {
+        expect(e.code).toBe('invalid_argument');
+        expect(e.message).toMatch(why);
+      }
+    }
+    // llama.cpp itself refuses the first (the addon, without the host's check): the same verdict
+    const r = await inAddon<{ code: string; message: string }>(
+      `const m = await addon.loadModel(input.model, { gpuLayers: 0 }).promise;
+       let error = null;
+       try { await addon.createContext(m, { contextSize: 256, threads: 2, loraAdapters: [{ path: input.lora, scale: 1 }] }); }
+       catch (e) { error = { code: e.code, message: e.message }; }
+       await m.dispose();
+       return error;`,
+      { model: TINY_SPM, lora: path.join(dir, 'ffn-lora.gguf') },
+    );
+    expect(r.message).toMatch(/tensor 'blk\.\d+\.ffn_down\.weight' has incorrect shape/);
+    expect((await run('plain')).tokens).toHaveLength(12);
   });
 
   test('a request naming an adapter the model was not loaded with is refused; the model goes on', async () => {
