@@ -155,7 +155,8 @@ static void finishTask(Context::State & st, const std::shared_ptr<Task> & task) 
 }
 
 // The worker: generation tasks on free sequences run together (up to `parallel` of them), each step
-// one decode for all; any other task (embeddings, sessions, clearing) runs alone, in queue order.
+// one decode for all; any other task runs alone, in queue order: embeddings and reranking when no
+// generation runs, a session's save, restore or clearing of a sequence no generation uses between steps.
 static void workerLoop(std::shared_ptr<Context::State> st) {
     std::vector<std::unique_ptr<GenRun>> runs;
     bool teamHeld = false; // this thread may lead an idle OpenMP team since its last step (openmp_team.h)
@@ -192,7 +193,13 @@ static void workerLoop(std::shared_ptr<Context::State> st) {
                     st->active.push_back(front);
                     st->queue.pop_front();
                 } else {
-                    if (runs.empty() && admitted.empty()) {
+                    // a session's save, restore or clearing of a sequence no generation uses runs between
+                    // steps (a thread's state saved while another thread's reply generates); embeddings
+                    // and reranking decode batches of their own: alone
+                    const bool side = front->kind == Task::SAVE || front->kind == Task::RESTORE || front->kind == Task::CLEAR;
+                    bool seq_busy = false;
+                    for (auto & r : runs) seq_busy = seq_busy || r->task->seq == front->seq;
+                    if (admitted.empty() && (runs.empty() || (side && !seq_busy))) {
                         solo = front;
                         st->active.push_back(front);
                         st->queue.pop_front();
@@ -214,7 +221,10 @@ static void workerLoop(std::shared_ptr<Context::State> st) {
             st->lora_applied = key;
         };
         if (!admitted.empty() && runs.empty()) useSet(admitted.front()->lora_scales, admitted.front()->lora_key);
-        if (solo) useSet(st->adapters.defaults(), st->adapters.keyOf(st->adapters.defaults()));
+        // embeddings and reranking compute under the load's set; a session's save, restore or clearing
+        // computes nothing (and may run between the steps of generations under another set)
+        const std::string default_set = st->adapters.keyOf(st->adapters.defaults());
+        if (solo && (solo->kind == Task::EMBED || solo->kind == Task::RERANK)) useSet(st->adapters.defaults(), default_set);
         for (auto & task : admitted) {
             auto run = std::make_unique<GenRun>();
             run->task = task;
@@ -236,7 +246,7 @@ static void workerLoop(std::shared_ptr<Context::State> st) {
                     case Task::SAVE: runSave(*st, *task); break;
                     case Task::RESTORE:
                         runRestore(*st, *task);
-                        st->seq_lora[task->seq] = st->lora_applied;
+                        st->seq_lora[task->seq] = default_set; // a saved state is taken as computed under the load's set
                         break;
                     case Task::CLEAR:
                         llama_memory_seq_rm(llama_get_memory(st->ctx), task->seq, -1, -1);

@@ -239,3 +239,38 @@ test("a turn run on another thread's sequence (every sequence was generating) is
   const s3 = await send(a, S.id, 'and then?');
   expect(s3.metrics!.cachedTokens).toBeGreaterThan(s2.metrics!.promptTokens);
 });
+
+test("a thread's turn that evicts an idle thread does not wait for another thread's reply to end (the save runs between its steps)", async () => {
+  const a = open({ liveThreads: 2 });
+  await a.call('models.load', { path: a.modelPath });
+  // short turns: the long reply below fits beside them in the model's 2,048 tokens
+  const A = { id: (await a.call('threads.create', {})).id as string };
+  const first = await send(a, A.id, 'alpha: a short question');
+  const B = { id: (await a.call('threads.create', {})).id as string };
+  await send(a, B.id, 'beta: another short question');
+  const { sessions } = a.app;
+  // B's turn generates a long reply on its sequence
+  const b = await sessions.acquire(B.id);
+  let bDone = false;
+  let bPieces = 0;
+  const reply = a.engine
+    .chat(CHAT_MODEL_ID, { messages: [{ role: 'user', content: 'on and on' }], maxTokens: 1200, ignoreEos: true, sampling: { temperature: 0 }, seq: b.seq }, { onPiece: () => bPieces++ })
+    .finally(() => (bDone = true));
+  reply.catch(() => undefined); // awaited below; a failed expectation before that must not leave it unhandled
+  while (bPieces === 0) await new Promise((r) => setTimeout(r, 5));
+  // C's turn needs a sequence: A's (idle, cached, never saved) is saved and given to C while B's reply goes on
+  const info = await a.engine.contextInfo(CHAT_MODEL_ID);
+  expect(info.sequenceTokens[sessions.seqOf(A.id)!]).toBeGreaterThan(0);
+  expect(fs.existsSync(kvFile(a, A.id))).toBe(false);
+  const C = await a.call('threads.create', {});
+  const c = await sessions.acquire(C.id);
+  expect(bDone).toBe(false);
+  expect(c.seq).toBe(sessions.seqOf(C.id));
+  expect(fs.statSync(kvFile(a, A.id)).size).toBeGreaterThan(0);
+  sessions.release(C.id);
+  expect((await reply).tokens).toHaveLength(1200);
+  sessions.release(B.id);
+  // and A's next turn restores what was saved mid-reply
+  const a2 = await send(a, A.id, 'and then?');
+  expect(a2.metrics!.cachedTokens).toBeGreaterThanOrEqual(first.metrics!.promptTokens);
+});
