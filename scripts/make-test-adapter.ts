@@ -28,6 +28,8 @@ export interface TestLoraOptions {
   aloraInvocationTokens?: number[];
   /** another FFN width than the size's: pairs of the model's width, but of the wrong shape for its FFN (llama.cpp refuses them) */
   feedForwardLength?: number;
+  /** more tensors as given (zeros): a crafted file */
+  rawTensors?: readonly { name: string; shape: number[] }[];
   /** that many more tensors (tiny, lora_a and lora_b in turn, for tensors no model has; an odd count leaves the last one unpaired): a file crowded past what the model could take */
   extraTensors?: number;
 }
@@ -66,6 +68,7 @@ export async function writeTestLora(o: TestLoraOptions): Promise<string> {
     w.addTensor({ name: `${t.name}.lora_a`, shape: [nIn, rank], type: 'F32', data: noise(nIn * rank, std, seed + k++) });
     w.addTensor({ name: `${t.name}.lora_b`, shape: [rank, nOut], type: 'F32', data: noise(rank * nOut, std, seed + k++) });
   }
+  for (const t of o.rawTensors ?? []) w.addTensor({ name: t.name, shape: t.shape, type: 'F32', data: new Float32Array(t.shape.reduce((n, d) => n * d, 1)) });
   for (let i = 0; i < (o.extraTensors ?? 0); i++) w.addTensor({ name: `blk.0.extra${i >> 1}.weight.lora_${i % 2 ? 'b' : 'a'}`, shape: [1, 1], type: 'F32', data: new Float32Array(1) });
   await fs.promises.mkdir(path.dirname(path.resolve(o.out)), { recursive: true });
   await w.write(o.out);

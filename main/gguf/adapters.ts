@@ -69,8 +69,10 @@ export function adapterProblem(adapter: Pick<GgufHeader, 'path' | 'metadata' | '
  * Why llama.cpp's `llama_adapter_lora_init` would refuse a LoRA's tensors for this model, checked as it
  * checks them: each tensor a `lora_a` or a `lora_b` (a `*_norm.weight` is skipped), each pair whole, for
  * a tensor the model has, of that tensor's shape (`lora_a` [in, rank], `lora_b` [rank, out]; token_embd's
- * pair the other way round). A split model's first file holds only some of its tensors: a pair for one
- * it does not hold is left to llama.cpp. Null: none.
+ * pair the other way round), and what its graph assumes without checking (one rank for both halves, a
+ * third dimension the tensor's own: a pair that breaks them passes the load and ends the process at
+ * the first decode). A split model's first file holds only some of its tensors: a pair for one it does
+ * not hold is left to llama.cpp. Null: none.
  */
 function loraPairProblem(adapter: Pick<GgufHeader, 'path' | 'tensors'>, model: Pick<GgufHeader, 'tensors'>, split: boolean): string | null {
   const name = path.basename(adapter.path);
@@ -95,10 +97,14 @@ function loraPairProblem(adapter: Pick<GgufHeader, 'path' | 'tensors'>, model: P
       return `${name} is not an adapter of this model: it changes ${base}, which the model does not have`;
     }
     const ne = (d: number[], i: number) => d[i] ?? 1;
-    // llama.cpp's checks, in ggml's order (ne0 first)
+    // llama.cpp's checks (ggml's order, ne0 first), and what its graph then assumes unchecked: the two
+    // halves share their rank, and a pair is as deep as its tensor (an expert tensor's pair holds one
+    // matrix per expert; any other is one matrix), or a decode asserts and ends the process
+    const flat = (d: number[]) => ne(d, 3) === 1;
+    const deep = ne(a, 2) === ne(w, 2) && ne(b, 2) === ne(w, 2) && flat(a) && flat(b) && flat(w);
     const fits = base.endsWith('token_embd.weight')
-      ? ne(w, 0) === ne(b, 1) && ne(w, 1) === ne(a, 1)
-      : ne(w, 0) === ne(a, 0) && ne(w, 1) === ne(b, 1) && ne(a, 1) === ne(b, 0);
+      ? ne(w, 0) === ne(b, 1) && ne(w, 1) === ne(a, 1) && ne(a, 0) === ne(b, 0) && deep
+      : ne(w, 0) === ne(a, 0) && ne(w, 1) === ne(b, 1) && ne(a, 1) === ne(b, 0) && deep;
     if (!fits) return `${name} is not an adapter of this model: its ${base} pair is [${a.join(', ')}] and [${b.join(', ')}], the model's ${base} is [${w.join(', ')}]`;
   }
   return null;

@@ -66,29 +66,6 @@ void progressHere() {
     for (Activity * a = t_current; a; a = a->parent()) a->progress();
 }
 
-IoProgress::IoProgress(uint64_t bytes) {
-    Activity * act = t_current;
-    if (!act) return;
-    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(bytes / (SLOW_DISK_BYTES_PER_S / 1000));
-    thread_ = std::thread([this, act, until] {
-        std::unique_lock<std::mutex> lock(mu_);
-        while (!done_ && std::chrono::steady_clock::now() < until) {
-            for (Activity * a = act; a; a = a->parent()) a->progress();
-            cv_.wait_until(lock, std::min(until, std::chrono::steady_clock::now() + std::chrono::seconds(1)), [this] { return done_; });
-        }
-    });
-}
-
-IoProgress::~IoProgress() {
-    if (!thread_.joinable()) return;
-    {
-        std::lock_guard<std::mutex> lock(mu_);
-        done_ = true;
-    }
-    cv_.notify_one();
-    thread_.join();
-}
-
 TemplateScope::TemplateScope(const std::string & model, bool given) : act_(t_current), prev_(0) {
     if (!act_) {
         own_.emplace("render", model);

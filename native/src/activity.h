@@ -10,12 +10,9 @@
 #include <napi.h>
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 
 namespace hearth {
 
@@ -72,28 +69,6 @@ private:
 // Stamps progress on the calling thread's activity (none: nothing happens). Cheap: one clock read and
 // one relaxed store, so it may run per graph node.
 void progressHere();
-
-// The slowest disk the watchdog allows for: main/engine/watchdog.ts SLOW_DISK_BYTES_PER_S, the same
-// figure (test/engine/template-hang.test.ts holds them equal).
-constexpr uint64_t SLOW_DISK_BYTES_PER_S = 20000000;
-
-// While it lives, the calling thread's activity (and those around it) is stamped once a second from a
-// thread of its own, for at most as long as `bytes` take at SLOW_DISK_BYTES_PER_S: for one llama.cpp
-// call that reads or writes a file in one go and stamps nothing itself (a session's state), as the
-// watchdog gives a load before its first progress. Past that time the call is watched as any work.
-class IoProgress {
-public:
-    explicit IoProgress(uint64_t bytes);
-    ~IoProgress();
-    IoProgress(const IoProgress &) = delete;
-    IoProgress & operator=(const IoProgress &) = delete;
-
-private:
-    std::mutex mu_;
-    std::condition_variable cv_;
-    bool done_ = false;
-    std::thread thread_;
-};
 
 // activities() -> [{ kind, model, runningMs, idleMs, templateMs, templateGiven }] (templateMs null outside a template)
 Napi::Value Activities(const Napi::CallbackInfo & info);

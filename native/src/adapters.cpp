@@ -168,6 +168,23 @@ common_json adapterListJson(const std::vector<AdapterEntry> & list) {
     return a;
 }
 
+// What llama_adapter_lora_init checks less than its graph assumes (the engine host checks the same
+// first, main/gguf/adapters.ts): a pair's halves of one rank, and as deep as the tensor they change (an
+// expert tensor's pair one matrix per expert). A pair that breaks either loads, and the first decode
+// asserts, ending the process. Empty: none does.
+static std::string pairProblem(const llama_model * model, const llama_adapter_lora * a) {
+    static const std::string EMBD = "token_embd.weight";
+    for (const auto & [name, w] : a->ab_map) {
+        const ggml_tensor * t = model->get_tensor(name.c_str());
+        if (!t || !w.a || !w.b) continue; // refused by llama.cpp itself
+        const bool embd = name.size() >= EMBD.size() && name.compare(name.size() - EMBD.size(), EMBD.size(), EMBD) == 0;
+        const bool rank = embd ? w.a->ne[0] == w.b->ne[0] : w.a->ne[1] == w.b->ne[0];
+        const bool deep = w.a->ne[2] == t->ne[2] && w.b->ne[2] == t->ne[2] && w.a->ne[3] == 1 && w.b->ne[3] == 1 && t->ne[3] == 1;
+        if (!rank || !deep) return "its pair for " + name + " is of another rank or depth than that tensor";
+    }
+    return "";
+}
+
 void ContextAdapters::init(llama_model * model, llama_context * ctx, const AdapterParams & p, const std::string & model_name) {
     try {
         for (const auto & e : p.lora) {
@@ -184,6 +201,11 @@ void ContextAdapters::init(llama_model * model, llama_context * ctx, const Adapt
             if (llama_adapter_get_alora_n_invocation_tokens(a) > 0) {
                 llama_adapter_lora_free(a);
                 throw HearthError(codes::not_supported, "the LoRA adapter " + e.path + " is an activated LoRA (aLoRA: it applies after its invocation tokens), which Hearth does not apply");
+            }
+            const std::string bad = pairProblem(model, a);
+            if (!bad.empty()) {
+                llama_adapter_lora_free(a);
+                throw HearthError(codes::invalid_argument, "the LoRA adapter " + e.path + " does not fit " + model_name + ": " + bad);
             }
             paths_.push_back(e.path);
             loras_.push_back(a);

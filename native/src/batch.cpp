@@ -209,7 +209,8 @@ static void decodeParts(Context::State & st, const std::vector<Part> & parts) {
 
 // The images that runs reading their prompt have reached: each one's embeddings decoded on its run's
 // sequence (an image at a time, alone: mtmd decodes it in batches of its own), when the cache has room
-// for it (else it waits, as a prompt chunk does). True when any image was decoded.
+// for it (else it waits, as a prompt chunk does). True when any image was decoded, or one's encode was
+// stopped for another run's stop (it is encoded again at the next step).
 static bool stepImages(Context::State & st, std::vector<std::unique_ptr<GenRun>> & runs, const std::vector<bool> & busy) {
     bool any = false;
     llama_memory_t mem = llama_get_memory(st.ctx);
@@ -225,11 +226,25 @@ static bool stepImages(Context::State & st, std::vector<std::unique_ptr<GenRun>>
             const int seq = run.task->seq;
             std::vector<llama_token> & cached = st.seq_tokens[seq];
             st.abort_flag = &run.task->aborted;
+            // the encode stops for this run's stop or the context's disposal, and for another run's stop,
+            // which would otherwise wait for the whole encode (seconds on a CPU): that one ends after this
+            // step, and this run's image is encoded again at the next
+            bool preempted = false;
+            auto stop = [&] {
+                if (st.aborting()) return true;
+                for (auto & other : runs) {
+                    if (other.get() != &run && !other->ended() && other->task->aborted) return preempted = true;
+                }
+                return false;
+            };
             try {
-                evalImage(*st.model->vision, st.ctx, it->second, (int) start, seq, st.n_batch, [&st] { return st.aborting(); });
+                evalImage(*st.model->vision, st.ctx, it->second, (int) start, seq, st.n_batch, stop);
             } catch (...) {
                 st.abort_flag = nullptr;
                 const Failure f = currentFailure();
+                // stopped before anything was decoded, for another run: read again at the next step (true:
+                // this run waits for its image, not for room)
+                if (preempted && f.code == codes::aborted && !run.task->aborted && !st.closing) return true;
                 // what was decoded of the image goes (all of the sequence, where a tail cannot)
                 if (!llama_memory_seq_rm(mem, seq, (llama_pos) cached.size(), -1)) {
                     llama_memory_seq_rm(mem, seq, -1, -1);
@@ -285,6 +300,10 @@ void stepRuns(Context::State & st, std::vector<std::unique_ptr<GenRun>> & runs) 
     }
     // a run whose prompt reaches an image decodes the image's embeddings first, alone (vision.cpp)
     const bool imaged = stepImages(st, runs, busy);
+    // a stop that came during an image's encode ends its run with this step, not the next
+    for (auto & up : runs) {
+        if (!up->ended() && up->task->aborted) up->stop("aborted");
+    }
     // the generating runs' tokens and up to one micro-batch of prompt, within the batch (parallel <=
     // n_batch: limits.cpp): a prompt reads at full speed beside generating sequences, and an abort lands
     // within at most two micro-batches

@@ -1,79 +1,251 @@
-// Session files (worker thread): one sequence's tokens and llama.cpp state, as llama.cpp's own sequence
-// state file (llama_state_seq_save_file and _load_file, as llama-server's slot saves: written and read a
-// tensor at a time, never the whole state in memory at once), then a trailer with the model's
-// fingerprint and the KV cache types, so a file is restored only where it fits, and a checksum:
+// Session files (worker thread): one sequence's tokens and llama.cpp state, behind a header with the
+// model's fingerprint, the KV cache types and the llama.cpp build, so a file is restored only where it
+// fits:
 //
-//   [llama.cpp's file: magic, version, n tokens, tokens, state] [header] [u32 header bytes]
-//   [u64 llama.cpp's file's bytes] [u64 its checksum] [SESSION_MAGIC]
+//   [SESSION_MAGIC] [u32 header bytes] [header] [u32 n tokens] [tokens] [u64 state bytes]
+//   [u64 state checksum] [state]
 //
-// llama.cpp reads its part and stops, whatever follows it. Its reader does not stop at the end of a
-// file, though: a state whose sizes run past it is read on, then asserted on, which ends the process.
-// The checksum keeps a damaged file from reaching it.
+// The state is what the context's memory module writes of the sequence (llama_memory_i::state_write,
+// what llama_state_seq_get_data and llama_state_seq_save_file write after their own prefixes), streamed
+// to and from the file through reader and writer of Hearth's own a piece at a time: never the whole
+// state in memory (a long context's is gigabytes), and never read past its stated end (llama.cpp's
+// file reader reads on past the end of a cut file, then asserts, ending the process; its buffer reader
+// needs the whole state in memory). The checksum is read through before the state is handed to
+// llama.cpp, which sizes what it allocates by the counts in it.
 #include "session.h"
 
-#include <cstdio>
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
+#include <memory>
+
+#ifdef _WIN32
+#    include <io.h>
+#else
+#    include <fcntl.h>
+#    include <sys/stat.h>
+#    include <unistd.h>
+#endif
 
 #include "activity.h"
 #include "task.h"
 #include "util.h"
+
+#include "../src/llama-io.h"     // llama_io_read_i / llama_io_write_i: the memory module's state streams
+#include "../src/llama-memory.h" // llama_memory_i::state_read / state_write
 
 namespace hearth {
 
 // ---- sessions (worker thread) ---------------------------------------------------------
 
 static const char SESSION_MAGIC[8] = {'H', 'E', 'A', 'R', 'T', 'H', 'S', '2'};
-// what an earlier Hearth wrote (its header first, then the whole state): refused as made elsewhere
+// what an earlier Hearth wrote (the state copied whole through llama_state_seq_get_data): refused as made elsewhere
 static const char SESSION_MAGIC_1[8] = {'H', 'E', 'A', 'R', 'T', 'H', 'S', '1'};
-static constexpr uint64_t TRAILER_FIXED = 4 + 8 + 8 + sizeof(SESSION_MAGIC);
-// the piece a file is read in for its checksum (progress is stamped between pieces)
-static constexpr uint64_t CHECK_PIECE = 8ull << 20;
-// llama.cpp's part before its state: magic, version, token count
-static constexpr uint64_t LLAMA_PREFIX = 3 * sizeof(uint32_t);
+// the most a piece of state is held in memory at once (a layer's keys for all of a long sequence's
+// cells can be hundreds of megabytes); progress is stamped between pieces
+static constexpr size_t IO_PIECE = 8u << 20;
 
-// A checksum of the first `length` bytes of `f` (four lanes of a 64-bit multiply-rotate mix over 8-byte
-// words: some gigabytes a second, for damage, not for an adversary). False when the file is shorter.
+static std::string sessionHeader(const Context::State & st) {
+    return st.model->fingerprint + "|k=" + ggml_type_name(st.type_k) + "|v=" + ggml_type_name(st.type_v) + "|llama=" + HEARTH_LLAMA_COMMIT;
+}
+
+// ---- a checksum for damage, not for an adversary: four lanes of a 64-bit multiply-rotate mix over
+// 8-byte words, in blocks of 32 bytes from the start; the bytes past the last block one at a time, into
+// lane (offset mod 4); then the length (test/engine/generation.test.ts has the same definition)
 static uint64_t mix(uint64_t h, uint64_t w) {
     h ^= w * 0x9E3779B97F4A7C15ull;
     h = (h << 31) | (h >> 33);
     return h * 0xC2B2AE3D27D4EB4Full;
 }
 
-static bool checksum(std::ifstream & f, uint64_t length, uint64_t & out) {
-    uint64_t lanes[4] = {1, 2, 3, 4};
-    std::vector<char> buf((size_t) std::min<uint64_t>(CHECK_PIECE, length));
-    f.clear();
-    f.seekg(0);
-    for (uint64_t at = 0; at < length;) {
-        progressHere();
-        const size_t n = (size_t) std::min<uint64_t>(buf.size(), length - at);
-        f.read(buf.data(), (std::streamsize) n);
-        if (!f) return false;
-        size_t i = 0;
-        for (; i + 32 <= n; i += 32) {
-            for (int l = 0; l < 4; l++) {
-                uint64_t w;
-                std::memcpy(&w, buf.data() + i + 8 * l, 8);
-                lanes[l] = mix(lanes[l], w);
+class Checksum {
+public:
+    void update(const uint8_t * p, size_t n) {
+        total_ += n;
+        while (n > 0) {
+            if (pending_n_ == 0 && n >= 32) {
+                block(p);
+                p += 32;
+                n -= 32;
+                continue;
+            }
+            const size_t take = std::min(n, 32 - pending_n_);
+            std::memcpy(pending_ + pending_n_, p, take);
+            pending_n_ += take;
+            p += take;
+            n -= take;
+            if (pending_n_ == 32) {
+                block(pending_);
+                pending_n_ = 0;
             }
         }
-        for (; i < n; i++) lanes[i % 4] = mix(lanes[i % 4], (uint8_t) buf[i]);
-        at += n;
     }
-    out = mix(mix(mix(mix(length, lanes[0]), lanes[1]), lanes[2]), lanes[3]);
-    return true;
-}
+    uint64_t final() const {
+        uint64_t l[4] = {lanes_[0], lanes_[1], lanes_[2], lanes_[3]};
+        for (size_t i = 0; i < pending_n_; i++) l[i % 4] = mix(l[i % 4], pending_[i]);
+        return mix(mix(mix(mix(total_, l[0]), l[1]), l[2]), l[3]);
+    }
 
-static std::string sessionHeader(const Context::State & st) {
-    return st.model->fingerprint + "|k=" + ggml_type_name(st.type_k) + "|v=" + ggml_type_name(st.type_v);
-}
+private:
+    void block(const uint8_t * p) {
+        for (int l = 0; l < 4; l++) {
+            uint64_t w;
+            std::memcpy(&w, p + 8 * l, 8);
+            lanes_[l] = mix(lanes_[l], w);
+        }
+    }
+    uint64_t lanes_[4] = {1, 2, 3, 4};
+    uint8_t pending_[32] = {};
+    size_t pending_n_ = 0;
+    uint64_t total_ = 0;
+};
+
+// ---- files --------------------------------------------------------------------------------------
 
 // A path as the addon gets it (UTF-8): std::filesystem reads it as wide on Windows, where a plain
-// std::string path would be read in the ANSI code page (llama.cpp opens its files as UTF-8 too).
+// std::string path would be read in the ANSI code page.
 static std::filesystem::path fsPath(const std::string & utf8) { return std::filesystem::u8path(utf8); }
+
+struct FileCloser {
+    void operator()(FILE * f) const { if (f) std::fclose(f); }
+};
+using File = std::unique_ptr<FILE, FileCloser>;
+
+static bool seekTo(FILE * f, uint64_t at) {
+#ifdef _WIN32
+    return _fseeki64(f, (__int64) at, SEEK_SET) == 0;
+#else
+    return fseeko(f, (off_t) at, SEEK_SET) == 0;
+#endif
+}
+
+// `path` opened for reading when it is a regular file, not through a link (POSIX: one open that
+// follows no link and waits for no writer, then its descriptor's type, so nothing can be put in its
+// place between the check and the read; Windows: the path's type checked first). Its size in `size`.
+static File openRegular(const std::string & path, uint64_t & size, std::string & why) {
+#ifdef _WIN32
+    std::error_code ec;
+    const auto p = fsPath(path);
+    if (std::filesystem::symlink_status(p, ec).type() != std::filesystem::file_type::regular) {
+        why = "not a regular file";
+        return nullptr;
+    }
+    File f(_wfopen(p.c_str(), L"rb"));
+    if (!f) {
+        why = "cannot open it";
+        return nullptr;
+    }
+    size = std::filesystem::file_size(p, ec);
+    if (ec) {
+        why = "cannot read its size";
+        return nullptr;
+    }
+    return f;
+#else
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0) {
+        why = errno == ELOOP ? "not a regular file" : std::string("cannot open it: ") + std::strerror(errno);
+        return nullptr;
+    }
+    struct stat st {};
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        ::close(fd);
+        why = "not a regular file";
+        return nullptr;
+    }
+    size = (uint64_t) st.st_size;
+    File f(fdopen(fd, "rb"));
+    if (!f) {
+        ::close(fd);
+        why = "cannot open it";
+    }
+    return f;
+#endif
+}
+
+// A new file at `path`, which must not exist (nor a link there).
+static File createNew(const std::string & path) {
+#ifdef _WIN32
+    return File(_wfopen(fsPath(path).c_str(), L"wbx"));
+#else
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0) return nullptr;
+    File f(fdopen(fd, "wb"));
+    if (!f) ::close(fd);
+    return f;
+#endif
+}
+
+// ---- the memory module's streams ----------------------------------------------------------------
+
+// Writes the state to `f` as the memory module hands it over, a tensor's bytes a piece at a time; any
+// failure throws (llama.cpp's state writers throw on theirs too).
+class StateWriter : public llama_io_write_i {
+public:
+    explicit StateWriter(FILE * f) : f_(f) {}
+    void write(const void * src, size_t size) override {
+        put((const uint8_t *) src, size);
+    }
+    void write_tensor(ggml_tensor * tensor, size_t offset, size_t size) override {
+        for (size_t done = 0; done < size;) {
+            const size_t n = std::min(IO_PIECE, size - done);
+            buf_.resize(n);
+            ggml_backend_tensor_get(tensor, buf_.data(), offset + done, n);
+            put(buf_.data(), n);
+            done += n;
+        }
+    }
+    size_t n_bytes() override { return written_; }
+    uint64_t checksum() const { return sum_.final(); }
+
+private:
+    void put(const uint8_t * p, size_t n) {
+        progressHere();
+        if (n && std::fwrite(p, 1, n, f_) != n) throw std::runtime_error("write failed");
+        sum_.update(p, n);
+        written_ += n;
+    }
+    FILE * f_;
+    std::vector<uint8_t> buf_;
+    Checksum sum_;
+    size_t written_ = 0;
+};
+
+// Reads the state from `f`, never past `limit` bytes (a read beyond them throws, as llama.cpp's buffer
+// reader throws at its buffer's end), a tensor's bytes a piece at a time.
+class StateReader : public llama_io_read_i {
+public:
+    StateReader(FILE * f, uint64_t limit) : f_(f), limit_(limit) {}
+    void read(void * dst, size_t size) override {
+        get((uint8_t *) dst, size);
+    }
+    void read_tensor(ggml_tensor * tensor, size_t offset, size_t size) override {
+        if (size > limit_ - read_) throw std::runtime_error("the state ends before its data");
+        for (size_t done = 0; done < size;) {
+            const size_t n = std::min(IO_PIECE, size - done);
+            buf_.resize(n);
+            get(buf_.data(), n);
+            ggml_backend_tensor_set(tensor, buf_.data(), offset + done, n);
+            done += n;
+        }
+    }
+    size_t n_bytes() override { return (size_t) read_; }
+
+private:
+    void get(uint8_t * p, size_t n) {
+        progressHere();
+        if (n > limit_ - read_) throw std::runtime_error("the state ends before its data");
+        if (n && std::fread(p, 1, n, f_) != n) throw std::runtime_error("read failed");
+        read_ += n;
+    }
+    FILE * f_;
+    uint64_t limit_;
+    uint64_t read_ = 0;
+    std::vector<uint8_t> buf_;
+};
+
+// ---- save and restore -------------------------------------------------------------------------------
 
 void runSave(Context::State & st, Task & t) {
     const auto & toks = st.seq_tokens[t.seq];
@@ -87,36 +259,39 @@ void runSave(Context::State & st, Task & t) {
         std::filesystem::remove(tmp_path, ec);
         throw HearthError(codes::session_failed, why);
     };
-    progressHere();
-    size_t written = 0;
+    llama_memory_t mem = llama_get_memory(st.ctx);
+    if (!mem) throw HearthError(codes::session_failed, "this context keeps no state to save");
     {
-        // a long conversation's state can be gigabytes, written in one call: the watchdog gives it the
-        // time a slow disk takes (its size is asked of llama.cpp only for that, and costs no copy)
-        IoProgress io(llama_state_seq_get_size(st.ctx, t.seq));
-        written = llama_state_seq_save_file(st.ctx, tmp.c_str(), t.seq, toks.data(), toks.size());
-    }
-    progressHere();
-    // llama.cpp closes its file without checking the last flush (a full disk): the size tells
-    if (written == 0 || std::filesystem::file_size(tmp_path, ec) != written || ec) fail("llama.cpp could not write the sequence to " + tmp + " (see the engine log)");
-    uint64_t sum = 0;
-    {
-        std::ifstream f(tmp_path, std::ios::binary);
-        if (!f || !checksum(f, written, sum)) fail("cannot read back " + tmp);
-    }
-    {
-        std::ofstream f(tmp_path, std::ios::binary | std::ios::app);
+        File f = createNew(tmp);
         if (!f) fail("cannot write " + tmp);
-        const uint32_t hl = (uint32_t) header.size();
-        const uint64_t ls = written;
-        f.write(header.data(), hl);
-        f.write((const char *) &hl, 4);
-        f.write((const char *) &ls, 8);
-        f.write((const char *) &sum, 8);
-        f.write(SESSION_MAGIC, sizeof(SESSION_MAGIC));
-        f.close(); // its last flush can fail too (a full disk)
-        if (f.fail()) fail("write to " + tmp + " failed");
+        const uint32_t hl = (uint32_t) header.size(), nt = (uint32_t) toks.size();
+        uint64_t ds = 0, sum = 0;
+        bool ok = std::fwrite(SESSION_MAGIC, 1, 8, f.get()) == 8 && std::fwrite(&hl, 4, 1, f.get()) == 1 &&
+                  std::fwrite(header.data(), 1, hl, f.get()) == hl && std::fwrite(&nt, 4, 1, f.get()) == 1 &&
+                  std::fwrite(toks.data(), sizeof(llama_token), nt, f.get()) == nt;
+        const uint64_t sizes_at = 8 + 4 + (uint64_t) hl + 4 + (uint64_t) nt * sizeof(llama_token);
+        ok = ok && std::fwrite(&ds, 8, 1, f.get()) == 1 && std::fwrite(&sum, 8, 1, f.get()) == 1;
+        if (!ok) {
+            f.reset();
+            fail("write to " + tmp + " failed");
+        }
+        llama_synchronize(st.ctx);
+        StateWriter w(f.get());
+        try {
+            mem->state_write(w, t.seq, 0);
+        } catch (const std::exception & e) {
+            f.reset();
+            fail(std::string("the sequence could not be written to ") + tmp + ": " + e.what());
+        }
+        ds = w.n_bytes();
+        sum = w.checksum();
+        ok = seekTo(f.get(), sizes_at) && std::fwrite(&ds, 8, 1, f.get()) == 1 && std::fwrite(&sum, 8, 1, f.get()) == 1;
+        // its last flush can fail too (a full disk)
+        ok = std::fflush(f.get()) == 0 && ok;
+        FILE * raw = f.release();
+        ok = std::fclose(raw) == 0 && ok;
+        if (!ok) fail("write to " + tmp + " failed");
     }
-    if (std::filesystem::file_size(tmp_path, ec) != written + header.size() + TRAILER_FIXED || ec) fail("write to " + tmp + " failed");
     // replaces the file before it, on Windows too (std::rename refuses an existing one there)
     std::filesystem::rename(tmp_path, fsPath(t.path), ec);
     if (ec) fail("cannot rename " + tmp + " to " + t.path + ": " + ec.message());
@@ -124,74 +299,66 @@ void runSave(Context::State & st, Task & t) {
 }
 
 void runRestore(Context::State & st, Task & t) {
-    const auto path = fsPath(t.path);
-    std::error_code ec;
-    // a regular file only: a FIFO would block the worker, a link could point anywhere
-    if (std::filesystem::symlink_status(path, ec).type() != std::filesystem::file_type::regular) {
-        throw HearthError(codes::session_failed, "cannot open session file " + t.path + " (not a regular file)");
+    uint64_t file_size = 0;
+    std::string why;
+    File f = openRegular(t.path, file_size, why);
+    if (!f) throw HearthError(codes::session_failed, "cannot open session file " + t.path + " (" + why + ")");
+    auto readAll = [&](void * dst, size_t n) { return n == 0 || std::fread(dst, 1, n, f.get()) == n; };
+    char magic[8];
+    if (!readAll(magic, 8) || (std::memcmp(magic, SESSION_MAGIC, 8) != 0 && std::memcmp(magic, SESSION_MAGIC_1, 8) != 0)) {
+        throw HearthError(codes::session_failed, t.path + " is not a Hearth session file");
     }
-    const uint64_t file_size = std::filesystem::file_size(path, ec);
-    if (ec) throw HearthError(codes::session_failed, "cannot open session file " + t.path);
-    std::ifstream f(path, std::ios::binary);
-    if (!f) throw HearthError(codes::session_failed, "cannot open session file " + t.path);
-    char magic[8] = {};
-    f.read(magic, 8);
-    if (f && std::memcmp(magic, SESSION_MAGIC_1, 8) == 0) {
-        throw HearthError(codes::session_mismatch, t.path + " was saved by an earlier version of Hearth");
-    }
-    // the trailer, from the end
-    uint32_t hl = 0;
-    uint64_t ls = 0, sum = 0;
-    if (file_size >= LLAMA_PREFIX + TRAILER_FIXED) {
-        f.clear();
-        f.seekg((std::streamoff) (file_size - TRAILER_FIXED));
-        f.read((char *) &hl, 4);
-        f.read((char *) &ls, 8);
-        f.read((char *) &sum, 8);
-        f.read(magic, 8);
-    }
-    if (file_size < LLAMA_PREFIX + TRAILER_FIXED || !f || std::memcmp(magic, SESSION_MAGIC, 8) != 0) {
-        throw HearthError(codes::session_failed, t.path + " is not a Hearth session file, or it is truncated");
-    }
-    // the sizes it states must add up to the file's, before anything is read by them
-    if (hl > 65536 || ls < LLAMA_PREFIX || ls != file_size - TRAILER_FIXED - hl) throw HearthError(codes::session_failed, t.path + ": truncated or corrupt");
+    if (std::memcmp(magic, SESSION_MAGIC_1, 8) == 0) throw HearthError(codes::session_mismatch, t.path + " was saved by an earlier version of Hearth");
+    uint32_t hl = 0, nt = 0;
+    if (!readAll(&hl, 4) || hl > 65536) throw HearthError(codes::session_failed, t.path + ": corrupt header");
     std::string header(hl, '\0');
-    f.seekg((std::streamoff) ls);
-    f.read(header.data(), hl);
-    if (!f) throw HearthError(codes::session_failed, t.path + ": truncated or corrupt");
+    if (!readAll(header.data(), hl)) throw HearthError(codes::session_failed, t.path + ": truncated");
     const std::string want = sessionHeader(st);
     if (header != want) {
-        throw HearthError(codes::session_mismatch, "the session in " + t.path + " was saved for another model or cache type (" + header + "), not this one (" + want + ")");
+        throw HearthError(codes::session_mismatch, "the session in " + t.path + " was saved for another model, cache type or llama.cpp (" + header + "), not this one (" + want + ")");
     }
-    // llama.cpp's part: its format, and a token count this context holds and the part has room for
-    uint32_t lmagic = 0, lversion = 0, nt = 0;
-    f.seekg(0);
-    f.read((char *) &lmagic, 4);
-    f.read((char *) &lversion, 4);
-    f.read((char *) &nt, 4);
-    if (!f || lmagic != LLAMA_STATE_SEQ_MAGIC || lversion != LLAMA_STATE_SEQ_VERSION) {
-        throw HearthError(codes::session_mismatch, t.path + ": its state is not in this llama.cpp's sequence format");
-    }
+    if (!readAll(&nt, 4)) throw HearthError(codes::session_failed, t.path + ": truncated");
+    if (nt == 0) throw HearthError(codes::session_failed, t.path + ": it holds no tokens");
     if (nt > llama_n_ctx(st.ctx)) throw HearthError(codes::session_mismatch, t.path + ": " + std::to_string(nt) + " tokens do not fit this context");
-    if (LLAMA_PREFIX + (uint64_t) nt * sizeof(llama_token) > ls) throw HearthError(codes::session_failed, t.path + ": truncated or corrupt");
-    uint64_t have = 0;
-    if (!checksum(f, ls, have) || have != sum) throw HearthError(codes::session_failed, t.path + ": corrupt (its checksum does not match)");
-    f.close();
+    // the sizes it states must add up to the file's, before anything is allocated by them
+    const uint64_t state_at = 8 + 4 + (uint64_t) hl + 4 + (uint64_t) nt * sizeof(llama_token) + 16;
+    if (file_size < state_at) throw HearthError(codes::session_failed, t.path + ": truncated or corrupt");
+    std::vector<llama_token> toks(nt);
+    uint64_t ds = 0, sum = 0;
+    if (!readAll(toks.data(), (size_t) nt * sizeof(llama_token)) || !readAll(&ds, 8) || !readAll(&sum, 8) || ds != file_size - state_at) {
+        throw HearthError(codes::session_failed, t.path + ": truncated or corrupt");
+    }
+    // the state read through once for its checksum, before llama.cpp sizes anything by it
+    {
+        Checksum have;
+        std::vector<uint8_t> buf((size_t) std::min<uint64_t>(IO_PIECE, ds));
+        for (uint64_t at = 0; at < ds;) {
+            progressHere();
+            const size_t n = (size_t) std::min<uint64_t>(buf.size(), ds - at);
+            if (!readAll(buf.data(), n)) throw HearthError(codes::session_failed, t.path + ": truncated");
+            have.update(buf.data(), n);
+            at += n;
+        }
+        if (have.final() != sum) throw HearthError(codes::session_failed, t.path + ": corrupt (its checksum does not match)");
+    }
+    if (!seekTo(f.get(), state_at)) throw HearthError(codes::session_failed, "cannot read " + t.path);
     progressHere();
     llama_memory_t mem = llama_get_memory(st.ctx);
+    if (!mem) throw HearthError(codes::session_failed, "this context keeps no state to restore");
+    llama_synchronize(st.ctx);
     llama_memory_seq_rm(mem, t.seq, -1, -1);
     st.seq_tokens[t.seq].clear();
-    std::vector<llama_token> toks(nt);
-    size_t n_read = 0, read = 0;
-    {
-        IoProgress io(ls);
-        read = llama_state_seq_load_file(st.ctx, t.path.c_str(), t.seq, toks.data(), toks.size(), &n_read);
+    StateReader r(f.get(), ds);
+    std::string rejected;
+    try {
+        mem->state_read(r, t.seq, 0);
+        if (r.n_bytes() != ds) rejected = "the state holds more than llama.cpp read";
+    } catch (const std::exception & e) {
+        rejected = e.what();
     }
-    progressHere();
-    // llama.cpp read its part exactly, with the tokens it states
-    if (read != ls || n_read != nt) {
+    if (!rejected.empty()) {
         llama_memory_seq_rm(mem, t.seq, -1, -1);
-        throw HearthError(codes::session_mismatch, t.path + ": llama.cpp rejected the saved state for this context");
+        throw HearthError(codes::session_mismatch, t.path + ": llama.cpp rejected the saved state for this context (" + rejected + ")");
     }
     // the token list must describe the restored cells (one per position up to the last), or the next
     // decode on this sequence fails. Every position is restored for a plain model; llama.cpp saves only

@@ -3,6 +3,7 @@
 #include "image_check.h"
 
 #include <algorithm>
+#include <chrono>
 #include <climits>
 #include <cstring>
 #include <filesystem>
@@ -379,7 +380,13 @@ void evalImage(Vision & v, llama_context * lctx, const PromptImage & img, int n_
     std::vector<float> embd;
     const size_t n_embd = (size_t) llama_model_n_embd_inp(llama_get_model(lctx));
     {
-        std::lock_guard<std::mutex> lock(v.mu); // the projector's encoder is the model's, shared by its contexts
+        // the projector's encoder is the model's, shared by its contexts: another context's encode is waited
+        // for (watched on its own thread: this one is excused), stoppably
+        std::unique_lock<std::timed_mutex> lock(v.mu, std::defer_lock);
+        while (!lock.try_lock_for(std::chrono::milliseconds(50))) {
+            if (Activity * a = Activity::current()) a->excuse();
+            if (aborted()) throw HearthError(codes::aborted, "the request was aborted while another context encoded an image");
+        }
         if (aborted()) throw HearthError(codes::aborted, "the request was aborted before its image was encoded");
         AllocationWatch allocation;
         EncodeWatch watch{aborted};

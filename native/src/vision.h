@@ -34,13 +34,14 @@ using ProjectorMemory = DeviceBytes;
 // The most image sizes a projector remembers the tokens of (imageTokens): past it, it starts over.
 constexpr size_t IMAGE_TOKENS_CACHED = 256;
 
-// A model's projector, shared by every context of the model. Encoding is not thread-safe: `mu`.
+// A model's projector, shared by every context of the model. Encoding is not thread-safe: `mu` (timed:
+// a context waiting for another's encode stays stoppable).
 struct Vision {
     mtmd_context * ctx = nullptr;
     std::string path;
     std::string marker;
     ProjectorMemory memory; // reckoned when it loaded, with the same parameters (the memory breakdown shows it)
-    std::mutex mu;
+    std::timed_mutex mu;
     // imageTokens' answers by width x height (at most IMAGE_TOKENS_CACHED), under their own lock: counting
     // tokenizes, as a prompt does, without the encoder, so it never waits for an image's encoding
     std::mutex count_mu;
@@ -103,7 +104,7 @@ size_t imageTokens(Vision & v, int64_t width, int64_t height);
 // Encodes the image and decodes its embeddings at position n_past of `seq` in `lctx`. Throws
 // HearthError (decode_failed, out_of_memory) when mtmd or llama.cpp fails, and (aborted) when
 // `aborted` answers true while the projector encodes (asked every few of its graph's nodes, where
-// the encode also stamps progress) or lctx's abort callback while the embeddings decode; the caller
+// the encode also stamps progress, and while it waits for another context's encode) or lctx's abort callback while the embeddings decode; the caller
 // drops what was decoded.
 void evalImage(Vision & v, llama_context * lctx, const PromptImage & img, int n_past, int seq, int n_batch, const std::function<bool()> & aborted);
 

@@ -177,6 +177,18 @@ describe('LoRA adapters', () => {
       ['ffn-lora.gguf', { feedForwardLength: 96 }, /ffn-lora\.gguf is not an adapter of this model: its blk\.0\.ffn_down\.weight pair is \[96, 4\] and \[4, 64\], the model's blk\.0\.ffn_down\.weight is \[128, 64\]/],
       ['absent-lora.gguf', { extraTensors: 2 }, /absent-lora\.gguf is not an adapter of this model: it changes blk\.0\.extra0\.weight, which the model does not have/],
       ['half-lora.gguf', { extraTensors: 1 }, /half-lora\.gguf is not a LoRA adapter llama\.cpp reads: blk\.0\.extra0\.weight has a lora_a without its lora_b/],
+      // what llama.cpp's load lets through and its first decode asserts on (the process ends): a pair
+      // deeper than its tensor, and token_embd's halves of two ranks
+      [
+        'deep-lora.gguf',
+        { rawTensors: [{ name: 'blk.0.attn_q.weight.lora_a', shape: [64, 4, 2] }, { name: 'blk.0.attn_q.weight.lora_b', shape: [4, 64] }] },
+        /deep-lora\.gguf is not an adapter of this model: its blk\.0\.attn_q\.weight pair is \[64, 4, 2\] and \[4, 64\], the model's blk\.0\.attn_q\.weight is \[64, 64\]/,
+      ],
+      [
+        'ranks-lora.gguf',
+        { rawTensors: [{ name: 'token_embd.weight.lora_a', shape: [4, 32000] }, { name: 'token_embd.weight.lora_b', shape: [8, 64] }] },
+        /ranks-lora\.gguf is not an adapter of this model: its token_embd\.weight pair is \[4, 32000\] and \[8, 64\]/,
+      ],
     ];
     for (const [name, options, why] of cases) {
       const file = await writeTestLora({ ...options, out: path.join(dir, name) });
@@ -197,6 +209,21 @@ describe('LoRA adapters', () => {
       { model: TINY_SPM, lora: path.join(dir, 'ffn-lora.gguf') },
     );
     expect(r.message).toMatch(/tensor 'blk\.\d+\.ffn_down\.weight' has incorrect shape/);
+    // and those llama.cpp's load lets through are refused by the addon too, before any decode
+    for (const [file, tensor] of [['deep-lora.gguf', 'blk.0.attn_q.weight'], ['ranks-lora.gguf', 'token_embd.weight']]) {
+      const refused = await inAddon<{ code: string; message: string } | null>(
+        `const m = await addon.loadModel(input.model, { gpuLayers: 0 }).promise;
+         let error = null;
+         try {
+           const ctx = await addon.createContext(m, { contextSize: 256, threads: 2, loraAdapters: [{ path: input.lora, scale: 1 }] });
+           await ctx.generate(JSON.stringify({ prompt: 'hello', maxTokens: 2, ignoreEos: true, sampling: { temperature: 0 } }));
+         } catch (e) { error = { code: e.code, message: e.message }; }
+         await m.dispose();
+         return error;`,
+        { model: TINY_SPM, lora: path.join(dir, file) },
+      );
+      expect(refused).toEqual({ code: 'invalid_argument', message: expect.stringContaining(`its pair for ${tensor} is of another rank or depth than that tensor`) });
+    }
     expect((await run('plain')).tokens).toHaveLength(12);
   });
 

@@ -225,56 +225,61 @@ describe('generation', () => {
     expect(fs.existsSync(`${file}.tmp`)).toBe(false);
     await engine.saveSession(M, file); // over the file before it
     const buf = fs.readFileSync(file);
-    // llama.cpp's sequence file ('ggsq', its version, the token count, the tokens, the state), then
-    // Hearth's trailer (header, its length, llama.cpp's part's length and checksum, HEARTHS2)
-    expect(buf.readUInt32LE(0)).toBe(0x67677371);
-    const tokensAt = 8;
+    // HEARTHS2, the header (its length first), the tokens (their count first), the state's length and
+    // checksum, the state (what llama.cpp's memory module writes of the sequence)
+    expect(buf.subarray(0, 8).toString('latin1')).toBe('HEARTHS2');
+    const headerBytes = buf.readUInt32LE(8);
+    expect(buf.subarray(12, 12 + headerBytes).toString('utf8')).toMatch(/\|k=f16\|v=f16\|llama=[0-9a-f]+$/);
+    const tokensAt = 12 + headerBytes;
     expect(buf.readUInt32LE(tokensAt)).toBe(saved.tokens);
-    expect(buf.subarray(buf.length - 8).toString('latin1')).toBe('HEARTHS2');
-    const llamaBytes = Number(buf.readBigUInt64LE(buf.length - 24));
-    const headerBytes = buf.readUInt32LE(buf.length - 28);
-    expect(llamaBytes + headerBytes + 28).toBe(buf.length);
-    expect(buf.readBigUInt64LE(buf.length - 16)).toBe(sessionChecksum(buf.subarray(0, llamaBytes)));
+    const lengthAt = tokensAt + 4 + 4 * saved.tokens;
+    const stateAt = lengthAt + 16;
+    expect(Number(buf.readBigUInt64LE(lengthAt))).toBe(buf.length - stateAt);
+    expect(buf.readBigUInt64LE(lengthAt + 8)).toBe(sessionChecksum(buf.subarray(stateAt)));
     const variant = (name: string, edit: (b: Buffer) => Buffer): string => {
       const f = path.join(dir, name);
       fs.writeFileSync(f, edit(Buffer.from(buf)));
       return f;
     };
-    /** an edit of llama.cpp's part, with the checksum made to agree */
-    const resummed = (b: Buffer): Buffer => (b.writeBigUInt64LE(sessionChecksum(b.subarray(0, Number(b.readBigUInt64LE(b.length - 24)))), b.length - 16), b);
+    /** the state's length and checksum made to agree with an edited state */
+    const agreeing = (b: Buffer): Buffer => {
+      b.writeBigUInt64LE(BigInt(b.length - stateAt), lengthAt);
+      b.writeBigUInt64LE(sessionChecksum(b.subarray(stateAt)), lengthAt + 8);
+      return b;
+    };
     const refusal = async (f: string) => errorOf(engine.restoreSession(M, f));
-    // a token count past 2^31 (negative as an int), and more tokens than llama.cpp's part holds
+    // a token count past 2^31 (negative as an int), more than the file holds, or none
     const huge = variant('huge', (b) => (b.writeUInt32LE(0xc0000000, tokensAt), b));
     expect((await refusal(huge)).message).toMatch(/3221225472 tokens do not fit/);
-    const many = variant('many', (b) => (b.writeUInt32LE(Math.ceil(llamaBytes / 4), tokensAt), b));
-    expect((await refusal(many)).message).toMatch(/tokens do not fit|truncated or corrupt/);
-    // cut or lengthened at the end (the trailer is not where it must be), or inside llama.cpp's part
+    const many = variant('many', (b) => (b.writeUInt32LE(500, tokensAt), b));
+    expect((await refusal(many)).message).toMatch(/truncated or corrupt/);
+    const none = variant('none', (b) => (b.writeUInt32LE(0, tokensAt), b));
+    expect((await refusal(none)).message).toMatch(/it holds no tokens/);
+    // cut or lengthened (the state's length no longer the rest of the file)
     const short = variant('short', (b) => b.subarray(0, b.length - 1));
-    expect((await refusal(short)).message).toMatch(/not a Hearth session file, or it is truncated/);
+    expect((await refusal(short)).message).toMatch(/truncated or corrupt/);
     const long = variant('long', (b) => Buffer.concat([b, Buffer.alloc(1)]));
-    expect((await refusal(long)).message).toMatch(/not a Hearth session file, or it is truncated/);
-    const cut = variant('cut', (b) => Buffer.concat([b.subarray(0, llamaBytes - 100), b.subarray(llamaBytes)]));
-    expect((await refusal(cut)).message).toMatch(/truncated or corrupt/);
-    // damage inside llama.cpp's part, its sizes made to agree: the checksum refuses it before llama.cpp's
-    // reader, which reads on past the end of a file and then asserts, runs
-    const shorter = variant('shorter', (b) => {
-      const out = Buffer.concat([b.subarray(0, llamaBytes - 100), b.subarray(llamaBytes)]);
-      out.writeBigUInt64LE(BigInt(llamaBytes - 100), out.length - 24);
-      return out;
-    });
-    expect(await refusal(shorter)).toEqual({ code: 'session_failed', message: expect.stringMatching(/corrupt \(its checksum does not match\)/) });
-    const flipped = variant('flipped', (b) => (b[llamaBytes - 7] ^= 1, b));
-    expect((await refusal(flipped)).message).toMatch(/its checksum does not match/);
-    // a state llama.cpp refuses (its stream count made wrong), its checksum right
-    const streams = variant('streams', (b) => (b.writeUInt32LE(0xffffffff, 12 + saved.tokens * 4), resummed(b)));
+    expect((await refusal(long)).message).toMatch(/truncated or corrupt/);
+    // damage inside the state: its checksum refuses it before llama.cpp reads it
+    const flipped = variant('flipped', (b) => (b[b.length - 7] ^= 1, b));
+    expect(await refusal(flipped)).toEqual({ code: 'session_failed', message: expect.stringMatching(/corrupt \(its checksum does not match\)/) });
+    // a state cut short with its length and checksum made to agree: llama.cpp's reader asks for more
+    // than there is, and Hearth's reader refuses (llama.cpp's own file reader read on, then asserted)
+    const shorter = variant('shorter', (b) => agreeing(b.subarray(0, b.length - 100)));
+    expect(await refusal(shorter)).toEqual({ code: 'session_mismatch', message: expect.stringMatching(/llama.cpp rejected the saved state for this context/) });
+    // one llama.cpp refuses (its stream count made wrong), and one with more than llama.cpp reads
+    const streams = variant('streams', (b) => (b.writeUInt32LE(0xffffffff, stateAt), agreeing(b)));
     const g = await refusal(streams);
     expect(g.code).toBe('session_mismatch');
     expect(g.message).toMatch(/llama.cpp rejected the saved state/);
-    // an earlier Hearth's file (its own header first)
-    const earlier = variant('earlier', (b) => Buffer.concat([Buffer.from('HEARTHS1', 'latin1'), b]));
-    const e = await refusal(earlier);
-    expect(e.code).toBe('session_mismatch');
-    expect(e.message).toMatch(/earlier version of Hearth/);
+    const trailing = variant('trailing', (b) => agreeing(Buffer.concat([b, Buffer.alloc(8)])));
+    expect((await refusal(trailing)).message).toMatch(/the state holds more than llama.cpp read/);
+    // an earlier Hearth's file, and another build's
+    const earlier = variant('earlier', (b) => (b.write('HEARTHS1', 0, 'latin1'), b));
+    expect(await refusal(earlier)).toEqual({ code: 'session_mismatch', message: expect.stringMatching(/earlier version of Hearth/) });
+    const other = variant('other', (b) => (b.write('0', 12 + headerBytes - 1, 'latin1'), b));
+    expect((await refusal(other)).code).toBe('session_mismatch');
+    // after all of them, the sequence restores and continues
     // a link or a FIFO is refused at once (a FIFO's read would block the worker)
     const link = path.join(dir, 'link');
     fs.symlinkSync(file, link);
@@ -384,8 +389,8 @@ describe('parallel slots', () => {
 });
 
 /**
- * native/src/session.cpp's checksum, as the file format states it (four lanes of a 64-bit
- * multiply-rotate mix over 8-byte words, the bytes past the last 32 one at a time, then the length).
+ * native/src/session.cpp's checksum of a session's state, as the file format states it (four lanes of a
+ * 64-bit multiply-rotate mix over 8-byte words, the bytes past the last 32 one at a time, then the length).
  */
 function sessionChecksum(b: Buffer): bigint {
   const M64 = (1n << 64n) - 1n;

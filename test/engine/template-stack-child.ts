@@ -1,9 +1,9 @@
 /**
  * A child for template-stack.test.ts (not a test itself), run under a small stack limit (`ulimit -s`,
- * which its engine host inherits: glibc gives its threads, the context's worker and libuv's pool, that
- * stack): renders the deepest templates template_check.h lets through, each through a chat on the
- * context's worker and a preview on the pool, and prints one JSON line per template and one with the
- * host's stack limit.
+ * which its engine host inherits: glibc gives a std::thread, the context's worker, that stack; libuv
+ * gives its pool 8 MiB whatever the limit): renders the deepest templates template_check.h lets
+ * through, each through a chat on the context's worker (and a preview, on the pool), and prints one
+ * JSON line per template and one with the host's stack limit.
  */
 import fs from 'fs';
 import path from 'path';

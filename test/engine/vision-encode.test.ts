@@ -3,8 +3,9 @@
  * when its request is stopped. The real host and addon, with a generated projector of 16 transformer
  * blocks over a 448-pixel image (3,136 image tokens: about a second's encode on this machine's CPU, in
  * some 500 graph nodes), and watchdog bounds shorter than that encode (the HEARTH_TEST_TASK_BOUNDS hook):
- * an encode that stamped nothing would be taken for a stall, and one that ran on after its stop for a
- * host that does not stop; either restarts the host, which these tests see as a new pid.
+ * an encode that stamped nothing would be taken for a stall, and one that ran on after a stop (its own
+ * request's, or another's on the same context, which would wait for it) for a host that does not stop;
+ * either restarts the host, which these tests see as a new pid.
  */
 import path from 'path';
 import { EngineClient } from '../../main/engine/client';
@@ -41,7 +42,8 @@ beforeAll(async () => {
   await writeTestProjector(projector);
   engine = makeEngine({ HEARTH_TEST_TASK_BOUNDS: JSON.stringify({ stallMs: BOUND_MS, stopMs: BOUND_MS }) });
   engine.onCrash = (how) => crashes.push(how);
-  await engine.load(M, TINY_BPE, { contextSize: 4096, threads: 2, mmproj: projector.out });
+  // on the CPU (a GPU machine would encode there, in a fraction of the time), two sequences
+  await engine.load(M, TINY_BPE, { contextSize: 8192, parallel: 2, gpuLayers: 0, threads: 2, mmproj: projector.out });
 }, 60_000);
 
 afterAll(async () => {
@@ -102,4 +104,37 @@ test('a stop while the image is encoded stops the encode: the host is not restar
   expect(again.timings.generatedTokens).toBe(2);
   expect(again.timings.cachedTokens).toBeLessThan(again.timings.promptTokens - projectorImageTokens(projector));
   expect(engine.pid).toBe(pid);
+});
+
+test("a stop of another request on the context while an image is encoded ends that request within the bound; the image's request then gets its whole reply", async () => {
+  await engine.clearSequence(M, 0);
+  const reference = await engine.chat(M, { messages: withImage(3), maxTokens: 4, ignoreEos: true, sampling: greedy, seq: 0 });
+  await engine.clearSequence(M, 0);
+  const pid = engine.pid;
+  // sequence 1 generates text; then the image's request comes beside it on sequence 0
+  const ac = new AbortController();
+  let textPieces = 0;
+  const text = engine.chat(M, { messages: [{ role: 'user', content: 'on and on' }], maxTokens: 4000, ignoreEos: true, sampling: greedy, seq: 1 }, { signal: ac.signal, onPiece: () => textPieces++ });
+  while (textPieces === 0) await new Promise((r) => setTimeout(r, 10));
+  const image = engine.chat(M, { messages: withImage(3), maxTokens: 4, ignoreEos: true, sampling: greedy, seq: 0 });
+  image.catch(() => undefined); // awaited below; a host restarted meanwhile must fail the test, not end jest
+  // once the text has stalled for a fifth of a second (the worker is encoding), stop the text
+  for (let seen = textPieces, since = Date.now(); ; ) {
+    await new Promise((r) => setTimeout(r, 20));
+    if (textPieces !== seen) [seen, since] = [textPieces, Date.now()];
+    else if (Date.now() - since >= 200) break;
+  }
+  const stoppedAt = Date.now();
+  ac.abort();
+  const t = await text;
+  expect(t.stopReason).toBe('aborted');
+  const stopMs = Date.now() - stoppedAt;
+  const r = await image;
+  await new Promise((res) => setTimeout(res, BOUND_MS)); // a restart the watchdog decided would show by now
+  expect(crashes).toEqual([]);
+  expect(engine.pid).toBe(pid);
+  expect(stopMs).toBeLessThan(BOUND_MS);
+  // the image was encoded again after the stop, whole: the reply is the one it has alone
+  expect(r.tokens).toEqual(reference.tokens);
+  expect(r.timings.promptTokens).toBe(reference.timings.promptTokens);
 });
