@@ -24,6 +24,10 @@ namespace hearth {
 
 Napi::FunctionReference Context::constructor;
 
+// The largest sequence state saved between the steps of running generations (they pause meanwhile: at a
+// page cache's gigabyte a second or more, a fraction of a second)
+static constexpr size_t SAVE_BETWEEN_STEPS_BYTES = 256u << 20;
+
 // llama.cpp's abort callback: the running task's flag (set for a decode of one run), or dispose()
 static bool abortCallback(void * data) {
     progressHere(); // called per graph node on the CPU, by the decoding thread: progress for the watchdog
@@ -155,8 +159,8 @@ static void finishTask(Context::State & st, const std::shared_ptr<Task> & task) 
 }
 
 // The worker: generation tasks on free sequences run together (up to `parallel` of them), each step
-// one decode for all; any other task runs alone, in queue order: embeddings and reranking when no
-// generation runs, a session's save, restore or clearing of a sequence no generation uses between steps.
+// one decode for all; any other task runs alone, in queue order: when no generation runs, or between
+// two steps for a clearing or a small save of a sequence no generation uses.
 static void workerLoop(std::shared_ptr<Context::State> st) {
     std::vector<std::unique_ptr<GenRun>> runs;
     bool teamHeld = false; // this thread may lead an idle OpenMP team since its last step (openmp_team.h)
@@ -193,13 +197,18 @@ static void workerLoop(std::shared_ptr<Context::State> st) {
                     st->active.push_back(front);
                     st->queue.pop_front();
                 } else {
-                    // a session's save, restore or clearing of a sequence no generation uses runs between
-                    // steps (a thread's state saved while another thread's reply generates); embeddings
-                    // and reranking decode batches of their own: alone
-                    const bool side = front->kind == Task::SAVE || front->kind == Task::RESTORE || front->kind == Task::CLEAR;
-                    bool seq_busy = false;
-                    for (auto & r : runs) seq_busy = seq_busy || r->task->seq == front->seq;
-                    if (admitted.empty() && (runs.empty() || (side && !seq_busy))) {
+                    // a clearing of a sequence no generation uses, or a save of one whose state is small,
+                    // runs between steps (a thread's state saved while another thread's reply generates):
+                    // the replies pause while it runs, and a stop of one waits for it. A large save waits
+                    // for the replies to end, as a restore does (its cells would be taken from under the
+                    // replies' growth); embeddings and reranking decode batches of their own: alone
+                    bool side = false;
+                    if (!runs.empty() && admitted.empty() && (front->kind == Task::SAVE || front->kind == Task::CLEAR) && front->seq >= 0 && front->seq < st->n_seq) {
+                        bool seq_busy = false;
+                        for (auto & r : runs) seq_busy = seq_busy || r->task->seq == front->seq;
+                        side = !seq_busy && (front->kind == Task::CLEAR || llama_state_seq_get_size(st->ctx, front->seq) <= SAVE_BETWEEN_STEPS_BYTES);
+                    }
+                    if (admitted.empty() && (runs.empty() || side)) {
                         solo = front;
                         st->active.push_back(front);
                         st->queue.pop_front();
@@ -221,10 +230,9 @@ static void workerLoop(std::shared_ptr<Context::State> st) {
             st->lora_applied = key;
         };
         if (!admitted.empty() && runs.empty()) useSet(admitted.front()->lora_scales, admitted.front()->lora_key);
-        // embeddings and reranking compute under the load's set; a session's save, restore or clearing
-        // computes nothing (and may run between the steps of generations under another set)
-        const std::string default_set = st->adapters.keyOf(st->adapters.defaults());
-        if (solo && (solo->kind == Task::EMBED || solo->kind == Task::RERANK)) useSet(st->adapters.defaults(), default_set);
+        // a task alone runs under the load's set; a save or a clearing between the steps of generations
+        // under another set computes nothing and leaves it
+        if (solo && runs.empty()) useSet(st->adapters.defaults(), st->adapters.keyOf(st->adapters.defaults()));
         for (auto & task : admitted) {
             auto run = std::make_unique<GenRun>();
             run->task = task;
@@ -246,7 +254,7 @@ static void workerLoop(std::shared_ptr<Context::State> st) {
                     case Task::SAVE: runSave(*st, *task); break;
                     case Task::RESTORE:
                         runRestore(*st, *task);
-                        st->seq_lora[task->seq] = default_set; // a saved state is taken as computed under the load's set
+                        st->seq_lora[task->seq] = st->lora_applied; // the load's set (set above): a saved state is taken as computed under it
                         break;
                     case Task::CLEAR:
                         llama_memory_seq_rm(llama_get_memory(st->ctx), task->seq, -1, -1);

@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <memory>
@@ -43,8 +44,21 @@ static const char SESSION_MAGIC[8] = {'H', 'E', 'A', 'R', 'T', 'H', 'S', '2'};
 // what an earlier Hearth wrote (the state copied whole through llama_state_seq_get_data): refused as made elsewhere
 static const char SESSION_MAGIC_1[8] = {'H', 'E', 'A', 'R', 'T', 'H', 'S', '1'};
 // the most a piece of state is held in memory at once (a layer's keys for all of a long sequence's
-// cells can be hundreds of megabytes); progress is stamped between pieces
-static constexpr size_t IO_PIECE = 8u << 20;
+// cells can be hundreds of megabytes), in whole rows of the tensor; progress is stamped between pieces.
+// Test hook (HEARTH_TEST_HOOKS=1 only): HEARTH_TEST_IO_PIECE=<bytes>, a smaller piece.
+static size_t ioPiece() {
+    static const size_t piece = [] {
+        const char * on = std::getenv("HEARTH_TEST_HOOKS");
+        const char * v = std::getenv("HEARTH_TEST_IO_PIECE");
+        const long long n = on && std::string(on) == "1" && v ? std::atoll(v) : 0;
+        return n > 0 ? (size_t) n : (size_t) 8u << 20;
+    }();
+    return piece;
+}
+static size_t pieceOf(const ggml_tensor * t) {
+    const size_t row = t->nb[1], piece = ioPiece();
+    return row > 0 && row <= piece ? piece - piece % row : piece;
+}
 
 static std::string sessionHeader(const Context::State & st) {
     return st.model->fingerprint + "|k=" + ggml_type_name(st.type_k) + "|v=" + ggml_type_name(st.type_v) + "|llama=" + HEARTH_LLAMA_COMMIT;
@@ -188,8 +202,9 @@ public:
         put((const uint8_t *) src, size);
     }
     void write_tensor(ggml_tensor * tensor, size_t offset, size_t size) override {
+        const size_t piece = pieceOf(tensor);
         for (size_t done = 0; done < size;) {
-            const size_t n = std::min(IO_PIECE, size - done);
+            const size_t n = std::min(piece, size - done);
             buf_.resize(n);
             ggml_backend_tensor_get(tensor, buf_.data(), offset + done, n);
             put(buf_.data(), n);
@@ -222,8 +237,9 @@ public:
     }
     void read_tensor(ggml_tensor * tensor, size_t offset, size_t size) override {
         if (size > limit_ - read_) throw std::runtime_error("the state ends before its data");
+        const size_t piece = pieceOf(tensor);
         for (size_t done = 0; done < size;) {
-            const size_t n = std::min(IO_PIECE, size - done);
+            const size_t n = std::min(piece, size - done);
             buf_.resize(n);
             get(buf_.data(), n);
             ggml_backend_tensor_set(tensor, buf_.data(), offset + done, n);
@@ -331,7 +347,7 @@ void runRestore(Context::State & st, Task & t) {
     // the state read through once for its checksum, before llama.cpp sizes anything by it
     {
         Checksum have;
-        std::vector<uint8_t> buf((size_t) std::min<uint64_t>(IO_PIECE, ds));
+        std::vector<uint8_t> buf((size_t) std::min<uint64_t>(ioPiece(), ds));
         for (uint64_t at = 0; at < ds;) {
             progressHere();
             const size_t n = (size_t) std::min<uint64_t>(buf.size(), ds - at);
@@ -367,7 +383,7 @@ void runRestore(Context::State & st, Task & t) {
     const llama_model * model = st.model->model;
     const bool every_position = llama_model_n_swa(model) == 0 && !llama_model_is_recurrent(model) && !llama_model_is_hybrid(model);
     const llama_pos pos_min = llama_memory_seq_pos_min(mem, t.seq);
-    if (llama_memory_seq_pos_max(mem, t.seq) + 1 != (llama_pos) nt || (every_position && pos_min > 0)) {
+    if (llama_memory_seq_pos_max(mem, t.seq) + 1 != (llama_pos) nt || pos_min < 0 || (every_position && pos_min > 0)) {
         llama_memory_seq_rm(mem, t.seq, -1, -1);
         throw HearthError(codes::session_mismatch, t.path + ": the saved state does not match its " + std::to_string(nt) + " tokens");
     }

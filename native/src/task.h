@@ -121,7 +121,7 @@ struct Context::State {
     std::mutex mu;
     std::condition_variable cv;
     std::deque<std::shared_ptr<Task>> queue;
-    std::vector<std::shared_ptr<Task>> active; // running now (generations, and between their steps a session task)
+    std::vector<std::shared_ptr<Task>> active; // running now (generations, and between their steps a clearing or a small save)
     std::atomic<std::atomic<bool> *> abort_flag{nullptr};
     std::atomic<bool> closing{false}; // dispose(): llama.cpp's abort callback stops any decode
     // whether the work running now is to stop: its request aborted (abort_flag), or the context disposed

@@ -211,6 +211,32 @@ describe('generation', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  test('a state written and read in pieces (quantized and transposed caches, the test hook\'s 1,000-byte pieces) restores to the same continuation', async () => {
+    // the pieces are 8 MB; a tiny model's state is a few KB: the hook makes them small enough that each
+    // layer's keys take several (kept to whole rows of the tensor), flash attention on and off (the
+    // values transposed, written a cell's element at a time)
+    const pieces = makeEngine({ HEARTH_TEST_IO_PIECE: '1000' });
+    try {
+      for (const flashAttention of ['on', 'off'] as const) {
+        await pieces.load('q', TINY_SPM, { contextSize: 512, threads: 2, cacheTypeK: 'q8_0', cacheTypeV: flashAttention === 'on' ? 'q8_0' : 'f16', flashAttention });
+        const prompt = await pieces.tokenize('q', 'In a village by the mountains there lived an old man who');
+        const greedy = { temperature: 0, seed: 1 };
+        const whole = await pieces.complete('q', { prompt, maxTokens: 40, ignoreEos: true, sampling: greedy });
+        const part1 = await pieces.complete('q', { prompt, maxTokens: 20, ignoreEos: true, sampling: greedy });
+        const file = path.join(tempDir(), 'pieces.kv');
+        const saved = await pieces.saveSession('q', file);
+        await pieces.clearSequence('q');
+        expect((await pieces.restoreSession('q', file)).tokens).toBe(saved.tokens);
+        const part2 = await pieces.complete('q', { prompt: [...prompt, ...part1.tokens], maxTokens: 20, ignoreEos: true, sampling: greedy });
+        expect(part2.timings.cachedTokens).toBe(saved.tokens);
+        expect([...part1.tokens, ...part2.tokens]).toEqual(whole.tokens);
+        await pieces.unload('q');
+      }
+    } finally {
+      await pieces.close();
+    }
+  });
+
   test('a session file is read only when it is a regular file whose sizes add up; a save writes no link', async () => {
     const dir = tempDir();
     const prompt = await engine.tokenize(M, 'In a village by the mountains there lived');
