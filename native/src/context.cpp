@@ -206,7 +206,10 @@ static void workerLoop(std::shared_ptr<Context::State> st) {
                     if (!runs.empty() && admitted.empty() && (front->kind == Task::SAVE || front->kind == Task::CLEAR) && front->seq >= 0 && front->seq < st->n_seq) {
                         bool seq_busy = false;
                         for (auto & r : runs) seq_busy = seq_busy || r->task->seq == front->seq;
-                        side = !seq_busy && (front->kind == Task::CLEAR || llama_state_seq_get_size(st->ctx, front->seq) <= SAVE_BETWEEN_STEPS_BYTES);
+                        // the state's size asked once (the sequence does not change while the save waits
+                        // at the queue's front): it walks every cell
+                        if (!seq_busy && front->kind == Task::SAVE && front->saveBytes < 0) front->saveBytes = (int64_t) llama_state_seq_get_size(st->ctx, front->seq);
+                        side = !seq_busy && (front->kind == Task::CLEAR || front->saveBytes <= (int64_t) SAVE_BETWEEN_STEPS_BYTES);
                     }
                     if (admitted.empty() && (runs.empty() || side)) {
                         solo = front;

@@ -55,6 +55,7 @@ struct Task {
     std::vector<std::string> texts;     // EMBED: the texts; RERANK: the documents
     std::string query;                  // RERANK
     std::string path;
+    int64_t saveBytes = -1;             // SAVE waiting behind generations: its state's size, asked once (worker)
     std::atomic<bool> aborted{false};
     std::atomic<int> generated{0};      // tokens generated so far, read by abort()
     std::atomic<int> abortedAt{-1};     // `generated` when abort() was called on the running task

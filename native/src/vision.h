@@ -7,9 +7,8 @@
 // the same way. PromptMedia maps each image's first position to its mtmd chunk.
 #pragma once
 
-#include <functional>
-
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -103,9 +102,9 @@ size_t imageTokens(Vision & v, int64_t width, int64_t height);
 
 // Encodes the image and decodes its embeddings at position n_past of `seq` in `lctx`. Throws
 // HearthError (decode_failed, out_of_memory) when mtmd or llama.cpp fails, and (aborted) when
-// `aborted` answers true while the projector encodes (asked every few of its graph's nodes, where
-// the encode also stamps progress, and while it waits for another context's encode) or lctx's abort callback while the embeddings decode; the caller
-// drops what was decoded.
+// `aborted` answers true while the projector encodes (asked every few of its graph's nodes, where the
+// encode also stamps progress, and while it waits for another context's encode) or lctx's abort
+// callback does while the embeddings decode; the caller drops what was decoded.
 void evalImage(Vision & v, llama_context * lctx, const PromptImage & img, int n_past, int seq, int n_batch, const std::function<bool()> & aborted);
 
 } // namespace hearth
