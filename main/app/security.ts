@@ -80,6 +80,7 @@ export const DEV_ONLY_ENV = [
   'HEARTH_TEST_CRASH_BACKEND',
   'HEARTH_TEST_FAIL',
   'HEARTH_TEST_TASK_BOUNDS',
+  'HEARTH_TEST_IO_PIECE',
   'HEARTH_TEST_LOAD_GATE',
   'HEARTH_ENGINE_LOG_DIR',
   // main hands the engine host the remote devices that answered its probe (main/engine/rpc.ts): one
