@@ -1,5 +1,6 @@
 /** Reading llama.cpp's memory estimates: totals, whether they fit, and the words shown to the user. */
-import { contextSizeUsed, Estimate, FitResult, LoadParamsInput, MemoryBreakdown } from '../engine/protocol';
+import { contextSizeUsed, EngineError, Estimate, FitResult, LoadParamsInput, MemoryBreakdown } from '../engine/protocol';
+import { IpcError, IpcErrorCode } from '../ipc/contract';
 import { memoryNeed } from '../params';
 
 const GiB = 1024 ** 3;
@@ -146,6 +147,17 @@ export async function planLoad(
     reason: fit ? describeFit(fit, estimate, marginMiB, params.tensorSplit) : null,
     moe: fit && gpuDevices(estimate).length > 0 ? moeChoice(fit, estimate) : null,
     check: checkEstimate(estimate, marginMiB * 1024 * 1024),
+  };
+}
+
+/**
+ * For a planLoad's `.catch`: the engine refusing a file the settings name (an adapter that is none of
+ * this model's) is the user's to change, so it reaches them as `code` in the engine's words.
+ */
+export function refusedAs(code: IpcErrorCode): (e: unknown) => never {
+  return (e) => {
+    if (e instanceof EngineError && e.code === 'invalid_argument') throw new IpcError(code, e.message);
+    throw e;
   };
 }
 

@@ -19,7 +19,7 @@ import { REFERENCE_SOURCES } from '../ipc/models';
 import { headerFacts, headerPooling, type HeaderFacts } from './facts';
 import { Poolings } from './poolings';
 import type { Pooling } from '../params/docs';
-import { planLoad } from './fit';
+import { planLoad, refusedAs } from './fit';
 import { loadPaired, ProjectorPicker } from './projector-pick';
 import { splitParts, withoutSplitSuffix } from './split-name';
 import { ModelFolder, Truncation, WalkLimits } from './listing';
@@ -407,12 +407,8 @@ export class ModelLibrary {
     const params: LoadParamsInput = { parallel: this.deps.parallel?.() ?? 2, fitMarginMiB: guard.marginMiB, ...pick.params };
     const paired = pick.paired;
     if (guard.mode !== 'off') {
-      const plan = await planLoad(this.deps.engine, file, params, guard.marginMiB).catch((e: unknown) => {
-        // the engine refused a file the settings name (an adapter that is none of this model's): the
-        // load fails saying why, as it would without the guardrail
-        if (e instanceof EngineError && e.code === 'invalid_argument') throw new IpcError('load_failed', e.message);
-        throw e;
-      });
+      // a file the settings name that the engine refuses: the load fails saying why, as without the guardrail
+      const plan = await planLoad(this.deps.engine, file, params, guard.marginMiB).catch(refusedAs('load_failed'));
       if (!plan.check.fits && (guard.mode === 'strict' || !force)) {
         const what = plan.check.problems.join('; ');
         throw guard.mode === 'strict'

@@ -5,13 +5,13 @@
  */
 import { EngineClient } from '../engine/client';
 import type { Logger } from '../logging';
-import { EngineError, LoadParams, LoadParamsInput } from '../engine/protocol';
+import { LoadParams, LoadParamsInput } from '../engine/protocol';
 import { HardwareMonitor } from '../hardware';
 import { IpcError, LoadSettingsDTO, MemoryEstimateDTO, ModelSettingsView } from '../ipc/contract';
 import { defaultContextSize, LOAD_SETTING_DEFAULTS, LOAD_SETTING_FIELDS, memoryNeed, type MemoryUse, unsetBlankPaths } from '../params';
 import { Services } from '../services';
 import { Store } from '../store';
-import { planLoad } from './fit';
+import { planLoad, refusedAs } from './fit';
 import { projectorFileProblem } from './projector-pick';
 import { ModelLibrary } from './library';
 import { adaptersFor } from '../gguf/adapters';
@@ -87,11 +87,9 @@ export class ModelService {
         checkLoadSettings(settings);
         const margin = store.settings.get('fitMarginMiB');
         // the settings as the load takes them: its folder's projector too
-        const plan = await planLoad(this.deps.engine, file, await this.deps.library.withProjector(file, settings), margin).catch((e: unknown) => {
-          // the engine refused a file the settings name (an adapter that is no adapter of this model): the user's to change
-          if (e instanceof EngineError && e.code === 'invalid_argument') throw new IpcError('invalid_input', e.message);
-          throw e;
-        });
+        const plan = await planLoad(this.deps.engine, file, await this.deps.library.withProjector(file, settings), margin).catch(
+          refusedAs('invalid_input'),
+        );
         // a newer estimate (the slider moved again) makes this one stale: the renderer drops it
         if (seq !== this.estimateSeq) throw new IpcError('superseded', 'a newer estimate was asked for');
         const e = plan.estimate;
