@@ -209,11 +209,14 @@ static void decodeParts(Context::State & st, const std::vector<Part> & parts) {
 
 // The images that runs reading their prompt have reached: each one's embeddings decoded on its run's
 // sequence (an image at a time, alone: mtmd decodes it in batches of its own), when the cache has room
-// for it (else it waits, as a prompt chunk does). True when any image was decoded, or one's encode was
-// stopped for another run's stop (it is encoded again at the next step).
+// for it (else it waits, as a prompt chunk does). True when any image was decoded, or one was stopped
+// for another run's stop (it is read again at the next step).
 static bool stepImages(Context::State & st, std::vector<std::unique_ptr<GenRun>> & runs, const std::vector<bool> & busy) {
     bool any = false;
     llama_memory_t mem = llama_get_memory(st.ctx);
+    // what was decoded of an image can be taken off the sequence again, except in a recurrent state
+    const llama_model * model = st.model->model;
+    const bool tail_removable = !llama_model_is_recurrent(model) && !llama_model_is_hybrid(model);
     for (auto & up : runs) {
         GenRun & run = *up;
         if (!run.rc.media || !st.model->vision) continue;
@@ -225,28 +228,35 @@ static bool stepImages(Context::State & st, std::vector<std::unique_ptr<GenRun>>
             if (kvCellsFree(st) < n && kvMakeRoom(st, busy, n) < n) break;
             const int seq = run.task->seq;
             std::vector<llama_token> & cached = st.seq_tokens[seq];
-            st.abort_flag = &run.task->aborted;
-            // the encode stops for this run's stop or the context's disposal, and for another run's stop,
-            // which would otherwise wait for the whole encode (seconds on a CPU): that one ends after this
-            // step, and this run's image is encoded again at the next
+            // the image stops for this run's stop or the context's disposal, and for another run's stop,
+            // which would otherwise wait for the whole encode and decode (seconds on a CPU): that one ends
+            // after this step, and this run's image is read again at the next. The decode stops only where
+            // llama.cpp's abort callback is read (the CPU backend), and only where its part can be dropped
             bool preempted = false;
-            auto stop = [&] {
-                if (st.aborting()) return true;
+            bool preemptible = true;
+            const std::function<bool()> others = [&] {
+                if (!preemptible) return false;
                 for (auto & other : runs) {
                     if (other.get() != &run && !other->ended() && other->task->aborted) return preempted = true;
                 }
                 return false;
             };
+            st.abort_flag = &run.task->aborted;
+            st.also_stop = &others;
             try {
-                evalImage(*st.model->vision, st.ctx, it->second, (int) start, seq, st.n_batch, stop);
+                std::vector<float> embd = encodeImage(*st.model->vision, st.ctx, it->second, [&] { return st.aborting(); });
+                preemptible = tail_removable;
+                decodeImage(*st.model->vision, st.ctx, it->second, embd, (int) start, seq, st.n_batch);
             } catch (...) {
                 st.abort_flag = nullptr;
+                st.also_stop = nullptr;
                 const Failure f = currentFailure();
-                // stopped before anything was decoded, for another run: read again at the next step (true:
-                // this run waits for its image, not for room)
-                if (preempted && f.code == codes::aborted && !run.task->aborted && !st.closing) return true;
                 // what was decoded of the image goes (all of the sequence, where a tail cannot)
-                if (!llama_memory_seq_rm(mem, seq, (llama_pos) cached.size(), -1)) {
+                const bool dropped = llama_memory_seq_rm(mem, seq, (llama_pos) cached.size(), -1);
+                // stopped for another run: read again at the next step (true: this run waits for its
+                // image, not for room)
+                if (dropped && preempted && f.code == codes::aborted && !run.task->aborted && !st.closing) return true;
+                if (!dropped) {
                     llama_memory_seq_rm(mem, seq, -1, -1);
                     cached.clear();
                 }
@@ -254,6 +264,7 @@ static bool stepImages(Context::State & st, std::vector<std::unique_ptr<GenRun>>
                 break;
             }
             st.abort_flag = nullptr;
+            st.also_stop = nullptr;
             progressHere();
             cached.insert(cached.end(), run.prompt.begin() + start, run.prompt.begin() + start + n);
             run.promptDecoded(start + (size_t) n);

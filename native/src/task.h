@@ -8,6 +8,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -125,11 +126,17 @@ struct Context::State {
     std::vector<std::shared_ptr<Task>> active; // running now (generations, and between their steps a clearing or a small save)
     std::atomic<std::atomic<bool> *> abort_flag{nullptr};
     std::atomic<bool> closing{false}; // dispose(): llama.cpp's abort callback stops any decode
-    // whether the work running now is to stop: its request aborted (abort_flag), or the context disposed
+    // the work running now also stops when this answers true (an image's, for another run's stop):
+    // asked by the thread running the work, between graph nodes
+    std::atomic<const std::function<bool()> *> also_stop{nullptr};
+    // whether the work running now is to stop: its request aborted (abort_flag), the context disposed,
+    // or also_stop
     bool aborting() const {
         if (closing.load()) return true;
         std::atomic<bool> * f = abort_flag.load();
-        return f && f->load();
+        if (f && f->load()) return true;
+        const std::function<bool()> * also = also_stop.load();
+        return also && (*also)();
     }
     bool stopping = false;
     std::thread worker;

@@ -376,37 +376,38 @@ size_t imageTokens(Vision & v, int64_t width, int64_t height) {
     return n;
 }
 
-void evalImage(Vision & v, llama_context * lctx, const PromptImage & img, int n_past, int seq, int n_batch, const std::function<bool()> & aborted) {
-    std::vector<float> embd;
+std::vector<float> encodeImage(Vision & v, llama_context * lctx, const PromptImage & img, const std::function<bool()> & aborted) {
     const size_t n_embd = (size_t) llama_model_n_embd_inp(llama_get_model(lctx));
-    {
-        // the projector's encoder is the model's, shared by its contexts: another context's encode is waited
-        // for (watched on its own thread: this one is excused), stoppably
-        std::unique_lock<std::timed_mutex> lock(v.mu, std::defer_lock);
-        while (!lock.try_lock_for(std::chrono::milliseconds(50))) {
-            if (Activity * a = Activity::current()) a->excuse();
-            if (aborted()) throw HearthError(codes::aborted, "the request was aborted while another context encoded an image");
-        }
-        if (aborted()) throw HearthError(codes::aborted, "the request was aborted before its image was encoded");
-        AllocationWatch allocation;
-        EncodeWatch watch{aborted};
-        int32_t rc;
-        {
-            struct Watching {
-                explicit Watching(EncodeWatch * w) { t_encode = w; }
-                ~Watching() { t_encode = nullptr; } // when mtmd throws too
-            } watching(&watch);
-            rc = mtmd_encode_chunk(v.ctx, img.chunk.get());
-        }
-        if (watch.stopped) throw HearthError(codes::aborted, "the request was aborted while its image was encoded");
-        if (rc != 0) {
-            throw HearthError(decodeFailure(-2, allocation.failed()) == codes::out_of_memory ? codes::out_of_memory : codes::decode_failed,
-                              "the projector could not encode an image");
-        }
-        const float * out = mtmd_get_output_embd(v.ctx);
-        embd.assign(out, out + n_embd * img.n_tokens);
+    // the projector's encoder is the model's, shared by its contexts: another context's encode is waited
+    // for (watched on its own thread: this one is excused), stoppably
+    std::unique_lock<std::timed_mutex> lock(v.mu, std::defer_lock);
+    while (!lock.try_lock_for(std::chrono::milliseconds(50))) {
+        if (Activity * a = Activity::current()) a->excuse();
+        if (aborted()) throw HearthError(codes::aborted, "the request was aborted while another context encoded an image");
     }
+    if (aborted()) throw HearthError(codes::aborted, "the request was aborted before its image was encoded");
+    AllocationWatch allocation;
+    EncodeWatch watch{aborted};
+    int32_t rc;
+    {
+        struct Watching {
+            explicit Watching(EncodeWatch * w) { t_encode = w; }
+            ~Watching() { t_encode = nullptr; } // when mtmd throws too
+        } watching(&watch);
+        rc = mtmd_encode_chunk(v.ctx, img.chunk.get());
+    }
+    if (watch.stopped) throw HearthError(codes::aborted, "the request was aborted while its image was encoded");
+    if (rc != 0) {
+        throw HearthError(decodeFailure(-2, allocation.failed()) == codes::out_of_memory ? codes::out_of_memory : codes::decode_failed,
+                          "the projector could not encode an image");
+    }
+    const float * out = mtmd_get_output_embd(v.ctx);
+    std::vector<float> embd(out, out + n_embd * img.n_tokens);
     progressHere();
+    return embd;
+}
+
+void decodeImage(Vision & v, llama_context * lctx, const PromptImage & img, std::vector<float> & embd, int n_past, int seq, int n_batch) {
     // a projector whose image attends both ways (Gemma 3's and its kind) needs the whole image in one
     // micro-batch: llama.cpp asserts on a non-causal batch larger than n_ubatch
     if (mtmd_decode_use_non_causal(v.ctx, img.chunk.get()) && img.n_tokens > (size_t) llama_n_ubatch(lctx)) {
@@ -417,6 +418,7 @@ void evalImage(Vision & v, llama_context * lctx, const PromptImage & img, int n_
     AllocationWatch allocation;
     const int32_t rc = mtmd_helper_decode_image_chunk(v.ctx, lctx, img.chunk.get(), embd.data(), n_past, seq, n_batch, &new_n_past, nullptr, nullptr);
     progressHere();
+    if (rc == 2) throw HearthError(codes::aborted, "the decode of an image's embeddings was aborted");
     if (rc != 0) throw HearthError(decodeFailure(rc, allocation.failed()), "llama_decode failed for an image's embeddings (code " + std::to_string(rc) + ")");
 }
 

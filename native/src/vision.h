@@ -100,11 +100,16 @@ std::vector<llama_token> tokenizeWithImages(Vision & v, const std::string & prom
 // width or height under 1 or more than MAX_IMAGE_PIXELS pixels, or a size the projector refuses.
 size_t imageTokens(Vision & v, int64_t width, int64_t height);
 
-// Encodes the image and decodes its embeddings at position n_past of `seq` in `lctx`. Throws
-// HearthError (decode_failed, out_of_memory) when mtmd or llama.cpp fails, and (aborted) when
-// `aborted` answers true while the projector encodes (asked every few of its graph's nodes, where the
-// encode also stamps progress, and while it waits for another context's encode) or lctx's abort
-// callback does while the embeddings decode; the caller drops what was decoded.
-void evalImage(Vision & v, llama_context * lctx, const PromptImage & img, int n_past, int seq, int n_batch, const std::function<bool()> & aborted);
+// Encodes the image with the projector: its embeddings, n_embd_inp floats per image token. Throws
+// HearthError (decode_failed, out_of_memory) when mtmd fails, and (aborted) when `aborted` answers true
+// while the projector encodes (asked every few of its graph's nodes, where the encode also stamps
+// progress) or while it waits for another context's encode.
+std::vector<float> encodeImage(Vision & v, llama_context * lctx, const PromptImage & img, const std::function<bool()> & aborted);
+
+// Decodes an encoded image's embeddings at position n_past of `seq` in `lctx`, in batches of n_batch.
+// Throws HearthError (aborted) when lctx's abort callback stopped a decode (what was decoded stays in
+// the cache: the caller drops it), (decode_failed, out_of_memory) when llama.cpp fails, and
+// (invalid_argument) for a two-way image larger than the micro-batch.
+void decodeImage(Vision & v, llama_context * lctx, const PromptImage & img, std::vector<float> & embd, int n_past, int seq, int n_batch);
 
 } // namespace hearth

@@ -5,16 +5,18 @@
  * some 500 graph nodes), and watchdog bounds shorter than that encode (the HEARTH_TEST_TASK_BOUNDS hook):
  * an encode that stamped nothing would be taken for a stall, and one that ran on after a stop (its own
  * request's, or another's on the same context, which would wait for it) for a host that does not stop;
- * either restarts the host, which these tests see as a new pid.
+ * either restarts the host, which these tests see as a new pid. The last test does the same for the
+ * decode of an image's embeddings, long on a larger model.
  */
+import fs from 'fs';
 import path from 'path';
 import { EngineClient } from '../../main/engine/client';
 import type { ChatMessage } from '../../main/engine/protocol';
-import { TEST_MODEL_HPARAMS } from '../../scripts/make-test-model';
+import { TEST_MODEL_HPARAMS, writeTestModel } from '../../scripts/make-test-model';
 import { projectorImageTokens, writeTestProjector, type TestProjectorOptions } from '../../scripts/make-test-projector';
 import { hostStats, makeEngine, tempDir } from '../helpers/engine';
 import { testPng } from '../helpers/images';
-import { TINY_BPE } from '../helpers/models';
+import { TEST_MODELS_DIR, TINY_BPE } from '../helpers/models';
 
 const BOUND_MS = 600;
 const M = 'vision';
@@ -106,19 +108,22 @@ test('a stop while the image is encoded stops the encode: the host is not restar
   expect(engine.pid).toBe(pid);
 });
 
-test("a stop of another request on the context while an image is encoded ends that request within the bound; the image's request then gets its whole reply", async () => {
-  await engine.clearSequence(M, 0);
-  const reference = await engine.chat(M, { messages: withImage(3), maxTokens: 4, ignoreEos: true, sampling: greedy, seq: 0 });
-  await engine.clearSequence(M, 0);
-  const pid = engine.pid;
-  // sequence 1 generates text; then the image's request comes beside it on sequence 0
+/**
+ * On `model` (sequences 0 and 1 free): a text reply runs on sequence 1; an image's request comes beside
+ * it on sequence 0, and once the text has stalled for a fifth of a second (the worker is reading the
+ * image) the text is stopped. What the stop took, and the image's reply with the one it has alone.
+ */
+async function stopBesideImage(e: EngineClient, model: string, seed: number) {
+  const messages = withImage(seed);
+  await e.clearSequence(model, 0);
+  const reference = await e.chat(model, { messages, maxTokens: 4, ignoreEos: true, sampling: greedy, seq: 0 });
+  await e.clearSequence(model, 0);
   const ac = new AbortController();
   let textPieces = 0;
-  const text = engine.chat(M, { messages: [{ role: 'user', content: 'on and on' }], maxTokens: 4000, ignoreEos: true, sampling: greedy, seq: 1 }, { signal: ac.signal, onPiece: () => textPieces++ });
+  const text = e.chat(model, { messages: [{ role: 'user', content: 'on and on' }], maxTokens: 1000, ignoreEos: true, sampling: greedy, seq: 1 }, { signal: ac.signal, onPiece: () => textPieces++ });
   while (textPieces === 0) await new Promise((r) => setTimeout(r, 10));
-  const image = engine.chat(M, { messages: withImage(3), maxTokens: 4, ignoreEos: true, sampling: greedy, seq: 0 });
+  const image = e.chat(model, { messages, maxTokens: 4, ignoreEos: true, sampling: greedy, seq: 0 });
   image.catch(() => undefined); // awaited below; a host restarted meanwhile must fail the test, not end jest
-  // once the text has stalled for a fifth of a second (the worker is encoding), stop the text
   for (let seen = textPieces, since = Date.now(); ; ) {
     await new Promise((r) => setTimeout(r, 20));
     if (textPieces !== seen) [seen, since] = [textPieces, Date.now()];
@@ -127,14 +132,54 @@ test("a stop of another request on the context while an image is encoded ends th
   const stoppedAt = Date.now();
   ac.abort();
   const t = await text;
-  expect(t.stopReason).toBe('aborted');
   const stopMs = Date.now() - stoppedAt;
   const r = await image;
   await new Promise((res) => setTimeout(res, BOUND_MS)); // a restart the watchdog decided would show by now
+  return { stopReason: t.stopReason, stopMs, r, reference };
+}
+
+test("a stop of another request on the context while an image is encoded ends that request within the bound; the image's request then gets its whole reply", async () => {
+  const pid = engine.pid;
+  const { stopReason, stopMs, r, reference } = await stopBesideImage(engine, M, 3);
+  expect(stopReason).toBe('aborted');
   expect(crashes).toEqual([]);
   expect(engine.pid).toBe(pid);
   expect(stopMs).toBeLessThan(BOUND_MS);
   // the image was encoded again after the stop, whole: the reply is the one it has alone
   expect(r.tokens).toEqual(reference.tokens);
   expect(r.timings.promptTokens).toBe(reference.timings.promptTokens);
+});
+
+describe("an image's embeddings decoded into a larger model", () => {
+  // the bench-size model (768 wide, 12 layers, ~134M parameters) and a projector with no transformer
+  // blocks over a 320-pixel image: a quick encode, and 1,600 image tokens whose decode takes seconds
+  // on this CPU, several times the bounds
+  let big: EngineClient;
+  let bigCrashes: string[] = [];
+  beforeAll(async () => {
+    const file = path.join(TEST_MODELS_DIR, 'bench.gguf');
+    if (!fs.existsSync(file)) await writeTestModel({ out: file, size: 'bench', vocab: 'llama-spm', seed: 1 });
+    const mmproj = path.join(tempDir(), 'wide-mmproj.gguf');
+    await writeTestProjector({ out: mmproj, projectionDim: TEST_MODEL_HPARAMS.bench.embeddingLength, imageSize: 320, patchSize: 8, embeddingLength: 64, hiddenLength: 256 });
+    big = makeEngine({ HEARTH_TEST_TASK_BOUNDS: JSON.stringify({ stallMs: BOUND_MS, stopMs: BOUND_MS }) });
+    big.onCrash = (how) => bigCrashes.push(how);
+    await big.load(M, file, { contextSize: 4096, parallel: 2, gpuLayers: 0, threads: 2, mmproj });
+  }, 120_000);
+  afterAll(async () => {
+    await big.close();
+  });
+
+  test("a stop of another request while they decode ends that request within the bound (the decode stops; the image is read again), and the image's reply is the one it has alone", async () => {
+    bigCrashes = [];
+    const pid = big.pid;
+    const { stopReason, stopMs, r, reference } = await stopBesideImage(big, M, 4);
+    expect(stopReason).toBe('aborted');
+    // the decode alone ran past the bound (else this shows nothing): the image's prompt took longer
+    expect(reference.timings.promptMs).toBeGreaterThan(2 * BOUND_MS);
+    expect(bigCrashes).toEqual([]);
+    expect(big.pid).toBe(pid);
+    expect(stopMs).toBeLessThan(BOUND_MS);
+    expect(r.tokens).toEqual(reference.tokens);
+    expect(r.timings.promptTokens).toBe(reference.timings.promptTokens);
+  }, 60_000);
 });
