@@ -30,6 +30,7 @@
 #endif
 
 #include "activity.h"
+#include "kv_space.h"
 #include "task.h"
 #include "util.h"
 
@@ -314,7 +315,19 @@ void runSave(Context::State & st, Task & t) {
     t.sessionTokens = (int) toks.size();
 }
 
-void runRestore(Context::State & st, Task & t) {
+int64_t sessionFileTokens(const std::string & path, uint64_t & size) {
+    std::string why;
+    File f = openRegular(path, size, why);
+    if (!f) return -1;
+    char magic[8];
+    uint32_t hl = 0, nt = 0;
+    if (std::fread(magic, 1, 8, f.get()) != 8 || std::memcmp(magic, SESSION_MAGIC, 8) != 0) return -1;
+    if (std::fread(&hl, 4, 1, f.get()) != 1 || hl > 65536 || !seekTo(f.get(), 8 + 4 + (uint64_t) hl)) return -1;
+    if (std::fread(&nt, 4, 1, f.get()) != 1) return -1;
+    return nt;
+}
+
+bool runRestore(Context::State & st, Task & t, bool side) {
     uint64_t file_size = 0;
     std::string why;
     File f = openRegular(t.path, file_size, why);
@@ -364,6 +377,9 @@ void runRestore(Context::State & st, Task & t) {
     llama_synchronize(st.ctx);
     llama_memory_seq_rm(mem, t.seq, -1, -1);
     st.seq_tokens[t.seq].clear();
+    // alone, every other sequence is idle: their cached cells make room for it as for a decode (beside
+    // running generations, the room was there before it started: worker.cpp restoreBeside)
+    if (!side) kvMakeRoom(st, std::vector<bool>((size_t) st.n_seq, false), (int) nt);
     StateReader r(f.get(), ds);
     std::string rejected;
     try {
@@ -374,6 +390,7 @@ void runRestore(Context::State & st, Task & t) {
     }
     if (!rejected.empty()) {
         llama_memory_seq_rm(mem, t.seq, -1, -1);
+        if (side) return false;
         throw HearthError(codes::session_mismatch, t.path + ": llama.cpp rejected the saved state for this context (" + rejected + ")");
     }
     // the token list must describe the restored cells (one per position up to the last), or the next
@@ -389,6 +406,7 @@ void runRestore(Context::State & st, Task & t) {
     }
     st.seq_tokens[t.seq] = std::move(toks);
     t.sessionTokens = (int) nt;
+    return true;
 }
 
 } // namespace hearth

@@ -57,6 +57,8 @@ struct Task {
     std::string query;                  // RERANK
     std::string path;
     int64_t saveBytes = -1;             // SAVE waiting behind generations: its state's size, asked once (worker)
+    int64_t restoreCells = -2;          // RESTORE waiting behind generations: the tokens its file states (-1: none), read once (worker)
+    bool restoreAlone = false;          // RESTORE: llama.cpp refused it between generations' steps: tried again alone
     std::atomic<bool> aborted{false};
     std::atomic<int> generated{0};      // tokens generated so far, read by abort()
     std::atomic<int> abortedAt{-1};     // `generated` when abort() was called on the running task

@@ -12,6 +12,7 @@
 #include "embed.h"
 #include "session.h"
 #include "generation.h"
+#include "kv_space.h"
 #include "limits.h"
 #include "memory.h"
 #include "vision.h"
@@ -22,9 +23,26 @@
 
 namespace hearth {
 
-// The largest sequence state saved between the steps of running generations (they pause meanwhile: at a
-// page cache's gigabyte a second or more, a fraction of a second)
-static constexpr size_t SAVE_BETWEEN_STEPS_BYTES = 256u << 20;
+// The largest sequence state saved or restored between the steps of running generations (they pause
+// meanwhile: at a page cache's gigabyte a second or more, a fraction of a second)
+static constexpr size_t SIDE_STATE_BYTES = 256u << 20;
+
+// Whether a restore may run between the steps of running generations: its file is small, and the cache
+// keeps room beside the cells it will hold (those the sequence holds now are freed for it) for a
+// micro-batch more. The cache is then as if the thread had stayed cached: the replies' growth drops an
+// idle sequence's cells (this one's too, before its turn runs) as it drops any. The file's header is
+// read once (under the queue's lock: a few bytes).
+static bool restoreBeside(Context::State & st, Task & t) {
+    if (t.restoreAlone) return false;
+    if (t.restoreCells == -2) {
+        uint64_t size = 0;
+        const int64_t nt = sessionFileTokens(t.path, size);
+        t.restoreCells = nt >= 0 && size <= SIDE_STATE_BYTES ? nt : -1;
+    }
+    if (t.restoreCells < 0) return false;
+    const int64_t room = (int64_t) kvCellsFree(st) + (int64_t) st.seq_tokens[t.seq].size();
+    return room >= t.restoreCells + (int64_t) llama_n_ubatch(st.ctx);
+}
 
 // ---- what the worker publishes ----------------------------------------------------------------------
 
@@ -189,19 +207,24 @@ void workerLoop(std::shared_ptr<Context::State> st) {
                     st->active.push_back(front);
                     st->queue.pop_front();
                 } else {
-                    // a clearing of a sequence no generation uses, or a save of one whose state is small,
-                    // runs between steps (a thread's state saved while another thread's reply generates):
-                    // the replies pause while it runs, and a stop of one waits for it. A large save waits
-                    // for the replies to end, as a restore does (its cells would be taken from under the
-                    // replies' growth); embeddings and reranking decode batches of their own: alone
+                    // a clearing of a sequence no generation uses, or a save or a restore of one whose
+                    // state is small, runs between steps (a thread's state saved, or restored, while
+                    // another thread's reply generates): the replies pause while it runs, and a stop of one
+                    // waits for it. A large save or restore, or one without room beside the replies (see
+                    // restoreBeside), waits for them to end; embeddings and reranking decode batches of
+                    // their own: alone
                     bool side = false;
-                    if (!runs.empty() && admitted.empty() && (front->kind == Task::SAVE || front->kind == Task::CLEAR) && front->seq >= 0 && front->seq < st->n_seq) {
+                    const bool sideKind = front->kind == Task::SAVE || front->kind == Task::CLEAR || front->kind == Task::RESTORE;
+                    if (!runs.empty() && admitted.empty() && sideKind && front->seq >= 0 && front->seq < st->n_seq) {
                         bool seq_busy = false;
                         for (auto & r : runs) seq_busy = seq_busy || r->task->seq == front->seq;
                         // the state's size asked once (the sequence does not change while the save waits
                         // at the queue's front): it walks every cell
                         if (!seq_busy && front->kind == Task::SAVE && front->saveBytes < 0) front->saveBytes = (int64_t) llama_state_seq_get_size(st->ctx, front->seq);
-                        side = !seq_busy && (front->kind == Task::CLEAR || front->saveBytes <= (int64_t) SAVE_BETWEEN_STEPS_BYTES);
+                        if (seq_busy) side = false;
+                        else if (front->kind == Task::CLEAR) side = true;
+                        else if (front->kind == Task::SAVE) side = front->saveBytes <= (int64_t) SIDE_STATE_BYTES;
+                        else side = restoreBeside(*st, *front);
                     }
                     if (admitted.empty() && (runs.empty() || side)) {
                         solo = front;
@@ -241,6 +264,7 @@ void workerLoop(std::shared_ptr<Context::State> st) {
         if (solo) {
             auto task = solo;
             st->abort_flag = &task->aborted;
+            bool again = false; // a restore beside generations that llama.cpp refused: queued again, to run alone
             recordErrors(*task, [&] {
                 if (task->aborted) throw HearthError(codes::aborted, "the request was aborted before it ran");
                 switch (task->kind) {
@@ -248,8 +272,9 @@ void workerLoop(std::shared_ptr<Context::State> st) {
                     case Task::RERANK: runRerank(*st, *task); break;
                     case Task::SAVE: runSave(*st, *task); break;
                     case Task::RESTORE:
-                        runRestore(*st, *task);
-                        st->seq_lora[task->seq] = st->lora_applied; // the load's set (set above): a saved state is taken as computed under it
+                        again = !runRestore(*st, *task, !runs.empty());
+                        // a saved state is taken as computed under the load's set
+                        if (!again) st->seq_lora[task->seq] = st->adapters.keyOf(st->adapters.defaults());
                         break;
                     case Task::CLEAR:
                         llama_memory_seq_rm(llama_get_memory(st->ctx), task->seq, -1, -1);
@@ -259,6 +284,17 @@ void workerLoop(std::shared_ptr<Context::State> st) {
                 }
             });
             st->abort_flag = nullptr;
+            if (again) {
+                std::lock_guard<std::mutex> lock(st->mu);
+                // back at the queue's front, unless stopped meanwhile (then it settles as stopped)
+                if (!st->stopping && !task->aborted) {
+                    task->restoreAlone = true;
+                    st->active.erase(std::remove(st->active.begin(), st->active.end(), task), st->active.end());
+                    st->queue.push_front(task);
+                    continue;
+                }
+                task->error = Failure{codes::aborted, "the request was aborted"};
+            }
             finishTask(*st, task);
             continue;
         }

@@ -240,7 +240,7 @@ test("a turn run on another thread's sequence (every sequence was generating) is
   expect(s3.metrics!.cachedTokens).toBeGreaterThan(s2.metrics!.promptTokens);
 });
 
-test("a thread's turn that evicts an idle thread does not wait for another thread's reply to end (the save runs between its steps)", async () => {
+test("a thread's turn that evicts an idle thread, or restores its own state, does not wait for another thread's reply to end (the save and the restore run between its steps)", async () => {
   const a = open({ liveThreads: 2 });
   await a.call('models.load', { path: a.modelPath });
   // short turns: the long reply below fits beside them in the model's 2,048 tokens
@@ -268,9 +268,15 @@ test("a thread's turn that evicts an idle thread does not wait for another threa
   expect(c.seq).toBe(sessions.seqOf(C.id));
   expect(fs.statSync(kvFile(a, A.id)).size).toBeGreaterThan(0);
   sessions.release(C.id);
+  // A's turn comes back while B's reply still goes on: C's sequence (idle) is given to it, and A's state
+  // saved a moment ago is restored into it
+  const a1 = await sessions.acquire(A.id);
+  expect(bDone).toBe(false);
+  expect(a1.restored).toBeGreaterThanOrEqual(first.metrics!.promptTokens);
+  sessions.release(A.id);
   expect((await reply).tokens).toHaveLength(1200);
   sessions.release(B.id);
-  // and A's next turn restores what was saved mid-reply
+  // and A's next turn finds it cached
   const a2 = await send(a, A.id, 'and then?');
   expect(a2.metrics!.cachedTokens).toBeGreaterThanOrEqual(first.metrics!.promptTokens);
 });

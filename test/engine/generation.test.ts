@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { EngineClient } from '../../main/engine/client';
 import { errorOf, makeEngine, tempDir } from '../helpers/engine';
 import { TINY_BPE, TINY_EMBED, TINY_SPM } from '../helpers/models';
+import { agreeingSession, sessionChecksum, sessionLayout } from '../helpers/sessions';
 
 let engine: EngineClient;
 const M = 'spm';
@@ -254,12 +255,12 @@ describe('generation', () => {
     // HEARTHS2, the header (its length first), the tokens (their count first), the state's length and
     // checksum, the state (what llama.cpp's memory module writes of the sequence)
     expect(buf.subarray(0, 8).toString('latin1')).toBe('HEARTHS2');
-    const headerBytes = buf.readUInt32LE(8);
+    const layout = sessionLayout(buf);
+    const { headerBytes, tokensAt, lengthAt, stateAt } = layout;
     expect(buf.subarray(12, 12 + headerBytes).toString('utf8')).toMatch(/\|k=f16\|v=f16\|llama=[0-9a-f]+$/);
-    const tokensAt = 12 + headerBytes;
     expect(buf.readUInt32LE(tokensAt)).toBe(saved.tokens);
-    const lengthAt = tokensAt + 4 + 4 * saved.tokens;
-    const stateAt = lengthAt + 16;
+    expect(lengthAt).toBe(tokensAt + 4 + 4 * saved.tokens);
+    expect(stateAt).toBe(lengthAt + 16);
     expect(Number(buf.readBigUInt64LE(lengthAt))).toBe(buf.length - stateAt);
     expect(buf.readBigUInt64LE(lengthAt + 8)).toBe(sessionChecksum(buf.subarray(stateAt)));
     const variant = (name: string, edit: (b: Buffer) => Buffer): string => {
@@ -267,12 +268,7 @@ describe('generation', () => {
       fs.writeFileSync(f, edit(Buffer.from(buf)));
       return f;
     };
-    /** the state's length and checksum made to agree with an edited state */
-    const agreeing = (b: Buffer): Buffer => {
-      b.writeBigUInt64LE(BigInt(b.length - stateAt), lengthAt);
-      b.writeBigUInt64LE(sessionChecksum(b.subarray(stateAt)), lengthAt + 8);
-      return b;
-    };
+    const agreeing = (b: Buffer): Buffer => agreeingSession(b, layout);
     const refusal = async (f: string) => errorOf(engine.restoreSession(M, f));
     // a token count past 2^31 (negative as an int), more than the file holds, or none
     const huge = variant('huge', (b) => (b.writeUInt32LE(0xc0000000, tokensAt), b));
@@ -413,21 +409,3 @@ describe('parallel slots', () => {
     expect(together.b.slice(0, 20)).toEqual(queued.b.slice(0, 20));
   });
 });
-
-/**
- * native/src/session.cpp's checksum of a session's state, as the file format states it (four lanes of a
- * 64-bit multiply-rotate mix over 8-byte words, the bytes past the last 32 one at a time, then the length).
- */
-function sessionChecksum(b: Buffer): bigint {
-  const M64 = (1n << 64n) - 1n;
-  const mix = (h: bigint, w: bigint): bigint => {
-    h ^= (w * 0x9e3779b97f4a7c15n) & M64;
-    h = ((h << 31n) | (h >> 33n)) & M64;
-    return (h * 0xc2b2ae3d27d4eb4fn) & M64;
-  };
-  const lanes = [1n, 2n, 3n, 4n];
-  let i = 0;
-  for (; i + 32 <= b.length; i += 32) for (let l = 0; l < 4; l++) lanes[l] = mix(lanes[l], b.readBigUInt64LE(i + 8 * l));
-  for (; i < b.length; i++) lanes[i % 4] = mix(lanes[i % 4], BigInt(b[i]));
-  return mix(mix(mix(mix(BigInt(b.length), lanes[0]), lanes[1]), lanes[2]), lanes[3]);
-}

@@ -1,13 +1,16 @@
 /**
- * A save of a small state and a clearing, of a sequence no generation uses, run between the steps of
- * running generations (a thread's state saved while another thread's reply generates), not after them;
- * a restore, and anything on a sequence a generation uses, waits for the generations. Real host, real
- * addon, the tiny model.
+ * A save or a restore of a small state, and a clearing, of a sequence no generation uses run between the
+ * steps of running generations (a thread's state saved, or restored, while another thread's reply
+ * generates), not after them; a restore without room beside the replies, one llama.cpp refuses there,
+ * and anything on a sequence a generation uses wait for the generations. Real host, real addon, the
+ * tiny model.
  */
+import fs from 'fs';
 import path from 'path';
 import { EngineClient } from '../../main/engine/client';
-import { makeEngine, tempDir } from '../helpers/engine';
+import { errorOf, makeEngine, tempDir } from '../helpers/engine';
 import { TINY_SPM } from '../helpers/models';
+import { agreeingSession, sessionLayout } from '../helpers/sessions';
 
 let engine: EngineClient;
 const greedy = { temperature: 0 };
@@ -17,36 +20,86 @@ const LONG = { prompt: 'A long story about the sea', maxTokens: 3000, ignoreEos:
 beforeAll(async () => {
   engine = makeEngine();
   await engine.load('m', TINY_SPM, { contextSize: 8192, parallel: 3, threads: 2 });
+  // a small cache, where a reply and a restored conversation do not both fit
+  await engine.load('small', TINY_SPM, { contextSize: 1024, parallel: 2, threads: 2 });
 });
 
 afterAll(async () => {
   await engine.close();
 });
 
-test("a save and a clearing of an idle sequence finish while another sequence generates, and change nothing of its reply; a restore waits for it", async () => {
+/** A reply generating on `seq` of `model` (its first piece arrived), and whether it has ended. */
+async function generating(model: string, seq: number, req: { prompt: string; maxTokens: number }) {
+  let pieces = 0;
+  const state = { done: false };
+  const reply = engine.complete(model, { ...req, ignoreEos: true, sampling: greedy, seq }, { onPiece: () => pieces++ }).finally(() => (state.done = true));
+  while (pieces === 0) await new Promise((r) => setTimeout(r, 5));
+  return { reply, state };
+}
+
+test('a save, a clearing and a restore of an idle sequence finish while another sequence generates, and change nothing of its reply', async () => {
   const alone = await engine.complete('m', { ...LONG, seq: 1 });
   await engine.clearSequence('m', 1);
   // sequence 2 holds a conversation to save
   await engine.complete('m', { prompt: 'Another thread', maxTokens: 8, ignoreEos: true, sampling: greedy, seq: 2 });
   const file = path.join(tempDir(), 'seq2.kv');
-  let pieces = 0;
-  let done = false;
-  const long = engine.complete('m', { ...LONG, seq: 1 }, { onPiece: () => pieces++ }).finally(() => (done = true));
-  while (pieces === 0) await new Promise((r) => setTimeout(r, 5));
+  const long = await generating('m', 1, LONG);
   const saved = await engine.saveSession('m', file, 2);
   await engine.clearSequence('m', 2);
-  const sideDone = done;
-  // a restore takes cells the running reply may still need: it waits for the reply
   const restored = await engine.restoreSession('m', file, 2);
-  const restoreDone = done;
-  const reply = await long;
-  expect(sideDone).toBe(false); // the save and the clearing answered before the generation ended
-  expect(restoreDone).toBe(true);
+  const sideDone = long.state.done;
+  const reply = await long.reply;
+  expect(sideDone).toBe(false); // all three answered before the generation ended
   expect(restored.tokens).toBe(saved.tokens);
   expect(reply.tokens).toEqual(alone.tokens);
   // the restored sequence is the conversation it was: its next turn reuses it
   const next = await engine.complete('m', { prompt: 'Another thread', maxTokens: 1, sampling: greedy, seq: 2 });
   expect(next.timings.cachedTokens).toBeGreaterThan(0);
+});
+
+test('a restore llama.cpp refuses beside a running reply is tried again alone, after the reply: refused then, the file kept, the reply unchanged', async () => {
+  await engine.clearSequence('m', 1);
+  const alone = await engine.complete('m', { ...LONG, seq: 1 });
+  await engine.clearSequence('m', 1);
+  await engine.complete('m', { prompt: 'Another thread', maxTokens: 8, ignoreEos: true, sampling: greedy, seq: 2 });
+  const dir = tempDir();
+  const good = path.join(dir, 'good.kv');
+  await engine.saveSession('m', good, 2);
+  // its stream count made one llama.cpp refuses, the file's length and checksum agreeing
+  const buf = fs.readFileSync(good);
+  const layout = sessionLayout(buf);
+  const bad = path.join(dir, 'bad.kv');
+  fs.writeFileSync(bad, agreeingSession((buf.writeUInt32LE(7, layout.stateAt), buf), layout));
+  const long = await generating('m', 1, LONG);
+  const refused = await errorOf(engine.restoreSession('m', bad, 2));
+  const refusedDone = long.state.done;
+  const reply = await long.reply;
+  expect(refused.code).toBe('session_mismatch');
+  expect(refused.message).toMatch(/llama.cpp rejected the saved state/);
+  expect(refusedDone).toBe(true);
+  expect(reply.tokens).toEqual(alone.tokens);
+  expect(fs.existsSync(bad)).toBe(true); // the engine deletes no file: the app decides
+});
+
+test('a restore without room beside a running reply waits for it, then takes its room from the idle cells it left', async () => {
+  // sequence 1: a conversation of ~600 tokens, saved and cleared
+  const words = Array.from({ length: 160 }, (_, i) => `w${i}`).join(' ');
+  const conversation = await engine.complete('small', { prompt: words, maxTokens: 1, sampling: greedy, seq: 1 });
+  const file = path.join(tempDir(), 'small1.kv');
+  const saved = await engine.saveSession('small', file, 1);
+  expect(saved.tokens).toBe(conversation.timings.promptTokens);
+  await engine.clearSequence('small', 1);
+  // sequence 0 generates: the cache's 1,024 cells cannot hold its reply, the conversation and a
+  // micro-batch more, so the restore waits for the reply; the reply's cells (idle then) make its room
+  const long = await generating('small', 0, { prompt: 'A long story about the sea', maxTokens: 900 });
+  const restored = await engine.restoreSession('small', file, 1);
+  const restoreDone = long.state.done;
+  const reply = await long.reply;
+  expect(reply.timings.generatedTokens).toBe(900);
+  expect(restoreDone).toBe(true);
+  expect(restored.tokens).toBe(saved.tokens);
+  const next = await engine.complete('small', { prompt: words, maxTokens: 1, sampling: greedy, seq: 1 });
+  expect(next.timings.cachedTokens).toBe(saved.tokens - 1);
 });
 
 test('a save of the sequence a generation uses waits for that generation', async () => {
