@@ -83,6 +83,8 @@ export const DEV_ONLY_ENV = [
   'HEARTH_TEST_IO_PIECE',
   'HEARTH_TEST_LOAD_GATE',
   'HEARTH_ENGINE_LOG_DIR',
+  // main hands each engine host a folder of its own for render marks (main/engine/render-marks.ts)
+  'HEARTH_RENDER_MARKS',
   // main hands the engine host the remote devices that answered its probe (main/engine/rpc.ts): one
   // from outside would reach the host unprobed, and ggml-rpc ends the process on one that does not answer
   'HEARTH_RPC_SERVERS',

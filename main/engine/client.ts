@@ -8,9 +8,10 @@
  * counts from the call on: while the host starts, while the model reloads, while queued and while
  * generating. A model whose native work hung (the host's task watchdog gave up on it) is forgotten,
  * not loaded again by itself, and the file of a chat template that ran past its deadline is refused
- * at once until it changes, so nothing loads it into a restart loop.
+ * at once until it changes, so nothing loads it into a restart loop. Crashes count too (crash-tally.ts):
+ * a load that crashed two hosts is refused, and so is a file whose own chat template crashed two hosts
+ * while rendering a chat (render-marks.ts), its models then forgotten as a hung one's are.
  */
-import { promises as fsp } from 'fs';
 import path from 'path';
 import { untilAborted } from '../abort';
 import { BackendChoice, BackendPin } from './backends';
@@ -23,6 +24,7 @@ import { HostSupervisor, SupervisorOptions } from './supervisor';
 import type { RpcProbe } from './rpc';
 import type { ImageSize } from '../params';
 import { TEMPLATE_TIMEOUT } from './watchdog';
+import { CrashTally, fileIdentity } from './crash-tally';
 
 export { defaultHostScript, nodeSpawner, STDERR_TAIL_CHARS } from './channel';
 export type { HostProcess, HostSpawner, RequestOptions } from './channel';
@@ -38,16 +40,6 @@ interface ModelSpec {
 }
 
 const specKey = (s: ModelSpec | undefined): string => JSON.stringify(s ?? null);
-
-/** A file as it is now: a replaced or edited file is another one. */
-async function fileIdentity(file: string): Promise<string | undefined> {
-  try {
-    const st = await fsp.stat(file, { bigint: true });
-    return [st.dev, st.ino, st.size, st.mtimeNs, st.ctimeNs].join(':');
-  } catch {
-    return undefined;
-  }
-}
 
 /** A load in flight in one host, shared by everyone who asked for that model with those parameters. */
 interface LoadJob {
@@ -70,17 +62,16 @@ export class EngineClient {
   private readonly logger: Logger;
   /** model files whose chat template ran past its deadline, as they were then, with the error to answer */
   private readonly hostileTemplates = new Map<string, { identity: Promise<string | undefined>; error: EngineError }>();
-  /**
-   * Loads that ended with the host crashing, by file and parameters (specKey): the file's identity, the
-   * hosts that died (one crash counts once, however many callers shared the load), and the refusal once
-   * there were two
-   */
-  private readonly crashedLoads = new Map<string, { identity: Promise<string | undefined>; hosts: Set<HostChannel>; error?: EngineError }>();
+  /** loads that ended with the host crashing, by file and parameters (specKey) */
+  private readonly crashedLoads = new CrashTally();
+  /** model files whose own chat template was rendering a chat when a host crashed, by resolved path */
+  private readonly crashedRenders = new CrashTally();
   private readonly lostListeners = new Set<(modelId: string, error: EngineError) => void>();
 
   constructor(opts: EngineClientOptions = {}) {
     this.sup = new HostSupervisor(opts);
     this.sup.onHung = (msg) => this.lost(msg);
+    this.sup.onRenderCrash = (files, host) => this.renderCrashed(files, host);
     this.logger = opts.logger ?? silentLogger;
   }
 
@@ -102,8 +93,13 @@ export class EngineClient {
         this.hostileTemplates.set(key, { identity: fileIdentity(key), error });
       }
     }
-    for (const modelId of msg.modelIds) {
-      this.logger.warn(`engine: ${modelId} was dropped: ${msg.message}`);
+    this.forget(msg.modelIds, error);
+  }
+
+  /** Models dropped (their native work hung, or their template crashed): not loaded again by themselves. */
+  private forget(modelIds: string[], error: EngineError): void {
+    for (const modelId of modelIds) {
+      this.logger.warn(`engine: ${modelId} was dropped: ${error.message}`);
       this.specs.delete(modelId);
       this.liveIn.delete(modelId);
       this.loads.delete(modelId);
@@ -114,6 +110,26 @@ export class EngineClient {
           this.logger.error(`engine: a model-lost listener failed: ${(e as Error).message}`);
         }
       }
+    }
+  }
+
+  /**
+   * A host died while these files' own chat templates rendered a chat. llama.cpp's Jinja engine has no
+   * depth limit: a template whose macros recurse without end on some chats overflows the stack. After
+   * two hosts died so, the file's own template is not run again while the file is unchanged: its
+   * models (those without a Chat template setting) are dropped, and their loads and previews refused.
+   */
+  private renderCrashed(files: string[], host: HostChannel): void {
+    for (const file of files) {
+      const key = path.resolve(file);
+      const refuse = () =>
+        new EngineError(
+          'engine_crashed',
+          `the engine crashed twice while rendering a chat with the chat template of "${path.basename(file)}" (a template that recurses without end on some chats), so Hearth will not run that template again: set a Chat template of your own in the model's load settings, or pick another model`,
+        );
+      if (!this.crashedRenders.note(key, key, host, refuse)) continue;
+      const dropped = [...this.specs].filter(([, s]) => path.resolve(s.path) === key && !s.params.chatTemplate?.trim()).map(([id]) => id);
+      this.forget(dropped, refuse());
     }
   }
 
@@ -185,7 +201,8 @@ export class EngineClient {
   async load(modelId: string, file: string, params: LoadParamsInput = {}, onProgress?: (p: number) => void, signal?: AbortSignal): Promise<LoadedModel> {
     const spec: ModelSpec = { path: file, params };
     const key = specKey(spec);
-    const refused = (await this.refusal(file)) ?? (await this.crashRefusal(key, file));
+    const own = !params.chatTemplate?.trim(); // the file's own template renders its chats
+    const refused = (await this.refusal(file)) ?? (await this.crashedLoads.refusal(key)) ?? (own ? await this.crashedRenders.refusal(path.resolve(file)) : undefined);
     if (refused) throw refused;
     if (specKey(this.specs.get(modelId)) !== key) this.liveIn.delete(modelId);
     this.specs.set(modelId, spec);
@@ -193,7 +210,7 @@ export class EngineClient {
     try {
       ch = await this.sup.start(signal);
       const r = await this.loadShared(ch, modelId, spec, onProgress, signal);
-      this.crashedLoads.delete(key);
+      this.crashedLoads.clear(key);
       // unloaded (or loaded with other parameters) while this load ran
       if (specKey(this.specs.get(modelId)) !== key) throw abortedError();
       return r;
@@ -210,30 +227,19 @@ export class EngineClient {
    * A load of `file` with these parameters (`key`) ended with host `ch` crashing. llama.cpp can crash on
    * a file or a setting (a chat template whose macros recurse without end overflows the stack while the
    * load runs it): after crashes of two hosts loading the same unchanged file so, that load is refused at
-   * once (crashRefusal), instead of crashing the engine and every model in it each time. A load that
-   * succeeds clears the count; other settings are another load.
+   * once. A load that succeeds clears the count; other settings are another load.
    */
   private loadCrashed(key: string, file: string, ch: HostChannel, e: EngineError): void {
-    const abs = path.resolve(file);
-    const known = this.crashedLoads.get(key);
-    const entry = known ?? { identity: fileIdentity(abs), hosts: new Set<HostChannel>() };
-    entry.hosts.add(ch);
-    this.crashedLoads.set(key, entry);
-    if (entry.hosts.size >= 2 && !entry.error) {
-      entry.error = new EngineError(
-        'engine_crashed',
-        `the engine crashed twice loading "${path.basename(file)}" with these settings (${e.message}), so Hearth will not load it so again: change its load settings (chat template, projector, GPU layers) or pick another model`,
-      );
-    }
-  }
-
-  /** The refusal of a load (`key`) that crashed the engine twice, while its file is unchanged. */
-  private async crashRefusal(key: string, file: string): Promise<EngineError | undefined> {
-    const known = this.crashedLoads.get(key);
-    if (!known?.error) return undefined;
-    if ((await known.identity) === (await fileIdentity(path.resolve(file)))) return known.error;
-    if (this.crashedLoads.get(key) === known) this.crashedLoads.delete(key);
-    return undefined;
+    this.crashedLoads.note(
+      key,
+      path.resolve(file),
+      ch,
+      () =>
+        new EngineError(
+          'engine_crashed',
+          `the engine crashed twice loading "${path.basename(file)}" with these settings (${e.message}), so Hearth will not load it so again: change its load settings (chat template, projector, GPU layers) or pick another model`,
+        ),
+    );
   }
 
   private loadShared(ch: HostChannel, modelId: string, spec: ModelSpec, onProgress: ((p: number) => void) | undefined, signal: AbortSignal | undefined): Promise<LoadedModel> {
@@ -385,7 +391,7 @@ export class EngineClient {
   async previewTemplate(file: string, template: string | undefined, request: ChatRequest): Promise<ResultOf<'previewTemplate'>> {
     // the file's own template, known to hang: not run again
     if (!template) {
-      const refused = await this.refusal(file);
+      const refused = (await this.refusal(file)) ?? (await this.crashedRenders.refusal(path.resolve(file)));
       if (refused) throw refused;
     }
     return this.request('previewTemplate', { path: file, request, ...(template ? { template } : {}) });

@@ -15,6 +15,7 @@ import { untilAborted } from '../abort';
 import { HostChannel, HostSpawner, STDERR_TAIL_CHARS, defaultHostScript, nodeSpawner } from './channel';
 import { abortedError, EngineError, HungMessage } from './protocol';
 import { probeAll, RPC_SERVERS_ENV, rpcLostLine, RpcProbe } from './rpc';
+import { collectMarks, makeMarksDir, RENDER_MARKS_ENV } from './render-marks';
 
 /** libuv threads of an engine host (UV_THREADPOOL_SIZE), unless the environment sets it. */
 export const HOST_THREADPOOL_SIZE = 16;
@@ -79,6 +80,11 @@ export class HostSupervisor {
   onCrash?: (reason: string) => void;
   /** fires when a host's task watchdog gave up on native work (before the host is killed and restarted) */
   onHung?: (msg: HungMessage) => void;
+  /**
+   * fires when a host died while the chat templates of these model files (their own) rendered a chat
+   * (render-marks.ts), before its pending requests fail; `host` is the host that died
+   */
+  onRenderCrash?: (files: string[], host: HostChannel) => void;
 
   constructor(private readonly opts: SupervisorOptions = {}) {
     this.hostScript = opts.hostScript ?? defaultHostScript();
@@ -206,11 +212,18 @@ export class HostSupervisor {
     const rpc = this.opts.rpcServers ? { [RPC_SERVERS_ENV]: (this.rpc ?? []).filter((r) => r.ok).map((r) => r.endpoint).join(',') } : {};
     this.rpcFresh = false;
     const logDir = this.opts.logDir ? { [ENGINE_LOG_DIR_ENV]: this.opts.logDir } : {};
+    let marksDir: string | undefined;
+    try {
+      marksDir = makeMarksDir();
+    } catch (e) {
+      this.logger.warn(`engine: no folder for render marks (a crash while rendering a chat template is then not told apart): ${(e as Error).message}`);
+    }
+    const marks = marksDir ? { [RENDER_MARKS_ENV]: marksDir } : {};
     // libuv's pool runs loads, context creation, estimates and frees: an estimate waiting for llama.cpp's
     // fitting to get its turn (native/src/llama_gate.h) holds a thread, so the host gets more than the 4
     // of the default (a value already in process.env or opts.env is kept: both are spread after it)
     const pool = { UV_THREADPOOL_SIZE: String(HOST_THREADPOOL_SIZE) };
-    const proc = this.spawner(this.hostScript, { ...pool, ...process.env, ...this.opts.env, ...backends, ...rpc, ...logDir });
+    const proc = this.spawner(this.hostScript, { ...pool, ...process.env, ...this.opts.env, ...backends, ...rpc, ...logDir, ...marks });
     let stderrTail = '';
     proc.onStderr?.((chunk) => {
       stderrTail = (stderrTail + chunk).slice(-STDERR_TAIL_CHARS);
@@ -259,7 +272,21 @@ export class HostSupervisor {
       const wasCurrent = this.channel === ch;
       // a remote device that went away ends the host (ggml-rpc aborts): its abort callback named the endpoint
       const lost = rpcLostLine(stderrTail);
-      this.detach(ch, new EngineError('engine_crashed', lost ? `the engine host stopped (${how}): ${lost}; the engine restarts with the devices that still answer` : `the engine host stopped (${how})`));
+      // a host that died mid-render (not one killed: stopped, closed, or hung, which the watchdog judged)
+      const marked = marksDir ? collectMarks(marksDir) : [];
+      const rendering = this.closed || stopping.has(ch) || hung.has(ch) ? [] : marked;
+      if (rendering.length) {
+        try {
+          this.onRenderCrash?.(rendering, ch);
+        } catch (e) {
+          this.logger.error(`engine: ${(e as Error).message}`);
+        }
+      }
+      const during = rendering.length ? ` while rendering a chat with the chat template of ${rendering.map((f) => `"${path.basename(f)}"`).join(', ')}` : '';
+      this.detach(
+        ch,
+        new EngineError('engine_crashed', lost ? `the engine host stopped (${how}): ${lost}; the engine restarts with the devices that still answer` : `the engine host stopped (${how})${during}`),
+      );
       settle.reject(ch.failed!);
       if (this.closed || stopping.has(ch)) return;
       this.afterCrash = true;

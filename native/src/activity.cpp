@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
+#include <fstream>
 #include <mutex>
 #include <vector>
 
@@ -66,7 +68,37 @@ void progressHere() {
     for (Activity * a = t_current; a; a = a->parent()) a->progress();
 }
 
-TemplateScope::TemplateScope(const std::string & model, bool given) : act_(t_current), prev_(0) {
+// The folder for render marks (HEARTH_RENDER_MARKS), or none: read once
+static const std::filesystem::path * marksDir() {
+    static const std::filesystem::path * dir = []() -> const std::filesystem::path * {
+#ifdef _WIN32
+        const wchar_t * v = _wgetenv(L"HEARTH_RENDER_MARKS");
+#else
+        const char * v = std::getenv("HEARTH_RENDER_MARKS");
+#endif
+        return v && *v ? new std::filesystem::path(v) : nullptr;
+    }();
+    return dir;
+}
+
+// A render mark naming `model` (UTF-8, as the host was given it), or none when it could not be written
+static std::optional<std::filesystem::path> writeMark(const std::string & model) {
+    const std::filesystem::path * dir = marksDir();
+    if (!dir) return std::nullopt;
+    static std::atomic<uint64_t> next{0};
+    std::filesystem::path p = *dir / ("render-" + std::to_string(next.fetch_add(1)));
+    std::ofstream out(p, std::ios::binary | std::ios::trunc);
+    out.write(model.data(), (std::streamsize) model.size());
+    out.close();
+    if (!out) {
+        std::error_code ec;
+        std::filesystem::remove(p, ec);
+        return std::nullopt;
+    }
+    return p;
+}
+
+TemplateScope::TemplateScope(const std::string & model, bool given, bool marked) : act_(t_current), prev_(0) {
     if (!act_) {
         own_.emplace("render", model);
         act_ = &*own_;
@@ -76,9 +108,14 @@ TemplateScope::TemplateScope(const std::string & model, bool given) : act_(t_cur
         act_->template_given_.store(given, std::memory_order_relaxed);
         act_->template_since_.store(nowMs(), std::memory_order_relaxed);
     }
+    if (marked && !given) mark_ = writeMark(model);
 }
 
 TemplateScope::~TemplateScope() {
+    if (mark_) {
+        std::error_code ec;
+        std::filesystem::remove(*mark_, ec);
+    }
     act_->template_since_.store(prev_, std::memory_order_relaxed);
     // a render that ended is progress
     if (prev_ == 0) act_->progress();

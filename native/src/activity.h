@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <filesystem>
 #include <optional>
 #include <string>
 
@@ -52,10 +53,15 @@ private:
 
 // While it lives, the calling thread renders a chat template of `model`: its activity reports for how
 // long, and whether it is the user's (`given`) or the file's own (a thread that runs no activity gets
-// one of its own, kind "render").
+// one of its own, kind "render"). The file's own template rendering a chat (`marked`) also leaves a
+// render mark while it runs: a file naming `model` in the folder HEARTH_RENDER_MARKS names (the
+// supervisor gives each host one, main/engine/render-marks.ts). A template whose macros recurse without
+// end on some chats overflows the stack and ends the process; the mark it leaves tells the client
+// which file's template that was. A load's check of the template is not marked: a crash there is the
+// load's, which the client counts by itself.
 class TemplateScope {
 public:
-    TemplateScope(const std::string & model, bool given);
+    TemplateScope(const std::string & model, bool given, bool marked = true);
     ~TemplateScope();
     TemplateScope(const TemplateScope &) = delete;
     TemplateScope & operator=(const TemplateScope &) = delete;
@@ -64,6 +70,7 @@ private:
     std::optional<Activity> own_;
     Activity * act_;
     int64_t prev_;
+    std::optional<std::filesystem::path> mark_;
 };
 
 // Stamps progress on the calling thread's activity (none: nothing happens). Cheap: one clock read and

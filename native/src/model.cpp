@@ -234,8 +234,9 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
             // a model loaded without weights (metadata only) never renders a chat: its template is not run
             if (!mparams.vocab_only && !mparams.no_alloc) {
                 // common_chat_templates_init runs the template to learn what it supports; a template that
-                // never ends keeps this thread here, and the host's watchdog restarts the host
-                TemplateScope rendering(display, !chat_template.empty());
+                // never ends keeps this thread here, and the host's watchdog restarts the host (no render
+                // mark: a crash here is the load's)
+                TemplateScope rendering(display, !chat_template.empty(), false);
                 try {
                     h->templates = initTemplates(m, chat_template);
                 } catch (const std::exception & e) {

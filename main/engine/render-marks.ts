@@ -1,0 +1,49 @@
+/**
+ * Render marks: how the client learns that an engine host died while a model file's own chat template
+ * rendered a chat. Each host gets a folder of its own (RENDER_MARKS_ENV); while the file's own template
+ * renders, the addon keeps a file there naming the model (native/src/activity.h `TemplateScope`), and
+ * removes it when the render ends. A template whose macros recurse without end on some chats
+ * overflows the stack and ends the process mid-render, so its mark stays, and the supervisor reads it
+ * when the host has exited.
+ */
+import fs from 'fs';
+import os from 'os';
+import path from 'path';
+
+export const RENDER_MARKS_ENV = 'HEARTH_RENDER_MARKS';
+
+/** a mark holds a model's path: anything longer is no mark of the addon's */
+const MAX_MARK_BYTES = 64 * 1024;
+
+/** A fresh folder for one host's marks. */
+export function makeMarksDir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-render-'));
+}
+
+/**
+ * The model files whose own template was rendering when the host that used `dir` ended (each once, in
+ * the order read), and the folder removed. Never throws: what cannot be read is no mark.
+ */
+export function collectMarks(dir: string): string[] {
+  const files = new Set<string>();
+  try {
+    for (const name of fs.readdirSync(dir)) {
+      try {
+        const p = path.join(dir, name);
+        const st = fs.lstatSync(p);
+        if (!st.isFile() || st.size === 0 || st.size > MAX_MARK_BYTES) continue;
+        files.add(fs.readFileSync(p, 'utf8'));
+      } catch {
+        // gone, or unreadable: not a mark
+      }
+    }
+  } catch {
+    // no folder: no marks
+  }
+  try {
+    fs.rmSync(dir, { recursive: true, force: true });
+  } catch {
+    // left in the temporary folder
+  }
+  return [...files];
+}
