@@ -81,6 +81,7 @@ export const DEV_ONLY_ENV = [
   'HEARTH_TEST_FAIL',
   'HEARTH_TEST_TASK_BOUNDS',
   'HEARTH_TEST_IO_PIECE',
+  'HEARTH_TEST_IO_DELAY_MS',
   'HEARTH_TEST_LOAD_GATE',
   'HEARTH_ENGINE_LOG_DIR',
   // main hands each engine host a folder of its own for render marks (main/engine/render-marks.ts)

@@ -71,7 +71,7 @@ export class EngineClient {
   constructor(opts: EngineClientOptions = {}) {
     this.sup = new HostSupervisor(opts);
     this.sup.onHung = (msg) => this.lost(msg);
-    this.sup.onRenderCrash = (files, host) => this.renderCrashed(files, host);
+    this.sup.onRenderCrash = (file, host) => this.renderCrashed(file, host);
     this.logger = opts.logger ?? silentLogger;
   }
 
@@ -114,23 +114,22 @@ export class EngineClient {
   }
 
   /**
-   * A host died while these files' own chat templates rendered a chat. llama.cpp's Jinja engine has no
-   * depth limit: a template whose macros recurse without end on some chats overflows the stack. After
-   * two hosts died so, the file's own template is not run again while the file is unchanged: its
-   * models (those without a Chat template setting) are dropped, and their loads and previews refused.
+   * A host's stack overflowed while this file's own chat template rendered a chat. llama.cpp's Jinja
+   * engine has no depth limit: a template whose macros recurse without end on some chats overflows the
+   * stack. After two hosts died so, the file's own template is not run again while the file is
+   * unchanged: its models (those without a Chat template setting) are dropped, and their loads and
+   * previews refused.
    */
-  private renderCrashed(files: string[], host: HostChannel): void {
-    for (const file of files) {
-      const key = path.resolve(file);
-      const refuse = () =>
-        new EngineError(
-          'engine_crashed',
-          `the engine crashed twice while rendering a chat with the chat template of "${path.basename(file)}" (a template that recurses without end on some chats), so Hearth will not run that template again: set a Chat template of your own in the model's load settings, or pick another model`,
-        );
-      if (!this.crashedRenders.note(key, key, host, refuse)) continue;
-      const dropped = [...this.specs].filter(([, s]) => path.resolve(s.path) === key && !s.params.chatTemplate?.trim()).map(([id]) => id);
-      this.forget(dropped, refuse());
-    }
+  private renderCrashed(file: string, host: HostChannel): void {
+    const key = path.resolve(file);
+    const refuse = () =>
+      new EngineError(
+        'engine_crashed',
+        `the engine crashed twice while rendering a chat with the chat template of "${path.basename(file)}" (a template that recurses without end on some chats), so Hearth will not run that template again: set a Chat template of your own in the model's load settings, or pick another model`,
+      );
+    if (!this.crashedRenders.note(key, key, host.pid ?? -1, refuse)) return;
+    const dropped = [...this.specs].filter(([, s]) => path.resolve(s.path) === key && !s.params.chatTemplate?.trim()).map(([id]) => id);
+    this.forget(dropped, refuse());
   }
 
   /** The error a load of `file` gets at once: its chat template ran past its deadline and the file is unchanged. */
@@ -233,7 +232,7 @@ export class EngineClient {
     this.crashedLoads.note(
       key,
       path.resolve(file),
-      ch,
+      ch.pid ?? -1,
       () =>
         new EngineError(
           'engine_crashed',

@@ -23,7 +23,8 @@ export const CRASHES_REFUSED = 2;
 interface Entry {
   file: string;
   identity: Promise<string | undefined>;
-  hosts: Set<object>;
+  /** the hosts' pids */
+  hosts: Set<number>;
   error?: EngineError;
 }
 
@@ -31,11 +32,11 @@ export class CrashTally {
   private readonly entries = new Map<string, Entry>();
 
   /**
-   * `host` crashed on `key` (whose file is `file`, as it is now). True when this made CRASHES_REFUSED
-   * hosts: from then on `refusal(key)` is the error `refuse` makes.
+   * The host with pid `host` crashed on `key` (whose file is `file`, as it is now). True when this made
+   * CRASHES_REFUSED hosts: from then on `refusal(key)` is the error `refuse` makes.
    */
-  note(key: string, file: string, host: object, refuse: () => EngineError): boolean {
-    const entry = this.entries.get(key) ?? { file, identity: fileIdentity(file), hosts: new Set<object>() };
+  note(key: string, file: string, host: number, refuse: () => EngineError): boolean {
+    const entry = this.entries.get(key) ?? { file, identity: fileIdentity(file), hosts: new Set<number>() };
     entry.hosts.add(host);
     this.entries.set(key, entry);
     if (entry.hosts.size < CRASHES_REFUSED || entry.error) return false;

@@ -15,7 +15,7 @@ import { untilAborted } from '../abort';
 import { HostChannel, HostSpawner, STDERR_TAIL_CHARS, defaultHostScript, nodeSpawner } from './channel';
 import { abortedError, EngineError, HungMessage } from './protocol';
 import { probeAll, RPC_SERVERS_ENV, rpcLostLine, RpcProbe } from './rpc';
-import { collectMarks, makeMarksDir, RENDER_MARKS_ENV } from './render-marks';
+import { collectMarks, makeMarksDir, RENDER_MARKS_ENV, renderCrashFile } from './render-marks';
 
 /** libuv threads of an engine host (UV_THREADPOOL_SIZE), unless the environment sets it. */
 export const HOST_THREADPOOL_SIZE = 16;
@@ -81,10 +81,10 @@ export class HostSupervisor {
   /** fires when a host's task watchdog gave up on native work (before the host is killed and restarted) */
   onHung?: (msg: HungMessage) => void;
   /**
-   * fires when a host died while the chat templates of these model files (their own) rendered a chat
-   * (render-marks.ts), before its pending requests fail; `host` is the host that died
+   * fires when a host died of a stack overflow while the chat template of this model file (its own)
+   * rendered a chat (render-marks.ts), before its pending requests fail; `host` is the host that died
    */
-  onRenderCrash?: (files: string[], host: HostChannel) => void;
+  onRenderCrash?: (file: string, host: HostChannel) => void;
 
   constructor(private readonly opts: SupervisorOptions = {}) {
     this.hostScript = opts.hostScript ?? defaultHostScript();
@@ -223,7 +223,13 @@ export class HostSupervisor {
     // fitting to get its turn (native/src/llama_gate.h) holds a thread, so the host gets more than the 4
     // of the default (a value already in process.env or opts.env is kept: both are spread after it)
     const pool = { UV_THREADPOOL_SIZE: String(HOST_THREADPOOL_SIZE) };
-    const proc = this.spawner(this.hostScript, { ...pool, ...process.env, ...this.opts.env, ...backends, ...rpc, ...logDir, ...marks });
+    let proc: ReturnType<HostSpawner>;
+    try {
+      proc = this.spawner(this.hostScript, { ...pool, ...process.env, ...this.opts.env, ...backends, ...rpc, ...logDir, ...marks });
+    } catch (e) {
+      if (marksDir) collectMarks(marksDir);
+      throw e;
+    }
     let stderrTail = '';
     proc.onStderr?.((chunk) => {
       stderrTail = (stderrTail + chunk).slice(-STDERR_TAIL_CHARS);
@@ -272,17 +278,18 @@ export class HostSupervisor {
       const wasCurrent = this.channel === ch;
       // a remote device that went away ends the host (ggml-rpc aborts): its abort callback named the endpoint
       const lost = rpcLostLine(stderrTail);
-      // a host that died mid-render (not one killed: stopped, closed, or hung, which the watchdog judged)
+      // a host whose stack overflowed mid-render (not one killed: stopped, closed, or hung, which the
+      // watchdog judged; not one that lost a remote device)
       const marked = marksDir ? collectMarks(marksDir) : [];
-      const rendering = this.closed || stopping.has(ch) || hung.has(ch) ? [] : marked;
-      if (rendering.length) {
+      const rendering = this.closed || stopping.has(ch) || hung.has(ch) || lost ? undefined : renderCrashFile(marked, { code, signal });
+      if (rendering) {
         try {
           this.onRenderCrash?.(rendering, ch);
         } catch (e) {
           this.logger.error(`engine: ${(e as Error).message}`);
         }
       }
-      const during = rendering.length ? ` while rendering a chat with the chat template of ${rendering.map((f) => `"${path.basename(f)}"`).join(', ')}` : '';
+      const during = rendering ? ` while rendering a chat with the chat template of "${path.basename(rendering)}"` : '';
       this.detach(
         ch,
         new EngineError('engine_crashed', lost ? `the engine host stopped (${how}): ${lost}; the engine restarts with the devices that still answer` : `the engine host stopped (${how})${during}`),

@@ -207,6 +207,10 @@ static void decodeParts(Context::State & st, const std::vector<Part> & parts) {
     }
 }
 
+// How often one image's decode gives way to other runs' stops: after that, a stop waits for it, so that
+// stops asked again and again cannot keep an image from ever being read
+static constexpr int IMAGE_PREEMPTIONS = 3;
+
 // The images that runs reading their prompt have reached: each one's embeddings decoded on its run's
 // sequence (an image at a time, alone: mtmd decodes it in batches of its own), when the cache has room
 // for it (else it waits, as a prompt chunk does). True when any image was decoded, or one was stopped
@@ -214,9 +218,10 @@ static void decodeParts(Context::State & st, const std::vector<Part> & parts) {
 static bool stepImages(Context::State & st, std::vector<std::unique_ptr<GenRun>> & runs, const std::vector<bool> & busy) {
     bool any = false;
     llama_memory_t mem = llama_get_memory(st.ctx);
-    // what was decoded of an image can be taken off the sequence again, except in a recurrent state
     const llama_model * model = st.model->model;
+    // what was decoded of an image can be taken off the sequence again, except in a recurrent state
     const bool tail_removable = !llama_model_is_recurrent(model) && !llama_model_is_hybrid(model);
+    const int n_swa = llama_model_n_swa(model);
     for (auto & up : runs) {
         GenRun & run = *up;
         if (!run.rc.media || !st.model->vision) continue;
@@ -230,10 +235,14 @@ static bool stepImages(Context::State & st, std::vector<std::unique_ptr<GenRun>>
             std::vector<llama_token> & cached = st.seq_tokens[seq];
             // the image stops for this run's stop or the context's disposal, and for another run's stop,
             // which would otherwise wait for the whole encode and decode (seconds on a CPU): that one ends
-            // after this step, and this run's image is read again at the next. The decode stops only where
-            // llama.cpp's abort callback is read (the CPU backend), and only where its part can be dropped
+            // after this step, and this run's image is read again at the next (its encode kept). The
+            // decode stops only where llama.cpp's abort callback is read (the CPU backend), and only where
+            // its part can be dropped leaving the cache as it was: not in a recurrent state, nor on a
+            // sliding window when the image spans micro-batches (a later one may take cells of the window
+            // an earlier one's positions need)
+            const bool decode_preemptible = tail_removable && (n_swa == 0 || n <= (int) llama_n_ubatch(st.ctx));
             bool preempted = false;
-            bool preemptible = true;
+            bool preemptible = run.image_preemptions < IMAGE_PREEMPTIONS;
             const std::function<bool()> others = [&] {
                 if (!preemptible) return false;
                 for (auto & other : runs) {
@@ -244,9 +253,12 @@ static bool stepImages(Context::State & st, std::vector<std::unique_ptr<GenRun>>
             st.abort_flag = &run.task->aborted;
             st.also_stop = &others;
             try {
-                std::vector<float> embd = encodeImage(*st.model->vision, st.ctx, it->second, [&] { return st.aborting(); });
-                preemptible = tail_removable;
-                decodeImage(*st.model->vision, st.ctx, it->second, embd, (int) start, seq, st.n_batch);
+                if (run.encoded_at != start) {
+                    run.encoded = encodeImage(*st.model->vision, st.ctx, it->second, [&] { return st.aborting(); });
+                    run.encoded_at = start;
+                }
+                preemptible = preemptible && decode_preemptible;
+                decodeImage(*st.model->vision, st.ctx, it->second, run.encoded, (int) start, seq, st.n_batch);
             } catch (...) {
                 st.abort_flag = nullptr;
                 st.also_stop = nullptr;
@@ -255,7 +267,10 @@ static bool stepImages(Context::State & st, std::vector<std::unique_ptr<GenRun>>
                 const bool dropped = llama_memory_seq_rm(mem, seq, (llama_pos) cached.size(), -1);
                 // stopped for another run: read again at the next step (true: this run waits for its
                 // image, not for room)
-                if (dropped && preempted && f.code == codes::aborted && !run.task->aborted && !st.closing) return true;
+                if (dropped && preempted && f.code == codes::aborted && !run.task->aborted && !st.closing) {
+                    run.image_preemptions++;
+                    return true;
+                }
                 if (!dropped) {
                     llama_memory_seq_rm(mem, seq, -1, -1);
                     cached.clear();
@@ -266,6 +281,9 @@ static bool stepImages(Context::State & st, std::vector<std::unique_ptr<GenRun>>
             st.abort_flag = nullptr;
             st.also_stop = nullptr;
             progressHere();
+            run.encoded = std::vector<float>();
+            run.encoded_at = SIZE_MAX;
+            run.image_preemptions = 0;
             cached.insert(cached.end(), run.prompt.begin() + start, run.prompt.begin() + start + n);
             run.promptDecoded(start + (size_t) n);
             any = true;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <set>
@@ -70,6 +71,11 @@ struct GenRun {
     llama_token pending = LLAMA_TOKEN_NULL; // Generating: sampled, to be decoded in the next batch
     std::vector<llama_token> draft;         // speculative decoding: tokens drafted to follow `pending` (speculative.cpp)
     bool drafted_by_spec = false;           // the draft came from the context's drafter (it is told the verdict)
+    // an image whose decode another run's stop preempted (batch.cpp stepImages): its prompt position and
+    // embeddings, kept so that only the decode is done again, and how often its decode was preempted
+    size_t encoded_at = SIZE_MAX;
+    std::vector<float> encoded;
+    int image_preemptions = 0;
 
     SlotState state() const { return state_; }
     // Ended or Done: nothing more is decoded or sampled for it

@@ -15,11 +15,13 @@
 #include "session.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <thread>
 
 #ifdef _WIN32
 #    include <io.h>
@@ -55,6 +57,16 @@ static size_t ioPiece() {
         return n > 0 ? (size_t) n : (size_t) 8u << 20;
     }();
     return piece;
+}
+// Test hook (HEARTH_TEST_HOOKS=1 only): HEARTH_TEST_IO_DELAY_MS=<ms>, a pause before each piece a
+// restore reads (a slow disk), so that a test can stop something while a restore runs
+static void ioDelay() {
+    static const long long ms = [] {
+        const char * on = std::getenv("HEARTH_TEST_HOOKS");
+        const char * v = std::getenv("HEARTH_TEST_IO_DELAY_MS");
+        return on && std::string(on) == "1" && v ? std::atoll(v) : 0LL;
+    }();
+    if (ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
 }
 static size_t pieceOf(const ggml_tensor * t) {
     const size_t row = t->nb[1], piece = ioPiece();
@@ -228,11 +240,17 @@ private:
     size_t written_ = 0;
 };
 
+namespace {
+// thrown out of a restore that was asked to stop (Context::State::aborting); llama.cpp's reader may
+// catch it and throw its own, so the reader also remembers it (StateReader::stopped)
+struct Stopped {};
+} // namespace
+
 // Reads the state from `f`, never past `limit` bytes (a read beyond them throws, as llama.cpp's buffer
 // reader throws at its buffer's end), a tensor's bytes a piece at a time.
 class StateReader : public llama_io_read_i {
 public:
-    StateReader(FILE * f, uint64_t limit) : f_(f), limit_(limit) {}
+    StateReader(FILE * f, uint64_t limit, const Context::State & st) : f_(f), limit_(limit), st_(st) {}
     void read(void * dst, size_t size) override {
         get((uint8_t *) dst, size);
     }
@@ -240,6 +258,11 @@ public:
         if (size > limit_ - read_) throw std::runtime_error("the state ends before its data");
         const size_t piece = pieceOf(tensor);
         for (size_t done = 0; done < size;) {
+            if (st_.aborting()) {
+                stopped_ = true;
+                throw Stopped{}; // a stop between pieces (runRestore)
+            }
+            ioDelay();
             const size_t n = std::min(piece, size - done);
             buf_.resize(n);
             get(buf_.data(), n);
@@ -248,6 +271,7 @@ public:
         }
     }
     size_t n_bytes() override { return (size_t) read_; }
+    bool stopped() const { return stopped_; }
 
 private:
     void get(uint8_t * p, size_t n) {
@@ -258,6 +282,8 @@ private:
     }
     FILE * f_;
     uint64_t limit_;
+    const Context::State & st_;
+    bool stopped_ = false;
     uint64_t read_ = 0;
     std::vector<uint8_t> buf_;
 };
@@ -315,54 +341,72 @@ void runSave(Context::State & st, Task & t) {
     t.sessionTokens = (int) toks.size();
 }
 
+// A session file's start, read from `f` (at its start): its magic, header and token count. Empty when
+// read; else why not.
+struct SessionPrefix {
+    bool earlier = false; // HEARTHS1: an earlier version's (nothing after the magic is read)
+    std::string header;
+    uint32_t nt = 0;
+};
+static std::string readPrefix(FILE * f, SessionPrefix & p) {
+    char magic[8];
+    if (std::fread(magic, 1, 8, f) != 8 || (std::memcmp(magic, SESSION_MAGIC, 8) != 0 && std::memcmp(magic, SESSION_MAGIC_1, 8) != 0)) return "is not a Hearth session file";
+    p.earlier = std::memcmp(magic, SESSION_MAGIC_1, 8) == 0;
+    if (p.earlier) return std::string();
+    uint32_t hl = 0;
+    if (std::fread(&hl, 4, 1, f) != 1 || hl > 65536) return "corrupt header";
+    p.header.assign(hl, '\0');
+    if ((hl && std::fread(p.header.data(), 1, hl, f) != hl) || std::fread(&p.nt, 4, 1, f) != 1) return "truncated";
+    return std::string();
+}
+
 int64_t sessionFileTokens(const std::string & path, uint64_t & size) {
     std::string why;
     File f = openRegular(path, size, why);
-    if (!f) return -1;
-    char magic[8];
-    uint32_t hl = 0, nt = 0;
-    if (std::fread(magic, 1, 8, f.get()) != 8 || std::memcmp(magic, SESSION_MAGIC, 8) != 0) return -1;
-    if (std::fread(&hl, 4, 1, f.get()) != 1 || hl > 65536 || !seekTo(f.get(), 8 + 4 + (uint64_t) hl)) return -1;
-    if (std::fread(&nt, 4, 1, f.get()) != 1) return -1;
-    return nt;
+    SessionPrefix p;
+    if (!f || !readPrefix(f.get(), p).empty() || p.earlier) return -1;
+    return p.nt;
 }
 
-bool runRestore(Context::State & st, Task & t, bool side) {
+RestoreOutcome runRestore(Context::State & st, Task & t, bool side) {
     uint64_t file_size = 0;
     std::string why;
     File f = openRegular(t.path, file_size, why);
     if (!f) throw HearthError(codes::session_failed, "cannot open session file " + t.path + " (" + why + ")");
     auto readAll = [&](void * dst, size_t n) { return n == 0 || std::fread(dst, 1, n, f.get()) == n; };
-    char magic[8];
-    if (!readAll(magic, 8) || (std::memcmp(magic, SESSION_MAGIC, 8) != 0 && std::memcmp(magic, SESSION_MAGIC_1, 8) != 0)) {
-        throw HearthError(codes::session_failed, t.path + " is not a Hearth session file");
-    }
-    if (std::memcmp(magic, SESSION_MAGIC_1, 8) == 0) throw HearthError(codes::session_mismatch, t.path + " was saved by an earlier version of Hearth");
-    uint32_t hl = 0, nt = 0;
-    if (!readAll(&hl, 4) || hl > 65536) throw HearthError(codes::session_failed, t.path + ": corrupt header");
-    std::string header(hl, '\0');
-    if (!readAll(header.data(), hl)) throw HearthError(codes::session_failed, t.path + ": truncated");
+    SessionPrefix prefix;
+    why = readPrefix(f.get(), prefix);
+    if (why == "is not a Hearth session file") throw HearthError(codes::session_failed, t.path + " " + why);
+    if (!why.empty()) throw HearthError(codes::session_failed, t.path + ": " + why);
+    if (prefix.earlier) throw HearthError(codes::session_mismatch, t.path + " was saved by an earlier version of Hearth");
     const std::string want = sessionHeader(st);
-    if (header != want) {
-        throw HearthError(codes::session_mismatch, "the session in " + t.path + " was saved for another model, cache type or llama.cpp (" + header + "), not this one (" + want + ")");
+    if (prefix.header != want) {
+        throw HearthError(codes::session_mismatch, "the session in " + t.path + " was saved for another model, cache type or llama.cpp (" + prefix.header + "), not this one (" + want + ")");
     }
-    if (!readAll(&nt, 4)) throw HearthError(codes::session_failed, t.path + ": truncated");
+    const uint32_t nt = prefix.nt;
+    const uint64_t hl = prefix.header.size();
     if (nt == 0) throw HearthError(codes::session_failed, t.path + ": it holds no tokens");
     if (nt > llama_n_ctx(st.ctx)) throw HearthError(codes::session_mismatch, t.path + ": " + std::to_string(nt) + " tokens do not fit this context");
     // the sizes it states must add up to the file's, before anything is allocated by them
-    const uint64_t state_at = 8 + 4 + (uint64_t) hl + 4 + (uint64_t) nt * sizeof(llama_token) + 16;
+    const uint64_t state_at = 8 + 4 + hl + 4 + (uint64_t) nt * sizeof(llama_token) + 16;
     if (file_size < state_at) throw HearthError(codes::session_failed, t.path + ": truncated or corrupt");
     std::vector<llama_token> toks(nt);
     uint64_t ds = 0, sum = 0;
     if (!readAll(toks.data(), (size_t) nt * sizeof(llama_token)) || !readAll(&ds, 8) || !readAll(&sum, 8) || ds != file_size - state_at) {
         throw HearthError(codes::session_failed, t.path + ": truncated or corrupt");
     }
-    // the state read through once for its checksum, before llama.cpp sizes anything by it
+    // the state read through once for its checksum, before llama.cpp sizes anything by it (a stop asked
+    // meanwhile ends it between pieces, before anything changed)
     {
         Checksum have;
         std::vector<uint8_t> buf((size_t) std::min<uint64_t>(ioPiece(), ds));
         for (uint64_t at = 0; at < ds;) {
             progressHere();
+            if (st.aborting()) {
+                if (t.aborted || st.closing) throw HearthError(codes::aborted, "the restore was stopped");
+                return RestoreOutcome::Preempted;
+            }
+            ioDelay();
             const size_t n = (size_t) std::min<uint64_t>(buf.size(), ds - at);
             if (!readAll(buf.data(), n)) throw HearthError(codes::session_failed, t.path + ": truncated");
             have.update(buf.data(), n);
@@ -380,17 +424,24 @@ bool runRestore(Context::State & st, Task & t, bool side) {
     // alone, every other sequence is idle: their cached cells make room for it as for a decode (beside
     // running generations, the room was there before it started: worker.cpp restoreBeside)
     if (!side) kvMakeRoom(st, std::vector<bool>((size_t) st.n_seq, false), (int) nt);
-    StateReader r(f.get(), ds);
+    StateReader r(f.get(), ds, st);
     std::string rejected;
     try {
         mem->state_read(r, t.seq, 0);
         if (r.n_bytes() != ds) rejected = "the state holds more than llama.cpp read";
+    } catch (const Stopped &) {
     } catch (const std::exception & e) {
         rejected = e.what();
     }
+    if (r.stopped()) {
+        // between two pieces of a tensor: what was restored goes
+        llama_memory_seq_rm(mem, t.seq, -1, -1);
+        if (t.aborted || st.closing) throw HearthError(codes::aborted, "the restore was stopped");
+        return RestoreOutcome::Preempted;
+    }
     if (!rejected.empty()) {
         llama_memory_seq_rm(mem, t.seq, -1, -1);
-        if (side) return false;
+        if (side) return RestoreOutcome::Refused;
         throw HearthError(codes::session_mismatch, t.path + ": llama.cpp rejected the saved state for this context (" + rejected + ")");
     }
     // the token list must describe the restored cells (one per position up to the last), or the next
@@ -406,7 +457,7 @@ bool runRestore(Context::State & st, Task & t, bool side) {
     }
     st.seq_tokens[t.seq] = std::move(toks);
     t.sessionTokens = (int) nt;
-    return true;
+    return RestoreOutcome::Restored;
 }
 
 } // namespace hearth

@@ -11,9 +11,17 @@ void runSave(Context::State & st, Task & t);
 // it is no session file this build reads (the restore then says why).
 int64_t sessionFileTokens(const std::string & path, uint64_t & size);
 
+enum class RestoreOutcome {
+    Restored,
+    Refused,   // beside running generations, llama.cpp refused the state: to be tried again alone
+    Preempted, // a stop of a running generation (also_stop) came first: to be tried again after a step
+};
+
 // Restores the file into the task's sequence. `side`: between the steps of running generations, where
-// llama.cpp may refuse the state for want of room (its cells must be contiguous): then the sequence is
-// left empty and false returned, for the restore to be tried again alone; any other failure throws.
-bool runRestore(Context::State & st, Task & t, bool side = false);
+// the restore gives way (between pieces, before it finishes; the sequence left empty) to a stop of one
+// of them, and where a refusal by llama.cpp is reported as Refused, not thrown (the room it needs was
+// counted by tokens, and llama.cpp's cells may be counted otherwise). Its own stop throws `aborted`;
+// any other failure throws.
+RestoreOutcome runRestore(Context::State & st, Task & t, bool side = false);
 
 } // namespace hearth

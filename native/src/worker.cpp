@@ -30,18 +30,20 @@ static constexpr size_t SIDE_STATE_BYTES = 256u << 20;
 // Whether a restore may run between the steps of running generations: its file is small, and the cache
 // keeps room beside the cells it will hold (those the sequence holds now are freed for it) for a
 // micro-batch more. The cache is then as if the thread had stayed cached: the replies' growth drops an
-// idle sequence's cells (this one's too, before its turn runs) as it drops any. The file's header is
-// read once (under the queue's lock: a few bytes).
-static bool restoreBeside(Context::State & st, Task & t) {
-    if (t.restoreAlone) return false;
-    if (t.restoreCells == -2) {
-        uint64_t size = 0;
-        const int64_t nt = sessionFileTokens(t.path, size);
-        t.restoreCells = nt >= 0 && size <= SIDE_STATE_BYTES ? nt : -1;
-    }
-    if (t.restoreCells < 0) return false;
+// idle sequence's cells (this one's too, before its turn runs) as it drops any. Its file's token count
+// (restoreCells) was read by the worker, outside the queue's lock (measureRestore).
+static bool restoreBeside(Context::State & st, const Task & t) {
+    if (t.restoreAlone || t.restoreCells < 0) return false;
     const int64_t room = (int64_t) kvCellsFree(st) + (int64_t) st.seq_tokens[t.seq].size();
     return room >= t.restoreCells + (int64_t) llama_n_ubatch(st.ctx);
+}
+
+// The token count a restore's file states (its header: a few bytes), or -1 when the file is larger than
+// SIDE_STATE_BYTES or no session file (the restore then runs alone, and says why)
+static void measureRestore(Task & t) {
+    uint64_t size = 0;
+    const int64_t nt = sessionFileTokens(t.path, size);
+    t.restoreCells = nt >= 0 && size <= SIDE_STATE_BYTES ? nt : -1;
 }
 
 // ---- what the worker publishes ----------------------------------------------------------------------
@@ -170,13 +172,24 @@ static void finishTask(Context::State & st, const std::shared_ptr<Task> & task) 
 
 // The worker: generation tasks on free sequences run together (up to `parallel` of them), each step
 // one decode for all; any other task runs alone, in queue order: when no generation runs, or between
-// two steps for a clearing or a small save of a sequence no generation uses.
+// two steps for a clearing, or a small save or restore, of a sequence no generation uses.
 void workerLoop(std::shared_ptr<Context::State> st) {
     std::vector<std::unique_ptr<GenRun>> runs;
     bool teamHeld = false; // this thread may lead an idle OpenMP team since its last step (openmp_team.h)
+    // a task ran between the running generations' steps since their last step: the next waits for a step,
+    // so that side tasks in a row never hold the replies (and a stop of one) for longer than one of them
+    bool sideSinceStep = false;
+    // the stop of a running generation, which a restore between their steps gives way to
+    const std::function<bool()> replyStopped = [&] {
+        for (auto & r : runs) {
+            if (!r->ended() && r->task->aborted) return true;
+        }
+        return false;
+    };
     while (true) {
         std::vector<std::shared_ptr<Task>> admitted;
         std::shared_ptr<Task> solo;
+        std::shared_ptr<Task> measure; // a restore waiting beside generations whose file's size is to be read
         {
             std::unique_lock<std::mutex> lock(st->mu);
             auto hasWork = [&] { return st->stopping || !st->queue.empty() || !runs.empty(); };
@@ -215,7 +228,7 @@ void workerLoop(std::shared_ptr<Context::State> st) {
                     // their own: alone
                     bool side = false;
                     const bool sideKind = front->kind == Task::SAVE || front->kind == Task::CLEAR || front->kind == Task::RESTORE;
-                    if (!runs.empty() && admitted.empty() && sideKind && front->seq >= 0 && front->seq < st->n_seq) {
+                    if (!runs.empty() && admitted.empty() && !sideSinceStep && sideKind && front->seq >= 0 && front->seq < st->n_seq) {
                         bool seq_busy = false;
                         for (auto & r : runs) seq_busy = seq_busy || r->task->seq == front->seq;
                         // the state's size asked once (the sequence does not change while the save waits
@@ -224,9 +237,11 @@ void workerLoop(std::shared_ptr<Context::State> st) {
                         if (seq_busy) side = false;
                         else if (front->kind == Task::CLEAR) side = true;
                         else if (front->kind == Task::SAVE) side = front->saveBytes <= (int64_t) SIDE_STATE_BYTES;
+                        else if (front->restoreCells == -2 && !front->restoreAlone) measure = front;
                         else side = restoreBeside(*st, *front);
                     }
                     if (admitted.empty() && (runs.empty() || side)) {
+                        sideSinceStep = !runs.empty();
                         solo = front;
                         st->active.push_back(front);
                         st->queue.pop_front();
@@ -240,6 +255,7 @@ void workerLoop(std::shared_ptr<Context::State> st) {
         }
         // this step's work, watched by the host (activity.h): a step that makes no progress is a hang
         Activity working("work", st->model->path);
+        if (measure) measureRestore(*measure); // admitted at a later turn, when it fits beside them
         LlamaUse use; // waits while a fit runs (llama_gate.h); nothing in a step waits for another thread
         // the LoRA set of what runs now: the admitted generations' (when none was running), else the load's
         auto useSet = [&](const std::vector<float> & scales, const std::string & key) {
@@ -264,7 +280,9 @@ void workerLoop(std::shared_ptr<Context::State> st) {
         if (solo) {
             auto task = solo;
             st->abort_flag = &task->aborted;
-            bool again = false; // a restore beside generations that llama.cpp refused: queued again, to run alone
+            const bool beside = !runs.empty();
+            if (beside) st->also_stop = &replyStopped;
+            RestoreOutcome restored = RestoreOutcome::Restored; // a restore beside generations queued again: Refused, Preempted
             recordErrors(*task, [&] {
                 if (task->aborted) throw HearthError(codes::aborted, "the request was aborted before it ran");
                 switch (task->kind) {
@@ -272,9 +290,9 @@ void workerLoop(std::shared_ptr<Context::State> st) {
                     case Task::RERANK: runRerank(*st, *task); break;
                     case Task::SAVE: runSave(*st, *task); break;
                     case Task::RESTORE:
-                        again = !runRestore(*st, *task, !runs.empty());
+                        restored = runRestore(*st, *task, beside);
                         // a saved state is taken as computed under the load's set
-                        if (!again) st->seq_lora[task->seq] = st->adapters.keyOf(st->adapters.defaults());
+                        if (restored == RestoreOutcome::Restored) st->seq_lora[task->seq] = st->adapters.keyOf(st->adapters.defaults());
                         break;
                     case Task::CLEAR:
                         llama_memory_seq_rm(llama_get_memory(st->ctx), task->seq, -1, -1);
@@ -284,11 +302,13 @@ void workerLoop(std::shared_ptr<Context::State> st) {
                 }
             });
             st->abort_flag = nullptr;
-            if (again) {
+            st->also_stop = nullptr;
+            if (restored != RestoreOutcome::Restored && !task->error) {
                 std::lock_guard<std::mutex> lock(st->mu);
-                // back at the queue's front, unless stopped meanwhile (then it settles as stopped)
+                // back at the queue's front (refused: to run alone; preempted: beside them again after a
+                // step), unless stopped meanwhile (then it settles as stopped)
                 if (!st->stopping && !task->aborted) {
-                    task->restoreAlone = true;
+                    task->restoreAlone = task->restoreAlone || restored == RestoreOutcome::Refused;
                     st->active.erase(std::remove(st->active.begin(), st->active.end(), task), st->active.end());
                     st->queue.push_front(task);
                     continue;
@@ -299,6 +319,7 @@ void workerLoop(std::shared_ptr<Context::State> st) {
             continue;
         }
         if (runs.empty()) continue;
+        sideSinceStep = false;
         try {
             stepRuns(*st, runs);
         } catch (...) {

@@ -114,3 +114,51 @@ test('a save of the sequence a generation uses waits for that generation', async
   const reply = await long;
   expect(saved.tokens).toBe(reply.timings.promptTokens + reply.tokens.length - 1);
 });
+
+describe('a restore beside a reply, on a slow disk', () => {
+  // the test hooks make each piece of state a restore reads 1,000 bytes, read after a 10 ms pause (a
+  // slow disk): a restore of this conversation's state takes seconds, far past the 600 ms a stop has
+  const BOUND_MS = 600;
+  let slow: EngineClient;
+  beforeAll(async () => {
+    slow = makeEngine({ HEARTH_TEST_IO_PIECE: '1000', HEARTH_TEST_IO_DELAY_MS: '10', HEARTH_TEST_TASK_BOUNDS: JSON.stringify({ stopMs: BOUND_MS }) });
+    await slow.load('m', TINY_SPM, { contextSize: 4096, parallel: 3, threads: 2 });
+  });
+  afterAll(async () => {
+    await slow.close();
+  });
+
+  test('a stop of the reply while the restore reads ends the reply within the bound (the restore gives way); the restore then finishes alone', async () => {
+    const words = Array.from({ length: 150 }, (_, i) => `w${i}`).join(' ');
+    await slow.complete('m', { prompt: words, maxTokens: 1, sampling: greedy, seq: 2 });
+    const file = path.join(tempDir(), 'slow.kv');
+    const saved = await slow.saveSession('m', file, 2);
+    await slow.clearSequence('m', 2);
+    const pid = slow.pid;
+    const ac = new AbortController();
+    let pieces = 0;
+    const reply = slow.complete('m', { ...LONG, seq: 1 }, { signal: ac.signal, onPiece: () => pieces++ });
+    while (pieces === 0) await new Promise((r) => setTimeout(r, 5));
+    const started = Date.now();
+    let restoreDone = false;
+    const restore = slow.restoreSession('m', file, 2).finally(() => (restoreDone = true));
+    restore.catch(() => undefined); // awaited below
+    await new Promise((r) => setTimeout(r, 300)); // the restore is reading beside the paused reply
+    const stoppedAt = Date.now();
+    ac.abort();
+    const r = await reply;
+    const stopMs = Date.now() - stoppedAt;
+    expect(r.stopReason).toBe('aborted');
+    expect(r.tokens.length).toBeLessThan(LONG.maxTokens);
+    expect(restoreDone).toBe(false); // it gave way, and reads again now
+    const restored = await restore;
+    const restoreMs = Date.now() - started;
+    expect(restored.tokens).toBe(saved.tokens);
+    expect(stopMs).toBeLessThan(BOUND_MS);
+    expect(restoreMs).toBeGreaterThan(2 * BOUND_MS); // else this shows nothing
+    expect(slow.pid).toBe(pid);
+    const next = await slow.complete('m', { prompt: words, maxTokens: 1, sampling: greedy, seq: 2 });
+    expect(next.timings.cachedTokens).toBe(saved.tokens - 1);
+  }, 60_000);
+});
+

@@ -9,9 +9,10 @@
 import fs from 'fs';
 import path from 'path';
 import { EngineClient } from '../../main/engine/client';
+import { renderCrashFile } from '../../main/engine/render-marks';
 import { DEFAULT_CHAT_TEMPLATE, writeTestModel } from '../../scripts/make-test-model';
 import { errorOf, hostStats, killHost, makeEngine, tempDir } from '../helpers/engine';
-import { TINY_SPM } from '../helpers/models';
+import { HANG_TRIGGER, HOSTILE_RENDER, TINY_SPM } from '../helpers/models';
 
 jest.setTimeout(120_000);
 
@@ -90,3 +91,39 @@ test('a crash outside a render counts against no template, and a render that end
   expect((await engine.chat('plain', hi)).tokens).toHaveLength(2);
   await engine.unload('plain');
 });
+
+test('a host killed while a template renders (no stack overflow: here SIGKILL) counts against no file', async () => {
+  await engine.load('hang', HOSTILE_RENDER, SMALL);
+  for (let i = 0; i < 2; i++) {
+    const chat = engine.chat('hang', { messages: [{ role: 'user', content: HANG_TRIGGER }], maxTokens: 2 });
+    chat.catch(() => undefined); // awaited below
+    // inside the render (which would run for days; the watchdog's bound is 15 s)
+    for (;;) {
+      const st = await hostStats(engine);
+      if (st.activities.some((a) => a.templateMs !== null)) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(await killHost(engine, 'SIGKILL')).toBe('signal SIGKILL');
+    expect((await errorOf(chat)).message).toBe('the engine host stopped (signal SIGKILL)');
+  }
+  expect(lost).toEqual([]);
+  expect((await engine.chat('hang', hi)).tokens).toHaveLength(2);
+  await engine.unload('hang');
+});
+
+test("a death is the template's only as a stack overflow while exactly one file's template rendered", () => {
+  const one = ['/m/a.gguf'];
+  expect(renderCrashFile(one, { code: null, signal: 'SIGSEGV' })).toBe('/m/a.gguf');
+  expect(renderCrashFile(one, { code: null, signal: 'SIGBUS' })).toBe('/m/a.gguf');
+  // Windows' STATUS_STACK_OVERFLOW, as an unsigned and as a signed exit code
+  expect(renderCrashFile(one, { code: 0xc00000fd, signal: null })).toBe('/m/a.gguf');
+  expect(renderCrashFile(one, { code: -1073741571, signal: null })).toBe('/m/a.gguf');
+  // other ends: killed (out of memory), aborted (an assert), an exit
+  for (const end of [{ code: null, signal: 'SIGKILL' }, { code: null, signal: 'SIGABRT' }, { code: 1, signal: null }, { code: 0xc0000005, signal: null }]) {
+    expect(renderCrashFile(one, end)).toBeUndefined();
+  }
+  // two templates rendering: which one overflowed is not known; none: not a render's
+  expect(renderCrashFile(['/m/a.gguf', '/m/b.gguf'], { code: null, signal: 'SIGSEGV' })).toBeUndefined();
+  expect(renderCrashFile([], { code: null, signal: 'SIGSEGV' })).toBeUndefined();
+});
+
