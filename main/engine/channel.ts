@@ -79,7 +79,12 @@ interface Pending {
 
 let nextRequestId = 1;
 
+/** hosts this process has started a channel to (numbering them: an ended host's pid may be reused) */
+let channels = 0;
+
 export class HostChannel {
+  /** this host's number among those this process started */
+  readonly serial = ++channels;
   private readonly pending = new Map<number, Pending>();
   private failure: EngineError | undefined;
   private readonly llamaLog = llamaLineJoiner((level, line) => this.logger[level](`llama: ${line}`));

@@ -127,7 +127,7 @@ export class EngineClient {
         'engine_crashed',
         `the engine crashed twice while rendering a chat with the chat template of "${path.basename(file)}" (a template that recurses without end on some chats), so Hearth will not run that template again: set a Chat template of your own in the model's load settings, or pick another model`,
       );
-    if (!this.crashedRenders.note(key, key, host.pid ?? -1, refuse)) return;
+    if (!this.crashedRenders.note(key, key, host.serial, refuse)) return;
     const dropped = [...this.specs].filter(([, s]) => path.resolve(s.path) === key && !s.params.chatTemplate?.trim()).map(([id]) => id);
     this.forget(dropped, refuse());
   }
@@ -232,7 +232,7 @@ export class EngineClient {
     this.crashedLoads.note(
       key,
       path.resolve(file),
-      ch.pid ?? -1,
+      ch.serial,
       () =>
         new EngineError(
           'engine_crashed',

@@ -23,7 +23,7 @@ export const CRASHES_REFUSED = 2;
 interface Entry {
   file: string;
   identity: Promise<string | undefined>;
-  /** the hosts' pids */
+  /** the hosts, by HostChannel.serial */
   hosts: Set<number>;
   error?: EngineError;
 }
@@ -32,7 +32,7 @@ export class CrashTally {
   private readonly entries = new Map<string, Entry>();
 
   /**
-   * The host with pid `host` crashed on `key` (whose file is `file`, as it is now). True when this made
+   * The host numbered `host` (HostChannel.serial) crashed on `key` (whose file is `file`, as it is now). True when this made
    * CRASHES_REFUSED hosts: from then on `refusal(key)` is the error `refuse` makes.
    */
   note(key: string, file: string, host: number, refuse: () => EngineError): boolean {

@@ -207,8 +207,9 @@ static void decodeParts(Context::State & st, const std::vector<Part> & parts) {
     }
 }
 
-// How often one image's decode gives way to other runs' stops: after that, a stop waits for it, so that
-// stops asked again and again cannot keep an image from ever being read
+// How often one image's decode gives way to other runs' stops: after that, a stop waits for the decode
+// (its encode, which is kept, always gives way), so that stops asked again and again cannot keep an
+// image from ever being read
 static constexpr int IMAGE_PREEMPTIONS = 3;
 
 // The images that runs reading their prompt have reached: each one's embeddings decoded on its run's
@@ -236,13 +237,13 @@ static bool stepImages(Context::State & st, std::vector<std::unique_ptr<GenRun>>
             // the image stops for this run's stop or the context's disposal, and for another run's stop,
             // which would otherwise wait for the whole encode and decode (seconds on a CPU): that one ends
             // after this step, and this run's image is read again at the next (its encode kept). The
-            // decode stops only where llama.cpp's abort callback is read (the CPU backend), and only where
-            // its part can be dropped leaving the cache as it was: not in a recurrent state, nor on a
-            // sliding window when the image spans micro-batches (a later one may take cells of the window
-            // an earlier one's positions need)
-            const bool decode_preemptible = tail_removable && (n_swa == 0 || n <= (int) llama_n_ubatch(st.ctx));
+            // decode stops only where llama.cpp's abort callback is read (the CPU backend), only where
+            // its part can be dropped leaving the cache as it was (not in a recurrent state, nor on a
+            // sliding window when the image spans micro-batches: a later one may take cells of the window
+            // an earlier one's positions need), and IMAGE_PREEMPTIONS times at most
+            const bool decode_preemptible = tail_removable && (n_swa == 0 || n <= (int) llama_n_ubatch(st.ctx)) && run.image_preemptions < IMAGE_PREEMPTIONS;
             bool preempted = false;
-            bool preemptible = run.image_preemptions < IMAGE_PREEMPTIONS;
+            bool preemptible = true;
             const std::function<bool()> others = [&] {
                 if (!preemptible) return false;
                 for (auto & other : runs) {
@@ -268,7 +269,7 @@ static bool stepImages(Context::State & st, std::vector<std::unique_ptr<GenRun>>
                 // stopped for another run: read again at the next step (true: this run waits for its
                 // image, not for room)
                 if (dropped && preempted && f.code == codes::aborted && !run.task->aborted && !st.closing) {
-                    run.image_preemptions++;
+                    if (run.encoded_at == start) run.image_preemptions++; // its decode gave way
                     return true;
                 }
                 if (!dropped) {

@@ -58,8 +58,8 @@ static size_t ioPiece() {
     }();
     return piece;
 }
-// Test hook (HEARTH_TEST_HOOKS=1 only): HEARTH_TEST_IO_DELAY_MS=<ms>, a pause before each piece a
-// restore reads (a slow disk), so that a test can stop something while a restore runs
+// Test hook (HEARTH_TEST_HOOKS=1 only): HEARTH_TEST_IO_DELAY_MS=<ms>, a pause before each piece a save
+// writes or a restore reads (a slow disk), so that a test can stop something while one runs
 static void ioDelay() {
     static const long long ms = [] {
         const char * on = std::getenv("HEARTH_TEST_HOOKS");
@@ -206,17 +206,28 @@ static File createNew(const std::string & path) {
 
 // ---- the memory module's streams ----------------------------------------------------------------
 
+namespace {
+// thrown out of a save or restore that was asked to stop (Context::State::aborting); llama.cpp's
+// readers may catch it and throw their own, so the streams also remember it (stopped())
+struct Stopped {};
+} // namespace
+
 // Writes the state to `f` as the memory module hands it over, a tensor's bytes a piece at a time; any
 // failure throws (llama.cpp's state writers throw on theirs too).
 class StateWriter : public llama_io_write_i {
 public:
-    explicit StateWriter(FILE * f) : f_(f) {}
+    StateWriter(FILE * f, const Context::State & st) : f_(f), st_(st) {}
     void write(const void * src, size_t size) override {
         put((const uint8_t *) src, size);
     }
     void write_tensor(ggml_tensor * tensor, size_t offset, size_t size) override {
         const size_t piece = pieceOf(tensor);
         for (size_t done = 0; done < size;) {
+            if (st_.aborting()) {
+                stopped_ = true;
+                throw Stopped{}; // a stop between pieces (runSave)
+            }
+            ioDelay();
             const size_t n = std::min(piece, size - done);
             buf_.resize(n);
             ggml_backend_tensor_get(tensor, buf_.data(), offset + done, n);
@@ -226,6 +237,7 @@ public:
     }
     size_t n_bytes() override { return written_; }
     uint64_t checksum() const { return sum_.final(); }
+    bool stopped() const { return stopped_; }
 
 private:
     void put(const uint8_t * p, size_t n) {
@@ -235,16 +247,12 @@ private:
         written_ += n;
     }
     FILE * f_;
+    const Context::State & st_;
+    bool stopped_ = false;
     std::vector<uint8_t> buf_;
     Checksum sum_;
     size_t written_ = 0;
 };
-
-namespace {
-// thrown out of a restore that was asked to stop (Context::State::aborting); llama.cpp's reader may
-// catch it and throw its own, so the reader also remembers it (StateReader::stopped)
-struct Stopped {};
-} // namespace
 
 // Reads the state from `f`, never past `limit` bytes (a read beyond them throws, as llama.cpp's buffer
 // reader throws at its buffer's end), a tensor's bytes a piece at a time.
@@ -290,7 +298,7 @@ private:
 
 // ---- save and restore -------------------------------------------------------------------------------
 
-void runSave(Context::State & st, Task & t) {
+bool runSave(Context::State & st, Task & t) {
     const auto & toks = st.seq_tokens[t.seq];
     if (toks.empty()) throw HearthError(codes::invalid_argument, "sequence " + std::to_string(t.seq) + " is empty: nothing to save");
     const std::string header = sessionHeader(st);
@@ -319,12 +327,22 @@ void runSave(Context::State & st, Task & t) {
             fail("write to " + tmp + " failed");
         }
         llama_synchronize(st.ctx);
-        StateWriter w(f.get());
+        StateWriter w(f.get(), st);
         try {
             mem->state_write(w, t.seq, 0);
+        } catch (const Stopped &) {
         } catch (const std::exception & e) {
+            if (!w.stopped()) {
+                f.reset();
+                fail(std::string("the sequence could not be written to ") + tmp + ": " + e.what());
+            }
+        }
+        if (w.stopped()) {
+            // between two pieces: the file so far goes
             f.reset();
-            fail(std::string("the sequence could not be written to ") + tmp + ": " + e.what());
+            std::filesystem::remove(tmp_path, ec);
+            if (t.aborted || st.closing) throw HearthError(codes::aborted, "the save was stopped");
+            return false;
         }
         ds = w.n_bytes();
         sum = w.checksum();
@@ -339,6 +357,7 @@ void runSave(Context::State & st, Task & t) {
     std::filesystem::rename(tmp_path, fsPath(t.path), ec);
     if (ec) fail("cannot rename " + tmp + " to " + t.path + ": " + ec.message());
     t.sessionTokens = (int) toks.size();
+    return true;
 }
 
 // A session file's start, read from `f` (at its start): its magic, header and token count. Empty when
@@ -368,7 +387,7 @@ int64_t sessionFileTokens(const std::string & path, uint64_t & size) {
     return p.nt;
 }
 
-RestoreOutcome runRestore(Context::State & st, Task & t, bool side) {
+TaskOutcome runRestore(Context::State & st, Task & t, bool side) {
     uint64_t file_size = 0;
     std::string why;
     File f = openRegular(t.path, file_size, why);
@@ -404,7 +423,7 @@ RestoreOutcome runRestore(Context::State & st, Task & t, bool side) {
             progressHere();
             if (st.aborting()) {
                 if (t.aborted || st.closing) throw HearthError(codes::aborted, "the restore was stopped");
-                return RestoreOutcome::Preempted;
+                return TaskOutcome::Preempted;
             }
             ioDelay();
             const size_t n = (size_t) std::min<uint64_t>(buf.size(), ds - at);
@@ -437,11 +456,11 @@ RestoreOutcome runRestore(Context::State & st, Task & t, bool side) {
         // between two pieces of a tensor: what was restored goes
         llama_memory_seq_rm(mem, t.seq, -1, -1);
         if (t.aborted || st.closing) throw HearthError(codes::aborted, "the restore was stopped");
-        return RestoreOutcome::Preempted;
+        return TaskOutcome::Preempted;
     }
     if (!rejected.empty()) {
         llama_memory_seq_rm(mem, t.seq, -1, -1);
-        if (side) return RestoreOutcome::Refused;
+        if (side) return TaskOutcome::Refused;
         throw HearthError(codes::session_mismatch, t.path + ": llama.cpp rejected the saved state for this context (" + rejected + ")");
     }
     // the token list must describe the restored cells (one per position up to the last), or the next
@@ -457,7 +476,7 @@ RestoreOutcome runRestore(Context::State & st, Task & t, bool side) {
     }
     st.seq_tokens[t.seq] = std::move(toks);
     t.sessionTokens = (int) nt;
-    return RestoreOutcome::Restored;
+    return TaskOutcome::Done;
 }
 
 } // namespace hearth

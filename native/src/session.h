@@ -5,23 +5,27 @@
 
 namespace hearth {
 
-void runSave(Context::State & st, Task & t);
+// Saves the task's sequence to its file (through a temporary one, renamed). False when a stop of a
+// running generation (also_stop, between the steps of generations) came first: nothing was written, to
+// be tried again after a step. Its own stop throws `aborted`; any failure throws.
+bool runSave(Context::State & st, Task & t);
 
 // The tokens a session file states, and the file's size: its header read, nothing else checked; -1 when
 // it is no session file this build reads (the restore then says why).
 int64_t sessionFileTokens(const std::string & path, uint64_t & size);
 
-enum class RestoreOutcome {
-    Restored,
+// What a save or restore between the steps of generations came to
+enum class TaskOutcome {
+    Done,
     Refused,   // beside running generations, llama.cpp refused the state: to be tried again alone
     Preempted, // a stop of a running generation (also_stop) came first: to be tried again after a step
 };
 
 // Restores the file into the task's sequence. `side`: between the steps of running generations, where
-// the restore gives way (between pieces, before it finishes; the sequence left empty) to a stop of one
-// of them, and where a refusal by llama.cpp is reported as Refused, not thrown (the room it needs was
+// the restore gives way (between pieces, before it finishes: the sequence as it was, or empty once the
+// state was being read) to a stop of one of them, and where a refusal by llama.cpp is reported as Refused, not thrown (the room it needs was
 // counted by tokens, and llama.cpp's cells may be counted otherwise). Its own stop throws `aborted`;
 // any other failure throws.
-RestoreOutcome runRestore(Context::State & st, Task & t, bool side = false);
+TaskOutcome runRestore(Context::State & st, Task & t, bool side = false);
 
 } // namespace hearth

@@ -282,17 +282,19 @@ void workerLoop(std::shared_ptr<Context::State> st) {
             st->abort_flag = &task->aborted;
             const bool beside = !runs.empty();
             if (beside) st->also_stop = &replyStopped;
-            RestoreOutcome restored = RestoreOutcome::Restored; // a restore beside generations queued again: Refused, Preempted
+            TaskOutcome outcome = TaskOutcome::Done; // a save or restore beside generations queued again: Refused, Preempted
             recordErrors(*task, [&] {
                 if (task->aborted) throw HearthError(codes::aborted, "the request was aborted before it ran");
                 switch (task->kind) {
                     case Task::EMBED: runEmbed(*st, *task); break;
                     case Task::RERANK: runRerank(*st, *task); break;
-                    case Task::SAVE: runSave(*st, *task); break;
+                    case Task::SAVE:
+                        if (!runSave(*st, *task)) outcome = TaskOutcome::Preempted;
+                        break;
                     case Task::RESTORE:
-                        restored = runRestore(*st, *task, beside);
+                        outcome = runRestore(*st, *task, beside);
                         // a saved state is taken as computed under the load's set
-                        if (restored == RestoreOutcome::Restored) st->seq_lora[task->seq] = st->adapters.keyOf(st->adapters.defaults());
+                        if (outcome == TaskOutcome::Done) st->seq_lora[task->seq] = st->adapters.keyOf(st->adapters.defaults());
                         break;
                     case Task::CLEAR:
                         llama_memory_seq_rm(llama_get_memory(st->ctx), task->seq, -1, -1);
@@ -303,12 +305,12 @@ void workerLoop(std::shared_ptr<Context::State> st) {
             });
             st->abort_flag = nullptr;
             st->also_stop = nullptr;
-            if (restored != RestoreOutcome::Restored && !task->error) {
+            if (outcome != TaskOutcome::Done && !task->error) {
                 std::lock_guard<std::mutex> lock(st->mu);
                 // back at the queue's front (refused: to run alone; preempted: beside them again after a
                 // step), unless stopped meanwhile (then it settles as stopped)
                 if (!st->stopping && !task->aborted) {
-                    task->restoreAlone = task->restoreAlone || restored == RestoreOutcome::Refused;
+                    task->restoreAlone = task->restoreAlone || outcome == TaskOutcome::Refused;
                     st->active.erase(std::remove(st->active.begin(), st->active.end(), task), st->active.end());
                     st->queue.push_front(task);
                     continue;
