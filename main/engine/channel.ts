@@ -85,6 +85,8 @@ let channels = 0;
 export class HostChannel {
   /** this host's number among those this process started */
   readonly serial = ++channels;
+  /** the model file whose own chat template this host died rendering (render-marks.ts), when it did */
+  renderCrash: string | undefined;
   private readonly pending = new Map<number, Pending>();
   private failure: EngineError | undefined;
   private readonly llamaLog = llamaLineJoiner((level, line) => this.logger[level](`llama: ${line}`));

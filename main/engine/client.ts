@@ -217,7 +217,8 @@ export class EngineClient {
       if (specKey(this.specs.get(modelId)) === key && !this.loads.has(modelId) && this.liveIn.get(modelId) !== this.sup.current) {
         this.specs.delete(modelId);
       }
-      if (ch && e instanceof EngineError && e.code === 'engine_crashed') this.loadCrashed(key, file, ch, e);
+      // a host that died rendering a template is that template's crash (renderCrashed), not this load's
+      if (ch && e instanceof EngineError && e.code === 'engine_crashed' && !ch.renderCrash) this.loadCrashed(key, file, ch, e);
       throw e;
     }
   }

@@ -283,6 +283,7 @@ export class HostSupervisor {
       const marked = marksDir ? collectMarks(marksDir) : [];
       const rendering = this.closed || stopping.has(ch) || hung.has(ch) || lost ? undefined : renderCrashFile(marked, { code, signal });
       if (rendering) {
+        ch.renderCrash = rendering;
         try {
           this.onRenderCrash?.(rendering, ch);
         } catch (e) {

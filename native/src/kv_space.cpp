@@ -16,7 +16,7 @@ int kvMakeRoom(Context::State & st, const std::vector<bool> & busy, int need) {
     while (free < need) {
         int victim = -1;
         for (int s = 0; s < st.n_seq; s++) {
-            if (busy[s] || st.seq_tokens[s].empty()) continue;
+            if (busy[s] || s == st.keep_seq || st.seq_tokens[s].empty()) continue;
             if (victim < 0 || st.seq_tokens[s].size() > st.seq_tokens[victim].size()) victim = s;
         }
         if (victim < 0) break;

@@ -12,8 +12,8 @@ namespace hearth {
 // unified cache, so this counts every sequence, not only the caller's)
 int kvCellsFree(const Context::State & st);
 
-// Drops the cached prefixes of sequences not in `busy` (largest first) until `need` cells are free or
-// none is left. Returns the cells free afterwards.
+// Drops the cached prefixes of sequences not in `busy` nor kept (Context::State::keep_seq: a save waits
+// for it), largest first, until `need` cells are free or none is left. Returns the cells free afterwards.
 int kvMakeRoom(Context::State & st, const std::vector<bool> & busy, int need);
 
 // Context shift on `seq`: keeps its first n_keep tokens (at most the cache size - 4) and drops half of

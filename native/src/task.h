@@ -59,6 +59,7 @@ struct Task {
     int64_t saveBytes = -1;             // SAVE waiting behind generations: its state's size, asked once (worker)
     int64_t restoreCells = -2;          // RESTORE waiting behind generations: the tokens its file states (-1: none), read once (worker)
     bool restoreAlone = false;          // RESTORE: llama.cpp refused it between generations' steps: tried again alone
+    bool gaveWay = false;               // SAVE: it gave way to a generation's stop, and waits to run again (worker)
     std::atomic<bool> aborted{false};
     std::atomic<int> generated{0};      // tokens generated so far, read by abort()
     std::atomic<int> abortedAt{-1};     // `generated` when abort() was called on the running task
@@ -125,7 +126,10 @@ struct Context::State {
     std::mutex mu;
     std::condition_variable cv;
     std::deque<std::shared_ptr<Task>> queue;
-    std::vector<std::shared_ptr<Task>> active; // running now (generations, and between their steps a clearing or a small save)
+    std::vector<std::shared_ptr<Task>> active; // running now (generations, and between their steps a clearing, or a small save or restore)
+    // worker thread: the sequence of a save that gave way to a stop and waits at the queue's front (-1:
+    // none); making room for a decode does not drop its cells (kvMakeRoom)
+    int keep_seq = -1;
     std::atomic<std::atomic<bool> *> abort_flag{nullptr};
     std::atomic<bool> closing{false}; // dispose(): llama.cpp's abort callback stops any decode
     // the work running now also stops when this answers true (an image's, for another run's stop):

@@ -179,7 +179,7 @@ void workerLoop(std::shared_ptr<Context::State> st) {
     // a task ran between the running generations' steps since their last step: the next waits for a step,
     // so that side tasks in a row never hold the replies (and a stop of one) for longer than one of them
     bool sideSinceStep = false;
-    // the stop of a running generation, which a restore between their steps gives way to
+    // the stop of a running generation, which a save or restore between their steps gives way to
     const std::function<bool()> replyStopped = [&] {
         for (auto & r : runs) {
             if (!r->ended() && r->task->aborted) return true;
@@ -204,6 +204,8 @@ void workerLoop(std::shared_ptr<Context::State> st) {
             st->cv.wait(lock, hasWork);
             teamHeld = true;
             if (st->stopping && runs.empty() && st->queue.empty()) return;
+            // a save that gave way keeps its sequence while it waits at the front (a dropped one keeps none)
+            st->keep_seq = !st->queue.empty() && st->queue.front()->kind == Task::SAVE && st->queue.front()->gaveWay ? st->queue.front()->seq : -1;
             // admit from the front of the queue only: order is kept
             while (!st->queue.empty() && !st->stopping) {
                 auto & front = st->queue.front();
@@ -222,17 +224,17 @@ void workerLoop(std::shared_ptr<Context::State> st) {
                 } else {
                     // a clearing of a sequence no generation uses, or a save or a restore of one whose
                     // state is small, runs between steps (a thread's state saved, or restored, while
-                    // another thread's reply generates): the replies pause while it runs, and a stop of one
-                    // waits for it. A large save or restore, or one without room beside the replies (see
-                    // restoreBeside), waits for them to end; embeddings and reranking decode batches of
-                    // their own: alone
+                    // another thread's reply generates): the replies pause while it runs; a stop of one
+                    // waits for a clearing, and a save or restore gives way to it (queued again). A large
+                    // save or restore, or one without room beside the replies (see restoreBeside), waits
+                    // for them to end; embeddings and reranking decode batches of their own: alone
                     bool side = false;
                     const bool sideKind = front->kind == Task::SAVE || front->kind == Task::CLEAR || front->kind == Task::RESTORE;
                     if (!runs.empty() && admitted.empty() && !sideSinceStep && sideKind && front->seq >= 0 && front->seq < st->n_seq) {
                         bool seq_busy = false;
                         for (auto & r : runs) seq_busy = seq_busy || r->task->seq == front->seq;
-                        // the state's size asked once (the sequence does not change while the save waits
-                        // at the queue's front): it walks every cell
+                        // the state's size asked once: it walks every cell (a save that gave way to a stop
+                        // keeps its sequence as it was: keep_seq)
                         if (!seq_busy && front->kind == Task::SAVE && front->saveBytes < 0) front->saveBytes = (int64_t) llama_state_seq_get_size(st->ctx, front->seq);
                         if (seq_busy) side = false;
                         else if (front->kind == Task::CLEAR) side = true;
@@ -311,6 +313,8 @@ void workerLoop(std::shared_ptr<Context::State> st) {
                 // step), unless stopped meanwhile (then it settles as stopped)
                 if (!st->stopping && !task->aborted) {
                     task->restoreAlone = task->restoreAlone || outcome == TaskOutcome::Refused;
+                    task->gaveWay = task->kind == Task::SAVE;
+                    st->keep_seq = task->gaveWay ? task->seq : -1; // until the next admission reads the front
                     st->active.erase(std::remove(st->active.begin(), st->active.end(), task), st->active.end());
                     st->queue.push_front(task);
                     continue;
