@@ -122,6 +122,27 @@ export class HostChannel {
     return this.failure;
   }
 
+  /** the host gave up (`hung`): it takes no new request, and answers those it has */
+  private closing: EngineError | undefined;
+  private drained: (() => void) | undefined;
+
+  /**
+   * The host gave up on native work: later requests are rejected with `err` at once, and `fn` runs once
+   * every pending request has its answer (at once when none is pending).
+   */
+  closeWhenAnswered(err: EngineError, fn: () => void): void {
+    this.closing ??= err;
+    this.drained = fn;
+    this.checkDrained();
+  }
+
+  private checkDrained(): void {
+    if (!this.drained || this.pending.size > 0) return;
+    const fn = this.drained;
+    this.drained = undefined;
+    fn();
+  }
+
   private onMessage(raw: unknown): void {
     this.lastHeard = Date.now();
     const parsed = HostMessage.safeParse(raw);
@@ -146,6 +167,7 @@ export class HostChannel {
     this.pending.delete(msg.id);
     if (msg.ok) p.resolve(msg.result);
     else p.reject(new EngineError(toCode(msg.error.code, 'engine', 'native'), msg.error.message));
+    this.checkDrained();
   }
 
   /**
@@ -153,7 +175,8 @@ export class HostChannel {
    * it asks the host to cancel (a generation then resolves with what it wrote, stopReason `aborted`).
    */
   request<M extends Method>(method: M, params: ParamsIn<M>, opts: RequestOptions<M> = {}): Promise<ResultOf<M>> {
-    if (this.failure) return Promise.reject(this.failure);
+    const refused = this.failure ?? this.closing;
+    if (refused) return Promise.reject(refused);
     const { signal } = opts;
     if (signal?.aborted) return Promise.reject(abortedError());
     const id = nextRequestId++;

@@ -137,8 +137,9 @@ export class EngineHost {
     this.log('error', `engine host: giving up: ${v.code}: ${v.message}`);
     // a request naming a file is concerned when it is that file (a load of another file waiting for the
     // one that hangs is not); one naming a model, when it is a model concerned
-    this.requests.answerAll(v, (r) => (r.file !== undefined ? files.has(r.file) : r.modelId !== undefined && modelIds.has(r.modelId)));
+    // `hung` first: the client then sends new requests to a new host, and waits for these answers
     this.port.send({ type: 'hung', code: v.code, message: v.message, modelIds: [...modelIds], files: [...files], refuseFiles: v.refuseFiles === true });
+    this.requests.answerAll(v, (r) => (r.file !== undefined ? files.has(r.file) : r.modelId !== undefined && modelIds.has(r.modelId)));
     // the client kills this process when it reads `hung`; should that not come, the host ends itself
     // (exit() would run native destructors under the thread that hangs: SIGKILL ends it outright)
     setTimeout(() => process.kill(process.pid, 'SIGKILL'), 2000);

@@ -247,19 +247,31 @@ export class HostSupervisor {
       watchdog = this.watch(ch);
       settle.resolve(ch);
     });
-    // the host's task watchdog gave up on native work: it answered the requests concerned; the rest fail,
-    // and the host is killed (its stuck thread keeps it from ending cleanly) and started afresh
+    // the host's task watchdog gave up on native work. New requests go to a new host from now on; the
+    // host answers those it has right after this message (the ones concerned with the verdict's code),
+    // and is killed once they came (its stuck thread keeps it from ending cleanly), or after
+    // HUNG_ANSWERS_MS, when what is left fails; a new host is started when it has exited
     ch.onHung = (msg) => {
-      if (ch.failed) return;
+      if (ch.failed || hung.has(ch)) return;
       this.logger.error(`engine host ${proc.pid} gave up on native work (${msg.code}): ${msg.message}`);
       hung.add(ch);
-      this.detach(ch, new EngineError('engine_hung', `the engine was restarted: ${msg.message}`));
-      proc.kill('SIGKILL');
+      if (this.channel === ch) {
+        this.channel = undefined;
+        this.ready = undefined;
+      }
+      const err = new EngineError('engine_hung', `the engine was restarted: ${msg.message}`);
+      const kill = () => {
+        clearTimeout(late);
+        this.detach(ch, err);
+        proc.kill('SIGKILL');
+      };
+      const late = setTimeout(kill, HUNG_ANSWERS_MS);
       try {
         this.onHung?.(msg);
       } catch (e) {
         this.logger.error(`engine: ${(e as Error).message}`);
       }
+      ch.closeWhenAnswered(err, kill);
     };
     this.channel = ch;
     this.ready = ready;
@@ -378,4 +390,6 @@ export class HostSupervisor {
 
 /** channels killed as hung, and channels stopped on purpose (not restarted by their exit handler) */
 const hung = new WeakSet<HostChannel>();
+/** how long a host that gave up has to send the answers it owes (it ends itself after 2 s) */
+const HUNG_ANSWERS_MS = 1500;
 const stopping = new WeakSet<HostChannel>();
