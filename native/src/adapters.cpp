@@ -12,7 +12,7 @@
 #include "gguf.h"
 #include "util.h"
 #include "../src/llama-adapter.h" // llama_adapter_lora's buffers (ContextAdapters::memory)
-#include "../src/llama-model.h"   // llama_model::get_tensor: where an adapter's base tensor is (loraMemory)
+#include "../src/llama-model.h"   // llama_model::get_tensor and select_buft: where an adapter's tensors go (loraMemory, cvecMemory)
 
 namespace hearth {
 
@@ -124,15 +124,36 @@ DeviceBytes loraMemory(const llama_model * model, const std::vector<AdapterEntry
     return out;
 }
 
-DeviceBytes loraMemory(const std::string & path, const llama_model_params & mp, const std::vector<AdapterEntry> & lora) {
-    if (lora.empty()) return {};
+bool AdapterParams::steers() const {
+    return std::any_of(cvecs.begin(), cvecs.end(), [](const AdapterEntry & e) { return e.scale != 0.0f; });
+}
+
+DeviceBytes cvecMemory(const llama_model * model) {
+    DeviceBytes out;
+    ggml_init_params ip = {/* .mem_size = */ ggml_tensor_overhead(), /* .mem_buffer = */ nullptr, /* .no_alloc = */ true};
+    ggml_context * meta = ggml_init(ip);
+    if (!meta) return out;
+    ggml_tensor * vec = ggml_new_tensor_1d(meta, GGML_TYPE_F32, llama_model_n_embd(model));
+    for (int32_t il = 1; il < llama_model_n_layer(model); il++) {
+        ggml_backend_buffer_type_t buft = model->select_buft(il);
+        out[deviceOf(buft)] += GGML_PAD(ggml_backend_buft_get_alloc_size(buft, vec), ggml_backend_buft_get_alignment(buft));
+    }
+    ggml_free(meta);
+    return out;
+}
+
+DeviceBytes adapterMemory(const std::string & path, const llama_model_params & mp, const AdapterParams & p) {
+    if (!p.takeMemory()) return {};
     llama_model_params q = mp;
     q.no_alloc = true; // the tensors get buffer types (and empty buffers) but no memory or data, as common_fit_params reads a model
     q.load_mode = LLAMA_LOAD_MODE_NONE;
     q.progress_callback = nullptr;
     llama_model * m = llama_model_load_from_file(path.c_str(), q);
     if (!m) return {};
-    DeviceBytes out = loraMemory(m, lora);
+    DeviceBytes out = loraMemory(m, p.lora);
+    if (p.steers()) {
+        for (const auto & [dev, bytes] : cvecMemory(m)) out[dev] += bytes;
+    }
     llama_model_free(m);
     return out;
 }
@@ -218,7 +239,7 @@ void ContextAdapters::init(llama_model * model, llama_context * ctx, const Adapt
             if (!isFile(e.path)) throw HearthError(codes::invalid_argument, "control vector not found: " + e.path);
             if (e.scale != 0.0f) infos.push_back({e.scale, e.path});
         }
-        if (infos.empty()) return;
+        if (infos.empty()) return; // !p.steers()
         const int32_t n_embd = llama_model_n_embd(model);
         const int32_t n_layer = llama_model_n_layer(model);
         const int32_t start = p.cvec_start;
@@ -244,6 +265,7 @@ void ContextAdapters::init(llama_model * model, llama_context * ctx, const Adapt
         if (llama_set_adapter_cvec(ctx, cvec.data.data(), cvec.data.size(), cvec.n_embd, start, end) != 0) {
             throw HearthError(codes::invalid_argument, "llama.cpp could not apply the control vectors to " + model_name + " (see the engine log)");
         }
+        cvec_memory_ = cvecMemory(model);
     } catch (...) {
         // nothing of a failed set stays on the context or the model
         llama_set_adapters_lora(ctx, nullptr, 0, nullptr);
@@ -258,6 +280,7 @@ void ContextAdapters::release() {
     loras_.clear();
     paths_.clear();
     scales_.clear();
+    cvec_memory_.clear();
 }
 
 std::vector<float> ContextAdapters::scalesFor(const std::vector<AdapterEntry> & asked) const {
@@ -290,6 +313,7 @@ DeviceBytes ContextAdapters::memory() const {
     for (const llama_adapter_lora * a : loras_) {
         for (const auto & buf : a->bufs) out[deviceOf(ggml_backend_buffer_get_type(buf.get()))] += ggml_backend_buffer_get_size(buf.get());
     }
+    for (const auto & [dev, bytes] : cvec_memory_) out[dev] += bytes;
     return out;
 }
 

@@ -35,6 +35,11 @@ common_json adapterListJson(const std::vector<AdapterEntry> & list);
 struct AdapterParams {
     std::vector<AdapterEntry> lora, cvecs;
     int32_t cvec_start = 1, cvec_end = 0;
+    // whether the context gets control vectors: one with a strength other than 0 (llama.cpp allocates
+    // the context's vectors only then)
+    bool steers() const;
+    // whether any of them takes memory (adapterMemory)
+    bool takeMemory() const { return !lora.empty() || steers(); }
 };
 
 // What LoRA adapters will take where, on `model` as it is loaded (with no_alloc too: its tensors' buffer
@@ -45,8 +50,13 @@ struct AdapterParams {
 // counts as if it fitted: the engine host refuses such a file first, main/gguf/adapters.ts); the load
 // says why it refuses them.
 DeviceBytes loraMemory(const llama_model * model, const std::vector<AdapterEntry> & lora);
-// The same for the model at `path` loaded with `mp`, read without allocating its weights.
-DeviceBytes loraMemory(const std::string & path, const llama_model_params & mp, const std::vector<AdapterEntry> & lora);
+// What a context's control vectors take where, as llama_adapter_cvec::init allocates them: one F32
+// vector n_embd wide for each layer but the first, on the buffer type llama.cpp picks for that layer,
+// each padded to its buffer type's alignment (llama.cpp's own memory breakdown leaves them out).
+DeviceBytes cvecMemory(const llama_model * model);
+// LoRA adapters and control vectors of `p` together, for the model at `path` loaded with `mp`, read
+// without allocating its weights (no model is read when `p` loads nothing).
+DeviceBytes adapterMemory(const std::string & path, const llama_model_params & mp, const AdapterParams & p);
 
 // The adapters a context was created with. Set up before the context's worker starts; afterwards read
 // only (from the JS thread too), but for apply() on the worker.
@@ -71,10 +81,12 @@ public:
     void apply(llama_context * ctx, const std::vector<float> & scales);
 
     size_t size() const { return loras_.size(); }
-    // What the loaded LoRA adapters' buffers hold, per device (memory.h adds it to the model's bytes).
+    // What the loaded LoRA adapters' buffers and the context's control vectors hold, per device
+    // (memory.h adds it to the model's bytes).
     DeviceBytes memory() const;
 
 private:
+    DeviceBytes cvec_memory_; // the control vectors' (cvecMemory), once applied
     std::vector<std::string> paths_;
     std::vector<llama_adapter_lora *> loras_;
     std::vector<float> scales_;

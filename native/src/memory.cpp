@@ -150,13 +150,13 @@ void addToMargins(const std::vector<ggml_backend_dev_t> & devices, const DeviceB
 
 // the model parameters point into `split` (tensorSplit) and `overrides` (nCpuMoe, tensorOverrides),
 // which the caller keeps alive; `draft`, when given, gets the draft model the settings name; `mmproj`
-// and `lora` the projector and LoRA adapters they load with
+// and `adapters` the projector and the LoRA adapters and control vectors they load with
 static void parseParams(const Napi::Value & v, llama_model_params & mp, llama_context_params & cp, std::vector<float> & split,
                         std::shared_ptr<const TensorOverrides> & overrides, DraftOf * draft = nullptr, std::string * mmproj = nullptr,
-                        std::vector<AdapterEntry> * lora = nullptr) {
+                        AdapterParams * adapters = nullptr) {
     EngineParams p = parseEngineParams(v);
     if (mmproj) *mmproj = p.load.no_alloc ? std::string() : p.load.mmproj;
-    if (lora) *lora = p.load.no_alloc ? std::vector<AdapterEntry>() : p.load.adapters.lora;
+    if (adapters) *adapters = p.load.no_alloc ? AdapterParams() : p.load.adapters;
     mp = p.load.model();
     cp = contextParams(p.context, nullptr);
     split = p.load.split();
@@ -178,14 +178,14 @@ Napi::Value EstimateMemory(const Napi::CallbackInfo & info) {
     std::shared_ptr<const TensorOverrides> overrides;
     DraftOf draft;
     std::string mmproj;
-    std::vector<AdapterEntry> lora;
-    parseParams(info.Length() > 1 ? info[1] : env.Undefined(), mp, cp, *split, overrides, &draft, &mmproj, &lora);
+    AdapterParams adapters;
+    parseParams(info.Length() > 1 ? info[1] : env.Undefined(), mp, cp, *split, overrides, &draft, &mmproj, &adapters);
     if (!split->empty()) mp.tensor_split = split->data();
     auto devs = std::make_shared<std::vector<DeviceMem>>();
     auto host = std::make_shared<DeviceMem>();
     auto hp = std::make_shared<std::vector<uint32_t>>(4, 0);
     return AsyncTask::run(env,
-        [path, mp, cp, devs, host, hp, split, overrides, draft, mmproj, lora]() {
+        [path, mp, cp, devs, host, hp, split, overrides, draft, mmproj, adapters]() {
             LlamaAlone alone; // it swaps the process-wide logger (llama_gate.h)
             Activity fitting("fit", path); // watched by the host while it runs alone; its log lines are its progress
             std::vector<ggml_backend_dev_t> dev_list;
@@ -235,8 +235,9 @@ Napi::Value EstimateMemory(const Napi::CallbackInfo & info) {
                 placeBytes(pm, dev_list, [&](size_t i, size_t b) { if (i < devs->size()) (*devs)[i].projector += b; },
                            [&](size_t b) { host->projector += b; });
             }
-            // LoRA adapters, beside the tensors they change: in the model's bytes, as the loaded breakdown counts them
-            placeBytes(loraMemory(path, mp, lora), dev_list, [&](size_t i, size_t b) { if (i < devs->size()) (*devs)[i].model += b; },
+            // LoRA adapters beside the tensors they change, control vectors beside their layers: in the
+            // model's bytes, as the loaded breakdown counts them
+            placeBytes(adapterMemory(path, mp, adapters), dev_list, [&](size_t i, size_t b) { if (i < devs->size()) (*devs)[i].model += b; },
                        [&](size_t b) { host->model += b; });
             (*hp)[0] = ngl; (*hp)[1] = n_ctx_train; (*hp)[2] = cp.n_ctx; (*hp)[3] = n_expert;
         },
@@ -262,8 +263,8 @@ Napi::Value FitParams(const Napi::CallbackInfo & info) {
     std::shared_ptr<const TensorOverrides> user_overrides; // refused with gpuLayers "auto" (params.cpp): the fit writes its own
     DraftOf draft;
     std::string mmproj;
-    std::vector<AdapterEntry> lora;
-    parseParams(info.Length() > 1 ? info[1] : env.Undefined(), mp, cp, *user_split, user_overrides, &draft, &mmproj, &lora);
+    AdapterParams adapters;
+    parseParams(info.Length() > 1 ? info[1] : env.Undefined(), mp, cp, *user_split, user_overrides, &draft, &mmproj, &adapters);
     // "auto" context: 0 lets the fit choose (down to minContext); a number is kept as given
     if (optString(opts, "contextMode", "fixed") == "auto") cp.n_ctx = 0;
     margin_mib = optNumber(opts, "marginMiB", 1024);
@@ -278,7 +279,7 @@ Napi::Value FitParams(const Napi::CallbackInfo & info) {
     };
     auto out = std::make_shared<Out>();
     return AsyncTask::run(env,
-        [path, mp, cp, margin_mib, min_ctx, out, user_split, user_overrides, draft, mmproj, lora]() mutable {
+        [path, mp, cp, margin_mib, min_ctx, out, user_split, user_overrides, draft, mmproj, adapters]() mutable {
             LlamaAlone alone; // it swaps the process-wide logger (llama_gate.h)
             Activity fitting("fit", path); // watched by the host while it runs alone; its log lines are its progress
             const size_t nd = llama_max_devices();
@@ -287,12 +288,13 @@ Napi::Value FitParams(const Napi::CallbackInfo & info) {
             std::vector<llama_model_tensor_buft_override> overrides(llama_max_tensor_buft_overrides(), {nullptr, nullptr});
             std::vector<size_t> margins(nd, (size_t) (margin_mib * 1024 * 1024));
             // the vision projector shares them too: its bytes widen the margins where it goes, as llama-server's fit does;
-            // so do LoRA adapters (llama-server's fit leaves them out), where they go with the layers as asked
-            // before the fit moves any (with every layer asked on the GPUs: all of them there, the most they can take)
-            if (!mmproj.empty() || !lora.empty()) {
+            // so do LoRA adapters and control vectors (llama-server's fit leaves them out), where they go with the
+            // layers as asked before the fit moves any (with every layer asked on the GPUs: all of them there, the
+            // most they can take)
+            if (!mmproj.empty() || adapters.takeMemory()) {
                 const std::vector<ggml_backend_dev_t> devices = modelDevices(path, mp);
                 if (!mmproj.empty()) addToMargins(devices, projectorMemory(mmproj, projectorDevice(devices, mp), defaultThreads()), margins);
-                addToMargins(devices, loraMemory(path, mp, lora), margins);
+                addToMargins(devices, adapterMemory(path, mp, adapters), margins);
             }
             // a draft model shares the devices: llama.cpp's fit counts it, its context following the target's
             llama_model_params dmp = draft.mp;

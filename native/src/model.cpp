@@ -114,7 +114,7 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
     mparams = p.load.model();
     // the projector, for images (vision.h); a metadata-only load reads no weights, so none
     const std::string mmproj = p.load.no_alloc ? std::string() : p.load.mmproj;
-    const std::vector<AdapterEntry> lora = p.load.no_alloc ? std::vector<AdapterEntry>() : p.load.adapters.lora; // loaded with its context
+    const AdapterParams adapters = p.load.no_alloc ? AdapterParams() : p.load.adapters; // loaded with its context
     if (!mmproj.empty()) {
         struct stat mst {};
         if (stat(mmproj.c_str(), &mst) != 0 || !S_ISREG(mst.st_mode)) throw makeError(env, codes::load_failed, "projector file not found: " + mmproj);
@@ -156,7 +156,7 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
     const std::string chat_template = p.load.chat_template;
     Napi::Promise promise = AsyncTask::run(env,
         [path, display, mparams, state, result, file_size, fit_cparams, fit_margin_mib, user_split, mmproj, chat_template, user_overrides, spec_kind, draft_path,
-         draft_mparams, draft_max, draft_min, draft_p_min, lora]() mutable {
+         draft_mparams, draft_max, draft_min, draft_p_min, adapters]() mutable {
             Activity activity("load", display);
             struct ProgressGuard {
                 LoadState & s;
@@ -177,9 +177,9 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
                 LlamaAlone alone(&state->cancelled);
                 Activity fitting("fit", display); // watched while it runs alone; its log lines are its progress
                 std::vector<size_t> margins(llama_max_devices(), (size_t) (fit_margin_mib * 1024 * 1024));
-                // the vision projector and LoRA adapters share the devices: their bytes widen the margins
+                // the vision projector, LoRA adapters and control vectors share the devices: their bytes widen the margins
                 // where they will go (memory.cpp FitParams)
-                if (!mmproj.empty() || !lora.empty()) {
+                if (!mmproj.empty() || adapters.takeMemory()) {
                     const std::vector<ggml_backend_dev_t> devices = modelDevices(path, mparams);
                     if (!mmproj.empty()) {
                         reckoned_device = projectorDevice(devices, mparams);
@@ -187,7 +187,7 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
                         reckoned = true;
                         addToMargins(devices, projector_mem, margins);
                     }
-                    addToMargins(devices, loraMemory(path, mparams, lora), margins);
+                    addToMargins(devices, adapterMemory(path, mparams, adapters), margins);
                 }
                 // a draft model shares the devices: llama.cpp's fit counts it (its context follows the target's)
                 llama_model_params extra_mp = draft_mparams;

@@ -324,6 +324,31 @@ describe('control vectors', () => {
     }
   });
 
+  test("a control vector's memory is in the estimate and in the loaded breakdown, only at a strength other than 0", async () => {
+    const without = await engine.estimate(TINY_SPM, BASE);
+    const added = async (scale: number) =>
+      (await engine.estimate(TINY_SPM, { ...BASE, controlVectors: [{ path: cvec, scale }] })).host.model - without.host.model;
+    // the tiny model's 2 layers: one F32 vector 64 wide, for its second layer (llama_adapter_cvec::init keeps
+    // none for the first), on the CPU here; the loaded context reckons its vectors the same way (llama.cpp's
+    // own breakdown leaves them out, and the context keeps them where the addon cannot read their buffers)
+    expect(await added(1)).toBe(64 * 4);
+    // two files are combined into one vector per layer
+    fs.copyFileSync(cvec, path.join(dir, 'cvec-copy.gguf'));
+    const both = await engine.estimate(TINY_SPM, { ...BASE, controlVectors: [{ path: cvec, scale: 1 }, { path: path.join(dir, 'cvec-copy.gguf'), scale: -0.5 }] });
+    expect(both.host.model - without.host.model).toBe(64 * 4);
+    // at strength 0 llama.cpp allocates nothing
+    expect(await added(0)).toBe(0);
+    const plain = (await engine.memory('plain')).host.model;
+    try {
+      await engine.load('cvMem1', TINY_SPM, { ...BASE, controlVectors: [{ path: cvec, scale: 1 }] });
+      await engine.load('cvMem0', TINY_SPM, { ...BASE, controlVectors: [{ path: cvec, scale: 0 }] });
+      expect((await engine.memory('cvMem1')).host.model - plain).toBe(64 * 4);
+      expect((await engine.memory('cvMem0')).host.model - plain).toBe(0);
+    } finally {
+      for (const id of ['cvMem1', 'cvMem0']) await engine.unload(id);
+    }
+  });
+
   test("a control vector for layers the model lacks is refused before llama.cpp reads it (its loader sizes by layer in 32-bit ints)", async () => {
     const dir = tempDir();
     // 64 wide × layer 2^26 wraps to 0 in llama.cpp's int arithmetic: it wrote before its buffer
