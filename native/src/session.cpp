@@ -360,30 +360,30 @@ bool runSave(Context::State & st, Task & t) {
     return true;
 }
 
-// A session file's start, read from `f` (at its start): its magic, header and token count. Empty when
-// read; else why not.
+// A session file's start, read from `f` (at its start): its magic, header and token count.
 struct SessionPrefix {
     bool earlier = false; // HEARTHS1: an earlier version's (nothing after the magic is read)
     std::string header;
     uint32_t nt = 0;
 };
-static std::string readPrefix(FILE * f, SessionPrefix & p) {
+enum class PrefixRead { Read, NotSession, CorruptHeader, Truncated };
+static PrefixRead readPrefix(FILE * f, SessionPrefix & p) {
     char magic[8];
-    if (std::fread(magic, 1, 8, f) != 8 || (std::memcmp(magic, SESSION_MAGIC, 8) != 0 && std::memcmp(magic, SESSION_MAGIC_1, 8) != 0)) return "is not a Hearth session file";
+    if (std::fread(magic, 1, 8, f) != 8 || (std::memcmp(magic, SESSION_MAGIC, 8) != 0 && std::memcmp(magic, SESSION_MAGIC_1, 8) != 0)) return PrefixRead::NotSession;
     p.earlier = std::memcmp(magic, SESSION_MAGIC_1, 8) == 0;
-    if (p.earlier) return std::string();
+    if (p.earlier) return PrefixRead::Read;
     uint32_t hl = 0;
-    if (std::fread(&hl, 4, 1, f) != 1 || hl > 65536) return "corrupt header";
+    if (std::fread(&hl, 4, 1, f) != 1 || hl > 65536) return PrefixRead::CorruptHeader;
     p.header.assign(hl, '\0');
-    if ((hl && std::fread(p.header.data(), 1, hl, f) != hl) || std::fread(&p.nt, 4, 1, f) != 1) return "truncated";
-    return std::string();
+    if ((hl && std::fread(p.header.data(), 1, hl, f) != hl) || std::fread(&p.nt, 4, 1, f) != 1) return PrefixRead::Truncated;
+    return PrefixRead::Read;
 }
 
 int64_t sessionFileTokens(const std::string & path, uint64_t & size) {
     std::string why;
     File f = openRegular(path, size, why);
     SessionPrefix p;
-    if (!f || !readPrefix(f.get(), p).empty() || p.earlier) return -1;
+    if (!f || readPrefix(f.get(), p) != PrefixRead::Read || p.earlier) return -1;
     return p.nt;
 }
 
@@ -394,9 +394,12 @@ TaskOutcome runRestore(Context::State & st, Task & t, bool side) {
     if (!f) throw HearthError(codes::session_failed, "cannot open session file " + t.path + " (" + why + ")");
     auto readAll = [&](void * dst, size_t n) { return n == 0 || std::fread(dst, 1, n, f.get()) == n; };
     SessionPrefix prefix;
-    why = readPrefix(f.get(), prefix);
-    if (why == "is not a Hearth session file") throw HearthError(codes::session_failed, t.path + " " + why);
-    if (!why.empty()) throw HearthError(codes::session_failed, t.path + ": " + why);
+    switch (readPrefix(f.get(), prefix)) {
+        case PrefixRead::Read: break;
+        case PrefixRead::NotSession: throw HearthError(codes::session_failed, t.path + " is not a Hearth session file");
+        case PrefixRead::CorruptHeader: throw HearthError(codes::session_failed, t.path + ": corrupt header");
+        case PrefixRead::Truncated: throw HearthError(codes::session_failed, t.path + ": truncated");
+    }
     if (prefix.earlier) throw HearthError(codes::session_mismatch, t.path + " was saved by an earlier version of Hearth");
     const std::string want = sessionHeader(st);
     if (prefix.header != want) {
