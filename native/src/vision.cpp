@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cctype>
 #include <climits>
 #include <cstring>
 #include <filesystem>
@@ -253,11 +254,32 @@ common_json withMediaMarkers(const Vision & v, const common_json & messages, std
     return out;
 }
 
-// An image's placeholder token: negative, from the first hex digits of its id (a SHA-256), never -1.
-static llama_token placeholder(const std::string & id) {
-    uint32_t h = 2166136261u; // FNV-1a over the id, for ids that are not hex
-    for (unsigned char c : id) h = (h ^ c) * 16777619u;
-    return -2 - (llama_token) (h & 0x3FFFFFFF);
+// An image's placeholder tokens, one per position it takes: negative (never -1), each 30 bits of the
+// image's id (mtmd's SHA-256 of the file, in hex), position i taking the 30 bits from bit 30 * i on
+// (around the end). Reuse compares an image's positions one by one, so with 9 positions or more (an
+// image takes dozens) two images are taken for each other only if their whole hashes agree. An id that
+// is no SHA-256 in hex stands for its FNV-1a (64 bits) the same way.
+static void placeholders(const std::string & id, size_t n, std::vector<llama_token> & out) {
+    std::vector<uint8_t> bytes;
+    auto hexValue = [](char c) { return std::isdigit((unsigned char) c) ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : (c >= 'A' && c <= 'F') ? c - 'A' + 10 : -1; };
+    bool hex = id.size() == 64;
+    for (size_t i = 0; hex && i < id.size(); i += 2) {
+        const int hi = hexValue(id[i]), lo = hexValue(id[i + 1]);
+        hex = hi >= 0 && lo >= 0;
+        bytes.push_back((uint8_t) (hi << 4 | lo));
+    }
+    if (!hex) {
+        uint64_t h = 14695981039346656037ull;
+        for (unsigned char c : id) h = (h ^ c) * 1099511628211ull;
+        bytes.clear();
+        for (int k = 7; k >= 0; k--) bytes.push_back((uint8_t) (h >> (8 * k)));
+    }
+    const size_t nbits = bytes.size() * 8;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t v = 0;
+        for (size_t b = 0, at = (i * 30) % nbits; b < 30; b++, at = (at + 1) % nbits) v = v << 1 | ((bytes[at / 8] >> (7 - at % 8)) & 1);
+        out.push_back(-2 - (llama_token) v);
+    }
 }
 
 // The image formats read (stb_image's, as mtmd decodes them), by their leading bytes: anything else is
@@ -327,7 +349,7 @@ std::vector<llama_token> tokenizeWithImages(Vision & v, const std::string & prom
         const char * id = mtmd_input_chunk_get_id(c);
         img.id = id ? id : "";
         const size_t start = tokens.size();
-        tokens.insert(tokens.end(), img.n_tokens, placeholder(img.id));
+        placeholders(img.id, img.n_tokens, tokens);
         media.images.emplace(start, std::move(img));
     }
     return tokens;

@@ -1,8 +1,8 @@
 // Images (vision models) through llama.cpp's libmtmd: a model's projector (mmproj), a chat's image parts
 // tokenized with the template's media marker, and an image's embeddings decoded on a slot's sequence.
 //
-// A prompt with images is one token list as any other: an image's positions hold a placeholder "token"
-// (negative, derived from the image's hash), so the KV prefix reuse compares images like text (the same
+// A prompt with images is one token list as any other: an image's positions hold placeholder "tokens"
+// (negative, derived from the image's hash and the position), so the KV prefix reuse compares images like text (the same
 // image at the same place is reused, another one is not), and the sequence's cached tokens record them
 // the same way. PromptMedia maps each image's first position to its mtmd chunk.
 #pragma once

@@ -4,6 +4,7 @@
  * written here. The weights are noise: the tests count tokens, compare cached prefixes and check
  * that the image changes what the model sees, never what it says.
  */
+import { createHash } from 'crypto';
 import fs from 'fs';
 import path from 'path';
 import { EngineClient } from '../../main/engine/client';
@@ -11,7 +12,7 @@ import type { ChatMessage } from '../../main/engine/protocol';
 import { MAX_IMAGE_PIXELS, MAX_REQUEST_PIXELS } from '../../main/params';
 import { inAddon } from '../helpers/addon';
 import { errorOf, makeEngine, tempDir } from '../helpers/engine';
-import { adam7RawBytes, bmpImage, pngDeclaring, pngWithRows, progressiveJpeg, testPng } from '../helpers/images';
+import { adam7RawBytes, bmpImage, pngDeclaring, pngWithRows, progressiveJpeg, testPng, withTextChunk } from '../helpers/images';
 import { TINY_BPE, TINY_PROJECTOR, TINY_PROJECTOR_IMAGE_TOKENS } from '../helpers/models';
 
 let engine: EngineClient;
@@ -79,6 +80,44 @@ describe('images', () => {
     const back = await engine.chat(M, { messages: history, maxTokens: 8, ignoreEos: true, sampling: greedy });
     expect(back.timings.cachedTokens).toBe(turn3.timings.cachedTokens);
     expect(back.tokens).toEqual(turn2.tokens);
+  });
+
+  test("two images whose hashes share their first 30 bits are told apart: the second is read again", async () => {
+    // mtmd names an image by the SHA-256 of its file; each of the image's positions in the token list
+    // holds 30 bits of it (vision.cpp placeholders). Found here: two files of different pixels (testPng
+    // 0 and 97, each with a text chunk of its own) whose hashes' first 30 bits are the same.
+    const first30 = (b: Buffer) => createHash('sha256').update(b).digest().readUInt32BE(0) >>> 2;
+    const [pngA, pngB] = [testPng(0), testPng(97)];
+    const a = new Map<number, number>();
+    for (let i = 0; i < 1 << 17; i++) a.set(first30(withTextChunk(pngA, String(i))), i);
+    let pair: [Buffer, Buffer] | undefined;
+    for (let j = 0; j < 1 << 17 && !pair; j++) {
+      const file = withTextChunk(pngB, String(j));
+      const i = a.get(first30(file));
+      if (i !== undefined) pair = [withTextChunk(pngA, String(i)), file];
+    }
+    expect(pair).toBeDefined();
+    const [imageA, imageB] = pair!.map((f) => f.toString('base64'));
+    // what the model reads shows in its log-probabilities (this noise model's greedy replies often agree)
+    const read = async (image: string) => {
+      const probs: number[] = [];
+      const r = await engine.chat(M, { messages: withImage(image), maxTokens: 6, ignoreEos: true, sampling: { temperature: 0, nProbs: 3 } }, {
+        onPiece: (_t, _r, p) => probs.push(...(p ?? []).flatMap((t) => t.top.map((x) => x.logprob))),
+      });
+      return { r, probs };
+    };
+    const apart = (a: number[], b: number[]) => Math.max(...a.map((x, i) => Math.abs(x - b[i])));
+    await engine.clearSequence(M);
+    const alone = await read(imageB);
+    await engine.clearSequence(M);
+    const first = await read(imageA);
+    expect(first.probs).toHaveLength(alone.probs.length);
+    expect(apart(first.probs, alone.probs)).toBeGreaterThan(0.01);
+    // the same message with the other image, its predecessor in the cache: read from the image on
+    const second = await read(imageB);
+    expect(second.r.timings.cachedTokens).toBeLessThan(first.r.timings.promptTokens - TINY_PROJECTOR_IMAGE_TOKENS);
+    expect(second.r.tokens).toEqual(alone.r.tokens);
+    expect(apart(second.probs, alone.probs)).toBeLessThan(1e-3);
   });
 
   test("imageTokens answers the positions an image takes, as a real chat counts them in its prompt", async () => {

@@ -56,6 +56,12 @@ export function testPng(tint = 0): Buffer {
   return pngImage(48, 40, (x, y) => [(x * 5 + tint) & 0xff, (y * 6) & 0xff, (x * y + tint * 3) & 0xff]);
 }
 
+/** `png` with a tEXt chunk (keyword `note`, `text`) before its IEND: other bytes, the same pixels. */
+export function withTextChunk(png: Buffer, text: string): Buffer {
+  const iend = png.length - 12;
+  return Buffer.concat([png.subarray(0, iend), chunk('tEXt', Buffer.from(`note\0${text}`, 'latin1')), png.subarray(iend)]);
+}
+
 /** testPng(tint) with its header (IHDR, CRC mended) declaring `width` x `height`: read by a header reader, not an image that decodes at that size. */
 export function pngDeclaring(width: number, height: number, tint = 0): Buffer {
   const png = Buffer.from(testPng(tint));
