@@ -8,8 +8,10 @@
 #include <unordered_map>
 
 #include "errors.h"
+#include "ggml-cpp.h" // ggml_context_ptr
 #include "ggml.h"
 #include "gguf.h"
+#include "llama-cpp.h" // llama_model_ptr
 #include "util.h"
 #include "../src/llama-adapter.h" // llama_adapter_lora's buffers (ContextAdapters::memory)
 #include "../src/llama-model.h"   // llama_model::get_tensor and select_buft: where an adapter's tensors go (loraMemory, cvecMemory)
@@ -131,15 +133,20 @@ bool AdapterParams::steers() const {
 DeviceBytes cvecMemory(const llama_model * model) {
     DeviceBytes out;
     ggml_init_params ip = {/* .mem_size = */ ggml_tensor_overhead(), /* .mem_buffer = */ nullptr, /* .no_alloc = */ true};
-    ggml_context * meta = ggml_init(ip);
+    ggml_context_ptr meta(ggml_init(ip));
     if (!meta) return out;
-    ggml_tensor * vec = ggml_new_tensor_1d(meta, GGML_TYPE_F32, llama_model_n_embd(model));
+    ggml_tensor * vec = ggml_new_tensor_1d(meta.get(), GGML_TYPE_F32, llama_model_n_embd(model));
     for (int32_t il = 1; il < llama_model_n_layer(model); il++) {
         ggml_backend_buffer_type_t buft = model->select_buft(il);
         out[deviceOf(buft)] += GGML_PAD(ggml_backend_buft_get_alloc_size(buft, vec), ggml_backend_buft_get_alignment(buft));
     }
-    ggml_free(meta);
     return out;
+}
+
+// Refuses a control vector file llama.cpp must not read for `model` (cvecProblem), as the load does.
+static void refuseCvec(const std::string & path, const llama_model * model, const std::string & model_name) {
+    const std::string problem = cvecProblem(path, llama_model_n_embd(model), llama_model_n_layer(model));
+    if (!problem.empty()) throw HearthError(codes::invalid_argument, "the control vector " + path + " does not fit " + model_name + ": " + problem);
 }
 
 DeviceBytes adapterMemory(const std::string & path, const llama_model_params & mp, const AdapterParams & p) {
@@ -148,13 +155,15 @@ DeviceBytes adapterMemory(const std::string & path, const llama_model_params & m
     q.no_alloc = true; // the tensors get buffer types (and empty buffers) but no memory or data, as common_fit_params reads a model
     q.load_mode = LLAMA_LOAD_MODE_NONE;
     q.progress_callback = nullptr;
-    llama_model * m = llama_model_load_from_file(path.c_str(), q);
+    llama_model_ptr m(llama_model_load_from_file(path.c_str(), q));
     if (!m) return {};
-    DeviceBytes out = loraMemory(m, p.lora);
+    DeviceBytes out = loraMemory(m.get(), p.lora);
     if (p.steers()) {
-        for (const auto & [dev, bytes] : cvecMemory(m)) out[dev] += bytes;
+        for (const auto & e : p.cvecs) {
+            if (e.scale != 0.0f) refuseCvec(e.path, m.get(), path);
+        }
+        for (const auto & [dev, bytes] : cvecMemory(m.get())) out[dev] += bytes;
     }
-    llama_model_free(m);
     return out;
 }
 
@@ -234,12 +243,14 @@ void ContextAdapters::init(llama_model * model, llama_context * ctx, const Adapt
         }
         if (!loras_.empty()) apply(ctx, scales_);
 
-        std::vector<common_control_vector_load_info> infos;
         for (const auto & e : p.cvecs) {
             if (!isFile(e.path)) throw HearthError(codes::invalid_argument, "control vector not found: " + e.path);
+        }
+        if (!p.steers()) return;
+        std::vector<common_control_vector_load_info> infos;
+        for (const auto & e : p.cvecs) {
             if (e.scale != 0.0f) infos.push_back({e.scale, e.path});
         }
-        if (infos.empty()) return; // !p.steers()
         const int32_t n_embd = llama_model_n_embd(model);
         const int32_t n_layer = llama_model_n_layer(model);
         const int32_t start = p.cvec_start;
@@ -249,8 +260,7 @@ void ContextAdapters::init(llama_model * model, llama_context * ctx, const Adapt
         }
         // each file alone first: which one does not fit is worth saying
         for (const auto & info : infos) {
-            const std::string problem = cvecProblem(info.fname, n_embd, n_layer);
-            if (!problem.empty()) throw HearthError(codes::invalid_argument, "the control vector " + info.fname + " does not fit " + model_name + ": " + problem);
+            refuseCvec(info.fname, model, model_name);
             const common_control_vector_data one = common_control_vector_load({info});
             if (one.n_embd == -1) {
                 throw HearthError(codes::invalid_argument, "the control vector " + info.fname + " could not be read: it must be a GGUF of F32 vectors named direction.<layer> (see the engine log)");

@@ -52,10 +52,12 @@ struct AdapterParams {
 DeviceBytes loraMemory(const llama_model * model, const std::vector<AdapterEntry> & lora);
 // What a context's control vectors take where, as llama_adapter_cvec::init allocates them: one F32
 // vector n_embd wide for each layer but the first, on the buffer type llama.cpp picks for that layer,
-// each padded to its buffer type's alignment (llama.cpp's own memory breakdown leaves them out).
+// each padded to its buffer type's alignment. llama.cpp's own memory breakdown leaves them out, and its
+// context keeps them private: a loaded context's figure is reckoned by this too.
 DeviceBytes cvecMemory(const llama_model * model);
 // LoRA adapters and control vectors of `p` together, for the model at `path` loaded with `mp`, read
-// without allocating its weights (no model is read when `p` loads nothing).
+// without allocating its weights (no model is read when `p` loads nothing). A control vector the load
+// would refuse for its layers or width throws HearthError(invalid_argument) as the load does.
 DeviceBytes adapterMemory(const std::string & path, const llama_model_params & mp, const AdapterParams & p);
 
 // The adapters a context was created with. Set up before the context's worker starts; afterwards read
@@ -65,9 +67,10 @@ public:
     // Loads each LoRA adapter onto the model and applies them with their scales, then the control
     // vectors. A file that is not an adapter for this model (another architecture or width, not a LoRA
     // GGUF, missing) throws HearthError(invalid_argument) naming it and saying why; what was loaded
-    // is freed again, and the model is untouched.
+    // is freed again, and the model is untouched (control vectors llama.cpp had allocated on the
+    // context stay there, switched off, until the context is freed: it frees them only then).
     void init(llama_model * model, llama_context * ctx, const AdapterParams & p, const std::string & model_name);
-    // Frees the LoRA adapters (after the context that used them is freed).
+    // Frees the LoRA adapters and forgets the control vectors' bytes (after the context that used them is freed).
     void release();
 
     // The scales of a request: the load's, with those of the adapters it names changed. A path the

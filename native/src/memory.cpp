@@ -76,9 +76,10 @@ static bool onHost(ggml_backend_dev_t dev) {
     return t != GGML_BACKEND_DEVICE_TYPE_GPU && t != GGML_BACKEND_DEVICE_TYPE_IGPU;
 }
 
-// Where bytes of a projector or LoRA adapters go among `devices` (the model's, in its order) and the host:
+// Where bytes of a projector or adapters go among `devices` (the model's, in its order) and the host:
 // `at(i)` for the model's i-th device, `host` for system RAM. A share on a device the model does not use
-// is not counted there (projectorDevice picks one of the model's own; an adapter sits beside its tensor).
+// is not counted there (projectorDevice picks one of the model's own; a LoRA sits beside its tensor, a
+// control vector beside its layer).
 template <typename At, typename Host>
 static void placeBytes(const DeviceBytes & pm, const std::vector<ggml_backend_dev_t> & devices, At at, Host host) {
     for (const auto & [dev, bytes] : pm) {

@@ -29,7 +29,7 @@ struct ContextMemory {
 };
 // `draft`: a speculative draft model's context beside it, whose model and cache count on the same
 // devices (the draft loads on the target's devices: LoadParams::draftModel); `adapters`: the context's
-// LoRA adapters (ContextAdapters::memory), counted in the model's bytes where they are
+// LoRA adapters and control vectors (ContextAdapters::memory), counted in the model's bytes where they are
 ContextMemory contextMemory(const llama_model * model, const llama_context * ctx, const llama_context * draft = nullptr, const DeviceBytes & adapters = {});
 
 // per device (and host) { model, context, compute, projector } bytes of a context (`use`, as its worker
@@ -48,7 +48,7 @@ std::vector<ggml_backend_dev_t> modelDevices(const llama_model * model);
 std::vector<ggml_backend_dev_t> modelDevices(const std::string & model_path, const llama_model_params & mp);
 
 // Widens the fit's per-device `margins` (in the order of the model's `devices`) by the memory of a vision
-// projector or LoRA adapters, where it will be (llama-server adds a projector's to --fit-target the same way).
+// projector or of LoRA adapters and control vectors, where it will be (llama-server adds a projector's to --fit-target the same way).
 void addToMargins(const std::vector<ggml_backend_dev_t> & devices, const DeviceBytes & bytes, std::vector<size_t> & margins);
 
 } // namespace hearth

@@ -254,30 +254,26 @@ common_json withMediaMarkers(const Vision & v, const common_json & messages, std
     return out;
 }
 
-// An image's placeholder tokens, one per position it takes: negative (never -1), each 30 bits of the
-// image's id (mtmd's SHA-256 of the file, in hex), position i taking the 30 bits from bit 30 * i on
-// (around the end). Reuse compares an image's positions one by one, so with 9 positions or more (an
-// image takes dozens) two images are taken for each other only if their whole hashes agree. An id that
-// is no SHA-256 in hex stands for its FNV-1a (64 bits) the same way.
+// An image's placeholder tokens, one per position it takes: negative (never -1), each PLACEHOLDER_BITS
+// bits of the image's id (mtmd's SHA-256 of the file, in hex), position i taking the bits from bit
+// PLACEHOLDER_BITS * i on, around the end of the 256. Reuse compares an image's positions one by one,
+// so an image of ceil(256 / PLACEHOLDER_BITS) = 9 positions or more (an image takes dozens) is taken for
+// another only if their whole hashes agree; a shorter one on PLACEHOLDER_BITS bits a position. An
+// image without such an id (mtmd calls it optional) is refused rather than compared on less.
+constexpr size_t PLACEHOLDER_BITS = 30; // a placeholder -2 - v, v < 2^30, stays within llama_token's int32
 static void placeholders(const std::string & id, size_t n, std::vector<llama_token> & out) {
-    std::vector<uint8_t> bytes;
     auto hexValue = [](char c) { return std::isdigit((unsigned char) c) ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : (c >= 'A' && c <= 'F') ? c - 'A' + 10 : -1; };
-    bool hex = id.size() == 64;
-    for (size_t i = 0; hex && i < id.size(); i += 2) {
+    std::vector<uint8_t> bytes;
+    for (size_t i = 0; id.size() == 64 && i < id.size(); i += 2) {
         const int hi = hexValue(id[i]), lo = hexValue(id[i + 1]);
-        hex = hi >= 0 && lo >= 0;
+        if (hi < 0 || lo < 0) break;
         bytes.push_back((uint8_t) (hi << 4 | lo));
     }
-    if (!hex) {
-        uint64_t h = 14695981039346656037ull;
-        for (unsigned char c : id) h = (h ^ c) * 1099511628211ull;
-        bytes.clear();
-        for (int k = 7; k >= 0; k--) bytes.push_back((uint8_t) (h >> (8 * k)));
-    }
+    if (bytes.size() != 32) throw HearthError(codes::internal, "an image came from mtmd without its SHA-256 id, which the cache compares images by");
     const size_t nbits = bytes.size() * 8;
     for (size_t i = 0; i < n; i++) {
         uint32_t v = 0;
-        for (size_t b = 0, at = (i * 30) % nbits; b < 30; b++, at = (at + 1) % nbits) v = v << 1 | ((bytes[at / 8] >> (7 - at % 8)) & 1);
+        for (size_t b = 0, at = (i * PLACEHOLDER_BITS) % nbits; b < PLACEHOLDER_BITS; b++, at = (at + 1) % nbits) v = v << 1 | ((bytes[at / 8] >> (7 - at % 8)) & 1);
         out.push_back(-2 - (llama_token) v);
     }
 }

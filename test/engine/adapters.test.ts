@@ -325,9 +325,11 @@ describe('control vectors', () => {
   });
 
   test("a control vector's memory is in the estimate and in the loaded breakdown, only at a strength other than 0", async () => {
+    // the model's bytes over the host and every device (on a GPU machine the vectors go where the layers go)
+    const modelBytes = (m: { host: { model: number }; devices: { model: number }[] }) => m.host.model + m.devices.reduce((n, d) => n + d.model, 0);
     const without = await engine.estimate(TINY_SPM, BASE);
     const added = async (scale: number) =>
-      (await engine.estimate(TINY_SPM, { ...BASE, controlVectors: [{ path: cvec, scale }] })).host.model - without.host.model;
+      modelBytes(await engine.estimate(TINY_SPM, { ...BASE, controlVectors: [{ path: cvec, scale }] })) - modelBytes(without);
     // the tiny model's 2 layers: one F32 vector 64 wide, for its second layer (llama_adapter_cvec::init keeps
     // none for the first), on the CPU here; the loaded context reckons its vectors the same way (llama.cpp's
     // own breakdown leaves them out, and the context keeps them where the addon cannot read their buffers)
@@ -335,15 +337,15 @@ describe('control vectors', () => {
     // two files are combined into one vector per layer
     fs.copyFileSync(cvec, path.join(dir, 'cvec-copy.gguf'));
     const both = await engine.estimate(TINY_SPM, { ...BASE, controlVectors: [{ path: cvec, scale: 1 }, { path: path.join(dir, 'cvec-copy.gguf'), scale: -0.5 }] });
-    expect(both.host.model - without.host.model).toBe(64 * 4);
+    expect(modelBytes(both) - modelBytes(without)).toBe(64 * 4);
     // at strength 0 llama.cpp allocates nothing
     expect(await added(0)).toBe(0);
-    const plain = (await engine.memory('plain')).host.model;
+    const plain = modelBytes(await engine.memory('plain'));
     try {
       await engine.load('cvMem1', TINY_SPM, { ...BASE, controlVectors: [{ path: cvec, scale: 1 }] });
       await engine.load('cvMem0', TINY_SPM, { ...BASE, controlVectors: [{ path: cvec, scale: 0 }] });
-      expect((await engine.memory('cvMem1')).host.model - plain).toBe(64 * 4);
-      expect((await engine.memory('cvMem0')).host.model - plain).toBe(0);
+      expect(modelBytes(await engine.memory('cvMem1')) - plain).toBe(64 * 4);
+      expect(modelBytes(await engine.memory('cvMem0')) - plain).toBe(0);
     } finally {
       for (const id of ['cvMem1', 'cvMem0']) await engine.unload(id);
     }
@@ -354,9 +356,12 @@ describe('control vectors', () => {
     // 64 wide × layer 2^26 wraps to 0 in llama.cpp's int arithmetic: it wrote before its buffer
     for (const layers of [[1, 67108864], [2000]]) {
       const file = await writeTestControlVector({ out: path.join(dir, `layers-${layers.join('-')}.gguf`), layers });
-      const e = await errorOf(engine.load('cvLayers', TINY_SPM, { ...BASE, controlVectors: [{ path: file, scale: 1 }] }));
-      expect(e.code).toBe('invalid_argument');
-      expect(e.message).toContain(`its tensor direction.${layers[layers.length - 1]} is for layer ${layers[layers.length - 1]}; the model's layers are 1 to 2`);
+      const params = { ...BASE, controlVectors: [{ path: file, scale: 1 }] };
+      // the estimate and the fit refuse it as the load does
+      for (const e of [await errorOf(engine.estimate(TINY_SPM, params)), await errorOf(engine.fit(TINY_SPM, params)), await errorOf(engine.load('cvLayers', TINY_SPM, params))]) {
+        expect(e.code).toBe('invalid_argument');
+        expect(e.message).toContain(`its tensor direction.${layers[layers.length - 1]} is for layer ${layers[layers.length - 1]}; the model's layers are 1 to 2`);
+      }
     }
     expect((await run('plain')).tokens).toHaveLength(12);
     fs.rmSync(dir, { recursive: true, force: true });

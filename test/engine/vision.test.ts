@@ -82,18 +82,26 @@ describe('images', () => {
     expect(back.tokens).toEqual(turn2.tokens);
   });
 
-  test("two images whose hashes share their first 30 bits are told apart: the second is read again", async () => {
-    // mtmd names an image by the SHA-256 of its file; each of the image's positions in the token list
-    // holds 30 bits of it (vision.cpp placeholders). Found here: two files of different pixels (testPng
-    // 0 and 97, each with a text chunk of its own) whose hashes' first 30 bits are the same.
-    const first30 = (b: Buffer) => createHash('sha256').update(b).digest().readUInt32BE(0) >>> 2;
+  test.each([
+    // what every position held before: one 30-bit FNV-1a of the id in hex, repeated (a pair agreeing on it was taken for each other)
+    ['a 30-bit FNV-1a of their ids', (h: Buffer) => {
+      let x = 0x811c9dc5;
+      for (const c of Buffer.from(h.toString('hex'))) x = Math.imul(x ^ c, 16777619) >>> 0;
+      return x & 0x3fffffff;
+    }],
+    // what the first of an image's positions holds now (vision.cpp placeholders: bit 0 to 29 of the hash)
+    ['their first 30 bits', (h: Buffer) => h.readUInt32BE(0) >>> 2],
+  ])('two images whose hashes agree on %s are told apart: the second is read again', async (_what, key) => {
+    // mtmd names an image by the SHA-256 of its file. Found here: two files of different pixels (testPng
+    // 0 and 97, each with a text chunk of its own) whose hashes agree on `key`.
+    const keyOf = (file: Buffer) => key(createHash('sha256').update(file).digest());
     const [pngA, pngB] = [testPng(0), testPng(97)];
     const a = new Map<number, number>();
-    for (let i = 0; i < 1 << 17; i++) a.set(first30(withTextChunk(pngA, String(i))), i);
+    for (let i = 0; i < 1 << 17; i++) a.set(keyOf(withTextChunk(pngA, String(i))), i);
     let pair: [Buffer, Buffer] | undefined;
     for (let j = 0; j < 1 << 17 && !pair; j++) {
       const file = withTextChunk(pngB, String(j));
-      const i = a.get(first30(file));
+      const i = a.get(keyOf(file));
       if (i !== undefined) pair = [withTextChunk(pngA, String(i)), file];
     }
     expect(pair).toBeDefined();
