@@ -45,6 +45,7 @@ std::string cvecProblem(const std::string & path, int64_t n_embd, int64_t n_laye
     if (!g) return "it is not a GGUF file llama.cpp can read";
     std::string why;
     const int64_t n = gguf_get_n_tensors(g);
+    if (n == 0) why = "it holds no vectors"; // common_control_vector_load refuses it
     for (int64_t i = 0; i < n && why.empty(); i++) {
         const std::string name = gguf_get_tensor_name(g, i);
         const std::string num = name.rfind("direction.", 0) == 0 ? name.substr(10) : "";
@@ -143,13 +144,24 @@ DeviceBytes cvecMemory(const llama_model * model) {
     return out;
 }
 
-// Refuses a control vector file llama.cpp must not read for `model` (cvecProblem), as the load does.
-static void refuseCvec(const std::string & path, const llama_model * model, const std::string & model_name) {
-    const std::string problem = cvecProblem(path, llama_model_n_embd(model), llama_model_n_layer(model));
-    if (!problem.empty()) throw HearthError(codes::invalid_argument, "the control vector " + path + " does not fit " + model_name + ": " + problem);
+// The layers `p`'s control vectors steer on `model` (end 0: its last); refuses a range that ends before
+// it starts, and each vector with a strength llama.cpp must not read for `model` (cvecProblem), as the
+// load does before anything is read (the estimate and the fits alike).
+static std::pair<int32_t, int32_t> refuseCvecs(const AdapterParams & p, const llama_model * model, const std::string & model_name) {
+    const int32_t start = p.cvec_start;
+    const int32_t end = p.cvec_end == 0 ? llama_model_n_layer(model) : p.cvec_end;
+    if (start > end) {
+        throw HearthError(codes::invalid_argument, "controlVectorLayerStart (" + std::to_string(start) + ") is after controlVectorLayerEnd (" + std::to_string(end) + ")");
+    }
+    for (const auto & e : p.cvecs) {
+        if (e.scale == 0.0f) continue;
+        const std::string problem = cvecProblem(e.path, llama_model_n_embd(model), llama_model_n_layer(model));
+        if (!problem.empty()) throw HearthError(codes::invalid_argument, "the control vector " + e.path + " does not fit " + model_name + ": " + problem);
+    }
+    return {start, end};
 }
 
-DeviceBytes adapterMemory(const std::string & path, const llama_model_params & mp, const AdapterParams & p) {
+DeviceBytes adapterMemory(const std::string & path, const llama_model_params & mp, const AdapterParams & p, const std::string & model_name) {
     if (!p.takeMemory()) return {};
     llama_model_params q = mp;
     q.no_alloc = true; // the tensors get buffer types (and empty buffers) but no memory or data, as common_fit_params reads a model
@@ -159,9 +171,7 @@ DeviceBytes adapterMemory(const std::string & path, const llama_model_params & m
     if (!m) return {};
     DeviceBytes out = loraMemory(m.get(), p.lora);
     if (p.steers()) {
-        for (const auto & e : p.cvecs) {
-            if (e.scale != 0.0f) refuseCvec(e.path, m.get(), path);
-        }
+        refuseCvecs(p, m.get(), model_name);
         for (const auto & [dev, bytes] : cvecMemory(m.get())) out[dev] += bytes;
     }
     return out;
@@ -252,15 +262,9 @@ void ContextAdapters::init(llama_model * model, llama_context * ctx, const Adapt
             if (e.scale != 0.0f) infos.push_back({e.scale, e.path});
         }
         const int32_t n_embd = llama_model_n_embd(model);
-        const int32_t n_layer = llama_model_n_layer(model);
-        const int32_t start = p.cvec_start;
-        const int32_t end = p.cvec_end == 0 ? n_layer : p.cvec_end;
-        if (start > end) {
-            throw HearthError(codes::invalid_argument, "controlVectorLayerStart (" + std::to_string(start) + ") is after controlVectorLayerEnd (" + std::to_string(end) + ")");
-        }
-        // each file alone first: which one does not fit is worth saying
+        const auto [start, end] = refuseCvecs(p, model, model_name);
+        // each file alone first (after refuseCvecs' checks of their headers): which one does not fit is worth saying
         for (const auto & info : infos) {
-            refuseCvec(info.fname, model, model_name);
             const common_control_vector_data one = common_control_vector_load({info});
             if (one.n_embd == -1) {
                 throw HearthError(codes::invalid_argument, "the control vector " + info.fname + " could not be read: it must be a GGUF of F32 vectors named direction.<layer> (see the engine log)");

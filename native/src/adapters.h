@@ -56,9 +56,10 @@ DeviceBytes loraMemory(const llama_model * model, const std::vector<AdapterEntry
 // context keeps them private: a loaded context's figure is reckoned by this too.
 DeviceBytes cvecMemory(const llama_model * model);
 // LoRA adapters and control vectors of `p` together, for the model at `path` loaded with `mp`, read
-// without allocating its weights (no model is read when `p` loads nothing). A control vector the load
-// would refuse for its layers or width throws HearthError(invalid_argument) as the load does.
-DeviceBytes adapterMemory(const std::string & path, const llama_model_params & mp, const AdapterParams & p);
+// without allocating its weights (no model is read when `p` loads nothing). Control vectors the load
+// would refuse from their headers (layers, width, none in the file) or their layer range throw
+// HearthError(invalid_argument) as the load does, naming the model `model_name`.
+DeviceBytes adapterMemory(const std::string & path, const llama_model_params & mp, const AdapterParams & p, const std::string & model_name);
 
 // The adapters a context was created with. Set up before the context's worker starts; afterwards read
 // only (from the JS thread too), but for apply() on the worker.

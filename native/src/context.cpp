@@ -142,6 +142,7 @@ Napi::Value Context::Create(const Napi::CallbackInfo & info) {
             st->batch = llama_batch_init(st->n_batch, 0, std::max(1, st->n_seq));
             st->seq_tokens.assign(st->n_seq, {});
             // LoRA adapters and control vectors (adapters.h): one that does not fit fails the context, not the model
+            // (with gpuLayers "auto" the load's fit refuses a control vector first, adapterMemory)
             st->adapters.init(st->model->model, st->ctx, adapters, st->model->path);
             st->lora_applied = st->adapters.keyOf(st->adapters.defaults());
             st->seq_lora.assign(st->n_seq, st->lora_applied);

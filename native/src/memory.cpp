@@ -238,7 +238,7 @@ Napi::Value EstimateMemory(const Napi::CallbackInfo & info) {
             }
             // LoRA adapters beside the tensors they change, control vectors beside their layers: in the
             // model's bytes, as the loaded breakdown counts them
-            placeBytes(adapterMemory(path, mp, adapters), dev_list, [&](size_t i, size_t b) { if (i < devs->size()) (*devs)[i].model += b; },
+            placeBytes(adapterMemory(path, mp, adapters, path), dev_list, [&](size_t i, size_t b) { if (i < devs->size()) (*devs)[i].model += b; },
                        [&](size_t b) { host->model += b; });
             (*hp)[0] = ngl; (*hp)[1] = n_ctx_train; (*hp)[2] = cp.n_ctx; (*hp)[3] = n_expert;
         },
@@ -295,7 +295,7 @@ Napi::Value FitParams(const Napi::CallbackInfo & info) {
             if (!mmproj.empty() || adapters.takeMemory()) {
                 const std::vector<ggml_backend_dev_t> devices = modelDevices(path, mp);
                 if (!mmproj.empty()) addToMargins(devices, projectorMemory(mmproj, projectorDevice(devices, mp), defaultThreads()), margins);
-                addToMargins(devices, adapterMemory(path, mp, adapters), margins);
+                addToMargins(devices, adapterMemory(path, mp, adapters, path), margins);
             }
             // a draft model shares the devices: llama.cpp's fit counts it, its context following the target's
             llama_model_params dmp = draft.mp;

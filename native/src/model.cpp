@@ -187,7 +187,7 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
                         reckoned = true;
                         addToMargins(devices, projector_mem, margins);
                     }
-                    addToMargins(devices, adapterMemory(path, mparams, adapters), margins);
+                    addToMargins(devices, adapterMemory(path, mparams, adapters, display), margins);
                 }
                 // a draft model shares the devices: llama.cpp's fit counts it (its context follows the target's)
                 llama_model_params extra_mp = draft_mparams;

@@ -254,10 +254,11 @@ common_json withMediaMarkers(const Vision & v, const common_json & messages, std
     return out;
 }
 
-// An image's placeholder tokens, one per position it takes: negative (never -1), each PLACEHOLDER_BITS
-// bits of the image's id (mtmd's SHA-256 of the file, in hex), position i taking the bits from bit
-// PLACEHOLDER_BITS * i on, around the end of the 256. Reuse compares an image's positions one by one,
-// so an image of ceil(256 / PLACEHOLDER_BITS) = 9 positions or more (an image takes dozens) is taken for
+// An image chunk's placeholder tokens, one per position it takes: negative (never -1), each
+// PLACEHOLDER_BITS bits of the image's id (mtmd's SHA-256 of the file, in hex), position i of the chunk
+// taking the bits from bit PLACEHOLDER_BITS * i on, around the end of the 256 (the chunks of a tiled
+// image, llava-uhd's, share the id and so repeat the run). Reuse compares positions one by one, so a
+// chunk of ceil(256 / PLACEHOLDER_BITS) = 9 positions or more (a chunk takes dozens) is taken for
 // another only if their whole hashes agree; a shorter one on PLACEHOLDER_BITS bits a position. An
 // image without such an id (mtmd calls it optional) is refused rather than compared on less.
 constexpr size_t PLACEHOLDER_BITS = 30; // a placeholder -2 - v, v < 2^30, stays within llama_token's int32

@@ -90,7 +90,8 @@ bool hasImages(const common_json & messages);
 common_json withMediaMarkers(const Vision & v, const common_json & messages, std::vector<std::string> & images);
 
 // Tokenizes a rendered prompt holding media markers with its images; the placeholders and chunks
-// go to `media`. Throws HearthError(invalid_argument) when an image cannot be decoded.
+// go to `media`. Throws HearthError(invalid_argument) when an image cannot be decoded, and
+// HearthError(internal) when mtmd gives one no SHA-256 id (placeholders in vision.cpp).
 std::vector<llama_token> tokenizeWithImages(Vision & v, const std::string & prompt, const std::vector<std::string> & images, PromptMedia & media);
 
 // The positions an image of width x height pixels takes in a prompt, as tokenizeWithImages lays it out:

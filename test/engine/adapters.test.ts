@@ -367,6 +367,25 @@ describe('control vectors', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  test('a control vector file without vectors, and a layer range that ends before it starts, are refused by the estimate, the fit and the load alike', async () => {
+    const empty = await writeTestControlVector({ out: path.join(dir, 'empty-cvec.gguf'), layers: [] });
+    const cases: [object, RegExp][] = [
+      [{ controlVectors: [{ path: empty, scale: 1 }] }, /the control vector .*empty-cvec\.gguf does not fit .*: it holds no vectors/],
+      [{ controlVectors: [{ path: cvec, scale: 1 }], controlVectorLayerStart: 2, controlVectorLayerEnd: 1 }, /controlVectorLayerStart \(2\) is after controlVectorLayerEnd \(1\)/],
+    ];
+    for (const [extra, message] of cases) {
+      const params = { ...BASE, ...extra };
+      for (const e of [await errorOf(engine.estimate(TINY_SPM, params)), await errorOf(engine.fit(TINY_SPM, params)), await errorOf(engine.load('cvBad', TINY_SPM, params))]) {
+        expect(e.code).toBe('invalid_argument');
+        expect(e.message).toMatch(message);
+      }
+    }
+    // at strength 0 neither is read: the estimate answers, as the load would load
+    const idle = await engine.estimate(TINY_SPM, { ...BASE, controlVectors: [{ path: empty, scale: 0 }] });
+    expect(idle.host.model).toBe((await engine.estimate(TINY_SPM, BASE)).host.model);
+    expect((await run('plain')).tokens).toHaveLength(12);
+  });
+
   test('a control vector for another width is refused with a clear error', async () => {
     const e = await errorOf(engine.load('cvWide', TINY_SPM, { ...BASE, controlVectors: [{ path: wideCvec, scale: 1 }] }));
     expect(e.code).toBe('invalid_argument');
