@@ -212,6 +212,16 @@ namespace {
 struct Stopped {};
 } // namespace
 
+// Between two pieces of a tensor a stream moves: throws Stopped (and sets `stopped`) when the work
+// running now is to stop, else pauses as the slow-disk test hook asks.
+static void betweenPieces(const Context::State & st, bool & stopped) {
+    if (st.aborting()) {
+        stopped = true;
+        throw Stopped{};
+    }
+    ioDelay();
+}
+
 // Writes the state to `f` as the memory module hands it over, a tensor's bytes a piece at a time; any
 // failure throws (llama.cpp's state writers throw on theirs too).
 class StateWriter : public llama_io_write_i {
@@ -223,11 +233,7 @@ public:
     void write_tensor(ggml_tensor * tensor, size_t offset, size_t size) override {
         const size_t piece = pieceOf(tensor);
         for (size_t done = 0; done < size;) {
-            if (st_.aborting()) {
-                stopped_ = true;
-                throw Stopped{}; // a stop between pieces (runSave)
-            }
-            ioDelay();
+            betweenPieces(st_, stopped_);
             const size_t n = std::min(piece, size - done);
             buf_.resize(n);
             ggml_backend_tensor_get(tensor, buf_.data(), offset + done, n);
@@ -266,11 +272,7 @@ public:
         if (size > limit_ - read_) throw std::runtime_error("the state ends before its data");
         const size_t piece = pieceOf(tensor);
         for (size_t done = 0; done < size;) {
-            if (st_.aborting()) {
-                stopped_ = true;
-                throw Stopped{}; // a stop between pieces (runRestore)
-            }
-            ioDelay();
+            betweenPieces(st_, stopped_);
             const size_t n = std::min(piece, size - done);
             buf_.resize(n);
             get(buf_.data(), n);
