@@ -300,7 +300,7 @@ private:
 
 // ---- save and restore -------------------------------------------------------------------------------
 
-bool runSave(Context::State & st, Task & t) {
+TaskOutcome runSave(Context::State & st, Task & t) {
     const auto & toks = st.seq_tokens[t.seq];
     if (toks.empty()) throw HearthError(codes::invalid_argument, "sequence " + std::to_string(t.seq) + " is empty: nothing to save");
     const std::string header = sessionHeader(st);
@@ -344,7 +344,7 @@ bool runSave(Context::State & st, Task & t) {
             f.reset();
             std::filesystem::remove(tmp_path, ec);
             if (t.aborted || st.closing) throw HearthError(codes::aborted, "the save was stopped");
-            return false;
+            return TaskOutcome::Preempted;
         }
         ds = w.n_bytes();
         sum = w.checksum();
@@ -359,7 +359,7 @@ bool runSave(Context::State & st, Task & t) {
     std::filesystem::rename(tmp_path, fsPath(t.path), ec);
     if (ec) fail("cannot rename " + tmp + " to " + t.path + ": " + ec.message());
     t.sessionTokens = (int) toks.size();
-    return true;
+    return TaskOutcome::Done;
 }
 
 // A session file's start, read from `f` (at its start): its magic, header and token count.

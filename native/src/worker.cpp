@@ -290,9 +290,7 @@ void workerLoop(std::shared_ptr<Context::State> st) {
                 switch (task->kind) {
                     case Task::EMBED: runEmbed(*st, *task); break;
                     case Task::RERANK: runRerank(*st, *task); break;
-                    case Task::SAVE:
-                        if (!runSave(*st, *task)) outcome = TaskOutcome::Preempted;
-                        break;
+                    case Task::SAVE: outcome = runSave(*st, *task); break;
                     case Task::RESTORE:
                         outcome = runRestore(*st, *task, beside);
                         // a saved state is taken as computed under the load's set
