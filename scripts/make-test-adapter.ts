@@ -83,6 +83,8 @@ export interface TestControlVectorOptions {
   seed?: number;
   /** the layers given a direction (default: each from 1) */
   layers?: number[];
+  /** every value this instead of noise (NaN: a broken file) */
+  fill?: number;
 }
 
 /** Writes a control vector for the test model of `size` (a direction for each layer from 1); returns its path. */
@@ -94,7 +96,8 @@ export async function writeTestControlVector(o: TestControlVectorOptions): Promi
   w.setString('controlvector.model_hint', 'llama');
   w.setInt32('controlvector.layer_count', hp.blockCount - 1);
   for (const il of o.layers ?? Array.from({ length: hp.blockCount - 1 }, (_, i) => i + 1)) {
-    w.addTensor({ name: `direction.${il}`, shape: [nEmbd], type: 'F32', data: noise(nEmbd, o.std ?? 1, (o.seed ?? 11) + il) });
+    const data = o.fill === undefined ? noise(nEmbd, o.std ?? 1, (o.seed ?? 11) + il) : new Float32Array(nEmbd).fill(o.fill);
+    w.addTensor({ name: `direction.${il}`, shape: [nEmbd], type: 'F32', data });
   }
   await fs.promises.mkdir(path.dirname(path.resolve(o.out)), { recursive: true });
   await w.write(o.out);

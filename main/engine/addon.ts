@@ -97,7 +97,7 @@ export interface NativeAddon {
   rpcProtocol: { major: number; minor: number; patch: number };
   /** the names of the samplers in the chain a generation with these sampling parameters runs (llama_sampler_name) */
   samplerChain(model: NativeModel, sampling: Record<string, unknown>): string[];
-  /** the index plain greedy sampling picks from these logits: the first largest, never a NaN (for the tests) */
+  /** the index plain greedy sampling picks from these logits: the first largest; -1 when any is NaN or +Infinity (for the tests) */
   argmaxLogits(logits: Float32Array): number;
   /** text's tokens as a chat prompt's after previousText's, reusing the shared text's where safe, and how many were reused (for the tests) */
   promptTokens(model: NativeModel, previousText: string, text: string): { tokens: number[]; reused: number };

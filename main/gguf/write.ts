@@ -9,7 +9,7 @@ import type { FileHandle } from 'fs/promises';
 import * as os from 'os';
 import {
   alignUp, GGML_MAX_DIMS, GGML_MAX_NAME, GgmlType, ggmlTensorBytes, gguf, GGUF_DEFAULT_ALIGNMENT, GGUF_LIMITS, GGUF_MAGIC,
-  GGUF_VERSION, GgufArrayValue, GgufBigIntTypeName, GgufNumberTypeName, GgufScalarTypeName, GgufValue, quote, TYPE_ID_BY_NAME,
+  GGUF_VERSION, GgufArrayValue, GgufBigIntTypeName, GgmlTypeName, GgufNumberTypeName, GgufScalarTypeName, GgufValue, quote, TYPE_ID_BY_NAME,
 } from './types';
 
 // ---------------------------------------------------------------------------------------------
@@ -88,13 +88,15 @@ export type GgufWriterTensorType = 'F32' | 'F16';
  */
 export type GgufTensorData = Float32Array | Uint8Array | (() => Iterable<Float32Array>);
 
-export interface GgufTensorSpec {
+/**
+ * A tensor to write: values of a type the writer converts to, or bytes already in any ggml type's
+ * encoding (a copied tensor, or a crafted file).
+ */
+export type GgufTensorSpec = {
   name: string;
   /** Dimensions, fastest-varying first: `[ne0 (columns), ne1 (rows), …]`. */
   shape: readonly number[];
-  type: GgufWriterTensorType;
-  data: GgufTensorData;
-}
+} & ({ type: GgufWriterTensorType; data: GgufTensorData } | { type: GgmlTypeName; data: Uint8Array });
 
 export interface GgufWriteResult {
   path: string;
@@ -317,17 +319,18 @@ export class GgufWriter {
     if (shape.length < 1 || shape.length > GGML_MAX_DIMS || !shape.every((d) => Number.isSafeInteger(d) && d > 0)) {
       throw new TypeError(`tensor ${quote(name)}: shape [${shape.join(', ')}] must have 1 to ${GGML_MAX_DIMS} positive integer dimensions`);
     }
-    if (type !== 'F32' && type !== 'F16') throw new TypeError(`tensor ${quote(name)}: unsupported type ${String(type)}`);
+    const raw = !(spec.data instanceof Float32Array) && spec.data instanceof Uint8Array;
+    if (!(type in GgmlType) || (!raw && type !== 'F32' && type !== 'F16')) throw new TypeError(`tensor ${quote(name)}: unsupported type ${String(type)}`);
     const n = shape.reduce((a, b) => a * b, 1);
     if (!Number.isSafeInteger(n)) throw new TypeError(`tensor ${quote(name)}: too many elements`);
     const { data } = spec;
     if (data instanceof Float32Array && data.length !== n) {
       throw new TypeError(`tensor ${quote(name)}: ${data.length} values for shape [${shape.join(', ')}] (${n} elements)`);
     }
-    if (!(data instanceof Float32Array) && data instanceof Uint8Array && data.length !== ggmlTensorBytes(type, n)) {
+    if (raw && data.length !== ggmlTensorBytes(type, n)) {
       throw new TypeError(`tensor ${quote(name)}: ${data.length} bytes, expected ${ggmlTensorBytes(type, n)}`);
     }
-    this.tensors.push({ name, shape: [...shape], type, data });
+    this.tensors.push({ ...spec, shape: [...shape] });
     this.tensorNames.add(name);
     return this;
   }

@@ -13,6 +13,7 @@
 #include "gguf.h"
 #include "llama-cpp.h" // llama_model_ptr
 #include "util.h"
+#include "weight_types.h"
 #include "../src/llama-adapter.h" // llama_adapter_lora's buffers (ContextAdapters::memory)
 #include "../src/llama-model.h"   // llama_model::get_tensor and select_buft: where an adapter's tensors go (loraMemory, cvecMemory)
 
@@ -208,15 +209,20 @@ common_json adapterListJson(const std::vector<AdapterEntry> & list) {
     return a;
 }
 
-// What llama_adapter_lora_init checks less than its graph assumes (the engine host checks the same
+// What llama_adapter_lora_init checks less than its graph assumes (the engine host checks the shapes
 // first, main/gguf/adapters.ts): a pair's halves of one rank, and as deep as the tensor they change (an
-// expert tensor's pair one matrix per expert). A pair that breaks either loads, and the first decode
-// asserts, ending the process. Empty: none does.
-static std::string pairProblem(const llama_model * model, const llama_adapter_lora * a) {
+// expert tensor's pair one matrix per expert), each of a type llama.cpp computes with (weight_types.h).
+// A pair that breaks any of these loads, and the first decode asserts or calls a null kernel, ending
+// the process. And an alpha that is a number: a NaN one turns every reply into NaN logits. Empty: none.
+static std::string loraProblem(const llama_model * model, const llama_adapter_lora * a) {
     static const std::string EMBD = "token_embd.weight";
+    if (!std::isfinite(a->alpha)) return "its adapter.lora.alpha is not a finite number";
     for (const auto & [name, w] : a->ab_map) {
         const ggml_tensor * t = model->get_tensor(name.c_str());
         if (!t || !w.a || !w.b) continue; // refused by llama.cpp itself
+        for (const ggml_tensor * half : {w.a, w.b}) {
+            if (!computableType(half->type)) return "its pair for " + name + " is of type " + ggml_type_name(half->type) + ", which llama.cpp cannot compute with";
+        }
         const bool embd = name.size() >= EMBD.size() && name.compare(name.size() - EMBD.size(), EMBD.size(), EMBD) == 0;
         const bool rank = embd ? w.a->ne[0] == w.b->ne[0] : w.a->ne[1] == w.b->ne[0];
         const bool deep = w.a->ne[2] == t->ne[2] && w.b->ne[2] == t->ne[2] && w.a->ne[3] == 1 && w.b->ne[3] == 1 && t->ne[3] == 1;
@@ -242,7 +248,7 @@ void ContextAdapters::init(llama_model * model, llama_context * ctx, const Adapt
                 llama_adapter_lora_free(a);
                 throw HearthError(codes::not_supported, "the LoRA adapter " + e.path + " is an activated LoRA (aLoRA: it applies after its invocation tokens), which Hearth does not apply");
             }
-            const std::string bad = pairProblem(model, a);
+            const std::string bad = loraProblem(model, a);
             if (!bad.empty()) {
                 llama_adapter_lora_free(a);
                 throw HearthError(codes::invalid_argument, "the LoRA adapter " + e.path + " does not fit " + model_name + ": " + bad);

@@ -17,14 +17,6 @@
 
 namespace hearth {
 
-// The token with the largest logit (the first of equals): what the greedy chain (top-k 1) picks, without
-// filling and scanning a candidate array of the whole vocabulary for every token.
-static llama_token argmaxToken(Context::State & st, int idx) {
-    const float * logits = llama_get_logits_ith(st.ctx, idx);
-    if (!logits) throw HearthError(codes::internal, "llama.cpp returned no logits");
-    return argmaxLogits(logits, llama_vocab_n_tokens(llama_model_get_vocab(st.model->model)));
-}
-
 // What one run puts in a batch: prompt tokens [from, to), or its pending token (gen).
 struct Part {
     GenRun * run;
@@ -194,7 +186,10 @@ static void decodeParts(Context::State & st, const std::vector<Part> & parts) {
                 verifyDraft(st, run, draft_idx[i]);
                 continue;
             }
-            llama_token tok = run.argmax ? argmaxToken(st, logits_idx[i]) : common_sampler_sample(run.smpl.get(), st.ctx, logits_idx[i]);
+            // plain greedy takes the largest logit (what the greedy chain, top-k 1, picks) without filling and
+            // scanning a candidate array of the whole vocabulary for every token
+            if (!run.argmax) refuseNonFinite(st.ctx, logits_idx[i]);
+            llama_token tok = run.argmax ? greedyToken(st.ctx, logits_idx[i]) : common_sampler_sample(run.smpl.get(), st.ctx, logits_idx[i]);
             common_sampler_accept(run.smpl.get(), tok, true);
             if (run.n_probs > 0) run.probs = tokenProbs(st.ctx, logits_idx[i], tok, run.n_probs, run.probs_ids);
             onToken(st, run, tok);

@@ -19,6 +19,7 @@
 #include "tensor_overrides.h"
 #include "util.h"
 #include "vision.h"
+#include "weight_types.h"
 #include "../src/llama-ext.h"
 
 namespace hearth {
@@ -69,6 +70,13 @@ struct DraftOf {
     std::string path; // empty: none
     llama_model_params mp{};
 };
+
+// The estimate and the fit refuse the files the load refuses for their tensors' types (weight_types.h).
+static void refuseCompanions(const std::string & path, const DraftOf & draft, const std::string & mmproj) {
+    refuseUncomputable(path, "the model " + path);
+    refuseUncomputable(draft.path, "the draft model " + draft.path);
+    refuseUncomputable(mmproj, "the projector " + mmproj);
+}
 
 // Whether `dev` is the host's memory (the CPU, or an accelerator that uses system RAM) rather than a device's own.
 static bool onHost(ggml_backend_dev_t dev) {
@@ -189,6 +197,7 @@ Napi::Value EstimateMemory(const Napi::CallbackInfo & info) {
         [path, mp, cp, devs, host, hp, split, overrides, draft, mmproj, adapters]() {
             LlamaAlone alone; // it swaps the process-wide logger (llama_gate.h)
             Activity fitting("fit", path); // watched by the host while it runs alone; its log lines are its progress
+            refuseCompanions(path, draft, mmproj); // what the load refuses
             std::vector<ggml_backend_dev_t> dev_list;
             uint32_t ngl = 0, n_ctx_train = 0, n_expert = 0;
             common_device_memory_data_vec mem;
@@ -283,6 +292,7 @@ Napi::Value FitParams(const Napi::CallbackInfo & info) {
         [path, mp, cp, margin_mib, min_ctx, out, user_split, user_overrides, draft, mmproj, adapters]() mutable {
             LlamaAlone alone; // it swaps the process-wide logger (llama_gate.h)
             Activity fitting("fit", path); // watched by the host while it runs alone; its log lines are its progress
+            refuseCompanions(path, draft, mmproj); // what the load refuses
             const size_t nd = llama_max_devices();
             std::vector<float> split(nd, 0.0f); // where the fit writes its split (fit.h: at least llama_max_devices() entries)
             if (!user_split->empty()) mp.tensor_split = user_split->data();

@@ -20,6 +20,7 @@
 #include "common.h"
 #include "util.h"
 #include "vision.h"
+#include "weight_types.h"
 
 namespace hearth {
 
@@ -162,6 +163,10 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
                 LoadState & s;
                 ~ProgressGuard() { s.releaseProgress(); }
             } progress_guard{*state};
+            // a weight of a type llama.cpp has no kernel for loads, and the first decode or image ends the process
+            if (!mparams.no_alloc) refuseUncomputable(path, "the model " + display);
+            if (spec_kind == "draft") refuseUncomputable(draft_path, "the draft model " + draft_path + " (the draft for " + display + ")");
+            refuseUncomputable(mmproj, "the projector " + mmproj + " (for " + display + ")");
             if (!user_split->empty()) mparams.tensor_split = user_split->data();
             if (user_overrides) mparams.tensor_buft_overrides = user_overrides->list.data();
             // the fit writes tensor split and buffer overrides that must live through the load

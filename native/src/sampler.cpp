@@ -141,6 +141,11 @@ static inline F4 f4Above(F4 x, F4 m) { return _mm_max_ps(x, m); }
 static inline bool f4AnyEqual(F4 a, F4 b, F4 c, F4 d, F4 v) {
     return _mm_movemask_ps(_mm_or_ps(_mm_or_ps(_mm_cmpeq_ps(a, v), _mm_cmpeq_ps(b, v)), _mm_or_ps(_mm_cmpeq_ps(c, v), _mm_cmpeq_ps(d, v)))) != 0;
 }
+// lanes that are no logit (badLogit), gathered: bad | (x is NaN or +infinity); any lane set
+using B4 = __m128;
+static inline B4 b4None() { return _mm_setzero_ps(); }
+static inline B4 b4Bad(B4 bad, F4 x) { return _mm_or_ps(bad, _mm_cmpnlt_ps(x, _mm_set1_ps(INFINITY))); }
+static inline bool b4Any(B4 bad) { return _mm_movemask_ps(bad) != 0; }
 #elif defined(__ARM_NEON) && defined(__aarch64__)
 #define HEARTH_F4 1
 using F4 = float32x4_t;
@@ -152,22 +157,53 @@ static inline F4 f4Above(F4 x, F4 m) { return vbslq_f32(vcgtq_f32(x, m), x, m); 
 static inline bool f4AnyEqual(F4 a, F4 b, F4 c, F4 d, F4 v) {
     return vmaxvq_u32(vorrq_u32(vorrq_u32(vceqq_f32(a, v), vceqq_f32(b, v)), vorrq_u32(vceqq_f32(c, v), vceqq_f32(d, v)))) != 0;
 }
+using B4 = uint32x4_t;
+static inline B4 b4None() { return vdupq_n_u32(0); }
+static inline B4 b4Bad(B4 bad, F4 x) { return vorrq_u32(bad, vmvnq_u32(vcltq_f32(x, vdupq_n_f32(INFINITY)))); }
+static inline bool b4Any(B4 bad) { return vmaxvq_u32(bad) != 0; }
 #endif
 
+// What no model's output may be: NaN, or +infinity (its softmax is NaN). Weights, a LoRA adapter or a
+// control vector holding such values (or too large ones) make every logit so.
+static inline bool badLogit(float x) { return !(x < INFINITY); }
+
+bool finiteLogits(const float * logits, int n) {
+    int i = 0;
+#ifdef HEARTH_F4
+    B4 bad = b4None();
+    for (; n - i >= 16; i += 16) {
+        bad = b4Bad(bad, f4Load(logits + i));
+        bad = b4Bad(bad, f4Load(logits + i + 4));
+        bad = b4Bad(bad, f4Load(logits + i + 8));
+        bad = b4Bad(bad, f4Load(logits + i + 12));
+    }
+    if (b4Any(bad)) return false;
+#endif
+    for (; i < n; i++) {
+        if (badLogit(logits[i])) return false;
+    }
+    return true;
+}
+
 llama_token argmaxLogits(const float * logits, int n) {
-    // once a token: on a fast model its cost shows. Four vectors of running maxima, then a search for the
-    // first 16-value block that holds the maximum, then its index in that block. x > m ? x : m throughout,
-    // so a NaN never replaces a maximum. (GCC does not vectorize the plain loop: it keeps 16 scalars.)
+    // once a token: on a fast model its cost shows. Four vectors of running maxima (and of lanes that
+    // are no logit: finiteLogits in the same pass), then a search for the first 16-value block that holds
+    // the maximum, then its index in that block. (GCC does not vectorize the plain loop: it keeps 16 scalars.)
     float max = -INFINITY;
     int i = 0;
 #ifdef HEARTH_F4
     F4 m0 = f4Fill(-INFINITY), m1 = m0, m2 = m0, m3 = m0;
+    B4 bad = b4None();
     for (; n - i >= 16; i += 16) {
-        m0 = f4Above(f4Load(logits + i), m0);
-        m1 = f4Above(f4Load(logits + i + 4), m1);
-        m2 = f4Above(f4Load(logits + i + 8), m2);
-        m3 = f4Above(f4Load(logits + i + 12), m3);
+        const F4 x0 = f4Load(logits + i), x1 = f4Load(logits + i + 4), x2 = f4Load(logits + i + 8), x3 = f4Load(logits + i + 12);
+        m0 = f4Above(x0, m0);
+        m1 = f4Above(x1, m1);
+        m2 = f4Above(x2, m2);
+        m3 = f4Above(x3, m3);
+        bad = b4Bad(b4Bad(bad, x0), x1);
+        bad = b4Bad(b4Bad(bad, x2), x3);
     }
+    if (b4Any(bad)) return LLAMA_TOKEN_NULL;
     float lanes[16];
     f4Store(lanes, m0);
     f4Store(lanes + 4, m1);
@@ -175,7 +211,10 @@ llama_token argmaxLogits(const float * logits, int n) {
     f4Store(lanes + 12, m3);
     for (float v : lanes) max = v > max ? v : max;
 #endif
-    for (; i < n; i++) max = logits[i] > max ? logits[i] : max;
+    for (; i < n; i++) {
+        if (badLogit(logits[i])) return LLAMA_TOKEN_NULL;
+        max = logits[i] > max ? logits[i] : max;
+    }
     int k = 0;
 #ifdef HEARTH_F4
     const F4 mv = f4Fill(max);
@@ -186,7 +225,33 @@ llama_token argmaxLogits(const float * logits, int n) {
     for (; k < n; k++) {
         if (logits[k] == max) return k;
     }
-    return 0;
+    return 0; // every one -infinity
+}
+
+// The logits of output `idx` of the context's last decode, and their count.
+static const float * logitsAt(llama_context * ctx, int idx, int & n_vocab) {
+    const float * logits = llama_get_logits_ith(ctx, idx);
+    if (!logits) throw HearthError(codes::internal, "llama.cpp returned no logits");
+    n_vocab = llama_vocab_n_tokens(llama_model_get_vocab(llama_get_model(ctx)));
+    return logits;
+}
+
+static HearthError nonFiniteLogits() {
+    return HearthError(codes::decode_failed, "the model's output is not a number (NaN or infinite logits): its weights, a LoRA adapter or a control vector hold values it cannot compute with");
+}
+
+llama_token greedyToken(llama_context * ctx, int idx) {
+    int n_vocab = 0;
+    const float * logits = logitsAt(ctx, idx, n_vocab);
+    const llama_token tok = argmaxLogits(logits, n_vocab);
+    if (tok == LLAMA_TOKEN_NULL) throw nonFiniteLogits();
+    return tok;
+}
+
+void refuseNonFinite(llama_context * ctx, int idx) {
+    int n_vocab = 0;
+    const float * logits = logitsAt(ctx, idx, n_vocab);
+    if (!finiteLogits(logits, n_vocab)) throw nonFiniteLogits();
 }
 
 static Napi::Value ArgmaxLogits(const Napi::CallbackInfo & info) {

@@ -23,9 +23,19 @@ common_sampler * buildSampler(const llama_model * model, common_params_sampling 
 // the caller may take the argmax without the chain.
 bool isPlainGreedy(const llama_model * model, const common_params_sampling & sp);
 
-// Plain greedy's token: the first index of the largest of `n` logits. A NaN never wins (llama.cpp's greedy
-// sampler would pick a NaN at index 0); all NaN: 0. Every greedy pick (with a draft or without) is this.
+// Plain greedy's token: the first index of the largest of `n` logits (every one -infinity: 0), or
+// LLAMA_TOKEN_NULL when any is NaN or +infinity (finiteLogits, in the same pass). Every greedy pick (with
+// a draft or without) is this.
 llama_token argmaxLogits(const float * logits, int n);
+
+// Whether every one of `n` logits is a number below +infinity. A sampler chain is not given others: its
+// sorts assume an order NaN breaks, and what it picked would be noise read as a reply.
+bool finiteLogits(const float * logits, int n);
+
+// Output `idx` of the context's last decode: its greedy token (argmaxLogits), and a check before a
+// sampler chain reads it. Both throw decode_failed when its logits are not all numbers (finiteLogits).
+llama_token greedyToken(llama_context * ctx, int idx);
+void refuseNonFinite(llama_context * ctx, int idx);
 
 // A generated token with its log-probability and the n likeliest tokens' (from the model's
 // distribution before sampling, like llama-server's default), likeliest first.

@@ -188,16 +188,14 @@ std::vector<llama_token> specVerify(Speculation * sp, llama_context * ctx, GenRu
     if (run.argmax) {
         // plain greedy takes the largest logit (as the run does without a draft), accepting the draft
         // while it agrees: what common_sampler_sample_and_accept_n does with a greedy chain
-        const int n_vocab = llama_vocab_n_tokens(llama_model_get_vocab(llama_get_model(ctx)));
         for (size_t i = 0; i < idxs.size(); i++) {
-            const float * logits = llama_get_logits_ith(ctx, idxs[i]);
-            if (!logits) throw HearthError(codes::internal, "llama.cpp returned no logits");
-            const llama_token best = argmaxLogits(logits, n_vocab);
+            const llama_token best = greedyToken(ctx, idxs[i]);
             common_sampler_accept(run.smpl.get(), best, true);
             ids.push_back(best);
             if (i >= draft.size() || best != draft[i]) break;
         }
     } else {
+        for (int idx : idxs) refuseNonFinite(ctx, idx);
         ids = common_sampler_sample_and_accept_n(run.smpl.get(), ctx, idxs, draft);
     }
     const int accepted = (int) ids.size() - 1;

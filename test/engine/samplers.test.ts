@@ -197,12 +197,13 @@ describe('requests llama.cpp would abort on, and the greedy fast path', () => {
   });
 });
 
-describe('plain greedy picks the first largest logit (addon.argmaxLogits, vectorized)', () => {
-  /** The reference: the first index of the largest value; a NaN never wins; all NaN: 0. */
+describe('plain greedy picks the first largest logit, and no token from logits that are no numbers (addon.argmaxLogits, vectorized)', () => {
+  /** The reference: the first index of the largest value (all -Infinity: 0); -1 (no token) when any is NaN or +Infinity. */
   const reference = (xs: number[]) => {
-    let best = -1;
-    for (let i = 0; i < xs.length; i++) if (!Number.isNaN(xs[i]) && (best < 0 || xs[i] > xs[best])) best = i;
-    return best < 0 ? 0 : best;
+    if (xs.some((x) => Number.isNaN(x) || x === Infinity)) return -1;
+    let best = 0;
+    for (let i = 1; i < xs.length; i++) if (xs[i] > xs[best]) best = i;
+    return best;
   };
 
   test('on random, tied, infinite and NaN logits of every length around the vector width', async () => {
@@ -225,11 +226,16 @@ describe('plain greedy picks the first largest logit (addon.argmaxLogits, vector
       // -Infinity everywhere but one NaN (all -Infinity: index 0), and all NaN (0)
       cases.push(Array.from({ length: n }, (_, i) => (i === n >> 1 ? NaN : -Infinity)));
       cases.push(Array.from({ length: n }, () => NaN));
-      // +Infinity twice: the first
+      // +Infinity: no token
       const inf = Array.from({ length: n }, () => rand());
       inf[n >> 1] = Infinity;
       inf[n - 1] = Infinity;
       cases.push(inf);
+      // one NaN or +Infinity alone, last (past the last whole block of 16 when n is no multiple of 16)
+      cases.push(Array.from({ length: n }, (_, i) => (i === n - 1 ? NaN : rand())));
+      cases.push(Array.from({ length: n }, (_, i) => (i === n - 1 ? Infinity : rand())));
+      // all -Infinity: 0
+      cases.push(Array.from({ length: n }, () => -Infinity));
     }
     const got = await inAddon<number[]>(
       // NaN and the infinities do not survive JSON: they travel as strings
@@ -240,8 +246,9 @@ describe('plain greedy picks the first largest logit (addon.argmaxLogits, vector
     // compared in float32, as the addon reads them
     const want = cases.map((xs) => reference(Array.from(new Float32Array(xs))));
     expect(got).toEqual(want);
-    // the cases reach past index 0 (a pick that always said 0 would not pass)
+    // the cases reach past index 0 (a pick that always said 0 would not pass), and refuse some
     expect(want.filter((w) => w > 16).length).toBeGreaterThan(20);
+    expect(want.filter((w) => w === -1).length).toBeGreaterThan(20);
   });
 
   test('a view at an offset that is no multiple of the vector width, and signed zeros', async () => {

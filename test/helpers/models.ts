@@ -9,8 +9,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { readGgufHeader, readGgufTensorBytes } from '../../main/gguf/read';
-import { gguf } from '../../main/gguf/types';
-import { GgufWriter, type GgufWriterTensorType } from '../../main/gguf/write';
+import { gguf, type GgmlTypeName } from '../../main/gguf/types';
+import { GgufWriter } from '../../main/gguf/write';
 import { DEFAULT_CHAT_TEMPLATE, TEST_MODEL_HPARAMS, type TestModelOptions } from '../../scripts/make-test-model';
 import type { TestProjectorOptions } from '../../scripts/make-test-projector';
 
@@ -182,6 +182,23 @@ export function writeHalfModel(to: string, bytes = 4096): void {
 }
 
 /**
+ * Writes `from` again as `to` with the tensors `retype` names given another type, their bytes as they
+ * were (so the new type must be as wide: F16 as I16, F32 as I32): a crafted file, whose header any GGUF
+ * reader accepts.
+ */
+export async function writeRetyped(from: string, to: string, retype: Readonly<Record<string, GgmlTypeName>>): Promise<string> {
+  const h = await readGgufHeader(from);
+  const w = new GgufWriter();
+  for (const [k, v] of h.metadata) if (k !== 'general.alignment') w.set(k, v);
+  for (const name of Object.keys(retype)) if (!h.tensors.some((t) => t.name === name)) throw new Error(`${from} has no tensor ${name}`);
+  for (const t of h.tensors) {
+    w.addTensor({ name: t.name, shape: t.dims, type: retype[t.name] ?? t.typeName, data: new Uint8Array(await readGgufTensorBytes(h, t.name)) });
+  }
+  await w.write(to);
+  return to;
+}
+
+/**
  * Writes `from` as a split model in `dir` the way llama.cpp's gguf-split does: `<base>-0000k-of-0000n.gguf`,
  * the tensors shared out in order, split.no / split.count / split.tensors.count in every part, the
  * model's metadata in the first. Old mtimes (see copyModel). Returns the parts' paths in order.
@@ -197,7 +214,7 @@ export async function writeSplitModel(from: string, dir: string, base: string, n
     w.set('split.count', gguf.u16(n));
     w.set('split.tensors.count', gguf.i32(h.tensors.length));
     for (const t of h.tensors.slice(i * per, (i + 1) * per)) {
-      w.addTensor({ name: t.name, shape: t.dims, type: t.typeName as GgufWriterTensorType, data: new Uint8Array(await readGgufTensorBytes(h, t.name)) });
+      w.addTensor({ name: t.name, shape: t.dims, type: t.typeName, data: new Uint8Array(await readGgufTensorBytes(h, t.name)) });
     }
     const file = path.join(dir, `${base}-${String(i + 1).padStart(5, '0')}-of-${String(n).padStart(5, '0')}.gguf`);
     await w.write(file);

@@ -1,0 +1,103 @@
+/**
+ * Files whose weights llama.cpp cannot compute with, and weights that make a model's output no number.
+ *
+ * - A tensor of a type ggml cannot convert to F32 (I16, I32, ...): llama.cpp loads such a model, draft,
+ *   projector or LoRA adapter, and the first decode (or image) calls a null CPU kernel, ending the
+ *   engine host; the client then reloads it and the next message ends it again. Now refused before
+ *   llama.cpp computes anything (native/src/weight_types.cpp), by the load, the estimate and the fit alike.
+ * - A LoRA alpha or a control vector that is NaN: the replies were NaN logits read as tokens (token 0 at
+ *   temperature 0), an ordinary-looking reply. Now the alpha is refused at load, and a generation whose
+ *   logits are not numbers fails with decode_failed (sampler.cpp finiteLogits), greedy or sampled.
+ *
+ * Real host, real addon; the crafted files are the test models rewritten (test/helpers/models.ts writeRetyped).
+ */
+import path from 'path';
+import { EngineClient } from '../../main/engine/client';
+import { writeTestControlVector, writeTestLora } from '../../scripts/make-test-adapter';
+import { errorOf, makeEngine, tempDir } from '../helpers/engine';
+import { TINY_BPE, TINY_PROJECTOR, TINY_SPM, writeRetyped } from '../helpers/models';
+
+let engine: EngineClient;
+let dir: string;
+let crashes = 0;
+const BASE = { contextSize: 256, threads: 2 } as const;
+
+beforeAll(() => {
+  dir = tempDir('hearth-hostile-weights-');
+  engine = makeEngine();
+  engine.onCrash = () => {
+    crashes++;
+  };
+});
+
+afterAll(async () => {
+  await engine?.close();
+});
+
+const greedy = { prompt: 'Once upon a time', maxTokens: 4, ignoreEos: true, sampling: { temperature: 0 } };
+const sampled = { ...greedy, sampling: { temperature: 0.8, seed: 3 } };
+
+describe('a weight of a type llama.cpp cannot compute with', () => {
+  test('a model, its draft and its projector are refused by the load, the estimate and the fit, naming the tensor', async () => {
+    const model = await writeRetyped(TINY_SPM, path.join(dir, 'i16-weight.gguf'), { 'blk.0.attn_output.weight': 'I16' });
+    for (const e of [await errorOf(engine.load('bad', model, BASE)), await errorOf(engine.estimate(model, BASE)), await errorOf(engine.fit(model, BASE))]) {
+      expect(e.code).toBe('load_failed');
+      expect(e.message).toContain(`the model ${model} cannot be run: its tensor blk.0.attn_output.weight is of type i16, which llama.cpp cannot compute with`);
+    }
+    // the same file as a draft for a sound model
+    const asDraft = { ...BASE, draftModel: model };
+    for (const e of [await errorOf(engine.load('bad-draft', TINY_SPM, asDraft)), await errorOf(engine.estimate(TINY_SPM, asDraft)), await errorOf(engine.fit(TINY_SPM, asDraft))]) {
+      expect(e.code).toBe('load_failed');
+      expect(e.message).toContain(`the draft model ${model}`);
+      expect(e.message).toContain('blk.0.attn_output.weight is of type i16');
+    }
+    const projector = await writeRetyped(TINY_PROJECTOR, path.join(dir, 'i32-mmproj.gguf'), { 'mm.0.weight': 'I32' });
+    const withProjector = { ...BASE, mmproj: projector };
+    for (const e of [await errorOf(engine.load('bad-proj', TINY_BPE, withProjector)), await errorOf(engine.estimate(TINY_BPE, withProjector))]) {
+      expect(e.code).toBe('load_failed');
+      expect(e.message).toContain(`the projector ${projector}`);
+      expect(e.message).toContain('its tensor mm.0.weight is of type i32');
+    }
+    // every other type a weight may have passes: the sound files load and answer
+    await engine.load('ok', TINY_SPM, { ...BASE, draftModel: TINY_SPM });
+    expect((await engine.complete('ok', greedy)).tokens).toHaveLength(4);
+    await engine.unload('ok');
+    expect(crashes).toBe(0);
+  });
+
+  test('a LoRA adapter with an integer half of a pair, or a NaN alpha, is refused at load', async () => {
+    const lora = await writeTestLora({ out: path.join(dir, 'lora.gguf') });
+    const intLora = await writeRetyped(lora, path.join(dir, 'i32-lora.gguf'), { 'blk.0.attn_output.weight.lora_a': 'I32' });
+    const e = await errorOf(engine.load('int-lora', TINY_SPM, { ...BASE, loraAdapters: [{ path: intLora, scale: 1 }] }));
+    expect(e.code).toBe('invalid_argument');
+    expect(e.message).toContain('its pair for blk.0.attn_output.weight is of type i32, which llama.cpp cannot compute with');
+    const nanAlpha = await writeTestLora({ out: path.join(dir, 'nan-alpha-lora.gguf'), alpha: NaN });
+    const n = await errorOf(engine.load('nan-lora', TINY_SPM, { ...BASE, loraAdapters: [{ path: nanAlpha, scale: 1 }] }));
+    expect(n.code).toBe('invalid_argument');
+    expect(n.message).toContain('its adapter.lora.alpha is not a finite number');
+    // the sound adapter loads and answers
+    await engine.load('lora', TINY_SPM, { ...BASE, loraAdapters: [{ path: lora, scale: 1 }] });
+    expect((await engine.complete('lora', greedy)).tokens).toHaveLength(4);
+    await engine.unload('lora');
+    expect(crashes).toBe(0);
+  });
+});
+
+describe('a model whose output is no number', () => {
+  test('a NaN control vector: greedy and sampled replies fail with decode_failed, and the host goes on', async () => {
+    const cvec = await writeTestControlVector({ out: path.join(dir, 'nan-cvec.gguf'), fill: NaN });
+    await engine.load('nan', TINY_SPM, { ...BASE, controlVectors: [{ path: cvec, scale: 1 }] });
+    for (const request of [greedy, sampled]) {
+      const e = await errorOf(engine.complete('nan', request));
+      expect(e.code).toBe('decode_failed');
+      expect(e.message).toMatch(/output is not a number \(NaN or infinite logits\)/);
+    }
+    // the same host answers with the model loaded without it
+    await engine.unload('nan');
+    await engine.load('plain', TINY_SPM, BASE);
+    expect((await engine.complete('plain', greedy)).tokens).toHaveLength(4);
+    expect((await engine.complete('plain', sampled)).tokens).toHaveLength(4);
+    await engine.unload('plain');
+    expect(crashes).toBe(0);
+  });
+});
