@@ -16,6 +16,7 @@ import { GgufHeaderCache } from '../gguf/cache';
 import { GgufHeader, ggufNumber, ggufString } from '../gguf/read';
 import { adapterProblem, type AdapterKind } from '../gguf/adapters';
 import { CheckedModelFile, LoadGate, withCheckedModelFile } from './model-file';
+import { hparamProblem } from '../gguf/hparams';
 import { hostWithAvailableRam } from './system-memory';
 
 export interface Loaded {
@@ -132,7 +133,7 @@ export class HostModels {
   /** llama.cpp's memory estimate for a load of `file` with these parameters, without loading the weights. */
   estimate(file: string, params: LoadParams, signal: AbortSignal): Promise<Estimate> {
     return this.withModelFile(file, signal, async (f) => {
-      await this.checkAdapters(f.header, params, signal);
+      await this.checkCompanions(f.header, params, signal);
       const lp = this.withDefaultContext(f.header, params);
       return hostWithAvailableRam(await this.addon.estimateMemory(f.nativePath, this.nativeParams(lp)));
     });
@@ -141,7 +142,7 @@ export class HostModels {
   /** llama.cpp's parameter fitting for a load of `file`: the offload (and with `autoContext` the context) that fits. */
   fit(file: string, params: LoadParams, opts: { marginMiB: number; autoContext: boolean }, signal: AbortSignal): Promise<FitResult> {
     return this.withModelFile(file, signal, async (f) => {
-      await this.checkAdapters(f.header, params, signal);
+      await this.checkCompanions(f.header, params, signal);
       const lp = this.withDefaultContext(f.header, params);
       return this.addon.fitParams(f.nativePath, this.nativeParams(lp, { gpuLayers: 'auto' }), {
         marginMiB: opts.marginMiB,
@@ -165,11 +166,22 @@ export class HostModels {
   }
 
   /**
-   * The LoRA adapters and control vectors of a load, an estimate or a fit, their headers read here
-   * (main/gguf's reader, built for hostile files) before llama.cpp sees them: a file that is no adapter
-   * for this model is refused naming it (`invalid_argument`). llama.cpp checks every LoRA tensor's shape again.
+   * The files a load, an estimate or a fit reads beside the model, their headers read here (main/gguf's
+   * reader, built for hostile files) before llama.cpp sees them. The LoRA adapters and control vectors:
+   * a file that is no adapter for this model is refused naming it (`invalid_argument`); llama.cpp checks
+   * every LoRA tensor's shape again. The draft model: as the model itself (withCheckedModelFile), a
+   * malformed header or hyperparameters llama.cpp asserts on (`invalid_model`).
    */
-  private async checkAdapters(model: GgufHeader, p: LoadParams, signal: AbortSignal): Promise<void> {
+  private async checkCompanions(model: GgufHeader, p: LoadParams, signal: AbortSignal): Promise<void> {
+    if (p.draftModel && (p.speculative === 'auto' || p.speculative === 'draft')) {
+      const draft = p.draftModel;
+      const h = await this.headers.read(draft, { signal }).catch((e: NodeJS.ErrnoException) => {
+        if (e.code === 'ENOENT') return null; // the load says so (load_failed), as for any file it reads
+        throw new EngineError('invalid_model', `the draft model ${draft}: ${e.message}`);
+      });
+      const problem = h && hparamProblem(h);
+      if (problem) throw new EngineError('invalid_model', `the draft model ${draft}: ${problem}`);
+    }
     const lists: [readonly { path: string }[], AdapterKind][] = [[p.loraAdapters, 'lora'], [p.controlVectors, 'controlVector']];
     for (const [list, kind] of lists) {
       for (const a of list) {
@@ -256,7 +268,7 @@ export class HostModels {
         parse.signal,
         async (f) => {
           check();
-          await this.checkAdapters(f.header, params, parse.signal);
+          await this.checkCompanions(f.header, params, parse.signal);
           check();
           // the context the load gets follows the checked file's trained context (defaultContextSize)
           native = this.nativeParams(this.withDefaultContext(f.header, params));

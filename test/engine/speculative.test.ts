@@ -11,7 +11,8 @@ import { EngineClient } from '../../main/engine/client';
 import { Estimate } from '../../main/engine/protocol';
 import { writeTestModel } from '../../scripts/make-test-model';
 import { errorOf, makeEngine, tempDir } from '../helpers/engine';
-import { TINY_BPE, TINY_SPM, TINY_SWA } from '../helpers/models';
+import { gguf } from '../../main/gguf/types';
+import { TINY_BPE, TINY_SPM, TINY_SWA, writeRetyped } from '../helpers/models';
 
 let engine: EngineClient;
 let dir: string;
@@ -136,6 +137,20 @@ describe('speculative decoding with a draft model', () => {
     expect(e.message).toMatch(/vocabular/);
     // the engine goes on
     expect((await greedyRun('plain', 4)).tokens).toHaveLength(4);
+  });
+
+  test('a draft whose hyperparameters llama.cpp asserts on is refused before llama.cpp reads it, as such a model is', async () => {
+    // llama.cpp's load_hparams asserts on more than LLAMA_MAX_LAYERS layers: the whole host would end
+    let crashes = 0;
+    engine.onCrash = () => void crashes++;
+    const deep = await writeRetyped(TINY_SPM, path.join(dir, 'deep-draft.gguf'), {}, { 'llama.block_count': gguf.u32(513) });
+    for (const e of [await errorOf(engine.load('deep', TINY_SPM, { ...base, draftModel: deep })), await errorOf(engine.estimate(TINY_SPM, { ...base, draftModel: deep }))]) {
+      expect(e.code).toBe('invalid_model');
+      expect(e.message).toContain(`the draft model ${deep}: llama.block_count is 513`);
+    }
+    expect((await greedyRun('plain', 4)).tokens).toHaveLength(4);
+    expect(crashes).toBe(0);
+    engine.onCrash = undefined;
   });
 
   test('a draft file that does not exist is refused at load', async () => {

@@ -9,7 +9,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { readGgufHeader, readGgufTensorBytes } from '../../main/gguf/read';
-import { gguf, type GgmlTypeName } from '../../main/gguf/types';
+import { gguf, type GgmlTypeName, type GgufValue } from '../../main/gguf/types';
 import { GgufWriter } from '../../main/gguf/write';
 import { DEFAULT_CHAT_TEMPLATE, TEST_MODEL_HPARAMS, type TestModelOptions } from '../../scripts/make-test-model';
 import type { TestProjectorOptions } from '../../scripts/make-test-projector';
@@ -183,13 +183,18 @@ export function writeHalfModel(to: string, bytes = 4096): void {
 
 /**
  * Writes `from` again as `to` with the tensors `retype` names given another type, their bytes as they
- * were (so the new type must be as wide: F16 as I16, F32 as I32): a crafted file, whose header any GGUF
- * reader accepts.
+ * were (so the new type must be as wide: F16 as I16, F32 as I32), and the metadata `metadata` gives
+ * replaced: a crafted file, whose header any GGUF reader accepts.
  */
-export async function writeRetyped(from: string, to: string, retype: Readonly<Record<string, GgmlTypeName>>): Promise<string> {
+export async function writeRetyped(
+  from: string,
+  to: string,
+  retype: Readonly<Record<string, GgmlTypeName>>,
+  metadata: Readonly<Record<string, GgufValue>> = {},
+): Promise<string> {
   const h = await readGgufHeader(from);
   const w = new GgufWriter();
-  for (const [k, v] of h.metadata) if (k !== 'general.alignment') w.set(k, v);
+  for (const [k, v] of h.metadata) if (k !== 'general.alignment') w.set(k, metadata[k] ?? v);
   for (const name of Object.keys(retype)) if (!h.tensors.some((t) => t.name === name)) throw new Error(`${from} has no tensor ${name}`);
   for (const t of h.tensors) {
     w.addTensor({ name: t.name, shape: t.dims, type: retype[t.name] ?? t.typeName, data: new Uint8Array(await readGgufTensorBytes(h, t.name)) });
