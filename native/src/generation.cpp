@@ -154,6 +154,9 @@ void prepareRun(Context::State & st, GenRun & run) {
     llama_memory_t mem = llama_get_memory(ctx);
     const int seq = t.seq;
     const int n_ctx = (int) llama_n_ctx(ctx);
+    // a model that keeps no cache (an encoder-only embedder) writes no logits: llama_decode runs its encoder
+    // (encoder-decoder models are refused at load: model.cpp)
+    if (!mem) throw HearthError(codes::not_supported, "this model keeps no cache (an encoder-only embedding model): use it for embeddings, not replies");
     const RequestParams opts = parseRequest(req);
     const std::string policy = opts.overflow;
     run.policy = policy;

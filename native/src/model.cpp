@@ -217,6 +217,13 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
             }
             if (!m && allocation.failed()) throw HearthError(codes::out_of_memory, "not enough memory to load " + display + ": llama.cpp could not allocate its weights (see the engine log)");
             if (!m) throw HearthError(codes::load_failed, "llama.cpp could not load " + display + failedBecause(allocation, "not a valid GGUF model or an unsupported architecture"));
+            // an encoder-decoder model (T5) decodes only after llama_encode of each prompt, which Hearth does not
+            // run (its plain decode asserts, ending the process; a T5 file without its first layer's position
+            // bias ends it at the context's creation already): refused before any context, weights loaded or not
+            if (llama_model_has_encoder(m) && llama_model_has_decoder(m)) {
+                llama_model_free(m);
+                throw HearthError(codes::not_supported, display + " is an encoder-decoder model (such as T5): Hearth runs decoder-only models, and encoder-only ones for embeddings");
+            }
             llama_model * d = nullptr;
             if (spec_kind == "draft") {
                 // the compatibility of the two vocabularies is llama.cpp's check, run when a context starts

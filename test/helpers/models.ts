@@ -11,7 +11,7 @@ import * as path from 'path';
 import { readGgufHeader, readGgufTensorBytes } from '../../main/gguf/read';
 import { gguf, type GgmlTypeName, type GgufValue } from '../../main/gguf/types';
 import { GgufWriter } from '../../main/gguf/write';
-import { DEFAULT_CHAT_TEMPLATE, TEST_MODEL_HPARAMS, type TestModelOptions } from '../../scripts/make-test-model';
+import { DEFAULT_CHAT_TEMPLATE, readTokenizerMetadata, resolveVocabFile, TEST_MODEL_HPARAMS, type TestModelOptions } from '../../scripts/make-test-model';
 import type { TestProjectorOptions } from '../../scripts/make-test-projector';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
@@ -228,4 +228,87 @@ export async function writeSplitModel(from: string, dir: string, base: string, n
     files.push(file);
   }
   return files;
+}
+
+/** Width, FFN width and layers of the tiny models of other architectures below. */
+const OTHER = { nEmbd: 64, nFf: 128, layers: 2, heads: 4 } as const;
+
+/**
+ * A writer for a tiny model of architecture `arch` with the Llama 2 vocabulary: its hyperparameters
+ * (`arch.`-prefixed keys; floats where `floats` says) set, and makers of its seeded random tensors.
+ */
+async function otherArch(arch: string, keys: Readonly<Record<string, number>>, floats: readonly string[] = []) {
+  const { entries, nVocab } = await readTokenizerMetadata(resolveVocabFile('llama-spm'));
+  const w = new GgufWriter();
+  w.setString('general.architecture', arch);
+  w.setString('general.name', `hearth-test-${arch}`);
+  const all: Record<string, number> = {
+    context_length: 512, embedding_length: OTHER.nEmbd, feed_forward_length: OTHER.nFf, block_count: OTHER.layers, 'attention.head_count': OTHER.heads, ...keys,
+  };
+  for (const [k, v] of Object.entries(all)) {
+    if (floats.includes(k)) w.setFloat32(`${arch}.${k}`, v);
+    else w.setUint32(`${arch}.${k}`, v);
+  }
+  for (const [k, v] of entries) w.set(k, v);
+  w.setString('tokenizer.chat_template', DEFAULT_CHAT_TEMPLATE);
+  let seed = 1;
+  const noise = (n: number) => Float32Array.from({ length: n }, () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648 - 0.5) * 0.1);
+  return {
+    w,
+    nVocab,
+    matrix: (name: string, ne0: number, ne1: number) => void w.addTensor({ name, shape: [ne0, ne1], type: 'F16', data: noise(ne0 * ne1) }),
+    /** a vector of `n` (default the width): ones, or noise */
+    vector: (name: string, n: number = OTHER.nEmbd, random = false) => void w.addTensor({ name, shape: [n], type: 'F32', data: random ? noise(n) : new Float32Array(n).fill(1) }),
+  };
+}
+
+/** A T5 of 2 encoder and 2 decoder layers (llama.cpp src/models/t5.cpp's tensors). */
+export async function writeTinyT5(out: string): Promise<string> {
+  const { nEmbd, nFf, layers, heads } = OTHER;
+  const m = await otherArch('t5', { 'attention.relative_buckets_count': 32, 'attention.layer_norm_rms_epsilon': 1e-6, decoder_start_token_id: 0 }, ['attention.layer_norm_rms_epsilon']);
+  m.matrix('token_embd.weight', nEmbd, m.nVocab);
+  m.vector('enc.output_norm.weight');
+  m.vector('dec.output_norm.weight');
+  for (let i = 0; i < layers; i++) {
+    for (const part of ['enc', 'dec']) {
+      m.vector(`${part}.blk.${i}.attn_norm.weight`);
+      // the relative position bias, in the first layer (llama.cpp's T5 graph reads layer 0's)
+      if (i === 0) m.matrix(`${part}.blk.0.attn_rel_b.weight`, heads, 32);
+      for (const t of ['attn_q', 'attn_k', 'attn_v', 'attn_o']) m.matrix(`${part}.blk.${i}.${t}.weight`, nEmbd, nEmbd);
+      if (part === 'dec') {
+        m.vector(`dec.blk.${i}.cross_attn_norm.weight`);
+        for (const t of ['cross_attn_q', 'cross_attn_k', 'cross_attn_v', 'cross_attn_o']) m.matrix(`dec.blk.${i}.${t}.weight`, nEmbd, nEmbd);
+      }
+      m.vector(`${part}.blk.${i}.ffn_norm.weight`);
+      m.matrix(`${part}.blk.${i}.ffn_up.weight`, nEmbd, nFf);
+      m.matrix(`${part}.blk.${i}.ffn_down.weight`, nFf, nEmbd);
+    }
+  }
+  await m.w.write(out);
+  return out;
+}
+
+/** A BERT of 2 layers, mean pooling (llama.cpp src/models/bert.cpp's tensors): an encoder-only embedder, which keeps no cache. */
+export async function writeTinyBert(out: string): Promise<string> {
+  const { nEmbd, nFf, layers } = OTHER;
+  const m = await otherArch('bert', { 'attention.layer_norm_epsilon': 1e-12, pooling_type: 1 }, ['attention.layer_norm_epsilon']);
+  m.w.setBool('bert.attention.causal', false);
+  m.w.setUint32('tokenizer.ggml.token_type_count', 2);
+  m.matrix('token_embd.weight', nEmbd, m.nVocab);
+  // F32, as llama.cpp's converter writes it: the graph adds it to F32 activations, which the CPU does not for F16
+  m.w.addTensor({ name: 'token_types.weight', shape: [nEmbd, 2], type: 'F32', data: new Float32Array(nEmbd * 2).fill(0.01) });
+  m.matrix('position_embd.weight', nEmbd, 512);
+  m.vector('token_embd_norm.weight');
+  m.vector('token_embd_norm.bias', nEmbd, true);
+  for (let i = 0; i < layers; i++) {
+    for (const t of ['attn_q', 'attn_k', 'attn_v', 'attn_output']) m.matrix(`blk.${i}.${t}.weight`, nEmbd, nEmbd);
+    m.vector(`blk.${i}.attn_output_norm.weight`);
+    m.vector(`blk.${i}.attn_output_norm.bias`, nEmbd, true);
+    m.matrix(`blk.${i}.ffn_up.weight`, nEmbd, nFf);
+    m.matrix(`blk.${i}.ffn_down.weight`, nFf, nEmbd);
+    m.vector(`blk.${i}.layer_output_norm.weight`);
+    m.vector(`blk.${i}.layer_output_norm.bias`, nEmbd, true);
+  }
+  await m.w.write(out);
+  return out;
 }
