@@ -85,8 +85,11 @@ void specBegin(Speculation & sp, int seq, const std::vector<llama_token> & token
 
 // The draft context's sequences follow the target's: each is cut to the prefix it shares with the
 // target's tokens (every sequence, so cells the target let go are free in the draft too), and the
-// sequences about to draft decode what they lack. False for a sequence whose catch-up failed (it is
-// emptied: it drafts nothing this step).
+// sequences about to draft decode what they lack: at most one micro-batch of the draft context per step
+// (in one decode), so that a long prompt's catch-up (or one after a context shift or a restored session)
+// is spread over the steps, each no longer than a step of the target's own prompt: a stop, and the other
+// runs, never wait for a whole prompt's catch-up. False for a sequence that drafts nothing this step: its
+// catch-up is not done (it goes on at the next step) or failed (it is emptied).
 static std::vector<bool> syncDraft(Speculation & sp, const std::vector<std::vector<llama_token>> & seq_tokens, const std::vector<bool> & drafting) {
     llama_memory_t mem = llama_get_memory(sp.ctx_dft);
     const int n_seq = (int) sp.dft_tokens.size();
@@ -106,22 +109,22 @@ static std::vector<bool> syncDraft(Speculation & sp, const std::vector<std::vect
         }
         from[s] = n;
     }
-    // decode the missing tokens of the drafting sequences, several sequences per batch, no outputs
-    while (true) {
-        common_batch_clear(sp.batch);
-        std::vector<int> in_batch;
-        for (int s = 0; s < n_seq && sp.batch.n_tokens < sp.n_batch; s++) {
-            if (!drafting[s] || !ok[s]) continue;
-            const std::vector<llama_token> & t = seq_tokens[s];
-            const size_t start = sp.dft_tokens[s].size();
-            const size_t end = std::min(t.size(), start + (size_t) (sp.n_batch - sp.batch.n_tokens));
-            if (end <= start) continue;
-            for (size_t j = start; j < end; j++) common_batch_add(sp.batch, t[j], (llama_pos) j, {s}, false);
-            in_batch.push_back(s);
-        }
-        if (sp.batch.n_tokens == 0) break;
+    // decode the missing tokens of the drafting sequences, several sequences in one batch, no outputs
+    const int cap = std::min(sp.n_batch, (int) llama_n_ubatch(sp.ctx_dft));
+    common_batch_clear(sp.batch);
+    std::vector<int> in_batch;
+    for (int s = 0; s < n_seq && sp.batch.n_tokens < cap; s++) {
+        if (!drafting[s] || !ok[s]) continue;
+        const std::vector<llama_token> & t = seq_tokens[s];
+        const size_t start = sp.dft_tokens[s].size();
+        const size_t end = std::min(t.size(), start + (size_t) (cap - sp.batch.n_tokens));
+        if (end <= start) continue;
+        for (size_t j = start; j < end; j++) common_batch_add(sp.batch, t[j], (llama_pos) j, {s}, false);
+        in_batch.push_back(s);
+    }
+    if (sp.batch.n_tokens > 0) {
         const int rc = llama_decode(sp.ctx_dft, sp.batch);
-        progressHere(); // the host's watchdog (activity.h): a long prompt's catch-up is progress
+        progressHere(); // the host's watchdog (activity.h)
         for (int s : in_batch) {
             if (rc != 0) {
                 llama_memory_seq_rm(mem, s, -1, -1);
@@ -135,6 +138,10 @@ static std::vector<bool> syncDraft(Speculation & sp, const std::vector<std::vect
             for (int i = 0; i < sp.batch.n_tokens; i++) added += sp.batch.seq_id[i][0] == s ? 1 : 0;
             sp.dft_tokens[s].insert(sp.dft_tokens[s].end(), t.begin() + start, t.begin() + start + added);
         }
+    }
+    // a sequence that has not caught up drafts from a later step on
+    for (int s = 0; s < n_seq; s++) {
+        if (drafting[s] && sp.dft_tokens[s].size() < seq_tokens[s].size()) ok[s] = false;
     }
     return ok;
 }

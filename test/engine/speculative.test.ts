@@ -67,6 +67,26 @@ describe('speculative decoding with a draft model', () => {
     await engine.unload('self');
   });
 
+  test("a long prompt's catch-up in the draft is spread over the steps (a micro-batch each): the output is the same, and drafting starts once caught up", async () => {
+    // ~440 tokens of prompt, micro-batches of 32: the draft reads it over ~14 steps, the run generating meanwhile
+    const params = { ...base, ubatchSize: 32, batchSize: 64 };
+    const prompt = Array(20).fill(PROMPT).join(' ');
+    await engine.load('long-plain', TINY_SPM, params);
+    await engine.load('long-draft', TINY_SPM, { ...params, draftModel: TINY_SPM, draftMax: 4 });
+    const plainRun = await greedyRun('long-plain', 48, prompt);
+    expect(plainRun.timings.promptTokens).toBeGreaterThan(400);
+    const drafted = await greedyRun('long-draft', 48, prompt);
+    expect(drafted.tokens).toEqual(plainRun.tokens);
+    // drafts began after the catch-up's steps (the target drafting for itself: each accepted), and not from the first token
+    expect(drafted.timings.draftTokens).toBeGreaterThan(0);
+    expect(drafted.timings.acceptedTokens).toBe(drafted.timings.draftTokens);
+    // a step that drafts gives 4 drafted tokens of its 5: drafting from the first token would draft ~4/5 of
+    // 48 (37 before the catch-up was spread); the ~14 steps of catch-up leave ~4/5 of the last ~34 (~27)
+    expect(drafted.timings.draftTokens!).toBeLessThan(((48 - 10) * 4) / 5);
+    await engine.unload('long-plain');
+    await engine.unload('long-draft');
+  });
+
   test('a chat with a draft streams the same reply as without, and the stop reasons hold', async () => {
     await engine.load('chat-draft', TINY_SPM, { ...base, draftModel: OTHER_DRAFT, draftMax: 6 });
     const request = { messages: [{ role: 'user' as const, content: 'Say something long.' }], maxTokens: 33, ignoreEos: true, sampling: greedy };
