@@ -25,6 +25,7 @@ import { IMPORT_MODES } from '../models/import';
 import { importFile, pull } from './pull';
 import { checkRpcProbes, rpcFlag, rpcServerCommand } from './rpc';
 import { Store } from '../store';
+import { FILE_ROLE_LABELS, loadableRole } from '../params';
 
 const USAGE = `usage: hearth <command> [options]
 
@@ -219,8 +220,11 @@ export async function main(argv: string[]): Promise<number> {
           onState: () => undefined,
         });
         try {
-          const models = await library.entries();
-          if (flags.json) process.stdout.write(JSON.stringify({ modelsFolder: paths.models, models }, null, 2) + '\n');
+          const entries = await library.entries();
+          // projectors and adapters go with a model: listed apart, never as models
+          const models = entries.filter((m) => loadableRole(m.role));
+          const companions = entries.filter((m) => !loadableRole(m.role));
+          if (flags.json) process.stdout.write(JSON.stringify({ modelsFolder: paths.models, models, companions }, null, 2) + '\n');
           else {
             process.stdout.write(`models folder: ${paths.models}\n`);
             if (models.length === 0) process.stdout.write('no models: put .gguf files in the models folder\n');
@@ -228,6 +232,8 @@ export async function main(argv: string[]): Promise<number> {
               const where = m.origin === 'reference' ? `  [${m.source === 'file' ? 'by reference' : `from ${PEER_APP_NAMES[m.source!]}`}${m.missing ? ', missing' : ''}]` : '';
               process.stdout.write(`${m.name}  ${mib(m.fileSize)}${where}\n  ${m.path}\n`);
             }
+            if (companions.length > 0) process.stdout.write('\nprojectors and adapters (they load with a model):\n');
+            for (const m of companions) process.stdout.write(`${m.name}  ${mib(m.fileSize)}  [${FILE_ROLE_LABELS[m.role!]}]\n  ${m.path}\n`);
           }
         } finally {
           library.close();

@@ -5,6 +5,8 @@
  */
 import fs from 'fs';
 import path from 'path';
+import { readGgufMetadata } from '../gguf/read';
+import { fileRole, isListingKey, notAModel } from '../models/facts';
 import { walkModels } from '../models/listing';
 import { UsageError } from './args';
 
@@ -19,17 +21,25 @@ const modelName = (file: string) => path.basename(file).replace(/\.gguf$/i, '');
  * that name. `library`: the models folder in use and the paths of the models added by reference (read only when needed).
  */
 export async function resolveModelArg(arg: string, library: () => { folder: string; references: string[] }): Promise<string> {
-  if (fs.existsSync(arg) || arg.includes('/') || arg.includes(path.sep)) return arg; // a path: the engine says what is wrong with it
+  if (fs.existsSync(arg) || arg.includes('/') || arg.includes(path.sep)) return refuseNonModel(arg); // a path: the engine says what else is wrong with it
   const { folder: dir, references } = library();
   const listed = (await walkModels(dir)).models;
   const models = [...listed, ...references.filter((p) => !listed.some((m) => m.path === p)).map((p) => ({ path: p, name: modelName(p) }))];
   const name = modelName(arg);
   const matches = models.filter((m) => m.name === name);
-  if (matches.length === 1) return matches[0].path;
+  if (matches.length === 1) return refuseNonModel(matches[0].path);
   const list = (paths: string[]) => paths.slice(0, NAMES_SHOWN).join(', ') + (paths.length > NAMES_SHOWN ? `, … (${paths.length} in all)` : '');
   if (matches.length > 1) throw new UsageError(`${arg} names ${matches.length} models in ${dir}: give the path of one (${list(matches.map((m) => m.path).sort())})`);
   const names = [...new Set(models.map((m) => m.name))];
   throw new UsageError(
     `${arg} is no file, nor the name of a model in ${dir}: give a .gguf file's path or a model's name` + (names.length ? ` (${list(names)})` : ' (the folder has none)'),
   );
+}
+
+/** `file`, unless its header says it is a projector or an adapter (a file that cannot be read: the engine says why). */
+async function refuseNonModel(file: string): Promise<string> {
+  const metadata = await readGgufMetadata(file, isListingKey).catch(() => null);
+  const role = metadata ? fileRole({ metadata, tensors: [] }) : 'model';
+  if (role !== 'model') throw new UsageError(notAModel(file, role));
+  return file;
 }

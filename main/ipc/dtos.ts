@@ -13,7 +13,7 @@ import { AttachmentDTO } from './images';
 import { ThreadCacheSettings } from './thread-cache';
 import { Sources } from './docs';
 import { ToolCallDTO, ToolResultDTO } from './tools';
-import { AssistantTools, DocumentSettings, Pooling, ToolSettings } from '../params';
+import { AssistantTools, DocumentSettings, FileRole, Pooling, ToolSettings } from '../params';
 
 
 
@@ -246,6 +246,8 @@ export const LibraryModelDTO = ModelDTO.extend({
    * read. Settings → Documents offers each role the models docModelMismatch passes.
    */
   pooling: Pooling.nullable().default(null),
+  /** what the file is (FILE_ROLES): a model, or a projector or adapter that goes with one (never loaded by itself); null: its header could not be read */
+  role: FileRole.nullable().default(null),
 });
 export type LibraryModelDTO = z.infer<typeof LibraryModelDTO>;
 

@@ -7,6 +7,8 @@ import { GgufHeader, ggufNumber, ggufString } from '../gguf/read';
 import type { GgufValue } from '../gguf/types';
 import { FILE_TYPE_NAMES } from '../engine/protocol';
 import { poolingOf, type Pooling } from '../params/docs';
+import { FILE_ROLE_LABELS, type FileRole } from '../params/adapters';
+import { adapterKind } from '../gguf/adapters';
 
 export interface HeaderFacts {
   architecture: string | null;
@@ -33,7 +35,7 @@ export function headerFacts(h: GgufHeader): HeaderFacts {
   const architecture = ggufString(h, 'general.architecture') ?? null;
   const ft = ggufNumber(h, 'general.file_type');
   const arch = (key: string) => (architecture === null ? undefined : ggufNumber(h, `${architecture}.${key}`));
-  const projector = architecture === 'clip' || ggufString(h, 'general.type') === 'mmproj';
+  const projector = fileRole(h) === 'projector';
   return {
     architecture,
     name: ggufString(h, 'general.name') ?? null,
@@ -47,11 +49,33 @@ export function headerFacts(h: GgufHeader): HeaderFacts {
   };
 }
 
-/** Whether a metadata key is one headerPooling reads (readGgufMetadata decodes only these). */
-export const isPoolingKey = (key: string): boolean => key === 'general.architecture' || key.endsWith('.pooling_type');
+/**
+ * What a file is (FILE_ROLES): a vision projector (architecture clip, or general.type mmproj), a LoRA
+ * adapter or a control vector (main/gguf/adapters.ts adapterKind), else a model. From the metadata alone
+ * (no tensors) a control vector is told by its architecture, controlvector, as llama.cpp writes it.
+ */
+export function fileRole(h: Pick<GgufHeader, 'metadata' | 'tensors'>): FileRole {
+  if (ggufString(h, 'general.architecture') === 'clip' || ggufString(h, 'general.type') === 'mmproj') return 'projector';
+  return adapterKind(h) ?? 'model';
+}
 
-/** Whether `found` holds every key headerPooling reads (the architecture and its pooling_type): a read of them can stop there. */
-export function hasPoolingKeys(found: ReadonlyMap<string, GgufValue>): boolean {
+/** Why `file`, of `role` (null: unreadable), is not loaded as a model; what to do with it instead. */
+export function notAModel(file: string, role: FileRole | null): string {
+  if (role === 'projector') return `${file} is a vision projector, not a model: it loads with the model it belongs to (its Projector load setting, or paired by its folder)`;
+  if (role === 'lora' || role === 'controlVector') return `${file} is a ${FILE_ROLE_LABELS[role]}, not a model: add it to a model's load settings (Adapters)`;
+  return `${file} is not a model`;
+}
+
+/** Whether a metadata key is one headerPooling or fileRole reads (readGgufMetadata decodes only these). */
+export const isListingKey = (key: string): boolean =>
+  key === 'general.architecture' || key === 'general.type' || key === 'adapter.type' || key.endsWith('.pooling_type');
+
+/**
+ * Whether `found` holds the architecture and its pooling_type, so a read can stop there: a file with a
+ * pooling is a model (an embedder or a reranker; the keys fileRole reads are in the metadata before it,
+ * as llama.cpp's converters write them, or absent).
+ */
+export function hasListingKeys(found: ReadonlyMap<string, GgufValue>): boolean {
   const arch = found.get('general.architecture');
   return arch?.type === 'string' && found.has(`${arch.value}.pooling_type`);
 }

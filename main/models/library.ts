@@ -16,9 +16,10 @@ import { hparamProblem } from '../gguf/hparams';
 import { GgufError } from '../gguf/types';
 import type { ModelRef, ModelRefInput, Store } from '../store';
 import { REFERENCE_SOURCES } from '../ipc/models';
-import { headerFacts, headerPooling, type HeaderFacts } from './facts';
+import { fileRole, headerFacts, headerPooling, notAModel, type HeaderFacts } from './facts';
 import { Poolings } from './poolings';
 import type { Pooling } from '../params/docs';
+import { loadableRole, type FileRole } from '../params/adapters';
 import { planLoad, refusedAs } from './fit';
 import { loadPaired, ProjectorPicker } from './projector-pick';
 import { splitParts, withoutSplitSuffix } from './split-name';
@@ -45,6 +46,8 @@ export interface LibraryEntry extends ModelDTO {
   missing: boolean;
   /** how llama.cpp pools it, from its header (an embedding model, a reranker, or none); null: its header could not be read */
   pooling: Pooling | null;
+  /** what the file is (a model, or a projector or adapter that goes with one); null: its header could not be read */
+  role: FileRole | null;
 }
 
 export const CHAT_MODEL_ID = 'chat';
@@ -226,13 +229,13 @@ export class ModelLibrary {
   async entries(): Promise<LibraryEntry[]> {
     const folder = splitAsOne(await this.list()).map(async (m): Promise<LibraryEntry> => {
       const st = await fsp.stat(m.path).catch(() => undefined);
-      return { ...m, origin: 'folder', source: null, missing: false, pooling: await this.poolings.of(m.path, st) };
+      return { ...m, origin: 'folder', source: null, missing: false, ...(await this.poolings.of(m.path, st)) };
     });
     const refs = (this.deps.references?.list() ?? []).map(async (r): Promise<LibraryEntry> => {
       const st = await fsp.stat(r.path).catch(() => undefined);
       const source = (REFERENCE_SOURCES as readonly string[]).includes(r.source) ? (r.source as ReferenceSource) : 'file';
       const there = st?.isFile() === true;
-      return { path: r.path, name: r.name, fileSize: there ? st!.size : 0, origin: 'reference', source, missing: !there, pooling: await this.poolings.of(r.path, st) };
+      return { path: r.path, name: r.name, fileSize: there ? st!.size : 0, origin: 'reference', source, missing: !there, ...(await this.poolings.of(r.path, st)) };
     });
     return Promise.all([...folder, ...refs]);
   }
@@ -251,7 +254,7 @@ export class ModelLibrary {
     // shared by every quantization of a model)
     const name = opts.name ?? path.basename(file).replace(/\.gguf$/i, '');
     const r = refs.add({ path: file, name, source: opts.source });
-    return { path: r.path, name: r.name, fileSize: size, origin: 'reference', source: opts.source, missing: false, pooling };
+    return { path: r.path, name: r.name, fileSize: size, origin: 'reference', source: opts.source, missing: false, pooling, role: 'model' };
   }
 
   /**
@@ -265,10 +268,11 @@ export class ModelLibrary {
     if (!st) throw new IpcError('not_found', `${file} does not exist`);
     if (!st.isFile()) throw new IpcError('invalid_model', `${file} is not a regular file`);
     if (await this.folder.has(file)) throw new IpcError('invalid_input', `${file} is in the models folder: it is in the library already`);
-    let facts, pooling;
+    let facts, pooling, role;
     try {
       const header = await this.headers.read(file);
-      const problem = hparamProblem(header);
+      role = fileRole(header);
+      const problem = role === 'model' ? hparamProblem(header) : null;
       if (problem) throw new IpcError('invalid_model', `${file}: ${problem}`);
       facts = headerFacts(header);
       pooling = headerPooling(header);
@@ -276,7 +280,7 @@ export class ModelLibrary {
       if (e instanceof GgufError) throw new IpcError('invalid_model', e.message);
       throw e;
     }
-    if (facts.projector) throw new IpcError('invalid_model', `${file} is a vision projector, not a model: add the model it belongs to`);
+    if (role !== 'model') throw new IpcError('invalid_model', notAModel(file, role));
     return { file, size: st.size, facts, pooling };
   }
 
@@ -392,6 +396,9 @@ export class ModelLibrary {
 
   private async loadModel(modelPath: string, force: boolean, seq: number): Promise<ModelState> {
     const file = await this.known(modelPath);
+    // a projector or an adapter goes with a model: said so, not handed to llama.cpp as one
+    const { role } = await this.poolings.of(file, await fsp.stat(file).catch(() => undefined));
+    if (!loadableRole(role)) throw new IpcError('invalid_model', notAModel(file, role));
     const settings = this.deps.loadSettings(file);
     const same = JSON.stringify(this.loadedWith(file)) === JSON.stringify(settings);
     // the loaded model picked again: nothing to do only while no other switch is under way (one is

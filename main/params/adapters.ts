@@ -19,6 +19,19 @@ export const MAX_ADAPTER_PATH = MAX_PATH_CHARS;
 /** The bounds of an adapter's scale (a control vector's strength). */
 export const ADAPTER_SCALE_MAX = 10;
 
+/**
+ * What a GGUF file of the library is, read from its header (main/models/facts.ts fileRole): a model to
+ * load, or a file that goes with one (a vision projector, a LoRA adapter, a control vector), which is
+ * listed but never loaded by itself.
+ */
+export const FILE_ROLES = ['model', 'projector', 'lora', 'controlVector'] as const;
+export const FileRole = z.enum(FILE_ROLES);
+export type FileRole = z.infer<typeof FileRole>;
+/** How the library names a file of each role. */
+export const FILE_ROLE_LABELS: Readonly<Record<FileRole, string>> = { model: 'model', projector: 'vision projector', lora: 'LoRA adapter', controlVector: 'control vector' };
+/** Whether a file of this role (null: its header could not be read) is offered as a model to load. */
+export const loadableRole = (role: FileRole | null): boolean => role === null || role === 'model';
+
 /** One adapter file and its scale (a control vector: its strength). 0: loaded, not applied. */
 export const AdapterEntry = z
   .object({

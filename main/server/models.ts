@@ -10,7 +10,7 @@ import type { LoadParamsInput, ModelMetadata } from '../engine/protocol';
 import type { ApiServerSettings } from '../ipc/api';
 import type { LibraryModelDTO } from '../ipc/contract';
 import type { Logger } from '../logging';
-import type { AdapterEntry } from '../params';
+import { loadableRole, type AdapterEntry } from '../params';
 import { planLoad } from '../models/fit';
 import { loadPaired, ProjectorPicker } from '../models/projector-pick';
 import { ApiError } from './errors';
@@ -103,7 +103,8 @@ export class ApiModels {
 
   /** The library's models under the names clients use, each marked loaded when the API holds it. */
   async list(): Promise<ApiModelEntry[]> {
-    const entries = (await this.deps.entries()).filter((e) => !e.missing);
+    // projectors and adapters go with a model, and are never served by themselves
+    const entries = (await this.deps.entries()).filter((e) => !e.missing && loadableRole(e.role));
     const count = new Map<string, number>();
     for (const e of entries) count.set(e.name, (count.get(e.name) ?? 0) + 1);
     return entries.map((e) => {

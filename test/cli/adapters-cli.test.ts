@@ -4,10 +4,11 @@
  * model with a generated LoRA and control vector (scripts/make-test-adapter.ts).
  */
 import { spawnSync } from 'child_process';
+import fs from 'fs';
 import path from 'path';
 import { writeTestControlVector, writeTestLora } from '../../scripts/make-test-adapter';
 import { tempDir } from '../helpers/engine';
-import { REPO_ROOT, TINY_SPM } from '../helpers/models';
+import { copyModel, REPO_ROOT, TINY_PROJECTOR, TINY_SPM } from '../helpers/models';
 
 const BIN = path.join(REPO_ROOT, 'bin', 'hearth.js');
 const hearth = (args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 120000 });
@@ -62,4 +63,31 @@ test('a file given twice is a usage error naming --lora, after the paths are res
   const vectors = greedy('--control-vector', `${cvec},${cvec}:2`);
   expect(vectors.status).toBe(1);
   expect(vectors.stderr).toContain(`hearth: --control-vector: ${cvec} is already listed at 0`);
+});
+
+test('an adapter or a projector given as the model is refused saying what it is; `hearth models` lists them apart from the models', async () => {
+  for (const [file, what] of [
+    [lora, 'is a LoRA adapter, not a model'],
+    [cvec, 'is a control vector, not a model'],
+    [TINY_PROJECTOR, 'is a vision projector, not a model'],
+  ]) {
+    for (const command of ['run', 'info', 'fit']) {
+      const r = hearth(command === 'run' ? ['run', file, '-p', 'x', '-n', '1'] : [command, file]);
+      expect([command, r.status]).toEqual([command, 1]);
+      expect(r.stderr).toContain(`${file} ${what}`);
+    }
+  }
+  const data = tempDir('hearth-cli-models-');
+  const models = path.join(data, 'models');
+  fs.mkdirSync(path.join(models, 'adapters'), { recursive: true });
+  copyModel(TINY_SPM, path.join(models, 'tiny.gguf'));
+  copyModel(lora, path.join(models, 'adapters', 'tiny-lora.gguf'));
+  copyModel(TINY_PROJECTOR, path.join(models, 'mmproj-tiny.gguf'));
+  const listed = spawnSync(process.execPath, [BIN, 'models', '--data-dir', data, '--json'], { encoding: 'utf8', timeout: 120000 });
+  expect(listed.status).toBe(0);
+  const out = JSON.parse(listed.stdout) as { models: { name: string }[]; companions: { name: string; role: string }[] };
+  expect(out.models.map((m) => m.name)).toEqual(['tiny']);
+  expect(out.companions.map((m) => [m.name, m.role]).sort()).toEqual([['mmproj-tiny', 'projector'], ['tiny-lora', 'lora']]);
+  const text = spawnSync(process.execPath, [BIN, 'models', '--data-dir', data], { encoding: 'utf8', timeout: 120000 });
+  expect(text.stdout).toMatch(/projectors and adapters \(they load with a model\):\n(.*\n)*tiny-lora .*\[LoRA adapter\]/);
 });

@@ -3,7 +3,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { ggufNumber, ggufString, readGgufHeader, readGgufMetadata, readGgufTensorBytes, type GgufHeader } from '../../main/gguf/read';
 import { GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GgufError, GgufType, gguf, type GgufValue } from '../../main/gguf/types';
-import { hasPoolingKeys, isPoolingKey } from '../../main/models/facts';
+import { hasListingKeys, isListingKey } from '../../main/models/facts';
 import { GgufWriter, f16ToF32, f32ArrayToF16, f32ToF16 } from '../../main/gguf/write';
 import { TINY_BPE, TINY_EMBED, TINY_SPM } from '../helpers/models';
 
@@ -269,7 +269,7 @@ describe('readGgufMetadata: skipped metadata within the full parse\'s budget', (
       const file = await bomb(`bomb-${itemType}.gguf`, [arch], itemType, n, itemBytes);
       const full = await expectGgufError(readGgufHeader(file), 'too_large', file);
       const started = performance.now();
-      const skipped = await expectGgufError(readGgufMetadata(file, isPoolingKey), 'too_large', file);
+      const skipped = await expectGgufError(readGgufMetadata(file, isListingKey), 'too_large', file);
       // refused at the array's count, before its items are walked (walking 5M arrays took seconds)
       expect(performance.now() - started).toBeLessThan(1000);
       expect(skipped.detail).toBe(full.detail);
@@ -280,13 +280,13 @@ describe('readGgufMetadata: skipped metadata within the full parse\'s budget', (
   test('with `complete`, the read stops once the caller has its keys: what follows is neither read nor checked', async () => {
     const pooling = kv('llama.pooling_type', GgufType.UINT32, u32(1));
     const after = await bomb('bomb-after.gguf', [arch, pooling], GgufType.ARRAY, 5_000_000, 12);
-    expect([...(await readGgufMetadata(after, isPoolingKey, { complete: hasPoolingKeys }))]).toEqual([
+    expect([...(await readGgufMetadata(after, isListingKey, { complete: hasListingKeys }))]).toEqual([
       ['general.architecture', { type: 'string', value: 'llama' }], ['llama.pooling_type', { type: 'uint32', value: 1 }],
     ]);
     // without it, or with the keys after the bomb, the whole metadata is read (and refused)
-    await expectGgufError(readGgufMetadata(after, isPoolingKey), 'too_large', after);
+    await expectGgufError(readGgufMetadata(after, isListingKey), 'too_large', after);
     const before = await bomb('bomb-before.gguf', [arch], GgufType.ARRAY, 5_000_000, 12);
-    await expectGgufError(readGgufMetadata(before, isPoolingKey, { complete: hasPoolingKeys }), 'too_large', before);
+    await expectGgufError(readGgufMetadata(before, isListingKey, { complete: hasListingKeys }), 'too_large', before);
   });
 });
 

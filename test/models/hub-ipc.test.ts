@@ -87,7 +87,7 @@ test('search → files → downloads.add → progress → done → models.list l
     () => events.some((e) => e.name === 'models.changed' && (e.payload as EventOf<'models.changed'>).models.some((m) => m.path === d.target)),
     'models.changed with the downloaded model',
   );
-  expect(await a.call('models.list')).toEqual([{ path: d.target, name: 'tiny-Q8_0', fileSize: hf.spm.length, origin: 'folder', source: null, missing: false, pooling: 'none' }]);
+  expect(await a.call('models.list')).toEqual([{ path: d.target, name: 'tiny-Q8_0', fileSize: hf.spm.length, origin: 'folder', source: null, missing: false, pooling: 'none', role: 'model' }]);
 
   await a.call('models.load', { path: d.target, force: true });
   const thread = await a.call('threads.create', { modelPath: d.target });
@@ -284,7 +284,7 @@ test('discovery under a fake home; a discovered model is added by reference, lis
     await a.call('models.unload');
 
     fs.rmSync(file);
-    expect(await a.call('models.list')).toEqual([{ ...entry, fileSize: 0, missing: true, pooling: null }]);
+    expect(await a.call('models.list')).toEqual([{ ...entry, fileSize: 0, missing: true, pooling: null, role: null }]);
     expect(await a.call('library.removeReference', { path: file })).toEqual({ removed: true });
     expect(await a.call('library.removeReference', { path: file })).toEqual({ removed: false });
     expect(await a.call('models.list')).toEqual([]);

@@ -64,7 +64,7 @@ test('a split model: one entry on the hub, a verdict from its headers, both part
     const ms = await a.call('models.list');
     return ms.length === 1 && ms[0].fileSize === total ? ms : undefined;
   }, 'the split model in the library');
-  expect(listed).toEqual([{ path: ds[0].target, name: 'tiny-split-Q8_0', fileSize: total, origin: 'folder', source: null, missing: false, pooling: 'none' }]);
+  expect(listed).toEqual([{ path: ds[0].target, name: 'tiny-split-Q8_0', fileSize: total, origin: 'folder', source: null, missing: false, pooling: 'none', role: 'model' }]);
   expect(seen).toContain('models.changed');
 
   // the remote verdict's estimate is the local one's, byte for byte

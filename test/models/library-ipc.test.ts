@@ -16,9 +16,12 @@ import { GgufWriter } from '../../main/gguf/write';
 import { docModelMismatch, poolingOf } from '../../main/params';
 import { DocModels } from '../../main/docs/models';
 import { silentLogger } from '../../main/logging';
+import { ApiModels } from '../../main/server/models';
+import { ApiServerSettings } from '../../main/ipc/api';
 import { POOLING_READS } from '../../main/models/poolings';
 import { copyModel, TINY_BERT, TINY_BPE, TINY_EMBED, TINY_PROJECTOR, TINY_RERANK, TINY_SPM, writeHalfModel, writeSplitModel } from '../helpers/models';
 import { writeTestProjector } from '../../scripts/make-test-projector';
+import { writeTestControlVector, writeTestLora } from '../../scripts/make-test-adapter';
 import { TEST_MODEL_HPARAMS } from '../../scripts/make-test-model';
 
 jest.setTimeout(120_000);
@@ -148,6 +151,49 @@ describe('each model\'s pooling', () => {
     await expect(docModels.check('rerank', path.join(models, 'embed.gguf'))).rejects.toThrow(/is not a reranker: its GGUF has mean pooling/);
     await expect(docModels.check('embed', path.join(models, 'embed.gguf'))).resolves.toMatchObject({ dims: expect.any(Number) });
     await expect(docModels.check('rerank', path.join(models, 'rerank.gguf'))).resolves.toBeDefined();
+  });
+});
+
+describe('projectors and adapters in the models folder', () => {
+  test('models.list says what each file is; the API server lists only the models; loading a projector or an adapter is refused saying what it is', async () => {
+    const a = open();
+    const models = a.paths.models;
+    const adapters = path.join(models, 'adapters');
+    fs.mkdirSync(adapters);
+    copyModel(TINY_PROJECTOR, path.join(models, 'mmproj-tiny.gguf'));
+    await writeTestLora({ out: path.join(adapters, 'tiny-lora.gguf') });
+    await writeTestControlVector({ out: path.join(adapters, 'tiny-cvec.gguf') });
+    for (const f of ['tiny-lora.gguf', 'tiny-cvec.gguf']) {
+      const old = new Date(Date.now() - 3600_000);
+      fs.utimesSync(path.join(adapters, f), old, old);
+    }
+    writeHalfModel(path.join(models, 'half.gguf'));
+    await a.app.library.folder.listing();
+    const list: { path: string; role: string | null }[] = await a.call('models.list');
+    expect(Object.fromEntries(list.map((m) => [path.basename(m.path), m.role]))).toEqual({
+      'tiny.gguf': 'model', 'mmproj-tiny.gguf': 'projector', 'tiny-lora.gguf': 'lora', 'tiny-cvec.gguf': 'controlVector', 'half.gguf': null,
+    });
+    // the API server serves models only (a file whose header cannot be read is tried: the engine says why)
+    const api = new ApiModels({
+      engine: a.engine, entries: () => a.app.library.entries(), chatModel: () => null, loadSettings: () => ({}), guardrail: () => ({ mode: 'off', marginMiB: 0 }),
+      settings: () => ApiServerSettings.parse({}), logger: silentLogger,
+    });
+    expect((await api.list()).map((m) => m.name).sort()).toEqual(['half', 'tiny']);
+    await api.close();
+    for (const [file, what] of [
+      [path.join(adapters, 'tiny-lora.gguf'), 'is a LoRA adapter, not a model: add it to a model\'s load settings (Adapters)'],
+      [path.join(adapters, 'tiny-cvec.gguf'), 'is a control vector, not a model: add it to a model\'s load settings (Adapters)'],
+      [path.join(models, 'mmproj-tiny.gguf'), 'is a vision projector, not a model'],
+    ]) {
+      const e = await errorOf(a.call('models.load', { path: file }));
+      expect(e.code).toBe('invalid_model');
+      expect(e.message).toContain(`${file} ${what}`);
+      // nor added by reference from elsewhere
+      const copy = path.join(outside(), path.basename(file));
+      fs.copyFileSync(file, copy);
+      expect((await errorOf(a.app.library.addReference(copy, { source: 'file' }))).message).toContain(`${copy} ${what}`);
+    }
+    expect((await a.call('models.state')).loaded).toBeNull();
   });
 });
 

@@ -48,7 +48,7 @@ test('a referenced model is in the library where it is: known() accepts it, entr
 
   const added = await library.addReference(elsewhere, { source: 'ollama' });
   // named by its file, as the models folder's models are (the header's general.name is every quantization's)
-  expect(added).toEqual({ path: elsewhere, name: 'model', fileSize: fs.statSync(TINY_SPM).size, origin: 'reference', source: 'ollama', missing: false, pooling: 'none' });
+  expect(added).toEqual({ path: elsewhere, name: 'model', fileSize: fs.statSync(TINY_SPM).size, origin: 'reference', source: 'ollama', missing: false, pooling: 'none', role: 'model' });
   expect(await library.known(elsewhere)).toBe(elsewhere);
   expect(fs.readdirSync(path.join(dir, 'models'))).toEqual([]); // nothing copied
   expect(await library.entries()).toEqual([added]);

@@ -1,5 +1,8 @@
 /** @jest-environment jsdom */
-/** My models on the FakeBridge (main stands in): a model's paired vision projector shows beside its name. */
+/**
+ * My models on the FakeBridge (main stands in): a model's paired vision projector shows beside its name;
+ * projectors and adapters are listed with what they are and cannot be loaded, and the model picker offers models only.
+ */
 import { act, fireEvent, screen, within } from '@testing-library/react';
 import { pageShown } from '../../renderer/src/app/uiSlice';
 import { renderApp } from './render-app';
@@ -24,6 +27,33 @@ test("a model's vision projector (library.facts) shows beside its name; a model 
   const vision = await screen.findByRole('row', { name: 'vision-Q8_0' });
   await within(vision).findByText('Vision: mmproj-vision-f16.gguf');
   expect(within(screen.getByRole('row', { name: 'plain-Q4_0' })).queryByText(/^Vision:/)).toBeNull();
+});
+
+test('projectors and adapters are listed as what they are, without Load; the model picker offers only the models', async () => {
+  const entry = (name: string, role: string | null) => ({ path: `/m/${name}.gguf`, name, fileSize: 1e6, origin: 'folder', source: null, missing: false, pooling: 'none', role });
+  const { store } = renderApp({
+    'models.list': () => [entry('chat', 'model'), entry('mmproj-chat', 'projector'), entry('style-lora', 'lora'), entry('calm-cvec', 'controlVector'), entry('unread', null)],
+    'library.facts': () => [],
+    'library.discover': () => ({ models: [], skipped: [], searched: [] }),
+  });
+  const picker = (await screen.findByRole('combobox', { name: 'Model' })) as HTMLSelectElement;
+  const offered = () => [...picker.querySelectorAll('option')].map((o) => o.textContent ?? '');
+  await act(async () => {});
+  expect(offered().some((t) => t.includes('chat') && !t.includes('mmproj'))).toBe(true);
+  expect(offered().some((t) => /mmproj|lora|cvec/.test(t))).toBe(false);
+  expect(offered().some((t) => t.includes('unread'))).toBe(true);
+  await act(async () => {
+    store.dispatch(pageShown('library'));
+  });
+  for (const [name, badge] of [['mmproj-chat', 'Vision projector'], ['style-lora', 'LoRA adapter'], ['calm-cvec', 'Control vector']]) {
+    const row = await screen.findByRole('row', { name });
+    within(row).getByText(badge);
+    expect((within(row).getByRole('button', { name: `Load ${name}` }) as HTMLButtonElement).disabled).toBe(true);
+    expect((within(row).getByRole('button', { name: `Load settings of ${name}` }) as HTMLButtonElement).disabled).toBe(true);
+  }
+  const chat = screen.getByRole('row', { name: 'chat' });
+  expect((within(chat).getByRole('button', { name: 'Load chat' }) as HTMLButtonElement).disabled).toBe(false);
+  expect(within(chat).queryByText(/LoRA adapter|Vision projector|Control vector/)).toBeNull();
 });
 
 test('an import shows its progress (library.importProgress) until main answers', async () => {

@@ -34,7 +34,7 @@ function apiModels(engine: ReturnType<typeof makeEngine>, settings: () => ApiSer
   const { file = TINY_SPM, name = 'tiny', contextSize = 1024, timers = new ManualTimers(), logger = silentLogger } = o;
   return new ApiModels({
     engine,
-    entries: async () => [{ path: file, name, fileSize: 1, origin: 'folder', source: null, missing: false, pooling: 'none' }],
+    entries: async () => [{ path: file, name, fileSize: 1, origin: 'folder', source: null, missing: false, pooling: 'none', role: 'model' }],
     chatModel: () => null,
     loadSettings: () => ({ contextSize }),
     guardrail: () => ({ mode: 'off', marginMiB: 0 }),

@@ -7,7 +7,7 @@
  */
 import { useEffect, useId } from 'react';
 import type { LibraryModelDTO } from '../../../../main/ipc/contract';
-import { docModelMismatch, type DocModelRole } from '../../../../main/params';
+import { docModelMismatch, FILE_ROLE_LABELS, loadableRole, type DocModelRole } from '../../../../main/params';
 import { modelLabel } from '../../app/format';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { closeDialog, pageShown } from '../../app/uiSlice';
@@ -39,6 +39,7 @@ export function unfitReason(role: DocModelRole, m: LibraryModelDTO | undefined):
   if (!m) return 'not in the library';
   if (m.missing) return 'its file is missing';
   if (m.pooling === null) return 'its GGUF header could not be read';
+  if (!loadableRole(m.role)) return `it is a ${FILE_ROLE_LABELS[m.role!]}, not a model`;
   return docModelMismatch(role, m.pooling);
 }
 

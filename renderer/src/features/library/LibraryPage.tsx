@@ -11,6 +11,7 @@ import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { pageShown } from '../../app/uiSlice';
 import { Dialog } from '../../components/Dialog';
 import { loadModel, selectModels, selectModelState } from '../models/modelsSlice';
+import { FILE_ROLE_LABELS, loadableRole } from '../../../../main/params';
 import { DiscoveredModels } from '../welcome/Welcome';
 import {
   deleteAsked, deleteDismissed, deleteLibraryModel, importLibraryFile, ImportMode, importMessagesCleared, LibraryFacts, openLoadSettings, removeLibraryReference,
@@ -48,7 +49,7 @@ function ModelRow({ m, facts }: { m: LibraryModelDTO; facts: LibraryFacts | unde
       <th scope="row" className="library-name">
         <span title={m.path}>{name}</span>
         {m.missing && <span className="library-badge missing-badge">Missing</span>}
-        {f?.projector && <span className="library-badge">Vision projector</span>}
+        {!loadableRole(m.role) && <span className="library-badge">{FILE_ROLE_LABELS[m.role!].replace(/^./, (c) => c.toUpperCase())}</span>}
         {facts?.projector && (
           <span className="library-badge" title={`Vision projector: ${facts.projector}`}>
             Vision: {facts.projector.split(/[\\/]/).pop()}
@@ -71,11 +72,11 @@ function ModelRow({ m, facts }: { m: LibraryModelDTO; facts: LibraryFacts | unde
         {loaded ? (
           <span className="library-loaded">Loaded</span>
         ) : (
-          <button type="button" className="button small" disabled={m.missing || loading || f?.projector === true} aria-label={`Load ${name}`} onClick={() => void dispatch(loadModel(m.path))}>
+          <button type="button" className="button small" disabled={m.missing || loading || !loadableRole(m.role)} aria-label={`Load ${name}`} onClick={() => void dispatch(loadModel(m.path))}>
             {loading ? 'Loading…' : 'Load'}
           </button>
         )}
-        <button type="button" className="button small ghost" disabled={m.missing} aria-label={`Load settings of ${name}`} onClick={() => dispatch(openLoadSettings(m.path))}>
+        <button type="button" className="button small ghost" disabled={m.missing || !loadableRole(m.role)} aria-label={`Load settings of ${name}`} onClick={() => dispatch(openLoadSettings(m.path))}>
           Load settings
         </button>
         {m.origin === 'folder' ? (

@@ -11,7 +11,7 @@ import { focusHandled, selectFocusRequest } from '../../app/uiSlice';
 import { formatInt, modelLabel } from '../../app/format';
 import { useDiscardGuard, useUnsavedChanges } from '../../components/unsaved';
 import { useAppDispatch, useAppSelector, useViewShown } from '../../app/hooks';
-import { selectModels, selectModelState } from '../models/modelsSlice';
+import { selectLoadableModels, selectModelState } from '../models/modelsSlice';
 import { selectAppInfo, selectSettings } from '../settings/settingsSlice';
 import { GuardrailSettings } from './GuardrailSettings';
 import { LoadFields } from './LoadFields';
@@ -30,7 +30,7 @@ import {
 export function ModelSettingsPanel() {
   useViewShown('modelSettings');
   const dispatch = useAppDispatch();
-  const models = useAppSelector(selectModels);
+  const models = useAppSelector(selectLoadableModels);
   const modelState = useAppSelector(selectModelState);
   const ms = useAppSelector(selectModelSettings);
   const info = useAppSelector(selectAppInfo);

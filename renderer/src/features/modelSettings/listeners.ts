@@ -10,6 +10,7 @@ import type { AppStartListening } from '../../app/listeners';
 import type { RootState } from '../../app/store';
 import { selectViewShown } from '../../app/uiSlice';
 import { estimateRequest, parseForm } from './loadForm';
+import { selectLoadableModels } from '../models/modelsSlice';
 import { fetchModelSettings, modelSettingsPathChosen, requestEstimate, requestTemplatePreview } from './modelSettingsSlice';
 
 /** how long the form must stay still before an estimate is asked for */
@@ -20,7 +21,7 @@ export const PREVIEW_DEBOUNCE_MS = 300;
 const modelSettingsShown = (s: RootState): boolean => selectViewShown(s, 'modelSettings');
 
 /** The model to set up when none was chosen: the loaded (or loading) one, else the first. */
-const fallbackPath = (s: RootState): string | null => s.models.state.loaded?.path ?? s.models.state.loading?.path ?? s.models.list[0]?.path ?? null;
+const fallbackPath = (s: RootState): string | null => s.models.state.loaded?.path ?? s.models.state.loading?.path ?? selectLoadableModels(s)[0]?.path ?? null;
 
 const baseName = (p: string): string => p.split(/[\\/]/).pop() ?? p;
 

@@ -11,7 +11,7 @@ import { Icon } from '../../components/Icon';
 import { selectContextUsed } from '../chat/chatSlice';
 import { modelSettingsPathChosen } from '../modelSettings/modelSettingsSlice';
 import { modelPicked, remoteGroups, selectActiveRemote, selectRemoteLabel } from '../providers/providersSlice';
-import { modelErrorDismissed, selectModelError, selectModels, selectModelState, unloadModel } from './modelsSlice';
+import { modelErrorDismissed, selectModelError, selectLoadableModels, selectModelState, unloadModel } from './modelsSlice';
 
 export function ContextMeter({ used, size }: { used: number; size: number }) {
   const pct = size > 0 ? Math.min(100, (used / size) * 100) : 0;
@@ -38,7 +38,7 @@ export function ContextMeter({ used, size }: { used: number; size: number }) {
 
 export function ModelPicker() {
   const dispatch = useAppDispatch();
-  const models = useAppSelector(selectModels);
+  const models = useAppSelector(selectLoadableModels);
   const listStatus = useAppSelector((s) => s.models.listStatus);
   const st = useAppSelector(selectModelState);
   // the open chat's own count (0 on the new-chat screen), not whatever the engine last held

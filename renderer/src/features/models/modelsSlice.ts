@@ -1,5 +1,6 @@
 /** The models in <data>/models/ and the engine's model state (loaded, loading with progress, error). */
-import { createSlice, PayloadAction } from '@reduxjs/toolkit';
+import { createSelector, createSlice, PayloadAction } from '@reduxjs/toolkit';
+import { loadableRole } from '../../../../main/params';
 import type { LibraryModelDTO, ModelState } from '../../../../main/ipc/contract';
 import { call } from '../../app/bridge';
 import { describeError, toErrorInfo } from '../../app/errors';
@@ -166,7 +167,10 @@ const modelsSlice = createSlice({
 export const { modelStateReceived, modelListReceived, loadConfirmDismissed, modelErrorDismissed } = modelsSlice.actions;
 export default modelsSlice.reducer;
 
+/** Every file of the library (the Library page lists projectors and adapters too). */
 export const selectModels = (s: RootState) => s.models.list;
+/** The library's models to load: not the projectors and adapters that go with one (FILE_ROLES). */
+export const selectLoadableModels = createSelector([selectModels], (list) => list.filter((m) => loadableRole(m.role)));
 export const selectModelState = (s: RootState) => s.models.state;
 /** The model error to show, naming the model's file: the last failed load or unload, else main's (unless dismissed). */
 export function selectModelError(s: RootState): string | null {

@@ -11,7 +11,7 @@ import { FormEvent, useEffect, useId, useState } from 'react';
 import type { ApiServerSettingsInput, ApiStatusDTO } from '../../../../main/ipc/api';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { baseUrlOf, copyRequested, curlSnippet, isLoopbackName, maskKey, pythonSnippet, selectApiServer, updateApiServer } from '../apiServer/apiServerSlice';
-import { selectModels } from '../models/modelsSlice';
+import { selectLoadableModels } from '../models/modelsSlice';
 
 /** The saved fields the form edits, as the text typed. */
 interface Form {
@@ -116,7 +116,7 @@ function Requests({ requests }: { requests: ApiStatusDTO['requests'] }) {
 export function ApiServerSection() {
   const dispatch = useAppDispatch();
   const { status, loadError, saving, saveError } = useAppSelector(selectApiServer);
-  const models = useAppSelector(selectModels);
+  const models = useAppSelector(selectLoadableModels);
   const [form, setForm] = useState<Form | null>(null);
   const saved = status ? formOf(status.settings) : null;
   // the form follows the saved values when they change (a save, another window), not each status event

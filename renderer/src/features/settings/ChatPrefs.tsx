@@ -7,7 +7,7 @@ import { SettingsFields } from '../../../../main/ipc/contract';
 import { modelLabel } from '../../app/format';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { messageKeys } from '../../app/shortcuts';
-import { selectModels } from '../models/modelsSlice';
+import { selectLoadableModels } from '../models/modelsSlice';
 import { SETTING_DEFAULTS, selectDefaultModelSetting, selectFontSize, selectSendOnEnter, selectShowReasoning, updateSettings } from './settingsSlice';
 
 const FONT = SettingsFields.shape.fontSize.removeDefault();
@@ -39,7 +39,7 @@ export function ChatBehaviour() {
   const sendOnEnter = useAppSelector(selectSendOnEnter);
   const showReasoning = useAppSelector(selectShowReasoning);
   const defaultModel = useAppSelector(selectDefaultModelSetting);
-  const models = useAppSelector(selectModels);
+  const models = useAppSelector(selectLoadableModels);
   const settingsLoaded = useAppSelector((s) => s.settings.settings !== null);
   const keys = messageKeys(sendOnEnter);
   return (
