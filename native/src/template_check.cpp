@@ -142,7 +142,20 @@ common_chat_templates_ptr initTemplates(const llama_model * model, const std::st
             if (!problem.empty()) throw std::runtime_error(problem);
         }
     }
-    return common_chat_templates_init(model, tmpl);
+    try {
+        return common_chat_templates_init(model, tmpl);
+    } catch (const std::exception & e) {
+        // common_chat_templates_init rethrows a template's parse error as a copy of std::exception (`throw e`),
+        // whose what() says only "std::exception": the template parsed again here says where and why
+        const char * own = llama_model_chat_template(model, nullptr);
+        const std::string src = !tmpl.empty() ? tmpl : own ? own : "";
+        try {
+            common_chat_template parsed(src, "", "");
+        } catch (const std::exception & why) {
+            throw std::runtime_error(why.what());
+        }
+        throw;
+    }
 }
 
 } // namespace hearth
