@@ -84,6 +84,11 @@ test('an image alone can be sent; a paste of an image attaches it, a drop too; a
   expect(screen.queryByRole('list', { name: 'Attached images' })).toBeNull();
   fireEvent.click(within(alert).getByRole('button', { name: 'Dismiss' }));
   expect(screen.queryByRole('alert')).toBeNull();
+  // an empty file is refused here, saying so (main is not asked)
+  const stored = bridge.callsTo('images.store').length;
+  fireEvent.drop(form, { dataTransfer: { files: [new File([], 'img.png', { type: 'image/png' })], types: ['Files'] } });
+  expect((await screen.findByRole('alert')).textContent).toContain('img.png is empty: it is no image');
+  expect(bridge.callsTo('images.store')).toHaveLength(stored);
 });
 
 test('a failed send gives the images back', async () => {

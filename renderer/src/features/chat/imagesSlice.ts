@@ -108,6 +108,7 @@ export function attachImages(key: string, files: readonly File[]) {
         const name = file.name || 'pasted image';
         const count = getState().images.attached[key]?.length ?? 0;
         if (count >= MAX_IMAGES) return dispatch(imageRefused({ key, error: { code: 'invalid_input', message: `a message may carry at most ${MAX_IMAGES} images` } }));
+        if (file.size === 0) return dispatch(imageRefused({ key, error: { code: 'invalid_input', message: `${name} is empty: it is no image` } }));
         if (file.size > MAX_IMAGE_BYTES) return dispatch(imageRefused({ key, error: { code: 'too_large', message: `${name} has ${file.size} bytes; an image may have at most ${MAX_IMAGE_BYTES}` } }));
         const id = `image-${++nextId}`;
         dispatch(imageAdded({ key, id, name }));
