@@ -8,6 +8,7 @@ import path from 'path';
 import { readGgufMetadata } from '../gguf/read';
 import { fileRole, isListingKey, notAModel } from '../models/facts';
 import { walkModels } from '../models/listing';
+import { FILE_ROLE_LABELS, type FileRole } from '../params';
 import { UsageError } from './args';
 
 /** Names listed in a message, at most. */
@@ -42,4 +43,17 @@ async function refuseNonModel(file: string): Promise<string> {
   const role = metadata ? fileRole({ metadata, tensors: [] }) : 'model';
   if (role !== 'model') throw new UsageError(notAModel(file, role));
   return file;
+}
+
+/**
+ * A file a flag names to go with the model (--mmproj a projector, --draft a model): refused with a
+ * usage error naming the flag when it is not there, or its header says it is something else (a file
+ * that is no readable GGUF: the engine says why). An estimate would otherwise leave out a projector it
+ * cannot read, without a word.
+ */
+export async function checkCompanionFile(flag: string, file: string, want: FileRole): Promise<void> {
+  if (!fs.existsSync(file)) throw new UsageError(`--${flag}: ${file} does not exist`);
+  const metadata = await readGgufMetadata(file, isListingKey).catch(() => null);
+  const role = metadata ? fileRole({ metadata, tensors: [] }) : want;
+  if (role !== want) throw new UsageError(`--${flag}: ${file} is a ${FILE_ROLE_LABELS[role]}, not a ${FILE_ROLE_LABELS[want]}`);
 }

@@ -10,6 +10,7 @@ import { memoryNeed, type AdapterEntry } from '../params';
 import { intFlag, numFlag, type ParsedArgs, spelling, UsageError } from './args';
 import { checkFlags } from './errors';
 import { handPlacedExperts, OFFLOAD_FLAG_OF, offloadFlags } from './offload-flags';
+import { checkCompanionFile } from './model-arg';
 
 export interface ModelCommandContext {
   parsed: ParsedArgs;
@@ -102,6 +103,12 @@ function speculativeFlags(parsed: ParsedArgs): Pick<LoadParamsInput, 'draftModel
   return out;
 }
 
+/** The files --mmproj and --draft name: there, and what those flags take (checkCompanionFile). */
+async function checkCompanions(p: LoadParamsInput): Promise<void> {
+  if (p.mmproj) await checkCompanionFile(FLAG_OF.mmproj, p.mmproj, 'projector');
+  if (p.draftModel) await checkCompanionFile(FLAG_OF.draftModel, p.draftModel, 'model');
+}
+
 /** hearth info MODEL: the model's metadata */
 export async function infoCommand({ parsed, engine, modelArg }: ModelCommandContext): Promise<number> {
   const { flags } = parsed;
@@ -159,6 +166,7 @@ export async function runCommand({ parsed, engine, modelArg }: ModelCommandConte
   };
   Object.assign(params, offloadFlags(parsed, params.gpuLayers));
   checkFlags(LoadParams, params, FLAG_OF, opt);
+  await checkCompanions(params);
   const request: CompletionRequest = {
     prompt,
     maxTokens: intFlag(parsed, 'n-predict', 32),
@@ -197,6 +205,7 @@ export async function fitCommand({ parsed, engine, modelArg }: ModelCommandConte
     ...(typeof parsed.flags.mmproj === 'string' ? { mmproj: path.resolve(parsed.flags.mmproj) } : {}),
   };
   checkFlags(LoadParams, params, FLAG_OF, opt);
+  await checkCompanions(params);
   const plan = await planLoad(engine, file, params, marginMiB);
   const { estimate: est, fit, reason, check, moe } = plan;
   const chosen = { gpuLayers: plan.gpuLayers };

@@ -65,7 +65,7 @@ test('a file given twice is a usage error naming --lora, after the paths are res
   expect(vectors.stderr).toContain(`hearth: --control-vector: ${cvec} is already listed at 0`);
 });
 
-test('an adapter or a projector given as the model is refused saying what it is; `hearth models` lists them apart from the models', async () => {
+test('an adapter or a projector given as the model, or a --mmproj or --draft that is not one, is refused saying what it is; `hearth models` lists them apart from the models', async () => {
   for (const [file, what] of [
     [lora, 'is a LoRA adapter, not a model'],
     [cvec, 'is a control vector, not a model'],
@@ -76,6 +76,18 @@ test('an adapter or a projector given as the model is refused saying what it is;
       expect([command, r.status]).toEqual([command, 1]);
       expect(r.stderr).toContain(`${file} ${what}`);
     }
+  }
+  // a file --mmproj or --draft names must be there and be what the flag takes (an estimate left a projector it could not read out, without a word)
+  const missing = path.join(tempDir('hearth-cli-nothing-'), 'nope.gguf');
+  for (const [flags, message] of [
+    [['--mmproj', missing], `--mmproj: ${missing} does not exist`],
+    [['--mmproj', TINY_SPM], `--mmproj: ${TINY_SPM} is a model, not a vision projector`],
+    [['--draft', missing], `--draft: ${missing} does not exist`],
+    [['--draft', lora], `--draft: ${lora} is a LoRA adapter, not a model`],
+  ] as const) {
+    const r = hearth(['fit', TINY_SPM, ...flags]);
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim()).toBe(`hearth: ${message}`);
   }
   const data = tempDir('hearth-cli-models-');
   const models = path.join(data, 'models');
