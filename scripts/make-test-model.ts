@@ -84,6 +84,12 @@ export const testModelOptionsSchema = z.object({
    * size's first layers with its embeddings: a smaller model of the same family, a draft for it.
    */
   blockCount: z.number().int().min(1).optional(),
+  /**
+   * Tokens appended to the vocabulary (`<extra_N>`, normal tokens), whose output rows (untied) are ten
+   * times louder, so greedy decoding picks them nearly always: a draft whose vocabulary is larger than
+   * its target's, as llama.cpp's compatibility check allows (up to 128 more).
+   */
+  extraTokens: z.number().int().min(0).max(128).default(0),
 }).strict()
   .refine((o) => o.experts === 0 || o.expertsUsed <= o.experts, { message: 'expertsUsed must not exceed experts', path: ['expertsUsed'] })
   .refine((o) => o.blockCount === undefined || o.blockCount <= TEST_MODEL_HPARAMS[o.size].blockCount, (o) => ({
@@ -272,6 +278,28 @@ const CHUNK = 1 << 18;
  * a centred sum of four 16-bit uniforms (Irwin–Hall) from a xoshiro128** stream, scaled — integer
  * maths plus one exactly rounded multiply, so identical on every platform.
  */
+/** The values of `chunks`, those from index `from` on multiplied by `factor` (the chunks are changed in place). */
+function* scaledFrom(chunks: Iterable<Float32Array>, from: number, factor: number): Generator<Float32Array> {
+  let at = 0;
+  for (const c of chunks) {
+    for (let i = Math.max(0, from - at); i < c.length; i++) c[i] *= factor;
+    at += c.length;
+    yield c;
+  }
+}
+
+/** The tokenizer entries with `n` normal tokens `<extra_N>` (score 0) appended to the vocabulary. */
+function withExtraTokens(entries: [string, GgufValue][], n: number): [string, GgufValue][] {
+  return entries.map(([key, v]): [string, GgufValue] => {
+    if (v.type !== 'array') return [key, v];
+    const extra = Array.from({ length: n }, (_, i) => i);
+    if (key === 'tokenizer.ggml.tokens') return [key, { ...v, value: [...(v.value as string[]), ...extra.map((i) => `<extra_${i}>`)] } as GgufValue];
+    if (key === 'tokenizer.ggml.scores') return [key, { ...v, value: Float32Array.from([...(v.value as ArrayLike<number> & Iterable<number>), ...extra.map(() => 0)]) } as GgufValue];
+    if (key === 'tokenizer.ggml.token_type') return [key, { ...v, value: Int32Array.from([...(v.value as ArrayLike<number> & Iterable<number>), ...extra.map(() => 1)]) } as GgufValue];
+    return [key, v];
+  });
+}
+
 function* normalValues(n: number, std: number, seed: number): Generator<Float32Array> {
   const init = splitmix32(seed);
   // xoshiro128** state, kept in locals: this loop produces every weight of the model.
@@ -364,7 +392,9 @@ export async function writeTestModel(options: TestModelOptions): Promise<TestMod
   const started = performance.now();
   const opts = testModelOptionsSchema.parse(options);
   const hp = { ...TEST_MODEL_HPARAMS[opts.size], ...(opts.untied ? { tieEmbeddings: false } : {}), ...(opts.blockCount ? { blockCount: opts.blockCount } : {}) };
-  const { entries: tokenizer, nVocab } = await readTokenizerMetadata(resolveVocabFile(opts.vocab, opts.vocabDir));
+  const read = await readTokenizerMetadata(resolveVocabFile(opts.vocab, opts.vocabDir));
+  const tokenizer = opts.extraTokens > 0 ? withExtraTokens(read.entries, opts.extraTokens) : read.entries;
+  const nVocab = read.nVocab + opts.extraTokens;
 
   const nEmbd = hp.embeddingLength;
   const headDim = nEmbd / hp.headCount;
@@ -415,7 +445,9 @@ export async function writeTestModel(options: TestModelOptions): Promise<TestMod
       const seed = hash32(t.name, opts.seed);
       const n = t.shape.reduce((a, b) => a * b, 1);
       const std = hp.weightStd * (WRITES_RESIDUAL.test(t.name) ? opts.residualScale : 1);
-      w.addTensor({ name: t.name, shape: t.shape, type: 'F16', data: () => normalValues(n, std, seed) });
+      // the extra tokens' output rows (the last ones of output.weight), louder
+      const loudFrom = t.name === 'output.weight' && opts.extraTokens > 0 ? (nVocab - opts.extraTokens) * nEmbd : n;
+      w.addTensor({ name: t.name, shape: t.shape, type: 'F16', data: () => scaledFrom(normalValues(n, std, seed), loudFrom, 10) });
     } else {
       w.addTensor({ name: t.name, shape: t.shape, type: 'F32', data: new Float32Array(t.shape[0]).fill(1) });
     }

@@ -29,6 +29,9 @@ struct Speculation {
     std::vector<std::vector<llama_token>> dft_tokens; // what the draft context holds per sequence
     llama_batch batch{};               // the draft context's catch-up batch
     int n_batch = 0;
+    // the two vocabularies' sizes (a draft model's): llama.cpp's check lets them differ by up to 128
+    // tokens, and a token of one past the other's end fails any batch it is in
+    int n_vocab_tgt = 0, n_vocab_dft = 0;
     ~Speculation();
 };
 

@@ -59,6 +59,8 @@ std::unique_ptr<Speculation> makeSpeculation(const ModelHandle & model, llama_co
             throw HearthError(codes::not_supported, "the draft model " + model.draftPath + " is recurrent or hybrid: its cache cannot drop a rejected draft");
         }
         sp->n_batch = (int) llama_n_batch(sp->ctx_dft);
+        sp->n_vocab_tgt = llama_vocab_n_tokens(llama_model_get_vocab(model.model));
+        sp->n_vocab_dft = llama_vocab_n_tokens(llama_model_get_vocab(model.draft));
         sp->batch = llama_batch_init(sp->n_batch, 0, std::max(1, n_seq));
         p.draft.ctx_tgt = ctx;
         p.draft.ctx_dft = sp->ctx_dft;
@@ -117,7 +119,12 @@ static std::vector<bool> syncDraft(Speculation & sp, const std::vector<std::vect
         if (!drafting[s] || !ok[s]) continue;
         const std::vector<llama_token> & t = seq_tokens[s];
         const size_t start = sp.dft_tokens[s].size();
-        const size_t end = std::min(t.size(), start + (size_t) (cap - sp.batch.n_tokens));
+        size_t end = std::min(t.size(), start + (size_t) (cap - sp.batch.n_tokens));
+        // a token past the draft's vocabulary (the target's is larger) is read no further: that
+        // sequence never catches up, so it drafts nothing while the token is in it (no batch fails)
+        for (size_t j = start; j < end; j++) {
+            if (t[j] >= sp.n_vocab_dft) end = j;
+        }
         if (end <= start) continue;
         for (size_t j = start; j < end; j++) common_batch_add(sp.batch, t[j], (llama_pos) j, {s}, false);
         in_batch.push_back(s);
@@ -151,7 +158,8 @@ void specDraft(Speculation & sp, const std::vector<std::vector<llama_token>> & s
     std::vector<bool> drafting(n_seq, false);
     for (const DraftAsk & a : asks) {
         a.run->draft.clear();
-        if (a.n_max > 0) drafting[a.run->task->seq] = true;
+        // (a pending token past a draft model's vocabulary cannot be decoded by it: no draft)
+        if (a.n_max > 0 && (!sp.ctx_dft || a.run->pending < sp.n_vocab_dft)) drafting[a.run->task->seq] = true;
     }
     std::vector<bool> ok(n_seq, true);
     if (sp.ctx_dft) ok = syncDraft(sp, seq_tokens, drafting);
@@ -177,6 +185,12 @@ void specDraft(Speculation & sp, const std::vector<std::vector<llama_token>> & s
         if (!drafting[seq] || !ok[seq]) continue;
         std::vector<llama_token> & draft = a.run->draft;
         if ((int) draft.size() > a.n_max) draft.resize(a.n_max);
+        // a drafted token past the target's vocabulary (the draft's is larger) would fail the verifying
+        // batch, every run in it: the draft ends before it
+        if (sp.ctx_dft) {
+            const auto past = std::find_if(draft.begin(), draft.end(), [&](llama_token x) { return x < 0 || x >= sp.n_vocab_tgt; });
+            draft.erase(past, draft.end());
+        }
         a.run->drafted_by_spec = !draft.empty();
         if (!sp.ctx_dft) continue;
         // what drafting decoded in the draft's cache: the pending token, then draft tokens, from n_past on

@@ -159,6 +159,27 @@ describe('speculative decoding with a draft model', () => {
     expect((await greedyRun('plain', 4)).tokens).toHaveLength(4);
   });
 
+  test("a draft whose vocabulary is larger (llama.cpp's check allows 128 more): its tokens past the target's are cut from each draft, so no verifying batch fails; the output is the target's", async () => {
+    // 100 more tokens than TINY_SPM, picked by the draft nearly always (their output rows are loud)
+    const wide = path.join(dir, 'draft-spm-extra.gguf');
+    await writeTestModel({ out: wide, size: 'tiny', vocab: 'llama-spm', seed: 1, untied: true, extraTokens: 100 });
+    await engine.load('wide-draft', TINY_SPM, { ...base, draftModel: wide, draftMax: 4 });
+    const drafted = await greedyRun('wide-draft', 32);
+    expect(drafted.tokens).toEqual((await greedyRun('plain', 32)).tokens);
+    expect(drafted.tokens.every((t) => t < 32000)).toBe(true);
+    await engine.unload('wide-draft');
+    // and the other way round: a target with the larger vocabulary whose prompt holds a token past the
+    // draft's end: that sequence drafts nothing, the output is the target's alone
+    await engine.load('wide-target', wide, { ...base, draftModel: TINY_SPM, draftMax: 4 });
+    await engine.load('wide-plain', wide, base);
+    const prompt = { prompt: [1, 450, 4996, 32000 + 5, 17354], maxTokens: 16, ignoreEos: true, sampling: greedy };
+    const a = await engine.complete('wide-target', prompt);
+    const b = await engine.complete('wide-plain', prompt);
+    expect(a.tokens).toEqual(b.tokens);
+    await engine.unload('wide-target');
+    await engine.unload('wide-plain');
+  });
+
   test('a draft whose hyperparameters llama.cpp asserts on is refused before llama.cpp reads it, as such a model is', async () => {
     // llama.cpp's load_hparams asserts on more than LLAMA_MAX_LAYERS layers: the whole host would end
     let crashes = 0;
