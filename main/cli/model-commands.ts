@@ -106,7 +106,9 @@ function speculativeFlags(parsed: ParsedArgs): Pick<LoadParamsInput, 'draftModel
 /** The files --mmproj and --draft name: there, and what those flags take (checkCompanionFile). */
 async function checkCompanions(p: LoadParamsInput): Promise<void> {
   if (p.mmproj) await checkCompanionFile(FLAG_OF.mmproj, p.mmproj, 'projector');
-  if (p.draftModel) await checkCompanionFile(FLAG_OF.draftModel, p.draftModel, 'model');
+  // (read only when speculative decoding uses it: auto or draft)
+  const kind = p.speculative ?? 'auto';
+  if (p.draftModel && (kind === 'auto' || kind === 'draft')) await checkCompanionFile(FLAG_OF.draftModel, p.draftModel, 'model');
 }
 
 /** hearth info MODEL: the model's metadata */

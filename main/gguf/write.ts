@@ -320,7 +320,7 @@ export class GgufWriter {
       throw new TypeError(`tensor ${quote(name)}: shape [${shape.join(', ')}] must have 1 to ${GGML_MAX_DIMS} positive integer dimensions`);
     }
     const raw = !(spec.data instanceof Float32Array) && spec.data instanceof Uint8Array;
-    if (!(type in GgmlType) || (!raw && type !== 'F32' && type !== 'F16')) throw new TypeError(`tensor ${quote(name)}: unsupported type ${String(type)}`);
+    if (!Object.hasOwn(GgmlType, type) || (!raw && type !== 'F32' && type !== 'F16')) throw new TypeError(`tensor ${quote(name)}: unsupported type ${String(type)}`);
     const n = shape.reduce((a, b) => a * b, 1);
     if (!Number.isSafeInteger(n)) throw new TypeError(`tensor ${quote(name)}: too many elements`);
     const { data } = spec;

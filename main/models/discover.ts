@@ -23,6 +23,7 @@ import { z } from 'zod';
 import { GgufHeaderCache } from '../gguf/cache';
 import { GgufError } from '../gguf/types';
 import { headerFacts, HeaderFacts } from './facts';
+import { FILE_ROLE_LABELS } from '../params/adapters';
 import { groupByIdentity, ModelIdentity, modelIdentity } from './identity';
 import { walkModels, WalkLimits } from './listing';
 
@@ -293,7 +294,7 @@ class Run {
     this.files++;
     try {
       const facts = await this.facts(loc.path);
-      if (facts.projector) throw new Skip('is a vision projector, not a model');
+      if (facts.role !== 'model') throw new Skip(`is a ${FILE_ROLE_LABELS[facts.role]}, not a model`);
       this.found.push({ ...loc, facts, identity: await modelIdentity(loc.path, sha256) });
       return true;
     } catch (e) {

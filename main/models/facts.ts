@@ -21,7 +21,9 @@ export interface HeaderFacts {
   layers: number | null;
   trainedContext: number | null;
   hasChatTemplate: boolean;
-  /** a vision projector (mmproj), not a model to chat with */
+  /** what the file is (fileRole): a model, or a projector or adapter that goes with one */
+  role: FileRole;
+  /** a vision projector (mmproj), not a model to chat with (role projector) */
   projector: boolean;
   /**
    * The width that pairs a model with a projector: a model's embedding length, a projector's
@@ -35,8 +37,10 @@ export function headerFacts(h: GgufHeader): HeaderFacts {
   const architecture = ggufString(h, 'general.architecture') ?? null;
   const ft = ggufNumber(h, 'general.file_type');
   const arch = (key: string) => (architecture === null ? undefined : ggufNumber(h, `${architecture}.${key}`));
-  const projector = fileRole(h) === 'projector';
+  const role = fileRole(h);
+  const projector = role === 'projector';
   return {
+    role,
     architecture,
     name: ggufString(h, 'general.name') ?? null,
     fileType: ft === undefined ? null : FILE_TYPE_NAMES[ft] ?? `type ${ft}`,

@@ -90,6 +90,7 @@ export class LibraryService {
   /** Each model of the library with its files and facts (a split model's parameters summed over its parts). */
   private async allFacts() {
     const out: ResponseOf<'library.facts'> = [];
+    const models = new Set<string>(); // the entries that are models (not projectors nor adapters: fileRole)
     for (const entry of await this.deps.library.entries()) {
       const files = await this.filesOf(entry);
       const each = await Promise.all(files.map((f) => this.factsOf(f)));
@@ -100,11 +101,12 @@ export class LibraryService {
         continue;
       }
       const parameters = each.reduce((n, f) => n + ('facts' in f ? f.facts.parameters : 0), 0);
+      if (first.facts.role === 'model') models.add(entry.path);
       out.push({ path: entry.path, files, facts: { ...first.facts, parameters }, projector: null, error: null });
     }
     // each model with the vision projector of its folder that goes with it
     const projectors = out.filter((e) => e.facts?.projector).map((e) => ({ path: e.path, name: e.facts!.name, width: e.facts!.width }));
-    const pairs = pairProjectors(out.filter((e) => e.facts && !e.facts.projector).map((e) => ({ path: e.path, name: e.facts!.name, width: e.facts!.width })), projectors);
+    const pairs = pairProjectors(out.filter((e) => models.has(e.path)).map((e) => ({ path: e.path, name: e.facts!.name, width: e.facts!.width })), projectors);
     for (const e of out) e.projector = pairs.get(e.path) ?? null;
     return out;
   }

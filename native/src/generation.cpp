@@ -154,9 +154,9 @@ void prepareRun(Context::State & st, GenRun & run) {
     llama_memory_t mem = llama_get_memory(ctx);
     const int seq = t.seq;
     const int n_ctx = (int) llama_n_ctx(ctx);
-    // a model that keeps no cache (an encoder-only embedder) writes no logits: llama_decode runs its encoder
-    // (encoder-decoder models are refused at load: model.cpp)
-    if (!mem) throw HearthError(codes::not_supported, "this model keeps no cache (an encoder-only embedding model): use it for embeddings, not replies");
+    // a model that keeps no cache (an encoder-only embedder, a diffusion model) writes no logits through
+    // llama_decode (it runs its encoder) (encoder-decoder models are refused at load: weight_types.h)
+    if (!mem) throw HearthError(codes::not_supported, "this model keeps no cache (an encoder-only embedding model, or a diffusion model): Hearth writes no replies with it; an embedding model is used for embeddings");
     const RequestParams opts = parseRequest(req);
     const std::string policy = opts.overflow;
     run.policy = policy;

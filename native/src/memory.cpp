@@ -75,7 +75,7 @@ struct DraftOf {
 static void refuseCompanions(const std::string & path, const DraftOf & draft, const std::string & mmproj) {
     refuseUncomputable(path, "the model " + path);
     refuseUncomputable(draft.path, "the draft model " + draft.path);
-    refuseUncomputable(mmproj, "the projector " + mmproj);
+    refuseUncomputable(mmproj, "the projector " + mmproj, false);
 }
 
 // Whether `dev` is the host's memory (the CPU, or an accelerator that uses system RAM) rather than a device's own.

@@ -163,10 +163,13 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
                 LoadState & s;
                 ~ProgressGuard() { s.releaseProgress(); }
             } progress_guard{*state};
-            // a weight of a type llama.cpp has no kernel for loads, and the first decode or image ends the process
-            if (!mparams.no_alloc) refuseUncomputable(path, "the model " + display);
-            if (spec_kind == "draft") refuseUncomputable(draft_path, "the draft model " + draft_path + " (the draft for " + display + ")");
-            refuseUncomputable(mmproj, "the projector " + mmproj + " (for " + display + ")");
+            // what llama.cpp loads but cannot compute with (weight_types.h): refused before the fit or the load
+            if (!mparams.no_alloc) {
+                LlamaUse use(LlamaUseKind::lengthy);
+                refuseUncomputable(path, "the model " + display);
+                if (spec_kind == "draft") refuseUncomputable(draft_path, "the draft model " + draft_path + " (the draft for " + display + ")");
+                refuseUncomputable(mmproj, "the projector " + mmproj + " (for " + display + ")", false);
+            }
             if (!user_split->empty()) mparams.tensor_split = user_split->data();
             if (user_overrides) mparams.tensor_buft_overrides = user_overrides->list.data();
             // the fit writes tensor split and buffer overrides that must live through the load
@@ -217,13 +220,6 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
             }
             if (!m && allocation.failed()) throw HearthError(codes::out_of_memory, "not enough memory to load " + display + ": llama.cpp could not allocate its weights (see the engine log)");
             if (!m) throw HearthError(codes::load_failed, "llama.cpp could not load " + display + failedBecause(allocation, "not a valid GGUF model or an unsupported architecture"));
-            // an encoder-decoder model (T5) decodes only after llama_encode of each prompt, which Hearth does not
-            // run (its plain decode asserts, ending the process; a T5 file without its first layer's position
-            // bias ends it at the context's creation already): refused before any context, weights loaded or not
-            if (llama_model_has_encoder(m) && llama_model_has_decoder(m)) {
-                llama_model_free(m);
-                throw HearthError(codes::not_supported, display + " is an encoder-decoder model (such as T5): Hearth runs decoder-only models, and encoder-only ones for embeddings");
-            }
             llama_model * d = nullptr;
             if (spec_kind == "draft") {
                 // the compatibility of the two vocabularies is llama.cpp's check, run when a context starts

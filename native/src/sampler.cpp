@@ -164,7 +164,7 @@ static inline bool b4Any(B4 bad) { return vmaxvq_u32(bad) != 0; }
 #endif
 
 // What no model's output may be: NaN, or +infinity (its softmax is NaN). Weights, a LoRA adapter or a
-// control vector holding such values (or too large ones) make every logit so.
+// control vector holding such values (or too large ones, or too strong) make every logit so.
 static inline bool badLogit(float x) { return !(x < INFINITY); }
 
 bool finiteLogits(const float * logits, int n) {
@@ -222,10 +222,11 @@ llama_token argmaxLogits(const float * logits, int n) {
         if (f4AnyEqual(f4Load(logits + k), f4Load(logits + k + 4), f4Load(logits + k + 8), f4Load(logits + k + 12), mv)) break;
     }
 #endif
+    if (max == -INFINITY) return LLAMA_TOKEN_NULL; // every one -infinity: no token either
     for (; k < n; k++) {
         if (logits[k] == max) return k;
     }
-    return 0; // every one -infinity
+    return LLAMA_TOKEN_NULL;
 }
 
 // The logits of output `idx` of the context's last decode, and their count.
@@ -237,7 +238,7 @@ static const float * logitsAt(llama_context * ctx, int idx, int & n_vocab) {
 }
 
 static HearthError nonFiniteLogits() {
-    return HearthError(codes::decode_failed, "the model's output is not a number (NaN or infinite logits): its weights, a LoRA adapter or a control vector hold values it cannot compute with");
+    return HearthError(codes::decode_failed, "the model's output is not a number (NaN or infinite logits): a broken model file, or a LoRA adapter or control vector that is broken or too strong");
 }
 
 llama_token greedyToken(llama_context * ctx, int idx) {

@@ -23,8 +23,8 @@ common_sampler * buildSampler(const llama_model * model, common_params_sampling 
 // the caller may take the argmax without the chain.
 bool isPlainGreedy(const llama_model * model, const common_params_sampling & sp);
 
-// Plain greedy's token: the first index of the largest of `n` logits (every one -infinity: 0), or
-// LLAMA_TOKEN_NULL when any is NaN or +infinity (finiteLogits, in the same pass). Every greedy pick (with
+// Plain greedy's token: the first index of the largest of `n` logits, or LLAMA_TOKEN_NULL when any is
+// NaN or +infinity (finiteLogits, in the same pass) or every one is -infinity. Every greedy pick (with
 // a draft or without) is this.
 llama_token argmaxLogits(const float * logits, int n);
 

@@ -147,8 +147,10 @@ common_chat_templates_ptr initTemplates(const llama_model * model, const std::st
     } catch (const std::exception & e) {
         // common_chat_templates_init rethrows a template's parse error as a copy of std::exception (`throw e`),
         // whose what() says only "std::exception": the template parsed again here says where and why
+        // (the template llama.cpp parsed first: the one given, else the file's default, else its tool_use one)
         const char * own = llama_model_chat_template(model, nullptr);
-        const std::string src = !tmpl.empty() ? tmpl : own ? own : "";
+        const char * tool_use = llama_model_chat_template(model, "tool_use");
+        const std::string src = !tmpl.empty() ? tmpl : own ? own : tool_use ? tool_use : "";
         try {
             common_chat_template parsed(src, "", "");
         } catch (const std::exception & why) {

@@ -5,6 +5,7 @@
 #include "errors.h"
 #include "gguf.h"
 #include "llama.h"
+#include "llama-cpp.h" // llama_model_ptr
 
 namespace hearth {
 
@@ -13,14 +14,29 @@ bool computableType(ggml_type t) {
     return t == GGML_TYPE_F32 || ggml_get_type_traits(t)->to_float != nullptr;
 }
 
-// The one tensor llama.cpp reads as integers: a speculative draft's map of its vocabulary to the
-// target's (src/models/eagle3.cpp and dflash.cpp assert it is I64).
-static const char * const D2T = "d2t";
+// The tensors llama.cpp reads as integers (index tables), each with the one type its graph takes: a
+// speculative head's map of its vocabulary to the target's (src/models/eagle3.cpp and dflash.cpp assert
+// I64), DeepSeek V4's token-to-expert table (deepseek4.cpp: get_rows of an I32 table). A name starting
+// with '.' is a suffix, else the whole name.
+struct IntegerTensor {
+    const char * name;
+    ggml_type type;
+};
+static const IntegerTensor INTEGER_TENSORS[] = {{"d2t", GGML_TYPE_I64}, {".ffn_gate_tid2eid.weight", GGML_TYPE_I32}};
+
+static const IntegerTensor * integerTensor(const std::string & name) {
+    for (const IntegerTensor & it : INTEGER_TENSORS) {
+        const std::string n = it.name;
+        if (n[0] == '.' ? name.size() > n.size() && name.compare(name.size() - n.size(), n.size(), n) == 0 : name == n) return &it;
+    }
+    return nullptr;
+}
 
 // One file's problem; `count` gets its split.count (1 when it has none).
 static std::string fileProblem(const std::string & path, int & count) {
     count = 1;
-    gguf_init_params gp = {/* .no_alloc = */ true, /* .ctx = */ nullptr};
+    ggml_context * meta = nullptr; // the tensors' shapes
+    gguf_init_params gp = {/* .no_alloc = */ true, /* .ctx = */ &meta};
     gguf_context * g = gguf_init_from_file(path.c_str(), gp);
     if (!g) return "";
     std::string why;
@@ -28,12 +44,18 @@ static std::string fileProblem(const std::string & path, int & count) {
     for (int64_t i = 0; i < n && why.empty(); i++) {
         const std::string name = gguf_get_tensor_name(g, i);
         const ggml_type t = gguf_get_tensor_type(g, i);
-        const bool ok = name == D2T ? t == GGML_TYPE_I64 : computableType(t);
-        if (!ok) why = "its tensor " + name + " is of type " + ggml_type_name(t) + ", which llama.cpp cannot compute with";
+        const IntegerTensor * it = integerTensor(name);
+        const bool vector = ggml_n_dims(ggml_get_tensor(meta, name.c_str())) == 1;
+        const bool ok = it ? t == it->type : vector ? t == GGML_TYPE_F32 : computableType(t);
+        if (!ok) {
+            why = "its tensor " + name + " is of type " + ggml_type_name(t) + ", which llama.cpp cannot compute with" +
+                  (it ? std::string(" (it takes ") + ggml_type_name(it->type) + ")" : vector ? " (a vector takes f32)" : "");
+        }
     }
     const int64_t k = gguf_find_key(g, "split.count");
     if (k >= 0 && gguf_get_kv_type(g, k) == GGUF_TYPE_UINT16) count = gguf_get_val_u16(g, k);
     gguf_free(g);
+    ggml_free(meta);
     return why;
 }
 
@@ -44,21 +66,35 @@ std::string weightTypeProblem(const std::string & path) {
     // the other parts, named as llama.cpp names them from the first (llama-model-loader.cpp llama_get_list_splits)
     std::vector<char> buf(4096 + 64, 0);
     const int32_t n = llama_split_prefix(buf.data(), buf.size(), path.c_str(), 0, count);
-    if (n <= 0) return ""; // llama.cpp refuses the name itself
+    if (n <= 0 || (size_t) n >= buf.size()) return ""; // llama.cpp refuses the name itself (or it is too long)
     const std::string prefix(buf.data(), (size_t) n);
     for (int i = 1; i < count && why.empty(); i++) {
         const int32_t m = llama_split_path(buf.data(), buf.size(), prefix.c_str(), i, count);
         int ignored = 1;
-        if (m > 0) why = fileProblem(std::string(buf.data(), (size_t) m), ignored);
+        if (m > 0 && (size_t) m < buf.size()) why = fileProblem(std::string(buf.data(), (size_t) m), ignored);
         if (!why.empty()) why = "its part " + std::to_string(i + 1) + " of " + std::to_string(count) + ": " + why;
     }
     return why;
 }
 
-void refuseUncomputable(const std::string & path, const std::string & what) {
+// Whether the model at `path` has an encoder and a decoder (llama.cpp's own answer, from a
+// vocabulary-only load: its header and vocabulary; a file it cannot read: no, its load then says why).
+// An encoder alone (T5's encoder) is an embedder, which the engine runs as one.
+static bool encoderDecoder(const std::string & path) {
+    llama_model_params mp = llama_model_default_params();
+    mp.vocab_only = true;
+    mp.load_mode = LLAMA_LOAD_MODE_NONE;
+    llama_model_ptr m(llama_model_load_from_file(path.c_str(), mp));
+    return m && llama_model_has_encoder(m.get()) && llama_model_has_decoder(m.get());
+}
+
+void refuseUncomputable(const std::string & path, const std::string & what, bool model) {
     if (path.empty()) return;
     const std::string why = weightTypeProblem(path);
     if (!why.empty()) throw HearthError(codes::load_failed, what + " cannot be run: " + why);
+    if (model && encoderDecoder(path)) {
+        throw HearthError(codes::not_supported, what + " has an encoder (an encoder-decoder model such as T5, or a speculative head such as EAGLE-3): Hearth runs decoder-only models, and encoder-only ones for embeddings");
+    }
 }
 
 } // namespace hearth

@@ -1,8 +1,15 @@
-// Which tensor types llama.cpp can compute with. A weight is multiplied through its type's dot product
-// or converted to F32 first; a type ggml cannot convert to F32 (the integer types, F64, and Q8_1 and
-// Q8_K, which exist only as the other side of a dot product) has no CPU kernel for it. llama.cpp loads
-// a file holding one (its check of where a weight can go asks the CPU backend only about the
-// activations' type), and the first decode calls a null function, ending the process.
+// What Hearth does not hand llama.cpp to compute with, from a file's header, before anything computes:
+//
+// - A weight of a type llama.cpp has no kernel for. A matrix is multiplied through its type's dot
+//   product or converted to F32 first; a type ggml cannot convert to F32 (the integer types, F64, and
+//   Q8_1 and Q8_K, which exist only as the other side of a dot product) has no CPU kernel. A vector (a
+//   norm, a bias) is added or multiplied into F32 activations, which the CPU does only with an F32
+//   vector (llama.cpp's converters write every vector F32, and its quantizer leaves them so). llama.cpp
+//   loads such a file (its check of where a weight can go asks the CPU backend about the activations'
+//   type only), and the first decode calls a null kernel or aborts, ending the process.
+// - An encoder-decoder model (T5) or a speculative head (EAGLE-3, DFlash): llama.cpp decodes for them
+//   only after llama_encode, which Hearth does not run (a plain decode asserts), and a context for one
+//   may crash already (a T5 without its first layer's position bias).
 #pragma once
 
 #include <string>
@@ -11,7 +18,7 @@
 
 namespace hearth {
 
-// Whether a weight of type `t` can be computed with: F32, or a type ggml converts to F32.
+// Whether a matrix of type `t` can be computed with: F32, or a type ggml converts to F32.
 bool computableType(ggml_type t);
 
 // Why llama.cpp must not compute with the GGUF at `path` (a model, draft model or projector; for a
@@ -19,7 +26,9 @@ bool computableType(ggml_type t);
 // none, or the file cannot be read, which llama.cpp's own load then says).
 std::string weightTypeProblem(const std::string & path);
 
-// Throws load_failed (naming `what`) when weightTypeProblem finds one in any of the files (empty paths skipped).
-void refuseUncomputable(const std::string & path, const std::string & what);
+// Throws load_failed naming `what` when weightTypeProblem finds one (an empty path is skipped), and,
+// for a model (not a projector), not_supported when it has an encoder and a decoder (read by a
+// vocabulary-only load).
+void refuseUncomputable(const std::string & path, const std::string & what, bool model = true);
 
 } // namespace hearth

@@ -10,13 +10,16 @@ import path from 'path';
 import { Store } from '../../main/store';
 import { tempDir } from '../helpers/engine';
 import { copyModel, REPO_ROOT, TINY_BPE, TINY_SPM } from '../helpers/models';
+import { writeTestLora } from '../../scripts/make-test-adapter';
 
 const BIN = path.join(REPO_ROOT, 'bin', 'hearth.js');
 
 let dir: string;
 let home: string;
-beforeAll(() => {
+let TINY_LORA: string;
+beforeAll(async () => {
   dir = tempDir('hearth-cli-discover-');
+  TINY_LORA = await writeTestLora({ out: path.join(dir, 'lora.gguf') });
   home = path.join(dir, 'home');
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -44,6 +47,8 @@ test('hearth discover --json: one model with its Ollama and LM Studio locations;
   );
   const broken = put(path.join(models, 'manifests', 'registry.ollama.ai', 'library', 'tiny', 'broken'), Buffer.from('{'));
   const lm = put(path.join(home, '.lmstudio', 'models', 'me', 'tiny-GGUF', 'tiny.gguf'), TINY_SPM);
+  // a LoRA adapter kept beside it is no model: skipped, saying what it is
+  const lora = put(path.join(home, '.lmstudio', 'models', 'me', 'tiny-GGUF', 'tiny-lora.gguf'), fs.readFileSync(TINY_LORA));
 
   const r = hearth(['discover', '--json']);
   expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
@@ -55,7 +60,10 @@ test('hearth discover --json: one model with its Ollama and LM Studio locations;
     ['lmstudio', lm, 'me/tiny-GGUF/tiny'],
     ['ollama', blob, 'tiny:latest'],
   ]);
-  expect(out.skipped).toEqual([{ app: 'ollama', path: broken, reason: expect.stringMatching(/^is not valid JSON/) }]);
+  expect(out.skipped).toEqual([
+    { app: 'lmstudio', path: lora, reason: 'is a LoRA adapter, not a model' },
+    { app: 'ollama', path: broken, reason: expect.stringMatching(/^is not valid JSON/) },
+  ]);
 
   const text = hearth(['discover']);
   expect(text.status).toBe(0);
@@ -76,9 +84,10 @@ test('hearth models --json: the models folder and the references in the store', 
   expect(JSON.parse(r.stdout)).toEqual({
     modelsFolder: path.join(data, 'models'),
     models: [
-      { path: inFolder, name: 'bpe', fileSize: fs.statSync(TINY_BPE).size, origin: 'folder', source: null, missing: false, pooling: 'none' },
-      { path: ref, name: 'Tiny SPM', fileSize: fs.statSync(TINY_SPM).size, origin: 'reference', source: 'jan', missing: false, pooling: 'none' },
+      { path: inFolder, name: 'bpe', fileSize: fs.statSync(TINY_BPE).size, origin: 'folder', source: null, missing: false, pooling: 'none', role: 'model' },
+      { path: ref, name: 'Tiny SPM', fileSize: fs.statSync(TINY_SPM).size, origin: 'reference', source: 'jan', missing: false, pooling: 'none', role: 'model' },
     ],
+    companions: [],
   });
   // a library model may be named by its file name: in the folder or by reference
   expect(JSON.parse(hearth(['info', 'bpe', '--json', '--data-dir', data]).stdout).path).toBe(inFolder);

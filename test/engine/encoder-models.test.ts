@@ -25,11 +25,22 @@ afterAll(async () => {
   await engine?.close();
 });
 
-test('an encoder-decoder model is refused at load (not_supported), the host going on', async () => {
-  const t5 = await writeTinyT5(path.join(tempDir('hearth-t5-'), 'tiny-t5.gguf'));
-  for (const e of [await errorOf(engine.load('t5', t5, { contextSize: 256, threads: 2 })), await errorOf(engine.load('t5', t5, { contextSize: 256, threads: 2 }))]) {
+test('an encoder-decoder model is refused (not_supported) by the load, the estimate and the fit, as a model or a draft, the host going on', async () => {
+  const dir = tempDir('hearth-t5-');
+  const t5 = await writeTinyT5(path.join(dir, 'tiny-t5.gguf'));
+  // without its first layer's position bias a T5 crashes llama.cpp at a context's creation (the estimate and the fit make one)
+  const noBias = await writeTinyT5(path.join(dir, 'tiny-t5-no-bias.gguf'), { positionBias: false });
+  const base = { contextSize: 256, threads: 2 };
+  for (const file of [t5, noBias]) {
+    for (const e of [await errorOf(engine.load('t5', file, base)), await errorOf(engine.estimate(file, base)), await errorOf(engine.fit(file, base))]) {
+      expect(e.code).toBe('not_supported');
+      expect(e.message).toContain(`the model ${file} has an encoder (an encoder-decoder model such as T5`);
+    }
+  }
+  const asDraft = { ...base, draftModel: t5 };
+  for (const e of [await errorOf(engine.load('t5-draft', TINY_SPM, asDraft)), await errorOf(engine.estimate(TINY_SPM, asDraft))]) {
     expect(e.code).toBe('not_supported');
-    expect(e.message).toContain(`${t5} is an encoder-decoder model (such as T5)`);
+    expect(e.message).toContain(`the draft model ${t5}`);
   }
   expect(crashes).toBe(0);
   // the same host answers with another model
@@ -43,7 +54,7 @@ test('an encoder-only embedder writes no reply (not_supported), and gives its em
   await engine.load('bert', bert, { contextSize: 256, threads: 2 });
   const e = await errorOf(engine.complete('bert', { prompt: 'hello', maxTokens: 3, ignoreEos: true }));
   expect(e.code).toBe('not_supported');
-  expect(e.message).toMatch(/keeps no cache \(an encoder-only embedding model\): use it for embeddings/);
+  expect(e.message).toMatch(/keeps no cache \(an encoder-only embedding model, or a diffusion model\)/);
   const chat = await errorOf(engine.chat('bert', { messages: [{ role: 'user', content: 'hello' }], maxTokens: 3 }));
   expect(chat.code).toBe('not_supported');
   await engine.unload('bert');

@@ -15,7 +15,7 @@ import path from 'path';
 import { EngineClient } from '../../main/engine/client';
 import { writeTestControlVector, writeTestLora } from '../../scripts/make-test-adapter';
 import { errorOf, makeEngine, tempDir } from '../helpers/engine';
-import { TINY_BPE, TINY_PROJECTOR, TINY_SPM, writeRetyped } from '../helpers/models';
+import { TINY_BPE, TINY_PROJECTOR, TINY_SPM, writeExtraTensor, writeRetyped } from '../helpers/models';
 
 let engine: EngineClient;
 let dir: string;
@@ -58,10 +58,28 @@ describe('a weight of a type llama.cpp cannot compute with', () => {
       expect(e.message).toContain(`the projector ${projector}`);
       expect(e.message).toContain('its tensor mm.0.weight is of type i32');
     }
-    // every other type a weight may have passes: the sound files load and answer
+    // a vector (a norm) of another type than F32: the CPU adds and multiplies vectors as F32 only (it aborted at the first decode)
+    const norm = await writeRetyped(TINY_SPM, path.join(dir, 'f16-norm.gguf'), { 'blk.0.attn_norm.weight': 'F16' });
+    for (const e of [await errorOf(engine.load('bad-norm', norm, BASE)), await errorOf(engine.estimate(norm, BASE))]) {
+      expect(e.code).toBe('load_failed');
+      expect(e.message).toContain('its tensor blk.0.attn_norm.weight is of type f16, which llama.cpp cannot compute with (a vector takes f32)');
+    }
+    // the sound files load and answer
     await engine.load('ok', TINY_SPM, { ...BASE, draftModel: TINY_SPM });
     expect((await engine.complete('ok', greedy)).tokens).toHaveLength(4);
     await engine.unload('ok');
+    expect(crashes).toBe(0);
+  });
+
+  test("an index table llama.cpp reads as integers (DeepSeek V4's ffn_gate_tid2eid) passes the check in its type, and no other", async () => {
+    // the tiny model with such a table beside its weights: the check lets it through, and llama.cpp's own load refuses the extra tensor
+    const table = (type: 'I32' | 'F32', file: string) => writeExtraTensor(TINY_SPM, path.join(dir, file), { name: 'blk.0.ffn_gate_tid2eid.weight', shape: [2, 32000], type, data: new Uint8Array(2 * 32000 * 4) });
+    const ok = await errorOf(engine.load('tid2eid', await table('I32', 'tid2eid-i32.gguf'), BASE));
+    expect(ok.code).toBe('load_failed');
+    expect(ok.message).not.toContain('cannot compute with');
+    expect(ok.message).toMatch(/wrong number of tensors|unused|tensor/);
+    const wrong = await errorOf(engine.load('tid2eid-f32', await table('F32', 'tid2eid-f32.gguf'), BASE));
+    expect(wrong.message).toContain('its tensor blk.0.ffn_gate_tid2eid.weight is of type f32, which llama.cpp cannot compute with (it takes i32)');
     expect(crashes).toBe(0);
   });
 

@@ -198,9 +198,9 @@ describe('requests llama.cpp would abort on, and the greedy fast path', () => {
 });
 
 describe('plain greedy picks the first largest logit, and no token from logits that are no numbers (addon.argmaxLogits, vectorized)', () => {
-  /** The reference: the first index of the largest value (all -Infinity: 0); -1 (no token) when any is NaN or +Infinity. */
+  /** The reference: the first index of the largest value; -1 (no token) when any is NaN or +Infinity, or every one -Infinity. */
   const reference = (xs: number[]) => {
-    if (xs.some((x) => Number.isNaN(x) || x === Infinity)) return -1;
+    if (xs.some((x) => Number.isNaN(x) || x === Infinity) || xs.every((x) => x === -Infinity)) return -1;
     let best = 0;
     for (let i = 1; i < xs.length; i++) if (xs[i] > xs[best]) best = i;
     return best;
@@ -234,7 +234,7 @@ describe('plain greedy picks the first largest logit, and no token from logits t
       // one NaN or +Infinity alone, last (past the last whole block of 16 when n is no multiple of 16)
       cases.push(Array.from({ length: n }, (_, i) => (i === n - 1 ? NaN : rand())));
       cases.push(Array.from({ length: n }, (_, i) => (i === n - 1 ? Infinity : rand())));
-      // all -Infinity: 0
+      // all -Infinity: no token
       cases.push(Array.from({ length: n }, () => -Infinity));
     }
     const got = await inAddon<number[]>(

@@ -183,8 +183,8 @@ export function writeHalfModel(to: string, bytes = 4096): void {
 
 /**
  * Writes `from` again as `to` with the tensors `retype` names given another type, their bytes as they
- * were (so the new type must be as wide: F16 as I16, F32 as I32), and the metadata `metadata` gives
- * replaced: a crafted file, whose header any GGUF reader accepts.
+ * were (so the new type must be as wide: F16 as I16, F32 as I32; an F32 one retyped F16 is converted),
+ * and the metadata `metadata` gives replaced: a crafted file, whose header any GGUF reader accepts.
  */
 export async function writeRetyped(
   from: string,
@@ -197,8 +197,24 @@ export async function writeRetyped(
   for (const [k, v] of h.metadata) if (k !== 'general.alignment') w.set(k, metadata[k] ?? v);
   for (const name of Object.keys(retype)) if (!h.tensors.some((t) => t.name === name)) throw new Error(`${from} has no tensor ${name}`);
   for (const t of h.tensors) {
-    w.addTensor({ name: t.name, shape: t.dims, type: retype[t.name] ?? t.typeName, data: new Uint8Array(await readGgufTensorBytes(h, t.name)) });
+    const bytes = await readGgufTensorBytes(h, t.name);
+    if (t.typeName === 'F32' && retype[t.name] === 'F16') {
+      w.addTensor({ name: t.name, shape: t.dims, type: 'F16', data: new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)) });
+    } else {
+      w.addTensor({ name: t.name, shape: t.dims, type: retype[t.name] ?? t.typeName, data: new Uint8Array(bytes) });
+    }
   }
+  await w.write(to);
+  return to;
+}
+
+/** Writes `from` again as `to` with one more tensor (`tensor`, bytes in its type's encoding): a crafted file. */
+export async function writeExtraTensor(from: string, to: string, tensor: { name: string; shape: number[]; type: GgmlTypeName; data: Uint8Array }): Promise<string> {
+  const h = await readGgufHeader(from);
+  const w = new GgufWriter();
+  for (const [k, v] of h.metadata) if (k !== 'general.alignment') w.set(k, v);
+  for (const t of h.tensors) w.addTensor({ name: t.name, shape: t.dims, type: t.typeName, data: new Uint8Array(await readGgufTensorBytes(h, t.name)) });
+  w.addTensor(tensor);
   await w.write(to);
   return to;
 }
@@ -263,7 +279,7 @@ async function otherArch(arch: string, keys: Readonly<Record<string, number>>, f
 }
 
 /** A T5 of 2 encoder and 2 decoder layers (llama.cpp src/models/t5.cpp's tensors). */
-export async function writeTinyT5(out: string): Promise<string> {
+export async function writeTinyT5(out: string, o: { positionBias?: boolean } = {}): Promise<string> {
   const { nEmbd, nFf, layers, heads } = OTHER;
   const m = await otherArch('t5', { 'attention.relative_buckets_count': 32, 'attention.layer_norm_rms_epsilon': 1e-6, decoder_start_token_id: 0 }, ['attention.layer_norm_rms_epsilon']);
   m.matrix('token_embd.weight', nEmbd, m.nVocab);
@@ -273,7 +289,7 @@ export async function writeTinyT5(out: string): Promise<string> {
     for (const part of ['enc', 'dec']) {
       m.vector(`${part}.blk.${i}.attn_norm.weight`);
       // the relative position bias, in the first layer (llama.cpp's T5 graph reads layer 0's)
-      if (i === 0) m.matrix(`${part}.blk.0.attn_rel_b.weight`, heads, 32);
+      if (i === 0 && o.positionBias !== false) m.matrix(`${part}.blk.0.attn_rel_b.weight`, heads, 32);
       for (const t of ['attn_q', 'attn_k', 'attn_v', 'attn_o']) m.matrix(`${part}.blk.${i}.${t}.weight`, nEmbd, nEmbd);
       if (part === 'dec') {
         m.vector(`dec.blk.${i}.cross_attn_norm.weight`);
