@@ -99,6 +99,8 @@ export interface NativeAddon {
   samplerChain(model: NativeModel, sampling: Record<string, unknown>): string[];
   /** the index plain greedy sampling picks from these logits: the first largest; -1 when any is NaN or +Infinity (for the tests) */
   argmaxLogits(logits: Float32Array): number;
+  /** whether a sampler chain may read these logits: none NaN or +Infinity, some above -Infinity (for the tests) */
+  finiteLogits(logits: Float32Array): boolean;
   /** text's tokens as a chat prompt's after previousText's, reusing the shared text's where safe, and how many were reused (for the tests) */
   promptTokens(model: NativeModel, previousText: string, text: string): { tokens: number[]; reused: number };
 }

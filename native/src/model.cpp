@@ -163,10 +163,11 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
                 LoadState & s;
                 ~ProgressGuard() { s.releaseProgress(); }
             } progress_guard{*state};
-            // what llama.cpp loads but cannot compute with (weight_types.h): refused before the fit or the load
-            if (!mparams.no_alloc) {
+            // what llama.cpp loads but cannot compute with (weight_types.h): refused before the fit or the load (a
+            // load of the metadata alone computes nothing, but a context may still be made on it: its encoder is checked)
+            {
                 LlamaUse use(LlamaUseKind::lengthy);
-                refuseUncomputable(path, "the model " + display);
+                refuseUncomputable(path, "the model " + display, true, !mparams.no_alloc);
                 if (spec_kind == "draft") refuseUncomputable(draft_path, "the draft model " + draft_path + " (the draft for " + display + ")");
                 refuseUncomputable(mmproj, "the projector " + mmproj + " (for " + display + ")", false);
             }

@@ -122,10 +122,12 @@ static Napi::Value SamplerChain(const Napi::CallbackInfo & info) {
 }
 
 static Napi::Value ArgmaxLogits(const Napi::CallbackInfo & info);
+static Napi::Value FiniteLogits(const Napi::CallbackInfo & info);
 
 void addSamplerExports(Napi::Env env, Napi::Object exports) {
     exports.Set("samplerChain", Napi::Function::New(env, guard<SamplerChain>));
     exports.Set("argmaxLogits", Napi::Function::New(env, guard<ArgmaxLogits>));
+    exports.Set("finiteLogits", Napi::Function::New(env, guard<FiniteLogits>));
 }
 
 // Four floats at once, for argmaxLogits: SSE2 on x86-64, NEON on arm64 (none elsewhere: the plain loops)
@@ -146,6 +148,8 @@ using B4 = __m128;
 static inline B4 b4None() { return _mm_setzero_ps(); }
 static inline B4 b4Bad(B4 bad, F4 x) { return _mm_or_ps(bad, _mm_cmpnlt_ps(x, _mm_set1_ps(INFINITY))); }
 static inline bool b4Any(B4 bad) { return _mm_movemask_ps(bad) != 0; }
+// lanes above -infinity, gathered
+static inline B4 b4Some(B4 some, F4 x) { return _mm_or_ps(some, _mm_cmpgt_ps(x, _mm_set1_ps(-INFINITY))); }
 #elif defined(__ARM_NEON) && defined(__aarch64__)
 #define HEARTH_F4 1
 using F4 = float32x4_t;
@@ -161,6 +165,7 @@ using B4 = uint32x4_t;
 static inline B4 b4None() { return vdupq_n_u32(0); }
 static inline B4 b4Bad(B4 bad, F4 x) { return vorrq_u32(bad, vmvnq_u32(vcltq_f32(x, vdupq_n_f32(INFINITY)))); }
 static inline bool b4Any(B4 bad) { return vmaxvq_u32(bad) != 0; }
+static inline B4 b4Some(B4 some, F4 x) { return vorrq_u32(some, vcgtq_f32(x, vdupq_n_f32(-INFINITY))); }
 #endif
 
 // What no model's output may be: NaN, or +infinity (its softmax is NaN). Weights, a LoRA adapter or a
@@ -169,20 +174,24 @@ static inline bool badLogit(float x) { return !(x < INFINITY); }
 
 bool finiteLogits(const float * logits, int n) {
     int i = 0;
+    bool some = false; // a logit above -infinity
 #ifdef HEARTH_F4
-    B4 bad = b4None();
+    B4 bad = b4None(), above = b4None();
     for (; n - i >= 16; i += 16) {
-        bad = b4Bad(bad, f4Load(logits + i));
-        bad = b4Bad(bad, f4Load(logits + i + 4));
-        bad = b4Bad(bad, f4Load(logits + i + 8));
-        bad = b4Bad(bad, f4Load(logits + i + 12));
+        const F4 x0 = f4Load(logits + i), x1 = f4Load(logits + i + 4), x2 = f4Load(logits + i + 8), x3 = f4Load(logits + i + 12);
+        bad = b4Bad(b4Bad(bad, x0), x1);
+        bad = b4Bad(b4Bad(bad, x2), x3);
+        above = b4Some(b4Some(above, x0), x1);
+        above = b4Some(b4Some(above, x2), x3);
     }
     if (b4Any(bad)) return false;
+    some = b4Any(above);
 #endif
     for (; i < n; i++) {
         if (badLogit(logits[i])) return false;
+        some = some || logits[i] > -INFINITY;
     }
-    return true;
+    return some;
 }
 
 llama_token argmaxLogits(const float * logits, int n) {
@@ -255,13 +264,24 @@ void refuseNonFinite(llama_context * ctx, int idx) {
     if (!finiteLogits(logits, n_vocab)) throw nonFiniteLogits();
 }
 
-static Napi::Value ArgmaxLogits(const Napi::CallbackInfo & info) {
+// The test hooks' one argument: a Float32Array of 1 to 2^24 values.
+static Napi::Float32Array logitsArg(const Napi::CallbackInfo & info, const char * fn) {
     if (info.Length() < 1 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
-        throw HearthError(codes::invalid_argument, "argmaxLogits(Float32Array)");
+        throw HearthError(codes::invalid_argument, std::string(fn) + "(Float32Array)");
     }
     Napi::Float32Array a = info[0].As<Napi::Float32Array>();
-    if (a.ElementLength() == 0 || a.ElementLength() > (size_t) (1 << 24)) throw HearthError(codes::invalid_argument, "argmaxLogits: 1 to 2^24 values");
+    if (a.ElementLength() == 0 || a.ElementLength() > (size_t) (1 << 24)) throw HearthError(codes::invalid_argument, std::string(fn) + ": 1 to 2^24 values");
+    return a;
+}
+
+static Napi::Value ArgmaxLogits(const Napi::CallbackInfo & info) {
+    Napi::Float32Array a = logitsArg(info, "argmaxLogits");
     return Napi::Number::New(info.Env(), argmaxLogits(a.Data(), (int) a.ElementLength()));
+}
+
+static Napi::Value FiniteLogits(const Napi::CallbackInfo & info) {
+    Napi::Float32Array a = logitsArg(info, "finiteLogits");
+    return Napi::Boolean::New(info.Env(), finiteLogits(a.Data(), (int) a.ElementLength()));
 }
 
 } // namespace hearth

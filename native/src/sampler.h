@@ -28,8 +28,9 @@ bool isPlainGreedy(const llama_model * model, const common_params_sampling & sp)
 // a draft or without) is this.
 llama_token argmaxLogits(const float * logits, int n);
 
-// Whether every one of `n` logits is a number below +infinity. A sampler chain is not given others: its
-// sorts assume an order NaN breaks, and what it picked would be noise read as a reply.
+// Whether every one of `n` logits is a number below +infinity, and some is above -infinity. A sampler
+// chain is not given others: its sorts assume an order NaN breaks, and what it picked would be noise
+// read as a reply.
 bool finiteLogits(const float * logits, int n);
 
 // Output `idx` of the context's last decode: its greedy token (argmaxLogits), and a check before a
@@ -60,7 +61,7 @@ void recordProbs(Task & t, TokenProbs && p);
 Napi::Array probsToJs(Napi::Env env, const std::vector<TokenProbs> & probs);
 
 // samplerChain(model, sampling) -> the names of the samplers a generation would run; argmaxLogits(Float32Array)
-// -> argmaxLogits of its values (test hooks)
+// and finiteLogits(Float32Array) -> those functions of its values (test hooks)
 void addSamplerExports(Napi::Env env, Napi::Object exports);
 
 } // namespace hearth

@@ -1,5 +1,6 @@
 #include "weight_types.h"
 
+#include <cstring>
 #include <vector>
 
 #include "errors.h"
@@ -32,24 +33,38 @@ static const IntegerTensor * integerTensor(const std::string & name) {
     return nullptr;
 }
 
+// A weight added or multiplied element-wise into F32 activations: a norm's scale or a bias (a vector).
+// llama.cpp's converters write these F32 (every 1-D array, and every `_norm.weight`); the CPU computes them
+// only as F32. (A vector by its shape alone is not one: a reranker's one-label classifier, [n_embd, 1],
+// is a matrix the converter writes F16 and llama.cpp multiplies.)
+static bool elementwise(const std::string & name, const ggml_tensor * t) {
+    if (ggml_n_dims(t) != 1) return false;
+    const auto ends = [&](const char * s) {
+        const size_t n = std::strlen(s);
+        return name.size() >= n && name.compare(name.size() - n, n, s) == 0;
+    };
+    return ends(".bias") || name.find("norm") != std::string::npos;
+}
+
 // One file's problem; `count` gets its split.count (1 when it has none).
 static std::string fileProblem(const std::string & path, int & count) {
     count = 1;
-    ggml_context * meta = nullptr; // the tensors' shapes
+    ggml_context * meta = nullptr; // the tensors' shapes, made in the header's order
     gguf_init_params gp = {/* .no_alloc = */ true, /* .ctx = */ &meta};
     gguf_context * g = gguf_init_from_file(path.c_str(), gp);
     if (!g) return "";
     std::string why;
     const int64_t n = gguf_get_n_tensors(g);
-    for (int64_t i = 0; i < n && why.empty(); i++) {
+    ggml_tensor * cur = ggml_get_first_tensor(meta);
+    for (int64_t i = 0; i < n && cur && why.empty(); i++, cur = ggml_get_next_tensor(meta, cur)) {
         const std::string name = gguf_get_tensor_name(g, i);
         const ggml_type t = gguf_get_tensor_type(g, i);
         const IntegerTensor * it = integerTensor(name);
-        const bool vector = ggml_n_dims(ggml_get_tensor(meta, name.c_str())) == 1;
+        const bool vector = elementwise(name, cur);
         const bool ok = it ? t == it->type : vector ? t == GGML_TYPE_F32 : computableType(t);
         if (!ok) {
             why = "its tensor " + name + " is of type " + ggml_type_name(t) + ", which llama.cpp cannot compute with" +
-                  (it ? std::string(" (it takes ") + ggml_type_name(it->type) + ")" : vector ? " (a vector takes f32)" : "");
+                  (it ? std::string(" (it takes ") + ggml_type_name(it->type) + ")" : vector ? " (a norm or bias takes f32)" : "");
         }
     }
     const int64_t k = gguf_find_key(g, "split.count");
@@ -84,13 +99,15 @@ static bool encoderDecoder(const std::string & path) {
     llama_model_params mp = llama_model_default_params();
     mp.vocab_only = true;
     mp.load_mode = LLAMA_LOAD_MODE_NONE;
+    ggml_backend_dev_t none[] = {nullptr}; // no device asked for its memory (an rpc-server's is a round trip)
+    mp.devices = none;
     llama_model_ptr m(llama_model_load_from_file(path.c_str(), mp));
     return m && llama_model_has_encoder(m.get()) && llama_model_has_decoder(m.get());
 }
 
-void refuseUncomputable(const std::string & path, const std::string & what, bool model) {
+void refuseUncomputable(const std::string & path, const std::string & what, bool model, bool weights) {
     if (path.empty()) return;
-    const std::string why = weightTypeProblem(path);
+    const std::string why = weights ? weightTypeProblem(path) : "";
     if (!why.empty()) throw HearthError(codes::load_failed, what + " cannot be run: " + why);
     if (model && encoderDecoder(path)) {
         throw HearthError(codes::not_supported, what + " has an encoder (an encoder-decoder model such as T5, or a speculative head such as EAGLE-3): Hearth runs decoder-only models, and encoder-only ones for embeddings");

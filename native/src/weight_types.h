@@ -2,9 +2,9 @@
 //
 // - A weight of a type llama.cpp has no kernel for. A matrix is multiplied through its type's dot
 //   product or converted to F32 first; a type ggml cannot convert to F32 (the integer types, F64, and
-//   Q8_1 and Q8_K, which exist only as the other side of a dot product) has no CPU kernel. A vector (a
-//   norm, a bias) is added or multiplied into F32 activations, which the CPU does only with an F32
-//   vector (llama.cpp's converters write every vector F32, and its quantizer leaves them so). llama.cpp
+//   Q8_1 and Q8_K, which exist only as the other side of a dot product) has no CPU kernel. A norm's
+//   scale or a bias is added or multiplied into F32 activations, which the CPU does only with an F32
+//   one (llama.cpp's converters write them F32, and its quantizer leaves vectors so). llama.cpp
 //   loads such a file (its check of where a weight can go asks the CPU backend about the activations'
 //   type only), and the first decode calls a null kernel or aborts, ending the process.
 // - An encoder-decoder model (T5) or a speculative head (EAGLE-3, DFlash): llama.cpp decodes for them
@@ -26,9 +26,9 @@ bool computableType(ggml_type t);
 // none, or the file cannot be read, which llama.cpp's own load then says).
 std::string weightTypeProblem(const std::string & path);
 
-// Throws load_failed naming `what` when weightTypeProblem finds one (an empty path is skipped), and,
-// for a model (not a projector), not_supported when it has an encoder and a decoder (read by a
-// vocabulary-only load).
-void refuseUncomputable(const std::string & path, const std::string & what, bool model = true);
+// Throws load_failed naming `what` when weightTypeProblem finds one (unless `weights` is false: a load of
+// the metadata alone; an empty path is skipped), and, for a model (not a projector), not_supported when it
+// has an encoder and a decoder (read by a vocabulary-only load).
+void refuseUncomputable(const std::string & path, const std::string & what, bool model = true, bool weights = true);
 
 } // namespace hearth

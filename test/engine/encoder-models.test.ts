@@ -37,6 +37,8 @@ test('an encoder-decoder model is refused (not_supported) by the load, the estim
       expect(e.message).toContain(`the model ${file} has an encoder (an encoder-decoder model such as T5`);
     }
   }
+  // a load of its metadata alone too (a context could be made on it)
+  expect((await errorOf(engine.load('t5-meta', noBias, { ...base, noAlloc: true }))).code).toBe('not_supported');
   const asDraft = { ...base, draftModel: t5 };
   for (const e of [await errorOf(engine.load('t5-draft', TINY_SPM, asDraft)), await errorOf(engine.estimate(TINY_SPM, asDraft))]) {
     expect(e.code).toBe('not_supported');

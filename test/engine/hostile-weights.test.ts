@@ -62,7 +62,7 @@ describe('a weight of a type llama.cpp cannot compute with', () => {
     const norm = await writeRetyped(TINY_SPM, path.join(dir, 'f16-norm.gguf'), { 'blk.0.attn_norm.weight': 'F16' });
     for (const e of [await errorOf(engine.load('bad-norm', norm, BASE)), await errorOf(engine.estimate(norm, BASE))]) {
       expect(e.code).toBe('load_failed');
-      expect(e.message).toContain('its tensor blk.0.attn_norm.weight is of type f16, which llama.cpp cannot compute with (a vector takes f32)');
+      expect(e.message).toContain('its tensor blk.0.attn_norm.weight is of type f16, which llama.cpp cannot compute with (a norm or bias takes f32)');
     }
     // the sound files load and answer
     await engine.load('ok', TINY_SPM, { ...BASE, draftModel: TINY_SPM });
@@ -71,7 +71,7 @@ describe('a weight of a type llama.cpp cannot compute with', () => {
     expect(crashes).toBe(0);
   });
 
-  test("an index table llama.cpp reads as integers (DeepSeek V4's ffn_gate_tid2eid) passes the check in its type, and no other", async () => {
+  test("an index table llama.cpp reads as integers (DeepSeek V4's ffn_gate_tid2eid) passes the check in its type, and no other; a one-row matrix is no norm", async () => {
     // the tiny model with such a table beside its weights: the check lets it through, and llama.cpp's own load refuses the extra tensor
     const table = (type: 'I32' | 'F32', file: string) => writeExtraTensor(TINY_SPM, path.join(dir, file), { name: 'blk.0.ffn_gate_tid2eid.weight', shape: [2, 32000], type, data: new Uint8Array(2 * 32000 * 4) });
     const ok = await errorOf(engine.load('tid2eid', await table('I32', 'tid2eid-i32.gguf'), BASE));
@@ -80,6 +80,9 @@ describe('a weight of a type llama.cpp cannot compute with', () => {
     expect(ok.message).toMatch(/wrong number of tensors|unused|tensor/);
     const wrong = await errorOf(engine.load('tid2eid-f32', await table('F32', 'tid2eid-f32.gguf'), BASE));
     expect(wrong.message).toContain('its tensor blk.0.ffn_gate_tid2eid.weight is of type f32, which llama.cpp cannot compute with (it takes i32)');
+    // a reranker's one-label classifier, [64, 1] in F16 as llama.cpp's converter writes it: a matrix, not a norm (the check passes it)
+    const cls = await writeExtraTensor(TINY_SPM, path.join(dir, 'cls-f16.gguf'), { name: 'cls.output.weight', shape: [64, 1], type: 'F16', data: new Uint8Array(64 * 2) });
+    expect((await errorOf(engine.load('cls', cls, BASE))).message).not.toContain('cannot compute with');
     expect(crashes).toBe(0);
   });
 

@@ -237,15 +237,17 @@ describe('plain greedy picks the first largest logit, and no token from logits t
       // all -Infinity: no token
       cases.push(Array.from({ length: n }, () => -Infinity));
     }
-    const got = await inAddon<number[]>(
+    const got = await inAddon<[number, boolean][]>(
       // NaN and the infinities do not survive JSON: they travel as strings
       `const num = (x) => (x === 'NaN' ? NaN : x === 'Inf' ? Infinity : x === '-Inf' ? -Infinity : x);
-       return input.map((xs) => addon.argmaxLogits(new Float32Array(xs.map(num))));`,
+       return input.map((xs) => { const a = new Float32Array(xs.map(num)); return [addon.argmaxLogits(a), addon.finiteLogits(a)]; });`,
       cases.map((xs) => xs.map((x) => (Number.isNaN(x) ? 'NaN' : x === Infinity ? 'Inf' : x === -Infinity ? '-Inf' : x))),
     );
     // compared in float32, as the addon reads them
     const want = cases.map((xs) => reference(Array.from(new Float32Array(xs))));
-    expect(got).toEqual(want);
+    expect(got.map(([argmax]) => argmax)).toEqual(want);
+    // the check before a sampler chain refuses exactly what greedy gives no token for
+    expect(got.map(([, finite]) => finite)).toEqual(want.map((w) => w !== -1));
     // the cases reach past index 0 (a pick that always said 0 would not pass), and refuse some
     expect(want.filter((w) => w > 16).length).toBeGreaterThan(20);
     expect(want.filter((w) => w === -1).length).toBeGreaterThan(20);
