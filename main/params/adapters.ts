@@ -29,8 +29,8 @@ export const FileRole = z.enum(FILE_ROLES);
 export type FileRole = z.infer<typeof FileRole>;
 /** How the library names a file of each role. */
 export const FILE_ROLE_LABELS: Readonly<Record<FileRole, string>> = { model: 'model', projector: 'vision projector', lora: 'LoRA adapter', controlVector: 'control vector' };
-/** Whether a file of this role (null: its header could not be read) is offered as a model to load. */
-export const loadableRole = (role: FileRole | null): boolean => role === null || role === 'model';
+/** Whether a file of this role (null or absent: its header could not be read, or main did not say) is offered as a model to load. */
+export const loadableRole = (role: FileRole | null | undefined): boolean => role == null || role === 'model';
 
 /** One adapter file and its scale (a control vector: its strength). 0: loaded, not applied. */
 export const AdapterEntry = z

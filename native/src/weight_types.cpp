@@ -7,6 +7,9 @@
 #include "gguf.h"
 #include "llama.h"
 #include "llama-cpp.h" // llama_model_ptr
+#include "activity.h"
+#include "../src/llama-arch.h"  // llm_arch_from_string
+#include "../src/llama-model.h" // llama_model_create: an empty model of an architecture
 
 namespace hearth {
 
@@ -46,8 +49,8 @@ static bool elementwise(const std::string & name, const ggml_tensor * t) {
     return ends(".bias") || name.find("norm") != std::string::npos;
 }
 
-// One file's problem; `count` gets its split.count (1 when it has none).
-static std::string fileProblem(const std::string & path, int & count) {
+// One file's problem; `count` gets its split.count (1 when it has none), `arch` its general.architecture.
+static std::string fileProblem(const std::string & path, int & count, std::string * arch = nullptr) {
     count = 1;
     ggml_context * meta = nullptr; // the tensors' shapes, made in the header's order
     gguf_init_params gp = {/* .no_alloc = */ true, /* .ctx = */ &meta};
@@ -69,14 +72,16 @@ static std::string fileProblem(const std::string & path, int & count) {
     }
     const int64_t k = gguf_find_key(g, "split.count");
     if (k >= 0 && gguf_get_kv_type(g, k) == GGUF_TYPE_UINT16) count = gguf_get_val_u16(g, k);
+    const int64_t a = gguf_find_key(g, "general.architecture");
+    if (arch && a >= 0 && gguf_get_kv_type(g, a) == GGUF_TYPE_STRING) *arch = gguf_get_val_str(g, a);
     gguf_free(g);
     ggml_free(meta);
     return why;
 }
 
-std::string weightTypeProblem(const std::string & path) {
+std::string weightTypeProblem(const std::string & path, std::string * arch) {
     int count = 1;
-    std::string why = fileProblem(path, count);
+    std::string why = fileProblem(path, count, arch);
     if (!why.empty() || count <= 1) return why;
     // the other parts, named as llama.cpp names them from the first (llama-model-loader.cpp llama_get_list_splits)
     std::vector<char> buf(4096 + 64, 0);
@@ -92,24 +97,23 @@ std::string weightTypeProblem(const std::string & path) {
     return why;
 }
 
-// Whether the model at `path` has an encoder and a decoder (llama.cpp's own answer, from a
-// vocabulary-only load: its header and vocabulary; a file it cannot read: no, its load then says why).
-// An encoder alone (T5's encoder) is an embedder, which the engine runs as one.
-static bool encoderDecoder(const std::string & path) {
-    llama_model_params mp = llama_model_default_params();
-    mp.vocab_only = true;
-    mp.load_mode = LLAMA_LOAD_MODE_NONE;
-    ggml_backend_dev_t none[] = {nullptr}; // no device asked for its memory (an rpc-server's is a round trip)
-    mp.devices = none;
-    llama_model_ptr m(llama_model_load_from_file(path.c_str(), mp));
+// Whether a model of architecture `arch` has an encoder and a decoder: llama.cpp's own answer
+// (llama_model_has_encoder and _decoder) for a model object of that architecture made empty, nothing
+// read. An encoder alone (T5's encoder) is an embedder, which the engine runs as one.
+static bool encoderDecoder(const std::string & arch) {
+    const llm_arch a = llm_arch_from_string(arch);
+    if (a == LLM_ARCH_UNKNOWN) return false; // llama.cpp's load refuses it, saying so
+    llama_model_ptr m(llama_model_create(a, llama_model_default_params()));
     return m && llama_model_has_encoder(m.get()) && llama_model_has_decoder(m.get());
 }
 
 void refuseUncomputable(const std::string & path, const std::string & what, bool model, bool weights) {
     if (path.empty()) return;
-    const std::string why = weights ? weightTypeProblem(path) : "";
-    if (!why.empty()) throw HearthError(codes::load_failed, what + " cannot be run: " + why);
-    if (model && encoderDecoder(path)) {
+    std::string arch;
+    const std::string why = weightTypeProblem(path, &arch);
+    progressHere(); // a large header read (the host's watchdog: activity.h)
+    if (weights && !why.empty()) throw HearthError(codes::load_failed, what + " cannot be run: " + why);
+    if (model && encoderDecoder(arch)) {
         throw HearthError(codes::not_supported, what + " has an encoder (an encoder-decoder model such as T5, or a speculative head such as EAGLE-3): Hearth runs decoder-only models, and encoder-only ones for embeddings");
     }
 }

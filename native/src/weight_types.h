@@ -7,9 +7,10 @@
 //   one (llama.cpp's converters write them F32, and its quantizer leaves vectors so). llama.cpp
 //   loads such a file (its check of where a weight can go asks the CPU backend about the activations'
 //   type only), and the first decode calls a null kernel or aborts, ending the process.
-// - An encoder-decoder model (T5) or a speculative head (EAGLE-3, DFlash): llama.cpp decodes for them
-//   only after llama_encode, which Hearth does not run (a plain decode asserts), and a context for one
-//   may crash already (a T5 without its first layer's position bias).
+// - An encoder-decoder model (T5) or a speculative head (EAGLE-3, DFlash), by llama.cpp's answer for its
+//   architecture: llama.cpp decodes for them only after llama_encode, which Hearth does not run (a
+//   plain decode asserts), and a context for one may crash already (a T5 without its first layer's
+//   position bias).
 #pragma once
 
 #include <string>
@@ -24,11 +25,12 @@ bool computableType(ggml_type t);
 // Why llama.cpp must not compute with the GGUF at `path` (a model, draft model or projector; for a
 // split model, every part): its first tensor of a type llama.cpp cannot compute with, named (empty:
 // none, or the file cannot be read, which llama.cpp's own load then says).
-std::string weightTypeProblem(const std::string & path);
+// `arch`, when given, gets the first file's general.architecture.
+std::string weightTypeProblem(const std::string & path, std::string * arch = nullptr);
 
 // Throws load_failed naming `what` when weightTypeProblem finds one (unless `weights` is false: a load of
 // the metadata alone; an empty path is skipped), and, for a model (not a projector), not_supported when it
-// has an encoder and a decoder (read by a vocabulary-only load).
+// has an encoder and a decoder (llama.cpp's answer for its architecture).
 void refuseUncomputable(const std::string & path, const std::string & what, bool model = true, bool weights = true);
 
 } // namespace hearth

@@ -30,7 +30,7 @@ test('bad input gets typed errors', async () => {
 
 test('models: list, load with progress events, state', async () => {
   const list = await call('models.list');
-  expect(list).toEqual([{ path: chat.modelPath, name: 'tiny', fileSize: fs.statSync(chat.modelPath).size, origin: 'folder', source: null, missing: false, pooling: 'none' }]);
+  expect(list).toEqual([{ path: chat.modelPath, name: 'tiny', fileSize: fs.statSync(chat.modelPath).size, origin: 'folder', source: null, missing: false, pooling: 'none', role: 'model' }]);
   events.length = 0;
   const state = await call('models.load', { path: chat.modelPath });
   expect(state.loaded.path).toBe(chat.modelPath);
