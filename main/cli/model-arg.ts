@@ -8,7 +8,7 @@ import path from 'path';
 import { readGgufMetadata } from '../gguf/read';
 import { fileRole, isListingKey, notAModel } from '../models/facts';
 import { walkModels } from '../models/listing';
-import { FILE_ROLE_LABELS, type FileRole } from '../params';
+import { FILE_ROLE_LABELS, loadableRole, type FileRole } from '../params';
 import { UsageError } from './args';
 
 /** Names listed in a message, at most. */
@@ -37,11 +37,16 @@ export async function resolveModelArg(arg: string, library: () => { folder: stri
   );
 }
 
-/** `file`, unless its header says it is a projector or an adapter (a file that cannot be read: the engine says why). */
-async function refuseNonModel(file: string): Promise<string> {
+/** What `file` is by its header (fileRole); null when it cannot be read (the engine then says why). */
+async function roleOf(file: string): Promise<FileRole | null> {
   const metadata = await readGgufMetadata(file, isListingKey).catch(() => null);
-  const role = metadata ? fileRole({ metadata, tensors: [] }) : 'model';
-  if (role !== 'model') throw new UsageError(notAModel(file, role));
+  return metadata ? fileRole({ metadata, tensors: [] }) : null;
+}
+
+/** `file`, unless its header says it is a projector or an adapter. */
+async function refuseNonModel(file: string): Promise<string> {
+  const role = await roleOf(file);
+  if (!loadableRole(role)) throw new UsageError(notAModel(file, role));
   return file;
 }
 
@@ -53,7 +58,6 @@ async function refuseNonModel(file: string): Promise<string> {
  */
 export async function checkCompanionFile(flag: string, file: string, want: FileRole): Promise<void> {
   if (!fs.existsSync(file)) throw new UsageError(`--${flag}: ${file} does not exist`);
-  const metadata = await readGgufMetadata(file, isListingKey).catch(() => null);
-  const role = metadata ? fileRole({ metadata, tensors: [] }) : want;
+  const role = (await roleOf(file)) ?? want;
   if (role !== want) throw new UsageError(`--${flag}: ${file} is a ${FILE_ROLE_LABELS[role]}, not a ${FILE_ROLE_LABELS[want]}`);
 }
