@@ -111,7 +111,9 @@ void refuseUncomputable(const std::string & path, const std::string & what, bool
     if (path.empty()) return;
     std::string arch;
     const std::string why = weightTypeProblem(path, &arch);
-    progressHere(); // a large header read (the host's watchdog: activity.h)
+    // a large header read: not a stall (the host's watchdog: activity.h), and not a load's first progress
+    // either, which would end the time it has to read its file (llama.cpp has read none of it yet)
+    if (Activity * a = Activity::current()) a->excuse();
     if (weights && !why.empty()) throw HearthError(codes::load_failed, what + " cannot be run: " + why);
     if (model && encoderDecoder(arch)) {
         throw HearthError(codes::not_supported, what + " has an encoder (an encoder-decoder model such as T5, or a speculative head such as EAGLE-3): Hearth runs decoder-only models, and encoder-only ones for embeddings");

@@ -17,7 +17,8 @@ import { MAX_CHAT_CHARS } from '../../main/params';
 import { writeTestModel } from '../../scripts/make-test-model';
 import { chatApp, nextDone } from '../helpers/chat';
 import { alive, errorOf, hostStats, makeEngine, tempDir } from '../helpers/engine';
-import { HANG_TRIGGER, HOSTILE_RENDER, HOSTILE_TEMPLATE, TINY_EMBED, TINY_SPM } from '../helpers/models';
+import { inAddon } from '../helpers/addon';
+import { HANG_TRIGGER, HOSTILE_RENDER, HOSTILE_TEMPLATE, TINY_BPE, TINY_EMBED, TINY_SPM } from '../helpers/models';
 
 const SMALL = { contextSize: 256, threads: 1 };
 /** the shortened bounds: short enough for a quick suite, long enough for an ordinary template on a loaded machine */
@@ -123,6 +124,30 @@ test('work that makes progress is left alone: a generation and an embedding runn
   } finally {
     await engine.close();
   }
+});
+
+test("a load's checks before llama.cpp reads the file leave it the time reading its file takes: no verdict while a large vocabulary loads", async () => {
+  // the addon's own activities, polled through a load of the 128k-token model (llama.cpp builds its
+  // vocabulary before its first progress) and judged as the host judges them with a short stall bound:
+  // the header checks (weight_types.h) stamped progress, which ended the first progress's allowance
+  // (the file read at SLOW_DISK_BYTES_PER_S) before llama.cpp had read anything
+  const bounds = { ...TASK_BOUNDS, stallMs: 150 };
+  const seen = await inAddon<{ activities: NativeActivity[]; progressed: boolean }>(
+    `const activities = [];
+     let progressed = false;
+     const poll = setInterval(() => { if (!progressed) activities.push(...addon.activities().filter((a) => a.kind === 'load')); }, 5);
+     const m = await addon.loadModel(input.model, { gpuLayers: 0 }, () => { progressed = true; }).promise;
+     clearInterval(poll);
+     await m.dispose();
+     return { activities, progressed };`,
+    { model: TINY_BPE },
+  );
+  expect(seen.progressed).toBe(true);
+  expect(seen.activities.length).toBeGreaterThan(10); // the load was watched before its first progress
+  const size = fs.statSync(TINY_BPE).size;
+  expect(firstProgressMs(size, bounds)).toBeGreaterThan(2 * bounds.stallMs); // the allowance is the file's, not the stall bound
+  const stalled = seen.activities.filter((a) => judge([a], bounds, () => size) !== undefined).map((a) => `idle ${a.idleMs} ms of ${a.runningMs}`);
+  expect(stalled).toEqual([]);
 });
 
 test('a long ordinary conversation: its prompt is rendered and tokenized, and only the render counts against the template bound; a longer one is refused clearly', async () => {
