@@ -2,10 +2,11 @@
  * The documents' models in the engine: the embedding model (vectors of chunks and of questions) and
  * the reranker, each loaded under an engine id of its own (`docs:embed`, `docs:rerank`, beside the
  * chat's model) with its saved load settings, a pooled context (ubatch = batch, as llama-server), and
- * unloaded after IDLE_MS without use. A model's key (its path and the engine's fingerprint of its
- * weights) names its embedding space, so vectors of different models never mix. The uses of one role
- * run one after another (a load, a batch, a question's vector): a switch to another file waits for the
- * batch in flight, and a batch always runs on the file it names. Models trained with task prefixes get
+ * unloaded after IDLE_MS without use; changed load settings load it again at its next use. A model's
+ * key (its path and the engine's fingerprint of its weights) names its embedding space, so vectors of
+ * different models never mix. The uses of one role run one after another (a load, a batch, a
+ * question's vector): a switch to another file waits for the batch in flight, and a batch always runs
+ * on the file it names. Models trained with task prefixes get
  * them (TASK_PREFIXES: nomic-embed's search_document:/search_query:, Qwen3-Embedding's query
  * instruction).
  */
@@ -13,6 +14,7 @@ import type { EngineClient } from '../engine/client';
 import type { LoadParamsInput, ModelMetadata } from '../engine/protocol';
 import type { Logger } from '../logging';
 import { planLoad } from '../models/fit';
+import { sameLoadSettings } from '../params';
 import { docModelMismatch, poolingOf, type DocModelRole } from '../params/docs';
 
 /** A documents' model unloads after this long unused. */
@@ -53,6 +55,8 @@ interface Held {
   info: ModelMetadata;
   /** the batch a sequence must fit (tokens) */
   batch: number;
+  /** the saved load settings it was loaded with */
+  loadedWith: LoadParamsInput;
   active: number;
   timer: unknown;
 }
@@ -109,6 +113,12 @@ export class DocModels {
       if (h.file !== file) await this.unload(role);
       h = undefined;
     }
+    // its load settings changed since it loaded (the role's uses run one after another: none runs on it now)
+    if (h && !sameLoadSettings(h.loadedWith, this.deps.loadSettings(file))) {
+      this.deps.logger.info(`docs: reloading the ${role === 'embed' ? 'embedding model' : 'reranker'} with its changed load settings`, { path: file });
+      await this.unload(role);
+      h = undefined;
+    }
     h ??= await this.load(role, file);
     const held = h;
     held.active++;
@@ -143,7 +153,7 @@ export class DocModels {
     this.deps.logger.info(`docs: loading the ${role === 'embed' ? 'embedding model' : 'reranker'}`, { path: file });
     await engine.load(modelId, file, params);
     const batch = (await engine.contextInfo(modelId)).ubatchSize;
-    const h: Held = { role, file, modelId, info, batch, active: 0, timer: undefined };
+    const h: Held = { role, file, modelId, info, batch, loadedWith: saved, active: 0, timer: undefined };
     this.held.set(role, h);
     return h;
   }

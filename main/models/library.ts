@@ -20,6 +20,7 @@ import { fileRole, headerFacts, headerPooling, notAModel, type HeaderFacts } fro
 import { Poolings } from './poolings';
 import type { Pooling } from '../params/docs';
 import { loadableRole, type FileRole } from '../params/adapters';
+import { sameLoadSettings } from '../params';
 import { planLoad, refusedAs } from './fit';
 import { loadPaired, ProjectorPicker } from './projector-pick';
 import { splitParts, withoutSplitSuffix } from './split-name';
@@ -400,7 +401,7 @@ export class ModelLibrary {
     const { role } = await this.poolings.of(file, await fsp.stat(file).catch(() => undefined));
     if (!loadableRole(role)) throw new IpcError('invalid_model', notAModel(file, role));
     const settings = this.deps.loadSettings(file);
-    const same = JSON.stringify(this.loadedWith(file)) === JSON.stringify(settings);
+    const same = sameLoadSettings(this.loadedWith(file), settings);
     // the loaded model picked again: nothing to do only while no other switch is under way (one is
     // about to replace it: picking it again is a switch back, which cancels that one)
     const alone = this.switching.size <= 1 && !this.loadJob;

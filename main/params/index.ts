@@ -35,6 +35,20 @@ export const LOAD_SETTING_KEYS = LoadSettings.keyof().options;
 /** The settings' defaults that do not depend on the model or the machine (context: defaultContextSize; threads: the engine's, hardware info cpu.defaultThreads). */
 export const LOAD_SETTING_DEFAULTS = defaultsOf(LOAD_SETTING_FIELDS);
 export const LOAD_SETTINGS_META = metaOf(LOAD_SETTING_FIELDS);
+/**
+ * Whether two sets of load settings (or parameters) are the same, whatever the order of their keys:
+ * what decides whether a loaded copy of a model still runs with its saved settings (the chat's model,
+ * the API server's and the documents' copies reload when they do not).
+ */
+export function sameLoadSettings(a: LoadParamsInput | null | undefined, b: LoadParamsInput | null | undefined): boolean {
+  return canonical(a ?? null) === canonical(b ?? null);
+}
+const canonical = (v: unknown): string =>
+  JSON.stringify(v, (_k, x: unknown) =>
+    x && typeof x === 'object' && !Array.isArray(x)
+      ? Object.fromEntries(Object.entries(x as Record<string, unknown>).filter(([, y]) => y !== undefined).sort(([p], [q]) => (p < q ? -1 : p > q ? 1 : 0)))
+      : x,
+  );
 /** The order of the load settings form's parts. */
 export const LOAD_GROUPS = ['GPU offload', 'Context', 'CPU and batches', 'Memory', 'Several GPUs', 'Adapters', 'Speculative decoding', 'Images', 'Chat template'] as const;
 export * from './docs';

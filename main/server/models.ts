@@ -1,7 +1,8 @@
 /**
  * The models the API serves: the library's models under their names, loaded just in time with their
  * saved load settings (under engine ids of their own, `api:<path>`, beside the chat's model), each with
- * a SlotPool of `parallel` KV slots, and unloaded after `modelTtlMinutes` without requests. The timer is
+ * a SlotPool of `parallel` KV slots, and unloaded after `modelTtlMinutes` without requests. A change of
+ * the slots or of the model's load settings applies once the model is idle: it loads again. The timer is
  * a parameter, so tests control time.
  */
 import path from 'path';
@@ -10,7 +11,7 @@ import type { LoadParamsInput, ModelMetadata } from '../engine/protocol';
 import type { ApiServerSettings } from '../ipc/api';
 import type { LibraryModelDTO } from '../ipc/contract';
 import type { Logger } from '../logging';
-import { loadableRole, type AdapterEntry } from '../params';
+import { loadableRole, sameLoadSettings, type AdapterEntry } from '../params';
 import { planLoad } from '../models/fit';
 import { loadPaired, ProjectorPicker } from '../models/projector-pick';
 import { ApiError } from './errors';
@@ -64,6 +65,8 @@ interface Loaded {
   metadata: ModelMetadata | null;
   /** the LoRA adapters it was loaded with (its load settings'; an adapter's id is its index) */
   loraAdapters: AdapterEntry[];
+  /** the saved load settings it was loaded with (null: not loaded yet) */
+  loadedWith: LoadParamsInput | null;
   /** the load in flight, shared by every request waiting for it */
   loading: Promise<void> | null;
   active: number;
@@ -161,7 +164,7 @@ export class ApiModels {
   }
 
   /** Load parameters: the model's saved settings, with its `parallel` slots (and an embedding model's pooled context). */
-  private async paramsFor(file: string, info: ModelMetadata, parallel: number): Promise<{ params: LoadParamsInput; paired: string | null }> {
+  private async paramsFor(file: string, info: ModelMetadata, parallel: number): Promise<{ params: LoadParamsInput; paired: string | null; saved: LoadParamsInput }> {
     const saved = this.deps.loadSettings(file);
     // images: the projector the settings choose, else its folder's (an embedding model takes none)
     const pick = info.isEmbedding ? { params: saved, paired: null } : await this.projectors.withProjector(file, saved);
@@ -173,7 +176,7 @@ export class ApiModels {
       params.ubatchSize = params.batchSize ?? params.ubatchSize ?? 2048;
       params.batchSize = params.ubatchSize;
     }
-    return { params, paired };
+    return { params, paired, saved };
   }
 
   /**
@@ -212,7 +215,7 @@ export class ApiModels {
     const info = await engine.info(m.path);
     check();
     // as many sequences as its pool has slots, also when it loads again after a crash
-    const { params, paired } = await this.paramsFor(m.path, info, m.pool.slots.length);
+    const { params, paired, saved } = await this.paramsFor(m.path, info, m.pool.slots.length);
     check();
     const guard = this.deps.guardrail();
     if (guard.mode !== 'off') {
@@ -231,6 +234,7 @@ export class ApiModels {
     }
     m.metadata = { ...info, vision: loaded.metadata.vision };
     m.loraAdapters = params.loraAdapters ?? [];
+    m.loadedWith = saved;
   }
 
   /**
@@ -286,12 +290,15 @@ export class ApiModels {
     let m = this.models.get(entry.path);
     const parallel = this.deps.settings().parallel;
     const pool = () => new SlotPool(parallel, () => this.deps.settings().queueLimit, this.now);
-    if (m && m.active === 0 && !m.loading && m.pool.slots.length !== parallel) {
-      // a changed number of slots applies once the model is idle (no request holds or waits for a
-      // slot): it loads again with as many sequences
-      this.deps.logger.info(`api: reloading ${m.name} with ${parallel} slots (was ${m.pool.slots.length})`);
-      m.pool = pool();
-      m.metadata = null;
+    if (m && m.active === 0 && !m.loading) {
+      // a changed number of slots, or changed load settings, apply once the model is idle (no request
+      // holds or waits for a slot): it loads again, with as many sequences (its slots' caches go with it)
+      const slots = m.pool.slots.length !== parallel;
+      if (slots || (m.metadata && !sameLoadSettings(m.loadedWith, this.deps.loadSettings(m.path)))) {
+        this.deps.logger.info(`api: reloading ${m.name} with ${slots ? `${parallel} slots (was ${m.pool.slots.length})` : 'its changed load settings'}`);
+        m.pool = pool();
+        m.metadata = null;
+      }
     }
     if (!m) {
       m = {
@@ -301,6 +308,7 @@ export class ApiModels {
         pool: pool(),
         metadata: null,
         loraAdapters: [],
+        loadedWith: null,
         loading: null,
         active: 0,
         timer: undefined,

@@ -3,6 +3,7 @@
  * settings and the API's slots, stays while requests run, and unloads after its idle time-to-live
  * (the timer is a parameter here, so the test fires it); a request during the countdown cancels it.
  */
+import type { LoadParamsInput } from '../../main/engine/protocol';
 import { ApiServerSettings } from '../../main/ipc/api';
 import { silentLogger } from '../../main/logging';
 import { ApiModels, apiModelId, type Timers } from '../../main/server/models';
@@ -30,13 +31,17 @@ class ManualTimers implements Timers {
 }
 
 /** ApiModels over one library model (`file`, named `name`) on `engine`, with the API settings `settings()` gives. */
-function apiModels(engine: ReturnType<typeof makeEngine>, settings: () => ApiServerSettings, o: { file?: string; name?: string; contextSize?: number; timers?: Timers; logger?: Logger } = {}) {
+function apiModels(
+  engine: ReturnType<typeof makeEngine>,
+  settings: () => ApiServerSettings,
+  o: { file?: string; name?: string; contextSize?: number; loadSettings?: () => LoadParamsInput; timers?: Timers; logger?: Logger } = {},
+) {
   const { file = TINY_SPM, name = 'tiny', contextSize = 1024, timers = new ManualTimers(), logger = silentLogger } = o;
   return new ApiModels({
     engine,
     entries: async () => [{ path: file, name, fileSize: 1, origin: 'folder', source: null, missing: false, pooling: 'none', role: 'model' }],
     chatModel: () => null,
-    loadSettings: () => ({ contextSize }),
+    loadSettings: o.loadSettings ?? (() => ({ contextSize })),
     guardrail: () => ({ mode: 'off', marginMiB: 0 }),
     settings,
     logger,
@@ -118,6 +123,37 @@ test('a changed number of slots applies once the model is idle: it loads again w
     expect((await engine.contextInfo(fifth.modelId)).parallel).toBe(2);
     fifth.release();
     held.release();
+  } finally {
+    await models.close();
+    await engine.close();
+  }
+}, 60_000);
+
+test("a model's changed load settings apply once it is idle: it loads again with them (the same settings in another key order do not reload it)", async () => {
+  const engine = makeEngine();
+  const log = collectingLogger();
+  let saved: LoadParamsInput = { contextSize: 1024, threads: 1 };
+  const models = apiModels(engine, () => ApiServerSettings.parse({ parallel: 2 }), { loadSettings: () => saved, logger: log });
+  try {
+    const first = await models.acquire('tiny', 'a');
+    expect(await engine.contextInfo(first.modelId)).toMatchObject({ contextSize: 1024, threads: 1 });
+    // changed while a request runs: the running copy stays, and so does a second request's
+    saved = { contextSize: 512, threads: 1 };
+    const second = await models.acquire('tiny', 'b');
+    expect((await engine.contextInfo(second.modelId)).contextSize).toBe(1024);
+    second.release();
+    first.release();
+    // idle: the next request loads it with them, on a fresh pool
+    const third = await models.acquire('tiny', 'c');
+    expect((await engine.contextInfo(third.modelId)).contextSize).toBe(512);
+    expect(third.slot.id).toBe(0);
+    third.release();
+    expect(log.lines.filter((l) => l.includes('reloading tiny with its changed load settings'))).toHaveLength(1);
+    // the same settings, read back in another order: no reload
+    saved = { threads: 1, contextSize: 512 };
+    const fourth = await models.acquire('tiny', 'c');
+    fourth.release();
+    expect(log.lines.filter((l) => l.includes('reloading'))).toHaveLength(1);
   } finally {
     await models.close();
     await engine.close();

@@ -1,0 +1,32 @@
+/**
+ * The documents' models (main/docs/models.ts) on the real engine: the embedding model loads with its
+ * saved load settings, and when those change it loads again at its next use (its vectors stay in the
+ * same space: the same file's weights). Real addon, generated embedding model.
+ */
+import type { LoadParamsInput } from '../../main/engine/protocol';
+import { DocModels } from '../../main/docs/models';
+import { collectingLogger, makeEngine } from '../helpers/engine';
+import { TINY_EMBED } from '../helpers/models';
+
+test("changed load settings of the embedding model apply at its next use; unchanged ones (in another key order) keep it loaded", async () => {
+  const engine = makeEngine();
+  const log = collectingLogger();
+  let saved: LoadParamsInput = { threads: 1, gpuLayers: 0 };
+  const docs = new DocModels({ engine, loadSettings: () => saved, guardrail: () => ({ mode: 'off', marginMiB: 0 }), logger: log });
+  try {
+    const [a] = await docs.embed(TINY_EMBED, ['a passage'], 'document');
+    expect((await engine.contextInfo('docs:embed')).threads).toBe(1);
+    saved = { gpuLayers: 0, threads: 1 };
+    await docs.embed(TINY_EMBED, ['a passage'], 'document');
+    expect(log.lines.filter((l) => l.includes('reloading'))).toEqual([]);
+    saved = { threads: 2, gpuLayers: 0 };
+    const [b] = await docs.embed(TINY_EMBED, ['a passage'], 'document');
+    expect((await engine.contextInfo('docs:embed')).threads).toBe(2);
+    expect(log.lines.filter((l) => l.includes('reloading the embedding model with its changed load settings'))).toHaveLength(1);
+    // the same weights: the same vector
+    expect(b.map((x) => x.toFixed(4))).toEqual(a.map((x) => x.toFixed(4)));
+  } finally {
+    await docs.close();
+    await engine.close();
+  }
+}, 60_000);
