@@ -98,6 +98,9 @@ function speculativeFlags(parsed: ParsedArgs): Pick<LoadParamsInput, 'draftModel
   const out: Pick<LoadParamsInput, 'draftModel' | 'speculative' | 'draftMax'> = {};
   if (typeof parsed.flags.draft === 'string') out.draftModel = path.resolve(parsed.flags.draft);
   if (typeof parsed.flags.speculative === 'string') out.speculative = parsed.flags.speculative as LoadParamsInput['speculative'];
+  if (out.speculative === 'draft' && !out.draftModel) {
+    throw new UsageError(`${spelling(parsed, 'speculative')} draft needs --draft FILE: a smaller model with the same vocabulary that drafts the tokens`);
+  }
   const max = intFlag(parsed, 'draft-max');
   if (max !== undefined) out.draftMax = max;
   return out;

@@ -169,9 +169,12 @@ export const LOAD_ENGINE_ONLY = {
 
 export const LOAD_FIELDS = { ...LOAD_SETTINGS, ...LOAD_ENGINE_ONLY };
 
-type LoadValues = { gpuLayers?: number | 'max' | 'auto'; nCpuMoe?: number; tensorOverrides?: string[] };
+type LoadValues = { gpuLayers?: number | 'max' | 'auto'; nCpuMoe?: number; tensorOverrides?: string[]; speculative?: string; draftModel?: string | null };
 
-/** Where tensors go, decided by the user, needs the layers decided by the user: llama.cpp's fit refuses overrides it did not write. */
+/**
+ * The load settings' combinations: where tensors go, decided by the user, needs the layers decided by
+ * the user (llama.cpp's fit refuses overrides it did not write); drafting with a draft model needs one.
+ */
 export const LOAD_RULES: readonly Rule<LoadValues>[] = [
   {
     path: 'nCpuMoe',
@@ -186,5 +189,12 @@ export const LOAD_RULES: readonly Rule<LoadValues>[] = [
     ok: (p) => !p.tensorOverrides?.length || (p.gpuLayers !== undefined && p.gpuLayers !== 'auto'),
     message: 'tensorOverrides needs gpuLayers set to a number or "max": with "auto" llama.cpp\'s fit places the tensors itself',
     hint: 'Tensor overrides need GPU layers set to Max or Custom: with Auto the fit places the tensors itself.',
+  },
+  {
+    path: 'speculative',
+    reads: ['speculative', 'draftModel'],
+    ok: (p) => p.speculative !== 'draft' || !!p.draftModel,
+    message: 'speculative "draft" needs a draftModel: a smaller model with the same vocabulary',
+    hint: 'Draft model needs a draft model file: choose one, or set Speculative decoding to Auto.',
   },
 ];

@@ -53,6 +53,10 @@ test('hearth run --draft decodes speculatively: the same greedy text, the accept
   const withDraft = hearth([...fitArgs, '--draft', TINY_SPM]);
   expect(withDraft.status).toBe(0);
   expect(weights(withDraft)).toBe(2 * weights(alone));
+  // the kind "draft" without a draft model: a usage error in the options' words
+  const noDraft = hearth([...args, '--speculative', 'draft']);
+  expect(noDraft.status).toBe(1);
+  expect(noDraft.stderr).toBe('hearth: --speculative draft needs --draft FILE: a smaller model with the same vocabulary that drafts the tokens\n');
 });
 
 test('hearth fit with experts placed by hand names only the options given, counted right', () => {

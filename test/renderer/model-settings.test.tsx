@@ -299,6 +299,14 @@ describe('model settings view', () => {
     fireEvent.click(save);
     await waitFor(() => expect(bridge.callsTo('models.settings.update')).toHaveLength(2));
     expect(bridge.callsTo('models.settings.update')[1]).toEqual({ path: MODEL, settings: { draftModel: '', speculative: 'ngram-map-k' } });
+
+    // drafting with a draft model needs one: said by the form, nothing saved
+    fireEvent.change(within(group).getByRole('combobox', { name: 'Speculative decoding' }), { target: { value: 'draft' } });
+    expect(within(dialog).getByRole('alert').textContent).toMatch(/Draft model needs a draft model file: choose one, or set Speculative decoding to Auto/);
+    fireEvent.click(save);
+    fireEvent.change(draft, { target: { value: '/m/small.gguf' } });
+    expect(within(dialog).queryByRole('alert')).toBeNull();
+    expect(bridge.callsTo('models.settings.update')).toHaveLength(2);
   });
 
   test('a projector path main refuses when saved: its reason is shown, nothing is marked saved, the edit stays to fix', async () => {
