@@ -106,9 +106,11 @@ function speculativeFlags(parsed: ParsedArgs): Pick<LoadParamsInput, 'draftModel
   return out;
 }
 
-/** The files --mmproj and --draft name: there, and what those flags take (checkCompanionFile). */
+/** The files --mmproj, --draft, --lora and --control-vector name: there, and what those flags take (checkCompanionFile). */
 async function checkCompanions(p: LoadParamsInput): Promise<void> {
   if (p.mmproj) await checkCompanionFile(FLAG_OF.mmproj, p.mmproj, 'projector');
+  for (const a of p.loraAdapters ?? []) await checkCompanionFile(FLAG_OF.loraAdapters, a.path, 'lora');
+  for (const a of p.controlVectors ?? []) await checkCompanionFile(FLAG_OF.controlVectors, a.path, 'controlVector');
   // (read only when speculative decoding uses it: auto or draft)
   const kind = p.speculative ?? 'auto';
   if (p.draftModel && (kind === 'auto' || kind === 'draft')) await checkCompanionFile(FLAG_OF.draftModel, p.draftModel, 'model');

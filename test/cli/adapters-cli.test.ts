@@ -89,6 +89,17 @@ test('an adapter or a projector given as the model, or a --mmproj or --draft tha
     expect(r.status).toBe(1);
     expect(r.stderr.trim()).toBe(`hearth: ${message}`);
   }
+  // and those --lora and --control-vector name (a missing one failed in the engine with ENOENT)
+  for (const [flags, message] of [
+    [['--lora', missing], `--lora: ${missing} does not exist`],
+    [['--lora', TINY_SPM], `--lora: ${TINY_SPM} is a model, not a LoRA adapter`],
+    [['--control-vector', `${missing}:0.5`], `--control-vector: ${missing} does not exist`],
+    [['--control-vector', `${cvec},${lora}`], `--control-vector: ${lora} is a LoRA adapter, not a control vector`],
+  ] as const) {
+    const r = hearth(['run', TINY_SPM, '-p', 'hi', ...flags]);
+    expect([flags, r.status]).toEqual([flags, 1]);
+    expect(r.stderr.trim()).toBe(`hearth: ${message}`);
+  }
   const data = tempDir('hearth-cli-models-');
   const models = path.join(data, 'models');
   fs.mkdirSync(path.join(models, 'adapters'), { recursive: true });
