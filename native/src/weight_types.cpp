@@ -1,7 +1,12 @@
 #include "weight_types.h"
 
 #include <cstring>
+#include <filesystem>
+#include <mutex>
+#include <unordered_map>
 #include <vector>
+
+#include <sys/stat.h>
 
 #include "errors.h"
 #include "gguf.h"
@@ -49,14 +54,20 @@ static bool elementwise(const std::string & name, const ggml_tensor * t) {
     return ends(".bias") || name.find("norm") != std::string::npos;
 }
 
-// One file's problem; `count` gets its split.count (1 when it has none), `arch` its general.architecture.
-static std::string fileProblem(const std::string & path, int & count, std::string * arch = nullptr) {
-    count = 1;
+// What one file's header says: its problem, its split.count (1 when it has none), its general.architecture.
+struct FileFacts {
+    std::string why;
+    int count = 1;
+    std::string arch;
+};
+
+static FileFacts readFacts(const std::string & path) {
+    FileFacts f;
     ggml_context * meta = nullptr; // the tensors' shapes, made in the header's order
     gguf_init_params gp = {/* .no_alloc = */ true, /* .ctx = */ &meta};
     gguf_context * g = gguf_init_from_file(path.c_str(), gp);
-    if (!g) return "";
-    std::string why;
+    if (!g) return f;
+    std::string & why = f.why;
     const int64_t n = gguf_get_n_tensors(g);
     ggml_tensor * cur = ggml_get_first_tensor(meta);
     for (int64_t i = 0; i < n && cur && why.empty(); i++, cur = ggml_get_next_tensor(meta, cur)) {
@@ -71,12 +82,66 @@ static std::string fileProblem(const std::string & path, int & count, std::strin
         }
     }
     const int64_t k = gguf_find_key(g, "split.count");
-    if (k >= 0 && gguf_get_kv_type(g, k) == GGUF_TYPE_UINT16) count = gguf_get_val_u16(g, k);
+    if (k >= 0 && gguf_get_kv_type(g, k) == GGUF_TYPE_UINT16) f.count = gguf_get_val_u16(g, k);
     const int64_t a = gguf_find_key(g, "general.architecture");
-    if (arch && a >= 0 && gguf_get_kv_type(g, a) == GGUF_TYPE_STRING) *arch = gguf_get_val_str(g, a);
+    if (a >= 0 && gguf_get_kv_type(g, a) == GGUF_TYPE_STRING) f.arch = gguf_get_val_str(g, a);
     gguf_free(g);
     ggml_free(meta);
-    return why;
+    return f;
+}
+
+// A file's identity as the file system gives it (where it is, its size, when it was written), or empty
+// when it cannot be read: a header read again only when this changes. The load names the model by a
+// descriptor (/proc/self/fd/N), whose number another file may take later: the device and inode say which.
+static std::string fileIdentity(const std::string & path) {
+#ifdef _WIN32
+    std::error_code ec;
+    const std::filesystem::path p = std::filesystem::u8path(path);
+    const auto size = std::filesystem::file_size(p, ec);
+    if (ec) return "";
+    const auto written = std::filesystem::last_write_time(p, ec);
+    if (ec) return "";
+    return path + "\n" + std::to_string(size) + "\n" + std::to_string(written.time_since_epoch().count());
+#else
+    struct stat st {};
+    if (stat(path.c_str(), &st) != 0) return "";
+#ifdef __APPLE__
+    const auto & m = st.st_mtimespec;
+    const auto & c = st.st_ctimespec;
+#else
+    const auto & m = st.st_mtim;
+    const auto & c = st.st_ctim;
+#endif
+    // the change time too, as main/gguf/cache.ts: a file put in another's place differs at least in it
+    return path + "\n" + std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) + "\n" + std::to_string(st.st_size) + "\n" +
+           std::to_string(m.tv_sec) + "." + std::to_string(m.tv_nsec) + "\n" + std::to_string(c.tv_sec) + "." + std::to_string(c.tv_nsec);
+#endif
+}
+
+// The facts of a file, from the header read the last time it had the same identity: the estimate
+// runs as the settings' sliders move, and reading a header of a 128k vocabulary takes ~0.1 s.
+static FileFacts fileFacts(const std::string & path) {
+    static std::mutex mu;
+    static std::unordered_map<std::string, FileFacts> known;
+    const std::string id = fileIdentity(path);
+    if (id.empty()) return readFacts(path);
+    {
+        std::lock_guard<std::mutex> lock(mu);
+        const auto it = known.find(id);
+        if (it != known.end()) return it->second;
+    }
+    FileFacts f = readFacts(path);
+    std::lock_guard<std::mutex> lock(mu);
+    if (known.size() >= 256) known.clear(); // bounded: a few hundred model files at most
+    known.emplace(id, f);
+    return f;
+}
+
+static std::string fileProblem(const std::string & path, int & count, std::string * arch = nullptr) {
+    FileFacts f = fileFacts(path);
+    count = f.count;
+    if (arch) *arch = f.arch;
+    return f.why;
 }
 
 std::string weightTypeProblem(const std::string & path, std::string * arch) {

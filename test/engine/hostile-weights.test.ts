@@ -11,6 +11,7 @@
  *
  * Real host, real addon; the crafted files are the test models rewritten (test/helpers/models.ts writeRetyped).
  */
+import fs from 'fs';
 import path from 'path';
 import { EngineClient } from '../../main/engine/client';
 import { writeTestControlVector, writeTestLora } from '../../scripts/make-test-adapter';
@@ -69,6 +70,23 @@ describe('a weight of a type llama.cpp cannot compute with', () => {
     expect((await engine.complete('ok', greedy)).tokens).toHaveLength(4);
     await engine.unload('ok');
     expect(crashes).toBe(0);
+  });
+
+  test("a file rewritten in place is checked again (the check keeps a header's verdict only while the file is the same)", async () => {
+    const file = path.join(dir, 'rewritten.gguf');
+    fs.copyFileSync(TINY_SPM, file);
+    await engine.estimate(file, BASE);
+    // the same name, now with weights llama.cpp cannot compute with, written in place (the same inode)
+    const bad = await writeRetyped(TINY_SPM, path.join(dir, 'rewritten-bad.gguf'), { 'blk.0.attn_output.weight': 'I16' });
+    fs.writeFileSync(file, fs.readFileSync(bad));
+    const e = await errorOf(engine.estimate(file, BASE));
+    expect(e.message).toContain('blk.0.attn_output.weight is of type i16');
+    // and mended: accepted again
+    fs.copyFileSync(TINY_SPM, file);
+    await engine.estimate(file, BASE);
+    await engine.load('mended', file, BASE);
+    expect((await engine.complete('mended', greedy)).tokens).toHaveLength(4);
+    await engine.unload('mended');
   });
 
   test("an index table llama.cpp reads as integers (DeepSeek V4's ffn_gate_tid2eid) passes the check in its type, and no other; a one-row matrix is no norm", async () => {
