@@ -23,18 +23,32 @@ bool computableType(ggml_type t) {
     return t == GGML_TYPE_F32 || ggml_get_type_traits(t)->to_float != nullptr;
 }
 
-// The tensors llama.cpp reads as integers (index tables), each with the one type its graph takes: a
-// speculative head's map of its vocabulary to the target's (src/models/eagle3.cpp and dflash.cpp assert
-// I64), DeepSeek V4's token-to-expert table (deepseek4.cpp: get_rows of an I32 table). A name starting
-// with '.' is a suffix, else the whole name.
-struct IntegerTensor {
+// The tensors llama.cpp's graph takes in one type only, by name (a name starting with '.' is a suffix,
+// else the whole name):
+// - index tables it reads as integers: a speculative head's map of its vocabulary to the target's
+//   (src/models/eagle3.cpp and dflash.cpp assert I64), DeepSeek V4's token-to-expert table (deepseek4.cpp:
+//   get_rows of an I32 table);
+// - weights its F32-only operations take, which the converter writes F32 and the quantizer leaves alone
+//   (convert_hf_to_gguf's list of tensors "always in float32", src/llama-quant.cpp): BERT's token types
+//   (added to the activations as a row), and the convolution kernels of state-space and short-convolution
+//   layers (ggml_ssm_conv: Mamba, Jamba, Falcon-H1, Qwen3-Next, Kimi Linear, LFM2).
+struct FixedTypeTensor {
     const char * name;
     ggml_type type;
 };
-static const IntegerTensor INTEGER_TENSORS[] = {{"d2t", GGML_TYPE_I64}, {".ffn_gate_tid2eid.weight", GGML_TYPE_I32}};
+static const FixedTypeTensor FIXED_TYPE_TENSORS[] = {
+    {"d2t", GGML_TYPE_I64},
+    {".ffn_gate_tid2eid.weight", GGML_TYPE_I32},
+    {"token_types.weight", GGML_TYPE_F32},
+    {".ssm_conv1d.weight", GGML_TYPE_F32},
+    {".ssm_conv1d_q.weight", GGML_TYPE_F32},
+    {".ssm_conv1d_k.weight", GGML_TYPE_F32},
+    {".ssm_conv1d_v.weight", GGML_TYPE_F32},
+    {".shortconv.conv.weight", GGML_TYPE_F32},
+};
 
-static const IntegerTensor * integerTensor(const std::string & name) {
-    for (const IntegerTensor & it : INTEGER_TENSORS) {
+static const FixedTypeTensor * fixedTypeTensor(const std::string & name) {
+    for (const FixedTypeTensor & it : FIXED_TYPE_TENSORS) {
         const std::string n = it.name;
         if (n[0] == '.' ? name.size() > n.size() && name.compare(name.size() - n.size(), n.size(), n) == 0 : name == n) return &it;
     }
@@ -73,7 +87,7 @@ static FileFacts readFacts(const std::string & path) {
     for (int64_t i = 0; i < n && cur && why.empty(); i++, cur = ggml_get_next_tensor(meta, cur)) {
         const std::string name = gguf_get_tensor_name(g, i);
         const ggml_type t = gguf_get_tensor_type(g, i);
-        const IntegerTensor * it = integerTensor(name);
+        const FixedTypeTensor * it = fixedTypeTensor(name);
         const bool vector = elementwise(name, cur);
         const bool ok = it ? t == it->type : vector ? t == GGML_TYPE_F32 : computableType(t);
         if (!ok) {

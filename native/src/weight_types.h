@@ -4,7 +4,8 @@
 //   product or converted to F32 first; a type ggml cannot convert to F32 (the integer types, F64, and
 //   Q8_1 and Q8_K, which exist only as the other side of a dot product) has no CPU kernel. A norm's
 //   scale or a bias is added or multiplied into F32 activations, which the CPU does only with an F32
-//   one (llama.cpp's converters write them F32, and its quantizer leaves vectors so). llama.cpp
+//   one (llama.cpp's converters write them F32, and its quantizer leaves vectors so); so are a few
+//   named weights other F32-only operations take (BERT's token types, convolution kernels). llama.cpp
 //   loads such a file (its check of where a weight can go asks the CPU backend about the activations'
 //   type only), and the first decode calls a null kernel or aborts, ending the process.
 // - An encoder-decoder model (T5) or a speculative head (EAGLE-3, DFlash), by llama.cpp's answer for its

@@ -11,7 +11,7 @@
 import path from 'path';
 import { EngineClient } from '../../main/engine/client';
 import { errorOf, makeEngine, tempDir } from '../helpers/engine';
-import { TINY_SPM, writeTinyBert, writeTinyT5 } from '../helpers/models';
+import { TINY_SPM, writeRetyped, writeTinyBert, writeTinyT5 } from '../helpers/models';
 
 let engine: EngineClient;
 let crashes = 0;
@@ -64,5 +64,17 @@ test('an encoder-only embedder writes no reply (not_supported), and gives its em
   const embeddings = await engine.embed('bert-embed', ['hello world', 'good night']);
   expect(embeddings.map((v) => v.length)).toEqual([64, 64]);
   expect(embeddings[0]).not.toEqual(embeddings[1]);
+  expect(crashes).toBe(0);
+});
+
+test("an embedder whose token types are not F32 (llama.cpp adds them to the activations as F32 only: it aborted at the first batch) is refused by the load and the estimate", async () => {
+  const dir = tempDir('hearth-bert-');
+  const bert = await writeTinyBert(path.join(dir, 'tiny-bert.gguf'));
+  const half = await writeRetyped(bert, path.join(dir, 'f16-token-types.gguf'), { 'token_types.weight': 'F16' });
+  const params = { contextSize: 256, threads: 2, embeddings: true };
+  for (const e of [await errorOf(engine.load('half-types', half, params)), await errorOf(engine.estimate(half, params))]) {
+    expect(e.code).toBe('load_failed');
+    expect(e.message).toContain('its tensor token_types.weight is of type f16, which llama.cpp cannot compute with (it takes f32)');
+  }
   expect(crashes).toBe(0);
 });
