@@ -130,7 +130,6 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
     llama_model_params draft_mparams = p.load.draftModel(user_split->empty() ? nullptr : user_split->data());
     const int32_t draft_max = p.load.draft_max, draft_min = p.load.draft_min;
     const float draft_p_min = p.load.draft_p_min;
-    if (spec_kind == "draft" && draft_path.empty()) throw makeError(env, codes::invalid_argument, "speculative \"draft\" needs a draft model (draftModel)");
     if (spec_kind == "draft") {
         struct stat ds {};
         if (stat(draft_path.c_str(), &ds) != 0 || !S_ISREG(ds.st_mode)) throw makeError(env, codes::load_failed, "draft model file not found: " + draft_path + " (the draft for " + display + ")");

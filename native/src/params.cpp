@@ -354,6 +354,10 @@ LoadParams parseLoad(const common_json & o, Keys * consumed) {
         throw HearthError(codes::invalid_argument, p.n_cpu_moe > 0 ? "nCpuMoe needs gpuLayers set to a number or \"max\": with \"auto\" llama.cpp's fit places the experts itself"
                                                                    : "tensorOverrides needs gpuLayers set to a number or \"max\": with \"auto\" llama.cpp's fit places the tensors itself");
     }
+    // main/params/load.ts LOAD_RULES: drafting with a draft model needs one
+    if (p.speculative == "draft" && p.draft_model.empty()) {
+        throw HearthError(codes::invalid_argument, "speculative \"draft\" needs a draftModel: a smaller model with the same vocabulary");
+    }
     return p;
 }
 
