@@ -1,7 +1,6 @@
 #include "weight_types.h"
 
 #include <cstring>
-#include <filesystem>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
@@ -30,8 +29,10 @@ bool computableType(ggml_type t) {
 //   get_rows of an I32 table);
 // - weights its F32-only operations take, which the converter writes F32 and the quantizer leaves alone
 //   (convert_hf_to_gguf's list of tensors "always in float32", src/llama-quant.cpp): BERT's token types
-//   (added to the activations as a row), and the convolution kernels of state-space and short-convolution
-//   layers (ggml_ssm_conv: Mamba, Jamba, Falcon-H1, Qwen3-Next, Kimi Linear, LFM2).
+//   (added to the activations as a row), the convolution kernels of state-space and short-convolution
+//   layers (ggml_ssm_conv: Mamba, Jamba, Falcon-H1, Qwen3-Next, Kimi Linear, LFM2), and the state-space
+//   layers' A and D (ggml_ssm_scan, or multiplied into the activations; names without ".weight", which the
+//   converter writes F32 and the quantizer never touches).
 struct FixedTypeTensor {
     const char * name;
     ggml_type type;
@@ -45,6 +46,8 @@ static const FixedTypeTensor FIXED_TYPE_TENSORS[] = {
     {".ssm_conv1d_k.weight", GGML_TYPE_F32},
     {".ssm_conv1d_v.weight", GGML_TYPE_F32},
     {".shortconv.conv.weight", GGML_TYPE_F32},
+    {".ssm_a", GGML_TYPE_F32},
+    {".ssm_d", GGML_TYPE_F32},
 };
 
 static const FixedTypeTensor * fixedTypeTensor(const std::string & name) {
@@ -73,6 +76,7 @@ struct FileFacts {
     std::string why;
     int count = 1;
     std::string arch;
+    bool read = false; // the header was read (one that could not be is not remembered: the failure may pass)
 };
 
 static FileFacts readFacts(const std::string & path) {
@@ -81,6 +85,7 @@ static FileFacts readFacts(const std::string & path) {
     gguf_init_params gp = {/* .no_alloc = */ true, /* .ctx = */ &meta};
     gguf_context * g = gguf_init_from_file(path.c_str(), gp);
     if (!g) return f;
+    f.read = true;
     std::string & why = f.why;
     const int64_t n = gguf_get_n_tensors(g);
     ggml_tensor * cur = ggml_get_first_tensor(meta);
@@ -91,8 +96,9 @@ static FileFacts readFacts(const std::string & path) {
         const bool vector = elementwise(name, cur);
         const bool ok = it ? t == it->type : vector ? t == GGML_TYPE_F32 : computableType(t);
         if (!ok) {
-            why = "its tensor " + name + " is of type " + ggml_type_name(t) + ", which llama.cpp cannot compute with" +
-                  (it ? std::string(" (it takes ") + ggml_type_name(it->type) + ")" : vector ? " (a norm or bias takes f32)" : "");
+            why = "its tensor " + name + " is of type " + ggml_type_name(t) +
+                  (it ? std::string(", but llama.cpp computes with it only as ") + ggml_type_name(it->type)
+                      : std::string(", which llama.cpp cannot compute with") + (vector ? " (a norm or bias takes f32)" : ""));
         }
     }
     const int64_t k = gguf_find_key(g, "split.count");
@@ -104,18 +110,15 @@ static FileFacts readFacts(const std::string & path) {
     return f;
 }
 
-// A file's identity as the file system gives it (where it is, its size, when it was written), or empty
-// when it cannot be read: a header read again only when this changes. The load names the model by a
-// descriptor (/proc/self/fd/N), whose number another file may take later: the device and inode say which.
+// A file's identity as the file system gives it (its device and inode, its size, when it was written and
+// when it changed), or empty when it cannot be told: a header read again only when this changes. Not the
+// path: the load names the model by a descriptor (/proc/self/fd/N), whose number another file may take.
+// On Windows none (every check reads the header): the write time, which the standard library gives, is
+// the user's to set and copies keep it, and the file id and change time need Win32 calls untested here.
 static std::string fileIdentity(const std::string & path) {
 #ifdef _WIN32
-    std::error_code ec;
-    const std::filesystem::path p = std::filesystem::u8path(path);
-    const auto size = std::filesystem::file_size(p, ec);
-    if (ec) return "";
-    const auto written = std::filesystem::last_write_time(p, ec);
-    if (ec) return "";
-    return path + "\n" + std::to_string(size) + "\n" + std::to_string(written.time_since_epoch().count());
+    (void) path;
+    return "";
 #else
     struct stat st {};
     if (stat(path.c_str(), &st) != 0) return "";
@@ -127,7 +130,7 @@ static std::string fileIdentity(const std::string & path) {
     const auto & c = st.st_ctim;
 #endif
     // the change time too, as main/gguf/cache.ts: a file put in another's place differs at least in it
-    return path + "\n" + std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) + "\n" + std::to_string(st.st_size) + "\n" +
+    return std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) + "\n" + std::to_string(st.st_size) + "\n" +
            std::to_string(m.tv_sec) + "." + std::to_string(m.tv_nsec) + "\n" + std::to_string(c.tv_sec) + "." + std::to_string(c.tv_nsec);
 #endif
 }
@@ -145,6 +148,7 @@ static FileFacts fileFacts(const std::string & path) {
         if (it != known.end()) return it->second;
     }
     FileFacts f = readFacts(path);
+    if (!f.read) return f;
     std::lock_guard<std::mutex> lock(mu);
     if (known.size() >= 256) known.clear(); // bounded: a few hundred model files at most
     known.emplace(id, f);

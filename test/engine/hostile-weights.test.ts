@@ -97,7 +97,11 @@ describe('a weight of a type llama.cpp cannot compute with', () => {
     expect(ok.message).not.toContain('cannot compute with');
     expect(ok.message).toMatch(/wrong number of tensors|unused|tensor/);
     const wrong = await errorOf(engine.load('tid2eid-f32', await table('F32', 'tid2eid-f32.gguf'), BASE));
-    expect(wrong.message).toContain('its tensor blk.0.ffn_gate_tid2eid.weight is of type f32, which llama.cpp cannot compute with (it takes i32)');
+    expect(wrong.message).toContain('its tensor blk.0.ffn_gate_tid2eid.weight is of type f32, but llama.cpp computes with it only as i32');
+    // a state-space layer's D (Mamba: multiplied into the activations as F32 only; its name has no ".weight"), the same way
+    const ssmD = (type: 'F16' | 'F32', file: string) => writeExtraTensor(TINY_SPM, path.join(dir, file), { name: 'blk.0.ssm_d', shape: [64], type, data: new Uint8Array(64 * (type === 'F16' ? 2 : 4)) });
+    expect((await errorOf(engine.load('ssm-d', await ssmD('F32', 'ssm-d-f32.gguf'), BASE))).message).not.toContain('llama.cpp computes with it only');
+    expect((await errorOf(engine.load('ssm-d16', await ssmD('F16', 'ssm-d-f16.gguf'), BASE))).message).toContain('its tensor blk.0.ssm_d is of type f16, but llama.cpp computes with it only as f32');
     // a reranker's one-label classifier, [64, 1] in F16 as llama.cpp's converter writes it: a matrix, not a norm (the check passes it)
     const cls = await writeExtraTensor(TINY_SPM, path.join(dir, 'cls-f16.gguf'), { name: 'cls.output.weight', shape: [64, 1], type: 'F16', data: new Uint8Array(64 * 2) });
     expect((await errorOf(engine.load('cls', cls, BASE))).message).not.toContain('cannot compute with');
