@@ -55,7 +55,7 @@ interface Held {
   info: ModelMetadata;
   /** the batch a sequence must fit (tokens) */
   batch: number;
-  /** the saved load settings it was loaded with */
+  /** the parameters it was loaded with (paramsOf) */
   loadedWith: LoadParamsInput;
   active: number;
   timer: unknown;
@@ -114,7 +114,7 @@ export class DocModels {
       h = undefined;
     }
     // its load settings changed since it loaded (the role's uses run one after another: none runs on it now)
-    if (h && !sameLoadSettings(h.loadedWith, this.deps.loadSettings(file))) {
+    if (h && !sameLoadSettings(h.loadedWith, this.paramsOf(role, this.deps.loadSettings(file), h.info))) {
       this.deps.logger.info(`docs: reloading the ${role === 'embed' ? 'embedding model' : 'reranker'} with its changed load settings`, { path: file });
       await this.unload(role);
       h = undefined;
@@ -137,13 +137,23 @@ export class DocModels {
     }
   }
 
+  /**
+   * What a role's model loads with: its saved load settings, a pooled context of its own; the embedding
+   * model without LoRA adapters or control vectors (its space is keyed by its weights: vectors made with
+   * adapters would mix with those made without in one space).
+   */
+  private paramsOf(role: DocModelRole, saved: LoadParamsInput, info: ModelMetadata): LoadParamsInput {
+    const ctx = Math.max(256, Math.min(info.trainedContext || EMBED_CONTEXT, EMBED_CONTEXT));
+    const { loraAdapters, controlVectors, ...weightsAlone } = saved;
+    const settings = role === 'embed' ? weightsAlone : { ...weightsAlone, loraAdapters, controlVectors };
+    return { ...settings, embeddings: true, contextSize: ctx, batchSize: ctx, ubatchSize: ctx, parallel: EMBED_SEQUENCES };
+  }
+
   private async load(role: DocModelRole, file: string): Promise<Held> {
     const { engine } = this.deps;
     const info = await engine.info(file);
     this.suits(role, file, info);
-    const saved = this.deps.loadSettings(file);
-    const ctx = Math.max(256, Math.min(info.trainedContext || EMBED_CONTEXT, EMBED_CONTEXT));
-    const params: LoadParamsInput = { ...saved, embeddings: true, contextSize: ctx, batchSize: ctx, ubatchSize: ctx, parallel: EMBED_SEQUENCES };
+    const params = this.paramsOf(role, this.deps.loadSettings(file), info);
     const guard = this.deps.guardrail();
     if (guard.mode !== 'off') {
       const plan = await planLoad(engine, file, params, guard.marginMiB);
@@ -153,7 +163,7 @@ export class DocModels {
     this.deps.logger.info(`docs: loading the ${role === 'embed' ? 'embedding model' : 'reranker'}`, { path: file });
     await engine.load(modelId, file, params);
     const batch = (await engine.contextInfo(modelId)).ubatchSize;
-    const h: Held = { role, file, modelId, info, batch, loadedWith: saved, active: 0, timer: undefined };
+    const h: Held = { role, file, modelId, info, batch, loadedWith: params, active: 0, timer: undefined };
     this.held.set(role, h);
     return h;
   }

@@ -194,7 +194,7 @@ export const LOAD_RULES: readonly Rule<LoadValues>[] = [
     path: 'speculative',
     reads: ['speculative', 'draftModel'],
     ok: (p) => p.speculative !== 'draft' || !!p.draftModel,
-    message: 'speculative "draft" needs a draftModel: a smaller model with the same vocabulary',
-    hint: 'Draft model needs a draft model file: choose one, or set Speculative decoding to Auto.',
+    message: 'speculative is "draft" but no draftModel is set: give a draft model (a smaller model with the same vocabulary), or set speculative to "auto"',
+    hint: 'Speculative decoding is set to Draft model, but no draft model file is chosen: choose one, or set it to Auto.',
   },
 ];

@@ -65,7 +65,7 @@ interface Loaded {
   metadata: ModelMetadata | null;
   /** the LoRA adapters it was loaded with (its load settings'; an adapter's id is its index) */
   loraAdapters: AdapterEntry[];
-  /** the saved load settings it was loaded with (null: not loaded yet) */
+  /** its load settings as it was loaded with them (servedSettings; null: not loaded yet) */
   loadedWith: LoadParamsInput | null;
   /** the load in flight, shared by every request waiting for it */
   loading: Promise<void> | null;
@@ -163,20 +163,13 @@ export class ApiModels {
     }
   }
 
-  /** Load parameters: the model's saved settings, with its `parallel` slots (and an embedding model's pooled context). */
-  private async paramsFor(file: string, info: ModelMetadata, parallel: number): Promise<{ params: LoadParamsInput; paired: string | null; saved: LoadParamsInput }> {
-    const saved = this.deps.loadSettings(file);
+  /** Load parameters: the model's settings as served (servedSettings), its projector, its `parallel` slots. */
+  private async paramsFor(file: string, info: ModelMetadata, parallel: number): Promise<{ params: LoadParamsInput; paired: string | null; served: LoadParamsInput }> {
+    const served = servedSettings(this.deps.loadSettings(file), info.isEmbedding);
     // images: the projector the settings choose, else its folder's (an embedding model takes none)
-    const pick = info.isEmbedding ? { params: saved, paired: null } : await this.projectors.withProjector(file, saved);
-    const paired = pick.paired;
+    const pick = info.isEmbedding ? { params: served, paired: null } : await this.projectors.withProjector(file, served);
     const params: LoadParamsInput = { ...pick.params, parallel, fitMarginMiB: this.deps.guardrail().marginMiB };
-    if (info.isEmbedding) {
-      // a pooled sequence is evaluated in one micro-batch: ubatch = batch (llama-server does the same)
-      params.embeddings = true;
-      params.ubatchSize = params.batchSize ?? params.ubatchSize ?? 2048;
-      params.batchSize = params.ubatchSize;
-    }
-    return { params, paired, saved };
+    return { params, paired: pick.paired, served };
   }
 
   /**
@@ -215,7 +208,7 @@ export class ApiModels {
     const info = await engine.info(m.path);
     check();
     // as many sequences as its pool has slots, also when it loads again after a crash
-    const { params, paired, saved } = await this.paramsFor(m.path, info, m.pool.slots.length);
+    const { params, paired, served } = await this.paramsFor(m.path, info, m.pool.slots.length);
     check();
     const guard = this.deps.guardrail();
     if (guard.mode !== 'off') {
@@ -234,7 +227,7 @@ export class ApiModels {
     }
     m.metadata = { ...info, vision: loaded.metadata.vision };
     m.loraAdapters = params.loraAdapters ?? [];
-    m.loadedWith = saved;
+    m.loadedWith = served;
   }
 
   /**
@@ -294,7 +287,7 @@ export class ApiModels {
       // a changed number of slots, or changed load settings, apply once the model is idle (no request
       // holds or waits for a slot): it loads again, with as many sequences (its slots' caches go with it)
       const slots = m.pool.slots.length !== parallel;
-      if (slots || (m.metadata && !sameLoadSettings(m.loadedWith, this.deps.loadSettings(m.path)))) {
+      if (slots || (m.metadata && !sameLoadSettings(m.loadedWith, servedSettings(this.deps.loadSettings(m.path), m.metadata.isEmbedding)))) {
         this.deps.logger.info(`api: reloading ${m.name} with ${slots ? `${parallel} slots (was ${m.pool.slots.length})` : 'its changed load settings'}`);
         m.pool = pool();
         m.metadata = null;
@@ -388,6 +381,18 @@ export class ApiModels {
     this.closed = true;
     await Promise.all([...this.models.values()].map((m) => this.unloadOne(m)));
   }
+}
+
+/**
+ * A model's saved load settings as the API serves them: its slots are the API's (`parallel` is not the
+ * model's), and a pooled sequence of an embedding model is evaluated in one micro-batch (ubatch = batch,
+ * as llama-server does).
+ */
+export function servedSettings(saved: LoadParamsInput, isEmbedding: boolean): LoadParamsInput {
+  const { parallel: _slots, ...served } = saved;
+  if (!isEmbedding) return served;
+  const batch = served.batchSize ?? served.ubatchSize ?? 2048;
+  return { ...served, embeddings: true, ubatchSize: batch, batchSize: batch };
 }
 
 /** `p`, or an `aborted` ApiError as soon as `signal` fires (p goes on for whoever else waits). */

@@ -356,7 +356,7 @@ LoadParams parseLoad(const common_json & o, Keys * consumed) {
     }
     // main/params/load.ts LOAD_RULES: drafting with a draft model needs one
     if (p.speculative == "draft" && p.draft_model.empty()) {
-        throw HearthError(codes::invalid_argument, "speculative \"draft\" needs a draftModel: a smaller model with the same vocabulary");
+        throw HearthError(codes::invalid_argument, "speculative is \"draft\" but no draftModel is set: give a draft model (a smaller model with the same vocabulary), or set speculative to \"auto\"");
     }
     return p;
 }

@@ -1,7 +1,7 @@
 /**
  * The documents' models (main/docs/models.ts) on the real engine: the embedding model loads with its
  * saved load settings, and when those change it loads again at its next use (its vectors stay in the
- * same space: the same file's weights). Real addon, generated embedding model.
+ * same space: the same file's weights, never its adapters). Real addon, generated embedding model.
  */
 import type { LoadParamsInput } from '../../main/engine/protocol';
 import { DocModels } from '../../main/docs/models';
@@ -25,6 +25,11 @@ test("changed load settings of the embedding model apply at its next use; unchan
     expect(log.lines.filter((l) => l.includes('reloading the embedding model with its changed load settings'))).toHaveLength(1);
     // the same weights: the same vector
     expect(b.map((x) => x.toFixed(4))).toEqual(a.map((x) => x.toFixed(4)));
+    // adapters are not the embedding model's (its space is its weights'): not loaded, and no reload for them
+    saved = { threads: 2, gpuLayers: 0, loraAdapters: [{ path: '/nowhere/lora.gguf', scale: 1 }], controlVectors: [{ path: '/nowhere/cvec.gguf', scale: 1 }] };
+    const [c] = await docs.embed(TINY_EMBED, ['a passage'], 'document');
+    expect(c.map((x) => x.toFixed(4))).toEqual(a.map((x) => x.toFixed(4)));
+    expect(log.lines.filter((l) => l.includes('reloading'))).toHaveLength(1);
   } finally {
     await docs.close();
     await engine.close();

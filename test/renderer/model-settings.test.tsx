@@ -302,7 +302,7 @@ describe('model settings view', () => {
 
     // drafting with a draft model needs one: said by the form, nothing saved
     fireEvent.change(within(group).getByRole('combobox', { name: 'Speculative decoding' }), { target: { value: 'draft' } });
-    expect(within(dialog).getByRole('alert').textContent).toMatch(/Draft model needs a draft model file: choose one, or set Speculative decoding to Auto/);
+    expect(within(dialog).getByRole('alert').textContent).toMatch(/Speculative decoding is set to Draft model, but no draft model file is chosen: choose one, or set it to Auto/);
     fireEvent.click(save);
     fireEvent.change(draft, { target: { value: '/m/small.gguf' } });
     expect(within(dialog).queryByRole('alert')).toBeNull();

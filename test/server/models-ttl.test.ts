@@ -129,7 +129,7 @@ test('a changed number of slots applies once the model is idle: it loads again w
   }
 }, 60_000);
 
-test("a model's changed load settings apply once it is idle: it loads again with them (the same settings in another key order do not reload it)", async () => {
+test("a model's changed load settings apply once it is idle: it loads again with them (the same settings in another key order, or another parallel, do not reload it)", async () => {
   const engine = makeEngine();
   const log = collectingLogger();
   let saved: LoadParamsInput = { contextSize: 1024, threads: 1 };
@@ -149,11 +149,13 @@ test("a model's changed load settings apply once it is idle: it loads again with
     expect(third.slot.id).toBe(0);
     third.release();
     expect(log.lines.filter((l) => l.includes('reloading tiny with its changed load settings'))).toHaveLength(1);
-    // the same settings, read back in another order: no reload
-    saved = { threads: 1, contextSize: 512 };
+    // the same settings, read back in another order, or with another number of sequences (the API's slots
+    // are its own): no reload
+    saved = { threads: 1, contextSize: 512, parallel: 7 };
     const fourth = await models.acquire('tiny', 'c');
     fourth.release();
     expect(log.lines.filter((l) => l.includes('reloading'))).toHaveLength(1);
+    expect((await engine.contextInfo(fourth.modelId)).parallel).toBe(2);
   } finally {
     await models.close();
     await engine.close();
