@@ -136,7 +136,7 @@ static std::string fileIdentity(const std::string & path) {
 }
 
 // The facts of a file, from the header read the last time it had the same identity: the estimate
-// runs as the settings' sliders move, and reading a header of a 128k vocabulary takes ~0.1 s.
+// runs as the settings' sliders move, and a header with a large vocabulary takes a while to read.
 static FileFacts fileFacts(const std::string & path) {
     static std::mutex mu;
     static std::unordered_map<std::string, FileFacts> known;
