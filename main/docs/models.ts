@@ -14,7 +14,7 @@ import type { EngineClient } from '../engine/client';
 import type { LoadParamsInput, ModelMetadata } from '../engine/protocol';
 import type { Logger } from '../logging';
 import { planLoad } from '../models/fit';
-import { sameLoadSettings } from '../params';
+import { ADAPTER_SETTINGS, sameLoadSettings } from '../params';
 import { docModelMismatch, poolingOf, type DocModelRole } from '../params/docs';
 
 /** A documents' model unloads after this long unused. */
@@ -144,8 +144,8 @@ export class DocModels {
    */
   private paramsOf(role: DocModelRole, saved: LoadParamsInput, info: ModelMetadata): LoadParamsInput {
     const ctx = Math.max(256, Math.min(info.trainedContext || EMBED_CONTEXT, EMBED_CONTEXT));
-    const { loraAdapters, controlVectors, ...weightsAlone } = saved;
-    const settings = role === 'embed' ? weightsAlone : { ...weightsAlone, loraAdapters, controlVectors };
+    // (every adapter setting: the layers control vectors steer too, which alone would reload it for nothing)
+    const settings = role === 'embed' ? (Object.fromEntries(Object.entries(saved).filter(([k]) => !(k in ADAPTER_SETTINGS))) as LoadParamsInput) : saved;
     return { ...settings, embeddings: true, contextSize: ctx, batchSize: ctx, ubatchSize: ctx, parallel: EMBED_SEQUENCES };
   }
 

@@ -6,9 +6,9 @@
 import type { LoadParamsInput } from '../../main/engine/protocol';
 import { DocModels } from '../../main/docs/models';
 import { collectingLogger, makeEngine } from '../helpers/engine';
-import { TINY_EMBED } from '../helpers/models';
+import { TINY_EMBED, TINY_RERANK } from '../helpers/models';
 
-test("changed load settings of the embedding model apply at its next use; unchanged ones (in another key order) keep it loaded", async () => {
+test("changed load settings of the embedding model apply at its next use; unchanged ones (in another key order) and adapters (the reranker's only) keep it loaded", async () => {
   const engine = makeEngine();
   const log = collectingLogger();
   let saved: LoadParamsInput = { threads: 1, gpuLayers: 0 };
@@ -29,7 +29,17 @@ test("changed load settings of the embedding model apply at its next use; unchan
     saved = { threads: 2, gpuLayers: 0, loraAdapters: [{ path: '/nowhere/lora.gguf', scale: 1 }], controlVectors: [{ path: '/nowhere/cvec.gguf', scale: 1 }] };
     const [c] = await docs.embed(TINY_EMBED, ['a passage'], 'document');
     expect(c.map((x) => x.toFixed(4))).toEqual(a.map((x) => x.toFixed(4)));
+    saved = { ...saved, controlVectorLayerStart: 2 };
+    await docs.embed(TINY_EMBED, ['a passage'], 'document');
     expect(log.lines.filter((l) => l.includes('reloading'))).toHaveLength(1);
+    // loaded afresh with them saved: still without them (a missing adapter fails a load it is given to)
+    await docs.close();
+    const [d] = await docs.embed(TINY_EMBED, ['a passage'], 'document');
+    expect(d.map((x) => x.toFixed(4))).toEqual(a.map((x) => x.toFixed(4)));
+    // the reranker stores nothing: it is given its adapters (this one is missing, so its load fails)
+    await expect(docs.rerank(TINY_RERANK, 'a question', ['a passage'])).rejects.toThrow(/nowhere\/lora\.gguf/);
+    saved = { threads: 2, gpuLayers: 0 };
+    expect((await docs.rerank(TINY_RERANK, 'a question', ['a passage'])).length).toBe(1);
   } finally {
     await docs.close();
     await engine.close();

@@ -11,7 +11,7 @@ import fs from 'fs';
 import path from 'path';
 import type { Logger } from '../../main/logging';
 import { collectingLogger, makeEngine, tempDir } from '../helpers/engine';
-import { TINY_SPM } from '../helpers/models';
+import { TINY_EMBED, TINY_SPM } from '../helpers/models';
 
 class ManualTimers implements Timers {
   pending = new Map<number, { fn: () => void; ms: number }>();
@@ -156,6 +156,29 @@ test("a model's changed load settings apply once it is idle: it loads again with
     fourth.release();
     expect(log.lines.filter((l) => l.includes('reloading'))).toHaveLength(1);
     expect((await engine.contextInfo(fourth.modelId)).parallel).toBe(2);
+  } finally {
+    await models.close();
+    await engine.close();
+  }
+}, 60_000);
+
+test('an embedding model is served with ubatch = batch: its saved micro-batch alone changes nothing, its batch reloads it', async () => {
+  const engine = makeEngine();
+  const log = collectingLogger();
+  let saved: LoadParamsInput = { contextSize: 1024, batchSize: 512, ubatchSize: 128 };
+  const models = apiModels(engine, () => ApiServerSettings.parse({ parallel: 2 }), { file: TINY_EMBED, name: 'embed', loadSettings: () => saved, logger: log });
+  try {
+    const first = await models.hold('embed');
+    expect(await engine.contextInfo(first.modelId)).toMatchObject({ batchSize: 512, ubatchSize: 512, embeddings: true });
+    first.release();
+    saved = { contextSize: 1024, batchSize: 512 };
+    (await models.hold('embed')).release();
+    expect(log.lines.filter((l) => l.includes('reloading'))).toEqual([]);
+    saved = { contextSize: 1024, batchSize: 256 };
+    const third = await models.hold('embed');
+    expect(await engine.contextInfo(third.modelId)).toMatchObject({ batchSize: 256, ubatchSize: 256 });
+    third.release();
+    expect(log.lines.filter((l) => l.includes('reloading'))).toHaveLength(1);
   } finally {
     await models.close();
     await engine.close();
