@@ -27,7 +27,7 @@ bool computableType(ggml_type t);
 // split model, every part): its first tensor of a type llama.cpp cannot compute with, named (empty:
 // none, or the file cannot be read, which llama.cpp's own load then says).
 // `arch`, when given, gets the first file's general.architecture. A header is read again only when its
-// file's identity (path, device and inode, size, write and change times) changes.
+// file's identity (device and inode, size, write and change times) changes; on Windows every time.
 std::string weightTypeProblem(const std::string & path, std::string * arch = nullptr);
 
 // Throws load_failed naming `what` when weightTypeProblem finds one (unless `weights` is false: a load of
