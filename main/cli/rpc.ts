@@ -3,11 +3,10 @@
  * `hearth rpc-server`, which starts llama.cpp's rpc-server (built and shipped next to the addon) on a
  * machine that only lends its memory and compute.
  */
-import { spawn } from 'child_process';
 import fs from 'fs';
 import net from 'net';
 import { rpcServerPath } from '../engine/addon';
-import { isLoopback, RPC_DEFAULT_PORT, RpcEndpoints, RpcProbe } from '../engine/rpc';
+import { isLoopback, RPC_DEFAULT_PORT, RpcEndpoints, RpcProbe, spawnRpcServer } from '../engine/rpc';
 import { intFlag, ParsedArgs, spelling, UsageError } from './args';
 
 /** The endpoints --rpc names (comma-separated), checked; undefined without --rpc. */
@@ -58,7 +57,8 @@ function portFree(host: string, port: number): Promise<string | null> {
 
 /**
  * hearth rpc-server [--host H] [--port P] [--threads N]: runs the bundled rpc-server in the
- * foreground until Ctrl+C (or SIGTERM), which it passes on. Exit code: 0 when stopped so, 1 when the
+ * foreground until Ctrl+C (or SIGTERM), which it passes on; killed in a way it cannot pass on
+ * (SIGKILL), the rpc-server ends with it (spawnRpcServer). Exit code: 0 when stopped so, 1 when the
  * server ended by itself.
  */
 export async function rpcServerCommand(parsed: Pick<ParsedArgs, 'flags' | 'spelled'>, opts: { binary?: string } = {}): Promise<number> {
@@ -82,7 +82,7 @@ export async function rpcServerCommand(parsed: Pick<ParsedArgs, 'flags' | 'spell
   if (taken) throw new UsageError(taken);
   process.stderr.write(rpcServerWarning(host, port));
   const args = ['--host', host, '--port', String(port), ...(threads !== undefined ? ['--threads', String(threads)] : [])];
-  const child = spawn(binary, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+  const child = spawnRpcServer(binary, args, 'inherit');
   let stopping = false;
   const pass = (sig: NodeJS.Signals) => () => {
     stopping = true;

@@ -9,6 +9,7 @@
  * hands the host only the ones that answered; a host that died because a server went away says which
  * one on stderr (rpcLostLine), and the next host starts without it.
  */
+import { ChildProcess, spawn } from 'child_process';
 import net from 'net';
 import { MAX_DEVICES } from '../params';
 import { parseEndpoint } from '../params/rpc';
@@ -17,6 +18,24 @@ export { parseEndpoint, RpcEndpoint, RpcEndpoints, RPC_DEFAULT_PORT, RPC_SERVERS
 
 /** The environment variable that gives the engine host its endpoints (comma-separated). */
 export const RPC_SERVERS_ENV = 'HEARTH_RPC_SERVERS';
+
+/**
+ * The environment variable that makes the rpc-server program end with the process that started it
+ * (native/rpc/parent_watch.cpp): that process keeps the program's stdin open as a pipe and never
+ * writes; when it ends in any way, SIGKILL included, the pipe closes and the program stops.
+ */
+export const RPC_PARENT_WATCH_ENV = 'HEARTH_RPC_PARENT_STDIN';
+
+/**
+ * Starts the rpc-server program tied to this process (RPC_PARENT_WATCH_ENV): no rpc-server outlives
+ * the process that started it. Its stdout and stderr go where `output` says.
+ */
+export function spawnRpcServer(binary: string, args: string[], output: 'inherit' | 'pipe'): ChildProcess {
+  const child = spawn(binary, args, { stdio: ['pipe', output, output], env: { ...process.env, [RPC_PARENT_WATCH_ENV]: '1' } });
+  // never written: only its closing matters; a child already gone must not end this process
+  child.stdin!.on('error', () => {});
+  return child;
+}
 
 /** The RPC protocol version this build speaks (ggml-rpc.h RPC_PROTO_*; test/engine/rpc.test.ts checks the addon's rpcProtocol agrees). */
 export const RPC_PROTOCOL = { major: 6, minor: 0 } as const;

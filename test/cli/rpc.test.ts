@@ -86,6 +86,27 @@ describe('hearth rpc-server', () => {
     expect(code).toBe(0);
   });
 
+  test('killed with SIGKILL (nothing to pass on), its rpc-server ends too and stops listening', async () => {
+    const port = await freePort();
+    const endpoint = `127.0.0.1:${port}`;
+    const child = spawn(process.execPath, [BIN, 'rpc-server', '--port', String(port), '--threads', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.resume();
+    child.stderr.resume();
+    try {
+      await untilValue(async () => ((await probeRpc(endpoint, 1000)).ok ? true : undefined), 'hearth rpc-server to answer', 30_000);
+      child.kill('SIGKILL');
+      const gone = await untilValue(async () => {
+        const p = await probeRpc(endpoint, 1000);
+        return p.ok ? undefined : p.error;
+      }, 'the orphaned rpc-server to stop listening', 10_000);
+      expect(gone).toMatch(/refused the connection/);
+    } finally {
+      child.kill('SIGKILL');
+      // what an orphan the check found would otherwise leave running
+      if (process.platform !== 'win32') spawnSync('pkill', ['-KILL', '-f', `ggml-rpc-server --host 127.0.0.1 --port ${port} `]);
+    }
+  });
+
   test('a taken port, --mem and a bad --port are clear errors', async () => {
     const taken = net.createServer();
     await new Promise<void>((r) => taken.listen(0, '127.0.0.1', () => r()));

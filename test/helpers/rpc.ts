@@ -1,12 +1,13 @@
 /** llama.cpp's rpc-server (build/bin/ggml-rpc-server) on loopback for tests and the bench: started on a free port, stopped by pid. */
-import { ChildProcess, spawn } from 'child_process';
+import { ChildProcess } from 'child_process';
 import fs from 'fs';
 import net from 'net';
 import path from 'path';
-import { probeRpc } from '../../main/engine/rpc';
+import { RPC_SERVER_FILE } from '../../main/engine/addon';
+import { probeRpc, spawnRpcServer } from '../../main/engine/rpc';
 import { ADDON } from './engine';
 
-export const RPC_SERVER = path.join(path.dirname(ADDON), process.platform === 'win32' ? 'ggml-rpc-server.exe' : 'ggml-rpc-server');
+export const RPC_SERVER = path.join(path.dirname(ADDON), RPC_SERVER_FILE);
 
 /** A TCP port nothing listens on right now (the OS picks it; closed again at once). */
 export function freePort(): Promise<number> {
@@ -34,7 +35,8 @@ export interface RpcServer {
 export async function startRpcServer(opts: { threads?: number; readyMs?: number } = {}): Promise<RpcServer> {
   if (!fs.existsSync(RPC_SERVER)) throw new Error(`${RPC_SERVER} is missing: run npm run build:native`);
   const port = await freePort();
-  const child = spawn(RPC_SERVER, ['--host', '127.0.0.1', '--port', String(port), '--threads', String(opts.threads ?? 1)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // tied to this process: a test worker that dies leaves no rpc-server behind
+  const child = spawnRpcServer(RPC_SERVER, ['--host', '127.0.0.1', '--port', String(port), '--threads', String(opts.threads ?? 1)], 'pipe');
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
