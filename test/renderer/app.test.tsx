@@ -14,6 +14,7 @@ import { toastAdded } from '../../renderer/src/app/uiSlice';
 import { Toasts } from '../../renderer/src/app/Toasts';
 import { makeStore } from '../../renderer/src/app/store';
 import { fetchSettings } from '../../renderer/src/features/settings/settingsSlice';
+import { ContextMeter } from '../../renderer/src/features/models/ModelPicker';
 import { Sidebar } from '../../renderer/src/features/threads/Sidebar';
 import { threadSelected, threadUpserted, UNDO_MS } from '../../renderer/src/features/threads/threadsSlice';
 import { assistant, FakeBridge, ipcError, message, thread } from './fake-bridge';
@@ -406,5 +407,23 @@ describe('app', () => {
     expect((await screen.findByRole('alert')).textContent).toContain('The engine stopped and restarted — try again.');
     expect((screen.getByRole('textbox', { name: 'Message' }) as HTMLTextAreaElement).value).toBe('A poem please');
     stop();
+  });
+});
+
+describe('context meter', () => {
+  test('a conversation one token longer than the context (a reply that ran it full) shows the context full, never more than it holds', () => {
+    const { rerender } = render(<ContextMeter used={2049} size={2048} />);
+    const meter = screen.getByRole('meter', { name: 'Context used' });
+    expect(meter.textContent).toBe('2,048 / 2,048');
+    // ARIA: the value stays within its range
+    expect([meter.getAttribute('aria-valuenow'), meter.getAttribute('aria-valuemax')]).toEqual(['2048', '2048']);
+    expect(meter.getAttribute('aria-valuetext')).toBe('full: 2,049 tokens of conversation in 2,048');
+    expect(meter.getAttribute('title')).toBe('Context full: the conversation is 2,049 tokens, the context 2,048');
+    expect(meter.className).toBe('context-meter full');
+    rerender(<ContextMeter used={1024} size={2048} />);
+    expect(meter.textContent).toBe('1,024 / 2,048');
+    expect(meter.getAttribute('aria-valuenow')).toBe('1024');
+    expect(meter.getAttribute('aria-valuetext')).toBe('1,024 of 2,048 tokens');
+    expect(meter.className).toBe('context-meter');
   });
 });

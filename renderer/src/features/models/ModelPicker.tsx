@@ -13,8 +13,14 @@ import { modelSettingsPathChosen } from '../modelSettings/modelSettingsSlice';
 import { modelPicked, remoteGroups, selectActiveRemote, selectRemoteLabel } from '../providers/providersSlice';
 import { modelErrorDismissed, selectModelError, selectLoadableModels, selectModelState, unloadModel } from './modelsSlice';
 
+/**
+ * What a thread's conversation fills of the context. A reply that ran the context full ends on a token
+ * it sampled but had no room to decode, so the conversation can be one token longer than the context
+ * (2,049 in 2,048): the meter then shows the context full, and its title says by how much it is over.
+ */
 export function ContextMeter({ used, size }: { used: number; size: number }) {
-  const pct = size > 0 ? Math.min(100, (used / size) * 100) : 0;
+  const held = Math.min(used, size);
+  const pct = size > 0 ? (held / size) * 100 : 0;
   return (
     <div
       className={`context-meter${pct > 90 ? ' full' : pct > 75 ? ' high' : ''}`}
@@ -22,15 +28,15 @@ export function ContextMeter({ used, size }: { used: number; size: number }) {
       aria-label="Context used"
       aria-valuemin={0}
       aria-valuemax={size}
-      aria-valuenow={used}
-      aria-valuetext={`${formatInt(used)} of ${formatInt(size)} tokens`}
-      title={`Context: ${formatInt(used)} of ${formatInt(size)} tokens used`}
+      aria-valuenow={held}
+      aria-valuetext={used > size ? `full: ${formatInt(used)} tokens of conversation in ${formatInt(size)}` : `${formatInt(used)} of ${formatInt(size)} tokens`}
+      title={used > size ? `Context full: the conversation is ${formatInt(used)} tokens, the context ${formatInt(size)}` : `Context: ${formatInt(used)} of ${formatInt(size)} tokens used`}
     >
       <div className="meter-bar" aria-hidden="true">
         <div className="meter-fill" style={{ width: `${pct}%` }} />
       </div>
       <span className="meter-text">
-        {formatInt(used)} / {formatInt(size)}
+        {formatInt(held)} / {formatInt(size)}
       </span>
     </div>
   );
