@@ -6,7 +6,7 @@ import path from 'path';
 import type { EngineClient } from '../engine/client';
 import { CompletionRequest, CONTEXT_STEP, contextSizeUsed, FILE_TYPE_NAMES, LoadParams, LoadParamsInput, MAX_CONTEXT_SIZE } from '../engine/protocol';
 import { CPU_ONLY, gpuDevices, planLoad } from '../models/fit';
-import { memoryNeed, type AdapterEntry } from '../params';
+import { memoryNeed, poorDraftAcceptance, poorDraftAdvice, type AdapterEntry } from '../params';
 import { intFlag, numFlag, type ParsedArgs, spelling, UsageError } from './args';
 import { checkFlags } from './errors';
 import { handPlacedExperts, OFFLOAD_FLAG_OF, offloadFlags } from './offload-flags';
@@ -189,6 +189,7 @@ export async function runCommand({ parsed, engine, modelArg }: ModelCommandConte
   process.stderr.write(
     `[${t.promptTokens} prompt tokens, ${t.generatedTokens} generated; context ${loaded.context.contextSize}; prompt ${t.promptTps.toFixed(1)} tok/s, generation ${t.genTps.toFixed(1)} tok/s${t.draftTokens ? `; draft ${t.acceptedTokens ?? 0}/${t.draftTokens} accepted` : ''}; stop: ${r.contextFull ? 'context full' : r.stopReason}]\n`,
   );
+  if (t.draftTokens && poorDraftAcceptance(t.draftTokens, t.acceptedTokens ?? 0)) process.stderr.write(`hearth: ${poorDraftAdvice('run without --draft and --speculative')}\n`);
   return 0;
 }
 

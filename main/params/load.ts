@@ -85,6 +85,24 @@ const SPECULATIVE_SETTINGS = {
   }),
 };
 
+/**
+ * A reply's draft acceptance low enough that speculative decoding likely slows it rather than speeds it:
+ * each rejected token costs a draft step and a verified position for nothing. With the default 16
+ * drafted at a time and a draft model a tenth of the model's cost, the break-even is near 10% of the
+ * drafted tokens accepted. Judged only once enough were drafted to tell.
+ */
+export const POOR_DRAFT_ACCEPTANCE = { minDrafted: 32, belowShare: 0.1 } as const;
+
+/** Whether a reply's drafted and accepted counts are a poor acceptance (POOR_DRAFT_ACCEPTANCE). */
+export function poorDraftAcceptance(drafted: number, accepted: number): boolean {
+  return drafted >= POOR_DRAFT_ACCEPTANCE.minDrafted && accepted < drafted * POOR_DRAFT_ACCEPTANCE.belowShare;
+}
+
+/** What a user can do about a poor acceptance, in one sentence; `turnOff`: how to turn speculative decoding off where it is said. */
+export function poorDraftAdvice(turnOff = "set Speculative decoding to Off in the model's settings"): string {
+  return `Few drafted tokens were accepted, so drafting likely costs more time than it saves: choose a draft model closer to this one (the same family, a smaller size), or ${turnOff}.`;
+}
+
 export const LOAD_SETTINGS = {
   gpuLayers: custom(GpuLayers, {
     kind: 'gpuLayers',

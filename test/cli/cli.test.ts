@@ -6,6 +6,7 @@ import net from 'net';
 import path from 'path';
 import { tempDir } from '../helpers/engine';
 import { copyModel, REPO_ROOT, TEST_MODELS, TINY_BPE, TINY_MOE, TINY_SPM } from '../helpers/models';
+import { writeTestModel } from '../../scripts/make-test-model';
 
 const BIN = path.join(REPO_ROOT, 'bin', 'hearth.js');
 
@@ -57,6 +58,22 @@ test('hearth run --draft decodes speculatively: the same greedy text, the accept
   const noDraft = hearth([...args, '--speculative', 'draft']);
   expect(noDraft.status).toBe(1);
   expect(noDraft.stderr).toBe('hearth: --speculative draft needs --draft FILE: a smaller model with the same vocabulary that drafts the tokens\n');
+});
+
+test('hearth run says when a draft\'s acceptance is poor, and how to stop it slowing the reply; a good one is not flagged', async () => {
+  const other = path.join(tempDir('cli-draft-'), 'draft-spm-seed2.gguf');
+  await writeTestModel({ out: other, size: 'tiny', vocab: 'llama-spm', seed: 2, untied: true });
+  const args = ['run', TINY_SPM, '-p', 'Once upon a time', '-n', '64', '--temp', '0', '--ctx', '512', '--draft-max', '16'];
+  const poor = hearth([...args, '--draft', other]);
+  expect(poor.status).toBe(0);
+  const [, accepted, drafted] = /draft (\d+)\/(\d+) accepted/.exec(poor.stderr)!.map(Number);
+  expect(drafted).toBeGreaterThanOrEqual(32);
+  expect(accepted / drafted).toBeLessThan(0.1);
+  expect(poor.stderr).toContain('hearth: Few drafted tokens were accepted, so drafting likely costs more time than it saves: choose a draft model closer to this one (the same family, a smaller size), or run without --draft and --speculative.\n');
+  const good = hearth([...args, '--draft', TINY_SPM]);
+  expect(good.stderr).toMatch(/draft (\d+)\/\1 accepted/);
+  expect(Number(/draft (\d+)\//.exec(good.stderr)![1])).toBeGreaterThanOrEqual(32);
+  expect(good.stderr).not.toContain('Few drafted tokens');
 });
 
 test('hearth fit with experts placed by hand names only the options given, counted right', () => {

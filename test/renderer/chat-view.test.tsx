@@ -133,6 +133,21 @@ describe('messages', () => {
     expect(note.getAttribute('title')).toMatch(/Speculative decoding: 50 of 80 drafted tokens accepted/);
   });
 
+  test('a poor draft acceptance is flagged in the metrics, with what to do in the title; too few drafted tokens to tell are not', () => {
+    const metrics = { promptTokens: 40, cachedTokens: 0, generatedTokens: 64, ttftMs: 50, promptTps: 300, genTps: 11, contextSize: 2048, draftTokens: 200, acceptedTokens: 3 };
+    renderChat([
+      message({ id: 'u', role: 'user', content: 'q' }),
+      message({ id: 'r', parentId: 'u', content: 'a', metrics }),
+      message({ id: 'u2', parentId: 'r', role: 'user', content: 'q2' }),
+      message({ id: 'r2', parentId: 'u2', content: 'b', metrics: { ...metrics, draftTokens: 31, acceptedTokens: 0 } }),
+    ]);
+    const [poor, few] = screen.getAllByRole('note', { name: 'Reply metrics' });
+    expect(poor.textContent).toBe('64 tokens · 11.0 tok/s · TTFT 50 ms · draft 2% accepted (low: may slow replies)');
+    expect(poor.getAttribute('title')).toMatch(/3 of 200 drafted tokens accepted\. Few drafted tokens were accepted, so drafting likely costs more time than it saves: .* or set Speculative decoding to Off in the model's settings\.$/);
+    expect(few.textContent).toBe('64 tokens · 11.0 tok/s · TTFT 50 ms · draft 0% accepted');
+    expect(few.getAttribute('title')).not.toMatch(/Few drafted/);
+  });
+
   test('an errored reply explains itself in words with a next step', () => {
     renderChat([message({ id: 'u', role: 'user', content: 'q' }), message({ id: 'r', parentId: 'u', status: 'error', error: 'engine_crashed' })]);
     expect(screen.getByRole('alert').textContent).toBe('The engine stopped and restarted — try again.');

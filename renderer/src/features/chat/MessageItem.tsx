@@ -4,6 +4,7 @@
  */
 import { KeyboardEvent, memo, useEffect, useId, useState } from 'react';
 import type { MessageDTO, MetricsDTO } from '../../../../main/ipc/contract';
+import { poorDraftAcceptance, poorDraftAdvice } from '../../../../main/params';
 import { describeMessageError } from '../../app/errors';
 import { formatInt, modelLabel } from '../../app/format';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
@@ -30,13 +31,15 @@ export function acceptanceRate(drafted: number, accepted: number): string {
 
 export function metricsText(m: MetricsDTO): string {
   const parts = [`${formatInt(m.generatedTokens)} tokens`, `${m.genTps.toFixed(1)} tok/s`, `TTFT ${formatInt(m.ttftMs)} ms`];
-  if (m.draftTokens) parts.push(`draft ${acceptanceRate(m.draftTokens, m.acceptedTokens ?? 0)} accepted`);
+  if (m.draftTokens) parts.push(`draft ${acceptanceRate(m.draftTokens, m.acceptedTokens ?? 0)} accepted${poorDraftAcceptance(m.draftTokens, m.acceptedTokens ?? 0) ? ' (low: may slow replies)' : ''}`);
   return parts.join(' · ');
 }
 
 function metricsTitle(m: MetricsDTO): string {
   const prompt = `Prompt: ${formatInt(m.promptTokens)} tokens (${formatInt(m.cachedTokens)} from cache) at ${m.promptTps.toFixed(1)} tok/s`;
-  return m.draftTokens ? `${prompt}. Speculative decoding: ${formatInt(m.acceptedTokens ?? 0)} of ${formatInt(m.draftTokens)} drafted tokens accepted` : prompt;
+  if (!m.draftTokens) return prompt;
+  const spec = `${prompt}. Speculative decoding: ${formatInt(m.acceptedTokens ?? 0)} of ${formatInt(m.draftTokens)} drafted tokens accepted`;
+  return poorDraftAcceptance(m.draftTokens, m.acceptedTokens ?? 0) ? `${spec}. ${poorDraftAdvice()}` : spec;
 }
 
 /** A reply's reasoning: open or folded as the settings say (showReasoning) until the user toggles it. */
