@@ -168,25 +168,29 @@ export class DocModels {
     return h;
   }
 
-  /** Vectors of `texts` (each with the model's prefix for the task, cut to its batch when longer) on the embedding model `file`. */
+  /**
+   * Vectors of `texts` (each with the model's prefix for the task, cut to its batch when longer) on the
+   * embedding model `file`. Documents and questions are data: special-token text in them ("</s>") is
+   * text, never that token (parseSpecial false), as `fit` counts it.
+   */
   async embed(file: string, texts: string[], task: EmbedTask, signal?: AbortSignal): Promise<number[][]> {
     return this.use('embed', file, async (h) => {
       const prefix = TASK_PREFIXES[h.info.architecture]?.[task] ?? '';
       texts = prefix ? texts.map((t) => prefix + t) : texts;
       try {
-        return await this.deps.engine.embed(h.modelId, texts, { signal });
+        return await this.deps.engine.embed(h.modelId, texts, { signal, parseSpecial: false });
       } catch (e) {
         if ((e as { code?: string }).code !== 'context_overflow') throw e;
         // a text longer than the batch: cut to it (its tokens), then the batch again
-        return this.deps.engine.embed(h.modelId, await Promise.all(texts.map((t) => this.fit(h, t))), { signal });
+        return this.deps.engine.embed(h.modelId, await Promise.all(texts.map((t) => this.fit(h, t))), { signal, parseSpecial: false });
       }
     }, signal);
   }
 
-  /** Scores of `documents` against `query` on the reranker `file`, in their order. */
+  /** Scores of `documents` against `query` on the reranker `file`, in their order; special-token text in them is text, as embed's. */
   async rerank(file: string, query: string, documents: string[], signal?: AbortSignal): Promise<number[]> {
     return this.use('rerank', file, async (h) => {
-      return (await this.deps.engine.rerank(h.modelId, query, documents, { signal })).scores;
+      return (await this.deps.engine.rerank(h.modelId, query, documents, { signal, parseSpecial: false })).scores;
     }, signal);
   }
 

@@ -37,10 +37,10 @@ export interface NativeContext {
    */
   generate(requestJson: string, onEvent?: (ev: { content?: string; reasoning?: string; probs?: TokenLogprobs[] }) => void): Promise<GenerateResult & { probs?: TokenLogprobs[] }>;
   abort(id: number): 'queued' | 'running' | 'unknown';
-  /** `id` names the task for abort(id) */
-  embed(texts: string[], opts?: { id?: number }): Promise<Float32Array[]>;
-  /** a reranker (rank pooling): a relevance score per document, and the tokens of all the query/document pairs; `id` as embed's */
-  rerank(query: string, documents: string[], opts?: { id?: number }): Promise<{ scores: number[]; tokens: number }>;
+  /** `id` names the task for abort(id); `parseSpecial` as the embed method's (methods.ts) */
+  embed(texts: string[], opts?: { id?: number; parseSpecial?: boolean }): Promise<Float32Array[]>;
+  /** a reranker (rank pooling): a relevance score per document, and the tokens of all the query/document pairs; `id` and `parseSpecial` as embed's */
+  rerank(query: string, documents: string[], opts?: { id?: number; parseSpecial?: boolean }): Promise<{ scores: number[]; tokens: number }>;
   saveSession(path: string, opts?: { seq?: number }): Promise<{ tokens: number }>;
   restoreSession(path: string, opts?: { seq?: number }): Promise<{ tokens: number }>;
   clearSequence(opts?: { seq?: number }): Promise<void>;

@@ -365,13 +365,14 @@ export class EngineClient {
     return this.onModel('complete', { modelId, request }, { signal: opts.signal, onEvent: (ev) => opts.onPiece?.(ev.content, ev.probs) });
   }
 
-  embed(modelId: string, texts: string[], opts: { signal?: AbortSignal } = {}): Promise<ResultOf<'embed'>> {
-    return this.onModel('embed', { modelId, texts }, { signal: opts.signal });
+  /** vectors of `texts`; `parseSpecial` false: special-token text in them is text (the embed method's, methods.ts) */
+  embed(modelId: string, texts: string[], opts: { signal?: AbortSignal; parseSpecial?: boolean } = {}): Promise<ResultOf<'embed'>> {
+    return this.onModel('embed', { modelId, texts, ...(opts.parseSpecial !== undefined ? { parseSpecial: opts.parseSpecial } : {}) }, { signal: opts.signal });
   }
 
-  /** scores of `documents` against `query` on a reranker (rank pooling), one per document in their order */
-  rerank(modelId: string, query: string, documents: string[], opts: { signal?: AbortSignal } = {}): Promise<ResultOf<'rerank'>> {
-    return this.onModel('rerank', { modelId, query, documents }, { signal: opts.signal });
+  /** scores of `documents` against `query` on a reranker (rank pooling), one per document in their order; `parseSpecial` as embed's */
+  rerank(modelId: string, query: string, documents: string[], opts: { signal?: AbortSignal; parseSpecial?: boolean } = {}): Promise<ResultOf<'rerank'>> {
+    return this.onModel('rerank', { modelId, query, documents, ...(opts.parseSpecial !== undefined ? { parseSpecial: opts.parseSpecial } : {}) }, { signal: opts.signal });
   }
 
   tokenize(modelId: string, text: string, opts: { addSpecial?: boolean; parseSpecial?: boolean } = {}): Promise<ResultOf<'tokenize'>> {

@@ -102,11 +102,11 @@ export function createHandlers({ addon, models, watchdog, logger }: HandlerDeps)
     },
     embed: (p, call) => {
       const l = models.get(p.modelId);
-      return task(l, call.signal, async (id) => (await l.ctx.embed(p.texts, { id })).map((v) => Array.from(v)));
+      return task(l, call.signal, async (id) => (await l.ctx.embed(p.texts, { id, parseSpecial: p.parseSpecial })).map((v) => Array.from(v)));
     },
     rerank: (p, call) => {
       const l = models.get(p.modelId);
-      return task(l, call.signal, (id) => l.ctx.rerank(p.query, p.documents, { id }));
+      return task(l, call.signal, (id) => l.ctx.rerank(p.query, p.documents, { id, parseSpecial: p.parseSpecial }));
     },
     tokenize: async (p) => Array.from(models.get(p.modelId).model.tokenize(p.text, { addSpecial: p.addSpecial, parseSpecial: p.parseSpecial })),
     detokenize: async (p) => models.get(p.modelId).model.detokenize(p.tokens),

@@ -116,10 +116,14 @@ export const METHODS = {
   complete: { params: z.object({ modelId: ModelId, request: CompletionRequest }).strict(), result: GenerateResult, event: PieceEvent },
   /** fill-in-the-middle (a code model's FIM tokens): the text between a prefix and a suffix */
   infill: { params: z.object({ modelId: ModelId, request: InfillRequest }).strict(), result: GenerateResult, event: PieceEvent },
-  embed: { params: z.object({ modelId: ModelId, texts: z.array(z.string()).min(1).max(4096) }).strict(), result: z.array(numberList()) },
+  /**
+   * `parseSpecial` (embed and rerank; default true, as llama-server): special-token text in the inputs
+   * ("</s>", "<|im_end|>") is that token; false: it is text (inputs that are data, as documents are)
+   */
+  embed: { params: z.object({ modelId: ModelId, texts: z.array(z.string()).min(1).max(4096), parseSpecial: z.boolean().optional() }).strict(), result: z.array(numberList()) },
   /** a reranker (rank pooling) scores each document against the query (raw scores, as llama-server's); `tokens`: of all the pairs */
   rerank: {
-    params: z.object({ modelId: ModelId, query: z.string(), documents: z.array(z.string()).min(1).max(RERANK_DOCUMENTS_MAX) }).strict(),
+    params: z.object({ modelId: ModelId, query: z.string(), documents: z.array(z.string()).min(1).max(RERANK_DOCUMENTS_MAX), parseSpecial: z.boolean().optional() }).strict(),
     result: z.object({ scores: numberList(), tokens: z.number().int() }),
   },
   tokenize: {

@@ -237,15 +237,18 @@ Napi::Value Context::Abort(const Napi::CallbackInfo & info) {
     return Napi::String::New(env, where);
 }
 
-// embed(texts, {id}?) -> Promise<Float32Array[]>; the id names it for abort(id)
+// embed(texts, {id, parseSpecial}?) -> Promise<Float32Array[]>; the id names it for abort(id);
+// parseSpecial (default true, as llama-server): special-token text in a text is that token, else text
 Napi::Value Context::Embed(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
     if (info.Length() < 1 || !info[0].IsArray()) throw makeError(env, codes::invalid_argument, "embed(texts, {id}?): texts must be an array of strings");
     auto task = std::make_shared<Task>();
     task->kind = Task::EMBED;
-    double id = optNumber(info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env), "id", 0);
+    const Napi::Object opts = info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
+    double id = optNumber(opts, "id", 0);
     if (id < 0 || std::floor(id) != id) throw HearthError(codes::invalid_argument, "embed: id must be an integer >= 0");
     task->id = (uint64_t) id;
+    task->parseSpecial = optBool(opts, "parseSpecial", true);
     Napi::Array arr = info[0].As<Napi::Array>();
     for (uint32_t i = 0; i < arr.Length(); i++) {
         if (!arr.Get(i).IsString()) throw makeError(env, codes::invalid_argument, "embed(texts): texts must be strings");
@@ -254,8 +257,8 @@ Napi::Value Context::Embed(const Napi::CallbackInfo & info) {
     return enqueue(env, task, env.Undefined());
 }
 
-// rerank(query, documents, {id}?) -> Promise<{scores, tokens}>: a relevance score per document (rank
-// pooling), and the tokens of all the query/document pairs evaluated
+// rerank(query, documents, {id, parseSpecial}?) -> Promise<{scores, tokens}>: a relevance score per
+// document (rank pooling), and the tokens of all the query/document pairs evaluated; parseSpecial as embed's
 Napi::Value Context::Rerank(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
     if (info.Length() < 2 || !info[0].IsString() || !info[1].IsArray()) {
@@ -263,9 +266,11 @@ Napi::Value Context::Rerank(const Napi::CallbackInfo & info) {
     }
     auto task = std::make_shared<Task>();
     task->kind = Task::RERANK;
-    double id = optNumber(info.Length() > 2 && info[2].IsObject() ? info[2].As<Napi::Object>() : Napi::Object::New(env), "id", 0);
+    const Napi::Object opts = info.Length() > 2 && info[2].IsObject() ? info[2].As<Napi::Object>() : Napi::Object::New(env);
+    double id = optNumber(opts, "id", 0);
     if (id < 0 || std::floor(id) != id) throw HearthError(codes::invalid_argument, "rerank: id must be an integer >= 0");
     task->id = (uint64_t) id;
+    task->parseSpecial = optBool(opts, "parseSpecial", true);
     task->query = info[0].As<Napi::String>().Utf8Value();
     Napi::Array arr = info[1].As<Napi::Array>();
     for (uint32_t i = 0; i < arr.Length(); i++) {

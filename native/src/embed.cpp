@@ -81,7 +81,7 @@ void runEmbed(Context::State & st, Task & t) {
     const int per_batch = pooledBatch(st);
     std::vector<std::vector<llama_token>> toks;
     for (const auto & s : t.texts) {
-        toks.push_back(common_tokenize(vocab, s, true, true));
+        toks.push_back(common_tokenize(vocab, s, true, t.parseSpecial));
         checkFits(toks.back(), per_batch, "text");
     }
     t.embeddings.assign(toks.size(), {});
@@ -94,8 +94,17 @@ void runEmbed(Context::State & st, Task & t) {
 
 // The pair as llama-server's format_prompt_rerank makes it: the model's "rerank" template with
 // {query} and {document} replaced, else [BOS] query [EOS] [SEP] document [EOS] (each special token as
-// the vocab adds it; SEP stands in for a missing EOS).
-static std::vector<llama_token> rerankPair(const llama_model * model, const std::string & query, const std::string & doc) {
+// the vocab adds it; SEP stands in for a missing EOS). With the template, the filled-in prompt is
+// tokenized with special tokens parsed, so special-token text in the query or a document becomes that
+// token; with `parse_special` false (a query and documents that are data: the documents' search), a
+// pair whose query or document holds such text is tokenized a piece at a time instead, the template's
+// pieces with special tokens and the query's and document's as text. Otherwise both ways are one.
+static bool holdsSpecialText(const llama_vocab * vocab, const std::string & text) {
+    return common_tokenize(vocab, text, false, true) != common_tokenize(vocab, text, false, false);
+}
+
+// `query_as_text`: the query holds special-token text and parse_special is off (asked once per call)
+static std::vector<llama_token> rerankPair(const llama_model * model, const std::string & query, const std::string & doc, bool parse_special, bool query_as_text) {
     const llama_vocab * vocab = llama_model_get_vocab(model);
     std::vector<llama_token> out;
     if (const char * tmpl = llama_model_chat_template(model, "rerank")) {
@@ -103,13 +112,26 @@ static std::vector<llama_token> rerankPair(const llama_model * model, const std:
         // itself holds "{document}" is text, never expanded again (a query of many "{document}" would
         // otherwise ask for its document that many times over)
         const std::string t = tmpl;
+        const bool piecewise = !parse_special && (query_as_text || holdsSpecialText(vocab, doc));
         std::string prompt;
+        auto text = [&](const std::string & s) {
+            if (!piecewise) { prompt += s; return; }
+            if (!prompt.empty()) {
+                const auto p = common_tokenize(vocab, prompt, false, true);
+                out.insert(out.end(), p.begin(), p.end());
+                prompt.clear();
+            }
+            const auto p = common_tokenize(vocab, s, false, false);
+            out.insert(out.end(), p.begin(), p.end());
+        };
         for (size_t i = 0; i < t.size();) {
-            if (t.compare(i, 7, "{query}") == 0) { prompt += query; i += 7; }
-            else if (t.compare(i, 10, "{document}") == 0) { prompt += doc; i += 10; }
+            if (t.compare(i, 7, "{query}") == 0) { text(query); i += 7; }
+            else if (t.compare(i, 10, "{document}") == 0) { text(doc); i += 10; }
             else prompt += t[i++];
         }
-        return common_tokenize(vocab, prompt, false, true);
+        const auto rest = common_tokenize(vocab, prompt, false, true);
+        out.insert(out.end(), rest.begin(), rest.end());
+        return out;
     }
     const auto q = common_tokenize(vocab, query, false, false);
     const auto d = common_tokenize(vocab, doc, false, false);
@@ -130,8 +152,9 @@ void runRerank(Context::State & st, Task & t) {
     }
     const int per_batch = pooledBatch(st);
     std::vector<std::vector<llama_token>> toks;
+    const bool query_as_text = !t.parseSpecial && holdsSpecialText(llama_model_get_vocab(st.model->model), t.query);
     for (const auto & doc : t.texts) {
-        toks.push_back(rerankPair(st.model->model, t.query, doc));
+        toks.push_back(rerankPair(st.model->model, t.query, doc, t.parseSpecial, query_as_text));
         checkFits(toks.back(), per_batch, "query and document pair");
         t.pairTokens += (int) toks.back().size();
     }

@@ -55,6 +55,7 @@ struct Task {
     std::string lora_key;               // and the set they apply (runs with another set wait)
     std::vector<std::string> texts;     // EMBED: the texts; RERANK: the documents
     std::string query;                  // RERANK
+    bool parseSpecial = true;           // EMBED, RERANK: special-token text in the inputs is a special token (llama-server's way); false: text
     std::string path;
     int64_t saveBytes = -1;             // SAVE waiting behind generations: its state's size, asked once (worker)
     int64_t restoreCells = -2;          // RESTORE waiting behind generations: the tokens its file states (-1: none), read once (worker)

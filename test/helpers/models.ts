@@ -184,7 +184,7 @@ export function writeHalfModel(to: string, bytes = 4096): void {
 /**
  * Writes `from` again as `to` with the tensors `retype` names given another type, their bytes as they
  * were (so the new type must be as wide: F16 as I16, F32 as I32; an F32 one retyped F16 is converted),
- * and the metadata `metadata` gives replaced: a crafted file, whose header any GGUF reader accepts.
+ * and the metadata `metadata` gives replaced or added: a crafted file, whose header any GGUF reader accepts.
  */
 export async function writeRetyped(
   from: string,
@@ -195,6 +195,7 @@ export async function writeRetyped(
   const h = await readGgufHeader(from);
   const w = new GgufWriter();
   for (const [k, v] of h.metadata) if (k !== 'general.alignment') w.set(k, metadata[k] ?? v);
+  for (const [k, v] of Object.entries(metadata)) if (!h.metadata.has(k)) w.set(k, v);
   for (const name of Object.keys(retype)) if (!h.tensors.some((t) => t.name === name)) throw new Error(`${from} has no tensor ${name}`);
   for (const t of h.tensors) {
     const bytes = await readGgufTensorBytes(h, t.name);
