@@ -117,8 +117,9 @@ export const METHODS = {
   /** fill-in-the-middle (a code model's FIM tokens): the text between a prefix and a suffix */
   infill: { params: z.object({ modelId: ModelId, request: InfillRequest }).strict(), result: GenerateResult, event: PieceEvent },
   /**
-   * `parseSpecial` (embed and rerank; default true, as llama-server): special-token text in the inputs
-   * ("</s>", "<|im_end|>") is that token; false: it is text (inputs that are data, as documents are)
+   * `parseSpecial` (embed and rerank; default true, as llama-server): control-token text in the inputs
+   * ("</s>", "<|im_end|>") is that token; false: it is text (inputs that are data, as documents are).
+   * A reranker without a rerank template reads its query and documents as text either way (llama-server's).
    */
   embed: { params: z.object({ modelId: ModelId, texts: z.array(z.string()).min(1).max(4096), parseSpecial: z.boolean().optional() }).strict(), result: z.array(numberList()) },
   /** a reranker (rank pooling) scores each document against the query (raw scores, as llama-server's); `tokens`: of all the pairs */

@@ -87,9 +87,10 @@ const SPECULATIVE_SETTINGS = {
 
 /**
  * A reply's draft acceptance low enough that speculative decoding likely slows it rather than speeds it:
- * each rejected token costs a draft step and a verified position for nothing. With the default 16
- * drafted at a time and a draft model a tenth of the model's cost, the break-even is near 10% of the
- * drafted tokens accepted. Judged only once enough were drafted to tell.
+ * each rejected token costs a verified position in the model's batch for nothing, and with a draft
+ * model a draft step too. With the default 16 drafted at a time and a draft model a tenth of the
+ * model's cost, the break-even is near 10% of the drafted tokens accepted; n-gram drafts cost no model
+ * but their verification, which on a CPU is most of the cost. Judged once enough were drafted to tell.
  */
 export const POOR_DRAFT_ACCEPTANCE = { minDrafted: 32, belowShare: 0.1 } as const;
 
@@ -100,7 +101,7 @@ export function poorDraftAcceptance(drafted: number, accepted: number): boolean 
 
 /** What a user can do about a poor acceptance, in one sentence; `turnOff`: how to turn speculative decoding off where it is said. */
 export function poorDraftAdvice(turnOff = "set Speculative decoding to Off in the model's settings"): string {
-  return `Few drafted tokens were accepted, so drafting likely costs more time than it saves: choose a draft model closer to this one (the same family, a smaller size), or ${turnOff}.`;
+  return `Few drafted tokens were accepted, so speculative decoding likely costs more time than it saves here: with a draft model, choose one closer to this model (the same family, a smaller size); or ${turnOff}.`;
 }
 
 export const LOAD_SETTINGS = {

@@ -1,6 +1,8 @@
 #include "embed.h"
 
 #include <algorithm>
+#include <cctype>
+#include <cstring>
 #include <functional>
 
 #include "activity.h"
@@ -92,46 +94,110 @@ void runEmbed(Context::State & st, Task & t) {
     });
 }
 
-// The pair as llama-server's format_prompt_rerank makes it: the model's "rerank" template with
-// {query} and {document} replaced, else [BOS] query [EOS] [SEP] document [EOS] (each special token as
-// the vocab adds it; SEP stands in for a missing EOS). With the template, the filled-in prompt is
-// tokenized with special tokens parsed, so special-token text in the query or a document becomes that
-// token; with `parse_special` false (a query and documents that are data: the documents' search), a
-// pair whose query or document holds such text is tokenized a piece at a time instead, the template's
-// pieces with special tokens and the query's and document's as text. Otherwise both ways are one.
-static bool holdsSpecialText(const llama_vocab * vocab, const std::string & text) {
-    return common_tokenize(vocab, text, false, true) != common_tokenize(vocab, text, false, false);
+// A model's "rerank" template cut into what fills it: its own text, split at the control tokens in
+// it as llama.cpp's tokenizer splits a text (tokenizer_st_partition: the longest token texts first,
+// whitespace stripped beside a token marked lstrip or rstrip), and the {query} and {document} places,
+// found in one pass over the template (a query or document that itself holds "{document}" is text,
+// never expanded again: a query of many "{document}" would otherwise ask for its document that many
+// times over).
+struct RerankPiece {
+    enum Kind { TEXT, QUERY, DOCUMENT, TOKEN } kind;
+    std::string text;                 // TEXT
+    llama_token token = LLAMA_TOKEN_NULL; // TOKEN
+    bool lstrip = false, rstrip = false;  // TOKEN: whitespace beside it is dropped
+};
+
+static std::vector<RerankPiece> rerankPieces(const llama_vocab * vocab, const std::string & tmpl) {
+    std::vector<RerankPiece> pieces;
+    for (size_t i = 0; i < tmpl.size();) {
+        if (tmpl.compare(i, 7, "{query}") == 0) { pieces.push_back({RerankPiece::QUERY, {}}); i += 7; continue; }
+        if (tmpl.compare(i, 10, "{document}") == 0) { pieces.push_back({RerankPiece::DOCUMENT, {}}); i += 10; continue; }
+        if (pieces.empty() || pieces.back().kind != RerankPiece::TEXT) pieces.push_back({RerankPiece::TEXT, {}});
+        pieces.back().text += tmpl[i++];
+    }
+    // the tokens parse_special adds to what is always split out (user-defined tokens: the text's own tokenization splits those)
+    std::vector<llama_token> specials;
+    for (llama_token id = 0; id < llama_vocab_n_tokens(vocab); id++) {
+        if (llama_vocab_get_attr(vocab, id) & (LLAMA_TOKEN_ATTR_CONTROL | LLAMA_TOKEN_ATTR_UNKNOWN)) {
+            if (*llama_vocab_get_text(vocab, id)) specials.push_back(id);
+        }
+    }
+    std::stable_sort(specials.begin(), specials.end(), [&](llama_token a, llama_token b) {
+        return std::strlen(llama_vocab_get_text(vocab, a)) > std::strlen(llama_vocab_get_text(vocab, b));
+    });
+    for (const llama_token id : specials) {
+        const std::string text = llama_vocab_get_text(vocab, id);
+        const int attr = llama_vocab_get_attr(vocab, id);
+        std::vector<RerankPiece> next;
+        for (auto & p : pieces) {
+            if (p.kind != RerankPiece::TEXT) { next.push_back(std::move(p)); continue; }
+            size_t from = 0;
+            for (size_t at; (at = p.text.find(text, from)) != std::string::npos; from = at + text.size()) {
+                if (at > from) next.push_back({RerankPiece::TEXT, p.text.substr(from, at - from)});
+                next.push_back({RerankPiece::TOKEN, {}, id, (attr & LLAMA_TOKEN_ATTR_LSTRIP) != 0, (attr & LLAMA_TOKEN_ATTR_RSTRIP) != 0});
+            }
+            if (from < p.text.size()) next.push_back({RerankPiece::TEXT, p.text.substr(from)});
+        }
+        pieces = std::move(next);
+    }
+    return pieces;
 }
 
-// `query_as_text`: the query holds special-token text and parse_special is off (asked once per call)
-static std::vector<llama_token> rerankPair(const llama_model * model, const std::string & query, const std::string & doc, bool parse_special, bool query_as_text) {
+// The pieces filled with a query and a document, tokenized: each run of text between two tokens (the
+// template's text with the query or document in it) as text, so special-token text in the query or
+// document stays text, even across its edges. A pair without such text gets the tokens the whole
+// filled-in prompt gets with special tokens parsed (llama-server's way): llama.cpp's tokenizer also
+// tokenizes each run between two special tokens on its own.
+static std::vector<llama_token> fillRerankPieces(const llama_vocab * vocab, const std::vector<RerankPiece> & pieces, const std::string & query, const std::string & doc) {
+    std::vector<llama_token> out;
+    std::string run;
+    bool strip_left = false; // the run follows a token marked rstrip
+    auto flush = [&](bool strip_right) {
+        size_t b = 0, e = run.size();
+        if (strip_left) while (b < e && std::isspace((unsigned char) run[b])) b++;
+        if (strip_right) while (e > b && std::isspace((unsigned char) run[e - 1])) e--;
+        if (e > b) {
+            const auto toks = common_tokenize(vocab, run.substr(b, e - b), false, false);
+            out.insert(out.end(), toks.begin(), toks.end());
+        }
+        run.clear();
+    };
+    for (const auto & p : pieces) {
+        switch (p.kind) {
+            case RerankPiece::TEXT: run += p.text; break;
+            case RerankPiece::QUERY: run += query; break;
+            case RerankPiece::DOCUMENT: run += doc; break;
+            case RerankPiece::TOKEN:
+                flush(p.lstrip);
+                out.push_back(p.token);
+                strip_left = p.rstrip;
+                break;
+        }
+    }
+    flush(false);
+    return out;
+}
+
+// The pair as llama-server's format_prompt_rerank makes it: the model's "rerank" template with
+// {query} and {document} replaced, else [BOS] query [EOS] [SEP] document [EOS] (each special token as
+// the vocab adds it; SEP stands in for a missing EOS). With the template and `parse_special`, the
+// filled-in prompt is tokenized with special tokens parsed, so special-token text in the query or a
+// document becomes that token; without it (a query and documents that are data: the documents'
+// search), `pieces` (the template's, rerankPieces) are filled and tokenized (fillRerankPieces).
+static std::vector<llama_token> rerankPair(const llama_model * model, const std::string & query, const std::string & doc, bool parse_special,
+                                           const std::vector<RerankPiece> * pieces) {
     const llama_vocab * vocab = llama_model_get_vocab(model);
     std::vector<llama_token> out;
     if (const char * tmpl = llama_model_chat_template(model, "rerank")) {
-        // the template's placeholders are filled in one pass over the template: a query or document that
-        // itself holds "{document}" is text, never expanded again (a query of many "{document}" would
-        // otherwise ask for its document that many times over)
+        if (!parse_special && pieces) return fillRerankPieces(vocab, *pieces, query, doc);
         const std::string t = tmpl;
-        const bool piecewise = !parse_special && (query_as_text || holdsSpecialText(vocab, doc));
         std::string prompt;
-        auto text = [&](const std::string & s) {
-            if (!piecewise) { prompt += s; return; }
-            if (!prompt.empty()) {
-                const auto p = common_tokenize(vocab, prompt, false, true);
-                out.insert(out.end(), p.begin(), p.end());
-                prompt.clear();
-            }
-            const auto p = common_tokenize(vocab, s, false, false);
-            out.insert(out.end(), p.begin(), p.end());
-        };
         for (size_t i = 0; i < t.size();) {
-            if (t.compare(i, 7, "{query}") == 0) { text(query); i += 7; }
-            else if (t.compare(i, 10, "{document}") == 0) { text(doc); i += 10; }
+            if (t.compare(i, 7, "{query}") == 0) { prompt += query; i += 7; }
+            else if (t.compare(i, 10, "{document}") == 0) { prompt += doc; i += 10; }
             else prompt += t[i++];
         }
-        const auto rest = common_tokenize(vocab, prompt, false, true);
-        out.insert(out.end(), rest.begin(), rest.end());
-        return out;
+        return common_tokenize(vocab, prompt, false, true);
     }
     const auto q = common_tokenize(vocab, query, false, false);
     const auto d = common_tokenize(vocab, doc, false, false);
@@ -152,9 +218,12 @@ void runRerank(Context::State & st, Task & t) {
     }
     const int per_batch = pooledBatch(st);
     std::vector<std::vector<llama_token>> toks;
-    const bool query_as_text = !t.parseSpecial && holdsSpecialText(llama_model_get_vocab(st.model->model), t.query);
+    // without parseSpecial, the template is cut once for every pair
+    std::vector<RerankPiece> pieces;
+    const char * tmpl = llama_model_chat_template(st.model->model, "rerank");
+    if (!t.parseSpecial && tmpl) pieces = rerankPieces(llama_model_get_vocab(st.model->model), tmpl);
     for (const auto & doc : t.texts) {
-        toks.push_back(rerankPair(st.model->model, t.query, doc, t.parseSpecial, query_as_text));
+        toks.push_back(rerankPair(st.model->model, t.query, doc, t.parseSpecial, tmpl ? &pieces : nullptr));
         checkFits(toks.back(), per_batch, "query and document pair");
         t.pairTokens += (int) toks.back().size();
     }

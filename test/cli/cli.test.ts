@@ -69,7 +69,7 @@ test('hearth run says when a draft\'s acceptance is poor, and how to stop it slo
   const [, accepted, drafted] = /draft (\d+)\/(\d+) accepted/.exec(poor.stderr)!.map(Number);
   expect(drafted).toBeGreaterThanOrEqual(32);
   expect(accepted / drafted).toBeLessThan(0.1);
-  expect(poor.stderr).toContain('hearth: Few drafted tokens were accepted, so drafting likely costs more time than it saves: choose a draft model closer to this one (the same family, a smaller size), or run without --draft and --speculative.\n');
+  expect(poor.stderr).toContain('hearth: Few drafted tokens were accepted, so speculative decoding likely costs more time than it saves here: with a draft model, choose one closer to this model (the same family, a smaller size); or run without --draft and --speculative.\n');
   const good = hearth([...args, '--draft', TINY_SPM]);
   expect(good.stderr).toMatch(/draft (\d+)\/\1 accepted/);
   expect(Number(/draft (\d+)\//.exec(good.stderr)![1])).toBeGreaterThanOrEqual(32);

@@ -95,11 +95,12 @@ describe('hearth rpc-server', () => {
     try {
       await untilValue(async () => ((await probeRpc(endpoint, 1000)).ok ? true : undefined), 'hearth rpc-server to answer', 30_000);
       child.kill('SIGKILL');
+      // refused: nothing listens (a probe that meets the server while it exits sees a reset instead)
       const gone = await untilValue(async () => {
         const p = await probeRpc(endpoint, 1000);
-        return p.ok ? undefined : p.error;
+        return !p.ok && /refused the connection/.test(p.error) ? p.error : undefined;
       }, 'the orphaned rpc-server to stop listening', 10_000);
-      expect(gone).toMatch(/refused the connection/);
+      expect(gone).toBe(`the RPC server at ${endpoint} refused the connection (is rpc-server running there?)`);
     } finally {
       child.kill('SIGKILL');
       // what an orphan the check found would otherwise leave running

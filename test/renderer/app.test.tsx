@@ -414,7 +414,7 @@ describe('context meter', () => {
   test('a conversation one token longer than the context (a reply that ran it full) shows the context full, never more than it holds', () => {
     const { rerender } = render(<ContextMeter used={2049} size={2048} />);
     const meter = screen.getByRole('meter', { name: 'Context used' });
-    expect(meter.textContent).toBe('2,048 / 2,048');
+    expect(meter.textContent).toBe('2,048+ / 2,048');
     // ARIA: the value stays within its range
     expect([meter.getAttribute('aria-valuenow'), meter.getAttribute('aria-valuemax')]).toEqual(['2048', '2048']);
     expect(meter.getAttribute('aria-valuetext')).toBe('full: 2,049 tokens of conversation in 2,048');
@@ -425,5 +425,10 @@ describe('context meter', () => {
     expect(meter.getAttribute('aria-valuenow')).toBe('1024');
     expect(meter.getAttribute('aria-valuetext')).toBe('1,024 of 2,048 tokens');
     expect(meter.className).toBe('context-meter');
+    // no context size known: nothing is full, the value within its range
+    rerender(<ContextMeter used={10} size={0} />);
+    expect(meter.textContent).toBe('0 / 0');
+    expect([meter.getAttribute('aria-valuenow'), meter.getAttribute('aria-valuetext')]).toEqual(['0', '0 of 0 tokens']);
+    expect(meter.getAttribute('title')).toBe('Context: 0 of 0 tokens used');
   });
 });

@@ -129,23 +129,32 @@ describe('messages', () => {
     const metrics = { promptTokens: 40, cachedTokens: 0, generatedTokens: 64, ttftMs: 50, promptTps: 300, genTps: 90, contextSize: 2048, draftTokens: 80, acceptedTokens: 50 };
     renderChat([message({ id: 'u', role: 'user', content: 'q' }), message({ id: 'r', parentId: 'u', content: 'a', metrics })]);
     const note = screen.getByRole('note', { name: 'Reply metrics' });
-    expect(note.textContent).toBe('64 tokens · 90.0 tok/s · TTFT 50 ms · draft 63% accepted');
+    expect(note.textContent).toBe('64 tokens · 90.0 tok/s · TTFT 50 ms · draft 62% accepted');
     expect(note.getAttribute('title')).toMatch(/Speculative decoding: 50 of 80 drafted tokens accepted/);
   });
 
-  test('a poor draft acceptance is flagged in the metrics, with what to do in the title; too few drafted tokens to tell are not', () => {
-    const metrics = { promptTokens: 40, cachedTokens: 0, generatedTokens: 64, ttftMs: 50, promptTps: 300, genTps: 11, contextSize: 2048, draftTokens: 200, acceptedTokens: 3 };
+  test('a poor draft acceptance is flagged in the metrics, with what to do beside it; too few drafted tokens to tell, or 10%, are not', () => {
+    const metrics = { promptTokens: 40, cachedTokens: 0, generatedTokens: 64, ttftMs: 50, promptTps: 300, genTps: 11, contextSize: 2048, draftTokens: 200, acceptedTokens: 19 };
     renderChat([
       message({ id: 'u', role: 'user', content: 'q' }),
       message({ id: 'r', parentId: 'u', content: 'a', metrics }),
       message({ id: 'u2', parentId: 'r', role: 'user', content: 'q2' }),
       message({ id: 'r2', parentId: 'u2', content: 'b', metrics: { ...metrics, draftTokens: 31, acceptedTokens: 0 } }),
+      message({ id: 'u3', parentId: 'r2', role: 'user', content: 'q3' }),
+      message({ id: 'r3', parentId: 'u3', content: 'c', metrics: { ...metrics, draftTokens: 200, acceptedTokens: 20 } }),
     ]);
-    const [poor, few] = screen.getAllByRole('note', { name: 'Reply metrics' });
-    expect(poor.textContent).toBe('64 tokens · 11.0 tok/s · TTFT 50 ms · draft 2% accepted (low: may slow replies)');
-    expect(poor.getAttribute('title')).toMatch(/3 of 200 drafted tokens accepted\. Few drafted tokens were accepted, so drafting likely costs more time than it saves: .* or set Speculative decoding to Off in the model's settings\.$/);
+    const [poor, few, tenth] = screen.getAllByRole('note', { name: 'Reply metrics' });
+    // 9.5% accepted: flagged, and never shown as 10%
+    expect(poor.textContent).toBe('64 tokens · 11.0 tok/s · TTFT 50 ms · draft 9% accepted (low: may slow replies)');
     expect(few.textContent).toBe('64 tokens · 11.0 tok/s · TTFT 50 ms · draft 0% accepted');
-    expect(few.getAttribute('title')).not.toMatch(/Few drafted/);
+    expect(tenth.textContent).toBe('64 tokens · 11.0 tok/s · TTFT 50 ms · draft 10% accepted');
+    // what to do: shown (not in a tooltip), under the flagged reply alone
+    const advice = screen.getAllByRole('note', { name: 'Speculative decoding advice' });
+    expect(advice).toHaveLength(1);
+    expect(poor.closest('article')!.contains(advice[0])).toBe(true);
+    expect(advice[0].textContent).toBe(
+      "Few drafted tokens were accepted, so speculative decoding likely costs more time than it saves here: with a draft model, choose one closer to this model (the same family, a smaller size); or set Speculative decoding to Off in the model's settings.",
+    );
   });
 
   test('an errored reply explains itself in words with a next step', () => {

@@ -24,9 +24,9 @@ import { ComposerDocs, MessageDocs } from '../documents/DocChips';
 import { docAttachmentsOf, docsTaken, editDocsOpened } from '../documents/docsSlice';
 import { CitedMarkdown, Retrieved, SourcesList } from '../documents/Sources';
 
-/** Speculative decoding's acceptance: the share of drafted tokens the model took, as a whole percent. */
+/** Speculative decoding's acceptance: the share of drafted tokens the model took, as a whole percent rounded down (a share flagged as under 10% never reads 10%). */
 export function acceptanceRate(drafted: number, accepted: number): string {
-  return `${Math.round((100 * accepted) / Math.max(1, drafted))}%`;
+  return `${Math.floor((100 * accepted) / Math.max(1, drafted))}%`;
 }
 
 export function metricsText(m: MetricsDTO): string {
@@ -37,9 +37,7 @@ export function metricsText(m: MetricsDTO): string {
 
 function metricsTitle(m: MetricsDTO): string {
   const prompt = `Prompt: ${formatInt(m.promptTokens)} tokens (${formatInt(m.cachedTokens)} from cache) at ${m.promptTps.toFixed(1)} tok/s`;
-  if (!m.draftTokens) return prompt;
-  const spec = `${prompt}. Speculative decoding: ${formatInt(m.acceptedTokens ?? 0)} of ${formatInt(m.draftTokens)} drafted tokens accepted`;
-  return poorDraftAcceptance(m.draftTokens, m.acceptedTokens ?? 0) ? `${spec}. ${poorDraftAdvice()}` : spec;
+  return m.draftTokens ? `${prompt}. Speculative decoding: ${formatInt(m.acceptedTokens ?? 0)} of ${formatInt(m.draftTokens)} drafted tokens accepted` : prompt;
 }
 
 /** A reply's reasoning: open or folded as the settings say (showReasoning) until the user toggles it. */
@@ -308,6 +306,11 @@ export const MessageItem = memo(function MessageItem({ id }: { id: string }) {
               {metricsText(m.metrics)}
             </div>
           )}
+          {m.metrics?.draftTokens && poorDraftAcceptance(m.metrics.draftTokens, m.metrics.acceptedTokens ?? 0) ? (
+            <div className="metrics-advice" role="note" aria-label="Speculative decoding advice">
+              {poorDraftAdvice()}
+            </div>
+          ) : null}
         </div>
       )}
     </article>

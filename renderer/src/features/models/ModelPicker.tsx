@@ -16,10 +16,12 @@ import { modelErrorDismissed, selectModelError, selectLoadableModels, selectMode
 /**
  * What a thread's conversation fills of the context. A reply that ran the context full ends on a token
  * it sampled but had no room to decode, so the conversation can be one token longer than the context
- * (2,049 in 2,048): the meter then shows the context full, and its title says by how much it is over.
+ * (2,049 in 2,048), and a thread written with a larger context can be longer still: the meter then
+ * shows the context full ("2,048+"), and its title says by how much it is over.
  */
 export function ContextMeter({ used, size }: { used: number; size: number }) {
-  const held = Math.min(used, size);
+  const held = Math.max(0, Math.min(used, size));
+  const over = size > 0 && used > size;
   const pct = size > 0 ? (held / size) * 100 : 0;
   return (
     <div
@@ -29,14 +31,15 @@ export function ContextMeter({ used, size }: { used: number; size: number }) {
       aria-valuemin={0}
       aria-valuemax={size}
       aria-valuenow={held}
-      aria-valuetext={used > size ? `full: ${formatInt(used)} tokens of conversation in ${formatInt(size)}` : `${formatInt(used)} of ${formatInt(size)} tokens`}
-      title={used > size ? `Context full: the conversation is ${formatInt(used)} tokens, the context ${formatInt(size)}` : `Context: ${formatInt(used)} of ${formatInt(size)} tokens used`}
+      aria-valuetext={over ? `full: ${formatInt(used)} tokens of conversation in ${formatInt(size)}` : `${formatInt(held)} of ${formatInt(size)} tokens`}
+      title={over ? `Context full: the conversation is ${formatInt(used)} tokens, the context ${formatInt(size)}` : `Context: ${formatInt(held)} of ${formatInt(size)} tokens used`}
     >
       <div className="meter-bar" aria-hidden="true">
         <div className="meter-fill" style={{ width: `${pct}%` }} />
       </div>
       <span className="meter-text">
-        {formatInt(held)} / {formatInt(size)}
+        {formatInt(held)}
+        {over ? '+' : ''} / {formatInt(size)}
       </span>
     </div>
   );
