@@ -94,7 +94,7 @@ void runEmbed(Context::State & st, Task & t) {
     });
 }
 
-// A model's "rerank" template cut into what fills it: its own text, split at the control tokens in
+// A model's "rerank" template cut into what fills it: its own text, split at the special tokens in
 // it as llama.cpp's tokenizer splits a text (tokenizer_st_partition: the longest token texts first,
 // whitespace stripped beside a token marked lstrip or rstrip), and the {query} and {document} places,
 // found in one pass over the template (a query or document that itself holds "{document}" is text,
@@ -115,10 +115,10 @@ static std::vector<RerankPiece> rerankPieces(const llama_vocab * vocab, const st
         if (pieces.empty() || pieces.back().kind != RerankPiece::TEXT) pieces.push_back({RerankPiece::TEXT, {}});
         pieces.back().text += tmpl[i++];
     }
-    // the tokens parse_special adds to what is always split out (user-defined tokens: the text's own tokenization splits those)
+    // the tokens llama.cpp's tokenizer splits out of a text with special tokens parsed (its cache_special_tokens)
     std::vector<llama_token> specials;
     for (llama_token id = 0; id < llama_vocab_n_tokens(vocab); id++) {
-        if (llama_vocab_get_attr(vocab, id) & (LLAMA_TOKEN_ATTR_CONTROL | LLAMA_TOKEN_ATTR_UNKNOWN)) {
+        if (llama_vocab_get_attr(vocab, id) & (LLAMA_TOKEN_ATTR_CONTROL | LLAMA_TOKEN_ATTR_USER_DEFINED | LLAMA_TOKEN_ATTR_UNKNOWN)) {
             if (*llama_vocab_get_text(vocab, id)) specials.push_back(id);
         }
     }
@@ -144,10 +144,11 @@ static std::vector<RerankPiece> rerankPieces(const llama_vocab * vocab, const st
 }
 
 // The pieces filled with a query and a document, tokenized: each run of text between two tokens (the
-// template's text with the query or document in it) as text, so special-token text in the query or
-// document stays text, even across its edges. A pair without such text gets the tokens the whole
-// filled-in prompt gets with special tokens parsed (llama-server's way): llama.cpp's tokenizer also
-// tokenizes each run between two special tokens on its own.
+// template's text with the query or document in it) as text, so control-token text in the query or
+// document stays text, even across its edges (user-defined tokens are split out of any text). A pair
+// without such text, nor any made across those edges, gets the tokens the whole filled-in prompt gets
+// with special tokens parsed (llama-server's way): llama.cpp's tokenizer also tokenizes each run
+// between two special tokens on its own.
 static std::vector<llama_token> fillRerankPieces(const llama_vocab * vocab, const std::vector<RerankPiece> & pieces, const std::string & query, const std::string & doc) {
     std::vector<llama_token> out;
     std::string run;

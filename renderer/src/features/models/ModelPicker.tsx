@@ -20,9 +20,10 @@ import { modelErrorDismissed, selectModelError, selectLoadableModels, selectMode
  * shows the context full ("2,048+"), and its title says by how much it is over.
  */
 export function ContextMeter({ used, size }: { used: number; size: number }) {
+  if (size <= 0) return null; // no context to measure against
   const held = Math.max(0, Math.min(used, size));
-  const over = size > 0 && used > size;
-  const pct = size > 0 ? (held / size) * 100 : 0;
+  const over = used > size;
+  const pct = (held / size) * 100;
   return (
     <div
       className={`context-meter${pct > 90 ? ' full' : pct > 75 ? ' high' : ''}`}
