@@ -89,6 +89,9 @@ export const DEV_ONLY_ENV = [
   // main hands the engine host the remote devices that answered its probe (main/engine/rpc.ts): one
   // from outside would reach the host unprobed, and ggml-rpc ends the process on one that does not answer
   'HEARTH_RPC_SERVERS',
+  // `hearth rpc-server` ties the rpc-server it starts to itself (main/engine/rpc.ts spawnRpcServer sets it
+  // in that child's environment alone; native/rpc/parent_watch.cpp reads it): no Hearth process reads it
+  'HEARTH_RPC_PARENT_STDIN',
 ] as const;
 
 export interface ShellLayout {
