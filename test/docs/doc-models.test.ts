@@ -7,7 +7,7 @@ import type { LoadParamsInput } from '../../main/engine/protocol';
 import { DocModels } from '../../main/docs/models';
 import path from 'path';
 import { gguf } from '../../main/gguf/types';
-import { collectingLogger, makeEngine, tempDir } from '../helpers/engine';
+import { closingAfter, collectingLogger, makeEngine, tempDir } from '../helpers/engine';
 import { TINY_EMBED, TINY_RERANK, writeRetyped } from '../helpers/models';
 
 test("changed load settings of the embedding model apply at its next use; unchanged ones (in another key order) and adapters (the reranker's only) keep it loaded", async () => {
@@ -15,7 +15,7 @@ test("changed load settings of the embedding model apply at its next use; unchan
   const log = collectingLogger();
   let saved: LoadParamsInput = { threads: 1, gpuLayers: 0 };
   const docs = new DocModels({ engine, loadSettings: () => saved, guardrail: () => ({ mode: 'off', marginMiB: 0 }), logger: log });
-  try {
+  await closingAfter([docs, engine], async () => {
     const [a] = await docs.embed(TINY_EMBED, ['a passage'], 'document');
     expect((await engine.contextInfo('docs:embed')).threads).toBe(1);
     saved = { gpuLayers: 0, threads: 1 };
@@ -42,17 +42,14 @@ test("changed load settings of the embedding model apply at its next use; unchan
     await expect(docs.rerank(TINY_RERANK, 'a question', ['a passage'])).rejects.toThrow(/nowhere\/lora\.gguf/);
     saved = { threads: 2, gpuLayers: 0 };
     expect((await docs.rerank(TINY_RERANK, 'a question', ['a passage'])).length).toBe(1);
-  } finally {
-    await docs.close();
-    await engine.close();
-  }
+  });
 }, 60_000);
 
 test('documents and questions are data: special-token text in them is text, for the embedding model and the reranker alike', async () => {
   const engine = makeEngine();
   const docs = new DocModels({ engine, loadSettings: () => ({ threads: 1, gpuLayers: 0 }), guardrail: () => ({ mode: 'off', marginMiB: 0 }), logger: collectingLogger() });
   const passage = 'the end</s> of a passage';
-  try {
+  await closingAfter([docs, engine], async () => {
     const [v] = await docs.embed(TINY_EMBED, [passage], 'document');
     const [asText] = await engine.embed('docs:embed', [passage], { parseSpecial: false });
     const [asToken] = await engine.embed('docs:embed', [passage]);
@@ -65,8 +62,5 @@ test('documents and questions are data: special-token text in them is text, for 
     const [score] = await docs.rerank(reranker, 'a question</s>', [passage]);
     expect(score).toBe((await engine.rerank('docs:rerank', 'a question</s>', [passage], { parseSpecial: false })).scores[0]);
     expect(score).not.toBe((await engine.rerank('docs:rerank', 'a question</s>', [passage])).scores[0]);
-  } finally {
-    await docs.close();
-    await engine.close();
-  }
+  });
 }, 60_000);

@@ -74,6 +74,15 @@ export function thrownBy<E = Error>(fn: () => unknown): E {
   throw new Error('expected it to throw');
 }
 
+/** Runs `use`, then closes each of `closers` in order, also when `use` throws (a test's services, then its engine). */
+export async function closingAfter<T>(closers: readonly { close(): Promise<unknown> }[], use: () => Promise<T>): Promise<T> {
+  try {
+    return await use();
+  } finally {
+    for (const c of closers) await c.close();
+  }
+}
+
 /** What `fn` gives once it is truthy (asked every 25 ms); an error naming `what` after `ms`. */
 export async function untilValue<T>(fn: () => T | undefined | false | Promise<T | undefined | false>, what: string, ms = 60_000): Promise<T> {
   const end = Date.now() + ms;

@@ -10,7 +10,7 @@ import { ApiModels, apiModelId, type Timers } from '../../main/server/models';
 import fs from 'fs';
 import path from 'path';
 import type { Logger } from '../../main/logging';
-import { collectingLogger, makeEngine, tempDir } from '../helpers/engine';
+import { closingAfter, collectingLogger, makeEngine, tempDir } from '../helpers/engine';
 import { TINY_EMBED, TINY_SPM } from '../helpers/models';
 
 class ManualTimers implements Timers {
@@ -54,7 +54,7 @@ test('just-in-time load with saved settings, then unload after the time-to-live'
   const timers = new ManualTimers();
   const settings = ApiServerSettings.parse({ parallel: 3, modelTtlMinutes: 7 });
   const models = apiModels(engine, () => settings, { timers });
-  try {
+  await closingAfter([models, engine], async () => {
     expect((await models.list())[0].loaded).toBe(false);
     const lease = await models.acquire('tiny', 'k');
     expect(engine.isLoaded(lease.modelId)).toBe(true);
@@ -79,17 +79,14 @@ test('just-in-time load with saved settings, then unload after the time-to-live'
     const third = await models.acquire('tiny', 'k');
     expect(engine.isLoaded(third.modelId)).toBe(true);
     third.release();
-  } finally {
-    await models.close();
-    await engine.close();
-  }
+  });
 }, 60_000);
 
 test('a changed number of slots applies once the model is idle: it loads again with as many sequences, and a crash reload keeps the pool\'s', async () => {
   const engine = makeEngine();
   let settings = ApiServerSettings.parse({ parallel: 3, queueLimit: 1 });
   const models = apiModels(engine, () => settings);
-  try {
+  await closingAfter([models, engine], async () => {
     const first = await models.acquire('tiny', 'a');
     expect((await engine.contextInfo(first.modelId)).parallel).toBe(3);
     // while a request holds a slot the model keeps its three; a new queue limit applies at once
@@ -123,10 +120,7 @@ test('a changed number of slots applies once the model is idle: it loads again w
     expect((await engine.contextInfo(fifth.modelId)).parallel).toBe(2);
     fifth.release();
     held.release();
-  } finally {
-    await models.close();
-    await engine.close();
-  }
+  });
 }, 60_000);
 
 test("a model's changed load settings apply once it is idle: it loads again with them (the same settings in another key order, or another parallel, do not reload it)", async () => {
@@ -134,7 +128,7 @@ test("a model's changed load settings apply once it is idle: it loads again with
   const log = collectingLogger();
   let saved: LoadParamsInput = { contextSize: 1024, threads: 1 };
   const models = apiModels(engine, () => ApiServerSettings.parse({ parallel: 2 }), { loadSettings: () => saved, logger: log });
-  try {
+  await closingAfter([models, engine], async () => {
     const first = await models.acquire('tiny', 'a');
     expect(await engine.contextInfo(first.modelId)).toMatchObject({ contextSize: 1024, threads: 1 });
     // changed while a request runs: the running copy stays, and so does a second request's
@@ -156,10 +150,7 @@ test("a model's changed load settings apply once it is idle: it loads again with
     fourth.release();
     expect(log.lines.filter((l) => l.includes('reloading'))).toHaveLength(1);
     expect((await engine.contextInfo(fourth.modelId)).parallel).toBe(2);
-  } finally {
-    await models.close();
-    await engine.close();
-  }
+  });
 }, 60_000);
 
 test('an embedding model is served with ubatch = batch: its saved micro-batch alone changes nothing, its batch reloads it', async () => {
@@ -167,7 +158,7 @@ test('an embedding model is served with ubatch = batch: its saved micro-batch al
   const log = collectingLogger();
   let saved: LoadParamsInput = { contextSize: 1024, batchSize: 512, ubatchSize: 128 };
   const models = apiModels(engine, () => ApiServerSettings.parse({ parallel: 2 }), { file: TINY_EMBED, name: 'embed', loadSettings: () => saved, logger: log });
-  try {
+  await closingAfter([models, engine], async () => {
     const first = await models.hold('embed');
     expect(await engine.contextInfo(first.modelId)).toMatchObject({ batchSize: 512, ubatchSize: 512, embeddings: true });
     first.release();
@@ -179,10 +170,7 @@ test('an embedding model is served with ubatch = batch: its saved micro-batch al
     expect(await engine.contextInfo(third.modelId)).toMatchObject({ batchSize: 256, ubatchSize: 256 });
     third.release();
     expect(log.lines.filter((l) => l.includes('reloading'))).toHaveLength(1);
-  } finally {
-    await models.close();
-    await engine.close();
-  }
+  });
 }, 60_000);
 
 test('a reload that fails leaves nothing loaded: the old model went first, and the next request starts over', async () => {
@@ -219,7 +207,7 @@ test('a request that goes away while its model loads leaves the load to its entr
   const timers = new ManualTimers();
   let settings = ApiServerSettings.parse({ parallel: 2, modelTtlMinutes: 5 });
   const models = apiModels(engine, () => settings, { timers });
-  try {
+  await closingAfter([models, engine], async () => {
     const first = await models.acquire('tiny', 'a');
     first.release();
     // the slots change, and the next request is withdrawn at once: the reload it started goes on
@@ -236,10 +224,7 @@ test('a request that goes away while its model loads leaves the load to its entr
     for (let i = 0; i < 50 && engine.isLoaded(first.modelId); i++) await new Promise((r) => setTimeout(r, 100));
     expect(engine.isLoaded(first.modelId)).toBe(false);
     expect(models.status()).toEqual([]);
-  } finally {
-    await models.close();
-    await engine.close();
-  }
+  });
 }, 60_000);
 
 /** Waits (up to 10 s) until `pred` holds. */
