@@ -79,6 +79,8 @@ test("the edit box shows the message's images; one removed, others added by the 
   // a drop on the edit box attaches too (the bird again; its second chip is removed)
   fireEvent.drop(screen.getByRole('group', { name: 'Editing your message' }), { dataTransfer: { files: [pngFile('bird.png')], types: ['Files'] } });
   await waitFor(() => expect(chipNames()).toEqual(['cat.png', 'bird.png', 'fish.png', 'bird.png']));
+  // removed once it is being stored (removed while its file is still read, it would never be stored)
+  await waitFor(() => expect(bridge.callsTo('images.store').map((p) => p.name)).toEqual(['bird.png', 'fish.png', 'bird.png']));
   fireEvent.click(within(chips).getAllByRole('button', { name: 'Remove image bird.png' })[1]);
   expect(chipNames()).toEqual(['cat.png', 'bird.png', 'fish.png']);
 
