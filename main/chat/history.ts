@@ -13,14 +13,15 @@
  *
  * A reply that called tools goes with its calls (tool_calls, the arguments as the model wrote them),
  * and each tool message as the call's answer (role tool, tool_call_id): the template renders them in
- * its own format.
+ * its own format. A tool's result is marked as data (main/params/data-text.ts): special-token text in it
+ * stays text.
  *
  * A user message whose reply was given documents' passages (the reply's `sources`) goes with them
  * before its text (main/docs/prompt.ts), each turn the same, so the conversation's cached prefix holds.
  */
 import type { ChatMessage } from '../engine/protocol';
 import { type AttachmentDTO, ImageRef } from '../ipc/contract';
-import { type ContentPart, MAX_IMAGE_PIXELS, MAX_IMAGES, MAX_REQUEST_PIXELS } from '../params';
+import { asData, type ContentPart, MAX_IMAGE_PIXELS, MAX_IMAGES, MAX_REQUEST_PIXELS } from '../params';
 import type { Message } from '../store';
 import type { ImageDimensions, ImageStore, StoredImage } from './images';
 import { wellFormed } from './text';
@@ -150,7 +151,7 @@ export async function toEngineMessages(history: readonly HistoryMessage[], o: { 
   if (o.instructions.trim()) chat.push({ role: 'system', content: wellFormed(o.instructions) });
   history.forEach((m, i) => {
     if (m.role === 'tool') {
-      if (m.toolCallId) chat.push({ role: 'tool', content: wellFormed(m.content), tool_call_id: m.toolCallId });
+      if (m.toolCallId) chat.push({ role: 'tool', content: asData(wellFormed(m.content)), tool_call_id: m.toolCallId });
       return;
     }
     if (m.role === 'assistant' && m.toolCalls?.length) {

@@ -242,7 +242,7 @@ export class TurnSteps {
         );
       } else if (model !== null && !signal.aborted) result = await this.deps.engine.chat(
         CHAT_MODEL_ID,
-        { messages: chat, sampling, ...request, continueFinal: opts.continueFinal, overflow: 'error', seq, ...(tools ? { tools: engineTools, toolChoice: tools.last ? ('none' as const) : ('auto' as const), parallelToolCalls: true } : {}) },
+        { messages: chat, sampling, ...request, continueFinal: opts.continueFinal, overflow: 'error', seq, dataMarks: true, ...(tools ? { tools: engineTools, toolChoice: tools.last ? ('none' as const) : ('auto' as const), parallelToolCalls: true } : {}) },
         { signal, onPiece },
       );
     } catch (e) {

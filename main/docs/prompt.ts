@@ -4,9 +4,11 @@
  * user message a reply with sources answered the same way each turn, so the prompt's prefix (and the
  * thread's cache) stays the same. A passage (or a whole document) an earlier question of the thread
  * already carries is named, not repeated: a document given whole is in the prompt once however many
- * questions follow.
+ * questions follow. A source's label and text are marked as data (main/params/data-text.ts): special-token
+ * text in a document stays text.
  */
 import type { SourceDTO } from '../ipc/docs';
+import { asData } from '../params';
 
 /** A source's label: its file, page and heading. */
 export function sourceLabel(s: Pick<SourceDTO, 'name' | 'page' | 'heading'>): string {
@@ -18,7 +20,7 @@ export const sourceKey = (s: Pick<SourceDTO, 'ref' | 'chunkId'>): string => `${s
 
 /** The block of sources put before a user's message; those `given` above are named without their text. */
 export function sourcesBlock(sources: readonly SourceDTO[], given: ReadonlySet<string> = new Set()): string {
-  const parts = sources.map((s) => (given.has(sourceKey(s)) ? `[${s.n}] ${sourceLabel(s)}: the same text as given above` : `[${s.n}] ${sourceLabel(s)}\n${s.text.trim()}`));
+  const parts = sources.map((s) => (given.has(sourceKey(s)) ? `[${s.n}] ${asData(sourceLabel(s))}: the same text as given above` : `[${s.n}] ${asData(sourceLabel(s))}\n${asData(s.text.trim())}`));
   return (
     'Sources from the documents attached to this chat. Use them where they help answer, and cite the ones you use as [1], [2]; ' +
     'say so when they do not hold the answer.\n\n' +

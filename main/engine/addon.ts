@@ -103,6 +103,8 @@ export interface NativeAddon {
   finiteLogits(logits: Float32Array): boolean;
   /** text's tokens as a chat prompt's after previousText's, reusing the shared text's where safe, and how many were reused (for the tests) */
   promptTokens(model: NativeModel, previousText: string, text: string): { tokens: number[]; reused: number };
+  /** A rendered prompt's tokens, the text between data marks as text (native/src/data_text.h tokenizeMarked); for the tests. */
+  markedTokens(model: NativeModel, text: string): number[];
 }
 
 /** HEARTH_ADDON overrides the location (a packaged app sets it to its resources folder). */

@@ -208,6 +208,11 @@ export const REQUEST_ENGINE_ONLY = {
     { kind: 'json', label: 'Grammar', help: 'A GBNF grammar the reply follows (llguidance grammars, starting with %llguidance, are not supported).' },
   ),
   ignoreEos: boolean({ label: 'Ignore end of text', help: 'Go on past the end-of-text token.', default: false }),
+  dataMarks: boolean({
+    label: 'Data marks',
+    help: "A chat's message text between U+FDD0 and U+FDD1 is data: special-token text in it stays text, and the marks are removed (data-text.ts).",
+    default: false,
+  }),
   seq: integer({ label: 'Sequence', help: 'The KV cache sequence (slot) to run on.', min: 0, max: 255, default: 0 }),
   ...ADAPTER_REQUEST,
   // llama-server's n_keep: what its context shift keeps (absent: the system prompt, which llama-server cannot know)

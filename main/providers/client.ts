@@ -12,7 +12,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import type { ChatMessage, GenerateResult } from '../engine/protocol';
 import { IpcError } from '../ipc/contract';
-import { PROVIDER_TIMEOUT_MS, remoteSettings, STREAM_USAGE_OPTION, type ProviderConfig } from '../params';
+import { PROVIDER_TIMEOUT_MS, remoteSettings, STREAM_USAGE_OPTION, type ProviderConfig, unmarkedMessages } from '../params';
 import { LIMITS } from '../store/validation';
 import { providerError } from './errors';
 import { toAnthropicMessages, toAnthropicTools, toOpenAIMessages, type RemoteTool } from './messages';
@@ -201,6 +201,8 @@ export async function remoteChat(p: ProviderAccess, r: RemoteChatRequest, o: Rem
   const timeoutMs = o.timeoutMs ?? PROVIDER_TIMEOUT_MS;
   const w = watch(o.signal, timeoutMs);
   const reply = new Reply();
+  // the chat service's data marks are for the local engine (main/params/data-text.ts)
+  r = { ...r, messages: unmarkedMessages(r.messages) };
   try {
     if (p.config.kind === 'anthropic') await streamAnthropic(p, r, reply, w, o.onPiece, timeoutMs);
     else await streamOpenAI(p, r, reply, w, o.onPiece, timeoutMs);

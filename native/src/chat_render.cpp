@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "activity.h"
+#include "data_text.h"
 #include "util.h"
 
 namespace hearth {
@@ -26,8 +27,21 @@ RenderedChat renderChatWith(const ModelHandle & h, const common_chat_templates *
                             PromptMemo * memo) {
     RenderedChat out;
     common_chat_templates_inputs & in = out.inputs;
-    const common_json & given = messagesOverride ? *messagesOverride : req.at("messages");
-    if (!given.is_array() || given.size() == 0) throw HearthError(codes::invalid_argument, "messages must be a non-empty array");
+    const common_json & asked = messagesOverride ? *messagesOverride : req.at("messages");
+    if (!asked.is_array() || asked.size() == 0) throw HearthError(codes::invalid_argument, "messages must be a non-empty array");
+    // data (dataMarks: the text between U+FDD0 and U+FDD1 in contents): marked only where it holds
+    // special-token text, which the tokenizing below keeps as text (data_text.h)
+    const llama_vocab * vocab = llama_model_get_vocab(h.model);
+    std::vector<SpecialText> specials;
+    common_json narrowed;
+    bool data_marked = false;
+    const bool data_marks = req.contains("dataMarks") && req.at("dataMarks") == true;
+    if (data_marks) {
+        specials = splitSpecials(vocab);
+        narrowed = asked;
+        data_marked = narrowDataMarks(specials, narrowed);
+    }
+    const common_json & given = data_marks ? narrowed : asked;
     // images: rendered as the projector's media marker, tokenized below with their bitmaps
     std::vector<std::string> images;
     common_json marked;
@@ -76,10 +90,15 @@ RenderedChat renderChatWith(const ModelHandle & h, const common_chat_templates *
     if (!images.empty()) {
         if (memo) *memo = PromptMemo{}; // a prompt with images is tokenized by mtmd: nothing to reuse next time
         out.media = std::make_shared<PromptMedia>();
+        // mtmd tokenizes the whole text with special tokens parsed: marked text is broken up instead
+        if (data_marked) out.params.prompt = breakMarked(out.params.prompt);
         out.tokens = tokenizeWithImages(*h.vision, out.params.prompt, images, *out.media);
+    } else if (data_marked) {
+        if (memo) *memo = PromptMemo{}; // the memo's reuse follows common_tokenize's rules, not these
+        out.tokens = tokenizeMarked(vocab, specials, out.params.prompt, true);
+        out.params.prompt = withoutMarks(out.params.prompt);
     } else {
-        out.tokens = memo ? tokenizePrompt(h, out.params.prompt, *memo, nullptr, checkReusedTokens())
-                          : common_tokenize(llama_model_get_vocab(h.model), out.params.prompt, true, true);
+        out.tokens = memo ? tokenizePrompt(h, out.params.prompt, *memo, nullptr, checkReusedTokens()) : common_tokenize(vocab, out.params.prompt, true, true);
     }
     progressHere();
     return out;

@@ -6,6 +6,7 @@
 #include <functional>
 
 #include "activity.h"
+#include "data_text.h"
 #include "util.h"
 
 namespace hearth {
@@ -94,89 +95,51 @@ void runEmbed(Context::State & st, Task & t) {
     });
 }
 
-// A model's "rerank" template cut into what fills it: its own text, split at the special tokens in
-// it as llama.cpp's tokenizer splits a text (tokenizer_st_partition: the longest token texts first,
-// whitespace stripped beside a token marked lstrip or rstrip), and the {query} and {document} places,
-// found in one pass over the template (a query or document that itself holds "{document}" is text,
-// never expanded again: a query of many "{document}" would otherwise ask for its document that many
-// times over).
+// A model's "rerank" template cut into what fills it: its own text, cut at the special tokens in it as
+// llama.cpp's tokenizer cuts a text (data_text.h cutAtSpecials), and the {query} and {document}
+// places, found in one pass over the template (a query or document that itself holds "{document}" is
+// text, never expanded again: a query of many "{document}" would otherwise ask for its document that
+// many times over).
 struct RerankPiece {
-    enum Kind { TEXT, QUERY, DOCUMENT, TOKEN } kind;
-    std::string text;                 // TEXT
-    llama_token token = LLAMA_TOKEN_NULL; // TOKEN
-    bool lstrip = false, rstrip = false;  // TOKEN: whitespace beside it is dropped
+    enum Kind { PIECE, QUERY, DOCUMENT } kind;
+    TextPiece piece; // PIECE
 };
 
 static std::vector<RerankPiece> rerankPieces(const llama_vocab * vocab, const std::string & tmpl) {
+    const std::vector<SpecialText> specials = splitSpecials(vocab);
     std::vector<RerankPiece> pieces;
+    std::string text;
+    auto flush = [&] {
+        std::vector<TextPiece> cut;
+        cutAtSpecials(specials, text, cut);
+        for (auto & p : cut) pieces.push_back({RerankPiece::PIECE, std::move(p)});
+        text.clear();
+    };
     for (size_t i = 0; i < tmpl.size();) {
-        if (tmpl.compare(i, 7, "{query}") == 0) { pieces.push_back({RerankPiece::QUERY, {}}); i += 7; continue; }
-        if (tmpl.compare(i, 10, "{document}") == 0) { pieces.push_back({RerankPiece::DOCUMENT, {}}); i += 10; continue; }
-        if (pieces.empty() || pieces.back().kind != RerankPiece::TEXT) pieces.push_back({RerankPiece::TEXT, {}});
-        pieces.back().text += tmpl[i++];
+        if (tmpl.compare(i, 7, "{query}") == 0) { flush(); pieces.push_back({RerankPiece::QUERY, {}}); i += 7; continue; }
+        if (tmpl.compare(i, 10, "{document}") == 0) { flush(); pieces.push_back({RerankPiece::DOCUMENT, {}}); i += 10; continue; }
+        text += tmpl[i++];
     }
-    // the tokens llama.cpp's tokenizer splits out of a text with special tokens parsed (its cache_special_tokens)
-    std::vector<llama_token> specials;
-    for (llama_token id = 0; id < llama_vocab_n_tokens(vocab); id++) {
-        if (llama_vocab_get_attr(vocab, id) & (LLAMA_TOKEN_ATTR_CONTROL | LLAMA_TOKEN_ATTR_USER_DEFINED | LLAMA_TOKEN_ATTR_UNKNOWN)) {
-            if (*llama_vocab_get_text(vocab, id)) specials.push_back(id);
-        }
-    }
-    std::stable_sort(specials.begin(), specials.end(), [&](llama_token a, llama_token b) {
-        return std::strlen(llama_vocab_get_text(vocab, a)) > std::strlen(llama_vocab_get_text(vocab, b));
-    });
-    for (const llama_token id : specials) {
-        const std::string text = llama_vocab_get_text(vocab, id);
-        const int attr = llama_vocab_get_attr(vocab, id);
-        std::vector<RerankPiece> next;
-        for (auto & p : pieces) {
-            if (p.kind != RerankPiece::TEXT) { next.push_back(std::move(p)); continue; }
-            size_t from = 0;
-            for (size_t at; (at = p.text.find(text, from)) != std::string::npos; from = at + text.size()) {
-                if (at > from) next.push_back({RerankPiece::TEXT, p.text.substr(from, at - from)});
-                next.push_back({RerankPiece::TOKEN, {}, id, (attr & LLAMA_TOKEN_ATTR_LSTRIP) != 0, (attr & LLAMA_TOKEN_ATTR_RSTRIP) != 0});
-            }
-            if (from < p.text.size()) next.push_back({RerankPiece::TEXT, p.text.substr(from)});
-        }
-        pieces = std::move(next);
-    }
+    flush();
     return pieces;
 }
 
 // The pieces filled with a query and a document, tokenized: each run of text between two tokens (the
-// template's text with the query or document in it) as text, so control-token text in the query or
-// document stays text, even across its edges (user-defined tokens are split out of any text). A pair
-// without such text, nor any made across those edges, gets the tokens the whole filled-in prompt gets
-// with special tokens parsed (llama-server's way): llama.cpp's tokenizer also tokenizes each run
-// between two special tokens on its own.
+// template's text with the query or document in it) as text (tokenizePieces), so control-token text in
+// the query or document stays text, even across its edges (user-defined tokens are split out of any
+// text). A pair without such text, nor any made across those edges, gets the tokens the whole
+// filled-in prompt gets with special tokens parsed (llama-server's way).
 static std::vector<llama_token> fillRerankPieces(const llama_vocab * vocab, const std::vector<RerankPiece> & pieces, const std::string & query, const std::string & doc) {
-    std::vector<llama_token> out;
-    std::string run;
-    bool strip_left = false; // the run follows a token marked rstrip
-    auto flush = [&](bool strip_right) {
-        size_t b = 0, e = run.size();
-        if (strip_left) while (b < e && std::isspace((unsigned char) run[b])) b++;
-        if (strip_right) while (e > b && std::isspace((unsigned char) run[e - 1])) e--;
-        if (e > b) {
-            const auto toks = common_tokenize(vocab, run.substr(b, e - b), false, false);
-            out.insert(out.end(), toks.begin(), toks.end());
-        }
-        run.clear();
-    };
+    std::vector<TextPiece> filled;
+    filled.reserve(pieces.size());
     for (const auto & p : pieces) {
         switch (p.kind) {
-            case RerankPiece::TEXT: run += p.text; break;
-            case RerankPiece::QUERY: run += query; break;
-            case RerankPiece::DOCUMENT: run += doc; break;
-            case RerankPiece::TOKEN:
-                flush(p.lstrip);
-                out.push_back(p.token);
-                strip_left = p.rstrip;
-                break;
+            case RerankPiece::PIECE: filled.push_back(p.piece); break;
+            case RerankPiece::QUERY: filled.push_back({false, query}); break;
+            case RerankPiece::DOCUMENT: filled.push_back({false, doc}); break;
         }
     }
-    flush(false);
-    return out;
+    return tokenizePieces(vocab, filled, false);
 }
 
 // The pair as llama-server's format_prompt_rerank makes it: the model's "rerank" template with

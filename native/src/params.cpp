@@ -303,6 +303,7 @@ const Table<RP> & requestTable() {
          },
          [](const RP & s) { return s.grammar.empty() ? common_json(nullptr) : common_json(s.grammar); }},
         flag("ignoreEos", &RP::ignore_eos),
+        flag("dataMarks", &RP::data_marks), // read where a chat is rendered (chat_render.cpp)
         whole("seq", &RP::seq, 0, 255),
         {"loraAdapters",
          [](RP & s, const common_json & v) {

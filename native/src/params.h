@@ -98,6 +98,7 @@ struct RequestParams {
     common_json json_schema;  // null: none
     std::string grammar;      // empty: none
     bool ignore_eos = false;
+    bool data_marks = false; // message text between U+FDD0 and U+FDD1 is data (data_text.h)
     int seq = 0;
     std::vector<AdapterEntry> lora; bool lora_given = false; // this request's LoRA scales (adapters.h)
     // leading tokens a context shift keeps: -1 all of the prompt; absent (n_keep_given false): the

@@ -28,6 +28,7 @@
 #include <unordered_set>
 
 #include "common.h"
+#include "data_text.h"
 #include "llama_gate.h"
 #include "util.h"
 
@@ -230,8 +231,23 @@ static Napi::Value PromptTokens(const Napi::CallbackInfo & info) {
     return o;
 }
 
+static Napi::Value MarkedTokens(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(Model::constructor.Value()) || !info[1].IsString()) {
+        throw makeError(env, codes::invalid_argument, "markedTokens(model, text): a Model and a string");
+    }
+    std::shared_ptr<ModelHandle> h = Model::Unwrap(info[0].As<Napi::Object>())->requireHandle();
+    LlamaUse use(LlamaUseKind::js);
+    const llama_vocab * vocab = llama_model_get_vocab(h->model);
+    const std::vector<llama_token> toks = tokenizeMarked(vocab, splitSpecials(vocab), info[1].As<Napi::String>().Utf8Value(), true);
+    Napi::Array arr = Napi::Array::New(env, toks.size());
+    for (size_t i = 0; i < toks.size(); i++) arr.Set((uint32_t) i, toks[i]);
+    return arr;
+}
+
 void addPromptTokenExports(Napi::Env env, Napi::Object exports) {
     exports.Set("promptTokens", Napi::Function::New(env, guard<PromptTokens>));
+    exports.Set("markedTokens", Napi::Function::New(env, guard<MarkedTokens>));
 }
 
 } // namespace hearth

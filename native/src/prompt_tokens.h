@@ -31,7 +31,9 @@ std::vector<llama_token> tokenizePrompt(const ModelHandle & h, const std::string
                                         bool check = false);
 
 // addon.promptTokens(model, previousText, text) -> { tokens, reused }: text's tokens as a chat prompt's
-// (special tokens added and parsed) after previousText's, and how many were reused; for the tests.
+// (special tokens added and parsed) after previousText's, and how many were reused; and
+// addon.markedTokens(model, text) -> tokens: a rendered prompt's with data marks (data_text.h
+// tokenizeMarked); for the tests.
 void addPromptTokenExports(Napi::Env env, Napi::Object exports);
 
 } // namespace hearth

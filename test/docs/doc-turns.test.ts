@@ -12,7 +12,7 @@ import fs from 'fs';
 import path from 'path';
 import type { DocsStatusDTO, DocumentDTO, EventOf, MessageDTO } from '../../main/ipc/contract';
 import type { EngineClient } from '../../main/engine/client';
-import { MAX_THREAD_DOCS } from '../../main/params';
+import { asData, MAX_THREAD_DOCS, withoutDataMarks } from '../../main/params';
 import type { ChatMessage } from '../../main/engine/protocol';
 import { ChatApp, chatApp, nextDone } from '../helpers/chat';
 import { makeEngine, tempDir } from '../helpers/engine';
@@ -22,13 +22,15 @@ jest.setTimeout(180_000);
 
 let chat: ChatApp;
 let embedPath: string;
-/** the messages of every chat request the engine was sent */
+/** the messages of every chat request the engine was sent, and whether their data marks were to be read */
 const sent: ChatMessage[][] = [];
+const dataMarks: (boolean | undefined)[] = [];
 
 function recording(engine: EngineClient): EngineClient {
   const chatFn = engine.chat.bind(engine);
   engine.chat = ((id, req, opts) => {
     sent.push(req.messages);
+    dataMarks.push(req.dataMarks);
     return chatFn(id, req, opts);
   }) as EngineClient['chat'];
   return engine;
@@ -99,7 +101,10 @@ test('a long document is indexed (chunks, vectors), its best passages are the re
   const prompt = sent[sent.length - 1];
   const user = prompt.filter((m) => m.role === 'user').pop()!;
   expect(typeof user.content).toBe('string');
-  expect(user.content as string).toMatch(/\[1\] notes\.md, "Section 8"\n[^]*zanzibar quokka[^]*\n---\n\nWhere does the zanzibar quokka live\?$/);
+  expect(withoutDataMarks(user.content as string)).toMatch(/\[1\] notes\.md, "Section 8"\n[^]*zanzibar quokka[^]*\n---\n\nWhere does the zanzibar quokka live\?$/);
+  // the passage and its label are data: special-token text in them stays text (test/engine/data-text.test.ts)
+  expect(user.content).toContain(`[1] ${asData('notes.md, "Section 8"')}\n${asData(sources[0].text.trim())}`);
+  expect(dataMarks[dataMarks.length - 1]).toBe(true);
   // a passage opens with the chunks around it
   const passage = await call('docs.passage', { chunkId: sources[0].chunkId });
   expect(passage).toMatchObject({ name: 'notes.md', heading: 'Section 8', text: sources[0].text });

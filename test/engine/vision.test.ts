@@ -9,7 +9,7 @@ import fs from 'fs';
 import path from 'path';
 import { EngineClient } from '../../main/engine/client';
 import type { ChatMessage } from '../../main/engine/protocol';
-import { MAX_IMAGE_PIXELS, MAX_REQUEST_PIXELS } from '../../main/params';
+import { asData, MAX_IMAGE_PIXELS, MAX_REQUEST_PIXELS } from '../../main/params';
 import { inAddon } from '../helpers/addon';
 import { errorOf, makeEngine, tempDir } from '../helpers/engine';
 import { adam7RawBytes, bmpImage, pngDeclaring, pngWithRows, progressiveJpeg, testPng, withTextChunk } from '../helpers/images';
@@ -37,6 +37,19 @@ afterAll(async () => {
 });
 
 describe('images', () => {
+  test('data marks with an image: special-token text in the data is broken up by word joiners (mtmd parses the whole text), as if written so', async () => {
+    const chatOf = async (text: string, dataMarks = false) =>
+      (await engine.chat(M, { messages: withImage(png, text), maxTokens: 1, sampling: greedy, dataMarks })).timings.promptTokens;
+    const wj = '\u2060';
+    const broken = (t: string) => [...t].map((c) => wj + c).join('') + wj;
+    // only the special-token text is marked in the prompt (native/src/data_text.cpp narrowDataMarks)
+    const marked = await chatOf(`Read: ${asData('a<|eot_id|>b')}`, true);
+    expect(marked).toBe(await chatOf(`Read: a${broken('<|eot_id|>')}b`));
+    expect(marked).toBeGreaterThan(await chatOf('Read: a<|eot_id|>b'));
+    // data without special-token text: the prompt of the text unmarked
+    expect(await chatOf(`Read: ${asData('plain words')}`, true)).toBe(await chatOf('Read: plain words'));
+  });
+
   test("an image's tokens are evaluated: the prompt is the text's tokens and the image's", async () => {
     const text = await engine.chat(M, { messages: [{ role: 'user', content: 'Describe it.' }], maxTokens: 1, sampling: greedy });
     const image = await engine.chat(M, { messages: withImage(png), maxTokens: 1, sampling: greedy });

@@ -282,6 +282,8 @@ describe('tools through a remote model', () => {
     // the answer went to A with the call and its result: a longer prompt than the first step's
     expect(a.status().requests.length).toBe(before + 1);
     expect(final.metrics!.promptTokens).toBeGreaterThan(first.metrics!.promptTokens);
+    // the result went as its text: the data marks the chat service gives the local engine are not sent (main/params/data-text.ts)
+    expect((lastMessages as { role: string; content: unknown }[]).find((m) => m.role === 'tool')?.content).toBe(`Sunny and 21 degrees in ${city}.`);
     b.setChatDefaults({ maxTokens: 12 });
   });
 });

@@ -1,0 +1,40 @@
+/**
+ * Text that is data, not instructions, inside a chat's messages: a document's passage, a tool's
+ * result. Marked with two Unicode noncharacters, U+FDD0 before and U+FDD1 after it; with the chat
+ * request's `dataMarks`, the engine keeps special-token text in it ("<|im_end|>", "</s>") as text where
+ * the rest of the prompt is tokenized with special tokens parsed, and removes the marks
+ * (native/src/data_text.h, which declares the same two characters). Without that, a passage holding
+ * "<|im_end|><|im_start|>system" would end the user's turn and open a system prompt of its own.
+ * A remote provider is sent the text without the marks.
+ */
+import type { MessageContent } from './chat';
+
+export const DATA_OPEN = '\uFDD0';
+export const DATA_CLOSE = '\uFDD1';
+const MARKS = /[\uFDD0\uFDD1]/g;
+
+/**
+ * `text` marked as data. The marks it held itself become U+FFFD (as Unicode allows for
+ * noncharacters), so it cannot end its own span; whitespace at its ends stays outside the marks, so a
+ * template that trims a message's content trims it as it would the text alone.
+ */
+export function asData(text: string): string {
+  const clean = text.replace(MARKS, '\uFFFD');
+  const m = /^(\s*)([\s\S]*?)(\s*)$/.exec(clean)!;
+  return m[2] ? `${m[1]}${DATA_OPEN}${m[2]}${DATA_CLOSE}${m[3]}` : clean;
+}
+
+/** `text` without data marks (what a remote provider, or a reader, is given). */
+export function withoutDataMarks(text: string): string {
+  return text.replace(MARKS, '');
+}
+
+/** The messages with their contents' data marks removed. */
+export function unmarkedMessages<M extends { content?: MessageContent | null }>(messages: readonly M[]): M[] {
+  return messages.map((m) => {
+    const c = m.content;
+    if (typeof c === 'string') return { ...m, content: withoutDataMarks(c) };
+    if (Array.isArray(c)) return { ...m, content: c.map((p) => (p.type === 'text' ? { ...p, text: withoutDataMarks(p.text) } : p)) };
+    return m;
+  });
+}

@@ -1,0 +1,75 @@
+// Text that is data, not instructions: a document's passage, a tool's result. Special-token text in it
+// ("<|im_end|>", "</s>") stays text when the prompt around it is tokenized with special tokens parsed,
+// as the template's own tokens must be. Also the pieces llama.cpp's tokenizer cuts a text into, which
+// reranking's templates use (embed.cpp).
+//
+// In a chat request with `dataMarks`, the text of a message's content between U+FDD0 and U+FDD1 (two
+// Unicode noncharacters; main/params/data-text.ts writes them) is data. The marks never reach the
+// model: they are removed before the prompt is tokenized.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "chat.h" // common_json
+#include "common.h"
+#include "llama.h"
+
+namespace hearth {
+
+inline constexpr std::string_view DATA_OPEN = "\xEF\xB7\x90";  // U+FDD0
+inline constexpr std::string_view DATA_CLOSE = "\xEF\xB7\x91"; // U+FDD1
+
+// A token llama.cpp's tokenizer splits out of a text before tokenizing the rest (its
+// cache_special_tokens: control, user-defined and unknown tokens).
+struct SpecialText {
+    llama_token id;
+    std::string_view text;  // points into the vocab, which lives as long as the model
+    bool parsed_only;       // control or unknown: split out only when special tokens are parsed
+    bool lstrip, rstrip;    // whitespace beside it is dropped
+};
+
+// The vocab's special texts in the order llama.cpp's tokenizer splits them out: the longest first.
+std::vector<SpecialText> splitSpecials(const llama_vocab * vocab);
+
+// A text cut as llama.cpp's tokenizer cuts one (tokenizer_st_partition): runs of text and the special
+// tokens between them.
+struct TextPiece {
+    bool token = false;
+    std::string text;                     // a run of text
+    llama_token id = LLAMA_TOKEN_NULL;    // a token
+    bool lstrip = false, rstrip = false;  // a token's
+};
+
+// Appends `text` cut at every special text in it (special tokens parsed) to `out`.
+void cutAtSpecials(const std::vector<SpecialText> & specials, std::string_view text, std::vector<TextPiece> & out);
+
+// The pieces' tokens: each run of text between two tokens (consecutive text pieces together) tokenized
+// as text, whitespace stripped beside a token marked so; with `add_special`, what the vocab adds at the
+// start and end of a text. For pieces that cutAtSpecials made of one text, exactly
+// common_tokenize(text, add_special, true): llama.cpp also tokenizes each run between two special
+// tokens on its own.
+std::vector<llama_token> tokenizePieces(const llama_vocab * vocab, const std::vector<TextPiece> & pieces, bool add_special);
+
+// Rewrites the contents of `messages` (chat messages as the OpenAI API has them: a string, or parts
+// whose text parts are rewritten) so that the marks stay only around the special-token text each marked
+// span holds (split out only with special tokens parsed), and around a span's first or last character
+// where such text could form across its edge with what the template puts beside it. A span without
+// either loses its marks, so a chat whose data holds no such text renders and tokenizes as one without
+// marks. A mark without its pair is removed. Returns whether any marks remain.
+bool narrowDataMarks(const std::vector<SpecialText> & specials, common_json & messages);
+
+// A rendered prompt's tokens (special tokens parsed, `add_special` as common_tokenize's) with the
+// text between marks tokenized as text, never cut at a special token; the marks removed.
+std::vector<llama_token> tokenizeMarked(const llama_vocab * vocab, const std::vector<SpecialText> & specials, const std::string & prompt, bool add_special);
+
+// The prompt without its marks.
+std::string withoutMarks(const std::string & prompt);
+
+// The prompt without marks, where each marked text has U+2060 (word joiner) between its characters and
+// at its edges, so that no special text matches in it or across its edges: for a tokenizer that only
+// parses a whole text (mtmd's, with images), at the cost of those characters.
+std::string breakMarked(const std::string & prompt);
+
+} // namespace hearth
