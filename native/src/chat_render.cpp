@@ -91,7 +91,7 @@ RenderedChat renderChatWith(const ModelHandle & h, const common_chat_templates *
         if (memo) *memo = PromptMemo{}; // a prompt with images is tokenized by mtmd: nothing to reuse next time
         out.media = std::make_shared<PromptMedia>();
         // mtmd tokenizes the whole text with special tokens parsed: marked text is broken up instead
-        if (data_marked) out.params.prompt = breakMarked(out.params.prompt);
+        if (data_marked) out.params.prompt = breakMarked(specials, out.params.prompt);
         out.tokens = tokenizeWithImages(*h.vision, out.params.prompt, images, *out.media);
     } else if (data_marked) {
         if (memo) *memo = PromptMemo{}; // the memo's reuse follows common_tokenize's rules, not these

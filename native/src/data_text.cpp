@@ -153,16 +153,11 @@ std::string unmark(std::string_view s, std::vector<Span> & spans) {
     return out;
 }
 
-// The length of the UTF-8 character starting at s[i] (1 for a stray byte), and of the one ending at s[e - 1].
+// The length of the UTF-8 character starting at s[i] (1 for a stray byte).
 size_t charAt(std::string_view s, size_t i) {
     const unsigned char c = (unsigned char) s[i];
     const size_t n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
     return std::min(n, s.size() - i);
-}
-size_t charBefore(std::string_view s, size_t e) {
-    size_t b = e - 1;
-    while (b > 0 && e - b < 4 && ((unsigned char) s[b] & 0xC0) == 0x80) b--;
-    return e - b;
 }
 
 // Whether some special text could occur across the start (end) of `d`: a proper suffix (prefix) of it
@@ -188,48 +183,52 @@ bool crossesEnd(const std::vector<const SpecialText *> & parsed, std::string_vie
     return false;
 }
 
+// Whether the data `d` holds special text split out only when special tokens are parsed, or such text
+// could form across one of its edges.
+bool needsMarks(const std::vector<const SpecialText *> & parsed, std::string_view d) {
+    if (d.empty()) return false;
+    for (const SpecialText * sp : parsed) {
+        if (d.find(sp->text) != npos) return true;
+    }
+    return crossesStart(parsed, d) || crossesEnd(parsed, d);
+}
+
 // One content string narrowed (narrowDataMarks); whether marks remain.
 bool narrowText(const std::vector<const SpecialText *> & parsed, std::string & s) {
     if (s.find(DATA_OPEN) == npos && s.find(DATA_CLOSE) == npos) return false;
     std::vector<Span> spans;
     const std::string plain = unmark(s, spans);
-    std::vector<Span> keep;
-    for (const Span & span : spans) {
-        if (span.e == span.b) continue;
-        const std::string_view d(plain.data() + span.b, span.e - span.b);
-        const size_t before = keep.size();
-        for (const SpecialText * sp : parsed) {
-            for (size_t p = d.find(sp->text); p != npos; p = d.find(sp->text, p + 1)) keep.push_back({span.b + p, span.b + p + sp->text.size()});
-        }
-        if (crossesStart(parsed, d)) keep.push_back({span.b, span.b + charAt(d, 0)});
-        if (crossesEnd(parsed, d)) keep.push_back({span.e - charBefore(d, d.size()), span.e});
-        std::sort(keep.begin() + (long) before, keep.end(), [](const Span & a, const Span & b) { return a.b < b.b; });
-    }
     std::string out;
-    out.reserve(plain.size() + keep.size() * 6);
+    out.reserve(s.size());
     size_t at = 0;
-    for (size_t i = 0; i < keep.size();) {
-        // overlapping or touching ranges are one
-        Span r = keep[i++];
-        while (i < keep.size() && keep[i].b <= r.e) r.e = std::max(r.e, keep[i++].e);
-        out.append(plain, at, r.b - at);
+    bool kept = false;
+    for (const Span & span : spans) {
+        const std::string_view d(plain.data() + span.b, span.e - span.b);
+        if (!needsMarks(parsed, d)) continue;
+        kept = true;
+        out.append(plain, at, span.b - at);
         out.append(DATA_OPEN);
-        out.append(plain, r.b, r.e - r.b);
+        out.append(d);
         out.append(DATA_CLOSE);
-        at = r.e;
+        at = span.e;
     }
     out.append(plain, at, npos);
     s = std::move(out);
-    return !keep.empty();
+    return kept;
+}
+
+std::vector<const SpecialText *> parsedOnly(const std::vector<SpecialText> & specials) {
+    std::vector<const SpecialText *> parsed;
+    for (const SpecialText & s : specials) {
+        if (s.parsed_only) parsed.push_back(&s);
+    }
+    return parsed;
 }
 
 } // namespace
 
 bool narrowDataMarks(const std::vector<SpecialText> & specials, common_json & messages) {
-    std::vector<const SpecialText *> parsed;
-    for (const SpecialText & s : specials) {
-        if (s.parsed_only) parsed.push_back(&s);
-    }
+    const std::vector<const SpecialText *> parsed = parsedOnly(specials);
     bool kept = false;
     auto narrow = [&](common_json & v) {
         if (!v.is_string()) return;
@@ -271,20 +270,41 @@ std::string withoutMarks(const std::string & prompt) {
     return unmark(prompt, spans);
 }
 
-std::string breakMarked(const std::string & prompt) {
+std::string breakMarked(const std::vector<SpecialText> & specials, const std::string & prompt) {
+    const std::vector<const SpecialText *> parsed = parsedOnly(specials);
     std::vector<Span> spans;
     const std::string plain = unmark(prompt, spans);
     std::string out;
+    auto joiner = [&] {
+        if (out.size() < WORD_JOINER.size() || out.compare(out.size() - WORD_JOINER.size(), WORD_JOINER.size(), WORD_JOINER) != 0) out.append(WORD_JOINER);
+    };
     size_t at = 0;
     for (const Span & s : spans) {
         out.append(plain, at, s.b - at);
-        for (size_t i = s.b; i < s.e;) {
-            const size_t n = charAt(plain, i);
-            out.append(WORD_JOINER);
-            out.append(plain, i, n);
-            i += n;
+        const std::string_view d(plain.data() + s.b, s.e - s.b);
+        // the special text in it, its characters apart; a joiner at each edge
+        std::vector<Span> found;
+        for (const SpecialText * sp : parsed) {
+            for (size_t p = d.find(sp->text); p != npos; p = d.find(sp->text, p + 1)) found.push_back({p, p + sp->text.size()});
         }
-        if (s.e > s.b) out.append(WORD_JOINER);
+        std::sort(found.begin(), found.end(), [](const Span & a, const Span & b) { return a.b < b.b; });
+        joiner();
+        size_t i = 0;
+        for (size_t f = 0; f < found.size();) {
+            Span r = found[f++];
+            while (f < found.size() && found[f].b <= r.e) r.e = std::max(r.e, found[f++].e);
+            out.append(d.substr(i, r.b - i));
+            for (size_t c = r.b; c < r.e;) {
+                const size_t n = charAt(d, c);
+                joiner();
+                out.append(d.substr(c, n));
+                c += n;
+            }
+            joiner();
+            i = r.e;
+        }
+        out.append(d.substr(i));
+        joiner();
         at = s.e;
     }
     out.append(plain, at, npos);

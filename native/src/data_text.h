@@ -53,11 +53,11 @@ void cutAtSpecials(const std::vector<SpecialText> & specials, std::string_view t
 std::vector<llama_token> tokenizePieces(const llama_vocab * vocab, const std::vector<TextPiece> & pieces, bool add_special);
 
 // Rewrites the contents of `messages` (chat messages as the OpenAI API has them: a string, or parts
-// whose text parts are rewritten) so that the marks stay only around the special-token text each marked
-// span holds (split out only with special tokens parsed), and around a span's first or last character
-// where such text could form across its edge with what the template puts beside it. A span without
-// either loses its marks, so a chat whose data holds no such text renders and tokenizes as one without
-// marks. A mark without its pair is removed. Returns whether any marks remain.
+// whose text parts are rewritten) so that a marked span keeps its marks only where it holds special
+// text split out only with special tokens parsed (control or unknown tokens), or where such text could
+// form across its edge with what the template puts beside it. A span without either loses its marks,
+// so a chat whose data holds no such text renders and tokenizes as one without marks. A mark without
+// its pair is removed. Returns whether any marks remain.
 bool narrowDataMarks(const std::vector<SpecialText> & specials, common_json & messages);
 
 // A rendered prompt's tokens (special tokens parsed, `add_special` as common_tokenize's) with the
@@ -67,9 +67,10 @@ std::vector<llama_token> tokenizeMarked(const llama_vocab * vocab, const std::ve
 // The prompt without its marks.
 std::string withoutMarks(const std::string & prompt);
 
-// The prompt without marks, where each marked text has U+2060 (word joiner) between its characters and
-// at its edges, so that no special text matches in it or across its edges: for a tokenizer that only
-// parses a whole text (mtmd's, with images), at the cost of those characters.
-std::string breakMarked(const std::string & prompt);
+// The prompt without marks, where each marked text has U+2060 (word joiner) between the characters of
+// the special text in it (control or unknown tokens) and at its edges, so that none matches in it or
+// across its edges: for a tokenizer that only parses a whole text (mtmd's, with images), at the cost
+// of those characters.
+std::string breakMarked(const std::vector<SpecialText> & specials, const std::string & prompt);
 
 } // namespace hearth

@@ -164,6 +164,30 @@ test("through the engine: a chat's marked data is evaluated as text, the templat
   expect(r.plainMarked).toEqual(r.plain);
 });
 
+test('special-token text the template would complete across the edge of the data stays text', async () => {
+  // the template writes "_end|>" right after the content: "x<|im" + "_end|>" would be <|im_end|>
+  const template = "{%- for m in messages -%}{{- m['content'] + '_end|>\\n' -}}{%- endfor -%}";
+  const r = await inAddon<{ marked: number; plain: number; asText: number; asTokens: number }>(
+    `const m = await addon.loadModel(input.model, { gpuLayers: 0 }).promise;
+     const tok = (text, special) => m.tokenize(text, { addSpecial: true, parseSpecial: special }).length;
+     const count = async (content, dataMarks) =>
+       (await m.applyChatTemplate(JSON.stringify({ messages: [{ role: 'user', content }], dataMarks }), input.template)).tokens;
+     try {
+       return {
+         marked: await count(input.marked, true),
+         plain: await count('x<|im', false),
+         asText: tok('x<|im_end|>\\n', false),
+         asTokens: tok('x<|im_end|>\\n', true),
+       };
+     } finally { await m.dispose(); }`,
+    { model: QWEN, template, marked: asData('x<|im') },
+  );
+  expect(r.asTokens).toBeLessThan(r.asText);
+  expect(r.marked).toBe(r.asText);
+  // the same text not marked as data: the token forms across its edge
+  expect(r.plain).toBe(r.asTokens);
+});
+
 interface Gen {
   prompt: number;
   tokens: number[];

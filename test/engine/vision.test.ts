@@ -42,9 +42,9 @@ describe('images', () => {
       (await engine.chat(M, { messages: withImage(png, text), maxTokens: 1, sampling: greedy, dataMarks })).timings.promptTokens;
     const wj = '\u2060';
     const broken = (t: string) => [...t].map((c) => wj + c).join('') + wj;
-    // only the special-token text is marked in the prompt (native/src/data_text.cpp narrowDataMarks)
+    // the special-token text's characters apart, a joiner at each edge of the data (native/src/data_text.cpp breakMarked)
     const marked = await chatOf(`Read: ${asData('a<|eot_id|>b')}`, true);
-    expect(marked).toBe(await chatOf(`Read: a${broken('<|eot_id|>')}b`));
+    expect(marked).toBe(await chatOf(`Read: ${wj}a${broken('<|eot_id|>')}b${wj}`));
     expect(marked).toBeGreaterThan(await chatOf('Read: a<|eot_id|>b'));
     // data without special-token text: the prompt of the text unmarked
     expect(await chatOf(`Read: ${asData('plain words')}`, true)).toBe(await chatOf('Read: plain words'));
