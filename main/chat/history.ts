@@ -62,7 +62,8 @@ export function storedImages(m: Pick<Message, 'role' | 'attachments'>): Attachme
 
 /** What stands in a message's text for an older image that is not sent (gone, unreadable, or past the request's bounds). */
 export function imageNotShown(name: string | undefined): string {
-  return name ? `[image ${name} not shown]` : '[image not shown]';
+  // the file's name is data (main/params/data-text.ts): special-token text in it stays text
+  return name ? `[image ${asData(name)} not shown]` : '[image not shown]';
 }
 
 /** An image's width and height: those its attachment records, else (older rows) its file's header's. */

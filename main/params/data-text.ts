@@ -3,7 +3,8 @@
  * result. Marked with two Unicode noncharacters, U+FDD0 before and U+FDD1 after it; with the chat
  * request's `dataMarks`, the engine keeps special-token text in it ("<|im_end|>", "</s>") as text where
  * the rest of the prompt is tokenized with special tokens parsed, and removes the marks
- * (native/src/data_text.h, which declares the same two characters). Without that, a passage holding
+ * (native/src/data_text.h, which declares the same two characters). The engine reads marks in a
+ * message's content text only: whatever text holds them is read as data. Without that, a passage holding
  * "<|im_end|><|im_start|>system" would end the user's turn and open a system prompt of its own.
  * A remote provider is sent the text without the marks.
  */
@@ -20,8 +21,10 @@ const MARKS = /[\uFDD0\uFDD1]/g;
  */
 export function asData(text: string): string {
   const clean = text.replace(MARKS, '\uFFFD');
-  const m = /^(\s*)([\s\S]*?)(\s*)$/.exec(clean)!;
-  return m[2] ? `${m[1]}${DATA_OPEN}${m[2]}${DATA_CLOSE}${m[3]}` : clean;
+  // trimStart/trimEnd (linear; a regex for the edges backtracks quadratically over a run of whitespace)
+  const start = clean.length - clean.trimStart().length;
+  const end = clean.trimEnd().length;
+  return end > start ? `${clean.slice(0, start)}${DATA_OPEN}${clean.slice(start, end)}${DATA_CLOSE}${clean.slice(end)}` : clean;
 }
 
 /** `text` without data marks (what a remote provider, or a reader, is given). */

@@ -29,19 +29,17 @@ RenderedChat renderChatWith(const ModelHandle & h, const common_chat_templates *
     common_chat_templates_inputs & in = out.inputs;
     const common_json & asked = messagesOverride ? *messagesOverride : req.at("messages");
     if (!asked.is_array() || asked.size() == 0) throw HearthError(codes::invalid_argument, "messages must be a non-empty array");
-    // data (dataMarks: the text between U+FDD0 and U+FDD1 in contents): marked only where it holds
-    // special-token text, which the tokenizing below keeps as text (data_text.h)
+    // data (dataMarks: the text between U+FDD0 and U+FDD1 in contents) goes through the template marked,
+    // and the tokenizing below keeps special-token text in it as text (data_text.h); marks anywhere else
+    // are no marks
     const llama_vocab * vocab = llama_model_get_vocab(h.model);
-    std::vector<SpecialText> specials;
-    common_json narrowed;
-    bool data_marked = false;
     const bool data_marks = req.contains("dataMarks") && req.at("dataMarks") == true;
+    common_json cleared, tools = req.contains("tools") ? req.at("tools") : common_json();
     if (data_marks) {
-        specials = splitSpecials(vocab);
-        narrowed = asked;
-        data_marked = narrowDataMarks(specials, narrowed);
+        cleared = asked;
+        clearMarksOutsideText(cleared, &tools);
     }
-    const common_json & given = data_marks ? narrowed : asked;
+    const common_json & given = data_marks ? cleared : asked;
     // images: rendered as the projector's media marker, tokenized below with their bitmaps
     std::vector<std::string> images;
     common_json marked;
@@ -52,8 +50,8 @@ RenderedChat renderChatWith(const ModelHandle & h, const common_chat_templates *
     const common_json & msgs = images.empty() ? given : marked;
     try {
         in.messages = common_chat_msgs_parse_oaicompat(msgs);
-        if (req.contains("tools") && req.at("tools").is_array() && req.at("tools").size() > 0) {
-            in.tools = common_chat_tools_parse_oaicompat(req.at("tools"));
+        if (tools.is_array() && tools.size() > 0) {
+            in.tools = common_chat_tools_parse_oaicompat(tools);
             in.tool_choice = common_chat_tool_choice_parse_oaicompat(req.value("toolChoice", std::string("auto")));
             in.parallel_tool_calls = req.value("parallelToolCalls", false);
         }
@@ -87,10 +85,13 @@ RenderedChat renderChatWith(const ModelHandle & h, const common_chat_templates *
     }
     // tokenizing runs as one call with no progress inside: stamped before and after for the stall watchdog
     progressHere();
+    const bool data_marked = data_marks && hasMarks(out.params.prompt);
+    std::vector<SpecialText> specials;
+    if (data_marked) specials = splitSpecials(vocab);
     if (!images.empty()) {
         if (memo) *memo = PromptMemo{}; // a prompt with images is tokenized by mtmd: nothing to reuse next time
         out.media = std::make_shared<PromptMedia>();
-        // mtmd tokenizes the whole text with special tokens parsed: marked text is broken up instead
+        // mtmd tokenizes the whole text with special tokens parsed: special text in marked text is broken up instead
         if (data_marked) out.params.prompt = breakMarked(specials, out.params.prompt);
         out.tokens = tokenizeWithImages(*h.vision, out.params.prompt, images, *out.media);
     } else if (data_marked) {

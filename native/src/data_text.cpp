@@ -7,6 +7,7 @@ namespace hearth {
 
 static constexpr size_t npos = std::string_view::npos;
 static constexpr std::string_view WORD_JOINER = "\xE2\x81\xA0"; // U+2060
+static constexpr std::string_view REPLACEMENT = "\xEF\xBF\xBD"; // U+FFFD
 
 std::vector<SpecialText> splitSpecials(const llama_vocab * vocab) {
     std::vector<SpecialText> out;
@@ -19,7 +20,8 @@ std::vector<SpecialText> splitSpecials(const llama_vocab * vocab) {
         out.push_back({id, std::string_view(t), (attr & (LLAMA_TOKEN_ATTR_CONTROL | LLAMA_TOKEN_ATTR_UNKNOWN)) != 0, (attr & LLAMA_TOKEN_ATTR_LSTRIP) != 0,
                        (attr & LLAMA_TOKEN_ATTR_RSTRIP) != 0});
     }
-    std::stable_sort(out.begin(), out.end(), [](const SpecialText & a, const SpecialText & b) { return a.text.size() > b.text.size(); });
+    // llama.cpp's own sort (llama_vocab::impl::load) over the same ids in the same order
+    std::sort(out.begin(), out.end(), [](const SpecialText & a, const SpecialText & b) { return a.text.size() > b.text.size(); });
     return out;
 }
 
@@ -27,10 +29,17 @@ static bool isSpace(char c) {
     return std::isspace((unsigned char) c) != 0;
 }
 
-void cutAtSpecials(const std::vector<SpecialText> & specials, std::string_view text, std::vector<TextPiece> & out) {
+// Whether [b, e) overlaps one of `spans` (sorted, apart).
+static bool overlaps(const std::vector<TextSpan> & spans, size_t b, size_t e) {
+    auto it = std::upper_bound(spans.begin(), spans.end(), b, [](size_t x, const TextSpan & s) { return x < s.e; });
+    return it != spans.end() && it->b < e;
+}
+
+void cutAtSpecials(const std::vector<SpecialText> & specials, std::string_view text, std::vector<TextPiece> & out, const std::vector<TextSpan> * kept) {
     // as llama.cpp's tokenizer_st_partition: each special text in turn, the longest first, cuts every run of
     // text still uncut where it occurs, left to right; a token marked lstrip (rstrip) drops the whitespace
-    // of the run to its left (right), before the shorter ones are looked for
+    // of the run to its left (right), before the shorter ones are looked for. An occurrence overlapping
+    // a kept span is passed over.
     struct Cut {
         size_t b, e;
         int sp; // -1: the text [b, e)
@@ -39,24 +48,28 @@ void cutAtSpecials(const std::vector<SpecialText> & specials, std::string_view t
     for (size_t si = 0; si < specials.size(); si++) {
         const SpecialText & s = specials[si];
         bool any = false;
-        next.clear();
-        for (const Cut & c : cuts) {
-            if (c.sp >= 0 || c.e - c.b < s.text.size()) {
-                next.push_back(c);
-                continue;
-            }
-            const std::string_view frag = text.substr(0, c.e);
+        for (size_t ci = 0; ci < cuts.size(); ci++) {
+            const Cut & c = cuts[ci];
             size_t from = c.b;
-            for (size_t at; from < c.e && (at = frag.find(s.text, from)) != npos;) {
-                any = true;
-                size_t left = at;
-                if (s.lstrip) while (left > from && isSpace(text[left - 1])) left--;
-                if (left > from) next.push_back({from, left, -1});
-                next.push_back({at, at + s.text.size(), (int) si});
-                from = at + s.text.size();
-                if (s.rstrip) while (from < c.e && isSpace(text[from])) from++;
+            if (c.sp < 0 && c.e - c.b >= s.text.size()) {
+                const std::string_view frag = text.substr(0, c.e);
+                for (size_t at = frag.find(s.text, from); at != npos; at = frag.find(s.text, at + 1)) {
+                    if (kept && overlaps(*kept, at, at + s.text.size())) continue;
+                    if (!any) next.assign(cuts.begin(), cuts.begin() + (long) ci); // the cuts before this one stay as they are
+                    any = true;
+                    size_t left = at;
+                    if (s.lstrip) while (left > from && isSpace(text[left - 1])) left--;
+                    if (left > from) next.push_back({from, left, -1});
+                    next.push_back({at, at + s.text.size(), (int) si});
+                    from = at + s.text.size();
+                    if (s.rstrip) while (from < c.e && isSpace(text[from])) from++;
+                    if (from >= c.e) break;
+                    at = from - 1; // the next search starts at `from`
+                }
             }
-            if (from < c.e) next.push_back({from, c.e, -1});
+            if (!any) continue;
+            if (from == c.b) next.push_back(c);
+            else if (from < c.e) next.push_back({from, c.e, -1});
         }
         if (any) std::swap(cuts, next);
     }
@@ -118,13 +131,9 @@ std::vector<llama_token> tokenizePieces(const llama_vocab * vocab, const std::ve
 
 namespace {
 
-struct Span {
-    size_t b, e;
-};
-
 // `s` without its marks, and where the text of each well-formed pair of them is in the result (an open
 // followed by a close before any other open); a mark without its pair is dropped. One pass.
-std::string unmark(std::string_view s, std::vector<Span> & spans) {
+std::string unmark(std::string_view s, std::vector<TextSpan> & spans) {
     std::string out;
     out.reserve(s.size());
     size_t open = s.find(DATA_OPEN), close = s.find(DATA_CLOSE);
@@ -153,162 +162,142 @@ std::string unmark(std::string_view s, std::vector<Span> & spans) {
     return out;
 }
 
-// The length of the UTF-8 character starting at s[i] (1 for a stray byte).
-size_t charAt(std::string_view s, size_t i) {
-    const unsigned char c = (unsigned char) s[i];
-    const size_t n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
-    return std::min(n, s.size() - i);
+bool charStart(std::string_view s, size_t q) {
+    return q >= s.size() || ((unsigned char) s[q] & 0xC0) != 0x80;
 }
 
-// Whether some special text could occur across the start (end) of `d`: a proper suffix (prefix) of it
-// agrees with d's start (end) as far as both go.
-bool crossesStart(const std::vector<const SpecialText *> & parsed, std::string_view d) {
-    for (const SpecialText * sp : parsed) {
-        const std::string_view t = sp->text;
-        for (size_t k = t.find(d[0], 1); k != npos; k = t.find(d[0], k + 1)) {
-            const size_t m = std::min(t.size() - k, d.size());
-            if (d.compare(0, m, t, k, m) == 0) return true;
+// One pass of guardMarked: where a joiner goes (before the character at each position), for every
+// occurrence of `list`'s texts that overlaps a span: the first character boundary inside the occurrence
+// that is within the span or at its edge.
+std::vector<size_t> joinerPlaces(const std::vector<const SpecialText *> & list, std::string_view text, const std::vector<TextSpan> & spans) {
+    std::vector<size_t> at;
+    for (const SpecialText * sp : list) {
+        const size_t len = sp->text.size();
+        if (len < 2) continue; // no boundary inside it
+        for (size_t p = text.find(sp->text); p != npos; p = text.find(sp->text, p + 1)) {
+            auto it = std::upper_bound(spans.begin(), spans.end(), p, [](size_t x, const TextSpan & s) { return x < s.e; });
+            for (; it != spans.end() && it->b < p + len; ++it) {
+                size_t q = std::max(p + 1, it->b);
+                const size_t last = std::min(p + len - 1, it->e);
+                while (q <= last && !charStart(text, q)) q++;
+                if (q <= last) {
+                    at.push_back(q);
+                    break;
+                }
+            }
         }
     }
-    return false;
+    std::sort(at.begin(), at.end());
+    at.erase(std::unique(at.begin(), at.end()), at.end());
+    return at;
 }
-bool crossesEnd(const std::vector<const SpecialText *> & parsed, std::string_view d) {
-    for (const SpecialText * sp : parsed) {
-        const std::string_view t = sp->text;
-        for (size_t k = 1; k < t.size(); k++) { // t's first k bytes end at d's end
-            const size_t m = std::min(k, d.size());
-            if (d.compare(d.size() - m, m, t, k - m, m) == 0) return true;
+
+// The text without marks, U+2060 (word joiner) put inside marked text so that none of `list`'s special
+// texts occurs in it or across its edges, and where the marked text is in the result. A joiner goes
+// inside each such occurrence, within the span; repeated while one remains (a vocab could hold the
+// rest of a broken text as a token of its own).
+std::string guardMarked(const std::vector<const SpecialText *> & list, const std::string & prompt, std::vector<TextSpan> & spans) {
+    std::string text = unmark(prompt, spans);
+    for (int pass = 0; pass < 8 && !spans.empty(); pass++) {
+        const std::vector<size_t> at = joinerPlaces(list, text, spans);
+        if (at.empty()) break;
+        std::string out;
+        out.reserve(text.size() + at.size() * WORD_JOINER.size());
+        size_t from = 0;
+        for (const size_t q : at) {
+            out.append(text, from, q - from);
+            out.append(WORD_JOINER);
+            from = q;
         }
+        out.append(text, from, npos);
+        // a span holds the joiners at its edges: its start moves by those before it, its end by those up to it
+        for (TextSpan & s : spans) {
+            s.b += WORD_JOINER.size() * (size_t) (std::lower_bound(at.begin(), at.end(), s.b) - at.begin());
+            s.e += WORD_JOINER.size() * (size_t) (std::upper_bound(at.begin(), at.end(), s.e) - at.begin());
+        }
+        text = std::move(out);
     }
-    return false;
+    return text;
 }
 
-// Whether the data `d` holds special text split out only when special tokens are parsed, or such text
-// could form across one of its edges.
-bool needsMarks(const std::vector<const SpecialText *> & parsed, std::string_view d) {
-    if (d.empty()) return false;
-    for (const SpecialText * sp : parsed) {
-        if (d.find(sp->text) != npos) return true;
-    }
-    return crossesStart(parsed, d) || crossesEnd(parsed, d);
-}
-
-// One content string narrowed (narrowDataMarks); whether marks remain.
-bool narrowText(const std::vector<const SpecialText *> & parsed, std::string & s) {
-    if (s.find(DATA_OPEN) == npos && s.find(DATA_CLOSE) == npos) return false;
-    std::vector<Span> spans;
-    const std::string plain = unmark(s, spans);
-    std::string out;
-    out.reserve(s.size());
-    size_t at = 0;
-    bool kept = false;
-    for (const Span & span : spans) {
-        const std::string_view d(plain.data() + span.b, span.e - span.b);
-        if (!needsMarks(parsed, d)) continue;
-        kept = true;
-        out.append(plain, at, span.b - at);
-        out.append(DATA_OPEN);
-        out.append(d);
-        out.append(DATA_CLOSE);
-        at = span.e;
-    }
-    out.append(plain, at, npos);
-    s = std::move(out);
-    return kept;
-}
-
-std::vector<const SpecialText *> parsedOnly(const std::vector<SpecialText> & specials) {
-    std::vector<const SpecialText *> parsed;
+std::vector<const SpecialText *> select(const std::vector<SpecialText> & specials, bool parsed_only, bool user_defined) {
+    std::vector<const SpecialText *> out;
     for (const SpecialText & s : specials) {
-        if (s.parsed_only) parsed.push_back(&s);
+        if (s.parsed_only ? parsed_only : user_defined) out.push_back(&s);
     }
-    return parsed;
+    return out;
+}
+
+void clearMarks(common_json & v) {
+    if (v.is_string()) {
+        const std::string s = v.get<std::string>();
+        if (s.find(DATA_OPEN) == npos && s.find(DATA_CLOSE) == npos) return;
+        std::string out;
+        out.reserve(s.size());
+        for (size_t i = 0; i < s.size();) {
+            if (s.compare(i, DATA_OPEN.size(), DATA_OPEN) == 0 || s.compare(i, DATA_CLOSE.size(), DATA_CLOSE) == 0) {
+                out.append(REPLACEMENT);
+                i += DATA_OPEN.size();
+            } else {
+                out.push_back(s[i++]);
+            }
+        }
+        v = std::move(out);
+    } else if (v.is_array() || v.is_object()) {
+        for (auto & x : v) clearMarks(x);
+    }
 }
 
 } // namespace
 
-bool narrowDataMarks(const std::vector<SpecialText> & specials, common_json & messages) {
-    const std::vector<const SpecialText *> parsed = parsedOnly(specials);
-    bool kept = false;
-    auto narrow = [&](common_json & v) {
-        if (!v.is_string()) return;
-        std::string s = v.get<std::string>();
-        kept = narrowText(parsed, s) || kept;
-        v = std::move(s);
-    };
-    if (!messages.is_array()) return false;
+void clearMarksOutsideText(common_json & messages, common_json * tools) {
+    if (tools) clearMarks(*tools);
+    if (!messages.is_array()) return;
     for (auto & m : messages) {
-        if (!m.is_object() || !m.contains("content")) continue;
-        common_json & c = m["content"];
-        if (c.is_string()) narrow(c);
-        else if (c.is_array()) {
-            for (auto & part : c) {
-                if (part.is_object() && part.value("type", std::string()) == "text" && part.contains("text")) narrow(part["text"]);
+        if (!m.is_object()) {
+            clearMarks(m);
+            continue;
+        }
+        for (auto it = m.begin(); it != m.end(); ++it) {
+            if (it.key() != "content") {
+                clearMarks(it.value());
+                continue;
+            }
+            if (!it.value().is_array()) continue; // a string: the content's text
+            for (auto & part : it.value()) {
+                if (!part.is_object() || part.value("type", std::string()) != "text") {
+                    clearMarks(part);
+                    continue;
+                }
+                for (auto f = part.begin(); f != part.end(); ++f) {
+                    if (f.key() != "text") clearMarks(f.value());
+                }
             }
         }
     }
-    return kept;
+}
+
+bool hasMarks(const std::string & prompt) {
+    return prompt.find(DATA_OPEN) != npos || prompt.find(DATA_CLOSE) != npos;
 }
 
 std::vector<llama_token> tokenizeMarked(const llama_vocab * vocab, const std::vector<SpecialText> & specials, const std::string & prompt, bool add_special) {
-    std::vector<Span> spans;
-    const std::string plain = unmark(prompt, spans);
-    const std::string_view text = plain;
+    // user-defined tokens are split out of any text, even tokenized as text: broken up inside marked text
+    std::vector<TextSpan> spans;
+    const std::string text = guardMarked(select(specials, false, true), prompt, spans);
     std::vector<TextPiece> pieces;
-    size_t at = 0;
-    for (const Span & s : spans) {
-        if (s.b > at) cutAtSpecials(specials, text.substr(at, s.b - at), pieces);
-        pieces.push_back({false, std::string(text.substr(s.b, s.e - s.b))});
-        at = s.e;
-    }
-    if (at < text.size()) cutAtSpecials(specials, text.substr(at), pieces);
+    cutAtSpecials(specials, text, pieces, &spans);
     return tokenizePieces(vocab, pieces, add_special);
 }
 
 std::string withoutMarks(const std::string & prompt) {
-    std::vector<Span> spans;
+    std::vector<TextSpan> spans;
     return unmark(prompt, spans);
 }
 
 std::string breakMarked(const std::vector<SpecialText> & specials, const std::string & prompt) {
-    const std::vector<const SpecialText *> parsed = parsedOnly(specials);
-    std::vector<Span> spans;
-    const std::string plain = unmark(prompt, spans);
-    std::string out;
-    auto joiner = [&] {
-        if (out.size() < WORD_JOINER.size() || out.compare(out.size() - WORD_JOINER.size(), WORD_JOINER.size(), WORD_JOINER) != 0) out.append(WORD_JOINER);
-    };
-    size_t at = 0;
-    for (const Span & s : spans) {
-        out.append(plain, at, s.b - at);
-        const std::string_view d(plain.data() + s.b, s.e - s.b);
-        // the special text in it, its characters apart; a joiner at each edge
-        std::vector<Span> found;
-        for (const SpecialText * sp : parsed) {
-            for (size_t p = d.find(sp->text); p != npos; p = d.find(sp->text, p + 1)) found.push_back({p, p + sp->text.size()});
-        }
-        std::sort(found.begin(), found.end(), [](const Span & a, const Span & b) { return a.b < b.b; });
-        joiner();
-        size_t i = 0;
-        for (size_t f = 0; f < found.size();) {
-            Span r = found[f++];
-            while (f < found.size() && found[f].b <= r.e) r.e = std::max(r.e, found[f++].e);
-            out.append(d.substr(i, r.b - i));
-            for (size_t c = r.b; c < r.e;) {
-                const size_t n = charAt(d, c);
-                joiner();
-                out.append(d.substr(c, n));
-                c += n;
-            }
-            joiner();
-            i = r.e;
-        }
-        out.append(d.substr(i));
-        joiner();
-        at = s.e;
-    }
-    out.append(plain, at, npos);
-    return out;
+    std::vector<TextSpan> spans;
+    return guardMarked(select(specials, true, true), prompt, spans);
 }
 
 } // namespace hearth

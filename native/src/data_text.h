@@ -4,8 +4,9 @@
 // reranking's templates use (embed.cpp).
 //
 // In a chat request with `dataMarks`, the text of a message's content between U+FDD0 and U+FDD1 (two
-// Unicode noncharacters; main/params/data-text.ts writes them) is data. The marks never reach the
-// model: they are removed before the prompt is tokenized.
+// Unicode noncharacters; main/params/data-text.ts writes them) is data. The marks go through the chat
+// template with the text (what the template does to the text stays inside them) and never reach the
+// model: they are removed as the rendered prompt is tokenized.
 #pragma once
 
 #include <string>
@@ -42,8 +43,14 @@ struct TextPiece {
     bool lstrip = false, rstrip = false;  // a token's
 };
 
-// Appends `text` cut at every special text in it (special tokens parsed) to `out`.
-void cutAtSpecials(const std::vector<SpecialText> & specials, std::string_view text, std::vector<TextPiece> & out);
+// Where a text lies in another: [b, e).
+struct TextSpan {
+    size_t b, e;
+};
+
+// Appends `text` cut at every special text in it (special tokens parsed) to `out`; an occurrence that
+// overlaps one of the `kept` spans (sorted, apart) is not cut.
+void cutAtSpecials(const std::vector<SpecialText> & specials, std::string_view text, std::vector<TextPiece> & out, const std::vector<TextSpan> * kept = nullptr);
 
 // The pieces' tokens: each run of text between two tokens (consecutive text pieces together) tokenized
 // as text, whitespace stripped beside a token marked so; with `add_special`, what the vocab adds at the
@@ -52,25 +59,26 @@ void cutAtSpecials(const std::vector<SpecialText> & specials, std::string_view t
 // tokens on its own.
 std::vector<llama_token> tokenizePieces(const llama_vocab * vocab, const std::vector<TextPiece> & pieces, bool add_special);
 
-// Rewrites the contents of `messages` (chat messages as the OpenAI API has them: a string, or parts
-// whose text parts are rewritten) so that a marked span keeps its marks only where it holds special
-// text split out only with special tokens parsed (control or unknown tokens), or where such text could
-// form across its edge with what the template puts beside it. A span without either loses its marks,
-// so a chat whose data holds no such text renders and tokenizes as one without marks. A mark without
-// its pair is removed. Returns whether any marks remain.
-bool narrowDataMarks(const std::vector<SpecialText> & specials, common_json & messages);
+// With dataMarks, only the text of a message's content is read for marks: any elsewhere (a tool's
+// description, a call's arguments, reasoning) becomes U+FFFD, so that it cannot pair with another.
+void clearMarksOutsideText(common_json & messages, common_json * tools);
+
+// Whether a rendered prompt holds marks (a pair, or one alone, which is dropped): to tokenize with
+// tokenizeMarked (or breakMarked).
+bool hasMarks(const std::string & prompt);
 
 // A rendered prompt's tokens (special tokens parsed, `add_special` as common_tokenize's) with the
-// text between marks tokenized as text, never cut at a special token; the marks removed.
+// text between marks tokenized as text: never cut at a special token, nor one across its edges. A
+// user-defined token (split out of any text by llama.cpp) that occurs in it or across its edges is
+// broken up by a U+2060 (word joiner) inside it. The marks removed.
 std::vector<llama_token> tokenizeMarked(const llama_vocab * vocab, const std::vector<SpecialText> & specials, const std::string & prompt, bool add_special);
 
 // The prompt without its marks.
 std::string withoutMarks(const std::string & prompt);
 
-// The prompt without marks, where each marked text has U+2060 (word joiner) between the characters of
-// the special text in it (control or unknown tokens) and at its edges, so that none matches in it or
-// across its edges: for a tokenizer that only parses a whole text (mtmd's, with images), at the cost
-// of those characters.
+// The prompt without marks, where each special text (of any kind) that occurs in marked text or
+// across its edges is broken up by a U+2060 (word joiner) inside it: for a tokenizer that only parses a
+// whole text (mtmd's, with images).
 std::string breakMarked(const std::vector<SpecialText> & specials, const std::string & prompt);
 
 } // namespace hearth

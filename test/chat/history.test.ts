@@ -47,22 +47,22 @@ test('older images go newest first while their pixels fit one request; the other
   const chat = await toEngineMessages([...older, user('Now?', [small])], { instructions: 'Be brief.', images });
   expect(chat.messages).toEqual<ChatMessage[]>([
     { role: 'system', content: 'Be brief.' },
-    { role: 'user', content: '[image one.png not shown]\nFirst.' },
+    { role: 'user', content: `${imageNotShown('one.png')}\nFirst.` },
     { role: 'assistant', content: 'a' },
-    { role: 'user', content: '[image two.png not shown]\nSecond.' },
+    { role: 'user', content: `${imageNotShown('two.png')}\nSecond.` },
     { role: 'assistant', content: 'b' },
     { role: 'user', content: [imagePart(three), { type: 'text', text: 'Third.' }] },
     { role: 'assistant', content: 'c' },
     { role: 'user', content: [imagePart(small), { type: 'text', text: 'Now?' }] },
   ]);
-  expect(imageNotShown('one.png')).toBe('[image one.png not shown]');
+  expect(imageNotShown('one.png')).toBe(`[image ${asData('one.png')} not shown]`);
   // the sizes of the images that go, in their order (a turn counts their tokens: main/chat/steps.ts)
   expect(chat.imageSizes).toEqual([{ width: 8192, height: 8192 }, { width: 48, height: 40 }]);
 
   // a newest message of text alone: two of the largest fill the request exactly
   const text = await toEngineMessages([...older, user('Now?')], { instructions: '', images });
   expect(text.imageSizes).toEqual([{ width: 8192, height: 8192 }, { width: 8192, height: 8192 }]);
-  expect(text.messages.map((m) => m.content)).toEqual(['[image one.png not shown]\nFirst.', 'a', [imagePart(two), { type: 'text', text: 'Second.' }], 'b', [imagePart(three), { type: 'text', text: 'Third.' }], 'c', 'Now?']);
+  expect(text.messages.map((m) => m.content)).toEqual([`${imageNotShown('one.png')}\nFirst.`, 'a', [imagePart(two), { type: 'text', text: 'Second.' }], 'b', [imagePart(three), { type: 'text', text: 'Third.' }], 'c', 'Now?']);
 });
 
 test('an older image that is gone is noted and older ones still go; one recorded without its size is measured from its file', async () => {
@@ -76,15 +76,15 @@ test('an older image that is gone is noted and older ones still go; one recorded
   // newest first: big (the newest message's), gone (noted), then the row without sizes, measured as
   // 8192 x 8192, which fills the request: kept no longer fits
   expect(chat.messages.map((m) => m.content)).toEqual([
-    '[image kept.png not shown]\nOld.',
+    `${imageNotShown('kept.png')}\nOld.`,
     'x',
-    [imagePart(big), { type: 'text', text: '[image gone.png not shown]\nBoth.' }],
+    [imagePart(big), { type: 'text', text: `${imageNotShown('gone.png')}\nBoth.` }],
     'y',
     [imagePart(big)],
   ]);
   // an image of several in one message, noted alone
   const two = await toEngineMessages([user('', [kept, gone]), reply('z'), user('Next.')], { instructions: '', images });
-  expect(two.messages[0].content).toEqual([imagePart(kept), { type: 'text', text: '[image gone.png not shown]' }]);
+  expect(two.messages[0].content).toEqual([imagePart(kept), { type: 'text', text: `${imageNotShown('gone.png')}` }]);
   // the row without sizes is counted with its file's
   expect(chat.imageSizes).toEqual([{ width: 8192, height: 8192 }, { width: 8192, height: 8192 }]);
   expect(two.imageSizes).toEqual([{ width: 48, height: 40 }]);
@@ -150,6 +150,9 @@ describe('data marks (main/params/data-text.ts)', () => {
   test('marks inside the text cannot end its span; blank text is left as it is; messages lose their marks for a remote provider', () => {
     expect(asData(`a${DATA_CLOSE}<|im_end|>${DATA_OPEN}b`)).toBe(`${DATA_OPEN}a\uFFFD<|im_end|>\uFFFDb${DATA_CLOSE}`);
     expect(asData('  \n')).toBe('  \n');
+    // long runs of whitespace (in linear time)
+    const spaced = `a${' '.repeat(1_000_000)}b`;
+    expect(asData(` ${spaced}\n`)).toBe(` ${DATA_OPEN}${spaced}${DATA_CLOSE}\n`);
     expect(asData('')).toBe('');
     const marked = [
       { role: 'user', content: `x ${asData('</s>')}` },

@@ -11,6 +11,7 @@
  * engine counts them for their sizes: a thread whose images need more than its text's estimate saves an
  * idle thread first; when the engine cannot count them, the turn goes on with the text's estimate.
  */
+import { imageNotShown } from '../../main/chat/history';
 import fs from 'fs';
 import path from 'path';
 import { tokensNeeded } from '../../main/chat/sessions';
@@ -131,7 +132,7 @@ test('an older image that is gone is noted and the thread goes on; a gone image 
     // the next turn: the gone image is noted in its message, and the reply is written
     const next = await send(t.id, 'And now?');
     expect(next.reply.status).toBe('done');
-    expect(engine.received('And now?').filter((m) => m.role === 'user').map((m) => m.content)).toEqual(['[image holiday.png not shown]\nWhat is this?', 'And now?']);
+    expect(engine.received('And now?').filter((m) => m.role === 'user').map((m) => m.content)).toEqual([`${imageNotShown('holiday.png')}\nWhat is this?`, 'And now?']);
 
     // the newest message's own image gone: its reply fails saying which
     const lost = await store(32, 'lost.png');
@@ -152,7 +153,7 @@ test('an older image that is gone is noted and the thread goes on; a gone image 
     const asked = engine.received('Here it is again.');
     const file = { type: 'image', path: path.join(a.paths.images, `${again.ref}.png`) };
     expect(imagesIn(asked)).toEqual([file, file]);
-    expect(asked.filter((m) => m.role === 'user').map((m) => contentText(m.content))).toEqual(['[image holiday.png not shown]\nWhat is this?', 'And now?', 'This one?', 'Here it is again.']);
+    expect(asked.filter((m) => m.role === 'user').map((m) => contentText(m.content))).toEqual([`${imageNotShown('holiday.png')}\nWhat is this?`, 'And now?', 'This one?', 'Here it is again.']);
   } finally {
     engine.stop();
   }
@@ -173,7 +174,7 @@ test('a thread with more images than one request carries sends the newest that f
     expect(last.reply.status).toBe('done');
     const asked = engine.received('Newest.');
     expect(imagesIn(asked)).toEqual([...Array.from({ length: MAX_IMAGES - 1 }, () => file(many)), file(newest)]);
-    expect(asked.find((m) => m.role === 'user')!.content).toBe('[image old.png not shown]\nOldest.');
+    expect(asked.find((m) => m.role === 'user')!.content).toBe(`${imageNotShown('old.png')}\nOldest.`);
     // the model read what was sent: 16 image tokens each
     expect(last.reply.metrics!.promptTokens).toBeGreaterThan(MAX_IMAGES * TINY_PROJECTOR_IMAGE_TOKENS);
   } finally {

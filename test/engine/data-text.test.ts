@@ -13,7 +13,9 @@ import { writeTestModel } from '../../scripts/make-test-model';
 import { asData, DATA_CLOSE, DATA_OPEN } from '../../main/params';
 import { inAddon } from '../helpers/addon';
 import { tempDir } from '../helpers/engine';
-import { TEST_MODEL_SEED, TINY_BPE, TINY_SPM } from '../helpers/models';
+import { TEST_MODEL_SEED, TINY_BPE, TINY_SPM, writeRetyped } from '../helpers/models';
+import { readGgufHeader } from '../../main/gguf/read';
+import { gguf } from '../../main/gguf/types';
 
 const CHATML =
   "{%- for m in messages -%}{{- '<|im_start|>' + m['role'] + '\\n' + m['content'] + '<|im_end|>\\n' -}}{%- endfor -%}" +
@@ -21,6 +23,8 @@ const CHATML =
 
 let QWEN: string;
 let PHI3: string;
+/** QWEN with <|im_start|> a user-defined token: split out of any text, even tokenized as text */
+let QWEN_USER_DEFINED: string;
 
 beforeAll(async () => {
   const dir = tempDir('data-text');
@@ -29,6 +33,13 @@ beforeAll(async () => {
   await writeTestModel({ out: QWEN, size: 'tiny', vocab: 'qwen2', seed: TEST_MODEL_SEED, chatTemplate: CHATML });
   // llama.cpp marks every special token of a model named phi-3 rstrip (llama-vocab.cpp)
   await writeTestModel({ out: PHI3, size: 'tiny', vocab: 'phi-3', seed: TEST_MODEL_SEED, name: 'hearth-test-phi-3' });
+  const h = await readGgufHeader(QWEN);
+  const texts = h.metadata.get('tokenizer.ggml.tokens')!.value as string[];
+  const types = Array.from(h.metadata.get('tokenizer.ggml.token_type')!.value as ArrayLike<number>);
+  // LLAMA_TOKEN_TYPE_USER_DEFINED (llama.cpp makes an end-of-generation token such as <|im_end|> a control
+  // token whatever its type, and gpt-oss's <|start|>, <|channel|> and <|message|> user-defined)
+  types[texts.indexOf('<|im_start|>')] = 4;
+  QWEN_USER_DEFINED = await writeRetyped(QWEN, path.join(dir, 'tiny-qwen2-user-defined.gguf'), {}, { 'tokenizer.ggml.token_type': gguf.arr('int32', types) });
 });
 
 // pieces that put special-token text (whole, in parts, across pieces), whitespace, punctuation and
@@ -186,6 +197,48 @@ test('special-token text the template would complete across the edge of the data
   expect(r.marked).toBe(r.asText);
   // the same text not marked as data: the token forms across its edge
   expect(r.plain).toBe(r.asTokens);
+});
+
+/** The prompt's token count (applyChatTemplate) for each request, rendered with `template` (the model's own when absent). */
+function counts(model: string, requests: unknown[], template?: string): Promise<number[]> {
+  return inAddon<number[]>(
+    `const m = await addon.loadModel(input.model, { gpuLayers: 0 }).promise;
+     try {
+       const out = [];
+       for (const r of input.requests) out.push((await m.applyChatTemplate(JSON.stringify(r), ...(input.template ? [input.template] : []))).tokens);
+       return out;
+     } finally { await m.dispose(); }`,
+    { model, requests, template },
+  );
+}
+
+test('a user-defined token (split out of any text) in data is broken up by a word joiner, as if written so', async () => {
+  const user = (content: string, dataMarks: boolean) => ({ messages: [{ role: 'user', content }], dataMarks });
+  const [marked, byHand, unmarked] = await counts(QWEN_USER_DEFINED, [
+    user(asData('a<|im_start|>b'), true),
+    user('a<\u2060|im_start|>b', false),
+    user('a<|im_start|>b', false),
+  ]);
+  expect(marked).toBe(byHand);
+  expect(unmarked).toBeLessThan(marked);
+});
+
+test("marks outside a message's content text (a tool's description) are not marks: they cannot pair with one in a content", async () => {
+  // the tool's description, then the user's message: a stray open there and a close here would otherwise
+  // make the template's tokens between them text
+  const template =
+    "{%- if tools -%}{{- '<|im_start|>system\\n' + tools[0]['function']['description'] + '<|im_end|>\\n' -}}{%- endif -%}" +
+    "{%- for m in messages -%}{{- '<|im_start|>' + m['role'] + '\\n' + m['content'] + '<|im_end|>\\n' -}}{%- endfor -%}";
+  const tool = (description: string) => [{ type: 'function', function: { name: 'f', description, parameters: { type: 'object', properties: {} } } }];
+  const [strays, plain] = await counts(
+    QWEN,
+    [
+      { messages: [{ role: 'user', content: `hi${DATA_CLOSE}` }], tools: tool(`x${DATA_OPEN}`), dataMarks: true },
+      { messages: [{ role: 'user', content: 'hi' }], tools: tool('x\uFFFD'), dataMarks: false },
+    ],
+    template,
+  );
+  expect(strays).toBe(plain);
 });
 
 interface Gen {

@@ -37,15 +37,14 @@ afterAll(async () => {
 });
 
 describe('images', () => {
-  test('data marks with an image: special-token text in the data is broken up by word joiners (mtmd parses the whole text), as if written so', async () => {
+  test('data marks with an image: special-token text in the data is broken up by a word joiner (mtmd parses the whole text), as if written so', async () => {
     const chatOf = async (text: string, dataMarks = false) =>
       (await engine.chat(M, { messages: withImage(png, text), maxTokens: 1, sampling: greedy, dataMarks })).timings.promptTokens;
     const wj = '\u2060';
-    const broken = (t: string) => [...t].map((c) => wj + c).join('') + wj;
-    // the special-token text's characters apart, a joiner at each edge of the data (native/src/data_text.cpp breakMarked)
-    const marked = await chatOf(`Read: ${asData('a<|eot_id|>b')}`, true);
-    expect(marked).toBe(await chatOf(`Read: ${wj}a${broken('<|eot_id|>')}b${wj}`));
-    expect(marked).toBeGreaterThan(await chatOf('Read: a<|eot_id|>b'));
+    // a joiner inside each special-token text in the data (native/src/data_text.cpp breakMarked)
+    const marked = await chatOf(`Read: ${asData('a<|eot_id|>b<|eot_id|>')}`, true);
+    expect(marked).toBe(await chatOf(`Read: a<${wj}|eot_id|>b<${wj}|eot_id|>`));
+    expect(marked).toBeGreaterThan(await chatOf('Read: a<|eot_id|>b<|eot_id|>'));
     // data without special-token text: the prompt of the text unmarked
     expect(await chatOf(`Read: ${asData('plain words')}`, true)).toBe(await chatOf('Read: plain words'));
   });
