@@ -86,8 +86,7 @@ RenderedChat renderChatWith(const ModelHandle & h, const common_chat_templates *
     // tokenizing runs as one call with no progress inside: stamped before and after for the stall watchdog
     progressHere();
     const bool data_marked = data_marks && hasMarks(out.params.prompt);
-    std::vector<SpecialText> specials;
-    if (data_marked) specials = splitSpecials(vocab);
+    const std::vector<SpecialText> & specials = specialsOf(h);
     if (!images.empty()) {
         if (memo) *memo = PromptMemo{}; // a prompt with images is tokenized by mtmd: nothing to reuse next time
         out.media = std::make_shared<PromptMedia>();
@@ -99,7 +98,7 @@ RenderedChat renderChatWith(const ModelHandle & h, const common_chat_templates *
         out.tokens = tokenizeMarked(vocab, specials, out.params.prompt, true);
         out.params.prompt = withoutMarks(out.params.prompt);
     } else {
-        out.tokens = memo ? tokenizePrompt(h, out.params.prompt, *memo, nullptr, checkReusedTokens()) : common_tokenize(vocab, out.params.prompt, true, true);
+        out.tokens = memo ? tokenizePrompt(h, out.params.prompt, *memo, nullptr, checkReusedTokens()) : tokenizeSpecial(vocab, specials, out.params.prompt, true);
     }
     progressHere();
     return out;

@@ -281,6 +281,12 @@ bool hasMarks(const std::string & prompt) {
     return prompt.find(DATA_OPEN) != npos || prompt.find(DATA_CLOSE) != npos;
 }
 
+std::vector<llama_token> tokenizeSpecial(const llama_vocab * vocab, const std::vector<SpecialText> & specials, std::string_view text, bool add_special) {
+    std::vector<TextPiece> pieces;
+    cutAtSpecials(specials, text, pieces);
+    return tokenizePieces(vocab, pieces, add_special);
+}
+
 std::vector<llama_token> tokenizeMarked(const llama_vocab * vocab, const std::vector<SpecialText> & specials, const std::string & prompt, bool add_special) {
     // user-defined tokens are split out of any text, even tokenized as text: broken up inside marked text
     std::vector<TextSpan> spans;

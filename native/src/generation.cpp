@@ -199,7 +199,7 @@ void prepareRun(Context::State & st, GenRun & run) {
         prompt = infillPrompt(vocab, req.at("infill"), st.n_batch, n_ctx, opts.max_tokens);
     } else {
         if (!req.contains("prompt") || !req.at("prompt").is_string()) throw HearthError(codes::invalid_argument, "a request needs messages, a prompt string or prompt tokens");
-        prompt = common_tokenize(vocab, req.at("prompt").get<std::string>(), req.value("addSpecial", true), true);
+        prompt = tokenizeSpecial(vocab, specialsOf(*st.model), req.at("prompt").get<std::string>(), req.value("addSpecial", true));
     }
     if (prompt.empty()) throw HearthError(codes::invalid_argument, "the prompt is empty");
     // the last prompt token's logits give the first token: text, never an image's position

@@ -17,6 +17,7 @@ namespace hearth {
 
 struct Vision; // vision.h
 struct PromptCuts; // prompt_tokens.cpp
+struct SpecialText; // data_text.h
 
 // Owned by Model and by every Context made from it, so a context keeps its weights alive.
 struct ModelHandle {
@@ -34,6 +35,9 @@ struct ModelHandle {
     // what reusing a previous prompt's tokens needs of the vocab, read when a chat prompt is first tokenized
     mutable std::once_flag prompt_cuts_once;
     mutable std::shared_ptr<const PromptCuts> prompt_cuts;
+    // the special texts llama.cpp's tokenizer splits out (data_text.h), read when a prompt is first tokenized
+    mutable std::once_flag specials_once;
+    mutable std::shared_ptr<const std::vector<SpecialText>> specials;
     std::vector<std::string> fitOverrides; // "pattern=buffer type": where it put tensors (a MoE model's experts)
     // speculative decoding (speculative.cpp): the draft model loaded beside this one (null: none) and
     // the load settings every context of this model drafts with

@@ -144,8 +144,14 @@ static bool rawCut(const PromptCuts & cuts, std::string_view s, size_t c) {
 // How far back from the common prefix's end a cut is looked for: a message or two of a conversation.
 static constexpr size_t kCutReach = 2048;
 
+const std::vector<SpecialText> & specialsOf(const ModelHandle & h) {
+    std::call_once(h.specials_once, [&] { h.specials = std::make_shared<const std::vector<SpecialText>>(splitSpecials(llama_model_get_vocab(h.model))); });
+    return *h.specials;
+}
+
 std::vector<llama_token> tokenizePrompt(const ModelHandle & h, const std::string & text, PromptMemo & memo, size_t * reused, bool check) {
     const llama_vocab * vocab = llama_model_get_vocab(h.model);
+    const std::vector<SpecialText> & specials = specialsOf(h);
     std::call_once(h.prompt_cuts_once, [&] { h.prompt_cuts = readCuts(h.model); });
     const PromptCuts & cuts = *h.prompt_cuts;
     if (reused) *reused = 0;
@@ -190,20 +196,22 @@ std::vector<llama_token> tokenizePrompt(const ModelHandle & h, const std::string
         }
     }
     if (at > 0) {
-        const std::vector<llama_token> rest_before = common_tokenize(vocab, memo.text.substr(from), false, true);
+        const std::vector<llama_token> rest_before = tokenizeSpecial(vocab, specials, std::string_view(memo.text).substr(from), false);
         const size_t n = memo.tokens.size();
         if (rest_before.size() <= n && std::equal(rest_before.begin(), rest_before.end(), memo.tokens.end() - rest_before.size())) {
             const size_t keep = n - rest_before.size();
-            const std::vector<llama_token> rest = common_tokenize(vocab, text.substr(from), false, true);
+            const std::vector<llama_token> rest = tokenizeSpecial(vocab, specials, std::string_view(text).substr(from), false);
             out.reserve(keep + rest.size());
             out.assign(memo.tokens.begin(), memo.tokens.begin() + keep);
             out.insert(out.end(), rest.begin(), rest.end());
             if (reused) *reused = keep;
         }
     }
-    if (out.empty()) out = common_tokenize(vocab, text, true, true);
-    else if (check && out != common_tokenize(vocab, text, true, true)) {
-        throw HearthError(codes::internal, "prompt tokens: the tokens reused from the previous prompt differ from a whole tokenize");
+    const bool partly = !out.empty();
+    if (!partly) out = tokenizeSpecial(vocab, specials, text, true);
+    // the test hooks hold the result to llama.cpp's own tokenize
+    if (check && out != common_tokenize(vocab, text, true, true)) {
+        throw HearthError(codes::internal, partly ? "prompt tokens: the tokens reused from the previous prompt differ from a whole tokenize" : "prompt tokens: the tokens differ from llama.cpp's tokenize");
     }
     memo.text = text;
     memo.tokens = out;
@@ -220,7 +228,7 @@ static Napi::Value PromptTokens(const Napi::CallbackInfo & info) {
     LlamaUse use(LlamaUseKind::js); // llama.cpp may log while it tokenizes (llama_gate.h)
     PromptMemo memo;
     memo.text = info[1].As<Napi::String>().Utf8Value();
-    memo.tokens = common_tokenize(llama_model_get_vocab(h->model), memo.text, true, true);
+    memo.tokens = tokenizeSpecial(llama_model_get_vocab(h->model), specialsOf(*h), memo.text, true);
     size_t reused = 0;
     const std::vector<llama_token> toks = tokenizePrompt(*h, info[2].As<Napi::String>().Utf8Value(), memo, &reused);
     Napi::Array arr = Napi::Array::New(env, toks.size());
@@ -239,7 +247,7 @@ static Napi::Value MarkedTokens(const Napi::CallbackInfo & info) {
     std::shared_ptr<ModelHandle> h = Model::Unwrap(info[0].As<Napi::Object>())->requireHandle();
     LlamaUse use(LlamaUseKind::js);
     const llama_vocab * vocab = llama_model_get_vocab(h->model);
-    const std::vector<llama_token> toks = tokenizeMarked(vocab, splitSpecials(vocab), info[1].As<Napi::String>().Utf8Value(), true);
+    const std::vector<llama_token> toks = tokenizeMarked(vocab, specialsOf(*h), info[1].As<Napi::String>().Utf8Value(), true);
     Napi::Array arr = Napi::Array::New(env, toks.size());
     for (size_t i = 0; i < toks.size(); i++) arr.Set((uint32_t) i, toks[i]);
     return arr;

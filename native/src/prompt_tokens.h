@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "llama.h"
+#include "data_text.h"
 #include "model.h"
 
 namespace hearth {
@@ -23,10 +24,14 @@ struct PromptMemo {
 // What llama.cpp's tokenizer rules need to know of a vocab, read once per model (ModelHandle::prompt_cuts).
 struct PromptCuts;
 
-// common_tokenize(vocab, text, true, true), the same tokens, reusing `memo`'s where a cut is safe (see
-// prompt_tokens.cpp); `memo` then holds `text` and its tokens. `reused`: how many tokens came from the
-// memo (0: a whole tokenize). With `check` the result is compared with a whole tokenize, and a
-// difference throws HearthError(internal) (the test hooks turn it on).
+// The model's special texts, as data_text.h's splitSpecials reads them, read once per model.
+const std::vector<SpecialText> & specialsOf(const ModelHandle & h);
+
+// common_tokenize(vocab, text, true, true), the same tokens (tokenized by data_text.h tokenizeSpecial),
+// reusing `memo`'s where a cut is safe (see prompt_tokens.cpp); `memo` then holds `text` and its tokens.
+// `reused`: how many tokens came from the memo (0: a whole tokenize). With `check` the result is
+// compared with llama.cpp's whole tokenize, and a difference throws HearthError(internal) (the test
+// hooks turn it on).
 std::vector<llama_token> tokenizePrompt(const ModelHandle & h, const std::string & text, PromptMemo & memo, size_t * reused = nullptr,
                                         bool check = false);
 
