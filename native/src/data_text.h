@@ -60,8 +60,9 @@ void cutAtSpecials(const std::vector<SpecialText> & specials, std::string_view t
 std::vector<llama_token> tokenizePieces(const llama_vocab * vocab, const std::vector<TextPiece> & pieces, bool add_special);
 
 // common_tokenize(vocab, text, add_special, true), the same tokens (cutAtSpecials, then tokenizePieces),
-// in time linear in the special tokens the text holds: llama.cpp's partition searches on from each
-// piece of text to the end of the whole text (a prompt of 200,000 special tokens took it minutes).
+// in time linear in the special tokens the text holds: llama.cpp's partition walks its list of pieces
+// from the start for each special token it cuts out (std::distance over a forward_list), quadratic in
+// them (a prompt of 200,000 special tokens took it minutes).
 std::vector<llama_token> tokenizeSpecial(const llama_vocab * vocab, const std::vector<SpecialText> & specials, std::string_view text, bool add_special);
 
 // With dataMarks, only the text of a message's content is read for marks: any elsewhere (a tool's
