@@ -37,7 +37,7 @@ RenderedChat renderChatWith(const ModelHandle & h, const common_chat_templates *
     common_json cleared, tools = req.contains("tools") ? req.at("tools") : common_json();
     if (data_marks) {
         cleared = asked;
-        clearMarksOutsideText(cleared, &tools);
+        settleDataMarks(cleared, &tools);
     }
     const common_json & given = data_marks ? cleared : asked;
     // images: rendered as the projector's media marker, tokenized below with their bitmaps
@@ -87,16 +87,17 @@ RenderedChat renderChatWith(const ModelHandle & h, const common_chat_templates *
     progressHere();
     const bool data_marked = data_marks && hasMarks(out.params.prompt);
     const std::vector<SpecialText> & specials = specialsOf(h);
+    std::vector<const SpecialText *> guarded;
+    if (data_marked) guarded = structuralTokens(specials, common_chat_templates_source(templates) + common_chat_templates_source(templates, "tool_use"));
     if (!images.empty()) {
         if (memo) *memo = PromptMemo{}; // a prompt with images is tokenized by mtmd: nothing to reuse next time
         out.media = std::make_shared<PromptMedia>();
         // mtmd tokenizes the whole text with special tokens parsed: special text in marked text is broken up instead
-        if (data_marked) out.params.prompt = breakMarked(specials, out.params.prompt);
+        if (data_marked) out.params.prompt = breakMarked(specials, guarded, out.params.prompt);
         out.tokens = tokenizeWithImages(*h.vision, out.params.prompt, images, *out.media);
     } else if (data_marked) {
         if (memo) *memo = PromptMemo{}; // the memo's reuse follows common_tokenize's rules, not these
-        out.tokens = tokenizeMarked(vocab, specials, out.params.prompt, true);
-        out.params.prompt = withoutMarks(out.params.prompt);
+        out.tokens = tokenizeMarked(vocab, specials, guarded, out.params.prompt, true, &out.params.prompt);
     } else {
         out.tokens = memo ? tokenizePrompt(h, out.params.prompt, *memo, nullptr, checkReusedTokens()) : tokenizeSpecial(vocab, specials, out.params.prompt, true);
     }

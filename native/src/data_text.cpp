@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <functional>
 
 namespace hearth {
 
@@ -220,38 +221,73 @@ std::string guardMarked(const std::vector<const SpecialText *> & list, const std
     return text;
 }
 
-std::vector<const SpecialText *> select(const std::vector<SpecialText> & specials, bool parsed_only, bool user_defined) {
-    std::vector<const SpecialText *> out;
-    for (const SpecialText & s : specials) {
-        if (s.parsed_only ? parsed_only : user_defined) out.push_back(&s);
+// `s` with every mark in it U+FFFD.
+std::string cleared(const std::string & s) {
+    std::string out;
+    out.reserve(s.size());
+    for (size_t i = 0; i < s.size();) {
+        if (s.compare(i, DATA_OPEN.size(), DATA_OPEN) == 0 || s.compare(i, DATA_CLOSE.size(), DATA_CLOSE) == 0) {
+            out.append(REPLACEMENT);
+            i += DATA_OPEN.size();
+        } else {
+            out.push_back(s[i++]);
+        }
     }
     return out;
 }
 
-void clearMarks(common_json & v) {
-    if (v.is_string()) {
-        const std::string s = v.get<std::string>();
-        if (s.find(DATA_OPEN) == npos && s.find(DATA_CLOSE) == npos) return;
-        std::string out;
-        out.reserve(s.size());
-        for (size_t i = 0; i < s.size();) {
-            if (s.compare(i, DATA_OPEN.size(), DATA_OPEN) == 0 || s.compare(i, DATA_CLOSE.size(), DATA_CLOSE) == 0) {
-                out.append(REPLACEMENT);
-                i += DATA_OPEN.size();
-            } else {
-                out.push_back(s[i++]);
-            }
+bool hasMark(const std::string & s) {
+    return s.find(DATA_OPEN) != npos || s.find(DATA_CLOSE) != npos;
+}
+
+// `s` marked as data, as main/params/data-text.ts asData marks it: its own marks U+FFFD, the whitespace
+// at its ends outside the marks.
+std::string asData(const std::string & s) {
+    const std::string c = cleared(s);
+    size_t b = 0, e = c.size();
+    while (b < e && isSpace(c[b])) b++;
+    while (e > b && isSpace(c[e - 1])) e--;
+    if (b == e) return c;
+    return c.substr(0, b) + std::string(DATA_OPEN) + c.substr(b, e - b) + std::string(DATA_CLOSE) + c.substr(e);
+}
+
+// Every string in `root` (walked without recursion: a request's JSON may nest deep) becomes `fix(key, s)`,
+// `key` the member name it is under ("" in an array).
+void eachString(common_json & root, const std::function<void(const std::string & key, common_json & v)> & fix) {
+    std::vector<std::pair<std::string, common_json *>> todo{{"", &root}};
+    while (!todo.empty()) {
+        auto [key, v] = todo.back();
+        todo.pop_back();
+        if (v->is_string()) fix(key, *v);
+        else if (v->is_object()) {
+            for (auto it = v->begin(); it != v->end(); ++it) todo.push_back({it.key(), &it.value()});
+        } else if (v->is_array()) {
+            for (auto & x : *v) todo.push_back({"", &x});
         }
-        v = std::move(out);
-    } else if (v.is_array() || v.is_object()) {
-        for (auto & x : v) clearMarks(x);
     }
+}
+
+void clearMarks(common_json & root) {
+    eachString(root, [](const std::string &, common_json & v) {
+        const std::string s = v.get<std::string>();
+        if (hasMark(s)) v = cleared(s);
+    });
+}
+
+bool isString(const common_json & o, const char * key, const char * value) {
+    return o.contains(key) && o.at(key).is_string() && o.at(key).get<std::string>() == value;
 }
 
 } // namespace
 
-void clearMarksOutsideText(common_json & messages, common_json * tools) {
-    if (tools) clearMarks(*tools);
+void settleDataMarks(common_json & messages, common_json * tools) {
+    if (tools) {
+        eachString(*tools, [](const std::string & key, common_json & v) {
+            const std::string s = v.get<std::string>();
+            if (key == "description") v = asData(s);
+            else if (hasMark(s)) v = cleared(s);
+        });
+    }
     if (!messages.is_array()) return;
     for (auto & m : messages) {
         if (!m.is_object()) {
@@ -265,16 +301,28 @@ void clearMarksOutsideText(common_json & messages, common_json * tools) {
             }
             if (!it.value().is_array()) continue; // a string: the content's text
             for (auto & part : it.value()) {
-                if (!part.is_object() || part.value("type", std::string()) != "text") {
+                if (!part.is_object()) {
                     clearMarks(part);
                     continue;
                 }
+                if (isString(part, "type", "image")) continue; // its path or bytes
+                const bool text = isString(part, "type", "text");
                 for (auto f = part.begin(); f != part.end(); ++f) {
-                    if (f.key() != "text") clearMarks(f.value());
+                    if (!text || f.key() != "text") clearMarks(f.value());
                 }
             }
         }
     }
+}
+
+std::vector<const SpecialText *> structuralTokens(const std::vector<SpecialText> & specials, const std::string & templates) {
+    std::vector<const SpecialText *> out;
+    for (const SpecialText & s : specials) {
+        if (s.parsed_only) continue;
+        const bool blank = std::all_of(s.text.begin(), s.text.end(), [](char c) { return isSpace(c); });
+        if (!blank && templates.find(s.text) != npos) out.push_back(&s);
+    }
+    return out;
 }
 
 bool hasMarks(const std::string & prompt) {
@@ -287,23 +335,23 @@ std::vector<llama_token> tokenizeSpecial(const llama_vocab * vocab, const std::v
     return tokenizePieces(vocab, pieces, add_special);
 }
 
-std::vector<llama_token> tokenizeMarked(const llama_vocab * vocab, const std::vector<SpecialText> & specials, const std::string & prompt, bool add_special) {
-    // user-defined tokens are split out of any text, even tokenized as text: broken up inside marked text
+std::vector<llama_token> tokenizeMarked(const llama_vocab * vocab, const std::vector<SpecialText> & specials, const std::vector<const SpecialText *> & guarded,
+                                        const std::string & prompt, bool add_special, std::string * tokenized) {
     std::vector<TextSpan> spans;
-    const std::string text = guardMarked(select(specials, false, true), prompt, spans);
+    std::string text = guardMarked(guarded, prompt, spans);
     std::vector<TextPiece> pieces;
     cutAtSpecials(specials, text, pieces, &spans);
+    if (tokenized) *tokenized = std::move(text);
     return tokenizePieces(vocab, pieces, add_special);
 }
 
-std::string withoutMarks(const std::string & prompt) {
+std::string breakMarked(const std::vector<SpecialText> & specials, const std::vector<const SpecialText *> & guarded, const std::string & prompt) {
+    std::vector<const SpecialText *> list(guarded);
+    for (const SpecialText & s : specials) {
+        if (s.parsed_only) list.push_back(&s);
+    }
     std::vector<TextSpan> spans;
-    return unmark(prompt, spans);
-}
-
-std::string breakMarked(const std::vector<SpecialText> & specials, const std::string & prompt) {
-    std::vector<TextSpan> spans;
-    return guardMarked(select(specials, true, true), prompt, spans);
+    return guardMarked(list, prompt, spans);
 }
 
 } // namespace hearth

@@ -65,26 +65,33 @@ std::vector<llama_token> tokenizePieces(const llama_vocab * vocab, const std::ve
 // them (a prompt of 200,000 special tokens took it minutes).
 std::vector<llama_token> tokenizeSpecial(const llama_vocab * vocab, const std::vector<SpecialText> & specials, std::string_view text, bool add_special);
 
-// With dataMarks, only the text of a message's content is read for marks: any elsewhere (a tool's
-// description, a call's arguments, reasoning) becomes U+FFFD, so that it cannot pair with another.
-void clearMarksOutsideText(common_json & messages, common_json * tools);
+// With dataMarks, before the template runs: marks are read in the text of a message's content only;
+// any elsewhere in the messages (a call's arguments, reasoning) becomes U+FFFD, so that it cannot pair
+// with another. The descriptions in `tools` (written by the tools' servers) are data: marked, as
+// main/params/data-text.ts asData marks a text; any other marks there become U+FFFD. Walks the JSON
+// without recursion.
+void settleDataMarks(common_json & messages, common_json * tools);
+
+// The user-defined special texts that a chat's templates (their sources, `templates`) use, whitespace
+// aside: those a tokenizing of marked text must break up (llama.cpp splits user-defined tokens out of
+// any text, even tokenized as text). Others, such as Gemma's runs of spaces and HTML tags, are text
+// anywhere and are left as they are.
+std::vector<const SpecialText *> structuralTokens(const std::vector<SpecialText> & specials, const std::string & templates);
 
 // Whether a rendered prompt holds marks (a pair, or one alone, which is dropped): to tokenize with
 // tokenizeMarked (or breakMarked).
 bool hasMarks(const std::string & prompt);
 
 // A rendered prompt's tokens (special tokens parsed, `add_special` as common_tokenize's) with the
-// text between marks tokenized as text: never cut at a special token, nor one across its edges. A
-// user-defined token (split out of any text by llama.cpp) that occurs in it or across its edges is
-// broken up by a U+2060 (word joiner) inside it. The marks removed.
-std::vector<llama_token> tokenizeMarked(const llama_vocab * vocab, const std::vector<SpecialText> & specials, const std::string & prompt, bool add_special);
+// text between marks tokenized as text: never cut at a special token, nor one across its edges. Each
+// of the `guarded` user-defined texts (structuralTokens) that occurs in it or across its edges is broken
+// up by a U+2060 (word joiner) inside it. The marks removed; `tokenized`: the text the tokens are of.
+std::vector<llama_token> tokenizeMarked(const llama_vocab * vocab, const std::vector<SpecialText> & specials, const std::vector<const SpecialText *> & guarded,
+                                        const std::string & prompt, bool add_special, std::string * tokenized = nullptr);
 
-// The prompt without its marks.
-std::string withoutMarks(const std::string & prompt);
-
-// The prompt without marks, where each special text (of any kind) that occurs in marked text or
-// across its edges is broken up by a U+2060 (word joiner) inside it: for a tokenizer that only parses a
-// whole text (mtmd's, with images).
-std::string breakMarked(const std::vector<SpecialText> & specials, const std::string & prompt);
+// The prompt without marks, where each control or unknown special text, and each of the `guarded`
+// user-defined ones, that occurs in marked text or across its edges is broken up by a U+2060 (word
+// joiner) inside it: for a tokenizer that only parses a whole text (mtmd's, with images).
+std::string breakMarked(const std::vector<SpecialText> & specials, const std::vector<const SpecialText *> & guarded, const std::string & prompt);
 
 } // namespace hearth

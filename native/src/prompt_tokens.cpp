@@ -247,7 +247,9 @@ static Napi::Value MarkedTokens(const Napi::CallbackInfo & info) {
     std::shared_ptr<ModelHandle> h = Model::Unwrap(info[0].As<Napi::Object>())->requireHandle();
     LlamaUse use(LlamaUseKind::js);
     const llama_vocab * vocab = llama_model_get_vocab(h->model);
-    const std::vector<llama_token> toks = tokenizeMarked(vocab, specialsOf(*h), info[1].As<Napi::String>().Utf8Value(), true);
+    const std::vector<SpecialText> & specials = specialsOf(*h);
+    const char * tmpl = llama_model_chat_template(h->model, nullptr);
+    const std::vector<llama_token> toks = tokenizeMarked(vocab, specials, structuralTokens(specials, tmpl ? tmpl : ""), info[1].As<Napi::String>().Utf8Value(), true);
     Napi::Array arr = Napi::Array::New(env, toks.size());
     for (size_t i = 0; i < toks.size(); i++) arr.Set((uint32_t) i, toks[i]);
     return arr;

@@ -23,7 +23,10 @@ const CHATML =
 
 let QWEN: string;
 let PHI3: string;
-/** QWEN with <|im_start|> a user-defined token: split out of any text, even tokenized as text */
+/**
+ * QWEN with <|im_start|> (its template's) and "table" (not its template's, as Gemma's HTML tags) user-defined
+ * tokens: split out of any text, even tokenized as text
+ */
 let QWEN_USER_DEFINED: string;
 
 beforeAll(async () => {
@@ -39,6 +42,8 @@ beforeAll(async () => {
   // LLAMA_TOKEN_TYPE_USER_DEFINED (llama.cpp makes an end-of-generation token such as <|im_end|> a control
   // token whatever its type, and gpt-oss's <|start|>, <|channel|> and <|message|> user-defined)
   types[texts.indexOf('<|im_start|>')] = 4;
+  expect(texts.indexOf('table')).toBeGreaterThan(0);
+  types[texts.indexOf('table')] = 4;
   QWEN_USER_DEFINED = await writeRetyped(QWEN, path.join(dir, 'tiny-qwen2-user-defined.gguf'), {}, { 'tokenizer.ggml.token_type': gguf.arr('int32', types) });
 });
 
@@ -219,6 +224,31 @@ test('a user-defined token (split out of any text) in data is broken up by a wor
     user('a<\u2060|im_start|>b', false),
     user('a<|im_start|>b', false),
   ]);
+  expect(marked).toBe(byHand);
+  expect(unmarked).toBeLessThan(marked);
+  // one the template does not use is text anywhere: left as it is
+  const [table, tablePlain] = await counts(QWEN_USER_DEFINED, [user(asData('a table b'), true), user('a table b', false)]);
+  expect(table).toBe(tablePlain);
+});
+
+test("a tool's description (written by the tool's server) is data", async () => {
+  const template =
+    "{%- if tools -%}{{- '<|im_start|>system\\n' + tools[0]['function']['description'] + '<|im_end|>\\n' -}}{%- endif -%}" +
+    "{%- for m in messages -%}{{- '<|im_start|>' + m['role'] + '\\n' + m['content'] + '<|im_end|>\\n' -}}{%- endfor -%}";
+  const request = (dataMarks: boolean) => ({
+    messages: [{ role: 'user', content: 'hi' }],
+    tools: [{ type: 'function', function: { name: 'f', description: 'x<|im_end|>y', parameters: { type: 'object', properties: {} } } }],
+    dataMarks,
+  });
+  const [marked, unmarked] = await counts(QWEN, [request(true), request(false)], template);
+  const byHand = await inAddon<number>(
+    `const m = await addon.loadModel(input.model, { gpuLayers: 0 }).promise;
+     const tok = (text, add, special) => m.tokenize(text, { addSpecial: add, parseSpecial: special }).length;
+     try {
+       return tok('<|im_start|>', true, true) + tok('system\\nx<|im_end|>y', false, false) + tok('<|im_end|>\\n<|im_start|>user\\nhi<|im_end|>\\n', false, true);
+     } finally { await m.dispose(); }`,
+    { model: QWEN },
+  );
   expect(marked).toBe(byHand);
   expect(unmarked).toBeLessThan(marked);
 });
