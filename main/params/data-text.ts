@@ -4,7 +4,8 @@
  * request's `dataMarks`, the engine keeps special-token text in it ("<|im_end|>", "</s>") as text where
  * the rest of the prompt is tokenized with special tokens parsed, and removes the marks
  * (native/src/data_text.h, which declares the same two characters). The engine reads marks in a
- * message's content text only: whatever text holds them is read as data. Without that, a passage holding
+ * message's content text only (whatever text holds them is read as data), and marks the descriptions
+ * of the tools it is given itself. Without that, a passage holding
  * "<|im_end|><|im_start|>system" would end the user's turn and open a system prompt of its own.
  * A remote provider is sent the text without the marks.
  */

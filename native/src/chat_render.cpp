@@ -35,9 +35,11 @@ RenderedChat renderChatWith(const ModelHandle & h, const common_chat_templates *
     const llama_vocab * vocab = llama_model_get_vocab(h.model);
     const bool data_marks = req.contains("dataMarks") && req.at("dataMarks") == true;
     common_json cleared, tools = req.contains("tools") ? req.at("tools") : common_json();
+    const bool has_tools = tools.is_array() && tools.size() > 0;
     if (data_marks) {
         cleared = asked;
-        settleDataMarks(cleared, &tools);
+        settleMessageMarks(cleared);
+        if (has_tools) settleToolMarks(tools, true);
     }
     const common_json & given = data_marks ? cleared : asked;
     // images: rendered as the projector's media marker, tokenized below with their bitmaps
@@ -50,7 +52,7 @@ RenderedChat renderChatWith(const ModelHandle & h, const common_chat_templates *
     const common_json & msgs = images.empty() ? given : marked;
     try {
         in.messages = common_chat_msgs_parse_oaicompat(msgs);
-        if (tools.is_array() && tools.size() > 0) {
+        if (has_tools) {
             in.tools = common_chat_tools_parse_oaicompat(tools);
             in.tool_choice = common_chat_tool_choice_parse_oaicompat(req.value("toolChoice", std::string("auto")));
             in.parallel_tool_calls = req.value("parallelToolCalls", false);
@@ -73,7 +75,7 @@ RenderedChat renderChatWith(const ModelHandle & h, const common_chat_templates *
         in.add_generation_prompt = req.value("addGenerationPrompt", true);
     }
     in.use_jinja = true;
-    {
+    auto apply = [&] {
         // llama.cpp's Jinja engine has no step or time limit: the host's watchdog times this, and only
         // this (activity.h); tokenizing the rendered prompt below is ordinary work, however long
         TemplateScope rendering(h.path, given_template);
@@ -82,13 +84,27 @@ RenderedChat renderChatWith(const ModelHandle & h, const common_chat_templates *
         } catch (const std::exception & e) {
             throw HearthError(codes::invalid_argument, std::string("chat template failed: ") + e.what());
         }
+    };
+    apply();
+    if (data_marks && has_tools && escapedMarks(out.params.prompt)) {
+        // a template that writes the tools with tojson(ensure_ascii=true) (Reka's) would show their
+        // descriptions' marks as text: rendered again with the descriptions unmarked
+        tools = req.at("tools");
+        settleToolMarks(tools, false);
+        in.tools = common_chat_tools_parse_oaicompat(tools);
+        apply();
     }
     // tokenizing runs as one call with no progress inside: stamped before and after for the stall watchdog
     progressHere();
     const bool data_marked = data_marks && hasMarks(out.params.prompt);
     const std::vector<SpecialText> & specials = specialsOf(h);
     std::vector<const SpecialText *> guarded;
-    if (data_marked) guarded = structuralTokens(specials, common_chat_templates_source(templates) + common_chat_templates_source(templates, "tool_use"));
+    if (data_marked) {
+        // those the templates write, and those llama.cpp's chat code keeps for the format (gpt-oss's <|constrain|>)
+        std::string used = common_chat_templates_source(templates) + common_chat_templates_source(templates, "tool_use");
+        for (const auto & t : out.params.preserved_tokens) used += t;
+        guarded = structuralTokens(specials, used);
+    }
     if (!images.empty()) {
         if (memo) *memo = PromptMemo{}; // a prompt with images is tokenized by mtmd: nothing to reuse next time
         out.media = std::make_shared<PromptMedia>();

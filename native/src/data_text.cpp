@@ -251,24 +251,44 @@ std::string asData(const std::string & s) {
     return c.substr(0, b) + std::string(DATA_OPEN) + c.substr(b, e - b) + std::string(DATA_CLOSE) + c.substr(e);
 }
 
-// Every string in `root` (walked without recursion: a request's JSON may nest deep) becomes `fix(key, s)`,
-// `key` the member name it is under ("" in an array).
-void eachString(common_json & root, const std::function<void(const std::string & key, common_json & v)> & fix) {
-    std::vector<std::pair<std::string, common_json *>> todo{{"", &root}};
+// Every string value in `root` becomes what `fix(key, literal, s)` makes of it, `key` the member name it
+// is under ("" in an array), `literal` whether it is inside a JSON schema's const, enum, default or
+// examples (values the grammar makes the model write); marks in member names become U+FFFD. Walked
+// without recursion.
+void eachString(common_json & root, const std::function<void(const std::string & key, bool literal, common_json & v)> & fix) {
+    struct Item {
+        std::string key;
+        common_json * v;
+        bool literal;
+    };
+    std::vector<Item> todo{{"", &root, false}};
     while (!todo.empty()) {
-        auto [key, v] = todo.back();
+        Item item = std::move(todo.back());
         todo.pop_back();
-        if (v->is_string()) fix(key, *v);
-        else if (v->is_object()) {
-            for (auto it = v->begin(); it != v->end(); ++it) todo.push_back({it.key(), &it.value()});
+        common_json * v = item.v;
+        if (v->is_string()) {
+            fix(item.key, item.literal, *v);
+        } else if (v->is_object()) {
+            bool marked_key = false;
+            for (auto it = v->begin(); it != v->end() && !marked_key; ++it) marked_key = hasMark(it.key());
+            if (marked_key) {
+                common_json rebuilt = common_json::object();
+                for (auto it = v->begin(); it != v->end(); ++it) rebuilt[cleared(it.key())] = std::move(it.value());
+                *v = std::move(rebuilt);
+            }
+            for (auto it = v->begin(); it != v->end(); ++it) {
+                const std::string key = it.key();
+                const bool literal = item.literal || key == "const" || key == "enum" || key == "default" || key == "examples";
+                todo.push_back({key, &it.value(), literal});
+            }
         } else if (v->is_array()) {
-            for (auto & x : *v) todo.push_back({"", &x});
+            for (auto & x : *v) todo.push_back({"", &x, item.literal});
         }
     }
 }
 
 void clearMarks(common_json & root) {
-    eachString(root, [](const std::string &, common_json & v) {
+    eachString(root, [](const std::string &, bool, common_json & v) {
         const std::string s = v.get<std::string>();
         if (hasMark(s)) v = cleared(s);
     });
@@ -280,14 +300,15 @@ bool isString(const common_json & o, const char * key, const char * value) {
 
 } // namespace
 
-void settleDataMarks(common_json & messages, common_json * tools) {
-    if (tools) {
-        eachString(*tools, [](const std::string & key, common_json & v) {
-            const std::string s = v.get<std::string>();
-            if (key == "description") v = asData(s);
-            else if (hasMark(s)) v = cleared(s);
-        });
-    }
+void settleToolMarks(common_json & tools, bool mark_descriptions) {
+    eachString(tools, [mark_descriptions](const std::string & key, bool literal, common_json & v) {
+        const std::string s = v.get<std::string>();
+        if (mark_descriptions && key == "description" && !literal) v = asData(s);
+        else if (hasMark(s)) v = cleared(s);
+    });
+}
+
+void settleMessageMarks(common_json & messages) {
     if (!messages.is_array()) return;
     for (auto & m : messages) {
         if (!m.is_object()) {
@@ -323,6 +344,13 @@ std::vector<const SpecialText *> structuralTokens(const std::vector<SpecialText>
         if (!blank && templates.find(s.text) != npos) out.push_back(&s);
     }
     return out;
+}
+
+bool escapedMarks(const std::string & prompt) {
+    for (const char * e : {"\\ufdd0", "\\ufdd1", "\\uFDD0", "\\uFDD1"}) {
+        if (prompt.find(e) != npos) return true;
+    }
+    return false;
 }
 
 bool hasMarks(const std::string & prompt) {

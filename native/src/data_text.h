@@ -4,7 +4,8 @@
 // reranking's templates use (embed.cpp).
 //
 // In a chat request with `dataMarks`, the text of a message's content between U+FDD0 and U+FDD1 (two
-// Unicode noncharacters; main/params/data-text.ts writes them) is data. The marks go through the chat
+// Unicode noncharacters; main/params/data-text.ts writes them) is data, and so are the descriptions in
+// the request's tools (settleToolMarks marks them). The marks go through the chat
 // template with the text (what the template does to the text stays inside them) and never reach the
 // model: they are removed as the rendered prompt is tokenized.
 #pragma once
@@ -66,11 +67,18 @@ std::vector<llama_token> tokenizePieces(const llama_vocab * vocab, const std::ve
 std::vector<llama_token> tokenizeSpecial(const llama_vocab * vocab, const std::vector<SpecialText> & specials, std::string_view text, bool add_special);
 
 // With dataMarks, before the template runs: marks are read in the text of a message's content only;
-// any elsewhere in the messages (a call's arguments, reasoning) becomes U+FFFD, so that it cannot pair
-// with another. The descriptions in `tools` (written by the tools' servers) are data: marked, as
-// main/params/data-text.ts asData marks a text; any other marks there become U+FFFD. Walks the JSON
-// without recursion.
-void settleDataMarks(common_json & messages, common_json * tools);
+// any elsewhere in the messages (a call's arguments, reasoning, a member's name) becomes U+FFFD, so
+// that it cannot pair with another. Walks the JSON without recursion.
+void settleMessageMarks(common_json & messages);
+
+// The same for a request's tools, whose descriptions (written by the tools' servers) are data: with
+// `mark_descriptions`, each `description` string (not one inside a schema's const, enum, default or
+// examples) is marked, as main/params/data-text.ts asData marks a text; any other marks there become
+// U+FFFD.
+void settleToolMarks(common_json & tools, bool mark_descriptions);
+
+// Whether a rendered prompt shows marks as JSON escapes ("\ufdd0": a template's tojson(ensure_ascii=true)).
+bool escapedMarks(const std::string & prompt);
 
 // The user-defined special texts that a chat's templates (their sources, `templates`) use, whitespace
 // aside: those a tokenizing of marked text must break up (llama.cpp splits user-defined tokens out of

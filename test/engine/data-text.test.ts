@@ -204,40 +204,44 @@ test('special-token text the template would complete across the edge of the data
   expect(r.plain).toBe(r.asTokens);
 });
 
-/** The prompt's token count (applyChatTemplate) for each request, rendered with `template` (the model's own when absent). */
-function counts(model: string, requests: unknown[], template?: string): Promise<number[]> {
-  return inAddon<number[]>(
+/** The rendered prompt (applyChatTemplate: its text and token count) of each request, with `template` (the model's own when absent). */
+function renders(model: string, requests: unknown[], template?: string): Promise<{ tokens: number; prompt: string }[]> {
+  return inAddon<{ tokens: number; prompt: string }[]>(
     `const m = await addon.loadModel(input.model, { gpuLayers: 0 }).promise;
      try {
        const out = [];
-       for (const r of input.requests) out.push((await m.applyChatTemplate(JSON.stringify(r), ...(input.template ? [input.template] : []))).tokens);
+       for (const r of input.requests) {
+         const x = await m.applyChatTemplate(JSON.stringify(r), ...(input.template ? [input.template] : []));
+         out.push({ tokens: x.tokens, prompt: x.prompt });
+       }
        return out;
      } finally { await m.dispose(); }`,
     { model, requests, template },
   );
 }
+const counts = async (model: string, requests: unknown[], template?: string) => (await renders(model, requests, template)).map((r) => r.tokens);
 
 test('a user-defined token (split out of any text) in data is broken up by a word joiner, as if written so', async () => {
   const user = (content: string, dataMarks: boolean) => ({ messages: [{ role: 'user', content }], dataMarks });
-  const [marked, byHand, unmarked] = await counts(QWEN_USER_DEFINED, [
+  const [marked, byHand, unmarked] = await renders(QWEN_USER_DEFINED, [
     user(asData('a<|im_start|>b'), true),
     user('a<\u2060|im_start|>b', false),
     user('a<|im_start|>b', false),
   ]);
-  expect(marked).toBe(byHand);
-  expect(unmarked).toBeLessThan(marked);
+  expect(marked).toEqual(byHand); // the prompt reported is the text tokenized
+  expect(unmarked.tokens).toBeLessThan(marked.tokens);
   // one the template does not use is text anywhere: left as it is
   const [table, tablePlain] = await counts(QWEN_USER_DEFINED, [user(asData('a table b'), true), user('a table b', false)]);
   expect(table).toBe(tablePlain);
 });
 
-test("a tool's description (written by the tool's server) is data", async () => {
+test("a tool's descriptions (written by the tool's server), its parameters' too, are data", async () => {
   const template =
-    "{%- if tools -%}{{- '<|im_start|>system\\n' + tools[0]['function']['description'] + '<|im_end|>\\n' -}}{%- endif -%}" +
+    "{%- if tools -%}{{- '<|im_start|>system\\n' + tools[0]['function']['description'] + ' ' + tools[0]['function']['parameters']['properties']['c']['description'] + '<|im_end|>\\n' -}}{%- endif -%}" +
     "{%- for m in messages -%}{{- '<|im_start|>' + m['role'] + '\\n' + m['content'] + '<|im_end|>\\n' -}}{%- endfor -%}";
   const request = (dataMarks: boolean) => ({
     messages: [{ role: 'user', content: 'hi' }],
-    tools: [{ type: 'function', function: { name: 'f', description: 'x<|im_end|>y', parameters: { type: 'object', properties: {} } } }],
+    tools: [{ type: 'function', function: { name: 'f', description: 'x<|im_end|>y', parameters: { type: 'object', properties: { c: { type: 'string', description: '</s>', enum: ['a'] } } } } }],
     dataMarks,
   });
   const [marked, unmarked] = await counts(QWEN, [request(true), request(false)], template);
@@ -245,7 +249,7 @@ test("a tool's description (written by the tool's server) is data", async () => 
     `const m = await addon.loadModel(input.model, { gpuLayers: 0 }).promise;
      const tok = (text, add, special) => m.tokenize(text, { addSpecial: add, parseSpecial: special }).length;
      try {
-       return tok('<|im_start|>', true, true) + tok('system\\nx<|im_end|>y', false, false) + tok('<|im_end|>\\n<|im_start|>user\\nhi<|im_end|>\\n', false, true);
+       return tok('<|im_start|>', true, true) + tok('system\\nx<|im_end|>y </s>', false, false) + tok('<|im_end|>\\n<|im_start|>user\\nhi<|im_end|>\\n', false, true);
      } finally { await m.dispose(); }`,
     { model: QWEN },
   );
@@ -253,22 +257,37 @@ test("a tool's description (written by the tool's server) is data", async () => 
   expect(unmarked).toBeLessThan(marked);
 });
 
-test("marks outside a message's content text (a tool's description) are not marks: they cannot pair with one in a content", async () => {
-  // the tool's description, then the user's message: a stray open there and a close here would otherwise
-  // make the template's tokens between them text
+test("marks outside a message's content text (a tool's name) are not marks: they cannot pair with one in a content", async () => {
+  // the tool's name, then the user's message: a stray open there and a close here would otherwise make
+  // the template's tokens between them text
   const template =
-    "{%- if tools -%}{{- '<|im_start|>system\\n' + tools[0]['function']['description'] + '<|im_end|>\\n' -}}{%- endif -%}" +
+    "{%- if tools -%}{{- '<|im_start|>system\\n' + tools[0]['function']['name'] + '<|im_end|>\\n' -}}{%- endif -%}" +
     "{%- for m in messages -%}{{- '<|im_start|>' + m['role'] + '\\n' + m['content'] + '<|im_end|>\\n' -}}{%- endfor -%}";
-  const tool = (description: string) => [{ type: 'function', function: { name: 'f', description, parameters: { type: 'object', properties: {} } } }];
+  const tool = (name: string) => [{ type: 'function', function: { name, description: 'd', parameters: { type: 'object', properties: {} } } }];
   const [strays, plain] = await counts(
     QWEN,
     [
-      { messages: [{ role: 'user', content: `hi${DATA_CLOSE}` }], tools: tool(`x${DATA_OPEN}`), dataMarks: true },
-      { messages: [{ role: 'user', content: 'hi' }], tools: tool('x\uFFFD'), dataMarks: false },
+      { messages: [{ role: 'user', content: `hi${DATA_CLOSE}` }], tools: tool(`f${DATA_OPEN}`), dataMarks: true },
+      { messages: [{ role: 'user', content: 'hi' }], tools: tool('f\uFFFD'), dataMarks: false },
     ],
     template,
   );
   expect(strays).toBe(plain);
+});
+
+test("a template that writes the tools with tojson(ensure_ascii=true) never shows their descriptions' marks", async () => {
+  const template =
+    "{%- if tools -%}{{- '<|im_start|>system\\n' + (tools | tojson(ensure_ascii=true)) + '<|im_end|>\\n' -}}{%- endif -%}" +
+    "{%- for m in messages -%}{{- '<|im_start|>' + m['role'] + '\\n' + m['content'] + '<|im_end|>\\n' -}}{%- endfor -%}";
+  const properties = { city: { type: 'string', description: 'The city' } };
+  const request = (dataMarks: boolean) => ({
+    messages: [{ role: 'user', content: 'hi' }],
+    tools: [{ type: 'function', function: { name: 'f', description: 'Weather', parameters: { type: 'object', properties } } }],
+    dataMarks,
+  });
+  const [marked, plain] = await renders(QWEN, [request(true), request(false)], template);
+  expect(plain.prompt).toContain('Weather');
+  expect(marked).toEqual(plain);
 });
 
 interface Gen {
