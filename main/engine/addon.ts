@@ -105,6 +105,8 @@ export interface NativeAddon {
   promptTokens(model: NativeModel, previousText: string, text: string): { tokens: number[]; reused: number };
   /** A rendered prompt's tokens, the text between data marks as text (native/src/data_text.h tokenizeMarked); for the tests. */
   markedTokens(model: NativeModel, text: string): number[];
+  /** The bytes with each ill-formed UTF-8 part replaced by U+FFFD, as a model's reply is parsed (native/src/util.h validUtf8); for the tests. */
+  validUtf8(bytes: Buffer): Buffer;
 }
 
 /** HEARTH_ADDON overrides the location (a packaged app sets it to its resources folder). */

@@ -213,6 +213,14 @@ Napi::Value LlamaGate(const Napi::CallbackInfo & info) {
     return o;
 }
 
+// validUtf8(Buffer) -> Buffer: the bytes with each ill-formed part as U+FFFD (util.h); for the tests
+Napi::Value ValidUtf8(const Napi::CallbackInfo & info) {
+    if (info.Length() < 1 || !info[0].IsBuffer()) throw makeError(info.Env(), codes::invalid_argument, "validUtf8(bytes): a Buffer");
+    Napi::Buffer<char> b = info[0].As<Napi::Buffer<char>>();
+    const std::string out = validUtf8(std::string(b.Data(), b.Length()));
+    return Napi::Buffer<char>::Copy(info.Env(), out.data(), out.size());
+}
+
 Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
     installLogger();
     common_log_pause(common_log_main()); // common's own log is for CLI tools; llama's log is forwarded
@@ -229,6 +237,7 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
     exports.Set("activities", Napi::Function::New(env, guard<Activities>));
     exports.Set("llamaGate", Napi::Function::New(env, guard<LlamaGate>));
     exports.Set("fitParams", Napi::Function::New(env, guard<FitParams>));
+    exports.Set("validUtf8", Napi::Function::New(env, guard<ValidUtf8>));
     addParamsExports(env, exports);
     addSamplerExports(env, exports);
     addPromptTokenExports(env, exports);

@@ -375,7 +375,7 @@ void onToken(Context::State & st, GenRun & run, llama_token tok) {
         if (safe > run.emitted) {
             if (run.parse_stream) {
                 try {
-                    common_chat_msg m = common_chat_parse(text.substr(0, safe), true, run.pp);
+                    common_chat_msg m = common_chat_parse(validUtf8(text.substr(0, safe)), true, run.pp);
                     if (m.content.size() > run.sent_content.size() && m.content.compare(0, run.sent_content.size(), run.sent_content) == 0 &&
                         m.reasoning_content.size() >= run.sent_reasoning.size()) {
                         emit(t, m.content.substr(run.sent_content.size()), m.reasoning_content.substr(run.sent_reasoning.size()));
@@ -417,7 +417,7 @@ void finishRun(GenRun & run) {
         common_chat_msg m;
         bool ok = true;
         try {
-            m = common_chat_parse(text, r.stopReason != "eos" && r.stopReason != "stop", run.pp);
+            m = common_chat_parse(validUtf8(text), r.stopReason != "eos" && r.stopReason != "stop", run.pp);
         } catch (const std::exception &) {
             ok = false;
         }

@@ -95,4 +95,38 @@ size_t jsLength(const std::string & s) {
     return n;
 }
 
+std::string validUtf8(const std::string & s) {
+    static constexpr char kReplacement[] = "\xEF\xBF\xBD";
+    std::string out;
+    const size_t n = s.size();
+    size_t i = 0, copied = 0; // s[copied, i) is valid and not yet in `out`
+    while (i < n) {
+        const unsigned char c = (unsigned char) s[i];
+        if (c < 0x80) { i++; continue; }
+        // the sequence's length and the range of its second byte (the WHATWG decoder's bounds)
+        size_t len = 0;
+        unsigned char lo = 0x80, hi = 0xBF;
+        if (c >= 0xC2 && c <= 0xDF) len = 2;
+        else if (c >= 0xE0 && c <= 0xEF) { len = 3; if (c == 0xE0) lo = 0xA0; if (c == 0xED) hi = 0x9F; }
+        else if (c >= 0xF0 && c <= 0xF4) { len = 4; if (c == 0xF0) lo = 0x90; if (c == 0xF4) hi = 0x8F; }
+        size_t k = 1; // bytes of a well-formed prefix
+        if (len > 0) {
+            while (k < len && i + k < n) {
+                const unsigned char b = (unsigned char) s[i + k];
+                if (k == 1 ? (b < lo || b > hi) : (b & 0xC0) != 0x80) break;
+                k++;
+            }
+        }
+        if (len > 0 && k == len) { i += len; continue; }
+        if (out.empty()) out.reserve(n + 8);
+        out.append(s, copied, i - copied);
+        out += kReplacement;
+        i += k; // a maximal subpart is one replacement; the byte that broke it starts afresh
+        copied = i;
+    }
+    if (copied == 0) return s;
+    out.append(s, copied, n - copied);
+    return out;
+}
+
 } // namespace hearth

@@ -6,8 +6,9 @@
  * reply is reasoning only. And reasoningEffort reaches the template as reasoning_effort.
  */
 import { EngineClient } from '../../main/engine/client';
+import { inAddon } from '../helpers/addon';
 import { errorOf, makeEngine } from '../helpers/engine';
-import { TINY_SPM, TINY_THINK } from '../helpers/models';
+import { THINKING_CHAT_TEMPLATE, TINY_SPM, TINY_THINK } from '../helpers/models';
 
 jest.setTimeout(120_000);
 
@@ -66,6 +67,38 @@ describe('reasoning budget', () => {
     const b = await engine.chat('plain', { messages, maxTokens: 12, ignoreEos: true, reasoningBudget: 0, sampling: greedy });
     expect(b.tokens).toEqual(a.tokens);
     await engine.unload('plain');
+  });
+
+  test('a reply holding bytes that are no UTF-8 (a byte token alone) is still parsed: its reasoning is kept', async () => {
+    // llama.cpp's chat parser fails on ill-formed UTF-8; the reply was then all content (a CI run's e2e saw it)
+    await engine.load('spm-think', TINY_SPM, { contextSize: 512, threads: 2, chatTemplate: THINKING_CHAT_TEMPLATE });
+    let found = 0;
+    for (let seed = 0; seed < 200 && found < 3; seed++) {
+      let streamed = '';
+      const r = await engine.chat('spm-think', { messages, maxTokens: 24, sampling: { seed } }, { onPiece: (_c, reasoning) => (streamed += reasoning) });
+      if (!r.text.includes('\uFFFD')) continue;
+      found++;
+      expect({ seed, reasoning: r.reasoning, content: r.content, streamed }).toEqual({ seed, reasoning: r.text, content: '', streamed: r.text });
+    }
+    expect(found).toBe(3);
+    await engine.unload('spm-think');
+  });
+
+  test('bytes are made UTF-8 as JavaScript decodes them: each ill-formed part one U+FFFD', async () => {
+    // random bytes, weighted to the lead and continuation bytes where the decoder's rules are
+    const pick = [0x41, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xc1, 0xc2, 0xdf, 0xe0, 0xe1, 0xec, 0xed, 0xee, 0xef, 0xf0, 0xf1, 0xf3, 0xf4, 0xf5, 0xff];
+    let state = 7; // mulberry32
+    const rand = (n: number) => {
+      state = (state + 0x6d2b79f5) | 0;
+      let t = Math.imul(state ^ (state >>> 15), 1 | state);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) % n;
+    };
+    const cases = Array.from({ length: 5000 }, () => Array.from({ length: rand(12) }, () => pick[rand(pick.length)]));
+    const got = await inAddon<number[][]>('return input.map((b) => [...addon.validUtf8(Buffer.from(b))]);', cases);
+    const want = cases.map((b) => [...Buffer.from(new TextDecoder().decode(Uint8Array.from(b)))]);
+    expect(got).toEqual(want);
+    expect(want.some((b, i) => b.length !== cases[i].length)).toBe(true);
   });
 
   test('reasoningEffort reaches the template as reasoning_effort', async () => {
