@@ -34,14 +34,20 @@ RenderedChat renderChatWith(const ModelHandle & h, const common_chat_templates *
     // are no marks
     const llama_vocab * vocab = llama_model_get_vocab(h.model);
     const bool data_marks = req.contains("dataMarks") && req.at("dataMarks") == true;
-    common_json cleared, tools = req.contains("tools") ? req.at("tools") : common_json();
-    const bool has_tools = tools.is_array() && tools.size() > 0;
+    const common_json * asked_tools = req.contains("tools") ? &req.at("tools") : nullptr;
+    const bool has_tools = asked_tools && asked_tools->is_array() && !asked_tools->empty();
+    // copied only where marks are settled: a request without them renders what it was given
+    common_json cleared, settled_tools;
     if (data_marks) {
         cleared = asked;
         settleMessageMarks(cleared);
-        if (has_tools) settleToolMarks(tools, true);
+        if (has_tools) {
+            settled_tools = *asked_tools;
+            settleToolMarks(settled_tools, true);
+        }
     }
     const common_json & given = data_marks ? cleared : asked;
+    const common_json * tools = data_marks && has_tools ? &settled_tools : asked_tools; // read only when has_tools
     // images: rendered as the projector's media marker, tokenized below with their bitmaps
     std::vector<std::string> images;
     common_json marked;
@@ -53,7 +59,7 @@ RenderedChat renderChatWith(const ModelHandle & h, const common_chat_templates *
     try {
         in.messages = common_chat_msgs_parse_oaicompat(msgs);
         if (has_tools) {
-            in.tools = common_chat_tools_parse_oaicompat(tools);
+            in.tools = common_chat_tools_parse_oaicompat(*tools);
             in.tool_choice = common_chat_tool_choice_parse_oaicompat(req.value("toolChoice", std::string("auto")));
             in.parallel_tool_calls = req.value("parallelToolCalls", false);
         }
@@ -89,9 +95,9 @@ RenderedChat renderChatWith(const ModelHandle & h, const common_chat_templates *
     if (data_marks && has_tools && escapedMarks(out.params.prompt)) {
         // a template that writes the tools with tojson(ensure_ascii=true) (Reka's) would show their
         // descriptions' marks as text: rendered again with the descriptions unmarked
-        tools = req.at("tools");
-        settleToolMarks(tools, false);
-        in.tools = common_chat_tools_parse_oaicompat(tools);
+        common_json unmarked = *asked_tools;
+        settleToolMarks(unmarked, false);
+        in.tools = common_chat_tools_parse_oaicompat(unmarked);
         apply();
     }
     // tokenizing runs as one call with no progress inside: stamped before and after for the stall watchdog

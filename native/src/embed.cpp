@@ -7,6 +7,7 @@
 
 #include "activity.h"
 #include "data_text.h"
+#include "prompt_tokens.h"
 #include "util.h"
 
 namespace hearth {
@@ -105,8 +106,7 @@ struct RerankPiece {
     TextPiece piece; // PIECE
 };
 
-static std::vector<RerankPiece> rerankPieces(const llama_vocab * vocab, const std::string & tmpl) {
-    const std::vector<SpecialText> specials = splitSpecials(vocab);
+static std::vector<RerankPiece> rerankPieces(const std::vector<SpecialText> & specials, const std::string & tmpl) {
     std::vector<RerankPiece> pieces;
     std::string text;
     auto flush = [&] {
@@ -185,7 +185,7 @@ void runRerank(Context::State & st, Task & t) {
     // without parseSpecial, the template is cut once for every pair
     std::vector<RerankPiece> pieces;
     const char * tmpl = llama_model_chat_template(st.model->model, "rerank");
-    if (!t.parseSpecial && tmpl) pieces = rerankPieces(llama_model_get_vocab(st.model->model), tmpl);
+    if (!t.parseSpecial && tmpl) pieces = rerankPieces(specialsOf(*st.model), tmpl);
     for (const auto & doc : t.texts) {
         toks.push_back(rerankPair(st.model->model, t.query, doc, t.parseSpecial, tmpl ? &pieces : nullptr));
         checkFits(toks.back(), per_batch, "query and document pair");

@@ -22,6 +22,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstring>
 #include <memory>
 #include <string_view>
 #include <unordered_map>
@@ -37,11 +38,7 @@ namespace hearth {
 struct PromptCuts {
     bool usable = false;   // an SPM ("llama") or BPE ("gpt2") tokenizer that adds no EOS
     bool raw_cuts = false; // SPM that prefixes each raw piece with a space: cuts at spaces inside text
-    struct Special {
-        std::string_view text;
-        bool rstrip;
-    };
-    std::vector<Special> specials; // what a tokenize with special tokens parsed splits out
+    std::shared_ptr<const std::vector<SpecialText>> specials; // the model's (specialsOf): what a tokenize with special tokens parsed splits out
     std::unordered_map<llama_token, size_t> special_of; // a special token's id -> its entry in specials
     size_t max_special = 0;
     std::unordered_set<std::string_view> texts; // SPM: every token's text, as its merges match them
@@ -50,8 +47,9 @@ struct PromptCuts {
 
 static const std::string_view kSpace = "\xe2\x96\x81"; // SPM's escaped space (U+2581)
 
-static std::shared_ptr<const PromptCuts> readCuts(const llama_model * model) {
+static std::shared_ptr<const PromptCuts> readCuts(const ModelHandle & h) {
     auto cuts = std::make_shared<PromptCuts>();
+    const llama_model * model = h.model;
     const llama_vocab * vocab = llama_model_get_vocab(model);
     char buf[64] = {0};
     const std::string kind = llama_model_meta_val_str(model, "tokenizer.ggml.model", buf, sizeof(buf)) >= 0 ? buf : "";
@@ -60,20 +58,20 @@ static std::shared_ptr<const PromptCuts> readCuts(const llama_model * model) {
     const bool bpe = type == LLAMA_VOCAB_TYPE_BPE && kind == "gpt2";
     cuts->usable = (spm || bpe) && !llama_vocab_get_add_eos(vocab);
     if (!cuts->usable) return cuts;
-    const int n = llama_vocab_n_tokens(vocab);
+    specialsOf(h);
+    cuts->specials = h.specials;
+    for (size_t i = 0; i < cuts->specials->size(); i++) {
+        const SpecialText & sp = (*cuts->specials)[i];
+        cuts->special_of[sp.id] = i;
+        cuts->max_special = std::max(cuts->max_special, sp.text.size());
+    }
+    const int n = spm ? llama_vocab_n_tokens(vocab) : 0;
     for (llama_token id = 0; id < n; id++) {
         // the texts point into the vocab, which lives as long as the model (and so this)
         const char * t = llama_vocab_get_text(vocab, id);
-        const std::string_view text = t ? std::string_view(t) : std::string_view();
-        const int attr = llama_vocab_get_attr(vocab, id);
-        if ((attr & (LLAMA_TOKEN_ATTR_CONTROL | LLAMA_TOKEN_ATTR_USER_DEFINED | LLAMA_TOKEN_ATTR_UNKNOWN)) && !text.empty()) {
-            cuts->special_of[id] = cuts->specials.size();
-            cuts->specials.push_back({text, (attr & LLAMA_TOKEN_ATTR_RSTRIP) != 0});
-            cuts->max_special = std::max(cuts->max_special, text.size());
-        }
-        if (spm && !text.empty()) {
-            cuts->texts.insert(text);
-            cuts->max_text = std::max(cuts->max_text, text.size());
+        if (t && *t) {
+            cuts->texts.insert(std::string_view(t));
+            cuts->max_text = std::max(cuts->max_text, std::strlen(t));
         }
     }
     if (spm) {
@@ -93,7 +91,7 @@ static bool isSpace(char c) {
 // No special text occurs in s overlapping [from, to) other than `self` exactly there (from == to: none
 // spans `to`, or touches the position).
 static bool noSpecialNear(const PromptCuts & cuts, std::string_view s, size_t from, size_t to, std::string_view self) {
-    for (const auto & sp : cuts.specials) {
+    for (const SpecialText & sp : *cuts.specials) {
         const size_t len = sp.text.size();
         const size_t lo = from + 1 > len ? from + 1 - len : 0; // an occurrence starting at lo or later ends after from
         const size_t hi = std::min(s.size(), to + len - 1);    // and one starting before `to` ends by hi
@@ -108,7 +106,7 @@ static bool noSpecialNear(const PromptCuts & cuts, std::string_view s, size_t fr
 }
 
 // A special token's occurrence ends at `end` in s, and cutting there keeps the tokens on either side.
-static bool specialCut(const PromptCuts & cuts, std::string_view s, size_t end, const PromptCuts::Special & sp) {
+static bool specialCut(const PromptCuts & cuts, std::string_view s, size_t end, const SpecialText & sp) {
     const std::string_view t = sp.text;
     if (sp.rstrip || isSpace(t.front()) || isSpace(t.back()) || end < t.size() || end > s.size()) return false;
     if (s.compare(end - t.size(), t.size(), t) != 0) return false;
@@ -152,7 +150,7 @@ const std::vector<SpecialText> & specialsOf(const ModelHandle & h) {
 std::vector<llama_token> tokenizePrompt(const ModelHandle & h, const std::string & text, PromptMemo & memo, size_t * reused, bool check) {
     const llama_vocab * vocab = llama_model_get_vocab(h.model);
     const std::vector<SpecialText> & specials = specialsOf(h);
-    std::call_once(h.prompt_cuts_once, [&] { h.prompt_cuts = readCuts(h.model); });
+    std::call_once(h.prompt_cuts_once, [&] { h.prompt_cuts = readCuts(h); });
     const PromptCuts & cuts = *h.prompt_cuts;
     if (reused) *reused = 0;
     std::vector<llama_token> out;
@@ -167,14 +165,14 @@ std::vector<llama_token> tokenizePrompt(const ModelHandle & h, const std::string
         const size_t reach = common > kCutReach ? common - kCutReach : 0;
         // a special cut is where the previous text's partition split a special token out: only the special
         // tokens among the previous tokens can give one
-        std::vector<bool> seen(cuts.specials.size(), false);
+        std::vector<bool> seen(cuts.specials->size(), false);
         for (llama_token t : memo.tokens) {
             auto it = cuts.special_of.find(t);
             if (it != cuts.special_of.end()) seen[it->second] = true;
         }
         const std::string_view window = now.substr(reach, common - reach);
-        for (size_t i = 0; i < cuts.specials.size(); i++) {
-            const PromptCuts::Special & sp = cuts.specials[i];
+        for (size_t i = 0; i < cuts.specials->size(); i++) {
+            const SpecialText & sp = (*cuts.specials)[i];
             if (!seen[i] || sp.text.size() > window.size()) continue;
             const size_t p = window.rfind(sp.text);
             if (p == std::string_view::npos) continue;
