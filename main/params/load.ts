@@ -72,7 +72,16 @@ const SPECULATIVE_SETTINGS = {
     },
     default: 'auto',
   }),
-  draftMax: integer({ label: 'Draft tokens (max)', help: 'The most tokens drafted at a time.', group: 'Speculative decoding', min: 1, max: 256, default: 16 }),
+  // the draft model's bounds, with llama.cpp's defaults (llama-server's --spec-draft-n-max, -n-min, -p-min;
+  // native/src/params.h reads them from llama.cpp and test/engine/params-drift.test.ts holds the two equal)
+  draftMax: integer({
+    label: 'Draft tokens (max)',
+    help: "The most tokens the draft model drafts at a time. The n-gram kinds draft as far as their lookup reaches (llama.cpp's own limits).",
+    group: 'Speculative decoding',
+    min: 1,
+    max: 256,
+    default: 3,
+  }),
   draftMin: integer({ label: 'Draft tokens (min)', help: 'A shorter draft from the draft model is not checked.', group: 'Speculative decoding', min: 0, max: 256, default: 0 }),
   draftPMin: number({
     label: 'Draft p-min',

@@ -288,16 +288,16 @@ static bool stepImages(Context::State & st, std::vector<std::unique_ptr<GenRun>>
     return any;
 }
 
-// Speculative decoding: drafts for the generating runs, each at most the model's draftMax, an equal
-// share of the step's room beyond the pending tokens (one micro-batch, within the batch), and what its
-// request may still generate.
+// Speculative decoding: drafts for the generating runs, each at most an equal share of the step's room
+// beyond the pending tokens (one micro-batch, within the batch) and what its request may still generate;
+// the drafter caps it by its own limit (as llama-server: the draft model's draftMax, an n-gram kind's own).
 static void draftRuns(Context::State & st, std::vector<std::unique_ptr<GenRun>> & runs, int generating, int budget) {
     const int share = std::max(0, budget - generating) / generating;
     std::vector<DraftAsk> asks;
     for (auto & up : runs) {
         GenRun & run = *up;
         if (run.state() != SlotState::Generating || run.rc.media) continue; // no drafts over images (specBegin)
-        int n_max = std::min(share, st.spec->params.draft.n_max);
+        int n_max = share;
         if (run.max_tokens >= 0) n_max = std::min(n_max, run.max_tokens - run.task->gen.generatedTokens - 1);
         asks.push_back({&run, std::max(0, n_max)});
     }

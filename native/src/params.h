@@ -44,11 +44,12 @@ struct LoadParams {
     std::vector<std::string> tensor_overrides;   // "pattern=buffer type", checked (tensor_overrides.h)
     // speculative decoding (speculative.cpp): a draft model's file ("" none), the kind of drafting
     // ("auto": the draft model when one is given, else none; "off"; "draft"; llama.cpp's n-gram kinds),
-    // and the draft's bounds (llama.cpp's common_params_speculative_draft)
+    // and the draft model's bounds, with llama.cpp's defaults (common_params_speculative_draft, as
+    // llama-server's --spec-draft-n-max, -n-min and -p-min; the n-gram kinds keep their own limits)
     std::string draft_model;
     std::string speculative = "auto";
-    int32_t draft_max = 16, draft_min = 0;
-    float draft_p_min = 0.0f;
+    int32_t draft_max = common_params_speculative_draft{}.n_max, draft_min = common_params_speculative_draft{}.n_min;
+    float draft_p_min = common_params_speculative_draft{}.p_min;
 
     // the kind of drafting these settings ask for: "none", "draft" or an n-gram kind (llama.cpp's names)
     std::string speculativeKind() const;

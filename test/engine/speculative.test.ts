@@ -227,6 +227,38 @@ describe('draft-free n-gram decoding', () => {
   });
 });
 
+describe("the draft's bounds", () => {
+  // a run takes (generated - accepted) steps; a step drafts at most the bound, so drafted <= bound * steps
+  const steps = (t: { generatedTokens: number; acceptedTokens?: number }) => t.generatedTokens - (t.acceptedTokens ?? 0);
+
+  test("draftMax bounds the draft model's drafts, by default llama.cpp's (3)", async () => {
+    await engine.load('bound-default', TINY_SPM, { ...base, draftModel: TINY_SPM });
+    const d = (await greedyRun('bound-default')).timings;
+    await engine.unload('bound-default');
+    await engine.load('bound-1', TINY_SPM, { ...base, draftModel: TINY_SPM, draftMax: 1 });
+    const one = (await greedyRun('bound-1')).timings;
+    await engine.unload('bound-1');
+    // the target drafting for itself: every draft is whole, so the bound is reached at most steps
+    expect(one.draftTokens).toBeLessThanOrEqual(steps(one));
+    expect(d.draftTokens).toBeGreaterThan(steps(d));
+    expect(d.draftTokens).toBeLessThanOrEqual(3 * steps(d));
+  });
+
+  test("the n-gram kinds draft as far as their own lookup reaches (llama.cpp's limits), whatever draftMax says", async () => {
+    const repetitive = Array(24).fill('red green blue yellow').join(' ');
+    const runs = [];
+    for (const draftMax of [1, 256]) {
+      await engine.load(`mod-${draftMax}`, TINY_SPM, { ...base, speculative: 'ngram-mod', draftMax });
+      const { draftTokens, acceptedTokens, generatedTokens } = (await greedyRun(`mod-${draftMax}`, 120, repetitive)).timings;
+      runs.push({ draftTokens, acceptedTokens, generatedTokens });
+      await engine.unload(`mod-${draftMax}`);
+    }
+    // under a bound of 1 the same drafts: none was cut (the old bound did cut them: 1 each)
+    expect(runs[0].draftTokens).toBeGreaterThan(0);
+    expect(runs[0]).toEqual(runs[1]);
+  });
+});
+
 describe('memory', () => {
   test('the estimate counts the draft model and its context', async () => {
     const est = async (params: object) => Estimate.parse(await engine.request('estimate', { path: TINY_SPM, params: { contextSize: 1024, ...params } }));

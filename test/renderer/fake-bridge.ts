@@ -176,7 +176,7 @@ export function modelSettingsView(over: Partial<ModelSettingsView> = {}): ModelS
       controlVectorLayerEnd: 0,
       draftModel: '',
       speculative: 'auto',
-      draftMax: 16,
+      draftMax: 3,
       draftMin: 0,
       draftPMin: 0,
       mainGpu: 0,
