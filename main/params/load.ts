@@ -97,8 +97,9 @@ const SPECULATIVE_SETTINGS = {
 /**
  * A reply's draft acceptance low enough that speculative decoding likely slows it rather than speeds it:
  * each rejected token costs a verified position in the model's batch for nothing, and with a draft
- * model a draft step too. With the default 16 drafted at a time and a draft model a tenth of the
- * model's cost, the break-even is near 10% of the drafted tokens accepted; n-gram drafts cost no model
+ * model a draft step too. With a draft model a tenth of the model's cost, each drafted token costs about
+ * a tenth of a step, whatever the draft's length, so the break-even is near 10% of the drafted tokens
+ * accepted; n-gram drafts cost no model
  * but their verification, which on a CPU is most of the cost. Judged once enough were drafted to tell.
  */
 export const POOR_DRAFT_ACCEPTANCE = { minDrafted: 32, belowShare: 0.1 } as const;
