@@ -21,7 +21,7 @@
  */
 import type { ChatMessage } from '../engine/protocol';
 import { type AttachmentDTO, ImageRef } from '../ipc/contract';
-import { asData, type ContentPart, MAX_IMAGE_PIXELS, MAX_IMAGES, MAX_REQUEST_PIXELS } from '../params';
+import { asData, type ContentPart, MAX_IMAGE_PIXELS, MAX_IMAGES, MAX_REQUEST_PIXELS, toolResultAsData } from '../params';
 import type { Message } from '../store';
 import type { ImageDimensions, ImageStore, StoredImage } from './images';
 import { wellFormed } from './text';
@@ -152,7 +152,7 @@ export async function toEngineMessages(history: readonly HistoryMessage[], o: { 
   if (o.instructions.trim()) chat.push({ role: 'system', content: wellFormed(o.instructions) });
   history.forEach((m, i) => {
     if (m.role === 'tool') {
-      if (m.toolCallId) chat.push({ role: 'tool', content: asData(wellFormed(m.content)), tool_call_id: m.toolCallId });
+      if (m.toolCallId) chat.push({ role: 'tool', content: toolResultAsData(wellFormed(m.content)), tool_call_id: m.toolCallId });
       return;
     }
     if (m.role === 'assistant' && m.toolCalls?.length) {

@@ -28,6 +28,37 @@ export function asData(text: string): string {
   return end > start ? `${clean.slice(0, start)}${DATA_OPEN}${clean.slice(start, end)}${DATA_CLOSE}${clean.slice(end)}` : clean;
 }
 
+/**
+ * A tool's result marked as data. A result that is a JSON object or array gets the marks inside each
+ * of its strings (keys and values), so it is still the same JSON: llama.cpp parses a tool result as
+ * JSON for templates that lay it out by its members (the older Gemma 4 templates), which a result
+ * marked whole would fail. Special-token text can stand only in its strings; the rest is punctuation,
+ * numbers and literals. Any other result is marked whole (asData).
+ */
+export function toolResultAsData(text: string): string {
+  const body = text.trim();
+  if (!(body.startsWith('{') || body.startsWith('['))) return asData(text);
+  try {
+    JSON.parse(body);
+  } catch {
+    return asData(text);
+  }
+  // valid JSON: a string starts at an unescaped quote and ends at the next one
+  const clean = text.replace(MARKS, '\uFFFD');
+  let out = '';
+  let from = 0;
+  for (let i = 0; i < clean.length; i++) {
+    if (clean[i] !== '"') continue;
+    let j = i + 1;
+    while (clean[j] !== '"') j += clean[j] === '\\' ? 2 : 1;
+    if (j > i + 1) out += `${clean.slice(from, i + 1)}${DATA_OPEN}${clean.slice(i + 1, j)}${DATA_CLOSE}`;
+    else out += clean.slice(from, j);
+    from = j;
+    i = j;
+  }
+  return out + clean.slice(from);
+}
+
 /** `text` without data marks (what a remote provider, or a reader, is given). */
 export function withoutDataMarks(text: string): string {
   return text.replace(MARKS, '');

@@ -100,9 +100,10 @@ const SPECULATIVE_SETTINGS = {
  * model a draft step too. With a draft model a tenth of the model's cost, each drafted token costs about
  * a tenth of a step, whatever the draft's length, so the break-even is near 10% of the drafted tokens
  * accepted; n-gram drafts cost no model
- * but their verification, which on a CPU is most of the cost. Judged once enough were drafted to tell.
+ * but their verification, which on a CPU is most of the cost. Judged once enough were drafted to tell:
+ * more than one n-gram draft (ngram-mod drafts 48 to 64 tokens at a time, the others up to 48).
  */
-export const POOR_DRAFT_ACCEPTANCE = { minDrafted: 32, belowShare: 0.1 } as const;
+export const POOR_DRAFT_ACCEPTANCE = { minDrafted: 128, belowShare: 0.1 } as const;
 
 /** Whether a reply's drafted and accepted counts are a poor acceptance (POOR_DRAFT_ACCEPTANCE). */
 export function poorDraftAcceptance(drafted: number, accepted: number): boolean {

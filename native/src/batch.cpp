@@ -340,12 +340,12 @@ void stepRuns(Context::State & st, std::vector<std::unique_ptr<GenRun>> & runs) 
     for (auto & up : runs) {
         GenRun & run = *up;
         if (run.state() != SlotState::Generating || budget < 1) continue;
-        // a draft takes cells and batch room after its pending token; what does not fit is not verified
-        const int want = 1 + (int) run.draft.size();
-        if (free < want) free = kvMakeRoom(st, busy, planned + want) - planned;
+        // room for the pending token (idle sequences' cached prefixes go first), then a draft takes the
+        // cells and batch room already free after it: no other conversation's cache goes for tokens that
+        // may be rejected (as llama-server bounds a draft by its free context); what does not fit is not verified
+        if (free < 1) free = kvMakeRoom(st, busy, planned + 1) - planned;
         if ((int) run.draft.size() > std::min(free, budget) - 1) run.draft.resize((size_t) std::max(0, std::min(free, budget) - 1));
         if (run.draft.empty()) run.drafted_by_spec = false;
-        if (free < 1) free = kvMakeRoom(st, busy, planned + 1) - planned;
         // (never over images: a shift could cut one in two, as llama-server refuses context shift with a projector)
         if (free < 1 && run.policy == "shift" && !run.rc.media && kvShift(st, run.task->seq, run.n_keep)) {
             run.task->gen.shifted = true;

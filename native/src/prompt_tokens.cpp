@@ -57,9 +57,9 @@ static std::shared_ptr<const PromptCuts> readCuts(const ModelHandle & h) {
     const bool spm = type == LLAMA_VOCAB_TYPE_SPM && kind == "llama";
     const bool bpe = type == LLAMA_VOCAB_TYPE_BPE && kind == "gpt2";
     cuts->usable = (spm || bpe) && !llama_vocab_get_add_eos(vocab);
-    if (!cuts->usable) return cuts;
     specialsOf(h);
     cuts->specials = h.specials;
+    if (!cuts->usable) return cuts;
     for (size_t i = 0; i < cuts->specials->size(); i++) {
         const SpecialText & sp = (*cuts->specials)[i];
         cuts->special_of[sp.id] = i;

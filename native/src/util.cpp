@@ -95,7 +95,7 @@ size_t jsLength(const std::string & s) {
     return n;
 }
 
-std::string validUtf8(const std::string & s) {
+std::string validUtf8(std::string s) {
     static constexpr char kReplacement[] = "\xEF\xBF\xBD";
     std::string out;
     const size_t n = s.size();
@@ -124,7 +124,7 @@ std::string validUtf8(const std::string & s) {
         i += k; // a maximal subpart is one replacement; the byte that broke it starts afresh
         copied = i;
     }
-    if (copied == 0) return s;
+    if (copied == 0) return s; // moved: no copy of a text that was valid
     out.append(s, copied, n - copied);
     return out;
 }

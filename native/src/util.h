@@ -55,7 +55,7 @@ size_t jsLength(const std::string & s);
 // `s` with each ill-formed part replaced by U+FFFD, as JavaScript decodes UTF-8 (the WHATWG decoder's
 // maximal subparts): a model's byte tokens can write bytes that are no UTF-8, and llama.cpp's chat
 // parser fails on them, so what it parses is the text the app will read anyway
-std::string validUtf8(const std::string & s);
+std::string validUtf8(std::string s);
 
 // helpers for reading options objects
 double      optNumber(const Napi::Object & o, const char * key, double def);

@@ -7,6 +7,7 @@ import path from 'path';
 import { tempDir } from '../helpers/engine';
 import { copyModel, REPO_ROOT, TEST_MODELS, TINY_BPE, TINY_MOE, TINY_SPM } from '../helpers/models';
 import { writeTestModel } from '../../scripts/make-test-model';
+import { POOR_DRAFT_ACCEPTANCE } from '../../main/params';
 
 const BIN = path.join(REPO_ROOT, 'bin', 'hearth.js');
 
@@ -67,7 +68,7 @@ test('hearth run says when a draft\'s acceptance is poor, and how to stop it slo
   const poor = hearth([...args, '--draft', other]);
   expect(poor.status).toBe(0);
   const [, accepted, drafted] = /draft (\d+)\/(\d+) accepted/.exec(poor.stderr)!.map(Number);
-  expect(drafted).toBeGreaterThanOrEqual(32);
+  expect(drafted).toBeGreaterThanOrEqual(POOR_DRAFT_ACCEPTANCE.minDrafted);
   expect(accepted / drafted).toBeLessThan(0.1);
   expect(poor.stderr).toContain('hearth: Few drafted tokens were accepted, so speculative decoding likely costs more time than it saves here: with a draft model, choose one closer to this model (the same family, a smaller size); or run without --draft and --speculative.\n');
   // the model drafting for itself: (nearly) every drafted token accepted, never flagged
