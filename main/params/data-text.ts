@@ -28,12 +28,19 @@ export function asData(text: string): string {
   return end > start ? `${clean.slice(0, start)}${DATA_OPEN}${clean.slice(start, end)}${DATA_CLOSE}${clean.slice(end)}` : clean;
 }
 
+/** How deep a JSON tool result may nest and still be marked inside its strings (llama.cpp parses and lays it out recursively). */
+export const TOOL_RESULT_JSON_DEPTH = 64;
+/** A JSON escape of a data mark (\uFDD0, \uFDD1, any case): llama.cpp's JSON parse would make it a mark. */
+const ESCAPED_MARK = /^u[fF][dD][dD][01]$/;
+
 /**
  * A tool's result marked as data. A result that is a JSON object or array gets the marks inside each
- * of its strings (keys and values), so it is still the same JSON: llama.cpp parses a tool result as
+ * of its strings (names and values), so it is still the same JSON: llama.cpp parses a tool result as
  * JSON for templates that lay it out by its members (the older Gemma 4 templates), which a result
  * marked whole would fail. Special-token text can stand only in its strings; the rest is punctuation,
- * numbers and literals. Any other result is marked whole (asData).
+ * numbers and literals. A mark in a string, written or escaped (`\uFDD1`, which that parse would
+ * decode), becomes U+FFFD. Any other result, or one nested deeper than TOOL_RESULT_JSON_DEPTH, is
+ * marked whole (asData).
  */
 export function toolResultAsData(text: string): string {
   const body = text.trim();
@@ -43,16 +50,35 @@ export function toolResultAsData(text: string): string {
   } catch {
     return asData(text);
   }
-  // valid JSON: a string starts at an unescaped quote and ends at the next one
+  // valid JSON: a string starts at a quote outside strings and ends at the next unescaped one
   const clean = text.replace(MARKS, '\uFFFD');
   let out = '';
-  let from = 0;
+  let from = 0; // clean[from, i) is outside strings and not yet in `out`
+  let depth = 0;
   for (let i = 0; i < clean.length; i++) {
-    if (clean[i] !== '"') continue;
+    const c = clean[i];
+    if (c === '{' || c === '[') {
+      if (++depth > TOOL_RESULT_JSON_DEPTH) return asData(text);
+      continue;
+    }
+    if (c === '}' || c === ']') depth--;
+    if (c !== '"') continue;
+    let inner = '';
     let j = i + 1;
-    while (clean[j] !== '"') j += clean[j] === '\\' ? 2 : 1;
-    if (j > i + 1) out += `${clean.slice(from, i + 1)}${DATA_OPEN}${clean.slice(i + 1, j)}${DATA_CLOSE}`;
-    else out += clean.slice(from, j);
+    let run = j; // clean[run, j) is plain string text not yet in `inner`
+    while (clean[j] !== '"') {
+      if (clean[j] !== '\\') {
+        j++;
+        continue;
+      }
+      if (ESCAPED_MARK.test(clean.slice(j + 1, j + 6))) {
+        inner += `${clean.slice(run, j)}\\uFFFD`;
+        j += 6;
+        run = j;
+      } else j += 2;
+    }
+    inner += clean.slice(run, j);
+    out += clean.slice(from, i + 1) + (inner ? `${DATA_OPEN}${inner}${DATA_CLOSE}` : '');
     from = j;
     i = j;
   }

@@ -337,14 +337,18 @@ void stepRuns(Context::State & st, std::vector<std::unique_ptr<GenRun>> & runs) 
     int free = kvCellsFree(st);
     if (st.spec && generating > 0) draftRuns(st, runs, generating, budget);
     std::vector<Part> parts;
+    int after = generating; // the generating runs still to plan, this one included: each needs one cell
     for (auto & up : runs) {
         GenRun & run = *up;
         if (run.state() != SlotState::Generating || budget < 1) continue;
+        after--;
         // room for the pending token (idle sequences' cached prefixes go first), then a draft takes the
-        // cells and batch room already free after it: no other conversation's cache goes for tokens that
-        // may be rejected (as llama-server bounds a draft by its free context); what does not fit is not verified
+        // cells and batch room already free after it and after the pending tokens of the runs planned
+        // next: no cache, and no other run, gives way to tokens that may be rejected (as llama-server
+        // bounds a draft by its free context); what does not fit is not verified
         if (free < 1) free = kvMakeRoom(st, busy, planned + 1) - planned;
-        if ((int) run.draft.size() > std::min(free, budget) - 1) run.draft.resize((size_t) std::max(0, std::min(free, budget) - 1));
+        const int room = std::min(free, budget) - 1 - after;
+        if ((int) run.draft.size() > room) run.draft.resize((size_t) std::max(0, room));
         if (run.draft.empty()) run.drafted_by_spec = false;
         // (never over images: a shift could cut one in two, as llama-server refuses context shift with a projector)
         if (free < 1 && run.policy == "shift" && !run.rc.media && kvShift(st, run.task->seq, run.n_keep)) {

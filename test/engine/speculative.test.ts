@@ -263,26 +263,32 @@ describe("the draft's bounds", () => {
 });
 
 describe('drafts and the shared cache', () => {
+  const repetitive = Array(20).fill('red green blue yellow').join(' ');
+  const untilEvans = { prompt: repetitive, maxTokens: 200, stop: ['Evans'], sampling: greedy };
+  const sequences = async (id: string) => (await engine.contextInfo(id)).sequenceTokens as number[];
+
   test("a draft takes only free cells: an idle sequence's cached prompt stays while the reply fits", async () => {
-    // 256 cells for two sequences: sequence 1 idle with a long prompt cached; sequence 0 generates with
-    // ngram-mod (drafts of up to 64 tokens) until a stop string, its tokens fitting the cells left, its
-    // drafts near the end not
+    // sequence 1 idle with a long prompt cached; sequence 0 generates with ngram-mod (drafts of up to 64
+    // tokens) until a stop string, its tokens fitting the cells left, its drafts near the end not
     await engine.load('room', TINY_SPM, { ...base, contextSize: 256, parallel: 2, speculative: 'ngram-mod' });
+    await engine.load('roomy', TINY_SPM, { ...base, contextSize: 1024, parallel: 2, speculative: 'ngram-mod' });
     try {
       await engine.complete('room', { prompt: Array(2).fill(PROMPT).join(' '), maxTokens: 1, sampling: greedy, seq: 1 });
-      const idle = ((await engine.contextInfo('room')).sequenceTokens as number[])[1];
-      const repetitive = Array(20).fill('red green blue yellow').join(' ');
-      const gen = await engine.complete('room', { prompt: repetitive, maxTokens: 200, stop: ['Evans'], sampling: greedy, seq: 0 });
-      expect(gen.stopReason).toBe('stop');
-      const held = (await engine.contextInfo('room')).sequenceTokens as number[];
-      expect(gen.timings.draftTokens).toBeGreaterThan(0);
-      // the drafts could not all have fit: fewer free cells at the end than ngram-mod's drafts take
-      expect(256 - held[0] - idle).toBeLessThan(48);
-      expect(held[1]).toBe(idle);
+      const idle = (await sequences('room'))[1];
+      const tight = await engine.complete('room', { ...untilEvans, seq: 0 });
+      const roomy = await engine.complete('roomy', { ...untilEvans, seq: 0 });
+      expect(tight.stopReason).toBe('stop');
+      expect(tight.tokens).toEqual(roomy.tokens);
+      // drafts were cut to the free cells (fewer drafted than with room), and the idle prompt stayed
+      expect(tight.timings.draftTokens).toBeGreaterThan(0);
+      expect(tight.timings.draftTokens).toBeLessThan(roomy.timings.draftTokens!);
+      expect((await sequences('room'))[1]).toBe(idle);
     } finally {
       await engine.unload('room');
+      await engine.unload('roomy');
     }
   });
+
 });
 
 describe('memory', () => {
