@@ -15,6 +15,7 @@ import { MessageItem } from '../../renderer/src/features/chat/MessageItem';
 import { UNMEASURED_COUNT } from '../../renderer/src/components/VirtualList';
 import { fetchSettings } from '../../renderer/src/features/settings/settingsSlice';
 import { FakeBridge, ipcError, message, settingsDTO, thread } from './fake-bridge';
+import { POOR_DRAFT_ACCEPTANCE } from '../../main/params';
 import { renderChat } from './render-chat';
 
 const writeText = jest.fn<Promise<void>, [string]>();
@@ -139,7 +140,7 @@ describe('messages', () => {
       message({ id: 'u', role: 'user', content: 'q' }),
       message({ id: 'r', parentId: 'u', content: 'a', metrics }),
       message({ id: 'u2', parentId: 'r', role: 'user', content: 'q2' }),
-      message({ id: 'r2', parentId: 'u2', content: 'b', metrics: { ...metrics, draftTokens: 31, acceptedTokens: 0 } }),
+      message({ id: 'r2', parentId: 'u2', content: 'b', metrics: { ...metrics, draftTokens: POOR_DRAFT_ACCEPTANCE.minDrafted - 1, acceptedTokens: 0 } }),
       message({ id: 'u3', parentId: 'r2', role: 'user', content: 'q3' }),
       message({ id: 'r3', parentId: 'u3', content: 'c', metrics: { ...metrics, draftTokens: 200, acceptedTokens: 20 } }),
     ]);
