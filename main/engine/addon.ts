@@ -78,7 +78,7 @@ export interface NativeAddon {
   systemInfo(): string;
   /** the threads a context gets when none are asked for (llama.cpp's common_cpu_get_num_math: on Linux and macOS the physical performance cores, at most the CPUs this process may run on: affinity, cgroup quota) */
   defaultThreads(): number;
-  /** `params.displayPath` names the file in messages and metadata when `path` is another name of it (/proc/self/fd/N) */
+  /** `params.displayPath` names the file in messages and metadata when `path` is another name of it (/proc/self/fd/N); `params.draftDisplayPath` the draft model when `params.draftModel` is */
   loadModel(path: string, params: Record<string, unknown>, onProgress?: (p: number) => void): { promise: Promise<NativeModel>; cancel(): void };
   activities(): NativeActivity[];
   /** what the gate around llama.cpp's fitting has seen (native/src/llama_gate.h): foreignLogs must stay 0 */

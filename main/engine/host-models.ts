@@ -15,7 +15,7 @@ import type { ResultOf } from './methods';
 import { GgufHeaderCache } from '../gguf/cache';
 import { GgufHeader, ggufNumber, ggufString } from '../gguf/read';
 import { adapterProblem, type AdapterKind } from '../gguf/adapters';
-import { CheckedModelFile, LoadGate, withCheckedModelFile } from './model-file';
+import { CheckedModelFile, handOver, LoadGate, passGate, withCheckedModelFile } from './model-file';
 import { hparamProblem } from '../gguf/hparams';
 import { hostWithAvailableRam } from './system-memory';
 
@@ -41,6 +41,19 @@ interface Loading {
   cancelled: boolean;
   cancel(): void;
 }
+
+/** A file a load names beside the model that llama.cpp opens itself, opened here (null: left out). */
+interface Companion {
+  key: 'draftModel' | 'mmproj';
+  f: CheckedModelFile | null;
+}
+
+/**
+ * The addon's parameters with the companions named by their open files (`nativePath`), for a load the
+ * draft model as the user knows it kept for later messages (`draftDisplayPath`), and the ones left out
+ * removed.
+ */
+type CompanionNames = (native: Record<string, unknown>) => Record<string, unknown>;
 
 export class HostModels {
   private readonly loaded = new Map<string, Loaded>();
@@ -103,7 +116,7 @@ export class HostModels {
 
   /** A model's metadata and parameter count without allocating the weights (nor running the chat template). */
   info(file: string): Promise<ModelMetadata> {
-    return this.withModelFile(file, undefined, async (f) => {
+    return this.withModelFile(file, undefined, undefined, async (f) => {
       const model = await this.addon.loadModel(f.nativePath, { gpuLayers: 0, noAlloc: true, useMmap: false, displayPath: f.file }).promise;
       try {
         return this.metadata(model);
@@ -118,7 +131,7 @@ export class HostModels {
    * its weights: the chatTemplate setting's preview.
    */
   previewTemplate(file: string, template: string | undefined, requestJson: string): Promise<ResultOf<'previewTemplate'>> {
-    return this.withModelFile(file, undefined, async (f) => {
+    return this.withModelFile(file, undefined, undefined, async (f) => {
       const model = await this.addon.loadModel(f.nativePath, { gpuLayers: 0, noAlloc: true, useMmap: false, displayPath: f.file }).promise;
       try {
         const used = template || model.metadata().chatTemplate;
@@ -132,19 +145,17 @@ export class HostModels {
 
   /** llama.cpp's memory estimate for a load of `file` with these parameters, without loading the weights. */
   estimate(file: string, params: LoadParams, signal: AbortSignal): Promise<Estimate> {
-    return this.withModelFile(file, signal, async (f) => {
-      await this.checkCompanions(f.header, params, signal);
+    return this.withModelFile(file, signal, { params, load: false }, async (f, named) => {
       const lp = this.withDefaultContext(f.header, params);
-      return hostWithAvailableRam(await this.addon.estimateMemory(f.nativePath, this.nativeParams(lp)));
+      return hostWithAvailableRam(await this.addon.estimateMemory(f.nativePath, named(this.nativeParams(lp))));
     });
   }
 
   /** llama.cpp's parameter fitting for a load of `file`: the offload (and with `autoContext` the context) that fits. */
   fit(file: string, params: LoadParams, opts: { marginMiB: number; autoContext: boolean }, signal: AbortSignal): Promise<FitResult> {
-    return this.withModelFile(file, signal, async (f) => {
-      await this.checkCompanions(f.header, params, signal);
+    return this.withModelFile(file, signal, { params, load: false }, async (f, named) => {
       const lp = this.withDefaultContext(f.header, params);
-      return this.addon.fitParams(f.nativePath, this.nativeParams(lp, { gpuLayers: 'auto' }), {
+      return this.addon.fitParams(f.nativePath, named(this.nativeParams(lp, { gpuLayers: 'auto' })), {
         marginMiB: opts.marginMiB,
         contextMode: opts.autoContext ? 'auto' : 'fixed',
       });
@@ -158,30 +169,61 @@ export class HostModels {
     return { ...p, contextSize: defaultContextSize(ggufNumber(h, `${arch}.context_length`) ?? 0) };
   }
 
-  /** A model file checked and handed to llama.cpp as the same file (model-file.ts); the test hook's gate applies once. */
-  private withModelFile<T>(file: string, signal: AbortSignal | undefined, use: (f: CheckedModelFile) => Promise<T>, discard?: (r: T) => void): Promise<T> {
+  /**
+   * A model file checked and handed to llama.cpp as the same file (model-file.ts), and with `params` the
+   * files a load, an estimate or a fit reads beside it checked too (checkAdapters, openCompanions): `use`
+   * gets the function that names the companions' open files in the addon's parameters. The test
+   * hook's gate applies once, after every check.
+   */
+  private withModelFile<T>(
+    file: string,
+    signal: AbortSignal | undefined,
+    companions: { params: LoadParams; load: boolean } | undefined,
+    use: (f: CheckedModelFile, named: CompanionNames) => Promise<T>,
+    discard?: (r: T) => void,
+  ): Promise<T> {
     const gate = this.gate;
     this.gate = undefined;
-    return withCheckedModelFile(file, this.headers, { signal, gate }, use, discard);
+    return withCheckedModelFile(
+      file,
+      this.headers,
+      { signal, forceIdentity: gate?.identity },
+      async (f) => {
+        if (!companions) {
+          if (gate) await passGate(gate);
+          return use(f, (native) => native);
+        }
+        await this.checkAdapters(f.header, companions.params, signal);
+        const opened = await this.openCompanions(companions.params, signal, companions.load, f.file);
+        try {
+          if (gate) await passGate(gate);
+          const named: CompanionNames = (native) => {
+            const r = { ...native };
+            for (const c of opened) {
+              if (c.f) r[c.key] = c.f.nativePath;
+              else delete r[c.key];
+              if (c.key === 'draftModel' && c.f && companions.load) r.draftDisplayPath = c.f.file; // the load keeps it
+            }
+            return r;
+          };
+          const files = opened.flatMap((c) => (c.f ? [c.f] : []));
+          return await handOver(files, () => use(f, named), discard);
+        } finally {
+          for (const c of opened) await c.f?.close();
+        }
+      },
+      discard,
+    );
   }
 
   /**
-   * The files a load, an estimate or a fit reads beside the model, their headers read here (main/gguf's
-   * reader, built for hostile files) before llama.cpp sees them. The LoRA adapters and control vectors:
-   * a file that is no adapter for this model is refused naming it (`invalid_argument`); llama.cpp checks
-   * every LoRA tensor's shape again. The draft model: as the model itself (withCheckedModelFile), a
-   * malformed header or hyperparameters llama.cpp asserts on (`invalid_model`).
+   * The LoRA adapters and control vectors a load names, their headers read here (main/gguf's reader,
+   * built for hostile files) before llama.cpp sees them: a file that is no adapter for this model is
+   * refused naming it (`invalid_argument`). llama.cpp reads them again by name when the context starts;
+   * the engine checks what it loaded of each LoRA (every tensor's shape and type) and each control
+   * vector's layout again there (native/src/adapters.cpp).
    */
-  private async checkCompanions(model: GgufHeader, p: LoadParams, signal: AbortSignal): Promise<void> {
-    if (p.draftModel && (p.speculative === 'auto' || p.speculative === 'draft')) {
-      const draft = p.draftModel;
-      const h = await this.headers.read(draft, { signal }).catch((e: NodeJS.ErrnoException) => {
-        if (e.code === 'ENOENT') return null; // the load says so (load_failed), as for any file it reads
-        throw new EngineError('invalid_model', `the draft model ${draft}: ${e.message}`);
-      });
-      const problem = h && hparamProblem(h);
-      if (problem) throw new EngineError('invalid_model', `the draft model ${draft}: ${problem}`);
-    }
+  private async checkAdapters(model: GgufHeader, p: LoadParams, signal: AbortSignal | undefined): Promise<void> {
     const lists: [readonly { path: string }[], AdapterKind][] = [[p.loraAdapters, 'lora'], [p.controlVectors, 'controlVector']];
     for (const [list, kind] of lists) {
       for (const a of list) {
@@ -192,6 +234,44 @@ export class HostModels {
         const problem = adapterProblem(h, model, kind);
         if (problem) throw new EngineError('invalid_argument', problem);
       }
+    }
+  }
+
+  /**
+   * The draft model and the projector a load names, which llama.cpp opens itself beside the model: each
+   * opened once here and its header read from that open file (as the model's: model-file.ts), so llama.cpp
+   * gets the file that was checked. The draft model: a malformed header or hyperparameters llama.cpp
+   * asserts on are refused (`invalid_model`), a missing file too (`load_failed`). The projector: one that
+   * is missing or whose header does not read fails a load (`load_failed`, which drops a projector the
+   * folder paired: projector-pick.ts), and an estimate or a fit counts none, as llama.cpp's reckoning of a
+   * projector it cannot read does. Closed by the caller; `f` null: left out.
+   */
+  private async openCompanions(p: LoadParams, signal: AbortSignal | undefined, load: boolean, model: string): Promise<Companion[]> {
+    const wanted: { key: Companion['key']; file: string; what: string }[] = [];
+    if (p.draftModel && (p.speculative === 'auto' || p.speculative === 'draft')) wanted.push({ key: 'draftModel', file: p.draftModel, what: 'the draft model' });
+    if (p.mmproj) wanted.push({ key: 'mmproj', file: p.mmproj, what: 'the projector' });
+    const opened: Companion[] = [];
+    try {
+      for (const w of wanted) {
+        let f: CheckedModelFile | null;
+        try {
+          f = await CheckedModelFile.open(w.file, this.headers, { signal });
+        } catch (e) {
+          if (signal?.aborted) throw new EngineError('aborted', 'the load was cancelled');
+          const err = e as NodeJS.ErrnoException;
+          if (w.key === 'mmproj' && !load) f = null;
+          else if (err.code === 'ENOENT') throw new EngineError('load_failed', `${w.what} ${w.file} was not found (named for ${path.basename(model)})`);
+          else if (w.key === 'draftModel') throw new EngineError('invalid_model', `${w.what} ${w.file}: ${err.message}`);
+          else throw new EngineError('load_failed', `${w.what} ${w.file} cannot be read: ${err.message}`);
+        }
+        opened.push({ key: w.key, f });
+        const problem = f && w.key === 'draftModel' ? hparamProblem(f.header) : null;
+        if (problem) throw new EngineError('invalid_model', `${w.what} ${w.file}: ${problem}`);
+      }
+      return opened;
+    } catch (e) {
+      for (const c of opened) await c.f?.close();
+      throw e;
     }
   }
 
@@ -266,9 +346,8 @@ export class HostModels {
       const model = await this.withModelFile(
         file,
         parse.signal,
-        async (f) => {
-          check();
-          await this.checkCompanions(f.header, params, parse.signal);
+        { params, load: true },
+        async (f, named) => {
           check();
           // the context the load gets follows the checked file's trained context (defaultContextSize)
           native = this.nativeParams(this.withDefaultContext(f.header, params));
@@ -276,7 +355,7 @@ export class HostModels {
           // the largest offload that leaves the margin free on every device
           const modelParams = params.gpuLayers === 'auto' && gpu ? { ...native, fitMarginMiB: params.fitMarginMiB } : native;
           this.counts.loadsStarted++;
-          handle = this.addon.loadModel(f.nativePath, { ...modelParams, displayPath: f.file }, (progress) => {
+          handle = this.addon.loadModel(f.nativePath, { ...named(modelParams), displayPath: f.file }, (progress) => {
             for (const id of job.requesters) this.onProgress(id, progress);
           });
           this.loadingSizes.set(f.file, f.size);

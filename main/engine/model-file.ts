@@ -125,17 +125,42 @@ export class CheckedModelFile {
 }
 
 /**
- * Test hook (the `loadGate` method): the check of a model file writes `<dir>/checked` and waits (at
- * most a minute) for `<dir>/go` before llama.cpp gets the file; `identity` takes the identity path.
+ * Test hook (the `loadGate` method): the check of a model file (and of the files a load names beside
+ * it) writes `<dir>/checked` and waits (at most a minute) for `<dir>/go` before llama.cpp gets the
+ * files; `identity` takes the identity path for the model file.
  */
 export interface LoadGate {
   dir: string;
   identity: boolean;
 }
 
-async function passGate(g: LoadGate): Promise<void> {
+export async function passGate(g: LoadGate): Promise<void> {
   await fsp.writeFile(path.join(g.dir, 'checked'), '');
   for (let i = 0; i < 3000 && !fs.existsSync(path.join(g.dir, 'go')); i++) await new Promise((r) => setTimeout(r, 20));
+}
+
+/**
+ * Runs `use` (llama.cpp reading `files` by their `nativePath`) with the addon's messages naming each
+ * file as the user knows it, then refuses what it made of a file that changed meanwhile
+ * (`model_changed`; `discard` frees it).
+ */
+export async function handOver<T>(files: readonly CheckedModelFile[], use: () => Promise<T>, discard?: (r: T) => void): Promise<T> {
+  const r = await use().catch((e: unknown) => {
+    const err = e as { code?: unknown; message?: unknown };
+    if (typeof err?.message !== 'string') throw e;
+    let message = err.message;
+    for (const f of files) if (f.nativePath !== f.file) message = renameInMessage(message, f.nativePath, f.file);
+    if (message === err.message) throw e;
+    throw new EngineError(toCode(err.code, 'engine', 'native'), message);
+  });
+  try {
+    for (const f of files) await f.verify();
+  } catch (e) {
+    discard?.(r);
+    if (e instanceof ModelFileChanged) throw new EngineError(e.code, e.message);
+    throw e;
+  }
+  return r;
 }
 
 /**
@@ -148,13 +173,13 @@ async function passGate(g: LoadGate): Promise<void> {
 export async function withCheckedModelFile<T>(
   file: string,
   headers: GgufHeaderCache,
-  opts: { signal?: AbortSignal; gate?: LoadGate },
+  opts: { signal?: AbortSignal; forceIdentity?: boolean },
   use: (f: CheckedModelFile) => Promise<T>,
   discard?: (r: T) => void,
 ): Promise<T> {
   let f: CheckedModelFile;
   try {
-    f = await CheckedModelFile.open(file, headers, { signal: opts.signal, forceIdentity: opts.gate?.identity });
+    f = await CheckedModelFile.open(file, headers, opts);
   } catch (e) {
     if (e instanceof GgufError) throw new EngineError('invalid_model', e.message);
     if (opts.signal?.aborted) throw new EngineError('aborted', 'the load was cancelled');
@@ -166,22 +191,7 @@ export async function withCheckedModelFile<T>(
     // values llama.cpp asserts on (an abort of the whole host) are refused here
     const problem = hparamProblem(f.header);
     if (problem) throw new EngineError('invalid_model', `${file}: ${problem}`);
-    if (opts.gate) await passGate(opts.gate);
-    const r = await use(f).catch((e: unknown) => {
-      const err = e as { code?: unknown; message?: unknown };
-      if (f.nativePath === f.file || typeof err?.message !== 'string') throw e;
-      const message = renameInMessage(err.message, f.nativePath, f.file);
-      if (message === err.message) throw e;
-      throw new EngineError(toCode(err.code, 'engine', 'native'), message);
-    });
-    try {
-      await f.verify();
-    } catch (e) {
-      discard?.(r);
-      if (e instanceof ModelFileChanged) throw new EngineError(e.code, e.message);
-      throw e;
-    }
-    return r;
+    return await handOver([f], () => use(f), discard);
   } finally {
     await f.close();
   }

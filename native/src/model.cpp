@@ -98,14 +98,16 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
     if (info.Length() < 1 || !info[0].IsString()) throw makeError(env, codes::invalid_argument, "loadModel(path, params?, onProgress?): path must be a string");
     std::string path = info[0].As<Napi::String>().Utf8Value();
     Napi::Object given = info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
-    // the file as the user knows it, for messages and metadata, when `path` is another name of it (the
-    // host passes /proc/self/fd/N: the file it checked, opened once); not a load parameter
+    // the files as the user knows them, for messages and metadata, when `path` and the draftModel
+    // parameter are other names of them (the host passes /proc/self/fd/N: the file it checked, opened
+    // once); not load parameters
     std::string display = optString(given, "displayPath", path);
     Napi::Object params = Napi::Object::New(env);
     Napi::Array names = given.GetPropertyNames();
     for (uint32_t i = 0; i < names.Length(); i++) {
         Napi::Value k = names.Get(i);
-        if (k.IsString() && k.As<Napi::String>().Utf8Value() != "displayPath") params.Set(k, given.Get(k));
+        const std::string name = k.IsString() ? k.As<Napi::String>().Utf8Value() : std::string();
+        if (name != "displayPath" && name != "draftDisplayPath") params.Set(k, given.Get(k));
     }
     llama_model_params mparams;
     llama_context_params fit_cparams{};
@@ -126,13 +128,14 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
     // speculative decoding: the draft model is loaded after the target, on the same devices
     const std::string spec_kind = p.load.no_alloc ? "none" : p.load.speculativeKind();
     const std::string draft_path = p.load.draft_model;
+    const std::string draft_display = optString(given, "draftDisplayPath", draft_path);
     // on the user's split (the fit measures it so, as llama.cpp's does); loaded on the target's after the fit
     llama_model_params draft_mparams = p.load.draftModel(user_split->empty() ? nullptr : user_split->data());
     const int32_t draft_max = p.load.draft_max, draft_min = p.load.draft_min;
     const float draft_p_min = p.load.draft_p_min;
     if (spec_kind == "draft") {
         struct stat ds {};
-        if (stat(draft_path.c_str(), &ds) != 0 || !S_ISREG(ds.st_mode)) throw makeError(env, codes::load_failed, "draft model file not found: " + draft_path + " (the draft for " + display + ")");
+        if (stat(draft_path.c_str(), &ds) != 0 || !S_ISREG(ds.st_mode)) throw makeError(env, codes::load_failed, "draft model file not found: " + draft_display + " (the draft for " + display + ")");
     }
     // gpuLayers "auto" with a margin: llama.cpp's own fitting picks the offload before the load
     if (p.load.gpu_auto && p.load.fit_margin_given) {
@@ -155,7 +158,7 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
     uint64_t file_size = (uint64_t) st.st_size;
     const std::string chat_template = p.load.chat_template;
     Napi::Promise promise = AsyncTask::run(env,
-        [path, display, mparams, state, result, file_size, fit_cparams, fit_margin_mib, user_split, mmproj, chat_template, user_overrides, spec_kind, draft_path,
+        [path, display, mparams, state, result, file_size, fit_cparams, fit_margin_mib, user_split, mmproj, chat_template, user_overrides, spec_kind, draft_path, draft_display,
          draft_mparams, draft_max, draft_min, draft_p_min, adapters]() mutable {
             Activity activity("load", display);
             struct ProgressGuard {
@@ -167,7 +170,7 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
             {
                 LlamaUse use(LlamaUseKind::lengthy);
                 refuseUncomputable(path, "the model " + display, true, !mparams.no_alloc);
-                if (spec_kind == "draft") refuseUncomputable(draft_path, "the draft model " + draft_path + " (the draft for " + display + ")");
+                if (spec_kind == "draft") refuseUncomputable(draft_path, "the draft model " + draft_display + " (the draft for " + display + ")");
                 refuseUncomputable(mmproj, "the projector " + mmproj + " (for " + display + ")", false);
             }
             if (!user_split->empty()) mparams.tensor_split = user_split->data();
@@ -229,14 +232,14 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
                 d = llama_model_load_from_file(draft_path.c_str(), draft_mparams);
                 if (!d) {
                     llama_model_free(m);
-                    if (allocation.failed() || draft_watch.failed()) throw HearthError(codes::out_of_memory, "not enough memory to load the draft model " + draft_path + " beside " + display);
-                    throw HearthError(codes::load_failed, "llama.cpp could not load the draft model " + draft_path + " (the draft for " + display + ")" + failedBecause(draft_watch));
+                    if (allocation.failed() || draft_watch.failed()) throw HearthError(codes::out_of_memory, "not enough memory to load the draft model " + draft_display + " beside " + display);
+                    throw HearthError(codes::load_failed, "llama.cpp could not load the draft model " + draft_display + " (the draft for " + display + ")" + failedBecause(draft_watch));
                 }
             }
             auto h = std::make_shared<ModelHandle>();
             h->model = m;
             h->draft = d;
-            h->draftPath = d ? draft_path : std::string();
+            h->draftPath = d ? draft_display : std::string();
             h->path = display;
             h->file_size = file_size;
             // a model loaded without weights (metadata only) never renders a chat: its template is not run

@@ -2,11 +2,35 @@
 
 #include "openmp_team.h"
 
+#include <sys/stat.h>
+
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
 
 namespace hearth {
+
+// On Windows none: the write time, which the standard library gives, is the user's to set and copies
+// keep it, and the file id and change time need Win32 calls untested here.
+std::string fileIdentity(const std::string & path) {
+#ifdef _WIN32
+    (void) path;
+    return "";
+#else
+    struct stat st {};
+    if (stat(path.c_str(), &st) != 0) return "";
+#ifdef __APPLE__
+    const auto & m = st.st_mtimespec;
+    const auto & c = st.st_ctimespec;
+#else
+    const auto & m = st.st_mtim;
+    const auto & c = st.st_ctim;
+#endif
+    // the change time too, as main/gguf/cache.ts: a file put in another's place differs at least in it
+    return std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) + "\n" + std::to_string(st.st_size) + "\n" +
+           std::to_string(m.tv_sec) + "." + std::to_string(m.tv_nsec) + "\n" + std::to_string(c.tv_sec) + "." + std::to_string(c.tv_nsec);
+#endif
+}
 
 void returnFreedMemory() {
 #if defined(__GLIBC__)

@@ -57,6 +57,12 @@ size_t jsLength(const std::string & s);
 // parser fails on them, so what it parses is the text the app will read anyway
 std::string validUtf8(std::string s);
 
+// A file's identity as the file system gives it (its device and inode, its size, when it was written and
+// when it changed), or empty when it cannot be told (on Windows): what a cache of a file's facts is kept
+// by. Not the path: the host names a model and its projector by descriptors (/proc/self/fd/N), whose
+// numbers other files take later.
+std::string fileIdentity(const std::string & path);
+
 // helpers for reading options objects
 double      optNumber(const Napi::Object & o, const char * key, double def);
 bool        optBool(const Napi::Object & o, const char * key, bool def);

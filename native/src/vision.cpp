@@ -107,20 +107,26 @@ static mtmd_context_params visionParams(ggml_backend_dev_t device, int threads, 
     return p;
 }
 
-// A projector's reckoning loads it whole (weights and a warmup): kept per file (path, size, modification
-// time) and placement, so an estimate asked again (a settings slider moved) does not load it again.
+// A projector's reckoning loads it whole (weights and a warmup): kept per file (fileIdentity; on Windows
+// its path, size and modification time) and placement, so an estimate asked again (a settings slider
+// moved) does not load it again.
 ProjectorMemory projectorMemory(const std::string & path, ggml_backend_dev_t device, int threads) {
     static std::mutex mu;
     static std::map<std::string, ProjectorMemory> kept;
     constexpr size_t KEPT = 16;
-    std::error_code ec;
-    const auto size = std::filesystem::file_size(path, ec);
-    const auto mtime = ec ? std::filesystem::file_time_type{} : std::filesystem::last_write_time(path, ec);
-    std::string key;
-    if (!ec) {
-        std::ostringstream k;
-        k << path << '\0' << size << '\0' << mtime.time_since_epoch().count() << '\0' << (device ? ggml_backend_dev_name(device) : "");
-        key = k.str();
+    std::string key = fileIdentity(path);
+    if (key.empty()) {
+        std::error_code ec;
+        const auto size = std::filesystem::file_size(path, ec);
+        const auto mtime = ec ? std::filesystem::file_time_type{} : std::filesystem::last_write_time(path, ec);
+        if (!ec) {
+            std::ostringstream k;
+            k << path << '\0' << size << '\0' << mtime.time_since_epoch().count();
+            key = k.str();
+        }
+    }
+    if (!key.empty()) {
+        key += std::string(1, '\0') + (device ? ggml_backend_dev_name(device) : "");
         std::lock_guard<std::mutex> lock(mu);
         if (auto it = kept.find(key); it != kept.end()) return it->second;
     }

@@ -1,11 +1,10 @@
 #include "weight_types.h"
+#include "util.h"
 
 #include <cstring>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
-
-#include <sys/stat.h>
 
 #include "errors.h"
 #include "gguf.h"
@@ -110,33 +109,8 @@ static FileFacts readFacts(const std::string & path) {
     return f;
 }
 
-// A file's identity as the file system gives it (its device and inode, its size, when it was written and
-// when it changed), or empty when it cannot be told: a header read again only when this changes. Not the
-// path: the load names the model by a descriptor (/proc/self/fd/N), whose number another file may take.
-// On Windows none (every check reads the header): the write time, which the standard library gives, is
-// the user's to set and copies keep it, and the file id and change time need Win32 calls untested here.
-static std::string fileIdentity(const std::string & path) {
-#ifdef _WIN32
-    (void) path;
-    return "";
-#else
-    struct stat st {};
-    if (stat(path.c_str(), &st) != 0) return "";
-#ifdef __APPLE__
-    const auto & m = st.st_mtimespec;
-    const auto & c = st.st_ctimespec;
-#else
-    const auto & m = st.st_mtim;
-    const auto & c = st.st_ctim;
-#endif
-    // the change time too, as main/gguf/cache.ts: a file put in another's place differs at least in it
-    return std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) + "\n" + std::to_string(st.st_size) + "\n" +
-           std::to_string(m.tv_sec) + "." + std::to_string(m.tv_nsec) + "\n" + std::to_string(c.tv_sec) + "." + std::to_string(c.tv_nsec);
-#endif
-}
-
-// The facts of a file, from the header read the last time it had the same identity: the estimate
-// runs as the settings' sliders move, and a header with a large vocabulary takes a while to read.
+// The facts of a file, from the header read the last time it had the same identity (fileIdentity): the
+// estimate runs as the settings' sliders move, and a header with a large vocabulary takes a while to read.
 static FileFacts fileFacts(const std::string & path) {
     static std::mutex mu;
     static std::unordered_map<std::string, FileFacts> known;

@@ -14,7 +14,8 @@ import { gguf } from '../../main/gguf/types';
 import { GgufWriter, GgufWriterTensorType } from '../../main/gguf/write';
 import { descriptorPath, renameInMessage } from '../../main/engine/model-file';
 import { errorOf, hostStats, makeEngine, tempDir } from '../helpers/engine';
-import { TINY_BPE, TINY_SPM } from '../helpers/models';
+import { TINY_BPE, TINY_PROJECTOR, TINY_SPM, writeRetyped } from '../helpers/models';
+import type { LoadParamsInput } from '../../main/params';
 
 const SMALL = { contextSize: 256, threads: 1 };
 let dir: string;
@@ -35,10 +36,10 @@ afterAll(async () => {
 });
 
 /** Loads `file` as `modelId` while the host waits between the check and the load, running `swap` there. */
-async function loadWithSwap(modelId: string, file: string, swap: () => void, identity = false) {
+async function loadWithSwap(modelId: string, file: string, swap: () => void, identity = false, params: LoadParamsInput = SMALL) {
   const gate = fs.mkdtempSync(path.join(dir, 'gate-'));
   await engine.request('loadGate', { dir: gate, identity });
-  const loading = engine.load(modelId, file, SMALL);
+  const loading = engine.load(modelId, file, params);
   loading.catch(() => undefined);
   for (let i = 0; i < 1500 && !fs.existsSync(path.join(gate, 'checked')); i++) await new Promise((r) => setTimeout(r, 20));
   expect(fs.existsSync(path.join(gate, 'checked'))).toBe(true);
@@ -120,6 +121,72 @@ test('a split model loads by name (llama.cpp finds its other parts) and generate
   const err = await errorOf(loadWithSwap('s', files[0], () => swapIn(files[0], files[0])));
   expect(err.code).toBe('model_changed');
   expect((await hostStats(engine)).models).toBe(0);
+});
+
+descriptor("the draft model and the projector are the files that were checked too: a file renamed over their paths after the check is not what llama.cpp reads", async () => {
+  let crashes = 0;
+  engine.onCrash = () => void crashes++;
+  // a draft whose hyperparameters llama.cpp asserts on (more than LLAMA_MAX_LAYERS layers: the host would
+  // abort), and a file that is no projector, each put in place of a checked file
+  const deep = await writeRetyped(TINY_SPM, path.join(dir, 'deep-draft.gguf'), {}, { 'llama.block_count': gguf.u32(513) });
+  const draft = path.join(dir, 'draft.gguf');
+  const projector = path.join(dir, 'mmproj.gguf');
+  fs.copyFileSync(TINY_SPM, draft);
+  fs.copyFileSync(TINY_PROJECTOR, projector);
+  const greedy = { prompt: 'Hi', maxTokens: 12, ignoreEos: true, sampling: { temperature: 0 } };
+  const r = await loadWithSwap('d', TINY_SPM, () => swapIn(deep, draft), false, { ...SMALL, draftModel: draft, draftMax: 4 });
+  expect(r.metadata.vocabSize).toBe(spmVocab);
+  const drafted = await engine.complete('d', greedy);
+  expect(drafted.timings.draftTokens).toBeGreaterThan(0); // the checked draft drafts (for itself: all accepted)
+  expect(drafted.timings.acceptedTokens).toBe(drafted.timings.draftTokens);
+  await engine.unload('d');
+  const v = await loadWithSwap('v', TINY_BPE, () => swapIn(TINY_BPE, projector), false, { ...SMALL, mmproj: projector });
+  expect(v.metadata.vision).toBe(true); // the projector checked, not the model swapped in
+  await engine.unload('v');
+  expect(crashes).toBe(0);
+  engine.onCrash = undefined;
+});
+
+test("a draft model written in place between the check and the load is refused, naming it; the addon's messages name the companions as the user does", async () => {
+  const draft = path.join(dir, 'edited-draft.gguf');
+  fs.copyFileSync(TINY_SPM, draft);
+  const err = await errorOf(loadWithSwap('e', TINY_SPM, () => fs.appendFileSync(draft, Buffer.alloc(64)), false, { ...SMALL, draftModel: draft }));
+  expect(err.code).toBe('model_changed');
+  expect(err.message).toMatch(/^edited-draft\.gguf was replaced or changed while it was loading/);
+  expect((await hostStats(engine)).models).toBe(0);
+  // a file that is no projector: llama.cpp's refusal names it by its path, not the descriptor it was opened by
+  const notProjector = path.join(dir, 'not-a-projector.gguf');
+  fs.copyFileSync(TINY_BPE, notProjector);
+  const refused = await errorOf(engine.load('n', TINY_BPE, { ...SMALL, mmproj: notProjector }));
+  expect(refused.code).toBe('load_failed');
+  expect(refused.message).toContain(`projector (mmproj) ${notProjector} for this model`);
+  expect(refused.message).not.toContain('/proc/self/fd');
+  // a draft of another vocabulary, refused when the context starts (after the files are closed): named too
+  const other = path.join(dir, 'other-vocab-draft.gguf');
+  fs.copyFileSync(TINY_BPE, other);
+  const vocab = await errorOf(engine.load('o', TINY_SPM, { ...SMALL, draftModel: other }));
+  expect(vocab.message).toContain(`the draft model ${other} cannot draft for`);
+  expect((await hostStats(engine)).models).toBe(0);
+});
+
+test('a projector that is missing or unreadable fails the load saying so; an estimate counts none, as llama.cpp reckons one it cannot read', async () => {
+  const missing = path.join(dir, 'no-such-mmproj.gguf');
+  const half = path.join(dir, 'half-mmproj.gguf');
+  fs.writeFileSync(half, fs.readFileSync(TINY_PROJECTOR).subarray(0, 100));
+  const without = await engine.estimate(TINY_BPE, SMALL);
+  for (const [file, why] of [
+    [missing, /^the projector .*no-such-mmproj\.gguf was not found \(named for tiny-bpe\.gguf\)$/],
+    [half, /^the projector .*half-mmproj\.gguf cannot be read: /],
+  ] as const) {
+    const e = await errorOf(engine.load('p', TINY_BPE, { ...SMALL, mmproj: file }));
+    expect(e.code).toBe('load_failed');
+    expect(e.message).toMatch(why);
+    const est = await engine.estimate(TINY_BPE, { ...SMALL, mmproj: file });
+    expect(est.host.projector).toBe(0);
+    expect({ ...est.host, free: 0 }).toEqual({ ...without.host, free: 0 });
+  }
+  // a readable one counts
+  expect((await engine.estimate(TINY_BPE, { ...SMALL, mmproj: TINY_PROJECTOR })).host.projector).toBeGreaterThan(0);
 });
 
 test('estimates and metadata reads get the checked file as well', async () => {
