@@ -10,7 +10,8 @@
  *   (macOS's `/dev/fd/N` is a dup of N: it shares N's file offset, where our header read left it,
  *   and llama.cpp's GGUF parser starts at the current offset). There the
  *   file's identity (device, file id, size, mtime, ctime) is read before the check and compared after
- *   the load; a mismatch unloads what was loaded and refuses with `model_changed`.
+ *   the load, and so is each other part's (which llama.cpp opens by name on every system); a mismatch
+ *   unloads what was loaded and refuses with `model_changed`.
  * - Everywhere, the open file must be unchanged after the load (not written in place meanwhile).
  */
 import type { BigIntStats } from 'fs';
@@ -50,10 +51,42 @@ export function isSplit(header: GgufHeader): boolean {
   return (ggufNumber(header, 'split.count') ?? 1) > 1;
 }
 
+/**
+ * The paths of a split model's parts as llama.cpp names them from the first part's path (`<prefix>-00001-of-0000N.gguf`,
+ * `llama_get_list_splits` with the header's `split.count`), or null where it refuses the name.
+ */
+export function splitPartPaths(file: string, count: number): string[] | null {
+  const postfix = (part: number) => `-${String(part).padStart(5, '0')}-of-${String(count).padStart(5, '0')}.gguf`;
+  const first = postfix(1);
+  if (file.length <= first.length || !file.endsWith(first)) return null;
+  const prefix = file.slice(0, -first.length);
+  return Array.from({ length: count }, (_, i) => prefix + postfix(i + 1));
+}
+
 /** The file's contents as far as the file system tells: a write changes the size or the mtime. */
 const contents = (st: BigIntStats) => [st.dev, st.ino, st.size, st.mtimeNs].join(':');
 /** Which file a name leads to: a file put in another's place differs at least in its ctime, even on a reused inode. */
 const identity = (st: BigIntStats) => `${contents(st)}:${st.ctimeNs}`;
+
+/** The identity of the file a name leads to, or null where there is none. */
+const identityAt = (file: string): Promise<string | null> => fsp.stat(file, { bigint: true }).then(identity, () => null);
+
+/**
+ * A split model's other parts, by name (llama.cpp opens them so), with their identity now: those that
+ * exist, up to the first that does not (where llama.cpp's load stops).
+ */
+async function otherParts(file: string, header: GgufHeader): Promise<{ file: string; before: string }[]> {
+  const count = ggufNumber(header, 'split.count') ?? 1;
+  // llama.cpp reads the count as a u16 (another type it refuses)
+  if (!(Number.isInteger(count) && count > 1 && count <= 0xffff)) return [];
+  const out: { file: string; before: string }[] = [];
+  for (const part of (splitPartPaths(file, count) ?? []).slice(1)) {
+    const before = await identityAt(part);
+    if (before === null) break;
+    out.push({ file: part, before });
+  }
+  return out;
+}
 
 /** Thrown when the file changed between the check and the load. */
 export class ModelFileChanged extends Error {
@@ -73,6 +106,8 @@ export class CheckedModelFile {
     readonly access: FileAccess,
     /** what llama.cpp opens */
     readonly nativePath: string,
+    /** a split model's other parts that exist, by name, with their identity when opened (llama.cpp opens them by name) */
+    private readonly parts: readonly { file: string; before: string }[] = [],
   ) {}
 
   /** the file's size in bytes when it was opened */
@@ -94,7 +129,7 @@ export class CheckedModelFile {
       const header = await headers.readOpen(fh, abs, { signal: opts.signal });
       const fdPath = descriptorPath(fh.fd);
       const access: FileAccess = fdPath && !isSplit(header) && !opts.forceIdentity ? 'descriptor' : 'identity';
-      return new CheckedModelFile(abs, fh, before, header, access, access === 'descriptor' ? fdPath! : abs);
+      return new CheckedModelFile(abs, fh, before, header, access, access === 'descriptor' ? fdPath! : abs, await otherParts(abs, header));
     } catch (e) {
       await fh.close().catch(() => undefined);
       throw e;
@@ -108,15 +143,8 @@ export class CheckedModelFile {
    */
   async verify(): Promise<void> {
     if (contents(await this.fh.stat({ bigint: true })) !== contents(this.before)) throw new ModelFileChanged(this.file);
-    if (this.access === 'identity') {
-      let atPath: string;
-      try {
-        atPath = identity(await fsp.stat(this.file, { bigint: true }));
-      } catch {
-        throw new ModelFileChanged(this.file);
-      }
-      if (atPath !== identity(this.before)) throw new ModelFileChanged(this.file);
-    }
+    const byName = this.access === 'identity' ? [{ file: this.file, before: identity(this.before) }, ...this.parts] : [];
+    for (const p of byName) if ((await identityAt(p.file)) !== p.before) throw new ModelFileChanged(p.file);
   }
 
   close(): Promise<void> {

@@ -12,7 +12,7 @@ import { EngineClient } from '../../main/engine/client';
 import { readGgufHeader, readGgufTensorBytes } from '../../main/gguf/read';
 import { gguf } from '../../main/gguf/types';
 import { GgufWriter, GgufWriterTensorType } from '../../main/gguf/write';
-import { descriptorPath, renameInMessage } from '../../main/engine/model-file';
+import { descriptorPath, renameInMessage, splitPartPaths } from '../../main/engine/model-file';
 import { errorOf, hostStats, makeEngine, tempDir } from '../helpers/engine';
 import { TINY_BPE, TINY_PROJECTOR, TINY_SPM, writeRetyped } from '../helpers/models';
 import type { LoadParamsInput } from '../../main/params';
@@ -121,6 +121,22 @@ test('a split model loads by name (llama.cpp finds its other parts) and generate
   const err = await errorOf(loadWithSwap('s', files[0], () => swapIn(files[0], files[0])));
   expect(err.code).toBe('model_changed');
   expect((await hostStats(engine)).models).toBe(0);
+  // its other part, which llama.cpp opens by name on every system: a file put in its place (the same
+  // bytes, so llama.cpp's load itself succeeds) is refused as well, naming that part
+  const other = await errorOf(loadWithSwap('s', files[0], () => swapIn(files[1], files[1])));
+  expect(other.code).toBe('model_changed');
+  expect(other.message).toMatch(/^split-00002-of-00002\.gguf was replaced or changed while it was loading/);
+  expect((await hostStats(engine)).models).toBe(0);
+});
+
+test("a split model's parts are named as llama.cpp names them from the first part's path and the header's count (pure function)", () => {
+  expect(splitPartPaths('/m/x-00001-of-00003.gguf', 3)).toEqual(['/m/x-00001-of-00003.gguf', '/m/x-00002-of-00003.gguf', '/m/x-00003-of-00003.gguf']);
+  // the count is the header's: a name that says another count is no first part of this model, as a second part is not
+  expect(splitPartPaths('/m/x-00001-of-00002.gguf', 3)).toBeNull();
+  expect(splitPartPaths('/m/x-00002-of-00003.gguf', 3)).toBeNull();
+  expect(splitPartPaths('/m/x-00001-of-00003.GGUF', 3)).toBeNull(); // llama.cpp compares exactly
+  expect(splitPartPaths('-00001-of-00002.gguf', 2)).toBeNull(); // no prefix
+  expect(splitPartPaths('/m/a-00001-of-65535.gguf', 65535)?.[65534]).toBe('/m/a-65535-of-65535.gguf');
 });
 
 descriptor("the draft model and the projector are the files that were checked too: a file renamed over their paths after the check is not what llama.cpp reads", async () => {
