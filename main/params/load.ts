@@ -76,7 +76,7 @@ const SPECULATIVE_SETTINGS = {
   // native/src/params.h reads them from llama.cpp and test/engine/params-drift.test.ts holds the two equal)
   draftMax: integer({
     label: 'Draft tokens (max)',
-    help: "The most tokens the draft model drafts at a time. The n-gram kinds draft as far as their lookup reaches (llama.cpp's own limits).",
+    help: 'The most tokens the draft model drafts at a time. The n-gram kinds have their own limits, below.',
     group: 'Speculative decoding',
     min: 1,
     max: 256,
@@ -91,6 +91,62 @@ const SPECULATIVE_SETTINGS = {
     max: 1,
     step: 0.05,
     default: 0,
+  }),
+  // the n-gram kinds' own limits, with llama.cpp's defaults (llama-server's --spec-ngram-* flags; the lookup
+  // and the two maps share theirs, and only the map with values counts hits: native/src/params.h, held
+  // equal by test/engine/params-drift.test.ts)
+  ngramSizeN: integer({
+    label: 'N-gram lookup length',
+    help: 'N-gram lookup and map kinds: how many of the last tokens are looked up in the text so far.',
+    unit: 'tokens',
+    group: 'Speculative decoding',
+    min: 1,
+    max: 1024,
+    default: 12,
+  }),
+  ngramSizeM: integer({
+    label: 'N-gram draft length',
+    help: 'N-gram lookup and map kinds: the most tokens a draft takes from what followed the n-gram.',
+    unit: 'tokens',
+    group: 'Speculative decoding',
+    min: 1,
+    max: 1024,
+    default: 48,
+  }),
+  ngramMinHits: integer({
+    label: 'N-gram min hits',
+    help: 'N-gram map (keys, 4 values) only: how often an n-gram must have been seen before it drafts.',
+    group: 'Speculative decoding',
+    min: 1,
+    max: 1024,
+    default: 1,
+  }),
+  ngramModMatch: integer({
+    label: 'Rolling-hash lookup length',
+    help: 'N-gram (rolling hash) only: how many of the last tokens are looked up (fewer than 16 drafts poorly).',
+    unit: 'tokens',
+    group: 'Speculative decoding',
+    min: 1,
+    max: 1024,
+    default: 24,
+  }),
+  ngramModMax: integer({
+    label: 'Rolling-hash longest draft',
+    help: 'N-gram (rolling hash) only: the most tokens a draft holds.',
+    unit: 'tokens',
+    group: 'Speculative decoding',
+    min: 0,
+    max: 1024,
+    default: 64,
+  }),
+  ngramModMin: integer({
+    label: 'Rolling-hash shortest draft',
+    help: 'N-gram (rolling hash) only: a shorter draft is not checked.',
+    unit: 'tokens',
+    group: 'Speculative decoding',
+    min: 0,
+    max: 1024,
+    default: 48,
   }),
 };
 

@@ -131,8 +131,7 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
     const std::string draft_display = optString(given, "draftDisplayPath", draft_path);
     // on the user's split (the fit measures it so, as llama.cpp's does); loaded on the target's after the fit
     llama_model_params draft_mparams = p.load.draftModel(user_split->empty() ? nullptr : user_split->data());
-    const int32_t draft_max = p.load.draft_max, draft_min = p.load.draft_min;
-    const float draft_p_min = p.load.draft_p_min;
+    const common_params_speculative spec_params = p.load.speculativeParams();
     if (spec_kind == "draft") {
         struct stat ds {};
         if (stat(draft_path.c_str(), &ds) != 0 || !S_ISREG(ds.st_mode)) throw makeError(env, codes::load_failed, "draft model file not found: " + draft_display + " (the draft for " + display + ")");
@@ -159,7 +158,7 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
     const std::string chat_template = p.load.chat_template;
     Napi::Promise promise = AsyncTask::run(env,
         [path, display, mparams, state, result, file_size, fit_cparams, fit_margin_mib, user_split, mmproj, chat_template, user_overrides, spec_kind, draft_path, draft_display,
-         draft_mparams, draft_max, draft_min, draft_p_min, adapters]() mutable {
+         draft_mparams, spec_params, adapters]() mutable {
             Activity activity("load", display);
             struct ProgressGuard {
                 LoadState & s;
@@ -266,9 +265,7 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
                 progressHere();
             }
             h->specKind = spec_kind;
-            h->draftMax = draft_max;
-            h->draftMin = draft_min;
-            h->draftPMin = draft_p_min;
+            h->specParams = spec_params;
             h->fitted = fitted;
             h->fits = fits;
             h->fitGpuLayers = mparams.n_gpu_layers;

@@ -44,8 +44,7 @@ struct ModelHandle {
     llama_model * draft = nullptr;
     std::string draftPath;
     std::string specKind = "none"; // "none", "draft" or one of llama.cpp's n-gram kinds
-    int32_t draftMax = 0, draftMin = 0; // the load's (params.h LoadParams: llama.cpp's defaults)
-    float draftPMin = 0.0f;
+    common_params_speculative specParams; // the load's limits (params.h LoadParams::speculativeParams)
     ~ModelHandle();
 };
 

@@ -250,6 +250,12 @@ const Table<LP> & loadTable() {
         whole("draftMax", &LP::draft_max, 1, 256),
         whole("draftMin", &LP::draft_min, 0, 256),
         real("draftPMin", &LP::draft_p_min, 0, 1),
+        whole("ngramSizeN", &LP::ngram_size_n, 1, 1024),
+        whole("ngramSizeM", &LP::ngram_size_m, 1, 1024),
+        whole("ngramMinHits", &LP::ngram_min_hits, 1, 1024),
+        whole("ngramModMatch", &LP::ngram_mod_match, 1, 1024),
+        whole("ngramModMax", &LP::ngram_mod_max, 0, 1024),
+        whole("ngramModMin", &LP::ngram_mod_min, 0, 1024),
     };
     return t;
 }
@@ -381,6 +387,22 @@ std::string LoadParams::speculativeKind() const {
     if (speculative == "auto") return draft_model.empty() ? "none" : "draft";
     if (speculative == "off") return "none";
     return speculative;
+}
+
+common_params_speculative LoadParams::speculativeParams() const {
+    common_params_speculative p;
+    p.draft.n_max = draft_max;
+    p.draft.n_min = draft_min;
+    p.draft.p_min = draft_p_min;
+    for (common_params_speculative_ngram_map * m : {&p.ngram_simple, &p.ngram_map_k, &p.ngram_map_k4v}) {
+        m->size_n = (uint16_t) ngram_size_n;
+        m->size_m = (uint16_t) ngram_size_m;
+        m->min_hits = (uint16_t) ngram_min_hits;
+    }
+    p.ngram_mod.n_match = ngram_mod_match;
+    p.ngram_mod.n_max = ngram_mod_max;
+    p.ngram_mod.n_min = ngram_mod_min;
+    return p;
 }
 
 llama_model_params LoadParams::draftModel(const float * target_split) const {

@@ -50,6 +50,17 @@ struct LoadParams {
     std::string speculative = "auto";
     int32_t draft_max = common_params_speculative_draft{}.n_max, draft_min = common_params_speculative_draft{}.n_min;
     float draft_p_min = common_params_speculative_draft{}.p_min;
+    // the n-gram kinds' own limits, with llama.cpp's defaults (as llama-server's --spec-ngram-* flags):
+    // the n-gram lookup's and maps' (ngram-simple, -map-k and -map-k4v alike: common_params_speculative_ngram_map)
+    // lookup length, draft length and hits before a draft (read by ngram-map-k4v only), and ngram-mod's
+    // lookup length and draft bounds
+    int32_t ngram_size_n = common_params_speculative_ngram_map{}.size_n, ngram_size_m = common_params_speculative_ngram_map{}.size_m,
+            ngram_min_hits = common_params_speculative_ngram_map{}.min_hits;
+    int32_t ngram_mod_match = common_params_speculative_ngram_mod{}.n_match, ngram_mod_max = common_params_speculative_ngram_mod{}.n_max,
+            ngram_mod_min = common_params_speculative_ngram_mod{}.n_min;
+
+    // llama.cpp's speculative parameters for these settings (the kind and the contexts are the caller's)
+    common_params_speculative speculativeParams() const;
 
     // the kind of drafting these settings ask for: "none", "draft" or an n-gram kind (llama.cpp's names)
     std::string speculativeKind() const;

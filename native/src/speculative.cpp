@@ -46,11 +46,9 @@ std::unique_ptr<Speculation> makeSpeculation(const ModelHandle & model, llama_co
     }
     const int n_seq = (int) llama_n_seq_max(ctx);
     common_params_speculative & p = sp->params;
+    p = model.specParams; // the draft model's bounds and the n-gram kinds' limits
     p.types = {common_speculative_type_from_name(sp->kind == "draft" ? "draft-simple" : sp->kind)};
     if (p.types[0] == COMMON_SPECULATIVE_TYPE_COUNT) throw HearthError(codes::invalid_argument, "unknown speculative kind " + sp->kind);
-    p.draft.n_max = model.draftMax;
-    p.draft.n_min = model.draftMin;
-    p.draft.p_min = model.draftPMin;
     if (sp->kind == "draft") {
         if (!model.draft) throw HearthError(codes::internal, "speculative decoding: the draft model is not loaded");
         sp->ctx_dft = llama_init_from_model(model.draft, draftContextParams(cp, llama_model_n_ctx_train(model.model)));

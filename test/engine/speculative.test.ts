@@ -13,6 +13,7 @@ import { writeTestModel } from '../../scripts/make-test-model';
 import { errorOf, makeEngine, tempDir } from '../helpers/engine';
 import { gguf } from '../../main/gguf/types';
 import { TINY_BPE, TINY_SPM, TINY_SWA, writeRetyped } from '../helpers/models';
+import { LOAD_SETTING_DEFAULTS } from '../../main/params';
 
 let engine: EngineClient;
 let dir: string;
@@ -259,6 +260,40 @@ describe("the draft's bounds", () => {
       expect(runs[0].draftTokens).toBeGreaterThan(0);
       expect(runs[0]).toEqual(runs[1]);
     }
+  });
+
+  test("the n-gram kinds' own limits are load settings (llama-server's --spec-ngram-* flags): each reaches llama.cpp", async () => {
+    const repetitive = Array(24).fill('red green blue yellow').join(' ');
+    const run = async (kind: 'ngram-map-k' | 'ngram-map-k4v' | 'ngram-mod', limits: Record<string, number>) => {
+      await engine.load('limits', TINY_SPM, { ...base, speculative: kind, ...limits });
+      try {
+        const r = await greedyRun('limits', 120, repetitive);
+        const { draftTokens = 0, acceptedTokens = 0, generatedTokens = 0 } = r.timings;
+        // each verifying step samples one token besides the draft tokens it accepts
+        return { tokens: r.tokens, draftTokens, steps: generatedTokens - acceptedTokens };
+      } finally {
+        await engine.unload('limits');
+      }
+    };
+    for (const [kind, draftLength, lookup] of [
+      ['ngram-map-k', 'ngramSizeM', 'ngramSizeN'],
+      ['ngram-mod', 'ngramModMax', 'ngramModMatch'],
+    ] as const) {
+      const own = await run(kind, {});
+      expect(own.draftTokens).toBeGreaterThan(0);
+      // drafts of one token at most: no more drafted than steps, other drafts than llama.cpp's own length
+      // gives, the same output (drafts change the speed, never the text)
+      const bounded = await run(kind, { [draftLength]: 1 });
+      expect(bounded.draftTokens).toBeGreaterThan(0);
+      expect(bounded.draftTokens).toBeLessThanOrEqual(bounded.steps);
+      expect(bounded.draftTokens).not.toBe(own.draftTokens);
+      expect(bounded.tokens).toEqual(own.tokens);
+      // a lookup longer than the whole text finds nothing to draft from
+      expect((await run(kind, { [lookup]: 1024 })).draftTokens).toBe(0);
+    }
+    // the n-gram map with values (ngram-map-k4v) drafts after an n-gram was seen as often as ngramMinHits says
+    expect((await run('ngram-map-k4v', {})).draftTokens).toBeGreaterThan(0);
+    expect((await run('ngram-map-k4v', { ngramMinHits: 1024 })).draftTokens).toBe(0);
   });
 });
 

@@ -21,7 +21,7 @@ import type {
   ToolsStatusDTO,
 } from '../../main/ipc/contract';
 import { SettingsDTO } from '../../main/ipc/contract';
-import { BUILTIN_TOOLS, builtinKey, memoryNeed } from '../../main/params';
+import { BUILTIN_TOOLS, builtinKey, LOAD_SETTING_DEFAULTS, memoryNeed } from '../../main/params';
 import type { HearthBridge } from '../../renderer/src/app/bridge';
 
 type Handler = (payload: any) => unknown;
@@ -158,32 +158,8 @@ export function modelSettingsView(over: Partial<ModelSettingsView> = {}): ModelS
   return {
     path: '/m/a.gguf',
     settings: {},
-    defaults: {
-      gpuLayers: 'auto',
-      contextSize: 4096,
-      cacheTypeK: 'f16',
-      cacheTypeV: 'f16',
-      flashAttention: 'auto',
-      threads: 8,
-      batchSize: 2048,
-      ubatchSize: 512,
-      swaFull: false,
-      useMmap: true,
-      useMlock: false,
-      loraAdapters: [],
-      controlVectors: [],
-      controlVectorLayerStart: 1,
-      controlVectorLayerEnd: 0,
-      draftModel: '',
-      speculative: 'auto',
-      draftMax: 3,
-      draftMin: 0,
-      draftPMin: 0,
-      mainGpu: 0,
-      splitMode: 'layer',
-      nCpuMoe: 0,
-      tensorOverrides: [],
-    },
+    // the schema's defaults, with the machine's and the model's where the schema has none (as ModelService gives them)
+    defaults: { ...LOAD_SETTING_DEFAULTS, gpuLayers: 'auto', contextSize: 4096, threads: 8 },
     layers: 32,
     trainedContext: 8192,
     loadedWith: null,
