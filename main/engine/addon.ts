@@ -89,6 +89,8 @@ export interface NativeAddon {
   fitParams(path: string, params: Record<string, unknown>, opts: { marginMiB?: number; minContext?: number; contextMode?: 'auto' | 'fixed' }): Promise<FitResult>;
   /** every parameter family the addon parses: its keys and defaults (null: decided at run time) */
   describeParams(): Record<'sampling' | 'load' | 'context' | 'request', Record<string, unknown>>;
+  /** llama.cpp's own defaults of each n-gram kind's limits (common_params_speculative), for the drift test */
+  ngramKindDefaults(): Record<'ngram-simple' | 'ngram-map-k' | 'ngram-map-k4v', { sizeN: number; sizeM: number; minHits: number }> & { 'ngram-mod': { match: number; max: number; min: number } };
   /** a family's parameters as the addon parsed them (unknown keys refused), for the drift test */
   echoParams(family: 'sampling' | 'load' | 'context' | 'request', params: Record<string, unknown>): Record<string, unknown>;
   /** registers an rpc-server's devices (native/src/rpc.cpp): their names; ggml-rpc ends the process when the server cannot be reached (the client probes first: rpc.ts) */

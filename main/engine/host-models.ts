@@ -13,6 +13,7 @@ import { NativeAddon, NativeContext, NativeModel } from './addon';
 import { abortedError, defaultContextSize, EngineError, Estimate, FILE_TYPE_NAMES, FitResult, LoadParams, ModelMetadata, QUANTIZED_CACHE_TYPES } from './protocol';
 import type { ResultOf } from './methods';
 import { GgufHeaderCache } from '../gguf/cache';
+import { GgufError } from '../gguf/types';
 import { GgufHeader, ggufNumber, ggufString } from '../gguf/read';
 import { adapterProblem, type AdapterKind } from '../gguf/adapters';
 import { CheckedModelFile, handOver, LoadGate, passGate, withCheckedModelFile } from './model-file';
@@ -194,7 +195,7 @@ export class HostModels {
           return use(f, (native) => native);
         }
         await this.checkAdapters(f.header, companions.params, signal);
-        const opened = await this.openCompanions(companions.params, signal, companions.load, f.file);
+        const opened = await this.openCompanions(companions.params, signal, companions.load, f.file, gate?.identity);
         try {
           if (gate) await passGate(gate);
           const named: CompanionNames = (native) => {
@@ -246,7 +247,7 @@ export class HostModels {
    * folder paired: projector-pick.ts), and an estimate or a fit counts none, as llama.cpp's reckoning of a
    * projector it cannot read does. Closed by the caller; `f` null: left out.
    */
-  private async openCompanions(p: LoadParams, signal: AbortSignal | undefined, load: boolean, model: string): Promise<Companion[]> {
+  private async openCompanions(p: LoadParams, signal: AbortSignal | undefined, load: boolean, model: string, forceIdentity?: boolean): Promise<Companion[]> {
     const wanted: { key: Companion['key']; file: string; what: string }[] = [];
     if (p.draftModel && (p.speculative === 'auto' || p.speculative === 'draft')) wanted.push({ key: 'draftModel', file: p.draftModel, what: 'the draft model' });
     if (p.mmproj) wanted.push({ key: 'mmproj', file: p.mmproj, what: 'the projector' });
@@ -255,14 +256,16 @@ export class HostModels {
       for (const w of wanted) {
         let f: CheckedModelFile | null;
         try {
-          f = await CheckedModelFile.open(w.file, this.headers, { signal });
+          // mtmd reads a projector alone, whatever split.count its header says
+          f = await CheckedModelFile.open(w.file, this.headers, { signal, forceIdentity, single: w.key === 'mmproj' });
         } catch (e) {
           if (signal?.aborted) throw new EngineError('aborted', 'the load was cancelled');
           const err = e as NodeJS.ErrnoException;
+          const why = e instanceof GgufError ? e.detail : err.message;
           if (w.key === 'mmproj' && !load) f = null;
           else if (err.code === 'ENOENT') throw new EngineError('load_failed', `${w.what} ${w.file} was not found (named for ${path.basename(model)})`);
-          else if (w.key === 'draftModel') throw new EngineError('invalid_model', `${w.what} ${w.file}: ${err.message}`);
-          else throw new EngineError('load_failed', `${w.what} ${w.file} cannot be read: ${err.message}`);
+          else if (w.key === 'draftModel') throw new EngineError('invalid_model', `${w.what} ${w.file}: ${why}`);
+          else throw new EngineError('load_failed', `${w.what} ${w.file} cannot be read: ${why}`);
         }
         opened.push({ key: w.key, f });
         const problem = f && w.key === 'draftModel' ? hparamProblem(f.header) : null;

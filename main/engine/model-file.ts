@@ -23,6 +23,7 @@ import { GgufHeaderCache, openModelFile } from '../gguf/cache';
 import { GgufHeader, ggufNumber } from '../gguf/read';
 import { GgufError } from '../gguf/types';
 import { hparamProblem } from '../gguf/hparams';
+import { splitPartPaths } from '../gguf/split-name';
 import { EngineError } from './protocol';
 
 /** How llama.cpp is given the file. */
@@ -51,39 +52,36 @@ export function isSplit(header: GgufHeader): boolean {
   return (ggufNumber(header, 'split.count') ?? 1) > 1;
 }
 
-/**
- * The paths of a split model's parts as llama.cpp names them from the first part's path (`<prefix>-00001-of-0000N.gguf`,
- * `llama_get_list_splits` with the header's `split.count`), or null where it refuses the name.
- */
-export function splitPartPaths(file: string, count: number): string[] | null {
-  const postfix = (part: number) => `-${String(part).padStart(5, '0')}-of-${String(count).padStart(5, '0')}.gguf`;
-  const first = postfix(1);
-  if (file.length <= first.length || !file.endsWith(first)) return null;
-  const prefix = file.slice(0, -first.length);
-  return Array.from({ length: count }, (_, i) => prefix + postfix(i + 1));
-}
-
 /** The file's contents as far as the file system tells: a write changes the size or the mtime. */
 const contents = (st: BigIntStats) => [st.dev, st.ino, st.size, st.mtimeNs].join(':');
 /** Which file a name leads to: a file put in another's place differs at least in its ctime, even on a reused inode. */
 const identity = (st: BigIntStats) => `${contents(st)}:${st.ctimeNs}`;
+
+/** A file llama.cpp opens by name, and its identity when the model was opened (null: none there). */
+interface Part {
+  file: string;
+  before: string | null;
+}
 
 /** The identity of the file a name leads to, or null where there is none. */
 const identityAt = (file: string): Promise<string | null> => fsp.stat(file, { bigint: true }).then(identity, () => null);
 
 /**
  * A split model's other parts, by name (llama.cpp opens them so), with their identity now: those that
- * exist, up to the first that does not (where llama.cpp's load stops).
+ * exist, and the first that does not (where llama.cpp's load stops, unless it appears meanwhile: then
+ * it is a change). A part that is no regular file is refused (llama.cpp's blocking open of a FIFO
+ * would never return).
  */
-async function otherParts(file: string, header: GgufHeader): Promise<{ file: string; before: string }[]> {
+async function otherParts(file: string, header: GgufHeader): Promise<Part[]> {
   const count = ggufNumber(header, 'split.count') ?? 1;
   // llama.cpp reads the count as a u16 (another type it refuses)
   if (!(Number.isInteger(count) && count > 1 && count <= 0xffff)) return [];
-  const out: { file: string; before: string }[] = [];
+  const out: Part[] = [];
   for (const part of (splitPartPaths(file, count) ?? []).slice(1)) {
-    const before = await identityAt(part);
-    if (before === null) break;
-    out.push({ file: part, before });
+    const st = await fsp.stat(part, { bigint: true }).catch(() => null);
+    if (st && !st.isFile()) throw new Error(`its part ${part} is not a regular file`);
+    out.push({ file: part, before: st && identity(st) });
+    if (!st) break;
   }
   return out;
 }
@@ -106,8 +104,8 @@ export class CheckedModelFile {
     readonly access: FileAccess,
     /** what llama.cpp opens */
     readonly nativePath: string,
-    /** a split model's other parts that exist, by name, with their identity when opened (llama.cpp opens them by name) */
-    private readonly parts: readonly { file: string; before: string }[] = [],
+    /** a split model's other parts, by name, with their identity when opened (llama.cpp opens them by name) */
+    private readonly parts: readonly Part[] = [],
   ) {}
 
   /** the file's size in bytes when it was opened */
@@ -118,18 +116,20 @@ export class CheckedModelFile {
   /**
    * Opens `file`, reads its header from the open file (`headers` keeps parses of unchanged files) and
    * decides how llama.cpp gets it. The caller checks the header, hands `nativePath` to llama.cpp, calls
-   * `verify()` after llama.cpp opened it, and `close()` in the end. `forceIdentity` (a test hook) takes
-   * the identity path where a descriptor would do.
+   * `verify()` after llama.cpp opened it, and `close()` in the end. `single`: a file llama.cpp reads
+   * alone whatever its header says (a projector: mtmd follows no split parts). `forceIdentity` (a test
+   * hook) takes the identity path where a descriptor would do.
    */
-  static async open(file: string, headers: GgufHeaderCache, opts: { signal?: AbortSignal; forceIdentity?: boolean } = {}): Promise<CheckedModelFile> {
+  static async open(file: string, headers: GgufHeaderCache, opts: { signal?: AbortSignal; forceIdentity?: boolean; single?: boolean } = {}): Promise<CheckedModelFile> {
     const abs = path.resolve(file);
     const fh = await openModelFile(abs);
     try {
       const before = await fh.stat({ bigint: true });
       const header = await headers.readOpen(fh, abs, { signal: opts.signal });
+      const split = !opts.single && isSplit(header);
       const fdPath = descriptorPath(fh.fd);
-      const access: FileAccess = fdPath && !isSplit(header) && !opts.forceIdentity ? 'descriptor' : 'identity';
-      return new CheckedModelFile(abs, fh, before, header, access, access === 'descriptor' ? fdPath! : abs, await otherParts(abs, header));
+      const access: FileAccess = fdPath && !split && !opts.forceIdentity ? 'descriptor' : 'identity';
+      return new CheckedModelFile(abs, fh, before, header, access, access === 'descriptor' ? fdPath! : abs, split ? await otherParts(abs, header) : []);
     } catch (e) {
       await fh.close().catch(() => undefined);
       throw e;

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import type { HubErrorCode } from '../errors/catalogue';
 import { HF_TOKEN_PREFIX, HUB_SORTS, hubSearchSchema, repoIdSchema, repoPathSchema, revisionSchema, sha256Schema, tokenFromEnv } from '../ipc/models';
 import { HUB_LISTING_LIMITS, HubError, hubFetch, libraryCall, statusError, tokenProblem, type HubConfig, type HubListingLimits, type LibraryCall } from './hub-http';
-import { SPLIT_GGUF as SPLIT } from './split-name';
+import { SPLIT_GGUF as SPLIT } from '../gguf/split-name';
 
 export type { HubErrorCode };
 

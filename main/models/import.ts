@@ -18,7 +18,7 @@ import { partOf, statfsFree } from './disk';
 import { discoverEnvOf, peerFolders, type DiscoverEnv } from './discover';
 import { FolderLock } from './folder-lock';
 import { inside } from './inside';
-import { splitParts } from './split-name';
+import { splitParts } from '../gguf/split-name';
 import type { ModelLibrary, LibraryEntry } from './library';
 
 import { IMPORT_MODES } from '../ipc/models';

@@ -24,7 +24,7 @@ import type { FolderLock } from './folder-lock';
 import { importModel } from './import';
 import { inside } from './inside';
 import type { LibraryEntry, ModelLibrary } from './library';
-import { splitParts } from './split-name';
+import { splitParts } from '../gguf/split-name';
 import { pairProjectors } from './projector';
 import { PROGRESS_EVERY_MS } from '../progress-pace';
 

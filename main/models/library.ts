@@ -23,7 +23,7 @@ import { loadableRole, type FileRole } from '../params/adapters';
 import { sameLoadSettings } from '../params';
 import { planLoad, refusedAs } from './fit';
 import { loadPaired, ProjectorPicker } from './projector-pick';
-import { splitParts, withoutSplitSuffix } from './split-name';
+import { splitParts, withoutSplitSuffix } from '../gguf/split-name';
 import { ModelFolder, Truncation, WalkLimits } from './listing';
 
 /** Who keeps a model file added by reference (main/ipc/models.ts): an app discovery found it in, or the user ('file'). */

@@ -14,7 +14,7 @@ import { ggufString, readGgufHeader } from '../gguf/read';
 import type { GgufError } from '../gguf/types';
 import { headerFacts, type HeaderFacts } from './facts';
 import { pairProjectors, type PairFile } from './projector';
-import { splitParts } from './split-name';
+import { splitParts } from '../gguf/split-name';
 
 /** A folder's GGUF larger than this is read for pairing only when its name says mmproj. */
 const PROJECTOR_MAX_BYTES = 2 * 1024 ** 3;

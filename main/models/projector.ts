@@ -11,7 +11,7 @@
  */
 import path from 'path';
 import { quantOf } from './hub';
-import { withoutSplitSuffix } from './split-name';
+import { withoutSplitSuffix } from '../gguf/split-name';
 
 export interface PairFile {
   path: string;

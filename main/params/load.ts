@@ -96,8 +96,8 @@ const SPECULATIVE_SETTINGS = {
   // and the two maps share theirs, and only the map with values counts hits: native/src/params.h, held
   // equal by test/engine/params-drift.test.ts)
   ngramSizeN: integer({
-    label: 'N-gram lookup length',
-    help: 'N-gram lookup and map kinds: how many of the last tokens are looked up in the text so far.',
+    label: 'Lookup and maps: n-gram length',
+    help: 'N-gram lookup and map kinds: how many of the last tokens are looked up in the text so far. Longer n-grams and drafts need more repeated text before anything is drafted.',
     unit: 'tokens',
     group: 'Speculative decoding',
     min: 1,
@@ -105,7 +105,7 @@ const SPECULATIVE_SETTINGS = {
     default: 12,
   }),
   ngramSizeM: integer({
-    label: 'N-gram draft length',
+    label: 'Lookup and maps: longest draft',
     help: 'N-gram lookup and map kinds: the most tokens a draft takes from what followed the n-gram.',
     unit: 'tokens',
     group: 'Speculative decoding',
@@ -114,7 +114,7 @@ const SPECULATIVE_SETTINGS = {
     default: 48,
   }),
   ngramMinHits: integer({
-    label: 'N-gram min hits',
+    label: 'Map with values: min hits',
     help: 'N-gram map (keys, 4 values) only: how often an n-gram must have been seen before it drafts.',
     group: 'Speculative decoding',
     min: 1,
@@ -122,7 +122,7 @@ const SPECULATIVE_SETTINGS = {
     default: 1,
   }),
   ngramModMatch: integer({
-    label: 'Rolling-hash lookup length',
+    label: 'Rolling hash: n-gram length',
     help: 'N-gram (rolling hash) only: how many of the last tokens are looked up (fewer than 16 drafts poorly).',
     unit: 'tokens',
     group: 'Speculative decoding',
@@ -131,7 +131,7 @@ const SPECULATIVE_SETTINGS = {
     default: 24,
   }),
   ngramModMax: integer({
-    label: 'Rolling-hash longest draft',
+    label: 'Rolling hash: longest draft',
     help: 'N-gram (rolling hash) only: the most tokens a draft holds.',
     unit: 'tokens',
     group: 'Speculative decoding',
@@ -140,8 +140,8 @@ const SPECULATIVE_SETTINGS = {
     default: 64,
   }),
   ngramModMin: integer({
-    label: 'Rolling-hash shortest draft',
-    help: 'N-gram (rolling hash) only: a shorter draft is not checked.',
+    label: 'Rolling hash: shortest draft',
+    help: 'N-gram (rolling hash) only: a shorter draft is not checked (above the longest draft: only drafts of the longest length are).',
     unit: 'tokens',
     group: 'Speculative decoding',
     min: 0,
@@ -155,9 +155,9 @@ const SPECULATIVE_SETTINGS = {
  * each rejected token costs a verified position in the model's batch for nothing, and with a draft
  * model a draft step too. With a draft model a tenth of the model's cost, each drafted token costs about
  * a tenth of a step, whatever the draft's length, so the break-even is near 10% of the drafted tokens
- * accepted; n-gram drafts cost no model
- * but their verification, which on a CPU is most of the cost. Judged once enough were drafted to tell:
- * more than one n-gram draft (ngram-mod drafts 48 to 64 tokens at a time, the others up to 48).
+ * accepted; n-gram drafts cost no model but their verification, which on a CPU is most of the cost.
+ * Judged once enough were drafted to tell: more than one n-gram draft at llama.cpp's default limits
+ * (ngramModMax, ngramSizeM).
  */
 export const POOR_DRAFT_ACCEPTANCE = { minDrafted: 128, belowShare: 0.1 } as const;
 

@@ -594,7 +594,32 @@ static Napi::Value DefaultThreads(const Napi::CallbackInfo & info) {
     return Napi::Number::New(info.Env(), defaultThreads());
 }
 
+// ngramKindDefaults() -> { "ngram-simple": {sizeN, sizeM, minHits}, …, "ngram-mod": {match, max, min} }:
+// llama.cpp's own defaults for each n-gram kind (common_params_speculative), which one setting each
+// stands for (LoadParams::speculativeParams); the drift test holds them to main/params' defaults
+Napi::Value NgramKindDefaults(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    const common_params_speculative d;
+    Napi::Object o = Napi::Object::New(env);
+    const std::pair<const char *, const common_params_speculative_ngram_map *> maps[] = {
+        {"ngram-simple", &d.ngram_simple}, {"ngram-map-k", &d.ngram_map_k}, {"ngram-map-k4v", &d.ngram_map_k4v}};
+    for (const auto & [name, m] : maps) {
+        Napi::Object k = Napi::Object::New(env);
+        k.Set("sizeN", (double) m->size_n);
+        k.Set("sizeM", (double) m->size_m);
+        k.Set("minHits", (double) m->min_hits);
+        o.Set(name, k);
+    }
+    Napi::Object mod = Napi::Object::New(env);
+    mod.Set("match", (double) d.ngram_mod.n_match);
+    mod.Set("max", (double) d.ngram_mod.n_max);
+    mod.Set("min", (double) d.ngram_mod.n_min);
+    o.Set("ngram-mod", mod);
+    return o;
+}
+
 void addParamsExports(Napi::Env env, Napi::Object exports) {
+    exports.Set("ngramKindDefaults", Napi::Function::New(env, guard<NgramKindDefaults>));
     exports.Set("describeParams", Napi::Function::New(env, guard<DescribeParams>));
     exports.Set("echoParams", Napi::Function::New(env, guard<EchoParams>));
     exports.Set("defaultThreads", Napi::Function::New(env, guard<DefaultThreads>));

@@ -50,7 +50,8 @@ struct LoadParams {
     std::string speculative = "auto";
     int32_t draft_max = common_params_speculative_draft{}.n_max, draft_min = common_params_speculative_draft{}.n_min;
     float draft_p_min = common_params_speculative_draft{}.p_min;
-    // the n-gram kinds' own limits, with llama.cpp's defaults (as llama-server's --spec-ngram-* flags):
+    // the n-gram kinds' own limits, with llama.cpp's defaults (as llama-server's --spec-ngram-* flags; the
+    // drift test checks that each kind's default in common_params_speculative is these: ngramKindDefaults):
     // the n-gram lookup's and maps' (ngram-simple, -map-k and -map-k4v alike: common_params_speculative_ngram_map)
     // lookup length, draft length and hits before a draft (read by ngram-map-k4v only), and ngram-mod's
     // lookup length and draft bounds

@@ -149,7 +149,6 @@ ProjectorMemory projectorMemory(const std::string & path, ggml_backend_dev_t dev
 
 std::shared_ptr<Vision> loadVision(const std::string & path, const llama_model * model, ggml_backend_dev_t device, int threads, const ProjectorMemory * memory) {
     auto v = std::make_shared<Vision>();
-    v->path = path;
     v->marker = mediaMarker();
     const mtmd_context_params p = visionParams(device, threads, v->marker, false);
     AllocationWatch allocation;

@@ -37,7 +37,6 @@ constexpr size_t IMAGE_TOKENS_CACHED = 256;
 // a context waiting for another's encode stays stoppable).
 struct Vision {
     mtmd_context * ctx = nullptr;
-    std::string path;
     std::string marker;
     ProjectorMemory memory; // reckoned when it loaded, with the same parameters (the memory breakdown shows it)
     std::timed_mutex mu;

@@ -6,13 +6,14 @@
  * the check and the load is never what gets loaded: the test hook `loadGate` holds the host right
  * there while the test swaps the file. Real addon, real host.
  */
+import { execFileSync } from 'child_process';
 import fs from 'fs';
 import path from 'path';
 import { EngineClient } from '../../main/engine/client';
 import { readGgufHeader, readGgufTensorBytes } from '../../main/gguf/read';
 import { gguf } from '../../main/gguf/types';
 import { GgufWriter, GgufWriterTensorType } from '../../main/gguf/write';
-import { descriptorPath, renameInMessage, splitPartPaths } from '../../main/engine/model-file';
+import { descriptorPath, renameInMessage } from '../../main/engine/model-file';
 import { errorOf, hostStats, makeEngine, tempDir } from '../helpers/engine';
 import { TINY_BPE, TINY_PROJECTOR, TINY_SPM, writeRetyped } from '../helpers/models';
 import type { LoadParamsInput } from '../../main/params';
@@ -127,17 +128,27 @@ test('a split model loads by name (llama.cpp finds its other parts) and generate
   expect(other.code).toBe('model_changed');
   expect(other.message).toMatch(/^split-00002-of-00002\.gguf was replaced or changed while it was loading/);
   expect((await hostStats(engine)).models).toBe(0);
+  // a part missing at the check that appears before llama.cpp opens it is a change too
+  const kept = `${files[1]}.kept`;
+  fs.renameSync(files[1], kept);
+  const appeared = await errorOf(loadWithSwap('s', files[0], () => fs.renameSync(kept, files[1])));
+  expect(appeared.code).toBe('model_changed');
+  expect(appeared.message).toMatch(/^split-00002-of-00002\.gguf was replaced or changed/);
+  expect((await hostStats(engine)).models).toBe(0);
 });
 
-test("a split model's parts are named as llama.cpp names them from the first part's path and the header's count (pure function)", () => {
-  expect(splitPartPaths('/m/x-00001-of-00003.gguf', 3)).toEqual(['/m/x-00001-of-00003.gguf', '/m/x-00002-of-00003.gguf', '/m/x-00003-of-00003.gguf']);
-  // the count is the header's: a name that says another count is no first part of this model, as a second part is not
-  expect(splitPartPaths('/m/x-00001-of-00002.gguf', 3)).toBeNull();
-  expect(splitPartPaths('/m/x-00002-of-00003.gguf', 3)).toBeNull();
-  expect(splitPartPaths('/m/x-00001-of-00003.GGUF', 3)).toBeNull(); // llama.cpp compares exactly
-  expect(splitPartPaths('-00001-of-00002.gguf', 2)).toBeNull(); // no prefix
-  expect(splitPartPaths('/m/a-00001-of-65535.gguf', 65535)?.[65534]).toBe('/m/a-65535-of-65535.gguf');
+const fifo = process.platform === 'win32' ? test.skip : test;
+
+fifo("a split model's part that is no regular file (a FIFO, whose open would never return) is refused before llama.cpp opens it", async () => {
+  const files = await writeSplit(path.join(dir, 'piped'));
+  fs.rmSync(files[1]);
+  execFileSync('mkfifo', [files[1]]);
+  const err = await errorOf(engine.load('p', files[0], SMALL));
+  expect(err.code).toBe('invalid_model');
+  expect(err.message).toContain(`its part ${files[1]} is not a regular file`);
+  expect((await hostStats(engine)).models).toBe(0);
 });
+
 
 descriptor("the draft model and the projector are the files that were checked too: a file renamed over their paths after the check is not what llama.cpp reads", async () => {
   let crashes = 0;
@@ -218,6 +229,37 @@ test('estimates and metadata reads get the checked file as well', async () => {
   if (process.platform === 'linux' || process.platform === 'darwin') expect(m.vocabSize).toBe(spmVocab);
   const est = await engine.estimate(file, { gpuLayers: 0, contextSize: 256 });
   expect(est.contextSize).toBe(256);
+});
+
+test("an estimate's draft model is the file that was checked; where the identity is checked, a companion put in place is refused", async () => {
+  let crashes = 0;
+  engine.onCrash = () => void crashes++;
+  const deep = await writeRetyped(TINY_SPM, path.join(dir, 'deep-estimate-draft.gguf'), {}, { 'llama.block_count': gguf.u32(513) });
+  const draft = path.join(dir, 'estimate-draft.gguf');
+  fs.copyFileSync(TINY_SPM, draft);
+  const params = { ...SMALL, gpuLayers: 0, draftModel: draft };
+  const plain = await engine.estimate(TINY_SPM, params);
+  const gate = fs.mkdtempSync(path.join(dir, 'gate-'));
+  await engine.request('loadGate', { dir: gate, identity: process.platform !== 'linux' });
+  const estimating = engine.estimate(TINY_SPM, params);
+  estimating.catch(() => undefined);
+  for (let i = 0; i < 1500 && !fs.existsSync(path.join(gate, 'checked')); i++) await new Promise((r) => setTimeout(r, 20));
+  swapIn(deep, draft);
+  fs.writeFileSync(path.join(gate, 'go'), '');
+  if (process.platform === 'linux') {
+    // the checked draft (TINY_SPM) is the one measured, as before the swap
+    expect((await estimating).host).toEqual({ ...plain.host, free: expect.any(Number) });
+  } else {
+    expect((await errorOf(estimating)).code).toBe('model_changed');
+  }
+  expect(crashes).toBe(0);
+  // by name, as on macOS and Windows (the gate's identity hook): a draft put in place is refused
+  fs.copyFileSync(TINY_SPM, draft);
+  const err = await errorOf(loadWithSwap('i', TINY_SPM, () => swapIn(TINY_SPM, draft), true, params));
+  expect(err.code).toBe('model_changed');
+  expect(err.message).toMatch(/^estimate-draft\.gguf was replaced or changed while it was loading/);
+  expect((await hostStats(engine)).models).toBe(0);
+  engine.onCrash = undefined;
 });
 
 describe('the descriptor path and the messages that name it (pure functions)', () => {

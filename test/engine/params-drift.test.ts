@@ -128,20 +128,33 @@ function same(a: unknown, b: unknown): boolean {
 type Echo = { ok: true; value: Record<string, unknown> } | { ok: false; error: string };
 
 let described: Record<Family, Record<string, unknown>>;
+let ngramKinds: Record<string, Record<string, number>>;
 const echoes = new Map<Family, Echo[]>();
 
 beforeAll(async () => {
   const probesByFamily = Object.fromEntries((Object.keys(FAMILIES) as Family[]).map((f) => [f, [...probeObjects(f).map((p) => p.params), { bogus: 1 }]]));
-  const r = await inAddon<{ described: typeof described; echoes: Record<Family, Echo[]> }>(
+  const r = await inAddon<{ described: typeof described; echoes: Record<Family, Echo[]>; ngramKinds: typeof ngramKinds }>(
     `const echoes = {};
      for (const [family, list] of Object.entries(input)) {
        echoes[family] = list.map((p) => { try { return { ok: true, value: addon.echoParams(family, p) }; } catch (e) { return { ok: false, error: e.code + ': ' + e.message }; } });
      }
-     return { described: addon.describeParams(), echoes };`,
+     return { described: addon.describeParams(), echoes, ngramKinds: addon.ngramKindDefaults() };`,
     probesByFamily,
   );
   described = r.described;
+  ngramKinds = r.ngramKinds;
   for (const f of Object.keys(FAMILIES) as Family[]) echoes.set(f, r.echoes[f]);
+});
+
+test("one setting stands for each n-gram kind's like limit: llama.cpp's default is the same for every kind it stands for", () => {
+  const d = LOAD_FIELDS;
+  const maps = { sizeN: d.ngramSizeN.default, sizeM: d.ngramSizeM.default, minHits: d.ngramMinHits.default };
+  expect(ngramKinds).toEqual({
+    'ngram-simple': maps,
+    'ngram-map-k': maps,
+    'ngram-map-k4v': maps,
+    'ngram-mod': { match: d.ngramModMatch.default, max: d.ngramModMax.default, min: d.ngramModMin.default },
+  });
 });
 
 describe.each(Object.keys(FAMILIES) as Family[])('the %s family', (family) => {

@@ -13,7 +13,6 @@ import { writeTestModel } from '../../scripts/make-test-model';
 import { errorOf, makeEngine, tempDir } from '../helpers/engine';
 import { gguf } from '../../main/gguf/types';
 import { TINY_BPE, TINY_SPM, TINY_SWA, writeRetyped } from '../helpers/models';
-import { LOAD_SETTING_DEFAULTS } from '../../main/params';
 
 let engine: EngineClient;
 let dir: string;
@@ -262,12 +261,12 @@ describe("the draft's bounds", () => {
     }
   });
 
-  test("the n-gram kinds' own limits are load settings (llama-server's --spec-ngram-* flags): each reaches llama.cpp", async () => {
+  test("the n-gram kinds' own limits are load settings (llama-server's --spec-ngram-* flags): each reaches the kinds it stands for", async () => {
     const repetitive = Array(24).fill('red green blue yellow').join(' ');
-    const run = async (kind: 'ngram-map-k' | 'ngram-map-k4v' | 'ngram-mod', limits: Record<string, number>) => {
+    const run = async (kind: 'ngram-simple' | 'ngram-map-k' | 'ngram-map-k4v' | 'ngram-mod', limits: Record<string, number>, prompt = repetitive) => {
       await engine.load('limits', TINY_SPM, { ...base, speculative: kind, ...limits });
       try {
-        const r = await greedyRun('limits', 120, repetitive);
+        const r = await greedyRun('limits', 120, prompt);
         const { draftTokens = 0, acceptedTokens = 0, generatedTokens = 0 } = r.timings;
         // each verifying step samples one token besides the draft tokens it accepts
         return { tokens: r.tokens, draftTokens, steps: generatedTokens - acceptedTokens };
@@ -275,25 +274,47 @@ describe("the draft's bounds", () => {
         await engine.unload('limits');
       }
     };
-    for (const [kind, draftLength, lookup] of [
-      ['ngram-map-k', 'ngramSizeM', 'ngramSizeN'],
-      ['ngram-mod', 'ngramModMax', 'ngramModMatch'],
+    // the lookup and the maps: ngramSizeN and ngramSizeM (the simple lookup drafts nothing here at
+    // llama.cpp's n-gram length of 12, and does with 2)
+    // (the simple lookup drafts only as many tokens as it looks up, or more: llama.cpp's common_ngram_simple_draft)
+    for (const [kind, lookup, m] of [
+      ['ngram-simple', { ngramSizeN: 2 }, 2],
+      ['ngram-map-k', { ngramSizeN: 4 }, 1],
+      ['ngram-map-k4v', { ngramSizeN: 4 }, 1],
     ] as const) {
       const own = await run(kind, {});
-      expect(own.draftTokens).toBeGreaterThan(0);
-      // drafts of one token at most: no more drafted than steps, other drafts than llama.cpp's own length
-      // gives, the same output (drafts change the speed, never the text)
-      const bounded = await run(kind, { [draftLength]: 1 });
+      const shorter = await run(kind, lookup);
+      expect(shorter.draftTokens).toBeGreaterThan(0);
+      expect(shorter.draftTokens).not.toBe(own.draftTokens);
+      expect(shorter.tokens).toEqual(own.tokens); // drafts change the speed, never the text
+      // drafts of m tokens at most: no more drafted than m a step, and other drafts than without the bound
+      const bounded = await run(kind, { ...lookup, ngramSizeM: m });
       expect(bounded.draftTokens).toBeGreaterThan(0);
-      expect(bounded.draftTokens).toBeLessThanOrEqual(bounded.steps);
-      expect(bounded.draftTokens).not.toBe(own.draftTokens);
-      expect(bounded.tokens).toEqual(own.tokens);
+      expect(bounded.draftTokens).toBeLessThanOrEqual(m * bounded.steps);
+      expect(bounded.draftTokens).not.toBe(shorter.draftTokens);
       // a lookup longer than the whole text finds nothing to draft from
-      expect((await run(kind, { [lookup]: 1024 })).draftTokens).toBe(0);
+      expect((await run(kind, { ngramSizeN: 1024 })).draftTokens).toBe(0);
     }
-    // the n-gram map with values (ngram-map-k4v) drafts after an n-gram was seen as often as ngramMinHits says
-    expect((await run('ngram-map-k4v', {})).draftTokens).toBeGreaterThan(0);
-    expect((await run('ngram-map-k4v', { ngramMinHits: 1024 })).draftTokens).toBe(0);
+    // hits are counted by the map with values only (llama.cpp's ngram-map-k drafts before it counts them)
+    const hits = { 'ngram-map-k': (await run('ngram-map-k', {})).draftTokens, 'ngram-map-k4v': (await run('ngram-map-k4v', {})).draftTokens };
+    expect(hits['ngram-map-k4v']).toBeGreaterThan(0);
+    expect((await run('ngram-map-k4v', { ngramMinHits: 2 })).draftTokens).toBe(0);
+    expect((await run('ngram-map-k', { ngramMinHits: 2 })).draftTokens).toBe(hits['ngram-map-k']);
+    // the rolling hash: ngramModMatch, ngramModMax and ngramModMin
+    const own = await run('ngram-mod', {});
+    expect(own.draftTokens).toBeGreaterThan(0);
+    expect((await run('ngram-mod', { ngramModMatch: 16 })).draftTokens).not.toBe(own.draftTokens);
+    expect((await run('ngram-mod', { ngramModMatch: 1024 })).draftTokens).toBe(0);
+    const one = await run('ngram-mod', { ngramModMax: 1, ngramModMin: 0 });
+    expect(one.draftTokens).toBeGreaterThan(0);
+    expect(one.draftTokens).toBeLessThanOrEqual(one.steps);
+    // where lookups run out partway (a text that repeats less), drafts shorter than ngramModMin go
+    const fox = Array(3).fill(PROMPT).join(' ');
+    const short = { ngramModMatch: 4, ngramModMax: 16 };
+    const anyLength = await run('ngram-mod', { ...short, ngramModMin: 0 }, fox);
+    const atLeast8 = await run('ngram-mod', { ...short, ngramModMin: 8 }, fox);
+    expect(atLeast8.draftTokens).toBeLessThan(anyLength.draftTokens);
+    expect(atLeast8.tokens).toEqual(anyLength.tokens);
   });
 });
 

@@ -1,10 +1,10 @@
 /**
  * The models' one definition of a path inside a folder (main/models/inside.ts), on both path flavours
- * whatever the host, and of a split model's file names (main/models/split-name.ts).
+ * whatever the host, and of a split model's file names (main/gguf/split-name.ts).
  */
 import path from 'path';
 import { inside } from '../../main/models/inside';
-import { splitParts, SPLIT_GGUF, withoutSplitSuffix } from '../../main/models/split-name';
+import { splitPartPaths, splitParts, SPLIT_GGUF, withoutSplitSuffix } from '../../main/gguf/split-name';
 
 describe('inside(parent, child)', () => {
   test('POSIX: itself (unless strict), below, beside, above, a name beginning with ..', () => {
@@ -47,4 +47,14 @@ describe('split names', () => {
     expect(withoutSplitSuffix('big-00001-of-00003-x')).toBe('big-00001-of-00003-x');
     expect('Q-00001-OF-00002.GGUF'.replace(SPLIT_GGUF, '$1.gguf')).toBe('Q.gguf');
   });
+});
+
+test("a split model's parts are named as llama.cpp names them from the first part's path and the header's count (pure function)", () => {
+  expect(splitPartPaths('/m/x-00001-of-00003.gguf', 3)).toEqual(['/m/x-00001-of-00003.gguf', '/m/x-00002-of-00003.gguf', '/m/x-00003-of-00003.gguf']);
+  // the count is the header's: a name that says another count is no first part of this model, as a second part is not
+  expect(splitPartPaths('/m/x-00001-of-00002.gguf', 3)).toBeNull();
+  expect(splitPartPaths('/m/x-00002-of-00003.gguf', 3)).toBeNull();
+  expect(splitPartPaths('/m/x-00001-of-00003.GGUF', 3)).toBeNull(); // llama.cpp compares exactly
+  expect(splitPartPaths('-00001-of-00002.gguf', 2)).toBeNull(); // no prefix
+  expect(splitPartPaths('/m/a-00001-of-65535.gguf', 65535)?.[65534]).toBe('/m/a-65535-of-65535.gguf');
 });
