@@ -191,13 +191,16 @@ export class HostModels {
       { signal, forceIdentity: gate?.identity },
       async (f) => {
         if (!companions) {
-          if (gate) await passGate(gate);
+          if (gate) await passGate(gate, signal);
+          if (signal?.aborted) throw abortedError();
           return use(f, (native) => native);
         }
         await this.checkAdapters(f.header, companions.params, signal);
         const opened = await this.openCompanions(companions.params, signal, companions.load, f.file, gate?.identity);
         try {
-          if (gate) await passGate(gate);
+          if (gate) await passGate(gate, signal);
+          // withdrawn meanwhile: no native work for nobody (a projector's reckoning loads it whole)
+          if (signal?.aborted) throw abortedError();
           const named: CompanionNames = (native) => {
             const r = { ...native };
             for (const c of opened) {
@@ -230,6 +233,7 @@ export class HostModels {
       for (const a of list) {
         const what = kind === 'lora' ? 'LoRA adapter' : 'control vector';
         const h = await this.headers.read(a.path, { signal }).catch((e: Error) => {
+          if (signal?.aborted) throw abortedError();
           throw new EngineError('invalid_argument', `${what} ${a.path}: ${e.message}`);
         });
         const problem = adapterProblem(h, model, kind);

@@ -154,17 +154,17 @@ export class CheckedModelFile {
 
 /**
  * Test hook (the `loadGate` method): the check of a model file (and of the files a load names beside
- * it) writes `<dir>/checked` and waits (at most a minute) for `<dir>/go` before llama.cpp gets the
- * files; `identity` takes the identity path for the model file.
+ * it) writes `<dir>/checked` and waits (at most a minute, or until the request is withdrawn) for
+ * `<dir>/go` before llama.cpp gets the files; `identity` takes the identity path for all of them.
  */
 export interface LoadGate {
   dir: string;
   identity: boolean;
 }
 
-export async function passGate(g: LoadGate): Promise<void> {
+export async function passGate(g: LoadGate, signal?: AbortSignal): Promise<void> {
   await fsp.writeFile(path.join(g.dir, 'checked'), '');
-  for (let i = 0; i < 3000 && !fs.existsSync(path.join(g.dir, 'go')); i++) await new Promise((r) => setTimeout(r, 20));
+  for (let i = 0; i < 3000 && !signal?.aborted && !fs.existsSync(path.join(g.dir, 'go')); i++) await new Promise((r) => setTimeout(r, 20));
 }
 
 /**

@@ -75,16 +75,16 @@ const SPECULATIVE_SETTINGS = {
   // the draft model's bounds, with llama.cpp's defaults (llama-server's --spec-draft-n-max, -n-min, -p-min;
   // native/src/params.h reads them from llama.cpp and test/engine/params-drift.test.ts holds the two equal)
   draftMax: integer({
-    label: 'Draft tokens (max)',
-    help: 'The most tokens the draft model drafts at a time. The n-gram kinds have their own limits, below.',
+    label: 'Draft model: longest draft',
+    help: 'The most tokens the draft model drafts at a time. The n-gram kinds have their own limits.',
     group: 'Speculative decoding',
     min: 1,
     max: 256,
     default: 3,
   }),
-  draftMin: integer({ label: 'Draft tokens (min)', help: 'A shorter draft from the draft model is not checked.', group: 'Speculative decoding', min: 0, max: 256, default: 0 }),
+  draftMin: integer({ label: 'Draft model: shortest draft', help: 'A shorter draft from the draft model is not checked.', group: 'Speculative decoding', min: 0, max: 256, default: 0 }),
   draftPMin: number({
-    label: 'Draft p-min',
+    label: 'Draft model: p-min',
     help: 'The draft model stops drafting at a token it is less sure of than this (0: never stops early).',
     group: 'Speculative decoding',
     min: 0,
@@ -106,7 +106,7 @@ const SPECULATIVE_SETTINGS = {
   }),
   ngramSizeM: integer({
     label: 'Lookup and maps: longest draft',
-    help: 'N-gram lookup and map kinds: the most tokens a draft takes from what followed the n-gram.',
+    help: 'N-gram lookup and map kinds: the most tokens a draft takes from what followed the n-gram. The simple lookup drafts nothing when this is less than the n-gram length.',
     unit: 'tokens',
     group: 'Speculative decoding',
     min: 1,

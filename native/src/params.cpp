@@ -597,7 +597,7 @@ static Napi::Value DefaultThreads(const Napi::CallbackInfo & info) {
 // ngramKindDefaults() -> { "ngram-simple": {sizeN, sizeM, minHits}, …, "ngram-mod": {match, max, min} }:
 // llama.cpp's own defaults for each n-gram kind (common_params_speculative), which one setting each
 // stands for (LoadParams::speculativeParams); the drift test holds them to main/params' defaults
-Napi::Value NgramKindDefaults(const Napi::CallbackInfo & info) {
+static Napi::Value NgramKindDefaults(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
     const common_params_speculative d;
     Napi::Object o = Napi::Object::New(env);

@@ -114,7 +114,8 @@ ProjectorMemory projectorMemory(const std::string & path, ggml_backend_dev_t dev
     static std::mutex mu;
     static std::map<std::string, ProjectorMemory> kept;
     constexpr size_t KEPT = 16;
-    std::string key = fileIdentity(path);
+    const std::string id = fileIdentity(path);
+    std::string key = id;
     if (key.empty()) {
         std::error_code ec;
         const auto size = std::filesystem::file_size(path, ec);
@@ -139,7 +140,8 @@ ProjectorMemory projectorMemory(const std::string & path, ggml_backend_dev_t dev
         std::lock_guard<std::mutex> lock(reckoning);
         pm = mtmd_get_memory_usage(path.c_str(), visionParams(device, threads, mediaMarker(), true));
     }
-    if (!key.empty() && !pm.empty()) {
+    // kept only if the file read is the one keyed (by name, another may have been put in its place meanwhile)
+    if (!key.empty() && !pm.empty() && fileIdentity(path) == id) {
         std::lock_guard<std::mutex> lock(mu);
         if (kept.size() >= KEPT) kept.clear();
         kept[key] = pm;

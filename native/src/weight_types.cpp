@@ -122,7 +122,8 @@ static FileFacts fileFacts(const std::string & path) {
         if (it != known.end()) return it->second;
     }
     FileFacts f = readFacts(path);
-    if (!f.read) return f;
+    // kept only if the file read is the one keyed (by name, another may have been put in its place meanwhile)
+    if (!f.read || fileIdentity(path) != id) return f;
     std::lock_guard<std::mutex> lock(mu);
     if (known.size() >= 256) known.clear(); // bounded: a few hundred model files at most
     known.emplace(id, f);

@@ -38,7 +38,7 @@ test('a draft model set in the model settings drafts for its replies; the reply 
   const group = dialog.getByRole('group', { name: 'Speculative decoding' });
   const draft = path.join(e2e.dataDir, 'models', path.basename(TINY_SPM));
   await group.getByRole('textbox', { name: 'Draft model' }).fill(draft);
-  await group.getByRole('spinbutton', { name: 'Draft tokens (max)' }).fill('6');
+  await group.getByRole('spinbutton', { name: 'Draft model: longest draft' }).fill('6');
   await group.scrollIntoViewIfNeeded();
   await shot(page, 'speculative-settings');
   await dialog.getByRole('button', { name: 'Save', exact: true }).click();

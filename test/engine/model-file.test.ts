@@ -36,14 +36,19 @@ afterAll(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
+/** Waits until the host has checked the files and waits at `gate`. */
+async function untilChecked(gate: string): Promise<void> {
+  for (let i = 0; i < 1500 && !fs.existsSync(path.join(gate, 'checked')); i++) await new Promise((r) => setTimeout(r, 20));
+  expect(fs.existsSync(path.join(gate, 'checked'))).toBe(true);
+}
+
 /** Loads `file` as `modelId` while the host waits between the check and the load, running `swap` there. */
 async function loadWithSwap(modelId: string, file: string, swap: () => void, identity = false, params: LoadParamsInput = SMALL) {
   const gate = fs.mkdtempSync(path.join(dir, 'gate-'));
   await engine.request('loadGate', { dir: gate, identity });
   const loading = engine.load(modelId, file, params);
   loading.catch(() => undefined);
-  for (let i = 0; i < 1500 && !fs.existsSync(path.join(gate, 'checked')); i++) await new Promise((r) => setTimeout(r, 20));
-  expect(fs.existsSync(path.join(gate, 'checked'))).toBe(true);
+  await untilChecked(gate);
   swap();
   fs.writeFileSync(path.join(gate, 'go'), '');
   return loading;
@@ -149,7 +154,6 @@ fifo("a split model's part that is no regular file (a FIFO, whose open would nev
   expect((await hostStats(engine)).models).toBe(0);
 });
 
-
 descriptor("the draft model and the projector are the files that were checked too: a file renamed over their paths after the check is not what llama.cpp reads", async () => {
   let crashes = 0;
   engine.onCrash = () => void crashes++;
@@ -222,13 +226,32 @@ test('estimates and metadata reads get the checked file as well', async () => {
   const gate = fs.mkdtempSync(path.join(dir, 'gate-'));
   await engine.request('loadGate', { dir: gate });
   const info = engine.info(file);
-  for (let i = 0; i < 1500 && !fs.existsSync(path.join(gate, 'checked')); i++) await new Promise((r) => setTimeout(r, 20));
+  await untilChecked(gate);
   swapIn(TINY_BPE, file);
   fs.writeFileSync(path.join(gate, 'go'), '');
   const m = await info;
   if (process.platform === 'linux' || process.platform === 'darwin') expect(m.vocabSize).toBe(spmVocab);
   const est = await engine.estimate(file, { gpuLayers: 0, contextSize: 256 });
   expect(est.contextSize).toBe(256);
+});
+
+descriptor('no file stays open: after companions refused, and after a load withdrawn while its files wait at the check', async () => {
+  await hostStats(engine); // a host is running
+  const open = () => fs.readdirSync(`/proc/${engine.pid}/fd`).length;
+  const before = open();
+  const half = path.join(dir, 'half-draft.gguf');
+  fs.writeFileSync(half, fs.readFileSync(TINY_SPM).subarray(0, 100));
+  expect((await errorOf(engine.load('x', TINY_SPM, { ...SMALL, draftModel: half }))).code).toBe('invalid_model');
+  expect((await errorOf(engine.load('x', TINY_BPE, { ...SMALL, draftModel: TINY_BPE, mmproj: path.join(dir, 'none.gguf') }))).code).toBe('load_failed');
+  const gate = fs.mkdtempSync(path.join(dir, 'gate-'));
+  await engine.request('loadGate', { dir: gate });
+  const loading = engine.load('w', TINY_BPE, { ...SMALL, mmproj: TINY_PROJECTOR, draftModel: TINY_BPE });
+  loading.catch(() => undefined);
+  await untilChecked(gate);
+  await engine.unload('w'); // cancels the load; the gate lets it go at once
+  expect((await errorOf(loading)).code).toBe('aborted');
+  expect(open()).toBe(before);
+  expect((await hostStats(engine)).models).toBe(0);
 });
 
 test("an estimate's draft model is the file that was checked; where the identity is checked, a companion put in place is refused", async () => {
@@ -243,7 +266,7 @@ test("an estimate's draft model is the file that was checked; where the identity
   await engine.request('loadGate', { dir: gate, identity: process.platform !== 'linux' });
   const estimating = engine.estimate(TINY_SPM, params);
   estimating.catch(() => undefined);
-  for (let i = 0; i < 1500 && !fs.existsSync(path.join(gate, 'checked')); i++) await new Promise((r) => setTimeout(r, 20));
+  await untilChecked(gate);
   swapIn(deep, draft);
   fs.writeFileSync(path.join(gate, 'go'), '');
   if (process.platform === 'linux') {

@@ -282,17 +282,17 @@ describe('model settings view', () => {
     expect((within(group).getByRole('combobox', { name: 'Speculative decoding' }) as HTMLSelectElement).value).toBe('auto');
     expect(within(group).getByRole('option', { name: 'N-gram lookup (simple)' })).toBeTruthy();
     fireEvent.change(draft, { target: { value: ' /m/small.gguf ' } });
-    fireEvent.change(within(group).getByRole('spinbutton', { name: 'Draft tokens (max)' }), { target: { value: '8' } });
-    fireEvent.change(within(group).getByRole('spinbutton', { name: 'Draft p-min' }), { target: { value: '0.5' } });
+    fireEvent.change(within(group).getByRole('spinbutton', { name: 'Draft model: longest draft' }), { target: { value: '8' } });
+    fireEvent.change(within(group).getByRole('spinbutton', { name: 'Draft model: p-min' }), { target: { value: '0.5' } });
     const save = within(dialog).getByRole('button', { name: 'Save' });
     fireEvent.click(save);
     await within(dialog).findByText('Saved.');
     expect(bridge.callsTo('models.settings.update')).toEqual([{ path: MODEL, settings: { draftModel: '/m/small.gguf', draftMax: 8, draftPMin: 0.5 } }]);
 
     // p-min is a fraction: past 1 is said in words
-    fireEvent.change(within(group).getByRole('spinbutton', { name: 'Draft p-min' }), { target: { value: '1.5' } });
-    expect(within(dialog).getByRole('alert').textContent).toMatch(/Draft p-min must be a number from 0 to 1/);
-    fireEvent.change(within(group).getByRole('spinbutton', { name: 'Draft p-min' }), { target: { value: '0.5' } });
+    fireEvent.change(within(group).getByRole('spinbutton', { name: 'Draft model: p-min' }), { target: { value: '1.5' } });
+    expect(within(dialog).getByRole('alert').textContent).toMatch(/Draft model: p-min must be a number from 0 to 1/);
+    fireEvent.change(within(group).getByRole('spinbutton', { name: 'Draft model: p-min' }), { target: { value: '0.5' } });
 
     fireEvent.change(draft, { target: { value: '' } });
     fireEvent.change(within(group).getByRole('combobox', { name: 'Speculative decoding' }), { target: { value: 'ngram-map-k' } });
