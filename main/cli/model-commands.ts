@@ -6,7 +6,7 @@ import path from 'path';
 import type { EngineClient } from '../engine/client';
 import { CompletionRequest, CONTEXT_STEP, contextSizeUsed, FILE_TYPE_NAMES, LoadParams, LoadParamsInput, MAX_CONTEXT_SIZE } from '../engine/protocol';
 import { CPU_ONLY, gpuDevices, planLoad } from '../models/fit';
-import { memoryNeed, poorDraftAcceptance, poorDraftAdvice, type AdapterEntry } from '../params';
+import { memoryNeed, poorDraftAcceptance, poorDraftAdvice, usesDraftModel, type AdapterEntry } from '../params';
 import { intFlag, numFlag, type ParsedArgs, spelling, UsageError } from './args';
 import { checkFlags } from './errors';
 import { handPlacedExperts, OFFLOAD_FLAG_OF, offloadFlags } from './offload-flags';
@@ -111,9 +111,8 @@ async function checkCompanions(p: LoadParamsInput): Promise<void> {
   if (p.mmproj) await checkCompanionFile(FLAG_OF.mmproj, p.mmproj, 'projector');
   for (const a of p.loraAdapters ?? []) await checkCompanionFile(FLAG_OF.loraAdapters, a.path, 'lora');
   for (const a of p.controlVectors ?? []) await checkCompanionFile(FLAG_OF.controlVectors, a.path, 'controlVector');
-  // (read only when speculative decoding uses it: auto or draft)
-  const kind = p.speculative ?? 'auto';
-  if (p.draftModel && (kind === 'auto' || kind === 'draft')) await checkCompanionFile(FLAG_OF.draftModel, p.draftModel, 'model');
+  // (read only when speculative decoding uses it)
+  if (usesDraftModel(p)) await checkCompanionFile(FLAG_OF.draftModel, p.draftModel, 'model');
 }
 
 /** hearth info MODEL: the model's metadata */

@@ -18,6 +18,7 @@ import { GgufHeader, ggufNumber, ggufString } from '../gguf/read';
 import { adapterProblem, type AdapterKind } from '../gguf/adapters';
 import { CheckedModelFile, handOver, LoadGate, passGate, withCheckedModelFile } from './model-file';
 import { hparamProblem } from '../gguf/hparams';
+import { usesDraftModel } from '../params';
 import { hostWithAvailableRam } from './system-memory';
 
 export interface Loaded {
@@ -246,14 +247,15 @@ export class HostModels {
    * The draft model and the projector a load names, which llama.cpp opens itself beside the model: each
    * opened once here and its header read from that open file (as the model's: model-file.ts), so llama.cpp
    * gets the file that was checked. The draft model: a malformed header or hyperparameters llama.cpp
-   * asserts on are refused (`invalid_model`), a missing file too (`load_failed`). The projector: one that
-   * is missing or whose header does not read fails a load (`load_failed`, which drops a projector the
-   * folder paired: projector-pick.ts), and an estimate or a fit counts none, as llama.cpp's reckoning of a
-   * projector it cannot read does. Closed by the caller; `f` null: left out.
+   * asserts on are refused (`invalid_model`); a missing or unreadable file fails (`load_failed`). The
+   * projector: one that is missing or whose header does not read fails a load (`load_failed`, which drops
+   * a projector the folder paired: projector-pick.ts), and an estimate or a fit counts none, as
+   * llama.cpp's reckoning of a projector it cannot read does; another failure to open it (no permission,
+   * no descriptors left) fails either. Closed by the caller; `f` null: left out.
    */
   private async openCompanions(p: LoadParams, signal: AbortSignal | undefined, load: boolean, model: string, forceIdentity?: boolean): Promise<Companion[]> {
     const wanted: { key: Companion['key']; file: string; what: string }[] = [];
-    if (p.draftModel && (p.speculative === 'auto' || p.speculative === 'draft')) wanted.push({ key: 'draftModel', file: p.draftModel, what: 'the draft model' });
+    if (usesDraftModel(p)) wanted.push({ key: 'draftModel', file: p.draftModel, what: 'the draft model' });
     if (p.mmproj) wanted.push({ key: 'mmproj', file: p.mmproj, what: 'the projector' });
     const opened: Companion[] = [];
     try {
@@ -263,13 +265,14 @@ export class HostModels {
           // mtmd reads a projector alone, whatever split.count its header says
           f = await CheckedModelFile.open(w.file, this.headers, { signal, forceIdentity, single: w.key === 'mmproj' });
         } catch (e) {
-          if (signal?.aborted) throw new EngineError('aborted', 'the load was cancelled');
+          if (signal?.aborted) throw abortedError();
           const err = e as NodeJS.ErrnoException;
-          const why = e instanceof GgufError ? e.detail : err.message;
-          if (w.key === 'mmproj' && !load) f = null;
-          else if (err.code === 'ENOENT') throw new EngineError('load_failed', `${w.what} ${w.file} was not found (named for ${path.basename(model)})`);
-          else if (w.key === 'draftModel') throw new EngineError('invalid_model', `${w.what} ${w.file}: ${why}`);
-          else throw new EngineError('load_failed', `${w.what} ${w.file} cannot be read: ${why}`);
+          const missing = err.code === 'ENOENT' || err.code === 'ENOTDIR';
+          // what llama.cpp could not read either: an estimate counts no projector, as its own reckoning would
+          if (w.key === 'mmproj' && !load && (missing || e instanceof GgufError)) f = null;
+          else if (missing) throw new EngineError('load_failed', `${w.what} ${w.file} was not found (named for ${path.basename(model)})`);
+          else if (e instanceof GgufError && w.key === 'draftModel') throw new EngineError('invalid_model', `${w.what} ${w.file}: ${e.detail}`);
+          else throw new EngineError('load_failed', `${w.what} ${w.file} cannot be read: ${e instanceof GgufError ? e.detail : err.message}`);
         }
         opened.push({ key: w.key, f });
         const problem = f && w.key === 'draftModel' ? hparamProblem(f.header) : null;

@@ -57,20 +57,19 @@ const contents = (st: BigIntStats) => [st.dev, st.ino, st.size, st.mtimeNs].join
 /** Which file a name leads to: a file put in another's place differs at least in its ctime, even on a reused inode. */
 const identity = (st: BigIntStats) => `${contents(st)}:${st.ctimeNs}`;
 
-/** A file llama.cpp opens by name, and its identity when the model was opened (null: none there). */
+/** A file llama.cpp opens by name, and its identity when the model was opened. */
 interface Part {
   file: string;
-  before: string | null;
+  before: string;
 }
 
 /** The identity of the file a name leads to, or null where there is none. */
 const identityAt = (file: string): Promise<string | null> => fsp.stat(file, { bigint: true }).then(identity, () => null);
 
 /**
- * A split model's other parts, by name (llama.cpp opens them so), with their identity now: those that
- * exist, and the first that does not (where llama.cpp's load stops, unless it appears meanwhile: then
- * it is a change). A part that is no regular file is refused (llama.cpp's blocking open of a FIFO
- * would never return).
+ * A split model's other parts, by name (llama.cpp opens them so), with their identity now. A part that
+ * is missing is refused, naming it (llama.cpp's load would stop there), and so is one that is no regular
+ * file (llama.cpp's blocking open of a FIFO would never return).
  */
 async function otherParts(file: string, header: GgufHeader): Promise<Part[]> {
   const count = ggufNumber(header, 'split.count') ?? 1;
@@ -79,9 +78,9 @@ async function otherParts(file: string, header: GgufHeader): Promise<Part[]> {
   const out: Part[] = [];
   for (const part of (splitPartPaths(file, count) ?? []).slice(1)) {
     const st = await fsp.stat(part, { bigint: true }).catch(() => null);
-    if (st && !st.isFile()) throw new Error(`its part ${part} is not a regular file`);
-    out.push({ file: part, before: st && identity(st) });
-    if (!st) break;
+    if (!st) throw new Error(`its part ${part} is missing`);
+    if (!st.isFile()) throw new Error(`its part ${part} is not a regular file`);
+    out.push({ file: part, before: identity(st) });
   }
   return out;
 }

@@ -115,7 +115,7 @@ const SPECULATIVE_SETTINGS = {
   }),
   ngramMinHits: integer({
     label: 'Map with values: min hits',
-    help: 'N-gram map (keys, 4 values) only: how often an n-gram must have been seen before it drafts.',
+    help: 'N-gram map (keys, 4 values) only: how many times the same n-gram must have been looked up before it drafts.',
     group: 'Speculative decoding',
     min: 1,
     max: 1024,
@@ -132,7 +132,7 @@ const SPECULATIVE_SETTINGS = {
   }),
   ngramModMax: integer({
     label: 'Rolling hash: longest draft',
-    help: 'N-gram (rolling hash) only: the most tokens a draft holds.',
+    help: 'N-gram (rolling hash) only: the most tokens a draft holds (0: it drafts nothing).',
     unit: 'tokens',
     group: 'Speculative decoding',
     min: 0,
@@ -149,6 +149,12 @@ const SPECULATIVE_SETTINGS = {
     default: 48,
   }),
 };
+
+/** Whether a load with these settings drafts with its draft model (native/src/params.cpp LoadParams::speculativeKind): one is given, and speculative is "auto" or "draft". */
+export function usesDraftModel(p: { draftModel?: string | null; speculative?: string }): p is { draftModel: string; speculative?: string } {
+  const kind = p.speculative ?? 'auto';
+  return !!p.draftModel && (kind === 'auto' || kind === 'draft');
+}
 
 /**
  * A reply's draft acceptance low enough that speculative decoding likely slows it rather than speeds it:

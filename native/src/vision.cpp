@@ -140,7 +140,8 @@ ProjectorMemory projectorMemory(const std::string & path, ggml_backend_dev_t dev
         std::lock_guard<std::mutex> lock(reckoning);
         pm = mtmd_get_memory_usage(path.c_str(), visionParams(device, threads, mediaMarker(), true));
     }
-    // kept only if the file read is the one keyed (by name, another may have been put in its place meanwhile)
+    // kept only if the file read is the one keyed (by name, another may have been put in its place
+    // meanwhile; on Windows, where there is no identity, a copy of the same size and write time is not told apart)
     if (!key.empty() && !pm.empty() && fileIdentity(path) == id) {
         std::lock_guard<std::mutex> lock(mu);
         if (kept.size() >= KEPT) kept.clear();
