@@ -2,11 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <fstream>
 #include <string>
-#ifdef __linux__
-#include <sched.h>
-#endif
 #include <cmath>
 #include <functional>
 
@@ -368,57 +364,6 @@ LoadParams parseLoad(const common_json & o, Keys * consumed) {
     return p;
 }
 
-std::shared_ptr<const TensorOverrides> LoadParams::overrides() const {
-    return buildTensorOverrides(tensor_overrides, n_cpu_moe);
-}
-
-llama_model_params LoadParams::model() const {
-    llama_model_params p = llama_model_default_params();
-    // "auto": the fit to device memory is decided before the load (fitMarginMiB); without it, every layer
-    p.n_gpu_layers = gpu_auto || gpu_max ? -1 : gpu_layers;
-    p.load_mode = use_mmap ? (use_mlock ? LLAMA_LOAD_MODE_MMAP_MLOCK : LLAMA_LOAD_MODE_MMAP) : (use_mlock ? LLAMA_LOAD_MODE_MLOCK : LLAMA_LOAD_MODE_NONE);
-    p.split_mode = split_mode;
-    p.main_gpu = main_gpu;
-    p.no_alloc = no_alloc;
-    return p;
-}
-
-std::string LoadParams::speculativeKind() const {
-    if (speculative == "auto") return draft_model.empty() ? "none" : "draft";
-    if (speculative == "off") return "none";
-    return speculative;
-}
-
-common_params_speculative LoadParams::speculativeParams() const {
-    common_params_speculative p;
-    p.draft.n_max = draft_max;
-    p.draft.n_min = draft_min;
-    p.draft.p_min = draft_p_min;
-    for (common_params_speculative_ngram_map * m : {&p.ngram_simple, &p.ngram_map_k, &p.ngram_map_k4v}) {
-        m->size_n = (uint16_t) ngram_size_n;
-        m->size_m = (uint16_t) ngram_size_m;
-        m->min_hits = (uint16_t) ngram_min_hits;
-    }
-    p.ngram_mod.n_match = ngram_mod_match;
-    p.ngram_mod.n_max = ngram_mod_max;
-    p.ngram_mod.n_min = ngram_mod_min;
-    return p;
-}
-
-llama_model_params LoadParams::draftModel(const float * target_split) const {
-    llama_model_params p = model();
-    p.tensor_split = target_split;
-    p.n_gpu_layers = !gpu_auto && !gpu_max && gpu_layers == 0 ? 0 : -1;
-    return p;
-}
-
-std::vector<float> LoadParams::split() const {
-    if (tensor_split.empty()) return {};
-    std::vector<float> out(llama_max_devices(), 0.0f);
-    std::copy(tensor_split.begin(), tensor_split.end(), out.begin());
-    return out;
-}
-
 ContextParams parseContextFamily(const common_json & o, Keys * consumed) {
     ContextParams c;
     readTable(c, contextTable(), o, consumed, "context parameters");
@@ -427,54 +372,6 @@ ContextParams parseContextFamily(const common_json & o, Keys * consumed) {
         throw HearthError(codes::invalid_argument, "a quantized V cache (cacheTypeV) needs flash attention (auto or on)");
     }
     return c;
-}
-
-// The CPUs this process may use: its affinity mask, and on Linux a cgroup v2 CPU quota (a container
-// given 2 CPUs of a 32-core machine); 0 when unknown.
-static int32_t cpusAllowed() {
-    int32_t n = 0;
-#ifdef __linux__
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    if (sched_getaffinity(0, sizeof(set), &set) == 0) n = CPU_COUNT(&set);
-    // cgroup v2: the process's own group (/proc/self/cgroup "0::/path") and every group above it
-    std::string group;
-    {
-        std::ifstream cg("/proc/self/cgroup");
-        std::string line;
-        while (std::getline(cg, line)) {
-            if (line.rfind("0::", 0) == 0) group = line.substr(3);
-        }
-    }
-    while (true) {
-        std::ifstream f("/sys/fs/cgroup" + (group == "/" ? std::string() : group) + "/cpu.max");
-        std::string quota;
-        long long period = 0;
-        if (f >> quota >> period && quota != "max" && period > 0) {
-            const long long q = std::atoll(quota.c_str());
-            if (q > 0) {
-                const int32_t by_quota = (int32_t) std::max<long long>(1, (q + period - 1) / period);
-                n = n > 0 ? std::min(n, by_quota) : by_quota;
-            }
-        }
-        const size_t slash = group.find_last_of('/');
-        if (group.empty() || group == "/" || slash == std::string::npos) break;
-        group = slash == 0 ? "/" : group.substr(0, slash);
-    }
-#endif
-    return n;
-}
-
-int32_t defaultThreads() {
-    // computed once: on a hybrid x86 CPU it pins the calling thread to each CPU in turn to find the
-    // performance cores, and what the app shows must be what every context gets. llama.cpp counts the
-    // machine's cores; more threads than this process may run on only wait for each other
-    static const int32_t n = [] {
-        const int32_t math = std::max<int32_t>(1, common_cpu_get_num_math());
-        const int32_t allowed = cpusAllowed();
-        return allowed > 0 ? std::min(math, allowed) : math;
-    }();
-    return n;
 }
 
 llama_context_params contextParams(const ContextParams & c, const llama_model * model) {

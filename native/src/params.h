@@ -96,7 +96,7 @@ ContextParams parseContextFamily(const common_json & o, Keys * consumed = nullpt
 // The threads a context gets when none are asked for: llama.cpp's common_cpu_get_num_math (the
 // physical performance cores), read once per process. The addon's defaultThreads() reports it, and the
 // app shows it as the threads setting's default (main/hardware: cpu.defaultThreads).
-int32_t defaultThreads();
+int32_t defaultThreads(); // cpu_threads.cpp
 
 // llama.cpp's context parameters, with the combinations it asserts on resolved or refused (limits.h).
 // model may be null (estimates, fitting): then only the sizes given are checked.
