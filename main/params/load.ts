@@ -150,7 +150,7 @@ const SPECULATIVE_SETTINGS = {
   }),
 };
 
-/** Whether a load with these settings drafts with its draft model (native/src/params.cpp LoadParams::speculativeKind): one is given, and speculative is "auto" or "draft". */
+/** Whether a load with these settings drafts with its draft model (native/src/load_params.cpp LoadParams::speculativeKind): one is given, and speculative is "auto" or "draft". */
 export function usesDraftModel(p: { draftModel?: string | null; speculative?: string }): p is { draftModel: string; speculative?: string } {
   const kind = p.speculative ?? 'auto';
   return !!p.draftModel && (kind === 'auto' || kind === 'draft');

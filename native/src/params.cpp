@@ -1,7 +1,5 @@
 #include "params.h"
 
-#include <algorithm>
-#include <cstdlib>
 #include <string>
 #include <cmath>
 #include <functional>

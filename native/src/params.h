@@ -24,7 +24,7 @@ using Keys = std::set<std::string>;
 // keep -1 ("the whole context"); buildSampler (sampler.h) resolves them for the context.
 common_params_sampling parseSampling(const common_json & o);
 
-// The model load family.
+// The model load family (what llama.cpp gets of it, its member functions: load_params.cpp).
 struct LoadParams {
     bool gpu_auto = true;      // gpuLayers "auto": with fitMarginMiB given, fit to the devices' memory before loading
     bool gpu_max = false;      // gpuLayers "max"
