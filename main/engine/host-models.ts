@@ -44,18 +44,28 @@ interface Loading {
   cancel(): void;
 }
 
-/** A file a load names beside the model that llama.cpp opens itself, opened here (null: left out). */
+/**
+ * A file a load names beside the model that llama.cpp opens itself, opened here (null: left out): the
+ * draft model, the projector, or the adapter at `index` of a list.
+ */
 interface Companion {
-  key: 'draftModel' | 'mmproj';
+  key: 'draftModel' | 'mmproj' | AdapterKey;
+  index: number;
   f: CheckedModelFile | null;
 }
+type AdapterKey = 'loraAdapters' | 'controlVectors';
+const ADAPTER_KINDS: readonly [AdapterKey, AdapterKind][] = [
+  ['loraAdapters', 'lora'],
+  ['controlVectors', 'controlVector'],
+];
 
 /**
- * The addon's parameters with the companions named by their open files (`nativePath`), for a load the
- * draft model as the user knows it kept for later messages (`draftDisplayPath`), and the ones left out
- * removed.
+ * The addon's parameters with the companions named by their open files (`nativePath`) and the ones
+ * left out removed; for the model's load the draft model as the user knows it (`draftDisplayPath`,
+ * which the draft's later messages name), for its context the LoRA adapters so (`loraDisplayPaths`,
+ * which a request names them by).
  */
-type CompanionNames = (native: Record<string, unknown>) => Record<string, unknown>;
+type CompanionNames = (native: Record<string, unknown>, use?: 'model' | 'context') => Record<string, unknown>;
 
 export class HostModels {
   private readonly loaded = new Map<string, Loaded>();
@@ -173,7 +183,7 @@ export class HostModels {
 
   /**
    * A model file checked and handed to llama.cpp as the same file (model-file.ts), and with `params` the
-   * files a load, an estimate or a fit reads beside it checked too (checkAdapters, openCompanions): `use`
+   * files a load, an estimate or a fit reads beside it checked too (openAdapters, openCompanions): `use`
    * gets the function that names the companions' open files in the addon's parameters. The test
    * hook's gate applies once, after every check.
    */
@@ -196,19 +206,23 @@ export class HostModels {
           if (signal?.aborted) throw abortedError();
           return use(f, (native) => native);
         }
-        await this.checkAdapters(f.header, companions.params, signal);
-        const opened = await this.openCompanions(companions.params, signal, companions.load, f.file, gate?.identity);
+        const opened: Companion[] = [];
         try {
+          opened.push(...(await this.openAdapters(f.header, companions.params, signal, gate?.identity)));
+          opened.push(...(await this.openCompanions(companions.params, signal, companions.load, f.file, gate?.identity)));
           if (gate) await passGate(gate, signal);
-          // withdrawn meanwhile: no native work for nobody (a projector's reckoning loads it whole)
+          // withdrawn meanwhile: no native work for a request no one waits for (a projector's reckoning loads it whole)
           if (signal?.aborted) throw abortedError();
-          const named: CompanionNames = (native) => {
+          const named: CompanionNames = (native, use) => {
             const r = { ...native };
+            for (const [key] of ADAPTER_KINDS) if (Array.isArray(r[key])) r[key] = (r[key] as object[]).map((a) => ({ ...a }));
             for (const c of opened) {
-              if (c.f) r[c.key] = c.f.nativePath;
+              if (c.key === 'loraAdapters' || c.key === 'controlVectors') (r[c.key] as { path: string }[])[c.index].path = c.f!.nativePath;
+              else if (c.f) r[c.key] = c.f.nativePath;
               else delete r[c.key];
-              if (c.key === 'draftModel' && c.f && companions.load) r.draftDisplayPath = c.f.file; // the load keeps it
+              if (c.key === 'draftModel' && c.f && use === 'model') r.draftDisplayPath = c.f.file;
             }
+            if (use === 'context') r.loraDisplayPaths = companions.params.loraAdapters.map((a) => a.path);
             return r;
           };
           const files = opened.flatMap((c) => (c.f ? [c.f] : []));
@@ -222,24 +236,32 @@ export class HostModels {
   }
 
   /**
-   * The LoRA adapters and control vectors a load names, their headers read here (main/gguf's reader,
-   * built for hostile files) before llama.cpp sees them: a file that is no adapter for this model is
-   * refused naming it (`invalid_argument`). llama.cpp reads them again by name when the context starts;
-   * the engine checks what it loaded of each LoRA (every tensor's shape and type) and each control
-   * vector's layout again there (native/src/adapters.cpp).
+   * The LoRA adapters and control vectors a load names, each opened once here and its header read from
+   * that open file (main/gguf's reader, built for hostile files) before llama.cpp gets the same file
+   * (model-file.ts), when the context starts: a file that is no adapter for this model is refused naming
+   * it (`invalid_argument`). The engine checks what llama.cpp loaded of each LoRA (every tensor's shape
+   * and type) and each control vector's layout again there (native/src/adapters.cpp). Closed by the caller.
    */
-  private async checkAdapters(model: GgufHeader, p: LoadParams, signal: AbortSignal | undefined): Promise<void> {
-    const lists: [readonly { path: string }[], AdapterKind][] = [[p.loraAdapters, 'lora'], [p.controlVectors, 'controlVector']];
-    for (const [list, kind] of lists) {
-      for (const a of list) {
-        const what = kind === 'lora' ? 'LoRA adapter' : 'control vector';
-        const h = await this.headers.read(a.path, { signal }).catch((e: Error) => {
-          if (signal?.aborted) throw abortedError();
-          throw new EngineError('invalid_argument', `${what} ${a.path}: ${e.message}`);
-        });
-        const problem = adapterProblem(h, model, kind);
-        if (problem) throw new EngineError('invalid_argument', problem);
+  private async openAdapters(model: GgufHeader, p: LoadParams, signal: AbortSignal | undefined, forceIdentity?: boolean): Promise<Companion[]> {
+    const opened: Companion[] = [];
+    try {
+      for (const [key, kind] of ADAPTER_KINDS) {
+        for (const [index, a] of p[key].entries()) {
+          const what = kind === 'lora' ? 'LoRA adapter' : 'control vector';
+          // an adapter is read alone, whatever split.count its header says
+          const f = await CheckedModelFile.open(a.path, this.headers, { signal, forceIdentity, single: true }).catch((e: Error) => {
+            if (signal?.aborted) throw abortedError();
+            throw new EngineError('invalid_argument', `${what} ${a.path}: ${e.message}`);
+          });
+          opened.push({ key, index, f });
+          const problem = adapterProblem(f.header, model, kind);
+          if (problem) throw new EngineError('invalid_argument', problem);
+        }
       }
+      return opened;
+    } catch (e) {
+      for (const c of opened) await c.f?.close();
+      throw e;
     }
   }
 
@@ -254,7 +276,7 @@ export class HostModels {
    * no descriptors left) fails either. Closed by the caller; `f` null: left out.
    */
   private async openCompanions(p: LoadParams, signal: AbortSignal | undefined, load: boolean, model: string, forceIdentity?: boolean): Promise<Companion[]> {
-    const wanted: { key: Companion['key']; file: string; what: string }[] = [];
+    const wanted: { key: 'draftModel' | 'mmproj'; file: string; what: string }[] = [];
     if (usesDraftModel(p)) wanted.push({ key: 'draftModel', file: p.draftModel, what: 'the draft model' });
     if (p.mmproj) wanted.push({ key: 'mmproj', file: p.mmproj, what: 'the projector' });
     const opened: Companion[] = [];
@@ -274,7 +296,7 @@ export class HostModels {
           else if (e instanceof GgufError && w.key === 'draftModel') throw new EngineError('invalid_model', `${w.what} ${w.file}: ${e.detail}`);
           else throw new EngineError('load_failed', `${w.what} ${w.file} cannot be read: ${e instanceof GgufError ? e.detail : err.message}`);
         }
-        opened.push({ key: w.key, f });
+        opened.push({ key: w.key, index: 0, f });
         const problem = f && w.key === 'draftModel' ? hparamProblem(f.header) : null;
         if (problem) throw new EngineError('invalid_model', `${w.what} ${w.file}: ${problem}`);
       }
@@ -352,42 +374,46 @@ export class HostModels {
       await this.disposeLoaded(modelId);
       check();
       const gpu = this.hasGpu();
-      let native: Record<string, unknown> = {};
-      const model = await this.withModelFile(
+      // the model and its context: the adapters the context loads are files the check opened too
+      const { model, ctx } = await this.withModelFile(
         file,
         parse.signal,
         { params, load: true },
         async (f, named) => {
           check();
           // the context the load gets follows the checked file's trained context (defaultContextSize)
-          native = this.nativeParams(this.withDefaultContext(f.header, params));
+          const native = this.nativeParams(this.withDefaultContext(f.header, params));
           // gpuLayers "auto" with a GPU: the addon runs llama.cpp's own fitting (--fit) right before the load,
           // the largest offload that leaves the margin free on every device
           const modelParams = params.gpuLayers === 'auto' && gpu ? { ...native, fitMarginMiB: params.fitMarginMiB } : native;
           this.counts.loadsStarted++;
-          handle = this.addon.loadModel(f.nativePath, { ...named(modelParams), displayPath: f.file }, (progress) => {
+          handle = this.addon.loadModel(f.nativePath, { ...named(modelParams, 'model'), displayPath: f.file }, (progress) => {
             for (const id of job.requesters) this.onProgress(id, progress);
           });
           this.loadingSizes.set(f.file, f.size);
           const m = await handle.promise.finally(() => this.loadingSizes.delete(f.file));
           this.counts.models++;
-          return m;
+          try {
+            check();
+            const c = await this.addon.createContext(m, named(native, 'context'));
+            this.counts.contexts++;
+            return { model: m, ctx: c };
+          } catch (e) {
+            await this.disposeModel(m);
+            throw e;
+          }
         },
-        (m) => void this.disposeModel(m),
+        (r) => void this.disposeContext(r.ctx).then(() => this.disposeModel(r.model)),
       );
-      let ctx: NativeContext | undefined;
       try {
         check();
         const fit = model.fitResult();
-        ctx = await this.addon.createContext(model, native);
-        this.counts.contexts++;
-        check();
         const l: Loaded = { modelId, path: file, params, model, ctx, fit: fit ?? undefined };
         await this.disposeLoaded(modelId);
         this.loaded.set(modelId, l);
         return l;
       } catch (e) {
-        if (ctx) await this.disposeContext(ctx);
+        await this.disposeContext(ctx);
         await this.disposeModel(model);
         throw e;
       }

@@ -234,26 +234,26 @@ static std::string loraProblem(const llama_model * model, const llama_adapter_lo
 void ContextAdapters::init(llama_model * model, llama_context * ctx, const AdapterParams & p, const std::string & model_name) {
     try {
         for (const auto & e : p.lora) {
-            if (!isFile(e.path)) throw HearthError(codes::invalid_argument, "LoRA adapter not found: " + e.path);
+            if (!isFile(e.path)) throw HearthError(codes::invalid_argument, "LoRA adapter not found: " + e.name());
             AllocationWatch watch; // llama.cpp says why an adapter does not fit only in its log
             llama_adapter_lora * a = llama_adapter_lora_init(model, e.path.c_str());
-            if (!a && watch.failed()) throw HearthError(codes::out_of_memory, "not enough memory for the LoRA adapter " + e.path);
+            if (!a && watch.failed()) throw HearthError(codes::out_of_memory, "not enough memory for the LoRA adapter " + e.name());
             if (!a) {
                 const std::string why = logReason(watch.lastError());
-                throw HearthError(codes::invalid_argument, "the LoRA adapter " + e.path + " does not fit " + model_name + (why.empty() ? "" : ": " + why));
+                throw HearthError(codes::invalid_argument, "the LoRA adapter " + e.name() + " does not fit " + model_name + (why.empty() ? "" : ": " + why));
             }
             // an activated LoRA applies only after its invocation tokens (llama-server follows them per
             // request); applied as a plain one it would change every token
             if (llama_adapter_get_alora_n_invocation_tokens(a) > 0) {
                 llama_adapter_lora_free(a);
-                throw HearthError(codes::not_supported, "the LoRA adapter " + e.path + " is an activated LoRA (aLoRA: it applies after its invocation tokens), which Hearth does not apply");
+                throw HearthError(codes::not_supported, "the LoRA adapter " + e.name() + " is an activated LoRA (aLoRA: it applies after its invocation tokens), which Hearth does not apply");
             }
             const std::string bad = loraProblem(model, a);
             if (!bad.empty()) {
                 llama_adapter_lora_free(a);
-                throw HearthError(codes::invalid_argument, "the LoRA adapter " + e.path + " does not fit " + model_name + ": " + bad);
+                throw HearthError(codes::invalid_argument, "the LoRA adapter " + e.name() + " does not fit " + model_name + ": " + bad);
             }
-            paths_.push_back(e.path);
+            paths_.push_back(e.name());
             loras_.push_back(a);
             scales_.push_back(e.scale);
         }

@@ -23,6 +23,11 @@ namespace hearth {
 struct AdapterEntry {
     std::string path;
     float scale = 0;
+    // the file as the user knows it, where the host hands llama.cpp another name of it (/proc/self/fd/N:
+    // the file it checked, opened once); a request names a loaded adapter so. Not parsed: the host's
+    // `loraDisplayPaths` beside the list (context.cpp)
+    std::string display;
+    const std::string & name() const { return display.empty() ? path : display; }
 };
 
 // A list of AdapterEntry under `key`, checked as zod checks it (at most MAX_ADAPTERS entries, a path of

@@ -112,9 +112,17 @@ Napi::Value Context::Create(const Napi::CallbackInfo & info) {
     auto st = std::make_shared<State>();
     llama_context_params cp;
     st->model = m->requireHandle();
-    const EngineParams ep = parseEngineParams(info.Length() > 1 ? info[1] : env.Undefined());
+    // the LoRA adapters as the user knows them, where the host names them by descriptors (adapters.h
+    // AdapterEntry::display): not load parameters
+    const bool given = info.Length() > 1 && info[1].IsObject();
+    const std::vector<std::string> lora_names = given ? optStrings(info[1].As<Napi::Object>(), "loraDisplayPaths") : std::vector<std::string>();
+    const EngineParams ep = parseEngineParams(given ? withoutKeys(env, info[1].As<Napi::Object>(), {"loraDisplayPaths"}) : info.Length() > 1 ? info[1] : env.Undefined());
     cp = contextParams(ep.context, st->model->model);
-    const AdapterParams adapters = ep.load.adapters;
+    AdapterParams adapters = ep.load.adapters;
+    if (!lora_names.empty() && lora_names.size() != adapters.lora.size()) {
+        throw makeError(env, codes::invalid_argument, "createContext: loraDisplayPaths must name each of loraAdapters");
+    }
+    for (size_t i = 0; i < lora_names.size(); i++) adapters.lora[i].display = lora_names[i];
     cp.abort_callback = abortCallback;
     cp.abort_callback_data = st.get();
     st->n_seq = (int) cp.n_seq_max;

@@ -102,13 +102,7 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
     // parameter are other names of them (the host passes /proc/self/fd/N: the file it checked, opened
     // once); not load parameters
     std::string display = optString(given, "displayPath", path);
-    Napi::Object params = Napi::Object::New(env);
-    Napi::Array names = given.GetPropertyNames();
-    for (uint32_t i = 0; i < names.Length(); i++) {
-        Napi::Value k = names.Get(i);
-        const std::string name = k.IsString() ? k.As<Napi::String>().Utf8Value() : std::string();
-        if (name != "displayPath" && name != "draftDisplayPath") params.Set(k, given.Get(k));
-    }
+    Napi::Object params = withoutKeys(env, given, {"displayPath", "draftDisplayPath"});
     llama_model_params mparams;
     llama_context_params fit_cparams{};
     double fit_margin_mib = -1;

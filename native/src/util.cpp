@@ -4,6 +4,8 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
+
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
@@ -108,6 +110,32 @@ std::string optString(const Napi::Object & o, const char * key, const std::strin
     if (v.IsUndefined() || v.IsNull()) return def;
     if (!v.IsString()) throw HearthError(codes::invalid_argument, std::string(key) + " must be a string");
     return v.As<Napi::String>().Utf8Value();
+}
+
+std::vector<std::string> optStrings(const Napi::Object & o, const char * key) {
+    std::vector<std::string> out;
+    if (!o.Has(key)) return out;
+    Napi::Value v = o.Get(key);
+    if (v.IsUndefined() || v.IsNull()) return out;
+    if (!v.IsArray()) throw HearthError(codes::invalid_argument, std::string(key) + " must be an array of strings");
+    Napi::Array a = v.As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); i++) {
+        Napi::Value e = a.Get(i);
+        if (!e.IsString()) throw HearthError(codes::invalid_argument, std::string(key) + " must be an array of strings");
+        out.push_back(e.As<Napi::String>().Utf8Value());
+    }
+    return out;
+}
+
+Napi::Object withoutKeys(Napi::Env env, const Napi::Object & o, std::initializer_list<const char *> drop) {
+    Napi::Object out = Napi::Object::New(env);
+    Napi::Array names = o.GetPropertyNames();
+    for (uint32_t i = 0; i < names.Length(); i++) {
+        Napi::Value k = names.Get(i);
+        const std::string name = k.IsString() ? k.As<Napi::String>().Utf8Value() : std::string();
+        if (std::none_of(drop.begin(), drop.end(), [&](const char * d) { return name == d; })) out.Set(k, o.Get(k));
+    }
+    return out;
 }
 
 size_t jsLength(const std::string & s) {

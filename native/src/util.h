@@ -8,11 +8,13 @@
 #include "ggml-backend.h"
 
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace hearth {
 
@@ -67,5 +69,9 @@ std::string fileIdentity(const std::string & path);
 double      optNumber(const Napi::Object & o, const char * key, double def);
 bool        optBool(const Napi::Object & o, const char * key, bool def);
 std::string optString(const Napi::Object & o, const char * key, const std::string & def);
+// an array of strings under `key` (absent, undefined or null: empty); another value throws HearthError(invalid_argument)
+std::vector<std::string> optStrings(const Napi::Object & o, const char * key);
+// `o` without the keys `drop`: the host's names of files it opened (not load parameters) taken out of them
+Napi::Object withoutKeys(Napi::Env env, const Napi::Object & o, std::initializer_list<const char *> drop);
 
 } // namespace hearth

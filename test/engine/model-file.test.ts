@@ -17,6 +17,7 @@ import { descriptorPath, renameInMessage } from '../../main/engine/model-file';
 import { errorOf, hostStats, makeEngine, tempDir } from '../helpers/engine';
 import { TINY_BPE, TINY_PROJECTOR, TINY_SPM, writeRetyped } from '../helpers/models';
 import type { LoadParamsInput } from '../../main/params';
+import { writeTestControlVector, writeTestLora } from '../../scripts/make-test-adapter';
 
 const SMALL = { contextSize: 256, threads: 1 };
 let dir: string;
@@ -236,7 +237,7 @@ test('estimates and metadata reads get the checked file as well', async () => {
   expect(est.contextSize).toBe(256);
 });
 
-descriptor('no file stays open: after companions refused, and after a load withdrawn while its files wait at the check', async () => {
+descriptor('no file stays open: after companions and adapters refused, after a load withdrawn while its files wait at the check, and after a load', async () => {
   await hostStats(engine); // a host is running
   const open = () => fs.readdirSync(`/proc/${engine.pid}/fd`).length;
   const before = open();
@@ -244,13 +245,22 @@ descriptor('no file stays open: after companions refused, and after a load withd
   fs.writeFileSync(half, fs.readFileSync(TINY_SPM).subarray(0, 100));
   expect((await errorOf(engine.load('x', TINY_SPM, { ...SMALL, draftModel: half }))).code).toBe('invalid_model');
   expect((await errorOf(engine.load('x', TINY_BPE, { ...SMALL, draftModel: TINY_BPE, mmproj: path.join(dir, 'none.gguf') }))).code).toBe('load_failed');
+  // an adapter refused after another was opened; a projector missing after both adapters were
+  const lora = await writeTestLora({ out: path.join(dir, 'fd-lora.gguf') });
+  const cvec = await writeTestControlVector({ out: path.join(dir, 'fd-cvec.gguf') });
+  expect((await errorOf(engine.load('x', TINY_SPM, { ...SMALL, loraAdapters: [{ path: lora, scale: 1 }, { path: half, scale: 1 }] }))).code).toBe('invalid_argument');
+  const adapters = { loraAdapters: [{ path: lora, scale: 1 }], controlVectors: [{ path: cvec, scale: 1 }] };
+  expect((await errorOf(engine.load('x', TINY_SPM, { ...SMALL, ...adapters, mmproj: path.join(dir, 'none.gguf') }))).code).toBe('load_failed');
   const gate = fs.mkdtempSync(path.join(dir, 'gate-'));
   await engine.request('loadGate', { dir: gate });
-  const loading = engine.load('w', TINY_BPE, { ...SMALL, mmproj: TINY_PROJECTOR, draftModel: TINY_BPE });
+  const loading = engine.load('w', TINY_SPM, { ...SMALL, ...adapters, mmproj: TINY_PROJECTOR, draftModel: TINY_SPM });
   loading.catch(() => undefined);
   await untilChecked(gate);
   await engine.unload('w'); // cancels the load; the gate lets it go at once
   expect((await errorOf(loading)).code).toBe('aborted');
+  expect(open()).toBe(before);
+  await engine.load('y', TINY_SPM, { ...SMALL, ...adapters, draftModel: TINY_SPM });
+  await engine.unload('y');
   expect(open()).toBe(before);
   expect((await hostStats(engine)).models).toBe(0);
 });
@@ -284,6 +294,54 @@ test("an estimate's draft model is the file that was checked; where the identity
   expect(err.message).toMatch(/^estimate-draft\.gguf was replaced or changed while it was loading/);
   expect((await hostStats(engine)).models).toBe(0);
   engine.onCrash = undefined;
+});
+
+test("LoRA adapters and control vectors are the files that were checked, and a request names an adapter as the user does; where the identity is checked, one put in place is refused", async () => {
+  const lora = await writeTestLora({ out: path.join(dir, 'lora.gguf') });
+  const otherLora = await writeTestLora({ out: path.join(dir, 'other-lora.gguf'), seed: 99 });
+  const cvec = await writeTestControlVector({ out: path.join(dir, 'cvec.gguf') });
+  const otherCvec = await writeTestControlVector({ out: path.join(dir, 'other-cvec.gguf'), seed: 99 });
+  const greedy = { prompt: 'Once upon a time', maxTokens: 12, ignoreEos: true, sampling: { temperature: 0 } };
+  const replyWith = async (params: LoadParamsInput) => {
+    await engine.load('a', TINY_SPM, params);
+    const r = (await engine.complete('a', greedy)).tokens;
+    await engine.unload('a');
+    return r;
+  };
+  const withLora = (p: string) => ({ ...SMALL, loraAdapters: [{ path: p, scale: 1 }] });
+  const withCvec = (p: string) => ({ ...SMALL, controlVectors: [{ path: p, scale: 1 }] });
+  const [checkedLora, swappedLora] = [await replyWith(withLora(lora)), await replyWith(withLora(otherLora))];
+  const [checkedCvec, swappedCvec] = [await replyWith(withCvec(cvec)), await replyWith(withCvec(otherCvec))];
+  expect(checkedLora).not.toEqual(swappedLora); // the swap would show
+  expect(checkedCvec).not.toEqual(swappedCvec);
+  const plain = await replyWith(SMALL);
+
+  // the other file put in place of each after the check: the load reads the checked one
+  const target = path.join(dir, 'target-lora.gguf');
+  const vector = path.join(dir, 'target-cvec.gguf');
+  fs.copyFileSync(lora, target);
+  fs.copyFileSync(cvec, vector);
+  await loadWithSwap('a', TINY_SPM, () => swapIn(otherLora, target), false, withLora(target));
+  expect((await engine.complete('a', greedy)).tokens).toEqual(checkedLora);
+  // a request names the adapter by its path, as loaded (not the descriptor llama.cpp read it by)
+  expect((await engine.complete('a', { ...greedy, loraAdapters: [{ path: target, scale: 0 }] })).tokens).toEqual(plain);
+  await engine.unload('a');
+  await loadWithSwap('a', TINY_SPM, () => swapIn(otherCvec, vector), false, withCvec(vector));
+  expect((await engine.complete('a', greedy)).tokens).toEqual(checkedCvec);
+  await engine.unload('a');
+
+  // by name, as on macOS and Windows (the gate's identity hook): refused, naming the file
+  for (const [params, file] of [[withLora(target), target], [withCvec(vector), vector]] as const) {
+    const err = await errorOf(loadWithSwap('a', TINY_SPM, () => swapIn(file === target ? lora : cvec, file), true, params));
+    expect(err.code).toBe('model_changed');
+    expect(err.message.startsWith(`${path.basename(file)} was replaced or changed while it was loading`)).toBe(true);
+    expect((await hostStats(engine)).models).toBe(0);
+  }
+  // an adapter llama.cpp refuses is named as the user does, not by its descriptor
+  const alora = await writeTestLora({ out: path.join(dir, 'alora.gguf'), aloraInvocationTokens: [1, 2, 3] });
+  const refused = await errorOf(engine.load('a', TINY_SPM, withLora(alora)));
+  expect(refused.message).toContain(`the LoRA adapter ${alora} is an activated LoRA`);
+  expect(refused.message).not.toContain('/proc/self/fd');
 });
 
 describe('the descriptor path and the messages that name it (pure functions)', () => {
