@@ -11,6 +11,7 @@ import { dataPaths, ensureDataDir, modelsFolderOf, projectRoot, resolveDataDir }
 import { checkKnownFlags, intFlag, ParsedArgs, parseArgs, spelling, UsageError } from './args';
 import { resolveModelArg } from './model-arg';
 import { OFFLOAD_ALIASES, OFFLOAD_FLAGS, OFFLOAD_USAGE } from './offload-flags';
+import { SPEC_FLAGS, specUsage } from './speculative-flags';
 import { fitCommand, infoCommand, mib, notice, runCommand } from './model-commands';
 import { CHATS_BOOLEANS, CHATS_FLAGS, CHATS_USAGE, chatsCommand } from './chats';
 import { apiListenError, checkFlags, errorLine, listenError } from './errors';
@@ -33,7 +34,7 @@ commands:
   info MODEL [--json]                           model metadata
   run MODEL -p TEXT [-n N] [--seed S] [--temp T] [--ctx N] [--threads N] [--gpu-layers N|max|auto]
       [--lora FILE[:SCALE],…] [--control-vector FILE[:STRENGTH],…] [--rpc HOST:PORT[,...]]
-      [--draft FILE] [--speculative KIND] [--draft-max N]
+      ${specUsage(96).join('\n      ')}
       ${OFFLOAD_USAGE}
                                                 stream a completion (with LoRA adapters and
                                                 control vectors: GGUF files made for the model;
@@ -88,7 +89,7 @@ const PORT_MAX = 65535;
 /** the options each command takes, besides the global ones */
 const COMMAND_FLAGS: Record<string, string[]> = {
   info: ['json'],
-  run: ['prompt', 'n-predict', 'seed', 'temp', 'ctx', 'threads', 'gpu-layers', 'lora', 'control-vector', 'rpc', 'draft', 'speculative', 'draft-max', ...OFFLOAD_FLAGS],
+  run: ['prompt', 'n-predict', 'seed', 'temp', 'ctx', 'threads', 'gpu-layers', 'lora', 'control-vector', 'rpc', ...SPEC_FLAGS, ...OFFLOAD_FLAGS],
   fit: ['gpu-layers', 'ctx', 'cache-type', 'margin', 'json', 'rpc', 'draft', 'mmproj', ...OFFLOAD_FLAGS],
   devices: ['json', 'rpc'],
   'rpc-server': ['host', 'port', 'threads', 'mem'],

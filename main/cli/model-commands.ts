@@ -11,6 +11,7 @@ import { intFlag, numFlag, type ParsedArgs, spelling, UsageError } from './args'
 import { checkFlags } from './errors';
 import { handPlacedExperts, OFFLOAD_FLAG_OF, offloadFlags } from './offload-flags';
 import { checkCompanionFile } from './model-arg';
+import { SPEC_FLAG_OF, speculativeFlags } from './speculative-flags';
 
 export interface ModelCommandContext {
   parsed: ParsedArgs;
@@ -29,15 +30,13 @@ const FLAG_OF: Record<string, string> = {
   fitMarginMiB: 'margin',
   loraAdapters: 'lora',
   controlVectors: 'control-vector',
-  draftModel: 'draft',
   mmproj: 'mmproj',
-  speculative: 'speculative',
-  draftMax: 'draft-max',
   prompt: 'prompt',
   maxTokens: 'n-predict',
   'sampling.seed': 'seed',
   'sampling.temperature': 'temp',
   ...OFFLOAD_FLAG_OF,
+  ...SPEC_FLAG_OF,
 };
 
 /** A one-line note on stderr: something given was changed, and why. */
@@ -91,19 +90,6 @@ function adapterFlag(parsed: ParsedArgs, name: 'lora' | 'control-vector'): Adapt
     const m = /^(.*):([-+]?\d*\.?\d+(?:e[-+]?\d+)?)$/i.exec(item);
     return m ? { path: path.resolve(m[1]), scale: Number(m[2]) } : { path: path.resolve(item), scale: 1 };
   });
-}
-
-/** --draft FILE, --speculative KIND and --draft-max N: speculative decoding's load settings (checked with the rest). */
-function speculativeFlags(parsed: ParsedArgs): Pick<LoadParamsInput, 'draftModel' | 'speculative' | 'draftMax'> {
-  const out: Pick<LoadParamsInput, 'draftModel' | 'speculative' | 'draftMax'> = {};
-  if (typeof parsed.flags.draft === 'string') out.draftModel = path.resolve(parsed.flags.draft);
-  if (typeof parsed.flags.speculative === 'string') out.speculative = parsed.flags.speculative as LoadParamsInput['speculative'];
-  if (out.speculative === 'draft' && !out.draftModel) {
-    throw new UsageError(`${spelling(parsed, 'speculative')} draft needs --draft FILE: a smaller model with the same vocabulary that drafts the tokens`);
-  }
-  const max = intFlag(parsed, 'draft-max');
-  if (max !== undefined) out.draftMax = max;
-  return out;
 }
 
 /** The files --mmproj, --draft, --lora and --control-vector name: there, and what those flags take (checkCompanionFile). */

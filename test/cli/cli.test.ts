@@ -61,6 +61,28 @@ test('hearth run --draft decodes speculatively: the same greedy text, the accept
   expect(noDraft.stderr).toBe('hearth: --speculative draft needs --draft FILE: a smaller model with the same vocabulary that drafts the tokens\n');
 });
 
+test("hearth run's speculative limits are llama-server's options: --spec-ngram-* set the n-gram kinds' limits, a bad value is refused naming its option", () => {
+  const args = ['run', TINY_SPM, '-p', Array(24).fill('red green blue yellow').join(' '), '-n', '120', '--temp', '0', '--ctx', '512', '--speculative', 'ngram-mod'];
+  const drafted = (r: ReturnType<typeof hearth>) => Number(/draft \d+\/(\d+) accepted/.exec(r.stderr)?.[1] ?? 0);
+  const byDefault = hearth(args);
+  expect(byDefault.status).toBe(0);
+  expect(drafted(byDefault)).toBeGreaterThan(0);
+  // a match longer than the text: nothing to draft from
+  const never = hearth([...args, '--spec-ngram-mod-n-match', '1024']);
+  expect(never.status).toBe(0);
+  expect(drafted(never)).toBe(0);
+  expect(never.stdout).toBe(byDefault.stdout); // greedy output unchanged
+  const shorter = hearth([...args, '--spec-ngram-mod-n-match', '16']);
+  expect(drafted(shorter)).not.toBe(drafted(byDefault));
+  for (const [flag, value] of [['--spec-ngram-size-n', '0'], ['--draft-min', '1.5'], ['--draft-p-min', '2'], ['--spec-ngram-mod-n-max', 'x']]) {
+    const bad = hearth([...args, flag, value]);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(new RegExp(`^hearth: ${flag} must be `));
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+  }
+  expect(hearth(['--help']).stdout).toContain('[--spec-ngram-mod-n-match N]');
+});
+
 test('hearth run says when a draft\'s acceptance is poor, and how to stop it slowing the reply; a good one is not flagged', async () => {
   const other = path.join(tempDir('cli-draft-'), 'draft-spm-seed2.gguf');
   await writeTestModel({ out: other, size: 'tiny', vocab: 'llama-spm', seed: 2, untied: true });
