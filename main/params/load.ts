@@ -163,7 +163,9 @@ export function usesDraftModel(p: { draftModel?: string | null; speculative?: st
  * a tenth of a step, whatever the draft's length, so the break-even is near 10% of the drafted tokens
  * accepted; n-gram drafts cost no model but their verification, which on a CPU is most of the cost.
  * Judged once enough were drafted to tell: more than one n-gram draft at llama.cpp's default limits
- * (ngramModMax, ngramSizeM).
+ * (ngramModMax, ngramSizeM). Counted in tokens, not drafts, whatever the limits: what a rejected draft
+ * costs is its tokens' verification, so one long draft (limits raised to 1024) mostly rejected has cost
+ * as much as many short ones.
  */
 export const POOR_DRAFT_ACCEPTANCE = { minDrafted: 128, belowShare: 0.1 } as const;
 
