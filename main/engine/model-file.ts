@@ -4,18 +4,21 @@
  * check and the load is never what llama.cpp reads.
  *
  * - Linux: llama.cpp opens `/proc/self/fd/N`, which is the open file itself (a new open file
- *   description, with its own offset).
- * - A split model (`split.count` > 1): llama.cpp derives the names of the other parts from the path
- *   (`…-00001-of-0000N.gguf`), so it gets the path; and on Windows and macOS, which have no such name
- *   (macOS's `/dev/fd/N` is a dup of N: it shares N's file offset, where our header read left it,
- *   and llama.cpp's GGUF parser starts at the current offset). There the
- *   file's identity (device, file id, size, mtime, ctime) is read before the check and compared after
- *   the load, and so is each other part's (which llama.cpp opens by name on every system); a mismatch
- *   unloads what was loaded and refuses with `model_changed`.
- * - Everywhere, the open file must be unchanged after the load (not written in place meanwhile).
+ *   description, with its own offset). A split model (`split.count` > 1), whose other parts llama.cpp
+ *   names from the first one's path (`…-00001-of-0000N.gguf`): every part is opened and its header read
+ *   here, and llama.cpp gets the first part's name in a private folder of links, each part's name
+ *   there a link to its open file's `/proc/self/fd/N` (which the host, opening it, resolves to its own
+ *   descriptor).
+ * - Windows and macOS have no such name (macOS's `/dev/fd/N` is a dup of N: it shares N's file offset,
+ *   where our header read left it, and llama.cpp's GGUF parser starts at the current offset), so
+ *   llama.cpp gets the path. There the file's identity (device, file id, size, mtime, ctime) is read
+ *   before the check and compared after the load, and so is each other part's of a split model; a
+ *   mismatch unloads what was loaded and refuses with `model_changed`.
+ * - Everywhere, the open files must be unchanged after the load (not written in place meanwhile).
  */
 import type { BigIntStats } from 'fs';
 import fs, { promises as fsp } from 'fs';
+import os from 'os';
 import type { FileHandle } from 'fs/promises';
 import { toCode } from '../errors/catalogue';
 import path from 'path';
@@ -63,26 +66,95 @@ interface Part {
   before: string;
 }
 
+/** A split model's other part, opened here, and its contents then. */
+interface OpenPart {
+  file: string;
+  fh: FileHandle;
+  before: BigIntStats;
+}
+
 /** The identity of the file a name leads to, or null where there is none. */
 const identityAt = (file: string): Promise<string | null> => fsp.stat(file, { bigint: true }).then(identity, () => null);
 
-/**
- * A split model's other parts, by name (llama.cpp opens them so), with their identity now. A part that
- * is missing is refused, naming it (llama.cpp's load would stop there), and so is one that is no regular
- * file (llama.cpp's blocking open of a FIFO would never return).
- */
-async function otherParts(file: string, header: GgufHeader): Promise<Part[]> {
+/** A split model's other parts' names (llama.cpp's rule), none for a count llama.cpp would not read as one. */
+function otherPartNames(file: string, header: GgufHeader): string[] {
   const count = ggufNumber(header, 'split.count') ?? 1;
   // llama.cpp reads the count as a u16 (another type it refuses)
   if (!(Number.isInteger(count) && count > 1 && count <= 0xffff)) return [];
+  return (splitPartPaths(file, count) ?? []).slice(1);
+}
+
+/** A part's header read by main/gguf's reader from its open file; one that is no GGUF file is refused, naming the part. */
+async function checkPartHeader(fh: FileHandle, part: string, headers: GgufHeaderCache, signal: AbortSignal | undefined): Promise<void> {
+  await headers.readOpen(fh, part, { signal }).catch((e: unknown) => {
+    throw e instanceof GgufError ? new Error(`its part ${part} is no GGUF file llama.cpp reads: ${e.detail}`) : e;
+  });
+}
+
+/**
+ * A split model's other parts, by name (llama.cpp opens them so), with their identity now, each one's
+ * header read. A part that is missing is refused, naming it (llama.cpp's load would stop there), and so
+ * is one that is no regular file (llama.cpp's blocking open of a FIFO would never return) or no GGUF file.
+ */
+async function otherParts(file: string, header: GgufHeader, headers: GgufHeaderCache, signal: AbortSignal | undefined): Promise<Part[]> {
   const out: Part[] = [];
-  for (const part of (splitPartPaths(file, count) ?? []).slice(1)) {
+  for (const part of otherPartNames(file, header)) {
     const st = await fsp.stat(part, { bigint: true }).catch(() => null);
     if (!st) throw new Error(`its part ${part} is missing`);
     if (!st.isFile()) throw new Error(`its part ${part} is not a regular file`);
+    const fh = await openModelFile(part);
+    try {
+      await checkPartHeader(fh, part, headers, signal);
+    } finally {
+      await fh.close().catch(() => undefined);
+    }
     out.push({ file: part, before: identity(st) });
   }
   return out;
+}
+
+/**
+ * A split model's other parts, each opened here and its header read from the open file (main/gguf's
+ * reader, as the first part's): refused, naming the part, where it is missing, no regular file, or no
+ * GGUF file. Those opened are closed again when one is refused.
+ */
+async function openOtherParts(file: string, header: GgufHeader, headers: GgufHeaderCache, signal: AbortSignal | undefined): Promise<OpenPart[]> {
+  const out: OpenPart[] = [];
+  try {
+    for (const part of otherPartNames(file, header)) {
+      const fh = await openModelFile(part).catch((e: NodeJS.ErrnoException) => {
+        throw new Error(e.code === 'ENOENT' || e.code === 'ENOTDIR' ? `its part ${part} is missing` : `its part ${part} cannot be opened: ${e.message}`);
+      });
+      try {
+        const before = await fh.stat({ bigint: true });
+        if (!before.isFile()) throw new Error(`its part ${part} is not a regular file`);
+        await checkPartHeader(fh, part, headers, signal);
+        out.push({ file: part, fh, before });
+      } catch (e) {
+        await fh.close().catch(() => undefined);
+        throw e;
+      }
+    }
+    return out;
+  } catch (e) {
+    for (const p of out) await p.fh.close().catch(() => undefined);
+    throw e;
+  }
+}
+
+/**
+ * A private folder (the host's alone) holding, under each part's own name, a link to its open file's
+ * descriptor path: the name llama.cpp gets for the first part, from which it names the others.
+ */
+async function linkParts(parts: readonly { file: string; fd: number }[], fdPath: (fd: number) => string): Promise<string> {
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'hearth-split-'));
+  try {
+    for (const p of parts) await fsp.symlink(fdPath(p.fd), path.join(dir, path.basename(p.file)));
+    return dir;
+  } catch (e) {
+    await fsp.rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    throw e;
+  }
 }
 
 /** Thrown when the file changed between the check and the load. */
@@ -105,7 +177,20 @@ export class CheckedModelFile {
     readonly nativePath: string,
     /** a split model's other parts, by name, with their identity when opened (llama.cpp opens them by name) */
     private readonly parts: readonly Part[] = [],
+    /** a split model's other parts opened here, and the folder of links to them all llama.cpp opens (linkParts) */
+    private readonly openParts: readonly OpenPart[] = [],
+    private readonly linkDir: string | null = null,
   ) {}
+
+  /**
+   * Each name llama.cpp reads a file of this model by and the file as the user knows it: the name it
+   * is given, and a split model's other parts in the folder of links.
+   */
+  names(): [native: string, file: string][] {
+    const out: [string, string][] = this.nativePath === this.file ? [] : [[this.nativePath, this.file]];
+    if (this.linkDir) for (const p of this.openParts) out.push([path.join(this.linkDir, path.basename(p.file)), p.file]);
+    return out;
+  }
 
   /** the file's size in bytes when it was opened */
   get size(): number {
@@ -127,8 +212,14 @@ export class CheckedModelFile {
       const header = await headers.readOpen(fh, abs, { signal: opts.signal });
       const split = !opts.single && isSplit(header);
       const fdPath = descriptorPath(fh.fd);
-      const access: FileAccess = fdPath && !split && !opts.forceIdentity ? 'descriptor' : 'identity';
-      return new CheckedModelFile(abs, fh, before, header, access, access === 'descriptor' ? fdPath! : abs, split ? await otherParts(abs, header) : []);
+      if (!fdPath || opts.forceIdentity) return new CheckedModelFile(abs, fh, before, header, 'identity', abs, split ? await otherParts(abs, header, headers, opts.signal) : []);
+      if (!split) return new CheckedModelFile(abs, fh, before, header, 'descriptor', fdPath);
+      const open = await openOtherParts(abs, header, headers, opts.signal);
+      const dir = await linkParts([{ file: abs, fd: fh.fd }, ...open.map((p) => ({ file: p.file, fd: p.fh.fd }))], (fd) => descriptorPath(fd)!).catch(() => null);
+      if (dir) return new CheckedModelFile(abs, fh, before, header, 'descriptor', path.join(dir, path.basename(abs)), [], open, dir);
+      // no folder for the links (the temporary folder unwritable): by name, as elsewhere
+      for (const p of open) await p.fh.close().catch(() => undefined);
+      return new CheckedModelFile(abs, fh, before, header, 'identity', abs, await otherParts(abs, header, headers, opts.signal));
     } catch (e) {
       await fh.close().catch(() => undefined);
       throw e;
@@ -142,12 +233,15 @@ export class CheckedModelFile {
    */
   async verify(): Promise<void> {
     if (contents(await this.fh.stat({ bigint: true })) !== contents(this.before)) throw new ModelFileChanged(this.file);
+    for (const p of this.openParts) if (contents(await p.fh.stat({ bigint: true })) !== contents(p.before)) throw new ModelFileChanged(p.file);
     const byName = this.access === 'identity' ? [{ file: this.file, before: identity(this.before) }, ...this.parts] : [];
     for (const p of byName) if ((await identityAt(p.file)) !== p.before) throw new ModelFileChanged(p.file);
   }
 
-  close(): Promise<void> {
-    return this.fh.close().catch(() => undefined);
+  async close(): Promise<void> {
+    if (this.linkDir) await fsp.rm(this.linkDir, { recursive: true, force: true }).catch(() => undefined);
+    for (const p of this.openParts) await p.fh.close().catch(() => undefined);
+    await this.fh.close().catch(() => undefined);
   }
 }
 
@@ -176,7 +270,7 @@ export async function handOver<T>(files: readonly CheckedModelFile[], use: () =>
     const err = e as { code?: unknown; message?: unknown };
     if (typeof err?.message !== 'string') throw e;
     let message = err.message;
-    for (const f of files) if (f.nativePath !== f.file) message = renameInMessage(message, f.nativePath, f.file);
+    for (const f of files) for (const [native, file] of f.names()) message = renameInMessage(message, native, file);
     if (message === err.message) throw e;
     throw new EngineError(toCode(err.code, 'engine', 'native'), message);
   });

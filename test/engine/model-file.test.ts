@@ -8,6 +8,7 @@
  */
 import { execFileSync } from 'child_process';
 import fs from 'fs';
+import os from 'os';
 import path from 'path';
 import { EngineClient } from '../../main/engine/client';
 import { readGgufHeader, readGgufTensorBytes } from '../../main/gguf/read';
@@ -62,9 +63,9 @@ function swapIn(from: string, file: string): void {
   fs.renameSync(tmp, file);
 }
 
-/** Writes TINY_SPM as a model split in two files (`<stem>-00001-of-00002.gguf`, …), the way llama.cpp's gguf-split does. */
-async function writeSplit(stem: string): Promise<string[]> {
-  const h = await readGgufHeader(TINY_SPM);
+/** Writes `source` as a model split in two files (`<stem>-00001-of-00002.gguf`, …), the way llama.cpp's gguf-split does. */
+async function writeSplit(stem: string, source = TINY_SPM): Promise<string[]> {
+  const h = await readGgufHeader(source);
   const half = Math.ceil(h.tensors.length / 2);
   const parts = [h.tensors.slice(0, half), h.tensors.slice(half)];
   const files = parts.map((_, i) => `${stem}-${String(i + 1).padStart(5, '0')}-of-00002.gguf`);
@@ -119,21 +120,21 @@ test('a file written in place between the check and the load is refused too', as
   expect((await hostStats(engine)).models).toBe(0);
 });
 
-test('a split model loads by name (llama.cpp finds its other parts) and generates; a swap of its first part is refused', async () => {
+test('a split model loads (llama.cpp finds its other parts) and generates; where the identity is checked, a file put in place of either part is refused, naming it', async () => {
   const files = await writeSplit(path.join(dir, 'split'));
   const r = await engine.load('s', files[0], SMALL);
   expect(r.metadata.vocabSize).toBe(spmVocab);
+  expect(r.metadata.path).toBe(files[0]);
   expect((await engine.complete('s', { prompt: 'Hi', maxTokens: 2, ignoreEos: true })).tokens).toHaveLength(2);
   await engine.unload('s');
-  const err = await errorOf(loadWithSwap('s', files[0], () => swapIn(files[0], files[0])));
-  expect(err.code).toBe('model_changed');
-  expect((await hostStats(engine)).models).toBe(0);
-  // its other part, which llama.cpp opens by name on every system: a file put in its place (the same
-  // bytes, so llama.cpp's load itself succeeds) is refused as well, naming that part
-  const other = await errorOf(loadWithSwap('s', files[0], () => swapIn(files[1], files[1])));
-  expect(other.code).toBe('model_changed');
-  expect(other.message).toMatch(/^split-00002-of-00002\.gguf was replaced or changed while it was loading/);
-  expect((await hostStats(engine)).models).toBe(0);
+  // by name, as on macOS and Windows (the gate's identity hook): the same bytes put in place (so
+  // llama.cpp's load itself succeeds) are refused, naming the part
+  for (const f of files) {
+    const err = await errorOf(loadWithSwap('s', files[0], () => swapIn(f, f), true));
+    expect(err.code).toBe('model_changed');
+    expect(err.message.startsWith(`${path.basename(f)} was replaced or changed while it was loading`)).toBe(true);
+    expect((await hostStats(engine)).models).toBe(0);
+  }
   // a part missing at the check is refused there, naming it (llama.cpp never opens one that appears later)
   const kept = `${files[1]}.kept`;
   fs.renameSync(files[1], kept);
@@ -141,7 +142,34 @@ test('a split model loads by name (llama.cpp finds its other parts) and generate
   fs.renameSync(kept, files[1]);
   expect(missing.code).toBe('invalid_model');
   expect(missing.message).toContain(`its part ${files[1]} is missing`);
+  // one that is no GGUF file, refused by main/gguf's reader before llama.cpp's
+  fs.renameSync(files[1], kept);
+  fs.writeFileSync(files[1], 'not a gguf file');
+  const garbled = await errorOf(engine.load('s', files[0], SMALL));
+  fs.renameSync(kept, files[1]);
+  expect(garbled.code).toBe('invalid_model');
+  expect(garbled.message).toContain(`its part ${files[1]} is no GGUF file llama.cpp reads`);
   expect((await hostStats(engine)).models).toBe(0);
+});
+
+descriptor("a split model's parts are the files that were checked: llama.cpp reads them through links to the host's open files, so parts renamed over them after the check are not what it reads", async () => {
+  const linkDirs = () => fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith('hearth-split-')).length;
+  const dirsBefore = linkDirs();
+  const files = await writeSplit(path.join(dir, 'linked'));
+  const bpe = await writeSplit(path.join(dir, 'bpe'), TINY_BPE);
+  const r = await loadWithSwap('l', files[0], () => files.forEach((f, i) => swapIn(bpe[i], f)));
+  expect(r.metadata.vocabSize).toBe(spmVocab); // the parts checked (TINY_SPM's), not TINY_BPE's swapped in
+  expect(r.metadata.path).toBe(files[0]);
+  expect((await engine.complete('l', { prompt: 'Hi', maxTokens: 2, ignoreEos: true })).tokens).toHaveLength(2);
+  await engine.unload('l');
+  expect(linkDirs()).toBe(dirsBefore); // the links are gone with the load
+  // a part written in place meanwhile is refused, naming it
+  const fresh = await writeSplit(path.join(dir, 'edited'));
+  const err = await errorOf(loadWithSwap('l', fresh[0], () => fs.appendFileSync(fresh[1], Buffer.alloc(64))));
+  expect(err.code).toBe('model_changed');
+  expect(err.message.startsWith(`${path.basename(fresh[1])} was replaced or changed while it was loading`)).toBe(true);
+  expect((await hostStats(engine)).models).toBe(0);
+  expect(linkDirs()).toBe(dirsBefore);
 });
 
 const fifo = process.platform === 'win32' ? test.skip : test;
@@ -261,6 +289,13 @@ descriptor('no file stays open: after companions and adapters refused, after a l
   expect(open()).toBe(before);
   await engine.load('y', TINY_SPM, { ...SMALL, ...adapters, draftModel: TINY_SPM });
   await engine.unload('y');
+  expect(open()).toBe(before);
+  // a split model's parts, after a load and after a part refused
+  const parts = await writeSplit(path.join(dir, 'fd-split'));
+  await engine.load('y', parts[0], SMALL);
+  await engine.unload('y');
+  fs.writeFileSync(parts[1], 'not a gguf file');
+  expect((await errorOf(engine.load('y', parts[0], SMALL))).code).toBe('invalid_model');
   expect(open()).toBe(before);
   expect((await hostStats(engine)).models).toBe(0);
 });
