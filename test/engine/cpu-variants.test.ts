@@ -14,7 +14,7 @@ import path from 'path';
 import { backendModules, bestModule } from '../../main/engine/addon';
 import { EngineClient } from '../../main/engine/client';
 import { HOST_SCRIPT, tempDir } from '../helpers/engine';
-import { TINY_SPM } from '../helpers/models';
+import { TINY_SPM, writeQ8_0 } from '../helpers/models';
 import { buildVariants, VARIANTS_BIN } from '../helpers/variants';
 
 const ADDON = path.join(VARIANTS_BIN, 'hearth.node');
@@ -138,5 +138,12 @@ describe('a release build (every CPU variant)', () => {
     const r = await engine.complete('m', { prompt: 'a release build', maxTokens: 4, ignoreEos: true, sampling: { seed: 1 } });
     expect(r.timings.generatedTokens).toBe(4);
     expect(r.text.length).toBeGreaterThan(0);
+    // a quantized model's prompt (on an AMX CPU the sapphirerapids module, built without ggml's AMX
+    // kernels, which fault as GCC builds them: CMakeLists.txt HEARTH_NO_AMX)
+    const q8 = await writeQ8_0(TINY_SPM, path.join(tempDir(), 'tiny-spm-q8_0.gguf'));
+    await engine.load('q8', q8, { contextSize: 256, threads: 2 });
+    const q = await engine.complete('q8', { prompt: Array(12).fill('a release build').join(' '), maxTokens: 4, ignoreEos: true });
+    expect(q.timings.promptTokens).toBeGreaterThanOrEqual(32);
+    expect(q.timings.generatedTokens).toBe(4);
   });
 });

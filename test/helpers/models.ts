@@ -10,7 +10,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { readGgufHeader, readGgufTensorBytes } from '../../main/gguf/read';
 import { gguf, type GgmlTypeName, type GgufValue } from '../../main/gguf/types';
-import { GgufWriter } from '../../main/gguf/write';
+import { f16ToF32, f32ToF16, GgufWriter } from '../../main/gguf/write';
 import { DEFAULT_CHAT_TEMPLATE, readTokenizerMetadata, resolveVocabFile, TEST_MODEL_HPARAMS, type TestModelOptions } from '../../scripts/make-test-model';
 import type { TestProjectorOptions } from '../../scripts/make-test-projector';
 
@@ -179,6 +179,39 @@ export function writeHalfModel(to: string, bytes = 4096): void {
   fs.writeFileSync(to, fs.readFileSync(TINY_SPM).subarray(0, bytes));
   const old = new Date(Date.now() - 3600_000);
   fs.utimesSync(to, old, old);
+}
+
+/**
+ * Writes `from` again as `to` with its weight matrices in Q8_0, as llama-quantize writes them (blocks of
+ * 32 values: an F16 scale, max |x| / 127, and 32 int8s), the norms and other vectors as they were: a
+ * quantized model as people run one, whose matrix products take the CPU's quantized kernels.
+ */
+export async function writeQ8_0(from: string, to: string): Promise<string> {
+  const h = await readGgufHeader(from);
+  const w = new GgufWriter();
+  for (const [k, v] of h.metadata) if (k !== 'general.alignment') w.set(k, k === 'general.file_type' ? gguf.u32(7) : v); // MOSTLY_Q8_0
+  for (const t of h.tensors) {
+    const bytes = await readGgufTensorBytes(h, t.name);
+    if (t.dims.length !== 2 || t.dims[0] % 32 !== 0 || (t.typeName !== 'F32' && t.typeName !== 'F16')) {
+      w.addTensor({ name: t.name, shape: t.dims, type: t.typeName, data: new Uint8Array(bytes) });
+      continue;
+    }
+    const n = t.dims[0] * t.dims[1];
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const at = (i: number) => (t.typeName === 'F32' ? dv.getFloat32(i * 4, true) : f16ToF32(dv.getUint16(i * 2, true)));
+    const out = new Uint8Array((n / 32) * 34);
+    const ov = new DataView(out.buffer);
+    for (let b = 0; b < n / 32; b++) {
+      let amax = 0;
+      for (let i = 0; i < 32; i++) amax = Math.max(amax, Math.abs(at(b * 32 + i)));
+      const d = amax / 127;
+      ov.setUint16(b * 34, f32ToF16(d), true);
+      for (let i = 0; i < 32; i++) ov.setInt8(b * 34 + 2 + i, d === 0 ? 0 : Math.round(at(b * 32 + i) / d));
+    }
+    w.addTensor({ name: t.name, shape: t.dims, type: 'Q8_0', data: out });
+  }
+  await w.write(to);
+  return to;
 }
 
 /**
