@@ -11,7 +11,7 @@ import { dataPaths, ensureDataDir, modelsFolderOf, projectRoot, resolveDataDir }
 import { checkKnownFlags, intFlag, ParsedArgs, parseArgs, spelling, UsageError } from './args';
 import { resolveModelArg } from './model-arg';
 import { OFFLOAD_ALIASES, OFFLOAD_FLAGS, OFFLOAD_USAGE } from './offload-flags';
-import { SPEC_FLAGS, specUsage } from './speculative-flags';
+import { SPEC_ALIASES, SPEC_FLAGS, specUsage } from './speculative-flags';
 import { fitCommand, infoCommand, mib, notice, runCommand } from './model-commands';
 import { CHATS_BOOLEANS, CHATS_FLAGS, CHATS_USAGE, chatsCommand } from './chats';
 import { apiListenError, checkFlags, errorLine, listenError } from './errors';
@@ -83,7 +83,7 @@ global options: --data-dir DIR (or HEARTH_DATA_DIR), --verbose
 hearth --version (-v)                           Hearth's version and the llama.cpp commit of its engine`;
 
 const BOOLEANS = new Set(['json', 'verbose', 'help', 'version', 'allow-remote', 'copy', 'move', 'link', 'api', ...CHATS_BOOLEANS]);
-const ALIASES: Record<string, string> = { p: 'prompt', n: 'n-predict', h: 'help', v: 'version', t: 'threads', c: 'ctx', ...OFFLOAD_ALIASES };
+const ALIASES: Record<string, string> = { p: 'prompt', n: 'n-predict', h: 'help', v: 'version', t: 'threads', c: 'ctx', ...OFFLOAD_ALIASES, ...SPEC_ALIASES };
 const GLOBAL_FLAGS = ['data-dir', 'verbose', 'help'];
 const PORT_MAX = 65535;
 /** the options each command takes, besides the global ones */

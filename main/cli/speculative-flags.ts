@@ -1,18 +1,20 @@
 /**
- * Speculative decoding's options of `hearth run`, as llama-server spells them: --draft FILE,
- * --speculative KIND, and one option per numeric limit (the draft model's --draft-max, --draft-min and
- * --draft-p-min; the n-gram kinds' --spec-ngram-*). The limits' ranges and defaults are the load
- * family's (main/params/load.ts); the engine checks them, naming the option (FLAG_OF).
+ * Speculative decoding's options of `hearth run`: --draft FILE, --speculative KIND, and one option per
+ * numeric limit, named as llama-server names it (the draft model's --spec-draft-n-max, -n-min and
+ * -p-min; the rolling hash's --spec-ngram-mod-n-*). The lookup and the two maps share one setting per
+ * limit in Hearth, where llama-server now has one per kind: those take llama-server's earlier shared
+ * names (--spec-ngram-size-n, -size-m, -min-hits). The limits' ranges and defaults are the load
+ * family's (main/params/load.ts); the engine checks them, naming the option as typed (FLAG_OF).
  */
 import path from 'path';
 import { LOAD_FIELDS, type LoadParamsInput } from '../params';
 import { intFlag, numFlag, type ParsedArgs, spelling, UsageError } from './args';
 
-/** Each numeric limit of speculative decoding and the option that sets it (llama-server's name). */
+/** Each numeric limit of speculative decoding and the option that sets it. */
 export const SPEC_LIMIT_FLAG_OF = {
-  draftMax: 'draft-max',
-  draftMin: 'draft-min',
-  draftPMin: 'draft-p-min',
+  draftMax: 'spec-draft-n-max',
+  draftMin: 'spec-draft-n-min',
+  draftPMin: 'spec-draft-p-min',
   ngramSizeN: 'spec-ngram-size-n',
   ngramSizeM: 'spec-ngram-size-m',
   ngramMinHits: 'spec-ngram-min-hits',
@@ -22,6 +24,15 @@ export const SPEC_LIMIT_FLAG_OF = {
 } as const satisfies Partial<Record<keyof typeof LOAD_FIELDS, string>>;
 type SpecLimit = keyof typeof SPEC_LIMIT_FLAG_OF;
 const LIMITS = Object.keys(SPEC_LIMIT_FLAG_OF) as SpecLimit[];
+
+/** Other spellings taken: Hearth's and llama.cpp's earlier names, and llama-server's for the draft model. */
+export const SPEC_ALIASES: Readonly<Record<string, string>> = {
+  'draft-max': 'spec-draft-n-max',
+  'draft-min': 'spec-draft-n-min',
+  'draft-p-min': 'spec-draft-p-min',
+  'spec-draft-model': 'draft',
+  md: 'draft',
+};
 
 /** the option that sets each field (for messages about the field) */
 export const SPEC_FLAG_OF: Record<string, string> = { draftModel: 'draft', speculative: 'speculative', ...SPEC_LIMIT_FLAG_OF };

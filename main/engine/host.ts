@@ -14,6 +14,7 @@ import { ClientMessage, HostMessage } from './protocol';
 import { llamaLineJoiner, Logger } from '../logging';
 import { dispatch, Handlers, createHandlers } from './host-methods';
 import { HostModels } from './host-models';
+import { removeStaleLinkDirs } from './model-file';
 import { HostRequests, Running } from './host-requests';
 import { stopVerdict, TASK_BOUNDS, TaskBounds, taskBounds, TaskWatchdog, Verdict } from './watchdog';
 
@@ -60,6 +61,7 @@ export class EngineHost {
   }
 
   start(): void {
+    void removeStaleLinkDirs();
     const log = this.logger;
     if (log) {
       this.addon.setLogger(llamaLineJoiner((level, line) => log[level](`llama: ${line}`)));

@@ -174,7 +174,8 @@ export const METHODS = {
   /**
    * test hook (HEARTH_TEST_HOOKS=1): the next model file the host checks waits after the check, before
    * llama.cpp gets it: the host writes `<dir>/checked` and goes on once `<dir>/go` exists. `identity`
-   * takes the path split models and Windows take (verify the file's identity after the load).
+   * takes the path Windows and macOS take (llama.cpp opens the files by name; their identity is
+   * verified after the load).
    */
   loadGate: { params: z.object({ dir: z.string().min(1), identity: z.boolean().default(false) }).strict(), result: z.null() },
 } satisfies Record<string, MethodSpec>;

@@ -26,7 +26,7 @@ import { GgufHeaderCache, openModelFile } from '../gguf/cache';
 import { GgufHeader, ggufNumber } from '../gguf/read';
 import { GgufError } from '../gguf/types';
 import { hparamProblem } from '../gguf/hparams';
-import { splitPartPaths } from '../gguf/split-name';
+import { MAX_SPLIT_PARTS, splitPartPaths } from '../gguf/split-name';
 import { EngineError } from './protocol';
 
 /** How llama.cpp is given the file. */
@@ -50,7 +50,7 @@ export function renameInMessage(message: string, nativePath: string, file: strin
   return message.replace(new RegExp(`${escaped}(?!\\d)`, 'g'), () => file);
 }
 
-/** Whether the header says the model is split over several files (llama.cpp then opens the siblings by name). */
+/** Whether the header says the model is split over several files (llama.cpp names the others from the first one's path). */
 export function isSplit(header: GgufHeader): boolean {
   return (ggufNumber(header, 'split.count') ?? 1) > 1;
 }
@@ -76,19 +76,37 @@ interface OpenPart {
 /** The identity of the file a name leads to, or null where there is none. */
 const identityAt = (file: string): Promise<string | null> => fsp.stat(file, { bigint: true }).then(identity, () => null);
 
-/** A split model's other parts' names (llama.cpp's rule), none for a count llama.cpp would not read as one. */
+/**
+ * A split model's other parts' names (llama.cpp's rule), none for a count llama.cpp would not read as
+ * one; more than MAX_SPLIT_PARTS are refused.
+ */
 function otherPartNames(file: string, header: GgufHeader): string[] {
   const count = ggufNumber(header, 'split.count') ?? 1;
   // llama.cpp reads the count as a u16 (another type it refuses)
   if (!(Number.isInteger(count) && count > 1 && count <= 0xffff)) return [];
+  if (count > MAX_SPLIT_PARTS) throw new Error(`it is split in ${count} parts; the engine loads at most ${MAX_SPLIT_PARTS}`);
   return (splitPartPaths(file, count) ?? []).slice(1);
 }
 
-/** A part's header read by main/gguf's reader from its open file; one that is no GGUF file is refused, naming the part. */
-async function checkPartHeader(fh: FileHandle, part: string, headers: GgufHeaderCache, signal: AbortSignal | undefined): Promise<void> {
-  await headers.readOpen(fh, part, { signal }).catch((e: unknown) => {
+/**
+ * A part's header read by main/gguf's reader from its open file: refused, naming the part, where it is
+ * no GGUF file or not the part its name says (its `split.no`, which llama.cpp checks too), so a run of
+ * wrong parts stops at the first.
+ */
+async function checkPartHeader(fh: FileHandle, part: string, index: number, headers: GgufHeaderCache, signal: AbortSignal | undefined): Promise<void> {
+  const h = await headers.readOpen(fh, part, { signal }).catch((e: unknown) => {
     throw e instanceof GgufError ? new Error(`its part ${part} is no GGUF file llama.cpp reads: ${e.detail}`) : e;
   });
+  const no = ggufNumber(h, 'split.no');
+  if (no !== index) throw new Error(`its part ${part} says it is part ${no === undefined ? 'none' : no + 1}, not ${index + 1}`);
+}
+
+/** A part at its name, refused (naming it) where it is missing or no regular file: stat'ed before anything opens it. */
+async function statPart(part: string): Promise<BigIntStats> {
+  const st = await fsp.stat(part, { bigint: true }).catch(() => null);
+  if (!st) throw new Error(`its part ${part} is missing`);
+  if (!st.isFile()) throw new Error(`its part ${part} is not a regular file`);
+  return st;
 }
 
 /**
@@ -98,13 +116,11 @@ async function checkPartHeader(fh: FileHandle, part: string, headers: GgufHeader
  */
 async function otherParts(file: string, header: GgufHeader, headers: GgufHeaderCache, signal: AbortSignal | undefined): Promise<Part[]> {
   const out: Part[] = [];
-  for (const part of otherPartNames(file, header)) {
-    const st = await fsp.stat(part, { bigint: true }).catch(() => null);
-    if (!st) throw new Error(`its part ${part} is missing`);
-    if (!st.isFile()) throw new Error(`its part ${part} is not a regular file`);
+  for (const [i, part] of otherPartNames(file, header).entries()) {
+    const st = await statPart(part);
     const fh = await openModelFile(part);
     try {
-      await checkPartHeader(fh, part, headers, signal);
+      await checkPartHeader(fh, part, i + 1, headers, signal);
     } finally {
       await fh.close().catch(() => undefined);
     }
@@ -121,14 +137,15 @@ async function otherParts(file: string, header: GgufHeader, headers: GgufHeaderC
 async function openOtherParts(file: string, header: GgufHeader, headers: GgufHeaderCache, signal: AbortSignal | undefined): Promise<OpenPart[]> {
   const out: OpenPart[] = [];
   try {
-    for (const part of otherPartNames(file, header)) {
+    for (const [i, part] of otherPartNames(file, header).entries()) {
+      await statPart(part);
       const fh = await openModelFile(part).catch((e: NodeJS.ErrnoException) => {
         throw new Error(e.code === 'ENOENT' || e.code === 'ENOTDIR' ? `its part ${part} is missing` : `its part ${part} cannot be opened: ${e.message}`);
       });
       try {
         const before = await fh.stat({ bigint: true });
         if (!before.isFile()) throw new Error(`its part ${part} is not a regular file`);
-        await checkPartHeader(fh, part, headers, signal);
+        await checkPartHeader(fh, part, i + 1, headers, signal);
         out.push({ file: part, fh, before });
       } catch (e) {
         await fh.close().catch(() => undefined);
@@ -142,18 +159,49 @@ async function openOtherParts(file: string, header: GgufHeader, headers: GgufHea
   }
 }
 
+/** The folders of links (linkParts) in the temporary folder: `hearth-split-<the host's pid>-<random>`. */
+const LINK_DIR = /^hearth-split-(\d+)-/;
+
 /**
  * A private folder (the host's alone) holding, under each part's own name, a link to its open file's
- * descriptor path: the name llama.cpp gets for the first part, from which it names the others.
+ * descriptor path: the name llama.cpp gets for the first part, from which it names the others. Each
+ * link is opened once to see that it leads to its file (a temporary folder mounted nosymfollow, or a
+ * security module, could refuse to follow it); throws where one does not.
  */
-async function linkParts(parts: readonly { file: string; fd: number }[], fdPath: (fd: number) => string): Promise<string> {
-  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'hearth-split-'));
+async function linkParts(parts: readonly { file: string; fh: FileHandle; before: BigIntStats }[], fdPath: (fd: number) => string): Promise<string> {
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), `hearth-split-${process.pid}-`));
   try {
-    for (const p of parts) await fsp.symlink(fdPath(p.fd), path.join(dir, path.basename(p.file)));
+    for (const p of parts) {
+      const link = path.join(dir, path.basename(p.file));
+      await fsp.symlink(fdPath(p.fh.fd), link);
+      const st = await fsp.stat(link, { bigint: true });
+      if (st.dev !== p.before.dev || st.ino !== p.before.ino) throw new Error(`${link} does not lead to ${p.file}`);
+    }
     return dir;
   } catch (e) {
     await fsp.rm(dir, { recursive: true, force: true }).catch(() => undefined);
     throw e;
+  }
+}
+
+/**
+ * Removes the folders of links a host left when it ended in the middle of a load (killed, or stopped
+ * by llama.cpp): this user's, whose process is gone. Called as a host starts; errors are ignored.
+ */
+export async function removeStaleLinkDirs(tmp = os.tmpdir()): Promise<void> {
+  const uid = process.getuid?.();
+  for (const name of await fsp.readdir(tmp).catch(() => [] as string[])) {
+    const pid = Number(LINK_DIR.exec(name)?.[1]);
+    if (!pid || pid === process.pid) continue;
+    try {
+      process.kill(pid, 0);
+      continue; // still running (or another user's: EPERM)
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ESRCH') continue;
+    }
+    const dir = path.join(tmp, name);
+    const st = await fsp.lstat(dir).catch(() => null);
+    if (st?.isDirectory() && (uid === undefined || st.uid === uid)) await fsp.rm(dir, { recursive: true, force: true }).catch(() => undefined);
   }
 }
 
@@ -175,7 +223,7 @@ export class CheckedModelFile {
     readonly access: FileAccess,
     /** what llama.cpp opens */
     readonly nativePath: string,
-    /** a split model's other parts, by name, with their identity when opened (llama.cpp opens them by name) */
+    /** where llama.cpp opens the files by name: a split model's other parts, with their identity when opened */
     private readonly parts: readonly Part[] = [],
     /** a split model's other parts opened here, and the folder of links to them all llama.cpp opens (linkParts) */
     private readonly openParts: readonly OpenPart[] = [],
@@ -215,9 +263,9 @@ export class CheckedModelFile {
       if (!fdPath || opts.forceIdentity) return new CheckedModelFile(abs, fh, before, header, 'identity', abs, split ? await otherParts(abs, header, headers, opts.signal) : []);
       if (!split) return new CheckedModelFile(abs, fh, before, header, 'descriptor', fdPath);
       const open = await openOtherParts(abs, header, headers, opts.signal);
-      const dir = await linkParts([{ file: abs, fd: fh.fd }, ...open.map((p) => ({ file: p.file, fd: p.fh.fd }))], (fd) => descriptorPath(fd)!).catch(() => null);
+      const dir = await linkParts([{ file: abs, fh, before }, ...open], (fd) => descriptorPath(fd)!).catch(() => null);
       if (dir) return new CheckedModelFile(abs, fh, before, header, 'descriptor', path.join(dir, path.basename(abs)), [], open, dir);
-      // no folder for the links (the temporary folder unwritable): by name, as elsewhere
+      // no folder of links that lead to the files (the temporary folder unwritable, or links not followed there): by name, as elsewhere
       for (const p of open) await p.fh.close().catch(() => undefined);
       return new CheckedModelFile(abs, fh, before, header, 'identity', abs, await otherParts(abs, header, headers, opts.signal));
     } catch (e) {
@@ -234,6 +282,13 @@ export class CheckedModelFile {
   async verify(): Promise<void> {
     if (contents(await this.fh.stat({ bigint: true })) !== contents(this.before)) throw new ModelFileChanged(this.file);
     for (const p of this.openParts) if (contents(await p.fh.stat({ bigint: true })) !== contents(p.before)) throw new ModelFileChanged(p.file);
+    // the links llama.cpp opened still lead to the open files (their folder not put aside meanwhile)
+    if (this.linkDir) {
+      for (const p of [{ file: this.file, before: this.before }, ...this.openParts]) {
+        const st = await fsp.stat(path.join(this.linkDir, path.basename(p.file)), { bigint: true }).catch(() => null);
+        if (st?.dev !== p.before.dev || st.ino !== p.before.ino) throw new ModelFileChanged(p.file);
+      }
+    }
     const byName = this.access === 'identity' ? [{ file: this.file, before: identity(this.before) }, ...this.parts] : [];
     for (const p of byName) if ((await identityAt(p.file)) !== p.before) throw new ModelFileChanged(p.file);
   }

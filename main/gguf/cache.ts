@@ -20,7 +20,7 @@ export const DEFAULT_HEADER_CACHE: HeaderCacheOptions = { maxEntries: 16, maxByt
 
 /** Opens a model file for reading without blocking: a FIFO or a device named like a model cannot hold a thread forever. */
 export function openModelFile(filePath: string): Promise<fsp.FileHandle> {
-  return fsp.open(filePath, fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0));
+  return fsp.open(filePath, fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0) | (fsConstants.O_NOCTTY ?? 0));
 }
 
 type Entry = { header: GgufHeader; bytes: number } | { error: GgufError; bytes: number };

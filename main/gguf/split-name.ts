@@ -5,6 +5,12 @@
  */
 import path from 'path';
 
+/**
+ * The most parts a split model the engine loads may have (llama.cpp takes up to 65,535): each is held
+ * open and its header read while it loads, and real models come in at most a few hundred.
+ */
+export const MAX_SPLIT_PARTS = 1024;
+
 /** `-<part>-of-<count>` (five digits each), the suffix gguf-split gives every part. */
 const SUFFIX = '-(\\d{5})-of-(\\d{5})';
 

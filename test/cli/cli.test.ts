@@ -49,6 +49,10 @@ test('hearth run --draft decodes speculatively: the same greedy text, the accept
   expect(drafted.status).toBe(0);
   expect(drafted.stdout).toBe(plain.stdout);
   expect(drafted.stderr).toMatch(/draft (\d+)\/\1 accepted/);
+  // llama-server's names for the same options
+  const named = hearth([...args, '-md', TINY_SPM, '--spec-draft-n-max', '4']);
+  expect(named.stdout).toBe(drafted.stdout);
+  expect(/draft \d+\/\d+ accepted/.exec(named.stderr)?.[0]).toBe(/draft \d+\/\d+ accepted/.exec(drafted.stderr)?.[0]);
   const weights = (r: ReturnType<typeof hearth>) => JSON.parse(r.stdout).devices.reduce((n: number, d: { weights: number }) => n + d.weights, 0);
   const fitArgs = ['fit', TINY_SPM, '--ctx', '512', '--json'];
   const alone = hearth(fitArgs);
@@ -61,7 +65,7 @@ test('hearth run --draft decodes speculatively: the same greedy text, the accept
   expect(noDraft.stderr).toBe('hearth: --speculative draft needs --draft FILE: a smaller model with the same vocabulary that drafts the tokens\n');
 });
 
-test("hearth run's speculative limits are llama-server's options: --spec-ngram-* set the n-gram kinds' limits, a bad value is refused naming its option", () => {
+test("hearth run's speculative limits take llama-server's names: --spec-ngram-* set the n-gram kinds' limits, a bad value is refused naming its option", () => {
   const args = ['run', TINY_SPM, '-p', Array(24).fill('red green blue yellow').join(' '), '-n', '120', '--temp', '0', '--ctx', '512', '--speculative', 'ngram-mod'];
   const drafted = (r: ReturnType<typeof hearth>) => Number(/draft \d+\/(\d+) accepted/.exec(r.stderr)?.[1] ?? 0);
   const byDefault = hearth(args);

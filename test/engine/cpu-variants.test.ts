@@ -146,4 +146,16 @@ describe('a release build (every CPU variant)', () => {
     expect(q.timings.promptTokens).toBeGreaterThanOrEqual(32);
     expect(q.timings.generatedTokens).toBe(4);
   });
+
+  test('built by GCC, the sapphirerapids module holds no AMX instruction (HEARTH_NO_AMX), whichever CPU runs the suite', () => {
+    const cache = fs.readFileSync(path.join(path.dirname(VARIANTS_BIN), 'CMakeCache.txt'), 'utf8');
+    const module = path.join(VARIANTS_BIN, 'libggml-cpu-sapphirerapids.so');
+    expect(cache).toMatch(/^HEARTH_NO_AMX:INTERNAL=(ON|OFF)$/m);
+    if (!/^HEARTH_NO_AMX:INTERNAL=ON$/m.test(cache)) return; // another compiler than GCC keeps AMX
+    if (!fs.existsSync(module)) return; // no x86 release set here
+    const dis = spawnSync('objdump', ['-d', '--no-show-raw-insn', module], { encoding: 'utf8', maxBuffer: 1 << 30 });
+    expect(dis.status).toBe(0);
+    expect(dis.stdout).toContain('vpdpbusd'); // its AVX-512 VNNI kernels are there
+    expect(dis.stdout).not.toMatch(/\b(ldtilecfg|tileloadd|tdpbssd|tdpbusd)\b/);
+  });
 });

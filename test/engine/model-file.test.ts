@@ -1,12 +1,13 @@
 /**
  * The header check and llama.cpp's load see the same file (issue 12, what was left: item 3). The
  * host opens a model file once, checks its header from that open file, and hands llama.cpp the same
- * file (`/proc/self/fd/N` here); a split model, which llama.cpp opens by name, has its identity
- * checked after the load instead (main/engine/model-file.ts). A file renamed over the path between
+ * file (`/proc/self/fd/N` here; a split model's parts through a folder of links to its open files),
+ * and where llama.cpp opens files by name (Windows and macOS: the test hook's `identity`) their
+ * identity is checked after the load instead (main/engine/model-file.ts). A file renamed over the path between
  * the check and the load is never what gets loaded: the test hook `loadGate` holds the host right
  * there while the test swaps the file. Real addon, real host.
  */
-import { execFileSync } from 'child_process';
+import { execFileSync, spawnSync } from 'child_process';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
@@ -14,7 +15,7 @@ import { EngineClient } from '../../main/engine/client';
 import { readGgufHeader, readGgufTensorBytes } from '../../main/gguf/read';
 import { gguf } from '../../main/gguf/types';
 import { GgufWriter, GgufWriterTensorType } from '../../main/gguf/write';
-import { descriptorPath, renameInMessage } from '../../main/engine/model-file';
+import { descriptorPath, removeStaleLinkDirs, renameInMessage } from '../../main/engine/model-file';
 import { errorOf, hostStats, makeEngine, tempDir } from '../helpers/engine';
 import { TINY_BPE, TINY_PROJECTOR, TINY_SPM, writeRetyped } from '../helpers/models';
 import type { LoadParamsInput } from '../../main/params';
@@ -93,7 +94,7 @@ descriptor('a file renamed over the path after the check is not what llama.cpp l
   await engine.unload('m');
 });
 
-test('where the identity is checked instead (split models, Windows): a swap is refused with model_changed and nothing stays loaded', async () => {
+test('where the identity is checked instead (Windows, macOS): a swap is refused with model_changed and nothing stays loaded', async () => {
   const file = path.join(dir, 'identity.gguf');
   fs.copyFileSync(TINY_SPM, file);
   const err = await errorOf(loadWithSwap('m', file, () => swapIn(TINY_SPM, file), true));
@@ -149,6 +150,18 @@ test('a split model loads (llama.cpp finds its other parts) and generates; where
   fs.renameSync(kept, files[1]);
   expect(garbled.code).toBe('invalid_model');
   expect(garbled.message).toContain(`its part ${files[1]} is no GGUF file llama.cpp reads`);
+  // one that is another part (the first again): its split.no says so, as llama.cpp would refuse it
+  fs.renameSync(files[1], kept);
+  fs.copyFileSync(files[0], files[1]);
+  const wrong = await errorOf(engine.load('s', files[0], SMALL));
+  fs.renameSync(kept, files[1]);
+  expect(wrong.code).toBe('invalid_model');
+  expect(wrong.message).toContain(`its part ${files[1]} says it is part 1, not 2`);
+  // more parts than the engine holds open (llama.cpp would take 65,535, each opened and read here first)
+  const many = await writeRetyped(TINY_SPM, path.join(dir, 'many-00001-of-02000.gguf'), {}, { 'split.count': gguf.u16(2000), 'split.no': gguf.u16(0) });
+  const tooMany = await errorOf(engine.load('s', many, SMALL));
+  expect(tooMany.code).toBe('invalid_model');
+  expect(tooMany.message).toContain('it is split in 2000 parts; the engine loads at most 1024');
   expect((await hostStats(engine)).models).toBe(0);
 });
 
@@ -377,6 +390,16 @@ test("LoRA adapters and control vectors are the files that were checked, and a r
   const refused = await errorOf(engine.load('a', TINY_SPM, withLora(alora)));
   expect(refused.message).toContain(`the LoRA adapter ${alora} is an activated LoRA`);
   expect(refused.message).not.toContain('/proc/self/fd');
+});
+
+test("the folders of links a host left when it died mid-load are removed as a host starts: only those whose process is gone", async () => {
+  const tmp = fs.mkdtempSync(path.join(dir, 'tmp-'));
+  const dead = spawnSync(process.execPath, ['-e', '0']).pid!; // ended: its pid names no process now
+  const names = [`hearth-split-${dead}-aaaaaa`, `hearth-split-${process.pid}-bbbbbb`, `hearth-split-1-cccccc`, 'hearth-split-x-dddddd', 'other'];
+  for (const n of names) fs.mkdirSync(path.join(tmp, n));
+  fs.symlinkSync('/proc/self/fd/99', path.join(tmp, names[0], 'm-00001-of-00002.gguf'));
+  await removeStaleLinkDirs(tmp);
+  expect(fs.readdirSync(tmp).sort()).toEqual(names.slice(1).sort());
 });
 
 describe('the descriptor path and the messages that name it (pure functions)', () => {

@@ -182,14 +182,16 @@ export function writeHalfModel(to: string, bytes = 4096): void {
 }
 
 /**
- * Writes `from` again as `to` with its weight matrices in Q8_0, as llama-quantize writes them (blocks of
- * 32 values: an F16 scale, max |x| / 127, and 32 int8s), the norms and other vectors as they were: a
- * quantized model as people run one, whose matrix products take the CPU's quantized kernels.
+ * Writes `from` again as `to` with its weight matrices in ggml's Q8_0 (blocks of 32 values: an F16
+ * scale, max |x| / 127, and 32 int8s rounded half away from zero, as ggml's reference quantizer does,
+ * though in double precision), the norms and other vectors as they were: a quantized model as people
+ * run one, whose matrix products take the CPU's quantized kernels.
  */
 export async function writeQ8_0(from: string, to: string): Promise<string> {
   const h = await readGgufHeader(from);
   const w = new GgufWriter();
   for (const [k, v] of h.metadata) if (k !== 'general.alignment') w.set(k, k === 'general.file_type' ? gguf.u32(7) : v); // MOSTLY_Q8_0
+  if (!h.metadata.has('general.quantization_version')) w.set('general.quantization_version', gguf.u32(2));
   for (const t of h.tensors) {
     const bytes = await readGgufTensorBytes(h, t.name);
     if (t.dims.length !== 2 || t.dims[0] % 32 !== 0 || (t.typeName !== 'F32' && t.typeName !== 'F16')) {
@@ -206,7 +208,7 @@ export async function writeQ8_0(from: string, to: string): Promise<string> {
       for (let i = 0; i < 32; i++) amax = Math.max(amax, Math.abs(at(b * 32 + i)));
       const d = amax / 127;
       ov.setUint16(b * 34, f32ToF16(d), true);
-      for (let i = 0; i < 32; i++) ov.setInt8(b * 34 + 2 + i, d === 0 ? 0 : Math.round(at(b * 32 + i) / d));
+      for (let i = 0; i < 32; i++) ov.setInt8(b * 34 + 2 + i, d === 0 ? 0 : Math.sign(at(b * 32 + i)) * Math.round(Math.abs(at(b * 32 + i)) / d));
     }
     w.addTensor({ name: t.name, shape: t.dims, type: 'Q8_0', data: out });
   }
