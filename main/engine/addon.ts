@@ -83,9 +83,11 @@ export interface NativeAddon {
   activities(): NativeActivity[];
   /** what the gate around llama.cpp's fitting has seen (native/src/llama_gate.h): foreignLogs must stay 0 */
   llamaGate(): LlamaGateStats;
+  /** `params.loraDisplayPaths` names each of `params.loraAdapters` as the user knows it (a request names it so) when its path is another name of it */
   createContext(model: NativeModel, params: Record<string, unknown>): Promise<NativeContext>;
+  /** `params.displayPath`: the model as the user knows it, which the watchdog's activity names, when `path` is another name of it */
   estimateMemory(path: string, params: Record<string, unknown>): Promise<Estimate>;
-  /** contextMode "auto": the fit may shrink the context (down to minContext) */
+  /** contextMode "auto": the fit may shrink the context (down to minContext); `params.displayPath` as estimateMemory's */
   fitParams(path: string, params: Record<string, unknown>, opts: { marginMiB?: number; minContext?: number; contextMode?: 'auto' | 'fixed' }): Promise<FitResult>;
   /** every parameter family the addon parses: its keys and defaults (null: decided at run time) */
   describeParams(): Record<'sampling' | 'load' | 'context' | 'request', Record<string, unknown>>;

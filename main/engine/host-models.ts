@@ -159,7 +159,7 @@ export class HostModels {
   estimate(file: string, params: LoadParams, signal: AbortSignal): Promise<Estimate> {
     return this.withModelFile(file, signal, { params, load: false }, async (f, named) => {
       const lp = this.withDefaultContext(f.header, params);
-      return hostWithAvailableRam(await this.addon.estimateMemory(f.nativePath, named(this.nativeParams(lp))));
+      return hostWithAvailableRam(await this.addon.estimateMemory(f.nativePath, { ...named(this.nativeParams(lp)), displayPath: f.file }));
     });
   }
 
@@ -167,7 +167,7 @@ export class HostModels {
   fit(file: string, params: LoadParams, opts: { marginMiB: number; autoContext: boolean }, signal: AbortSignal): Promise<FitResult> {
     return this.withModelFile(file, signal, { params, load: false }, async (f, named) => {
       const lp = this.withDefaultContext(f.header, params);
-      return this.addon.fitParams(f.nativePath, named(this.nativeParams(lp, { gpuLayers: 'auto' })), {
+      return this.addon.fitParams(f.nativePath, { ...named(this.nativeParams(lp, { gpuLayers: 'auto' })), displayPath: f.file }, {
         marginMiB: opts.marginMiB,
         contextMode: opts.autoContext ? 'auto' : 'fixed',
       });

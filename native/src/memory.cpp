@@ -177,6 +177,17 @@ static void parseParams(const Napi::Value & v, llama_model_params & mp, llama_co
     }
 }
 
+// The model as the user knows it, where the host names it otherwise (/proc/self/fd/N, or a split model's
+// folder of links: the file it checked): what the watchdog's activity names, so a verdict names the
+// file the request did. Not a load parameter (paramsOf leaves it out).
+static std::string displayPathOf(const Napi::CallbackInfo & info, const std::string & path) {
+    return info.Length() > 1 && info[1].IsObject() ? optString(info[1].As<Napi::Object>(), "displayPath", path) : path;
+}
+static Napi::Value paramsOf(Napi::Env env, const Napi::CallbackInfo & info) {
+    if (info.Length() < 2) return env.Undefined();
+    return info[1].IsObject() ? Napi::Value(withoutKeys(env, info[1].As<Napi::Object>(), {"displayPath"})) : info[1];
+}
+
 Napi::Value EstimateMemory(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
     if (info.Length() < 1 || !info[0].IsString()) throw makeError(env, codes::invalid_argument, "estimateMemory(path, params)");
@@ -188,15 +199,16 @@ Napi::Value EstimateMemory(const Napi::CallbackInfo & info) {
     DraftOf draft;
     std::string mmproj;
     AdapterParams adapters;
-    parseParams(info.Length() > 1 ? info[1] : env.Undefined(), mp, cp, *split, overrides, &draft, &mmproj, &adapters);
+    const std::string display = displayPathOf(info, path);
+    parseParams(paramsOf(env, info), mp, cp, *split, overrides, &draft, &mmproj, &adapters);
     if (!split->empty()) mp.tensor_split = split->data();
     auto devs = std::make_shared<std::vector<DeviceMem>>();
     auto host = std::make_shared<DeviceMem>();
     auto hp = std::make_shared<std::vector<uint32_t>>(4, 0);
     return AsyncTask::run(env,
-        [path, mp, cp, devs, host, hp, split, overrides, draft, mmproj, adapters]() {
+        [path, display, mp, cp, devs, host, hp, split, overrides, draft, mmproj, adapters]() {
             LlamaAlone alone; // it swaps the process-wide logger (llama_gate.h)
-            Activity fitting("fit", path); // watched by the host while it runs alone; its log lines are its progress
+            Activity fitting("fit", display); // watched by the host while it runs alone; its log lines are its progress
             refuseCompanions(path, draft, mmproj); // what the load refuses
             std::vector<ggml_backend_dev_t> dev_list;
             uint32_t ngl = 0, n_ctx_train = 0, n_expert = 0;
@@ -274,7 +286,8 @@ Napi::Value FitParams(const Napi::CallbackInfo & info) {
     DraftOf draft;
     std::string mmproj;
     AdapterParams adapters;
-    parseParams(info.Length() > 1 ? info[1] : env.Undefined(), mp, cp, *user_split, user_overrides, &draft, &mmproj, &adapters);
+    const std::string display = displayPathOf(info, path);
+    parseParams(paramsOf(env, info), mp, cp, *user_split, user_overrides, &draft, &mmproj, &adapters);
     // "auto" context: 0 lets the fit choose (down to minContext); a number is kept as given
     if (optString(opts, "contextMode", "fixed") == "auto") cp.n_ctx = 0;
     margin_mib = optNumber(opts, "marginMiB", 1024);
@@ -289,9 +302,9 @@ Napi::Value FitParams(const Napi::CallbackInfo & info) {
     };
     auto out = std::make_shared<Out>();
     return AsyncTask::run(env,
-        [path, mp, cp, margin_mib, min_ctx, out, user_split, user_overrides, draft, mmproj, adapters]() mutable {
+        [path, display, mp, cp, margin_mib, min_ctx, out, user_split, user_overrides, draft, mmproj, adapters]() mutable {
             LlamaAlone alone; // it swaps the process-wide logger (llama_gate.h)
-            Activity fitting("fit", path); // watched by the host while it runs alone; its log lines are its progress
+            Activity fitting("fit", display); // watched by the host while it runs alone; its log lines are its progress
             refuseCompanions(path, draft, mmproj); // what the load refuses
             const size_t nd = llama_max_devices();
             std::vector<float> split(nd, 0.0f); // where the fit writes its split (fit.h: at least llama_max_devices() entries)

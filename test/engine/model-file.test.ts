@@ -17,6 +17,7 @@ import { gguf } from '../../main/gguf/types';
 import { GgufWriter, GgufWriterTensorType } from '../../main/gguf/write';
 import { descriptorPath, removeStaleLinkDirs, renameInMessage } from '../../main/engine/model-file';
 import { errorOf, hostStats, makeEngine, tempDir } from '../helpers/engine';
+import { inAddon } from '../helpers/addon';
 import { TINY_BPE, TINY_PROJECTOR, TINY_SPM, writeRetyped } from '../helpers/models';
 import type { LoadParamsInput } from '../../main/params';
 import { writeTestControlVector, writeTestLora } from '../../scripts/make-test-adapter';
@@ -400,6 +401,19 @@ test("the folders of links a host left when it died mid-load are removed as a ho
   fs.symlinkSync('/proc/self/fd/99', path.join(tmp, names[0], 'm-00001-of-00002.gguf'));
   await removeStaleLinkDirs(tmp);
   expect(fs.readdirSync(tmp).sort()).toEqual(names.slice(1).sort());
+});
+
+descriptor("an estimate's activity, which the watchdog's verdict names, names the model as the user does, not the descriptor llama.cpp reads it by", async () => {
+  const seen = await inAddon<string[]>(
+    `const fd = require('fs').openSync(input.model, 'r');
+     const names = new Set();
+     const poll = setInterval(() => { for (const a of addon.activities()) if (a.kind === 'fit') names.add(a.model); }, 1);
+     for (let i = 0; i < 20 && names.size === 0; i++) await addon.estimateMemory('/proc/self/fd/' + fd, { contextSize: 256, gpuLayers: 0, displayPath: input.model });
+     clearInterval(poll);
+     return [...names];`,
+    { model: TINY_BPE },
+  );
+  expect(seen).toEqual([TINY_BPE]);
 });
 
 describe('the descriptor path and the messages that name it (pure functions)', () => {
