@@ -91,20 +91,24 @@ function otherPartNames(file: string, header: GgufHeader): string[] {
 /**
  * A part's header read by main/gguf's reader from its open file: refused, naming the part, where it is
  * no GGUF file or not the part its name says (its `split.no`, which llama.cpp checks too), so a run of
- * wrong parts stops at the first.
+ * wrong parts stops at the first. llama.cpp reads a part's `split.no` as a u16 asserting that type (an
+ * abort of the whole host): another type is refused here.
  */
 async function checkPartHeader(fh: FileHandle, part: string, index: number, headers: GgufHeaderCache, signal: AbortSignal | undefined): Promise<void> {
   const h = await headers.readOpen(fh, part, { signal }).catch((e: unknown) => {
     throw e instanceof GgufError ? new Error(`its part ${part} is no GGUF file llama.cpp reads: ${e.detail}`) : e;
   });
+  const stored = h.metadata.get('split.no');
+  if (stored && stored.type !== 'uint16') throw new Error(`its part ${part} holds split.no as ${stored.type}, not the uint16 llama.cpp reads`);
   const no = ggufNumber(h, 'split.no');
   if (no !== index) throw new Error(`its part ${part} says it is part ${no === undefined ? 'none' : no + 1}, not ${index + 1}`);
 }
 
 /** A part at its name, refused (naming it) where it is missing or no regular file: stat'ed before anything opens it. */
 async function statPart(part: string): Promise<BigIntStats> {
-  const st = await fsp.stat(part, { bigint: true }).catch(() => null);
-  if (!st) throw new Error(`its part ${part} is missing`);
+  const st = await fsp.stat(part, { bigint: true }).catch((e: NodeJS.ErrnoException) => {
+    throw new Error(e.code === 'ENOENT' || e.code === 'ENOTDIR' ? `its part ${part} is missing` : `its part ${part} cannot be read: ${e.message}`);
+  });
   if (!st.isFile()) throw new Error(`its part ${part} is not a regular file`);
   return st;
 }

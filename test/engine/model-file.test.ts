@@ -158,6 +158,13 @@ test('a split model loads (llama.cpp finds its other parts) and generates; where
   fs.renameSync(kept, files[1]);
   expect(wrong.code).toBe('invalid_model');
   expect(wrong.message).toContain(`its part ${files[1]} says it is part 1, not 2`);
+  // one whose split.no is the right number of another type: llama.cpp's read of it asserts (the host would abort)
+  fs.renameSync(files[1], kept);
+  await writeRetyped(kept, files[1], {}, { 'split.no': gguf.u32(1) });
+  const typed = await errorOf(engine.load('s', files[0], SMALL));
+  fs.renameSync(kept, files[1]);
+  expect(typed.code).toBe('invalid_model');
+  expect(typed.message).toContain(`its part ${files[1]} holds split.no as uint32, not the uint16 llama.cpp reads`);
   // more parts than the engine holds open (llama.cpp would take 65,535, each opened and read here first)
   const many = await writeRetyped(TINY_SPM, path.join(dir, 'many-00001-of-02000.gguf'), {}, { 'split.count': gguf.u16(2000), 'split.no': gguf.u16(0) });
   const tooMany = await errorOf(engine.load('s', many, SMALL));
