@@ -10,7 +10,7 @@ import { z } from 'zod';
 import type { HubErrorCode } from '../errors/catalogue';
 import { HF_TOKEN_PREFIX, HUB_SORTS, hubSearchSchema, repoIdSchema, repoPathSchema, revisionSchema, sha256Schema, tokenFromEnv } from '../ipc/models';
 import { HUB_LISTING_LIMITS, HubError, hubFetch, libraryCall, statusError, tokenProblem, type HubConfig, type HubListingLimits, type LibraryCall } from './hub-http';
-import { SPLIT_GGUF as SPLIT } from '../gguf/split-name';
+import { MAX_SPLIT_PARTS, SPLIT_GGUF as SPLIT } from '../gguf/split-name';
 
 export type { HubErrorCode };
 
@@ -146,9 +146,10 @@ export function groupGgufFiles(files: readonly HubFile[]): HubQuantGroup[] {
   const groups = new Map<string | null, HubQuantFile[]>();
   for (const m of models.values()) {
     m.parts.sort((a, b) => a.n - b.n);
-    // a split model with a part missing from the listing cannot be downloaded whole: leave it out
+    // a split model with a part missing from the listing cannot be downloaded whole, nor loaded in more
+    // parts than the engine holds open (MAX_SPLIT_PARTS): leave it out
     const of = m.parts[0].of;
-    if (m.parts.length !== of || m.parts.some((p, i) => p.n !== i + 1 || p.of !== of)) continue;
+    if (of > MAX_SPLIT_PARTS || m.parts.length !== of || m.parts.some((p, i) => p.n !== i + 1 || p.of !== of)) continue;
     const quant = quantOf(m.name);
     const file: HubQuantFile = {
       name: m.name,

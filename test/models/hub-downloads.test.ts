@@ -7,6 +7,7 @@ import fs from 'fs';
 import path from 'path';
 import { DownloadManager, stoppedByError, type DownloadEvent, type DownloadManagerOptions, type DownloadView } from '../../main/models/downloads';
 import { groupGgufFiles, HubClient, HubError, quantOf, type HubFile } from '../../main/models/hub';
+import { MAX_SPLIT_PARTS } from '../../main/gguf/split-name';
 import { Store } from '../../main/store';
 import { recordFsOrder } from '../helpers/fs-order';
 import { sha, useLocalHub } from '../helpers/local-hub';
@@ -80,7 +81,7 @@ describe('the hub client', () => {
     await expect(hub.ggufFiles('../etc')).rejects.toMatchObject({ code: 'invalid_input' });
   });
 
-  test('reads quantizations from file names and drops a split model with a part missing', () => {
+  test('reads quantizations from file names and drops a split model with a part missing, or in more parts than the engine loads', () => {
     expect(quantOf('Llama-3-8B-Instruct-Q4_K_M.gguf')).toBe('Q4_K_M');
     expect(quantOf('model.IQ2_XXS.gguf')).toBe('IQ2_XXS');
     expect(quantOf('qwen2.5-7b-instruct-q5_k_m-00001-of-00002.gguf')).toBe('Q5_K_M');
@@ -89,6 +90,9 @@ describe('the hub client', () => {
     const f = (p: string): HubFile => ({ path: p, size: 10, sha256: null });
     expect(groupGgufFiles([f('a-Q4_0-00001-of-00003.gguf'), f('a-Q4_0-00003-of-00003.gguf'), f('b.gguf')]))
       .toEqual([{ quant: null, files: [{ name: 'b.gguf', quant: null, size: 10, parts: [f('b.gguf')], projector: false }] }]);
+    const split = (of: number) => Array.from({ length: of }, (_, i) => f(`m-Q8_0-${String(i + 1).padStart(5, '0')}-of-${String(of).padStart(5, '0')}.gguf`));
+    expect(groupGgufFiles(split(MAX_SPLIT_PARTS))).toHaveLength(1); // as many as the engine loads: offered
+    expect(groupGgufFiles(split(MAX_SPLIT_PARTS + 1))).toEqual([]);
   });
 });
 
