@@ -114,23 +114,13 @@ async function statPart(part: string): Promise<BigIntStats> {
 }
 
 /**
- * A split model's other parts, by name (llama.cpp opens them so), with their identity now, each one's
- * header read. A part that is missing is refused, naming it (llama.cpp's load would stop there), and so
- * is one that is no regular file (llama.cpp's blocking open of a FIFO would never return) or no GGUF file.
+ * A split model's other parts, by name (llama.cpp opens them so), checked as openOtherParts checks them,
+ * with the identity of each file checked.
  */
 async function otherParts(file: string, header: GgufHeader, headers: GgufHeaderCache, signal: AbortSignal | undefined): Promise<Part[]> {
-  const out: Part[] = [];
-  for (const [i, part] of otherPartNames(file, header).entries()) {
-    const st = await statPart(part);
-    const fh = await openModelFile(part);
-    try {
-      await checkPartHeader(fh, part, i + 1, headers, signal);
-    } finally {
-      await fh.close().catch(() => undefined);
-    }
-    out.push({ file: part, before: identity(st) });
-  }
-  return out;
+  const open = await openOtherParts(file, header, headers, signal);
+  for (const p of open) await p.fh.close().catch(() => undefined);
+  return open.map((p) => ({ file: p.file, before: identity(p.before) }));
 }
 
 /**
