@@ -153,8 +153,22 @@ async function openOtherParts(file: string, header: GgufHeader, headers: GgufHea
   }
 }
 
-/** The folders of links (linkParts) in the temporary folder: `hearth-split-<the host's pid>-<random>`. */
-const LINK_DIR = /^hearth-split-(\d+)-/;
+/**
+ * The folders of links (linkParts) in the temporary folder: `hearth-split-<the host's pid>-<its start>-<random>`
+ * (an earlier Hearth's have no start). The start tells a dead host's folder from a live one's when its
+ * pid has been given to another process since.
+ */
+const LINK_DIR = /^hearth-split-(\d+)-(?:(\d+)-)?/;
+
+/**
+ * When process `pid` started (clock ticks since boot: the 22nd field of /proc/<pid>/stat, counted after
+ * the command's closing parenthesis, which may itself hold spaces), or null where it cannot be read.
+ */
+export async function processStart(pid: number | 'self', proc = '/proc'): Promise<string | null> {
+  const text = await fsp.readFile(path.posix.join(proc, String(pid), 'stat'), 'utf8').catch(() => null);
+  const start = text?.slice(text.lastIndexOf(')') + 2).split(' ')[19];
+  return start && /^\d+$/.test(start) ? start : null;
+}
 
 /**
  * A private folder (the host's alone) holding, under each part's own name, a link to its open file's
@@ -163,7 +177,8 @@ const LINK_DIR = /^hearth-split-(\d+)-/;
  * security module, could refuse to follow it); throws where one does not.
  */
 async function linkParts(parts: readonly { file: string; fh: FileHandle; before: BigIntStats }[], fdPath: (fd: number) => string): Promise<string> {
-  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), `hearth-split-${process.pid}-`));
+  const start = await processStart('self');
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), `hearth-split-${process.pid}-${start === null ? '' : `${start}-`}`));
   try {
     for (const p of parts) {
       const link = path.join(dir, path.basename(p.file));
@@ -180,16 +195,20 @@ async function linkParts(parts: readonly { file: string; fh: FileHandle; before:
 
 /**
  * Removes the folders of links a host left when it ended in the middle of a load (killed, or stopped
- * by llama.cpp): this user's, whose process is gone. Called as a host starts; errors are ignored.
+ * by llama.cpp): this user's, whose process is gone, or whose pid a process started at another time
+ * holds now. Called as a host starts; errors are ignored.
  */
-export async function removeStaleLinkDirs(tmp = os.tmpdir()): Promise<void> {
+export async function removeStaleLinkDirs(tmp = os.tmpdir(), proc = '/proc'): Promise<void> {
   const uid = process.getuid?.();
   for (const name of await fsp.readdir(tmp).catch(() => [] as string[])) {
-    const pid = Number(LINK_DIR.exec(name)?.[1]);
+    const m = LINK_DIR.exec(name);
+    const pid = Number(m?.[1]);
     if (!pid || pid === process.pid) continue;
     try {
       process.kill(pid, 0);
-      continue; // still running (or another user's: EPERM)
+      // running (or another user's: EPERM): its folder stays unless the pid is another process's now
+      const now = m?.[2] === undefined ? null : await processStart(pid, proc);
+      if (now === null || now === m?.[2]) continue;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ESRCH') continue;
     }

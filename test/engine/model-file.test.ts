@@ -7,7 +7,7 @@
  * the check and the load is never what gets loaded: the test hook `loadGate` holds the host right
  * there while the test swaps the file. Real addon, real host.
  */
-import { execFileSync, spawnSync } from 'child_process';
+import { execFileSync, spawn, spawnSync } from 'child_process';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
@@ -15,7 +15,7 @@ import { EngineClient } from '../../main/engine/client';
 import { readGgufHeader, readGgufTensorBytes } from '../../main/gguf/read';
 import { gguf } from '../../main/gguf/types';
 import { GgufWriter, GgufWriterTensorType } from '../../main/gguf/write';
-import { descriptorPath, removeStaleLinkDirs, renameInMessage } from '../../main/engine/model-file';
+import { descriptorPath, processStart, removeStaleLinkDirs, renameInMessage } from '../../main/engine/model-file';
 import { errorOf, hostStats, makeEngine, tempDir } from '../helpers/engine';
 import { inAddon } from '../helpers/addon';
 import { TINY_BPE, TINY_PROJECTOR, TINY_SPM, writeRetyped } from '../helpers/models';
@@ -408,6 +408,35 @@ test("the folders of links a host left when it died mid-load are removed as a ho
   fs.symlinkSync('/proc/self/fd/99', path.join(tmp, names[0], 'm-00001-of-00002.gguf'));
   await removeStaleLinkDirs(tmp);
   expect(fs.readdirSync(tmp).sort()).toEqual(names.slice(1).sort());
+});
+
+const linux = process.platform === 'linux' ? test : test.skip;
+linux("a folder of links whose pid another process holds now (started at another time) is removed too; a live host's stays", async () => {
+  const tmp = fs.mkdtempSync(path.join(dir, 'tmp-'));
+  const other = spawn('sleep', ['30']);
+  try {
+    await new Promise((r) => other.once('spawn', r));
+    const start = await processStart(other.pid!);
+    expect(start).toMatch(/^\d+$/);
+    const names = [`hearth-split-${other.pid}-${start}-aaaaaa`, `hearth-split-${other.pid}-${BigInt(start!) + 1n}-bbbbbb`, `hearth-split-${other.pid}-cccccc`];
+    for (const n of names) fs.mkdirSync(path.join(tmp, n));
+    await removeStaleLinkDirs(tmp);
+    // its own start: still its; another start: a dead host's whose pid was reused; no start (an earlier Hearth's): kept while the pid lives
+    expect(fs.readdirSync(tmp).sort()).toEqual([names[0], names[2]].sort());
+  } finally {
+    other.kill();
+  }
+});
+
+test("a process's start is read after the command's last parenthesis, whatever the command holds", async () => {
+  const proc = fs.mkdtempSync(path.join(dir, 'proc-'));
+  fs.mkdirSync(path.join(proc, '7'));
+  const after = ['S', ...Array.from({ length: 18 }, (_, i) => String(i + 4)), '987654', '0', '0'].join(' ');
+  fs.writeFileSync(path.join(proc, '7', 'stat'), `7 (a) b) (c 1 2 3) ${after}\n`);
+  expect(await processStart(7, proc)).toBe('987654');
+  fs.writeFileSync(path.join(proc, '7', 'stat'), '7 (cut) S 1');
+  expect(await processStart(7, proc)).toBeNull();
+  expect(await processStart(8, proc)).toBeNull();
 });
 
 descriptor("an estimate's activity, which the watchdog's verdict names, names the model as the user does, not the descriptor llama.cpp reads it by", async () => {
