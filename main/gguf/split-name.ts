@@ -35,11 +35,16 @@ export function splitPartPaths(file: string, count: number): string[] | null {
   return Array.from({ length: count }, (_, i) => partName(prefix, i + 1, count));
 }
 
-/** A split model's part: its number, how many there are, and every part's path (in order); null for a file that is not a part. */
+/**
+ * A split model's part: its number, how many there are, and every part's path (in order); null for a
+ * file that is not a part, or whose name counts more parts than the engine loads (MAX_SPLIT_PARTS): the
+ * library lists and imports such a file as itself (the engine refuses it where its header says so).
+ */
 export function splitParts(file: string): { part: number; of: number; parts: string[] } | null {
   const m = SPLIT_GGUF.exec(path.basename(file));
   if (!m) return null;
   const of = Number(m[3]);
+  if (of > MAX_SPLIT_PARTS) return null;
   const parts = Array.from({ length: of }, (_, i) => path.join(path.dirname(file), partName(m[1], i + 1, m[3])));
   return { part: Number(m[2]), of, parts };
 }

@@ -74,14 +74,20 @@ async function refuseMove(file: string, o: ImportOptions): Promise<void> {
   }
 }
 
+/** The missing parts an import's refusal names at most (the rest are counted). */
+const MISSING_NAMED = 5;
+
 /** The files of the model `file` is the first part of (itself when it is not split); all must exist. */
 function partsOf(file: string): string[] {
   const split = splitParts(file);
   if (!split) return [file];
   const { part, of: n, parts } = split;
   if (part !== 1) throw new IpcError('invalid_input', `${file} is part ${part} of a split model: import its first part (${path.basename(parts[0])})`);
-  const missing = parts.filter((p) => !fs.existsSync(p));
-  if (missing.length) throw new IpcError('not_found', `${path.basename(file)} is split in ${n} parts; missing: ${missing.map((p) => path.basename(p)).join(', ')}`);
+  const missing = parts.filter((p) => !fs.existsSync(p)).map((p) => path.basename(p));
+  if (missing.length) {
+    const named = missing.length > MISSING_NAMED ? `${missing.slice(0, MISSING_NAMED).join(', ')} and ${missing.length - MISSING_NAMED} more` : missing.join(', ');
+    throw new IpcError('not_found', `${path.basename(file)} is split in ${n} parts; missing: ${named}`);
+  }
   return parts;
 }
 

@@ -19,6 +19,8 @@ import { silentLogger } from '../../main/logging';
 import { ApiModels } from '../../main/server/models';
 import { ApiServerSettings } from '../../main/ipc/api';
 import { POOLING_READS } from '../../main/models/poolings';
+import { importModel } from '../../main/models/import';
+import { MAX_SPLIT_PARTS } from '../../main/gguf/split-name';
 import { copyModel, TINY_BERT, TINY_BPE, TINY_EMBED, TINY_PROJECTOR, TINY_RERANK, TINY_SPM, writeHalfModel, writeSplitModel } from '../helpers/models';
 import { writeTestProjector } from '../../scripts/make-test-projector';
 import { writeTestControlVector, writeTestLora } from '../../scripts/make-test-adapter';
@@ -386,5 +388,20 @@ describe('library.import', () => {
     expect(m.files).toEqual(parts.map((p) => path.join(a.paths.models, path.basename(p))));
     for (const p of parts) expect(fs.existsSync(p)).toBe(false);
     expect((await a.call('models.list')).map((x: { name: string }) => x.name).sort()).toEqual(['imported', 'moved']);
+  });
+
+  test('a name counting more parts than the engine loads (MAX_SPLIT_PARTS) is no split part: an unsplit model so named is imported and listed as itself', async () => {
+    const a = open({ model: null });
+    const src = path.join(outside(), `odd-00001-of-${String(MAX_SPLIT_PARTS + 1).padStart(5, '0')}.gguf`);
+    copyModel(TINY_SPM, src);
+    const r = await a.call('library.import', { path: src, mode: 'copy' });
+    const target = path.join(a.paths.models, path.basename(src));
+    expect(r.files).toEqual([target]);
+    expect(await a.call('models.list')).toEqual([expect.objectContaining({ path: target, name: path.basename(src, '.gguf'), fileSize: fs.statSync(src).size })]);
+    // at the cap it is one: a part's missing others are counted, the first few named
+    const capped = path.join(outside(), `big-00001-of-${String(MAX_SPLIT_PARTS).padStart(5, '0')}.gguf`);
+    copyModel(TINY_SPM, capped);
+    const e = await errorOf(importModel(capped, 'copy', { library: a.app.library, modelsDir: a.paths.models }));
+    expect(e.message).toBe(`${path.basename(capped)} is split in ${MAX_SPLIT_PARTS} parts; missing: ${[2, 3, 4, 5, 6].map((i) => `big-${String(i).padStart(5, '0')}-of-01024.gguf`).join(', ')} and ${MAX_SPLIT_PARTS - 6} more`);
   });
 });

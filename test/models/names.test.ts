@@ -4,7 +4,7 @@
  */
 import path from 'path';
 import { inside } from '../../main/models/inside';
-import { splitPartPaths, splitParts, SPLIT_GGUF, withoutSplitSuffix } from '../../main/gguf/split-name';
+import { MAX_SPLIT_PARTS, splitPartPaths, splitParts, SPLIT_GGUF, withoutSplitSuffix } from '../../main/gguf/split-name';
 
 describe('inside(parent, child)', () => {
   test('POSIX: itself (unless strict), below, beside, above, a name beginning with ..', () => {
@@ -42,6 +42,9 @@ describe('split names', () => {
       part: 2, of: 3, parts: ['/m/big-00001-of-00003.gguf', '/m/big-00002-of-00003.gguf', '/m/big-00003-of-00003.gguf'].map((f) => path.join(f)),
     });
     expect(splitParts('/m/big-0001-of-0003.gguf')).toBeNull();
+    // a name counting more parts than the engine loads is no part (the library lists it as itself)
+    expect(splitParts(`/m/big-00001-of-${String(MAX_SPLIT_PARTS).padStart(5, '0')}.gguf`)?.parts).toHaveLength(MAX_SPLIT_PARTS);
+    expect(splitParts(`/m/big-00001-of-${String(MAX_SPLIT_PARTS + 1).padStart(5, '0')}.gguf`)).toBeNull();
     expect(splitParts('/m/big.gguf')).toBeNull();
     expect(withoutSplitSuffix('big-00001-of-00003')).toBe('big');
     expect(withoutSplitSuffix('big-00001-of-00003-x')).toBe('big-00001-of-00003-x');
