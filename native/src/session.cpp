@@ -11,7 +11,8 @@
 // state in memory (a long context's is gigabytes), and never read past its stated end (llama.cpp's
 // file reader reads on past the end of a cut file, then asserts, ending the process; its buffer reader
 // needs the whole state in memory). The checksum is read through before the state is handed to
-// llama.cpp, which sizes what it allocates by the counts in it.
+// llama.cpp, which sizes what it allocates by the counts in it; the reader refuses a count larger than
+// anything of this context's (stateFieldBound), which the checksum (against damage) does not.
 #include "session.h"
 
 #include <algorithm>
@@ -38,6 +39,7 @@
 
 #include "../src/llama-io.h"     // llama_io_read_i / llama_io_write_i: the memory module's state streams
 #include "../src/llama-memory.h" // llama_memory_i::state_read / state_write
+#include "../src/llama-model.h"  // llama_model::hparams: the widths a state's fields may hold (stateFieldBound)
 
 namespace hearth {
 
@@ -260,13 +262,46 @@ private:
     size_t written_ = 0;
 };
 
+// The most any 4-byte field of a state may hold for this context: llama.cpp's memory modules write in 4
+// bytes only counts and sizes no larger than the context's cells and sequences, the model's layers and
+// widths (n_embd_k_gqa, n_embd_v_gqa, n_embd_r, n_embd_s), positions within the context, ggml's type ids
+// and element sizes (under the floor of 1,024). It reads a cell count and sizes what it allocates by it
+// (llama_batch_allocr::ubatch_reserve, ~21 bytes a cell) before comparing it with the cache's cells, so a
+// crafted count of billions would allocate gigabytes: StateReader refuses one past this first.
+static uint32_t stateFieldBound(const Context::State & st) {
+    const llama_model * model = st.model->model;
+    const llama_hparams & hp = model->hparams;
+    const uint64_t b = std::max<uint64_t>({1024, llama_n_ctx(st.ctx), llama_n_seq_max(st.ctx), (uint64_t) llama_model_n_layer(model), GGML_TYPE_COUNT,
+                                           hp.n_embd_k_gqa_max(), hp.n_embd_v_gqa_max(), hp.n_embd_r(), hp.n_embd_s()});
+    return (uint32_t) std::min<uint64_t>(b, UINT32_MAX);
+}
+
+// A recurrent model's memory (not a hybrid's) writes a sequence's state beginning with its cell count:
+// one state cell per sequence. llama.cpp asserts on more (llama_memory_recurrent::state_read_meta, its
+// check that the cells it found hold the positions read: an abort of the host), so more is refused first.
+static uint32_t firstFieldBound(const Context::State & st) {
+    const llama_model * model = st.model->model;
+    return llama_model_is_recurrent(model) && !llama_model_is_hybrid(model) ? 1 : UINT32_MAX;
+}
+
 // Reads the state from `f`, never past `limit` bytes (a read beyond them throws, as llama.cpp's buffer
-// reader throws at its buffer's end), a tensor's bytes a piece at a time.
+// reader throws at its buffer's end), a tensor's bytes a piece at a time, and no 4-byte field past
+// `field_bound` (stateFieldBound), the first past `first_bound` (firstFieldBound).
 class StateReader : public llama_io_read_i {
 public:
-    StateReader(FILE * f, uint64_t limit, const Context::State & st) : f_(f), limit_(limit), st_(st) {}
+    StateReader(FILE * f, uint64_t limit, uint32_t field_bound, uint32_t first_bound, const Context::State & st)
+        : f_(f), limit_(limit), field_bound_(field_bound), first_bound_(first_bound), st_(st) {}
     void read(void * dst, size_t size) override {
+        const bool first = read_ == 0;
         get((uint8_t *) dst, size);
+        if (size == 4) {
+            uint32_t v;
+            std::memcpy(&v, dst, 4);
+            const uint32_t bound = first ? std::min(field_bound_, first_bound_) : field_bound_;
+            if (v > bound) {
+                throw std::runtime_error("it holds a count of " + std::to_string(v) + ", more than this context has room for (" + std::to_string(bound) + ")");
+            }
+        }
     }
     void read_tensor(ggml_tensor * tensor, size_t offset, size_t size) override {
         if (size > limit_ - read_) throw std::runtime_error("the state ends before its data");
@@ -292,6 +327,8 @@ private:
     }
     FILE * f_;
     uint64_t limit_;
+    uint32_t field_bound_;
+    uint32_t first_bound_;
     const Context::State & st_;
     bool stopped_ = false;
     uint64_t read_ = 0;
@@ -448,7 +485,7 @@ TaskOutcome runRestore(Context::State & st, Task & t, bool side) {
     // alone, every other sequence is idle: their cached cells make room for it as for a decode (beside
     // running generations, the room was there before it started: worker.cpp restoreBeside)
     if (!side) kvMakeRoom(st, std::vector<bool>((size_t) st.n_seq, false), (int) nt);
-    StateReader r(f.get(), ds, st);
+    StateReader r(f.get(), ds, stateFieldBound(st), firstFieldBound(st), st);
     std::string rejected;
     try {
         mem->state_read(r, t.seq, 0);

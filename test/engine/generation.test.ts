@@ -294,6 +294,14 @@ describe('generation', () => {
     const g = await refusal(streams);
     expect(g.code).toBe('session_mismatch');
     expect(g.message).toMatch(/llama.cpp rejected the saved state/);
+    // a cell count of millions, which llama.cpp sizes an allocation by (~21 bytes a cell) before it compares
+    // it with the cache's cells: Hearth's reader refuses it first, and the host's memory never held it
+    expect(buf.readUInt32LE(stateAt + 4)).toBe(saved.tokens); // after the stream count, the first stream's cells
+    const cells = variant('cells', (b) => (b.writeUInt32LE(50_000_000, stateAt + 4), agreeing(b)));
+    const peak = () => Number(/VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${engine.pid}/status`, 'utf8'))?.[1]) * 1024;
+    const peakBefore = process.platform === 'linux' ? peak() : 0;
+    expect(await refusal(cells)).toEqual({ code: 'session_mismatch', message: expect.stringMatching(/a count of 50000000, more than this context has room for \(\d+\)/) });
+    if (process.platform === 'linux') expect(peak() - peakBefore).toBeLessThan(100 * 2 ** 20);
     const trailing = variant('trailing', (b) => agreeing(Buffer.concat([b, Buffer.alloc(8)])));
     expect((await refusal(trailing)).message).toMatch(/the state holds more than llama.cpp read/);
     // an earlier Hearth's file, and another build's

@@ -364,3 +364,34 @@ export async function writeTinyBert(out: string): Promise<string> {
   await m.w.write(out);
   return out;
 }
+
+/**
+ * A Mamba of 2 layers (llama.cpp src/models/mamba.cpp's tensors; d_inner twice the width, as it
+ * requires): a recurrent model, whose memory is one state cell per sequence, not a cache of positions.
+ */
+export async function writeTinyMamba(out: string): Promise<string> {
+  const { nEmbd, layers } = OTHER;
+  const dInner = 2 * nEmbd, dState = 16, dConv = 4, dtRank = 4;
+  const m = await otherArch('mamba', {
+    'attention.head_count': 0, feed_forward_length: 0, 'attention.layer_norm_rms_epsilon': 1e-5,
+    'ssm.conv_kernel': dConv, 'ssm.inner_size': dInner, 'ssm.state_size': dState, 'ssm.time_step_rank': dtRank,
+  }, ['attention.layer_norm_rms_epsilon']);
+  m.matrix('token_embd.weight', nEmbd, m.nVocab);
+  m.vector('output_norm.weight');
+  for (let i = 0; i < layers; i++) {
+    m.vector(`blk.${i}.attn_norm.weight`);
+    m.matrix(`blk.${i}.ssm_in.weight`, nEmbd, 2 * dInner);
+    // the convolution's kernel and the state's A and D are F32, as llama.cpp's converter writes them (its CPU kernels take no other)
+    m.w.addTensor({ name: `blk.${i}.ssm_conv1d.weight`, shape: [dConv, dInner], type: 'F32', data: new Float32Array(dConv * dInner).fill(0.25) });
+    m.vector(`blk.${i}.ssm_conv1d.bias`, dInner, true);
+    m.matrix(`blk.${i}.ssm_x.weight`, dInner, dtRank + 2 * dState);
+    m.matrix(`blk.${i}.ssm_dt.weight`, dtRank, dInner);
+    m.vector(`blk.${i}.ssm_dt.bias`, dInner, true);
+    // A = -exp(A_log): negative, so the state decays
+    m.w.addTensor({ name: `blk.${i}.ssm_a`, shape: [dState, dInner], type: 'F32', data: Float32Array.from({ length: dState * dInner }, (_, j) => -1 - (j % dState)) });
+    m.vector(`blk.${i}.ssm_d`, dInner);
+    m.matrix(`blk.${i}.ssm_out.weight`, dInner, nEmbd);
+  }
+  await m.w.write(out);
+  return out;
+}
