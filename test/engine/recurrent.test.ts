@@ -1,12 +1,15 @@
 /**
  * A recurrent model's memory (Mamba: one state cell per sequence, not a cache of positions) through the
- * real engine on a generated tiny Mamba (writeTinyMamba): a follow-up reuses its state, and a saved
- * state restores (llama.cpp saves the one cell) and answers as a state never saved does; a crafted cell
- * count in a saved state is refused before llama.cpp sizes anything by it.
+ * real engine on a generated tiny Mamba (writeTinyMamba): a follow-up reuses its state, a prompt that
+ * leaves it behind partway is read again whole, and a saved state restores (llama.cpp saves the one
+ * cell) and answers as a state never saved does — the same tokens and log-probabilities, which a state
+ * lacking the conversation moves. A crafted cell count in a saved state is refused before llama.cpp
+ * sizes anything by it.
  */
 import fs from 'fs';
 import path from 'path';
 import { EngineClient } from '../../main/engine/client';
+import type { CompletionRequest, TokenLogprobs } from '../../main/engine/protocol';
 import { errorOf, makeEngine, tempDir } from '../helpers/engine';
 import { writeTinyMamba } from '../helpers/models';
 import { agreeingSession, sessionLayout } from '../helpers/sessions';
@@ -15,12 +18,12 @@ jest.setTimeout(120_000);
 
 let engine: EngineClient;
 let dir: string;
-const greedy = { temperature: 0 };
+const M = 'mamba';
 
 beforeAll(async () => {
   dir = tempDir();
   engine = makeEngine();
-  await engine.load('mamba', await writeTinyMamba(path.join(dir, 'tiny-mamba.gguf')), { contextSize: 512, threads: 2 });
+  await engine.load(M, await writeTinyMamba(path.join(dir, 'tiny-mamba.gguf')), { contextSize: 512, threads: 2 });
 });
 
 afterAll(async () => {
@@ -29,26 +32,45 @@ afterAll(async () => {
 });
 
 /** `n` ordinary tokens of the llama-spm vocab, none repeated. */
-const tokens = (n: number) => Array.from({ length: n }, (_, i) => 1000 + (i * 7919) % 28000);
+const tokens = (n: number, start = 0) => Array.from({ length: n }, (_, i) => 1000 + ((start + i) * 7919) % 28000);
+
+type Reply = { tokens: number[]; cached: number; logprobs: number[] };
+/** A greedy reply of 4 tokens, with the 5 likeliest tokens' log-probabilities at each. */
+async function reply(prompt: number[], opts: { fresh?: boolean } = {}): Promise<Reply> {
+  if (opts.fresh) await engine.clearSequence(M);
+  const probs: TokenLogprobs[] = [];
+  const req: CompletionRequest = { prompt, maxTokens: 4, ignoreEos: true, sampling: { temperature: 0, nProbs: 5 } };
+  const r = await engine.complete(M, req, { onPiece: (_t, p) => probs.push(...(p ?? [])) });
+  return { tokens: r.tokens, cached: r.timings.cachedTokens, logprobs: probs.flatMap((t) => t.top.map((x) => x.logprob)) };
+}
+/** how far apart two replies' log-probabilities are */
+const distance = (a: Reply, b: Reply) => Math.max(...a.logprobs.map((x, i) => Math.abs(x - b.logprobs[i])));
+function expectSame(a: Reply, b: Reply): void {
+  expect(a.tokens).toEqual(b.tokens);
+  expect(a.logprobs).toHaveLength(20);
+  expect(b.logprobs).toHaveLength(20);
+  expect(distance(a, b)).toBeLessThan(1e-3);
+}
 
 test('a saved state of a recurrent model restores, and the follow-up reuses it and answers as one never saved', async () => {
   const prompt = tokens(40);
-  const first = await engine.complete('mamba', { prompt, maxTokens: 4, ignoreEos: true, sampling: greedy });
+  const first = await reply(prompt, { fresh: true });
   const conversation = [...prompt, ...first.tokens.slice(0, 3)]; // the last token sampled is not decoded yet
   const next = [...conversation, first.tokens[3], 5];
   const file = path.join(dir, 'mamba.kv');
-  expect((await engine.saveSession('mamba', file)).tokens).toBe(conversation.length);
-  await engine.clearSequence('mamba');
-  expect((await engine.restoreSession('mamba', file)).tokens).toBe(conversation.length);
-  const follow = await engine.complete('mamba', { prompt: next, maxTokens: 4, ignoreEos: true, sampling: greedy });
-  expect(follow.timings.cachedTokens).toBe(conversation.length);
-  await engine.clearSequence('mamba');
-  const cold = await engine.complete('mamba', { prompt: next, maxTokens: 4, ignoreEos: true, sampling: greedy });
-  expect(cold.timings.cachedTokens).toBe(0);
-  expect(follow.tokens).toEqual(cold.tokens);
+  expect((await engine.saveSession(M, file)).tokens).toBe(conversation.length);
+  await engine.clearSequence(M);
+  expect((await engine.restoreSession(M, file)).tokens).toBe(conversation.length);
+  const follow = await reply(next);
+  expect(follow.cached).toBe(conversation.length);
+  const cold = await reply(next, { fresh: true });
+  expect(cold.cached).toBe(0);
+  expectSame(follow, cold);
+  // the state matters: the last two tokens alone, without the conversation before them, answer otherwise
+  expect(distance(await reply(next.slice(-2), { fresh: true }), cold)).toBeGreaterThan(1e-2);
 
-  // the state's first field is its cell count (one cell for a sequence): made fifty million, the file's own
-  // length and checksum agreeing, it is refused by Hearth's reader, and the sequence restores after
+  // the state's first field is its cell count (one cell for a sequence): made fifty million, the file's
+  // own length and checksum agreeing, it is refused by Hearth's reader
   const buf = fs.readFileSync(file);
   const layout = sessionLayout(buf);
   expect(buf.readUInt32LE(layout.stateAt)).toBe(1);
@@ -56,7 +78,7 @@ test('a saved state of a recurrent model restores, and the follow-up reuses it a
   const b = Buffer.from(buf);
   b.writeUInt32LE(50_000_000, layout.stateAt);
   fs.writeFileSync(crafted, agreeingSession(b, layout));
-  expect(await errorOf(engine.restoreSession('mamba', crafted))).toEqual({
+  expect(await errorOf(engine.restoreSession(M, crafted))).toEqual({
     code: 'session_mismatch', message: expect.stringMatching(/a count of 50000000, more than this context has room for \(\d+\)/),
   });
   // two cells for one sequence (a second cell's position and seq_id count after the first's), which
@@ -68,10 +90,25 @@ test('a saved state of a recurrent model restores, and the follow-up reuses it a
   const c = Buffer.concat([buf.subarray(0, layout.stateAt + 12), second, buf.subarray(layout.stateAt + 12)]);
   c.writeUInt32LE(2, layout.stateAt);
   fs.writeFileSync(two, agreeingSession(c, layout));
-  expect(await errorOf(engine.restoreSession('mamba', two))).toEqual({
+  expect(await errorOf(engine.restoreSession(M, two))).toEqual({
     code: 'session_mismatch', message: expect.stringMatching(/a count of 2, more than this context has room for \(1\)/),
   });
-  expect((await engine.restoreSession('mamba', file)).tokens).toBe(conversation.length);
-  const again = await engine.complete('mamba', { prompt: next, maxTokens: 4, ignoreEos: true, sampling: greedy });
-  expect(again.tokens).toEqual(cold.tokens);
+  // and the file saved still restores, answering as before
+  expect((await engine.restoreSession(M, file)).tokens).toBe(conversation.length);
+  expectSame(await reply(next), cold);
+});
+
+test('a prompt that leaves the state behind partway is read again whole (a recurrent state cannot drop a tail), and answers as a fresh read does', async () => {
+  const prompt = tokens(40, 300);
+  const first = await reply(prompt, { fresh: true });
+  // the same prompt continued: the state is reused
+  const continued = [...prompt, ...first.tokens, 9];
+  const reused = await reply(continued);
+  expect(reused.cached).toBe(prompt.length + first.tokens.length - 1);
+  // an edit partway: nothing of the state is usable
+  const edited = [...prompt.slice(0, 20), 7, ...prompt.slice(21)];
+  const again = await reply(edited);
+  expect(again.cached).toBe(0);
+  expectSame(again, await reply(edited, { fresh: true }));
+  expectSame(reused, await reply(continued, { fresh: true }));
 });
