@@ -11,8 +11,9 @@
 // state in memory (a long context's is gigabytes), and never read past its stated end (llama.cpp's
 // file reader reads on past the end of a cut file, then asserts, ending the process; its buffer reader
 // needs the whole state in memory). The checksum is read through before the state is handed to
-// llama.cpp, which sizes what it allocates by the counts in it; the reader refuses a count larger than
-// anything of this context's (stateFieldBound), which the checksum (against damage) does not.
+// llama.cpp, which sizes what it allocates by the counts in it; for the formats it knows, the reader
+// refuses a count larger than anything of this context's (stateFieldBound), which the checksum (against
+// damage) does not.
 #include "session.h"
 
 #include <algorithm>
@@ -23,6 +24,7 @@
 #include <filesystem>
 #include <memory>
 #include <thread>
+#include <typeinfo>
 
 #ifdef _WIN32
 #    include <io.h>
@@ -41,6 +43,12 @@
 #include "../src/llama-io.h"     // llama_io_read_i / llama_io_write_i: the memory module's state streams
 #include "../src/llama-memory.h" // llama_memory_i::state_read / state_write
 #include "../src/llama-model.h"  // llama_model::hparams: the widths a state's fields may hold (stateFieldBound)
+// the memory modules whose state formats stateFieldBound describes (knownFormat)
+#include "../src/llama-kv-cache-iswa.h"
+#include "../src/llama-kv-cache.h"
+#include "../src/llama-memory-hybrid-iswa.h"
+#include "../src/llama-memory-hybrid.h"
+#include "../src/llama-memory-recurrent.h"
 
 namespace hearth {
 
@@ -212,13 +220,24 @@ private:
     size_t written_ = 0;
 };
 
-// The most any 4-byte field of a state may hold for this context: llama.cpp's memory modules write in 4
+// Whether `mem` is one of the memory modules whose state formats stateFieldBound describes: the plain KV
+// cache, its sliding-window pair, the recurrent state and the hybrids of those, exactly (a subclass such as
+// llama_memory_hybrid_idx writes fields of its own; DeepSeek's caches write a magic number, a version and
+// sizes of their own): another's state is read without the bound.
+static bool knownFormat(const llama_memory_i & mem) {
+    const std::type_info & t = typeid(mem);
+    return t == typeid(llama_kv_cache) || t == typeid(llama_kv_cache_iswa) || t == typeid(llama_memory_recurrent) || t == typeid(llama_memory_hybrid) ||
+           t == typeid(llama_memory_hybrid_iswa);
+}
+
+// The most any 4-byte field of a state of those formats may hold for this context: their writers write in 4
 // bytes only counts and sizes no larger than the context's cells and sequences, the model's layers and
 // widths (n_embd_k_gqa, n_embd_v_gqa, n_embd_r, n_embd_s), positions within the context, ggml's type ids
-// and element sizes (under the floor of 1,024). It reads a cell count and sizes what it allocates by it
-// (llama_batch_allocr::ubatch_reserve, ~21 bytes a cell) before comparing it with the cache's cells, so a
-// crafted count of billions would allocate gigabytes: StateReader refuses one past this first.
-static uint32_t stateFieldBound(const Context::State & st) {
+// and element sizes (under the floor of 1,024). llama.cpp reads a cell count and sizes what it allocates by
+// it (llama_batch_allocr::ubatch_reserve, ~21 bytes a cell) before comparing it with the cache's cells, so
+// a crafted count of billions would allocate gigabytes: StateReader refuses one past this first.
+static uint32_t stateFieldBound(const Context::State & st, const llama_memory_i & mem) {
+    if (!knownFormat(mem)) return UINT32_MAX;
     const llama_model * model = st.model->model;
     const llama_hparams & hp = model->hparams;
     const uint64_t b = std::max<uint64_t>({1024, llama_n_ctx(st.ctx), llama_n_seq_max(st.ctx), (uint64_t) llama_model_n_layer(model), GGML_TYPE_COUNT,
@@ -229,9 +248,8 @@ static uint32_t stateFieldBound(const Context::State & st) {
 // A recurrent model's memory (not a hybrid's) writes a sequence's state beginning with its cell count:
 // one state cell per sequence. llama.cpp asserts on more (llama_memory_recurrent::state_read_meta, its
 // check that the cells it found hold the positions read: an abort of the host), so more is refused first.
-static uint32_t firstFieldBound(const Context::State & st) {
-    const llama_model * model = st.model->model;
-    return llama_model_is_recurrent(model) && !llama_model_is_hybrid(model) ? 1 : UINT32_MAX;
+static uint32_t firstFieldBound(const llama_memory_i & mem) {
+    return typeid(mem) == typeid(llama_memory_recurrent) ? 1 : UINT32_MAX;
 }
 
 // Reads the state from `f`, never past `limit` bytes (a read beyond them throws, as llama.cpp's buffer
@@ -435,7 +453,7 @@ TaskOutcome runRestore(Context::State & st, Task & t, bool side) {
     // alone, every other sequence is idle: their cached cells make room for it as for a decode (beside
     // running generations, the room was there before it started: worker.cpp restoreBeside)
     if (!side) kvMakeRoom(st, std::vector<bool>((size_t) st.n_seq, false), (int) nt);
-    StateReader r(f.get(), ds, stateFieldBound(st), firstFieldBound(st), st);
+    StateReader r(f.get(), ds, stateFieldBound(st, *mem), firstFieldBound(*mem), st);
     std::string rejected;
     try {
         mem->state_read(r, t.seq, 0);
