@@ -29,17 +29,55 @@ function cmakeJs(args) {
   return r.status ?? 1;
 }
 
+/** The build options this script passes on (from the environment, or `build`'s options). */
+const BUILD_OPTIONS = ['HEARTH_VULKAN', 'HEARTH_CUDA', 'HEARTH_CPU_ALL_VARIANTS', 'LLAMA_CPP_DIR', 'CMAKE_CUDA_ARCHITECTURES'];
+
+/** The values a configured build folder's CMakeCache.txt holds (`NAME:TYPE=value` lines), or null where it has none. */
+function cachedValues(out) {
+  let text;
+  try {
+    text = fs.readFileSync(path.resolve(root, out, 'CMakeCache.txt'), 'utf8');
+  } catch {
+    return null;
+  }
+  const values = new Map();
+  for (const line of text.split('\n')) {
+    const m = /^([A-Za-z_][A-Za-z0-9_]*):[A-Z_]+=(.*)$/.exec(line);
+    if (m) values.set(m[1], m[2].trim());
+  }
+  return values;
+}
+
+/**
+ * The options of `given` ([name, value] pairs) whose value differs from the one build folder `out` was
+ * configured with; none for a folder not configured yet (its first configure takes them all).
+ */
+function changedOptions(out, given) {
+  const cached = cachedValues(out);
+  return cached ? given.filter(([k, v]) => cached.get(k) !== v) : [];
+}
+
 /** Configures (if needed) and builds `out` (default build/); `options` override the environment's build options. */
 function build(extraArgs = [], { out = 'build', options = {} } = {}) {
-  const defs = [];
-  for (const k of ['HEARTH_VULKAN', 'HEARTH_CUDA', 'HEARTH_CPU_ALL_VARIANTS', 'LLAMA_CPP_DIR', 'CMAKE_CUDA_ARCHITECTURES']) {
+  const given = [];
+  for (const k of BUILD_OPTIONS) {
     const v = options[k] ?? process.env[k];
-    if (v) defs.push(`--CD${k}=${v}`);
+    if (v) given.push([k, v]);
   }
+  const defs = given.map(([k, v]) => `--CD${k}=${v}`);
   const jobs = process.env.HEARTH_BUILD_JOBS || String(os.cpus().length);
   // ccache keys on relative paths, so every clone of the repository shares one cache
   if (!process.env.CCACHE_BASEDIR) process.env.CCACHE_BASEDIR = root;
   const t0 = Date.now();
+  // cmake-js passes -D options only when it configures, which its build does for a new folder alone: an
+  // option given with another value than the folder was configured with (HEARTH_CUDA=ON after a first
+  // build without it) configures it again first, or the option would be ignored
+  const changed = changedOptions(out, given);
+  if (changed.length > 0) {
+    console.log(`native build (${out}): configuring again for ${changed.map(([k, v]) => `${k}=${v}`).join(', ')}`);
+    const status = cmakeJs(['configure', '--out', out, ...defs]);
+    if (status !== 0) return status;
+  }
   const status = cmakeJs(['build', '--out', out, '--parallel', jobs, ...defs, ...extraArgs]);
   if (status === 0) console.log(`native build (${out}) finished in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   return status;
@@ -62,7 +100,7 @@ function buildTarget(target) {
   return r.status ?? 1;
 }
 
-module.exports = { build, buildTarget, buildCpuVariants, VARIANTS_DIR };
+module.exports = { build, buildTarget, buildCpuVariants, changedOptions, VARIANTS_DIR };
 if (require.main === module) {
   const argv = process.argv.slice(2);
   const t = argv.indexOf('--target');
