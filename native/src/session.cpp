@@ -12,8 +12,8 @@
 // file reader reads on past the end of a cut file, then asserts, ending the process; its buffer reader
 // needs the whole state in memory). The checksum is read through before the state is handed to
 // llama.cpp, which sizes what it allocates by the counts in it; for the formats it knows, the reader
-// refuses a count larger than anything of this context's (stateFieldBound), which the checksum (against
-// damage) does not.
+// refuses a field its writer cannot have written in this context (session_fields.h), which the checksum
+// (against damage) does not.
 #include "session.h"
 
 #include <algorithm>
@@ -24,7 +24,6 @@
 #include <filesystem>
 #include <memory>
 #include <thread>
-#include <typeinfo>
 
 #ifdef _WIN32
 #    include <io.h>
@@ -37,18 +36,13 @@
 #include "activity.h"
 #include "checksum.h"
 #include "kv_space.h"
+#include "session_fields.h"
 #include "task.h"
 #include "util.h"
 
 #include "../src/llama-io.h"     // llama_io_read_i / llama_io_write_i: the memory module's state streams
 #include "../src/llama-memory.h" // llama_memory_i::state_read / state_write
-#include "../src/llama-model.h"  // llama_model::hparams: the widths a state's fields may hold (stateFieldBound)
-// the memory modules whose state formats stateFieldBound describes (knownFormat)
-#include "../src/llama-kv-cache-iswa.h"
-#include "../src/llama-kv-cache.h"
-#include "../src/llama-memory-hybrid-iswa.h"
-#include "../src/llama-memory-hybrid.h"
-#include "../src/llama-memory-recurrent.h"
+
 
 namespace hearth {
 
@@ -220,57 +214,29 @@ private:
     size_t written_ = 0;
 };
 
-// Whether `mem` is one of the memory modules whose state formats stateFieldBound describes: the plain KV
-// cache, its sliding-window pair, the recurrent state and the hybrids of those, exactly (a subclass such as
-// llama_memory_hybrid_idx writes fields of its own; DeepSeek's caches write a magic number, a version and
-// sizes of their own): another's state is read without the bound.
-static bool knownFormat(const llama_memory_i & mem) {
-    const std::type_info & t = typeid(mem);
-    return t == typeid(llama_kv_cache) || t == typeid(llama_kv_cache_iswa) || t == typeid(llama_memory_recurrent) || t == typeid(llama_memory_hybrid) ||
-           t == typeid(llama_memory_hybrid_iswa);
-}
-
-// The most any 4-byte field of a state of those formats may hold for this context: their writers write in 4
-// bytes only counts and sizes no larger than the context's cells and sequences, the model's layers and
-// widths (n_embd_k_gqa, n_embd_v_gqa, n_embd_r, n_embd_s), positions within the context, ggml's type ids
-// and element sizes (under the floor of 1,024). llama.cpp reads a cell count and sizes what it allocates by
-// it (llama_batch_allocr::ubatch_reserve, ~21 bytes a cell) before comparing it with the cache's cells, so
-// a crafted count of billions would allocate gigabytes: StateReader refuses one past this first.
-static uint32_t stateFieldBound(const Context::State & st, const llama_memory_i & mem) {
-    if (!knownFormat(mem)) return UINT32_MAX;
-    const llama_model * model = st.model->model;
-    const llama_hparams & hp = model->hparams;
-    const uint64_t b = std::max<uint64_t>({1024, llama_n_ctx(st.ctx), llama_n_seq_max(st.ctx), (uint64_t) llama_model_n_layer(model), GGML_TYPE_COUNT,
-                                           hp.n_embd_k_gqa_max(), hp.n_embd_v_gqa_max(), hp.n_embd_r(), hp.n_embd_s()});
-    return (uint32_t) std::min<uint64_t>(b, UINT32_MAX);
-}
-
-// A recurrent model's memory (not a hybrid's) writes a sequence's state beginning with its cell count:
-// one state cell per sequence. llama.cpp asserts on more (llama_memory_recurrent::state_read_meta, its
-// check that the cells it found hold the positions read: an abort of the host), so more is refused first.
-static uint32_t firstFieldBound(const llama_memory_i & mem) {
-    return typeid(mem) == typeid(llama_memory_recurrent) ? 1 : UINT32_MAX;
-}
-
 // Reads the state from `f`, never past `limit` bytes (a read beyond them throws, as llama.cpp's buffer
-// reader throws at its buffer's end), a tensor's bytes a piece at a time, and no 4-byte field past
-// `field_bound` (stateFieldBound), the first past `first_bound` (firstFieldBound).
+// reader throws at its buffer's end), a tensor's bytes a piece at a time, and no 4-byte field that
+// `fields` refuses (session_fields.h; the refusal is kept, since llama.cpp catches some reads' throws and
+// throws its own).
 class StateReader : public llama_io_read_i {
 public:
-    StateReader(FILE * f, uint64_t limit, uint32_t field_bound, uint32_t first_bound, const Context::State & st)
-        : f_(f), limit_(limit), field_bound_(field_bound), first_bound_(first_bound), st_(st) {}
+    StateReader(FILE * f, uint64_t limit, const StateFields & fields, const Context::State & st) : f_(f), limit_(limit), fields_(fields), st_(st) {}
     void read(void * dst, size_t size) override {
-        const bool first = read_ == 0;
+        const bool recurrent_cells = read_ == recurrent_at_;
         get((uint8_t *) dst, size);
         if (size == 4) {
             uint32_t v;
             std::memcpy(&v, dst, 4);
-            const uint32_t bound = first ? std::min(field_bound_, first_bound_) : field_bound_;
-            if (v > bound) {
-                throw std::runtime_error("it holds a count of " + std::to_string(v) + ", more than this context has room for (" + std::to_string(bound) + ")");
+            std::string why = fields_.refuse(v, recurrent_cells);
+            if (!why.empty()) {
+                refused_ = why;
+                throw std::runtime_error(why);
             }
         }
     }
+    // a recurrent state's part begins at the next read: its cell count
+    void recurrentStarts() { recurrent_at_ = read_; }
+    const std::string & refused() const { return refused_; }
     void read_tensor(ggml_tensor * tensor, size_t offset, size_t size) override {
         if (size > limit_ - read_) throw std::runtime_error("the state ends before its data");
         const size_t piece = pieceOf(tensor);
@@ -295,8 +261,9 @@ private:
     }
     FILE * f_;
     uint64_t limit_;
-    uint32_t field_bound_;
-    uint32_t first_bound_;
+    const StateFields & fields_;
+    uint64_t recurrent_at_ = UINT64_MAX;
+    std::string refused_;
     const Context::State & st_;
     bool stopped_ = false;
     uint64_t read_ = 0;
@@ -453,10 +420,11 @@ TaskOutcome runRestore(Context::State & st, Task & t, bool side) {
     // alone, every other sequence is idle: their cached cells make room for it as for a decode (beside
     // running generations, the room was there before it started: worker.cpp restoreBeside)
     if (!side) kvMakeRoom(st, std::vector<bool>((size_t) st.n_seq, false), (int) nt);
-    StateReader r(f.get(), ds, stateFieldBound(st, *mem), firstFieldBound(*mem), st);
+    const StateFields fields = stateFields(st, *mem);
+    StateReader r(f.get(), ds, fields, st);
     std::string rejected;
     try {
-        mem->state_read(r, t.seq, 0);
+        readState(*mem, r, t.seq, [&] { r.recurrentStarts(); });
         if (r.n_bytes() != ds) rejected = "the state holds more than llama.cpp read";
     } catch (const Stopped &) {
     } catch (const std::exception & e) {
@@ -471,6 +439,7 @@ TaskOutcome runRestore(Context::State & st, Task & t, bool side) {
     if (!rejected.empty()) {
         llama_memory_seq_rm(mem, t.seq, -1, -1);
         if (side) return TaskOutcome::Refused;
+        if (!r.refused().empty()) throw HearthError(codes::session_mismatch, t.path + ": Hearth refused the saved state: " + r.refused() + " (it is damaged, or was not written by this Hearth)");
         throw HearthError(codes::session_mismatch, t.path + ": llama.cpp rejected the saved state for this context (" + rejected + ")");
     }
     // the token list must describe the restored cells (one per position up to the last), or the next

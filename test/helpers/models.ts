@@ -365,32 +365,66 @@ export async function writeTinyBert(out: string): Promise<string> {
   return out;
 }
 
+/** The state-space sizes of the tiny Mamba and Jamba below (llama.cpp takes only d_inner = 2 × the width). */
+const SSM = { dInner: 2 * OTHER.nEmbd, dState: 16, dConv: 4, dtRank: 4 } as const;
+const SSM_KEYS = { 'ssm.conv_kernel': SSM.dConv, 'ssm.inner_size': SSM.dInner, 'ssm.state_size': SSM.dState, 'ssm.time_step_rank': SSM.dtRank } as const;
+
 /**
- * A Mamba of 2 layers (llama.cpp src/models/mamba.cpp's tensors; d_inner twice the width, as it
- * requires): a recurrent model, whose memory is one state cell per sequence, not a cache of positions.
+ * Layer `i`'s Mamba block (llama.cpp src/models/mamba.cpp's tensors; Jamba's adds norms of dt, B and C).
+ * The convolution's kernel and the state's A and D are F32, as llama.cpp's converter writes them (its CPU
+ * kernels take no other); A = -exp(A_log) is negative, so the state decays.
  */
+function mambaBlock(m: Awaited<ReturnType<typeof otherArch>>, i: number, o: { norms?: boolean } = {}): void {
+  const { nEmbd } = OTHER;
+  const { dInner, dState, dConv, dtRank } = SSM;
+  m.matrix(`blk.${i}.ssm_in.weight`, nEmbd, 2 * dInner);
+  m.w.addTensor({ name: `blk.${i}.ssm_conv1d.weight`, shape: [dConv, dInner], type: 'F32', data: new Float32Array(dConv * dInner).fill(0.25) });
+  m.vector(`blk.${i}.ssm_conv1d.bias`, dInner, true);
+  m.matrix(`blk.${i}.ssm_x.weight`, dInner, dtRank + 2 * dState);
+  m.matrix(`blk.${i}.ssm_dt.weight`, dtRank, dInner);
+  m.vector(`blk.${i}.ssm_dt.bias`, dInner, true);
+  if (o.norms) {
+    m.vector(`blk.${i}.ssm_dt_norm.weight`, dtRank);
+    m.vector(`blk.${i}.ssm_b_norm.weight`, dState);
+    m.vector(`blk.${i}.ssm_c_norm.weight`, dState);
+  }
+  m.w.addTensor({ name: `blk.${i}.ssm_a`, shape: [dState, dInner], type: 'F32', data: Float32Array.from({ length: dState * dInner }, (_, j) => -1 - (j % dState)) });
+  m.vector(`blk.${i}.ssm_d`, dInner);
+  m.matrix(`blk.${i}.ssm_out.weight`, dInner, nEmbd);
+}
+
+/** A Mamba of 2 layers: a recurrent model, whose memory is one state cell per sequence, not a cache of positions. */
 export async function writeTinyMamba(out: string): Promise<string> {
-  const { nEmbd, layers } = OTHER;
-  const dInner = 2 * nEmbd, dState = 16, dConv = 4, dtRank = 4;
-  const m = await otherArch('mamba', {
-    'attention.head_count': 0, feed_forward_length: 0, 'attention.layer_norm_rms_epsilon': 1e-5,
-    'ssm.conv_kernel': dConv, 'ssm.inner_size': dInner, 'ssm.state_size': dState, 'ssm.time_step_rank': dtRank,
-  }, ['attention.layer_norm_rms_epsilon']);
+  const m = await otherArch('mamba', { 'attention.head_count': 0, feed_forward_length: 0, 'attention.layer_norm_rms_epsilon': 1e-5, ...SSM_KEYS }, ['attention.layer_norm_rms_epsilon']);
+  m.matrix('token_embd.weight', OTHER.nEmbd, m.nVocab);
+  m.vector('output_norm.weight');
+  for (let i = 0; i < OTHER.layers; i++) {
+    m.vector(`blk.${i}.attn_norm.weight`);
+    mambaBlock(m, i);
+  }
+  await m.w.write(out);
+  return out;
+}
+
+/**
+ * A Jamba of 2 layers (llama.cpp src/models/jamba.cpp's tensors): a Mamba layer, then an attention layer
+ * (its KV heads per layer, 0 for the Mamba one), each with a feed-forward block: a hybrid model, whose
+ * memory is a KV cache for the one and a recurrent state for the other.
+ */
+export async function writeTinyJamba(out: string): Promise<string> {
+  const { nEmbd, nFf, heads } = OTHER;
+  const m = await otherArch('jamba', { 'attention.layer_norm_rms_epsilon': 1e-5, ...SSM_KEYS }, ['attention.layer_norm_rms_epsilon']);
+  m.w.set('jamba.attention.head_count_kv', gguf.arr('uint32', [0, heads]));
   m.matrix('token_embd.weight', nEmbd, m.nVocab);
   m.vector('output_norm.weight');
-  for (let i = 0; i < layers; i++) {
+  for (let i = 0; i < 2; i++) {
     m.vector(`blk.${i}.attn_norm.weight`);
-    m.matrix(`blk.${i}.ssm_in.weight`, nEmbd, 2 * dInner);
-    // the convolution's kernel and the state's A and D are F32, as llama.cpp's converter writes them (its CPU kernels take no other)
-    m.w.addTensor({ name: `blk.${i}.ssm_conv1d.weight`, shape: [dConv, dInner], type: 'F32', data: new Float32Array(dConv * dInner).fill(0.25) });
-    m.vector(`blk.${i}.ssm_conv1d.bias`, dInner, true);
-    m.matrix(`blk.${i}.ssm_x.weight`, dInner, dtRank + 2 * dState);
-    m.matrix(`blk.${i}.ssm_dt.weight`, dtRank, dInner);
-    m.vector(`blk.${i}.ssm_dt.bias`, dInner, true);
-    // A = -exp(A_log): negative, so the state decays
-    m.w.addTensor({ name: `blk.${i}.ssm_a`, shape: [dState, dInner], type: 'F32', data: Float32Array.from({ length: dState * dInner }, (_, j) => -1 - (j % dState)) });
-    m.vector(`blk.${i}.ssm_d`, dInner);
-    m.matrix(`blk.${i}.ssm_out.weight`, dInner, nEmbd);
+    if (i === 0) mambaBlock(m, i, { norms: true });
+    else for (const t of ['attn_q', 'attn_k', 'attn_v', 'attn_output']) m.matrix(`blk.${i}.${t}.weight`, nEmbd, nEmbd);
+    m.vector(`blk.${i}.ffn_norm.weight`);
+    m.matrix(`blk.${i}.ffn_gate.weight`, nEmbd, nFf);
+    m.matrix(`blk.${i}.ffn_up.weight`, nEmbd, nFf);
+    m.matrix(`blk.${i}.ffn_down.weight`, nFf, nEmbd);
   }
   await m.w.write(out);
   return out;
