@@ -203,14 +203,21 @@ export async function removeStaleLinkDirs(tmp = os.tmpdir(), proc = '/proc'): Pr
   for (const name of await fsp.readdir(tmp).catch(() => [] as string[])) {
     const m = LINK_DIR.exec(name);
     const pid = Number(m?.[1]);
-    if (!pid || pid === process.pid) continue;
+    if (!pid) continue;
+    let running = true;
     try {
       process.kill(pid, 0);
-      // running (or another user's: EPERM): its folder stays unless the pid is another process's now
-      const now = m?.[2] === undefined ? null : await processStart(pid, proc);
-      if (now === null || now === m?.[2]) continue;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ESRCH') continue;
+      // ESRCH: no such process; EPERM: another user's runs with that pid
+      running = (e as NodeJS.ErrnoException).code !== 'ESRCH';
+    }
+    if (running) {
+      // its folder stays unless the pid is another process's now (this one's too, when a dead host had it):
+      // a start read (procfs is readable for any pid) that is not the folder's; where it cannot be read, or
+      // the folder names no start (an earlier Hearth's), it stays. The start is counted from boot, as this
+      // process's time namespace sees it: a host in another one sharing this folder could look otherwise.
+      const now = m?.[2] === undefined ? null : await processStart(pid === process.pid ? 'self' : pid, proc);
+      if (now === null || now === m?.[2]) continue;
     }
     const dir = path.join(tmp, name);
     const st = await fsp.lstat(dir).catch(() => null);

@@ -37,14 +37,17 @@ export function splitPartPaths(file: string, count: number): string[] | null {
 
 /**
  * A split model's part: its number, how many there are, and every part's path (in order); null for a
- * file that is not a part, or whose name counts more parts than the engine loads (MAX_SPLIT_PARTS): the
- * library lists and imports such a file as itself (the engine refuses it where its header says so).
+ * file that is not a part (its name's count is 0 or its number outside 1 to the count), or whose name
+ * counts more parts than the engine loads (MAX_SPLIT_PARTS): the library lists and imports such a file
+ * as itself (the engine refuses it where its header says so).
  */
 export function splitParts(file: string): { part: number; of: number; parts: string[] } | null {
   const m = SPLIT_GGUF.exec(path.basename(file));
   if (!m) return null;
   const of = Number(m[3]);
-  if (of > MAX_SPLIT_PARTS) return null;
+  const part = Number(m[2]);
+  // no part of 0 parts, a part 0 or one past the count (gguf-split counts from 1)
+  if (of < 1 || of > MAX_SPLIT_PARTS || part < 1 || part > of) return null;
   const parts = Array.from({ length: of }, (_, i) => path.join(path.dirname(file), partName(m[1], i + 1, m[3])));
-  return { part: Number(m[2]), of, parts };
+  return { part, of, parts };
 }

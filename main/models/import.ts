@@ -86,7 +86,7 @@ function partsOf(file: string): string[] {
   const missing = parts.filter((p) => !fs.existsSync(p)).map((p) => path.basename(p));
   if (missing.length) {
     const named = missing.length > MISSING_NAMED ? `${missing.slice(0, MISSING_NAMED).join(', ')} and ${missing.length - MISSING_NAMED} more` : missing.join(', ');
-    throw new IpcError('not_found', `${path.basename(file)} is split in ${n} parts; missing: ${named}`);
+    throw new IpcError('not_found', `${path.basename(file)} is split in ${n} parts; missing from ${path.dirname(file)}: ${named}. Put every part beside it and import again`);
   }
   return parts;
 }

@@ -418,11 +418,14 @@ linux("a folder of links whose pid another process holds now (started at another
     await new Promise((r) => other.once('spawn', r));
     const start = await processStart(other.pid!);
     expect(start).toMatch(/^\d+$/);
-    const names = [`hearth-split-${other.pid}-${start}-aaaaaa`, `hearth-split-${other.pid}-${BigInt(start!) + 1n}-bbbbbb`, `hearth-split-${other.pid}-cccccc`];
+    const mine = await processStart('self');
+    const names = [`hearth-split-${other.pid}-${start}-aaaaaa`, `hearth-split-${other.pid}-${BigInt(start!) + 1n}-bbbbbb`, `hearth-split-${other.pid}-cccccc`,
+      `hearth-split-${process.pid}-${mine}-dddddd`, `hearth-split-${process.pid}-${BigInt(mine!) + 1n}-eeeeee`];
     for (const n of names) fs.mkdirSync(path.join(tmp, n));
     await removeStaleLinkDirs(tmp);
-    // its own start: still its; another start: a dead host's whose pid was reused; no start (an earlier Hearth's): kept while the pid lives
-    expect(fs.readdirSync(tmp).sort()).toEqual([names[0], names[2]].sort());
+    // its own start: still its; another start: a dead host's whose pid was reused (this process's too); no
+    // start (an earlier Hearth's): kept while the pid lives
+    expect(fs.readdirSync(tmp).sort()).toEqual([names[0], names[2], names[3]].sort());
   } finally {
     other.kill();
   }

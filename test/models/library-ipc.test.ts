@@ -402,6 +402,7 @@ describe('library.import', () => {
     const capped = path.join(outside(), `big-00001-of-${String(MAX_SPLIT_PARTS).padStart(5, '0')}.gguf`);
     copyModel(TINY_SPM, capped);
     const e = await errorOf(importModel(capped, 'copy', { library: a.app.library, modelsDir: a.paths.models }));
-    expect(e.message).toBe(`${path.basename(capped)} is split in ${MAX_SPLIT_PARTS} parts; missing: ${[2, 3, 4, 5, 6].map((i) => `big-${String(i).padStart(5, '0')}-of-01024.gguf`).join(', ')} and ${MAX_SPLIT_PARTS - 6} more`);
+    const missing = [2, 3, 4, 5, 6].map((i) => `big-${String(i).padStart(5, '0')}-of-01024.gguf`).join(', ');
+    expect(e.message).toBe(`${path.basename(capped)} is split in ${MAX_SPLIT_PARTS} parts; missing from ${path.dirname(capped)}: ${missing} and ${MAX_SPLIT_PARTS - 6} more. Put every part beside it and import again`);
   });
 });

@@ -45,6 +45,8 @@ describe('split names', () => {
     // a name counting more parts than the engine loads is no part (the library lists it as itself)
     expect(splitParts(`/m/big-00001-of-${String(MAX_SPLIT_PARTS).padStart(5, '0')}.gguf`)?.parts).toHaveLength(MAX_SPLIT_PARTS);
     expect(splitParts(`/m/big-00001-of-${String(MAX_SPLIT_PARTS + 1).padStart(5, '0')}.gguf`)).toBeNull();
+    // nor is one of 0 parts, a part 0, or a part past the count
+    for (const name of ['big-00001-of-00000.gguf', 'big-00000-of-00002.gguf', 'big-00003-of-00002.gguf']) expect(splitParts(`/m/${name}`)).toBeNull();
     expect(splitParts('/m/big.gguf')).toBeNull();
     expect(withoutSplitSuffix('big-00001-of-00003')).toBe('big');
     expect(withoutSplitSuffix('big-00001-of-00003-x')).toBe('big-00001-of-00003-x');
