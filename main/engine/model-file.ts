@@ -213,7 +213,7 @@ export async function removeStaleLinkDirs(tmp = os.tmpdir(), proc = '/proc'): Pr
     }
     if (running) {
       // its folder stays unless the pid is another process's now (this one's too, when a dead host had it):
-      // a start read (procfs is readable for any pid) that is not the folder's; where it cannot be read, or
+      // a start read (procfs shows any pid's, unless mounted with hidepid) that is not the folder's; where it cannot be read, or
       // the folder names no start (an earlier Hearth's), it stays. The start is counted from boot, as this
       // process's time namespace sees it: a host in another one sharing this folder could look otherwise.
       const now = m?.[2] === undefined ? null : await processStart(pid === process.pid ? 'self' : pid, proc);

@@ -43,7 +43,6 @@
 #include "../src/llama-io.h"     // llama_io_read_i / llama_io_write_i: the memory module's state streams
 #include "../src/llama-memory.h" // llama_memory_i::state_read / state_write
 
-
 namespace hearth {
 
 // ---- sessions (worker thread) ---------------------------------------------------------
@@ -438,7 +437,9 @@ TaskOutcome runRestore(Context::State & st, Task & t, bool side) {
     }
     if (!rejected.empty()) {
         llama_memory_seq_rm(mem, t.seq, -1, -1);
-        if (side) return TaskOutcome::Refused;
+        // beside running generations llama.cpp may have lacked the room, which a restore alone makes; a
+        // field Hearth refuses is refused alone too
+        if (side && r.refused().empty()) return TaskOutcome::Refused;
         if (!r.refused().empty()) throw HearthError(codes::session_mismatch, t.path + ": Hearth refused the saved state: " + r.refused() + " (it is damaged, or was not written by this Hearth)");
         throw HearthError(codes::session_mismatch, t.path + ": llama.cpp rejected the saved state for this context (" + rejected + ")");
     }

@@ -30,18 +30,18 @@ static bool knownFormat(const llama_memory_i & mem) {
 }
 
 // Their writers write in 4 bytes counts and sizes no larger than the context's cells and sequences, the
-// model's layers, positions within the context, ggml's type ids and element sizes (under the floor of
-// 1,024), and two widths exactly, which llama.cpp compares with its own: a V cache's n_embd_v_gqa of a
-// layer (a transposed V) and a recurrent state's n_embd_s.
+// model's layers (its next-token-prediction layers counted: the KV cache keeps them too), positions within
+// the context, ggml's type ids and element sizes (under the floor of 1,024), and one width exactly, which
+// llama.cpp compares with its own: a transposed V cache's n_embd_v_gqa of a layer. (A recurrent state's
+// n_embd_s follows only a transposed state, which llama.cpp never writes and refuses.)
 StateFields stateFields(const Context::State & st, const llama_memory_i & mem) {
     StateFields f;
     if (!knownFormat(mem)) return f;
     const llama_model * model = st.model->model;
     const llama_hparams & hp = model->hparams;
-    const uint32_t n_layer = (uint32_t) llama_model_n_layer(model);
+    const uint32_t n_layer = std::max<uint32_t>((uint32_t) llama_model_n_layer(model), hp.n_layer_all);
     f.most = std::max<uint32_t>({1024, llama_n_ctx(st.ctx), llama_n_seq_max(st.ctx), n_layer, (uint32_t) GGML_TYPE_COUNT});
     for (uint32_t il = 0; il < n_layer; il++) f.widths.push_back(hp.n_embd_v_gqa(il));
-    f.widths.push_back(hp.n_embd_s());
     return f;
 }
 
@@ -52,8 +52,11 @@ std::string StateFields::refuse(uint32_t v, bool recurrent_cells) const {
 }
 
 // A hybrid's state is its attention part's, then its recurrent part's (llama_memory_hybrid::state_read
-// and llama_memory_hybrid_iswa::state_read with no flags: both parts, in that order), read here part by
-// part so that the recurrent part's cell count is held to one cell as a recurrent model's is.
+// and llama_memory_hybrid_iswa::state_read with no flags: both parts, in that order, nothing else), read
+// here part by part so that the recurrent part's cell count is held to one cell as a recurrent model's
+// is. This and knownFormat's fields are llama.cpp's formats as of the pinned version: read them again
+// with each llama.cpp update (the tests restore a plain, a sliding-window, a recurrent and a hybrid
+// model's states; llama_memory_hybrid_iswa's is not among them).
 void readState(llama_memory_i & mem, llama_io_read_i & io, llama_seq_id seq, const std::function<void()> & recurrentStarts) {
     const std::type_info & t = typeid(mem);
     if (t == typeid(llama_memory_recurrent)) {

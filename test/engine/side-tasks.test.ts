@@ -81,6 +81,25 @@ test('a restore llama.cpp refuses beside a running reply is tried again alone, a
   expect(fs.existsSync(bad)).toBe(true); // the engine deletes no file: the app decides
 });
 
+test("a restore Hearth's reader refuses beside a running reply is refused there, not tried again alone after it", async () => {
+  await engine.clearSequence('m', 1);
+  await engine.complete('m', { prompt: 'Another thread', maxTokens: 8, ignoreEos: true, sampling: greedy, seq: 2 });
+  const dir = tempDir();
+  const good = path.join(dir, 'good.kv');
+  await engine.saveSession('m', good, 2);
+  // a cell count of fifty million (after the stream count), the file's length and checksum agreeing
+  const buf = fs.readFileSync(good);
+  const layout = sessionLayout(buf);
+  const bad = path.join(dir, 'cells.kv');
+  fs.writeFileSync(bad, agreeingSession((buf.writeUInt32LE(50_000_000, layout.stateAt + 4), buf), layout));
+  const long = await generating('m', 1, LONG);
+  const refused = await errorOf(engine.restoreSession('m', bad, 2));
+  const refusedDone = long.state.done;
+  await long.reply;
+  expect(refused).toEqual({ code: 'session_mismatch', message: expect.stringMatching(/Hearth refused the saved state: it holds a field of 50000000/) });
+  expect(refusedDone).toBe(false); // answered while the reply still ran
+});
+
 test('a restore without room beside a running reply waits for it, then takes its room from the idle cells it left', async () => {
   // sequence 1: a conversation of ~600 tokens, saved and cleared
   const words = Array.from({ length: 160 }, (_, i) => `w${i}`).join(' ');
