@@ -39,7 +39,7 @@ StateFields stateFields(const Context::State & st, const llama_memory_i & mem) {
     if (!knownFormat(mem)) return f;
     const llama_model * model = st.model->model;
     const llama_hparams & hp = model->hparams;
-    const uint32_t n_layer = std::max<uint32_t>((uint32_t) llama_model_n_layer(model), hp.n_layer_all);
+    const uint32_t n_layer = hp.n_layer_all; // llama_model_n_layer's and the next-token-prediction layers
     f.most = std::max<uint32_t>({1024, llama_n_ctx(st.ctx), llama_n_seq_max(st.ctx), n_layer, (uint32_t) GGML_TYPE_COUNT});
     for (uint32_t il = 0; il < n_layer; il++) f.widths.push_back(hp.n_embd_v_gqa(il));
     return f;
