@@ -37,6 +37,23 @@ async function generating(model: string, seq: number, req: { prompt: string; max
   return { reply, state };
 }
 
+/**
+ * Sequence 2's conversation saved, then a copy of the file with `edit` made to its state, the file's
+ * length and checksum agreeing (so that it reaches the state's reader): the copy's path.
+ */
+async function craftedSession(edit: (b: Buffer, stateAt: number) => void): Promise<string> {
+  await engine.complete('m', { prompt: 'Another thread', maxTokens: 8, ignoreEos: true, sampling: greedy, seq: 2 });
+  const dir = tempDir();
+  const good = path.join(dir, 'good.kv');
+  await engine.saveSession('m', good, 2);
+  const buf = fs.readFileSync(good);
+  const layout = sessionLayout(buf);
+  edit(buf, layout.stateAt);
+  const bad = path.join(dir, 'crafted.kv');
+  fs.writeFileSync(bad, agreeingSession(buf, layout));
+  return bad;
+}
+
 test('a save, a clearing and a restore of an idle sequence finish while another sequence generates, and change nothing of its reply', async () => {
   const alone = await engine.complete('m', { ...LONG, seq: 1 });
   await engine.clearSequence('m', 1);
@@ -61,15 +78,8 @@ test('a restore llama.cpp refuses beside a running reply is tried again alone, a
   await engine.clearSequence('m', 1);
   const alone = await engine.complete('m', { ...LONG, seq: 1 });
   await engine.clearSequence('m', 1);
-  await engine.complete('m', { prompt: 'Another thread', maxTokens: 8, ignoreEos: true, sampling: greedy, seq: 2 });
-  const dir = tempDir();
-  const good = path.join(dir, 'good.kv');
-  await engine.saveSession('m', good, 2);
-  // its stream count made one llama.cpp refuses, the file's length and checksum agreeing
-  const buf = fs.readFileSync(good);
-  const layout = sessionLayout(buf);
-  const bad = path.join(dir, 'bad.kv');
-  fs.writeFileSync(bad, agreeingSession((buf.writeUInt32LE(7, layout.stateAt), buf), layout));
+  // its stream count made one llama.cpp refuses
+  const bad = await craftedSession((b, stateAt) => b.writeUInt32LE(7, stateAt));
   const long = await generating('m', 1, LONG);
   const refused = await errorOf(engine.restoreSession('m', bad, 2));
   const refusedDone = long.state.done;
@@ -83,15 +93,8 @@ test('a restore llama.cpp refuses beside a running reply is tried again alone, a
 
 test("a restore Hearth's reader refuses beside a running reply is refused there, not tried again alone after it", async () => {
   await engine.clearSequence('m', 1);
-  await engine.complete('m', { prompt: 'Another thread', maxTokens: 8, ignoreEos: true, sampling: greedy, seq: 2 });
-  const dir = tempDir();
-  const good = path.join(dir, 'good.kv');
-  await engine.saveSession('m', good, 2);
-  // a cell count of fifty million (after the stream count), the file's length and checksum agreeing
-  const buf = fs.readFileSync(good);
-  const layout = sessionLayout(buf);
-  const bad = path.join(dir, 'cells.kv');
-  fs.writeFileSync(bad, agreeingSession((buf.writeUInt32LE(50_000_000, layout.stateAt + 4), buf), layout));
+  // a cell count of fifty million (after the stream count)
+  const bad = await craftedSession((b, stateAt) => b.writeUInt32LE(50_000_000, stateAt + 4));
   const long = await generating('m', 1, LONG);
   const refused = await errorOf(engine.restoreSession('m', bad, 2));
   const refusedDone = long.state.done;
