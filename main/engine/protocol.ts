@@ -101,6 +101,8 @@ export const StopReason = z.enum(['eos', 'stop', 'length', 'aborted']);
 export const Timings = z.object({
   promptTokens: z.number(),
   cachedTokens: z.number(),
+  /** the prompt's tokens tokenized for this request; a chat's follow-up takes the rest from its sequence's previous prompt */
+  tokenizedTokens: z.number().optional(),
   generatedTokens: z.number(),
   ttftMs: z.number(),
   promptMs: z.number(),

@@ -117,11 +117,11 @@ RenderedChat renderChatWith(const ModelHandle & h, const common_chat_templates *
         // mtmd tokenizes the whole text with special tokens parsed: special text in marked text is broken up instead
         if (data_marked) out.params.prompt = breakMarked(specials, guarded, out.params.prompt);
         out.tokens = tokenizeWithImages(*h.vision, out.params.prompt, images, *out.media);
-    } else if (data_marked) {
-        if (memo) *memo = PromptMemo{}; // the memo's reuse follows common_tokenize's rules, not these
-        out.tokens = tokenizeMarked(vocab, specials, guarded, out.params.prompt, true, &out.params.prompt);
     } else {
-        out.tokens = memo ? tokenizePrompt(h, out.params.prompt, *memo, nullptr, checkReusedTokens()) : tokenizeSpecial(vocab, specials, out.params.prompt, true);
+        // marked text: tokenized as text, the marks removed (the prompt is then the text its tokens are of)
+        std::vector<TextSpan> kept;
+        if (data_marked) out.params.prompt = markedText(guarded, out.params.prompt, kept);
+        out.tokens = memo ? tokenizePrompt(h, out.params.prompt, kept, *memo, &out.reused, checkReusedTokens()) : tokenizeSpecial(vocab, specials, out.params.prompt, true, &kept);
     }
     progressHere();
     return out;

@@ -17,6 +17,7 @@ namespace hearth {
 struct RenderedChat {
     common_chat_params params;
     std::vector<llama_token> tokens;
+    size_t reused = 0; // how many of `tokens` came from the memo's (the rest were tokenized)
     common_chat_templates_inputs inputs;
     // the images in `tokens` (their placeholders, vision.h), or null: a chat without images
     std::shared_ptr<PromptMedia> media;

@@ -30,8 +30,7 @@ static bool isSpace(char c) {
     return std::isspace((unsigned char) c) != 0;
 }
 
-// Whether [b, e) overlaps one of `spans` (sorted, apart).
-static bool overlaps(const std::vector<TextSpan> & spans, size_t b, size_t e) {
+bool overlaps(const std::vector<TextSpan> & spans, size_t b, size_t e) {
     auto it = std::upper_bound(spans.begin(), spans.end(), b, [](size_t x, const TextSpan & s) { return x < s.e; });
     return it != spans.end() && it->b < e;
 }
@@ -167,7 +166,7 @@ bool charStart(std::string_view s, size_t q) {
     return q >= s.size() || ((unsigned char) s[q] & 0xC0) != 0x80;
 }
 
-// One pass of guardMarked: where a joiner goes (before the character at each position), for every
+// One pass of markedText: where a joiner goes (before the character at each position), for every
 // occurrence of `list`'s texts that overlaps a span: the first character boundary inside the occurrence
 // that is within the span or at its edge.
 std::vector<size_t> joinerPlaces(const std::vector<const SpecialText *> & list, std::string_view text, const std::vector<TextSpan> & spans) {
@@ -193,11 +192,11 @@ std::vector<size_t> joinerPlaces(const std::vector<const SpecialText *> & list, 
     return at;
 }
 
-// The text without marks, U+2060 (word joiner) put inside marked text so that none of `list`'s special
-// texts occurs in it or across its edges, and where the marked text is in the result. A joiner goes
-// inside each such occurrence, within the span; repeated while one remains (a vocab could hold the
-// rest of a broken text as a token of its own).
-std::string guardMarked(const std::vector<const SpecialText *> & list, const std::string & prompt, std::vector<TextSpan> & spans) {
+} // namespace
+
+// data_text.h. A joiner goes inside each occurrence of `list`'s texts that overlaps marked text, within
+// it; repeated while one remains (a vocab could hold the rest of a broken text as a token of its own).
+std::string markedText(const std::vector<const SpecialText *> & list, const std::string & prompt, std::vector<TextSpan> & spans) {
     std::string text = unmark(prompt, spans);
     for (int pass = 0; pass < 8 && !spans.empty(); pass++) {
         const std::vector<size_t> at = joinerPlaces(list, text, spans);
@@ -220,6 +219,8 @@ std::string guardMarked(const std::vector<const SpecialText *> & list, const std
     }
     return text;
 }
+
+namespace {
 
 // `s` with every mark in it U+FFFD.
 std::string cleared(const std::string & s) {
@@ -357,20 +358,18 @@ bool hasMarks(const std::string & prompt) {
     return prompt.find(DATA_OPEN) != npos || prompt.find(DATA_CLOSE) != npos;
 }
 
-std::vector<llama_token> tokenizeSpecial(const llama_vocab * vocab, const std::vector<SpecialText> & specials, std::string_view text, bool add_special) {
+std::vector<llama_token> tokenizeSpecial(const llama_vocab * vocab, const std::vector<SpecialText> & specials, std::string_view text, bool add_special,
+                                         const std::vector<TextSpan> * kept) {
     std::vector<TextPiece> pieces;
-    cutAtSpecials(specials, text, pieces);
+    cutAtSpecials(specials, text, pieces, kept);
     return tokenizePieces(vocab, pieces, add_special);
 }
 
 std::vector<llama_token> tokenizeMarked(const llama_vocab * vocab, const std::vector<SpecialText> & specials, const std::vector<const SpecialText *> & guarded,
-                                        const std::string & prompt, bool add_special, std::string * tokenized) {
+                                        const std::string & prompt, bool add_special) {
     std::vector<TextSpan> spans;
-    std::string text = guardMarked(guarded, prompt, spans);
-    std::vector<TextPiece> pieces;
-    cutAtSpecials(specials, text, pieces, &spans);
-    if (tokenized) *tokenized = std::move(text);
-    return tokenizePieces(vocab, pieces, add_special);
+    const std::string text = markedText(guarded, prompt, spans);
+    return tokenizeSpecial(vocab, specials, text, add_special, &spans);
 }
 
 std::string breakMarked(const std::vector<SpecialText> & specials, const std::vector<const SpecialText *> & guarded, const std::string & prompt) {
@@ -379,7 +378,7 @@ std::string breakMarked(const std::vector<SpecialText> & specials, const std::ve
         if (s.parsed_only) list.push_back(&s);
     }
     std::vector<TextSpan> spans;
-    return guardMarked(list, prompt, spans);
+    return markedText(list, prompt, spans);
 }
 
 } // namespace hearth

@@ -63,8 +63,10 @@ std::vector<llama_token> tokenizePieces(const llama_vocab * vocab, const std::ve
 // common_tokenize(vocab, text, add_special, true), the same tokens (cutAtSpecials, then tokenizePieces),
 // in time linear in the special tokens the text holds: llama.cpp's partition walks its list of pieces
 // from the start for each special token it cuts out (std::distance over a forward_list), quadratic in
-// them (a prompt of 200,000 special tokens took it minutes).
-std::vector<llama_token> tokenizeSpecial(const llama_vocab * vocab, const std::vector<SpecialText> & specials, std::string_view text, bool add_special);
+// them (a prompt of 200,000 special tokens took it minutes). With `kept` (markedText's spans), no special
+// text overlapping one is cut: tokenizeMarked's tokens of the marked text.
+std::vector<llama_token> tokenizeSpecial(const llama_vocab * vocab, const std::vector<SpecialText> & specials, std::string_view text, bool add_special,
+                                         const std::vector<TextSpan> * kept = nullptr);
 
 // With dataMarks, before the template runs: marks are read in the text of a message's content only;
 // any elsewhere in the messages (a call's arguments, reasoning, a member's name) becomes U+FFFD, so
@@ -90,12 +92,21 @@ std::vector<const SpecialText *> structuralTokens(const std::vector<SpecialText>
 // tokenizeMarked (or breakMarked).
 bool hasMarks(const std::string & prompt);
 
+// Whether [b, e) overlaps one of `spans` (sorted, apart).
+bool overlaps(const std::vector<TextSpan> & spans, size_t b, size_t e);
+
+// A rendered prompt's text as tokenizeMarked tokenizes it: the marks removed, each of `list`'s special
+// texts (tokenizeMarked's `guarded`) that occurs in marked text or across its edges broken up by a U+2060
+// (word joiner) inside it; `kept`: where the marked text is in the result (sorted, apart). tokenizeMarked
+// then tokenizes the pieces of cutAtSpecials(result, &kept).
+std::string markedText(const std::vector<const SpecialText *> & list, const std::string & prompt, std::vector<TextSpan> & kept);
+
 // A rendered prompt's tokens (special tokens parsed, `add_special` as common_tokenize's) with the
 // text between marks tokenized as text: never cut at a special token, nor one across its edges. Each
 // of the `guarded` user-defined texts (structuralTokens) that occurs in it or across its edges is broken
-// up by a U+2060 (word joiner) inside it. The marks removed; `tokenized`: the text the tokens are of.
+// up by a U+2060 (word joiner) inside it. The marks removed (markedText, then tokenizeSpecial).
 std::vector<llama_token> tokenizeMarked(const llama_vocab * vocab, const std::vector<SpecialText> & specials, const std::vector<const SpecialText *> & guarded,
-                                        const std::string & prompt, bool add_special, std::string * tokenized = nullptr);
+                                        const std::string & prompt, bool add_special);
 
 // The prompt without marks, where each control or unknown special text, and each of the `guarded`
 // user-defined ones, that occurs in marked text or across its edges is broken up by a U+2060 (word

@@ -187,6 +187,7 @@ void prepareRun(Context::State & st, GenRun & run) {
             }
         }
         prompt = rc.tokens;
+        r.tokenizedTokens = (int) (rc.tokens.size() - rc.reused);
     } else if (req.contains("prompt") && req.at("prompt").is_array()) {
         const common_json & arr = req.at("prompt");
         const int n_vocab = llama_vocab_n_tokens(vocab);
@@ -197,9 +198,11 @@ void prepareRun(Context::State & st, GenRun & run) {
         }
     } else if (req.contains("infill")) {
         prompt = infillPrompt(vocab, req.at("infill"), st.n_batch, n_ctx, opts.max_tokens);
+        r.tokenizedTokens = (int) prompt.size();
     } else {
         if (!req.contains("prompt") || !req.at("prompt").is_string()) throw HearthError(codes::invalid_argument, "a request needs messages, a prompt string or prompt tokens");
         prompt = tokenizeSpecial(vocab, specialsOf(*st.model), req.at("prompt").get<std::string>(), req.value("addSpecial", true));
+        r.tokenizedTokens = (int) prompt.size();
     }
     if (prompt.empty()) throw HearthError(codes::invalid_argument, "the prompt is empty");
     // the last prompt token's logits give the first token: text, never an image's position

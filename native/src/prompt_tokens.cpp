@@ -18,6 +18,12 @@
 // sides of c). Then the previous tokens must end with the previous text's rest, tokenized alone (a
 // check that would catch a mistake in the above: the reused count comes from it), and the new rest
 // is tokenized and appended to the previous tokens before it. Any other case is a whole tokenize.
+//
+// A prompt with data marks is tokenized as the text markedText gives (marks removed, guarded texts
+// broken up) with no special text cut inside its marked spans (`kept`); the same cuts hold there, with
+// the texts compared only as far as both have the same spans, and no cut after a special token's text
+// that overlaps marked text (it is text there). A space is cut as before: the tokens of marked text are
+// those of the same text unmarked where no special text is near.
 #include "prompt_tokens.h"
 
 #include <algorithm>
@@ -147,7 +153,27 @@ const std::vector<SpecialText> & specialsOf(const ModelHandle & h) {
     return *h.specials;
 }
 
-std::vector<llama_token> tokenizePrompt(const ModelHandle & h, const std::string & text, PromptMemo & memo, size_t * reused, bool check) {
+// How far two texts that agree up to `common` also agree in where their marked text is: to the first
+// span of one that the other lacks, if it starts before `common`.
+static size_t sameKept(const std::vector<TextSpan> & a, const std::vector<TextSpan> & b, size_t common) {
+    for (size_t i = 0;; i++) {
+        const size_t ab = i < a.size() ? a[i].b : std::string::npos, bb = i < b.size() ? b[i].b : std::string::npos;
+        if (std::min(ab, bb) >= common) return common;
+        if (ab != bb || a[i].e != b[i].e) return std::min(ab, bb);
+    }
+}
+
+// The spans of marked text at or after `from`, as positions in text.substr(from).
+static std::vector<TextSpan> keptFrom(const std::vector<TextSpan> & kept, size_t from) {
+    std::vector<TextSpan> out;
+    for (const TextSpan & s : kept) {
+        if (s.e > from) out.push_back({std::max(s.b, from) - from, s.e - from});
+    }
+    return out;
+}
+
+std::vector<llama_token> tokenizePrompt(const ModelHandle & h, const std::string & text, const std::vector<TextSpan> & kept, PromptMemo & memo, size_t * reused,
+                                        bool check) {
     const llama_vocab * vocab = llama_model_get_vocab(h.model);
     const std::vector<SpecialText> & specials = specialsOf(h);
     std::call_once(h.prompt_cuts_once, [&] { h.prompt_cuts = readCuts(h); });
@@ -158,6 +184,7 @@ std::vector<llama_token> tokenizePrompt(const ModelHandle & h, const std::string
     size_t common = 0;
     const size_t most = std::min(now.size(), before.size());
     while (common < most && now[common] == before[common]) common++;
+    common = sameKept(kept, memo.kept, common);
 
     // the cut furthest along: `at` where the tokens split, `from` where the rest's text starts
     size_t at = 0, from = 0;
@@ -177,7 +204,10 @@ std::vector<llama_token> tokenizePrompt(const ModelHandle & h, const std::string
             const size_t p = window.rfind(sp.text);
             if (p == std::string_view::npos) continue;
             const size_t end = reach + p + sp.text.size();
-            if (end > at && specialCut(cuts, now, end, sp) && specialCut(cuts, before, end, sp)) at = from = end;
+            if (end > at && !overlaps(kept, end - sp.text.size(), end) && !overlaps(memo.kept, end - sp.text.size(), end) && specialCut(cuts, now, end, sp) &&
+                specialCut(cuts, before, end, sp)) {
+                at = from = end;
+            }
         }
         if (cuts.raw_cuts) {
             // both texts agree up to `common`: a cut whose reach ends before it is read once
@@ -194,11 +224,13 @@ std::vector<llama_token> tokenizePrompt(const ModelHandle & h, const std::string
         }
     }
     if (at > 0) {
-        const std::vector<llama_token> rest_before = tokenizeSpecial(vocab, specials, std::string_view(memo.text).substr(from), false);
+        const std::vector<TextSpan> kept_before = keptFrom(memo.kept, from);
+        const std::vector<llama_token> rest_before = tokenizeSpecial(vocab, specials, std::string_view(memo.text).substr(from), false, &kept_before);
         const size_t n = memo.tokens.size();
         if (rest_before.size() <= n && std::equal(rest_before.begin(), rest_before.end(), memo.tokens.end() - rest_before.size())) {
             const size_t keep = n - rest_before.size();
-            const std::vector<llama_token> rest = tokenizeSpecial(vocab, specials, std::string_view(text).substr(from), false);
+            const std::vector<TextSpan> kept_now = keptFrom(kept, from);
+            const std::vector<llama_token> rest = tokenizeSpecial(vocab, specials, std::string_view(text).substr(from), false, &kept_now);
             out.reserve(keep + rest.size());
             out.assign(memo.tokens.begin(), memo.tokens.begin() + keep);
             out.insert(out.end(), rest.begin(), rest.end());
@@ -206,12 +238,13 @@ std::vector<llama_token> tokenizePrompt(const ModelHandle & h, const std::string
         }
     }
     const bool partly = !out.empty();
-    if (!partly) out = tokenizeSpecial(vocab, specials, text, true);
-    // the test hooks hold the result to llama.cpp's own tokenize
-    if (check && out != common_tokenize(vocab, text, true, true)) {
+    if (!partly) out = tokenizeSpecial(vocab, specials, text, true, &kept);
+    // the test hooks hold the result to llama.cpp's own tokenize (a text with marked text: to its own whole tokenize)
+    if (check && out != (kept.empty() ? common_tokenize(vocab, text, true, true) : tokenizeSpecial(vocab, specials, text, true, &kept))) {
         throw HearthError(codes::internal, partly ? "prompt tokens: the tokens reused from the previous prompt differ from a whole tokenize" : "prompt tokens: the tokens differ from llama.cpp's tokenize");
     }
     memo.text = text;
+    memo.kept = kept;
     memo.tokens = out;
     return out;
 }
@@ -224,11 +257,21 @@ static Napi::Value PromptTokens(const Napi::CallbackInfo & info) {
     }
     std::shared_ptr<ModelHandle> h = Model::Unwrap(info[0].As<Napi::Object>())->requireHandle();
     LlamaUse use(LlamaUseKind::js); // llama.cpp may log while it tokenizes (llama_gate.h)
+    const std::vector<SpecialText> & specials = specialsOf(*h);
+    const char * tmpl = llama_model_chat_template(h->model, nullptr);
+    const std::vector<const SpecialText *> guarded = structuralTokens(specials, tmpl ? tmpl : "");
+    // a text as the chat renderer tokenizes it: with marks, their text and spans (chat_render.cpp)
+    auto read = [&](const Napi::Value & v, std::vector<TextSpan> & kept) {
+        const std::string s = v.As<Napi::String>().Utf8Value();
+        return hasMarks(s) ? markedText(guarded, s, kept) : s;
+    };
     PromptMemo memo;
-    memo.text = info[1].As<Napi::String>().Utf8Value();
-    memo.tokens = tokenizeSpecial(llama_model_get_vocab(h->model), specialsOf(*h), memo.text, true);
+    memo.text = read(info[1], memo.kept);
+    memo.tokens = tokenizeSpecial(llama_model_get_vocab(h->model), specials, memo.text, true, &memo.kept);
+    std::vector<TextSpan> kept;
+    const std::string text = read(info[2], kept);
     size_t reused = 0;
-    const std::vector<llama_token> toks = tokenizePrompt(*h, info[2].As<Napi::String>().Utf8Value(), memo, &reused);
+    const std::vector<llama_token> toks = tokenizePrompt(*h, text, kept, memo, &reused);
     Napi::Array arr = Napi::Array::New(env, toks.size());
     for (size_t i = 0; i < toks.size(); i++) arr.Set((uint32_t) i, toks[i]);
     Napi::Object o = Napi::Object::New(env);

@@ -15,9 +15,11 @@
 
 namespace hearth {
 
-// A text and its whole tokenization (special tokens added and parsed, as a chat prompt is tokenized).
+// A text, where its marked text is (`kept`: data_text.h markedText's spans; none without marks), and its
+// whole tokenization (special tokens added, and parsed outside `kept`, as a chat prompt is tokenized).
 struct PromptMemo {
     std::string text;
+    std::vector<TextSpan> kept;
     std::vector<llama_token> tokens;
 };
 
@@ -27,18 +29,20 @@ struct PromptCuts;
 // The model's special texts, as data_text.h's splitSpecials reads them, read once per model.
 const std::vector<SpecialText> & specialsOf(const ModelHandle & h);
 
-// common_tokenize(vocab, text, true, true), the same tokens (tokenized by data_text.h tokenizeSpecial),
-// reusing `memo`'s where a cut is safe (see prompt_tokens.cpp); `memo` then holds `text` and its tokens.
-// `reused`: how many tokens came from the memo (0: a whole tokenize). With `check` the result is
-// compared with llama.cpp's whole tokenize, and a difference throws HearthError(internal) (the test
-// hooks turn it on).
-std::vector<llama_token> tokenizePrompt(const ModelHandle & h, const std::string & text, PromptMemo & memo, size_t * reused = nullptr,
-                                        bool check = false);
+// data_text.h tokenizeSpecial(vocab, specials, text, true, &kept) (without `kept`, the tokens of
+// common_tokenize(vocab, text, true, true)), reusing `memo`'s where a cut is safe (see
+// prompt_tokens.cpp); `memo` then holds `text`, `kept` and the tokens. `reused`: how many tokens came
+// from the memo (0: a whole tokenize). With `check` the result is compared with a whole tokenize
+// (llama.cpp's, for a text without marked text), and a difference throws HearthError(internal) (the
+// test hooks turn it on).
+std::vector<llama_token> tokenizePrompt(const ModelHandle & h, const std::string & text, const std::vector<TextSpan> & kept, PromptMemo & memo,
+                                        size_t * reused = nullptr, bool check = false);
 
 // addon.promptTokens(model, previousText, text) -> { tokens, reused }: text's tokens as a chat prompt's
-// (special tokens added and parsed) after previousText's, and how many were reused; and
+// (special tokens added and parsed; data marks in either text read as data_text.h's, guarded by the
+// model's own template) after previousText's, and how many were reused; and
 // addon.markedTokens(model, text) -> tokens: a rendered prompt's with data marks (data_text.h
-// tokenizeMarked); for the tests.
+// tokenizeMarked), tokenized whole; for the tests.
 void addPromptTokenExports(Napi::Env env, Napi::Object exports);
 
 } // namespace hearth

@@ -91,6 +91,7 @@ static Napi::Value genResultToJs(Napi::Env env, const GenResult & r) {
     Napi::Object tm = Napi::Object::New(env);
     tm.Set("promptTokens", r.promptTokens);
     tm.Set("cachedTokens", r.cachedTokens);
+    tm.Set("tokenizedTokens", r.tokenizedTokens);
     tm.Set("generatedTokens", r.generatedTokens);
     tm.Set("ttftMs", r.ttftMs);
     tm.Set("promptMs", r.promptMs);

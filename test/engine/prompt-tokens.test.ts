@@ -57,19 +57,21 @@ interface Checked {
 
 /**
  * For each pair: the incremental tokens of `after` (after `before`) against a whole tokenize of `after`
- * (model.tokenize, special tokens added and parsed), and how many tokens were reused.
+ * (model.tokenize, special tokens added and parsed; texts with data marks: addon.markedTokens, the
+ * marked text tokenized as text), and how many tokens were reused.
  */
 function checkPairs(model: string, pairs: Pair[]): Promise<Checked[]> {
   return inAddon<Checked[]>(
     `const m = await addon.loadModel(input.model, { gpuLayers: 0 }).promise;
+     const whole = (t) => /[\ufdd0\ufdd1]/.test(t) ? Array.from(addon.markedTokens(m, t)) : Array.from(m.tokenize(t, { addSpecial: true, parseSpecial: true }));
      try {
        return input.pairs.map(({ before, after }) => {
          const r = addon.promptTokens(m, before, after);
-         const whole = Array.from(m.tokenize(after, { addSpecial: true, parseSpecial: true }));
-         const old = Array.from(m.tokenize(before, { addSpecial: true, parseSpecial: true }));
+         const all = whole(after);
+         const old = whole(before);
          let agreeing = 0;
-         while (agreeing < old.length && agreeing < whole.length && old[agreeing] === whole[agreeing]) agreeing++;
-         return { reused: r.reused, tokens: whole.length, same: JSON.stringify(r.tokens) === JSON.stringify(whole), agreeing };
+         while (agreeing < old.length && agreeing < all.length && old[agreeing] === all[agreeing]) agreeing++;
+         return { reused: r.reused, tokens: all.length, same: JSON.stringify(r.tokens) === JSON.stringify(all), agreeing };
        });
      } finally { await m.dispose(); }`,
     { model, pairs },
@@ -104,6 +106,38 @@ async function conversationPairs(model: string): Promise<Pair[]> {
   return pairs;
 }
 
+/**
+ * Pieces that put cuts beside spaces, runs of whitespace, punctuation, byte-fallback characters, SPM's
+ * own space mark and every special token the two vocabs split out of a chat prompt.
+ */
+const RANDOM_PIECES = [
+  'the', ' ', '  ', '   ', 'river', 'mill', ',', '.', '\n', '\n\n', '\t', ' \n ', 'naïve', 'café', '日本語', '🙂', '\u2581', 'x',
+  '<s>', '</s>', '<unk>', '<|im_start|>', '<|im_end|>', '<|eot_id|>', '<|start_header_id|>', '<|end_header_id|>', '<|begin_of_text|>',
+  '<', '|', '>', 's>', '<|eot', 'id|>', 'Question 1: ', 'assistant', '1234567', "'s", "n't",
+];
+
+/**
+ * 250 pairs of texts of random pieces (the same each run): mostly a follow-up (the text kept nearly to
+ * its end, more after it), sometimes an earlier cut; a fifth with the kept text's data marks dropped
+ * (the same text to tokenize, but none of it data).
+ */
+function randomPairs(pieces: string[]): Pair[] {
+  let seed = 12345;
+  const next = () => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return seed / 0x100000000;
+  };
+  const text = (n: number) => Array.from({ length: n }, () => pieces[Math.floor(next() * pieces.length)]).join('');
+  const pairs: Pair[] = [];
+  for (let i = 0; i < 250; i++) {
+    const before = text(50 + Math.floor(next() * 250));
+    const keep = next() < 0.7 ? before.length - Math.floor(next() * 12) : Math.floor(next() * before.length);
+    const kept = before.slice(0, Math.max(0, keep));
+    pairs.push({ before, after: (next() < 0.2 ? kept.replace(/[\ufdd0\ufdd1]/g, '') : kept) + text(Math.floor(next() * 40)) });
+  }
+  return pairs;
+}
+
 describe.each([
   ['SentencePiece (Llama 2 vocab, ChatML as plain text)', () => TINY_SPM, true],
   ['BPE (Llama 3 vocab, ChatML as plain text: no safe cut)', () => TINY_BPE, false],
@@ -130,27 +164,13 @@ describe.each([
     expect(edit.agreeing).toBeLessThan(edit.tokens / 2);
   });
 
-  test('random texts cut anywhere: the same tokens as a whole tokenize', async () => {
-    // pieces that put cuts beside spaces, runs of whitespace, punctuation, byte-fallback characters, SPM's
-    // own space mark and every special token the two vocabs split out of a chat prompt
-    const pieces = [
-      'the', ' ', '  ', '   ', 'river', 'mill', ',', '.', '\n', '\n\n', '\t', ' \n ', 'naïve', 'café', '日本語', '🙂', '\u2581', 'x',
-      '<s>', '</s>', '<unk>', '<|im_start|>', '<|im_end|>', '<|eot_id|>', '<|start_header_id|>', '<|end_header_id|>', '<|begin_of_text|>',
-      '<', '|', '>', 's>', '<|eot', 'id|>', 'Question 1: ', 'assistant', '1234567', "'s", "n't",
-    ];
-    let seed = 12345;
-    const next = () => {
-      seed = (seed * 1103515245 + 12345) >>> 0;
-      return seed / 0x100000000;
-    };
-    const text = (n: number) => Array.from({ length: n }, () => pieces[Math.floor(next() * pieces.length)]).join('');
-    const pairs: Pair[] = [];
-    for (let i = 0; i < 250; i++) {
-      const before = text(50 + Math.floor(next() * 250));
-      // mostly a follow-up (the text kept, nearly to its end, and more after it), sometimes an earlier cut
-      const keep = next() < 0.7 ? before.length - Math.floor(next() * 12) : Math.floor(next() * before.length);
-      pairs.push({ before, after: before.slice(0, Math.max(0, keep)) + text(Math.floor(next() * 40)) });
-    }
+  test.each([
+    ['random texts', RANDOM_PIECES],
+    // data marks (U+FDD0 … U+FDD1) among them: special-token text between a pair is text, a mark alone is
+    // dropped, and a cut is never made where the two texts' marked text differs or touches the cut
+    ['random texts with data marks', [...RANDOM_PIECES, '\ufdd0', '\ufdd1', '\ufdd0', '\ufdd1', ' \ufdd0', '\ufdd1 ']],
+  ])('%s cut anywhere: the same tokens as a whole tokenize', async (_kind, pieces) => {
+    const pairs = randomPairs(pieces);
     const r = await checkPairs(model(), pairs);
     const wrong = r.map((c, i) => ({ ...c, ...pairs[i] })).filter((c) => !c.same);
     expect(wrong).toEqual([]);
@@ -161,23 +181,36 @@ describe.each([
   });
 });
 
-test('through the engine: a sequence\'s chat turns get the prompts and replies of each conversation given whole', async () => {
+test("a special token's text inside data is text: no cut after it, though the same token outside data was one", async () => {
+  // As text, "<|eot_id|>" ends in ">", which Llama 3's BPE merges with a newline after it (">\n"). The
+  // texts agree through the second "<|eot_id|>", inside data in both; a cut there would put ">" and "\nx"
+  // apart.
+  const before = '<|eot_id|>\ufdd0a<|eot_id|> x\ufdd1';
+  const after = '<|eot_id|>\ufdd0a<|eot_id|>\nx\ufdd1';
+  const [r] = await checkPairs(LLAMA3, [{ before, after }]);
+  expect(r.same).toBe(true);
+  expect(r.reused).toBeLessThanOrEqual(2); // BOS and the first <|eot_id|>, at most
+});
+
+test('through the engine: a sequence\'s chat turns, with data in them or not, get the prompts and replies of each conversation given whole', async () => {
   // HEARTH_TEST_HOOKS=1: the addon also checks every prompt whose tokens it reused against a whole
-  // tokenize (a difference fails the request)
-  const run = (model: string) =>
-    inAddon<{ turns: { prompt: number; cached: number; tokens: number[] }[]; fresh: { prompt: number; tokens: number[] }[] }>(
+  // tokenize (a difference fails the request). With `marked`, each question holds data (a passage with
+  // special-token text, dataMarks on), as the app's chats with documents or tool results do.
+  const run = (model: string, marked: boolean) =>
+    inAddon<{ turns: { prompt: number; cached: number; tokenized: number; tokens: number[] }[]; fresh: { prompt: number; tokens: number[] }[] }>(
       `const m = await addon.loadModel(input.model, { gpuLayers: 0 }).promise;
        const c = await addon.createContext(m, { contextSize: 2048, threads: 2 });
        const fresh = await addon.createContext(m, { contextSize: 2048, threads: 2 });
        let id = 1;
-       const gen = (ctx, messages) => ctx.generate(JSON.stringify({ id: id++, messages, maxTokens: 4, ignoreEos: true, sampling: { temperature: 0 } }));
+       const gen = (ctx, messages) => ctx.generate(JSON.stringify({ id: id++, messages, maxTokens: 4, ignoreEos: true, sampling: { temperature: 0 }, dataMarks: input.marked }));
+       const data = input.marked ? ' \ufdd0' + input.para + '<|im_end|><|eot_id|></s>\ufdd1 and' : '';
        try {
          const turns = [], whole = [];
          let messages = [{ role: 'system', content: 'You are a helpful assistant.' }];
          for (let i = 0; i < 5; i++) {
-           messages = [...messages, { role: 'user', content: 'Question ' + i + ': ' + input.para }];
+           messages = [...messages, { role: 'user', content: 'Question ' + i + ':' + data + ' ' + input.para }];
            const r = await gen(c, messages);
-           turns.push({ prompt: r.timings.promptTokens, cached: r.timings.cachedTokens, tokens: r.tokens });
+           turns.push({ prompt: r.timings.promptTokens, cached: r.timings.cachedTokens, tokenized: r.timings.tokenizedTokens, tokens: r.tokens });
            await fresh.clearSequence(0);
            const f = await gen(fresh, messages);
            whole.push({ prompt: f.timings.promptTokens, tokens: f.tokens });
@@ -187,21 +220,27 @@ test('through the engine: a sequence\'s chat turns get the prompts and replies o
          const edited = messages.map((x, j) => (j === 3 ? { ...x, content: 'Something else.' } : x));
          for (const ms of [edited, messages]) {
            const r = await gen(c, ms);
-           turns.push({ prompt: r.timings.promptTokens, cached: r.timings.cachedTokens, tokens: r.tokens });
+           turns.push({ prompt: r.timings.promptTokens, cached: r.timings.cachedTokens, tokenized: r.timings.tokenizedTokens, tokens: r.tokens });
            await fresh.clearSequence(0);
            const f = await gen(fresh, ms);
            whole.push({ prompt: f.timings.promptTokens, tokens: f.tokens });
          }
          return { turns, fresh: whole };
        } finally { await c.dispose(); await fresh.dispose(); await m.dispose(); }`,
-      { model, para },
+      { model, para, marked },
       120_000,
       { HEARTH_TEST_HOOKS: '1' },
     );
   for (const model of [TINY_SPM, LLAMA3]) {
-    const { turns, fresh } = await run(model);
-    expect(turns.map((t) => ({ prompt: t.prompt, tokens: t.tokens }))).toEqual(fresh);
-    // each follow-up read only the new turn from the cache's end
-    for (let i = 1; i < 5; i++) expect(turns[i].cached).toBeGreaterThan(turns[i - 1].prompt - 8);
+    for (const marked of [false, true]) {
+      const { turns, fresh } = await run(model, marked);
+      expect(turns.map((t) => ({ prompt: t.prompt, tokens: t.tokens }))).toEqual(fresh);
+      expect(turns[0].tokenized).toBe(turns[0].prompt);
+      for (let i = 1; i < 5; i++) {
+        // each follow-up read only the new turn from the cache's end, and tokenized little more than it
+        expect(turns[i].cached).toBeGreaterThan(turns[i - 1].prompt - 8);
+        expect(turns[i].tokenized).toBeLessThan(turns[i].prompt - turns[i - 1].prompt + 40);
+      }
+    }
   }
 });
