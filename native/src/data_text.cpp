@@ -17,12 +17,14 @@ std::vector<SpecialText> splitSpecials(const llama_vocab * vocab) {
         const int attr = llama_vocab_get_attr(vocab, id);
         if (!(attr & (LLAMA_TOKEN_ATTR_CONTROL | LLAMA_TOKEN_ATTR_USER_DEFINED | LLAMA_TOKEN_ATTR_UNKNOWN))) continue;
         const char * t = llama_vocab_get_text(vocab, id);
-        if (!t || !*t) continue;
-        out.push_back({id, std::string_view(t), (attr & (LLAMA_TOKEN_ATTR_CONTROL | LLAMA_TOKEN_ATTR_UNKNOWN)) != 0, (attr & LLAMA_TOKEN_ATTR_LSTRIP) != 0,
+        out.push_back({id, std::string_view(t ? t : ""), (attr & (LLAMA_TOKEN_ATTR_CONTROL | LLAMA_TOKEN_ATTR_UNKNOWN)) != 0, (attr & LLAMA_TOKEN_ATTR_LSTRIP) != 0,
                        (attr & LLAMA_TOKEN_ATTR_RSTRIP) != 0});
     }
-    // llama.cpp's own sort (llama_vocab::impl::load) over the same ids in the same order
+    // llama.cpp's own sort (llama_vocab::impl::load) over the same ids in the same order, those without
+    // text included as there (std::sort is not stable: the order of texts of one length follows from the
+    // whole sequence it sorts), then those left out (they cut nothing)
     std::sort(out.begin(), out.end(), [](const SpecialText & a, const SpecialText & b) { return a.text.size() > b.text.size(); });
+    out.erase(std::find_if(out.begin(), out.end(), [](const SpecialText & s) { return s.text.empty(); }), out.end());
     return out;
 }
 
