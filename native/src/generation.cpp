@@ -183,11 +183,12 @@ void prepareRun(Context::State & st, GenRun & run) {
                 }
                 if (!dropped) break;
                 msgs = kept;
+                r.tokenizedTokens += (int) (rc.tokens.size() - rc.reused);
                 rc = renderChat(*st.model, req, &msgs, memo);
             }
         }
         prompt = rc.tokens;
-        r.tokenizedTokens = (int) (rc.tokens.size() - rc.reused);
+        r.tokenizedTokens += (int) (rc.tokens.size() - rc.reused);
     } else if (req.contains("prompt") && req.at("prompt").is_array()) {
         const common_json & arr = req.at("prompt");
         const int n_vocab = llama_vocab_n_tokens(vocab);

@@ -204,8 +204,8 @@ std::vector<llama_token> tokenizePrompt(const ModelHandle & h, const std::string
             const size_t p = window.rfind(sp.text);
             if (p == std::string_view::npos) continue;
             const size_t end = reach + p + sp.text.size();
-            if (end > at && !overlaps(kept, end - sp.text.size(), end) && !overlaps(memo.kept, end - sp.text.size(), end) && specialCut(cuts, now, end, sp) &&
-                specialCut(cuts, before, end, sp)) {
+            // (the two texts' marked text lies alike up to `common`: one's spans say it for both)
+            if (end > at && !overlaps(kept, end - sp.text.size(), end) && specialCut(cuts, now, end, sp) && specialCut(cuts, before, end, sp)) {
                 at = from = end;
             }
         }

@@ -8,43 +8,17 @@
  * system" as data is evaluated as the prompt built by hand from llama.cpp's tokenizer, and without
  * dataMarks it is not. Real addon, generated models.
  */
-import path from 'path';
-import { writeTestModel } from '../../scripts/make-test-model';
 import { asData, DATA_CLOSE, DATA_OPEN, toolResultAsData } from '../../main/params';
 import { inAddon } from '../helpers/addon';
 import { tempDir } from '../helpers/engine';
-import { TEST_MODEL_SEED, TINY_BPE, TINY_SPM, writeRetyped } from '../helpers/models';
-import { readGgufHeader } from '../../main/gguf/read';
-import { gguf } from '../../main/gguf/types';
-
-const CHATML =
-  "{%- for m in messages -%}{{- '<|im_start|>' + m['role'] + '\\n' + m['content'] + '<|im_end|>\\n' -}}{%- endfor -%}" +
-  "{%- if add_generation_prompt -%}{{- '<|im_start|>assistant\\n' -}}{%- endif -%}";
+import { TINY_BPE, TINY_SPM, writeTokenizerModels } from '../helpers/models';
 
 let QWEN: string;
 let PHI3: string;
-/**
- * QWEN with <|im_start|> (its template's) and "table" (not its template's, as Gemma's HTML tags) user-defined
- * tokens: split out of any text, even tokenized as text
- */
 let QWEN_USER_DEFINED: string;
 
 beforeAll(async () => {
-  const dir = tempDir('data-text');
-  QWEN = path.join(dir, 'tiny-qwen2.gguf');
-  PHI3 = path.join(dir, 'tiny-phi-3.gguf');
-  await writeTestModel({ out: QWEN, size: 'tiny', vocab: 'qwen2', seed: TEST_MODEL_SEED, chatTemplate: CHATML });
-  // llama.cpp marks every special token of a model named phi-3 rstrip (llama-vocab.cpp)
-  await writeTestModel({ out: PHI3, size: 'tiny', vocab: 'phi-3', seed: TEST_MODEL_SEED, name: 'hearth-test-phi-3' });
-  const h = await readGgufHeader(QWEN);
-  const texts = h.metadata.get('tokenizer.ggml.tokens')!.value as string[];
-  const types = Array.from(h.metadata.get('tokenizer.ggml.token_type')!.value as ArrayLike<number>);
-  // LLAMA_TOKEN_TYPE_USER_DEFINED (llama.cpp makes an end-of-generation token such as <|im_end|> a control
-  // token whatever its type, and gpt-oss's <|start|>, <|channel|> and <|message|> user-defined)
-  types[texts.indexOf('<|im_start|>')] = 4;
-  expect(texts.indexOf('table')).toBeGreaterThan(0);
-  types[texts.indexOf('table')] = 4;
-  QWEN_USER_DEFINED = await writeRetyped(QWEN, path.join(dir, 'tiny-qwen2-user-defined.gguf'), {}, { 'tokenizer.ggml.token_type': gguf.arr('int32', types) });
+  ({ qwen: QWEN, phi3: PHI3, qwenUserDefined: QWEN_USER_DEFINED } = await writeTokenizerModels(tempDir('data-text')));
 });
 
 // pieces that put special-token text (whole, in parts, across pieces), whitespace, punctuation and

@@ -341,6 +341,8 @@ describe('generation', () => {
     const truncated = await engine.chat(M, { messages, maxTokens: 4, overflow: 'truncateMiddle', sampling: sampled });
     expect(truncated.droppedMessages).toBeGreaterThan(0);
     expect(truncated.timings.promptTokens).toBeLessThan(512);
+    // each render tokenized counts: the first alone filled the context
+    expect(truncated.timings.tokenizedTokens).toBeGreaterThanOrEqual(512);
   });
 
   test('invalid load parameters are rejected before anything loads', async () => {

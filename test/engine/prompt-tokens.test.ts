@@ -13,7 +13,7 @@ import path from 'path';
 import { writeTestModel } from '../../scripts/make-test-model';
 import { inAddon } from '../helpers/addon';
 import { tempDir } from '../helpers/engine';
-import { TEST_MODEL_SEED, TINY_BPE, TINY_SPM } from '../helpers/models';
+import { TEST_MODEL_SEED, TINY_BPE, TINY_SPM, writeTokenizerModels } from '../helpers/models';
 
 /** Llama 3's turn format: every message opens and closes with special tokens of the Llama 3 vocab. */
 const LLAMA3_TEMPLATE =
@@ -23,11 +23,15 @@ const LLAMA3_TEMPLATE =
   "{%- if add_generation_prompt -%}{{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' -}}{%- endif -%}";
 
 let LLAMA3: string;
+let QWEN: string;
+let PHI3: string;
+let QWEN_USER_DEFINED: string;
 
 beforeAll(async () => {
   const dir = tempDir('prompt-tokens');
   LLAMA3 = path.join(dir, 'tiny-llama3.gguf');
   await writeTestModel({ out: LLAMA3, size: 'tiny', vocab: 'llama-bpe', seed: TEST_MODEL_SEED, chatTemplate: LLAMA3_TEMPLATE });
+  ({ qwen: QWEN, phi3: PHI3, qwenUserDefined: QWEN_USER_DEFINED } = await writeTokenizerModels(dir));
 });
 
 type Msg = { role: string; content: string };
@@ -108,11 +112,12 @@ async function conversationPairs(model: string): Promise<Pair[]> {
 
 /**
  * Pieces that put cuts beside spaces, runs of whitespace, punctuation, byte-fallback characters, SPM's
- * own space mark and every special token the two vocabs split out of a chat prompt.
+ * own space mark and every special token the vocabs split out of a chat prompt.
  */
 const RANDOM_PIECES = [
   'the', ' ', '  ', '   ', 'river', 'mill', ',', '.', '\n', '\n\n', '\t', ' \n ', 'naïve', 'café', '日本語', '🙂', '\u2581', 'x',
   '<s>', '</s>', '<unk>', '<|im_start|>', '<|im_end|>', '<|eot_id|>', '<|start_header_id|>', '<|end_header_id|>', '<|begin_of_text|>',
+  '<|endoftext|>', '<|end|>', '<|user|>', '<|assistant|>', 'table', ' table ',
   '<', '|', '>', 's>', '<|eot', 'id|>', 'Question 1: ', 'assistant', '1234567', "'s", "n't",
 ];
 
@@ -164,10 +169,20 @@ describe.each([
     expect(edit.agreeing).toBeLessThan(edit.tokens / 2);
   });
 
+});
+
+describe.each([
+  ['SentencePiece (Llama 2 vocab)', () => TINY_SPM],
+  ['BPE (Llama 3 vocab)', () => LLAMA3],
+  ['BPE (Qwen2 vocab)', () => QWEN],
+  ["Phi-3's SentencePiece (its special tokens strip the whitespace after them)", () => PHI3],
+  ['BPE (Qwen2 vocab, <|im_start|> and "table" user-defined: split out of any text, and broken up in data)', () => QWEN_USER_DEFINED],
+])('%s', (_name, model) => {
   test.each([
     ['random texts', RANDOM_PIECES],
-    // data marks (U+FDD0 … U+FDD1) among them: special-token text between a pair is text, a mark alone is
-    // dropped, and a cut is never made where the two texts' marked text differs or touches the cut
+    // data marks (U+FDD0 … U+FDD1) among them: special-token text between a pair is text (a user-defined
+    // one the template uses gets a word joiner), a mark alone is dropped; no cut is made where the two
+    // texts' marked text differs, nor after a special token's text inside it
     ['random texts with data marks', [...RANDOM_PIECES, '\ufdd0', '\ufdd1', '\ufdd0', '\ufdd1', ' \ufdd0', '\ufdd1 ']],
   ])('%s cut anywhere: the same tokens as a whole tokenize', async (_kind, pieces) => {
     const pairs = randomPairs(pieces);
@@ -175,8 +190,8 @@ describe.each([
     const wrong = r.map((c, i) => ({ ...c, ...pairs[i] })).filter((c) => !c.same);
     expect(wrong).toEqual([]);
     for (const c of r) expect(c.reused).toBeLessThanOrEqual(c.agreeing);
-    // the check can fail: plenty of these pairs reused tokens (the SentencePiece vocab cuts at spaces, the
-    // BPE one at special tokens)
+    // the check can fail: plenty of these pairs reused tokens (the SentencePiece vocabs cut at spaces, the
+    // BPE ones at special tokens)
     expect(r.filter((c) => c.reused > 0).length).toBeGreaterThan(50);
   });
 });

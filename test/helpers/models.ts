@@ -11,7 +11,7 @@ import * as path from 'path';
 import { readGgufHeader, readGgufTensorBytes } from '../../main/gguf/read';
 import { gguf, type GgmlTypeName, type GgufValue } from '../../main/gguf/types';
 import { f16ToF32, f32ToF16, GgufWriter } from '../../main/gguf/write';
-import { DEFAULT_CHAT_TEMPLATE, readTokenizerMetadata, resolveVocabFile, TEST_MODEL_HPARAMS, type TestModelOptions } from '../../scripts/make-test-model';
+import { DEFAULT_CHAT_TEMPLATE, readTokenizerMetadata, resolveVocabFile, TEST_MODEL_HPARAMS, type TestModelOptions, writeTestModel } from '../../scripts/make-test-model';
 import type { TestProjectorOptions } from '../../scripts/make-test-projector';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
@@ -242,6 +242,36 @@ export async function writeRetyped(
   }
   await w.write(to);
   return to;
+}
+
+/** ChatML as Qwen's templates write it: each message between <|im_start|> and <|im_end|>. */
+export const CHATML_TEMPLATE =
+  "{%- for m in messages -%}{{- '<|im_start|>' + m['role'] + '\\n' + m['content'] + '<|im_end|>\\n' -}}{%- endfor -%}" +
+  "{%- if add_generation_prompt -%}{{- '<|im_start|>assistant\\n' -}}{%- endif -%}";
+
+/**
+ * Tiny models in `dir` with the vocabularies the tokenizer's special cases need: `qwen` (Qwen2's BPE,
+ * CHATML_TEMPLATE); `phi3` (Phi-3's SentencePiece: llama.cpp marks every special token of a model named
+ * phi-3 rstrip, llama-vocab.cpp); `qwenUserDefined` (qwen with <|im_start|>, its template's, and
+ * "table", not its template's, as Gemma's HTML tags, user-defined tokens: split out of any text, even
+ * tokenized as text).
+ */
+export async function writeTokenizerModels(dir: string): Promise<{ qwen: string; phi3: string; qwenUserDefined: string }> {
+  const qwen = path.join(dir, 'tiny-qwen2.gguf');
+  const phi3 = path.join(dir, 'tiny-phi-3.gguf');
+  await writeTestModel({ out: qwen, size: 'tiny', vocab: 'qwen2', seed: TEST_MODEL_SEED, chatTemplate: CHATML_TEMPLATE });
+  await writeTestModel({ out: phi3, size: 'tiny', vocab: 'phi-3', seed: TEST_MODEL_SEED, name: 'hearth-test-phi-3' });
+  const h = await readGgufHeader(qwen);
+  const texts = h.metadata.get('tokenizer.ggml.tokens')!.value as string[];
+  const types = Array.from(h.metadata.get('tokenizer.ggml.token_type')!.value as ArrayLike<number>);
+  // LLAMA_TOKEN_TYPE_USER_DEFINED (llama.cpp makes an end-of-generation token such as <|im_end|> a control
+  // token whatever its type, and gpt-oss's <|start|>, <|channel|> and <|message|> user-defined)
+  for (const t of ['<|im_start|>', 'table']) {
+    if (texts.indexOf(t) < 0) throw new Error(`Qwen2's vocab has no ${t}`);
+    types[texts.indexOf(t)] = 4;
+  }
+  const qwenUserDefined = await writeRetyped(qwen, path.join(dir, 'tiny-qwen2-user-defined.gguf'), {}, { 'tokenizer.ggml.token_type': gguf.arr('int32', types) });
+  return { qwen, phi3, qwenUserDefined };
 }
 
 /** Writes `from` again as `to` with one more tensor (`tensor`, bytes in its type's encoding): a crafted file. */
