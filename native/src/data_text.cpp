@@ -16,15 +16,13 @@ std::vector<SpecialText> splitSpecials(const llama_vocab * vocab) {
     for (llama_token id = 0; id < n; id++) {
         const int attr = llama_vocab_get_attr(vocab, id);
         if (!(attr & (LLAMA_TOKEN_ATTR_CONTROL | LLAMA_TOKEN_ATTR_USER_DEFINED | LLAMA_TOKEN_ATTR_UNKNOWN))) continue;
-        const char * t = llama_vocab_get_text(vocab, id);
-        out.push_back({id, std::string_view(t ? t : ""), (attr & (LLAMA_TOKEN_ATTR_CONTROL | LLAMA_TOKEN_ATTR_UNKNOWN)) != 0, (attr & LLAMA_TOKEN_ATTR_LSTRIP) != 0,
-                       (attr & LLAMA_TOKEN_ATTR_RSTRIP) != 0});
+        // every token has a text: llama.cpp names an empty one "[EMPTY_<id>]" as it loads the vocab
+        out.push_back({id, std::string_view(llama_vocab_get_text(vocab, id)), (attr & (LLAMA_TOKEN_ATTR_CONTROL | LLAMA_TOKEN_ATTR_UNKNOWN)) != 0,
+                       (attr & LLAMA_TOKEN_ATTR_LSTRIP) != 0, (attr & LLAMA_TOKEN_ATTR_RSTRIP) != 0});
     }
-    // llama.cpp's own sort (llama_vocab::impl::load) over the same ids in the same order, those without
-    // text included as there (std::sort is not stable: the order of texts of one length follows from the
-    // whole sequence it sorts), then those left out (they cut nothing)
+    // llama.cpp's own sort (llama_vocab::impl::load) over the same ids in the same order (std::sort is not
+    // stable: the order of texts of one length follows from the whole sequence it sorts)
     std::sort(out.begin(), out.end(), [](const SpecialText & a, const SpecialText & b) { return a.text.size() > b.text.size(); });
-    out.erase(std::find_if(out.begin(), out.end(), [](const SpecialText & s) { return s.text.empty(); }), out.end());
     return out;
 }
 
