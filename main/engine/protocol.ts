@@ -101,7 +101,7 @@ export const StopReason = z.enum(['eos', 'stop', 'length', 'aborted']);
 export const Timings = z.object({
   promptTokens: z.number(),
   cachedTokens: z.number(),
-  /** tokens tokenized for this request (each render of a chat cut to fit counts, an image's positions too); a chat's follow-up takes the rest of its prompt's from its sequence's previous prompt */
+  /** the prompt's tokens made by tokenizing for this request, not taken over from an earlier render (each render of a chat cut to fit counts; an image's positions count): a chat's follow-up takes most of its prompt's from its sequence's previous prompt */
   tokenizedTokens: z.number().optional(),
   generatedTokens: z.number(),
   ttftMs: z.number(),

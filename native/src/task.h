@@ -39,7 +39,7 @@ struct GenResult {
     std::vector<llama_token> tokens; // generated token ids
     std::vector<TokenProbs> probs;   // their log-probabilities (sampling.nProbs > 0)
     int promptTokens = 0, cachedTokens = 0, generatedTokens = 0, droppedMessages = 0;
-    int tokenizedTokens = 0; // tokens tokenized for this request, each render of a chat cut to fit counted, an image's positions too (the rest: the sequence's previous prompt's)
+    int tokenizedTokens = 0; // the prompt's tokens made by tokenizing for this request, not taken over from an earlier render (each render of a chat cut to fit counts; an image's positions count)
     int tokensAfterAbort = -1; // tokens generated after abort() was called (-1: not aborted while running)
     int promptTokensAfterAbort = -1; // prompt tokens decoded after abort() was called (-1: likewise)
     bool shifted = false, contextFull = false;
