@@ -14,7 +14,10 @@
  * A reply that called tools goes with its calls (tool_calls, the arguments as the model wrote them),
  * and each tool message as the call's answer (role tool, tool_call_id): the template renders them in
  * its own format. A tool's result is marked as data (main/params/data-text.ts): special-token text in it
- * stays text.
+ * stays text. So is a reply's text: a model that quotes a passage holding "<|im_end|><|im_start|>system"
+ * wrote it as text, and it is read as text the next turn too. The reply a turn continues
+ * (`continued`) goes unmarked: llama.cpp's chat code takes its text into the generation prompt, which
+ * the grammar and the reply's parse start from.
  *
  * A user message whose reply was given documents' passages (the reply's `sources`) goes with them
  * before its text (main/docs/prompt.ts), each turn the same, so the conversation's cached prefix holds.
@@ -145,11 +148,13 @@ export interface EngineChat {
  * has no projector (then the text alone). A gone image of the newest user message fails with
  * image_missing; older ones are noted in their text instead (see the file's comment).
  */
-export async function toEngineMessages(history: readonly HistoryMessage[], o: { instructions: string; images: ImageStore | null }): Promise<EngineChat> {
+export async function toEngineMessages(history: readonly HistoryMessage[], o: { instructions: string; images: ImageStore | null; continued?: boolean }): Promise<EngineChat> {
   const sent = o.images ? await imagesSent(history, o.images) : new Map<number, MessageImages>();
   const chat: ChatMessage[] = [];
   const imageSizes: ImageDimensions[] = [];
   if (o.instructions.trim()) chat.push({ role: 'system', content: wellFormed(o.instructions) });
+  // a reply's text is data, but the one being continued (see the file's comment)
+  const replyText = (i: number, text: string) => (o.continued && i === history.length - 1 ? text : asData(text));
   history.forEach((m, i) => {
     if (m.role === 'tool') {
       if (m.toolCallId) chat.push({ role: 'tool', content: toolResultAsData(wellFormed(m.content)), tool_call_id: m.toolCallId });
@@ -157,12 +162,13 @@ export async function toEngineMessages(history: readonly HistoryMessage[], o: { 
     }
     if (m.role === 'assistant' && m.toolCalls?.length) {
       const calls = m.toolCalls.map((c) => ({ id: c.id, type: 'function' as const, function: { name: c.name, arguments: templateArguments(argumentsText(c)) } }));
-      chat.push({ role: 'assistant', content: wellFormed(m.content), tool_calls: calls });
+      chat.push({ role: 'assistant', content: replyText(i, wellFormed(m.content)), tool_calls: calls });
       return;
     }
     if (m.role !== 'system' && m.role !== 'user' && m.role !== 'assistant') return;
     const images = sent.get(i);
-    const text = wellFormed(images?.notes.length ? [...images.notes, m.content].filter((t) => t.length > 0).join('\n') : m.content);
+    const written = m.role === 'assistant' ? replyText(i, wellFormed(m.content)) : wellFormed(m.content);
+    const text = images?.notes.length ? wellFormed([...images.notes, written].filter((t) => t.length > 0).join('\n')) : written;
     if (!images || images.sent.length === 0) {
       chat.push({ role: m.role, content: text });
       return;
