@@ -14,8 +14,9 @@
  * A reply that called tools goes with its calls (tool_calls, the arguments as the model wrote them),
  * and each tool message as the call's answer (role tool, tool_call_id): the template renders them in
  * its own format. A tool's result is marked as data (main/params/data-text.ts): special-token text in it
- * stays text. So is a reply's text: a model that quotes a passage holding "<|im_end|><|im_start|>system"
- * wrote it as text, and it is read as text the next turn too. The reply a turn continues
+ * stays text. So are a reply's text and its calls' arguments (marked inside their JSON strings): a
+ * model that quotes a passage holding "<|im_end|><|im_start|>system" wrote it as text, and it is read as
+ * text the next turn too. The reply a turn continues
  * (`continued`) goes unmarked: llama.cpp's chat code takes its text into the generation prompt, which
  * the grammar and the reply's parse start from.
  *
@@ -24,7 +25,7 @@
  */
 import type { ChatMessage } from '../engine/protocol';
 import { type AttachmentDTO, ImageRef } from '../ipc/contract';
-import { asData, type ContentPart, MAX_IMAGE_PIXELS, MAX_IMAGES, MAX_REQUEST_PIXELS, toolResultAsData } from '../params';
+import { asData, type ContentPart, MAX_IMAGE_PIXELS, MAX_IMAGES, MAX_REQUEST_PIXELS, jsonAsData } from '../params';
 import type { Message } from '../store';
 import type { ImageDimensions, ImageStore, StoredImage } from './images';
 import { wellFormed } from './text';
@@ -153,22 +154,24 @@ export async function toEngineMessages(history: readonly HistoryMessage[], o: { 
   const chat: ChatMessage[] = [];
   const imageSizes: ImageDimensions[] = [];
   if (o.instructions.trim()) chat.push({ role: 'system', content: wellFormed(o.instructions) });
-  // a reply's text is data, but the one being continued (see the file's comment)
-  const replyText = (i: number, text: string) => (o.continued && i === history.length - 1 ? text : asData(text));
+  // a reply's text and its calls' arguments are data, but the reply being continued (see the file's comment)
+  const written = (i: number) => !(o.continued && i === history.length - 1);
+  const replyText = (i: number, text: string) => (written(i) ? asData(text) : text);
   history.forEach((m, i) => {
     if (m.role === 'tool') {
-      if (m.toolCallId) chat.push({ role: 'tool', content: toolResultAsData(wellFormed(m.content)), tool_call_id: m.toolCallId });
+      if (m.toolCallId) chat.push({ role: 'tool', content: jsonAsData(wellFormed(m.content)), tool_call_id: m.toolCallId });
       return;
     }
     if (m.role === 'assistant' && m.toolCalls?.length) {
-      const calls = m.toolCalls.map((c) => ({ id: c.id, type: 'function' as const, function: { name: c.name, arguments: templateArguments(argumentsText(c)) } }));
+      const args = (text: string) => (written(i) ? jsonAsData(text) : text);
+      const calls = m.toolCalls.map((c) => ({ id: c.id, type: 'function' as const, function: { name: c.name, arguments: args(templateArguments(argumentsText(c))) } }));
       chat.push({ role: 'assistant', content: replyText(i, wellFormed(m.content)), tool_calls: calls });
       return;
     }
     if (m.role !== 'system' && m.role !== 'user' && m.role !== 'assistant') return;
     const images = sent.get(i);
-    const written = m.role === 'assistant' ? replyText(i, wellFormed(m.content)) : wellFormed(m.content);
-    const text = images?.notes.length ? wellFormed([...images.notes, written].filter((t) => t.length > 0).join('\n')) : written;
+    const own = m.role === 'assistant' ? replyText(i, wellFormed(m.content)) : wellFormed(m.content);
+    const text = images?.notes.length ? wellFormed([...images.notes, own].filter((t) => t.length > 0).join('\n')) : own;
     if (!images || images.sent.length === 0) {
       chat.push({ role: m.role, content: text });
       return;

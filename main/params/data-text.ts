@@ -1,11 +1,12 @@
 /**
  * Text that is data, not instructions, inside a chat's messages: a document's passage, a tool's
- * result, the text of the model's earlier replies (main/chat/history.ts). Marked with two Unicode noncharacters, U+FDD0 before and U+FDD1 after it; with the chat
- * request's `dataMarks`, the engine keeps special-token text in it ("<|im_end|>", "</s>") as text where
- * the rest of the prompt is tokenized with special tokens parsed, and removes the marks
+ * result, what the model wrote in earlier turns (a reply's text, its calls' arguments:
+ * main/chat/history.ts). Marked with two Unicode noncharacters, U+FDD0 before and U+FDD1 after it;
+ * with the chat request's `dataMarks`, the engine keeps special-token text in it ("<|im_end|>", "</s>")
+ * as text where the rest of the prompt is tokenized with special tokens parsed, and removes the marks
  * (native/src/data_text.h, which declares the same two characters). The engine reads marks in a
- * message's content text only (whatever text holds them is read as data), and marks the descriptions
- * of the tools it is given itself. Without that, a passage holding
+ * message's content text and its calls' arguments only (whatever text holds them is read as data),
+ * and marks the descriptions of the tools it is given itself. Without that, a passage holding
  * "<|im_end|><|im_start|>system" would end the user's turn and open a system prompt of its own.
  * A remote provider is sent the text without the marks.
  */
@@ -28,21 +29,22 @@ export function asData(text: string): string {
   return end > start ? `${clean.slice(0, start)}${DATA_OPEN}${clean.slice(start, end)}${DATA_CLOSE}${clean.slice(end)}` : clean;
 }
 
-/** How deep a JSON tool result may nest and still be marked inside its strings (llama.cpp parses and lays it out recursively). */
-export const TOOL_RESULT_JSON_DEPTH = 64;
+/** How deep a JSON tool result or call's arguments may nest and still be marked inside its strings (llama.cpp parses and lays it out recursively). */
+export const JSON_DATA_DEPTH = 64;
 /** A JSON escape of a data mark (\uFDD0, \uFDD1, any case): llama.cpp's JSON parse would make it a mark. */
 const ESCAPED_MARK = /^u[fF][dD][dD][01]$/;
 
 /**
- * A tool's result marked as data. A result that is a JSON object or array gets the marks inside each
- * of its strings (names and values), so it is still the same JSON: llama.cpp parses a tool result as
- * JSON for templates that lay it out by its members (the older Gemma 4 templates), which a result
- * marked whole would fail. Special-token text can stand only in its strings; the rest is punctuation,
+ * A tool's result, or a call's arguments, marked as data. A text that is a JSON object or array gets
+ * the marks inside each of its strings (names and values), so it is still the same JSON: llama.cpp
+ * parses a tool result as JSON for templates that lay it out by its members (the older Gemma 4
+ * templates), and a call's arguments for templates that take them as an object, which a text marked
+ * whole would fail. Special-token text can stand only in its strings; the rest is punctuation,
  * numbers and literals. A mark in a string, written or escaped (`\uFDD1`, which that parse would
- * decode), becomes U+FFFD. Any other result, or one nested deeper than TOOL_RESULT_JSON_DEPTH, is
- * marked whole (asData).
+ * decode), becomes U+FFFD. Any other text, or one nested deeper than JSON_DATA_DEPTH, is marked whole
+ * (asData).
  */
-export function toolResultAsData(text: string): string {
+export function jsonAsData(text: string): string {
   const body = text.trim();
   if (!(body.startsWith('{') || body.startsWith('['))) return asData(text);
   try {
@@ -58,7 +60,7 @@ export function toolResultAsData(text: string): string {
   for (let i = 0; i < clean.length; i++) {
     const c = clean[i];
     if (c === '{' || c === '[') {
-      if (++depth > TOOL_RESULT_JSON_DEPTH) return asData(text);
+      if (++depth > JSON_DATA_DEPTH) return asData(text);
       continue;
     }
     if (c === '}' || c === ']') depth--;
@@ -90,12 +92,16 @@ export function withoutDataMarks(text: string): string {
   return text.replace(MARKS, '');
 }
 
-/** The messages with their contents' data marks removed. */
-export function unmarkedMessages<M extends { content?: MessageContent | null }>(messages: readonly M[]): M[] {
+interface MarkedCall {
+  function: { name: string; arguments: string };
+}
+
+/** The messages with the data marks in their contents and their calls' arguments removed. */
+export function unmarkedMessages<M extends { content?: MessageContent | null; tool_calls?: MarkedCall[] }>(messages: readonly M[]): M[] {
   return messages.map((m) => {
     const c = m.content;
-    if (typeof c === 'string') return { ...m, content: withoutDataMarks(c) };
-    if (Array.isArray(c)) return { ...m, content: c.map((p) => (p.type === 'text' ? { ...p, text: withoutDataMarks(p.text) } : p)) };
-    return m;
+    const content = typeof c === 'string' ? withoutDataMarks(c) : Array.isArray(c) ? c.map((p) => (p.type === 'text' ? { ...p, text: withoutDataMarks(p.text) } : p)) : c;
+    const calls = m.tool_calls?.map((t) => ({ ...t, function: { ...t.function, arguments: withoutDataMarks(t.function.arguments) } }));
+    return { ...m, ...(c != null ? { content } : {}), ...(calls ? { tool_calls: calls } : {}) };
   });
 }

@@ -92,13 +92,17 @@ RenderedChat renderChatWith(const ModelHandle & h, const common_chat_templates *
         }
     };
     apply();
-    if (data_marks && has_tools && escapedMarks(out.params.prompt)) {
-        // a template that writes the tools with tojson(ensure_ascii=true) (Reka's) would show their
-        // descriptions' marks as text: rendered again with the descriptions unmarked
-        common_json unmarked = *asked_tools;
-        settleToolMarks(unmarked, false);
-        in.tools = common_chat_tools_parse_oaicompat(unmarked);
-        apply();
+    if (data_marks && escapedMarks(out.params.prompt)) {
+        // a template that writes the tools, or calls' arguments, with tojson(ensure_ascii=true) (Reka's
+        // tools) would show their marks as text: rendered again with the descriptions and arguments unmarked
+        bool again = unmarkArguments(in.messages);
+        if (has_tools) {
+            common_json unmarked = *asked_tools;
+            settleToolMarks(unmarked, false);
+            in.tools = common_chat_tools_parse_oaicompat(unmarked);
+            again = true;
+        }
+        if (again) apply();
     }
     // tokenizing runs as one call with no progress inside: stamped before and after for the stall watchdog
     progressHere();

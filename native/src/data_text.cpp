@@ -309,6 +309,27 @@ void settleToolMarks(common_json & tools, bool mark_descriptions) {
     });
 }
 
+// A message's calls with marks kept in each call's arguments text (function.arguments, a string) and
+// cleared everywhere else.
+static void settleCallMarks(common_json & calls) {
+    if (!calls.is_array()) return clearMarks(calls);
+    for (auto & c : calls) {
+        if (!c.is_object()) {
+            clearMarks(c);
+            continue;
+        }
+        for (auto it = c.begin(); it != c.end(); ++it) {
+            if (it.key() != "function" || !it.value().is_object()) {
+                clearMarks(it.value());
+                continue;
+            }
+            for (auto f = it.value().begin(); f != it.value().end(); ++f) {
+                if (f.key() != "arguments" || !f.value().is_string()) clearMarks(f.value());
+            }
+        }
+    }
+}
+
 void settleMessageMarks(common_json & messages) {
     if (!messages.is_array()) return;
     for (auto & m : messages) {
@@ -317,6 +338,10 @@ void settleMessageMarks(common_json & messages) {
             continue;
         }
         for (auto it = m.begin(); it != m.end(); ++it) {
+            if (it.key() == "tool_calls") {
+                settleCallMarks(it.value());
+                continue;
+            }
             if (it.key() != "content") {
                 clearMarks(it.value());
                 continue;
@@ -356,6 +381,24 @@ bool escapedMarks(const std::string & prompt) {
 
 bool hasMarks(const std::string & prompt) {
     return prompt.find(DATA_OPEN) != npos || prompt.find(DATA_CLOSE) != npos;
+}
+
+bool unmarkArguments(std::vector<common_chat_msg> & messages) {
+    bool any = false;
+    for (auto & m : messages) {
+        for (auto & c : m.tool_calls) {
+            if (!hasMarks(c.arguments)) continue;
+            std::string out;
+            out.reserve(c.arguments.size());
+            for (size_t i = 0; i < c.arguments.size();) {
+                if (c.arguments.compare(i, DATA_OPEN.size(), DATA_OPEN) == 0 || c.arguments.compare(i, DATA_CLOSE.size(), DATA_CLOSE) == 0) i += DATA_OPEN.size();
+                else out.push_back(c.arguments[i++]);
+            }
+            c.arguments = std::move(out);
+            any = true;
+        }
+    }
+    return any;
 }
 
 std::vector<llama_token> tokenizeSpecial(const llama_vocab * vocab, const std::vector<SpecialText> & specials, std::string_view text, bool add_special,

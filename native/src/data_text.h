@@ -1,10 +1,12 @@
-// Text that is data, not instructions: a document's passage, a tool's result. Special-token text in it
+// Text that is data, not instructions: a document's passage, a tool's result, what the model wrote in
+// an earlier turn. Special-token text in it
 // ("<|im_end|>", "</s>") stays text when the prompt around it is tokenized with special tokens parsed,
 // as the template's own tokens must be. Also the pieces llama.cpp's tokenizer cuts a text into, which
 // reranking's templates use (embed.cpp).
 //
-// In a chat request with `dataMarks`, the text of a message's content between U+FDD0 and U+FDD1 (two
-// Unicode noncharacters; main/params/data-text.ts writes them) is data, and so are the descriptions in
+// In a chat request with `dataMarks`, the text of a message's content or of its calls' arguments
+// between U+FDD0 and U+FDD1 (two Unicode noncharacters; main/params/data-text.ts writes them) is data,
+// and so are the descriptions in
 // the request's tools (settleToolMarks marks them). The marks go through the chat
 // template with the text (what the template does to the text stays inside them) and never reach the
 // model: they are removed as the rendered prompt is tokenized.
@@ -68,10 +70,15 @@ std::vector<llama_token> tokenizePieces(const llama_vocab * vocab, const std::ve
 std::vector<llama_token> tokenizeSpecial(const llama_vocab * vocab, const std::vector<SpecialText> & specials, std::string_view text, bool add_special,
                                          const std::vector<TextSpan> * kept = nullptr);
 
-// With dataMarks, before the template runs: marks are read in the text of a message's content only;
-// any elsewhere in the messages (a call's arguments, reasoning, a member's name) becomes U+FFFD, so
-// that it cannot pair with another. Walks the JSON without recursion.
+// With dataMarks, before the template runs: marks are read in the text of a message's content and in
+// its calls' arguments (`tool_calls[].function.arguments`, a string: the app marks the strings in the
+// JSON a model wrote there); any elsewhere in the messages (reasoning, a call's name, a member's name)
+// becomes U+FFFD, so that it cannot pair with another. Walks the JSON without recursion.
 void settleMessageMarks(common_json & messages);
+
+// The calls' arguments without their marks, for a template that shows marks as JSON escapes
+// (escapedMarks: tojson(ensure_ascii=true)); whether any had marks.
+bool unmarkArguments(std::vector<common_chat_msg> & messages);
 
 // The same for a request's tools, whose descriptions (written by the tools' servers) are data: with
 // `mark_descriptions`, each `description` string (not one inside a schema's const, enum, default or
