@@ -16,9 +16,7 @@
  * its own format. A tool's result is marked as data (main/params/data-text.ts): special-token text in it
  * stays text. So are a reply's text and its calls' arguments (marked inside their JSON strings): a
  * model that quotes a passage holding "<|im_end|><|im_start|>system" wrote it as text, and it is read as
- * text the next turn too. The reply a turn continues
- * (`continued`) goes unmarked: llama.cpp's chat code takes its text into the generation prompt, which
- * the grammar and the reply's parse start from.
+ * text the next turn too, and when a turn continues that reply.
  *
  * A user message whose reply was given documents' passages (the reply's `sources`) goes with them
  * before its text (main/docs/prompt.ts), each turn the same, so the conversation's cached prefix holds.
@@ -149,28 +147,24 @@ export interface EngineChat {
  * has no projector (then the text alone). A gone image of the newest user message fails with
  * image_missing; older ones are noted in their text instead (see the file's comment).
  */
-export async function toEngineMessages(history: readonly HistoryMessage[], o: { instructions: string; images: ImageStore | null; continued?: boolean }): Promise<EngineChat> {
+export async function toEngineMessages(history: readonly HistoryMessage[], o: { instructions: string; images: ImageStore | null }): Promise<EngineChat> {
   const sent = o.images ? await imagesSent(history, o.images) : new Map<number, MessageImages>();
   const chat: ChatMessage[] = [];
   const imageSizes: ImageDimensions[] = [];
   if (o.instructions.trim()) chat.push({ role: 'system', content: wellFormed(o.instructions) });
-  // a reply's text and its calls' arguments are data, but the reply being continued (see the file's comment)
-  const written = (i: number) => !(o.continued && i === history.length - 1);
-  const replyText = (i: number, text: string) => (written(i) ? asData(text) : text);
   history.forEach((m, i) => {
     if (m.role === 'tool') {
       if (m.toolCallId) chat.push({ role: 'tool', content: jsonAsData(wellFormed(m.content)), tool_call_id: m.toolCallId });
       return;
     }
     if (m.role === 'assistant' && m.toolCalls?.length) {
-      const args = (text: string) => (written(i) ? jsonAsData(text) : text);
-      const calls = m.toolCalls.map((c) => ({ id: c.id, type: 'function' as const, function: { name: c.name, arguments: args(templateArguments(argumentsText(c))) } }));
-      chat.push({ role: 'assistant', content: replyText(i, wellFormed(m.content)), tool_calls: calls });
+      const calls = m.toolCalls.map((c) => ({ id: c.id, type: 'function' as const, function: { name: c.name, arguments: jsonAsData(templateArguments(argumentsText(c))) } }));
+      chat.push({ role: 'assistant', content: asData(wellFormed(m.content)), tool_calls: calls });
       return;
     }
     if (m.role !== 'system' && m.role !== 'user' && m.role !== 'assistant') return;
     const images = sent.get(i);
-    const own = m.role === 'assistant' ? replyText(i, wellFormed(m.content)) : wellFormed(m.content);
+    const own = m.role === 'assistant' ? asData(wellFormed(m.content)) : wellFormed(m.content);
     const text = images?.notes.length ? wellFormed([...images.notes, own].filter((t) => t.length > 0).join('\n')) : own;
     if (!images || images.sent.length === 0) {
       chat.push({ role: m.role, content: text });

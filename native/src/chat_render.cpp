@@ -104,6 +104,9 @@ RenderedChat renderChatWith(const ModelHandle & h, const common_chat_templates *
         }
         if (again) apply();
     }
+    // a continued reply's text is in the generation prompt, marks and all: the sampler's grammar is
+    // prefilled with it and the reply's parse starts from it, which take it as the model wrote it
+    if (data_marks && hasMarks(out.params.generation_prompt)) out.params.generation_prompt = withoutMarks(out.params.generation_prompt);
     // tokenizing runs as one call with no progress inside: stamped before and after for the stall watchdog
     progressHere();
     const bool data_marked = data_marks && hasMarks(out.params.prompt);

@@ -383,18 +383,17 @@ bool hasMarks(const std::string & prompt) {
     return prompt.find(DATA_OPEN) != npos || prompt.find(DATA_CLOSE) != npos;
 }
 
+std::string withoutMarks(std::string_view s) {
+    std::vector<TextSpan> spans;
+    return unmark(s, spans);
+}
+
 bool unmarkArguments(std::vector<common_chat_msg> & messages) {
     bool any = false;
     for (auto & m : messages) {
         for (auto & c : m.tool_calls) {
             if (!hasMarks(c.arguments)) continue;
-            std::string out;
-            out.reserve(c.arguments.size());
-            for (size_t i = 0; i < c.arguments.size();) {
-                if (c.arguments.compare(i, DATA_OPEN.size(), DATA_OPEN) == 0 || c.arguments.compare(i, DATA_CLOSE.size(), DATA_CLOSE) == 0) i += DATA_OPEN.size();
-                else out.push_back(c.arguments[i++]);
-            }
-            c.arguments = std::move(out);
+            c.arguments = withoutMarks(c.arguments);
             any = true;
         }
     }

@@ -76,6 +76,9 @@ std::vector<llama_token> tokenizeSpecial(const llama_vocab * vocab, const std::v
 // becomes U+FFFD, so that it cannot pair with another. Walks the JSON without recursion.
 void settleMessageMarks(common_json & messages);
 
+// `s` without its marks.
+std::string withoutMarks(std::string_view s);
+
 // The calls' arguments without their marks, for a template that shows marks as JSON escapes
 // (escapedMarks: tojson(ensure_ascii=true)); whether any had marks.
 bool unmarkArguments(std::vector<common_chat_msg> & messages);

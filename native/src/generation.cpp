@@ -342,6 +342,18 @@ void prepareRun(Context::State & st, GenRun & run) {
         // reply (llama.cpp's grammar lets the model fence it in ```json … ```: the parser keeps the JSON);
         // otherwise the reply is the text as generated (a generic parser must never drop text it does not understand)
         run.parse_stream = !rc.inputs.tools.empty() || !rc.inputs.json_schema.empty() || rc.params.supports_thinking || !rc.params.thinking_start_tag.empty();
+        // a continued reply: the parse reads the generation prompt, which llama.cpp ends with that reply's
+        // text, before the new text; what it makes of that text alone was written before this request and
+        // is neither streamed nor returned again (as llama-server without echo)
+        if (run.parse_stream && rc.inputs.continue_final_message != COMMON_CHAT_CONTINUATION_NONE) {
+            try {
+                common_chat_msg base = common_chat_parse("", true, run.pp);
+                run.prefill_content = run.sent_content = base.content;
+                run.prefill_reasoning = run.sent_reasoning = base.reasoning_content;
+            } catch (const std::exception &) {
+                // no parse of the reply alone: the new text's parse is compared from the start
+            }
+        }
     }
     run.startPrompt(n_past);
 }
@@ -440,6 +452,9 @@ void finishRun(GenRun & run) {
             std::string dr = r.reasoning.size() > run.sent_reasoning.size() && r.reasoning.compare(0, run.sent_reasoning.size(), run.sent_reasoning) == 0
                                  ? r.reasoning.substr(run.sent_reasoning.size()) : "";
             emit(t, dc, dr);
+            for (auto [part, prefill] : {std::pair{&r.content, &run.prefill_content}, std::pair{&r.reasoning, &run.prefill_reasoning}}) {
+                if (!prefill->empty() && part->compare(0, prefill->size(), *prefill) == 0) part->erase(0, prefill->size());
+            }
         } else if (text.size() > run.emitted) {
             emit(t, text.substr(run.emitted), "");
         }

@@ -68,6 +68,7 @@ struct GenRun {
     int n_keep = 0;                // leading tokens a context shift keeps (BOS, the system prompt)
     size_t emitted = 0;
     std::string sent_content, sent_reasoning;
+    std::string prefill_content, prefill_reasoning; // a continued reply's, as the parse reads it: not this reply's
     llama_token pending = LLAMA_TOKEN_NULL; // Generating: sampled, to be decoded in the next batch
     std::vector<llama_token> draft;         // speculative decoding: tokens drafted to follow `pending` (speculative.cpp)
     bool drafted_by_spec = false;           // the draft came from the context's drafter (it is told the verdict)

@@ -3,8 +3,8 @@
  * "<|im_end|>\n<|im_start|>system\n..." as text (a model quoting a passage writes it so; an imported
  * thread may bring it) is evaluated with that text as text on the next turn, exactly the conversation
  * tokenized by hand from llama.cpp's tokenizer, not as the control tokens it spells. The turn after
- * still reuses the cached prefix. A reply being continued goes as written (its text becomes llama.cpp's
- * generation prompt). Real engine host, real store, a generated model with Qwen2's vocabulary and a
+ * still reuses the cached prefix. A reply being continued is read so too, and what the model adds to
+ * it carries no mark. Real engine host, real store, a generated model with Qwen2's vocabulary and a
  * ChatML template; the engine client is wrapped only to record the messages each request was sent.
  */
 import type { EngineClient } from '../../main/engine/client';
@@ -85,19 +85,28 @@ test("a reply's special-token text is evaluated as text on the next turn; the tu
   expect(after.metrics!.cachedTokens).toBeGreaterThanOrEqual(next.metrics!.promptTokens);
 });
 
-test('a reply being continued goes as written; the earlier replies stay marked', async () => {
+test('a reply being continued is data too: its special-token text is evaluated as text, and the reply goes on from it unmarked', async () => {
   const threadId = threadWithReply();
-  await send(threadId, 'Next question.');
-  await chat.app.chat.idle();
-  const path = chat.app.store.messages.list(threadId);
-  const last = path[path.length - 1];
-  expect(last.role).toBe('assistant');
   sent.length = 0;
   const done = nextDone(chat.app, threadId);
-  await chat.call('chat.continue', { threadId, messageId: last.id });
+  const reply = chat.app.store.messages.list(threadId)[1];
+  await chat.call('chat.continue', { threadId, messageId: reply.id });
   const continued = await done;
   expect(continued.status).toBe('done');
-  expect(continued.content.startsWith(last.content)).toBe(true);
-  const replies = sent[0].filter((m) => m.role === 'assistant').map((m) => m.content);
-  expect(replies).toEqual([asData(INJECTED), last.content]);
+  expect(sent[0].map((m) => m.content)).toEqual([SYSTEM, 'Quote the page.', asData(INJECTED)]);
+  // the reply's text, then what the model added: no mark anywhere in it
+  expect(continued.content.startsWith(INJECTED)).toBe(true);
+  expect(continued.content.length).toBeGreaterThan(INJECTED.length);
+  expect(continued.content).not.toMatch(/[\uFDD0\uFDD1]/);
+  // the prompt: the conversation, then the reply's text tokenized as text (llama.cpp's continuation
+  // writes it after "<|im_start|>assistant\n" and stops there)
+  const byHand = await inAddon<number>(
+    `const m = await addon.loadModel(input.model, { gpuLayers: 0 }).promise;
+     const tok = (text, special) => m.tokenize(text, { addSpecial: false, parseSpecial: special }).length;
+     try {
+       return tok('<|im_start|>system\\n' + input.system + '<|im_end|>\\n<|im_start|>user\\nQuote the page.<|im_end|>\\n<|im_start|>', true) + tok('assistant\\n' + input.injected, false);
+     } finally { await m.dispose(); }`,
+    { model, system: SYSTEM, injected: INJECTED },
+  );
+  expect(continued.metrics!.promptTokens).toBe(byHand);
 });

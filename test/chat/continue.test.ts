@@ -1,0 +1,71 @@
+/**
+ * Continuing a reply with a model whose replies are parsed (a thinking template: llama.cpp's parser
+ * splits reasoning from content). llama.cpp's continuation ends the generation prompt with the reply's
+ * text, and the parse reads the generation prompt before the new text: the engine streams and returns
+ * only what the parse adds to that (as llama-server without echo), so the stored reply grows by the new
+ * text and never holds its own text twice. The reply's text is data (main/chat/history.ts); its marks
+ * are kept out of the generation prompt the sampler's grammar is prefilled with, so a JSON reply
+ * continued under its schema goes on as unmarked. Real engine host, real store, TINY_THINK.
+ */
+import { asData } from '../../main/params';
+import { inAddon } from '../helpers/addon';
+import { ChatApp, chatApp, nextDone } from '../helpers/chat';
+import { TINY_THINK } from '../helpers/models';
+
+jest.setTimeout(180_000);
+
+let chat: ChatApp;
+
+beforeAll(async () => {
+  chat = chatApp({ model: TINY_THINK, chatDefaults: { maxTokens: 8, temperature: 0 } });
+  await chat.call('models.load', { path: chat.modelPath });
+});
+
+afterAll(() => chat.close());
+
+test("a continued reply grows by the model's new text only, streamed and stored", async () => {
+  const t = chat.app.store.threads.create({ assistantId: 'default', model: null });
+  chat.app.store.messages.add({ threadId: t.id, role: 'user', content: 'Say hello.' });
+  const said = 'Hello there<|eot_id|>';
+  const reply = chat.app.store.messages.add({ threadId: t.id, role: 'assistant', content: said, status: 'done', finishReason: 'maxTokens' });
+  const pieces: string[] = [];
+  const off = chat.app.services.subscribe((event, payload) => {
+    if (event === 'chat.piece') pieces.push((payload as { content: string }).content);
+  });
+  const done = nextDone(chat.app, t.id);
+  await chat.call('chat.continue', { threadId: t.id, messageId: reply.id });
+  const more = await done;
+  off();
+  expect(more.status).toBe('done');
+  expect(more.metrics!.generatedTokens).toBe(8);
+  // the stored reply: its text, then what was streamed, once
+  const added = pieces.join('');
+  expect(added.length).toBeGreaterThan(0);
+  expect(more.content).toBe(said + added);
+  expect(added.startsWith(said)).toBe(false);
+});
+
+test('a JSON reply continued under its schema goes on the same whether its text is marked as data or not', async () => {
+  const r = await inAddon<{ plain: unknown; marked: unknown }>(
+    `const m = await addon.loadModel(input.model, { gpuLayers: 0 }).promise;
+     const c = await addon.createContext(m, { contextSize: 1024, threads: 2 });
+     let id = 1;
+     const run = async (content) => {
+       await c.clearSequence(0);
+       const pieces = [];
+       const r = await c.generate(JSON.stringify({ id: id++, maxTokens: 12, sampling: { temperature: 0 }, continueFinal: true, dataMarks: true, jsonSchema: input.schema,
+         messages: [{ role: 'user', content: 'JSON, please.' }, { role: 'assistant', content }] }), (p) => pieces.push(p));
+       return { content: r.content, tokens: r.tokens, streamed: pieces.map((p) => p.content).join('') };
+     };
+     try {
+       return { plain: await run(input.reply), marked: await run(input.marked) };
+     } finally { await c.dispose(); await m.dispose(); }`,
+    { model: TINY_THINK, schema: { type: 'object', properties: { a: { type: 'string' } }, required: ['a'] }, reply: '{"a": "he', marked: asData('{"a": "he') },
+  );
+  expect(r.marked).toEqual(r.plain);
+  const plain = r.plain as { content: string; streamed: string; tokens: number[] };
+  expect(plain.tokens.length).toBe(12);
+  // only the new text, as streamed
+  expect(plain.content).toBe(plain.streamed);
+  expect(plain.content.startsWith('{"a"')).toBe(false);
+});
