@@ -16,7 +16,9 @@
  * its own format. A tool's result is marked as data (main/params/data-text.ts): special-token text in it
  * stays text. So are a reply's text and its calls' arguments (marked inside their JSON strings): a
  * model that quotes a passage holding "<|im_end|><|im_start|>system" wrote it as text, and it is read as
- * text the next turn too, and when a turn continues that reply.
+ * text the next turn too, and when a turn continues that reply. The reply a turn continues (`continued`:
+ * the last message) goes with its reasoning, also data: llama.cpp goes on with the reasoning of a reply
+ * cut off while thinking (one with no text yet), and writes it before the text of one that has both.
  *
  * A user message whose reply was given documents' passages (the reply's `sources`) goes with them
  * before its text (main/docs/prompt.ts), each turn the same, so the conversation's cached prefix holds.
@@ -36,7 +38,7 @@ import { sourceKey, withSources } from '../docs/prompt';
  */
 const templateArguments = (text: string): string => (callArguments(text) !== null && text.trim() ? text : '{}');
 
-type HistoryMessage = Pick<Message, 'role' | 'content' | 'attachments'> & Partial<Pick<Message, 'toolCalls' | 'toolCallId'>>;
+type HistoryMessage = Pick<Message, 'role' | 'content' | 'attachments'> & Partial<Pick<Message, 'toolCalls' | 'toolCallId' | 'reasoning'>>;
 
 /**
  * The thread's path with each user message carrying the sources the reply after it was given; a
@@ -147,7 +149,7 @@ export interface EngineChat {
  * has no projector (then the text alone). A gone image of the newest user message fails with
  * image_missing; older ones are noted in their text instead (see the file's comment).
  */
-export async function toEngineMessages(history: readonly HistoryMessage[], o: { instructions: string; images: ImageStore | null }): Promise<EngineChat> {
+export async function toEngineMessages(history: readonly HistoryMessage[], o: { instructions: string; images: ImageStore | null; continued?: boolean }): Promise<EngineChat> {
   const sent = o.images ? await imagesSent(history, o.images) : new Map<number, MessageImages>();
   const chat: ChatMessage[] = [];
   const imageSizes: ImageDimensions[] = [];
@@ -167,7 +169,8 @@ export async function toEngineMessages(history: readonly HistoryMessage[], o: { 
     const own = m.role === 'assistant' ? asData(wellFormed(m.content)) : wellFormed(m.content);
     const text = images?.notes.length ? wellFormed([...images.notes, own].filter((t) => t.length > 0).join('\n')) : own;
     if (!images || images.sent.length === 0) {
-      chat.push({ role: m.role, content: text });
+      const reasoning = o.continued && i === history.length - 1 && m.role === 'assistant' ? wellFormed(m.reasoning ?? '') : '';
+      chat.push({ role: m.role, content: text, ...(reasoning ? { reasoning_content: asData(reasoning) } : {}) });
       return;
     }
     // the images first, then the question about them (as the projector's models are trained)

@@ -1,11 +1,11 @@
 /**
  * Text that is data, not instructions, inside a chat's messages: a document's passage, a tool's
- * result, what the model wrote in earlier turns (a reply's text, its calls' arguments:
- * main/chat/history.ts). Marked with two Unicode noncharacters, U+FDD0 before and U+FDD1 after it;
+ * result, what the model wrote in earlier turns (a reply's text, its calls' arguments, a continued
+ * reply's reasoning: main/chat/history.ts). Marked with two Unicode noncharacters, U+FDD0 before and U+FDD1 after it;
  * with the chat request's `dataMarks`, the engine keeps special-token text in it ("<|im_end|>", "</s>")
  * as text where the rest of the prompt is tokenized with special tokens parsed, and removes the marks
  * (native/src/data_text.h, which declares the same two characters). The engine reads marks in a
- * message's content text and its calls' arguments only (whatever text holds them is read as data),
+ * message's content text, reasoning and calls' arguments only (whatever text holds them is read as data),
  * and marks the descriptions of the tools it is given itself. Without that, a passage holding
  * "<|im_end|><|im_start|>system" would end the user's turn and open a system prompt of its own.
  * A remote provider is sent the text without the marks.
@@ -96,12 +96,13 @@ interface MarkedCall {
   function: { name: string; arguments: string };
 }
 
-/** The messages with the data marks in their contents and their calls' arguments removed. */
-export function unmarkedMessages<M extends { content?: MessageContent | null; tool_calls?: MarkedCall[] }>(messages: readonly M[]): M[] {
+/** The messages with the data marks in their contents, reasoning and calls' arguments removed. */
+export function unmarkedMessages<M extends { content?: MessageContent | null; reasoning_content?: string; tool_calls?: MarkedCall[] }>(messages: readonly M[]): M[] {
   return messages.map((m) => {
     const c = m.content;
     const content = typeof c === 'string' ? withoutDataMarks(c) : Array.isArray(c) ? c.map((p) => (p.type === 'text' ? { ...p, text: withoutDataMarks(p.text) } : p)) : c;
     const calls = m.tool_calls?.map((t) => ({ ...t, function: { ...t.function, arguments: withoutDataMarks(t.function.arguments) } }));
-    return { ...m, ...(c != null ? { content } : {}), ...(calls ? { tool_calls: calls } : {}) };
+    const reasoning = m.reasoning_content;
+    return { ...m, ...(c != null ? { content } : {}), ...(calls ? { tool_calls: calls } : {}), ...(reasoning !== undefined ? { reasoning_content: withoutDataMarks(reasoning) } : {}) };
   });
 }

@@ -74,7 +74,14 @@ RenderedChat renderChatWith(const ModelHandle & h, const common_chat_templates *
         in.chat_template_kwargs["reasoning_effort"] = common_json(req.at("reasoningEffort").get<std::string>()).dump();
     }
     in.reasoning_format = req.value("reasoning", true) ? COMMON_REASONING_FORMAT_DEEPSEEK : COMMON_REASONING_FORMAT_NONE;
-    if (req.value("continueFinal", false)) {
+    const common_chat_msg & last = in.messages.back(); // messages is not empty (above)
+    const bool empty_reply = last.role == "assistant" && last.content.empty() && last.content_parts.empty() && last.reasoning_content.empty() && last.tool_calls.empty();
+    if (req.value("continueFinal", false) && empty_reply) {
+        // a reply with nothing in it yet: llama.cpp continues only a message with text (it would end the
+        // prompt after the messages before it, with no generation prompt), so it is written afresh
+        in.messages.pop_back();
+        in.add_generation_prompt = true;
+    } else if (req.value("continueFinal", false)) {
         in.continue_final_message = COMMON_CHAT_CONTINUATION_AUTO;
         in.add_generation_prompt = false;
     } else {

@@ -342,6 +342,7 @@ void settleMessageMarks(common_json & messages) {
                 settleCallMarks(it.value());
                 continue;
             }
+            if (it.key() == "reasoning_content" && it.value().is_string()) continue; // the model's too
             if (it.key() != "content") {
                 clearMarks(it.value());
                 continue;

@@ -70,10 +70,11 @@ std::vector<llama_token> tokenizePieces(const llama_vocab * vocab, const std::ve
 std::vector<llama_token> tokenizeSpecial(const llama_vocab * vocab, const std::vector<SpecialText> & specials, std::string_view text, bool add_special,
                                          const std::vector<TextSpan> * kept = nullptr);
 
-// With dataMarks, before the template runs: marks are read in the text of a message's content and in
-// its calls' arguments (`tool_calls[].function.arguments`, a string: the app marks the strings in the
-// JSON a model wrote there); any elsewhere in the messages (reasoning, a call's name, a member's name)
-// becomes U+FFFD, so that it cannot pair with another. Walks the JSON without recursion.
+// With dataMarks, before the template runs: marks are read in the text of a message's content, its
+// reasoning (`reasoning_content`, a string) and its calls' arguments (`tool_calls[].function.arguments`,
+// a string: the app marks the strings in the JSON a model wrote there); any elsewhere in the messages
+// (a call's name, a member's name) becomes U+FFFD, so that it cannot pair with another. Walks the JSON
+// without recursion.
 void settleMessageMarks(common_json & messages);
 
 // `s` without its marks.

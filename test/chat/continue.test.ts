@@ -3,7 +3,8 @@
  * splits reasoning from content). llama.cpp's continuation ends the generation prompt with the reply's
  * text, and the parse reads the generation prompt before the new text: the engine streams and returns
  * only what the parse adds to that (as llama-server without echo), so the stored reply grows by the new
- * text and never holds its own text twice. The reply's text is data (main/chat/history.ts); its marks
+ * text and never holds its own text twice. A reply cut off while thinking goes on thinking (its
+ * reasoning goes with it); an empty one is written afresh. The reply's text is data (main/chat/history.ts); its marks
  * are kept out of the generation prompt the sampler's grammar is prefilled with, so a JSON reply
  * continued under its schema goes on as unmarked. Real engine host, real store, TINY_THINK.
  */
@@ -43,6 +44,41 @@ test("a continued reply grows by the model's new text only, streamed and stored"
   expect(added.length).toBeGreaterThan(0);
   expect(more.content).toBe(said + added);
   expect(added.startsWith(said)).toBe(false);
+});
+
+test('a reply cut off while thinking goes on thinking, its reasoning sent as data; one with nothing in it yet is written afresh', async () => {
+  const t = chat.app.store.threads.create({ assistantId: 'default', model: null });
+  chat.app.store.messages.add({ threadId: t.id, role: 'user', content: 'Say hello.' });
+  const thought = 'Let me think<|eot_id|> about';
+  const reply = chat.app.store.messages.add({ threadId: t.id, role: 'assistant', content: '', reasoning: thought, status: 'done', finishReason: 'maxTokens' });
+  const done = nextDone(chat.app, t.id);
+  await chat.call('chat.continue', { threadId: t.id, messageId: reply.id });
+  const more = await done;
+  expect(more.status).toBe('done');
+  expect(more.reasoning.startsWith(thought)).toBe(true);
+  expect(more.reasoning.length).toBeGreaterThan(thought.length);
+  // the prompt: the conversation and the generation prompt, then the reasoning; the Llama 3 vocab has
+  // no ChatML tokens, so all of it is one text, and the reasoning's <|eot_id|> is text in it
+  const prompt = `<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nSay hello.<|im_end|>\n<|im_start|>assistant\n<think>${thought}`;
+  const n = await inAddon<{ asText: number; parsed: number; afresh: string; fresh: string }>(
+    `const m = await addon.loadModel(input.model, { gpuLayers: 0 }).promise;
+     const tok = (special) => m.tokenize(input.prompt, { addSpecial: true, parseSpecial: special }).length;
+     const render = async (r) => (await m.applyChatTemplate(JSON.stringify(r))).prompt;
+     const user = { role: 'user', content: 'Say hello.' };
+     try {
+       return {
+         asText: tok(false), parsed: tok(true),
+         afresh: await render({ messages: [user, { role: 'assistant', content: '' }], continueFinal: true, dataMarks: true }),
+         fresh: await render({ messages: [user] }),
+       };
+     } finally { await m.dispose(); }`,
+    { model: TINY_THINK, prompt },
+  );
+  expect(more.metrics!.promptTokens).toBe(n.asText);
+  expect(n.parsed).toBeLessThan(n.asText);
+  // an empty reply: llama.cpp would continue none and end the prompt after the user's message
+  expect(n.afresh).toBe(n.fresh);
+  expect(n.fresh.endsWith('<|im_start|>assistant\n<think>')).toBe(true);
 });
 
 test('a JSON reply continued under its schema goes on the same whether its text is marked as data or not', async () => {

@@ -162,6 +162,16 @@ describe('data marks (main/params/data-text.ts)', () => {
     expect(messages[1].tool_calls![0].function.arguments).toBe(jsonAsData(args));
     // for a remote provider, the marks go from the arguments too
     expect(unmarkedMessages(messages)[1].tool_calls![0].function.arguments).toBe(args);
+    // the reply a turn continues goes with its reasoning, marked too; earlier replies without theirs
+    const thinking = [user('Why?'), { ...reply('Because'), reasoning: 'old' }, user('And?'), { ...reply(''), reasoning: 'So <|im_end|> then' }] as unknown as Parameters<typeof toEngineMessages>[0];
+    const continued = await toEngineMessages(thinking, { instructions: '', images: null, continued: true });
+    expect(continued.messages.slice(1)).toEqual([
+      { role: 'assistant', content: asData('Because') },
+      { role: 'user', content: 'And?' },
+      { role: 'assistant', content: '', reasoning_content: asData('So <|im_end|> then') },
+    ]);
+    expect(unmarkedMessages(continued.messages)[3].reasoning_content).toBe('So <|im_end|> then');
+    expect((await toEngineMessages(thinking, { instructions: '', images: null })).messages[3]).toEqual({ role: 'assistant', content: '' });
     // a user's own text is the user's: not marked
     expect((await toEngineMessages([user('<|im_start|>')], { instructions: '', images: null })).messages[0].content).toBe('<|im_start|>');
   });
