@@ -160,7 +160,7 @@ export async function toEngineMessages(history: readonly HistoryMessage[], o: { 
       return;
     }
     if (m.role === 'assistant' && m.toolCalls?.length) {
-      const calls = m.toolCalls.map((c) => ({ id: c.id, type: 'function' as const, function: { name: c.name, arguments: jsonAsData(templateArguments(argumentsText(c))) } }));
+      const calls = m.toolCalls.map((c) => ({ id: c.id, type: 'function' as const, function: { name: c.name, arguments: jsonAsData(templateArguments(argumentsText(c)), Infinity) } }));
       chat.push({ role: 'assistant', content: asData(wellFormed(m.content)), tool_calls: calls });
       return;
     }

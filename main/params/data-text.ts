@@ -29,8 +29,8 @@ export function asData(text: string): string {
   return end > start ? `${clean.slice(0, start)}${DATA_OPEN}${clean.slice(start, end)}${DATA_CLOSE}${clean.slice(end)}` : clean;
 }
 
-/** How deep a JSON tool result or call's arguments may nest and still be marked inside its strings (llama.cpp parses and lays it out recursively). */
-export const JSON_DATA_DEPTH = 64;
+/** How deep a JSON tool result may nest and still be marked inside its strings (llama.cpp parses and lays it out recursively). */
+export const TOOL_RESULT_JSON_DEPTH = 64;
 /** A JSON escape of a data mark (\uFDD0, \uFDD1, any case): llama.cpp's JSON parse would make it a mark. */
 const ESCAPED_MARK = /^u[fF][dD][dD][01]$/;
 
@@ -41,10 +41,12 @@ const ESCAPED_MARK = /^u[fF][dD][dD][01]$/;
  * templates), and a call's arguments for templates that take them as an object, which a text marked
  * whole would fail. Special-token text can stand only in its strings; the rest is punctuation,
  * numbers and literals. A mark in a string, written or escaped (`\uFDD1`, which that parse would
- * decode), becomes U+FFFD. Any other text, or one nested deeper than JSON_DATA_DEPTH, is marked whole
- * (asData).
+ * decode), becomes U+FFFD. Any other text, or one nested deeper than `depth` (a tool result's
+ * TOOL_RESULT_JSON_DEPTH: marked whole, llama.cpp takes it as text), is marked whole (asData). A call's
+ * arguments are marked at any depth: llama.cpp parses them as JSON however deep they are, and fails
+ * the render on any that are not.
  */
-export function jsonAsData(text: string): string {
+export function jsonAsData(text: string, depth = TOOL_RESULT_JSON_DEPTH): string {
   const body = text.trim();
   if (!(body.startsWith('{') || body.startsWith('['))) return asData(text);
   try {
@@ -56,14 +58,14 @@ export function jsonAsData(text: string): string {
   const clean = text.replace(MARKS, '\uFFFD');
   let out = '';
   let from = 0; // clean[from, i) is outside strings and not yet in `out`
-  let depth = 0;
+  let nested = 0;
   for (let i = 0; i < clean.length; i++) {
     const c = clean[i];
     if (c === '{' || c === '[') {
-      if (++depth > JSON_DATA_DEPTH) return asData(text);
+      if (++nested > depth) return asData(text);
       continue;
     }
-    if (c === '}' || c === ']') depth--;
+    if (c === '}' || c === ']') nested--;
     if (c !== '"') continue;
     let inner = '';
     let j = i + 1;

@@ -38,7 +38,12 @@ function textOf(content: ChatMessage['content']): string {
 
 type OpenAIPart = { type: 'text'; text: string } | { type: 'image_url'; image_url: { url: string } };
 
-/** OpenAI's chat completions messages (the reasoning of earlier replies is not sent back, as OpenAI's API asks). */
+/**
+ * OpenAI's chat completions messages. The reasoning of earlier replies is not sent back, as OpenAI's API
+ * asks; the one message that carries it, a reply being continued (main/chat/history.ts: only a
+ * llama.cpp-family server is asked to continue), goes with it as llama-server reads it
+ * (`reasoning_content`), so a reply cut off while thinking goes on thinking there too.
+ */
 export async function toOpenAIMessages(messages: readonly ChatMessage[]): Promise<Record<string, unknown>[]> {
   const out: Record<string, unknown>[] = [];
   for (const m of messages) {
@@ -57,7 +62,12 @@ export async function toOpenAIMessages(messages: readonly ChatMessage[]): Promis
     if (m.role === 'tool') out.push({ role: 'tool', tool_call_id: m.tool_call_id ?? '', content: textOf(m.content) });
     else if (m.role === 'assistant') {
       const calls = m.tool_calls?.map((c, i) => ({ id: c.id ?? `call_${i}`, type: 'function', function: { name: c.function.name, arguments: c.function.arguments } }));
-      out.push({ role: 'assistant', content: textOf(m.content) || (calls?.length ? null : ''), ...(calls?.length ? { tool_calls: calls } : {}) });
+      out.push({
+        role: 'assistant',
+        content: textOf(m.content) || (calls?.length ? null : ''),
+        ...(calls?.length ? { tool_calls: calls } : {}),
+        ...(m.reasoning_content ? { reasoning_content: m.reasoning_content } : {}),
+      });
     } else out.push({ role: m.role, content });
   }
   return out;

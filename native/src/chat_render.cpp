@@ -4,7 +4,7 @@
 #include <cstdlib>
 
 #include "activity.h"
-#include "data_text.h"
+#include "chat_marks.h"
 #include "util.h"
 
 namespace hearth {
@@ -82,34 +82,45 @@ RenderedChat renderChatWith(const ModelHandle & h, const common_chat_templates *
         in.messages.pop_back();
         in.add_generation_prompt = true;
     } else if (req.value("continueFinal", false)) {
+        // llama.cpp's continuation writes the reply's text and reasoning, not its calls (llama-server refuses so)
+        if (!last.tool_calls.empty()) throw HearthError(codes::invalid_argument, "a reply that called tools cannot be continued; regenerate it instead");
         in.continue_final_message = COMMON_CHAT_CONTINUATION_AUTO;
         in.add_generation_prompt = false;
     } else {
         in.add_generation_prompt = req.value("addGenerationPrompt", true);
     }
     in.use_jinja = true;
-    auto apply = [&] {
+    auto render = [&](const common_chat_templates_inputs & x) {
         // llama.cpp's Jinja engine has no step or time limit: the host's watchdog times this, and only
         // this (activity.h); tokenizing the rendered prompt below is ordinary work, however long
         TemplateScope rendering(h.path, given_template);
         try {
-            out.params = common_chat_templates_apply(templates, in);
+            return common_chat_templates_apply(templates, x);
         } catch (const std::exception & e) {
             throw HearthError(codes::invalid_argument, std::string("chat template failed: ") + e.what());
         }
     };
-    apply();
-    if (data_marks && escapedMarks(out.params.prompt)) {
+    out.params = render(in);
+    // a thinking template that keeps only what follows a reply's last end tag (DeepSeek R1's) cuts the
+    // marks of a reply holding that tag apart: rendered again with them closed and opened around it
+    if (data_marks && loneMarks(out.params.prompt) && splitMarksAt(in.messages, out.params.thinking_end_tags)) out.params = render(in);
+    if (data_marks && escapedMarkCount(out.params.prompt) > 0) {
         // a template that writes the tools, or calls' arguments, with tojson(ensure_ascii=true) (Reka's
-        // tools) would show their marks as text: rendered again with the descriptions and arguments unmarked
-        bool again = unmarkArguments(in.messages);
+        // tools) would show their marks as text: rendered again with the descriptions and arguments
+        // unmarked. Only escapes the marks add count: a text may spell "\ufdd0" itself
+        common_chat_templates_inputs plain = in;
+        unmarkMessages(plain.messages);
+        common_json unmarked;
         if (has_tools) {
-            common_json unmarked = *asked_tools;
+            unmarked = *asked_tools;
             settleToolMarks(unmarked, false);
-            in.tools = common_chat_tools_parse_oaicompat(unmarked);
-            again = true;
+            plain.tools = common_chat_tools_parse_oaicompat(unmarked);
         }
-        if (again) apply();
+        if (escapedMarkCount(out.params.prompt) > escapedMarkCount(render(plain).prompt)) {
+            const bool args = unmarkArguments(in.messages);
+            if (has_tools) in.tools = plain.tools;
+            if (args || has_tools) out.params = render(in);
+        }
     }
     // a continued reply's text is in the generation prompt, marks and all: the sampler's grammar is
     // prefilled with it and the reply's parse starts from it, which take it as the model wrote it

@@ -2,13 +2,11 @@
 
 #include <algorithm>
 #include <cctype>
-#include <functional>
 
 namespace hearth {
 
 static constexpr size_t npos = std::string_view::npos;
 static constexpr std::string_view WORD_JOINER = "\xE2\x81\xA0"; // U+2060
-static constexpr std::string_view REPLACEMENT = "\xEF\xBF\xBD"; // U+FFFD
 
 std::vector<SpecialText> splitSpecials(const llama_vocab * vocab) {
     std::vector<SpecialText> out;
@@ -220,149 +218,6 @@ std::string markedText(const std::vector<const SpecialText *> & list, const std:
     return text;
 }
 
-namespace {
-
-// `s` with every mark in it U+FFFD.
-std::string cleared(const std::string & s) {
-    std::string out;
-    out.reserve(s.size());
-    for (size_t i = 0; i < s.size();) {
-        if (s.compare(i, DATA_OPEN.size(), DATA_OPEN) == 0 || s.compare(i, DATA_CLOSE.size(), DATA_CLOSE) == 0) {
-            out.append(REPLACEMENT);
-            i += DATA_OPEN.size();
-        } else {
-            out.push_back(s[i++]);
-        }
-    }
-    return out;
-}
-
-bool hasMark(const std::string & s) {
-    return s.find(DATA_OPEN) != npos || s.find(DATA_CLOSE) != npos;
-}
-
-// `s` marked as data, as main/params/data-text.ts asData marks it: its own marks U+FFFD, the whitespace
-// at its ends outside the marks.
-std::string asData(const std::string & s) {
-    const std::string c = cleared(s);
-    size_t b = 0, e = c.size();
-    while (b < e && isSpace(c[b])) b++;
-    while (e > b && isSpace(c[e - 1])) e--;
-    if (b == e) return c;
-    return c.substr(0, b) + std::string(DATA_OPEN) + c.substr(b, e - b) + std::string(DATA_CLOSE) + c.substr(e);
-}
-
-// Every string value in `root` becomes what `fix(key, literal, s)` makes of it, `key` the member name it
-// is under ("" in an array), `literal` whether it is inside a JSON schema's const, enum, default or
-// examples (values the grammar makes the model write); marks in member names become U+FFFD. Walked
-// without recursion.
-void eachString(common_json & root, const std::function<void(const std::string & key, bool literal, common_json & v)> & fix) {
-    struct Item {
-        std::string key;
-        common_json * v;
-        bool literal;
-    };
-    std::vector<Item> todo{{"", &root, false}};
-    while (!todo.empty()) {
-        Item item = std::move(todo.back());
-        todo.pop_back();
-        common_json * v = item.v;
-        if (v->is_string()) {
-            fix(item.key, item.literal, *v);
-        } else if (v->is_object()) {
-            bool marked_key = false;
-            for (auto it = v->begin(); it != v->end() && !marked_key; ++it) marked_key = hasMark(it.key());
-            if (marked_key) {
-                common_json rebuilt = common_json::object();
-                for (auto it = v->begin(); it != v->end(); ++it) rebuilt[cleared(it.key())] = std::move(it.value());
-                *v = std::move(rebuilt);
-            }
-            for (auto it = v->begin(); it != v->end(); ++it) {
-                const std::string key = it.key();
-                const bool literal = item.literal || key == "const" || key == "enum" || key == "default" || key == "examples";
-                todo.push_back({key, &it.value(), literal});
-            }
-        } else if (v->is_array()) {
-            for (auto & x : *v) todo.push_back({"", &x, item.literal});
-        }
-    }
-}
-
-void clearMarks(common_json & root) {
-    eachString(root, [](const std::string &, bool, common_json & v) {
-        const std::string s = v.get<std::string>();
-        if (hasMark(s)) v = cleared(s);
-    });
-}
-
-bool isString(const common_json & o, const char * key, const char * value) {
-    return o.contains(key) && o.at(key).is_string() && o.at(key).get<std::string>() == value;
-}
-
-} // namespace
-
-void settleToolMarks(common_json & tools, bool mark_descriptions) {
-    eachString(tools, [mark_descriptions](const std::string & key, bool literal, common_json & v) {
-        const std::string s = v.get<std::string>();
-        if (mark_descriptions && key == "description" && !literal) v = asData(s);
-        else if (hasMark(s)) v = cleared(s);
-    });
-}
-
-// A message's calls with marks kept in each call's arguments text (function.arguments, a string) and
-// cleared everywhere else.
-static void settleCallMarks(common_json & calls) {
-    if (!calls.is_array()) return clearMarks(calls);
-    for (auto & c : calls) {
-        if (!c.is_object()) {
-            clearMarks(c);
-            continue;
-        }
-        for (auto it = c.begin(); it != c.end(); ++it) {
-            if (it.key() != "function" || !it.value().is_object()) {
-                clearMarks(it.value());
-                continue;
-            }
-            for (auto f = it.value().begin(); f != it.value().end(); ++f) {
-                if (f.key() != "arguments" || !f.value().is_string()) clearMarks(f.value());
-            }
-        }
-    }
-}
-
-void settleMessageMarks(common_json & messages) {
-    if (!messages.is_array()) return;
-    for (auto & m : messages) {
-        if (!m.is_object()) {
-            clearMarks(m);
-            continue;
-        }
-        for (auto it = m.begin(); it != m.end(); ++it) {
-            if (it.key() == "tool_calls") {
-                settleCallMarks(it.value());
-                continue;
-            }
-            if (it.key() == "reasoning_content" && it.value().is_string()) continue; // the model's too
-            if (it.key() != "content") {
-                clearMarks(it.value());
-                continue;
-            }
-            if (!it.value().is_array()) continue; // a string: the content's text
-            for (auto & part : it.value()) {
-                if (!part.is_object()) {
-                    clearMarks(part);
-                    continue;
-                }
-                if (isString(part, "type", "image")) continue; // its path or bytes
-                const bool text = isString(part, "type", "text");
-                for (auto f = part.begin(); f != part.end(); ++f) {
-                    if (!text || f.key() != "text") clearMarks(f.value());
-                }
-            }
-        }
-    }
-}
-
 std::vector<const SpecialText *> structuralTokens(const std::vector<SpecialText> & specials, const std::string & templates) {
     std::vector<const SpecialText *> out;
     for (const SpecialText & s : specials) {
@@ -371,13 +226,6 @@ std::vector<const SpecialText *> structuralTokens(const std::vector<SpecialText>
         if (!blank && templates.find(s.text) != npos) out.push_back(&s);
     }
     return out;
-}
-
-bool escapedMarks(const std::string & prompt) {
-    for (const char * e : {"\\ufdd0", "\\ufdd1", "\\uFDD0", "\\uFDD1"}) {
-        if (prompt.find(e) != npos) return true;
-    }
-    return false;
 }
 
 bool hasMarks(const std::string & prompt) {
@@ -389,17 +237,16 @@ std::string withoutMarks(std::string_view s) {
     return unmark(s, spans);
 }
 
-bool unmarkArguments(std::vector<common_chat_msg> & messages) {
-    bool any = false;
-    for (auto & m : messages) {
-        for (auto & c : m.tool_calls) {
-            if (!hasMarks(c.arguments)) continue;
-            c.arguments = withoutMarks(c.arguments);
-            any = true;
-        }
+bool loneMarks(std::string_view prompt) {
+    size_t marks = 0;
+    for (auto m : {DATA_OPEN, DATA_CLOSE}) {
+        for (size_t p = prompt.find(m); p != npos; p = prompt.find(m, p + m.size())) marks++;
     }
-    return any;
+    std::vector<TextSpan> spans;
+    unmark(prompt, spans);
+    return marks != 2 * spans.size();
 }
+
 
 std::vector<llama_token> tokenizeSpecial(const llama_vocab * vocab, const std::vector<SpecialText> & specials, std::string_view text, bool add_special,
                                          const std::vector<TextSpan> * kept) {

@@ -1,15 +1,13 @@
 // Text that is data, not instructions: a document's passage, a tool's result, what the model wrote in
-// an earlier turn. Special-token text in it
-// ("<|im_end|>", "</s>") stays text when the prompt around it is tokenized with special tokens parsed,
-// as the template's own tokens must be. Also the pieces llama.cpp's tokenizer cuts a text into, which
-// reranking's templates use (embed.cpp).
+// an earlier turn. Special-token text in it ("<|im_end|>", "</s>") stays text when the prompt around it
+// is tokenized with special tokens parsed, as the template's own tokens must be. Also the pieces
+// llama.cpp's tokenizer cuts a text into, which reranking's templates use (embed.cpp).
 //
-// In a chat request with `dataMarks`, the text of a message's content or of its calls' arguments
-// between U+FDD0 and U+FDD1 (two Unicode noncharacters; main/params/data-text.ts writes them) is data,
-// and so are the descriptions in
-// the request's tools (settleToolMarks marks them). The marks go through the chat
-// template with the text (what the template does to the text stays inside them) and never reach the
-// model: they are removed as the rendered prompt is tokenized.
+// In a chat request with `dataMarks`, text between U+FDD0 and U+FDD1 (two Unicode noncharacters;
+// main/params/data-text.ts writes them) in a message's content, reasoning or calls' arguments is data,
+// and so are the descriptions in the request's tools (chat_marks.h settles them). The marks go through
+// the chat template with the text (what the template does to the text stays inside them) and never
+// reach the model: they are removed as the rendered prompt is tokenized (here).
 #pragma once
 
 #include <string>
@@ -70,34 +68,17 @@ std::vector<llama_token> tokenizePieces(const llama_vocab * vocab, const std::ve
 std::vector<llama_token> tokenizeSpecial(const llama_vocab * vocab, const std::vector<SpecialText> & specials, std::string_view text, bool add_special,
                                          const std::vector<TextSpan> * kept = nullptr);
 
-// With dataMarks, before the template runs: marks are read in the text of a message's content, its
-// reasoning (`reasoning_content`, a string) and its calls' arguments (`tool_calls[].function.arguments`,
-// a string: the app marks the strings in the JSON a model wrote there); any elsewhere in the messages
-// (a call's name, a member's name) becomes U+FFFD, so that it cannot pair with another. Walks the JSON
-// without recursion.
-void settleMessageMarks(common_json & messages);
-
 // `s` without its marks.
 std::string withoutMarks(std::string_view s);
-
-// The calls' arguments without their marks, for a template that shows marks as JSON escapes
-// (escapedMarks: tojson(ensure_ascii=true)); whether any had marks.
-bool unmarkArguments(std::vector<common_chat_msg> & messages);
-
-// The same for a request's tools, whose descriptions (written by the tools' servers) are data: with
-// `mark_descriptions`, each `description` string (not one inside a schema's const, enum, default or
-// examples) is marked, as main/params/data-text.ts asData marks a text; any other marks there become
-// U+FFFD.
-void settleToolMarks(common_json & tools, bool mark_descriptions);
-
-// Whether a rendered prompt shows marks as JSON escapes ("\ufdd0": a template's tojson(ensure_ascii=true)).
-bool escapedMarks(const std::string & prompt);
 
 // The user-defined special texts that a chat's templates (their sources, `templates`) use, whitespace
 // aside: those a tokenizing of marked text must break up (llama.cpp splits user-defined tokens out of
 // any text, even tokenized as text). Others, such as Gemma's runs of spaces and HTML tags, are text
 // anywhere and are left as they are.
 std::vector<const SpecialText *> structuralTokens(const std::vector<SpecialText> & specials, const std::string & templates);
+
+// Whether `prompt` holds a mark without its pair (one a template cut from its text), which tokenizing drops.
+bool loneMarks(std::string_view prompt);
 
 // Whether a rendered prompt holds marks (a pair, or one alone, which is dropped): to tokenize with
 // tokenizeMarked (or breakMarked).

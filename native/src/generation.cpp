@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "data_text.h"
 #include "infill.h"
 #include "json-schema-to-grammar.h"
 #include "params.h"
@@ -348,6 +349,14 @@ void prepareRun(Context::State & st, GenRun & run) {
         if (run.parse_stream && rc.inputs.continue_final_message != COMMON_CHAT_CONTINUATION_NONE) {
             try {
                 common_chat_msg base = common_chat_parse("", true, run.pp);
+                // a partial parse holds back a tail that may begin a tag ("</thi"), which the caller already has
+                // in the reply: its own text is the baseline where it goes on from the parse's
+                const common_chat_msg & given = rc.inputs.messages.back();
+                auto longer = [](std::string & b, const std::string & own) {
+                    if (own.size() > b.size() && own.compare(0, b.size(), b) == 0) b = own;
+                };
+                longer(base.content, withoutMarks(given.content));
+                longer(base.reasoning_content, withoutMarks(given.reasoning_content));
                 run.prefill_content = run.sent_content = base.content;
                 run.prefill_reasoning = run.sent_reasoning = base.reasoning_content;
             } catch (const std::exception &) {

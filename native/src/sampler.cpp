@@ -26,6 +26,18 @@ common_sampler * buildSampler(const llama_model * model, common_params_sampling 
     for (const auto & b : sp.logit_bias) {
         if (b.token < 0 || b.token >= n_vocab) throw HearthError(codes::invalid_argument, "logitBias token " + std::to_string(b.token) + " is outside the vocabulary");
     }
+    // common_sampler_init prefills an output-format or tool-call grammar with the generation prompt's
+    // tokens (special tokens parsed), and an end-of-generation token there with the grammar unfinished is
+    // a GGML_ABORT (llama-grammar.cpp): such a prompt (a continued reply's text spelling one) is refused
+    if (!common_grammar_value(sp.grammar).empty() && !sp.grammar_lazy && common_grammar_needs_prefill(sp.grammar) && !sp.generation_prompt.empty()) {
+        const llama_vocab * vocab = llama_model_get_vocab(model);
+        for (llama_token t : common_tokenize(vocab, sp.generation_prompt, false, true)) {
+            if (llama_vocab_is_eog(vocab, t)) {
+                throw HearthError(codes::invalid_argument, "with a grammar or schema, the generation prompt may not hold an end-of-generation token (" +
+                                                               common_token_to_piece(vocab, t, true) + "), as the text of a reply being continued may");
+            }
+        }
+    }
     common_sampler * s = nullptr;
     try {
         s = common_sampler_init(model, sp);

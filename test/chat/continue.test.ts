@@ -105,3 +105,36 @@ test('a JSON reply continued under its schema goes on the same whether its text 
   expect(plain.content).toBe(plain.streamed);
   expect(plain.content.startsWith('{"a"')).toBe(false);
 });
+
+test("the engine's own rules: a reply with calls is not continued, an end-of-generation token under a schema is refused, a tag's start is not sent twice", async () => {
+  const r = await inAddon<{ calls: unknown; eog: unknown; tail: { streamed: string; reasoning: string; text: string } }>(
+    `const m = await addon.loadModel(input.model, { gpuLayers: 0 }).promise;
+     const c = await addon.createContext(m, { contextSize: 1024, threads: 2 });
+     let id = 1;
+     const run = async (req) => {
+       await c.clearSequence(0);
+       const pieces = [];
+       const r = await c.generate(JSON.stringify({ id: id++, maxTokens: 8, sampling: { temperature: 0 }, continueFinal: true, dataMarks: true, ...req }), (p) => pieces.push(p));
+       return { streamed: pieces.map((p) => p.reasoning ?? '').join(''), reasoning: r.reasoning, text: r.text };
+     };
+     const failure = (p) => p.then(() => null, (e) => ({ code: e.code, message: e.message }));
+     const user = { role: 'user', content: 'Hi' };
+     try {
+       return {
+         calls: await failure(run({ messages: [user, { role: 'assistant', content: 'a', tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '{}' } }] }] })),
+         eog: await failure(run({ jsonSchema: { type: 'object' }, messages: [user, { role: 'assistant', content: input.eog }] })),
+         // reasoning that ends in the start of </think>: a partial parse holds "</thi" back
+         tail: await run({ messages: [user, { role: 'assistant', content: '', reasoning_content: input.tail }] }),
+       };
+     } finally { await c.dispose(); await m.dispose(); }`,
+    { model: TINY_THINK, eog: asData('{"a": "<|eot_id|>'), tail: asData('x </thi') },
+  );
+  // as llama-server: a reply's calls are not in llama.cpp's continuation
+  expect(r.calls).toEqual({ code: 'invalid_argument', message: 'a reply that called tools cannot be continued; regenerate it instead' });
+  // common_sampler_init would have aborted the host on the grammar's prefill
+  expect(r.eog).toMatchObject({ code: 'invalid_argument', message: expect.stringContaining('end-of-generation token (<|eot_id|>)') });
+  // the new reasoning is the model's text alone, streamed and returned
+  expect(r.tail.text.length).toBeGreaterThan(0);
+  expect(r.tail.streamed).toBe(r.tail.text);
+  expect(r.tail.reasoning).toBe(r.tail.text);
+});

@@ -2,13 +2,16 @@
  * llama.cpp's llama-server (built from the same tree) as a "local server" provider of Hearth's chat
  * service (composeApp over a real store, no local model): its model list, a streamed reply with the
  * thread's settings — llama.cpp's sampler names (top_k, min_p, repeat_penalty) reach its slot, as
- * its /slots endpoint shows — and a stop mid-stream, which llama-server logs as a cancelled task.
+ * its /slots endpoint shows — a stop mid-stream, which llama-server logs as a cancelled task, and the
+ * Continue of a reply cut off while thinking (a second server with a thinking template), which goes
+ * on from the reply's reasoning.
  */
 import type { EventOf, MessageDTO, ProvidersStatusDTO, ThreadDTO } from '../../main/ipc/contract';
 import { remoteModelRef } from '../../main/params';
 import { chatApp, nextDone, type ChatApp } from '../helpers/chat';
 import { startLlamaServer, type LlamaServer } from '../helpers/llama-server';
-import { TINY_BPE } from '../helpers/models';
+import { inAddon } from '../helpers/addon';
+import { TINY_BPE, TINY_THINK } from '../helpers/models';
 
 jest.setTimeout(600_000);
 
@@ -88,4 +91,36 @@ test('a stop mid-stream: the reply ends as stopped, and llama-server cancels the
   const n = Number(/stop processing: n_tokens = (\d+)/.exec(log)?.[1]);
   expect(n).toBeGreaterThan(0);
   expect(n).toBeLessThan(2048);
+});
+
+test("Continue of a reply cut off while thinking: its reasoning goes with it, and llama-server goes on thinking from it", async () => {
+  const think = await startLlamaServer(TINY_THINK, ['-c', '1024', '-np', '1']);
+  try {
+    b.setChatDefaults({ maxTokens: 8, temperature: 0 });
+    const saved = await b.call<ProvidersStatusDTO>('providers.save', { provider: { name: 'llama-server thinking', kind: 'openai-server', baseUrl: `${think.url}/v1` } });
+    const id = saved.providers.find((p) => p.name === 'llama-server thinking')!.id;
+    const st = await b.call<ProvidersStatusDTO>('providers.refreshModels', { id });
+    const model = st.providers.find((p) => p.id === id)!.models[0].id;
+    const thread = await b.call<ThreadDTO>('threads.create', { modelPath: remoteModelRef(id, model) });
+    b.app.store.messages.add({ threadId: thread.id, role: 'user', content: 'Say hello.' });
+    const thought = 'Let me think about';
+    const reply = b.app.store.messages.add({ threadId: thread.id, role: 'assistant', content: '', reasoning: thought, status: 'done', finishReason: 'maxTokens' });
+    const done = nextDone(b.app, thread.id);
+    await b.call('chat.continue', { threadId: thread.id, messageId: reply.id });
+    const more = await done;
+    expect(more.error).toBeNull();
+    expect(more.status).toBe('done');
+    expect(more.reasoning.startsWith(thought)).toBe(true);
+    expect(more.reasoning.length).toBeGreaterThan(thought.length);
+    // llama-server's prompt: the conversation, its generation prompt, then the reasoning it goes on from
+    const prompt = `<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nSay hello.<|im_end|>\n<|im_start|>assistant\n<think>${thought}`;
+    const n = await inAddon<number>(
+      `const m = await addon.loadModel(input.model, { gpuLayers: 0 }).promise;
+       try { return m.tokenize(input.prompt, { addSpecial: true, parseSpecial: true }).length; } finally { await m.dispose(); }`,
+      { model: TINY_THINK, prompt },
+    );
+    expect(more.metrics!.promptTokens).toBe(n);
+  } finally {
+    await think.close();
+  }
 });
