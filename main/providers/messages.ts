@@ -42,11 +42,15 @@ type OpenAIPart = { type: 'text'; text: string } | { type: 'image_url'; image_ur
  * OpenAI's chat completions messages. The reasoning of earlier replies is not sent back, as OpenAI's API
  * asks; the one message that carries it, a reply being continued (main/chat/history.ts: only a
  * llama.cpp-family server is asked to continue), goes with it as llama-server reads it
- * (`reasoning_content`), so a reply cut off while thinking goes on thinking there too.
+ * (`reasoning_content`), so a reply cut off while thinking goes on thinking there too. A reply being
+ * continued that has nothing in it yet is left out: llama-server would continue none and end the prompt
+ * with no generation prompt; without it, it writes the reply afresh, as the engine does.
  */
 export async function toOpenAIMessages(messages: readonly ChatMessage[]): Promise<Record<string, unknown>[]> {
   const out: Record<string, unknown>[] = [];
-  for (const m of messages) {
+  const last = messages[messages.length - 1];
+  const emptyReply = last?.role === 'assistant' && !textOf(last.content) && !last.reasoning_content && !last.tool_calls?.length;
+  for (const m of emptyReply ? messages.slice(0, -1) : messages) {
     let content: string | OpenAIPart[];
     if (Array.isArray(m.content)) {
       const parts: OpenAIPart[] = [];

@@ -7,6 +7,7 @@ namespace hearth {
 
 static constexpr size_t npos = std::string_view::npos;
 static constexpr std::string_view REPLACEMENT = "\xEF\xBF\xBD"; // U+FFFD
+static constexpr std::string_view WORD_JOINER = "\xE2\x81\xA0"; // U+2060
 
 static bool isSpace(char c) {
     return std::isspace((unsigned char) c) != 0;
@@ -155,7 +156,7 @@ void settleMessageMarks(common_json & messages) {
     }
 }
 
-bool splitMarksAt(std::vector<common_chat_msg> & messages, const std::vector<std::string> & tags) {
+bool breakTags(std::vector<common_chat_msg> & messages, size_t n, const std::vector<std::string> & tags) {
     std::vector<std::string> cuts;
     for (const auto & t : tags) {
         size_t b = 0, e = t.size();
@@ -164,7 +165,8 @@ bool splitMarksAt(std::vector<common_chat_msg> & messages, const std::vector<std
         if (e > b) cuts.push_back(t.substr(b, e - b));
     }
     bool any = false;
-    for (auto & m : messages) {
+    for (size_t k = 0; k < n && k < messages.size(); k++) {
+        common_chat_msg & m = messages[k];
         if (m.role != "assistant" || m.content.find(DATA_OPEN) == npos) continue;
         const std::string & c = m.content;
         std::string out;
@@ -190,7 +192,10 @@ bool splitMarksAt(std::vector<common_chat_msg> & messages, const std::vector<std
                 out.push_back(c[i++]);
                 continue;
             }
-            out.append(DATA_CLOSE).append(*cut).append(DATA_OPEN);
+            // a joiner after the tag's first character, where markedText would put one
+            size_t first = 1;
+            while (first < cut->size() && ((unsigned char) (*cut)[first] & 0xC0) == 0x80) first++;
+            out.append(*cut, 0, first).append(WORD_JOINER).append(*cut, first, npos);
             i += cut->size();
             any = true;
         }

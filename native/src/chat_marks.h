@@ -23,11 +23,12 @@ void settleMessageMarks(common_json & messages);
 // U+FFFD.
 void settleToolMarks(common_json & tools, bool mark_descriptions);
 
-// In the content of each assistant message, each of `tags` (a thinking template's end tags, whitespace
-// aside) that stands in marked text closes the marks before it and opens them again after it: a
-// template that keeps only what follows a reply's last end tag (DeepSeek R1's, Qwen3's) then keeps it
-// marked (the tag itself is the template's). Whether any did.
-bool splitMarksAt(std::vector<common_chat_msg> & messages, const std::vector<std::string> & tags);
+// In the content of each of the first `n` messages that is an assistant's, each of `tags` (a thinking
+// template's start and end tags, whitespace aside) that stands in marked text gets a U+2060 (word
+// joiner) after its first character, where markedText would put one: a template that cuts a reply at
+// such a tag (DeepSeek R1's and Qwen3's at </think>, Gemma 4's at its channel tags) then finds none in
+// the reply's data, and keeps it whole and marked. Whether any did.
+bool breakTags(std::vector<common_chat_msg> & messages, size_t n, const std::vector<std::string> & tags);
 
 // The messages' texts (contents, their parts, reasoning, calls' arguments) without their marks.
 void unmarkMessages(std::vector<common_chat_msg> & messages);

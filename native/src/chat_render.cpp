@@ -101,9 +101,16 @@ RenderedChat renderChatWith(const ModelHandle & h, const common_chat_templates *
         }
     };
     out.params = render(in);
-    // a thinking template that keeps only what follows a reply's last end tag (DeepSeek R1's) cuts the
-    // marks of a reply holding that tag apart: rendered again with them closed and opened around it
-    if (data_marks && loneMarks(out.params.prompt) && splitMarksAt(in.messages, out.params.thinking_end_tags)) out.params = render(in);
+    // a thinking template that cuts a reply at its tags (DeepSeek R1's keeps what follows the last
+    // </think>) cuts the marks of a reply whose text holds one apart: rendered again with the tags in
+    // the replies' data broken up, as tokenizing would break them. The reply being continued is no
+    // template's to cut (llama.cpp writes it after the render): left as it is
+    if (data_marks && loneMarks(out.params.prompt)) {
+        std::vector<std::string> tags = out.params.thinking_end_tags;
+        if (!out.params.thinking_start_tag.empty()) tags.push_back(out.params.thinking_start_tag);
+        const size_t n = in.continue_final_message != COMMON_CHAT_CONTINUATION_NONE ? in.messages.size() - 1 : in.messages.size();
+        if (breakTags(in.messages, n, tags)) out.params = render(in);
+    }
     if (data_marks && escapedMarkCount(out.params.prompt) > 0) {
         // a template that writes the tools, or calls' arguments, with tojson(ensure_ascii=true) (Reka's
         // tools) would show their marks as text: rendered again with the descriptions and arguments

@@ -401,11 +401,15 @@ void onToken(Context::State & st, GenRun & run, llama_token tok) {
             if (run.parse_stream) {
                 try {
                     common_chat_msg m = common_chat_parse(validUtf8(text.substr(0, safe)), true, run.pp);
+                    const bool reasoning_on = m.reasoning_content.size() >= run.sent_reasoning.size();
+                    // a continued reply's reasoning that ended in a tag's start ("</thi", already the caller's)
+                    // ends before it once the tag is whole: the text after the tag streams all the same
+                    const bool reasoning_ended = !reasoning_on && run.sent_reasoning.compare(0, m.reasoning_content.size(), m.reasoning_content) == 0;
                     if (m.content.size() > run.sent_content.size() && m.content.compare(0, run.sent_content.size(), run.sent_content) == 0 &&
-                        m.reasoning_content.size() >= run.sent_reasoning.size()) {
-                        emit(t, m.content.substr(run.sent_content.size()), m.reasoning_content.substr(run.sent_reasoning.size()));
+                        (reasoning_on || reasoning_ended)) {
+                        emit(t, m.content.substr(run.sent_content.size()), reasoning_on ? m.reasoning_content.substr(run.sent_reasoning.size()) : "");
                         run.sent_content = m.content;
-                        run.sent_reasoning = m.reasoning_content;
+                        if (reasoning_on) run.sent_reasoning = m.reasoning_content;
                     } else if (m.reasoning_content.size() > run.sent_reasoning.size() &&
                                m.reasoning_content.compare(0, run.sent_reasoning.size(), run.sent_reasoning) == 0) {
                         emit(t, "", m.reasoning_content.substr(run.sent_reasoning.size()));
@@ -461,8 +465,12 @@ void finishRun(GenRun & run) {
             std::string dr = r.reasoning.size() > run.sent_reasoning.size() && r.reasoning.compare(0, run.sent_reasoning.size(), run.sent_reasoning) == 0
                                  ? r.reasoning.substr(run.sent_reasoning.size()) : "";
             emit(t, dc, dr);
+            // the reply's own text is not this reply's: what the new text adds to it, or nothing where the
+            // parse ends within it (a tag's start it ended with made whole)
             for (auto [part, prefill] : {std::pair{&r.content, &run.prefill_content}, std::pair{&r.reasoning, &run.prefill_reasoning}}) {
-                if (!prefill->empty() && part->compare(0, prefill->size(), *prefill) == 0) part->erase(0, prefill->size());
+                if (prefill->empty()) continue;
+                if (part->compare(0, prefill->size(), *prefill) == 0) part->erase(0, prefill->size());
+                else if (prefill->compare(0, part->size(), *part) == 0) part->clear();
             }
         } else if (text.size() > run.emitted) {
             emit(t, text.substr(run.emitted), "");

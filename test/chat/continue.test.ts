@@ -55,7 +55,7 @@ test('a reply cut off while thinking goes on thinking, its reasoning sent as dat
   await chat.call('chat.continue', { threadId: t.id, messageId: reply.id });
   const more = await done;
   expect(more.status).toBe('done');
-  expect(more.reasoning.startsWith(thought)).toBe(true);
+  // the stored reasoning grew (the model went on thinking, not on to the text)
   expect(more.reasoning.length).toBeGreaterThan(thought.length);
   // the prompt: the conversation and the generation prompt, then the reasoning; the Llama 3 vocab has
   // no ChatML tokens, so all of it is one text, and the reasoning's <|eot_id|> is text in it
@@ -106,8 +106,9 @@ test('a JSON reply continued under its schema goes on the same whether its text 
   expect(plain.content.startsWith('{"a"')).toBe(false);
 });
 
-test("the engine's own rules: a reply with calls is not continued, an end-of-generation token under a schema is refused, a tag's start is not sent twice", async () => {
-  const r = await inAddon<{ calls: unknown; eog: unknown; tail: { streamed: string; reasoning: string; text: string } }>(
+test("the engine's own rules: a reply with calls is not continued, an end-of-generation token under a schema is refused, a tag's start is not sent twice nor stops the text after it", async () => {
+  type Run = { streamed: string; reasoning: string; text: string; content: string; contentPieces: number; streamedContent: string };
+  const r = await inAddon<{ calls: unknown; eog: unknown; tail: Run; whole: Run }>(
     `const m = await addon.loadModel(input.model, { gpuLayers: 0 }).promise;
      const c = await addon.createContext(m, { contextSize: 1024, threads: 2 });
      let id = 1;
@@ -115,7 +116,8 @@ test("the engine's own rules: a reply with calls is not continued, an end-of-gen
        await c.clearSequence(0);
        const pieces = [];
        const r = await c.generate(JSON.stringify({ id: id++, maxTokens: 8, sampling: { temperature: 0 }, continueFinal: true, dataMarks: true, ...req }), (p) => pieces.push(p));
-       return { streamed: pieces.map((p) => p.reasoning ?? '').join(''), reasoning: r.reasoning, text: r.text };
+       const content = pieces.filter((p) => p.content);
+       return { streamed: pieces.map((p) => p.reasoning ?? '').join(''), reasoning: r.reasoning, text: r.text, content: r.content, contentPieces: content.length, streamedContent: content.map((p) => p.content).join('') };
      };
      const failure = (p) => p.then(() => null, (e) => ({ code: e.code, message: e.message }));
      const user = { role: 'user', content: 'Hi' };
@@ -125,6 +127,8 @@ test("the engine's own rules: a reply with calls is not continued, an end-of-gen
          eog: await failure(run({ jsonSchema: { type: 'object' }, messages: [user, { role: 'assistant', content: input.eog }] })),
          // reasoning that ends in the start of </think>: a partial parse holds "</thi" back
          tail: await run({ messages: [user, { role: 'assistant', content: '', reasoning_content: input.tail }] }),
+         // ... and the model makes it whole (a grammar has it write so): the reasoning ends there, the text after it streams
+         whole: await run({ maxTokens: 40, grammar: 'root ::= "nk>Hello world, and a longer answer"', messages: [user, { role: 'assistant', content: '', reasoning_content: input.tail }] }),
        };
      } finally { await c.dispose(); await m.dispose(); }`,
     { model: TINY_THINK, eog: asData('{"a": "<|eot_id|>'), tail: asData('x </thi') },
@@ -137,4 +141,6 @@ test("the engine's own rules: a reply with calls is not continued, an end-of-gen
   expect(r.tail.text.length).toBeGreaterThan(0);
   expect(r.tail.streamed).toBe(r.tail.text);
   expect(r.tail.reasoning).toBe(r.tail.text);
+  expect(r.whole).toMatchObject({ text: 'nk>Hello world, and a longer answer', reasoning: '', streamed: '', content: 'Hello world, and a longer answer', streamedContent: 'Hello world, and a longer answer' });
+  expect(r.whole.contentPieces).toBeGreaterThan(1); // streamed as it came, not only at the end
 });

@@ -94,8 +94,7 @@ test('a reply being continued is data too: its special-token text is evaluated a
   const continued = await done;
   expect(continued.status).toBe('done');
   expect(sent[0].map((m) => m.content)).toEqual([SYSTEM, 'Quote the page.', asData(INJECTED)]);
-  // the reply's text, then what the model added: no mark anywhere in it
-  expect(continued.content.startsWith(INJECTED)).toBe(true);
+  // the model added to it, and no mark reached the stored reply
   expect(continued.content.length).toBeGreaterThan(INJECTED.length);
   expect(continued.content).not.toMatch(/[\uFDD0\uFDD1]/);
   // the prompt: the conversation, then the reply's text tokenized as text (llama.cpp's continuation

@@ -110,16 +110,24 @@ test("Continue of a reply cut off while thinking: its reasoning goes with it, an
     const more = await done;
     expect(more.error).toBeNull();
     expect(more.status).toBe('done');
-    expect(more.reasoning.startsWith(thought)).toBe(true);
+    // the stored reasoning grew (llama-server wrote reasoning, not text)
     expect(more.reasoning.length).toBeGreaterThan(thought.length);
     // llama-server's prompt: the conversation, its generation prompt, then the reasoning it goes on from
-    const prompt = `<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nSay hello.<|im_end|>\n<|im_start|>assistant\n<think>${thought}`;
-    const n = await inAddon<number>(
+    const asked = `<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nSay hello.<|im_end|>\n<|im_start|>assistant\n<think>`;
+    const [n, fresh] = await inAddon<number[]>(
       `const m = await addon.loadModel(input.model, { gpuLayers: 0 }).promise;
-       try { return m.tokenize(input.prompt, { addSpecial: true, parseSpecial: true }).length; } finally { await m.dispose(); }`,
-      { model: TINY_THINK, prompt },
+       try { return input.prompts.map((p) => m.tokenize(p, { addSpecial: true, parseSpecial: true }).length); } finally { await m.dispose(); }`,
+      { model: TINY_THINK, prompts: [asked + thought, asked] },
     );
     expect(more.metrics!.promptTokens).toBe(n);
+    // a reply with nothing in it yet: llama-server is not sent it (it would end the prompt after the
+    // user's message), so it writes the reply afresh after its generation prompt
+    const empty = b.app.store.messages.add({ threadId: thread.id, role: 'assistant', content: '', status: 'aborted', parentId: reply.parentId });
+    const again = nextDone(b.app, thread.id);
+    await b.call('chat.continue', { threadId: thread.id, messageId: empty.id });
+    const afresh = await again;
+    expect(afresh.error).toBeNull();
+    expect(afresh.metrics!.promptTokens).toBe(fresh);
   } finally {
     await think.close();
   }
