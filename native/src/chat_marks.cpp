@@ -164,6 +164,8 @@ bool breakTags(std::vector<common_chat_msg> & messages, size_t n, const std::vec
         while (e > b && isSpace(t[e - 1])) e--;
         if (e > b) cuts.push_back(t.substr(b, e - b));
     }
+    bool starts[256] = {}; // the first bytes of the tags: most places start none
+    for (const auto & t : cuts) starts[(unsigned char) t[0]] = true;
     bool any = false;
     for (size_t k = 0; k < n && k < messages.size(); k++) {
         common_chat_msg & m = messages[k];
@@ -180,7 +182,7 @@ bool breakTags(std::vector<common_chat_msg> & messages, size_t n, const std::vec
                 continue;
             }
             const std::string * cut = nullptr;
-            if (inside) {
+            if (inside && starts[(unsigned char) c[i]]) {
                 for (const auto & t : cuts) {
                     if (c.compare(i, t.size(), t) == 0) {
                         cut = &t;

@@ -101,13 +101,27 @@ RenderedChat renderChatWith(const ModelHandle & h, const common_chat_templates *
         }
     };
     out.params = render(in);
+    const std::vector<SpecialText> & specials = specialsOf(h);
+    // the user-defined special texts tokenizing breaks up in data: those the templates write, and those
+    // llama.cpp's chat code keeps for the format (gpt-oss's <|constrain|>)
+    auto guardedOf = [&] {
+        std::string used = common_chat_templates_source(templates) + common_chat_templates_source(templates, "tool_use");
+        for (const auto & t : out.params.preserved_tokens) used += t;
+        return structuralTokens(specials, used);
+    };
     // a thinking template that cuts a reply at its tags (DeepSeek R1's keeps what follows the last
-    // </think>) cuts the marks of a reply whose text holds one apart: rendered again with the tags in
-    // the replies' data broken up, as tokenizing would break them. The reply being continued is no
-    // template's to cut (llama.cpp writes it after the render): left as it is
+    // </think>, Gemma 4's drops what follows <|channel>) cuts the marks of a reply whose text holds one
+    // apart: rendered again with every text a template could cut it at broken up in the replies' data
+    // (the template's thinking tags, the control tokens' texts and the user-defined ones tokenizing
+    // breaks up anyway). The reply being continued is no template's to cut (llama.cpp writes it after
+    // the render): left as it is
     if (data_marks && loneMarks(out.params.prompt)) {
         std::vector<std::string> tags = out.params.thinking_end_tags;
         if (!out.params.thinking_start_tag.empty()) tags.push_back(out.params.thinking_start_tag);
+        for (const SpecialText & s : specials) {
+            if (s.parsed_only) tags.emplace_back(s.text);
+        }
+        for (const SpecialText * s : guardedOf()) tags.emplace_back(s->text);
         const size_t n = in.continue_final_message != COMMON_CHAT_CONTINUATION_NONE ? in.messages.size() - 1 : in.messages.size();
         if (breakTags(in.messages, n, tags)) out.params = render(in);
     }
@@ -135,14 +149,8 @@ RenderedChat renderChatWith(const ModelHandle & h, const common_chat_templates *
     // tokenizing runs as one call with no progress inside: stamped before and after for the stall watchdog
     progressHere();
     const bool data_marked = data_marks && hasMarks(out.params.prompt);
-    const std::vector<SpecialText> & specials = specialsOf(h);
     std::vector<const SpecialText *> guarded;
-    if (data_marked) {
-        // those the templates write, and those llama.cpp's chat code keeps for the format (gpt-oss's <|constrain|>)
-        std::string used = common_chat_templates_source(templates) + common_chat_templates_source(templates, "tool_use");
-        for (const auto & t : out.params.preserved_tokens) used += t;
-        guarded = structuralTokens(specials, used);
-    }
+    if (data_marked) guarded = guardedOf();
     if (!images.empty()) {
         if (memo) *memo = PromptMemo{}; // a prompt with images is tokenized by mtmd: nothing to reuse next time
         out.media = std::make_shared<PromptMedia>();

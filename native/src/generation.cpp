@@ -404,7 +404,8 @@ void onToken(Context::State & st, GenRun & run, llama_token tok) {
                     const bool reasoning_on = m.reasoning_content.size() >= run.sent_reasoning.size();
                     // a continued reply's reasoning that ended in a tag's start ("</thi", already the caller's)
                     // ends before it once the tag is whole: the text after the tag streams all the same
-                    const bool reasoning_ended = !reasoning_on && run.sent_reasoning.compare(0, m.reasoning_content.size(), m.reasoning_content) == 0;
+                    const bool reasoning_ended = !reasoning_on && !run.prefill_reasoning.empty() && run.sent_reasoning == run.prefill_reasoning &&
+                                                 run.sent_reasoning.compare(0, m.reasoning_content.size(), m.reasoning_content) == 0;
                     if (m.content.size() > run.sent_content.size() && m.content.compare(0, run.sent_content.size(), run.sent_content) == 0 &&
                         (reasoning_on || reasoning_ended)) {
                         emit(t, m.content.substr(run.sent_content.size()), reasoning_on ? m.reasoning_content.substr(run.sent_reasoning.size()) : "");
