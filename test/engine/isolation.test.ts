@@ -80,7 +80,16 @@ test('a model load reports progress and can be cancelled midway', async () => {
   expect(err.code).toBe('aborted');
   expect(progress.length).toBeGreaterThan(1);
   expect(Math.max(...progress)).toBeLessThan(1);
-  expect(await engine.request('loaded', {})).toEqual(expect.not.arrayContaining([expect.objectContaining({ modelId: 'big' })]));
+  // the host may have finished the load before the cancel reached it (the progress it had sent was
+  // still on its way): the client then unloads it again as the answer comes (client.ts), so it is gone
+  // once that unload has run (CI on 0063a66 asked in between and found it there)
+  const big = (l: { modelId: string }[]) => l.some((m) => m.modelId === 'big');
+  let loaded = await engine.request('loaded', {});
+  for (let i = 0; i < 100 && big(loaded); i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    loaded = await engine.request('loaded', {});
+  }
+  expect(big(loaded)).toBe(false);
   // and a load that is not cancelled reaches 1
   const done: number[] = [];
   await engine.load('big', file, { contextSize: 512 }, (p) => done.push(p));
