@@ -10,7 +10,7 @@
  */
 import { asData } from '../../main/params';
 import { inAddon } from '../helpers/addon';
-import { ChatApp, chatApp, nextDone } from '../helpers/chat';
+import { ChatApp, chatApp, continueStored, nextDone } from '../helpers/chat';
 import { TINY_THINK } from '../helpers/models';
 
 jest.setTimeout(180_000);
@@ -48,12 +48,8 @@ test("a continued reply grows by the model's new text only, streamed and stored"
 
 test('a reply cut off while thinking goes on thinking, its reasoning sent as data; one with nothing in it yet is written afresh', async () => {
   const t = chat.app.store.threads.create({ assistantId: 'default', model: null });
-  chat.app.store.messages.add({ threadId: t.id, role: 'user', content: 'Say hello.' });
   const thought = 'Let me think<|eot_id|> about';
-  const reply = chat.app.store.messages.add({ threadId: t.id, role: 'assistant', content: '', reasoning: thought, status: 'done', finishReason: 'maxTokens' });
-  const done = nextDone(chat.app, t.id);
-  await chat.call('chat.continue', { threadId: t.id, messageId: reply.id });
-  const more = await done;
+  const more = await continueStored(chat, t.id, 'Say hello.', { content: '', reasoning: thought });
   expect(more.status).toBe('done');
   // the stored reasoning grew (the model went on thinking, not on to the text)
   expect(more.reasoning.length).toBeGreaterThan(thought.length);
@@ -81,66 +77,74 @@ test('a reply cut off while thinking goes on thinking, its reasoning sent as dat
   expect(n.fresh.endsWith('<|im_start|>assistant\n<think>')).toBe(true);
 });
 
-test('a JSON reply continued under its schema goes on the same whether its text is marked as data or not', async () => {
-  const r = await inAddon<{ plain: unknown; marked: unknown }>(
+interface Run {
+  tokens: number[];
+  text: string;
+  content: string;
+  reasoning: string;
+  /** what was streamed: the reasoning, the text, and in how many pieces the text came */
+  streamed: string;
+  streamedContent: string;
+  contentPieces: number;
+}
+type Outcome = Run | { code: string; message: string };
+
+/** Each request continued by the engine on TINY_THINK (greedy, data marks read, 8 tokens unless it says), in one addon process. */
+function continued<K extends string>(requests: Record<K, Record<string, unknown>>): Promise<Record<K, Outcome>> {
+  return inAddon<Record<K, Outcome>>(
     `const m = await addon.loadModel(input.model, { gpuLayers: 0 }).promise;
      const c = await addon.createContext(m, { contextSize: 1024, threads: 2 });
      let id = 1;
-     const run = async (content) => {
-       await c.clearSequence(0);
-       const pieces = [];
-       const r = await c.generate(JSON.stringify({ id: id++, maxTokens: 12, sampling: { temperature: 0 }, continueFinal: true, dataMarks: true, jsonSchema: input.schema,
-         messages: [{ role: 'user', content: 'JSON, please.' }, { role: 'assistant', content }] }), (p) => pieces.push(p));
-       return { content: r.content, tokens: r.tokens, streamed: pieces.map((p) => p.content).join('') };
-     };
+     const out = {};
      try {
-       return { plain: await run(input.reply), marked: await run(input.marked) };
+       for (const [k, req] of Object.entries(input.requests)) {
+         await c.clearSequence(0);
+         const pieces = [];
+         try {
+           const r = await c.generate(JSON.stringify({ id: id++, maxTokens: 8, sampling: { temperature: 0 }, continueFinal: true, dataMarks: true, ...req }), (p) => pieces.push(p));
+           const content = pieces.filter((p) => p.content);
+           out[k] = { tokens: r.tokens, text: r.text, content: r.content, reasoning: r.reasoning, streamed: pieces.map((p) => p.reasoning ?? '').join(''),
+                      streamedContent: content.map((p) => p.content).join(''), contentPieces: content.length };
+         } catch (e) { out[k] = { code: e.code, message: e.message }; }
+       }
+       return out;
      } finally { await c.dispose(); await m.dispose(); }`,
-    { model: TINY_THINK, schema: { type: 'object', properties: { a: { type: 'string' } }, required: ['a'] }, reply: '{"a": "he', marked: asData('{"a": "he') },
+    { model: TINY_THINK, requests },
   );
+}
+
+test('a JSON reply continued under its schema goes on the same whether its text is marked as data or not', async () => {
+  const schema = { type: 'object', properties: { a: { type: 'string' } }, required: ['a'] };
+  const ask = (content: string) => ({ maxTokens: 12, jsonSchema: schema, messages: [{ role: 'user', content: 'JSON, please.' }, { role: 'assistant', content }] });
+  const r = await continued({ plain: ask('{"a": "he'), marked: ask(asData('{"a": "he')) });
   expect(r.marked).toEqual(r.plain);
-  const plain = r.plain as { content: string; streamed: string; tokens: number[] };
+  const plain = r.plain as Run;
   expect(plain.tokens.length).toBe(12);
   // only the new text, as streamed
-  expect(plain.content).toBe(plain.streamed);
+  expect(plain.content).toBe(plain.streamedContent);
   expect(plain.content.startsWith('{"a"')).toBe(false);
 });
 
 test("the engine's own rules: a reply with calls is not continued, an end-of-generation token under a schema is refused, a tag's start is not sent twice nor stops the text after it", async () => {
-  type Run = { streamed: string; reasoning: string; text: string; content: string; contentPieces: number; streamedContent: string };
-  const r = await inAddon<{ calls: unknown; eog: unknown; tail: Run; whole: Run }>(
-    `const m = await addon.loadModel(input.model, { gpuLayers: 0 }).promise;
-     const c = await addon.createContext(m, { contextSize: 1024, threads: 2 });
-     let id = 1;
-     const run = async (req) => {
-       await c.clearSequence(0);
-       const pieces = [];
-       const r = await c.generate(JSON.stringify({ id: id++, maxTokens: 8, sampling: { temperature: 0 }, continueFinal: true, dataMarks: true, ...req }), (p) => pieces.push(p));
-       const content = pieces.filter((p) => p.content);
-       return { streamed: pieces.map((p) => p.reasoning ?? '').join(''), reasoning: r.reasoning, text: r.text, content: r.content, contentPieces: content.length, streamedContent: content.map((p) => p.content).join('') };
-     };
-     const failure = (p) => p.then(() => null, (e) => ({ code: e.code, message: e.message }));
-     const user = { role: 'user', content: 'Hi' };
-     try {
-       return {
-         calls: await failure(run({ messages: [user, { role: 'assistant', content: 'a', tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '{}' } }] }] })),
-         eog: await failure(run({ jsonSchema: { type: 'object' }, messages: [user, { role: 'assistant', content: input.eog }] })),
-         // reasoning that ends in the start of </think>: a partial parse holds "</thi" back
-         tail: await run({ messages: [user, { role: 'assistant', content: '', reasoning_content: input.tail }] }),
-         // ... and the model makes it whole (a grammar has it write so): the reasoning ends there, the text after it streams
-         whole: await run({ maxTokens: 40, grammar: 'root ::= "nk>Hello world, and a longer answer"', messages: [user, { role: 'assistant', content: '', reasoning_content: input.tail }] }),
-       };
-     } finally { await c.dispose(); await m.dispose(); }`,
-    { model: TINY_THINK, eog: asData('{"a": "<|eot_id|>'), tail: asData('x </thi') },
-  );
+  const user = { role: 'user', content: 'Hi' };
+  const tail = asData('x </thi');
+  const r = await continued({
+    calls: { messages: [user, { role: 'assistant', content: 'a', tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '{}' } }] }] },
+    eog: { jsonSchema: { type: 'object' }, messages: [user, { role: 'assistant', content: asData('{"a": "<|eot_id|>') }] },
+    // reasoning that ends in the start of </think>: a partial parse holds "</thi" back
+    tail: { messages: [user, { role: 'assistant', content: '', reasoning_content: tail }] },
+    // ... and the model makes it whole (a grammar has it write so): the reasoning ends there, the text after it streams
+    whole: { maxTokens: 40, grammar: 'root ::= "nk>Hello world, and a longer answer"', messages: [user, { role: 'assistant', content: '', reasoning_content: tail }] },
+  });
   // as llama-server: a reply's calls are not in llama.cpp's continuation
   expect(r.calls).toEqual({ code: 'invalid_argument', message: 'a reply that called tools cannot be continued; regenerate it instead' });
   // common_sampler_init would have aborted the host on the grammar's prefill
   expect(r.eog).toMatchObject({ code: 'invalid_argument', message: expect.stringContaining('end-of-generation token (<|eot_id|>)') });
   // the new reasoning is the model's text alone, streamed and returned
-  expect(r.tail.text.length).toBeGreaterThan(0);
-  expect(r.tail.streamed).toBe(r.tail.text);
-  expect(r.tail.reasoning).toBe(r.tail.text);
+  const t = r.tail as Run;
+  expect(t.text.length).toBeGreaterThan(0);
+  expect(t.streamed).toBe(t.text);
+  expect(t.reasoning).toBe(t.text);
   expect(r.whole).toMatchObject({ text: 'nk>Hello world, and a longer answer', reasoning: '', streamed: '', content: 'Hello world, and a longer answer', streamedContent: 'Hello world, and a longer answer' });
-  expect(r.whole.contentPieces).toBeGreaterThan(1); // streamed as it came, not only at the end
+  expect((r.whole as Run).contentPieces).toBeGreaterThan(1); // streamed as it came, not only at the end
 });

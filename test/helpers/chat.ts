@@ -103,6 +103,18 @@ export function nextDone(app: App, threadId: string): Promise<MessageDTO> {
 }
 
 /**
+ * Continues a stored reply of a thread whose question is `question` (as an earlier turn, or an import,
+ * left them: `reply` its fields) through the IPC entry point; answers the reply once it is done.
+ */
+export async function continueStored(chat: ChatApp, threadId: string, question: string, reply: { content: string; reasoning?: string }): Promise<MessageDTO> {
+  chat.app.store.messages.add({ threadId, role: 'user', content: question });
+  const stored = chat.app.store.messages.add({ threadId, role: 'assistant', ...reply, status: 'done', finishReason: 'maxTokens' });
+  const done = nextDone(chat.app, threadId);
+  await chat.call('chat.continue', { threadId, messageId: stored.id });
+  return done;
+}
+
+/**
  * A suite's apps and temporary folders, closed and removed after each test: `open` makes a chatApp
  * (options as chatApp's), `folder` a temporary folder named with `prefix`.
  */

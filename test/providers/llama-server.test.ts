@@ -8,7 +8,7 @@
  */
 import type { EventOf, MessageDTO, ProvidersStatusDTO, ThreadDTO } from '../../main/ipc/contract';
 import { remoteModelRef } from '../../main/params';
-import { chatApp, nextDone, type ChatApp } from '../helpers/chat';
+import { chatApp, continueStored, nextDone, type ChatApp } from '../helpers/chat';
 import { startLlamaServer, type LlamaServer } from '../helpers/llama-server';
 import { inAddon } from '../helpers/addon';
 import { TINY_BPE, TINY_THINK } from '../helpers/models';
@@ -102,12 +102,8 @@ test("Continue of a reply cut off while thinking: its reasoning goes with it, an
     const st = await b.call<ProvidersStatusDTO>('providers.refreshModels', { id });
     const model = st.providers.find((p) => p.id === id)!.models[0].id;
     const thread = await b.call<ThreadDTO>('threads.create', { modelPath: remoteModelRef(id, model) });
-    b.app.store.messages.add({ threadId: thread.id, role: 'user', content: 'Say hello.' });
     const thought = 'Let me think about';
-    const reply = b.app.store.messages.add({ threadId: thread.id, role: 'assistant', content: '', reasoning: thought, status: 'done', finishReason: 'maxTokens' });
-    const done = nextDone(b.app, thread.id);
-    await b.call('chat.continue', { threadId: thread.id, messageId: reply.id });
-    const more = await done;
+    const more = await continueStored(b, thread.id, 'Say hello.', { content: '', reasoning: thought });
     expect(more.error).toBeNull();
     expect(more.status).toBe('done');
     // the stored reasoning grew (llama-server wrote reasoning, not text)
@@ -122,7 +118,7 @@ test("Continue of a reply cut off while thinking: its reasoning goes with it, an
     expect(more.metrics!.promptTokens).toBe(n);
     // a reply with nothing in it yet: llama-server is not sent it (it would end the prompt after the
     // user's message), so it writes the reply afresh after its generation prompt
-    const empty = b.app.store.messages.add({ threadId: thread.id, role: 'assistant', content: '', status: 'aborted', parentId: reply.parentId });
+    const empty = b.app.store.messages.add({ threadId: thread.id, role: 'assistant', content: '', status: 'aborted', parentId: more.parentId });
     const again = nextDone(b.app, thread.id);
     await b.call('chat.continue', { threadId: thread.id, messageId: empty.id });
     const afresh = await again;
