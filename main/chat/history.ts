@@ -16,9 +16,15 @@
  * its own format. A tool's result is marked as data (main/params/data-text.ts): special-token text in it
  * stays text. So are a reply's text and its calls' arguments (marked inside their JSON strings): a
  * model that quotes a passage holding "<|im_end|><|im_start|>system" wrote it as text, and it is read as
- * text the next turn too, and when a turn continues that reply. The reply a turn continues (`continued`:
- * the last message) goes with its reasoning, also data: llama.cpp goes on with the reasoning of a reply
- * cut off while thinking (one with no text yet), and writes it before the text of one that has both.
+ * text the next turn too, and when a turn continues that reply.
+ *
+ * The replies of the turn being answered (those after its user message: the steps of a tool loop, and
+ * a reply being continued) go with their reasoning, also data; earlier turns' replies go without it.
+ * That is what thinking models that call tools are trained on (Qwen3's, GLM's, MiniMax's, Kimi's and
+ * DeepSeek's templates render a reply's reasoning only after the last user message, gpt-oss's its
+ * analysis for the calls of the turn): the model reads what it thought before each call, and the step
+ * reuses the cache of what it wrote. llama.cpp goes on with the reasoning of a continued reply cut off
+ * while thinking (one with no text yet), and writes it before the text of one that has both.
  *
  * A user message whose reply was given documents' passages (the reply's `sources`) goes with them
  * before its text (main/docs/prompt.ts), each turn the same, so the conversation's cached prefix holds.
@@ -149,10 +155,19 @@ export interface EngineChat {
  * has no projector (then the text alone). A gone image of the newest user message fails with
  * image_missing; older ones are noted in their text instead (see the file's comment).
  */
-export async function toEngineMessages(history: readonly HistoryMessage[], o: { instructions: string; images: ImageStore | null; continued?: boolean }): Promise<EngineChat> {
+export async function toEngineMessages(history: readonly HistoryMessage[], o: { instructions: string; images: ImageStore | null }): Promise<EngineChat> {
   const sent = o.images ? await imagesSent(history, o.images) : new Map<number, MessageImages>();
   const chat: ChatMessage[] = [];
   const imageSizes: ImageDimensions[] = [];
+  // where the turn being answered starts: its user message (the replies after it carry their reasoning)
+  let turn = -1;
+  history.forEach((m, i) => {
+    if (m.role === 'user') turn = i;
+  });
+  const reasoningOf = (m: HistoryMessage, i: number): { reasoning_content?: string } => {
+    const r = i > turn && m.role === 'assistant' ? wellFormed(m.reasoning ?? '') : '';
+    return r ? { reasoning_content: asData(r) } : {};
+  };
   if (o.instructions.trim()) chat.push({ role: 'system', content: wellFormed(o.instructions) });
   history.forEach((m, i) => {
     if (m.role === 'tool') {
@@ -161,7 +176,7 @@ export async function toEngineMessages(history: readonly HistoryMessage[], o: { 
     }
     if (m.role === 'assistant' && m.toolCalls?.length) {
       const calls = m.toolCalls.map((c) => ({ id: c.id, type: 'function' as const, function: { name: c.name, arguments: jsonAsData(templateArguments(argumentsText(c)), Infinity) } }));
-      chat.push({ role: 'assistant', content: asData(wellFormed(m.content)), tool_calls: calls });
+      chat.push({ role: 'assistant', content: asData(wellFormed(m.content)), tool_calls: calls, ...reasoningOf(m, i) });
       return;
     }
     if (m.role !== 'system' && m.role !== 'user' && m.role !== 'assistant') return;
@@ -169,8 +184,7 @@ export async function toEngineMessages(history: readonly HistoryMessage[], o: { 
     const own = m.role === 'assistant' ? asData(wellFormed(m.content)) : wellFormed(m.content);
     const text = images?.notes.length ? wellFormed([...images.notes, own].filter((t) => t.length > 0).join('\n')) : own;
     if (!images || images.sent.length === 0) {
-      const reasoning = o.continued && i === history.length - 1 && m.role === 'assistant' ? wellFormed(m.reasoning ?? '') : '';
-      chat.push({ role: m.role, content: text, ...(reasoning ? { reasoning_content: asData(reasoning) } : {}) });
+      chat.push({ role: m.role, content: text, ...reasoningOf(m, i) });
       return;
     }
     // the images first, then the question about them (as the projector's models are trained)

@@ -197,7 +197,7 @@ export class TurnSteps {
       // loaded; a remote model is sent them, and its provider answers for itself)
       const vision = model !== null && (remote !== null || this.deps.library.loadedProjector !== null);
       if (model !== null && opts.readsImages && !vision) throw new IpcError('invalid_input', NO_VISION);
-      const sent = await toEngineMessages(history, { instructions, images: vision ? this.deps.images : null, continued: opts.continueFinal });
+      const sent = await toEngineMessages(history, { instructions, images: vision ? this.deps.images : null });
       chat = sent.messages;
       // the thread's own sequence, its saved cache restored into it (never throws), with room made for
       // the turn: its text estimated from its characters and what it may generate, its images counted

@@ -1,7 +1,7 @@
 /**
  * Text that is data, not instructions, inside a chat's messages: a document's passage, a tool's
- * result, what the model wrote in earlier turns (a reply's text, its calls' arguments, a continued
- * reply's reasoning: main/chat/history.ts). Marked with two Unicode noncharacters, U+FDD0 before and U+FDD1 after it;
+ * result, what the model wrote (a reply's text, its calls' arguments, and the reasoning of the turn's
+ * replies: main/chat/history.ts). Marked with two Unicode noncharacters, U+FDD0 before and U+FDD1 after it;
  * with the chat request's `dataMarks`, the engine keeps special-token text in it ("<|im_end|>", "</s>")
  * as text where the rest of the prompt is tokenized with special tokens parsed, and removes the marks
  * (native/src/data_text.h, which declares the same two characters). The engine reads marks in a

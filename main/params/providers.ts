@@ -30,6 +30,14 @@ export const PROVIDER_KIND_LABELS: Readonly<Record<ProviderKind, string>> = {
  */
 export const STREAM_USAGE_OPTION: Readonly<Record<Exclude<ProviderKind, 'anthropic'>, boolean>> = { openai: true, 'openai-server': true, mistral: false };
 
+/**
+ * The OpenAI-shaped kinds a reply's reasoning is sent back to, as `reasoning_content` (the replies of the
+ * turn being answered: main/chat/history.ts): a llama.cpp-family server renders it with the model's
+ * template, as the engine does. A hosted API names the field otherwise or not at all (OpenRouter and
+ * Groq send `reasoning`, Mistral refuses any field it does not know), and is not sent it.
+ */
+export const SENDS_REASONING: Readonly<Record<Exclude<ProviderKind, 'anthropic'>, boolean>> = { openai: false, 'openai-server': true, mistral: false };
+
 /** A chat setting the remote request may carry: what the user sets (sampling and request settings). */
 type SettingKey = SamplingKey | RequestSettingKey;
 

@@ -39,14 +39,15 @@ function textOf(content: ChatMessage['content']): string {
 type OpenAIPart = { type: 'text'; text: string } | { type: 'image_url'; image_url: { url: string } };
 
 /**
- * OpenAI's chat completions messages. The reasoning of earlier replies is not sent back, as OpenAI's API
- * asks; the one message that carries it, a reply being continued (main/chat/history.ts: only a
- * llama.cpp-family server is asked to continue), goes with it as llama-server reads it
- * (`reasoning_content`), so a reply cut off while thinking goes on thinking there too. A reply being
- * continued that has nothing in it yet is left out: llama-server would continue none and end the prompt
- * with no generation prompt; without it, it writes the reply afresh, as the engine does.
+ * OpenAI's chat completions messages. A reply's reasoning (the replies of the turn being answered carry
+ * it: main/chat/history.ts) goes as `reasoning_content` where `reasoning` says so (SENDS_REASONING: a
+ * llama.cpp-family server, which renders it with the model's template, as the engine does): a tool
+ * loop's steps, and a reply being continued (only such a server is asked to continue), so a reply cut
+ * off while thinking goes on thinking there too. A hosted API is not sent any, as OpenAI's asks. A
+ * reply being continued that has nothing in it yet is left out: llama-server would continue none and
+ * end the prompt with no generation prompt; without it, it writes the reply afresh, as the engine does.
  */
-export async function toOpenAIMessages(messages: readonly ChatMessage[]): Promise<Record<string, unknown>[]> {
+export async function toOpenAIMessages(messages: readonly ChatMessage[], reasoning: boolean): Promise<Record<string, unknown>[]> {
   const out: Record<string, unknown>[] = [];
   const last = messages[messages.length - 1];
   const emptyReply = last?.role === 'assistant' && !textOf(last.content) && !last.reasoning_content && !last.tool_calls?.length;
@@ -70,7 +71,7 @@ export async function toOpenAIMessages(messages: readonly ChatMessage[]): Promis
         role: 'assistant',
         content: textOf(m.content) || (calls?.length ? null : ''),
         ...(calls?.length ? { tool_calls: calls } : {}),
-        ...(m.reasoning_content ? { reasoning_content: m.reasoning_content } : {}),
+        ...(reasoning && m.reasoning_content ? { reasoning_content: m.reasoning_content } : {}),
       });
     } else out.push({ role: m.role, content });
   }

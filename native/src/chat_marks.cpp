@@ -167,10 +167,8 @@ bool breakTags(std::vector<common_chat_msg> & messages, size_t n, const std::vec
     bool starts[256] = {}; // the first bytes of the tags: most places start none
     for (const auto & t : cuts) starts[(unsigned char) t[0]] = true;
     bool any = false;
-    for (size_t k = 0; k < n && k < messages.size(); k++) {
-        common_chat_msg & m = messages[k];
-        if (m.role != "assistant" || m.content.find(DATA_OPEN) == npos) continue;
-        const std::string & c = m.content;
+    auto breakIn = [&](std::string & c) {
+        if (c.find(DATA_OPEN) == npos) return;
         std::string out;
         out.reserve(c.size());
         bool inside = false;
@@ -201,7 +199,12 @@ bool breakTags(std::vector<common_chat_msg> & messages, size_t n, const std::vec
             i += cut->size();
             any = true;
         }
-        m.content = std::move(out);
+        c = std::move(out);
+    };
+    for (size_t k = 0; k < n && k < messages.size(); k++) {
+        if (messages[k].role != "assistant") continue;
+        breakIn(messages[k].content);
+        breakIn(messages[k].reasoning_content);
     }
     return any;
 }

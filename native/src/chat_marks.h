@@ -23,12 +23,12 @@ void settleMessageMarks(common_json & messages);
 // U+FFFD.
 void settleToolMarks(common_json & tools, bool mark_descriptions);
 
-// In the content of each of the first `n` messages that is an assistant's, each of `tags` (whitespace
-// aside) that stands in marked text gets a U+2060 (word joiner) after its first character (where
+// In the content and reasoning of each of the first `n` messages that is an assistant's, each of `tags`
+// (whitespace aside) that stands in marked text gets a U+2060 (word joiner) after its first character (where
 // markedText puts one in a user-defined token's text): a template that cuts a reply at such a text
 // (DeepSeek R1's and Qwen3's at </think>, Gemma 4's at <|channel>) then finds none in the reply's data,
-// and keeps it whole and marked. Whether any did. Linear in the content, times the tags that start
-// with the same byte.
+// and keeps it whole and marked (and one that cut a reply's reasoning would too). Whether any did.
+// Linear in the text, times the tags that start with the same byte.
 bool breakTags(std::vector<common_chat_msg> & messages, size_t n, const std::vector<std::string> & tags);
 
 // The messages' texts (contents, their parts, reasoning, calls' arguments) without their marks.

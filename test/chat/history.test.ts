@@ -169,16 +169,23 @@ describe('data marks (main/params/data-text.ts)', () => {
     const sentDeep = (await toEngineMessages(deepCall, { instructions: '', images: null })).messages[1].tool_calls![0].function.arguments;
     expect(sentDeep).toBe(`{"${m('a')}": ${'['.repeat(TOOL_RESULT_JSON_DEPTH + 5)}"${m('x<|im_end|>')}"${']'.repeat(TOOL_RESULT_JSON_DEPTH + 5)}}`);
     expect(() => JSON.parse(sentDeep)).not.toThrow();
-    // the reply a turn continues goes with its reasoning, marked too; earlier replies without theirs
+    // the reply a turn continues goes with its reasoning, marked too; earlier turns' replies without theirs
     const thinking = [user('Why?'), { ...reply('Because'), reasoning: 'old' }, user('And?'), { ...reply(''), reasoning: 'So <|im_end|> then' }] as unknown as Parameters<typeof toEngineMessages>[0];
-    const continued = await toEngineMessages(thinking, { instructions: '', images: null, continued: true });
+    const continued = await toEngineMessages(thinking, { instructions: '', images: null });
     expect(continued.messages.slice(1)).toEqual([
       { role: 'assistant', content: asData('Because') },
       { role: 'user', content: 'And?' },
       { role: 'assistant', content: '', reasoning_content: asData('So <|im_end|> then') },
     ]);
     expect(unmarkedMessages(continued.messages)[3].reasoning_content).toBe('So <|im_end|> then');
-    expect((await toEngineMessages(thinking, { instructions: '', images: null })).messages[3]).toEqual({ role: 'assistant', content: '' });
+    // the steps of the turn being answered (a tool loop: after its user message) go with their reasoning
+    // (at its ends the whitespace stays outside the marks, as a template's trim expects); an earlier turn's loop without
+    const call = (id: string, reasoning: string) => ({ role: 'assistant' as const, content: '', attachments: [], reasoning, toolCalls: [{ id, name: 'weather', arguments: '{}' }] });
+    const tool = (id: string) => ({ role: 'tool' as const, content: 'Sunny', attachments: [], toolCallId: id });
+    const loop = [user('Paris?'), call('a', 'first'), tool('a'), { ...reply('Sunny.'), reasoning: 'done' }, user('Rome?'), call('b', '\nI look it up.\n'), tool('b'), call('c', ''), tool('c')] as unknown as Parameters<typeof toEngineMessages>[0];
+    const steps = (await toEngineMessages(loop, { instructions: '', images: null })).messages;
+    expect(steps.map((m) => m.reasoning_content)).toEqual([undefined, undefined, undefined, undefined, undefined, `\n${DATA_OPEN}I look it up.${DATA_CLOSE}\n`, undefined, undefined, undefined]);
+    expect(unmarkedMessages(steps)[5].reasoning_content).toBe('\nI look it up.\n');
     // a user's own text is the user's: not marked
     expect((await toEngineMessages([user('<|im_start|>')], { instructions: '', images: null })).messages[0].content).toBe('<|im_start|>');
   });

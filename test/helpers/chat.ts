@@ -115,6 +115,19 @@ export async function continueStored(chat: ChatApp, threadId: string, question: 
 }
 
 /**
+ * A turn of a tool loop as the store holds one, added to `threadId`: the question, a step that thought
+ * (`thought`, none when empty) and called weather {city: Paris}, the call's result, and the answer, cut
+ * off by the max tokens. Answers the answer's id (a Continue sends the turn's steps again).
+ */
+export function storedToolLoop(chat: ChatApp, threadId: string, thought: string): string {
+  const add = (m: Omit<Parameters<ChatApp['app']['store']['messages']['add']>[0], 'threadId'>) => chat.app.store.messages.add({ threadId, ...m });
+  add({ role: 'user', content: 'What is the weather in Paris?' });
+  add({ role: 'assistant', content: '', reasoning: thought, status: 'done', finishReason: 'toolCalls', toolCalls: [{ id: 'c1', name: 'weather', arguments: '{"city": "Paris"}' }] });
+  add({ role: 'tool', content: 'Sunny and 21 degrees in Paris.', toolCallId: 'c1', status: 'done' });
+  return add({ role: 'assistant', content: 'It is sunny', status: 'done', finishReason: 'maxTokens' }).id;
+}
+
+/**
  * A suite's apps and temporary folders, closed and removed after each test: `open` makes a chatApp
  * (options as chatApp's), `folder` a temporary folder named with `prefix`.
  */

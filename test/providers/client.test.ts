@@ -9,7 +9,7 @@
  */
 import type http from 'http';
 import type { IpcError } from '../../main/ipc/contract';
-import { CHAT_DEFAULTS, PROVIDER_CAPABILITIES, PROVIDER_KINDS, RANDOM_SEED, remoteSettings, type ProviderConfig } from '../../main/params';
+import { asData, CHAT_DEFAULTS, PROVIDER_CAPABILITIES, PROVIDER_KINDS, RANDOM_SEED, remoteSettings, type ProviderConfig } from '../../main/params';
 import { listRemoteModels, remoteChat, type ProviderAccess } from '../../main/providers/client';
 import { retryAfterSeconds } from '../../main/providers/errors';
 import { describeMessageError } from '../../renderer/src/app/errors';
@@ -156,6 +156,19 @@ describe('tool calls', () => {
     ]);
     expect(r.stopReason).toBe('eos');
     expect(seen[0].body).toMatchObject({ tools, tool_choice: 'auto', parallel_tool_calls: true });
+  });
+
+  test("a step's reasoning (a tool loop's, as the chat service sends it) goes to a llama.cpp-family server as reasoning_content, unmarked; to a hosted API not at all", async () => {
+    const step = { role: 'assistant' as const, content: '', reasoning_content: asData('I look it up <|im_end|>'), tool_calls: [{ id: 'call_a', type: 'function' as const, function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }] };
+    const messages = [{ role: 'user' as const, content: 'Weather?' }, step, { role: 'tool' as const, content: 'Sunny', tool_call_id: 'call_a' }];
+    const sentStep = async (kind: ProviderConfig['kind']) => {
+      seen.length = 0;
+      respond = (_q, res) => sse(res, [chunk({ content: 'Sunny.' }, 'stop')]);
+      await remoteChat(provider(kind), { model: 'm', messages, settings: {} }, { signal: new AbortController().signal, onPiece: () => {} });
+      return (seen[0].body.messages as Record<string, unknown>[])[1];
+    };
+    expect(await sentStep('openai-server')).toEqual({ role: 'assistant', content: null, tool_calls: [{ id: 'call_a', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }], reasoning_content: 'I look it up <|im_end|>' });
+    for (const kind of ['openai', 'mistral'] as const) expect(await sentStep(kind)).not.toHaveProperty('reasoning_content');
   });
 
   test('Anthropic: tool_use blocks with their input streamed as JSON; the tools in its shape', async () => {

@@ -4,14 +4,16 @@
  * thread's settings — llama.cpp's sampler names (top_k, min_p, repeat_penalty) reach its slot, as
  * its /slots endpoint shows — a stop mid-stream, which llama-server logs as a cancelled task, and the
  * Continue of a reply cut off while thinking (a second server with a thinking template), which goes
- * on from the reply's reasoning.
+ * on from the reply's reasoning, and a tool loop's step sent with its reasoning, which Qwen3.5's
+ * template (a third server) writes back.
  */
 import type { EventOf, MessageDTO, ProvidersStatusDTO, ThreadDTO } from '../../main/ipc/contract';
 import { remoteModelRef } from '../../main/params';
-import { chatApp, continueStored, nextDone, type ChatApp } from '../helpers/chat';
+import { chatApp, continueStored, nextDone, storedToolLoop, type ChatApp } from '../helpers/chat';
+import { tempDir } from '../helpers/engine';
 import { startLlamaServer, type LlamaServer } from '../helpers/llama-server';
 import { inAddon } from '../helpers/addon';
-import { TINY_BPE, TINY_THINK } from '../helpers/models';
+import { TINY_BPE, TINY_THINK, writeQwen35Model, writeTokenizerModels } from '../helpers/models';
 
 jest.setTimeout(600_000);
 
@@ -126,5 +128,52 @@ test("Continue of a reply cut off while thinking: its reasoning goes with it, an
     expect(afresh.metrics!.promptTokens).toBe(fresh);
   } finally {
     await think.close();
+  }
+});
+
+test("a tool loop's step goes with its reasoning, and llama-server's template (Qwen3.5's) writes it back", async () => {
+  const dir = tempDir('llama-server-qwen35');
+  const model = await writeQwen35Model((await writeTokenizerModels(dir)).qwen, dir);
+  const qwen = await startLlamaServer(model, ['-c', '1024', '-np', '1']);
+  try {
+    b.setChatDefaults({ maxTokens: 2, temperature: 0 });
+    const saved = await b.call<ProvidersStatusDTO>('providers.save', { provider: { name: 'llama-server qwen', kind: 'openai-server', baseUrl: `${qwen.url}/v1` } });
+    const id = saved.providers.find((p) => p.name === 'llama-server qwen')!.id;
+    const st = await b.call<ProvidersStatusDTO>('providers.refreshModels', { id });
+    const ref = remoteModelRef(id, st.providers.find((p) => p.id === id)!.models[0].id);
+    const thought = 'The user asks about Paris so I call the weather tool';
+    // the stored loop's answer continued on the server (the turn's steps are sent again), with the step's reasoning and without
+    const prompts: number[] = [];
+    for (const t of [thought, '']) {
+      const thread = await b.call<ThreadDTO>('threads.create', { modelPath: ref });
+      const answer = storedToolLoop(b, thread.id, t);
+      const done = nextDone(b.app, thread.id);
+      await b.call('chat.continue', { threadId: thread.id, messageId: answer });
+      const reply = await done;
+      expect(reply.error).toBeNull();
+      prompts.push(reply.metrics!.promptTokens);
+    }
+    // what llama.cpp's template renders for the same turn (the addon, the same tree's chat code)
+    const turn = (reasoning: string) => [
+      { role: 'system', content: 'You are a helpful assistant.' },
+      { role: 'user', content: 'What is the weather in Paris?' },
+      { role: 'assistant', content: '', ...(reasoning ? { reasoning_content: reasoning } : {}), tool_calls: [{ id: 'c1', type: 'function', function: { name: 'weather', arguments: '{"city": "Paris"}' } }] },
+      { role: 'tool', content: 'Sunny and 21 degrees in Paris.', tool_call_id: 'c1' },
+      { role: 'assistant', content: 'It is sunny' },
+    ];
+    const rendered = await inAddon<{ tokens: number; prompt: string }[]>(
+      `const m = await addon.loadModel(input.model, { gpuLayers: 0 }).promise;
+       try {
+         const out = [];
+         for (const messages of input.turns) out.push(await m.applyChatTemplate(JSON.stringify({ messages, continueFinal: true })));
+         return out.map((x) => ({ tokens: x.tokens, prompt: x.prompt }));
+       } finally { await m.dispose(); }`,
+      { model, turns: [turn(thought), turn('')] },
+    );
+    expect(rendered[0].prompt).toContain(`<think>\n${thought}\n</think>`);
+    expect(prompts).toEqual(rendered.map((r) => r.tokens));
+    expect(prompts[0]).toBeGreaterThan(prompts[1]);
+  } finally {
+    await qwen.close();
   }
 });
