@@ -100,7 +100,6 @@ RenderedChat renderChatWith(const ModelHandle & h, const common_chat_templates *
             throw HearthError(codes::invalid_argument, std::string("chat template failed: ") + e.what());
         }
     };
-    out.params = render(in);
     const std::vector<SpecialText> & specials = specialsOf(h);
     // the user-defined special texts tokenizing breaks up in data: those the templates write, and those
     // llama.cpp's chat code keeps for the format (gpt-oss's <|constrain|>)
@@ -109,22 +108,33 @@ RenderedChat renderChatWith(const ModelHandle & h, const common_chat_templates *
         for (const auto & t : out.params.preserved_tokens) used += t;
         return structuralTokens(specials, used);
     };
-    // a thinking template that cuts a reply at its tags (DeepSeek R1's keeps what follows the last
-    // </think>, Gemma 4's drops what follows <|channel>) cuts the marks of a reply whose text holds one
-    // apart: rendered again with every text a template could cut it at broken up in the replies' data
-    // (the template's thinking tags, the control tokens' texts and the user-defined ones tokenizing
-    // breaks up anyway). The reply being continued is no template's to cut (llama.cpp writes it after
+    // every text a template could cut a reply at, or refuse in one: the template's thinking tags (once
+    // a render has reported them), the control tokens' texts and the user-defined ones tokenizing breaks
+    // up in data anyway. The reply being continued is no template's to cut (llama.cpp writes it after
     // the render): left as it is
-    if (data_marks && loneMarks(out.params.prompt)) {
+    auto cutTexts = [&] {
         std::vector<std::string> tags = out.params.thinking_end_tags;
         if (!out.params.thinking_start_tag.empty()) tags.push_back(out.params.thinking_start_tag);
         for (const SpecialText & s : specials) {
             if (s.parsed_only) tags.emplace_back(s.text);
         }
         for (const SpecialText * s : guardedOf()) tags.emplace_back(s->text);
-        const size_t n = in.continue_final_message != COMMON_CHAT_CONTINUATION_NONE ? in.messages.size() - 1 : in.messages.size();
-        if (breakTags(in.messages, n, tags)) out.params = render(in);
+        return tags;
+    };
+    const size_t replies = in.continue_final_message != COMMON_CHAT_CONTINUATION_NONE ? in.messages.size() - 1 : in.messages.size();
+    try {
+        out.params = render(in);
+    } catch (const HearthError &) {
+        // a template that refuses a reply holding a special token's text (gpt-oss's raises on
+        // "<|channel|>analysis<|message|>" in an earlier reply: a quote of its format would fail the
+        // thread on every turn) is rendered again with those texts broken up in the replies' data
+        if (!data_marks || !breakTags(in.messages, replies, cutTexts())) throw;
+        out.params = render(in);
     }
+    // a thinking template that cuts a reply at its tags (DeepSeek R1's keeps what follows the last
+    // </think>, Gemma 4's drops what follows <|channel>) cuts the marks of a reply whose text holds one
+    // apart: rendered again with every text a template could cut it at broken up in the replies' data
+    if (data_marks && loneMarks(out.params.prompt) && breakTags(in.messages, replies, cutTexts())) out.params = render(in);
     if (data_marks && escapedMarkCount(out.params.prompt) > 0) {
         // a template that writes the tools, or calls' arguments, with tojson(ensure_ascii=true) (Reka's
         // tools) would show their marks as text: rendered again with the descriptions and arguments

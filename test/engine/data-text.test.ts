@@ -358,6 +358,30 @@ test("the reasoning of a turn's steps is data where the template renders it (Qwe
   expect(cut.tokens).toBeGreaterThan(plainCut.tokens);
 });
 
+test("a template that refuses a reply holding a special token's text renders it, the text as data, in a reply's text or its reasoning", async () => {
+  // a template that raises on <|im_end|> in a reply (as a harmony template's check for its own tags in
+  // an earlier reply would) would fail the thread on every turn: rendered again with the special tokens'
+  // texts in the replies' data broken up by a word joiner, as for a template that cuts a reply
+  const template =
+    "{%- for m in messages -%}{%- if m['role'] == 'assistant' and ('<|im_end|>' in m['content'] or (m['reasoning_content'] and '<|im_end|>' in m['reasoning_content'])) -%}" +
+    "{{- raise_exception('a reply may not hold <|im_end|>') -}}{%- endif -%}" +
+    "{{- '<|im_start|>' + m['role'] + '\\n' + (m['reasoning_content'] or '') + m['content'] + '<|im_end|>\\n' -}}{%- endfor -%}";
+  const J = '\u2060';
+  const quote = 'It ends <|im_end|> here';
+  const broken = `It ends <${J}|im_end|> here`;
+  const chat = (reply: Record<string, unknown>, dataMarks: boolean) => ({ messages: [{ role: 'user', content: 'Hi' }, { role: 'assistant', content: '', ...reply }, { role: 'user', content: 'Next' }], dataMarks });
+  const [content, byHand, thinking, thinkingByHand] = await renders(
+    QWEN,
+    [chat({ content: asData(quote) }, true), chat({ content: asData(broken) }, true), chat({ reasoning_content: asData(quote) }, true), chat({ reasoning_content: asData(broken) }, true)],
+    template,
+  );
+  expect(content).toEqual(byHand);
+  expect(thinking).toEqual(thinkingByHand);
+  expect(content.prompt).toContain(broken);
+  // as llama-server would render it: the template refuses
+  await expect(renders(QWEN, [chat({ content: quote }, false)], template)).rejects.toThrow(/chat template failed/);
+});
+
 test('a text that spells an escaped mark ("\\ufdd0") leaves the descriptions and arguments marked', async () => {
   // only the escapes the marks add make the render go again unmarked (a template's tojson(ensure_ascii=true))
   const template =

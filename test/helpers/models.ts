@@ -275,22 +275,28 @@ export async function writeTokenizerModels(dir: string): Promise<{ qwen: string;
 }
 
 /**
- * A tiny Qwen3.5 in `dir`, from writeTokenizerModels' `qwen`: Qwen2's vocab with <think>, </think>,
- * <tool_call> and </tool_call> as user-defined tokens (the texts of four of its padding tokens: Qwen3's
- * vocab adds them so), and Qwen3.5's chat template (llama.cpp's copy, the checkout this build cloned):
- * its generation prompt opens <think>, it writes a reply's reasoning back after the last user message,
- * and llama.cpp parses its reasoning and its calls.
+ * `qwen` (writeTokenizerModels' Qwen2 vocab) written again as `out` with `tokens` as user-defined tokens
+ * (the texts of as many of its padding tokens: how a model's vocab adds its own) and the chat template
+ * of llama.cpp's copy `template` (models/templates, the checkout this build cloned).
  */
-export async function writeQwen35Model(qwen: string, dir: string): Promise<string> {
+async function writeQwenWith(qwen: string, out: string, tokens: readonly string[], template: string): Promise<string> {
   const h = await readGgufHeader(qwen);
   const texts = [...(h.metadata.get('tokenizer.ggml.tokens')!.value as string[])];
   const types = Array.from(h.metadata.get('tokenizer.ggml.token_type')!.value as ArrayLike<number>);
-  const added = ['<think>', '</think>', '<tool_call>', '</tool_call>'];
-  const pads = texts.flatMap((t, i) => (t.startsWith('[PAD') && types[i] === 4 ? [i] : [])).slice(0, added.length);
-  if (pads.length < added.length) throw new Error("Qwen2's vocab has too few padding tokens");
-  added.forEach((t, k) => (texts[pads[k]] = t));
-  const template = fs.readFileSync(path.join(REPO_ROOT, 'build', 'llama.cpp', 'models', 'templates', 'Qwen3.5-4B.jinja'), 'utf8');
-  return writeRetyped(qwen, path.join(dir, 'tiny-qwen3.5.gguf'), {}, { 'tokenizer.ggml.tokens': gguf.arr('string', texts), 'tokenizer.chat_template': gguf.str(template) });
+  const pads = texts.flatMap((t, i) => (t.startsWith('[PAD') && types[i] === 4 ? [i] : [])).slice(0, tokens.length);
+  if (pads.length < tokens.length) throw new Error("Qwen2's vocab has too few padding tokens");
+  tokens.forEach((t, k) => (texts[pads[k]] = t));
+  const source = fs.readFileSync(path.join(REPO_ROOT, 'build', 'llama.cpp', 'models', 'templates', template), 'utf8');
+  return writeRetyped(qwen, out, {}, { 'tokenizer.ggml.tokens': gguf.arr('string', texts), 'tokenizer.chat_template': gguf.str(source) });
+}
+
+/**
+ * A tiny Qwen3.5 in `dir`: Qwen2's vocab with <think>, </think>, <tool_call> and </tool_call> (as
+ * Qwen3's vocab adds them) and Qwen3.5's chat template: its generation prompt opens <think>, it writes a
+ * reply's reasoning back after the last user message, and llama.cpp parses its reasoning and its calls.
+ */
+export function writeQwen35Model(qwen: string, dir: string): Promise<string> {
+  return writeQwenWith(qwen, path.join(dir, 'tiny-qwen3.5.gguf'), ['<think>', '</think>', '<tool_call>', '</tool_call>'], 'Qwen3.5-4B.jinja');
 }
 
 /** Writes `from` again as `to` with one more tensor (`tensor`, bytes in its type's encoding): a crafted file. */
