@@ -359,8 +359,8 @@ test("the reasoning of a turn's steps is data where the template renders it (Qwe
 });
 
 test("a template that refuses a reply holding a special token's text renders it, the text as data, in a reply's text or its reasoning", async () => {
-  // a template that raises on <|im_end|> in a reply (as a harmony template's check for its own tags in
-  // an earlier reply would) would fail the thread on every turn: rendered again with the special tokens'
+  // a template that raises on <|im_end|> in a reply (gpt-oss's has such a check for its own tags) would
+  // fail the thread on every turn: rendered again with the special tokens'
   // texts in the replies' data broken up by a word joiner, as for a template that cuts a reply
   const template =
     "{%- for m in messages -%}{%- if m['role'] == 'assistant' and ('<|im_end|>' in m['content'] or (m['reasoning_content'] and '<|im_end|>' in m['reasoning_content'])) -%}" +
