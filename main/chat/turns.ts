@@ -22,7 +22,7 @@ import { nameThread } from './titles';
 import type { ToolDeps } from './tool-loop';
 import type { DocumentAttachment, SourceDTO } from '../ipc/docs';
 import type { GenerateResult } from '../engine/protocol';
-import { parseRemoteModelRef, REMOTE_MODEL_PREFIX } from '../params';
+import { LLAMA_CPP_SERVER, parseRemoteModelRef, REMOTE_MODEL_PREFIX } from '../params';
 import type { RemoteChatOptions, RemoteChatRequest } from '../providers/client';
 import type { RemoteTarget } from '../providers/service';
 import { ChatViews, modelName } from './views';
@@ -350,7 +350,7 @@ export class ChatService {
     // a hosted API is not told it continues a reply (it would write a new one after it): only a
     // llama.cpp-family server goes on from the reply's last token, as the engine does
     const remote = this.remoteTarget(thread);
-    if (remote && remote.access.config.kind !== 'openai-server') {
+    if (remote && !LLAMA_CPP_SERVER[remote.access.config.kind]) {
       throw new IpcError('invalid_input', `Continue works with local models and llama.cpp-family servers; ${remote.access.config.name} would start a new reply — use Regenerate, or raise Max tokens`);
     }
     const turn = this.reserve(threadId);

@@ -31,12 +31,14 @@ export const PROVIDER_KIND_LABELS: Readonly<Record<ProviderKind, string>> = {
 export const STREAM_USAGE_OPTION: Readonly<Record<Exclude<ProviderKind, 'anthropic'>, boolean>> = { openai: true, 'openai-server': true, mistral: false };
 
 /**
- * The OpenAI-shaped kinds a reply's reasoning is sent back to, as `reasoning_content` (the replies of the
- * turn being answered: main/chat/history.ts): a llama.cpp-family server renders it with the model's
- * template, as the engine does. A hosted API names the field otherwise or not at all (OpenRouter and
- * Groq send `reasoning`, Mistral refuses any field it does not know), and is not sent it.
+ * The kinds that are a llama.cpp-family server: it goes on from a reply's last token when asked to
+ * continue it (its assistant prefill, as the engine does), and it renders a reply's reasoning sent back
+ * as `reasoning_content` with the model's template (the replies of the turn being answered carry it:
+ * main/chat/history.ts). A hosted API would write a new reply after the one continued, and names the
+ * reasoning's field otherwise or not at all (OpenRouter and Groq stream `reasoning`, Mistral refuses
+ * any field it does not know): it is not asked to continue, nor sent any reasoning.
  */
-export const SENDS_REASONING: Readonly<Record<Exclude<ProviderKind, 'anthropic'>, boolean>> = { openai: false, 'openai-server': true, mistral: false };
+export const LLAMA_CPP_SERVER: Readonly<Record<ProviderKind, boolean>> = { openai: false, 'openai-server': true, mistral: false, anthropic: false };
 
 /** A chat setting the remote request may carry: what the user sets (sampling and request settings). */
 type SettingKey = SamplingKey | RequestSettingKey;

@@ -40,7 +40,7 @@ type OpenAIPart = { type: 'text'; text: string } | { type: 'image_url'; image_ur
 
 /**
  * OpenAI's chat completions messages. A reply's reasoning (the replies of the turn being answered carry
- * it: main/chat/history.ts) goes as `reasoning_content` where `reasoning` says so (SENDS_REASONING: a
+ * it: main/chat/history.ts) goes as `reasoning_content` where `reasoning` says so (LLAMA_CPP_SERVER: a
  * llama.cpp-family server, which renders it with the model's template, as the engine does): a tool
  * loop's steps, and a reply being continued (only such a server is asked to continue), so a reply cut
  * off while thinking goes on thinking there too. A hosted API is not sent any, as OpenAI's asks. A
