@@ -5,12 +5,14 @@
  * reply keeps priority: each batch waits while one is being written. Progress is told (at most every
  * PROGRESS_MS per document, and at each phase's end); a job can be cancelled. When no job waits,
  * documents whose chunks lack vectors of the current model (a new model was chosen) are embedded, and
- * spaces of other models dropped.
+ * spaces of other models dropped; a space made before special-token text was embedded as text first
+ * has its chunks that hold such text embedded again.
  */
 import type { DocProgressDTO } from '../ipc/docs';
 import type { Logger } from '../logging';
 import type { DocKind, DocumentSettings } from '../params';
 import type { DocsStore } from '../store/docs';
+import type { ChunkToEmbed } from '../store/docs-vectors';
 import { chunkBlocks } from './chunk';
 import { type Extracted, NOTE_NO_TEXT } from './extract';
 
@@ -25,8 +27,14 @@ export interface IndexerDeps {
   /** a document's bytes (its kept file, or its folder file); null: gone */
   read: (doc: { id: number; hash: string }) => Promise<Uint8Array | null>;
   extract: (name: string, bytes: Uint8Array, signal: AbortSignal) => Promise<Extracted>;
-  /** the current embedding space and how to embed into it; null: keyword search only (`why`) */
-  vectors: () => Promise<{ spaceId: number; embed: (texts: string[], signal: AbortSignal) => Promise<number[][]> } | { off: string }>;
+  /**
+   * the current embedding space, how to embed into it, and which texts hold a special token's text of its
+   * model (embedded as text since the space was made; embedSpecialAgain); null: keyword search only (`why`)
+   */
+  vectors: () => Promise<
+    | { spaceId: number; embed: (texts: string[], signal: AbortSignal) => Promise<number[][]>; holdsSpecialText: (texts: string[], signal: AbortSignal) => Promise<boolean[]> }
+    | { off: string }
+  >;
   /** resolves when no chat reply is being written (a reply keeps priority over embedding) */
   chatIdle: (signal: AbortSignal) => Promise<void>;
   progress: (p: DocProgressDTO) => void;
@@ -47,6 +55,11 @@ interface Job {
 
 const aborted = (signal: AbortSignal) => signal.aborted;
 
+/** What a chunk's vector is made of: its heading path, then its text (the chunk's text has no heading lines). */
+const embedInput = (r: ChunkToEmbed): string => (r.heading ? `${r.heading}\n${r.text}` : r.text);
+
+type Space = Exclude<Awaited<ReturnType<IndexerDeps['vectors']>>, { off: string }>;
+
 export class Indexer {
   private readonly queue: Job[] = [];
   private current: Job | null = null;
@@ -55,6 +68,8 @@ export class Indexer {
   private closed = false;
   /** a catch-up pass (vectors of the current model for every document) is due */
   private catchUp = true;
+  /** where embedSpecialAgain goes on in a space (the last chunk id it looked at) */
+  private readonly specialFrom = new Map<number, number>();
 
   constructor(private readonly deps: IndexerDeps) {}
 
@@ -229,14 +244,47 @@ export class Indexer {
       if (rows.length === 0 || aborted(signal)) break;
       await this.deps.chatIdle(signal);
       if (aborted(signal)) break;
-      // a chunk's heading path goes with its text (the chunk's text has no heading lines)
-      const vectors = await embed(rows.map((r) => (r.heading ? `${r.heading}\n${r.text}` : r.text)), signal);
+      const vectors = await embed(rows.map(embedInput), signal);
       if (aborted(signal)) break;
       store.putVectors(spaceId, rows.map((r, i) => ({ chunkId: r.id, docId: r.docId, vector: Float32Array.from(vectors[i]) })));
       done += rows.length;
       this.tell(job, 'embedding', done, total);
     }
     this.tell(job, 'embedding', done, total, true);
+  }
+
+  /**
+   * A space made before special-token text in the chunks was embedded as text ("</s>" read as the text it
+   * is, not that token): its chunks that hold a special token's text of its model are embedded again (their
+   * vectors replaced), a batch at a time behind new documents and chat replies, and the space is then marked.
+   * Whether it is done (false: new documents came first, or the model changed; the pass goes on later from
+   * where it stopped).
+   */
+  private async embedSpecialAgain(v: Space): Promise<boolean> {
+    const { store } = this.deps;
+    if (store.space(v.spaceId)?.textAsData !== false) return true;
+    const signal = new AbortController().signal;
+    for (;;) {
+      if (this.closed || this.queue.length > 0) {
+        this.catchUp = true;
+        return false;
+      }
+      const from = this.specialFrom.get(v.spaceId) ?? 0;
+      const rows = store.reports.embeddedWithMarkup(v.spaceId, from, EMBED_BATCH);
+      if (rows.length === 0) break;
+      const special = await v.holdsSpecialText(rows.map(embedInput), signal);
+      const again = rows.filter((_, i) => special[i]);
+      if (again.length > 0) {
+        await this.deps.chatIdle(signal);
+        const vectors = await v.embed(again.map(embedInput), signal);
+        store.putVectors(v.spaceId, again.map((r, i) => ({ chunkId: r.id, docId: r.docId, vector: Float32Array.from(vectors[i]) })));
+      }
+      this.specialFrom.set(v.spaceId, rows[rows.length - 1].id);
+    }
+    store.markTextAsData(v.spaceId);
+    this.specialFrom.delete(v.spaceId);
+    this.deps.logger.info('docs: the chunks holding special-token text were embedded again', { spaceId: v.spaceId });
+    return true;
   }
 
   /** Every ready document's chunks without vectors of the current model get them; other models' spaces go. */
@@ -250,6 +298,7 @@ export class Indexer {
       return;
     }
     if ('off' in v) return;
+    if (!(await this.embedSpecialAgain(v))) return;
     for (const doc of store.reports.documentsMissingVectors(v.spaceId)) {
       if (this.closed || this.queue.length > 0) {
         // new documents first; the catch-up goes on after them

@@ -187,6 +187,24 @@ export class DocModels {
     }, signal);
   }
 
+  /**
+   * For each of `texts`, whether it holds a special token's text of the embedding model `file` ("</s>"
+   * for one whose vocab has it): its tokens with special tokens parsed are not its tokens as text.
+   * Vectors made before `embed` read such text as text differ for those texts alone.
+   */
+  async holdsSpecialText(file: string, texts: string[], signal?: AbortSignal): Promise<boolean[]> {
+    return this.use('embed', file, async (h) => {
+      const { engine } = this.deps;
+      const out: boolean[] = [];
+      for (const text of texts) {
+        const parsed = await engine.tokenize(h.modelId, text, { addSpecial: false, parseSpecial: true });
+        const plain = await engine.tokenize(h.modelId, text, { addSpecial: false, parseSpecial: false });
+        out.push(parsed.length !== plain.length || parsed.some((t, i) => t !== plain[i]));
+      }
+      return out;
+    }, signal);
+  }
+
   /** Scores of `documents` against `query` on the reranker `file`, in their order; special-token text in them is text, as embed's. */
   async rerank(file: string, query: string, documents: string[], signal?: AbortSignal): Promise<number[]> {
     return this.use('rerank', file, async (h) => {

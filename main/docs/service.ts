@@ -15,7 +15,7 @@ import type { DocRow } from '../store/docs';
 import type { Extracted } from './extract';
 import { type DocFiles, readRegularFile } from './files';
 import { KnowledgeFolders } from './folders';
-import { Indexer } from './indexer';
+import { Indexer, type IndexerDeps } from './indexer';
 import { DocModelError, type DocModels } from './models';
 import { retrieveSources, type ThreadDoc } from './retrieve';
 
@@ -130,7 +130,7 @@ export class DocsService {
   }
 
   /** The embedding space of the model the settings choose; off (with why) when there is none or it cannot be used. */
-  private async vectors(): Promise<{ spaceId: number; embed: (texts: string[], signal: AbortSignal) => Promise<number[][]> } | { off: string }> {
+  private async vectors(): ReturnType<IndexerDeps['vectors']> {
     const file = this.settings().embeddingModel;
     const docs = this.deps.store.docs;
     const off = (why: string) => {
@@ -146,7 +146,11 @@ export class DocsService {
       this.warm(spaceId);
       this.vectorsOff = null;
       this.space = { file, id: spaceId };
-      return { spaceId, embed: (texts, signal) => this.deps.models.embed(file, texts, 'document', signal) };
+      return {
+        spaceId,
+        embed: (texts, signal) => this.deps.models.embed(file, texts, 'document', signal),
+        holdsSpecialText: (texts, signal) => this.deps.models.holdsSpecialText(file, texts, signal),
+      };
     } catch (e) {
       if (e instanceof DocModelError) return off(e.message);
       return off(`the embedding model cannot be read: ${(e as Error).message}`);

@@ -1,10 +1,12 @@
 /**
  * What the documents' service reads across the documents' tables beside DocsStore's own calls: the
- * documents left unfinished (indexing to pick up at start), those lacking vectors of a space, a
+ * documents left unfinished (indexing to pick up at start), those lacking vectors of a space, the
+ * embedded chunks that could hold a special token's text, a
  * document's name and its folder files' paths, and the totals Settings → Documents shows.
  */
 import path from 'path';
 import type Database from 'better-sqlite3';
+import type { ChunkToEmbed } from './docs-vectors';
 
 export interface UnfinishedDoc {
   id: number;
@@ -28,6 +30,10 @@ export class DocsReports {
       name: db.prepare(`SELECT ${name} AS name FROM documents d WHERE d.id = ?`).pluck(),
       folderPaths: db.prepare(`SELECT f.path, l.rel_path FROM doc_links l JOIN knowledge_folders f ON f.id = l.folder_id WHERE l.doc_id = ? AND l.removed_at IS NULL`),
       totals: db.prepare(`SELECT count(*) AS documents, coalesce(sum(chunk_count), 0) AS chunks FROM documents`),
+      // a special token's text has a < or a [ in it (</s>, <|im_end|>, [CLS], <start_of_turn>): other chunks are passed over
+      markup: db.prepare(`SELECT c.id, c.doc_id, c.text, c.heading FROM doc_embedded e JOIN doc_chunks c ON c.id = e.chunk_id
+        WHERE e.space_id = ? AND e.chunk_id > ? AND (instr(c.text, '<') OR instr(c.text, '[') OR instr(coalesce(c.heading, ''), '<') OR instr(coalesce(c.heading, ''), '['))
+        ORDER BY e.chunk_id LIMIT ?`),
     };
   }
 
@@ -39,6 +45,14 @@ export class DocsReports {
   /** Indexed documents some of whose chunks lack vectors of `spaceId` (one query). */
   documentsMissingVectors(spaceId: number): UnfinishedDoc[] {
     return (this.stmts.missingVectors.all(spaceId) as UnfinishedDoc[]).map((d) => ({ ...d, name: d.name ?? d.hash.slice(0, 12) }));
+  }
+
+  /**
+   * Chunks with a vector in `spaceId` whose text or heading could hold a special token's text (a < or a
+   * [ in it), after chunk `afterId`, in id order, at most `limit`.
+   */
+  embeddedWithMarkup(spaceId: number, afterId: number, limit: number): ChunkToEmbed[] {
+    return (this.stmts.markup.all(spaceId, afterId, limit) as { id: number; doc_id: number; text: string; heading: string | null }[]).map((r) => ({ id: r.id, docId: r.doc_id, text: r.text, heading: r.heading }));
   }
 
   nameOf(docId: number): string | null {

@@ -57,6 +57,8 @@ export interface EmbeddingSpace {
   modelName: string | null;
   dims: number;
   createdAt: number;
+  /** its vectors read special-token text in the chunks as text (false: a space made before that, its chunks holding such text not yet embedded again) */
+  textAsData: boolean;
 }
 
 export interface VectorRow {
@@ -82,8 +84,8 @@ export const docIdsSchema = z.array(rowId).max(1_000_000);
 export const kSchema = z.number().int().min(1).max(MAX_KNN);
 export const limitSchema = z.number().int().min(1).max(100_000);
 
-interface SpaceDbRow { id: number; model_key: string; model_name: string | null; dims: number; created_at: number }
-const toSpace = (r: SpaceDbRow): EmbeddingSpace => ({ id: r.id, modelKey: r.model_key, modelName: r.model_name, dims: r.dims, createdAt: r.created_at });
+interface SpaceDbRow { id: number; model_key: string; model_name: string | null; dims: number; created_at: number; text_as_data: number }
+const toSpace = (r: SpaceDbRow): EmbeddingSpace => ({ id: r.id, modelKey: r.model_key, modelName: r.model_name, dims: r.dims, createdAt: r.created_at, textAsData: r.text_as_data === 1 });
 
 /** The vec0 table of a space (the id is an integer from the database, never user text). */
 const tableOf = (spaceId: number) => `doc_vec_${spaceId}`;
@@ -154,6 +156,7 @@ export class DocVectors {
       spaces: db.prepare('SELECT * FROM embedding_spaces ORDER BY id'),
       insertSpace: db.prepare('INSERT INTO embedding_spaces (model_key, model_name, dims, created_at) VALUES (?, ?, ?, ?)'),
       renameSpace: db.prepare('UPDATE embedding_spaces SET model_name = ? WHERE id = ?'),
+      textAsData: db.prepare('UPDATE embedding_spaces SET text_as_data = 1 WHERE id = ?'),
       deleteSpace: db.prepare('DELETE FROM embedding_spaces WHERE id = ?'),
       hasTable: db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").pluck(),
       vecTables: db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'doc\\_vec\\_%' ESCAPE '\\' AND sql LIKE 'CREATE VIRTUAL TABLE%'").pluck(),
@@ -204,6 +207,11 @@ export class DocVectors {
   space(id: number): EmbeddingSpace | null {
     const r = this.stmts.space.get(check(rowId, id, 'space id')) as SpaceDbRow | undefined;
     return r ? toSpace(r) : null;
+  }
+
+  /** Records that a space's vectors read special-token text as text (its older chunks that hold such text were embedded again). */
+  markTextAsData(id: number): void {
+    this.stmts.textAsData.run(check(rowId, id, 'space id'));
   }
 
   /** Deletes a space and its vectors, and its doc_embedded rows (its table stays where sqlite-vec is unavailable; dropOrphanTables drops it later). */

@@ -356,8 +356,16 @@ export class DocsStore {
     return this.vectors.ensureSpace(modelKey, modelName, dims);
   }
 
+  space(id: number): EmbeddingSpace | null {
+    return this.vectors.space(id);
+  }
+
   spaces(): EmbeddingSpace[] {
     return this.vectors.spaces();
+  }
+
+  markTextAsData(id: number): void {
+    this.vectors.markTextAsData(id);
   }
 
   dropSpace(id: number): boolean {

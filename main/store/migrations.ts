@@ -337,6 +337,19 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 11,
+    name: "documents: whether a space's vectors read special-token text as text",
+    up(db) {
+      // 1: its vectors were made with special-token text in the chunks read as text ("</s>" is not that token), as
+      // every space made from here on; the spaces made before are 0 until the documents' service has embedded
+      // their chunks that hold such text again (main/docs/indexer.ts)
+      db.exec(`
+        ALTER TABLE embedding_spaces ADD COLUMN text_as_data INTEGER NOT NULL DEFAULT 1;
+        UPDATE embedding_spaces SET text_as_data = 0;
+      `);
+    },
+  },
 ];
 
 /** The version a list of migrations ends at. */

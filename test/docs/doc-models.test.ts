@@ -55,6 +55,9 @@ test('documents and questions are data: special-token text in them is text, for 
     const [asToken] = await engine.embed('docs:embed', [passage]);
     expect(v).toEqual(asText);
     expect(v).not.toEqual(asToken);
+    // which texts a vector made before (special tokens parsed) differs for: those holding the model's special
+    // text (Llama 2's vocab: </s> and <s> are control tokens, <b> and [CLS] are not its tokens)
+    expect(await docs.holdsSpecialText(TINY_EMBED, [passage, 'a <s> start', 'plain text', 'a <b>bold</b> and [CLS] text', ''])).toEqual([true, true, false, false, false]);
     // a reranker with a rerank template (without one, llama-server's way already keeps them text)
     const reranker = await writeRetyped(TINY_RERANK, path.join(tempDir('doc-rerank-'), 'rerank-template.gguf'), {}, {
       'tokenizer.chat_template.rerank': gguf.str('query: {query}</s><s>document: {document}</s>'),

@@ -31,6 +31,9 @@ const extracted = (t: string): Extracted => ({
   truncated: false,
 });
 const vectorOf = (s: string) => Array.from({ length: DIMS }, (_, i) => (s.charCodeAt(i % s.length) % 7) + i + 1);
+/** The stand-in embedding model's special-token text (the engine's tokenizer says which texts hold one: doc-models.test.ts). */
+const SPECIAL = '</s>';
+const holdsSpecialText = async (texts: string[]) => texts.map((t) => t.includes(SPECIAL));
 
 interface Harness {
   store: Store;
@@ -59,6 +62,7 @@ function harness(over: Partial<IndexerDeps> = {}): Harness {
         embedded.push(texts);
         return texts.map(vectorOf);
       },
+      holdsSpecialText,
     }),
     chatIdle: () => (replying.on ? new Promise<void>((r) => (replying.release = r)) : Promise.resolve()),
     progress: () => undefined,
@@ -175,7 +179,7 @@ test('a new embedding model: every indexed document is embedded into its space o
   const old = h.store.docs.spaces()[0].id;
   const next = h.store.docs.ensureSpace('embed-b', 'b', DIMS);
   const embedded: number[] = [];
-  const swapped = catchUpIndexer(h, async () => ({ spaceId: next, embed: async (texts) => (embedded.push(texts.length), texts.map(vectorOf)) }));
+  const swapped = catchUpIndexer(h, async () => ({ spaceId: next, embed: async (texts) => (embedded.push(texts.length), texts.map(vectorOf)), holdsSpecialText }));
   swapped.reembed();
   await swapped.idle();
   expect(embedded).toEqual([4]);
@@ -196,7 +200,7 @@ test('a model changed while a catch-up embeds into the old one: the new space is
   const into: number[] = [];
   const indexer = catchUpIndexer(h, async () => {
     const spaceId = current;
-    return { spaceId, embed: async (texts) => (into.push(spaceId), (current = c), texts.map(vectorOf)) };
+    return { spaceId, embed: async (texts) => (into.push(spaceId), (current = c), texts.map(vectorOf)), holdsSpecialText };
   });
   indexer.reembed();
   await indexer.idle();
@@ -205,4 +209,46 @@ test('a model changed while a catch-up embeds into the old one: the new space is
   expect(h.store.docs.spaces().map((s) => s.id)).toEqual([c]);
   expect(h.store.docs.spaces().map((s) => s.id)).not.toContain(a);
   expect(h.store.docs.vectorCount(c)).toBe(3);
+});
+
+test("a space made before special-token text was embedded as text: its chunks holding such text are embedded again, once", async () => {
+  const h = harness();
+  // chunks with a < or [ that are no special text, with the special text, and plain
+  const pad = 'word '.repeat(30).trim();
+  const id = h.add('a.txt', [`Paragraph with a <b>tag</b> and [a link] ${pad}`, `Paragraph that quotes ${SPECIAL} in it ${pad}`, `Plain paragraph ${pad}`].join('\n\n'));
+  await h.indexer.idle();
+  // the chunks as the chunker cut them: those with a < or a [, and the one holding the special text
+  const chunks = h.store.docs.chunks(id).map((c) => c.text);
+  const markup = chunks.filter((t) => /[<[]/.test(t));
+  const quote = chunks.filter((t) => t.includes(SPECIAL));
+  expect(chunks.length).toBeGreaterThan(markup.length);
+  expect(markup.length).toBeGreaterThan(quote.length);
+  expect(quote).toHaveLength(1);
+  const space = h.store.docs.spaces()[0];
+  expect(space.textAsData).toBe(true);
+  // as a space made before (migration 11 marks those so)
+  h.store.db.prepare('UPDATE embedding_spaces SET text_as_data = 0 WHERE id = ?').run(space.id);
+  expect(h.store.docs.space(space.id)!.textAsData).toBe(false);
+  const asked: string[][] = [];
+  const again: string[][] = [];
+  const indexer = catchUpIndexer(h, async () => ({
+    spaceId: space.id,
+    // a different vector this time: the stored one is replaced
+    embed: async (texts) => (again.push(texts), texts.map(() => Array.from({ length: DIMS }, () => 1))),
+    holdsSpecialText: async (texts) => (asked.push(texts), holdsSpecialText(texts)),
+  }));
+  indexer.reembed();
+  await indexer.idle();
+  // only the chunks with a < or a [ were asked about; the one holding the model's special text was embedded again
+  expect(asked).toEqual([markup]);
+  expect(again).toEqual([quote]);
+  expect(h.store.docs.space(space.id)!.textAsData).toBe(true);
+  expect(h.store.docs.vectorCount(space.id, id)).toBe(chunks.length);
+  const ones = h.store.docs.searchVectorsExact(space.id, [id], Float32Array.from(Array.from({ length: DIMS }, () => 1)), 1)[0];
+  expect(h.store.docs.chunk(ones.chunkId)!.text).toBe(quote[0]);
+  expect(ones.distance).toBeCloseTo(0, 5);
+  // marked: the next pass asks nothing
+  indexer.reembed();
+  await indexer.idle();
+  expect(asked).toHaveLength(1);
 });

@@ -127,6 +127,11 @@ describe('open and migrate', () => {
     expect(s.imported.has('jan', 'thread-rust', undefined)).toBe(false);
     expect(s.imported.has('hearth', 'thread-rust', 'thread-rust')).toBe(true);
 
+    // v11: a space made before reads special-token text as that token until its chunks holding such text are
+    // embedded again (main/docs/indexer.ts); a space made now reads it as text
+    expect(s.docs.spaces().map((sp) => [sp.modelName, sp.textAsData])).toEqual(v === 10 ? [['nomic-embed', false]] : []);
+    expect(s.docs.space(s.docs.ensureSpace('new-model', 'new', 8))!.textAsData).toBe(true);
+
     // still fully usable: new messages continue the current path
     const added = s.messages.add({ threadId: 'thread-pasta', role: 'user', content: 'Thanks!' });
     expect(added.parentId).toBe(pasta[pasta.length - 1].id);
