@@ -20,10 +20,11 @@
  *
  * The replies of the turn being answered (those after its user message: the steps of a tool loop, and
  * a reply being continued) go with their reasoning, also data; earlier turns' replies go without it.
- * That is what thinking models that call tools are trained on (Qwen3's, GLM's, MiniMax's, Kimi's and
- * DeepSeek's templates render a reply's reasoning only after the last user message, gpt-oss's its
- * analysis for the calls of the turn): the model reads what it thought before each call, and the step
- * reuses the cache of what it wrote. llama.cpp goes on with the reasoning of a continued reply cut off
+ * That is what most thinking models that call tools are trained on (Qwen3's, Qwen3.5's, GLM-4.6's,
+ * MiniMax-M2's and DeepSeek-V3.2's templates write a reply's reasoning only after the last user message,
+ * gpt-oss's its analysis for the turn's calls): the model reads what it thought before each call, and the
+ * step reuses the cache of what it wrote. Templates that keep earlier turns' reasoning too (DeepSeek-V4's
+ * with tools, MiniMax-M3's, Kimi-K3's) see those turns without it, as all did before. llama.cpp goes on with the reasoning of a continued reply cut off
  * while thinking (one with no text yet), and writes it before the text of one that has both.
  *
  * A user message whose reply was given documents' passages (the reply's `sources`) goes with them
@@ -193,4 +194,20 @@ export async function toEngineMessages(history: readonly HistoryMessage[], o: { 
     chat.push({ role: m.role, content: text ? [...parts, { type: 'text', text }] : parts });
   });
   return { messages: chat, imageSizes };
+}
+
+/**
+ * The messages without the reasoning of the turn's replies (as they went before replies carried it), but
+ * a continued reply's (`continued`: the last message, which llama.cpp goes on from); null when none
+ * carried any. For a request refused with it: too long for the context, or a template refusing its text.
+ */
+export function withoutTurnReasoning(messages: readonly ChatMessage[], continued: boolean): ChatMessage[] | null {
+  let dropped = false;
+  const out = messages.map((m, i) => {
+    if (m.reasoning_content === undefined || (continued && i === messages.length - 1)) return m;
+    dropped = true;
+    const { reasoning_content: _, ...rest } = m;
+    return rest;
+  });
+  return dropped ? out : null;
 }

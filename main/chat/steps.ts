@@ -14,7 +14,7 @@ import type { RemoteTarget } from '../providers/service';
 import type { FinishReply, ReplyWriter, Store, Thread } from '../store';
 import type { OfferedTools } from '../tools/registry';
 import { finishReasonOf } from './dto';
-import { toEngineMessages, withQuestionSources } from './history';
+import { toEngineMessages, withoutTurnReasoning, withQuestionSources } from './history';
 import { tokensNeeded } from './sessions';
 import { runToolCalls, withIds } from './tool-loop';
 import { assistantOf, chosenSettings, countImageTokens, countTokens, effectiveSampling, toolsTheTemplateTakes } from './turn-inputs';
@@ -26,6 +26,8 @@ const USAGE_REFRESH_MS = 1000;
 
 /** Engine codes of a request the host died or hung under (the host is restarted). */
 const HOST_RESTARTED: ReadonlySet<string> = new Set<IpcErrorCode>(['engine_crashed', 'engine_hung']);
+/** How a request refused for the turn's reasoning it carried fails: too long for the context, a template refusing it (the engine's; a server's answer). */
+const REASONING_REFUSED: ReadonlySet<string> = new Set<string>(['context_overflow', 'invalid_argument', 'provider_error']);
 
 /** How a turn runs: a continue of the last reply; a message whose new images the model must read. */
 export interface TurnOptions {
@@ -232,19 +234,34 @@ export class TurnSteps {
           this.deps.logger.error(`chat: a streamed piece could not be handled: ${(e as Error).message}`);
         }
       };
-      if (remote && !signal.aborted) {
-        // what the thread shows: its messages went to this provider (recorded before they go)
-        this.markRemote(thread.id, remote.access.config.name);
-        result = await this.deps.providers!.chat(
-          remote,
-          { messages: chat, settings: chosenSettings(this.store, thread), ...(tools ? { tools: engineTools, toolChoice: tools.last ? ('none' as const) : ('auto' as const) } : {}) },
-          { signal, onPiece },
-        );
-      } else if (model !== null && !signal.aborted) result = await this.deps.engine.chat(
-        CHAT_MODEL_ID,
-        { messages: chat, sampling, ...request, continueFinal: opts.continueFinal, overflow: 'error', seq, dataMarks: true, ...(tools ? { tools: engineTools, toolChoice: tools.last ? ('none' as const) : ('auto' as const), parallelToolCalls: true } : {}) },
-        { signal, onPiece },
-      );
+      const ask = (messages: ChatMessage[]): Promise<GenerateResult> =>
+        remote
+          ? this.deps.providers!.chat(
+              remote,
+              { messages, settings: chosenSettings(this.store, thread), ...(tools ? { tools: engineTools, toolChoice: tools.last ? ('none' as const) : ('auto' as const) } : {}) },
+              { signal, onPiece },
+            )
+          : this.deps.engine.chat(
+              CHAT_MODEL_ID,
+              { messages, sampling, ...request, continueFinal: opts.continueFinal, overflow: 'error', seq, dataMarks: true, ...(tools ? { tools: engineTools, toolChoice: tools.last ? ('none' as const) : ('auto' as const), parallelToolCalls: true } : {}) },
+              { signal, onPiece },
+            );
+      // what the thread shows: its messages went to this provider (recorded before they go)
+      if (remote && !signal.aborted) this.markRemote(thread.id, remote.access.config.name);
+      if ((remote || model !== null) && !signal.aborted) {
+        try {
+          result = await ask(chat);
+        } catch (e) {
+          // the turn's reasoning the request carried made it too long for the context, or a template refused
+          // it (the engine's, a server's): asked again without it, as before replies carried it
+          const code = (e as EngineError | IpcError).code;
+          const lean = !streamed && !signal.aborted && REASONING_REFUSED.has(code) ? withoutTurnReasoning(chat, opts.continueFinal === true) : null;
+          if (!lean) throw e;
+          this.deps.logger.warn('chat: the request with the turn\'s reasoning was refused; asked again without it', { threadId: thread.id, code });
+          chat = lean;
+          result = await ask(chat);
+        }
+      }
     } catch (e) {
       // the engine's error, or the model's (no model, a load that failed or needs confirming)
       const err = e as EngineError | IpcError;

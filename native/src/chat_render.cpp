@@ -125,9 +125,9 @@ RenderedChat renderChatWith(const ModelHandle & h, const common_chat_templates *
     try {
         out.params = render(in);
     } catch (const HearthError &) {
-        // a template that refuses a reply holding a special token's text (a raise_exception on it, as
-        // gpt-oss's has for its own tags, which llama.cpp's Jinja does not reach; it would fail the
-        // thread on every turn) is rendered again with those texts broken up in the replies' data
+        // a template that refuses a reply holding a special token's text (a raise_exception on it:
+        // gpt-oss's on its own tags in a reply's thinking, which a step's reasoning becomes; it would
+        // fail every later step) is rendered again with those texts broken up in the replies' data
         if (!data_marks || !breakTags(in.messages, replies, cutTexts())) throw;
         out.params = render(in);
     }

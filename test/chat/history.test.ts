@@ -8,7 +8,7 @@
  */
 import fs from 'fs';
 import path from 'path';
-import { imageNotShown, toEngineMessages, withQuestionSources } from '../../main/chat/history';
+import { imageNotShown, toEngineMessages, withoutTurnReasoning, withQuestionSources } from '../../main/chat/history';
 import type { SourceDTO } from '../../main/ipc/docs';
 import { ImageStore } from '../../main/chat/images';
 import type { ChatMessage } from '../../main/engine/protocol';
@@ -186,6 +186,10 @@ describe('data marks (main/params/data-text.ts)', () => {
     const steps = (await toEngineMessages(loop, { instructions: '', images: null })).messages;
     expect(steps.map((m) => m.reasoning_content)).toEqual([undefined, undefined, undefined, undefined, undefined, `\n${DATA_OPEN}I look it up.${DATA_CLOSE}\n`, undefined, undefined, undefined]);
     expect(unmarkedMessages(steps)[5].reasoning_content).toBe('\nI look it up.\n');
+    // a request refused with it goes again without the turn's reasoning, but a continued reply's
+    expect(withoutTurnReasoning(steps, false)!.map((m) => m.reasoning_content)).toEqual(steps.map(() => undefined));
+    expect(withoutTurnReasoning(continued.messages, true)).toBeNull();
+    expect(withoutTurnReasoning(steps.slice(0, 5), false)).toBeNull();
     // a user's own text is the user's: not marked
     expect((await toEngineMessages([user('<|im_start|>')], { instructions: '', images: null })).messages[0].content).toBe('<|im_start|>');
   });

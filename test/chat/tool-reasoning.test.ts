@@ -2,7 +2,8 @@
  * A thinking model in a tool loop reads what it thought before each call (main/chat/history.ts): a step
  * after a call is sent the calling step's reasoning, as data, and the template (Qwen3.5's, llama.cpp's
  * copy) writes it back where the model wrote it, so the step also reuses the cache of that reasoning.
- * An earlier turn's reasoning is not sent (templates drop it). A generated model with Qwen3's thinking
+ * An earlier turn's reasoning is not sent (templates drop it); a step that the reasoning makes too long
+ * for the context is asked again without it. A generated model with Qwen3's thinking
  * and call tokens and Qwen3.5's chat template (writeQwen35Model); the real store, app and engine host
  * (the engine client wrapped only to record each request's messages), and the real addon for the cache.
  */
@@ -81,6 +82,22 @@ test("a reply after a call is sent the calling step's reasoning, as data, and th
   expect(without.messages.find((m) => m.role === 'assistant')!.reasoning_content).toBeUndefined();
 });
 
+test("a turn's reasoning too long for the context: the step is asked again without it, as before replies carried it", async () => {
+  // about 2,000 tokens of reasoning in a context of 1,024 (the model's own context is 2,048)
+  await chat.call('models.settings.update', { path: chat.modelPath, settings: { contextSize: 1024 } });
+  try {
+    const long = Array.from({ length: 400 }, (_, i) => `step ${i} checked`).join(', ');
+    const r = await continueAnswer(long);
+    expect(r.messages.find((m) => m.role === 'assistant')!.reasoning_content).toBe(asData(long));
+    // the reply came from the second request, which carried no reasoning
+    expect(sent).toHaveLength(2);
+    expect(sent[1].some((m) => m.reasoning_content !== undefined)).toBe(false);
+    expect(r.reply.metrics!.promptTokens).toBeLessThan(200);
+  } finally {
+    await chat.call('models.settings.update', { path: chat.modelPath, settings: {} });
+  }
+});
+
 test("an earlier turn's reasoning is not sent: only the replies after the turn's question carry theirs", async () => {
   const threadId = chat.app.store.threads.create({ assistantId: 'default', model: null }).id;
   storedToolLoop(chat, threadId, THOUGHT);
@@ -91,7 +108,7 @@ test("an earlier turn's reasoning is not sent: only the replies after the turn's
   expect(sent[0].filter((m) => m.reasoning_content !== undefined)).toEqual([]);
 });
 
-test("a step sent its reasoning reuses the cache of it: the prefix holds through what the model thought", async () => {
+test("the engine alone: a step sent its reasoning reuses the cache of it, the prefix holding through what the model thought", async () => {
   // the engine on its own (one context, greedy): a reply that thinks (its reasoning given, as a reply cut off
   // while thinking, and continued by 4 tokens), then the step after it, sent its reasoning or not
   const r = await inAddon<{ thought: number; first: number; withIt: number; without: number }>(

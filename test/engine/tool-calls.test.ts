@@ -6,11 +6,9 @@
  * Why the test steers, and how: see TOOL_CALL_OPEN in test/helpers/models.ts (the grammar lets free text
  * come first; the steered model's template opens a call with one special token, biased here).
  */
-import fs from 'fs';
-import path from 'path';
 import { EngineClient } from '../../main/engine/client';
 import { makeEngine } from '../helpers/engine';
-import { STEERED_TOOLS_TEMPLATE, TINY_TOOLS, TINY_TOOLS_STEERED, TOOL_CALL_CLOSE as CLOSE, TOOL_CALL_OPEN as OPEN, TOOL_CALL_OPEN_ID, TOOLS_CHAT_TEMPLATE } from '../helpers/models';
+import { llamaTemplate, STEERED_TOOLS_TEMPLATE, TINY_TOOLS, TINY_TOOLS_STEERED, TOOL_CALL_CLOSE as CLOSE, TOOL_CALL_OPEN as OPEN, TOOL_CALL_OPEN_ID, TOOLS_CHAT_TEMPLATE } from '../helpers/models';
 
 const tools = [
   {
@@ -87,7 +85,7 @@ describe('tool calls', () => {
 describe('tool calls of a thinking model', () => {
   // QwQ's template (llama.cpp's models/templates: tools and a generation prompt that opens <think>),
   // steered as STEERED_TOOLS_TEMPLATE is, its prompt ending right after <think> (see THINKING_CHAT_TEMPLATE)
-  const qwq = fs.readFileSync(path.join(__dirname, '../../build/llama.cpp/models/templates/Qwen-QwQ-32B.jinja'), 'utf8');
+  const qwq = llamaTemplate('Qwen-QwQ-32B.jinja');
   const steered = qwq
     .replace(/<tool_call>\\n/g, OPEN)
     .replace(/\\n<\/tool_call>/g, CLOSE)

@@ -279,6 +279,11 @@ export async function writeTokenizerModels(dir: string): Promise<{ qwen: string;
  * (the texts of as many of its padding tokens: how a model's vocab adds its own) and the chat template
  * of llama.cpp's copy `template` (models/templates, the checkout this build cloned).
  */
+/** A chat template of llama.cpp's copies (models/templates in the checkout this build cloned), by file name. */
+export function llamaTemplate(file: string): string {
+  return fs.readFileSync(path.join(REPO_ROOT, 'build', 'llama.cpp', 'models', 'templates', file), 'utf8');
+}
+
 async function writeQwenWith(qwen: string, out: string, tokens: readonly string[], template: string): Promise<string> {
   const h = await readGgufHeader(qwen);
   const texts = [...(h.metadata.get('tokenizer.ggml.tokens')!.value as string[])];
@@ -286,8 +291,7 @@ async function writeQwenWith(qwen: string, out: string, tokens: readonly string[
   const pads = texts.flatMap((t, i) => (t.startsWith('[PAD') && types[i] === 4 ? [i] : [])).slice(0, tokens.length);
   if (pads.length < tokens.length) throw new Error("Qwen2's vocab has too few padding tokens");
   tokens.forEach((t, k) => (texts[pads[k]] = t));
-  const source = fs.readFileSync(path.join(REPO_ROOT, 'build', 'llama.cpp', 'models', 'templates', template), 'utf8');
-  return writeRetyped(qwen, out, {}, { 'tokenizer.ggml.tokens': gguf.arr('string', texts), 'tokenizer.chat_template': gguf.str(source) });
+  return writeRetyped(qwen, out, {}, { 'tokenizer.ggml.tokens': gguf.arr('string', texts), 'tokenizer.chat_template': gguf.str(llamaTemplate(template)) });
 }
 
 /**
@@ -297,6 +301,11 @@ async function writeQwenWith(qwen: string, out: string, tokens: readonly string[
  */
 export function writeQwen35Model(qwen: string, dir: string): Promise<string> {
   return writeQwenWith(qwen, path.join(dir, 'tiny-qwen3.5.gguf'), ['<think>', '</think>', '<tool_call>', '</tool_call>'], 'Qwen3.5-4B.jinja');
+}
+
+/** A tiny gpt-oss in `dir`: Qwen2's vocab with the harmony format's tokens, and gpt-oss's chat template. */
+export function writeGptOssModel(qwen: string, dir: string): Promise<string> {
+  return writeQwenWith(qwen, path.join(dir, 'tiny-gpt-oss.gguf'), ['<|start|>', '<|end|>', '<|message|>', '<|channel|>', '<|constrain|>', '<|return|>', '<|call|>'], 'openai-gpt-oss-120b.jinja');
 }
 
 /** Writes `from` again as `to` with one more tensor (`tensor`, bytes in its type's encoding): a crafted file. */

@@ -173,6 +173,15 @@ test("a tool loop's step goes with its reasoning, and llama-server's template (Q
     expect(rendered[0].prompt).toContain(`<think>\n${thought}\n</think>`);
     expect(prompts).toEqual(rendered.map((r) => r.tokens));
     expect(prompts[0]).toBeGreaterThan(prompts[1]);
+    // reasoning too long for the server's context (about 2,000 tokens in 1,024): the server refuses the
+    // request, and the step is asked again without it
+    const thread = await b.call<ThreadDTO>('threads.create', { modelPath: ref });
+    const answer = storedToolLoop(b, thread.id, Array.from({ length: 400 }, (_, i) => `step ${i} checked`).join(', '));
+    const done = nextDone(b.app, thread.id);
+    await b.call('chat.continue', { threadId: thread.id, messageId: answer });
+    const reply = await done;
+    expect(reply.error).toBeNull();
+    expect(reply.metrics!.promptTokens).toBe(prompts[1]);
   } finally {
     await qwen.close();
   }
