@@ -7,12 +7,11 @@
  * it carries no mark. Real engine host, real store, a generated model with Qwen2's vocabulary and a
  * ChatML template; the engine client is wrapped only to record the messages each request was sent.
  */
-import type { EngineClient } from '../../main/engine/client';
 import type { ChatMessage } from '../../main/engine/protocol';
 import { asData } from '../../main/params';
 import type { MessageDTO } from '../../main/ipc/contract';
 import { inAddon } from '../helpers/addon';
-import { ChatApp, chatApp, nextDone } from '../helpers/chat';
+import { ChatApp, chatApp, nextDone, recordingMessages } from '../helpers/chat';
 import { makeEngine, tempDir } from '../helpers/engine';
 import { writeTokenizerModels } from '../helpers/models';
 
@@ -25,18 +24,9 @@ let chat: ChatApp;
 let model: string;
 const sent: ChatMessage[][] = [];
 
-function recording(engine: EngineClient): EngineClient {
-  const chatFn = engine.chat.bind(engine);
-  engine.chat = ((id, req, opts) => {
-    sent.push(req.messages);
-    return chatFn(id, req, opts);
-  }) as EngineClient['chat'];
-  return engine;
-}
-
 beforeAll(async () => {
   ({ qwen: model } = await writeTokenizerModels(tempDir('reply-data')));
-  chat = chatApp({ model, engine: recording(makeEngine()), chatDefaults: { maxTokens: 4 } });
+  chat = chatApp({ model, engine: recordingMessages(makeEngine(), sent), chatDefaults: { maxTokens: 4 } });
   await chat.call('models.load', { path: chat.modelPath });
 });
 

@@ -7,12 +7,11 @@
  * and call tokens and Qwen3.5's chat template (writeQwen35Model); the real store, app and engine host
  * (the engine client wrapped only to record each request's messages), and the real addon for the cache.
  */
-import type { EngineClient } from '../../main/engine/client';
 import type { ChatMessage } from '../../main/engine/protocol';
 import type { MessageDTO } from '../../main/ipc/contract';
 import { asData } from '../../main/params';
 import { inAddon } from '../helpers/addon';
-import { ChatApp, chatApp, nextDone, storedToolLoop } from '../helpers/chat';
+import { ChatApp, chatApp, nextDone, storedToolLoop, recordingMessages } from '../helpers/chat';
 import { makeEngine, tempDir } from '../helpers/engine';
 import { writeQwen35Model, writeTokenizerModels } from '../helpers/models';
 
@@ -25,19 +24,10 @@ let chat: ChatApp;
 let model: string;
 const sent: ChatMessage[][] = [];
 
-function recording(engine: EngineClient): EngineClient {
-  const chatFn = engine.chat.bind(engine);
-  engine.chat = ((id, req, opts) => {
-    sent.push(req.messages);
-    return chatFn(id, req, opts);
-  }) as EngineClient['chat'];
-  return engine;
-}
-
 beforeAll(async () => {
   const dir = tempDir('tool-reasoning');
   model = await writeQwen35Model((await writeTokenizerModels(dir)).qwen, dir);
-  chat = chatApp({ model, engine: recording(makeEngine()), chatDefaults: { maxTokens: 2, temperature: 0 } });
+  chat = chatApp({ model, engine: recordingMessages(makeEngine(), sent), chatDefaults: { maxTokens: 2, temperature: 0 } });
   await chat.call('models.load', { path: chat.modelPath });
 });
 

@@ -6,6 +6,7 @@ import fs from 'fs';
 import path from 'path';
 import { App, composeApp, type ComposeOptions } from '../../main/compose';
 import type { EngineClient } from '../../main/engine/client';
+import type { ChatMessage } from '../../main/engine/protocol';
 import type { EventOf, MessageDTO } from '../../main/ipc/contract';
 import { Logger, silentLogger } from '../../main/logging';
 import type { ChatSettings } from '../../main/params';
@@ -112,6 +113,16 @@ export async function continueStored(chat: ChatApp, threadId: string, question: 
   const done = nextDone(chat.app, threadId);
   await chat.call('chat.continue', { threadId, messageId: stored.id });
   return done;
+}
+
+/** `engine` with each chat request's messages pushed to `sent` as it goes (what main sent; nothing else changed). */
+export function recordingMessages(engine: EngineClient, sent: ChatMessage[][]): EngineClient {
+  const chatFn = engine.chat.bind(engine);
+  engine.chat = ((id, req, opts) => {
+    sent.push(req.messages);
+    return chatFn(id, req, opts);
+  }) as EngineClient['chat'];
+  return engine;
 }
 
 /**

@@ -35,6 +35,14 @@ afterAll(async () => {
   await server?.close();
 });
 
+/** `server` added as a local-server provider named `name`: its one model's reference. */
+async function serverModel(name: string, server: LlamaServer): Promise<string> {
+  const saved = await b.call<ProvidersStatusDTO>('providers.save', { provider: { name, kind: 'openai-server', baseUrl: `${server.url}/v1` } });
+  const id = saved.providers.find((p) => p.name === name)!.id;
+  const st = await b.call<ProvidersStatusDTO>('providers.refreshModels', { id });
+  return remoteModelRef(id, st.providers.find((p) => p.id === id)!.models[0].id);
+}
+
 test('the model list; a streamed reply whose llama.cpp sampler settings reach the slot', async () => {
   const saved = await b.call<ProvidersStatusDTO>('providers.save', { provider: { name: 'llama-server', kind: 'openai-server', baseUrl: `${server.url}/v1` } });
   providerId = saved.providers[0].id;
@@ -99,11 +107,7 @@ test("Continue of a reply cut off while thinking: its reasoning goes with it, an
   const think = await startLlamaServer(TINY_THINK, ['-c', '1024', '-np', '1']);
   try {
     b.setChatDefaults({ maxTokens: 8, temperature: 0 });
-    const saved = await b.call<ProvidersStatusDTO>('providers.save', { provider: { name: 'llama-server thinking', kind: 'openai-server', baseUrl: `${think.url}/v1` } });
-    const id = saved.providers.find((p) => p.name === 'llama-server thinking')!.id;
-    const st = await b.call<ProvidersStatusDTO>('providers.refreshModels', { id });
-    const model = st.providers.find((p) => p.id === id)!.models[0].id;
-    const thread = await b.call<ThreadDTO>('threads.create', { modelPath: remoteModelRef(id, model) });
+    const thread = await b.call<ThreadDTO>('threads.create', { modelPath: await serverModel('llama-server thinking', think) });
     const thought = 'Let me think about';
     const more = await continueStored(b, thread.id, 'Say hello.', { content: '', reasoning: thought });
     expect(more.error).toBeNull();
@@ -137,10 +141,7 @@ test("a tool loop's step goes with its reasoning, and llama-server's template (Q
   const qwen = await startLlamaServer(model, ['-c', '1024', '-np', '1']);
   try {
     b.setChatDefaults({ maxTokens: 2, temperature: 0 });
-    const saved = await b.call<ProvidersStatusDTO>('providers.save', { provider: { name: 'llama-server qwen', kind: 'openai-server', baseUrl: `${qwen.url}/v1` } });
-    const id = saved.providers.find((p) => p.name === 'llama-server qwen')!.id;
-    const st = await b.call<ProvidersStatusDTO>('providers.refreshModels', { id });
-    const ref = remoteModelRef(id, st.providers.find((p) => p.id === id)!.models[0].id);
+    const ref = await serverModel('llama-server qwen', qwen);
     const thought = 'The user asks about Paris so I call the weather tool';
     // the stored loop's answer continued on the server (the turn's steps are sent again), with the step's reasoning and without
     const prompts: number[] = [];
