@@ -9,7 +9,7 @@ import { ChatMessage, EngineError, GenerateResult, type TokenLogprobs } from '..
 import { IpcError, IpcErrorCode, MessageDTO, NO_VISION } from '../ipc/contract';
 import type { ToolCallDTO } from '../ipc/tools';
 import { CHAT_MODEL_ID } from '../models/library';
-import { chatChars, parseRemoteModelRef } from '../params';
+import { chatChars, LLAMA_CPP_SERVER, parseRemoteModelRef } from '../params';
 import type { RemoteTarget } from '../providers/service';
 import type { FinishReply, ReplyWriter, Store, Thread } from '../store';
 import type { OfferedTools } from '../tools/registry';
@@ -252,10 +252,12 @@ export class TurnSteps {
         try {
           result = await ask(chat);
         } catch (e) {
-          // the turn's reasoning the request carried made it too long for the context, or a template refused
-          // it (the engine's, a server's): asked again without it, as before replies carried it
+          // the turn's reasoning the request carried (the engine and a llama.cpp-family server are sent it)
+          // made it too long for the context, or a template refused it: asked again without it, as before
+          // replies carried it
           const code = (e as EngineError | IpcError).code;
-          const lean = !streamed && !signal.aborted && REASONING_REFUSED.has(code) ? withoutTurnReasoning(chat, opts.continueFinal === true) : null;
+          const carried = !remote || LLAMA_CPP_SERVER[remote.access.config.kind];
+          const lean = carried && !streamed && !signal.aborted && REASONING_REFUSED.has(code) ? withoutTurnReasoning(chat, opts.continueFinal === true) : null;
           if (!lean) throw e;
           this.deps.logger.warn('chat: the request with the turn\'s reasoning was refused; asked again without it', { threadId: thread.id, code });
           chat = lean;

@@ -20,6 +20,8 @@ import { type Extracted, NOTE_NO_TEXT } from './extract';
 export const PROGRESS_MS = 250;
 /** Chunks embedded per engine call. */
 export const EMBED_BATCH = 32;
+/** The chunk ids one step of embedSpecialAgain reads at most (a space where few chunks have a < or a [ is read a window at a time). */
+export const SPECIAL_WINDOW = 4096;
 
 export interface IndexerDeps {
   store: DocsStore;
@@ -68,8 +70,8 @@ export class Indexer {
   private closed = false;
   /** a catch-up pass (vectors of the current model for every document) is due */
   private catchUp = true;
-  /** where embedSpecialAgain goes on in a space (the last chunk id it looked at) */
-  private readonly specialFrom = new Map<number, number>();
+  /** aborted by close: stops a pass of embedSpecialAgain */
+  private readonly closing = new AbortController();
 
   constructor(private readonly deps: IndexerDeps) {}
 
@@ -132,6 +134,7 @@ export class Indexer {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.closing.abort();
     for (const j of this.queue.splice(0)) j.abort.abort();
     this.current?.abort.abort();
     await this.idle();
@@ -255,36 +258,49 @@ export class Indexer {
 
   /**
    * A space made before special-token text in the chunks was embedded as text ("</s>" read as the text it
-   * is, not that token): its chunks that hold a special token's text of its model are embedded again (their
-   * vectors replaced), a batch at a time behind new documents and chat replies, and the space is then marked.
-   * Whether it is done (false: new documents came first, or the model changed; the pass goes on later from
-   * where it stopped).
+   * is, not that token; migration 11): its chunks of then that hold a special token's text of its model
+   * are embedded again (their vectors replaced), SPECIAL_WINDOW chunk ids at a time, each batch after any
+   * chat reply being written, and the pass's place is stored as it goes (a pass stopped, by new documents,
+   * another model, closing or a failure, goes on from there at the next catch-up). Whether the catch-up
+   * goes on (false: new documents or another model come first).
    */
   private async embedSpecialAgain(v: Space): Promise<boolean> {
     const { store } = this.deps;
-    if (store.space(v.spaceId)?.textAsData !== false) return true;
-    const signal = new AbortController().signal;
-    for (;;) {
-      if (this.closed || this.queue.length > 0) {
-        this.catchUp = true;
-        return false;
-      }
-      const from = this.specialFrom.get(v.spaceId) ?? 0;
-      const rows = store.reports.embeddedWithMarkup(v.spaceId, from, EMBED_BATCH);
-      if (rows.length === 0) break;
-      const special = await v.holdsSpecialText(rows.map(embedInput), signal);
-      const again = rows.filter((_, i) => special[i]);
-      if (again.length > 0) {
+    let pass = store.space(v.spaceId)?.specialPass ?? null;
+    const signal = this.closing.signal;
+    try {
+      while (pass) {
+        if (this.closed || this.queue.length > 0 || this.catchUp) {
+          this.catchUp = true;
+          return false;
+        }
+        if (pass.from >= pass.to) {
+          store.moveSpecialPass(v.spaceId, null);
+          this.deps.logger.info('docs: the chunks holding special-token text were embedded again', { spaceId: v.spaceId });
+          return true;
+        }
         await this.deps.chatIdle(signal);
-        const vectors = await v.embed(again.map(embedInput), signal);
-        store.putVectors(v.spaceId, again.map((r, i) => ({ chunkId: r.id, docId: r.docId, vector: Float32Array.from(vectors[i]) })));
+        if (signal.aborted) return false;
+        const end = Math.min(pass.to, pass.from + SPECIAL_WINDOW);
+        const rows = store.reports.embeddedWithMarkup(v.spaceId, pass.from, end, EMBED_BATCH);
+        const special = rows.length ? await v.holdsSpecialText(rows.map(embedInput), signal) : [];
+        const again = rows.filter((_, i) => special[i]);
+        if (again.length > 0) {
+          const vectors = await v.embed(again.map(embedInput), signal);
+          if (signal.aborted) return false;
+          store.putVectors(v.spaceId, again.map((r, i) => ({ chunkId: r.id, docId: r.docId, vector: Float32Array.from(vectors[i]) })));
+        }
+        const next = rows.length === EMBED_BATCH ? rows[rows.length - 1].id : end;
+        store.moveSpecialPass(v.spaceId, next);
+        pass = { from: next, to: pass.to };
       }
-      this.specialFrom.set(v.spaceId, rows[rows.length - 1].id);
+      return true;
+    } catch (e) {
+      if (signal.aborted) return false;
+      // the vectors missing are still made; this pass goes on from its place at the next catch-up
+      this.deps.logger.warn(`docs: chunks holding special-token text could not be embedded again: ${(e as Error).message}`);
+      return true;
     }
-    store.markTextAsData(v.spaceId);
-    this.specialFrom.delete(v.spaceId);
-    this.deps.logger.info('docs: the chunks holding special-token text were embedded again', { spaceId: v.spaceId });
-    return true;
   }
 
   /** Every ready document's chunks without vectors of the current model get them; other models' spaces go. */

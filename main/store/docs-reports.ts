@@ -32,7 +32,8 @@ export class DocsReports {
       totals: db.prepare(`SELECT count(*) AS documents, coalesce(sum(chunk_count), 0) AS chunks FROM documents`),
       // a special token's text has a < or a [ in it (</s>, <|im_end|>, [CLS], <start_of_turn>): other chunks are passed over
       markup: db.prepare(`SELECT c.id, c.doc_id, c.text, c.heading FROM doc_embedded e JOIN doc_chunks c ON c.id = e.chunk_id
-        WHERE e.space_id = ? AND e.chunk_id > ? AND (instr(c.text, '<') OR instr(c.text, '[') OR instr(coalesce(c.heading, ''), '<') OR instr(coalesce(c.heading, ''), '['))
+        WHERE e.space_id = ? AND e.chunk_id > ? AND e.chunk_id <= ?
+          AND (instr(c.text, '<') OR instr(c.text, '[') OR instr(coalesce(c.heading, ''), '<') OR instr(coalesce(c.heading, ''), '['))
         ORDER BY e.chunk_id LIMIT ?`),
     };
   }
@@ -49,10 +50,10 @@ export class DocsReports {
 
   /**
    * Chunks with a vector in `spaceId` whose text or heading could hold a special token's text (a < or a
-   * [ in it), after chunk `afterId`, in id order, at most `limit`.
+   * [ in it), with ids in (afterId, upTo], in id order, at most `limit` (the window bounds the rows read).
    */
-  embeddedWithMarkup(spaceId: number, afterId: number, limit: number): ChunkToEmbed[] {
-    return (this.stmts.markup.all(spaceId, afterId, limit) as { id: number; doc_id: number; text: string; heading: string | null }[]).map((r) => ({ id: r.id, docId: r.doc_id, text: r.text, heading: r.heading }));
+  embeddedWithMarkup(spaceId: number, afterId: number, upTo: number, limit: number): ChunkToEmbed[] {
+    return (this.stmts.markup.all(spaceId, afterId, upTo, limit) as { id: number; doc_id: number; text: string; heading: string | null }[]).map((r) => ({ id: r.id, docId: r.doc_id, text: r.text, heading: r.heading }));
   }
 
   nameOf(docId: number): string | null {

@@ -57,8 +57,11 @@ export interface EmbeddingSpace {
   modelName: string | null;
   dims: number;
   createdAt: number;
-  /** its vectors read special-token text in the chunks as text (false: a space made before that, its chunks holding such text not yet embedded again) */
-  textAsData: boolean;
+  /**
+   * The chunks (ids in (from, to]) still to be checked for special-token text embedded as that token, in a
+   * space made before such text was embedded as text (migration 11); null: none.
+   */
+  specialPass: { from: number; to: number } | null;
 }
 
 export interface VectorRow {
@@ -84,8 +87,11 @@ export const docIdsSchema = z.array(rowId).max(1_000_000);
 export const kSchema = z.number().int().min(1).max(MAX_KNN);
 export const limitSchema = z.number().int().min(1).max(100_000);
 
-interface SpaceDbRow { id: number; model_key: string; model_name: string | null; dims: number; created_at: number; text_as_data: number }
-const toSpace = (r: SpaceDbRow): EmbeddingSpace => ({ id: r.id, modelKey: r.model_key, modelName: r.model_name, dims: r.dims, createdAt: r.created_at, textAsData: r.text_as_data === 1 });
+interface SpaceDbRow { id: number; model_key: string; model_name: string | null; dims: number; created_at: number; special_from: number | null; special_to: number | null }
+const toSpace = (r: SpaceDbRow): EmbeddingSpace => ({
+  id: r.id, modelKey: r.model_key, modelName: r.model_name, dims: r.dims, createdAt: r.created_at,
+  specialPass: r.special_from === null || r.special_to === null ? null : { from: r.special_from, to: r.special_to },
+});
 
 /** The vec0 table of a space (the id is an integer from the database, never user text). */
 const tableOf = (spaceId: number) => `doc_vec_${spaceId}`;
@@ -156,7 +162,8 @@ export class DocVectors {
       spaces: db.prepare('SELECT * FROM embedding_spaces ORDER BY id'),
       insertSpace: db.prepare('INSERT INTO embedding_spaces (model_key, model_name, dims, created_at) VALUES (?, ?, ?, ?)'),
       renameSpace: db.prepare('UPDATE embedding_spaces SET model_name = ? WHERE id = ?'),
-      textAsData: db.prepare('UPDATE embedding_spaces SET text_as_data = 1 WHERE id = ?'),
+      specialFrom: db.prepare('UPDATE embedding_spaces SET special_from = ? WHERE id = ? AND special_from IS NOT NULL'),
+      specialDone: db.prepare('UPDATE embedding_spaces SET special_from = NULL, special_to = NULL WHERE id = ?'),
       deleteSpace: db.prepare('DELETE FROM embedding_spaces WHERE id = ?'),
       hasTable: db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").pluck(),
       vecTables: db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'doc\\_vec\\_%' ESCAPE '\\' AND sql LIKE 'CREATE VIRTUAL TABLE%'").pluck(),
@@ -209,9 +216,11 @@ export class DocVectors {
     return r ? toSpace(r) : null;
   }
 
-  /** Records that a space's vectors read special-token text as text (its older chunks that hold such text were embedded again). */
-  markTextAsData(id: number): void {
-    this.stmts.textAsData.run(check(rowId, id, 'space id'));
+  /** Where a space's pass over its chunks for special-token text goes on (EmbeddingSpace.specialPass), or (null) that it is done. */
+  moveSpecialPass(id: number, from: number | null): void {
+    const spaceId = check(rowId, id, 'space id');
+    if (from === null) this.stmts.specialDone.run(spaceId);
+    else this.stmts.specialFrom.run(check(z.number().int().min(0), from, 'chunk id'), spaceId);
   }
 
   /** Deletes a space and its vectors, and its doc_embedded rows (its table stays where sqlite-vec is unavailable; dropOrphanTables drops it later). */

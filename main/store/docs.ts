@@ -364,8 +364,8 @@ export class DocsStore {
     return this.vectors.spaces();
   }
 
-  markTextAsData(id: number): void {
-    this.vectors.markTextAsData(id);
+  moveSpecialPass(id: number, from: number | null): void {
+    this.vectors.moveSpecialPass(id, from);
   }
 
   dropSpace(id: number): boolean {

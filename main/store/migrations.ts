@@ -339,14 +339,16 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 11,
-    name: "documents: whether a space's vectors read special-token text as text",
+    name: "documents: the spaces whose vectors read special-token text as that token",
     up(db) {
-      // 1: its vectors were made with special-token text in the chunks read as text ("</s>" is not that token), as
-      // every space made from here on; the spaces made before are 0 until the documents' service has embedded
-      // their chunks that hold such text again (main/docs/indexer.ts)
+      // a space made before special-token text in the chunks was embedded as text ("</s>" read as the text it is)
+      // has its chunks that hold such text embedded again (main/docs/indexer.ts): those with ids in
+      // (special_from, special_to], the chunks there were then; special_from moves on as the pass goes, and both
+      // are NULL once it is done, as for every space made from here on
       db.exec(`
-        ALTER TABLE embedding_spaces ADD COLUMN text_as_data INTEGER NOT NULL DEFAULT 1;
-        UPDATE embedding_spaces SET text_as_data = 0;
+        ALTER TABLE embedding_spaces ADD COLUMN special_from INTEGER;
+        ALTER TABLE embedding_spaces ADD COLUMN special_to INTEGER;
+        UPDATE embedding_spaces SET special_from = 0, special_to = coalesce((SELECT max(id) FROM doc_chunks), 0);
       `);
     },
   },

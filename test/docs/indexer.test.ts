@@ -211,11 +211,19 @@ test('a model changed while a catch-up embeds into the old one: the new space is
   expect(h.store.docs.vectorCount(c)).toBe(3);
 });
 
+/** A space made before special-token text was embedded as text, as migration 11 leaves one: its chunks of now to check. */
+const madeBefore = (h: Harness, spaceId: number) =>
+  h.store.db.prepare('UPDATE embedding_spaces SET special_from = 0, special_to = (SELECT max(id) FROM doc_chunks) WHERE id = ?').run(spaceId);
+
+/** A document (named `name`, which its text holds) whose chunks have a < or a [ that is no special text, the stand-in's special text, and neither. */
+function mixedDocument(h: Harness, name: string): number {
+  const pad = 'word '.repeat(30).trim();
+  return h.add(name, [`${name}: paragraph with a <b>tag</b> and [a link] ${pad}`, `Paragraph that quotes ${SPECIAL} in it ${pad}`, `Plain paragraph ${pad}`].join('\n\n'));
+}
+
 test("a space made before special-token text was embedded as text: its chunks holding such text are embedded again, once", async () => {
   const h = harness();
-  // chunks with a < or [ that are no special text, with the special text, and plain
-  const pad = 'word '.repeat(30).trim();
-  const id = h.add('a.txt', [`Paragraph with a <b>tag</b> and [a link] ${pad}`, `Paragraph that quotes ${SPECIAL} in it ${pad}`, `Plain paragraph ${pad}`].join('\n\n'));
+  const id = mixedDocument(h, 'a.txt');
   await h.indexer.idle();
   // the chunks as the chunker cut them: those with a < or a [, and the one holding the special text
   const chunks = h.store.docs.chunks(id).map((c) => c.text);
@@ -225,16 +233,16 @@ test("a space made before special-token text was embedded as text: its chunks ho
   expect(markup.length).toBeGreaterThan(quote.length);
   expect(quote).toHaveLength(1);
   const space = h.store.docs.spaces()[0];
-  expect(space.textAsData).toBe(true);
-  // as a space made before (migration 11 marks those so)
-  h.store.db.prepare('UPDATE embedding_spaces SET text_as_data = 0 WHERE id = ?').run(space.id);
-  expect(h.store.docs.space(space.id)!.textAsData).toBe(false);
+  expect(space.specialPass).toBeNull();
+  madeBefore(h, space.id);
+  expect(h.store.docs.space(space.id)!.specialPass).toEqual({ from: 0, to: h.store.docs.chunks(id).at(-1)!.id });
   const asked: string[][] = [];
   const again: string[][] = [];
+  const ones = Array.from({ length: DIMS }, () => 1);
   const indexer = catchUpIndexer(h, async () => ({
     spaceId: space.id,
     // a different vector this time: the stored one is replaced
-    embed: async (texts) => (again.push(texts), texts.map(() => Array.from({ length: DIMS }, () => 1))),
+    embed: async (texts) => (again.push(texts), texts.map(() => ones)),
     holdsSpecialText: async (texts) => (asked.push(texts), holdsSpecialText(texts)),
   }));
   indexer.reembed();
@@ -242,13 +250,50 @@ test("a space made before special-token text was embedded as text: its chunks ho
   // only the chunks with a < or a [ were asked about; the one holding the model's special text was embedded again
   expect(asked).toEqual([markup]);
   expect(again).toEqual([quote]);
-  expect(h.store.docs.space(space.id)!.textAsData).toBe(true);
-  expect(h.store.docs.vectorCount(space.id, id)).toBe(chunks.length);
-  const ones = h.store.docs.searchVectorsExact(space.id, [id], Float32Array.from(Array.from({ length: DIMS }, () => 1)), 1)[0];
-  expect(h.store.docs.chunk(ones.chunkId)!.text).toBe(quote[0]);
-  expect(ones.distance).toBeCloseTo(0, 5);
-  // marked: the next pass asks nothing
+  expect(h.store.docs.space(space.id)!.specialPass).toBeNull();
+  const nearest = h.store.docs.searchVectorsExact(space.id, [id], Float32Array.from(ones), 1)[0];
+  expect(h.store.docs.chunk(nearest.chunkId)!.text).toBe(quote[0]);
+  expect(nearest.distance).toBeCloseTo(0, 5);
+  // done: the next pass asks nothing
   indexer.reembed();
   await indexer.idle();
   expect(asked).toHaveLength(1);
+});
+
+test("that pass failing (the model's tokenizer cannot be asked) leaves the catch-up going, and goes on from its place the next time", async () => {
+  const h = harness();
+  const first = mixedDocument(h, 'a.txt');
+  await h.indexer.idle();
+  const space = h.store.docs.spaces()[0];
+  madeBefore(h, space.id);
+  // a document whose vectors are missing (as for one indexed while no embedding model could be used)
+  const second = mixedDocument(h, 'b.txt');
+  expect(second).not.toBe(first);
+  await h.indexer.idle();
+  h.store.db.prepare('DELETE FROM doc_embedded WHERE doc_id = ?').run(second);
+  expect(h.store.docs.vectorCount(space.id, second)).toBe(0);
+  let fail = true;
+  const asked: string[][] = [];
+  const embedded: string[][] = [];
+  const indexer = catchUpIndexer(h, async () => ({
+    spaceId: space.id,
+    embed: async (texts) => (embedded.push(texts), texts.map(vectorOf)),
+    holdsSpecialText: async (texts) => {
+      if (fail) throw new Error("the embedding model does not fit");
+      asked.push(texts);
+      return holdsSpecialText(texts);
+    },
+  }));
+  indexer.reembed();
+  await indexer.idle();
+  // the missing vectors were made all the same; the pass has not moved
+  expect(h.store.docs.vectorCount(space.id, second)).toBe(h.store.docs.chunks(second).length);
+  expect(h.store.docs.space(space.id)!.specialPass!.from).toBe(0);
+  expect(asked).toEqual([]);
+  fail = false;
+  indexer.reembed();
+  await indexer.idle();
+  expect(asked.flat().length).toBeGreaterThan(0);
+  expect(asked.flat().every((t) => h.store.docs.chunks(first).some((c) => c.text === t))).toBe(true);
+  expect(h.store.docs.space(space.id)!.specialPass).toBeNull();
 });

@@ -274,16 +274,16 @@ export async function writeTokenizerModels(dir: string): Promise<{ qwen: string;
   return { qwen, phi3, qwenUserDefined };
 }
 
-/**
- * `qwen` (writeTokenizerModels' Qwen2 vocab) written again as `out` with `tokens` as user-defined tokens
- * (the texts of as many of its padding tokens: how a model's vocab adds its own) and the chat template
- * of llama.cpp's copy `template` (models/templates, the checkout this build cloned).
- */
 /** A chat template of llama.cpp's copies (models/templates in the checkout this build cloned), by file name. */
 export function llamaTemplate(file: string): string {
   return fs.readFileSync(path.join(REPO_ROOT, 'build', 'llama.cpp', 'models', 'templates', file), 'utf8');
 }
 
+/**
+ * `qwen` (writeTokenizerModels' Qwen2 vocab) written again as `out` with `tokens` as user-defined tokens
+ * (the texts of as many of its padding tokens: how a model's vocab adds its own) and llama.cpp's copy of
+ * the chat template `template` (llamaTemplate).
+ */
 async function writeQwenWith(qwen: string, out: string, tokens: readonly string[], template: string): Promise<string> {
   const h = await readGgufHeader(qwen);
   const texts = [...(h.metadata.get('tokenizer.ggml.tokens')!.value as string[])];

@@ -123,14 +123,15 @@ describe('open and migrate', () => {
     expect(logger.warnings.length).toBeGreaterThanOrEqual(2);
     expect(s.modelSettings.get('llama-3.1-8b')).toEqual({ contextSize: 16384, gpuLayers: 33 });
 
-    // v10: where imported threads came from (none yet); deleting a thread forgets its record
+    // v10: where imported threads came from (the v10 fixture's one: Jan's jan-thread-1); deleting a thread forgets its record
+    expect(s.imported.has('jan', 'jan-thread-1', undefined)).toBe(v === 10);
     expect(s.imported.has('jan', 'thread-rust', undefined)).toBe(false);
     expect(s.imported.has('hearth', 'thread-rust', 'thread-rust')).toBe(true);
 
-    // v11: a space made before reads special-token text as that token until its chunks holding such text are
-    // embedded again (main/docs/indexer.ts); a space made now reads it as text
-    expect(s.docs.spaces().map((sp) => [sp.modelName, sp.textAsData])).toEqual(v === 10 ? [['nomic-embed', false]] : []);
-    expect(s.docs.space(s.docs.ensureSpace('new-model', 'new', 8))!.textAsData).toBe(true);
+    // v11: a space made before has the chunks there were then checked for special-token text embedded as that
+    // token (main/docs/indexer.ts); a space made now has none to check
+    expect(s.docs.spaces().map((sp) => [sp.modelName, sp.specialPass])).toEqual(v === 10 ? [['nomic-embed', { from: 0, to: 2 }]] : []);
+    expect(s.docs.space(s.docs.ensureSpace('new-model', 'new', 8))!.specialPass).toBeNull();
 
     // still fully usable: new messages continue the current path
     const added = s.messages.add({ threadId: 'thread-pasta', role: 'user', content: 'Thanks!' });
