@@ -24,8 +24,9 @@
  * MiniMax-M2's and DeepSeek-V3.2's templates write a reply's reasoning only after the last user message,
  * gpt-oss's its analysis for the turn's calls): the model reads what it thought before each call, and the
  * step reuses the cache of what it wrote. Templates that keep earlier turns' reasoning too (DeepSeek-V4's
- * with tools, MiniMax-M3's, Kimi-K3's) see those turns without it, as all did before. llama.cpp goes on with the reasoning of a continued reply cut off
- * while thinking (one with no text yet), and writes it before the text of one that has both.
+ * with tools, MiniMax-M3's, Kimi-K3's) see those turns without it, as all did before. llama.cpp goes on
+ * with the reasoning of a continued reply cut off while thinking (one with no text yet), and writes it
+ * before the text of one that has both.
  *
  * A user message whose reply was given documents' passages (the reply's `sources`) goes with them
  * before its text (main/docs/prompt.ts), each turn the same, so the conversation's cached prefix holds.

@@ -72,6 +72,8 @@ export class Indexer {
   private catchUp = true;
   /** aborted by close: stops a pass of embedSpecialAgain */
   private readonly closing = new AbortController();
+  /** where embedSpecialAgain failed last in a space (a second failure there passes that batch over) */
+  private readonly specialFailedAt = new Map<number, number>();
 
   constructor(private readonly deps: IndexerDeps) {}
 
@@ -260,29 +262,35 @@ export class Indexer {
    * A space made before special-token text in the chunks was embedded as text ("</s>" read as the text it
    * is, not that token; migration 11): its chunks of then that hold a special token's text of its model
    * are embedded again (their vectors replaced), SPECIAL_WINDOW chunk ids at a time, each batch after any
-   * chat reply being written, and the pass's place is stored as it goes (a pass stopped, by new documents,
-   * another model, closing or a failure, goes on from there at the next catch-up). Whether the catch-up
-   * goes on (false: new documents or another model come first).
+   * chat reply being written, and the pass's place is stored as it goes: a pass stopped (new documents,
+   * another model, closing) or failed goes on from there at the next catch-up; a batch that fails twice
+   * in a row is passed over. Whether the catch-up goes on (false: new documents or another model first).
    */
   private async embedSpecialAgain(v: Space): Promise<boolean> {
     const { store } = this.deps;
     let pass = store.space(v.spaceId)?.specialPass ?? null;
     const signal = this.closing.signal;
-    try {
-      while (pass) {
-        if (this.closed || this.queue.length > 0 || this.catchUp) {
-          this.catchUp = true;
-          return false;
-        }
-        if (pass.from >= pass.to) {
-          store.moveSpecialPass(v.spaceId, null);
-          this.deps.logger.info('docs: the chunks holding special-token text were embedded again', { spaceId: v.spaceId });
-          return true;
-        }
-        await this.deps.chatIdle(signal);
-        if (signal.aborted) return false;
-        const end = Math.min(pass.to, pass.from + SPECIAL_WINDOW);
-        const rows = store.reports.embeddedWithMarkup(v.spaceId, pass.from, end, EMBED_BATCH);
+    // stop for new documents, another model (a catch-up due) or closing
+    const yields = () => {
+      if (!this.closed && this.queue.length === 0 && !this.catchUp) return false;
+      this.catchUp = true;
+      return true;
+    };
+    while (pass) {
+      if (yields()) return false;
+      if (pass.from >= pass.to) {
+        store.moveSpecialPass(v.spaceId, null);
+        this.deps.logger.info('docs: the chunks holding special-token text were embedded again', { spaceId: v.spaceId });
+        return true;
+      }
+      await this.deps.chatIdle(signal);
+      // a turn of the event loop per window: a run of windows without markup never holds main's thread (nor an IPC call of add) back
+      await new Promise<void>((r) => setImmediate(r));
+      if (signal.aborted || yields()) return false;
+      const end = Math.min(pass.to, pass.from + SPECIAL_WINDOW);
+      const rows = store.reports.embeddedWithMarkup(v.spaceId, pass.from, end, EMBED_BATCH);
+      const next = rows.length === EMBED_BATCH ? rows[rows.length - 1].id : end;
+      try {
         const special = rows.length ? await v.holdsSpecialText(rows.map(embedInput), signal) : [];
         const again = rows.filter((_, i) => special[i]);
         if (again.length > 0) {
@@ -290,17 +298,22 @@ export class Indexer {
           if (signal.aborted) return false;
           store.putVectors(v.spaceId, again.map((r, i) => ({ chunkId: r.id, docId: r.docId, vector: Float32Array.from(vectors[i]) })));
         }
-        const next = rows.length === EMBED_BATCH ? rows[rows.length - 1].id : end;
-        store.moveSpecialPass(v.spaceId, next);
-        pass = { from: next, to: pass.to };
+      } catch (e) {
+        if (signal.aborted) return false;
+        // the missing vectors are still made; the pass goes on from here at the next catch-up, and past this
+        // batch (its chunks keep their vectors) when it fails here again
+        const again = this.specialFailedAt.get(v.spaceId) === pass.from;
+        this.deps.logger.warn(`docs: chunks holding special-token text could not be embedded again${again ? ' (twice: passed over)' : ''}: ${(e as Error).message}`);
+        if (!again) {
+          this.specialFailedAt.set(v.spaceId, pass.from);
+          return true;
+        }
       }
-      return true;
-    } catch (e) {
-      if (signal.aborted) return false;
-      // the vectors missing are still made; this pass goes on from its place at the next catch-up
-      this.deps.logger.warn(`docs: chunks holding special-token text could not be embedded again: ${(e as Error).message}`);
-      return true;
+      this.specialFailedAt.delete(v.spaceId);
+      store.moveSpecialPass(v.spaceId, next);
+      pass = { from: next, to: pass.to };
     }
+    return true;
   }
 
   /** Every ready document's chunks without vectors of the current model get them; other models' spaces go. */

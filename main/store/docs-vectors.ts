@@ -90,7 +90,7 @@ export const limitSchema = z.number().int().min(1).max(100_000);
 interface SpaceDbRow { id: number; model_key: string; model_name: string | null; dims: number; created_at: number; special_from: number | null; special_to: number | null }
 const toSpace = (r: SpaceDbRow): EmbeddingSpace => ({
   id: r.id, modelKey: r.model_key, modelName: r.model_name, dims: r.dims, createdAt: r.created_at,
-  specialPass: r.special_from === null || r.special_to === null ? null : { from: r.special_from, to: r.special_to },
+  specialPass: r.special_from == null || r.special_to == null ? null : { from: r.special_from, to: r.special_to },
 });
 
 /** The vec0 table of a space (the id is an integer from the database, never user text). */
