@@ -30,7 +30,6 @@
  * Used through store.docs (docs.ts).
  */
 import type Database from 'better-sqlite3';
-import { z } from 'zod';
 import type { Logger } from '../logging';
 import { StoreError } from './errors';
 import type { Clock } from './types';
@@ -39,59 +38,10 @@ import type { VectorSupport } from './vector-ext';
 import { VectorCompactor } from './docs-compact';
 import { BinaryIndex } from './docs-binary';
 import { buildIndexInWorker, type IndexBuild } from './docs-index-build';
+import { type ChunkToEmbed, type EmbeddingSpace, INDEX_RETRY_MS, MIN_CANDIDATES, OVERSAMPLE, passPlace, type SpaceDbRow, spaceSchema, toSpace, type VectorHit, type VectorRow, docIdsSchema, kSchema, limitSchema, rowId } from './docs-vector-shapes';
 
-/** sqlite-vec's most neighbours per KNN query. */
-export const MAX_KNN = 4096;
-/** The widest vector a space holds. */
-export const MAX_DIMS = 8192;
-/** Candidates of the sign-bit stage per neighbour asked for, and their least number. */
-export const OVERSAMPLE = 8;
-export const MIN_CANDIDATES = 64;
-/** After a failed index build, searches of the space use the exact KNN this long before a build is tried again. */
-export const INDEX_RETRY_MS = 60_000;
-
-export interface EmbeddingSpace {
-  id: number;
-  /** the indexer's fingerprint of the embedding model */
-  modelKey: string;
-  modelName: string | null;
-  dims: number;
-  createdAt: number;
-  /**
-   * The chunks (ids in (from, to]) still to be checked for special-token text embedded as that token, in a
-   * space made before such text was embedded as text (migration 11); null: none.
-   */
-  specialPass: { from: number; to: number } | null;
-}
-
-export interface VectorRow {
-  chunkId: number;
-  docId: number;
-  vector: Float32Array;
-}
-
-/** A KNN neighbour: rank 1 is the nearest; distance is cosine distance (0: same direction, 2: opposite). */
-export interface VectorHit {
-  chunkId: number;
-  rank: number;
-  distance: number;
-}
-
-export const rowId = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
-const spaceSchema = z.object({
-  modelKey: z.string().min(1).max(1000),
-  modelName: z.string().max(1000).nullable(),
-  dims: z.number().int().min(1).max(MAX_DIMS),
-}).strict();
-export const docIdsSchema = z.array(rowId).max(1_000_000);
-export const kSchema = z.number().int().min(1).max(MAX_KNN);
-export const limitSchema = z.number().int().min(1).max(100_000);
-
-interface SpaceDbRow { id: number; model_key: string; model_name: string | null; dims: number; created_at: number; special_from: number | null; special_to: number | null }
-const toSpace = (r: SpaceDbRow): EmbeddingSpace => ({
-  id: r.id, modelKey: r.model_key, modelName: r.model_name, dims: r.dims, createdAt: r.created_at,
-  specialPass: r.special_from == null || r.special_to == null ? null : { from: r.special_from, to: r.special_to },
-});
+export { INDEX_RETRY_MS, MAX_DIMS, MAX_KNN, MIN_CANDIDATES, OVERSAMPLE, docIdsSchema, kSchema, limitSchema, rowId } from './docs-vector-shapes';
+export type { ChunkToEmbed, EmbeddingSpace, VectorHit, VectorRow } from './docs-vector-shapes';
 
 /** The vec0 table of a space (the id is an integer from the database, never user text). */
 const tableOf = (spaceId: number) => `doc_vec_${spaceId}`;
@@ -99,14 +49,6 @@ const TABLE_NAME = /^doc_vec_(\d+)$/;
 /** Makes a space's vec0 table if it is missing (needs sqlite-vec). */
 const createTable = (db: Database.Database, spaceId: number, dims: number) => db.exec(`CREATE VIRTUAL TABLE IF NOT EXISTS ${tableOf(spaceId)}
   USING vec0(chunk_id integer primary key, embedding float[${dims}] distance_metric=cosine, doc_id integer)`);
-
-/** A chunk to embed: the indexer embeds "heading\ntext". */
-export interface ChunkToEmbed {
-  id: number;
-  docId: number;
-  text: string;
-  heading: string | null;
-}
 
 interface SpaceStmts {
   remove: Database.Statement;
@@ -220,7 +162,7 @@ export class DocVectors {
   moveSpecialPass(id: number, from: number | null): void {
     const spaceId = check(rowId, id, 'space id');
     if (from === null) this.stmts.specialDone.run(spaceId);
-    else this.stmts.specialFrom.run(check(z.number().int().min(0), from, 'chunk id'), spaceId);
+    else this.stmts.specialFrom.run(check(passPlace, from, 'chunk id'), spaceId);
   }
 
   /** Deletes a space and its vectors, and its doc_embedded rows (its table stays where sqlite-vec is unavailable; dropOrphanTables drops it later). */
