@@ -6,6 +6,7 @@
  * and between steps the tool calls a reply made are run (./tool-loop.ts) before the next reply.
  */
 import { ChatMessage, EngineError, GenerateResult, type TokenLogprobs } from '../engine/protocol';
+import type { ErrorCode } from '../errors/catalogue';
 import { IpcError, IpcErrorCode, MessageDTO, NO_VISION } from '../ipc/contract';
 import type { ToolCallDTO } from '../ipc/tools';
 import { CHAT_MODEL_ID } from '../models/library';
@@ -27,7 +28,7 @@ const USAGE_REFRESH_MS = 1000;
 /** Engine codes of a request the host died or hung under (the host is restarted). */
 const HOST_RESTARTED: ReadonlySet<string> = new Set<IpcErrorCode>(['engine_crashed', 'engine_hung']);
 /** How a request refused for the turn's reasoning it carried fails: too long for the context, a template refusing it (the engine's; a server's answer). */
-const REASONING_REFUSED: ReadonlySet<string> = new Set<string>(['context_overflow', 'invalid_argument', 'provider_error']);
+const REASONING_REFUSED: ReadonlySet<string> = new Set<ErrorCode>(['context_overflow', 'invalid_argument', 'provider_error']);
 
 /** How a turn runs: a continue of the last reply; a message whose new images the model must read. */
 export interface TurnOptions {

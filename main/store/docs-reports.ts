@@ -6,7 +6,7 @@
  */
 import path from 'path';
 import type Database from 'better-sqlite3';
-import type { ChunkToEmbed } from './docs-vectors';
+import { type ChunkDbRow, type ChunkToEmbed, toChunkToEmbed } from './docs-vector-shapes';
 
 export interface UnfinishedDoc {
   id: number;
@@ -53,7 +53,7 @@ export class DocsReports {
    * [ in it), with ids in (afterId, upTo], in id order, at most `limit` (the window bounds the rows read).
    */
   embeddedWithMarkup(spaceId: number, afterId: number, upTo: number, limit: number): ChunkToEmbed[] {
-    return (this.stmts.markup.all(spaceId, afterId, upTo, limit) as { id: number; doc_id: number; text: string; heading: string | null }[]).map((r) => ({ id: r.id, docId: r.doc_id, text: r.text, heading: r.heading }));
+    return (this.stmts.markup.all(spaceId, afterId, upTo, limit) as ChunkDbRow[]).map(toChunkToEmbed);
   }
 
   nameOf(docId: number): string | null {

@@ -67,3 +67,12 @@ export interface ChunkToEmbed {
   text: string;
   heading: string | null;
 }
+
+/** A chunk's row as the queries for chunks to embed read it. */
+export interface ChunkDbRow {
+  id: number;
+  doc_id: number;
+  text: string;
+  heading: string | null;
+}
+export const toChunkToEmbed = (r: ChunkDbRow): ChunkToEmbed => ({ id: r.id, docId: r.doc_id, text: r.text, heading: r.heading });

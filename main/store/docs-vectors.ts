@@ -38,7 +38,7 @@ import type { VectorSupport } from './vector-ext';
 import { VectorCompactor } from './docs-compact';
 import { BinaryIndex } from './docs-binary';
 import { buildIndexInWorker, type IndexBuild } from './docs-index-build';
-import { type ChunkToEmbed, type EmbeddingSpace, INDEX_RETRY_MS, MIN_CANDIDATES, OVERSAMPLE, passPlace, type SpaceDbRow, spaceSchema, toSpace, type VectorHit, type VectorRow, docIdsSchema, kSchema, limitSchema, rowId } from './docs-vector-shapes';
+import { type ChunkDbRow, type ChunkToEmbed, type EmbeddingSpace, INDEX_RETRY_MS, MIN_CANDIDATES, OVERSAMPLE, passPlace, type SpaceDbRow, spaceSchema, toSpace, type VectorHit, type VectorRow, docIdsSchema, kSchema, limitSchema, rowId, toChunkToEmbed } from './docs-vector-shapes';
 
 export { INDEX_RETRY_MS, MAX_DIMS, MAX_KNN, MIN_CANDIDATES, OVERSAMPLE, docIdsSchema, kSchema, limitSchema, rowId } from './docs-vector-shapes';
 export type { ChunkToEmbed, EmbeddingSpace, VectorHit, VectorRow } from './docs-vector-shapes';
@@ -183,9 +183,8 @@ export class DocVectors {
     const limit = check(limitSchema, opts.limit, 'limit');
     if (!s) return [];
     const rows = (opts.docId === undefined ? this.stmts.missing.all(spaceId, limit)
-      : this.stmts.missingDoc.all(check(rowId, opts.docId, 'document id'), spaceId, limit)) as
-      { id: number; doc_id: number; text: string; heading: string | null }[];
-    return rows.map((r) => ({ id: r.id, docId: r.doc_id, text: r.text, heading: r.heading }));
+      : this.stmts.missingDoc.all(check(rowId, opts.docId, 'document id'), spaceId, limit)) as ChunkDbRow[];
+    return rows.map(toChunkToEmbed);
   }
 
   /**
