@@ -19,14 +19,15 @@
  * text the next turn too, and when a turn continues that reply.
  *
  * The replies of the turn being answered (those after its user message: the steps of a tool loop, and
- * a reply being continued) go with their reasoning, also data; earlier turns' replies go without it.
- * That is what most thinking models that call tools are trained on (Qwen3's, Qwen3.5's, GLM-4.6's,
- * MiniMax-M2's and DeepSeek-V3.2's templates write a reply's reasoning only after the last user message,
- * gpt-oss's its analysis for the turn's calls): the model reads what it thought before each call, and the
- * step reuses the cache of what it wrote. Templates that keep earlier turns' reasoning too (DeepSeek-V4's
- * with tools, MiniMax-M3's, Kimi-K3's) see those turns without it, as all did before. llama.cpp goes on
- * with the reasoning of a continued reply cut off while thinking (one with no text yet), and writes it
- * before the text of one that has both.
+ * a reply being continued) go with their reasoning, also data. That is what most thinking models that
+ * call tools are trained on (Qwen3's, Qwen3.5's, GLM-4.6's, MiniMax-M2's and DeepSeek-V3.2's templates
+ * write a reply's reasoning only after the last user message, gpt-oss's its analysis for the turn's
+ * calls): the model reads what it thought before each call, and the step reuses the cache of what it
+ * wrote. Earlier turns' replies go with theirs only when `keepReasoning` (the model's template can keep
+ * it, llama.cpp's supports_preserve_reasoning, and the preserveReasoning setting is on: GLM-4.7's,
+ * DeepSeek-V4's, Nemotron 3's, MiniMax-M3's, Kimi-K3's), else without it. llama.cpp goes on with the
+ * reasoning of a continued reply cut off while thinking (one with no text yet), and writes it before the
+ * text of one that has both.
  *
  * A user message whose reply was given documents' passages (the reply's `sources`) goes with them
  * before its text (main/docs/prompt.ts), each turn the same, so the conversation's cached prefix holds.
@@ -157,15 +158,18 @@ export interface EngineChat {
  * has no projector (then the text alone). A gone image of the newest user message fails with
  * image_missing; older ones are noted in their text instead (see the file's comment).
  */
-export async function toEngineMessages(history: readonly HistoryMessage[], o: { instructions: string; images: ImageStore | null }): Promise<EngineChat> {
+export async function toEngineMessages(history: readonly HistoryMessage[], o: { instructions: string; images: ImageStore | null; keepReasoning?: boolean }): Promise<EngineChat> {
   const sent = o.images ? await imagesSent(history, o.images) : new Map<number, MessageImages>();
   const chat: ChatMessage[] = [];
   const imageSizes: ImageDimensions[] = [];
-  // where the turn being answered starts: its user message (the replies after it carry their reasoning)
+  // where the turn being answered starts: its user message (the replies after it carry their reasoning;
+  // every reply does when the template keeps earlier turns' reasoning)
   let turn = -1;
-  history.forEach((m, i) => {
-    if (m.role === 'user') turn = i;
-  });
+  if (!o.keepReasoning) {
+    history.forEach((m, i) => {
+      if (m.role === 'user') turn = i;
+    });
+  }
   const reasoningOf = (m: HistoryMessage, i: number): { reasoning_content?: string } => {
     const r = i > turn && m.role === 'assistant' ? wellFormed(m.reasoning ?? '') : '';
     return r ? { reasoning_content: asData(r) } : {};
@@ -198,11 +202,11 @@ export async function toEngineMessages(history: readonly HistoryMessage[], o: { 
 }
 
 /**
- * The messages without the reasoning of the turn's replies (as they went before replies carried it), but
- * a continued reply's (`continued`: the last message, which llama.cpp goes on from); null when none
- * carried any. For a request refused with it: too long for the context, or a template refusing its text.
+ * The messages without the replies' reasoning (as they went before replies carried it), but a continued
+ * reply's (`continued`: the last message, which llama.cpp goes on from); null when none carried any. For
+ * a request refused with it: too long for the context, or a template refusing its text.
  */
-export function withoutTurnReasoning(messages: readonly ChatMessage[], continued: boolean): ChatMessage[] | null {
+export function withoutReasoning(messages: readonly ChatMessage[], continued: boolean): ChatMessage[] | null {
   let dropped = false;
   const out = messages.map((m, i) => {
     if (m.reasoning_content === undefined || (continued && i === messages.length - 1)) return m;

@@ -10,15 +10,15 @@ import type { ErrorCode } from '../errors/catalogue';
 import { IpcError, IpcErrorCode, MessageDTO, NO_VISION } from '../ipc/contract';
 import type { ToolCallDTO } from '../ipc/tools';
 import { CHAT_MODEL_ID } from '../models/library';
-import { chatChars, LLAMA_CPP_SERVER, parseRemoteModelRef } from '../params';
+import { chatChars, LLAMA_CPP_SERVER, parseRemoteModelRef, REQUEST_FIELDS } from '../params';
 import type { RemoteTarget } from '../providers/service';
 import type { FinishReply, ReplyWriter, Store, Thread } from '../store';
 import type { OfferedTools } from '../tools/registry';
 import { finishReasonOf } from './dto';
-import { toEngineMessages, withoutTurnReasoning, withQuestionSources } from './history';
+import { toEngineMessages, withoutReasoning, withQuestionSources } from './history';
 import { tokensNeeded } from './sessions';
 import { runToolCalls, withIds } from './tool-loop';
-import { assistantOf, chosenSettings, countImageTokens, countTokens, effectiveSampling, toolsTheTemplateTakes } from './turn-inputs';
+import { assistantOf, chosenSettings, countImageTokens, countTokens, effectiveSampling, templateKeepsReasoning, toolsTheTemplateTakes } from './turn-inputs';
 import type { ChatDeps } from './turns';
 import { modelName } from './views';
 
@@ -27,7 +27,7 @@ const USAGE_REFRESH_MS = 1000;
 
 /** Engine codes of a request the host died or hung under (the host is restarted). */
 const HOST_RESTARTED: ReadonlySet<string> = new Set<IpcErrorCode>(['engine_crashed', 'engine_hung']);
-/** How a request refused for the turn's reasoning it carried fails: too long for the context, a template refusing it (the engine's; a server's answer). */
+/** How a request refused for the reasoning it carried fails: too long for the context, a template refusing it (the engine's; a server's answer). */
 const REASONING_REFUSED: ReadonlySet<string> = new Set<ErrorCode>(['context_overflow', 'invalid_argument', 'provider_error']);
 
 /** How a turn runs: a continue of the last reply; a message whose new images the model must read. */
@@ -78,6 +78,9 @@ export class TurnSteps {
     }
   }
 
+  /** whether the loaded model's template keeps earlier turns' reasoning, per load (./keepsReasoning) */
+  private reasoningCheck: { loadId: number | null; keeps: boolean } | null = null;
+
   /** the last check of which tools the loaded model's template takes (./toolsTaken) */
   private toolCheck: { key: string; tools: Awaited<ReturnType<typeof toolsTheTemplateTakes>> } | null = null;
 
@@ -104,6 +107,15 @@ export class TurnSteps {
     const tools = await toolsTheTemplateTakes(this.deps.engine, offered, this.deps.logger);
     this.toolCheck = { key, tools };
     return tools;
+  }
+
+  /** Whether the loaded model's template keeps earlier turns' reasoning (templateKeepsReasoning), checked once per load. */
+  private async keepsReasoning(): Promise<boolean> {
+    const loadId = this.deps.library.loadedChat?.loadId ?? null;
+    if (this.reasoningCheck?.loadId === loadId) return this.reasoningCheck.keeps;
+    const keeps = await templateKeepsReasoning(this.deps.engine);
+    this.reasoningCheck = { loadId, keeps };
+    return keeps;
   }
 
   /** Runs a turn's steps; answers its last reply, to be told once the turn is released (null: told already, or none). */
@@ -200,7 +212,10 @@ export class TurnSteps {
       // loaded; a remote model is sent them, and its provider answers for itself)
       const vision = model !== null && (remote !== null || this.deps.library.loadedProjector !== null);
       if (model !== null && opts.readsImages && !vision) throw new IpcError('invalid_input', NO_VISION);
-      const sent = await toEngineMessages(history, { instructions, images: vision ? this.deps.images : null });
+      // every reply's reasoning goes to a local model whose template keeps it, when the setting says so (a
+      // remote one is sent the turn's: its template's caps are not known here)
+      const keepReasoning = model !== null && !remote && (request.preserveReasoning ?? REQUEST_FIELDS.preserveReasoning.default) && (await this.keepsReasoning());
+      const sent = await toEngineMessages(history, { instructions, images: vision ? this.deps.images : null, keepReasoning });
       chat = sent.messages;
       // the thread's own sequence, its saved cache restored into it (never throws), with room made for
       // the turn: its text estimated from its characters and what it may generate, its images counted
@@ -253,14 +268,14 @@ export class TurnSteps {
         try {
           result = await ask(chat);
         } catch (e) {
-          // the turn's reasoning the request carried (the engine and a llama.cpp-family server are sent it)
-          // made it too long for the context, or a template refused it: asked again without it, as before
-          // replies carried it
+          // the reasoning the request carried (the engine and a llama.cpp-family server are sent it) made it
+          // too long for the context, or a template refused it: asked again without it, as before replies
+          // carried it
           const code = (e as EngineError | IpcError).code;
           const carried = !remote || LLAMA_CPP_SERVER[remote.access.config.kind];
-          const lean = carried && !streamed && !signal.aborted && REASONING_REFUSED.has(code) ? withoutTurnReasoning(chat, opts.continueFinal === true) : null;
+          const lean = carried && !streamed && !signal.aborted && REASONING_REFUSED.has(code) ? withoutReasoning(chat, opts.continueFinal === true) : null;
           if (!lean) throw e;
-          this.deps.logger.warn('chat: the request with the turn\'s reasoning was refused; asked again without it', { threadId: thread.id, code });
+          this.deps.logger.warn('chat: the request with the replies\' reasoning was refused; asked again without it', { threadId: thread.id, code });
           chat = lean;
           result = await ask(chat);
         }

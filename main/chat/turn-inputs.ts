@@ -1,7 +1,8 @@
 /**
  * What a turn reads before each step (main/chat/steps.ts): the thread's effective sampling (app
  * defaults < assistant < thread overrides) and instructions, its assistant, the chat model's count
- * of tokens in a text and in images of given sizes, and whether its template takes tools.
+ * of tokens in a text and in images of given sizes, and whether its template takes tools and keeps
+ * earlier turns' reasoning.
  */
 import { CHAT_MODEL_ID } from '../models/library';
 import type { EngineClient } from '../engine/client';
@@ -66,6 +67,19 @@ export async function countTokens(engine: EngineClient, text: string): Promise<n
     return (await engine.tokenize(CHAT_MODEL_ID, text, { addSpecial: false })).length;
   } catch {
     return Math.ceil(text.length / 3);
+  }
+}
+
+/**
+ * Whether the chat model's template keeps earlier turns' reasoning when asked to (llama.cpp's
+ * supports_preserve_reasoning cap; the request's preserveReasoning asks). False when the engine cannot
+ * say: the turn's replies then carry theirs, as for any template.
+ */
+export async function templateKeepsReasoning(engine: EngineClient): Promise<boolean> {
+  try {
+    return (await engine.applyTemplate(CHAT_MODEL_ID, { messages: [{ role: 'user', content: 'x' }] })).preservesReasoning;
+  } catch {
+    return false;
   }
 }
 

@@ -172,6 +172,14 @@ export const REQUEST_SETTINGS = {
     labels: { low: 'Low', medium: 'Medium', high: 'High' },
     advanced: true,
   }),
+  // chat_template_kwargs.preserve_reasoning, as llama-server's --reasoning-preserve (on by default there too):
+  // templates with llama.cpp's supports_preserve_reasoning cap keep earlier turns' reasoning (main/chat/history.ts)
+  preserveReasoning: boolean({
+    label: 'Keep earlier reasoning',
+    help: "Earlier replies' reasoning goes back to the model, for chat templates that keep it (GLM-4.7, DeepSeek V4, Nemotron 3, MiniMax-M3, Kimi-K3): the model reads what it thought, and the next turn reuses its cache, at the cost of context. Off: only the current turn's.",
+    default: true,
+    advanced: true,
+  }),
 };
 
 /**

@@ -93,8 +93,11 @@ export const ChatCompletionBody = z
     json_schema: z.record(z.unknown()).optional(),
     logprobs: z.boolean().nullable().optional(),
     top_logprobs: z.number().int().min(0).max(20).nullable().optional(),
-    /** llama-server's: options passed to the template (enable_thinking) */
-    chat_template_kwargs: z.object({ enable_thinking: z.boolean().optional(), reasoning_effort: ClientEffort.optional() }).passthrough().optional(),
+    /** llama-server's: options passed to the template (enable_thinking; preserve_reasoning: earlier turns' reasoning kept by templates that can, on unless false) */
+    chat_template_kwargs: z
+      .object({ enable_thinking: z.boolean().optional(), reasoning_effort: ClientEffort.optional(), preserve_reasoning: REQUEST_FIELDS.preserveReasoning.schema.optional() })
+      .passthrough()
+      .optional(),
     /** OpenAI's: passed to the template as its reasoning_effort, as llama-server does ('none' turns thinking off; a level templates do not read goes as the nearest one: reasoning.ts) */
     reasoning_effort: ClientEffort.nullable().optional(),
     /** llama-server's: most tokens of reasoning before the end of thinking is forced (-1: no limit) */
@@ -214,6 +217,7 @@ export function chatRequestOf(b: ChatCompletionBody): Omit<ChatRequest, 'seq'> {
     // after enable_thinking, as llama-server applies them: reasoning_effort "none" turns thinking off whatever it says
     ...(b.chat_template_kwargs?.enable_thinking !== undefined ? { enableThinking: b.chat_template_kwargs.enable_thinking } : {}),
     ...effortOf(b.reasoning_effort ?? b.chat_template_kwargs?.reasoning_effort),
+    ...(b.chat_template_kwargs?.preserve_reasoning !== undefined ? { preserveReasoning: b.chat_template_kwargs.preserve_reasoning } : {}),
     ...(budget !== undefined ? { reasoningBudget: budget } : {}),
     ...opts,
     sampling: { ...opts.sampling, ...(nProbs ? { nProbs } : {}) },

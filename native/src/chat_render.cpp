@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <map>
 
 #include "activity.h"
 #include "chat_marks.h"
+#include "params.h"
 #include "util.h"
 
 namespace hearth {
@@ -73,6 +75,9 @@ RenderedChat renderChatWith(const ModelHandle & h, const common_chat_templates *
     if (req.contains("reasoningEffort") && req.at("reasoningEffort").is_string()) {
         in.chat_template_kwargs["reasoning_effort"] = common_json(req.at("reasoningEffort").get<std::string>()).dump();
     }
+    // as llama-server passes --reasoning-preserve: a template that can keep earlier turns' reasoning does so
+    // when on (the caps' preserve flags), and writes it as it would by itself when off
+    in.chat_template_kwargs["preserve_reasoning"] = req.value("preserveReasoning", RequestParams{}.preserve_reasoning) ? "true" : "false";
     in.reasoning_format = req.value("reasoning", true) ? COMMON_REASONING_FORMAT_DEEPSEEK : COMMON_REASONING_FORMAT_NONE;
     const common_chat_msg & last = in.messages.back(); // messages is not empty (above)
     const bool empty_reply = last.role == "assistant" && last.content.empty() && last.content_parts.empty() && last.reasoning_content.empty() && last.tool_calls.empty();
@@ -175,6 +180,12 @@ RenderedChat renderChatWith(const ModelHandle & h, const common_chat_templates *
     }
     progressHere();
     return out;
+}
+
+bool preservesReasoning(const common_chat_templates * templates) {
+    const std::map<std::string, bool> caps = common_chat_templates_get_caps(templates);
+    const auto it = caps.find("supports_preserve_reasoning");
+    return it != caps.end() && it->second;
 }
 
 int systemPromptTokens(const ModelHandle & h, const common_json & req, const RenderedChat & rendered, const common_json * messagesOverride) {

@@ -318,6 +318,7 @@ const Table<RP> & requestTable() {
          },
          [](const RP & s) { return s.n_keep_given ? common_json(s.n_keep) : common_json(nullptr); }},
         whole("reasoningBudget", &RP::reasoning_budget, -1, 10000000),
+        flag("preserveReasoning", &RP::preserve_reasoning), // read where a chat is rendered (chat_render.cpp)
         {"reasoningEffort",
          [](RP & s, const common_json & v) {
              static const char * const efforts[] = {"low", "medium", "high"};

@@ -8,7 +8,7 @@
  */
 import fs from 'fs';
 import path from 'path';
-import { imageNotShown, toEngineMessages, withoutTurnReasoning, withQuestionSources } from '../../main/chat/history';
+import { imageNotShown, toEngineMessages, withoutReasoning, withQuestionSources } from '../../main/chat/history';
 import type { SourceDTO } from '../../main/ipc/docs';
 import { ImageStore } from '../../main/chat/images';
 import type { ChatMessage } from '../../main/engine/protocol';
@@ -186,10 +186,14 @@ describe('data marks (main/params/data-text.ts)', () => {
     const steps = (await toEngineMessages(loop, { instructions: '', images: null })).messages;
     expect(steps.map((m) => m.reasoning_content)).toEqual([undefined, undefined, undefined, undefined, undefined, `\n${DATA_OPEN}I look it up.${DATA_CLOSE}\n`, undefined, undefined, undefined]);
     expect(unmarkedMessages(steps)[5].reasoning_content).toBe('\nI look it up.\n');
-    // a request refused with it goes again without the turn's reasoning, but a continued reply's
-    expect(withoutTurnReasoning(steps, false)!.map((m) => m.reasoning_content)).toEqual(steps.map(() => undefined));
-    expect(withoutTurnReasoning(continued.messages, true)).toBeNull();
-    expect(withoutTurnReasoning(steps.slice(0, 5), false)).toBeNull();
+    // a template that keeps earlier turns' reasoning (keepReasoning): every reply goes with its own
+    const kept = (await toEngineMessages(loop, { instructions: '', images: null, keepReasoning: true })).messages;
+    expect(kept.map((m) => m.reasoning_content)).toEqual([undefined, asData('first'), undefined, asData('done'), undefined, `\n${DATA_OPEN}I look it up.${DATA_CLOSE}\n`, undefined, undefined, undefined]);
+    // a request refused with it goes again without the replies' reasoning, but a continued reply's
+    expect(withoutReasoning(kept, false)!.map((m) => m.reasoning_content)).toEqual(kept.map(() => undefined));
+    expect(withoutReasoning(steps, false)!.map((m) => m.reasoning_content)).toEqual(steps.map(() => undefined));
+    expect(withoutReasoning(continued.messages, true)).toBeNull();
+    expect(withoutReasoning(steps.slice(0, 5), false)).toBeNull();
     // a user's own text is the user's: not marked
     expect((await toEngineMessages([user('<|im_start|>')], { instructions: '', images: null })).messages[0].content).toBe('<|im_start|>');
   });

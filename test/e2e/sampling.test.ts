@@ -4,6 +4,7 @@
  * in the assistant editor (the new samplers under "Advanced sampling"), without UI code of its own;
  * a reply generated with "Token probabilities" set shows, on hover over a token, its log-probability
  * and the likeliest alternatives. Screenshots: test-output/screenshots/e2e-sampling-*.png.
+ * An on/off setting (Keep earlier reasoning) is a choice of default, On and Off.
  */
 import { Locator, Page } from 'playwright-core';
 import { CHAT_SETTINGS_META, KeyedMeta } from '../../main/params';
@@ -28,7 +29,7 @@ afterAll(async () => {
 
 /** A field's control by the role its kind gets and its label. */
 function control(scope: Locator, f: KeyedMeta): Locator {
-  const role = f.kind === 'choice' ? 'combobox' : f.kind === 'strings' ? 'textbox' : 'spinbutton';
+  const role = f.kind === 'choice' || f.kind === 'boolean' ? 'combobox' : f.kind === 'strings' ? 'textbox' : 'spinbutton';
   return scope.getByRole(role, { name: f.label, exact: true });
 }
 
@@ -54,10 +55,13 @@ test('chat defaults show every sampling setting, the new samplers under Advanced
   await field(form, 'nProbs').fill('3');
   await field(form, 'dryMultiplier').fill('0.8');
   await field(form, 'mirostat').selectOption({ label: 'Off' });
+  await field(form, 'preserveReasoning').selectOption({ label: 'Off' });
   await form.getByRole('button', { name: 'Save defaults' }).click();
   await form.getByRole('status').filter({ hasText: 'Saved.' }).waitFor({ timeout: WAIT });
   await field(form, 'dryMultiplier').scrollIntoViewIfNeeded();
   await shot(page, 'sampling-chat-defaults');
+  await field(form, 'preserveReasoning').scrollIntoViewIfNeeded();
+  await shot(page, 'sampling-chat-defaults-reasoning');
   await dialog.getByRole('button', { name: 'Close' }).click();
 });
 

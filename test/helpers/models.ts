@@ -308,6 +308,16 @@ export function writeGptOssModel(qwen: string, dir: string): Promise<string> {
   return writeQwenWith(qwen, path.join(dir, 'tiny-gpt-oss.gguf'), ['<|start|>', '<|end|>', '<|message|>', '<|channel|>', '<|constrain|>', '<|return|>', '<|call|>'], 'openai-gpt-oss-120b.jinja');
 }
 
+/**
+ * A tiny GLM-4.7 in `dir`: Qwen2's vocab with GLM's role, thinking and call tokens, and GLM-4.7-Flash's
+ * chat template, which keeps earlier turns' reasoning when told to (llama.cpp's supports_preserve_reasoning:
+ * its clear_thinking), and else writes a reply's reasoning only after the last user message.
+ */
+export function writeGlm47Model(qwen: string, dir: string): Promise<string> {
+  const tokens = ['[gMASK]', '<sop>', '<|system|>', '<|user|>', '<|assistant|>', '<|observation|>', '<think>', '</think>', '<tool_call>', '</tool_call>', '<arg_key>', '</arg_key>', '<arg_value>', '</arg_value>'];
+  return writeQwenWith(qwen, path.join(dir, 'tiny-glm-4.7.gguf'), tokens, 'GLM-4.7-Flash.jinja');
+}
+
 /** Writes `from` again as `to` with one more tensor (`tensor`, bytes in its type's encoding): a crafted file. */
 export async function writeExtraTensor(from: string, to: string, tensor: { name: string; shape: number[]; type: GgmlTypeName; data: Uint8Array }): Promise<string> {
   const h = await readGgufHeader(from);

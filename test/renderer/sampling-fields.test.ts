@@ -1,6 +1,6 @@
 /**
  * The sampling form is generated from main/params: every chat setting has a field, and each kind of
- * field (numbers, choices, JSON lists) parses its text with the definition's bounds and rules.
+ * field (numbers, choices, JSON lists, on/off) parses its text with the definition's bounds and rules.
  */
 import { CHAT_SETTING_KEYS } from '../../main/params';
 import { parseSampling, SAMPLING_FIELDS, samplingToStrings } from '../../renderer/src/features/settings/SamplingFields';
@@ -30,4 +30,12 @@ test('settings → form text → settings', () => {
   const text = samplingToStrings(s);
   expect(text).toEqual({ temperature: '0.5', mirostat: '1', stop: '["a","b"]', nProbs: '4' });
   expect(parseSampling(text)).toEqual({ value: s });
+});
+
+test('an on/off setting: a choice of default, on and off, and nothing else', () => {
+  expect(parseSampling({ preserveReasoning: 'false' })).toEqual({ value: { preserveReasoning: false } });
+  expect(parseSampling({ preserveReasoning: 'true' })).toEqual({ value: { preserveReasoning: true } });
+  expect(parseSampling({ preserveReasoning: '' })).toEqual({ value: {} });
+  expect(parseSampling({ preserveReasoning: 'yes' })).toEqual({ error: 'Keep earlier reasoning must be on or off.' });
+  expect(samplingToStrings({ preserveReasoning: false })).toEqual({ preserveReasoning: 'false' });
 });

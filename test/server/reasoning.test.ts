@@ -12,15 +12,18 @@ import OpenAI from 'openai';
 import { apiApp, type ApiApp } from '../helpers/api-server';
 import { copyModel, TINY_BPE, TINY_THINK } from '../helpers/models';
 
-/** A template that adds 8 tokens when thinking is off, and 1, 3 or 7 for a low, medium or high effort. */
+/** A template that adds 8 tokens when thinking is off, 1, 3 or 7 for a low, medium or high effort, and 5 when told not to keep reasoning. */
 const TEMPLATE =
   "{%- for m in messages -%}{{ m['role'] }}: {{ m['content'] }}\n{% endfor -%}" +
   '{%- if not enable_thinking %} off off off off off off off off{% endif -%}' +
   "{%- set e = reasoning_effort | default('') -%}" +
   "{%- if e == 'low' %} a{% elif e == 'medium' %} a a a{% elif e == 'high' %} a a a a a a a{% endif -%}" +
+  // llama.cpp's preserve flags: clear_thinking is true only when preserve_reasoning is false
+  '{%- if clear_thinking is defined and clear_thinking %} cleared cleared cleared cleared cleared{% endif -%}' +
   '{%- if add_generation_prompt %}\nassistant:{% endif -%}';
 const OFF = 8;
 const ADDED = { low: 1, medium: 3, high: 7 } as const;
+const CLEARED = 5;
 
 const EFFORT = 'effort';
 const THINKER = 'thinker';
@@ -57,6 +60,9 @@ test('OpenAI\'s reasoning_effort: each level reaches the template as the nearest
   expect((await openaiPrompt({ chat_template_kwargs: { reasoning_effort: 'medium' } })) - base).toBe(ADDED.medium);
   expect((await openaiPrompt({ reasoning_effort: 'none', chat_template_kwargs: { enable_thinking: true } })) - base).toBe(OFF);
   expect((await openaiPrompt({ chat_template_kwargs: { enable_thinking: false } })) - base).toBe(OFF);
+  // llama-server's chat_template_kwargs.preserve_reasoning: on unless false (templates that can keep earlier turns' reasoning then drop it)
+  expect((await openaiPrompt({ chat_template_kwargs: { preserve_reasoning: true } })) - base).toBe(0);
+  expect((await openaiPrompt({ chat_template_kwargs: { preserve_reasoning: false } })) - base).toBe(CLEARED);
   // a level no client sends is refused, naming the field
   const bad = await fetch(`${api.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: EFFORT, messages, reasoning_effort: 'extreme' }) });
   expect(bad.status).toBe(400);

@@ -29,6 +29,9 @@ function parseField(f: KeyedMeta<Key>, raw: string): { value: unknown } | { erro
       const o = f.options!.find((x) => String(x.value) === raw);
       return o ? { value: o.value } : { error: `${f.label} must be one of ${f.options!.map((x) => x.label).join(', ')}.` };
     }
+    case 'boolean':
+      if (raw === 'true' || raw === 'false') return { value: raw === 'true' };
+      return { error: `${f.label} must be on or off.` };
     case 'strings': {
       try {
         const v: unknown = JSON.parse(raw);
@@ -80,6 +83,15 @@ function FieldInput({ f, id, value, onChange }: { f: KeyedMeta<Key>; id: string;
             {o.label}
           </option>
         ))}
+      </select>
+    );
+  }
+  if (f.kind === 'boolean') {
+    return (
+      <select {...common}>
+        <option value="">default ({f.default ? 'on' : 'off'})</option>
+        <option value="true">On</option>
+        <option value="false">Off</option>
       </select>
     );
   }
