@@ -23,9 +23,11 @@
  * call tools are trained on (Qwen3's, Qwen3.5's, GLM-4.6's, MiniMax-M2's and DeepSeek-V3.2's templates
  * write a reply's reasoning only after the last user message, gpt-oss's its analysis for the turn's
  * calls): the model reads what it thought before each call, and the step reuses the cache of what it
- * wrote. Earlier turns' replies go with theirs only when `keepReasoning` (the model's template can keep
- * it, llama.cpp's supports_preserve_reasoning, and the preserveReasoning setting is on: GLM-4.7's,
- * DeepSeek-V4's, Nemotron 3's, MiniMax-M3's, Kimi-K3's), else without it. llama.cpp goes on with the
+ * wrote. Earlier turns' replies go with theirs as `reasoning` says (ReasoningScope): every reply's
+ * ('all': a model whose template can keep it, llama.cpp's supports_preserve_reasoning, while the
+ * preserveReasoning setting is on: GLM-4.7's, DeepSeek-V4's, Nemotron 3's, MiniMax-M3's, Kimi-K3's), those
+ * of turns that called tools ('toolTurns': DeepSeek's API asks for them, REASONING_SENT), or none ('turn';
+ * 'none' sends no reasoning at all). llama.cpp goes on with the
  * reasoning of a continued reply cut off while thinking (one with no text yet), and writes it before the
  * text of one that has both.
  *
@@ -34,7 +36,7 @@
  */
 import type { ChatMessage } from '../engine/protocol';
 import { type AttachmentDTO, ImageRef } from '../ipc/contract';
-import { asData, type ContentPart, MAX_IMAGE_PIXELS, MAX_IMAGES, MAX_REQUEST_PIXELS, jsonAsData } from '../params';
+import { asData, type ContentPart, MAX_IMAGE_PIXELS, MAX_IMAGES, MAX_REQUEST_PIXELS, jsonAsData, type ReasoningScope } from '../params';
 import type { Message } from '../store';
 import type { ImageDimensions, ImageStore, StoredImage } from './images';
 import { wellFormed } from './text';
@@ -148,6 +150,22 @@ async function imagesSent(history: readonly HistoryMessage[], store: ImageStore)
 }
 
 /** A history as the engine's messages, and the width and height of each image part they carry, in their order. */
+/** Whether the message at an index carries its reasoning, under `scope` (the file's comment). */
+function carriesReasoning(history: readonly HistoryMessage[], scope: ReasoningScope): (i: number) => boolean {
+  if (scope === 'none' || scope === 'all') return () => scope === 'all';
+  // each message's turn: the index of the user message it follows (-1 before any); the turns a reply called tools in
+  const turnOf: number[] = [];
+  const called = new Set<number>();
+  let turn = -1;
+  history.forEach((m, i) => {
+    if (m.role === 'user') turn = i;
+    else if (m.role === 'assistant' && m.toolCalls?.length) called.add(turn);
+    turnOf[i] = turn;
+  });
+  // the turn being answered: after the last user message
+  return (i) => turnOf[i] === turn || (scope === 'toolTurns' && called.has(turnOf[i]));
+}
+
 export interface EngineChat {
   messages: ChatMessage[];
   imageSizes: ImageDimensions[];
@@ -158,20 +176,13 @@ export interface EngineChat {
  * has no projector (then the text alone). A gone image of the newest user message fails with
  * image_missing; older ones are noted in their text instead (see the file's comment).
  */
-export async function toEngineMessages(history: readonly HistoryMessage[], o: { instructions: string; images: ImageStore | null; keepReasoning?: boolean }): Promise<EngineChat> {
+export async function toEngineMessages(history: readonly HistoryMessage[], o: { instructions: string; images: ImageStore | null; reasoning?: ReasoningScope }): Promise<EngineChat> {
   const sent = o.images ? await imagesSent(history, o.images) : new Map<number, MessageImages>();
   const chat: ChatMessage[] = [];
   const imageSizes: ImageDimensions[] = [];
-  // where the turn being answered starts: its user message (the replies after it carry their reasoning;
-  // every reply does when the template keeps earlier turns' reasoning)
-  let turn = -1;
-  if (!o.keepReasoning) {
-    history.forEach((m, i) => {
-      if (m.role === 'user') turn = i;
-    });
-  }
+  const carries = carriesReasoning(history, o.reasoning ?? 'turn');
   const reasoningOf = (m: HistoryMessage, i: number): { reasoning_content?: string } => {
-    const r = i > turn && m.role === 'assistant' ? wellFormed(m.reasoning ?? '') : '';
+    const r = carries(i) && m.role === 'assistant' ? wellFormed(m.reasoning ?? '') : '';
     return r ? { reasoning_content: asData(r) } : {};
   };
   if (o.instructions.trim()) chat.push({ role: 'system', content: wellFormed(o.instructions) });

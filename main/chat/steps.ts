@@ -10,7 +10,7 @@ import type { ErrorCode } from '../errors/catalogue';
 import { IpcError, IpcErrorCode, MessageDTO, NO_VISION } from '../ipc/contract';
 import type { ToolCallDTO } from '../ipc/tools';
 import { CHAT_MODEL_ID } from '../models/library';
-import { chatChars, LLAMA_CPP_SERVER, parseRemoteModelRef, REQUEST_FIELDS } from '../params';
+import { chatChars, LLAMA_CPP_SERVER, parseRemoteModelRef, REASONING_SENT, REQUEST_FIELDS } from '../params';
 import type { RemoteTarget } from '../providers/service';
 import type { FinishReply, ReplyWriter, Store, Thread } from '../store';
 import type { OfferedTools } from '../tools/registry';
@@ -212,10 +212,11 @@ export class TurnSteps {
       // loaded; a remote model is sent them, and its provider answers for itself)
       const vision = model !== null && (remote !== null || this.deps.library.loadedProjector !== null);
       if (model !== null && opts.readsImages && !vision) throw new IpcError('invalid_input', NO_VISION);
-      // every reply's reasoning goes to a local model whose template keeps it, when the setting says so (a
-      // remote one is sent the turn's: its template's caps are not known here)
-      const keepReasoning = model !== null && !remote && (request.preserveReasoning ?? REQUEST_FIELDS.preserveReasoning.default) && (await this.keepsReasoning());
-      const sent = await toEngineMessages(history, { instructions, images: vision ? this.deps.images : null, keepReasoning });
+      // the replies whose reasoning goes: a remote model's, as its kind takes it (REASONING_SENT); a local
+      // model's, every reply's when its template keeps them and the setting says so, else the turn's
+      const keepAll = model !== null && !remote && (request.preserveReasoning ?? REQUEST_FIELDS.preserveReasoning.default) && (await this.keepsReasoning());
+      const reasoning = remote ? REASONING_SENT[remote.access.config.kind] : keepAll ? 'all' : 'turn';
+      const sent = await toEngineMessages(history, { instructions, images: vision ? this.deps.images : null, reasoning });
       chat = sent.messages;
       // the thread's own sequence, its saved cache restored into it (never throws), with room made for
       // the turn: its text estimated from its characters and what it may generate, its images counted

@@ -9,16 +9,18 @@ import type { RequestSettingKey } from './chat';
 
 /**
  * The kinds of provider: an OpenAI-compatible chat completions API (hosted: OpenAI, OpenRouter, Groq,
- * Mistral), the same API served by a llama.cpp-family server (llama-server, LM Studio, Ollama, vLLM,
+ * Mistral), the same API that takes a reply's reasoning back (DeepSeek's and Kimi's: see REASONING_SENT),
+ * the same API served by a llama.cpp-family server (llama-server, LM Studio, Ollama, vLLM,
  * Jan Server: it also takes llama.cpp's sampler names), Mistral's (OpenAI's shape, but it refuses any
  * field it does not know, stream_options among them, and names the seed random_seed), and Anthropic's
  * Messages API.
  */
-export const PROVIDER_KINDS = ['openai', 'openai-server', 'mistral', 'anthropic'] as const;
+export const PROVIDER_KINDS = ['openai', 'openai-reasoning', 'openai-server', 'mistral', 'anthropic'] as const;
 export type ProviderKind = (typeof PROVIDER_KINDS)[number];
 
 export const PROVIDER_KIND_LABELS: Readonly<Record<ProviderKind, string>> = {
   openai: 'OpenAI-compatible API',
+  'openai-reasoning': 'OpenAI-compatible API, reasoning sent back (DeepSeek, Kimi)',
   'openai-server': 'OpenAI-compatible server (llama.cpp sampling)',
   mistral: 'Mistral API',
   anthropic: 'Anthropic Messages API',
@@ -28,17 +30,34 @@ export const PROVIDER_KIND_LABELS: Readonly<Record<ProviderKind, string>> = {
  * The OpenAI-shaped kinds that take stream_options.include_usage (the usage at the end of a stream);
  * Mistral refuses the field (422 extra_forbidden) and sends the usage anyway.
  */
-export const STREAM_USAGE_OPTION: Readonly<Record<Exclude<ProviderKind, 'anthropic'>, boolean>> = { openai: true, 'openai-server': true, mistral: false };
+export const STREAM_USAGE_OPTION: Readonly<Record<Exclude<ProviderKind, 'anthropic'>, boolean>> = { openai: true, 'openai-reasoning': true, 'openai-server': true, mistral: false };
 
 /**
  * The kinds that are a llama.cpp-family server: it goes on from a reply's last token when asked to
  * continue it (its assistant prefill, as the engine does), and it renders a reply's reasoning sent back
- * as `reasoning_content` with the model's template (the replies of the turn being answered carry it:
- * main/chat/history.ts). A hosted API would write a new reply after the one continued, and names the
- * reasoning's field otherwise or not at all (OpenRouter and Groq stream `reasoning`, Mistral refuses
- * any field it does not know): it is not asked to continue, nor sent any reasoning.
+ * with the model's template (REASONING_SENT), so a request it refuses with that reasoning is asked again
+ * without it. A hosted API would write a new reply after the one continued: it is not asked to continue.
  */
-export const LLAMA_CPP_SERVER: Readonly<Record<ProviderKind, boolean>> = { openai: false, 'openai-server': true, mistral: false, anthropic: false };
+export const LLAMA_CPP_SERVER: Readonly<Record<ProviderKind, boolean>> = { openai: false, 'openai-reasoning': false, 'openai-server': true, mistral: false, anthropic: false };
+
+/**
+ * Which replies' reasoning a request carries (main/chat/history.ts): none; the turn being answered's
+ * (its tool loop's steps, a reply being continued); those and every earlier turn's in which a reply
+ * called tools; every reply's.
+ */
+export const REASONING_SCOPES = ['none', 'turn', 'toolTurns', 'all'] as const;
+export type ReasoningScope = (typeof REASONING_SCOPES)[number];
+
+/**
+ * Which replies' reasoning each kind is sent, as `reasoning_content`. A llama.cpp-family server the
+ * turn's, as the engine (its template writes them back). DeepSeek's API (and Kimi's, on the same rule)
+ * the turn's and every earlier turn's that called tools: DeepSeek's refuses a request whose replies of
+ * a turn with tool calls lack it (400 "Missing reasoning_content"), and ignores any other. Other hosted
+ * APIs none: OpenRouter and Groq name the field `reasoning`, Mistral refuses any field it does not know,
+ * and Anthropic's thinking blocks need signatures Hearth does not keep. A local model whose template
+ * keeps every turn's reasoning gets `all` (main/chat/steps.ts).
+ */
+export const REASONING_SENT: Readonly<Record<ProviderKind, ReasoningScope>> = { openai: 'none', 'openai-reasoning': 'toolTurns', 'openai-server': 'turn', mistral: 'none', anthropic: 'none' };
 
 /** A chat setting the remote request may carry: what the user sets (sampling and request settings). */
 type SettingKey = SamplingKey | RequestSettingKey;
@@ -50,17 +69,20 @@ type SettingKey = SamplingKey | RequestSettingKey;
  * llama.cpp's sampler names as extra fields; LM Studio, Ollama and vLLM read the common ones);
  * Mistral's chat completions (random_seed); Anthropic's Messages (no seed, penalties or min-p).
  */
+const OPENAI_API: Partial<Record<SettingKey, string>> = {
+  temperature: 'temperature',
+  topP: 'top_p',
+  presencePenalty: 'presence_penalty',
+  frequencyPenalty: 'frequency_penalty',
+  seed: 'seed',
+  stop: 'stop',
+  maxTokens: 'max_tokens',
+  reasoningEffort: 'reasoning_effort',
+};
+
 export const PROVIDER_CAPABILITIES: Readonly<Record<ProviderKind, Partial<Record<SettingKey, string>>>> = {
-  openai: {
-    temperature: 'temperature',
-    topP: 'top_p',
-    presencePenalty: 'presence_penalty',
-    frequencyPenalty: 'frequency_penalty',
-    seed: 'seed',
-    stop: 'stop',
-    maxTokens: 'max_tokens',
-    reasoningEffort: 'reasoning_effort',
-  },
+  openai: OPENAI_API,
+  'openai-reasoning': OPENAI_API,
   'openai-server': {
     temperature: 'temperature',
     topK: 'top_k',
@@ -226,7 +248,7 @@ export const ProviderSettings = z
   .strict();
 export type ProviderSettings = z.output<typeof ProviderSettings>;
 
-export const PROVIDER_PRESET_IDS = ['openai', 'anthropic', 'openrouter', 'groq', 'mistral', 'local'] as const;
+export const PROVIDER_PRESET_IDS = ['openai', 'anthropic', 'openrouter', 'groq', 'mistral', 'deepseek', 'kimi', 'local'] as const;
 export type ProviderPresetId = (typeof PROVIDER_PRESET_IDS)[number];
 
 export interface ProviderPreset {
@@ -247,6 +269,8 @@ export const PROVIDER_PRESETS: readonly ProviderPreset[] = [
   { id: 'openrouter', name: 'OpenRouter', kind: 'openai', baseUrl: 'https://openrouter.ai/api/v1', needsKey: true, help: 'A key from openrouter.ai → Keys.' },
   { id: 'groq', name: 'Groq', kind: 'openai', baseUrl: 'https://api.groq.com/openai/v1', needsKey: true, help: 'A key from console.groq.com → API keys.' },
   { id: 'mistral', name: 'Mistral', kind: 'mistral', baseUrl: 'https://api.mistral.ai/v1', needsKey: true, help: 'A key from console.mistral.ai → API keys.' },
+  { id: 'deepseek', name: 'DeepSeek', kind: 'openai-reasoning', baseUrl: 'https://api.deepseek.com/v1', needsKey: true, help: 'A key from platform.deepseek.com → API keys.' },
+  { id: 'kimi', name: 'Kimi (Moonshot)', kind: 'openai-reasoning', baseUrl: 'https://api.moonshot.ai/v1', needsKey: true, help: 'A key from platform.moonshot.ai → API keys.' },
   {
     id: 'local',
     name: 'Local server',

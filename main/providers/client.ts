@@ -12,7 +12,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import type { ChatMessage, GenerateResult } from '../engine/protocol';
 import { IpcError } from '../ipc/contract';
-import { LLAMA_CPP_SERVER, PROVIDER_TIMEOUT_MS, remoteSettings, STREAM_USAGE_OPTION, type ProviderConfig, unmarkedMessages } from '../params';
+import { PROVIDER_TIMEOUT_MS, REASONING_SENT, remoteSettings, STREAM_USAGE_OPTION, type ProviderConfig, unmarkedMessages } from '../params';
 import { LIMITS } from '../store/validation';
 import { providerError } from './errors';
 import { toAnthropicMessages, toAnthropicTools, toOpenAIMessages, type RemoteTool } from './messages';
@@ -223,7 +223,7 @@ async function streamOpenAI(p: ProviderAccess, r: RemoteChatRequest, reply: Repl
   const tools = r.tools?.length ? { tools: r.tools, tool_choice: r.toolChoice ?? 'auto', parallel_tool_calls: true } : {};
   const body = {
     model: r.model,
-    messages: await toOpenAIMessages(r.messages, LLAMA_CPP_SERVER[p.config.kind]),
+    messages: await toOpenAIMessages(r.messages, REASONING_SENT[p.config.kind] !== 'none'),
     stream: true,
     ...(STREAM_USAGE_OPTION[p.config.kind as keyof typeof STREAM_USAGE_OPTION] ? { stream_options: { include_usage: true } } : {}),
     ...remoteSettings(p.config.kind, r.settings),

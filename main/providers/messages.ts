@@ -39,11 +39,12 @@ function textOf(content: ChatMessage['content']): string {
 type OpenAIPart = { type: 'text'; text: string } | { type: 'image_url'; image_url: { url: string } };
 
 /**
- * OpenAI's chat completions messages. A reply's reasoning (the replies of the turn being answered carry
- * it: main/chat/history.ts) goes as `reasoning_content` where `reasoning` says so (LLAMA_CPP_SERVER: a
- * llama.cpp-family server, which renders it with the model's template, as the engine does): a tool
- * loop's steps, and a reply being continued (only such a server is asked to continue), so a reply cut
- * off while thinking goes on thinking there too. A hosted API is not sent any, as OpenAI's asks. A
+ * OpenAI's chat completions messages. A reply's reasoning (the replies REASONING_SENT names for the
+ * kind carry it: main/chat/history.ts) goes as `reasoning_content` where `reasoning` says so: to a
+ * llama.cpp-family server, which renders it with the model's template, as the engine does (a tool
+ * loop's steps, and a reply being continued: only such a server is asked to continue, so a reply cut
+ * off while thinking goes on thinking there too), and to DeepSeek's and Kimi's APIs. Other hosted APIs
+ * are not sent any, as OpenAI's asks. A
  * reply being continued that has nothing in it yet is left out: llama-server would continue none and
  * end the prompt with no generation prompt; without it, it writes the reply afresh, as the engine does.
  */

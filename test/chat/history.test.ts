@@ -186,9 +186,16 @@ describe('data marks (main/params/data-text.ts)', () => {
     const steps = (await toEngineMessages(loop, { instructions: '', images: null })).messages;
     expect(steps.map((m) => m.reasoning_content)).toEqual([undefined, undefined, undefined, undefined, undefined, `\n${DATA_OPEN}I look it up.${DATA_CLOSE}\n`, undefined, undefined, undefined]);
     expect(unmarkedMessages(steps)[5].reasoning_content).toBe('\nI look it up.\n');
-    // a template that keeps earlier turns' reasoning (keepReasoning): every reply goes with its own
-    const kept = (await toEngineMessages(loop, { instructions: '', images: null, keepReasoning: true })).messages;
+    // a template that keeps earlier turns' reasoning ('all'): every reply goes with its own
+    const kept = (await toEngineMessages(loop, { instructions: '', images: null, reasoning: 'all' })).messages;
     expect(kept.map((m) => m.reasoning_content)).toEqual([undefined, asData('first'), undefined, asData('done'), undefined, `\n${DATA_OPEN}I look it up.${DATA_CLOSE}\n`, undefined, undefined, undefined]);
+    // DeepSeek's API ('toolTurns'): the replies of every turn that called tools, not those of a turn that did not
+    const chatted = [user('Hi'), { ...reply('Hello'), reasoning: 'greet' }, ...loop] as unknown as Parameters<typeof toEngineMessages>[0];
+    const toolTurns = (await toEngineMessages(chatted, { instructions: '', images: null, reasoning: 'toolTurns' })).messages;
+    expect(toolTurns.map((m) => m.reasoning_content)).toEqual([undefined, undefined, ...kept.map((m) => m.reasoning_content)]);
+    // none: not even the turn's
+    const none = (await toEngineMessages(loop, { instructions: '', images: null, reasoning: 'none' })).messages;
+    expect(none.every((m) => m.reasoning_content === undefined)).toBe(true);
     // a request refused with it goes again without the replies' reasoning, but a continued reply's
     expect(withoutReasoning(kept, false)!.map((m) => m.reasoning_content)).toEqual(kept.map(() => undefined));
     expect(withoutReasoning(steps, false)!.map((m) => m.reasoning_content)).toEqual(steps.map(() => undefined));

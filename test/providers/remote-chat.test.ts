@@ -12,8 +12,9 @@
 import fs from 'fs';
 import path from 'path';
 import type { EngineClient } from '../../main/engine/client';
+import type { ChatMessage } from '../../main/engine/protocol';
 import type { EventOf, MessageDTO, ProvidersStatusDTO, ThreadDTO, ToolsStatusDTO } from '../../main/ipc/contract';
-import { remoteModelRef } from '../../main/params';
+import { type ProviderKind, remoteModelRef, unmarkedMessages } from '../../main/params';
 import { apiApp, type ApiApp } from '../helpers/api-server';
 import { chatApp, nextDone, type ChatApp } from '../helpers/chat';
 import { makeEngine } from '../helpers/engine';
@@ -80,13 +81,13 @@ afterAll(async () => {
   await a?.close();
 });
 
-async function addProvider(name: string, kind: 'openai-server' | 'anthropic', apiKey = A_KEY): Promise<string> {
+async function addProvider(name: string, kind: ProviderKind, apiKey = A_KEY): Promise<string> {
   const st = await call<ProvidersStatusDTO>('providers.save', { provider: { name, kind, baseUrl: kind === 'anthropic' ? a.url : `${a.url}/v1` }, apiKey });
   return st.providers.find((p) => p.name === name)!.id;
 }
 
 /** The provider of A of a kind (added if not yet). */
-async function providerOf(kind: 'openai-server' | 'anthropic'): Promise<string> {
+async function providerOf(kind: ProviderKind): Promise<string> {
   const name = `Hearth A ${kind}`;
   return (await call<ProvidersStatusDTO>('providers.status')).providers.find((p) => p.name === name)?.id ?? (await addProvider(name, kind));
 }
@@ -215,6 +216,32 @@ test('Continue: a llama.cpp-family server goes on from the reply; a hosted API k
     expect(continued.content.startsWith(reply.content)).toBe(true);
     expect(continued.content.length).toBeGreaterThan(reply.content.length);
   }
+});
+
+test("replies' reasoning sent back: DeepSeek's and Kimi's kind every tool turn's, a llama.cpp-family server the turn's, another hosted API none", async () => {
+  const sent: Record<string, (string | undefined)[]> = {};
+  for (const kind of ['openai-reasoning', 'openai-server', 'openai'] as const) {
+    const thread = await remoteThread(await providerOf(kind));
+    // an earlier turn that thought and called a tool, then one that thought and did not call
+    const add = (m: Omit<Parameters<typeof b.app.store.messages.add>[0], 'threadId'>) => b.app.store.messages.add({ threadId: thread.id, ...m });
+    add({ role: 'user', content: 'Weather in Paris?' });
+    add({ role: 'assistant', content: '', reasoning: 'I call the tool', status: 'done', finishReason: 'toolCalls', toolCalls: [{ id: 'c1', name: 'weather', arguments: '{"city": "Paris"}' }] });
+    add({ role: 'tool', content: 'Sunny.', toolCallId: 'c1', status: 'done' });
+    add({ role: 'assistant', content: 'It is sunny.', reasoning: 'It said sunny', status: 'done', finishReason: 'stop' });
+    add({ role: 'user', content: 'Thanks' });
+    add({ role: 'assistant', content: 'You are welcome.', reasoning: 'Be polite', status: 'done', finishReason: 'stop' });
+    const done = nextDone(b.app, thread.id);
+    await call('chat.send', { threadId: thread.id, content: 'And in Rome?' });
+    expect((await done).status).toBe('done');
+    // what A's engine was given, from what B sent A (A marks a reply's text as data: unmarked here)
+    const messages = unmarkedMessages(lastMessages as ChatMessage[]);
+    sent[kind] = messages.filter((m) => m.role === 'assistant').map((m) => m.reasoning_content);
+  }
+  expect(sent).toEqual({
+    'openai-reasoning': ['I call the tool', 'It said sunny', undefined],
+    'openai-server': [undefined, undefined, undefined],
+    openai: [undefined, undefined, undefined],
+  });
 });
 
 test('documents: a chat’s document goes to the remote model as it would to a local one', async () => {
