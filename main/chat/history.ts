@@ -24,10 +24,10 @@
  * write a reply's reasoning only after the last user message, gpt-oss's its analysis for the turn's
  * calls): the model reads what it thought before each call, and the step reuses the cache of what it
  * wrote. Earlier turns' replies go with theirs as `reasoning` says (ReasoningScope): every reply's
- * ('all': a model whose template can keep it, llama.cpp's supports_preserve_reasoning, while the
- * preserveReasoning setting is on: GLM-4.7's, DeepSeek-V4's, Nemotron 3's, MiniMax-M3's, Kimi-K3's), those
- * of turns that called tools ('toolTurns': DeepSeek's API asks for them, REASONING_SENT), or none ('turn';
- * 'none' sends no reasoning at all). llama.cpp goes on with the
+ * ('all': a local model whose template keeps an earlier turn's reasoning while the preserveReasoning
+ * setting is on, turn-inputs.ts templateKeepsReasoning; DeepSeek's API), those of turns that called tools
+ * ('toolTurns': Kimi's API), or none ('turn'; 'none' sends no reasoning at all: REASONING_SENT says which
+ * a remote kind takes). llama.cpp goes on with the
  * reasoning of a continued reply cut off while thinking (one with no text yet), and writes it before the
  * text of one that has both.
  *
@@ -149,7 +149,6 @@ async function imagesSent(history: readonly HistoryMessage[], store: ImageStore)
   return out;
 }
 
-/** A history as the engine's messages, and the width and height of each image part they carry, in their order. */
 /** Whether the message at an index carries its reasoning, under `scope` (the file's comment). */
 function carriesReasoning(history: readonly HistoryMessage[], scope: ReasoningScope): (i: number) => boolean {
   if (scope === 'none' || scope === 'all') return () => scope === 'all';
@@ -166,6 +165,7 @@ function carriesReasoning(history: readonly HistoryMessage[], scope: ReasoningSc
   return (i) => turnOf[i] === turn || (scope === 'toolTurns' && called.has(turnOf[i]));
 }
 
+/** A history as the engine's messages, and the width and height of each image part they carry, in their order. */
 export interface EngineChat {
   messages: ChatMessage[];
   imageSizes: ImageDimensions[];

@@ -10,7 +10,7 @@ import type { ErrorCode } from '../errors/catalogue';
 import { IpcError, IpcErrorCode, MessageDTO, NO_VISION } from '../ipc/contract';
 import type { ToolCallDTO } from '../ipc/tools';
 import { CHAT_MODEL_ID } from '../models/library';
-import { chatChars, LLAMA_CPP_SERVER, parseRemoteModelRef, REASONING_SENT, REQUEST_FIELDS } from '../params';
+import { chatChars, LLAMA_CPP_SERVER, MAX_CHAT_CHARS, parseRemoteModelRef, REASONING_SENT, type ReasoningScope, REQUEST_FIELDS } from '../params';
 import type { RemoteTarget } from '../providers/service';
 import type { FinishReply, ReplyWriter, Store, Thread } from '../store';
 import type { OfferedTools } from '../tools/registry';
@@ -215,15 +215,25 @@ export class TurnSteps {
       // the replies whose reasoning goes: a remote model's, as its kind takes it (REASONING_SENT); a local
       // model's, every reply's when its template keeps them and the setting says so, else the turn's
       const keepAll = model !== null && !remote && (request.preserveReasoning ?? REQUEST_FIELDS.preserveReasoning.default) && (await this.keepsReasoning());
-      const reasoning = remote ? REASONING_SENT[remote.access.config.kind] : keepAll ? 'all' : 'turn';
-      const sent = await toEngineMessages(history, { instructions, images: vision ? this.deps.images : null, reasoning });
+      let reasoning: ReasoningScope = remote ? REASONING_SENT[remote.access.config.kind].scope : keepAll ? 'all' : 'turn';
+      const build = (scope: ReasoningScope) => toEngineMessages(history, { instructions, images: vision ? this.deps.images : null, reasoning: scope });
+      let sent = await build(reasoning);
+      // a local model's every reply's reasoning that could not fit its context (or one request) goes as the
+      // turn's alone: asked for, the room made for it would save and clear other threads' caches, and then be
+      // refused (a remote API that asks for every reply's is sent them: without, it refuses the request)
+      const maxTokens = (request as { maxTokens?: number }).maxTokens;
+      const chars = chatChars(sent.messages);
+      if (!remote && reasoning === 'all' && (chars > MAX_CHAT_CHARS || tokensNeeded(chars, maxTokens) > this.deps.library.loadedContextSize)) {
+        reasoning = 'turn';
+        sent = await build(reasoning);
+      }
       chat = sent.messages;
       // the thread's own sequence, its saved cache restored into it (never throws), with room made for
       // the turn: its text estimated from its characters and what it may generate, its images counted
       // exactly (the projector's tokens for each image's width and height, asked of the engine)
       let seq = 0;
       if (model !== null && sessions && !remote) {
-        const need = tokensNeeded(chatChars(chat), (request as { maxTokens?: number }).maxTokens) + (await countImageTokens(this.deps, thread.id, sent.imageSizes, signal));
+        const need = tokensNeeded(chatChars(chat), maxTokens) + (await countImageTokens(this.deps, thread.id, sent.imageSizes, signal));
         seq = (await sessions.acquire(thread.id, need)).seq;
         acquired = true;
       }
@@ -265,20 +275,29 @@ export class TurnSteps {
             );
       // what the thread shows: its messages went to this provider (recorded before they go)
       if (remote && !signal.aborted) this.markRemote(thread.id, remote.access.config.name);
-      if ((remote || model !== null) && !signal.aborted) {
+      // the next request with less reasoning: every reply's → the turn's → none (null: none left to drop)
+      const leaner = async (): Promise<{ scope: ReasoningScope; messages: ChatMessage[] } | null> => {
+        if (reasoning === 'all') {
+          const turn = (await build('turn')).messages;
+          if (chatChars(turn) < chatChars(chat)) return { scope: 'turn', messages: turn };
+        }
+        const none = withoutReasoning(chat, opts.continueFinal === true);
+        return none ? { scope: 'none', messages: none } : null;
+      };
+      while ((remote || model !== null) && !signal.aborted && result === undefined) {
         try {
           result = await ask(chat);
         } catch (e) {
-          // the reasoning the request carried (the engine and a llama.cpp-family server are sent it) made it
-          // too long for the context, or a template refused it: asked again without it, as before replies
-          // carried it
+          // the reasoning the request carried (the engine and a llama.cpp-family server render it with the
+          // template) made it too long for the context, or a template refused it: asked again with less, as
+          // before replies carried it (a hosted API that asks for it back is not asked without it)
           const code = (e as EngineError | IpcError).code;
           const carried = !remote || LLAMA_CPP_SERVER[remote.access.config.kind];
-          const lean = carried && !streamed && !signal.aborted && REASONING_REFUSED.has(code) ? withoutReasoning(chat, opts.continueFinal === true) : null;
+          const lean = carried && !streamed && !signal.aborted && REASONING_REFUSED.has(code) ? await leaner() : null;
           if (!lean) throw e;
-          this.deps.logger.warn('chat: the request with the replies\' reasoning was refused; asked again without it', { threadId: thread.id, code });
-          chat = lean;
-          result = await ask(chat);
+          this.deps.logger.warn(`chat: the request with the replies' reasoning was refused; asked again with ${lean.scope === 'turn' ? "the turn's alone" : 'none'}`, { threadId: thread.id, code });
+          reasoning = lean.scope;
+          chat = lean.messages;
         }
       }
     } catch (e) {

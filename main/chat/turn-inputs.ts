@@ -70,14 +70,24 @@ export async function countTokens(engine: EngineClient, text: string): Promise<n
   }
 }
 
+/** A reply's reasoning no template writes by chance, to see whether the chat model's template keeps an earlier turn's. */
+const PROBE_REASONING = 'hearth_probe_reasoning';
+
 /**
- * Whether the chat model's template keeps earlier turns' reasoning when asked to (llama.cpp's
- * supports_preserve_reasoning cap; the request's preserveReasoning asks). False when the engine cannot
- * say: the turn's replies then carry theirs, as for any template.
+ * Whether the chat model's template keeps an earlier turn's reasoning when asked to (preserveReasoning):
+ * a conversation whose earlier reply thought PROBE_REASONING, rendered through llama.cpp's chat code as a
+ * turn is. As llama.cpp's supports_preserve_reasoning cap asks, but through the whole request path, so a
+ * format whose handler moves the reasoning where its template reads it (LFM2.5's `thinking`) counts too.
+ * False when the render fails: the turn's replies then carry theirs, as for any template.
  */
 export async function templateKeepsReasoning(engine: EngineClient): Promise<boolean> {
+  const messages = [
+    { role: 'user' as const, content: 'x' },
+    { role: 'assistant' as const, content: 'y', reasoning_content: PROBE_REASONING },
+    { role: 'user' as const, content: 'z' },
+  ];
   try {
-    return (await engine.applyTemplate(CHAT_MODEL_ID, { messages: [{ role: 'user', content: 'x' }] })).preservesReasoning;
+    return (await engine.applyTemplate(CHAT_MODEL_ID, { messages, preserveReasoning: true })).prompt.includes(PROBE_REASONING);
   } catch {
     return false;
   }

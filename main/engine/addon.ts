@@ -22,7 +22,7 @@ export interface NativeModel {
   tokenize(text: string, opts?: { addSpecial?: boolean; parseSpecial?: boolean }): Int32Array;
   detokenize(tokens: ArrayLike<number>, special?: boolean): string;
   /** rendered on the libuv pool: a template may run long, and the host's watchdog times it there */
-  applyChatTemplate(requestJson: string, template?: string): Promise<{ prompt: string; tokens: number; format: string; supportsThinking: boolean; preservesReasoning: boolean; thinkingStart: string; thinkingEnd: string[] }>;
+  applyChatTemplate(requestJson: string, template?: string): Promise<{ prompt: string; tokens: number; format: string; supportsThinking: boolean; thinkingStart: string; thinkingEnd: string[] }>;
   fitResult(): { fits: boolean; gpuLayers: number; contextSize: number; tensorOverrides: string[] } | null;
   /** the positions an image of each size takes in a chat prompt (the projector's layout, counted on the libuv pool); rejects not_supported without a projector */
   imageTokens(sizes: readonly ImageSize[]): Promise<number[]>;

@@ -84,8 +84,6 @@ export const TemplateResult = z.object({
   tokens: z.number(),
   format: z.string(),
   supportsThinking: z.boolean(),
-  /** the template can keep earlier turns' reasoning (llama.cpp's supports_preserve_reasoning): the request's preserveReasoning decides */
-  preservesReasoning: z.boolean(),
   /** the thinking tags llama.cpp's chat library found in the template (a reasoning budget counts between them; empty: none) */
   thinkingStart: z.string(),
   thinkingEnd: z.array(z.string()),

@@ -173,10 +173,10 @@ export const REQUEST_SETTINGS = {
     advanced: true,
   }),
   // chat_template_kwargs.preserve_reasoning, as llama-server's --reasoning-preserve (on by default there too):
-  // templates with llama.cpp's supports_preserve_reasoning cap keep earlier turns' reasoning (main/chat/history.ts)
+  // templates that can keep earlier turns' reasoning keep it, and the app sends it to them (main/chat/history.ts)
   preserveReasoning: boolean({
     label: 'Keep earlier reasoning',
-    help: "Earlier replies' reasoning goes back to the model, for chat templates that keep it (GLM-4.7, DeepSeek V4, Nemotron 3, MiniMax-M3, Kimi-K3): the model reads what it thought, and the next turn reuses its cache, at the cost of context. Off: only the current turn's.",
+    help: "Earlier replies' reasoning goes back to a local model whose chat template keeps it (GLM-4.7, DeepSeek V4, Nemotron 3, LFM2.5, MiniMax-M3, Kimi-K3): it reads what it thought, and the next turn reuses its cache, at the cost of context. Off: only the current turn's.",
     default: true,
     advanced: true,
   }),

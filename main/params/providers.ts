@@ -9,18 +9,19 @@ import type { RequestSettingKey } from './chat';
 
 /**
  * The kinds of provider: an OpenAI-compatible chat completions API (hosted: OpenAI, OpenRouter, Groq,
- * Mistral), the same API that takes a reply's reasoning back (DeepSeek's and Kimi's: see REASONING_SENT),
- * the same API served by a llama.cpp-family server (llama-server, LM Studio, Ollama, vLLM,
+ * Mistral), DeepSeek's and Kimi's (the same API, which take a thinking model's reasoning back: see
+ * REASONING_SENT), the same API served by a llama.cpp-family server (llama-server, LM Studio, Ollama, vLLM,
  * Jan Server: it also takes llama.cpp's sampler names), Mistral's (OpenAI's shape, but it refuses any
  * field it does not know, stream_options among them, and names the seed random_seed), and Anthropic's
  * Messages API.
  */
-export const PROVIDER_KINDS = ['openai', 'openai-reasoning', 'openai-server', 'mistral', 'anthropic'] as const;
+export const PROVIDER_KINDS = ['openai', 'deepseek', 'kimi', 'openai-server', 'mistral', 'anthropic'] as const;
 export type ProviderKind = (typeof PROVIDER_KINDS)[number];
 
 export const PROVIDER_KIND_LABELS: Readonly<Record<ProviderKind, string>> = {
   openai: 'OpenAI-compatible API',
-  'openai-reasoning': 'OpenAI-compatible API, reasoning sent back (DeepSeek, Kimi)',
+  deepseek: 'DeepSeek API (reasoning sent back)',
+  kimi: 'Kimi API (Moonshot; reasoning sent back)',
   'openai-server': 'OpenAI-compatible server (llama.cpp sampling)',
   mistral: 'Mistral API',
   anthropic: 'Anthropic Messages API',
@@ -30,7 +31,7 @@ export const PROVIDER_KIND_LABELS: Readonly<Record<ProviderKind, string>> = {
  * The OpenAI-shaped kinds that take stream_options.include_usage (the usage at the end of a stream);
  * Mistral refuses the field (422 extra_forbidden) and sends the usage anyway.
  */
-export const STREAM_USAGE_OPTION: Readonly<Record<Exclude<ProviderKind, 'anthropic'>, boolean>> = { openai: true, 'openai-reasoning': true, 'openai-server': true, mistral: false };
+export const STREAM_USAGE_OPTION: Readonly<Record<Exclude<ProviderKind, 'anthropic'>, boolean>> = { openai: true, deepseek: true, kimi: true, 'openai-server': true, mistral: false };
 
 /**
  * The kinds that are a llama.cpp-family server: it goes on from a reply's last token when asked to
@@ -38,7 +39,7 @@ export const STREAM_USAGE_OPTION: Readonly<Record<Exclude<ProviderKind, 'anthrop
  * with the model's template (REASONING_SENT), so a request it refuses with that reasoning is asked again
  * without it. A hosted API would write a new reply after the one continued: it is not asked to continue.
  */
-export const LLAMA_CPP_SERVER: Readonly<Record<ProviderKind, boolean>> = { openai: false, 'openai-reasoning': false, 'openai-server': true, mistral: false, anthropic: false };
+export const LLAMA_CPP_SERVER: Readonly<Record<ProviderKind, boolean>> = { openai: false, deepseek: false, kimi: false, 'openai-server': true, mistral: false, anthropic: false };
 
 /**
  * Which replies' reasoning a request carries (main/chat/history.ts): none; the turn being answered's
@@ -48,16 +49,30 @@ export const LLAMA_CPP_SERVER: Readonly<Record<ProviderKind, boolean>> = { opena
 export const REASONING_SCOPES = ['none', 'turn', 'toolTurns', 'all'] as const;
 export type ReasoningScope = (typeof REASONING_SCOPES)[number];
 
+/** Which replies' reasoning a kind is sent, as `reasoning_content`; `pad`: a reply in scope with none is sent "". */
+export interface ReasoningSent {
+  scope: ReasoningScope;
+  pad: boolean;
+}
+
 /**
- * Which replies' reasoning each kind is sent, as `reasoning_content`. A llama.cpp-family server the
- * turn's, as the engine (its template writes them back). DeepSeek's API (and Kimi's, on the same rule)
- * the turn's and every earlier turn's that called tools: DeepSeek's refuses a request whose replies of
- * a turn with tool calls lack it (400 "Missing reasoning_content"), and ignores any other. Other hosted
- * APIs none: OpenRouter and Groq name the field `reasoning`, Mistral refuses any field it does not know,
- * and Anthropic's thinking blocks need signatures Hearth does not keep. A local model whose template
- * keeps every turn's reasoning gets `all` (main/chat/steps.ts).
+ * Which replies' reasoning each kind is sent. A llama.cpp-family server the turn's, as the engine (its
+ * template writes them back). DeepSeek's API every reply's, "" for one without: in thinking mode with
+ * tools it refuses a request in which a reply of a turn that had tools lacks the field (400 "The
+ * reasoning_content in the thinking mode must be passed back"), and it ignores what it does not need.
+ * Kimi's the turn's and every earlier turn's that called tools, never "" (it refuses an empty one).
+ * Other hosted APIs none: OpenRouter and Groq name the field `reasoning`, Mistral refuses any field it
+ * does not know, and Anthropic's thinking blocks need signatures Hearth does not keep. A local model
+ * whose template keeps every turn's reasoning gets `all` (main/chat/steps.ts).
  */
-export const REASONING_SENT: Readonly<Record<ProviderKind, ReasoningScope>> = { openai: 'none', 'openai-reasoning': 'toolTurns', 'openai-server': 'turn', mistral: 'none', anthropic: 'none' };
+export const REASONING_SENT: Readonly<Record<ProviderKind, ReasoningSent>> = {
+  openai: { scope: 'none', pad: false },
+  deepseek: { scope: 'all', pad: true },
+  kimi: { scope: 'toolTurns', pad: false },
+  'openai-server': { scope: 'turn', pad: false },
+  mistral: { scope: 'none', pad: false },
+  anthropic: { scope: 'none', pad: false },
+};
 
 /** A chat setting the remote request may carry: what the user sets (sampling and request settings). */
 type SettingKey = SamplingKey | RequestSettingKey;
@@ -82,7 +97,8 @@ const OPENAI_API: Partial<Record<SettingKey, string>> = {
 
 export const PROVIDER_CAPABILITIES: Readonly<Record<ProviderKind, Partial<Record<SettingKey, string>>>> = {
   openai: OPENAI_API,
-  'openai-reasoning': OPENAI_API,
+  deepseek: OPENAI_API,
+  kimi: OPENAI_API,
   'openai-server': {
     temperature: 'temperature',
     topK: 'top_k',
@@ -269,8 +285,8 @@ export const PROVIDER_PRESETS: readonly ProviderPreset[] = [
   { id: 'openrouter', name: 'OpenRouter', kind: 'openai', baseUrl: 'https://openrouter.ai/api/v1', needsKey: true, help: 'A key from openrouter.ai → Keys.' },
   { id: 'groq', name: 'Groq', kind: 'openai', baseUrl: 'https://api.groq.com/openai/v1', needsKey: true, help: 'A key from console.groq.com → API keys.' },
   { id: 'mistral', name: 'Mistral', kind: 'mistral', baseUrl: 'https://api.mistral.ai/v1', needsKey: true, help: 'A key from console.mistral.ai → API keys.' },
-  { id: 'deepseek', name: 'DeepSeek', kind: 'openai-reasoning', baseUrl: 'https://api.deepseek.com/v1', needsKey: true, help: 'A key from platform.deepseek.com → API keys.' },
-  { id: 'kimi', name: 'Kimi (Moonshot)', kind: 'openai-reasoning', baseUrl: 'https://api.moonshot.ai/v1', needsKey: true, help: 'A key from platform.moonshot.ai → API keys.' },
+  { id: 'deepseek', name: 'DeepSeek', kind: 'deepseek', baseUrl: 'https://api.deepseek.com/v1', needsKey: true, help: 'A key from platform.deepseek.com → API keys.' },
+  { id: 'kimi', name: 'Kimi (Moonshot)', kind: 'kimi', baseUrl: 'https://api.moonshot.ai/v1', needsKey: true, help: 'A key from platform.moonshot.ai → API keys.' },
   {
     id: 'local',
     name: 'Local server',

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <map>
 
 #include "activity.h"
 #include "chat_marks.h"
@@ -180,12 +179,6 @@ RenderedChat renderChatWith(const ModelHandle & h, const common_chat_templates *
     }
     progressHere();
     return out;
-}
-
-bool preservesReasoning(const common_chat_templates * templates) {
-    const std::map<std::string, bool> caps = common_chat_templates_get_caps(templates);
-    const auto it = caps.find("supports_preserve_reasoning");
-    return it != caps.end() && it->second;
 }
 
 int systemPromptTokens(const ModelHandle & h, const common_json & req, const RenderedChat & rendered, const common_json * messagesOverride) {

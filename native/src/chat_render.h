@@ -36,11 +36,6 @@ RenderedChat renderChat(const ModelHandle & h, const common_json & req, const co
 RenderedChat renderChatWith(const ModelHandle & h, const common_chat_templates * templates, bool given, const common_json & req,
                             const common_json * messagesOverride = nullptr, PromptMemo * memo = nullptr);
 
-// Whether the templates can keep earlier turns' reasoning (llama.cpp's caps: supports_preserve_reasoning,
-// found by rendering a reply's reasoning before the last user message with the preserve flags set):
-// what the request's preserveReasoning then decides.
-bool preservesReasoning(const common_chat_templates * templates);
-
 // How many of rendered.tokens belong to the leading system messages (the system prompt): the leading
 // tokens a context shift keeps. Renders those messages alone and takes the common token prefix;
 // at least BOS when the vocab adds one, 0 when nothing can be said (no system message, or a template

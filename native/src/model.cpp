@@ -316,7 +316,7 @@ Napi::Value Model::Detokenize(const Napi::CallbackInfo & info) {
     return Napi::String::New(env, common_detokenize(vocab, toks, special));
 }
 
-// applyChatTemplate(requestJson, template?) -> Promise<{ prompt, tokens, format, supportsThinking, preservesReasoning, thinkingStart, thinkingEnd }>,
+// applyChatTemplate(requestJson, template?) -> Promise<{ prompt, tokens, format, supportsThinking, thinkingStart, thinkingEnd }>,
 // rendered on the libuv pool (a template may run long; the host's watchdog sees it there, see
 // activity.h). `template`: a Jinja template to render with instead of the model's (a preview of the
 // chatTemplate setting; a model loaded without weights renders only with one)
@@ -331,14 +331,12 @@ Napi::Value Model::ApplyChatTemplate(const Napi::CallbackInfo & info) {
     const std::string override_template = has_override ? info[1].As<Napi::String>().Utf8Value() : std::string();
     if (has_override && override_template.empty()) throw HearthError(codes::invalid_argument, "applyChatTemplate: the template is empty");
     auto r = std::make_shared<RenderedChat>();
-    auto preserves = std::make_shared<bool>(false);
     return AsyncTask::run(env,
-        [h, req, r, preserves, override_template]() {
+        [h, req, r, override_template]() {
             LlamaUse use(LlamaUseKind::lengthy);
             try {
                 if (override_template.empty()) {
                     *r = renderChat(*h, *req);
-                    *preserves = preservesReasoning(h->templates.get());
                 } else {
                     common_chat_templates_ptr tmpls;
                     // the file's own template previewed is the file's; any other is the user's
@@ -353,7 +351,6 @@ Napi::Value Model::ApplyChatTemplate(const Napi::CallbackInfo & info) {
                         }
                     }
                     *r = renderChatWith(*h, tmpls.get(), given, *req);
-                    *preserves = preservesReasoning(tmpls.get());
                 }
             } catch (const HearthError &) {
                 throw;
@@ -361,14 +358,12 @@ Napi::Value Model::ApplyChatTemplate(const Napi::CallbackInfo & info) {
                 throw HearthError(codes::invalid_argument, std::string("chat template: ") + e.what());
             }
         },
-        [r, preserves](Napi::Env env) -> Napi::Value {
+        [r](Napi::Env env) -> Napi::Value {
             Napi::Object o = Napi::Object::New(env);
             o.Set("prompt", r->params.prompt);
             o.Set("tokens", (double) r->tokens.size());
             o.Set("format", common_chat_format_name(r->params.format));
             o.Set("supportsThinking", r->params.supports_thinking);
-            // the template can keep earlier turns' reasoning (llama.cpp's caps: preserveReasoning then keeps it)
-            o.Set("preservesReasoning", *preserves);
             // the tags a reasoning budget counts between (empty: the template has none the chat library found)
             o.Set("thinkingStart", r->params.thinking_start_tag);
             Napi::Array ends = Napi::Array::New(env, r->params.thinking_end_tags.size());

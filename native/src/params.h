@@ -120,7 +120,7 @@ struct RequestParams {
     int reasoning_budget = -1;      // tokens of reasoning before the end tag is forced (-1: unlimited)
     std::string reasoning_effort;   // chat_template_kwargs.reasoning_effort (empty: none)
     // chat_template_kwargs.preserve_reasoning, as llama-server's --reasoning-preserve (its default, on):
-    // templates that can keep earlier turns' reasoning (GLM-4.7's, DeepSeek-V4's, Nemotron 3's) keep it
+    // templates that can keep earlier turns' reasoning keep it (llama.cpp's jinja caps set their flags)
     bool preserve_reasoning = true;
 };
 RequestParams parseRequest(const common_json & req, Keys * consumed = nullptr);

@@ -1,9 +1,9 @@
 /**
- * Earlier turns' reasoning kept, for chat templates that can keep it (llama.cpp's
- * supports_preserve_reasoning cap) while the preserveReasoning setting is on (its default, as
- * llama-server's --reasoning-preserve): the engine passes it to the template as llama-server does
- * (chat_template_kwargs.preserve_reasoning), and the app sends every reply's reasoning to such a model
- * (main/chat/history.ts keepReasoning). The next turn then reuses the cache of what the model thought.
+ * Earlier turns' reasoning kept, for chat templates that can keep it while the preserveReasoning
+ * setting is on (its default, as llama-server's --reasoning-preserve): the engine passes it to the
+ * template as llama-server does (chat_template_kwargs.preserve_reasoning), and the app sends every
+ * reply's reasoning to a model whose template keeps it (main/chat/turn-inputs.ts templateKeepsReasoning,
+ * history.ts scope 'all'). The next turn then reuses the cache of what the model thought.
  * A generated model with GLM's tokens and GLM-4.7-Flash's template (writeGlm47Model), llama.cpp's copies
  * of the other templates; the real store, app and engine host (the engine client wrapped only to
  * record each request's messages), and the real addon for the cache.
@@ -33,7 +33,7 @@ beforeAll(async () => {
 
 afterAll(() => chat?.close());
 
-test("which templates keep earlier turns' reasoning: llama.cpp's caps, and the request's preserveReasoning decides", async () => {
+test("which templates keep earlier turns' reasoning, and the request's preserveReasoning decides", async () => {
   const files = {
     glm47: 'GLM-4.7-Flash.jinja',
     deepseekV4: 'deepseek-ai-DeepSeek-V4.jinja',
@@ -43,9 +43,13 @@ test("which templates keep earlier turns' reasoning: llama.cpp's caps, and the r
     qwen35: 'Qwen3.5-4B.jinja',
     qwen3: 'Qwen-Qwen3-0.6B.jinja',
     llama31: 'meta-llama-Llama-3.1-8B-Instruct.jinja',
+    // its format's handler moves the reasoning to the `thinking` its template reads (llama.cpp's caps check misses it)
+    lfm25: 'LFM2.5-8B-A1B.jinja',
+    // it keeps it while thinking is on, whatever it is told
+    laguna: 'poolside-Laguna-S-2.1.jinja',
   };
   const templates = Object.fromEntries(Object.entries(files).map(([k, f]) => [k, llamaTemplate(f)]));
-  const r = await inAddon<Record<string, { preserves: boolean; on: boolean; off: boolean; unset: boolean }>>(
+  const r = await inAddon<Record<string, { on: boolean; off: boolean; unset: boolean }>>(
     `const m = await addon.loadModel(input.model, { gpuLayers: 0 }).promise;
      const messages = [
        { role: 'user', content: 'Weather in Paris?' },
@@ -56,10 +60,8 @@ test("which templates keep earlier turns' reasoning: llama.cpp's caps, and the r
      try {
        for (const [k, t] of Object.entries(input.templates)) {
          const render = async (extra) => (await m.applyChatTemplate(JSON.stringify({ messages, ...extra }), t));
-         const unset = await render({});
          out[k] = {
-           preserves: unset.preservesReasoning,
-           unset: unset.prompt.includes('EARLIER-THOUGHT'),
+           unset: (await render({})).prompt.includes('EARLIER-THOUGHT'),
            on: (await render({ preserveReasoning: true })).prompt.includes('EARLIER-THOUGHT'),
            off: (await render({ preserveReasoning: false })).prompt.includes('EARLIER-THOUGHT'),
          };
@@ -69,11 +71,11 @@ test("which templates keep earlier turns' reasoning: llama.cpp's caps, and the r
     { model, templates },
   );
   // the templates that can keep it keep it when asked (the engine asks unless told not to, as llama-server)
-  for (const k of ['glm47', 'deepseekV4', 'nemotron3'] as const) expect(r[k]).toEqual({ preserves: true, unset: true, on: true, off: false });
+  for (const k of ['glm47', 'deepseekV4', 'nemotron3', 'lfm25'] as const) expect([k, r[k]]).toEqual([k, { unset: true, on: true, off: false }]);
   // these keep every turn's reasoning whatever they are told
-  for (const k of ['minimaxM3', 'kimiK3'] as const) expect(r[k]).toEqual({ preserves: true, unset: true, on: true, off: true });
+  for (const k of ['minimaxM3', 'kimiK3', 'laguna'] as const) expect([k, r[k]]).toEqual([k, { unset: true, on: true, off: true }]);
   // these write a reply's reasoning only after the last user message
-  for (const k of ['qwen35', 'qwen3', 'llama31'] as const) expect(r[k]).toEqual({ preserves: false, unset: false, on: false, off: false });
+  for (const k of ['qwen35', 'qwen3', 'llama31'] as const) expect([k, r[k]]).toEqual([k, { unset: false, on: false, off: false }]);
 });
 
 /** Sends a follow-up in a thread whose earlier turn thought THOUGHT; answers the request's messages and the reply's prompt tokens. */
@@ -102,6 +104,47 @@ test("the app sends an earlier turn's reasoning to a template that keeps it, as 
     { model, thought: THOUGHT },
   );
   expect(kept.promptTokens - off.promptTokens).toBeGreaterThanOrEqual(thought);
+});
+
+test("every reply's reasoning too long for the context: the turn's alone, chosen before asking or after a refusal", async () => {
+  // the setting applies at the next load
+  await chat.call('models.settings.update', { path: chat.modelPath, settings: { contextSize: 1024 } });
+  await chat.call('models.load', { path: chat.modelPath });
+  try {
+    const threadWith = (earlier: string) => {
+      const threadId = chat.app.store.threads.create({ assistantId: 'default', model: null }).id;
+      chat.app.store.messages.add({ threadId, role: 'user', content: 'What is the weather in Paris?' });
+      chat.app.store.messages.add({ threadId, role: 'assistant', content: 'It is sunny.', reasoning: earlier, status: 'done', finishReason: 'stop' });
+      // the turn being answered: a step that thought and called, its result, and the answer being continued
+      chat.app.store.messages.add({ threadId, role: 'user', content: 'And in Rome?' });
+      chat.app.store.messages.add({ threadId, role: 'assistant', content: '', reasoning: 'Rome is south', status: 'done', finishReason: 'toolCalls', toolCalls: [{ id: 'c1', name: 'weather', arguments: '{"city": "Rome"}' }] });
+      chat.app.store.messages.add({ threadId, role: 'tool', content: 'Sunny.', toolCallId: 'c1', status: 'done' });
+      const cut = chat.app.store.messages.add({ threadId, role: 'assistant', content: 'It', status: 'done', finishReason: 'maxTokens' });
+      return { threadId, cut: cut.id };
+    };
+    const continued = async (t: { threadId: string; cut: string }) => {
+      sent.length = 0;
+      const done = nextDone(chat.app, t.threadId);
+      await chat.call('chat.continue', { threadId: t.threadId, messageId: t.cut });
+      const reply = await done;
+      expect(reply.status).toBe('done');
+      expect(reply.metrics!.contextSize).toBe(1024);
+      return sent.map((messages) => messages.filter((m) => m.role === 'assistant').map((m) => m.reasoning_content));
+    };
+    // about 2,400 tokens of reasoning, about as many by its characters: the turn's alone is asked, once
+    const words = Array.from({ length: 400 }, (_, i) => `step ${i} checked`).join(', ');
+    expect(await continued(threadWith(words))).toEqual([[undefined, asData('Rome is south'), undefined]]);
+    // 1,500 digits (a token each, where the estimate counts one per 3 characters): asked with every reply's,
+    // refused for the context, asked again with the turn's alone
+    const digits = '0123456789'.repeat(150);
+    expect(await continued(threadWith(digits))).toEqual([
+      [asData(digits), asData('Rome is south'), undefined],
+      [undefined, asData('Rome is south'), undefined],
+    ]);
+  } finally {
+    await chat.call('models.settings.reset', { path: chat.modelPath });
+    await chat.call('models.load', { path: chat.modelPath });
+  }
 });
 
 test('the engine alone: the turn after a reply that thought reuses the cache of its reasoning when the template keeps it', async () => {

@@ -73,8 +73,10 @@ test("a reply after a call is sent the calling step's reasoning, as data, and th
 });
 
 test("a turn's reasoning too long for the context: the step is asked again without it, as before replies carried it", async () => {
-  // about 2,000 tokens of reasoning in a context of 1,024 (the model's own context is 2,048)
+  // about 2,400 tokens of reasoning in a context of 1,024 (the model's own context is 2,048; the setting
+  // applies at the next load)
   await chat.call('models.settings.update', { path: chat.modelPath, settings: { contextSize: 1024 } });
+  await chat.call('models.load', { path: chat.modelPath });
   try {
     const long = Array.from({ length: 400 }, (_, i) => `step ${i} checked`).join(', ');
     const r = await continueAnswer(long);
@@ -83,8 +85,10 @@ test("a turn's reasoning too long for the context: the step is asked again witho
     expect(sent).toHaveLength(2);
     expect(sent[1].some((m) => m.reasoning_content !== undefined)).toBe(false);
     expect(r.reply.metrics!.promptTokens).toBeLessThan(200);
+    expect(r.reply.metrics!.contextSize).toBe(1024);
   } finally {
-    await chat.call('models.settings.update', { path: chat.modelPath, settings: {} });
+    await chat.call('models.settings.reset', { path: chat.modelPath });
+    await chat.call('models.load', { path: chat.modelPath });
   }
 });
 

@@ -63,6 +63,13 @@ test('chat defaults show every sampling setting, the new samplers under Advanced
   await field(form, 'preserveReasoning').scrollIntoViewIfNeeded();
   await shot(page, 'sampling-chat-defaults-reasoning');
   await dialog.getByRole('button', { name: 'Close' }).click();
+  // saved: the form opened again shows it
+  await page.getByRole('button', { name: 'Settings', exact: true }).click();
+  await dialog.getByRole('tab', { name: 'Chat defaults', exact: true }).click();
+  await form.waitFor();
+  expect(await field(form, 'preserveReasoning').inputValue()).toBe('false');
+  expect(await field(form, 'maxTokens').inputValue()).toBe('16');
+  await dialog.getByRole('button', { name: 'Close' }).click();
 });
 
 test('the assistant editor shows the same settings', async () => {

@@ -218,9 +218,10 @@ test('Continue: a llama.cpp-family server goes on from the reply; a hosted API k
   }
 });
 
-test("replies' reasoning sent back: DeepSeek's and Kimi's kind every tool turn's, a llama.cpp-family server the turn's, another hosted API none", async () => {
+test("replies' reasoning sent back: DeepSeek's API every reply's, Kimi's every tool turn's, a llama.cpp-family server the turn's, another hosted API none", async () => {
   const sent: Record<string, (string | undefined)[]> = {};
-  for (const kind of ['openai-reasoning', 'openai-server', 'openai'] as const) {
+  const reasoningSent = () => unmarkedMessages(lastMessages as ChatMessage[]).filter((m) => m.role === 'assistant').map((m) => m.reasoning_content);
+  for (const kind of ['deepseek', 'kimi', 'openai-server', 'openai'] as const) {
     const thread = await remoteThread(await providerOf(kind));
     // an earlier turn that thought and called a tool, then one that thought and did not call
     const add = (m: Omit<Parameters<typeof b.app.store.messages.add>[0], 'threadId'>) => b.app.store.messages.add({ threadId: thread.id, ...m });
@@ -234,12 +235,21 @@ test("replies' reasoning sent back: DeepSeek's and Kimi's kind every tool turn's
     await call('chat.send', { threadId: thread.id, content: 'And in Rome?' });
     expect((await done).status).toBe('done');
     // what A's engine was given, from what B sent A (A marks a reply's text as data: unmarked here)
-    const messages = unmarkedMessages(lastMessages as ChatMessage[]);
-    sent[kind] = messages.filter((m) => m.role === 'assistant').map((m) => m.reasoning_content);
+    sent[kind] = reasoningSent();
+    if (kind !== 'openai-server') continue;
+    // the turn's own replies do go to a llama.cpp-family server: a reply that thought, continued
+    add({ role: 'user', content: 'And tomorrow?' });
+    const cut = add({ role: 'assistant', content: 'Tomorrow', reasoning: 'Check the forecast', status: 'done', finishReason: 'maxTokens' });
+    const more = nextDone(b.app, thread.id);
+    await call('chat.continue', { threadId: thread.id, messageId: cut.id });
+    expect((await more).status).toBe('done');
+    sent.continued = reasoningSent();
   }
   expect(sent).toEqual({
-    'openai-reasoning': ['I call the tool', 'It said sunny', undefined],
+    deepseek: ['I call the tool', 'It said sunny', 'Be polite'],
+    kimi: ['I call the tool', 'It said sunny', undefined],
     'openai-server': [undefined, undefined, undefined],
+    continued: [undefined, undefined, undefined, undefined, 'Check the forecast'],
     openai: [undefined, undefined, undefined],
   });
 });

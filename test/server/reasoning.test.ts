@@ -18,8 +18,9 @@ const TEMPLATE =
   '{%- if not enable_thinking %} off off off off off off off off{% endif -%}' +
   "{%- set e = reasoning_effort | default('') -%}" +
   "{%- if e == 'low' %} a{% elif e == 'medium' %} a a a{% elif e == 'high' %} a a a a a a a{% endif -%}" +
-  // llama.cpp's preserve flags: clear_thinking is true only when preserve_reasoning is false
+  // llama.cpp's preserve flags: clear_thinking is true only when preserve_reasoning is false, and unset without it
   '{%- if clear_thinking is defined and clear_thinking %} cleared cleared cleared cleared cleared{% endif -%}' +
+  '{%- if clear_thinking is not defined %} unset unset unset{% endif -%}' +
   '{%- if add_generation_prompt %}\nassistant:{% endif -%}';
 const OFF = 8;
 const ADDED = { low: 1, medium: 3, high: 7 } as const;
@@ -60,7 +61,8 @@ test('OpenAI\'s reasoning_effort: each level reaches the template as the nearest
   expect((await openaiPrompt({ chat_template_kwargs: { reasoning_effort: 'medium' } })) - base).toBe(ADDED.medium);
   expect((await openaiPrompt({ reasoning_effort: 'none', chat_template_kwargs: { enable_thinking: true } })) - base).toBe(OFF);
   expect((await openaiPrompt({ chat_template_kwargs: { enable_thinking: false } })) - base).toBe(OFF);
-  // llama-server's chat_template_kwargs.preserve_reasoning: on unless false (templates that can keep earlier turns' reasoning then drop it)
+  // llama-server's chat_template_kwargs.preserve_reasoning: on unless false (templates that can keep earlier
+  // turns' reasoning then drop it); the template is always told (the same as true, never unset)
   expect((await openaiPrompt({ chat_template_kwargs: { preserve_reasoning: true } })) - base).toBe(0);
   expect((await openaiPrompt({ chat_template_kwargs: { preserve_reasoning: false } })) - base).toBe(CLEARED);
   // a level no client sends is refused, naming the field
