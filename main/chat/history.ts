@@ -23,11 +23,12 @@
  * call tools are trained on (Qwen3's, Qwen3.5's, GLM-4.6's, MiniMax-M2's and DeepSeek-V3.2's templates
  * write a reply's reasoning only after the last user message, gpt-oss's its analysis for the turn's
  * calls): the model reads what it thought before each call, and the step reuses the cache of what it
- * wrote. Earlier turns' replies go with theirs as `reasoning` says (ReasoningScope): every reply's
- * ('all': a local model whose template keeps an earlier turn's reasoning while the preserveReasoning
- * setting is on, turn-inputs.ts templateKeepsReasoning; DeepSeek's API), those of turns that called tools
- * ('toolTurns': Kimi's API), or none ('turn'; 'none' sends no reasoning at all: REASONING_SENT says which
- * a remote kind takes). llama.cpp goes on with the
+ * wrote. Which replies go with theirs is `reasoning.scope`: the turn's ('turn', the default), every
+ * reply's ('all': a local model whose template keeps an earlier turn's reasoning while the
+ * preserveReasoning setting is on, turn-inputs.ts templateKeepsReasoning), the turn's and those of every
+ * turn that called tools ('toolTurns'), or none at all ('none'); a remote kind's is REASONING_SENT's, with
+ * what a reply the scope covers goes with when it has none (`absent`: an API that refuses a request
+ * without the field). llama.cpp goes on with the
  * reasoning of a continued reply cut off while thinking (one with no text yet), and writes it before the
  * text of one that has both.
  *
@@ -36,7 +37,7 @@
  */
 import type { ChatMessage } from '../engine/protocol';
 import { type AttachmentDTO, ImageRef } from '../ipc/contract';
-import { asData, type ContentPart, MAX_IMAGE_PIXELS, MAX_IMAGES, MAX_REQUEST_PIXELS, jsonAsData, type ReasoningScope } from '../params';
+import { asData, type ContentPart, MAX_IMAGE_PIXELS, MAX_IMAGES, MAX_REQUEST_PIXELS, jsonAsData, type ReasoningScope, type ReasoningSent } from '../params';
 import type { Message } from '../store';
 import type { ImageDimensions, ImageStore, StoredImage } from './images';
 import { wellFormed } from './text';
@@ -176,14 +177,17 @@ export interface EngineChat {
  * has no projector (then the text alone). A gone image of the newest user message fails with
  * image_missing; older ones are noted in their text instead (see the file's comment).
  */
-export async function toEngineMessages(history: readonly HistoryMessage[], o: { instructions: string; images: ImageStore | null; reasoning?: ReasoningScope }): Promise<EngineChat> {
+export async function toEngineMessages(history: readonly HistoryMessage[], o: { instructions: string; images: ImageStore | null; reasoning?: Partial<ReasoningSent> }): Promise<EngineChat> {
   const sent = o.images ? await imagesSent(history, o.images) : new Map<number, MessageImages>();
   const chat: ChatMessage[] = [];
   const imageSizes: ImageDimensions[] = [];
-  const carries = carriesReasoning(history, o.reasoning ?? 'turn');
+  const carries = carriesReasoning(history, o.reasoning?.scope ?? 'turn');
+  const absent = o.reasoning?.absent ?? null;
   const reasoningOf = (m: HistoryMessage, i: number): { reasoning_content?: string } => {
-    const r = carries(i) && m.role === 'assistant' ? wellFormed(m.reasoning ?? '') : '';
-    return r ? { reasoning_content: asData(r) } : {};
+    if (m.role !== 'assistant' || !carries(i)) return {};
+    const r = wellFormed(m.reasoning ?? '');
+    if (r) return { reasoning_content: asData(r) };
+    return absent && (!absent.calls || m.toolCalls?.length) ? { reasoning_content: absent.text } : {};
   };
   if (o.instructions.trim()) chat.push({ role: 'system', content: wellFormed(o.instructions) });
   history.forEach((m, i) => {

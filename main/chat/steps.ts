@@ -10,7 +10,7 @@ import type { ErrorCode } from '../errors/catalogue';
 import { IpcError, IpcErrorCode, MessageDTO, NO_VISION } from '../ipc/contract';
 import type { ToolCallDTO } from '../ipc/tools';
 import { CHAT_MODEL_ID } from '../models/library';
-import { chatChars, LLAMA_CPP_SERVER, MAX_CHAT_CHARS, parseRemoteModelRef, REASONING_SENT, type ReasoningScope, REQUEST_FIELDS } from '../params';
+import { chatChars, LLAMA_CPP_SERVER, MAX_CHAT_CHARS, parseRemoteModelRef, REASONING_SENT, type ReasoningScope, type ReasoningSent, REQUEST_FIELDS } from '../params';
 import type { RemoteTarget } from '../providers/service';
 import type { FinishReply, ReplyWriter, Store, Thread } from '../store';
 import type { OfferedTools } from '../tools/registry';
@@ -27,8 +27,21 @@ const USAGE_REFRESH_MS = 1000;
 
 /** Engine codes of a request the host died or hung under (the host is restarted). */
 const HOST_RESTARTED: ReadonlySet<string> = new Set<IpcErrorCode>(['engine_crashed', 'engine_hung']);
-/** How a request refused for the reasoning it carried fails: too long for the context, a template refusing it (the engine's; a server's answer). */
-const REASONING_REFUSED: ReadonlySet<string> = new Set<ErrorCode>(['context_overflow', 'invalid_argument', 'provider_error']);
+/**
+ * How a request refused for the reasoning it carried fails, by code and what its message then says (null:
+ * anything): too long for the context; a template refusing it (the engine's "chat template failed"; a
+ * llama.cpp-family server's answer naming the context or the template). Any other failure is not retried.
+ */
+const REASONING_REFUSED: ReadonlyMap<string, RegExp | null> = new Map<ErrorCode, RegExp | null>([
+  ['context_overflow', null],
+  ['invalid_argument', /chat template/],
+  ['provider_error', /context|template/i],
+]);
+
+export function refusedForReasoning(e: { code?: string; message?: string }): boolean {
+  const says = REASONING_REFUSED.get(e.code ?? '');
+  return says !== undefined && (says === null || says.test(e.message ?? ''));
+}
 
 /** How a turn runs: a continue of the last reply; a message whose new images the model must read. */
 export interface TurnOptions {
@@ -215,19 +228,30 @@ export class TurnSteps {
       // the replies whose reasoning goes: a remote model's, as its kind takes it (REASONING_SENT); a local
       // model's, every reply's when its template keeps them and the setting says so, else the turn's
       const keepAll = model !== null && !remote && (request.preserveReasoning ?? REQUEST_FIELDS.preserveReasoning.default) && (await this.keepsReasoning());
-      let reasoning: ReasoningScope = remote ? REASONING_SENT[remote.access.config.kind].scope : keepAll ? 'all' : 'turn';
-      const build = (scope: ReasoningScope) => toEngineMessages(history, { instructions, images: vision ? this.deps.images : null, reasoning: scope });
-      let sent = await build(reasoning);
-      // a local model's every reply's reasoning that could not fit its context (or one request) goes as the
-      // turn's alone: asked for, the room made for it would save and clear other threads' caches, and then be
-      // refused (a remote API that asks for every reply's is sent them: without, it refuses the request)
-      const maxTokens = (request as { maxTokens?: number }).maxTokens;
-      const chars = chatChars(sent.messages);
-      if (!remote && reasoning === 'all' && (chars > MAX_CHAT_CHARS || tokensNeeded(chars, maxTokens) > this.deps.library.loadedContextSize)) {
-        reasoning = 'turn';
-        sent = await build(reasoning);
-      }
+      const given: ReasoningSent = remote ? REASONING_SENT[remote.access.config.kind] : { scope: keepAll ? 'all' : 'turn', absent: null };
+      let scope = given.scope;
+      const build = (s: ReasoningScope) => toEngineMessages(history, { instructions, images: vision ? this.deps.images : null, reasoning: { ...given, scope: s } });
+      const sent = await build(scope);
       chat = sent.messages;
+      // the next request with less reasoning: every reply's → the turn's → none (null: none left to drop)
+      const leaner = async (): Promise<{ scope: ReasoningScope; messages: ChatMessage[] } | null> => {
+        if (scope === 'all') {
+          const turn = (await build('turn')).messages;
+          if (chatChars(turn) < chatChars(chat)) return { scope: 'turn', messages: turn };
+        }
+        const none = withoutReasoning(chat, opts.continueFinal === true);
+        return none ? { scope: 'none', messages: none } : null;
+      };
+      // a local model is asked with less reasoning before it would refuse: within one request's characters,
+      // and every reply's only where it may fit the context (asked for, the room made for it would save and
+      // clear other threads' caches, and then be refused). DeepSeek's API, which asks for every reply's, is
+      // sent them: without, it refuses the request
+      const maxTokens = (request as { maxTokens?: number }).maxTokens;
+      const tooMuch = () => chatChars(chat) > MAX_CHAT_CHARS || (scope === 'all' && tokensNeeded(chatChars(chat), maxTokens) > this.deps.library.loadedContextSize);
+      for (let lean = !remote && tooMuch() ? await leaner() : null; lean; lean = tooMuch() ? await leaner() : null) {
+        scope = lean.scope;
+        chat = lean.messages;
+      }
       // the thread's own sequence, its saved cache restored into it (never throws), with room made for
       // the turn: its text estimated from its characters and what it may generate, its images counted
       // exactly (the projector's tokens for each image's width and height, asked of the engine)
@@ -275,15 +299,6 @@ export class TurnSteps {
             );
       // what the thread shows: its messages went to this provider (recorded before they go)
       if (remote && !signal.aborted) this.markRemote(thread.id, remote.access.config.name);
-      // the next request with less reasoning: every reply's → the turn's → none (null: none left to drop)
-      const leaner = async (): Promise<{ scope: ReasoningScope; messages: ChatMessage[] } | null> => {
-        if (reasoning === 'all') {
-          const turn = (await build('turn')).messages;
-          if (chatChars(turn) < chatChars(chat)) return { scope: 'turn', messages: turn };
-        }
-        const none = withoutReasoning(chat, opts.continueFinal === true);
-        return none ? { scope: 'none', messages: none } : null;
-      };
       while ((remote || model !== null) && !signal.aborted && result === undefined) {
         try {
           result = await ask(chat);
@@ -291,12 +306,12 @@ export class TurnSteps {
           // the reasoning the request carried (the engine and a llama.cpp-family server render it with the
           // template) made it too long for the context, or a template refused it: asked again with less, as
           // before replies carried it (a hosted API that asks for it back is not asked without it)
-          const code = (e as EngineError | IpcError).code;
+          const err = e as EngineError | IpcError;
           const carried = !remote || LLAMA_CPP_SERVER[remote.access.config.kind];
-          const lean = carried && !streamed && !signal.aborted && REASONING_REFUSED.has(code) ? await leaner() : null;
+          const lean = carried && !streamed && !signal.aborted && refusedForReasoning(err) ? await leaner() : null;
           if (!lean) throw e;
-          this.deps.logger.warn(`chat: the request with the replies' reasoning was refused; asked again with ${lean.scope === 'turn' ? "the turn's alone" : 'none'}`, { threadId: thread.id, code });
-          reasoning = lean.scope;
+          this.deps.logger.warn(`chat: the request with the replies' reasoning was refused; asked again with ${lean.scope === 'turn' ? "the turn's alone" : 'none'}`, { threadId: thread.id, code: err.code });
+          scope = lean.scope;
           chat = lean.messages;
         }
       }

@@ -49,29 +49,33 @@ export const LLAMA_CPP_SERVER: Readonly<Record<ProviderKind, boolean>> = { opena
 export const REASONING_SCOPES = ['none', 'turn', 'toolTurns', 'all'] as const;
 export type ReasoningScope = (typeof REASONING_SCOPES)[number];
 
-/** Which replies' reasoning a kind is sent, as `reasoning_content`; `pad`: a reply in scope with none is sent "". */
+/**
+ * Which replies' reasoning a kind is sent, as `reasoning_content`, and what a reply the scope covers is
+ * sent when it has none (`absent`; null: nothing; `calls`: only a reply that called tools).
+ */
 export interface ReasoningSent {
   scope: ReasoningScope;
-  pad: boolean;
+  absent: { text: string; calls: boolean } | null;
 }
 
 /**
  * Which replies' reasoning each kind is sent. A llama.cpp-family server the turn's, as the engine (its
  * template writes them back). DeepSeek's API every reply's, "" for one without: in thinking mode with
- * tools it refuses a request in which a reply of a turn that had tools lacks the field (400 "The
- * reasoning_content in the thinking mode must be passed back"), and it ignores what it does not need.
- * Kimi's the turn's and every earlier turn's that called tools, never "" (it refuses an empty one).
- * Other hosted APIs none: OpenRouter and Groq name the field `reasoning`, Mistral refuses any field it
- * does not know, and Anthropic's thinking blocks need signatures Hearth does not keep. A local model
- * whose template keeps every turn's reasoning gets `all` (main/chat/steps.ts).
+ * tools it refuses a request in which a reply lacks the field (400 "The reasoning_content in the
+ * thinking mode must be passed back"), and it ignores what it does not need. Kimi's (Moonshot's) the
+ * turn's and every earlier turn's that called tools, and "." for a reply that called tools without any
+ * (400 "reasoning_content is missing in assistant tool call message"; newer Kimi models take "" as
+ * missing). Other hosted APIs none: OpenRouter and Groq name the field `reasoning`, Mistral refuses any
+ * field it does not know, and Anthropic's thinking blocks need signatures Hearth does not keep. A local
+ * model whose template keeps every turn's reasoning gets `all` (main/chat/steps.ts).
  */
 export const REASONING_SENT: Readonly<Record<ProviderKind, ReasoningSent>> = {
-  openai: { scope: 'none', pad: false },
-  deepseek: { scope: 'all', pad: true },
-  kimi: { scope: 'toolTurns', pad: false },
-  'openai-server': { scope: 'turn', pad: false },
-  mistral: { scope: 'none', pad: false },
-  anthropic: { scope: 'none', pad: false },
+  openai: { scope: 'none', absent: null },
+  deepseek: { scope: 'all', absent: { text: '', calls: false } },
+  kimi: { scope: 'toolTurns', absent: { text: '.', calls: true } },
+  'openai-server': { scope: 'turn', absent: null },
+  mistral: { scope: 'none', absent: null },
+  anthropic: { scope: 'none', absent: null },
 };
 
 /** A chat setting the remote request may carry: what the user sets (sampling and request settings). */

@@ -223,7 +223,7 @@ async function streamOpenAI(p: ProviderAccess, r: RemoteChatRequest, reply: Repl
   const tools = r.tools?.length ? { tools: r.tools, tool_choice: r.toolChoice ?? 'auto', parallel_tool_calls: true } : {};
   const body = {
     model: r.model,
-    messages: await toOpenAIMessages(r.messages, REASONING_SENT[p.config.kind]),
+    messages: await toOpenAIMessages(r.messages, REASONING_SENT[p.config.kind].scope !== 'none'),
     stream: true,
     ...(STREAM_USAGE_OPTION[p.config.kind as keyof typeof STREAM_USAGE_OPTION] ? { stream_options: { include_usage: true } } : {}),
     ...remoteSettings(p.config.kind, r.settings),

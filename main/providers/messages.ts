@@ -7,7 +7,7 @@
  */
 import fs from 'fs';
 import type { ChatMessage } from '../engine/protocol';
-import { imageKindOf, type ContentPart, type ReasoningSent } from '../params';
+import { imageKindOf, type ContentPart } from '../params';
 
 /** A tool as the engine takes it (OpenAI's function tool). */
 export interface RemoteTool {
@@ -39,17 +39,16 @@ function textOf(content: ChatMessage['content']): string {
 type OpenAIPart = { type: 'text'; text: string } | { type: 'image_url'; image_url: { url: string } };
 
 /**
- * OpenAI's chat completions messages. A reply's reasoning (the replies `reasoning.scope` names carry
- * it: main/chat/history.ts) goes as `reasoning_content` unless the scope is none (REASONING_SENT): to a
- * llama.cpp-family server, which renders it with the model's template, as the engine does (a tool
- * loop's steps, and a reply being continued: only such a server is asked to continue, so a reply cut
- * off while thinking goes on thinking there too), and to DeepSeek's and Kimi's APIs; with `pad`, every
- * reply without any is sent "" (DeepSeek's sends every reply). Other hosted APIs are not sent any, as
- * OpenAI's asks. A
+ * OpenAI's chat completions messages. A reply's reasoning (the replies REASONING_SENT names for the
+ * kind carry it, or what stands for it: main/chat/history.ts) goes as `reasoning_content` where
+ * `reasoning` says so: to a llama.cpp-family server, which renders it with the model's template, as the
+ * engine does (a tool loop's steps, and a reply being continued: only such a server is asked to
+ * continue, so a reply cut off while thinking goes on thinking there too), and to DeepSeek's and Kimi's
+ * APIs. Other hosted APIs are not sent any, as OpenAI's asks. A
  * reply being continued that has nothing in it yet is left out: llama-server would continue none and
  * end the prompt with no generation prompt; without it, it writes the reply afresh, as the engine does.
  */
-export async function toOpenAIMessages(messages: readonly ChatMessage[], reasoning: ReasoningSent): Promise<Record<string, unknown>[]> {
+export async function toOpenAIMessages(messages: readonly ChatMessage[], reasoning: boolean): Promise<Record<string, unknown>[]> {
   const out: Record<string, unknown>[] = [];
   const last = messages[messages.length - 1];
   const emptyReply = last?.role === 'assistant' && !textOf(last.content) && !last.reasoning_content && !last.tool_calls?.length;
@@ -73,7 +72,7 @@ export async function toOpenAIMessages(messages: readonly ChatMessage[], reasoni
         role: 'assistant',
         content: textOf(m.content) || (calls?.length ? null : ''),
         ...(calls?.length ? { tool_calls: calls } : {}),
-        ...(reasoning.scope !== 'none' && (m.reasoning_content || reasoning.pad) ? { reasoning_content: m.reasoning_content ?? '' } : {}),
+        ...(reasoning && m.reasoning_content !== undefined ? { reasoning_content: m.reasoning_content } : {}),
       });
     } else out.push({ role: m.role, content });
   }

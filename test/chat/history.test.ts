@@ -187,14 +187,19 @@ describe('data marks (main/params/data-text.ts)', () => {
     expect(steps.map((m) => m.reasoning_content)).toEqual([undefined, undefined, undefined, undefined, undefined, `\n${DATA_OPEN}I look it up.${DATA_CLOSE}\n`, undefined, undefined, undefined]);
     expect(unmarkedMessages(steps)[5].reasoning_content).toBe('\nI look it up.\n');
     // a template that keeps earlier turns' reasoning ('all'): every reply goes with its own
-    const kept = (await toEngineMessages(loop, { instructions: '', images: null, reasoning: 'all' })).messages;
+    const kept = (await toEngineMessages(loop, { instructions: '', images: null, reasoning: { scope: 'all' } })).messages;
     expect(kept.map((m) => m.reasoning_content)).toEqual([undefined, asData('first'), undefined, asData('done'), undefined, `\n${DATA_OPEN}I look it up.${DATA_CLOSE}\n`, undefined, undefined, undefined]);
-    // DeepSeek's API ('toolTurns'): the replies of every turn that called tools, not those of a turn that did not
+    // 'toolTurns' (Kimi's API): the replies of every turn that called tools, not those of a turn that did not
     const chatted = [user('Hi'), { ...reply('Hello'), reasoning: 'greet' }, ...loop] as unknown as Parameters<typeof toEngineMessages>[0];
-    const toolTurns = (await toEngineMessages(chatted, { instructions: '', images: null, reasoning: 'toolTurns' })).messages;
+    const toolTurns = (await toEngineMessages(chatted, { instructions: '', images: null, reasoning: { scope: 'toolTurns' } })).messages;
     expect(toolTurns.map((m) => m.reasoning_content)).toEqual([undefined, undefined, ...kept.map((m) => m.reasoning_content)]);
+    // what a reply in scope without reasoning goes with: Kimi's "." for one that called tools; DeepSeek's "" for any
+    const kimi = (await toEngineMessages(loop, { instructions: '', images: null, reasoning: { scope: 'toolTurns', absent: { text: '.', calls: true } } })).messages;
+    expect(kimi.map((m) => m.reasoning_content)).toEqual([undefined, asData('first'), undefined, asData('done'), undefined, `\n${DATA_OPEN}I look it up.${DATA_CLOSE}\n`, undefined, '.', undefined]);
+    const deepseek = (await toEngineMessages(chatted, { instructions: '', images: null, reasoning: { scope: 'all', absent: { text: '', calls: false } } })).messages;
+    expect(deepseek.map((m) => m.reasoning_content)).toEqual([undefined, asData('greet'), ...kept.map((m) => (m.role === 'assistant' ? (m.reasoning_content ?? '') : undefined))]);
     // none: not even the turn's
-    const none = (await toEngineMessages(loop, { instructions: '', images: null, reasoning: 'none' })).messages;
+    const none = (await toEngineMessages(loop, { instructions: '', images: null, reasoning: { scope: 'none' } })).messages;
     expect(none.every((m) => m.reasoning_content === undefined)).toBe(true);
     // a request refused with it goes again without the replies' reasoning, but a continued reply's
     expect(withoutReasoning(kept, false)!.map((m) => m.reasoning_content)).toEqual(kept.map(() => undefined));

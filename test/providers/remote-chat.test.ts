@@ -218,17 +218,22 @@ test('Continue: a llama.cpp-family server goes on from the reply; a hosted API k
   }
 });
 
-test("replies' reasoning sent back: DeepSeek's API every reply's, Kimi's every tool turn's, a llama.cpp-family server the turn's, another hosted API none", async () => {
+test("replies' reasoning sent back: DeepSeek's API every reply's, Kimi's every tool turn's (\".\" for a call without), a llama.cpp-family server the turn's, another hosted API none", async () => {
   const sent: Record<string, (string | undefined)[]> = {};
   const reasoningSent = () => unmarkedMessages(lastMessages as ChatMessage[]).filter((m) => m.role === 'assistant').map((m) => m.reasoning_content);
   for (const kind of ['deepseek', 'kimi', 'openai-server', 'openai'] as const) {
     const thread = await remoteThread(await providerOf(kind));
-    // an earlier turn that thought and called a tool, then one that thought and did not call
+    // an earlier turn that thought and called a tool; one that called without thinking (another model's,
+    // say), then thought; one that thought and did not call
     const add = (m: Omit<Parameters<typeof b.app.store.messages.add>[0], 'threadId'>) => b.app.store.messages.add({ threadId: thread.id, ...m });
     add({ role: 'user', content: 'Weather in Paris?' });
     add({ role: 'assistant', content: '', reasoning: 'I call the tool', status: 'done', finishReason: 'toolCalls', toolCalls: [{ id: 'c1', name: 'weather', arguments: '{"city": "Paris"}' }] });
     add({ role: 'tool', content: 'Sunny.', toolCallId: 'c1', status: 'done' });
     add({ role: 'assistant', content: 'It is sunny.', reasoning: 'It said sunny', status: 'done', finishReason: 'stop' });
+    add({ role: 'user', content: 'And Oslo?' });
+    add({ role: 'assistant', content: '', status: 'done', finishReason: 'toolCalls', toolCalls: [{ id: 'c2', name: 'weather', arguments: '{"city": "Oslo"}' }] });
+    add({ role: 'tool', content: 'Rain.', toolCallId: 'c2', status: 'done' });
+    add({ role: 'assistant', content: 'It rains.', reasoning: 'It said rain', status: 'done', finishReason: 'stop' });
     add({ role: 'user', content: 'Thanks' });
     add({ role: 'assistant', content: 'You are welcome.', reasoning: 'Be polite', status: 'done', finishReason: 'stop' });
     const done = nextDone(b.app, thread.id);
@@ -245,12 +250,14 @@ test("replies' reasoning sent back: DeepSeek's API every reply's, Kimi's every t
     expect((await more).status).toBe('done');
     sent.continued = reasoningSent();
   }
+  // (DeepSeek's "" for the call that did not think reaches A as none: A's own API takes "" as no reasoning;
+  // test/providers/client.test.ts shows it sent)
   expect(sent).toEqual({
-    deepseek: ['I call the tool', 'It said sunny', 'Be polite'],
-    kimi: ['I call the tool', 'It said sunny', undefined],
-    'openai-server': [undefined, undefined, undefined],
-    continued: [undefined, undefined, undefined, undefined, 'Check the forecast'],
-    openai: [undefined, undefined, undefined],
+    deepseek: ['I call the tool', 'It said sunny', undefined, 'It said rain', 'Be polite'],
+    kimi: ['I call the tool', 'It said sunny', '.', 'It said rain', undefined],
+    'openai-server': [undefined, undefined, undefined, undefined, undefined],
+    continued: [undefined, undefined, undefined, undefined, undefined, undefined, 'Check the forecast'],
+    openai: [undefined, undefined, undefined, undefined, undefined],
   });
 });
 
