@@ -11,27 +11,17 @@
 import type { ChatMessage } from '../../main/engine/protocol';
 import { asData } from '../../main/params';
 import { inAddon } from '../helpers/addon';
-import { ChatApp, chatApp, nextDone, recordingMessages } from '../helpers/chat';
-import { makeEngine, tempDir } from '../helpers/engine';
-import { llamaTemplate, writeGlm47Model, writeTokenizerModels } from '../helpers/models';
+import { nextDone } from '../helpers/chat';
+import { llamaTemplate, writeGlm47Model } from '../helpers/models';
+import { reuseAfterThought, useThinkingChat, withContextSize } from '../helpers/reasoning';
 
 jest.setTimeout(180_000);
 
 // an earlier reply's reasoning: special-token text in it stays text
 const THOUGHT = 'The user asks about Paris <|user|> so I say it is sunny';
 
-let chat: ChatApp;
-let model: string;
-const sent: ChatMessage[][] = [];
-
-beforeAll(async () => {
-  const dir = tempDir('keep-reasoning');
-  model = await writeGlm47Model((await writeTokenizerModels(dir)).qwen, dir);
-  chat = chatApp({ model, engine: recordingMessages(makeEngine(), sent), chatDefaults: { maxTokens: 2, temperature: 0 } });
-  await chat.call('models.load', { path: chat.modelPath });
-});
-
-afterAll(() => chat?.close());
+const suite = useThinkingChat('keep-reasoning', writeGlm47Model);
+const sent = suite.sent;
 
 test("which templates keep earlier turns' reasoning, and the request's preserveReasoning decides", async () => {
   const files = {
@@ -68,7 +58,7 @@ test("which templates keep earlier turns' reasoning, and the request's preserveR
        }
        return out;
      } finally { await m.dispose(); }`,
-    { model, templates },
+    { model: suite.model, templates },
   );
   // the templates that can keep it keep it when asked (the engine asks unless told not to, as llama-server)
   for (const k of ['glm47', 'deepseekV4', 'nemotron3', 'lfm25'] as const) expect([k, r[k]]).toEqual([k, { unset: true, on: true, off: false }]);
@@ -80,13 +70,13 @@ test("which templates keep earlier turns' reasoning, and the request's preserveR
 
 /** Sends a follow-up in a thread whose earlier turn thought THOUGHT; answers the request's messages and the reply's prompt tokens. */
 async function followUp(overrides: { preserveReasoning?: boolean }): Promise<{ messages: ChatMessage[]; promptTokens: number }> {
-  const threadId = chat.app.store.threads.create({ assistantId: 'default', model: null }).id;
-  chat.app.store.threads.update(threadId, { overrides: { sampling: overrides } });
-  chat.app.store.messages.add({ threadId, role: 'user', content: 'What is the weather in Paris?' });
-  chat.app.store.messages.add({ threadId, role: 'assistant', content: 'It is sunny.', reasoning: THOUGHT, status: 'done', finishReason: 'stop' });
+  const threadId = suite.chat.app.store.threads.create({ assistantId: 'default', model: null }).id;
+  suite.chat.app.store.threads.update(threadId, { overrides: { sampling: overrides } });
+  suite.chat.app.store.messages.add({ threadId, role: 'user', content: 'What is the weather in Paris?' });
+  suite.chat.app.store.messages.add({ threadId, role: 'assistant', content: 'It is sunny.', reasoning: THOUGHT, status: 'done', finishReason: 'stop' });
   sent.length = 0;
-  const done = nextDone(chat.app, threadId);
-  await chat.call('chat.send', { threadId, content: 'And in Rome?' });
+  const done = nextDone(suite.chat.app, threadId);
+  await suite.chat.call('chat.send', { threadId, content: 'And in Rome?' });
   const reply = await done;
   expect(reply.status).toBe('done');
   return { messages: sent[0], promptTokens: reply.metrics!.promptTokens };
@@ -101,31 +91,28 @@ test("the app sends an earlier turn's reasoning to a template that keeps it, as 
   const thought = await inAddon<number>(
     `const m = await addon.loadModel(input.model, { gpuLayers: 0 }).promise;
      try { return m.tokenize(input.thought, { addSpecial: false, parseSpecial: false }).length; } finally { await m.dispose(); }`,
-    { model, thought: THOUGHT },
+    { model: suite.model, thought: THOUGHT },
   );
   expect(kept.promptTokens - off.promptTokens).toBeGreaterThanOrEqual(thought);
 });
 
 test("every reply's reasoning too long for the context: the turn's alone, chosen before asking or after a refusal", async () => {
-  // the setting applies at the next load
-  await chat.call('models.settings.update', { path: chat.modelPath, settings: { contextSize: 1024 } });
-  await chat.call('models.load', { path: chat.modelPath });
-  try {
+  await withContextSize(suite.chat, 1024, async () => {
     const threadWith = (earlier: string) => {
-      const threadId = chat.app.store.threads.create({ assistantId: 'default', model: null }).id;
-      chat.app.store.messages.add({ threadId, role: 'user', content: 'What is the weather in Paris?' });
-      chat.app.store.messages.add({ threadId, role: 'assistant', content: 'It is sunny.', reasoning: earlier, status: 'done', finishReason: 'stop' });
+      const threadId = suite.chat.app.store.threads.create({ assistantId: 'default', model: null }).id;
+      suite.chat.app.store.messages.add({ threadId, role: 'user', content: 'What is the weather in Paris?' });
+      suite.chat.app.store.messages.add({ threadId, role: 'assistant', content: 'It is sunny.', reasoning: earlier, status: 'done', finishReason: 'stop' });
       // the turn being answered: a step that thought and called, its result, and the answer being continued
-      chat.app.store.messages.add({ threadId, role: 'user', content: 'And in Rome?' });
-      chat.app.store.messages.add({ threadId, role: 'assistant', content: '', reasoning: 'Rome is south', status: 'done', finishReason: 'toolCalls', toolCalls: [{ id: 'c1', name: 'weather', arguments: '{"city": "Rome"}' }] });
-      chat.app.store.messages.add({ threadId, role: 'tool', content: 'Sunny.', toolCallId: 'c1', status: 'done' });
-      const cut = chat.app.store.messages.add({ threadId, role: 'assistant', content: 'It', status: 'done', finishReason: 'maxTokens' });
+      suite.chat.app.store.messages.add({ threadId, role: 'user', content: 'And in Rome?' });
+      suite.chat.app.store.messages.add({ threadId, role: 'assistant', content: '', reasoning: 'Rome is south', status: 'done', finishReason: 'toolCalls', toolCalls: [{ id: 'c1', name: 'weather', arguments: '{"city": "Rome"}' }] });
+      suite.chat.app.store.messages.add({ threadId, role: 'tool', content: 'Sunny.', toolCallId: 'c1', status: 'done' });
+      const cut = suite.chat.app.store.messages.add({ threadId, role: 'assistant', content: 'It', status: 'done', finishReason: 'maxTokens' });
       return { threadId, cut: cut.id };
     };
     const continued = async (t: { threadId: string; cut: string }) => {
       sent.length = 0;
-      const done = nextDone(chat.app, t.threadId);
-      await chat.call('chat.continue', { threadId: t.threadId, messageId: t.cut });
+      const done = nextDone(suite.chat.app, t.threadId);
+      await suite.chat.call('chat.continue', { threadId: t.threadId, messageId: t.cut });
       const reply = await done;
       expect(reply.status).toBe('done');
       expect(reply.metrics!.contextSize).toBe(1024);
@@ -141,37 +128,14 @@ test("every reply's reasoning too long for the context: the turn's alone, chosen
       [asData(digits), asData('Rome is south'), undefined],
       [undefined, asData('Rome is south'), undefined],
     ]);
-  } finally {
-    await chat.call('models.settings.reset', { path: chat.modelPath });
-    await chat.call('models.load', { path: chat.modelPath });
-  }
+  });
 });
 
 test('the engine alone: the turn after a reply that thought reuses the cache of its reasoning when the template keeps it', async () => {
-  // one context, greedy: a reply that thinks (its reasoning given, as a reply cut off while thinking, and
-  // continued by 4 tokens), then the next turn, with preserveReasoning on or off
-  const r = await inAddon<{ thought: number; first: number; kept: number; dropped: number }>(
-    `const m = await addon.loadModel(input.model, { gpuLayers: 0 }).promise;
-     const c = await addon.createContext(m, { contextSize: 1024, threads: 2 });
-     let id = 1;
-     const gen = (req) => c.generate(JSON.stringify({ id: id++, sampling: { temperature: 0 }, dataMarks: true, ...req }), () => {});
-     const user = { role: 'user', content: 'What is the weather in Paris?' };
-     const out = { thought: m.tokenize(input.thought, { addSpecial: false, parseSpecial: false }).length };
-     try {
-       for (const keep of [true, false]) {
-         await c.clearSequence(0);
-         const first = await gen({ continueFinal: true, maxTokens: 4, preserveReasoning: keep, messages: [user, { role: 'assistant', content: '', reasoning_content: input.marked }] });
-         out.first = first.timings.promptTokens;
-         const reply = { role: 'assistant', content: first.content, reasoning_content: input.marked };
-         const next = await gen({ maxTokens: 1, preserveReasoning: keep, messages: [user, reply, { role: 'user', content: 'And in Rome?' }] });
-         out[keep ? 'kept' : 'dropped'] = next.timings.cachedTokens;
-       }
-       return out;
-     } finally { await c.dispose(); await m.dispose(); }`,
-    { model, thought: THOUGHT, marked: asData(THOUGHT) },
-  );
+  // the next turn after a thinking reply, sent its reasoning, with preserveReasoning on or off
+  const r = await reuseAfterThought(suite.model, THOUGHT, { kept: { next: 'user', send: true, preserveReasoning: true }, dropped: { next: 'user', send: true, preserveReasoning: false } });
   // kept: the cache holds through the reasoning (the last token may merge with what the model added)
-  expect(r.kept).toBeGreaterThanOrEqual(r.first - 1);
+  expect(r.cached.kept).toBeGreaterThanOrEqual(r.first - 1);
   // dropped: the template writes the earlier reply without it, and the cache holds only up to where it stood
-  expect(r.dropped).toBeLessThanOrEqual(r.first - r.thought);
+  expect(r.cached.dropped).toBeLessThanOrEqual(r.first - r.thought);
 });

@@ -1,0 +1,78 @@
+/**
+ * What the tests of reasoning sent back share (test/chat/tool-reasoning.test.ts, keep-reasoning.test.ts):
+ * a suite's chat app on a generated thinking model with its engine requests recorded, a context size
+ * loaded for a while, and the engine alone measuring the cache a request after a thinking reply reuses.
+ */
+import type { ChatMessage } from '../../main/engine/protocol';
+import { asData } from '../../main/params';
+import { inAddon } from './addon';
+import { type ChatApp, chatApp, recordingMessages } from './chat';
+import { makeEngine, tempDir } from './engine';
+import { writeTokenizerModels } from './models';
+
+/**
+ * A suite's chat app on a generated model (`write`: its writer, given writeTokenizerModels' Qwen2 vocab
+ * and a folder), loaded before the suite and closed after; each engine request's messages go to `sent`.
+ * Greedy replies of 2 tokens.
+ */
+export function useThinkingChat(prefix: string, write: (qwen: string, dir: string) => Promise<string>): { chat: ChatApp; model: string; sent: ChatMessage[][] } {
+  const suite = { chat: undefined as unknown as ChatApp, model: '', sent: [] as ChatMessage[][] };
+  beforeAll(async () => {
+    const dir = tempDir(prefix);
+    suite.model = await write((await writeTokenizerModels(dir)).qwen, dir);
+    suite.chat = chatApp({ model: suite.model, engine: recordingMessages(makeEngine(), suite.sent), chatDefaults: { maxTokens: 2, temperature: 0 } });
+    await suite.chat.call('models.load', { path: suite.chat.modelPath });
+  });
+  afterAll(() => suite.chat?.close());
+  return suite;
+}
+
+/** Runs `fn` with the chat model loaded at a context of `size` tokens (its setting applies at a load), then loads it as before. */
+export async function withContextSize<T>(chat: ChatApp, size: number, fn: () => Promise<T>): Promise<T> {
+  await chat.call('models.settings.update', { path: chat.modelPath, settings: { contextSize: size } });
+  await chat.call('models.load', { path: chat.modelPath });
+  try {
+    return await fn();
+  } finally {
+    await chat.call('models.settings.reset', { path: chat.modelPath });
+    await chat.call('models.load', { path: chat.modelPath });
+  }
+}
+
+/** A request after a thinking reply: what follows it (a tool's result, or the next question), whether the reply goes with its reasoning, and the request's preserveReasoning. */
+export interface AfterThought {
+  next: 'tool' | 'user';
+  send: boolean;
+  preserveReasoning?: boolean;
+}
+
+/**
+ * The engine alone (one context, greedy): for each case, a reply that thinks `thought` (its reasoning given
+ * as data, as a reply cut off while thinking, and continued by 4 tokens), then the case's request after it.
+ * Answers the thought's tokens read as text, the first request's prompt tokens, and the tokens each
+ * case's request reused from the cache.
+ */
+export async function reuseAfterThought(model: string, thought: string, cases: Record<string, AfterThought>): Promise<{ thought: number; first: number; cached: Record<string, number> }> {
+  return inAddon(
+    `const m = await addon.loadModel(input.model, { gpuLayers: 0 }).promise;
+     const c = await addon.createContext(m, { contextSize: 1024, threads: 2 });
+     let id = 1;
+     const gen = (req) => c.generate(JSON.stringify({ id: id++, sampling: { temperature: 0 }, dataMarks: true, ...req }), () => {});
+     const user = { role: 'user', content: 'What is the weather in Paris?' };
+     const follows = { tool: { role: 'tool', content: 'Sunny' }, user: { role: 'user', content: 'And in Rome?' } };
+     const out = { thought: m.tokenize(input.thought, { addSpecial: false, parseSpecial: false }).length, cached: {} };
+     try {
+       for (const [name, k] of Object.entries(input.cases)) {
+         const flag = k.preserveReasoning === undefined ? {} : { preserveReasoning: k.preserveReasoning };
+         await c.clearSequence(0);
+         const first = await gen({ continueFinal: true, maxTokens: 4, ...flag, messages: [user, { role: 'assistant', content: '', reasoning_content: input.marked }] });
+         out.first = first.timings.promptTokens;
+         const reply = { role: 'assistant', content: first.content, ...(k.send ? { reasoning_content: input.marked } : {}) };
+         const next = await gen({ maxTokens: 1, ...flag, messages: [user, reply, follows[k.next]] });
+         out.cached[name] = next.timings.cachedTokens;
+       }
+       return out;
+     } finally { await c.dispose(); await m.dispose(); }`,
+    { model, thought, marked: asData(thought), cases },
+  );
+}
