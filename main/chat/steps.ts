@@ -29,18 +29,21 @@ const USAGE_REFRESH_MS = 1000;
 const HOST_RESTARTED: ReadonlySet<string> = new Set<IpcErrorCode>(['engine_crashed', 'engine_hung']);
 /**
  * How a request refused for the reasoning it carried fails, by code and what its message then says (null:
- * anything): too long for the context; a template refusing it (the engine's "chat template failed"; a
- * llama.cpp-family server's answer naming the context or the template). Any other failure is not retried.
+ * anything): too long for the context (the engine's, or llama-server's: main/providers/errors.ts); a
+ * template refusing it (the engine's "chat template failed"; llama.cpp's Jinja errors in a llama.cpp-family
+ * server's answer). Any other failure is not asked again.
  */
 const REASONING_REFUSED: ReadonlyMap<string, RegExp | null> = new Map<ErrorCode, RegExp | null>([
   ['context_overflow', null],
   ['invalid_argument', /chat template/],
-  ['provider_error', /context|template/i],
+  ['provider_error', /Jinja Exception|While executing/],
 ]);
 
-export function refusedForReasoning(e: { code?: string; message?: string }): boolean {
+/** Whether a failure is a refusal of the reasoning a request carried (`who`: the provider's name, which its errors start with and which says nothing of it). */
+export function refusedForReasoning(e: { code?: string; message?: string }, who = ''): boolean {
   const says = REASONING_REFUSED.get(e.code ?? '');
-  return says !== undefined && (says === null || says.test(e.message ?? ''));
+  const message = e.message ?? '';
+  return says !== undefined && (says === null || says.test(who && message.startsWith(who) ? message.slice(who.length) : message));
 }
 
 /** How a turn runs: a continue of the last reply; a message whose new images the model must read. */
@@ -242,13 +245,16 @@ export class TurnSteps {
         const none = withoutReasoning(chat, opts.continueFinal === true);
         return none ? { scope: 'none', messages: none } : null;
       };
-      // a local model is asked with less reasoning before it would refuse: within one request's characters,
-      // and every reply's only where it may fit the context (asked for, the room made for it would save and
-      // clear other threads' caches, and then be refused). DeepSeek's API, which asks for every reply's, is
-      // sent them: without, it refuses the request
+      // a local model is asked with less reasoning before it would refuse: every reply's only where it may fit
+      // the context (asked for, the room made for it would save and clear other threads' caches, and then be
+      // refused), and less until within one request's characters. DeepSeek's API, which asks for earlier
+      // replies' reasoning, is sent it: without, it refuses the request
       const maxTokens = (request as { maxTokens?: number }).maxTokens;
-      const tooMuch = () => chatChars(chat) > MAX_CHAT_CHARS || (scope === 'all' && tokensNeeded(chatChars(chat), maxTokens) > this.deps.library.loadedContextSize);
-      for (let lean = !remote && tooMuch() ? await leaner() : null; lean; lean = tooMuch() ? await leaner() : null) {
+      if (!remote && scope === 'all' && tokensNeeded(chatChars(chat), maxTokens) > this.deps.library.loadedContextSize) {
+        scope = 'turn';
+        chat = (await build(scope)).messages;
+      }
+      for (let lean = !remote && chatChars(chat) > MAX_CHAT_CHARS ? await leaner() : null; lean; lean = chatChars(chat) > MAX_CHAT_CHARS ? await leaner() : null) {
         scope = lean.scope;
         chat = lean.messages;
       }
@@ -308,7 +314,7 @@ export class TurnSteps {
           // before replies carried it (a hosted API that asks for it back is not asked without it)
           const err = e as EngineError | IpcError;
           const carried = !remote || LLAMA_CPP_SERVER[remote.access.config.kind];
-          const lean = carried && !streamed && !signal.aborted && refusedForReasoning(err) ? await leaner() : null;
+          const lean = carried && !streamed && !signal.aborted && refusedForReasoning(err, remote?.access.config.name) ? await leaner() : null;
           if (!lean) throw e;
           this.deps.logger.warn(`chat: the request with the replies' reasoning was refused; asked again with ${lean.scope === 'turn' ? "the turn's alone" : 'none'}`, { threadId: thread.id, code: err.code });
           scope = lean.scope;

@@ -60,9 +60,9 @@ export interface ReasoningSent {
 
 /**
  * Which replies' reasoning each kind is sent. A llama.cpp-family server the turn's, as the engine (its
- * template writes them back). DeepSeek's API every reply's, "" for one without: in thinking mode with
- * tools it refuses a request in which a reply lacks the field (400 "The reasoning_content in the
- * thinking mode must be passed back"), and it ignores what it does not need. Kimi's (Moonshot's) the
+ * template writes them back). DeepSeek's API every reply's, "" for one without: in thinking mode it
+ * refuses a request in which a reply of a turn with tools lacks the field (400 "The reasoning_content in
+ * the thinking mode must be passed back"), and ignores what it does not need, so every reply goes with it. Kimi's (Moonshot's) the
  * turn's and every earlier turn's that called tools, and "." for a reply that called tools without any
  * (400 "reasoning_content is missing in assistant tool call message"; newer Kimi models take "" as
  * missing). Other hosted APIs none: OpenRouter and Groq name the field `reasoning`, Mistral refuses any

@@ -2,7 +2,8 @@
  * A remote provider's failure as the user reads it: the provider's own words and what to do, under a
  * catalogue code (main/errors/catalogue.ts): 401/403 → provider_auth (check the key), 429 →
  * provider_rate_limited (with the wait its Retry-After gave), no connection or no answer in time →
- * provider_offline, anything else → provider_error. The API key and the extra headers' values never
+ * provider_offline, llama-server's prompt longer than its context → context_overflow, anything else →
+ * provider_error. The API key and the extra headers' values never
  * appear: a server's echo of them, or a fetch error quoting a header, is masked.
  */
 import Anthropic from '@anthropic-ai/sdk';
@@ -65,6 +66,9 @@ export function providerError(provider: Pick<ProviderConfig, 'name' | 'baseUrl'>
       const wait = retryAfterSeconds(e.headers);
       return new IpcError('provider_rate_limited', `${who} answered ${words}; ${wait !== null ? `try again in ${wait} s` : 'wait a little, then try again'}`);
     }
+    // llama-server's refusal of a prompt longer than its context (its error's type): the engine's code for it,
+    // so a chat asks again with less reasoning (main/chat/steps.ts) and the hint says what to do
+    if (e instanceof OpenAI.APIError && e.type === 'exceed_context_size_error') return new IpcError('context_overflow', `${who} answered ${words}`);
     // a 404: most often the base URL (OpenAI-style ones end in /v1, Anthropic's do not) or the model's name
     if (e.status === 404) return new IpcError('provider_error', `${who} answered ${words} (check the base URL — OpenAI-style URLs end in /v1, Anthropic's do not — and the model's name)`);
     return new IpcError('provider_error', `${who} answered ${words}`);

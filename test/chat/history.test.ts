@@ -13,7 +13,7 @@ import type { SourceDTO } from '../../main/ipc/docs';
 import { ImageStore } from '../../main/chat/images';
 import type { ChatMessage } from '../../main/engine/protocol';
 import type { AttachmentDTO, ImageAttachment, IpcError } from '../../main/ipc/contract';
-import { asData, DATA_CLOSE, DATA_OPEN, MAX_IMAGE_PIXELS, MAX_REQUEST_PIXELS, TOOL_RESULT_JSON_DEPTH, jsonAsData, unmarkedMessages, withoutDataMarks } from '../../main/params';
+import { asData, DATA_CLOSE, DATA_OPEN, MAX_IMAGE_PIXELS, MAX_REQUEST_PIXELS, TOOL_RESULT_JSON_DEPTH, jsonAsData, REASONING_SENT, unmarkedMessages, withoutDataMarks } from '../../main/params';
 import type { Message } from '../../main/store';
 import { tempDir } from '../helpers/engine';
 import { pngDeclaring, testPng } from '../helpers/images';
@@ -193,11 +193,13 @@ describe('data marks (main/params/data-text.ts)', () => {
     const chatted = [user('Hi'), { ...reply('Hello'), reasoning: 'greet' }, ...loop] as unknown as Parameters<typeof toEngineMessages>[0];
     const toolTurns = (await toEngineMessages(chatted, { instructions: '', images: null, reasoning: { scope: 'toolTurns' } })).messages;
     expect(toolTurns.map((m) => m.reasoning_content)).toEqual([undefined, undefined, ...kept.map((m) => m.reasoning_content)]);
-    // what a reply in scope without reasoning goes with: Kimi's "." for one that called tools; DeepSeek's "" for any
-    const kimi = (await toEngineMessages(loop, { instructions: '', images: null, reasoning: { scope: 'toolTurns', absent: { text: '.', calls: true } } })).messages;
-    expect(kimi.map((m) => m.reasoning_content)).toEqual([undefined, asData('first'), undefined, asData('done'), undefined, `\n${DATA_OPEN}I look it up.${DATA_CLOSE}\n`, undefined, '.', undefined]);
-    const deepseek = (await toEngineMessages(chatted, { instructions: '', images: null, reasoning: { scope: 'all', absent: { text: '', calls: false } } })).messages;
-    expect(deepseek.map((m) => m.reasoning_content)).toEqual([undefined, asData('greet'), ...kept.map((m) => (m.role === 'assistant' ? (m.reasoning_content ?? '') : undefined))]);
+    // what a reply in scope without reasoning goes with, as REASONING_SENT has it: Kimi's "." for one that
+    // called tools (not for a reply of a tool turn that did not call); DeepSeek's "" for any
+    const quiet = [...loop, { ...reply('Sunny too.') }] as unknown as Parameters<typeof toEngineMessages>[0];
+    const kimi = (await toEngineMessages(quiet, { instructions: '', images: null, reasoning: REASONING_SENT.kimi })).messages;
+    expect(kimi.map((m) => m.reasoning_content)).toEqual([undefined, asData('first'), undefined, asData('done'), undefined, `\n${DATA_OPEN}I look it up.${DATA_CLOSE}\n`, undefined, '.', undefined, undefined]);
+    const deepseek = (await toEngineMessages([...chatted, { ...reply('Sunny too.') }] as unknown as Parameters<typeof toEngineMessages>[0], { instructions: '', images: null, reasoning: REASONING_SENT.deepseek })).messages;
+    expect(deepseek.map((m) => m.reasoning_content)).toEqual([undefined, asData('greet'), ...kept.map((m) => (m.role === 'assistant' ? (m.reasoning_content ?? '') : undefined)), '']);
     // none: not even the turn's
     const none = (await toEngineMessages(loop, { instructions: '', images: null, reasoning: { scope: 'none' } })).messages;
     expect(none.every((m) => m.reasoning_content === undefined)).toBe(true);

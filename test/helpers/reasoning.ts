@@ -49,10 +49,10 @@ export interface AfterThought {
 /**
  * The engine alone (one context, greedy): for each case, a reply that thinks `thought` (its reasoning given
  * as data, as a reply cut off while thinking, and continued by 4 tokens), then the case's request after it.
- * Answers the thought's tokens read as text, the first request's prompt tokens, and the tokens each
- * case's request reused from the cache.
+ * Answers the thought's tokens read as text, and for each case the first request's prompt tokens and the
+ * tokens the request after it reused from the cache.
  */
-export async function reuseAfterThought(model: string, thought: string, cases: Record<string, AfterThought>): Promise<{ thought: number; first: number; cached: Record<string, number> }> {
+export async function reuseAfterThought(model: string, thought: string, cases: Record<string, AfterThought>): Promise<{ thought: number; first: Record<string, number>; cached: Record<string, number> }> {
   return inAddon(
     `const m = await addon.loadModel(input.model, { gpuLayers: 0 }).promise;
      const c = await addon.createContext(m, { contextSize: 1024, threads: 2 });
@@ -60,13 +60,13 @@ export async function reuseAfterThought(model: string, thought: string, cases: R
      const gen = (req) => c.generate(JSON.stringify({ id: id++, sampling: { temperature: 0 }, dataMarks: true, ...req }), () => {});
      const user = { role: 'user', content: 'What is the weather in Paris?' };
      const follows = { tool: { role: 'tool', content: 'Sunny' }, user: { role: 'user', content: 'And in Rome?' } };
-     const out = { thought: m.tokenize(input.thought, { addSpecial: false, parseSpecial: false }).length, cached: {} };
+     const out = { thought: m.tokenize(input.thought, { addSpecial: false, parseSpecial: false }).length, first: {}, cached: {} };
      try {
        for (const [name, k] of Object.entries(input.cases)) {
          const flag = k.preserveReasoning === undefined ? {} : { preserveReasoning: k.preserveReasoning };
          await c.clearSequence(0);
          const first = await gen({ continueFinal: true, maxTokens: 4, ...flag, messages: [user, { role: 'assistant', content: '', reasoning_content: input.marked }] });
-         out.first = first.timings.promptTokens;
+         out.first[name] = first.timings.promptTokens;
          const reply = { role: 'assistant', content: first.content, ...(k.send ? { reasoning_content: input.marked } : {}) };
          const next = await gen({ maxTokens: 1, ...flag, messages: [user, reply, follows[k.next]] });
          out.cached[name] = next.timings.cachedTokens;
@@ -74,5 +74,14 @@ export async function reuseAfterThought(model: string, thought: string, cases: R
        return out;
      } finally { await c.dispose(); await m.dispose(); }`,
     { model, thought, marked: asData(thought), cases },
+  );
+}
+
+/** The tokens of `text` read as text (special-token text in it not parsed), by the model's own tokenizer. */
+export async function tokensAsText(model: string, text: string): Promise<number> {
+  return inAddon(
+    `const m = await addon.loadModel(input.model, { gpuLayers: 0 }).promise;
+     try { return m.tokenize(input.text, { addSpecial: false, parseSpecial: false }).length; } finally { await m.dispose(); }`,
+    { model, text },
   );
 }
