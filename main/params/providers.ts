@@ -268,6 +268,29 @@ export const ProviderSettings = z
   .strict();
 export type ProviderSettings = z.output<typeof ProviderSettings>;
 
+/**
+ * What can be kept of a stored providers setting that does not parse as a whole (a provider of a kind
+ * this build does not know, written by a newer one; a damaged entry): the providers that parse, each id
+ * once, at most MAX_PROVIDERS; allowRemote as stored, its default when absent, and off when it is not a
+ * boolean (a damaged setting never turns remote providers on). Null when it is not an object. Without it
+ * the whole setting fell back to its default: every provider gone from view, and remote providers on.
+ */
+export function salvageProviderSettings(value: unknown): { value: ProviderSettings; dropped: string[] } | null {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
+  const v = value as { allowRemote?: unknown; list?: unknown };
+  const dropped: string[] = [];
+  const list: ProviderConfig[] = [];
+  for (const [i, entry] of (Array.isArray(v.list) ? v.list : []).entries()) {
+    const p = ProviderConfig.safeParse(entry);
+    if (p.success && !list.some((q) => q.id === p.data.id) && list.length < MAX_PROVIDERS) list.push(p.data);
+    else dropped.push(`provider ${i}${typeof (entry as { id?: unknown })?.id === 'string' ? ` (${(entry as { id: string }).id})` : ''}`);
+  }
+  if (v.list !== undefined && !Array.isArray(v.list)) dropped.push('the list');
+  const allowRemote = v.allowRemote === undefined ? ProviderSettings.shape.allowRemote.parse(undefined) : v.allowRemote === true;
+  if (v.allowRemote !== undefined && typeof v.allowRemote !== 'boolean') dropped.push('allowRemote (off)');
+  return { value: { allowRemote, list }, dropped };
+}
+
 export const PROVIDER_PRESET_IDS = ['openai', 'anthropic', 'openrouter', 'groq', 'mistral', 'deepseek', 'kimi', 'local'] as const;
 export type ProviderPresetId = (typeof PROVIDER_PRESET_IDS)[number];
 

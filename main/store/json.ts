@@ -2,9 +2,14 @@
 import type { z } from 'zod';
 import type { Logger } from '../logging';
 
-/** `raw` parsed and checked against `schema`; `fallback` when absent, or (with a warning naming `meta`) when corrupt or invalid. */
+/**
+ * `raw` parsed and checked against `schema`; `fallback` when absent, or (with a warning naming `meta`) when
+ * corrupt or invalid. `salvage`: what can be kept of a value that parses as JSON but not as a whole (null:
+ * nothing; `dropped` names what was left out, for the warning).
+ */
 export function decodeJson<S extends z.ZodTypeAny>(
   raw: string | null | undefined, schema: S, fallback: z.output<S>, logger: Logger, meta: Record<string, unknown>,
+  salvage?: (value: unknown) => { value: z.output<S>; dropped: string[] } | null,
 ): z.output<S> {
   if (raw === null || raw === undefined || raw === '') return fallback;
   let value: unknown;
@@ -16,6 +21,11 @@ export function decodeJson<S extends z.ZodTypeAny>(
   }
   const r = schema.safeParse(value);
   if (r.success) return r.data;
+  const kept = salvage?.(value) ?? null;
+  if (kept) {
+    logger.warn('store: invalid stored value partly kept', { ...meta, issue: r.error.issues[0]?.message, dropped: kept.dropped });
+    return kept.value;
+  }
   logger.warn('store: invalid stored value replaced by its default', { ...meta, issue: r.error.issues[0]?.message });
   return fallback;
 }

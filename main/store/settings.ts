@@ -4,7 +4,7 @@
  */
 import type Database from 'better-sqlite3';
 import { z } from 'zod';
-import { ChatDefaults, MAX_MCP_SERVERS, McpServerConfig, ProviderSettings } from '../params';
+import { ChatDefaults, MAX_MCP_SERVERS, McpServerConfig, ProviderSettings, salvageProviderSettings } from '../params';
 import { StoreError } from './errors';
 import { decodeJson } from './json';
 import type { Logger } from '../logging';
@@ -48,6 +48,14 @@ type Shape = typeof appSettingsSchema.shape;
 
 export const DEFAULT_SETTINGS: AppSettings = appSettingsSchema.parse({});
 
+type Salvage<K extends SettingKey> = (value: unknown) => { value: AppSettings[K]; dropped: string[] } | null;
+
+/**
+ * What can be kept of a stored setting that does not parse as a whole, where dropping all of it would
+ * lose the user's data or a choice that matters: the providers (each kept one, and allowRemote).
+ */
+const SALVAGE: { [K in SettingKey]?: Salvage<K> } = { providers: salvageProviderSettings };
+
 export class Settings {
   private readonly stmts;
 
@@ -69,7 +77,7 @@ export class Settings {
   }
 
   private decode<K extends SettingKey>(key: K, raw: string | undefined): AppSettings[K] {
-    return decodeJson(raw, this.schemaFor(key), DEFAULT_SETTINGS[key], this.logger, { key }) as AppSettings[K];
+    return decodeJson(raw, this.schemaFor(key), DEFAULT_SETTINGS[key], this.logger, { key }, SALVAGE[key] as Salvage<K> | undefined) as AppSettings[K];
   }
 
   get<K extends SettingKey>(key: K): AppSettings[K] {

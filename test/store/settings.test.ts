@@ -64,6 +64,30 @@ describe('settings', () => {
     expect(s.settings.get('chatDefaults')).toEqual({ ...DEFAULT_SETTINGS.chatDefaults, temperature: 0.2 });
   });
 
+  test("a providers setting that does not parse as a whole keeps what does: each provider that parses, and allowRemote off unless stored on", () => {
+    const logger = recordingLogger();
+    const s = openStore({ logger });
+    const put = s.db.prepare('INSERT OR REPLACE INTO settings (key, value, updated_at) VALUES (?, ?, 0)');
+    const good = { id: 'p1', name: 'Local', kind: 'openai-server', baseUrl: 'http://127.0.0.1:8080/v1', headers: {}, models: [] };
+    // a kind this build does not know (a newer build's), a damaged entry, and the same id twice
+    const stored = { allowRemote: false, list: [good, { ...good, id: 'p2', kind: 'future-kind' }, { id: 3 }, { ...good, name: 'Again' }] };
+    // never written so: a write is checked whole
+    expect(() => s.settings.set('providers', stored as never)).toThrow();
+    put.run('providers', JSON.stringify(stored));
+    const kept = s.settings.get('providers');
+    expect(kept.allowRemote).toBe(false);
+    expect(kept.list.map((p) => [p.id, p.name])).toEqual([['p1', 'Local']]);
+    expect(logger.warnings.at(-1)).toMatchObject({ msg: 'store: invalid stored value partly kept', meta: { key: 'providers', dropped: ['provider 1 (p2)', 'provider 2', 'provider 3 (p1)'] } });
+    // allowRemote that is not a boolean is off; absent, its default
+    put.run('providers', JSON.stringify({ allowRemote: 'yes', list: [good] }));
+    expect(s.settings.get('providers')).toMatchObject({ allowRemote: false, list: [{ id: 'p1' }] });
+    put.run('providers', JSON.stringify({ list: [good, { kind: 'x' }] }));
+    expect(s.settings.get('providers').allowRemote).toBe(DEFAULT_SETTINGS.providers.allowRemote);
+    // not an object: the default, as any other setting
+    put.run('providers', '[1, 2]');
+    expect(s.settings.get('providers')).toEqual(DEFAULT_SETTINGS.providers);
+  });
+
   test('per-model load settings keyed by model', () => {
     const logger = recordingLogger();
     const s = openStore({ logger });
