@@ -268,12 +268,17 @@ export const ProviderSettings = z
   .strict();
 export type ProviderSettings = z.output<typeof ProviderSettings>;
 
+/** The most entries a salvage names as dropped, and the characters of an id it names (a log line, not a dump). */
+const DROPPED_NAMED = 10;
+const DROPPED_ID_CHARS = 64;
+
 /**
  * What can be kept of a stored providers setting that does not parse as a whole (a provider of a kind
  * this build does not know, written by a newer one; a damaged entry): the providers that parse, each id
- * once, at most MAX_PROVIDERS; allowRemote as stored, its default when absent, and off when it is not a
- * boolean (a damaged setting never turns remote providers on). Null when it is not an object. Without it
- * the whole setting fell back to its default: every provider gone from view, and remote providers on.
+ * once, at most MAX_PROVIDERS; allowRemote as stored, its default when absent, and off when it is
+ * present but not a boolean. Null when it is not an object (the setting's default then: no providers).
+ * Without it the whole setting fell back to its default: every provider gone from view, and remote
+ * providers on. What is left out is not kept: the next change of the providers writes the list without it.
  */
 export function salvageProviderSettings(value: unknown): { value: ProviderSettings; dropped: string[] } | null {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
@@ -283,8 +288,9 @@ export function salvageProviderSettings(value: unknown): { value: ProviderSettin
   for (const [i, entry] of (Array.isArray(v.list) ? v.list : []).entries()) {
     const p = ProviderConfig.safeParse(entry);
     if (p.success && !list.some((q) => q.id === p.data.id) && list.length < MAX_PROVIDERS) list.push(p.data);
-    else dropped.push(`provider ${i}${typeof (entry as { id?: unknown })?.id === 'string' ? ` (${(entry as { id: string }).id})` : ''}`);
+    else dropped.push(`provider ${i}${typeof (entry as { id?: unknown })?.id === 'string' ? ` (${(entry as { id: string }).id.slice(0, DROPPED_ID_CHARS)})` : ''}`);
   }
+  if (dropped.length > DROPPED_NAMED) dropped.splice(DROPPED_NAMED, dropped.length - DROPPED_NAMED, `and ${dropped.length - DROPPED_NAMED} more`);
   if (v.list !== undefined && !Array.isArray(v.list)) dropped.push('the list');
   const allowRemote = v.allowRemote === undefined ? ProviderSettings.shape.allowRemote.parse(undefined) : v.allowRemote === true;
   if (v.allowRemote !== undefined && typeof v.allowRemote !== 'boolean') dropped.push('allowRemote (off)');

@@ -1,6 +1,7 @@
 /**
  * Typed app settings and per-model load settings. Every value is validated with zod on write (bad input throws
- * 'invalid_input') and on read (a corrupt stored value falls back to its default with a logged warning).
+ * 'invalid_input') and on read (a corrupt stored value falls back to its default with a logged warning, or
+ * keeps what parses where SALVAGE says).
  */
 import type Database from 'better-sqlite3';
 import { z } from 'zod';

@@ -1,5 +1,5 @@
 import { DEFAULT_SETTINGS } from '../../main/store';
-import { TENSOR_SPLIT_MAX } from '../../main/params';
+import { MAX_PROVIDERS, TENSOR_SPLIT_MAX } from '../../main/params';
 import { cleanupDirs, closeStores, expectCode, openStore, recordingLogger } from './helpers';
 
 afterEach(() => { closeStores(); cleanupDirs(); });
@@ -83,9 +83,19 @@ describe('settings', () => {
     expect(s.settings.get('providers')).toMatchObject({ allowRemote: false, list: [{ id: 'p1' }] });
     put.run('providers', JSON.stringify({ list: [good, { kind: 'x' }] }));
     expect(s.settings.get('providers').allowRemote).toBe(DEFAULT_SETTINGS.providers.allowRemote);
-    // not an object: the default, as any other setting
+    // not an object: the default, as any other setting (no providers)
     put.run('providers', '[1, 2]');
     expect(s.settings.get('providers')).toEqual(DEFAULT_SETTINGS.providers);
+    // a list that is not one keeps none; a list over the bound keeps its first MAX_PROVIDERS, and names
+    // at most 10 of what it left out; what is kept is a setting the store would write
+    put.run('providers', JSON.stringify({ allowRemote: false, list: 'p1', extra: 1 }));
+    expect(s.settings.get('providers')).toEqual({ allowRemote: false, list: [] });
+    const many = Array.from({ length: MAX_PROVIDERS + 12 }, (_, i) => ({ ...good, id: `p${i}` }));
+    put.run('providers', JSON.stringify({ allowRemote: true, list: [...many, { kind: 'x' }] }));
+    const capped = s.settings.get('providers');
+    expect(capped.list.map((p) => p.id)).toEqual(many.slice(0, MAX_PROVIDERS).map((p) => p.id));
+    expect(logger.warnings.at(-1)!.meta!.dropped).toEqual([...Array.from({ length: 10 }, (_, i) => `provider ${MAX_PROVIDERS + i} (p${MAX_PROVIDERS + i})`), 'and 3 more']);
+    expect(s.settings.set('providers', capped)).toEqual(capped);
   });
 
   test('per-model load settings keyed by model', () => {
