@@ -20,4 +20,5 @@ module.exports = {
   // spin-waiting threads stall token generation for seconds
   maxWorkers: 1,
   globalSetup: '<rootDir>/test/global-setup.ts',
+  globalTeardown: '<rootDir>/test/global-teardown.ts',
 };

@@ -4,10 +4,13 @@
  * A model is regenerated only when its stamp (a hash of its options, of the generator sources and
  * of the vocab file's size and mtime) changed, so repeated runs start instantly. Generation is
  * deterministic, so a regenerated model is byte-identical as long as nothing it depends on changed.
+ *
+ * It also gives the run its own temporary folder (test/run-temp.ts), removed by the global teardown.
  */
 import { createHash } from 'crypto';
 import { promises as fsp } from 'fs';
 import * as path from 'path';
+import { enterRunTemp } from './run-temp';
 import { resolveVocabFile, testModelOptionsSchema, writeTestModel } from '../scripts/make-test-model';
 import { testProjectorOptionsSchema, writeTestProjector } from '../scripts/make-test-projector';
 import { REPO_ROOT, TEST_MODELS, TEST_MODELS_DIR, TEST_PROJECTORS } from './helpers/models';
@@ -34,6 +37,7 @@ async function upToDate(file: string, stamp: string): Promise<boolean> {
 }
 
 export default async function globalSetup(): Promise<void> {
+  enterRunTemp();
   await fsp.mkdir(TEST_MODELS_DIR, { recursive: true });
   for (const options of TEST_MODELS) {
     const stamp = await stampFor(options);
