@@ -228,10 +228,12 @@ export class TurnSteps {
       // loaded; a remote model is sent them, and its provider answers for itself)
       const vision = model !== null && (remote !== null || this.deps.library.loadedProjector !== null);
       if (model !== null && opts.readsImages && !vision) throw new IpcError('invalid_input', NO_VISION);
-      // the replies whose reasoning goes: a remote model's, as its kind takes it (REASONING_SENT); a local
-      // model's, every reply's when its template keeps them and the setting says so, else the turn's
-      const keepAll = model !== null && !remote && (request.preserveReasoning ?? REQUEST_FIELDS.preserveReasoning.default) && (await this.keepsReasoning());
-      const given: ReasoningSent = remote ? REASONING_SENT[remote.access.config.kind] : { scope: keepAll ? 'all' : 'turn', absent: null };
+      // the replies whose reasoning goes: every reply's when the model's template keeps them (a local model's,
+      // or a llama.cpp-family server's that says so) and the setting says so; else a remote model's as its
+      // kind takes it (REASONING_SENT), a local model's the turn's
+      const preserve = request.preserveReasoning ?? REQUEST_FIELDS.preserveReasoning.default;
+      const keepAll = model !== null && preserve && (remote ? await this.deps.providers!.keepsReasoning(remote, signal) : await this.keepsReasoning());
+      const given: ReasoningSent = { ...(remote ? REASONING_SENT[remote.access.config.kind] : { scope: 'turn', absent: null }), ...(keepAll ? { scope: 'all' } : {}) };
       let scope = given.scope;
       const build = (s: ReasoningScope) => toEngineMessages(history, { instructions, images: vision ? this.deps.images : null, reasoning: { ...given, scope: s } });
       const sent = await build(scope);

@@ -53,6 +53,8 @@ export interface TurnProviders {
   /** the remote model a thread's model names (null: a local model); throws when it may not or cannot be used */
   target(ref: string | null): RemoteTarget | null;
   chat(t: RemoteTarget, r: Omit<RemoteChatRequest, 'model'>, o: RemoteChatOptions): Promise<GenerateResult>;
+  /** whether the remote model's server keeps earlier turns' reasoning in its template (never throws) */
+  keepsReasoning(t: RemoteTarget, signal: AbortSignal): Promise<boolean>;
 }
 
 /** What a turn asks of the documents. */

@@ -11,16 +11,20 @@ import type { GenerateResult } from '../engine/protocol';
 import { IpcError } from '../ipc/contract';
 import type { ProviderDTO, ProviderSave, ProvidersStatusDTO } from '../ipc/providers';
 import type { Logger } from '../logging';
-import { DEFAULT_REMOTE_CONTEXT, MAX_PROVIDER_MODELS, parseRemoteModelRef, PROVIDER_LIST_TIMEOUT_MS, ProviderConfig, ProviderModel, ProviderSettings } from '../params';
+import { DEFAULT_REMOTE_CONTEXT, LLAMA_CPP_SERVER, MAX_PROVIDERS, MAX_PROVIDER_MODELS, parseRemoteModelRef, PROVIDER_LIST_TIMEOUT_MS, ProviderConfig, ProviderModel, ProviderSettings } from '../params';
 import type { SecretStore } from '../secrets';
 import type { Handlers, Services } from '../services';
 import type { Store } from '../store';
 import { listRemoteModels, remoteChat, type ProviderAccess, type RemoteChatOptions, type RemoteChatRequest } from './client';
+import { serverKeepsReasoning } from './server-props';
 
 const keyName = (id: string) => `provider.${id}.key`;
 /** An extra header's value (header names are case-insensitive: one secret per name) */
 const headerName = (id: string, header: string) => `provider.${id}.header.${header.toLowerCase()}`;
 const providerPrefix = (id: string) => `provider.${id}.`;
+
+/** How long a server's answer to whether its template keeps reasoning is held (a server restarted with another model is asked again after). */
+const KEEPS_REASONING_TTL_MS = 60_000;
 
 /** An http:// URL to another machine (not loopback). */
 function plainRemote(url: string): boolean {
@@ -52,6 +56,9 @@ export interface RemoteTarget {
 }
 
 export class ProviderService {
+  /** per provider and model: whether its llama.cpp-family server's template keeps reasoning, and when it said so */
+  private readonly keeps = new Map<string, { keeps: boolean; at: number }>();
+
   constructor(private readonly deps: ProviderServiceDeps) {}
 
   settings(): ProviderSettings {
@@ -200,6 +207,24 @@ export class ProviderService {
     if (!r) return null;
     const p = this.settings().list.find((x) => x.id === r.providerId);
     return p ? `${r.model} · ${p.name}` : r.model;
+  }
+
+  /**
+   * Whether `t`'s server keeps earlier turns' reasoning in its template (./server-props.ts): asked of a
+   * llama.cpp-family server only, held for KEEPS_REASONING_TTL_MS; any other provider, or no answer, is no.
+   */
+  async keepsReasoning(t: RemoteTarget, signal: AbortSignal): Promise<boolean> {
+    if (!LLAMA_CPP_SERVER[t.access.config.kind]) return false;
+    const key = `${t.access.config.id}\u0000${t.access.config.baseUrl}\u0000${t.model}`;
+    const now = Date.now();
+    const held = this.keeps.get(key);
+    if (held && now - held.at < KEEPS_REASONING_TTL_MS) return held.keeps;
+    const keeps = await serverKeepsReasoning(t.access, t.model, signal, this.deps.listTimeoutMs ?? PROVIDER_LIST_TIMEOUT_MS);
+    if (signal.aborted) return keeps;
+    if (this.keeps.size >= MAX_PROVIDERS * 8) this.keeps.clear();
+    this.keeps.set(key, { keeps, at: now });
+    this.deps.logger.debug(`providers: ${t.access.config.name} ${keeps ? 'keeps' : 'does not keep'} earlier reasoning for ${t.model}`);
+    return keeps;
   }
 
   /** One reply from a remote model (./client.ts). */

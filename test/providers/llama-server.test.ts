@@ -4,16 +4,21 @@
  * thread's settings — llama.cpp's sampler names (top_k, min_p, repeat_penalty) reach its slot, as
  * its /slots endpoint shows — a stop mid-stream, which llama-server logs as a cancelled task, and the
  * Continue of a reply cut off while thinking (a second server with a thinking template), which goes
- * on from the reply's reasoning, and a tool loop's step sent with its reasoning, which Qwen3.5's
- * template (a third server) writes back.
+ * on from the reply's reasoning, a tool loop's step sent with its reasoning, which Qwen3.5's
+ * template (a third server) writes back, and an earlier turn's reasoning sent to a server whose
+ * template keeps it (GLM-4.7's, a fourth), as its /props says.
  */
+import http from 'http';
+import type { AddressInfo } from 'net';
 import type { EventOf, MessageDTO, ProvidersStatusDTO, ThreadDTO } from '../../main/ipc/contract';
 import { remoteModelRef } from '../../main/params';
 import { chatApp, continueStored, nextDone, storedToolLoop, type ChatApp } from '../helpers/chat';
 import { tempDir } from '../helpers/engine';
 import { startLlamaServer, type LlamaServer } from '../helpers/llama-server';
 import { inAddon } from '../helpers/addon';
-import { TINY_BPE, TINY_THINK, writeQwen35Model, writeTokenizerModels } from '../helpers/models';
+import { TINY_BPE, TINY_THINK, writeGlm47Model, writeQwen35Model, writeTokenizerModels } from '../helpers/models';
+import { serverKeepsReasoning } from '../../main/providers/server-props';
+import type { ProviderConfig } from '../../main/params';
 
 jest.setTimeout(600_000);
 
@@ -185,5 +190,81 @@ test("a tool loop's step goes with its reasoning, and llama-server's template (Q
     expect(reply.metrics!.promptTokens).toBe(prompts[1]);
   } finally {
     await qwen.close();
+  }
+});
+
+/** A provider's access to `server`, as the client takes it (no key). */
+const accessTo = (server: LlamaServer) => ({ config: { id: 'p', name: 'server', kind: 'openai-server', baseUrl: `${server.url}/v1`, headers: {}, enabled: true, models: [] } as unknown as ProviderConfig, apiKey: null });
+
+test("an earlier turn's reasoning goes to a server whose template keeps it (its /props says so), unless the setting is off", async () => {
+  const dir = tempDir('llama-server-glm');
+  const { qwen } = await writeTokenizerModels(dir);
+  const [glmModel, qwenModel] = [await writeGlm47Model(qwen, dir), await writeQwen35Model(qwen, dir)];
+  const glm = await startLlamaServer(glmModel, ['-c', '1024', '-np', '1']);
+  const other = await startLlamaServer(qwenModel, ['-c', '1024', '-np', '1']);
+  try {
+    // what each server says of its template: GLM-4.7's keeps earlier turns' reasoning when asked, Qwen3.5's never
+    const signal = new AbortController().signal;
+    expect(await serverKeepsReasoning(accessTo(glm), 'any', signal, 10_000)).toBe(true);
+    expect(await serverKeepsReasoning(accessTo(other), 'any', signal, 10_000)).toBe(false);
+    b.setChatDefaults({ maxTokens: 2, temperature: 0 });
+    const thought = 'The user asks about Paris so I look at the sky';
+    const followUp = async (ref: string, overrides: Record<string, unknown>) => {
+      const thread = await b.call<ThreadDTO>('threads.create', { modelPath: ref });
+      b.app.store.threads.update(thread.id, { overrides: { sampling: overrides } });
+      b.app.store.messages.add({ threadId: thread.id, role: 'user', content: 'What is the weather in Paris?' });
+      b.app.store.messages.add({ threadId: thread.id, role: 'assistant', content: 'It is sunny.', reasoning: thought, status: 'done', finishReason: 'stop' });
+      const done = nextDone(b.app, thread.id);
+      await b.call('chat.send', { threadId: thread.id, content: 'And in Rome?' });
+      const reply = await done;
+      expect(reply.error).toBeNull();
+      return reply.metrics!.promptTokens;
+    };
+    const glmRef = await serverModel('llama-server glm', glm);
+    const [kept, off] = [await followUp(glmRef, {}), await followUp(glmRef, { preserveReasoning: false })];
+    // what llama.cpp's template renders for the conversation, with the earlier reply's reasoning and without
+    // (the server renders with preserve_reasoning on, as llama-server does unless told not to)
+    const conversation = (reasoning: string) => [
+      { role: 'system', content: 'You are a helpful assistant.' },
+      { role: 'user', content: 'What is the weather in Paris?' },
+      { role: 'assistant', content: 'It is sunny.', ...(reasoning ? { reasoning_content: reasoning } : {}) },
+      { role: 'user', content: 'And in Rome?' },
+    ];
+    const rendered = await inAddon<{ tokens: number; prompt: string }[]>(
+      `const m = await addon.loadModel(input.model, { gpuLayers: 0 }).promise;
+       try {
+         const out = [];
+         for (const messages of input.conversations) out.push(await m.applyChatTemplate(JSON.stringify({ messages, preserveReasoning: true })));
+         return out.map((x) => ({ tokens: x.tokens, prompt: x.prompt }));
+       } finally { await m.dispose(); }`,
+      { model: glmModel, conversations: [conversation(thought), conversation('')] },
+    );
+    expect(rendered[0].prompt).toContain(thought);
+    // the server's prompts differ by what the earlier reasoning adds to the template's render (the thread's
+    // prompts also hold the tools the app offers, which the render here does not)
+    expect(rendered[0].tokens).toBeGreaterThan(rendered[1].tokens);
+    expect(kept - off).toBe(rendered[0].tokens - rendered[1].tokens);
+    // the same server behind a proxy that answers /props with 404 (a server that does not say): the turn's alone
+    const proxy = http.createServer((req, res) => {
+      if (req.url?.startsWith('/props')) return void res.writeHead(404).end();
+      const up = http.request(`${glm.url}${req.url}`, { method: req.method, headers: req.headers }, (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      });
+      up.on('error', () => res.destroy());
+      req.pipe(up);
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    try {
+      const proxied = { url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}` } as LlamaServer;
+      expect(await serverKeepsReasoning(accessTo(proxied), 'any', signal, 10_000)).toBe(false);
+      expect(await followUp(await serverModel('llama-server glm, no props', proxied), {})).toBe(off);
+    } finally {
+      proxy.closeAllConnections();
+      await new Promise((r) => proxy.close(r));
+    }
+  } finally {
+    await glm.close();
+    await other.close();
   }
 });
