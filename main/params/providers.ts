@@ -254,6 +254,18 @@ export const ProviderConfig = z
 export type ProviderConfig = z.output<typeof ProviderConfig>;
 export type ProviderInput = z.input<typeof ProviderConfig>;
 
+/** The most characters of a shelved provider's JSON (a provider with MAX_PROVIDER_MODELS long model ids fits). */
+export const MAX_SHELVED_CHARS = 512 * 1024;
+
+/**
+ * A stored provider this build cannot read — a kind or a field of a newer build's, or a damaged entry —
+ * kept as it was stored, so that the build that wrote it finds it again after a downgrade and back
+ * (salvageProviderSettings puts it aside; unshelveProviders takes it back once it parses).
+ */
+export const ShelvedProvider = z
+  .record(z.string(), z.unknown())
+  .refine((v) => JSON.stringify(v).length <= MAX_SHELVED_CHARS, `a shelved provider is at most ${MAX_SHELVED_CHARS} characters`);
+
 /** The remote providers' settings (app settings' `providers`). */
 export const ProviderSettings = z
   .object({
@@ -264,6 +276,8 @@ export const ProviderSettings = z
       .max(MAX_PROVIDERS)
       .default([])
       .refine((ps) => new Set(ps.map((p) => p.id)).size === ps.length, 'two providers have one id'),
+    /** the stored providers this build cannot read, as stored (ShelvedProvider) */
+    shelved: z.array(ShelvedProvider).max(MAX_PROVIDERS).default([]),
   })
   .strict();
 export type ProviderSettings = z.output<typeof ProviderSettings>;
@@ -275,26 +289,56 @@ const DROPPED_ID_CHARS = 64;
 /**
  * What can be kept of a stored providers setting that does not parse as a whole (a provider of a kind
  * this build does not know, written by a newer one; a damaged entry): the providers that parse, each id
- * once, at most MAX_PROVIDERS; allowRemote as stored, its default when absent, and off when it is
- * present but not a boolean. Null when it is not an object (the setting's default then: no providers).
- * Without it the whole setting fell back to its default: every provider gone from view, and remote
- * providers on. What is left out is not kept: the next change of the providers writes the list without it.
+ * once, at most MAX_PROVIDERS; those that do not parse shelved as they were (an object within
+ * MAX_SHELVED_CHARS, at most MAX_PROVIDERS of them, the stored shelf's first), so the next change of
+ * the providers writes them back; allowRemote as stored, its default when absent, and off when it is
+ * present but not a boolean. `dropped` names what is gone (a repeated id, past the bounds, not an
+ * object), `shelved` what was put aside. Null when it is not an object (the setting's default then: no
+ * providers). Without it the whole setting fell back to its default: every provider gone from view,
+ * and remote providers on.
  */
-export function salvageProviderSettings(value: unknown): { value: ProviderSettings; dropped: string[] } | null {
+export function salvageProviderSettings(value: unknown): { value: ProviderSettings; dropped: string[]; shelved: string[] } | null {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
-  const v = value as { allowRemote?: unknown; list?: unknown };
+  const v = value as { allowRemote?: unknown; list?: unknown; shelved?: unknown };
   const dropped: string[] = [];
+  const shelvedNames: string[] = [];
   const list: ProviderConfig[] = [];
-  for (const [i, entry] of (Array.isArray(v.list) ? v.list : []).entries()) {
-    const p = ProviderConfig.safeParse(entry);
-    if (p.success && !list.some((q) => q.id === p.data.id) && list.length < MAX_PROVIDERS) list.push(p.data);
-    else dropped.push(`provider ${i}${typeof (entry as { id?: unknown })?.id === 'string' ? ` (${(entry as { id: string }).id.slice(0, DROPPED_ID_CHARS)})` : ''}`);
+  const shelved: Record<string, unknown>[] = [];
+  const entries = [...(Array.isArray(v.list) ? v.list : []).map((e, i) => ({ e, name: `provider ${i}` })), ...(Array.isArray(v.shelved) ? v.shelved : []).map((e, i) => ({ e, name: `shelved ${i}` }))];
+  for (const { e, name } of entries) {
+    const id = typeof (e as { id?: unknown })?.id === 'string' ? (e as { id: string }).id : null;
+    const named = `${name}${id !== null ? ` (${id.slice(0, DROPPED_ID_CHARS)})` : ''}`;
+    const p = ProviderConfig.safeParse(e);
+    const taken = id !== null && (list.some((q) => q.id === id) || shelved.some((q) => q.id === id));
+    if (p.success && !taken && list.length < MAX_PROVIDERS) {
+      list.push(p.data);
+      continue;
+    }
+    const aside = ShelvedProvider.safeParse(e);
+    if (!p.success && !taken && aside.success && shelved.length < MAX_PROVIDERS) {
+      shelved.push(aside.data);
+      if (!name.startsWith('shelved')) shelvedNames.push(named);
+    } else {
+      dropped.push(named);
+    }
   }
-  if (dropped.length > DROPPED_NAMED) dropped.splice(DROPPED_NAMED, dropped.length - DROPPED_NAMED, `and ${dropped.length - DROPPED_NAMED} more`);
+  const cap = (names: string[]) => (names.length > DROPPED_NAMED ? names.splice(DROPPED_NAMED, names.length - DROPPED_NAMED, `and ${names.length - DROPPED_NAMED} more`) : names);
+  cap(dropped);
+  cap(shelvedNames);
   if (v.list !== undefined && !Array.isArray(v.list)) dropped.push('the list');
   const allowRemote = v.allowRemote === undefined ? ProviderSettings.shape.allowRemote.parse(undefined) : v.allowRemote === true;
   if (v.allowRemote !== undefined && typeof v.allowRemote !== 'boolean') dropped.push('allowRemote (off)');
-  return { value: { allowRemote, list }, dropped };
+  return { value: { allowRemote, list, shelved }, dropped, shelved: shelvedNames };
+}
+
+/**
+ * The providers setting with its shelved providers that this build reads (a build that knows their
+ * kind, after a downgrade and back) taken back into the list, as far as the list's bound and their ids
+ * allow; the others stay shelved.
+ */
+export function unshelveProviders(s: ProviderSettings): ProviderSettings {
+  if (!s.shelved.some((e) => ProviderConfig.safeParse(e).success)) return s;
+  return salvageProviderSettings({ allowRemote: s.allowRemote, list: [...s.list, ...s.shelved] })!.value;
 }
 
 export const PROVIDER_PRESET_IDS = ['openai', 'anthropic', 'openrouter', 'groq', 'mistral', 'deepseek', 'kimi', 'local'] as const;

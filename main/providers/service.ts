@@ -11,7 +11,7 @@ import type { GenerateResult } from '../engine/protocol';
 import { IpcError } from '../ipc/contract';
 import type { ProviderDTO, ProviderSave, ProvidersStatusDTO } from '../ipc/providers';
 import type { Logger } from '../logging';
-import { DEFAULT_REMOTE_CONTEXT, LLAMA_CPP_SERVER, MAX_PROVIDERS, MAX_PROVIDER_MODELS, parseRemoteModelRef, PROVIDER_LIST_TIMEOUT_MS, ProviderConfig, ProviderModel, ProviderSettings } from '../params';
+import { DEFAULT_REMOTE_CONTEXT, LLAMA_CPP_SERVER, MAX_PROVIDERS, MAX_PROVIDER_MODELS, parseRemoteModelRef, PROVIDER_LIST_TIMEOUT_MS, ProviderConfig, ProviderModel, ProviderSettings, unshelveProviders } from '../params';
 import type { SecretStore } from '../secrets';
 import type { Handlers, Services } from '../services';
 import type { Store } from '../store';
@@ -61,8 +61,9 @@ export class ProviderService {
 
   constructor(private readonly deps: ProviderServiceDeps) {}
 
+  /** The providers setting, with any shelved provider this build reads taken back into the list (unshelveProviders). */
   settings(): ProviderSettings {
-    return this.deps.store.settings.get('providers');
+    return unshelveProviders(this.deps.store.settings.get('providers'));
   }
 
   private write(s: ProviderSettings): void {
@@ -82,6 +83,9 @@ export class ProviderService {
         : []),
       // a key sent in clear over the network (loopback is this machine)
       ...providers.filter((p) => p.key === 'set' && plainRemote(p.baseUrl)).map((p) => `${p.name} is reached over plain http:// beyond this machine: its API key and your messages travel unencrypted.`),
+      ...(s.shelved.length > 0
+        ? [`${s.shelved.length === 1 ? 'One provider was' : `${s.shelved.length} providers were`} saved by another version of Hearth in a form this one cannot read (a kind or setting it does not know, or a damaged entry): kept as saved, not shown; a version that reads ${s.shelved.length === 1 ? 'it shows it' : 'them shows them'} again.`]
+        : []),
     ];
     return { allowRemote: s.allowRemote, providers, keyStorage: this.deps.secrets.kind, warnings };
   }

@@ -5,11 +5,11 @@ import type { Logger } from '../logging';
 /**
  * `raw` parsed and checked against `schema`; `fallback` when absent, or (with a warning naming `meta`) when
  * corrupt or invalid. `salvage`: what can be kept of a value that parses as JSON but not as a whole (null:
- * nothing; `dropped` names what was left out, for the warning).
+ * nothing; `dropped` names what was left out, `shelved` what was put aside as stored, for the warning).
  */
 export function decodeJson<S extends z.ZodTypeAny>(
   raw: string | null | undefined, schema: S, fallback: z.output<S>, logger: Logger, meta: Record<string, unknown>,
-  salvage?: (value: unknown) => { value: z.output<S>; dropped: string[] } | null,
+  salvage?: (value: unknown) => { value: z.output<S>; dropped: string[]; shelved?: string[] } | null,
 ): z.output<S> {
   if (raw === null || raw === undefined || raw === '') return fallback;
   let value: unknown;
@@ -23,7 +23,7 @@ export function decodeJson<S extends z.ZodTypeAny>(
   if (r.success) return r.data;
   const kept = salvage?.(value) ?? null;
   if (kept) {
-    logger.warn('store: invalid stored value partly kept', { ...meta, issue: r.error.issues[0]?.message, dropped: kept.dropped });
+    logger.warn('store: invalid stored value partly kept', { ...meta, issue: r.error.issues[0]?.message, dropped: kept.dropped, ...(kept.shelved?.length ? { shelved: kept.shelved } : {}) });
     return kept.value;
   }
   logger.warn('store: invalid stored value replaced by its default', { ...meta, issue: r.error.issues[0]?.message });

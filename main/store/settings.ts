@@ -49,11 +49,12 @@ type Shape = typeof appSettingsSchema.shape;
 
 export const DEFAULT_SETTINGS: AppSettings = appSettingsSchema.parse({});
 
-type Salvage<K extends SettingKey> = (value: unknown) => { value: AppSettings[K]; dropped: string[] } | null;
+type Salvage<K extends SettingKey> = (value: unknown) => { value: AppSettings[K]; dropped: string[]; shelved?: string[] } | null;
 
 /**
  * What can be kept of a stored setting that does not parse as a whole, where dropping all of it would
- * lose the user's data or a choice that matters: the providers (each kept one, and allowRemote).
+ * lose the user's data or a choice that matters: the providers (each that parses, the others shelved as
+ * stored, and allowRemote).
  */
 const SALVAGE: { [K in SettingKey]?: Salvage<K> } = { providers: salvageProviderSettings };
 

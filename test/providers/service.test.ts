@@ -180,3 +180,29 @@ test('refresh: the provider’s new models added, the listed ones keep their con
     await server.close();
   }
 });
+
+test("a provider another version wrote that this one cannot read is kept as saved through this one's changes, told in a warning, and taken back once it reads", () => {
+  const { svc, store } = service();
+  const put = store.db.prepare('INSERT OR REPLACE INTO settings (key, value, updated_at) VALUES (?, ?, 0)');
+  const future = { id: 'p-new', name: 'Newer', kind: 'future-kind', baseUrl: 'https://future.example/v1', headers: {}, models: [{ id: 'm' }], enabled: true, region: 'eu' };
+  put.run('providers', JSON.stringify({ allowRemote: true, list: [future] }));
+  const st = svc.status();
+  expect(st.providers).toEqual([]);
+  expect(st.warnings).toEqual([expect.stringMatching(/^One provider was saved by another version of Hearth .* kept as saved, not shown/)]);
+  // a provider added and removed, remote providers turned off and on: the shelved one is written back as it was
+  const added = svc.save({ provider: openai });
+  svc.allow(false);
+  svc.delete(added.providers[0].id);
+  svc.allow(true);
+  const raw = JSON.parse(store.db.prepare("SELECT value FROM settings WHERE key = 'providers'").pluck().get() as string);
+  expect(raw).toEqual({ allowRemote: true, list: [], shelved: [future] });
+  // a shelved provider this version reads (what a version that knows its kind sees) is listed again, and written in the list
+  const { region: _newer, ...rest } = future;
+  const known = { ...rest, kind: 'openai' };
+  put.run('providers', JSON.stringify({ ...raw, shelved: [future, known].map((p, i) => ({ ...p, id: `p${i}` })) }));
+  expect(svc.status().providers.map((p) => [p.id, p.kind])).toEqual([['p1', 'openai']]);
+  svc.allow(false);
+  const after = JSON.parse(store.db.prepare("SELECT value FROM settings WHERE key = 'providers'").pluck().get() as string);
+  expect(after.list.map((p: { id: string }) => p.id)).toEqual(['p1']);
+  expect(after.shelved.map((p: { id: string }) => p.id)).toEqual(['p0']);
+});

@@ -1,5 +1,5 @@
 import { DEFAULT_SETTINGS } from '../../main/store';
-import { MAX_PROVIDERS, TENSOR_SPLIT_MAX } from '../../main/params';
+import { MAX_PROVIDERS, MAX_SHELVED_CHARS, TENSOR_SPLIT_MAX } from '../../main/params';
 import { cleanupDirs, closeStores, expectCode, openStore, recordingLogger } from './helpers';
 
 afterEach(() => { closeStores(); cleanupDirs(); });
@@ -64,7 +64,7 @@ describe('settings', () => {
     expect(s.settings.get('chatDefaults')).toEqual({ ...DEFAULT_SETTINGS.chatDefaults, temperature: 0.2 });
   });
 
-  test("a providers setting that does not parse as a whole keeps what does: each provider that parses, and allowRemote off unless stored on", () => {
+  test("a providers setting that does not parse as a whole keeps what does: each provider that parses, the others shelved as stored, and allowRemote off unless stored on", () => {
     const logger = recordingLogger();
     const s = openStore({ logger });
     const put = s.db.prepare('INSERT OR REPLACE INTO settings (key, value, updated_at) VALUES (?, ?, 0)');
@@ -77,7 +77,16 @@ describe('settings', () => {
     const kept = s.settings.get('providers');
     expect(kept.allowRemote).toBe(false);
     expect(kept.list.map((p) => [p.id, p.name])).toEqual([['p1', 'Local']]);
-    expect(logger.warnings.at(-1)).toMatchObject({ msg: 'store: invalid stored value partly kept', meta: { key: 'providers', dropped: ['provider 1 (p2)', 'provider 2', 'provider 3 (p1)'] } });
+    // the unknown kind and the damaged entry kept as stored; the repeated id gone
+    expect(kept.shelved).toEqual([stored.list[1], stored.list[2]]);
+    expect(logger.warnings.at(-1)).toMatchObject({ msg: 'store: invalid stored value partly kept', meta: { key: 'providers', dropped: ['provider 3 (p1)'], shelved: ['provider 1 (p2)', 'provider 2'] } });
+    // what is kept is a setting the store writes, and reads back whole
+    expect(s.settings.set('providers', kept)).toEqual(kept);
+    expect(s.settings.get('providers')).toEqual(kept);
+    // a shelf is kept as stored on the next read too; an entry of it that is not an object, or past its bound, goes
+    put.run('providers', JSON.stringify({ list: [{ kind: 'y' }], shelved: [{ id: 'p9', kind: 'z' }, 'text', { big: 'x'.repeat(MAX_SHELVED_CHARS) }], extra: 1 }));
+    expect(s.settings.get('providers').shelved).toEqual([{ kind: 'y' }, { id: 'p9', kind: 'z' }]);
+    expect(logger.warnings.at(-1)!.meta).toMatchObject({ dropped: ['shelved 1', 'shelved 2'], shelved: ['provider 0'] });
     // allowRemote that is not a boolean is off; absent, its default
     put.run('providers', JSON.stringify({ allowRemote: 'yes', list: [good] }));
     expect(s.settings.get('providers')).toMatchObject({ allowRemote: false, list: [{ id: 'p1' }] });
@@ -89,12 +98,13 @@ describe('settings', () => {
     // a list that is not one keeps none; a list over the bound keeps its first MAX_PROVIDERS, and names
     // at most 10 of what it left out; what is kept is a setting the store would write
     put.run('providers', JSON.stringify({ allowRemote: false, list: 'p1', extra: 1 }));
-    expect(s.settings.get('providers')).toEqual({ allowRemote: false, list: [] });
+    expect(s.settings.get('providers')).toEqual({ allowRemote: false, list: [], shelved: [] });
     const many = Array.from({ length: MAX_PROVIDERS + 12 }, (_, i) => ({ ...good, id: `p${i}` }));
     put.run('providers', JSON.stringify({ allowRemote: true, list: [...many, { kind: 'x' }] }));
     const capped = s.settings.get('providers');
     expect(capped.list.map((p) => p.id)).toEqual(many.slice(0, MAX_PROVIDERS).map((p) => p.id));
-    expect(logger.warnings.at(-1)!.meta!.dropped).toEqual([...Array.from({ length: 10 }, (_, i) => `provider ${MAX_PROVIDERS + i} (p${MAX_PROVIDERS + i})`), 'and 3 more']);
+    expect(capped.shelved).toEqual([{ kind: 'x' }]);
+    expect(logger.warnings.at(-1)!.meta!.dropped).toEqual([...Array.from({ length: 10 }, (_, i) => `provider ${MAX_PROVIDERS + i} (p${MAX_PROVIDERS + i})`), 'and 2 more']);
     expect(s.settings.set('providers', capped)).toEqual(capped);
   });
 
