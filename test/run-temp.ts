@@ -13,6 +13,10 @@ const PREFIX = 'hearth-jest-';
 const STALE_MS = 24 * 3600_000;
 /** set by enterRunTemp, read by leaveRunTemp (the global setup and teardown share the process) */
 const ROOT_VAR = 'HEARTH_TEST_RUN_TEMP';
+/** what os.tmpdir() reads: TMPDIR on POSIX; TEMP, then TMP on Windows */
+const TEMP_VARS = ['TMPDIR', 'TEMP', 'TMP'] as const;
+/** the variables as they were before enterRunTemp (jest's watch mode runs the setup and teardown again) */
+let saved: Partial<Record<(typeof TEMP_VARS)[number], string | undefined>> | null = null;
 
 function removeStale(base: string, now: number): void {
   let names: string[];
@@ -35,14 +39,27 @@ function removeStale(base: string, now: number): void {
 export function enterRunTemp(now = Date.now(), base = os.tmpdir()): string {
   removeStale(base, now);
   const root = fs.mkdtempSync(path.join(base, PREFIX));
+  saved = Object.fromEntries(TEMP_VARS.map((v) => [v, process.env[v]]));
   process.env[ROOT_VAR] = root;
-  // os.tmpdir() reads TMPDIR on POSIX and TEMP, then TMP on Windows
-  for (const v of ['TMPDIR', 'TEMP', 'TMP']) process.env[v] = root;
+  for (const v of TEMP_VARS) process.env[v] = root;
   return root;
 }
 
+/** Removes the run's folder and points the variables back where they were. A removal that fails is told, never fails the run. */
 export function leaveRunTemp(): void {
   const root = process.env[ROOT_VAR];
   if (!root) return;
-  fs.rmSync(root, { recursive: true, force: true, maxRetries: 3 });
+  delete process.env[ROOT_VAR];
+  for (const v of TEMP_VARS) {
+    const was = saved?.[v];
+    if (was === undefined) delete process.env[v];
+    else process.env[v] = was;
+  }
+  saved = null;
+  try {
+    fs.rmSync(root, { recursive: true, force: true, maxRetries: 3 });
+  } catch (e) {
+    // a process a suite left running may still write there: a later run removes it once it is a day old
+    console.warn(`the run's temporary folder ${root} was not removed: ${(e as Error).message}`);
+  }
 }

@@ -232,7 +232,8 @@ export class TurnSteps {
       // or a llama.cpp-family server's that says so) and the setting says so; else a remote model's as its
       // kind takes it (REASONING_SENT), a local model's the turn's
       const preserve = request.preserveReasoning ?? REQUEST_FIELDS.preserveReasoning.default;
-      const keepAll = model !== null && preserve && (remote ? await this.deps.providers!.keepsReasoning(remote, signal) : await this.keepsReasoning());
+      // (a server is asked only when there is earlier reasoning to send)
+      const keepAll = model !== null && preserve && (remote ? history.some((m) => m.role === 'assistant' && !!m.reasoning) && (await this.deps.providers!.keepsReasoning(remote, signal)) : await this.keepsReasoning());
       const given: ReasoningSent = { ...(remote ? REASONING_SENT[remote.access.config.kind] : { scope: 'turn', absent: null }), ...(keepAll ? { scope: 'all' } : {}) };
       let scope = given.scope;
       const build = (s: ReasoningScope) => toEngineMessages(history, { instructions, images: vision ? this.deps.images : null, reasoning: { ...given, scope: s } });
@@ -297,7 +298,9 @@ export class TurnSteps {
         remote
           ? this.deps.providers!.chat(
               remote,
-              { messages, settings: chosenSettings(this.store, thread), ...(tools ? { tools: engineTools, toolChoice: tools.last ? ('none' as const) : ('auto' as const) } : {}) },
+              // a server whose template keeps every reply's reasoning is asked to, whatever its own default
+              // (llama-server's --no-reasoning-preserve), while every reply's goes
+              { messages, settings: chosenSettings(this.store, thread), ...(keepAll && scope === 'all' ? { templateKwargs: { preserve_reasoning: true } } : {}), ...(tools ? { tools: engineTools, toolChoice: tools.last ? ('none' as const) : ('auto' as const) } : {}) },
               { signal, onPiece },
             )
           : this.deps.engine.chat(

@@ -176,7 +176,7 @@ export const REQUEST_SETTINGS = {
   // templates that can keep earlier turns' reasoning keep it, and the app sends it to them (main/chat/history.ts)
   preserveReasoning: boolean({
     label: 'Keep earlier reasoning',
-    help: "Earlier replies' reasoning goes back to a local model whose chat template keeps it (GLM-4.7, DeepSeek V4, Nemotron 3, LFM2.5, MiniMax-M3, Kimi-K3): it reads what it thought, and the next turn reuses its cache, at the cost of context. Off: only the current turn's.",
+    help: "Earlier replies' reasoning goes back to a model whose chat template keeps it (GLM-4.7, DeepSeek V4, Nemotron 3, LFM2.5, MiniMax-M3, Kimi-K3), local or on llama-server: it reads what it thought, and the next turn reuses its cache, at the cost of context. Off: only the current turn's.",
     default: true,
     advanced: true,
   }),

@@ -193,6 +193,8 @@ export const DEFAULT_REMOTE_CONTEXT = 32_768;
 export const PROVIDER_TIMEOUT_MS = 120_000;
 /** How long a model list or a check waits. */
 export const PROVIDER_LIST_TIMEOUT_MS = 20_000;
+/** How long a turn waits for a llama.cpp-family server to say whether its template keeps reasoning (main/providers/server-props.ts). */
+export const PROVIDER_PROPS_TIMEOUT_MS = 3_000;
 
 /** A provider's id: made by Hearth when it is added. */
 export const ProviderId = z.string().regex(/^[a-z0-9-]{1,64}$/, 'a provider id is lowercase letters, digits and -');
@@ -254,17 +256,27 @@ export const ProviderConfig = z
 export type ProviderConfig = z.output<typeof ProviderConfig>;
 export type ProviderInput = z.input<typeof ProviderConfig>;
 
-/** The most characters of a shelved provider's JSON (a provider with MAX_PROVIDER_MODELS long model ids fits). */
-export const MAX_SHELVED_CHARS = 512 * 1024;
+/** The most characters of a shelved provider's JSON (a provider with MAX_PROVIDER_MODELS long model ids, escaped, fits). */
+export const MAX_SHELVED_CHARS = 1024 * 1024;
+
+/** The characters of `v`'s JSON; Infinity when it has none (nested past the stack, a cycle). */
+function jsonChars(v: unknown): number {
+  try {
+    return JSON.stringify(v).length;
+  } catch {
+    return Infinity;
+  }
+}
 
 /**
- * A stored provider this build cannot read — a kind or a field of a newer build's, or a damaged entry —
- * kept as it was stored, so that the build that wrote it finds it again after a downgrade and back
- * (salvageProviderSettings puts it aside; unshelveProviders takes it back once it parses).
+ * A stored provider this build cannot list — a kind or a field of a newer build's, a damaged entry, one
+ * past MAX_PROVIDERS — kept as it was stored, so that the build that wrote it finds it again after a
+ * downgrade and back (salvageProviderSettings puts it aside; unshelveProviders takes it back once it
+ * parses and there is room).
  */
 export const ShelvedProvider = z
   .record(z.string(), z.unknown())
-  .refine((v) => JSON.stringify(v).length <= MAX_SHELVED_CHARS, `a shelved provider is at most ${MAX_SHELVED_CHARS} characters`);
+  .refine((v) => jsonChars(v) <= MAX_SHELVED_CHARS, `a shelved provider is at most ${MAX_SHELVED_CHARS} characters of JSON`);
 
 /** The remote providers' settings (app settings' `providers`). */
 export const ProviderSettings = z
@@ -276,8 +288,8 @@ export const ProviderSettings = z
       .max(MAX_PROVIDERS)
       .default([])
       .refine((ps) => new Set(ps.map((p) => p.id)).size === ps.length, 'two providers have one id'),
-    /** the stored providers this build cannot read, as stored (ShelvedProvider) */
-    shelved: z.array(ShelvedProvider).max(MAX_PROVIDERS).default([]),
+    /** the stored providers this build cannot list, as stored (ShelvedProvider); absent when none, as builds before it wrote the setting */
+    shelved: z.array(ShelvedProvider).min(1).max(MAX_PROVIDERS).optional(),
   })
   .strict();
 export type ProviderSettings = z.output<typeof ProviderSettings>;
@@ -289,13 +301,13 @@ const DROPPED_ID_CHARS = 64;
 /**
  * What can be kept of a stored providers setting that does not parse as a whole (a provider of a kind
  * this build does not know, written by a newer one; a damaged entry): the providers that parse, each id
- * once, at most MAX_PROVIDERS; those that do not parse shelved as they were (an object within
- * MAX_SHELVED_CHARS, at most MAX_PROVIDERS of them, the stored shelf's first), so the next change of
- * the providers writes them back; allowRemote as stored, its default when absent, and off when it is
- * present but not a boolean. `dropped` names what is gone (a repeated id, past the bounds, not an
- * object), `shelved` what was put aside. Null when it is not an object (the setting's default then: no
- * providers). Without it the whole setting fell back to its default: every provider gone from view,
- * and remote providers on.
+ * once, at most MAX_PROVIDERS; the others shelved as they were (those that do not parse or find no room:
+ * an object within MAX_SHELVED_CHARS, at most MAX_PROVIDERS of them, the list's first, then the stored
+ * shelf's), so the next change of the providers writes them back; allowRemote as stored, its default
+ * when absent, and off when it is present but not a boolean. `dropped` names what is gone (an id
+ * already kept, past the bounds, not an object), `shelved` what was put aside. Null when it is not an
+ * object (the setting's default then: no providers). Without it the whole setting fell back to its
+ * default: every provider gone from view, and remote providers on.
  */
 export function salvageProviderSettings(value: unknown): { value: ProviderSettings; dropped: string[]; shelved: string[] } | null {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
@@ -308,37 +320,48 @@ export function salvageProviderSettings(value: unknown): { value: ProviderSettin
   for (const { e, name } of entries) {
     const id = typeof (e as { id?: unknown })?.id === 'string' ? (e as { id: string }).id : null;
     const named = `${name}${id !== null ? ` (${id.slice(0, DROPPED_ID_CHARS)})` : ''}`;
+    if (id !== null && (list.some((q) => q.id === id) || shelved.some((q) => q.id === id))) {
+      dropped.push(named);
+      continue;
+    }
     const p = ProviderConfig.safeParse(e);
-    const taken = id !== null && (list.some((q) => q.id === id) || shelved.some((q) => q.id === id));
-    if (p.success && !taken && list.length < MAX_PROVIDERS) {
+    if (p.success && list.length < MAX_PROVIDERS) {
       list.push(p.data);
       continue;
     }
     const aside = ShelvedProvider.safeParse(e);
-    if (!p.success && !taken && aside.success && shelved.length < MAX_PROVIDERS) {
+    if (aside.success && shelved.length < MAX_PROVIDERS) {
       shelved.push(aside.data);
       if (!name.startsWith('shelved')) shelvedNames.push(named);
     } else {
       dropped.push(named);
     }
   }
-  const cap = (names: string[]) => (names.length > DROPPED_NAMED ? names.splice(DROPPED_NAMED, names.length - DROPPED_NAMED, `and ${names.length - DROPPED_NAMED} more`) : names);
+  const cap = (names: string[]) => names.length > DROPPED_NAMED && names.splice(DROPPED_NAMED, names.length - DROPPED_NAMED, `and ${names.length - DROPPED_NAMED} more`);
   cap(dropped);
   cap(shelvedNames);
   if (v.list !== undefined && !Array.isArray(v.list)) dropped.push('the list');
   const allowRemote = v.allowRemote === undefined ? ProviderSettings.shape.allowRemote.parse(undefined) : v.allowRemote === true;
   if (v.allowRemote !== undefined && typeof v.allowRemote !== 'boolean') dropped.push('allowRemote (off)');
-  return { value: { allowRemote, list, shelved }, dropped, shelved: shelvedNames };
+  return { value: { allowRemote, list, ...(shelved.length > 0 ? { shelved } : {}) }, dropped, shelved: shelvedNames };
 }
 
 /**
  * The providers setting with its shelved providers that this build reads (a build that knows their
- * kind, after a downgrade and back) taken back into the list, as far as the list's bound and their ids
- * allow; the others stay shelved.
+ * kind, after a downgrade and back) taken back into the list, while there is room and their id is not
+ * listed; the others stay shelved, as stored.
  */
 export function unshelveProviders(s: ProviderSettings): ProviderSettings {
-  if (!s.shelved.some((e) => ProviderConfig.safeParse(e).success)) return s;
-  return salvageProviderSettings({ allowRemote: s.allowRemote, list: [...s.list, ...s.shelved] })!.value;
+  if (!s.shelved) return s;
+  const list = [...s.list];
+  const shelved: Record<string, unknown>[] = [];
+  for (const e of s.shelved) {
+    const p = ProviderConfig.safeParse(e);
+    if (p.success && list.length < MAX_PROVIDERS && !list.some((q) => q.id === p.data.id)) list.push(p.data);
+    else shelved.push(e);
+  }
+  if (shelved.length === s.shelved.length) return s;
+  return { allowRemote: s.allowRemote, list, ...(shelved.length > 0 ? { shelved } : {}) };
 }
 
 export const PROVIDER_PRESET_IDS = ['openai', 'anthropic', 'openrouter', 'groq', 'mistral', 'deepseek', 'kimi', 'local'] as const;

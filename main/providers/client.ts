@@ -12,7 +12,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import type { ChatMessage, GenerateResult } from '../engine/protocol';
 import { IpcError } from '../ipc/contract';
-import { PROVIDER_TIMEOUT_MS, REASONING_SENT, remoteSettings, STREAM_USAGE_OPTION, type ProviderConfig, unmarkedMessages } from '../params';
+import { LLAMA_CPP_SERVER, PROVIDER_TIMEOUT_MS, REASONING_SENT, remoteSettings, STREAM_USAGE_OPTION, type ProviderConfig, unmarkedMessages } from '../params';
 import { LIMITS } from '../store/validation';
 import { providerError } from './errors';
 import { toAnthropicMessages, toAnthropicTools, toOpenAIMessages, type RemoteTool } from './messages';
@@ -25,6 +25,8 @@ export interface RemoteChatRequest {
   settings: Record<string, unknown>;
   tools?: readonly RemoteTool[];
   toolChoice?: 'auto' | 'none';
+  /** the template's arguments, for a llama.cpp-family server (its `chat_template_kwargs`) */
+  templateKwargs?: Record<string, unknown>;
 }
 
 export interface RemoteChatOptions {
@@ -227,6 +229,7 @@ async function streamOpenAI(p: ProviderAccess, r: RemoteChatRequest, reply: Repl
     stream: true,
     ...(STREAM_USAGE_OPTION[p.config.kind as keyof typeof STREAM_USAGE_OPTION] ? { stream_options: { include_usage: true } } : {}),
     ...remoteSettings(p.config.kind, r.settings),
+    ...(r.templateKwargs && LLAMA_CPP_SERVER[p.config.kind] ? { chat_template_kwargs: r.templateKwargs } : {}),
     ...tools,
   };
   const stream = await openaiClient(p, timeoutMs).chat.completions.create(body as unknown as OpenAI.Chat.ChatCompletionCreateParamsStreaming, { signal: w.signal });

@@ -1,10 +1,12 @@
 /**
  * What a llama.cpp-family server says of its template (llama-server's GET /props, its
  * `chat_template_caps`): whether the template keeps earlier turns' reasoning when asked to
- * (`supports_preserve_reasoning`; llama-server asks unless started with --no-reasoning-preserve). A
- * model whose server says so is sent every reply's reasoning, as a local model whose template keeps
- * it (main/chat/steps.ts). Any other answer — no /props (another server), an error, a body that is not
- * llama-server's, one past PROPS_MAX_BYTES — counts as no: the turn's reasoning goes, as before.
+ * (`supports_preserve_reasoning`: llama.cpp renders the template with it forced on, so it says what the
+ * template can do, not the server's --reasoning-preserve; Hearth asks for it per request). A model
+ * whose server says so is sent every reply's reasoning, as a local model whose template keeps it
+ * (main/chat/steps.ts). A server that is not llama-server (no /props), an error status or a body that
+ * is not llama-server's, or one past PROPS_MAX_BYTES, is a no; no answer at all (a time-out, a 5xx,
+ * no connection) is null, which the caller holds for less time.
  */
 import { z } from 'zod';
 import { discard, readCapped } from '../tools/builtins/http';
@@ -22,11 +24,12 @@ export function serverRoot(baseUrl: string): string {
 
 /**
  * Whether the server's template for `model` keeps earlier turns' reasoning (GET /props?model=, the
- * model named as a router-mode server takes it; a one-model server ignores it). Never throws.
+ * model named as a router-mode server takes it; a one-model server ignores it); null: no answer.
+ * Never throws.
  */
-export async function serverKeepsReasoning(p: ProviderAccess, model: string, signal: AbortSignal, timeoutMs: number): Promise<boolean> {
+export async function serverKeepsReasoning(p: ProviderAccess, model: string, signal: AbortSignal, timeoutMs: number): Promise<boolean | null> {
   try {
-    // the time limit covers the body too: a server that stalls mid-answer is a no
+    // the time limit covers the body too: a server that stalls mid-answer has not answered
     const s = AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]);
     const url = new URL(`${serverRoot(p.config.baseUrl)}/props`);
     url.searchParams.set('model', model);
@@ -35,13 +38,15 @@ export async function serverKeepsReasoning(p: ProviderAccess, model: string, sig
     const res = await fetch(url, { headers, signal: s, redirect: 'error' });
     if (!res.ok) {
       await discard(res);
-      return false;
+      // a router still loading the model answers 503: asked again soon
+      return res.status >= 500 ? null : false;
     }
     const body = await readCapped(res, PROPS_MAX_BYTES);
     if (body.truncated) return false;
     const parsed = Props.safeParse(JSON.parse(new TextDecoder().decode(body.bytes)));
     return parsed.success && parsed.data.chat_template_caps.supports_preserve_reasoning;
-  } catch {
-    return false;
+  } catch (e) {
+    // a body that is not JSON is an answer; a time-out, a stop or no connection is none
+    return e instanceof SyntaxError ? false : null;
   }
 }

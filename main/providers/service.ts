@@ -11,7 +11,7 @@ import type { GenerateResult } from '../engine/protocol';
 import { IpcError } from '../ipc/contract';
 import type { ProviderDTO, ProviderSave, ProvidersStatusDTO } from '../ipc/providers';
 import type { Logger } from '../logging';
-import { DEFAULT_REMOTE_CONTEXT, LLAMA_CPP_SERVER, MAX_PROVIDERS, MAX_PROVIDER_MODELS, parseRemoteModelRef, PROVIDER_LIST_TIMEOUT_MS, ProviderConfig, ProviderModel, ProviderSettings, unshelveProviders } from '../params';
+import { DEFAULT_REMOTE_CONTEXT, LLAMA_CPP_SERVER, MAX_PROVIDERS, MAX_PROVIDER_MODELS, parseRemoteModelRef, PROVIDER_LIST_TIMEOUT_MS, PROVIDER_PROPS_TIMEOUT_MS, ProviderConfig, ProviderModel, ProviderSettings, unshelveProviders } from '../params';
 import type { SecretStore } from '../secrets';
 import type { Handlers, Services } from '../services';
 import type { Store } from '../store';
@@ -23,13 +23,20 @@ const keyName = (id: string) => `provider.${id}.key`;
 const headerName = (id: string, header: string) => `provider.${id}.header.${header.toLowerCase()}`;
 const providerPrefix = (id: string) => `provider.${id}.`;
 
-/** How long a server's answer to whether its template keeps reasoning is held (a server restarted with another model is asked again after). */
+/** How long a server's answer to whether its template keeps reasoning is held (a server restarted with another model is asked again after), and no answer. */
 const KEEPS_REASONING_TTL_MS = 60_000;
+const NO_ANSWER_TTL_MS = 10_000;
 
 /** An http:// URL to another machine (not loopback). */
 function plainRemote(url: string): boolean {
   const u = new URL(url);
   return u.protocol === 'http:' && !['localhost', '127.0.0.1', '[::1]'].includes(u.hostname) && !u.hostname.startsWith('127.');
+}
+
+/** What the page says of providers kept aside (salvageProviderSettings). */
+function shelvedWarning(n: number): string {
+  const them = n === 1 ? 'it' : 'them';
+  return `${n === 1 ? 'One provider is' : `${n} providers are`} kept as saved but not shown: saved by another version of Hearth in a form this one cannot read (a kind or setting it does not know, or a damaged entry), or past the ${MAX_PROVIDERS} providers it lists. A version that reads ${them} shows ${them} again.`;
 }
 
 /** A key as the page sees it: its last four characters (none of a short key). */
@@ -57,7 +64,7 @@ export interface RemoteTarget {
 
 export class ProviderService {
   /** per provider and model: whether its llama.cpp-family server's template keeps reasoning, and when it said so */
-  private readonly keeps = new Map<string, { keeps: boolean; at: number }>();
+  private readonly keeps = new Map<string, { keeps: boolean; until: number }>();
 
   constructor(private readonly deps: ProviderServiceDeps) {}
 
@@ -83,9 +90,7 @@ export class ProviderService {
         : []),
       // a key sent in clear over the network (loopback is this machine)
       ...providers.filter((p) => p.key === 'set' && plainRemote(p.baseUrl)).map((p) => `${p.name} is reached over plain http:// beyond this machine: its API key and your messages travel unencrypted.`),
-      ...(s.shelved.length > 0
-        ? [`${s.shelved.length === 1 ? 'One provider was' : `${s.shelved.length} providers were`} saved by another version of Hearth in a form this one cannot read (a kind or setting it does not know, or a damaged entry): kept as saved, not shown; a version that reads ${s.shelved.length === 1 ? 'it shows it' : 'them shows them'} again.`]
-        : []),
+      ...(s.shelved ? [shelvedWarning(s.shelved.length)] : []),
     ];
     return { allowRemote: s.allowRemote, providers, keyStorage: this.deps.secrets.kind, warnings };
   }
@@ -215,20 +220,21 @@ export class ProviderService {
 
   /**
    * Whether `t`'s server keeps earlier turns' reasoning in its template (./server-props.ts): asked of a
-   * llama.cpp-family server only, held for KEEPS_REASONING_TTL_MS; any other provider, or no answer, is no.
+   * llama.cpp-family server only, within PROVIDER_PROPS_TIMEOUT_MS; its answer held KEEPS_REASONING_TTL_MS,
+   * no answer (a no) NO_ANSWER_TTL_MS, a stopped turn's not at all. Any other provider is no.
    */
   async keepsReasoning(t: RemoteTarget, signal: AbortSignal): Promise<boolean> {
     if (!LLAMA_CPP_SERVER[t.access.config.kind]) return false;
     const key = `${t.access.config.id}\u0000${t.access.config.baseUrl}\u0000${t.model}`;
     const now = Date.now();
     const held = this.keeps.get(key);
-    if (held && now - held.at < KEEPS_REASONING_TTL_MS) return held.keeps;
-    const keeps = await serverKeepsReasoning(t.access, t.model, signal, this.deps.listTimeoutMs ?? PROVIDER_LIST_TIMEOUT_MS);
-    if (signal.aborted) return keeps;
+    if (held && now < held.until) return held.keeps;
+    const said = await serverKeepsReasoning(t.access, t.model, signal, PROVIDER_PROPS_TIMEOUT_MS);
+    if (signal.aborted) return false;
     if (this.keeps.size >= MAX_PROVIDERS * 8) this.keeps.clear();
-    this.keeps.set(key, { keeps, at: now });
-    this.deps.logger.debug(`providers: ${t.access.config.name} ${keeps ? 'keeps' : 'does not keep'} earlier reasoning for ${t.model}`);
-    return keeps;
+    this.keeps.set(key, { keeps: said === true, until: now + (said === null ? NO_ANSWER_TTL_MS : KEEPS_REASONING_TTL_MS) });
+    this.deps.logger.debug(`providers: ${t.access.config.name} ${said === null ? 'did not say whether it keeps' : said ? 'keeps' : 'does not keep'} earlier reasoning for ${t.model}`);
+    return said === true;
   }
 
   /** One reply from a remote model (./client.ts). */

@@ -19,9 +19,17 @@ export function decodeJson<S extends z.ZodTypeAny>(
     logger.warn('store: corrupt JSON value replaced by its default', meta);
     return fallback;
   }
-  const r = schema.safeParse(value);
-  if (r.success) return r.data;
-  const kept = salvage?.(value) ?? null;
+  // a check that throws (a value nested past the stack) is an invalid value like any other
+  let r: ReturnType<S['safeParse']>;
+  let kept: ReturnType<NonNullable<typeof salvage>> = null;
+  try {
+    r = schema.safeParse(value) as ReturnType<S['safeParse']>;
+    if (r.success) return r.data;
+    kept = salvage?.(value) ?? null;
+  } catch (e) {
+    logger.warn('store: invalid stored value replaced by its default', { ...meta, issue: (e as Error).message });
+    return fallback;
+  }
   if (kept) {
     logger.warn('store: invalid stored value partly kept', { ...meta, issue: r.error.issues[0]?.message, dropped: kept.dropped, ...(kept.shelved?.length ? { shelved: kept.shelved } : {}) });
     return kept.value;

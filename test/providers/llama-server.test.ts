@@ -18,7 +18,7 @@ import { startLlamaServer, type LlamaServer } from '../helpers/llama-server';
 import { inAddon } from '../helpers/addon';
 import { TINY_BPE, TINY_THINK, writeGlm47Model, writeQwen35Model, writeTokenizerModels } from '../helpers/models';
 import { serverKeepsReasoning } from '../../main/providers/server-props';
-import type { ProviderConfig } from '../../main/params';
+import { ProviderConfig } from '../../main/params';
 
 jest.setTimeout(600_000);
 
@@ -39,6 +39,19 @@ afterAll(async () => {
   await b?.close();
   await server?.close();
 });
+
+/** What llama.cpp's template renders (the addon, the same tree's chat code) for each conversation, with the request's `extra` fields. */
+function renderedBy(model: string, conversations: object[][], extra: Record<string, unknown>): Promise<{ tokens: number; prompt: string }[]> {
+  return inAddon(
+    `const m = await addon.loadModel(input.model, { gpuLayers: 0 }).promise;
+     try {
+       const out = [];
+       for (const messages of input.conversations) out.push(await m.applyChatTemplate(JSON.stringify({ messages, ...input.extra })));
+       return out.map((x) => ({ tokens: x.tokens, prompt: x.prompt }));
+     } finally { await m.dispose(); }`,
+    { model, conversations, extra },
+  );
+}
 
 /** `server` added as a local-server provider named `name`: its one model's reference. */
 async function serverModel(name: string, server: LlamaServer): Promise<string> {
@@ -167,15 +180,7 @@ test("a tool loop's step goes with its reasoning, and llama-server's template (Q
       { role: 'tool', content: 'Sunny and 21 degrees in Paris.', tool_call_id: 'c1' },
       { role: 'assistant', content: 'It is sunny' },
     ];
-    const rendered = await inAddon<{ tokens: number; prompt: string }[]>(
-      `const m = await addon.loadModel(input.model, { gpuLayers: 0 }).promise;
-       try {
-         const out = [];
-         for (const messages of input.turns) out.push(await m.applyChatTemplate(JSON.stringify({ messages, continueFinal: true })));
-         return out.map((x) => ({ tokens: x.tokens, prompt: x.prompt }));
-       } finally { await m.dispose(); }`,
-      { model, turns: [turn(thought), turn('')] },
-    );
+    const rendered = await renderedBy(model, [turn(thought), turn('')], { continueFinal: true });
     expect(rendered[0].prompt).toContain(`<think>\n${thought}\n</think>`);
     expect(prompts).toEqual(rendered.map((r) => r.tokens));
     expect(prompts[0]).toBeGreaterThan(prompts[1]);
@@ -194,13 +199,14 @@ test("a tool loop's step goes with its reasoning, and llama-server's template (Q
 });
 
 /** A provider's access to `server`, as the client takes it (no key). */
-const accessTo = (server: LlamaServer) => ({ config: { id: 'p', name: 'server', kind: 'openai-server', baseUrl: `${server.url}/v1`, headers: {}, enabled: true, models: [] } as unknown as ProviderConfig, apiKey: null });
+const accessTo = (server: LlamaServer) => ({ config: ProviderConfig.parse({ id: 'p', name: 'server', kind: 'openai-server', baseUrl: `${server.url}/v1` }), apiKey: null });
 
 test("an earlier turn's reasoning goes to a server whose template keeps it (its /props says so), unless the setting is off", async () => {
   const dir = tempDir('llama-server-glm');
   const { qwen } = await writeTokenizerModels(dir);
   const [glmModel, qwenModel] = [await writeGlm47Model(qwen, dir), await writeQwen35Model(qwen, dir)];
-  const glm = await startLlamaServer(glmModel, ['-c', '1024', '-np', '1']);
+  // started so that its template drops earlier reasoning unless a request asks otherwise: Hearth asks
+  const glm = await startLlamaServer(glmModel, ['-c', '1024', '-np', '1', '--no-reasoning-preserve']);
   const other = await startLlamaServer(qwenModel, ['-c', '1024', '-np', '1']);
   try {
     // what each server says of its template: GLM-4.7's keeps earlier turns' reasoning when asked, Qwen3.5's never
@@ -223,22 +229,14 @@ test("an earlier turn's reasoning goes to a server whose template keeps it (its 
     const glmRef = await serverModel('llama-server glm', glm);
     const [kept, off] = [await followUp(glmRef, {}), await followUp(glmRef, { preserveReasoning: false })];
     // what llama.cpp's template renders for the conversation, with the earlier reply's reasoning and without
-    // (the server renders with preserve_reasoning on, as llama-server does unless told not to)
+    // (the server renders with preserve_reasoning on: Hearth's request says so)
     const conversation = (reasoning: string) => [
       { role: 'system', content: 'You are a helpful assistant.' },
       { role: 'user', content: 'What is the weather in Paris?' },
       { role: 'assistant', content: 'It is sunny.', ...(reasoning ? { reasoning_content: reasoning } : {}) },
       { role: 'user', content: 'And in Rome?' },
     ];
-    const rendered = await inAddon<{ tokens: number; prompt: string }[]>(
-      `const m = await addon.loadModel(input.model, { gpuLayers: 0 }).promise;
-       try {
-         const out = [];
-         for (const messages of input.conversations) out.push(await m.applyChatTemplate(JSON.stringify({ messages, preserveReasoning: true })));
-         return out.map((x) => ({ tokens: x.tokens, prompt: x.prompt }));
-       } finally { await m.dispose(); }`,
-      { model: glmModel, conversations: [conversation(thought), conversation('')] },
-    );
+    const rendered = await renderedBy(glmModel, [conversation(thought), conversation('')], { preserveReasoning: true });
     expect(rendered[0].prompt).toContain(thought);
     // the server's prompts differ by what the earlier reasoning adds to the template's render (the thread's
     // prompts also hold the tools the app offers, which the render here does not)

@@ -7,7 +7,7 @@
  */
 import type http from 'http';
 import path from 'path';
-import type { ProviderConfig } from '../../main/params';
+import { ProviderConfig } from '../../main/params';
 import type { ProviderAccess } from '../../main/providers/client';
 import { PROPS_MAX_BYTES, serverKeepsReasoning, serverRoot } from '../../main/providers/server-props';
 import { ProviderService } from '../../main/providers/service';
@@ -24,8 +24,8 @@ afterEach(() => {
 
 const props = (keeps: boolean) => JSON.stringify({ chat_template: '{{ messages }}', chat_template_caps: { supports_preserve_reasoning: keeps, supports_tools: true }, n_ctx: 1024 });
 
-function accessTo(baseUrl: string, apiKey: string | null = null, headers: Record<string, string> = {}): ProviderAccess {
-  return { config: { id: 'p1', name: 'Local', kind: 'openai-server', baseUrl, headers, enabled: true, models: [] } as unknown as ProviderConfig, apiKey };
+function accessTo(baseUrl: string, apiKey: string | null = null, headers: Record<string, string> = {}, kind = 'openai-server'): ProviderAccess {
+  return { config: ProviderConfig.parse({ id: 'p1', name: 'Local', kind, baseUrl, headers }), apiKey };
 }
 
 async function withServer<T>(handler: (req: http.IncomingMessage, res: http.ServerResponse) => void, fn: (s: WebServer) => Promise<T>): Promise<T> {
@@ -61,47 +61,83 @@ test("llama-server's answer, asked with the model, the key and the extra headers
   });
 });
 
-test('every other answer is a no, never a throw: an error, not JSON, not llama-server\'s shape, too long, a redirect, no answer, a stall mid-body, no server', async () => {
+test("another server's answer is a no; no answer is null; never a throw", async () => {
   const answers: Record<string, (res: http.ServerResponse) => void> = {
     '/401': (res) => res.writeHead(401).end('{"error":"no"}'),
+    '/404': (res) => res.writeHead(404).end('Not Found'),
     '/html': (res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html>'),
     '/shape': (res) => res.writeHead(200).end(JSON.stringify({ chat_template_caps: { supports_preserve_reasoning: 'yes' } })),
     '/none': (res) => res.writeHead(200).end('{}'),
     '/long': (res) => res.writeHead(200).end(`${props(true).slice(0, -1)}, "pad": "${'x'.repeat(PROPS_MAX_BYTES)}"}`),
+    '/deep': (res) => res.writeHead(200).end(`${'['.repeat(100_000)}${']'.repeat(100_000)}`),
+    '/loading': (res) => res.writeHead(503).end('{"error":{"message":"Loading model"}}'),
     '/redirect': (res) => res.writeHead(302, { location: '/ok/props' }).end(),
     '/ok': (res) => res.writeHead(200).end(props(true)),
     '/silent': () => undefined,
     '/stall': (res) => res.writeHead(200).write(props(true).slice(0, 20)),
   };
   await withServer((req, res) => answers[`/${req.url!.split('/')[1]}`](res), async (s) => {
-    const ask = (prefix: string) => serverKeepsReasoning(accessTo(s.url(`${prefix}/v1`)), 'm', never, 1000);
+    const ask = (prefix: string, signal = never, timeoutMs = 1000) => serverKeepsReasoning(accessTo(s.url(`${prefix}/v1`)), 'm', signal, timeoutMs);
     expect(await ask('/ok')).toBe(true);
-    for (const k of ['/401', '/html', '/shape', '/none', '/long', '/redirect', '/silent', '/stall']) expect([k, await ask(k)]).toEqual([k, false]);
+    // answers from a server that is not llama-server, or not as llama-server answers
+    for (const k of ['/401', '/404', '/html', '/shape', '/none', '/long', '/deep']) expect([k, await ask(k)]).toEqual([k, false]);
+    // no answer: a router still loading, a redirect (not followed: the key would go with it), silence, a stall mid-body
+    for (const k of ['/loading', '/redirect', '/silent', '/stall']) expect([k, await ask(k)]).toEqual([k, null]);
+    // the caller's stop ends a wait at once
+    const stop = new AbortController();
+    const t0 = Date.now();
+    const asked = ask('/silent', stop.signal, 60_000);
+    setTimeout(() => stop.abort(), 50);
+    expect(await asked).toBeNull();
+    expect(Date.now() - t0).toBeLessThan(5_000);
   });
   // a port nothing listens on
   const gone = await webServer(() => undefined);
   const url = gone.url('/v1');
   await gone.close();
-  expect(await serverKeepsReasoning(accessTo(url), 'm', never, 1000)).toBe(false);
-  // the caller's stop: a no at once
-  const stop = new AbortController();
-  stop.abort();
-  expect(await serverKeepsReasoning(accessTo(url), 'm', stop.signal, 1000)).toBe(false);
+  expect(await serverKeepsReasoning(accessTo(url), 'm', never, 1000)).toBeNull();
 });
 
-test('the provider service asks a llama.cpp-family server only, once a minute per provider and model', async () => {
+test("the provider service asks a llama.cpp-family server only; holds an answer a minute and no answer 10 s, a stopped turn's not at all", async () => {
   const dir = tmpDir();
   const store = openStore({ file: path.join(dir, 'hearth.db') });
   const logger = recordingLogger();
   const services = new Services({ engine: {} as never, paths: dataPaths(dir), appVersion: '0', logger });
   const secrets = new SecretStore(dir, { logger, file: 'provider-secrets.json' });
   const svc = new ProviderService({ store, services, secrets, logger, listTimeoutMs: 2000 });
-  await withServer((_req, res) => res.writeHead(200).end(props(true)), async (s) => {
-    const target = (kind: string, model: string) => ({ access: { ...accessTo(s.url('/v1')), config: { ...accessTo(s.url('/v1')).config, kind } as ProviderConfig }, model, contextSize: 1024 });
-    expect(await svc.keepsReasoning(target('openai-server', 'a'), never)).toBe(true);
-    expect(await svc.keepsReasoning(target('openai-server', 'a'), never)).toBe(true);
-    expect(await svc.keepsReasoning(target('openai-server', 'b'), never)).toBe(true);
-    for (const kind of ['openai', 'deepseek', 'kimi', 'mistral', 'anthropic']) expect(await svc.keepsReasoning(target(kind, 'a'), never)).toBe(false);
-    expect(s.paths).toEqual(['/props?model=a', '/props?model=b']);
-  });
+  let now = 1_000_000;
+  const clock = jest.spyOn(Date, 'now').mockImplementation(() => now);
+  let answer: 'yes' | 'loading' | 'silent' = 'yes';
+  try {
+    await withServer((_req, res) => (answer === 'yes' ? res.writeHead(200).end(props(true)) : answer === 'loading' ? res.writeHead(503).end() : undefined), async (s) => {
+      const target = (kind: string, model: string) => ({ access: accessTo(s.url('/v1'), null, {}, kind), model, contextSize: 1024 });
+      expect(await svc.keepsReasoning(target('openai-server', 'a'), never)).toBe(true);
+      expect(await svc.keepsReasoning(target('openai-server', 'a'), never)).toBe(true);
+      expect(await svc.keepsReasoning(target('openai-server', 'b'), never)).toBe(true);
+      for (const kind of ['openai', 'deepseek', 'kimi', 'mistral', 'anthropic']) expect(await svc.keepsReasoning(target(kind, 'a'), never)).toBe(false);
+      expect(s.paths).toEqual(['/props?model=a', '/props?model=b']);
+      // a minute on, asked again: a router loading the model does not answer, a no held 10 s
+      answer = 'loading';
+      now += 60_001;
+      expect(await svc.keepsReasoning(target('openai-server', 'a'), never)).toBe(false);
+      now += 9_000;
+      expect(await svc.keepsReasoning(target('openai-server', 'a'), never)).toBe(false);
+      expect(s.paths).toHaveLength(3);
+      answer = 'yes';
+      now += 1_001;
+      expect(await svc.keepsReasoning(target('openai-server', 'a'), never)).toBe(true);
+      expect(s.paths).toHaveLength(4);
+      // a turn stopped while it asks: a no for it, nothing held
+      answer = 'silent';
+      const stop = new AbortController();
+      const asked = svc.keepsReasoning(target('openai-server', 'c'), stop.signal);
+      setTimeout(() => stop.abort(), 50);
+      expect(await asked).toBe(false);
+      answer = 'yes';
+      expect(await svc.keepsReasoning(target('openai-server', 'c'), never)).toBe(true);
+      expect(s.paths).toHaveLength(6);
+    });
+  } finally {
+    clock.mockRestore();
+  }
 });

@@ -14,6 +14,7 @@ import { Services } from '../../main/services';
 import { dataPaths } from '../../main/paths';
 import { ProviderService, maskKey } from '../../main/providers/service';
 import { ProviderSave } from '../../main/ipc/providers';
+import { MAX_PROVIDERS } from '../../main/params';
 import { chosenSettings } from '../../main/chat/turn-inputs';
 import { cleanupDirs, closeStores, openStore, recordingLogger, tmpDir } from '../store/helpers';
 import { webServer } from '../helpers/web-server';
@@ -188,7 +189,7 @@ test("a provider another version wrote that this one cannot read is kept as save
   put.run('providers', JSON.stringify({ allowRemote: true, list: [future] }));
   const st = svc.status();
   expect(st.providers).toEqual([]);
-  expect(st.warnings).toEqual([expect.stringMatching(/^One provider was saved by another version of Hearth .* kept as saved, not shown/)]);
+  expect(st.warnings).toEqual([expect.stringMatching(/^One provider is kept as saved but not shown: saved by another version of Hearth/)]);
   // a provider added and removed, remote providers turned off and on: the shelved one is written back as it was
   const added = svc.save({ provider: openai });
   svc.allow(false);
@@ -205,4 +206,14 @@ test("a provider another version wrote that this one cannot read is kept as save
   const after = JSON.parse(store.db.prepare("SELECT value FROM settings WHERE key = 'providers'").pluck().get() as string);
   expect(after.list.map((p: { id: string }) => p.id)).toEqual(['p1']);
   expect(after.shelved.map((p: { id: string }) => p.id)).toEqual(['p0']);
+  // one that reads but finds the list full stays shelved (never dropped); a shelf emptied is not written
+  const full = Array.from({ length: MAX_PROVIDERS }, (_, i) => ({ ...known, id: `f${i}`, name: `F${i}` }));
+  put.run('providers', JSON.stringify({ allowRemote: true, list: full, shelved: [{ ...known, id: 'late' }] }));
+  expect(svc.status().providers).toHaveLength(MAX_PROVIDERS);
+  svc.delete('f0');
+  expect(svc.status().providers.map((p) => p.id)).toContain('late');
+  svc.allow(true);
+  const unshelved = JSON.parse(store.db.prepare("SELECT value FROM settings WHERE key = 'providers'").pluck().get() as string);
+  expect(unshelved.list).toHaveLength(MAX_PROVIDERS);
+  expect('shelved' in unshelved).toBe(false);
 });

@@ -98,13 +98,23 @@ describe('settings', () => {
     // a list that is not one keeps none; a list over the bound keeps its first MAX_PROVIDERS, and names
     // at most 10 of what it left out; what is kept is a setting the store would write
     put.run('providers', JSON.stringify({ allowRemote: false, list: 'p1', extra: 1 }));
-    expect(s.settings.get('providers')).toEqual({ allowRemote: false, list: [], shelved: [] });
+    expect(s.settings.get('providers')).toEqual({ allowRemote: false, list: [] });
     const many = Array.from({ length: MAX_PROVIDERS + 12 }, (_, i) => ({ ...good, id: `p${i}` }));
     put.run('providers', JSON.stringify({ allowRemote: true, list: [...many, { kind: 'x' }] }));
     const capped = s.settings.get('providers');
     expect(capped.list.map((p) => p.id)).toEqual(many.slice(0, MAX_PROVIDERS).map((p) => p.id));
-    expect(capped.shelved).toEqual([{ kind: 'x' }]);
-    expect(logger.warnings.at(-1)!.meta!.dropped).toEqual([...Array.from({ length: 10 }, (_, i) => `provider ${MAX_PROVIDERS + i} (p${MAX_PROVIDERS + i})`), 'and 2 more']);
+    // those past the bound are shelved, as stored, with the one that does not parse
+    expect(capped.shelved).toEqual([...many.slice(MAX_PROVIDERS), { kind: 'x' }]);
+    expect(logger.warnings.at(-1)!.meta).toMatchObject({ dropped: [], shelved: [...Array.from({ length: 10 }, (_, i) => `provider ${MAX_PROVIDERS + i} (p${MAX_PROVIDERS + i})`), 'and 3 more'] });
+    // a shelf past its own bound keeps its first MAX_PROVIDERS
+    put.run('providers', JSON.stringify({ list: [], shelved: Array.from({ length: MAX_PROVIDERS + 2 }, (_, i) => ({ id: `s${i}`, kind: 'z' })) }));
+    expect(s.settings.get('providers').shelved!.map((e) => e.id)).toEqual(Array.from({ length: MAX_PROVIDERS }, (_, i) => `s${i}`));
+    // an entry nested past the stack (its JSON cannot be written again) is dropped, and the read does not throw
+    const deep = `{"id": "deep", "kind": "z", "x": ${'['.repeat(20_000)}${']'.repeat(20_000)}}`;
+    s.db.prepare("INSERT OR REPLACE INTO settings (key, value, updated_at) VALUES ('providers', ?, 0)").run(`{"list": [${JSON.stringify(good)}, ${deep}]}`);
+    expect(s.settings.get('providers')).toEqual({ allowRemote: DEFAULT_SETTINGS.providers.allowRemote, list: [expect.objectContaining({ id: 'p1' })] });
+    expect(logger.warnings.at(-1)!.meta).toMatchObject({ dropped: ['provider 1 (deep)'] });
+    expect(() => s.settings.getAll()).not.toThrow();
     expect(s.settings.set('providers', capped)).toEqual(capped);
   });
 
