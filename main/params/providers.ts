@@ -256,15 +256,27 @@ export const ProviderConfig = z
 export type ProviderConfig = z.output<typeof ProviderConfig>;
 export type ProviderInput = z.input<typeof ProviderConfig>;
 
-/** The most characters of a shelved provider's JSON (a provider with MAX_PROVIDER_MODELS long model ids, escaped, fits). */
+/** The most characters of a shelved provider's JSON (1,000 model ids of 300 plain characters fit), and its deepest nesting (a provider this build writes nests 4 deep). */
 export const MAX_SHELVED_CHARS = 1024 * 1024;
+export const MAX_SHELVED_DEPTH = 64;
 
-/** The characters of `v`'s JSON; Infinity when it has none (nested past the stack, a cycle). */
-function jsonChars(v: unknown): number {
+/**
+ * Whether `v` is JSON of at most MAX_SHELVED_DEPTH levels and MAX_SHELVED_CHARS characters. The depth is
+ * walked without recursion first: a value nested past the stack would make JSON.stringify throw, at a
+ * depth that hangs on how deep the stack already is (a read and a write would not agree).
+ */
+function shelvable(v: unknown): boolean {
+  const stack: [unknown, number][] = [[v, 1]];
+  for (let seen = 0; stack.length > 0; seen++) {
+    const [x, depth] = stack.pop()!;
+    if (typeof x !== 'object' || x === null) continue;
+    if (depth > MAX_SHELVED_DEPTH || seen > MAX_SHELVED_CHARS) return false;
+    for (const child of Object.values(x)) stack.push([child, depth + 1]);
+  }
   try {
-    return JSON.stringify(v).length;
+    return JSON.stringify(v).length <= MAX_SHELVED_CHARS;
   } catch {
-    return Infinity;
+    return false;
   }
 }
 
@@ -276,7 +288,7 @@ function jsonChars(v: unknown): number {
  */
 export const ShelvedProvider = z
   .record(z.string(), z.unknown())
-  .refine((v) => jsonChars(v) <= MAX_SHELVED_CHARS, `a shelved provider is at most ${MAX_SHELVED_CHARS} characters of JSON`);
+  .refine(shelvable, `a shelved provider is at most ${MAX_SHELVED_CHARS} characters of JSON, nested at most ${MAX_SHELVED_DEPTH} deep`);
 
 /** The remote providers' settings (app settings' `providers`). */
 export const ProviderSettings = z
@@ -291,7 +303,8 @@ export const ProviderSettings = z
     /** the stored providers this build cannot list, as stored (ShelvedProvider); absent when none, as builds before it wrote the setting */
     shelved: z.array(ShelvedProvider).min(1).max(MAX_PROVIDERS).optional(),
   })
-  .strict();
+  .strict()
+  .refine((s) => !s.shelved?.some((e) => s.list.some((p) => p.id === e.id)), 'a shelved provider has the id of a listed one');
 export type ProviderSettings = z.output<typeof ProviderSettings>;
 
 /** The most entries a salvage names as dropped, and the characters of an id it names (a log line, not a dump). */
@@ -341,23 +354,24 @@ export function salvageProviderSettings(value: unknown): { value: ProviderSettin
   cap(dropped);
   cap(shelvedNames);
   if (v.list !== undefined && !Array.isArray(v.list)) dropped.push('the list');
-  const allowRemote = v.allowRemote === undefined ? ProviderSettings.shape.allowRemote.parse(undefined) : v.allowRemote === true;
+  const allowRemote = v.allowRemote === undefined ? ProviderSettings.innerType().shape.allowRemote.parse(undefined) : v.allowRemote === true;
   if (v.allowRemote !== undefined && typeof v.allowRemote !== 'boolean') dropped.push('allowRemote (off)');
   return { value: { allowRemote, list, ...(shelved.length > 0 ? { shelved } : {}) }, dropped, shelved: shelvedNames };
 }
 
 /**
  * The providers setting with its shelved providers that this build reads (a build that knows their
- * kind, after a downgrade and back) taken back into the list, while there is room and their id is not
- * listed; the others stay shelved, as stored.
+ * kind, after a downgrade and back) taken back into the list, while there is room and no listed provider
+ * has their id or name (two of one name could not be edited); the others stay shelved, as stored.
  */
 export function unshelveProviders(s: ProviderSettings): ProviderSettings {
   if (!s.shelved) return s;
   const list = [...s.list];
   const shelved: Record<string, unknown>[] = [];
+  const named = (p: ProviderConfig) => list.some((q) => q.id === p.id || q.name.toLowerCase() === p.name.toLowerCase());
   for (const e of s.shelved) {
     const p = ProviderConfig.safeParse(e);
-    if (p.success && list.length < MAX_PROVIDERS && !list.some((q) => q.id === p.data.id)) list.push(p.data);
+    if (p.success && list.length < MAX_PROVIDERS && !named(p.data)) list.push(p.data);
     else shelved.push(e);
   }
   if (shelved.length === s.shelved.length) return s;

@@ -16,16 +16,20 @@ import type { SecretStore } from '../secrets';
 import type { Handlers, Services } from '../services';
 import type { Store } from '../store';
 import { listRemoteModels, remoteChat, type ProviderAccess, type RemoteChatOptions, type RemoteChatRequest } from './client';
-import { serverKeepsReasoning } from './server-props';
+import { type PropsAnswer, serverKeepsReasoning } from './server-props';
 
 const keyName = (id: string) => `provider.${id}.key`;
 /** An extra header's value (header names are case-insensitive: one secret per name) */
 const headerName = (id: string, header: string) => `provider.${id}.header.${header.toLowerCase()}`;
 const providerPrefix = (id: string) => `provider.${id}.`;
 
-/** How long a server's answer to whether its template keeps reasoning is held (a server restarted with another model is asked again after), and no answer. */
-const KEEPS_REASONING_TTL_MS = 60_000;
-const NO_ANSWER_TTL_MS = 10_000;
+/**
+ * How long a server's answer to whether its template keeps reasoning is held (./server-props.ts
+ * PropsAnswer): an answer a minute (a server restarted with another model is asked again after); no
+ * answer 10 s (a server still loading, a key being fixed); a time-out 5 minutes (a server that does not
+ * answer /props would otherwise add its wait to a turn every few messages).
+ */
+const PROPS_HELD_MS: Readonly<Record<PropsAnswer, number>> = { keeps: 60_000, drops: 60_000, 'no-answer': 10_000, 'timed-out': 300_000 };
 
 /** An http:// URL to another machine (not loopback). */
 function plainRemote(url: string): boolean {
@@ -36,7 +40,7 @@ function plainRemote(url: string): boolean {
 /** What the page says of providers kept aside (salvageProviderSettings). */
 function shelvedWarning(n: number): string {
   const them = n === 1 ? 'it' : 'them';
-  return `${n === 1 ? 'One provider is' : `${n} providers are`} kept as saved but not shown: saved by another version of Hearth in a form this one cannot read (a kind or setting it does not know, or a damaged entry), or past the ${MAX_PROVIDERS} providers it lists. A version that reads ${them} shows ${them} again.`;
+  return `${n === 1 ? 'One provider is' : `${n} providers are`} kept as saved but not shown: this version cannot list ${them} (saved by another version of Hearth with a kind or setting this one does not know, a damaged entry, one past the ${MAX_PROVIDERS} providers it lists, or one named like a listed provider). A version that reads ${them}, with room, shows ${them} again.`;
 }
 
 /** A key as the page sees it: its last four characters (none of a short key). */
@@ -63,8 +67,10 @@ export interface RemoteTarget {
 }
 
 export class ProviderService {
-  /** per provider and model: whether its llama.cpp-family server's template keeps reasoning, and when it said so */
+  /** per provider and model: whether its llama.cpp-family server's template keeps reasoning, until when that is held */
   private readonly keeps = new Map<string, { keeps: boolean; until: number }>();
+  /** per provider and model: the question being asked (turns at once share it) */
+  private readonly asking = new Map<string, Promise<PropsAnswer>>();
 
   constructor(private readonly deps: ProviderServiceDeps) {}
 
@@ -141,6 +147,7 @@ export class ProviderService {
     for (const h of keptBefore) if (!Object.keys(headers).some((x) => x.toLowerCase() === h)) this.deps.secrets.set(headerName(id, h), null);
     const stored = { ...next.data, list: next.data.list.map((p) => (p.id === id ? { ...p, headers } : p)) };
     this.write(stored);
+    this.forgetProps(id);
     this.deps.logger.info(`providers: ${at >= 0 ? 'changed' : 'added'} ${parsed.data.name} (${parsed.data.kind})`);
     return this.changed();
   }
@@ -149,6 +156,7 @@ export class ProviderService {
     const p = this.find(id);
     const s = this.settings();
     this.write({ ...s, list: s.list.filter((x) => x.id !== id) });
+    this.forgetProps(id);
     this.deps.secrets.deletePrefix(providerPrefix(id));
     this.deps.logger.info(`providers: removed ${p.name}`);
     return this.changed();
@@ -220,21 +228,37 @@ export class ProviderService {
 
   /**
    * Whether `t`'s server keeps earlier turns' reasoning in its template (./server-props.ts): asked of a
-   * llama.cpp-family server only, within PROVIDER_PROPS_TIMEOUT_MS; its answer held KEEPS_REASONING_TTL_MS,
-   * no answer (a no) NO_ANSWER_TTL_MS, a stopped turn's not at all. Any other provider is no.
+   * llama.cpp-family server only, within PROVIDER_PROPS_TIMEOUT_MS, one question at a time per provider
+   * and model (a turn stopped meanwhile stops waiting; the answer is still held); the answer held as
+   * PROPS_HELD_MS says, a provider's forgotten when it is changed or removed. Any other provider is no.
    */
   async keepsReasoning(t: RemoteTarget, signal: AbortSignal): Promise<boolean> {
     if (!LLAMA_CPP_SERVER[t.access.config.kind]) return false;
-    const key = `${t.access.config.id}\u0000${t.access.config.baseUrl}\u0000${t.model}`;
-    const now = Date.now();
+    const key = `${t.access.config.id}\u0000${t.model}`;
     const held = this.keeps.get(key);
-    if (held && now < held.until) return held.keeps;
-    const said = await serverKeepsReasoning(t.access, t.model, signal, PROVIDER_PROPS_TIMEOUT_MS);
-    if (signal.aborted) return false;
-    if (this.keeps.size >= MAX_PROVIDERS * 8) this.keeps.clear();
-    this.keeps.set(key, { keeps: said === true, until: now + (said === null ? NO_ANSWER_TTL_MS : KEEPS_REASONING_TTL_MS) });
-    this.deps.logger.debug(`providers: ${t.access.config.name} ${said === null ? 'did not say whether it keeps' : said ? 'keeps' : 'does not keep'} earlier reasoning for ${t.model}`);
-    return said === true;
+    if (held && Date.now() < held.until) return held.keeps;
+    let asking = this.asking.get(key);
+    if (!asking) {
+      // asked for whoever waits: a turn's stop ends its own wait, not the question
+      const question: Promise<PropsAnswer> = serverKeepsReasoning(t.access, t.model, new AbortController().signal, PROVIDER_PROPS_TIMEOUT_MS).then((said) => {
+        // a provider changed while it was asked: its old address's answer is not held
+        if (this.asking.get(key) !== question) return said;
+        this.asking.delete(key);
+        if (this.keeps.size >= MAX_PROVIDERS * 8) this.keeps.clear();
+        this.keeps.set(key, { keeps: said === 'keeps', until: Date.now() + PROPS_HELD_MS[said] });
+        this.deps.logger.debug(`providers: ${t.access.config.name} for ${t.model}: ${said}`);
+        return said;
+      });
+      asking = question;
+      this.asking.set(key, asking);
+    }
+    const said = await Promise.race([asking, new Promise<null>((resolve) => (signal.aborted ? resolve(null) : signal.addEventListener('abort', () => resolve(null), { once: true })))]);
+    return said === 'keeps';
+  }
+
+  /** Forgets what `id`'s server said (it was changed or removed). */
+  private forgetProps(id: string): void {
+    for (const held of [this.keeps, this.asking]) for (const key of held.keys()) if (key.startsWith(`${id}\u0000`)) held.delete(key);
   }
 
   /** One reply from a remote model (./client.ts). */

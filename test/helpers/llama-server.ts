@@ -6,6 +6,8 @@
 import { ChildProcess, spawn, spawnSync } from 'child_process';
 import fs from 'fs';
 import path from 'path';
+import { ProviderConfig, type ProviderKind } from '../../main/params';
+import type { ProviderAccess } from '../../main/providers/client';
 import { ADDON } from './engine';
 import { REPO_ROOT } from './models';
 import { freePort } from './rpc';
@@ -63,4 +65,9 @@ export async function startLlamaServer(model: string, args: string[] = [], ready
     }
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** A provider's access to the server at `baseUrl` as the clients take it (a local server by default, no key). */
+export function serverAccess(baseUrl: string, opts: { apiKey?: string; headers?: Record<string, string>; kind?: ProviderKind } = {}): ProviderAccess {
+  return { config: ProviderConfig.parse({ id: 'p1', name: 'Local', kind: opts.kind ?? 'openai-server', baseUrl, headers: opts.headers ?? {} }), apiKey: opts.apiKey ?? null };
 }

@@ -14,11 +14,10 @@ import type { EventOf, MessageDTO, ProvidersStatusDTO, ThreadDTO } from '../../m
 import { remoteModelRef } from '../../main/params';
 import { chatApp, continueStored, nextDone, storedToolLoop, type ChatApp } from '../helpers/chat';
 import { tempDir } from '../helpers/engine';
-import { startLlamaServer, type LlamaServer } from '../helpers/llama-server';
+import { serverAccess, startLlamaServer, type LlamaServer } from '../helpers/llama-server';
 import { inAddon } from '../helpers/addon';
 import { TINY_BPE, TINY_THINK, writeGlm47Model, writeQwen35Model, writeTokenizerModels } from '../helpers/models';
 import { serverKeepsReasoning } from '../../main/providers/server-props';
-import { ProviderConfig } from '../../main/params';
 
 jest.setTimeout(600_000);
 
@@ -198,8 +197,7 @@ test("a tool loop's step goes with its reasoning, and llama-server's template (Q
   }
 });
 
-/** A provider's access to `server`, as the client takes it (no key). */
-const accessTo = (server: LlamaServer) => ({ config: ProviderConfig.parse({ id: 'p', name: 'server', kind: 'openai-server', baseUrl: `${server.url}/v1` }), apiKey: null });
+const accessTo = (server: LlamaServer) => serverAccess(`${server.url}/v1`);
 
 test("an earlier turn's reasoning goes to a server whose template keeps it (its /props says so), unless the setting is off", async () => {
   const dir = tempDir('llama-server-glm');
@@ -211,8 +209,8 @@ test("an earlier turn's reasoning goes to a server whose template keeps it (its 
   try {
     // what each server says of its template: GLM-4.7's keeps earlier turns' reasoning when asked, Qwen3.5's never
     const signal = new AbortController().signal;
-    expect(await serverKeepsReasoning(accessTo(glm), 'any', signal, 10_000)).toBe(true);
-    expect(await serverKeepsReasoning(accessTo(other), 'any', signal, 10_000)).toBe(false);
+    expect(await serverKeepsReasoning(accessTo(glm), 'any', signal, 10_000)).toBe('keeps');
+    expect(await serverKeepsReasoning(accessTo(other), 'any', signal, 10_000)).toBe('drops');
     b.setChatDefaults({ maxTokens: 2, temperature: 0 });
     const thought = 'The user asks about Paris so I look at the sky';
     const followUp = async (ref: string, overrides: Record<string, unknown>) => {
@@ -255,7 +253,7 @@ test("an earlier turn's reasoning goes to a server whose template keeps it (its 
     await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
     try {
       const proxied = { url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}` } as LlamaServer;
-      expect(await serverKeepsReasoning(accessTo(proxied), 'any', signal, 10_000)).toBe(false);
+      expect(await serverKeepsReasoning(accessTo(proxied), 'any', signal, 10_000)).toBe('drops');
       expect(await followUp(await serverModel('llama-server glm, no props', proxied), {})).toBe(off);
     } finally {
       proxy.closeAllConnections();

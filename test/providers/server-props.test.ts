@@ -7,13 +7,13 @@
  */
 import type http from 'http';
 import path from 'path';
-import { ProviderConfig } from '../../main/params';
-import type { ProviderAccess } from '../../main/providers/client';
+import type { ProviderKind } from '../../main/params';
 import { PROPS_MAX_BYTES, serverKeepsReasoning, serverRoot } from '../../main/providers/server-props';
 import { ProviderService } from '../../main/providers/service';
 import { SecretStore } from '../../main/secrets';
 import { Services } from '../../main/services';
 import { dataPaths } from '../../main/paths';
+import { serverAccess } from '../helpers/llama-server';
 import { webServer, type WebServer } from '../helpers/web-server';
 import { cleanupDirs, closeStores, openStore, recordingLogger, tmpDir } from '../store/helpers';
 
@@ -24,9 +24,6 @@ afterEach(() => {
 
 const props = (keeps: boolean) => JSON.stringify({ chat_template: '{{ messages }}', chat_template_caps: { supports_preserve_reasoning: keeps, supports_tools: true }, n_ctx: 1024 });
 
-function accessTo(baseUrl: string, apiKey: string | null = null, headers: Record<string, string> = {}, kind = 'openai-server'): ProviderAccess {
-  return { config: ProviderConfig.parse({ id: 'p1', name: 'Local', kind, baseUrl, headers }), apiKey };
-}
 
 async function withServer<T>(handler: (req: http.IncomingMessage, res: http.ServerResponse) => void, fn: (s: WebServer) => Promise<T>): Promise<T> {
   const s = await webServer(handler);
@@ -53,23 +50,24 @@ test("llama-server's answer, asked with the model, the key and the extra headers
     seen.push(req.headers);
     res.writeHead(200, { 'content-type': 'application/json' }).end(props(req.url!.includes('model=glm')));
   }, async (s) => {
-    expect(await serverKeepsReasoning(accessTo(s.url('/v1'), 'sk-local', { 'x-team': 'red' }), 'glm 4.7', never, 2000)).toBe(true);
-    expect(await serverKeepsReasoning(accessTo(s.url('/v1/')), 'qwen', never, 2000)).toBe(false);
+    expect(await serverKeepsReasoning(serverAccess(s.url('/v1'), { apiKey: 'sk-local', headers: { 'x-team': 'red' } }), 'glm 4.7', never, 2000)).toBe('keeps');
+    expect(await serverKeepsReasoning(serverAccess(s.url('/v1/')), 'qwen', never, 2000)).toBe('drops');
     expect(s.paths).toEqual(['/props?model=glm+4.7', '/props?model=qwen']);
     expect(seen[0]).toMatchObject({ authorization: 'Bearer sk-local', 'x-team': 'red' });
     expect(seen[1].authorization).toBeUndefined();
   });
 });
 
-test("another server's answer is a no; no answer is null; never a throw", async () => {
+test("another server's answer is a no; no answer and a time-out are told apart; never a throw", async () => {
   const answers: Record<string, (res: http.ServerResponse) => void> = {
-    '/401': (res) => res.writeHead(401).end('{"error":"no"}'),
     '/404': (res) => res.writeHead(404).end('Not Found'),
     '/html': (res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html>'),
     '/shape': (res) => res.writeHead(200).end(JSON.stringify({ chat_template_caps: { supports_preserve_reasoning: 'yes' } })),
     '/none': (res) => res.writeHead(200).end('{}'),
     '/long': (res) => res.writeHead(200).end(`${props(true).slice(0, -1)}, "pad": "${'x'.repeat(PROPS_MAX_BYTES)}"}`),
     '/deep': (res) => res.writeHead(200).end(`${'['.repeat(100_000)}${']'.repeat(100_000)}`),
+    '/401': (res) => res.writeHead(401).end('{"error":"no"}'),
+    '/429': (res) => res.writeHead(429).end(),
     '/loading': (res) => res.writeHead(503).end('{"error":{"message":"Loading model"}}'),
     '/redirect': (res) => res.writeHead(302, { location: '/ok/props' }).end(),
     '/ok': (res) => res.writeHead(200).end(props(true)),
@@ -77,28 +75,30 @@ test("another server's answer is a no; no answer is null; never a throw", async 
     '/stall': (res) => res.writeHead(200).write(props(true).slice(0, 20)),
   };
   await withServer((req, res) => answers[`/${req.url!.split('/')[1]}`](res), async (s) => {
-    const ask = (prefix: string, signal = never, timeoutMs = 1000) => serverKeepsReasoning(accessTo(s.url(`${prefix}/v1`)), 'm', signal, timeoutMs);
-    expect(await ask('/ok')).toBe(true);
-    // answers from a server that is not llama-server, or not as llama-server answers
-    for (const k of ['/401', '/404', '/html', '/shape', '/none', '/long', '/deep']) expect([k, await ask(k)]).toEqual([k, false]);
-    // no answer: a router still loading, a redirect (not followed: the key would go with it), silence, a stall mid-body
-    for (const k of ['/loading', '/redirect', '/silent', '/stall']) expect([k, await ask(k)]).toEqual([k, null]);
+    const ask = (prefix: string, signal = never, timeoutMs = 1000) => serverKeepsReasoning(serverAccess(s.url(`${prefix}/v1`)), 'm', signal, timeoutMs);
+    expect(await ask('/ok')).toBe('keeps');
+    // a server that is not llama-server, or does not answer as llama-server does
+    for (const k of ['/404', '/html', '/shape', '/none', '/long', '/deep']) expect([k, await ask(k)]).toEqual([k, 'drops']);
+    // llama-server maybe, asked with a key it refuses, too often, while loading; a redirect (not followed: the key would go with it)
+    for (const k of ['/401', '/429', '/loading', '/redirect']) expect([k, await ask(k)]).toEqual([k, 'no-answer']);
+    // nothing within the time given, or a stall mid-body
+    for (const k of ['/silent', '/stall']) expect([k, await ask(k)]).toEqual([k, 'timed-out']);
     // the caller's stop ends a wait at once
     const stop = new AbortController();
     const t0 = Date.now();
     const asked = ask('/silent', stop.signal, 60_000);
     setTimeout(() => stop.abort(), 50);
-    expect(await asked).toBeNull();
+    expect(await asked).toBe('no-answer');
     expect(Date.now() - t0).toBeLessThan(5_000);
   });
   // a port nothing listens on
   const gone = await webServer(() => undefined);
   const url = gone.url('/v1');
   await gone.close();
-  expect(await serverKeepsReasoning(accessTo(url), 'm', never, 1000)).toBeNull();
+  expect(await serverKeepsReasoning(serverAccess(url), 'm', never, 1000)).toBe('no-answer');
 });
 
-test("the provider service asks a llama.cpp-family server only; holds an answer a minute and no answer 10 s, a stopped turn's not at all", async () => {
+test('the provider service asks a llama.cpp-family server only, one question at a time; holds an answer a minute, no answer 10 s, a time-out 5 minutes; forgets a changed provider\'s', async () => {
   const dir = tmpDir();
   const store = openStore({ file: path.join(dir, 'hearth.db') });
   const logger = recordingLogger();
@@ -107,35 +107,52 @@ test("the provider service asks a llama.cpp-family server only; holds an answer 
   const svc = new ProviderService({ store, services, secrets, logger, listTimeoutMs: 2000 });
   let now = 1_000_000;
   const clock = jest.spyOn(Date, 'now').mockImplementation(() => now);
-  let answer: 'yes' | 'loading' | 'silent' = 'yes';
+  let answer: 'yes' | 'loading' | 'silent' | 'slow' = 'yes';
   try {
-    await withServer((_req, res) => (answer === 'yes' ? res.writeHead(200).end(props(true)) : answer === 'loading' ? res.writeHead(503).end() : undefined), async (s) => {
-      const target = (kind: string, model: string) => ({ access: accessTo(s.url('/v1'), null, {}, kind), model, contextSize: 1024 });
-      expect(await svc.keepsReasoning(target('openai-server', 'a'), never)).toBe(true);
-      expect(await svc.keepsReasoning(target('openai-server', 'a'), never)).toBe(true);
-      expect(await svc.keepsReasoning(target('openai-server', 'b'), never)).toBe(true);
-      for (const kind of ['openai', 'deepseek', 'kimi', 'mistral', 'anthropic']) expect(await svc.keepsReasoning(target(kind, 'a'), never)).toBe(false);
+    await withServer((_req, res) => {
+      if (answer === 'yes') res.writeHead(200).end(props(true));
+      else if (answer === 'loading') res.writeHead(503).end();
+      else if (answer === 'slow') setTimeout(() => res.writeHead(200).end(props(true)), 300);
+    }, async (s) => {
+      const saved = svc.save({ provider: { name: 'Local', kind: 'openai-server', baseUrl: s.url('/v1') } }).providers[0];
+      const target = (model: string, kind: ProviderKind = 'openai-server') => ({ access: { ...serverAccess(s.url('/v1'), { kind }), config: { ...serverAccess(s.url('/v1'), { kind }).config, id: saved.id } }, model, contextSize: 1024 });
+      expect(await svc.keepsReasoning(target('a'), never)).toBe(true);
+      expect(await svc.keepsReasoning(target('a'), never)).toBe(true);
+      expect(await svc.keepsReasoning(target('b'), never)).toBe(true);
+      for (const kind of ['openai', 'deepseek', 'kimi', 'mistral', 'anthropic'] as const) expect(await svc.keepsReasoning(target('a', kind), never)).toBe(false);
       expect(s.paths).toEqual(['/props?model=a', '/props?model=b']);
-      // a minute on, asked again: a router loading the model does not answer, a no held 10 s
+      // a minute on, asked again: a server still loading does not answer, a no held 10 s
       answer = 'loading';
       now += 60_001;
-      expect(await svc.keepsReasoning(target('openai-server', 'a'), never)).toBe(false);
+      expect(await svc.keepsReasoning(target('a'), never)).toBe(false);
       now += 9_000;
-      expect(await svc.keepsReasoning(target('openai-server', 'a'), never)).toBe(false);
+      expect(await svc.keepsReasoning(target('a'), never)).toBe(false);
       expect(s.paths).toHaveLength(3);
       answer = 'yes';
       now += 1_001;
-      expect(await svc.keepsReasoning(target('openai-server', 'a'), never)).toBe(true);
+      expect(await svc.keepsReasoning(target('a'), never)).toBe(true);
       expect(s.paths).toHaveLength(4);
-      // a turn stopped while it asks: a no for it, nothing held
-      answer = 'silent';
+      // three turns at once ask once; one of them stopped meanwhile stops waiting, and the answer is still held
+      answer = 'slow';
+      now += 60_001;
       const stop = new AbortController();
-      const asked = svc.keepsReasoning(target('openai-server', 'c'), stop.signal);
-      setTimeout(() => stop.abort(), 50);
-      expect(await asked).toBe(false);
+      const turns = [svc.keepsReasoning(target('a'), never), svc.keepsReasoning(target('a'), stop.signal), svc.keepsReasoning(target('a'), never)];
+      stop.abort();
+      expect(await turns[1]).toBe(false);
+      expect(await Promise.all([turns[0], turns[2]])).toEqual([true, true]);
+      expect(s.paths).toHaveLength(5);
+      // a server that does not answer in time: a no held 5 minutes
+      answer = 'silent';
+      now += 60_001;
+      expect(await svc.keepsReasoning(target('a'), never)).toBe(false);
       answer = 'yes';
-      expect(await svc.keepsReasoning(target('openai-server', 'c'), never)).toBe(true);
+      now += 299_000;
+      expect(await svc.keepsReasoning(target('a'), never)).toBe(false);
       expect(s.paths).toHaveLength(6);
+      // the provider changed (a key fixed, say): asked afresh
+      svc.save({ provider: { id: saved.id, name: 'Local', kind: 'openai-server', baseUrl: s.url('/v1') }, apiKey: 'sk-new' });
+      expect(await svc.keepsReasoning(target('a'), never)).toBe(true);
+      expect(s.paths).toHaveLength(7);
     });
   } finally {
     clock.mockRestore();

@@ -189,7 +189,7 @@ test("a provider another version wrote that this one cannot read is kept as save
   put.run('providers', JSON.stringify({ allowRemote: true, list: [future] }));
   const st = svc.status();
   expect(st.providers).toEqual([]);
-  expect(st.warnings).toEqual([expect.stringMatching(/^One provider is kept as saved but not shown: saved by another version of Hearth/)]);
+  expect(st.warnings).toEqual([expect.stringMatching(/^One provider is kept as saved but not shown: this version cannot list it \(saved by another version of Hearth/)]);
   // a provider added and removed, remote providers turned off and on: the shelved one is written back as it was
   const added = svc.save({ provider: openai });
   svc.allow(false);
@@ -206,6 +206,10 @@ test("a provider another version wrote that this one cannot read is kept as save
   const after = JSON.parse(store.db.prepare("SELECT value FROM settings WHERE key = 'providers'").pluck().get() as string);
   expect(after.list.map((p: { id: string }) => p.id)).toEqual(['p1']);
   expect(after.shelved.map((p: { id: string }) => p.id)).toEqual(['p0']);
+  // one that reads but is named like a listed provider stays shelved (two of one name could not be edited)
+  put.run('providers', JSON.stringify({ allowRemote: true, list: [{ ...known, id: 'x1', name: 'NEWER' }], shelved: [{ ...known, id: 'x2' }] }));
+  expect(svc.status().providers.map((p) => p.id)).toEqual(['x1']);
+  expect(svc.settings().shelved).toEqual([{ ...known, id: 'x2' }]);
   // one that reads but finds the list full stays shelved (never dropped); a shelf emptied is not written
   const full = Array.from({ length: MAX_PROVIDERS }, (_, i) => ({ ...known, id: `f${i}`, name: `F${i}` }));
   put.run('providers', JSON.stringify({ allowRemote: true, list: full, shelved: [{ ...known, id: 'late' }] }));

@@ -1,5 +1,5 @@
 import { DEFAULT_SETTINGS } from '../../main/store';
-import { MAX_PROVIDERS, MAX_SHELVED_CHARS, TENSOR_SPLIT_MAX } from '../../main/params';
+import { MAX_PROVIDERS, MAX_SHELVED_CHARS, MAX_SHELVED_DEPTH, TENSOR_SPLIT_MAX } from '../../main/params';
 import { cleanupDirs, closeStores, expectCode, openStore, recordingLogger } from './helpers';
 
 afterEach(() => { closeStores(); cleanupDirs(); });
@@ -87,6 +87,12 @@ describe('settings', () => {
     put.run('providers', JSON.stringify({ list: [{ kind: 'y' }], shelved: [{ id: 'p9', kind: 'z' }, 'text', { big: 'x'.repeat(MAX_SHELVED_CHARS) }], extra: 1 }));
     expect(s.settings.get('providers').shelved).toEqual([{ kind: 'y' }, { id: 'p9', kind: 'z' }]);
     expect(logger.warnings.at(-1)!.meta).toMatchObject({ dropped: ['shelved 1', 'shelved 2'], shelved: ['provider 0'] });
+    // a shelved entry with a listed provider's id is never kept beside it (a write refuses it)
+    const clash = { allowRemote: true, list: [good], shelved: [{ id: 'p1', kind: 'z' }] };
+    expect(() => s.settings.set('providers', clash as never)).toThrow();
+    put.run('providers', JSON.stringify(clash));
+    expect(s.settings.get('providers')).toEqual({ allowRemote: true, list: [expect.objectContaining({ id: 'p1' })] });
+    expect(logger.warnings.at(-1)!.meta).toMatchObject({ dropped: ['shelved 0 (p1)'] });
     // allowRemote that is not a boolean is off; absent, its default
     put.run('providers', JSON.stringify({ allowRemote: 'yes', list: [good] }));
     expect(s.settings.get('providers')).toMatchObject({ allowRemote: false, list: [{ id: 'p1' }] });
@@ -110,6 +116,10 @@ describe('settings', () => {
     put.run('providers', JSON.stringify({ list: [], shelved: Array.from({ length: MAX_PROVIDERS + 2 }, (_, i) => ({ id: `s${i}`, kind: 'z' })) }));
     expect(s.settings.get('providers').shelved!.map((e) => e.id)).toEqual(Array.from({ length: MAX_PROVIDERS }, (_, i) => `s${i}`));
     // an entry nested past the stack (its JSON cannot be written again) is dropped, and the read does not throw
+    // (and one past MAX_SHELVED_DEPTH, whichever the stack's depth)
+    const nested = (n: number) => `{"id": "deep${n}", "kind": "z", "x": ${'['.repeat(n)}${']'.repeat(n)}}`;
+    s.db.prepare("INSERT OR REPLACE INTO settings (key, value, updated_at) VALUES ('providers', ?, 0)").run(`{"list": [${nested(MAX_SHELVED_DEPTH - 2)}, ${nested(MAX_SHELVED_DEPTH)}, ${nested(4170)}]}`);
+    expect(s.settings.get('providers').shelved!.map((e) => e.id)).toEqual([`deep${MAX_SHELVED_DEPTH - 2}`]);
     const deep = `{"id": "deep", "kind": "z", "x": ${'['.repeat(20_000)}${']'.repeat(20_000)}}`;
     s.db.prepare("INSERT OR REPLACE INTO settings (key, value, updated_at) VALUES ('providers', ?, 0)").run(`{"list": [${JSON.stringify(good)}, ${deep}]}`);
     expect(s.settings.get('providers')).toEqual({ allowRemote: DEFAULT_SETTINGS.providers.allowRemote, list: [expect.objectContaining({ id: 'p1' })] });
