@@ -290,8 +290,8 @@ export const ShelvedProvider = z
   .record(z.string(), z.unknown())
   .refine(shelvable, `a shelved provider is at most ${MAX_SHELVED_CHARS} characters of JSON, nested at most ${MAX_SHELVED_DEPTH} deep`);
 
-/** The remote providers' settings (app settings' `providers`). */
-export const ProviderSettings = z
+/** The remote providers' settings' fields (ProviderSettings, below, checks them together). */
+const ProviderSettingsFields = z
   .object({
     /** off: no request goes to a remote provider (the picker hides them; a thread on one is refused) */
     allowRemote: z.boolean().default(true),
@@ -303,8 +303,12 @@ export const ProviderSettings = z
     /** the stored providers this build cannot list, as stored (ShelvedProvider); absent when none, as builds before it wrote the setting */
     shelved: z.array(ShelvedProvider).min(1).max(MAX_PROVIDERS).optional(),
   })
-  .strict()
-  .refine((s) => !s.shelved?.some((e) => s.list.some((p) => p.id === e.id)), 'a shelved provider has the id of a listed one');
+  .strict();
+
+/** The remote providers' settings (app settings' `providers`). */
+export const ProviderSettings = ProviderSettingsFields
+  .refine((s) => !s.shelved?.some((e) => s.list.some((p) => p.id === e.id)), 'a shelved provider has the id of a listed one')
+  .refine((s) => new Set(s.shelved?.map((e) => e.id).filter((id) => typeof id === 'string')).size === (s.shelved?.filter((e) => typeof e.id === 'string').length ?? 0), 'two shelved providers have one id');
 export type ProviderSettings = z.output<typeof ProviderSettings>;
 
 /** The most entries a salvage names as dropped, and the characters of an id it names (a log line, not a dump). */
@@ -354,7 +358,7 @@ export function salvageProviderSettings(value: unknown): { value: ProviderSettin
   cap(dropped);
   cap(shelvedNames);
   if (v.list !== undefined && !Array.isArray(v.list)) dropped.push('the list');
-  const allowRemote = v.allowRemote === undefined ? ProviderSettings.innerType().shape.allowRemote.parse(undefined) : v.allowRemote === true;
+  const allowRemote = v.allowRemote === undefined ? ProviderSettingsFields.shape.allowRemote.parse(undefined) : v.allowRemote === true;
   if (v.allowRemote !== undefined && typeof v.allowRemote !== 'boolean') dropped.push('allowRemote (off)');
   return { value: { allowRemote, list, ...(shelved.length > 0 ? { shelved } : {}) }, dropped, shelved: shelvedNames };
 }

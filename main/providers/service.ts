@@ -7,6 +7,7 @@
  * (providers.changed).
  */
 import { randomUUID } from 'crypto';
+import { untilAborted } from '../abort';
 import type { GenerateResult } from '../engine/protocol';
 import { IpcError } from '../ipc/contract';
 import type { ProviderDTO, ProviderSave, ProvidersStatusDTO } from '../ipc/providers';
@@ -234,7 +235,8 @@ export class ProviderService {
    */
   async keepsReasoning(t: RemoteTarget, signal: AbortSignal): Promise<boolean> {
     if (!LLAMA_CPP_SERVER[t.access.config.kind]) return false;
-    const key = `${t.access.config.id}\u0000${t.model}`;
+    // the address too: a turn that resolved its provider before a change asks the old one, whose answer is not the new one's
+    const key = `${t.access.config.id}\u0000${t.access.config.baseUrl}\u0000${t.model}`;
     const held = this.keeps.get(key);
     if (held && Date.now() < held.until) return held.keeps;
     let asking = this.asking.get(key);
@@ -252,8 +254,8 @@ export class ProviderService {
       asking = question;
       this.asking.set(key, asking);
     }
-    const said = await Promise.race([asking, new Promise<null>((resolve) => (signal.aborted ? resolve(null) : signal.addEventListener('abort', () => resolve(null), { once: true })))]);
-    return said === 'keeps';
+    // the question never rejects (serverKeepsReasoning does not throw): a rejection here is the turn's stop
+    return untilAborted(asking, signal).then((said) => said === 'keeps', () => false);
   }
 
   /** Forgets what `id`'s server said (it was changed or removed). */

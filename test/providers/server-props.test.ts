@@ -67,6 +67,7 @@ test("another server's answer is a no; no answer and a time-out are told apart; 
     '/long': (res) => res.writeHead(200).end(`${props(true).slice(0, -1)}, "pad": "${'x'.repeat(PROPS_MAX_BYTES)}"}`),
     '/deep': (res) => res.writeHead(200).end(`${'['.repeat(100_000)}${']'.repeat(100_000)}`),
     '/401': (res) => res.writeHead(401).end('{"error":"no"}'),
+    '/408': (res) => res.writeHead(408).end(),
     '/429': (res) => res.writeHead(429).end(),
     '/loading': (res) => res.writeHead(503).end('{"error":{"message":"Loading model"}}'),
     '/redirect': (res) => res.writeHead(302, { location: '/ok/props' }).end(),
@@ -80,7 +81,7 @@ test("another server's answer is a no; no answer and a time-out are told apart; 
     // a server that is not llama-server, or does not answer as llama-server does
     for (const k of ['/404', '/html', '/shape', '/none', '/long', '/deep']) expect([k, await ask(k)]).toEqual([k, 'drops']);
     // llama-server maybe, asked with a key it refuses, too often, while loading; a redirect (not followed: the key would go with it)
-    for (const k of ['/401', '/429', '/loading', '/redirect']) expect([k, await ask(k)]).toEqual([k, 'no-answer']);
+    for (const k of ['/401', '/408', '/429', '/loading', '/redirect']) expect([k, await ask(k)]).toEqual([k, 'no-answer']);
     // nothing within the time given, or a stall mid-body
     for (const k of ['/silent', '/stall']) expect([k, await ask(k)]).toEqual([k, 'timed-out']);
     // the caller's stop ends a wait at once
@@ -153,6 +154,14 @@ test('the provider service asks a llama.cpp-family server only, one question at 
       svc.save({ provider: { id: saved.id, name: 'Local', kind: 'openai-server', baseUrl: s.url('/v1') }, apiKey: 'sk-new' });
       expect(await svc.keepsReasoning(target('a'), never)).toBe(true);
       expect(s.paths).toHaveLength(7);
+      // changed while a question is asked: that answer goes to its turn, and is not held
+      answer = 'slow';
+      const asked = svc.keepsReasoning(target('d'), never);
+      svc.save({ provider: { id: saved.id, name: 'Local', kind: 'openai-server', baseUrl: s.url('/v1') }, apiKey: 'sk-newer' });
+      expect(await asked).toBe(true);
+      answer = 'yes';
+      expect(await svc.keepsReasoning(target('d'), never)).toBe(true);
+      expect(s.paths).toHaveLength(9);
     });
   } finally {
     clock.mockRestore();

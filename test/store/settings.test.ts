@@ -93,6 +93,12 @@ describe('settings', () => {
     put.run('providers', JSON.stringify(clash));
     expect(s.settings.get('providers')).toEqual({ allowRemote: true, list: [expect.objectContaining({ id: 'p1' })] });
     expect(logger.warnings.at(-1)!.meta).toMatchObject({ dropped: ['shelved 0 (p1)'] });
+    // nor two shelved with one id (the first kept)
+    const twice = { allowRemote: true, list: [], shelved: [{ id: 'x', kind: 'z' }, { id: 'x', kind: 'w' }] };
+    expect(() => s.settings.set('providers', twice as never)).toThrow();
+    put.run('providers', JSON.stringify(twice));
+    expect(s.settings.get('providers')).toEqual({ allowRemote: true, list: [], shelved: [{ id: 'x', kind: 'z' }] });
+    expect(logger.warnings.at(-1)!.meta).toMatchObject({ dropped: ['shelved 1 (x)'] });
     // allowRemote that is not a boolean is off; absent, its default
     put.run('providers', JSON.stringify({ allowRemote: 'yes', list: [good] }));
     expect(s.settings.get('providers')).toMatchObject({ allowRemote: false, list: [{ id: 'p1' }] });
