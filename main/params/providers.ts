@@ -319,7 +319,7 @@ const DROPPED_ID_CHARS = 64;
  * What can be kept of a stored providers setting that does not parse as a whole (a provider of a kind
  * this build does not know, written by a newer one; a damaged entry): the providers that parse, each id
  * once, at most MAX_PROVIDERS; the others shelved as they were (those that do not parse or find no room:
- * an object within MAX_SHELVED_CHARS, at most MAX_PROVIDERS of them, the list's first, then the stored
+ * an object ShelvedProvider takes, at most MAX_PROVIDERS of them, the list's first, then the stored
  * shelf's), so the next change of the providers writes them back; allowRemote as stored, its default
  * when absent, and off when it is present but not a boolean. `dropped` names what is gone (an id
  * already kept, past the bounds, not an object), `shelved` what was put aside. Null when it is not an

@@ -6,9 +6,10 @@
  * whose server says so is sent every reply's reasoning, as a local model whose template keeps it
  * (main/chat/steps.ts). The answers (PropsAnswer): `keeps`; `drops` — the template does not, or the
  * server is not llama-server (no /props: a 404, a body that is not llama-server's, one past
- * PROPS_MAX_BYTES); `no-answer` — a 5xx (a one-model server still loading answers 503), a refused key
- * a time-out the server reports, or a rate limit (401, 403, 408, 429), a redirect (not followed: the key would go with it), no connection;
- * `timed-out` — nothing within the time given (a router loading the model waits for the load).
+ * PROPS_MAX_BYTES); `no-answer` — a 5xx (a one-model server still loading answers 503), a refused key,
+ * a time-out the server reports or a rate limit (401, 403, 408, 429), a redirect (not followed: the key
+ * would go with it), no connection; `timed-out` — nothing within the time given (a router loading the
+ * model waits for the load).
  */
 import { z } from 'zod';
 import { discard, readCapped } from '../tools/builtins/http';
