@@ -241,8 +241,9 @@ test("an earlier turn's reasoning goes to a server whose template keeps it (its 
     expect(rendered[0].tokens).toBeGreaterThan(rendered[1].tokens);
     expect(kept - off).toBe(rendered[0].tokens - rendered[1].tokens);
     // the same server behind a proxy that answers /props with 404 (a server that does not say): the turn's alone
+    let asked = 0;
     const proxy = http.createServer((req, res) => {
-      if (req.url?.startsWith('/props')) return void res.writeHead(404).end();
+      if (req.url?.startsWith('/props')) return void (asked++, res.writeHead(404).end());
       const up = http.request(`${glm.url}${req.url}`, { method: req.method, headers: req.headers }, (r) => {
         res.writeHead(r.statusCode ?? 502, r.headers);
         r.pipe(res);
@@ -254,7 +255,14 @@ test("an earlier turn's reasoning goes to a server whose template keeps it (its 
     try {
       const proxied = { url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}` } as LlamaServer;
       expect(await serverKeepsReasoning(accessTo(proxied), 'any', signal, 10_000)).toBe('drops');
+      // a thread without earlier reasoning does not ask (nothing would change)
+      const plain = await b.call<ThreadDTO>('threads.create', { modelPath: await serverModel('llama-server glm, plain', proxied) });
+      const answered = nextDone(b.app, plain.id);
+      await b.call('chat.send', { threadId: plain.id, content: 'Hello' });
+      expect((await answered).error).toBeNull();
+      expect(asked).toBe(1);
       expect(await followUp(await serverModel('llama-server glm, no props', proxied), {})).toBe(off);
+      expect(asked).toBe(2);
     } finally {
       proxy.closeAllConnections();
       await new Promise((r) => proxy.close(r));
