@@ -192,7 +192,7 @@ export class HostModels {
     signal: AbortSignal | undefined,
     companions: { params: LoadParams; load: boolean } | undefined,
     use: (f: CheckedModelFile, named: CompanionNames) => Promise<T>,
-    discard?: (r: T) => void,
+    discard?: (r: T) => void | Promise<void>,
   ): Promise<T> {
     const gate = this.gate;
     this.gate = undefined;
@@ -403,7 +403,7 @@ export class HostModels {
             throw e;
           }
         },
-        (r) => void this.disposeContext(r.ctx).then(() => this.disposeModel(r.model)),
+        (r) => this.disposeContext(r.ctx).then(() => this.disposeModel(r.model)),
       );
       try {
         check();

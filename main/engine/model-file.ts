@@ -340,7 +340,7 @@ export async function passGate(g: LoadGate, signal?: AbortSignal): Promise<void>
  * file as the user knows it, then refuses what it made of a file that changed meanwhile
  * (`model_changed`; `discard` frees it).
  */
-export async function handOver<T>(files: readonly CheckedModelFile[], use: () => Promise<T>, discard?: (r: T) => void): Promise<T> {
+export async function handOver<T>(files: readonly CheckedModelFile[], use: () => Promise<T>, discard?: (r: T) => void | Promise<void>): Promise<T> {
   const r = await use().catch((e: unknown) => {
     const err = e as { code?: unknown; message?: unknown };
     if (typeof err?.message !== 'string') throw e;
@@ -352,7 +352,8 @@ export async function handOver<T>(files: readonly CheckedModelFile[], use: () =>
   try {
     for (const f of files) await f.verify();
   } catch (e) {
-    discard?.(r);
+    // freed before the refusal: a load refused leaves nothing behind once it settles
+    await discard?.(r);
     if (e instanceof ModelFileChanged) throw new EngineError(e.code, e.message);
     throw e;
   }
@@ -371,7 +372,7 @@ export async function withCheckedModelFile<T>(
   headers: GgufHeaderCache,
   opts: { signal?: AbortSignal; forceIdentity?: boolean },
   use: (f: CheckedModelFile) => Promise<T>,
-  discard?: (r: T) => void,
+  discard?: (r: T) => void | Promise<void>,
 ): Promise<T> {
   let f: CheckedModelFile;
   try {

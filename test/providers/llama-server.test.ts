@@ -244,8 +244,9 @@ test("an earlier turn's reasoning goes to a server whose template keeps it (its 
     let asked = 0;
     const proxy = http.createServer((req, res) => {
       if (req.url?.startsWith('/props')) return void (asked++, res.writeHead(404).end());
-      const up = http.request(`${glm.url}${req.url}`, { method: req.method, headers: req.headers }, (r) => {
-        res.writeHead(r.statusCode ?? 502, r.headers);
+      // one connection per request both ways: no kept-alive socket that either end may close as it is reused
+      const up = http.request(`${glm.url}${req.url}`, { method: req.method, headers: { ...req.headers, connection: 'close' }, agent: false }, (r) => {
+        res.writeHead(r.statusCode ?? 502, { ...r.headers, connection: 'close' });
         r.pipe(res);
       });
       up.on('error', () => res.destroy());
