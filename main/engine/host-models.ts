@@ -403,7 +403,7 @@ export class HostModels {
             throw e;
           }
         },
-        (r) => this.disposeContext(r.ctx).then(() => this.disposeModel(r.model)),
+        (r) => this.disposeContext(r.ctx).finally(() => this.disposeModel(r.model)),
       );
       try {
         check();

@@ -352,8 +352,11 @@ export async function handOver<T>(files: readonly CheckedModelFile[], use: () =>
   try {
     for (const f of files) await f.verify();
   } catch (e) {
-    // freed before the refusal: a load refused leaves nothing behind once it settles
-    await discard?.(r);
+    // freed before the refusal: a load refused leaves nothing behind once it settles (a failure to free
+    // does not replace the refusal)
+    await Promise.resolve()
+      .then(() => discard?.(r))
+      .catch(() => undefined);
     if (e instanceof ModelFileChanged) throw new EngineError(e.code, e.message);
     throw e;
   }

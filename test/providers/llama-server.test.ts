@@ -243,7 +243,7 @@ test("an earlier turn's reasoning goes to a server whose template keeps it (its 
     // the same server behind a proxy that answers /props with 404 (a server that does not say): the turn's alone
     let asked = 0;
     const proxy = http.createServer((req, res) => {
-      if (req.url?.startsWith('/props')) return void (asked++, res.writeHead(404).end());
+      if (req.url?.startsWith('/props')) return void (asked++, res.writeHead(404, { connection: 'close' }).end());
       // one connection per request both ways: no kept-alive socket that either end may close as it is reused
       const up = http.request(`${glm.url}${req.url}`, { method: req.method, headers: { ...req.headers, connection: 'close' }, agent: false }, (r) => {
         res.writeHead(r.statusCode ?? 502, { ...r.headers, connection: 'close' });
