@@ -3,8 +3,8 @@
  * test sees what a real model writes (reasoning, then a call in its template's own format) where a
  * random-weight model writes noise. How: every layer's output projections (attn_output, ffn_down) are
  * zero, so the last position's state is its token's embedding alone; each token of the script but the
- * last gets an embedding of its own (one dimension set), and an output matrix of its own (the model's
- * tied embedding replaced by output.weight) maps that dimension to the script's next token. Greedy or
+ * last gets an embedding of its own (one dimension set), and an output matrix (output.weight, written
+ * over the model's own or its tied embedding) maps that dimension to the script's next token. Greedy or
  * not, the model then writes the script from any prompt that ends with its first token. The script's
  * tokens (all but the last) must differ from each other: each one names its successor.
  */
@@ -17,9 +17,11 @@ const NEXT_LOGIT_WEIGHT = 10;
 
 /**
  * Writes `from` again as `to`, writing `text` (its special-token text as those tokens, by the model's
- * own tokenizer) from its first token on, and then its end-of-generation token. Answers the script's tokens.
+ * own tokenizer) from its first token on, and then its end-of-generation token; `end: 'loop'`: instead,
+ * the text's last token is its first again (the text names it twice), so the model writes the text
+ * round and round. Answers the script's tokens.
  */
-export async function writeScriptedModel(from: string, to: string, text: string): Promise<number[]> {
+export async function writeScriptedModel(from: string, to: string, text: string, end: 'eos' | 'loop' = 'eos'): Promise<number[]> {
   const eos = (await readGgufHeader(from)).metadata.get('tokenizer.ggml.eos_token_id')?.value;
   if (typeof eos !== 'number') throw new Error(`${from} has no end-of-generation token`);
   const tokens = await inAddon<number[]>(
@@ -27,7 +29,8 @@ export async function writeScriptedModel(from: string, to: string, text: string)
      try { return Array.from(m.tokenize(input.text, { addSpecial: false, parseSpecial: true })); } finally { await m.dispose(); }`,
     { from, text },
   );
-  const script = [...tokens, eos];
+  if (end === 'loop' && tokens[tokens.length - 1] !== tokens[0]) throw new Error('a looping script ends with its first token');
+  const script = end === 'loop' ? tokens : [...tokens, eos];
   await writeScript(from, to, script);
   return script;
 }
@@ -37,7 +40,6 @@ async function writeScript(from: string, to: string, script: readonly number[]):
   const h = await readGgufHeader(from);
   const embd = h.tensors.find((t) => t.name === 'token_embd.weight');
   if (!embd || embd.typeName !== 'F16') throw new Error(`${from}: an F16 token_embd.weight is needed`);
-  if (h.tensors.some((t) => t.name === 'output.weight')) throw new Error(`${from} has its own output.weight`);
   const [width, vocab] = embd.dims;
   const keys = script.slice(0, -1);
   if (new Set(keys).size !== keys.length) throw new Error('a script token other than the last appears twice: the model could not tell what follows it');
@@ -57,7 +59,8 @@ async function writeScript(from: string, to: string, script: readonly number[]):
 
   const w = new GgufWriter();
   for (const [k, v] of h.metadata) if (k !== 'general.alignment') w.set(k, v);
-  for (const t of h.tensors) {
+  // the model's own output matrix, if it has one, is replaced
+  for (const t of h.tensors.filter((x) => x.name !== 'output.weight')) {
     const silenced = /^blk\.\d+\.(attn_output|ffn_down)\.weight$/.test(t.name);
     const data =
       t.name === embd.name
