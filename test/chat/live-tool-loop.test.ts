@@ -54,7 +54,7 @@ async function turn(threadId: string, content: string): Promise<MessageDTO[]> {
   await chat.call('chat.send', { threadId, content });
   expect((await done).status).toBe('done');
   await chat.app.chat.idle();
-  return chat.app.store.messages.list(threadId);
+  return (await chat.call<{ messages: MessageDTO[] }>('threads.get', { id: threadId })).messages;
 }
 
 test('the model thinks and calls; the step after the call is sent what it thought and reuses its whole cache', async () => {
