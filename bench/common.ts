@@ -167,8 +167,7 @@ export function sizeArg(fallback: TestModelSize): TestModelSize {
 /** `spec`'s model: written in F16 once under test-output/models, quantized to its type once, then reused. */
 export async function generatedModel(threads: number, spec: GeneratedModel): Promise<string> {
   const { size, pooling = 'none', residualScale = 1, blockCount } = spec;
-  const type = spec.type.toLowerCase();
-  if (!/^[a-z0-9_]+$/.test(type)) throw new Error(`--type ${type}: a llama-quantize type such as q8_0, q4_0 or q4_k_m`);
+  const type = quantType(spec.type);
   const dir = path.join(root, 'test-output', 'models');
   const variant = `${pooling === 'none' ? '' : `-embed-${pooling}`}${residualScale < 1 ? `-rs${residualScale}` : ''}${blockCount ? `-L${blockCount}` : ''}`;
   const f16 = path.join(dir, `${size === 'bench' ? 'bench' : `bench-${size}`}${variant}.gguf`);
@@ -181,6 +180,19 @@ export async function generatedModel(threads: number, spec: GeneratedModel): Pro
     fs.renameSync(tmp, f16);
     release();
   }
+  return quantized(f16, type, threads);
+}
+
+/** A --type, lower-cased, checked to be a name llama-quantize could take (before any model is written). */
+export function quantType(given: string): string {
+  const type = given.toLowerCase();
+  if (!/^[a-z0-9_]+$/.test(type)) throw new Error(`--type ${type}: a llama-quantize type such as q8_0, q4_0 or q4_k_m`);
+  return type;
+}
+
+/** `f16` quantized to `type` (quantType) with llama-quantize on `threads` threads, beside it, once (then reused); F16: itself. */
+export function quantized(f16: string, given: string, threads: number): string {
+  const type = quantType(given);
   if (type === 'f16') return f16;
   const out = f16.replace(/\.gguf$/, `-${type}.gguf`);
   if (!fs.existsSync(out)) {

@@ -1,7 +1,7 @@
 /**
  * npm run bench:engine -- [--model PATH | --size fast|bench|1b [--type f16|q8_0|q4_0|q4_k_m|…]] [--threads N] [--reps 16]
  *                         [--conversation-reps 6] [--fa auto|on|off] [--pp 512] [--json]
- * npm run bench:engine -- --draft PATH|auto [...]: speculative decoding instead (bench/speculative.ts)
+ * npm run bench:engine -- --draft PATH|auto|ngram-… [...]: speculative decoding instead (bench/speculative.ts)
  *
  * Measures the engine through the path the app uses (EngineClient → host process → addon) and, in
  * the same run, llama.cpp's own llama-bench built from the same source with the same model and
@@ -34,7 +34,7 @@ const LLAMA_BENCH_OPTIONS = { 'conversation-reps': 'value', fa: 'value', pp: 'va
 useOptions('bench:engine', { ...MODEL_OPTIONS, ...SPECULATIVE_OPTIONS, ...LLAMA_BENCH_OPTIONS, json: 'flag', threads: 'value', reps: 'value' });
 const json = flag('json');
 const threads = threadsArg();
-// --draft PATH|auto: speculative decoding against llama.cpp's (bench/speculative.ts), its own options
+// --draft PATH|auto|ngram-…: speculative decoding against llama.cpp's (bench/speculative.ts), its own options
 const draft = arg('draft');
 const misplaced = Object.keys(draft === undefined ? SPECULATIVE_OPTIONS : LLAMA_BENCH_OPTIONS).find((name) => arg(name) !== undefined);
 if (misplaced) refuse(draft === undefined ? `--${misplaced} is an option of --draft` : `--${misplaced} is not an option of --draft`);

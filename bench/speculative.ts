@@ -2,6 +2,7 @@
  * npm run bench:engine -- --draft PATH [--model PATH | --size fast|bench|1b [--type …]] [--threads N] [--reps 3]
  *                         [--draft-max 8] [--n 128] [--json]
  * npm run bench:engine -- --draft auto [--size 1b] [--type f16] [...]
+ * npm run bench:engine -- --draft ngram-simple|ngram-map-k|ngram-map-k4v|ngram-mod [--size fast] [--type …] [...]
  *
  * Speculative decoding: generation tok/s of the same greedy completion with and without the draft
  * through the path the app uses (EngineClient → host → addon), and the same pair through llama.cpp's
@@ -17,14 +18,23 @@
  * many times lighter than its target: what is measured is the speculative machinery's cost and gain at
  * full acceptance. The first run writes ~2.4 GB under test-output/models and builds llama-quantize,
  * llama-speculative-simple and llama-bench if missing. Prints one JSON object.
+ *
+ * `--draft` with an n-gram kind (the load setting `speculative`'s draft-free kinds) drafts from the text
+ * itself, on both sides (llama-speculative-simple --spec-type KIND, no draft model, both with llama.cpp's
+ * default n-gram limits). It writes its own target: a --size model (default fast) scripted to write
+ * LOOP_TEXT round and round (scripts/make-scripted-model.ts), in --type (the size's default), and the
+ * prompt is one round of it: a text that repeats, where the lookups find every next token, so what is
+ * measured is the n-gram machinery's cost and gain at full acceptance.
  */
 import { spawnSync } from 'child_process';
 import fs from 'fs';
 import path from 'path';
 import { EngineClient } from '../main/engine/client';
+import crypto from 'crypto';
 import { TEST_MODEL_HPARAMS, TEST_MODEL_SIZES, type TestModelSize } from '../scripts/make-test-model';
-import { LOAD_SETTINGS } from '../main/params/load';
-import { ensureModel, ensureTool, generatedModel, log, median, root, sizeArg } from './common';
+import { writeScriptedModel } from '../scripts/make-scripted-model';
+import { LOAD_SETTINGS, SPECULATIVE_KINDS } from '../main/params/load';
+import { DEFAULT_BENCH_TYPE, ensureModel, ensureTool, generatedModel, log, median, quantized, root, scratch, sizeArg } from './common';
 import { arg, intArg, refuse } from './options';
 
 /** The options the speculative bench takes beside a model's, threads, --reps and --json (bench:engine reads them). */
@@ -41,11 +51,30 @@ const AUTO_RESIDUAL_SCALE = 1e-3;
 const AUTO_SIZE: TestModelSize = '1b';
 const AUTO_DRAFT_LAYERS = 2;
 
-/** The target and its draft: --model and --draft PATH, or (--draft auto) the pair written here. */
-async function pairFor(given: string, threads: number): Promise<{ target: string; draft: string }> {
+/** The prompt of a draft model's run. */
+const PROMPT =
+  'The river ran past the old mill, where the miller kept his books of accounts and his letters. ' +
+  'Every morning he walked along the bank, counted the sacks of flour and wrote the numbers down. ';
+
+/** The draft-free kinds --draft takes: the load setting's n-gram kinds. */
+const NGRAM_KINDS = SPECULATIVE_KINDS.filter((k): k is Extract<(typeof SPECULATIVE_KINDS)[number], `ngram-${string}`> => k.startsWith('ngram-'));
+type NgramKind = (typeof NGRAM_KINDS)[number];
+const isNgram = (s: string): s is NgramKind => (NGRAM_KINDS as readonly string[]).includes(s);
+
+/** What drafts: a draft model (its file), or an n-gram kind. */
+type Drafter = { kind: 'draft'; draft: string } | { kind: NgramKind };
+
+/** The n-gram bench's text: words whose tokens all differ, so a model can be scripted to write it round and round. */
+const LOOP_TEXT =
+  'The river ran past an old mill where my uncle kept his books of accounts and letters from sailors; ' +
+  'every morning we walked along its bank, counted sacks full with flour before noon';
+
+/** The target and what drafts for it: --model and --draft PATH, (--draft auto) the pair written here, or (an n-gram kind) a looping model. */
+async function pairFor(given: string, threads: number, engine: EngineClient): Promise<{ target: string; drafter: Drafter; prompt: string }> {
+  if (isNgram(given)) return { target: await loopingModel(threads, engine), drafter: { kind: given }, prompt: LOOP_TEXT };
   if (given !== 'auto') {
-    if (!fs.existsSync(given)) refuse(`--draft ${given}: no such file (a GGUF path, or auto)`);
-    return { target: await ensureModel(threads), draft: path.resolve(given) };
+    if (!fs.existsSync(given)) refuse(`--draft ${given}: no such file (a GGUF path, auto, or one of ${NGRAM_KINDS.join(', ')})`);
+    return { target: await ensureModel(threads), drafter: { kind: 'draft', draft: path.resolve(given) }, prompt: PROMPT };
   }
   if (arg('model') !== undefined) refuse('--draft auto writes its own target: leave out --model, or give --draft PATH');
   const size = sizeArg(AUTO_SIZE);
@@ -57,29 +86,52 @@ async function pairFor(given: string, threads: number): Promise<{ target: string
   const family = { size, residualScale: AUTO_RESIDUAL_SCALE };
   return {
     target: await generatedModel(threads, { ...family, type: arg('type') ?? 'f16' }),
-    draft: await generatedModel(threads, { ...family, type: 'q4_0', blockCount: AUTO_DRAFT_LAYERS }),
+    drafter: { kind: 'draft', draft: await generatedModel(threads, { ...family, type: 'q4_0', blockCount: AUTO_DRAFT_LAYERS }) },
+    prompt: PROMPT,
   };
 }
 
-const PROMPT =
-  'The river ran past the old mill, where the miller kept his books of accounts and his letters. ' +
-  'Every morning he walked along the bank, counted the sacks of flour and wrote the numbers down. ';
+/** The n-gram bench's target: a --size model (default fast) scripted to write LOOP_TEXT round and round, in --type. */
+async function loopingModel(threads: number, engine: EngineClient): Promise<string> {
+  if (arg('model') !== undefined) refuse('--draft with an n-gram kind writes its own target, a model whose text repeats: leave out --model');
+  const size = sizeArg('fast');
+  const type = arg('type') ?? DEFAULT_BENCH_TYPE[size];
+  const base = await generatedModel(threads, { size, type: 'f16' });
+  await engine.load('tokenizer', base, { contextSize: 256, threads, gpuLayers: 0 });
+  const tokens = await engine.tokenize('tokenizer', LOOP_TEXT, { addSpecial: false });
+  await engine.unload('tokenizer');
+  const script = [...tokens, tokens[0]];
+  const hash = crypto.createHash('sha256').update(JSON.stringify(script)).digest('hex').slice(0, 8);
+  const f16 = base.replace(/\.gguf$/, `-loop-${hash}.gguf`);
+  if (!fs.existsSync(f16)) {
+    log(`writing the ${size} model scripted to write its text round and round: ${f16}`);
+    const tmp = `${f16}.tmp-${process.pid}`;
+    const release = scratch(tmp);
+    await writeScriptedModel(base, tmp, script);
+    fs.renameSync(tmp, f16);
+    release();
+  }
+  return quantized(f16, type, threads);
+}
 
-/** llama-speculative-simple on the pair: its decoding speed and acceptance, as it prints them. */
-function llamaSpeculative(target: string, draft: string, threads: number, n: number, draftMax: number): { tps: number; drafted: number; accepted: number } {
+/** llama-speculative-simple on the target with its drafter: its decoding speed and acceptance, as it prints them. */
+function llamaSpeculative(target: string, drafter: Drafter, prompt: string, threads: number, n: number, draftMax: number): { tps: number; decoded: number; drafted: number; accepted: number } {
   const bin = ensureTool('llama-speculative-simple');
-  const r = spawnSync(
-    bin,
-    ['-m', target, '-md', draft, '--spec-type', 'draft-simple', '--spec-draft-n-max', String(draftMax), '--spec-draft-p-min', '0', '-p', PROMPT, '-n', String(n),
-      '--temp', '0', '-t', String(threads), '-td', String(threads), '-c', String(CONTEXT), '-ngl', '0', '-ngld', '0', '-fa', 'off'],
-    { encoding: 'utf8', maxBuffer: 64 << 20, env: { ...process.env, GGML_VK_VISIBLE_DEVICES: '' } },
-  );
+  const drafting =
+    drafter.kind === 'draft'
+      ? ['-md', drafter.draft, '--spec-type', 'draft-simple', '--spec-draft-n-max', String(draftMax), '--spec-draft-p-min', '0', '-td', String(threads), '-ngld', '0']
+      : ['--spec-type', drafter.kind];
+  const r = spawnSync(bin, ['-m', target, ...drafting, '-p', prompt, '-n', String(n), '--temp', '0', '-t', String(threads), '-c', String(CONTEXT), '-ngl', '0', '-fa', 'off'], {
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+    env: { ...process.env, GGML_VK_VISIBLE_DEVICES: '' },
+  });
   const out = `${r.stdout}\n${r.stderr}`;
   const speed = /decoded\s+(\d+) tokens in\s+[\d.]+ seconds, speed:\s+([\d.]+) t\/s/.exec(out);
   const drafted = /n_drafted\s*=\s*(\d+)/.exec(out);
   const accepted = /n_accept\s*=\s*(\d+)/.exec(out);
   if (r.status !== 0 || !speed) throw new Error(`llama-speculative-simple failed (${r.status}): ${out.trim().split('\n').slice(-5).join(' ')}`);
-  return { tps: Number(speed[2]), drafted: Number(drafted?.[1] ?? 0), accepted: Number(accepted?.[1] ?? 0) };
+  return { tps: Number(speed[2]), decoded: Number(speed[1]), drafted: Number(drafted?.[1] ?? 0), accepted: Number(accepted?.[1] ?? 0) };
 }
 
 /** llama.cpp's generation speed without a draft: llama-bench's tg of n tokens at the prompt's depth. */
@@ -93,18 +145,19 @@ function llamaBenchTg(model: string, threads: number, n: number, depth: number):
   return (JSON.parse(r.stdout) as { avg_ts: number }[])[0].avg_ts;
 }
 
-/** `--draft PATH|auto`: `reps` runs of each of the four, on `threads` threads. */
+/** `--draft PATH|auto|KIND`: `reps` runs of each of the four, on `threads` threads. */
 export async function benchSpeculative(draftArg: string, threads: number, reps: number, json: boolean): Promise<void> {
   const n = intArg('n', 128, 1, MAX_GENERATED);
+  if (isNgram(draftArg) && arg('draft-max') !== undefined) refuse(`--draft-max bounds a draft model's drafts; ${draftArg} drafts as far as its own lookups reach (llama.cpp's limits)`);
   const draftMax = intArg('draft-max', 8, LOAD_SETTINGS.draftMax.meta.min ?? 1, LOAD_SETTINGS.draftMax.meta.max);
-  const { target, draft } = await pairFor(draftArg, threads);
   const engine = new EngineClient({ heartbeatTimeoutMs: 60 * 60_000 });
-  const common = { threads, threadsBatch: threads, contextSize: CONTEXT, flashAttention: 'off' as const, gpuLayers: 0 };
-  const request = { prompt: PROMPT, maxTokens: n, ignoreEos: true, sampling: { temperature: 0 } };
   try {
+    const { target, drafter, prompt } = await pairFor(draftArg, threads, engine);
+    const common = { threads, threadsBatch: threads, contextSize: CONTEXT, flashAttention: 'off' as const, gpuLayers: 0 };
+    const request = { prompt, maxTokens: n, ignoreEos: true, sampling: { temperature: 0 } };
     await engine.load('plain', target, common);
-    await engine.load('draft', target, { ...common, draftModel: draft, speculative: 'draft', draftMax, draftPMin: 0 });
-    const promptTokens = (await engine.tokenize('plain', PROMPT, { addSpecial: true })).length;
+    await engine.load('draft', target, { ...common, ...(drafter.kind === 'draft' ? { draftModel: drafter.draft, speculative: 'draft', draftMax, draftPMin: 0 } : { speculative: drafter.kind }) });
+    const promptTokens = (await engine.tokenize('plain', prompt, { addSpecial: true })).length;
     const plain: number[] = [];
     const spec: number[] = [];
     const lbPlain: number[] = [];
@@ -115,33 +168,41 @@ export async function benchSpeculative(draftArg: string, threads: number, reps: 
     let lbAccepted = 0;
     let same = true;
     await engine.complete('plain', { ...request, maxTokens: 4 }); // warm-up
+    const generated: number[] = [];
     for (let i = 0; i < reps; i++) {
+      // llama-speculative-simple goes past -n by up to a draft (it checks after each verified draft), and
+      // the longer a text, the more of it a lookup finds: every run of a rep generates as many tokens as it decoded
+      const s = llamaSpeculative(target, drafter, prompt, threads, n, draftMax);
+      const tokens = Math.min(s.decoded, MAX_GENERATED);
+      generated.push(tokens);
       await engine.clearSequence('plain');
       await engine.clearSequence('draft');
-      const a = await engine.complete('plain', request);
-      const b = await engine.complete('draft', request);
+      const a = await engine.complete('plain', { ...request, maxTokens: tokens });
+      const b = await engine.complete('draft', { ...request, maxTokens: tokens });
       same = same && JSON.stringify(a.tokens) === JSON.stringify(b.tokens);
       plain.push(a.timings.genTps);
       spec.push(b.timings.genTps);
       drafted += b.timings.draftTokens ?? 0;
       accepted += b.timings.acceptedTokens ?? 0;
-      const s = llamaSpeculative(target, draft, threads, n, draftMax);
       lbSpec.push(s.tps);
       lbDrafted += s.drafted;
       lbAccepted += s.accepted;
-      lbPlain.push(llamaBenchTg(target, threads, n, promptTokens));
-      log(`rep ${i + 1}: hearth ${a.timings.genTps.toFixed(1)} → ${b.timings.genTps.toFixed(1)} tok/s; llama.cpp ${lbPlain[i].toFixed(1)} → ${s.tps.toFixed(1)} tok/s`);
+      lbPlain.push(llamaBenchTg(target, threads, tokens, promptTokens));
+      log(`rep ${i + 1} (${tokens} tokens): hearth ${a.timings.genTps.toFixed(1)} → ${b.timings.genTps.toFixed(1)} tok/s; llama.cpp ${lbPlain[i].toFixed(1)} → ${s.tps.toFixed(1)} tok/s`);
     }
     const hearthSpeedup = median(spec) / median(plain);
     const llamaSpeedup = median(lbSpec) / median(lbPlain);
     const result = {
       target: path.relative(root, target),
-      draft: path.relative(root, draft),
+      draft: drafter.kind === 'draft' ? path.relative(root, drafter.draft) : drafter.kind,
       threads,
       reps,
-      generated_tokens: n,
+      // asked for (-n), and generated by each side (the median over reps of what llama-speculative-simple decoded)
+      requested_tokens: n,
+      generated_tokens: median(generated),
       prompt_tokens: promptTokens,
-      draft_max: draftMax,
+      // the n-gram kinds draft as far as their own lookups reach (llama.cpp's limits), not draftMax
+      draft_max: drafter.kind === 'draft' ? draftMax : null,
       hearth: {
         tg_tps: median(plain),
         tg_tps_with_draft: median(spec),
@@ -156,7 +217,9 @@ export async function benchSpeculative(draftArg: string, threads: number, reps: 
         tg_tps_with_draft: median(lbSpec),
         speedup: llamaSpeedup,
         acceptance: lbDrafted > 0 ? lbAccepted / lbDrafted : 0,
-        tools: 'llama-bench (tg at the prompt depth), llama-speculative-simple',
+        drafted_tokens: lbDrafted,
+        accepted_tokens: lbAccepted,
+        tools: `llama-bench (tg at the prompt depth), llama-speculative-simple${drafter.kind === 'draft' ? '' : ` --spec-type ${drafter.kind}`}`,
       },
       speedup_ratio: hearthSpeedup / llamaSpeedup,
       target_speedup_ratio: 1,
