@@ -25,7 +25,7 @@
  * calls): the model reads what it thought before each call, and the step reuses the cache of what it
  * wrote. Which replies go with theirs is `reasoning.scope`: the turn's ('turn', the default), every
  * reply's ('all': a local model whose template keeps an earlier turn's reasoning while the
- * preserveReasoning setting is on, turn-inputs.ts templateKeepsReasoning), the turn's and those of every
+ * preserveReasoning setting is on, main/engine/template-probes.ts templateKeepsReasoning), the turn's and those of every
  * turn that called tools ('toolTurns'), or none at all ('none'); a remote kind's is REASONING_SENT's, with
  * what a reply the scope covers goes with when it has none (`absent`: an API that refuses a request
  * without the field). llama.cpp goes on with the

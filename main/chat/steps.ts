@@ -6,6 +6,7 @@
  * and between steps the tool calls a reply made are run (./tool-loop.ts) before the next reply.
  */
 import { ChatMessage, EngineError, GenerateResult, type TokenLogprobs } from '../engine/protocol';
+import { templateKeepsReasoning } from '../engine/template-probes';
 import type { ErrorCode } from '../errors/catalogue';
 import { IpcError, IpcErrorCode, MessageDTO, NO_VISION } from '../ipc/contract';
 import type { ToolCallDTO } from '../ipc/tools';
@@ -18,7 +19,7 @@ import { finishReasonOf } from './dto';
 import { toEngineMessages, withoutReasoning, withQuestionSources } from './history';
 import { tokensNeeded } from './sessions';
 import { runToolCalls, withIds } from './tool-loop';
-import { assistantOf, chosenSettings, countImageTokens, countTokens, effectiveSampling, templateKeepsReasoning, toolsTheTemplateTakes } from './turn-inputs';
+import { assistantOf, chosenSettings, countImageTokens, countTokens, effectiveSampling, toolsTheTemplateTakes } from './turn-inputs';
 import type { ChatDeps } from './turns';
 import { modelName } from './views';
 
@@ -129,7 +130,7 @@ export class TurnSteps {
   private async keepsReasoning(): Promise<boolean> {
     const loadId = this.deps.library.loadedChat?.loadId ?? null;
     if (this.reasoningCheck?.loadId === loadId) return this.reasoningCheck.keeps;
-    const keeps = await templateKeepsReasoning(this.deps.engine);
+    const keeps = await templateKeepsReasoning(this.deps.engine, CHAT_MODEL_ID);
     this.reasoningCheck = { loadId, keeps };
     return keeps;
   }

@@ -1,11 +1,11 @@
 /**
  * What a turn reads before each step (main/chat/steps.ts): the thread's effective sampling (app
  * defaults < assistant < thread overrides) and instructions, its assistant, the chat model's count
- * of tokens in a text and in images of given sizes, and whether its template takes tools and keeps
- * earlier turns' reasoning.
+ * of tokens in a text and in images of given sizes, and the tools its template takes.
  */
 import { CHAT_MODEL_ID } from '../models/library';
 import type { EngineClient } from '../engine/client';
+import { PROBE_TOOL, templateRendersTools } from '../engine/template-probes';
 import type { Sampling, Tool } from '../engine/protocol';
 import type { z } from 'zod';
 import type { SamplingDTO } from '../ipc/contract';
@@ -70,32 +70,6 @@ export async function countTokens(engine: EngineClient, text: string): Promise<n
   }
 }
 
-/** A reply's reasoning no template writes by chance, to see whether the chat model's template keeps an earlier turn's. */
-const PROBE_REASONING = 'hearth_probe_reasoning';
-
-/**
- * Whether the chat model's template keeps an earlier turn's reasoning when asked to (preserveReasoning):
- * a conversation whose earlier reply thought PROBE_REASONING, rendered through llama.cpp's chat code as a
- * turn is. As llama.cpp's supports_preserve_reasoning cap asks, but through the whole request path, so a
- * format whose handler moves the reasoning where its template reads it (LFM2.5's `thinking`) counts too.
- * False when the render fails: the turn's replies then carry theirs, as for any template.
- */
-export async function templateKeepsReasoning(engine: EngineClient): Promise<boolean> {
-  const messages = [
-    { role: 'user' as const, content: 'x' },
-    { role: 'assistant' as const, content: 'y', reasoning_content: PROBE_REASONING },
-    { role: 'user' as const, content: 'z' },
-  ];
-  try {
-    return (await engine.applyTemplate(CHAT_MODEL_ID, { messages, preserveReasoning: true })).prompt.includes(PROBE_REASONING);
-  } catch {
-    return false;
-  }
-}
-
-/** A tool no one calls, to see whether the loaded model's chat template renders tools. */
-const PROBE_TOOL = { type: 'function' as const, function: { name: 'hearth_probe_tool', description: 'probe', parameters: { type: 'object', properties: {} } } };
-
 type EngineTool = z.input<typeof Tool>;
 
 /**
@@ -111,11 +85,7 @@ export async function toolsTheTemplateTakes(engine: EngineClient, tools: readonl
     const r = await render([PROBE_TOOL, ...tools]);
     return r.prompt.includes(PROBE_TOOL.function.name) ? [...tools] : [];
   } catch {
-    const takes = await render([PROBE_TOOL]).then(
-      (r) => r.prompt.includes(PROBE_TOOL.function.name),
-      () => false,
-    );
-    if (!takes) return [];
+    if (!(await templateRendersTools(engine, CHAT_MODEL_ID))) return [];
     const ok: EngineTool[] = [];
     for (const t of tools) {
       try {

@@ -18,6 +18,7 @@ import type { ApiModels } from './models';
 import { registerAnthropic } from './anthropic';
 import { registerInfill } from './infill';
 import { registerLora } from './lora';
+import { registerProps } from './props';
 import { registerOllama } from './ollama';
 import { registerOpenAi } from './openai';
 import { registerRerank } from './rerank';
@@ -231,6 +232,7 @@ export class ApiServer {
         registerRerank(scope, this.opts);
         registerInfill(scope, this.opts);
         registerLora(scope, this.opts);
+        registerProps(scope, this.opts);
       },
       { prefix: s.prefix },
     );

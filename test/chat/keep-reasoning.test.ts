@@ -2,7 +2,7 @@
  * Earlier turns' reasoning kept, for chat templates that can keep it while the preserveReasoning
  * setting is on (its default, as llama-server's --reasoning-preserve): the engine passes it to the
  * template as llama-server does (chat_template_kwargs.preserve_reasoning), and the app sends every
- * reply's reasoning to a model whose template keeps it (main/chat/turn-inputs.ts templateKeepsReasoning,
+ * reply's reasoning to a model whose template keeps it (main/engine/template-probes.ts templateKeepsReasoning,
  * history.ts scope 'all'). The next turn then reuses the cache of what the model thought.
  * A generated model with GLM's tokens and GLM-4.7-Flash's template (writeGlm47Model), llama.cpp's copies
  * of the other templates; the real store, app and engine host (the engine client wrapped only to

@@ -1,7 +1,8 @@
 /**
  * What the tests of reasoning sent back share (test/chat/tool-reasoning.test.ts, keep-reasoning.test.ts):
  * a suite's chat app on a generated thinking model with its engine requests recorded, a context size
- * loaded for a while, and the engine alone measuring the cache a request after a thinking reply reuses.
+ * loaded for a while, the engine alone measuring the cache a request after a thinking reply reuses,
+ * and what llama.cpp's template renders for a conversation (beside a server's prompt).
  */
 import type { ChatMessage } from '../../main/engine/protocol';
 import { asData } from '../../main/params';
@@ -83,5 +84,18 @@ export async function tokensAsText(model: string, text: string): Promise<number>
     `const m = await addon.loadModel(input.model, { gpuLayers: 0 }).promise;
      try { return m.tokenize(input.text, { addSpecial: false, parseSpecial: false }).length; } finally { await m.dispose(); }`,
     { model, text },
+  );
+}
+
+/** What llama.cpp's template renders (the addon, the same tree's chat code) for each conversation, with the request's `extra` fields. */
+export function renderedBy(model: string, conversations: object[][], extra: Record<string, unknown>): Promise<{ tokens: number; prompt: string }[]> {
+  return inAddon(
+    `const m = await addon.loadModel(input.model, { gpuLayers: 0 }).promise;
+     try {
+       const out = [];
+       for (const messages of input.conversations) out.push(await m.applyChatTemplate(JSON.stringify({ messages, ...input.extra })));
+       return out.map((x) => ({ tokens: x.tokens, prompt: x.prompt }));
+     } finally { await m.dispose(); }`,
+    { model, conversations, extra },
   );
 }

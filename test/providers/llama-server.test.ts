@@ -16,6 +16,7 @@ import { chatApp, continueStored, nextDone, storedToolLoop, type ChatApp } from 
 import { tempDir } from '../helpers/engine';
 import { serverAccess, startLlamaServer, type LlamaServer } from '../helpers/llama-server';
 import { inAddon } from '../helpers/addon';
+import { renderedBy } from '../helpers/reasoning';
 import { TINY_BPE, TINY_THINK, writeGlm47Model, writeQwen35Model, writeTokenizerModels } from '../helpers/models';
 import { serverKeepsReasoning } from '../../main/providers/server-props';
 
@@ -38,19 +39,6 @@ afterAll(async () => {
   await b?.close();
   await server?.close();
 });
-
-/** What llama.cpp's template renders (the addon, the same tree's chat code) for each conversation, with the request's `extra` fields. */
-function renderedBy(model: string, conversations: object[][], extra: Record<string, unknown>): Promise<{ tokens: number; prompt: string }[]> {
-  return inAddon(
-    `const m = await addon.loadModel(input.model, { gpuLayers: 0 }).promise;
-     try {
-       const out = [];
-       for (const messages of input.conversations) out.push(await m.applyChatTemplate(JSON.stringify({ messages, ...input.extra })));
-       return out.map((x) => ({ tokens: x.tokens, prompt: x.prompt }));
-     } finally { await m.dispose(); }`,
-    { model, conversations, extra },
-  );
-}
 
 /** `server` added as a local-server provider named `name`: its one model's reference. */
 async function serverModel(name: string, server: LlamaServer): Promise<string> {

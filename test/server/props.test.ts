@@ -1,0 +1,137 @@
+/**
+ * llama-server's GET /props on Hearth's API server (main/server/props.ts), for a model it serves, as a
+ * router-mode llama-server answers it: the model loaded first (unless autoload=false), its context and
+ * slots, and whether its template keeps earlier turns' reasoning and renders tools, asked through the
+ * request path. Hearth's own provider client (main/providers/server-props.ts) then reads another
+ * Hearth as it reads llama-server, and a chat on another Hearth sends earlier turns' reasoning to a model
+ * whose template keeps it. Real server, real engine: a generated GLM-4.7 (its template keeps
+ * reasoning when told to, and renders tools) and the tiny model (plain ChatML: neither).
+ */
+import fs from 'fs';
+import path from 'path';
+import { apiModelId } from '../../main/server/models';
+import { serverKeepsReasoning } from '../../main/providers/server-props';
+import type { ProvidersStatusDTO, ThreadDTO } from '../../main/ipc/contract';
+import { remoteModelRef } from '../../main/params';
+import { apiApp, type ApiApp } from '../helpers/api-server';
+import { chatApp, nextDone } from '../helpers/chat';
+import { renderedBy } from '../helpers/reasoning';
+import { tempDir } from '../helpers/engine';
+import { serverAccess } from '../helpers/llama-server';
+import { copyModel, TINY_SPM, writeGlm47Model, writeTokenizerModels } from '../helpers/models';
+
+jest.setTimeout(120_000);
+
+const PLAIN = 'plain';
+const KEY = 'sk-hearth-props-test-key-0123456789';
+let api: ApiApp;
+let dir: string;
+let glm: string;
+
+beforeAll(async () => {
+  dir = tempDir('hearth-api-props-');
+  glm = await writeGlm47Model((await writeTokenizerModels(dir)).qwen, dir);
+  api = await apiApp({ parallel: 3 }, { model: glm, modelAs: 'glm.gguf', prepare: (p) => copyModel(TINY_SPM, path.join(p.models, `${PLAIN}.gguf`)) });
+});
+
+afterAll(async () => {
+  await api?.close();
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+const props = (query: string, headers: Record<string, string> = {}) => fetch(`${api.url}/props${query}`, { headers });
+const loaded = () => api.status().models.map((m) => m.name);
+
+test('autoload=false answers only for a model already loaded, and loads nothing; bad queries are 4xx naming the field', async () => {
+  const cold = await props('?model=glm&autoload=false');
+  expect(cold.status).toBe(400);
+  expect((await cold.json()).error.message).toMatch(/glm is not loaded \(autoload=false\)/);
+  expect(loaded()).not.toContain('glm');
+
+  const unknown = await props('?model=nope');
+  expect(unknown.status).toBe(404);
+  expect((await unknown.json()).error.message).toMatch(/the model "nope" is not in Hearth's library/);
+  const bad = await props('?model=glm&autoload=maybe');
+  expect(bad.status).toBe(400);
+  expect((await bad.json()).error.message).toMatch(/autoload/);
+  expect(loaded()).not.toContain('glm');
+});
+
+test("a model's props, as llama-server's: loaded to answer, its context, slots and template's caps", async () => {
+  expect(loaded()).not.toContain('glm');
+  const r = await props('?model=glm');
+  expect(r.status).toBe(200);
+  const body = await r.json();
+  expect(loaded()).toContain('glm');
+  const context = await api.engine.contextInfo(apiModelId(api.modelPath));
+  expect(body).toEqual({
+    default_generation_settings: { n_ctx: context.contextSize, params: {} },
+    total_slots: 3,
+    model_alias: 'glm',
+    model_path: api.modelPath,
+    modalities: { vision: false, audio: false, video: false },
+    chat_template_caps: { supports_preserve_reasoning: true, supports_tools: true },
+    build_info: 'Hearth 0.0.0-test',
+    is_sleeping: false,
+  });
+  expect(context.parallel).toBe(3);
+  // loaded now: autoload=false answers too
+  expect((await props('?model=glm&autoload=false')).status).toBe(200);
+
+  // a plain ChatML template keeps no reasoning and writes no tools
+  const plain = await (await props(`?model=${PLAIN}`)).json();
+  expect(plain.chat_template_caps).toEqual({ supports_preserve_reasoning: false, supports_tools: false });
+  expect(plain.model_alias).toBe(PLAIN);
+});
+
+test("Hearth's provider client reads another Hearth as it reads llama-server: the key is sent, the answer read", async () => {
+  const server = serverAccess(`${api.url}/v1`);
+  const never = new AbortController().signal;
+  expect(await serverKeepsReasoning(server, 'glm', never, 10_000)).toBe('keeps');
+  expect(await serverKeepsReasoning(server, PLAIN, never, 10_000)).toBe('drops');
+  // behind a key: without it no answer (401), with it the answer
+  await api.app.api.update({ enabled: true, port: api.port, apiKey: KEY });
+  try {
+    expect(await serverKeepsReasoning(server, 'glm', never, 10_000)).toBe('no-answer');
+    expect(await serverKeepsReasoning(serverAccess(`${api.url}/v1`, { apiKey: KEY }), 'glm', never, 10_000)).toBe('keeps');
+    expect((await props('?model=glm', { authorization: `Bearer ${KEY}` })).status).toBe(200);
+  } finally {
+    await api.app.api.update({ enabled: true, port: api.port, apiKey: null });
+  }
+});
+
+test("a chat on another Hearth, through its \"Local server\" provider, sends an earlier turn's reasoning to this one's GLM-4.7, unless the setting is off", async () => {
+  const b = chatApp({ model: null });
+  try {
+    b.setChatDefaults({ maxTokens: 2, temperature: 0 });
+    const saved = await b.call<ProvidersStatusDTO>('providers.save', { provider: { name: 'Other Hearth', kind: 'openai-server', baseUrl: `${api.url}/v1` } });
+    const id = saved.providers[0].id;
+    const listed = await b.call<ProvidersStatusDTO>('providers.refreshModels', { id });
+    expect(listed.providers[0].models.map((m) => m.id).sort()).toEqual(['glm', PLAIN]);
+    const thought = 'The user asks about Paris so I look at the sky';
+    const followUp = async (overrides: Record<string, unknown>) => {
+      const thread = await b.call<ThreadDTO>('threads.create', { modelPath: remoteModelRef(id, 'glm') });
+      b.app.store.threads.update(thread.id, { overrides: { sampling: overrides } });
+      b.app.store.messages.add({ threadId: thread.id, role: 'user', content: 'What is the weather in Paris?' });
+      b.app.store.messages.add({ threadId: thread.id, role: 'assistant', content: 'It is sunny.', reasoning: thought, status: 'done', finishReason: 'stop' });
+      const done = nextDone(b.app, thread.id);
+      await b.call('chat.send', { threadId: thread.id, content: 'And in Rome?' });
+      const reply = await done;
+      expect(reply.error).toBeNull();
+      return reply.metrics!.promptTokens;
+    };
+    const [kept, off] = [await followUp({}), await followUp({ preserveReasoning: false })];
+    // this server's prompts differ by what the earlier reasoning adds to the template's render
+    const conversation = (reasoning: string) => [
+      { role: 'user', content: 'What is the weather in Paris?' },
+      { role: 'assistant', content: 'It is sunny.', ...(reasoning ? { reasoning_content: reasoning } : {}) },
+      { role: 'user', content: 'And in Rome?' },
+    ];
+    const rendered = await renderedBy(glm, [conversation(thought), conversation('')], { preserveReasoning: true });
+    expect(rendered[0].prompt).toContain(thought);
+    expect(rendered[0].tokens).toBeGreaterThan(rendered[1].tokens);
+    expect(kept - off).toBe(rendered[0].tokens - rendered[1].tokens);
+  } finally {
+    await b.close();
+  }
+});
