@@ -199,6 +199,14 @@ export class ApiServer {
         }
       }
       if (req.method === 'OPTIONS') return reply.code(204).send();
+      // a page's request that carries no Origin (an <img>, a <script>, a form: "no-cors", which browsers
+      // send without asking) may not act here either: with no key on loopback, a GET such as /props would
+      // load a model for any web page. Browsers say where such a request comes from (Sec-Fetch-Site);
+      // clients that are no browser send no such header, and a page of an allowed origin sends its Origin.
+      const site = req.headers['sec-fetch-site'];
+      if (origin === undefined && (site === 'cross-site' || site === 'same-site')) {
+        throw new ApiError(403, 'forbidden', `requests from another site's page (Sec-Fetch-Site: ${site}) are not allowed; a page calls the API with fetch from an origin in the API server's CORS origins`);
+      }
       const path = (req.raw.url ?? '').slice(s.prefix.length).split('?')[0];
       if (path === '/health' || path === '/v1/health') return;
       if (!this.keyOk(req)) throw new ApiError(401, 'unauthorized', 'a valid API key is required: send it as "Authorization: Bearer <key>" (or x-api-key); Settings → Local API server shows it, and hearth serve --api prints it');

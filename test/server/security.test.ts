@@ -1,6 +1,7 @@
 /**
  * Who may use the API server and what it refuses, over raw HTTP against the real server: the key,
- * the Host header (DNS rebinding), the Origin header (CORS), the body limit, invalid bodies and
+ * the Host header (DNS rebinding), the Origin header (CORS), another site's page without one
+ * (Sec-Fetch-Site), the body limit, invalid bodies and
  * unknown models.
  */
 import http from 'http';
@@ -73,6 +74,21 @@ test('a foreign Origin gets no CORS headers and is refused; an allowed one gets 
   const ok = await raw({ path: '/v1/models', headers: { ...auth, origin: 'http://localhost:3000' } });
   expect(ok.status).toBe(200);
   expect(ok.headers['access-control-allow-origin']).toBe('http://localhost:3000');
+});
+
+test("another site's page gets 403 for a request without an Origin (an <img>, a form), even for a GET; a browser's own address bar and clients that are no browser pass", async () => {
+  for (const site of ['cross-site', 'same-site']) {
+    const r = await raw({ path: '/v1/models', headers: { ...auth, 'sec-fetch-site': site, 'sec-fetch-mode': 'no-cors' } });
+    expect(r.status).toBe(403);
+    expect(JSON.parse(r.body).error.message).toContain(`Sec-Fetch-Site: ${site}`);
+  }
+  // typed into the address bar, or the page of the server's own origin; and no header at all (curl, the SDKs)
+  for (const site of ['none', 'same-origin']) expect((await raw({ path: '/v1/models', headers: { ...auth, 'sec-fetch-site': site } })).status).toBe(200);
+  expect((await raw({ path: '/v1/models', headers: auth })).status).toBe(200);
+  // an allowed origin's fetch (cors mode: it sends its Origin) passes, with its CORS headers
+  const allowed = await raw({ path: '/v1/models', headers: { ...auth, origin: 'http://localhost:3000', 'sec-fetch-site': 'same-site', 'sec-fetch-mode': 'cors' } });
+  expect(allowed.status).toBe(200);
+  expect(allowed.headers['access-control-allow-origin']).toBe('http://localhost:3000');
 });
 
 test('a body over the limit gets 413; bodies that do not fit get 400 naming the field', async () => {
