@@ -25,6 +25,9 @@ export function cleanTitle(raw: string, fallbackFrom: string): string {
   return t || DEFAULT_THREAD_TITLE;
 }
 
+/** What the model naming a thread is told (the title request's system message). */
+export const TITLE_INSTRUCTIONS = 'You write titles. Reply with a title of at most six words for the user message, nothing else.';
+
 /**
  * Names a thread that still has the default title; `onRenamed` runs once it has its new one. A
  * thread renamed or deleted meanwhile is left alone.
@@ -53,7 +56,7 @@ export async function nameThread(
       CHAT_MODEL_ID,
       {
         messages: [
-          { role: 'system', content: 'You write titles. Reply with a title of at most six words for the user message, nothing else.' },
+          { role: 'system', content: TITLE_INSTRUCTIONS },
           { role: 'user', content: text },
         ],
         maxTokens: TITLE_MAX_TOKENS,

@@ -10,6 +10,7 @@ import type { ChatMessage } from '../../main/engine/protocol';
 import type { EventOf, MessageDTO } from '../../main/ipc/contract';
 import { Logger, silentLogger } from '../../main/logging';
 import type { ChatSettings } from '../../main/params';
+import { TITLE_INSTRUCTIONS } from '../../main/chat/titles';
 import { DataPaths, ensureDataDir } from '../../main/paths';
 import { makeEngine, tempDir } from './engine';
 import { copyModel, TINY_SPM } from './models';
@@ -115,11 +116,15 @@ export async function continueStored(chat: ChatApp, threadId: string, question: 
   return done;
 }
 
-/** `engine` with each chat request's messages pushed to `sent` as it goes (what main sent; nothing else changed). */
+/**
+ * `engine` with each chat request's messages pushed to `sent` as it goes (what main sent; nothing else
+ * changed), but for a thread's title request: it follows a turn's end by a moment (main/chat/titles.ts),
+ * so it could land among the next test's requests.
+ */
 export function recordingMessages(engine: EngineClient, sent: ChatMessage[][]): EngineClient {
   const chatFn = engine.chat.bind(engine);
   engine.chat = ((id, req, opts) => {
-    sent.push(req.messages);
+    if (req.messages[0]?.content !== TITLE_INSTRUCTIONS) sent.push(req.messages);
     return chatFn(id, req, opts);
   }) as EngineClient['chat'];
   return engine;
