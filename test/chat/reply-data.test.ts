@@ -26,7 +26,10 @@ const sent: ChatMessage[][] = [];
 
 beforeAll(async () => {
   ({ qwen: model } = await writeTokenizerModels(tempDir('reply-data')));
-  chat = chatApp({ model, engine: recordingMessages(makeEngine(), sent), chatDefaults: { maxTokens: 4 } });
+  // seeded: a reply of random tokens whose first one starts with a newline would be tokenized with the
+  // prompt's "assistant\n" as one token when written back, so the turn after would reuse one token less
+  // than the prompt before it (it failed so once in a loaded run)
+  chat = chatApp({ model, engine: recordingMessages(makeEngine(), sent), chatDefaults: { maxTokens: 4, seed: 1 } });
   await chat.call('models.load', { path: chat.modelPath });
 });
 

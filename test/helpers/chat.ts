@@ -118,8 +118,8 @@ export async function continueStored(chat: ChatApp, threadId: string, question: 
 
 /**
  * `engine` with each chat request's messages pushed to `sent` as it goes (what main sent; nothing else
- * changed), but for a thread's title request: it follows a turn's end by a moment (main/chat/titles.ts),
- * so it could land among the next test's requests.
+ * changed), but for a thread's title request (main/chat/titles.ts), which follows the first turn of a
+ * thread that had no messages, after the turn's end: the turn's own requests are what tests look at.
  */
 export function recordingMessages(engine: EngineClient, sent: ChatMessage[][]): EngineClient {
   const chatFn = engine.chat.bind(engine);
