@@ -276,6 +276,33 @@ export class ApiModels {
     }
   }
 
+  /**
+   * The model named `name` held as `hold` holds it, but only when it is loaded now, as it was loaded:
+   * nothing loads or reloads for this (a changed number of slots or load settings applies at the next
+   * request's hold). Null when it is not loaded (or still loading).
+   */
+  async holdLoaded(name: string | undefined | null): Promise<Omit<Lease, 'slot'> | null> {
+    if (this.closed) return null;
+    const m = this.models.get((await this.resolve(name)).path);
+    if (!m || m.loading || !m.metadata || !this.deps.engine.isLoaded(m.modelId)) return null;
+    return { name: m.name, path: m.path, modelId: m.modelId, metadata: m.metadata, loraAdapters: m.loraAdapters, release: this.take(m) };
+  }
+
+  /** `m` counted as in use (its time-to-live stopped) until the returned function is called (once). */
+  private take(m: Loaded): () => void {
+    m.active++;
+    this.cancelTimer(m);
+    this.changed();
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      m.active--;
+      this.scheduleUnload(m);
+      this.changed();
+    };
+  }
+
   /** The model entry, loaded, counted as in use until `finish` is called (once). */
   private async loaded(name: string | undefined | null, signal?: AbortSignal): Promise<{ held: Loaded; finish: () => void }> {
     if (this.closed) throw new ApiError(503, 'engine_closed', 'the API server is stopping');
@@ -310,17 +337,7 @@ export class ApiModels {
       this.models.set(entry.path, m);
     }
     const held = m;
-    held.active++;
-    this.cancelTimer(held);
-    this.changed();
-    let done = false;
-    const finish = () => {
-      if (done) return;
-      done = true;
-      held.active--;
-      this.scheduleUnload(held);
-      this.changed();
-    };
+    const finish = this.take(held);
     try {
       // loaded once, and again after the engine dropped it (its client reloads a model after a crash by itself)
       if (!held.metadata || (!this.deps.engine.isLoaded(held.modelId) && !held.loading)) {

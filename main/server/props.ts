@@ -1,13 +1,17 @@
 /**
- * llama-server's GET /props for a model the API serves, as a llama-server in router mode answers it for
- * one of its models (`?model=`, resolve's rules; none: the one the API holds, else the chat's): the
- * model is loaded first, as a request would load it, unless `?autoload=false` (then a model not loaded
- * is a 400, as the router says "model is not loaded"). What Hearth knows, in llama-server's shape:
- * the context a request may fill (`default_generation_settings.n_ctx`: the cache is shared by the
- * slots), the slots, the model's name and file, whether it takes images, and two of the template's
- * caps, asked through the request path (main/engine/template-probes.ts): `supports_preserve_reasoning`
- * (another Hearth, or any client that reads it, then sends earlier turns' reasoning back:
- * main/providers/server-props.ts) and `supports_tools`. Fields Hearth has no answer for are left out.
+ * llama-server's GET /props on the API server. With `?model=` (resolve's rules), what Hearth knows of
+ * that model while it is loaded, in llama-server's shape: the context a request may fill
+ * (`default_generation_settings.n_ctx`: the slots share the cache), the slots, the model's name and
+ * file, whether it takes images, and two of the template's caps, asked through the request path
+ * (main/engine/template-probes.ts): `supports_preserve_reasoning` (another Hearth, or any client that
+ * reads it, then sends earlier turns' reasoning back: main/providers/server-props.ts) and
+ * `supports_tools`. Fields Hearth has no answer for are left out.
+ *
+ * A GET loads nothing unless it says `autoload=true` (or 1), unlike llama-server's router, which
+ * loads by default: a model not loaded is a 503 (`not_loaded`, retry after a request to it has loaded
+ * it), which a client such as Hearth's own reads as no answer for now, where waiting on a load would
+ * time it out. Without `?model=` it answers as llama-server's router does for itself: a placeholder
+ * that names no model (llama.cpp's web UI asks that first).
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
@@ -16,25 +20,34 @@ import { ApiError } from './errors';
 import { note, parseBody } from './http';
 import type { RouteDeps } from './server';
 
-/** The query: the model (none: resolve's rules), and whether a model not loaded is loaded to answer (llama-server's values). */
-const PropsQuery = z.object({ model: z.string().max(4096).optional(), autoload: z.enum(['true', 'false', '1', '0']).optional() }).passthrough();
+/** The query: the model, and whether one not loaded is loaded to answer (llama-server's words: true or 1 is yes, anything else no). */
+const PropsQuery = z.object({ model: z.string().max(4096).optional(), autoload: z.string().max(16).optional() }).passthrough();
+
+/** How long a client told a model is not loaded is asked to wait, in seconds. */
+const NOT_LOADED_RETRY_S = 10;
 
 export function registerProps(app: FastifyInstance, deps: RouteDeps): void {
   const { models, engine } = deps;
+  const build_info = `Hearth ${deps.version}`;
   app.get('/props', async (req) => {
     const q = parseBody(PropsQuery, req.query ?? {});
+    // llama-server's router, asked for itself
+    if (!q.model) return { role: 'router', model_alias: 'hearth', model_path: 'none', default_generation_settings: { params: {}, n_ctx: 0 }, build_info, is_sleeping: false };
     const entry = await models.resolve(q.model);
     note(req, { model: entry.name });
-    if ((q.autoload === 'false' || q.autoload === '0') && !entry.loaded) {
-      throw new ApiError(400, 'invalid_request_error', `${entry.name} is not loaded (autoload=false): leave autoload out to load it, or send a request to it first`, 'model');
+    const autoload = q.autoload === 'true' || q.autoload === '1';
+    const lease = autoload ? await models.hold(entry.name, req.apiSignal) : await models.holdLoaded(entry.name);
+    if (!lease) {
+      throw new ApiError(503, 'not_loaded', `${entry.name} is not loaded: a request to it loads it (or ask with autoload=true to load it for this)`, 'model', NOT_LOADED_RETRY_S);
     }
-    const lease = await models.hold(entry.name, req.apiSignal);
     try {
       const [context, keepsReasoning, tools] = await Promise.all([
         engine.contextInfo(lease.modelId),
         templateKeepsReasoning(engine, lease.modelId),
         templateRendersTools(engine, lease.modelId),
       ]);
+      // a probe that failed because the model went away (its host restarted) says nothing of its template
+      if (!engine.isLoaded(lease.modelId)) throw new ApiError(503, 'not_loaded', `${entry.name} was unloaded while it was asked about`, 'model', NOT_LOADED_RETRY_S);
       return {
         default_generation_settings: { n_ctx: context.contextSize, params: {} },
         total_slots: context.parallel,
@@ -42,7 +55,7 @@ export function registerProps(app: FastifyInstance, deps: RouteDeps): void {
         model_path: lease.path,
         modalities: { vision: lease.metadata.vision, audio: false, video: false },
         chat_template_caps: { supports_preserve_reasoning: keepsReasoning, supports_tools: tools },
-        build_info: `Hearth ${deps.version}`,
+        build_info,
         is_sleeping: false,
       };
     } finally {

@@ -1,8 +1,9 @@
 /**
- * llama-server's GET /props on Hearth's API server (main/server/props.ts), for a model it serves, as a
- * router-mode llama-server answers it: the model loaded first (unless autoload=false), its context and
- * slots, and whether its template keeps earlier turns' reasoning and renders tools, asked through the
- * request path. Hearth's own provider client (main/providers/server-props.ts) then reads another
+ * llama-server's GET /props on Hearth's API server (main/server/props.ts), for a model it serves while
+ * it is loaded (a GET loads nothing unless autoload=true): its context and slots, and whether its
+ * template keeps earlier turns' reasoning and renders tools, asked through the request path; without a
+ * model, the router's placeholder. The tests run in order: the first finds nothing loaded, the second
+ * loads the models the others ask about. Hearth's own provider client (main/providers/server-props.ts) then reads another
  * Hearth as it reads llama-server, and a chat on another Hearth sends earlier turns' reasoning to a model
  * whose template keeps it. Real server, real engine: a generated GLM-4.7 (its template keeps
  * reasoning when told to, and renders tools) and the tiny model (plain ChatML: neither).
@@ -23,6 +24,8 @@ import { copyModel, TINY_SPM, writeGlm47Model, writeTokenizerModels } from '../h
 jest.setTimeout(120_000);
 
 const PLAIN = 'plain';
+/** the GLM model's context, its load setting */
+const CONTEXT = 1536;
 const KEY = 'sk-hearth-props-test-key-0123456789';
 let api: ApiApp;
 let dir: string;
@@ -32,6 +35,7 @@ beforeAll(async () => {
   dir = tempDir('hearth-api-props-');
   glm = await writeGlm47Model((await writeTokenizerModels(dir)).qwen, dir);
   api = await apiApp({ parallel: 3 }, { model: glm, modelAs: 'glm.gguf', prepare: (p) => copyModel(TINY_SPM, path.join(p.models, `${PLAIN}.gguf`)) });
+  await api.call('models.settings.update', { path: api.modelPath, settings: { contextSize: CONTEXT } });
 });
 
 afterAll(async () => {
@@ -42,30 +46,36 @@ afterAll(async () => {
 const props = (query: string, headers: Record<string, string> = {}) => fetch(`${api.url}/props${query}`, { headers });
 const loaded = () => api.status().models.map((m) => m.name);
 
-test('autoload=false answers only for a model already loaded, and loads nothing; bad queries are 4xx naming the field', async () => {
-  const cold = await props('?model=glm&autoload=false');
-  expect(cold.status).toBe(400);
-  expect((await cold.json()).error.message).toMatch(/glm is not loaded \(autoload=false\)/);
-  expect(loaded()).not.toContain('glm');
+test('a model not loaded: 503 not_loaded, and nothing loads, unless autoload=true; no model named: the router placeholder; unknown: 404', async () => {
+  const cold = await props('?model=glm');
+  expect(cold.status).toBe(503);
+  expect(cold.headers.get('retry-after')).toBe('10');
+  expect((await cold.json()).error).toMatchObject({ code: 'not_loaded', message: expect.stringMatching(/glm is not loaded: a request to it loads it/) });
+  // llama-server's words: only true or 1 loads
+  expect((await props('?model=glm&autoload=maybe')).status).toBe(503);
+  expect((await props('?model=glm&autoload=0')).status).toBe(503);
+  // a page of another site cannot make it load (an <img> GET carries no Origin; Sec-Fetch-Site says where it is from)
+  expect((await props('?model=glm&autoload=true', { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'no-cors' })).status).toBe(403);
+  // Hearth's provider client reads that as no answer for now (held 10 s), not as a no
+  expect(await serverKeepsReasoning(serverAccess(`${api.url}/v1`), 'glm', new AbortController().signal, 10_000)).toBe('no-answer');
+  const router = await props('');
+  expect(router.status).toBe(200);
+  expect(await router.json()).toEqual({ role: 'router', model_alias: 'hearth', model_path: 'none', default_generation_settings: { params: {}, n_ctx: 0 }, build_info: 'Hearth 0.0.0-test', is_sleeping: false });
+  expect(loaded()).toEqual([]);
 
-  const unknown = await props('?model=nope');
+  const unknown = await props('?model=nope&autoload=true');
   expect(unknown.status).toBe(404);
   expect((await unknown.json()).error.message).toMatch(/the model "nope" is not in Hearth's library/);
-  const bad = await props('?model=glm&autoload=maybe');
-  expect(bad.status).toBe(400);
-  expect((await bad.json()).error.message).toMatch(/autoload/);
-  expect(loaded()).not.toContain('glm');
+  expect(loaded()).toEqual([]);
 });
 
-test("a model's props, as llama-server's: loaded to answer, its context, slots and template's caps", async () => {
-  expect(loaded()).not.toContain('glm');
-  const r = await props('?model=glm');
+test("a model's props, as llama-server's: its context, slots and template's caps; asked while loaded, nothing reloads", async () => {
+  const r = await props('?model=glm&autoload=true');
   expect(r.status).toBe(200);
   const body = await r.json();
-  expect(loaded()).toContain('glm');
-  const context = await api.engine.contextInfo(apiModelId(api.modelPath));
+  expect(loaded()).toEqual(['glm']);
   expect(body).toEqual({
-    default_generation_settings: { n_ctx: context.contextSize, params: {} },
+    default_generation_settings: { n_ctx: CONTEXT, params: {} },
     total_slots: 3,
     model_alias: 'glm',
     model_path: api.modelPath,
@@ -74,14 +84,20 @@ test("a model's props, as llama-server's: loaded to answer, its context, slots a
     build_info: 'Hearth 0.0.0-test',
     is_sleeping: false,
   });
-  expect(context.parallel).toBe(3);
-  // loaded now: autoload=false answers too
-  expect((await props('?model=glm&autoload=false')).status).toBe(200);
+  expect((await api.engine.contextInfo(apiModelId(api.modelPath))).parallel).toBe(3);
 
-  // a plain ChatML template keeps no reasoning and writes no tools
-  const plain = await (await props(`?model=${PLAIN}`)).json();
+  // a plain ChatML template keeps no reasoning and renders no tools
+  const plain = await (await props(`?model=${PLAIN}&autoload=1`)).json();
   expect(plain.chat_template_caps).toEqual({ supports_preserve_reasoning: false, supports_tools: false });
   expect(plain.model_alias).toBe(PLAIN);
+
+  // loaded: asked without autoload, it answers as loaded, even with a change that reloads it at the next request's hold
+  await api.app.api.update({ parallel: 2 });
+  const again = await props('?model=glm');
+  expect(again.status).toBe(200);
+  expect((await again.json()).total_slots).toBe(3);
+  expect((await api.engine.contextInfo(apiModelId(api.modelPath))).parallel).toBe(3);
+  await api.app.api.update({ parallel: 3 });
 });
 
 test("Hearth's provider client reads another Hearth as it reads llama-server: the key is sent, the answer read", async () => {
