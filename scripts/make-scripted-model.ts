@@ -20,6 +20,12 @@ const NEXT_LOGIT_WEIGHT = 10;
 /** Writes `from` (an F16 token embedding) again as `to`, writing `script` (token ids) from its first token on. */
 export async function writeScriptedModel(from: string, to: string, script: readonly number[]): Promise<void> {
   const h = await readGgufHeader(from);
+  // a dense llama whose layers' only ways into the residual stream are the two projections zeroed here
+  // (a bias, an expert's or a shared expert's projection, Gemma's scaled embeddings would go on writing)
+  const arch = h.metadata.get('general.architecture')?.value;
+  if (arch !== 'llama') throw new Error(`${from} is a ${String(arch)} model; a llama-architecture one is needed`);
+  const other = h.tensors.find((t) => /bias$|_exps?\.|_shexp\./.test(t.name));
+  if (other) throw new Error(`${from} has ${other.name}, which would write into the residual stream: a dense model without biases is needed`);
   const embd = h.tensors.find((t) => t.name === 'token_embd.weight');
   if (!embd || embd.typeName !== 'F16') throw new Error(`${from}: an F16 token_embd.weight is needed`);
   const [width, vocab] = embd.dims;

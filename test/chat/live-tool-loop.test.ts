@@ -3,11 +3,14 @@
  * the call loop with the built-in current_time tool (it runs without asking), the engine host and
  * llama.cpp's own parse of the model's output. The model is a scripted GLM-4.7 (Qwen2's vocab with GLM's
  * tokens and GLM-4.7-Flash's template, test/helpers/scripted-model.ts): after its generation prompt's
- * <think> it writes SCRIPT, reasoning then a call in the template's own format, as a real GLM-4.7 does.
- * So what llama.cpp parses out of the model's tokens is stored, sent back by the app, written again by
- * the template and tokenized again, and the step after the call must find all of it in its cache (the
- * other reasoning tests send reasoning a test wrote, never one a model wrote). The engine client is
- * wrapped only to record each request's messages.
+ * <think> it writes SCRIPT, reasoning then a call in the template's own form (no whitespace around
+ * the reasoning, none between the tags), as a real GLM-4.7 may. So what llama.cpp parses out of the
+ * model's tokens is stored, sent back by the app, written again by the template and tokenized again,
+ * and the step after the call must find all of it in its cache (the other reasoning tests send
+ * reasoning a test wrote, never one a model wrote). Output in another form is written back in the
+ * template's (GLM-4.7's strips the reasoning), and the cache holds only up to where they differ: the
+ * second test shows where, for reasoning that starts with a newline. The engine client is wrapped only
+ * to record each request's messages.
  */
 import path from 'path';
 import type { ChatMessage } from '../../main/engine/protocol';
@@ -17,7 +20,7 @@ import { type ChatApp, chatApp, nextDone, recordingMessages } from '../helpers/c
 import { makeEngine, tempDir } from '../helpers/engine';
 import { writeGlm47Model, writeTokenizerModels } from '../helpers/models';
 import { tokensAsText } from '../helpers/reasoning';
-import { writeScriptedModel } from '../helpers/scripted-model';
+import { writeScriptedText } from '../helpers/scripted-model';
 
 jest.setTimeout(180_000);
 
@@ -27,29 +30,39 @@ const SCRIPT = `<think>${THOUGHT}</think><tool_call>current_time</tool_call>`;
 
 let chat: ChatApp;
 let script: number[];
+let dir: string;
+let glm: string;
 const sent: ChatMessage[][] = [];
 
-beforeAll(async () => {
-  const dir = tempDir('live-tool-loop');
-  const glm = await writeGlm47Model((await writeTokenizerModels(dir)).qwen, dir);
-  const model = path.join(dir, 'scripted-glm-4.7.gguf');
-  script = await writeScriptedModel(glm, model, SCRIPT);
-  chat = chatApp({ model, modelAs: 'glm.gguf', engine: recordingMessages(makeEngine(), sent), chatDefaults: { temperature: 0, maxTokens: 64 } });
+/** A chat app on `glm` scripted to write `text`, recording its engine requests to `into`. */
+async function scriptedChat(text: string, into: ChatMessage[][]): Promise<{ chat: ChatApp; script: number[] }> {
+  const model = path.join(dir, `scripted-${into === sent ? 'main' : 'other'}.gguf`);
+  const script = await writeScriptedText(glm, model, text);
+  const chat = chatApp({ model, modelAs: 'glm.gguf', engine: recordingMessages(makeEngine(), into), chatDefaults: { temperature: 0, maxTokens: 64 } });
   // two steps: the call, then an answer that may not call
   await chat.call('settings.update', { tools: { ...chat.app.tools.settings(), maxSteps: 2 } });
   await chat.call('models.load', { path: chat.modelPath });
+  return { chat, script };
+}
+
+beforeAll(async () => {
+  dir = tempDir('live-tool-loop');
+  glm = await writeGlm47Model((await writeTokenizerModels(dir)).qwen, dir);
+  ({ chat, script } = await scriptedChat(SCRIPT, sent));
 });
 
 afterAll(() => chat?.close());
 
-/** A thread whose assistant offers current_time alone. */
-async function clockThread(): Promise<string> {
+/** A thread whose assistant offers current_time alone (on `chat`). */
+async function clockThread(on: ChatApp = chat): Promise<string> {
+  const chat = on;
   const a = await chat.call<{ id: string }>('assistants.create', { name: 'Clock', tools: { builtins: ['current_time'], servers: [] } });
   return (await chat.call<{ id: string }>('threads.create', { assistantId: a.id })).id;
 }
 
-/** Sends `content` and waits for the turn's end; answers the thread's messages. */
-async function turn(threadId: string, content: string): Promise<MessageDTO[]> {
+/** Sends `content` and waits for the turn's end; answers the thread's messages (on `chat`). */
+async function turn(threadId: string, content: string, on: ChatApp = chat): Promise<MessageDTO[]> {
+  const chat = on;
   const done = nextDone(chat.app, threadId);
   await chat.call('chat.send', { threadId, content });
   expect((await done).status).toBe('done');
@@ -95,4 +108,22 @@ test('the model thinks and calls; the step after the call is sent what it though
   expect(answer.content).toBe('<tool_call>current_time</tool_call>');
   const thought = await tokensAsText(chat.modelPath, THOUGHT);
   expect(next[5].metrics!.cachedTokens).toBe(answer.metrics!.promptTokens + thought + 1);
+});
+
+test('reasoning the model starts with a newline is written back stripped, as the template writes it: the step after the call re-reads the whole step', async () => {
+  const other: ChatMessage[][] = [];
+  const { chat: c } = await scriptedChat(`<think>\n${THOUGHT}</think><tool_call>current_time</tool_call>`, other);
+  try {
+    const messages = await turn(await clockThread(c), 'What time is it?', c);
+    expect(messages.map((m) => m.role)).toEqual(['user', 'assistant', 'tool', 'assistant']);
+    const [, step, , answer] = messages;
+    // parsed as before: the reasoning (without its newline), then the call
+    expect(step.reasoning.trim()).toBe(THOUGHT);
+    expect(step.toolCalls.map((m) => m.name)).toEqual(['current_time']);
+    // GLM-4.7's template writes it back as <think>THOUGHT</think>: the tokens part right after the
+    // prompt's <think>, so of the step the cache holds its prompt alone
+    expect(answer.metrics!.cachedTokens).toBe(step.metrics!.promptTokens);
+  } finally {
+    await c.close();
+  }
 });

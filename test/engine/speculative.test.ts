@@ -13,7 +13,7 @@ import { writeTestModel } from '../../scripts/make-test-model';
 import { errorOf, makeEngine, tempDir } from '../helpers/engine';
 import { gguf } from '../../main/gguf/types';
 import { TINY_BPE, TINY_SPM, TINY_SWA, writeRetyped } from '../helpers/models';
-import { writeScriptedModel } from '../helpers/scripted-model';
+import { writeScriptedText } from '../helpers/scripted-model';
 
 let engine: EngineClient;
 let dir: string;
@@ -36,7 +36,7 @@ beforeAll(async () => {
   OTHER_DRAFT = path.join(dir, 'draft-spm-seed2.gguf');
   await writeTestModel({ out: OTHER_DRAFT, size: 'tiny', vocab: 'llama-spm', seed: 2, untied: true });
   LOOP = path.join(dir, 'loop-spm.gguf');
-  cycle = (await writeScriptedModel(TINY_SPM, LOOP, `${CYCLE} red`, 'loop')).slice(0, -1);
+  cycle = (await writeScriptedText(TINY_SPM, LOOP, `${CYCLE} red`, 'loop')).slice(0, -1);
   engine = makeEngine();
   await engine.load('plain', TINY_SPM, base);
 });
@@ -235,15 +235,14 @@ describe('draft-free n-gram decoding', () => {
       const r = await greedyRun(kind, 120, repetitive);
       expect(r.tokens).toEqual(plain.tokens);
       const { draftTokens = 0, acceptedTokens = 0, generatedTokens } = r.timings;
+      // most tokens come from drafts, and every drafted token is taken (a draft never runs past maxTokens)
       expect(draftTokens).toBeGreaterThan(generatedTokens / 2);
-      // a draft cut by maxTokens at the end is the only one not taken whole
-      expect(acceptedTokens).toBeGreaterThan(draftTokens - 64);
-      expect(acceptedTokens / draftTokens).toBeGreaterThan(0.9);
+      expect(acceptedTokens).toBe(draftTokens);
       await engine.unload(kind);
     }
   });
 
-  test('on a random model\'s text an n-gram kind drafts too, and its drafts that are wrong leave the output unchanged', async () => {
+  test("on a random model's text an n-gram kind drafts too, some drafts are wrong, and those leave the output unchanged", async () => {
     const repetitive = Array(24).fill(CYCLE).join(' ');
     const plain = await greedyRun('plain', 120, repetitive);
     for (const kind of ['ngram-map-k', 'ngram-mod'] as const) {
@@ -251,6 +250,7 @@ describe('draft-free n-gram decoding', () => {
       const r = await greedyRun(kind, 120, repetitive);
       expect(r.tokens).toEqual(plain.tokens);
       expect(r.timings.draftTokens).toBeGreaterThan(0);
+      expect(r.timings.acceptedTokens).toBeLessThan(r.timings.draftTokens!);
       await engine.unload(kind);
     }
   });

@@ -3,7 +3,7 @@
  * what a real model writes where a random-weight model writes noise.
  */
 import { readGgufHeader } from '../../main/gguf/read';
-import { writeScriptedModel as writeScript } from '../../scripts/make-scripted-model';
+import { writeScriptedModel } from '../../scripts/make-scripted-model';
 import { inAddon } from './addon';
 
 /**
@@ -12,7 +12,7 @@ import { inAddon } from './addon';
  * the text's last token is its first again (the text names it twice), so the model writes the text
  * round and round. Answers the script's tokens.
  */
-export async function writeScriptedModel(from: string, to: string, text: string, end: 'eos' | 'loop' = 'eos'): Promise<number[]> {
+export async function writeScriptedText(from: string, to: string, text: string, end: 'eos' | 'loop' = 'eos'): Promise<number[]> {
   const eos = (await readGgufHeader(from)).metadata.get('tokenizer.ggml.eos_token_id')?.value;
   if (typeof eos !== 'number') throw new Error(`${from} has no end-of-generation token`);
   const tokens = await inAddon<number[]>(
@@ -22,6 +22,6 @@ export async function writeScriptedModel(from: string, to: string, text: string,
   );
   if (end === 'loop' && tokens[tokens.length - 1] !== tokens[0]) throw new Error('a looping script ends with its first token');
   const script = end === 'loop' ? tokens : [...tokens, eos];
-  await writeScript(from, to, script);
+  await writeScriptedModel(from, to, script);
   return script;
 }
