@@ -171,16 +171,23 @@ export async function generatedModel(threads: number, spec: GeneratedModel): Pro
   const dir = path.join(root, 'test-output', 'models');
   const variant = `${pooling === 'none' ? '' : `-embed-${pooling}`}${residualScale < 1 ? `-rs${residualScale}` : ''}${blockCount ? `-L${blockCount}` : ''}`;
   const f16 = path.join(dir, `${size === 'bench' ? 'bench' : `bench-${size}`}${variant}.gguf`);
-  if (!fs.existsSync(f16)) {
-    log(`writing the ${size} model to ${f16}`);
-    fs.mkdirSync(dir, { recursive: true });
-    const tmp = `${f16}.tmp-${process.pid}`;
-    const release = scratch(tmp);
-    await writeTestModel({ out: tmp, size, vocab: 'llama-spm', seed: 1, pooling, residualScale, blockCount });
-    fs.renameSync(tmp, f16);
-    release();
-  }
+  await writeOnce(f16, `the ${size} model`, (tmp) => writeTestModel({ out: tmp, size, vocab: 'llama-spm', seed: 1, pooling, residualScale, blockCount }));
   return quantized(f16, type, threads);
+}
+
+/**
+ * `file`, written by `write` (given a temporary name beside it, renamed once whole, removed if the bench
+ * ends meanwhile) unless it exists; `what` names it in the log.
+ */
+export async function writeOnce(file: string, what: string, write: (tmp: string) => Promise<unknown>): Promise<void> {
+  if (fs.existsSync(file)) return;
+  log(`writing ${what} to ${file}`);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}`;
+  const release = scratch(tmp);
+  await write(tmp);
+  fs.renameSync(tmp, file);
+  release();
 }
 
 /** A --type, lower-cased, checked to be a name llama-quantize could take (before any model is written). */

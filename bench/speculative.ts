@@ -2,12 +2,14 @@
  * npm run bench:engine -- --draft PATH [--model PATH | --size fast|bench|1b [--type …]] [--threads N] [--reps 3]
  *                         [--draft-max 8] [--n 128] [--json]
  * npm run bench:engine -- --draft auto [--size 1b] [--type f16] [...]
- * npm run bench:engine -- --draft ngram-simple|ngram-map-k|ngram-map-k4v|ngram-mod [--size fast] [--type …] [...]
+ * npm run bench:engine -- --draft ngram-simple|ngram-map-k|ngram-map-k4v|ngram-mod [--size fast|bench|1b] [--type …] [...]
  *
  * Speculative decoding: generation tok/s of the same greedy completion with and without the draft
  * through the path the app uses (EngineClient → host → addon), and the same pair through llama.cpp's
- * llama-speculative-simple built from the same tree, against llama.cpp's own generation speed without
- * a draft (llama-bench, tg at the prompt's depth). Each side's speed-up is its own with ÷ without.
+ * llama-speculative-simple built from the same tree, with its drafter and without any (a lookup longer
+ * than the text: NO_DRAFTS), so both of llama.cpp's runs pay its loop's own costs per token (llama-bench's
+ * tg at the prompt's depth, which has none, is reported beside). Each side's speed-up is its own with ÷
+ * without. Each rep loads Hearth's two models afresh, as each llama-speculative-simple run starts afresh.
  *
  * `--draft auto` writes the pair itself: a --size model (default 1b) in F16 as the target, and as the draft
  * its first AUTO_DRAFT_LAYERS layers with its embeddings (the same weights) quantized to Q4_0
@@ -34,7 +36,7 @@ import crypto from 'crypto';
 import { TEST_MODEL_HPARAMS, TEST_MODEL_SIZES, type TestModelSize } from '../scripts/make-test-model';
 import { writeScriptedModel } from '../scripts/make-scripted-model';
 import { LOAD_SETTINGS, SPECULATIVE_KINDS } from '../main/params/load';
-import { DEFAULT_BENCH_TYPE, ensureModel, ensureTool, generatedModel, log, median, quantized, root, scratch, sizeArg } from './common';
+import { DEFAULT_BENCH_TYPE, ensureModel, ensureTool, generatedModel, log, median, quantized, root, sizeArg, writeOnce } from './common';
 import { arg, intArg, refuse } from './options';
 
 /** The options the speculative bench takes beside a model's, threads, --reps and --json (bench:engine reads them). */
@@ -55,6 +57,9 @@ const AUTO_DRAFT_LAYERS = 2;
 const PROMPT =
   'The river ran past the old mill, where the miller kept his books of accounts and his letters. ' +
   'Every morning he walked along the bank, counted the sacks of flour and wrote the numbers down. ';
+
+/** What each model reads once after its load, before it is measured. */
+const WARM_UP = 'Hello there';
 
 /** The draft-free kinds --draft takes: the load setting's n-gram kinds. */
 const NGRAM_KINDS = SPECULATIVE_KINDS.filter((k): k is Extract<(typeof SPECULATIVE_KINDS)[number], `ngram-${string}`> => k.startsWith('ngram-'));
@@ -103,35 +108,42 @@ async function loopingModel(threads: number, engine: EngineClient): Promise<stri
   const script = [...tokens, tokens[0]];
   const hash = crypto.createHash('sha256').update(JSON.stringify(script)).digest('hex').slice(0, 8);
   const f16 = base.replace(/\.gguf$/, `-loop-${hash}.gguf`);
-  if (!fs.existsSync(f16)) {
-    log(`writing the ${size} model scripted to write its text round and round: ${f16}`);
-    const tmp = `${f16}.tmp-${process.pid}`;
-    const release = scratch(tmp);
-    await writeScriptedModel(base, tmp, script);
-    fs.renameSync(tmp, f16);
-    release();
-  }
+  await writeOnce(f16, `the ${size} model scripted to write its text round and round`, (tmp) => writeScriptedModel(base, tmp, script));
   return quantized(f16, type, threads);
 }
 
-/** llama-speculative-simple on the target with its drafter: its decoding speed and acceptance, as it prints them. */
-function llamaSpeculative(target: string, drafter: Drafter, prompt: string, threads: number, n: number, draftMax: number): { tps: number; decoded: number; drafted: number; accepted: number } {
+/**
+ * What llama-speculative-simple is given to decode without drafts, in the same loop as with them (its
+ * speed without drafting, as it samples and prints each token): a lookup longer than any text here, so
+ * nothing is ever drafted (it has no kind that drafts nothing).
+ */
+const NO_DRAFTS = ['--spec-type', 'ngram-simple', '--spec-ngram-simple-size-n', '1024'];
+
+/** llama-speculative-simple on the target with its drafter (null: none, NO_DRAFTS): its decoding speed and acceptance, as it prints them. */
+function llamaSpeculative(target: string, drafter: Drafter | null, prompt: string, threads: number, n: number, draftMax: number): { tps: number; decoded: number; drafted: number; accepted: number } {
   const bin = ensureTool('llama-speculative-simple');
-  const drafting =
-    drafter.kind === 'draft'
+  const drafting = !drafter
+    ? NO_DRAFTS
+    : drafter.kind === 'draft'
       ? ['-md', drafter.draft, '--spec-type', 'draft-simple', '--spec-draft-n-max', String(draftMax), '--spec-draft-p-min', '0', '-td', String(threads), '-ngld', '0']
       : ['--spec-type', drafter.kind];
-  const r = spawnSync(bin, ['-m', target, ...drafting, '-p', prompt, '-n', String(n), '--temp', '0', '-t', String(threads), '-c', String(CONTEXT), '-ngl', '0', '-fa', 'off'], {
-    encoding: 'utf8',
-    maxBuffer: 64 << 20,
-    env: { ...process.env, GGML_VK_VISIBLE_DEVICES: '' },
-  });
-  const out = `${r.stdout}\n${r.stderr}`;
-  const speed = /decoded\s+(\d+) tokens in\s+[\d.]+ seconds, speed:\s+([\d.]+) t\/s/.exec(out);
-  const drafted = /n_drafted\s*=\s*(\d+)/.exec(out);
-  const accepted = /n_accept\s*=\s*(\d+)/.exec(out);
-  if (r.status !== 0 || !speed) throw new Error(`llama-speculative-simple failed (${r.status}): ${out.trim().split('\n').slice(-5).join(' ')}`);
-  return { tps: Number(speed[2]), decoded: Number(speed[1]), drafted: Number(drafted?.[1] ?? 0), accepted: Number(accepted?.[1] ?? 0) };
+  const args = ['-m', target, ...drafting, '-p', prompt, '-n', String(n), '--temp', '0', '-t', String(threads), '-c', String(CONTEXT), '-ngl', '0', '-fa', 'off'];
+  // its figures are log lines, which llama.cpp's log thread may not have written when the program ends
+  // (seen once in ~50 runs: exit 0, the text, no figures): such a run is run again, twice at most
+  for (let attempt = 1; ; attempt++) {
+    const r = spawnSync(bin, args, { encoding: 'utf8', maxBuffer: 64 << 20, env: { ...process.env, GGML_VK_VISIBLE_DEVICES: '' } });
+    const out = `${r.stdout}\n${r.stderr}`;
+    const speed = /decoded\s+(\d+) tokens in\s+[\d.]+ seconds, speed:\s+([\d.]+) t\/s/.exec(out);
+    if (r.status === 0 && !speed && attempt < 3) {
+      log('llama-speculative-simple printed no figures; running it again');
+      continue;
+    }
+    if (r.status !== 0 || !speed) throw new Error(`llama-speculative-simple failed (${r.status}): ${out.trim().split('\n').slice(-5).join(' ')}`);
+    const drafted = /n_drafted\s*=\s*(\d+)/.exec(out);
+    const accepted = /n_accept\s*=\s*(\d+)/.exec(out);
+    if (!drafter && Number(drafted?.[1] ?? 0) > 0) throw new Error('llama-speculative-simple drafted where it was given a lookup longer than the text');
+    return { tps: Number(speed[2]), decoded: Number(speed[1]), drafted: Number(drafted?.[1] ?? 0), accepted: Number(accepted?.[1] ?? 0) };
+  }
 }
 
 /** llama.cpp's generation speed without a draft: llama-bench's tg of n tokens at the prompt's depth. */
@@ -155,28 +167,40 @@ export async function benchSpeculative(draftArg: string, threads: number, reps: 
     const { target, drafter, prompt } = await pairFor(draftArg, threads, engine);
     const common = { threads, threadsBatch: threads, contextSize: CONTEXT, flashAttention: 'off' as const, gpuLayers: 0 };
     const request = { prompt, maxTokens: n, ignoreEos: true, sampling: { temperature: 0 } };
-    await engine.load('plain', target, common);
-    await engine.load('draft', target, { ...common, ...(drafter.kind === 'draft' ? { draftModel: drafter.draft, speculative: 'draft', draftMax, draftPMin: 0 } : { speculative: drafter.kind }) });
+    const drafting = drafter.kind === 'draft' ? { draftModel: drafter.draft, speculative: 'draft' as const, draftMax, draftPMin: 0 } : { speculative: drafter.kind };
+    // each rep loads both afresh, as each llama-speculative-simple run starts afresh: an n-gram kind's
+    // tables (ngram-mod's) would otherwise start each rep holding the text of the ones before
+    const loadBoth = async () => {
+      for (const id of ['plain', 'draft']) if (engine.isLoaded(id)) await engine.unload(id);
+      await engine.load('plain', target, common);
+      await engine.load('draft', target, { ...common, ...drafting });
+    };
+    await loadBoth();
     const promptTokens = (await engine.tokenize('plain', prompt, { addSpecial: true })).length;
     const plain: number[] = [];
     const spec: number[] = [];
     const lbPlain: number[] = [];
     const lbSpec: number[] = [];
+    const lbTg: number[] = [];
     let drafted = 0;
     let accepted = 0;
     let lbDrafted = 0;
     let lbAccepted = 0;
     let same = true;
-    await engine.complete('plain', { ...request, maxTokens: 4 }); // warm-up
     const generated: number[] = [];
     for (let i = 0; i < reps; i++) {
-      // llama-speculative-simple goes past -n by up to a draft (it checks after each verified draft), and
-      // the longer a text, the more of it a lookup finds: every run of a rep generates as many tokens as it decoded
+      // llama-speculative-simple goes past -n (by one token with a draft model, by up to a lookup's draft
+      // with an n-gram kind, whose drafts it does not bound), and the longer a text, the more of it a
+      // lookup finds: every run of a rep generates as many tokens as it decoded
       const s = llamaSpeculative(target, drafter, prompt, threads, n, draftMax);
       const tokens = Math.min(s.decoded, MAX_GENERATED);
       generated.push(tokens);
-      await engine.clearSequence('plain');
-      await engine.clearSequence('draft');
+      if (i > 0) await loadBoth();
+      // both warmed up after their load (another text: an n-gram drafter's tables learn what it reads)
+      for (const id of ['plain', 'draft']) {
+        await engine.complete(id, { prompt: WARM_UP, maxTokens: 4, ignoreEos: true, sampling: { temperature: 0 } });
+        await engine.clearSequence(id);
+      }
       const a = await engine.complete('plain', { ...request, maxTokens: tokens });
       const b = await engine.complete('draft', { ...request, maxTokens: tokens });
       same = same && JSON.stringify(a.tokens) === JSON.stringify(b.tokens);
@@ -187,8 +211,9 @@ export async function benchSpeculative(draftArg: string, threads: number, reps: 
       lbSpec.push(s.tps);
       lbDrafted += s.drafted;
       lbAccepted += s.accepted;
-      lbPlain.push(llamaBenchTg(target, threads, tokens, promptTokens));
-      log(`rep ${i + 1} (${tokens} tokens): hearth ${a.timings.genTps.toFixed(1)} → ${b.timings.genTps.toFixed(1)} tok/s; llama.cpp ${lbPlain[i].toFixed(1)} → ${s.tps.toFixed(1)} tok/s`);
+      lbPlain.push(llamaSpeculative(target, null, prompt, threads, tokens, draftMax).tps);
+      lbTg.push(llamaBenchTg(target, threads, tokens, promptTokens));
+      log(`rep ${i + 1} (${tokens} tokens): hearth ${a.timings.genTps.toFixed(1)} → ${b.timings.genTps.toFixed(1)} tok/s; llama.cpp ${lbPlain[i].toFixed(1)} → ${s.tps.toFixed(1)} tok/s (llama-bench ${lbTg[i].toFixed(1)})`);
     }
     const hearthSpeedup = median(spec) / median(plain);
     const llamaSpeedup = median(lbSpec) / median(lbPlain);
@@ -219,7 +244,10 @@ export async function benchSpeculative(draftArg: string, threads: number, reps: 
         acceptance: lbDrafted > 0 ? lbAccepted / lbDrafted : 0,
         drafted_tokens: lbDrafted,
         accepted_tokens: lbAccepted,
-        tools: `llama-bench (tg at the prompt depth), llama-speculative-simple${drafter.kind === 'draft' ? '' : ` --spec-type ${drafter.kind}`}`,
+        // llama-bench's generation at the prompt's depth: no sampling or printing per token, so faster than
+        // llama-speculative-simple's own loop without drafts, which is the speed-up's base
+        llama_bench_tg_tps: median(lbTg),
+        tools: `llama-speculative-simple${drafter.kind === 'draft' ? '' : ` --spec-type ${drafter.kind}`}, and without drafts (${NO_DRAFTS.join(' ')}); llama-bench (tg at the prompt depth)`,
       },
       speedup_ratio: hearthSpeedup / llamaSpeedup,
       target_speedup_ratio: 1,
