@@ -7,7 +7,8 @@
 import type { ChatMessage } from '../../main/engine/protocol';
 import { asData } from '../../main/params';
 import { inAddon } from './addon';
-import { type ChatApp, chatApp, recordingMessages } from './chat';
+import type { ThreadDTO } from '../../main/ipc/contract';
+import { type ChatApp, chatApp, nextDone, recordingMessages } from './chat';
 import { makeEngine, tempDir } from './engine';
 import { writeTokenizerModels } from './models';
 
@@ -98,4 +99,43 @@ export function renderedBy(model: string, conversations: object[][], extra: Reco
      } finally { await m.dispose(); }`,
     { model, conversations, extra },
   );
+}
+
+/** The earlier reply's reasoning of remoteFollowUp's threads. */
+export const EARLIER_THOUGHT = 'The user asks about Paris so I look at the sky';
+
+/**
+ * A follow-up in `chat` on the remote model `ref` (a provider's), in a thread whose stored earlier reply
+ * thought EARLIER_THOUGHT, with the thread's setting `overrides`: the follow-up's prompt tokens, as
+ * the server counted them.
+ */
+export async function remoteFollowUp(chat: ChatApp, ref: string, overrides: Record<string, unknown>): Promise<number> {
+  const thread = await chat.call<ThreadDTO>('threads.create', { modelPath: ref });
+  chat.app.store.threads.update(thread.id, { overrides: { sampling: overrides } });
+  chat.app.store.messages.add({ threadId: thread.id, role: 'user', content: 'What is the weather in Paris?' });
+  chat.app.store.messages.add({ threadId: thread.id, role: 'assistant', content: 'It is sunny.', reasoning: EARLIER_THOUGHT, status: 'done', finishReason: 'stop' });
+  const done = nextDone(chat.app, thread.id);
+  await chat.call('chat.send', { threadId: thread.id, content: 'And in Rome?' });
+  const reply = await done;
+  expect(reply.error).toBeNull();
+  return reply.metrics!.promptTokens;
+}
+
+/**
+ * What the earlier reply's reasoning adds to the prompt of remoteFollowUp's conversation, rendered by
+ * `model`'s template with preserve_reasoning on (as Hearth asks a server whose template keeps it): the
+ * tokens with it less those without (the thread's prompts also hold the system prompt and the tools the
+ * app offers, the same with and without).
+ */
+export async function earlierThoughtTokens(model: string): Promise<number> {
+  const conversation = (reasoning: string) => [
+    { role: 'system', content: 'You are a helpful assistant.' },
+    { role: 'user', content: 'What is the weather in Paris?' },
+    { role: 'assistant', content: 'It is sunny.', ...(reasoning ? { reasoning_content: reasoning } : {}) },
+    { role: 'user', content: 'And in Rome?' },
+  ];
+  const rendered = await renderedBy(model, [conversation(EARLIER_THOUGHT), conversation('')], { preserveReasoning: true });
+  expect(rendered[0].prompt).toContain(EARLIER_THOUGHT);
+  expect(rendered[0].tokens).toBeGreaterThan(rendered[1].tokens);
+  return rendered[0].tokens - rendered[1].tokens;
 }

@@ -16,7 +16,7 @@ import { chatApp, continueStored, nextDone, storedToolLoop, type ChatApp } from 
 import { tempDir } from '../helpers/engine';
 import { serverAccess, startLlamaServer, type LlamaServer } from '../helpers/llama-server';
 import { inAddon } from '../helpers/addon';
-import { renderedBy } from '../helpers/reasoning';
+import { earlierThoughtTokens, remoteFollowUp, renderedBy } from '../helpers/reasoning';
 import { TINY_BPE, TINY_THINK, writeGlm47Model, writeQwen35Model, writeTokenizerModels } from '../helpers/models';
 import { serverKeepsReasoning } from '../../main/providers/server-props';
 
@@ -200,34 +200,11 @@ test("an earlier turn's reasoning goes to a server whose template keeps it (its 
     expect(await serverKeepsReasoning(accessTo(glm), 'any', signal, 10_000)).toBe('keeps');
     expect(await serverKeepsReasoning(accessTo(other), 'any', signal, 10_000)).toBe('drops');
     b.setChatDefaults({ maxTokens: 2, temperature: 0 });
-    const thought = 'The user asks about Paris so I look at the sky';
-    const followUp = async (ref: string, overrides: Record<string, unknown>) => {
-      const thread = await b.call<ThreadDTO>('threads.create', { modelPath: ref });
-      b.app.store.threads.update(thread.id, { overrides: { sampling: overrides } });
-      b.app.store.messages.add({ threadId: thread.id, role: 'user', content: 'What is the weather in Paris?' });
-      b.app.store.messages.add({ threadId: thread.id, role: 'assistant', content: 'It is sunny.', reasoning: thought, status: 'done', finishReason: 'stop' });
-      const done = nextDone(b.app, thread.id);
-      await b.call('chat.send', { threadId: thread.id, content: 'And in Rome?' });
-      const reply = await done;
-      expect(reply.error).toBeNull();
-      return reply.metrics!.promptTokens;
-    };
     const glmRef = await serverModel('llama-server glm', glm);
-    const [kept, off] = [await followUp(glmRef, {}), await followUp(glmRef, { preserveReasoning: false })];
-    // what llama.cpp's template renders for the conversation, with the earlier reply's reasoning and without
-    // (the server renders with preserve_reasoning on: Hearth's request says so)
-    const conversation = (reasoning: string) => [
-      { role: 'system', content: 'You are a helpful assistant.' },
-      { role: 'user', content: 'What is the weather in Paris?' },
-      { role: 'assistant', content: 'It is sunny.', ...(reasoning ? { reasoning_content: reasoning } : {}) },
-      { role: 'user', content: 'And in Rome?' },
-    ];
-    const rendered = await renderedBy(glmModel, [conversation(thought), conversation('')], { preserveReasoning: true });
-    expect(rendered[0].prompt).toContain(thought);
-    // the server's prompts differ by what the earlier reasoning adds to the template's render (the thread's
-    // prompts also hold the tools the app offers, which the render here does not)
-    expect(rendered[0].tokens).toBeGreaterThan(rendered[1].tokens);
-    expect(kept - off).toBe(rendered[0].tokens - rendered[1].tokens);
+    const [kept, off] = [await remoteFollowUp(b, glmRef, {}), await remoteFollowUp(b, glmRef, { preserveReasoning: false })];
+    // the server's prompts differ by what the earlier reasoning adds to the template's render (the server
+    // renders with preserve_reasoning on: Hearth's request says so)
+    expect(kept - off).toBe(await earlierThoughtTokens(glmModel));
     // the same server behind a proxy that answers /props with 404 (a server that does not say): the turn's alone
     let asked = 0;
     const proxy = http.createServer((req, res) => {
@@ -250,7 +227,7 @@ test("an earlier turn's reasoning goes to a server whose template keeps it (its 
       await b.call('chat.send', { threadId: plain.id, content: 'Hello' });
       expect((await answered).error).toBeNull();
       expect(asked).toBe(1);
-      expect(await followUp(await serverModel('llama-server glm, no props', proxied), {})).toBe(off);
+      expect(await remoteFollowUp(b, await serverModel('llama-server glm, no props', proxied), {})).toBe(off);
       expect(asked).toBe(2);
     } finally {
       proxy.closeAllConnections();

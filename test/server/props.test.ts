@@ -12,11 +12,11 @@ import fs from 'fs';
 import path from 'path';
 import { apiModelId } from '../../main/server/models';
 import { serverKeepsReasoning } from '../../main/providers/server-props';
-import type { ProvidersStatusDTO, ThreadDTO } from '../../main/ipc/contract';
+import type { ProvidersStatusDTO } from '../../main/ipc/contract';
 import { remoteModelRef } from '../../main/params';
 import { apiApp, type ApiApp } from '../helpers/api-server';
-import { chatApp, nextDone } from '../helpers/chat';
-import { renderedBy } from '../helpers/reasoning';
+import { chatApp } from '../helpers/chat';
+import { earlierThoughtTokens, remoteFollowUp } from '../helpers/reasoning';
 import { tempDir } from '../helpers/engine';
 import { serverAccess } from '../helpers/llama-server';
 import { copyModel, TINY_SPM, writeGlm47Model, writeTokenizerModels } from '../helpers/models';
@@ -124,29 +124,10 @@ test("a chat on another Hearth, through its \"Local server\" provider, sends an 
     const id = saved.providers[0].id;
     const listed = await b.call<ProvidersStatusDTO>('providers.refreshModels', { id });
     expect(listed.providers[0].models.map((m) => m.id).sort()).toEqual(['glm', PLAIN]);
-    const thought = 'The user asks about Paris so I look at the sky';
-    const followUp = async (overrides: Record<string, unknown>) => {
-      const thread = await b.call<ThreadDTO>('threads.create', { modelPath: remoteModelRef(id, 'glm') });
-      b.app.store.threads.update(thread.id, { overrides: { sampling: overrides } });
-      b.app.store.messages.add({ threadId: thread.id, role: 'user', content: 'What is the weather in Paris?' });
-      b.app.store.messages.add({ threadId: thread.id, role: 'assistant', content: 'It is sunny.', reasoning: thought, status: 'done', finishReason: 'stop' });
-      const done = nextDone(b.app, thread.id);
-      await b.call('chat.send', { threadId: thread.id, content: 'And in Rome?' });
-      const reply = await done;
-      expect(reply.error).toBeNull();
-      return reply.metrics!.promptTokens;
-    };
-    const [kept, off] = [await followUp({}), await followUp({ preserveReasoning: false })];
+    const ref = remoteModelRef(id, 'glm');
+    const [kept, off] = [await remoteFollowUp(b, ref, {}), await remoteFollowUp(b, ref, { preserveReasoning: false })];
     // this server's prompts differ by what the earlier reasoning adds to the template's render
-    const conversation = (reasoning: string) => [
-      { role: 'user', content: 'What is the weather in Paris?' },
-      { role: 'assistant', content: 'It is sunny.', ...(reasoning ? { reasoning_content: reasoning } : {}) },
-      { role: 'user', content: 'And in Rome?' },
-    ];
-    const rendered = await renderedBy(glm, [conversation(thought), conversation('')], { preserveReasoning: true });
-    expect(rendered[0].prompt).toContain(thought);
-    expect(rendered[0].tokens).toBeGreaterThan(rendered[1].tokens);
-    expect(kept - off).toBe(rendered[0].tokens - rendered[1].tokens);
+    expect(kept - off).toBe(await earlierThoughtTokens(glm));
   } finally {
     await b.close();
   }
