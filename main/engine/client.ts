@@ -313,6 +313,14 @@ export class EngineClient {
     return this.specs.has(modelId);
   }
 
+  /**
+   * Whether the model is in the running host now, as loaded: not loading, and not waiting to be loaded
+   * again after a host restart (which isLoaded still says yes to: the next request reloads it).
+   */
+  isLive(modelId: string): boolean {
+    return this.specs.has(modelId) && !this.loads.has(modelId) && this.sup.current !== undefined && this.liveIn.get(modelId) === this.sup.current;
+  }
+
   /** The ids of the models loaded or loading (what unloadAll unloads). */
   loadedIds(): string[] {
     return [...new Set([...this.specs.keys(), ...this.loads.keys()])];

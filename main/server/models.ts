@@ -284,12 +284,17 @@ export class ApiModels {
   async holdLoaded(name: string | undefined | null): Promise<Omit<Lease, 'slot'> | null> {
     if (this.closed) return null;
     const m = this.models.get((await this.resolve(name)).path);
-    if (!m || m.loading || !m.metadata || !this.deps.engine.isLoaded(m.modelId)) return null;
-    return { name: m.name, path: m.path, modelId: m.modelId, metadata: m.metadata, loraAdapters: m.loraAdapters, release: this.take(m) };
+    // live: in the running host as loaded (after a host restart the engine would load it again for the asker)
+    if (!m || m.loading || !m.metadata || !this.deps.engine.isLive(m.modelId)) return null;
+    // a question about it is no use of it: its time-to-live runs on from where it was
+    return { name: m.name, path: m.path, modelId: m.modelId, metadata: m.metadata, loraAdapters: m.loraAdapters, release: this.take(m, m.unloadAt) };
   }
 
-  /** `m` counted as in use (its time-to-live stopped) until the returned function is called (once). */
-  private take(m: Loaded): () => void {
+  /**
+   * `m` counted as in use (its time-to-live stopped) until the returned function is called (once); then
+   * its time-to-live starts again, or (`unloadAt`, a time it was to be unloaded at) runs on to that time.
+   */
+  private take(m: Loaded, unloadAt: number | null = null): () => void {
     m.active++;
     this.cancelTimer(m);
     this.changed();
@@ -298,7 +303,7 @@ export class ApiModels {
       if (done) return;
       done = true;
       m.active--;
-      this.scheduleUnload(m);
+      this.scheduleUnload(m, unloadAt);
       this.changed();
     };
   }
@@ -367,11 +372,12 @@ export class ApiModels {
     m.unloadAt = null;
   }
 
-  private scheduleUnload(m: Loaded): void {
+  /** Unloads `m` once its time-to-live has passed without requests (`at`: at that time instead, when sooner). */
+  private scheduleUnload(m: Loaded, at: number | null = null): void {
     this.cancelTimer(m);
     const ttl = this.deps.settings().modelTtlMinutes;
     if (m.active > 0 || ttl <= 0 || this.closed) return;
-    const ms = ttl * 60_000;
+    const ms = Math.max(0, Math.min(ttl * 60_000, at === null ? Infinity : at - this.now()));
     m.unloadAt = this.now() + ms;
     m.timer = this.timers.set(() => {
       m.timer = undefined;

@@ -11,10 +11,13 @@
  * loads by default: a model not loaded is a 503 (`not_loaded`, retry after a request to it has loaded
  * it), which a client such as Hearth's own reads as no answer for now, where waiting on a load would
  * time it out. Without `?model=` it answers as llama-server's router does for itself: a placeholder
- * that names no model (llama.cpp's web UI asks that first).
+ * that names no model (llama.cpp's web UI asks that first), `models_autoload` false as said above. Asking
+ * is no use of a model: its time-to-live runs on (ApiModels.holdLoaded).
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import type { ContextInfo } from '../engine/methods';
+import { EngineError } from '../engine/protocol';
 import { templateKeepsReasoning, templateRendersTools } from '../engine/template-probes';
 import { ApiError } from './errors';
 import { note, parseBody } from './http';
@@ -32,7 +35,7 @@ export function registerProps(app: FastifyInstance, deps: RouteDeps): void {
   app.get('/props', async (req) => {
     const q = parseBody(PropsQuery, req.query ?? {});
     // llama-server's router, asked for itself
-    if (!q.model) return { role: 'router', model_alias: 'hearth', model_path: 'none', default_generation_settings: { params: {}, n_ctx: 0 }, build_info, is_sleeping: false };
+    if (!q.model) return { role: 'router', models_autoload: false, model_alias: 'hearth', model_path: 'none', default_generation_settings: { params: {}, n_ctx: 0 }, build_info };
     const entry = await models.resolve(q.model);
     note(req, { model: entry.name });
     const autoload = q.autoload === 'true' || q.autoload === '1';
@@ -40,14 +43,22 @@ export function registerProps(app: FastifyInstance, deps: RouteDeps): void {
     if (!lease) {
       throw new ApiError(503, 'not_loaded', `${entry.name} is not loaded: a request to it loads it (or ask with autoload=true to load it for this)`, 'model', NOT_LOADED_RETRY_S);
     }
+    const gone = () => new ApiError(503, 'not_loaded', `${entry.name} was unloaded while it was asked about`, 'model', NOT_LOADED_RETRY_S);
     try {
-      const [context, keepsReasoning, tools] = await Promise.all([
+      // all three settled before the lease goes; an engine failure (the model gone, its host restarted)
+      // is no answer about the template: a 503, never a no
+      const asked = await Promise.allSettled([
         engine.contextInfo(lease.modelId),
         templateKeepsReasoning(engine, lease.modelId),
         templateRendersTools(engine, lease.modelId),
-      ]);
-      // a probe that failed because the model went away (its host restarted) says nothing of its template
-      if (!engine.isLoaded(lease.modelId)) throw new ApiError(503, 'not_loaded', `${entry.name} was unloaded while it was asked about`, 'model', NOT_LOADED_RETRY_S);
+      ] as const);
+      const failed = asked.find((a) => a.status === 'rejected');
+      if (failed) {
+        const why = (failed as PromiseRejectedResult).reason;
+        throw why instanceof EngineError ? gone() : why;
+      }
+      if (!engine.isLive(lease.modelId)) throw gone();
+      const [context, keepsReasoning, tools] = asked.map((a) => (a as PromiseFulfilledResult<unknown>).value) as [ContextInfo, boolean, boolean];
       return {
         default_generation_settings: { n_ctx: context.contextSize, params: {} },
         total_slots: context.parallel,

@@ -60,7 +60,7 @@ test('a model not loaded: 503 not_loaded, and nothing loads, unless autoload=tru
   expect(await serverKeepsReasoning(serverAccess(`${api.url}/v1`), 'glm', new AbortController().signal, 10_000)).toBe('no-answer');
   const router = await props('');
   expect(router.status).toBe(200);
-  expect(await router.json()).toEqual({ role: 'router', model_alias: 'hearth', model_path: 'none', default_generation_settings: { params: {}, n_ctx: 0 }, build_info: 'Hearth 0.0.0-test', is_sleeping: false });
+  expect(await router.json()).toEqual({ role: 'router', models_autoload: false, model_alias: 'hearth', model_path: 'none', default_generation_settings: { params: {}, n_ctx: 0 }, build_info: 'Hearth 0.0.0-test' });
   expect(loaded()).toEqual([]);
 
   const unknown = await props('?model=nope&autoload=true');
@@ -90,6 +90,15 @@ test("a model's props, as llama-server's: its context, slots and template's caps
   const plain = await (await props(`?model=${PLAIN}&autoload=1`)).json();
   expect(plain.chat_template_caps).toEqual({ supports_preserve_reasoning: false, supports_tools: false });
   expect(plain.model_alias).toBe(PLAIN);
+
+  // asking is no use of the model: the lease is given back, and its time-to-live runs on to the same time
+  const status = () => api.status().models.find((m) => m.name === 'glm')!;
+  const before = status();
+  expect(before).toMatchObject({ busy: 0, queued: 0 });
+  expect(before.unloadAt).not.toBeNull();
+  await new Promise((r) => setTimeout(r, 20));
+  expect((await props('?model=glm')).status).toBe(200);
+  expect(status()).toMatchObject({ busy: 0, unloadAt: before.unloadAt });
 
   // loaded: asked without autoload, it answers as loaded, even with a change that reloads it at the next request's hold
   await api.app.api.update({ parallel: 2 });
@@ -131,4 +140,21 @@ test("a chat on another Hearth, through its \"Local server\" provider, sends an 
   } finally {
     await b.close();
   }
+});
+
+test("after the engine host died, a loaded model is no answer (503) until a request loads it again: asking does not reload it", async () => {
+  expect((await props('?model=glm&autoload=true')).status).toBe(200);
+  const id = apiModelId(api.modelPath);
+  expect(api.engine.isLive(id)).toBe(true);
+  process.kill(api.engine.pid!, 'SIGKILL');
+  for (let i = 0; i < 200 && api.engine.isLive(id); i++) await new Promise((r) => setTimeout(r, 50));
+  expect(api.engine.isLive(id)).toBe(false);
+  const r = await props('?model=glm');
+  expect(r.status).toBe(503);
+  expect((await r.json()).error.code).toBe('not_loaded');
+  expect(api.engine.isLive(id)).toBe(false);
+  // autoload=true: loaded again (the engine reloads it in the restarted host), then the answer
+  const again = await props('?model=glm&autoload=true');
+  expect(again.status).toBe(200);
+  expect((await again.json()).chat_template_caps).toEqual({ supports_preserve_reasoning: true, supports_tools: true });
 });
