@@ -114,10 +114,10 @@ async function loopingModel(threads: number, engine: EngineClient): Promise<stri
 
 /**
  * What llama-speculative-simple is given to decode without drafts, in the same loop as with them (its
- * speed without drafting, as it samples and prints each token): a lookup longer than any text here, so
- * nothing is ever drafted (it has no kind that drafts nothing).
+ * speed without drafting, as it samples and prints each token): a lookup and a draft so long that their
+ * sum passes the context, so nothing is ever drafted (it has no kind that drafts nothing: `none` is refused).
  */
-const NO_DRAFTS = ['--spec-type', 'ngram-simple', '--spec-ngram-simple-size-n', '1024'];
+const NO_DRAFTS = ['--spec-type', 'ngram-simple', '--spec-ngram-simple-size-n', '1024', '--spec-ngram-simple-size-m', '1024'];
 
 /** llama-speculative-simple on the target with its drafter (null: none, NO_DRAFTS): its decoding speed and acceptance, as it prints them. */
 function llamaSpeculative(target: string, drafter: Drafter | null, prompt: string, threads: number, n: number, draftMax: number): { tps: number; decoded: number; drafted: number; accepted: number } {
@@ -134,15 +134,15 @@ function llamaSpeculative(target: string, drafter: Drafter | null, prompt: strin
     const r = spawnSync(bin, args, { encoding: 'utf8', maxBuffer: 64 << 20, env: { ...process.env, GGML_VK_VISIBLE_DEVICES: '' } });
     const out = `${r.stdout}\n${r.stderr}`;
     const speed = /decoded\s+(\d+) tokens in\s+[\d.]+ seconds, speed:\s+([\d.]+) t\/s/.exec(out);
-    if (r.status === 0 && !speed && attempt < 3) {
+    const drafted = /n_drafted\s*=\s*(\d+)/.exec(out);
+    const accepted = /n_accept\s*=\s*(\d+)/.exec(out);
+    if (r.status === 0 && !(speed && drafted && accepted) && attempt < 3) {
       log('llama-speculative-simple printed no figures; running it again');
       continue;
     }
-    if (r.status !== 0 || !speed) throw new Error(`llama-speculative-simple failed (${r.status}): ${out.trim().split('\n').slice(-5).join(' ')}`);
-    const drafted = /n_drafted\s*=\s*(\d+)/.exec(out);
-    const accepted = /n_accept\s*=\s*(\d+)/.exec(out);
-    if (!drafter && Number(drafted?.[1] ?? 0) > 0) throw new Error('llama-speculative-simple drafted where it was given a lookup longer than the text');
-    return { tps: Number(speed[2]), decoded: Number(speed[1]), drafted: Number(drafted?.[1] ?? 0), accepted: Number(accepted?.[1] ?? 0) };
+    if (r.status !== 0 || !(speed && drafted && accepted)) throw new Error(`llama-speculative-simple failed (${r.status}): ${out.trim().split('\n').slice(-5).join(' ')}`);
+    if (!drafter && Number(drafted[1]) > 0) throw new Error('llama-speculative-simple drafted where it was given a lookup longer than the text');
+    return { tps: Number(speed[2]), decoded: Number(speed[1]), drafted: Number(drafted[1]), accepted: Number(accepted[1]) };
   }
 }
 
@@ -198,7 +198,9 @@ export async function benchSpeculative(draftArg: string, threads: number, reps: 
       if (i > 0) await loadBoth();
       // both warmed up after their load (another text: an n-gram drafter's tables learn what it reads)
       for (const id of ['plain', 'draft']) {
-        await engine.complete(id, { prompt: WARM_UP, maxTokens: 4, ignoreEos: true, sampling: { temperature: 0 } });
+        const w = await engine.complete(id, { prompt: WARM_UP, maxTokens: 4, ignoreEos: true, sampling: { temperature: 0 } });
+        // an n-gram drafter that drafted here would have learnt from this text more than its lookups' lengths
+        if (drafter.kind !== 'draft' && (w.timings.draftTokens ?? 0) > 0) throw new Error(`the warm-up drafted ${w.timings.draftTokens} tokens: ${drafter.kind} learnt from it`);
         await engine.clearSequence(id);
       }
       const a = await engine.complete('plain', { ...request, maxTokens: tokens });
@@ -211,7 +213,10 @@ export async function benchSpeculative(draftArg: string, threads: number, reps: 
       lbSpec.push(s.tps);
       lbDrafted += s.drafted;
       lbAccepted += s.accepted;
-      lbPlain.push(llamaSpeculative(target, null, prompt, threads, tokens, draftMax).tps);
+      // without drafts it stops right after -n (one token past it): asked for one less, it decodes as many
+      const base = llamaSpeculative(target, null, prompt, threads, tokens - 1, draftMax);
+      if (base.decoded !== tokens) throw new Error(`llama-speculative-simple without drafts decoded ${base.decoded} tokens, not ${tokens}`);
+      lbPlain.push(base.tps);
       lbTg.push(llamaBenchTg(target, threads, tokens, promptTokens));
       log(`rep ${i + 1} (${tokens} tokens): hearth ${a.timings.genTps.toFixed(1)} → ${b.timings.genTps.toFixed(1)} tok/s; llama.cpp ${lbPlain[i].toFixed(1)} → ${s.tps.toFixed(1)} tok/s (llama-bench ${lbTg[i].toFixed(1)})`);
     }

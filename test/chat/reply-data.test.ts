@@ -26,9 +26,9 @@ const sent: ChatMessage[][] = [];
 
 beforeAll(async () => {
   ({ qwen: model } = await writeTokenizerModels(tempDir('reply-data')));
-  // seeded: a reply of random tokens whose first one starts with a newline would be tokenized with the
-  // prompt's "assistant\n" as one token when written back, so the turn after would reuse one token less
-  // than the prompt before it (it failed so once in a loaded run)
+  // seeded: a reply of random tokens whose first one starts with a newline is tokenized with the prompt's
+  // "assistant\n" as one token when written back, so the turn after reuses one token less than the
+  // prompt before it (it failed so once, unseeded; the check below allows it)
   chat = chatApp({ model, engine: recordingMessages(makeEngine(), sent), chatDefaults: { maxTokens: 4, seed: 1 } });
   await chat.call('models.load', { path: chat.modelPath });
 });
@@ -75,7 +75,9 @@ test("a reply's special-token text is evaluated as text on the next turn; the tu
   // the turn after: the previous prompt (with the marked reply) is the cached prefix
   const after = await send(threadId, 'And another.');
   expect(after.status).toBe('done');
-  expect(after.metrics!.cachedTokens).toBeGreaterThanOrEqual(next.metrics!.promptTokens);
+  // (less one where the reply starts with whitespace: written back after the prompt's "assistant\n", the two
+  // may be tokenized as one)
+  expect(after.metrics!.cachedTokens).toBeGreaterThanOrEqual(next.metrics!.promptTokens - (/^\s/.test(next.content) ? 1 : 0));
 });
 
 test('a reply being continued is data too: its special-token text is evaluated as text, and the reply goes on from it unmarked', async () => {
