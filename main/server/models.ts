@@ -72,6 +72,8 @@ interface Loaded {
   active: number;
   timer: unknown;
   unloadAt: number | null;
+  /** when its last use ended (ms; its load, before any): its time-to-live counts from here */
+  idleSince: number;
 }
 
 /** What a request holds while it runs on a model. */
@@ -287,14 +289,15 @@ export class ApiModels {
     // live: in the running host as loaded (after a host restart the engine would load it again for the asker)
     if (!m || m.loading || !m.metadata || !this.deps.engine.isLive(m.modelId)) return null;
     // a question about it is no use of it: its time-to-live runs on from where it was
-    return { name: m.name, path: m.path, modelId: m.modelId, metadata: m.metadata, loraAdapters: m.loraAdapters, release: this.take(m, m.unloadAt) };
+    return { name: m.name, path: m.path, modelId: m.modelId, metadata: m.metadata, loraAdapters: m.loraAdapters, release: this.take(m, true) };
   }
 
   /**
-   * `m` counted as in use (its time-to-live stopped) until the returned function is called (once); then
-   * its time-to-live starts again, or (`unloadAt`, a time it was to be unloaded at) runs on to that time.
+   * `m` counted as in use (no unload meanwhile) until the returned function is called (once); then its
+   * time-to-live counts from that moment, or (`asking`: a question about it, no use of it) runs on from
+   * its last use's end, however many ask at once.
    */
-  private take(m: Loaded, unloadAt: number | null = null): () => void {
+  private take(m: Loaded, asking = false): () => void {
     m.active++;
     this.cancelTimer(m);
     this.changed();
@@ -303,7 +306,8 @@ export class ApiModels {
       if (done) return;
       done = true;
       m.active--;
-      this.scheduleUnload(m, unloadAt);
+      if (!asking) m.idleSince = this.now();
+      this.scheduleUnload(m);
       this.changed();
     };
   }
@@ -338,6 +342,7 @@ export class ApiModels {
         active: 0,
         timer: undefined,
         unloadAt: null,
+        idleSince: this.now(),
       };
       this.models.set(entry.path, m);
     }
@@ -372,12 +377,12 @@ export class ApiModels {
     m.unloadAt = null;
   }
 
-  /** Unloads `m` once its time-to-live has passed without requests (`at`: at that time instead, when sooner). */
-  private scheduleUnload(m: Loaded, at: number | null = null): void {
+  /** Unloads `m` once its time-to-live has passed since its last use ended. */
+  private scheduleUnload(m: Loaded): void {
     this.cancelTimer(m);
     const ttl = this.deps.settings().modelTtlMinutes;
     if (m.active > 0 || ttl <= 0 || this.closed) return;
-    const ms = Math.max(0, Math.min(ttl * 60_000, at === null ? Infinity : at - this.now()));
+    const ms = Math.max(0, m.idleSince + ttl * 60_000 - this.now());
     m.unloadAt = this.now() + ms;
     m.timer = this.timers.set(() => {
       m.timer = undefined;

@@ -99,6 +99,9 @@ test("a model's props, as llama-server's: its context, slots and template's caps
   await new Promise((r) => setTimeout(r, 20));
   expect((await props('?model=glm')).status).toBe(200);
   expect(status()).toMatchObject({ busy: 0, unloadAt: before.unloadAt });
+  // several at once too
+  expect((await Promise.all([props('?model=glm'), props('?model=glm'), props('?model=glm')])).map((r) => r.status)).toEqual([200, 200, 200]);
+  expect(status()).toMatchObject({ busy: 0, unloadAt: before.unloadAt });
 
   // loaded: asked without autoload, it answers as loaded, even with a change that reloads it at the next request's hold
   await api.app.api.update({ parallel: 2 });
