@@ -26,6 +26,10 @@ import type { RouteDeps } from './server';
 /** The query: the model, and whether one not loaded is loaded to answer (llama-server's words: true or 1 is yes, anything else no). */
 const PropsQuery = z.object({ model: z.string().max(4096).optional(), autoload: z.string().max(16).optional() }).passthrough();
 
+/** The template's caps of a load, by its metadata (a new object at each load): asked once per load, as the chat asks its model's. */
+type Caps = { supports_preserve_reasoning: boolean; supports_tools: boolean };
+const capsOfLoad = new WeakMap<object, Caps>();
+
 /** How long a client told a model is not loaded is asked to wait, in seconds. */
 const NOT_LOADED_RETRY_S = 10;
 
@@ -47,10 +51,11 @@ export function registerProps(app: FastifyInstance, deps: RouteDeps): void {
     try {
       // all three settled before the lease goes; an engine failure (the model gone, its host restarted)
       // is no answer about the template: a 503, never a no
+      const known = capsOfLoad.get(lease.metadata);
       const asked = await Promise.allSettled([
         engine.contextInfo(lease.modelId),
-        templateKeepsReasoning(engine, lease.modelId),
-        templateRendersTools(engine, lease.modelId),
+        known ? known.supports_preserve_reasoning : templateKeepsReasoning(engine, lease.modelId),
+        known ? known.supports_tools : templateRendersTools(engine, lease.modelId),
       ] as const);
       const failed = asked.find((a) => a.status === 'rejected');
       if (failed) {
@@ -59,13 +64,15 @@ export function registerProps(app: FastifyInstance, deps: RouteDeps): void {
       }
       if (!engine.isLive(lease.modelId)) throw gone();
       const [context, keepsReasoning, tools] = asked.map((a) => (a as PromiseFulfilledResult<unknown>).value) as [ContextInfo, boolean, boolean];
+      const caps = { supports_preserve_reasoning: keepsReasoning, supports_tools: tools };
+      capsOfLoad.set(lease.metadata, caps);
       return {
         default_generation_settings: { n_ctx: context.contextSize, params: {} },
         total_slots: context.parallel,
         model_alias: lease.name,
         model_path: lease.path,
         modalities: { vision: lease.metadata.vision, audio: false, video: false },
-        chat_template_caps: { supports_preserve_reasoning: keepsReasoning, supports_tools: tools },
+        chat_template_caps: caps,
         build_info,
         is_sleeping: false,
       };
