@@ -9,8 +9,9 @@
  *
  * A GET loads nothing unless it says `autoload=true` (or 1), unlike llama-server's router, which
  * loads by default: a model not loaded is a 503 (`not_loaded`, retry after a request to it has loaded
- * it), which a client such as Hearth's own reads as no answer for now, where waiting on a load would
- * time it out. Without `?model=` it answers as llama-server's router does for itself: a placeholder
+ * it) at once, where waiting on a load would time out a client that allows a few seconds. Hearth's own
+ * client reads it as not loaded and asks again with autoload=true, allowing the load as long as a
+ * request would (main/providers/server-props.ts). Without `?model=` it answers as llama-server's router does for itself: a placeholder
  * that names no model (llama.cpp's web UI asks that first), `models_autoload` false as said above. Asking
  * is no use of a model: its time-to-live runs on (ApiModels.holdLoaded).
  */

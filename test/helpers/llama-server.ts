@@ -33,10 +33,23 @@ export function ensureLlamaServer(): string {
 }
 
 /** Starts llama-server on `model` (extra arguments after it) and resolves once /health answers 200 (at most `readyMs`). */
-export async function startLlamaServer(model: string, args: string[] = [], readyMs = 60_000): Promise<LlamaServer> {
+export function startLlamaServer(model: string, args: string[] = [], readyMs = 60_000): Promise<LlamaServer> {
+  return startWith(['-m', model, ...args], readyMs);
+}
+
+/**
+ * Starts llama-server as a router over the models in `modelsDir` (each `NAME.gguf` served as NAME,
+ * loaded in a child llama-server of its own when asked for; `args` go to the children too). Its
+ * children end when it does: they exit at the end of their stdin, a pipe from the router.
+ */
+export function startLlamaRouter(modelsDir: string, args: string[] = [], readyMs = 60_000): Promise<LlamaServer> {
+  return startWith(['--models-dir', modelsDir, ...args], readyMs);
+}
+
+async function startWith(args: string[], readyMs: number): Promise<LlamaServer> {
   const bin = ensureLlamaServer();
   const port = await freePort();
-  const child = spawn(bin, ['-m', model, '--host', '127.0.0.1', '--port', String(port), '--no-webui', '-t', '1', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(bin, ['--host', '127.0.0.1', '--port', String(port), '--no-webui', '-t', '1', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));

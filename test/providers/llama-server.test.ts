@@ -6,7 +6,8 @@
  * Continue of a reply cut off while thinking (a second server with a thinking template), which goes
  * on from the reply's reasoning, a tool loop's step sent with its reasoning, which Qwen3.5's
  * template (a third server) writes back, and an earlier turn's reasoning sent to a server whose
- * template keeps it (GLM-4.7's, a fourth), as its /props says.
+ * template keeps it (GLM-4.7's, a fourth), as its /props says; a router-mode llama-server whose
+ * model is not loaded is asked again to load it for the answer, however long past the question's limit.
  */
 import http from 'http';
 import type { AddressInfo } from 'net';
@@ -14,7 +15,7 @@ import type { EventOf, MessageDTO, ProvidersStatusDTO, ThreadDTO } from '../../m
 import { remoteModelRef } from '../../main/params';
 import { chatApp, continueStored, nextDone, storedToolLoop, type ChatApp } from '../helpers/chat';
 import { tempDir } from '../helpers/engine';
-import { serverAccess, startLlamaServer, type LlamaServer } from '../helpers/llama-server';
+import { serverAccess, startLlamaRouter, startLlamaServer, type LlamaServer } from '../helpers/llama-server';
 import { inAddon } from '../helpers/addon';
 import { earlierThoughtTokens, remoteFollowUp, renderedBy } from '../helpers/reasoning';
 import { TINY_BPE, TINY_THINK, writeGlm47Model, writeQwen35Model, writeTokenizerModels } from '../helpers/models';
@@ -238,3 +239,67 @@ test("an earlier turn's reasoning goes to a server whose template keeps it (its 
     await other.close();
   }
 });
+
+test("a router-mode llama-server whose model is not loaded: the question loads it and waits for it, however long past the question's own limit, and its answer is the template's", async () => {
+  const models = tempDir('llama-router-models');
+  const { qwen } = await writeTokenizerModels(tempDir('llama-router-tokenizers'));
+  await writeGlm47Model(qwen, models); // served as tiny-glm-4.7
+  const router = await startLlamaRouter(models, ['-c', '1024', '-np', '1']);
+  // in front of it, a load that takes longer than the question's limit: a GET that may load the model
+  // is held back LOAD_MS (one asked with autoload=false is not)
+  const LOAD_MS = 2_500;
+  const asked: string[] = [];
+  const proxy = http.createServer((req, res) => {
+    asked.push(req.url ?? '');
+    res.on('error', () => undefined);
+    const wait = new URL(req.url ?? '/', 'http://x').searchParams.get('autoload') === 'false' ? 0 : LOAD_MS;
+    setTimeout(() => {
+      const up = http.request(`${router.url}${req.url}`, { method: 'GET', headers: { ...req.headers, connection: 'close' }, agent: false }, (r) => {
+        res.writeHead(r.statusCode ?? 502, { ...r.headers, connection: 'close' });
+        r.pipe(res);
+      });
+      up.on('error', () => res.destroy());
+      up.end();
+    }, wait);
+  });
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+  const slow = accessTo({ url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}` } as LlamaServer);
+  const signal = new AbortController().signal;
+  const MODEL = 'tiny-glm-4.7';
+  // asked not to load it: 200 when loaded, the router's 400 "model is not loaded" when not (a 500 while a child ends)
+  const propsStatus = async () => (await fetch(`${router.url}/props?model=${MODEL}&autoload=false`)).status;
+  try {
+    expect(await propsStatus()).toBe(400);
+    // asked with a second's limit: the router says at once that the model is not loaded (a 400 "model is
+    // not loaded", read as that, not as a no); asked again to load it, the question waits for the load
+    expect(await serverKeepsReasoning(slow, MODEL, signal, 1_000, 20_000)).toBe('keeps');
+    expect(asked.map((u) => new URL(u, 'http://x').searchParams.get('autoload'))).toEqual(['false', 'true']);
+    expect(await propsStatus()).toBe(200);
+    // loaded: one question, answered at once
+    asked.length = 0;
+    expect(await serverKeepsReasoning(slow, MODEL, signal, 1_000, 20_000)).toBe('keeps');
+    expect(asked).toHaveLength(1);
+    // a model the router does not have: its 400 is a no, asked once
+    asked.length = 0;
+    expect(await serverKeepsReasoning(slow, 'nope', signal, 1_000, 20_000)).toBe('drops');
+    expect(asked).toHaveLength(1);
+    // unloaded, and a load longer than even the load's limit: timed out (the service holds that 5 minutes)
+    const unload = await fetch(`${router.url}/models/unload`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: MODEL }) });
+    expect(unload.status).toBe(200);
+    await until(async () => (await propsStatus()) === 400);
+    expect(await serverKeepsReasoning(slow, MODEL, signal, 1_000, 500)).toBe('timed-out');
+  } finally {
+    proxy.closeAllConnections();
+    await new Promise((r) => proxy.close(r));
+    await router.close();
+  }
+});
+
+/** Resolves once `ok` says so (within 30 s). */
+async function until(ok: () => Promise<boolean>): Promise<void> {
+  const end = Date.now() + 30_000;
+  while (!(await ok())) {
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
