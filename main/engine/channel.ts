@@ -222,7 +222,14 @@ export class HostChannel {
           : undefined,
       };
       this.pending.set(id, pending);
-      this.proc.send({ type: 'request', id, method, params });
+      try {
+        this.proc.send({ type: 'request', id, method, params });
+      } catch (e) {
+        // params the channel cannot carry (nested past its serializer's depth): refused, and not left pending
+        this.pending.delete(id);
+        pending.reject(new EngineError('invalid_argument', `the request could not be sent to the engine: ${(e as Error).message}`));
+        this.checkDrained();
+      }
     });
   }
 

@@ -5,7 +5,7 @@
  * event are in methods.ts.
  */
 import { z } from 'zod';
-import { chatChars, chatTooLong, imageCount, JsonValue, MAX_CHAT_CHARS, MAX_IMAGES, MemoryBreakdown, MessageContent, RequestOptions, Sampling, TokenLogprobs } from '../params';
+import { chatChars, chatTooLong, GrammarSafeSchema, imageCount, MAX_CHAT_CHARS, MAX_IMAGES, MemoryBreakdown, MessageContent, RequestOptions, Sampling, TokenLogprobs } from '../params';
 import type { EngineErrorCode } from '../errors/catalogue';
 
 export { CONTEXT_STEP, contextSizeUsed, DEFAULT_CONTEXT_SIZE, defaultContextSize, LoadParams, MAX_CONTEXT_SIZE, QUANTIZED_CACHE_TYPES, Sampling, TokenLogprobs } from '../params';
@@ -37,7 +37,8 @@ export type ChatMessage = z.input<typeof ChatMessage>;
 
 export const Tool = z.object({
   type: z.literal('function'),
-  function: z.object({ name: z.string().min(1), description: z.string().optional(), parameters: JsonValue.optional() }),
+  // its parameters are a JSON schema llama.cpp builds the tool-call grammar from: the response format's bounds
+  function: z.object({ name: z.string().min(1), description: z.string().optional(), parameters: GrammarSafeSchema.optional() }),
 });
 
 /** What every generation takes beside its input: sampling (main/params/sampling.ts) and the request family (main/params/chat.ts). */

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { MAX_CONTEXT_SIZE } from './context';
 import { boolean, choice, custom, defaultedShape, defaultsOf, integer, MAX_PATH_CHARS, metaOf, settingShape, strings } from './field';
 import { SAMPLING_META, SAMPLING_SETTING_KEYS, SamplingSettings } from './sampling';
-import { grammarProblem, schemaProblem } from './grammar-limits';
+import { grammarProblem, GrammarSafeSchema } from './grammar-limits';
 import { ADAPTER_REQUEST } from './adapters';
 
 /** The longest reply one request may ask for, in tokens. */
@@ -196,15 +196,8 @@ export const REQUEST_ENGINE_ONLY = {
     help: 'error: refuse; truncateMiddle: drop the oldest turns; shift: keep the start and the most recent tokens.',
     default: 'error',
   }),
-  // checked without recursion (a schema nested a million deep must not overflow the stack) and against
-  // the shapes llama.cpp's grammar setup cannot take (grammar-limits.ts)
-  jsonSchema: custom(
-    z.unknown().superRefine((v, ctx) => {
-      const problem = schemaProblem(v);
-      if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
-    }),
-    { kind: 'json', label: 'JSON schema', help: 'The reply follows this JSON schema.' },
-  ),
+  // checked without recursion and against the shapes llama.cpp's grammar setup cannot take (grammar-limits.ts)
+  jsonSchema: custom(GrammarSafeSchema, { kind: 'json', label: 'JSON schema', help: 'The reply follows this JSON schema.' }),
   grammar: custom(
     z
       .string()

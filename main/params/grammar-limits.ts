@@ -9,6 +9,8 @@
  * runs of 2). zod only, no imports: the renderer may read it.
  */
 
+import { z } from 'zod';
+
 export const GRAMMAR_LIMITS = {
   /** optional items (`?`, `*`, `{0,n}`) in a row in one sequence of a GBNF rule or a regex pattern */
   maxOptionalRun: 32,
@@ -112,3 +114,14 @@ export function schemaProblem(schema: unknown): string | null {
   }
   return null;
 }
+
+/**
+ * A JSON schema llama.cpp may build a grammar from: a response format's, and a tool's parameters (its
+ * tool-call grammar is built from them: the same walk). Checked without recursion: a schema nested a
+ * million deep must not overflow the stack.
+ */
+export const GrammarSafeSchema = z.unknown().superRefine((v, ctx) => {
+  const problem = schemaProblem(v);
+  if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
+});
+

@@ -12,6 +12,7 @@ import { LOAD_FIELDS, LOAD_RULES, LOAD_SETTINGS } from './load';
 export * from './field';
 export * from './sampling';
 export * from './chat';
+export * from './grammar-limits';
 export * from './data-text';
 export * from './load';
 export * from './context';

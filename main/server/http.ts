@@ -24,6 +24,26 @@ declare module 'fastify' {
   }
 }
 
+/**
+ * How deeply a request body's objects and arrays may nest. Far past what any API's requests use (a
+ * tool's schema within it may nest GRAMMAR_LIMITS.maxSchemaDepth); deeper values would overflow the
+ * stack of whatever walks them recursively next (zod, the log's key, the engine channel's serializer,
+ * the reply's serializer): refused as the body is read.
+ */
+export const MAX_BODY_DEPTH = 256;
+
+/** Whether `v` nests at most `max` deep (iterative: the value may be nested far past the stack). */
+export function nestsWithin(v: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[v, 0]];
+  while (stack.length > 0) {
+    const [x, depth] = stack.pop()!;
+    if (x === null || typeof x !== 'object') continue;
+    if (depth >= max) return false;
+    for (const child of Array.isArray(x) ? x : Object.values(x)) if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+  }
+  return true;
+}
+
 /** The body as `schema` reads it, or a 400 naming the first field at fault. */
 export function parseBody<S extends z.ZodTypeAny>(schema: S, body: unknown): z.output<S> {
   if (body === undefined || body === null) throw new ApiError(400, 'invalid_request_error', 'the request needs a JSON body');
@@ -38,6 +58,9 @@ export function parseBody<S extends z.ZodTypeAny>(schema: S, body: unknown): z.o
   if (!r.success) throw invalidBody(r.error);
   return r.data;
 }
+
+/** The most bytes a streamed response may have waiting for its client to read them. */
+export const STREAM_UNREAD_MAX = 8 * 1024 * 1024;
 
 /** A stream of events to one client: headers on the first write, then chunks; nothing is written once the client is gone. */
 export class ResponseStream {
@@ -72,7 +95,12 @@ export class ResponseStream {
   write(chunk: string): void {
     if (!this.open) return;
     this.start();
-    this.reply.raw.write(chunk);
+    const raw = this.reply.raw;
+    raw.write(chunk);
+    // a client that keeps the connection but reads nothing: what it left unread is held here, and a
+    // generation goes on as long as the client asks. Past STREAM_UNREAD_MAX the connection is closed,
+    // which stops the generation as a client leaving does
+    if (raw.writableLength > STREAM_UNREAD_MAX) raw.destroy();
   }
 
   end(): void {

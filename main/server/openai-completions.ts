@@ -5,8 +5,8 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import type { CompletionRequest, TokenLogprobs } from '../engine/protocol';
-import { SAMPLING_FIELDS } from '../params';
+import { abortedError, type CompletionRequest, type TokenLogprobs } from '../engine/protocol';
+import { MAX_CHAT_CHARS, SAMPLING_FIELDS } from '../params';
 import { ApiError, errorBody } from './errors';
 import { promptKey, runCompletion } from './generate';
 import { note, parseBody, SseStream, streaming } from './http';
@@ -96,10 +96,14 @@ export function base64Floats(v: number[]): string {
   return buf.toString('base64');
 }
 
+/** How many tokens' pieces /tokenize (with_pieces) asks the engine for at once. */
+export const PIECES_AT_ONCE = 64;
+
 export const TokenizeBody = z
   .object({
     model: z.string().max(4096).optional(),
-    content: z.string(),
+    // as much text as a chat may hold
+    content: z.string().max(MAX_CHAT_CHARS),
     /** BOS/EOS as the model adds them (llama-server: off by default) */
     add_special: z.boolean().optional(),
     /** special tokens written as text (<|im_start|>) read as such (llama-server: on by default) */
@@ -239,7 +243,13 @@ export function registerOpenAiCompletions(app: FastifyInstance, deps: RouteDeps)
     return withModel(deps, body.model, req, async (lease) => {
       const tokens = await engine.tokenize(lease.modelId, body.content, { addSpecial: body.add_special ?? false, parseSpecial: body.parse_special ?? true });
       if (!body.with_pieces) return { tokens };
-      const pieces = await Promise.all(tokens.map((t) => engine.detokenize(lease.modelId, [t])));
+      // a token's piece is one engine call: PIECES_AT_ONCE in flight at a time, not one per token at once
+      // (a long text's hundreds of thousands of calls would hold their memory together)
+      const pieces: string[] = [];
+      for (let i = 0; i < tokens.length; i += PIECES_AT_ONCE) {
+        if (req.apiSignal.aborted) throw abortedError();
+        pieces.push(...(await Promise.all(tokens.slice(i, i + PIECES_AT_ONCE).map((t) => engine.detokenize(lease.modelId, [t])))));
+      }
       return { tokens: tokens.map((id, i) => ({ id, piece: pieces[i] })) };
     });
   };

@@ -92,7 +92,8 @@ export function messagesOf(b: ResponsesBody): z.infer<typeof OpenAiMessage>[] {
   let reasoning: string | undefined;
   raw.forEach((r, i) => {
     const type = typeof r.type === 'string' ? r.type : 'message';
-    const schema = ITEMS[type as keyof typeof ITEMS];
+    // own keys only: `toString` or `constructor` is no item type
+    const schema = Object.hasOwn(ITEMS, type) ? ITEMS[type as keyof typeof ITEMS] : undefined;
     if (!schema) refuse(`input.${i}.type`, `${type} items are not supported (Hearth reads message, function_call, function_call_output and reasoning items; item_reference needs stored responses: ${STATELESS})`);
     const parsed = schema.safeParse(r);
     if (!parsed.success) throw invalidBody(parsed.error, ['input', String(i)]);

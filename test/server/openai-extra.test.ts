@@ -6,6 +6,7 @@
  */
 import path from 'path';
 import OpenAI from 'openai';
+import { PIECES_AT_ONCE } from '../../main/server/openai-completions';
 import { apiApp, type ApiApp } from '../helpers/api-server';
 import { copyModel, TINY_EMBED, TINY_TOOLS } from '../helpers/models';
 
@@ -139,6 +140,32 @@ describe('tokenize and detokenize', () => {
     const pieces = await post('/v1/tokenize', { model: api.modelName, content: text, with_pieces: true });
     expect(pieces.json.tokens.map((p: { id: number }) => p.id)).toEqual(t.json.tokens);
     expect(pieces.json.tokens.map((p: { piece: string }) => p.piece).join('')).toBe(text);
+  }, 60_000);
+
+  test("with pieces, a long text's tokens are asked of the engine a bounded number at a time, not all at once", async () => {
+    const text = 'The quick brown fox jumps over the lazy dog. '.repeat(300);
+    const engine = api.engine;
+    const real = engine.detokenize.bind(engine);
+    let inFlight = 0;
+    let most = 0;
+    const spy = jest.spyOn(engine, 'detokenize').mockImplementation(async (...a) => {
+      most = Math.max(most, ++inFlight);
+      try {
+        return await real(...a);
+      } finally {
+        inFlight--;
+      }
+    });
+    try {
+      const pieces = await post('/v1/tokenize', { model: api.modelName, content: text, with_pieces: true });
+      expect(pieces.status).toBe(200);
+      expect(pieces.json.tokens.length).toBeGreaterThan(2_000);
+      expect(pieces.json.tokens.map((p: { piece: string }) => p.piece).join('')).toBe(text);
+      expect(most).toBeGreaterThan(1);
+      expect(most).toBeLessThanOrEqual(PIECES_AT_ONCE);
+    } finally {
+      spy.mockRestore();
+    }
   }, 60_000);
 
   test('a token outside the vocabulary and a missing content are refused with 400 naming the field', async () => {

@@ -5,6 +5,7 @@
  * unknown models.
  */
 import http from 'http';
+import { MAX_BODY_DEPTH, nestsWithin } from '../../main/server/http';
 import { apiApp, type ApiApp } from '../helpers/api-server';
 
 let api: ApiApp;
@@ -141,3 +142,46 @@ test('hostile targets and methods do not end the server', async () => {
   expect((await raw({ method: 'DELETE', path: '/v1/chat/completions', headers: auth })).status).toBe(404);
   expect((await raw({ path: '/health' })).status).toBe(200);
 });
+
+test('values nested past MAX_BODY_DEPTH anywhere in a body, and tool schemas past the grammar bounds, get 400 on every dialect; an input item type that is a property of every object is no type', async () => {
+  const post = (path: string, body: string) => raw({ method: 'POST', path, headers: { ...auth, 'content-type': 'application/json' }, body });
+  const m = JSON.stringify(api.modelName);
+  const nested = (n: number) => `${'['.repeat(n)}${']'.repeat(n)}`;
+  const D = nested(6_000);
+  const user = '{"role":"user","content":"hi"}';
+  // where zod does not walk (a schema, a call's input, an unknown field passed through): each would
+  // overflow the stack of what walks it next (the log's key, the engine channel's serializer, the reply's)
+  const deepBodies: [string, string][] = [
+    ['/v1/chat/completions', `{"model":${m},"messages":[${user}],"tools":[{"type":"function","function":{"name":"f","parameters":{"x":${D}}}}]}`],
+    ['/v1/messages', `{"model":${m},"max_tokens":8,"messages":[${user},{"role":"assistant","content":[{"type":"tool_use","id":"t","name":"f","input":{"x":${D}}}]}]}`],
+    ['/v1/messages/count_tokens', `{"model":${m},"messages":[${user}],"tools":[{"name":"f","input_schema":{"x":${D}}}]}`],
+    ['/api/chat', `{"model":${m},"stream":false,"messages":[${user}],"tools":[{"type":"function","function":{"name":"f","parameters":{"x":${D}}}}]}`],
+    ['/v1/responses', `{"model":${m},"input":"hi","text":{"format":{"type":"text","x":${D}}}}`],
+  ];
+  for (const [path, body] of deepBodies) {
+    const r = await post(path, body);
+    expect([path, r.status]).toEqual([path, 400]);
+    expect(r.body).toMatch(new RegExp(`more than ${MAX_BODY_DEPTH} deep`));
+  }
+  expect(nestsWithin(JSON.parse(nested(MAX_BODY_DEPTH)), MAX_BODY_DEPTH)).toBe(true);
+  expect(nestsWithin(JSON.parse(nested(MAX_BODY_DEPTH + 1)), MAX_BODY_DEPTH)).toBe(false);
+
+  // a tool's parameters are the schema llama.cpp builds the call grammar from: the response format's
+  // bounds (a run of optional items it would take exponential time over)
+  const pattern = JSON.stringify({ type: 'object', properties: { s: { type: 'string', pattern: `^${'a?'.repeat(40)}$` } } });
+  const toolBodies: [string, string][] = [
+    ['/v1/chat/completions', `{"model":${m},"messages":[${user}],"tool_choice":"required","tools":[{"type":"function","function":{"name":"f","parameters":${pattern}}}]}`],
+    ['/v1/messages', `{"model":${m},"max_tokens":8,"messages":[${user}],"tool_choice":{"type":"any"},"tools":[{"name":"f","input_schema":${pattern}}]}`],
+    ['/api/chat', `{"model":${m},"stream":false,"messages":[${user}],"tools":[{"type":"function","function":{"name":"f","parameters":${pattern}}}]}`],
+    ['/v1/responses', `{"model":${m},"input":"hi","tool_choice":"required","tools":[{"type":"function","name":"f","parameters":${pattern}}]}`],
+  ];
+  for (const [path, body] of toolBodies) {
+    const r = await post(path, body);
+    expect([path, r.status]).toEqual([path, 400]);
+    expect(r.body).toMatch(/optional items in a row/);
+  }
+
+  const item = await post('/v1/responses', `{"model":${m},"input":[{"type":"toString","role":"user","content":"x"}]}`);
+  expect(item.status).toBe(400);
+  expect(item.body).toMatch(/toString items are not supported/);
+}, 120_000);

@@ -3,6 +3,7 @@
  * tools/list pages (./tool-list.ts) — pagination, limits, and tools that fail the check.
  */
 import { base64Bytes, outcomeOf } from '../../main/tools/mcp/content';
+import { GRAMMAR_LIMITS } from '../../main/params/grammar-limits';
 import { listAllTools, MAX_MCP_TOOLS, MAX_TOOL_SCHEMA_CHARS } from '../../main/tools/mcp/tool-list';
 
 describe('outcomeOf', () => {
@@ -77,6 +78,19 @@ describe('listAllTools', () => {
     const list = await listAllTools(async () => ({ tools: [tool('a'), huge] }));
     expect(list.tools.map((t) => t.name)).toEqual(['a']);
     expect(list.rejected).toEqual([`"huge": its arguments' schema is longer than ${MAX_TOOL_SCHEMA_CHARS} characters`]);
+  });
+
+  test("leaves out a tool whose schema llama.cpp's grammar setup cannot take (the response format's bounds): nested too deep, or a pattern of optional items in a long row", async () => {
+    let deep: unknown = {};
+    for (let i = 0; i < 50_000; i++) deep = { x: deep };
+    const nested = { name: 'nested', inputSchema: { type: 'object', properties: { a: deep } } };
+    const pattern = { name: 'pattern', inputSchema: { type: 'object', properties: { s: { type: 'string', pattern: `^${'a?'.repeat(40)}$` } } } };
+    const list = await listAllTools(async () => ({ tools: [nested, tool('a'), pattern] }));
+    expect(list.tools.map((t) => t.name)).toEqual(['a']);
+    expect(list.rejected).toEqual([
+      `"nested": its arguments' schema cannot be used: the schema is nested more than ${GRAMMAR_LIMITS.maxSchemaDepth} deep`,
+      expect.stringMatching(/^"pattern": its arguments' schema cannot be used: properties\.s\.pattern: .*optional items in a row/),
+    ]);
   });
 
   test('stops at MAX_MCP_TOOLS, at a repeated cursor, and rejects a page that is not a list', async () => {

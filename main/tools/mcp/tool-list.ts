@@ -5,6 +5,7 @@
  * already listed, is left out and named in `rejected`.
  */
 import { z } from 'zod';
+import { schemaProblem } from '../../params/grammar-limits';
 
 /** The most tools Hearth takes from one server, and the most pages of tools/list it reads. */
 export const MAX_MCP_TOOLS = 500;
@@ -57,9 +58,12 @@ export async function listAllTools(page: ListPageFn): Promise<ToolList> {
     if (!p.success) throw new Error('the server answered tools/list with something that is not a list of tools');
     for (const raw of p.data.tools) {
       const t = RemoteTool.safeParse(raw);
+      let problem: string | null;
       const label = typeof (raw as { name?: unknown })?.name === 'string' ? JSON.stringify((raw as { name: string }).name.slice(0, 128)) : 'a tool';
       if (!t.success) rejected.push(`${label}: ${t.error.issues[0]?.message ?? 'not a tool'}`);
       else if (names.has(t.data.name)) rejected.push(`${label}: listed twice`);
+      // llama.cpp builds the call grammar from the schema: the response format's bounds (checked first, without recursion)
+      else if ((problem = schemaProblem(t.data.inputSchema))) rejected.push(`${label}: its arguments' schema cannot be used: ${problem}`);
       else if (JSON.stringify(t.data.inputSchema).length > MAX_TOOL_SCHEMA_CHARS) rejected.push(`${label}: its arguments' schema is longer than ${MAX_TOOL_SCHEMA_CHARS} characters`);
       else if (tools.length >= MAX_MCP_TOOLS) {
         rejected.push(`tools past the first ${MAX_MCP_TOOLS} are left out`);

@@ -1,0 +1,63 @@
+/**
+ * A streaming client that keeps its connection open but reads nothing: what it leaves unread is held
+ * by the server, and its generation would go on as long as it asked (n_keep's context shift, a large
+ * max_tokens). Past STREAM_UNREAD_MAX the server closes the connection, which stops the generation as a
+ * client leaving does and frees the slot. Real server, real engine (the tiny model), a raw socket that
+ * is paused (Node stops reading it from the kernel, so the server's writes back up).
+ */
+import net from 'net';
+import { STREAM_UNREAD_MAX } from '../../main/server/http';
+import { apiApp, type ApiApp } from '../helpers/api-server';
+
+jest.setTimeout(240_000);
+
+let api: ApiApp;
+beforeAll(async () => {
+  api = await apiApp();
+}, 60_000);
+afterAll(() => api?.close());
+
+async function until(ok: () => boolean, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+test('a client that reads nothing of its stream: the connection is closed once STREAM_UNREAD_MAX waits unread, the generation stops, the slot is free', async () => {
+  const MAX_TOKENS = 1_000_000;
+  const body = JSON.stringify({
+    model: api.modelName,
+    messages: [{ role: 'user', content: 'Tell me everything.' }],
+    stream: true,
+    max_tokens: MAX_TOKENS,
+    ignore_eos: true,
+    n_keep: 0,
+    logprobs: true,
+    top_logprobs: 20,
+  });
+  const sock = net.connect(api.port, '127.0.0.1');
+  let closed = false;
+  sock.on('close', () => (closed = true));
+  sock.on('error', () => undefined);
+  await new Promise<void>((r) => sock.once('connect', () => r()));
+  sock.write(`POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1:${api.port}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  sock.pause();
+  try {
+    const model = () => api.status().models.find((m) => m.name === api.modelName);
+    await until(() => (model()?.busy ?? 0) === 1, 60_000, 'the generation starts');
+    // each token's chunk carries 20 alternatives (~2 KB): tens of thousands of tokens fill the limit
+    await until(() => model()?.busy === 0, 180_000, 'the slot is freed');
+    const entry = api.status().requests.find((r) => r.path === '/v1/chat/completions')!;
+    expect(entry.tokens).toBeGreaterThan(0);
+    expect(entry.tokens!).toBeLessThan(MAX_TOKENS);
+    // what it generated is at least what fills the limit (a chunk per token is well under 16 KB)
+    expect(entry.tokens! * 16 * 1024).toBeGreaterThan(STREAM_UNREAD_MAX);
+    // the server closed the connection: reading again finds its end
+    sock.resume();
+    await until(() => closed, 30_000, 'the connection closes');
+  } finally {
+    sock.destroy();
+  }
+});
