@@ -30,7 +30,7 @@ const providerPrefix = (id: string) => `provider.${id}.`;
  * answer 10 s (a server still loading, a key being fixed); a time-out 5 minutes (a server that does not
  * answer /props would otherwise add its wait to a turn every few messages).
  */
-const PROPS_HELD_MS: Readonly<Record<PropsAnswer, number>> = { keeps: 60_000, drops: 60_000, 'no-answer': 10_000, 'timed-out': 300_000 };
+const PROPS_HELD_MS: Readonly<Record<PropsAnswer, number>> = { keeps: 60_000, drops: 60_000, 'no-answer': 10_000, 'timed-out': 300_000, 'load-failed': 300_000 };
 
 /** An http:// URL to another machine (not loopback). */
 function plainRemote(url: string): boolean {

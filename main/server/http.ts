@@ -28,18 +28,27 @@ declare module 'fastify' {
  * How deeply a request body's objects and arrays may nest. Far past what any API's requests use (a
  * tool's schema within it may nest GRAMMAR_LIMITS.maxSchemaDepth); deeper values would overflow the
  * stack of whatever walks them recursively next (zod, the log's key, the engine channel's serializer,
- * the reply's serializer): refused as the body is read.
+ * the reply's serializer): refused before the body is parsed (jsonNestsWithin).
  */
 export const MAX_BODY_DEPTH = 256;
 
-/** Whether `v` nests at most `max` deep (iterative: the value may be nested far past the stack). */
-export function nestsWithin(v: unknown, max: number): boolean {
-  const stack: [unknown, number][] = [[v, 0]];
-  while (stack.length > 0) {
-    const [x, depth] = stack.pop()!;
-    if (x === null || typeof x !== 'object') continue;
-    if (depth >= max) return false;
-    for (const child of Array.isArray(x) ? x : Object.values(x)) if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+/**
+ * Whether the JSON text `text` nests its objects and arrays at most `max` deep: one pass over its
+ * characters, outside strings, before it is parsed (far cheaper than the parse, and than walking the
+ * parsed value; a body nested millions deep is refused before the parse builds it).
+ */
+export function jsonNestsWithin(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // a backslash escapes the next character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return false;
+    } else if (c === 0x5d || c === 0x7d) depth--;
   }
   return true;
 }
@@ -61,11 +70,15 @@ export function parseBody<S extends z.ZodTypeAny>(schema: S, body: unknown): z.o
 
 /** The most bytes a streamed response may have waiting for its client to read them. */
 export const STREAM_UNREAD_MAX = 8 * 1024 * 1024;
+/** How long a stream past STREAM_UNREAD_MAX waits for its client to read it all before it is closed. */
+export const STREAM_STALL_MS = 15_000;
 
 /** A stream of events to one client: headers on the first write, then chunks; nothing is written once the client is gone. */
 export class ResponseStream {
   private started = false;
   private ended = false;
+  /** the time a client past STREAM_UNREAD_MAX has to read what waits (write) */
+  private stall: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly reply: FastifyReply,
@@ -97,10 +110,27 @@ export class ResponseStream {
     this.start();
     const raw = this.reply.raw;
     raw.write(chunk);
-    // a client that keeps the connection but reads nothing: what it left unread is held here, and a
-    // generation goes on as long as the client asks. Past STREAM_UNREAD_MAX the connection is closed,
-    // which stops the generation as a client leaving does
-    if (raw.writableLength > STREAM_UNREAD_MAX) raw.destroy();
+    // a client that keeps the connection but reads nothing: what it leaves unread is held here, and a
+    // generation goes on as long as the client asks. Past STREAM_UNREAD_MAX waiting (which one large
+    // event may reach by itself), the client has STREAM_STALL_MS to read it all; one that does not is
+    // closed, which stops the generation as a client leaving does
+    if (raw.writableLength > STREAM_UNREAD_MAX && !this.stall) {
+      const stall = setTimeout(() => {
+        this.stall = undefined;
+        raw.off('drain', drained);
+        note(this.reply.request, { error: `the client left more than ${STREAM_UNREAD_MAX >> 20} MiB of the stream unread for ${STREAM_STALL_MS / 1000} s: closed` });
+        raw.destroy();
+      }, STREAM_STALL_MS);
+      const drained = () => {
+        clearTimeout(stall);
+        this.stall = undefined;
+        raw.off('drain', drained);
+        raw.off('close', drained);
+      };
+      this.stall = stall;
+      raw.once('drain', drained);
+      raw.once('close', drained);
+    }
   }
 
   end(): void {

@@ -14,7 +14,7 @@ import { machineNames, isLoopbackHost, isWildcardHost } from '../browser/guard';
 import type { ApiDialect, ApiRequestLogDTO, ApiServerSettings } from '../ipc/api';
 import type { Logger } from '../logging';
 import { ApiError, errorBody, toApiError } from './errors';
-import { MAX_BODY_DEPTH, nestsWithin } from './http';
+import { jsonNestsWithin, MAX_BODY_DEPTH } from './http';
 import type { ApiModels } from './models';
 import { registerAnthropic } from './anthropic';
 import { registerInfill } from './infill';
@@ -172,11 +172,8 @@ export class ApiServer {
     app.addContentTypeParser('*', { parseAs: 'string' }, (req, body, done) => {
       const text = String(body);
       if (text.trim() === '') return done(null, undefined);
-      json(req, text, (err, value) => {
-        if (err) return done(new ApiError(400, 'invalid_request_error', `the body is not JSON: ${err.message}`), undefined);
-        if (!nestsWithin(value, MAX_BODY_DEPTH)) return done(new ApiError(400, 'invalid_request_error', `the body nests objects and arrays more than ${MAX_BODY_DEPTH} deep`), undefined);
-        done(null, value);
-      });
+      if (!jsonNestsWithin(text, MAX_BODY_DEPTH)) return done(new ApiError(400, 'invalid_request_error', `the body nests objects and arrays more than ${MAX_BODY_DEPTH} deep`), undefined);
+      json(req, text, (err, value) => (err ? done(new ApiError(400, 'invalid_request_error', `the body is not JSON: ${err.message}`), undefined) : done(null, value)));
     });
 
     app.addHook('onRequest', async (req, reply) => {

@@ -240,20 +240,24 @@ test("an earlier turn's reasoning goes to a server whose template keeps it (its 
   }
 });
 
-test("a router-mode llama-server whose model is not loaded: the question loads it and waits for it, however long past the question's own limit, and its answer is the template's", async () => {
+test("a router-mode llama-server whose model is not loaded: asked again as a request would load it, the question waits for the load past its own limit; a router that does not autoload is not made to", async () => {
   const models = tempDir('llama-router-models');
   const { qwen } = await writeTokenizerModels(tempDir('llama-router-tokenizers'));
   await writeGlm47Model(qwen, models); // served as tiny-glm-4.7
   const router = await startLlamaRouter(models, ['-c', '1024', '-np', '1']);
-  // in front of it, a load that takes longer than the question's limit: a GET that may load the model
-  // is held back LOAD_MS (one asked with autoload=false is not)
+  const strict = await startLlamaRouter(models, ['-c', '1024', '-np', '1', '--no-models-autoload']);
+  // in front of the first, a load that takes longer than the question's limit: a GET that may load the
+  // model is held back LOAD_MS (one asked with autoload=false is not)
   const LOAD_MS = 2_500;
   const asked: string[] = [];
+  const held = new Set<NodeJS.Timeout>();
   const proxy = http.createServer((req, res) => {
     asked.push(req.url ?? '');
     res.on('error', () => undefined);
     const wait = new URL(req.url ?? '/', 'http://x').searchParams.get('autoload') === 'false' ? 0 : LOAD_MS;
-    setTimeout(() => {
+    const timer = setTimeout(() => {
+      held.delete(timer);
+      if (req.socket.destroyed) return; // the asker gave up meanwhile
       const up = http.request(`${router.url}${req.url}`, { method: 'GET', headers: { ...req.headers, connection: 'close' }, agent: false }, (r) => {
         res.writeHead(r.statusCode ?? 502, { ...r.headers, connection: 'close' });
         r.pipe(res);
@@ -261,19 +265,21 @@ test("a router-mode llama-server whose model is not loaded: the question loads i
       up.on('error', () => res.destroy());
       up.end();
     }, wait);
+    held.add(timer);
   });
   await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
   const slow = accessTo({ url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}` } as LlamaServer);
   const signal = new AbortController().signal;
   const MODEL = 'tiny-glm-4.7';
   // asked not to load it: 200 when loaded, the router's 400 "model is not loaded" when not (a 500 while a child ends)
-  const propsStatus = async () => (await fetch(`${router.url}/props?model=${MODEL}&autoload=false`)).status;
+  const propsStatus = async (server = router) => (await fetch(`${server.url}/props?model=${MODEL}&autoload=false`)).status;
   try {
     expect(await propsStatus()).toBe(400);
-    // asked with a second's limit: the router says at once that the model is not loaded (a 400 "model is
-    // not loaded", read as that, not as a no); asked again to load it, the question waits for the load
+    // asked with a second's limit: the router says at once that the model is not loaded (read as that,
+    // not as a no); asked again as a request asks (no autoload: the router's default, which loads), the
+    // question waits for the load
     expect(await serverKeepsReasoning(slow, MODEL, signal, 1_000, 20_000)).toBe('keeps');
-    expect(asked.map((u) => new URL(u, 'http://x').searchParams.get('autoload'))).toEqual(['false', 'true']);
+    expect(asked.map((u) => new URL(u, 'http://x').searchParams.get('autoload'))).toEqual(['false', null]);
     expect(await propsStatus()).toBe(200);
     // loaded: one question, answered at once
     asked.length = 0;
@@ -283,15 +289,22 @@ test("a router-mode llama-server whose model is not loaded: the question loads i
     asked.length = 0;
     expect(await serverKeepsReasoning(slow, 'nope', signal, 1_000, 20_000)).toBe('drops');
     expect(asked).toHaveLength(1);
-    // unloaded, and a load longer than even the load's limit: timed out (the service holds that 5 minutes)
+    // unloaded, and a load longer than even the load's limit: the load failed (the service holds that
+    // as long as a time-out, so the next turns do not wait for it again)
     const unload = await fetch(`${router.url}/models/unload`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: MODEL }) });
     expect(unload.status).toBe(200);
     await until(async () => (await propsStatus()) === 400);
-    expect(await serverKeepsReasoning(slow, MODEL, signal, 1_000, 500)).toBe('timed-out');
+    expect(await serverKeepsReasoning(slow, MODEL, signal, 1_000, 500)).toBe('load-failed');
+    // a router started with --no-models-autoload refuses a request for a model not loaded: the question
+    // does not load it either
+    expect(await serverKeepsReasoning(accessTo(strict), MODEL, signal, 1_000, 20_000)).toBe('load-failed');
+    expect(await propsStatus(strict)).toBe(400);
   } finally {
+    for (const t of held) clearTimeout(t);
     proxy.closeAllConnections();
     await new Promise((r) => proxy.close(r));
     await router.close();
+    await strict.close();
   }
 });
 

@@ -52,7 +52,7 @@ test("llama-server's answer, asked with the model, the key and the extra headers
   }, async (s) => {
     expect(await serverKeepsReasoning(serverAccess(s.url('/v1'), { apiKey: 'sk-local', headers: { 'x-team': 'red' } }), 'glm 4.7', never, 2000)).toBe('keeps');
     expect(await serverKeepsReasoning(serverAccess(s.url('/v1/')), 'qwen', never, 2000)).toBe('drops');
-    expect(s.paths).toEqual(['/props?model=glm+4.7', '/props?model=qwen']);
+    expect(s.paths).toEqual(['/props?model=glm+4.7&autoload=false', '/props?model=qwen&autoload=false']);
     expect(seen[0]).toMatchObject({ authorization: 'Bearer sk-local', 'x-team': 'red' });
     expect(seen[1].authorization).toBeUndefined();
   });
@@ -74,8 +74,18 @@ test("another server's answer is a no; no answer and a time-out are told apart; 
     '/ok': (res) => res.writeHead(200).end(props(true)),
     '/silent': () => undefined,
     '/stall': (res) => res.writeHead(200).write(props(true).slice(0, 20)),
+    // a router whose model is not loaded, then (asked as a request would load it) a failed load, a model
+    // gone meanwhile, a load past the time given
+    '/fails': (res) => res.writeHead(500).end('{"error":{"message":"failed to load"}}'),
+    '/gone': (res) => res.writeHead(400).end('{"error":{"message":"model name=m is not running"}}'),
+    '/forever': () => undefined,
   };
-  await withServer((req, res) => answers[`/${req.url!.split('/')[1]}`](res), async (s) => {
+  const notLoaded = (res: http.ServerResponse) => res.writeHead(400).end('{"error":{"code":400,"message":"model is not loaded","type":"invalid_request_error"}}');
+  await withServer((req, res) => {
+    const k = `/${req.url!.split('/')[1]}`;
+    if (['/fails', '/gone', '/forever'].includes(k) && req.url!.endsWith('&autoload=false')) return notLoaded(res);
+    answers[k](res);
+  }, async (s) => {
     const ask = (prefix: string, signal = never, timeoutMs = 1000) => serverKeepsReasoning(serverAccess(s.url(`${prefix}/v1`)), 'm', signal, timeoutMs);
     expect(await ask('/ok')).toBe('keeps');
     // a server that is not llama-server, or does not answer as llama-server does
@@ -84,6 +94,10 @@ test("another server's answer is a no; no answer and a time-out are told apart; 
     for (const k of ['/401', '/408', '/429', '/loading', '/redirect']) expect([k, await ask(k)]).toEqual([k, 'no-answer']);
     // nothing within the time given, or a stall mid-body
     for (const k of ['/silent', '/stall']) expect([k, await ask(k)]).toEqual([k, 'timed-out']);
+    // any error once asked to load is the load's failure (held as long as a time-out), not a no
+    for (const k of ['/fails', '/gone', '/forever']) expect([k, await serverKeepsReasoning(serverAccess(s.url(`${k}/v1`)), 'm', never, 1000, 500)]).toEqual([k, 'load-failed']);
+    // asked as a request asks llama-server's router: its own default, no autoload
+    expect(s.paths.filter((p) => p.startsWith('/fails'))).toEqual(['/fails/props?model=m&autoload=false', '/fails/props?model=m']);
     // the caller's stop ends a wait at once
     const stop = new AbortController();
     const t0 = Date.now();
@@ -99,7 +113,7 @@ test("another server's answer is a no; no answer and a time-out are told apart; 
   expect(await serverKeepsReasoning(serverAccess(url), 'm', never, 1000)).toBe('no-answer');
 });
 
-test('the provider service asks a llama.cpp-family server only, one question at a time; holds an answer a minute, no answer 10 s, a time-out 5 minutes; forgets a changed provider\'s', async () => {
+test('the provider service asks a llama.cpp-family server only, one question at a time; holds an answer a minute, no answer 10 s, a time-out or a failed load 5 minutes; forgets a changed provider\'s', async () => {
   const dir = tmpDir();
   const store = openStore({ file: path.join(dir, 'hearth.db') });
   const logger = recordingLogger();
@@ -108,10 +122,13 @@ test('the provider service asks a llama.cpp-family server only, one question at 
   const svc = new ProviderService({ store, services, secrets, logger, listTimeoutMs: 2000 });
   let now = 1_000_000;
   const clock = jest.spyOn(Date, 'now').mockImplementation(() => now);
-  let answer: 'yes' | 'loading' | 'silent' | 'slow' = 'yes';
+  let answer: 'yes' | 'loading' | 'silent' | 'slow' | 'unloadable' = 'yes';
   try {
-    await withServer((_req, res) => {
-      if (answer === 'yes') res.writeHead(200).end(props(true));
+    await withServer((req, res) => {
+      if (answer === 'unloadable') {
+        if (req.url!.endsWith('&autoload=false')) res.writeHead(400).end('{"error":{"code":400,"message":"model is not loaded"}}');
+        else res.writeHead(500).end('{"error":{"message":"failed to load"}}');
+      } else if (answer === 'yes') res.writeHead(200).end(props(true));
       else if (answer === 'loading') res.writeHead(503).end();
       else if (answer === 'slow') setTimeout(() => res.writeHead(200).end(props(true)), 300);
     }, async (s) => {
@@ -121,7 +138,7 @@ test('the provider service asks a llama.cpp-family server only, one question at 
       expect(await svc.keepsReasoning(target('a'), never)).toBe(true);
       expect(await svc.keepsReasoning(target('b'), never)).toBe(true);
       for (const kind of ['openai', 'deepseek', 'kimi', 'mistral', 'anthropic'] as const) expect(await svc.keepsReasoning(target('a', kind), never)).toBe(false);
-      expect(s.paths).toEqual(['/props?model=a', '/props?model=b']);
+      expect(s.paths).toEqual(['/props?model=a&autoload=false', '/props?model=b&autoload=false']);
       // a minute on, asked again: a server still loading does not answer, a no held 10 s
       answer = 'loading';
       now += 60_001;
@@ -162,6 +179,16 @@ test('the provider service asks a llama.cpp-family server only, one question at 
       answer = 'yes';
       expect(await svc.keepsReasoning(target('d'), never)).toBe(true);
       expect(s.paths).toHaveLength(9);
+      // a router whose load of the model fails: a no held 5 minutes too (the next turns do not wait for it again)
+      answer = 'unloadable';
+      expect(await svc.keepsReasoning(target('e'), never)).toBe(false);
+      expect(s.paths.slice(9)).toEqual(['/props?model=e&autoload=false', '/props?model=e']);
+      answer = 'yes';
+      now += 299_000;
+      expect(await svc.keepsReasoning(target('e'), never)).toBe(false);
+      now += 1_001;
+      expect(await svc.keepsReasoning(target('e'), never)).toBe(true);
+      expect(s.paths).toHaveLength(12);
     });
   } finally {
     clock.mockRestore();

@@ -1,12 +1,14 @@
 /**
  * A streaming client that keeps its connection open but reads nothing: what it leaves unread is held
  * by the server, and its generation would go on as long as it asked (n_keep's context shift, a large
- * max_tokens). Past STREAM_UNREAD_MAX the server closes the connection, which stops the generation as a
- * client leaving does and frees the slot. Real server, real engine (the tiny model), a raw socket that
- * is paused (Node stops reading it from the kernel, so the server's writes back up).
+ * max_tokens). Past STREAM_UNREAD_MAX waiting, the client has STREAM_STALL_MS to read it; then the
+ * server closes the connection, which stops the generation as a client leaving does and frees the
+ * slot. A client that reads is never closed, even when one event alone is past the limit. Real server,
+ * real engine (the tiny model), a raw socket that is paused (Node stops reading it from the kernel, so
+ * the server's writes back up).
  */
 import net from 'net';
-import { STREAM_UNREAD_MAX } from '../../main/server/http';
+import { STREAM_STALL_MS, STREAM_UNREAD_MAX } from '../../main/server/http';
 import { apiApp, type ApiApp } from '../helpers/api-server';
 
 jest.setTimeout(240_000);
@@ -25,7 +27,7 @@ async function until(ok: () => boolean, ms: number, what: string): Promise<void>
   }
 }
 
-test('a client that reads nothing of its stream: the connection is closed once STREAM_UNREAD_MAX waits unread, the generation stops, the slot is free', async () => {
+test('a client that reads nothing of its stream: the connection is closed once STREAM_UNREAD_MAX waited unread for STREAM_STALL_MS, the generation stops, the slot is free', async () => {
   const MAX_TOKENS = 1_000_000;
   const body = JSON.stringify({
     model: api.modelName,
@@ -50,6 +52,9 @@ test('a client that reads nothing of its stream: the connection is closed once S
     // each token's chunk carries 20 alternatives (~2 KB): tens of thousands of tokens fill the limit
     await until(() => model()?.busy === 0, 180_000, 'the slot is freed');
     const entry = api.status().requests.find((r) => r.path === '/v1/chat/completions')!;
+    // closed by the server, and the log says why
+    expect(entry.status).toBe(499);
+    expect(entry.error).toBe(`the client left more than ${STREAM_UNREAD_MAX >> 20} MiB of the stream unread for ${STREAM_STALL_MS / 1000} s: closed`);
     expect(entry.tokens).toBeGreaterThan(0);
     expect(entry.tokens!).toBeLessThan(MAX_TOKENS);
     // what it generated is at least what fills the limit (a chunk per token is well under 16 KB)
@@ -60,4 +65,23 @@ test('a client that reads nothing of its stream: the connection is closed once S
   } finally {
     sock.destroy();
   }
+});
+
+test('a client that reads is not closed, even when one event alone is past STREAM_UNREAD_MAX (a Responses stream repeats its instructions in its first events)', async () => {
+  // each of the first two events repeats the instructions and the tools: together past the limit, written at once
+  const instructions = 'Be brief. '.repeat(Math.ceil((STREAM_UNREAD_MAX * 0.4) / 10));
+  const tools = [{ type: 'function', name: 'f', description: 'A tool. '.repeat(Math.ceil((STREAM_UNREAD_MAX * 0.2) / 8)), parameters: { type: 'object' } }];
+  const res = await fetch(`${api.url}/v1/responses`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: api.modelName, input: 'hi', instructions, tools, stream: true, max_output_tokens: 4 }),
+  });
+  expect([res.status, res.status === 200 ? '' : await res.text()]).toEqual([200, '']);
+  const text = await res.text(); // read to its end: a close mid-stream would throw here
+  const events = [...text.matchAll(/^event: (\S+)$/gm)].map((m) => m[1]);
+  expect(events[0]).toBe('response.created');
+  expect(text.length).toBeGreaterThan(STREAM_UNREAD_MAX);
+  // the instructions do not fit the tiny model's context: the stream ends with its failure, written whole
+  expect(events[events.length - 1]).toMatch(/^response\.(failed|completed|incomplete)$/);
+  expect(api.status().requests[0]).toMatchObject({ path: '/v1/responses', status: 200 });
 });

@@ -5,7 +5,7 @@
  * unknown models.
  */
 import http from 'http';
-import { MAX_BODY_DEPTH, nestsWithin } from '../../main/server/http';
+import { jsonNestsWithin, MAX_BODY_DEPTH } from '../../main/server/http';
 import { apiApp, type ApiApp } from '../helpers/api-server';
 
 let api: ApiApp;
@@ -163,8 +163,14 @@ test('values nested past MAX_BODY_DEPTH anywhere in a body, and tool schemas pas
     expect([path, r.status]).toEqual([path, 400]);
     expect(r.body).toMatch(new RegExp(`more than ${MAX_BODY_DEPTH} deep`));
   }
-  expect(nestsWithin(JSON.parse(nested(MAX_BODY_DEPTH)), MAX_BODY_DEPTH)).toBe(true);
-  expect(nestsWithin(JSON.parse(nested(MAX_BODY_DEPTH + 1)), MAX_BODY_DEPTH)).toBe(false);
+  expect(jsonNestsWithin(nested(MAX_BODY_DEPTH), MAX_BODY_DEPTH)).toBe(true);
+  expect(jsonNestsWithin(nested(MAX_BODY_DEPTH + 1), MAX_BODY_DEPTH)).toBe(false);
+  // brackets in strings (escaped quotes too) are text
+  expect(jsonNestsWithin(`{"a":"${'['.repeat(1000)}\\"${'{'.repeat(1000)}"}`, 2)).toBe(true);
+  expect(jsonNestsWithin(`{"a":"\\\\",${'"b":['.repeat(2)}]]}`, 2)).toBe(false);
+  // a body just within the bound is read, and then checked as the route reads it (here: a bad temperature)
+  const within = await post('/v1/chat/completions', `{"model":${m},"messages":[${user}],"temperature":"hot","metadata":{"x":${nested(MAX_BODY_DEPTH - 2)}}}`);
+  expect([within.status, JSON.parse(within.body).error.param]).toEqual([400, 'temperature']);
 
   // a tool's parameters are the schema llama.cpp builds the call grammar from: the response format's
   // bounds (a run of optional items it would take exponential time over)
