@@ -27,12 +27,24 @@ export function threadIdsOf(store: Store, ids: readonly string[] | null): string
   return out;
 }
 
-/** `name` once among `taken` (case-insensitively, as Windows and macOS see names): "x (2).md" after "x.md". */
-function unique(name: string, ext: string, taken: Set<string>): string {
-  for (let n = 1; ; n++) {
+/** The names given so far (lower case, as Windows and macOS compare names), and for each name the next number to try. */
+interface Names {
+  taken: Set<string>;
+  next: Map<string, number>;
+}
+
+/**
+ * `name` once among the names given (case-insensitively): "x (2).md" after "x.md". The numbers below a
+ * name's next were all taken when it moved past them (and stay taken), so each name costs about one try,
+ * not one per name before it (20,000 chats titled alike took 49 s).
+ */
+function unique(name: string, ext: string, names: Names): string {
+  const key = `${name}${ext}`.toLowerCase();
+  for (let n = names.next.get(key) ?? 1; ; n++) {
     const candidate = `${name}${n > 1 ? ` (${n})` : ''}${ext}`;
-    if (!taken.has(candidate.toLowerCase())) {
-      taken.add(candidate.toLowerCase());
+    if (!names.taken.has(candidate.toLowerCase())) {
+      names.taken.add(candidate.toLowerCase());
+      names.next.set(key, n + 1);
       return candidate;
     }
   }
@@ -42,8 +54,8 @@ export const exportStamp = (now: number) => new Date(now).toISOString().slice(0,
 
 /** One Markdown file per thread, each with a unique name safe on every OS. */
 export function* markdownFiles(store: Store, ids: readonly string[]): Generator<{ name: string; text: string }> {
-  const taken = new Set<string>();
-  for (const id of ids) yield { name: unique(safeFileName(store.threads.get(id).title, 'chat'), '.md', taken), text: store.exportThreadMarkdown(id) };
+  const names: Names = { taken: new Set(), next: new Map() };
+  for (const id of ids) yield { name: unique(safeFileName(store.threads.get(id).title, 'chat'), '.md', names), text: store.exportThreadMarkdown(id) };
 }
 
 /** Reads a kept document's bytes by its ref (main/docs/files.ts's DocFiles): null when it is gone. */

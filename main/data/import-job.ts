@@ -9,7 +9,9 @@
  */
 import { randomUUID } from 'crypto';
 import path from 'path';
-import { IpcError, type ImportPreviewDTO, type ImportProgressDTO, type ImportSource } from '../ipc/contract';
+import {
+  IMPORT_OTHER_REASONS, IMPORT_REASON_CHARS, IMPORT_SKIP_REASONS, IpcError, type ImportPreviewDTO, type ImportProgressDTO, type ImportSource,
+} from '../ipc/contract';
 import type { Logger } from '../logging';
 import type { Store } from '../store';
 import type { ImportFormat, ImportFormatChoice, SkipNote } from './imported';
@@ -52,6 +54,11 @@ interface Job {
   abort: AbortController;
 }
 
+/** A reason within IMPORT_REASON_CHARS (a note can quote the file: a title, an id), cut with "…". */
+function shortReason(reason: string): string {
+  return reason.length > IMPORT_REASON_CHARS ? `${reason.slice(0, IMPORT_REASON_CHARS).replace(/[\uD800-\uDBFF]$/, '')}…` : reason;
+}
+
 /** Previews kept waiting for their import (the oldest is forgotten past this). */
 const MAX_PREVIEWS = 20;
 /** the least time between two data.importProgress events of one import */
@@ -92,7 +99,11 @@ export class ImportJobs {
     const src = await openSource(this.deps.store, this.deps.readers, p, from, this.now);
     const seen = new Set<string>();
     const skipped = new Map<string, number>();
-    const skip = (n: SkipNote) => skipped.set(n.reason, (skipped.get(n.reason) ?? 0) + 1);
+    const skip = (n: SkipNote) => {
+      const reason = shortReason(n.reason);
+      const row = skipped.has(reason) || skipped.size < IMPORT_SKIP_REASONS ? reason : IMPORT_OTHER_REASONS;
+      skipped.set(row, (skipped.get(row) ?? 0) + 1);
+    };
     let threads = 0;
     let messages = 0;
     let duplicates = 0;
@@ -214,7 +225,8 @@ export class ImportJobs {
     // the threads written (a cancelled import's too) get the documents they attach
     if (carried && this.deps.documents && written.length > 0) {
       try {
-        const r = await adoptDocuments({ ...this.deps.documents, store, logger: this.deps.logger }, carried, written);
+        // read again after the threads (a bundle keeps them after its threads), whether or not the import was cancelled
+        const r = await adoptDocuments({ ...this.deps.documents, store, logger: this.deps.logger }, await carried(), written);
         if (r.linked > 0 || r.skipped.length > 0) job.documents = r;
       } catch (e) {
         this.deps.logger.warn(`imports: the imported chats' documents could not be kept: ${(e as Error).message}`);

@@ -1,14 +1,20 @@
 /**
- * A file or folder to import, opened as a stream of prepared threads: Hearth JSON and Jan folders
- * through the store's own readers (lossless: ids, tool calls, assistants), every other format through
- * an ImportReader (main/data/formats, given as `readers`) and toPreparedThread. 'auto' tells Hearth
- * JSON by its first bytes and Jan by its folders; anything else is the readers' to detect.
+ * A file or folder to import, opened as a stream of prepared threads: Hearth JSON (streamed by
+ * formats/hearth.ts) and Jan folders into the store's own shapes (lossless: ids, tool calls, assistants),
+ * every other format through an ImportReader (main/data/formats, given as `readers`) and
+ * toPreparedThread. 'auto' tells Hearth JSON by its first bytes (or, its keys in another order, by
+ * detection) and Jan by its folders; anything else is the readers' to detect.
  */
 import fs from 'fs';
 import path from 'path';
 import type { Store } from '../store';
-import { findJanThreads, isJanFolder, prepareHearth, prepareJanAssistant, prepareJanThread, readHearthDocs, type PreparedThread } from '../store/import';
+import { prepareHearth, type PreparedThread } from '../store/import';
+import { findJanThreads, isJanFolder, prepareJanAssistant, prepareJanThread } from '../store/import-jan';
 import type { ExportedDocument } from '../store/export';
+import { detectFormat } from './formats/detect';
+import { readHearthDocuments, readHearthThreads } from './formats/hearth';
+import { skipSpace } from './formats/json-guard';
+import { tooManyBytes, tooManyNodes } from './formats/tree';
 import type { ImportFormat, ImportFormatChoice, ImportReader, SkipNote } from './imported';
 import { toPreparedThread } from './to-thread';
 
@@ -33,8 +39,8 @@ export interface ImportSourceOpen {
   /** what must be in the store before its threads (Jan's assistants); run once by the import, never by a preview */
   before(): void;
   units(signal?: AbortSignal): AsyncIterable<ImportUnit | { skipped: SkipNote }>;
-  /** the attached documents' bytes the file carries (Hearth JSON; main/data/import-documents.ts adopts them) */
-  documents?: ExportedDocument[];
+  /** reads the attached documents' bytes the file carries (Hearth JSON; main/data/import-documents.ts adopts them) */
+  documents?: (signal?: AbortSignal) => Promise<ExportedDocument[]>;
 }
 
 /** The note for another app's conversation with no message to import (it is not written). */
@@ -42,16 +48,18 @@ export const EMPTY_CONVERSATIONS = 'empty conversations';
 
 const hearthJsonStart = /^\s*\{\s*"format"\s*:\s*"hearth\.threads?"/;
 
-function startsLikeHearth(p: string): boolean {
+/** The first bytes of a file (at most 4 KiB). */
+function headOf(p: string): Buffer {
   const fd = fs.openSync(p, 'r');
   try {
     const head = Buffer.alloc(4096);
-    const n = fs.readSync(fd, head, 0, head.length, 0);
-    return hearthJsonStart.test(head.subarray(0, n).toString('utf8'));
+    return head.subarray(0, fs.readSync(fd, head, 0, head.length, 0));
   } finally {
     fs.closeSync(fd);
   }
 }
+
+const startsLikeHearth = (p: string): boolean => hearthJsonStart.test(headOf(p).toString('utf8'));
 
 /** Hearth JSON or Jan when `from` says so or the path looks it; null: the readers' to open. */
 export function ownFormat(p: string, from: ImportFormatChoice): 'hearth' | 'jan' | null {
@@ -67,16 +75,31 @@ export function ownFormat(p: string, from: ImportFormatChoice): 'hearth' | 'jan'
   return st.isFile() && startsLikeHearth(p) ? 'hearth' : null;
 }
 
+/**
+ * A JSON object that is not known by its first bytes (another app's, or Hearth's with its keys in
+ * another order): Hearth when detection says so. An array (the exports of other apps) or a zip is never Hearth.
+ */
+async function detectedHearth(p: string): Promise<boolean> {
+  try {
+    if (!fs.statSync(p).isFile()) return false;
+    const head = headOf(p);
+    if (head[skipSpace(head, true)] !== 0x7b /* { */) return false;
+    return (await detectFormat(p)) === 'hearth';
+  } catch {
+    return false; // the readers say what is wrong with it
+  }
+}
+
+/** A Hearth JSON file, streamed: its threads one at a time; its documents read again when the import asks. */
 function hearthSource(p: string): ImportSourceOpen {
-  const { docs, where, documents } = readHearthDocs(p, { fromFile: true });
   return {
     format: 'hearth',
-    documents,
+    documents: (signal) => readHearthDocuments(p, { signal }),
     before: () => undefined,
-    async *units() {
-      for (let i = 0; i < docs.length; i++) {
-        const prepared = prepareHearth(docs[i], docs.length > 1 ? `${where} thread ${i + 1}` : where);
-        yield { sourceId: docs[i].thread.id, keptId: docs[i].thread.id, prepared, notes: [], removedDocuments: docs[i].removedDocuments };
+    async *units(signal) {
+      for await (const { thread: doc, where } of readHearthThreads(p, { signal })) {
+        const prepared = prepareHearth(doc, where);
+        yield { sourceId: doc.thread.id, keptId: doc.thread.id, prepared, notes: [], removedDocuments: doc.removedDocuments };
       }
     },
   };
@@ -96,6 +119,11 @@ function janSource(store: Store, p: string, now: number): ImportSourceOpen {
     async *units() {
       for (const t of threads) {
         const prepared = prepareJanThread(t, now, known);
+        if ('tooLarge' in prepared) {
+          const why = prepared.tooLarge;
+          yield ('bytes' in why ? tooManyBytes(why.bytes) : tooManyNodes(why.messages))!; // over the limits these notes name
+          continue;
+        }
         prepared.thread.assistantId ??= store.defaultAssistantId();
         yield { sourceId: path.basename(t.dir), keptId: prepared.thread.id, prepared, notes: [] };
       }
@@ -134,7 +162,8 @@ function readerSource(store: Store, reader: ImportReader, now: () => number): Im
 
 /** Opens `p` as `from` (or what it looks like); throws import_failed (Hearth, Jan) or the readers' error. */
 export async function openSource(store: Store, readers: ReaderFactory, p: string, from: ImportFormatChoice, now: () => number): Promise<ImportSourceOpen> {
-  const own = ownFormat(p, from);
+  let own = ownFormat(p, from);
+  if (own === null && from === 'auto' && await detectedHearth(p)) own = 'hearth';
   if (own === 'hearth') return hearthSource(p);
   if (own === 'jan') return janSource(store, p, now());
   return readerSource(store, await readers(p, from), now);

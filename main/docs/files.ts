@@ -62,6 +62,41 @@ export async function readRegularFile(file: string, maxBytes: number, signal?: A
   }
 }
 
+/**
+ * readRegularFile for a small file read where the caller cannot wait (the Hugging Face token): the same
+ * checks, synchronously, into one buffer of `maxBytes` + 1. null when it is not a regular file, is gone,
+ * or holds more than `maxBytes`; other errors are thrown.
+ */
+export function readRegularFileSync(file: string, maxBytes: number): Buffer | null {
+  const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
+  const notAFile = (e: unknown): null => {
+    if (NOT_A_FILE.has((e as NodeJS.ErrnoException).code ?? '')) return null;
+    throw e;
+  };
+  if (O_NOFOLLOW === undefined) {
+    let st: fs.Stats | null;
+    try { st = fs.lstatSync(file); } catch (e) { st = notAFile(e); }
+    if (!st?.isFile()) return null;
+  }
+  let fd: number;
+  try { fd = fs.openSync(file, O_RDONLY | (O_NOFOLLOW ?? 0) | (O_NONBLOCK ?? 0)); } catch (e) { return notAFile(e); }
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile() || st.size > maxBytes) return null;
+    const buf = Buffer.alloc(maxBytes + 1);
+    let length = 0;
+    for (;;) {
+      const n = fs.readSync(fd, buf, length, buf.length - length, length);
+      if (n === 0) break;
+      length += n;
+      if (length > maxBytes) return null; // it grew past the bound
+    }
+    return buf.subarray(0, length);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 export class DocFiles {
   constructor(readonly dir: string) {}
 

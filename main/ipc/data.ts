@@ -49,6 +49,11 @@ export const ImportSource = z.union([
 ]);
 export type ImportSource = z.infer<typeof ImportSource>;
 
+/** The most reasons a preview lists (the rest are counted in one IMPORT_OTHER_REASONS row), and the longest one (cut past it). */
+export const IMPORT_SKIP_REASONS = 50;
+export const IMPORT_REASON_CHARS = 300;
+export const IMPORT_OTHER_REASONS = 'other things left out';
+
 export const ImportPreviewDTO = z.object({
   jobId: Id,
   format: z.enum(IMPORT_FORMATS),
@@ -62,8 +67,8 @@ export const ImportPreviewDTO = z.object({
   /** the oldest and newest conversation's time (ms), null when there are none */
   firstAt: z.number().nullable(),
   lastAt: z.number().nullable(),
-  /** what will be left out, counted by reason */
-  skipped: z.array(z.object({ reason: z.string(), count: z.number().int() })),
+  /** what will be left out, counted by reason (IMPORT_SKIP_REASONS of them, then the others in one row) */
+  skipped: z.array(z.object({ reason: z.string().max(IMPORT_REASON_CHARS + 1), count: z.number().int() })).max(IMPORT_SKIP_REASONS + 1),
 });
 export type ImportPreviewDTO = z.infer<typeof ImportPreviewDTO>;
 

@@ -7,8 +7,9 @@
  */
 import fs from 'fs';
 import path from 'path';
+import { readRegularFileSync } from '../docs/files';
 import type { Logger } from '../logging';
-import { tokenFromEnv } from '../ipc/models';
+import { hfTokenSchema, tokenFromEnv } from '../ipc/models';
 
 import type { SecretCipher } from '../cipher';
 
@@ -21,6 +22,8 @@ export const PLAIN_TOKEN_WARNING =
   'The Hugging Face token is stored unencrypted in the data folder (no OS keychain here): anyone who can read that folder can read it.';
 
 const KEYCHAIN_MAGIC = 'hearth-safestorage:';
+/** The most bytes <data>/hf-token may have: a token (at most hfTokenSchema's 512 characters) encrypted and in base64 is far less. */
+const TOKEN_FILE_BYTES = 16 * 1024;
 
 export class TokenVault {
   private readonly file: string;
@@ -34,19 +37,35 @@ export class TokenVault {
     this.file = path.join(dataDir, 'hf-token');
   }
 
-  /** The saved token (decrypted), null when none or unreadable (logged). */
+  /**
+   * The token file's text: null when there is none; thrown when it is not a regular file of at most
+   * TOKEN_FILE_BYTES (a link, a folder, a FIFO, a huge file: never read).
+   */
+  private fileText(): string | null {
+    if (!fs.lstatSync(this.file, { throwIfNoEntry: false })) return null;
+    const raw = readRegularFileSync(this.file, TOKEN_FILE_BYTES);
+    if (!raw) throw new Error(`it is not a regular file of at most ${TOKEN_FILE_BYTES} bytes`);
+    return raw.toString('utf8');
+  }
+
+  /** The saved token (decrypted and checked as a token), null when none or unreadable (logged). */
   private saved(): string | null {
     if (this.cached !== undefined) return this.cached;
     let text: string | null = null;
     try {
-      const raw = fs.readFileSync(this.file);
-      const s = raw.toString('utf8');
-      if (s.startsWith(KEYCHAIN_MAGIC)) {
+      const s = this.fileText();
+      if (s === null) text = null;
+      else if (s.startsWith(KEYCHAIN_MAGIC)) {
         if (!this.opts.cipher) throw new Error('it was encrypted with the OS keychain, which is not available here');
         text = this.opts.cipher.decrypt(Buffer.from(s.slice(KEYCHAIN_MAGIC.length).trim(), 'base64'));
       } else text = s.trim() || null;
+      if (text !== null) {
+        const r = hfTokenSchema.safeParse(text);
+        if (!r.success) throw new Error(`it is not a Hugging Face token (${r.error.issues[0].message})`);
+        text = r.data;
+      }
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') this.opts.logger.warn(`settings: the Hugging Face token could not be read: ${(e as Error).message}`);
+      this.opts.logger.warn(`settings: the Hugging Face token could not be read: ${(e as Error).message}`);
       text = null;
     }
     this.cached = text;
@@ -55,7 +74,8 @@ export class TokenVault {
 
   private savedStorage(): TokenStorage | null {
     try {
-      return fs.readFileSync(this.file, 'utf8').startsWith(KEYCHAIN_MAGIC) ? 'keychain' : 'file';
+      const s = this.fileText();
+      return s === null ? null : s.startsWith(KEYCHAIN_MAGIC) ? 'keychain' : 'file';
     } catch {
       return null;
     }

@@ -1,20 +1,20 @@
 /**
- * Imports: Hearth's own JSON export (lossless) and Jan's thread folders (thread.json + messages.jsonl).
- * Everything is read and checked first, then written in one transaction: a bad file imports nothing.
+ * Imports: Hearth's own JSON export (lossless) given whole, and what every importer writes through
+ * (Jan's thread folders: import-jan.ts; a Hearth file in the import job is streamed by
+ * main/data/formats/hearth.ts). Everything is read and checked first, then written in one transaction:
+ * a bad file imports nothing.
  */
 import { randomUUID } from 'crypto';
 import fs from 'fs';
-import path from 'path';
 import type Database from 'better-sqlite3';
 import { z } from 'zod';
-import { ATTACHMENT_REF_CHARS } from '../ipc/contract';
 import type { Assistant, Assistants } from './assistants';
 import { StoreError } from './errors';
 import { bundleExportSchema, threadExportSchema, type ExportedDocument, type ThreadExport } from './export';
 import type { SqliteMessages } from './messages';
 import type { SqliteThreads } from './threads';
-import type { Attachment, Clock, Message, MessageMetrics, MessageStatus, Role, SamplingParams, Thread, ToolCall } from './types';
-import { idSchema, LIMITS, samplingSchema, toolCallSchema, utf8Bytes } from './validation';
+import type { Clock, Message, MessageStatus, Thread } from './types';
+import { LIMITS, utf8Bytes } from './validation';
 
 export interface ImportContext {
   db: Database.Database;
@@ -39,12 +39,13 @@ export function fail(message: string, details?: Record<string, unknown>, cause?:
   throw new StoreError('import_failed', message, details, cause === undefined ? undefined : { cause });
 }
 
-function describeZod(e: z.ZodError, where: string): string {
+export function describeZod(e: z.ZodError, where: string): string {
   const i = e.issues[0];
   return `${where}: ${i.path.length ? i.path.join('.') + ': ' : ''}${i.message}`;
 }
 
-function readFileChecked(file: string): string {
+/** A file's text, refused (import_failed) when it is not a file or has more than `maxBytes`. */
+export function readFileChecked(file: string, maxBytes: number = LIMITS.conversationBytes): string {
   let st: fs.Stats;
   try {
     st = fs.statSync(file);
@@ -52,11 +53,11 @@ function readFileChecked(file: string): string {
     fail(`cannot read ${file}: ${(e as Error).message}`, { file }, e);
   }
   if (!st.isFile()) fail(`${file} is not a file`, { file });
-  if (st.size > LIMITS.importFileBytes) fail(`${file} is too large to import (${st.size} bytes)`, { file });
+  if (st.size > maxBytes) fail(`${file} is too large to import (${st.size} bytes, more than ${maxBytes})`, { file });
   return fs.readFileSync(file, 'utf8');
 }
 
-function parseJson(text: string, where: string): unknown {
+export function parseJson(text: string, where: string): unknown {
   try {
     return JSON.parse(text);
   } catch (e) {
@@ -107,7 +108,7 @@ export function normalizeActive(messages: Message[]): void {
   }
 }
 
-function checkSizes(m: { content: string; reasoning: string }, where: string): void {
+export function checkSizes(m: { content: string; reasoning: string }, where: string): void {
   if (utf8Bytes(m.content) > LIMITS.contentBytes || utf8Bytes(m.reasoning) > LIMITS.contentBytes) {
     fail(`${where}: message over ${LIMITS.contentBytes} bytes`);
   }
@@ -198,7 +199,8 @@ export function importHearthJson(ctx: ImportContext, input: string | unknown, op
 
 /**
  * Reads and checks Hearth JSON (one thread or a bundle): a string, parsed value, or file path. `documents`:
- * the attached documents a bundle carries ([] for one thread, or before version 3).
+ * the attached documents a bundle carries ([] for one thread, or before version 3). Text is parsed whole,
+ * so it may have LIMITS.conversationBytes (the import job streams a file of any size: main/data/formats/hearth.ts).
  */
 export function readHearthDocs(input: string | unknown, opts: { fromFile?: boolean } = {}): { docs: ThreadExport[]; where: string; documents: ExportedDocument[] } {
   let value: unknown = input;
@@ -206,7 +208,7 @@ export function readHearthDocs(input: string | unknown, opts: { fromFile?: boole
   if (typeof input === 'string') {
     where = opts.fromFile ? input : 'import';
     const text = opts.fromFile ? readFileChecked(input) : input;
-    if (!opts.fromFile && utf8Bytes(text) > LIMITS.importFileBytes) fail('import is too large');
+    if (!opts.fromFile && utf8Bytes(text) > LIMITS.conversationBytes) fail(`import is too large (more than ${LIMITS.conversationBytes} bytes)`);
     value = parseJson(text, where);
   }
   const format = (value as { format?: unknown } | null)?.format;
@@ -225,264 +227,4 @@ export function readHearthDocs(input: string | unknown, opts: { fromFile?: boole
     fail(`${where} is not a Hearth export (no "format": "hearth.thread")`);
   }
   return { docs, where, documents };
-}
-
-/* ------------------------------------------------------------------ Jan */
-
-const num = z.number().finite();
-const janModelRef = z.union([z.string(), z.object({ id: z.string().optional() }).passthrough()]).optional().nullable();
-
-const janThreadSchema = z.object({
-  id: z.string().min(1),
-  title: z.string().optional().nullable(),
-  assistants: z.array(z.object({
-    id: z.string().optional(), name: z.string().optional(), model: janModelRef,
-    instructions: z.string().optional().nullable(),
-  }).passthrough()).optional().nullable(),
-  created: num.optional().nullable(),
-  updated: num.optional().nullable(),
-  metadata: z.record(z.unknown()).optional().nullable(),
-  isFavorite: z.boolean().optional(),
-  model: janModelRef,
-}).passthrough();
-
-const janContentPart = z.object({ type: z.string() }).passthrough();
-const janMessageSchema = z.object({
-  id: z.string().min(1),
-  thread_id: z.string().optional(),
-  role: z.enum(['user', 'assistant', 'system', 'tool']),
-  content: z.union([z.string(), z.array(janContentPart)]).optional().nullable(),
-  status: z.string().optional().nullable(),
-  created_at: num.optional().nullable(),
-  created: num.optional().nullable(),
-  completed_at: num.optional().nullable(),
-  updated: num.optional().nullable(),
-  metadata: z.record(z.unknown()).optional().nullable(),
-  error_code: z.union([z.string(), z.number()]).optional().nullable(),
-  tool_call_id: z.string().optional().nullable(),
-  attachments: z.array(z.unknown()).optional().nullable(),
-}).passthrough();
-
-const janAssistantSchema = z.object({
-  id: z.string().min(1),
-  name: z.string().optional().nullable(),
-  avatar: z.string().optional().nullable(),
-  description: z.string().optional().nullable(),
-  model: janModelRef,
-  instructions: z.string().optional().nullable(),
-  created_at: num.optional().nullable(),
-  parameters: z.record(z.unknown()).optional().nullable(),
-}).passthrough();
-
-/** Jan timestamps are seconds or milliseconds since the epoch. */
-export function toMillis(t: number | null | undefined, fallback: number): number {
-  if (typeof t !== 'number' || !Number.isFinite(t) || t <= 0) return fallback;
-  return Math.round(t < 1e11 ? t * 1000 : t);
-}
-
-const JAN_STATUS: Record<string, MessageStatus> = { ready: 'done', pending: 'interrupted', error: 'error', stopped: 'aborted' };
-
-function modelId(ref: z.infer<typeof janModelRef>): string | null {
-  if (!ref) return null;
-  const id = typeof ref === 'string' ? ref : ref.id;
-  return id && id.length <= LIMITS.modelRefChars ? id : null;
-}
-
-function validId(id: string): string {
-  return idSchema.safeParse(id).success ? id : randomUUID();
-}
-
-function janSampling(params: Record<string, unknown> | null | undefined): SamplingParams {
-  if (!params) return {};
-  const map: Record<string, keyof SamplingParams> = {
-    temperature: 'temperature', top_p: 'topP', top_k: 'topK', min_p: 'minP', max_tokens: 'maxTokens',
-    repeat_penalty: 'repeatPenalty', repetition_penalty: 'repeatPenalty', seed: 'seed', stop: 'stop',
-  };
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(params)) {
-    const key = map[k];
-    if (!key || v === null || v === undefined) continue;
-    const r = samplingSchema.safeParse({ [key]: v });
-    if (r.success) Object.assign(out, r.data);
-  }
-  return out as SamplingParams;
-}
-
-function janContent(content: z.infer<typeof janMessageSchema>['content']): { text: string; attachments: Attachment[] } {
-  if (typeof content === 'string') return { text: content, attachments: [] };
-  const texts: string[] = [];
-  const attachments: Attachment[] = [];
-  for (const part of content ?? []) {
-    const p = part as Record<string, unknown>;
-    if (p.type === 'text') {
-      const t = p.text as unknown;
-      if (typeof t === 'string') texts.push(t);
-      else if (t && typeof (t as { value?: unknown }).value === 'string') texts.push((t as { value: string }).value);
-    } else if (p.type === 'image_url') {
-      const img = p.image_url as { url?: unknown; detail?: unknown } | undefined;
-      const url = typeof img?.url === 'string' ? img.url : null;
-      if (url) {
-        attachments.push(url.startsWith('data:')
-          ? { type: 'image', ref: url.slice(0, ATTACHMENT_REF_CHARS), mimeType: url.slice(5, url.indexOf(';')) || undefined }
-          : { type: 'image', ref: url.slice(0, ATTACHMENT_REF_CHARS) });
-      }
-    }
-  }
-  return { text: texts.join('\n\n'), attachments };
-}
-
-/** Splits a leading <think>…</think> block (how Jan keeps reasoning) from the answer. */
-function splitThink(text: string): { content: string; reasoning: string } {
-  const m = /^\s*<think>([\s\S]*?)<\/think>\s*/.exec(text);
-  return m ? { content: text.slice(m[0].length), reasoning: m[1].trim() } : { content: text, reasoning: '' };
-}
-
-function janToolCalls(meta: Record<string, unknown> | null | undefined): ToolCall[] | null {
-  const raw = meta?.tool_calls;
-  if (!Array.isArray(raw)) return null;
-  const out: ToolCall[] = [];
-  for (const c of raw) {
-    const tool = (c as { tool?: { id?: unknown; function?: { name?: unknown; arguments?: unknown } } })?.tool;
-    const name = tool?.function?.name;
-    if (typeof name !== 'string') continue;
-    let args: unknown = tool?.function?.arguments;
-    if (typeof args === 'string') { try { args = JSON.parse(args); } catch { /* keep the string */ } }
-    const call = { id: typeof tool?.id === 'string' ? tool.id : randomUUID(), name, arguments: args, result: (c as { response?: unknown }).response };
-    if (toolCallSchema.safeParse(call).success) out.push(call);
-  }
-  return out.length ? out : null;
-}
-
-function janMetrics(meta: Record<string, unknown> | null | undefined): MessageMetrics | null {
-  const ts = meta?.tokenSpeed as { tokenSpeed?: unknown; tokenCount?: unknown } | undefined;
-  const m: MessageMetrics = {};
-  if (typeof ts?.tokenSpeed === 'number' && ts.tokenSpeed >= 0) m.genTps = ts.tokenSpeed;
-  if (typeof ts?.tokenCount === 'number' && Number.isInteger(ts.tokenCount) && ts.tokenCount >= 0) m.generatedTokens = ts.tokenCount;
-  return Object.keys(m).length ? m : null;
-}
-
-export interface JanThreadDir { dir: string; threadFile: string; messagesFile: string }
-
-/** The thread folders of a Jan data folder (thread.json at its top, in threads/<id>/ or in <id>/); none: not Jan. */
-function janThreadDirs(folder: string): JanThreadDir[] {
-  const asThread = (dir: string): JanThreadDir => ({ dir, threadFile: path.join(dir, 'thread.json'), messagesFile: path.join(dir, 'messages.jsonl') });
-  const subThreads = (dir: string) => fs.readdirSync(dir, { withFileTypes: true })
-    .filter((d) => d.isDirectory() && fs.existsSync(path.join(dir, d.name, 'thread.json')))
-    .map((d) => asThread(path.join(dir, d.name))).sort((a, b) => a.dir.localeCompare(b.dir));
-  if (fs.existsSync(path.join(folder, 'thread.json'))) return [asThread(folder)];
-  if (fs.existsSync(path.join(folder, 'threads'))) return subThreads(path.join(folder, 'threads'));
-  return subThreads(folder);
-}
-
-/** Whether `folder` is a Jan data folder (or one of its threads): the one test detection and the import use. */
-export function isJanFolder(folder: string): boolean {
-  try {
-    return fs.statSync(folder).isDirectory() && janThreadDirs(folder).length > 0;
-  } catch {
-    return false;
-  }
-}
-
-export function findJanThreads(folder: string): { threads: JanThreadDir[]; assistantFiles: string[] } {
-  if (!fs.existsSync(folder) || !fs.statSync(folder).isDirectory()) fail(`${folder} is not a folder`);
-  const assistantsDir = path.join(folder, 'assistants');
-  const assistantFiles = fs.existsSync(assistantsDir)
-    ? fs.readdirSync(assistantsDir, { withFileTypes: true }).filter((d) => d.isDirectory())
-      .map((d) => path.join(assistantsDir, d.name, 'assistant.json')).filter((f) => fs.existsSync(f)).sort()
-    : [];
-  const threads = janThreadDirs(folder);
-  if (threads.length === 0) fail(`no Jan threads found in ${folder} (expected thread.json, threads/<id>/thread.json or <id>/thread.json)`);
-  return { threads, assistantFiles };
-}
-
-export function prepareJanThread(t: JanThreadDir, now: number, assistantIds: Map<string, string>): PreparedThread {
-  const raw = parseJson(readFileChecked(t.threadFile), t.threadFile);
-  const tr = janThreadSchema.safeParse(raw);
-  if (!tr.success) fail(`${t.threadFile} is not a Jan thread (${describeZod(tr.error, 'thread.json')})`);
-  const jt = tr.data;
-  const createdAt = toMillis(jt.created, now);
-  const first = jt.assistants?.[0];
-  const model = modelId(jt.model) ?? modelId(first?.model);
-
-  const lines = fs.existsSync(t.messagesFile) ? readFileChecked(t.messagesFile).split(/\r?\n/) : [];
-  const parsed: { m: z.infer<typeof janMessageSchema>; line: number }[] = [];
-  lines.forEach((line, i) => {
-    if (!line.trim()) return;
-    const where = `${t.messagesFile}:${i + 1}`;
-    const r = janMessageSchema.safeParse(parseJson(line, where));
-    if (!r.success) fail(`${where} is not a Jan message (${describeZod(r.error, 'message')})`);
-    parsed.push({ m: r.data, line: i });
-  });
-  const withTime = parsed.map(({ m, line }) => ({ m, line, at: toMillis(m.created_at ?? m.created, createdAt) }));
-  withTime.sort((a, b) => a.at - b.at || a.line - b.line);
-
-  const threadId = validId(jt.id);
-  const seen = new Set<string>();
-  let parentId: string | null = null;
-  const messages: Message[] = [];
-  for (const { m, at } of withTime) {
-    const { text, attachments } = janContent(m.content);
-    const { content, reasoning } = m.role === 'assistant' ? splitThink(text) : { content: text, reasoning: '' };
-    let id = validId(m.id);
-    if (seen.has(id)) id = randomUUID();
-    seen.add(id);
-    const status = JAN_STATUS[m.status ?? 'ready'] ?? 'done';
-    const msg: Message = {
-      id, threadId, parentId, active: true, role: m.role as Role, content, reasoning,
-      toolCalls: janToolCalls(m.metadata), toolCallId: m.tool_call_id ?? null, attachments, sources: null,
-      status, finishReason: null, error: status === 'error' ? String(m.error_code ?? 'error') : null,
-      model: m.role === 'assistant' ? model : null, metrics: janMetrics(m.metadata),
-      createdAt: at, updatedAt: Math.max(at, toMillis(m.completed_at ?? m.updated, at)),
-    };
-    checkSizes(msg, `${t.messagesFile} message ${m.id}`);
-    messages.push(msg);
-    parentId = id;
-  }
-  const lastAt = messages.length ? messages[messages.length - 1].updatedAt : createdAt;
-  const janAssistant = first?.id ? assistantIds.get(first.id) : undefined;
-  const pinned = jt.isFavorite === true || jt.metadata?.isFavorite === true;
-  const instructions = first?.instructions?.trim() ? first.instructions.slice(0, LIMITS.instructionsChars) : null;
-  return {
-    thread: {
-      id: threadId, title: (jt.title?.trim() || 'Imported chat').slice(0, LIMITS.titleChars),
-      assistantId: janAssistant ?? null, model, createdAt, updatedAt: Math.max(toMillis(jt.updated, createdAt), lastAt),
-      pinned, archived: false, overrides: { instructions, sampling: {}, load: {} }, temporary: false,
-    },
-    messages,
-    assistant: null,
-  };
-}
-
-export function prepareJanAssistant(file: string, now: number): Assistant {
-  const r = janAssistantSchema.safeParse(parseJson(readFileChecked(file), file));
-  if (!r.success) fail(`${file} is not a Jan assistant (${describeZod(r.error, 'assistant.json')})`);
-  const a = r.data;
-  const at = toMillis(a.created_at, now);
-  return {
-    id: validId(a.id), name: (a.name?.trim() || a.id).slice(0, LIMITS.nameChars), avatar: a.avatar?.slice(0, 1000) || null,
-    description: (a.description ?? '').slice(0, 10_000), instructions: (a.instructions ?? '').slice(0, LIMITS.instructionsChars),
-    sampling: janSampling(a.parameters), model: modelId(a.model), tools: null, createdAt: at, updatedAt: at,
-  };
-}
-
-/**
- * Imports Jan's history: a Jan data folder (with threads/ and assistants/), a threads folder, or one thread folder.
- * Threads already imported (same id) are skipped, so importing twice does not duplicate anything.
- */
-export function importJanFolder(ctx: ImportContext, folder: string, defaultAssistantId: string | null): ImportResult {
-  const now = ctx.clock();
-  const { threads, assistantFiles } = findJanThreads(folder);
-  const assistants = assistantFiles.map((f) => prepareJanAssistant(f, now));
-  const assistantIds = new Map<string, string>();
-  for (const a of assistants) assistantIds.set(a.id, a.id);
-  const prepared = threads.map((t) => prepareJanThread(t, now, assistantIds));
-  let newAssistants = 0;
-  const result = ctx.db.transaction(() => {
-    for (const a of assistants) {
-      if (!ctx.assistants.exists(a.id)) { ctx.assistants.insertRecord(a); newAssistants++; }
-    }
-    for (const p of prepared) if (!p.thread.assistantId) p.thread.assistantId = defaultAssistantId;
-    return writePrepared(ctx, prepared, 'skip');
-  })();
-  return { ...result, assistants: result.assistants + newAssistants };
 }

@@ -18,7 +18,17 @@ export const LIMITS = {
   toolCalls: 256,
   pageMax: 500,
   searchQueryChars: 1000,
-  importFileBytes: 512 * 1024 * 1024,
+  /**
+   * The most bytes of one imported conversation read at once: a Jan thread's file, Hearth JSON given
+   * whole, one conversation of a streamed export (main/data/formats' JSON_LIMITS). Its parsed objects
+   * can take many times its bytes (a file of `[],[],…` about 14 times).
+   */
+  conversationBytes: 32 * 1024 * 1024,
+  /**
+   * The most nodes (messages, left-out nodes, versions) one imported conversation may have: a larger one
+   * is skipped with a note (its tree is built in one synchronous pass on the main process).
+   */
+  conversationNodes: 100_000,
 } as const;
 
 const utf8Bytes = (s: string) => Buffer.byteLength(s, 'utf8');
@@ -83,8 +93,27 @@ export const overridesSchema = z.object({
   load: loadSchema,
 }).partial().strict();
 
-const jsonValueSize = z.unknown().refine((v) => v === undefined || utf8Bytes(JSON.stringify(v) ?? '') <= LIMITS.jsonFieldBytes,
-  { message: 'value too large', params: TOO_LARGE });
+/**
+ * A JSON value (a tool call's arguments or result) of at most LIMITS.jsonFieldBytes as JSON. One that
+ * cannot be written as JSON (nested past the stack's depth: `[[[…]]]` 200,000 deep, a cycle, a BigInt)
+ * is an issue like any other, not the error JSON.stringify throws.
+ */
+const jsonValueSize = z.unknown().superRefine((v, ctx) => {
+  if (v === undefined) return;
+  let bytes: number;
+  try {
+    bytes = utf8Bytes(JSON.stringify(v) ?? '');
+  } catch (e) {
+    const message = (e as Error).message;
+    if (!/string length/i.test(message)) { // longer than a string can be is too large, below
+      const why = /call stack/i.test(message) ? 'nested too deeply' : message;
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `not a JSON value that can be kept (${why})` });
+      return;
+    }
+    bytes = Infinity;
+  }
+  if (bytes > LIMITS.jsonFieldBytes) ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'value too large', params: TOO_LARGE });
+});
 
 export const toolCallSchema = z.object({
   id: z.string().min(1).max(256),

@@ -210,7 +210,7 @@ describe('LM Studio', () => {
     fs.writeFileSync(path.join(dir, 'Work/1700000200000.conversation.json'), '{"name": "half', 'utf8');
     const all = await readAll(await openImport(dir, 'lmstudio'));
     expect(all).toHaveLength(3);
-    expect((all[2] as { skipped: SkipNote }).skipped.reason).toMatch(/^an LM Studio conversation that could not be read \(Work\/1700000200000\.conversation\.json: /);
+    expect((all[2] as { skipped: SkipNote }).skipped.reason).toMatch(/^an LM Studio conversation that could not be read \(Work\/1700000200000\.conversation\.json ends early: /);
 
     // one name in two folders: two conversations (their ids are their paths under the folder)
     fs.mkdirSync(path.join(dir, 'Home'));

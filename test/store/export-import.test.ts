@@ -1,7 +1,7 @@
 import fs from 'fs';
 import path from 'path';
-import type { Store, ThreadExport } from '../../main/store';
-import { toMillis } from '../../main/store/import';
+import { LIMITS, type Store, type ThreadExport } from '../../main/store';
+import { toMillis } from '../../main/store/import-jan';
 import { cleanupDirs, closeStores, expectCode, openStore, tmpDir } from './helpers';
 
 afterEach(() => { closeStores(); cleanupDirs(); });
@@ -150,6 +150,27 @@ describe('export and import', () => {
     }
     expectCode(() => b.importJsonFile(path.join(tmpDir(), 'missing.json')), 'import_failed');
   });
+
+  test('a tool call\'s arguments nested 200,000 deep: an issue naming the field (import_failed, invalid_input), not a RangeError', () => {
+    const s = openStore();
+    const good = s.exportThreadJson(richThread(s).id);
+    const deep = `${'['.repeat(200_000)}${']'.repeat(200_000)}`;
+    const text = JSON.stringify(good).replace('{"weeks":16}', deep);
+    expect(text.length).toBeGreaterThan(400_000);
+    const b = openStore();
+    let err: unknown;
+    try { b.importJson(text); } catch (e) { err = e; }
+    expect(err).toMatchObject({ code: 'import_failed' });
+    expect((err as Error).message).toMatch(/messages\.\d+\.toolCalls\.0\.arguments: not a JSON value that can be kept \(nested too deeply\)/);
+    expect(b.db.prepare('SELECT count(*) FROM messages').pluck().get()).toBe(0);
+    const t = b.threads.create({ title: 'Deep' });
+    expectCode(() => b.messages.add({ threadId: t.id, role: 'assistant', toolCalls: [{ id: 'c1', name: 'calendar', arguments: JSON.parse(deep) }] }), 'invalid_input');
+  });
+
+  test('text given whole (the store\'s importJson) is refused past one conversation\'s bytes', () => {
+    const big = `{"format":"hearth.thread","x":"${'x'.repeat(LIMITS.conversationBytes)}"}`;
+    expect(() => openStore().importJson(big)).toThrow(expect.objectContaining({ code: 'import_failed', message: `import is too large (more than ${LIMITS.conversationBytes} bytes)` }));
+  });
 });
 
 /* ------------------------------------------------------------------ Jan */
@@ -258,6 +279,20 @@ describe('Jan import', () => {
     expectCode(() => s.importJan(tmpDir()), 'import_failed');
     expectCode(() => s.importJan(path.join(root, 'nope')), 'import_failed');
     expect(s.threads.list().items).toHaveLength(0);
+  });
+
+  test('a tool call whose arguments nest 200,000 deep is left out; its message and the other calls are kept', () => {
+    const root = tmpDir();
+    writeJan(root);
+    const deep = `${'['.repeat(200_000)}${']'.repeat(200_000)}`;
+    const call = (id: string, name: string, args: string) => ({ tool: { id, function: { name, arguments: args } } });
+    fs.appendFileSync(path.join(root, 'threads/01HG000000000000000000000T/messages.jsonl'), `\n${JSON.stringify({
+      id: 'msg-c', role: 'assistant', content: 'Called.', status: 'ready', created_at: 1_710_000_003_000,
+      metadata: { tool_calls: [call('t1', 'deep', deep), call('t2', 'weather', '{"city":"Oslo"}')] },
+    })}`);
+    const s = openStore();
+    expect(s.importJan(root).messages).toBe(7);
+    expect(s.messages.get('msg-c')).toMatchObject({ content: 'Called.', toolCalls: [{ id: 't2', name: 'weather', arguments: { city: 'Oslo' } }] });
   });
 
   test('timestamps in seconds or milliseconds', () => {

@@ -18,7 +18,7 @@
 import { z } from 'zod';
 import { isImportedRole, type ImportedThread, type ImportReader, type SkipNote } from '../imported';
 import { readJsonArray, type JsonSource } from './stream';
-import { buildTree, checkAborted, NOTES, describeIssue, idMap, MAX_NODES, memoUp, secondsToMs, threadTimes, tooManyNodes, type RawNode } from './tree';
+import { buildTree, checkAborted, describeIssue, idMap, MAX_NODES, memoUp, NOTES, quote, secondsToMs, threadTimes, tooManyNodes, type RawNode } from './tree';
 
 const nullish = <T extends z.ZodTypeAny>(t: T) => t.nullable().optional();
 
@@ -77,7 +77,7 @@ function textOf(m: ChatgptMessage, skipped: SkipNote[]): string {
     if (kind === 'audio_transcription' && typeof text === 'string') out.push(text);
     else if (kind === 'image_asset_pointer' || kind === 'file_asset_pointer') files = true;
     else if (typeof kind === 'string' && kind.includes('audio')) audio = true;
-    else skipped.push({ reason: `unknown content part "${typeof kind === 'string' ? kind : typeof p}"` });
+    else skipped.push({ reason: `unknown content part ${quote(typeof kind === 'string' ? kind : typeof p)}` });
   }
   if (files) skipped.push({ reason: NOTES.files });
   if (audio) skipped.push({ reason: NOTES.audio });
@@ -110,12 +110,12 @@ export function readChatgptConversation(value: unknown, index: number, maxNodes 
     if (type === 'thoughts') { thoughts.set(key, thoughtsOf(m)); skip(); continue; }
     if (type === 'reasoning_recap') { skip(); continue; }
     if (!TEXT_TYPES.has(type)) {
-      if (!hidden) skipped.push({ reason: `unknown content type "${type}"` });
+      if (!hidden) skipped.push({ reason: `unknown content type ${quote(type)}` });
       skip(); continue;
     }
     const content = hidden ? '' : textOf(m, skipped);
     if (hidden || content.trim() === '') { skip(); continue; }
-    if (!isImportedRole(role)) { skipped.push({ reason: `messages from "${m.author.role}" (not a chat role)` }); skip(); continue; }
+    if (!isImportedRole(role)) { skipped.push({ reason: `messages from ${quote(m.author.role)} (not a chat role)` }); skip(); continue; }
     const model = m.metadata?.model_slug;
     nodes.push({
       key, parentKey,

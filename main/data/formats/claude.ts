@@ -20,7 +20,7 @@
 import { z } from 'zod';
 import type { ImportedRole, ImportedThread, ImportReader, SkipNote } from '../imported';
 import { readJsonArray, type JsonSource } from './stream';
-import { buildTree, checkAborted, describeIssue, isoToMs, NOTES, threadTimes, tooManyNodes, type RawNode } from './tree';
+import { buildTree, checkAborted, describeIssue, isoToMs, NOTES, quote, threadTimes, tooManyNodes, type RawNode } from './tree';
 
 const nullish = <T extends z.ZodTypeAny>(t: T) => t.nullable().optional();
 
@@ -70,7 +70,7 @@ function contentOf(m: ClaudeMessage, skipped: SkipNote[]): { content: string; re
       else if (b.type === 'thinking') { if (b.thinking) thinking.push(b.thinking); }
       else if (b.type === 'tool_use') skipped.push({ reason: 'tool calls (not imported)' });
       else if (b.type === 'tool_result') skipped.push({ reason: 'tool results (not imported)' });
-      else skipped.push({ reason: `unknown content block "${b.type}"` });
+      else skipped.push({ reason: `unknown content block ${quote(b.type)}` });
     }
   } else if (m.text) {
     text.push(m.text);
@@ -99,7 +99,7 @@ export function readClaudeConversation(value: unknown): ImportedThread | { skipp
     const parentKey = tree ? (m.parent_message_uuid && ids.has(m.parent_message_uuid) ? m.parent_message_uuid : null) : previous;
     previous = m.uuid;
     const role = SENDERS.get(m.sender);
-    if (!role) { skipped.push({ reason: `messages from "${m.sender}" (not a chat role)` }); nodes.push({ key: m.uuid, parentKey, message: null }); continue; }
+    if (!role) { skipped.push({ reason: `messages from ${quote(m.sender)} (not a chat role)` }); nodes.push({ key: m.uuid, parentKey, message: null }); continue; }
     const { content, reasoning } = contentOf(m, skipped);
     if (!content && !reasoning) { nodes.push({ key: m.uuid, parentKey, message: null }); continue; }
     nodes.push({ key: m.uuid, parentKey, message: { role, content, ...(reasoning ? { reasoning } : {}), createdAt: isoToMs(m.created_at) } });

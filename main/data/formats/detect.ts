@@ -10,7 +10,7 @@
 import * as fs from 'fs';
 import type { Readable } from 'stream';
 import { JSONParser } from '@streamparser/json';
-import { isJanFolder } from '../../store/import';
+import { isJanFolder } from '../../store/import-jan';
 import { IMPORT_FORMAT_NAMES, IMPORT_FORMATS, type ImportFormat, type ImportFormatChoice, type ImportReader } from '../imported';
 import { chatgptReader } from './chatgpt';
 import { claudeReader } from './claude';

@@ -3,8 +3,11 @@
  * emits in memory, level by level (a file of `[[[[…` costs ~140 bytes a level: 4 MB of it took 884 MB, a
  * 97 KB zip of 100 MB of `[` aborted the process), and holds a whole element before emitting it. So every
  * chunk is scanned first (aware of strings and their escapes): past the deepest nesting or the largest
- * element the file is refused, naming it, before the parser is given the chunk.
+ * element the file is refused, naming it, before the parser is given the chunk. The elements measured are
+ * those of the containers at `elementDepth` (1: the top-level array's; 2: a Hearth bundle's threads, inside
+ * its top-level object), and every scalar above them (a key and its string count as one).
  */
+import { LIMITS } from '../../store/validation';
 import { importFailed } from './tree';
 
 export interface JsonLimits {
@@ -14,8 +17,8 @@ export interface JsonLimits {
   maxElementBytes: number;
 }
 
-/** No export Hearth reads nests past a dozen levels; one conversation of 32 MiB is already huge (its parsed objects take several times its bytes). */
-export const JSON_LIMITS: JsonLimits = { maxDepth: 64, maxElementBytes: 32 * 1024 * 1024 };
+/** No export Hearth reads nests past a dozen levels; one conversation of LIMITS.conversationBytes is already huge (its parsed objects take several times its bytes). */
+export const JSON_LIMITS: JsonLimits = { maxDepth: 64, maxElementBytes: LIMITS.conversationBytes };
 
 /** JSON's whitespace bytes. */
 const SPACE = new Set([0x20, 0x09, 0x0a, 0x0d]);
@@ -44,14 +47,16 @@ export class JsonGuard {
   private elementBytes = 0;
   private readonly limits: JsonLimits;
 
-  constructor(private readonly where: string, limits: Partial<JsonLimits> = {}) {
+  constructor(private readonly where: string, limits: Partial<JsonLimits> = {}, private readonly elementDepth = 1) {
     this.limits = { ...JSON_LIMITS, ...limits };
   }
 
   scan(chunk: Buffer): void {
     const { maxDepth, maxElementBytes } = this.limits;
+    const level = this.elementDepth;
     let { depth, inString, escaped } = this;
-    let from = 0; // where the bytes of the current top-level element start in this chunk
+    let from = 0; // where the bytes of the current element start in this chunk
+    // a comma, an opening or a closing at `level` or above ends what was measured since the last one
     const endElement = (at: number) => {
       this.elementBytes += at - from;
       if (this.elementBytes > maxElementBytes) this.tooLarge();
@@ -72,11 +77,11 @@ export class JsonGuard {
         if (depth > maxDepth) {
           importFailed(`${this.where} nests arrays and objects deeper than ${maxDepth} levels (refused: no chat export is built so)`);
         }
-        if (depth === 1) { this.elementBytes = 0; from = i + 1; }
+        if (depth <= level) endElement(i);
       } else if (b === CLOSE_ARRAY || b === CLOSE_OBJECT) {
-        if (depth === 1) endElement(i);
+        if (depth <= level) endElement(i);
         if (depth > 0) depth--;
-      } else if (b === COMMA && depth === 1) endElement(i);
+      } else if (b === COMMA && depth <= level) endElement(i);
     }
     if (depth >= 1) {
       this.elementBytes += chunk.length - from;

@@ -20,15 +20,17 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { z } from 'zod';
+import { LIMITS } from '../../store/validation';
 import { isImportedRole, type ImportedThread, type ImportReader, type SkipNote } from '../imported';
-import { buildTree, checkAborted, describeIssue, epochToMs, importFailed, NOTES, threadTimes, tooManyNodes, type RawNode } from './tree';
+import { streamJsonValues } from './stream';
+import { buildTree, checkAborted, describeIssue, epochToMs, importFailed, NOTES, quote, threadTimes, tooManyBytes, tooManyNodes, type RawNode } from './tree';
 
 const nullish = <T extends z.ZodTypeAny>(t: T) => t.nullable().optional();
 
 /** The file names LM Studio gives conversations. */
 export const LMSTUDIO_SUFFIX = '.conversation.json';
-/** The most conversation files a folder is read for, how deep, and the largest one read. */
-export const LMSTUDIO_LIMITS = { maxFiles: 50_000, maxDepth: 8, maxFileBytes: 256 * 1024 * 1024 };
+/** The most conversation files a folder is read for, how deep, and the largest one read (one conversation's). */
+export const LMSTUDIO_LIMITS = { maxFiles: 50_000, maxDepth: 8, maxFileBytes: LIMITS.conversationBytes as number };
 
 const partSchema = z.object({ type: z.string(), text: nullish(z.string()) }).passthrough();
 const stepSchema = z.object({
@@ -62,7 +64,7 @@ function partsText(parts: readonly z.infer<typeof partSchema>[], skipped: SkipNo
   for (const p of parts) {
     if (p.type === 'text') { if (p.text) out.push(p.text); }
     else if (p.type === 'file') skipped.push({ reason: NOTES.files });
-    else skipped.push({ reason: `unknown content part "${p.type}"` });
+    else skipped.push({ reason: `unknown content part ${quote(p.type)}` });
   }
   return out.join('');
 }
@@ -102,7 +104,7 @@ export function readLmstudioConversation(value: unknown, sourceId: string, fileT
     m.versions.forEach((v, j) => {
       const key = `${i}.${j}`;
       const role = v.role;
-      if (!isImportedRole(role)) { skipped.push({ reason: `messages from "${v.role}" (not a chat role)` }); nodes.push({ key, parentKey: parent, message: null }); return; }
+      if (!isImportedRole(role)) { skipped.push({ reason: `messages from ${quote(v.role)} (not a chat role)` }); nodes.push({ key, parentKey: parent, message: null }); return; }
       const { content, reasoning } = versionContent(v, skipped);
       if (!content && !reasoning) { nodes.push({ key, parentKey: parent, message: null }); return; }
       const model = v.senderInfo?.senderName;
@@ -147,11 +149,25 @@ export async function findLmstudioFiles(folder: string, limits = LMSTUDIO_LIMITS
   return found;
 }
 
-async function readFileJson(file: string, maxBytes: number): Promise<{ value: unknown; mtime: number }> {
+/** The members of a conversation file the schema reads: the others are passed over unread. */
+const MEMBERS = ['name', 'createdAt', 'systemPrompt', 'lastUsedModel', 'perChatPredictionConfig'];
+
+/**
+ * A conversation file's members, streamed through the guard (no deeper than JSON_LIMITS, each message and
+ * member at most `maxBytes`), so what the schema does not read is never built. `where` names it in errors.
+ */
+async function readConversationFile(file: string, where: string, maxBytes: number, signal?: AbortSignal): Promise<{ value: unknown; mtime: number }> {
   const st = await fs.promises.stat(file);
-  if (st.size > maxBytes) throw new Error(`larger than ${maxBytes} bytes`);
-  const text = await fs.promises.readFile(file, 'utf8');
-  return { value: JSON.parse(text.replace(/^\uFEFF/, '')), mtime: Math.round(st.mtimeMs) };
+  if (st.size > maxBytes) importFailed(`${where} is larger than ${maxBytes} bytes`);
+  const value: Record<string, unknown> = {};
+  const messages: unknown[] = [];
+  const paths = [...MEMBERS.map((m) => `$.${m}`), '$.messages.*'];
+  const input = fs.createReadStream(file, { highWaterMark: 256 * 1024 });
+  for await (const { path: [key], value: v } of streamJsonValues(input, where, paths, '{', { signal, maxBytes, limits: { maxElementBytes: maxBytes }, elementDepth: 2 })) {
+    if (key === 'messages') messages.push(v);
+    else value[key as string] = v;
+  }
+  return { value: { ...value, messages }, mtime: Math.round(st.mtimeMs) };
 }
 
 /**
@@ -167,7 +183,12 @@ export function lmstudioReader(target: string, limits = LMSTUDIO_LIMITS): Import
       const isDir = (await fs.promises.stat(target).catch((e: Error) => importFailed(`cannot read ${target}: ${e.message}`, e))).isDirectory();
       if (!isDir) {
         let read: { value: unknown; mtime: number };
-        try { read = await readFileJson(target, limits.maxFileBytes); } catch (e) { return importFailed(`${target} is not a readable LM Studio conversation: ${(e as Error).message}`, e); }
+        try {
+          read = await readConversationFile(target, target, limits.maxFileBytes, signal);
+        } catch (e) {
+          checkAborted(signal, target);
+          return importFailed(`${target} is not a readable LM Studio conversation: ${(e as Error).message}`, e);
+        }
         yield readLmstudioConversation(read.value, path.basename(target), read.mtime);
         return;
       }
@@ -175,12 +196,18 @@ export function lmstudioReader(target: string, limits = LMSTUDIO_LIMITS): Import
         checkAborted(signal, target);
         // the path under the folder: two chats of one name in two of LM Studio's folders are two conversations
         const id = path.relative(target, file).split(path.sep).join('/');
+        let read: { value: unknown; mtime: number };
         try {
-          const read = await readFileJson(file, limits.maxFileBytes);
-          yield readLmstudioConversation(read.value, id, read.mtime);
+          const size = (await fs.promises.stat(file)).size;
+          const tooLarge = tooManyBytes(size, limits.maxFileBytes);
+          if (tooLarge) { yield tooLarge; continue; }
+          read = await readConversationFile(file, id, limits.maxFileBytes, signal);
         } catch (e) {
-          yield { skipped: { reason: `an LM Studio conversation that could not be read (${id}: ${(e as Error).message})` } };
+          checkAborted(signal, target);
+          yield { skipped: { reason: `an LM Studio conversation that could not be read (${(e as Error).message})` } };
+          continue;
         }
+        yield readLmstudioConversation(read.value, id, read.mtime);
       }
     },
   };

@@ -17,7 +17,7 @@
 import { z } from 'zod';
 import { isImportedRole, type ImportedThread, type ImportReader, type SkipNote } from '../imported';
 import { readJsonArray, type JsonSource } from './stream';
-import { buildTree, checkAborted, describeIssue, epochToMs, idMap, NOTES, threadTimes, tooManyNodes, type RawNode } from './tree';
+import { buildTree, checkAborted, describeIssue, epochToMs, idMap, NOTES, quote, threadTimes, tooManyNodes, type RawNode } from './tree';
 
 const nullish = <T extends z.ZodTypeAny>(t: T) => t.nullable().optional();
 
@@ -83,7 +83,7 @@ export function readOpenwebuiChat(value: unknown): ImportedThread | { skipped: S
   const nodes: RawNode[] = [];
   const add = (key: string, parentKey: string | null, m: WebuiMessage) => {
     const role = m.role;
-    if (!isImportedRole(role)) { skipped.push({ reason: `messages from "${m.role}" (not a chat role)` }); nodes.push({ key, parentKey, message: null }); return; }
+    if (!isImportedRole(role)) { skipped.push({ reason: `messages from ${quote(m.role)} (not a chat role)` }); nodes.push({ key, parentKey, message: null }); return; }
     for (let i = 0; i < (m.files?.length ?? 0); i++) skipped.push({ reason: NOTES.files });
     const { content, reasoning } = splitReasoning(textOf(m, skipped));
     if (!content && !reasoning) { nodes.push({ key, parentKey, message: null }); return; }

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { StoreError } from '../../store/errors';
+import { LIMITS } from '../../store/validation';
 import type { ImportedMessage, SkipNote } from '../imported';
 
 /** The notes every format says alike (counted together in the preview). */
@@ -15,16 +16,21 @@ export const NOTES = {
   audio: 'audio (not in the export)',
 } as const;
 
-/**
- * The most nodes (messages, left-out nodes, versions) one conversation may have: a larger one is skipped
- * with a note (the tree is built in one synchronous pass on the main process).
- */
-export const MAX_NODES = 100_000;
+/** The most nodes one conversation may have (LIMITS.conversationNodes): a larger one is skipped with a note. */
+export const MAX_NODES: number = LIMITS.conversationNodes;
 
 /** The note for a conversation of more than `max` nodes, or null when it fits. */
 export function tooManyNodes(count: number, max = MAX_NODES): { skipped: SkipNote } | null {
   return count > max ? { skipped: { reason: `conversations of more than ${max} messages (too large to import)` } } : null;
 }
+
+/** The note for a conversation of more than `max` bytes, or null when it fits. */
+export function tooManyBytes(bytes: number, max: number = LIMITS.conversationBytes): { skipped: SkipNote } | null {
+  return bytes > max ? { skipped: { reason: `conversations larger than ${max} bytes (too large to import)` } } : null;
+}
+
+/** A value from the file quoted in a note or an error: one line, at most 80 characters (gguf's, for names read from a file). */
+export { quote } from '../../gguf/types';
 
 /** Every import error: one code (the catalogue's import_failed), a message that names the file. */
 export function importError(message: string, cause?: unknown): StoreError {

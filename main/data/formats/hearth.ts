@@ -1,0 +1,142 @@
+/**
+ * Hearth JSON (main/store/export.ts's shapes) read as a stream, as the other formats are: a bundle's
+ * threads one at a time, each checked with zod as it comes, so memory holds one thread, never the file
+ * (JSON.parse of a whole file let 48 MiB of `[],[],…` take over a gigabyte and block for seconds).
+ * - The guard measures each element inside the top-level object's members (a bundle's threads and
+ *   documents, a thread's messages) at HEARTH_ELEMENT_BYTES, and nests no deeper than JSON_LIMITS'.
+ * - A one-thread file ("format": "hearth.thread") is one conversation, held whole: it may have
+ *   LIMITS.conversationBytes in all.
+ * - A member the shapes do not have is refused as its key is read (before its value is); the keys may
+ *   come in any order (a file re-saved with sorted keys reads alike).
+ */
+import fs from 'fs';
+import { z } from 'zod';
+import { MAX_DOC_BYTES } from '../../params';
+import {
+  bundleExportSchema, exportedDocumentSchema, MAX_EXPORT_DOCUMENTS, threadExportSchema, type ExportedDocument, type ThreadExport,
+} from '../../store/export';
+import { LIMITS } from '../../store/validation';
+import { fileSource, streamJsonValues, type StreamOptions } from './stream';
+import { importFailed } from './tree';
+
+/** The largest element read at once: a thread of a bundle, or a document (its base64, at most a document's, with its name). */
+export const HEARTH_ELEMENT_BYTES = Math.max(LIMITS.conversationBytes, Math.ceil(MAX_DOC_BYTES / 3) * 4 + 64 * 1024);
+
+/** What a one-thread file's members are read into (a bundle's threads are each read whole). */
+const THREAD_PATHS = ['$.thread', '$.assistant', '$.messages.*', '$.removedDocuments'];
+const HEAD_PATHS = ['$.format', '$.version', '$.exportedAt'];
+/** The members a bundle or a one-thread file has: any other is refused. */
+const MEMBERS = new Set([...Object.keys(bundleExportSchema.shape), ...Object.keys(threadExportSchema.shape)]);
+
+const headSchema = z.object({ version: bundleExportSchema.shape.version, exportedAt: bundleExportSchema.shape.exportedAt });
+const messageSchema = threadExportSchema.shape.messages.element;
+const missingSchema = bundleExportSchema.shape.documentsMissing.unwrap().element;
+/** A one-thread file but its messages, each checked as it comes. */
+const oneThreadSchema = threadExportSchema.omit({ messages: true });
+
+export type HearthItem = { thread: ThreadExport; where: string } | { document: ExportedDocument };
+
+export interface HearthReadOptions extends Pick<StreamOptions, 'signal'> {
+  /** the most bytes of the file (IMPORT_MAX_BYTES) */
+  maxBytes?: number;
+  /** the most bytes of one element (HEARTH_ELEMENT_BYTES) and of a one-thread file (LIMITS.conversationBytes) */
+  maxElementBytes?: number;
+}
+
+function invalid(where: string, at: (string | number)[], error: z.ZodError): never {
+  const i = error.issues[0];
+  const path = [...at, ...i.path].join('.');
+  return importFailed(`not a valid Hearth export (${where}: ${path ? `${path}: ` : ''}${i.message})`);
+}
+
+/**
+ * The threads of a Hearth JSON file (a bundle's one at a time; a one-thread file's at its end), and its
+ * documents (each checked; yielded only with `documents`). Anything that is not Hearth JSON, or not
+ * valid, is an import_failed error naming the file; the file's own members are checked where they end.
+ */
+export async function* readHearthFile(file: string, opts: HearthReadOptions & { documents?: boolean } = {}): AsyncGenerator<HearthItem> {
+  const maxElement = opts.maxElementBytes ?? HEARTH_ELEMENT_BYTES;
+  const oneThreadMax = Math.min(maxElement, LIMITS.conversationBytes);
+  const source = fileSource(file, opts.maxBytes);
+  const where = source.where;
+  let size: number;
+  try {
+    size = (await fs.promises.stat(file)).size;
+  } catch (e) {
+    return importFailed(`cannot read ${file}: ${(e as Error).message}`, e);
+  }
+  let kind = null as 'bundle' | 'thread' | null;
+  const kindIs = (k: 'bundle' | 'thread') => {
+    if (kind !== null && kind !== k) importFailed(`${where} is not a Hearth export (it has both a bundle's "threads" and one thread's members)`);
+    if (k === 'thread' && size > oneThreadMax) importFailed(`${where} is one thread of ${size} bytes, more than an import reads of one conversation (${oneThreadMax})`);
+    kind = k;
+  };
+  const head: Record<string, unknown> = {};
+  const one: Record<string, unknown> = {};
+  const messages: ThreadExport['messages'] = [];
+  let documents = 0;
+  let missing = 0;
+  let threads = 0;
+  // reading the documents passes the threads over; reading the threads checks each document and lets it go
+  const paths = opts.documents ? [...HEAD_PATHS, '$.documents.*'] : [...HEAD_PATHS, '$.threads.*', '$.documents.*', '$.documentsMissing.*', ...THREAD_PATHS];
+  const values = streamJsonValues(await source.open(), where, paths, '{', {
+    signal: opts.signal, maxBytes: opts.maxBytes, limits: { maxElementBytes: maxElement }, elementDepth: 2, members: MEMBERS,
+  });
+  for await (const { path, value } of values) {
+    const [key, index] = path;
+    if (key === 'format') {
+      if (value === bundleExportSchema.shape.format.value) kindIs('bundle');
+      else if (value === threadExportSchema.shape.format.value) kindIs('thread');
+      else importFailed(`${where} is not a Hearth export (no "format": "hearth.thread")`);
+      head.format = value;
+    } else if (key === 'version' || key === 'exportedAt') {
+      const r = headSchema.shape[key].safeParse(value);
+      if (!r.success) invalid(where, [key], r.error);
+      head[key] = r.data;
+    } else if (key === 'threads') {
+      kindIs('bundle');
+      const r = threadExportSchema.safeParse(value);
+      if (!r.success) invalid(where, ['threads', index], r.error);
+      yield { thread: r.data, where: `${where} thread ${++threads}` };
+    } else if (key === 'documents') {
+      kindIs('bundle');
+      if (++documents > MAX_EXPORT_DOCUMENTS) importFailed(`${where} carries more than ${MAX_EXPORT_DOCUMENTS} documents`);
+      const r = exportedDocumentSchema.safeParse(value);
+      if (!r.success) invalid(where, ['documents', index], r.error);
+      if (opts.documents) yield { document: r.data };
+    } else if (key === 'documentsMissing') {
+      kindIs('bundle');
+      if (++missing > MAX_EXPORT_DOCUMENTS) importFailed(`${where} names more than ${MAX_EXPORT_DOCUMENTS} missing documents`);
+      const r = missingSchema.safeParse(value);
+      if (!r.success) invalid(where, ['documentsMissing', index], r.error);
+    } else if (key === 'messages') {
+      kindIs('thread');
+      const r = messageSchema.safeParse(value);
+      if (!r.success) invalid(where, ['messages', index], r.error);
+      messages.push(r.data);
+    } else {
+      kindIs('thread');
+      one[key] = value;
+    }
+  }
+  if (head.format === undefined) importFailed(`${where} is not a Hearth export (no "format": "hearth.thread")`);
+  const r = headSchema.safeParse(head);
+  if (!r.success) invalid(where, [], r.error);
+  if (kind === 'thread') {
+    const t = oneThreadSchema.safeParse({ ...head, ...one });
+    if (!t.success) invalid(where, [], t.error);
+    yield { thread: { ...t.data, messages }, where };
+  }
+}
+
+/** The threads of a Hearth JSON file, each with where it is (for errors); its documents are checked, not kept. */
+export async function* readHearthThreads(file: string, opts: HearthReadOptions = {}): AsyncGenerator<{ thread: ThreadExport; where: string }> {
+  for await (const item of readHearthFile(file, opts)) if ('thread' in item) yield item;
+}
+
+/** The documents a Hearth bundle carries (none for one thread, or before version 3), read again from the file. */
+export async function readHearthDocuments(file: string, opts: HearthReadOptions = {}): Promise<ExportedDocument[]> {
+  const out: ExportedDocument[] = [];
+  for await (const item of readHearthFile(file, { ...opts, documents: true })) if ('document' in item) out.push(item.document);
+  return out;
+}

@@ -1,0 +1,250 @@
+/**
+ * The bounds of the importers, through the real parts (a real store, the real Services and DataService,
+ * files written here): crafted Hearth JSON refused at what gives it away, quickly and without building
+ * it; Hearth JSON with its keys in another order still imported; Jan threads and LM Studio files past
+ * one conversation's limits skipped with a note; the preview's notes short and few.
+ */
+import fs from 'fs';
+import path from 'path';
+import type { ImportPreviewDTO } from '../../main/ipc/contract';
+import { IMPORT_OTHER_REASONS, IMPORT_REASON_CHARS, IMPORT_SKIP_REASONS } from '../../main/ipc/contract';
+import { DataService } from '../../main/data/service';
+import { readHearthThreads } from '../../main/data/formats/hearth';
+import { openImport } from '../../main/data/formats/detect';
+import { LMSTUDIO_LIMITS, lmstudioReader } from '../../main/data/formats/lmstudio';
+import type { ImportedThread, SkipNote } from '../../main/data/imported';
+import { dataPaths } from '../../main/paths';
+import { Services } from '../../main/services';
+import type { Store } from '../../main/store';
+import { LIMITS } from '../../main/store';
+import { isStoreError } from '../../main/store/errors';
+import { cleanupDirs, closeStores, openStore, recordingLogger, tmpDir } from '../store/helpers';
+import { janFolder } from './folder-helpers';
+
+afterEach(() => {
+  closeStores();
+  cleanupDirs();
+});
+
+function setup(store: Store = openStore()) {
+  const dir = tmpDir();
+  const logger = recordingLogger();
+  const services = new Services({ engine: {} as never, paths: dataPaths(dir), appVersion: '0', logger });
+  const data = new DataService({ store, services, dataDir: dir, logger });
+  services.register(data.importExportChannels());
+  const preview = (p: string, from = 'auto') => services.handle('data.import.preview', { source: { path: p }, from }) as Promise<ImportPreviewDTO>;
+  const failure = async (p: string, from = 'auto') => {
+    try {
+      await preview(p, from);
+    } catch (e) {
+      return e as { code: string; message: string };
+    }
+    throw new Error(`the preview of ${p} did not fail`);
+  };
+  const importAll = async (p: string) => {
+    const pv = await preview(p);
+    await services.handle('data.import.start', { jobId: pv.jobId });
+    return { preview: pv, end: await data.imports.finished! };
+  };
+  return { store, preview, failure, importAll };
+}
+
+/** Writes `head`, `body` `times` times, then `tail`, in pieces (the file is never one string here). */
+function writeRepeated(file: string, head: string, body: string, times: number, tail: string): void {
+  const fd = fs.openSync(file, 'w');
+  fs.writeSync(fd, head);
+  const piece = body.repeat(Math.max(1, Math.floor((1 << 20) / body.length)));
+  const per = piece.length / body.length;
+  for (let left = times; left > 0; left -= per) fs.writeSync(fd, left >= per ? piece : body.repeat(left));
+  fs.writeSync(fd, tail);
+  fs.closeSync(fd);
+}
+
+/** A store's thread exported whole as a one-thread Hearth file's object, with one tool call. */
+function oneThreadExport(): Record<string, unknown> {
+  const s = openStore();
+  const t = s.threads.create({ title: 'Tools' });
+  s.messages.add({ threadId: t.id, role: 'user', content: 'What is the weather?' });
+  s.messages.add({ threadId: t.id, role: 'assistant', content: '', toolCalls: [{ id: 'c1', name: 'weather', arguments: { city: 'Lisbon' } }] });
+  return s.exportThreadJson(t.id) as unknown as Record<string, unknown>;
+}
+
+/** `value` with every object's keys sorted (as a JSON tool re-saving the file would write it). */
+function sortedKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortedKeys);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(Object.keys(value).sort().map((k) => [k, sortedKeys((value as Record<string, unknown>)[k])]));
+}
+
+async function expectImportError(p: Promise<unknown>, pattern: RegExp): Promise<void> {
+  let err: unknown = null;
+  try { await p; } catch (e) { err = e; }
+  expect(isStoreError(err, 'import_failed')).toBe(true);
+  expect((err as Error).message).toMatch(pattern);
+}
+
+const threadCount = (s: Store) => s.db.prepare('SELECT count(*) FROM threads').pluck().get() as number;
+const MiB = 1024 * 1024;
+
+describe('Hearth JSON, streamed', () => {
+  test('48 MiB of `[],` in a member Hearth JSON has not is refused at its key, at once and in bounded memory', async () => {
+    const { store, failure } = setup();
+    const file = path.join(tmpDir(), 'crafted.json');
+    writeRepeated(file, '{"format":"hearth.threads","version":3,"exportedAt":0,"threads":[],"x":[', '[],', 16 * MiB, '[]]}');
+    expect(fs.statSync(file).size).toBeGreaterThan(48 * MiB);
+    const rss = process.resourceUsage().maxRSS; // KiB, the process's peak so far
+    const started = Date.now();
+    const err = await failure(file);
+    // JSON.parse of the whole file blocked 7.7 s and took 1.16 GB before its members were checked
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect((process.resourceUsage().maxRSS - rss) * 1024).toBeLessThan(200 * MiB);
+    expect(err.code).toBe('import_failed');
+    expect(err.message).toMatch(/crafted\.json has a member "x", which is not one of format, version, exportedAt, threads, documents/);
+    expect(threadCount(store)).toBe(0);
+  }, 60_000);
+
+  test('junk in members it has is refused at the first element that is not theirs; nesting past 64 levels before it is built', async () => {
+    const { failure } = setup();
+    const dir = tmpDir();
+    const file = path.join(dir, 'junk.json');
+    writeRepeated(file, '{"format":"hearth.threads","version":3,"exportedAt":0,"threads":[],"documentsMissing":[', '[],', 4 * MiB, '[]]}');
+    expect((await failure(file)).message).toMatch(/junk\.json: documentsMissing\.0: Expected string, received array/);
+    writeRepeated(file, '{"format":"hearth.threads","version":3,"exportedAt":0,"threads":[', '[],', 4 * MiB, '[]]}');
+    expect((await failure(file)).message).toMatch(/junk\.json: threads\.0: Expected object, received array/);
+    // a one-thread file's messages: each checked as it comes
+    writeRepeated(file, '{"format":"hearth.thread","version":3,"exportedAt":0,"messages":[', '[],', 4 * MiB, '[]]}');
+    expect((await failure(file)).message).toMatch(/junk\.json: messages\.0: Expected object, received array/);
+
+    // a tool call's arguments 200,000 deep (a bare RangeError from JSON.stringify before)
+    const doc = oneThreadExport();
+    const text = JSON.stringify({ format: 'hearth.threads', version: 3, exportedAt: 0, threads: [doc] });
+    fs.writeFileSync(file, text.replace('{"city":"Lisbon"}', `${'['.repeat(200_000)}${']'.repeat(200_000)}`));
+    const deep = await failure(file);
+    expect(deep).toMatchObject({ code: 'import_failed' });
+    expect(deep.message).toMatch(/junk\.json nests arrays and objects deeper than 64 levels/);
+  }, 60_000);
+
+  test('a bundle\'s thread over the element cap is refused before it is built; a one-thread file over the conversation cap at once', async () => {
+    const doc = oneThreadExport();
+    const file = path.join(tmpDir(), 'big.json');
+    const big = { ...doc, thread: { ...(doc.thread as object), title: 'x'.repeat(400) } };
+    const bundle = { format: 'hearth.threads', version: 3, exportedAt: 0, threads: [doc, big] };
+    fs.writeFileSync(file, JSON.stringify(bundle));
+    const small = Buffer.byteLength(JSON.stringify(doc));
+    await expectImportError((async () => { for await (const t of readHearthThreads(file, { maxElementBytes: small + 100 })) void t; })(),
+      new RegExp(`big\\.json holds one conversation larger than ${small + 100} bytes`));
+    const all: unknown[] = [];
+    for await (const t of readHearthThreads(file, { maxElementBytes: small + 500 })) all.push(t.thread);
+    expect(all).toEqual([doc, big]);
+
+    // a one-thread file is one conversation: its size is its size
+    fs.writeFileSync(file, JSON.stringify(doc));
+    await expectImportError((async () => { for await (const t of readHearthThreads(file, { maxElementBytes: small - 1 })) void t; })(),
+      new RegExp(`big\\.json is one thread of ${small} bytes, more than an import reads of one conversation \\(${small - 1}\\)`));
+    const [one] = await (async () => { const out = []; for await (const t of readHearthThreads(file, { maxElementBytes: small })) out.push(t); return out; })();
+    expect(one).toEqual({ thread: doc, where: file });
+  });
+
+  test('its keys in another order (re-saved sorted): still Hearth JSON on "auto", imported with its tool calls', async () => {
+    const source = openStore();
+    const t = source.threads.create({ title: 'Sorted' });
+    source.messages.add({ threadId: t.id, role: 'user', content: 'Forecast?' });
+    source.messages.add({ threadId: t.id, role: 'assistant', content: 'Sunny.', toolCalls: [{ id: 'c1', name: 'weather', arguments: { city: 'Porto' } }] });
+    const bundle = { format: 'hearth.threads', version: 3, exportedAt: 0, threads: [source.exportThreadJson(t.id)] };
+    const file = path.join(tmpDir(), 'sorted.json');
+    const text = JSON.stringify(sortedKeys(bundle), null, 2);
+    expect(text.trimStart().startsWith('{\n  "exportedAt"')).toBe(true);
+    fs.writeFileSync(file, text);
+    const { store, importAll } = setup();
+    const { preview, end } = await importAll(file);
+    expect(preview).toMatchObject({ format: 'hearth', threads: 1, messages: 2 });
+    expect(end).toMatchObject({ state: 'done', imported: 1, messages: 2 });
+    expect(store.messages.list(t.id).map((m) => [m.content, m.toolCalls])).toEqual([['Forecast?', null], ['Sunny.', [{ id: 'c1', name: 'weather', arguments: { city: 'Porto' } }]]]);
+  });
+});
+
+describe('Jan', () => {
+  test('a thread of more messages, or a messages.jsonl of more bytes, than one conversation may have is skipped with a note; the store\'s importJan refuses it', async () => {
+    const root = janFolder(3);
+    const threads = path.join(root, 'threads');
+    const [, many, huge] = fs.readdirSync(threads).sort();
+    writeRepeated(path.join(threads, many, 'messages.jsonl'), '', '{"id":"a","role":"user","content":""}\n', LIMITS.conversationNodes + 1, '');
+    // over the bytes: never read (its size says it)
+    fs.truncateSync(path.join(threads, huge, 'messages.jsonl'), LIMITS.conversationBytes + 1);
+    const { store, importAll } = setup();
+    const { preview, end } = await importAll(root);
+    expect(preview).toMatchObject({ format: 'jan', threads: 1, messages: 2 });
+    expect(preview.skipped).toEqual([
+      { reason: `conversations larger than ${LIMITS.conversationBytes} bytes (too large to import)`, count: 1 },
+      { reason: `conversations of more than ${LIMITS.conversationNodes} messages (too large to import)`, count: 1 },
+    ]);
+    expect(end).toMatchObject({ state: 'done', imported: 1, messages: 2 });
+    expect(threadCount(store)).toBe(1);
+
+    const other = openStore();
+    expect(() => other.importJan(root)).toThrow(expect.objectContaining({ code: 'import_failed', message: expect.stringMatching(/is too large to import \(/) }));
+    expect(threadCount(other)).toBe(0);
+  }, 60_000);
+});
+
+describe('LM Studio', () => {
+  const conversation = (extra: Record<string, unknown> = {}) => ({
+    name: 'Hi', createdAt: 1700000000000, messages: [{ versions: [{ type: 'singleStep', role: 'user', content: [{ type: 'text', text: 'Hello' }] }], currentlySelected: 0 }], ...extra,
+  });
+
+  test('a file over one conversation\'s bytes is a note in a folder and an error alone; nesting past 64 levels too; members it does not read are passed over', async () => {
+    const dir = tmpDir();
+    fs.writeFileSync(path.join(dir, '1.conversation.json'), JSON.stringify(conversation()));
+    const big = path.join(dir, '2.conversation.json');
+    fs.writeFileSync(big, '');
+    fs.truncateSync(big, LIMITS.conversationBytes + 1);
+    fs.writeFileSync(path.join(dir, '3.conversation.json'), `{"name":"deep","messages":[${'['.repeat(100_000)}`);
+    const read: (ImportedThread | { skipped: SkipNote })[] = [];
+    for await (const c of (await openImport(dir, 'lmstudio')).conversations()) read.push(c);
+    expect(read.map((c) => ('sourceId' in c ? c.sourceId : c.skipped.reason))).toEqual([
+      '1.conversation.json',
+      `conversations larger than ${LIMITS.conversationBytes} bytes (too large to import)`,
+      expect.stringMatching(/^an LM Studio conversation that could not be read \(3\.conversation\.json nests arrays and objects deeper than 64 levels/),
+    ]);
+    // one file alone, over the cap (given lower here): the error
+    const one = path.join(dir, '1.conversation.json');
+    const size = fs.statSync(one).size;
+    await expectImportError((async () => { for await (const c of lmstudioReader(one, { ...LMSTUDIO_LIMITS, maxFileBytes: size - 1 }).conversations()) void c; })(),
+      new RegExp(`1\\.conversation\\.json is not a readable LM Studio conversation: .*1\\.conversation\\.json is larger than ${size - 1} bytes`));
+    expect(LMSTUDIO_LIMITS.maxFileBytes).toBe(LIMITS.conversationBytes);
+
+    // 16 MiB of `[],` beside the conversation: never built (JSON.parse of it took several hundred MB)
+    const junk = path.join(dir, '4.conversation.json');
+    const text = JSON.stringify(conversation());
+    writeRepeated(junk, `${text.slice(0, -1)},"x":[`, '[],', Math.floor((16 * MiB) / 3), '[]]}');
+    const rss = process.resourceUsage().maxRSS;
+    const [c] = await (async () => { const out = []; for await (const t of (await openImport(junk, 'lmstudio')).conversations()) out.push(t); return out; })();
+    expect((process.resourceUsage().maxRSS - rss) * 1024).toBeLessThan(100 * MiB);
+    expect((c as ImportedThread).messages.map((m) => m.content)).toEqual(['Hello']);
+  }, 60_000);
+});
+
+describe('the preview\'s notes', () => {
+  test('a value quoted from the file is cut; at most IMPORT_SKIP_REASONS reasons are listed, the rest in one row; the counts add up', async () => {
+    const N = 300;
+    const file = path.join(tmpDir(), 'conversations.json');
+    const conv = (i: number) => ({
+      title: `c${i}`, conversation_id: `id-${i}`, current_node: 'u',
+      mapping: {
+        u: { id: 'u', parent: null, children: ['t'], message: { id: 'u', author: { role: 'user' }, content: { content_type: 'text', parts: ['Hi'] } } },
+        t: { id: 't', parent: 'u', children: [], message: { id: 't', author: { role: 'assistant' }, content: { content_type: `${i}-${'k'.repeat(2000)}` } } },
+      },
+    });
+    fs.writeFileSync(file, JSON.stringify(Array.from({ length: N }, (_, i) => conv(i))));
+    const { preview } = setup();
+    const p = await preview(file);
+    expect(p).toMatchObject({ format: 'chatgpt', threads: N });
+    expect(p.skipped).toHaveLength(IMPORT_SKIP_REASONS + 1);
+    expect(p.skipped.reduce((a, s) => a + s.count, 0)).toBe(N);
+    expect(p.skipped.find((s) => s.reason === IMPORT_OTHER_REASONS)).toEqual({ reason: IMPORT_OTHER_REASONS, count: N - IMPORT_SKIP_REASONS });
+    const quoted = p.skipped.find((s) => s.reason !== IMPORT_OTHER_REASONS)!.reason;
+    expect(quoted).toMatch(/^unknown content type "\d+-k+…"$/);
+    expect(quoted.length).toBeLessThan(110);
+    expect(p.skipped.every((s) => s.reason.length <= IMPORT_REASON_CHARS + 1)).toBe(true);
+  });
+});
