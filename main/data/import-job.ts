@@ -226,7 +226,9 @@ export class ImportJobs {
     if (carried && this.deps.documents && written.length > 0) {
       try {
         // read again after the threads (a bundle keeps them after its threads), whether or not the import was cancelled
-        const r = await adoptDocuments({ ...this.deps.documents, store, logger: this.deps.logger }, await carried(), written);
+        // only the documents the written threads attach are kept while the file is read again
+        const wanted = new Set(written.flatMap((t) => t.documents.map((d) => d.ref)));
+        const r = await adoptDocuments({ ...this.deps.documents, store, logger: this.deps.logger }, await carried(wanted), written);
         if (r.linked > 0 || r.skipped.length > 0) job.documents = r;
       } catch (e) {
         this.deps.logger.warn(`imports: the imported chats' documents could not be kept: ${(e as Error).message}`);

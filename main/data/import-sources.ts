@@ -40,7 +40,7 @@ export interface ImportSourceOpen {
   before(): void;
   units(signal?: AbortSignal): AsyncIterable<ImportUnit | { skipped: SkipNote }>;
   /** reads the attached documents' bytes the file carries (Hearth JSON; main/data/import-documents.ts adopts them) */
-  documents?: (signal?: AbortSignal) => Promise<ExportedDocument[]>;
+  documents?: (wanted: ReadonlySet<string>, signal?: AbortSignal) => Promise<ExportedDocument[]>;
 }
 
 /** The note for another app's conversation with no message to import (it is not written). */
@@ -94,7 +94,7 @@ async function detectedHearth(p: string): Promise<boolean> {
 function hearthSource(p: string): ImportSourceOpen {
   return {
     format: 'hearth',
-    documents: (signal) => readHearthDocuments(p, { signal }),
+    documents: (wanted, signal) => readHearthDocuments(p, wanted, { signal }),
     before: () => undefined,
     async *units(signal) {
       for await (const { thread: doc, where } of readHearthThreads(p, { signal })) {

@@ -13,6 +13,7 @@ export * from './field';
 export * from './sampling';
 export * from './chat';
 export * from './grammar-limits';
+export * from './json-depth';
 export * from './data-text';
 export * from './load';
 export * from './context';

@@ -28,30 +28,9 @@ declare module 'fastify' {
  * How deeply a request body's objects and arrays may nest. Far past what any API's requests use (a
  * tool's schema within it may nest GRAMMAR_LIMITS.maxSchemaDepth); deeper values would overflow the
  * stack of whatever walks them recursively next (zod, the log's key, the engine channel's serializer,
- * the reply's serializer): refused before the body is parsed (jsonNestsWithin).
+ * the reply's serializer): refused before the body is parsed (main/params/json-depth.ts).
  */
 export const MAX_BODY_DEPTH = 256;
-
-/**
- * Whether the JSON text `text` nests its objects and arrays at most `max` deep: one pass over its
- * characters, outside strings, before it is parsed (far cheaper than the parse, and than walking the
- * parsed value; a body nested millions deep is refused before the parse builds it).
- */
-export function jsonNestsWithin(text: string, max: number): boolean {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i++; // a backslash escapes the next character
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x5b || c === 0x7b) {
-      if (++depth > max) return false;
-    } else if (c === 0x5d || c === 0x7d) depth--;
-  }
-  return true;
-}
 
 /** The body as `schema` reads it, or a 400 naming the first field at fault. */
 export function parseBody<S extends z.ZodTypeAny>(schema: S, body: unknown): z.output<S> {

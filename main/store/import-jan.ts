@@ -10,9 +10,10 @@ import fs from 'fs';
 import path from 'path';
 import { z } from 'zod';
 import { ATTACHMENT_REF_CHARS } from '../ipc/contract';
+import { jsonNestsWithin } from '../params';
 import type { Assistant } from './assistants';
 import {
-  checkSizes, describeZod, fail, parseJson, readFileChecked, writePrepared, type ImportContext, type ImportResult, type PreparedThread,
+  checkSizes, describeZod, fail, parseJson, readFileBytesChecked, readFileChecked, writePrepared, type ImportContext, type ImportResult, type PreparedThread,
 } from './import';
 import type { Attachment, Message, MessageMetrics, MessageStatus, Role, SamplingParams, ToolCall } from './types';
 import { idSchema, LIMITS, samplingSchema, toolCallSchema } from './validation';
@@ -199,10 +200,23 @@ function janMessageLines(file: string, maxMessages: number): string[] | JanTooLa
   if (!fs.existsSync(file)) return [];
   const size = fs.statSync(file).size;
   if (size > LIMITS.conversationBytes) return { tooLarge: { bytes: size } };
-  const lines = readFileChecked(file).split(/\r?\n/);
+  const bytes = readFileBytesChecked(file);
+  // the lines with something on them, counted on the bytes (before they are decoded and split)
   let messages = 0;
-  for (const line of lines) if (line.trim()) messages++;
-  return messages > maxMessages ? { tooLarge: { messages } } : lines;
+  let content = false;
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i];
+    if (b === 0x0a) {
+      if (content) messages++;
+      content = false;
+    } else if (b !== 0x20 && b !== 0x09 && b !== 0x0d) content = true;
+  }
+  if (content) messages++;
+  if (messages > maxMessages) return { tooLarge: { messages } };
+  const text = bytes.toString('utf8');
+  // each line is parsed whole: nested past LIMITS.importDepth it is refused before JSON.parse builds it
+  if (!jsonNestsWithin(text, LIMITS.importDepth)) fail(`${file} nests arrays and objects deeper than ${LIMITS.importDepth} levels (refused: no Jan message is built so)`, { file });
+  return text.split(/\r?\n/);
 }
 
 export function prepareJanThread(t: JanThreadDir, now: number, assistantIds: Map<string, string>, maxMessages: number = LIMITS.conversationNodes): PreparedThread | JanTooLarge {

@@ -46,6 +46,11 @@ export function describeZod(e: z.ZodError, where: string): string {
 
 /** A file's text, refused (import_failed) when it is not a file or has more than `maxBytes`. */
 export function readFileChecked(file: string, maxBytes: number = LIMITS.conversationBytes): string {
+  return readFileBytesChecked(file, maxBytes).toString('utf8');
+}
+
+/** A regular file's bytes, at most `maxBytes` of them (else import_failed, naming it). */
+export function readFileBytesChecked(file: string, maxBytes: number = LIMITS.conversationBytes): Buffer {
   let st: fs.Stats;
   try {
     st = fs.statSync(file);
@@ -54,7 +59,7 @@ export function readFileChecked(file: string, maxBytes: number = LIMITS.conversa
   }
   if (!st.isFile()) fail(`${file} is not a file`, { file });
   if (st.size > maxBytes) fail(`${file} is too large to import (${st.size} bytes, more than ${maxBytes})`, { file });
-  return fs.readFileSync(file, 'utf8');
+  return fs.readFileSync(file);
 }
 
 export function parseJson(text: string, where: string): unknown {

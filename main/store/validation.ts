@@ -25,10 +25,18 @@ export const LIMITS = {
    */
   conversationBytes: 32 * 1024 * 1024,
   /**
+   * The most bytes of one thread of Hearth JSON read at once: Hearth's own export, whose chats may be
+   * larger than another app's conversation (the whole file's cap before it was streamed); what it builds
+   * is bounded by HEARTH_ELEMENT_VALUES (main/data/formats/hearth.ts).
+   */
+  ownThreadBytes: 512 * 1024 * 1024,
+  /**
    * The most nodes (messages, left-out nodes, versions) one imported conversation may have: a larger one
    * is skipped with a note (its tree is built in one synchronous pass on the main process).
    */
   conversationNodes: 100_000,
+  /** How deeply another app's export may nest its arrays and objects (none is built past a dozen levels). */
+  importDepth: 64,
 } as const;
 
 const utf8Bytes = (s: string) => Buffer.byteLength(s, 'utf8');

@@ -9,7 +9,7 @@ import path from 'path';
 import type { ImportPreviewDTO } from '../../main/ipc/contract';
 import { IMPORT_OTHER_REASONS, IMPORT_REASON_CHARS, IMPORT_SKIP_REASONS } from '../../main/ipc/contract';
 import { DataService } from '../../main/data/service';
-import { readHearthThreads } from '../../main/data/formats/hearth';
+import { HEARTH_ELEMENT_VALUES, HEARTH_MAX_DEPTH, readHearthDocuments, readHearthThreads } from '../../main/data/formats/hearth';
 import { openImport } from '../../main/data/formats/detect';
 import { LMSTUDIO_LIMITS, lmstudioReader } from '../../main/data/formats/lmstudio';
 import type { ImportedThread, SkipNote } from '../../main/data/imported';
@@ -103,7 +103,7 @@ describe('Hearth JSON, streamed', () => {
     expect(threadCount(store)).toBe(0);
   }, 60_000);
 
-  test('junk in members it has is refused at the first element that is not theirs; nesting past 64 levels before it is built', async () => {
+  test('junk in members it has is refused at the first element that is not theirs; nesting past HEARTH_MAX_DEPTH levels before it is built', async () => {
     const { failure } = setup();
     const dir = tmpDir();
     const file = path.join(dir, 'junk.json');
@@ -121,8 +121,57 @@ describe('Hearth JSON, streamed', () => {
     fs.writeFileSync(file, text.replace('{"city":"Lisbon"}', `${'['.repeat(200_000)}${']'.repeat(200_000)}`));
     const deep = await failure(file);
     expect(deep).toMatchObject({ code: 'import_failed' });
-    expect(deep.message).toMatch(/junk\.json nests arrays and objects deeper than 64 levels/);
+    expect(deep.message).toMatch(new RegExp(`junk\\.json nests arrays and objects deeper than ${HEARTH_MAX_DEPTH} levels`));
+    // arguments nested 100 deep, which the store keeps, are Hearth's own: imported
+    fs.writeFileSync(file, text.replace('{"city":"Lisbon"}', `${'['.repeat(100)}${']'.repeat(100)}`));
+    expect((await setup().preview(file)).threads).toBe(1);
   }, 60_000);
+
+  test('one thread element holding 48 MiB of `[],` is refused by its count of values, at once and in bounded memory', async () => {
+    const { failure } = setup();
+    const file = path.join(tmpDir(), 'values.json');
+    writeRepeated(file, '{"format":"hearth.threads","version":3,"exportedAt":0,"threads":[{"messages":[', '[],', 16 * MiB, '[]]}]}');
+    const rss = process.resourceUsage().maxRSS;
+    const started = Date.now();
+    const err = await failure(file);
+    expect(err.message).toMatch(new RegExp(`values\\.json holds one conversation of more than ${HEARTH_ELEMENT_VALUES} values`));
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect((process.resourceUsage().maxRSS - rss) * 1024).toBeLessThan(800 * MiB);
+  }, 60_000);
+
+  test("Hearth's own export of a chat larger than another app's conversation (36 MiB: nine messages of 4 MiB) imports back whole", async () => {
+    const source = openStore();
+    const t = source.threads.create({ title: 'Long' });
+    const text = 'All work and no play. '.repeat(Math.floor((LIMITS.contentBytes - 64) / 22));
+    for (let i = 0; i < 9; i++) source.messages.add({ threadId: t.id, role: i % 2 ? 'assistant' : 'user', content: `${i} ${text}` });
+    const file = path.join(tmpDir(), 'long.json');
+    fs.writeFileSync(file, JSON.stringify({ format: 'hearth.threads', version: 3, exportedAt: 0, threads: [source.exportThreadJson(t.id)] }));
+    expect(fs.statSync(file).size).toBeGreaterThan(LIMITS.conversationBytes);
+    const { store, importAll } = setup();
+    const { end } = await importAll(file);
+    expect(end).toMatchObject({ state: 'done', imported: 1 });
+    const [imported] = store.threads.list({ limit: 10 }).items;
+    const messages = store.messages.list(imported.id);
+    expect(messages.map((m) => m.content.length)).toEqual(source.messages.list(t.id).map((m) => m.content.length));
+  }, 120_000);
+
+  test('the documents read again after the threads are only those the imported threads attach (the first of each ref): the others are checked and let go', async () => {
+    const doc = (n: number) => ({ ref: String(n).repeat(64), name: `d${n}.txt`, kind: 'text', data: Buffer.from(`document ${n}`).toString('base64') });
+    const file = path.join(tmpDir(), 'docs.json');
+    fs.writeFileSync(file, JSON.stringify({ format: 'hearth.threads', version: 3, exportedAt: 0, threads: [oneThreadExport()], documents: [doc(1), doc(2), doc(3), { ...doc(2), name: 'again.txt' }] }));
+    expect(await readHearthDocuments(file, new Set([String(2).repeat(64), 'f'.repeat(64)]))).toEqual([doc(2)]);
+    expect(await readHearthDocuments(file, new Set())).toEqual([]);
+    // a document that is not valid is refused even when it is not wanted
+    fs.writeFileSync(file, JSON.stringify({ format: 'hearth.threads', version: 3, exportedAt: 0, threads: [], documents: [{ ...doc(1), data: '%%' }] }));
+    await expectImportError(readHearthDocuments(file, new Set([String(2).repeat(64)])), /documents\.0\.data: not base64/);
+  });
+
+  test('a FIFO (or anything but a regular file) is refused: its size says nothing', async () => {
+    if (process.platform === 'win32') return;
+    const fifo = path.join(tmpDir(), 'pipe.json');
+    require('child_process').execFileSync('mkfifo', [fifo]);
+    await expectImportError((async () => { for await (const t of readHearthThreads(fifo)) void t; })(), /pipe\.json is not a regular file/);
+  });
 
   test('a bundle\'s thread over the element cap is refused before it is built; a one-thread file over the conversation cap at once', async () => {
     const doc = oneThreadExport();
@@ -184,6 +233,20 @@ describe('Jan', () => {
     const other = openStore();
     expect(() => other.importJan(root)).toThrow(expect.objectContaining({ code: 'import_failed', message: expect.stringMatching(/is too large to import \(/) }));
     expect(threadCount(other)).toBe(0);
+  }, 60_000);
+
+  test('a message line nested past LIMITS.importDepth is refused before it is parsed, quickly and in bounded memory', async () => {
+    const root = janFolder(1);
+    const [one] = fs.readdirSync(path.join(root, 'threads'));
+    const file = path.join(root, 'threads', one, 'messages.jsonl');
+    // one line of 15 MiB of `[` and as many `]`: JSON.parse of it built every level (1.7 GB, 7.5 s)
+    writeRepeated(file, '', '[', 15 * MiB, ']'.repeat(15 * MiB));
+    const rss = process.resourceUsage().maxRSS;
+    const started = Date.now();
+    const err = await setup().failure(root);
+    expect(err).toMatchObject({ code: 'import_failed', message: expect.stringMatching(new RegExp(`messages\\.jsonl nests arrays and objects deeper than ${LIMITS.importDepth} levels`)) });
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect((process.resourceUsage().maxRSS - rss) * 1024).toBeLessThan(400 * MiB);
   }, 60_000);
 });
 

@@ -5,7 +5,8 @@
  * unknown models.
  */
 import http from 'http';
-import { jsonNestsWithin, MAX_BODY_DEPTH } from '../../main/server/http';
+import { jsonNestsWithin } from '../../main/params';
+import { MAX_BODY_DEPTH } from '../../main/server/http';
 import { apiApp, type ApiApp } from '../helpers/api-server';
 
 let api: ApiApp;

@@ -5,7 +5,7 @@
  * - The guard measures each element inside the top-level object's members (a bundle's threads and
  *   documents, a thread's messages) at HEARTH_ELEMENT_BYTES, and nests no deeper than JSON_LIMITS'.
  * - A one-thread file ("format": "hearth.thread") is one conversation, held whole: it may have
- *   LIMITS.conversationBytes in all.
+ *   LIMITS.ownThreadBytes in all (its messages each checked as they come).
  * - A member the shapes do not have is refused as its key is read (before its value is); the keys may
  *   come in any order (a file re-saved with sorted keys reads alike).
  */
@@ -20,7 +20,18 @@ import { fileSource, streamJsonValues, type StreamOptions } from './stream';
 import { importFailed } from './tree';
 
 /** The largest element read at once: a thread of a bundle, or a document (its base64, at most a document's, with its name). */
-export const HEARTH_ELEMENT_BYTES = Math.max(LIMITS.conversationBytes, Math.ceil(MAX_DOC_BYTES / 3) * 4 + 64 * 1024);
+export const HEARTH_ELEMENT_BYTES = Math.max(LIMITS.ownThreadBytes, Math.ceil(MAX_DOC_BYTES / 3) * 4 + 64 * 1024);
+/**
+ * The most values one element may hold (JsonLimits.maxElementValues): a thread of conversationNodes
+ * messages, each with its fields, metrics and calls, with room; what the parser builds of it is then
+ * some hundreds of MB at worst, where 512 MiB of `[],[],…` would be gigabytes.
+ */
+export const HEARTH_ELEMENT_VALUES = 40 * LIMITS.conversationNodes;
+/**
+ * How deeply Hearth JSON nests: a tool call's arguments are kept as JSON values inside a message
+ * (the store takes what can be written as JSON at all), so deeper than other apps' exports.
+ */
+export const HEARTH_MAX_DEPTH = 256;
 
 /** What a one-thread file's members are read into (a bundle's threads are each read whole). */
 const THREAD_PATHS = ['$.thread', '$.assistant', '$.messages.*', '$.removedDocuments'];
@@ -39,7 +50,7 @@ export type HearthItem = { thread: ThreadExport; where: string } | { document: E
 export interface HearthReadOptions extends Pick<StreamOptions, 'signal'> {
   /** the most bytes of the file (IMPORT_MAX_BYTES) */
   maxBytes?: number;
-  /** the most bytes of one element (HEARTH_ELEMENT_BYTES) and of a one-thread file (LIMITS.conversationBytes) */
+  /** the most bytes of one element (HEARTH_ELEMENT_BYTES) and of a one-thread file (LIMITS.ownThreadBytes) */
   maxElementBytes?: number;
 }
 
@@ -56,13 +67,17 @@ function invalid(where: string, at: (string | number)[], error: z.ZodError): nev
  */
 export async function* readHearthFile(file: string, opts: HearthReadOptions & { documents?: boolean } = {}): AsyncGenerator<HearthItem> {
   const maxElement = opts.maxElementBytes ?? HEARTH_ELEMENT_BYTES;
-  const oneThreadMax = Math.min(maxElement, LIMITS.conversationBytes);
+  const oneThreadMax = Math.min(maxElement, LIMITS.ownThreadBytes);
   const source = fileSource(file, opts.maxBytes);
   const where = source.where;
   let size: number;
   try {
-    size = (await fs.promises.stat(file)).size;
+    const st = await fs.promises.stat(file);
+    // a FIFO or device says nothing true of its size (a one-thread file is measured by it)
+    if (!st.isFile()) return importFailed(`${where} is not a regular file`);
+    size = st.size;
   } catch (e) {
+    if ((e as { code?: string }).code === 'import_failed') throw e;
     return importFailed(`cannot read ${file}: ${(e as Error).message}`, e);
   }
   let kind = null as 'bundle' | 'thread' | null;
@@ -80,7 +95,7 @@ export async function* readHearthFile(file: string, opts: HearthReadOptions & { 
   // reading the documents passes the threads over; reading the threads checks each document and lets it go
   const paths = opts.documents ? [...HEAD_PATHS, '$.documents.*'] : [...HEAD_PATHS, '$.threads.*', '$.documents.*', '$.documentsMissing.*', ...THREAD_PATHS];
   const values = streamJsonValues(await source.open(), where, paths, '{', {
-    signal: opts.signal, maxBytes: opts.maxBytes, limits: { maxElementBytes: maxElement }, elementDepth: 2, members: MEMBERS,
+    signal: opts.signal, maxBytes: opts.maxBytes, limits: { maxElementBytes: maxElement, maxElementValues: HEARTH_ELEMENT_VALUES, maxDepth: HEARTH_MAX_DEPTH }, elementDepth: 2, members: MEMBERS,
   });
   for await (const { path, value } of values) {
     const [key, index] = path;
@@ -134,9 +149,16 @@ export async function* readHearthThreads(file: string, opts: HearthReadOptions =
   for await (const item of readHearthFile(file, opts)) if ('thread' in item) yield item;
 }
 
-/** The documents a Hearth bundle carries (none for one thread, or before version 3), read again from the file. */
-export async function readHearthDocuments(file: string, opts: HearthReadOptions = {}): Promise<ExportedDocument[]> {
-  const out: ExportedDocument[] = [];
-  for await (const item of readHearthFile(file, { ...opts, documents: true })) if ('document' in item) out.push(item.document);
-  return out;
+/**
+ * The documents of `wanted` a Hearth bundle carries (none for one thread, or before version 3), read
+ * again from the file, the first of each ref; the others are checked and let go as they are read, so
+ * memory holds what the imported threads attach, never every document the file carries.
+ */
+export async function readHearthDocuments(file: string, wanted: ReadonlySet<string>, opts: HearthReadOptions = {}): Promise<ExportedDocument[]> {
+  const out = new Map<string, ExportedDocument>();
+  if (wanted.size === 0) return [];
+  for await (const item of readHearthFile(file, { ...opts, documents: true })) {
+    if ('document' in item && wanted.has(item.document.ref) && !out.has(item.document.ref)) out.set(item.document.ref, item.document);
+  }
+  return [...out.values()];
 }

@@ -15,10 +15,15 @@ export interface JsonLimits {
   maxDepth: number;
   /** the most bytes one element (or member) of the top-level value may take */
   maxElementBytes: number;
+  /**
+   * the most arrays, objects and values after a comma one element may hold: what the parser builds of
+   * it (a file of `[],[],…` takes ~14 times its bytes; Infinity: bounded by its bytes alone)
+   */
+  maxElementValues: number;
 }
 
 /** No export Hearth reads nests past a dozen levels; one conversation of LIMITS.conversationBytes is already huge (its parsed objects take several times its bytes). */
-export const JSON_LIMITS: JsonLimits = { maxDepth: 64, maxElementBytes: LIMITS.conversationBytes };
+export const JSON_LIMITS: JsonLimits = { maxDepth: LIMITS.importDepth, maxElementBytes: LIMITS.conversationBytes, maxElementValues: Infinity };
 
 /** JSON's whitespace bytes. */
 const SPACE = new Set([0x20, 0x09, 0x0a, 0x0d]);
@@ -45,6 +50,7 @@ export class JsonGuard {
   private inString = false;
   private escaped = false;
   private elementBytes = 0;
+  private elementValues = 0;
   private readonly limits: JsonLimits;
 
   constructor(private readonly where: string, limits: Partial<JsonLimits> = {}, private readonly elementDepth = 1) {
@@ -52,7 +58,7 @@ export class JsonGuard {
   }
 
   scan(chunk: Buffer): void {
-    const { maxDepth, maxElementBytes } = this.limits;
+    const { maxDepth, maxElementBytes, maxElementValues } = this.limits;
     const level = this.elementDepth;
     let { depth, inString, escaped } = this;
     let from = 0; // where the bytes of the current element start in this chunk
@@ -61,6 +67,7 @@ export class JsonGuard {
       this.elementBytes += at - from;
       if (this.elementBytes > maxElementBytes) this.tooLarge();
       this.elementBytes = 0;
+      this.elementValues = 0;
       from = at + 1;
     };
     for (let i = 0; i < chunk.length; i++) {
@@ -78,10 +85,14 @@ export class JsonGuard {
           importFailed(`${this.where} nests arrays and objects deeper than ${maxDepth} levels (refused: no chat export is built so)`);
         }
         if (depth <= level) endElement(i);
+        else if (++this.elementValues > maxElementValues) this.tooMany();
       } else if (b === CLOSE_ARRAY || b === CLOSE_OBJECT) {
         if (depth <= level) endElement(i);
         if (depth > 0) depth--;
-      } else if (b === COMMA && depth <= level) endElement(i);
+      } else if (b === COMMA) {
+        if (depth <= level) endElement(i);
+        else if (++this.elementValues > maxElementValues) this.tooMany();
+      }
     }
     if (depth >= 1) {
       this.elementBytes += chunk.length - from;
@@ -90,6 +101,10 @@ export class JsonGuard {
     this.depth = depth;
     this.inString = inString;
     this.escaped = escaped;
+  }
+
+  private tooMany(): never {
+    return importFailed(`${this.where} holds one conversation of more than ${this.limits.maxElementValues} values (refused: too large to read)`);
   }
 
   private tooLarge(): never {
