@@ -9,7 +9,7 @@ import path from 'path';
 import type { ImportPreviewDTO } from '../../main/ipc/contract';
 import { IMPORT_OTHER_REASONS, IMPORT_REASON_CHARS, IMPORT_SKIP_REASONS } from '../../main/ipc/contract';
 import { DataService } from '../../main/data/service';
-import { HEARTH_ELEMENT_VALUES, HEARTH_MAX_DEPTH, readHearthDocuments, readHearthThreads } from '../../main/data/formats/hearth';
+import { OWN_ELEMENT_VALUES, OWN_MAX_DEPTH, readHearthDocuments, readHearthThreads } from '../../main/data/formats/hearth';
 import { openImport } from '../../main/data/formats/detect';
 import { LMSTUDIO_LIMITS, lmstudioReader } from '../../main/data/formats/lmstudio';
 import type { ImportedThread, SkipNote } from '../../main/data/imported';
@@ -103,7 +103,7 @@ describe('Hearth JSON, streamed', () => {
     expect(threadCount(store)).toBe(0);
   }, 60_000);
 
-  test('junk in members it has is refused at the first element that is not theirs; nesting past HEARTH_MAX_DEPTH levels before it is built', async () => {
+  test('junk in members it has is refused at the first element that is not theirs; nesting past OWN_MAX_DEPTH levels before it is built', async () => {
     const { failure } = setup();
     const dir = tmpDir();
     const file = path.join(dir, 'junk.json');
@@ -121,7 +121,7 @@ describe('Hearth JSON, streamed', () => {
     fs.writeFileSync(file, text.replace('{"city":"Lisbon"}', `${'['.repeat(200_000)}${']'.repeat(200_000)}`));
     const deep = await failure(file);
     expect(deep).toMatchObject({ code: 'import_failed' });
-    expect(deep.message).toMatch(new RegExp(`junk\\.json nests arrays and objects deeper than ${HEARTH_MAX_DEPTH} levels`));
+    expect(deep.message).toMatch(new RegExp(`junk\\.json nests arrays and objects deeper than ${OWN_MAX_DEPTH} levels`));
     // arguments nested 100 deep, which the store keeps, are Hearth's own: imported
     fs.writeFileSync(file, text.replace('{"city":"Lisbon"}', `${'['.repeat(100)}${']'.repeat(100)}`));
     expect((await setup().preview(file)).threads).toBe(1);
@@ -134,7 +134,7 @@ describe('Hearth JSON, streamed', () => {
     const rss = process.resourceUsage().maxRSS;
     const started = Date.now();
     const err = await failure(file);
-    expect(err.message).toMatch(new RegExp(`values\\.json holds one conversation of more than ${HEARTH_ELEMENT_VALUES} values`));
+    expect(err.message).toMatch(new RegExp(`values\\.json holds one conversation of more than ${OWN_ELEMENT_VALUES} values`));
     expect(Date.now() - started).toBeLessThan(10_000);
     expect((process.resourceUsage().maxRSS - rss) * 1024).toBeLessThan(800 * MiB);
   }, 60_000);

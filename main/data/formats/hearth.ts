@@ -3,7 +3,7 @@
  * threads one at a time, each checked with zod as it comes, so memory holds one thread, never the file
  * (JSON.parse of a whole file let 48 MiB of `[],[],…` take over a gigabyte and block for seconds).
  * - The guard measures each element inside the top-level object's members (a bundle's threads and
- *   documents, a thread's messages) at HEARTH_ELEMENT_BYTES, and nests no deeper than JSON_LIMITS'.
+ *   documents, a thread's messages) at OWN_ELEMENT_BYTES, and nests no deeper than JSON_LIMITS'.
  * - A one-thread file ("format": "hearth.thread") is one conversation, held whole: it may have
  *   LIMITS.ownThreadBytes in all (its messages each checked as they come).
  * - A member the shapes do not have is refused as its key is read (before its value is); the keys may
@@ -20,18 +20,18 @@ import { fileSource, streamJsonValues, type StreamOptions } from './stream';
 import { importFailed } from './tree';
 
 /** The largest element read at once: a thread of a bundle, or a document (its base64, at most a document's, with its name). */
-export const HEARTH_ELEMENT_BYTES = Math.max(LIMITS.ownThreadBytes, Math.ceil(MAX_DOC_BYTES / 3) * 4 + 64 * 1024);
+export const OWN_ELEMENT_BYTES = Math.max(LIMITS.ownThreadBytes, Math.ceil(MAX_DOC_BYTES / 3) * 4 + 64 * 1024);
 /**
  * The most values one element may hold (JsonLimits.maxElementValues): a thread of conversationNodes
  * messages, each with its fields, metrics and calls, with room; what the parser builds of it is then
  * some hundreds of MB at worst, where 512 MiB of `[],[],…` would be gigabytes.
  */
-export const HEARTH_ELEMENT_VALUES = 40 * LIMITS.conversationNodes;
+export const OWN_ELEMENT_VALUES = 40 * LIMITS.conversationNodes;
 /**
  * How deeply Hearth JSON nests: a tool call's arguments are kept as JSON values inside a message
  * (the store takes what can be written as JSON at all), so deeper than other apps' exports.
  */
-export const HEARTH_MAX_DEPTH = 256;
+export const OWN_MAX_DEPTH = 256;
 
 /** What a one-thread file's members are read into (a bundle's threads are each read whole). */
 const THREAD_PATHS = ['$.thread', '$.assistant', '$.messages.*', '$.removedDocuments'];
@@ -50,7 +50,7 @@ export type HearthItem = { thread: ThreadExport; where: string } | { document: E
 export interface HearthReadOptions extends Pick<StreamOptions, 'signal'> {
   /** the most bytes of the file (IMPORT_MAX_BYTES) */
   maxBytes?: number;
-  /** the most bytes of one element (HEARTH_ELEMENT_BYTES) and of a one-thread file (LIMITS.ownThreadBytes) */
+  /** the most bytes of one element (OWN_ELEMENT_BYTES) and of a one-thread file (LIMITS.ownThreadBytes) */
   maxElementBytes?: number;
 }
 
@@ -66,7 +66,7 @@ function invalid(where: string, at: (string | number)[], error: z.ZodError): nev
  * valid, is an import_failed error naming the file; the file's own members are checked where they end.
  */
 export async function* readHearthFile(file: string, opts: HearthReadOptions & { documents?: boolean } = {}): AsyncGenerator<HearthItem> {
-  const maxElement = opts.maxElementBytes ?? HEARTH_ELEMENT_BYTES;
+  const maxElement = opts.maxElementBytes ?? OWN_ELEMENT_BYTES;
   const oneThreadMax = Math.min(maxElement, LIMITS.ownThreadBytes);
   const source = fileSource(file, opts.maxBytes);
   const where = source.where;
@@ -95,7 +95,7 @@ export async function* readHearthFile(file: string, opts: HearthReadOptions & { 
   // reading the documents passes the threads over; reading the threads checks each document and lets it go
   const paths = opts.documents ? [...HEAD_PATHS, '$.documents.*'] : [...HEAD_PATHS, '$.threads.*', '$.documents.*', '$.documentsMissing.*', ...THREAD_PATHS];
   const values = streamJsonValues(await source.open(), where, paths, '{', {
-    signal: opts.signal, maxBytes: opts.maxBytes, limits: { maxElementBytes: maxElement, maxElementValues: HEARTH_ELEMENT_VALUES, maxDepth: HEARTH_MAX_DEPTH }, elementDepth: 2, members: MEMBERS,
+    signal: opts.signal, maxBytes: opts.maxBytes, limits: { maxElementBytes: maxElement, maxElementValues: OWN_ELEMENT_VALUES, maxDepth: OWN_MAX_DEPTH }, elementDepth: 2, members: MEMBERS,
   });
   for await (const { path, value } of values) {
     const [key, index] = path;
