@@ -17,7 +17,8 @@
  * Hearth with `autoload=true` (its requests load just in time) — given as long as a request waits for
  * its answer to begin (PROVIDER_TIMEOUT_MS): the request would wait for that load anyway, and then finds
  * the model loaded. Anything but an answer then is `load-failed`, which is held as long as a time-out:
- * a load that failed after a long wait is not waited for again on the next turn. Before, a router
+ * a load that failed after a long wait is not waited for again on the next turn; a router that says
+ * "not loaded" again does not load for requests at all, which is `no-answer`. Before, a router
  * loading the model timed the question out, and the model's first requests were sent the turn's
  * reasoning alone, then every reply's once it was loaded: a prompt that differed from its cache.
  */
@@ -79,9 +80,9 @@ export async function serverKeepsReasoning(p: ProviderAccess, model: string, sig
   if (said !== 'router' && said !== 'hearth') return said;
   const loaded = await askProps(p, model, signal, loadTimeoutMs, said);
   if (signal.aborted) return 'no-answer';
-  // only the props themselves are an answer now: any error (a failed load is a 500, a model that went
-  // away meanwhile a 400 "not running", a refusal to load one) is the load's failure
-  return loaded === 'keeps' || loaded === 'drops' ? loaded : 'load-failed';
+  // only the props themselves are an answer now: any other error (a failed load is a 500, a model that
+  // went away meanwhile a 400 "not running") is the load's failure
+  return loaded === 'keeps' || loaded === 'drops' || loaded === 'no-answer' ? loaded : 'load-failed';
 }
 
 /**
@@ -102,8 +103,10 @@ async function askProps(p: ProviderAccess, model: string, signal: AbortSignal, t
     if (p.apiKey) headers.authorization = `Bearer ${p.apiKey}`;
     const res = await fetch(url, { headers, signal: s, redirect: 'error' });
     if (!res.ok) {
-      const notLoaded = loading ? null : await saysNotLoaded(res);
-      if (notLoaded) return notLoaded;
+      const notLoaded = await saysNotLoaded(res);
+      // asked as its request would load it, a router that still says so does not load for requests
+      // (--no-models-autoload): nothing was waited for, and the model may be loaded by hand any time
+      if (notLoaded) return loading ? 'no-answer' : notLoaded;
       await discard(res);
       if (loading) return 'load-failed';
       return res.status >= 500 || NO_ANSWER_STATUS.has(res.status) ? 'no-answer' : 'drops';

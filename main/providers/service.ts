@@ -27,8 +27,9 @@ const providerPrefix = (id: string) => `provider.${id}.`;
 /**
  * How long a server's answer to whether its template keeps reasoning is held (./server-props.ts
  * PropsAnswer): an answer a minute (a server restarted with another model is asked again after); no
- * answer 10 s (a server still loading, a key being fixed); a time-out 5 minutes (a server that does not
- * answer /props would otherwise add its wait to a turn every few messages).
+ * answer 10 s (a server still loading, a key being fixed, a router that loads only by hand); a time-out
+ * or a failed load 5 minutes (a server that does not answer /props, or fails to load the model, would
+ * otherwise add its wait to a turn every few messages).
  */
 const PROPS_HELD_MS: Readonly<Record<PropsAnswer, number>> = { keeps: 60_000, drops: 60_000, 'no-answer': 10_000, 'timed-out': 300_000, 'load-failed': 300_000 };
 

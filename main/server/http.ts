@@ -49,15 +49,19 @@ export function parseBody<S extends z.ZodTypeAny>(schema: S, body: unknown): z.o
 
 /** The most bytes a streamed response may have waiting for its client to read them. */
 export const STREAM_UNREAD_MAX = 8 * 1024 * 1024;
-/** How long a stream past STREAM_UNREAD_MAX waits for its client to read it all before it is closed. */
+/** How long a stream past STREAM_UNREAD_MAX waits for its client to read any of it before it is closed. */
 export const STREAM_STALL_MS = 15_000;
+/** The most a stream may have waiting, however its client reads: one slower than the model is closed. */
+export const STREAM_UNREAD_HARD_MAX = 64 * 1024 * 1024;
 
 /** A stream of events to one client: headers on the first write, then chunks; nothing is written once the client is gone. */
 export class ResponseStream {
   private started = false;
   private ended = false;
-  /** the time a client past STREAM_UNREAD_MAX has to read what waits (write) */
+  /** the next check that a client past STREAM_UNREAD_MAX reads (watch) */
   private stall: NodeJS.Timeout | undefined;
+  /** what was written to the response (so what the client read is this less what waits) */
+  private written = 0;
 
   constructor(
     private readonly reply: FastifyReply,
@@ -78,6 +82,7 @@ export class ResponseStream {
     this.started = true;
     this.reply.hijack();
     const raw = this.reply.raw;
+    raw.once('close', () => clearTimeout(this.stall));
     const headers: Record<string, string | number | string[]> = {};
     for (const [k, v] of Object.entries(this.reply.getHeaders())) if (v !== undefined) headers[k] = v as string | number | string[];
     raw.writeHead(200, { ...headers, 'content-type': this.contentType, 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
@@ -89,27 +94,35 @@ export class ResponseStream {
     this.start();
     const raw = this.reply.raw;
     raw.write(chunk);
+    this.written += chunk.length;
     // a client that keeps the connection but reads nothing: what it leaves unread is held here, and a
     // generation goes on as long as the client asks. Past STREAM_UNREAD_MAX waiting (which one large
-    // event may reach by itself), the client has STREAM_STALL_MS to read it all; one that does not is
+    // event may reach by itself) the stream is watched: a client that read nothing in STREAM_STALL_MS,
+    // or that has more than STREAM_UNREAD_HARD_MAX waiting (it reads slower than the model writes), is
     // closed, which stops the generation as a client leaving does
-    if (raw.writableLength > STREAM_UNREAD_MAX && !this.stall) {
-      const stall = setTimeout(() => {
-        this.stall = undefined;
-        raw.off('drain', drained);
-        note(this.reply.request, { error: `the client left more than ${STREAM_UNREAD_MAX >> 20} MiB of the stream unread for ${STREAM_STALL_MS / 1000} s: closed` });
-        raw.destroy();
-      }, STREAM_STALL_MS);
-      const drained = () => {
-        clearTimeout(stall);
-        this.stall = undefined;
-        raw.off('drain', drained);
-        raw.off('close', drained);
-      };
-      this.stall = stall;
-      raw.once('drain', drained);
-      raw.once('close', drained);
-    }
+    if (raw.writableLength > STREAM_UNREAD_HARD_MAX) return this.close(`the client left more than ${STREAM_UNREAD_HARD_MAX >> 20} MiB of the stream unread: closed`);
+    if (raw.writableLength > STREAM_UNREAD_MAX && !this.stall) this.watch();
+  }
+
+  /** Checks every STREAM_STALL_MS that the client reads, until what waits is back under STREAM_UNREAD_MAX. */
+  private watch(): void {
+    const raw = this.reply.raw;
+    let delivered = this.written - raw.writableLength;
+    const check = () => {
+      this.stall = undefined;
+      if (raw.destroyed || raw.writableLength <= STREAM_UNREAD_MAX) return;
+      const now = this.written - raw.writableLength;
+      if (now <= delivered) return this.close(`the client left more than ${STREAM_UNREAD_MAX >> 20} MiB of the stream unread and read none of it for ${STREAM_STALL_MS / 1000} s: closed`);
+      delivered = now;
+      this.stall = setTimeout(check, STREAM_STALL_MS);
+    };
+    this.stall = setTimeout(check, STREAM_STALL_MS);
+  }
+
+  private close(why: string): void {
+    clearTimeout(this.stall);
+    note(this.reply.request, { error: why });
+    this.reply.raw.destroy();
   }
 
   end(): void {

@@ -27,7 +27,7 @@ export const LIMITS = {
   /**
    * The most bytes of one thread of Hearth JSON read at once: Hearth's own export, whose chats may be
    * larger than another app's conversation (the whole file's cap before it was streamed); what it builds
-   * is bounded by OWN_ELEMENT_VALUES (main/data/formats/hearth.ts).
+   * is bounded by OWN_ELEMENT_VALUES (main/data/formats/hearth.ts), a one-thread file's messages together.
    */
   ownThreadBytes: 512 * 1024 * 1024,
   /**

@@ -166,6 +166,26 @@ describe('Hearth JSON, streamed', () => {
     await expectImportError(readHearthDocuments(file, new Set([String(2).repeat(64)])), /documents\.0\.data: not base64/);
   });
 
+  test("a one-thread file's messages are held to one thread's count of values together, though the guard counts each message alone", async () => {
+    const doc = oneThreadExport() as { messages: Record<string, unknown>[] };
+    const [user] = doc.messages;
+    // each message under the guard's count; three of them past it together (a tool call's arguments are JSON kept as parsed)
+    // (four calls a message, each call's arguments within LIMITS.jsonFieldBytes)
+    const per = Math.floor(OWN_ELEMENT_VALUES / 2.5 / 4);
+    const args = `[${'[],'.repeat(per - 1)}[]]`;
+    const file = path.join(tmpDir(), 'many.json');
+    const calls = [0, 1, 2, 3].map((c) => ({ id: `c${c}`, name: 'f', arguments: '@ARGS@' }));
+    const messages = [0, 1, 2].map((i) => JSON.stringify({ ...user, id: `m${i}`, parentId: i ? `m${i - 1}` : null, toolCalls: calls }).replaceAll('"@ARGS@"', args));
+    fs.writeFileSync(file, `${JSON.stringify({ ...doc, messages: [] }).replace('"messages":[]', `"messages":[${messages.join(',')}]`)}`);
+    await expectImportError((async () => { for await (const t of readHearthThreads(file)) void t; })(),
+      new RegExp(`many\\.json holds one conversation of more than ${OWN_ELEMENT_VALUES} values`));
+    // two of them are within it
+    fs.writeFileSync(file, `${JSON.stringify({ ...doc, messages: [] }).replace('"messages":[]', `"messages":[${messages.slice(0, 2).join(',')}]`)}`);
+    let read = 0;
+    for await (const t of readHearthThreads(file)) read += t.thread.messages.length;
+    expect(read).toBe(2);
+  }, 120_000);
+
   test('a FIFO (or anything but a regular file) is refused: its size says nothing', async () => {
     if (process.platform === 'win32') return;
     const fifo = path.join(tmpDir(), 'pipe.json');

@@ -3,7 +3,8 @@
  * threads one at a time, each checked with zod as it comes, so memory holds one thread, never the file
  * (JSON.parse of a whole file let 48 MiB of `[],[],…` take over a gigabyte and block for seconds).
  * - The guard measures each element inside the top-level object's members (a bundle's threads and
- *   documents, a thread's messages) at OWN_ELEMENT_BYTES, and nests no deeper than JSON_LIMITS'.
+ *   documents, a one-thread file's messages) at OWN_ELEMENT_BYTES and OWN_ELEMENT_VALUES (a one-thread
+ *   file's messages are counted together too), and nests no deeper than OWN_MAX_DEPTH.
  * - A one-thread file ("format": "hearth.thread") is one conversation, held whole: it may have
  *   LIMITS.ownThreadBytes in all (its messages each checked as they come).
  * - A member the shapes do not have is refused as its key is read (before its value is); the keys may
@@ -92,6 +93,8 @@ export async function* readHearthFile(file: string, opts: HearthReadOptions & { 
   let documents = 0;
   let missing = 0;
   let threads = 0;
+  /** the values of a one-thread file's messages so far */
+  let values1 = 0;
   // reading the documents passes the threads over; reading the threads checks each document and lets it go
   const paths = opts.documents ? [...HEAD_PATHS, '$.documents.*'] : [...HEAD_PATHS, '$.threads.*', '$.documents.*', '$.documentsMissing.*', ...THREAD_PATHS];
   const values = streamJsonValues(await source.open(), where, paths, '{', {
@@ -128,6 +131,10 @@ export async function* readHearthFile(file: string, opts: HearthReadOptions & { 
       kindIs('thread');
       const r = messageSchema.safeParse(value);
       if (!r.success) invalid(where, ['messages', index], r.error);
+      // the guard counts each message's values: a one-thread file's messages, kept together, are held
+      // to one thread's count in all (a bundle's thread is counted whole by the guard)
+      values1 += valuesIn(r.data, OWN_ELEMENT_VALUES - values1);
+      if (values1 > OWN_ELEMENT_VALUES) importFailed(`${where} holds one conversation of more than ${OWN_ELEMENT_VALUES} values (refused: too large to read)`);
       messages.push(r.data);
     } else {
       kindIs('thread');
@@ -142,6 +149,18 @@ export async function* readHearthFile(file: string, opts: HearthReadOptions & { 
     if (!t.success) invalid(where, [], t.error);
     yield { thread: { ...t.data, messages }, where };
   }
+}
+
+/** The arrays, objects and other values in `v` (as the guard counts them), counted up to past `most`. */
+function valuesIn(v: unknown, most: number): number {
+  let n = 0;
+  const stack: unknown[] = [v];
+  while (stack.length > 0 && n <= most) {
+    const x = stack.pop();
+    n++;
+    if (x !== null && typeof x === 'object') for (const c of Array.isArray(x) ? x : Object.values(x)) stack.push(c);
+  }
+  return n;
 }
 
 /** The threads of a Hearth JSON file, each with where it is (for errors); its documents are checked, not kept. */
