@@ -14,7 +14,7 @@ import type { AddressInfo } from 'net';
 import type { EventOf, MessageDTO, ProvidersStatusDTO, ThreadDTO } from '../../main/ipc/contract';
 import { remoteModelRef } from '../../main/params';
 import { chatApp, continueStored, nextDone, storedToolLoop, type ChatApp } from '../helpers/chat';
-import { tempDir } from '../helpers/engine';
+import { tempDir, untilValue } from '../helpers/engine';
 import { serverAccess, startLlamaRouter, startLlamaServer, type LlamaServer } from '../helpers/llama-server';
 import { inAddon } from '../helpers/addon';
 import { earlierThoughtTokens, remoteFollowUp, renderedBy } from '../helpers/reasoning';
@@ -293,7 +293,7 @@ test("a router-mode llama-server whose model is not loaded: asked again as a req
     // as long as a time-out, so the next turns do not wait for it again)
     const unload = await fetch(`${router.url}/models/unload`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: MODEL }) });
     expect(unload.status).toBe(200);
-    await until(async () => (await propsStatus()) === 400);
+    await untilValue(async () => (await propsStatus()) === 400, 'the router to unload the model', 30_000);
     expect(await serverKeepsReasoning(slow, MODEL, signal, 1_000, 500)).toBe('load-failed');
     // a router started with --no-models-autoload refuses a request for a model not loaded: the question
     // does not load it either, and is no answer for now (the model may be loaded by hand any time)
@@ -307,12 +307,3 @@ test("a router-mode llama-server whose model is not loaded: asked again as a req
     await strict.close();
   }
 });
-
-/** Resolves once `ok` says so (within 30 s). */
-async function until(ok: () => Promise<boolean>): Promise<void> {
-  const end = Date.now() + 30_000;
-  while (!(await ok())) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}

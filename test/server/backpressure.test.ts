@@ -10,6 +10,7 @@
 import net from 'net';
 import { STREAM_STALL_MS, STREAM_UNREAD_MAX } from '../../main/server/http';
 import { apiApp, type ApiApp } from '../helpers/api-server';
+import { untilValue } from '../helpers/engine';
 
 jest.setTimeout(330_000);
 
@@ -18,14 +19,6 @@ beforeAll(async () => {
   api = await apiApp();
 }, 60_000);
 afterAll(() => api?.close());
-
-async function until(ok: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 test('a client that reads nothing of its stream: the connection is closed once more than STREAM_UNREAD_MAX waits and none of it was read in STREAM_STALL_MS, the generation stops, the slot is free', async () => {
   const MAX_TOKENS = 1_000_000;
@@ -48,9 +41,9 @@ test('a client that reads nothing of its stream: the connection is closed once m
   sock.pause();
   try {
     const model = () => api.status().models.find((m) => m.name === api.modelName);
-    await until(() => (model()?.busy ?? 0) === 1, 60_000, 'the generation starts');
+    await untilValue(() => (model()?.busy ?? 0) === 1, 'the generation to start', 60_000);
     // each token's chunk carries 20 alternatives (~2 KB): tens of thousands of tokens fill the limit
-    await until(() => model()?.busy === 0, 240_000, 'the slot is freed');
+    await untilValue(() => model()?.busy === 0, 'the slot to be freed', 240_000);
     const entry = api.status().requests.find((r) => r.path === '/v1/chat/completions')!;
     // closed by the server, and the log says why
     expect(entry.status).toBe(499);
@@ -61,7 +54,7 @@ test('a client that reads nothing of its stream: the connection is closed once m
     expect(entry.tokens! * 16 * 1024).toBeGreaterThan(STREAM_UNREAD_MAX);
     // the server closed the connection: reading again finds its end
     sock.resume();
-    await until(() => closed, 30_000, 'the connection closes');
+    await untilValue(() => closed, 'the connection to close', 30_000);
   } finally {
     sock.destroy();
   }
