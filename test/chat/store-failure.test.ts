@@ -13,7 +13,7 @@ const call: ChatApp['call'] = (channel, payload) => chat.call(channel, payload);
 const uncaught: unknown[] = [];
 const onUncaught = (e: unknown) => uncaught.push(e);
 
-const MAX_TOKENS = 1000;
+const MAX_TOKENS = 4000;
 
 beforeAll(async () => {
   process.on('uncaughtException', onUncaught);
@@ -52,8 +52,10 @@ test('a permanent store failure stops the generation and marks the reply; the ne
   expect(uncaught).toEqual([]);
   expect(reply.status).toBe('error');
   expect(reply.error).toMatch(/^store_write_failed: the reply could not be saved \(.*simulated write failure\); generation was stopped$/);
-  // stopped within a few tokens of the failure, far from the budget
-  expect(reply.metrics!.generatedTokens).toBeLessThan(MAX_TOKENS / 4);
+  // stopped soon after the failure: unstopped, the reply runs until the model's 2,048-token context
+  // is full (about 1,990 tokens); stopped, 160-270 were counted here and in CI (the stop's latency
+  // in tokens grows with the machine's load, so the bound leaves room for it)
+  expect(reply.metrics!.generatedTokens).toBeLessThan(1000);
   expect(pieces.join('').length).toBeGreaterThan(40);
   const stored = chat.app.store.messages.get(reply.id);
   expect(stored.status).toBe('error');
