@@ -52,13 +52,24 @@ export const ApiServerSettings = z
     modelTtlMinutes: z.number().int().min(0).max(7 * 24 * 60).default(10),
     /** requests one model runs at once (its KV cache slots) */
     parallel: z.number().int().min(1).max(64).default(4),
-    /** requests per model that may wait for a slot; one more gets 429 with Retry-After */
+    /** requests per model beyond its slots: waiting for its load or a slot, or holding it without one (a token count); one more gets 429 with Retry-After */
     queueLimit: z.number().int().min(0).max(4096).default(64),
     /** the largest request body, in MiB */
     bodyLimitMiB: z.number().int().min(1).max(256).default(32),
   })
   .strict();
 export type ApiServerSettings = z.output<typeof ApiServerSettings>;
+
+/**
+ * Why settings need an API key (null: they do not): a bind beyond this machine (`loopback`: whether the
+ * host is this machine's, as main and the page each tell), or the CORS origin `*`, with which any web
+ * page the user opens could call the API and read its answers.
+ */
+export function keyNeeded(s: Pick<ApiServerSettings, 'host' | 'corsOrigins'>, loopback: boolean): string | null {
+  if (!loopback) return `binding ${s.host} (beyond this machine)`;
+  if (s.corsOrigins.includes('*')) return 'the CORS origin * (any web page)';
+  return null;
+}
 export type ApiServerSettingsInput = z.input<typeof ApiServerSettings>;
 
 /** The API dialects one port speaks. */

@@ -44,7 +44,7 @@ export function registerAnthropic(app: FastifyInstance, deps: RouteDeps): void {
     const id = messageId();
     note(req, { model: body.model });
     if (!body.stream) {
-      const g = await runChat(deps, body.model, request, { key, req });
+      const g = await runChat(deps, body.model, request, { sent: 'whole', key, req });
       const r = g.result;
       return {
         id,
@@ -80,6 +80,7 @@ export function registerAnthropic(app: FastifyInstance, deps: RouteDeps): void {
     };
     await streaming(req, sse, (err) => sse.send(errorBody(err, 'anthropic'), 'error'), async () => {
         const g = await runChat(deps, body.model, request, {
+          sent: 'stream',
           key,
           req,
           onStart: (model) => {

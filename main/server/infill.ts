@@ -71,12 +71,13 @@ export function registerInfill(app: FastifyInstance, deps: RouteDeps): void {
       timings: timingsOf(r),
     });
     if (!body.stream) {
-      const g = await runInfill(deps, body.model, request, { key, req, lora: body.lora });
+      const g = await runInfill(deps, body.model, request, { sent: 'whole', key, req, lora: body.lora });
       return final(g.model, g.result, g.result.text);
     }
     const sse = new SseStream(reply);
     await streaming(req, sse, (err) => sse.send(errorBody(err, 'openai')), async () => {
       const g = await runInfill(deps, body.model, request, {
+        sent: 'stream',
         key,
         req,
         lora: body.lora,

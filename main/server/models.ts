@@ -15,7 +15,7 @@ import { loadableRole, sameLoadSettings, type AdapterEntry } from '../params';
 import { planLoad } from '../models/fit';
 import { loadPaired, ProjectorPicker } from '../models/projector-pick';
 import { ApiError } from './errors';
-import { SlotPool, type Slot } from './slots';
+import { busyError, SlotPool, type Slot } from './slots';
 
 export interface Timers {
   set(fn: () => void, ms: number): unknown;
@@ -346,6 +346,9 @@ export class ApiModels {
       };
       this.models.set(entry.path, m);
     }
+    // every request on the model beyond its slots counts against queueLimit: those waiting for its load
+    // or for a slot, and those holding it without one (a token count), so none piles up unbounded
+    if (m.active >= m.pool.slots.length + m.pool.limit) throw busyError(m.pool.busy, m.active - m.pool.busy);
     const held = m;
     const finish = this.take(held);
     try {

@@ -146,13 +146,14 @@ export function registerOllama(app: FastifyInstance, deps: RouteDeps & { setting
     const head = () => ({ model: ollamaName(name), created_at: new Date().toISOString() });
     note(req, { model: model ?? null });
     if (!stream) {
-      const g = await run({ key: '', req, onStart: () => (loadMs = performance.now() - started) });
+      const g = await run({ sent: 'whole', key: '', req, onStart: () => (loadMs = performance.now() - started) });
       name = g.model;
       return { ...head(), ...whole(g), done: true, done_reason: doneReason(g.result), ...statsOf(g.result, loadMs, performance.now() - started) };
     }
     const out = new NdjsonStream(reply);
     await streaming(req, out, (err) => out.send(errorBody(err, 'ollama')), async () => {
         const g = await run({
+          sent: 'stream',
           key: '',
           req,
           onStart: (n) => {

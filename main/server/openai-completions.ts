@@ -157,7 +157,7 @@ export function registerOpenAiCompletions(app: FastifyInstance, deps: RouteDeps)
     note(req, { model: body.model ?? null });
     if (!body.stream) {
       const probs: TokenLogprobs[] = [];
-      const g = await runCompletion(deps, body.model, request, { key, req, lora: body.lora, onPiece: (_c, _r, p) => p && probs.push(...p) });
+      const g = await runCompletion(deps, body.model, request, { sent: 'whole', key, req, lora: body.lora, onPiece: (_c, _r, p) => p && probs.push(...p) });
       const r = g.result;
       return {
         id,
@@ -183,6 +183,7 @@ export function registerOpenAiCompletions(app: FastifyInstance, deps: RouteDeps)
     });
     await streaming(req, sse, (err) => sse.send(errorBody(err, 'openai')), async () => {
         const g = await runCompletion(deps, body.model, request, {
+          sent: 'stream',
           key,
           req,
           lora: body.lora,

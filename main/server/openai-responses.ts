@@ -219,7 +219,7 @@ export function registerOpenAiResponses(app: FastifyInstance, deps: RouteDeps): 
     const callItems = (r: GenerateResult) => toolCallsOf(r).map((c) => ({ id: itemId('fc'), type: 'function_call', status: 'completed', call_id: c.id, name: c.function.name, arguments: c.function.arguments }));
 
     if (!body.stream) {
-      const g = await runChat(deps, body.model, request, { key, req });
+      const g = await runChat(deps, body.model, request, { sent: 'whole', key, req });
       const r = g.result;
       model = g.model;
       const status = statusOf(r);
@@ -280,6 +280,7 @@ export function registerOpenAiResponses(app: FastifyInstance, deps: RouteDeps): 
     };
     await streaming(req, sse, failed, async () => {
         const g = await runChat(deps, body.model, request, {
+          sent: 'stream',
           key,
           req,
           onStart: (name) => {

@@ -57,7 +57,7 @@ export function registerOpenAi(app: FastifyInstance, deps: RouteDeps): void {
     note(req, { model: body.model ?? null });
     if (!body.stream) {
       const probs: TokenLogprobs[] = [];
-      const g = await runChat(deps, body.model, request, { key, req, lora: body.lora, onPiece: (_c, _r, p) => p && probs.push(...p) });
+      const g = await runChat(deps, body.model, request, { sent: 'whole', key, req, lora: body.lora, onPiece: (_c, _r, p) => p && probs.push(...p) });
       const r = g.result;
       const toolCalls = toolCallsOf(r);
       return {
@@ -95,6 +95,7 @@ export function registerOpenAi(app: FastifyInstance, deps: RouteDeps): void {
     });
     await streaming(req, sse, (err) => sse.send(errorBody(err, 'openai')), async () => {
         const g = await runChat(deps, body.model, request, {
+          sent: 'stream',
           key,
           req,
           lora: body.lora,

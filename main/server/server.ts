@@ -9,14 +9,12 @@
  */
 import crypto from 'crypto';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import type { EngineClient } from '../engine/client';
 import { machineNames, isLoopbackHost, isWildcardHost } from '../browser/guard';
-import type { ApiDialect, ApiRequestLogDTO, ApiServerSettings } from '../ipc/api';
-import type { Logger } from '../logging';
+import { type ApiDialect, type ApiRequestLogDTO, type ApiServerSettings, keyNeeded } from '../ipc/api';
 import { ApiError, errorBody, toApiError } from './errors';
 import { jsonNestsWithin } from '../params';
 import { MAX_BODY_DEPTH } from './http';
-import type { ApiModels } from './models';
+import type { GenerateDeps } from './generate';
 import { registerAnthropic } from './anthropic';
 import { registerInfill } from './infill';
 import { registerLora } from './lora';
@@ -29,12 +27,9 @@ import { registerRerank } from './rerank';
 export const REQUEST_LOG_SIZE = 50;
 
 /** What the routes of every dialect get. */
-export interface RouteDeps {
-  models: ApiModels;
-  engine: EngineClient;
+export interface RouteDeps extends GenerateDeps {
   /** Hearth's version (Ollama's /api/version, OpenAI's system_fingerprint) */
   version: string;
-  logger: Logger;
 }
 
 export interface ApiServerOptions extends RouteDeps {
@@ -73,7 +68,8 @@ export class ApiServer {
   configure(s: ApiServerSettings): void {
     const bind = this.opts.settings;
     const remote = !isLoopbackHost(bind.host);
-    if (remote && !s.apiKey) throw new ApiError(400, 'invalid_input', `binding ${bind.host} (beyond this machine) needs an API key`);
+    const why = keyNeeded({ host: bind.host, corsOrigins: s.corsOrigins }, !remote);
+    if (why && !s.apiKey) throw new ApiError(400, 'invalid_input', `${why} needs an API key`);
     this.key = s.apiKey ? digest(s.apiKey) : null;
     const names = ['localhost', '127.0.0.1', '::1', ...s.allowedHosts];
     if (!isWildcardHost(bind.host)) names.push(bind.host);

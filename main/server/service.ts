@@ -4,12 +4,12 @@
  * the API's models, the last requests) for the settings page, pushed on every change.
  */
 import crypto from 'crypto';
-import { ApiServerSettings, type ApiServerSettingsInput, type ApiStatusDTO } from '../ipc/api';
-import { isLoopbackHost } from '../browser/guard';
+import { ApiServerSettings, type ApiServerSettingsInput, type ApiStatusDTO, keyNeeded } from '../ipc/api';
 import { issuesText } from '../engine/methods';
 import { ApiError } from './errors';
 import { ApiModels, type ApiModelsDeps } from './models';
 import { ApiServer } from './server';
+import { isLoopbackHost } from '../browser/guard';
 
 /** What the API's models need (models.ts), and the saved settings, the version and the status event. */
 export interface ApiServiceDeps extends Pick<ApiModelsDeps, 'engine' | 'entries' | 'chatModel' | 'loadSettings' | 'guardrail' | 'logger' | 'timers'> {
@@ -72,8 +72,8 @@ export class ApiService {
   }
 
   /**
-   * Starts the server with the saved settings (and `overrides` for this run). A bind beyond loopback
-   * without a key gets one generated and saved first. Resolves with the status (phase failed and the
+   * Starts the server with the saved settings (and `overrides` for this run). Settings that need a key
+   * (keyNeeded: a bind beyond loopback, the CORS origin `*`) without one get one generated and saved first. Resolves with the status (phase failed and the
    * reason when it could not listen).
    */
   start(overrides: Partial<Pick<ApiServerSettings, 'host' | 'port'>> = {}): Promise<ApiStatusDTO> {
@@ -81,10 +81,11 @@ export class ApiService {
       this.overrides = { ...this.overrides, ...overrides };
       await this.stopNow();
       let s = this.settings();
-      if (!isLoopbackHost(s.host) && !s.apiKey) {
+      const why = keyNeeded(s, isLoopbackHost(s.host));
+      if (why && !s.apiKey) {
         this.deps.write({ ...this.deps.read(), apiKey: newApiKey() });
         s = this.settings();
-        this.deps.logger.info(`api: generated an API key (binding ${s.host} requires one)`);
+        this.deps.logger.info(`api: generated an API key (${why} requires one)`);
       }
       this.phase = 'starting';
       this.error = null;
@@ -130,7 +131,7 @@ export class ApiService {
     const r = ApiServerSettings.safeParse({ ...this.deps.read(), ...patch, ...(opts.regenerateKey ? { apiKey: newApiKey() } : {}) });
     if (!r.success) throw new ApiError(400, 'invalid_input', `API server settings: ${issuesText(r.error)}`);
     const merged = r.data;
-    if (!isLoopbackHost(merged.host) && !merged.apiKey) merged.apiKey = newApiKey();
+    if (keyNeeded(merged, isLoopbackHost(merged.host)) && !merged.apiKey) merged.apiKey = newApiKey();
     this.deps.write(merged);
     // a saved host or port replaces this run's override
     for (const k of ['host', 'port'] as const) if (k in patch) delete this.overrides[k];

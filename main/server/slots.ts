@@ -48,6 +48,11 @@ export const PREFIX_SIMILARITY = 0.5;
 /** How long a refused client is asked to wait before trying again, in seconds. */
 export const RETRY_AFTER_S = 1;
 
+/** The answer to a request past the queue: 429, with when to try again. */
+export function busyError(running: number, waiting: number): ApiError {
+  return new ApiError(429, 'busy', `the model is busy: ${running} requests are running and ${waiting} waiting; try again shortly`, null, RETRY_AFTER_S);
+}
+
 export class SlotPool {
   readonly slots: Slot[];
   private readonly queue: Waiter[] = [];
@@ -68,6 +73,11 @@ export class SlotPool {
 
   get queued(): number {
     return this.queue.length;
+  }
+
+  /** How many requests may wait (queueLimit, read now). */
+  get limit(): number {
+    return typeof this.queueLimit === 'number' ? this.queueLimit : this.queueLimit();
   }
 
   /**
@@ -106,11 +116,7 @@ export class SlotPool {
     if (signal?.aborted) return Promise.reject(new ApiError(499, 'aborted', 'the client went away'));
     const s = this.queue.length === 0 ? this.pick(key) : null;
     if (s) return Promise.resolve(this.take(s, key));
-    if (this.queue.length >= (typeof this.queueLimit === 'number' ? this.queueLimit : this.queueLimit())) {
-      return Promise.reject(
-        new ApiError(429, 'busy', `the model is busy: ${this.slots.length} requests are running and ${this.queue.length} waiting; try again shortly`, null, RETRY_AFTER_S),
-      );
-    }
+    if (this.queue.length >= this.limit) return Promise.reject(busyError(this.slots.length, this.queue.length));
     return new Promise<Slot>((resolve, reject) => {
       const w: Waiter = { key, resolve, reject };
       this.queue.push(w);

@@ -148,6 +148,21 @@ test('an allowed host name saved is accepted in the Host header; a key set on lo
   await until('restarted without a key', async () => (await getModels(port, `127.0.0.1:${port}`).catch(() => 0)) === 200, WAIT);
   expect(await remove.count()).toBe(0);
 
+  // the CORS origin * lets any web page call the API: saving it generates a key, which cannot be removed while * is listed
+  const cors = form.getByRole('textbox', { name: 'CORS origins (comma-separated)' });
+  expect(await cors.getAttribute('aria-describedby')).toBeTruthy();
+  await cors.fill('*');
+  await form.getByRole('button', { name: 'Save' }).click();
+  await until('a key for *', async () => (await remove.count()) === 1, WAIT);
+  expect(await remove.isDisabled()).toBe(true);
+  expect(await remove.getAttribute('title')).toBe('The CORS origin * (any web page) always needs a key');
+  await until('restarted with the key', async () => (await getModels(port, `127.0.0.1:${port}`).catch(() => 0)) === 401, WAIT);
+  await cors.fill('');
+  await form.getByRole('button', { name: 'Save' }).click();
+  await until('Remove key offered again', async () => (await remove.count()) === 1 && (await remove.isEnabled()), WAIT);
+  await remove.click();
+  await until('the key removed again', async () => (await key.textContent()) === 'none (not needed on this machine)', WAIT);
+
   // the names stay saved after a reload
   await page.reload();
   const again = (await openSettings(page, 'Local API server')).getByRole('tabpanel', { name: 'Local API server' });

@@ -3,7 +3,8 @@
  * update (start, stop, a refused value, a new key) and the api.changed event. The engine is never asked
  * anything here: no host starts.
  */
-import type { ApiStatusDTO } from '../../main/ipc/api';
+import { ApiServerSettings, type ApiStatusDTO } from '../../main/ipc/api';
+import { ApiServer, type ApiServerOptions } from '../../main/server/server';
 import { chatApp } from '../helpers/chat';
 
 test('api.update starts, restarts and stops the server, refuses a bad value whole, and api.changed follows', async () => {
@@ -41,4 +42,39 @@ test('api.update starts, restarts and stops the server, refuses a bad value whol
   } finally {
     await t.close();
   }
+});
+
+test('the CORS origin * (any web page) needs a key as a bind beyond loopback does: one is generated, Remove key makes a new one, and pages send it', async () => {
+  const t = chatApp({ model: null });
+  try {
+    const on: ApiStatusDTO = await t.call('api.update', { settings: { enabled: true, port: 0, corsOrigins: ['*'] } });
+    expect(on.phase).toBe('running');
+    const key = on.settings.apiKey!;
+    expect(key).toMatch(/^hearth-[\w-]{40,}$/);
+    expect(t.app.store.settings.get('apiServer').apiKey).toBe(key);
+    // a page of any origin gets CORS headers, and its request needs the key
+    const origin = { origin: 'https://example.com' };
+    const refused = await fetch(`${on.url}/v1/models`, { headers: origin });
+    expect([refused.status, refused.headers.get('access-control-allow-origin')]).toEqual([401, 'https://example.com']);
+    expect((await fetch(`${on.url}/v1/models`, { headers: { ...origin, authorization: `Bearer ${key}` } })).status).toBe(200);
+    // removing the key while * is listed gives a new one, never none
+    const removed: ApiStatusDTO = await t.call('api.update', { settings: { apiKey: null } });
+    expect(removed.settings.apiKey).toMatch(/^hearth-[\w-]{40,}$/);
+    expect(removed.settings.apiKey).not.toBe(key);
+    // without *, the key may go
+    const listed: ApiStatusDTO = await t.call('api.update', { settings: { corsOrigins: ['http://localhost:3000'], apiKey: null } });
+    expect(listed.settings.apiKey).toBeNull();
+    expect((await fetch(`${listed.url}/v1/models`)).status).toBe(200);
+  } finally {
+    await t.close();
+  }
+});
+
+test('the server itself refuses settings that need a key without one (the CORS origin *, a bind beyond loopback)', () => {
+  // nothing but the settings is used before the refusal: the other options are left out
+  const server = (settings: object) => new ApiServer({ settings: ApiServerSettings.parse(settings) } as ApiServerOptions);
+  expect(() => server({ corsOrigins: ['http://localhost:3000', '*'] })).toThrow('the CORS origin * (any web page) needs an API key');
+  expect(() => server({ host: '0.0.0.0' })).toThrow('binding 0.0.0.0 (beyond this machine) needs an API key');
+  expect(() => server({ corsOrigins: ['*'], apiKey: 'a-key-of-16-chars' })).not.toThrow();
+  expect(() => server({ corsOrigins: ['http://localhost:3000'] })).not.toThrow();
 });

@@ -282,3 +282,33 @@ test('a load nobody waits for any more loads nothing once its entry is gone, and
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }, 60_000);
+
+test('queueLimit counts every request on a model beyond its slots: those waiting for its load, and those holding it without a slot (token counts)', async () => {
+  const engine = makeEngine();
+  const models = apiModels(engine, () => ApiServerSettings.parse({ parallel: 1, queueLimit: 1 }));
+  // refused at once, or not (granted, or still waiting after 2 s: the race says which)
+  const refused = (p: Promise<unknown>) =>
+    Promise.race([p.then(() => 'granted', (e: { status?: number; retryAfterS?: number }) => [e.status, e.retryAfterS]), new Promise((r) => setTimeout(() => r('waiting'), 2000))]);
+  await closingAfter([models, engine], async () => {
+    // while the model loads: the first two wait for the load (one slot, one queue place), the third is refused at once
+    const first = models.acquire('tiny', 'a');
+    const second = models.hold('tiny');
+    expect(await refused(models.acquire('tiny', 'c'))).toEqual([429, 1]);
+    expect(await refused(models.hold('tiny'))).toEqual([429, 1]);
+    const [a, b] = await Promise.all([first, second]);
+    // loaded: a slot runs and a token count holds it; a third of either kind is refused
+    expect(await refused(models.hold('tiny'))).toEqual([429, 1]);
+    expect(await refused(models.acquire('tiny', 'd'))).toEqual([429, 1]);
+    b.release();
+    // the count's end makes room for one more, which waits for the slot
+    const waiting = models.acquire('tiny', 'e');
+    expect(await refused(models.hold('tiny'))).toEqual([429, 1]);
+    a.release();
+    const e = await waiting;
+    expect(e.slot.id).toBe(0);
+    const count = await models.hold('tiny');
+    count.release();
+    e.release();
+    expect(models.status()[0]).toMatchObject({ busy: 0, queued: 0 });
+  });
+}, 60_000);

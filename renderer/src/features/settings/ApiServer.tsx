@@ -8,7 +8,7 @@
  * (../apiServer/apiServerSlice.ts); the clipboard is written by ../apiServer/listeners.ts.
  */
 import { FormEvent, useEffect, useId, useState } from 'react';
-import type { ApiServerSettingsInput, ApiStatusDTO } from '../../../../main/ipc/api';
+import { type ApiServerSettingsInput, type ApiStatusDTO, keyNeeded } from '../../../../main/ipc/api';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { baseUrlOf, copyRequested, curlSnippet, isLoopbackName, maskKey, pythonSnippet, selectApiServer, updateApiServer } from '../apiServer/apiServerSlice';
 import { selectLoadableModels } from '../models/modelsSlice';
@@ -139,6 +139,7 @@ export function ApiServerSection() {
   // on while the saved setting says so, and while a server runs (`hearth serve --api` starts one with the setting off)
   const on = s.enabled || status.phase === 'running' || status.phase === 'starting';
   const loopback = isLoopbackName(s.host);
+  const keyWhy = keyNeeded(s, loopback);
 
   return (
     <div className="stack api-server">
@@ -188,8 +189,11 @@ export function ApiServerSection() {
         </span>
         <label>
           CORS origins (comma-separated)
-          <input value={form.corsOrigins} onChange={set('corsOrigins')} placeholder="none: no web page may call the API" spellCheck={false} />
+          <input value={form.corsOrigins} onChange={set('corsOrigins')} placeholder="none: no web page may call the API" spellCheck={false} aria-describedby="api-cors-hint" />
         </label>
+        <span className="hint" id="api-cors-hint">
+          Pages of these origins (such as http://localhost:3000) may call the API. * lets any web page you open call it, so it needs the key below (one is generated).
+        </span>
         <label>
           Allowed host names (comma-separated)
           <input
@@ -229,8 +233,8 @@ export function ApiServerSection() {
           <button
             type="button"
             className="button"
-            disabled={saving || !loopback}
-            title={loopback ? undefined : 'A host beyond this machine always needs a key'}
+            disabled={saving || keyWhy !== null}
+            title={keyWhy === null ? undefined : `${keyWhy[0].toUpperCase()}${keyWhy.slice(1)} always needs a key`}
             onClick={() => void dispatch(updateApiServer({ settings: { apiKey: null } }))}
           >
             Remove key
