@@ -211,6 +211,12 @@ describe('LM Studio', () => {
     const all = await readAll(await openImport(dir, 'lmstudio'));
     expect(all).toHaveLength(3);
     expect((all[2] as { skipped: SkipNote }).skipped.reason).toMatch(/^an LM Studio conversation that could not be read \(Work\/1700000200000\.conversation\.json ends early: /);
+    // a file without messages is no conversation (not an empty one); an empty list of them is an empty one
+    fs.writeFileSync(path.join(dir, 'Work/1700000200000.conversation.json'), JSON.stringify({ name: 'No messages', createdAt: 1700000200000, notes: { messages: [] } }));
+    const none = await readAll(await openImport(dir, 'lmstudio'));
+    expect((none[2] as { skipped: SkipNote }).skipped.reason).toBe('an LM Studio conversation that could not be read (messages: Required)');
+    fs.writeFileSync(path.join(dir, 'Work/1700000200000.conversation.json'), JSON.stringify({ name: 'Empty', createdAt: 1700000200000, messages: [] }));
+    expect(((await readAll(await openImport(dir, 'lmstudio')))[2] as ImportedThread).messages).toEqual([]);
 
     // one name in two folders: two conversations (their ids are their paths under the folder)
     fs.mkdirSync(path.join(dir, 'Home'));

@@ -161,13 +161,17 @@ async function readConversationFile(file: string, where: string, maxBytes: numbe
   if (st.size > maxBytes) importFailed(`${where} is larger than ${maxBytes} bytes`);
   const value: Record<string, unknown> = {};
   const messages: unknown[] = [];
+  // its messages are read one at a time, so whether it has them at all is told by their key
+  let hasMessages = false;
+  const onMember = (key: string) => (hasMessages ||= key === 'messages');
   const paths = [...MEMBERS.map((m) => `$.${m}`), '$.messages.*'];
   const input = fs.createReadStream(file, { highWaterMark: 256 * 1024 });
-  for await (const { path: [key], value: v } of streamJsonValues(input, where, paths, '{', { signal, maxBytes, limits: { maxElementBytes: maxBytes }, elementDepth: 2 })) {
+  for await (const { path: [key], value: v } of streamJsonValues(input, where, paths, '{', { signal, maxBytes, limits: { maxElementBytes: maxBytes }, elementDepth: 2, onMember })) {
     if (key === 'messages') messages.push(v);
     else value[key as string] = v;
   }
-  return { value: { ...value, messages }, mtime: Math.round(st.mtimeMs) };
+  // a file without them is no conversation (the schema says so), not an empty one
+  return { value: hasMessages ? { ...value, messages } : value, mtime: Math.round(st.mtimeMs) };
 }
 
 /**

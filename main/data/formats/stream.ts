@@ -28,6 +28,8 @@ export interface StreamOptions {
   elementDepth?: number;
   /** the members a top-level object may have: any other is refused where its key is read, before its value */
   members?: ReadonlySet<string>;
+  /** told each key of the top-level object as it is read (a member whose value no path names is still seen) */
+  onMember?: (key: string) => void;
 }
 
 /** A file as a JsonSource, refused when larger than the cap. */
@@ -73,14 +75,15 @@ export async function* streamJsonValues(input: Readable, where: string, paths: s
   parser.onError = (err) => { failure ??= err; };
   parser.onEnd = () => { /* the value closed; anything after it is an error from write() */ };
   let refused: string | null = null; // a member the top-level object may not have
-  const members = opts.members;
-  if (members) {
+  const { members, onMember } = opts;
+  if (members || onMember) {
     // a string right after the top-level object's `{` or one of its commas is a member's key
     let depth = 0;
     let key = false;
     parser.onToken = ({ token, value }) => {
-      if (depth === 1 && key && token === TokenType.STRING && !members.has(value as string)) {
-        refused ??= `has a member ${quote(value as string)}, which is not one of ${[...members].join(', ')}`;
+      if (depth === 1 && key && token === TokenType.STRING) {
+        if (members && !members.has(value as string)) refused ??= `has a member ${quote(value as string)}, which is not one of ${[...members].join(', ')}`;
+        onMember?.(value as string);
       }
       key = (token === TokenType.LEFT_BRACE && depth === 0) || (token === TokenType.COMMA && depth === 1);
       if (token === TokenType.LEFT_BRACE || token === TokenType.LEFT_BRACKET) depth++;
