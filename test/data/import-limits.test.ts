@@ -10,7 +10,7 @@ import type { ImportPreviewDTO } from '../../main/ipc/contract';
 import { IMPORT_OTHER_REASONS, IMPORT_REASON_CHARS, IMPORT_SKIP_REASONS } from '../../main/ipc/contract';
 import { DataService } from '../../main/data/service';
 import { OWN_ELEMENT_VALUES, OWN_MAX_DEPTH, readHearthDocuments, readHearthThreads } from '../../main/data/formats/hearth';
-import { openImport } from '../../main/data/formats/detect';
+import { detectFormat, openImport } from '../../main/data/formats/detect';
 import { LMSTUDIO_LIMITS, lmstudioReader } from '../../main/data/formats/lmstudio';
 import type { ImportedThread, SkipNote } from '../../main/data/imported';
 import { dataPaths } from '../../main/paths';
@@ -229,6 +229,15 @@ describe('Hearth JSON, streamed', () => {
     expect(preview).toMatchObject({ format: 'hearth', threads: 1, messages: 2 });
     expect(end).toMatchObject({ state: 'done', imported: 1, messages: 2 });
     expect(store.messages.list(t.id).map((m) => [m.content, m.toolCalls])).toEqual([['Forecast?', null], ['Sunny.', [{ id: 'c1', name: 'weather', arguments: { city: 'Porto' } }]]]);
+
+    // re-saved with more than one conversation's bytes (LIMITS.conversationBytes) of documents before its
+    // format: "auto" measures each document, not the member that holds them all, and still finds the format
+    const blob = 'A'.repeat(12 * 1024 * 1024);
+    const docs = [0, 1, 2].map((i) => ({ data: blob, kind: null, name: `d${i}.txt`, ref: String(i).repeat(64) }));
+    const large = path.join(tmpDir(), 'sorted-docs.json');
+    fs.writeFileSync(large, JSON.stringify(sortedKeys({ ...bundle, documents: docs })));
+    expect(fs.statSync(large).size).toBeGreaterThan(LIMITS.conversationBytes);
+    expect(await detectFormat(large)).toBe('hearth');
   });
 });
 

@@ -5,7 +5,8 @@
  *   `chat.history` (or `chat.messages`) → Open WebUI;
  * - a JSON object: `"format": "hearth.thread" | "hearth.threads"` → Hearth, `messages[].versions` → LM Studio;
  * - a folder: thread.json (at its top, in threads/<id>/ or <id>/) → Jan, *.conversation.json below it → LM Studio.
- * Only the start of a file is read (the first element of an array).
+ * Only the start of a file is read: an array's first element; an object up to its format or its first
+ * message (its members in any order: the others are passed over, each of their elements measured).
  */
 import * as fs from 'fs';
 import type { Readable } from 'stream';
@@ -16,6 +17,7 @@ import { chatgptReader } from './chatgpt';
 import { claudeReader } from './claude';
 import { findLmstudioFiles, LMSTUDIO_SUFFIX, lmstudioReader } from './lmstudio';
 import { openwebuiReader } from './openwebui';
+import { OWN_ELEMENT_BYTES, OWN_ELEMENT_VALUES, OWN_MAX_DEPTH } from './hearth';
 import { JsonGuard, skipSpace } from './json-guard';
 import { fileSource, type JsonSource } from './stream';
 import { importFailed } from './tree';
@@ -35,7 +37,7 @@ async function sniffJson(input: Readable, where: string): Promise<Sniffed> {
   let parser: JSONParser | null = null;
   let result: Sniffed | undefined;
   let failure: Error | null = null;
-  const guard = new JsonGuard(where);
+  let guard = new JsonGuard(where);
   let first = true;
   try {
     for await (const raw of input) {
@@ -47,9 +49,13 @@ async function sniffJson(input: Readable, where: string): Promise<Sniffed> {
         chunk = chunk.subarray(i);
         const isArray = chunk[0] === 0x5b;
         if (!isArray && chunk[0] !== 0x7b) return null;
+        // an object's members may come in any order (a file re-saved with sorted keys has a Hearth bundle's
+        // documents before its format): each element within them is measured, at Hearth JSON's bounds,
+        // and only the format and the first message are built
+        if (!isArray) guard = new JsonGuard(where, { maxElementBytes: OWN_ELEMENT_BYTES, maxElementValues: OWN_ELEMENT_VALUES, maxDepth: OWN_MAX_DEPTH }, 2);
         parser = new JSONParser(isArray
           ? { paths: ['$.0', '$.0.*', '$.0.chat.history', '$.0.chat.messages'], keepStack: false }
-          : { paths: ['$.format', '$.messages'], keepStack: false });
+          : { paths: ['$.format', '$.messages.0'], keepStack: false });
         parser.onError = (e) => { failure ??= e; };
         parser.onEnd = () => { if (result === undefined) result = isArray ? 'empty' : null; };
         parser.onValue = ({ key, value, stack }) => {
@@ -59,11 +65,11 @@ async function sniffJson(input: Readable, where: string): Promise<Sniffed> {
             if (stack.length === 2 && key === 'mapping') result = 'chatgpt';
             else if (stack.length === 2 && key === 'chat_messages') result = 'claude';
             else if (stack.length === 3 && (key === 'history' || key === 'messages')) result = 'openwebui';
-          } else if (key === 'format') {
+          } else if (key === 'format' && stack.length === 1) {
             result = value === 'hearth.thread' || value === 'hearth.threads' ? 'hearth' : null;
-          } else if (key === 'messages') {
-            const first = Array.isArray(value) ? value[0] : undefined;
-            if (first !== null && typeof first === 'object' && 'versions' in first) result = 'lmstudio';
+          } else if (key === 0 && stack.length === 2) {
+            // the first of `messages` (an array of them)
+            if (value !== null && typeof value === 'object' && 'versions' in value) result = 'lmstudio';
           }
         };
       }
