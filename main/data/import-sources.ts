@@ -97,7 +97,12 @@ function hearthSource(p: string): ImportSourceOpen {
     documents: (wanted, signal) => readHearthDocuments(p, wanted, { signal }),
     before: () => undefined,
     async *units(signal) {
-      for await (const { thread: doc, where } of readHearthThreads(p, { signal })) {
+      for await (const item of readHearthThreads(p, { signal })) {
+        if ('skipped' in item) {
+          yield item;
+          continue;
+        }
+        const { thread: doc, where } = item;
         const prepared = prepareHearth(doc, where);
         yield { sourceId: doc.thread.id, keptId: doc.thread.id, prepared, notes: [], removedDocuments: doc.removedDocuments };
       }

@@ -15,7 +15,7 @@ import { detectFormat, openImport } from '../../main/data/formats/detect';
 import { isImportedRole } from '../../main/data/imported';
 import { ownFormat } from '../../main/data/import-sources';
 import { MAX_NODES } from '../../main/data/formats/tree';
-import { readJsonArray, streamJsonArray } from '../../main/data/formats/stream';
+import { readConversations, streamJsonArray, streamJsonValues } from '../../main/data/formats/stream';
 import { byteCap, zipEntrySource } from '../../main/data/formats/zip';
 import { isStoreError } from '../../main/store/errors';
 import { cleanupDirs, closeStores, openStore, tmpDir } from '../store/helpers';
@@ -311,7 +311,7 @@ describe('streaming and its errors', () => {
     fs.writeFileSync(cut, '\uFEFF [1, 2]');
     const values: unknown[] = [];
     for await (const v of streamJsonArray(fs.createReadStream(cut), cut)) values.push(v);
-    expect(values).toEqual([1, 2]);
+    expect(values).toEqual([{ value: 1 }, { value: 2 }]);
     await expectImportError((async () => { for await (const v of streamJsonArray(fs.createReadStream(cut), cut, { maxBytes: 4 })) void v; })(), /larger than an import takes \(4 bytes\)/);
   });
 
@@ -334,7 +334,7 @@ describe('streaming and its errors', () => {
     const dir = tmpDir();
     const big = Buffer.concat([Buffer.from('['), Buffer.alloc(2 * 1024 * 1024, 0x20), Buffer.from(']')]);
     const limits = { maxBytes: 1024 * 1024, maxEntries: 10 };
-    const read = (zip: string, l = limits) => (async () => { for await (const v of readJsonArray(zipEntrySource(zip, 'conversations.json', l))) void v; })();
+    const read = (zip: string, l = limits) => (async () => { for await (const v of readConversations(zipEntrySource(zip, 'conversations.json', l), (v) => v)) void v; })();
 
     // declared larger than the cap
     const bomb = await zipOf(dir, { 'conversations.json': big });
@@ -392,7 +392,7 @@ describe('streaming and its errors', () => {
     expect(fs.statSync(zip).size).toBeLessThan(200 * 1024);
     const zipLimits = { maxBytes: 200 * 1024 * 1024, maxEntries: 10 };
     await expectImportError(openImport(zip, 'auto', zipLimits), /› conversations\.json nests arrays and objects deeper than 64 levels/);
-    await expectImportError((async () => { for await (const v of readJsonArray(zipEntrySource(zip, 'conversations.json', zipLimits))) void v; })(), /deeper than 64 levels/);
+    await expectImportError((async () => { for await (const v of readConversations(zipEntrySource(zip, 'conversations.json', zipLimits), (v) => v)) void v; })(), /deeper than 64 levels/);
     expect(Date.now() - started).toBeLessThan(10_000);
 
     // nesting at the cap reads; brackets inside strings (and escaped quotes) are not nesting
@@ -400,19 +400,46 @@ describe('streaming and its errors', () => {
     const tricky = '[[[[\\"[[[[ \\'; // a backslash, a quote, a backslash at the end: all escaped in the file
     fs.writeFileSync(file, `[${at(63)}, ${JSON.stringify(tricky)}, {"a": "}}]]"}]`);
     const values: unknown[] = [];
-    for await (const v of streamJsonArray(fs.createReadStream(file), file, { limits: { maxDepth: 64 } })) values.push(v);
+    for await (const v of streamJsonArray(fs.createReadStream(file), file, { limits: { maxDepth: 64 } })) values.push('value' in v ? v.value : v);
     expect(values).toHaveLength(3);
     expect(values[1]).toBe(tricky);
     fs.writeFileSync(file, `[${at(64)}]`);
     await expectImportError((async () => { for await (const v of streamJsonArray(fs.createReadStream(file), file)) void v; })(), DEEP);
 
-    // one element larger than the cap is refused before the parser holds it; smaller ones before it read
-    fs.writeFileSync(file, `[{"a": 1}, "${'x'.repeat(5000)}"]`);
+    // one element larger than the cap is passed over before the parser holds it, with a note in its place;
+    // the others, before and after it, read; without skipTooLarge it refuses the file
+    const big = 'x'.repeat(5000);
+    fs.writeFileSync(file, `[{"a": 1}, "${big}", {"b": [2, "]"]}]`);
+    const TOO_LARGE = { skipped: { reason: 'conversations larger than 4096 bytes (too large to import)' } };
     const seen: unknown[] = [];
+    for await (const v of streamJsonArray(fs.createReadStream(file, { highWaterMark: 1024 }), file, { limits: { maxElementBytes: 4096 } })) seen.push(v);
+    expect(seen).toEqual([{ value: { a: 1 } }, TOO_LARGE, { value: { b: [2, ']'] } }]);
     await expectImportError((async () => {
-      for await (const v of streamJsonArray(fs.createReadStream(file, { highWaterMark: 1024 }), file, { limits: { maxElementBytes: 4096 } })) seen.push(v);
+      for await (const v of streamJsonValues(fs.createReadStream(file, { highWaterMark: 1024 }), file, ['$.*'], '[', { limits: { maxElementBytes: 4096 } })) void v;
     })(), /conversations\.json holds one conversation larger than 4096 bytes/);
-    expect(seen).toEqual([{ a: 1 }]);
+  }, 60_000);
+
+  test('elements past the bounds are passed over wherever they start and end in the chunks: the others read as JSON.parse reads them', async () => {
+    const file = path.join(tmpDir(), 'conversations.json');
+    const big = (n: number) => ({ t: 'y'.repeat(n), q: '\\"],[{' });
+    const many = Array.from({ length: 3000 }, (_, i) => i);
+    // first, in a row, last, nested, a string alone, one of many values; small ones between
+    const items: unknown[] = [big(5000), { a: 1 }, [big(3000), big(3000)], big(4500), 'z'.repeat(6000), { n: 1, s: '],"[' }, many, { c: [1, { d: '}' }] }, big(9000)];
+    fs.writeFileSync(file, JSON.stringify(items, null, 1));
+    const limits = { maxElementBytes: 4096, maxElementValues: 2000 };
+    const small = (v: unknown) => Buffer.byteLength(JSON.stringify(v, null, 1)) <= 4000 && v !== many;
+    const expected = items.map((v) => (small(v) ? { value: v } : { skipped: expect.objectContaining({ reason: expect.stringMatching(/too large to import/) }) }));
+    for (const highWaterMark of [1, 7, 1000, 64 * 1024]) {
+      const seen: unknown[] = [];
+      for await (const v of streamJsonArray(fs.createReadStream(file, { highWaterMark }), file, { limits })) seen.push(v);
+      expect([highWaterMark, seen]).toEqual([highWaterMark, expected]);
+    }
+    const seen: unknown[] = [];
+    for await (const v of streamJsonArray(fs.createReadStream(file), file, { limits })) seen.push(v);
+    expect(seen[6]).toEqual({ skipped: { reason: 'conversations of more than 2000 values (too large to import)' } });
+    // a file that ends inside a skipped element is truncated, not a list that ended
+    fs.writeFileSync(file, `[{"a": 1}, "${'x'.repeat(5000)}`);
+    await expectImportError((async () => { for await (const v of streamJsonArray(fs.createReadStream(file), file, { limits })) void v; })(), /ends early: the file is truncated/);
   }, 60_000);
 
   test('a 20k-conversation export streams whole in bounded memory', async () => {

@@ -127,16 +127,19 @@ describe('Hearth JSON, streamed', () => {
     expect((await setup().preview(file)).threads).toBe(1);
   }, 60_000);
 
-  test('one thread element holding 48 MiB of `[],` is refused by its count of values, at once and in bounded memory', async () => {
-    const { failure } = setup();
+  test('one thread element holding 48 MiB of `[],` is passed over by its count of values with a note, at once and in bounded memory; the thread after it imports', async () => {
+    const { store, importAll } = setup();
     const file = path.join(tmpDir(), 'values.json');
-    writeRepeated(file, '{"format":"hearth.threads","version":3,"exportedAt":0,"threads":[{"messages":[', '[],', 16 * MiB, '[]]}]}');
+    const next = JSON.stringify(oneThreadExport());
+    writeRepeated(file, '{"format":"hearth.threads","version":3,"exportedAt":0,"threads":[{"messages":[', '[],', 16 * MiB, `[]]},${next}]}`);
     const rss = process.resourceUsage().maxRSS;
     const started = Date.now();
-    const err = await failure(file);
-    expect(err.message).toMatch(new RegExp(`values\\.json holds one conversation of more than ${OWN_ELEMENT_VALUES} values`));
+    const { preview, end } = await importAll(file);
     expect(Date.now() - started).toBeLessThan(10_000);
     expect((process.resourceUsage().maxRSS - rss) * 1024).toBeLessThan(800 * MiB);
+    expect(preview).toMatchObject({ format: 'hearth', threads: 1, messages: 2, skipped: [{ reason: `conversations of more than ${OWN_ELEMENT_VALUES} values (too large to import)`, count: 1 }] });
+    expect(end).toMatchObject({ state: 'done', imported: 1 });
+    expect(store.threads.list({ limit: 10 }).items.map((t) => t.title)).toEqual(['Tools']);
   }, 60_000);
 
   test("Hearth's own export of a chat larger than another app's conversation (36 MiB: nine messages of 4 MiB) imports back whole", async () => {
@@ -182,7 +185,7 @@ describe('Hearth JSON, streamed', () => {
     // two of them are within it
     fs.writeFileSync(file, `${JSON.stringify({ ...doc, messages: [] }).replace('"messages":[]', `"messages":[${messages.slice(0, 2).join(',')}]`)}`);
     let read = 0;
-    for await (const t of readHearthThreads(file)) read += t.thread.messages.length;
+    for await (const t of readHearthThreads(file)) read += 'thread' in t ? t.thread.messages.length : 0;
     expect(read).toBe(2);
   }, 120_000);
 
@@ -193,18 +196,23 @@ describe('Hearth JSON, streamed', () => {
     await expectImportError((async () => { for await (const t of readHearthThreads(fifo)) void t; })(), /pipe\.json is not a regular file/);
   });
 
-  test('a bundle\'s thread over the element cap is refused before it is built; a one-thread file over the conversation cap at once', async () => {
+  test('a bundle\'s thread over the element cap is passed over with a note before it is built (the others read); a one-thread file over the conversation cap is refused at once', async () => {
     const doc = oneThreadExport();
     const file = path.join(tmpDir(), 'big.json');
     const big = { ...doc, thread: { ...(doc.thread as object), title: 'x'.repeat(400) } };
-    const bundle = { format: 'hearth.threads', version: 3, exportedAt: 0, threads: [doc, big] };
+    const after = { ...doc, thread: { ...(doc.thread as object), title: 'After' } };
+    const bundle = { format: 'hearth.threads', version: 3, exportedAt: 0, threads: [doc, big, after] };
     fs.writeFileSync(file, JSON.stringify(bundle));
     const small = Buffer.byteLength(JSON.stringify(doc));
-    await expectImportError((async () => { for await (const t of readHearthThreads(file, { maxElementBytes: small + 100 })) void t; })(),
-      new RegExp(`big\\.json holds one conversation larger than ${small + 100} bytes`));
-    const all: unknown[] = [];
-    for await (const t of readHearthThreads(file, { maxElementBytes: small + 500 })) all.push(t.thread);
-    expect(all).toEqual([doc, big]);
+    const read = async (max: number) => {
+      const all: unknown[] = [];
+      for await (const t of readHearthThreads(file, { maxElementBytes: max })) all.push('thread' in t ? [t.thread, t.where] : t);
+      return all;
+    };
+    expect(await read(small + 100)).toEqual([
+      [doc, `${file} thread 1`], { skipped: { reason: `conversations larger than ${small + 100} bytes (too large to import)` } }, [after, `${file} thread 3`],
+    ]);
+    expect(await read(small + 500)).toEqual([[doc, `${file} thread 1`], [big, `${file} thread 2`], [after, `${file} thread 3`]]);
 
     // a one-thread file is one conversation: its size is its size
     fs.writeFileSync(file, JSON.stringify(doc));
@@ -239,6 +247,27 @@ describe('Hearth JSON, streamed', () => {
     expect(fs.statSync(large).size).toBeGreaterThan(LIMITS.conversationBytes);
     expect(await detectFormat(large)).toBe('hearth');
   });
+});
+
+describe('ChatGPT', () => {
+  test('a conversation larger than one conversation may be (LIMITS.conversationBytes) is passed over with a note; the ones around it import', async () => {
+    const conv = (i: number, text: string) => ({
+      title: `c${i}`, create_time: 1700000000 + i, update_time: 1700000000 + i, conversation_id: `id-${i}`, current_node: 'a',
+      mapping: {
+        r: { id: 'r', message: null, parent: null, children: ['u'] },
+        u: { id: 'u', parent: 'r', children: ['a'], message: { id: 'u', author: { role: 'user' }, content: { content_type: 'text', parts: [text] }, create_time: 1700000000 + i } },
+        a: { id: 'a', parent: 'u', children: [], message: { id: 'a', author: { role: 'assistant' }, content: { content_type: 'text', parts: [`a${i}`] }, create_time: 1700000001 + i } },
+      },
+    });
+    const file = path.join(tmpDir(), 'conversations.json');
+    const [head, tail] = JSON.stringify(conv(1, '@BIG@')).split('@BIG@');
+    writeRepeated(file, `[${JSON.stringify(conv(0, 'q0'))},${head}`, 'All work and no play. ', Math.ceil(LIMITS.conversationBytes / 22) + 1, `${tail},${JSON.stringify(conv(2, 'q2'))}]`);
+    const { store, importAll } = setup();
+    const { preview, end } = await importAll(file);
+    expect(preview).toMatchObject({ format: 'chatgpt', threads: 2, messages: 4, skipped: [{ reason: `conversations larger than ${LIMITS.conversationBytes} bytes (too large to import)`, count: 1 }] });
+    expect(end).toMatchObject({ state: 'done', imported: 2 });
+    expect(store.threads.list({ limit: 10 }).items.map((t) => t.title).sort()).toEqual(['c0', 'c2']);
+  }, 60_000);
 });
 
 describe('Jan', () => {

@@ -17,8 +17,8 @@
  */
 import { z } from 'zod';
 import { isImportedRole, type ImportedThread, type ImportReader, type SkipNote } from '../imported';
-import { readJsonArray, type JsonSource } from './stream';
-import { buildTree, checkAborted, describeIssue, idMap, MAX_NODES, memoUp, NOTES, quote, secondsToMs, threadTimes, tooManyNodes, type RawNode } from './tree';
+import { readConversations, type JsonSource } from './stream';
+import { buildTree, describeIssue, idMap, MAX_NODES, memoUp, NOTES, quote, secondsToMs, threadTimes, tooManyNodes, type RawNode } from './tree';
 
 const nullish = <T extends z.ZodTypeAny>(t: T) => t.nullable().optional();
 
@@ -159,11 +159,7 @@ export function chatgptReader(source: JsonSource): ImportReader {
     format: 'chatgpt',
     source: source.where,
     async *conversations(signal?: AbortSignal) {
-      let i = 0;
-      for await (const value of readJsonArray(source, { signal })) {
-        checkAborted(signal, source.where);
-        yield readChatgptConversation(value, i++);
-      }
+      yield* readConversations(source, (value, i) => readChatgptConversation(value, i), { signal });
     },
   };
 }

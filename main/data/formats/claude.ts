@@ -19,8 +19,8 @@
  */
 import { z } from 'zod';
 import type { ImportedRole, ImportedThread, ImportReader, SkipNote } from '../imported';
-import { readJsonArray, type JsonSource } from './stream';
-import { buildTree, checkAborted, describeIssue, isoToMs, NOTES, quote, threadTimes, tooManyNodes, type RawNode } from './tree';
+import { readConversations, type JsonSource } from './stream';
+import { buildTree, describeIssue, isoToMs, NOTES, quote, threadTimes, tooManyNodes, type RawNode } from './tree';
 
 const nullish = <T extends z.ZodTypeAny>(t: T) => t.nullable().optional();
 
@@ -123,10 +123,7 @@ export function claudeReader(source: JsonSource): ImportReader {
     format: 'claude',
     source: source.where,
     async *conversations(signal?: AbortSignal) {
-      for await (const value of readJsonArray(source, { signal })) {
-        checkAborted(signal, source.where);
-        yield readClaudeConversation(value);
-      }
+      yield* readConversations(source, readClaudeConversation, { signal });
     },
   };
 }

@@ -4,7 +4,8 @@
  * (JSON.parse of a whole file let 48 MiB of `[],[],…` take over a gigabyte and block for seconds).
  * - The guard measures each element inside the top-level object's members (a bundle's threads and
  *   documents, a one-thread file's messages) at OWN_ELEMENT_BYTES and OWN_ELEMENT_VALUES (a one-thread
- *   file's messages are counted together too), and nests no deeper than OWN_MAX_DEPTH.
+ *   file's messages are counted together too), and nests no deeper than OWN_MAX_DEPTH. A bundle's thread
+ *   past them is passed over with a note (the others import); anything else past them refuses the file.
  * - A one-thread file ("format": "hearth.thread") is one conversation, held whole: it may have
  *   LIMITS.ownThreadBytes in all (its messages each checked as they come).
  * - A member the shapes do not have is refused as its key is read (before its value is); the keys may
@@ -19,6 +20,7 @@ import {
 import { LIMITS } from '../../store/validation';
 import { fileSource, streamJsonValues, type StreamOptions } from './stream';
 import { importFailed } from './tree';
+import type { SkipNote } from '../imported';
 
 /** The largest element read at once: a thread of a bundle, or a document (its base64, at most a document's, with its name). */
 export const OWN_ELEMENT_BYTES = Math.max(LIMITS.ownThreadBytes, Math.ceil(MAX_DOC_BYTES / 3) * 4 + 64 * 1024);
@@ -37,6 +39,8 @@ export const OWN_MAX_DEPTH = 256;
 /** What a one-thread file's members are read into (a bundle's threads are each read whole). */
 const THREAD_PATHS = ['$.thread', '$.assistant', '$.messages.*', '$.removedDocuments'];
 const HEAD_PATHS = ['$.format', '$.version', '$.exportedAt'];
+/** The members whose elements, past the bounds, are passed over with a note: a bundle's threads (a one-thread file is one conversation). */
+const SKIPPABLE: ReadonlySet<string> = new Set(['threads']);
 /** The members a bundle or a one-thread file has: any other is refused. */
 const MEMBERS = new Set([...Object.keys(bundleExportSchema.shape), ...Object.keys(threadExportSchema.shape)]);
 
@@ -46,7 +50,7 @@ const missingSchema = bundleExportSchema.shape.documentsMissing.unwrap().element
 /** A one-thread file but its messages, each checked as it comes. */
 const oneThreadSchema = threadExportSchema.omit({ messages: true });
 
-export type HearthItem = { thread: ThreadExport; where: string } | { document: ExportedDocument };
+export type HearthItem = { thread: ThreadExport; where: string } | { document: ExportedDocument } | { skipped: SkipNote };
 
 export interface HearthReadOptions extends Pick<StreamOptions, 'signal'> {
   /** the most bytes of the file (IMPORT_MAX_BYTES) */
@@ -99,10 +103,16 @@ export async function* readHearthFile(file: string, opts: HearthReadOptions & { 
   const paths = opts.documents ? [...HEAD_PATHS, '$.documents.*'] : [...HEAD_PATHS, '$.threads.*', '$.documents.*', '$.documentsMissing.*', ...THREAD_PATHS];
   const values = streamJsonValues(await source.open(), where, paths, '{', {
     signal: opts.signal, maxBytes: opts.maxBytes, limits: { maxElementBytes: maxElement, maxElementValues: OWN_ELEMENT_VALUES, maxDepth: OWN_MAX_DEPTH }, elementDepth: 2, members: MEMBERS,
+    // a bundle's thread past the bounds is passed over with a note; the others are read on
+    skipTooLarge: SKIPPABLE,
   });
-  for await (const { path, value } of values) {
+  for await (const { path, value, tooLarge } of values) {
     const [key, index] = path;
-    if (key === 'format') {
+    if (tooLarge) {
+      kindIs('bundle');
+      threads++;
+      if (!opts.documents) yield { skipped: tooLarge };
+    } else if (key === 'format') {
       if (value === bundleExportSchema.shape.format.value) kindIs('bundle');
       else if (value === threadExportSchema.shape.format.value) kindIs('thread');
       else importFailed(`${where} is not a Hearth export (no "format": "hearth.thread")`);
@@ -163,9 +173,12 @@ function valuesIn(v: unknown, most: number): number {
   return n;
 }
 
-/** The threads of a Hearth JSON file, each with where it is (for errors); its documents are checked, not kept. */
-export async function* readHearthThreads(file: string, opts: HearthReadOptions = {}): AsyncGenerator<{ thread: ThreadExport; where: string }> {
-  for await (const item of readHearthFile(file, opts)) if ('thread' in item) yield item;
+/**
+ * The threads of a Hearth JSON file, each with where it is (for errors), and a note for each of a bundle's
+ * threads too large to read; its documents are checked, not kept.
+ */
+export async function* readHearthThreads(file: string, opts: HearthReadOptions = {}): AsyncGenerator<{ thread: ThreadExport; where: string } | { skipped: SkipNote }> {
+  for await (const item of readHearthFile(file, opts)) if (!('document' in item)) yield item;
 }
 
 /**

@@ -44,6 +44,23 @@ const CLOSE_ARRAY = 0x5d;
 const CLOSE_OBJECT = 0x7d;
 const COMMA = 0x2c;
 
+/** An element past the limits: where, and why (see JsonGuard.next). */
+export interface Overflow {
+  /** past which bound: its bytes (maxElementBytes) or its values (maxElementValues) */
+  bound: 'bytes' | 'values';
+  /** the error that refuses the file for it */
+  message: string;
+  /** where the element's bytes start in the chunk (-1: in an earlier chunk) */
+  start: number;
+  /** where in the chunk the bound was passed (the guard has read up to it, not it) */
+  at: number;
+  /**
+   * its index in its container, when it is an element of an array at the measured level (one that could be
+   * passed over, as JsonGuard.skip does); null for a member of an object, or a scalar above the level
+   */
+  index: number | null;
+}
+
 /** Scans a JSON stream chunk by chunk (state kept across chunks); throws import_failed past the limits. */
 export class JsonGuard {
   private depth = 0;
@@ -51,26 +68,43 @@ export class JsonGuard {
   private escaped = false;
   private elementBytes = 0;
   private elementValues = 0;
+  /** the index of the element being read in the container at the measured level, and whether that is an array */
+  private index = 0;
+  private levelIsArray = false;
   private readonly limits: JsonLimits;
 
   constructor(private readonly where: string, limits: Partial<JsonLimits> = {}, private readonly elementDepth = 1) {
     this.limits = { ...JSON_LIMITS, ...limits };
   }
 
+  /** Scans `chunk`; past the limits, throws import_failed. */
   scan(chunk: Buffer): void {
+    const over = this.next(chunk, 0);
+    if (over) importFailed(over.message);
+  }
+
+  /**
+   * Scans `chunk` from `begin`: null when all of it is within the limits, else where an element passed them
+   * (its bytes read up to there; the next call is skip, or the file is refused). Too deep a nesting is
+   * always refused (import_failed).
+   */
+  next(chunk: Buffer, begin: number): Overflow | null {
     const { maxDepth, maxElementBytes, maxElementValues } = this.limits;
     const level = this.elementDepth;
     let { depth, inString, escaped } = this;
-    let from = 0; // where the bytes of the current element start in this chunk
-    // a comma, an opening or a closing at `level` or above ends what was measured since the last one
-    const endElement = (at: number) => {
-      this.elementBytes += at - from;
-      if (this.elementBytes > maxElementBytes) this.tooLarge();
-      this.elementBytes = 0;
-      this.elementValues = 0;
-      from = at + 1;
+    let from = begin; // where the bytes of the current element start in this chunk
+    let start = -1; // the same, once one started in this chunk
+    const save = () => {
+      this.depth = depth;
+      this.inString = inString;
+      this.escaped = escaped;
     };
-    for (let i = 0; i < chunk.length; i++) {
+    const over = (bound: Overflow['bound'], at: number): Overflow => {
+      save();
+      const index = depth >= level && this.levelIsArray ? this.index : null;
+      return { bound, message: bound === 'bytes' ? this.tooLarge() : this.tooMany(), start, at, index };
+    };
+    for (let i = begin; i < chunk.length; i++) {
       const b = chunk[i];
       if (inString) {
         if (escaped) escaped = false;
@@ -79,35 +113,88 @@ export class JsonGuard {
         continue;
       }
       if (b === QUOTE) inString = true;
-      else if (b === OPEN_ARRAY || b === OPEN_OBJECT) {
-        depth++;
-        if (depth > maxDepth) {
+      else if (b === OPEN_ARRAY || b === OPEN_OBJECT || b === CLOSE_ARRAY || b === CLOSE_OBJECT || b === COMMA) {
+        const open = b === OPEN_ARRAY || b === OPEN_OBJECT;
+        if (open && depth + 1 > maxDepth) {
           importFailed(`${this.where} nests arrays and objects deeper than ${maxDepth} levels (refused: no chat export is built so)`);
         }
-        if (depth <= level) endElement(i);
-        else if (++this.elementValues > maxElementValues) this.tooMany();
-      } else if (b === CLOSE_ARRAY || b === CLOSE_OBJECT) {
-        if (depth <= level) endElement(i);
-        if (depth > 0) depth--;
-      } else if (b === COMMA) {
-        if (depth <= level) endElement(i);
-        else if (++this.elementValues > maxElementValues) this.tooMany();
+        // a comma, an opening or a closing at `level` or above ends what was measured since the last one
+        const atLevel = open ? depth + 1 <= level : depth <= level;
+        if (atLevel) {
+          if (this.elementBytes + (i - from) > maxElementBytes) return over('bytes', i);
+          this.elementBytes = 0;
+          this.elementValues = 0;
+          from = i + 1;
+          start = i + 1;
+        } else if (b !== CLOSE_ARRAY && b !== CLOSE_OBJECT && this.elementValues + 1 > maxElementValues) {
+          return over('values', i);
+        } else if (b !== CLOSE_ARRAY && b !== CLOSE_OBJECT) {
+          this.elementValues++;
+        }
+        if (open) {
+          depth++;
+          if (depth === level) [this.index, this.levelIsArray] = [0, b === OPEN_ARRAY];
+        } else if (b === COMMA) {
+          if (depth === level) this.index++;
+        } else if (depth > 0) {
+          depth--;
+        }
       }
     }
     if (depth >= 1) {
+      if (this.elementBytes + (chunk.length - from) > maxElementBytes) return over('bytes', chunk.length);
       this.elementBytes += chunk.length - from;
-      if (this.elementBytes > maxElementBytes) this.tooLarge();
+    }
+    save();
+    return null;
+  }
+
+  /**
+   * Passes over the rest of an element `next` found past the limits, from `begin`: where it ends (the comma
+   * or closing after it, which the next call to `next` reads), or -1 when it goes on past this chunk.
+   */
+  skip(chunk: Buffer, begin: number): number {
+    const level = this.elementDepth;
+    let { depth, inString, escaped } = this;
+    let end = -1;
+    for (let i = begin; i < chunk.length; i++) {
+      const b = chunk[i];
+      if (inString) {
+        if (escaped) escaped = false;
+        else if (b === BACKSLASH) escaped = true;
+        else if (b === QUOTE) inString = false;
+        continue;
+      }
+      if (b === QUOTE) inString = true;
+      else if (b === OPEN_ARRAY || b === OPEN_OBJECT) depth++;
+      else if (b === CLOSE_ARRAY || b === CLOSE_OBJECT || b === COMMA) {
+        if (depth <= level) {
+          end = i;
+          break;
+        }
+        if (b !== COMMA) depth--;
+      }
     }
     this.depth = depth;
     this.inString = inString;
     this.escaped = escaped;
+    if (end >= 0) {
+      this.elementBytes = 0;
+      this.elementValues = 0;
+    }
+    return end;
   }
 
-  private tooMany(): never {
-    return importFailed(`${this.where} holds one conversation of more than ${this.limits.maxElementValues} values (refused: too large to read)`);
+  private tooMany(): string {
+    return `${this.where} holds one conversation of more than ${this.limits.maxElementValues} values (refused: too large to read)`;
   }
 
-  private tooLarge(): never {
-    return importFailed(`${this.where} holds one conversation larger than ${this.limits.maxElementBytes} bytes (refused: too large to read)`);
+  private tooLarge(): string {
+    return `${this.where} holds one conversation larger than ${this.limits.maxElementBytes} bytes (refused: too large to read)`;
+  }
+
+  /** The limits this guard holds elements to. */
+  get bounds(): JsonLimits {
+    return this.limits;
   }
 }

@@ -16,8 +16,8 @@
  */
 import { z } from 'zod';
 import { isImportedRole, type ImportedThread, type ImportReader, type SkipNote } from '../imported';
-import { readJsonArray, type JsonSource } from './stream';
-import { buildTree, checkAborted, describeIssue, epochToMs, idMap, NOTES, quote, threadTimes, tooManyNodes, type RawNode } from './tree';
+import { readConversations, type JsonSource } from './stream';
+import { buildTree, describeIssue, epochToMs, idMap, NOTES, quote, threadTimes, tooManyNodes, type RawNode } from './tree';
 
 const nullish = <T extends z.ZodTypeAny>(t: T) => t.nullable().optional();
 
@@ -123,10 +123,7 @@ export function openwebuiReader(source: JsonSource): ImportReader {
     format: 'openwebui',
     source: source.where,
     async *conversations(signal?: AbortSignal) {
-      for await (const value of readJsonArray(source, { signal })) {
-        checkAborted(signal, source.where);
-        yield readOpenwebuiChat(value);
-      }
+      yield* readConversations(source, readOpenwebuiChat, { signal });
     },
   };
 }

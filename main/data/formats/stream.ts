@@ -8,8 +8,9 @@ import * as fs from 'fs';
 import type { Readable } from 'stream';
 import { JSONParser, TokenType } from '@streamparser/json';
 import { IMPORT_MAX_BYTES } from '../../ipc/data';
-import { JsonGuard, skipSpace, type JsonLimits } from './json-guard';
-import { checkAborted, importFailed, quote } from './tree';
+import { JsonGuard, skipSpace, type JsonLimits, type Overflow } from './json-guard';
+import { checkAborted, importFailed, quote, tooManyBytes } from './tree';
+import type { SkipNote } from '../imported';
 
 /** Where a JSON array comes from: a file, or an entry of a zip (zip.ts). Opened again for each read. */
 export interface JsonSource {
@@ -30,6 +31,11 @@ export interface StreamOptions {
   members?: ReadonlySet<string>;
   /** told each key of the top-level object as it is read (a member whose value no path names is still seen) */
   onMember?: (key: string) => void;
+  /**
+   * elements past the bounds that are passed over with a note rather than refusing the file: true, those of
+   * a top-level array (elementDepth 1); a set, those of the top-level object's members named (elementDepth 2)
+   */
+  skipTooLarge?: true | ReadonlySet<string>;
 }
 
 /** A file as a JsonSource, refused when larger than the cap. */
@@ -53,6 +59,18 @@ export function fileSource(file: string, maxBytes = IMPORT_MAX_BYTES): JsonSourc
 export interface JsonValueAt {
   path: (string | number)[];
   value: unknown;
+  /**
+   * set when the element at `path` was past the guard's bounds and passed over (skipTooLarge): the note for
+   * it (`value` is then undefined)
+   */
+  tooLarge?: SkipNote;
+}
+
+/** The note for an element passed over: the same words as the other formats' conversations too large to import. */
+function tooLargeNote(over: Overflow, limits: JsonLimits): SkipNote {
+  return over.bound === 'bytes'
+    ? tooManyBytes(limits.maxElementBytes + 1, limits.maxElementBytes)!.skipped
+    : { reason: `conversations of more than ${limits.maxElementValues} values (too large to import)` };
 }
 
 /**
@@ -61,39 +79,71 @@ export interface JsonValueAt {
  * (with keepStack off the parser keeps nothing it does not emit); what one names is built whole, which
  * the guard bounds first. `top`: the value must be an array or an object. A file that is neither, is not
  * JSON, or ends early (a truncated download) is an import_failed error naming `where`.
+ *
+ * An element past the guard's bounds refuses the file, unless `skipTooLarge` takes it: then it is passed
+ * over unread (its path given with a note, `tooLarge`) and the rest is read by a new parser, set where the
+ * old one was by a prefix (`[` or `{"threads":[`) and a `null` in the element's place.
  */
 export async function* streamJsonValues(input: Readable, where: string, paths: string[], top: '[' | '{', opts: StreamOptions = {}): AsyncGenerator<JsonValueAt> {
   const maxBytes = opts.maxBytes ?? IMPORT_MAX_BYTES;
-  const guard = new JsonGuard(where, opts.limits, opts.elementDepth);
-  const parser = new JSONParser({ paths, keepStack: false });
+  const level = opts.elementDepth ?? 1;
+  const guard = new JsonGuard(where, opts.limits, level);
   const ready: JsonValueAt[] = [];
   let failure: Error | null = null;
-  parser.onValue = ({ value, key, stack }) => {
-    const path = stack.slice(1).map((s) => s.key as string | number);
-    ready.push({ path: key === undefined ? path : [...path, key], value });
-  };
-  parser.onError = (err) => { failure ??= err; };
-  parser.onEnd = () => { /* the value closed; anything after it is an error from write() */ };
   let refused: string | null = null; // a member the top-level object may not have
-  const { members, onMember } = opts;
-  if (members || onMember) {
-    // a string right after the top-level object's `{` or one of its commas is a member's key
-    let depth = 0;
-    let key = false;
-    parser.onToken = ({ token, value }) => {
-      if (depth === 1 && key && token === TokenType.STRING) {
-        if (members && !members.has(value as string)) refused ??= `has a member ${quote(value as string)}, which is not one of ${[...members].join(', ')}`;
-        onMember?.(value as string);
+  const { members, onMember, skipTooLarge } = opts;
+  /** the top-level member being read (tracked when elements of members may be passed over) */
+  let member: string | null = null;
+  /** after a resync: the member whose indexes the new parser counts from the skipped element, and that index */
+  let rebased: { member: string | null; base: number } | null = null;
+  const skippable = (index: number | null): index is number =>
+    index !== null && (skipTooLarge === true ? top === '[' && level === 1 : top === '{' && level === 2 && !!skipTooLarge && member !== null && skipTooLarge.has(member));
+
+  const newParser = (): JSONParser => {
+    const parser = new JSONParser({ paths, keepStack: false });
+    parser.onValue = ({ value, key, stack }) => {
+      const at = stack.slice(1).map((x) => x.key as string | number);
+      const path = key === undefined ? at : [...at, key];
+      if (rebased) {
+        const i = path.length - 1;
+        const inRebased = top === '[' ? path.length === 1 : path.length === 2 && path[0] === rebased.member;
+        if (inRebased && typeof path[i] === 'number') {
+          if (path[i] === 0) return; // the null set in the skipped element's place
+          path[i] = rebased.base + (path[i] as number);
+        }
       }
-      key = (token === TokenType.LEFT_BRACE && depth === 0) || (token === TokenType.COMMA && depth === 1);
-      if (token === TokenType.LEFT_BRACE || token === TokenType.LEFT_BRACKET) depth++;
-      else if (token === TokenType.RIGHT_BRACE || token === TokenType.RIGHT_BRACKET) depth--;
+      ready.push({ path, value });
     };
-  }
+    parser.onError = (err) => { failure ??= err; };
+    parser.onEnd = () => { /* the value closed; anything after it is an error from write() */ };
+    if (members || onMember || (skipTooLarge && skipTooLarge !== true)) {
+      // a string right after the top-level object's `{` or one of its commas is a member's key
+      let depth = 0;
+      let key = false;
+      parser.onToken = ({ token, value }) => {
+        if (depth === 1 && key && token === TokenType.STRING) {
+          if (members && !members.has(value as string)) refused ??= `has a member ${quote(value as string)}, which is not one of ${[...members].join(', ')}`;
+          onMember?.(value as string);
+          member = value as string;
+        }
+        key = (token === TokenType.LEFT_BRACE && depth === 0) || (token === TokenType.COMMA && depth === 1);
+        if (token === TokenType.LEFT_BRACE || token === TokenType.LEFT_BRACKET) depth++;
+        else if (token === TokenType.RIGHT_BRACE || token === TokenType.RIGHT_BRACKET) depth--;
+      };
+    }
+    return parser;
+  };
+  let parser = newParser();
   const notTop = `${where} is not a JSON ${top === '[' ? 'array' : 'object'}`;
+  const check = () => {
+    if (refused) importFailed(`${where} ${refused}`);
+    if (failure) importFailed(`${where} is not valid JSON: ${(failure as Error).message}`, failure);
+  };
 
   let bytes = 0;
   let started = false;
+  /** passing over an element past the bounds: the new parser starts where it ends */
+  let skipping = false;
   try {
     for await (const raw of input) {
       checkAborted(opts.signal, where);
@@ -108,18 +158,43 @@ export async function* streamJsonValues(input: Readable, where: string, paths: s
           started = true;
         }
       }
-      if (chunk.length > 0) {
-        guard.scan(chunk); // before the parser builds what it holds
-        parser.write(chunk);
+      let pos = 0;
+      while (pos < chunk.length) {
+        if (skipping) {
+          const end = guard.skip(chunk, pos);
+          if (end < 0) break;
+          // the element ended: a new parser, set inside its container with a null in its place, reads on
+          skipping = false;
+          pos = end;
+          parser = newParser();
+          parser.write(top === '[' ? '[null' : `{${JSON.stringify(member)}:[null`);
+          continue;
+        }
+        const over = guard.next(chunk, pos); // before the parser builds what it holds
+        if (!over) {
+          parser.write(chunk.subarray(pos));
+          break;
+        }
+        // what comes before the element (its member's key and opening, the elements before it) is read first
+        if (over.start > pos) parser.write(chunk.subarray(pos, over.start));
+        check();
+        if (!skippable(over.index)) importFailed(over.message);
+        // the guard counts every element of the file, so its index is the element's own
+        const base = over.index;
+        const m = top === '[' ? null : (member as string | null);
+        ready.push({ path: m === null ? [base] : [m, base], value: undefined, tooLarge: tooLargeNote(over, guard.bounds) });
+        rebased = { member: m, base };
+        skipping = true;
+        pos = over.at;
       }
-      if (refused) importFailed(`${where} ${refused}`);
-      if (failure) importFailed(`${where} is not valid JSON: ${(failure as Error).message}`, failure);
+      check();
       while (ready.length > 0) {
         yield ready.shift() as JsonValueAt;
         checkAborted(opts.signal, where);
       }
     }
     if (!started) importFailed(`${where} is empty`);
+    if (skipping) importFailed(`${where} ends early: the file is truncated or not complete JSON`);
     if (!parser.isEnded) parser.end();
     if (failure) {
       const f = failure as Error;
@@ -138,14 +213,22 @@ export async function* streamJsonValues(input: Readable, where: string, paths: s
 
 /**
  * The elements of the JSON array `input` holds, in order (see streamJsonValues): memory holds one
- * element at a time, never the file.
+ * element at a time, never the file. One past the bounds is passed over: its note comes in its place.
  */
-export async function* streamJsonArray(input: Readable, where: string, opts: StreamOptions = {}): AsyncGenerator<unknown> {
-  for await (const { value } of streamJsonValues(input, where, ['$.*'], '[', opts)) yield value;
+export async function* streamJsonArray(input: Readable, where: string, opts: StreamOptions = {}): AsyncGenerator<{ value: unknown } | { skipped: SkipNote }> {
+  for await (const { value, tooLarge } of streamJsonValues(input, where, ['$.*'], '[', { skipTooLarge: true, ...opts })) yield tooLarge ? { skipped: tooLarge } : { value };
 }
 
-/** The elements of a source's array (opened now). */
-export async function* readJsonArray(source: JsonSource, opts: StreamOptions = {}): AsyncGenerator<unknown> {
+/**
+ * The conversations of a source's array (opened now), each element as `read` makes it; one too large to
+ * read is a note in its place (the others are read on), `index` counting it too.
+ */
+export async function* readConversations<T>(source: JsonSource, read: (value: unknown, index: number) => T, opts: StreamOptions = {}): AsyncGenerator<T | { skipped: SkipNote }> {
   checkAborted(opts.signal, source.where);
-  yield* streamJsonArray(await source.open(), source.where, opts);
+  let index = 0;
+  for await (const e of streamJsonArray(await source.open(), source.where, opts)) {
+    checkAborted(opts.signal, source.where);
+    const i = index++;
+    yield 'skipped' in e ? e : read(e.value, i);
+  }
 }
