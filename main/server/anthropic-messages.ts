@@ -207,9 +207,10 @@ export function chatRequestOf(b: CountTokensBody | MessagesBody): Omit<ChatReque
 
 export type StopReason = 'end_turn' | 'max_tokens' | 'stop_sequence' | 'tool_use';
 
+/** Cut short is 'max_tokens' whatever it holds, as Anthropic's API says: a tool_use cut off may lack its input's end. */
 export function stopReasonOf(r: GenerateResult): StopReason {
-  if (r.toolCalls.length > 0) return 'tool_use';
   if (r.stopReason === 'length' || r.contextFull) return 'max_tokens';
+  if (r.toolCalls.length > 0) return 'tool_use';
   if (r.stopReason === 'stop') return 'stop_sequence';
   return 'end_turn';
 }

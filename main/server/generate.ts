@@ -25,16 +25,21 @@ export interface Generated {
 }
 
 /**
- * The most a response sent whole (not streamed) gathers while it generates, in bytes as its JSON
- * takes them (estimated: the text, the reasoning, and each log-probability at LOGPROB_BYTES and five
- * bytes a character, as OpenAI's `bytes` lists take them). Past it the generation stops and the
- * response ends with what it has, as at max_tokens (finish_reason "length"), and the request log says
- * why: a request for millions of tokens with top_logprobs 20 would otherwise gather gigabytes before
- * its answer is sent. A stream's client reads as it goes (STREAM_UNREAD_HARD_MAX bounds what waits).
+ * The most bytes of token log-probabilities an answer sent whole (not streamed) gathers, as its JSON takes
+ * them: such a request asks for at most wholeTokenCap tokens (an entry estimated at LOGPROB_BYTES), and one
+ * that reaches them ends as at max_tokens (finish_reason "length"), the app's log saying why. A request for
+ * a million tokens with top_logprobs 20 would otherwise gather gigabytes before its answer is sent (in the
+ * engine too, which keeps a tool call's until it ends). A stream's client reads as it goes
+ * (STREAM_UNREAD_HARD_MAX bounds what waits); text alone grows a few bytes a token.
  */
 export const RESPONSE_MAX_BYTES = STREAM_UNREAD_HARD_MAX;
-/** A log-probability's JSON besides its token's text: its id, logprob, field names and punctuation. */
-const LOGPROB_BYTES = 48;
+/** A log-probability's JSON: its token's text (and OpenAI's list of its bytes), id, logprob, field names and punctuation. */
+const LOGPROB_BYTES = 64;
+
+/** The most tokens an answer sent whole asks for with `nProbs` log-probabilities a token (the chosen one's too); null without them. */
+export function wholeTokenCap(nProbs: number | undefined, most = RESPONSE_MAX_BYTES): number | null {
+  return nProbs && nProbs > 0 ? Math.max(1, Math.floor(most / ((nProbs + 1) * LOGPROB_BYTES))) : null;
+}
 
 /** What the routes' generations need: the models, the engine, the log, and (tests lower it) the bound of a whole response. */
 export interface GenerateDeps {
@@ -45,20 +50,20 @@ export interface GenerateDeps {
   responseMaxBytes?: number;
 }
 
-/** Bytes a piece adds to a response sent whole (see RESPONSE_MAX_BYTES). */
-function pieceBytes(content: string, reasoning: string, probs?: TokenLogprobs[]): number {
-  let n = content.length + reasoning.length;
-  for (const p of probs ?? []) {
-    n += LOGPROB_BYTES + 5 * p.text.length;
-    for (const t of p.top) n += LOGPROB_BYTES + 5 * t.text.length;
-  }
-  return n;
+/**
+ * A piece listener that gathers the pieces' log-probabilities into `into`, one by one (a tool call's come in
+ * one piece once it ends, past what a spread's arguments may hold).
+ */
+export function gatherProbs(into: TokenLogprobs[]): NonNullable<RunOptions['onPiece']> {
+  return (_content, _reasoning, probs) => {
+    for (const p of probs ?? []) into.push(p);
+  };
 }
 
 export interface RunOptions {
   /**
-   * 'whole': the response is sent at the end, so what it gathers is held to RESPONSE_MAX_BYTES;
-   * 'stream': its pieces go to the client as they come (onPiece)
+   * 'whole': the answer is sent at the end, so what it gathers is held to RESPONSE_MAX_BYTES
+   * (wholeTokenCap); 'stream': its pieces go to the client as they come (onPiece)
    */
   sent: 'whole' | 'stream';
   /** the conversation, for choosing the slot that holds its longest prefix (promptKey) */
@@ -100,30 +105,19 @@ async function run(
   deps: GenerateDeps,
   model: string | undefined,
   opts: RunOptions,
-  go: (modelId: string, fields: SlotFields, lease: Lease, on: Pick<RunOptions, 'onPiece'> & { signal: AbortSignal }) => Promise<GenerateResult>,
+  /** the tokens the request was held to (wholeTokenCap), null: its own max_tokens */
+  cap: number | null,
+  go: (modelId: string, fields: SlotFields, lease: Lease) => Promise<GenerateResult>,
 ): Promise<Generated> {
-  const client = opts.req.apiSignal;
-  // a response sent whole stops generating once it holds the most it may (RESPONSE_MAX_BYTES)
-  const most = opts.sent === 'whole' ? (deps.responseMaxBytes ?? RESPONSE_MAX_BYTES) : Infinity;
-  const full = new AbortController();
-  let gathered = 0;
-  const onPiece: RunOptions['onPiece'] = most === Infinity ? opts.onPiece : (content, reasoning, probs) => {
-    opts.onPiece?.(content, reasoning, probs);
-    gathered += pieceBytes(content, reasoning, probs);
-    if (gathered > most && !full.signal.aborted) full.abort();
-  };
-  const signal = most === Infinity ? client : AbortSignal.any([client, full.signal]);
-  const lease = await deps.models.acquire(model, opts.key, client);
+  const lease = await deps.models.acquire(model, opts.key, opts.req.apiSignal);
   let key = opts.key;
   try {
     const fields = { seq: lease.slot.id, ...loraAdaptersOf(opts.lora, lease.loraAdapters, lease.name) };
     opts.onStart?.(lease.name);
-    let result = await go(lease.modelId, fields, lease, { onPiece, signal });
+    const result = await go(lease.modelId, fields, lease);
     note(opts.req, { model: lease.name, tokens: result.timings.generatedTokens });
-    if (result.stopReason === 'aborted' && full.signal.aborted && !client.aborted) {
-      // stopped at the bound, not by the client: the answer is what was generated, cut as at max_tokens
-      deps.logger.warn(`api: ${opts.req.method} ${opts.req.url.split('?')[0]}: the answer reached ${most} bytes, the most one sent whole gathers: generation stopped as at max_tokens (a stream has no such bound)`);
-      result = { ...result, stopReason: 'length' };
+    if (cap !== null && result.stopReason === 'length' && result.timings.generatedTokens >= cap) {
+      deps.logger.warn(`api: ${opts.req.method} ${opts.req.url.split('?')[0]}: stopped at ${cap} tokens, the most an answer sent whole gathers with their log-probabilities (a stream has no such bound)`);
     }
     // the client went away (the engine stopped within a token): nobody reads an answer
     if (result.stopReason === 'aborted') throw new ApiError(499, 'aborted', 'the client went away');
@@ -147,28 +141,42 @@ function checked<S extends z.ZodTypeAny>(schema: S, request: unknown): void {
   if (!r.success) throw new ApiError(400, 'invalid_request_error', issuesText(r.error));
 }
 
-export function runChat(deps: GenerateDeps, model: string | undefined, request: ChatBody, opts: RunOptions): Promise<Generated> {
-  checked(ChatRequest, request);
+/**
+ * `request` as an answer sent whole asks for it: at most wholeTokenCap tokens when it gathers log-probabilities
+ * (its own max_tokens when fewer), and the cap, or null when its own max_tokens stands.
+ */
+function held<R extends { maxTokens?: number; sampling?: { nProbs?: number } }>(deps: GenerateDeps, request: R, opts: RunOptions): [R, number | null] {
+  const cap = opts.sent === 'whole' ? wholeTokenCap(request.sampling?.nProbs, deps.responseMaxBytes) : null;
+  const max = request.maxTokens;
+  if (cap === null || (max !== undefined && max >= 0 && max <= cap)) return [request, null];
+  return [{ ...request, maxTokens: cap }, cap];
+}
+
+export function runChat(deps: GenerateDeps, model: string | undefined, body: ChatBody, opts: RunOptions): Promise<Generated> {
+  checked(ChatRequest, body);
+  const [request, cap] = held(deps, body, opts);
   const images = imageCount(request.messages);
-  return run(deps, model, opts, (modelId, fields, lease, on) => {
+  return run(deps, model, opts, cap, (modelId, fields, lease) => {
     // images need the model's projector (paired in its folder or chosen in its load settings)
     if (images > 0 && !lease.metadata.vision) {
       throw new ApiError(400, 'not_supported', `${lease.name} has no vision projector (mmproj), so it cannot read images: put its mmproj file beside it, or send text`, 'messages');
     }
-    return deps.engine.chat(modelId, { ...request, ...fields } as ChatRequest, on);
+    return deps.engine.chat(modelId, { ...request, ...fields } as ChatRequest, { signal: opts.req.apiSignal, onPiece: opts.onPiece });
   });
 }
 
-export function runCompletion(deps: GenerateDeps, model: string | undefined, request: CompletionBody, opts: RunOptions): Promise<Generated> {
-  checked(CompletionRequest, request);
-  return run(deps, model, opts, (modelId, fields, _lease, on) =>
-    deps.engine.complete(modelId, { ...request, ...fields } as CompletionRequest, { signal: on.signal, onPiece: (text, probs) => on.onPiece?.(text, '', probs) }),
+export function runCompletion(deps: GenerateDeps, model: string | undefined, body: CompletionBody, opts: RunOptions): Promise<Generated> {
+  checked(CompletionRequest, body);
+  const [request, cap] = held(deps, body, opts);
+  return run(deps, model, opts, cap, (modelId, fields) =>
+    deps.engine.complete(modelId, { ...request, ...fields } as CompletionRequest, { signal: opts.req.apiSignal, onPiece: (text, probs) => opts.onPiece?.(text, '', probs) }),
   );
 }
 
-export function runInfill(deps: GenerateDeps, model: string | undefined, request: Omit<InfillRequest, 'seq'>, opts: RunOptions): Promise<Generated> {
-  checked(InfillRequest, request);
-  return run(deps, model, opts, (modelId, fields, _lease, on) =>
-    deps.engine.infill(modelId, { ...request, ...fields } as InfillRequest, { signal: on.signal, onPiece: (text, probs) => on.onPiece?.(text, '', probs) }),
+export function runInfill(deps: GenerateDeps, model: string | undefined, body: Omit<InfillRequest, 'seq'>, opts: RunOptions): Promise<Generated> {
+  checked(InfillRequest, body);
+  const [request, cap] = held(deps, body, opts);
+  return run(deps, model, opts, cap, (modelId, fields) =>
+    deps.engine.infill(modelId, { ...request, ...fields } as InfillRequest, { signal: opts.req.apiSignal, onPiece: (text, probs) => opts.onPiece?.(text, '', probs) }),
   );
 }

@@ -281,15 +281,25 @@ export class ApiModels {
   /**
    * The model named `name` held as `hold` holds it, but only when it is loaded now, as it was loaded:
    * nothing loads or reloads for this (a changed number of slots or load settings applies at the next
-   * request's hold). Null when it is not loaded (or still loading).
+   * request's hold). Null when it is not loaded (or still loading); 429 past queueLimit (admit).
    */
   async holdLoaded(name: string | undefined | null): Promise<Omit<Lease, 'slot'> | null> {
     if (this.closed) return null;
     const m = this.models.get((await this.resolve(name)).path);
     // live: in the running host as loaded (after a host restart the engine would load it again for the asker)
     if (!m || m.loading || !m.metadata || !this.deps.engine.isLive(m.modelId)) return null;
+    this.admit(m);
     // a question about it is no use of it: its time-to-live runs on from where it was
     return { name: m.name, path: m.path, modelId: m.modelId, metadata: m.metadata, loraAdapters: m.loraAdapters, release: this.take(m, true) };
+  }
+
+  /**
+   * Every request on a model beyond its slots counts against queueLimit: those waiting for its load or for a
+   * slot, and those holding it without one (a token count, a question), so none piles up unbounded: past
+   * it, 429 at once.
+   */
+  private admit(m: Loaded): void {
+    if (m.active >= m.pool.slots.length + m.pool.limit) throw busyError(m.pool.busy, m.active - m.pool.busy);
   }
 
   /**
@@ -346,9 +356,7 @@ export class ApiModels {
       };
       this.models.set(entry.path, m);
     }
-    // every request on the model beyond its slots counts against queueLimit: those waiting for its load
-    // or for a slot, and those holding it without one (a token count), so none piles up unbounded
-    if (m.active >= m.pool.slots.length + m.pool.limit) throw busyError(m.pool.busy, m.active - m.pool.busy);
+    this.admit(m);
     const held = m;
     const finish = this.take(held);
     try {

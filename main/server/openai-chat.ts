@@ -226,9 +226,10 @@ export function chatRequestOf(b: ChatCompletionBody): Omit<ChatRequest, 'seq'> {
 
 export type FinishReason = 'stop' | 'length' | 'tool_calls';
 
+/** Cut short (max_tokens, a full context) is 'length' whatever it holds, as llama-server says: a call cut off may lack its arguments' end. */
 export function finishReason(r: GenerateResult): FinishReason {
-  if (r.toolCalls.length > 0) return 'tool_calls';
   if (r.stopReason === 'length' || r.contextFull) return 'length';
+  if (r.toolCalls.length > 0) return 'tool_calls';
   return 'stop';
 }
 

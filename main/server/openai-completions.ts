@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { abortedError, type CompletionRequest, type TokenLogprobs } from '../engine/protocol';
 import { MAX_CHAT_CHARS, SAMPLING_FIELDS } from '../params';
 import { ApiError, errorBody } from './errors';
-import { promptKey, runCompletion } from './generate';
+import { gatherProbs, promptKey, runCompletion } from './generate';
 import { note, parseBody, SseStream, streaming } from './http';
 import type { Lease } from './models';
 import { completionId, finishReason, generationShape, requestOptions, timingsOf, usageOf } from './openai-chat';
@@ -157,7 +157,7 @@ export function registerOpenAiCompletions(app: FastifyInstance, deps: RouteDeps)
     note(req, { model: body.model ?? null });
     if (!body.stream) {
       const probs: TokenLogprobs[] = [];
-      const g = await runCompletion(deps, body.model, request, { sent: 'whole', key, req, lora: body.lora, onPiece: (_c, _r, p) => p && probs.push(...p) });
+      const g = await runCompletion(deps, body.model, request, { sent: 'whole', key, req, lora: body.lora, onPiece: gatherProbs(probs) });
       const r = g.result;
       return {
         id,

@@ -6,7 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { TokenLogprobs } from '../engine/protocol';
 import { errorBody } from './errors';
-import { runChat, promptKey } from './generate';
+import { gatherProbs, runChat, promptKey } from './generate';
 import { note, parseBody, SseStream, streaming } from './http';
 import { registerOpenAiCompletions } from './openai-completions';
 import { registerOpenAiResponses } from './openai-responses';
@@ -57,7 +57,7 @@ export function registerOpenAi(app: FastifyInstance, deps: RouteDeps): void {
     note(req, { model: body.model ?? null });
     if (!body.stream) {
       const probs: TokenLogprobs[] = [];
-      const g = await runChat(deps, body.model, request, { sent: 'whole', key, req, lora: body.lora, onPiece: (_c, _r, p) => p && probs.push(...p) });
+      const g = await runChat(deps, body.model, request, { sent: 'whole', key, req, lora: body.lora, onPiece: gatherProbs(probs) });
       const r = g.result;
       const toolCalls = toolCallsOf(r);
       return {

@@ -287,8 +287,13 @@ test('queueLimit counts every request on a model beyond its slots: those waiting
   const engine = makeEngine();
   const models = apiModels(engine, () => ApiServerSettings.parse({ parallel: 1, queueLimit: 1 }));
   // refused at once, or not (granted, or still waiting after 2 s: the race says which)
-  const refused = (p: Promise<unknown>) =>
-    Promise.race([p.then(() => 'granted', (e: { status?: number; retryAfterS?: number }) => [e.status, e.retryAfterS]), new Promise((r) => setTimeout(() => r('waiting'), 2000))]);
+  const refused = async (p: Promise<unknown>) => {
+    let timer: NodeJS.Timeout | undefined;
+    const waiting = new Promise((r) => (timer = setTimeout(() => r('waiting'), 2000)));
+    const outcome = await Promise.race([p.then(() => 'granted', (e: { status?: number; retryAfterS?: number }) => [e.status, e.retryAfterS]), waiting]);
+    clearTimeout(timer);
+    return outcome;
+  };
   await closingAfter([models, engine], async () => {
     // while the model loads: the first two wait for the load (one slot, one queue place), the third is refused at once
     const first = models.acquire('tiny', 'a');
@@ -296,8 +301,9 @@ test('queueLimit counts every request on a model beyond its slots: those waiting
     expect(await refused(models.acquire('tiny', 'c'))).toEqual([429, 1]);
     expect(await refused(models.hold('tiny'))).toEqual([429, 1]);
     const [a, b] = await Promise.all([first, second]);
-    // loaded: a slot runs and a token count holds it; a third of either kind is refused
+    // loaded: a slot runs and a token count holds it; a third of any kind is refused (a question about it too)
     expect(await refused(models.hold('tiny'))).toEqual([429, 1]);
+    expect(await refused(models.holdLoaded('tiny'))).toEqual([429, 1]);
     expect(await refused(models.acquire('tiny', 'd'))).toEqual([429, 1]);
     b.release();
     // the count's end makes room for one more, which waits for the slot
@@ -308,6 +314,9 @@ test('queueLimit counts every request on a model beyond its slots: those waiting
     expect(e.slot.id).toBe(0);
     const count = await models.hold('tiny');
     count.release();
+    const question = await models.holdLoaded('tiny');
+    expect(question).not.toBeNull();
+    question!.release();
     e.release();
     expect(models.status()[0]).toMatchObject({ busy: 0, queued: 0 });
   });
