@@ -59,6 +59,7 @@ export const ApiServerSettings = z
   })
   .strict();
 export type ApiServerSettings = z.output<typeof ApiServerSettings>;
+export type ApiServerSettingsInput = z.input<typeof ApiServerSettings>;
 
 /**
  * Why settings need an API key (null: they do not): a bind beyond this machine (`loopback`: whether the
@@ -70,7 +71,6 @@ export function keyNeeded(s: Pick<ApiServerSettings, 'host' | 'corsOrigins'>, lo
   if (s.corsOrigins.includes('*')) return 'the CORS origin * (any web page)';
   return null;
 }
-export type ApiServerSettingsInput = z.input<typeof ApiServerSettings>;
 
 /** The API dialects one port speaks. */
 export const API_DIALECTS = ['openai', 'anthropic', 'ollama', 'hearth'] as const;

@@ -73,8 +73,8 @@ export class ApiService {
 
   /**
    * Starts the server with the saved settings (and `overrides` for this run). Settings that need a key
-   * (keyNeeded: a bind beyond loopback, the CORS origin `*`) without one get one generated and saved first. Resolves with the status (phase failed and the
-   * reason when it could not listen).
+   * (keyNeeded: a bind beyond loopback, the CORS origin `*`) without one get one generated and saved
+   * first. Resolves with the status (phase failed and the reason when it could not listen).
    */
   start(overrides: Partial<Pick<ApiServerSettings, 'host' | 'port'>> = {}): Promise<ApiStatusDTO> {
     return this.serial(async () => {
