@@ -438,9 +438,36 @@ describe('streaming and its errors', () => {
     for await (const v of streamJsonArray(fs.createReadStream(file), file, { limits })) seen.push(v);
     expect(seen[6]).toEqual({ skipped: { reason: 'conversations of more than 2000 values (too large to import)' } });
     // a file that ends inside a skipped element is truncated, not a list that ended
-    fs.writeFileSync(file, `[{"a": 1}, "${'x'.repeat(5000)}`);
-    await expectImportError((async () => { for await (const v of streamJsonArray(fs.createReadStream(file), file, { limits })) void v; })(), /ends early: the file is truncated/);
+    const read = async (text: string) => {
+      fs.writeFileSync(file, text);
+      const out: unknown[] = [];
+      for await (const v of streamJsonArray(fs.createReadStream(file, { highWaterMark: 7 }), file, { limits })) out.push(v);
+      return out;
+    };
+    await expectImportError(read(`[{"a": 1}, "${'x'.repeat(5000)}`), /ends early: the file is truncated/);
+    // a skipped element's brackets are matched (a string's are not brackets); a mismatch is not JSON
+    const pad = 'x'.repeat(5000);
+    await expectImportError(read(`[{"a": "${pad}"], {"b": 1}]`), /conversations\.json is not valid JSON: \] closes what it did not open/);
+    await expectImportError(read(`[["${pad}"}, 1]`), /is not valid JSON: \} closes what it did not open/);
+    await expectImportError(read(`[{"a": [{"b": "${pad}"}]}}, 1]`), /is not valid JSON: an array closed with \}/);
+    expect(await read(`[{"a": [{"b": "${pad}]}"}]}, 1]`)).toEqual([{ skipped: expect.anything() }, { value: 1 }]);
+    // an error after a skip says so (its position is the new parser's)
+    await expectImportError(read(`["${pad}", 1, x]`), /is not valid JSON after the conversation passed over \(element 1\): /);
   }, 60_000);
+
+  test('a Hearth-shaped object: a second member of the same name after a skip counts its own elements', async () => {
+    const file = path.join(tmpDir(), 'twice.json');
+    const big = 'x'.repeat(5000);
+    fs.writeFileSync(file, `{"threads": [{"n": "A"}, {"n": "${big}"}, {"n": "C"}], "other": [1], "threads": [{"n": "D"}, {"n": "E"}]}`);
+    for (const highWaterMark of [7, 64 * 1024]) {
+      const seen: unknown[] = [];
+      const values = streamJsonValues(fs.createReadStream(file, { highWaterMark }), file, ['$.threads.*', '$.other.*'], '{', { elementDepth: 2, limits: { maxElementBytes: 4096 }, skipTooLarge: new Set(['threads']) });
+      for await (const { path: p, value, tooLarge } of values) seen.push([p, tooLarge ? 'skipped' : value]);
+      expect(seen).toEqual([
+        [['threads', 0], { n: 'A' }], [['threads', 1], 'skipped'], [['threads', 2], { n: 'C' }], [['other', 0], 1], [['threads', 0], { n: 'D' }], [['threads', 1], { n: 'E' }],
+      ]);
+    }
+  });
 
   test('a 20k-conversation export streams whole in bounded memory', async () => {
     const dir = tmpDir();

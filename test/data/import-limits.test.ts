@@ -246,7 +246,18 @@ describe('Hearth JSON, streamed', () => {
     fs.writeFileSync(large, JSON.stringify(sortedKeys({ ...bundle, documents: docs })));
     expect(fs.statSync(large).size).toBeGreaterThan(LIMITS.conversationBytes);
     expect(await detectFormat(large)).toBe('hearth');
-  });
+
+    // its threads before its format, one of them past the values a thread may hold: Hearth JSON on "auto",
+    // the thread left out with a note and the other imported
+    const early = path.join(tmpDir(), 'threads-first.json');
+    const thread = JSON.stringify(source.exportThreadJson(t.id));
+    writeRepeated(early, '{"threads":[{"messages":[', '[],', 5_000_000, `[]]},${thread}],"format":"hearth.threads","version":3,"exportedAt":0}`);
+    expect(await detectFormat(early)).toBe('hearth');
+    const again = setup();
+    const both = await again.importAll(early);
+    expect(both.preview).toMatchObject({ format: 'hearth', threads: 1, skipped: [{ reason: `conversations of more than ${OWN_ELEMENT_VALUES} values (too large to import)`, count: 1 }] });
+    expect(both.end).toMatchObject({ state: 'done', imported: 1 });
+  }, 60_000);
 });
 
 describe('ChatGPT', () => {

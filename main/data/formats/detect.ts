@@ -6,10 +6,10 @@
  * - a JSON object: `"format": "hearth.thread" | "hearth.threads"` → Hearth, `messages[].versions` → LM Studio;
  * - a folder: thread.json (at its top, in threads/<id>/ or <id>/) → Jan, *.conversation.json below it → LM Studio.
  * Only the start of a file is read: an array's first element; an object up to its format or its first
- * message (its members in any order: the others are passed over, each of their elements measured).
+ * message (its members in any order: the others are passed over, each of their elements measured, one
+ * past one conversation's bytes skipped as the import would: OBJECT_SNIFF).
  */
 import * as fs from 'fs';
-import type { Readable } from 'stream';
 import { JSONParser } from '@streamparser/json';
 import { isJanFolder } from '../../store/import-jan';
 import { IMPORT_FORMAT_NAMES, IMPORT_FORMATS, type ImportFormat, type ImportFormatChoice, type ImportReader } from '../imported';
@@ -17,9 +17,10 @@ import { chatgptReader } from './chatgpt';
 import { claudeReader } from './claude';
 import { findLmstudioFiles, LMSTUDIO_SUFFIX, lmstudioReader } from './lmstudio';
 import { openwebuiReader } from './openwebui';
-import { OWN_ELEMENT_BYTES, OWN_ELEMENT_VALUES, OWN_MAX_DEPTH } from './hearth';
+import { LIMITS } from '../../store/validation';
+import { OWN_ELEMENT_VALUES, OWN_MAX_DEPTH } from './hearth';
 import { JsonGuard, skipSpace } from './json-guard';
-import { fileSource, type JsonSource } from './stream';
+import { fileSource, streamJsonValues, type JsonSource, type StreamOptions } from './stream';
 import { importFailed } from './tree';
 import { CONVERSATIONS_ENTRY, ZIP_LIMITS, zipEntrySource, zipHasEntry, type ZipLimits } from './zip';
 
@@ -32,13 +33,38 @@ const unknown = (where: string, why: string): never =>
 
 type Sniffed = ImportFormat | 'empty' | null;
 
-/** Reads the start of a JSON stream until it can tell the format (or the first element / the object ends). */
-async function sniffJson(input: Readable, where: string): Promise<Sniffed> {
+/**
+ * An object's members are read element by element (its members may come in any order: a bundle re-saved
+ * with sorted keys has its documents first, a hand-made one its threads), building only its format and
+ * first message: an element larger than one conversation (LIMITS.conversationBytes) is passed over, as
+ * the import would, and a first message that large is no format.
+ */
+const OBJECT_SNIFF: StreamOptions = {
+  limits: { maxElementBytes: LIMITS.conversationBytes, maxElementValues: OWN_ELEMENT_VALUES, maxDepth: OWN_MAX_DEPTH },
+  elementDepth: 2,
+  skipTooLarge: new Set(['threads', 'documents', 'documentsMissing', 'messages']),
+};
+
+async function sniffObject(source: JsonSource): Promise<Sniffed> {
+  for await (const { path, value, tooLarge } of streamJsonValues(await source.open(), source.where, ['$.format', '$.messages.0'], '{', OBJECT_SNIFF)) {
+    if (tooLarge) continue;
+    if (path.length === 1 && path[0] === 'format') return value === 'hearth.thread' || value === 'hearth.threads' ? 'hearth' : null;
+    // the first of `messages` (an array of them)
+    if (path.length === 2 && path[0] === 'messages' && path[1] === 0 && value !== null && typeof value === 'object' && 'versions' in value) return 'lmstudio';
+  }
+  return null;
+}
+
+/** Reads the start of a JSON source until it can tell the format (or the first element / the object ends). */
+async function sniffJson(source: JsonSource): Promise<Sniffed> {
+  const where = source.where;
+  const input = await source.open();
   let parser: JSONParser | null = null;
   let result: Sniffed | undefined;
   let failure: Error | null = null;
-  let guard = new JsonGuard(where);
+  const guard = new JsonGuard(where);
   let first = true;
+  let object = false;
   try {
     for await (const raw of input) {
       let chunk = raw as Buffer;
@@ -47,30 +73,20 @@ async function sniffJson(input: Readable, where: string): Promise<Sniffed> {
         first = false;
         if (i === chunk.length) continue;
         chunk = chunk.subarray(i);
-        const isArray = chunk[0] === 0x5b;
-        if (!isArray && chunk[0] !== 0x7b) return null;
-        // an object's members may come in any order (a file re-saved with sorted keys has a Hearth bundle's
-        // documents before its format): each element within them is measured, at Hearth JSON's bounds,
-        // and only the format and the first message are built
-        if (!isArray) guard = new JsonGuard(where, { maxElementBytes: OWN_ELEMENT_BYTES, maxElementValues: OWN_ELEMENT_VALUES, maxDepth: OWN_MAX_DEPTH }, 2);
-        parser = new JSONParser(isArray
-          ? { paths: ['$.0', '$.0.*', '$.0.chat.history', '$.0.chat.messages'], keepStack: false }
-          : { paths: ['$.format', '$.messages.0'], keepStack: false });
+        if (chunk[0] === 0x7b) {
+          object = true;
+          break;
+        }
+        if (chunk[0] !== 0x5b) return null;
+        parser = new JSONParser({ paths: ['$.0', '$.0.*', '$.0.chat.history', '$.0.chat.messages'], keepStack: false });
         parser.onError = (e) => { failure ??= e; };
-        parser.onEnd = () => { if (result === undefined) result = isArray ? 'empty' : null; };
-        parser.onValue = ({ key, value, stack }) => {
+        parser.onEnd = () => { if (result === undefined) result = 'empty'; };
+        parser.onValue = ({ key, stack }) => {
           if (result !== undefined) return;
-          if (isArray) {
-            if (stack.length === 1) { result = null; return; } // the first element ended undecided
-            if (stack.length === 2 && key === 'mapping') result = 'chatgpt';
-            else if (stack.length === 2 && key === 'chat_messages') result = 'claude';
-            else if (stack.length === 3 && (key === 'history' || key === 'messages')) result = 'openwebui';
-          } else if (key === 'format' && stack.length === 1) {
-            result = value === 'hearth.thread' || value === 'hearth.threads' ? 'hearth' : null;
-          } else if (key === 0 && stack.length === 2) {
-            // the first of `messages` (an array of them)
-            if (value !== null && typeof value === 'object' && 'versions' in value) result = 'lmstudio';
-          }
+          if (stack.length === 1) { result = null; return; } // the first element ended undecided
+          if (stack.length === 2 && key === 'mapping') result = 'chatgpt';
+          else if (stack.length === 2 && key === 'chat_messages') result = 'claude';
+          else if (stack.length === 3 && (key === 'history' || key === 'messages')) result = 'openwebui';
         };
       }
       guard.scan(chunk); // before the parser builds what it holds
@@ -78,14 +94,17 @@ async function sniffJson(input: Readable, where: string): Promise<Sniffed> {
       if (result !== undefined) return result;
       if (failure) return importFailed(`${where} is not valid JSON: ${(failure as Error).message}`, failure);
     }
-    if (result !== undefined) return result;
-    return importFailed(parser ? `${where} ends early: the file is truncated or not complete JSON` : `${where} is empty`);
+    if (!object) {
+      if (result !== undefined) return result;
+      return importFailed(parser ? `${where} ends early: the file is truncated or not complete JSON` : `${where} is empty`);
+    }
   } catch (e) {
     if ((e as { code?: string }).code === 'import_failed') throw e;
     return importFailed(`cannot read ${where}: ${(e as Error).message}`, e);
   } finally {
     input.destroy();
   }
+  return sniffObject(source);
 }
 
 async function isZip(file: string): Promise<boolean> {
@@ -121,7 +140,7 @@ async function detect(target: string, zipLimits: ZipLimits): Promise<Detected> {
   } else {
     source = fileSource(target);
   }
-  const sniffed = await sniffJson(await source.open(), source.where);
+  const sniffed = await sniffJson(source);
   if (sniffed === 'empty') return importFailed(`${source.where} holds no conversations (an empty list)`);
   if (!sniffed) return unknown(source.where, 'JSON of an unknown shape');
   if (sniffed === 'lmstudio' || sniffed === 'hearth') {

@@ -71,6 +71,8 @@ export class JsonGuard {
   /** the index of the element being read in the container at the measured level, and whether that is an array */
   private index = 0;
   private levelIsArray = false;
+  /** the brackets open within the element being read (matched when it is passed over: skip) */
+  private readonly elementOpen: number[] = [];
   private readonly limits: JsonLimits;
 
   constructor(private readonly where: string, limits: Partial<JsonLimits> = {}, private readonly elementDepth = 1) {
@@ -124,6 +126,7 @@ export class JsonGuard {
           if (this.elementBytes + (i - from) > maxElementBytes) return over('bytes', i);
           this.elementBytes = 0;
           this.elementValues = 0;
+          this.elementOpen.length = 0;
           from = i + 1;
           start = i + 1;
         } else if (b !== CLOSE_ARRAY && b !== CLOSE_OBJECT && this.elementValues + 1 > maxElementValues) {
@@ -134,9 +137,11 @@ export class JsonGuard {
         if (open) {
           depth++;
           if (depth === level) [this.index, this.levelIsArray] = [0, b === OPEN_ARRAY];
+          else if (depth > level) this.elementOpen.push(b);
         } else if (b === COMMA) {
           if (depth === level) this.index++;
         } else if (depth > 0) {
+          if (depth > level) this.elementOpen.pop();
           depth--;
         }
       }
@@ -151,10 +156,12 @@ export class JsonGuard {
 
   /**
    * Passes over the rest of an element `next` found past the limits, from `begin`: where it ends (the comma
-   * or closing after it, which the next call to `next` reads), or -1 when it goes on past this chunk.
+   * or closing after it, which the next call to `next` reads), or -1 when it goes on past this chunk. Its
+   * brackets are matched as it goes (no deeper than maxDepth); a mismatch refuses the file.
    */
   skip(chunk: Buffer, begin: number): number {
     const level = this.elementDepth;
+    const open = this.elementOpen;
     let { depth, inString, escaped } = this;
     let end = -1;
     for (let i = begin; i < chunk.length; i++) {
@@ -166,13 +173,20 @@ export class JsonGuard {
         continue;
       }
       if (b === QUOTE) inString = true;
-      else if (b === OPEN_ARRAY || b === OPEN_OBJECT) depth++;
-      else if (b === CLOSE_ARRAY || b === CLOSE_OBJECT || b === COMMA) {
+      else if (b === OPEN_ARRAY || b === OPEN_OBJECT) {
+        if (++depth > this.limits.maxDepth) importFailed(`${this.where} nests arrays and objects deeper than ${this.limits.maxDepth} levels (refused: no chat export is built so)`);
+        open.push(b);
+      } else if (b === CLOSE_ARRAY || b === CLOSE_OBJECT || b === COMMA) {
         if (depth <= level) {
+          // the element's end: its container (an array) goes on or closes
+          if (b === CLOSE_OBJECT) importFailed(`${this.where} is not valid JSON: an array closed with }`);
           end = i;
           break;
         }
-        if (b !== COMMA) depth--;
+        if (b !== COMMA) {
+          if (open.pop() !== (b === CLOSE_ARRAY ? OPEN_ARRAY : OPEN_OBJECT)) importFailed(`${this.where} is not valid JSON: ${b === CLOSE_ARRAY ? ']' : '}'} closes what it did not open`);
+          depth--;
+        }
       }
     }
     this.depth = depth;
@@ -181,6 +195,7 @@ export class JsonGuard {
     if (end >= 0) {
       this.elementBytes = 0;
       this.elementValues = 0;
+      open.length = 0;
     }
     return end;
   }

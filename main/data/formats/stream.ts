@@ -125,6 +125,8 @@ export async function* streamJsonValues(input: Readable, where: string, paths: s
           if (members && !members.has(value as string)) refused ??= `has a member ${quote(value as string)}, which is not one of ${[...members].join(', ')}`;
           onMember?.(value as string);
           member = value as string;
+          // another member (a second "threads" too): its indexes are its own
+          rebased = null;
         }
         key = (token === TokenType.LEFT_BRACE && depth === 0) || (token === TokenType.COMMA && depth === 1);
         if (token === TokenType.LEFT_BRACE || token === TokenType.LEFT_BRACKET) depth++;
@@ -137,13 +139,17 @@ export async function* streamJsonValues(input: Readable, where: string, paths: s
   const notTop = `${where} is not a JSON ${top === '[' ? 'array' : 'object'}`;
   const check = () => {
     if (refused) importFailed(`${where} ${refused}`);
-    if (failure) importFailed(`${where} is not valid JSON: ${(failure as Error).message}`, failure);
+    if (failure) importFailed(invalid(failure), failure);
   };
 
   let bytes = 0;
   let started = false;
-  /** passing over an element past the bounds: the new parser starts where it ends */
+  /** passing over an element past the bounds (`skipped`): the new parser starts where it ends */
   let skipping = false;
+  let skipped: { member: string | null; base: number } | null = null;
+  /** the index of the last element passed over (errors after it say so: their positions are the new parser's) */
+  let passedOver: number | null = null;
+  const invalid = (f: Error) => `${where} is not valid JSON${passedOver === null ? '' : ` after the conversation passed over (element ${passedOver + 1})`}: ${f.message}`;
   try {
     for await (const raw of input) {
       checkAborted(opts.signal, where);
@@ -167,7 +173,9 @@ export async function* streamJsonValues(input: Readable, where: string, paths: s
           skipping = false;
           pos = end;
           parser = newParser();
-          parser.write(top === '[' ? '[null' : `{${JSON.stringify(member)}:[null`);
+          parser.write(top === '[' ? '[' : `{${JSON.stringify(member)}:[`);
+          rebased = skipped; // after the prefix's key, which starts a member afresh
+          parser.write('null');
           continue;
         }
         const over = guard.next(chunk, pos); // before the parser builds what it holds
@@ -183,7 +191,8 @@ export async function* streamJsonValues(input: Readable, where: string, paths: s
         const base = over.index;
         const m = top === '[' ? null : (member as string | null);
         ready.push({ path: m === null ? [base] : [m, base], value: undefined, tooLarge: tooLargeNote(over, guard.bounds) });
-        rebased = { member: m, base };
+        skipped = { member: m, base };
+        passedOver = base;
         skipping = true;
         pos = over.at;
       }
@@ -200,7 +209,7 @@ export async function* streamJsonValues(input: Readable, where: string, paths: s
       const f = failure as Error;
       importFailed(/mid-parsing|ended/i.test(f.message)
         ? `${where} ends early: the file is truncated or not complete JSON`
-        : `${where} is not valid JSON: ${f.message}`, f);
+        : invalid(f), f);
     }
     while (ready.length > 0) yield ready.shift() as JsonValueAt;
   } catch (e) {
