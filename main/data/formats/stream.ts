@@ -9,7 +9,7 @@ import type { Readable } from 'stream';
 import { JSONParser, TokenType } from '@streamparser/json';
 import { IMPORT_MAX_BYTES } from '../../ipc/data';
 import { JsonGuard, skipSpace, type JsonLimits, type Overflow } from './json-guard';
-import { checkAborted, importFailed, quote, tooManyBytes } from './tree';
+import { checkAborted, importFailed, quote, TOO_LARGE } from './tree';
 import type { SkipNote } from '../imported';
 
 /** Where a JSON array comes from: a file, or an entry of a zip (zip.ts). Opened again for each read. */
@@ -68,9 +68,7 @@ export interface JsonValueAt {
 
 /** The note for an element passed over: the same words as the other formats' conversations too large to import. */
 function tooLargeNote(over: Overflow, limits: JsonLimits): SkipNote {
-  return over.bound === 'bytes'
-    ? tooManyBytes(limits.maxElementBytes + 1, limits.maxElementBytes)!.skipped
-    : { reason: `conversations of more than ${limits.maxElementValues} values (too large to import)` };
+  return { reason: TOO_LARGE[over.bound](over.bound === 'bytes' ? limits.maxElementBytes : limits.maxElementValues) };
 }
 
 /**

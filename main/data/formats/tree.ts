@@ -19,14 +19,21 @@ export const NOTES = {
 /** The most nodes one conversation may have (LIMITS.conversationNodes): a larger one is skipped with a note. */
 export const MAX_NODES: number = LIMITS.conversationNodes;
 
+/** The reasons a conversation too large to import is left out, by the bound it passed (its nodes, its bytes, its JSON values). */
+export const TOO_LARGE = {
+  nodes: (max: number) => `conversations of more than ${max} messages (too large to import)`,
+  bytes: (max: number) => `conversations larger than ${max} bytes (too large to import)`,
+  values: (max: number) => `conversations of more than ${max} values (too large to import)`,
+} as const;
+
 /** The note for a conversation of more than `max` nodes, or null when it fits. */
 export function tooManyNodes(count: number, max = MAX_NODES): { skipped: SkipNote } | null {
-  return count > max ? { skipped: { reason: `conversations of more than ${max} messages (too large to import)` } } : null;
+  return count > max ? { skipped: { reason: TOO_LARGE.nodes(max) } } : null;
 }
 
 /** The note for a conversation of more than `max` bytes, or null when it fits. */
 export function tooManyBytes(bytes: number, max: number = LIMITS.conversationBytes): { skipped: SkipNote } | null {
-  return bytes > max ? { skipped: { reason: `conversations larger than ${max} bytes (too large to import)` } } : null;
+  return bytes > max ? { skipped: { reason: TOO_LARGE.bytes(max) } } : null;
 }
 
 /** A value from the file quoted in a note or an error: one line, at most 80 characters (gguf's, for names read from a file). */
