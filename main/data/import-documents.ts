@@ -4,7 +4,7 @@
  * written again when it is there), its row made ('queued' when new) and linked to the imported threads
  * whose messages attach it, under the attachment's name. A document stored here already, carried or
  * not, is just linked. A carried document whose bytes are not its ref's, or are too large, is skipped
- * with why; a link a thread cannot take (its limit of documents) is skipped too. Nothing here fails
+ * with why, and so is one the read did not reach when it was cancelled; a link a thread cannot take (its limit of documents) is skipped too. Nothing here fails
  * the import: the threads are written before. The documents' service is told the refs to index
  * (without it, as for the CLI, the app indexes the queued ones at its next start).
  */
@@ -57,7 +57,14 @@ function checked(d: ExportedDocument): Buffer | string {
   return bytes;
 }
 
-export async function adoptDocuments(deps: ImportedDocumentsDeps, carried: readonly ExportedDocument[], threads: readonly WrittenThread[]): Promise<DocumentsAdopted> {
+/** Why a document is not kept when the documents' read was cancelled before it was found. */
+export const UNREAD_DOCUMENT = 'the import was cancelled before its bytes were read';
+
+/**
+ * Keeps the `carried` documents the written `threads` attach and links them. `whole`: the file was read to
+ * its end (false: cancelled on the way, so a document neither carried nor stored here is named as unread).
+ */
+export async function adoptDocuments(deps: ImportedDocumentsDeps, carried: readonly ExportedDocument[], threads: readonly WrittenThread[], whole = true): Promise<DocumentsAdopted> {
   const docs = deps.store.docs;
   const out: DocumentsAdopted = { linked: 0, skipped: [] };
   const skip = (ref: string, reason: string) => {
@@ -94,7 +101,11 @@ export async function adoptDocuments(deps: ImportedDocumentsDeps, carried: reado
     }
     // the row and its links in one synchronous step (an unlinked row is the garbage collector's)
     const row = d ? docs.ensureDocument({ hash: ref, kind, size }) : docs.documentByHash(ref);
-    if (!row) continue; // neither carried nor stored here: the export named it missing
+    if (!row) {
+      // neither carried nor stored here: the export named it missing, or the read stopped before it
+      if (!whole) skip(ref, UNREAD_DOCUMENT);
+      continue;
+    }
     for (const [threadId, name] of names) {
       try {
         docs.linkThread(threadId, row.id, name);

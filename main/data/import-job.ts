@@ -3,11 +3,14 @@
  * would do (new conversations and messages, those imported before, the time they span, what is left
  * out by reason) without writing; the import reads it again and writes each new conversation in its
  * own transaction, telling its progress (at most every `progressIntervalMs`, and at its end). One
- * import runs at a time. Cancelling stops between conversations: those written stay. A conversation
+ * import runs at a time. Cancelling stops between conversations: those written stay. A Hearth JSON file
+ * is then read again for the documents the written chats attach (their own step, with the bytes read as
+ * progress, whether or not the chats were cancelled); cancelling that read keeps the documents found before. A conversation
  * imported before (same format and id, or a Hearth JSON or Jan thread whose id is already here) is
  * skipped, so importing the same file twice adds nothing.
  */
 import { randomUUID } from 'crypto';
+import fs from 'fs';
 import path from 'path';
 import {
   IMPORT_OTHER_REASONS, IMPORT_REASON_CHARS, IMPORT_SKIP_REASONS, IpcError, type ImportPreviewDTO, type ImportProgressDTO, type ImportSource,
@@ -51,7 +54,14 @@ interface Job {
   duplicates: number;
   error: string | null;
   documents: DocumentsAdopted | null;
+  /** what it is doing: writing the chats, or reading the file again for their documents */
+  step: 'chats' | 'documents';
+  /** stops the chats' step */
   abort: AbortController;
+  /** stops the documents' read */
+  abortDocuments: AbortController;
+  /** the documents' read: bytes read of the file's */
+  readingDocuments: { bytes: number; total: number } | null;
 }
 
 /** A reason within IMPORT_REASON_CHARS (a note can quote the file: a title, an id), cut with "…". */
@@ -129,7 +139,8 @@ export class ImportJobs {
     }
     const job: Job = {
       id: randomUUID(), path: p, uploadId, format: src.format, total: threads + duplicates, state: 'previewed',
-      done: 0, imported: 0, messages: 0, duplicates: 0, error: null, documents: null, abort: new AbortController(),
+      done: 0, imported: 0, messages: 0, duplicates: 0, error: null, documents: null,
+      step: 'chats', abort: new AbortController(), abortDocuments: new AbortController(), readingDocuments: null,
     };
     this.keep(job);
     return {
@@ -151,7 +162,10 @@ export class ImportJobs {
 
   private progress(job: Job): ImportProgressDTO {
     const { id: jobId, state, done, total, imported, messages, duplicates, error } = job;
-    return { jobId, state, done, total, imported, messages, duplicates, error, ...(job.documents ? { documents: job.documents } : {}) };
+    return {
+      jobId, state, done, total, imported, messages, duplicates, error,
+      ...(job.readingDocuments ? { readingDocuments: { ...job.readingDocuments } } : {}), ...(job.documents ? { documents: job.documents } : {}),
+    };
   }
 
   private emit(job: Job): void {
@@ -190,8 +204,15 @@ export class ImportJobs {
     const interval = this.deps.progressIntervalMs ?? IMPORT_PROGRESS_MS;
     const yieldTurn = this.deps.yieldTurn ?? (() => new Promise<void>((r) => setImmediate(r)));
     let sentAt = this.now();
+    const paced = () => {
+      if (this.now() - sentAt < interval) return;
+      sentAt = this.now();
+      this.emit(job);
+    };
     const written: WrittenThread[] = [];
     let carried: ImportSourceOpen['documents'];
+    /** how it ends (the state stays 'running' until the documents' step is over too) */
+    let outcome: State;
     try {
       await yieldTurn(); // the caller has its answer before the first write
       const src = await openSource(store, this.deps.readers, job.path, job.format, this.now);
@@ -210,30 +231,41 @@ export class ImportJobs {
           job.messages += r.messages;
         }
         job.done++;
-        if (this.now() - sentAt >= interval) {
-          sentAt = this.now();
-          this.emit(job);
-        }
+        paced();
         await yieldTurn();
       }
-      job.state = job.abort.signal.aborted ? 'cancelled' : 'done';
+      outcome = job.abort.signal.aborted ? 'cancelled' : 'done';
     } catch (e) {
-      job.state = job.abort.signal.aborted ? 'cancelled' : 'failed';
-      job.error = job.state === 'failed' ? (e as Error).message : null;
-      if (job.state === 'failed') this.deps.logger.warn('imports: an import failed', { format: job.format, imported: job.imported, error: job.error });
+      outcome = job.abort.signal.aborted ? 'cancelled' : 'failed';
+      job.error = outcome === 'failed' ? (e as Error).message : null;
+      if (outcome === 'failed') this.deps.logger.warn('imports: an import failed', { format: job.format, imported: job.imported, error: job.error });
     }
     // the threads written (a cancelled import's too) get the documents they attach
     if (carried && this.deps.documents && written.length > 0) {
+      job.step = 'documents';
       try {
         // read again after the threads (a bundle keeps them after its threads), whether or not the import was cancelled
         // only the documents the written threads attach are kept while the file is read again
         const wanted = new Set(written.flatMap((t) => t.documents.map((d) => d.ref)));
-        const r = await adoptDocuments({ ...this.deps.documents, store, logger: this.deps.logger }, await carried(wanted), written);
+        const total = await fs.promises.stat(job.path).then((st) => st.size, () => 0);
+        job.readingDocuments = { bytes: 0, total };
+        this.emit(job); // the step shows at once: it may read a large file
+        const read = await carried(wanted, {
+          signal: job.abortDocuments.signal,
+          onBytes: (bytes) => {
+            job.readingDocuments = { bytes, total: Math.max(total, bytes) };
+            paced();
+          },
+        });
+        if (!read.whole && outcome === 'done') outcome = 'cancelled';
+        const r = await adoptDocuments({ ...this.deps.documents, store, logger: this.deps.logger }, read.documents, written, read.whole);
         if (r.linked > 0 || r.skipped.length > 0) job.documents = r;
       } catch (e) {
         this.deps.logger.warn(`imports: the imported chats' documents could not be kept: ${(e as Error).message}`);
       }
+      job.readingDocuments = null;
     }
+    job.state = outcome;
     // more conversations than the preview counted (the file changed meanwhile): the total follows
     job.total = Math.max(job.total, job.done);
     this.running = null;
@@ -243,10 +275,13 @@ export class ImportJobs {
     return this.progress(job);
   }
 
-  /** Stops a running import between conversations (those written stay), or forgets a preview. */
+  /**
+   * Stops a running import's step: its chats between conversations (those written stay; their documents
+   * are still read), or the read of their documents (those found are kept); forgets a preview.
+   */
   cancel(jobId: string): void {
     const job = this.job(jobId);
-    if (job.state === 'running') job.abort.abort();
+    if (job.state === 'running') (job.step === 'chats' ? job.abort : job.abortDocuments).abort();
     else this.forget(job);
   }
 
@@ -255,6 +290,7 @@ export class ImportJobs {
     const r = this.running;
     if (!r) return;
     r.job.abort.abort();
+    r.job.abortDocuments.abort();
     await r.finished;
   }
 }

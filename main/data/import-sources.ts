@@ -10,9 +10,8 @@ import path from 'path';
 import type { Store } from '../store';
 import { prepareHearth, type PreparedThread } from '../store/import';
 import { findJanThreads, isJanFolder, prepareJanAssistant, prepareJanThread } from '../store/import-jan';
-import type { ExportedDocument } from '../store/export';
 import { detectFormat } from './formats/detect';
-import { readHearthDocuments, readHearthThreads } from './formats/hearth';
+import { readHearthDocuments, readHearthThreads, type HearthDocumentsRead, type HearthReadOptions } from './formats/hearth';
 import { skipSpace } from './formats/json-guard';
 import { tooManyBytes, tooManyNodes } from './formats/tree';
 import type { ImportFormat, ImportFormatChoice, ImportReader, SkipNote } from './imported';
@@ -39,8 +38,11 @@ export interface ImportSourceOpen {
   /** what must be in the store before its threads (Jan's assistants); run once by the import, never by a preview */
   before(): void;
   units(signal?: AbortSignal): AsyncIterable<ImportUnit | { skipped: SkipNote }>;
-  /** reads the attached documents' bytes the file carries (Hearth JSON; main/data/import-documents.ts adopts them) */
-  documents?: (wanted: ReadonlySet<string>, signal?: AbortSignal) => Promise<ExportedDocument[]>;
+  /**
+   * reads the attached documents' bytes the file carries (Hearth JSON; main/data/import-documents.ts adopts
+   * them), telling the bytes read; cancelled, it answers those found before
+   */
+  documents?: (wanted: ReadonlySet<string>, opts: Pick<HearthReadOptions, 'signal' | 'onBytes'>) => Promise<HearthDocumentsRead>;
 }
 
 /** The note for another app's conversation with no message to import (it is not written). */
@@ -94,7 +96,7 @@ async function detectedHearth(p: string): Promise<boolean> {
 function hearthSource(p: string): ImportSourceOpen {
   return {
     format: 'hearth',
-    documents: (wanted, signal) => readHearthDocuments(p, wanted, { signal }),
+    documents: (wanted, opts) => readHearthDocuments(p, wanted, opts),
     before: () => undefined,
     async *units(signal) {
       for await (const item of readHearthThreads(p, { signal })) {

@@ -85,6 +85,11 @@ export const ImportProgressDTO = z.object({
   duplicates: z.number().int(),
   /** why it failed (state failed) */
   error: z.string().nullable(),
+  /**
+   * while the file is read again for the documents the imported chats attach (Hearth JSON, after its chats):
+   * the bytes read of the file's; Cancel then stops this read (the documents found before are kept)
+   */
+  readingDocuments: z.object({ bytes: z.number().int(), total: z.number().int() }).optional(),
   /** at its end, when the file carried documents (Hearth JSON): those linked to the imported chats, and those not kept with why */
   documents: z.object({ linked: z.number().int(), skipped: z.array(z.object({ ref: z.string(), reason: z.string() })) }).optional(),
 });

@@ -162,8 +162,8 @@ describe('Hearth JSON, streamed', () => {
     const doc = (n: number) => ({ ref: String(n).repeat(64), name: `d${n}.txt`, kind: 'text', data: Buffer.from(`document ${n}`).toString('base64') });
     const file = path.join(tmpDir(), 'docs.json');
     fs.writeFileSync(file, JSON.stringify({ format: 'hearth.threads', version: 3, exportedAt: 0, threads: [oneThreadExport()], documents: [doc(1), doc(2), doc(3), { ...doc(2), name: 'again.txt' }] }));
-    expect(await readHearthDocuments(file, new Set([String(2).repeat(64), 'f'.repeat(64)]))).toEqual([doc(2)]);
-    expect(await readHearthDocuments(file, new Set())).toEqual([]);
+    expect(await readHearthDocuments(file, new Set([String(2).repeat(64), 'f'.repeat(64)]))).toEqual({ documents: [doc(2)], whole: true });
+    expect(await readHearthDocuments(file, new Set())).toEqual({ documents: [], whole: true });
     // a document that is not valid is refused even when it is not wanted
     fs.writeFileSync(file, JSON.stringify({ format: 'hearth.threads', version: 3, exportedAt: 0, threads: [], documents: [{ ...doc(1), data: '%%' }] }));
     await expectImportError(readHearthDocuments(file, new Set([String(2).repeat(64)])), /documents\.0\.data: not base64/);

@@ -11,6 +11,7 @@
 import { act, fireEvent, screen, waitFor, within } from '@testing-library/react';
 import type { ImportPreviewDTO, ImportProgressDTO } from '../../main/ipc/contract';
 import { UPLOAD_CHUNK_BYTES } from '../../main/ipc/contract';
+import { formatBytes } from '../../renderer/src/app/format';
 import { openDialog } from '../../renderer/src/app/uiSlice';
 import { page } from '../../renderer/src/features/data/page';
 import { RESTART_GIVE_UP_MS, RESTART_POLL_MS } from '../../renderer/src/features/data/listeners';
@@ -176,6 +177,34 @@ describe('Settings → Data → Import chats', () => {
       .toEqual([`A document (${bad.slice(0, 12)}…) was left out: its bytes are not the content its ref names`]);
   });
 
+  test('a Hearth JSON file read again for its documents shows that read with its bytes; Cancel stops it and says what was kept', async () => {
+    const { bridge, dialog } = await openData({
+      'data.import.upload': uploads().handler,
+      'data.import.preview': () => preview({ format: 'hearth', name: 'chats.json' }),
+      'data.import.start': () => progress(),
+      'data.import.cancel': () => ({ ok: true }),
+    });
+    pick(dialog, new File(['{"threads":[]}'], 'chats.json', { type: 'application/json' }));
+    fireEvent.click(await within(dialog).findByRole('button', { name: 'Import 3 chats' }));
+    await within(dialog).findByRole('progressbar', { name: 'Importing chats' });
+    expect(within(dialog).queryByRole('progressbar', { name: 'Reading attached documents' })).toBeNull();
+    const mb = 1024 * 1024;
+    act(() => bridge.emit('data.importProgress', progress({ done: 4, imported: 4, messages: 8, readingDocuments: { bytes: 30 * mb, total: 120 * mb } })));
+    const bar = within(dialog).getByRole('progressbar', { name: 'Reading attached documents' });
+    expect(bar.getAttribute('aria-valuenow')).toBe('25');
+    expect(bar.getAttribute('aria-valuetext')).toBe(`Attached documents: ${formatBytes(30 * mb)} of ${formatBytes(120 * mb)} read`);
+    fireEvent.click(within(dialog).getByRole('button', { name: 'Cancel' }));
+    await waitFor(() => expect(bridge.callsTo('data.import.cancel')).toEqual([{ jobId: JOB }]));
+    const unread = 'cd'.repeat(32);
+    act(() => bridge.emit('data.importProgress', progress({
+      state: 'cancelled', done: 4, imported: 4, messages: 8, documents: { linked: 1, skipped: [{ ref: unread, reason: 'the import was cancelled before its bytes were read' }] },
+    })));
+    expect(within(dialog).queryByRole('progressbar')).toBeNull();
+    expect(within(dialog).getByText('Cancelled: 4 chats imported before it stopped are kept. 1 attached document kept.')).toBeTruthy();
+    expect([...within(dialog).getByRole('list', { name: 'Documents left out' }).querySelectorAll('li')].map((li) => li.textContent))
+      .toEqual([`A document (${unread.slice(0, 12)}…) was left out: the import was cancelled before its bytes were read`]);
+  });
+
   test('cancel: while running main is asked to stop and says what was kept; while uploading no more pieces are sent', async () => {
     const { bridge, dialog } = await openData({
       'data.import.upload': uploads().handler,
@@ -190,7 +219,7 @@ describe('Settings → Data → Import chats', () => {
     fireEvent.click(within(dialog).getByRole('button', { name: 'Cancel' }));
     await waitFor(() => expect(bridge.callsTo('data.import.cancel')).toEqual([{ jobId: JOB }]));
     act(() => bridge.emit('data.importProgress', progress({ state: 'cancelled', done: 1, imported: 1, messages: 5 })));
-    expect(within(dialog).getByText('Cancelled: 1 chat imported before it stopped are kept.')).toBeTruthy();
+    expect(within(dialog).getByText('Cancelled: 1 chat imported before it stopped is kept.')).toBeTruthy();
     fireEvent.click(within(dialog).getByRole('button', { name: 'Done' }));
 
     // an upload cancelled between two pieces: the rest is not sent and nothing is previewed

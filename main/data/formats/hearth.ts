@@ -52,7 +52,7 @@ const oneThreadSchema = threadExportSchema.omit({ messages: true });
 
 export type HearthItem = { thread: ThreadExport; where: string } | { document: ExportedDocument } | { skipped: SkipNote };
 
-export interface HearthReadOptions extends Pick<StreamOptions, 'signal'> {
+export interface HearthReadOptions extends Pick<StreamOptions, 'signal' | 'onBytes'> {
   /** the most bytes of the file (IMPORT_MAX_BYTES) */
   maxBytes?: number;
   /** the most bytes of one element (OWN_ELEMENT_BYTES) and of a one-thread file (LIMITS.ownThreadBytes) */
@@ -102,7 +102,7 @@ export async function* readHearthFile(file: string, opts: HearthReadOptions & { 
   // reading the documents passes the threads over; reading the threads checks each document and lets it go
   const paths = opts.documents ? [...HEAD_PATHS, '$.documents.*'] : [...HEAD_PATHS, '$.threads.*', '$.documents.*', '$.documentsMissing.*', ...THREAD_PATHS];
   const values = streamJsonValues(await source.open(), where, paths, '{', {
-    signal: opts.signal, maxBytes: opts.maxBytes, limits: { maxElementBytes: maxElement, maxElementValues: OWN_ELEMENT_VALUES, maxDepth: OWN_MAX_DEPTH }, elementDepth: 2, members: MEMBERS,
+    signal: opts.signal, onBytes: opts.onBytes, maxBytes: opts.maxBytes, limits: { maxElementBytes: maxElement, maxElementValues: OWN_ELEMENT_VALUES, maxDepth: OWN_MAX_DEPTH }, elementDepth: 2, members: MEMBERS,
     // a bundle's thread past the bounds is passed over with a note; the others are read on
     skipTooLarge: SKIPPABLE,
   });
@@ -181,16 +181,31 @@ export async function* readHearthThreads(file: string, opts: HearthReadOptions =
   for await (const item of readHearthFile(file, opts)) if (!('document' in item)) yield item;
 }
 
+/** The documents a read found, and whether it read the whole file (false: it was cancelled on the way). */
+export interface HearthDocumentsRead {
+  documents: ExportedDocument[];
+  whole: boolean;
+}
+
 /**
  * The documents of `wanted` a Hearth bundle carries (none for one thread, or before version 3), read
  * again from the file, the first of each ref; the others are checked and let go as they are read, so
- * memory holds what the imported threads attach, never every document the file carries.
+ * memory holds what the imported threads attach, never every document the file carries. Cancelled
+ * through `signal`, it answers the documents found before (`whole: false`) rather than failing: those are
+ * whole and checked, and the chats written before want them.
  */
-export async function readHearthDocuments(file: string, wanted: ReadonlySet<string>, opts: HearthReadOptions = {}): Promise<ExportedDocument[]> {
+export async function readHearthDocuments(file: string, wanted: ReadonlySet<string>, opts: HearthReadOptions = {}): Promise<HearthDocumentsRead> {
   const out = new Map<string, ExportedDocument>();
-  if (wanted.size === 0) return [];
-  for await (const item of readHearthFile(file, { ...opts, documents: true })) {
-    if ('document' in item && wanted.has(item.document.ref) && !out.has(item.document.ref)) out.set(item.document.ref, item.document);
+  if (wanted.size === 0) return { documents: [], whole: true };
+  try {
+    for await (const item of readHearthFile(file, { ...opts, documents: true })) {
+      if ('document' in item && wanted.has(item.document.ref) && !out.has(item.document.ref)) out.set(item.document.ref, item.document);
+      // every wanted one found: the rest of the file has nothing for this import
+      if (out.size === wanted.size) break;
+    }
+  } catch (e) {
+    if (!opts.signal?.aborted) throw e;
+    return { documents: [...out.values()], whole: false };
   }
-  return [...out.values()];
+  return { documents: [...out.values()], whole: true };
 }

@@ -29,6 +29,8 @@ export interface StreamOptions {
   elementDepth?: number;
   /** the members a top-level object may have: any other is refused where its key is read, before its value */
   members?: ReadonlySet<string>;
+  /** told the bytes read so far after each chunk of the input (a long read's progress) */
+  onBytes?: (bytes: number) => void;
   /** told each key of the top-level object as it is read (a member whose value no path names is still seen) */
   onMember?: (key: string) => void;
   /**
@@ -154,6 +156,7 @@ export async function* streamJsonValues(input: Readable, where: string, paths: s
       let chunk = typeof raw === 'string' ? Buffer.from(raw) : (raw as Buffer);
       bytes += chunk.length;
       if (bytes > maxBytes) importFailed(`${where} is larger than an import takes (${maxBytes} bytes)`);
+      opts.onBytes?.(bytes);
       if (!started) {
         const i = skipSpace(chunk, bytes === chunk.length);
         chunk = chunk.subarray(i);

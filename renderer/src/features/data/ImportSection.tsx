@@ -2,7 +2,8 @@
  * Settings → Data → Import chats: a file picked (or dropped on the window: ./windowDrop.ts) is sent
  * to main with a progress bar, main's preview says what an import adds (format, chats, messages,
  * those imported before, the dates, what is left out and why), then "Import N chats" runs it with a
- * progress bar; Cancel stops it at any step.
+ * progress bar (a Hearth JSON file's attached documents, read after its chats, with their own); Cancel
+ * stops it at any step.
  */
 import { useState } from 'react';
 import { IMPORT_FORMAT_NAMES, IMPORT_FORMATS, type ImportFormatChoice, type ImportPreviewDTO } from '../../../../main/ipc/contract';
@@ -110,6 +111,14 @@ export function ImportSection() {
       )}
       {imp.preview && ['previewed', 'running', 'done'].includes(imp.phase) && <PreviewCard p={imp.preview} />}
       {imp.phase === 'running' && p && <ProgressBar label="Importing chats" done={p.done} total={p.total} text={`${formatInt(p.done)} of ${plural(p.total, 'chat')}`} />}
+      {imp.phase === 'running' && p?.readingDocuments && (
+        <ProgressBar
+          label="Reading attached documents"
+          done={p.readingDocuments.bytes}
+          total={p.readingDocuments.total}
+          text={`Attached documents: ${formatBytes(p.readingDocuments.bytes)} of ${formatBytes(p.readingDocuments.total)} read`}
+        />
+      )}
       {imp.phase === 'done' && p && (
         <p role="status">
           Imported {plural(p.imported, 'chat')} ({plural(p.messages, 'message')}){p.duplicates ? `; ${plural(p.duplicates, 'chat')} imported before left out` : ''}.
@@ -127,7 +136,10 @@ export function ImportSection() {
         </ul>
       )}
       {imp.phase === 'cancelled' && (
-        <p role="status">{p && p.imported > 0 ? `Cancelled: ${plural(p.imported, 'chat')} imported before it stopped are kept.` : 'Cancelled: nothing was imported.'}</p>
+        <p role="status">
+          {p && p.imported > 0 ? `Cancelled: ${plural(p.imported, 'chat')} imported before it stopped ${p.imported === 1 ? 'is' : 'are'} kept.` : 'Cancelled: nothing was imported.'}
+          {p?.documents && ` ${plural(p.documents.linked, 'attached document')} kept.`}
+        </p>
       )}
       {imp.phase === 'failed' && (
         <p role="alert" className="inline-error">

@@ -1,0 +1,158 @@
+/**
+ * The documents' step of a Hearth JSON import, through the real parts (a real store, the real Services
+ * and DataService, a bundle written here): after its chats the file is read again for the documents they
+ * attach, with the bytes read as progress, and stops once every one is found; Cancel in that step stops
+ * the read, keeps the documents found before and names the others; a cancel of the chats still reads the
+ * written chats' documents; close() stops the read too.
+ */
+import { createHash, randomBytes } from 'crypto';
+import fs from 'fs';
+import path from 'path';
+import type { EventName, ImportProgressDTO } from '../../main/ipc/contract';
+import { UNREAD_DOCUMENT } from '../../main/data/import-documents';
+import { DataService } from '../../main/data/service';
+import { dataPaths } from '../../main/paths';
+import { Services } from '../../main/services';
+import { cleanupDirs, closeStores, openStore, recordingLogger, tmpDir } from '../store/helpers';
+
+afterEach(() => {
+  closeStores();
+  cleanupDirs();
+});
+
+const MiB = 1024 * 1024;
+
+/** A document of `bytes` random bytes as a bundle carries it. */
+function carried(name: string, bytes: number) {
+  const data = randomBytes(bytes);
+  return { ref: createHash('sha256').update(data).digest('hex'), name, kind: 'text' as const, data: data.toString('base64') };
+}
+
+/**
+ * A bundle of two chats, the first attaching A, the second B; the documents A, eight others no chat
+ * attaches (1 MiB each), B, two more others. The offsets of A's and B's data in the file.
+ */
+function bundle() {
+  const a = carried('a.txt', 64 * 1024);
+  const b = carried('b.txt', 64 * 1024);
+  const others = Array.from({ length: 10 }, (_, i) => carried(`other-${i}.txt`, MiB));
+  const source = openStore();
+  const threads = [a, b].map((d, i) => {
+    const t = source.threads.create({ title: `Chat ${i + 1}` });
+    source.messages.add({ threadId: t.id, role: 'user', content: `Read ${d.name}`, attachments: [{ type: 'document', ref: d.ref, name: d.name }] });
+    source.messages.add({ threadId: t.id, role: 'assistant', content: 'Read.' });
+    return source.exportThreadJson(t.id);
+  });
+  const file = path.join(tmpDir(), 'chats.json');
+  const text = JSON.stringify({ format: 'hearth.threads', version: 3, exportedAt: 0, threads, documents: [a, ...others.slice(0, 8), b, ...others.slice(8)] });
+  fs.writeFileSync(file, text);
+  return { file, a, b, size: Buffer.byteLength(text), aEnd: text.indexOf(a.data) + a.data.length, bAt: text.indexOf(b.data) };
+}
+
+function setup(opts: { yieldTurn?: () => Promise<void> } = {}) {
+  const dir = tmpDir();
+  const store = openStore({ file: path.join(dir, 'hearth.db') });
+  const logger = recordingLogger();
+  const services = new Services({ engine: {} as never, paths: dataPaths(dir), appVersion: '0', logger });
+  // a clock that moves a second at each look: every step the import may report is reported
+  let t = 0;
+  const data = new DataService({ store, services, dataDir: dir, logger, now: () => (t += 1000), progressIntervalMs: 200, yieldTurn: opts.yieldTurn });
+  services.register(data.importExportChannels());
+  const progress: ImportProgressDTO[] = [];
+  const listeners: ((p: ImportProgressDTO) => void)[] = [];
+  services.subscribe((e: EventName, p) => {
+    if (e !== 'data.importProgress') return;
+    progress.push(p as ImportProgressDTO);
+    for (const l of listeners) l(p as ImportProgressDTO);
+  });
+  const call = (channel: string, payload: unknown) => services.handle(channel, payload) as Promise<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const importFile = async (file: string) => {
+    const preview = await call('data.import.preview', { source: { path: file }, from: 'auto' });
+    await call('data.import.start', { jobId: preview.jobId });
+    return { jobId: preview.jobId as string, end: await data.imports.finished! };
+  };
+  const kept = (ref: string) => fs.existsSync(path.join(dataPaths(dir).documents, ref));
+  const reads = () => progress.flatMap((p) => (p.readingDocuments ? [p.readingDocuments] : []));
+  return { store, data, progress, listeners, call, importFile, kept, reads };
+}
+
+test('after the chats the file is read again for their documents, its bytes shown as they are read; the read stops once every one is found', async () => {
+  const f = bundle();
+  const { importFile, kept, reads, progress } = setup();
+  const { end } = await importFile(f.file);
+  expect(end).toMatchObject({ state: 'done', imported: 2, documents: { linked: 2, skipped: [] } });
+  expect(end.readingDocuments).toBeUndefined();
+  expect(kept(f.a.ref) && kept(f.b.ref)).toBe(true);
+  // the step's progress: from 0, growing, of the file's size, while the import still runs
+  const seen = reads();
+  expect(seen[0]).toEqual({ bytes: 0, total: f.size });
+  expect(seen.length).toBeGreaterThan(10);
+  expect(seen.every((r, i) => r.total === f.size && (i === 0 || r.bytes >= seen[i - 1].bytes))).toBe(true);
+  expect(progress.filter((p) => p.readingDocuments).every((p) => p.state === 'running' && p.done === 2)).toBe(true);
+  // B found, the two documents after it are not read
+  const last = seen[seen.length - 1].bytes;
+  expect(last).toBeGreaterThan(f.bAt);
+  expect(last).toBeLessThan(f.size);
+});
+
+test('Cancel while the documents are read stops the read: those found are kept, the others named; the chats stay', async () => {
+  const f = bundle();
+  const { store, call, importFile, kept, listeners, reads } = setup();
+  let cancelled = false;
+  listeners.push((p) => {
+    // once A is read and before B is: cancel
+    if (!cancelled && p.readingDocuments && p.readingDocuments.bytes > f.aEnd + MiB) {
+      cancelled = true;
+      void call('data.import.cancel', { jobId: p.jobId });
+    }
+  });
+  const { end } = await importFile(f.file);
+  expect(cancelled).toBe(true);
+  expect(end).toMatchObject({ state: 'cancelled', imported: 2, error: null, documents: { linked: 1, skipped: [{ ref: f.b.ref, reason: UNREAD_DOCUMENT }] } });
+  expect(kept(f.a.ref)).toBe(true);
+  expect(kept(f.b.ref)).toBe(false);
+  expect(store.threads.list({ limit: 10 }).items.length).toBe(2);
+  // the read stopped where it was cancelled, well before B
+  const seen = reads();
+  expect(seen[seen.length - 1].bytes).toBeLessThan(f.bAt);
+});
+
+test("a cancel of the chats still reads the written chats' documents (that step can be cancelled in its turn)", async () => {
+  const f = bundle();
+  let turns = 0;
+  let jobId = '';
+  let app: ReturnType<typeof setup> | null = null;
+  // the import's turns: before the first chat, then after each; cancelled after the first chat
+  app = setup({
+    yieldTurn: async () => {
+      if (++turns === 2) await app!.call('data.import.cancel', { jobId });
+      await new Promise((r) => setImmediate(r));
+    },
+  });
+  const preview = await app.call('data.import.preview', { source: { path: f.file }, from: 'auto' });
+  jobId = preview.jobId;
+  await app.call('data.import.start', { jobId });
+  const end = await app.data.imports.finished!;
+  expect(end).toMatchObject({ state: 'cancelled', imported: 1, documents: { linked: 1, skipped: [] } });
+  expect(app.kept(f.a.ref)).toBe(true);
+  expect(app.kept(f.b.ref)).toBe(false);
+  expect(app.reads().length).toBeGreaterThan(0);
+});
+
+test('close() (the app quitting) stops the documents\' read too, and waits for it', async () => {
+  const f = bundle();
+  const { data, call, listeners, kept, reads } = setup();
+  let closing: Promise<void> | null = null;
+  listeners.push((p) => {
+    if (!closing && p.readingDocuments && p.readingDocuments.bytes > f.aEnd + MiB) closing = data.close();
+  });
+  const preview = await call('data.import.preview', { source: { path: f.file }, from: 'auto' });
+  await call('data.import.start', { jobId: preview.jobId });
+  const end = await data.imports.finished!;
+  await closing;
+  expect(closing).not.toBeNull();
+  expect(end).toMatchObject({ state: 'cancelled', imported: 2, documents: { linked: 1, skipped: [{ ref: f.b.ref, reason: UNREAD_DOCUMENT }] } });
+  expect(kept(f.a.ref)).toBe(true);
+  expect(reads()[reads().length - 1].bytes).toBeLessThan(f.bAt);
+  expect(data.imports.finished).toBeNull();
+});
