@@ -417,6 +417,23 @@ describe('streaming and its errors', () => {
     await expectImportError((async () => {
       for await (const v of streamJsonValues(fs.createReadStream(file, { highWaterMark: 1024 }), file, ['$.*'], '[', { limits: { maxElementBytes: 4096 } })) void v;
     })(), /conversations\.json holds one conversation larger than 4096 bytes/);
+
+    // whitespace outside strings is not an element's bytes (the parser keeps none of it): a conversation
+    // of 4,000 bytes indented to over 4,096 is read, and padding between elements or before the end is no
+    // conversation (a note for it would count one that is not there); the same bytes in a string still count
+    const nested = { m: Array.from({ length: 40 }, (_, i) => ({ i, s: 'w'.repeat(60) })) };
+    const indented = JSON.stringify(nested, null, 8);
+    expect(Buffer.byteLength(JSON.stringify(nested))).toBeLessThan(4096);
+    expect(Buffer.byteLength(indented)).toBeGreaterThan(4096 + 1024);
+    const pad = ' \n\t\r'.repeat(3000);
+    fs.writeFileSync(file, `[${pad}${indented},${pad}{"a": 1}${pad}]`);
+    const spaced: unknown[] = [];
+    for await (const v of streamJsonArray(fs.createReadStream(file, { highWaterMark: 1024 }), file, { limits: { maxElementBytes: 4096 } })) spaced.push(v);
+    expect(spaced).toEqual([{ value: nested }, { value: { a: 1 } }]);
+    fs.writeFileSync(file, `[{"a": 1}, "${' '.repeat(pad.length)}"]`);
+    const inString: unknown[] = [];
+    for await (const v of streamJsonArray(fs.createReadStream(file, { highWaterMark: 1024 }), file, { limits: { maxElementBytes: 4096 } })) inString.push(v);
+    expect(inString).toEqual([{ value: { a: 1 } }, TOO_LARGE]);
   }, 60_000);
 
   test('elements past the bounds are passed over wherever they start and end in the chunks: the others read as JSON.parse reads them', async () => {

@@ -5,7 +5,9 @@
  * chunk is scanned first (aware of strings and their escapes): past the deepest nesting or the largest
  * element the file is refused, naming it, before the parser is given the chunk. The elements measured are
  * those of the containers at `elementDepth` (1: the top-level array's; 2: a Hearth bundle's threads, inside
- * its top-level object), and every scalar above them (a key and its string count as one).
+ * its top-level object), and every scalar above them (a key and its string count as one). An element's
+ * bytes are those the parser keeps: whitespace outside strings (a pretty-printed file's indentation, or
+ * padding) is not counted.
  */
 import { LIMITS } from '../../store/validation';
 import { importFailed } from './tree';
@@ -13,7 +15,7 @@ import { importFailed } from './tree';
 export interface JsonLimits {
   /** the deepest nesting of arrays and objects (the top-level array is level 1) */
   maxDepth: number;
-  /** the most bytes one element (or member) of the top-level value may take */
+  /** the most bytes one element (or member) of the top-level value may take, whitespace outside strings not counted */
   maxElementBytes: number;
   /**
    * the most arrays, objects and values after a comma one element may hold: what the parser builds of
@@ -95,6 +97,7 @@ export class JsonGuard {
     const level = this.elementDepth;
     let { depth, inString, escaped } = this;
     let from = begin; // where the bytes of the current element start in this chunk
+    let spaces = 0; // whitespace outside strings since `from` (not counted: the parser keeps none of it)
     let start = -1; // the same, once one started in this chunk
     const save = () => {
       this.depth = depth;
@@ -115,6 +118,7 @@ export class JsonGuard {
         continue;
       }
       if (b === QUOTE) inString = true;
+      else if (b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09) spaces++;
       else if (b === OPEN_ARRAY || b === OPEN_OBJECT || b === CLOSE_ARRAY || b === CLOSE_OBJECT || b === COMMA) {
         const open = b === OPEN_ARRAY || b === OPEN_OBJECT;
         if (open && depth + 1 > maxDepth) {
@@ -123,8 +127,9 @@ export class JsonGuard {
         // a comma, an opening or a closing at `level` or above ends what was measured since the last one
         const atLevel = open ? depth + 1 <= level : depth <= level;
         if (atLevel) {
-          if (this.elementBytes + (i - from) > maxElementBytes) return over('bytes', i);
+          if (this.elementBytes + (i - from - spaces) > maxElementBytes) return over('bytes', i);
           this.elementBytes = 0;
+          spaces = 0;
           this.elementValues = 0;
           this.elementOpen.length = 0;
           from = i + 1;
@@ -147,8 +152,8 @@ export class JsonGuard {
       }
     }
     if (depth >= 1) {
-      if (this.elementBytes + (chunk.length - from) > maxElementBytes) return over('bytes', chunk.length);
-      this.elementBytes += chunk.length - from;
+      if (this.elementBytes + (chunk.length - from - spaces) > maxElementBytes) return over('bytes', chunk.length);
+      this.elementBytes += chunk.length - from - spaces;
     }
     save();
     return null;
