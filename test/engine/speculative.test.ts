@@ -292,13 +292,13 @@ describe("the draft's bounds", () => {
 
   describe("the n-gram kinds' own limits are load settings (llama-server's --spec-ngram-* flags): each reaches the kinds it stands for", () => {
     const repetitive = Array(24).fill('red green blue yellow').join(' ');
-    const run = async (kind: 'ngram-simple' | 'ngram-map-k' | 'ngram-map-k4v' | 'ngram-mod', limits: Record<string, number>, prompt = repetitive) => {
-      await engine.load('limits', TINY_SPM, { ...base, speculative: kind, ...limits });
+    const run = async (kind: 'ngram-simple' | 'ngram-map-k' | 'ngram-map-k4v' | 'ngram-mod', limits: Record<string, number>, prompt = repetitive, model = TINY_SPM) => {
+      await engine.load('limits', model, { ...base, speculative: kind, ...limits });
       try {
         const r = await greedyRun('limits', 120, prompt);
         const { draftTokens = 0, acceptedTokens = 0, generatedTokens = 0 } = r.timings;
         // each verifying step samples one token besides the draft tokens it accepts
-        return { tokens: r.tokens, draftTokens, steps: generatedTokens - acceptedTokens };
+        return { tokens: r.tokens, draftTokens, acceptedTokens, steps: generatedTokens - acceptedTokens };
       } finally {
         await engine.unload('limits');
       }
@@ -325,6 +325,28 @@ describe("the draft's bounds", () => {
       // where it drafts at llama.cpp's length, a lookup longer than the whole text finds nothing to draft from
       if (own.draftTokens > 0) expect((await run(kind, { ngramSizeN: 1024 })).draftTokens).toBe(0);
       else expect(kind).toBe('ngram-simple');
+    });
+
+    // on the scripted loop every lookup finds the cycle's continuation and every draft is right, so a bound
+    // on a draft's length binds at every step: each step drafts exactly that many (the first step, with
+    // nothing to look up yet, and the last, cut by maxTokens, aside), the output the cycle's own (the simple
+    // lookup copies at most what follows its match up to the text's end, a cycle less one token: 2 fits)
+    test.each([
+      ['ngram-simple', { ngramSizeN: 2, ngramSizeM: 2 }, 2],
+      ['ngram-map-k', { ngramSizeM: 1 }, 1],
+      ['ngram-map-k', { ngramSizeM: 3 }, 3],
+      ['ngram-map-k4v', { ngramSizeM: 2 }, 2],
+      ['ngram-mod', { ngramModMax: 1, ngramModMin: 0 }, 1],
+      ['ngram-mod', { ngramModMax: 4, ngramModMin: 4 }, 4],
+    ] as const)('%s on a text that repeats by design: %j drafts exactly %i tokens a step, each right', async (kind, limits, m) => {
+      const r = await run(kind, limits, repetitive, LOOP);
+      expect(r.tokens).toEqual(Array.from({ length: 120 }, (_, i) => cycle[i % cycle.length]));
+      expect(r.acceptedTokens).toBe(r.draftTokens);
+      // `steps` verifying steps, each drafting m but the first and the last
+      expect(r.draftTokens).toBeLessThanOrEqual(m * r.steps);
+      expect(r.draftTokens).toBeGreaterThanOrEqual(m * (r.steps - 2));
+      // and no longer drafts than the bound lets through: 120 tokens in steps of m + 1
+      expect(r.steps).toBeGreaterThanOrEqual(Math.floor(120 / (m + 1)));
     });
 
     test('ngramMinHits: counted by the map with values only (llama.cpp\'s ngram-map-k drafts before it counts hits)', async () => {
