@@ -45,6 +45,8 @@ export interface ChatsContext {
 }
 
 const dateOf = (ms: number | null) => (ms === null ? '—' : new Date(ms).toISOString().slice(0, 10));
+/** A megabyte (MiB), as the import's progress counts a file's bytes. */
+const MB = 1024 * 1024;
 
 function printPreview(p: ImportPreviewDTO): void {
   const span = p.firstAt === null ? '' : `, ${dateOf(p.firstAt)} to ${dateOf(p.lastAt)}`;
@@ -75,8 +77,11 @@ async function importCommand({ parsed, rest, dataDir, openStore, logger }: Chats
     emit: (p) => {
       sent = p;
       if (!json && p.state === 'running' && p.total > 0) {
-        const line = `importing: ${p.done}/${p.total} chats, ${p.messages} messages`;
-        process.stderr.write(tty ? `\r${line}` : `${line}\n`);
+        const r = p.readingDocuments;
+        const line = r
+          ? `reading the file again for attached documents: ${Math.floor(r.bytes / MB)}/${Math.ceil(r.total / MB)} MB (Ctrl+C skips the rest)`
+          : `importing: ${p.done}/${p.total} chats, ${p.messages} messages`;
+        process.stderr.write(tty ? `\r${line}\x1b[K` : `${line}\n`);
       }
     },
   });
@@ -88,8 +93,15 @@ async function importCommand({ parsed, rest, dataDir, openStore, logger }: Chats
       return 0;
     }
     jobs.start(preview.jobId);
-    const stop = () => jobs.cancel(preview.jobId);
-    process.once('SIGINT', stop);
+    // Ctrl+C stops the step under way: the chats between two of them, then the read of their documents
+    const stop = () => {
+      try {
+        jobs.cancel(preview.jobId);
+      } catch {
+        // it ended meanwhile
+      }
+    };
+    process.on('SIGINT', stop);
     const end = await jobs.finished!;
     process.removeListener('SIGINT', stop);
     if (tty && sent) process.stderr.write('\n');
@@ -98,7 +110,7 @@ async function importCommand({ parsed, rest, dataDir, openStore, logger }: Chats
     else if (end.state === 'cancelled') process.stdout.write(`stopped: ${end.imported} chats imported before the stop stay\n`);
     if (!json && end.documents) {
       process.stdout.write(`  ${end.documents.linked} attached documents kept\n`);
-      for (const d of end.documents.skipped) process.stdout.write(`  document ${d.ref.slice(0, 12)}… left out: ${d.reason}\n`);
+      for (const d of end.documents.skipped) process.stdout.write(`  document ${d.name ? `${d.name} (${d.ref.slice(0, 12)}…)` : `${d.ref.slice(0, 12)}…`} left out: ${d.reason}\n`);
     }
     if (end.state === 'failed') throw new Error(`the import failed after ${end.imported} chats (those stay): ${end.error}`);
     return end.state === 'done' ? 0 : 1;
@@ -134,7 +146,9 @@ async function exportCommand({ parsed, rest, dataDir, openStore }: ChatsContext)
       written.push(target);
     };
     try {
-      if (format === 'json') await write(bundleFileName(Date.now()), bundleParts(store, chosen, Date.now(), new DocFiles(dataPaths(dataDir).documents)));
+      // a chat an import would pass over is written all the same, and said
+      const leftOut = (t: { id: string; title: string }, reason: string) => process.stderr.write(`warning: the chat "${t.title}" (${t.id}) is in the file, but an import would leave it out: ${reason}\n`);
+      if (format === 'json') await write(bundleFileName(Date.now()), bundleParts(store, chosen, Date.now(), new DocFiles(dataPaths(dataDir).documents), leftOut));
       else for (const f of markdownFiles(store, chosen)) await write(f.name, [f.text]);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new UsageError(`${dir} already holds ${path.basename((e as NodeJS.ErrnoException).path ?? '')}: export to an empty folder`);

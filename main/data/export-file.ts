@@ -6,10 +6,11 @@
  */
 import { createHash } from 'crypto';
 import yazl from 'yazl';
-import { IpcError, type ExportFileDTO, type RequestOf } from '../ipc/contract';
+import { EXPORT_LEFT_OUT_SHOWN, IpcError, type ExportFileDTO, type RequestOf } from '../ipc/contract';
 import type { Store } from '../store';
 import { docKindOfName, SHA256_HEX } from '../params';
 import { EXPORT_BUNDLE_FORMAT, EXPORT_VERSION, type BundleExport, type ExportedDocument, type ThreadExport } from '../store/export';
+import { importWouldSkip } from './formats/hearth';
 import { safeFileName } from './uploads';
 
 /** the largest export (its data as it crosses IPC) */
@@ -74,16 +75,22 @@ function attachedDocuments(t: ThreadExport, into: Map<string, string>): void {
  * The Hearth bundle of these threads as the pieces of its JSON text, one thread at a time, then one
  * attached document at a time (the CLI writes them to a file as they come; data.export joins them under
  * its cap). A document whose file is gone, unreadable or not its content is named in documentsMissing:
- * the export goes on without it. Without `files` no document is carried.
+ * the export goes on without it. Without `files` no document is carried. A thread an import would pass
+ * over (past the bounds it reads one thread within) is written all the same, and told to `leftOut`.
  */
-export async function* bundleParts(store: Store, ids: readonly string[], now: number, files: DocumentReader | null): AsyncGenerator<string> {
+export async function* bundleParts(
+  store: Store, ids: readonly string[], now: number, files: DocumentReader | null, leftOut?: (thread: { id: string; title: string }, reason: string) => void,
+): AsyncGenerator<string> {
   const head: Omit<BundleExport, 'threads'> = { format: EXPORT_BUNDLE_FORMAT, version: EXPORT_VERSION, exportedAt: now };
   yield `${JSON.stringify(head).slice(0, -1)},"threads":[`;
   const refs = new Map<string, string>();
   for (let i = 0; i < ids.length; i++) {
     const t = store.exportThreadJson(ids[i]);
     attachedDocuments(t, refs);
-    yield (i ? ',\n' : '\n') + JSON.stringify(t);
+    const json = JSON.stringify(t);
+    const skip = leftOut ? importWouldSkip(json) : null;
+    if (skip) leftOut?.({ id: t.thread.id, title: t.thread.title }, skip.reason);
+    yield (i ? ',\n' : '\n') + json;
   }
   yield '\n]';
   if (files && refs.size > 0) {
@@ -122,12 +129,19 @@ export async function exportFile(store: Store, req: RequestOf<'data.export'>, no
   if (req.format === 'json') {
     const parts: string[] = [];
     let bytes = 0;
-    for await (const part of bundleParts(store, ids, now, docs)) {
+    const leftOut: NonNullable<ExportFileDTO['leftOutOnImport']> = { count: 0, chats: [] };
+    const tell = (t: { id: string; title: string }, reason: string) => {
+      if (leftOut.count++ < EXPORT_LEFT_OUT_SHOWN) leftOut.chats.push({ threadId: t.id, title: t.title, reason });
+    };
+    for await (const part of bundleParts(store, ids, now, docs, tell)) {
       bytes += Buffer.byteLength(part);
       if (bytes > max) tooLarge(ids.length, max);
       parts.push(part);
     }
-    return { fileName: bundleFileName(now), mime: 'application/json', encoding: 'utf8', data: parts.join(''), threads: ids.length };
+    return {
+      fileName: bundleFileName(now), mime: 'application/json', encoding: 'utf8', data: parts.join(''), threads: ids.length,
+      ...(leftOut.count > 0 ? { leftOutOnImport: leftOut } : {}),
+    };
   }
   const files: { name: string; text: string }[] = [];
   let bytes = 0;

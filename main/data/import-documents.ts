@@ -9,6 +9,7 @@
  * (without it, as for the CLI, the app indexes the queued ones at its next start).
  */
 import { createHash } from 'crypto';
+import type { ImportProgressDTO } from '../ipc/contract';
 import type { Logger } from '../logging';
 import { docKindOfName, MAX_DOC_BYTES, SHA256_HEX } from '../params';
 import type { Store } from '../store';
@@ -24,13 +25,8 @@ export interface ImportedDocumentsDeps {
   logger: Logger;
 }
 
-/** What an import did with the documents. */
-export interface DocumentsAdopted {
-  /** documents linked to the imported threads (carried, or stored here already) */
-  linked: number;
-  /** carried documents not kept, with why */
-  skipped: { ref: string; reason: string }[];
-}
+/** What an import did with the documents (the import's last progress carries it). */
+export type DocumentsAdopted = NonNullable<ImportProgressDTO['documents']>;
 
 /** A thread the import wrote: the documents its messages attach (ref, the name first given), and those it had taken out. */
 export interface WrittenThread {
@@ -57,18 +53,22 @@ function checked(d: ExportedDocument): Buffer | string {
   return bytes;
 }
 
-/** Why a document is not kept when the documents' read was cancelled before it was found. */
-export const UNREAD_DOCUMENT = 'the import was cancelled before its bytes were read';
+/** Why a document is not kept when the documents' read was cancelled before it was found (an import of the file again reads it). */
+export const UNREAD_DOCUMENT = 'the import was cancelled before Hearth found it in the file (import the file again to get it)';
+
+/** Why a document is not kept when the documents' read failed before it was found. */
+export const unreadDocument = (error: string) => `the file could not be read again for it (${error})`;
 
 /**
- * Keeps the `carried` documents the written `threads` attach and links them. `whole`: the file was read to
- * its end (false: cancelled on the way, so a document neither carried nor stored here is named as unread).
+ * Keeps the `carried` documents the written `threads` attach and links them, each document's row and
+ * links in one transaction. `unread`: why a document neither carried nor stored here was not found, when
+ * the read stopped short (null: it read the whole file, so the export named it missing).
  */
-export async function adoptDocuments(deps: ImportedDocumentsDeps, carried: readonly ExportedDocument[], threads: readonly WrittenThread[], whole = true): Promise<DocumentsAdopted> {
+export async function adoptDocuments(deps: ImportedDocumentsDeps, carried: readonly ExportedDocument[], threads: readonly WrittenThread[], unread: string | null = null): Promise<DocumentsAdopted> {
   const docs = deps.store.docs;
   const out: DocumentsAdopted = { linked: 0, skipped: [] };
-  const skip = (ref: string, reason: string) => {
-    out.skipped.push({ ref, reason });
+  const skip = (ref: string, name: string | undefined, reason: string) => {
+    out.skipped.push({ ref, ...(name !== undefined ? { name } : {}), reason });
     deps.logger.warn(`imports: the document ${ref.slice(0, 12)}… was not kept: ${reason}`);
   };
   // the documents the written threads attach: ref → each thread's name for it
@@ -82,41 +82,46 @@ export async function adoptDocuments(deps: ImportedDocumentsDeps, carried: reado
   const toIndex: string[] = [];
   for (const [ref, names] of wanted) {
     const d = bytesOf.get(ref);
+    const named = d?.name ?? names.values().next().value;
     // the kind from the name, as an attached file's (a file's claim is not trusted to pick the reader)
-    let kind = d ? docKindOfName(d.name) : null;
+    const kind = d ? docKindOfName(d.name) : null;
     let size = 0;
     if (d) {
       const bytes = checked(d);
       if (typeof bytes === 'string') {
-        skip(ref, bytes);
+        skip(ref, named, bytes);
         continue;
       }
       try {
         await deps.files.put(bytes);
       } catch (e) {
-        skip(ref, `its file could not be written: ${(e as Error).message}`);
+        skip(ref, named, `its file could not be written: ${(e as Error).message}`);
         continue;
       }
       size = bytes.length;
     }
-    // the row and its links in one synchronous step (an unlinked row is the garbage collector's)
-    const row = d ? docs.ensureDocument({ hash: ref, kind, size }) : docs.documentByHash(ref);
-    if (!row) {
-      // neither carried nor stored here: the export named it missing, or the read stopped before it
-      if (!whole) skip(ref, UNREAD_DOCUMENT);
-      continue;
-    }
-    for (const [threadId, name] of names) {
-      try {
-        docs.linkThread(threadId, row.id, name);
-        // one the chat had taken out stays out (shown removed, as in the chat exported)
-        if (removedIn.get(threadId)?.has(ref)) docs.unlinkThread(threadId, row.id);
-        else out.linked++;
-      } catch (e) {
-        skip(ref, `it could not be linked to its chat: ${(e as Error).message}`);
+    // the row and its links in one transaction (an unlinked row is the garbage collector's)
+    deps.store.db.transaction(() => {
+      const row = d ? docs.ensureDocument({ hash: ref, kind, size }) : docs.documentByHash(ref);
+      if (!row) {
+        // neither carried nor stored here: the export named it missing, or the read stopped before it
+        if (unread !== null) skip(ref, named, unread);
+        return;
       }
-    }
-    if (row.state === 'queued') toIndex.push(ref);
+      for (const [threadId, name] of names) {
+        try {
+          deps.store.db.transaction(() => {
+            docs.linkThread(threadId, row.id, name);
+            // one the chat had taken out stays out (shown removed, as in the chat exported)
+            if (removedIn.get(threadId)?.has(ref)) docs.unlinkThread(threadId, row.id);
+            else out.linked++;
+          })();
+        } catch (e) {
+          skip(ref, name, `it could not be linked to its chat: ${(e as Error).message}`);
+        }
+      }
+      if (row.state === 'queued') toIndex.push(ref);
+    })();
   }
   if (toIndex.length > 0) deps.index?.(toIndex);
   return out;

@@ -19,7 +19,9 @@ import type { Logger } from '../logging';
 import type { Store } from '../store';
 import type { ImportFormat, ImportFormatChoice, SkipNote } from './imported';
 import { openSource, type ImportSourceOpen, type ReaderFactory } from './import-sources';
-import { adoptDocuments, attachedDocumentsOf, type DocumentsAdopted, type ImportedDocumentsDeps, type WrittenThread } from './import-documents';
+import {
+  adoptDocuments, attachedDocumentsOf, UNREAD_DOCUMENT, unreadDocument, type DocumentsAdopted, type ImportedDocumentsDeps, type WrittenThread,
+} from './import-documents';
 import type { Uploads } from './uploads';
 import { PROGRESS_EVERY_MS } from '../progress-pace';
 
@@ -194,6 +196,14 @@ export class ImportJobs {
     return this.progress(job);
   }
 
+  /**
+   * Whether a cancelled chats' step had handled every chat its preview counted (it was reading past the
+   * last one, through the documents): such an import is done, not cancelled.
+   */
+  private allHandled(job: Job): boolean {
+    return job.total > 0 && job.done >= job.total;
+  }
+
   /** The running import's end (its last progress), or null when none runs. */
   get finished(): Promise<ImportProgressDTO> | null {
     return this.running?.finished ?? null;
@@ -221,8 +231,15 @@ export class ImportJobs {
       for await (const u of src.units(job.abort.signal)) {
         if (job.abort.signal.aborted) break;
         if ('skipped' in u) continue;
-        if (store.imported.has(src.format, u.sourceId, u.keptId)) job.duplicates++;
-        else {
+        if (store.imported.has(src.format, u.sourceId, u.keptId)) {
+          job.duplicates++;
+          // a chat imported before whose documents were not kept then (that import's read of them was
+          // cancelled, or failed): they are read now; one kept, or taken out of the chat since, is left as it is
+          const missing = u.keptId !== undefined && store.threads.exists(u.keptId)
+            ? attachedDocumentsOf(u.prepared.messages).filter((d) => store.docs.documentByHash(d.ref) === null)
+            : [];
+          if (missing.length > 0) written.push({ threadId: u.keptId as string, documents: missing, removed: new Set(u.removedDocuments ?? []) });
+        } else {
           const r = store.imported.write(src.format, u.sourceId, u.prepared);
           // only what the documents' adoption needs: the threads' document refs, not their messages
           const attached = attachedDocumentsOf(u.prepared.messages);
@@ -234,9 +251,9 @@ export class ImportJobs {
         paced();
         await yieldTurn();
       }
-      outcome = job.abort.signal.aborted ? 'cancelled' : 'done';
+      outcome = job.abort.signal.aborted && !this.allHandled(job) ? 'cancelled' : 'done';
     } catch (e) {
-      outcome = job.abort.signal.aborted ? 'cancelled' : 'failed';
+      outcome = job.abort.signal.aborted ? (this.allHandled(job) ? 'done' : 'cancelled') : 'failed';
       job.error = outcome === 'failed' ? (e as Error).message : null;
       if (outcome === 'failed') this.deps.logger.warn('imports: an import failed', { format: job.format, imported: job.imported, error: job.error });
     }
@@ -257,8 +274,10 @@ export class ImportJobs {
             paced();
           },
         });
-        if (!read.whole && outcome === 'done') outcome = 'cancelled';
-        const r = await adoptDocuments({ ...this.deps.documents, store, logger: this.deps.logger }, read.documents, written, read.whole);
+        // a read stopped short keeps what it found; the others are named with why (the chats' outcome stands)
+        const unread = read.whole ? null : read.stopped === 'cancelled' || read.stopped === undefined ? UNREAD_DOCUMENT : unreadDocument(read.stopped);
+        if (!read.whole && read.stopped !== 'cancelled') this.deps.logger.warn(`imports: the file could not be read again for its documents: ${read.stopped}`);
+        const r = await adoptDocuments({ ...this.deps.documents, store, logger: this.deps.logger }, read.documents, written, unread);
         if (r.linked > 0 || r.skipped.length > 0) job.documents = r;
       } catch (e) {
         this.deps.logger.warn(`imports: the imported chats' documents could not be kept: ${(e as Error).message}`);

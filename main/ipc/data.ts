@@ -91,7 +91,12 @@ export const ImportProgressDTO = z.object({
    */
   readingDocuments: z.object({ bytes: z.number().int(), total: z.number().int() }).optional(),
   /** at its end, when the file carried documents (Hearth JSON): those linked to the imported chats, and those not kept with why */
-  documents: z.object({ linked: z.number().int(), skipped: z.array(z.object({ ref: z.string(), reason: z.string() })) }).optional(),
+  documents: z.object({
+    /** links made to the imported chats (a document attached to two chats counts twice) */
+    linked: z.number().int(),
+    /** documents not kept: the name a chat attached it by, and why */
+    skipped: z.array(z.object({ ref: z.string(), name: z.string().optional(), reason: z.string() })),
+  }).optional(),
 });
 export type ImportProgressDTO = z.infer<typeof ImportProgressDTO>;
 
@@ -103,6 +108,9 @@ export const ExportRequest = z.object({
   format: z.enum(EXPORT_FORMATS),
 }).strict();
 
+/** The chats an export names that an import would leave out, at most (the count is whole). */
+export const EXPORT_LEFT_OUT_SHOWN = 20;
+
 export const ExportFileDTO = z.object({
   fileName: z.string(),
   mime: z.string(),
@@ -110,6 +118,14 @@ export const ExportFileDTO = z.object({
   encoding: z.enum(['utf8', 'base64']),
   data: z.string(),
   threads: z.number().int(),
+  /**
+   * Hearth JSON: the chats in the file that an import would pass over (past the bounds it reads one chat
+   * within: formats/hearth.ts importWouldSkip), with why; absent when there are none
+   */
+  leftOutOnImport: z.object({
+    count: z.number().int(),
+    chats: z.array(z.object({ threadId: Id, title: z.string(), reason: z.string() })).max(EXPORT_LEFT_OUT_SHOWN),
+  }).optional(),
 });
 export type ExportFileDTO = z.infer<typeof ExportFileDTO>;
 

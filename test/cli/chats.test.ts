@@ -6,6 +6,7 @@
  * refused with one line and exit 1, nothing written.
  */
 import { spawnSync } from 'child_process';
+import { createHash } from 'crypto';
 import fs from 'fs';
 import path from 'path';
 import { dataPaths } from '../../main/paths';
@@ -140,4 +141,35 @@ test('bad input: one line, exit 1, nothing written', () => {
   }
   expect(counts(data).threads).toBe(0);
   expect(fs.existsSync(path.join(data, 'x'))).toBe(false);
+});
+
+test('a chat an import would leave out is exported with a warning; a bundle\'s documents are read in their own step, shown on stderr', () => {
+  const data = tempDir('hearth-chats-cli-');
+  const store = Store.open(dataPaths(data).database);
+  const deep = store.threads.create({ title: 'Deep arguments' });
+  let nested: unknown = 1;
+  for (let i = 0; i < 1000; i++) nested = [nested];
+  store.messages.add({ threadId: deep.id, role: 'user', content: 'Call it' });
+  store.messages.add({ threadId: deep.id, role: 'assistant', content: '', toolCalls: [{ id: 'c1', name: 'f', arguments: { deep: nested } }] });
+  // a chat attaching a document the bundle carries
+  const text = 'The quokka sleeps under the baobab.';
+  const ref = createHash('sha256').update(text).digest('hex');
+  const withDoc = store.threads.create({ title: 'With a document' });
+  store.messages.add({ threadId: withDoc.id, role: 'user', content: 'Read it', attachments: [{ type: 'document', ref, name: 'notes.txt' }] });
+  const bundle = { format: 'hearth.threads', version: 3, exportedAt: 0, threads: [store.exportThreadJson(withDoc.id)], documents: [{ ref, name: 'notes.txt', kind: 'text', data: Buffer.from(text).toString('base64') }] };
+  store.close();
+
+  const out = path.join(data, 'out');
+  const r = hearth(['chats', 'export', '--out', out, '--format', 'json', '--data-dir', data]);
+  expect(r.status).toBe(0);
+  expect(r.stderr).toBe(`warning: the chat "Deep arguments" (${deep.id}) is in the file, but an import would leave it out: conversations nested deeper than 256 levels (too deeply nested to import)\n`);
+
+  const other = tempDir('hearth-chats-cli-');
+  const file = path.join(other, 'bundle.json');
+  fs.writeFileSync(file, JSON.stringify(bundle));
+  const imp = hearth(['chats', 'import', file, '--data-dir', other]);
+  expect(imp.status).toBe(0);
+  expect(imp.stderr).toMatch(/^reading the file again for attached documents: 0\/1 MB \(Ctrl\+C skips the rest\)$/m);
+  expect(imp.stdout).toMatch(/imported 1 chats \(1 messages\)\n {2}1 attached documents kept\n/);
+  expect(fs.readFileSync(path.join(dataPaths(other).documents, ref), 'utf8')).toBe(text);
 });

@@ -101,7 +101,7 @@ test('a document whose bytes are not its ref\'s is left out with why; the chat i
   const to = apps.open({ model: null });
   const end = await importText(to, JSON.stringify(tampered));
   expect(end).toMatchObject({ state: 'done', imported: 1, error: null });
-  expect(end.documents).toEqual({ linked: 0, skipped: [{ ref: REF, reason: expect.stringMatching(/not the content its ref names/) }] });
+  expect(end.documents).toEqual({ linked: 0, skipped: [{ ref: REF, name: 'notes.md', reason: expect.stringMatching(/not the content its ref names/) }] });
   expect(fs.existsSync(path.join(to.paths.documents, REF))).toBe(false);
   expect(to.app.store.docs.documentByHash(REF)).toBeNull();
   expect(await to.call('docs.list', { threadId })).toEqual([]);

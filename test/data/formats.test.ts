@@ -16,8 +16,10 @@ import { isImportedRole } from '../../main/data/imported';
 import { ownFormat } from '../../main/data/import-sources';
 import { MAX_NODES } from '../../main/data/formats/tree';
 import { readConversations, streamJsonArray, streamJsonValues } from '../../main/data/formats/stream';
+import { SKIP_MAX_DEPTH } from '../../main/data/formats/json-guard';
 import { byteCap, zipEntrySource } from '../../main/data/formats/zip';
 import { isStoreError } from '../../main/store/errors';
+import { LIMITS } from '../../main/store';
 import { cleanupDirs, closeStores, openStore, tmpDir } from '../store/helpers';
 
 const FIX = path.resolve(__dirname, '../fixtures/imports');
@@ -290,6 +292,33 @@ describe('detection', () => {
     const otherZip = await zipOf(dir, { 'readme.txt': 'hi' });
     await expectImportError(detectFormat(otherZip), /a zip without conversations\.json/);
   });
+
+  test('a first conversation past the bounds (nested too deeply, or larger than one conversation) is passed over: the format is told by the next, and the import reads the rest with a note', async () => {
+    const dir = tmpDir();
+    const deep = `${'['.repeat(80)}${']'.repeat(80)}`;
+    for (const [fixture, format, mark] of [
+      ['chatgpt/conversations.json', 'chatgpt', `{"mapping": ${deep}}`],
+      ['claude/conversations.json', 'claude', `{"chat_messages": ${deep}}`],
+      ['openwebui/chat-export.json', 'openwebui', `{"chat": {"history": ${deep}}}`],
+    ] as const) {
+      const text = fs.readFileSync(path.join(FIX, fixture), 'utf8');
+      const file = path.join(dir, `${format}.json`);
+      fs.writeFileSync(file, text.replace('[', `[${mark},`));
+      expect([format, await detectFormat(file)]).toEqual([format, format]);
+      const all = await readAll(await openImport(file, format));
+      expect(all[0]).toEqual({ skipped: { reason: 'conversations nested deeper than 64 levels (too deeply nested to import)' } });
+      expect(all.slice(1)).toEqual(await threads(path.join(FIX, fixture)));
+    }
+    // one larger than a conversation may be (32 MiB), first: the same
+    const text = fs.readFileSync(path.join(FIX, 'chatgpt/conversations.json'), 'utf8');
+    const file = path.join(dir, 'large.json');
+    fs.writeFileSync(file, text.replace('[', `[{"mapping": {}, "title": "${'x'.repeat(LIMITS.conversationBytes)}"},`));
+    expect(await detectFormat(file)).toBe('chatgpt');
+    expect((await readAll(await openImport(file, 'auto')))[0]).toEqual({ skipped: { reason: `conversations larger than ${LIMITS.conversationBytes} bytes (too large to import)` } });
+    // every conversation past them: nothing tells the format
+    fs.writeFileSync(file, `[{"mapping": ${deep}}, {"mapping": ${deep}}]`);
+    await expectImportError(detectFormat(file), /large\.json is not a format Hearth imports \(JSON of an unknown shape\)/);
+  }, 60_000);
 });
 
 describe('streaming and its errors', () => {
@@ -365,12 +394,13 @@ describe('streaming and its errors', () => {
     await expectImportError(detectFormat(notZip), /fake\.zip is not a readable zip/);
   });
 
-  test('deep nesting is refused at the cap, quickly and in bounded memory (a file, a zip, detection); so is one huge element', async () => {
+  test('a conversation nested past the cap is passed over with a note; past what any JSON writer makes the file is refused, quickly and in bounded memory (a file, a zip, detection); so is one huge element', async () => {
     const dir = tmpDir();
     const deep = Buffer.alloc(3 * 1024 * 1024, '[');
     const file = path.join(dir, 'conversations.json');
     fs.writeFileSync(file, deep);
-    const DEEP = /conversations\.json nests arrays and objects deeper than 64 levels/;
+    // its first element passes the cap (64) and is passed over, its brackets matched: up to SKIP_MAX_DEPTH
+    const DEEP = new RegExp(`conversations\\.json nests arrays and objects deeper than ${SKIP_MAX_DEPTH} levels`);
 
     // the heap, sampled as the parser reads: without the guard it grows ~140 bytes a level (hundreds of MB here)
     const base = process.memoryUsage().heapUsed;
@@ -391,8 +421,8 @@ describe('streaming and its errors', () => {
     const zip = await zipOf(dir, { 'conversations.json': Buffer.alloc(100 * 1024 * 1024, '[') });
     expect(fs.statSync(zip).size).toBeLessThan(200 * 1024);
     const zipLimits = { maxBytes: 200 * 1024 * 1024, maxEntries: 10 };
-    await expectImportError(openImport(zip, 'auto', zipLimits), /› conversations\.json nests arrays and objects deeper than 64 levels/);
-    await expectImportError((async () => { for await (const v of readConversations(zipEntrySource(zip, 'conversations.json', zipLimits), (v) => v)) void v; })(), /deeper than 64 levels/);
+    await expectImportError(openImport(zip, 'auto', zipLimits), new RegExp(`› conversations\\.json nests arrays and objects deeper than ${SKIP_MAX_DEPTH} levels`));
+    await expectImportError((async () => { for await (const v of readConversations(zipEntrySource(zip, 'conversations.json', zipLimits), (v) => v)) void v; })(), new RegExp(`deeper than ${SKIP_MAX_DEPTH} levels`));
     expect(Date.now() - started).toBeLessThan(10_000);
 
     // nesting at the cap reads; brackets inside strings (and escaped quotes) are not nesting
@@ -403,8 +433,14 @@ describe('streaming and its errors', () => {
     for await (const v of streamJsonArray(fs.createReadStream(file), file, { limits: { maxDepth: 64 } })) values.push('value' in v ? v.value : v);
     expect(values).toHaveLength(3);
     expect(values[1]).toBe(tricky);
-    fs.writeFileSync(file, `[${at(64)}]`);
-    await expectImportError((async () => { for await (const v of streamJsonArray(fs.createReadStream(file), file)) void v; })(), DEEP);
+    // one past the cap: that conversation is left out with a note, the others read; the refusal without skipTooLarge
+    fs.writeFileSync(file, `[{"a": 1}, {"b": ${at(64)}}, {"c": [2]}]`);
+    const past: unknown[] = [];
+    for await (const v of streamJsonArray(fs.createReadStream(file), file)) past.push(v);
+    expect(past).toEqual([{ value: { a: 1 } }, { skipped: { reason: 'conversations nested deeper than 64 levels (too deeply nested to import)' } }, { value: { c: [2] } }]);
+    await expectImportError((async () => {
+      for await (const v of streamJsonValues(fs.createReadStream(file), file, ['$.*'], '[')) void v;
+    })(), /conversations\.json nests arrays and objects deeper than 64 levels/);
 
     // one element larger than the cap is passed over before the parser holds it, with a note in its place;
     // the others, before and after it, read; without skipTooLarge it refuses the file

@@ -108,7 +108,8 @@ test('Cancel while the documents are read stops the read: those found are kept, 
   });
   const { end } = await importFile(f.file);
   expect(cancelled).toBe(true);
-  expect(end).toMatchObject({ state: 'cancelled', imported: 2, error: null, documents: { linked: 1, skipped: [{ ref: f.b.ref, reason: UNREAD_DOCUMENT }] } });
+  // the chats were all written: the import is done, B named with why
+  expect(end).toMatchObject({ state: 'done', imported: 2, error: null, documents: { linked: 1, skipped: [{ ref: f.b.ref, name: 'b.txt', reason: UNREAD_DOCUMENT }] } });
   expect(kept(f.a.ref)).toBe(true);
   expect(kept(f.b.ref)).toBe(false);
   expect(store.threads.list({ limit: 10 }).items.length).toBe(2);
@@ -151,8 +152,61 @@ test('close() (the app quitting) stops the documents\' read too, and waits for i
   const end = await data.imports.finished!;
   await closing;
   expect(closing).not.toBeNull();
-  expect(end).toMatchObject({ state: 'cancelled', imported: 2, documents: { linked: 1, skipped: [{ ref: f.b.ref, reason: UNREAD_DOCUMENT }] } });
+  expect(end).toMatchObject({ state: 'done', imported: 2, documents: { linked: 1, skipped: [{ ref: f.b.ref, name: 'b.txt', reason: UNREAD_DOCUMENT }] } });
   expect(kept(f.a.ref)).toBe(true);
   expect(reads()[reads().length - 1].bytes).toBeLessThan(f.bAt);
   expect(data.imports.finished).toBeNull();
+});
+
+test('importing the file again after its documents\' read was cancelled reads the documents those chats still miss; once they are kept, again adds nothing', async () => {
+  const f = bundle();
+  const { call, importFile, kept, listeners } = setup();
+  let cancelled = false;
+  listeners.push((p) => {
+    if (!cancelled && p.readingDocuments && p.readingDocuments.bytes > f.aEnd + MiB) {
+      cancelled = true;
+      void call('data.import.cancel', { jobId: p.jobId });
+    }
+  });
+  expect((await importFile(f.file)).end).toMatchObject({ imported: 2, documents: { linked: 1, skipped: [{ ref: f.b.ref }] } });
+  expect(kept(f.b.ref)).toBe(false);
+  listeners.length = 0;
+  const again = (await importFile(f.file)).end;
+  expect(again).toMatchObject({ state: 'done', imported: 0, duplicates: 2, documents: { linked: 1, skipped: [] } });
+  expect(kept(f.b.ref)).toBe(true);
+  const third = (await importFile(f.file)).end;
+  expect(third).toMatchObject({ state: 'done', imported: 0, duplicates: 2 });
+  expect(third.documents).toBeUndefined();
+});
+
+test('a read of the documents that fails (the file cut short since its chats were read) keeps those found and names the others with why', async () => {
+  const f = bundle();
+  const { importFile, kept, listeners } = setup();
+  listeners.push((p) => {
+    // as the documents' step begins, before it opens the file
+    if (p.readingDocuments?.bytes === 0) fs.truncateSync(f.file, f.aEnd + MiB);
+  });
+  const { end } = await importFile(f.file);
+  expect(end).toMatchObject({
+    state: 'done', imported: 2, error: null,
+    documents: { linked: 1, skipped: [{ ref: f.b.ref, name: 'b.txt', reason: expect.stringMatching(/^the file could not be read again for it \(.*ends early/) }] },
+  });
+  expect(kept(f.a.ref)).toBe(true);
+  expect(kept(f.b.ref)).toBe(false);
+});
+
+test('Cancel once every chat is written (the chats\' read still going through the documents) is no cancel of the chats: the import is done', async () => {
+  const f = bundle();
+  let turns = 0;
+  let jobId = '';
+  const app = setup({
+    yieldTurn: async () => {
+      if (++turns === 3) await app.call('data.import.cancel', { jobId });
+      await new Promise((r) => setImmediate(r));
+    },
+  });
+  jobId = (await app.call('data.import.preview', { source: { path: f.file }, from: 'auto' })).jobId;
+  await app.call('data.import.start', { jobId });
+  const end = await app.data.imports.finished!;
+  expect(end).toMatchObject({ state: 'done', done: 2, imported: 2, documents: { linked: 2, skipped: [] } });
 });

@@ -4,12 +4,15 @@
  * it; Hearth JSON with its keys in another order still imported; Jan threads and LM Studio files past
  * one conversation's limits skipped with a note; the preview's notes short and few.
  */
+import { createHash } from 'crypto';
 import fs from 'fs';
 import path from 'path';
 import type { ImportPreviewDTO } from '../../main/ipc/contract';
 import { IMPORT_OTHER_REASONS, IMPORT_REASON_CHARS, IMPORT_SKIP_REASONS } from '../../main/ipc/contract';
 import { DataService } from '../../main/data/service';
+import { exportFile } from '../../main/data/export-file';
 import { OWN_ELEMENT_VALUES, OWN_MAX_DEPTH, readHearthDocuments, readHearthThreads } from '../../main/data/formats/hearth';
+import { SKIP_MAX_DEPTH } from '../../main/data/formats/json-guard';
 import { detectFormat, openImport } from '../../main/data/formats/detect';
 import { LMSTUDIO_LIMITS, lmstudioReader } from '../../main/data/formats/lmstudio';
 import type { ImportedThread, SkipNote } from '../../main/data/imported';
@@ -115,17 +118,48 @@ describe('Hearth JSON, streamed', () => {
     writeRepeated(file, '{"format":"hearth.thread","version":3,"exportedAt":0,"messages":[', '[],', 4 * MiB, '[]]}');
     expect((await failure(file)).message).toMatch(/junk\.json: messages\.0: Expected object, received array/);
 
-    // a tool call's arguments 200,000 deep (a bare RangeError from JSON.stringify before)
+    // a tool call's arguments 200,000 deep (a bare RangeError from JSON.stringify before): past what any
+    // JSON writer makes, the file is refused
     const doc = oneThreadExport();
-    const text = JSON.stringify({ format: 'hearth.threads', version: 3, exportedAt: 0, threads: [doc] });
+    const text = JSON.stringify({ format: 'hearth.threads', version: 3, exportedAt: 0, threads: [doc, doc] });
     fs.writeFileSync(file, text.replace('{"city":"Lisbon"}', `${'['.repeat(200_000)}${']'.repeat(200_000)}`));
     const deep = await failure(file);
     expect(deep).toMatchObject({ code: 'import_failed' });
-    expect(deep.message).toMatch(new RegExp(`junk\\.json nests arrays and objects deeper than ${OWN_MAX_DEPTH} levels`));
-    // arguments nested 100 deep, which the store keeps, are Hearth's own: imported
+    expect(deep.message).toMatch(new RegExp(`junk\\.json nests arrays and objects deeper than ${SKIP_MAX_DEPTH} levels`));
+    // arguments nested 1,000 deep, which the store keeps (JSON.stringify writes them): that thread is passed
+    // over with a note, the other imports
+    fs.writeFileSync(file, text.replace('{"city":"Lisbon"}', `${'['.repeat(1000)}${']'.repeat(1000)}`));
+    expect(await setup().preview(file)).toMatchObject({
+      threads: 1, skipped: [{ reason: `conversations nested deeper than ${OWN_MAX_DEPTH} levels (too deeply nested to import)`, count: 1 }],
+    });
+    // arguments nested 100 deep are read
     fs.writeFileSync(file, text.replace('{"city":"Lisbon"}', `${'['.repeat(100)}${']'.repeat(100)}`));
     expect((await setup().preview(file)).threads).toBe(1);
   }, 60_000);
+
+  test('a chat whose tool call nests deeper than an import reads (the store keeps it): the export says so and still carries it; its import passes that chat over with the note, the others import', async () => {
+    const source = openStore();
+    const deepChat = source.threads.create({ title: 'Deep arguments' });
+    let nested: unknown = 1;
+    for (let i = 0; i < 1000; i++) nested = [nested];
+    source.messages.add({ threadId: deepChat.id, role: 'user', content: 'Call it' });
+    source.messages.add({ threadId: deepChat.id, role: 'assistant', content: '', toolCalls: [{ id: 'c1', name: 'f', arguments: { deep: nested } }] });
+    const plain = source.threads.create({ title: 'Plain' });
+    source.messages.add({ threadId: plain.id, role: 'user', content: 'Hello' });
+    const reason = `conversations nested deeper than ${OWN_MAX_DEPTH} levels (too deeply nested to import)`;
+    const out = await exportFile(source, { threadIds: [deepChat.id, plain.id], format: 'json' }, 0);
+    expect(out.leftOutOnImport).toEqual({ count: 1, chats: [{ threadId: deepChat.id, title: 'Deep arguments', reason }] });
+    expect(JSON.parse(out.data).threads).toHaveLength(2);
+    // a chat within the bounds: nothing said
+    expect((await exportFile(source, { threadIds: [plain.id], format: 'json' }, 0)).leftOutOnImport).toBeUndefined();
+    const file = path.join(tmpDir(), 'export.json');
+    fs.writeFileSync(file, out.data);
+    const { store, importAll } = setup();
+    const { preview, end } = await importAll(file);
+    expect(preview).toMatchObject({ threads: 1, skipped: [{ reason, count: 1 }] });
+    expect(end).toMatchObject({ state: 'done', imported: 1 });
+    expect(store.threads.list({ limit: 10 }).items.map((t) => t.title)).toEqual(['Plain']);
+  });
 
   test('one thread element holding 48 MiB of `[],` is passed over by its count of values with a note, at once and in bounded memory; the thread after it imports', async () => {
     const { store, importAll } = setup();
@@ -158,15 +192,21 @@ describe('Hearth JSON, streamed', () => {
     expect(messages.map((m) => m.content.length)).toEqual(source.messages.list(t.id).map((m) => m.content.length));
   }, 120_000);
 
-  test('the documents read again after the threads are only those the imported threads attach (the first of each ref): the others are checked and let go', async () => {
+  test('the documents read again after the threads are only those the imported threads attach (of each ref the first copy holding its content, else the first): the others are checked and let go', async () => {
     const doc = (n: number) => ({ ref: String(n).repeat(64), name: `d${n}.txt`, kind: 'text', data: Buffer.from(`document ${n}`).toString('base64') });
     const file = path.join(tmpDir(), 'docs.json');
     fs.writeFileSync(file, JSON.stringify({ format: 'hearth.threads', version: 3, exportedAt: 0, threads: [oneThreadExport()], documents: [doc(1), doc(2), doc(3), { ...doc(2), name: 'again.txt' }] }));
     expect(await readHearthDocuments(file, new Set([String(2).repeat(64), 'f'.repeat(64)]))).toEqual({ documents: [doc(2)], whole: true });
     expect(await readHearthDocuments(file, new Set())).toEqual({ documents: [], whole: true });
-    // a document that is not valid is refused even when it is not wanted
-    fs.writeFileSync(file, JSON.stringify({ format: 'hearth.threads', version: 3, exportedAt: 0, threads: [], documents: [{ ...doc(1), data: '%%' }] }));
-    await expectImportError(readHearthDocuments(file, new Set([String(2).repeat(64)])), /documents\.0\.data: not base64/);
+    // a copy whose bytes are not its ref's content gives way to a later one that holds it
+    const real = { ref: createHash('sha256').update('alpha').digest('hex'), name: 'a.txt', kind: 'text', data: Buffer.from('alpha').toString('base64') };
+    const tampered = { ...real, name: 'tampered.txt', data: Buffer.from('omega').toString('base64') };
+    fs.writeFileSync(file, JSON.stringify({ format: 'hearth.threads', version: 3, exportedAt: 0, threads: [], documents: [tampered, real, { ...real, name: 'third.txt' }] }));
+    expect(await readHearthDocuments(file, new Set([real.ref]))).toEqual({ documents: [real], whole: true });
+    // a document that is not valid ends the read even when it is not wanted: what was found before stays, with why
+    fs.writeFileSync(file, JSON.stringify({ format: 'hearth.threads', version: 3, exportedAt: 0, threads: [], documents: [doc(2), { ...doc(1), data: '%%' }, doc(3)] }));
+    expect(await readHearthDocuments(file, new Set([String(2).repeat(64), String(3).repeat(64)])))
+      .toEqual({ documents: [doc(2)], whole: false, stopped: expect.stringMatching(/documents\.1\.data: not base64/) });
   });
 
   test("a one-thread file's messages are held to one thread's count of values together, though the guard counts each message alone", async () => {

@@ -8,10 +8,11 @@
  * "Restarting…" overlay and the reload when main is back, and a file dropped on the window. Main is
  * the in-memory FakeBridge.
  */
-import { act, fireEvent, screen, waitFor, within } from '@testing-library/react';
+import { act, cleanup, fireEvent, screen, waitFor, within } from '@testing-library/react';
 import type { ImportPreviewDTO, ImportProgressDTO } from '../../main/ipc/contract';
 import { UPLOAD_CHUNK_BYTES } from '../../main/ipc/contract';
 import { formatBytes } from '../../renderer/src/app/format';
+import { UNREAD_DOCUMENT } from '../../main/data/import-documents';
 import { openDialog } from '../../renderer/src/app/uiSlice';
 import { page } from '../../renderer/src/features/data/page';
 import { RESTART_GIVE_UP_MS, RESTART_POLL_MS } from '../../renderer/src/features/data/listeners';
@@ -173,11 +174,11 @@ describe('Settings → Data → Import chats', () => {
     const bad = 'ab'.repeat(32);
     act(() => bridge.emit('data.importProgress', progress({ state: 'done', done: 3, imported: 3, messages: 9, documents: { linked: 2, skipped: [{ ref: bad, reason: 'its bytes are not the content its ref names' }] } })));
     expect(within(dialog).getByText('Imported 3 chats (9 messages). 2 attached documents kept.')).toBeTruthy();
-    expect([...within(dialog).getByRole('list', { name: 'Documents left out' }).querySelectorAll('li')].map((li) => li.textContent))
-      .toEqual([`A document (${bad.slice(0, 12)}…) was left out: its bytes are not the content its ref names`]);
+    expect([...within(dialog).getByRole('list', { name: 'Attached documents not imported:' }).querySelectorAll('li')].map((li) => li.textContent))
+      .toEqual([`A document (${bad.slice(0, 12)}…): its bytes are not the content its ref names`]);
   });
 
-  test('a Hearth JSON file read again for its documents shows that read with its bytes; Cancel stops it and says what was kept', async () => {
+  test('a Hearth JSON file read again for its documents shows that read with its bytes; Cancel stops it and says what was kept and what not, by name', async () => {
     const { bridge, dialog } = await openData({
       'data.import.upload': uploads().handler,
       'data.import.preview': () => preview({ format: 'hearth', name: 'chats.json' }),
@@ -192,17 +193,20 @@ describe('Settings → Data → Import chats', () => {
     act(() => bridge.emit('data.importProgress', progress({ done: 4, imported: 4, messages: 8, readingDocuments: { bytes: 30 * mb, total: 120 * mb } })));
     const bar = within(dialog).getByRole('progressbar', { name: 'Reading attached documents' });
     expect(bar.getAttribute('aria-valuenow')).toBe('25');
-    expect(bar.getAttribute('aria-valuetext')).toBe(`Attached documents: ${formatBytes(30 * mb)} of ${formatBytes(120 * mb)} read`);
+    expect(bar.getAttribute('aria-valuetext')).toBe(`Reading the file again for attached documents: ${formatBytes(30 * mb)} of ${formatBytes(120 * mb)}`);
+    expect(within(dialog).getByText(/^The chats are in \(4 chats imported\)\. Now the file is read again for the documents they attach; Cancel stops this/)).toBeTruthy();
     fireEvent.click(within(dialog).getByRole('button', { name: 'Cancel' }));
     await waitFor(() => expect(bridge.callsTo('data.import.cancel')).toEqual([{ jobId: JOB }]));
+    // the chats were all in: the import is done, the documents not read named
     const unread = 'cd'.repeat(32);
+    const reason = UNREAD_DOCUMENT;
     act(() => bridge.emit('data.importProgress', progress({
-      state: 'cancelled', done: 4, imported: 4, messages: 8, documents: { linked: 1, skipped: [{ ref: unread, reason: 'the import was cancelled before its bytes were read' }] },
+      state: 'done', done: 4, imported: 4, messages: 8, documents: { linked: 1, skipped: [{ ref: unread, name: 'report.pdf', reason }] },
     })));
     expect(within(dialog).queryByRole('progressbar')).toBeNull();
-    expect(within(dialog).getByText('Cancelled: 4 chats imported before it stopped are kept. 1 attached document kept.')).toBeTruthy();
-    expect([...within(dialog).getByRole('list', { name: 'Documents left out' }).querySelectorAll('li')].map((li) => li.textContent))
-      .toEqual([`A document (${unread.slice(0, 12)}…) was left out: the import was cancelled before its bytes were read`]);
+    expect(within(dialog).getByText('Imported 4 chats (8 messages). 1 attached document kept.')).toBeTruthy();
+    expect([...within(dialog).getByRole('list', { name: 'Attached documents not imported:' }).querySelectorAll('li')].map((li) => li.textContent))
+      .toEqual([`report.pdf (${unread.slice(0, 12)}…): ${reason}`]);
   });
 
   test('cancel: while running main is asked to stop and says what was kept; while uploading no more pieces are sent', async () => {
@@ -344,6 +348,30 @@ describe('Settings → Data → Export', () => {
     fireEvent.keyDown(screen.getByRole('menu'), { key: 'Escape' });
     expect(screen.queryByRole('menu')).toBeNull();
     expect(document.activeElement).toBe(button);
+  });
+
+  test('an export holding chats an import would leave out says so: in a toast from a chat\'s menu, in the note on the Data page', async () => {
+    catchDownloads();
+    const t = thread({ id: 't1', title: 'Deep arguments' });
+    const reason = 'conversations nested deeper than 256 levels (too deeply nested to import)';
+    const file = {
+      fileName: 'hearth-chats-2026-12-07.json', mime: 'application/json', encoding: 'utf8', data: '{}', threads: 1,
+      leftOutOnImport: { count: 1, chats: [{ threadId: 't1', title: 'Deep arguments', reason }] },
+    };
+    const words = `One chat is in the file but too large for an import to read back: "Deep arguments" (${reason}).`;
+    renderApp({ 'threads.list': () => ({ threads: [t], nextCursor: null }), 'data.export': () => file });
+    fireEvent.click(await screen.findByRole('button', { name: 'Export Deep arguments' }));
+    fireEvent.click(within(screen.getByRole('menu')).getByRole('menuitem', { name: 'Hearth JSON' }));
+    expect(await screen.findByText(words)).toBeTruthy();
+    cleanup();
+    const { dialog } = await openData({ 'data.export': () => ({ ...file, threads: 3, leftOutOnImport: { count: 3, chats: file.leftOutOnImport.chats } }) });
+    fireEvent.click(within(dialog).getByRole('radio', { name: 'Hearth JSON' }));
+    fireEvent.click(within(dialog).getByRole('button', { name: 'Export all chats' }));
+    expect(await within(dialog).findByText(
+      `Exported 3 chats to hearth-chats-2026-12-07.json. 3 chats are in the file but too large for an import to read back: "Deep arguments" (${reason}) and 2 more.`,
+    )).toBeTruthy();
+    // the page's note says it: no toast besides
+    expect(screen.queryByText(/^3 chats are in the file/)).toBeNull();
   });
 });
 

@@ -5,7 +5,8 @@
  *   `chat.history` (or `chat.messages`) → Open WebUI;
  * - a JSON object: `"format": "hearth.thread" | "hearth.threads"` → Hearth, `messages[].versions` → LM Studio;
  * - a folder: thread.json (at its top, in threads/<id>/ or <id>/) → Jan, *.conversation.json below it → LM Studio.
- * Only the start of a file is read: an array's first element; an object up to its format or its first
+ * Only the start of a file is read: an array's first element (or, that one past one conversation's bounds,
+ * the first within them, as the import passes such ones over); an object up to its format or its first
  * message (its members in any order: the others are passed over, each of their elements measured, one
  * past one conversation's bytes skipped as the import would: OBJECT_SNIFF).
  */
@@ -32,6 +33,37 @@ const unknown = (where: string, why: string): never =>
   importFailed(`${where} is not a format Hearth imports (${why}); it takes: ${TAKEN}`);
 
 type Sniffed = ImportFormat | 'empty' | null;
+
+/** An array format's mark: a member of its conversations (a path from the conversation) only it has. */
+const ARRAY_MARKS: readonly { path: readonly string[]; format: ImportFormat }[] = [
+  { path: ['mapping'], format: 'chatgpt' },
+  { path: ['chat_messages'], format: 'claude' },
+  { path: ['chat', 'history'], format: 'openwebui' },
+  { path: ['chat', 'messages'], format: 'openwebui' },
+];
+/** What the parser is asked for of the first conversation: it, its members, and the marks deeper than them. */
+const FIRST_PATHS = ['$.0', '$.0.*', ...ARRAY_MARKS.filter((m) => m.path.length > 1).map((m) => `$.0.${m.path.join('.')}`)];
+
+/** The format whose mark a conversation has (null: none). */
+function markedFormat(conversation: unknown): ImportFormat | null {
+  for (const { path, format } of ARRAY_MARKS) {
+    let v: unknown = conversation;
+    for (const k of path) v = v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>)[k] : undefined;
+    if (v !== undefined) return format;
+  }
+  return null;
+}
+
+/**
+ * An array whose first conversation is past one conversation's bounds (the import passes it over with a
+ * note): told by the first conversation within them, null when there is none.
+ */
+async function sniffPastLarge(source: JsonSource): Promise<Sniffed> {
+  for await (const { value, tooLarge } of streamJsonValues(await source.open(), source.where, ['$.*'], '[', { skipTooLarge: true })) {
+    if (!tooLarge) return markedFormat(value);
+  }
+  return null;
+}
 
 /**
  * An object's members are read element by element (its members may come in any order: a bundle re-saved
@@ -78,18 +110,19 @@ async function sniffJson(source: JsonSource): Promise<Sniffed> {
           break;
         }
         if (chunk[0] !== 0x5b) return null;
-        parser = new JSONParser({ paths: ['$.0', '$.0.*', '$.0.chat.history', '$.0.chat.messages'], keepStack: false });
+        parser = new JSONParser({ paths: FIRST_PATHS, keepStack: false });
         parser.onError = (e) => { failure ??= e; };
         parser.onEnd = () => { if (result === undefined) result = 'empty'; };
         parser.onValue = ({ key, stack }) => {
           if (result !== undefined) return;
           if (stack.length === 1) { result = null; return; } // the first element ended undecided
-          if (stack.length === 2 && key === 'mapping') result = 'chatgpt';
-          else if (stack.length === 2 && key === 'chat_messages') result = 'claude';
-          else if (stack.length === 3 && (key === 'history' || key === 'messages')) result = 'openwebui';
+          // a value the paths name at this depth with the mark's last key is that mark
+          const mark = ARRAY_MARKS.find((m) => m.path.length === stack.length - 1 && m.path[m.path.length - 1] === key);
+          if (mark) result = mark.format;
         };
       }
-      guard.scan(chunk); // before the parser builds what it holds
+      // before the parser builds what it holds; a first conversation past the bounds is passed over
+      if (guard.next(chunk, 0)) return await sniffPastLarge(source);
       parser.write(chunk);
       if (result !== undefined) return result;
       if (failure) return importFailed(`${where} is not valid JSON: ${(failure as Error).message}`, failure);

@@ -11,6 +11,7 @@
  * - A member the shapes do not have is refused as its key is read (before its value is); the keys may
  *   come in any order (a file re-saved with sorted keys reads alike).
  */
+import { createHash } from 'crypto';
 import fs from 'fs';
 import { z } from 'zod';
 import { MAX_DOC_BYTES } from '../../params';
@@ -18,7 +19,8 @@ import {
   bundleExportSchema, exportedDocumentSchema, MAX_EXPORT_DOCUMENTS, threadExportSchema, type ExportedDocument, type ThreadExport,
 } from '../../store/export';
 import { LIMITS } from '../../store/validation';
-import { fileSource, streamJsonValues, type StreamOptions } from './stream';
+import { JsonGuard, type JsonLimits } from './json-guard';
+import { fileSource, streamJsonValues, tooLargeNote, type StreamOptions } from './stream';
 import { importFailed } from './tree';
 import type { SkipNote } from '../imported';
 
@@ -35,6 +37,19 @@ export const OWN_ELEMENT_VALUES = 40 * LIMITS.conversationNodes;
  * (the store takes what can be written as JSON at all), so deeper than other apps' exports.
  */
 export const OWN_MAX_DEPTH = 256;
+
+/** The bounds each element of a Hearth file is read within (a bundle's thread past them is passed over with a note). */
+const OWN_LIMITS: JsonLimits = { maxElementBytes: OWN_ELEMENT_BYTES, maxElementValues: OWN_ELEMENT_VALUES, maxDepth: OWN_MAX_DEPTH };
+
+/**
+ * Why an import would pass over this thread of a bundle (its JSON as the export writes it), measured by the
+ * import's own guard: the note it would give, or null when it reads it. An export tells of such threads.
+ */
+export function importWouldSkip(threadJson: string): SkipNote | null {
+  const guard = new JsonGuard('the export', OWN_LIMITS, 1);
+  const over = guard.next(Buffer.from(`[${threadJson}]`), 0);
+  return over ? tooLargeNote(over, OWN_LIMITS) : null;
+}
 
 /** What a one-thread file's members are read into (a bundle's threads are each read whole). */
 const THREAD_PATHS = ['$.thread', '$.assistant', '$.messages.*', '$.removedDocuments'];
@@ -102,7 +117,7 @@ export async function* readHearthFile(file: string, opts: HearthReadOptions & { 
   // reading the documents passes the threads over; reading the threads checks each document and lets it go
   const paths = opts.documents ? [...HEAD_PATHS, '$.documents.*'] : [...HEAD_PATHS, '$.threads.*', '$.documents.*', '$.documentsMissing.*', ...THREAD_PATHS];
   const values = streamJsonValues(await source.open(), where, paths, '{', {
-    signal: opts.signal, onBytes: opts.onBytes, maxBytes: opts.maxBytes, limits: { maxElementBytes: maxElement, maxElementValues: OWN_ELEMENT_VALUES, maxDepth: OWN_MAX_DEPTH }, elementDepth: 2, members: MEMBERS,
+    signal: opts.signal, onBytes: opts.onBytes, maxBytes: opts.maxBytes, limits: { ...OWN_LIMITS, maxElementBytes: maxElement }, elementDepth: 2, members: MEMBERS,
     // a bundle's thread past the bounds is passed over with a note; the others are read on
     skipTooLarge: SKIPPABLE,
   });
@@ -181,31 +196,43 @@ export async function* readHearthThreads(file: string, opts: HearthReadOptions =
   for await (const item of readHearthFile(file, opts)) if (!('document' in item)) yield item;
 }
 
-/** The documents a read found, and whether it read the whole file (false: it was cancelled on the way). */
+/** The documents a read found, and whether it read the whole file (else why not: cancelled, or the error). */
 export interface HearthDocumentsRead {
   documents: ExportedDocument[];
   whole: boolean;
+  /** why the read stopped short (whole false): 'cancelled', or the error that ended it */
+  stopped?: 'cancelled' | string;
+}
+
+/** Whether a carried document's base64 holds its ref's content (SHA-256). */
+function holdsItsRef(d: ExportedDocument): boolean {
+  return createHash('sha256').update(Buffer.from(d.data, 'base64')).digest('hex') === d.ref;
 }
 
 /**
  * The documents of `wanted` a Hearth bundle carries (none for one thread, or before version 3), read
- * again from the file, the first of each ref; the others are checked and let go as they are read, so
- * memory holds what the imported threads attach, never every document the file carries. Cancelled
- * through `signal`, it answers the documents found before (`whole: false`) rather than failing: those are
+ * again from the file: of each ref the first copy that holds its content (else the first, which the
+ * adoption names as changed); the others are checked and let go as they are read, so memory holds what
+ * the imported threads attach, never every document the file carries. The read ends once each wanted one
+ * is found. Cancelled through `signal`, or failing (the file changed or went since the threads were
+ * read), it answers the documents found before (`whole: false`, and why) rather than throwing: those are
  * whole and checked, and the chats written before want them.
  */
 export async function readHearthDocuments(file: string, wanted: ReadonlySet<string>, opts: HearthReadOptions = {}): Promise<HearthDocumentsRead> {
-  const out = new Map<string, ExportedDocument>();
+  const good = new Map<string, ExportedDocument>();
+  const changed = new Map<string, ExportedDocument>();
+  const found = () => [...good.values(), ...[...changed.values()].filter((d) => !good.has(d.ref))];
   if (wanted.size === 0) return { documents: [], whole: true };
   try {
     for await (const item of readHearthFile(file, { ...opts, documents: true })) {
-      if ('document' in item && wanted.has(item.document.ref) && !out.has(item.document.ref)) out.set(item.document.ref, item.document);
-      // every wanted one found: the rest of the file has nothing for this import
-      if (out.size === wanted.size) break;
+      if (!('document' in item) || !wanted.has(item.document.ref) || good.has(item.document.ref)) continue;
+      if (holdsItsRef(item.document)) good.set(item.document.ref, item.document);
+      else if (!changed.has(item.document.ref)) changed.set(item.document.ref, item.document);
+      // every wanted one found whole: the rest of the file has nothing for this import
+      if (good.size === wanted.size) break;
     }
   } catch (e) {
-    if (!opts.signal?.aborted) throw e;
-    return { documents: [...out.values()], whole: false };
+    return { documents: found(), whole: false, stopped: opts.signal?.aborted ? 'cancelled' : (e as Error).message };
   }
-  return { documents: [...out.values()], whole: true };
+  return { documents: found(), whole: true };
 }

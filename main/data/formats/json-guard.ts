@@ -27,6 +27,13 @@ export interface JsonLimits {
 /** No export Hearth reads nests past a dozen levels; one conversation of LIMITS.conversationBytes is already huge (its parsed objects take several times its bytes). */
 export const JSON_LIMITS: JsonLimits = { maxDepth: LIMITS.importDepth, maxElementBytes: LIMITS.conversationBytes, maxElementValues: Infinity };
 
+/**
+ * How deeply an element passed over (JsonGuard.skip) may nest before the file is refused: past what any JSON
+ * writer makes (V8's JSON.stringify, which wrote every Hearth export, stops at a few thousand levels), and
+ * its brackets' stack then at most this many entries.
+ */
+export const SKIP_MAX_DEPTH = 1 << 16;
+
 /** JSON's whitespace bytes. */
 const SPACE = new Set([0x20, 0x09, 0x0a, 0x0d]);
 const BOM = [0xef, 0xbb, 0xbf];
@@ -48,8 +55,8 @@ const COMMA = 0x2c;
 
 /** An element past the limits: where, and why (see JsonGuard.next). */
 export interface Overflow {
-  /** past which bound: its bytes (maxElementBytes) or its values (maxElementValues) */
-  bound: 'bytes' | 'values';
+  /** past which bound: its bytes (maxElementBytes), its values (maxElementValues) or its nesting (maxDepth) */
+  bound: 'bytes' | 'values' | 'depth';
   /** the error that refuses the file for it */
   message: string;
   /** where the element's bytes start in the chunk (-1: in an earlier chunk) */
@@ -89,8 +96,8 @@ export class JsonGuard {
 
   /**
    * Scans `chunk` from `begin`: null when all of it is within the limits, else where an element passed them
-   * (its bytes read up to there; the next call is skip, or the file is refused). Too deep a nesting is
-   * always refused (import_failed).
+   * (its bytes read up to there; the next call is skip, or the file is refused). Too deep a nesting above
+   * the measured level is refused at once (import_failed); within an element it is that element's overflow.
    */
   next(chunk: Buffer, begin: number): Overflow | null {
     const { maxDepth, maxElementBytes, maxElementValues } = this.limits;
@@ -107,7 +114,7 @@ export class JsonGuard {
     const over = (bound: Overflow['bound'], at: number): Overflow => {
       save();
       const index = depth >= level && this.levelIsArray ? this.index : null;
-      return { bound, message: bound === 'bytes' ? this.tooLarge() : this.tooMany(), start, at, index };
+      return { bound, message: bound === 'bytes' ? this.tooLarge() : bound === 'values' ? this.tooMany() : this.tooDeep(maxDepth), start, at, index };
     };
     for (let i = begin; i < chunk.length; i++) {
       const b = chunk[i];
@@ -122,7 +129,8 @@ export class JsonGuard {
       else if (b === OPEN_ARRAY || b === OPEN_OBJECT || b === CLOSE_ARRAY || b === CLOSE_OBJECT || b === COMMA) {
         const open = b === OPEN_ARRAY || b === OPEN_OBJECT;
         if (open && depth + 1 > maxDepth) {
-          importFailed(`${this.where} nests arrays and objects deeper than ${maxDepth} levels (refused: no chat export is built so)`);
+          if (depth < level) importFailed(this.tooDeep(maxDepth));
+          return over('depth', i);
         }
         // a comma, an opening or a closing at `level` or above ends what was measured since the last one
         const atLevel = open ? depth + 1 <= level : depth <= level;
@@ -162,7 +170,7 @@ export class JsonGuard {
   /**
    * Passes over the rest of an element `next` found past the limits, from `begin`: where it ends (the comma
    * or closing after it, which the next call to `next` reads), or -1 when it goes on past this chunk. Its
-   * brackets are matched as it goes (no deeper than maxDepth); a mismatch refuses the file.
+   * brackets are matched as it goes (no deeper than SKIP_MAX_DEPTH); a mismatch refuses the file.
    */
   skip(chunk: Buffer, begin: number): number {
     const level = this.elementDepth;
@@ -179,7 +187,7 @@ export class JsonGuard {
       }
       if (b === QUOTE) inString = true;
       else if (b === OPEN_ARRAY || b === OPEN_OBJECT) {
-        if (++depth > this.limits.maxDepth) importFailed(`${this.where} nests arrays and objects deeper than ${this.limits.maxDepth} levels (refused: no chat export is built so)`);
+        if (++depth > SKIP_MAX_DEPTH) importFailed(this.tooDeep(SKIP_MAX_DEPTH));
         open.push(b);
       } else if (b === CLOSE_ARRAY || b === CLOSE_OBJECT || b === COMMA) {
         if (depth <= level) {
@@ -207,6 +215,10 @@ export class JsonGuard {
 
   private tooMany(): string {
     return `${this.where} holds one conversation of more than ${this.limits.maxElementValues} values (refused: too large to read)`;
+  }
+
+  private tooDeep(levels: number): string {
+    return `${this.where} nests arrays and objects deeper than ${levels} levels (refused: no chat export is built so)`;
   }
 
   private tooLarge(): string {

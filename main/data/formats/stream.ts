@@ -45,12 +45,15 @@ export function fileSource(file: string, maxBytes = IMPORT_MAX_BYTES): JsonSourc
   return {
     where: file,
     async open() {
-      let size: number;
+      let st: fs.Stats;
       try {
-        size = (await fs.promises.stat(file)).size;
+        st = await fs.promises.stat(file);
       } catch (e) {
         return importFailed(`cannot read ${file}: ${(e as Error).message}`, e);
       }
+      // a FIFO or a device would block the read where no cancel reaches it (it may have replaced the file since it was picked)
+      if (!st.isFile()) importFailed(`${file} is not a regular file`);
+      const size = st.size;
       if (size > maxBytes) importFailed(`${file} is larger than an import takes (${maxBytes} bytes)`);
       return fs.createReadStream(file, { highWaterMark: 256 * 1024 });
     },
@@ -69,8 +72,9 @@ export interface JsonValueAt {
 }
 
 /** The note for an element passed over: the same words as the other formats' conversations too large to import. */
-function tooLargeNote(over: Overflow, limits: JsonLimits): SkipNote {
-  return { reason: TOO_LARGE[over.bound](over.bound === 'bytes' ? limits.maxElementBytes : limits.maxElementValues) };
+export function tooLargeNote(over: Overflow, limits: JsonLimits): SkipNote {
+  const bound = { bytes: limits.maxElementBytes, values: limits.maxElementValues, depth: limits.maxDepth }[over.bound];
+  return { reason: TOO_LARGE[over.bound](bound) };
 }
 
 /**

@@ -19,11 +19,12 @@ export const NOTES = {
 /** The most nodes one conversation may have (LIMITS.conversationNodes): a larger one is skipped with a note. */
 export const MAX_NODES: number = LIMITS.conversationNodes;
 
-/** The reasons a conversation too large to import is left out, by the bound it passed (its nodes, its bytes, its JSON values). */
+/** The reasons a conversation too large to import is left out, by the bound it passed (its nodes, its bytes, its JSON values, its nesting). */
 export const TOO_LARGE = {
   nodes: (max: number) => `conversations of more than ${max} messages (too large to import)`,
   bytes: (max: number) => `conversations larger than ${max} bytes (too large to import)`,
   values: (max: number) => `conversations of more than ${max} values (too large to import)`,
+  depth: (max: number) => `conversations nested deeper than ${max} levels (too deeply nested to import)`,
 } as const;
 
 /** The note for a conversation of more than `max` nodes, or null when it fits. */

@@ -112,12 +112,18 @@ export function ImportSection() {
       {imp.preview && ['previewed', 'running', 'done'].includes(imp.phase) && <PreviewCard p={imp.preview} />}
       {imp.phase === 'running' && p && <ProgressBar label="Importing chats" done={p.done} total={p.total} text={`${formatInt(p.done)} of ${plural(p.total, 'chat')}`} />}
       {imp.phase === 'running' && p?.readingDocuments && (
-        <ProgressBar
-          label="Reading attached documents"
-          done={p.readingDocuments.bytes}
-          total={p.readingDocuments.total}
-          text={`Attached documents: ${formatBytes(p.readingDocuments.bytes)} of ${formatBytes(p.readingDocuments.total)} read`}
-        />
+        <>
+          <p role="status" className="muted">
+            The chats are in ({plural(p.imported, 'chat')} imported). Now the file is read again for the documents they attach; Cancel stops this and keeps the
+            documents found so far.
+          </p>
+          <ProgressBar
+            label="Reading attached documents"
+            done={p.readingDocuments.bytes}
+            total={p.readingDocuments.total}
+            text={`Reading the file again for attached documents: ${formatBytes(p.readingDocuments.bytes)} of ${formatBytes(p.readingDocuments.total)}`}
+          />
+        </>
       )}
       {imp.phase === 'done' && p && (
         <p role="status">
@@ -125,21 +131,26 @@ export function ImportSection() {
           {p.documents && ` ${plural(p.documents.linked, 'attached document')} kept.`}
         </p>
       )}
-      {imp.phase !== 'running' && p?.documents && p.documents.skipped.length > 0 && (
-        <ul aria-label="Documents left out" className="muted">
-          {p.documents.skipped.slice(0, SKIPPED_SHOWN).map((d, i) => (
-            <li key={`${i}:${d.ref}`}>
-              A document ({d.ref.slice(0, 12)}…) was left out: {d.reason}
-            </li>
-          ))}
-          {p.documents.skipped.length > SKIPPED_SHOWN && <li>and {formatInt(p.documents.skipped.length - SKIPPED_SHOWN)} more (the log names them)</li>}
-        </ul>
-      )}
       {imp.phase === 'cancelled' && (
         <p role="status">
           {p && p.imported > 0 ? `Cancelled: ${plural(p.imported, 'chat')} imported before it stopped ${p.imported === 1 ? 'is' : 'are'} kept.` : 'Cancelled: nothing was imported.'}
           {p?.documents && ` ${plural(p.documents.linked, 'attached document')} kept.`}
         </p>
+      )}
+      {imp.phase !== 'running' && p?.documents && p.documents.skipped.length > 0 && (
+        <div>
+          <p id="data-import-docs-left-out" className="muted">
+            Attached documents not imported:
+          </p>
+          <ul aria-labelledby="data-import-docs-left-out" className="muted">
+            {p.documents.skipped.slice(0, SKIPPED_SHOWN).map((d, i) => (
+              <li key={`${i}:${d.ref}`}>
+                {d.name ?? 'A document'} ({d.ref.slice(0, 12)}…): {d.reason}
+              </li>
+            ))}
+            {p.documents.skipped.length > SKIPPED_SHOWN && <li>and {formatInt(p.documents.skipped.length - SKIPPED_SHOWN)} more (the log names them)</li>}
+          </ul>
+        </div>
       )}
       {imp.phase === 'failed' && (
         <p role="alert" className="inline-error">

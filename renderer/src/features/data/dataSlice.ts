@@ -14,6 +14,7 @@ import {
   deleteBackup,
   eraseData,
   exportChats,
+  leftOutWords,
   fetchBackups,
   fetchDataFolder,
   importCancelled,
@@ -174,7 +175,8 @@ const dataSlice = createSlice({
       })
       .addCase(exportChats.fulfilled, (s, a) => {
         s.exporting = false;
-        s.exportNote = { kind: 'done', text: `Exported ${a.payload.threads} ${a.payload.threads === 1 ? 'chat' : 'chats'} to ${a.payload.fileName}.` };
+        const done = `Exported ${a.payload.threads} ${a.payload.threads === 1 ? 'chat' : 'chats'} to ${a.payload.fileName}.`;
+        s.exportNote = { kind: 'done', text: a.payload.leftOutOnImport ? `${done} ${leftOutWords(a.payload.leftOutOnImport)}` : done };
       })
       .addCase(exportChats.rejected, (s, a) => {
         s.exporting = false;

@@ -4,15 +4,15 @@
  * once main answers again: as another instance than the page knew (browser mode restarts in the same
  * server, which may answer throughout), after it was seen gone, or after RESTART_GIVE_UP_MS of
  * answering (a restart too quick to be seen between two asks, an instance not known); an import's end refreshes the chat list; a new
- * file picked while a preview waited drops that preview's job in main.
+ * file picked while a preview waited drops that preview's job in main; an export with chats an import would leave out says so in a toast.
  */
 import type { AppStartListening } from '../../app/listeners';
 import { call } from '../../app/bridge';
-import { dialogShown, setSettingsSection } from '../../app/uiSlice';
+import { dialogShown, setSettingsSection, toastAdded } from '../../app/uiSlice';
 import { fetchThreads } from '../threads/threadsSlice';
 import { appRestarting, importProgressReceived } from './dataSlice';
 import { page } from './page';
-import { fetchBackups, fetchDataFolder, importFile, startImport } from './thunks';
+import { exportChats, fetchBackups, fetchDataFolder, importFile, leftOutWords, startImport } from './thunks';
 
 export const RESTART_POLL_MS = 1000;
 export const RESTART_GIVE_UP_MS = 15_000;
@@ -43,6 +43,15 @@ export function startDataListeners(start: AppStartListening): void {
         }
       }
       page.reload();
+    },
+  });
+  // an export from a chat's menu (the Data page shows it in its note too): chats an import would leave out are told
+  start({
+    actionCreator: exportChats.fulfilled,
+    effect: (a, api) => {
+      const ui = api.getState().ui;
+      const onDataPage = ui.dialog === 'settings' && ui.settingsSection === 'data';
+      if (a.payload.leftOutOnImport && !onDataPage) api.dispatch(toastAdded({ kind: 'info', text: leftOutWords(a.payload.leftOutOnImport) }));
     },
   });
   // a new file while a preview waited: main drops the preview's job

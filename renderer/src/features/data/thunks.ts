@@ -97,6 +97,13 @@ export function cancelImport(): ThunkAction<void, RootState, undefined, UnknownA
 /** The export formats' names (the Data page's choice, a chat's Export menu). */
 export const EXPORT_FORMAT_NAMES: Record<(typeof EXPORT_FORMATS)[number], string> = { md: 'Markdown', json: 'Hearth JSON' };
 
+/** What an export says of the chats in it that an import would leave out (ExportFileDTO.leftOutOnImport). */
+export function leftOutWords(l: { count: number; chats: { title: string; reason: string }[] }): string {
+  const named = l.chats.map((c) => `"${c.title}" (${c.reason})`).join('; ');
+  const more = l.count > l.chats.length ? ` and ${l.count - l.chats.length} more` : '';
+  return `${l.count === 1 ? 'One chat is' : `${l.count} chats are`} in the file but too large for an import to read back: ${named}${more}.`;
+}
+
 /** Exports chats (threadIds null: all of them) and hands the file to the browser as a download. */
 export const exportChats = createAppAsyncThunk(
   'data/export',
@@ -104,7 +111,7 @@ export const exportChats = createAppAsyncThunk(
     try {
       const file = await call('data.export', req);
       page.download(file.fileName, blobOf(file));
-      return { fileName: file.fileName, threads: file.threads };
+      return { fileName: file.fileName, threads: file.threads, leftOutOnImport: file.leftOutOnImport ?? null };
     } catch (e) {
       return rejectWithValue(toErrorInfo(e));
     }
