@@ -342,11 +342,10 @@ describe("the draft's bounds", () => {
       const r = await run(kind, limits, repetitive, LOOP);
       expect(r.tokens).toEqual(Array.from({ length: 120 }, (_, i) => cycle[i % cycle.length]));
       expect(r.acceptedTokens).toBe(r.draftTokens);
-      // `steps` verifying steps, each drafting m but the first and the last
-      expect(r.draftTokens).toBeLessThanOrEqual(m * r.steps);
+      // `steps` verifying steps: the first drafts nothing (nothing generated to look up yet), the last may be
+      // cut by maxTokens, every other drafts exactly m
+      expect(r.draftTokens).toBeLessThanOrEqual(m * (r.steps - 1));
       expect(r.draftTokens).toBeGreaterThanOrEqual(m * (r.steps - 2));
-      // and no longer drafts than the bound lets through: 120 tokens in steps of m + 1
-      expect(r.steps).toBeGreaterThanOrEqual(Math.floor(120 / (m + 1)));
     });
 
     test('ngramMinHits: counted by the map with values only (llama.cpp\'s ngram-map-k drafts before it counts hits)', async () => {
