@@ -210,3 +210,22 @@ test('Cancel once every chat is written (the chats\' read still going through th
   const end = await app.data.imports.finished!;
   expect(end).toMatchObject({ state: 'done', done: 2, imported: 2, documents: { linked: 2, skipped: [] } });
 });
+
+test("a file naming a chat here by its id, with other attachments, gets no document into that chat", async () => {
+  const f = bundle();
+  const { importFile, kept, store } = setup();
+  expect((await importFile(f.file)).end).toMatchObject({ imported: 2, documents: { linked: 2 } });
+  // the same chats' ids, the first's message now attaching C, which the file carries
+  const c = carried('c.txt', 1024);
+  const text = fs.readFileSync(f.file, 'utf8');
+  const crafted = JSON.parse(text.replaceAll(f.a.ref, c.ref));
+  crafted.documents = [c];
+  const file = path.join(tmpDir(), 'crafted.json');
+  fs.writeFileSync(file, JSON.stringify(crafted));
+  const { end } = await importFile(file);
+  expect(end).toMatchObject({ state: 'done', imported: 0, duplicates: 2 });
+  expect(end.documents).toBeUndefined();
+  expect(kept(c.ref)).toBe(false);
+  const [first] = store.threads.list({ limit: 10 }).items.filter((t) => t.title === 'Chat 1');
+  expect(store.docs.threadDocs(first.id).map((d) => d.name)).toEqual(['a.txt']);
+});
