@@ -11,6 +11,7 @@ import type { Logger } from '../logging';
 import type { Store } from '../store';
 import { bundleFileName, bundleParts, markdownFiles, threadIdsOf } from '../data/export-file';
 import { openImport } from '../data/formats/detect';
+import { quote } from '../data/formats/tree';
 import { ImportJobs } from '../data/import-job';
 import { Uploads } from '../data/uploads';
 import { makeDirs } from '../dirs';
@@ -45,8 +46,10 @@ export interface ChatsContext {
 }
 
 const dateOf = (ms: number | null) => (ms === null ? '—' : new Date(ms).toISOString().slice(0, 10));
-/** A megabyte (MiB), as the import's progress counts a file's bytes. */
-const MB = 1024 * 1024;
+/** A mebibyte, as the import's progress counts a file's bytes. */
+const MIB = 1024 * 1024;
+/** The Ctrl+C that ends the command at once, whatever it is doing (the ones before stop its steps). */
+const SIGINT_EXIT = 3;
 
 function printPreview(p: ImportPreviewDTO): void {
   const span = p.firstAt === null ? '' : `, ${dateOf(p.firstAt)} to ${dateOf(p.lastAt)}`;
@@ -79,7 +82,7 @@ async function importCommand({ parsed, rest, dataDir, openStore, logger }: Chats
       if (!json && p.state === 'running' && p.total > 0) {
         const r = p.readingDocuments;
         const line = r
-          ? `reading the file again for attached documents: ${Math.floor(r.bytes / MB)}/${Math.ceil(r.total / MB)} MB (Ctrl+C skips the rest)`
+          ? `reading the file again for attached documents: ${Math.floor(r.bytes / MIB)}/${Math.ceil(r.total / MIB)} MiB (Ctrl+C skips the rest)`
           : `importing: ${p.done}/${p.total} chats, ${p.messages} messages`;
         process.stderr.write(tty ? `\r${line}\x1b[K` : `${line}\n`);
       }
@@ -93,8 +96,10 @@ async function importCommand({ parsed, rest, dataDir, openStore, logger }: Chats
       return 0;
     }
     jobs.start(preview.jobId);
-    // Ctrl+C stops the step under way: the chats between two of them, then the read of their documents
+    // Ctrl+C stops the step under way: the chats between two of them, then the read of their documents; a third ends the command
+    let presses = 0;
     const stop = () => {
+      if (++presses >= SIGINT_EXIT) process.exit(130);
       try {
         jobs.cancel(preview.jobId);
       } catch {
@@ -110,7 +115,8 @@ async function importCommand({ parsed, rest, dataDir, openStore, logger }: Chats
     else if (end.state === 'cancelled') process.stdout.write(`stopped: ${end.imported} chats imported before the stop stay\n`);
     if (!json && end.documents) {
       process.stdout.write(`  ${end.documents.linked} attached documents kept\n`);
-      for (const d of end.documents.skipped) process.stdout.write(`  document ${d.name ? `${d.name} (${d.ref.slice(0, 12)}…)` : `${d.ref.slice(0, 12)}…`} left out: ${d.reason}\n`);
+      // a name from the file is quoted: one line, no control characters reach the terminal
+      for (const d of end.documents.skipped) process.stdout.write(`  document ${d.name ? `${quote(d.name)} (${d.ref.slice(0, 12)}…)` : `${d.ref.slice(0, 12)}…`} left out: ${d.reason}\n`);
     }
     if (end.state === 'failed') throw new Error(`the import failed after ${end.imported} chats (those stay): ${end.error}`);
     return end.state === 'done' ? 0 : 1;
@@ -147,7 +153,7 @@ async function exportCommand({ parsed, rest, dataDir, openStore }: ChatsContext)
     };
     try {
       // a chat an import would pass over is written all the same, and said
-      const leftOut = (t: { id: string; title: string }, reason: string) => process.stderr.write(`warning: the chat "${t.title}" (${t.id}) is in the file, but an import would leave it out: ${reason}\n`);
+      const leftOut = (t: { id: string; title: string }, reason: string) => process.stderr.write(`warning: the chat ${quote(t.title)} (${t.id}) is in the file, but an import would leave it out: ${reason}\n`);
       if (format === 'json') await write(bundleFileName(Date.now()), bundleParts(store, chosen, Date.now(), new DocFiles(dataPaths(dataDir).documents), leftOut));
       else for (const f of markdownFiles(store, chosen)) await write(f.name, [f.text]);
     } catch (e) {

@@ -13,6 +13,7 @@ import type { ImportProgressDTO } from '../ipc/contract';
 import type { Logger } from '../logging';
 import { docKindOfName, MAX_DOC_BYTES, SHA256_HEX } from '../params';
 import type { Store } from '../store';
+import { isStoreError } from '../store/errors';
 import type { ExportedDocument } from '../store/export';
 import type { Attachment } from '../store/types';
 
@@ -53,8 +54,8 @@ function checked(d: ExportedDocument): Buffer | string {
   return bytes;
 }
 
-/** Why a document is not kept when the documents' read was cancelled before it was found (an import of the file again reads it). */
-export const UNREAD_DOCUMENT = 'the import was cancelled before Hearth found it in the file (import the file again to get it)';
+/** Why a document is not kept when the documents' read was cancelled before it was found. */
+export const UNREAD_DOCUMENT = 'the import was cancelled before Hearth found it in the file';
 
 /** Why a document is not kept when the documents' read failed before it was found. */
 export const unreadDocument = (error: string) => `the file could not be read again for it (${error})`;
@@ -117,6 +118,9 @@ export async function adoptDocuments(deps: ImportedDocumentsDeps, carried: reado
             else out.linked++;
           })();
         } catch (e) {
+          // the store's refusal (a chat's limit of documents) leaves this link out; SQLite's own failure
+          // (a full disk, an I/O error) may have ended the transaction: it ends the adoption
+          if (!isStoreError(e)) throw e;
           skip(ref, name, `it could not be linked to its chat: ${(e as Error).message}`);
         }
       }

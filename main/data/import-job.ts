@@ -231,20 +231,10 @@ export class ImportJobs {
       for await (const u of src.units(job.abort.signal)) {
         if (job.abort.signal.aborted) break;
         if ('skipped' in u) continue;
-        if (store.imported.has(src.format, u.sourceId, u.keptId)) {
-          job.duplicates++;
-          // a chat imported before whose documents were not kept then (that import's read of them was
-          // cancelled, or failed): they are read now; one kept, or taken out of the chat since, is left as it is,
-          // and only what the chat here attaches is taken (a file naming this chat's id speaks for no other)
-          let missing = u.keptId !== undefined && store.threads.exists(u.keptId)
-            ? attachedDocumentsOf(u.prepared.messages).filter((d) => store.docs.documentByHash(d.ref) === null)
-            : [];
-          if (missing.length > 0) {
-            const here = new Set(attachedDocumentsOf(store.messages.list(u.keptId as string)).map((d) => d.ref));
-            missing = missing.filter((d) => here.has(d.ref));
-          }
-          if (missing.length > 0) written.push({ threadId: u.keptId as string, documents: missing, removed: new Set(u.removedDocuments ?? []) });
-        } else {
+        // a chat imported before is left as it is, its documents too (one the user took out since, and the
+        // garbage collector then deleted, would look like one never kept)
+        if (store.imported.has(src.format, u.sourceId, u.keptId)) job.duplicates++;
+        else {
           const r = store.imported.write(src.format, u.sourceId, u.prepared);
           // only what the documents' adoption needs: the threads' document refs, not their messages
           const attached = attachedDocumentsOf(u.prepared.messages);

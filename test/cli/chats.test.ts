@@ -169,7 +169,7 @@ test('a chat an import would leave out is exported with a warning; a bundle\'s d
   fs.writeFileSync(file, JSON.stringify(bundle));
   const imp = hearth(['chats', 'import', file, '--data-dir', other]);
   expect(imp.status).toBe(0);
-  expect(imp.stderr).toMatch(/^reading the file again for attached documents: 0\/1 MB \(Ctrl\+C skips the rest\)$/m);
+  expect(imp.stderr).toMatch(/^reading the file again for attached documents: 0\/1 MiB \(Ctrl\+C skips the rest\)$/m);
   expect(imp.stdout).toMatch(/imported 1 chats \(1 messages\)\n {2}1 attached documents kept\n/);
   expect(fs.readFileSync(path.join(dataPaths(other).documents, ref), 'utf8')).toBe(text);
 });

@@ -158,9 +158,9 @@ test('close() (the app quitting) stops the documents\' read too, and waits for i
   expect(data.imports.finished).toBeNull();
 });
 
-test('importing the file again after its documents\' read was cancelled reads the documents those chats still miss; once they are kept, again adds nothing', async () => {
+test('after its documents\' read was cancelled, importing the file again adds nothing (a chat imported before is left as it is); with the chat deleted, it imports again with its documents', async () => {
   const f = bundle();
-  const { call, importFile, kept, listeners } = setup();
+  const { call, importFile, kept, listeners, store } = setup();
   let cancelled = false;
   listeners.push((p) => {
     if (!cancelled && p.readingDocuments && p.readingDocuments.bytes > f.aEnd + MiB) {
@@ -169,14 +169,15 @@ test('importing the file again after its documents\' read was cancelled reads th
     }
   });
   expect((await importFile(f.file)).end).toMatchObject({ imported: 2, documents: { linked: 1, skipped: [{ ref: f.b.ref }] } });
-  expect(kept(f.b.ref)).toBe(false);
   listeners.length = 0;
   const again = (await importFile(f.file)).end;
-  expect(again).toMatchObject({ state: 'done', imported: 0, duplicates: 2, documents: { linked: 1, skipped: [] } });
+  expect(again).toMatchObject({ state: 'done', imported: 0, duplicates: 2 });
+  expect(again.documents).toBeUndefined();
+  expect(kept(f.b.ref)).toBe(false);
+  const second = store.threads.list({ limit: 10 }).items.find((t) => t.title === 'Chat 2')!;
+  store.threads.delete(second.id);
+  expect((await importFile(f.file)).end).toMatchObject({ state: 'done', imported: 1, duplicates: 1, documents: { linked: 1, skipped: [] } });
   expect(kept(f.b.ref)).toBe(true);
-  const third = (await importFile(f.file)).end;
-  expect(third).toMatchObject({ state: 'done', imported: 0, duplicates: 2 });
-  expect(third.documents).toBeUndefined();
 });
 
 test('a read of the documents that fails (the file cut short since its chats were read) keeps those found and names the others with why', async () => {

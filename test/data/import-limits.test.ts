@@ -11,7 +11,7 @@ import type { ImportPreviewDTO } from '../../main/ipc/contract';
 import { IMPORT_OTHER_REASONS, IMPORT_REASON_CHARS, IMPORT_SKIP_REASONS } from '../../main/ipc/contract';
 import { DataService } from '../../main/data/service';
 import { exportFile } from '../../main/data/export-file';
-import { OWN_ELEMENT_VALUES, OWN_MAX_DEPTH, readHearthDocuments, readHearthThreads } from '../../main/data/formats/hearth';
+import { importWouldSkip, OWN_ELEMENT_VALUES, OWN_MAX_DEPTH, readHearthDocuments, readHearthThreads } from '../../main/data/formats/hearth';
 import { SKIP_MAX_DEPTH } from '../../main/data/formats/json-guard';
 import { detectFormat, openImport } from '../../main/data/formats/detect';
 import { LMSTUDIO_LIMITS, lmstudioReader } from '../../main/data/formats/lmstudio';
@@ -159,6 +159,22 @@ describe('Hearth JSON, streamed', () => {
     expect(preview).toMatchObject({ threads: 1, skipped: [{ reason, count: 1 }] });
     expect(end).toMatchObject({ state: 'done', imported: 1 });
     expect(store.threads.list({ limit: 10 }).items.map((t) => t.title)).toEqual(['Plain']);
+
+    // at the bound, the export's measure and the import agree, level for level
+    const agree: [number, boolean, boolean][] = [];
+    for (let k = 248; k <= 256; k++) {
+      let v: unknown = 1;
+      for (let i = 0; i < k; i++) v = [v];
+      const t = source.threads.create({ title: `Nested ${k}` });
+      source.messages.add({ threadId: t.id, role: 'assistant', content: '', toolCalls: [{ id: 'c1', name: 'f', arguments: v }] });
+      const json = JSON.stringify(source.exportThreadJson(t.id));
+      fs.writeFileSync(file, `{"format":"hearth.threads","version":3,"exportedAt":0,"threads":[${json}]}`);
+      const read: unknown[] = [];
+      for await (const item of readHearthThreads(file)) read.push(item);
+      agree.push([k, importWouldSkip(json) !== null, 'skipped' in (read[0] as object)]);
+    }
+    expect(agree.filter(([, a, b]) => a !== b)).toEqual([]);
+    expect(agree.some(([, a]) => a) && agree.some(([, a]) => !a)).toBe(true);
   });
 
   test('one thread element holding 48 MiB of `[],` is passed over by its count of values with a note, at once and in bounded memory; the thread after it imports', async () => {

@@ -194,7 +194,7 @@ describe('Settings → Data → Import chats', () => {
     const bar = within(dialog).getByRole('progressbar', { name: 'Reading attached documents' });
     expect(bar.getAttribute('aria-valuenow')).toBe('25');
     expect(bar.getAttribute('aria-valuetext')).toBe(`Reading the file again for attached documents: ${formatBytes(30 * mb)} of ${formatBytes(120 * mb)}`);
-    expect(within(dialog).getByText(/^The chats are in \(4 chats imported\)\. Now the file is read again for the documents they attach; Cancel stops this/)).toBeTruthy();
+    expect(within(dialog).getByText(/^4 chats imported\. Now the file is read again for the documents they attach; Cancel stops this/)).toBeTruthy();
     fireEvent.click(within(dialog).getByRole('button', { name: 'Cancel' }));
     await waitFor(() => expect(bridge.callsTo('data.import.cancel')).toEqual([{ jobId: JOB }]));
     // the chats were all in: the import is done, the documents not read named
@@ -358,7 +358,7 @@ describe('Settings → Data → Export', () => {
       fileName: 'hearth-chats-2026-12-07.json', mime: 'application/json', encoding: 'utf8', data: '{}', threads: 1,
       leftOutOnImport: { count: 1, chats: [{ threadId: 't1', title: 'Deep arguments', reason }] },
     };
-    const words = `One chat is in the file but too large for an import to read back: "Deep arguments" (${reason}).`;
+    const words = `One chat in the file would be left out by an import ("Deep arguments": ${reason}). A Markdown export keeps it readable.`;
     renderApp({ 'threads.list': () => ({ threads: [t], nextCursor: null }), 'data.export': () => file });
     fireEvent.click(await screen.findByRole('button', { name: 'Export Deep arguments' }));
     fireEvent.click(within(screen.getByRole('menu')).getByRole('menuitem', { name: 'Hearth JSON' }));
@@ -368,10 +368,10 @@ describe('Settings → Data → Export', () => {
     fireEvent.click(within(dialog).getByRole('radio', { name: 'Hearth JSON' }));
     fireEvent.click(within(dialog).getByRole('button', { name: 'Export all chats' }));
     expect(await within(dialog).findByText(
-      `Exported 3 chats to hearth-chats-2026-12-07.json. 3 chats are in the file but too large for an import to read back: "Deep arguments" (${reason}) and 2 more.`,
+      `Exported 3 chats to hearth-chats-2026-12-07.json. 3 chats in the file would be left out by an import ("Deep arguments": ${reason}; and 2 more). A Markdown export keeps them readable.`,
     )).toBeTruthy();
     // the page's note says it: no toast besides
-    expect(screen.queryByText(/^3 chats are in the file/)).toBeNull();
+    expect(screen.queryByText(/^3 chats in the file/)).toBeNull();
   });
 });
 

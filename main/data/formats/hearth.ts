@@ -41,14 +41,32 @@ export const OWN_MAX_DEPTH = 256;
 /** The bounds each element of a Hearth file is read within (a bundle's thread past them is passed over with a note). */
 const OWN_LIMITS: JsonLimits = { maxElementBytes: OWN_ELEMENT_BYTES, maxElementValues: OWN_ELEMENT_VALUES, maxDepth: OWN_MAX_DEPTH };
 
+/** The characters of a thread's JSON measured at once by importWouldSkip (its bytes are made a piece at a time). */
+const MEASURE_CHARS = 1 << 20;
+
 /**
  * Why an import would pass over this thread of a bundle (its JSON as the export writes it), measured by the
- * import's own guard: the note it would give, or null when it reads it. An export tells of such threads.
+ * import's own guard where a bundle holds it (`{"threads":[…]}`): the note it would give, or null when it
+ * reads it. An export tells of such threads. The JSON is measured in pieces, never copied whole.
  */
 export function importWouldSkip(threadJson: string): SkipNote | null {
-  const guard = new JsonGuard('the export', OWN_LIMITS, 1);
-  const over = guard.next(Buffer.from(`[${threadJson}]`), 0);
-  return over ? tooLargeNote(over, OWN_LIMITS) : null;
+  const guard = new JsonGuard('the export', OWN_LIMITS, 2);
+  const pieces = function* () {
+    yield '{"threads":[';
+    for (let at = 0; at < threadJson.length;) {
+      let end = Math.min(threadJson.length, at + MEASURE_CHARS);
+      // a surrogate pair stays whole (its bytes are UTF-8's four)
+      if (end < threadJson.length && /[\uD800-\uDBFF]/.test(threadJson[end - 1])) end--;
+      yield threadJson.slice(at, end);
+      at = end;
+    }
+    yield ']}';
+  };
+  for (const piece of pieces()) {
+    const over = guard.next(Buffer.from(piece), 0);
+    if (over) return tooLargeNote(over, OWN_LIMITS);
+  }
+  return null;
 }
 
 /** What a one-thread file's members are read into (a bundle's threads are each read whole). */

@@ -114,8 +114,8 @@ export function ImportSection() {
       {imp.phase === 'running' && p?.readingDocuments && (
         <>
           <p role="status" className="muted">
-            The chats are in ({plural(p.imported, 'chat')} imported). Now the file is read again for the documents they attach; Cancel stops this and keeps the
-            documents found so far.
+            {plural(p.imported, 'chat')} imported. Now the file is read again for the documents they attach; Cancel stops this and keeps the documents found so
+            far.
           </p>
           <ProgressBar
             label="Reading attached documents"

@@ -99,9 +99,10 @@ export const EXPORT_FORMAT_NAMES: Record<(typeof EXPORT_FORMATS)[number], string
 
 /** What an export says of the chats in it that an import would leave out (ExportFileDTO.leftOutOnImport). */
 export function leftOutWords(l: { count: number; chats: { title: string; reason: string }[] }): string {
-  const named = l.chats.map((c) => `"${c.title}" (${c.reason})`).join('; ');
-  const more = l.count > l.chats.length ? ` and ${l.count - l.chats.length} more` : '';
-  return `${l.count === 1 ? 'One chat is' : `${l.count} chats are`} in the file but too large for an import to read back: ${named}${more}.`;
+  const named = l.chats.map((c) => `"${c.title || 'Untitled chat'}": ${c.reason}`).join('; ');
+  const more = l.count > l.chats.length ? `; and ${l.count - l.chats.length} more` : '';
+  const which = l.count === 1 ? 'One chat in the file' : `${l.count} chats in the file`;
+  return `${which} would be left out by an import (${named}${more}). A Markdown export keeps ${l.count === 1 ? 'it' : 'them'} readable.`;
 }
 
 /** Exports chats (threadIds null: all of them) and hands the file to the browser as a download. */
