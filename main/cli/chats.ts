@@ -115,7 +115,7 @@ async function importCommand({ parsed, rest, dataDir, openStore, logger }: Chats
     else if (end.state === 'cancelled') process.stdout.write(`stopped: ${end.imported} chats imported before the stop stay\n`);
     if (!json && end.documents) {
       process.stdout.write(`  ${end.documents.linked} attached documents kept\n`);
-      // a name from the file is quoted: one line, no control characters reach the terminal
+      // a name from the file is quoted (JSON's escapes): one line, no C0 control character reaches the terminal
       for (const d of end.documents.skipped) process.stdout.write(`  document ${d.name ? `${quote(d.name)} (${d.ref.slice(0, 12)}…)` : `${d.ref.slice(0, 12)}…`} left out: ${d.reason}\n`);
     }
     if (end.state === 'failed') throw new Error(`the import failed after ${end.imported} chats (those stay): ${end.error}`);

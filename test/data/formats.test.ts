@@ -315,9 +315,15 @@ describe('detection', () => {
     fs.writeFileSync(file, text.replace('[', `[{"mapping": {}, "title": "${'x'.repeat(LIMITS.conversationBytes)}"},`));
     expect(await detectFormat(file)).toBe('chatgpt');
     expect((await readAll(await openImport(file, 'auto')))[0]).toEqual({ skipped: { reason: `conversations larger than ${LIMITS.conversationBytes} bytes (too large to import)` } });
-    // every conversation past them: nothing tells the format
+    // every conversation past them: nothing tells the format; nor does one after 17 past them (detection
+    // reads no file of them to its end), while one after 16 still does
     fs.writeFileSync(file, `[{"mapping": ${deep}}, {"mapping": ${deep}}]`);
     await expectImportError(detectFormat(file), /large\.json is not a format Hearth imports \(JSON of an unknown shape\)/);
+    const after = (n: number) => `[${Array(n).fill(`{"mapping": ${deep}}`).join(',')}, {"mapping": {}}]`;
+    fs.writeFileSync(file, after(17));
+    await expectImportError(detectFormat(file), /JSON of an unknown shape/);
+    fs.writeFileSync(file, after(16));
+    expect(await detectFormat(file)).toBe('chatgpt');
   }, 60_000);
 });
 

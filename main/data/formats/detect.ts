@@ -54,25 +54,19 @@ function markedFormat(conversation: unknown): ImportFormat | null {
   return null;
 }
 
-/** The most bytes detection reads for a conversation within the bounds after a first one past them (four conversations' worth). */
-const SNIFF_PAST_BYTES = 4 * LIMITS.conversationBytes;
+/** The most conversations past the bounds detection passes over looking for one within them. */
+const SNIFF_PAST_MOST = 16;
 
 /**
  * An array whose first conversation is past one conversation's bounds (the import passes it over with a
- * note): told by the first conversation within them, null when there is none in the first SNIFF_PAST_BYTES
- * (a file of nothing but conversations past the bounds is not read to its end here).
+ * note): told by the first conversation within them, null when there is none among the first
+ * SNIFF_PAST_MOST + 1 (a file of nothing but conversations past the bounds is not read to its end here).
  */
 async function sniffPastLarge(source: JsonSource): Promise<Sniffed> {
-  const enough = new AbortController();
-  const onBytes = (bytes: number) => {
-    if (bytes > SNIFF_PAST_BYTES) enough.abort();
-  };
-  try {
-    for await (const { value, tooLarge } of streamJsonValues(await source.open(), source.where, ['$.*'], '[', { skipTooLarge: true, onBytes, signal: enough.signal })) {
-      if (!tooLarge) return markedFormat(value);
-    }
-  } catch (e) {
-    if (!enough.signal.aborted) throw e;
+  let passed = 0;
+  for await (const { value, tooLarge } of streamJsonValues(await source.open(), source.where, ['$.*'], '[', { skipTooLarge: true })) {
+    if (!tooLarge) return markedFormat(value);
+    if (++passed > SNIFF_PAST_MOST) return null;
   }
   return null;
 }

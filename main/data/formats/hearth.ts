@@ -46,8 +46,10 @@ const MEASURE_CHARS = 1 << 20;
 
 /**
  * Why an import would pass over this thread of a bundle (its JSON as the export writes it), measured by the
- * import's own guard where a bundle holds it (`{"threads":[…]}`): the note it would give, or null when it
- * reads it. An export tells of such threads. The JSON is measured in pieces, never copied whole.
+ * import's own guard where a bundle holds it (`{"threads":[…]}`): a note, or null when it reads it. An
+ * export tells of such threads. The JSON is measured in pieces, never copied whole. Whether it is passed
+ * over is the import's answer; of a thread past two bounds, the bound named may differ (each is checked
+ * where the guard meets it, and the pieces are not the import's chunks).
  */
 export function importWouldSkip(threadJson: string): SkipNote | null {
   const guard = new JsonGuard('the export', OWN_LIMITS, 2);
