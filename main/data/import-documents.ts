@@ -54,8 +54,6 @@ function checked(d: ExportedDocument): Buffer | string {
   return bytes;
 }
 
-/** Why a document is not kept when the documents' read was cancelled before it was found. */
-export const UNREAD_DOCUMENT = 'the import was cancelled before Hearth found it in the file';
 
 /** Why a document is not kept when the documents' read failed before it was found. */
 export const unreadDocument = (error: string) => `the file could not be read again for it (${error})`;

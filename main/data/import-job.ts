@@ -13,14 +13,14 @@ import { randomUUID } from 'crypto';
 import fs from 'fs';
 import path from 'path';
 import {
-  IMPORT_OTHER_REASONS, IMPORT_REASON_CHARS, IMPORT_SKIP_REASONS, IpcError, type ImportPreviewDTO, type ImportProgressDTO, type ImportSource,
+  IMPORT_OTHER_REASONS, IMPORT_REASON_CHARS, IMPORT_SKIP_REASONS, IpcError, UNREAD_DOCUMENT, type ImportPreviewDTO, type ImportProgressDTO, type ImportSource,
 } from '../ipc/contract';
 import type { Logger } from '../logging';
 import type { Store } from '../store';
 import type { ImportFormat, ImportFormatChoice, SkipNote } from './imported';
 import { openSource, type ImportSourceOpen, type ReaderFactory } from './import-sources';
 import {
-  adoptDocuments, attachedDocumentsOf, UNREAD_DOCUMENT, unreadDocument, type DocumentsAdopted, type ImportedDocumentsDeps, type WrittenThread,
+  adoptDocuments, attachedDocumentsOf, unreadDocument, type DocumentsAdopted, type ImportedDocumentsDeps, type WrittenThread,
 } from './import-documents';
 import type { Uploads } from './uploads';
 import { PROGRESS_EVERY_MS } from '../progress-pace';

@@ -74,6 +74,9 @@ export type ImportPreviewDTO = z.infer<typeof ImportPreviewDTO>;
 
 export const IMPORT_STATES = ['previewed', 'running', 'done', 'cancelled', 'failed'] as const;
 
+/** Why an import did not keep a document its read of the file was cancelled before finding (the Data page tells how to get it). */
+export const UNREAD_DOCUMENT = 'the import was cancelled before Hearth found it in the file';
+
 export const ImportProgressDTO = z.object({
   jobId: Id,
   state: z.enum(IMPORT_STATES),

@@ -8,8 +8,7 @@
 import { createHash, randomBytes } from 'crypto';
 import fs from 'fs';
 import path from 'path';
-import type { EventName, ImportProgressDTO } from '../../main/ipc/contract';
-import { UNREAD_DOCUMENT } from '../../main/data/import-documents';
+import { UNREAD_DOCUMENT, type EventName, type ImportProgressDTO } from '../../main/ipc/contract';
 import { DataService } from '../../main/data/service';
 import { dataPaths } from '../../main/paths';
 import { Services } from '../../main/services';

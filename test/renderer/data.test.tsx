@@ -10,9 +10,8 @@
  */
 import { act, cleanup, fireEvent, screen, waitFor, within } from '@testing-library/react';
 import type { ImportPreviewDTO, ImportProgressDTO } from '../../main/ipc/contract';
-import { UPLOAD_CHUNK_BYTES } from '../../main/ipc/contract';
+import { UNREAD_DOCUMENT, UPLOAD_CHUNK_BYTES } from '../../main/ipc/contract';
 import { formatBytes } from '../../renderer/src/app/format';
-import { UNREAD_DOCUMENT } from '../../main/data/import-documents';
 import { openDialog } from '../../renderer/src/app/uiSlice';
 import { page } from '../../renderer/src/features/data/page';
 import { RESTART_GIVE_UP_MS, RESTART_POLL_MS } from '../../renderer/src/features/data/listeners';
@@ -176,6 +175,7 @@ describe('Settings → Data → Import chats', () => {
     expect(within(dialog).getByText('Imported 3 chats (9 messages). 2 attached documents kept.')).toBeTruthy();
     expect([...within(dialog).getByRole('list', { name: 'Attached documents not imported:' }).querySelectorAll('li')].map((li) => li.textContent))
       .toEqual([`A document (${bad.slice(0, 12)}…): its bytes are not the content its ref names`]);
+    expect(within(dialog).queryByText(/delete those chats and import the file again/)).toBeNull();
   });
 
   test('a Hearth JSON file read again for its documents shows that read with its bytes; Cancel stops it and says what was kept and what not, by name', async () => {
@@ -207,6 +207,7 @@ describe('Settings → Data → Import chats', () => {
     expect(within(dialog).getByText('Imported 4 chats (8 messages). 1 attached document kept.')).toBeTruthy();
     expect([...within(dialog).getByRole('list', { name: 'Attached documents not imported:' }).querySelectorAll('li')].map((li) => li.textContent))
       .toEqual([`report.pdf (${unread.slice(0, 12)}…): ${reason}`]);
+    expect(within(dialog).getByText(/^A chat imported before is not imported again, nor are its documents: to get those the cancel left out, delete those chats and import the file again\.$/)).toBeTruthy();
   });
 
   test('cancel: while running main is asked to stop and says what was kept; while uploading no more pieces are sent', async () => {

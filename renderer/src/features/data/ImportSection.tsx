@@ -6,7 +6,7 @@
  * stops it at any step.
  */
 import { useState } from 'react';
-import { IMPORT_FORMAT_NAMES, IMPORT_FORMATS, type ImportFormatChoice, type ImportPreviewDTO } from '../../../../main/ipc/contract';
+import { IMPORT_FORMAT_NAMES, IMPORT_FORMATS, UNREAD_DOCUMENT, type ImportFormatChoice, type ImportPreviewDTO } from '../../../../main/ipc/contract';
 import { formatBytes, formatInt } from '../../app/format';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { importReset, selectImport } from './dataSlice';
@@ -150,6 +150,9 @@ export function ImportSection() {
             ))}
             {p.documents.skipped.length > SKIPPED_SHOWN && <li>and {formatInt(p.documents.skipped.length - SKIPPED_SHOWN)} more (the log names them)</li>}
           </ul>
+          {p.documents.skipped.some((d) => d.reason === UNREAD_DOCUMENT) && (
+            <p className="muted">A chat imported before is not imported again, nor are its documents: to get those the cancel left out, delete those chats and import the file again.</p>
+          )}
         </div>
       )}
       {imp.phase === 'failed' && (
