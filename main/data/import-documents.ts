@@ -4,17 +4,18 @@
  * written again when it is there), its row made ('queued' when new) and linked to the imported threads
  * whose messages attach it, under the attachment's name. A document stored here already, carried or
  * not, is just linked. A carried document whose bytes are not its ref's, or are too large, is skipped
- * with why, and so is one the read did not reach when it was cancelled; a link a thread cannot take (its limit of documents) is skipped too. Nothing here fails
- * the import: the threads are written before. The documents' service is told the refs to index
+ * with why, and so is one the read did not reach when it was cancelled; a link a thread cannot take (its
+ * limit of documents) is skipped too. SQLite's own failure (a full disk) ends the adoption: the documents
+ * kept before it are reported and indexed, the rest named with the error. Nothing here fails the import:
+ * the threads are written before. The documents' service is told the refs to index
  * (without it, as for the CLI, the app indexes the queued ones at its next start).
  */
-import { createHash } from 'crypto';
 import type { ImportProgressDTO } from '../ipc/contract';
 import type { Logger } from '../logging';
 import { docKindOfName, MAX_DOC_BYTES, SHA256_HEX } from '../params';
 import type { Store } from '../store';
 import { isStoreError } from '../store/errors';
-import type { ExportedDocument } from '../store/export';
+import type { CarriedDocument } from './formats/hearth';
 import type { Attachment } from '../store/types';
 
 export interface ImportedDocumentsDeps {
@@ -45,12 +46,12 @@ export function attachedDocumentsOf(messages: readonly { attachments: readonly A
   return [...out].map(([ref, name]) => ({ ref, name }));
 }
 
-/** The carried document's bytes, or why they are not kept. */
-function checked(d: ExportedDocument): Buffer | string {
-  const bytes = Buffer.from(d.data, 'base64');
+/** The carried document's bytes, or why they are not kept (their hash was taken by the read that found them). */
+function checked(d: CarriedDocument): Buffer | string {
+  const { bytes } = d;
   if (bytes.length === 0) return 'the document is empty';
   if (bytes.length > MAX_DOC_BYTES) return `the document is ${bytes.length} bytes; a document may have at most ${MAX_DOC_BYTES}`;
-  if (createHash('sha256').update(bytes).digest('hex') !== d.ref) return 'its bytes are not the content its ref names (the file was changed)';
+  if (!d.holdsRef) return 'its bytes are not the content its ref names (the file was changed)';
   return bytes;
 }
 
@@ -63,7 +64,7 @@ export const unreadDocument = (error: string) => `the file could not be read aga
  * links in one transaction. `unread`: why a document neither carried nor stored here was not found, when
  * the read stopped short (null: it read the whole file, so the export named it missing).
  */
-export async function adoptDocuments(deps: ImportedDocumentsDeps, carried: readonly ExportedDocument[], threads: readonly WrittenThread[], unread: string | null = null): Promise<DocumentsAdopted> {
+export async function adoptDocuments(deps: ImportedDocumentsDeps, carried: readonly CarriedDocument[], threads: readonly WrittenThread[], unread: string | null = null): Promise<DocumentsAdopted> {
   const docs = deps.store.docs;
   const out: DocumentsAdopted = { linked: 0, skipped: [] };
   const skip = (ref: string, name: string | undefined, reason: string) => {
@@ -76,12 +77,17 @@ export async function adoptDocuments(deps: ImportedDocumentsDeps, carried: reado
     for (const d of t.documents) wanted.set(d.ref, (wanted.get(d.ref) ?? new Map<string, string>()).set(t.threadId, d.name));
   }
   const removedIn = new Map(threads.map((t) => [t.threadId, t.removed]));
-  const bytesOf = new Map<string, ExportedDocument>();
+  const bytesOf = new Map<string, CarriedDocument>();
   for (const d of carried) if (!bytesOf.has(d.ref)) bytesOf.set(d.ref, d);
+  // the name a skip gives it: the carried document's, else the first chat's
+  const nameOf = (ref: string): string | undefined => bytesOf.get(ref)?.name ?? wanted.get(ref)?.values().next().value;
   const toIndex: string[] = [];
-  for (const [ref, names] of wanted) {
+  const refs = [...wanted.keys()];
+  for (let i = 0; i < refs.length; i++) {
+    const ref = refs[i];
+    const names = wanted.get(ref)!;
     const d = bytesOf.get(ref);
-    const named = d?.name ?? names.values().next().value;
+    const named = nameOf(ref);
     // the kind from the name, as an attached file's (a file's claim is not trusted to pick the reader)
     const kind = d ? docKindOfName(d.name) : null;
     let size = 0;
@@ -99,31 +105,49 @@ export async function adoptDocuments(deps: ImportedDocumentsDeps, carried: reado
       }
       size = bytes.length;
     }
-    // the row and its links in one transaction (an unlinked row is the garbage collector's)
-    deps.store.db.transaction(() => {
-      const row = d ? docs.ensureDocument({ hash: ref, kind, size }) : docs.documentByHash(ref);
-      if (!row) {
-        // neither carried nor stored here: the export named it missing, or the read stopped before it
-        if (unread !== null) skip(ref, named, unread);
-        return;
-      }
-      for (const [threadId, name] of names) {
-        try {
-          deps.store.db.transaction(() => {
-            docs.linkThread(threadId, row.id, name);
-            // one the chat had taken out stays out (shown removed, as in the chat exported)
-            if (removedIn.get(threadId)?.has(ref)) docs.unlinkThread(threadId, row.id);
-            else out.linked++;
-          })();
-        } catch (e) {
-          // the store's refusal (a chat's limit of documents) leaves this link out; SQLite's own failure
-          // (a full disk, an I/O error) may have ended the transaction: it ends the adoption
-          if (!isStoreError(e)) throw e;
-          skip(ref, name, `it could not be linked to its chat: ${(e as Error).message}`);
+    // the row and its links in one transaction (an unlinked row is the garbage collector's); counted once it is in
+    let kept: { linked: number; refused: { name: string; reason: string }[]; queued: boolean } | null;
+    try {
+      kept = deps.store.db.transaction(() => {
+        const row = d ? docs.ensureDocument({ hash: ref, kind, size }) : docs.documentByHash(ref);
+        if (!row) return null;
+        const done = { linked: 0, refused: [] as { name: string; reason: string }[], queued: row.state === 'queued' };
+        for (const [threadId, name] of names) {
+          try {
+            deps.store.db.transaction(() => {
+              docs.linkThread(threadId, row.id, name);
+              // one the chat had taken out stays out (shown removed, as in the chat exported)
+              if (removedIn.get(threadId)?.has(ref)) docs.unlinkThread(threadId, row.id);
+              else done.linked++;
+            })();
+          } catch (e) {
+            // the store's refusal (a chat's limit of documents) leaves this link out; SQLite's own failure
+            // (a full disk, an I/O error) may have ended the transaction: it ends the adoption (below)
+            if (!isStoreError(e)) throw e;
+            done.refused.push({ name, reason: `it could not be linked to its chat: ${(e as Error).message}` });
+          }
         }
+        return done;
+      })();
+    } catch (e) {
+      if (isStoreError(e)) {
+        skip(ref, named, `Hearth could not keep it: ${(e as Error).message}`);
+        continue;
       }
-      if (row.state === 'queued') toIndex.push(ref);
-    })();
+      // SQLite's own failure: this document and the rest are named with it; those kept before are reported
+      // and indexed
+      deps.logger.warn(`imports: keeping the imported chats' documents failed: ${(e as Error).message}`);
+      for (const r of refs.slice(i)) skip(r, nameOf(r), `Hearth could not keep it: ${(e as Error).message}`);
+      break;
+    }
+    if (!kept) {
+      // neither carried nor stored here: the export named it missing, or the read stopped before it
+      if (unread !== null) skip(ref, named, unread);
+      continue;
+    }
+    out.linked += kept.linked;
+    for (const r of kept.refused) skip(ref, r.name, r.reason);
+    if (kept.queued) toIndex.push(ref);
   }
   if (toIndex.length > 0) deps.index?.(toIndex);
   return out;

@@ -229,3 +229,20 @@ test("a file naming a chat here by its id, with other attachments, gets no docum
   const [first] = store.threads.list({ limit: 10 }).items.filter((t) => t.title === 'Chat 1');
   expect(store.docs.threadDocs(first.id).map((d) => d.name)).toEqual(['a.txt']);
 });
+
+test("SQLite's own failure while the documents are kept ends that step: those kept before are reported, the rest named with the error; the chats stay", async () => {
+  const f = bundle();
+  const { importFile, store } = setup();
+  // a real SQLite error at B's row (a trigger on this connection, as a full disk would fail the insert)
+  store.db.exec(`CREATE TEMP TRIGGER refuse_b BEFORE INSERT ON documents WHEN NEW.hash = '${f.b.ref}'
+    BEGIN SELECT RAISE(ABORT, 'database or disk is full (this test''s trigger)'); END`);
+  const { end } = await importFile(f.file);
+  expect(end).toMatchObject({
+    state: 'done', imported: 2,
+    documents: { linked: 1, skipped: [{ ref: f.b.ref, name: 'b.txt', reason: expect.stringMatching(/^Hearth could not keep it: database or disk is full/) }] },
+  });
+  expect(store.docs.documentByHash(f.a.ref)).toMatchObject({ state: 'queued' });
+  expect(store.docs.documentByHash(f.b.ref)).toBeNull();
+  const titles = store.threads.list({ limit: 10 }).items.map((t) => [t.title, store.docs.threadDocs(t.id).map((d) => d.name)]);
+  expect(titles.sort()).toEqual([['Chat 1', ['a.txt']], ['Chat 2', []]]);
+});

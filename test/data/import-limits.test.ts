@@ -210,19 +210,21 @@ describe('Hearth JSON, streamed', () => {
 
   test('the documents read again after the threads are only those the imported threads attach (of each ref the first copy holding its content, else the first): the others are checked and let go', async () => {
     const doc = (n: number) => ({ ref: String(n).repeat(64), name: `d${n}.txt`, kind: 'text', data: Buffer.from(`document ${n}`).toString('base64') });
+    // as the read answers a document: decoded, with whether its bytes are its ref's content (hashed once, there)
+    const decoded = (d: { ref: string; name: string; data: string }, holdsRef: boolean) => ({ ref: d.ref, name: d.name, bytes: Buffer.from(d.data, 'base64'), holdsRef });
     const file = path.join(tmpDir(), 'docs.json');
     fs.writeFileSync(file, JSON.stringify({ format: 'hearth.threads', version: 3, exportedAt: 0, threads: [oneThreadExport()], documents: [doc(1), doc(2), doc(3), { ...doc(2), name: 'again.txt' }] }));
-    expect(await readHearthDocuments(file, new Set([String(2).repeat(64), 'f'.repeat(64)]))).toEqual({ documents: [doc(2)], whole: true });
+    expect(await readHearthDocuments(file, new Set([String(2).repeat(64), 'f'.repeat(64)]))).toEqual({ documents: [decoded(doc(2), false)], whole: true });
     expect(await readHearthDocuments(file, new Set())).toEqual({ documents: [], whole: true });
     // a copy whose bytes are not its ref's content gives way to a later one that holds it
     const real = { ref: createHash('sha256').update('alpha').digest('hex'), name: 'a.txt', kind: 'text', data: Buffer.from('alpha').toString('base64') };
     const tampered = { ...real, name: 'tampered.txt', data: Buffer.from('omega').toString('base64') };
     fs.writeFileSync(file, JSON.stringify({ format: 'hearth.threads', version: 3, exportedAt: 0, threads: [], documents: [tampered, real, { ...real, name: 'third.txt' }] }));
-    expect(await readHearthDocuments(file, new Set([real.ref]))).toEqual({ documents: [real], whole: true });
+    expect(await readHearthDocuments(file, new Set([real.ref]))).toEqual({ documents: [decoded(real, true)], whole: true });
     // a document that is not valid ends the read even when it is not wanted: what was found before stays, with why
     fs.writeFileSync(file, JSON.stringify({ format: 'hearth.threads', version: 3, exportedAt: 0, threads: [], documents: [doc(2), { ...doc(1), data: '%%' }, doc(3)] }));
     expect(await readHearthDocuments(file, new Set([String(2).repeat(64), String(3).repeat(64)])))
-      .toEqual({ documents: [doc(2)], whole: false, stopped: expect.stringMatching(/documents\.1\.data: not base64/) });
+      .toEqual({ documents: [decoded(doc(2), false)], whole: false, stopped: expect.stringMatching(/documents\.1\.data: not base64/) });
   });
 
   test("a one-thread file's messages are held to one thread's count of values together, though the guard counts each message alone", async () => {

@@ -218,15 +218,27 @@ export async function* readHearthThreads(file: string, opts: HearthReadOptions =
 
 /** The documents a read found, and whether it read the whole file (else why not: cancelled, or the error). */
 export interface HearthDocumentsRead {
-  documents: ExportedDocument[];
+  documents: CarriedDocument[];
   whole: boolean;
   /** why the read stopped short (whole false): 'cancelled', or the error that ended it */
   stopped?: 'cancelled' | string;
 }
 
-/** Whether a carried document's base64 holds its ref's content (SHA-256). */
-function holdsItsRef(d: ExportedDocument): boolean {
-  return createHash('sha256').update(Buffer.from(d.data, 'base64')).digest('hex') === d.ref;
+/**
+ * A document a bundle carries, decoded once: its bytes, and whether they are its ref's content (SHA-256),
+ * told by the read that found it (the adoption keeps only those that are).
+ */
+export interface CarriedDocument {
+  ref: string;
+  name: string;
+  bytes: Buffer;
+  holdsRef: boolean;
+}
+
+/** A carried document decoded, and its bytes hashed (once: the adoption reads `holdsRef`). */
+function carried(d: ExportedDocument): CarriedDocument {
+  const bytes = Buffer.from(d.data, 'base64');
+  return { ref: d.ref, name: d.name, bytes, holdsRef: createHash('sha256').update(bytes).digest('hex') === d.ref };
 }
 
 /**
@@ -239,15 +251,16 @@ function holdsItsRef(d: ExportedDocument): boolean {
  * whole and checked, and the chats written before want them.
  */
 export async function readHearthDocuments(file: string, wanted: ReadonlySet<string>, opts: HearthReadOptions = {}): Promise<HearthDocumentsRead> {
-  const good = new Map<string, ExportedDocument>();
-  const changed = new Map<string, ExportedDocument>();
+  const good = new Map<string, CarriedDocument>();
+  const changed = new Map<string, CarriedDocument>();
   const found = () => [...good.values(), ...[...changed.values()].filter((d) => !good.has(d.ref))];
   if (wanted.size === 0) return { documents: [], whole: true };
   try {
     for await (const item of readHearthFile(file, { ...opts, documents: true })) {
       if (!('document' in item) || !wanted.has(item.document.ref) || good.has(item.document.ref)) continue;
-      if (holdsItsRef(item.document)) good.set(item.document.ref, item.document);
-      else if (!changed.has(item.document.ref)) changed.set(item.document.ref, item.document);
+      const d = carried(item.document);
+      if (d.holdsRef) good.set(d.ref, d);
+      else if (!changed.has(d.ref)) changed.set(d.ref, d);
       // every wanted one found whole: the rest of the file has nothing for this import
       if (good.size === wanted.size) break;
     }
