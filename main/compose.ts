@@ -60,6 +60,8 @@ export interface App {
   api: ApiService;
   /** deletes the image files no message refers to (main/chat/image-sweep.ts): at startup, after a thread is deleted, at close */
   imageSweep: ImageSweep;
+  /** the documents: attached to chats and in knowledge folders, their indexing and their folder's sweep (main/docs/) */
+  docs: DocsService;
   /** the tools chats are offered (built-ins, MCP servers), their approvals and settings (main/tools/) */
   tools: ToolsService;
   /** the remote providers (main/providers/) */
@@ -315,6 +317,7 @@ export function composeApp(opts: ComposeOptions): App {
     updates,
     api,
     imageSweep,
+    docs,
     tools,
     providers,
     backups,

@@ -10,12 +10,13 @@
  * a 64-digit hash (ImageRef), so no request can name another file; and what lies in the folder is not
  * trusted: only a regular file (no link, no folder) of at most MAX_IMAGE_BYTES is used or read.
  */
-import { createHash, randomBytes } from 'crypto';
+import { createHash } from 'crypto';
 import { constants as fsConstants, promises as fsp, type Stats } from 'fs';
 import type { FileHandle } from 'fs/promises';
 import { imageSize } from 'image-size';
 import path from 'path';
 import { makeDirs } from '../dirs';
+import { temporaryName } from '../file-sweep';
 import { ImageAttachment, ImageRef, IpcError } from '../ipc/contract';
 import { IMAGE_KINDS, IMAGE_KINDS_TEXT, imageKindOf, MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, type ImageKind } from '../params';
 
@@ -37,15 +38,6 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /** A stored image's file name: its hash and its kind's extension (ImageStore's fileOf), with the hash as group 1; the sweep's (./image-sweep.ts). */
 export const STORED_IMAGE_NAME = new RegExp(`^([0-9a-f]{64})\\.(?:${IMAGE_KINDS.map((k) => k.ext).join('|')})$`);
-
-/** The random bytes in a write's temporary file name. */
-const TEMPORARY_RANDOM_BYTES = 6;
-/** The file an image is written to before it is renamed into place: `.<sha256>.<random hex>.tmp`. */
-function temporaryName(ref: string): string {
-  return `.${ref}.${randomBytes(TEMPORARY_RANDOM_BYTES).toString('hex')}.tmp`;
-}
-/** A write's temporary file name (what temporaryName makes), with the image's hash as its group 1: the sweep's (./image-sweep.ts). */
-export const TEMPORARY_IMAGE_NAME = new RegExp(`^\\.([0-9a-f]{64})\\.[0-9a-f]{${TEMPORARY_RANDOM_BYTES * 2}}\\.tmp$`);
 
 /** Opening a file this way fails on a link rather than following it (where the system has the flag). */
 const NO_FOLLOW = fsConstants.O_RDONLY | (fsConstants.O_NOFOLLOW ?? 0);

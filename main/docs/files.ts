@@ -5,9 +5,10 @@
  * the folder is not trusted: only a regular file of at most MAX_DOC_BYTES is read (readRegularFile,
  * which knowledge folders' files, not written by Hearth, are read with too).
  */
-import { createHash, randomBytes } from 'crypto';
+import { createHash } from 'crypto';
 import fs from 'fs';
 import path from 'path';
+import { TEMPORARY_NAME, temporaryName, type StoredFileName } from '../file-sweep';
 import { MAX_DOC_BYTES, SHA256_HEX } from '../params';
 
 
@@ -97,6 +98,16 @@ export function readRegularFileSync(file: string, maxBytes: number): Buffer | nu
   }
 }
 
+/**
+ * What a name in the documents' folder is to its sweep (../file-sweep.ts): a kept document (its hash),
+ * or a write's temporary file; null for any other name (never touched).
+ */
+export function docFileOf(name: string): StoredFileName | null {
+  if (SHA256_HEX.test(name)) return { kind: 'stored', ref: name };
+  const tmp = TEMPORARY_NAME.exec(name);
+  return tmp ? { kind: 'temporary', ref: tmp[1] } : null;
+}
+
 export class DocFiles {
   constructor(readonly dir: string) {}
 
@@ -105,14 +116,21 @@ export class DocFiles {
     return path.join(this.dir, hash);
   }
 
-  /** Keeps `bytes`; answers their SHA-256 (the document's name). */
+  /**
+   * Keeps `bytes`; answers their SHA-256 (the document's name). Kept already: its file's time restarts, so
+   * the folder's sweep (a file no document row names, past its grace) leaves it while its row is written.
+   */
   async put(bytes: Uint8Array): Promise<string> {
     const hash = createHash('sha256').update(bytes).digest('hex');
     const file = this.file(hash);
     const st = await fs.promises.lstat(file).catch(() => null);
-    if (st?.isFile() && st.size === bytes.length) return hash;
+    if (st?.isFile() && st.size === bytes.length) {
+      const now = new Date();
+      // gone meanwhile (a sweep): written again below
+      if (await fs.promises.utimes(file, now, now).then(() => true, () => false)) return hash;
+    }
     await fs.promises.mkdir(this.dir, { recursive: true });
-    const tmp = path.join(this.dir, `.${hash}.${randomBytes(6).toString('hex')}.tmp`);
+    const tmp = path.join(this.dir, temporaryName(hash));
     const fh = await fs.promises.open(tmp, 'wx', 0o600);
     try {
       await fh.writeFile(bytes);

@@ -7,13 +7,14 @@
 import { createHash } from 'crypto';
 import { IpcError } from '../ipc/contract';
 import type { DocsStatusDTO, DocumentAttachment, DocumentDTO, PassageDTO, SourceDTO } from '../ipc/docs';
+import { FileSweep } from '../file-sweep';
 import type { Logger } from '../logging';
 import { DOC_MIME_TYPES, docKindOfName, type DocumentSettings, MAX_DOC_BYTES, MAX_THREAD_DOCS } from '../params';
 import type { Handlers, Services } from '../services';
 import type { Store } from '../store';
 import type { DocRow } from '../store/docs';
 import type { Extracted } from './extract';
-import { type DocFiles, readRegularFile } from './files';
+import { type DocFiles, docFileOf, readRegularFile } from './files';
 import { KnowledgeFolders } from './folders';
 import { Indexer, type IndexerDeps } from './indexer';
 import { DocModelError, type DocModels } from './models';
@@ -21,6 +22,12 @@ import { retrieveSources, type ThreadDoc } from './retrieve';
 
 /** A document stored and not yet linked to a message is kept this long (the composer's attachment not yet sent). */
 export const UNSENT_GRACE_MS = 60 * 60_000;
+/**
+ * A file in the documents' folder no document's row names is left this long after its last write (its
+ * row is written right after it, here or by `hearth chats import`); older, it is a crash's or a killed
+ * import's leftover, and the sweep at start deletes it.
+ */
+export const STRAY_FILE_GRACE_MS = 60 * 60_000;
 /** A step of giving back deleted vectors' space takes about this long… */
 const COMPACT_STEP_MS = 20;
 /** …and the next waits this long (the first: after start). */
@@ -62,11 +69,16 @@ export class DocsService {
   /** the next step of giving back deleted vectors' space (compact) */
   private compactTimer: NodeJS.Timeout | null = null;
   private closing = false;
+  /** deletes the files of the documents' folder no document is (at start) */
+  private readonly sweep: FileSweep;
   /** the embedding space last used, and its model's file */
   private space: { file: string; id: number } | null = null;
 
   constructor(private readonly deps: DocsServiceDeps) {
     const docs = deps.store.docs;
+    this.sweep = new FileSweep({
+      dir: deps.files.dir, label: 'docs', refersTo: 'no document is', fileOf: docFileOf, referenced: () => docs.hashes(), graceMs: STRAY_FILE_GRACE_MS, logger: deps.logger,
+    });
     this.indexer = new Indexer({
       store: docs,
       settings: () => this.settings(),
@@ -97,10 +109,20 @@ export class DocsService {
     return this.deps.store.settings.get('documents');
   }
 
-  /** Picks up where the last run stopped: documents left queued or mid-way are indexed, folders scanned and watched. */
+  /** Resolves once the documents' folder's sweep has ended (tests). */
+  swept(): Promise<void> {
+    return this.sweep.idle();
+  }
+
+  /**
+   * Picks up where the last run stopped: documents no longer linked go, and the folder's files no document
+   * is; documents left queued or mid-way are indexed, folders scanned and watched.
+   */
   start(): void {
     const docs = this.deps.store.docs;
     this.collect();
+    // after the collector: what a crash or a killed import left in the folder
+    void this.sweep.run();
     this.compact();
     for (const d of docs.reports.unfinished()) this.indexer.add(d, d.name);
     this.folders.start();
@@ -510,6 +532,7 @@ export class DocsService {
     if (this.compactTimer) clearTimeout(this.compactTimer);
     this.compactTimer = null;
     this.folders.close();
+    await this.sweep.idle();
     await this.indexer.close();
     await this.deps.models.close();
   }

@@ -53,6 +53,7 @@ export class DocsStore {
       doc: db.prepare('SELECT * FROM documents WHERE id = ?'),
       touchStored: db.prepare('UPDATE documents SET stored_at = ? WHERE id = ?'),
       docByHash: db.prepare('SELECT * FROM documents WHERE hash = ?'),
+      hashes: db.prepare('SELECT hash FROM documents').pluck(),
       setState: db.prepare(`UPDATE documents SET state = @state, error = @error, kind = coalesce(@kind, kind),
           note = CASE WHEN @setNote THEN @note ELSE note END,
           pages = CASE WHEN @setPages THEN @pages ELSE pages END,
@@ -138,6 +139,11 @@ export class DocsStore {
   document(id: number): DocRow | null {
     const r = this.stmts.doc.get(check(rowId, id, 'document id')) as DocDbRow | undefined;
     return r ? toDoc(r) : null;
+  }
+
+  /** Every kept document's hash (the documents' folder's sweep keeps their files). */
+  hashes(): Set<string> {
+    return new Set(this.stmts.hashes.all() as string[]);
   }
 
   documentByHash(hash: string): DocRow | null {

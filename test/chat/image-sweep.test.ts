@@ -25,8 +25,8 @@ const HASH = (c: string) => c.repeat(64);
 
 describe('the rules (pure)', () => {
   test('names: the store\'s images and temporary files only', () => {
-    expect(imageFileOf(`${HASH('a')}.png`)).toEqual({ kind: 'image', ref: HASH('a') });
-    expect(imageFileOf(`${HASH('b')}.jpg`)).toEqual({ kind: 'image', ref: HASH('b') });
+    expect(imageFileOf(`${HASH('a')}.png`)).toEqual({ kind: 'stored', ref: HASH('a') });
+    expect(imageFileOf(`${HASH('b')}.jpg`)).toEqual({ kind: 'stored', ref: HASH('b') });
     expect(imageFileOf(`.${HASH('c')}.0123456789ab.tmp`)).toEqual({ kind: 'temporary', ref: HASH('c') });
     for (const other of [`${HASH('A')}.png`, `${HASH('a')}.webp`, `${HASH('a')}.png.bak`, `x${HASH('a')}.png`, 'notes.txt', `.${HASH('c')}.tmp`, `${'a'.repeat(63)}.png`, '..', '.']) {
       expect(imageFileOf(other)).toBeNull();
@@ -37,7 +37,7 @@ describe('the rules (pure)', () => {
     const now = 10 * IMAGE_GRACE_MS;
     const old = now - IMAGE_GRACE_MS;
     const young = now - IMAGE_GRACE_MS + 1;
-    const f = (c: string, mtimeMs: number, kind: SweepFile['kind'] = 'image'): SweepFile => ({ name: c, kind, ref: HASH(c), mtimeMs });
+    const f = (c: string, mtimeMs: number, kind: SweepFile['kind'] = 'stored'): SweepFile => ({ name: c, kind, ref: HASH(c), mtimeMs });
     const files = [f('1', old), f('2', young), f('3', old), f('4', old), f('5', young), f('6', young), f('7', old, 'temporary'), f('8', young, 'temporary')];
     const doomed = filesToDelete(files, {
       now, graceMs: IMAGE_GRACE_MS, referenced: new Set([HASH('3'), HASH('6'), HASH('7')]), recent: new Set([HASH('4')]), discarded: new Set([HASH('5'), HASH('6')]),

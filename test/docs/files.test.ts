@@ -1,9 +1,20 @@
-/** Reading files Hearth did not write (readRegularFile) and the kept documents (DocFiles), on a real temporary folder. */
+/**
+ * Reading files Hearth did not write (readRegularFile) and the kept documents (DocFiles), on a real
+ * temporary folder; the documents' folder's sweep (main/file-sweep.ts with docFileOf) on a real folder
+ * and a real store, and through the app (composeApp): at start, a file no document's row names, older
+ * than its grace, goes, as does a crashed write's temporary file.
+ */
 import { execFileSync } from 'child_process';
+import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { DocFiles, readRegularFile } from '../../main/docs/files';
+import { DocFiles, docFileOf, readRegularFile } from '../../main/docs/files';
+import { STRAY_FILE_GRACE_MS } from '../../main/docs/service';
+import { FileSweep } from '../../main/file-sweep';
+import { chatApp, type ChatApp } from '../helpers/chat';
+import { collectingLogger } from '../helpers/engine';
+import { closeStores, openStore } from '../store/helpers';
 
 let dir: string;
 beforeEach(() => {
@@ -80,5 +91,86 @@ describe('DocFiles', () => {
     fs.rmSync(path.join(dir, 'documents', hash));
     fs.symlinkSync(outside, path.join(dir, 'documents', hash));
     expect(await files.get(hash)).toBeNull();
+  });
+});
+
+const sha = (text: string) => createHash('sha256').update(text).digest('hex');
+/** Makes a file look older than the documents' folder's grace. */
+const age = (file: string) => {
+  const t = (Date.now() - STRAY_FILE_GRACE_MS - 60_000) / 1000;
+  fs.lutimesSync(file, t, t);
+};
+
+describe("the documents' folder's sweep", () => {
+  afterEach(() => closeStores());
+
+  test('names: a document\'s hash and a write\'s temporary file only', () => {
+    const h = 'a'.repeat(64);
+    expect(docFileOf(h)).toEqual({ kind: 'stored', ref: h });
+    expect(docFileOf(`.${h}.0123456789ab.tmp`)).toEqual({ kind: 'temporary', ref: h });
+    for (const other of ['A'.repeat(64), `${h}.txt`, `${h}x`, 'a'.repeat(63), `.${h}.tmp`, 'notes.txt', '.', '..']) expect(docFileOf(other)).toBeNull();
+  });
+
+  test('put of content kept already restarts its file\'s time (its row is being written: the sweep leaves it)', async () => {
+    const files = new DocFiles(path.join(dir, 'documents'));
+    const hash = await files.put(Buffer.from('kept twice'));
+    const file = path.join(files.dir, hash);
+    age(file);
+    const before = fs.statSync(file).mtimeMs;
+    expect(await files.put(Buffer.from('kept twice'))).toBe(hash);
+    expect(fs.statSync(file).mtimeMs).toBeGreaterThan(before + STRAY_FILE_GRACE_MS);
+  });
+
+  test("on a real folder and store: a file no row names goes once older than the grace, and an old temporary file; a row's file, young files, links, folders and other names stay", async () => {
+    const store = openStore();
+    const files = new DocFiles(path.join(dir, 'documents'));
+    const kept = await files.put(Buffer.from('a document with its row'));
+    store.docs.ensureDocument({ hash: kept, kind: 'text', size: 23 });
+    const stray = await files.put(Buffer.from('a killed import left me'));
+    const young = await files.put(Buffer.from('my row is being written'));
+    const oldTmp = `.${sha('x')}.0123456789ab.tmp`;
+    const youngTmp = `.${sha('y')}.0123456789ab.tmp`;
+    for (const n of [oldTmp, youngTmp, 'notes.txt']) fs.writeFileSync(path.join(files.dir, n), 'x');
+    fs.mkdirSync(path.join(files.dir, sha('folder')));
+    if (posix) fs.symlinkSync(path.join(dir, 'elsewhere'), path.join(files.dir, sha('link')));
+    for (const n of [kept, stray, oldTmp, 'notes.txt', sha('folder')]) age(path.join(files.dir, n));
+    if (posix) age(path.join(files.dir, sha('link')));
+    const logger = collectingLogger();
+    const sweep = new FileSweep({ dir: files.dir, label: 'docs', refersTo: 'no document is', fileOf: docFileOf, referenced: () => store.docs.hashes(), graceMs: STRAY_FILE_GRACE_MS, logger });
+    const r = await sweep.run();
+    expect(r.deleted.sort()).toEqual([stray, oldTmp].sort());
+    const left = fs.readdirSync(files.dir).sort();
+    expect(left).toEqual([kept, young, youngTmp, 'notes.txt', sha('folder'), ...(posix ? [sha('link')] : [])].sort());
+    expect(logger.lines.some((l) => /docs: deleted the files no document is/.test(l))).toBe(true);
+    // a store that cannot answer: nothing goes, the failure is logged
+    const failing = new FileSweep({ dir: files.dir, label: 'docs', refersTo: 'no document is', fileOf: docFileOf, referenced: () => { throw new Error('the database is locked'); }, graceMs: 0, logger });
+    expect(await failing.run()).toEqual({ deleted: [], kept: 0 });
+    expect(fs.readdirSync(files.dir).sort()).toEqual(left);
+    expect(logger.lines.some((l) => /docs: the sweep of .* failed: the database is locked/.test(l))).toBe(true);
+  });
+
+  describe('in the app', () => {
+    let opened: ChatApp | null = null;
+    afterEach(async () => {
+      await opened?.close();
+      opened = null;
+    });
+
+    test('at start the sweep deletes what a killed import left: a file no row names, past its grace, and a write\'s temporary file', async () => {
+      const stray = sha('a killed import left me');
+      const tmp = `.${sha('half written')}.0123456789ab.tmp`;
+      const young = sha('being written');
+      opened = chatApp({
+        model: null,
+        prepare: (paths) => {
+          fs.mkdirSync(paths.documents, { recursive: true });
+          for (const n of [stray, tmp, young]) fs.writeFileSync(path.join(paths.documents, n), n);
+          age(path.join(paths.documents, stray));
+          age(path.join(paths.documents, tmp));
+        },
+      });
+      await opened.app.docs.swept();
+      expect(fs.readdirSync(opened.paths.documents)).toEqual([young]);
+    });
   });
 });

@@ -1,0 +1,184 @@
+/**
+ * A folder of files named by their content's hash (<data>/images, <data>/documents), swept of the files
+ * nothing refers to: a stored file whose ref `referenced()` does not hold goes once it is older than
+ * the grace period (a file stored and not yet referred to, as an image in a composer or a document whose
+ * row is being written, survives); so does a write's temporary file a crash left. Refs named
+ * `discarded` (a temporary chat's images) go as soon as the sweep is asked, unless referred to.
+ *
+ * It touches nothing but regular files (lstat: a link is left alone) directly in the folder whose names
+ * `fileOf` knows, and never throws into its caller: a failure is logged and the next sweep tries again.
+ * Its users: main/chat/image-sweep.ts, main/docs/service.ts.
+ */
+import { randomBytes } from 'crypto';
+import { promises as fsp } from 'fs';
+import path from 'path';
+import type { Logger } from './logging';
+
+/** The random bytes in a write's temporary file name. */
+const TEMPORARY_RANDOM_BYTES = 6;
+
+/** The file content is written to before it is renamed into place as its hash: `.<sha256>.<random hex>.tmp`. */
+export function temporaryName(ref: string): string {
+  return `.${ref}.${randomBytes(TEMPORARY_RANDOM_BYTES).toString('hex')}.tmp`;
+}
+
+/** A write's temporary file name (what temporaryName makes), with the content's hash as its group 1. */
+export const TEMPORARY_NAME = new RegExp(`^\\.([0-9a-f]{64})\\.[0-9a-f]{${TEMPORARY_RANDOM_BYTES * 2}}\\.tmp$`);
+
+/** What a name in the folder is: a stored file, or a write's temporary file; with the content's hash. */
+export interface StoredFileName {
+  kind: 'stored' | 'temporary';
+  ref: string;
+}
+
+/** A regular file of the folder, as the sweep found it. */
+export interface SweepFile extends StoredFileName {
+  name: string;
+  mtimeMs: number;
+}
+
+export interface SweepRules {
+  now: number;
+  graceMs: number;
+  /** the refs something refers to: their files are kept */
+  referenced: ReadonlySet<string>;
+  /** files stored within the grace period (a store of content kept before: its file keeps its old time) */
+  recent: ReadonlySet<string>;
+  /** refs discarded (a temporary chat's images): deleted whatever their age, unless referenced (or, before close, stored again within the grace period) */
+  discarded: ReadonlySet<string>;
+  /** Hearth is closing: no composer outlives it, so discarded refs go even if stored again lately */
+  closing?: boolean;
+}
+
+/**
+ * The files to delete: a temporary file older than the grace period; a stored file nothing refers
+ * to, when its ref was discarded or it is older than the grace period and was not stored again within it.
+ */
+export function filesToDelete(files: readonly SweepFile[], r: SweepRules): SweepFile[] {
+  return files.filter((f) => {
+    const old = r.now - f.mtimeMs >= r.graceMs;
+    if (f.kind === 'temporary') return old;
+    if (r.referenced.has(f.ref)) return false;
+    const recent = r.recent.has(f.ref);
+    return (r.discarded.has(f.ref) && (r.closing === true || !recent)) || (old && !recent);
+  });
+}
+
+export interface SweepResult {
+  /** the names of the files deleted */
+  deleted: string[];
+  /** the folder's files left */
+  kept: number;
+}
+
+const NOTHING: SweepResult = { deleted: [], kept: 0 };
+
+export interface FileSweepDeps {
+  /** the folder swept */
+  dir: string;
+  /** the log's prefix ('images', 'docs') and what refers to the files, for the log's line ('no message refers to') */
+  label: string;
+  refersTo: string;
+  /** what a name in the folder is; null: not the folder's (never touched) */
+  fileOf: (name: string) => StoredFileName | null;
+  /** the refs kept now; may throw (the sweep then deletes nothing) */
+  referenced: () => ReadonlySet<string>;
+  logger: Logger;
+  graceMs: number;
+  clock?: () => number;
+}
+
+export class FileSweep {
+  private chain: Promise<unknown> = Promise.resolve();
+  /** ref → when it was last stored (dropped past the grace period) */
+  private readonly stored = new Map<string, number>();
+  protected readonly clock: () => number;
+
+  constructor(private readonly deps: FileSweepDeps) {
+    this.clock = deps.clock ?? Date.now;
+  }
+
+  /**
+   * This ref was stored now: the grace period counts from now (the same content stored before is not
+   * written again, so its file keeps its old time).
+   */
+  noteStored(ref: string): void {
+    this.stored.delete(ref);
+    this.stored.set(ref, this.clock());
+    this.forgetOld();
+  }
+
+  /**
+   * Sweeps once, after any sweep under way. `discarded`: refs just discarded (their files go now unless
+   * something refers to them). Never rejects: a failure is logged.
+   */
+  run(discarded: Iterable<string> = [], opts: { closing?: boolean } = {}): Promise<SweepResult> {
+    const gone = new Set(discarded);
+    const closing = opts.closing === true;
+    const next = this.chain.then(() => this.sweep(gone, closing)).catch((e: unknown) => {
+      this.deps.logger.warn(`${this.deps.label}: the sweep of ${this.deps.dir} failed: ${(e as Error | null)?.message ?? String(e)}`);
+      return NOTHING;
+    });
+    this.chain = next;
+    return next;
+  }
+
+  /** Resolves once every sweep asked for so far has ended. */
+  async idle(): Promise<void> {
+    await this.chain;
+  }
+
+  private forgetOld(): void {
+    const since = this.clock() - this.deps.graceMs;
+    // in the order noted: the oldest first
+    for (const [ref, at] of this.stored) {
+      if (at > since) break;
+      this.stored.delete(ref);
+    }
+  }
+
+  private async sweep(discarded: ReadonlySet<string>, closing: boolean): Promise<SweepResult> {
+    const { dir, logger, label } = this.deps;
+    const at = await fsp.lstat(dir).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') return null; // nothing stored yet
+      throw e;
+    });
+    if (!at) return NOTHING;
+    if (!at.isDirectory()) {
+      logger.warn(`${label}: ${dir} is not a folder (a link?): not swept`);
+      return NOTHING;
+    }
+    const files: SweepFile[] = [];
+    for (const name of await fsp.readdir(dir)) {
+      const what = this.deps.fileOf(name);
+      if (!what) continue;
+      const st = await fsp.lstat(path.join(dir, name)).catch(() => undefined);
+      // a link, a folder, or gone meanwhile
+      if (!st?.isFile()) continue;
+      files.push({ name, ...what, mtimeMs: st.mtimeMs });
+    }
+    if (!files.length) return NOTHING;
+    this.forgetOld();
+    // the refs last, after the folder was read: a ref made meanwhile counts
+    const doomed = filesToDelete(files, {
+      now: this.clock(), graceMs: this.deps.graceMs, referenced: this.deps.referenced(), recent: new Set(this.stored.keys()), discarded, closing,
+    });
+    const deleted: string[] = [];
+    for (const f of doomed) {
+      // stored again while the sweep ran: kept
+      if (f.kind === 'stored' && this.stored.has(f.ref) && !(closing && discarded.has(f.ref))) continue;
+      const file = path.join(dir, f.name);
+      // stored again since it was listed (a store restarts its file's time; another process's too): kept
+      const now = await fsp.lstat(file).catch(() => undefined);
+      if (!now?.isFile() || now.mtimeMs !== f.mtimeMs) continue;
+      try {
+        await fsp.unlink(file);
+        deleted.push(f.name);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') logger.warn(`${label}: ${f.name} could not be deleted: ${(e as Error).message}`);
+      }
+    }
+    if (deleted.length) logger.info(`${label}: deleted the files ${this.deps.refersTo}`, { deleted: deleted.length, kept: files.length - deleted.length });
+    return { deleted, kept: files.length - deleted.length };
+  }
+}
