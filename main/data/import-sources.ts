@@ -16,6 +16,7 @@ import { skipSpace } from './formats/json-guard';
 import { tooManyBytes, tooManyNodes } from './formats/tree';
 import type { ImportFormat, ImportFormatChoice, ImportReader, SkipNote } from './imported';
 import { toPreparedThread } from './to-thread';
+import { openRegularFileSync } from '../regular-file';
 
 /** Opens a path as one format (main/data/formats' openImport, once it is there). */
 export type ReaderFactory = (path: string, from: ImportFormatChoice) => Promise<ImportReader>;
@@ -50,9 +51,11 @@ export const EMPTY_CONVERSATIONS = 'empty conversations';
 
 const hearthJsonStart = /^\s*\{\s*"format"\s*:\s*"hearth\.threads?"/;
 
-/** The first bytes of a file (at most 4 KiB). */
+/** The first bytes of a file (at most 4 KiB); none when it is not a regular file as opened (a FIFO swapped in would block this thread). */
 function headOf(p: string): Buffer {
-  const fd = fs.openSync(p, 'r');
+  const opened = openRegularFileSync(p);
+  if (!opened) return Buffer.alloc(0);
+  const { fd } = opened;
   try {
     const head = Buffer.alloc(4096);
     return head.subarray(0, fs.readSync(fd, head, 0, head.length, 0));

@@ -10,37 +10,33 @@ import fs from 'fs';
 import path from 'path';
 import { TEMPORARY_NAME, temporaryName, type StoredFileName } from '../file-sweep';
 import { MAX_DOC_BYTES, SHA256_HEX } from '../params';
-
+import { closeFd, openRegularFile, openRegularFileSync, readFd } from '../regular-file';
 
 /** Errors of opening that mean "not a regular file here" (a link, gone, a folder, a FIFO without O_NONBLOCK's help). */
 const NOT_A_FILE = new Set(['ENOENT', 'ENOTDIR', 'ELOOP', 'EISDIR', 'ENXIO', 'EMLINK']);
+/** An open's error that means "not a regular file here": null; others are thrown. */
+function notAFile(e: unknown): null {
+  if (NOT_A_FILE.has((e as NodeJS.ErrnoException).code ?? '')) return null;
+  throw e;
+}
+
 /** How much one read asks for: an abort is seen between reads. */
 const READ_PIECE = 4 * 1024 * 1024;
 
 /**
  * A file's bytes, read safely from a folder Hearth does not own: opened without following a symbolic
- * link (O_NOFOLLOW) and without blocking on a FIFO (O_NONBLOCK) where the platform has them (Windows
- * lacks both: a link is refused by an lstat before opening there), then checked on the open descriptor
- * (fstat). null when it is not a regular file (a link, a folder, a FIFO, a device, a socket), is gone,
- * or holds more than `maxBytes` (counted as read: a file that grows past it is null too). On abort it
+ * link and without blocking on a FIFO, then checked on the open descriptor (../regular-file.ts). null
+ * when it is not a regular file (a link, a folder, a FIFO, a device, a socket), is gone, or holds more
+ * than `maxBytes` (counted as read: a file that grows past it is null too). On abort it
  * stops between reads and rejects with the signal's reason. Other errors (no permission) are thrown.
  */
 export async function readRegularFile(file: string, maxBytes: number, signal?: AbortSignal): Promise<Buffer | null> {
   signal?.throwIfAborted();
-  const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
-  const notAFile = (e: unknown) => {
-    if (NOT_A_FILE.has((e as NodeJS.ErrnoException).code ?? '')) return null;
-    throw e;
-  };
-  if (O_NOFOLLOW === undefined) {
-    const st = await fs.promises.lstat(file).catch(notAFile);
-    if (!st?.isFile()) return null;
-  }
-  const fh = await fs.promises.open(file, O_RDONLY | (O_NOFOLLOW ?? 0) | (O_NONBLOCK ?? 0)).catch(notAFile);
-  if (!fh) return null;
+  const opened = await openRegularFile(file, { follow: false }).catch(notAFile);
+  if (!opened) return null;
+  const { fd, st } = opened;
   try {
-    const st = await fh.stat();
-    if (!st.isFile() || st.size > maxBytes) return null;
+    if (st.size > maxBytes) return null;
     // one byte more than allowed tells a file that grew past it
     let buf = Buffer.allocUnsafe(Math.min(st.size, maxBytes) + 1);
     let length = 0;
@@ -52,14 +48,14 @@ export async function readRegularFile(file: string, maxBytes: number, signal?: A
         buf.copy(bigger, 0, 0, length);
         buf = bigger;
       }
-      const { bytesRead } = await fh.read(buf, length, Math.min(READ_PIECE, buf.length - length), length);
+      const { bytesRead } = await readFd(fd, buf, length, Math.min(READ_PIECE, buf.length - length), length);
       if (bytesRead === 0) break;
       length += bytesRead;
     }
     signal?.throwIfAborted();
     return length > maxBytes ? null : buf.subarray(0, length);
   } finally {
-    await fh.close();
+    await closeFd(fd);
   }
 }
 
@@ -69,21 +65,12 @@ export async function readRegularFile(file: string, maxBytes: number, signal?: A
  * or holds more than `maxBytes`; other errors are thrown.
  */
 export function readRegularFileSync(file: string, maxBytes: number): Buffer | null {
-  const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
-  const notAFile = (e: unknown): null => {
-    if (NOT_A_FILE.has((e as NodeJS.ErrnoException).code ?? '')) return null;
-    throw e;
-  };
-  if (O_NOFOLLOW === undefined) {
-    let st: fs.Stats | null;
-    try { st = fs.lstatSync(file); } catch (e) { st = notAFile(e); }
-    if (!st?.isFile()) return null;
-  }
-  let fd: number;
-  try { fd = fs.openSync(file, O_RDONLY | (O_NOFOLLOW ?? 0) | (O_NONBLOCK ?? 0)); } catch (e) { return notAFile(e); }
+  let opened: ReturnType<typeof openRegularFileSync>;
+  try { opened = openRegularFileSync(file, { follow: false }); } catch (e) { return notAFile(e); }
+  if (!opened) return null;
+  const { fd, st } = opened;
   try {
-    const st = fs.fstatSync(fd);
-    if (!st.isFile() || st.size > maxBytes) return null;
+    if (st.size > maxBytes) return null;
     const buf = Buffer.alloc(maxBytes + 1);
     let length = 0;
     for (;;) {

@@ -15,6 +15,7 @@ import type { SqliteMessages } from './messages';
 import type { SqliteThreads } from './threads';
 import type { Clock, Message, MessageStatus, Thread } from './types';
 import { LIMITS, utf8Bytes } from './validation';
+import { openRegularFileSync } from '../regular-file';
 
 export interface ImportContext {
   db: Database.Database;
@@ -49,17 +50,25 @@ export function readFileChecked(file: string, maxBytes: number = LIMITS.conversa
   return readFileBytesChecked(file, maxBytes).toString('utf8');
 }
 
-/** A regular file's bytes, at most `maxBytes` of them (else import_failed, naming it). */
+/**
+ * A regular file's bytes, at most `maxBytes` of them (else import_failed, naming it). Regular as opened
+ * (../regular-file.ts): a FIFO swapped in after a check would block this thread.
+ */
 export function readFileBytesChecked(file: string, maxBytes: number = LIMITS.conversationBytes): Buffer {
-  let st: fs.Stats;
+  let opened: ReturnType<typeof openRegularFileSync>;
   try {
-    st = fs.statSync(file);
+    opened = openRegularFileSync(file);
   } catch (e) {
     fail(`cannot read ${file}: ${(e as Error).message}`, { file }, e);
   }
-  if (!st.isFile()) fail(`${file} is not a file`, { file });
-  if (st.size > maxBytes) fail(`${file} is too large to import (${st.size} bytes, more than ${maxBytes})`, { file });
-  return fs.readFileSync(file);
+  if (!opened) fail(`${file} is not a file`, { file });
+  const { fd, st } = opened;
+  try {
+    if (st.size > maxBytes) fail(`${file} is too large to import (${st.size} bytes, more than ${maxBytes})`, { file });
+    return fs.readFileSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 export function parseJson(text: string, where: string): unknown {

@@ -13,6 +13,7 @@
 import * as fs from 'fs';
 import { JSONParser } from '@streamparser/json';
 import { isJanFolder } from '../../store/import-jan';
+import { closeFd, openRegularFile, readFd } from '../../regular-file';
 import { IMPORT_FORMAT_NAMES, IMPORT_FORMATS, type ImportFormat, type ImportFormatChoice, type ImportReader } from '../imported';
 import { chatgptReader } from './chatgpt';
 import { claudeReader } from './claude';
@@ -146,14 +147,16 @@ async function sniffJson(source: JsonSource): Promise<Sniffed> {
   return sniffObject(source);
 }
 
+/** Whether it starts as a zip does (not a regular file as opened: no; the reader then says why). */
 async function isZip(file: string): Promise<boolean> {
-  const fd = await fs.promises.open(file, 'r');
+  const opened = await openRegularFile(file);
+  if (!opened) return false;
   try {
     const buf = Buffer.alloc(4);
-    const { bytesRead } = await fd.read(buf, 0, 4, 0);
+    const { bytesRead } = await readFd(opened.fd, buf, 0, 4, 0);
     return bytesRead === 4 && buf.readUInt32LE(0) === 0x04034b50;
   } finally {
-    await fd.close();
+    await closeFd(opened.fd);
   }
 }
 

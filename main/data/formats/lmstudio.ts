@@ -20,6 +20,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { z } from 'zod';
+import { closeFd, openRegularFile } from '../../regular-file';
 import { LIMITS } from '../../store/validation';
 import { isImportedRole, type ImportedThread, type ImportReader, type SkipNote } from '../imported';
 import { streamJsonValues } from './stream';
@@ -157,15 +158,22 @@ const MEMBERS = ['name', 'createdAt', 'systemPrompt', 'lastUsedModel', 'perChatP
  * member at most `maxBytes`), so what the schema does not read is never built. `where` names it in errors.
  */
 async function readConversationFile(file: string, where: string, maxBytes: number, signal?: AbortSignal): Promise<{ value: unknown; mtime: number }> {
-  const st = await fs.promises.stat(file);
-  if (st.size > maxBytes) importFailed(`${where} is larger than ${maxBytes} bytes`);
+  // a regular file as opened (a FIFO swapped in would block the read where no cancel reaches it)
+  const opened = await openRegularFile(file);
+  if (!opened) return importFailed(`${where} is not a regular file`);
+  const { fd, st } = opened;
+  if (st.size > maxBytes) {
+    await closeFd(fd);
+    importFailed(`${where} is larger than ${maxBytes} bytes`);
+  }
   const value: Record<string, unknown> = {};
   const messages: unknown[] = [];
   // its messages are read one at a time, so whether it has them at all is told by their key
   let hasMessages = false;
   const onMember = (key: string) => (hasMessages ||= key === 'messages');
   const paths = [...MEMBERS.map((m) => `$.${m}`), '$.messages.*'];
-  const input = fs.createReadStream(file, { highWaterMark: 256 * 1024 });
+  // the stream closes the descriptor when it ends or is destroyed
+  const input = fs.createReadStream(file, { fd, highWaterMark: 256 * 1024 });
   for await (const { path: [key], value: v } of streamJsonValues(input, where, paths, '{', { signal, maxBytes, limits: { maxElementBytes: maxBytes }, elementDepth: 2, onMember })) {
     if (key === 'messages') messages.push(v);
     else value[key as string] = v;

@@ -8,6 +8,7 @@ import * as fs from 'fs';
 import type { Readable } from 'stream';
 import { JSONParser, TokenType } from '@streamparser/json';
 import { IMPORT_MAX_BYTES } from '../../ipc/data';
+import { closeFd, openRegularFile } from '../../regular-file';
 import { JsonGuard, skipSpace, type JsonLimits, type Overflow } from './json-guard';
 import { checkAborted, importFailed, quote, TOO_LARGE } from './tree';
 import type { SkipNote } from '../imported';
@@ -40,22 +41,28 @@ export interface StreamOptions {
   skipTooLarge?: true | ReadonlySet<string>;
 }
 
-/** A file as a JsonSource, refused when larger than the cap. */
+/**
+ * A file as a JsonSource, refused when larger than the cap, or when it is not a regular file as opened (a
+ * FIFO or a device would block the read where no cancel reaches it; it may have replaced the file since it
+ * was picked: ../../regular-file.ts).
+ */
 export function fileSource(file: string, maxBytes = IMPORT_MAX_BYTES): JsonSource {
   return {
     where: file,
     async open() {
-      let st: fs.Stats;
+      let opened: Awaited<ReturnType<typeof openRegularFile>>;
       try {
-        st = await fs.promises.stat(file);
+        opened = await openRegularFile(file);
       } catch (e) {
         return importFailed(`cannot read ${file}: ${(e as Error).message}`, e);
       }
-      // a FIFO or a device would block the read where no cancel reaches it (it may have replaced the file since it was picked)
-      if (!st.isFile()) importFailed(`${file} is not a regular file`);
-      const size = st.size;
-      if (size > maxBytes) importFailed(`${file} is larger than an import takes (${maxBytes} bytes)`);
-      return fs.createReadStream(file, { highWaterMark: 256 * 1024 });
+      if (!opened) return importFailed(`${file} is not a regular file`);
+      if (opened.st.size > maxBytes) {
+        await closeFd(opened.fd);
+        importFailed(`${file} is larger than an import takes (${maxBytes} bytes)`);
+      }
+      // the stream closes the descriptor (autoClose) when it ends or is destroyed
+      return fs.createReadStream(file, { fd: opened.fd, highWaterMark: 256 * 1024 });
     },
   };
 }

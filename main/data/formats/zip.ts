@@ -8,6 +8,7 @@ import type { Readable } from 'stream';
 import { Transform } from 'stream';
 import * as yauzl from 'yauzl';
 import { IMPORT_MAX_BYTES } from '../../ipc/data';
+import { closeFd, openRegularFile } from '../../regular-file';
 import type { JsonSource } from './stream';
 import { importError, importFailed } from './tree';
 
@@ -23,11 +24,18 @@ export const ZIP_LIMITS: ZipLimits = { maxBytes: IMPORT_MAX_BYTES, maxEntries: 2
 /** The name of the entry the ChatGPT and Claude exports keep their conversations in. */
 export const CONVERSATIONS_ENTRY = 'conversations.json';
 
-function openZip(zipPath: string): Promise<yauzl.ZipFile> {
+/** The zip, opened only as a regular file (../../regular-file.ts); its reader closes the descriptor at zip.close(). */
+async function openZip(zipPath: string): Promise<yauzl.ZipFile> {
+  const opened = await openRegularFile(zipPath).catch((e: Error) => {
+    throw new Error(`${zipPath} is not a readable zip: ${e.message}`);
+  });
+  if (!opened) throw new Error(`${zipPath} is not a readable zip: it is not a regular file`);
   return new Promise((resolve, reject) => {
-    yauzl.open(zipPath, { lazyEntries: true, autoClose: false, validateEntrySizes: true, strictFileNames: false }, (err, zip) => {
-      if (err || !zip) reject(new Error(`${zipPath} is not a readable zip: ${err?.message ?? 'unknown error'}`));
-      else resolve(zip);
+    yauzl.fromFd(opened.fd, { lazyEntries: true, autoClose: false, validateEntrySizes: true, strictFileNames: false }, (err, zip) => {
+      if (err || !zip) {
+        void closeFd(opened.fd);
+        reject(new Error(`${zipPath} is not a readable zip: ${err?.message ?? 'unknown error'}`));
+      } else resolve(zip);
     });
   });
 }

@@ -1,0 +1,101 @@
+/**
+ * Opening only a regular file, decided on the open descriptor (main/regular-file.ts), on a real folder: a
+ * FIFO is told at once (its open does not wait for a writer), a folder is refused, a link is followed or
+ * not as asked. Then the import's readers with a file replaced by a FIFO right after their first check:
+ * the swap is made by a spy on fs's stat (the only double here: the race's timing cannot be reached
+ * otherwise), and each reader refuses the FIFO promptly rather than blocking on it (before, detection's
+ * open waited for a writer that never came, and the sync sniff would have blocked the whole process).
+ */
+import { execFileSync } from 'child_process';
+import fs from 'fs';
+import path from 'path';
+import { detectFormat } from '../../main/data/formats/detect';
+import { readHearthThreads } from '../../main/data/formats/hearth';
+import { ownFormat } from '../../main/data/import-sources';
+import { closeFd, openRegularFile, openRegularFileSync } from '../../main/regular-file';
+import { cleanupDirs, tmpDir } from '../store/helpers';
+
+const posix = process.platform !== 'win32';
+const fifos: string[] = [];
+
+afterEach(() => {
+  jest.restoreAllMocks();
+  // a reader that did block on a FIFO is let go (a writer opens it), so no thread stays blocked
+  for (const f of fifos.splice(0)) {
+    try { fs.closeSync(fs.openSync(f, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK)); } catch { /* no reader waits */ }
+  }
+  cleanupDirs();
+});
+
+function mkfifo(file: string): string {
+  execFileSync('mkfifo', [file]);
+  fifos.push(file);
+  return file;
+}
+
+(posix ? describe : describe.skip)('openRegularFile', () => {
+  test('a regular file: its descriptor and stat; a FIFO and a folder: null at once; a link followed, or refused with follow: false', async () => {
+    const dir = tmpDir();
+    const file = path.join(dir, 'a.json');
+    fs.writeFileSync(file, '[]');
+    const opened = await openRegularFile(file);
+    expect(opened?.st.size).toBe(2);
+    expect(fs.readFileSync(opened!.fd, 'utf8')).toBe('[]');
+    await closeFd(opened!.fd);
+    const fifo = mkfifo(path.join(dir, 'pipe.json'));
+    expect(await openRegularFile(fifo)).toBeNull();
+    expect(openRegularFileSync(fifo)).toBeNull();
+    expect(await openRegularFile(dir)).toBeNull();
+    expect(openRegularFileSync(dir)).toBeNull();
+    const link = path.join(dir, 'link.json');
+    fs.symlinkSync(file, link);
+    const viaLink = openRegularFileSync(link);
+    expect(viaLink?.st.size).toBe(2);
+    fs.closeSync(viaLink!.fd);
+    await expect(openRegularFile(link, { follow: false })).rejects.toMatchObject({ code: 'ELOOP' });
+    expect(() => openRegularFileSync(link, { follow: false })).toThrow(/ELOOP/);
+    await expect(openRegularFile(path.join(dir, 'gone.json'))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});
+
+(posix ? describe : describe.skip)('a file replaced by a FIFO after the reader checked it', () => {
+  /** A regular file that becomes a FIFO as soon as fs's stat (async or sync) has looked at it. */
+  function swappedAfterStat(name: string, text: string) {
+    const file = path.join(tmpDir(), name);
+    fs.writeFileSync(file, text);
+    const swap = () => {
+      if (fs.existsSync(file) && fs.lstatSync(file).isFile()) {
+        fs.rmSync(file);
+        mkfifo(file);
+      }
+    };
+    const stat = fs.promises.stat.bind(fs.promises);
+    jest.spyOn(fs.promises, 'stat').mockImplementation(async (p, o) => {
+      const st = await stat(p, o as never);
+      if (p === file) swap();
+      return st as never;
+    });
+    const statSync = fs.statSync.bind(fs);
+    jest.spyOn(fs, 'statSync').mockImplementation(((p: fs.PathLike, o?: never) => {
+      const st = statSync(p, o);
+      if (p === file) swap();
+      return st;
+    }) as typeof fs.statSync);
+    return file;
+  }
+
+  test('detection refuses it (it waited for a writer before)', async () => {
+    const file = swappedAfterStat('conversations.json', '[{"mapping":{}}]');
+    await expect(detectFormat(file)).rejects.toThrow(/conversations\.json is not a regular file/);
+  }, 10_000);
+
+  test("Hearth JSON's reader refuses it", async () => {
+    const file = swappedAfterStat('chats.json', '{"format":"hearth.threads","version":3,"exportedAt":0,"threads":[]}');
+    await expect((async () => { for await (const t of readHearthThreads(file)) void t; })()).rejects.toThrow(/chats\.json is not a regular file/);
+  }, 10_000);
+
+  test('the sniff of its first bytes (synchronous, on the main thread) reads none of it', () => {
+    const file = swappedAfterStat('chats.json', '{"format":"hearth.threads","version":3,"exportedAt":0,"threads":[]}');
+    expect(ownFormat(file, 'auto')).toBeNull();
+  });
+});
