@@ -23,9 +23,15 @@ export interface OpenRegularOptions {
   follow?: boolean;
 }
 
+/**
+ * Reading without blocking on what is not a regular file: a FIFO's or a device's open returns at once
+ * (O_NONBLOCK), and a terminal does not become the process's (O_NOCTTY); a regular file reads as ever.
+ * The model files' reads use it too (main/gguf, main/models/discover.ts).
+ */
+export const NONBLOCKING_READ = fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0) | (fs.constants.O_NOCTTY ?? 0);
+
 function flags(follow: boolean): number {
-  const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
-  return O_RDONLY | (follow ? 0 : O_NOFOLLOW ?? 0) | (O_NONBLOCK ?? 0);
+  return NONBLOCKING_READ | (follow ? 0 : fs.constants.O_NOFOLLOW ?? 0);
 }
 
 /** Where O_NOFOLLOW is missing (Windows), a link is told before opening. */

@@ -7,31 +7,19 @@
 import { createHash } from 'crypto';
 import { IpcError } from '../ipc/contract';
 import type { DocsStatusDTO, DocumentAttachment, DocumentDTO, PassageDTO, SourceDTO } from '../ipc/docs';
-import { FileSweep } from '../file-sweep';
 import type { Logger } from '../logging';
 import { DOC_MIME_TYPES, docKindOfName, type DocumentSettings, MAX_DOC_BYTES, MAX_THREAD_DOCS } from '../params';
 import type { Handlers, Services } from '../services';
 import type { Store } from '../store';
 import type { DocRow } from '../store/docs';
 import type { Extracted } from './extract';
-import { type DocFiles, docFileOf, readRegularFile } from './files';
+import { type DocFiles, readRegularFile } from './files';
+import { DocGarbage } from './garbage';
 import { KnowledgeFolders } from './folders';
 import { Indexer, type IndexerDeps } from './indexer';
 import { DocModelError, type DocModels } from './models';
 import { retrieveSources, type ThreadDoc } from './retrieve';
 
-/** A document stored and not yet linked to a message is kept this long (the composer's attachment not yet sent). */
-export const UNSENT_GRACE_MS = 60 * 60_000;
-/**
- * A file in the documents' folder no document's row names is left this long after its last write (its
- * row is written right after it, here or by `hearth chats import`); older, it is a crash's or a killed
- * import's leftover, and the sweep at start deletes it.
- */
-export const STRAY_FILE_GRACE_MS = 60 * 60_000;
-/** A step of giving back deleted vectors' space takes about this long… */
-const COMPACT_STEP_MS = 20;
-/** …and the next waits this long (the first: after start). */
-const COMPACT_PAUSE_MS = 50;
 /** docs.changed is told at most this often (the documents changed meanwhile together). */
 export const CHANGE_MS = 250;
 /** Chunks shown around a cited one in its passage. */
@@ -66,19 +54,13 @@ export class DocsService {
   private vectorsOff: string | null = null;
   private readonly changedRefs = new Set<string>();
   private changeTimer: NodeJS.Timeout | null = null;
-  /** the next step of giving back deleted vectors' space (compact) */
-  private compactTimer: NodeJS.Timeout | null = null;
-  private closing = false;
-  /** deletes the files of the documents' folder no document is (at start) */
-  private readonly sweep: FileSweep;
+  /** what goes when nothing keeps it: unlinked documents, stray files, deleted vectors' space */
+  readonly garbage: DocGarbage;
   /** the embedding space last used, and its model's file */
   private space: { file: string; id: number } | null = null;
 
   constructor(private readonly deps: DocsServiceDeps) {
     const docs = deps.store.docs;
-    this.sweep = new FileSweep({
-      dir: deps.files.dir, label: 'docs', refersTo: 'no document is', fileOf: docFileOf, referenced: () => docs.hashes(), graceMs: STRAY_FILE_GRACE_MS, logger: deps.logger,
-    });
     this.indexer = new Indexer({
       store: docs,
       settings: () => this.settings(),
@@ -90,17 +72,18 @@ export class DocsService {
       changed: (hash) => this.changed([hash]),
       logger: deps.logger,
     });
+    this.garbage = new DocGarbage({ store: deps.store, files: deps.files, logger: deps.logger, cancelHash: (hash) => this.indexer.cancelHash(hash) });
     this.folders = new KnowledgeFolders({
       store: docs,
       index: (doc, name) => this.indexer.add(doc, name),
-      collect: () => this.collect(),
+      collect: () => this.garbage.collect(),
       changed: () => this.changed([]),
       logger: deps.logger,
     });
     deps.services.subscribe((event, payload) => {
       if (event === 'threads.deleted') {
         docs.dropThread((payload as { id: string }).id);
-        this.collect();
+        this.garbage.collect();
       }
     });
   }
@@ -109,21 +92,13 @@ export class DocsService {
     return this.deps.store.settings.get('documents');
   }
 
-  /** Resolves once the documents' folder's sweep has ended (tests). */
-  swept(): Promise<void> {
-    return this.sweep.idle();
-  }
-
   /**
    * Picks up where the last run stopped: documents no longer linked go, and the folder's files no document
    * is; documents left queued or mid-way are indexed, folders scanned and watched.
    */
   start(): void {
     const docs = this.deps.store.docs;
-    this.collect();
-    // after the collector: what a crash or a killed import left in the folder
-    void this.sweep.run();
-    this.compact();
+    this.garbage.start();
     for (const d of docs.reports.unfinished()) this.indexer.add(d, d.name);
     this.folders.start();
     this.indexer.reembed();
@@ -205,43 +180,6 @@ export class DocsService {
       const off = chat.onActivity(done);
       signal.addEventListener('abort', done, { once: true });
     });
-  }
-
-  /**
-   * The vectors' space left by deleted ones, given back after start in steps of COMPACT_STEP_MS, one every
-   * COMPACT_PAUSE_MS (docs-compact.ts), so the main thread is never held for long; stopped by close.
-   */
-  private compact(): void {
-    const step = () => {
-      this.compactTimer = null;
-      if (this.closing) return;
-      let more = false;
-      try {
-        more = this.deps.store.docs.compactVectors(COMPACT_STEP_MS);
-      } catch (e) {
-        this.deps.logger.warn(`docs: the vectors' space could not be given back: ${(e as Error).message}`);
-      }
-      if (more) later();
-    };
-    // (unref'd: giving back space is no reason for a process to stay)
-    const later = () => {
-      this.compactTimer = setTimeout(step, COMPACT_PAUSE_MS);
-      this.compactTimer.unref?.();
-    };
-    later();
-  }
-
-  private collect(): void {
-    try {
-      // a document stored for a message not yet sent is kept a while (as an image a composer stored)
-      const gone = this.deps.store.docs.collectGarbage(this.deps.store.temporary.ids(), { storedBefore: Date.now() - UNSENT_GRACE_MS });
-      for (const hash of gone) {
-        this.indexer.cancelHash(hash);
-        void this.deps.files.delete(hash).catch((e: Error) => this.deps.logger.warn(`docs: a document's file could not be deleted: ${e.message}`));
-      }
-    } catch (e) {
-      this.deps.logger.warn(`docs: unlinked documents could not be collected: ${(e as Error).message}`);
-    }
   }
 
   /** Tells a change within CHANGE_MS, the documents named meanwhile together (a folder's indexing changes many). */
@@ -526,13 +464,10 @@ export class DocsService {
   }
 
   async close(): Promise<void> {
-    this.closing = true;
     if (this.changeTimer) clearTimeout(this.changeTimer);
     this.changeTimer = null;
-    if (this.compactTimer) clearTimeout(this.compactTimer);
-    this.compactTimer = null;
     this.folders.close();
-    await this.sweep.idle();
+    await this.garbage.close();
     await this.indexer.close();
     await this.deps.models.close();
   }

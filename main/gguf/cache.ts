@@ -4,7 +4,8 @@
  * malformed file's GgufError is kept the same way. Small LRU, bounded in entries and in the
  * metadata memory it holds.
  */
-import { constants as fsConstants, promises as fsp } from 'fs';
+import { promises as fsp } from 'fs';
+import { NONBLOCKING_READ } from '../regular-file';
 import { untilAborted } from '../abort';
 import { fileSource, GgufHeader, parseGgufHeader, ReadOptions } from './read';
 import { GgufError } from './types';
@@ -20,7 +21,7 @@ export const DEFAULT_HEADER_CACHE: HeaderCacheOptions = { maxEntries: 16, maxByt
 
 /** Opens a model file for reading without blocking: a FIFO or a device named like a model cannot hold a thread forever. */
 export function openModelFile(filePath: string): Promise<fsp.FileHandle> {
-  return fsp.open(filePath, fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0) | (fsConstants.O_NOCTTY ?? 0));
+  return fsp.open(filePath, NONBLOCKING_READ);
 }
 
 type Entry = { header: GgufHeader; bytes: number } | { error: GgufError; bytes: number };

@@ -8,6 +8,7 @@
 import fs from 'fs';
 import path from 'path';
 import { makeDirs } from '../dirs';
+import { openRegularFileSync } from '../regular-file';
 
 /** Locks held by this process (one per name: a second logger on a name in this process is not its owner). */
 const held = new Set<string>();
@@ -35,21 +36,18 @@ const MAX_LOCK_BYTES = 32;
  */
 export type LockState = 'missing' | 'foreign' | { pid: number | null; mtimeMs: number };
 
-// O_NOFOLLOW and O_NONBLOCK are POSIX: Windows has neither (nor FIFOs); there the lstat below refuses links
-const OPEN_FLAGS = fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0) | (fs.constants.O_NONBLOCK ?? 0);
-
 /** Reads a lock file with care (see LockState). Never blocks on it, never reads more than MAX_LOCK_BYTES, never throws. */
 export function readLock(lock: string): LockState {
-  let fd: number;
+  let opened: ReturnType<typeof openRegularFileSync>;
   try {
-    if (fs.lstatSync(lock).isSymbolicLink()) return 'foreign';
-    fd = fs.openSync(lock, OPEN_FLAGS);
+    // not following a link, not blocking on a FIFO (../regular-file.ts)
+    opened = openRegularFileSync(lock, { follow: false });
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : 'foreign';
   }
+  if (!opened) return 'foreign';
+  const { fd, st } = opened;
   try {
-    const st = fs.fstatSync(fd);
-    if (!st.isFile()) return 'foreign';
     if (typeof process.getuid === 'function' && st.uid !== process.getuid()) return 'foreign';
     const buf = Buffer.alloc(MAX_LOCK_BYTES + 1);
     const n = fs.readSync(fd, buf, 0, buf.length, 0);

@@ -4,6 +4,7 @@
  */
 import fs from 'fs';
 import path from 'path';
+import { openRegularFileSync } from '../regular-file';
 import { currentLogFiles } from './files';
 import { LOG_FILES, LogName } from './logger';
 
@@ -12,12 +13,17 @@ const INFO = 30;
 
 export const TAIL_LIMITS = { lines: 100, bytes: 64 * 1024 } as const;
 
-/** The last `bytes` of a file (without a partial first line), or '' if it is missing. */
+/**
+ * The last `bytes` of a file (without a partial first line), or '' if it is missing or not a regular file
+ * as opened (a FIFO planted in the shared folder would block this thread: ../regular-file.ts).
+ */
 function readEnd(file: string, bytes: number): string {
   let fd: number | undefined;
   try {
-    fd = fs.openSync(file, 'r');
-    const size = fs.fstatSync(fd).size;
+    const opened = openRegularFileSync(file, { follow: false });
+    if (!opened) return '';
+    fd = opened.fd;
+    const size = opened.st.size;
     const start = Math.max(0, size - bytes);
     const buf = Buffer.alloc(size - start);
     fs.readSync(fd, buf, 0, buf.length, start);

@@ -14,13 +14,14 @@
  * - Each model file's header is read with main/gguf (facts.ts), its identity taken by identity.ts,
  *   and the files are grouped by identity: one model, its locations.
  */
-import { constants as fsConstants, promises as fsp } from 'fs';
+import { promises as fsp } from 'fs';
 import os from 'os';
 import path from 'path';
 import ini from 'ini';
 import yaml from 'js-yaml';
 import { z } from 'zod';
 import { GgufHeaderCache } from '../gguf/cache';
+import { NONBLOCKING_READ } from '../regular-file';
 import { GgufError } from '../gguf/types';
 import { headerFacts, HeaderFacts } from './facts';
 import { FILE_ROLE_LABELS } from '../params/adapters';
@@ -171,7 +172,7 @@ class Skip extends Error {}
 async function readSmallFile(file: string, maxBytes: number): Promise<string | null> {
   let fh: fsp.FileHandle;
   try {
-    fh = await fsp.open(file, fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0));
+    fh = await fsp.open(file, NONBLOCKING_READ);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return null;

@@ -10,8 +10,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { DocFiles, docFileOf, readRegularFile } from '../../main/docs/files';
-import { STRAY_FILE_GRACE_MS } from '../../main/docs/service';
-import { FileSweep } from '../../main/file-sweep';
+import { DocGarbage, STRAY_FILE_GRACE_MS } from '../../main/docs/garbage';
 import { chatApp, type ChatApp } from '../helpers/chat';
 import { collectingLogger } from '../helpers/engine';
 import { closeStores, openStore } from '../store/helpers';
@@ -136,17 +135,20 @@ describe("the documents' folder's sweep", () => {
     for (const n of [kept, stray, oldTmp, 'notes.txt', sha('folder')]) age(path.join(files.dir, n));
     if (posix) age(path.join(files.dir, sha('link')));
     const logger = collectingLogger();
-    const sweep = new FileSweep({ dir: files.dir, label: 'docs', refersTo: 'no document is', fileOf: docFileOf, referenced: () => store.docs.hashes(), graceMs: STRAY_FILE_GRACE_MS, logger });
-    const r = await sweep.run();
+    // the documents' garbage as the app makes it (main/docs/garbage.ts), its sweep run alone
+    const garbage = new DocGarbage({ store, files, logger, cancelHash: () => undefined });
+    const r = (await garbage.sweepFiles()) as { deleted: string[] };
     expect(r.deleted.sort()).toEqual([stray, oldTmp].sort());
     const left = fs.readdirSync(files.dir).sort();
     expect(left).toEqual([kept, young, youngTmp, 'notes.txt', sha('folder'), ...(posix ? [sha('link')] : [])].sort());
     expect(logger.lines.some((l) => /docs: deleted the files no document is/.test(l))).toBe(true);
-    // a store that cannot answer: nothing goes, the failure is logged
-    const failing = new FileSweep({ dir: files.dir, label: 'docs', refersTo: 'no document is', fileOf: docFileOf, referenced: () => { throw new Error('the database is locked'); }, graceMs: 0, logger });
-    expect(await failing.run()).toEqual({ deleted: [], kept: 0 });
+    // a store that cannot answer (closed): nothing goes, the failure is logged
+    const closed = openStore();
+    closed.close();
+    for (const n of [kept, young]) age(path.join(files.dir, n));
+    expect(await new DocGarbage({ store: closed, files, logger, cancelHash: () => undefined }).sweepFiles()).toEqual({ deleted: [], kept: 0 });
     expect(fs.readdirSync(files.dir).sort()).toEqual(left);
-    expect(logger.lines.some((l) => /docs: the sweep of .* failed: the database is locked/.test(l))).toBe(true);
+    expect(logger.lines.some((l) => /docs: the sweep of .* failed: .*not open/.test(l))).toBe(true);
   });
 
   describe('in the app', () => {
@@ -169,7 +171,7 @@ describe("the documents' folder's sweep", () => {
           age(path.join(paths.documents, tmp));
         },
       });
-      await opened.app.docs.swept();
+      await opened.app.docs.garbage.swept();
       expect(fs.readdirSync(opened.paths.documents)).toEqual([young]);
     });
   });

@@ -5,7 +5,7 @@
  */
 import fs from 'fs';
 import path from 'path';
-import { spawnSync } from 'child_process';
+import { execFileSync, spawnSync } from 'child_process';
 import { ensureDataDir } from '../../main/paths';
 import { llamaLineJoiner, LOG_FILES, MAX_MESSAGE_CHARS, LOG_LIMITS, openFileLogger, readLogTail, rotatedName, teeLogger } from '../../main/logging';
 import { tempDir } from '../helpers/engine';
@@ -103,6 +103,12 @@ test('the tail for diagnostics: both files merged by time, info and above only, 
   expect(tail.join('\n')).not.toContain('debug line');
   expect(readLogTail(dir, { lines: 1, bytes: 64 * 1024 })).toEqual([tail[2]]);
   expect(readLogTail(path.join(dir, 'missing'))).toEqual([]);
+  if (process.platform === 'win32') return;
+  // what another process could plant in the shared folder under a process file's name: a FIFO (its open
+  // would block this thread for good) and a link to an endless device; neither is read
+  execFileSync('mkfifo', [path.join(dir, 'main-4242.log')]);
+  fs.symlinkSync('/dev/zero', path.join(dir, 'engine-4243.log'));
+  expect(readLogTail(dir)).toEqual(tail);
 });
 
 test("a model load's hundred llama.cpp lines do not push main's lines out of the diagnostics tail", () => {

@@ -1,0 +1,111 @@
+/**
+ * What goes when nothing keeps it: the documents no live link refers to (their rows, chunks and vectors,
+ * then their files: `collect`), the files of the documents' folder no row names (a crash's, a failed
+ * delete's, or `hearth chats import` killed between a document's file and its row: the sweep at start,
+ * ../file-sweep.ts), and the space deleted vectors leave in the index (`compact`, in short steps after
+ * start, so the main thread is never held for long). Nothing here throws into its caller: a failure is
+ * logged and the next pass tries again.
+ */
+import type { Logger } from '../logging';
+import type { Store } from '../store';
+import { FileSweep } from '../file-sweep';
+import { type DocFiles, docFileOf } from './files';
+
+/** A document stored and not yet linked to a message is kept this long (the composer's attachment not yet sent). */
+export const UNSENT_GRACE_MS = 60 * 60_000;
+/**
+ * A file in the documents' folder no document's row names is left this long after its last write (its
+ * row is written right after it, here or by `hearth chats import`); older, it is a leftover, and the
+ * sweep at start deletes it.
+ */
+export const STRAY_FILE_GRACE_MS = 60 * 60_000;
+/** A step of giving back deleted vectors' space takes about this long… */
+const COMPACT_STEP_MS = 20;
+/** …and the next waits this long (the first: after start). */
+const COMPACT_PAUSE_MS = 50;
+
+export interface DocGarbageDeps {
+  store: Store;
+  files: DocFiles;
+  logger: Logger;
+  /** a document deleted: its indexing, if under way or queued, stops */
+  cancelHash: (hash: string) => void;
+  /** the sweep's clock (tests) */
+  clock?: () => number;
+}
+
+export class DocGarbage {
+  private readonly sweep: FileSweep;
+  /** the next step of giving back deleted vectors' space (compact) */
+  private compactTimer: NodeJS.Timeout | null = null;
+  private closing = false;
+
+  constructor(private readonly deps: DocGarbageDeps) {
+    const docs = deps.store.docs;
+    this.sweep = new FileSweep({
+      dir: deps.files.dir, label: 'docs', refersTo: 'no document is', fileOf: docFileOf, referenced: () => docs.hashes(), graceMs: STRAY_FILE_GRACE_MS, logger: deps.logger, clock: deps.clock,
+    });
+  }
+
+  /** At start: what is no longer linked goes, then what a crash or a killed import left in the folder; the index's space is given back. */
+  start(): void {
+    this.collect();
+    void this.sweep.run();
+    this.compact();
+  }
+
+  /** Deletes the documents nothing links (a temporary chat's kept while it is open; one stored for a message not yet sent, a while). */
+  collect(): void {
+    const { store, files, logger } = this.deps;
+    try {
+      const gone = store.docs.collectGarbage(store.temporary.ids(), { storedBefore: Date.now() - UNSENT_GRACE_MS });
+      for (const hash of gone) {
+        this.deps.cancelHash(hash);
+        void files.delete(hash).catch((e: Error) => logger.warn(`docs: a document's file could not be deleted: ${e.message}`));
+      }
+    } catch (e) {
+      logger.warn(`docs: unlinked documents could not be collected: ${(e as Error).message}`);
+    }
+  }
+
+  /** Sweeps the documents' folder now (start does it once); resolves when it has ended. */
+  sweepFiles(): Promise<unknown> {
+    return this.sweep.run();
+  }
+
+  /** Resolves once the folder's sweeps asked for so far have ended. */
+  swept(): Promise<void> {
+    return this.sweep.idle();
+  }
+
+  /**
+   * The vectors' space left by deleted ones, given back after start in steps of COMPACT_STEP_MS, one every
+   * COMPACT_PAUSE_MS (../store/docs-compact.ts); stopped by close.
+   */
+  private compact(): void {
+    const step = () => {
+      this.compactTimer = null;
+      if (this.closing) return;
+      let more = false;
+      try {
+        more = this.deps.store.docs.compactVectors(COMPACT_STEP_MS);
+      } catch (e) {
+        this.deps.logger.warn(`docs: the vectors' space could not be given back: ${(e as Error).message}`);
+      }
+      if (more) later();
+    };
+    // (unref'd: giving back space is no reason for a process to stay)
+    const later = () => {
+      this.compactTimer = setTimeout(step, COMPACT_PAUSE_MS);
+      this.compactTimer.unref?.();
+    };
+    later();
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    if (this.compactTimer) clearTimeout(this.compactTimer);
+    this.compactTimer = null;
+    await this.sweep.idle();
+  }
+}
