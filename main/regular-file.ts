@@ -75,3 +75,76 @@ export function openRegularFileSync(file: string, opts: OpenRegularOptions = {})
   fs.closeSync(fd);
   return null;
 }
+
+/** Errors of opening that mean "not a regular file here" (a link, gone, a folder, a FIFO without O_NONBLOCK's help). */
+const NOT_A_FILE = new Set(['ENOENT', 'ENOTDIR', 'ELOOP', 'EISDIR', 'ENXIO', 'EMLINK']);
+/** An open's error that means "not a regular file here": null; others are thrown. */
+function notAFile(e: unknown): null {
+  if (NOT_A_FILE.has((e as NodeJS.ErrnoException).code ?? '')) return null;
+  throw e;
+}
+
+/** How much one read asks for: an abort is seen between reads. */
+const READ_PIECE = 4 * 1024 * 1024;
+
+/**
+ * A file's bytes, read safely from a folder Hearth does not own: opened without following a symbolic
+ * link and without blocking on a FIFO, then checked on the open descriptor (openRegularFile). null
+ * when it is not a regular file (a link, a folder, a FIFO, a device, a socket), is gone, or holds more
+ * than `maxBytes` (counted as read: a file that grows past it is null too). On abort it
+ * stops between reads and rejects with the signal's reason. Other errors (no permission) are thrown.
+ */
+export async function readRegularFile(file: string, maxBytes: number, signal?: AbortSignal): Promise<Buffer | null> {
+  signal?.throwIfAborted();
+  const opened = await openRegularFile(file, { follow: false }).catch(notAFile);
+  if (!opened) return null;
+  const { fd, st } = opened;
+  try {
+    if (st.size > maxBytes) return null;
+    // one byte more than allowed tells a file that grew past it
+    let buf = Buffer.allocUnsafe(Math.min(st.size, maxBytes) + 1);
+    let length = 0;
+    for (;;) {
+      signal?.throwIfAborted();
+      if (length === buf.length) {
+        if (length > maxBytes) return null;
+        const bigger = Buffer.allocUnsafe(Math.min(maxBytes + 1, buf.length * 2));
+        buf.copy(bigger, 0, 0, length);
+        buf = bigger;
+      }
+      const { bytesRead } = await readFd(fd, buf, length, Math.min(READ_PIECE, buf.length - length), length);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+    }
+    signal?.throwIfAborted();
+    return length > maxBytes ? null : buf.subarray(0, length);
+  } finally {
+    await closeFd(fd);
+  }
+}
+
+/**
+ * readRegularFile for a small file read where the caller cannot wait (the Hugging Face token): the same
+ * checks, synchronously, into one buffer of `maxBytes` + 1. null when it is not a regular file, is gone,
+ * or holds more than `maxBytes`; other errors are thrown.
+ */
+export function readRegularFileSync(file: string, maxBytes: number): Buffer | null {
+  let opened: ReturnType<typeof openRegularFileSync>;
+  try { opened = openRegularFileSync(file, { follow: false }); } catch (e) { return notAFile(e); }
+  if (!opened) return null;
+  const { fd, st } = opened;
+  try {
+    if (st.size > maxBytes) return null;
+    const buf = Buffer.alloc(maxBytes + 1);
+    let length = 0;
+    for (;;) {
+      const n = fs.readSync(fd, buf, length, buf.length - length, length);
+      if (n === 0) break;
+      length += n;
+      if (length > maxBytes) return null; // it grew past the bound
+    }
+    return buf.subarray(0, length);
+  } finally {
+    fs.closeSync(fd);
+  }
+}

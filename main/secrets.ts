@@ -10,6 +10,10 @@ import fs from 'fs';
 import path from 'path';
 import { z } from 'zod';
 import type { Logger } from './logging';
+import { readRegularFileSync } from './regular-file';
+
+/** The most a secrets file is read to: a few provider keys take a few KiB. */
+const MAX_SECRETS_FILE_BYTES = 1024 * 1024;
 import type { SecretCipher } from './cipher';
 
 const FileSchema = z.record(z.string().max(600), z.object({ keychain: z.boolean(), value: z.string().max(64 * 1024) }).strict());
@@ -34,7 +38,14 @@ export class SecretStore {
     if (this.cache) return this.cache;
     let data: z.infer<typeof FileSchema> = {};
     try {
-      const parsed = FileSchema.safeParse(JSON.parse(fs.readFileSync(this.file, 'utf8')));
+      // a regular file only, bounded (a FIFO or a link to a device in the data folder would block or never end)
+      const bytes = readRegularFileSync(this.file, MAX_SECRETS_FILE_BYTES);
+      if (bytes === null) {
+        if (fs.existsSync(this.file)) this.opts.logger.warn(`secrets: ${path.basename(this.file)} is not a regular file of at most ${MAX_SECRETS_FILE_BYTES} bytes; its secrets are ignored (set them again)`);
+        this.cache = data;
+        return data;
+      }
+      const parsed = FileSchema.safeParse(JSON.parse(bytes.toString('utf8')));
       if (parsed.success) data = parsed.data;
       else this.opts.logger.warn(`secrets: ${path.basename(this.file)} does not parse; its secrets are ignored (set them again)`);
     } catch (e) {

@@ -12,6 +12,7 @@ import { EngineClient } from '../engine/client';
 import { IpcError } from '../ipc/contract';
 import { logLevelFrom, logUncaught, openFileLogger } from '../logging';
 import { dataDirFlag, ensureDataDir, resolveDataDir, type DataPaths } from '../paths';
+import { readRegularFileSync } from '../regular-file';
 import { registerIpc } from './ipc';
 import { LinkOpener, reportLinkNotices, windowOpenHandler } from './links';
 import { closeBeforeQuit, relaunchingRestart } from './lifecycle';
@@ -34,7 +35,8 @@ protocol.registerSchemesAsPrivileged([APP_SCHEME_PRIVILEGES]);
 
 function loadBounds(file: string): WindowBounds {
   try {
-    return parseBounds(fs.readFileSync(file, 'utf8'));
+    // a regular file only, bounded (null: none yet, or not a file Hearth wrote)
+    return parseBounds(readRegularFileSync(file, 64 * 1024)?.toString('utf8'));
   } catch {
     return parseBounds(undefined); // first run
   }

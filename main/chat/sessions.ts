@@ -25,6 +25,7 @@ import type { LoadParamsInput } from '../engine/protocol';
 import type { ThreadCacheSettings } from '../ipc/thread-cache';
 import type { Logger } from '../logging';
 import { CHAT_MODEL_ID } from '../models/library';
+import { readRegularFile } from '../regular-file';
 
 /** The sequence titles are written on (./titles.ts): never given to a thread. */
 export const TITLE_SEQ = 0;
@@ -73,6 +74,8 @@ export function loadFingerprint(loaded: Pick<LoadedModel, 'metadata' | 'context'
 /** The file beside a saved state. */
 const Meta = z.object({ fingerprint: z.string(), savedAt: z.number(), tokens: z.number().int(), bytes: z.number().int() }).strict();
 type Meta = z.infer<typeof Meta>;
+/** The most a session's meta file is read to (it holds four numbers and a fingerprint). */
+const MAX_META_BYTES = 64 * 1024;
 
 /** Thread ids that may name files (the store's ids are these). */
 const FILE_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
@@ -360,9 +363,10 @@ export class ThreadSessions {
     const f = this.files(threadId);
     if (!f) return null;
     try {
-      // a regular file only (a FIFO would block the read for good)
-      if (!(await fsp.lstat(f.meta)).isFile()) return null;
-      const r = Meta.safeParse(JSON.parse(await fsp.readFile(f.meta, 'utf8')));
+      // a regular file only, as opened (a FIFO would block the read for good), and small
+      const bytes = await readRegularFile(f.meta, MAX_META_BYTES);
+      if (bytes === null) return null;
+      const r = Meta.safeParse(JSON.parse(bytes.toString('utf8')));
       return r.success ? r.data : null;
     } catch {
       return null;

@@ -18,7 +18,7 @@ import type { KnowledgeFolderDTO } from '../ipc/docs';
 import type { Logger } from '../logging';
 import { docKindOfName, MAX_DOC_BYTES } from '../params';
 import type { DocsStore, KnowledgeFolder as FolderRow } from '../store/docs';
-import { readRegularFile } from './files';
+import { readRegularFile } from '../regular-file';
 
 /** A change is scanned this long after the last event (editors write a file in several steps), at most SETTLE_MAX_MS after the first. */
 export const SETTLE_MS = 1000;

@@ -9,6 +9,7 @@
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
+import { readRegularFileSync } from '../regular-file';
 
 export const RENDER_MARKS_ENV = 'HEARTH_RENDER_MARKS';
 
@@ -44,9 +45,10 @@ export function collectMarks(dir: string): string[] {
     for (const name of fs.readdirSync(dir)) {
       try {
         const p = path.join(dir, name);
-        const st = fs.lstatSync(p);
-        if (!st.isFile() || st.size === 0 || st.size > MAX_MARK_BYTES) continue;
-        files.add(fs.readFileSync(p, 'utf8'));
+        // a regular file only, as opened (a FIFO swapped in after a check would block this thread)
+        const bytes = readRegularFileSync(p, MAX_MARK_BYTES);
+        if (bytes === null || bytes.length === 0) continue;
+        files.add(bytes.toString('utf8'));
       } catch {
         // gone, or unreadable: not a mark
       }

@@ -7,7 +7,7 @@
  */
 import fs from 'fs';
 import path from 'path';
-import { readRegularFileSync } from '../docs/files';
+import { readRegularFileSync } from '../regular-file';
 import type { Logger } from '../logging';
 import { hfTokenSchema, tokenFromEnv } from '../ipc/models';
 

@@ -6,6 +6,10 @@
 import fs from 'fs';
 import path from 'path';
 import { z } from 'zod';
+import { readRegularFileSync } from '../regular-file';
+
+/** The most an install-failure note is read to. */
+const MAX_NOTE_BYTES = 64 * 1024;
 
 const InstallFailure = z.object({ version: z.string().max(100), message: z.string().max(2000), at: z.number() }).strict();
 export type InstallFailure = z.infer<typeof InstallFailure>;
@@ -22,7 +26,10 @@ export function installFailureFile(file: string): InstallFailureNote {
     take() {
       let text: string;
       try {
-        text = fs.readFileSync(file, 'utf8');
+        // a regular file only, bounded: a note is a few hundred bytes
+        const bytes = readRegularFileSync(file, MAX_NOTE_BYTES);
+        if (bytes === null) return null;
+        text = bytes.toString('utf8');
       } catch {
         return null;
       }
