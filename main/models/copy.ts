@@ -9,6 +9,7 @@ import fs, { promises as fsp } from 'fs';
 import path from 'path';
 import { Transform } from 'stream';
 import { pipeline } from 'stream/promises';
+import { openRegularFile } from '../regular-file';
 import { commitPart, copyPartOf } from './disk';
 
 /**
@@ -30,7 +31,16 @@ export async function copyVerified(source: string, target: string, size: number,
   try {
     const fh = await fsp.open(part, 'wx');
     created = true;
-    await pipeline(fs.createReadStream(source), counter, fh.createWriteStream());
+    // the source as opened must be a regular file (a FIFO swapped in since it was checked would block the copy for good)
+    const from = await openRegularFile(source).catch(async (e: unknown) => {
+      await fh.close();
+      throw e;
+    });
+    if (!from) {
+      await fh.close();
+      throw new Error(`${path.basename(source)} is no longer a regular file`);
+    }
+    await pipeline(fs.createReadStream(source, { fd: from.fd }), counter, fh.createWriteStream());
     if ((await fsp.stat(part)).size !== size) throw new Error(`${path.basename(source)} changed while it was copied`);
     await commitPart(part, target);
   } catch (e) {

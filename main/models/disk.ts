@@ -7,6 +7,7 @@
 import { createHash, randomBytes, type Hash } from 'crypto';
 import fs, { promises as fsp } from 'fs';
 import path from 'path';
+import { openRegularFile } from '../regular-file';
 
 /** What a file being written is called until it is whole. */
 export const PART_SUFFIX = '.part';
@@ -93,7 +94,11 @@ export async function commitPart(part: string, target: string): Promise<void> {
 export async function sha256Of(file: string, bytes?: number): Promise<Hash> {
   const h = createHash('sha256');
   if (bytes !== 0) {
-    for await (const chunk of fs.createReadStream(file, bytes === undefined ? {} : { start: 0, end: bytes - 1 })) h.update(chunk as Buffer);
+    // a regular file as opened (../regular-file.ts): a FIFO in its place would block the read for good
+    const opened = await openRegularFile(file);
+    if (!opened) throw new Error(`${path.basename(file)} is not a regular file`);
+    const range = bytes === undefined ? {} : { start: 0, end: bytes - 1 };
+    for await (const chunk of fs.createReadStream(file, { fd: opened.fd, ...range })) h.update(chunk as Buffer);
   }
   return h;
 }

@@ -2,12 +2,16 @@
  * Files Hearth reads back from its own data folder are read only as regular files, bounded (main/regular-file.ts's
  * readRegularFileSync): a FIFO there (or a link to an endless device) would have blocked the process for good
  * at the read (a synchronous read: the whole main process). On a real folder; each reader meets a FIFO, and
- * a link to /dev/zero, and goes on as with no file.
+ * a link to /dev/zero, and goes on as with no file. A model file's copy into the library and its hash
+ * refuse a FIFO in the model's place rather than wait on it.
  */
 import { execFileSync } from 'child_process';
+import { createHash } from 'crypto';
 import fs from 'fs';
 import path from 'path';
 import { collectMarks } from '../../main/engine/render-marks';
+import { copyVerified } from '../../main/models/copy';
+import { sha256Of } from '../../main/models/disk';
 import { SecretStore } from '../../main/secrets';
 import { installFailureFile } from '../../main/updates/install-failure';
 import { collectingLogger, tempDir } from '../helpers/engine';
@@ -46,4 +50,20 @@ const posix = process.platform !== 'win32';
     fs.writeFileSync(path.join(dir, 'c'), '/models/m.gguf');
     expect(collectMarks(dir)).toEqual(['/models/m.gguf']);
   });
+});
+
+(posix ? describe : describe.skip)('a FIFO in a model file\'s place', () => {
+  test('its copy into the library and its hash are refused at once; no part file is left', async () => {
+    const dir = tempDir();
+    const fifo = path.join(dir, 'model.gguf');
+    execFileSync('mkfifo', [fifo]);
+    const target = path.join(dir, 'library', 'model.gguf');
+    fs.mkdirSync(path.dirname(target));
+    await expect(copyVerified(fifo, target, 1024, () => undefined)).rejects.toThrow(/model\.gguf is no longer a regular file/);
+    expect(fs.readdirSync(path.dirname(target))).toEqual([]);
+    await expect(sha256Of(fifo)).rejects.toThrow(/model\.gguf is not a regular file/);
+    // a regular file hashes as ever
+    fs.writeFileSync(path.join(dir, 'real.gguf'), 'GGUF');
+    expect((await sha256Of(path.join(dir, 'real.gguf'))).digest('hex')).toBe(createHash('sha256').update('GGUF').digest('hex'));
+  }, 10_000);
 });
