@@ -7,7 +7,7 @@
  *
  * It touches nothing but regular files (lstat: a link is left alone) directly in the folder whose names
  * `fileOf` knows, and never throws into its caller: a failure is logged and the next sweep tries again.
- * Its users: main/chat/image-sweep.ts, main/docs/service.ts.
+ * Its users: main/chat/image-sweep.ts, main/docs/garbage.ts.
  */
 import { randomBytes } from 'crypto';
 import { promises as fsp } from 'fs';

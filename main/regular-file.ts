@@ -4,8 +4,9 @@
  * (a FIFO's open too, synchronously: the whole process) where no cancel reaches it. Opened with
  * O_NONBLOCK where the platform has it (a FIFO's open then returns at once; a regular file reads as
  * ever) and, with `follow: false`, O_NOFOLLOW (a link refused; Windows lacks both flags: an lstat before
- * opening stands in for O_NOFOLLOW there). Used by the imports' readers (a file the user picked) and by
- * main/docs/files.ts (files in folders Hearth does not own).
+ * opening stands in for O_NOFOLLOW there). Used wherever Hearth reads a file something else could have
+ * put in its place: the imports' files (a file the user picked), knowledge folders' and kept documents'
+ * files, the data folder's own small files (readRegularFile/Sync: bounded), model files' copies and hashes.
  */
 import fs from 'fs';
 import { promisify } from 'util';
