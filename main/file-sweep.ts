@@ -5,6 +5,10 @@
  * row is being written, survives); so does a write's temporary file a crash left. Refs named
  * `discarded` (a temporary chat's images) go as soon as the sweep is asked, unless referred to.
  *
+ * With `stray`, a stored file nothing refers to is moved into that folder (inside the swept one) rather
+ * than deleted, and deleted from there once `stray.keepMs` have passed since: a database restored from a
+ * backup and then undone finds the files it names again (the documents' sweep; DocFiles.get takes one back).
+ *
  * It touches nothing but regular files (lstat: a link is left alone) directly in the folder whose names
  * `fileOf` knows, and never throws into its caller: a failure is logged and the next sweep tries again.
  * Its users: main/chat/image-sweep.ts, main/docs/garbage.ts.
@@ -85,6 +89,8 @@ export interface FileSweepDeps {
   referenced: () => ReadonlySet<string>;
   logger: Logger;
   graceMs: number;
+  /** where stored files nothing refers to wait before they are deleted (a folder's name inside `dir`), and how long */
+  stray?: { folder: string; keepMs: number };
   clock?: () => number;
 }
 
@@ -172,13 +178,46 @@ export class FileSweep {
       const now = await fsp.lstat(file).catch(() => undefined);
       if (!now?.isFile() || now.mtimeMs !== f.mtimeMs) continue;
       try {
-        await fsp.unlink(file);
+        if (f.kind === 'stored' && this.deps.stray) await this.setAside(f.name);
+        else await fsp.unlink(file);
         deleted.push(f.name);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'ENOENT') logger.warn(`${label}: ${f.name} could not be deleted: ${(e as Error).message}`);
       }
     }
-    if (deleted.length) logger.info(`${label}: deleted the files ${this.deps.refersTo}`, { deleted: deleted.length, kept: files.length - deleted.length });
+    if (deleted.length) logger.info(`${label}: ${this.deps.stray ? 'set aside' : 'deleted'} the files ${this.deps.refersTo}`, { deleted: deleted.length, kept: files.length - deleted.length });
+    await this.emptyStray();
     return { deleted, kept: files.length - deleted.length };
+  }
+
+  /** Moves a stored file into the stray folder, its time now (its keep period counts from the move). */
+  private async setAside(name: string): Promise<void> {
+    const { dir, stray } = this.deps;
+    const into = path.join(dir, stray!.folder);
+    await fsp.mkdir(into, { recursive: true });
+    const to = path.join(into, name);
+    await fsp.rename(path.join(dir, name), to);
+    const now = new Date(this.clock());
+    await fsp.lutimes(to, now, now).catch(() => undefined);
+  }
+
+  /** Deletes the stray folder's files set aside longer than its keep period (regular files with the folder's names only). */
+  private async emptyStray(): Promise<void> {
+    const { dir, stray, logger, label } = this.deps;
+    if (!stray) return;
+    const into = path.join(dir, stray.folder);
+    const at = await fsp.lstat(into).catch(() => null);
+    if (!at?.isDirectory()) return;
+    let gone = 0;
+    for (const name of await fsp.readdir(into)) {
+      if (this.deps.fileOf(name)?.kind !== 'stored') continue;
+      const file = path.join(into, name);
+      const st = await fsp.lstat(file).catch(() => undefined);
+      if (!st?.isFile() || this.clock() - st.mtimeMs < stray.keepMs) continue;
+      await fsp.unlink(file).then(() => gone++, (e: NodeJS.ErrnoException) => {
+        if (e.code !== 'ENOENT') logger.warn(`${label}: ${name} could not be deleted: ${e.message}`);
+      });
+    }
+    if (gone) logger.info(`${label}: deleted the files set aside longer than ${Math.round(stray.keepMs / 86_400_000)} days`, { deleted: gone });
   }
 }

@@ -35,18 +35,18 @@ function flags(follow: boolean): number {
   return NONBLOCKING_READ | (follow ? 0 : fs.constants.O_NOFOLLOW ?? 0);
 }
 
-/** Where O_NOFOLLOW is missing (Windows), a link is told before opening. */
-const linkCheckFirst = (follow: boolean) => !follow && fs.constants.O_NOFOLLOW === undefined;
 
 /**
  * `file` opened for reading, its descriptor with its stat, when it is a regular file; null when it is not
  * (a FIFO, a device, a folder, a socket; a link with `follow: false`). The open's own errors (gone, no
- * permission, ELOOP for a link with `follow: false`) are thrown. The caller closes the descriptor
+ * permission; ELOOP for a link swapped in with `follow: false`) are thrown. The caller closes the descriptor
  * (closeFd, or a stream or reader it is handed to).
  */
 export async function openRegularFile(file: string, opts: OpenRegularOptions = {}): Promise<{ fd: number; st: fs.Stats } | null> {
   const follow = opts.follow ?? true;
-  if (linkCheckFirst(follow) && !(await fs.promises.lstat(file)).isFile()) return null;
+  // a first look, so that no device is opened (opening some has effects); the descriptor's fstat decides
+  // (where O_NOFOLLOW is missing, Windows, the lstat is what refuses a link)
+  if (!(await (follow ? fs.promises.stat(file) : fs.promises.lstat(file))).isFile()) return null;
   const fd = await open(file, flags(follow));
   let st: fs.Stats;
   try {
@@ -63,7 +63,7 @@ export async function openRegularFile(file: string, opts: OpenRegularOptions = {
 /** openRegularFile, synchronously: the descriptor and its stat, or null; the caller closes it. */
 export function openRegularFileSync(file: string, opts: OpenRegularOptions = {}): { fd: number; st: fs.Stats } | null {
   const follow = opts.follow ?? true;
-  if (linkCheckFirst(follow) && !fs.lstatSync(file).isFile()) return null;
+  if (!(follow ? fs.statSync(file) : fs.lstatSync(file)).isFile()) return null;
   const fd = fs.openSync(file, flags(follow));
   let st: fs.Stats;
   try {
@@ -129,23 +129,30 @@ export async function readRegularFile(file: string, maxBytes: number, signal?: A
  * checks, synchronously, into one buffer of `maxBytes` + 1. null when it is not a regular file, is gone,
  * or holds more than `maxBytes`; other errors are thrown.
  */
-export function readRegularFileSync(file: string, maxBytes: number): Buffer | null {
+export function readRegularFileSync(file: string, maxBytes: number, opts: OpenRegularOptions = { follow: false }): Buffer | null {
   let opened: ReturnType<typeof openRegularFileSync>;
-  try { opened = openRegularFileSync(file, { follow: false }); } catch (e) { return notAFile(e); }
+  try { opened = openRegularFileSync(file, opts); } catch (e) { return notAFile(e); }
   if (!opened) return null;
   const { fd, st } = opened;
   try {
-    if (st.size > maxBytes) return null;
-    const buf = Buffer.alloc(maxBytes + 1);
-    let length = 0;
-    for (;;) {
-      const n = fs.readSync(fd, buf, length, buf.length - length, length);
-      if (n === 0) break;
-      length += n;
-      if (length > maxBytes) return null; // it grew past the bound
-    }
-    return buf.subarray(0, length);
+    return st.size > maxBytes ? null : readFdSync(fd, maxBytes);
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/**
+ * All of an open descriptor's bytes, read synchronously up to `maxBytes`; null past it (counted as read:
+ * a file whose stat says 0 bytes, as /proc's and some FUSE files do, or that grows, is held to it too).
+ */
+export function readFdSync(fd: number, maxBytes: number): Buffer | null {
+  const buf = Buffer.alloc(maxBytes + 1);
+  let length = 0;
+  for (;;) {
+    const n = fs.readSync(fd, buf, length, buf.length - length, length);
+    if (n === 0) break;
+    length += n;
+    if (length > maxBytes) return null;
+  }
+  return buf.subarray(0, length);
 }

@@ -12,8 +12,8 @@ import { z } from 'zod';
 import type { Logger } from './logging';
 import { readRegularFileSync } from './regular-file';
 
-/** The most a secrets file is read to: a few provider keys take a few KiB. */
-const MAX_SECRETS_FILE_BYTES = 1024 * 1024;
+/** The most a secrets file is read to (a few keys take a few KiB; the schema's values up to 64 KiB each). */
+const MAX_SECRETS_FILE_BYTES = 16 * 1024 * 1024;
 import type { SecretCipher } from './cipher';
 
 const FileSchema = z.record(z.string().max(600), z.object({ keychain: z.boolean(), value: z.string().max(64 * 1024) }).strict());
@@ -21,6 +21,8 @@ const FileSchema = z.record(z.string().max(600), z.object({ keychain: z.boolean(
 export class SecretStore {
   private readonly file: string;
   private cache: z.infer<typeof FileSchema> | null = null;
+  /** why the file there could not be read (not a regular file, too large): nothing is written over it */
+  private unreadable: string | null = null;
 
   constructor(
     dataDir: string,
@@ -38,10 +40,14 @@ export class SecretStore {
     if (this.cache) return this.cache;
     let data: z.infer<typeof FileSchema> = {};
     try {
-      // a regular file only, bounded (a FIFO or a link to a device in the data folder would block or never end)
-      const bytes = readRegularFileSync(this.file, MAX_SECRETS_FILE_BYTES);
+      // a regular file only (a link to one is followed: a dotfiles setup), bounded: a FIFO or a link to a device
+      // in the data folder would block or never end
+      const bytes = readRegularFileSync(this.file, MAX_SECRETS_FILE_BYTES, { follow: true });
       if (bytes === null) {
-        if (fs.existsSync(this.file)) this.opts.logger.warn(`secrets: ${path.basename(this.file)} is not a regular file of at most ${MAX_SECRETS_FILE_BYTES} bytes; its secrets are ignored (set them again)`);
+        if (fs.existsSync(this.file)) {
+          this.unreadable = `${this.file} is not a regular file, or holds more than ${MAX_SECRETS_FILE_BYTES / 1024 / 1024} MiB`;
+          this.opts.logger.warn(`secrets: ${this.unreadable}: its secrets are not used, and none is saved over it (move it away, then set them again)`);
+        }
         this.cache = data;
         return data;
       }
@@ -56,6 +62,8 @@ export class SecretStore {
   }
 
   private write(data: z.infer<typeof FileSchema>): void {
+    // what could not be read is not replaced: its secrets would be lost
+    if (this.unreadable) throw new Error(`${this.unreadable}: move it away, then set the secret again`);
     const tmp = `${this.file}.tmp`;
     fs.writeFileSync(tmp, JSON.stringify(data), { mode: 0o600 });
     // the mode applies to a file the write creates: a stale one left by a crash keeps its own

@@ -6,7 +6,7 @@
  */
 import fs from 'fs';
 import path from 'path';
-import { EXPORT_FORMATS, IMPORT_FORMAT_NAMES, IMPORT_FORMATS, ImportFormatChoice, type ImportPreviewDTO, type ImportProgressDTO } from '../ipc/contract';
+import { DOCUMENTS_AGAIN_HINT, DOCUMENTS_LEFT_OUT_SHOWN, EXPORT_FORMATS, IMPORT_FORMAT_NAMES, IMPORT_FORMATS, ImportFormatChoice, type ImportPreviewDTO, type ImportProgressDTO } from '../ipc/contract';
 import type { Logger } from '../logging';
 import type { Store } from '../store';
 import { bundleFileName, bundleParts, markdownFiles, threadIdsOf } from '../data/export-file';
@@ -114,9 +114,12 @@ async function importCommand({ parsed, rest, dataDir, openStore, logger }: Chats
     else if (end.state === 'done') process.stdout.write(`imported ${end.imported} chats (${end.messages} messages)${end.duplicates ? `; ${end.duplicates} imported before were skipped` : ''}\n`);
     else if (end.state === 'cancelled') process.stdout.write(`stopped: ${end.imported} chats imported before the stop stay\n`);
     if (!json && end.documents) {
-      process.stdout.write(`  ${end.documents.linked} attached documents kept\n`);
+      const { kept, skipped } = end.documents;
+      process.stdout.write(`  ${kept} attached document${kept === 1 ? '' : 's'} kept\n`);
       // a name from the file is quoted (JSON's escapes): one line, no C0 control character reaches the terminal
-      for (const d of end.documents.skipped) process.stdout.write(`  document ${d.name ? `${quote(d.name)} (${d.ref.slice(0, 12)}…)` : `${d.ref.slice(0, 12)}…`} left out: ${d.reason}\n`);
+      for (const d of skipped.slice(0, DOCUMENTS_LEFT_OUT_SHOWN)) process.stdout.write(`  document ${d.name ? `${quote(d.name)} (${d.ref.slice(0, 12)}…)` : `${d.ref.slice(0, 12)}…`} left out: ${d.reason}\n`);
+      if (skipped.length > DOCUMENTS_LEFT_OUT_SHOWN) process.stdout.write(`  and ${skipped.length - DOCUMENTS_LEFT_OUT_SHOWN} more left out (--json lists them all)\n`);
+      if (skipped.some((d) => d.again)) process.stdout.write(`  ${DOCUMENTS_AGAIN_HINT}\n`);
     }
     if (end.state === 'failed') throw new Error(`the import failed after ${end.imported} chats (those stay): ${end.error}`);
     return end.state === 'done' ? 0 : 1;

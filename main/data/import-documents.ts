@@ -10,7 +10,7 @@
  * the threads are written before. The documents' service is told the refs to index
  * (without it, as for the CLI, the app indexes the queued ones at its next start).
  */
-import type { ImportProgressDTO } from '../ipc/contract';
+import { MISSING_DOCUMENT, UNKEPT_DOCUMENT, type ImportProgressDTO } from '../ipc/contract';
 import type { Logger } from '../logging';
 import { docKindOfName, MAX_DOC_BYTES, SHA256_HEX } from '../params';
 import type { Store } from '../store';
@@ -62,13 +62,17 @@ export const unreadDocument = (error: string) => `the file could not be read aga
 /**
  * Keeps the `carried` documents the written `threads` attach and links them, each document's row and
  * links in one transaction. `unread`: why a document neither carried nor stored here was not found, when
- * the read stopped short (null: it read the whole file, so the export named it missing).
+ * the read stopped short (null: it read the whole file, so the file does not carry it: MISSING_DOCUMENT).
+ * `signal`: a cancel stops it between documents (those kept stay; the rest are named, UNKEPT_DOCUMENT).
  */
-export async function adoptDocuments(deps: ImportedDocumentsDeps, carried: readonly CarriedDocument[], threads: readonly WrittenThread[], unread: string | null = null): Promise<DocumentsAdopted> {
+export async function adoptDocuments(
+  deps: ImportedDocumentsDeps, carried: readonly CarriedDocument[], threads: readonly WrittenThread[], unread: string | null = null, signal?: AbortSignal,
+): Promise<DocumentsAdopted> {
   const docs = deps.store.docs;
-  const out: DocumentsAdopted = { linked: 0, skipped: [] };
-  const skip = (ref: string, name: string | undefined, reason: string) => {
-    out.skipped.push({ ref, ...(name !== undefined ? { name } : {}), reason });
+  const out: DocumentsAdopted = { linked: 0, kept: 0, skipped: [] };
+  // `again`: the same file imported again, once these chats are deleted, brings it (the step stopped short)
+  const skip = (ref: string, name: string | undefined, reason: string, again = false) => {
+    out.skipped.push({ ref, ...(name !== undefined ? { name } : {}), reason, ...(again ? { again } : {}) });
     deps.logger.warn(`imports: the document ${ref.slice(0, 12)}… was not kept: ${reason}`);
   };
   // the documents the written threads attach: ref → each thread's name for it
@@ -85,6 +89,10 @@ export async function adoptDocuments(deps: ImportedDocumentsDeps, carried: reado
   const refs = [...wanted.keys()];
   for (let i = 0; i < refs.length; i++) {
     const ref = refs[i];
+    if (signal?.aborted) {
+      for (const r of refs.slice(i)) skip(r, nameOf(r), UNKEPT_DOCUMENT, true);
+      break;
+    }
     const names = wanted.get(ref)!;
     const d = bytesOf.get(ref);
     const named = nameOf(ref);
@@ -108,6 +116,7 @@ export async function adoptDocuments(deps: ImportedDocumentsDeps, carried: reado
     // the row and its links in one transaction (an unlinked row is the garbage collector's); counted once it is in
     let kept: { linked: number; refused: { name: string; reason: string }[]; queued: boolean } | null;
     try {
+      // IMMEDIATE: it reads, then writes; another process's write in between (the CLI's) would otherwise fail its upgrade at once
       kept = deps.store.db.transaction(() => {
         const row = d ? docs.ensureDocument({ hash: ref, kind, size }) : docs.documentByHash(ref);
         if (!row) return null;
@@ -128,7 +137,7 @@ export async function adoptDocuments(deps: ImportedDocumentsDeps, carried: reado
           }
         }
         return done;
-      })();
+      }).immediate();
     } catch (e) {
       if (isStoreError(e)) {
         skip(ref, named, `Hearth could not keep it: ${(e as Error).message}`);
@@ -137,15 +146,17 @@ export async function adoptDocuments(deps: ImportedDocumentsDeps, carried: reado
       // SQLite's own failure: this document and the rest are named with it; those kept before are reported
       // and indexed
       deps.logger.warn(`imports: keeping the imported chats' documents failed: ${(e as Error).message}`);
-      for (const r of refs.slice(i)) skip(r, nameOf(r), `Hearth could not keep it: ${(e as Error).message}`);
+      for (const r of refs.slice(i)) skip(r, nameOf(r), `Hearth could not keep it: ${(e as Error).message}`, true);
       break;
     }
     if (!kept) {
-      // neither carried nor stored here: the export named it missing, or the read stopped before it
-      if (unread !== null) skip(ref, named, unread);
+      // neither carried nor stored here: the read stopped before it, or the file does not carry it
+      if (unread !== null) skip(ref, named, unread, true);
+      else skip(ref, named, MISSING_DOCUMENT);
       continue;
     }
     out.linked += kept.linked;
+    if (kept.linked > 0) out.kept++;
     for (const r of kept.refused) skip(ref, r.name, r.reason);
     if (kept.queued) toIndex.push(ref);
   }

@@ -272,7 +272,9 @@ export class ImportJobs {
         // a read stopped short keeps what it found; the others are named with why (the chats' outcome stands)
         const unread = read.whole ? null : read.stopped === 'cancelled' || read.stopped === undefined ? UNREAD_DOCUMENT : unreadDocument(read.stopped);
         if (!read.whole && read.stopped !== 'cancelled') this.deps.logger.warn(`imports: the file could not be read again for its documents: ${read.stopped}`);
-        const r = await adoptDocuments({ ...this.deps.documents, store, logger: this.deps.logger }, read.documents, written, unread);
+        // a cancel during the read keeps the documents it found; one while they are kept stops the keeping
+        const keeping = job.abortDocuments.signal.aborted ? undefined : job.abortDocuments.signal;
+        const r = await adoptDocuments({ ...this.deps.documents, store, logger: this.deps.logger }, read.documents, written, unread, keeping);
         if (r.linked > 0 || r.skipped.length > 0) job.documents = r;
       } catch (e) {
         this.deps.logger.warn(`imports: the imported chats' documents could not be kept: ${(e as Error).message}`);

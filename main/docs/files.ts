@@ -22,6 +22,12 @@ export function docFileOf(name: string): StoredFileName | null {
   return tmp ? { kind: 'temporary', ref: tmp[1] } : null;
 }
 
+/**
+ * The folder inside the documents' one where its sweep sets aside a file no document's row names (main/docs/garbage.ts):
+ * `get` takes one back when a row names it again (a backup restored, then the restore undone).
+ */
+export const STRAY_FOLDER = '.stray';
+
 export class DocFiles {
   constructor(readonly dir: string) {}
 
@@ -40,8 +46,8 @@ export class DocFiles {
     const st = await fs.promises.lstat(file).catch(() => null);
     if (st?.isFile() && st.size === bytes.length) {
       const now = new Date();
-      // gone meanwhile (a sweep): written again below
-      if (await fs.promises.utimes(file, now, now).then(() => true, () => false)) return hash;
+      // gone meanwhile (a sweep): written again below (lutimes: a link swapped in is not followed)
+      if (await fs.promises.lutimes(file, now, now).then(() => true, () => false)) return hash;
     }
     await fs.promises.mkdir(this.dir, { recursive: true });
     const tmp = path.join(this.dir, temporaryName(hash));
@@ -62,9 +68,19 @@ export class DocFiles {
     return hash;
   }
 
-  /** A kept document's bytes; null when it is gone (or is not a regular file of a document's size). */
+  /**
+   * A kept document's bytes; null when it is gone (or is not a regular file of a document's size). One the
+   * sweep set aside (STRAY_FOLDER) is taken back when it still holds its content.
+   */
   async get(hash: string): Promise<Buffer | null> {
-    return readRegularFile(this.file(hash), MAX_DOC_BYTES);
+    const file = this.file(hash);
+    const kept = await readRegularFile(file, MAX_DOC_BYTES);
+    if (kept) return kept;
+    const aside = path.join(this.dir, STRAY_FOLDER, hash);
+    const bytes = await readRegularFile(aside, MAX_DOC_BYTES);
+    if (!bytes || createHash('sha256').update(bytes).digest('hex') !== hash) return null;
+    await fs.promises.rename(aside, file).catch(() => undefined);
+    return bytes;
   }
 
   async delete(hash: string): Promise<void> {

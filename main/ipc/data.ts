@@ -74,8 +74,17 @@ export type ImportPreviewDTO = z.infer<typeof ImportPreviewDTO>;
 
 export const IMPORT_STATES = ['previewed', 'running', 'done', 'cancelled', 'failed'] as const;
 
-/** Why an import did not keep a document its read of the file was cancelled before finding (the Data page tells how to get it). */
+/** Why an import did not keep a document its read of the file was cancelled before finding. */
 export const UNREAD_DOCUMENT = 'the import was cancelled before Hearth found it in the file';
+/** Why an import did not keep a document it found: cancelled while the documents found were being kept. */
+export const UNKEPT_DOCUMENT = 'the import was cancelled before Hearth kept it';
+/** Why an import did not keep a document the file does not carry (its export could not read it; a one-chat file or an older export carries none). */
+export const MISSING_DOCUMENT = 'the file does not carry its bytes';
+/** The documents left out that the Data page and the CLI list by name (the rest are counted; the log names them). */
+export const DOCUMENTS_LEFT_OUT_SHOWN = 20;
+/** What brings the documents an import left out with `again`: the Data page and the CLI say it under them. */
+export const DOCUMENTS_AGAIN_HINT =
+  'A chat imported before is not imported again, nor are its documents: to get those left out above, delete those chats and import the file again.';
 
 export const ImportProgressDTO = z.object({
   jobId: Id,
@@ -97,8 +106,14 @@ export const ImportProgressDTO = z.object({
   documents: z.object({
     /** links made to the imported chats (a document attached to two chats counts twice) */
     linked: z.number().int(),
-    /** documents not kept: the name a chat attached it by, and why */
-    skipped: z.array(z.object({ ref: z.string(), name: z.string().optional(), reason: z.string() })),
+    /** documents kept and linked to an imported chat, each once */
+    kept: z.number().int(),
+    /**
+     * documents not kept: the name a chat attached it by, and why; `again`: the same file imported again
+     * brings it once those chats are deleted (the read or the keeping stopped short: a cancel, a read
+     * that failed, a full disk), which the Data page and the CLI say
+     */
+    skipped: z.array(z.object({ ref: z.string(), name: z.string().optional(), reason: z.string(), again: z.boolean().optional() })),
   }).optional(),
 });
 export type ImportProgressDTO = z.infer<typeof ImportProgressDTO>;

@@ -7,7 +7,7 @@
 import { createHash, randomBytes, type Hash } from 'crypto';
 import fs, { promises as fsp } from 'fs';
 import path from 'path';
-import { openRegularFile } from '../regular-file';
+import { closeFd, openRegularFile } from '../regular-file';
 
 /** What a file being written is called until it is whole. */
 export const PART_SUFFIX = '.part';
@@ -98,7 +98,15 @@ export async function sha256Of(file: string, bytes?: number): Promise<Hash> {
     const opened = await openRegularFile(file);
     if (!opened) throw new Error(`${path.basename(file)} is not a regular file`);
     const range = bytes === undefined ? {} : { start: 0, end: bytes - 1 };
-    for await (const chunk of fs.createReadStream(file, { fd: opened.fd, ...range })) h.update(chunk as Buffer);
+    let stream: fs.ReadStream;
+    try {
+      stream = fs.createReadStream(file, { fd: opened.fd, ...range });
+    } catch (e) {
+      // a range it refuses (a negative size): the descriptor is still this function's to close
+      await closeFd(opened.fd);
+      throw e;
+    }
+    for await (const chunk of stream) h.update(chunk as Buffer);
   }
   return h;
 }

@@ -15,7 +15,7 @@ import type { SqliteMessages } from './messages';
 import type { SqliteThreads } from './threads';
 import type { Clock, Message, MessageStatus, Thread } from './types';
 import { LIMITS, utf8Bytes } from './validation';
-import { openRegularFileSync } from '../regular-file';
+import { openRegularFileSync, readFdSync } from '../regular-file';
 
 export interface ImportContext {
   db: Database.Database;
@@ -61,11 +61,14 @@ export function readFileBytesChecked(file: string, maxBytes: number = LIMITS.con
   } catch (e) {
     fail(`cannot read ${file}: ${(e as Error).message}`, { file }, e);
   }
-  if (!opened) fail(`${file} is not a file`, { file });
+  if (!opened) fail(`${file} is not a regular file`, { file });
   const { fd, st } = opened;
   try {
     if (st.size > maxBytes) fail(`${file} is too large to import (${st.size} bytes, more than ${maxBytes})`, { file });
-    return fs.readFileSync(fd);
+    // read up to the bound whatever the stat said (a /proc or FUSE file says 0 bytes)
+    const bytes = readFdSync(fd, maxBytes);
+    if (!bytes) fail(`${file} is too large to import (more than ${maxBytes} bytes)`, { file });
+    return bytes;
   } finally {
     fs.closeSync(fd);
   }

@@ -26,16 +26,31 @@ const posix = process.platform !== 'win32';
     return file;
   };
 
-  test.each(['fifo', 'zero'] as const)("the secrets file (%s): no secrets, a warning, and setting one writes a regular file in its place", (kind) => {
+  test.each(['fifo', 'zero'] as const)("the secrets file (%s): no secrets, a warning; nothing is saved over it until it is moved away", (kind) => {
     const dir = tempDir();
-    planted(path.join(dir, 'provider-secrets.json'), kind);
+    const file = planted(path.join(dir, 'provider-secrets.json'), kind);
     const logger = collectingLogger();
     const secrets = new SecretStore(dir, { logger, file: 'provider-secrets.json' });
     expect(secrets.get('openai')).toBeNull();
-    expect(logger.lines.some((l) => /provider-secrets\.json is not a regular file/.test(l))).toBe(true);
-    secrets.set('openai', 'sk-test');
+    expect(logger.lines.some((l) => /provider-secrets\.json is not a regular file.*none is saved over it \(move it away/.test(l))).toBe(true);
+    expect(() => secrets.set('openai', 'sk-test')).toThrow(/provider-secrets\.json is not a regular file.*move it away, then set the secret again/);
+    fs.rmSync(file);
+    const fresh = new SecretStore(dir, { logger, file: 'provider-secrets.json' });
+    fresh.set('openai', 'sk-test');
     expect(new SecretStore(dir, { logger, file: 'provider-secrets.json' }).get('openai')).toBe('sk-test');
-    expect(fs.lstatSync(path.join(dir, 'provider-secrets.json')).isFile()).toBe(true);
+    expect(fs.lstatSync(file).isFile()).toBe(true);
+  });
+
+  test('the secrets file as a link to a regular file (a dotfiles setup) is read through it', () => {
+    const dir = tempDir();
+    const real = path.join(tempDir(), 'secrets.json');
+    fs.writeFileSync(real, JSON.stringify({ openai: { keychain: false, value: 'sk-kept' }, other: { keychain: false, value: 'x' } }));
+    fs.symlinkSync(real, path.join(dir, 'provider-secrets.json'));
+    const secrets = new SecretStore(dir, { logger: collectingLogger(), file: 'provider-secrets.json' });
+    expect(secrets.get('openai')).toBe('sk-kept');
+    secrets.set('new', 'sk-new');
+    const again = new SecretStore(dir, { logger: collectingLogger(), file: 'provider-secrets.json' });
+    expect([again.get('openai'), again.get('other'), again.get('new')]).toEqual(['sk-kept', 'x', 'sk-new']);
   });
 
   test.each(['fifo', 'zero'] as const)('the install-failure note (%s): no note', (kind) => {

@@ -170,6 +170,25 @@ test('a chat an import would leave out is exported with a warning; a bundle\'s d
   const imp = hearth(['chats', 'import', file, '--data-dir', other]);
   expect(imp.status).toBe(0);
   expect(imp.stderr).toMatch(/^reading the file again for attached documents: 0\/1 MiB \(Ctrl\+C skips the rest\)$/m);
-  expect(imp.stdout).toMatch(/imported 1 chats \(1 messages\)\n {2}1 attached documents kept\n/);
+  expect(imp.stdout).toMatch(/imported 1 chats \(1 messages\)\n {2}1 attached document kept\n/);
   expect(fs.readFileSync(path.join(dataPaths(other).documents, ref), 'utf8')).toBe(text);
+
+  // a chat attaching 22 documents the file does not carry: 20 named, the rest counted; no hint (importing again brings none)
+  const third = tempDir('hearth-chats-cli-');
+  const many = Store.open(dataPaths(third).database);
+  const t = many.threads.create({ title: 'Many' });
+  const refs = Array.from({ length: 22 }, (_, i) => createHash('sha256').update(`doc ${i}`).digest('hex'));
+  many.messages.add({ threadId: t.id, role: 'user', content: 'Read them', attachments: refs.map((r, i) => ({ type: 'document' as const, ref: r, name: `d${i}.txt` })) });
+  const missing = { format: 'hearth.threads', version: 3, exportedAt: 0, threads: [many.exportThreadJson(t.id)], documents: [], documentsMissing: refs };
+  many.close();
+  const missingFile = path.join(third, 'missing.json');
+  fs.writeFileSync(missingFile, JSON.stringify(missing));
+  const fresh = tempDir('hearth-chats-cli-');
+  const r2 = hearth(['chats', 'import', missingFile, '--data-dir', fresh]);
+  expect(r2.status).toBe(0);
+  const lines = r2.stdout.split('\n');
+  expect(lines.filter((l) => /^ {2}document "d\d+\.txt" \([0-9a-f]{12}…\) left out: the file does not carry its bytes$/.test(l))).toHaveLength(20);
+  expect(r2.stdout).toContain('  0 attached documents kept\n');
+  expect(r2.stdout).toContain('  and 2 more left out (--json lists them all)\n');
+  expect(r2.stdout).not.toContain('delete those chats');
 });

@@ -10,7 +10,7 @@
 import { createHash } from 'crypto';
 import fs from 'fs';
 import path from 'path';
-import type { DocumentDTO, EventOf, ExportFileDTO, ImportProgressDTO, MessageDTO } from '../../main/ipc/contract';
+import { MISSING_DOCUMENT, type DocumentDTO, type EventOf, type ExportFileDTO, type ImportProgressDTO, type MessageDTO } from '../../main/ipc/contract';
 import { exportFile } from '../../main/data/export-file';
 import { DocFiles } from '../../main/docs/files';
 import { type ChatApp, nextDone, useChatApps } from '../helpers/chat';
@@ -101,7 +101,8 @@ test('a document whose bytes are not its ref\'s is left out with why; the chat i
   const to = apps.open({ model: null });
   const end = await importText(to, JSON.stringify(tampered));
   expect(end).toMatchObject({ state: 'done', imported: 1, error: null });
-  expect(end.documents).toEqual({ linked: 0, skipped: [{ ref: REF, name: 'notes.md', reason: expect.stringMatching(/not the content its ref names/) }] });
+  // (not brought by importing the file again: no `again`)
+  expect(end.documents).toEqual({ linked: 0, kept: 0, skipped: [{ ref: REF, name: 'notes.md', reason: expect.stringMatching(/not the content its ref names/) }] });
   expect(fs.existsSync(path.join(to.paths.documents, REF))).toBe(false);
   expect(to.app.store.docs.documentByHash(REF)).toBeNull();
   expect(await to.call('docs.list', { threadId })).toEqual([]);
@@ -120,9 +121,11 @@ test('a document whose bytes are not its ref\'s is left out with why; the chat i
   expect(gone.threads).toHaveLength(1);
   expect(gone.documents).toEqual([]);
   expect(gone.documentsMissing).toEqual([REF]);
-  // such a file imports: the chat comes, its document is not here
+  // such a file imports: the chat comes, its document is not here, and the import names it
   const other = apps.open({ model: null });
-  expect(await importText(other, JSON.stringify(gone))).toMatchObject({ state: 'done', imported: 1 });
+  expect(await importText(other, JSON.stringify(gone))).toMatchObject({
+    state: 'done', imported: 1, documents: { linked: 0, kept: 0, skipped: [{ ref: REF, name: 'notes.md', reason: MISSING_DOCUMENT }] },
+  });
   expect(await other.call('docs.list', { threadId })).toEqual([]);
 });
 

@@ -8,8 +8,10 @@
 import { createHash, randomBytes } from 'crypto';
 import fs from 'fs';
 import path from 'path';
-import { UNREAD_DOCUMENT, type EventName, type ImportProgressDTO } from '../../main/ipc/contract';
+import { UNKEPT_DOCUMENT, UNREAD_DOCUMENT, type EventName, type ImportProgressDTO } from '../../main/ipc/contract';
+import { adoptDocuments } from '../../main/data/import-documents';
 import { DataService } from '../../main/data/service';
+import { DocFiles } from '../../main/docs/files';
 import { dataPaths } from '../../main/paths';
 import { Services } from '../../main/services';
 import { cleanupDirs, closeStores, openStore, recordingLogger, tmpDir } from '../store/helpers';
@@ -108,7 +110,7 @@ test('Cancel while the documents are read stops the read: those found are kept, 
   const { end } = await importFile(f.file);
   expect(cancelled).toBe(true);
   // the chats were all written: the import is done, B named with why
-  expect(end).toMatchObject({ state: 'done', imported: 2, error: null, documents: { linked: 1, skipped: [{ ref: f.b.ref, name: 'b.txt', reason: UNREAD_DOCUMENT }] } });
+  expect(end).toMatchObject({ state: 'done', imported: 2, error: null, documents: { linked: 1, kept: 1, skipped: [{ ref: f.b.ref, name: 'b.txt', reason: UNREAD_DOCUMENT, again: true }] } });
   expect(kept(f.a.ref)).toBe(true);
   expect(kept(f.b.ref)).toBe(false);
   expect(store.threads.list({ limit: 10 }).items.length).toBe(2);
@@ -239,10 +241,52 @@ test("SQLite's own failure while the documents are kept ends that step: those ke
   const { end } = await importFile(f.file);
   expect(end).toMatchObject({
     state: 'done', imported: 2,
-    documents: { linked: 1, skipped: [{ ref: f.b.ref, name: 'b.txt', reason: expect.stringMatching(/^Hearth could not keep it: database or disk is full/) }] },
+    documents: { linked: 1, kept: 1, skipped: [{ ref: f.b.ref, name: 'b.txt', reason: expect.stringMatching(/^Hearth could not keep it: database or disk is full/), again: true }] },
   });
   expect(store.docs.documentByHash(f.a.ref)).toMatchObject({ state: 'queued' });
   expect(store.docs.documentByHash(f.b.ref)).toBeNull();
   const titles = store.threads.list({ limit: 10 }).items.map((t) => [t.title, store.docs.threadDocs(t.id).map((d) => d.name)]);
   expect(titles.sort()).toEqual([['Chat 1', ['a.txt']], ['Chat 2', []]]);
+});
+
+describe('adoptDocuments alone (a real store and folder)', () => {
+  /** Two chats in a real store, the first attaching A (and B when `shared`), the second B. */
+  function twoChats(shared = false) {
+    const dir = tmpDir();
+    const store = openStore({ file: path.join(dir, 'hearth.db') });
+    const doc = (name: string) => {
+      const bytes = randomBytes(1024);
+      return { ref: createHash('sha256').update(bytes).digest('hex'), name, bytes, holdsRef: true };
+    };
+    const a = doc('a.txt');
+    const b = doc('b.txt');
+    const t1 = store.threads.create({ title: 'One' }).id;
+    const t2 = store.threads.create({ title: 'Two' }).id;
+    const threads = [
+      { threadId: t1, documents: [{ ref: a.ref, name: a.name }, ...(shared ? [{ ref: b.ref, name: b.name }] : [])], removed: new Set<string>() },
+      { threadId: t2, documents: [{ ref: b.ref, name: b.name }], removed: new Set<string>() },
+    ];
+    return { store, files: new DocFiles(path.join(dir, 'documents')), a, b, threads, logger: recordingLogger() };
+  }
+
+  test('a document attached to two chats is kept once and linked twice', async () => {
+    const { store, files, a, b, threads, logger } = twoChats(true);
+    expect(await adoptDocuments({ store, files, logger }, [a, b], threads)).toEqual({ linked: 3, kept: 2, skipped: [] });
+  });
+
+  test('a cancel while the documents found are kept stops between documents: those kept stay, the rest are named (the file again brings them)', async () => {
+    const { store, files, a, b, threads, logger } = twoChats();
+    const cancel = new AbortController();
+    // the real put, and the cancel right after the first document's file is written
+    const put = files.put.bind(files);
+    files.put = async (bytes) => {
+      const hash = await put(bytes);
+      cancel.abort();
+      return hash;
+    };
+    const r = await adoptDocuments({ store, files, logger }, [a, b], threads, null, cancel.signal);
+    expect(r).toEqual({ linked: 1, kept: 1, skipped: [{ ref: b.ref, name: 'b.txt', reason: UNKEPT_DOCUMENT, again: true }] });
+    expect(store.docs.documentByHash(a.ref)).not.toBeNull();
+    expect(store.docs.documentByHash(b.ref)).toBeNull();
+  });
 });

@@ -9,9 +9,9 @@ import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { DocFiles, docFileOf } from '../../main/docs/files';
+import { DocFiles, docFileOf, STRAY_FOLDER } from '../../main/docs/files';
 import { readRegularFile } from '../../main/regular-file';
-import { DocGarbage, STRAY_FILE_GRACE_MS } from '../../main/docs/garbage';
+import { DocGarbage, STRAY_FILE_GRACE_MS, STRAY_KEEP_MS } from '../../main/docs/garbage';
 import { chatApp, type ChatApp } from '../helpers/chat';
 import { collectingLogger } from '../helpers/engine';
 import { closeStores, openStore } from '../store/helpers';
@@ -121,7 +121,7 @@ describe("the documents' folder's sweep", () => {
     expect(fs.statSync(file).mtimeMs).toBeGreaterThan(before + STRAY_FILE_GRACE_MS);
   });
 
-  test("on a real folder and store: a file no row names goes once older than the grace, and an old temporary file; a row's file, young files, links, folders and other names stay", async () => {
+  test("on a real folder and store: a file no row names is set aside once older than the grace (taken back when a row names it again, deleted after 30 days), an old temporary file deleted; a row's file, young files, links, folders and other names stay", async () => {
     const store = openStore();
     const files = new DocFiles(path.join(dir, 'documents'));
     const kept = await files.put(Buffer.from('a document with its row'));
@@ -141,14 +141,33 @@ describe("the documents' folder's sweep", () => {
     const r = (await garbage.sweepFiles()) as { deleted: string[] };
     expect(r.deleted.sort()).toEqual([stray, oldTmp].sort());
     const left = fs.readdirSync(files.dir).sort();
-    expect(left).toEqual([kept, young, youngTmp, 'notes.txt', sha('folder'), ...(posix ? [sha('link')] : [])].sort());
-    expect(logger.lines.some((l) => /docs: deleted the files no document is/.test(l))).toBe(true);
+    expect(left).toEqual([kept, young, youngTmp, 'notes.txt', sha('folder'), STRAY_FOLDER, ...(posix ? [sha('link')] : [])].sort());
+    expect(fs.readdirSync(path.join(files.dir, STRAY_FOLDER))).toEqual([stray]);
+    expect(logger.lines.some((l) => /docs: set aside the files no document is/.test(l))).toBe(true);
+    // a row names it again (a restore undone): get takes it back into place
+    store.docs.ensureDocument({ hash: stray, kind: 'text', size: 23 });
+    expect((await files.get(stray))?.toString()).toBe('a killed import left me');
+    expect(fs.readdirSync(path.join(files.dir, STRAY_FOLDER))).toEqual([]);
+    expect(fs.existsSync(path.join(files.dir, stray))).toBe(true);
+    // set aside again (its row gone), then deleted once 30 days have passed, and only then
+    store.db.prepare('DELETE FROM documents WHERE hash = ?').run(stray);
+    age(path.join(files.dir, stray));
+    await garbage.sweepFiles();
+    expect(fs.readdirSync(path.join(files.dir, STRAY_FOLDER))).toEqual([stray]);
+    const later = (days: number) => new DocGarbage({ store, files, logger, cancelHash: () => undefined, clock: () => Date.now() + days * 86_400_000 });
+    // 29 days on: the young file, no row ever naming it, is set aside too (its 30 days count from now)
+    await later(29).sweepFiles();
+    expect(fs.readdirSync(path.join(files.dir, STRAY_FOLDER)).sort()).toEqual([stray, young].sort());
+    await later(STRAY_KEEP_MS / 86_400_000 + 1).sweepFiles();
+    expect(fs.readdirSync(path.join(files.dir, STRAY_FOLDER))).toEqual([young]);
+    expect(await files.get(stray)).toBeNull();
     // a store that cannot answer (closed): nothing goes, the failure is logged
     const closed = openStore();
     closed.close();
-    for (const n of [kept, young]) age(path.join(files.dir, n));
+    age(path.join(files.dir, kept));
+    const before = fs.readdirSync(files.dir).sort();
     expect(await new DocGarbage({ store: closed, files, logger, cancelHash: () => undefined }).sweepFiles()).toEqual({ deleted: [], kept: 0 });
-    expect(fs.readdirSync(files.dir).sort()).toEqual(left);
+    expect(fs.readdirSync(files.dir).sort()).toEqual(before);
     expect(logger.lines.some((l) => /docs: the sweep of .* failed: .*not open/.test(l))).toBe(true);
   });
 
@@ -159,7 +178,7 @@ describe("the documents' folder's sweep", () => {
       opened = null;
     });
 
-    test('at start the sweep deletes what a killed import left: a file no row names, past its grace, and a write\'s temporary file', async () => {
+    test('at start the sweep sets aside what a killed import left (a file no row names, past its grace) and deletes a write\'s temporary file', async () => {
       const stray = sha('a killed import left me');
       const tmp = `.${sha('half written')}.0123456789ab.tmp`;
       const young = sha('being written');
@@ -173,7 +192,8 @@ describe("the documents' folder's sweep", () => {
         },
       });
       await opened.app.docs.garbage.swept();
-      expect(fs.readdirSync(opened.paths.documents)).toEqual([young]);
+      expect(fs.readdirSync(opened.paths.documents).sort()).toEqual([STRAY_FOLDER, young].sort());
+      expect(fs.readdirSync(path.join(opened.paths.documents, STRAY_FOLDER))).toEqual([stray]);
     });
   });
 });

@@ -10,7 +10,7 @@
  */
 import { act, cleanup, fireEvent, screen, waitFor, within } from '@testing-library/react';
 import type { ImportPreviewDTO, ImportProgressDTO } from '../../main/ipc/contract';
-import { UNREAD_DOCUMENT, UPLOAD_CHUNK_BYTES } from '../../main/ipc/contract';
+import { DOCUMENTS_AGAIN_HINT, UNREAD_DOCUMENT, UPLOAD_CHUNK_BYTES } from '../../main/ipc/contract';
 import { formatBytes } from '../../renderer/src/app/format';
 import { openDialog } from '../../renderer/src/app/uiSlice';
 import { page } from '../../renderer/src/features/data/page';
@@ -171,7 +171,8 @@ describe('Settings → Data → Import chats', () => {
     fireEvent.click(await within(dialog).findByRole('button', { name: 'Import 3 chats' }));
     await waitFor(() => expect(bridge.callsTo('data.import.start')).toEqual([{ jobId: JOB }]));
     const bad = 'ab'.repeat(32);
-    act(() => bridge.emit('data.importProgress', progress({ state: 'done', done: 3, imported: 3, messages: 9, documents: { linked: 2, skipped: [{ ref: bad, reason: 'its bytes are not the content its ref names' }] } })));
+    act(() => bridge.emit('data.importProgress', progress({ state: 'done', done: 3, imported: 3, messages: 9, documents: { linked: 3, kept: 2, skipped: [{ ref: bad, reason: 'its bytes are not the content its ref names' }] } })));
+    // documents kept, each once (three links to two documents)
     expect(within(dialog).getByText('Imported 3 chats (9 messages). 2 attached documents kept.')).toBeTruthy();
     expect([...within(dialog).getByRole('list', { name: 'Attached documents not imported:' }).querySelectorAll('li')].map((li) => li.textContent))
       .toEqual([`A document (${bad.slice(0, 12)}…): its bytes are not the content its ref names`]);
@@ -201,13 +202,13 @@ describe('Settings → Data → Import chats', () => {
     const unread = 'cd'.repeat(32);
     const reason = UNREAD_DOCUMENT;
     act(() => bridge.emit('data.importProgress', progress({
-      state: 'done', done: 4, imported: 4, messages: 8, documents: { linked: 1, skipped: [{ ref: unread, name: 'report.pdf', reason }] },
+      state: 'done', done: 4, imported: 4, messages: 8, documents: { linked: 1, kept: 1, skipped: [{ ref: unread, name: 'report.pdf', reason, again: true }] },
     })));
     expect(within(dialog).queryByRole('progressbar')).toBeNull();
     expect(within(dialog).getByText('Imported 4 chats (8 messages). 1 attached document kept.')).toBeTruthy();
     expect([...within(dialog).getByRole('list', { name: 'Attached documents not imported:' }).querySelectorAll('li')].map((li) => li.textContent))
       .toEqual([`report.pdf (${unread.slice(0, 12)}…): ${reason}`]);
-    expect(within(dialog).getByText(/^A chat imported before is not imported again, nor are its documents: to get those the cancel left out, delete those chats and import the file again\.$/)).toBeTruthy();
+    expect(within(dialog).getByText(DOCUMENTS_AGAIN_HINT)).toBeTruthy();
   });
 
   test('cancel: while running main is asked to stop and says what was kept; while uploading no more pieces are sent', async () => {

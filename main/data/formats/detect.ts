@@ -174,7 +174,7 @@ async function detect(target: string, zipLimits: ZipLimits): Promise<Detected> {
     if ((await findLmstudioFiles(target)).length > 0) return { format: 'lmstudio' };
     return unknown(target, `a folder with no Jan thread.json and no LM Studio *${LMSTUDIO_SUFFIX}`);
   }
-  if (!st.isFile()) return unknown(target, 'not a file or a folder');
+  if (!st.isFile()) return importFailed(`${target} is not a regular file (a FIFO, a device or a socket): Hearth imports files and folders`);
   let source: JsonSource;
   if (await isZip(target)) {
     if (!(await zipHasEntry(target, CONVERSATIONS_ENTRY, zipLimits))) return unknown(target, `a zip without ${CONVERSATIONS_ENTRY}`);

@@ -6,13 +6,12 @@
  * stops it at any step.
  */
 import { useState } from 'react';
-import { IMPORT_FORMAT_NAMES, IMPORT_FORMATS, UNREAD_DOCUMENT, type ImportFormatChoice, type ImportPreviewDTO } from '../../../../main/ipc/contract';
+import { DOCUMENTS_AGAIN_HINT, DOCUMENTS_LEFT_OUT_SHOWN, IMPORT_FORMAT_NAMES, IMPORT_FORMATS, type ImportFormatChoice, type ImportPreviewDTO } from '../../../../main/ipc/contract';
 import { formatBytes, formatInt } from '../../app/format';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { importReset, selectImport } from './dataSlice';
 
 /** Documents left out that the page lists, at most (the log names every one). */
-const SKIPPED_SHOWN = 20;
 import { cancelImport, IMPORT_BUSY, importFile, startImport } from './thunks';
 
 const FORMAT_OPTIONS: { value: ImportFormatChoice; label: string }[] = [{ value: 'auto', label: 'Detect automatically' }, ...IMPORT_FORMATS.map((f) => ({ value: f, label: IMPORT_FORMAT_NAMES[f] }))];
@@ -128,13 +127,13 @@ export function ImportSection() {
       {imp.phase === 'done' && p && (
         <p role="status">
           Imported {plural(p.imported, 'chat')} ({plural(p.messages, 'message')}){p.duplicates ? `; ${plural(p.duplicates, 'chat')} imported before left out` : ''}.
-          {p.documents && ` ${plural(p.documents.linked, 'attached document')} kept.`}
+          {p.documents && ` ${plural(p.documents.kept, 'attached document')} kept.`}
         </p>
       )}
       {imp.phase === 'cancelled' && (
         <p role="status">
           {p && p.imported > 0 ? `Cancelled: ${plural(p.imported, 'chat')} imported before it stopped ${p.imported === 1 ? 'is' : 'are'} kept.` : 'Cancelled: nothing was imported.'}
-          {p?.documents && ` ${plural(p.documents.linked, 'attached document')} kept.`}
+          {p?.documents && ` ${plural(p.documents.kept, 'attached document')} kept.`}
         </p>
       )}
       {imp.phase !== 'running' && p?.documents && p.documents.skipped.length > 0 && (
@@ -143,16 +142,14 @@ export function ImportSection() {
             Attached documents not imported:
           </p>
           <ul aria-labelledby="data-import-docs-left-out" className="muted">
-            {p.documents.skipped.slice(0, SKIPPED_SHOWN).map((d, i) => (
+            {p.documents.skipped.slice(0, DOCUMENTS_LEFT_OUT_SHOWN).map((d, i) => (
               <li key={`${i}:${d.ref}`}>
                 {d.name ?? 'A document'} ({d.ref.slice(0, 12)}…): {d.reason}
               </li>
             ))}
-            {p.documents.skipped.length > SKIPPED_SHOWN && <li>and {formatInt(p.documents.skipped.length - SKIPPED_SHOWN)} more (the log names them)</li>}
+            {p.documents.skipped.length > DOCUMENTS_LEFT_OUT_SHOWN && <li>and {formatInt(p.documents.skipped.length - DOCUMENTS_LEFT_OUT_SHOWN)} more (the log names them)</li>}
           </ul>
-          {p.documents.skipped.some((d) => d.reason === UNREAD_DOCUMENT) && (
-            <p className="muted">A chat imported before is not imported again, nor are its documents: to get those the cancel left out, delete those chats and import the file again.</p>
-          )}
+          {p.documents.skipped.some((d) => d.again) && <p className="muted">{DOCUMENTS_AGAIN_HINT}</p>}
         </div>
       )}
       {imp.phase === 'failed' && (
