@@ -163,11 +163,12 @@ export class FileSweep {
       if (!st?.isFile()) continue;
       files.push({ name, ...what, mtimeMs: st.mtimeMs });
     }
-    if (!files.length) return NOTHING;
+    if (!files.length && !this.deps.stray) return NOTHING;
     this.forgetOld();
     // the refs last, after the folder was read: a ref made meanwhile counts
+    const referenced = this.deps.referenced();
     const doomed = filesToDelete(files, {
-      now: this.clock(), graceMs: this.deps.graceMs, referenced: this.deps.referenced(), recent: new Set(this.stored.keys()), discarded, closing,
+      now: this.clock(), graceMs: this.deps.graceMs, referenced, recent: new Set(this.stored.keys()), discarded, closing,
     });
     const deleted: string[] = [];
     for (const f of doomed) {
@@ -186,38 +187,72 @@ export class FileSweep {
       }
     }
     if (deleted.length) logger.info(`${label}: ${this.deps.stray ? 'set aside' : 'deleted'} the files ${this.deps.refersTo}`, { deleted: deleted.length, kept: files.length - deleted.length });
-    await this.emptyStray();
+    await this.tendStray(referenced);
     return { deleted, kept: files.length - deleted.length };
   }
 
-  /** Moves a stored file into the stray folder, its time now (its keep period counts from the move). */
-  private async setAside(name: string): Promise<void> {
-    const { dir, stray } = this.deps;
-    const into = path.join(dir, stray!.folder);
-    await fsp.mkdir(into, { recursive: true });
-    const to = path.join(into, name);
-    await fsp.rename(path.join(dir, name), to);
-    const now = new Date(this.clock());
-    await fsp.lutimes(to, now, now).catch(() => undefined);
+  /** The stray folder (a folder, not a link or a file someone put there: then null, and nothing is set aside). */
+  private async strayFolder(create: boolean): Promise<string | null> {
+    const into = path.join(this.deps.dir, this.deps.stray!.folder);
+    let at = await fsp.lstat(into).catch(() => null);
+    if (!at && create) {
+      await fsp.mkdir(into).catch(() => undefined);
+      at = await fsp.lstat(into).catch(() => null);
+    }
+    return at?.isDirectory() ? into : null;
   }
 
-  /** Deletes the stray folder's files set aside longer than its keep period (regular files with the folder's names only). */
-  private async emptyStray(): Promise<void> {
+  /** Moves a stored file into the stray folder, its time now (its keep period counts from the move); left in place if either fails. */
+  private async setAside(name: string): Promise<void> {
+    const into = await this.strayFolder(true);
+    if (!into) throw new Error(`${path.join(this.deps.dir, this.deps.stray!.folder)} is not a folder: the file stays where it is`);
+    const from = path.join(this.deps.dir, name);
+    const to = path.join(into, name);
+    await fsp.rename(from, to);
+    const now = new Date(this.clock());
+    try {
+      await fsp.lutimes(to, now, now);
+    } catch (e) {
+      // with its old time it would go at once: back into place
+      await fsp.rename(to, from).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /**
+   * The stray folder's files: one a ref names again (a restore undone, a store that raced the sweep) goes
+   * back into place; one set aside longer than the keep period is deleted (regular files with the
+   * folder's names only).
+   */
+  private async tendStray(referenced: ReadonlySet<string>): Promise<void> {
     const { dir, stray, logger, label } = this.deps;
     if (!stray) return;
-    const into = path.join(dir, stray.folder);
-    const at = await fsp.lstat(into).catch(() => null);
-    if (!at?.isDirectory()) return;
+    const into = await this.strayFolder(false);
+    if (!into) return;
+    let back = 0;
     let gone = 0;
     for (const name of await fsp.readdir(into)) {
-      if (this.deps.fileOf(name)?.kind !== 'stored') continue;
+      const what = this.deps.fileOf(name);
+      if (what?.kind !== 'stored') continue;
       const file = path.join(into, name);
       const st = await fsp.lstat(file).catch(() => undefined);
-      if (!st?.isFile() || this.clock() - st.mtimeMs < stray.keepMs) continue;
-      await fsp.unlink(file).then(() => gone++, (e: NodeJS.ErrnoException) => {
-        if (e.code !== 'ENOENT') logger.warn(`${label}: ${name} could not be deleted: ${e.message}`);
-      });
+      if (!st?.isFile()) continue;
+      try {
+        if (referenced.has(what.ref)) {
+          // (the same name holds the same content: one there already stays, and this copy goes)
+          const there = await fsp.lstat(path.join(dir, name)).catch(() => null);
+          if (there?.isFile()) await fsp.unlink(file);
+          else await fsp.rename(file, path.join(dir, name));
+          back++;
+        } else if (this.clock() - st.mtimeMs >= stray.keepMs) {
+          await fsp.unlink(file);
+          gone++;
+        }
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') logger.warn(`${label}: ${name} could not be moved or deleted: ${(e as Error).message}`);
+      }
     }
+    if (back) logger.info(`${label}: took back files set aside that are named again`, { back });
     if (gone) logger.info(`${label}: deleted the files set aside longer than ${Math.round(stray.keepMs / 86_400_000)} days`, { deleted: gone });
   }
 }

@@ -21,7 +21,7 @@ const FileSchema = z.record(z.string().max(600), z.object({ keychain: z.boolean(
 export class SecretStore {
   private readonly file: string;
   private cache: z.infer<typeof FileSchema> | null = null;
-  /** why the file there could not be read (not a regular file, too large): nothing is written over it */
+  /** why the file there could not be read or used (not a regular file, too large, not parsed): moved aside before a write */
   private unreadable: string | null = null;
 
   constructor(
@@ -39,31 +39,42 @@ export class SecretStore {
   private read(): z.infer<typeof FileSchema> {
     if (this.cache) return this.cache;
     let data: z.infer<typeof FileSchema> = {};
+    const name = path.basename(this.file);
+    // a file there that cannot be used is kept under another name before a write (its secrets are not lost)
+    const unusable = (why: string) => {
+      this.unreadable = why;
+      this.opts.logger.warn(`secrets: ${name} ${why}: its secrets are not used; it is kept as ${name}.unreadable-<time> when a secret is next set`);
+    };
     try {
       // a regular file only (a link to one is followed: a dotfiles setup), bounded: a FIFO or a link to a device
       // in the data folder would block or never end
       const bytes = readRegularFileSync(this.file, MAX_SECRETS_FILE_BYTES, { follow: true });
       if (bytes === null) {
-        if (fs.existsSync(this.file)) {
-          this.unreadable = `${this.file} is not a regular file, or holds more than ${MAX_SECRETS_FILE_BYTES / 1024 / 1024} MiB`;
-          this.opts.logger.warn(`secrets: ${this.unreadable}: its secrets are not used, and none is saved over it (move it away, then set them again)`);
-        }
-        this.cache = data;
-        return data;
+        if (fs.existsSync(this.file)) unusable(`is not a regular file, or holds more than ${MAX_SECRETS_FILE_BYTES / 1024 / 1024} MiB`);
+      } else {
+        const parsed = FileSchema.safeParse(JSON.parse(bytes.toString('utf8')));
+        if (parsed.success) data = parsed.data;
+        else unusable('does not parse');
       }
-      const parsed = FileSchema.safeParse(JSON.parse(bytes.toString('utf8')));
-      if (parsed.success) data = parsed.data;
-      else this.opts.logger.warn(`secrets: ${path.basename(this.file)} does not parse; its secrets are ignored (set them again)`);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') this.opts.logger.warn(`secrets: ${path.basename(this.file)} could not be read: ${(e as Error).message}`);
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') unusable(`could not be read (${(e as Error).message})`);
     }
     this.cache = data;
     return data;
   }
 
   private write(data: z.infer<typeof FileSchema>): void {
-    // what could not be read is not replaced: its secrets would be lost
-    if (this.unreadable) throw new Error(`${this.unreadable}: move it away, then set the secret again`);
+    if (this.unreadable) {
+      // what could not be read or used is moved aside, not written over (gone meanwhile: nothing to keep)
+      const kept = `${this.file}.unreadable-${Date.now()}`;
+      try {
+        fs.renameSync(this.file, kept);
+        this.opts.logger.warn(`secrets: ${path.basename(this.file)} (${this.unreadable}) was moved to ${path.basename(kept)}; its secrets are not used`);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      }
+      this.unreadable = null;
+    }
     const tmp = `${this.file}.tmp`;
     fs.writeFileSync(tmp, JSON.stringify(data), { mode: 0o600 });
     // the mode applies to a file the write creates: a stale one left by a crash keeps its own

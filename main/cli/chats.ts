@@ -96,7 +96,7 @@ async function importCommand({ parsed, rest, dataDir, openStore, logger }: Chats
       return 0;
     }
     jobs.start(preview.jobId);
-    // Ctrl+C stops the step under way: the chats between two of them, then the read of their documents; a third ends the command
+    // Ctrl+C stops the step under way: the chats between two of them, then the read of their documents, then their keeping; a third ends the command
     let presses = 0;
     const stop = () => {
       if (++presses >= SIGINT_EXIT) process.exit(130);

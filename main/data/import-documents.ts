@@ -90,7 +90,8 @@ export async function adoptDocuments(
   for (let i = 0; i < refs.length; i++) {
     const ref = refs[i];
     if (signal?.aborted) {
-      for (const r of refs.slice(i)) skip(r, nameOf(r), UNKEPT_DOCUMENT, true);
+      // (one the read did not reach keeps that reason)
+      for (const r of refs.slice(i)) skip(r, nameOf(r), !bytesOf.has(r) && unread !== null ? unread : UNKEPT_DOCUMENT, true);
       break;
     }
     const names = wanted.get(ref)!;
@@ -108,7 +109,8 @@ export async function adoptDocuments(
       try {
         await deps.files.put(bytes);
       } catch (e) {
-        skip(ref, named, `its file could not be written: ${(e as Error).message}`);
+        // a full disk, a folder it may not write: the file imported again brings it once that is mended
+        skip(ref, named, `its file could not be written: ${(e as Error).message}`, true);
         continue;
       }
       size = bytes.length;
@@ -156,7 +158,8 @@ export async function adoptDocuments(
       continue;
     }
     out.linked += kept.linked;
-    if (kept.linked > 0) out.kept++;
+    // kept: linked to a chat, or kept taken out as the chat had it
+    if (names.size > kept.refused.length) out.kept++;
     for (const r of kept.refused) skip(ref, r.name, r.reason);
     if (kept.queued) toIndex.push(ref);
   }

@@ -56,12 +56,14 @@ interface Job {
   duplicates: number;
   error: string | null;
   documents: DocumentsAdopted | null;
-  /** what it is doing: writing the chats, or reading the file again for their documents */
-  step: 'chats' | 'documents';
+  /** what it is doing: writing the chats, reading the file again for their documents, or keeping those found */
+  step: 'chats' | 'documents' | 'keeping';
   /** stops the chats' step */
   abort: AbortController;
-  /** stops the documents' read */
+  /** stops the documents' read (those found are still kept) */
   abortDocuments: AbortController;
+  /** stops the keeping of the documents found, between documents */
+  abortKeeping: AbortController;
   /** the documents' read: bytes read of the file's */
   readingDocuments: { bytes: number; total: number } | null;
 }
@@ -142,7 +144,7 @@ export class ImportJobs {
     const job: Job = {
       id: randomUUID(), path: p, uploadId, format: src.format, total: threads + duplicates, state: 'previewed',
       done: 0, imported: 0, messages: 0, duplicates: 0, error: null, documents: null,
-      step: 'chats', abort: new AbortController(), abortDocuments: new AbortController(), readingDocuments: null,
+      step: 'chats', abort: new AbortController(), abortDocuments: new AbortController(), abortKeeping: new AbortController(), readingDocuments: null,
     };
     this.keep(job);
     return {
@@ -273,8 +275,8 @@ export class ImportJobs {
         const unread = read.whole ? null : read.stopped === 'cancelled' || read.stopped === undefined ? UNREAD_DOCUMENT : unreadDocument(read.stopped);
         if (!read.whole && read.stopped !== 'cancelled') this.deps.logger.warn(`imports: the file could not be read again for its documents: ${read.stopped}`);
         // a cancel during the read keeps the documents it found; one while they are kept stops the keeping
-        const keeping = job.abortDocuments.signal.aborted ? undefined : job.abortDocuments.signal;
-        const r = await adoptDocuments({ ...this.deps.documents, store, logger: this.deps.logger }, read.documents, written, unread, keeping);
+        job.step = 'keeping';
+        const r = await adoptDocuments({ ...this.deps.documents, store, logger: this.deps.logger }, read.documents, written, unread, job.abortKeeping.signal);
         if (r.linked > 0 || r.skipped.length > 0) job.documents = r;
       } catch (e) {
         this.deps.logger.warn(`imports: the imported chats' documents could not be kept: ${(e as Error).message}`);
@@ -293,11 +295,12 @@ export class ImportJobs {
 
   /**
    * Stops a running import's step: its chats between conversations (those written stay; their documents
-   * are still read), or the read of their documents (those found are kept); forgets a preview.
+   * are still read), the read of their documents (those found are kept), or the keeping of those found
+   * (between documents: those kept stay); forgets a preview.
    */
   cancel(jobId: string): void {
     const job = this.job(jobId);
-    if (job.state === 'running') (job.step === 'chats' ? job.abort : job.abortDocuments).abort();
+    if (job.state === 'running') ({ chats: job.abort, documents: job.abortDocuments, keeping: job.abortKeeping })[job.step].abort();
     else this.forget(job);
   }
 
@@ -307,6 +310,7 @@ export class ImportJobs {
     if (!r) return;
     r.job.abort.abort();
     r.job.abortDocuments.abort();
+    r.job.abortKeeping.abort();
     await r.finished;
   }
 }

@@ -84,7 +84,7 @@ export const MISSING_DOCUMENT = 'the file does not carry its bytes';
 export const DOCUMENTS_LEFT_OUT_SHOWN = 20;
 /** What brings the documents an import left out with `again`: the Data page and the CLI say it under them. */
 export const DOCUMENTS_AGAIN_HINT =
-  'A chat imported before is not imported again, nor are its documents: to get those left out above, delete those chats and import the file again.';
+  'A chat imported before is not imported again, nor are its documents: to get the documents this import stopped short of, delete those chats and import the file again.';
 
 export const ImportProgressDTO = z.object({
   jobId: Id,

@@ -26,19 +26,32 @@ const posix = process.platform !== 'win32';
     return file;
   };
 
-  test.each(['fifo', 'zero'] as const)("the secrets file (%s): no secrets, a warning; nothing is saved over it until it is moved away", (kind) => {
+  test.each(['fifo', 'zero'] as const)('the secrets file (%s): no secrets, a warning; the next set moves it aside and writes a regular file', (kind) => {
     const dir = tempDir();
     const file = planted(path.join(dir, 'provider-secrets.json'), kind);
     const logger = collectingLogger();
     const secrets = new SecretStore(dir, { logger, file: 'provider-secrets.json' });
     expect(secrets.get('openai')).toBeNull();
-    expect(logger.lines.some((l) => /provider-secrets\.json is not a regular file.*none is saved over it \(move it away/.test(l))).toBe(true);
-    expect(() => secrets.set('openai', 'sk-test')).toThrow(/provider-secrets\.json is not a regular file.*move it away, then set the secret again/);
-    fs.rmSync(file);
-    const fresh = new SecretStore(dir, { logger, file: 'provider-secrets.json' });
-    fresh.set('openai', 'sk-test');
+    expect(logger.lines.some((l) => /provider-secrets\.json is not a regular file.*kept as provider-secrets\.json\.unreadable-<time>/.test(l))).toBe(true);
+    secrets.set('openai', 'sk-test');
     expect(new SecretStore(dir, { logger, file: 'provider-secrets.json' }).get('openai')).toBe('sk-test');
     expect(fs.lstatSync(file).isFile()).toBe(true);
+    const aside = fs.readdirSync(dir).filter((n) => /^provider-secrets\.json\.unreadable-\d+$/.test(n));
+    expect(aside).toHaveLength(1);
+    expect(kind === 'fifo' ? fs.lstatSync(path.join(dir, aside[0])).isFIFO() : fs.lstatSync(path.join(dir, aside[0])).isSymbolicLink()).toBe(true);
+  });
+
+  test("a secrets file that does not parse (a newer version's) is kept aside, not written over, when a secret is set", () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'provider-secrets.json');
+    const newer = JSON.stringify({ openai: { keychain: false, value: 'sk-old', addedLater: 1 } });
+    fs.writeFileSync(file, newer);
+    const secrets = new SecretStore(dir, { logger: collectingLogger(), file: 'provider-secrets.json' });
+    expect(secrets.get('openai')).toBeNull();
+    secrets.set('other', 'sk-new');
+    const aside = fs.readdirSync(dir).filter((n) => n.startsWith('provider-secrets.json.unreadable-'));
+    expect(aside.map((n) => fs.readFileSync(path.join(dir, n), 'utf8'))).toEqual([newer]);
+    expect(new SecretStore(dir, { logger: collectingLogger(), file: 'provider-secrets.json' }).get('other')).toBe('sk-new');
   });
 
   test('the secrets file as a link to a regular file (a dotfiles setup) is read through it', () => {

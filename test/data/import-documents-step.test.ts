@@ -141,7 +141,7 @@ test("a cancel of the chats still reads the written chats' documents (that step 
   expect(app.reads().length).toBeGreaterThan(0);
 });
 
-test('close() (the app quitting) stops the documents\' read too, and waits for it', async () => {
+test('close() (the app quitting) stops the documents\' read too, and their keeping, and waits for it', async () => {
   const f = bundle();
   const { data, call, listeners, kept, reads } = setup();
   let closing: Promise<void> | null = null;
@@ -153,8 +153,12 @@ test('close() (the app quitting) stops the documents\' read too, and waits for i
   const end = await data.imports.finished!;
   await closing;
   expect(closing).not.toBeNull();
-  expect(end).toMatchObject({ state: 'done', imported: 2, documents: { linked: 1, skipped: [{ ref: f.b.ref, name: 'b.txt', reason: UNREAD_DOCUMENT }] } });
-  expect(kept(f.a.ref)).toBe(true);
+  // quitting does not wait for the documents found to be written (each one synced): named, for the next import
+  expect(end).toMatchObject({
+    state: 'done', imported: 2,
+    documents: { linked: 0, kept: 0, skipped: [{ ref: f.a.ref, name: 'a.txt', reason: UNKEPT_DOCUMENT, again: true }, { ref: f.b.ref, name: 'b.txt', reason: UNREAD_DOCUMENT, again: true }] },
+  });
+  expect(kept(f.a.ref)).toBe(false);
   expect(reads()[reads().length - 1].bytes).toBeLessThan(f.bAt);
   expect(data.imports.finished).toBeNull();
 });

@@ -155,12 +155,25 @@ describe("the documents' folder's sweep", () => {
     await garbage.sweepFiles();
     expect(fs.readdirSync(path.join(files.dir, STRAY_FOLDER))).toEqual([stray]);
     const later = (days: number) => new DocGarbage({ store, files, logger, cancelHash: () => undefined, clock: () => Date.now() + days * 86_400_000 });
+    // a row naming it again takes it back at the next sweep too, without a read (a restore undone, its documents indexed already)
+    store.docs.ensureDocument({ hash: stray, kind: 'text', size: 23 });
+    await garbage.sweepFiles();
+    expect(fs.readdirSync(path.join(files.dir, STRAY_FOLDER))).toEqual([]);
+    expect(fs.existsSync(path.join(files.dir, stray))).toBe(true);
+    store.db.prepare('DELETE FROM documents WHERE hash = ?').run(stray);
+    age(path.join(files.dir, stray));
+    await garbage.sweepFiles();
+    expect(fs.readdirSync(path.join(files.dir, STRAY_FOLDER))).toEqual([stray]);
     // 29 days on: the young file, no row ever naming it, is set aside too (its 30 days count from now)
     await later(29).sweepFiles();
     expect(fs.readdirSync(path.join(files.dir, STRAY_FOLDER)).sort()).toEqual([stray, young].sort());
     await later(STRAY_KEEP_MS / 86_400_000 + 1).sweepFiles();
     expect(fs.readdirSync(path.join(files.dir, STRAY_FOLDER))).toEqual([young]);
     expect(await files.get(stray)).toBeNull();
+    // with nothing left to set aside in the folder, the stray folder is still tended: 31 days after the young one went
+    expect(fs.readdirSync(files.dir).filter((n) => docFileOf(n)?.kind === 'stored' && fs.lstatSync(path.join(files.dir, n)).isFile() && n !== kept)).toEqual([]);
+    await later(29 + STRAY_KEEP_MS / 86_400_000 + 1).sweepFiles();
+    expect(fs.readdirSync(path.join(files.dir, STRAY_FOLDER))).toEqual([]);
     // a store that cannot answer (closed): nothing goes, the failure is logged
     const closed = openStore();
     closed.close();
@@ -169,6 +182,24 @@ describe("the documents' folder's sweep", () => {
     expect(await new DocGarbage({ store: closed, files, logger, cancelHash: () => undefined }).sweepFiles()).toEqual({ deleted: [], kept: 0 });
     expect(fs.readdirSync(files.dir).sort()).toEqual(before);
     expect(logger.lines.some((l) => /docs: the sweep of .* failed: .*not open/.test(l))).toBe(true);
+  });
+
+  (posix ? test : test.skip)('a .stray that is not a folder (a file, a link someone put there): nothing is set aside, nothing is lost', async () => {
+    const store = openStore();
+    const files = new DocFiles(path.join(dir, 'documents'));
+    const stray = await files.put(Buffer.from('no row names me'));
+    age(path.join(files.dir, stray));
+    const elsewhere = path.join(dir, 'elsewhere');
+    fs.mkdirSync(elsewhere);
+    for (const plant of [() => fs.writeFileSync(path.join(files.dir, STRAY_FOLDER), 'x'), () => fs.symlinkSync(elsewhere, path.join(files.dir, STRAY_FOLDER))]) {
+      fs.rmSync(path.join(files.dir, STRAY_FOLDER), { force: true });
+      plant();
+      const logger = collectingLogger();
+      await new DocGarbage({ store, files, logger, cancelHash: () => undefined }).sweepFiles();
+      expect(fs.existsSync(path.join(files.dir, stray))).toBe(true);
+      expect(fs.readdirSync(elsewhere)).toEqual([]);
+      expect(logger.lines.some((l) => /\.stray is not a folder: the file stays where it is/.test(l))).toBe(true);
+    }
   });
 
   describe('in the app', () => {
