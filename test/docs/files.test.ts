@@ -149,21 +149,22 @@ describe("the documents' folder's sweep", () => {
     expect((await files.get(stray))?.toString()).toBe('a killed import left me');
     expect(fs.readdirSync(path.join(files.dir, STRAY_FOLDER))).toEqual([]);
     expect(fs.existsSync(path.join(files.dir, stray))).toBe(true);
-    // set aside again (its row gone), then deleted once 30 days have passed, and only then
-    store.db.prepare('DELETE FROM documents WHERE hash = ?').run(stray);
-    age(path.join(files.dir, stray));
-    await garbage.sweepFiles();
-    expect(fs.readdirSync(path.join(files.dir, STRAY_FOLDER))).toEqual([stray]);
-    const later = (days: number) => new DocGarbage({ store, files, logger, cancelHash: () => undefined, clock: () => Date.now() + days * 86_400_000 });
+    /** its row gone (a backup restored), an hour old: set aside again by the next sweep */
+    const setAsideAgain = async () => {
+      store.db.prepare('DELETE FROM documents WHERE hash = ?').run(stray);
+      age(path.join(files.dir, stray));
+      await garbage.sweepFiles();
+      expect(fs.readdirSync(path.join(files.dir, STRAY_FOLDER))).toEqual([stray]);
+    };
+    await setAsideAgain();
     // a row naming it again takes it back at the next sweep too, without a read (a restore undone, its documents indexed already)
     store.docs.ensureDocument({ hash: stray, kind: 'text', size: 23 });
     await garbage.sweepFiles();
     expect(fs.readdirSync(path.join(files.dir, STRAY_FOLDER))).toEqual([]);
     expect(fs.existsSync(path.join(files.dir, stray))).toBe(true);
-    store.db.prepare('DELETE FROM documents WHERE hash = ?').run(stray);
-    age(path.join(files.dir, stray));
-    await garbage.sweepFiles();
-    expect(fs.readdirSync(path.join(files.dir, STRAY_FOLDER))).toEqual([stray]);
+    // set aside again, then deleted once 30 days have passed, and only then
+    await setAsideAgain();
+    const later = (days: number) => new DocGarbage({ store, files, logger, cancelHash: () => undefined, clock: () => Date.now() + days * 86_400_000 });
     // 29 days on: the young file, no row ever naming it, is set aside too (its 30 days count from now)
     await later(29).sweepFiles();
     expect(fs.readdirSync(path.join(files.dir, STRAY_FOLDER)).sort()).toEqual([stray, young].sort());
