@@ -60,6 +60,24 @@ export async function openRegularFile(file: string, opts: OpenRegularOptions = {
   return null;
 }
 
+/**
+ * `file` as a read stream (`streamOptions`: the highWaterMark, a range), with its stat, when it is a regular
+ * file as opened (openRegularFile); null when it is not. The stream owns the descriptor: it closes it when
+ * it ends or is destroyed (destroy one not read); options it refuses (a negative range) close it here.
+ */
+export async function openRegularStream(
+  file: string, streamOptions: { highWaterMark?: number; start?: number; end?: number } = {}, opts: OpenRegularOptions = {},
+): Promise<{ stream: fs.ReadStream; st: fs.Stats } | null> {
+  const opened = await openRegularFile(file, opts);
+  if (!opened) return null;
+  try {
+    return { stream: fs.createReadStream(file, { ...streamOptions, fd: opened.fd }), st: opened.st };
+  } catch (e) {
+    await closeFd(opened.fd);
+    throw e;
+  }
+}
+
 /** openRegularFile, synchronously: the descriptor and its stat, or null; the caller closes it. */
 export function openRegularFileSync(file: string, opts: OpenRegularOptions = {}): { fd: number; st: fs.Stats } | null {
   const follow = opts.follow ?? true;

@@ -5,11 +5,11 @@
  * folder flushed: disk.ts commitPart), so a caller may delete the source once it returns. Used by imports (import.ts) and by
  * moving the models folder (folder-move.ts).
  */
-import fs, { promises as fsp } from 'fs';
+import { promises as fsp } from 'fs';
 import path from 'path';
 import { Transform } from 'stream';
 import { pipeline } from 'stream/promises';
-import { openRegularFile } from '../regular-file';
+import { openRegularStream } from '../regular-file';
 import { commitPart, copyPartOf } from './disk';
 
 /**
@@ -32,7 +32,7 @@ export async function copyVerified(source: string, target: string, size: number,
     const fh = await fsp.open(part, 'wx');
     created = true;
     // the source as opened must be a regular file (a FIFO swapped in since it was checked would block the copy for good)
-    const from = await openRegularFile(source).catch(async (e: unknown) => {
+    const from = await openRegularStream(source).catch(async (e: unknown) => {
       await fh.close();
       throw e;
     });
@@ -40,7 +40,7 @@ export async function copyVerified(source: string, target: string, size: number,
       await fh.close();
       throw new Error(`${path.basename(source)} is no longer a regular file`);
     }
-    await pipeline(fs.createReadStream(source, { fd: from.fd }), counter, fh.createWriteStream());
+    await pipeline(from.stream, counter, fh.createWriteStream());
     if ((await fsp.stat(part)).size !== size) throw new Error(`${path.basename(source)} changed while it was copied`);
     await commitPart(part, target);
   } catch (e) {

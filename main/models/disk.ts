@@ -5,9 +5,9 @@
  * original deleted after its copy (imports, a moved models folder).
  */
 import { createHash, randomBytes, type Hash } from 'crypto';
-import fs, { promises as fsp } from 'fs';
+import { promises as fsp } from 'fs';
 import path from 'path';
-import { closeFd, openRegularFile } from '../regular-file';
+import { openRegularStream } from '../regular-file';
 
 /** What a file being written is called until it is whole. */
 export const PART_SUFFIX = '.part';
@@ -95,18 +95,9 @@ export async function sha256Of(file: string, bytes?: number): Promise<Hash> {
   const h = createHash('sha256');
   if (bytes !== 0) {
     // a regular file as opened (../regular-file.ts): a FIFO in its place would block the read for good
-    const opened = await openRegularFile(file);
+    const opened = await openRegularStream(file, bytes === undefined ? {} : { start: 0, end: bytes - 1 });
     if (!opened) throw new Error(`${path.basename(file)} is not a regular file`);
-    const range = bytes === undefined ? {} : { start: 0, end: bytes - 1 };
-    let stream: fs.ReadStream;
-    try {
-      stream = fs.createReadStream(file, { fd: opened.fd, ...range });
-    } catch (e) {
-      // a range it refuses (a negative size): the descriptor is still this function's to close
-      await closeFd(opened.fd);
-      throw e;
-    }
-    for await (const chunk of stream) h.update(chunk as Buffer);
+    for await (const chunk of opened.stream) h.update(chunk as Buffer);
   }
   return h;
 }

@@ -20,7 +20,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { z } from 'zod';
-import { closeFd, openRegularFile } from '../../regular-file';
+import { openRegularStream } from '../../regular-file';
 import { LIMITS } from '../../store/validation';
 import { isImportedRole, type ImportedThread, type ImportReader, type SkipNote } from '../imported';
 import { streamJsonValues } from './stream';
@@ -159,11 +159,11 @@ const MEMBERS = ['name', 'createdAt', 'systemPrompt', 'lastUsedModel', 'perChatP
  */
 async function readConversationFile(file: string, where: string, maxBytes: number, signal?: AbortSignal): Promise<{ value: unknown; mtime: number }> {
   // a regular file as opened (a FIFO swapped in would block the read where no cancel reaches it)
-  const opened = await openRegularFile(file);
+  const opened = await openRegularStream(file, { highWaterMark: 256 * 1024 });
   if (!opened) return importFailed(`${where} is not a regular file`);
-  const { fd, st } = opened;
+  const { stream: input, st } = opened;
   if (st.size > maxBytes) {
-    await closeFd(fd);
+    input.destroy();
     importFailed(`${where} is larger than ${maxBytes} bytes`);
   }
   const value: Record<string, unknown> = {};
@@ -172,8 +172,6 @@ async function readConversationFile(file: string, where: string, maxBytes: numbe
   let hasMessages = false;
   const onMember = (key: string) => (hasMessages ||= key === 'messages');
   const paths = [...MEMBERS.map((m) => `$.${m}`), '$.messages.*'];
-  // the stream closes the descriptor when it ends or is destroyed
-  const input = fs.createReadStream(file, { fd, highWaterMark: 256 * 1024 });
   for await (const { path: [key], value: v } of streamJsonValues(input, where, paths, '{', { signal, maxBytes, limits: { maxElementBytes: maxBytes }, elementDepth: 2, onMember })) {
     if (key === 'messages') messages.push(v);
     else value[key as string] = v;

@@ -4,11 +4,10 @@
  * threads, an LM Studio file's messages): @streamparser/json emits each as it completes and keeps
  * nothing of those before it, so memory holds one conversation, never the file.
  */
-import * as fs from 'fs';
 import type { Readable } from 'stream';
 import { JSONParser, TokenType } from '@streamparser/json';
 import { IMPORT_MAX_BYTES } from '../../ipc/data';
-import { closeFd, openRegularFile } from '../../regular-file';
+import { openRegularStream } from '../../regular-file';
 import { JsonGuard, skipSpace, type JsonLimits, type Overflow } from './json-guard';
 import { checkAborted, importFailed, quote, TOO_LARGE } from './tree';
 import type { SkipNote } from '../imported';
@@ -50,19 +49,18 @@ export function fileSource(file: string, maxBytes = IMPORT_MAX_BYTES): JsonSourc
   return {
     where: file,
     async open() {
-      let opened: Awaited<ReturnType<typeof openRegularFile>>;
+      let opened: Awaited<ReturnType<typeof openRegularStream>>;
       try {
-        opened = await openRegularFile(file);
+        opened = await openRegularStream(file, { highWaterMark: 256 * 1024 });
       } catch (e) {
         return importFailed(`cannot read ${file}: ${(e as Error).message}`, e);
       }
       if (!opened) return importFailed(`${file} is not a regular file`);
       if (opened.st.size > maxBytes) {
-        await closeFd(opened.fd);
+        opened.stream.destroy();
         importFailed(`${file} is larger than an import takes (${maxBytes} bytes)`);
       }
-      // the stream closes the descriptor (autoClose) when it ends or is destroyed
-      return fs.createReadStream(file, { fd: opened.fd, highWaterMark: 256 * 1024 });
+      return opened.stream;
     },
   };
 }
