@@ -5,18 +5,21 @@
  * row is being written, survives); so does a write's temporary file a crash left. Refs named
  * `discarded` (a temporary chat's images) go as soon as the sweep is asked, unless referred to.
  *
- * With `stray`, a stored file nothing refers to is moved into that folder (inside the swept one) rather
- * than deleted, and deleted from there once `stray.keepMs` have passed since: a database restored from a
- * backup and then undone finds the files it names again (the documents' sweep; DocFiles.get takes one back).
+ * With `setAside`, a stored file nothing refers to is moved into STRAY_FOLDER (inside the swept one)
+ * rather than deleted, and deleted from there once STRAY_KEEP_MS have passed since; a discarded ref's
+ * file (what the user deleted) is still deleted at once. So a database restored from a backup and then
+ * undone finds the files it names again: every sweep puts back a set-aside file a ref names again, and
+ * `takeBack` does it for a read that finds the file gone (DocFiles.get, ImageStore.find).
  *
  * It touches nothing but regular files (lstat: a link is left alone) directly in the folder whose names
  * `fileOf` knows, and never throws into its caller: a failure is logged and the next sweep tries again.
  * Its users: main/chat/image-sweep.ts, main/docs/garbage.ts.
  */
-import { randomBytes } from 'crypto';
+import { createHash, randomBytes } from 'crypto';
 import { promises as fsp } from 'fs';
 import path from 'path';
 import type { Logger } from './logging';
+import { readRegularFile } from './regular-file';
 
 /** The random bytes in a write's temporary file name. */
 const TEMPORARY_RANDOM_BYTES = 6;
@@ -28,6 +31,14 @@ export function temporaryName(ref: string): string {
 
 /** A write's temporary file name (what temporaryName makes), with the content's hash as its group 1. */
 export const TEMPORARY_NAME = new RegExp(`^\\.([0-9a-f]{64})\\.[0-9a-f]{${TEMPORARY_RANDOM_BYTES * 2}}\\.tmp$`);
+
+/** The folder inside a swept one where a stored file nothing refers to is set aside (`setAside`). */
+export const STRAY_FOLDER = '.stray';
+/**
+ * A file set aside is deleted this long after: a backup restored and the restore undone within it finds
+ * its files again.
+ */
+export const STRAY_KEEP_MS = 30 * 86_400_000;
 
 /** What a name in the folder is: a stored file, or a write's temporary file; with the content's hash. */
 export interface StoredFileName {
@@ -71,11 +82,13 @@ export function filesToDelete(files: readonly SweepFile[], r: SweepRules): Sweep
 export interface SweepResult {
   /** the names of the files deleted */
   deleted: string[];
+  /** the names of the files set aside (`setAside`) */
+  setAside: string[];
   /** the folder's files left */
   kept: number;
 }
 
-const NOTHING: SweepResult = { deleted: [], kept: 0 };
+const nothing = (): SweepResult => ({ deleted: [], setAside: [], kept: 0 });
 
 export interface FileSweepDeps {
   /** the folder swept */
@@ -89,8 +102,8 @@ export interface FileSweepDeps {
   referenced: () => ReadonlySet<string>;
   logger: Logger;
   graceMs: number;
-  /** where stored files nothing refers to wait before they are deleted (a folder's name inside `dir`), and how long */
-  stray?: { folder: string; keepMs: number };
+  /** a stored file nothing refers to (not discarded) waits in STRAY_FOLDER for STRAY_KEEP_MS before it is deleted */
+  setAside?: boolean;
   clock?: () => number;
 }
 
@@ -123,7 +136,7 @@ export class FileSweep {
     const closing = opts.closing === true;
     const next = this.chain.then(() => this.sweep(gone, closing)).catch((e: unknown) => {
       this.deps.logger.warn(`${this.deps.label}: the sweep of ${this.deps.dir} failed: ${(e as Error | null)?.message ?? String(e)}`);
-      return NOTHING;
+      return nothing();
     });
     this.chain = next;
     return next;
@@ -149,10 +162,10 @@ export class FileSweep {
       if (e.code === 'ENOENT') return null; // nothing stored yet
       throw e;
     });
-    if (!at) return NOTHING;
+    if (!at) return nothing();
     if (!at.isDirectory()) {
       logger.warn(`${label}: ${dir} is not a folder (a link?): not swept`);
-      return NOTHING;
+      return nothing();
     }
     const files: SweepFile[] = [];
     for (const name of await fsp.readdir(dir)) {
@@ -163,7 +176,7 @@ export class FileSweep {
       if (!st?.isFile()) continue;
       files.push({ name, ...what, mtimeMs: st.mtimeMs });
     }
-    if (!files.length && !this.deps.stray) return NOTHING;
+    if (!files.length && !this.deps.setAside) return nothing();
     this.forgetOld();
     // the refs last, after the folder was read: a ref made meanwhile counts
     const referenced = this.deps.referenced();
@@ -171,6 +184,7 @@ export class FileSweep {
       now: this.clock(), graceMs: this.deps.graceMs, referenced, recent: new Set(this.stored.keys()), discarded, closing,
     });
     const deleted: string[] = [];
+    const setAside: string[] = [];
     for (const f of doomed) {
       // stored again while the sweep ran: kept
       if (f.kind === 'stored' && this.stored.has(f.ref) && !(closing && discarded.has(f.ref))) continue;
@@ -178,22 +192,26 @@ export class FileSweep {
       // stored again since it was listed (a store restarts its file's time; another process's too): kept
       const now = await fsp.lstat(file).catch(() => undefined);
       if (!now?.isFile() || now.mtimeMs !== f.mtimeMs) continue;
+      // what the user deleted goes at once; a file nothing claims waits aside, when asked
+      const aside = f.kind === 'stored' && this.deps.setAside === true && !discarded.has(f.ref);
       try {
-        if (f.kind === 'stored' && this.deps.stray) await this.setAside(f.name);
+        if (aside) await this.setAside(f.name);
         else await fsp.unlink(file);
-        deleted.push(f.name);
+        (aside ? setAside : deleted).push(f.name);
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') logger.warn(`${label}: ${f.name} could not be deleted: ${(e as Error).message}`);
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') logger.warn(`${label}: ${f.name} could not be ${aside ? 'set aside' : 'deleted'}: ${(e as Error).message}`);
       }
     }
-    if (deleted.length) logger.info(`${label}: ${this.deps.stray ? 'set aside' : 'deleted'} the files ${this.deps.refersTo}`, { deleted: deleted.length, kept: files.length - deleted.length });
-    await this.tendStray(referenced);
-    return { deleted, kept: files.length - deleted.length };
+    const kept = files.length - deleted.length - setAside.length;
+    if (deleted.length) logger.info(`${label}: deleted the files ${this.deps.refersTo}`, { deleted: deleted.length, kept });
+    if (setAside.length) logger.info(`${label}: set aside the files ${this.deps.refersTo}`, { setAside: setAside.length, kept });
+    await this.tendStray(referenced, discarded);
+    return { deleted, setAside, kept };
   }
 
   /** The stray folder (a folder, not a link or a file someone put there: then null, and nothing is set aside). */
   private async strayFolder(create: boolean): Promise<string | null> {
-    const into = path.join(this.deps.dir, this.deps.stray!.folder);
+    const into = path.join(this.deps.dir, STRAY_FOLDER);
     let at = await fsp.lstat(into).catch(() => null);
     if (!at && create) {
       await fsp.mkdir(into).catch(() => undefined);
@@ -205,7 +223,7 @@ export class FileSweep {
   /** Moves a stored file into the stray folder, its time now (its keep period counts from the move); left in place if either fails. */
   private async setAside(name: string): Promise<void> {
     const into = await this.strayFolder(true);
-    if (!into) throw new Error(`${path.join(this.deps.dir, this.deps.stray!.folder)} is not a folder: the file stays where it is`);
+    if (!into) throw new Error(`${path.join(this.deps.dir, STRAY_FOLDER)} is not a folder: the file stays where it is`);
     const from = path.join(this.deps.dir, name);
     const to = path.join(into, name);
     await fsp.rename(from, to);
@@ -221,12 +239,12 @@ export class FileSweep {
 
   /**
    * The stray folder's files: one a ref names again (a restore undone, a store that raced the sweep) goes
-   * back into place; one set aside longer than the keep period is deleted (regular files with the
-   * folder's names only).
+   * back into place; one set aside longer than the keep period, or whose ref was discarded, is deleted
+   * (regular files with the folder's names only).
    */
-  private async tendStray(referenced: ReadonlySet<string>): Promise<void> {
-    const { dir, stray, logger, label } = this.deps;
-    if (!stray) return;
+  private async tendStray(referenced: ReadonlySet<string>, discarded: ReadonlySet<string>): Promise<void> {
+    const { dir, logger, label } = this.deps;
+    if (!this.deps.setAside) return;
     const into = await this.strayFolder(false);
     if (!into) return;
     let back = 0;
@@ -244,7 +262,7 @@ export class FileSweep {
           if (there?.isFile()) await fsp.unlink(file);
           else await fsp.rename(file, path.join(dir, name));
           back++;
-        } else if (this.clock() - st.mtimeMs >= stray.keepMs) {
+        } else if (discarded.has(what.ref) || this.clock() - st.mtimeMs >= STRAY_KEEP_MS) {
           await fsp.unlink(file);
           gone++;
         }
@@ -253,6 +271,22 @@ export class FileSweep {
       }
     }
     if (back) logger.info(`${label}: took back files set aside that are named again`, { back });
-    if (gone) logger.info(`${label}: deleted the files set aside longer than ${Math.round(stray.keepMs / 86_400_000)} days`, { deleted: gone });
+    if (gone) logger.info(`${label}: deleted the files set aside longer than ${Math.round(STRAY_KEEP_MS / 86_400_000)} days, or discarded`, { deleted: gone });
   }
+}
+
+/**
+ * A stored file a sweep set aside, for a read that found it gone from `dir`: when `<dir>/STRAY_FOLDER/<name>`
+ * is a regular file of at most `maxBytes` whose SHA-256 is `ref`, it is moved back into place and its
+ * bytes answered; otherwise null (nothing there, or not what its name says). A STRAY_FOLDER that is not
+ * a folder (a link, a file) is not looked into.
+ */
+export async function takeBack(dir: string, name: string, ref: string, maxBytes: number): Promise<Buffer | null> {
+  const into = path.join(dir, STRAY_FOLDER);
+  if (!(await fsp.lstat(into).catch(() => null))?.isDirectory()) return null;
+  const aside = path.join(into, name);
+  const bytes = await readRegularFile(aside, maxBytes);
+  if (!bytes || createHash('sha256').update(bytes).digest('hex') !== ref) return null;
+  await fsp.rename(aside, path.join(dir, name)).catch(() => undefined);
+  return bytes;
 }

@@ -47,8 +47,8 @@ export function chatChannels(deps: {
     'threads.setModel': (r) => changed(toThreadDTO(chat.setModel(r.id, r.model))),
     'threads.delete': async (r) => {
       await chat.stop(r.id);
-      // a temporary chat's images go with it (unless a message elsewhere refers to the same image)
-      const discarded = store.temporary.has(r.id) ? store.temporary.attachmentRefs(r.id) : undefined;
+      // its images go with it (unless a message elsewhere refers to the same image)
+      const discarded = store.threadAttachmentRefs(r.id);
       views.api(r.id).threads.delete(r.id);
       // its cached conversation goes with it (the sequence, the saved file)
       await deps.sessions?.forget(r.id);

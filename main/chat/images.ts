@@ -16,7 +16,7 @@ import type { FileHandle } from 'fs/promises';
 import { imageSize } from 'image-size';
 import path from 'path';
 import { makeDirs } from '../dirs';
-import { temporaryName } from '../file-sweep';
+import { takeBack, temporaryName } from '../file-sweep';
 import { ImageAttachment, ImageRef, IpcError } from '../ipc/contract';
 import { IMAGE_KINDS, IMAGE_KINDS_TEXT, imageKindOf, MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, type ImageKind } from '../params';
 
@@ -140,16 +140,24 @@ export class ImageStore {
   /**
    * The stored image a ref names, or null when none is kept (deleted, never stored). A malformed ref
    * is refused (invalid_input); a link, a folder or an oversize file where the image should be is
-   * refused (image_missing), never followed.
+   * refused (image_missing), never followed. One the sweep set aside (no message named it: a backup
+   * restored) is taken back when it still holds its content (./image-sweep.ts).
    */
   async find(ref: string, name?: string): Promise<StoredImage | null> {
     const r = checkRef(ref);
-    for (const kind of IMAGE_KINDS) {
+    const there = async (kind: ImageKind): Promise<StoredImage | null> => {
       const file = this.fileOf(r, kind);
       const st = await fsp.lstat(file).catch(() => undefined);
-      if (!st) continue;
+      if (!st) return null;
       this.checkFile(st, file, name ?? r);
       return { file, kind, size: st.size };
+    };
+    for (const kind of IMAGE_KINDS) {
+      const found = await there(kind);
+      if (found) return found;
+    }
+    for (const kind of IMAGE_KINDS) {
+      if (await takeBack(this.dir, path.basename(this.fileOf(r, kind)), r, MAX_IMAGE_BYTES)) return there(kind);
     }
     return null;
   }

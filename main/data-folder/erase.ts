@@ -15,6 +15,7 @@ import type { Store } from '../store';
 import { checkNobodyHas } from '../store/update-backup';
 import type { ImportJobs } from '../data/import-job';
 import { DATABASE_FILE } from '../database-files';
+import { storedAttachmentRefs } from '../store/attachment-refs';
 import { ERASED_EVERYTHING } from './erase-scope';
 
 export interface EraseThreadsDeps {
@@ -27,11 +28,13 @@ export interface EraseThreadsDeps {
   imports: Pick<ImportJobs, 'close'>;
 }
 
-/** Deletes every saved thread (one transaction), then their caches and unreferenced images; threads.deleted for each. The count. */
+/** Deletes every saved thread (one transaction), then their caches and their images; threads.deleted for each. The count. */
 export async function eraseThreads(deps: EraseThreadsDeps): Promise<number> {
   await deps.chat.stopAll();
   await deps.imports.close();
   const ids = deps.store.db.prepare('SELECT id FROM threads').pluck().all() as string[];
+  // their images go with them (an open temporary chat's stay: referenced)
+  const discarded = storedAttachmentRefs(deps.store.db);
   deps.store.db.transaction(() => {
     for (const id of ids) deps.store.threads.delete(id);
   })();
@@ -39,7 +42,7 @@ export async function eraseThreads(deps: EraseThreadsDeps): Promise<number> {
     await deps.sessions.forget(id);
     deps.services.emit('threads.deleted', { id });
   }
-  await deps.imageSweep.run();
+  await deps.imageSweep.run(discarded);
   return ids.length;
 }
 

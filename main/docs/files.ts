@@ -8,7 +8,7 @@
 import { createHash } from 'crypto';
 import fs from 'fs';
 import path from 'path';
-import { TEMPORARY_NAME, temporaryName, type StoredFileName } from '../file-sweep';
+import { takeBack, TEMPORARY_NAME, temporaryName, type StoredFileName } from '../file-sweep';
 import { MAX_DOC_BYTES, SHA256_HEX } from '../params';
 import { readRegularFile } from '../regular-file';
 
@@ -21,12 +21,6 @@ export function docFileOf(name: string): StoredFileName | null {
   const tmp = TEMPORARY_NAME.exec(name);
   return tmp ? { kind: 'temporary', ref: tmp[1] } : null;
 }
-
-/**
- * The folder inside the documents' one where its sweep sets aside a file no document's row names (main/docs/garbage.ts):
- * `get` takes one back when a row names it again (a backup restored, then the restore undone).
- */
-export const STRAY_FOLDER = '.stray';
 
 export class DocFiles {
   constructor(readonly dir: string) {}
@@ -70,17 +64,12 @@ export class DocFiles {
 
   /**
    * A kept document's bytes; null when it is gone (or is not a regular file of a document's size). One the
-   * sweep set aside (STRAY_FOLDER) is taken back when it still holds its content.
+   * sweep set aside (main/docs/garbage.ts: a row named it no more, as after a backup restored) is taken
+   * back when it still holds its content (a row names it again: the restore undone).
    */
   async get(hash: string): Promise<Buffer | null> {
-    const file = this.file(hash);
-    const kept = await readRegularFile(file, MAX_DOC_BYTES);
-    if (kept) return kept;
-    const aside = path.join(this.dir, STRAY_FOLDER, hash);
-    const bytes = await readRegularFile(aside, MAX_DOC_BYTES);
-    if (!bytes || createHash('sha256').update(bytes).digest('hex') !== hash) return null;
-    await fs.promises.rename(aside, file).catch(() => undefined);
-    return bytes;
+    const kept = await readRegularFile(this.file(hash), MAX_DOC_BYTES);
+    return kept ?? takeBack(this.dir, hash, hash, MAX_DOC_BYTES);
   }
 
   async delete(hash: string): Promise<void> {

@@ -9,21 +9,16 @@
 import type { Logger } from '../logging';
 import type { Store } from '../store';
 import { FileSweep } from '../file-sweep';
-import { type DocFiles, docFileOf, STRAY_FOLDER } from './files';
+import { type DocFiles, docFileOf } from './files';
 
 /** A document stored and not yet linked to a message is kept this long (the composer's attachment not yet sent). */
 export const UNSENT_GRACE_MS = 60 * 60_000;
 /**
  * A file in the documents' folder no document's row names is left this long after its last write (its
  * row is written right after it, here or by `hearth chats import`); older, it is a leftover, and the
- * sweep at start deletes it.
+ * sweep at start sets it aside (../file-sweep.ts: STRAY_FOLDER, deleted after STRAY_KEEP_MS).
  */
 export const STRAY_FILE_GRACE_MS = 60 * 60_000;
-/**
- * Such a file is set aside (STRAY_FOLDER) for this long before it is deleted: a backup restored and the
- * restore undone within it finds its documents' files again.
- */
-export const STRAY_KEEP_MS = 30 * 86_400_000;
 /** A step of giving back deleted vectors' space takes about this long… */
 const COMPACT_STEP_MS = 20;
 /** …and the next waits this long (the first: after start). */
@@ -49,7 +44,7 @@ export class DocGarbage {
     const docs = deps.store.docs;
     this.sweep = new FileSweep({
       dir: deps.files.dir, label: 'docs', refersTo: 'no document is', fileOf: docFileOf, referenced: () => docs.hashes(), graceMs: STRAY_FILE_GRACE_MS, logger: deps.logger, clock: deps.clock,
-      stray: { folder: STRAY_FOLDER, keepMs: STRAY_KEEP_MS },
+      setAside: true,
     });
   }
 

@@ -1,16 +1,18 @@
 /**
  * The image sweep (main/chat/image-sweep.ts) on a real folder and a real SQLite store: the images a
  * saved or an open temporary chat's message refers to are kept, unreferenced ones older than the grace
- * period go (and a crashed write's temporary file), young ones stay; a link or a foreign name is never
- * touched. Through the app (composeApp): a sweep at startup, after a thread is deleted, a temporary
- * chat's images once the chat is discarded (deleted, or dropped at close) unless a saved message
- * refers to the same image.
+ * period are set aside (and taken back when a message names them again), a crashed write's temporary
+ * file goes, young ones stay; a link or a foreign name is never touched. Through the app (composeApp):
+ * a sweep at startup, after a thread is deleted (its images go at once), a temporary chat's images once
+ * the chat is discarded (deleted, or dropped at close) unless a saved message refers to the same image.
+ * (A backup restored and undone: test/data/backups.test.ts.)
  */
 import fs from 'fs';
 import path from 'path';
 import { composeApp } from '../../main/compose';
 import { filesToDelete, IMAGE_GRACE_MS, ImageSweep, imageFileOf, type SweepFile } from '../../main/chat/image-sweep';
 import { ImageStore } from '../../main/chat/images';
+import { STRAY_FOLDER, STRAY_KEEP_MS } from '../../main/file-sweep';
 import type { ImageAttachment } from '../../main/ipc/contract';
 import { ensureDataDir } from '../../main/paths';
 import { Store } from '../../main/store';
@@ -73,7 +75,7 @@ describe('on a real folder and store', () => {
 
   const fileOf = (a: ImageAttachment) => path.join(imagesDir, `${a.ref}.png`);
 
-  test('referenced images are kept, unreferenced old ones and old temporary files go, young ones and others stay', async () => {
+  test('referenced images are kept, unreferenced old ones are set aside and old temporary files go, young ones and others stay', async () => {
     const [saved, temporary, oldLoose, youngLoose, alternative] = await Promise.all([1, 2, 3, 4, 5].map((n) => images.add(testPng(n), `${n}.png`)));
     const thread = store.threads.create({ title: 'saved' });
     const m = store.messages.add({ threadId: thread.id, role: 'user', content: 'look', attachments: [saved] });
@@ -107,8 +109,10 @@ describe('on a real folder and store', () => {
     for (const f of [fileOf(saved), fileOf(temporary), fileOf(oldLoose), fileOf(alternative), oldTmp, outside, link, ...foreign, folder]) age(f);
 
     const r = await sweep.run();
-    expect(r.deleted.sort()).toEqual([path.basename(fileOf(oldLoose)), path.basename(oldTmp)].sort());
+    expect(r.deleted).toEqual([path.basename(oldTmp)]);
+    expect(r.setAside).toEqual([path.basename(fileOf(oldLoose))]);
     expect(fs.existsSync(fileOf(oldLoose))).toBe(false);
+    expect(fs.readdirSync(path.join(imagesDir, STRAY_FOLDER))).toEqual([path.basename(fileOf(oldLoose))]);
     expect(fs.existsSync(oldTmp)).toBe(false);
     for (const kept of [fileOf(saved), fileOf(alternative), fileOf(temporary), fileOf(youngLoose), youngTmp, outside, ...foreign, folder]) expect(fs.existsSync(kept)).toBe(true);
     expect(fs.lstatSync(link).isSymbolicLink()).toBe(true);
@@ -120,7 +124,57 @@ describe('on a real folder and store', () => {
     fs.utimesSync(fileOf(temporary), new Date(), new Date());
     const after = await sweep.run([...discarded, saved.ref]);
     expect(after.deleted).toEqual([path.basename(fileOf(temporary))]);
+    expect(after.setAside).toEqual([]);
     expect(fs.existsSync(fileOf(saved))).toBe(true);
+    expect(fs.readdirSync(path.join(imagesDir, STRAY_FOLDER))).toEqual([path.basename(fileOf(oldLoose))]);
+  });
+
+  test('a set-aside image: taken back by a read or by a sweep once a message names it, its content checked; deleted when discarded or after 30 days', async () => {
+    const [a, b, c] = await Promise.all([1, 2, 3].map((n) => images.add(testPng(n), `${n}.png`)));
+    for (const x of [a, b, c]) age(fileOf(x));
+    expect((await sweep.run()).setAside.sort()).toEqual([a, b, c].map((x) => path.basename(fileOf(x))).sort());
+    const aside = (x: ImageAttachment) => path.join(imagesDir, STRAY_FOLDER, path.basename(fileOf(x)));
+
+    // a read (the thread shows its image) takes it back, as it was
+    expect(await images.find(a.ref)).toEqual({ file: fileOf(a), kind: expect.objectContaining({ ext: 'png' }), size: a.size });
+    expect(fs.existsSync(aside(a))).toBe(false);
+    expect(fs.readFileSync(fileOf(a))).toEqual(testPng(1));
+    // a file under b's name that does not hold b is not taken back (nor read)
+    fs.writeFileSync(aside(b), testPng(4));
+    expect(await images.find(b.ref)).toBeNull();
+    expect(fs.existsSync(aside(b))).toBe(true);
+    await expect(images.dataUrl(b.ref)).rejects.toMatchObject({ code: 'image_missing' });
+
+    // a message names c again (a restore undone): the next sweep puts it back without a read
+    const thread = store.threads.create({ title: 't' });
+    store.messages.add({ threadId: thread.id, role: 'user', content: 'c', attachments: [c] });
+    await sweep.run();
+    expect(fs.existsSync(fileOf(c))).toBe(true);
+    expect(fs.existsSync(aside(c))).toBe(false);
+
+    // discarded (its thread deleted) while aside: deleted at once; one left alone, 30 days later
+    const d = await images.add(testPng(5), '5.png');
+    age(fileOf(d));
+    await sweep.run();
+    expect(fs.existsSync(aside(d))).toBe(true);
+    await sweep.run([d.ref]);
+    expect(fs.existsSync(aside(d))).toBe(false);
+    const later = (days: number) => new ImageSweep({ dir: imagesDir, referenced: () => store.attachmentRefs(), logger, clock: () => Date.now() + days * 86_400_000 });
+    // (29 days on, a, taken back and in no message, is set aside: its 30 days count from then)
+    await later(29).run();
+    expect(fs.existsSync(aside(b))).toBe(true);
+    expect(fs.existsSync(aside(a))).toBe(true);
+    await later(STRAY_KEEP_MS / 86_400_000 + 1).run();
+    expect(fs.readdirSync(path.join(imagesDir, STRAY_FOLDER))).toEqual([path.basename(aside(a))]);
+    fs.unlinkSync(aside(a));
+    // a read does not look into a stray folder that is a link
+    fs.rmdirSync(path.join(imagesDir, STRAY_FOLDER));
+    const elsewhere = path.join(dir, 'elsewhere');
+    fs.mkdirSync(elsewhere);
+    fs.writeFileSync(path.join(elsewhere, path.basename(fileOf(b))), testPng(2));
+    fs.symlinkSync(elsewhere, path.join(imagesDir, STRAY_FOLDER));
+    expect(await images.find(b.ref)).toBeNull();
+    expect(fs.existsSync(path.join(elsewhere, path.basename(fileOf(b))))).toBe(true);
   });
 
   test('an old image stored again is kept for the grace period; a closed store or a missing folder is logged, never thrown', async () => {
@@ -133,12 +187,12 @@ describe('on a real folder and store', () => {
     const b = await images.add(testPng(2), 'b.png');
     age(fileOf(b));
     store.close();
-    expect(await sweep.run()).toEqual({ deleted: [], kept: 0 });
+    expect(await sweep.run()).toEqual({ deleted: [], setAside: [], kept: 0 });
     expect(fs.existsSync(fileOf(b))).toBe(true);
     expect(logger.lines.some((l) => l.includes('the sweep of') && l.includes('closed'))).toBe(true);
 
     const none = new ImageSweep({ dir: path.join(dir, 'nothing-here'), referenced: () => new Set(), logger });
-    expect(await none.run()).toEqual({ deleted: [], kept: 0 });
+    expect(await none.run()).toEqual({ deleted: [], setAside: [], kept: 0 });
   });
 
   test('an image stored again restarts its time; one stored again while a sweep runs is kept; a discarded chat\'s image stored again lately waits until close', async () => {
@@ -163,7 +217,7 @@ describe('on a real folder and store', () => {
         return new Set();
       },
     });
-    expect((await racing.run()).deleted).toEqual([path.basename(fileOf(a))]);
+    expect((await racing.run()).setAside).toEqual([path.basename(fileOf(a))]);
     expect(fs.existsSync(fileOf(b))).toBe(true);
 
     // a discarded temporary chat's image that a composer stored again lately: kept while Hearth runs, gone at close
@@ -197,7 +251,7 @@ describe('in the app', () => {
   const store = (c: ChatApp, n: number): Promise<ImageAttachment> => new ImageStore(c.paths.images).add(testPng(n), `${n}.png`);
   const fileOf = (c: ChatApp, a: ImageAttachment) => path.join(c.paths.images, `${a.ref}.png`);
 
-  test('a sweep at startup deletes the old unreferenced images', async () => {
+  test('a sweep at startup sets aside the old unreferenced images', async () => {
     const ref = HASH('a');
     const chat = open({
       model: null,
@@ -209,9 +263,10 @@ describe('in the app', () => {
     });
     await chat.app.imageSweep.idle();
     expect(fs.existsSync(path.join(chat.paths.images, `${ref}.png`))).toBe(false);
+    expect(fs.readdirSync(path.join(chat.paths.images, STRAY_FOLDER))).toEqual([`${ref}.png`]);
   });
 
-  test('deleting a thread sweeps; a temporary chat\'s images go once it is deleted, unless a saved message refers to them', async () => {
+  test('deleting a thread: its images go at once, unless another message refers to them (a temporary chat\'s too)', async () => {
     const chat = open({ model: null });
     const [shared, onlyTemporary, savedOnly, loose] = await Promise.all([1, 2, 3, 4].map((n) => store(chat, n)));
     const saved = await chat.call('threads.create', {});
@@ -226,8 +281,9 @@ describe('in the app', () => {
     // young and in no message: a composer's image not sent yet
     expect(fs.existsSync(fileOf(chat, loose))).toBe(true);
 
-    // the saved thread goes: its images once past the grace period (loose is past it too now, but sent meanwhile)
-    for (const a of [shared, savedOnly, loose]) age(fileOf(chat, a));
+    // the saved thread goes: its images with it, however young, and not set aside (what the user deletes goes);
+    // loose, old now and in no message of its but sent meanwhile, stays
+    age(fileOf(chat, loose));
     const other = await chat.call('threads.create', {});
     chat.app.store.messages.add({ threadId: other.id, role: 'user', content: 'b', attachments: [loose] });
     await chat.call('threads.delete', { id: saved.id });
@@ -235,6 +291,7 @@ describe('in the app', () => {
     expect(fs.existsSync(fileOf(chat, shared))).toBe(false);
     expect(fs.existsSync(fileOf(chat, savedOnly))).toBe(false);
     expect(fs.existsSync(fileOf(chat, loose))).toBe(true);
+    expect(fs.existsSync(path.join(chat.paths.images, STRAY_FOLDER))).toBe(false);
   });
 
   test('an open temporary chat\'s images go when the app closes', async () => {

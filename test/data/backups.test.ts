@@ -6,7 +6,7 @@
 import fs from 'fs';
 import path from 'path';
 import Database from 'better-sqlite3';
-import { composeApp } from '../../main/compose';
+import { composeApp, type App } from '../../main/compose';
 import { Backups, backupStem, DAY_MS, DAILY_CHECK_MS } from '../../main/data-folder/backups';
 import { eraseSummary, ERASED_EVERYTHING } from '../../main/data-folder/erase-scope';
 import { NO_RESTART_MESSAGE } from '../../main/data-folder/restart';
@@ -19,7 +19,11 @@ import { Store } from '../../main/store';
 import { collectingLogger, errorOf, makeEngine, tempDir } from '../helpers/engine';
 import { addThread, host as hostOf, record, restarted, titles } from './folder-helpers';
 import { copyModel, TINY_BPE } from '../helpers/models';
-import type { ModelState } from '../../main/ipc/contract';
+import type { ImageAttachment, ModelState } from '../../main/ipc/contract';
+import { IMAGE_GRACE_MS } from '../../main/chat/image-sweep';
+import { ImageStore } from '../../main/chat/images';
+import { STRAY_FOLDER } from '../../main/file-sweep';
+import { testPng } from '../helpers/images';
 import { CHAT_MODEL_ID } from '../../main/models/library';
 
 jest.setTimeout(60_000);
@@ -43,6 +47,20 @@ afterEach(() => {
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
   dirs = [];
 });
+
+/**
+ * An image kept as images.store keeps it (without its note to the sweep, which keeps an image a composer
+ * stored lately until close), in a new thread's message; its file made older than the sweep's grace period.
+ */
+async function threadWithImage(app: App, dir: string, title: string, n: number): Promise<{ image: ImageAttachment; file: string }> {
+  const image = await new ImageStore(path.join(dir, 'images')).add(testPng(n), `${n}.png`);
+  const t = app.store.threads.create({ title });
+  app.store.messages.add({ threadId: t.id, role: 'user', content: 'look', attachments: [image] });
+  const file = path.join(dir, 'images', `${image.ref}.png`);
+  const old = (Date.now() - IMAGE_GRACE_MS - 60_000) / 1000;
+  fs.utimesSync(file, old, old);
+  return { image, file };
+}
 
 const counts = (db: Database.Database) => ({
   messages: db.prepare('SELECT count(*) FROM messages').pluck().get() as number,
@@ -205,6 +223,35 @@ describe('restore', () => {
     }
   });
 
+  test('a restore undone: the images attached after the backup wait aside while the older store runs, and are back in place after the undo', async () => {
+    const dir = fresh();
+    const h = host(dir);
+    let app = h.current();
+    try {
+      addThread(app, 'kept');
+      const name = await app.backups.create();
+      const { image, file } = await threadWithImage(app, dir, 'after the backup', 1);
+      await app.services.handle('data.backups.restore', { name });
+      app = await restarted(h);
+      await app.imageSweep.idle();
+      expect(titles(app)).toEqual(['kept']);
+      // no message of the restored store names it: set aside at start, not deleted
+      expect(fs.existsSync(file)).toBe(false);
+      expect(fs.readdirSync(path.join(dir, 'images', STRAY_FOLDER))).toEqual([path.basename(file)]);
+      // the restore undone: the backup made before it
+      const before = ((await app.services.handle('data.backups.list', {})) as BackupsDTO).backups.find((b) => b.name !== name)!;
+      await app.services.handle('data.backups.restore', { name: before.name });
+      app = await restarted(h);
+      await app.imageSweep.idle();
+      expect(titles(app)).toEqual(['after the backup', 'kept']);
+      expect(fs.readFileSync(file)).toEqual(testPng(1));
+      expect(fs.readdirSync(path.join(dir, 'images', STRAY_FOLDER))).toEqual([]);
+      expect(await app.services.handle('images.read', { ref: image.ref })).toEqual({ url: `data:image/png;base64,${testPng(1).toString('base64')}` });
+    } finally {
+      await h.current().close();
+    }
+  });
+
   test('the model the closed App had loaded is unloaded from the engine; the new App starts with none loaded', async () => {
     const dir = fresh();
     fs.mkdirSync(path.join(dir, 'models'), { recursive: true });
@@ -327,10 +374,18 @@ describe('erase', () => {
     const app = composeApp({ paths: ensureDataDir(dir), engine, appVersion: '0.0.0-test', logger: silentLogger });
     try {
       const ids = [addThread(app, 'one', 3), addThread(app, 'two', 2)];
+      // the threads' images go with them, at once and not set aside; an open temporary chat's stays
+      const [a, b] = [await threadWithImage(app, dir, 'a', 1), await threadWithImage(app, dir, 'b', 2)];
+      ids.push(...app.store.threads.list({ limit: 10 }).items.filter((t) => !ids.includes(t.id)).map((t) => t.id));
+      const tmp = app.store.temporary.threads.create({});
+      app.store.temporary.messages.add({ threadId: tmp.id, role: 'user', content: '', attachments: [b.image] });
       const events = record(app);
       await app.services.handle('data.erase', { scope: 'threads' });
       expect(events.of('threads.deleted').map((e) => e.id).sort()).toEqual([...ids].sort());
       expect(titles(app)).toEqual([]);
+      expect(fs.existsSync(a.file)).toBe(false);
+      expect(fs.existsSync(b.file)).toBe(true);
+      expect(fs.existsSync(path.join(dir, 'images', STRAY_FOLDER))).toBe(false);
       expect(counts(app.store.db)).toEqual({ messages: 0, fts: 0 });
       // the rest stays: the store goes on
       expect(app.store.settings.get('backups')).toEqual({ daily: true, keep: 7 });

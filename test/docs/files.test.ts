@@ -9,9 +9,10 @@ import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { DocFiles, docFileOf, STRAY_FOLDER } from '../../main/docs/files';
+import { DocFiles, docFileOf } from '../../main/docs/files';
+import { STRAY_FOLDER, STRAY_KEEP_MS, type SweepResult } from '../../main/file-sweep';
 import { readRegularFile } from '../../main/regular-file';
-import { DocGarbage, STRAY_FILE_GRACE_MS, STRAY_KEEP_MS } from '../../main/docs/garbage';
+import { DocGarbage, STRAY_FILE_GRACE_MS } from '../../main/docs/garbage';
 import { chatApp, type ChatApp } from '../helpers/chat';
 import { collectingLogger } from '../helpers/engine';
 import { closeStores, openStore } from '../store/helpers';
@@ -138,8 +139,9 @@ describe("the documents' folder's sweep", () => {
     const logger = collectingLogger();
     // the documents' garbage as the app makes it (main/docs/garbage.ts), its sweep run alone
     const garbage = new DocGarbage({ store, files, logger, cancelHash: () => undefined });
-    const r = (await garbage.sweepFiles()) as { deleted: string[] };
-    expect(r.deleted.sort()).toEqual([stray, oldTmp].sort());
+    const r = (await garbage.sweepFiles()) as SweepResult;
+    expect(r.deleted).toEqual([oldTmp]);
+    expect(r.setAside).toEqual([stray]);
     const left = fs.readdirSync(files.dir).sort();
     expect(left).toEqual([kept, young, youngTmp, 'notes.txt', sha('folder'), STRAY_FOLDER, ...(posix ? [sha('link')] : [])].sort());
     expect(fs.readdirSync(path.join(files.dir, STRAY_FOLDER))).toEqual([stray]);
@@ -180,7 +182,7 @@ describe("the documents' folder's sweep", () => {
     closed.close();
     age(path.join(files.dir, kept));
     const before = fs.readdirSync(files.dir).sort();
-    expect(await new DocGarbage({ store: closed, files, logger, cancelHash: () => undefined }).sweepFiles()).toEqual({ deleted: [], kept: 0 });
+    expect(await new DocGarbage({ store: closed, files, logger, cancelHash: () => undefined }).sweepFiles()).toEqual({ deleted: [], setAside: [], kept: 0 });
     expect(fs.readdirSync(files.dir).sort()).toEqual(before);
     expect(logger.lines.some((l) => /docs: the sweep of .* failed: .*not open/.test(l))).toBe(true);
   });
