@@ -16,7 +16,7 @@ import { skipSpace } from './formats/json-guard';
 import { tooManyBytes, tooManyNodes } from './formats/tree';
 import type { ImportFormat, ImportFormatChoice, ImportReader, SkipNote } from './imported';
 import { toPreparedThread } from './to-thread';
-import { openRegularFileSync } from '../regular-file';
+import { closeFd, openRegularFile, readFd } from '../regular-file';
 
 /** Opens a path as one format (main/data/formats' openImport, once it is there). */
 export type ReaderFactory = (path: string, from: ImportFormatChoice) => Promise<ImportReader>;
@@ -51,33 +51,38 @@ export const EMPTY_CONVERSATIONS = 'empty conversations';
 
 const hearthJsonStart = /^\s*\{\s*"format"\s*:\s*"hearth\.threads?"/;
 
-/** The first bytes of a file (at most 4 KiB); none when it is not a regular file as opened (a FIFO swapped in would block this thread). */
-function headOf(p: string): Buffer {
-  const opened = openRegularFileSync(p);
+/**
+ * The first bytes of a file (at most 4 KiB); none when it is not a regular file as opened (a FIFO swapped
+ * in would block). Read off the main thread: a file whose read stalls (a cloud drive's file fetched on
+ * read, a hung network mount) holds only this import.
+ */
+async function headOf(p: string): Promise<Buffer> {
+  const opened = await openRegularFile(p);
   if (!opened) return Buffer.alloc(0);
   const { fd } = opened;
   try {
     const head = Buffer.alloc(4096);
-    return head.subarray(0, fs.readSync(fd, head, 0, head.length, 0));
+    const { bytesRead } = await readFd(fd, head, 0, head.length, 0);
+    return head.subarray(0, bytesRead);
   } finally {
-    fs.closeSync(fd);
+    await closeFd(fd);
   }
 }
 
-const startsLikeHearth = (p: string): boolean => hearthJsonStart.test(headOf(p).toString('utf8'));
+const startsLikeHearth = async (p: string): Promise<boolean> => hearthJsonStart.test((await headOf(p)).toString('utf8'));
 
 /** Hearth JSON or Jan when `from` says so or the path looks it; null: the readers' to open. */
-export function ownFormat(p: string, from: ImportFormatChoice): 'hearth' | 'jan' | null {
+export async function ownFormat(p: string, from: ImportFormatChoice): Promise<'hearth' | 'jan' | null> {
   if (from === 'hearth' || from === 'jan') return from;
   if (from !== 'auto') return null;
   let st: fs.Stats;
   try {
-    st = fs.statSync(p);
+    st = await fs.promises.stat(p);
   } catch {
     return null; // the readers say it is missing
   }
   if (st.isDirectory()) return isJanFolder(p) ? 'jan' : null;
-  return st.isFile() && startsLikeHearth(p) ? 'hearth' : null;
+  return st.isFile() && (await startsLikeHearth(p)) ? 'hearth' : null;
 }
 
 /**
@@ -86,8 +91,8 @@ export function ownFormat(p: string, from: ImportFormatChoice): 'hearth' | 'jan'
  */
 async function detectedHearth(p: string): Promise<boolean> {
   try {
-    if (!fs.statSync(p).isFile()) return false;
-    const head = headOf(p);
+    if (!(await fs.promises.stat(p)).isFile()) return false;
+    const head = await headOf(p);
     if (head[skipSpace(head, true)] !== 0x7b /* { */) return false;
     return (await detectFormat(p)) === 'hearth';
   } catch {
@@ -172,7 +177,7 @@ function readerSource(store: Store, reader: ImportReader, now: () => number): Im
 
 /** Opens `p` as `from` (or what it looks like); throws import_failed (Hearth, Jan) or the readers' error. */
 export async function openSource(store: Store, readers: ReaderFactory, p: string, from: ImportFormatChoice, now: () => number): Promise<ImportSourceOpen> {
-  let own = ownFormat(p, from);
+  let own = await ownFormat(p, from);
   if (own === null && from === 'auto' && await detectedHearth(p)) own = 'hearth';
   if (own === 'hearth') return hearthSource(p);
   if (own === 'jan') return janSource(store, p, now());

@@ -268,11 +268,11 @@ describe('detection', () => {
     ];
     for (const [p, f] of cases) expect([p, await detectFormat(p)]).toEqual([p, f]);
     // the import's routing takes the same folders for Jan (one test of a Jan folder, the store's)
-    for (const [p, f] of cases) if (fs.statSync(p).isDirectory()) expect([p, ownFormat(p, 'auto')]).toEqual([p, f === 'jan' ? 'jan' : null]);
+    for (const [p, f] of cases) if (fs.statSync(p).isDirectory()) expect([p, await ownFormat(p, "auto")]).toEqual([p, f === 'jan' ? 'jan' : null]);
     const ownDir = tmpDir();
     fs.writeFileSync(path.join(ownDir, 'threads'), 'a file, not the threads folder');
     fs.cpSync(path.join(FIX, 'jan/threads/jan_1700000000'), path.join(ownDir, 'jan_1700000000'), { recursive: true });
-    expect([await detectFormat(ownDir).catch((e: Error) => e.message), ownFormat(ownDir, 'auto')]).toEqual([expect.stringMatching(/not a format Hearth imports/), null]);
+    expect([await detectFormat(ownDir).catch((e: Error) => e.message), await ownFormat(ownDir, 'auto')]).toEqual([expect.stringMatching(/not a format Hearth imports/), null]);
     expect(['system', 'user', 'assistant', 'tool', 'developer', 'constructor'].filter(isImportedRole)).toEqual(['system', 'user', 'assistant', 'tool']);
     // what is detected as Hearth and Jan is what the store's importers take
     expect(s.importJan(path.join(FIX, 'jan')).messages).toBe(1);
