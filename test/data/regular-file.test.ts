@@ -9,7 +9,7 @@
 import { execFileSync } from 'child_process';
 import fs from 'fs';
 import path from 'path';
-import { detectFormat } from '../../main/data/formats/detect';
+import { detectFormat, openImport } from '../../main/data/formats/detect';
 import { readHearthThreads } from '../../main/data/formats/hearth';
 import { ownFormat } from '../../main/data/import-sources';
 import { closeFd, openRegularFile, openRegularFileSync } from '../../main/regular-file';
@@ -80,6 +80,28 @@ function mkfifo(file: string): string {
       return st;
     }) as typeof fs.statSync);
     expect(openRegularFileSync(file)).toBeNull();
+  }, 10_000);
+});
+
+(posix ? describe : describe.skip)('a FIFO among the files', () => {
+  test('an LM Studio folder: a conversation file that is a FIFO is named in a note, never read; the others are read', async () => {
+    const dir = tmpDir();
+    fs.cpSync(path.resolve(__dirname, '../fixtures/imports/lmstudio'), dir, { recursive: true });
+    const fifo = mkfifo(path.join(dir, 'Work', '1700000300000.conversation.json'));
+    const read = async () => {
+      const all: unknown[] = [];
+      for await (const c of (await openImport(dir, 'auto')).conversations()) all.push('sourceId' in c ? c.sourceId : c);
+      return all;
+    };
+    expect(await read()).toEqual([
+      '1700000000000.conversation.json', 'Work/1700000100000.conversation.json',
+      { skipped: { reason: `an LM Studio conversation that could not be read (Work/1700000300000.conversation.json is not a regular file (a FIFO, a device or a socket))` } },
+    ]);
+    // a folder holding only such a file is still LM Studio's: the note says why nothing was read
+    const only = tmpDir();
+    fs.renameSync(fifo, path.join(only, '1700000300000.conversation.json'));
+    fifos.push(path.join(only, '1700000300000.conversation.json'));
+    expect(await detectFormat(only)).toBe('lmstudio');
   }, 10_000);
 });
 

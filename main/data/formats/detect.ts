@@ -23,7 +23,7 @@ import { LIMITS } from '../../store/validation';
 import { OWN_ELEMENT_VALUES, OWN_MAX_DEPTH } from './hearth';
 import { JsonGuard, skipSpace } from './json-guard';
 import { fileSource, streamJsonValues, type JsonSource, type StreamOptions } from './stream';
-import { importFailed } from './tree';
+import { importFailed, notRegularFile } from './tree';
 import { CONVERSATIONS_ENTRY, ZIP_LIMITS, zipEntrySource, zipHasEntry, type ZipLimits } from './zip';
 
 /** The formats openImport streams; Hearth JSON and Jan folders go to the store's importers (main/store/import.ts). */
@@ -174,7 +174,7 @@ async function detect(target: string, zipLimits: ZipLimits): Promise<Detected> {
     if ((await findLmstudioFiles(target)).length > 0) return { format: 'lmstudio' };
     return unknown(target, `a folder with no Jan thread.json and no LM Studio *${LMSTUDIO_SUFFIX}`);
   }
-  if (!st.isFile()) return importFailed(`${target} is not a regular file (a FIFO, a device or a socket): Hearth imports files and folders`);
+  if (!st.isFile()) return importFailed(`${notRegularFile(target)}: Hearth imports files and folders`);
   let source: JsonSource;
   if (await isZip(target)) {
     if (!(await zipHasEntry(target, CONVERSATIONS_ENTRY, zipLimits))) return unknown(target, `a zip without ${CONVERSATIONS_ENTRY}`);

@@ -21,7 +21,7 @@ import {
 import { LIMITS } from '../../store/validation';
 import { JsonGuard, type JsonLimits } from './json-guard';
 import { fileSource, streamJsonValues, tooLargeNote, type StreamOptions } from './stream';
-import { importFailed } from './tree';
+import { importFailed, notRegularFile } from './tree';
 import type { SkipNote } from '../imported';
 
 /** The largest element read at once: a thread of a bundle, or a document (its base64, at most a document's, with its name). */
@@ -114,7 +114,7 @@ export async function* readHearthFile(file: string, opts: HearthReadOptions & { 
   try {
     const st = await fs.promises.stat(file);
     // a FIFO or device says nothing true of its size (a one-thread file is measured by it)
-    if (!st.isFile()) return importFailed(`${where} is not a regular file`);
+    if (!st.isFile()) return importFailed(notRegularFile(where));
     size = st.size;
   } catch (e) {
     if ((e as { code?: string }).code === 'import_failed') throw e;

@@ -24,7 +24,7 @@ import { openRegularStream } from '../../regular-file';
 import { LIMITS } from '../../store/validation';
 import { isImportedRole, type ImportedThread, type ImportReader, type SkipNote } from '../imported';
 import { streamJsonValues } from './stream';
-import { buildTree, checkAborted, describeIssue, epochToMs, importFailed, NOTES, quote, threadTimes, tooManyBytes, tooManyNodes, type RawNode } from './tree';
+import { buildTree, checkAborted, describeIssue, epochToMs, importFailed, notRegularFile, NOTES, quote, threadTimes, tooManyBytes, tooManyNodes, type RawNode } from './tree';
 
 const nullish = <T extends z.ZodTypeAny>(t: T) => t.nullable().optional();
 
@@ -135,7 +135,8 @@ export async function findLmstudioFiles(folder: string, limits = LMSTUDIO_LIMITS
     for (const e of entries) {
       const full = path.join(dir, e.name);
       if (e.isDirectory()) await walk(full, depth + 1);
-      else if (e.isFile() && e.name.endsWith(LMSTUDIO_SUFFIX)) {
+      // not only regular files: one that is not (a FIFO, a link) is named in a note by the reader, not passed over unsaid
+      else if (e.name.endsWith(LMSTUDIO_SUFFIX)) {
         found.push(full);
         if (found.length > limits.maxFiles) importFailed(`${folder} holds more than ${limits.maxFiles} LM Studio conversations`);
       }
@@ -160,7 +161,7 @@ const MEMBERS = ['name', 'createdAt', 'systemPrompt', 'lastUsedModel', 'perChatP
 async function readConversationFile(file: string, where: string, maxBytes: number, signal?: AbortSignal): Promise<{ value: unknown; mtime: number }> {
   // a regular file as opened (a FIFO swapped in would block the read where no cancel reaches it)
   const opened = await openRegularStream(file, { highWaterMark: 256 * 1024 });
-  if (!opened) return importFailed(`${where} is not a regular file`);
+  if (!opened) return importFailed(notRegularFile(where));
   const { stream: input, st } = opened;
   if (st.size > maxBytes) {
     input.destroy();

@@ -9,7 +9,7 @@ import { JSONParser, TokenType } from '@streamparser/json';
 import { IMPORT_MAX_BYTES } from '../../ipc/data';
 import { openRegularStream } from '../../regular-file';
 import { JsonGuard, skipSpace, type JsonLimits, type Overflow } from './json-guard';
-import { checkAborted, importFailed, quote, TOO_LARGE } from './tree';
+import { checkAborted, importFailed, notRegularFile, quote, TOO_LARGE } from './tree';
 import type { SkipNote } from '../imported';
 
 /** Where a JSON array comes from: a file, or an entry of a zip (zip.ts). Opened again for each read. */
@@ -55,7 +55,7 @@ export function fileSource(file: string, maxBytes = IMPORT_MAX_BYTES): JsonSourc
       } catch (e) {
         return importFailed(`cannot read ${file}: ${(e as Error).message}`, e);
       }
-      if (!opened) return importFailed(`${file} is not a regular file`);
+      if (!opened) return importFailed(notRegularFile(file));
       if (opened.st.size > maxBytes) {
         opened.stream.destroy();
         importFailed(`${file} is larger than an import takes (${maxBytes} bytes)`);

@@ -49,6 +49,9 @@ export function importFailed(message: string, cause?: unknown): never {
   throw importError(message, cause);
 }
 
+/** What an import says of a path that is there but is no regular file as opened (never read: a FIFO's read would wait for a writer). */
+export const notRegularFile = (where: string): string => `${where} is not a regular file (a FIFO, a device or a socket)`;
+
 /** Throws when the caller cancelled (the job's Stop). */
 export function checkAborted(signal: AbortSignal | undefined, where: string): void {
   if (signal?.aborted) throw new StoreError('import_failed', `the import of ${where} was cancelled`, { cancelled: true });

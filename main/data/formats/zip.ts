@@ -10,7 +10,7 @@ import * as yauzl from 'yauzl';
 import { IMPORT_MAX_BYTES } from '../../ipc/data';
 import { closeFd, openRegularFile } from '../../regular-file';
 import type { JsonSource } from './stream';
-import { importError, importFailed } from './tree';
+import { importError, importFailed, notRegularFile } from './tree';
 
 export interface ZipLimits {
   /** the most bytes the entry may inflate to (IMPORT_MAX_BYTES) */
@@ -29,7 +29,7 @@ async function openZip(zipPath: string): Promise<yauzl.ZipFile> {
   const opened = await openRegularFile(zipPath).catch((e: Error) => {
     throw new Error(`${zipPath} is not a readable zip: ${e.message}`);
   });
-  if (!opened) throw new Error(`${zipPath} is not a readable zip: it is not a regular file`);
+  if (!opened) throw new Error(`${zipPath} is not a readable zip: ${notRegularFile('it')}`);
   return new Promise((resolve, reject) => {
     yauzl.fromFd(opened.fd, { lazyEntries: true, autoClose: false, validateEntrySizes: true, strictFileNames: false }, (err, zip) => {
       if (err || !zip) {
