@@ -111,6 +111,11 @@ export class FileSweep {
   private chain: Promise<unknown> = Promise.resolve();
   /** ref → when it was last stored (dropped past the grace period) */
   private readonly stored = new Map<string, number>();
+  /**
+   * refs discarded whose files a sweep kept (stored again lately: a composer may hold the same image) and
+   * nothing refers to: discarded again by every sweep after, so they go at close at the latest (never set aside)
+   */
+  private discardedKept = new Set<string>();
   protected readonly clock: () => number;
 
   constructor(private readonly deps: FileSweepDeps) {
@@ -156,8 +161,9 @@ export class FileSweep {
     }
   }
 
-  private async sweep(discarded: ReadonlySet<string>, closing: boolean): Promise<SweepResult> {
+  private async sweep(asked: ReadonlySet<string>, closing: boolean): Promise<SweepResult> {
     const { dir, logger, label } = this.deps;
+    const discarded = new Set([...asked, ...this.discardedKept]);
     const at = await fsp.lstat(dir).catch((e: NodeJS.ErrnoException) => {
       if (e.code === 'ENOENT') return null; // nothing stored yet
       throw e;
@@ -202,6 +208,8 @@ export class FileSweep {
         if ((e as NodeJS.ErrnoException).code !== 'ENOENT') logger.warn(`${label}: ${f.name} could not be ${aside ? 'set aside' : 'deleted'}: ${(e as Error).message}`);
       }
     }
+    const gone = new Set(deleted);
+    this.discardedKept = new Set(files.filter((f) => f.kind === 'stored' && discarded.has(f.ref) && !referenced.has(f.ref) && !gone.has(f.name)).map((f) => f.ref));
     const kept = files.length - deleted.length - setAside.length;
     if (deleted.length) logger.info(`${label}: deleted the files ${this.deps.refersTo}`, { deleted: deleted.length, kept });
     if (setAside.length) logger.info(`${label}: set aside the files ${this.deps.refersTo}`, { setAside: setAside.length, kept });

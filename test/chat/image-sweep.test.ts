@@ -220,10 +220,22 @@ describe('on a real folder and store', () => {
     expect((await racing.run()).setAside).toEqual([path.basename(fileOf(a))]);
     expect(fs.existsSync(fileOf(b))).toBe(true);
 
-    // a discarded temporary chat's image that a composer stored again lately: kept while Hearth runs, gone at close
+    // a deleted chat's image that a composer stored again lately: kept while Hearth runs, gone at close (the
+    // sweep remembers it was discarded: a later sweep is not told again), and never set aside
     sweep.noteStored(b.ref);
     expect((await sweep.run([b.ref])).deleted).toEqual([]);
-    expect((await sweep.run([b.ref], { closing: true })).deleted).toEqual([path.basename(fileOf(b))]);
+    expect((await sweep.run()).deleted).toEqual([]);
+    expect(await sweep.run([], { closing: true })).toEqual({ deleted: [path.basename(fileOf(b))], setAside: [], kept: 0 });
+    // one a message refers to meanwhile (the composer's message sent) is no longer discarded: it stays, at close too
+    const c = await images.add(testPng(3), 'c.png');
+    sweep.noteStored(c.ref);
+    expect((await sweep.run([c.ref])).deleted).toEqual([]);
+    const thread = store.threads.create({ title: 'sent' });
+    store.messages.add({ threadId: thread.id, role: 'user', content: 'c', attachments: [c] });
+    expect((await sweep.run()).deleted).toEqual([]);
+    store.threads.delete(thread.id);
+    expect(await sweep.run([], { closing: true })).toEqual({ deleted: [], setAside: [], kept: 1 });
+    expect(fs.existsSync(fileOf(c))).toBe(true);
   });
 
   test('a link in place of the folder is not swept', async () => {
