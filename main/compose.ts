@@ -304,7 +304,7 @@ export function composeApp(opts: ComposeOptions): App {
   const data = new DataService({ store, services, dataDir: paths.root, logger, indexDocuments: (refs) => docs.adoptImported(refs) });
   services.register(data.importExportChannels());
   services.register(backupChannels({ backups, restarter, store, paths, logger }));
-  services.register(folderChannels({ paths, restarter, services, store, logger, chat, sessions, imageSweep, imports: data.imports }));
+  services.register(folderChannels({ paths, restarter, services, store, logger, chat, sessions, imageSweep, documents: docs.garbage, imports: data.imports }));
   // the downloads the store holds (running or waiting when Hearth last closed) go on
   downloads.restore().catch((e: Error) => logger.error(`downloads: could not restore: ${e.message}`));
   return {

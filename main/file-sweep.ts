@@ -19,7 +19,7 @@ import { createHash, randomBytes } from 'crypto';
 import { promises as fsp } from 'fs';
 import path from 'path';
 import type { Logger } from './logging';
-import { readRegularFile } from './regular-file';
+import { openRegularStream, readRegularFile } from './regular-file';
 
 /** The random bytes in a write's temporary file name. */
 const TEMPORARY_RANDOM_BYTES = 6;
@@ -116,6 +116,8 @@ export class FileSweep {
    * nothing refers to: discarded again by every sweep after, so they go at close at the latest (never set aside)
    */
   private discardedKept = new Set<string>();
+  /** the stray folder's absence was logged (once a process) */
+  private strayMissingSaid = false;
   protected readonly clock: () => number;
 
   constructor(private readonly deps: FileSweepDeps) {
@@ -136,12 +138,30 @@ export class FileSweep {
    * Sweeps once, after any sweep under way. `discarded`: refs just discarded (their files go now unless
    * something refers to them). Never rejects: a failure is logged.
    */
-  run(discarded: Iterable<string> = [], opts: { closing?: boolean } = {}): Promise<SweepResult> {
+  run(discarded: Iterable<string> = [], opts: { closing?: boolean; emptyStray?: boolean } = {}): Promise<SweepResult> {
     const gone = new Set(discarded);
     const closing = opts.closing === true;
-    const next = this.chain.then(() => this.sweep(gone, closing)).catch((e: unknown) => {
+    const next = this.chain.then(() => this.sweep(gone, closing, opts.emptyStray === true)).catch((e: unknown) => {
       this.deps.logger.warn(`${this.deps.label}: the sweep of ${this.deps.dir} failed: ${(e as Error | null)?.message ?? String(e)}`);
       return nothing();
+    });
+    this.chain = next;
+    return next;
+  }
+
+  /**
+   * A stored file its owner no longer keeps (the documents' collector), after any sweep under way: deleted
+   * when `discard` (what the user deleted for good: a temporary chat's), else set aside as a sweep sets
+   * aside. A link in its place is deleted (not its target); anything else is left. Never rejects: a failure is logged.
+   */
+  dispose(name: string, opts: { discard: boolean }): Promise<void> {
+    const next = this.chain.then(async () => {
+      const file = path.join(this.deps.dir, name);
+      const st = await fsp.lstat(file).catch(() => null);
+      if (st?.isFile() && !opts.discard && this.deps.setAside) await this.setAsideOrDelete(name);
+      else if (st?.isFile() || st?.isSymbolicLink()) await fsp.unlink(file);
+    }).catch((e: unknown) => {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') this.deps.logger.warn(`${this.deps.label}: ${name} could not be ${opts.discard ? 'deleted' : 'set aside'}: ${(e as Error).message}`);
     });
     this.chain = next;
     return next;
@@ -161,7 +181,7 @@ export class FileSweep {
     }
   }
 
-  private async sweep(asked: ReadonlySet<string>, closing: boolean): Promise<SweepResult> {
+  private async sweep(asked: ReadonlySet<string>, closing: boolean, emptyStray: boolean): Promise<SweepResult> {
     const { dir, logger, label } = this.deps;
     const discarded = new Set([...asked, ...this.discardedKept]);
     const at = await fsp.lstat(dir).catch((e: NodeJS.ErrnoException) => {
@@ -201,9 +221,11 @@ export class FileSweep {
       // what the user deleted goes at once; a file nothing claims waits aside, when asked
       const aside = f.kind === 'stored' && this.deps.setAside === true && !discarded.has(f.ref);
       try {
-        if (aside) await this.setAside(f.name);
-        else await fsp.unlink(file);
-        (aside ? setAside : deleted).push(f.name);
+        if (aside) (await this.setAsideOrDelete(f.name) ? setAside : deleted).push(f.name);
+        else {
+          await fsp.unlink(file);
+          deleted.push(f.name);
+        }
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'ENOENT') logger.warn(`${label}: ${f.name} could not be ${aside ? 'set aside' : 'deleted'}: ${(e as Error).message}`);
       }
@@ -213,7 +235,7 @@ export class FileSweep {
     const kept = files.length - deleted.length - setAside.length;
     if (deleted.length) logger.info(`${label}: deleted the files ${this.deps.refersTo}`, { deleted: deleted.length, kept });
     if (setAside.length) logger.info(`${label}: set aside the files ${this.deps.refersTo}`, { setAside: setAside.length, kept });
-    await this.tendStray(referenced, discarded);
+    await this.tendStray(referenced, discarded, emptyStray);
     return { deleted, setAside, kept };
   }
 
@@ -228,10 +250,19 @@ export class FileSweep {
     return at?.isDirectory() ? into : null;
   }
 
-  /** Moves a stored file into the stray folder, its time now (its keep period counts from the move); left in place if either fails. */
-  private async setAside(name: string): Promise<void> {
+  /**
+   * Moves a stored file into the stray folder, its time now (its keep period counts from the move): true.
+   * Where the stray folder cannot be had (a file or a link planted in its place), the file is deleted, as
+   * before there was a stray folder (logged once a sweep): false. Left in place if the move or the time fails.
+   */
+  private async setAsideOrDelete(name: string): Promise<boolean> {
     const into = await this.strayFolder(true);
-    if (!into) throw new Error(`${path.join(this.deps.dir, STRAY_FOLDER)} is not a folder: the file stays where it is`);
+    if (!into) {
+      if (!this.strayMissingSaid) this.deps.logger.warn(`${this.deps.label}: ${path.join(this.deps.dir, STRAY_FOLDER)} is not a folder: the files nothing refers to are deleted, not set aside`);
+      this.strayMissingSaid = true;
+      await fsp.unlink(path.join(this.deps.dir, name));
+      return false;
+    }
     const from = path.join(this.deps.dir, name);
     const to = path.join(into, name);
     await fsp.rename(from, to);
@@ -243,14 +274,15 @@ export class FileSweep {
       await fsp.rename(to, from).catch(() => undefined);
       throw e;
     }
+    return true;
   }
 
   /**
    * The stray folder's files: one a ref names again (a restore undone, a store that raced the sweep) goes
    * back into place; one set aside longer than the keep period, or whose ref was discarded, is deleted
-   * (regular files with the folder's names only).
+   * (regular files with the folder's names only); with `empty` (every chat erased), every one nothing names.
    */
-  private async tendStray(referenced: ReadonlySet<string>, discarded: ReadonlySet<string>): Promise<void> {
+  private async tendStray(referenced: ReadonlySet<string>, discarded: ReadonlySet<string>, empty: boolean): Promise<void> {
     const { dir, logger, label } = this.deps;
     if (!this.deps.setAside) return;
     const into = await this.strayFolder(false);
@@ -265,12 +297,15 @@ export class FileSweep {
       if (!st?.isFile()) continue;
       try {
         if (referenced.has(what.ref)) {
-          // (the same name holds the same content: one there already stays, and this copy goes)
+          // (the same name holds the same content: one there already stays, and this copy goes; a copy
+          // that is not what its name says stays aside until its time is up)
           const there = await fsp.lstat(path.join(dir, name)).catch(() => null);
           if (there?.isFile()) await fsp.unlink(file);
-          else await fsp.rename(file, path.join(dir, name));
-          back++;
-        } else if (discarded.has(what.ref) || this.clock() - st.mtimeMs >= STRAY_KEEP_MS) {
+          else if (await holds(file, what.ref)) {
+            await fsp.rename(file, path.join(dir, name));
+            back++;
+          }
+        } else if (empty || discarded.has(what.ref) || this.clock() - st.mtimeMs >= STRAY_KEEP_MS) {
           await fsp.unlink(file);
           gone++;
         }
@@ -283,18 +318,36 @@ export class FileSweep {
   }
 }
 
+/** Whether `file` is a regular file whose SHA-256 is `ref` (read whole: a set-aside file taken back). */
+async function holds(file: string, ref: string): Promise<boolean> {
+  const hash = createHash('sha256');
+  const opened = await openRegularStream(file, {}, { follow: false }).catch(() => null);
+  if (!opened) return false;
+  try {
+    for await (const chunk of opened.stream) hash.update(chunk as Buffer);
+  } catch {
+    return false;
+  }
+  return hash.digest('hex') === ref;
+}
+
 /**
  * A stored file a sweep set aside, for a read that found it gone from `dir`: when `<dir>/STRAY_FOLDER/<name>`
- * is a regular file of at most `maxBytes` whose SHA-256 is `ref`, it is moved back into place and its
- * bytes answered; otherwise null (nothing there, or not what its name says). A STRAY_FOLDER that is not
- * a folder (a link, a file) is not looked into.
+ * is a regular file of at most `maxBytes` whose SHA-256 is `ref`, it is moved back into place, its time
+ * now (a sweep counts its grace period from then), and its bytes answered with where it is (still aside
+ * when the move failed: a file another program holds open on Windows); otherwise null (nothing there, or
+ * not what its name says). A STRAY_FOLDER that is not a folder (a link, a file) is not looked into.
  */
-export async function takeBack(dir: string, name: string, ref: string, maxBytes: number): Promise<Buffer | null> {
+export async function takeBack(dir: string, name: string, ref: string, maxBytes: number): Promise<{ bytes: Buffer; file: string } | null> {
   const into = path.join(dir, STRAY_FOLDER);
   if (!(await fsp.lstat(into).catch(() => null))?.isDirectory()) return null;
   const aside = path.join(into, name);
-  const bytes = await readRegularFile(aside, maxBytes);
+  // (one that cannot be read, no permission, is as good as gone: the caller says the file is missing)
+  const bytes = await readRegularFile(aside, maxBytes).catch(() => null);
   if (!bytes || createHash('sha256').update(bytes).digest('hex') !== ref) return null;
-  await fsp.rename(aside, path.join(dir, name)).catch(() => undefined);
-  return bytes;
+  const file = path.join(dir, name);
+  if (!(await fsp.rename(aside, file).then(() => true, () => false))) return { bytes, file: aside };
+  const now = new Date();
+  await fsp.lutimes(file, now, now).catch(() => undefined);
+  return { bytes, file };
 }

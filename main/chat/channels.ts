@@ -47,12 +47,14 @@ export function chatChannels(deps: {
     'threads.setModel': (r) => changed(toThreadDTO(chat.setModel(r.id, r.model))),
     'threads.delete': async (r) => {
       await chat.stop(r.id);
-      // its images go with it (unless a message elsewhere refers to the same image)
-      const discarded = store.threadAttachmentRefs(r.id);
+      // a temporary chat's images go with it (unless a message elsewhere refers to the same image); a saved
+      // chat's are set aside by the sweep, as a backup that holds the chat may be restored
+      const temporary = store.temporary.has(r.id);
+      const discarded = temporary ? store.temporary.attachmentRefs(r.id) : undefined;
       views.api(r.id).threads.delete(r.id);
       // its cached conversation goes with it (the sequence, the saved file)
       await deps.sessions?.forget(r.id);
-      services.emit('threads.deleted', { id: r.id });
+      services.emit('threads.deleted', { id: r.id, ...(temporary ? { temporary } : {}) });
       // and the images no message refers to any more (the sweep logs its failures; it never throws)
       void deps.imageSweep.run(discarded);
       return { ok: true as const };

@@ -157,7 +157,9 @@ export class ImageStore {
       if (found) return found;
     }
     for (const kind of IMAGE_KINDS) {
-      if (await takeBack(this.dir, path.basename(this.fileOf(r, kind)), r, MAX_IMAGE_BYTES)) return there(kind);
+      const back = await takeBack(this.dir, path.basename(this.fileOf(r, kind)), r, MAX_IMAGE_BYTES);
+      // (still aside when it could not be moved: read from there)
+      if (back) return { file: back.file, kind, size: back.bytes.length };
     }
     return null;
   }

@@ -27,7 +27,8 @@ export const ERASED_EVERYTHING: readonly ErasedItem[] = [
 
 /** scope 'threads': what goes (live; nothing else changes). */
 const ERASED_THREADS: readonly string[] = [
-  'every saved chat: its messages, its attached images and documents (unless another chat uses them) and its saved conversation cache',
+  'every saved chat: its messages, its attached images and documents (unless an open temporary chat uses them) and its saved conversation cache',
+  'the images and documents of chats deleted before, kept 30 days so that a backup restored finds them',
 ];
 
 /** What an erase of `scope` deletes, and what it keeps, one line each: the confirmation's text. */

@@ -16,6 +16,7 @@ import { checkNobodyHas } from '../store/update-backup';
 import type { ImportJobs } from '../data/import-job';
 import { DATABASE_FILE } from '../database-files';
 import { storedAttachmentRefs } from '../store/attachment-refs';
+import type { DocGarbage } from '../docs/garbage';
 import { ERASED_EVERYTHING } from './erase-scope';
 
 export interface EraseThreadsDeps {
@@ -24,11 +25,17 @@ export interface EraseThreadsDeps {
   sessions: Pick<ThreadSessions, 'forget'>;
   services: Pick<Services, 'emit'>;
   imageSweep: Pick<ImageSweep, 'run'>;
+  /** the documents' files: those set aside go too */
+  documents: Pick<DocGarbage, 'emptyStray'>;
   /** the chats imports: one running would go on writing threads */
   imports: Pick<ImportJobs, 'close'>;
 }
 
-/** Deletes every saved thread (one transaction), then their caches and their images; threads.deleted for each. The count. */
+/**
+ * Deletes every saved thread (one transaction), then their caches, their images and documents, and the
+ * files set aside in <data>/images/.stray and <data>/documents/.stray (what every chat erased means);
+ * threads.deleted for each. The count.
+ */
 export async function eraseThreads(deps: EraseThreadsDeps): Promise<number> {
   await deps.chat.stopAll();
   await deps.imports.close();
@@ -42,7 +49,9 @@ export async function eraseThreads(deps: EraseThreadsDeps): Promise<number> {
     await deps.sessions.forget(id);
     deps.services.emit('threads.deleted', { id });
   }
-  await deps.imageSweep.run(discarded);
+  await deps.imageSweep.run(discarded, { emptyStray: true });
+  // (after the documents' collector, which the events ran: it sets their files aside)
+  await deps.documents.emptyStray();
   return ids.length;
 }
 

@@ -54,7 +54,7 @@ const hearthJsonStart = /^\s*\{\s*"format"\s*:\s*"hearth\.threads?"/;
 /**
  * The first bytes of a file (at most 4 KiB); none when it is not a regular file as opened (a FIFO swapped
  * in would block). Read off the main thread: a file whose read stalls (a cloud drive's file fetched on
- * read, a hung network mount) holds only this import.
+ * read, a hung network mount) holds this import and one of libuv's pool threads, not the process.
  */
 async function headOf(p: string): Promise<Buffer> {
   const opened = await openRegularFile(p);

@@ -69,12 +69,6 @@ export class DocFiles {
    */
   async get(hash: string): Promise<Buffer | null> {
     const kept = await readRegularFile(this.file(hash), MAX_DOC_BYTES);
-    return kept ?? takeBack(this.dir, hash, hash, MAX_DOC_BYTES);
-  }
-
-  async delete(hash: string): Promise<void> {
-    const file = this.file(hash);
-    const st = await fs.promises.lstat(file).catch(() => null);
-    if (st?.isFile() || st?.isSymbolicLink()) await fs.promises.rm(file, { force: true });
+    return kept ?? (await takeBack(this.dir, hash, hash, MAX_DOC_BYTES))?.bytes ?? null;
   }
 }

@@ -39,6 +39,8 @@ export class DocGarbage {
   /** the next step of giving back deleted vectors' space (compact) */
   private compactTimer: NodeJS.Timeout | null = null;
   private closing = false;
+  /** documents of temporary chats deleted: their files go when collected, not set aside */
+  private readonly discarded = new Set<string>();
 
   constructor(private readonly deps: DocGarbageDeps) {
     const docs = deps.store.docs;
@@ -55,18 +57,32 @@ export class DocGarbage {
     this.compact();
   }
 
-  /** Deletes the documents nothing links (a temporary chat's kept while it is open; one stored for a message not yet sent, a while). */
+  /**
+   * Deletes the documents nothing links (a temporary chat's kept while it is open; one stored for a message
+   * not yet sent, a while); their files are set aside (../file-sweep.ts: a backup restored may name them
+   * again), a deleted temporary chat's (`discard`) deleted.
+   */
   collect(): void {
-    const { store, files, logger } = this.deps;
+    const { store, logger } = this.deps;
     try {
       const gone = store.docs.collectGarbage(store.temporary.ids(), { storedBefore: Date.now() - UNSENT_GRACE_MS });
       for (const hash of gone) {
         this.deps.cancelHash(hash);
-        void files.delete(hash).catch((e: Error) => logger.warn(`docs: a document's file could not be deleted: ${e.message}`));
+        void this.sweep.dispose(hash, { discard: this.discarded.delete(hash) });
       }
     } catch (e) {
       logger.warn(`docs: unlinked documents could not be collected: ${(e as Error).message}`);
     }
+  }
+
+  /** A temporary chat's documents, before its links go: when collected, their files are deleted, not set aside. */
+  discard(hashes: Iterable<string>): void {
+    for (const h of hashes) this.discarded.add(h);
+  }
+
+  /** Deletes the files set aside (every chat erased); resolves when done. */
+  emptyStray(): Promise<unknown> {
+    return this.sweep.run([], { emptyStray: true });
   }
 
   /** Sweeps the documents' folder now (start does it once); resolves when it has ended. */

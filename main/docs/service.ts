@@ -83,7 +83,10 @@ export class DocsService {
     });
     deps.services.subscribe((event, payload) => {
       if (event === 'threads.deleted') {
-        docs.dropThread((payload as { id: string }).id);
+        const { id, temporary } = payload as { id: string; temporary?: boolean };
+        // a temporary chat's documents go with it; a saved chat's are set aside (a backup may bring it back)
+        if (temporary) this.garbage.discard(docs.threadDocs(id, { includeRemoved: true }).map((l) => l.doc.hash));
+        docs.dropThread(id);
         this.garbage.collect();
       }
     });

@@ -289,7 +289,8 @@ export const events = {
   'providers.changed': ProvidersStatusDTO,
   /** a thread's metadata changed (title, pin, updatedAt…) or it was created */
   'threads.changed': z.object({ thread: ThreadDTO }),
-  'threads.deleted': z.object({ id: Id }),
+  /** temporary: a temporary chat (its files go at once; a saved chat's wait aside, STRAY_KEEP_MS) */
+  'threads.deleted': z.object({ id: Id, temporary: z.boolean().optional() }),
   'models.state': ModelState,
   /** the library changed (a model of <data>/models added, removed, renamed or resized; a reference added or removed): the whole list, as models.list answers it */
   'models.changed': z.object({ models: z.array(LibraryModelDTO) }),

@@ -7,7 +7,7 @@ import type Database from 'better-sqlite3';
 import type { Attachment } from './types';
 
 /**
- * Every distinct `ref` of an attachment object in the messages table (of one thread's messages, given `threadId`). A column that is not JSON, an
+ * Every distinct `ref` of an attachment object in the messages table. A column that is not JSON, an
  * element that is not an object or has no string ref, is skipped (CASE short-circuits, so json_each
  * and json_extract never see what they would fail on).
  */
@@ -16,10 +16,9 @@ const REFS_SQL = `
   FROM messages m, json_each(CASE WHEN json_valid(m.attachments) THEN m.attachments ELSE '[]' END) j
   WHERE m.attachments IS NOT NULL`;
 
-export function storedAttachmentRefs(db: Database.Database, threadId?: string): Set<string> {
+export function storedAttachmentRefs(db: Database.Database): Set<string> {
   const refs = new Set<string>();
-  const rows = threadId === undefined ? db.prepare(REFS_SQL).all() : db.prepare(`${REFS_SQL} AND m.thread_id = ?`).all(threadId);
-  for (const row of rows as { ref: unknown }[]) if (typeof row.ref === 'string') refs.add(row.ref);
+  for (const row of db.prepare(REFS_SQL).all() as { ref: unknown }[]) if (typeof row.ref === 'string') refs.add(row.ref);
   return refs;
 }
 

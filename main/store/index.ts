@@ -195,12 +195,6 @@ export class Store {
     return refs;
   }
 
-  /** The refs one thread's messages make (a saved or a temporary chat's): what goes with it when it is deleted. */
-  threadAttachmentRefs(threadId: string): Set<string> {
-    this.ensureOpen();
-    return this.temporary.has(threadId) ? this.temporary.attachmentRefs(threadId) : storedAttachmentRefs(this.db, threadId);
-  }
-
   private source(threadId: string): ExportSource {
     const assistant = (id: string) => (this.assistants.exists(id) ? this.assistants.get(id) : null);
     return this.temporary.has(threadId)

@@ -278,7 +278,7 @@ describe('in the app', () => {
     expect(fs.readdirSync(path.join(chat.paths.images, STRAY_FOLDER))).toEqual([`${ref}.png`]);
   });
 
-  test('deleting a thread: its images go at once, unless another message refers to them (a temporary chat\'s too)', async () => {
+  test('deleting a thread: a temporary chat\'s images go at once, a saved chat\'s are set aside (a backup may bring it back); unless another message refers to them', async () => {
     const chat = open({ model: null });
     const [shared, onlyTemporary, savedOnly, loose] = await Promise.all([1, 2, 3, 4].map((n) => store(chat, n)));
     const saved = await chat.call('threads.create', {});
@@ -292,18 +292,24 @@ describe('in the app', () => {
     expect(fs.existsSync(fileOf(chat, shared))).toBe(true);
     // young and in no message: a composer's image not sent yet
     expect(fs.existsSync(fileOf(chat, loose))).toBe(true);
+    expect(fs.existsSync(path.join(chat.paths.images, STRAY_FOLDER))).toBe(false);
 
-    // the saved thread goes: its images with it, however young, and not set aside (what the user deletes goes);
-    // loose, old now and in no message of its but sent meanwhile, stays
-    age(fileOf(chat, loose));
+    // the saved thread goes: its images are set aside once past the grace period; loose, old now and sent meanwhile, stays
+    for (const a of [shared, savedOnly, loose]) age(fileOf(chat, a));
     const other = await chat.call('threads.create', {});
     chat.app.store.messages.add({ threadId: other.id, role: 'user', content: 'b', attachments: [loose] });
     await chat.call('threads.delete', { id: saved.id });
     await chat.app.imageSweep.idle();
     expect(fs.existsSync(fileOf(chat, shared))).toBe(false);
     expect(fs.existsSync(fileOf(chat, savedOnly))).toBe(false);
+    expect(fs.readdirSync(path.join(chat.paths.images, STRAY_FOLDER)).sort()).toEqual([shared, savedOnly].map((a) => path.basename(fileOf(chat, a))).sort());
     expect(fs.existsSync(fileOf(chat, loose))).toBe(true);
-    expect(fs.existsSync(path.join(chat.paths.images, STRAY_FOLDER))).toBe(false);
+
+    // every chat erased (Settings → Data): their images go, and so does everything set aside
+    await chat.call('data.erase', { scope: 'threads' });
+    await chat.app.imageSweep.idle();
+    expect(fs.existsSync(fileOf(chat, loose))).toBe(false);
+    expect(fs.readdirSync(path.join(chat.paths.images, STRAY_FOLDER))).toEqual([]);
   });
 
   test('an open temporary chat\'s images go when the app closes', async () => {

@@ -52,14 +52,23 @@ afterEach(() => {
  * An image kept as images.store keeps it (without its note to the sweep, which keeps an image a composer
  * stored lately until close), in a new thread's message; its file made older than the sweep's grace period.
  */
-async function threadWithImage(app: App, dir: string, title: string, n: number): Promise<{ image: ImageAttachment; file: string }> {
+async function threadWithImage(app: App, dir: string, title: string, n: number): Promise<{ image: ImageAttachment; file: string; threadId: string }> {
   const image = await new ImageStore(path.join(dir, 'images')).add(testPng(n), `${n}.png`);
   const t = app.store.threads.create({ title });
   app.store.messages.add({ threadId: t.id, role: 'user', content: 'look', attachments: [image] });
   const file = path.join(dir, 'images', `${image.ref}.png`);
   const old = (Date.now() - IMAGE_GRACE_MS - 60_000) / 1000;
   fs.utimesSync(file, old, old);
-  return { image, file };
+  return { image, file, threadId: t.id };
+}
+
+/** A document kept as docs.store keeps it, linked to a thread's message, its row made older than the collector's grace period; its file. */
+async function linkedDocument(app: App, dir: string, threadId: string, text: string): Promise<string> {
+  const { attachment } = (await app.services.handle('docs.store', { name: 'notes.txt', data: Buffer.from(text).toString('base64') })) as { attachment: { ref: string } };
+  const row = app.store.docs.documentByHash(attachment.ref)!;
+  app.store.docs.linkThread(threadId, row.id, 'notes.txt');
+  app.store.db.prepare('UPDATE documents SET stored_at = 0 WHERE id = ?').run(row.id);
+  return path.join(dir, 'documents', attachment.ref);
 }
 
 const counts = (db: Database.Database) => ({
@@ -246,6 +255,42 @@ describe('restore', () => {
       expect(titles(app)).toEqual(['after the backup', 'kept']);
       expect(fs.readFileSync(file)).toEqual(testPng(1));
       expect(fs.readdirSync(path.join(dir, 'images', STRAY_FOLDER))).toEqual([]);
+      expect(await app.services.handle('images.read', { ref: image.ref })).toEqual({ url: `data:image/png;base64,${testPng(1).toString('base64')}` });
+    } finally {
+      await h.current().close();
+    }
+  });
+
+  test('a chat deleted by mistake and brought back by a restore: its image and document come back; a temporary chat\'s go at once', async () => {
+    const dir = fresh();
+    const h = host(dir);
+    let app = h.current();
+    try {
+      const { image, file, threadId } = await threadWithImage(app, dir, 'deleted by mistake', 1);
+      const doc = await linkedDocument(app, dir, threadId, 'notes kept with the chat');
+      const name = await app.backups.create();
+      await app.services.handle('threads.delete', { id: threadId });
+      await app.imageSweep.idle();
+      await app.docs.garbage.swept();
+      // set aside, not deleted
+      expect([fs.existsSync(file), fs.existsSync(doc)]).toEqual([false, false]);
+      expect(fs.readdirSync(path.join(dir, 'images', STRAY_FOLDER))).toEqual([path.basename(file)]);
+      expect(fs.readdirSync(path.join(dir, 'documents', STRAY_FOLDER))).toEqual([path.basename(doc)]);
+      // a temporary chat's go at once
+      const tmp = app.store.temporary.threads.create({});
+      const tmpDoc = await linkedDocument(app, dir, tmp.id, 'notes of a temporary chat');
+      await app.services.handle('threads.delete', { id: tmp.id });
+      await app.docs.garbage.swept();
+      expect(fs.existsSync(tmpDoc)).toBe(false);
+      expect(fs.readdirSync(path.join(dir, 'documents', STRAY_FOLDER))).toEqual([path.basename(doc)]);
+
+      await app.services.handle('data.backups.restore', { name });
+      app = await restarted(h);
+      await app.imageSweep.idle();
+      await app.docs.garbage.swept();
+      expect(titles(app)).toEqual(['deleted by mistake']);
+      expect(fs.readFileSync(file)).toEqual(testPng(1));
+      expect(fs.readFileSync(doc, 'utf8')).toBe('notes kept with the chat');
       expect(await app.services.handle('images.read', { ref: image.ref })).toEqual({ url: `data:image/png;base64,${testPng(1).toString('base64')}` });
     } finally {
       await h.current().close();

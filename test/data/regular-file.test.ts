@@ -84,18 +84,23 @@ function mkfifo(file: string): string {
 });
 
 (posix ? describe : describe.skip)('a FIFO among the files', () => {
-  test('an LM Studio folder: a conversation file that is a FIFO is named in a note, never read; the others are read', async () => {
+  test('an LM Studio folder: a conversation file that is a FIFO or a link is named in a note, never read; the others are read', async () => {
     const dir = tmpDir();
     fs.cpSync(path.resolve(__dirname, '../fixtures/imports/lmstudio'), dir, { recursive: true });
     const fifo = mkfifo(path.join(dir, 'Work', '1700000300000.conversation.json'));
+    // a link to a conversation outside the folder is not followed either
+    const outside = path.join(tmpDir(), 'private.json');
+    fs.copyFileSync(path.join(dir, '1700000000000.conversation.json'), outside);
+    fs.symlinkSync(outside, path.join(dir, 'Work', '1700000400000.conversation.json'));
     const read = async () => {
       const all: unknown[] = [];
       for await (const c of (await openImport(dir, 'auto')).conversations()) all.push('sourceId' in c ? c.sourceId : c);
       return all;
     };
+    const note = (id: string) => ({ skipped: { reason: `an LM Studio conversation that could not be read (${id} is not a regular file (a link, a folder, a FIFO, a device or a socket))` } });
     expect(await read()).toEqual([
       '1700000000000.conversation.json', 'Work/1700000100000.conversation.json',
-      { skipped: { reason: `an LM Studio conversation that could not be read (Work/1700000300000.conversation.json is not a regular file (a FIFO, a device or a socket))` } },
+      note('Work/1700000300000.conversation.json'), note('Work/1700000400000.conversation.json'),
     ]);
     // a folder holding only such a file is still LM Studio's: the note says why nothing was read
     const only = tmpDir();

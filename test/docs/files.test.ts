@@ -187,21 +187,22 @@ describe("the documents' folder's sweep", () => {
     expect(logger.lines.some((l) => /docs: the sweep of .* failed: .*not open/.test(l))).toBe(true);
   });
 
-  (posix ? test : test.skip)('a .stray that is not a folder (a file, a link someone put there): nothing is set aside, nothing is lost', async () => {
+  (posix ? test : test.skip)('a .stray that is not a folder (a file, a link someone put there): nothing goes into it; the file is deleted, as before there was a stray folder', async () => {
     const store = openStore();
     const files = new DocFiles(path.join(dir, 'documents'));
-    const stray = await files.put(Buffer.from('no row names me'));
-    age(path.join(files.dir, stray));
     const elsewhere = path.join(dir, 'elsewhere');
     fs.mkdirSync(elsewhere);
     for (const plant of [() => fs.writeFileSync(path.join(files.dir, STRAY_FOLDER), 'x'), () => fs.symlinkSync(elsewhere, path.join(files.dir, STRAY_FOLDER))]) {
+      const stray = await files.put(Buffer.from('no row names me'));
+      age(path.join(files.dir, stray));
       fs.rmSync(path.join(files.dir, STRAY_FOLDER), { force: true });
       plant();
       const logger = collectingLogger();
-      await new DocGarbage({ store, files, logger, cancelHash: () => undefined }).sweepFiles();
-      expect(fs.existsSync(path.join(files.dir, stray))).toBe(true);
+      expect(await new DocGarbage({ store, files, logger, cancelHash: () => undefined }).sweepFiles()).toMatchObject({ deleted: [stray], setAside: [] });
+      expect(fs.existsSync(path.join(files.dir, stray))).toBe(false);
       expect(fs.readdirSync(elsewhere)).toEqual([]);
-      expect(logger.lines.some((l) => /\.stray is not a folder: the file stays where it is/.test(l))).toBe(true);
+      expect(fs.lstatSync(path.join(files.dir, STRAY_FOLDER)).isDirectory()).toBe(false);
+      expect(logger.lines.filter((l) => /\.stray is not a folder: the files nothing refers to are deleted, not set aside/.test(l))).toHaveLength(1);
     }
   });
 

@@ -135,7 +135,7 @@ export async function findLmstudioFiles(folder: string, limits = LMSTUDIO_LIMITS
     for (const e of entries) {
       const full = path.join(dir, e.name);
       if (e.isDirectory()) await walk(full, depth + 1);
-      // not only regular files: one that is not (a FIFO, a link) is named in a note by the reader, not passed over unsaid
+      // not only regular files: one that is not (a FIFO, a link: never followed) is named in a note by the reader, not passed over unsaid
       else if (e.name.endsWith(LMSTUDIO_SUFFIX)) {
         found.push(full);
         if (found.length > limits.maxFiles) importFailed(`${folder} holds more than ${limits.maxFiles} LM Studio conversations`);
@@ -158,9 +158,10 @@ const MEMBERS = ['name', 'createdAt', 'systemPrompt', 'lastUsedModel', 'perChatP
  * A conversation file's members, streamed through the guard (no deeper than JSON_LIMITS, each message and
  * member at most `maxBytes`), so what the schema does not read is never built. `where` names it in errors.
  */
-async function readConversationFile(file: string, where: string, maxBytes: number, signal?: AbortSignal): Promise<{ value: unknown; mtime: number }> {
-  // a regular file as opened (a FIFO swapped in would block the read where no cancel reaches it)
-  const opened = await openRegularStream(file, { highWaterMark: 256 * 1024 });
+async function readConversationFile(file: string, where: string, maxBytes: number, signal?: AbortSignal, follow = true): Promise<{ value: unknown; mtime: number }> {
+  // a regular file as opened (a FIFO swapped in would block the read where no cancel reaches it); in a
+  // folder, a link is not followed (it could lead anywhere)
+  const opened = await openRegularStream(file, { highWaterMark: 256 * 1024 }, { follow });
   if (!opened) return importFailed(notRegularFile(where));
   const { stream: input, st } = opened;
   if (st.size > maxBytes) {
@@ -209,10 +210,10 @@ export function lmstudioReader(target: string, limits = LMSTUDIO_LIMITS): Import
         const id = path.relative(target, file).split(path.sep).join('/');
         let read: { value: unknown; mtime: number };
         try {
-          const size = (await fs.promises.stat(file)).size;
+          const size = (await fs.promises.lstat(file)).size;
           const tooLarge = tooManyBytes(size, limits.maxFileBytes);
           if (tooLarge) { yield tooLarge; continue; }
-          read = await readConversationFile(file, id, limits.maxFileBytes, signal);
+          read = await readConversationFile(file, id, limits.maxFileBytes, signal, false);
         } catch (e) {
           checkAborted(signal, target);
           yield { skipped: { reason: `an LM Studio conversation that could not be read (${(e as Error).message})` } };
