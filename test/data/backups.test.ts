@@ -421,6 +421,15 @@ describe('erase', () => {
       const ids = [addThread(app, 'one', 3), addThread(app, 'two', 2)];
       // the threads' images go with them, at once and not set aside; an open temporary chat's stays
       const [a, b] = [await threadWithImage(app, dir, 'a', 1), await threadWithImage(app, dir, 'b', 2)];
+      const doc = await linkedDocument(app, dir, a.threadId, 'notes of chat a');
+      // and what a chat deleted before left aside
+      const c = await threadWithImage(app, dir, 'deleted before', 3);
+      const docC = await linkedDocument(app, dir, c.threadId, 'notes of a chat deleted before');
+      await app.services.handle('threads.delete', { id: c.threadId });
+      await app.imageSweep.idle();
+      await app.docs.garbage.swept();
+      expect(fs.readdirSync(path.join(dir, 'images', STRAY_FOLDER))).toEqual([path.basename(c.file)]);
+      expect(fs.readdirSync(path.join(dir, 'documents', STRAY_FOLDER))).toEqual([path.basename(docC)]);
       ids.push(...app.store.threads.list({ limit: 10 }).items.filter((t) => !ids.includes(t.id)).map((t) => t.id));
       const tmp = app.store.temporary.threads.create({});
       app.store.temporary.messages.add({ threadId: tmp.id, role: 'user', content: '', attachments: [b.image] });
@@ -430,7 +439,9 @@ describe('erase', () => {
       expect(titles(app)).toEqual([]);
       expect(fs.existsSync(a.file)).toBe(false);
       expect(fs.existsSync(b.file)).toBe(true);
-      expect(fs.existsSync(path.join(dir, 'images', STRAY_FOLDER))).toBe(false);
+      expect(fs.existsSync(doc)).toBe(false);
+      expect(fs.readdirSync(path.join(dir, 'images', STRAY_FOLDER))).toEqual([]);
+      expect(fs.readdirSync(path.join(dir, 'documents', STRAY_FOLDER))).toEqual([]);
       expect(counts(app.store.db)).toEqual({ messages: 0, fts: 0 });
       // the rest stays: the store goes on
       expect(app.store.settings.get('backups')).toEqual({ daily: true, keep: 7 });
