@@ -71,6 +71,16 @@ async function linkedDocument(app: App, dir: string, threadId: string, text: str
   return path.join(dir, 'documents', attachment.ref);
 }
 
+/** The app once its image and document sweeps asked for so far have ended. */
+async function swept(app: App): Promise<App> {
+  await app.imageSweep.idle();
+  await app.docs.garbage.swept();
+  return app;
+}
+
+/** What images.read answers for testPng(n). */
+const pngUrl = (n: number) => ({ url: `data:image/png;base64,${testPng(n).toString('base64')}` });
+
 const counts = (db: Database.Database) => ({
   messages: db.prepare('SELECT count(*) FROM messages').pluck().get() as number,
   fts: db.prepare('SELECT count(*) FROM messages_fts').pluck().get() as number,
@@ -241,8 +251,7 @@ describe('restore', () => {
       const name = await app.backups.create();
       const { image, file } = await threadWithImage(app, dir, 'after the backup', 1);
       await app.services.handle('data.backups.restore', { name });
-      app = await restarted(h);
-      await app.imageSweep.idle();
+      app = await swept(await restarted(h));
       expect(titles(app)).toEqual(['kept']);
       // no message of the restored store names it: set aside at start, not deleted
       expect(fs.existsSync(file)).toBe(false);
@@ -250,12 +259,11 @@ describe('restore', () => {
       // the restore undone: the backup made before it
       const before = ((await app.services.handle('data.backups.list', {})) as BackupsDTO).backups.find((b) => b.name !== name)!;
       await app.services.handle('data.backups.restore', { name: before.name });
-      app = await restarted(h);
-      await app.imageSweep.idle();
+      app = await swept(await restarted(h));
       expect(titles(app)).toEqual(['after the backup', 'kept']);
       expect(fs.readFileSync(file)).toEqual(testPng(1));
       expect(fs.readdirSync(path.join(dir, 'images', STRAY_FOLDER))).toEqual([]);
-      expect(await app.services.handle('images.read', { ref: image.ref })).toEqual({ url: `data:image/png;base64,${testPng(1).toString('base64')}` });
+      expect(await app.services.handle('images.read', { ref: image.ref })).toEqual(pngUrl(1));
     } finally {
       await h.current().close();
     }
@@ -270,8 +278,7 @@ describe('restore', () => {
       const doc = await linkedDocument(app, dir, threadId, 'notes kept with the chat');
       const name = await app.backups.create();
       await app.services.handle('threads.delete', { id: threadId });
-      await app.imageSweep.idle();
-      await app.docs.garbage.swept();
+      await swept(app);
       // set aside, not deleted
       expect([fs.existsSync(file), fs.existsSync(doc)]).toEqual([false, false]);
       expect(fs.readdirSync(path.join(dir, 'images', STRAY_FOLDER))).toEqual([path.basename(file)]);
@@ -285,13 +292,11 @@ describe('restore', () => {
       expect(fs.readdirSync(path.join(dir, 'documents', STRAY_FOLDER))).toEqual([path.basename(doc)]);
 
       await app.services.handle('data.backups.restore', { name });
-      app = await restarted(h);
-      await app.imageSweep.idle();
-      await app.docs.garbage.swept();
+      app = await swept(await restarted(h));
       expect(titles(app)).toEqual(['deleted by mistake']);
       expect(fs.readFileSync(file)).toEqual(testPng(1));
       expect(fs.readFileSync(doc, 'utf8')).toBe('notes kept with the chat');
-      expect(await app.services.handle('images.read', { ref: image.ref })).toEqual({ url: `data:image/png;base64,${testPng(1).toString('base64')}` });
+      expect(await app.services.handle('images.read', { ref: image.ref })).toEqual(pngUrl(1));
     } finally {
       await h.current().close();
     }
@@ -426,8 +431,7 @@ describe('erase', () => {
       const c = await threadWithImage(app, dir, 'deleted before', 3);
       const docC = await linkedDocument(app, dir, c.threadId, 'notes of a chat deleted before');
       await app.services.handle('threads.delete', { id: c.threadId });
-      await app.imageSweep.idle();
-      await app.docs.garbage.swept();
+      await swept(app);
       expect(fs.readdirSync(path.join(dir, 'images', STRAY_FOLDER))).toEqual([path.basename(c.file)]);
       expect(fs.readdirSync(path.join(dir, 'documents', STRAY_FOLDER))).toEqual([path.basename(docC)]);
       ids.push(...app.store.threads.list({ limit: 10 }).items.filter((t) => !ids.includes(t.id)).map((t) => t.id));
