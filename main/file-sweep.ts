@@ -3,13 +3,15 @@
  * nothing refers to: a stored file whose ref `referenced()` does not hold goes once it is older than
  * the grace period (a file stored and not yet referred to, as an image in a composer or a document whose
  * row is being written, survives); so does a write's temporary file a crash left. Refs named
- * `discarded` (a temporary chat's images) go as soon as the sweep is asked, unless referred to.
+ * `discarded` (a temporary chat's, or every chat's when all are erased) go as soon as the sweep is
+ * asked, unless referred to.
  *
- * With `setAside`, a stored file nothing refers to is moved into STRAY_FOLDER (inside the swept one)
- * rather than deleted, and deleted from there once STRAY_KEEP_MS have passed since; a discarded ref's
- * file (what the user deleted) is still deleted at once. So a database restored from a backup and then
- * undone finds the files it names again: every sweep puts back a set-aside file a ref names again, and
- * `takeBack` does it for a read that finds the file gone (DocFiles.get, ImageStore.find).
+ * With `setAside`, a stored file nothing refers to (not discarded) is moved into STRAY_FOLDER (inside the
+ * swept one) rather than deleted, and deleted from there once STRAY_KEEP_MS have passed since: a backup
+ * of the database restored (a deleted chat's rows come back; or newer rows go, and the restore is undone)
+ * finds the files it names again. Every sweep puts back a set-aside file a ref names again, and
+ * `takeBack` does it for a read that finds the file gone (DocFiles.get, ImageStore.find); `dispose` sets
+ * aside (or deletes) one file its owner let go (the documents' collector).
  *
  * It touches nothing but regular files (lstat: a link is left alone) directly in the folder whose names
  * `fileOf` knows, and never throws into its caller: a failure is logged and the next sweep tries again.
