@@ -18,7 +18,7 @@
  * Its users: main/chat/image-sweep.ts, main/docs/garbage.ts.
  */
 import { createHash, randomBytes } from 'crypto';
-import { promises as fsp } from 'fs';
+import { lstatSync, promises as fsp } from 'fs';
 import path from 'path';
 import type { Logger } from './logging';
 import { openRegularStream, readRegularFile } from './regular-file';
@@ -106,6 +106,8 @@ export interface FileSweepDeps {
   graceMs: number;
   /** a stored file nothing refers to (not discarded) waits in STRAY_FOLDER for STRAY_KEEP_MS before it is deleted */
   setAside?: boolean;
+  /** the most bytes a stored file has (a set-aside one larger is never read to be taken back) */
+  maxBytes: number;
   clock?: () => number;
 }
 
@@ -157,9 +159,15 @@ export class FileSweep {
    * aside. A link in its place is deleted (not its target); anything else is left. Never rejects: a failure is logged.
    */
   dispose(name: string, opts: { discard: boolean }): Promise<void> {
+    const file = path.join(this.deps.dir, name);
+    // its time as it was let go (read now: the step below may run after a store of the same content)
+    let letGo: number | undefined;
+    try { letGo = lstatSync(file).mtimeMs; } catch { /* gone already */ }
     const next = this.chain.then(async () => {
-      const file = path.join(this.deps.dir, name);
       const st = await fsp.lstat(file).catch(() => null);
+      const what = this.deps.fileOf(name);
+      // stored again since it was let go (its time restarted, or a ref names it again): kept
+      if (st?.isFile() && (st.mtimeMs !== letGo || (what && this.deps.referenced().has(what.ref)))) return;
       if (st?.isFile() && !opts.discard && this.deps.setAside) await this.setAsideOrDelete(name);
       else if (st?.isFile() || st?.isSymbolicLink()) await fsp.unlink(file);
     }).catch((e: unknown) => {
@@ -220,8 +228,8 @@ export class FileSweep {
       // stored again since it was listed (a store restarts its file's time; another process's too): kept
       const now = await fsp.lstat(file).catch(() => undefined);
       if (!now?.isFile() || now.mtimeMs !== f.mtimeMs) continue;
-      // what the user deleted goes at once; a file nothing claims waits aside, when asked
-      const aside = f.kind === 'stored' && this.deps.setAside === true && !discarded.has(f.ref);
+      // what the user deleted goes at once (everything, when every chat is erased); a file nothing claims waits aside, when asked
+      const aside = f.kind === 'stored' && this.deps.setAside === true && !discarded.has(f.ref) && !emptyStray;
       try {
         if (aside) (await this.setAsideOrDelete(f.name) ? setAside : deleted).push(f.name);
         else {
@@ -303,7 +311,7 @@ export class FileSweep {
           // that is not what its name says stays aside until its time is up)
           const there = await fsp.lstat(path.join(dir, name)).catch(() => null);
           if (there?.isFile()) await fsp.unlink(file);
-          else if (await holds(file, what.ref)) {
+          else if (st.size <= this.deps.maxBytes && (await holds(file, what.ref))) {
             await fsp.rename(file, path.join(dir, name));
             back++;
           }
@@ -348,8 +356,9 @@ export async function takeBack(dir: string, name: string, ref: string, maxBytes:
   const bytes = await readRegularFile(aside, maxBytes).catch(() => null);
   if (!bytes || createHash('sha256').update(bytes).digest('hex') !== ref) return null;
   const file = path.join(dir, name);
-  if (!(await fsp.rename(aside, file).then(() => true, () => false))) return { bytes, file: aside };
   const now = new Date();
-  await fsp.lutimes(file, now, now).catch(() => undefined);
-  return { bytes, file };
+  // (where it cannot be moved, its keep period restarts: it is in use)
+  const moved = await fsp.rename(aside, file).then(() => true, () => false);
+  await fsp.lutimes(moved ? file : aside, now, now).catch(() => undefined);
+  return { bytes, file: moved ? file : aside };
 }

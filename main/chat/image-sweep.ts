@@ -1,12 +1,12 @@
 /**
  * The image sweep: the files of <data>/images (the image store, ./images.ts) that no message refers to.
- * A deleted thread's images (a saved or a temporary chat's, and every saved chat's when they are all
- * erased: the refs `run` is given) are deleted at once, unless a message still refers to them; a
- * temporary chat's too when Hearth closes. Any other stored image no saved message (SQLite, every
- * thread) and no open temporary chat refers to is set aside (../file-sweep.ts: STRAY_FOLDER, deleted
- * after STRAY_KEEP_MS) once older than IMAGE_GRACE_MS, so an image attached in a composer and not yet
- * sent survives, and a backup restored and then undone finds its images again (the sweep or
- * ImageStore.find takes them back); a temporary file a crashed write left is deleted once as old.
+ * A deleted temporary chat's images, those of the temporary chats open when Hearth closes, and every
+ * saved chat's when they are all erased (the refs `run` is given) are deleted at once, unless a message
+ * still refers to them. Any other stored image no saved message (SQLite, every thread) and no open
+ * temporary chat refers to (a deleted saved chat's, one a restored backup does not name) is set aside
+ * (../file-sweep.ts: STRAY_FOLDER, deleted after STRAY_KEEP_MS) once older than IMAGE_GRACE_MS, so an
+ * image attached in a composer and not yet sent survives, and a backup restored finds its images again
+ * (the sweep or ImageStore.find takes them back); a temporary file a crashed write left is deleted once as old.
  *
  * It touches nothing but regular files (lstat: a link is left alone) directly in the folder whose names
  * are the store's (`<sha256>.<ext>` of IMAGE_KINDS, `.<sha256>.<12 hex>.tmp`), and never throws into
@@ -16,6 +16,7 @@
 import { FileSweep, TEMPORARY_NAME, type StoredFileName } from '../file-sweep';
 import type { Logger } from '../logging';
 import { STORED_IMAGE_NAME } from './images';
+import { MAX_IMAGE_BYTES } from '../params';
 
 export { filesToDelete, type SweepFile, type SweepResult, type SweepRules } from '../file-sweep';
 
@@ -47,6 +48,6 @@ export interface ImageSweepDeps {
 /** The images folder's sweep (images.store tells it each image stored: noteStored). */
 export class ImageSweep extends FileSweep {
   constructor(deps: ImageSweepDeps) {
-    super({ ...deps, label: 'images', refersTo: 'no message refers to', fileOf: imageFileOf, graceMs: deps.graceMs ?? IMAGE_GRACE_MS, setAside: true });
+    super({ ...deps, label: 'images', refersTo: 'no message refers to', fileOf: imageFileOf, graceMs: deps.graceMs ?? IMAGE_GRACE_MS, setAside: true, maxBytes: MAX_IMAGE_BYTES });
   }
 }

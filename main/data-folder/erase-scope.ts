@@ -31,10 +31,14 @@ const ERASED_THREADS: readonly string[] = [
   'the images and documents of chats deleted before, kept 30 days so that a backup restored finds them',
 ];
 
-/** What an erase of `scope` deletes, and what it keeps, one line each: the confirmation's text. */
-export function eraseSummary(scope: EraseScope): { goes: string[]; stays: string[]; restarts: boolean } {
+/** What an erase of `scope` deletes, one line each, and what it keeps, one sentence: the confirmation's text (the Data page). */
+export function eraseSummary(scope: EraseScope): { goes: string[]; stays: string; restarts: boolean } {
   if (scope === 'threads') {
-    return { goes: [...ERASED_THREADS], stays: ['assistants, settings, backups and models'], restarts: false };
+    return {
+      goes: [...ERASED_THREADS],
+      stays: 'Assistants, settings, backups and models stay. The backups still hold these chats\' text: restoring one brings them back without their images and documents.',
+      restarts: false,
+    };
   }
-  return { goes: ERASED_EVERYTHING.map((i) => i.says), stays: ['the models (their files and folder)'], restarts: true };
+  return { goes: ERASED_EVERYTHING.map((i) => i.says), stays: 'The models stay (their files and folder are not touched).', restarts: true };
 }

@@ -25,8 +25,8 @@ export interface EraseThreadsDeps {
   sessions: Pick<ThreadSessions, 'forget'>;
   services: Pick<Services, 'emit'>;
   imageSweep: Pick<ImageSweep, 'run'>;
-  /** the documents' files: those set aside go too */
-  documents: Pick<DocGarbage, 'emptyStray'>;
+  /** the documents: the chats' go, and the files set aside */
+  documents: Pick<DocGarbage, 'erase'>;
   /** the chats imports: one running would go on writing threads */
   imports: Pick<ImportJobs, 'close'>;
 }
@@ -40,8 +40,9 @@ export async function eraseThreads(deps: EraseThreadsDeps): Promise<number> {
   await deps.chat.stopAll();
   await deps.imports.close();
   const ids = deps.store.db.prepare('SELECT id FROM threads').pluck().all() as string[];
-  // their images go with them (an open temporary chat's stay: referenced)
+  // their images and documents go with them (an open temporary chat's stay: referenced)
   const discarded = storedAttachmentRefs(deps.store.db);
+  const documents = deps.store.docs.threadsHashes(ids);
   deps.store.db.transaction(() => {
     for (const id of ids) deps.store.threads.delete(id);
   })();
@@ -50,8 +51,7 @@ export async function eraseThreads(deps: EraseThreadsDeps): Promise<number> {
     deps.services.emit('threads.deleted', { id });
   }
   await deps.imageSweep.run(discarded, { emptyStray: true });
-  // (after the documents' collector, which the events ran: it sets their files aside)
-  await deps.documents.emptyStray();
+  await deps.documents.erase(documents);
   return ids.length;
 }
 

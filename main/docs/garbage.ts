@@ -9,6 +9,7 @@
 import type { Logger } from '../logging';
 import type { Store } from '../store';
 import { FileSweep } from '../file-sweep';
+import { MAX_DOC_BYTES } from '../params';
 import { type DocFiles, docFileOf } from './files';
 
 /** A document stored and not yet linked to a message is kept this long (the composer's attachment not yet sent). */
@@ -39,14 +40,14 @@ export class DocGarbage {
   /** the next step of giving back deleted vectors' space (compact) */
   private compactTimer: NodeJS.Timeout | null = null;
   private closing = false;
-  /** documents of temporary chats deleted: their files go when collected, not set aside */
-  private readonly discarded = new Set<string>();
+  /** a sweep asked for by sweepSoon has not begun (another would do nothing more) */
+  private sweepWaiting = false;
 
   constructor(private readonly deps: DocGarbageDeps) {
     const docs = deps.store.docs;
     this.sweep = new FileSweep({
       dir: deps.files.dir, label: 'docs', refersTo: 'no document is', fileOf: docFileOf, referenced: () => docs.hashes(), graceMs: STRAY_FILE_GRACE_MS, logger: deps.logger, clock: deps.clock,
-      setAside: true,
+      setAside: true, maxBytes: MAX_DOC_BYTES,
     });
   }
 
@@ -60,29 +61,44 @@ export class DocGarbage {
   /**
    * Deletes the documents nothing links (a temporary chat's kept while it is open; one stored for a message
    * not yet sent, a while); their files are set aside (../file-sweep.ts: a backup restored may name them
-   * again), a deleted temporary chat's (`discard`) deleted.
+   * again). Those of `discard` (a temporary chat deleted, every chat erased: collected whatever their age)
+   * and a closed temporary chat's (`closing`: Hearth closes with it open) are deleted (DocsStore.collectGarbage says which).
    */
-  collect(): void {
+  collect(opts: { discard?: Iterable<string>; closing?: boolean } = {}): void {
     const { store, logger } = this.deps;
     try {
-      const gone = store.docs.collectGarbage(store.temporary.ids(), { storedBefore: Date.now() - UNSENT_GRACE_MS });
-      for (const hash of gone) {
+      // (closing, the open temporary chats are kept no more: their links go, and their documents)
+      const keep = opts.closing ? new Set<string>() : store.temporary.ids();
+      const gone = store.docs.collectGarbage(keep, { storedBefore: Date.now() - UNSENT_GRACE_MS, discard: opts.discard });
+      for (const { hash, discard } of gone) {
         this.deps.cancelHash(hash);
-        void this.sweep.dispose(hash, { discard: this.discarded.delete(hash) });
+        void this.sweep.dispose(hash, { discard });
       }
     } catch (e) {
       logger.warn(`docs: unlinked documents could not be collected: ${(e as Error).message}`);
     }
   }
 
-  /** A temporary chat's documents, before its links go: when collected, their files are deleted, not set aside. */
-  discard(hashes: Iterable<string>): void {
-    for (const h of hashes) this.discarded.add(h);
+  /**
+   * Every chat erased (their links dropped): their documents `hashes` go whatever their age, their files
+   * deleted, and so do the files set aside; resolves when done.
+   */
+  erase(hashes: Iterable<string>): Promise<unknown> {
+    this.collect({ discard: hashes });
+    return this.sweep.run([], { emptyStray: true });
   }
 
-  /** Deletes the files set aside (every chat erased); resolves when done. */
-  emptyStray(): Promise<unknown> {
-    return this.sweep.run([], { emptyStray: true });
+  /**
+   * A sweep after those under way (a chat deleted: what was set aside 30 days ago goes while Hearth runs),
+   * one for any number asked for before it begins (every chat erased asks once a chat).
+   */
+  sweepSoon(): void {
+    if (this.sweepWaiting) return;
+    this.sweepWaiting = true;
+    void this.sweep.idle().then(() => {
+      this.sweepWaiting = false;
+      if (!this.closing) return this.sweep.run();
+    });
   }
 
   /** Sweeps the documents' folder now (start does it once); resolves when it has ended. */
@@ -119,7 +135,9 @@ export class DocGarbage {
     later();
   }
 
+  /** Hearth closing: the temporary chats' documents go with them (their files deleted); then the sweeps asked for end. */
   async close(): Promise<void> {
+    if (!this.closing) this.collect({ closing: true });
     this.closing = true;
     if (this.compactTimer) clearTimeout(this.compactTimer);
     this.compactTimer = null;

@@ -85,9 +85,11 @@ export class DocsService {
       if (event === 'threads.deleted') {
         const { id, temporary } = payload as { id: string; temporary?: boolean };
         // a temporary chat's documents go with it; a saved chat's are set aside (a backup may bring it back)
-        if (temporary) this.garbage.discard(docs.threadDocs(id, { includeRemoved: true }).map((l) => l.doc.hash));
+        const discard = temporary ? docs.threadsHashes([id]) : undefined;
         docs.dropThread(id);
-        this.garbage.collect();
+        this.garbage.collect({ discard });
+        // (and what was set aside 30 days ago goes)
+        this.garbage.sweepSoon();
       }
     });
   }

@@ -62,12 +62,15 @@ async function threadWithImage(app: App, dir: string, title: string, n: number):
   return { image, file, threadId: t.id };
 }
 
-/** A document kept as docs.store keeps it, linked to a thread's message, its row made older than the collector's grace period; its file. */
-async function linkedDocument(app: App, dir: string, threadId: string, text: string): Promise<string> {
+/**
+ * A document kept as docs.store keeps it, linked to a thread's message, its row made older than the
+ * collector's grace period unless `young` (attached within the hour); its file.
+ */
+async function linkedDocument(app: App, dir: string, threadId: string, text: string, opts: { young?: boolean } = {}): Promise<string> {
   const { attachment } = (await app.services.handle('docs.store', { name: 'notes.txt', data: Buffer.from(text).toString('base64') })) as { attachment: { ref: string } };
   const row = app.store.docs.documentByHash(attachment.ref)!;
   app.store.docs.linkThread(threadId, row.id, 'notes.txt');
-  app.store.db.prepare('UPDATE documents SET stored_at = 0 WHERE id = ?').run(row.id);
+  if (!opts.young) app.store.db.prepare('UPDATE documents SET stored_at = 0 WHERE id = ?').run(row.id);
   return path.join(dir, 'documents', attachment.ref);
 }
 
@@ -271,7 +274,7 @@ describe('restore', () => {
 
   test('a chat deleted by mistake and brought back by a restore: its image and document come back; a temporary chat\'s go at once', async () => {
     const dir = fresh();
-    const h = host(dir);
+    let h = host(dir);
     let app = h.current();
     try {
       const { image, file, threadId } = await threadWithImage(app, dir, 'deleted by mistake', 1);
@@ -283,13 +286,32 @@ describe('restore', () => {
       expect([fs.existsSync(file), fs.existsSync(doc)]).toEqual([false, false]);
       expect(fs.readdirSync(path.join(dir, 'images', STRAY_FOLDER))).toEqual([path.basename(file)]);
       expect(fs.readdirSync(path.join(dir, 'documents', STRAY_FOLDER))).toEqual([path.basename(doc)]);
-      // a temporary chat's go at once
+      // a temporary chat's go at once, one attached a minute ago too; one a saved chat shares stays
       const tmp = app.store.temporary.threads.create({});
-      const tmpDoc = await linkedDocument(app, dir, tmp.id, 'notes of a temporary chat');
+      const tmpDoc = await linkedDocument(app, dir, tmp.id, 'notes of a temporary chat', { young: true });
+      const kept = app.store.threads.create({ title: 'kept' });
+      const shared = await linkedDocument(app, dir, kept.id, 'notes of two chats');
+      app.store.docs.linkThread(tmp.id, app.store.docs.documentByHash(path.basename(shared))!.id, 'notes.txt');
       await app.services.handle('threads.delete', { id: tmp.id });
-      await app.docs.garbage.swept();
+      await swept(app);
       expect(fs.existsSync(tmpDoc)).toBe(false);
+      expect(app.store.docs.documentByHash(path.basename(tmpDoc))).toBeNull();
+      expect(fs.existsSync(shared)).toBe(true);
       expect(fs.readdirSync(path.join(dir, 'documents', STRAY_FOLDER))).toEqual([path.basename(doc)]);
+      // the shared one, once its saved chat is deleted too, is set aside as a saved chat's is (not deleted)
+      await app.services.handle('threads.delete', { id: kept.id });
+      await swept(app);
+      const aside = () => fs.readdirSync(path.join(dir, 'documents', STRAY_FOLDER)).sort();
+      expect(aside()).toEqual([path.basename(doc), path.basename(shared)].sort());
+
+      // a temporary chat open when Hearth closes: its document is deleted as it closes, not set aside
+      const open = app.store.temporary.threads.create({});
+      const openDoc = await linkedDocument(app, dir, open.id, 'notes of a temporary chat left open', { young: true });
+      await app.close();
+      expect(fs.existsSync(openDoc)).toBe(false);
+      h = host(dir);
+      app = await swept(h.current());
+      expect(aside()).toEqual([path.basename(doc), path.basename(shared)].sort());
 
       await app.services.handle('data.backups.restore', { name });
       app = await swept(await restarted(h));
@@ -426,7 +448,8 @@ describe('erase', () => {
       const ids = [addThread(app, 'one', 3), addThread(app, 'two', 2)];
       // the threads' images go with them, at once and not set aside; an open temporary chat's stays
       const [a, b] = [await threadWithImage(app, dir, 'a', 1), await threadWithImage(app, dir, 'b', 2)];
-      const doc = await linkedDocument(app, dir, a.threadId, 'notes of chat a');
+      // (attached a minute ago: past the collector's grace or not, it goes)
+      const doc = await linkedDocument(app, dir, a.threadId, 'notes of chat a', { young: true });
       // and what a chat deleted before left aside
       const c = await threadWithImage(app, dir, 'deleted before', 3);
       const docC = await linkedDocument(app, dir, c.threadId, 'notes of a chat deleted before');

@@ -10,7 +10,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { DocFiles, docFileOf } from '../../main/docs/files';
-import { STRAY_FOLDER, STRAY_KEEP_MS, type SweepResult } from '../../main/file-sweep';
+import { FileSweep, STRAY_FOLDER, STRAY_KEEP_MS, type SweepResult } from '../../main/file-sweep';
 import { readRegularFile } from '../../main/regular-file';
 import { DocGarbage, STRAY_FILE_GRACE_MS } from '../../main/docs/garbage';
 import { chatApp, type ChatApp } from '../helpers/chat';
@@ -204,6 +204,45 @@ describe("the documents' folder's sweep", () => {
       expect(fs.lstatSync(path.join(files.dir, STRAY_FOLDER)).isDirectory()).toBe(false);
       expect(logger.lines.filter((l) => /\.stray is not a folder: the files nothing refers to are deleted, not set aside/.test(l))).toHaveLength(1);
     }
+  });
+
+  test('dispose: kept when stored again meanwhile or named again; deleted when discarded, else set aside; Erase all chats deletes what cannot be set aside', async () => {
+    const store = openStore();
+    const files = new DocFiles(path.join(dir, 'documents'));
+    const logger = collectingLogger();
+    const names = new Set<string>();
+    const sweep = new FileSweep({ dir: files.dir, label: 'docs', refersTo: 'no document is', fileOf: docFileOf, referenced: () => names, graceMs: STRAY_FILE_GRACE_MS, logger, setAside: true, maxBytes: 64 });
+    const [a, b, c, d] = await Promise.all(['a', 'b', 'c', 'd'].map((t) => files.put(Buffer.from(`document ${t}`))));
+    for (const h of [a, b, c, d]) age(path.join(files.dir, h));
+    // a: stored again after it was let go, before the step runs (a put's time restarted: as put does, at once
+    // here, as the step runs after); b: a row names it again
+    const disposed = [sweep.dispose(a, { discard: true }), sweep.dispose(b, { discard: true })];
+    fs.utimesSync(path.join(files.dir, a), new Date(), new Date());
+    names.add(b);
+    await Promise.all(disposed);
+    expect([fs.existsSync(path.join(files.dir, a)), fs.existsSync(path.join(files.dir, b))]).toEqual([true, true]);
+    names.delete(b);
+    // c: let go for good; d: let go (a saved chat's), set aside
+    await sweep.dispose(c, { discard: true });
+    await sweep.dispose(d, { discard: false });
+    expect(fs.existsSync(path.join(files.dir, c))).toBe(false);
+    expect(fs.readdirSync(path.join(files.dir, STRAY_FOLDER))).toEqual([d]);
+    // a set-aside copy larger than a document may be is never read to be taken back
+    const big = 'x'.repeat(100);
+    fs.writeFileSync(path.join(files.dir, STRAY_FOLDER, sha(big)), big);
+    names.add(sha(big));
+    await sweep.run();
+    expect(fs.existsSync(path.join(files.dir, sha(big)))).toBe(false);
+    names.delete(sha(big));
+    // every chat erased: e, whose place in the stray folder a folder took (it cannot be set aside), is deleted, and the stray folder emptied
+    expect(fs.readdirSync(path.join(files.dir, STRAY_FOLDER)).sort()).toEqual([b, d, sha(big)].sort());
+    const e = await files.put(Buffer.from('document e'));
+    age(path.join(files.dir, e));
+    fs.mkdirSync(path.join(files.dir, STRAY_FOLDER, e));
+    expect(await sweep.run([], { emptyStray: true })).toMatchObject({ deleted: [e], setAside: [] });
+    expect(fs.existsSync(path.join(files.dir, e))).toBe(false);
+    expect(fs.readdirSync(path.join(files.dir, STRAY_FOLDER))).toEqual([e]); // (the folder: not a file Hearth deletes)
+    store.close();
   });
 
   describe('in the app', () => {

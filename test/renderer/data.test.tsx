@@ -9,6 +9,7 @@
  * the in-memory FakeBridge.
  */
 import { act, cleanup, fireEvent, screen, waitFor, within } from '@testing-library/react';
+import { eraseSummary } from '../../main/data-folder/erase-scope';
 import type { ImportPreviewDTO, ImportProgressDTO } from '../../main/ipc/contract';
 import { DOCUMENTS_AGAIN_HINT, UNREAD_DOCUMENT, UPLOAD_CHUNK_BYTES } from '../../main/ipc/contract';
 import { formatBytes } from '../../renderer/src/app/format';
@@ -441,8 +442,10 @@ describe('Settings → Data → Backups, folder, erase, restart', () => {
     const { bridge, dialog } = await openData({ 'data.erase': () => ({ ok: true }) });
     fireEvent.click(within(dialog).getByRole('button', { name: 'Erase everything…' }));
     const ask = screen.getByRole('dialog', { name: 'Erase everything?' });
-    expect([...within(ask).getByRole('list', { name: 'What is erased' }).querySelectorAll('li')].map((li) => li.textContent)).toEqual(['chats', 'assistants', 'settings', 'documents', 'images', 'backups']);
-    expect(ask.textContent).toContain('Models stay');
+    // main's own list (erase-scope.ts: the one the erase deletes by), keys and logs included
+    expect([...within(ask).getByRole('list', { name: 'What is erased' }).querySelectorAll('li')].map((li) => li.textContent)).toEqual(eraseSummary('everything').goes);
+    expect(ask.textContent).toContain('the Hugging Face token, the tools’ and remote providers’ keys');
+    expect(ask.textContent).toContain('The models stay');
     const go = within(ask).getByRole('button', { name: 'Erase everything' });
     expect(go).toHaveProperty('disabled', true);
     fireEvent.change(within(ask).getByRole('textbox', { name: 'Type erase to confirm' }), { target: { value: 'eras' } });
@@ -456,7 +459,9 @@ describe('Settings → Data → Backups, folder, erase, restart', () => {
 
     fireEvent.click(within(dialog).getByRole('button', { name: 'Erase all chats…' }));
     const chats = screen.getByRole('dialog', { name: 'Erase all chats?' });
-    expect(chats.textContent).toContain('Assistants, settings, backups and models stay.');
+    expect([...within(chats).getByRole('list', { name: 'What is erased' }).querySelectorAll('li')].map((li) => li.textContent)).toEqual(eraseSummary('threads').goes);
+    expect(chats.textContent).toContain('the images and documents of chats deleted before');
+    expect(chats.textContent).toContain('Assistants, settings, backups and models stay. The backups still hold these chats\' text');
     fireEvent.click(within(chats).getByRole('button', { name: 'Cancel' }));
     expect(bridge.callsTo('data.erase')).toHaveLength(1);
   });

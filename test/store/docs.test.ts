@@ -176,18 +176,18 @@ describe('links and garbage', () => {
     s.docs.putVectors(space, [{ chunkId: c.id, docId: d.id, vector: new Float32Array([1, 0]) }]);
 
     s.threads.delete(t1.id);
-    expect(s.docs.collectGarbage()).toEqual([]);
+    expect(s.docs.collectGarbage().map((g) => g.hash)).toEqual([]);
     expect(s.docs.threadDocs(t2.id).map((l) => [l.name, l.doc.id])).toEqual([['zebra copy.txt', d.id]]);
     expect(s.db.prepare('SELECT count(*) FROM doc_links WHERE thread_id = ?').pluck().get(t1.id)).toBe(0);
 
     s.threads.delete(t2.id);
-    expect(s.docs.collectGarbage()).toEqual([hashOf('shared')]);
+    expect(s.docs.collectGarbage().map((g) => g.hash)).toEqual([hashOf('shared')]);
     expect(s.docs.document(d.id)).toBeNull();
     expect(s.docs.chunk(c.id)).toBeNull();
     expect(ftsRows(s, 'zebra')).toEqual([]);
     expect(s.docs.vectorCount(space)).toBe(0);
     ftsIntegrity(s);
-    expect(s.docs.collectGarbage()).toEqual([]);
+    expect(s.docs.collectGarbage().map((g) => g.hash)).toEqual([]);
   });
 
   test('a temporary chat\'s links are kept while it is open (keepThreads), collected after', () => {
@@ -195,11 +195,33 @@ describe('links and garbage', () => {
     const d = addDoc(s, 'temp', ['ephemeral words']);
     const tmp = s.temporary.threads.create({ title: 'temporary' });
     s.docs.linkThread(tmp.id, d.id, 'notes.md');
-    expect(s.docs.collectGarbage(new Set([tmp.id]))).toEqual([]);
+    expect(s.docs.collectGarbage(new Set([tmp.id])).map((g) => g.hash)).toEqual([]);
     expect(s.docs.threadDocs(tmp.id)).toHaveLength(1);
     expect(s.docs.liveDocIds({ threadId: tmp.id })).toEqual([d.id]);
-    expect(s.docs.collectGarbage(new Set())).toEqual([hashOf('temp')]);
+    // its links dropped here (Hearth closed or crashed with it open): discarded, its file to be deleted
+    expect(s.docs.collectGarbage(new Set())).toEqual([{ hash: hashOf('temp'), discard: true }]);
     expect(s.docs.threadDocs(tmp.id)).toEqual([]);
+  });
+
+  test('what is discarded: a saved chat\'s documents (links dropped with it) are not; those named in `discard` are, whatever their age', () => {
+    const s = openStore();
+    const saved = s.threads.create({ title: 'saved' });
+    const old = addDoc(s, 'old', ['old words']);
+    s.docs.linkThread(saved.id, old.id, 'old.md');
+    s.docs.dropThread(saved.id);
+    s.threads.delete(saved.id);
+    expect(s.docs.collectGarbage(new Set())).toEqual([{ hash: hashOf('old'), discard: false }]);
+    // stored just now: the grace keeps it, unless discarded (a temporary chat deleted, every chat erased)
+    const young = addDoc(s, 'young', ['young words']);
+    const soon = { storedBefore: -1 };
+    expect(s.docs.collectGarbage(new Set(), soon)).toEqual([]);
+    expect(s.docs.collectGarbage(new Set(), { ...soon, discard: [hashOf('young')] })).toEqual([{ hash: hashOf('young'), discard: true }]);
+    expect(s.docs.document(young.id)).toBeNull();
+    // one a live link holds is never collected, named in `discard` or not
+    const t = s.threads.create({ title: 'holds it' });
+    const held = addDoc(s, 'held', ['held words']);
+    s.docs.linkThread(t.id, held.id, 'held.md');
+    expect(s.docs.collectGarbage(new Set(), { discard: [hashOf('held')] })).toEqual([]);
   });
 
   test('unlink marks the link removed (listed on request), a relink restores it; dropThread deletes the links', () => {
@@ -222,7 +244,7 @@ describe('links and garbage', () => {
 
     // a removed link keeps no document
     s.docs.unlinkThread(t.id, b.id);
-    expect(s.docs.collectGarbage()).toEqual([hashOf('b')]);
+    expect(s.docs.collectGarbage().map((g) => g.hash)).toEqual([hashOf('b')]);
     expect(s.docs.threadDocs(t.id, { includeRemoved: true }).map((l) => l.name)).toEqual(['a renamed.txt']);
 
     expect(s.docs.dropThread(t.id)).toBe(1);
@@ -245,10 +267,10 @@ describe('links and garbage', () => {
     s.docs.touchStored(same.id);
     const grace = 10 * 60_000;
     expect(s.docs.document(d.id)!.storedAt).toBeGreaterThan(d.createdAt + grace);
-    expect(s.docs.collectGarbage(new Set(), { storedBefore: clock.peek() - grace })).toEqual([]);
-    expect(s.docs.collectGarbage(new Set(), { createdBefore: clock.peek() - grace })).toEqual([]); // the former name
+    expect(s.docs.collectGarbage(new Set(), { storedBefore: clock.peek() - grace }).map((g) => g.hash)).toEqual([]);
+    expect(s.docs.collectGarbage(new Set(), { createdBefore: clock.peek() - grace }).map((g) => g.hash)).toEqual([]); // the former name
     clock.advance(grace + 1);
-    expect(s.docs.collectGarbage(new Set(), { storedBefore: clock.peek() - grace })).toEqual([hashOf('again')]);
+    expect(s.docs.collectGarbage(new Set(), { storedBefore: clock.peek() - grace }).map((g) => g.hash)).toEqual([hashOf('again')]);
     expectCode(() => s.docs.touchStored(d.id), 'not_found');
   });
 
@@ -298,17 +320,17 @@ describe('knowledge folders', () => {
     expect(relinked).toMatchObject({ folderId: f.id, threadId: null, relPath: 'notes/plan.md', name: 'plan.md', fileSize: 11, fileMtimeMs: 2000, doc: { id: v2.id } });
     expect(s.docs.folderFiles(f.id).map((l) => [l.relPath, l.docId])).toEqual([['a.txt', other.id], ['notes/plan.md', v2.id]]);
     expect(s.docs.liveDocIds({ assistantId: 'default' })).toEqual([v2.id, other.id].sort((x, y) => x - y));
-    expect(s.docs.collectGarbage()).toEqual([hashOf('v1')]);
+    expect(s.docs.collectGarbage().map((g) => g.hash)).toEqual([hashOf('v1')]);
 
     expect(s.docs.unlinkFolderFile(f.id, 'a.txt')).toBe(true);
     expect(s.docs.unlinkFolderFile(f.id, 'a.txt')).toBe(false);
-    expect(s.docs.collectGarbage()).toEqual([hashOf('other')]);
+    expect(s.docs.collectGarbage().map((g) => g.hash)).toEqual([hashOf('other')]);
 
     s.docs.markScanned(f.id);
     expect(s.docs.folders()[0].scannedAt).toEqual(expect.any(Number));
     expect(s.docs.removeFolder(f.id)).toBe(true);
     expect(s.docs.folderFiles(f.id)).toEqual([]);
-    expect(s.docs.collectGarbage()).toEqual([hashOf('v2')]);
+    expect(s.docs.collectGarbage().map((g) => g.hash)).toEqual([hashOf('v2')]);
 
     expectCode(() => s.docs.addFolder('nobody', dir), 'not_found');
     expectCode(() => s.docs.addFolder('default', 'relative/path'), 'invalid_input');
@@ -356,6 +378,6 @@ describe('knowledge folders', () => {
     s.docs.linkFolderFile(f.id, 'p.pdf', d.id, { size: 1, mtimeMs: 1 });
     s.assistants.delete(a.id);
     expect(s.docs.folders(a.id)).toEqual([]);
-    expect(s.docs.collectGarbage()).toEqual([hashOf('paper')]);
+    expect(s.docs.collectGarbage().map((g) => g.hash)).toEqual([hashOf('paper')]);
   });
 });

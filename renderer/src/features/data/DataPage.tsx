@@ -6,6 +6,7 @@
  */
 import { ReactNode, useState } from 'react';
 import { BACKUP_KEEP, ERASE_SCOPES, EXPORT_FORMATS } from '../../../../main/ipc/contract';
+import { eraseSummary, type EraseScope } from '../../../../main/data-folder/erase-scope';
 import { formatBytes } from '../../app/format';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { Dialog } from '../../components/Dialog';
@@ -15,7 +16,6 @@ import { selectData, selectNoRestart } from './dataSlice';
 import { ImportSection, ProgressBar } from './ImportSection';
 import { createBackup, deleteBackup, eraseData, EXPORT_FORMAT_NAMES, exportChats, moveDataFolder, restoreBackup, saveBackupSettings } from './thunks';
 
-type EraseScope = (typeof ERASE_SCOPES)[number];
 type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 const when = (ms: number) => new Date(ms).toLocaleString(undefined, { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit' });
@@ -276,15 +276,10 @@ function FolderSection() {
   );
 }
 
-/** What each erase takes away, and what it leaves. */
-const ERASE_WORDS: Record<EraseScope, { button: string; title: string; goes: string[]; stays: string }> = {
-  threads: { button: 'Erase all chats', title: 'Erase all chats?', goes: ['every chat, with its messages', 'the images and documents attached to chats'], stays: 'Assistants, settings, backups and models stay.' },
-  everything: {
-    button: 'Erase everything',
-    title: 'Erase everything?',
-    goes: ['chats', 'assistants', 'settings', 'documents', 'images', 'backups'],
-    stays: 'Models stay (the models folder is not touched).',
-  },
+/** Each erase's button and title; what it takes away and leaves is main's list (eraseSummary). */
+const ERASE_WORDS: Record<EraseScope, { button: string; title: string }> = {
+  threads: { button: 'Erase all chats', title: 'Erase all chats?' },
+  everything: { button: 'Erase everything', title: 'Erase everything?' },
 };
 
 /** What must be typed before an erase is done. */
@@ -325,11 +320,11 @@ function EraseSection() {
         >
           <p>These are deleted for good:</p>
           <ul aria-label="What is erased">
-            {ERASE_WORDS[asking].goes.map((g) => (
+            {eraseSummary(asking).goes.map((g) => (
               <li key={g}>{g}</li>
             ))}
           </ul>
-          <p>{ERASE_WORDS[asking].stays}</p>
+          <p>{eraseSummary(asking).stays}</p>
           <div className="field">
             <label htmlFor="data-erase-confirm">Type {ERASE_WORD} to confirm</label>
             <input id="data-erase-confirm" value={typed} autoComplete="off" spellCheck={false} onChange={(e) => setTyped(e.target.value)} />
