@@ -263,7 +263,7 @@ export class FileSweep {
   /**
    * Moves a stored file into the stray folder, its time now (its keep period counts from the move): true.
    * Where the stray folder cannot be had (a file or a link planted in its place), the file is deleted, as
-   * before there was a stray folder (logged once a sweep): false. Left in place if the move or the time fails.
+   * before there was a stray folder (logged once a process): false. Left in place if the move or the time fails.
    */
   private async setAsideOrDelete(name: string): Promise<boolean> {
     const into = await this.strayFolder(true);
