@@ -102,6 +102,8 @@ export interface FileSweepDeps {
   fileOf: (name: string) => StoredFileName | null;
   /** the refs kept now; may throw (the sweep then deletes nothing) */
   referenced: () => ReadonlySet<string>;
+  /** whether one ref is kept now (dispose asks, once a file: cheaper than `referenced` when there are many); default: `referenced` */
+  refers?: (ref: string) => boolean;
   logger: Logger;
   graceMs: number;
   /** a stored file nothing refers to (not discarded) waits in STRAY_FOLDER for STRAY_KEEP_MS before it is deleted */
@@ -167,7 +169,8 @@ export class FileSweep {
       const st = await fsp.lstat(file).catch(() => null);
       const what = this.deps.fileOf(name);
       // stored again since it was let go (its time restarted, or a ref names it again): kept
-      if (st?.isFile() && (st.mtimeMs !== letGo || (what && this.deps.referenced().has(what.ref)))) return;
+      const named = (ref: string) => (this.deps.refers ? this.deps.refers(ref) : this.deps.referenced().has(ref));
+      if (st?.isFile() && (st.mtimeMs !== letGo || (what && named(what.ref)))) return;
       if (st?.isFile() && !opts.discard && this.deps.setAside) await this.setAsideOrDelete(name);
       else if (st?.isFile() || st?.isSymbolicLink()) await fsp.unlink(file);
     }).catch((e: unknown) => {

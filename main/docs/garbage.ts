@@ -46,7 +46,7 @@ export class DocGarbage {
   constructor(private readonly deps: DocGarbageDeps) {
     const docs = deps.store.docs;
     this.sweep = new FileSweep({
-      dir: deps.files.dir, label: 'docs', refersTo: 'no document is', fileOf: docFileOf, referenced: () => docs.hashes(), graceMs: STRAY_FILE_GRACE_MS, logger: deps.logger, clock: deps.clock,
+      dir: deps.files.dir, label: 'docs', refersTo: 'no document is', fileOf: docFileOf, referenced: () => docs.hashes(), refers: (hash) => docs.documentByHash(hash) !== null, graceMs: STRAY_FILE_GRACE_MS, logger: deps.logger, clock: deps.clock,
       setAside: true, maxBytes: MAX_DOC_BYTES,
     });
   }
@@ -61,15 +61,14 @@ export class DocGarbage {
   /**
    * Deletes the documents nothing links (a temporary chat's kept while it is open; one stored for a message
    * not yet sent, a while); their files are set aside (../file-sweep.ts: a backup restored may name them
-   * again). Those of `discard` (a temporary chat deleted, every chat erased: collected whatever their age)
-   * and a closed temporary chat's (`closing`: Hearth closes with it open) are deleted (DocsStore.collectGarbage says which).
+   * again). Those of `discard` (a temporary chat deleted, every chat erased: collected whatever their age,
+   * DocsStore.threadsHashes) are deleted. (A temporary chat's documents left by a crash, or by another
+   * process on the same folder, are set aside: nothing here tells whose they were.)
    */
-  collect(opts: { discard?: Iterable<string>; closing?: boolean } = {}): void {
+  collect(opts: { discard?: Iterable<string> } = {}): void {
     const { store, logger } = this.deps;
     try {
-      // (closing, the open temporary chats are kept no more: their links go, and their documents)
-      const keep = opts.closing ? new Set<string>() : store.temporary.ids();
-      const gone = store.docs.collectGarbage(keep, { storedBefore: Date.now() - UNSENT_GRACE_MS, discard: opts.discard });
+      const gone = store.docs.collectGarbage(store.temporary.ids(), { storedBefore: Date.now() - UNSENT_GRACE_MS, discard: opts.discard });
       for (const { hash, discard } of gone) {
         this.deps.cancelHash(hash);
         void this.sweep.dispose(hash, { discard });
@@ -99,6 +98,20 @@ export class DocGarbage {
       this.sweepWaiting = false;
       if (!this.closing) return this.sweep.run();
     });
+  }
+
+  /** The open temporary chats (this process's) closing: their links go, and their documents, as when one is deleted. */
+  private dropTemporary(): void {
+    try {
+      const { docs, temporary } = this.deps.store;
+      const ids = [...temporary.ids()];
+      if (!ids.length) return;
+      const discard = docs.threadsHashes(ids);
+      for (const id of ids) docs.dropThread(id);
+      this.collect({ discard });
+    } catch (e) {
+      this.deps.logger.warn(`docs: the temporary chats' documents could not be collected: ${(e as Error).message}`);
+    }
   }
 
   /** Sweeps the documents' folder now (start does it once); resolves when it has ended. */
@@ -135,9 +148,9 @@ export class DocGarbage {
     later();
   }
 
-  /** Hearth closing: the temporary chats' documents go with them (their files deleted); then the sweeps asked for end. */
+  /** Hearth closing: this process's temporary chats' documents go with them (their files deleted); then the sweeps asked for end. */
   async close(): Promise<void> {
-    if (!this.closing) this.collect({ closing: true });
+    if (!this.closing) this.dropTemporary();
     this.closing = true;
     if (this.compactTimer) clearTimeout(this.compactTimer);
     this.compactTimer = null;

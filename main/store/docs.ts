@@ -103,13 +103,11 @@ export class DocsStore {
         WHERE l.removed_at IS NULL AND (l.thread_id = @thread OR f.assistant_id = @assistant) ORDER BY l.doc_id`).pluck(),
       dropDeadThreadLinks: db.prepare(`DELETE FROM doc_links WHERE thread_id IS NOT NULL
         AND thread_id NOT IN (SELECT id FROM threads) AND thread_id NOT IN (SELECT value FROM json_each(?))`),
-      deadLinkDocs: db.prepare(`SELECT DISTINCT doc_id FROM doc_links WHERE thread_id IS NOT NULL
-        AND thread_id NOT IN (SELECT id FROM threads) AND thread_id NOT IN (SELECT value FROM json_each(?))`).pluck(),
       unreferenced: db.prepare(`SELECT id, hash FROM documents d
-        WHERE (stored_at < @before OR id IN (SELECT value FROM json_each(@dead)) OR hash IN (SELECT value FROM json_each(@discard)))
+        WHERE (stored_at < @before OR hash IN (SELECT value FROM json_each(@discard)))
         AND NOT EXISTS (SELECT 1 FROM doc_links l WHERE l.doc_id = d.id AND l.removed_at IS NULL) ORDER BY id`),
       threadsHashes: db.prepare(`SELECT DISTINCT d.hash FROM doc_links l JOIN documents d ON d.id = l.doc_id
-        WHERE l.thread_id IN (SELECT value FROM json_each(?))`).pluck(),
+        WHERE l.thread_id IN (SELECT value FROM json_each(?)) AND d.stored_at <= l.added_at`).pluck(),
       deleteDoc: db.prepare('DELETE FROM documents WHERE id = ?'),
     };
   }
@@ -339,11 +337,9 @@ export class DocsStore {
    * Drops the links of threads that no longer exist (except `keepThreads`: the open temporary chats), then deletes
    * the documents no live link refers to (stored before `storedBefore`: a document stored for a message not yet sent,
    * or stored again by touchStored, is kept a while), with their chunks, search rows and vectors. Returns the deleted
-   * documents' hashes, each with `discard`: what the user deleted for good, its file to be deleted rather than set
-   * aside — a document of `opts.discard` (a temporary chat deleted, every chat erased) or one whose last links were
-   * to threads gone without their links dropped (temporary chats Hearth closed or crashed with: a saved chat's
-   * links go with it); those are collected whatever `storedBefore` says. `createdBefore`: the former name of
-   * `storedBefore`.
+   * documents' hashes, each with `discard`: what the user deleted for good (`opts.discard`: a temporary chat
+   * deleted or closed, every chat erased; threadsHashes), collected whatever `storedBefore` says, its file to be
+   * deleted rather than set aside. `createdBefore`: the former name of `storedBefore`.
    */
   collectGarbage(
     keepThreads: ReadonlySet<string> = new Set(), opts: { storedBefore?: number; createdBefore?: number; discard?: Iterable<string> } = {},
@@ -351,10 +347,9 @@ export class DocsStore {
     const keep = JSON.stringify([...keepThreads]);
     const discard = new Set(opts.discard ?? []);
     return this.db.transaction(() => {
-      const dead = new Set(this.stmts.deadLinkDocs.all(keep) as number[]);
       this.stmts.dropDeadThreadLinks.run(keep);
       const gone = this.stmts.unreferenced.all({
-        before: opts.storedBefore ?? opts.createdBefore ?? Number.MAX_SAFE_INTEGER, dead: JSON.stringify([...dead]), discard: JSON.stringify([...discard]),
+        before: opts.storedBefore ?? opts.createdBefore ?? Number.MAX_SAFE_INTEGER, discard: JSON.stringify([...discard]),
       }) as { id: number; hash: string }[];
       for (const d of gone) {
         this.vectors.deleteChunks(this.stmts.chunkIds.all(d.id) as number[]);
@@ -362,11 +357,15 @@ export class DocsStore {
       }
       this.vectors.dropOrphanTables();
       if (gone.length > 0) this.logger.info('store: deleted documents no chat or folder refers to', { count: gone.length });
-      return gone.map((d) => ({ hash: d.hash, discard: dead.has(d.id) || discard.has(d.hash) }));
+      return gone.map((d) => ({ hash: d.hash, discard: discard.has(d.hash) }));
     })();
   }
 
-  /** The hashes of the documents these threads link (live or removed): what goes with them when they are deleted for good. */
+  /**
+   * The hashes of the documents these threads link (live or removed) and that were not stored again since
+   * (the same file attached anew in a composer, not sent yet, keeps its grace): what goes with them when
+   * they are deleted for good (collectGarbage's `discard`).
+   */
   threadsHashes(threadIds: Iterable<string>): Set<string> {
     return new Set(this.stmts.threadsHashes.all(JSON.stringify([...threadIds])) as string[]);
   }

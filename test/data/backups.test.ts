@@ -296,6 +296,15 @@ describe('restore', () => {
       await swept(app);
       expect(fs.existsSync(tmpDoc)).toBe(false);
       expect(app.store.docs.documentByHash(path.basename(tmpDoc))).toBeNull();
+      // one attached again in a composer (not sent yet) after the temporary chat had it stays for that message
+      const tmp2 = app.store.temporary.threads.create({});
+      const again = await linkedDocument(app, dir, tmp2.id, 'notes attached again elsewhere', { young: true });
+      await new Promise((r) => setTimeout(r, 5));
+      await app.services.handle('docs.store', { name: 'notes.txt', data: Buffer.from('notes attached again elsewhere').toString('base64') });
+      await app.services.handle('threads.delete', { id: tmp2.id });
+      await swept(app);
+      expect(fs.existsSync(again)).toBe(true);
+      expect(app.store.docs.documentByHash(path.basename(again))).not.toBeNull();
       expect(fs.existsSync(shared)).toBe(true);
       expect(fs.readdirSync(path.join(dir, 'documents', STRAY_FOLDER))).toEqual([path.basename(doc)]);
       // the shared one, once its saved chat is deleted too, is set aside as a saved chat's is (not deleted)

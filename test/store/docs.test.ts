@@ -198,13 +198,15 @@ describe('links and garbage', () => {
     expect(s.docs.collectGarbage(new Set([tmp.id])).map((g) => g.hash)).toEqual([]);
     expect(s.docs.threadDocs(tmp.id)).toHaveLength(1);
     expect(s.docs.liveDocIds({ threadId: tmp.id })).toEqual([d.id]);
-    // its links dropped here (Hearth closed or crashed with it open): discarded, its file to be deleted
-    expect(s.docs.collectGarbage(new Set())).toEqual([{ hash: hashOf('temp'), discard: true }]);
+    // its links dropped here (Hearth crashed with it open, or another process's): nothing tells it was a
+    // temporary chat's, so not discarded (its file is set aside, as any unnamed file is)
+    expect(s.docs.collectGarbage(new Set())).toEqual([{ hash: hashOf('temp'), discard: false }]);
     expect(s.docs.threadDocs(tmp.id)).toEqual([]);
   });
 
-  test('what is discarded: a saved chat\'s documents (links dropped with it) are not; those named in `discard` are, whatever their age', () => {
-    const s = openStore();
+  test('what is discarded: a saved chat\'s documents are not; those named in `discard` are, whatever their age; threadsHashes leaves out one stored again since it was attached', () => {
+    const clock = fakeClock();
+    const s = openStore({ clock });
     const saved = s.threads.create({ title: 'saved' });
     const old = addDoc(s, 'old', ['old words']);
     s.docs.linkThread(saved.id, old.id, 'old.md');
@@ -222,6 +224,15 @@ describe('links and garbage', () => {
     const held = addDoc(s, 'held', ['held words']);
     s.docs.linkThread(t.id, held.id, 'held.md');
     expect(s.docs.collectGarbage(new Set(), { discard: [hashOf('held')] })).toEqual([]);
+    // a temporary chat's documents: one stored again after it was attached (a composer elsewhere) is not its to discard
+    const tmp = s.temporary.threads.create({ title: 'temporary' });
+    const mine = addDoc(s, 'mine', ['mine words']);
+    const again = addDoc(s, 'again', ['again words']);
+    s.docs.linkThread(tmp.id, mine.id, 'mine.md');
+    s.docs.linkThread(tmp.id, again.id, 'again.md');
+    clock.advance(1000);
+    s.docs.touchStored(again.id);
+    expect([...s.docs.threadsHashes([tmp.id])]).toEqual([hashOf('mine')]);
   });
 
   test('unlink marks the link removed (listed on request), a relink restores it; dropThread deletes the links', () => {
