@@ -42,6 +42,11 @@ export class DocGarbage {
   private closing = false;
   /** a sweep asked for by sweepSoon has not begun (another would do nothing more) */
   private sweepWaiting = false;
+  /**
+   * documents deleted for good (a temporary chat's) not yet collected, as stored within the grace (a composer
+   * may hold the same file): discarded again by every collect after, at close whatever their age
+   */
+  private readonly pending = new Set<string>();
 
   constructor(private readonly deps: DocGarbageDeps) {
     const docs = deps.store.docs;
@@ -61,18 +66,24 @@ export class DocGarbage {
   /**
    * Deletes the documents nothing links (a temporary chat's kept while it is open; one stored for a message
    * not yet sent, a while); their files are set aside (../file-sweep.ts: a backup restored may name them
-   * again). Those of `discard` (a temporary chat deleted, every chat erased: collected whatever their age,
-   * DocsStore.threadsHashes) are deleted. (A temporary chat's documents left by a crash, or by another
-   * process on the same folder, are set aside: nothing here tells whose they were.)
+   * again). Those of `discard` (a temporary chat deleted, every chat erased: DocsStore.threadsHashes) are
+   * deleted — once past the grace like any (remembered until then: `pending`), or at once with `now`. (A
+   * temporary chat's documents left by a crash, or by another process on the same folder, are set aside:
+   * nothing here tells whose they were.)
    */
-  collect(opts: { discard?: Iterable<string> } = {}): void {
+  collect(opts: { discard?: Iterable<string>; now?: boolean } = {}): void {
     const { store, logger } = this.deps;
     try {
-      const gone = store.docs.collectGarbage(store.temporary.ids(), { storedBefore: Date.now() - UNSENT_GRACE_MS, discard: opts.discard });
-      for (const { hash, discard } of gone) {
+      const discard = new Set([...this.pending, ...(opts.discard ?? [])]);
+      const gone = store.docs.collectGarbage(store.temporary.ids(), { storedBefore: Date.now() - UNSENT_GRACE_MS, discard, now: opts.now });
+      for (const { hash, discard: goes } of gone) {
         this.deps.cancelHash(hash);
-        void this.sweep.dispose(hash, { discard });
+        discard.delete(hash);
+        void this.sweep.dispose(hash, { discard: goes });
       }
+      // (one a live link holds again is no longer the deleted chat's: when it goes, it is set aside)
+      this.pending.clear();
+      for (const hash of store.docs.unlinkedHashes(discard)) this.pending.add(hash);
     } catch (e) {
       logger.warn(`docs: unlinked documents could not be collected: ${(e as Error).message}`);
     }
@@ -83,7 +94,7 @@ export class DocGarbage {
    * deleted, and so do the files set aside; resolves when done.
    */
   erase(hashes: Iterable<string>): Promise<unknown> {
-    this.collect({ discard: hashes });
+    this.collect({ discard: hashes, now: true });
     return this.sweep.run([], { emptyStray: true });
   }
 
@@ -105,10 +116,9 @@ export class DocGarbage {
     try {
       const { docs, temporary } = this.deps.store;
       const ids = [...temporary.ids()];
-      if (!ids.length) return;
       const discard = docs.threadsHashes(ids);
       for (const id of ids) docs.dropThread(id);
-      this.collect({ discard });
+      this.collect({ discard, now: true });
     } catch (e) {
       this.deps.logger.warn(`docs: the temporary chats' documents could not be collected: ${(e as Error).message}`);
     }

@@ -103,11 +103,15 @@ export class DocsStore {
         WHERE l.removed_at IS NULL AND (l.thread_id = @thread OR f.assistant_id = @assistant) ORDER BY l.doc_id`).pluck(),
       dropDeadThreadLinks: db.prepare(`DELETE FROM doc_links WHERE thread_id IS NOT NULL
         AND thread_id NOT IN (SELECT id FROM threads) AND thread_id NOT IN (SELECT value FROM json_each(?))`),
+      deadLinkDocs: db.prepare(`SELECT DISTINCT doc_id FROM doc_links WHERE thread_id IS NOT NULL
+        AND thread_id NOT IN (SELECT id FROM threads) AND thread_id NOT IN (SELECT value FROM json_each(?))`).pluck(),
+      unlinked: db.prepare(`SELECT hash FROM documents d WHERE hash IN (SELECT value FROM json_each(?))
+        AND NOT EXISTS (SELECT 1 FROM doc_links l WHERE l.doc_id = d.id AND l.removed_at IS NULL)`).pluck(),
       unreferenced: db.prepare(`SELECT id, hash FROM documents d
-        WHERE (stored_at < @before OR hash IN (SELECT value FROM json_each(@discard)))
+        WHERE (stored_at < @before OR (@now AND hash IN (SELECT value FROM json_each(@discard))))
         AND NOT EXISTS (SELECT 1 FROM doc_links l WHERE l.doc_id = d.id AND l.removed_at IS NULL) ORDER BY id`),
       threadsHashes: db.prepare(`SELECT DISTINCT d.hash FROM doc_links l JOIN documents d ON d.id = l.doc_id
-        WHERE l.thread_id IN (SELECT value FROM json_each(?)) AND d.stored_at <= l.added_at`).pluck(),
+        WHERE l.thread_id IN (SELECT value FROM json_each(?))`).pluck(),
       deleteDoc: db.prepare('DELETE FROM documents WHERE id = ?'),
     };
   }
@@ -338,18 +342,21 @@ export class DocsStore {
    * the documents no live link refers to (stored before `storedBefore`: a document stored for a message not yet sent,
    * or stored again by touchStored, is kept a while), with their chunks, search rows and vectors. Returns the deleted
    * documents' hashes, each with `discard`: what the user deleted for good (`opts.discard`: a temporary chat
-   * deleted or closed, every chat erased; threadsHashes), collected whatever `storedBefore` says, its file to be
-   * deleted rather than set aside. `createdBefore`: the former name of `storedBefore`.
+   * deleted or closed, every chat erased; threadsHashes), its file to be deleted rather than set aside — unless
+   * a thread this process does not know linked it (another process's temporary chat: its file is set aside).
+   * With `now`, those of `discard` are collected whatever `storedBefore` says (Hearth closing, every chat
+   * erased: no composer's unsent attachment outlives it). `createdBefore`: the former name of `storedBefore`.
    */
   collectGarbage(
-    keepThreads: ReadonlySet<string> = new Set(), opts: { storedBefore?: number; createdBefore?: number; discard?: Iterable<string> } = {},
+    keepThreads: ReadonlySet<string> = new Set(), opts: { storedBefore?: number; createdBefore?: number; discard?: Iterable<string>; now?: boolean } = {},
   ): { hash: string; discard: boolean }[] {
     const keep = JSON.stringify([...keepThreads]);
     const discard = new Set(opts.discard ?? []);
     return this.db.transaction(() => {
+      const foreign = new Set(this.stmts.deadLinkDocs.all(keep) as number[]);
       this.stmts.dropDeadThreadLinks.run(keep);
       const gone = this.stmts.unreferenced.all({
-        before: opts.storedBefore ?? opts.createdBefore ?? Number.MAX_SAFE_INTEGER, discard: JSON.stringify([...discard]),
+        before: opts.storedBefore ?? opts.createdBefore ?? Number.MAX_SAFE_INTEGER, discard: JSON.stringify([...discard]), now: opts.now ? 1 : 0,
       }) as { id: number; hash: string }[];
       for (const d of gone) {
         this.vectors.deleteChunks(this.stmts.chunkIds.all(d.id) as number[]);
@@ -357,17 +364,18 @@ export class DocsStore {
       }
       this.vectors.dropOrphanTables();
       if (gone.length > 0) this.logger.info('store: deleted documents no chat or folder refers to', { count: gone.length });
-      return gone.map((d) => ({ hash: d.hash, discard: discard.has(d.hash) }));
+      return gone.map((d) => ({ hash: d.hash, discard: discard.has(d.hash) && !foreign.has(d.id) }));
     })();
   }
 
-  /**
-   * The hashes of the documents these threads link (live or removed) and that were not stored again since
-   * (the same file attached anew in a composer, not sent yet, keeps its grace): what goes with them when
-   * they are deleted for good (collectGarbage's `discard`).
-   */
+  /** The hashes of the documents these threads link (live or removed): what goes with them when they are deleted for good (collectGarbage's `discard`). */
   threadsHashes(threadIds: Iterable<string>): Set<string> {
     return new Set(this.stmts.threadsHashes.all(JSON.stringify([...threadIds])) as string[]);
+  }
+
+  /** Of these hashes, the documents kept that no live link refers to. */
+  unlinkedHashes(hashes: Iterable<string>): Set<string> {
+    return new Set(this.stmts.unlinked.all(JSON.stringify([...hashes])) as string[]);
   }
 
   // ---- embedding spaces and vectors (docs-vectors.ts) ---------------------------------------------

@@ -204,7 +204,7 @@ describe('links and garbage', () => {
     expect(s.docs.threadDocs(tmp.id)).toEqual([]);
   });
 
-  test('what is discarded: a saved chat\'s documents are not; those named in `discard` are, whatever their age; threadsHashes leaves out one stored again since it was attached', () => {
+  test('what is discarded: a saved chat\'s documents are not; those named in `discard` are (whatever their age with `now`), unless a thread this process does not know linked them', () => {
     const clock = fakeClock();
     const s = openStore({ clock });
     const saved = s.threads.create({ title: 'saved' });
@@ -213,26 +213,28 @@ describe('links and garbage', () => {
     s.docs.dropThread(saved.id);
     s.threads.delete(saved.id);
     expect(s.docs.collectGarbage(new Set())).toEqual([{ hash: hashOf('old'), discard: false }]);
-    // stored just now: the grace keeps it, unless discarded (a temporary chat deleted, every chat erased)
+    // stored just now: the grace keeps it, discarded or not, unless `now` (Hearth closing, every chat erased)
     const young = addDoc(s, 'young', ['young words']);
     const soon = { storedBefore: -1 };
     expect(s.docs.collectGarbage(new Set(), soon)).toEqual([]);
-    expect(s.docs.collectGarbage(new Set(), { ...soon, discard: [hashOf('young')] })).toEqual([{ hash: hashOf('young'), discard: true }]);
+    expect(s.docs.collectGarbage(new Set(), { ...soon, discard: [hashOf('young')] })).toEqual([]);
+    expect([...s.docs.unlinkedHashes([hashOf('young'), hashOf('nothing')])]).toEqual([hashOf('young')]);
+    expect(s.docs.collectGarbage(new Set(), { ...soon, discard: [hashOf('young')], now: true })).toEqual([{ hash: hashOf('young'), discard: true }]);
     expect(s.docs.document(young.id)).toBeNull();
     // one a live link holds is never collected, named in `discard` or not
     const t = s.threads.create({ title: 'holds it' });
     const held = addDoc(s, 'held', ['held words']);
     s.docs.linkThread(t.id, held.id, 'held.md');
     expect(s.docs.collectGarbage(new Set(), { discard: [hashOf('held')] })).toEqual([]);
-    // a temporary chat's documents: one stored again after it was attached (a composer elsewhere) is not its to discard
+    expect([...s.docs.unlinkedHashes([hashOf('held')])]).toEqual([]);
+    // a document another process's temporary chat links too (a thread this one does not know): set aside, not deleted
     const tmp = s.temporary.threads.create({ title: 'temporary' });
     const mine = addDoc(s, 'mine', ['mine words']);
-    const again = addDoc(s, 'again', ['again words']);
     s.docs.linkThread(tmp.id, mine.id, 'mine.md');
-    s.docs.linkThread(tmp.id, again.id, 'again.md');
-    clock.advance(1000);
-    s.docs.touchStored(again.id);
     expect([...s.docs.threadsHashes([tmp.id])]).toEqual([hashOf('mine')]);
+    s.db.prepare('INSERT INTO doc_links (doc_id, thread_id, name, added_at) VALUES (?, ?, ?, ?)').run(mine.id, 'another-process-chat', 'mine.md', clock.peek());
+    s.docs.dropThread(tmp.id);
+    expect(s.docs.collectGarbage(new Set(), { discard: [hashOf('mine')], now: true })).toEqual([{ hash: hashOf('mine'), discard: false }]);
   });
 
   test('unlink marks the link removed (listed on request), a relink restores it; dropThread deletes the links', () => {
