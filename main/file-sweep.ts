@@ -21,7 +21,7 @@ import { createHash, randomBytes } from 'crypto';
 import { lstatSync, promises as fsp } from 'fs';
 import path from 'path';
 import type { Logger } from './logging';
-import { openRegularStream, readRegularFile } from './regular-file';
+import { readRegularFile } from './regular-file';
 
 /** The random bytes in a write's temporary file name. */
 const TEMPORARY_RANDOM_BYTES = 6;
@@ -108,7 +108,7 @@ export interface FileSweepDeps {
   graceMs: number;
   /** a stored file nothing refers to (not discarded) waits in STRAY_FOLDER for STRAY_KEEP_MS before it is deleted */
   setAside?: boolean;
-  /** the most bytes a stored file has (a set-aside one larger is never read to be taken back) */
+  /** the most bytes a stored file has (a set-aside one larger is never read to be taken back: takeBack) */
   maxBytes: number;
   clock?: () => number;
 }
@@ -314,10 +314,7 @@ export class FileSweep {
           // that is not what its name says stays aside until its time is up)
           const there = await fsp.lstat(path.join(dir, name)).catch(() => null);
           if (there?.isFile()) await fsp.unlink(file);
-          else if (st.size <= this.deps.maxBytes && (await holds(file, what.ref))) {
-            await fsp.rename(file, path.join(dir, name));
-            back++;
-          }
+          else if ((await takeBack(dir, name, what.ref, this.deps.maxBytes))?.file === path.join(dir, name)) back++;
         } else if (empty || discarded.has(what.ref) || this.clock() - st.mtimeMs >= STRAY_KEEP_MS) {
           await fsp.unlink(file);
           gone++;
@@ -329,19 +326,6 @@ export class FileSweep {
     if (back) logger.info(`${label}: took back files set aside that are named again`, { back });
     if (gone) logger.info(`${label}: deleted the files set aside longer than ${Math.round(STRAY_KEEP_MS / 86_400_000)} days, or discarded`, { deleted: gone });
   }
-}
-
-/** Whether `file` is a regular file whose SHA-256 is `ref` (read whole: a set-aside file taken back). */
-async function holds(file: string, ref: string): Promise<boolean> {
-  const hash = createHash('sha256');
-  const opened = await openRegularStream(file, {}, { follow: false }).catch(() => null);
-  if (!opened) return false;
-  try {
-    for await (const chunk of opened.stream) hash.update(chunk as Buffer);
-  } catch {
-    return false;
-  }
-  return hash.digest('hex') === ref;
 }
 
 /**
