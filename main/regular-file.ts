@@ -95,6 +95,9 @@ export function openRegularFileSync(file: string, opts: OpenRegularOptions = {})
   return null;
 }
 
+/** What an import or a read says of a path that is there but is no regular file as opened (never read: a FIFO's read would wait for a writer). */
+export const notRegularFile = (where: string): string => `${where} is not a regular file (a link, a folder, a FIFO, a device or a socket)`;
+
 /** Errors of opening that mean "not a regular file here" (a link, gone, a folder, a FIFO without O_NONBLOCK's help). */
 const NOT_A_FILE = new Set(['ENOENT', 'ENOTDIR', 'ELOOP', 'EISDIR', 'ENXIO', 'EMLINK']);
 /** An open's error that means "not a regular file here": null; others are thrown. */
@@ -119,27 +122,35 @@ export async function readRegularFile(file: string, maxBytes: number, signal?: A
   if (!opened) return null;
   const { fd, st } = opened;
   try {
-    if (st.size > maxBytes) return null;
-    // one byte more than allowed tells a file that grew past it
-    let buf = Buffer.allocUnsafe(Math.min(st.size, maxBytes) + 1);
-    let length = 0;
-    for (;;) {
-      signal?.throwIfAborted();
-      if (length === buf.length) {
-        if (length > maxBytes) return null;
-        const bigger = Buffer.allocUnsafe(Math.min(maxBytes + 1, buf.length * 2));
-        buf.copy(bigger, 0, 0, length);
-        buf = bigger;
-      }
-      const { bytesRead } = await readFd(fd, buf, length, Math.min(READ_PIECE, buf.length - length), length);
-      if (bytesRead === 0) break;
-      length += bytesRead;
-    }
-    signal?.throwIfAborted();
-    return length > maxBytes ? null : buf.subarray(0, length);
+    return st.size > maxBytes ? null : await readFdBounded(fd, st.size, maxBytes, signal);
   } finally {
     await closeFd(fd);
   }
+}
+
+/**
+ * All of an open descriptor's bytes, read in pieces up to `maxBytes` (`size`, its stat's, sizes the first
+ * buffer); null past it (counted as read: a file that grows, or whose stat says 0 bytes, is held to it too).
+ * On abort it stops between reads and rejects with the signal's reason.
+ */
+export async function readFdBounded(fd: number, size: number, maxBytes: number, signal?: AbortSignal): Promise<Buffer | null> {
+  // one byte more than allowed tells a file that grew past it
+  let buf = Buffer.allocUnsafe(Math.min(size, maxBytes) + 1);
+  let length = 0;
+  for (;;) {
+    signal?.throwIfAborted();
+    if (length === buf.length) {
+      if (length > maxBytes) return null;
+      const bigger = Buffer.allocUnsafe(Math.min(maxBytes + 1, buf.length * 2));
+      buf.copy(bigger, 0, 0, length);
+      buf = bigger;
+    }
+    const { bytesRead } = await readFd(fd, buf, length, Math.min(READ_PIECE, buf.length - length), length);
+    if (bytesRead === 0) break;
+    length += bytesRead;
+  }
+  signal?.throwIfAborted();
+  return length > maxBytes ? null : buf.subarray(0, length);
 }
 
 /**

@@ -8,12 +8,13 @@
 import fs from 'fs';
 import path from 'path';
 import type { Store } from '../store';
+import type { Assistant } from '../store/assistants';
 import { prepareHearth, type PreparedThread } from '../store/import';
 import { findJanThreads, isJanFolder, prepareJanAssistant, prepareJanThread } from '../store/import-jan';
 import { detectFormat } from './formats/detect';
 import { readHearthDocuments, readHearthThreads, type HearthDocumentsRead, type HearthReadOptions } from './formats/hearth';
 import { skipSpace } from './formats/json-guard';
-import { tooManyBytes, tooManyNodes } from './formats/tree';
+import { checkAborted, tooManyBytes, tooManyNodes } from './formats/tree';
 import type { ImportFormat, ImportFormatChoice, ImportReader, SkipNote } from './imported';
 import { toPreparedThread } from './to-thread';
 import { closeFd, openRegularFile, readFd } from '../regular-file';
@@ -81,7 +82,7 @@ export async function ownFormat(p: string, from: ImportFormatChoice): Promise<'h
   } catch {
     return null; // the readers say it is missing
   }
-  if (st.isDirectory()) return isJanFolder(p) ? 'jan' : null;
+  if (st.isDirectory()) return (await isJanFolder(p)) ? 'jan' : null;
   return st.isFile() && (await startsLikeHearth(p)) ? 'hearth' : null;
 }
 
@@ -120,9 +121,23 @@ function hearthSource(p: string): ImportSourceOpen {
   };
 }
 
-function janSource(store: Store, p: string, now: number): ImportSourceOpen {
-  const { threads, assistantFiles } = findJanThreads(p);
-  const assistants = assistantFiles.map((f) => prepareJanAssistant(f, now));
+/**
+ * A Jan folder: its assistants, then its threads one at a time. In a folder of threads, a thread (or an
+ * assistant) whose files cannot be read or are not Jan's is left out with a note naming the file, as the
+ * other folder formats do; a folder that is one thread is refused with what is wrong.
+ */
+async function janSource(store: Store, p: string, now: number): Promise<ImportSourceOpen> {
+  const { threads, assistantFiles, single } = await findJanThreads(p);
+  const assistants: Assistant[] = [];
+  const unreadAssistants: SkipNote[] = [];
+  for (const f of assistantFiles) {
+    try {
+      assistants.push(await prepareJanAssistant(f, now));
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'import_failed') throw e;
+      unreadAssistants.push({ reason: `a Jan assistant that could not be read, its chats given the default one (${(e as Error).message})` });
+    }
+  }
   const known = new Map(assistants.map((a) => [a.id, a.id]));
   return {
     format: 'jan',
@@ -131,9 +146,18 @@ function janSource(store: Store, p: string, now: number): ImportSourceOpen {
         for (const a of assistants) if (!store.assistants.exists(a.id)) store.assistants.insertRecord(a);
       })();
     },
-    async *units() {
+    async *units(signal) {
+      for (const note of unreadAssistants) yield { skipped: note };
       for (const t of threads) {
-        const prepared = prepareJanThread(t, now, known);
+        checkAborted(signal, p);
+        let prepared: Awaited<ReturnType<typeof prepareJanThread>>;
+        try {
+          prepared = await prepareJanThread(t, now, known);
+        } catch (e) {
+          if (single || (e as { code?: string }).code !== 'import_failed') throw e;
+          yield { skipped: { reason: `a Jan thread that could not be read (${(e as Error).message})` } };
+          continue;
+        }
         if ('tooLarge' in prepared) {
           const why = prepared.tooLarge;
           yield ('bytes' in why ? tooManyBytes(why.bytes) : tooManyNodes(why.messages))!; // over the limits these notes name

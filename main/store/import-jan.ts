@@ -1,9 +1,9 @@
 /**
  * Jan's history: a Jan data folder (threads/<id>/thread.json + messages.jsonl, assistants/<id>/assistant.json),
- * its threads folder, or one thread folder. Each file is read whole, within bounds: thread.json and
- * assistant.json at JAN_META_BYTES, messages.jsonl at LIMITS.conversationBytes and LIMITS.conversationNodes
- * messages (a thread over either is too large: the import job skips it with a note, the store's importJan
- * refuses it).
+ * its threads folder, or one thread folder. Each file is read whole, asynchronously (a stalled read holds
+ * the import, not the process), within bounds: thread.json and assistant.json at JAN_META_BYTES,
+ * messages.jsonl at LIMITS.conversationBytes and LIMITS.conversationNodes messages (a thread over either
+ * is too large: the import job skips it with a note, the store's importJan refuses it).
  */
 import { randomUUID } from 'crypto';
 import fs from 'fs';
@@ -12,9 +12,8 @@ import { z } from 'zod';
 import { ATTACHMENT_REF_CHARS } from '../ipc/contract';
 import { jsonNestsWithin } from '../params';
 import type { Assistant } from './assistants';
-import {
-  checkSizes, describeZod, fail, parseJson, readFileBytesChecked, readFileChecked, writePrepared, type ImportContext, type ImportResult, type PreparedThread,
-} from './import';
+import { checkSizes, describeZod, fail, parseJson, writePrepared, type ImportContext, type ImportResult, type PreparedThread } from './import';
+import { closeFd, notRegularFile, openRegularFile, readFdBounded } from '../regular-file';
 import type { Attachment, Message, MessageMetrics, MessageStatus, Role, SamplingParams, ToolCall } from './types';
 import { idSchema, LIMITS, samplingSchema, toolCallSchema } from './validation';
 
@@ -155,36 +154,55 @@ function janMetrics(meta: Record<string, unknown> | null | undefined): MessageMe
 
 export interface JanThreadDir { dir: string; threadFile: string; messagesFile: string }
 
+const exists = (p: string): Promise<boolean> => fs.promises.lstat(p).then(() => true, () => false);
+
 /** The thread folders of a Jan data folder (thread.json at its top, in threads/<id>/ or in <id>/); none: not Jan. */
-function janThreadDirs(folder: string): JanThreadDir[] {
+async function janThreadDirs(folder: string): Promise<JanThreadDir[]> {
   const asThread = (dir: string): JanThreadDir => ({ dir, threadFile: path.join(dir, 'thread.json'), messagesFile: path.join(dir, 'messages.jsonl') });
-  const subThreads = (dir: string) => fs.readdirSync(dir, { withFileTypes: true })
-    .filter((d) => d.isDirectory() && fs.existsSync(path.join(dir, d.name, 'thread.json')))
-    .map((d) => asThread(path.join(dir, d.name))).sort((a, b) => a.dir.localeCompare(b.dir));
-  if (fs.existsSync(path.join(folder, 'thread.json'))) return [asThread(folder)];
-  if (fs.existsSync(path.join(folder, 'threads'))) return subThreads(path.join(folder, 'threads'));
+  const subThreads = async (dir: string) => {
+    const found: JanThreadDir[] = [];
+    // a folder's entries as listed: a link to a folder is not followed (it could lead anywhere)
+    for (const d of await fs.promises.readdir(dir, { withFileTypes: true })) {
+      if (d.isDirectory() && await exists(path.join(dir, d.name, 'thread.json'))) found.push(asThread(path.join(dir, d.name)));
+    }
+    return found.sort((a, b) => a.dir.localeCompare(b.dir));
+  };
+  if (await exists(path.join(folder, 'thread.json'))) return [asThread(folder)];
+  if (await exists(path.join(folder, 'threads'))) return subThreads(path.join(folder, 'threads'));
   return subThreads(folder);
 }
 
 /** Whether `folder` is a Jan data folder (or one of its threads): the one test detection and the import use. */
-export function isJanFolder(folder: string): boolean {
+export async function isJanFolder(folder: string): Promise<boolean> {
   try {
-    return fs.statSync(folder).isDirectory() && janThreadDirs(folder).length > 0;
+    return (await fs.promises.stat(folder)).isDirectory() && (await janThreadDirs(folder)).length > 0;
   } catch {
     return false;
   }
 }
 
-export function findJanThreads(folder: string): { threads: JanThreadDir[]; assistantFiles: string[] } {
-  if (!fs.existsSync(folder) || !fs.statSync(folder).isDirectory()) fail(`${folder} is not a folder`);
+/** A Jan folder's threads and assistant.json files; `single`: the folder is one thread (thread.json at its top). */
+export async function findJanThreads(folder: string): Promise<{ threads: JanThreadDir[]; assistantFiles: string[]; single: boolean }> {
+  const st = await fs.promises.stat(folder).catch(() => null);
+  if (!st?.isDirectory()) fail(`${folder} is not a folder`);
   const assistantsDir = path.join(folder, 'assistants');
-  const assistantFiles = fs.existsSync(assistantsDir)
-    ? fs.readdirSync(assistantsDir, { withFileTypes: true }).filter((d) => d.isDirectory())
-      .map((d) => path.join(assistantsDir, d.name, 'assistant.json')).filter((f) => fs.existsSync(f)).sort()
-    : [];
-  const threads = janThreadDirs(folder);
+  const assistantFiles: string[] = [];
+  try {
+    for (const d of await fs.promises.readdir(assistantsDir, { withFileTypes: true })) {
+      const file = path.join(assistantsDir, d.name, 'assistant.json');
+      if (d.isDirectory() && await exists(file)) assistantFiles.push(file);
+    }
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT' && (e as NodeJS.ErrnoException).code !== 'ENOTDIR') fail(`cannot read ${assistantsDir}: ${(e as Error).message}`, { folder }, e);
+  }
+  let threads: JanThreadDir[];
+  try {
+    threads = await janThreadDirs(folder);
+  } catch (e) {
+    fail(`cannot read ${folder}: ${(e as Error).message}`, { folder }, e);
+  }
   if (threads.length === 0) fail(`no Jan threads found in ${folder} (expected thread.json, threads/<id>/thread.json or <id>/thread.json)`);
-  return { threads, assistantFiles };
+  return { threads, assistantFiles: assistantFiles.sort(), single: threads.length === 1 && threads[0].dir === folder };
 }
 
 /** A thread too large to import: its messages.jsonl has more bytes, or more messages, than an import reads of one conversation. */
@@ -193,14 +211,47 @@ export interface JanTooLarge {
 }
 
 /**
+ * A file of a Jan folder, read without holding the thread (a stalled read waits in libuv's pool): its bytes,
+ * `{ over }` (its size) when it has more than `maxBytes` (not read: its stat says so, or counted as read),
+ * null when there is none. A regular file as opened, a link not followed (in a folder it could lead
+ * anywhere; a FIFO's read would never end); anything else is import_failed, naming the file.
+ */
+async function readJanFile(file: string, maxBytes: number): Promise<Buffer | { over: number } | null> {
+  let opened: Awaited<ReturnType<typeof openRegularFile>>;
+  try {
+    opened = await openRegularFile(file, { follow: false });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    fail(`cannot read ${file}: ${(e as Error).message}`, { file }, e);
+  }
+  if (!opened) fail(notRegularFile(file), { file });
+  const { fd, st } = opened;
+  try {
+    if (st.size > maxBytes) return { over: st.size };
+    return (await readFdBounded(fd, st.size, maxBytes)) ?? { over: maxBytes + 1 };
+  } catch (e) {
+    fail(`cannot read ${file}: ${(e as Error).message}`, { file }, e);
+  } finally {
+    await closeFd(fd);
+  }
+}
+
+/** A thread.json or assistant.json: its text (at most JAN_META_BYTES; a larger one is not Jan's). */
+async function readJanMeta(file: string): Promise<string> {
+  const read = await readJanFile(file, JAN_META_BYTES);
+  if (read === null) fail(`cannot read ${file}: it is gone`, { file });
+  if (!Buffer.isBuffer(read)) fail(`${file} is too large to import (${read.over} bytes, more than ${JAN_META_BYTES})`, { file });
+  return read.toString('utf8');
+}
+
+/**
  * The lines of a thread's messages.jsonl, or what makes it too large: more than LIMITS.conversationBytes
  * (not read), or more than `maxMessages` messages (counted before any is parsed).
  */
-function janMessageLines(file: string, maxMessages: number): string[] | JanTooLarge {
-  if (!fs.existsSync(file)) return [];
-  const size = fs.statSync(file).size;
-  if (size > LIMITS.conversationBytes) return { tooLarge: { bytes: size } };
-  const bytes = readFileBytesChecked(file);
+async function janMessageLines(file: string, maxMessages: number): Promise<string[] | JanTooLarge> {
+  const bytes = await readJanFile(file, LIMITS.conversationBytes);
+  if (bytes === null) return [];
+  if (!Buffer.isBuffer(bytes)) return { tooLarge: { bytes: bytes.over } };
   // the lines with something on them, counted on the bytes (before they are decoded and split)
   let messages = 0;
   let content = false;
@@ -219,8 +270,8 @@ function janMessageLines(file: string, maxMessages: number): string[] | JanTooLa
   return text.split(/\r?\n/);
 }
 
-export function prepareJanThread(t: JanThreadDir, now: number, assistantIds: Map<string, string>, maxMessages: number = LIMITS.conversationNodes): PreparedThread | JanTooLarge {
-  const raw = parseJson(readFileChecked(t.threadFile, JAN_META_BYTES), t.threadFile);
+export async function prepareJanThread(t: JanThreadDir, now: number, assistantIds: Map<string, string>, maxMessages: number = LIMITS.conversationNodes): Promise<PreparedThread | JanTooLarge> {
+  const raw = parseJson(await readJanMeta(t.threadFile), t.threadFile);
   const tr = janThreadSchema.safeParse(raw);
   if (!tr.success) fail(`${t.threadFile} is not a Jan thread (${describeZod(tr.error, 'thread.json')})`);
   const jt = tr.data;
@@ -228,7 +279,7 @@ export function prepareJanThread(t: JanThreadDir, now: number, assistantIds: Map
   const first = jt.assistants?.[0];
   const model = modelId(jt.model) ?? modelId(first?.model);
 
-  const lines = janMessageLines(t.messagesFile, maxMessages);
+  const lines = await janMessageLines(t.messagesFile, maxMessages);
   if (!Array.isArray(lines)) return lines;
   const parsed: { m: z.infer<typeof janMessageSchema>; line: number }[] = [];
   lines.forEach((line, i) => {
@@ -278,8 +329,8 @@ export function prepareJanThread(t: JanThreadDir, now: number, assistantIds: Map
   };
 }
 
-export function prepareJanAssistant(file: string, now: number): Assistant {
-  const r = janAssistantSchema.safeParse(parseJson(readFileChecked(file, JAN_META_BYTES), file));
+export async function prepareJanAssistant(file: string, now: number): Promise<Assistant> {
+  const r = janAssistantSchema.safeParse(parseJson(await readJanMeta(file), file));
   if (!r.success) fail(`${file} is not a Jan assistant (${describeZod(r.error, 'assistant.json')})`);
   const a = r.data;
   const at = toMillis(a.created_at, now);
@@ -294,17 +345,19 @@ export function prepareJanAssistant(file: string, now: number): Assistant {
  * Imports Jan's history: a Jan data folder (with threads/ and assistants/), a threads folder, or one thread folder.
  * Threads already imported (same id) are skipped, so importing twice does not duplicate anything.
  */
-export function importJanFolder(ctx: ImportContext, folder: string, defaultAssistantId: string | null): ImportResult {
+export async function importJanFolder(ctx: ImportContext, folder: string, defaultAssistantId: string | null): Promise<ImportResult> {
   const now = ctx.clock();
-  const { threads, assistantFiles } = findJanThreads(folder);
-  const assistants = assistantFiles.map((f) => prepareJanAssistant(f, now));
+  const { threads, assistantFiles } = await findJanThreads(folder);
+  const assistants: Assistant[] = [];
+  for (const f of assistantFiles) assistants.push(await prepareJanAssistant(f, now));
   const assistantIds = new Map<string, string>();
   for (const a of assistants) assistantIds.set(a.id, a.id);
-  const prepared = threads.map((t) => {
-    const p = prepareJanThread(t, now, assistantIds);
+  const prepared: PreparedThread[] = [];
+  for (const t of threads) {
+    const p = await prepareJanThread(t, now, assistantIds);
     if ('tooLarge' in p) fail(`${t.dir} is too large to import (${janTooLargeWhy(p)})`);
-    return p;
-  });
+    prepared.push(p);
+  }
   let newAssistants = 0;
   const result = ctx.db.transaction(() => {
     for (const a of assistants) {

@@ -15,7 +15,7 @@ import type { SqliteMessages } from './messages';
 import type { SqliteThreads } from './threads';
 import type { Clock, Message, MessageStatus, Thread } from './types';
 import { LIMITS, utf8Bytes } from './validation';
-import { openRegularFileSync, readFdSync } from '../regular-file';
+import { notRegularFile, openRegularFileSync, readFdSync } from '../regular-file';
 
 export interface ImportContext {
   db: Database.Database;
@@ -61,7 +61,7 @@ export function readFileBytesChecked(file: string, maxBytes: number = LIMITS.con
   } catch (e) {
     fail(`cannot read ${file}: ${(e as Error).message}`, { file }, e);
   }
-  if (!opened) fail(`${file} is not a regular file`, { file });
+  if (!opened) fail(notRegularFile(file), { file });
   const { fd, st } = opened;
   try {
     if (st.size > maxBytes) fail(`${file} is too large to import (${st.size} bytes, more than ${maxBytes})`, { file });

@@ -234,7 +234,7 @@ export class Store {
   }
 
   /** Imports Jan's threads (and assistants) from a Jan data folder, its threads folder, or one thread folder. */
-  importJan(folder: string): ImportResult {
+  async importJan(folder: string): Promise<ImportResult> {
     this.ensureOpen();
     return importJanFolder(this.importContext(), folder, this.defaultAssistantId());
   }

@@ -275,7 +275,7 @@ describe('detection', () => {
     expect([await detectFormat(ownDir).catch((e: Error) => e.message), await ownFormat(ownDir, 'auto')]).toEqual([expect.stringMatching(/not a format Hearth imports/), null]);
     expect(['system', 'user', 'assistant', 'tool', 'developer', 'constructor'].filter(isImportedRole)).toEqual(['system', 'user', 'assistant', 'tool']);
     // what is detected as Hearth and Jan is what the store's importers take
-    expect(s.importJan(path.join(FIX, 'jan')).messages).toBe(1);
+    expect((await s.importJan(path.join(FIX, 'jan'))).messages).toBe(1);
     expect(openStore().importJsonFile(hearthFile).threadIds).toHaveLength(1);
 
     await expectImportError(openImport(path.join(FIX, 'claude/conversations.json'), 'chatgpt'),

@@ -1,7 +1,7 @@
 /**
  * Imports and exports of the Data page over a real store (SQLite in a temp folder) through the real
  * Services: Jan folders and Hearth JSON previewed, imported with progress, re-imported as a no-op,
- * cancelled between threads, refused whole when a file is bad; search finds what was imported at once;
+ * cancelled between threads, a bad thread left out with a note (a bad thread folder alone refused); search finds what was imported at once;
  * Hearth JSON exported, imported into a fresh store and exported again; uploads in pieces; Markdown
  * exports (one file, a zip). Another app's conversations come through a reader made here in memory
  * (the real parsers are main/data/formats').
@@ -98,14 +98,21 @@ describe('Jan folders', () => {
     expect(await second).toMatchObject({ format: 'jan', threads: 2 });
   });
 
-  test('a bad file: a clear error and nothing written, not even its assistant', async () => {
-    const { store, fail, data } = setup();
-    const err = await fail('data.import.preview', { source: { path: janFolder(2, { bad: true }) }, from: 'jan' });
-    expect(err.code).toBe('import_failed');
-    expect(err.message).toMatch(/messages\.jsonl:3 is not a Jan message/);
+  test('a bad thread among several: left out with a note naming the line, the others imported; a bad thread folder alone: a clear error and nothing written, not even its assistant', async () => {
+    const { store, fail, data, importAll } = setup();
+    const root = janFolder(3, { bad: true });
+    const bad = path.join(root, 'threads', `jan_${SEC + 2}`);
+    const alone = await fail('data.import.preview', { source: { path: bad }, from: 'jan' });
+    expect(alone.code).toBe('import_failed');
+    expect(alone.message).toMatch(/messages\.jsonl:3 is not a Jan message/);
     expect(threadCount(store)).toBe(0);
     expect(store.assistants.exists('jan')).toBe(false);
     expect(data.imports.finished).toBeNull();
+    const { preview, end } = await importAll({ path: root });
+    expect(preview).toMatchObject({ format: 'jan', threads: 2, messages: 4, skipped: [{ reason: expect.stringMatching(/^a Jan thread that could not be read \(.*messages\.jsonl:3 is not a Jan message/), count: 1 }] });
+    expect(end).toMatchObject({ state: 'done', imported: 2, messages: 4 });
+    expect(store.threads.get(`jan_${SEC}`).assistantId).toBe('jan');
+    expect(() => store.threads.get(`jan_${SEC + 2}`)).toThrow();
     const missing = await fail('data.import.preview', { source: { path: path.join(tmpDir(), 'nothing-here') }, from: 'jan' });
     expect(missing).toMatchObject({ code: 'import_failed' });
     // a Jan folder given as another format: refused, naming what it is

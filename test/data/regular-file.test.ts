@@ -11,9 +11,10 @@ import fs from 'fs';
 import path from 'path';
 import { detectFormat, openImport } from '../../main/data/formats/detect';
 import { readHearthThreads } from '../../main/data/formats/hearth';
-import { ownFormat } from '../../main/data/import-sources';
+import { openSource, ownFormat } from '../../main/data/import-sources';
 import { closeFd, openRegularFile, openRegularFileSync } from '../../main/regular-file';
-import { cleanupDirs, tmpDir } from '../store/helpers';
+import { cleanupDirs, closeStores, openStore, tmpDir } from '../store/helpers';
+import { janFolder, SEC } from './folder-helpers';
 
 const posix = process.platform !== 'win32';
 const fifos: string[] = [];
@@ -24,6 +25,7 @@ afterEach(() => {
   for (const f of fifos.splice(0)) {
     try { fs.closeSync(fs.openSync(f, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK)); } catch { /* no reader waits */ }
   }
+  closeStores();
   cleanupDirs();
 });
 
@@ -107,6 +109,38 @@ function mkfifo(file: string): string {
     fs.renameSync(fifo, path.join(only, '1700000300000.conversation.json'));
     fifos.push(path.join(only, '1700000300000.conversation.json'));
     expect(await detectFormat(only)).toBe('lmstudio');
+  }, 10_000);
+
+  test("a Jan folder: a thread whose messages.jsonl is a FIFO, or whose thread.json is a link, is named in a note, never read; an assistant.json that is a FIFO too; the others are read; a thread folder alone: the error", async () => {
+    const root = janFolder(4);
+    const threads = fs.readdirSync(path.join(root, 'threads')).sort();
+    const fifo = mkfifo(path.join(root, 'threads', threads[1], 'messages.jsonl.fifo'));
+    fs.rmSync(path.join(root, 'threads', threads[1], 'messages.jsonl'));
+    fs.renameSync(fifo, path.join(root, 'threads', threads[1], 'messages.jsonl'));
+    fifos.push(path.join(root, 'threads', threads[1], 'messages.jsonl'));
+    // a link to a thread.json outside the folder is not followed
+    const outside = path.join(tmpDir(), 'thread.json');
+    fs.renameSync(path.join(root, 'threads', threads[2], 'thread.json'), outside);
+    fs.symlinkSync(outside, path.join(root, 'threads', threads[2], 'thread.json'));
+    const assistant = path.join(root, 'assistants', 'jan', 'assistant.json');
+    fs.rmSync(assistant);
+    mkfifo(assistant);
+    const store = openStore();
+    const src = await openSource(store, () => { throw new Error('not a reader format'); }, root, 'auto', () => SEC * 1000);
+    const units: unknown[] = [];
+    for await (const u of src.units()) units.push('skipped' in u ? u.skipped.reason : u.sourceId);
+    const notRegular = (file: string) => `${file} is not a regular file (a link, a folder, a FIFO, a device or a socket)`;
+    expect(units).toEqual([
+      `a Jan assistant that could not be read, its chats given the default one (${notRegular(assistant)})`,
+      threads[0],
+      `a Jan thread that could not be read (${notRegular(path.join(root, 'threads', threads[1], 'messages.jsonl'))})`,
+      `a Jan thread that could not be read (${notRegular(path.join(root, 'threads', threads[2], 'thread.json'))})`,
+      threads[3],
+    ]);
+    // one thread folder given alone: its error
+    await expect(openSource(store, () => { throw new Error('not a reader format'); }, path.join(root, 'threads', threads[1]), 'jan', () => 0)
+      .then(async (one) => { for await (const u of one.units()) void u; }))
+      .rejects.toMatchObject({ code: 'import_failed', message: notRegular(path.join(root, 'threads', threads[1], 'messages.jsonl')) });
   }, 10_000);
 });
 

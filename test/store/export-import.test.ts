@@ -212,11 +212,11 @@ function writeJan(root: string) {
 }
 
 describe('Jan import', () => {
-  test('imports a Jan data folder: threads, messages, assistant; twice imports nothing new', () => {
+  test('imports a Jan data folder: threads, messages, assistant; twice imports nothing new', async () => {
     const root = tmpDir();
     writeJan(root);
     const s = openStore();
-    const res = s.importJan(root);
+    const res = await s.importJan(root);
     expect(res).toMatchObject({ messages: 6, assistants: 1, skipped: 0 });
     expect(res.threadIds.sort()).toEqual(['01HG000000000000000000000T', 'jan_1700000000']);
 
@@ -244,44 +244,44 @@ describe('Jan import', () => {
     expect(jan).toMatchObject({ name: 'Jan', avatar: '👋', instructions: 'You are Jan.', sampling: { temperature: 0.6, topP: 0.95, maxTokens: 2048 } });
     expect(s.search({ query: 'goroutines' }).hits).toHaveLength(1);
 
-    const again = s.importJan(root);
+    const again = await s.importJan(root);
     expect(again).toMatchObject({ threadIds: [], messages: 0, skipped: 2, assistants: 0 });
     expect(s.threads.list().items).toHaveLength(2);
   });
 
-  test('imports a single Jan thread folder', () => {
+  test('imports a single Jan thread folder', async () => {
     const root = tmpDir();
     writeJan(root);
     const s = openStore();
-    const res = s.importJan(path.join(root, 'threads', '01HG000000000000000000000T'));
+    const res = await s.importJan(path.join(root, 'threads', '01HG000000000000000000000T'));
     expect(res.threadIds).toEqual(['01HG000000000000000000000T']);
     expect(s.threads.get('01HG000000000000000000000T').assistantId).toBe('default');
   });
 
-  test('a bad Jan file imports nothing and says where', () => {
+  test('a bad Jan file imports nothing and says where', async () => {
     const root = tmpDir();
     writeJan(root);
     const file = path.join(root, 'threads/01HG000000000000000000000T/messages.jsonl');
     fs.appendFileSync(file, '\n{"id": "msg-c", "role": "user", "content": [{"type": "text", "text": {"value": "cut');
     const s = openStore();
     let err: unknown;
-    try { s.importJan(root); } catch (e) { err = e; }
+    try { await s.importJan(root); } catch (e) { err = e; }
     expect((err as { code: string }).code).toBe('import_failed');
     expect((err as Error).message).toContain('messages.jsonl:3');
     expect(s.threads.list().items).toHaveLength(0);
     expect(s.assistants.list().map((a) => a.id)).toEqual(['default']);
 
     fs.writeFileSync(file, JSON.stringify({ id: 'x', role: 'narrator', content: 'hi' }));
-    expect(() => s.importJan(root)).toThrow(/not a Jan message/);
+    await expect(s.importJan(root)).rejects.toThrow(/not a Jan message/);
     fs.writeFileSync(file, '');
     fs.writeFileSync(path.join(root, 'threads/jan_1700000000/thread.json'), '[]');
-    expect(() => s.importJan(root)).toThrow(/not a Jan thread/);
-    expectCode(() => s.importJan(tmpDir()), 'import_failed');
-    expectCode(() => s.importJan(path.join(root, 'nope')), 'import_failed');
+    await expect(s.importJan(root)).rejects.toThrow(/not a Jan thread/);
+    await expect(s.importJan(tmpDir())).rejects.toMatchObject({ code: 'import_failed' });
+    await expect(s.importJan(path.join(root, 'nope'))).rejects.toMatchObject({ code: 'import_failed' });
     expect(s.threads.list().items).toHaveLength(0);
   });
 
-  test('a tool call whose arguments nest 200,000 deep is left out; its message and the other calls are kept', () => {
+  test('a tool call whose arguments nest 200,000 deep is left out; its message and the other calls are kept', async () => {
     const root = tmpDir();
     writeJan(root);
     const deep = `${'['.repeat(200_000)}${']'.repeat(200_000)}`;
@@ -291,7 +291,7 @@ describe('Jan import', () => {
       metadata: { tool_calls: [call('t1', 'deep', deep), call('t2', 'weather', '{"city":"Oslo"}')] },
     })}`);
     const s = openStore();
-    expect(s.importJan(root).messages).toBe(7);
+    expect((await s.importJan(root)).messages).toBe(7);
     expect(s.messages.get('msg-c')).toMatchObject({ content: 'Called.', toolCalls: [{ id: 't2', name: 'weather', arguments: { city: 'Oslo' } }] });
   });
 

@@ -170,7 +170,7 @@ async function detect(target: string, zipLimits: ZipLimits): Promise<Detected> {
   let st: fs.Stats;
   try { st = await fs.promises.stat(target); } catch (e) { return importFailed(`cannot read ${target}: ${(e as Error).message}`, e); }
   if (st.isDirectory()) {
-    if (isJanFolder(target)) return { format: 'jan' };
+    if (await isJanFolder(target)) return { format: 'jan' };
     if ((await findLmstudioFiles(target)).length > 0) return { format: 'lmstudio' };
     return unknown(target, `a folder with no Jan thread.json and no LM Studio *${LMSTUDIO_SUFFIX}`);
   }

@@ -49,8 +49,7 @@ export function importFailed(message: string, cause?: unknown): never {
   throw importError(message, cause);
 }
 
-/** What an import says of a path that is there but is no regular file as opened (never read: a FIFO's read would wait for a writer). */
-export const notRegularFile = (where: string): string => `${where} is not a regular file (a link, a folder, a FIFO, a device or a socket)`;
+export { notRegularFile } from '../../regular-file';
 
 /** Throws when the caller cancelled (the job's Stop). */
 export function checkAborted(signal: AbortSignal | undefined, where: string): void {
