@@ -92,6 +92,12 @@ export interface SweepResult {
 
 const nothing = (): SweepResult => ({ deleted: [], setAside: [], kept: 0 });
 
+/** The files set aside in a folder's STRAY_FOLDER, and their bytes. */
+export interface StrayUsage {
+  files: number;
+  bytes: number;
+}
+
 export interface FileSweepDeps {
   /** the folder swept */
   dir: string;
@@ -178,6 +184,24 @@ export class FileSweep {
     });
     this.chain = next;
     return next;
+  }
+
+  /**
+   * What STRAY_FOLDER holds: its regular files with the folder's names, and their bytes (nothing when it is
+   * not a folder, or this sweep sets nothing aside). Read as it is, outside the sweeps' order.
+   */
+  async strayUsage(): Promise<StrayUsage> {
+    const usage: StrayUsage = { files: 0, bytes: 0 };
+    const into = this.deps.setAside ? await this.strayFolder(false) : null;
+    if (!into) return usage;
+    for (const name of await fsp.readdir(into).catch(() => [])) {
+      if (this.deps.fileOf(name)?.kind !== 'stored') continue;
+      const st = await fsp.lstat(path.join(into, name)).catch(() => null);
+      if (!st?.isFile()) continue;
+      usage.files++;
+      usage.bytes += st.size;
+    }
+    return usage;
   }
 
   /** Resolves once every sweep asked for so far has ended. */

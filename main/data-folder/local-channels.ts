@@ -1,6 +1,6 @@
 /**
  * The Data page's channels for this machine's data: data.backups.* (backups.ts), data.folder,
- * data.move (move.ts) and data.erase (erase.ts). A restore, a move and an erase of everything go
+ * data.move (move.ts), data.stray and data.stray.empty (stray.ts) and data.erase (erase.ts). A restore, a move and an erase of everything go
  * through the restart port (restart.ts); without one they are refused and data.folder says so. Each
  * is refused (busy, nothing changed) while another process (a second `hearth serve`, a `hearth`
  * command) has the store open: swapping its files under it would corrupt it. The restart's work checks
@@ -19,6 +19,7 @@ import { checkSoleUser } from '../store/update-backup';
 import { Backups } from './backups';
 import { eraseEverythingWork, eraseThreads, type EraseThreadsDeps } from './erase';
 import { copyForMove, finishMove, planMove } from './move';
+import { emptyStray, strayUsage, type StrayDeps } from './stray';
 import type { Restarter } from './restart';
 
 /** Refuses (busy) while a connection other than the store's own has its database open. */
@@ -55,10 +56,16 @@ export function backupChannels(deps: { backups: Backups; restarter: Restarter; s
   };
 }
 
-export function folderChannels(deps: EraseThreadsDeps & { paths: DataPaths; restarter: Restarter; services: Services; store: Store; logger: Logger }): Handlers {
+export function folderChannels(deps: EraseThreadsDeps & StrayDeps & { paths: DataPaths; restarter: Restarter; services: Services; store: Store; logger: Logger }): Handlers {
   const { paths, restarter, store, logger } = deps;
   return {
     'data.folder': () => ({ folder: paths.root, canRestart: restarter.available }),
+    'data.stray': () => strayUsage(deps),
+    'data.stray.empty': async () => {
+      const left = await emptyStray(deps);
+      logger.info('stray: the files set aside were deleted', { left: left.files });
+      return left;
+    },
     'data.move': async (r) => {
       await restarter.run(async () => {
         refuseIfShared(store, paths.database);

@@ -8,7 +8,7 @@
  */
 import type { Logger } from '../logging';
 import type { Store } from '../store';
-import { FileSweep } from '../file-sweep';
+import { FileSweep, type StrayUsage } from '../file-sweep';
 import { MAX_DOC_BYTES } from '../params';
 import { type DocFiles, docFileOf } from './files';
 
@@ -96,6 +96,21 @@ export class DocGarbage {
   erase(hashes: Iterable<string>): Promise<unknown> {
     this.collect({ discard: hashes, now: true });
     return this.sweep.run([], { emptyStray: true });
+  }
+
+  /**
+   * The files set aside now deleted (Settings → Data): what no live link keeps is collected first, then the
+   * sweep deletes every set-aside file nothing names (one a row names again is taken back) and, outright,
+   * what it would set aside; resolves when done.
+   */
+  emptyStray(): Promise<unknown> {
+    this.collect();
+    return this.sweep.run([], { emptyStray: true });
+  }
+
+  /** What the documents' STRAY_FOLDER holds. */
+  strayUsage(): Promise<StrayUsage> {
+    return this.sweep.strayUsage();
   }
 
   /**

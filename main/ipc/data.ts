@@ -175,4 +175,13 @@ export const DataFolderDTO = z.object({
 });
 export type DataFolderDTO = z.infer<typeof DataFolderDTO>;
 
+/** The images and documents set aside (no chat names them: a chat deleted), kept a while for a restored backup. */
+export const StrayDTO = z.object({
+  files: z.number().int().min(0),
+  bytes: z.number().min(0),
+  /** how long a file stays aside before it is deleted */
+  keepDays: z.number().int().min(0),
+});
+export type StrayDTO = z.infer<typeof StrayDTO>;
+
 export const ERASE_SCOPES = ['threads', 'everything'] as const;

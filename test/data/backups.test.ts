@@ -6,7 +6,7 @@
 import fs from 'fs';
 import path from 'path';
 import Database from 'better-sqlite3';
-import { composeApp, type App } from '../../main/compose';
+import { composeApp } from '../../main/compose';
 import { Backups, backupStem, DAY_MS, DAILY_CHECK_MS } from '../../main/data-folder/backups';
 import { eraseSummary, ERASED_EVERYTHING } from '../../main/data-folder/erase-scope';
 import { NO_RESTART_MESSAGE } from '../../main/data-folder/restart';
@@ -17,11 +17,9 @@ import { ensureDataDir, MOVED_TO_FILE, resolveDataDir } from '../../main/paths';
 import { openDatabase } from '../../main/store/db';
 import { Store } from '../../main/store';
 import { collectingLogger, errorOf, makeEngine, tempDir } from '../helpers/engine';
-import { addThread, host as hostOf, record, restarted, titles } from './folder-helpers';
+import { addThread, host as hostOf, linkedDocument, pngUrl, record, restarted, swept, threadWithImage, titles } from './folder-helpers';
 import { copyModel, TINY_BPE } from '../helpers/models';
-import type { ImageAttachment, ModelState } from '../../main/ipc/contract';
-import { IMAGE_GRACE_MS } from '../../main/chat/image-sweep';
-import { ImageStore } from '../../main/chat/images';
+import type { ModelState } from '../../main/ipc/contract';
 import { STRAY_FOLDER } from '../../main/file-sweep';
 import { testPng } from '../helpers/images';
 import { CHAT_MODEL_ID } from '../../main/models/library';
@@ -47,42 +45,6 @@ afterEach(() => {
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
   dirs = [];
 });
-
-/**
- * An image kept as images.store keeps it (without its note to the sweep, which keeps an image a composer
- * stored lately until close), in a new thread's message; its file made older than the sweep's grace period.
- */
-async function threadWithImage(app: App, dir: string, title: string, n: number): Promise<{ image: ImageAttachment; file: string; threadId: string }> {
-  const image = await new ImageStore(path.join(dir, 'images')).add(testPng(n), `${n}.png`);
-  const t = app.store.threads.create({ title });
-  app.store.messages.add({ threadId: t.id, role: 'user', content: 'look', attachments: [image] });
-  const file = path.join(dir, 'images', `${image.ref}.png`);
-  const old = (Date.now() - IMAGE_GRACE_MS - 60_000) / 1000;
-  fs.utimesSync(file, old, old);
-  return { image, file, threadId: t.id };
-}
-
-/**
- * A document kept as docs.store keeps it, linked to a thread's message, its row made older than the
- * collector's grace period unless `young` (attached within the hour); its file.
- */
-async function linkedDocument(app: App, dir: string, threadId: string, text: string, opts: { young?: boolean } = {}): Promise<string> {
-  const { attachment } = (await app.services.handle('docs.store', { name: 'notes.txt', data: Buffer.from(text).toString('base64') })) as { attachment: { ref: string } };
-  const row = app.store.docs.documentByHash(attachment.ref)!;
-  app.store.docs.linkThread(threadId, row.id, 'notes.txt');
-  if (!opts.young) app.store.db.prepare('UPDATE documents SET stored_at = 0 WHERE id = ?').run(row.id);
-  return path.join(dir, 'documents', attachment.ref);
-}
-
-/** The app once its image and document sweeps asked for so far have ended. */
-async function swept(app: App): Promise<App> {
-  await app.imageSweep.idle();
-  await app.docs.garbage.swept();
-  return app;
-}
-
-/** What images.read answers for testPng(n). */
-const pngUrl = (n: number) => ({ url: `data:image/png;base64,${testPng(n).toString('base64')}` });
 
 const counts = (db: Database.Database) => ({
   messages: db.prepare('SELECT count(*) FROM messages').pluck().get() as number,

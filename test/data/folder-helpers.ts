@@ -1,6 +1,7 @@
 /**
  * What the data-folder tests share: browser mode's restart host over a data folder (the App as
- * composeApp builds it), the events an App sends, its threads, and a Jan data folder to import.
+ * composeApp builds it), the events an App sends, its threads (with an image or a document attached, and
+ * the sweeps that set those aside), and a Jan data folder to import.
  */
 import fs from 'fs';
 import path from 'path';
@@ -11,6 +12,10 @@ import type { EventName, EventOf } from '../../main/ipc/contract';
 import { silentLogger } from '../../main/logging';
 import { ensureDataDir, resolveDataDir } from '../../main/paths';
 import { tmpDir } from '../store/helpers';
+import type { ImageAttachment } from '../../main/ipc/contract';
+import { IMAGE_GRACE_MS } from '../../main/chat/image-sweep';
+import { ImageStore } from '../../main/chat/images';
+import { testPng } from '../helpers/images';
 
 /** Browser mode's host over `dir`: each start resolves the data folder again (following a move). */
 export function host(dir: string, engine: EngineClient): RestartableApp {
@@ -34,6 +39,42 @@ export function record(app: App): { of<E extends EventName>(e: E): EventOf<E>[] 
   app.services.subscribe((event, payload) => seen.push({ event, payload }));
   return { of: <E extends EventName>(e: E) => seen.filter((s) => s.event === e).map((s) => s.payload as EventOf<E>) };
 }
+
+/**
+ * An image kept as images.store keeps it (without its note to the sweep, which keeps an image a composer
+ * stored lately until close), in a new thread's message; its file made older than the sweep's grace period.
+ */
+export async function threadWithImage(app: App, dir: string, title: string, n: number): Promise<{ image: ImageAttachment; file: string; threadId: string }> {
+  const image = await new ImageStore(path.join(dir, 'images')).add(testPng(n), `${n}.png`);
+  const t = app.store.threads.create({ title });
+  app.store.messages.add({ threadId: t.id, role: 'user', content: 'look', attachments: [image] });
+  const file = path.join(dir, 'images', `${image.ref}.png`);
+  const old = (Date.now() - IMAGE_GRACE_MS - 60_000) / 1000;
+  fs.utimesSync(file, old, old);
+  return { image, file, threadId: t.id };
+}
+
+/**
+ * A document kept as docs.store keeps it, linked to a thread's message, its row made older than the
+ * collector's grace period unless `young` (attached within the hour); its file.
+ */
+export async function linkedDocument(app: App, dir: string, threadId: string, text: string, opts: { young?: boolean } = {}): Promise<string> {
+  const { attachment } = (await app.services.handle('docs.store', { name: 'notes.txt', data: Buffer.from(text).toString('base64') })) as { attachment: { ref: string } };
+  const row = app.store.docs.documentByHash(attachment.ref)!;
+  app.store.docs.linkThread(threadId, row.id, 'notes.txt');
+  if (!opts.young) app.store.db.prepare('UPDATE documents SET stored_at = 0 WHERE id = ?').run(row.id);
+  return path.join(dir, 'documents', attachment.ref);
+}
+
+/** The app once its image and document sweeps asked for so far have ended. */
+export async function swept(app: App): Promise<App> {
+  await app.imageSweep.idle();
+  await app.docs.garbage.swept();
+  return app;
+}
+
+/** What images.read answers for testPng(n). */
+export const pngUrl = (n: number) => ({ url: `data:image/png;base64,${testPng(n).toString('base64')}` });
 
 export const titles = (app: App) => app.store.threads.list({ limit: 100 }).items.map((t) => t.title).sort();
 

@@ -7,10 +7,12 @@
  * window opens the Data page's preview. "Export all chats" downloads Hearth JSON (parsed: every stored
  * thread) and Markdown (a zip of one .md per chat); a chat's own Export menu downloads its .md. A backup
  * taken while a reply streams is restored after a change: the app restarts in the same server process
- * (the page reloads), the change is gone, the imported chats are there and a new reply comes.
+ * (the page reloads), the change is gone, the imported chats are there and a new reply comes. A file set
+ * aside in <data>/images/.stray is counted on the page and deleted after asking.
  * Screenshots: test-output/screenshots/e2e-data-*.png.
  */
 import Database from 'better-sqlite3';
+import { createHash } from 'crypto';
 import fs from 'fs';
 import path from 'path';
 import type { Locator, Page } from 'playwright-core';
@@ -19,6 +21,8 @@ import { openImport } from '../../main/data/formats/detect';
 import { IMPORT_FORMAT_NAMES } from '../../main/ipc/contract';
 import { RESTART_GIVE_UP_MS } from '../../renderer/src/features/data/listeners';
 import { dataPaths } from '../../main/paths';
+import { STRAY_FOLDER } from '../../main/file-sweep';
+import { testPng } from '../helpers/images';
 import { BrowserMode, engineHosts, openBrowserMode, openSettings, seedDataDir, shot, untilWithShot } from '../helpers/browser-mode';
 import { REPO_ROOT, TINY_BPE } from '../helpers/models';
 
@@ -290,6 +294,28 @@ test('export: all chats as Hearth JSON and as Markdown (a zip), one chat from it
   const text = fs.readFileSync(one.file, 'utf8');
   expect(text).toContain('A picture and a tool');
   expect(text).toContain('It printed 1.');
+});
+
+test('the files of deleted chats: counted with their size, deleted after asking', async () => {
+  // one image set aside (as the sweep leaves a deleted chat's): named by its content's SHA-256
+  const bytes = testPng(7);
+  const aside = path.join(e2e.dataDir, 'images', STRAY_FOLDER, `${createHash('sha256').update(bytes).digest('hex')}.png`);
+  fs.mkdirSync(path.dirname(aside), { recursive: true });
+  fs.writeFileSync(aside, bytes);
+  const dialog = await openSettings(page, 'Data');
+  const section = dataPanel(dialog).getByRole('region', { name: 'Files of deleted chats' });
+  await section.scrollIntoViewIfNeeded();
+  await until('the file set aside is counted', async () => /Kept now: 1 file \(/.test((await section.textContent()) ?? ''));
+  await shot(page, 'data-stray');
+  await section.getByRole('button', { name: 'Delete them now…' }).click();
+  const ask = page.getByRole('dialog', { name: 'Delete the files of deleted chats?' });
+  await shot(page, 'data-stray-ask');
+  await ask.getByRole('button', { name: 'Delete', exact: true }).click();
+  await until('the files are deleted', async () => (await section.getByRole('status').textContent()) === 'Deleted.');
+  expect(fs.existsSync(aside)).toBe(false);
+  expect(await section.textContent()).toContain('None are kept now.');
+  expect(await section.getByRole('button', { name: 'Delete them now…' }).isDisabled()).toBe(true);
+  await closeSettings(dialog);
 });
 
 test('back up while a reply streams, change something, restore: the app restarts in place and the change is gone', async () => {

@@ -466,6 +466,35 @@ describe('Settings → Data → Backups, folder, erase, restart', () => {
     expect(bridge.callsTo('data.erase')).toHaveLength(1);
   });
 
+  test('the files of deleted chats: how many and their size, deleted after asking; a file left says so; none: the button is off', async () => {
+    let left = { files: 3, bytes: 3 * 1024 * 1024, keepDays: 30 };
+    const { bridge, dialog } = await openData({
+      'data.stray': () => left,
+      'data.stray.empty': () => left,
+    });
+    const section = within(dialog).getByRole('region', { name: 'Files of deleted chats' });
+    await waitFor(() => expect(section.textContent).toContain(`Kept now: 3 files (${formatBytes(3 * 1024 * 1024)}).`));
+    expect(section.textContent).toContain('kept aside for 30 days, so that restoring a backup brings the chat back with them');
+    fireEvent.click(within(section).getByRole('button', { name: 'Delete them now…' }));
+    const ask = screen.getByRole('dialog', { name: 'Delete the files of deleted chats?' });
+    expect(ask.textContent).toContain('are deleted for good. A backup restored after this brings its chats back without these images and documents.');
+    fireEvent.click(within(ask).getByRole('button', { name: 'Cancel' }));
+    expect(bridge.callsTo('data.stray.empty')).toEqual([]);
+    // one could not be deleted: said, and counted
+    left = { files: 1, bytes: 1024, keepDays: 30 };
+    fireEvent.click(within(section).getByRole('button', { name: 'Delete them now…' }));
+    fireEvent.click(within(screen.getByRole('dialog', { name: 'Delete the files of deleted chats?' })).getByRole('button', { name: 'Delete' }));
+    await waitFor(() => expect(bridge.callsTo('data.stray.empty')).toHaveLength(1));
+    expect((await within(section).findByRole('status')).textContent).toBe('1 file could not be deleted (the log says why).');
+    expect(section.textContent).toContain('Kept now: 1 file');
+    left = { files: 0, bytes: 0, keepDays: 30 };
+    fireEvent.click(within(section).getByRole('button', { name: 'Delete them now…' }));
+    fireEvent.click(within(screen.getByRole('dialog', { name: 'Delete the files of deleted chats?' })).getByRole('button', { name: 'Delete' }));
+    await waitFor(() => expect(within(section).getByRole('status').textContent).toBe('Deleted.'));
+    expect(section.textContent).toContain('None are kept now.');
+    expect(within(section).getByRole('button', { name: 'Delete them now…' })).toHaveProperty('disabled', true);
+  });
+
   test('app.restarting covers the window with "Restarting…"; the page reloads once main answers again', async () => {
     const reload = jest.spyOn(page, 'reload').mockImplementation(() => undefined);
     let up = false;

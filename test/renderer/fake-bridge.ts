@@ -234,4 +234,5 @@ const DEFAULTS: Record<string, Handler> = {
   // Settings → Data: the data folder (this app can restart itself), no backups yet
   'data.folder': () => ({ folder: '/data', canRestart: true }),
   'data.backups.list': () => ({ folder: '/data/backups', settings: { daily: true, keep: 7 }, backups: [] }),
+  'data.stray': () => ({ files: 0, bytes: 0, keepDays: 30 }),
 };

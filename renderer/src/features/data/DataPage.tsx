@@ -1,20 +1,21 @@
 /**
  * Settings → Data: import other apps' chats (./ImportSection.tsx), export chats (a download),
  * backups (now, daily, how many are kept; restore after asking: the current data is backed up
- * first and the app restarts; delete), the data folder (where it is, move it: the app restarts) and
- * erasing (all chats, or everything) after a confirmation that says what goes.
+ * first and the app restarts; delete), the data folder (where it is, move it: the app restarts), the
+ * files of deleted chats set aside (delete them now) and erasing (all chats, or everything) after a
+ * confirmation that says what goes.
  */
 import { ReactNode, useState } from 'react';
 import { BACKUP_KEEP, ERASE_SCOPES, EXPORT_FORMATS } from '../../../../main/ipc/contract';
 import { eraseSummary, type EraseScope } from '../../../../main/data-folder/erase-scope';
-import { formatBytes } from '../../app/format';
+import { formatBytes, formatInt } from '../../app/format';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { Dialog } from '../../components/Dialog';
 import { selectDataDir, selectSettings } from '../settings/settingsSlice';
 import { selectVisibleThreads } from '../threads/threadsSlice';
 import { selectData, selectNoRestart } from './dataSlice';
 import { ImportSection, ProgressBar } from './ImportSection';
-import { createBackup, deleteBackup, eraseData, EXPORT_FORMAT_NAMES, exportChats, moveDataFolder, restoreBackup, saveBackupSettings } from './thunks';
+import { createBackup, deleteBackup, emptyStray, eraseData, EXPORT_FORMAT_NAMES, exportChats, moveDataFolder, restoreBackup, saveBackupSettings } from './thunks';
 
 type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
@@ -276,6 +277,44 @@ function FolderSection() {
   );
 }
 
+/** The images and documents of deleted chats, kept aside a while for a restored backup; deleting them now. */
+function StraySection() {
+  const dispatch = useAppDispatch();
+  const { stray, strayBusy, strayNote } = useAppSelector(selectData);
+  const [asking, setAsking] = useState(false);
+  const what = stray ? `${formatInt(stray.files)} ${stray.files === 1 ? 'file' : 'files'} (${formatBytes(stray.bytes)})` : '';
+  return (
+    <section className="stack" aria-labelledby="data-stray-title">
+      <h4 id="data-stray-title">Files of deleted chats</h4>
+      <p className="muted">
+        The images and documents of a deleted chat are kept aside{stray ? ` for ${stray.keepDays} days` : ''}, so that restoring a backup brings the chat back with them.
+        {stray && (stray.files > 0 ? ` Kept now: ${what}.` : ' None are kept now.')}
+      </p>
+      <div className="form-actions">
+        <span role="status" className={strayNote?.kind === 'failed' ? 'inline-error' : 'muted'}>
+          {strayNote?.text}
+        </span>
+        <button type="button" className="button" disabled={strayBusy || !stray || stray.files === 0} onClick={() => setAsking(true)}>
+          {strayBusy ? 'Deleting…' : 'Delete them now…'}
+        </button>
+      </div>
+      {asking && stray && (
+        <Confirm
+          title="Delete the files of deleted chats?"
+          action="Delete"
+          onCancel={() => setAsking(false)}
+          onConfirm={() => {
+            void dispatch(emptyStray());
+            setAsking(false);
+          }}
+        >
+          <p>{what} {stray.files === 1 ? 'is' : 'are'} deleted for good. A backup restored after this brings its chats back without these images and documents.</p>
+        </Confirm>
+      )}
+    </section>
+  );
+}
+
 /** Each erase's button and title; what it takes away and leaves is main's list (eraseSummary). */
 const ERASE_WORDS: Record<EraseScope, { button: string; title: string }> = {
   threads: { button: 'Erase all chats', title: 'Erase all chats?' },
@@ -342,6 +381,7 @@ export function DataPage() {
       <ExportSection />
       <BackupsSection />
       <FolderSection />
+      <StraySection />
       <EraseSection />
     </div>
   );

@@ -1,22 +1,24 @@
 /**
  * Settings → Data as the renderer holds it: an import of another app's chats (a file sent to main in
  * pieces, main's preview of it, then the import with progress, or its cancel), the backups main
- * keeps, the data folder (and a move of it under way) and the restart main announced (app.restarting:
+ * keeps, the data folder (and a move of it under way), the files set aside and the restart main announced (app.restarting:
  * the window shows "Restarting…" until main answers again). The thunks that ask main are in
  * ./thunks.ts; what follows an action (the restart's polling) is in ./listeners.ts.
  */
 import { createSlice, isAnyOf, PayloadAction } from '@reduxjs/toolkit';
-import type { BackupsDTO, DataFolderDTO, EventOf, ImportFormatChoice, ImportPreviewDTO, ImportProgressDTO } from '../../../../main/ipc/contract';
+import type { BackupsDTO, DataFolderDTO, EventOf, ImportFormatChoice, ImportPreviewDTO, ImportProgressDTO, StrayDTO } from '../../../../main/ipc/contract';
 import type { RootState } from '../../app/store';
 import { errorWords } from '../../app/thunk';
 import {
   createBackup,
   deleteBackup,
+  emptyStray,
   eraseData,
   exportChats,
   leftOutWords,
   fetchBackups,
   fetchDataFolder,
+  fetchStray,
   importCancelled,
   importFile,
   moveDataFolder,
@@ -56,6 +58,10 @@ export interface DataState {
   backupBusy: boolean;
   backupError: string | null;
   folder: DataFolderDTO | null;
+  /** the images and documents of deleted chats set aside; whether they are being deleted, and the last outcome in words */
+  stray: StrayDTO | null;
+  strayBusy: boolean;
+  strayNote: { kind: 'done' | 'failed'; text: string } | null;
   /** the data folder's move: null, or under way with main's progress, or its refusal */
   move: { state: 'moving' | 'failed'; bytes: number; total: number; file: string | null; error: string | null } | null;
   /** an export or an erase under way, and the last one's outcome in words */
@@ -76,6 +82,9 @@ const initialState: DataState = {
   backupBusy: false,
   backupError: null,
   folder: null,
+  stray: null,
+  strayBusy: false,
+  strayNote: null,
   move: null,
   exporting: false,
   exportNote: null,
@@ -162,6 +171,24 @@ const dataSlice = createSlice({
       })
       .addCase(fetchDataFolder.fulfilled, (s, a) => {
         s.folder = a.payload;
+      })
+      .addCase(fetchStray.fulfilled, (s, a) => {
+        s.stray = a.payload;
+      })
+      .addCase(emptyStray.pending, (s) => {
+        s.strayBusy = true;
+        s.strayNote = null;
+      })
+      .addCase(emptyStray.fulfilled, (s, a) => {
+        s.strayBusy = false;
+        s.stray = a.payload;
+        s.strayNote = a.payload.files === 0
+          ? { kind: 'done', text: 'Deleted.' }
+          : { kind: 'failed', text: `${a.payload.files} ${a.payload.files === 1 ? 'file' : 'files'} could not be deleted (the log says why).` };
+      })
+      .addCase(emptyStray.rejected, (s, a) => {
+        s.strayBusy = false;
+        s.strayNote = { kind: 'failed', text: errorWords(a.payload, 'Nothing was deleted.') };
       })
       .addCase(moveDataFolder.pending, (s) => {
         s.move = { state: 'moving', bytes: 0, total: 0, file: null, error: null };

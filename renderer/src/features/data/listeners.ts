@@ -1,5 +1,5 @@
 /**
- * Settings → Data's side effects: the page asks main for its backups and data folder when it opens;
+ * Settings → Data's side effects: the page asks main for its backups, data folder and files set aside when it opens;
  * after main said it restarts (app.restarting), app.info is asked every second and the page reloads
  * once main answers again: as another instance than the page knew (browser mode restarts in the same
  * server, which may answer throughout), after it was seen gone, or after RESTART_GIVE_UP_MS of
@@ -12,7 +12,7 @@ import { dialogShown, setSettingsSection, toastAdded } from '../../app/uiSlice';
 import { fetchThreads } from '../threads/threadsSlice';
 import { appRestarting, importProgressReceived } from './dataSlice';
 import { page } from './page';
-import { exportChats, fetchBackups, fetchDataFolder, importFile, leftOutWords, startImport } from './thunks';
+import { exportChats, fetchBackups, fetchDataFolder, fetchStray, importFile, leftOutWords, startImport } from './thunks';
 
 export const RESTART_POLL_MS = 1000;
 export const RESTART_GIVE_UP_MS = 15_000;
@@ -23,6 +23,7 @@ export function startDataListeners(start: AppStartListening): void {
     effect: (_a, api) => {
       void api.dispatch(fetchBackups());
       void api.dispatch(fetchDataFolder());
+      void api.dispatch(fetchStray());
     },
   });
   start({

@@ -126,6 +126,9 @@ export const deleteBackup = ask<'data.backups.delete', string>('data/deleteBacku
 /** Restores a backup: main backs the current data up first, then restarts (app.restarting). */
 export const restoreBackup = ask<'data.backups.restore', string>('data/restoreBackup', 'data.backups.restore', (name) => ({ name }));
 export const fetchDataFolder = ask<'data.folder', void>('data/folder', 'data.folder', () => ({}));
+/** The images and documents set aside (of deleted chats), and deleting them now. */
+export const fetchStray = ask<'data.stray', void>('data/stray', 'data.stray', () => ({}));
+export const emptyStray = ask<'data.stray.empty', void>('data/emptyStray', 'data.stray.empty', () => ({}));
 /** Moves the data folder (data.moveProgress as it goes); main restarts there (app.restarting). */
 export const moveDataFolder = ask<'data.move', string>('data/move', 'data.move', (to) => ({ to }));
 
@@ -138,6 +141,7 @@ export const eraseData = createAppAsyncThunk('data/erase', async (scope: (typeof
   }
   dispatch(threadSelected(null));
   void dispatch(fetchThreads());
+  void dispatch(fetchStray());
   if (scope === 'everything') {
     void dispatch(fetchSettings());
     void dispatch(fetchAssistants());

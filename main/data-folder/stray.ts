@@ -1,0 +1,32 @@
+/**
+ * The files set aside (<data>/images/.stray, <data>/documents/.stray: ../file-sweep.ts), for Settings → Data:
+ * how many there are and their bytes, and deleting them before their time (data.stray, data.stray.empty).
+ */
+import type { ImageSweep } from '../chat/image-sweep';
+import type { DocGarbage } from '../docs/garbage';
+import { STRAY_KEEP_MS, type StrayUsage } from '../file-sweep';
+import type { StrayDTO } from '../ipc/data';
+
+export interface StrayDeps {
+  imageSweep: Pick<ImageSweep, 'run' | 'strayUsage'>;
+  documents: Pick<DocGarbage, 'emptyStray' | 'strayUsage'>;
+}
+
+/** The images' and the documents' set-aside files together. */
+export async function strayUsage(deps: StrayDeps): Promise<StrayDTO> {
+  const parts: StrayUsage[] = await Promise.all([deps.imageSweep.strayUsage(), deps.documents.strayUsage()]);
+  return {
+    files: parts.reduce((n, p) => n + p.files, 0),
+    bytes: parts.reduce((n, p) => n + p.bytes, 0),
+    keepDays: Math.round(STRAY_KEEP_MS / 86_400_000),
+  };
+}
+
+/**
+ * Deletes the set-aside files nothing names (a file a chat names again is put back), and outright what
+ * a sweep would set aside now; what is left (a file that could not be deleted, logged).
+ */
+export async function emptyStray(deps: StrayDeps): Promise<StrayDTO> {
+  await Promise.all([deps.imageSweep.run([], { emptyStray: true }), deps.documents.emptyStray()]);
+  return strayUsage(deps);
+}
