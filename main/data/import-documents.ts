@@ -14,6 +14,7 @@ import { MISSING_DOCUMENT, UNKEPT_DOCUMENT, type ImportProgressDTO } from '../ip
 import type { Logger } from '../logging';
 import { docKindOfName, MAX_DOC_BYTES, SHA256_HEX } from '../params';
 import type { Store } from '../store';
+import { whenUnlocked } from '../store/busy';
 import { isStoreError } from '../store/errors';
 import type { CarriedDocument } from './formats/hearth';
 import type { Attachment } from '../store/types';
@@ -118,8 +119,9 @@ export async function adoptDocuments(
     // the row and its links in one transaction (an unlinked row is the garbage collector's); counted once it is in
     let kept: { linked: number; refused: { name: string; reason: string }[]; queued: boolean } | null;
     try {
-      // IMMEDIATE: it reads, then writes; another process's write in between (the CLI's) would otherwise fail its upgrade at once
-      kept = deps.store.db.transaction(() => {
+      // IMMEDIATE: it reads, then writes; another process's write in between (the CLI's) would otherwise fail
+      // its upgrade at once; a lock another process holds is waited for with timers, off main's thread
+      kept = await whenUnlocked(deps.store.db, () => deps.store.db.transaction(() => {
         const row = d ? docs.ensureDocument({ hash: ref, kind, size }) : docs.documentByHash(ref);
         if (!row) return null;
         const done = { linked: 0, refused: [] as { name: string; reason: string }[], queued: row.state === 'queued' };
@@ -139,7 +141,7 @@ export async function adoptDocuments(
           }
         }
         return done;
-      }).immediate();
+      }).immediate());
     } catch (e) {
       if (isStoreError(e)) {
         skip(ref, named, `Hearth could not keep it: ${(e as Error).message}`);

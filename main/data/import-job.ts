@@ -229,7 +229,7 @@ export class ImportJobs {
       await yieldTurn(); // the caller has its answer before the first write
       const src = await openSource(store, this.deps.readers, job.path, job.format, this.now);
       carried = src.documents;
-      if (!job.abort.signal.aborted) src.before();
+      if (!job.abort.signal.aborted) await src.before();
       for await (const u of src.units(job.abort.signal)) {
         if (job.abort.signal.aborted) break;
         if ('skipped' in u) continue;
@@ -237,7 +237,7 @@ export class ImportJobs {
         // garbage collector then deleted, would look like one never kept)
         if (store.imported.has(src.format, u.sourceId, u.keptId)) job.duplicates++;
         else {
-          const r = store.imported.write(src.format, u.sourceId, u.prepared);
+          const r = await store.imported.write(src.format, u.sourceId, u.prepared);
           // only what the documents' adoption needs: the threads' document refs, not their messages
           const attached = attachedDocumentsOf(u.prepared.messages);
           if (attached.length > 0) written.push({ threadId: r.threadId, documents: attached, removed: new Set(u.removedDocuments ?? []) });

@@ -9,6 +9,7 @@ import fs from 'fs';
 import path from 'path';
 import type { Store } from '../store';
 import type { Assistant } from '../store/assistants';
+import { whenUnlocked } from '../store/busy';
 import { prepareHearth, type PreparedThread } from '../store/import';
 import { findJanThreads, isJanFolder, prepareJanAssistant, prepareJanThread } from '../store/import-jan';
 import { detectFormat } from './formats/detect';
@@ -38,7 +39,7 @@ export interface ImportUnit {
 export interface ImportSourceOpen {
   format: ImportFormat;
   /** what must be in the store before its threads (Jan's assistants); run once by the import, never by a preview */
-  before(): void;
+  before(): Promise<void>;
   units(signal?: AbortSignal): AsyncIterable<ImportUnit | { skipped: SkipNote }>;
   /**
    * reads the attached documents' bytes the file carries (Hearth JSON; main/data/import-documents.ts adopts
@@ -106,7 +107,7 @@ function hearthSource(p: string): ImportSourceOpen {
   return {
     format: 'hearth',
     documents: (wanted, opts) => readHearthDocuments(p, wanted, opts),
-    before: () => undefined,
+    before: async () => undefined,
     async *units(signal) {
       for await (const item of readHearthThreads(p, { signal })) {
         if ('skipped' in item) {
@@ -141,10 +142,11 @@ async function janSource(store: Store, p: string, now: number): Promise<ImportSo
   const known = new Map(assistants.map((a) => [a.id, a.id]));
   return {
     format: 'jan',
-    before() {
-      store.db.transaction(() => {
+    async before() {
+      // (a lock another process holds is waited for off main's thread, as the threads' writes wait)
+      await whenUnlocked(store.db, () => store.db.transaction(() => {
         for (const a of assistants) if (!store.assistants.exists(a.id)) store.assistants.insertRecord(a);
-      })();
+      }).immediate());
     },
     async *units(signal) {
       for (const note of unreadAssistants) yield { skipped: note };
@@ -173,7 +175,7 @@ async function janSource(store: Store, p: string, now: number): Promise<ImportSo
 function readerSource(store: Store, reader: ImportReader, now: () => number): ImportSourceOpen {
   return {
     format: reader.format,
-    before: () => undefined,
+    before: async () => undefined,
     async *units(signal) {
       for await (const c of reader.conversations(signal)) {
         // a conversation has its own `skipped` list: what tells it from one the reader could not read is its id

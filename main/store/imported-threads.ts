@@ -5,6 +5,7 @@
  * first) and the row. Search finds it at once (messages_fts and threads_fts fill on insert).
  */
 import type Database from 'better-sqlite3';
+import { whenUnlocked } from './busy';
 import { writePrepared, type ImportContext, type PreparedThread } from './import';
 
 export class ImportedThreads {
@@ -26,13 +27,17 @@ export class ImportedThreads {
     return threadId !== undefined && this.ctx.threads.exists(threadId);
   }
 
-  /** Writes one prepared thread (new ids when any is taken) and remembers where it came from, in one transaction. */
-  write(format: string, sourceId: string, p: PreparedThread): { threadId: string; messages: number } {
-    return this.ctx.db.transaction(() => {
+  /**
+   * Writes one prepared thread (new ids when any is taken) and remembers where it came from, in one
+   * IMMEDIATE transaction (it reads the ids taken before it writes); a lock another process holds is waited
+   * for with timers, off main's thread (./busy.ts).
+   */
+  write(format: string, sourceId: string, p: PreparedThread): Promise<{ threadId: string; messages: number }> {
+    return whenUnlocked(this.ctx.db, () => this.ctx.db.transaction(() => {
       const r = writePrepared(this.ctx, [p], 'remap');
       const threadId = r.threadIds[0];
       this.stmts.record.run(format, sourceId, threadId);
       return { threadId, messages: r.messages };
-    })();
+    }).immediate());
   }
 }

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { Sources } from '../ipc/docs';
 import { StoreError } from './errors';
 import { decodeJson, encodeJson } from './json';
+import { withoutBusyWait } from './busy';
 import { BufferedReplyWriter, DEFAULT_WRITER_OPTIONS, type ReplySink, type WriterOptions } from './stream-writer';
 import type { SqliteThreads } from './threads';
 import { activePath } from './tree';
@@ -321,13 +322,7 @@ export class SqliteMessages implements MessagesApi {
    * on every retry.
    */
   private withoutBusyWait<T>(write: () => T): T {
-    const saved = this.db.pragma('busy_timeout', { simple: true }) as number;
-    this.db.pragma('busy_timeout = 0');
-    try {
-      return write();
-    } finally {
-      this.db.pragma(`busy_timeout = ${saved}`);
-    }
+    return withoutBusyWait(this.db, write);
   }
 
   setSources(id: string, sources: SourceDTO[] | null): void {

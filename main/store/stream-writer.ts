@@ -14,6 +14,7 @@ import { StoreError } from './errors';
 import type { Logger } from '../logging';
 import type { Clock, FinishReply, Message, ReplyFailure, ReplyHooks, ReplyWriter } from './types';
 import { check, finishReplySchema, LIMITS, utf8Bytes } from './validation';
+import { isBusy } from './busy';
 
 export interface ReplySink {
   /** Appends text; returns false when the reply no longer exists (deleted meanwhile). */
@@ -38,11 +39,6 @@ export const DEFAULT_WRITER_OPTIONS: WriterOptions = { flushIntervalMs: 250, flu
 
 const MAX_RETRY_DELAY_MS = 1000;
 
-/** SQLITE_BUSY and SQLITE_LOCKED (and their extended codes): another connection holds a lock; worth retrying. */
-export function isBusy(e: unknown): boolean {
-  const code = (e as { code?: unknown })?.code;
-  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
-}
 
 /** A write error as a failure: its SQLite code (SQLITE_FULL, SQLITE_IOERR…) kept in the message. */
 function failureOf(e: unknown, code: ReplyFailure['code']): ReplyFailure {

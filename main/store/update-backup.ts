@@ -25,6 +25,7 @@ import Database from 'better-sqlite3';
 import { z } from 'zod';
 import { StoreError } from './errors';
 import type { Logger } from '../logging';
+import { isBusy } from './busy';
 
 const BACKUP_SUFFIX = '.before-update';
 const INFO_SUFFIX = '.json';
@@ -122,7 +123,6 @@ function inUseMessage(dbPath: string): string {
 /** What a restore, a move or an erase of the data folder says when another Hearth has its database open. */
 export const OTHER_USER_MESSAGE = 'another Hearth process (the app, `hearth serve` or a `hearth` command) has this data open: close it first. Nothing was changed.';
 
-const isBusy = (e: unknown) => typeof (e as { code?: unknown })?.code === 'string' && (e as { code: string }).code.startsWith('SQLITE_BUSY');
 
 /**
  * Makes `db` the only user of its database until releaseUpdateLock or close: exclusive locking mode

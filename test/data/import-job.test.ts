@@ -6,6 +6,7 @@
  * exports (one file, a zip). Another app's conversations come through a reader made here in memory
  * (the real parsers are main/data/formats').
  */
+import Database from 'better-sqlite3';
 import fs from 'fs';
 import path from 'path';
 import yauzl from 'yauzl';
@@ -154,6 +155,49 @@ describe('Jan folders', () => {
     // the other one may run now
     await call('data.import.start', { jobId: b.jobId });
     expect(await data.imports.finished!).toMatchObject({ state: 'done', imported: 1 });
+  });
+});
+
+describe('another process holding the lock', () => {
+  test('the import waits for it with timers (the app stays live), then writes: its assistants, and a thread when the lock is taken between two', async () => {
+    const HOLD_MS = 1000;
+    let turns = 0;
+    let other: Database.Database | null = null;
+    const locks: number[] = [];
+    const lock = (path: string) => {
+      other ??= new Database(path, { timeout: 0 });
+      other.exec('BEGIN IMMEDIATE');
+      locks.push(Date.now());
+      const held = other;
+      setTimeout(() => held.exec('COMMIT'), HOLD_MS);
+    };
+    let storePath = '';
+    // the first turn is before anything is written (the assistants next); the second follows the first thread
+    const { store, importAll } = setup({ yieldTurn: async () => {
+      turns++;
+      if (turns === 1 || turns === 2) lock(storePath);
+      await new Promise((r) => setImmediate(r));
+    } });
+    storePath = store.path;
+    let last = Date.now();
+    let stallMs = 0;
+    const tick = setInterval(() => {
+      stallMs = Math.max(stallMs, Date.now() - last);
+      last = Date.now();
+    }, 5);
+    try {
+      const { end } = await importAll({ path: janFolder(3) });
+      expect(end).toMatchObject({ state: 'done', imported: 3, messages: 6, error: null });
+      expect(locks).toHaveLength(2);
+      expect(Date.now() - locks[1]).toBeGreaterThanOrEqual(HOLD_MS - 10);
+      // SQLite's own busy wait would have held this thread until its 5 s timeout: the commit's timer could not fire
+      expect(stallMs).toBeLessThan(2500);
+    } finally {
+      clearInterval(tick);
+      (other as Database.Database | null)?.close();
+    }
+    expect(threadCount(store)).toBe(3);
+    expect(store.assistants.exists('jan')).toBe(true);
   });
 });
 

@@ -1,0 +1,71 @@
+/**
+ * Another connection holding the write lock (as a `hearth` command or a second `hearth serve` would), met
+ * without holding main's thread (main/store/busy.ts): a write waits with timers until the lock goes, or
+ * fails with SQLITE_BUSY after the connection's busy timeout; real SQLite files, two connections.
+ */
+import Database from 'better-sqlite3';
+import { isBusy, whenUnlocked, withoutBusyWait } from '../../main/store/busy';
+import { closeStores, cleanupDirs, openStore } from './helpers';
+
+afterEach(() => {
+  closeStores();
+  cleanupDirs();
+});
+
+/** The longest the event loop went without a turn while `work` ran (a 5 ms interval's gaps). */
+async function longestStall<T>(work: () => Promise<T>): Promise<{ result: PromiseSettledResult<T>; stallMs: number }> {
+  let last = Date.now();
+  let stallMs = 0;
+  const tick = setInterval(() => {
+    stallMs = Math.max(stallMs, Date.now() - last);
+    last = Date.now();
+  }, 5);
+  const [result] = await Promise.allSettled([work()]);
+  clearInterval(tick);
+  stallMs = Math.max(stallMs, Date.now() - last);
+  return { result, stallMs };
+}
+
+const insert = (db: Database.Database, key: string) => () => db.transaction(() => {
+  db.prepare("INSERT INTO settings (key, value, updated_at) VALUES (?, '1', 0)").run(key);
+  return key;
+}).immediate();
+
+test('a write waits for the lock with timers, and is done once it goes; the busy timeout is the connection\'s again after', async () => {
+  const s = openStore();
+  const other = new Database(s.path, { timeout: 0 });
+  other.exec('BEGIN IMMEDIATE');
+  setTimeout(() => other.exec('COMMIT'), 1500);
+  const started = Date.now();
+  const { result, stallMs } = await longestStall(() => whenUnlocked(s.db, insert(s.db, 'after the lock')));
+  other.close();
+  expect(result).toEqual({ status: 'fulfilled', value: 'after the lock' });
+  expect(Date.now() - started).toBeGreaterThanOrEqual(1490);
+  // SQLite's own wait would have held this thread until the commit (1.5 s)
+  expect(stallMs).toBeLessThan(1000);
+  expect(s.db.prepare('SELECT count(*) FROM settings WHERE key = ?').pluck().get('after the lock')).toBe(1);
+  expect(s.db.pragma('busy_timeout', { simple: true })).toBe(5000);
+});
+
+test('a lock held past the wait: SQLITE_BUSY after it, the thread free meanwhile; another error at once, not retried', async () => {
+  const s = openStore();
+  const other = new Database(s.path, { timeout: 0 });
+  other.exec('BEGIN IMMEDIATE');
+  const started = Date.now();
+  const { result, stallMs } = await longestStall(() => whenUnlocked(s.db, insert(s.db, 'never'), { waitMs: 1500 }));
+  other.exec('ROLLBACK');
+  other.close();
+  expect(result.status).toBe('rejected');
+  expect(isBusy((result as PromiseRejectedResult).reason)).toBe(true);
+  expect(Date.now() - started).toBeGreaterThanOrEqual(1490);
+  expect(stallMs).toBeLessThan(1000);
+  let tries = 0;
+  await expect(whenUnlocked(s.db, () => {
+    tries++;
+    throw Object.assign(new Error('disk full'), { code: 'SQLITE_FULL' });
+  })).rejects.toThrow('disk full');
+  expect(tries).toBe(1);
+  // the connection's own wait is back whatever the write did
+  expect(() => withoutBusyWait(s.db, () => { throw new Error('inside'); })).toThrow('inside');
+  expect(s.db.pragma('busy_timeout', { simple: true })).toBe(5000);
+});
