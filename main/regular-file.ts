@@ -4,7 +4,8 @@
  * (a FIFO's open too, synchronously: the whole process) where no cancel reaches it. Opened with
  * O_NONBLOCK where the platform has it (a FIFO's open then returns at once; a regular file reads as
  * ever) and, with `follow: false`, O_NOFOLLOW (a link refused; Windows lacks both flags: an lstat before
- * opening stands in for O_NOFOLLOW there). Used wherever Hearth reads a file something else could have
+ * opening stands in for O_NOFOLLOW there). An asynchronous open waits, with timers, for another program's
+ * lease on the file to be given up (O_NONBLOCK's EAGAIN; waitingForLease); a synchronous one answers it. Used wherever Hearth reads a file something else could have
  * put in its place: the imports' files (a file the user picked), knowledge folders' and kept documents'
  * files, the data folder's own small files (readRegularFile/Sync: bounded), model files' copies and hashes.
  */
@@ -35,6 +36,42 @@ function flags(follow: boolean): number {
   return NONBLOCKING_READ | (follow ? 0 : fs.constants.O_NOFOLLOW ?? 0);
 }
 
+/**
+ * How long an open waits for another program to give up its lease on the file (Linux: a Samba or NFS
+ * server's on a file it serves; O_NONBLOCK makes the open answer EAGAIN where a blocking one would wait
+ * while the lease is broken). The kernel breaks it itself after /proc/sys/fs/lease-break-time, 45 s by default.
+ */
+export const LEASE_WAIT_MS = 46_000;
+
+/** The open's answer while another program holds a lease on the file (or, long obsolete, a mandatory lock). */
+const leaseHeld = (e: unknown): boolean => ['EAGAIN', 'EWOULDBLOCK'].includes((e as NodeJS.ErrnoException)?.code ?? '');
+
+/**
+ * `open()` (with O_NONBLOCK), tried again with timers while a lease on the file is being broken, for at
+ * most `waitMs`; then its EAGAIN is thrown. Any other error at once.
+ */
+export async function waitingForLease<T>(open: () => Promise<T>, waitMs: number = LEASE_WAIT_MS): Promise<T> {
+  const started = Date.now();
+  let pause = 20;
+  for (;;) {
+    try {
+      return await open();
+    } catch (e) {
+      if (!leaseHeld(e) || Date.now() - started >= waitMs) throw e;
+    }
+    await new Promise((resolve) => setTimeout(resolve, Math.max(1, Math.min(pause, waitMs - (Date.now() - started)))));
+    pause = Math.min(pause * 2, 1000);
+  }
+}
+
+/**
+ * A file opened for reading as a FileHandle, without blocking on what is not a regular file (NONBLOCKING_READ:
+ * the caller checks what it opened) and waiting for another program's lease on it (waitingForLease).
+ */
+export function openForReading(file: string): Promise<fs.promises.FileHandle> {
+  return waitingForLease(() => fs.promises.open(file, NONBLOCKING_READ));
+}
+
 
 /**
  * `file` opened for reading, its descriptor with its stat, when it is a regular file; null when it is not
@@ -47,7 +84,7 @@ export async function openRegularFile(file: string, opts: OpenRegularOptions = {
   // a first look, so that no device is opened (opening some has effects); the descriptor's fstat decides
   // (where O_NOFOLLOW is missing, Windows, the lstat is what refuses a link)
   if (!(await (follow ? fs.promises.stat(file) : fs.promises.lstat(file))).isFile()) return null;
-  const fd = await open(file, flags(follow));
+  const fd = await waitingForLease(() => open(file, flags(follow)));
   let st: fs.Stats;
   try {
     st = await fstat(fd);

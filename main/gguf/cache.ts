@@ -5,7 +5,7 @@
  * metadata memory it holds.
  */
 import { promises as fsp } from 'fs';
-import { NONBLOCKING_READ } from '../regular-file';
+import { openForReading } from '../regular-file';
 import { untilAborted } from '../abort';
 import { fileSource, GgufHeader, parseGgufHeader, ReadOptions } from './read';
 import { GgufError } from './types';
@@ -21,7 +21,7 @@ export const DEFAULT_HEADER_CACHE: HeaderCacheOptions = { maxEntries: 16, maxByt
 
 /** Opens a model file for reading without blocking: a FIFO or a device named like a model cannot hold a thread forever. */
 export function openModelFile(filePath: string): Promise<fsp.FileHandle> {
-  return fsp.open(filePath, NONBLOCKING_READ);
+  return openForReading(filePath);
 }
 
 type Entry = { header: GgufHeader; bytes: number } | { error: GgufError; bytes: number };

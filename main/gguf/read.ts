@@ -11,8 +11,7 @@
  * overflowing product, data inside the file); and a parse checks its AbortSignal before each chunk
  * it reads. Every failure is a {@link GgufError} with a machine-readable `code`.
  */
-import { promises as fsp } from 'fs';
-import { NONBLOCKING_READ } from '../regular-file';
+import { openForReading } from '../regular-file';
 import { Cursor, fileSource, READ_CHUNK, type GgufByteSource } from './cursor';
 import {
   alignUp, GGML_MAX_DIMS, GGML_MAX_NAME, GGML_TYPE_TRAITS, GgmlTypeName, ggmlTensorBytes, ggmlTypeName, GGUF_DEFAULT_ALIGNMENT,
@@ -437,7 +436,7 @@ export function parseGgufHeader(src: GgufByteSource, label: string, opts: ReadOp
  * ones are (a file the full parse refuses as too_large is refused as quickly here).
  */
 export async function readGgufMetadata(filePath: string, wanted: (key: string) => boolean, opts: MetadataOptions = {}): Promise<Map<string, GgufValue>> {
-  const fh = await fsp.open(filePath, NONBLOCKING_READ);
+  const fh = await openForReading(filePath);
   try {
     const { size } = await fh.stat();
     return await new HeaderParser(new Cursor(fileSource(fh, size), filePath, opts.signal), filePath).metadata(wanted, opts.complete);
@@ -453,7 +452,7 @@ export async function readGgufMetadata(filePath: string, wanted: (key: string) =
  * aborted `signal` rejects with its reason.
  */
 export async function readGgufHeader(filePath: string, opts: ReadOptions = {}): Promise<GgufHeader> {
-  const fh = await fsp.open(filePath, NONBLOCKING_READ);
+  const fh = await openForReading(filePath);
   try {
     const { size } = await fh.stat();
     return await parseGgufHeader(fileSource(fh, size), filePath, opts);
@@ -467,7 +466,7 @@ export async function readGgufTensorBytes(header: GgufHeader, tensorName: string
   const t = header.tensors.find((x) => x.name === tensorName);
   if (!t) throw new Error(`no tensor named ${quote(tensorName)} in ${header.path}`);
   const buf = Buffer.alloc(t.nBytes);
-  const fh = await fsp.open(header.path, NONBLOCKING_READ);
+  const fh = await openForReading(header.path);
   try {
     let got = 0;
     while (got < t.nBytes) {

@@ -21,7 +21,7 @@ import ini from 'ini';
 import yaml from 'js-yaml';
 import { z } from 'zod';
 import { GgufHeaderCache } from '../gguf/cache';
-import { NONBLOCKING_READ } from '../regular-file';
+import { openForReading } from '../regular-file';
 import { GgufError } from '../gguf/types';
 import { headerFacts, HeaderFacts } from './facts';
 import { FILE_ROLE_LABELS } from '../params/adapters';
@@ -172,7 +172,7 @@ class Skip extends Error {}
 async function readSmallFile(file: string, maxBytes: number): Promise<string | null> {
   let fh: fsp.FileHandle;
   try {
-    fh = await fsp.open(file, NONBLOCKING_READ);
+    fh = await openForReading(file);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return null;

@@ -5,14 +5,16 @@
  * the swap is made by a spy on fs's stat (the only double here: the race's timing cannot be reached
  * otherwise), and each reader refuses the FIFO promptly rather than blocking on it (before, detection's
  * open waited for a writer that never came, and the sync sniff would have blocked the whole process).
+ * And a file another program holds a lease on (a real one, placed by Python's fcntl): the open waits for it
+ * to be given up rather than failing with O_NONBLOCK's EAGAIN.
  */
-import { execFileSync } from 'child_process';
+import { execFileSync, spawn } from 'child_process';
 import fs from 'fs';
 import path from 'path';
 import { detectFormat, openImport } from '../../main/data/formats/detect';
 import { readHearthThreads } from '../../main/data/formats/hearth';
 import { openSource, ownFormat } from '../../main/data/import-sources';
-import { closeFd, openRegularFile, openRegularFileSync } from '../../main/regular-file';
+import { closeFd, openForReading, openRegularFile, openRegularFileSync, waitingForLease } from '../../main/regular-file';
 import { cleanupDirs, closeStores, openStore, tmpDir } from '../store/helpers';
 import { janFolder, SEC } from './folder-helpers';
 
@@ -83,6 +85,82 @@ function mkfifo(file: string): string {
     }) as typeof fs.statSync);
     expect(openRegularFileSync(file)).toBeNull();
   }, 10_000);
+});
+
+/**
+ * A program holding a write lease on `file` (Linux's fcntl F_SETLEASE, as a Samba or NFS server holds one on
+ * a file it serves), given up `releaseMs` after another process's open asks for it; resolves once it holds it.
+ * Python's fcntl places it (Node has no call for it).
+ */
+async function leaseHolder(file: string, releaseMs: number): Promise<{ released: Promise<void>; stop: () => void }> {
+  const script = [
+    'import fcntl, os, signal, sys, time',
+    'fd = os.open(sys.argv[1], os.O_RDONLY)',
+    'def on_break(sig, frame):',
+    '    time.sleep(float(sys.argv[2]) / 1000)',
+    '    fcntl.fcntl(fd, 1024, fcntl.F_UNLCK)',
+    '    print("released", flush=True)',
+    'signal.signal(signal.SIGIO, on_break)',
+    'fcntl.fcntl(fd, 1024, fcntl.F_WRLCK)',
+    'print("leased", flush=True)',
+    'time.sleep(30)',
+  ].join('\n');
+  const child = spawn('python3', ['-c', script, file, String(releaseMs)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  const saw = (word: string) => new Promise<void>((resolve, reject) => {
+    const check = () => { if (out.includes(word)) resolve(); };
+    child.stdout!.on('data', (d: Buffer) => { out += d.toString(); check(); });
+    child.on('exit', (code) => (out.includes(word) ? resolve() : reject(new Error(`the lease holder ended (${code}) before it ${word}`))));
+    check();
+  });
+  const leased = saw('leased');
+  const released = saw('released');
+  released.catch(() => undefined);
+  await leased;
+  return { released, stop: () => child.kill() };
+}
+
+const leasesHere = process.platform === 'linux' && fs.existsSync('/proc/sys/fs/leases-enable') && fs.readFileSync('/proc/sys/fs/leases-enable', 'utf8').trim() === '1';
+
+(leasesHere ? describe : describe.skip)("another program's lease on the file", () => {
+  test('an open waits, with timers, until the lease is given up, then reads; a synchronous open answers EAGAIN at once', async () => {
+    const file = path.join(tmpDir(), 'served.json');
+    fs.writeFileSync(file, '[]');
+    const holder = await leaseHolder(file, 400);
+    try {
+      // the synchronous open cannot wait: O_NONBLOCK's answer (and it starts the lease's break)
+      expect(() => openRegularFileSync(file)).toThrow(expect.objectContaining({ code: expect.stringMatching(/^(EAGAIN|EWOULDBLOCK)$/) }));
+      const started = Date.now();
+      const opened = await openRegularFile(file);
+      await holder.released;
+      expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+      expect(fs.readFileSync(opened!.fd, 'utf8')).toBe('[]');
+      await closeFd(opened!.fd);
+    } finally {
+      holder.stop();
+    }
+    // a model file's open (main/gguf, discovery) waits as well
+    const model = path.join(tmpDir(), 'model.gguf');
+    fs.writeFileSync(model, 'GGUF');
+    const second = await leaseHolder(model, 300);
+    try {
+      const fh = await openForReading(model);
+      await second.released;
+      expect((await fh.readFile()).toString()).toBe('GGUF');
+      await fh.close();
+      // a lease not given up within the wait: its EAGAIN
+      const third = path.join(tmpDir(), 'held.json');
+      fs.writeFileSync(third, '{}');
+      const stubborn = await leaseHolder(third, 5000);
+      try {
+        await expect(waitingForLease(() => fs.promises.open(third, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK), 200)).rejects.toMatchObject({ code: expect.stringMatching(/^(EAGAIN|EWOULDBLOCK)$/) });
+      } finally {
+        stubborn.stop();
+      }
+    } finally {
+      second.stop();
+    }
+  }, 20_000);
 });
 
 (posix ? describe : describe.skip)('a FIFO among the files', () => {
