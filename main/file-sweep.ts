@@ -187,6 +187,20 @@ export class FileSweep {
   }
 
   /**
+   * Deletes the files set aside now, after any sweep under way (Settings → Data): every one nothing names;
+   * one a ref names again is put back. The folder's own files are left as they are (one a sweep would set
+   * aside now is set aside by the next, not deleted: it may be another process's temporary chat's). Never
+   * rejects: a failure is logged.
+   */
+  emptyStray(): Promise<void> {
+    const next = this.chain.then(() => this.tendStray(this.deps.referenced(), new Set(), true)).catch((e: unknown) => {
+      this.deps.logger.warn(`${this.deps.label}: ${path.join(this.deps.dir, STRAY_FOLDER)} could not be emptied: ${(e as Error | null)?.message ?? String(e)}`);
+    });
+    this.chain = next;
+    return next;
+  }
+
+  /**
    * What STRAY_FOLDER holds: its regular files with the folder's names, and their bytes (nothing when it is
    * not a folder, or this sweep sets nothing aside). Read as it is, outside the sweeps' order.
    */

@@ -8,7 +8,7 @@ import { STRAY_KEEP_MS, type StrayUsage } from '../file-sweep';
 import type { StrayDTO } from '../ipc/data';
 
 export interface StrayDeps {
-  imageSweep: Pick<ImageSweep, 'run' | 'strayUsage'>;
+  imageSweep: Pick<ImageSweep, 'emptyStray' | 'strayUsage'>;
   documents: Pick<DocGarbage, 'emptyStray' | 'strayUsage'>;
 }
 
@@ -23,10 +23,10 @@ export async function strayUsage(deps: StrayDeps): Promise<StrayDTO> {
 }
 
 /**
- * Deletes the set-aside files nothing names (a file a chat names again is put back), and outright what
- * a sweep would set aside now; what is left (a file that could not be deleted, logged).
+ * Deletes the set-aside files nothing names (a file a chat names again is put back; the files in place are
+ * left to the sweeps); what is left (a file that could not be deleted, logged).
  */
 export async function emptyStray(deps: StrayDeps): Promise<StrayDTO> {
-  await Promise.all([deps.imageSweep.run([], { emptyStray: true }), deps.documents.emptyStray()]);
+  await Promise.all([deps.imageSweep.emptyStray(), deps.documents.emptyStray()]);
   return strayUsage(deps);
 }

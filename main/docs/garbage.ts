@@ -98,14 +98,9 @@ export class DocGarbage {
     return this.sweep.run([], { emptyStray: true });
   }
 
-  /**
-   * The files set aside now deleted (Settings → Data): what no live link keeps is collected first, then the
-   * sweep deletes every set-aside file nothing names (one a row names again is taken back) and, outright,
-   * what it would set aside; resolves when done.
-   */
-  emptyStray(): Promise<unknown> {
-    this.collect();
-    return this.sweep.run([], { emptyStray: true });
+  /** The files set aside now deleted (Settings → Data: FileSweep.emptyStray); resolves when done. */
+  emptyStray(): Promise<void> {
+    return this.sweep.emptyStray();
   }
 
   /** What the documents' STRAY_FOLDER holds. */

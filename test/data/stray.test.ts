@@ -23,7 +23,7 @@ afterAll(async () => {
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 });
 
-test('what is set aside is counted with its bytes, and deleted on asking; a file a chat names again is put back, not deleted', async () => {
+test('what is set aside is counted with its bytes, and deleted on asking; a file a chat names again is put back, not deleted; the files in place are left to the sweeps', async () => {
   const dir = tempDir('hearth-stray-');
   dirs.push(dir);
   const h = host(dir, engine);
@@ -48,6 +48,9 @@ test('what is set aside is counted with its bytes, and deleted on asking; a file
     fs.writeFileSync(path.join(dir, 'images', STRAY_FOLDER, 'notes.txt'), 'mine');
     expect(await stray()).toEqual({ files: 3, bytes: aside.reduce((n, f) => n + fs.statSync(f).size, 0), keepDays: 30 });
 
+    // an image in place that no chat names (another process's temporary chat may hold it): left to the sweeps
+    const loose = await threadWithImage(app, dir, 'loose', 3);
+    app.store.db.prepare('DELETE FROM threads WHERE id = ?').run(loose.threadId);
     // the second image named again (a backup restored names it) before the files are deleted: put back
     const t = app.store.threads.create({ title: 'restored' });
     app.store.messages.add({ threadId: t.id, role: 'user', content: 'look', attachments: [second.image] });
@@ -59,6 +62,10 @@ test('what is set aside is counted with its bytes, and deleted on asking; a file
     expect(fs.existsSync(first.file)).toBe(false);
     expect(fs.existsSync(doc)).toBe(false);
     expect(fs.readdirSync(path.join(dir, 'images', STRAY_FOLDER)).sort()).toEqual(['a folder', 'notes.txt']);
+    expect(fs.existsSync(loose.file)).toBe(true);
+    // the next sweep sets it aside, as ever
+    await app.imageSweep.run();
+    expect(fs.existsSync(path.join(dir, 'images', STRAY_FOLDER, path.basename(loose.file)))).toBe(true);
   } finally {
     await h.current().close();
   }
