@@ -6,25 +6,12 @@
 import Database from 'better-sqlite3';
 import { isBusy, whenUnlocked, withoutBusyWait } from '../../main/store/busy';
 import { closeStores, cleanupDirs, openStore } from './helpers';
+import { longestStall } from '../helpers/stalls';
 
 afterEach(() => {
   closeStores();
   cleanupDirs();
 });
-
-/** The longest the event loop went without a turn while `work` ran (a 5 ms interval's gaps). */
-async function longestStall<T>(work: () => Promise<T>): Promise<{ result: PromiseSettledResult<T>; stallMs: number }> {
-  let last = Date.now();
-  let stallMs = 0;
-  const tick = setInterval(() => {
-    stallMs = Math.max(stallMs, Date.now() - last);
-    last = Date.now();
-  }, 5);
-  const [result] = await Promise.allSettled([work()]);
-  clearInterval(tick);
-  stallMs = Math.max(stallMs, Date.now() - last);
-  return { result, stallMs };
-}
 
 const insert = (db: Database.Database, key: string) => () => db.transaction(() => {
   db.prepare("INSERT INTO settings (key, value, updated_at) VALUES (?, '1', 0)").run(key);
