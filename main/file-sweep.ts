@@ -187,13 +187,14 @@ export class FileSweep {
   }
 
   /**
-   * Deletes the files set aside now, after any sweep under way (Settings → Data): every one nothing names;
-   * one a ref names again is put back. The folder's own files are left as they are (one a sweep would set
-   * aside now is set aside by the next, not deleted: it may be another process's temporary chat's). Never
-   * rejects: a failure is logged.
+   * Deletes the files set aside now, after any sweep under way (Settings → Data): every one nothing names
+   * and `keep` does not hold (the refs the asking page's message boxes hold, not yet sent); one a ref names
+   * again, or `keep` holds, is put back (its grace period restarted). The folder's own files are left as they are (one a sweep would set aside now is set
+   * aside by the next, not deleted: it may be another process's temporary chat's). Never rejects: a
+   * failure is logged.
    */
-  emptyStray(): Promise<void> {
-    const next = this.chain.then(() => this.tendStray(this.deps.referenced(), new Set(), true)).catch((e: unknown) => {
+  emptyStray(keep: Iterable<string> = []): Promise<void> {
+    const next = this.chain.then(() => this.tendStray(new Set([...this.deps.referenced(), ...keep]), new Set(), true)).catch((e: unknown) => {
       this.deps.logger.warn(`${this.deps.label}: ${path.join(this.deps.dir, STRAY_FOLDER)} could not be emptied: ${(e as Error | null)?.message ?? String(e)}`);
     });
     this.chain = next;
@@ -201,15 +202,18 @@ export class FileSweep {
   }
 
   /**
-   * What STRAY_FOLDER holds: its regular files with the folder's names, and their bytes (nothing when it is
-   * not a folder, or this sweep sets nothing aside). Read as it is, outside the sweeps' order.
+   * What STRAY_FOLDER holds that nothing names (one a ref names is put back by the next sweep or read): its
+   * regular files with the folder's names, and their bytes (nothing when it is not a folder, or this sweep
+   * sets nothing aside). Read as it is, outside the sweeps' order.
    */
   async strayUsage(): Promise<StrayUsage> {
     const usage: StrayUsage = { files: 0, bytes: 0 };
     const into = this.deps.setAside ? await this.strayFolder(false) : null;
     if (!into) return usage;
+    const referenced = this.deps.referenced();
     for (const name of await fsp.readdir(into).catch(() => [])) {
-      if (this.deps.fileOf(name)?.kind !== 'stored') continue;
+      const what = this.deps.fileOf(name);
+      if (what?.kind !== 'stored' || referenced.has(what.ref)) continue;
       const st = await fsp.lstat(path.join(into, name)).catch(() => null);
       if (!st?.isFile()) continue;
       usage.files++;
@@ -353,6 +357,7 @@ export class FileSweep {
           const there = await fsp.lstat(path.join(dir, name)).catch(() => null);
           if (there?.isFile()) await fsp.unlink(file);
           else if ((await takeBack(dir, name, what.ref, this.deps.maxBytes))?.file === path.join(dir, name)) back++;
+          else logger.warn(`${label}: ${name} is named again but could not be put back (not what its name says, or not movable): left aside until its time`);
         } else if (empty || discarded.has(what.ref) || this.clock() - st.mtimeMs >= STRAY_KEEP_MS) {
           await fsp.unlink(file);
           gone++;

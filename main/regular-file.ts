@@ -5,7 +5,7 @@
  * O_NONBLOCK where the platform has it (a FIFO's open then returns at once; a regular file reads as
  * ever) and, with `follow: false`, O_NOFOLLOW (a link refused; Windows lacks both flags: an lstat before
  * opening stands in for O_NOFOLLOW there). An asynchronous open waits, with timers, for another program's
- * lease on the file to be given up (O_NONBLOCK's EAGAIN; waitingForLease); a synchronous one answers it. Used wherever Hearth reads a file something else could have
+ * lease on the file to be given up (Linux: O_NONBLOCK's EAGAIN; waitingForLease); a synchronous one answers it. Used wherever Hearth reads a file something else could have
  * put in its place: the imports' files (a file the user picked), knowledge folders' and kept documents'
  * files, the data folder's own small files (readRegularFile/Sync: bounded), model files' copies and hashes.
  */
@@ -23,6 +23,8 @@ export const closeFd = (fd: number): Promise<void> => new Promise((resolve) => f
 export interface OpenRegularOptions {
   /** false: a symbolic link is not followed (null); default true (a file the user picked may be a link) */
   follow?: boolean;
+  /** ends an asynchronous open's wait for another program's lease (waitingForLease) */
+  signal?: AbortSignal;
 }
 
 /**
@@ -38,40 +40,73 @@ function flags(follow: boolean): number {
 
 /**
  * How long an open waits for another program to give up its lease on the file (Linux: a Samba or NFS
- * server's on a file it serves; O_NONBLOCK makes the open answer EAGAIN where a blocking one would wait
- * while the lease is broken). The kernel breaks it itself after /proc/sys/fs/lease-break-time, 45 s by default.
+ * server's, on the machine serving the file; O_NONBLOCK makes the open answer EAGAIN where a blocking one
+ * would wait while the lease is broken): the kernel breaks it itself after /proc/sys/fs/lease-break-time
+ * (45 s by default), and one second more. Elsewhere no open answers EAGAIN so: 0.
  */
-export const LEASE_WAIT_MS = 46_000;
+export function leaseWaitMs(): number {
+  if (process.platform !== 'linux') return 0;
+  leaseWait ??= (() => {
+    try {
+      const seconds = Number(fs.readFileSync('/proc/sys/fs/lease-break-time', 'utf8').trim());
+      return Number.isFinite(seconds) && seconds >= 0 ? (Math.min(seconds, 600) + 1) * 1000 : DEFAULT_LEASE_WAIT_MS;
+    } catch {
+      return DEFAULT_LEASE_WAIT_MS;
+    }
+  })();
+  return leaseWait;
+}
+const DEFAULT_LEASE_WAIT_MS = 46_000;
+let leaseWait: number | undefined;
 
-/** The open's answer while another program holds a lease on the file (or, long obsolete, a mandatory lock). */
-const leaseHeld = (e: unknown): boolean => ['EAGAIN', 'EWOULDBLOCK'].includes((e as NodeJS.ErrnoException)?.code ?? '');
+/** The open's answer while another program holds a lease on the file (libuv reports EWOULDBLOCK as EAGAIN). */
+const leaseHeld = (e: unknown): boolean => (e as NodeJS.ErrnoException)?.code === 'EAGAIN';
 
 /**
  * `open()` (with O_NONBLOCK), tried again with timers while a lease on the file is being broken, for at
- * most `waitMs`; then its EAGAIN is thrown. Any other error at once.
+ * most `waitMs` (leaseWaitMs); then its EAGAIN is thrown, as is any other error at once. An abort ends the
+ * wait with the signal's reason.
  */
-export async function waitingForLease<T>(open: () => Promise<T>, waitMs: number = LEASE_WAIT_MS): Promise<T> {
-  const started = Date.now();
+export async function waitingForLease<T>(open: () => Promise<T>, opts: { waitMs?: number; signal?: AbortSignal } = {}): Promise<T> {
+  const waitMs = opts.waitMs ?? leaseWaitMs();
+  const started = performance.now();
   let pause = 20;
   for (;;) {
+    opts.signal?.throwIfAborted();
     try {
       return await open();
     } catch (e) {
-      if (!leaseHeld(e) || Date.now() - started >= waitMs) throw e;
+      if (!leaseHeld(e) || performance.now() - started >= waitMs) throw e;
     }
-    await new Promise((resolve) => setTimeout(resolve, Math.max(1, Math.min(pause, waitMs - (Date.now() - started)))));
+    await pauseFor(Math.max(1, Math.min(pause, waitMs - (performance.now() - started))), opts.signal);
     pause = Math.min(pause * 2, 1000);
   }
 }
 
-/**
- * A file opened for reading as a FileHandle, without blocking on what is not a regular file (NONBLOCKING_READ:
- * the caller checks what it opened) and waiting for another program's lease on it (waitingForLease).
- */
-export function openForReading(file: string): Promise<fs.promises.FileHandle> {
-  return waitingForLease(() => fs.promises.open(file, NONBLOCKING_READ));
+/** Resolves after `ms`, or rejects with the signal's reason when it aborts first. */
+function pauseFor(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
+/**
+ * A file opened for reading as a FileHandle, without blocking on what is not a regular file (NONBLOCKING_READ:
+ * the caller checks what it opened) and waiting for another program's lease on it (waitingForLease; `signal`
+ * ends the wait; `waitMs` 0 for a scan, which passes over such a file rather than waiting).
+ */
+export function openForReading(file: string, opts: { signal?: AbortSignal; waitMs?: number } = {}): Promise<fs.promises.FileHandle> {
+  return waitingForLease(() => fs.promises.open(file, NONBLOCKING_READ), opts);
+}
 
 /**
  * `file` opened for reading, its descriptor with its stat, when it is a regular file; null when it is not
@@ -84,7 +119,7 @@ export async function openRegularFile(file: string, opts: OpenRegularOptions = {
   // a first look, so that no device is opened (opening some has effects); the descriptor's fstat decides
   // (where O_NOFOLLOW is missing, Windows, the lstat is what refuses a link)
   if (!(await (follow ? fs.promises.stat(file) : fs.promises.lstat(file))).isFile()) return null;
-  const fd = await waitingForLease(() => open(file, flags(follow)));
+  const fd = await waitingForLease(() => open(file, flags(follow)), { signal: opts.signal });
   let st: fs.Stats;
   try {
     st = await fstat(fd);
@@ -155,7 +190,7 @@ const READ_PIECE = 4 * 1024 * 1024;
  */
 export async function readRegularFile(file: string, maxBytes: number, signal?: AbortSignal): Promise<Buffer | null> {
   signal?.throwIfAborted();
-  const opened = await openRegularFile(file, { follow: false }).catch(notAFile);
+  const opened = await openRegularFile(file, { follow: false, signal }).catch(notAFile);
   if (!opened) return null;
   const { fd, st } = opened;
   try {

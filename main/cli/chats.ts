@@ -54,7 +54,7 @@ const SIGINT_EXIT = 3;
 function printPreview(p: ImportPreviewDTO): void {
   const span = p.firstAt === null ? '' : `, ${dateOf(p.firstAt)} to ${dateOf(p.lastAt)}`;
   process.stdout.write(`${p.name}: ${IMPORT_FORMAT_NAMES[p.format]}\n`);
-  process.stdout.write(`  ${p.threads} new chats, ${p.messages} messages${span}\n`);
+  process.stdout.write(`  ${p.threads} new ${p.threads === 1 ? 'chat' : 'chats'}, ${p.messages} ${p.messages === 1 ? 'message' : 'messages'}${span}\n`);
   if (p.duplicates) process.stdout.write(`  ${p.duplicates} imported before (skipped)\n`);
   for (const s of p.skipped) process.stdout.write(`  left out: ${s.reason} (${s.count})\n`);
 }

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { CLI_LOG_HINT, ERRORS, ErrorSpec } from '../errors/catalogue';
 import { EngineError } from '../engine/protocol';
 import { UsageError } from './args';
+import { isBusy, withBusyAdvice } from '../store/busy';
 
 /** A listen() failure of `hearth serve`, in words with the option that fixes it. */
 export function listenError(e: unknown, host: string, port: number): Error {
@@ -54,6 +55,7 @@ export function errorLine(e: unknown): string {
     const hint = engineHint(e);
     return `${first(e.message)}${hint && !e.message.includes(hint) ? `: ${hint}` : ''}`;
   }
+  if (isBusy(e)) return first(withBusyAdvice(e));
   if (e instanceof Error) return first(e.message) || e.name;
   return first(String(e));
 }

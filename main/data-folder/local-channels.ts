@@ -61,8 +61,8 @@ export function folderChannels(deps: EraseThreadsDeps & StrayDeps & { paths: Dat
   return {
     'data.folder': () => ({ folder: paths.root, canRestart: restarter.available }),
     'data.stray': () => strayUsage(deps),
-    'data.stray.empty': async () => {
-      const left = await emptyStray(deps);
+    'data.stray.empty': async (r) => {
+      const left = await emptyStray(deps, r.keep);
       logger.info('stray: the files set aside were deleted', { left: left.files });
       return left;
     },

@@ -23,10 +23,11 @@ export async function strayUsage(deps: StrayDeps): Promise<StrayDTO> {
 }
 
 /**
- * Deletes the set-aside files nothing names (a file a chat names again is put back; the files in place are
- * left to the sweeps); what is left (a file that could not be deleted, logged).
+ * Deletes the set-aside files nothing names and `keep` does not hold (the page's message boxes' images and
+ * documents, not yet sent); a file a chat names again is put back, and the files in place are left to the
+ * sweeps. What is left (a file that could not be deleted, logged).
  */
-export async function emptyStray(deps: StrayDeps): Promise<StrayDTO> {
-  await Promise.all([deps.imageSweep.emptyStray(), deps.documents.emptyStray()]);
+export async function emptyStray(deps: StrayDeps, keep: readonly string[] = []): Promise<StrayDTO> {
+  await Promise.all([deps.imageSweep.emptyStray(keep), deps.documents.emptyStray(keep)]);
   return strayUsage(deps);
 }

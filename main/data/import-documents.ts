@@ -121,7 +121,7 @@ export async function adoptDocuments(
     try {
       // IMMEDIATE: it reads, then writes; another process's write in between (the CLI's) would otherwise fail
       // its upgrade at once; a lock another process holds is waited for with timers, off main's thread
-      kept = await whenUnlocked(deps.store.db, () => deps.store.db.transaction(() => {
+      kept = await whenUnlocked(deps.store.db, () => {
         const row = d ? docs.ensureDocument({ hash: ref, kind, size }) : docs.documentByHash(ref);
         if (!row) return null;
         const done = { linked: 0, refused: [] as { name: string; reason: string }[], queued: row.state === 'queued' };
@@ -141,7 +141,7 @@ export async function adoptDocuments(
           }
         }
         return done;
-      }).immediate());
+      });
     } catch (e) {
       if (isStoreError(e)) {
         skip(ref, named, `Hearth could not keep it: ${(e as Error).message}`);

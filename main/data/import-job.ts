@@ -24,6 +24,7 @@ import {
 } from './import-documents';
 import type { Uploads } from './uploads';
 import { PROGRESS_EVERY_MS } from '../progress-pace';
+import { withBusyAdvice } from '../store/busy';
 
 export interface ImportJobsDeps {
   store: Store;
@@ -235,9 +236,10 @@ export class ImportJobs {
         if ('skipped' in u) continue;
         // a chat imported before is left as it is, its documents too (one the user took out since, and the
         // garbage collector then deleted, would look like one never kept)
-        if (store.imported.has(src.format, u.sourceId, u.keptId)) job.duplicates++;
+        // (asked again inside the write's transaction: another process may import it meanwhile)
+        const r = store.imported.has(src.format, u.sourceId, u.keptId) ? null : await store.imported.write(src.format, u.sourceId, u.prepared, u.keptId);
+        if (r === null) job.duplicates++;
         else {
-          const r = await store.imported.write(src.format, u.sourceId, u.prepared);
           // only what the documents' adoption needs: the threads' document refs, not their messages
           const attached = attachedDocumentsOf(u.prepared.messages);
           if (attached.length > 0) written.push({ threadId: r.threadId, documents: attached, removed: new Set(u.removedDocuments ?? []) });
@@ -251,7 +253,7 @@ export class ImportJobs {
       outcome = job.abort.signal.aborted && !this.allHandled(job) ? 'cancelled' : 'done';
     } catch (e) {
       outcome = job.abort.signal.aborted ? (this.allHandled(job) ? 'done' : 'cancelled') : 'failed';
-      job.error = outcome === 'failed' ? (e as Error).message : null;
+      job.error = outcome === 'failed' ? withBusyAdvice(e) : null;
       if (outcome === 'failed') this.deps.logger.warn('imports: an import failed', { format: job.format, imported: job.imported, error: job.error });
     }
     // the threads written (a cancelled import's too) get the documents they attach

@@ -128,7 +128,7 @@ function hearthSource(p: string): ImportSourceOpen {
  * other folder formats do; a folder that is one thread is refused with what is wrong.
  */
 async function janSource(store: Store, p: string, now: number): Promise<ImportSourceOpen> {
-  const { threads, assistantFiles, single } = await findJanThreads(p);
+  const { threads, links, assistantFiles, single } = await findJanThreads(p);
   const assistants: Assistant[] = [];
   const unreadAssistants: SkipNote[] = [];
   for (const f of assistantFiles) {
@@ -136,7 +136,7 @@ async function janSource(store: Store, p: string, now: number): Promise<ImportSo
       assistants.push(await prepareJanAssistant(f, now));
     } catch (e) {
       if ((e as { code?: string }).code !== 'import_failed') throw e;
-      unreadAssistants.push({ reason: `a Jan assistant that could not be read, its chats given the default one (${(e as Error).message})` });
+      unreadAssistants.push({ reason: `a Jan assistant that could not be imported, its chats given the default one (${(e as Error).message})` });
     }
   }
   const known = new Map(assistants.map((a) => [a.id, a.id]));
@@ -144,20 +144,21 @@ async function janSource(store: Store, p: string, now: number): Promise<ImportSo
     format: 'jan',
     async before() {
       // (a lock another process holds is waited for off main's thread, as the threads' writes wait)
-      await whenUnlocked(store.db, () => store.db.transaction(() => {
+      await whenUnlocked(store.db, () => {
         for (const a of assistants) if (!store.assistants.exists(a.id)) store.assistants.insertRecord(a);
-      }).immediate());
+      });
     },
     async *units(signal) {
       for (const note of unreadAssistants) yield { skipped: note };
+      for (const link of links) yield { skipped: { reason: `a link in a Jan folder, not followed (${link})` } };
       for (const t of threads) {
         checkAborted(signal, p);
         let prepared: Awaited<ReturnType<typeof prepareJanThread>>;
         try {
-          prepared = await prepareJanThread(t, now, known);
+          prepared = await prepareJanThread(t, now, known, { signal });
         } catch (e) {
-          if (single || (e as { code?: string }).code !== 'import_failed') throw e;
-          yield { skipped: { reason: `a Jan thread that could not be read (${(e as Error).message})` } };
+          if (single || signal?.aborted || (e as { code?: string }).code !== 'import_failed') throw e;
+          yield { skipped: { reason: `a Jan thread that could not be imported (${(e as Error).message})` } };
           continue;
         }
         if ('tooLarge' in prepared) {

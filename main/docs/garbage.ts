@@ -98,9 +98,9 @@ export class DocGarbage {
     return this.sweep.run([], { emptyStray: true });
   }
 
-  /** The files set aside now deleted (Settings → Data: FileSweep.emptyStray); resolves when done. */
-  emptyStray(): Promise<void> {
-    return this.sweep.emptyStray();
+  /** The files set aside now deleted but those of `keep` (Settings → Data: FileSweep.emptyStray); resolves when done. */
+  emptyStray(keep: Iterable<string> = []): Promise<void> {
+    return this.sweep.emptyStray(keep);
   }
 
   /** What the documents' STRAY_FOLDER holds. */

@@ -133,7 +133,7 @@ async function openOtherParts(file: string, header: GgufHeader, headers: GgufHea
   try {
     for (const [i, part] of otherPartNames(file, header).entries()) {
       await statPart(part);
-      const fh = await openModelFile(part).catch((e: NodeJS.ErrnoException) => {
+      const fh = await openModelFile(part, { signal }).catch((e: NodeJS.ErrnoException) => {
         throw new Error(e.code === 'ENOENT' || e.code === 'ENOTDIR' ? `its part ${part} is missing` : `its part ${part} cannot be opened: ${e.message}`);
       });
       try {
@@ -274,7 +274,7 @@ export class CheckedModelFile {
    */
   static async open(file: string, headers: GgufHeaderCache, opts: { signal?: AbortSignal; forceIdentity?: boolean; single?: boolean } = {}): Promise<CheckedModelFile> {
     const abs = path.resolve(file);
-    const fh = await openModelFile(abs);
+    const fh = await openModelFile(abs, { signal: opts.signal });
     try {
       const before = await fh.stat({ bigint: true });
       const header = await headers.readOpen(fh, abs, { signal: opts.signal });

@@ -20,8 +20,8 @@ export interface HeaderCacheOptions {
 export const DEFAULT_HEADER_CACHE: HeaderCacheOptions = { maxEntries: 16, maxBytes: 128 * 1024 * 1024 };
 
 /** Opens a model file for reading without blocking: a FIFO or a device named like a model cannot hold a thread forever. */
-export function openModelFile(filePath: string): Promise<fsp.FileHandle> {
-  return openForReading(filePath);
+export function openModelFile(filePath: string, opts: { signal?: AbortSignal; waitMs?: number } = {}): Promise<fsp.FileHandle> {
+  return openForReading(filePath, opts);
 }
 
 type Entry = { header: GgufHeader; bytes: number } | { error: GgufError; bytes: number };
@@ -41,7 +41,7 @@ export class GgufHeaderCache {
    * Throws like readGgufHeader (a kept GgufError is thrown again).
    */
   async read(filePath: string, opts: ReadOptions = {}): Promise<GgufHeader> {
-    const fh = await openModelFile(filePath);
+    const fh = await openModelFile(filePath, { signal: opts.signal });
     try {
       return await this.readOpen(fh, filePath, opts);
     } finally {

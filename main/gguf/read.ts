@@ -436,7 +436,7 @@ export function parseGgufHeader(src: GgufByteSource, label: string, opts: ReadOp
  * ones are (a file the full parse refuses as too_large is refused as quickly here).
  */
 export async function readGgufMetadata(filePath: string, wanted: (key: string) => boolean, opts: MetadataOptions = {}): Promise<Map<string, GgufValue>> {
-  const fh = await openForReading(filePath);
+  const fh = await openForReading(filePath, { signal: opts.signal });
   try {
     const { size } = await fh.stat();
     return await new HeaderParser(new Cursor(fileSource(fh, size), filePath, opts.signal), filePath).metadata(wanted, opts.complete);
@@ -452,7 +452,7 @@ export async function readGgufMetadata(filePath: string, wanted: (key: string) =
  * aborted `signal` rejects with its reason.
  */
 export async function readGgufHeader(filePath: string, opts: ReadOptions = {}): Promise<GgufHeader> {
-  const fh = await openForReading(filePath);
+  const fh = await openForReading(filePath, { signal: opts.signal });
   try {
     const { size } = await fh.stat();
     return await parseGgufHeader(fileSource(fh, size), filePath, opts);

@@ -19,7 +19,7 @@ import { LiveToolCallDTO, McpImportDTO, McpServerSave, TOOL_SECRET_NAMES, ToolsS
 import { APPROVAL_DECISIONS, McpServerName, ProviderId } from '../params';
 import { ProviderSave, ProvidersStatusDTO } from './providers';
 import {
-  BackupName, BackupSettings, BackupsDTO, DataFolderDTO, ERASE_SCOPES, ExportFileDTO, ExportRequest, ImportFormatChoice, ImportPreviewDTO, ImportProgressDTO, ImportSource, ImportUpload, StrayDTO, UploadId,
+  BackupName, BackupSettings, BackupsDTO, DataFolderDTO, ERASE_SCOPES, ExportFileDTO, ExportRequest, ImportFormatChoice, ImportPreviewDTO, ImportProgressDTO, ImportSource, ImportUpload, StrayDTO, StrayEmptyRequest, UploadId,
 } from './data';
 import { AppInfo, Diagnostics, SamplingDTO, Id, ThreadDTO, MessageDTO, AssistantDTO, AssistantInput, SettingsFields, ModelsFolderPath, HfToken, SettingsDTO, LibraryModelDTO, ModelState, SearchHit, LoadSettingsDTO, ModelSettingsView, MemoryEstimateDTO, HardwareInfo, HardwareUsage, Empty, Ok, ThreadView } from './dtos';
 
@@ -217,8 +217,8 @@ export const contract = {
   'data.move': { request: z.object({ to: z.string().trim().min(1).max(4096) }).strict(), response: Ok },
   /** the images and documents set aside (no chat names them), kept a while so that a restored backup finds them */
   'data.stray': { request: Empty, response: StrayDTO },
-  /** deletes them now (one a chat names again is put back instead); what is left */
-  'data.stray.empty': { request: Empty, response: StrayDTO },
+  /** deletes them now but `keep` (the page's message boxes' images and documents, not sent yet); one a chat names again is put back instead; what is left */
+  'data.stray.empty': { request: StrayEmptyRequest, response: StrayDTO },
   /** erases every thread, or everything Hearth keeps (threads, assistants, settings, documents, images, backups; models stay) */
   'data.erase': { request: z.object({ scope: z.enum(ERASE_SCOPES) }).strict(), response: Ok },
 

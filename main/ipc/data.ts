@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { Id } from './dtos';
+import { SHA256_HEX } from '../params';
 
 /** The formats `hearth chats import --from` and the Data page take ('auto': detected from the file); main/data/formats reads them. */
 export const IMPORT_FORMATS = ['hearth', 'jan', 'lmstudio', 'openwebui', 'chatgpt', 'claude'] as const;
@@ -183,5 +184,9 @@ export const StrayDTO = z.object({
   keepDays: z.number().int().min(0),
 });
 export type StrayDTO = z.infer<typeof StrayDTO>;
+/** The most refs a page may ask to keep when the set-aside files are deleted (its message boxes' files). */
+export const STRAY_KEEP_REFS = 10_000;
+/** data.stray.empty: the files the asking page's message boxes hold (images and documents, by SHA-256), kept. */
+export const StrayEmptyRequest = z.object({ keep: z.array(z.string().regex(SHA256_HEX)).max(STRAY_KEEP_REFS).default([]) }).strict();
 
 export const ERASE_SCOPES = ['threads', 'everything'] as const;

@@ -172,7 +172,8 @@ class Skip extends Error {}
 async function readSmallFile(file: string, maxBytes: number): Promise<string | null> {
   let fh: fsp.FileHandle;
   try {
-    fh = await openForReading(file);
+    // a scan of other apps' folders: a file another program holds a lease on is passed over, not waited for
+    fh = await openForReading(file, { waitMs: 0 });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return null;

@@ -101,7 +101,8 @@ const identity = (st: fs.Stats): Identity => ({ dev: st.dev, ino: st.ino, mtimeM
 async function isGguf(file: string): Promise<boolean> {
   let fh: fs.promises.FileHandle | undefined;
   try {
-    fh = await openModelFile(file);
+    // a scan: a file another program holds a lease on is passed over, not waited for
+    fh = await openModelFile(file, { waitMs: 0 });
     const b = Buffer.alloc(4);
     const { bytesRead } = await fh.read(b, 0, b.length, 0);
     return bytesRead === b.length && b.readUInt32LE(0) === GGUF_MAGIC;

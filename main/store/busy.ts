@@ -6,10 +6,22 @@
  */
 import type Database from 'better-sqlite3';
 
-/** SQLITE_BUSY and SQLITE_LOCKED (and their extended codes): another connection holds a lock; worth retrying. */
+/**
+ * SQLITE_BUSY (and its extended codes): another connection holds the lock; worth waiting for. (SQLITE_LOCKED
+ * is a conflict inside one connection, or a shared cache better-sqlite3 is built without: no wait ends it.)
+ */
 export function isBusy(e: unknown): boolean {
   const code = (e as { code?: unknown })?.code;
-  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
+  return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
+}
+
+/** What is said of a write that gave up waiting for another process's lock (SQLite's own words: "database is locked"). */
+export const BUSY_ADVICE = 'another Hearth (the app, `hearth serve` or a `hearth` command) kept the data busy for longer than Hearth waits: try again once it is done';
+
+/** An error's message, with BUSY_ADVICE when it is SQLITE_BUSY. */
+export function withBusyAdvice(e: unknown): string {
+  const message = (e as Error)?.message ?? String(e);
+  return isBusy(e) ? `${message}: ${BUSY_ADVICE}` : message;
 }
 
 /** Runs `write` with the connection's busy wait off: a held lock is SQLITE_BUSY at once. */
@@ -28,23 +40,38 @@ const RETRY_FIRST_MS = 10;
 const RETRY_MAX_MS = 200;
 
 /**
- * `write` (a whole transaction: IMMEDIATE where it reads before it writes, so that it waits for the lock
- * rather than failing its upgrade), tried again with timers while another connection holds the lock, for
- * at most `waitMs` in all (default: the connection's busy_timeout, what SQLite's own wait would have
- * taken); then its SQLITE_BUSY is thrown. Any other error is thrown at once. Not inside a transaction.
+ * `body` in an IMMEDIATE transaction (the write lock taken at its BEGIN, so a body that reads before it writes
+ * cannot fail its upgrade), the BEGIN tried again with timers while another connection holds the lock, for at
+ * most `waitMs` in all (default: the connection's busy_timeout, what SQLite's own wait would have taken);
+ * then its SQLITE_BUSY is thrown. Once the lock is had, the body and the COMMIT run with the connection's own
+ * busy wait (without WAL a COMMIT waits for readers: giving the lock up there would let a steady reader
+ * starve the write). A body that throws is rolled back. Refused inside a transaction (it would be a savepoint).
  */
-export async function whenUnlocked<T>(db: Database.Database, write: () => T, opts: { waitMs?: number; clock?: () => number } = {}): Promise<T> {
+export async function whenUnlocked<T>(db: Database.Database, body: () => T, opts: { waitMs?: number; clock?: () => number } = {}): Promise<T> {
+  if (db.inTransaction) throw new Error('whenUnlocked: the connection is in a transaction already');
   const clock = opts.clock ?? Date.now;
   const waitMs = opts.waitMs ?? (db.pragma('busy_timeout', { simple: true }) as number);
   const started = clock();
   let pause = RETRY_FIRST_MS;
   for (;;) {
-    try {
-      return withoutBusyWait(db, write);
-    } catch (e) {
-      if (!isBusy(e) || clock() - started >= waitMs) throw e;
-    }
+    // (another write of this connection may have begun while this one waited)
+    if (!db.inTransaction) {
+      try {
+        withoutBusyWait(db, () => db.exec('BEGIN IMMEDIATE'));
+        break;
+      } catch (e) {
+        if (!isBusy(e) || clock() - started >= waitMs) throw e;
+      }
+    } else if (clock() - started >= waitMs) throw Object.assign(new Error('database is locked (this connection is in another transaction)'), { code: 'SQLITE_BUSY' });
     await new Promise((resolve) => setTimeout(resolve, Math.min(pause, Math.max(1, waitMs - (clock() - started)))));
     pause = Math.min(pause * 2, RETRY_MAX_MS);
+  }
+  try {
+    const result = body();
+    db.exec('COMMIT');
+    return result;
+  } catch (e) {
+    if (db.inTransaction) db.exec('ROLLBACK');
+    throw e;
   }
 }

@@ -155,54 +155,84 @@ function janMetrics(meta: Record<string, unknown> | null | undefined): MessageMe
 export interface JanThreadDir { dir: string; threadFile: string; messagesFile: string }
 
 const exists = (p: string): Promise<boolean> => fs.promises.lstat(p).then(() => true, () => false);
+/** Whether `p` is a folder itself (lstat: a link to one is not). */
+const isFolder = (p: string): Promise<boolean> => fs.promises.lstat(p).then((st) => st.isDirectory(), () => false);
 
-/** The thread folders of a Jan data folder (thread.json at its top, in threads/<id>/ or in <id>/); none: not Jan. */
-async function janThreadDirs(folder: string): Promise<JanThreadDir[]> {
+/**
+ * Whether an entry of a listing is a folder: a folder, or on Windows a reparse point that is one (libuv lists
+ * OneDrive's and other cloud placeholders as links; lstat says what they are); a link is not.
+ */
+async function entryIsFolder(dir: string, d: fs.Dirent): Promise<boolean> {
+  if (d.isDirectory()) return true;
+  return d.isSymbolicLink() && process.platform === 'win32' && isFolder(path.join(dir, d.name));
+}
+
+/**
+ * The thread folders of a Jan data folder (thread.json at its top, in threads/<id>/ or in <id>/; none: not
+ * Jan), and the links where thread folders are, `threads` itself too (never followed: they could lead anywhere).
+ */
+async function janThreadDirs(folder: string): Promise<{ threads: JanThreadDir[]; links: string[] }> {
   const asThread = (dir: string): JanThreadDir => ({ dir, threadFile: path.join(dir, 'thread.json'), messagesFile: path.join(dir, 'messages.jsonl') });
   const subThreads = async (dir: string) => {
-    const found: JanThreadDir[] = [];
-    // a folder's entries as listed: a link to a folder is not followed (it could lead anywhere)
+    const threads: JanThreadDir[] = [];
+    const links: string[] = [];
     for (const d of await fs.promises.readdir(dir, { withFileTypes: true })) {
-      if (d.isDirectory() && await exists(path.join(dir, d.name, 'thread.json'))) found.push(asThread(path.join(dir, d.name)));
+      if (await entryIsFolder(dir, d)) {
+        if (await exists(path.join(dir, d.name, 'thread.json'))) threads.push(asThread(path.join(dir, d.name)));
+      } else if (d.isSymbolicLink()) links.push(path.join(dir, d.name));
     }
-    return found.sort((a, b) => a.dir.localeCompare(b.dir));
+    return { threads: threads.sort((a, b) => a.dir.localeCompare(b.dir)), links: links.sort() };
   };
-  if (await exists(path.join(folder, 'thread.json'))) return [asThread(folder)];
-  if (await exists(path.join(folder, 'threads'))) return subThreads(path.join(folder, 'threads'));
+  if (await exists(path.join(folder, 'thread.json'))) return { threads: [asThread(folder)], links: [] };
+  if (await isFolder(path.join(folder, 'threads'))) return subThreads(path.join(folder, 'threads'));
   return subThreads(folder);
 }
 
 /** Whether `folder` is a Jan data folder (or one of its threads): the one test detection and the import use. */
 export async function isJanFolder(folder: string): Promise<boolean> {
   try {
-    return (await fs.promises.stat(folder)).isDirectory() && (await janThreadDirs(folder)).length > 0;
+    return (await fs.promises.stat(folder)).isDirectory() && (await janThreadDirs(folder)).threads.length > 0;
   } catch {
     return false;
   }
 }
 
-/** A Jan folder's threads and assistant.json files; `single`: the folder is one thread (thread.json at its top). */
-export async function findJanThreads(folder: string): Promise<{ threads: JanThreadDir[]; assistantFiles: string[]; single: boolean }> {
+/**
+ * A Jan folder's threads and assistant.json files, and the links where thread or assistant folders are (not
+ * followed: `threads` and `assistants` too); `single`: the folder is one thread (thread.json at its top).
+ */
+export async function findJanThreads(folder: string): Promise<{ threads: JanThreadDir[]; links: string[]; assistantFiles: string[]; single: boolean }> {
   const st = await fs.promises.stat(folder).catch(() => null);
   if (!st?.isDirectory()) fail(`${folder} is not a folder`);
   const assistantsDir = path.join(folder, 'assistants');
   const assistantFiles: string[] = [];
-  try {
-    for (const d of await fs.promises.readdir(assistantsDir, { withFileTypes: true })) {
-      const file = path.join(assistantsDir, d.name, 'assistant.json');
-      if (d.isDirectory() && await exists(file)) assistantFiles.push(file);
+  const assistantLinks: string[] = [];
+  const assistantsAt = await fs.promises.lstat(assistantsDir).catch(() => null);
+  if (assistantsAt?.isSymbolicLink()) assistantLinks.push(assistantsDir);
+  else if (assistantsAt?.isDirectory()) {
+    try {
+      for (const d of await fs.promises.readdir(assistantsDir, { withFileTypes: true })) {
+        const file = path.join(assistantsDir, d.name, 'assistant.json');
+        if (await entryIsFolder(assistantsDir, d)) {
+          if (await exists(file)) assistantFiles.push(file);
+        } else if (d.isSymbolicLink()) assistantLinks.push(path.join(assistantsDir, d.name));
+      }
+    } catch (e) {
+      fail(`cannot read ${assistantsDir}: ${(e as Error).message}`, { folder }, e);
     }
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT' && (e as NodeJS.ErrnoException).code !== 'ENOTDIR') fail(`cannot read ${assistantsDir}: ${(e as Error).message}`, { folder }, e);
   }
-  let threads: JanThreadDir[];
+  let found: Awaited<ReturnType<typeof janThreadDirs>>;
   try {
-    threads = await janThreadDirs(folder);
+    found = await janThreadDirs(folder);
   } catch (e) {
     fail(`cannot read ${folder}: ${(e as Error).message}`, { folder }, e);
   }
-  if (threads.length === 0) fail(`no Jan threads found in ${folder} (expected thread.json, threads/<id>/thread.json or <id>/thread.json)`);
-  return { threads, assistantFiles: assistantFiles.sort(), single: threads.length === 1 && threads[0].dir === folder };
+  const { threads, links } = found;
+  if (threads.length === 0) {
+    const linked = links.length > 0 ? `; ${links[0]} is a link, which Hearth does not follow: import the folder it leads to` : '';
+    fail(`no Jan threads found in ${folder} (expected thread.json, threads/<id>/thread.json or <id>/thread.json)${linked}`);
+  }
+  return { threads, links: [...links, ...assistantLinks.sort()], assistantFiles: assistantFiles.sort(), single: threads.length === 1 && threads[0].dir === folder };
 }
 
 /** A thread too large to import: its messages.jsonl has more bytes, or more messages, than an import reads of one conversation. */
@@ -216,29 +246,34 @@ export interface JanTooLarge {
  * null when there is none. A regular file as opened, a link not followed (in a folder it could lead
  * anywhere; a FIFO's read would never end); anything else is import_failed, naming the file.
  */
-async function readJanFile(file: string, maxBytes: number): Promise<Buffer | { over: number } | null> {
+async function readJanFile(file: string, maxBytes: number, signal?: AbortSignal): Promise<Buffer | { over: number } | null> {
+  // (a cancel is thrown as it is: the import stops, it is no note about the file)
+  const failed = (e: unknown): never => {
+    if (signal?.aborted) throw e;
+    return fail(`cannot read ${file}: ${(e as Error).message}`, { file }, e);
+  };
   let opened: Awaited<ReturnType<typeof openRegularFile>>;
   try {
-    opened = await openRegularFile(file, { follow: false });
+    opened = await openRegularFile(file, { follow: false, signal });
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    fail(`cannot read ${file}: ${(e as Error).message}`, { file }, e);
+    return failed(e);
   }
   if (!opened) fail(notRegularFile(file), { file });
   const { fd, st } = opened;
   try {
     if (st.size > maxBytes) return { over: st.size };
-    return (await readFdBounded(fd, st.size, maxBytes)) ?? { over: maxBytes + 1 };
+    return (await readFdBounded(fd, st.size, maxBytes, signal)) ?? { over: maxBytes + 1 };
   } catch (e) {
-    fail(`cannot read ${file}: ${(e as Error).message}`, { file }, e);
+    return failed(e);
   } finally {
     await closeFd(fd);
   }
 }
 
 /** A thread.json or assistant.json: its text (at most JAN_META_BYTES; a larger one is not Jan's). */
-async function readJanMeta(file: string): Promise<string> {
-  const read = await readJanFile(file, JAN_META_BYTES);
+async function readJanMeta(file: string, signal?: AbortSignal): Promise<string> {
+  const read = await readJanFile(file, JAN_META_BYTES, signal);
   if (read === null) fail(`cannot read ${file}: it is gone`, { file });
   if (!Buffer.isBuffer(read)) fail(`${file} is too large to import (${read.over} bytes, more than ${JAN_META_BYTES})`, { file });
   return read.toString('utf8');
@@ -248,8 +283,8 @@ async function readJanMeta(file: string): Promise<string> {
  * The lines of a thread's messages.jsonl, or what makes it too large: more than LIMITS.conversationBytes
  * (not read), or more than `maxMessages` messages (counted before any is parsed).
  */
-async function janMessageLines(file: string, maxMessages: number): Promise<string[] | JanTooLarge> {
-  const bytes = await readJanFile(file, LIMITS.conversationBytes);
+async function janMessageLines(file: string, maxMessages: number, signal?: AbortSignal): Promise<string[] | JanTooLarge> {
+  const bytes = await readJanFile(file, LIMITS.conversationBytes, signal);
   if (bytes === null) return [];
   if (!Buffer.isBuffer(bytes)) return { tooLarge: { bytes: bytes.over } };
   // the lines with something on them, counted on the bytes (before they are decoded and split)
@@ -270,8 +305,12 @@ async function janMessageLines(file: string, maxMessages: number): Promise<strin
   return text.split(/\r?\n/);
 }
 
-export async function prepareJanThread(t: JanThreadDir, now: number, assistantIds: Map<string, string>, maxMessages: number = LIMITS.conversationNodes): Promise<PreparedThread | JanTooLarge> {
-  const raw = parseJson(await readJanMeta(t.threadFile), t.threadFile);
+/** A Jan thread read (`signal` stops its reads: a lease waited for, a large file) and prepared for the store. */
+export async function prepareJanThread(
+  t: JanThreadDir, now: number, assistantIds: Map<string, string>, opts: { maxMessages?: number; signal?: AbortSignal } = {},
+): Promise<PreparedThread | JanTooLarge> {
+  const { maxMessages = LIMITS.conversationNodes, signal } = opts;
+  const raw = parseJson(await readJanMeta(t.threadFile, signal), t.threadFile);
   const tr = janThreadSchema.safeParse(raw);
   if (!tr.success) fail(`${t.threadFile} is not a Jan thread (${describeZod(tr.error, 'thread.json')})`);
   const jt = tr.data;
@@ -279,7 +318,7 @@ export async function prepareJanThread(t: JanThreadDir, now: number, assistantId
   const first = jt.assistants?.[0];
   const model = modelId(jt.model) ?? modelId(first?.model);
 
-  const lines = await janMessageLines(t.messagesFile, maxMessages);
+  const lines = await janMessageLines(t.messagesFile, maxMessages, signal);
   if (!Array.isArray(lines)) return lines;
   const parsed: { m: z.infer<typeof janMessageSchema>; line: number }[] = [];
   lines.forEach((line, i) => {
@@ -329,8 +368,8 @@ export async function prepareJanThread(t: JanThreadDir, now: number, assistantId
   };
 }
 
-export async function prepareJanAssistant(file: string, now: number): Promise<Assistant> {
-  const r = janAssistantSchema.safeParse(parseJson(await readJanMeta(file), file));
+export async function prepareJanAssistant(file: string, now: number, signal?: AbortSignal): Promise<Assistant> {
+  const r = janAssistantSchema.safeParse(parseJson(await readJanMeta(file, signal), file));
   if (!r.success) fail(`${file} is not a Jan assistant (${describeZod(r.error, 'assistant.json')})`);
   const a = r.data;
   const at = toMillis(a.created_at, now);

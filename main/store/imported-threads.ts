@@ -29,15 +29,17 @@ export class ImportedThreads {
 
   /**
    * Writes one prepared thread (new ids when any is taken) and remembers where it came from, in one
-   * IMMEDIATE transaction (it reads the ids taken before it writes); a lock another process holds is waited
-   * for with timers, off main's thread (./busy.ts).
+   * IMMEDIATE transaction (it reads the ids taken before it writes), unless it was imported already (`has`,
+   * asked inside it: another process may have imported it while this one waited); null then. A lock another
+   * process holds is waited for with timers, off main's thread (./busy.ts).
    */
-  write(format: string, sourceId: string, p: PreparedThread): Promise<{ threadId: string; messages: number }> {
-    return whenUnlocked(this.ctx.db, () => this.ctx.db.transaction(() => {
+  write(format: string, sourceId: string, p: PreparedThread, keptId?: string): Promise<{ threadId: string; messages: number } | null> {
+    return whenUnlocked(this.ctx.db, () => {
+      if (this.has(format, sourceId, keptId)) return null;
       const r = writePrepared(this.ctx, [p], 'remap');
       const threadId = r.threadIds[0];
       this.stmts.record.run(format, sourceId, threadId);
       return { threadId, messages: r.messages };
-    }).immediate());
+    });
   }
 }

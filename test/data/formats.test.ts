@@ -272,6 +272,9 @@ describe('detection', () => {
     const ownDir = tmpDir();
     fs.writeFileSync(path.join(ownDir, 'threads'), 'a file, not the threads folder');
     fs.cpSync(path.join(FIX, 'jan/threads/jan_1700000000'), path.join(ownDir, 'jan_1700000000'), { recursive: true });
+    // a `threads` that is no folder is not where the threads are: the <id>/thread.json beside it are (both agree)
+    expect([await detectFormat(ownDir).catch((e: Error) => e.message), await ownFormat(ownDir, 'auto')]).toEqual(['jan', 'jan']);
+    fs.rmSync(path.join(ownDir, 'jan_1700000000'), { recursive: true });
     expect([await detectFormat(ownDir).catch((e: Error) => e.message), await ownFormat(ownDir, 'auto')]).toEqual([expect.stringMatching(/not a format Hearth imports/), null]);
     expect(['system', 'user', 'assistant', 'tool', 'developer', 'constructor'].filter(isImportedRole)).toEqual(['system', 'user', 'assistant', 'tool']);
     // what is detected as Hearth and Jan is what the store's importers take

@@ -111,7 +111,7 @@ describe('Jan folders', () => {
     expect(store.assistants.exists('jan')).toBe(false);
     expect(data.imports.finished).toBeNull();
     const { preview, end } = await importAll({ path: root });
-    expect(preview).toMatchObject({ format: 'jan', threads: 2, messages: 4, skipped: [{ reason: expect.stringMatching(/^a Jan thread that could not be read \(.*messages\.jsonl:3 is not a Jan message/), count: 1 }] });
+    expect(preview).toMatchObject({ format: 'jan', threads: 2, messages: 4, skipped: [{ reason: expect.stringMatching(/^a Jan thread that could not be imported \(.*messages\.jsonl:3 is not a Jan message/), count: 1 }] });
     expect(end).toMatchObject({ state: 'done', imported: 2, messages: 4 });
     expect(store.threads.get(`jan_${SEC}`).assistantId).toBe('jan');
     expect(() => store.threads.get(`jan_${SEC + 2}`)).toThrow();
@@ -192,6 +192,28 @@ describe('another process holding the lock', () => {
     }
     expect(threadCount(store)).toBe(3);
     expect(store.assistants.exists('jan')).toBe(true);
+  });
+
+  test('a lock held past the wait: the import fails saying who held it; the chats written before stay', async () => {
+    let turns = 0;
+    let other: Database.Database | null = null;
+    const store = openStore({ file: path.join(tmpDir(), 'hearth.db'), busyTimeoutMs: 300 });
+    const { importAll } = setup({ store, yieldTurn: async () => {
+      turns++;
+      if (turns === 2) {
+        other = new Database(store.path, { timeout: 0 });
+        other.exec('BEGIN IMMEDIATE');
+      }
+      await new Promise((r) => setImmediate(r));
+    } });
+    try {
+      const { end } = await importAll({ path: janFolder(3) });
+      expect(end).toMatchObject({ state: 'failed', imported: 1 });
+      expect(end.error).toMatch(/^database is locked: another Hearth \(the app, `hearth serve` or a `hearth` command\) kept the data busy for longer than Hearth waits: try again once it is done$/);
+    } finally {
+      (other as Database.Database | null)?.close();
+    }
+    expect(threadCount(store)).toBe(1);
   });
 });
 

@@ -372,7 +372,7 @@ describe('Jan', () => {
     const started = Date.now();
     const { preview, failure } = setup();
     // in a folder of threads it is left out with a note; its thread folder alone is refused
-    expect((await preview(root)).skipped).toEqual([{ reason: expect.stringMatching(new RegExp(`^a Jan thread that could not be read \\(.*messages\\.jsonl nests arrays and objects deeper than ${LIMITS.importDepth} levels`)), count: 1 }]);
+    expect((await preview(root)).skipped).toEqual([{ reason: expect.stringMatching(new RegExp(`^a Jan thread that could not be imported \\(.*messages\\.jsonl nests arrays and objects deeper than ${LIMITS.importDepth} levels`)), count: 1 }]);
     const err = await failure(path.join(root, 'threads', one));
     expect(err).toMatchObject({ code: 'import_failed', message: expect.stringMatching(new RegExp(`messages\\.jsonl nests arrays and objects deeper than ${LIMITS.importDepth} levels`)) });
     expect(Date.now() - started).toBeLessThan(10_000);

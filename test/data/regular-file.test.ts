@@ -148,12 +148,17 @@ const leasesHere = process.platform === 'linux' && fs.existsSync('/proc/sys/fs/l
       await second.released;
       expect((await fh.readFile()).toString()).toBe('GGUF');
       await fh.close();
-      // a lease not given up within the wait: its EAGAIN
+      // a lease not given up within the wait: its EAGAIN; a cancel ends the wait at once
       const third = path.join(tmpDir(), 'held.json');
       fs.writeFileSync(third, '{}');
       const stubborn = await leaseHolder(third, 5000);
       try {
-        await expect(waitingForLease(() => fs.promises.open(third, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK), 200)).rejects.toMatchObject({ code: expect.stringMatching(/^(EAGAIN|EWOULDBLOCK)$/) });
+        await expect(waitingForLease(() => fs.promises.open(third, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK), { waitMs: 200 })).rejects.toMatchObject({ code: 'EAGAIN' });
+        const stop = new AbortController();
+        setTimeout(() => stop.abort(new Error('cancelled')), 100);
+        const asked = Date.now();
+        await expect(openRegularFile(third, { signal: stop.signal })).rejects.toThrow('cancelled');
+        expect(Date.now() - asked).toBeLessThan(2000);
       } finally {
         stubborn.stop();
       }
@@ -189,7 +194,7 @@ const leasesHere = process.platform === 'linux' && fs.existsSync('/proc/sys/fs/l
     expect(await detectFormat(only)).toBe('lmstudio');
   }, 10_000);
 
-  test("a Jan folder: a thread whose messages.jsonl is a FIFO, or whose thread.json is a link, is named in a note, never read; an assistant.json that is a FIFO too; the others are read; a thread folder alone: the error", async () => {
+  test("a Jan folder: a thread whose messages.jsonl is a FIFO, whose thread.json is a link, or whose folder is a link, is named in a note, never read; an assistant.json that is a FIFO too; the others are read; a thread folder alone: the error", async () => {
     const root = janFolder(4);
     const threads = fs.readdirSync(path.join(root, 'threads')).sort();
     const fifo = mkfifo(path.join(root, 'threads', threads[1], 'messages.jsonl.fifo'));
@@ -200,6 +205,10 @@ const leasesHere = process.platform === 'linux' && fs.existsSync('/proc/sys/fs/l
     const outside = path.join(tmpDir(), 'thread.json');
     fs.renameSync(path.join(root, 'threads', threads[2], 'thread.json'), outside);
     fs.symlinkSync(outside, path.join(root, 'threads', threads[2], 'thread.json'));
+    // a link where a thread folder would be: named, not followed
+    const elsewhere = janFolder(1, { prefix: 'elsewhere' });
+    const linked = path.join(root, 'threads', 'linked');
+    fs.symlinkSync(path.join(elsewhere, 'threads', fs.readdirSync(path.join(elsewhere, 'threads'))[0]), linked);
     const assistant = path.join(root, 'assistants', 'jan', 'assistant.json');
     fs.rmSync(assistant);
     mkfifo(assistant);
@@ -209,12 +218,25 @@ const leasesHere = process.platform === 'linux' && fs.existsSync('/proc/sys/fs/l
     for await (const u of src.units()) units.push('skipped' in u ? u.skipped.reason : u.sourceId);
     const notRegular = (file: string) => `${file} is not a regular file (a link, a folder, a FIFO, a device or a socket)`;
     expect(units).toEqual([
-      `a Jan assistant that could not be read, its chats given the default one (${notRegular(assistant)})`,
+      `a Jan assistant that could not be imported, its chats given the default one (${notRegular(assistant)})`,
+      `a link in a Jan folder, not followed (${linked})`,
       threads[0],
-      `a Jan thread that could not be read (${notRegular(path.join(root, 'threads', threads[1], 'messages.jsonl'))})`,
-      `a Jan thread that could not be read (${notRegular(path.join(root, 'threads', threads[2], 'thread.json'))})`,
+      `a Jan thread that could not be imported (${notRegular(path.join(root, 'threads', threads[1], 'messages.jsonl'))})`,
+      `a Jan thread that could not be imported (${notRegular(path.join(root, 'threads', threads[2], 'thread.json'))})`,
       threads[3],
     ]);
+    // a `threads` or `assistants` that is a link is not followed either: named, or (threads) the error says so
+    const linkedThreads = tmpDir();
+    fs.symlinkSync(path.join(elsewhere, 'threads'), path.join(linkedThreads, 'threads'));
+    await expect(openSource(store, () => { throw new Error('not a reader format'); }, linkedThreads, 'jan', () => 0))
+      .rejects.toMatchObject({ code: 'import_failed', message: expect.stringContaining(`${path.join(linkedThreads, 'threads')} is a link, which Hearth does not follow`) });
+    const linkedAssistants = janFolder(1, { prefix: 'own' });
+    fs.rmSync(path.join(linkedAssistants, 'assistants'), { recursive: true });
+    fs.symlinkSync(path.join(elsewhere, 'assistants'), path.join(linkedAssistants, 'assistants'));
+    const withLink = await openSource(store, () => { throw new Error('not a reader format'); }, linkedAssistants, 'jan', () => 0);
+    const seen: unknown[] = [];
+    for await (const u of withLink.units()) seen.push('skipped' in u ? u.skipped.reason : u.sourceId);
+    expect(seen).toEqual([`a link in a Jan folder, not followed (${path.join(linkedAssistants, 'assistants')})`, `own_${SEC}`]);
     // one thread folder given alone: its error
     await expect(openSource(store, () => { throw new Error('not a reader format'); }, path.join(root, 'threads', threads[1]), 'jan', () => 0)
       .then(async (one) => { for await (const u of one.units()) void u; }))

@@ -48,13 +48,23 @@ test('what is set aside is counted with its bytes, and deleted on asking; a file
     fs.writeFileSync(path.join(dir, 'images', STRAY_FOLDER, 'notes.txt'), 'mine');
     expect(await stray()).toEqual({ files: 3, bytes: aside.reduce((n, f) => n + fs.statSync(f).size, 0), keepDays: 30 });
 
+    // a message box's image, attached over an hour ago, set aside and not sent yet: kept when the page says so
+    const unsent = await threadWithImage(app, dir, 'unsent', 4);
+    await app.services.handle('threads.delete', { id: unsent.threadId });
+    await swept(app);
+    const unsentAside = path.join(dir, 'images', STRAY_FOLDER, path.basename(unsent.file));
+    expect(fs.existsSync(unsentAside)).toBe(true);
     // an image in place that no chat names (another process's temporary chat may hold it): left to the sweeps
     const loose = await threadWithImage(app, dir, 'loose', 3);
     app.store.db.prepare('DELETE FROM threads WHERE id = ?').run(loose.threadId);
     // the second image named again (a backup restored names it) before the files are deleted: put back
     const t = app.store.threads.create({ title: 'restored' });
     app.store.messages.add({ threadId: t.id, role: 'user', content: 'look', attachments: [second.image] });
-    expect(StrayDTO.parse(await app.services.handle('data.stray.empty', {}))).toEqual({ files: 0, bytes: 0, keepDays: 30 });
+    // (one a chat names again is not counted: it goes back, not away)
+    expect(await stray()).toMatchObject({ files: 3 });
+    expect(StrayDTO.parse(await app.services.handle('data.stray.empty', { keep: [unsent.image.ref] }))).toEqual({ files: 0, bytes: 0, keepDays: 30 });
+    // (kept as a chat's is: put back in place, its time restarted)
+    expect([fs.existsSync(unsentAside), fs.existsSync(unsent.file)]).toEqual([false, true]);
     expect(aside.map((f) => fs.existsSync(f))).toEqual([false, false, false]);
     expect(fs.existsSync(second.file)).toBe(true);
     expect(await app.services.handle('images.read', { ref: second.image.ref })).toEqual(pngUrl(2));

@@ -305,7 +305,7 @@ test('the files of deleted chats: counted with their size, deleted after asking'
   const dialog = await openSettings(page, 'Data');
   const section = dataPanel(dialog).getByRole('region', { name: 'Files of deleted chats' });
   await section.scrollIntoViewIfNeeded();
-  await until('the file set aside is counted', async () => /Kept now: 1 file \(/.test((await section.textContent()) ?? ''));
+  await until('the file set aside is counted', async () => /Set aside now: 1 file \(/.test((await section.textContent()) ?? ''));
   await shot(page, 'data-stray');
   await section.getByRole('button', { name: 'Delete them now…' }).click();
   const ask = page.getByRole('dialog', { name: 'Delete the files of deleted chats?' });
@@ -313,7 +313,7 @@ test('the files of deleted chats: counted with their size, deleted after asking'
   await ask.getByRole('button', { name: 'Delete', exact: true }).click();
   await until('the files are deleted', async () => (await section.getByRole('status').textContent()) === 'Deleted.');
   expect(fs.existsSync(aside)).toBe(false);
-  expect(await section.textContent()).toContain('None are kept now.');
+  expect(await section.textContent()).toContain('None are set aside now.');
   expect(await section.getByRole('button', { name: 'Delete them now…' }).isDisabled()).toBe(true);
   await closeSettings(dialog);
 });

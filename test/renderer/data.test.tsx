@@ -473,25 +473,25 @@ describe('Settings → Data → Backups, folder, erase, restart', () => {
       'data.stray.empty': () => left,
     });
     const section = within(dialog).getByRole('region', { name: 'Files of deleted chats' });
-    await waitFor(() => expect(section.textContent).toContain(`Kept now: 3 files (${formatBytes(3 * 1024 * 1024)}).`));
-    expect(section.textContent).toContain('kept aside for 30 days, so that restoring a backup brings the chat back with them');
+    await waitFor(() => expect(section.textContent).toContain(`Set aside now: 3 files (${formatBytes(3 * 1024 * 1024)}).`));
+    expect(section.textContent).toContain('set aside for 30 days (those attached within the last hour, an hour later), so that restoring a backup brings the chat back with them');
     fireEvent.click(within(section).getByRole('button', { name: 'Delete them now…' }));
     const ask = screen.getByRole('dialog', { name: 'Delete the files of deleted chats?' });
-    expect(ask.textContent).toContain('are deleted for good. A backup restored after this brings its chats back without these images and documents.');
+    expect(ask.textContent).toContain('will be deleted for good. A backup restored after this (or a restore undone) brings its chats back without these images and documents.');
     fireEvent.click(within(ask).getByRole('button', { name: 'Cancel' }));
     expect(bridge.callsTo('data.stray.empty')).toEqual([]);
     // one could not be deleted: said, and counted
     left = { files: 1, bytes: 1024, keepDays: 30 };
     fireEvent.click(within(section).getByRole('button', { name: 'Delete them now…' }));
     fireEvent.click(within(screen.getByRole('dialog', { name: 'Delete the files of deleted chats?' })).getByRole('button', { name: 'Delete' }));
-    await waitFor(() => expect(bridge.callsTo('data.stray.empty')).toHaveLength(1));
+    await waitFor(() => expect(bridge.callsTo('data.stray.empty')).toEqual([{ keep: [] }]));
     expect((await within(section).findByRole('status')).textContent).toBe('1 file could not be deleted (the log says why).');
-    expect(section.textContent).toContain('Kept now: 1 file');
+    expect(section.textContent).toContain('Set aside now: 1 file');
     left = { files: 0, bytes: 0, keepDays: 30 };
     fireEvent.click(within(section).getByRole('button', { name: 'Delete them now…' }));
     fireEvent.click(within(screen.getByRole('dialog', { name: 'Delete the files of deleted chats?' })).getByRole('button', { name: 'Delete' }));
     await waitFor(() => expect(within(section).getByRole('status').textContent).toBe('Deleted.'));
-    expect(section.textContent).toContain('None are kept now.');
+    expect(section.textContent).toContain('None are set aside now.');
     expect(within(section).getByRole('button', { name: 'Delete them now…' })).toHaveProperty('disabled', true);
   });
 

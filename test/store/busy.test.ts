@@ -4,7 +4,7 @@
  * fails with SQLITE_BUSY after the connection's busy timeout; real SQLite files, two connections.
  */
 import Database from 'better-sqlite3';
-import { isBusy, whenUnlocked, withoutBusyWait } from '../../main/store/busy';
+import { BUSY_ADVICE, isBusy, whenUnlocked, withBusyAdvice, withoutBusyWait } from '../../main/store/busy';
 import { closeStores, cleanupDirs, openStore } from './helpers';
 import { longestStall } from '../helpers/stalls';
 
@@ -13,10 +13,10 @@ afterEach(() => {
   cleanupDirs();
 });
 
-const insert = (db: Database.Database, key: string) => () => db.transaction(() => {
+const insert = (db: Database.Database, key: string) => () => {
   db.prepare("INSERT INTO settings (key, value, updated_at) VALUES (?, '1', 0)").run(key);
   return key;
-}).immediate();
+};
 
 test('a write waits for the lock with timers, and is done once it goes; the busy timeout is the connection\'s again after', async () => {
   const s = openStore();
@@ -52,6 +52,12 @@ test('a lock held past the wait: SQLITE_BUSY after it, the thread free meanwhile
     throw Object.assign(new Error('disk full'), { code: 'SQLITE_FULL' });
   })).rejects.toThrow('disk full');
   expect(tries).toBe(1);
+  // not inside a transaction (it would be a savepoint, its lock already had)
+  s.db.exec('BEGIN');
+  await expect(whenUnlocked(s.db, insert(s.db, 'nested'))).rejects.toThrow(/in a transaction already/);
+  s.db.exec('ROLLBACK');
+  expect(withBusyAdvice(Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' }))).toBe(`database is locked: ${BUSY_ADVICE}`);
+  expect(withBusyAdvice(Object.assign(new Error('database table is locked'), { code: 'SQLITE_LOCKED' }))).toBe('database table is locked');
   // the connection's own wait is back whatever the write did
   expect(() => withoutBusyWait(s.db, () => { throw new Error('inside'); })).toThrow('inside');
   expect(s.db.pragma('busy_timeout', { simple: true })).toBe(5000);

@@ -287,8 +287,8 @@ function StraySection() {
     <section className="stack" aria-labelledby="data-stray-title">
       <h4 id="data-stray-title">Files of deleted chats</h4>
       <p className="muted">
-        The images and documents of a deleted chat are kept aside{stray ? ` for ${stray.keepDays} days` : ''}, so that restoring a backup brings the chat back with them.
-        {stray && (stray.files > 0 ? ` Kept now: ${what}.` : ' None are kept now.')}
+        The images and documents of a deleted chat are set aside{stray ? ` for ${stray.keepDays} days` : ''} (those attached within the last hour, an hour later), so that restoring a backup brings the chat back with them.
+        {stray && (stray.files > 0 ? ` Set aside now: ${what}.` : ' None are set aside now.')}
       </p>
       <div className="form-actions">
         <span role="status" className={strayNote?.kind === 'failed' ? 'inline-error' : 'muted'}>
@@ -308,7 +308,7 @@ function StraySection() {
             setAsking(false);
           }}
         >
-          <p>{what} {stray.files === 1 ? 'is' : 'are'} deleted for good. A backup restored after this brings its chats back without these images and documents.</p>
+          <p>{what} will be deleted for good. A backup restored after this (or a restore undone) brings its chats back without these images and documents.</p>
         </Confirm>
       )}
     </section>

@@ -60,6 +60,8 @@ export interface DataState {
   folder: DataFolderDTO | null;
   /** the images and documents of deleted chats set aside; whether they are being deleted, and the last outcome in words */
   stray: StrayDTO | null;
+  /** the last request for `stray` (a list or a deletion): an older one's answer is not shown over it */
+  strayRequest: string | null;
   strayBusy: boolean;
   strayNote: { kind: 'done' | 'failed'; text: string } | null;
   /** the data folder's move: null, or under way with main's progress, or its refusal */
@@ -83,6 +85,7 @@ const initialState: DataState = {
   backupError: null,
   folder: null,
   stray: null,
+  strayRequest: null,
   strayBusy: false,
   strayNote: null,
   move: null,
@@ -172,16 +175,20 @@ const dataSlice = createSlice({
       .addCase(fetchDataFolder.fulfilled, (s, a) => {
         s.folder = a.payload;
       })
-      .addCase(fetchStray.fulfilled, (s, a) => {
-        s.stray = a.payload;
+      .addCase(fetchStray.pending, (s, a) => {
+        s.strayRequest = a.meta.requestId;
       })
-      .addCase(emptyStray.pending, (s) => {
+      .addCase(fetchStray.fulfilled, (s, a) => {
+        if (a.meta.requestId === s.strayRequest) s.stray = a.payload;
+      })
+      .addCase(emptyStray.pending, (s, a) => {
+        s.strayRequest = a.meta.requestId;
         s.strayBusy = true;
         s.strayNote = null;
       })
       .addCase(emptyStray.fulfilled, (s, a) => {
         s.strayBusy = false;
-        s.stray = a.payload;
+        if (a.meta.requestId === s.strayRequest) s.stray = a.payload;
         s.strayNote = a.payload.files === 0
           ? { kind: 'done', text: 'Deleted.' }
           : { kind: 'failed', text: `${a.payload.files} ${a.payload.files === 1 ? 'file' : 'files'} could not be deleted (the log says why).` };

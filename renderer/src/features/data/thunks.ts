@@ -4,7 +4,7 @@
  * the backups, the data folder's move and the erase.
  */
 import { createAction, ThunkAction, UnknownAction } from '@reduxjs/toolkit';
-import { IMPORT_MAX_BYTES, UPLOAD_CHUNK_BYTES, type Channel, type ERASE_SCOPES, type EXPORT_FORMATS, type ImportFormatChoice, type RequestOf } from '../../../../main/ipc/contract';
+import { IMPORT_MAX_BYTES, STRAY_KEEP_REFS, UPLOAD_CHUNK_BYTES, type Channel, type ERASE_SCOPES, type EXPORT_FORMATS, type ImportFormatChoice, type RequestOf } from '../../../../main/ipc/contract';
 import { call } from '../../app/bridge';
 import { toErrorInfo } from '../../app/errors';
 import { readBase64 } from '../../app/read-file';
@@ -128,7 +128,20 @@ export const restoreBackup = ask<'data.backups.restore', string>('data/restoreBa
 export const fetchDataFolder = ask<'data.folder', void>('data/folder', 'data.folder', () => ({}));
 /** The images and documents set aside (of deleted chats), and deleting them now. */
 export const fetchStray = ask<'data.stray', void>('data/stray', 'data.stray', () => ({}));
-export const emptyStray = ask<'data.stray.empty', void>('data/emptyStray', 'data.stray.empty', () => ({}));
+/** The files this page's message boxes hold and have not sent (images, documents; edit boxes' too): kept when the set-aside files go. */
+export function heldFileRefs(s: RootState): string[] {
+  const refs = new Set<string>();
+  for (const box of Object.values(s.images.attached)) for (const i of box) if (i.attachment) refs.add(i.attachment.ref);
+  for (const box of Object.values(s.docs.attached)) for (const d of box) if (d.attachment) refs.add(d.attachment.ref);
+  return [...refs].slice(0, STRAY_KEEP_REFS);
+}
+export const emptyStray = createAppAsyncThunk('data/emptyStray', async (_: void, { getState, rejectWithValue }) => {
+  try {
+    return await call('data.stray.empty', { keep: heldFileRefs(getState()) });
+  } catch (e) {
+    return rejectWithValue(toErrorInfo(e));
+  }
+});
 /** Moves the data folder (data.moveProgress as it goes); main restarts there (app.restarting). */
 export const moveDataFolder = ask<'data.move', string>('data/move', 'data.move', (to) => ({ to }));
 

@@ -30,7 +30,7 @@ export function startWindowDrop(dispatch: AppDispatch, win: Window = window): ()
     e.preventDefault();
     const file = files.find(isImportFile);
     if (!file) {
-      dispatch(toastAdded({ kind: 'info', text: 'To import chats, drop a chat export (.json or .zip). To attach a file, drop it on the message box.' }));
+      dispatch(toastAdded({ kind: 'info', text: 'To import chats, drop a chat export (.json or .zip); a Jan or LM Studio folder: hearth chats import FOLDER. To attach a file, drop it on the message box.' }));
       return;
     }
     dispatch(openDialog({ name: 'settings', section: 'data' }));
