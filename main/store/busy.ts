@@ -49,7 +49,8 @@ const RETRY_MAX_MS = 200;
  */
 export async function whenUnlocked<T>(db: Database.Database, body: () => T, opts: { waitMs?: number; clock?: () => number } = {}): Promise<T> {
   if (db.inTransaction) throw new Error('whenUnlocked: the connection is in a transaction already');
-  const clock = opts.clock ?? Date.now;
+  // (a monotonic clock: the wall clock set back would stretch the wait)
+  const clock = opts.clock ?? (() => performance.now());
   const waitMs = opts.waitMs ?? (db.pragma('busy_timeout', { simple: true }) as number);
   const started = clock();
   let pause = RETRY_FIRST_MS;
