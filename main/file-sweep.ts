@@ -204,9 +204,11 @@ export class FileSweep {
   /**
    * What STRAY_FOLDER holds that nothing names (one a ref names is put back by the next sweep or read): its
    * regular files with the folder's names, and their bytes (nothing when it is not a folder, or this sweep
-   * sets nothing aside). Read as it is, outside the sweeps' order.
+   * sets nothing aside). Read once the sweeps asked for so far have ended.
    */
   async strayUsage(): Promise<StrayUsage> {
+    // (after the sweeps asked for so far: a count taken while the folder is emptied would be the one before)
+    await this.idle().catch(() => undefined);
     const usage: StrayUsage = { files: 0, bytes: 0 };
     const into = this.deps.setAside ? await this.strayFolder(false) : null;
     if (!into) return usage;

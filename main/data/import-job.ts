@@ -111,7 +111,7 @@ export class ImportJobs {
   }
 
   private async read(p: string, uploadId: string | null, from: ImportFormatChoice, signal: AbortSignal): Promise<ImportPreviewDTO> {
-    const src = await openSource(this.deps.store, this.deps.readers, p, from, this.now);
+    const src = await openSource(this.deps.store, this.deps.readers, p, from, this.now, signal);
     const seen = new Set<string>();
     const skipped = new Map<string, number>();
     const skip = (n: SkipNote) => {
@@ -228,7 +228,7 @@ export class ImportJobs {
     let outcome: State;
     try {
       await yieldTurn(); // the caller has its answer before the first write
-      const src = await openSource(store, this.deps.readers, job.path, job.format, this.now);
+      const src = await openSource(store, this.deps.readers, job.path, job.format, this.now, job.abort.signal);
       carried = src.documents;
       if (!job.abort.signal.aborted) await src.before();
       for await (const u of src.units(job.abort.signal)) {

@@ -127,15 +127,15 @@ function hearthSource(p: string): ImportSourceOpen {
  * assistant) whose files cannot be read or are not Jan's is left out with a note naming the file, as the
  * other folder formats do; a folder that is one thread is refused with what is wrong.
  */
-async function janSource(store: Store, p: string, now: number): Promise<ImportSourceOpen> {
+async function janSource(store: Store, p: string, now: number, signal?: AbortSignal): Promise<ImportSourceOpen> {
   const { threads, links, assistantFiles, single } = await findJanThreads(p);
   const assistants: Assistant[] = [];
   const unreadAssistants: SkipNote[] = [];
   for (const f of assistantFiles) {
     try {
-      assistants.push(await prepareJanAssistant(f, now));
+      assistants.push(await prepareJanAssistant(f, now, signal));
     } catch (e) {
-      if ((e as { code?: string }).code !== 'import_failed') throw e;
+      if (signal?.aborted || (e as { code?: string }).code !== 'import_failed') throw e;
       unreadAssistants.push({ reason: `a Jan assistant that could not be imported, its chats given the default one (${(e as Error).message})` });
     }
   }
@@ -202,11 +202,11 @@ function readerSource(store: Store, reader: ImportReader, now: () => number): Im
   };
 }
 
-/** Opens `p` as `from` (or what it looks like); throws import_failed (Hearth, Jan) or the readers' error. */
-export async function openSource(store: Store, readers: ReaderFactory, p: string, from: ImportFormatChoice, now: () => number): Promise<ImportSourceOpen> {
+/** Opens `p` as `from` (or what it looks like); throws import_failed (Hearth, Jan) or the readers' error. `signal` ends Jan's first reads (its assistants). */
+export async function openSource(store: Store, readers: ReaderFactory, p: string, from: ImportFormatChoice, now: () => number, signal?: AbortSignal): Promise<ImportSourceOpen> {
   let own = await ownFormat(p, from);
   if (own === null && from === 'auto' && await detectedHearth(p)) own = 'hearth';
   if (own === 'hearth') return hearthSource(p);
-  if (own === 'jan') return janSource(store, p, now());
+  if (own === 'jan') return janSource(store, p, now(), signal);
   return readerSource(store, await readers(p, from), now);
 }

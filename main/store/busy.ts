@@ -63,16 +63,23 @@ export async function whenUnlocked<T>(db: Database.Database, body: () => T, opts
       } catch (e) {
         if (!isBusy(e) || clock() - started >= waitMs) throw e;
       }
-    } else if (clock() - started >= waitMs) throw Object.assign(new Error('database is locked (this connection is in another transaction)'), { code: 'SQLITE_BUSY' });
+    } else if (clock() - started >= waitMs) throw new Error('whenUnlocked: this connection stayed in another transaction');
     await new Promise((resolve) => setTimeout(resolve, Math.min(pause, Math.max(1, waitMs - (clock() - started)))));
     pause = Math.min(pause * 2, RETRY_MAX_MS);
   }
   try {
     const result = body();
+    // (its work after an await would run outside the transaction, committed piecemeal)
+    if (typeof (result as { then?: unknown } | null)?.then === 'function') throw new TypeError('whenUnlocked: the body must not be async');
     db.exec('COMMIT');
     return result;
   } catch (e) {
-    if (db.inTransaction) db.exec('ROLLBACK');
+    try {
+      if (db.inTransaction) db.exec('ROLLBACK');
+    } catch (rollback) {
+      // the body's error is what the caller is told; the rollback's rides along (the next call waits, then says so)
+      throw Object.assign(e as object, { rollbackError: rollback });
+    }
     throw e;
   }
 }

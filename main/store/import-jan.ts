@@ -229,7 +229,8 @@ export async function findJanThreads(folder: string): Promise<{ threads: JanThre
   }
   const { threads, links } = found;
   if (threads.length === 0) {
-    const linked = links.length > 0 ? `; ${links[0]} is a link, which Hearth does not follow: import the folder it leads to` : '';
+    const link = links.find((l) => l === path.join(folder, 'threads')) ?? links[0];
+    const linked = link ? `; ${link} is a link, which Hearth does not follow: import the folder it leads to` : '';
     fail(`no Jan threads found in ${folder} (expected thread.json, threads/<id>/thread.json or <id>/thread.json)${linked}`);
   }
   return { threads, links: [...links, ...assistantLinks.sort()], assistantFiles: assistantFiles.sort(), single: threads.length === 1 && threads[0].dir === folder };

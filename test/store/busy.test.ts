@@ -56,6 +56,19 @@ test('a lock held past the wait: SQLITE_BUSY after it, the thread free meanwhile
   s.db.exec('BEGIN');
   await expect(whenUnlocked(s.db, insert(s.db, 'nested'))).rejects.toThrow(/in a transaction already/);
   s.db.exec('ROLLBACK');
+  // an async body is refused, rolled back (its work after an await would be outside the transaction)
+  await expect(whenUnlocked(s.db, async () => insert(s.db, 'async')())).rejects.toThrow(/must not be async/);
+  expect([s.db.inTransaction, s.db.prepare('SELECT count(*) FROM settings WHERE key = ?').pluck().get('async')]).toEqual([false, 0]);
+  // a body's error with a rollback that fails: the body's error is thrown, the rollback's with it
+  let open: IterableIterator<unknown> | null = null;
+  const err = await whenUnlocked(s.db, () => {
+    open = s.db.prepare('SELECT 1 UNION ALL SELECT 2').iterate();
+    open.next();
+    throw new Error('the body failed');
+  }).catch((e: Error & { rollbackError?: Error }) => e);
+  expect(err).toMatchObject({ message: 'the body failed', rollbackError: expect.objectContaining({ message: expect.stringMatching(/busy executing a query/) }) });
+  (open as IterableIterator<unknown> | null)?.return?.();
+  s.db.exec('ROLLBACK');
   expect(withBusyAdvice(Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' }))).toBe(`database is locked: ${BUSY_ADVICE}`);
   expect(withBusyAdvice(Object.assign(new Error('database table is locked'), { code: 'SQLITE_LOCKED' }))).toBe('database table is locked');
   // the connection's own wait is back whatever the write did

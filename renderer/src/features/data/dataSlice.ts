@@ -176,7 +176,8 @@ const dataSlice = createSlice({
         s.folder = a.payload;
       })
       .addCase(fetchStray.pending, (s, a) => {
-        s.strayRequest = a.meta.requestId;
+        // (a deletion under way answers with the count after it)
+        if (!s.strayBusy) s.strayRequest = a.meta.requestId;
       })
       .addCase(fetchStray.fulfilled, (s, a) => {
         if (a.meta.requestId === s.strayRequest) s.stray = a.payload;
