@@ -202,17 +202,17 @@ export class FileSweep {
   }
 
   /**
-   * What STRAY_FOLDER holds that nothing names (one a ref names is put back by the next sweep or read): its
+   * What STRAY_FOLDER holds that nothing names nor `keep` holds (one a ref names is put back by the next sweep or read): its
    * regular files with the folder's names, and their bytes (nothing when it is not a folder, or this sweep
    * sets nothing aside). Read once the sweeps asked for so far have ended.
    */
-  async strayUsage(): Promise<StrayUsage> {
+  async strayUsage(keep: Iterable<string> = []): Promise<StrayUsage> {
     // (after the sweeps asked for so far: a count taken while the folder is emptied would be the one before)
     await this.idle().catch(() => undefined);
     const usage: StrayUsage = { files: 0, bytes: 0 };
     const into = this.deps.setAside ? await this.strayFolder(false) : null;
     if (!into) return usage;
-    const referenced = this.deps.referenced();
+    const referenced = new Set([...this.deps.referenced(), ...keep]);
     for (const name of await fsp.readdir(into).catch(() => [])) {
       const what = this.deps.fileOf(name);
       if (what?.kind !== 'stored' || referenced.has(what.ref)) continue;

@@ -10,6 +10,7 @@
  * files, the data folder's own small files (readRegularFile/Sync: bounded), model files' copies and hashes.
  */
 import fs from 'fs';
+import { setTimeout as wait } from 'timers/promises';
 import { promisify } from 'util';
 
 // on descriptors, not FileHandles: a descriptor may be handed on (yauzl.fromFd closes it itself)
@@ -65,7 +66,7 @@ const leaseHeld = (e: unknown): boolean => (e as NodeJS.ErrnoException)?.code ==
 /**
  * `open()` (with O_NONBLOCK), tried again with timers while a lease on the file is being broken, for at
  * most `waitMs` (leaseWaitMs); then its EAGAIN is thrown, as is any other error at once. An abort ends the
- * wait with the signal's reason.
+ * wait (an AbortError, or the signal's reason before an open).
  */
 export async function waitingForLease<T>(open: () => Promise<T>, opts: { waitMs?: number; signal?: AbortSignal } = {}): Promise<T> {
   const waitMs = opts.waitMs ?? leaseWaitMs();
@@ -78,25 +79,9 @@ export async function waitingForLease<T>(open: () => Promise<T>, opts: { waitMs?
     } catch (e) {
       if (!leaseHeld(e) || performance.now() - started >= waitMs) throw e;
     }
-    await pauseFor(Math.max(1, Math.min(pause, waitMs - (performance.now() - started))), opts.signal);
+    await wait(Math.max(1, Math.min(pause, waitMs - (performance.now() - started))), undefined, { signal: opts.signal });
     pause = Math.min(pause * 2, 1000);
   }
-}
-
-/** Resolves after `ms`, or rejects with the signal's reason when it aborts first. */
-function pauseFor(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 /**

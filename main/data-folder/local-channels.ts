@@ -60,7 +60,7 @@ export function folderChannels(deps: EraseThreadsDeps & StrayDeps & { paths: Dat
   const { paths, restarter, store, logger } = deps;
   return {
     'data.folder': () => ({ folder: paths.root, canRestart: restarter.available }),
-    'data.stray': () => strayUsage(deps),
+    'data.stray': (r) => strayUsage(deps, r.keep),
     'data.stray.empty': async (r) => {
       const left = await emptyStray(deps, r.keep);
       logger.info('stray: the files set aside were deleted', { left: left.files });

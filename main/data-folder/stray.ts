@@ -12,9 +12,9 @@ export interface StrayDeps {
   documents: Pick<DocGarbage, 'emptyStray' | 'strayUsage'>;
 }
 
-/** The images' and the documents' set-aside files together. */
-export async function strayUsage(deps: StrayDeps): Promise<StrayDTO> {
-  const parts: StrayUsage[] = await Promise.all([deps.imageSweep.strayUsage(), deps.documents.strayUsage()]);
+/** The images' and the documents' set-aside files together, but those a chat names or `keep` holds (they go back, not away). */
+export async function strayUsage(deps: StrayDeps, keep: readonly string[] = []): Promise<StrayDTO> {
+  const parts: StrayUsage[] = await Promise.all([deps.imageSweep.strayUsage(keep), deps.documents.strayUsage(keep)]);
   return {
     files: parts.reduce((n, p) => n + p.files, 0),
     bytes: parts.reduce((n, p) => n + p.bytes, 0),
@@ -29,5 +29,5 @@ export async function strayUsage(deps: StrayDeps): Promise<StrayDTO> {
  */
 export async function emptyStray(deps: StrayDeps, keep: readonly string[] = []): Promise<StrayDTO> {
   await Promise.all([deps.imageSweep.emptyStray(keep), deps.documents.emptyStray(keep)]);
-  return strayUsage(deps);
+  return strayUsage(deps, keep);
 }

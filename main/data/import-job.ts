@@ -237,7 +237,7 @@ export class ImportJobs {
         // a chat imported before is left as it is, its documents too (one the user took out since, and the
         // garbage collector then deleted, would look like one never kept)
         // (asked again inside the write's transaction: another process may import it meanwhile)
-        const r = store.imported.has(src.format, u.sourceId, u.keptId) ? null : await store.imported.write(src.format, u.sourceId, u.prepared, u.keptId);
+        const r = store.imported.has(src.format, u.sourceId, u.keptId) ? null : await store.imported.write(src.format, u.sourceId, u.prepared, { keptId: u.keptId, signal: job.abort.signal });
         if (r === null) job.duplicates++;
         else {
           // only what the documents' adoption needs: the threads' document refs, not their messages

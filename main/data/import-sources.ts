@@ -146,7 +146,7 @@ async function janSource(store: Store, p: string, now: number, signal?: AbortSig
       // (a lock another process holds is waited for off main's thread, as the threads' writes wait)
       await whenUnlocked(store.db, () => {
         for (const a of assistants) if (!store.assistants.exists(a.id)) store.assistants.insertRecord(a);
-      });
+      }, { signal });
     },
     async *units(signal) {
       for (const note of unreadAssistants) yield { skipped: note };

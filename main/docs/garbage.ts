@@ -103,9 +103,9 @@ export class DocGarbage {
     return this.sweep.emptyStray(keep);
   }
 
-  /** What the documents' STRAY_FOLDER holds. */
-  strayUsage(): Promise<StrayUsage> {
-    return this.sweep.strayUsage();
+  /** What the documents' STRAY_FOLDER holds that nothing names nor `keep` holds. */
+  strayUsage(keep: Iterable<string> = []): Promise<StrayUsage> {
+    return this.sweep.strayUsage(keep);
   }
 
   /**

@@ -19,7 +19,7 @@ import { LiveToolCallDTO, McpImportDTO, McpServerSave, TOOL_SECRET_NAMES, ToolsS
 import { APPROVAL_DECISIONS, McpServerName, ProviderId } from '../params';
 import { ProviderSave, ProvidersStatusDTO } from './providers';
 import {
-  BackupName, BackupSettings, BackupsDTO, DataFolderDTO, ERASE_SCOPES, ExportFileDTO, ExportRequest, ImportFormatChoice, ImportPreviewDTO, ImportProgressDTO, ImportSource, ImportUpload, StrayDTO, StrayEmptyRequest, UploadId,
+  BackupName, BackupSettings, BackupsDTO, DataFolderDTO, ERASE_SCOPES, ExportFileDTO, ExportRequest, ImportFormatChoice, ImportPreviewDTO, ImportProgressDTO, ImportSource, ImportUpload, StrayDTO, StrayRequest, UploadId,
 } from './data';
 import { AppInfo, Diagnostics, SamplingDTO, Id, ThreadDTO, MessageDTO, AssistantDTO, AssistantInput, SettingsFields, ModelsFolderPath, HfToken, SettingsDTO, LibraryModelDTO, ModelState, SearchHit, LoadSettingsDTO, ModelSettingsView, MemoryEstimateDTO, HardwareInfo, HardwareUsage, Empty, Ok, ThreadView } from './dtos';
 
@@ -215,10 +215,10 @@ export const contract = {
   'data.folder': { request: Empty, response: DataFolderDTO },
   /** moves the data folder to `to` (an empty or new folder; data.moveProgress as it goes); the app restarts there */
   'data.move': { request: z.object({ to: z.string().trim().min(1).max(4096) }).strict(), response: Ok },
-  /** the images and documents set aside (no chat names them), kept a while so that a restored backup finds them */
-  'data.stray': { request: Empty, response: StrayDTO },
+  /** the images and documents set aside (no chat names them, nor `keep`), kept a while so that a restored backup finds them */
+  'data.stray': { request: StrayRequest, response: StrayDTO },
   /** deletes them now but `keep` (the page's message boxes' images and documents, not sent yet); one a chat names again is put back instead; what is left */
-  'data.stray.empty': { request: StrayEmptyRequest, response: StrayDTO },
+  'data.stray.empty': { request: StrayRequest, response: StrayDTO },
   /** erases every thread, or everything Hearth keeps (threads, assistants, settings, documents, images, backups; models stay) */
   'data.erase': { request: z.object({ scope: z.enum(ERASE_SCOPES) }).strict(), response: Ok },
 

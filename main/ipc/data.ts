@@ -186,7 +186,7 @@ export const StrayDTO = z.object({
 export type StrayDTO = z.infer<typeof StrayDTO>;
 /** The most refs a page may ask to keep when the set-aside files are deleted (its message boxes' files). */
 export const STRAY_KEEP_REFS = 10_000;
-/** data.stray.empty: the files the asking page's message boxes hold (images and documents, by SHA-256), kept. */
-export const StrayEmptyRequest = z.object({ keep: z.array(z.string().regex(SHA256_HEX)).max(STRAY_KEEP_REFS).default([]) }).strict();
+/** data.stray and data.stray.empty: the files the asking page's message boxes hold (images and documents, by SHA-256): not counted, not deleted. */
+export const StrayRequest = z.object({ keep: z.array(z.string().regex(SHA256_HEX)).max(STRAY_KEEP_REFS).default([]) }).strict();
 
 export const ERASE_SCOPES = ['threads', 'everything'] as const;

@@ -5,6 +5,7 @@
  * retried with timers instead (`whenUnlocked`; the streamed replies' writer has its own retries).
  */
 import type Database from 'better-sqlite3';
+import { setTimeout as wait } from 'timers/promises';
 
 /**
  * SQLITE_BUSY (and its extended codes): another connection holds the lock; worth waiting for. (SQLITE_LOCKED
@@ -46,8 +47,9 @@ const RETRY_MAX_MS = 200;
  * then its SQLITE_BUSY is thrown. Once the lock is had, the body and the COMMIT run with the connection's own
  * busy wait (without WAL a COMMIT waits for readers: giving the lock up there would let a steady reader
  * starve the write). A body that throws is rolled back. Refused inside a transaction (it would be a savepoint).
+ * `signal` ends the wait.
  */
-export async function whenUnlocked<T>(db: Database.Database, body: () => T, opts: { waitMs?: number; clock?: () => number } = {}): Promise<T> {
+export async function whenUnlocked<T>(db: Database.Database, body: () => T, opts: { waitMs?: number; clock?: () => number; signal?: AbortSignal } = {}): Promise<T> {
   if (db.inTransaction) throw new Error('whenUnlocked: the connection is in a transaction already');
   // (a monotonic clock: the wall clock set back would stretch the wait)
   const clock = opts.clock ?? (() => performance.now());
@@ -64,7 +66,8 @@ export async function whenUnlocked<T>(db: Database.Database, body: () => T, opts
         if (!isBusy(e) || clock() - started >= waitMs) throw e;
       }
     } else if (clock() - started >= waitMs) throw new Error('whenUnlocked: this connection stayed in another transaction');
-    await new Promise((resolve) => setTimeout(resolve, Math.min(pause, Math.max(1, waitMs - (clock() - started)))));
+    // (a cancel ends the wait: an AbortError)
+    await wait(Math.min(pause, Math.max(1, waitMs - (clock() - started))), undefined, { signal: opts.signal });
     pause = Math.min(pause * 2, RETRY_MAX_MS);
   }
   try {

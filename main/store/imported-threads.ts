@@ -31,15 +31,16 @@ export class ImportedThreads {
    * Writes one prepared thread (new ids when any is taken) and remembers where it came from, in one
    * IMMEDIATE transaction (it reads the ids taken before it writes), unless it was imported already (`has`,
    * asked inside it: another process may have imported it while this one waited); null then. A lock another
-   * process holds is waited for with timers, off main's thread (./busy.ts).
+   * process holds is waited for with timers, off main's thread (./busy.ts), until `signal` aborts.
    */
-  write(format: string, sourceId: string, p: PreparedThread, keptId?: string): Promise<{ threadId: string; messages: number } | null> {
+  write(format: string, sourceId: string, p: PreparedThread, opts: { keptId?: string; signal?: AbortSignal } = {}): Promise<{ threadId: string; messages: number } | null> {
+    const { keptId, signal } = opts;
     return whenUnlocked(this.ctx.db, () => {
       if (this.has(format, sourceId, keptId)) return null;
       const r = writePrepared(this.ctx, [p], 'remap');
       const threadId = r.threadIds[0];
       this.stmts.record.run(format, sourceId, threadId);
       return { threadId, messages: r.messages };
-    });
+    }, { signal });
   }
 }

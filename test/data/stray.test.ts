@@ -62,6 +62,8 @@ test('what is set aside is counted with its bytes, and deleted on asking; a file
     app.store.messages.add({ threadId: t.id, role: 'user', content: 'look', attachments: [second.image] });
     // (one a chat names again is not counted: it goes back, not away)
     expect(await stray()).toMatchObject({ files: 3 });
+    // nor one the page's message boxes hold (it goes back too)
+    expect(StrayDTO.parse(await app.services.handle('data.stray', { keep: [unsent.image.ref] }))).toMatchObject({ files: 2 });
     expect(StrayDTO.parse(await app.services.handle('data.stray.empty', { keep: [unsent.image.ref] }))).toEqual({ files: 0, bytes: 0, keepDays: 30 });
     // (kept as a chat's is: put back in place, its time restarted)
     expect([fs.existsSync(unsentAside), fs.existsSync(unsent.file)]).toEqual([false, true]);

@@ -34,12 +34,18 @@ test('a write waits for the lock with timers, and is done once it goes; the busy
   expect(s.db.pragma('busy_timeout', { simple: true })).toBe(5000);
 });
 
-test('a lock held past the wait: SQLITE_BUSY after it, the thread free meanwhile; another error at once, not retried', async () => {
+test('a lock held past the wait: SQLITE_BUSY after it, the thread free meanwhile; a cancel ends the wait; another error at once, not retried', async () => {
   const s = openStore();
   const other = new Database(s.path, { timeout: 0 });
   other.exec('BEGIN IMMEDIATE');
   const started = Date.now();
   const { result, stallMs } = await longestStall(() => whenUnlocked(s.db, insert(s.db, 'never'), { waitMs: 1500 }));
+  // a cancel ends the wait at once
+  const stop = new AbortController();
+  setTimeout(() => stop.abort(), 100);
+  const asked = Date.now();
+  await expect(whenUnlocked(s.db, insert(s.db, 'cancelled'), { signal: stop.signal })).rejects.toMatchObject({ name: 'AbortError' });
+  expect(Date.now() - asked).toBeLessThan(2000);
   other.exec('ROLLBACK');
   other.close();
   expect(result.status).toBe('rejected');

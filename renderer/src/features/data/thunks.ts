@@ -127,7 +127,6 @@ export const deleteBackup = ask<'data.backups.delete', string>('data/deleteBacku
 export const restoreBackup = ask<'data.backups.restore', string>('data/restoreBackup', 'data.backups.restore', (name) => ({ name }));
 export const fetchDataFolder = ask<'data.folder', void>('data/folder', 'data.folder', () => ({}));
 /** The images and documents set aside (of deleted chats), and deleting them now. */
-export const fetchStray = ask<'data.stray', void>('data/stray', 'data.stray', () => ({}));
 /** The files this page's message boxes hold and have not sent (images, documents; edit boxes' too): kept when the set-aside files go. */
 export function heldFileRefs(s: RootState): string[] {
   const refs = new Set<string>();
@@ -135,13 +134,18 @@ export function heldFileRefs(s: RootState): string[] {
   for (const box of Object.values(s.docs.attached)) for (const d of box) if (d.attachment) refs.add(d.attachment.ref);
   return [...refs].slice(0, STRAY_KEEP_REFS);
 }
-export const emptyStray = createAppAsyncThunk('data/emptyStray', async (_: void, { getState, rejectWithValue }) => {
-  try {
-    return await call('data.stray.empty', { keep: heldFileRefs(getState()) });
-  } catch (e) {
-    return rejectWithValue(toErrorInfo(e));
-  }
-});
+/** Asks main for the set-aside files (`data.stray`) or deletes them (`data.stray.empty`), keeping what this page's boxes hold. */
+function askStray(type: string, channel: 'data.stray' | 'data.stray.empty') {
+  return createAppAsyncThunk(type, async (_: void, { getState, rejectWithValue }) => {
+    try {
+      return await call(channel, { keep: heldFileRefs(getState()) });
+    } catch (e) {
+      return rejectWithValue(toErrorInfo(e));
+    }
+  });
+}
+export const fetchStray = askStray('data/stray', 'data.stray');
+export const emptyStray = askStray('data/emptyStray', 'data.stray.empty');
 /** Moves the data folder (data.moveProgress as it goes); main restarts there (app.restarting). */
 export const moveDataFolder = ask<'data.move', string>('data/move', 'data.move', (to) => ({ to }));
 
