@@ -10,8 +10,8 @@
  * files, the data folder's own small files (readRegularFile/Sync: bounded), model files' copies and hashes.
  */
 import fs from 'fs';
-import { setTimeout as wait } from 'timers/promises';
 import { promisify } from 'util';
+import { retryFor } from './retry';
 
 // on descriptors, not FileHandles: a descriptor may be handed on (yauzl.fromFd closes it itself)
 const open = promisify(fs.open);
@@ -68,20 +68,8 @@ const leaseHeld = (e: unknown): boolean => (e as NodeJS.ErrnoException)?.code ==
  * most `waitMs` (leaseWaitMs); then its EAGAIN is thrown, as is any other error at once. An abort ends the
  * wait (an AbortError, or the signal's reason before an open).
  */
-export async function waitingForLease<T>(open: () => Promise<T>, opts: { waitMs?: number; signal?: AbortSignal } = {}): Promise<T> {
-  const waitMs = opts.waitMs ?? leaseWaitMs();
-  const started = performance.now();
-  let pause = 20;
-  for (;;) {
-    opts.signal?.throwIfAborted();
-    try {
-      return await open();
-    } catch (e) {
-      if (!leaseHeld(e) || performance.now() - started >= waitMs) throw e;
-    }
-    await wait(Math.max(1, Math.min(pause, waitMs - (performance.now() - started))), undefined, { signal: opts.signal });
-    pause = Math.min(pause * 2, 1000);
-  }
+export function waitingForLease<T>(open: () => Promise<T>, opts: { waitMs?: number; signal?: AbortSignal } = {}): Promise<T> {
+  return retryFor(open, { transient: leaseHeld, waitMs: opts.waitMs ?? leaseWaitMs(), firstMs: 20, maxMs: 1000, signal: opts.signal });
 }
 
 /**

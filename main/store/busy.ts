@@ -5,7 +5,7 @@
  * retried with timers instead (`whenUnlocked`; the streamed replies' writer has its own retries).
  */
 import type Database from 'better-sqlite3';
-import { setTimeout as wait } from 'timers/promises';
+import { retryFor } from '../retry';
 
 /**
  * SQLITE_BUSY (and its extended codes): another connection holds the lock; worth waiting for. (SQLITE_LOCKED
@@ -36,6 +36,13 @@ export function withoutBusyWait<T>(db: Database.Database, write: () => T): T {
   }
 }
 
+/** Another write of this connection began while one waited for the lock (waited out like the lock). */
+class StayedInTransaction extends Error {
+  constructor() {
+    super('whenUnlocked: this connection stayed in another transaction');
+  }
+}
+
 /** The first wait between two tries, doubled after each up to RETRY_MAX_MS. */
 const RETRY_FIRST_MS = 10;
 const RETRY_MAX_MS = 200;
@@ -51,25 +58,15 @@ const RETRY_MAX_MS = 200;
  */
 export async function whenUnlocked<T>(db: Database.Database, body: () => T, opts: { waitMs?: number; clock?: () => number; signal?: AbortSignal } = {}): Promise<T> {
   if (db.inTransaction) throw new Error('whenUnlocked: the connection is in a transaction already');
-  // (a monotonic clock: the wall clock set back would stretch the wait)
-  const clock = opts.clock ?? (() => performance.now());
-  const waitMs = opts.waitMs ?? (db.pragma('busy_timeout', { simple: true }) as number);
-  const started = clock();
-  let pause = RETRY_FIRST_MS;
-  for (;;) {
+  await retryFor(() => {
     // (another write of this connection may have begun while this one waited)
-    if (!db.inTransaction) {
-      try {
-        withoutBusyWait(db, () => db.exec('BEGIN IMMEDIATE'));
-        break;
-      } catch (e) {
-        if (!isBusy(e) || clock() - started >= waitMs) throw e;
-      }
-    } else if (clock() - started >= waitMs) throw new Error('whenUnlocked: this connection stayed in another transaction');
-    // (a cancel ends the wait: an AbortError)
-    await wait(Math.min(pause, Math.max(1, waitMs - (clock() - started))), undefined, { signal: opts.signal });
-    pause = Math.min(pause * 2, RETRY_MAX_MS);
-  }
+    if (db.inTransaction) throw new StayedInTransaction();
+    withoutBusyWait(db, () => db.exec('BEGIN IMMEDIATE'));
+  }, {
+    transient: (e) => isBusy(e) || e instanceof StayedInTransaction,
+    waitMs: opts.waitMs ?? (db.pragma('busy_timeout', { simple: true }) as number),
+    firstMs: RETRY_FIRST_MS, maxMs: RETRY_MAX_MS, signal: opts.signal, clock: opts.clock,
+  });
   try {
     const result = body();
     // (its work after an await would run outside the transaction, committed piecemeal)
